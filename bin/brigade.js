@@ -1,0 +1,8 @@
+#!/usr/bin/env node
+// The `brigade` command. The sources are TypeScript run through tsx's loader, so there is no build
+// step between `npm ci` and `npx brigade start` (docs/decisions/0004-run-typescript-with-tsx.md).
+import { register } from 'tsx/esm/api';
+
+register();
+const { main } = await import('../src/cli/main.ts');
+process.exitCode = await main(process.argv.slice(2), process.env);

@@ -1,0 +1,98 @@
+import { randomUUID } from 'node:crypto';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
+import type client from 'prom-client';
+import { Type } from 'typebox';
+import { registerHttpMetrics } from './httpMetrics.ts';
+import { errorHandler, sendProblem } from './problem.ts';
+
+/** The result of a readiness probe: each check with whether it passed and why not. */
+export interface Readiness {
+  readonly ok: boolean;
+  readonly checks: Readonly<Record<string, { readonly ok: boolean; readonly detail?: string }>>;
+}
+
+/** What {@link buildApp} needs; nothing is read from globals. */
+export interface AppDeps<ServiceDeps = unknown> {
+  /** Largest request body in bytes; larger ones get 413. */
+  readonly bodyLimit: number;
+  /** Logger options (`{ level }`), a logger, or `false` for none. */
+  readonly logger: boolean | { level: string } | FastifyBaseLogger;
+  /** Registry `/metrics` exposes; HTTP metrics are added to it. */
+  readonly metrics: client.Registry;
+  /** Readiness probe behind `/health/ready`. */
+  readonly readiness: () => Promise<Readiness>;
+  /** Each service's routes, mounted under `/v1` as one encapsulated plugin each. */
+  readonly services?: ReadonlyArray<{ readonly name: string; readonly routes?: FastifyPluginAsync<{ deps: ServiceDeps }> }>;
+  /** Shared dependencies handed to every service plugin. */
+  readonly serviceDeps?: ServiceDeps;
+}
+
+/** The Fastify instance type Brigade's route plugins see (TypeBox schemas give validation and types). */
+export type App = FastifyInstance;
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/**
+ * Builds the HTTP app without listening, so tests use `app.inject` and the CLI decides where to
+ * listen. Health, metrics and docs stand beside `/v1`.
+ *
+ * @example
+ * const app = await buildApp({ bodyLimit: 1 << 20, logger: false, metrics, readiness });
+ * const res = await app.inject({ url: '/health/live' });
+ */
+export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise<FastifyInstance> {
+  const app = Fastify({
+    bodyLimit: deps.bodyLimit,
+    ...(typeof deps.logger === 'object' && 'child' in deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger }),
+    // Honour a caller's x-request-id (tracing through a gateway), else make one; it is in every log line.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
+  registerHttpMetrics(app, deps.metrics);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Brigade API', version: '1', description: 'Food-delivery platform backend: tenants, menus, orders, delivery and payments.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  const CheckResult = Type.Object({ ok: Type.Boolean(), checks: Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) })) });
+  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
+  app.get(
+    '/health/ready',
+    { schema: { tags: ['health'], summary: 'The database is reachable and migrations are current', response: { 200: CheckResult, 503: CheckResult } } },
+    async (_request, reply) => {
+      const readiness = await deps.readiness();
+      return reply.status(readiness.ok ? 200 : 503).send(readiness);
+    },
+  );
+  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
+    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+  );
+
+  await app.register(
+    async (v1) => {
+      for (const service of deps.services ?? []) {
+        if (service.routes !== undefined) await v1.register(service.routes, { deps: deps.serviceDeps as ServiceDeps });
+      }
+    },
+    { prefix: '/v1' },
+  );
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,35 @@
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+
+/**
+ * Per-route request counts (by status), 5xx errors and latency histograms, labelled with the route
+ * pattern (`/v1/orders/:id`), never the raw URL, so the label set stays bounded.
+ */
+export function registerHttpMetrics(app: FastifyInstance, registry: client.Registry): void {
+  const requests = new client.Counter({
+    name: 'brigade_http_requests_total',
+    help: 'HTTP requests by method, route and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
+  const errors = new client.Counter({
+    name: 'brigade_http_request_errors_total',
+    help: 'HTTP requests answered with a 5xx status, by method and route',
+    labelNames: ['method', 'route'] as const,
+    registers: [registry],
+  });
+  const duration = new client.Histogram({
+    name: 'brigade_http_request_duration_seconds',
+    help: 'HTTP request latency by method and route',
+    labelNames: ['method', 'route'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { method: request.method, route };
+    requests.inc({ ...labels, status: String(reply.statusCode) });
+    if (reply.statusCode >= 500) errors.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}

@@ -1,0 +1,4 @@
+export { buildApp } from './buildApp.ts';
+export type { App, AppDeps, Readiness } from './buildApp.ts';
+export { sendProblem, errorHandler } from './problem.ts';
+export type { Problem } from './problem.ts';

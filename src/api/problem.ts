@@ -1,0 +1,69 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { BrigadeError } from '../platform/errors/index.ts';
+
+/** An RFC 9457 problem document, with Brigade's stable `code`. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  code: string;
+  detail: string;
+  instance: string;
+  requestId: string;
+  [extra: string]: unknown;
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
+  412: 'Precondition Failed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
+  428: 'Precondition Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+};
+
+/** Sends `application/problem+json`. */
+export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
+  const problem: Problem = {
+    type: `https://brigade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
+    title: TITLES[status] ?? 'Error',
+    status,
+    code,
+    detail,
+    instance: request.url,
+    requestId: String(request.id),
+    ...extra,
+  };
+  return reply.status(status).type('application/problem+json').send(problem);
+}
+
+/**
+ * Maps every error to a problem document: Brigade's own errors keep their code and status;
+ * Fastify's validation, body-size and parse errors get stable codes; anything else is a 500 whose
+ * details stay in the log (with the request id), never in the response.
+ */
+export function errorHandler(error: FastifyError | BrigadeError | Error, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof BrigadeError) {
+    if (error.status >= 500) request.log.error({ err: error }, error.message);
+    return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });
+  }
+  const fe = error as FastifyError;
+  if (fe.validation) {
+    const first = fe.validation[0];
+    const field = [fe.validationContext, first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') || (first?.params as { missingProperty?: string })?.missingProperty]
+      .filter(Boolean)
+      .join('.');
+    return sendProblem(request, reply, 400, 'VALIDATION_FAILED', `${field || 'input'} ${first?.message ?? 'is invalid'}`, { field });
+  }
+  switch (fe.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return sendProblem(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts; send a smaller one.');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return sendProblem(request, reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return sendProblem(request, reply, 400, 'MALFORMED_JSON', 'The body is not valid JSON.');
+  }
+  if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return sendProblem(request, reply, fe.statusCode, fe.code ?? 'BAD_REQUEST', fe.message);
+  }
+  request.log.error({ err: error }, 'unhandled error');
+  return sendProblem(request, reply, 500, 'INTERNAL', `Something went wrong on our side; quote request id ${String(request.id)} when you report it.`);
+}

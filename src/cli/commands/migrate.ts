@@ -1,0 +1,69 @@
+import { loadConfig } from '../../platform/config/index.ts';
+import { MigrationDriftError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
+import { SERVICE_NAMES } from '../../composition/services.ts';
+import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import type { CommandContext } from './types.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+
+export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
+
+  brigade migrate            Apply pending migrations (forward only; each file in its own transaction
+                             unless its first line is '-- brigade:no-transaction'). Refuses to run while
+                             an applied file has changed or gone missing.
+  brigade migrate --dry-run  Print what would be applied; apply nothing.
+  brigade migrate status     List every migration file: applied (when, how long, by whom) or pending.
+  brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared.`;
+
+/** `brigade migrate [status|verify] [--dry-run]`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { 'dry-run': { type: 'boolean' } }, usage, 1);
+  if (values.help) return ctx.io.out(usage), 0;
+  const action = positionals[0] ?? 'apply';
+  if (!['apply', 'status', 'verify'].includes(action)) throw new UsageError(`Unknown migrate action ${JSON.stringify(action)}`, usage);
+  if (values['dry-run'] && action !== 'apply') throw new UsageError('--dry-run goes with plain brigade migrate', usage);
+
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, ctx.io.out);
+  try {
+    const targets = migrationTargets(config, db.url);
+    if (action === 'apply') {
+      for (const target of targets) {
+        if (targets.length > 1) ctx.io.out(`database ${redact(target.url)}:`);
+        await runMigrations({ url: target.url, sets: target.sets, dryRun: values['dry-run'] === true, onProgress: ctx.io.out });
+      }
+      return 0;
+    }
+    let bad = 0;
+    for (const target of targets) {
+      const rows = await migrationStatus(target);
+      if (targets.length > 1) ctx.io.out(`database ${redact(target.url)}:`);
+      if (action === 'status') printStatus(rows, ctx.io.out);
+      const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing');
+      if (action === 'verify') {
+        if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' }))).message);
+        else ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
+      }
+      bad += drift.length;
+    }
+    return action === 'verify' && bad > 0 ? 1 : 0;
+  } finally {
+    await db.embedded?.stop();
+  }
+}
+
+function printStatus(rows: readonly MigrationStatusRow[], out: (line: string) => void): void {
+  const width = Math.max(4, ...rows.map((r) => r.id.length));
+  out(`${'file'.padEnd(width)}  ${'state'.padEnd(12)}  ${'applied at'.padEnd(24)}  ${'ms'.padStart(6)}  by`);
+  for (const r of rows) {
+    out(
+      `${r.id.padEnd(width)}  ${r.state.padEnd(12)}  ${(r.appliedAt?.toISOString() ?? '-').padEnd(24)}  ${String(r.durationMs ?? '-').padStart(6)}  ${r.appliedBy ?? '-'}`,
+    );
+  }
+  const pending = rows.filter((r) => r.state === 'pending').length;
+  out(`${rows.filter((r) => r.state === 'applied').length} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}`);
+}
+
+function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

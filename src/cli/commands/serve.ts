@@ -1,0 +1,25 @@
+import { loadConfig } from '../../platform/config/index.ts';
+import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { runUntilSignal } from '../runUntilSignal.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade serve [--service NAME]
+
+Serves the HTTP API (health, metrics and docs included) for every service, or only NAME
+(one of: ${SERVICE_NAMES.join(', ')}). Runs no migrations: run 'brigade migrate' first;
+/health/ready answers 503 until they are current.`;
+
+/** `brigade serve [--service NAME]`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values } = parse(args, { service: { type: 'string' } }, usage, 0);
+  if (values.help) return ctx.io.out(usage), 0;
+  const name = values.service as string | undefined;
+  const services = name === undefined ? SERVICES : SERVICES.filter((s) => s.name === name);
+  if (services.length === 0) throw new UsageError(`Unknown service ${JSON.stringify(name)}; choose one of ${SERVICE_NAMES.join(', ')}`, usage);
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, ctx.io.out);
+  return runUntilSignal(config, db, { http: true, services, workers: [] }, ctx.io);
+}

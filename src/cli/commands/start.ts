@@ -1,0 +1,30 @@
+import { loadConfig } from '../../platform/config/index.ts';
+import { runMigrations } from '../../platform/migrations/index.ts';
+import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { parse } from '../parse.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade start
+
+Runs the whole platform in one process: PostgreSQL (embedded under .brigade/pg when DATABASE_URL is
+unset; reused by the next start), pending migrations, the HTTP API for every service and every
+worker. Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
+
+/** `brigade start`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values } = parse(args, {}, usage, 0);
+  if (values.help) return ctx.io.out(usage), 0;
+  const started = performance.now();
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, ctx.io.out);
+  try {
+    for (const target of migrationTargets(config, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: ctx.io.out });
+  } catch (error) {
+    await db.embedded?.stop();
+    throw error;
+  }
+  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms`);
+  return runUntilSignal(config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, ctx.io);
+}

@@ -1,0 +1,31 @@
+import { loadConfig } from '../../platform/config/index.ts';
+import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+const ALL = workersOf(SERVICES);
+
+export const usage = `Usage: brigade worker [NAME]
+
+Runs background workers (relay, projections, consumers, sagas) without HTTP: every worker, or the
+one named NAME (as service/worker or worker). Stops cleanly on SIGINT or SIGTERM.
+Workers: ${ALL.length === 0 ? 'none registered yet' : ALL.map((w) => `${w.service}/${w.name}`).join(', ')}`;
+
+/** `brigade worker [NAME]`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, {}, usage, 1);
+  if (values.help) return ctx.io.out(usage), 0;
+  const name = positionals[0];
+  const workers = name === undefined ? ALL : ALL.filter((w) => w.name === name || `${w.service}/${w.name}` === name);
+  if (name !== undefined && workers.length === 0) throw new UsageError(`Unknown worker ${JSON.stringify(name)}`, usage);
+  if (workers.length === 0) {
+    ctx.io.out('No workers are registered; nothing to run.');
+    return 0;
+  }
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, ctx.io.out);
+  return runUntilSignal(config, db, { http: false, services: SERVICES, workers }, ctx.io);
+}

@@ -1,0 +1,53 @@
+import { BrigadeError } from '../platform/errors/index.ts';
+import { processIo, type Io } from './io.ts';
+import { MAIN_USAGE, UsageError } from './usage.ts';
+import type { CommandContext } from './commands/types.ts';
+
+type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
+
+// Loaded on demand so `brigade --help` and usage errors answer without loading the whole platform.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: () => import('./commands/start.ts'),
+  migrate: () => import('./commands/migrate.ts'),
+  serve: () => import('./commands/serve.ts'),
+  worker: () => import('./commands/worker.ts'),
+};
+
+/**
+ * The `brigade` command line. Returns the exit code: 0 done, 1 failed (the message says what to do
+ * next), 2 bad usage (unknown command or flag), with a usage line.
+ */
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io = processIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(MAIN_USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const load = COMMANDS[name];
+  if (load === undefined) {
+    io.err(`brigade: unknown command ${JSON.stringify(name)}`);
+    io.err(MAIN_USAGE.split('\n')[0] ?? '');
+    io.err("Run 'brigade --help' for the list of commands.");
+    return 2;
+  }
+  try {
+    return await (await load()).run(args, { env, io });
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`brigade ${name}: ${error.message}`);
+      io.err(error.usage.split('\n')[0] ?? '');
+      io.err(`Run 'brigade ${name} --help' for details.`);
+      return 2;
+    }
+    if (error instanceof BrigadeError) {
+      io.err(`brigade ${name}: ${error.message}`);
+      if (error.cause !== undefined && env.LOG_LEVEL === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
+      return 1;
+    }
+    const e = error as Error & { code?: string };
+    io.err(`brigade ${name}: ${e.message ?? String(error)}${e.code === 'ECONNREFUSED' ? '\nIs PostgreSQL running at DATABASE_URL? Unset DATABASE_URL to use the embedded one.' : ''}`);
+    if (env.LOG_LEVEL === 'debug') io.err(String(e.stack));
+    else io.err('Set LOG_LEVEL=debug for the stack trace.');
+    return 1;
+  }
+}

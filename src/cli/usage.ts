@@ -1,0 +1,21 @@
+/** Raised for bad command-line input; the CLI prints the message and the usage line and exits 2. */
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super(message);
+  }
+}
+
+export const MAIN_USAGE = `Usage: brigade <command> [options]
+
+Commands:
+  start                      Run the whole platform in one process: database (embedded when DATABASE_URL
+                             is unset), migrations, HTTP API and workers
+  migrate [status|verify]    Apply pending migrations; list applied and pending files; check that applied
+                             files are unchanged
+  serve [--service NAME]     Serve the HTTP API, for all services or one
+  worker [NAME]              Run background workers, all or one
+
+Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

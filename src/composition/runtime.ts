@@ -1,0 +1,111 @@
+import type { FastifyInstance } from 'fastify';
+import client from 'prom-client';
+import { buildApp, type Readiness } from '../api/index.ts';
+import type { Config } from '../platform/config/index.ts';
+import { createDatabases, registerPoolMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
+import type { ServiceModule } from '../platform/runtime/index.ts';
+import path from 'node:path';
+import { SERVICES, migrationSets } from './services.ts';
+
+/** Where the database is: the configured URL, or the embedded server (started or joined). */
+export interface DatabaseHandle {
+  readonly url: string;
+  readonly embedded: EmbeddedDatabase | null;
+}
+
+/** Uses `DATABASE_URL`, or starts (or joins) the embedded PostgreSQL under `BRIGADE_HOME/pg`. */
+export async function openDatabase(config: Config, progress: (line: string) => void): Promise<DatabaseHandle> {
+  if (config.databaseUrl !== null) return { url: config.databaseUrl, embedded: null };
+  const embedded = await startEmbeddedPostgres({ dir: path.join(config.home, 'pg'), onProgress: progress });
+  return { url: embedded.url, embedded };
+}
+
+/** One database and the migration sets it takes: the main one, plus one per `<SERVICE>_DATABASE_URL`. */
+export interface MigrationTarget {
+  readonly url: string;
+  readonly sets: readonly MigrationSet[];
+}
+
+/**
+ * Database-per-service: every database gets the platform's set (schemas and roles) and the sets of
+ * the services that live there.
+ */
+export function migrationTargets(config: Config, mainUrl: string): MigrationTarget[] {
+  const [platform, ...rest] = SERVICES as [ServiceModule, ...ServiceModule[]];
+  const byUrl = new Map<string, ServiceModule[]>([[mainUrl, [platform]]]);
+  for (const service of rest) {
+    const url = config.serviceDatabaseUrls[service.name] ?? mainUrl;
+    if (!byUrl.has(url)) byUrl.set(url, [platform]);
+    byUrl.get(url)?.push(service);
+  }
+  return [...byUrl].map(([url, services]) => ({ url, sets: migrationSets(services) }));
+}
+
+/** A running HTTP platform. */
+export interface Platform {
+  readonly app: FastifyInstance;
+  readonly databases: Databases;
+  readonly metrics: client.Registry;
+  /** Stops HTTP, then the pools. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds the app on the given database: pools, metrics, readiness (database reachable and every
+ * target's migrations current), and the chosen services' routes.
+ */
+export async function createPlatform(config: Config, db: DatabaseHandle, options: { services?: readonly ServiceModule[]; logger: boolean | { level: string } }): Promise<Platform> {
+  const metrics = new client.Registry();
+  client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
+  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize });
+  registerPoolMetrics(metrics, databases);
+  const targets = await Promise.all(
+    migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
+  );
+  const app = await buildApp({
+    bodyLimit: config.bodyLimit,
+    logger: options.logger,
+    metrics,
+    readiness: () => readiness(databases, targets),
+    services: options.services ?? SERVICES,
+    serviceDeps: { config, databases },
+  });
+  return {
+    app,
+    databases,
+    metrics,
+    close: async () => {
+      await app.close();
+      await databases.close();
+    },
+  };
+}
+
+async function readiness(databases: Databases, targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>): Promise<Readiness> {
+  const checks: Record<string, { ok: boolean; detail?: string }> = {};
+  for (const [index, target] of targets.entries()) {
+    const suffix = targets.length > 1 ? `:${index}` : '';
+    try {
+      const rows = await withTimeout(inspectMigrations(databases.poolForUrl(target.url), target.files), 2000);
+      checks[`database${suffix}`] = { ok: true };
+      const behind = rows.filter((r) => r.state !== 'applied');
+      checks[`migrations${suffix}`] =
+        behind.length === 0 ? { ok: true } : { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` };
+    } catch (error) {
+      checks[`database${suffix}`] = { ok: false, detail: error instanceof Error ? error.message : String(error) };
+      checks[`migrations${suffix}`] = { ok: false, detail: 'unknown while the database is unreachable' };
+    }
+  }
+  return { ok: Object.values(checks).every((c) => c.ok), checks };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}

@@ -1,0 +1,138 @@
+import path from 'node:path';
+import { BrigadeError } from '../errors/index.ts';
+
+/** Log levels accepted by `LOG_LEVEL` (pino's). */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * Brigade's configuration, read from the environment once at start-up, validated and frozen.
+ * Nothing else in the code reads `process.env`: this object is passed down explicitly.
+ */
+export interface Config {
+  /** `DATABASE_URL`; `null` means "run the embedded PostgreSQL under {@link Config.home}". */
+  readonly databaseUrl: string | null;
+  /** `<SERVICE>_DATABASE_URL` per service (database-per-service); services missing here use the main one. */
+  readonly serviceDatabaseUrls: Readonly<Record<string, string>>;
+  /** `DATABASE_REPLICA_URL`: a read replica, or `null`. */
+  readonly databaseReplicaUrl: string | null;
+  /** `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 10. */
+  readonly poolSize: number;
+  /** `REDIS_URL`, or `null` for the in-process cache. */
+  readonly redisUrl: string | null;
+  /** `NATS_URL`, or `null` for the PostgreSQL transport. */
+  readonly natsUrl: string | null;
+  /** `HOST`: interface the HTTP server binds. Default `127.0.0.1`. */
+  readonly host: string;
+  /** `PORT`: HTTP port. Default 3000; 0 picks a free one. */
+  readonly port: number;
+  /** `BRIGADE_SECRET`: token-signing secret, or `null` to use the one generated under {@link Config.home}. */
+  readonly secret: string | null;
+  /** `LOG_LEVEL`. Default `info`. */
+  readonly logLevel: LogLevel;
+  /** `BRIGADE_HOME`: where local state lives (embedded database, generated secret). Default `./.brigade`. */
+  readonly home: string;
+  /** `HTTP_BODY_LIMIT`: largest accepted request body in bytes; larger ones get 413. Default 1 MiB. */
+  readonly bodyLimit: number;
+}
+
+/** One wrong variable: its name, what it expects and what it got. */
+export interface ConfigIssue {
+  readonly variable: string;
+  readonly expected: string;
+  readonly got: string;
+}
+
+/** Raised when the environment is invalid; the message names every bad variable. */
+export class ConfigError extends BrigadeError {
+  readonly issues: readonly ConfigIssue[];
+  constructor(issues: ConfigIssue[]) {
+    const lines = issues.map((i) => `  ${i.variable}: expected ${i.expected}, got ${JSON.stringify(i.got)}`);
+    super('CONFIG_INVALID', 500, `Invalid configuration:\n${lines.join('\n')}\nSet these variables to valid values (or unset them to use the defaults) and start again.`, {
+      details: { issues },
+    });
+    this.issues = Object.freeze(issues);
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Reads and validates the environment.
+ *
+ * @param env - the environment, usually `process.env`.
+ * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read.
+ * @throws {@link ConfigError} naming every invalid variable.
+ * @example
+ * const config = loadConfig(process.env, { services: ['platform', 'menu'] });
+ */
+export function loadConfig(env: Env, options: { services: readonly string[]; cwd?: string }): Config {
+  const issues: ConfigIssue[] = [];
+  const read = (name: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const url = (name: string, protocols: string[]): string | null => {
+    const v = read(name);
+    if (v === undefined) return null;
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(v);
+    } catch {
+      parsed = null;
+    }
+    if (parsed === null || !protocols.includes(parsed.protocol)) {
+      issues.push({ variable: name, expected: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`, got: redact(v) });
+      return null;
+    }
+    return v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const v = read(name);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n) || n < min || n > max) {
+      issues.push({ variable: name, expected: `an integer from ${min} to ${max}`, got: v });
+      return fallback;
+    }
+    return n;
+  };
+
+  const pg = ['postgres:', 'postgresql:'];
+  const serviceDatabaseUrls: Record<string, string> = {};
+  for (const service of options.services) {
+    const u = url(`${service.toUpperCase()}_DATABASE_URL`, pg);
+    if (u !== null) serviceDatabaseUrls[service] = u;
+  }
+
+  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
+    issues.push({ variable: 'LOG_LEVEL', expected: `one of ${LOG_LEVELS.join(', ')}`, got: logLevel });
+  }
+  const secret = read('BRIGADE_SECRET') ?? null;
+  if (secret !== null && secret.length < 32) {
+    issues.push({ variable: 'BRIGADE_SECRET', expected: 'at least 32 characters', got: `${secret.length} characters` });
+  }
+
+  const config: Config = {
+    databaseUrl: url('DATABASE_URL', pg),
+    serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
+    databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
+    poolSize: int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
+    natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
+    host: read('HOST') ?? '127.0.0.1',
+    port: int('PORT', 3000, 0, 65535),
+    secret,
+    logLevel: logLevel as LogLevel,
+    home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
+    bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+  };
+  if (issues.length > 0) throw new ConfigError(issues);
+  return Object.freeze(config);
+}
+
+/** Hides a password in a URL before it is echoed back in an error message. */
+function redact(value: string): string {
+  return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

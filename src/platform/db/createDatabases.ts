@@ -1,0 +1,70 @@
+import pg from 'pg';
+
+/** Options for {@link createDatabases}. */
+export interface DatabasesOptions {
+  /** Connection string of the main database. */
+  readonly url: string;
+  /** Per-service connection strings (database-per-service); other services use {@link url}. */
+  readonly serviceUrls?: Readonly<Record<string, string>>;
+  /** Connections per pool. */
+  readonly poolSize: number;
+  /** `application_name` shown in `pg_stat_activity`. Default `brigade`. */
+  readonly applicationName?: string;
+}
+
+/** The process's pools: exactly one per distinct database URL, shared by every service that uses it. */
+export interface Databases {
+  /** The pool a service's transactions run on. */
+  poolFor(service: string): pg.Pool;
+  /** The pool for a URL, created on first use (tenant placements point at other databases). */
+  poolForUrl(url: string): pg.Pool;
+  /** Every pool with a label for metrics (`main`, or the service names that share it). */
+  list(): ReadonlyArray<{ readonly label: string; readonly pool: pg.Pool }>;
+  /** Ends every pool; waits for checked-out clients to be released. */
+  close(): Promise<void>;
+}
+
+/**
+ * Creates the pool registry. One pool per database, however many services point at it, so the
+ * dense default (every service in one database) holds exactly `poolSize` connections.
+ *
+ * @example
+ * const dbs = createDatabases({ url: config.databaseUrl, poolSize: config.poolSize });
+ * const pool = dbs.poolFor('menu');
+ */
+export function createDatabases(options: DatabasesOptions): Databases {
+  const pools = new Map<string, { label: string; pool: pg.Pool }>();
+  const serviceUrls = options.serviceUrls ?? {};
+  const poolForUrl = (url: string, label = labelFor(url)): pg.Pool => {
+    let entry = pools.get(url);
+    if (entry === undefined) {
+      const pool = new pg.Pool({
+        connectionString: url,
+        max: options.poolSize,
+        application_name: options.applicationName ?? 'brigade',
+        idleTimeoutMillis: 30_000,
+      });
+      // An idle client that loses its connection emits here; without a listener the process dies.
+      pool.on('error', () => undefined);
+      entry = { label, pool };
+      pools.set(url, entry);
+    }
+    return entry.pool;
+  };
+  const labelFor = (url: string): string => {
+    if (url === options.url) return 'main';
+    const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => s);
+    return services.length > 0 ? services.join('+') : `db${pools.size}`;
+  };
+  poolForUrl(options.url, 'main');
+  return {
+    poolFor: (service) => poolForUrl(serviceUrls[service] ?? options.url),
+    poolForUrl: (url) => poolForUrl(url),
+    list: () => [...pools.values()],
+    close: async () => {
+      const all = [...pools.values()];
+      pools.clear();
+      await Promise.all(all.map((e) => e.pool.end()));
+    },
+  };
+}

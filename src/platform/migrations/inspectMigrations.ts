@@ -1,0 +1,74 @@
+import type pg from 'pg';
+import type { MigrationFile } from './discoverMigrations.ts';
+
+/** A file's standing against the tracking table. */
+export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'out-of-order';
+
+/** One line of `brigade migrate status`. */
+export interface MigrationStatusRow {
+  readonly id: string;
+  readonly state: MigrationState;
+  readonly checksum: string;
+  readonly appliedAt: Date | null;
+  readonly durationMs: number | null;
+  readonly appliedBy: string | null;
+}
+
+/** Where the runner records what it applied. The runner owns this table; nothing else writes it. */
+export const TRACKING_TABLE = 'brigade_meta.schema_migrations';
+
+interface AppliedRow {
+  set_name: string;
+  name: string;
+  checksum: string;
+  applied_at: Date;
+  duration_ms: number;
+  applied_by: string;
+}
+
+/**
+ * Compares the files with the tracking table: applied, pending, changed (checksum differs),
+ * missing (applied, file gone) or out-of-order (pending, numbered below an applied file of its set).
+ * Works on a database that has never been migrated (everything pending).
+ */
+export async function inspectMigrations(db: Pick<pg.ClientBase, 'query'>, files: readonly MigrationFile[]): Promise<MigrationStatusRow[]> {
+  const exists = await db.query<{ t: string | null }>(`select to_regclass($1) as t`, [TRACKING_TABLE]);
+  const applied =
+    exists.rows[0]?.t == null
+      ? []
+      : (await db.query<AppliedRow>(`select set_name, name, checksum, applied_at, duration_ms, applied_by from ${TRACKING_TABLE} order by set_name, name`)).rows;
+  const byId = new Map(applied.map((r) => [`${r.set_name}/${r.name}`, r]));
+  const highest = new Map<string, { number: number; id: string }>();
+  for (const r of applied) {
+    const number = Number(r.name.slice(0, 4));
+    const current = highest.get(r.set_name);
+    if (current === undefined || number > current.number) highest.set(r.set_name, { number, id: `${r.set_name}/${r.name}` });
+  }
+  const rows: MigrationStatusRow[] = files.map((f) => {
+    const row = byId.get(f.id);
+    byId.delete(f.id);
+    if (row === undefined) {
+      const top = highest.get(f.set);
+      const state: MigrationState = top !== undefined && f.number < top.number ? 'out-of-order' : 'pending';
+      return { id: f.id, state, checksum: f.checksum, appliedAt: null, durationMs: null, appliedBy: null };
+    }
+    return {
+      id: f.id,
+      state: row.checksum === f.checksum ? 'applied' : 'changed',
+      checksum: row.checksum,
+      appliedAt: row.applied_at,
+      durationMs: row.duration_ms,
+      appliedBy: row.applied_by,
+    };
+  });
+  for (const [id, row] of byId) {
+    rows.push({ id, state: 'missing', checksum: row.checksum, appliedAt: row.applied_at, durationMs: row.duration_ms, appliedBy: row.applied_by });
+  }
+  return rows;
+}
+
+/** The highest applied file of a set, for the out-of-order message. */
+export function highestApplied(rows: readonly MigrationStatusRow[], set: string): string {
+  const applied = rows.filter((r) => r.id.startsWith(`${set}/`) && r.appliedAt !== null).map((r) => r.id);
+  return applied.sort().at(-1) ?? '';
+}

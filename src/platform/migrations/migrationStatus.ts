@@ -1,0 +1,18 @@
+import pg from 'pg';
+import { discoverMigrations, type MigrationSet } from './discoverMigrations.ts';
+import { inspectMigrations, type MigrationStatusRow } from './inspectMigrations.ts';
+
+/**
+ * Every file of every set with its state, for `brigade migrate status` and `verify`
+ * (`verify` fails on any `changed` or `missing` row).
+ */
+export async function migrationStatus(options: { url: string; sets: readonly MigrationSet[] }): Promise<MigrationStatusRow[]> {
+  const files = await discoverMigrations(options.sets);
+  const client = new pg.Client({ connectionString: options.url, application_name: 'brigade-migrate' });
+  await client.connect();
+  try {
+    return await inspectMigrations(client, files);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
