@@ -32,6 +32,9 @@
  * Run: cd bench && npm run driver
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import pg from 'pg';
@@ -177,6 +180,22 @@ async function runVariant(key) {
   };
 }
 
+/** Installed version of a package, even if its "exports" hide package.json. */
+function pkgVersion(name) {
+  let dir = path.dirname(createRequire(import.meta.url).resolve(name));
+  for (;;) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+      if (pkg.name === name) return pkg.version;
+    } catch {
+      // no package.json here: keep walking up
+    }
+    const up = path.dirname(dir);
+    if (up === dir) return 'unknown';
+    dir = up;
+  }
+}
+
 const fmt = (n, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 function table(title, results) {
@@ -200,22 +219,25 @@ function table(title, results) {
 async function main() {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  const { rows } = await admin.query('SHOW server_version');
-  const pgPkg = (await import('pg/package.json', { with: { type: 'json' } })).default;
-  const postgresPkg = (await import('postgres/package.json', { with: { type: 'json' } })).default;
+  let serverVersion;
+  try {
+    serverVersion = (await admin.query('SHOW server_version')).rows[0].server_version;
+  } catch (err) {
+    await admin.end();
+    throw err;
+  }
   log(
-    `node ${process.version}, ${os.cpus().length} cpus, PostgreSQL ${rows[0].server_version}, ` +
-      `pg ${pgPkg.version}, postgres ${postgresPkg.version}`,
+    `node ${process.version}, ${os.cpus().length} cpus, PostgreSQL ${serverVersion}, ` +
+      `pg ${pkgVersion('pg')}, postgres ${pkgVersion('postgres')}`,
   );
   log(`${CLIENTS} workers / pool of ${CLIENTS}, ${WARMUP_SECONDS}s warm-up + ${SECONDS}s measured per variant and round`);
-
-  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${DB_NAME}`);
-  log(`created scratch database ${DB_NAME}`);
 
   const bench = new pg.Client({ connectionString: benchUrl });
   const perRound = [];
   try {
+    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${DB_NAME}`);
+    log(`created scratch database ${DB_NAME}`);
     await bench.connect();
     await bench.query(
       'CREATE TABLE bench_rows (id bigserial PRIMARY KEY, tenant_id uuid NOT NULL, body text NOT NULL)',
@@ -236,9 +258,12 @@ async function main() {
     }
   } finally {
     await bench.end().catch(() => {});
-    await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
-    log(`dropped scratch database ${DB_NAME}`);
-    await admin.end();
+    try {
+      await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+      log(`dropped scratch database ${DB_NAME}`);
+    } finally {
+      await admin.end();
+    }
   }
 
   const mean = {};

@@ -37,9 +37,13 @@ export async function inspectMigrations(db: Pick<pg.ClientBase, 'query'>, files:
     exists.rows[0]?.t == null
       ? []
       : (await db.query<AppliedRow>(`select set_name, name, checksum, applied_at, duration_ms, applied_by from ${TRACKING_TABLE} order by set_name, name`)).rows;
-  const byId = new Map(applied.map((r) => [`${r.set_name}/${r.name}`, r]));
+  // Only the sets given belong to this database's plan; rows of other sets (another service's
+  // database, a tool's own set) are not this run's business and are neither drift nor pending.
+  const sets = new Set(files.map((f) => f.set));
+  const byId = new Map(applied.filter((r) => sets.has(r.set_name)).map((r) => [`${r.set_name}/${r.name}`, r]));
   const highest = new Map<string, { number: number; id: string }>();
   for (const r of applied) {
+    if (!sets.has(r.set_name)) continue;
     const number = Number(r.name.slice(0, 4));
     const current = highest.get(r.set_name);
     if (current === undefined || number > current.number) highest.set(r.set_name, { number, id: `${r.set_name}/${r.name}` });

@@ -49,11 +49,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
       progress(pending.length === 0 ? 'nothing to apply: the database is current' : `${pending.length} file(s) would be applied`);
       return { applied: pending.map((f) => f.id), alreadyApplied: files.length - pending.length };
     }
-    const locked = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [MIGRATION_LOCK_KEY]);
-    if (locked.rows[0]?.ok !== true) {
-      progress('another migrator holds the migration lock; waiting for it to finish …');
-      await client.query('select pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
-    }
+    await takeLock(client, progress);
     await client.query(
       `create schema if not exists brigade_meta;
        revoke all on schema brigade_meta from public;
@@ -82,6 +78,21 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
   } finally {
     // Ending the session releases the advisory lock.
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Waits for the migration lock by polling `pg_try_advisory_lock`, never by blocking in
+ * `pg_advisory_lock`: a waiter blocked there sits inside a statement's transaction, and
+ * `CREATE INDEX CONCURRENTLY` in the lock holder waits for every such transaction to end, so the
+ * two deadlock (seen in the five-migrator test). Each poll is a short transaction of its own.
+ */
+async function takeLock(client: pg.Client, progress: (line: string) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const locked = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [MIGRATION_LOCK_KEY]);
+    if (locked.rows[0]?.ok === true) return;
+    if (attempt === 0) progress('another migrator holds the migration lock; waiting for it to finish …');
+    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
   }
 }
 

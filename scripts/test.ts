@@ -1,0 +1,98 @@
+/**
+ * `npm test`'s runner. Prepares a real PostgreSQL (DATABASE_URL when set, else an embedded one under
+ * .brigade/test-pg), migrates a template database once, then runs every `*.test.ts` under test/
+ * with node's test runner; each test file clones its own database from the template. Prints the
+ * spec report and a closing `N passed, N failed, N skipped` line, and drops what it created.
+ *
+ *   npm test                      # everything
+ *   npm run test:only -- migrations   # only files whose path contains "migrations"
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import pg from 'pg';
+import { migrationSets } from '../src/composition/services.ts';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/platform/db/index.ts';
+import { runMigrations } from '../src/platform/migrations/index.ts';
+
+const root = path.resolve(import.meta.dirname, '..');
+const filters = process.argv.slice(2);
+const runId = randomBytes(3).toString('hex');
+
+async function main(): Promise<number> {
+  const files = (await listTests(path.join(root, 'test'))).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  if (files.length === 0) {
+    console.error(`no test files match ${filters.join(' ')}`);
+    return 1;
+  }
+
+  let embedded: EmbeddedDatabase | null = null;
+  let adminUrl = process.env.DATABASE_URL;
+  if (adminUrl === undefined || adminUrl === '') {
+    // fsync off: this cluster holds only throw-away test databases.
+    embedded = await startEmbeddedPostgres({
+      dir: path.join(root, '.brigade', 'test-pg'),
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+      onProgress: (line) => console.log(`[test] ${line}`),
+    });
+    adminUrl = embedded.url;
+  }
+  const template = `brigade_tpl_${runId}`;
+  const admin = async (sql: string) => {
+    const client = new pg.Client({ connectionString: adminUrl });
+    await client.connect();
+    try {
+      return await client.query(sql);
+    } finally {
+      await client.end();
+    }
+  };
+  try {
+    await admin(`create database "${template}"`);
+    const templateUrl = new URL(adminUrl);
+    templateUrl.pathname = `/${template}`;
+    await runMigrations({ url: templateUrl.toString(), sets: migrationSets(), onProgress: (line) => console.log(`[test] template: ${line}`) });
+
+    const tapFile = path.join(root, '.brigade', `test-${runId}.tap`);
+    await fs.mkdir(path.dirname(tapFile), { recursive: true });
+    const code = await new Promise<number>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        {
+          cwd: root,
+          stdio: 'inherit',
+          env: { ...process.env, BRIGADE_TEST_ADMIN_URL: adminUrl, BRIGADE_TEST_TEMPLATE: template, BRIGADE_TEST_RUN_ID: runId },
+        },
+      );
+      child.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0)));
+    });
+    const tap = await fs.readFile(tapFile, 'utf8').catch(() => '');
+    await fs.rm(tapFile, { force: true });
+    const count = (word: string) => Number(new RegExp(`^# ${word} (\\d+)$`, 'm').exec(tap)?.[1] ?? 0);
+    const passed = count('pass');
+    const failed = count('fail') + count('cancelled');
+    console.log(`\n${passed} passed, ${failed} failed, ${count('skipped') + count('todo')} skipped`);
+    return code !== 0 || failed > 0 || passed === 0 ? 1 : 0;
+  } finally {
+    const left = await admin(`select datname from pg_database where datname like 'brigade\\_t\\_${runId}\\_%' or datname = '${template}'`).catch(() => ({ rows: [] }));
+    for (const row of left.rows as Array<{ datname: string }>) await admin(`drop database if exists "${row.datname}" with (force)`).catch(() => undefined);
+    await embedded?.stop();
+  }
+}
+
+async function listTests(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...(await listTests(full)));
+    else if (entry.name.endsWith('.test.ts')) out.push(path.relative(root, full));
+  }
+  return out.sort();
+}
+
+process.exitCode = await main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  return 1;
+});

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { Type } from 'typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { createPlatform, type Platform } from '../../src/composition/runtime.ts';
+import { SERVICES, SERVICE_NAMES } from '../../src/composition/services.ts';
+import { loadConfig } from '../../src/platform/config/index.ts';
+import { ConcurrencyError } from '../../src/platform/errors/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+// A service of the test's own, to exercise the shared plumbing through real routes.
+const probeRoutes: FastifyPluginAsync = async (app) => {
+  app.post(
+    '/probe/echo',
+    { schema: { body: Type.Object({ name: Type.String({ minLength: 1 }), count: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }) } },
+    async (request) => request.body,
+  );
+  app.get('/probe/boom', async () => {
+    throw new Error('secret internal detail');
+  });
+  app.get('/probe/conflict', async () => {
+    throw new ConcurrencyError(3, 4);
+  });
+};
+
+describe('HTTP shell', () => {
+  let db: TestDatabase;
+  let platform: Platform;
+  before(async () => {
+    db = await createTestDatabase();
+    const config = loadConfig({ DATABASE_URL: db.url, HTTP_BODY_LIMIT: '4096' }, { services: SERVICE_NAMES });
+    platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false, services: [...SERVICES, { name: 'probe', routes: probeRoutes }] });
+  });
+  after(async () => {
+    await platform.close();
+    await db.drop();
+  });
+
+  test('/health/live and /health/ready', async () => {
+    assert.deepEqual((await platform.app.inject({ url: '/health/live' })).json(), { ok: true });
+    const ready = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 200);
+    assert.deepEqual(ready.json(), { ok: true, checks: { database: { ok: true }, migrations: { ok: true } } });
+  });
+
+  test('errors are problem+json with a stable code and the request id', async () => {
+    const notFound = await platform.app.inject({ url: '/v1/nothing-here', headers: { 'x-request-id': 'req-123' } });
+    assert.equal(notFound.statusCode, 404);
+    assert.match(String(notFound.headers['content-type']), /^application\/problem\+json/);
+    assert.equal(notFound.headers['x-request-id'], 'req-123');
+    assert.deepEqual(
+      { ...(notFound.json() as object), detail: undefined },
+      { type: 'https://brigade.dev/problems/route-not-found', title: 'Not Found', status: 404, code: 'ROUTE_NOT_FOUND', detail: undefined, instance: '/v1/nothing-here', requestId: 'req-123' },
+    );
+
+    const conflict = await platform.app.inject({ url: '/v1/probe/conflict' });
+    assert.equal(conflict.statusCode, 412);
+    assert.equal(conflict.json().code, 'CONCURRENCY_CONFLICT');
+    assert.equal(conflict.json().actual, '4');
+
+    const boom = await platform.app.inject({ url: '/v1/probe/boom' });
+    assert.equal(boom.statusCode, 500);
+    assert.equal(boom.json().code, 'INTERNAL');
+    assert.doesNotMatch(boom.body, /secret internal detail/);
+    assert.match(boom.json().detail, new RegExp(String(boom.headers['x-request-id'])));
+  });
+
+  test('bad input gets 400 naming the field; malformed JSON 400; oversized body 413', async () => {
+    const missing = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x' } });
+    assert.equal(missing.statusCode, 400);
+    assert.equal(missing.json().code, 'VALIDATION_FAILED');
+    assert.equal(missing.json().field, 'body.count');
+
+    const wrongType = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 0 } });
+    assert.equal(wrongType.json().field, 'body.count');
+
+    const ok = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 2 } });
+    assert.deepEqual(ok.json(), { name: 'x', count: 2 });
+
+    const malformed = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
+    assert.equal(malformed.statusCode, 400);
+    assert.equal(malformed.json().code, 'MALFORMED_JSON');
+
+    const big = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x'.repeat(10_000), count: 1 } });
+    assert.equal(big.statusCode, 413);
+    assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
+    assert.match(String(big.headers['content-type']), /^application\/problem\+json/);
+  });
+
+  test('/metrics: per-route requests, errors and latency, and pool gauges', async () => {
+    await platform.app.inject({ url: '/v1/probe/boom' });
+    await platform.app.inject({ url: '/health/live' });
+    const metrics = (await platform.app.inject({ url: '/metrics' })).body;
+    assert.match(metrics, /brigade_http_requests_total\{method="GET",route="\/v1\/probe\/boom",status="500"\} [1-9]/);
+    assert.match(metrics, /brigade_http_request_errors_total\{method="GET",route="\/v1\/probe\/boom"\} [1-9]/);
+    assert.match(metrics, /brigade_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/health\/live"\} \d/);
+    for (const state of ['in_use', 'idle', 'waiting']) assert.match(metrics, new RegExp(`brigade_db_pool_connections\\{pool="main",state="${state}"\\} \\d`));
+    assert.match(metrics, /brigade_db_pool_max\{pool="main"\} 10/);
+  });
+
+  test('/docs serves OpenAPI generated from the route schemas', async () => {
+    const page = await platform.app.inject({ url: '/docs/' });
+    assert.equal(page.statusCode, 200);
+    assert.match(page.body, /swagger-ui/i);
+    const spec = (await platform.app.inject({ url: '/docs/json' })).json();
+    assert.equal(spec.openapi, '3.1.0');
+    assert.ok(spec.paths['/health/ready']);
+    assert.deepEqual(spec.paths['/v1/probe/echo'].post.requestBody.content['application/json'].schema.required, ['name', 'count']);
+  });
+});
+
+test('/health/ready is 503 while migrations are pending, naming them', async () => {
+  const empty = await createTestDatabase({ empty: true });
+  const config = loadConfig({ DATABASE_URL: empty.url }, { services: SERVICE_NAMES });
+  const platform = await createPlatform(config, { url: empty.url, embedded: null }, { logger: false });
+  try {
+    const ready = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 503);
+    assert.equal(ready.json().checks.database.ok, true);
+    assert.equal(ready.json().checks.migrations.ok, false);
+    assert.match(ready.json().checks.migrations.detail, /platform\/0001_service_schemas_and_roles\.sql pending; run brigade migrate/);
+  } finally {
+    await platform.close();
+    await empty.drop();
+  }
+});

@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/platform/config/index.ts';
+
+const services = ['platform', 'menu'];
+
+test('defaults when nothing is set, and the result is frozen', () => {
+  const config = loadConfig({}, { services, cwd: '/srv/app' });
+  assert.equal(config.databaseUrl, null);
+  assert.equal(config.redisUrl, null);
+  assert.equal(config.natsUrl, null);
+  assert.equal(config.port, 3000);
+  assert.equal(config.poolSize, 10);
+  assert.equal(config.logLevel, 'info');
+  assert.equal(config.home, '/srv/app/.brigade');
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.serviceDatabaseUrls));
+  assert.throws(() => {
+    (config as { port: number }).port = 1;
+  }, TypeError);
+});
+
+test('reads every documented variable', () => {
+  const config = loadConfig(
+    {
+      DATABASE_URL: 'postgres://u:p@db:5432/brigade',
+      MENU_DATABASE_URL: 'postgresql://menu-db/menu',
+      DATABASE_REPLICA_URL: 'postgres://replica/brigade',
+      DATABASE_POOL_SIZE: '32',
+      REDIS_URL: 'redis://cache:6379',
+      NATS_URL: 'nats://bus:4222',
+      PORT: '8080',
+      BRIGADE_SECRET: 'x'.repeat(40),
+      LOG_LEVEL: 'DEBUG',
+      BRIGADE_HOME: '/var/lib/brigade',
+      HTTP_BODY_LIMIT: '2048',
+    },
+    { services },
+  );
+  assert.equal(config.databaseUrl, 'postgres://u:p@db:5432/brigade');
+  assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgresql://menu-db/menu' });
+  assert.equal(config.databaseReplicaUrl, 'postgres://replica/brigade');
+  assert.equal(config.poolSize, 32);
+  assert.equal(config.redisUrl, 'redis://cache:6379');
+  assert.equal(config.natsUrl, 'nats://bus:4222');
+  assert.equal(config.port, 8080);
+  assert.equal(config.logLevel, 'debug');
+  assert.equal(config.home, '/var/lib/brigade');
+  assert.equal(config.bodyLimit, 2048);
+});
+
+test('an invalid value names the variable and what it expects; every bad variable is listed', () => {
+  const error = (() => {
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://root:hunter2@db/x', DATABASE_POOL_SIZE: '0', LOG_LEVEL: 'loud', BRIGADE_SECRET: 'short' }, { services });
+    } catch (e) {
+      return e;
+    }
+    return null;
+  })();
+  assert.ok(error instanceof ConfigError);
+  assert.equal(error.code, 'CONFIG_INVALID');
+  assert.deepEqual(error.issues.map((i) => i.variable).sort(), ['BRIGADE_SECRET', 'DATABASE_POOL_SIZE', 'DATABASE_URL', 'LOG_LEVEL', 'PORT']);
+  assert.match(error.message, /PORT: expected an integer from 0 to 65535, got "eighty"/);
+  assert.match(error.message, /DATABASE_URL: expected a URL starting with postgres:\/\/ or postgresql:\/\//);
+  assert.match(error.message, /LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent/);
+  assert.doesNotMatch(error.message, /hunter2/, 'a password in a bad URL is not echoed');
+});
+
+test('empty values count as unset', () => {
+  const config = loadConfig({ DATABASE_URL: '', PORT: '  ' }, { services });
+  assert.equal(config.databaseUrl, null);
+  assert.equal(config.port, 3000);
+});

@@ -1,0 +1,52 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, test } from 'node:test';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../src/platform/db/index.ts';
+
+const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-embedded-'));
+// PostgreSQL runs as the `postgres` OS user when the tests run as root: let it into the folder.
+await fs.chmod(home, 0o755);
+const dir = path.join(home, 'pg');
+after(() => fs.rm(home, { recursive: true, force: true }));
+
+async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+test('the embedded PostgreSQL starts, stops cleanly and is reused with its data by the next start', async () => {
+  const first = await startEmbeddedPostgres({ dir });
+  try {
+    assert.equal(first.reused, false);
+    assert.equal(first.owned, true);
+    assert.match(first.url, /^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/postgres$/);
+    await sql(first.url, 'create table kept (note text); insert into kept values ($$survives a restart$$)');
+
+    // A second process on the same data directory joins the running server instead of failing.
+    const joined = await startEmbeddedPostgres({ dir });
+    assert.equal(joined.owned, false);
+    assert.equal(joined.port, first.port);
+    await joined.stop(); // not its server: a no-op
+    assert.deepEqual(await sql(first.url, 'select count(*)::int as n from kept'), [{ n: 1 }]);
+  } finally {
+    await first.stop();
+  }
+  assert.equal(existsSync(path.join(dir, 'postmaster.pid')), false, 'a clean shutdown removes postmaster.pid');
+
+  const second = await startEmbeddedPostgres({ dir });
+  try {
+    assert.equal(second.reused, true);
+    assert.deepEqual(await sql(second.url, 'select note from kept'), [{ note: 'survives a restart' }]);
+  } finally {
+    await second.stop();
+  }
+});

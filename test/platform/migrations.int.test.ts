@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import {
+  MigrationDriftError,
+  MigrationOrderError,
+  MigrationFileError,
+  migrationStatus,
+  runMigrations,
+  type MigrationSet,
+} from '../../src/platform/migrations/index.ts';
+import { runCli } from '../support/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+async function tempSet(name: string, files: Record<string, string>): Promise<MigrationSet & { write(file: string, sql: string): Promise<void>; remove(file: string): Promise<void> }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), `brigade-mig-${name}-`));
+  const write = (file: string, sql: string) => fs.writeFile(path.join(dir, file), sql);
+  for (const [file, sql] of Object.entries(files)) await write(file, sql);
+  return { name, dir, write, remove: (file) => fs.rm(path.join(dir, file)) };
+}
+
+async function query<R extends pg.QueryResultRow>(url: string, sql: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('forward-only migrations', () => {
+  let db: TestDatabase;
+  before(async () => {
+    db = await createTestDatabase({ empty: true });
+  });
+  after(async () => {
+    await db.drop();
+  });
+
+  test('five concurrent migrators apply each file exactly once and all succeed', async () => {
+    // Not idempotent on purpose: a second application of 0001 fails, a second of 0002 adds a row.
+    const set = await tempSet('race', {
+      '0001_create.sql': 'create schema race; create table race.applied (n int not null);',
+      '0002_count.sql': 'insert into race.applied values (2); select pg_sleep(0.2);',
+      '0003_index.sql': '-- brigade:no-transaction\ncreate index concurrently applied_n on race.applied (n);',
+    });
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => runMigrations({ url: db.url, sets: [set] })));
+    assert.deepEqual(results.map((r) => (r.status === "rejected" ? String(r.reason) : r.status)), Array(5).fill("fulfilled"));
+    const applied = results.map((r) => (r.status === 'fulfilled' ? r.value.applied.length : -1));
+    assert.deepEqual([...applied].sort(), [0, 0, 0, 0, 3], 'one migrator applied all three files, the others none');
+    assert.deepEqual(await query(db.url, 'select n from race.applied'), [{ n: 2 }]);
+    const tracked = await query<{ name: string; checksum: string; duration_ms: number; applied_by: string; applied_at: Date }>(
+      db.url,
+      `select name, checksum, duration_ms, applied_by, applied_at from brigade_meta.schema_migrations where set_name = 'race' order by name`,
+    );
+    assert.deepEqual(tracked.map((t) => t.name), ['0001_create.sql', '0002_count.sql', '0003_index.sql']);
+    const bytes = await fs.readFile(path.join(set.dir, '0002_count.sql'));
+    assert.equal(tracked[1]?.checksum, createHash('sha256').update(bytes).digest('hex'));
+    assert.ok((tracked[1]?.duration_ms ?? 0) >= 150, 'the duration of the file is recorded');
+    assert.match(tracked[0]?.applied_by ?? '', /via .+@.+ pid \d+/);
+    assert.ok(tracked[0]?.applied_at instanceof Date);
+    // CREATE INDEX CONCURRENTLY cannot run inside a transaction: it ran because of the marker.
+    assert.deepEqual(await query(db.url, `select indexname from pg_indexes where schemaname = 'race'`), [{ indexname: 'applied_n' }]);
+  });
+
+  test('five concurrent `brigade migrate` processes all exit 0 and apply the platform files once', async () => {
+    const fresh = await createTestDatabase({ empty: true });
+    try {
+      const runs = await Promise.all(Array.from({ length: 5 }, () => runCli(['migrate'], { DATABASE_URL: fresh.url })));
+      for (const run of runs) assert.equal(run.code, 0, run.stderr);
+      const appliedLines = runs.flatMap((r) => r.stdout.split('\n').filter((l) => /\] applied /.test(l)));
+      const rows = await query<{ n: string }>(fresh.url, `select count(*) as n from brigade_meta.schema_migrations`);
+      assert.equal(appliedLines.length, Number(rows[0]?.n), 'each tracked file was applied by exactly one process');
+      assert.ok(Number(rows[0]?.n) >= 1);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a failing file rolls back whole, names itself, and is not recorded', async () => {
+    const set = await tempSet('broken', {
+      '0001_ok.sql': 'create schema broken; create table broken.t (x int);',
+      '0002_bad.sql': 'insert into broken.t values (1);\nselect * from broken.nope;',
+    });
+    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+      assert.ok(e instanceof MigrationFileError);
+      assert.match(e.message, /broken\/0002_bad\.sql failed: relation "broken\.nope" does not exist/);
+      assert.match(e.message, /Nothing of it was applied/);
+      return true;
+    });
+    assert.deepEqual(await query(db.url, 'select * from broken.t'), [], 'the insert before the failure was rolled back');
+    const rows = await query<{ name: string }>(db.url, `select name from brigade_meta.schema_migrations where set_name = 'broken'`);
+    assert.deepEqual(rows.map((r) => r.name), ['0001_ok.sql']);
+    // Fixed, it applies.
+    await set.write('0002_bad.sql', 'insert into broken.t values (1);');
+    assert.deepEqual((await runMigrations({ url: db.url, sets: [set] })).applied, ['broken/0002_bad.sql']);
+  });
+
+  test('drift: a changed or missing applied file is detected by verify and refused by migrate', async () => {
+    const set = await tempSet('drift', {
+      '0001_a.sql': 'create schema drift;',
+      '0002_b.sql': 'create table drift.t (x int);',
+    });
+    await runMigrations({ url: db.url, sets: [set] });
+    await set.write('0001_a.sql', 'create schema drift; -- edited after it was applied');
+    await set.write('0003_c.sql', 'create table drift.u (x int);');
+    const rows = await migrationStatus({ url: db.url, sets: [set] });
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.state]),
+      [
+        ['drift/0001_a.sql', 'changed'],
+        ['drift/0002_b.sql', 'applied'],
+        ['drift/0003_c.sql', 'pending'],
+      ],
+    );
+    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+      assert.ok(e instanceof MigrationDriftError);
+      assert.deepEqual(e.drift, [{ id: 'drift/0001_a.sql', problem: 'changed' }]);
+      assert.match(e.message, /drift\/0001_a\.sql: changed since it was applied/);
+      return true;
+    });
+    assert.deepEqual(await query(db.url, `select to_regclass('drift.u') as t`), [{ t: null }], 'nothing ran while drifted');
+    await assert.rejects(runMigrations({ url: db.url, sets: [set], dryRun: true }), MigrationDriftError);
+
+    await set.write('0001_a.sql', 'create schema drift;');
+    await set.remove('0002_b.sql');
+    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+      assert.ok(e instanceof MigrationDriftError);
+      assert.deepEqual(e.drift, [{ id: 'drift/0002_b.sql', problem: 'missing' }]);
+      return true;
+    });
+  });
+
+  test('a new file numbered below an applied one is refused', async () => {
+    const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
+    await runMigrations({ url: db.url, sets: [set] });
+    await set.write('0001_first.sql', 'create table ordered.t (x int);');
+    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+      assert.ok(e instanceof MigrationOrderError);
+      assert.match(e.message, /order\/0001_first\.sql \(already applied: order\/0002_second\.sql\)/);
+      return true;
+    });
+  });
+
+  test('badly named and duplicate-numbered files are errors, not skipped', async () => {
+    const badName = await tempSet('names', { '1_first.sql': 'select 1;' });
+    await assert.rejects(runMigrations({ url: db.url, sets: [badName] }), /names\/1_first\.sql: migration files are named NNNN_name\.sql/);
+    const dup = await tempSet('dups', { '0001_a.sql': 'select 1;', '0001_b.sql': 'select 1;' });
+    await assert.rejects(runMigrations({ url: db.url, sets: [dup] }), /share the number 0001/);
+  });
+
+  test('--dry-run lists what would run and runs nothing', async () => {
+    const set = await tempSet('dry', { '0001_a.sql': 'create schema dry;', '0002_b.sql': '-- brigade:no-transaction\nselect 1;' });
+    const lines: string[] = [];
+    const result = await runMigrations({ url: db.url, sets: [set], dryRun: true, onProgress: (l) => lines.push(l) });
+    assert.deepEqual(result.applied, ['dry/0001_a.sql', 'dry/0002_b.sql']);
+    assert.deepEqual(lines, ['would apply dry/0001_a.sql', 'would apply dry/0002_b.sql (no transaction)', '2 file(s) would be applied']);
+    assert.deepEqual(await query(db.url, `select to_regnamespace('dry') as s`), [{ s: null }]);
+  });
+});
+
+describe('brigade migrate (CLI)', () => {
+  test('status lists applied and pending files; verify names a changed file and exits 1', async () => {
+    const fresh = await createTestDatabase({ empty: true });
+    try {
+      const env = { DATABASE_URL: fresh.url };
+      const pendingStatus = await runCli(['migrate', 'status'], env);
+      assert.equal(pendingStatus.code, 0, pendingStatus.stderr);
+      assert.match(pendingStatus.stdout, /platform\/0001_service_schemas_and_roles\.sql\s+pending/);
+      assert.match(pendingStatus.stdout, /0 applied, \d+ pending \(run brigade migrate\)/);
+
+      const dry = await runCli(['migrate', '--dry-run'], env);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /would apply platform\/0001_service_schemas_and_roles\.sql/);
+
+      assert.equal((await runCli(['migrate'], env)).code, 0);
+      const status = await runCli(['migrate', 'status'], env);
+      assert.match(status.stdout, /platform\/0001_service_schemas_and_roles\.sql\s+applied\s+\d{4}-\d\d-\d\dT/);
+      assert.match(status.stdout, /\d+ applied, 0 pending/);
+      const verified = await runCli(['migrate', 'verify'], env);
+      assert.equal(verified.code, 0, verified.stderr);
+
+      // Simulate an applied file edited after the fact: its recorded checksum no longer matches.
+      await query(fresh.url, `update brigade_meta.schema_migrations set checksum = repeat('0', 64) where name = '0001_service_schemas_and_roles.sql'`);
+      const drifted = await runCli(['migrate', 'verify'], env);
+      assert.equal(drifted.code, 1);
+      assert.match(drifted.stderr, /platform\/0001_service_schemas_and_roles\.sql: changed since it was applied/);
+      const refused = await runCli(['migrate'], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /Applied migrations no longer match their files/);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
