@@ -5,6 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import { Type } from 'typebox';
+import type { TokenService } from '../platform/auth/index.ts';
+import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { registerHttpMetrics } from './httpMetrics.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 
@@ -28,6 +30,10 @@ export interface AppDeps<ServiceDeps = unknown> {
   readonly services?: ReadonlyArray<{ readonly name: string; readonly routes?: FastifyPluginAsync<{ deps: ServiceDeps }> }>;
   /** Shared dependencies handed to every service plugin. */
   readonly serviceDeps?: ServiceDeps;
+  /** Verifies bearer tokens; without it every request is anonymous. */
+  readonly tokens?: TokenService;
+  /** Records every admin request (the audit trail). */
+  readonly audit?: (entry: AdminAuditEntry) => Promise<void>;
 }
 
 /** The Fastify instance type Brigade's route plugins see (TypeBox schemas give validation and types). */
@@ -61,6 +67,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
   registerHttpMetrics(app, deps.metrics);
+  if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
+  if (deps.audit !== undefined) registerAdminAudit(app, deps.audit);
 
   await app.register(swagger, {
     openapi: {

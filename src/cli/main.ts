@@ -11,6 +11,8 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   migrate: () => import('./commands/migrate.ts'),
   serve: () => import('./commands/serve.ts'),
   worker: () => import('./commands/worker.ts'),
+  tenants: () => import('./commands/tenants.ts'),
+  token: () => import('./commands/token.ts'),
 };
 
 /**

@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config/index.ts';
 import type { ServiceModule } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
-import { waitForShutdownSignal, type Io } from './io.ts';
+import type { Io } from './io.ts';
 
 /** What to run until SIGINT/SIGTERM. */
 export interface RunOptions {
@@ -16,7 +16,7 @@ export interface RunOptions {
  * and let in-flight ones finish, stop workers, end the pools, stop the embedded database if this
  * process started it. A worker that crashes shuts the process down (exit 1) so a supervisor restarts it.
  */
-export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io): Promise<number> {
+export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
   const platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel } });
   const stopWorkers = new AbortController();
   let exitCode = 0;
@@ -41,7 +41,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     );
     if (options.workers.length > 0) io.out(`  workers  ${options.workers.map((w) => `${w.service}/${w.name}`).join(', ')}`);
     io.out('Press Ctrl+C to stop.');
-    const reason = await Promise.race([waitForShutdownSignal(), crash.then(() => 'a worker crash')]);
+    const reason = await Promise.race([shutdown, crash.then(() => 'a worker crash')]);
     io.out(`Shutting down (${reason}) …`);
     stopWorkers.abort();
     await Promise.all(running);

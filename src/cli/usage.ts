@@ -17,5 +17,7 @@ Commands:
                              files are unchanged
   serve [--service NAME]     Serve the HTTP API, for all services or one
   worker [NAME]              Run background workers, all or one
+  tenants add|list|move      Create and list restaurants (tenants); move one to its own database
+  token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
 
 Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

@@ -4,7 +4,11 @@ import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
 import { createDatabases, registerPoolMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
-import type { ServiceModule } from '../platform/runtime/index.ts';
+import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
+import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
+import { createTenantRouter } from '../platform/tenancy/index.ts';
+import { unitOfWork } from '../platform/db/index.ts';
+import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
 import { SERVICES, migrationSets } from './services.ts';
 
@@ -47,6 +51,8 @@ export interface Platform {
   readonly app: FastifyInstance;
   readonly databases: Databases;
   readonly metrics: client.Registry;
+  /** What every service got: handy for workers and tests. */
+  readonly deps: ServiceDeps;
   /** Stops HTTP, then the pools. */
   close(): Promise<void>;
 }
@@ -63,18 +69,25 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
   const targets = await Promise.all(
     migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
   );
+  const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
+  const router = createTenantRouter({ databases });
+  const deps: ServiceDeps = { config, databases, unitOfWork: router.unitOfWork, tokens, metrics };
   const app = await buildApp({
     bodyLimit: config.bodyLimit,
     logger: options.logger,
     metrics,
     readiness: () => readiness(databases, targets),
     services: options.services ?? SERVICES,
-    serviceDeps: { config, databases },
+    serviceDeps: deps,
+    tokens,
+    // The admin audit trail is the platform service's table, written in its own transaction.
+    audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
   });
   return {
     app,
     databases,
     metrics,
+    deps,
     close: async () => {
       await app.close();
       await databases.close();

@@ -2,6 +2,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { runUntilSignal } from '../runUntilSignal.ts';
+import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -20,6 +21,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const services = name === undefined ? SERVICES : SERVICES.filter((s) => s.name === name);
   if (services.length === 0) throw new UsageError(`Unknown service ${JSON.stringify(name)}; choose one of ${SERVICE_NAMES.join(', ')}`, usage);
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
+  const shutdown = waitForShutdownSignal();
   const db = await openDatabase(config, ctx.io.out);
-  return runUntilSignal(config, db, { http: true, services, workers: [] }, ctx.io);
+  return runUntilSignal(config, db, { http: true, services, workers: [] }, ctx.io, shutdown);
 }

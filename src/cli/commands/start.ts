@@ -3,6 +3,7 @@ import { runMigrations } from '../../platform/migrations/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import type { CommandContext } from './types.ts';
 
@@ -18,6 +19,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (values.help) return ctx.io.out(usage), 0;
   const started = performance.now();
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
+  const shutdown = waitForShutdownSignal();
   const db = await openDatabase(config, ctx.io.out);
   try {
     for (const target of migrationTargets(config, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: ctx.io.out });
@@ -26,5 +29,5 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     throw error;
   }
   ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms`);
-  return runUntilSignal(config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, ctx.io);
+  return runUntilSignal(config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, ctx.io, shutdown);
 }

@@ -2,6 +2,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -26,6 +27,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     return 0;
   }
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
+  const shutdown = waitForShutdownSignal();
   const db = await openDatabase(config, ctx.io.out);
-  return runUntilSignal(config, db, { http: false, services: SERVICES, workers }, ctx.io);
+  return runUntilSignal(config, db, { http: false, services: SERVICES, workers }, ctx.io, shutdown);
 }

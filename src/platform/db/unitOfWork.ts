@@ -30,6 +30,19 @@ export interface Tx {
   readonly context: UnitOfWorkContext;
   /** Registers work to run after a successful COMMIT (cache eviction, wake-ups). Not run on rollback. */
   afterCommit(fn: () => void | Promise<void>): void;
+  /** Values of {@link UnitOfWorkOptions.setupSelect}, in order (empty when none was asked for). */
+  readonly setup: readonly unknown[];
+}
+
+/** Options of {@link unitOfWork}. */
+export interface UnitOfWorkOptions {
+  /** Receives errors thrown by `afterCommit` callbacks (the commit stands). */
+  readonly onAfterCommitError?: (error: unknown) => void;
+  /**
+   * Extra SQL expressions evaluated in the same round trip as BEGIN and the settings, after them
+   * (so they see the role and tenant), e.g. the tenant fence. Platform code only: never user input.
+   */
+  readonly setupSelect?: readonly string[];
 }
 
 /** PostgreSQL settings the policies read; all `SET LOCAL`, so they end with the transaction. */
@@ -65,7 +78,7 @@ export async function unitOfWork<T>(
   pool: pg.Pool,
   context: UnitOfWorkContext,
   fn: (tx: Tx) => Promise<T>,
-  options: { onAfterCommitError?: (error: unknown) => void } = {},
+  options: UnitOfWorkOptions = {},
 ): Promise<T> {
   validateContext(context);
   const client = await pool.connect();
@@ -78,14 +91,18 @@ export async function unitOfWork<T>(
     const begin = ['BEGIN', context.isolation ? `ISOLATION LEVEL ${context.isolation.toUpperCase()}` : '', context.readOnly ? 'READ ONLY' : '']
       .filter(Boolean)
       .join(' ');
-    await client.query(
+    const extra = options.setupSelect ?? [];
+    const results = (await client.query(
       `${begin}; SET LOCAL ROLE ${client.escapeIdentifier(serviceRole(context.service))}; ` +
         `SELECT set_config('${CONTEXT_SETTINGS.tenantId}', ${lit(context.tenantId ?? '')}, true), ` +
         `set_config('${CONTEXT_SETTINGS.actorKind}', ${lit(context.actor?.kind ?? '')}, true), ` +
-        `set_config('${CONTEXT_SETTINGS.actorId}', ${lit(context.actor?.id ?? '')}, true)`,
-    );
+        `set_config('${CONTEXT_SETTINGS.actorId}', ${lit(context.actor?.id ?? '')}, true)` +
+        (extra.length === 0 ? '' : `; SELECT ${extra.map((e, i) => `${e} AS s${i}`).join(', ')}`),
+    )) as unknown as pg.QueryResult[];
+    const setupRow = extra.length === 0 ? undefined : results.at(-1)?.rows[0];
     result = await fn({
       context,
+      setup: extra.map((_, i) => setupRow?.[`s${i}`]),
       query: (text, values) => client.query(text, values as unknown[] | undefined),
       afterCommit: (hook) => {
         hooks.push(hook);

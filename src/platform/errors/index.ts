@@ -36,8 +36,8 @@ export class NotFoundError extends BrigadeError {
 
 /** 401: no credentials, or credentials that cannot be trusted. */
 export class UnauthorizedError extends BrigadeError {
-  constructor(message = 'A valid bearer token is required') {
-    super('UNAUTHORIZED', 401, message);
+  constructor(message = 'A valid bearer token is required', code = 'UNAUTHORIZED') {
+    super(code, 401, message);
   }
 }
 

@@ -1,17 +1,32 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type client from 'prom-client';
+import type { TokenService } from '../auth/index.ts';
+import type { Config } from '../config/index.ts';
+import type { Databases } from '../db/index.ts';
+import type { UnitOfWorkFn } from '../tenancy/index.ts';
+
+/** What the composition root hands every service: only the shared infrastructure, never another service. */
+export interface ServiceDeps {
+  readonly config: Config;
+  readonly databases: Databases;
+  /** `unitOfWork(context, fn)`: one transaction, routed to the tenant's database. */
+  readonly unitOfWork: UnitOfWorkFn;
+  readonly tokens: TokenService;
+  readonly metrics: client.Registry;
+}
 
 /**
  * What a service contributes to the process: its migrations, its HTTP routes (one encapsulated
  * Fastify plugin, mounted under `/v1`) and its background workers. The composition root collects
  * these; the platform itself never imports a service.
  */
-export interface ServiceModule<Deps = unknown> {
+export interface ServiceModule {
   /** Lower-case name; also its schema (`<name>`) and its role (`brigade_<name>`). */
   readonly name: string;
   /** Folder of its `NNNN_name.sql` migrations, or absent when it has none. */
   readonly migrationsDir?: string;
   /** Its routes, registered with the shared dependencies. */
-  readonly routes?: FastifyPluginAsync<{ deps: Deps }>;
+  readonly routes?: FastifyPluginAsync<{ deps: ServiceDeps }>;
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
-  readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: Deps, signal: AbortSignal): Promise<void> }>;
+  readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }

@@ -1,0 +1,73 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Principal, Role, TokenService } from '../platform/auth/index.ts';
+import type { UnitOfWorkContext } from '../platform/db/index.ts';
+import { ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who the verified bearer token says the caller is; `null` without a token. */
+    principal: Principal | null;
+  }
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+
+/**
+ * Verifies `Authorization: Bearer <token>` on every request. A request without one is anonymous;
+ * a bad, expired or forged one is refused with 401 even on public routes. Tenant and actor come
+ * from the token only: no other header is read for them.
+ */
+export function registerAuthentication(app: FastifyInstance, tokens: TokenService): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (request) => {
+    const header = request.headers.authorization;
+    if (header === undefined) return;
+    const match = BEARER.exec(header);
+    if (match?.[1] === undefined) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"', 'TOKEN_INVALID');
+    request.principal = await tokens.verify(match[1]);
+  });
+}
+
+/** The caller's principal if its role is one of `roles`; 401 without a token, 403 with another role. */
+export function authorize(request: FastifyRequest, ...roles: Role[]): Principal {
+  const principal = request.principal;
+  if (principal === null) throw new UnauthorizedError();
+  if (!roles.includes(principal.role)) throw new ForbiddenError(`This needs the role ${roles.join(' or ')}; your token is ${principal.role}`);
+  return principal;
+}
+
+/** The unit-of-work context a principal acts in: its tenant (staff) and itself as the actor. */
+export function actorContext(principal: Principal, service: string, tenantId: string | null = principal.restaurantId): UnitOfWorkContext {
+  return { service, tenantId, actor: { kind: principal.role, id: principal.subject } };
+}
+
+/** One audited admin request. */
+export interface AdminAuditEntry {
+  readonly actorId: string;
+  readonly method: string;
+  readonly route: string;
+  readonly target: Readonly<Record<string, unknown>>;
+  readonly status: number;
+  readonly requestId: string;
+}
+
+/**
+ * Audits every request made with an admin token, whatever its outcome: a structured log line and a
+ * call to `record` (the platform service writes it to its audit table).
+ */
+export function registerAdminAudit(app: FastifyInstance, record: (entry: AdminAuditEntry) => Promise<void>): void {
+  app.addHook('onResponse', async (request, reply) => {
+    const principal = request.principal;
+    if (principal?.role !== 'admin') return;
+    const entry: AdminAuditEntry = {
+      actorId: principal.subject,
+      method: request.method,
+      route: request.routeOptions.url ?? request.url,
+      target: { params: request.params ?? {}, query: request.query ?? {} },
+      status: reply.statusCode,
+      requestId: String(request.id),
+    };
+    request.log.info({ audit: entry }, 'admin request');
+    await record(entry).catch((error: unknown) => request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry'));
+  });
+}

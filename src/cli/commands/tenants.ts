@@ -1,0 +1,75 @@
+import { SERVICE_NAMES } from '../../composition/services.ts';
+import { migrationSets } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { loadConfig } from '../../platform/config/index.ts';
+import { createDatabases, unitOfWork } from '../../platform/db/index.ts';
+import { moveTenant } from '../../platform/tenancy/index.ts';
+import { createRestaurant, listRestaurants, recordAdminAudit } from '../../services/platform/index.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade tenants <add|list|move> …
+
+  brigade tenants add NAME --city CITY [--currency EUR]   Create a restaurant (a tenant) in a city
+  brigade tenants list [--city CITY]                      List restaurants with their placement
+  brigade tenants move ID --to-database URL               Move a tenant's rows to its own database
+                                                          (migrated first; writes wait meanwhile)
+Every change is recorded in the admin audit log as actor "cli".`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `brigade tenants add|list|move`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' } }, usage, 2);
+  if (values.help) return ctx.io.out(usage), 0;
+  const [action, subject] = positionals;
+  if (action === 'add' && (subject === undefined || values.city === undefined)) throw new UsageError('tenants add needs NAME and --city CITY', usage);
+  if (action === 'move' && (subject === undefined || !UUID.test(subject) || values['to-database'] === undefined)) {
+    throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
+  }
+  if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
+  if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, () => undefined);
+  const databases = createDatabases({ url: db.url, poolSize: 2, applicationName: 'brigade-cli' });
+  const pool = databases.poolFor('platform');
+  const admin = { service: 'platform', actor: { kind: 'admin' as const, id: 'cli' } };
+  const audit = (route: string, target: Record<string, unknown>) => (tx: Parameters<typeof recordAdminAudit>[0]) =>
+    recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route, target, status: 0, requestId: `cli-${process.pid}` });
+  try {
+    if (action === 'add') {
+      const restaurant = await unitOfWork(pool, admin, async (tx) => {
+        const created = await createRestaurant(tx, { name: subject as string, city: values.city as string, currency: values.currency as string | undefined });
+        await audit('tenants add', { id: created.id, name: created.name, city: created.city })(tx);
+        return created;
+      });
+      ctx.io.out(`created restaurant ${restaurant.id} (${restaurant.name}, ${restaurant.city}, ${restaurant.currency})`);
+      return 0;
+    }
+    if (action === 'list') {
+      const rows = await unitOfWork(pool, admin, async (tx) => {
+        const restaurants = await listRestaurants(tx, { city: values.city as string | undefined, limit: 100_000 });
+        const placed = await tx.query<{ tenant_id: string; database_url: string | null }>('select tenant_id, database_url from platform.tenant_placements');
+        const where = new Map(placed.rows.map((p) => [p.tenant_id, p.database_url]));
+        return restaurants.map((r) => ({ ...r, placement: where.get(r.id) ? `dedicated ${redact(where.get(r.id) as string)}` : 'shared' }));
+      });
+      ctx.io.out(`${'id'.padEnd(36)}  ${'city'.padEnd(16)}  ${'name'.padEnd(28)}  placement`);
+      for (const r of rows) ctx.io.out(`${r.id}  ${r.city.padEnd(16)}  ${r.name.padEnd(28)}  ${r.placement}`);
+      ctx.io.out(`${rows.length} restaurant(s)`);
+      return 0;
+    }
+    const targetUrl = values['to-database'] as string;
+    await moveTenant({ tenantId: subject as string, sourceUrl: db.url, targetUrl, sets: migrationSets(), schemas: SERVICE_NAMES, onProgress: ctx.io.out });
+    await unitOfWork(pool, admin, audit('tenants move', { id: subject, to: redact(targetUrl) }));
+    return 0;
+  } finally {
+    await databases.close();
+    await db.embedded?.stop();
+  }
+}
+
+function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+}

@@ -1,0 +1,119 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { BrigadeError, UnauthorizedError, ValidationError } from '../errors/index.ts';
+
+/** The roles a token can carry. */
+export const ROLES = ['admin', 'staff', 'courier', 'customer'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Who a verified token says the caller is. Tenant and actor come from here and nowhere else. */
+export interface Principal {
+  readonly role: Role;
+  /** The actor's id (staff, courier or customer id; an admin's name or id). */
+  readonly subject: string;
+  /** The restaurant (tenant) of a staff member; `null` for the other roles. */
+  readonly restaurantId: string | null;
+}
+
+const ISSUER = 'brigade';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/** Token signing and verification with one HS256 secret. */
+export interface TokenService {
+  /** Signs a token for `principal`, valid for `ttlSeconds` (default 12 h). */
+  sign(principal: { role: Role; subject?: string; restaurantId?: string | null }, ttlSeconds?: number): Promise<string>;
+  /** Verifies signature, issuer, expiry and claims; throws 401 errors with stable codes. */
+  verify(token: string): Promise<Principal>;
+}
+
+/**
+ * Creates the token service (jose, HS256). A staff token must name its restaurant; other roles must
+ * not. Subjects default to a new UUID.
+ *
+ * @example
+ * const tokens = createTokenService(secret);
+ * const token = await tokens.sign({ role: 'staff', restaurantId, subject: staffId });
+ * const principal = await tokens.verify(token);
+ */
+export function createTokenService(secret: string): TokenService {
+  const key = new TextEncoder().encode(secret);
+  return {
+    async sign(input, ttlSeconds = 12 * 3600) {
+      const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null });
+      const claims: Record<string, unknown> = { role: principal.role };
+      if (principal.restaurantId !== null) claims.rid = principal.restaurantId;
+      return new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer(ISSUER)
+        .setSubject(principal.subject)
+        .setIssuedAt()
+        .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+        .sign(key);
+    },
+    async verify(token) {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['sub', 'exp', 'role'] }));
+      } catch (error) {
+        if (error instanceof joseErrors.JWTExpired) throw new TokenError('TOKEN_EXPIRED', 'The token has expired; ask for a new one');
+        throw new TokenError('TOKEN_INVALID', 'The token is not valid (bad signature, format or claims)');
+      }
+      try {
+        return validatePrincipal({
+          role: payload.role as Role,
+          subject: String(payload.sub),
+          restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
+        });
+      } catch {
+        throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role or malformed ids');
+      }
+    },
+  };
+}
+
+/** 401 with a specific code: TOKEN_EXPIRED or TOKEN_INVALID. */
+export class TokenError extends UnauthorizedError {
+  constructor(code: 'TOKEN_EXPIRED' | 'TOKEN_INVALID', message: string) {
+    super(message, code);
+  }
+}
+
+function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null }): Principal {
+  if (!(ROLES as readonly string[]).includes(p.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+  if (!SUBJECT.test(p.subject) || (p.role !== 'admin' && !UUID.test(p.subject))) {
+    throw new ValidationError(p.role === 'admin' ? 'subject must be an id' : 'subject must be a UUID', { field: 'subject' });
+  }
+  if (p.role === 'staff' && (p.restaurantId === null || !UUID.test(p.restaurantId))) {
+    throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
+  }
+  if (p.role !== 'staff' && p.restaurantId !== null) throw new ValidationError('only staff tokens carry a restaurantId', { field: 'restaurantId' });
+  return Object.freeze({ ...p });
+}
+
+/**
+ * The signing secret: `BRIGADE_SECRET` when configured, else one generated once and kept in
+ * `<home>/secret` (mode 0600), so tokens survive restarts.
+ */
+export async function loadOrCreateSecret(configured: string | null, home: string): Promise<string> {
+  if (configured !== null) return configured;
+  const file = path.join(home, 'secret');
+  try {
+    const existing = (await fs.readFile(file, 'utf8')).trim();
+    if (existing.length >= 32) return existing;
+  } catch {
+    // not there yet
+  }
+  await fs.mkdir(home, { recursive: true });
+  const secret = randomBytes(48).toString('base64url');
+  try {
+    await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    return secret;
+  } catch (error) {
+    // Another process created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await fs.readFile(file, 'utf8')).trim();
+    throw new BrigadeError('SECRET_UNAVAILABLE', 500, `Cannot write the token secret to ${file}; set BRIGADE_SECRET or make ${home} writable`, { cause: error });
+  }
+}

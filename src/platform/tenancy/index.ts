@@ -1,0 +1,8 @@
+export { createTenantRouter } from './createTenantRouter.ts';
+export type { TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
+export { moveTenant } from './moveTenant.ts';
+export type { MoveTenantOptions } from './moveTenant.ts';
+export { tenantTables } from './tenantTables.ts';
+export type { TenantTable } from './tenantTables.ts';
+export { findTenancyViolations, listSecurityDefinerFunctions, settingsReadOncePerStatement } from './findTenancyViolations.ts';
+export type { DefinerFunction } from './findTenancyViolations.ts';

@@ -1,0 +1,107 @@
+import pg from 'pg';
+import { BrigadeError, NotFoundError } from '../errors/index.ts';
+import { runMigrations, type MigrationSet } from '../migrations/index.ts';
+import { tenantTables } from './tenantTables.ts';
+
+/** Options of {@link moveTenant}. */
+export interface MoveTenantOptions {
+  readonly tenantId: string;
+  /** The shared database, which holds the placement catalog and the tenant's rows now. */
+  readonly sourceUrl: string;
+  /** The dedicated database; migrated here with the same sets before anything is copied. */
+  readonly targetUrl: string;
+  readonly sets: readonly MigrationSet[];
+  /** Schemas whose tenant tables move (every service schema). */
+  readonly schemas: readonly string[];
+  readonly onProgress?: (line: string) => void;
+}
+
+const BATCH = 5000;
+
+/**
+ * Moves one tenant to its own database: migrates the target, fences the tenant's writes, copies
+ * every tenant row (tables found in the catalog, parents first), switches the placement and deletes
+ * the old rows, then lifts the fence. Writers blocked by the fence continue on the new database
+ * (see createTenantRouter). The target commits first; if the process dies before the source commits,
+ * the source is still authoritative and a rerun starts by clearing the target's copy.
+ */
+export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
+  const progress = options.onProgress ?? (() => undefined);
+  const tenant = options.tenantId;
+  progress(`migrating the target database …`);
+  await runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+
+  const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
+  const target = new pg.Client({ connectionString: options.targetUrl, application_name: 'brigade-tenant-move' });
+  await source.connect();
+  await target.connect();
+  const rows: Record<string, number> = {};
+  try {
+    const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
+    await source.query(context, [tenant]);
+    await target.query(context, [tenant]);
+    const restaurant = await source.query(`select r.*, to_jsonb(c) as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`, [tenant]);
+    if (restaurant.rowCount === 0) throw new NotFoundError('restaurant', tenant);
+    const placed = await source.query<{ database_url: string | null }>(`select database_url from platform.tenant_placements where tenant_id = $1`, [tenant]);
+    if (placed.rows[0]?.database_url != null) {
+      throw new BrigadeError('TENANT_ALREADY_DEDICATED', 409, `Tenant ${tenant} already lives in a dedicated database; moving it again is not supported`);
+    }
+
+    progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
+    // Exclusive here, shared in every tenant transaction (platform.tenant_fence): from now on the
+    // tenant's transactions wait, and the ones in flight have finished when this returns.
+    await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
+    try {
+      const tables = await tenantTables(source, options.schemas);
+      await target.query('begin');
+      await target.query(
+        `insert into platform.cities select * from json_populate_record(null::platform.cities, $1::json) on conflict (id) do nothing`,
+        [JSON.stringify(restaurant.rows[0].city)],
+      );
+      const { city: _city, ...restaurantRow } = restaurant.rows[0] as Record<string, unknown>;
+      await target.query(`insert into platform.restaurants select * from json_populate_record(null::platform.restaurants, $1::json) on conflict (id) do nothing`, [
+        JSON.stringify(restaurantRow),
+      ]);
+      for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      await source.query('begin isolation level repeatable read');
+      for (const table of tables) {
+        const cols = table.columns.join(', ');
+        await source.query(`declare rows_cursor no scroll cursor for select ${cols} from ${table.qualified} where tenant_id = $1`, [tenant]);
+        let copied = 0;
+        for (;;) {
+          const batch = await source.query(`fetch ${BATCH} from rows_cursor`);
+          if (batch.rowCount === 0) break;
+          await target.query(
+            `insert into ${table.qualified} (${cols}) ${table.identityAlways ? 'overriding system value' : ''}
+             select ${cols} from json_populate_recordset(null::${table.qualified}, $1::json)`,
+            [JSON.stringify(batch.rows)],
+          );
+          copied += batch.rowCount ?? 0;
+        }
+        await source.query('close rows_cursor');
+        rows[`${table.schema}.${table.name}`] = copied;
+        progress(`  copied ${copied} row(s) of ${table.schema}.${table.name}`);
+      }
+      // The copy is durable in the target before the source lets go of anything.
+      await target.query('commit');
+      await source.query(
+        `insert into platform.tenant_placements (tenant_id, database_url) values ($1, $2)
+         on conflict (tenant_id) do update set database_url = excluded.database_url, version = platform.tenant_placements.version + 1, moved_at = now()`,
+        [tenant, options.targetUrl],
+      );
+      for (const table of [...tables].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      await source.query('commit');
+      progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
+    } catch (error) {
+      await target.query('rollback').catch(() => undefined);
+      await source.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      await source.query(`select pg_advisory_unlock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]).catch(() => undefined);
+    }
+    return { rows };
+  } finally {
+    await source.end().catch(() => undefined);
+    await target.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,61 @@
+import type pg from 'pg';
+
+/** A table that holds tenant rows: it has a `tenant_id` column. */
+export interface TenantTable {
+  readonly schema: string;
+  readonly name: string;
+  /** `"schema"."name"`, escaped. */
+  readonly qualified: string;
+  /** Insertable columns (generated ones left out), escaped, in order. */
+  readonly columns: readonly string[];
+  /** Has a `GENERATED ALWAYS AS IDENTITY` column (inserts need OVERRIDING SYSTEM VALUE). */
+  readonly identityAlways: boolean;
+}
+
+/**
+ * Every table with a `tenant_id` column in `schemas`, ordered so that a table comes after the
+ * tables it references (copy in this order, delete in reverse). Read from the catalog, so a table
+ * a later migration adds is covered without anyone listing it.
+ */
+export async function tenantTables(db: Pick<pg.ClientBase, 'query' | 'escapeIdentifier'>, schemas: readonly string[]): Promise<TenantTable[]> {
+  const tables = (
+    await db.query<{ oid: number; schema: string; name: string; columns: string[]; identity_always: boolean }>(
+      `select c.oid::int, n.nspname as schema, c.relname as name,
+              array_agg(a.attname::text order by a.attnum) filter (where a.attgenerated = '') as columns,
+              bool_or(a.attidentity = 'a') as identity_always
+         from pg_class c
+         join pg_namespace n on n.oid = c.relnamespace
+         join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where c.relkind in ('r', 'p') and n.nspname = any($1::text[])
+          and exists (select 1 from pg_attribute t where t.attrelid = c.oid and t.attname = 'tenant_id' and not t.attisdropped)
+        group by c.oid, n.nspname, c.relname
+        order by n.nspname, c.relname`,
+      [schemas],
+    )
+  ).rows;
+  const edges = (
+    await db.query<{ child: number; parent: number }>(
+      `select conrelid::int as child, confrelid::int as parent from pg_constraint
+        where contype = 'f' and conrelid = any($1::oid[]) and confrelid = any($1::oid[]) and conrelid <> confrelid`,
+      [tables.map((t) => t.oid)],
+    )
+  ).rows;
+  // Kahn's topological sort; a cycle (not expected) keeps catalog order for the rest.
+  const ordered: typeof tables = [];
+  const remaining = new Set(tables.map((t) => t.oid));
+  while (remaining.size > 0) {
+    const ready = tables.filter((t) => remaining.has(t.oid) && !edges.some((e) => e.child === t.oid && remaining.has(e.parent)));
+    const batch = ready.length > 0 ? ready : tables.filter((t) => remaining.has(t.oid));
+    for (const t of batch) {
+      ordered.push(t);
+      remaining.delete(t.oid);
+    }
+  }
+  return ordered.map((t) => ({
+    schema: t.schema,
+    name: t.name,
+    qualified: `${db.escapeIdentifier(t.schema)}.${db.escapeIdentifier(t.name)}`,
+    columns: t.columns.map((c) => db.escapeIdentifier(c)),
+    identityAlways: t.identity_always,
+  }));
+}

@@ -1,0 +1,33 @@
+import type { Tx } from '../../../platform/db/index.ts';
+
+/** A courier: belongs to a city, not to a restaurant. */
+export interface Courier {
+  id: string;
+  name: string;
+  city: string;
+  cityId: string;
+  createdAt: string;
+}
+
+/** Registers a courier in a city (created on first use). Admin only. */
+export async function createCourier(tx: Tx, input: { name: string; city: string }): Promise<Courier> {
+  const city = await tx.query<{ id: string }>(`insert into platform.cities (name) values ($1) on conflict (name) do update set name = excluded.name returning id`, [
+    input.city,
+  ]);
+  const row = await tx.query<Courier>(
+    `insert into platform.couriers (city_id, name) values ($1, $2)
+     returning id, name, $3::text as city, city_id as "cityId", created_at as "createdAt"`,
+    [city.rows[0]?.id, input.name, input.city],
+  );
+  return row.rows[0] as Courier;
+}
+
+/** The courier the transaction's actor is (RLS shows a courier only their own row). */
+export async function getCourier(tx: Tx, id: string): Promise<Courier | null> {
+  const row = await tx.query<Courier>(
+    `select k.id, k.name, c.name as city, c.id as "cityId", k.created_at as "createdAt"
+       from platform.couriers k join platform.cities c on c.id = k.city_id where k.id = $1`,
+    [id],
+  );
+  return row.rows[0] ?? null;
+}

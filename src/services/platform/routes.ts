@@ -1,0 +1,189 @@
+import { randomUUID } from 'node:crypto';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { actorContext, authorize } from '../../api/index.ts';
+import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { NotFoundError } from '../../platform/errors/index.ts';
+import { ROLES } from '../../platform/auth/index.ts';
+import { createCourier, getCourier } from './operations/createCourier.ts';
+import { createRestaurant } from './operations/createRestaurant.ts';
+import { listRestaurants } from './operations/listRestaurants.ts';
+import { getCustomer, signUpCustomer } from './operations/signUpCustomer.ts';
+import { addStaff, getStaffMember, listStaff } from './operations/staff.ts';
+
+const Uuid = Type.String({ format: 'uuid' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const City = Type.String({ minLength: 1, maxLength: 100 });
+const Email = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^@\\s]+@[^@\\s]+$' });
+const RestaurantSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, currency: Type.String(), createdAt: Type.String() });
+const StaffSchema = Type.Object({
+  id: Uuid,
+  restaurantId: Uuid,
+  name: Type.String(),
+  email: Type.String(),
+  role: Type.String(),
+  invitedBy: Type.Union([Uuid, Type.Null()]),
+  createdAt: Type.String(),
+});
+const CourierSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, createdAt: Type.String() });
+const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.String(), address: Type.String(), createdAt: Type.String() });
+const RidParams = Type.Object({ rid: Uuid });
+const bearer = [{ bearer: [] }];
+
+/** The platform service's routes: the directory, sign-up, staff and tokens. */
+export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
+  const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  const { unitOfWork, tokens } = deps;
+  const asAdmin = (request: Parameters<typeof authorize>[0], tenantId: string | null = null) => actorContext(authorize(request, 'admin'), 'platform', tenantId);
+
+  app.post(
+    '/restaurants',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Create a restaurant (a tenant) in a city (admin)',
+        security: bearer,
+        body: Type.Object({ name: Name, city: City, currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })) }, { additionalProperties: false }),
+        response: { 201: RestaurantSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body))),
+  );
+
+  app.get(
+    '/restaurants',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'List restaurants, optionally of one city (public)',
+        querystring: Type.Object({ city: Type.Optional(City) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema) }) },
+      },
+    },
+    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true }, (tx) => listRestaurants(tx, request.query)) }),
+  );
+
+  app.post(
+    '/couriers',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Register a courier in a city (admin)',
+        security: bearer,
+        body: Type.Object({ name: Name, city: City }, { additionalProperties: false }),
+        response: { 201: CourierSchema },
+      },
+    },
+    async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createCourier(tx, request.body))),
+  );
+
+  app.get(
+    '/couriers/me',
+    { schema: { tags: ['platform'], summary: 'The calling courier', security: bearer, response: { 200: CourierSchema } } },
+    async (request) => {
+      const principal = authorize(request, 'courier');
+      const courier = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCourier(tx, principal.subject));
+      if (courier === null) throw new NotFoundError('courier', principal.subject);
+      return courier;
+    },
+  );
+
+  app.post(
+    '/customers',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Sign up as a customer (public); returns a customer token',
+        body: Type.Object({ name: Name, email: Email, address: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
+        response: { 201: Type.Object({ ...CustomerSchema.properties, token: Type.String() }) },
+      },
+    },
+    async (request, reply) => {
+      const id = randomUUID();
+      // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
+      const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...request.body }));
+      return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id }) });
+    },
+  );
+
+  app.get(
+    '/customers/me',
+    { schema: { tags: ['platform'], summary: 'The calling customer', security: bearer, response: { 200: CustomerSchema } } },
+    async (request) => {
+      const principal = authorize(request, 'customer');
+      const customer = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCustomer(tx, principal.subject));
+      if (customer === null) throw new NotFoundError('customer', principal.subject);
+      return customer;
+    },
+  );
+
+  app.post(
+    '/tokens',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Mint a token (admin)',
+        security: bearer,
+        body: Type.Object(
+          {
+            role: Type.Union(ROLES.map((r) => Type.Literal(r))),
+            restaurantId: Type.Optional(Uuid),
+            subject: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
+            ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 30 * 24 * 3600 })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 201: Type.Object({ token: Type.String() }) },
+      },
+    },
+    async (request, reply) => {
+      authorize(request, 'admin');
+      const { ttlSeconds, ...principal } = request.body;
+      return reply.status(201).send({ token: await tokens.sign(principal, ttlSeconds) });
+    },
+  );
+
+  /** Staff of `rid`: its own staff, or an admin. Another restaurant's id is a 404, never a 403. */
+  const staffContext = (request: Parameters<typeof authorize>[0], rid: string) => {
+    const principal = authorize(request, 'staff', 'admin');
+    if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+    return actorContext(principal, 'platform', rid);
+  };
+
+  app.post(
+    '/restaurants/:rid/staff',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: "Add a staff member to the restaurant (its staff, or admin)",
+        security: bearer,
+        params: RidParams,
+        body: Type.Object({ name: Name, email: Email, role: Type.Optional(Type.Union([Type.Literal('manager'), Type.Literal('staff')])), invitedBy: Type.Optional(Uuid) }, { additionalProperties: false }),
+        response: { 201: StaffSchema },
+      },
+    },
+    async (request, reply) => {
+      const context = staffContext(request, request.params.rid);
+      return reply.status(201).send(await unitOfWork(context, (tx) => addStaff(tx, { restaurantId: request.params.rid, ...request.body })));
+    },
+  );
+
+  app.get(
+    '/restaurants/:rid/staff',
+    { schema: { tags: ['platform'], summary: "The restaurant's staff (its staff, or admin)", security: bearer, params: RidParams, response: { 200: Type.Object({ staff: Type.Array(StaffSchema) }) } } },
+    async (request) => ({ staff: await unitOfWork(staffContext(request, request.params.rid), (tx) => listStaff(tx, request.params.rid)) }),
+  );
+
+  app.get(
+    '/restaurants/:rid/staff/:sid',
+    {
+      schema: { tags: ['platform'], summary: 'One staff member', security: bearer, params: Type.Object({ rid: Uuid, sid: Uuid }), response: { 200: StaffSchema } },
+    },
+    async (request) => {
+      const member = await unitOfWork(staffContext(request, request.params.rid), (tx) => getStaffMember(tx, request.params.rid, request.params.sid));
+      if (member === null) throw new NotFoundError('staff member', request.params.sid);
+      return member;
+    },
+  );
+};
