@@ -53,12 +53,13 @@ export interface AdminAuditEntry {
 
 /**
  * Audits every request made with an admin token, whatever its outcome: a structured log line and a
- * call to `record` (the platform service writes it to its audit table).
+ * call to `record` (the platform service writes it to its audit table) before the response is sent.
  */
 export function registerAdminAudit(app: FastifyInstance, record: (entry: AdminAuditEntry) => Promise<void>): void {
-  app.addHook('onResponse', async (request, reply) => {
+  // onSend, not onResponse: the entry is written before the admin sees the answer.
+  app.addHook('onSend', async (request, reply, payload) => {
     const principal = request.principal;
-    if (principal?.role !== 'admin') return;
+    if (principal?.role !== 'admin') return payload;
     const entry: AdminAuditEntry = {
       actorId: principal.subject,
       method: request.method,
@@ -69,5 +70,6 @@ export function registerAdminAudit(app: FastifyInstance, record: (entry: AdminAu
     };
     request.log.info({ audit: entry }, 'admin request');
     await record(entry).catch((error: unknown) => request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry'));
+    return payload;
   });
 }

@@ -52,7 +52,8 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     // tenant's transactions wait, and the ones in flight have finished when this returns.
     await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
     try {
-      const tables = await tenantTables(source, options.schemas);
+      // The placement catalog stays where it is: it is what says the tenant has moved.
+      const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements'));
       await target.query('begin');
       await target.query(
         `insert into platform.cities select * from json_populate_record(null::platform.cities, $1::json) on conflict (id) do nothing`,
@@ -84,12 +85,12 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       }
       // The copy is durable in the target before the source lets go of anything.
       await target.query('commit');
+      for (const table of [...tables].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query(
         `insert into platform.tenant_placements (tenant_id, database_url) values ($1, $2)
          on conflict (tenant_id) do update set database_url = excluded.database_url, version = platform.tenant_placements.version + 1, moved_at = now()`,
         [tenant, options.targetUrl],
       );
-      for (const table of [...tables].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query('commit');
       progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
     } catch (error) {

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { SignJWT } from 'jose';
+import { createTokenService, loadOrCreateSecret, TokenError } from '../../../src/platform/auth/index.ts';
+import { ValidationError } from '../../../src/platform/errors/index.ts';
+
+const secret = 'a-secret-of-at-least-thirty-two-characters!';
+const tokens = createTokenService(secret);
+
+test('a signed token verifies to the same principal', async () => {
+  const rid = randomUUID();
+  const sub = randomUUID();
+  assert.deepEqual(await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub })), { role: 'staff', subject: sub, restaurantId: rid });
+  const customer = await tokens.verify(await tokens.sign({ role: 'customer' }));
+  assert.equal(customer.role, 'customer');
+  assert.match(customer.subject, /^[0-9a-f-]{36}$/);
+  assert.equal(customer.restaurantId, null);
+});
+
+test('expired, forged, tampered and alg=none tokens are refused with stable codes', async () => {
+  const expired = await tokens.sign({ role: 'admin', subject: 'ops' }, -10);
+  await assert.rejects(tokens.verify(expired), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_EXPIRED' && e.status === 401);
+  const forged = await createTokenService('another-secret-of-thirty-two-characters-x').sign({ role: 'admin', subject: 'ops' });
+  await assert.rejects(tokens.verify(forged), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
+  const good = await tokens.sign({ role: 'customer' });
+  const [h, , s] = good.split('.');
+  const tampered = `${h}.${Buffer.from(JSON.stringify({ role: 'admin', sub: 'x', iss: 'brigade', exp: 9e9 })).toString('base64url')}.${s}`;
+  await assert.rejects(tokens.verify(tampered), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
+  const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"role":"admin","sub":"x","iss":"brigade","exp":9999999999}').toString('base64url')}.`;
+  await assert.rejects(tokens.verify(none), TokenError);
+  // Correctly signed but with a role the platform does not know.
+  const weird = await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('x').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  await assert.rejects(tokens.verify(weird), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
+});
+
+test('claims are validated when signing', async () => {
+  await assert.rejects(tokens.sign({ role: 'staff' }), ValidationError);
+  await assert.rejects(tokens.sign({ role: 'customer', restaurantId: randomUUID() }), ValidationError);
+  await assert.rejects(tokens.sign({ role: 'courier', subject: 'not-a-uuid' }), ValidationError);
+});
+
+test('the secret is generated once and reused; BRIGADE_SECRET wins', async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-secret-'));
+  try {
+    const first = await loadOrCreateSecret(null, home);
+    assert.ok(first.length >= 32);
+    assert.equal(await loadOrCreateSecret(null, home), first);
+    assert.equal((await fs.stat(path.join(home, 'secret'))).mode & 0o777, 0o600);
+    assert.equal(await loadOrCreateSecret('x'.repeat(40), home), 'x'.repeat(40));
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
