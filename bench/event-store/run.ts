@@ -1,0 +1,250 @@
+/**
+ * Event-store benchmark: Brigade's event store vs Emmett's PostgreSQL event store vs `pgbench -N`,
+ * in one run on the same PostgreSQL.
+ *
+ * Workload ("order lifecycle"): each of N concurrent writers (default 16) creates orders; an order is
+ * 4 appends (OrderPlaced, OrderAccepted, OrderPickedUp, OrderDelivered), each its own transaction and
+ * each with its expected version checked (0, 1, 2, 3). Brigade's appends go through unitOfWork (SET
+ * LOCAL ROLE brigade_ordering + tenant/actor settings, as in production) against the migrated schema
+ * (`ordering.events` with RLS, metadata and the xid8 column). Emmett: getPostgreSQLEventStore(url)
+ * .appendToStream(stream, [event], { expectedStreamVersion }) on a pool of the same size. pgbench:
+ * `pgbench -N -c N -j 2 -T S` on a scale-N pgbench database (5 statements per transaction).
+ * Then a replay: readAll over every Brigade event in pages of 5,000, folded per stream (events/s).
+ *
+ * Environment:
+ *   DATABASE_URL          admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_SECONDS         measured seconds per system (default 15)
+ *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
+ *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
+ *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
+ *                         (default bench/; Emmett is skipped, with a note, when it is missing)
+ *
+ * Run from the repository root: node --import tsx bench/event-store/run.ts
+ */
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { migrationSets } from '../../src/composition/services.ts';
+import { unitOfWork } from '../../src/platform/db/index.ts';
+import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
+import { runMigrations } from '../../src/platform/migrations/index.ts';
+
+const run = promisify(execFile);
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
+const PEERS_DIR = path.resolve(process.env.BENCH_PEERS_DIR ?? path.join(import.meta.dirname, '..'));
+const DB = { brigade: 'brigade_bench_es', emmett: 'brigade_bench_es_emmett', pgbench: 'brigade_bench_es_pgbench' };
+
+const urlOf = (name: string) => {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+};
+async function admin(sql: string): Promise<pg.QueryResult> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+async function freshDatabase(name: string) {
+  await admin(`drop database if exists "${name}" with (force)`);
+  await admin(`create database "${name}"`);
+}
+
+/** The four events of an order's life, in order; `v` is the expected version before each. */
+const LIFECYCLE = [
+  (id: string) => ({ type: 'OrderPlaced', data: { orderId: id, items: [{ sku: 'margherita', qty: 2, priceCents: 950 }, { sku: 'cola', qty: 1, priceCents: 300 }], totalCents: 2200, address: { street: 'Main St 1', city: 'Ghent' } } }),
+  (id: string) => ({ type: 'OrderAccepted', data: { orderId: id, etaMinutes: 25 } }),
+  (id: string) => ({ type: 'OrderPickedUp', data: { orderId: id, courierId: randomUUID() } }),
+  (id: string) => ({ type: 'OrderDelivered', data: { orderId: id, deliveredAt: new Date().toISOString() } }),
+];
+
+interface Result {
+  appends: number;
+  seconds: number;
+  latenciesMs: number[];
+  conflicts: number;
+}
+
+/** Runs `CLIENTS` writers doing order lifecycles through `appendOne` for warm-up + measured seconds. */
+async function drive(appendOne: (writer: number, orderId: string, step: number) => Promise<void>): Promise<Result> {
+  const latencies: number[] = [];
+  let appends = 0;
+  let conflicts = 0;
+  let measuring = false;
+  let stop = false;
+  const writers = Array.from({ length: CLIENTS }, async (_, w) => {
+    while (!stop) {
+      const orderId = randomUUID();
+      for (let step = 0; step < 4 && !stop; step++) {
+        const t0 = performance.now();
+        try {
+          await appendOne(w, orderId, step);
+        } catch (error) {
+          conflicts++;
+          if (conflicts < 3) console.error(error);
+          continue;
+        }
+        if (measuring) {
+          latencies.push(performance.now() - t0);
+          appends++;
+        }
+      }
+    }
+  });
+  await sleep(WARMUP * 1000);
+  measuring = true;
+  const started = performance.now();
+  await sleep(SECONDS * 1000);
+  measuring = false;
+  const seconds = (performance.now() - started) / 1000;
+  stop = true;
+  await Promise.all(writers);
+  return { appends, seconds, latenciesMs: latencies, conflicts };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+function pct(sorted: number[], p: number) {
+  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+function summary(r: Result) {
+  const s = [...r.latenciesMs].sort((a, b) => a - b);
+  return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99) };
+}
+
+async function benchBrigade() {
+  await freshDatabase(DB.brigade);
+  await runMigrations({ url: urlOf(DB.brigade), sets: migrationSets() });
+  const pool = new pg.Pool({ connectionString: urlOf(DB.brigade), max: CLIENTS });
+  const store = createEventStore({ schema: 'ordering' });
+  const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
+  try {
+    const result = await drive(async (w, orderId, step) => {
+      await unitOfWork(pool, { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer', id: orderId } }, (tx) =>
+        store.append(tx, `order-${orderId}`, [LIFECYCLE[step]!(orderId)], step),
+      );
+    });
+    // Replay: the whole log in global order, folded per stream (a projection rebuild without writes).
+    const t0 = performance.now();
+    let events = 0;
+    const folded = new Map<string, string>();
+    await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'bench-replay' }, readOnly: true }, async (tx) => {
+      let after: GlobalPosition | undefined;
+      for (;;) {
+        const page = await store.readAll(tx, { after, limit: 5000 });
+        if (page.events.length === 0) break;
+        for (const e of page.events) folded.set(e.streamId, e.type);
+        events += page.events.length;
+        after = page.checkpoint;
+      }
+    });
+    const replaySeconds = (performance.now() - t0) / 1000;
+    return { result, replay: { events, perSecond: events / replaySeconds, streams: folded.size } };
+  } finally {
+    await pool.end();
+  }
+}
+
+async function benchEmmett() {
+  const require = createRequire(path.join(PEERS_DIR, 'package.json'));
+  let entry: string;
+  try {
+    entry = require.resolve('@event-driven-io/emmett-postgresql');
+  } catch {
+    return null;
+  }
+  const emmett = (await import(pathToFileURL(entry.replace(/index\.cjs$/, 'index.js')).href)) as {
+    getPostgreSQLEventStore: (url: string, options: unknown) => {
+      appendToStream(stream: string, events: unknown[], options: { expectedStreamVersion: bigint }): Promise<unknown>;
+      close(): Promise<void>;
+    };
+  };
+  await freshDatabase(DB.emmett);
+  const pool = new pg.Pool({ connectionString: urlOf(DB.emmett), max: CLIENTS });
+  const store = emmett.getPostgreSQLEventStore(urlOf(DB.emmett), { connectionOptions: { pooled: true, pool } });
+  // Creates Emmett's schema before anything is timed.
+  await store.appendToStream(`order-${randomUUID()}`, [LIFECYCLE[0]!(randomUUID())], { expectedStreamVersion: 0n });
+  try {
+    const result = await drive(async (_w, orderId, step) => {
+      await store.appendToStream(`order-${orderId}`, [LIFECYCLE[step]!(orderId)], { expectedStreamVersion: BigInt(step) });
+    });
+    return { result, version: (JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version };
+  } finally {
+    await store.close().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+  }
+}
+
+async function benchPgbench() {
+  await freshDatabase(DB.pgbench);
+  const u = new URL(urlOf(DB.pgbench));
+  const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
+  const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
+  await run('pgbench', ['-i', '-q', '-s', String(CLIENTS), ...conn, DB.pgbench], { env });
+  const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
+  try {
+    const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
+    const { stdout } = await run('pgbench', args, { env, maxBuffer: 1 << 24 });
+    // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
+    const latencies: number[] = [];
+    let first = Infinity;
+    const rows: Array<[number, number]> = [];
+    for (const file of await readdir(logDir)) {
+      for (const line of (await readFile(path.join(logDir, file), 'utf8')).split('\n')) {
+        const f = line.split(' ');
+        if (f.length < 6) continue;
+        const at = Number(f[4]) + Number(f[5]) / 1e6;
+        first = Math.min(first, at);
+        rows.push([at, Number(f[2]) / 1000]);
+      }
+    }
+    // Same warm-up cut as the appends: only transactions finished in the measured window count.
+    for (const [at, ms] of rows) if (at - first >= WARMUP && at - first < WARMUP + SECONDS) latencies.push(ms);
+    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
+    return { result: { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0 }, reportedTps: tps };
+  } finally {
+    await rm(logDir, { recursive: true, force: true });
+  }
+}
+
+async function main() {
+  const version = (await admin('show server_version')).rows[0]?.server_version as string;
+  console.log(`event-store benchmark: ${CLIENTS} writers, ${WARMUP}s warm-up + ${SECONDS}s measured each, PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
+  try {
+    const brigade = await benchBrigade();
+    const emmett = await benchEmmett();
+    const pgb = await benchPgbench();
+    const b = summary(brigade.result);
+    const e = emmett === null ? null : summary(emmett.result);
+    const p = summary(pgb.result);
+    const row = (name: string, s: { perSecond: number; p50: number; p99: number }, extra = '') =>
+      console.log(`${name.padEnd(28)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms ${extra}`);
+    console.log('');
+    row('brigade append (unitOfWork)', b, brigade.result.conflicts > 0 ? `(${brigade.result.conflicts} errors)` : '');
+    if (e !== null && emmett !== null) row(`emmett-postgresql ${emmett.version}`, e, emmett.result.conflicts > 0 ? `(${emmett.result.conflicts} errors)` : '');
+    else console.log(`emmett-postgresql            skipped: @event-driven-io/emmett-postgresql is not installed under ${PEERS_DIR}/node_modules`);
+    row('pgbench -N (tps)', p, `(pgbench reports ${pgb.reportedTps.toFixed(0)} tps incl. warm-up)`);
+    console.log('');
+    if (e !== null) {
+      console.log(`appends/s vs Emmett: ${(b.perSecond / e.perSecond).toFixed(2)}x  (goal >= 2x)`);
+      console.log(`p99 vs Emmett:       ${(b.p99 / e.p99).toFixed(2)}x  (goal <= 0.5x)`);
+    }
+    console.log(`appends/s vs pgbench -N TPS: ${(b.perSecond / p.perSecond).toFixed(2)}x  (goal >= 1x)`);
+    console.log(`replay (readAll, fold per stream): ${brigade.replay.events} events of ${brigade.replay.streams} streams at ${brigade.replay.perSecond.toFixed(0)} events/s  (goal >= 50,000)`);
+  } finally {
+    for (const name of Object.values(DB)) await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+  }
+}
+
+await main();

@@ -1,0 +1,14 @@
+export { createEventStore } from './createEventStore.ts';
+export type { EventStore } from './createEventStore.ts';
+export type { EventStoreOptions } from './storeConfig.ts';
+export { eventStoreSchemaSql } from './eventStoreSchemaSql.ts';
+export type { EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
+export { createUpcasters } from './createUpcasters.ts';
+export type { Upcaster, Upcasters } from './createUpcasters.ts';
+export type { AppendOptions, AppendResult } from './appendToStream.ts';
+export type { ReadStreamOptions, StreamRead } from './readStream.ts';
+export type { ReadAllOptions, AllRead } from './readAll.ts';
+export type { Subscription, SubscriptionOptions } from './subscribeToAll.ts';
+export { uuidv7 } from './uuidv7.ts';
+export { START } from './types.ts';
+export type { EncryptionInfo, EventMetadata, ExpectedVersion, GlobalPosition, NewEvent, RecordedEvent } from './types.ts';

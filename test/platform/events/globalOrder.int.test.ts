@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { createEventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../../src/platform/events/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { deferred, holdOpen } from './support.ts';
+
+describe('event store: the global order no subscriber can skip', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let admin: pg.Pool;
+  const store = createEventStore({ schema: 'ordering' });
+  const tenantA = randomUUID();
+  const tenantB = randomUUID();
+  const asA: UnitOfWorkContext = { service: 'ordering', tenantId: tenantA, actor: { kind: 'staff', id: randomUUID() } };
+  const asB: UnitOfWorkContext = { service: 'ordering', tenantId: tenantB, actor: { kind: 'staff', id: randomUUID() } };
+  const append = (ctx: UnitOfWorkContext, type: string) => unitOfWork(pool, ctx, (tx) => store.append(tx, `s-${randomUUID()}`, [{ type, data: { type } }], 0));
+
+  /** A subscription from "now" (the tip of the log) that records what it delivers. */
+  let delivered: RecordedEvent[];
+  let sub: Subscription;
+  const startSubscription = async () => {
+    const tip = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'tip' } }, async (tx) => {
+      let at: GlobalPosition | undefined;
+      for (;;) {
+        const page = await store.readAll(tx, { after: at, limit: 10_000 });
+        if (page.events.length === 0) return page.checkpoint;
+        at = page.checkpoint;
+      }
+    });
+    delivered = [];
+    sub = store.subscribe(pool, { service: 'ordering', name: 'test', after: tip, batchSize: 100, handler: async (events) => void delivered.push(...events) });
+  };
+
+  /**
+   * Polls until `count` events in all were delivered. Transaction ids are cluster-wide, so a write
+   * transaction of another database (a parallel test file) can hold the bound back for a moment:
+   * that delays delivery, never reorders or skips it (decision 0011), so positive checks wait for it.
+   */
+  const deliveredUntil = async (count: number) => {
+    const deadline = Date.now() + 20_000;
+    while (delivered.length < count) {
+      if (Date.now() > deadline) throw new Error(`expected ${count} events delivered, got ${delivered.length}`);
+      if ((await sub.poll()) === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    assert.equal(delivered.length, count);
+    return delivered.map((e) => e.type);
+  };
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 8 });
+    admin = new pg.Pool({ connectionString: db.url, max: 1 });
+  });
+  beforeEach(startSubscription);
+  after(async () => {
+    await pool.end();
+    await admin.end();
+    await db.drop();
+  });
+
+  test('late commit: the subscriber does not pass an open append, and delivers it once it commits', async () => {
+    const late = await holdOpen(pool, asA, (tx) => store.append(tx, `s-${randomUUID()}`, [{ type: 'Late', data: {} }], 0));
+    await append(asA, 'Early1');
+    await append(asB, 'Early2');
+
+    // The hazard the technique exists for: by position alone, the two later commits are readable now
+    // and the open one sits below them, so a position checkpoint would move past it for good.
+    const byPosition = (await admin.query<{ type: string; global_position: string }>(
+      'select type, global_position from ordering.events where global_position > $1 order by global_position',
+      [late.result.events[0]!.globalPosition.position.toString()],
+    )).rows;
+    assert.deepEqual(byPosition.map((r) => r.type), ['Early1', 'Early2']);
+
+    assert.equal(await sub.poll(), 0, 'nothing is delivered while an older transaction that appended is open');
+    assert.equal(await sub.poll(), 0);
+    await late.commit();
+    assert.deepEqual(await deliveredUntil(3), ['Late', 'Early1', 'Early2']);
+    assert.deepEqual(sub.checkpoint, delivered[2]!.globalPosition);
+    assert.equal(await sub.poll(), 0, 'and nothing twice');
+  });
+
+  test('late commit by a transaction that got its id after the ones that committed: they are delivered at once, it later', async () => {
+    await append(asA, 'Before');
+    // This transaction gets its id when it appends, after "Before" committed, and stays open.
+    const late = await holdOpen(pool, asB, (tx) => store.append(tx, `s-${randomUUID()}`, [{ type: 'Late', data: {} }], 0));
+    assert.deepEqual(await deliveredUntil(1), ['Before']);
+    await append(asA, 'After');
+    assert.equal(await sub.poll(), 0, '"After" waits behind the open transaction, whose id is lower');
+    await late.commit();
+    assert.deepEqual(await deliveredUntil(3), ['Before', 'Late', 'After']);
+  });
+
+  test('rolled-back append: the subscriber waits while it is open and moves on the moment it rolls back', async () => {
+    const doomed = await holdOpen(pool, asA, (tx) => store.append(tx, `s-${randomUUID()}`, [{ type: 'Doomed', data: {} }], 0));
+    await append(asB, 'Committed1');
+    assert.equal(await sub.poll(), 0);
+    await doomed.rollback();
+    // No stall: the rolled-back transaction no longer holds the bound.
+    assert.deepEqual(await deliveredUntil(1), ['Committed1']);
+    await append(asA, 'Committed2');
+    assert.deepEqual(await deliveredUntil(2), ['Committed1', 'Committed2']);
+    assert.equal(await sub.poll(), 0);
+  });
+
+  test('a system reader sees every tenant, a tenant reader only its own, and no tenant sees nothing', async () => {
+    const before = sub.checkpoint;
+    await append(asA, 'OfA');
+    await append(asB, 'OfB');
+    assert.deepEqual(await deliveredUntil(2), ['OfA', 'OfB']);
+    assert.deepEqual(delivered.map((e) => e.metadata.tenantId), [tenantA, tenantB]);
+    const ofA = await unitOfWork(pool, asA, (tx) => store.readAll(tx, { after: before }));
+    assert.deepEqual(ofA.events.map((e) => e.type), ['OfA']);
+    const none = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'customer', id: randomUUID() } }, (tx) => store.readAll(tx, { after: before }));
+    assert.deepEqual(none.events, []);
+  });
+
+  test('run() delivers in batches until the stop signal, and wake() ends an idle wait', { timeout: 30_000 }, async () => {
+    const got: string[] = [];
+    const enough = deferred();
+    const stop = new AbortController();
+    const from = sub.checkpoint;
+    const runner = store.subscribe(pool, {
+      service: 'ordering', name: 'runner', after: from, batchSize: 2, idleMs: 60_000,
+      handler: async (events) => {
+        got.push(...events.map((e) => e.type));
+        if (got.length === 5) enough.resolve();
+      },
+    });
+    const running = runner.run(stop.signal);
+    for (const t of ['r1', 'r2', 'r3', 'r4', 'r5']) await append(asA, t);
+    // idleMs is a minute, so only wake() ends the runner's idle waits. It is called until everything
+    // arrived, because a parallel test's open transaction (ids are cluster-wide) can delay delivery.
+    const waking = setInterval(() => runner.wake(), 10);
+    await enough.promise;
+    clearInterval(waking);
+    stop.abort();
+    await running;
+    assert.deepEqual(got, ['r1', 'r2', 'r3', 'r4', 'r5']);
+  });
+});

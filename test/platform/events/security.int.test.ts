@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { createEventStore, eventStoreSchemaSql } from '../../../src/platform/events/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+
+describe('event store: grants and Row-Level Security', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let admin: pg.Pool;
+  const store = createEventStore({ schema: 'ordering' });
+  const tenantA = randomUUID();
+  const tenantB = randomUUID();
+  const asA: UnitOfWorkContext = { service: 'ordering', tenantId: tenantA, actor: { kind: 'staff', id: randomUUID() } };
+  const asB: UnitOfWorkContext = { service: 'ordering', tenantId: tenantB, actor: { kind: 'staff', id: randomUUID() } };
+  let streamOfA: string;
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    admin = new pg.Pool({ connectionString: db.url, max: 1 });
+    streamOfA = `order-${randomUUID()}`;
+    await unitOfWork(pool, asA, (tx) => store.append(tx, streamOfA, [{ type: 'OrderPlaced', data: { total: 10 } }], 0));
+  });
+  after(async () => {
+    await pool.end();
+    await admin.end();
+    await db.drop();
+  });
+
+  test('the application role cannot update, delete or truncate events, even its own tenant’s', async () => {
+    const attempts = [
+      `update ordering.events set data = '{"total": 0}' where stream_id = '${streamOfA}'`,
+      `delete from ordering.events where stream_id = '${streamOfA}'`,
+      'truncate ordering.events',
+    ];
+    for (const sql of attempts) {
+      await assert.rejects(unitOfWork(pool, asA, (tx) => tx.query(sql)), /permission denied for table events/, sql);
+      await assert.rejects(unitOfWork(pool, { service: 'ordering', actor: { kind: 'admin', id: randomUUID() } }, (tx) => tx.query(sql)), /permission denied/, `as admin: ${sql}`);
+    }
+    const privileges = (await admin.query<{ p: string; granted: boolean }>(
+      `select p, has_table_privilege('brigade_ordering', 'ordering.events', p) as granted
+         from unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) as p`,
+    )).rows;
+    assert.deepEqual(Object.fromEntries(privileges.map((r) => [r.p, r.granted])), {
+      SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false, REFERENCES: false, TRIGGER: false,
+    });
+    const { events } = await unitOfWork(pool, asA, (tx) => store.readStream(tx, streamOfA));
+    assert.deepEqual(events.map((e) => e.data), [{ total: 10 }], 'the event is unchanged');
+  });
+
+  test('RLS is forced, and a tenant neither sees nor writes another tenant’s events', async () => {
+    const flags = (await admin.query<{ relrowsecurity: boolean; relforcerowsecurity: boolean }>(
+      `select relrowsecurity, relforcerowsecurity from pg_class where oid = 'ordering.events'::regclass`,
+    )).rows[0];
+    assert.deepEqual(flags, { relrowsecurity: true, relforcerowsecurity: true });
+
+    const seenByB = await unitOfWork(pool, asB, (tx) => store.readStream(tx, streamOfA, { tenantId: tenantA }));
+    assert.deepEqual(seenByB.events, [], 'B asking for A’s stream by name gets nothing');
+    const rawByB = await unitOfWork(pool, asB, (tx) => tx.query('select count(*)::int as n from ordering.events'));
+    assert.equal(rawByB.rows[0]?.n, 0);
+    // B cannot write into A's stream by naming A's tenant in a raw insert: WITH CHECK refuses it.
+    await assert.rejects(
+      unitOfWork(pool, asB, (tx) =>
+        tx.query(
+          `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata)
+           values ($1, $2, 2, $3, 'Forged', '{}', '{}')`,
+          [tenantA, streamOfA, randomUUID()],
+        ),
+      ),
+      /violates row-level security policy/,
+    );
+    // B's own stream with A's name is a different stream: keys include the tenant.
+    const own = await unitOfWork(pool, asB, (tx) => store.append(tx, streamOfA, [{ type: 'OrderPlaced', data: { total: 99 } }], 0));
+    assert.equal(own.nextExpectedVersion, 1);
+    const stillA = await unitOfWork(pool, asA, (tx) => store.readStream(tx, streamOfA));
+    assert.deepEqual(stillA.events.map((e) => e.data), [{ total: 10 }]);
+    // A system actor (projector) may read across tenants, but not write for a tenant it is not in.
+    const all = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'projector' } }, (tx) =>
+      tx.query<{ tenant_id: string }>('select distinct tenant_id from ordering.events'),
+    );
+    assert.deepEqual(new Set(all.rows.map((r) => r.tenant_id)), new Set([tenantA, tenantB]));
+    await assert.rejects(
+      unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'projector' } }, (tx) =>
+        tx.query(
+          `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata)
+           values ($1, $2, 5, $3, 'Forged', '{}', '{}')`,
+          [tenantA, streamOfA, randomUUID()],
+        ),
+      ),
+      /violates row-level security policy/,
+    );
+    // Staff of another tenant naming no tenant at all see nothing either.
+    const noTenant = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'staff', id: randomUUID() } }, (tx) => tx.query('select count(*)::int as n from ordering.events'));
+    assert.equal(noTenant.rows[0]?.n, 0);
+  });
+
+  test('the generator works for any schema and role: a scratch store for brigade_menu', async () => {
+    await admin.query(eventStoreSchemaSql({ schema: 'scratch_es', role: 'brigade_menu' }));
+    const scratch = createEventStore({ schema: 'scratch_es' });
+    const asMenu: UnitOfWorkContext = { service: 'menu', tenantId: tenantA, actor: { kind: 'staff', id: randomUUID() } };
+    await unitOfWork(pool, asMenu, (tx) => scratch.append(tx, 'menu-1', [{ type: 'MenuPublished', data: { v: 1 } }], 0));
+    const read = await unitOfWork(pool, asMenu, (tx) => scratch.readStream(tx, 'menu-1'));
+    assert.deepEqual(read.events.map((e) => [e.type, e.metadata.source]), [['MenuPublished', 'menu']]);
+    await assert.rejects(unitOfWork(pool, asMenu, (tx) => tx.query('delete from scratch_es.events')), /permission denied/);
+    await assert.rejects(unitOfWork(pool, asA, (tx) => scratch.readStream(tx, 'menu-1')), /permission denied for schema scratch_es/, 'ordering has no access');
+  });
+});
