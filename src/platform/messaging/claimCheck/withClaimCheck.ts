@@ -1,0 +1,84 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import { ClaimCheckMissingError } from '../errors.ts';
+import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Transport } from '../types.ts';
+
+/** Header naming the sha-256 of a payload that stayed in PostgreSQL. */
+export const CLAIM_CHECK_HEADER = 'claim-check';
+
+/** Options for {@link withClaimCheck}. */
+export interface ClaimCheckOptions {
+  /** Pool of the database with the `brigade_bus` schema. */
+  readonly pool: pg.Pool;
+  /** Payloads whose JSON is larger than this many bytes are claim-checked. Default 64 KiB. */
+  readonly thresholdBytes?: number;
+}
+
+/**
+ * Wraps a transport with the claim-check pattern. On publish, a payload over the threshold is stored
+ * once in `brigade_bus.claim_checks` under its sha-256 (content-addressed: the same payload twice is one
+ * row) with one reference per subscription whose pattern matches, and only the hash rides the bus in the
+ * `claim-check` header. On receive the payload is put back before the handler sees the message, and the
+ * subscription's reference is removed once the handler succeeded; {@link purgeClaimChecks} deletes
+ * payloads no reference points at any more. A dead-lettered message keeps its reference until it is
+ * redriven and handled, or dropped.
+ *
+ * Subscriptions created after a publish hold no reference to it; they can resolve it only while
+ * another reference keeps the payload.
+ */
+export function withClaimCheck(transport: Transport, options: ClaimCheckOptions): Transport {
+  const { pool } = options;
+  const threshold = options.thresholdBytes ?? 64 * 1024;
+
+  const check = async (messages: readonly OutgoingMessage[]): Promise<OutgoingMessage[]> => {
+    const out: OutgoingMessage[] = [];
+    for (const m of messages) {
+      const json = JSON.stringify(m.payload ?? null);
+      const size = Buffer.byteLength(json);
+      if (size <= threshold) {
+        out.push(m);
+        continue;
+      }
+      const sha256 = createHash('sha256').update(json).digest('hex');
+      // Payload and references in one statement; the references are written before the message can be
+      // delivered, so no handler can ack before its reference exists.
+      await pool.query(
+        `with c as (
+           insert into brigade_bus.claim_checks (sha256, payload, size_bytes) values ($1, $2::jsonb, $3)
+           on conflict (sha256) do update set created_at = now() returning sha256
+         )
+         insert into brigade_bus.claim_check_refs (sha256, message_id, subscription)
+         select c.sha256, $4, s.name from c, brigade_bus.subscriptions s where $5 ~ s.pattern_regex
+         on conflict do nothing`,
+        [sha256, json, size, m.id, m.subject],
+      );
+      out.push({ ...m, headers: { ...m.headers, [CLAIM_CHECK_HEADER]: sha256 }, payload: null });
+    }
+    return out;
+  };
+
+  const resolve = async (message: Message): Promise<Message> => {
+    const sha256 = message.headers[CLAIM_CHECK_HEADER];
+    if (!sha256) return message;
+    const { rows } = await pool.query('select payload from brigade_bus.claim_checks where sha256 = $1', [sha256]);
+    if (rows.length === 0) throw new ClaimCheckMissingError(sha256);
+    const { [CLAIM_CHECK_HEADER]: _ref, ...headers } = message.headers;
+    return { ...message, headers: headers as Message['headers'], payload: rows[0].payload as unknown };
+  };
+
+  return {
+    kind: transport.kind,
+    publish: async (messages) => transport.publish(await check(messages)),
+    ensureSubscription: (spec) => transport.ensureSubscription(spec),
+    subscribe: (opts: SubscribeOptions, handler: MessageHandler) =>
+      transport.subscribe(opts, async (message) => {
+        await handler(await resolve(message));
+        if (message.headers[CLAIM_CHECK_HEADER]) {
+          await pool.query('delete from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [message.id, opts.subscription]);
+        }
+      }),
+    // A dead letter keeps the reference form (its payload column is null), so redrive passes it through.
+    redeliver: (subscription, message) => transport.redeliver(subscription, message),
+    close: () => transport.close(),
+  };
+}

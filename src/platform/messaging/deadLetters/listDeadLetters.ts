@@ -1,0 +1,22 @@
+import type pg from 'pg';
+import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
+
+/** Filters for {@link listDeadLetters}. */
+export interface ListDeadLettersOptions {
+  /** Only this subscription's dead letters. */
+  readonly subscription?: string;
+  /** At most this many, newest failure first. Default 100. */
+  readonly limit?: number;
+}
+
+/** The dead letters, newest failure first (`brigade dlq list [--subscription S]`). */
+export async function listDeadLetters(pool: pg.Pool, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+  const { rows } = await pool.query(
+    `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters
+     where ($1::text is null or subscription = $1)
+     order by last_failed_at desc, id desc
+     limit $2`,
+    [options.subscription ?? null, Math.max(1, Math.min(options.limit ?? 100, 10_000))],
+  );
+  return rows.map(toDeadLetter);
+}

@@ -1,0 +1,43 @@
+import type pg from 'pg';
+import { NotFoundError } from '../../errors/index.ts';
+import type { Transport } from '../types.ts';
+import { DEAD_LETTER_COLUMNS, toDeadLetter } from './types.ts';
+
+/** Which dead letters {@link redriveDeadLetters} sends back. */
+export type RedriveSelection = { readonly id: string } | { readonly all: true; readonly subscription?: string };
+
+/**
+ * Sends dead letters back to their subscription (`brigade dlq redrive ID|--all`): each is redelivered
+ * through the transport to that one subscription, with its original message id (so the inbox still
+ * dedupes it) and attempts starting at 1, then removed from the store. Returns how many went back.
+ *
+ * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
+ * second redrive delivers it again, which the inbox absorbs. The other order could lose it.
+ * Rows are locked (`for update skip locked`) so two concurrent redrives do not send the same row twice.
+ */
+export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const byId = 'id' in selection;
+    const { rows } = await client.query(
+      `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters
+       where ${byId ? 'id::text = $1' : '($1::text is null or subscription = $1)'}
+       order by id for update skip locked`,
+      [byId ? selection.id : (selection.subscription ?? null)],
+    );
+    if (byId && rows.length === 0) throw new NotFoundError('Dead letter', selection.id);
+    for (const row of rows) {
+      const letter = toDeadLetter(row);
+      await transport.redeliver(letter.subscription, letter.message);
+      await client.query('delete from brigade_bus.dead_letters where id = $1', [letter.id]);
+    }
+    await client.query('commit');
+    return rows.length;
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}

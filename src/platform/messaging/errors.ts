@@ -1,0 +1,45 @@
+import { BrigadeError } from '../errors/index.ts';
+
+/** 409: an ack or nack came with a lease that is no longer the current one (the attempt was taken over). */
+export class LeaseLostError extends BrigadeError {
+  constructor(deliveryId: string) {
+    super('MESSAGE_LEASE_LOST', 409, `The lease on delivery ${deliveryId} expired and another worker took the message over`, {
+      details: { deliveryId },
+    });
+  }
+}
+
+/** 400: a subject, pattern or subscription name the bus cannot use. */
+export class InvalidMessageError extends BrigadeError {
+  constructor(message: string, field: string) {
+    super('MESSAGE_INVALID', 400, message, { details: { field } });
+  }
+}
+
+/** 404: the subscription was never created with `ensureSubscription`. */
+export class UnknownSubscriptionError extends BrigadeError {
+  constructor(subscription: string, options: { cause?: unknown } = {}) {
+    super('SUBSCRIPTION_UNKNOWN', 404, `Subscription ${subscription} does not exist; create it with ensureSubscription first`, {
+      details: { subscription },
+      cause: options.cause,
+    });
+  }
+}
+
+/** 502: a claim-check reference whose payload is no longer stored. */
+export class ClaimCheckMissingError extends BrigadeError {
+  constructor(sha256: string) {
+    super('CLAIM_CHECK_MISSING', 502, `The payload ${sha256} of a claim-checked message is not stored (expired or never written)`, {
+      details: { sha256 },
+    });
+  }
+}
+
+/** 500: a handler failed; the original error is the cause. Used as the dead-letter error of a lost worker. */
+export class AttemptsExhaustedError extends BrigadeError {
+  constructor(attempts: number) {
+    super('MESSAGE_ATTEMPTS_EXHAUSTED', 500, `No attempt succeeded within ${attempts} deliveries (a worker was lost mid-handle)`, {
+      details: { attempts },
+    });
+  }
+}

@@ -1,0 +1,29 @@
+import { escapeIdentifier } from 'pg';
+import { InvalidMessageError } from '../errors.ts';
+
+const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
+
+/**
+ * The DDL of a consuming service's inbox, `<schema>.inbox`, for its migrations. One row per
+ * (subscription, message id) handled; the primary key is the claim. It is not tenant-scoped on purpose:
+ * a claim is about a message, and the consumer must see a claim whatever tenant it belongs to (a
+ * tenant-filtered claim table would let a second delivery in). The tenant is kept for inspection.
+ * The service's role gets SELECT and INSERT only: a claim is never updated or deleted by the service.
+ */
+export function inboxSchemaSql(schema: string): string {
+  if (!SCHEMA.test(schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(schema)}`, 'schema');
+  const s = escapeIdentifier(schema);
+  const role = escapeIdentifier(`brigade_${schema}`);
+  return `
+create table if not exists ${s}.inbox (
+  subscription text not null,
+  message_id   uuid not null,
+  tenant_id    uuid,
+  subject      text not null,
+  handled_at   timestamptz not null default now(),
+  primary key (subscription, message_id)
+);
+revoke all on ${s}.inbox from ${role};
+grant select, insert on ${s}.inbox to ${role};
+`;
+}

@@ -1,0 +1,36 @@
+export type {
+  BackoffOptions,
+  Message,
+  MessageHandler,
+  MessageHeaders,
+  OutgoingMessage,
+  SubscribeOptions,
+  Subscription,
+  SubscriptionSpec,
+  Transport,
+} from './types.ts';
+export { AttemptsExhaustedError, ClaimCheckMissingError, InvalidMessageError, LeaseLostError, UnknownSubscriptionError } from './errors.ts';
+export { newMessageId } from './newMessageId.ts';
+export { backoffDelay } from './backoffDelay.ts';
+export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
+export { ensureBusSchema } from './ensureBusSchema.ts';
+export { createPgTransport } from './postgres/createPgTransport.ts';
+export type { PgTransportOptions } from './postgres/createPgTransport.ts';
+export { publishToBus } from './postgres/publishToBus.ts';
+export { pruneBus } from './postgres/pruneBus.ts';
+export { createNatsTransport } from './nats/createNatsTransport.ts';
+export type { NatsTransportOptions } from './nats/createNatsTransport.ts';
+export { inboxSchemaSql } from './inbox/inboxSchemaSql.ts';
+export { inboxHandler } from './inbox/inboxHandler.ts';
+export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';
+export type { DeadLetter } from './deadLetters/types.ts';
+export { listDeadLetters } from './deadLetters/listDeadLetters.ts';
+export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';
+export { showDeadLetter } from './deadLetters/showDeadLetter.ts';
+export { redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
+export type { RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
+export { dropDeadLetter } from './deadLetters/dropDeadLetter.ts';
+export { registerDeadLetterMetrics } from './deadLetters/registerDeadLetterMetrics.ts';
+export { withClaimCheck, CLAIM_CHECK_HEADER } from './claimCheck/withClaimCheck.ts';
+export type { ClaimCheckOptions } from './claimCheck/withClaimCheck.ts';
+export { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';

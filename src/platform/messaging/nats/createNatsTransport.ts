@@ -1,0 +1,221 @@
+import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
+import { connect, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
+import { UnavailableError } from '../../errors/index.ts';
+import { backoffDelay } from '../backoffDelay.ts';
+import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
+import { describeError } from '../describeError.ts';
+import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
+import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
+import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
+
+/** Options for {@link createNatsTransport}. */
+export interface NatsTransportOptions {
+  /** NATS server URL(s), e.g. `nats://127.0.0.1:4222` (from `NATS_URL`). */
+  readonly servers: string | readonly string[];
+  /** Pool of the database with the `brigade_bus` schema: dead letters, failure times, subscription registry. */
+  readonly pool: pg.Pool;
+  /** The stream the platform creates (or updates) on start. Default `BRIGADE`. */
+  readonly stream?: string;
+  /** Subjects the stream captures, e.g. `['ordering.>', 'menu.>']`. */
+  readonly subjects: readonly string[];
+  /** Stream replicas: 1 on a single server, 3 in a production cluster. Default 1. */
+  readonly replicas?: number;
+  /** Window in which a re-published `Nats-Msg-Id` is dropped as a duplicate. Default 2 minutes. */
+  readonly duplicateWindowMs?: number;
+  /** How long messages stay in the stream whether or not they were consumed. Default 7 days. */
+  readonly maxAgeMs?: number;
+  /** Connection name shown by the server. Default `brigade`. */
+  readonly name?: string;
+}
+
+const H_KEY = 'Brigade-Key';
+const H_ID = 'Brigade-Message-Id';
+const H_REDRIVE = 'Brigade-Redrive-For';
+const H_PREFIX = 'Brigade-H-';
+
+/**
+ * The NATS JetStream transport. On creation it connects and creates or updates the stream: file
+ * storage, limits retention with a maximum age (every subscription is a durable consumer that reads
+ * the stream at its own pace), and a duplicate window in which the message id (`Nats-Msg-Id`) dedupes.
+ * Each subscription is a durable pull consumer with explicit acks; `ack_wait` is the lease, kept alive
+ * with `working()` while a handler runs. Retries are NAKs with the backoff delay; after the last attempt
+ * the message goes to the PostgreSQL dead-letter store and is then TERMed.
+ *
+ * @example
+ * const transport = await createNatsTransport({ servers: config.natsUrl, pool, subjects: ['ordering.>'] });
+ */
+export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
+  const stream = options.stream ?? 'BRIGADE';
+  options.subjects.forEach(validatePattern);
+  let nc: NatsConnection;
+  try {
+    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade' });
+  } catch (cause) {
+    throw new UnavailableError(`NATS is not reachable at ${String(options.servers)}`, { cause });
+  }
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  const streamConfig = {
+    name: stream,
+    subjects: [...options.subjects],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    num_replicas: options.replicas ?? 1,
+    duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
+    max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3600_000),
+  };
+  try {
+    await jsm.streams.info(stream);
+    await jsm.streams.update(stream, streamConfig);
+  } catch (error) {
+    if ((error as { name?: string }).name !== 'StreamNotFoundError') throw error;
+    await jsm.streams.add(streamConfig);
+  }
+  const { pool } = options;
+
+  const publishOne = async (m: OutgoingMessage, msgId: string, redriveFor?: string): Promise<void> => {
+    const h = natsHeaders();
+    h.set(H_KEY, m.key);
+    h.set(H_ID, m.id);
+    if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
+    for (const [name, value] of Object.entries(m.headers)) h.set(`${H_PREFIX}${name}`, value);
+    // The PubAck comes after the stream stored the message (on R>1 streams: after a quorum did).
+    await js.publish(m.subject, JSON.stringify(m.payload ?? null), { msgID: msgId, headers: h });
+  };
+
+  const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {
+    const h = m.headers;
+    const headers: Record<string, string> = { correlation: '', causation: '', tenant: '', traceparent: '' };
+    for (const [name] of h ?? []) if (name.startsWith(H_PREFIX)) headers[name.slice(H_PREFIX.length)] = h?.get(name) ?? '';
+    const text = m.string();
+    return {
+      message: {
+        id: h?.get(H_ID) ?? '',
+        subject: m.subject,
+        key: h?.get(H_KEY) ?? '',
+        headers: headers as MessageHeaders,
+        payload: text === '' ? null : (JSON.parse(text) as unknown),
+        attempt: m.info.deliveryCount,
+      },
+      redriveFor: h?.get(H_REDRIVE) || null,
+    };
+  };
+
+  const run = async (opts: SubscribeOptions, handler: MessageHandler): Promise<void> => {
+    validateSubscription(opts.subscription);
+    const concurrency = Math.max(1, opts.concurrency ?? 1);
+    const prefetch = Math.max(1, opts.prefetch ?? concurrency);
+    const maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
+    const report = opts.onError ?? (() => undefined);
+    let consumer;
+    try {
+      consumer = await js.consumers.get(stream, opts.subscription);
+    } catch (cause) {
+      throw new UnknownSubscriptionError(opts.subscription, { cause });
+    }
+    const ackWaitMs = Number((await consumer.info(true)).config.ack_wait) / 1e6;
+    // Backpressure: the client pulls at most `prefetch` messages ahead; the loop below does not take
+    // the next one while `concurrency` handlers run, so memory holds at most prefetch + concurrency.
+    const messages = await consumer.consume({ max_messages: prefetch });
+    const stop = () => messages.stop();
+    opts.signal.addEventListener('abort', stop, { once: true });
+    if (opts.signal.aborted) stop();
+    const running = new Set<Promise<void>>();
+    let freed: (() => void) | null = null;
+
+    const handle = async (m: JsMsg): Promise<void> => {
+      const { message, redriveFor } = decode(m);
+      const subscription = opts.subscription;
+      // A redrive goes through the stream to every consumer of the subject; the others skip it.
+      if (redriveFor !== null && redriveFor !== subscription) return m.ack();
+      if (message.attempt > maxAttempts) {
+        // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
+        await storeDeadLetter(pool, { subscription, message, error: describeError(new AttemptsExhaustedError(maxAttempts)), attempts: message.attempt - 1, transport: 'nats' });
+        return m.term('dead-lettered');
+      }
+      const heartbeat = setInterval(() => m.working(), Math.max(50, ackWaitMs / 3));
+      let failure: unknown = null;
+      try {
+        await handler(message);
+      } catch (error) {
+        failure = error ?? new Error('handler threw a nullish value');
+      } finally {
+        clearInterval(heartbeat);
+      }
+      if (failure === null) {
+        if (message.attempt > 1) await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]);
+        return m.ack();
+      }
+      if (message.attempt >= maxAttempts) {
+        await storeDeadLetter(pool, { subscription, message, error: describeError(failure), attempts: message.attempt, transport: 'nats' });
+        return m.term('dead-lettered');
+      }
+      await pool.query('insert into brigade_bus.failures (subscription, message_id) values ($1, $2) on conflict do nothing', [subscription, message.id]);
+      m.nak(backoffDelay(message.attempt, opts.backoff));
+    };
+
+    for await (const m of messages) {
+      while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
+      const p: Promise<void> = handle(m)
+        .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
+        .finally(() => {
+          running.delete(p);
+          const f = freed;
+          freed = null;
+          f?.();
+        });
+      running.add(p);
+      if (opts.signal.aborted) break;
+    }
+    opts.signal.removeEventListener('abort', stop);
+    await messages.close().catch(report);
+    await Promise.all(running);
+  };
+
+  return {
+    kind: 'nats',
+    publish: async (messages) => {
+      messages.forEach(validateMessage);
+      // Pipelined: all publishes are in flight at once and each resolves on its own PubAck.
+      await Promise.all(messages.map((m) => publishOne(m, m.id)));
+    },
+    ensureSubscription: async (spec: SubscriptionSpec) => {
+      validateSubscription(spec.subscription);
+      const leaseMs = spec.leaseMs ?? 30_000;
+      const config = {
+        durable_name: spec.subscription,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(leaseMs),
+        deliver_policy: DeliverPolicy.All,
+        filter_subject: spec.pattern,
+        // Attempts are counted by the transport (dead-lettering needs the PostgreSQL store), so the
+        // server must never drop a message silently after max_deliver.
+        max_deliver: -1,
+        max_ack_pending: 10_000,
+      };
+      try {
+        await jsm.consumers.info(stream, spec.subscription);
+        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ConsumerNotFoundError') throw error;
+        await jsm.consumers.add(stream, config);
+      }
+      await pool.query(
+        `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
+         on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
+        [spec.subscription, spec.pattern, patternToRegex(spec.pattern), leaseMs],
+      );
+    },
+    subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
+    redeliver: async (subscription, message) => {
+      validateSubscription(subscription);
+      // A new stream message (a fresh delivery count), deduped per redrive, not per message id.
+      await publishOne(message, `${message.id}:redrive:${Date.now()}`, subscription);
+    },
+    close: async () => {
+      await nc.drain().catch(() => nc.close());
+    },
+  };
+}

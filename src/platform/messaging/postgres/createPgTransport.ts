@@ -1,0 +1,168 @@
+import type pg from 'pg';
+import { backoffDelay } from '../backoffDelay.ts';
+import { BUS_CHANNEL } from '../busSchemaSql.ts';
+import { describeError } from '../describeError.ts';
+import { UnknownSubscriptionError } from '../errors.ts';
+import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
+import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
+import { createWakeup } from '../wakeup.ts';
+import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
+import { publishToBus } from './publishToBus.ts';
+import { ackDelivery, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
+
+/** Options for {@link createPgTransport}. */
+export interface PgTransportOptions {
+  /** Pool of the database holding the `brigade_bus` schema ({@link ensureBusSchema} applied). */
+  readonly pool: pg.Pool;
+  /** Idle workers poll this often even without a NOTIFY (retries coming due, a lost notification). Default 1000 ms. */
+  readonly pollIntervalMs?: number;
+}
+
+/**
+ * The PostgreSQL transport, the embedded default. Publishing fans a message out into one delivery row
+ * per matching subscription in the same statement; workers claim due rows with `FOR UPDATE SKIP LOCKED`
+ * as leases with a fencing token, and sleep on LISTEN until a publish NOTIFYs them.
+ *
+ * @example
+ * const transport = createPgTransport({ pool });
+ * await transport.ensureSubscription({ subscription: 'delivery-orders', pattern: 'ordering.order.*' });
+ * transport.subscribe({ subscription: 'delivery-orders', concurrency: 8, signal }, async (m) => { … });
+ */
+export function createPgTransport(options: PgTransportOptions): Transport {
+  const { pool } = options;
+  const pollMs = options.pollIntervalMs ?? 1000;
+  const wakers = new Map<string, Set<() => void>>();
+  let listener: Promise<pg.PoolClient> | null = null;
+  let closed = false;
+
+  const listen = (): Promise<pg.PoolClient> => {
+    listener ??= (async () => {
+      const client = await pool.connect();
+      client.on('notification', (n) => {
+        for (const wake of wakers.get(n.payload ?? '') ?? []) wake();
+      });
+      // A broken LISTEN connection only costs latency (workers still poll); the next subscribe reconnects.
+      client.on('error', () => {
+        listener = null;
+        client.release(true);
+      });
+      await client.query(`listen ${client.escapeIdentifier(BUS_CHANNEL)}`);
+      return client;
+    })();
+    listener.catch(() => (listener = null));
+    return listener;
+  };
+
+  const run = async (opts: SubscribeOptions, handler: MessageHandler): Promise<void> => {
+    validateSubscription(opts.subscription);
+    const { rows } = await pool.query('select lease_ms from brigade_bus.subscriptions where name = $1', [opts.subscription]);
+    if (rows.length === 0) throw new UnknownSubscriptionError(opts.subscription);
+    const leaseMs = rows[0].lease_ms as number;
+    const concurrency = Math.max(1, opts.concurrency ?? 1);
+    const prefetch = Math.max(0, opts.prefetch ?? concurrency);
+    const maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
+    const report = opts.onError ?? (() => undefined);
+    const wakeup = createWakeup(opts.signal);
+    let set = wakers.get(opts.subscription);
+    if (!set) wakers.set(opts.subscription, (set = new Set()));
+    set.add(wakeup.wake);
+    await listen().catch(report);
+
+    const queue: ClaimedDelivery[] = [];
+    const running = new Set<Promise<void>>();
+
+    const handle = async (d: ClaimedDelivery): Promise<void> => {
+      const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
+      // Keep the lease while the handler runs; a handler that outlives it because the process stalled
+      // loses the message to another worker, and its ack is then refused.
+      const heartbeat = setInterval(() => void extendLease(pool, d, leaseMs).catch(report), Math.max(50, leaseMs / 3));
+      let failure: unknown = null;
+      try {
+        await handler(message);
+      } catch (error) {
+        failure = error ?? new Error('handler threw a nullish value');
+      } finally {
+        clearInterval(heartbeat);
+      }
+      try {
+        if (failure === null) await ackDelivery(pool, d);
+        else if (d.attempt >= maxAttempts) await deadLetterDelivery(pool, d, describeError(failure));
+        else {
+          const delay = backoffDelay(d.attempt, opts.backoff);
+          await retryDelivery(pool, d, delay, describeError(failure));
+          setTimeout(wakeup.wake, delay).unref();
+        }
+      } catch (error) {
+        report(error);
+      }
+    };
+
+    while (!opts.signal.aborted) {
+      const room = concurrency + prefetch - running.size - queue.length;
+      let claimed = 0;
+      if (room > 0) {
+        try {
+          const batch = await claimDeliveries(pool, { subscription: opts.subscription, limit: room, leaseMs });
+          queue.push(...batch);
+          claimed = batch.length;
+        } catch (error) {
+          report(error);
+        }
+      }
+      while (running.size < concurrency && queue.length > 0 && !opts.signal.aborted) {
+        const p: Promise<void> = handle(queue.shift()!).finally(() => {
+          running.delete(p);
+          wakeup.wake();
+        });
+        running.add(p);
+      }
+      // A full batch means more may be waiting: claim again at once. Otherwise sleep until a NOTIFY,
+      // a finished handler (a free slot) or the poll interval.
+      if (claimed === 0 || claimed < room) await wakeup.wait(pollMs);
+    }
+    set.delete(wakeup.wake);
+    await Promise.all(queue.splice(0).map((d) => releaseDelivery(pool, d).catch(report)));
+    await Promise.all(running);
+  };
+
+  return {
+    kind: 'postgres',
+    publish: async (messages: readonly OutgoingMessage[]) => {
+      messages.forEach(validateMessage);
+      await publishToBus(pool, messages);
+    },
+    ensureSubscription: async (spec: SubscriptionSpec) => {
+      validateSubscription(spec.subscription);
+      await pool.query(
+        `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
+         on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
+        [spec.subscription, spec.pattern, patternToRegex(spec.pattern), spec.leaseMs ?? 30_000],
+      );
+    },
+    subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
+    redeliver: async (subscription: string, message: OutgoingMessage) => {
+      validateSubscription(subscription);
+      await pool.query(
+        `with m as (
+           insert into brigade_bus.messages (id, subject, key, headers, payload) values ($2, $3, $4, $5, $6)
+           on conflict (id) do update set id = excluded.id returning id
+         ), d as (
+           insert into brigade_bus.deliveries (subscription, message_id) select $1, id from m
+           on conflict (subscription, message_id) do nothing returning subscription
+         )
+         select pg_notify('${BUS_CHANNEL}', subscription) from d`,
+        [subscription, message.id, message.subject, message.key, JSON.stringify(message.headers), JSON.stringify(message.payload ?? null)],
+      );
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      const l = listener;
+      listener = null;
+      if (l) {
+        const client = await l.catch(() => null);
+        client?.release(true); // destroyed, never pooled: it still LISTENs
+      }
+    },
+  };
+}

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import client from 'prom-client';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import {
+  createPgTransport,
+  dropDeadLetter,
+  ensureBusSchema,
+  inboxHandler,
+  inboxSchemaSql,
+  listDeadLetters,
+  redriveDeadLetters,
+  registerDeadLetterMetrics,
+  showDeadLetter,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { message, token, waitFor } from './support.ts';
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let transport: Transport;
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await ensureBusSchema(pool);
+  await pool.query(inboxSchemaSql('delivery'));
+  await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null)');
+  transport = createPgTransport({ pool, pollIntervalMs: 100 });
+});
+after(async () => {
+  await transport?.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+const depth = async (registry: client.Registry, subscription: string): Promise<number | undefined> => {
+  const metric = await registry.getSingleMetric('brigade_dlq_depth')!.get();
+  return metric.values.find((v) => v.labels.subscription === subscription)?.value;
+};
+
+describe('poison message, dead-letter store and redrive', () => {
+  test('a poison message is parked after N attempts with its effects rolled back; after the fix a redrive handles it once', async () => {
+    const sub = `${token()}-poison`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'delivery.task.*' });
+    const registry = new client.Registry();
+    registerDeadLetterMetrics(registry, pool);
+    let fixed = false;
+    let attempts = 0;
+    const c = new AbortController();
+    const w = transport.subscribe(
+      { subscription: sub, maxAttempts: 4, backoff: { initialMs: 10, maxMs: 50 }, signal: c.signal },
+      inboxHandler({
+        subscription: sub,
+        schema: 'delivery',
+        transaction: (_m, fn) => unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'test' } }, fn),
+        handle: async (tx, m) => {
+          // The effect is written before the failure: the rollback must take it away with the claim.
+          await tx.query('insert into delivery.effects (message_id) values ($1)', [m.id]);
+          if (!fixed) {
+            attempts++;
+            throw new TypeError(`cannot read price of undefined (attempt ${m.attempt})`);
+          }
+        },
+      }),
+    );
+    const poison = message('delivery.task.assign', { order: null });
+    await transport.publish([poison]);
+    await waitFor('parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 1);
+    assert.equal(attempts, 4);
+    assert.equal((await pool.query('select count(*)::int as n from delivery.effects where message_id = $1', [poison.id])).rows[0].n, 0);
+    assert.equal((await pool.query('select count(*)::int as n from delivery.inbox where message_id = $1', [poison.id])).rows[0].n, 0);
+    assert.equal(await depth(registry, sub), 1);
+
+    const [listed] = await listDeadLetters(pool, { subscription: sub });
+    const shown = await showDeadLetter(pool, listed!.id);
+    assert.deepEqual(shown, listed);
+    assert.equal(shown.attempts, 4);
+    assert.match(shown.error, /^TypeError: cannot read price of undefined \(attempt 4\)/);
+    assert.deepEqual(shown.message.payload, { order: null });
+    assert.equal(shown.message.headers.correlation, poison.headers.correlation);
+
+    fixed = true;
+    assert.equal(await redriveDeadLetters(pool, transport, { id: shown.id }), 1);
+    await waitFor('handled after redrive', async () => (await pool.query('select 1 from delivery.inbox where message_id = $1', [poison.id])).rowCount === 1);
+    // A second redrive of the same message (say the row had been restored from a backup) is absorbed by the inbox.
+    await transport.redeliver(sub, poison);
+    const marker = message('delivery.task.marker', {});
+    await transport.publish([marker]);
+    await waitFor('marker', async () => (await pool.query('select 1 from delivery.inbox where message_id = $1', [marker.id])).rowCount === 1);
+    c.abort();
+    await w.done;
+    assert.equal((await pool.query('select count(*)::int as n from delivery.effects where message_id = $1', [poison.id])).rows[0].n, 1);
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.equal(await depth(registry, sub), undefined);
+  });
+
+  test('redrive --all per subscription, drop, and 404s for unknown ids', async () => {
+    const subA = `${token()}-a`;
+    const subB = `${token()}-b`;
+    await transport.ensureSubscription({ subscription: subA, pattern: 'menu.item.*' });
+    await transport.ensureSubscription({ subscription: subB, pattern: 'menu.item.*' });
+    const ca = new AbortController();
+    const fail = async () => {
+      throw new Error('always');
+    };
+    const wa = transport.subscribe({ subscription: subA, maxAttempts: 1, signal: ca.signal }, fail);
+    const wb = transport.subscribe({ subscription: subB, maxAttempts: 1, signal: ca.signal }, fail);
+    await transport.publish([message('menu.item.changed', { n: 1 }), message('menu.item.changed', { n: 2 })]);
+    await waitFor('4 parked', async () => (await listDeadLetters(pool)).filter((d) => d.subscription === subA || d.subscription === subB).length === 4);
+    ca.abort();
+    await Promise.all([wa.done, wb.done]);
+    const registry = new client.Registry();
+    registerDeadLetterMetrics(registry, pool);
+    assert.equal(await depth(registry, subA), 2);
+
+    assert.equal(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), 2);
+    assert.equal((await listDeadLetters(pool, { subscription: subA })).length, 0);
+    const redelivered = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and attempt = 0', [subA]);
+    assert.equal(redelivered.rows[0].n, 2, 'only subscription A got them back');
+    assert.equal((await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [subB])).rows[0].n, 0);
+
+    const [one, two] = await listDeadLetters(pool, { subscription: subB });
+    await dropDeadLetter(pool, one!.id);
+    assert.deepEqual((await listDeadLetters(pool, { subscription: subB })).map((d) => d.id), [two!.id]);
+    await assert.rejects(dropDeadLetter(pool, one!.id), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+    await assert.rejects(showDeadLetter(pool, "1' or '1'='1"), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+    await assert.rejects(redriveDeadLetters(pool, transport, { id: one!.id }), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+    assert.deepEqual(await listDeadLetters(pool, { subscription: "x' or 1=1 --" }), []);
+  });
+});

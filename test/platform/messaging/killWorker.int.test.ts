@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import {
+  createNatsTransport,
+  createPgTransport,
+  ensureBusSchema,
+  inboxHandler,
+  inboxSchemaSql,
+  type Message,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { testEnv } from '../../support/env.ts';
+import { requireService } from '../../support/services.ts';
+import { message, token, waitFor } from './support.ts';
+
+const nats = await requireService('nats');
+const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
+const prefix = token();
+let db: TestDatabase;
+let pool: pg.Pool;
+const transports: Transport[] = [];
+const children: ChildProcess[] = [];
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await ensureBusSchema(pool);
+  await pool.query(inboxSchemaSql('delivery'));
+  await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null, worker text not null)');
+});
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const t of transports) await t.close();
+  if (!nats.skip) {
+    const nc = await connect({ servers: testEnv.natsUrl });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+    await nc.close();
+  }
+  await pool?.end();
+  await db?.drop();
+});
+
+/** Starts the worker script and resolves with a function that waits for a stdout line matching `re`. */
+function startWorker(cfg: Record<string, unknown>): { child: ChildProcess; line(re: RegExp): Promise<string>; exited: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'killableWorker.ts'), JSON.stringify(cfg)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    waiters.splice(0).forEach((w) => w());
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const line = async (re: RegExp): Promise<string> => {
+    for (;;) {
+      const m = re.exec(out);
+      if (m) return m[0];
+      if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}) before printing ${re}`);
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  return { child, line, exited };
+}
+
+for (const kind of ['postgres', 'nats'] as const) {
+  describe(`worker killed mid-handle (${kind})`, { skip: kind === 'nats' ? nats.skip : false }, () => {
+    const makeTransport = async (): Promise<Transport> => {
+      const t = kind === 'postgres' ? createPgTransport({ pool, pollIntervalMs: 100 }) : await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
+      transports.push(t);
+      return t;
+    };
+
+    for (const mode of ['mid-handle', 'after-commit'] as const) {
+      test(`killed ${mode === 'mid-handle' ? 'inside the open transaction' : 'after COMMIT, before the ack'}: the other worker makes the effect happen exactly once`, async () => {
+        const transport = await makeTransport();
+        const sub = `${token()}-kill`;
+        const subject = `${prefix}.${sub.replaceAll('-', '_')}.task`;
+        // A short lease, so the killed worker's message is taken over soon.
+        await transport.ensureSubscription({ subscription: sub, pattern: subject, leaseMs: 800 });
+        const a = startWorker({ kind, dbUrl: db.url, natsUrl: testEnv.natsUrl, stream, subjects: [`${prefix}.>`], subscription: sub, mode });
+        await a.line(/READY/);
+        const m = message(subject, { task: 1 });
+        await transport.publish([m]);
+        await a.line(mode === 'mid-handle' ? /IN_HANDLER \S+/ : /COMMITTED \S+/);
+        a.child.kill('SIGKILL');
+        await a.exited;
+
+        // Worker B: in this process, same subscription, same inbox.
+        const handledByB: Message[] = [];
+        let skippedByB = 0;
+        const c = new AbortController();
+        const w = transport.subscribe(
+          { subscription: sub, signal: c.signal },
+          inboxHandler({
+            subscription: sub,
+            schema: 'delivery',
+            transaction: (_m, fn) => unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'worker-b' } }, fn),
+            handle: async (tx, msg) => {
+              await tx.query('insert into delivery.effects (message_id, worker) values ($1, $2)', [msg.id, 'b']);
+              handledByB.push(msg);
+            },
+            onDuplicate: () => skippedByB++,
+          }),
+        );
+        await waitFor('B received the message', () => handledByB.length + skippedByB >= 1);
+        c.abort();
+        await w.done;
+        const effects = await pool.query('select worker from delivery.effects where message_id = $1', [m.id]);
+        const inbox = await pool.query('select count(*)::int as n from delivery.inbox where subscription = $1 and message_id = $2', [sub, m.id]);
+        assert.equal(effects.rowCount, 1, 'exactly one effect');
+        assert.equal(inbox.rows[0].n, 1);
+        if (mode === 'mid-handle') {
+          // The killed transaction rolled back; B handled the message, as a redelivery.
+          assert.deepEqual(effects.rows, [{ worker: 'b' }]);
+          assert.equal(handledByB.length, 1);
+          assert.equal(handledByB[0]!.attempt, 2);
+        } else {
+          // The killed worker committed; B got the redelivery and the inbox skipped it.
+          assert.deepEqual(effects.rows, [{ worker: 'killed' }]);
+          assert.equal(handledByB.length, 0);
+          assert.equal(skippedByB, 1);
+        }
+      });
+    }
+  });
+}

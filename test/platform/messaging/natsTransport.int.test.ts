@@ -1,0 +1,39 @@
+import { after, before } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { testEnv } from '../../support/env.ts';
+import { requireService } from '../../support/services.ts';
+import { createNatsTransport, ensureBusSchema, type Transport } from '../../../src/platform/messaging/index.ts';
+import { token } from './support.ts';
+import { transportContract } from './transportContract.ts';
+
+const nats = await requireService('nats');
+const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
+const prefix = token();
+let db: TestDatabase;
+let pool: pg.Pool;
+let transport: Transport | undefined;
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await ensureBusSchema(pool);
+});
+after(async () => {
+  await transport?.close();
+  if (!nats.skip) {
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(stream).catch(() => false);
+    await nc.close();
+  }
+  await pool?.end();
+  await db?.drop();
+});
+
+transportContract('nats jetstream', nats.skip, async () => {
+  transport = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
+  return { transport, pool, prefix, teardown: async () => undefined };
+});

@@ -1,0 +1,111 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import {
+  createPgTransport,
+  ensureBusSchema,
+  LeaseLostError,
+  UnknownSubscriptionError,
+  InvalidMessageError,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { claimDeliveries } from '../../../src/platform/messaging/postgres/claimDeliveries.ts';
+import { ackDelivery, retryDelivery } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
+import { message, token } from './support.ts';
+import { transportContract } from './transportContract.ts';
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let transport: Transport;
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await Promise.all([ensureBusSchema(pool), ensureBusSchema(pool), ensureBusSchema(pool)]);
+  transport = createPgTransport({ pool, pollIntervalMs: 200 });
+});
+after(async () => {
+  await transport?.close();
+  await pool?.end();
+  await db?.drop();
+});
+
+transportContract('postgres', false, async () => ({ transport, pool, prefix: 'pgc', teardown: async () => undefined }));
+
+describe('PostgreSQL transport: leases and fencing', () => {
+  test('a worker whose lease expired cannot ack the attempt another worker took over', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+    await transport.publish([message(`pgc.${t}.leased`, {})]);
+    // Worker A claims with a lease of 0 ms: it has expired by the next statement.
+    const [a] = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 0 });
+    assert.ok(a);
+    const [b] = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 });
+    assert.ok(b, 'the expired lease was taken over');
+    assert.equal(b.deliveryId, a.deliveryId);
+    assert.equal(b.attempt, 2);
+    assert.notEqual(b.lease, a.lease);
+    await assert.rejects(ackDelivery(pool, a), (e: unknown) => e instanceof LeaseLostError && e.code === 'MESSAGE_LEASE_LOST');
+    await assert.rejects(retryDelivery(pool, a, 0, 'late'), LeaseLostError);
+    // B's lease holds: nobody else can claim it, and B's ack is accepted.
+    assert.deepEqual(await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 }), []);
+    await ackDelivery(pool, b);
+    const { rows } = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [t]);
+    assert.equal(rows[0].n, 0);
+  });
+
+  test('two claims racing skip each other’s locked rows (SKIP LOCKED, forced with an open transaction)', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+    await transport.publish([message(`pgc.${t}.x`, { n: 1 }), message(`pgc.${t}.x`, { n: 2 })]);
+    const holder = await pool.connect();
+    try {
+      await holder.query('begin');
+      // Lock the oldest row as an in-progress claim would, and keep the transaction open.
+      const { rows } = await holder.query(
+        `select id from brigade_bus.deliveries where subscription = $1 order by run_at, id limit 1 for update skip locked`,
+        [t],
+      );
+      const claimed = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 });
+      assert.equal(claimed.length, 1, 'the locked row is skipped, not waited for');
+      assert.notEqual(claimed[0]!.deliveryId, String(rows[0].id));
+      await holder.query('rollback');
+    } finally {
+      holder.release();
+    }
+  });
+
+  test('a slow consumer leaves the rest of the backlog in the database (claimed ≤ concurrency + prefetch)', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+    await transport.publish(Array.from({ length: 50 }, () => message(`pgc.${t}.x`, {})));
+    const c = new AbortController();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let started = 0;
+    const w = transport.subscribe({ subscription: t, concurrency: 2, prefetch: 3, signal: c.signal }, async () => {
+      started++;
+      await gate;
+    });
+    while (started < 2) await new Promise((r) => setTimeout(r, 10));
+    const { rows } = await pool.query('select count(*) filter (where lease is not null)::int as leased, count(*)::int as total from brigade_bus.deliveries where subscription = $1', [t]);
+    assert.ok(rows[0].leased <= 5, `leased ${rows[0].leased}`);
+    assert.equal(rows[0].total, 50);
+    c.abort();
+    release();
+    await w.done;
+    // Prefetched but never started deliveries were given back, uncounted.
+    const after = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and lease is null and attempt = 0', [t]);
+    assert.equal(after.rows[0].n, 48);
+  });
+
+  test('refuses unknown subscriptions, bad subjects and bad patterns', async () => {
+    const c = new AbortController();
+    await assert.rejects(transport.subscribe({ subscription: 'nope', signal: c.signal }, async () => undefined).done, UnknownSubscriptionError);
+    await assert.rejects(transport.publish([message('not-a-subject', {})]), InvalidMessageError);
+    await assert.rejects(transport.publish([message('a.b.c', {}, { id: "x'; drop table brigade_bus.messages; --" })]), InvalidMessageError);
+    await assert.rejects(transport.ensureSubscription({ subscription: 'ok', pattern: 'a.>.b' }), InvalidMessageError);
+    await assert.rejects(transport.ensureSubscription({ subscription: "x'; drop", pattern: 'a.b' }), InvalidMessageError);
+  });
+});

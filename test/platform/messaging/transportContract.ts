@@ -1,0 +1,235 @@
+/**
+ * The transport contract: one suite, run against every Transport implementation
+ * (pgTransport.int.test.ts, natsTransport.int.test.ts). Not a test file itself.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import {
+  listDeadLetters,
+  purgeClaimChecks,
+  redriveDeadLetters,
+  withClaimCheck,
+  type Message,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { deferred, message, token, waitFor } from './support.ts';
+
+/** What a transport needs for the suite: made once per file, torn down after. */
+export interface ContractSetup {
+  readonly transport: Transport;
+  readonly pool: pg.Pool;
+  /** First subject token every test subject must start with (the NATS stream captures `<prefix>.>`). */
+  readonly prefix: string;
+  teardown(): Promise<void>;
+}
+
+export function transportContract(name: string, skip: string | false, setup: () => Promise<ContractSetup>): void {
+  describe(`transport contract: ${name}`, { skip }, () => {
+    let s: ContractSetup;
+    const stops: AbortController[] = [];
+    const worker = () => {
+      const c = new AbortController();
+      stops.push(c);
+      return c;
+    };
+    before(async () => {
+      s = await setup();
+    });
+    after(async () => {
+      for (const c of stops) c.abort();
+      await s?.teardown();
+    });
+
+    test('pub/sub: each subscription gets every message, with id, subject, key, headers and payload', async () => {
+      const t = token();
+      const subject = (i: number) => `${s.prefix}.${t}.placed${i}`;
+      await s.transport.ensureSubscription({ subscription: `${t}-a`, pattern: `${s.prefix}.${t}.*` });
+      await s.transport.ensureSubscription({ subscription: `${t}-b`, pattern: `${s.prefix}.${t}.>` });
+      const got = { a: [] as Message[], b: [] as Message[] };
+      const ca = worker();
+      const cb = worker();
+      const wa = s.transport.subscribe({ subscription: `${t}-a`, signal: ca.signal }, async (m) => void got.a.push(m));
+      const wb = s.transport.subscribe({ subscription: `${t}-b`, signal: cb.signal }, async (m) => void got.b.push(m));
+      const sent = Array.from({ length: 5 }, (_, i) => message(subject(i), { n: i, nested: { ok: true } }));
+      await s.transport.publish(sent);
+      await waitFor('both subscriptions got 5', () => got.a.length >= 5 && got.b.length >= 5);
+      ca.abort();
+      cb.abort();
+      await Promise.all([wa.done, wb.done]);
+      for (const list of [got.a, got.b]) {
+        assert.deepEqual(list.map((m) => m.id).sort(), sent.map((m) => m.id).sort());
+        for (const m of list) {
+          const original = sent.find((x) => x.id === m.id)!;
+          assert.equal(m.subject, original.subject);
+          assert.equal(m.key, original.key);
+          assert.deepEqual({ ...m.headers }, { ...original.headers });
+          assert.deepEqual(m.payload, original.payload);
+          assert.equal(m.attempt, 1);
+        }
+      }
+    });
+
+    test('competing workers: a message held by one worker goes to no other; each is handled once', async () => {
+      const t = token();
+      const sub = `${t}-w`;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const handled: Array<{ id: string; by: string }> = [];
+      const bInHandler = deferred();
+      const aHandledOne = deferred();
+      const cb = worker();
+      // Worker B takes the first message and holds it until A handled one: A must get the others.
+      const wb = s.transport.subscribe({ subscription: sub, concurrency: 1, prefetch: 1, signal: cb.signal }, async (m) => {
+        bInHandler.resolve();
+        await aHandledOne.promise;
+        handled.push({ id: m.id, by: 'b' });
+      });
+      const first = message(`${s.prefix}.${t}.one`, { n: 0 });
+      await s.transport.publish([first]);
+      await bInHandler.promise;
+      const ca = worker();
+      const wa = s.transport.subscribe({ subscription: sub, concurrency: 2, signal: ca.signal }, async (m) => {
+        handled.push({ id: m.id, by: 'a' });
+        aHandledOne.resolve();
+      });
+      const rest = Array.from({ length: 30 }, (_, i) => message(`${s.prefix}.${t}.one`, { n: i + 1 }));
+      await s.transport.publish(rest);
+      await waitFor('31 handled', () => handled.length >= 31);
+      ca.abort();
+      cb.abort();
+      await Promise.all([wa.done, wb.done]);
+      const ids = handled.map((h) => h.id);
+      assert.equal(new Set(ids).size, ids.length, 'no message handled twice');
+      assert.deepEqual([...ids].sort(), [first, ...rest].map((m) => m.id).sort());
+      assert.ok(handled.some((h) => h.by === 'a' && h.id !== first.id));
+      assert.ok(handled.some((h) => h.by === 'b' && h.id === first.id), 'the held message stayed with B');
+    });
+
+    test('retries with backoff, then the dead letter keeps error, attempts and headers; a redrive after the fix handles it once', async () => {
+      const t = token();
+      const sub = `${t}-r`;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      let fixed = false;
+      const attempts: number[] = [];
+      const handledAfterFix: Message[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, maxAttempts: 3, backoff: { initialMs: 20, maxMs: 100 }, signal: c.signal }, async (m) => {
+        if (m.subject.endsWith('.marker')) return void handledAfterFix.push(m);
+        if (!fixed) {
+          attempts.push(m.attempt);
+          throw new Error(`boom on attempt ${m.attempt}`);
+        }
+        handledAfterFix.push(m);
+      });
+      const poison = message(`${s.prefix}.${t}.poison`, { bad: true });
+      await s.transport.publish([poison]);
+      await waitFor('a dead letter', async () => (await listDeadLetters(s.pool, { subscription: sub })).length === 1);
+      const [letter] = await listDeadLetters(s.pool, { subscription: sub });
+      assert.deepEqual(attempts, [1, 2, 3]);
+      assert.equal(letter!.attempts, 3);
+      assert.match(letter!.error, /boom on attempt 3/);
+      assert.equal(letter!.message.id, poison.id);
+      assert.equal(letter!.message.subject, poison.subject);
+      assert.equal(letter!.message.key, poison.key);
+      assert.deepEqual({ ...letter!.message.headers }, { ...poison.headers });
+      assert.deepEqual(letter!.message.payload, poison.payload);
+      assert.ok(letter!.firstFailedAt <= letter!.lastFailedAt);
+      assert.equal(letter!.transport, s.transport.kind);
+
+      fixed = true;
+      assert.equal(await redriveDeadLetters(s.pool, s.transport, { id: letter!.id }), 1);
+      await waitFor('the redriven message handled', () => handledAfterFix.some((m) => m.id === poison.id));
+      // A later message is handled after it; by then a second delivery would have shown up.
+      await s.transport.publish([message(`${s.prefix}.${t}.marker`, {})]);
+      await waitFor('marker', () => handledAfterFix.some((m) => m.subject.endsWith('.marker')));
+      c.abort();
+      await w.done;
+      const redriven = handledAfterFix.filter((m) => m.id === poison.id);
+      assert.equal(redriven.length, 1);
+      assert.equal(redriven[0]!.attempt, 1, 'attempts start again after a redrive');
+      assert.deepEqual(await listDeadLetters(s.pool, { subscription: sub }), []);
+    });
+
+    test('dedupe: a message id published twice is delivered once', async () => {
+      const t = token();
+      const sub = `${t}-d`;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const seen: string[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, signal: c.signal }, async (m) => void seen.push(m.id));
+      const m = message(`${s.prefix}.${t}.once`, { x: 1 });
+      await s.transport.publish([m]);
+      await s.transport.publish([m, m]);
+      const marker = message(`${s.prefix}.${t}.marker`, {});
+      await s.transport.publish([marker]);
+      await waitFor('marker', () => seen.includes(marker.id));
+      c.abort();
+      await w.done;
+      assert.equal(seen.filter((id) => id === m.id).length, 1);
+    });
+
+    test('backpressure: never more than `concurrency` handlers in flight', async () => {
+      const t = token();
+      const sub = `${t}-b`;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let done = 0;
+      const gates: Array<() => void> = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, concurrency: 3, prefetch: 2, signal: c.signal }, async () => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise<void>((r) => gates.push(r));
+        inFlight--;
+        done++;
+      });
+      await s.transport.publish(Array.from({ length: 20 }, (_, i) => message(`${s.prefix}.${t}.slow`, { i })));
+      // Release handlers one at a time, only once 3 are waiting: a transport without a bound would
+      // have started all 20 by then.
+      while (done < 20) {
+        await waitFor('handlers waiting', () => gates.length > 0 && (gates.length === 3 || done + gates.length === 20));
+        assert.ok(inFlight <= 3, `in flight ${inFlight}`);
+        const before = done;
+        gates.shift()!();
+        await waitFor('one finished', () => done > before);
+      }
+      c.abort();
+      await w.done;
+      assert.equal(maxInFlight, 3);
+    });
+
+    test('claim-check: a large payload rides the bus as a reference, arrives whole, and expires once acked', async () => {
+      const t = token();
+      const sub = `${t}-c`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const got: Message[] = [];
+      const raw: Message[] = [];
+      const c = worker();
+      const w = bus.subscribe({ subscription: sub, signal: c.signal }, async (m) => void got.push(m));
+      // A second, raw subscriber on the same subjects shows what actually travels.
+      await s.transport.ensureSubscription({ subscription: `${sub}-raw`, pattern: `${s.prefix}.${t}.*` });
+      const c2 = worker();
+      const w2 = s.transport.subscribe({ subscription: `${sub}-raw`, signal: c2.signal }, async (m) => void raw.push(m));
+      const big = message(`${s.prefix}.${t}.big`, { blob: 'x'.repeat(100_000), n: 1 });
+      const small = message(`${s.prefix}.${t}.small`, { n: 2 });
+      await bus.publish([big, small]);
+      await waitFor('both received', () => got.length === 2 && raw.length === 2);
+      c.abort();
+      c2.abort();
+      await Promise.all([w.done, w2.done]);
+      const gotBig = got.find((m) => m.id === big.id)!;
+      assert.deepEqual(gotBig.payload, big.payload);
+      assert.equal(gotBig.headers['claim-check'], undefined);
+      assert.deepEqual(got.find((m) => m.id === small.id)!.payload, small.payload);
+      const rawBig = raw.find((m) => m.id === big.id)!;
+      assert.equal(rawBig.payload, null);
+      assert.match(rawBig.headers['claim-check'] ?? '', /^[0-9a-f]{64}$/);
+      // The raw subscription also matched at publish, so it still holds a reference: not purged yet.
+      assert.equal(await purgeClaimChecks(s.pool, { graceMs: 0 }), 0);
+      await s.pool.query('delete from brigade_bus.claim_check_refs where message_id = $1', [big.id]);
+      assert.equal(await purgeClaimChecks(s.pool, { graceMs: 0 }), 1);
+    });
+  });
+}
