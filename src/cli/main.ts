@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   worker: () => import('./commands/worker.ts'),
   tenants: () => import('./commands/tenants.ts'),
   token: () => import('./commands/token.ts'),
+  projections: () => import('./commands/projections.ts'),
 };
 
 /**

@@ -1,6 +1,7 @@
 import type { Config } from '../platform/config/index.ts';
-import type { ServiceModule } from '../platform/runtime/index.ts';
+import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
+import { RELAY_WORKERS } from '../composition/services.ts';
 import type { Io } from './io.ts';
 
 /** What to run until SIGINT/SIGTERM. */
@@ -8,7 +9,7 @@ export interface RunOptions {
   readonly http: boolean;
   readonly services: readonly ServiceModule[];
   /** Workers to run (name → run), all of the chosen services' when absent. */
-  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; run(deps: unknown, signal: AbortSignal): Promise<void> }>;
+  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
 
 /**
@@ -31,9 +32,8 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       io.out(`  health   ${address}/health/ready`);
       io.out(`  metrics  ${address}/metrics`);
     }
-    const deps = { config, databases: platform.databases };
     const running = options.workers.map((w) =>
-      w.run(deps, stopWorkers.signal).catch((error: unknown) => {
+      w.run(platform.deps, stopWorkers.signal).catch((error: unknown) => {
         io.err(`worker ${w.service}/${w.name} crashed: ${error instanceof Error ? error.message : String(error)}; shutting down`);
         exitCode = 1;
         crashed?.();
@@ -54,7 +54,8 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   return exitCode;
 }
 
-/** Every worker of the given services, flattened with its service name. */
+/** Every worker of the given services, flattened with its service name, plus their outbox relays. */
 export function workersOf(services: readonly ServiceModule[]): RunOptions['workers'] {
-  return services.flatMap((s) => (s.workers ?? []).map((w) => ({ service: s.name, name: w.name, run: w.run as (deps: unknown, signal: AbortSignal) => Promise<void> })));
+  const names = new Set(services.map((s) => s.name));
+  return [...services.flatMap((s) => (s.workers ?? []).map((w) => ({ service: s.name, name: w.name, run: w.run }))), ...RELAY_WORKERS.filter((r) => names.has(r.service))];
 }

@@ -19,5 +19,6 @@ Commands:
   worker [NAME]              Run background workers, all or one
   tenants add|list|move      Create and list restaurants (tenants); move one to its own database
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
+  projections status|rebuild Show each projection's position and lag; rebuild one blue/green
 
 Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

@@ -7,10 +7,12 @@ import { discoverMigrations, inspectMigrations, type MigrationFile, type Migrati
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createTenantRouter } from '../platform/tenancy/index.ts';
+import { createCache, type Cache } from '../platform/cache/index.ts';
+import { createNatsTransport, createPgTransport, registerDeadLetterMetrics } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
-import { SERVICES, migrationSets } from './services.ts';
+import { SERVICES, SERVICE_NAMES, migrationSets } from './services.ts';
 
 /** Where the database is: the configured URL, or the embedded server (started or joined). */
 export interface DatabaseHandle {
@@ -71,8 +73,30 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
   );
   const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
   const router = createTenantRouter({ databases });
-  const deps: ServiceDeps = { config, databases, unitOfWork: router.unitOfWork, tokens, metrics };
-  const app = await buildApp({
+  const caches: Cache[] = [];
+  // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
+  const busPool = databases.poolFor('platform');
+  const transport = config.natsUrl === null
+    ? createPgTransport({ pool: busPool })
+    : await createNatsTransport({ servers: config.natsUrl, pool: busPool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
+  registerDeadLetterMetrics(metrics, busPool);
+  const deps: ServiceDeps = {
+    config,
+    databases,
+    unitOfWork: router.unitOfWork,
+    tokens,
+    metrics,
+    transport,
+    createCache: (namespace) => {
+      if (config.cacheTtlSeconds === 0) return null;
+      const cache = createCache({ namespace, redis: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, registry: metrics, onError: (error, context) => app?.log.warn({ err: error, cache: context }, 'cache degraded') });
+      caches.push(cache);
+      return cache;
+    },
+  };
+  // eslint-disable-next-line prefer-const -- assigned once buildApp returns; the cache's onError needs the logger
+  let app: FastifyInstance | undefined;
+  app = await buildApp({
     bodyLimit: config.bodyLimit,
     logger: options.logger,
     metrics,
@@ -83,13 +107,16 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
     // The admin audit trail is the platform service's table, written in its own transaction.
     audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
   });
+  const built = app;
   return {
-    app,
+    app: built,
     databases,
     metrics,
     deps,
     close: async () => {
-      await app.close();
+      await built.close();
+      await Promise.all(caches.map((c) => c.close()));
+      await transport.close();
       await databases.close();
     },
   };

@@ -1,16 +1,35 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
-import type { ServiceModule } from '../platform/runtime/index.ts';
+import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
+import { createRelay } from '../platform/outbox/index.ts';
 import { deliveryService } from '../services/delivery/index.ts';
-import { menuService } from '../services/menu/index.ts';
-import { orderingService } from '../services/ordering/index.ts';
+import { createMenuService } from '../services/menu/index.ts';
+import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
+import { createOrderingService } from '../services/ordering/index.ts';
 import { paymentsService } from '../services/payments/index.ts';
-import { platformService } from '../services/platform/index.ts';
+import { platformService, restaurantDirectory } from '../services/platform/index.ts';
+
+// Ports: each service's needs of another, wired here (in-process adapters when they run together).
+const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
+const orderingService = createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }));
 
 /** Every service, in migration order: the platform first (it creates the others' schemas and roles). */
 export const SERVICES: readonly ServiceModule[] = Object.freeze([platformService, menuService, orderingService, deliveryService, paymentsService]);
 
 /** The service names, e.g. for `<SERVICE>_DATABASE_URL` and `brigade serve --service`. */
 export const SERVICE_NAMES: readonly string[] = Object.freeze(SERVICES.map((s) => s.name));
+
+/**
+ * One outbox relay per service: every process runs them all, and the relay's leader lock keeps one
+ * active per outbox (another takes over when it dies).
+ */
+export const RELAY_WORKERS = Object.freeze(
+  SERVICE_NAMES.map((service) => ({
+    service,
+    name: 'outbox-relay',
+    run: (deps: ServiceDeps, signal: AbortSignal) =>
+      createRelay({ pool: deps.databases.poolFor(service), service, transport: deps.transport, registry: deps.metrics }).run(signal),
+  })),
+);
 
 /** The migration sets of the given services (all by default), in apply order. */
 export function migrationSets(services: readonly ServiceModule[] = SERVICES): MigrationSet[] {

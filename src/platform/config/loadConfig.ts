@@ -34,6 +34,8 @@ export interface Config {
   readonly home: string;
   /** `HTTP_BODY_LIMIT`: largest accepted request body in bytes; larger ones get 413. Default 1 MiB. */
   readonly bodyLimit: number;
+  /** `CACHE_TTL_SECONDS`: time-to-live of cached documents (the menu). Default 60; 0 turns caching off. */
+  readonly cacheTtlSeconds: number;
 }
 
 /** One wrong variable: its name, what it expects and what it got. */
@@ -127,6 +129,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     logLevel: logLevel as LogLevel,
     home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
   };
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(config);

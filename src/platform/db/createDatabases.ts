@@ -44,8 +44,11 @@ export function createDatabases(options: DatabasesOptions): Databases {
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
       });
-      // An idle client that loses its connection emits here; without a listener the process dies.
+      // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
+      // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when
+      // the server shuts down first; pg-pool drops a broken client when it is released.
       pool.on('error', () => undefined);
+      pool.on('connect', (client) => client.on('error', () => undefined));
       entry = { label, pool };
       pools.set(url, entry);
     }

@@ -3,7 +3,8 @@ import { ValidationError } from '../errors/index.ts';
 
 /** Who is acting: set per transaction and read by Row-Level Security policies. */
 export interface Actor {
-  readonly kind: 'admin' | 'staff' | 'courier' | 'customer' | 'system';
+  /** `public`: an anonymous reader (read-only routes such as a restaurant's menu). */
+  readonly kind: 'admin' | 'staff' | 'courier' | 'customer' | 'system' | 'public';
   /** The actor's id (a UUID), or a name for `system` actors. */
   readonly id: string;
 }
@@ -55,7 +56,7 @@ export const CONTEXT_SETTINGS = Object.freeze({
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SERVICE = /^[a-z][a-z0-9_]{0,40}$/;
 const ACTOR_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
-const ACTOR_KINDS = new Set(['admin', 'staff', 'courier', 'customer', 'system']);
+const ACTOR_KINDS = new Set(['admin', 'staff', 'courier', 'customer', 'system', 'public']);
 
 /** The database role a service's transactions run as. */
 export function serviceRole(service: string): string {

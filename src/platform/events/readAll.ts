@@ -41,12 +41,14 @@ export async function readAll(config: StoreConfig, tx: Tx, options: ReadAllOptio
   }
   // The xmin of the statement's own snapshot: the lowest transaction id still running. Rows below it
   // are final (committed and visible, or aborted and never visible). pg_current_snapshot() is stable,
-  // so the bound is computed once and the scan runs on events_global_order.
+  // so the bound is computed once and the scan runs on events_global_order. The ORDER BY names the
+  // table's columns through the alias: the select list renames them to text, and an unqualified
+  // ORDER BY would sort those texts ('10' < '6') and page past unread events.
   const { rows } = await tx.query<EventRow>(
-    `select ${EVENT_COLUMNS} from ${config.table}
-      where (transaction_id, global_position) > ($1::xid8, $2::bigint)
-        and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      order by transaction_id, global_position
+    `select ${EVENT_COLUMNS} from ${config.table} e
+      where (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        and e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by e.transaction_id, e.global_position
       limit $3`,
     [after.transactionId.toString(), after.position.toString(), limit],
   );

@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import type { TokenService } from '../auth/index.ts';
+import type { Cache } from '../cache/index.ts';
+import type { Transport } from '../messaging/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Databases } from '../db/index.ts';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
@@ -13,6 +15,13 @@ export interface ServiceDeps {
   readonly unitOfWork: UnitOfWorkFn;
   readonly tokens: TokenService;
   readonly metrics: client.Registry;
+  /**
+   * A cache-aside cache for a namespace: Redis when REDIS_URL is set, else in-process; TTL from
+   * CACHE_TTL_SECONDS. Closed with the platform. `null` when caching is off (CACHE_TTL_SECONDS=0).
+   */
+  readonly createCache: (namespace: string) => Cache | null;
+  /** The message transport: NATS JetStream when NATS_URL is set, else the PostgreSQL transport. */
+  readonly transport: Transport;
 }
 
 /**

@@ -1,6 +1,20 @@
+import { fileURLToPath } from 'node:url';
 import type { ServiceModule } from '../../platform/runtime/index.ts';
+import type { MenuPorts } from './ports.ts';
+import { menuRoutes } from './routes.ts';
 
-/** The menu service: owns categories, items, modifier groups and their price history. Its schema `menu` and role `brigade_menu` come from the platform's first migration. */
-export const menuService: ServiceModule = {
-  name: 'menu',
-};
+export type { MenuPorts, RestaurantDirectory } from './ports.ts';
+
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/**
+ * The menu service: owns categories, items, modifier groups and their price history. Its ports
+ * (the restaurant directory) are wired by the composition root.
+ */
+export function createMenuService(ports: (deps: import('../../platform/runtime/index.ts').ServiceDeps) => MenuPorts): ServiceModule {
+  return {
+    name: 'menu',
+    migrationsDir,
+    routes: async (app, options) => menuRoutes(ports(options.deps))(app, options),
+  };
+}

@@ -1,8 +1,57 @@
 import { fileURLToPath } from 'node:url';
-import type { ServiceModule } from '../../platform/runtime/index.ts';
+import { createEventStore } from '../../platform/events/index.ts';
+import { outboxOnAppended } from '../../platform/outbox/index.ts';
+import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
+import type { OrderingPorts } from './ports.ts';
+import { orderingRoutes } from './routes.ts';
+import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
 
-/** The ordering service: owns order streams (the event store) and idempotency keys. Its schema `ordering` and role `brigade_ordering` come from the platform's first migration. */
-export const orderingService: ServiceModule = {
-  name: 'ordering',
-  migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-};
+export type { LineRequest, MenuCatalog, OrderingPorts, PricedLine } from './ports.ts';
+export type { OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
+export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
+export type { OrderState, OrderStatus } from './domain/orderState.ts';
+export { foldOrder } from './domain/foldOrder.ts';
+export { formatPosition, parsePosition } from './orderView.ts';
+export type { OrderView } from './orderView.ts';
+
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+const HOUR_MS = 3_600_000;
+
+/**
+ * The ordering service: order streams in the event store (schema `ordering`), the order index and
+ * idempotency keys. Its ports (the menu's pricing) are wired by the composition root.
+ *
+ * @example
+ * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }))
+ */
+export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPorts): ServiceModule {
+  // Every appended event also leaves through the outbox, in the same transaction (ordering.order.<Type>).
+  const store = createEventStore({ schema: 'ordering', onAppended: outboxOnAppended('ordering', 'order') });
+  const views = orderViewProjections(store);
+  return {
+    name: 'ordering',
+    migrationsDir,
+    routes: async (app, options) => {
+      await orderingRoutes(ports(options.deps), store)(app, options);
+      await app.register(createViewRoutes({ views }), options);
+    },
+    workers: [
+      // The courier task-list, customer order-history and restaurant live-board projectors.
+      ...createViewWorkers(views.all),
+      {
+        // Idempotency keys are remembered for 24 h; this deletes older ones once an hour.
+        name: 'idempotency-keys-pruner',
+        async run(deps, signal) {
+          while (!signal.aborted) {
+            await deps.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx));
+            await new Promise<void>((resolve) => {
+              const timer = setTimeout(resolve, HOUR_MS);
+              signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+            });
+          }
+        },
+      },
+    ],
+  };
+}

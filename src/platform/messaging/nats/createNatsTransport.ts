@@ -50,7 +50,9 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   options.subjects.forEach(validatePattern);
   let nc: NatsConnection;
   try {
-    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade' });
+    // Reconnect for ever: a broker outage must end in a drain, not a closed connection (nats.js stops
+    // after 10 attempts by default, about 20 s).
+    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade', maxReconnectAttempts: -1 });
   } catch (cause) {
     throw new UnavailableError(`NATS is not reachable at ${String(options.servers)}`, { cause });
   }

@@ -1,0 +1,201 @@
+/**
+ * Commit to consumer handler through the outbox and the relay: one message per business transaction
+ * (business insert + writeToOutbox, one COMMIT), 16 concurrent producers, 16 handlers, on the same
+ * PostgreSQL, against graphile-worker (add_job in the business transaction). Driven like
+ * bench/messaging/commitToHandler.ts. Latency is from COMMIT returning to the handler starting.
+ *
+ *   brigade/outbox+nats      relay → JetStream → pull consumer
+ *   brigade/outbox+postgres  relay → PostgreSQL transport → LISTEN/claim consumer
+ *   outbox, no relay         the same producers with nobody relaying: the producers' ceiling
+ *   graphile-worker          add_job inside the business transaction
+ *
+ * Prints messages/s, p50/p99, producers' transactions/s, and the ratios the issue sets as goals.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
+ *     node --import tsx bench/outbox/commitToHandler.ts            # BENCH_MESSAGES=4000
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { Logger, run as runGraphile } from 'graphile-worker';
+import type { Tx } from '../../src/platform/db/index.ts';
+import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
+import { createRelay, outboxSchemaSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
+
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const N = Number(process.env.BENCH_MESSAGES ?? 4000);
+const PRODUCERS = 16;
+const CONCURRENCY = 16;
+const WARMUP = 200;
+
+interface System {
+  produce(client: pg.PoolClient, n: number): Promise<void>;
+  /** No consumer: only the producers are measured. */
+  readonly producersOnly?: boolean;
+  stop(): Promise<void>;
+}
+type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
+
+const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
+/** The producer's transaction as a Tx (the bench connects as the owner; the role and RLS are not under test). */
+const asTx = (client: pg.PoolClient): Tx => ({
+  query: (text, values) => client.query(text, values as unknown[] | undefined),
+  context: { service: 'delivery', tenantId: null },
+  afterCommit: () => undefined,
+  setup: [],
+});
+const outboxWrite = async (client: pg.PoolClient, n: number) => {
+  await business(client, n);
+  await writeToOutbox(asTx(client), [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }], { schema: 'delivery' });
+};
+
+async function prepareOutbox(url: string): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  pool.on('error', () => undefined);
+  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
+  await pool.query(outboxSchemaSql({ schema: 'delivery', role: 'brigade_delivery' }));
+  await ensureBusSchema(pool);
+  return pool;
+}
+
+const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, onHandled) => {
+  const pool = await prepareOutbox(url);
+  const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
+  const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
+  await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+  const c = new AbortController();
+  const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
+  const relayDone = createRelay({ pool, service: 'delivery', transport }).run(c.signal);
+  return {
+    produce: outboxWrite,
+    stop: async () => {
+      c.abort();
+      await Promise.all([w.done, relayDone]);
+      await transport.close();
+      if (kind === 'nats') {
+        const nc = await connect({ servers: natsUrl });
+        await (await jetstreamManager(nc)).streams.delete(stream);
+        await nc.close();
+      }
+      await pool.end();
+    },
+  };
+};
+
+const systems: Record<string, Setup> = {
+  'outbox, no relay': async (url) => {
+    const pool = await prepareOutbox(url);
+    return { produce: outboxWrite, producersOnly: true, stop: () => pool.end() };
+  },
+  'brigade/outbox+nats': relayed('nats'),
+  'brigade/outbox+postgres': relayed('postgres'),
+  'graphile-worker': async (url, onHandled) => {
+    const runner = await runGraphile({
+      connectionString: url,
+      concurrency: CONCURRENCY,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      logger: new Logger(() => () => undefined),
+      taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
+    });
+    return {
+      produce: async (client, n) => {
+        await business(client, n);
+        await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+      },
+      stop: () => runner.stop(),
+    };
+  },
+};
+
+interface Result {
+  rate: number;
+  p50: number;
+  p99: number;
+  producerTps: number;
+}
+
+async function measure(name: string, setup: Setup): Promise<Result> {
+  const dbName = `brigade_bench_ob_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
+  producers.on('error', () => undefined);
+  await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
+  const total = WARMUP + N;
+  const committed = new Float64Array(total);
+  const handled = new Float64Array(total);
+  let count = 0;
+  let allDone!: () => void;
+  const finished = new Promise<void>((r) => (allDone = r));
+  const system = await setup(url.toString(), (n) => {
+    if (handled[n] === 0) {
+      handled[n] = performance.now();
+      if (++count === total) allDone();
+    }
+  });
+  let next = 0;
+  let start = 0;
+  const producer = async () => {
+    for (;;) {
+      const n = next++;
+      if (n >= total) return;
+      if (n === WARMUP) start = performance.now();
+      const client = await producers.connect();
+      try {
+        await client.query('begin');
+        await system.produce(client, n);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
+      committed[n] = performance.now();
+    }
+  };
+  await Promise.all(Array.from({ length: PRODUCERS }, producer));
+  const producedEnd = performance.now();
+  const producerTps = N / ((producedEnd - start) / 1000);
+  let result: Result;
+  if (system.producersOnly === true) result = { rate: 0, p50: 0, p99: 0, producerTps };
+  else {
+    await finished;
+    const end = Math.max(...handled.subarray(WARMUP));
+    const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
+    result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]!, producerTps };
+  }
+  await system.stop();
+  await producers.end();
+  for (let i = 0; ; i++) {
+    const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
+    if (dropped || i === 50) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await admin.end();
+  console.log(
+    `${name.padEnd(24)} ${system.producersOnly ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
+  );
+  return result;
+}
+
+console.log(`commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+const only = process.argv.slice(2);
+const results: Record<string, Result> = {};
+for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
+const gw = results['graphile-worker'];
+const base = results['outbox, no relay'];
+const nats = results['brigade/outbox+nats'];
+const pgr = results['brigade/outbox+postgres'];
+if (gw && nats) console.log(`outbox+nats / graphile-worker = ${(nats.rate / gw.rate).toFixed(2)}× msg/s; goal ≥5×, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
+if (gw && pgr) console.log(`outbox+postgres / graphile-worker = ${(pgr.rate / gw.rate).toFixed(2)}× msg/s; goal ≥2×, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
+if (base) {
+  for (const [name, r] of [['nats', nats], ['postgres', pgr]] as const) {
+    if (r) console.log(`producers with relay (${name}) / without = ${(r.producerTps / base.producerTps).toFixed(2)}; goal ≥0.90: ${r.producerTps >= 0.9 * base.producerTps ? 'met' : 'NOT met'}`);
+  }
+}

@@ -1,0 +1,71 @@
+import { SERVICE_NAMES } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { loadConfig } from '../../platform/config/index.ts';
+import { createDatabases } from '../../platform/db/index.ts';
+import { formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
+import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+const PROJECTIONS = ORDER_VIEWS.all;
+
+export const usage = `Usage: brigade projections <status|rebuild> …
+
+  brigade projections status          Each projection's position, lag (events, seconds) and leader
+  brigade projections rebuild NAME    Replay every event into a new table and swap it in atomically
+                                      once caught up (reads never see an empty or partial view)
+                                      [--batch N] events per replay transaction (default 5000)
+Projections: ${PROJECTIONS.map((p) => p.name).join(', ')}
+Connects with DATABASE_URL as the tables' owner (the migrating role).`;
+
+/** `brigade projections status|rebuild NAME`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { batch: { type: 'string' } }, usage, 2);
+  if (values.help) return ctx.io.out(usage), 0;
+  const [action, name] = positionals;
+  if (action !== 'status' && action !== 'rebuild') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+  if (action === 'status' && name !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(name)}`, usage);
+  const projection = PROJECTIONS.find((p) => p.name === name);
+  if (action === 'rebuild' && projection === undefined) {
+    throw new UsageError(name === undefined ? 'rebuild needs a projection NAME' : `Unknown projection ${JSON.stringify(name)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}`, usage);
+  }
+  const batch = values.batch === undefined ? 5000 : Number(values.batch);
+  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) throw new UsageError('--batch must be an integer from 1 to 100000', usage);
+
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, () => undefined);
+  const databases = createDatabases({ url: db.url, poolSize: 3, applicationName: 'brigade-cli' });
+  const pool = databases.poolFor('ordering');
+  try {
+    if (action === 'status') {
+      const rows = await projectionStatus(pool, PROJECTIONS);
+      ctx.io.out(`${'projection'.padEnd(16)}  ${'position'.padEnd(22)}  ${'lag events'.padStart(10)}  ${'lag s'.padStart(8)}  ${'applied'.padStart(10)}  leader`);
+      for (const r of rows) {
+        ctx.io.out(
+          `${r.name.padEnd(16)}  ${formatPosition(r.checkpoint).padEnd(22)}  ${String(r.lagEvents).padStart(10)}  ${r.lagSeconds.toFixed(1).padStart(8)}  ${String(r.eventsApplied).padStart(10)}  ${r.leaderPid === null ? 'none (no projector running)' : `pid ${r.leaderPid}`}`,
+        );
+      }
+      return 0;
+    }
+    let lastDrawn = 0;
+    const draw = (p: RebuildProgress) => {
+      const now = Date.now();
+      if (p.phase === 'replaying' && now - lastDrawn < 500) return;
+      lastDrawn = now;
+      const ratio = p.total === 0 ? 1 : Math.min(1, p.events / p.total);
+      const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '-');
+      ctx.io.out(`[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${p.events.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} events  ${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s  ${p.phase}`);
+    };
+    ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) …`);
+    const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw });
+    ctx.io.out(
+      `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
+        `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)}`,
+    );
+    return 0;
+  } finally {
+    await databases.close();
+    await db.embedded?.stop();
+  }
+}

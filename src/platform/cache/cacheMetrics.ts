@@ -1,0 +1,68 @@
+import client from 'prom-client';
+
+/** The children one cache increments; label values are bound once so a hit costs one `inc()`. */
+export interface CacheMetrics {
+  readonly hitMemory: client.Counter.Internal;
+  readonly hitRedis: client.Counter.Internal;
+  readonly miss: client.Counter.Internal;
+  readonly fallback: client.Counter.Internal;
+  readonly staleLoad: client.Counter.Internal;
+  readonly evictLocal: client.Counter.Internal;
+  readonly evictRemote: client.Counter.Internal;
+  readonly redisUp: client.Gauge.Internal<string>;
+  error(op: string): client.Counter.Internal;
+  loadTimer(): (outcome: 'ok' | 'error') => void;
+}
+
+/**
+ * Registers (or reuses, when another cache already did on the same registry) Brigade's cache
+ * metrics, labelled `cache=<namespace>`:
+ * - `brigade_cache_hits_total{cache,tier}` (tier `memory` | `redis`), `brigade_cache_misses_total`
+ * - `brigade_cache_fallbacks_total`: reads served straight from the loader because Redis was unusable
+ * - `brigade_cache_stale_loads_total`: loads not stored because an eviction happened while they ran
+ * - `brigade_cache_evictions_total{cache,origin}` (origin `local` | `remote`, i.e. a broadcast)
+ * - `brigade_cache_load_duration_seconds{cache,outcome}`, `brigade_cache_errors_total{cache,op}`,
+ *   `brigade_cache_redis_up` (1 when Redis is ready, 0 when degraded; absent in memory mode)
+ */
+export function createCacheMetrics(registry: client.Registry, cache: string): CacheMetrics {
+  const counter = (name: string, help: string, labelNames: string[]) =>
+    (registry.getSingleMetric(name) as client.Counter | undefined) ?? new client.Counter({ name, help, labelNames, registers: [registry] });
+  const hits = counter('brigade_cache_hits_total', 'Cache reads answered by the cache, by tier (memory, redis)', ['cache', 'tier']);
+  const misses = counter('brigade_cache_misses_total', 'Cache reads that went to the loader', ['cache']);
+  const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis was unusable (degraded mode)', ['cache']);
+  const stale = counter('brigade_cache_stale_loads_total', 'Loads not stored because the key was evicted while they ran', ['cache']);
+  const evictions = counter('brigade_cache_evictions_total', 'Keys evicted, by origin (local call, remote broadcast)', ['cache', 'origin']);
+  const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
+  const up =
+    (registry.getSingleMetric('brigade_cache_redis_up') as client.Gauge | undefined) ??
+    new client.Gauge({ name: 'brigade_cache_redis_up', help: '1 when the cache can use Redis, 0 when it serves from the loader', labelNames: ['cache'], registers: [registry] });
+  const loads =
+    (registry.getSingleMetric('brigade_cache_load_duration_seconds') as client.Histogram | undefined) ??
+    new client.Histogram({
+      name: 'brigade_cache_load_duration_seconds',
+      help: 'Time the loader took on a miss, by outcome (ok, error)',
+      labelNames: ['cache', 'outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+  const errorChildren = new Map<string, client.Counter.Internal>();
+  return {
+    hitMemory: hits.labels(cache, 'memory'),
+    hitRedis: hits.labels(cache, 'redis'),
+    miss: misses.labels(cache),
+    fallback: fallbacks.labels(cache),
+    staleLoad: stale.labels(cache),
+    evictLocal: evictions.labels(cache, 'local'),
+    evictRemote: evictions.labels(cache, 'remote'),
+    redisUp: up.labels(cache),
+    error(op) {
+      let child = errorChildren.get(op);
+      if (child === undefined) errorChildren.set(op, (child = errors.labels(cache, op)));
+      return child;
+    },
+    loadTimer() {
+      const start = performance.now();
+      return (outcome) => loads.labels(cache, outcome).observe((performance.now() - start) / 1000);
+    },
+  };
+}

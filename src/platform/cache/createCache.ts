@@ -1,0 +1,292 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { LRUCache } from 'lru-cache';
+import client from 'prom-client';
+import { ValidationError } from '../errors/index.ts';
+import { createCacheMetrics } from './cacheMetrics.ts';
+import { createCacheRedis } from './createCacheRedis.ts';
+import { decodeEntry, encodeEntry } from './entryCodec.ts';
+import { CacheClosedError } from './errors.ts';
+import { onLocalEviction, publishLocalEviction } from './localBus.ts';
+import { createRedisTier, type CacheErrorContext, type RedisTier } from './redisTier.ts';
+import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
+
+/** Loads the document on a miss, already serialised. Runs once per key at a time per process. */
+export type Loader = () => Promise<LoadedValue>;
+
+/** Options of {@link createCache}. */
+export interface CacheOptions {
+  /**
+   * Redis: an ioredis client (shared; not closed by `close()`; build it with `cacheRedisOptions`
+   * so a dead Redis fails fast), a `redis://` URL (the cache opens and closes its own client), or
+   * `null`/absent for the in-process LRU (Config.redisUrl is `null` when REDIS_URL is unset).
+   */
+  readonly redis?: Redis | string | null;
+  /** Prefix of every key and of the broadcast channel, e.g. `menu`. Letters, digits, `_.:-`. */
+  readonly namespace: string;
+  /** Time-to-live of a cached value, in seconds (fractions allowed). Default 60. */
+  readonly ttlSeconds?: number;
+  /** In-process LRU capacity, in entries (memory mode only). Default 10 000. */
+  readonly maxEntries?: number;
+  /** Where the `brigade_cache_*` metrics go. Several caches may share one registry. */
+  readonly registry?: client.Registry;
+  /**
+   * Told about backend trouble (Redis down, a timed-out GET, a queued eviction). Reads never fail
+   * because of it. At most one call per operation kind every 5 s; the metrics count every one.
+   */
+  readonly onError?: (error: unknown, context: CacheErrorContext) => void;
+  /**
+   * Redis mode: publish evictions on `<namespace>:evictions` and listen for other instances', so a
+   * load in flight on another instance is dropped at once instead of being refused at its fenced
+   * write. Default true. Correctness never depends on it (pub/sub loses messages across a
+   * reconnect); false saves one connection per cache.
+   */
+  readonly broadcast?: boolean;
+}
+
+/** A cache-aside cache. See {@link createCache}. */
+export interface Cache {
+  /** `redis` when a Redis was given, else `memory`. */
+  readonly mode: 'memory' | 'redis';
+  /** The namespace given at creation. */
+  readonly namespace: string;
+  /**
+   * Returns the cached entry for `key`, or runs `loader`, caches what it returns and returns that.
+   * Concurrent misses of one key in one process share one loader call (single-flight). When Redis
+   * is unusable the loader's result is returned uncached: reads never fail because of Redis (a
+   * loader's own error is passed on, and nothing is cached).
+   */
+  getOrLoad(key: string, loader: Loader): Promise<CacheEntry>;
+  /**
+   * Evicts keys on every instance: in Redis mode the value is deleted and the key's generation
+   * replaced in one transaction, then broadcast; in memory mode every cache of the namespace in
+   * this process drops it. When it resolves, no read that starts afterwards, on any instance, can
+   * return what was cached before, and no load that began earlier can store its result. Call it
+   * after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
+   * eviction that cannot reach it is reported, queued and replayed before Redis is read again.
+   */
+  evict(keys: string | readonly string[]): Promise<void>;
+  /**
+   * Resolves once the cache can use its backend: at once in memory mode; in Redis mode when Redis is
+   * connected and the eviction broadcast subscribed. Optional: reads before that are served by the
+   * loader (and not cached). It waits as long as Redis is away, so race it with a timeout at start-up.
+   */
+  ready(): Promise<void>;
+  /** Stops the broadcast subscription and closes the Redis client the cache opened itself. */
+  close(): Promise<void>;
+}
+
+interface Flight {
+  /** The Redis generation read before the load began, or null (memory mode, degraded). */
+  readonly token: string | null;
+  /** Set by an eviction of the key while the load ran: its result is returned but not stored. */
+  stale: boolean;
+  promise: Promise<CacheEntry>;
+}
+
+const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
+const REPORT_INTERVAL_MS = 5000;
+
+/**
+ * Creates a cache-aside cache: Redis when `redis` is given, else an in-process LRU.
+ *
+ * Correctness (see docs/decisions/0020-cache-aside.md): one tier only per mode (no in-process copy
+ * in front of Redis, so no instance can answer from a copy an eviction has not reached yet);
+ * evictions after commit; single-flight per process; loads fenced by a per-key generation token so
+ * a load that began before a committed change can neither store its result nor be joined by a
+ * reader that arrives after the eviction.
+ *
+ * @example
+ * const menus = createCache({ namespace: 'menu', redis: config.redisUrl, ttlSeconds: 60, registry });
+ * const entry = await menus.getOrLoad(`${tenantId}`, async () => {
+ *   const menu = await loadMenu(tenantId);            // one read transaction
+ *   return { body: JSON.stringify(menu), etag: `"${menu.version}"` };
+ * });
+ * reply.header('etag', entry.etag).type('application/json').send(entry.body);
+ * // in the write's unit of work, after the change:
+ * tx.afterCommit(() => menus.evict(`${tenantId}`));
+ */
+export function createCache(options: CacheOptions): Cache {
+  const { namespace } = options;
+  if (!NAMESPACE.test(namespace)) throw new ValidationError('namespace must be 1-64 letters, digits or _.:-', { field: 'namespace' });
+  const ttlSeconds = options.ttlSeconds ?? 60;
+  if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 365 * 86400) throw new ValidationError('ttlSeconds must be a positive number of seconds', { field: 'ttlSeconds' });
+  const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
+  const maxEntries = options.maxEntries ?? 10_000;
+  if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new ValidationError('maxEntries must be a positive integer', { field: 'maxEntries' });
+
+  const metrics = createCacheMetrics(options.registry ?? new client.Registry(), namespace);
+  const instanceId = randomUUID();
+  const flights = new Map<string, Flight>();
+  const lastReport = new Map<string, number>();
+  let closed = false;
+
+  const report = (error: unknown, context: CacheErrorContext) => {
+    metrics.error(context.op).inc();
+    const now = Date.now();
+    if (options.onError === undefined || now - (lastReport.get(context.op) ?? -Infinity) < REPORT_INTERVAL_MS) return;
+    lastReport.set(context.op, now);
+    try {
+      options.onError(error, context);
+    } catch {
+      // A failing logger must not turn a degraded read into a failed one.
+    }
+  };
+  const detach = (keys: readonly string[]) => {
+    for (const key of keys) {
+      const flight = flights.get(key);
+      if (flight === undefined) continue;
+      flight.stale = true;
+      flights.delete(key);
+    }
+  };
+
+  const load = async (loader: Loader): Promise<CacheEntry> => {
+    const done = metrics.loadTimer();
+    try {
+      const entry = toCacheEntry(await loader());
+      done('ok');
+      return entry;
+    } catch (error) {
+      done('error');
+      throw error;
+    }
+  };
+  /** Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier. */
+  const startFlight = (key: string, token: string | null, loader: Loader, store: (entry: CacheEntry, flight: Flight) => Promise<void> | void): Promise<CacheEntry> => {
+    const flight: Flight = { token, stale: false, promise: Promise.resolve(null as never) };
+    flights.set(key, flight);
+    flight.promise = (async () => {
+      try {
+        const entry = await load(loader);
+        if (closed) return entry;
+        if (flight.stale) metrics.staleLoad.inc();
+        else await store(entry, flight);
+        return entry;
+      } finally {
+        if (flights.get(key) === flight) flights.delete(key);
+      }
+    })();
+    return flight.promise;
+  };
+  const checkKey = (key: string) => {
+    if (closed) throw new CacheClosedError(namespace);
+    if (typeof key !== 'string' || key.length === 0 || key.length > 512) throw new ValidationError('A cache key must be a string of 1-512 characters', { field: 'key' });
+  };
+  const keyList = (keys: string | readonly string[]) => {
+    const list = typeof keys === 'string' ? [keys] : [...keys];
+    for (const key of list) if (typeof key !== 'string' || key.length === 0 || key.length > 512) throw new ValidationError('A cache key must be a string of 1-512 characters', { field: 'key' });
+    return list;
+  };
+
+  if (options.redis === undefined || options.redis === null) {
+    const lru = new LRUCache<string, CacheEntry>({ max: maxEntries, ttl: ttlMs });
+    const storeInMemory = (key: string) => (entry: CacheEntry) => {
+      lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' });
+    };
+    const unsubscribe = onLocalEviction(namespace, (keys, from) => {
+      for (const key of keys) lru.delete(key);
+      detach(keys);
+      if (from !== instanceId) metrics.evictRemote.inc(keys.length);
+    });
+    return {
+      mode: 'memory',
+      namespace,
+      ready: () => Promise.resolve(),
+      getOrLoad(key, loader) {
+        checkKey(key);
+        // The hot path: the stored object itself, no copy, no serialisation.
+        const hit = lru.get(key);
+        if (hit !== undefined) {
+          metrics.hitMemory.inc();
+          return Promise.resolve(hit);
+        }
+        metrics.miss.inc();
+        return flights.get(key)?.promise ?? startFlight(key, null, loader, storeInMemory(key));
+      },
+      async evict(keys) {
+        const list = keyList(keys);
+        if (list.length === 0) return;
+        metrics.evictLocal.inc(list.length);
+        publishLocalEviction(namespace, list, instanceId);
+      },
+      async close() {
+        closed = true;
+        unsubscribe();
+        lru.clear();
+      },
+    };
+  }
+
+  const owned = typeof options.redis === 'string';
+  const redis = typeof options.redis === 'string' ? createCacheRedis(options.redis) : options.redis;
+  const tier: RedisTier = createRedisTier({ redis, owned, namespace, ttlMs, instanceId, metrics, report, broadcast: options.broadcast ?? true, onRemoteEvict: detach });
+
+  const storeInRedis = (key: string) => async (entry: CacheEntry, flight: Flight) => {
+    if (flight.token === null) return;
+    try {
+      if (!(await tier.storeIfCurrent(key, flight.token, encodeEntry(entry)))) metrics.staleLoad.inc();
+    } catch (error) {
+      report(error, { op: 'store', keys: [key] });
+    }
+  };
+  /** Degraded: straight to the loader (still single-flight), nothing stored. */
+  const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
+    metrics.fallback.inc();
+    return flights.get(key)?.promise ?? startFlight(key, null, loader, () => undefined);
+  };
+
+  return {
+    mode: 'redis',
+    namespace,
+    ready: () => tier.ready(),
+    async getOrLoad(key, loader) {
+      checkKey(key);
+      if (!tier.usable()) return fallback(key, loader);
+      let value: Buffer | null;
+      try {
+        value = await tier.get(key);
+      } catch (error) {
+        report(error, { op: 'get', keys: [key] });
+        return fallback(key, loader);
+      }
+      const hit = value === null ? null : decodeEntry(value);
+      if (hit !== null) {
+        metrics.hitRedis.inc();
+        return hit;
+      }
+      let answer: { readonly value: Buffer } | { readonly token: string };
+      try {
+        answer = await tier.readOrToken(key);
+      } catch (error) {
+        report(error, { op: 'load', keys: [key] });
+        return fallback(key, loader);
+      }
+      if ('value' in answer) {
+        const late = decodeEntry(answer.value);
+        if (late !== null) {
+          metrics.hitRedis.inc();
+          return late;
+        }
+      }
+      metrics.miss.inc();
+      const token = 'token' in answer ? answer.token : null;
+      // Join a load only if it began under the generation this reader just saw: a load begun before
+      // an eviction that completed before this read began may hold the old document.
+      const flight = flights.get(key);
+      if (flight !== undefined && flight.token === token) return flight.promise;
+      return startFlight(key, token, loader, storeInRedis(key));
+    },
+    async evict(keys) {
+      const list = keyList(keys);
+      if (list.length === 0) return;
+      metrics.evictLocal.inc(list.length);
+      detach(list);
+      await tier.evict(list);
+    },
+    async close() {
+      closed = true;
+      await tier.close();
+    },
+  };
+}

@@ -1,0 +1,6 @@
+export { createCache } from './createCache.ts';
+export type { Cache, CacheOptions, Loader } from './createCache.ts';
+export type { CacheEntry, CacheSource, LoadedValue } from './toCacheEntry.ts';
+export type { CacheErrorContext } from './redisTier.ts';
+export { createCacheRedis, cacheRedisOptions } from './createCacheRedis.ts';
+export { CacheClosedError } from './errors.ts';

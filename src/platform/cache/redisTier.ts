@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { CacheMetrics } from './cacheMetrics.ts';
+import { READ_OR_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
+
+/** What the Redis tier reports to the cache's error hook. */
+export interface CacheErrorContext {
+  /** The failing operation: `get`, `load` (the miss script), `store`, `evict`, `subscribe`, `connection`. */
+  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection';
+  /** The keys involved, when there are any. */
+  readonly keys?: readonly string[];
+}
+
+/** The shared-Redis tier: values, generation tokens and the eviction broadcast of one namespace. */
+export interface RedisTier {
+  /** Ready, and no eviction waiting to be replayed: only then may a read trust what Redis holds. */
+  usable(): boolean;
+  /** Resolves once Redis is ready and the broadcast subscribed (or the tier is closed). */
+  ready(): Promise<void>;
+  /** The hot path: one GET of the encoded entry. Throws on a Redis error (the caller falls back). */
+  get(key: string): Promise<Buffer | null>;
+  /** The miss path: the value if it appeared meanwhile, else the key's generation token. */
+  readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string }>;
+  /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
+  storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
+  /** Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead). */
+  evict(keys: readonly string[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface RedisTierOptions {
+  readonly redis: Redis;
+  /** Whether the tier created the client (and so quits it on close). */
+  readonly owned: boolean;
+  readonly namespace: string;
+  readonly ttlMs: number;
+  readonly instanceId: string;
+  readonly metrics: CacheMetrics;
+  readonly report: (error: unknown, context: CacheErrorContext) => void;
+  /** Whether to publish evictions and subscribe to other instances'. */
+  readonly broadcast: boolean;
+  /** Called with the keys another instance evicted (from the broadcast). */
+  readonly onRemoteEvict: (keys: readonly string[]) => void;
+}
+
+/**
+ * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
+ * (generation); the braces are a hash tag so both land on one Cluster slot, as the scripts need.
+ * Evictions that cannot reach Redis are queued and replayed when it is back; until the replay
+ * succeeds this instance does not read from Redis (it could hold the value the eviction removes).
+ */
+export function createRedisTier(options: RedisTierOptions): RedisTier {
+  const { redis, namespace, metrics, report } = options;
+  const ttl = String(options.ttlMs);
+  // Longer than any sane load; if it lapses mid-load the fenced write is refused, which is safe.
+  const generationTtl = String(Math.max(2 * options.ttlMs, 600_000));
+  const channel = `${namespace}:evictions`;
+  const valueKey = (key: string) => `${namespace}:{${key}}:v`;
+  const generationKey = (key: string) => `${namespace}:{${key}}:g`;
+  const pending = new Map<string, number>();
+  let pendingSeq = 0;
+  let replaying = false;
+  let connected = redis.status === 'ready';
+  let closed = false;
+  metrics.redisUp.set(connected ? 1 : 0);
+  let subscribed = false;
+  let resolveReady!: () => void;
+  const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
+  const checkReady = () => {
+    if (closed || (subscribed && redis.status === 'ready')) resolveReady();
+  };
+
+  const execEvict = async (keys: readonly string[]) => {
+    const tx = redis.multi();
+    for (const key of keys) tx.set(generationKey(key), randomUUID(), 'PX', generationTtl).del(valueKey(key));
+    if (options.broadcast) tx.publish(channel, JSON.stringify({ from: options.instanceId, keys }));
+    const results = await tx.exec();
+    if (results === null) throw new Error('Redis discarded the eviction transaction');
+    const failed = results.find(([error]) => error !== null);
+    if (failed) throw failed[0];
+  };
+  const replay = async () => {
+    if (replaying || closed || pending.size === 0 || redis.status !== 'ready') return;
+    replaying = true;
+    const batch = [...pending];
+    try {
+      await execEvict(batch.map(([key]) => key));
+      // Only what this replay covered: a key queued again meanwhile keeps its newer entry.
+      for (const [key, seq] of batch) if (pending.get(key) === seq) pending.delete(key);
+    } catch (error) {
+      report(error, { op: 'evict', keys: batch.map(([key]) => key) });
+    } finally {
+      replaying = false;
+    }
+  };
+
+  const onReady = () => {
+    connected = true;
+    metrics.redisUp.set(1);
+    checkReady();
+    void replay();
+  };
+  const onClose = () => {
+    if (connected) report(new Error(`Redis connection lost (${namespace}); reads go to the loader until it is back`), { op: 'connection' });
+    connected = false;
+    metrics.redisUp.set(0);
+  };
+  const onError = (error: unknown) => report(error, { op: 'connection' });
+  redis.on('ready', onReady);
+  redis.on('close', onClose);
+  redis.on('error', onError);
+
+  // The broadcast needs its own connection (a subscribed connection only takes pub/sub commands).
+  // It may wait for Redis: it is not on any read path.
+  const subscriber = options.broadcast ? redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }) : null;
+  if (subscriber === null) subscribed = true;
+  subscriber?.on('error', (error: unknown) => report(error, { op: 'subscribe' }));
+  subscriber?.on('message', (_channel: string, message: string) => {
+    let parsed: { from?: unknown; keys?: unknown };
+    try {
+      parsed = JSON.parse(message) as typeof parsed;
+    } catch {
+      return;
+    }
+    if (parsed.from === options.instanceId || !Array.isArray(parsed.keys)) return;
+    const keys = parsed.keys.filter((k): k is string => typeof k === 'string');
+    metrics.evictRemote.inc(keys.length);
+    options.onRemoteEvict(keys);
+  });
+  subscriber?.subscribe(channel).then(
+    () => {
+      subscribed = true;
+      checkReady();
+    },
+    (error: unknown) => {
+      if (!closed) report(error, { op: 'subscribe' });
+    },
+  );
+
+  return {
+    ready: () => readyPromise,
+    usable() {
+      if (redis.status !== 'ready') return false;
+      if (pending.size === 0) return true;
+      void replay();
+      return false;
+    },
+    get: (key) => redis.getBuffer(valueKey(key)),
+    async readOrToken(key) {
+      const reply = (await runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl])) as [number, Buffer];
+      return reply[0] === 1 ? { value: reply[1] } : { token: reply[1].toString('latin1') };
+    },
+    async storeIfCurrent(key, token, payload) {
+      const stored = await runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, ttl]);
+      return stored === 1;
+    },
+    async evict(keys) {
+      if (redis.status === 'ready') {
+        try {
+          await execEvict(keys);
+          return;
+        } catch (error) {
+          report(error, { op: 'evict', keys });
+        }
+      } else {
+        report(new Error(`Redis is ${redis.status}; eviction of ${keys.length} key(s) queued until it is back`), { op: 'evict', keys });
+      }
+      for (const key of keys) pending.set(key, ++pendingSeq);
+    },
+    async close() {
+      closed = true;
+      checkReady();
+      redis.off('ready', onReady);
+      redis.off('close', onClose);
+      redis.off('error', onError);
+      subscriber?.disconnect();
+      if (options.owned) {
+        redis.on('error', () => undefined); // a client being shut down may still emit; nobody is listening now
+        if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+        redis.disconnect();
+      }
+    },
+  };
+}

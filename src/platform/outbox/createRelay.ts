@@ -1,0 +1,337 @@
+import pg from 'pg';
+import type client from 'prom-client';
+import { unitOfWork } from '../db/index.ts';
+import { ValidationError } from '../errors/index.ts';
+import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
+import { claimOutboxBatch, readOutboxHorizon, type OutboxRow } from './claimOutboxBatch.ts';
+import { markPublished } from './markPublished.ts';
+import { outboxChannel } from './outboxSchemaSql.ts';
+import { outboxMetrics } from './outboxMetrics.ts';
+import { pruneOutbox } from './pruneOutbox.ts';
+import { publishInOrder, toMessage } from './publishInOrder.ts';
+
+/** What a relay reports through {@link RelayOptions.onProgress}. */
+export type RelayEvent =
+  | { readonly kind: 'leader' }
+  | { readonly kind: 'standby' }
+  | { readonly kind: 'published'; readonly messages: readonly OutgoingMessage[] }
+  | { readonly kind: 'pruned'; readonly count: number }
+  | { readonly kind: 'sleeping' }
+  /** Committed rows wait above the horizon (an older transaction is still running): the relay polls. */
+  | { readonly kind: 'held' }
+  | { readonly kind: 'error'; readonly error: unknown };
+
+/** Options for {@link createRelay}. */
+export interface RelayOptions {
+  /** Pool of the database holding the outbox. The leader keeps one of its connections for as long as it leads. */
+  readonly pool: pg.Pool;
+  /** The service whose outbox this is: the relay runs as its role `brigade_<service>`, actor kind `system`. */
+  readonly service: string;
+  /** Schema of the outbox. Default: `service`. */
+  readonly schema?: string;
+  /** Where messages go; `publish` must resolve only after the broker durably accepted them. */
+  readonly transport: Transport;
+  /** Rows claimed per round. Default 500. */
+  readonly batchSize?: number;
+  /** Published rows are deleted this long after publishing. Default 1 hour. */
+  readonly retentionMs?: number;
+  /** How often the leader prunes. Default 60 s. */
+  readonly pruneIntervalMs?: number;
+  /** A sleeping relay looks anyway this often (a lost notification, a stalled horizon). Default 1000 ms. */
+  readonly pollIntervalMs?: number;
+  /** A standby tries to take the leader lock this often. Default 1000 ms. */
+  readonly lockPollMs?: number;
+  /**
+   * After the outbox ran empty the relay keeps polling this long before it sleeps (and producers start
+   * notifying it again). Under steady load it therefore never sleeps, and no producer pays for a NOTIFY
+   * (decision 0036). Default 25 ms.
+   */
+  readonly idleLingerMs?: number;
+  /** Poll step while lingering or while rows wait above the horizon. Default 2 ms. */
+  readonly busyPollMs?: number;
+  /** Registry for the outbox metrics (depth, oldest age, published, latency, leader). */
+  readonly registry?: client.Registry;
+  /** Progress and errors (the relay keeps going after an error). */
+  readonly onProgress?: (event: RelayEvent) => void;
+  /**
+   * Called after the broker acked a batch and before the rows are marked. For fault-injection tests
+   * (kill the process here) and instrumentation; a throw is treated like a failed publish.
+   */
+  readonly afterPublish?: (messages: readonly OutgoingMessage[]) => void | Promise<void>;
+}
+
+/** A relay of one outbox. */
+export interface Relay {
+  /**
+   * Runs until `signal` aborts: competes for the leader lock, and while it holds it publishes the
+   * outbox. Resolves after the leader connection was given up. Never rejects for a database or broker
+   * failure: it reports it and tries again.
+   */
+  run(signal: AbortSignal): Promise<void>;
+  /** Whether this relay holds the leader lock now. */
+  isLeader(): boolean;
+}
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
+/** First key of the leader lock (two-int advisory lock space): 'outb'. The second is hashtext(schema). */
+const LOCK_CLASS = 0x6f75_7462;
+
+/**
+ * Creates the relay of one service's outbox (decision 0035).
+ *
+ * - One active relay per outbox: the leader holds a session advisory lock; standbys try it every
+ *   `lockPollMs` and take over when the leader's session ends (its process died, its connection broke).
+ *   Every claim and mark runs on the very session that holds the lock, so a relay that lost the lock
+ *   cannot mark anything.
+ * - Rows are claimed below the oldest running transaction in (transaction_id, id) order, published in
+ *   waves that keep each aggregate's order, and marked after the broker's ack: at-least-once, with the
+ *   message id as the broker's dedupe key.
+ * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
+ *
+ * @example
+ * const relay = createRelay({ pool: databases.poolFor('ordering'), service: 'ordering', transport, registry });
+ * const done = relay.run(signal);
+ */
+export function createRelay(options: RelayOptions): Relay {
+  const schema = options.schema ?? options.service;
+  for (const [field, value] of Object.entries({ service: options.service, schema })) {
+    if (!IDENTIFIER.test(value)) throw new ValidationError(`${field} must be a lower-case SQL identifier`, { field });
+  }
+  const table = `${pg.escapeIdentifier(schema)}.outbox`;
+  const state = `${pg.escapeIdentifier(schema)}.outbox_state`;
+  const channel = outboxChannel(schema);
+  const role = `brigade_${options.service}`;
+  const batchSize = positive(options.batchSize ?? 500, 'batchSize');
+  const retentionMs = positive(options.retentionMs ?? 3_600_000, 'retentionMs');
+  const pruneIntervalMs = positive(options.pruneIntervalMs ?? 60_000, 'pruneIntervalMs');
+  const pollIntervalMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs');
+  const lockPollMs = positive(options.lockPollMs ?? 1000, 'lockPollMs');
+  const idleLingerMs = options.idleLingerMs ?? 25;
+  const busyPollMs = positive(options.busyPollMs ?? 2, 'busyPollMs');
+  const progress = options.onProgress ?? (() => undefined);
+  const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
+  let leading = false;
+
+  const readBacklog = () =>
+    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, async (tx) => {
+      const { rows } = await tx.query<{ depth: number; age: number }>(
+        `select count(*)::int as depth, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age
+           from ${table} where published_at is null`,
+      );
+      return { depth: rows[0]!.depth, oldestAgeSeconds: rows[0]!.age };
+    });
+
+  /** Publishes the outbox while holding the lock on `client`; returns when aborted, throws when the session fails. */
+  const lead = async (client: pg.PoolClient, signal: AbortSignal): Promise<void> => {
+    const wakeup = createSleeper(signal);
+    client.on('notification', (n) => {
+      if (n.channel === channel) wakeup.wake();
+    });
+    // Session-level role and actor: this connection is never returned to the pool (released destroyed).
+    // synchronous_commit off: a mark lost in a crash only means a republish, which the broker dedupes,
+    // so the relay's commits need not wait for the WAL flush that the producers' commits queue on.
+    await client.query(
+      `set role ${client.escapeIdentifier(role)}; set synchronous_commit = off; ` +
+        `select set_config('brigade.actor_kind', 'system', false), set_config('brigade.actor_id', 'outbox-relay', false), set_config('brigade.tenant_id', '', false); ` +
+        `listen ${client.escapeIdentifier(channel)}`,
+    );
+    const setSleeping = async (sleeping: boolean) => {
+      await client.query(`update ${state} set sleeping = $1, changed_at = now() where sleeping is distinct from $1`, [sleeping]);
+    };
+    await setSleeping(false);
+    let asleep = false;
+    let lingerSince: number | null = null;
+    let fence: bigint | null = null;
+    let idleStep = busyPollMs;
+    let failures = 0;
+    let nextPrune = Date.now() + Math.min(pruneIntervalMs, 1000);
+
+    while (!signal.aborted) {
+      if (Date.now() >= nextPrune) {
+        nextPrune = Date.now() + pruneIntervalMs;
+        const count = await pruneOutbox(client, table, retentionMs);
+        if (count > 0) progress({ kind: 'pruned', count });
+      }
+      const rows = await claimOutboxBatch(client, table, batchSize);
+      if (rows.length > 0) {
+        if (asleep) {
+          await setSleeping(false);
+          asleep = false;
+        }
+        lingerSince = null;
+        fence = null;
+        idleStep = busyPollMs;
+        const { published, error } = await publishInOrder(options.transport, rows);
+        let failure = error;
+        let markable: readonly OutboxRow[] = published;
+        if (published.length > 0 && options.afterPublish !== undefined) {
+          try {
+            await options.afterPublish(published.map(toMessage));
+          } catch (hookError) {
+            failure = hookError;
+            markable = [];
+          }
+        }
+        if (markable.length > 0) {
+          await markPublished(client, table, markable.map((r) => r.id));
+          const now = Date.now();
+          metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAt.getTime()) / 1000));
+          progress({ kind: 'published', messages: markable.map(toMessage) });
+        }
+        if (failure !== null) {
+          // The broker refused: back off, then claim again from the first unmarked row.
+          failures++;
+          progress({ kind: 'error', error: failure });
+          await wakeup.sleep(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })));
+        } else failures = 0;
+        continue;
+      }
+      // Empty. Keep polling for a while before sleeping, so steady traffic never makes producers notify.
+      lingerSince ??= Date.now();
+      if (!asleep && Date.now() - lingerSince < idleLingerMs) {
+        await wakeup.sleep(busyPollMs);
+        continue;
+      }
+      const horizon = await readOutboxHorizon(client, table);
+      if (horizon.pending) {
+        // Committed rows wait behind an older running transaction: stay awake (producers need not
+        // notify) and poll, backing off, until the horizon passes them.
+        progress({ kind: 'held' });
+        if (asleep) {
+          await setSleeping(false);
+          asleep = false;
+        }
+        await wakeup.sleep(idleStep);
+        idleStep = Math.min(pollIntervalMs, idleStep * 2);
+        continue;
+      }
+      if (!asleep) {
+        // Flag first, then look again: a producer that read the old flag (and did not notify) is either
+        // committed (the next claim sees its row) or still running (the fence below waits for it).
+        await setSleeping(true);
+        asleep = true;
+        fence = null;
+        continue;
+      }
+      // Every transaction that could have read the flag as "awake" began before the flag's commit, so
+      // its id is below the xmax of a snapshot taken after that commit. Once the oldest running
+      // transaction is past that fence, each of them has ended and its row is claimable or gone.
+      fence ??= horizon.xmax;
+      if (horizon.xmin < fence) {
+        await wakeup.sleep(idleStep, true);
+        idleStep = Math.min(pollIntervalMs, idleStep * 2);
+        continue;
+      }
+      progress({ kind: 'sleeping' });
+      await wakeup.sleep(pollIntervalMs, true);
+      fence = null;
+      idleStep = busyPollMs;
+    }
+  };
+
+  const run = async (signal: AbortSignal): Promise<void> => {
+    const unwatch = metrics?.watch(schema, readBacklog);
+    try {
+      while (!signal.aborted) {
+        let client: pg.PoolClient;
+        try {
+          client = await options.pool.connect();
+        } catch (error) {
+          progress({ kind: 'error', error });
+          await delay(lockPollMs, signal);
+          continue;
+        }
+        let broken: unknown = null;
+        const onError = (e: unknown) => (broken = e);
+        client.on('error', onError);
+        try {
+          const { rows } = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::int, hashtext($2)) as ok', [LOCK_CLASS, `brigade_outbox:${schema}`]);
+          if (!rows[0]!.ok) {
+            client.removeListener('error', onError);
+            client.release();
+            progress({ kind: 'standby' });
+            await delay(lockPollMs, signal);
+            continue;
+          }
+        } catch (error) {
+          client.release(true);
+          progress({ kind: 'error', error });
+          await delay(lockPollMs, signal);
+          continue;
+        }
+        leading = true;
+        metrics?.leader(schema, true);
+        progress({ kind: 'leader' });
+        try {
+          await lead(client, signal);
+        } catch (error) {
+          progress({ kind: 'error', error: broken ?? error });
+          await delay(Math.min(lockPollMs, 1000), signal);
+        } finally {
+          leading = false;
+          metrics?.leader(schema, false);
+          // Destroyed, never pooled: ending the session releases the lock, the LISTEN and the role.
+          client.release(true);
+        }
+      }
+    } finally {
+      unwatch?.();
+    }
+  };
+
+  return { run, isLeader: () => leading };
+}
+
+function positive(value: number, field: string): number {
+  if (!Number.isFinite(value) || value <= 0) throw new ValidationError(`${field} must be a positive number`, { field });
+  return value;
+}
+
+function delay(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * `sleep(ms, wakeable)`: resolves after `ms`, on abort, or — when `wakeable` — on `wake()`. A wake while
+ * nobody sleeps wakeably is remembered, so a notification just before the relay lies down is not lost.
+ */
+function createSleeper(signal: AbortSignal): { wake(): void; sleep(ms: number, wakeable?: boolean): Promise<void> } {
+  let pending = false;
+  let current: (() => void) | null = null;
+  return {
+    wake: () => {
+      if (current !== null) current();
+      else pending = true;
+    },
+    sleep: (ms, wakeable = false) => {
+      if (signal.aborted) return Promise.resolve();
+      if (wakeable && pending) {
+        pending = false;
+        return Promise.resolve();
+      }
+      return new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', done);
+          if (current === done) current = null;
+          resolve();
+        };
+        const timer = setTimeout(done, ms);
+        signal.addEventListener('abort', done, { once: true });
+        if (wakeable) {
+          pending = false;
+          current = done;
+        }
+      });
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import client from 'prom-client';
+
+/** Reads an outbox's backlog at scrape time. */
+export type BacklogReader = () => Promise<{ readonly depth: number; readonly oldestAgeSeconds: number }>;
+
+/** The relay's instruments, labelled by outbox (schema). */
+export interface OutboxMetrics {
+  /** Counts published messages and observes commit-to-ack latency. */
+  published(outbox: string, count: number, latenciesSeconds: readonly number[]): void;
+  /** 1 while this process's relay of `outbox` is the leader. */
+  leader(outbox: string, isLeader: boolean): void;
+  /** Adds an outbox whose depth and oldest age are read at scrape time; returns its removal. */
+  watch(outbox: string, read: BacklogReader): () => void;
+}
+
+const sources = new WeakMap<client.Registry, Map<string, BacklogReader>>();
+
+/**
+ * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
+ * from the database at scrape time), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
+ * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`.
+ */
+export function outboxMetrics(registry: client.Registry): OutboxMetrics {
+  let readers = sources.get(registry);
+  if (readers === undefined) {
+    const map = new Map<string, BacklogReader>();
+    readers = map;
+    sources.set(registry, map);
+    const backlog = async () => Promise.all([...map].map(async ([outbox, read]) => ({ outbox, ...(await read().catch(() => null)) })));
+    new client.Gauge({
+      name: 'brigade_outbox_depth',
+      help: 'Outbox rows not yet published',
+      labelNames: ['outbox'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const b of await backlog()) if (b.depth !== undefined) this.set({ outbox: b.outbox }, b.depth);
+      },
+    });
+    new client.Gauge({
+      name: 'brigade_outbox_oldest_age_seconds',
+      help: 'Age of the oldest unpublished outbox row (0 when empty)',
+      labelNames: ['outbox'] as const,
+      registers: [registry],
+      async collect() {
+        this.reset();
+        for (const b of await backlog()) if (b.oldestAgeSeconds !== undefined) this.set({ outbox: b.outbox }, b.oldestAgeSeconds);
+      },
+    });
+    new client.Counter({ name: 'brigade_outbox_published_total', help: 'Messages the relay published (broker acked)', labelNames: ['outbox'] as const, registers: [registry] });
+    new client.Histogram({
+      name: 'brigade_outbox_publish_latency_seconds',
+      help: 'From the producing transaction to the broker ack of its message',
+      labelNames: ['outbox'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    });
+    new client.Gauge({ name: 'brigade_outbox_relay_leader', help: '1 while this process relays the outbox', labelNames: ['outbox'] as const, registers: [registry] });
+  }
+  const published = registry.getSingleMetric('brigade_outbox_published_total') as client.Counter<'outbox'>;
+  const latency = registry.getSingleMetric('brigade_outbox_publish_latency_seconds') as client.Histogram<'outbox'>;
+  const leader = registry.getSingleMetric('brigade_outbox_relay_leader') as client.Gauge<'outbox'>;
+  const map = readers;
+  return {
+    published: (outbox, count, latencies) => {
+      published.inc({ outbox }, count);
+      for (const l of latencies) latency.observe({ outbox }, l);
+    },
+    leader: (outbox, isLeader) => leader.set({ outbox }, isLeader ? 1 : 0),
+    watch: (outbox, read) => {
+      map.set(outbox, read);
+      return () => {
+        if (map.get(outbox) === read) map.delete(outbox);
+      };
+    },
+  };
+}

@@ -1,0 +1,56 @@
+import type { Tx } from '../db/index.ts';
+import type { GlobalPosition } from '../events/index.ts';
+import { checkpointTable, qualifiedTable } from './defineProjection.ts';
+import { formatPosition } from './position.ts';
+import type { Projection, ViewRow } from './types.ts';
+
+/** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
+export const PROJECTION_CHANNEL = 'brigade_projections';
+
+/** What one batch did. */
+export interface BatchResult {
+  /** Events read from the log (all types), 0 when the projection is at the head. */
+  readonly read: number;
+  /** The checkpoint after the batch. */
+  readonly checkpoint: GlobalPosition;
+  /** Rows the batch changed. */
+  readonly changes: readonly ViewRow[];
+  /** `recordedAt` of the batch's last event (for lag), or null when nothing was read. */
+  readonly lastRecordedAt: string | null;
+}
+
+/**
+ * Makes sure the projection has a checkpoint row (at the start of the log when new).
+ */
+export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<void> {
+  await tx.query(`insert into ${checkpointTable(projection)} (name) values ($1) on conflict (name) do nothing`, [projection.name]);
+}
+
+/**
+ * One batch, in the caller's transaction (actor kind `system`): locks the projection's checkpoint row,
+ * reads up to `limit` events after it, applies them to `target` (default the live table) and advances
+ * the checkpoint, so the writes and the checkpoint commit together or not at all. The row lock makes
+ * batches of one projection strictly one after another whoever runs them (a second runner, a
+ * rebuild's swap), so no event is applied twice even if two processes believed they led. One NOTIFY
+ * per batch tells listeners (the live-board stream) to look.
+ */
+export async function applyBatch(tx: Tx, projection: Projection, limit: number, target: string = qualifiedTable(projection)): Promise<BatchResult> {
+  const table = checkpointTable(projection);
+  const { rows } = await tx.query<{ transaction_id: string; position: string }>(
+    `select transaction_id::text as transaction_id, position::text as position from ${table} where name = $1 for update`,
+    [projection.name],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error(`projection ${projection.name} has no checkpoint row`);
+  const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
+  const page = await projection.store.readAll(tx, { after, limit });
+  if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastRecordedAt: null };
+  const relevant = projection.eventTypes === undefined ? page.events : page.events.filter((e) => projection.eventTypes!.has(e.type));
+  const changes = relevant.length === 0 ? [] : await projection.apply(tx, relevant, target);
+  await tx.query(
+    `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
+    [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), relevant.length],
+  );
+  await tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projection.schema}.${projection.name} ${formatPosition(page.checkpoint)}`]);
+  return { read: page.events.length, checkpoint: page.checkpoint, changes, lastRecordedAt: page.events[page.events.length - 1]!.metadata.recordedAt };
+}

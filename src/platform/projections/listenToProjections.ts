@@ -1,0 +1,63 @@
+import type pg from 'pg';
+import { PROJECTION_CHANNEL } from './applyBatch.ts';
+import { parsePosition } from './position.ts';
+import type { GlobalPosition } from '../events/index.ts';
+import type { Projection } from './types.ts';
+
+/** A LISTEN connection shared by every live stream of a process. */
+export interface ProjectionListener {
+  /** Calls `fn` with the new checkpoint after each batch of `projection` commits (any process). Returns the unsubscribe. */
+  subscribe(projection: Pick<Projection, 'schema' | 'name'>, fn: (checkpoint: GlobalPosition) => void): () => void;
+  /** UNLISTEN and give the connection back. */
+  close(): Promise<void>;
+}
+
+/**
+ * Listens on the projections' channel (one NOTIFY per committed batch, from `applyBatch`) on one held
+ * connection, and fans the notifications out in-process. Works whether the projector runs in this
+ * process or another. If the connection breaks, subscribers are told through `onError`; the caller
+ * opens a new listener.
+ *
+ * @example
+ * const listener = await listenToProjections(pool);
+ * const stop = listener.subscribe(board, (at) => push(at));
+ */
+export async function listenToProjections(pool: pg.Pool, onError: (error: unknown) => void = () => undefined): Promise<ProjectionListener> {
+  const client = await pool.connect();
+  const subscribers = new Map<string, Set<(checkpoint: GlobalPosition) => void>>();
+  let broken: Error | undefined;
+  const onNotification = (message: pg.Notification) => {
+    if (message.channel !== PROJECTION_CHANNEL || message.payload === undefined) return;
+    const [key, at] = message.payload.split(' ');
+    const fns = subscribers.get(key ?? '');
+    if (fns === undefined || at === undefined) return;
+    const checkpoint = parsePosition(at);
+    for (const fn of fns) fn(checkpoint);
+  };
+  const onClientError = (error: Error) => {
+    broken = error;
+    onError(error);
+  };
+  client.on('notification', onNotification);
+  client.on('error', onClientError);
+  await client.query(`listen ${PROJECTION_CHANNEL}`);
+  return {
+    subscribe(projection, fn) {
+      const key = `${projection.schema}.${projection.name}`;
+      const set = subscribers.get(key) ?? new Set();
+      set.add(fn);
+      subscribers.set(key, set);
+      return () => {
+        set.delete(fn);
+      };
+    },
+    async close() {
+      client.off('notification', onNotification);
+      if (broken === undefined) {
+        await client.query(`unlisten ${PROJECTION_CHANNEL}`).catch((e: unknown) => (broken = e instanceof Error ? e : new Error(String(e))));
+      }
+      client.off('error', onClientError);
+      client.release(broken);
+    },
+  };
+}

@@ -1,0 +1,66 @@
+import pg from 'pg';
+import { unitOfWork } from '../db/index.ts';
+import type { GlobalPosition } from '../events/index.ts';
+import { checkpointTable } from './defineProjection.ts';
+import { readCheckpoint } from './readCheckpoint.ts';
+import type { Projection } from './types.ts';
+
+/** One projection's state, for `brigade projections status` and dashboards. */
+export interface ProjectionState {
+  readonly name: string;
+  readonly table: string;
+  readonly checkpoint: GlobalPosition;
+  /** Events the projection has applied since its checkpoint row was made (a rebuild keeps the count). */
+  readonly eventsApplied: number;
+  /** Events readable after the checkpoint. */
+  readonly lagEvents: number;
+  /** Age of the oldest event not yet applied, in seconds; 0 at the head. */
+  readonly lagSeconds: number;
+  /** Backend pid of the session holding the leader lock, or null when no instance leads. */
+  readonly leaderPid: number | null;
+  /** When the checkpoint last moved, or null when it never did. */
+  readonly updatedAt: Date | null;
+}
+
+/**
+ * Reads each projection's checkpoint, lag (events after it and the age of the oldest) and whether
+ * an instance holds its leader lock (from pg_locks). Reads as actor `admin` of the service role.
+ */
+export async function projectionStatus(pool: pg.Pool, projections: readonly Projection[]): Promise<ProjectionState[]> {
+  const out: ProjectionState[] = [];
+  for (const projection of projections) {
+    out.push(
+      await unitOfWork(pool, { service: projection.service, actor: { kind: 'admin', id: 'projections-status' }, readOnly: true }, async (tx) => {
+        const checkpoint = await readCheckpoint(tx, projection);
+        const meta = await tx.query<{ events_applied: string; updated_at: Date }>(
+          `select events_applied::text, updated_at from ${checkpointTable(projection)} where name = $1`,
+          [projection.name],
+        );
+        // The lag counts only what readAll could return now (below the oldest running transaction).
+        const lag = await tx.query<{ n: string; oldest: Date | null }>(
+          `select count(*)::text as n, min(recorded_at) as oldest from ${pg.escapeIdentifier(projection.schema)}.events
+            where (transaction_id, global_position) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+          [checkpoint.transactionId.toString(), checkpoint.position.toString()],
+        );
+        const leader = await tx.query<{ pid: number }>(
+          `select pid from pg_locks
+            where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
+              and classid = hashtext('brigade.projection')::oid and objid = hashtext($1)::oid and objsubid = 2`,
+          [`${projection.schema}.${projection.name}`],
+        );
+        const oldest = lag.rows[0]?.oldest ?? null;
+        return {
+          name: projection.name,
+          table: `${projection.schema}.${projection.table}`,
+          checkpoint,
+          eventsApplied: Number(meta.rows[0]?.events_applied ?? 0),
+          lagEvents: Number(lag.rows[0]?.n ?? 0),
+          lagSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest.getTime()) / 1000),
+          leaderPid: leader.rows[0]?.pid ?? null,
+          updatedAt: meta.rows[0]?.updated_at ?? null,
+        };
+      }),
+    );
+  }
+  return out;
+}

@@ -1,0 +1,202 @@
+import type pg from 'pg';
+import client from 'prom-client';
+import { unitOfWork } from '../db/index.ts';
+import { ValidationError } from '../errors/index.ts';
+import { applyBatch, ensureCheckpoint, type BatchResult } from './applyBatch.ts';
+import type { Projection } from './types.ts';
+
+/** Options of {@link runProjection}. */
+export interface RunProjectionOptions {
+  /** Events per batch (one transaction each). Default 500. */
+  readonly batchSize?: number;
+  /** Wait between polls that found the projection at the head, in ms. Default 250; `wake()` cuts it short. */
+  readonly idleMs?: number;
+  /** How often a waiting instance retries the leader lock, in ms. Default 1000. */
+  readonly lockRetryMs?: number;
+  /** Registers `brigade_projection_*` metrics (events applied, position, leader, lag seconds) here. */
+  readonly registry?: client.Registry;
+  /** Called after each committed batch that read events (in-process live feeds). */
+  readonly onBatch?: (result: BatchResult) => void;
+  /** Called with leadership changes: `true` when this instance took the lock, `false` when it let go. */
+  readonly onLeadership?: (leader: boolean) => void;
+  /** Called each time this instance tries the leader lock and another instance holds it. */
+  readonly onLockBusy?: () => void;
+  /** Receives a failed batch (it is retried after `idleMs`) or a lost lock connection. Default: ignored after retry. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A projection runner. */
+export interface ProjectionRunner {
+  /** Runs until `signal` aborts: waits for the leader lock, then applies batches; lets go of the lock on abort. */
+  run(signal: AbortSignal): Promise<void>;
+  /** Ends the current idle wait now (after a commit that appended events, in-process). */
+  wake(): void;
+  /** Whether this instance holds the leader lock now. */
+  readonly leader: boolean;
+}
+
+/**
+ * Runs a projection with one active instance across processes: a session advisory lock
+ * (`pg_try_advisory_lock(hashtext('brigade.projection'), hashtext('<schema>.<name>'))`) on a
+ * connection held for as long as the instance leads. Other instances retry every `lockRetryMs`; when
+ * the leader's process dies its session ends, the lock frees and a waiting instance takes over from
+ * the stored checkpoint. The leader reads the global order in batches (`applyBatch`: events, view
+ * rows and checkpoint in one transaction), straight on while batches come back full, else after
+ * `idleMs` or a `wake()`.
+ *
+ * @example
+ * const runner = runProjection(pool, boardProjection, { registry });
+ * await runner.run(signal);
+ */
+export function runProjection(pool: pg.Pool, projection: Projection, options: RunProjectionOptions = {}): ProjectionRunner {
+  const batchSize = options.batchSize ?? 500;
+  const idleMs = options.idleMs ?? 250;
+  const lockRetryMs = options.lockRetryMs ?? 1000;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize must be a positive integer', { field: 'batchSize' });
+  if (!(idleMs >= 0) || !(lockRetryMs > 0)) throw new ValidationError('idleMs and lockRetryMs must be positive', { field: 'idleMs' });
+  const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
+  const labels = { projection: `${projection.schema}.${projection.name}` };
+  const actor = { kind: 'system' as const, id: `projection.${projection.name}` };
+  let leader = false;
+  let wakeUp: (() => void) | null = null;
+  let woken = false;
+
+  const sleep = (ms: number, signal: AbortSignal, lost?: AbortSignal) =>
+    new Promise<void>((resolve) => {
+      if (woken || signal.aborted || lost?.aborted) {
+        woken = false;
+        resolve();
+        return;
+      }
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        lost?.removeEventListener('abort', done);
+        wakeUp = null;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      lost?.addEventListener('abort', done, { once: true });
+      wakeUp = done;
+    });
+
+  const setLeader = (value: boolean) => {
+    if (leader === value) return;
+    leader = value;
+    metrics?.leader.set(labels, value ? 1 : 0);
+    options.onLeadership?.(value);
+  };
+
+  /** Takes the lock on a held connection, or returns null when the signal aborts first. */
+  const acquire = async (signal: AbortSignal): Promise<pg.PoolClient | null> => {
+    while (!signal.aborted) {
+      let lockClient: pg.PoolClient | undefined;
+      try {
+        lockClient = await pool.connect();
+        const { rows } = await lockClient.query<{ ok: boolean }>(
+          `select pg_try_advisory_lock(hashtext('brigade.projection'), hashtext($1)) as ok`,
+          [`${projection.schema}.${projection.name}`],
+        );
+        if (rows[0]?.ok === true) return lockClient;
+        lockClient.release();
+        options.onLockBusy?.();
+      } catch (error) {
+        lockClient?.release(error instanceof Error ? error : new Error(String(error)));
+        options.onError?.(error);
+      }
+      await sleep(lockRetryMs, signal);
+    }
+    return null;
+  };
+
+  const lead = async (lockClient: pg.PoolClient, signal: AbortSignal) => {
+    // The lock lives as long as this connection: when it breaks, leadership is gone.
+    const lost = new AbortController();
+    const onLost = (error: unknown) => {
+      options.onError?.(error);
+      lost.abort();
+    };
+    lockClient.on('error', onLost);
+    lockClient.on('end', () => lost.abort());
+    setLeader(true);
+    try {
+      await unitOfWork(pool, { service: projection.service, actor }, (tx) => ensureCheckpoint(tx, projection));
+      while (!signal.aborted && !lost.signal.aborted) {
+        let read = 0;
+        try {
+          const started = performance.now();
+          const result = await unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize));
+          read = result.read;
+          if (read > 0) {
+            metrics?.events.inc(labels, read);
+            metrics?.position.set(labels, Number(result.checkpoint.position));
+            metrics?.batchSeconds.observe(labels, (performance.now() - started) / 1000);
+            if (result.lastRecordedAt !== null) metrics?.lag.set(labels, Math.max(0, (Date.now() - Date.parse(result.lastRecordedAt)) / 1000));
+            options.onBatch?.(result);
+          } else {
+            metrics?.lag.set(labels, 0);
+          }
+        } catch (error) {
+          options.onError?.(error);
+          read = 0;
+        }
+        if (read < batchSize) await sleep(idleMs, signal, lost.signal);
+      }
+    } finally {
+      setLeader(false);
+      lockClient.off('error', onLost);
+      if (lost.signal.aborted) {
+        lockClient.release(new Error('lock connection lost'));
+      } else {
+        const unlocked = await lockClient
+          .query(`select pg_advisory_unlock(hashtext('brigade.projection'), hashtext($1))`, [`${projection.schema}.${projection.name}`])
+          .then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+        lockClient.release(unlocked);
+      }
+    }
+  };
+
+  return {
+    get leader() {
+      return leader;
+    },
+    async run(signal) {
+      while (!signal.aborted) {
+        const lockClient = await acquire(signal);
+        if (lockClient === null) return;
+        await lead(lockClient, signal);
+      }
+    },
+    wake() {
+      if (wakeUp !== null) wakeUp();
+      else woken = true;
+    },
+  };
+}
+
+interface ProjectionMetrics {
+  events: client.Counter<'projection'>;
+  position: client.Gauge<'projection'>;
+  leader: client.Gauge<'projection'>;
+  lag: client.Gauge<'projection'>;
+  batchSeconds: client.Histogram<'projection'>;
+}
+
+const byRegistry = new WeakMap<client.Registry, ProjectionMetrics>();
+
+/** The projection metrics of a registry, created once per registry (several runners share them). */
+function projectionMetrics(registry: client.Registry): ProjectionMetrics {
+  const existing = byRegistry.get(registry);
+  if (existing !== undefined) return existing;
+  const registers = [registry];
+  const made: ProjectionMetrics = {
+    events: new client.Counter({ name: 'brigade_projection_events_total', help: 'Events a projection has read and applied', labelNames: ['projection'], registers }),
+    position: new client.Gauge({ name: 'brigade_projection_position', help: 'Global position (the position part) of the checkpoint', labelNames: ['projection'], registers }),
+    leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames: ['projection'], registers }),
+    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Age of the last event applied when the batch ran; 0 at the head', labelNames: ['projection'], registers }),
+    batchSeconds: new client.Histogram({ name: 'brigade_projection_batch_seconds', help: 'Time of one batch transaction', labelNames: ['projection'], registers }),
+  };
+  byRegistry.set(registry, made);
+  return made;
+}

@@ -1,0 +1,12 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { ENTITY, type Versioned } from './entities.ts';
+
+/** Adds a category to the restaurant's menu. */
+export async function createCategory(tx: Tx, tenantId: string, input: { name: string; position?: number }): Promise<Versioned> {
+  const row = await tx.query<Versioned>(`insert into menu.categories (tenant_id, name, position) values ($1, $2, $3) returning ${ENTITY.category.columns}`, [
+    tenantId,
+    input.name,
+    input.position ?? 0,
+  ]);
+  return row.rows[0] as Versioned;
+}

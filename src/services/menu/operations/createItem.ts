@@ -1,0 +1,17 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { NotFoundError } from '../../../platform/errors/index.ts';
+import { ENTITY, type Versioned } from './entities.ts';
+
+/** Adds an item to one of the restaurant's categories (another tenant's category is a 404). */
+export async function createItem(tx: Tx, tenantId: string, input: { categoryId: string; name: string; description?: string; price: number; soldOut?: boolean }): Promise<Versioned> {
+  try {
+    const row = await tx.query<Versioned>(
+      `insert into menu.items (tenant_id, category_id, name, description, price, sold_out) values ($1, $2, $3, $4, $5, $6) returning ${ENTITY.item.columns}`,
+      [tenantId, input.categoryId, input.name, input.description ?? '', input.price, input.soldOut ?? false],
+    );
+    return row.rows[0] as Versioned;
+  } catch (error) {
+    if ((error as { code?: string }).code === '23503') throw new NotFoundError('category', input.categoryId);
+    throw error;
+  }
+}

@@ -1,0 +1,16 @@
+/**
+ * What the menu service asks of the restaurant directory (owned by the platform service). The
+ * composition root wires an implementation: in-process when the services run together, HTTP when
+ * they run apart. The menu service never reads the platform's tables.
+ */
+export interface RestaurantDirectory {
+  /** The restaurant's currency, or null when there is no such restaurant. */
+  restaurant(id: string): Promise<{ readonly id: string; readonly currency: string; readonly city: string } | null>;
+  /** The ids of a city's restaurants. */
+  restaurantsIn(city: string): Promise<readonly string[]>;
+}
+
+/** The menu service's ports. */
+export interface MenuPorts {
+  readonly directory: RestaurantDirectory;
+}

@@ -1,0 +1,201 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import { Type, type TSchema } from 'typebox';
+import { actorContext, authorize } from '../../api/index.ts';
+import type { UnitOfWorkContext } from '../../platform/db/index.ts';
+import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
+import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { writeToOutbox } from '../../platform/outbox/index.ts';
+import { etagOf, ifMatchVersion } from './ifMatch.ts';
+import { changeEntity, type Change } from './operations/changeEntity.ts';
+import { createCategory } from './operations/createCategory.ts';
+import { createItem } from './operations/createItem.ts';
+import type { MenuEntity, Versioned } from './operations/entities.ts';
+import { itemHistory } from './operations/itemHistory.ts';
+import { loadMenu } from './operations/loadMenu.ts';
+import { readEntity } from './operations/readEntity.ts';
+import { createModifierGroup, updateModifierGroup } from './operations/saveModifierGroup.ts';
+import { searchMenu } from './operations/searchMenu.ts';
+import type { MenuPorts } from './ports.ts';
+
+const Uuid = Type.String({ format: 'uuid' });
+const Name = Type.String({ minLength: 1, maxLength: 200 });
+const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
+const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
+const Choices = Type.Integer({ minimum: 0, maximum: 50 });
+const bearer = [{ bearer: [] }];
+
+/** Create and patch bodies per entity; patch bodies are the create fields, all optional. */
+const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
+  category: {
+    path: 'categories',
+    create: Type.Object({ name: Name, position: Type.Optional(Type.Integer()) }, { additionalProperties: false }),
+    patch: Type.Object({ name: Type.Optional(Name), position: Type.Optional(Type.Integer()) }, { additionalProperties: false, minProperties: 1 }),
+  },
+  item: {
+    path: 'items',
+    create: Type.Object(
+      { categoryId: Uuid, name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })), price: Price, soldOut: Type.Optional(Type.Boolean()) },
+      { additionalProperties: false },
+    ),
+    patch: Type.Object(
+      {
+        categoryId: Type.Optional(Uuid),
+        name: Type.Optional(Name),
+        description: Type.Optional(Type.String({ maxLength: 2000 })),
+        price: Type.Optional(Price),
+        soldOut: Type.Optional(Type.Boolean()),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+  },
+  modifier_group: {
+    path: 'modifier-groups',
+    create: Type.Object(
+      { itemId: Uuid, name: Name, minChoices: Choices, maxChoices: Type.Integer({ minimum: 1, maximum: 50 }), modifiers: Type.Array(Modifier, { maxItems: 50 }) },
+      { additionalProperties: false },
+    ),
+    patch: Type.Object(
+      {
+        name: Type.Optional(Name),
+        minChoices: Type.Optional(Choices),
+        maxChoices: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+        modifiers: Type.Optional(Type.Array(Modifier, { maxItems: 50 })),
+      },
+      { additionalProperties: false, minProperties: 1 },
+    ),
+  },
+};
+
+/**
+ * The menu service's routes. Staff of the restaurant (or an admin) edit under optimistic
+ * concurrency (ETag / If-Match; 428 without it, 412 when stale); anyone reads the menu (cached),
+ * its history and the search.
+ */
+export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: ServiceDeps }> {
+  return async (plugin, { deps }) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const { unitOfWork } = deps;
+    const menus = deps.createCache('menu');
+    const publicReader: UnitOfWorkContext = { service: 'menu', actor: { kind: 'public', id: 'anonymous' }, readOnly: true };
+
+    /** Staff of `rid` or an admin; another restaurant's id is a 404. */
+    const editor = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
+      const principal = authorize(request, 'staff', 'admin');
+      if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+      return actorContext(principal, 'menu', rid);
+    };
+    /**
+     * A write: one transaction that also records `menu.menu.MenuChanged` in the outbox; the cached
+     * menu is evicted on every instance once it commits.
+     */
+    const write = <T>(context: UnitOfWorkContext, rid: string, fn: Parameters<typeof unitOfWork<T>>[1]) =>
+      unitOfWork(context, async (tx) => {
+        if (menus !== null) tx.afterCommit(() => menus.evict(rid));
+        const result = await fn(tx);
+        await writeToOutbox(tx, [{ subject: 'menu.menu.MenuChanged', key: rid, payload: { restaurantId: rid } }]);
+        return result;
+      });
+    const restaurant = async (rid: string) => {
+      const found = await ports.directory.restaurant(rid);
+      if (found === null) throw new NotFoundError('restaurant', rid);
+      return found;
+    };
+
+    for (const entity of Object.keys(BODIES) as MenuEntity[]) {
+      const { path, create, patch } = BODIES[entity];
+      const tag = { tags: ['menu'], security: bearer };
+      const Params = Type.Object({ rid: Uuid, id: Uuid });
+      app.post(
+        `/restaurants/:rid/menu/${path}`,
+        { schema: { ...tag, summary: `Add a ${entity.replace('_', ' ')} (staff)`, params: Type.Object({ rid: Uuid }), body: create } },
+        async (request, reply) => {
+          const rid = (request.params as { rid: string }).rid;
+          const body = request.body as never;
+          const row = await write(editor(request, rid), rid, (tx) =>
+            entity === 'category' ? createCategory(tx, rid, body) : entity === 'item' ? createItem(tx, rid, body) : createModifierGroup(tx, rid, body),
+          );
+          return reply.status(201).header('etag', etagOf(row.version)).send(row);
+        },
+      );
+      app.get(`/restaurants/:rid/menu/${path}/:id`, { schema: { tags: ['menu'], summary: `One ${entity.replace('_', ' ')}, deleted or not, with its ETag`, params: Params } }, async (request, reply) => {
+        const { rid, id } = request.params as { rid: string; id: string };
+        const row = await unitOfWork({ ...publicReader, tenantId: null }, (tx) => readEntity(tx, entity, rid, id));
+        if (row === null) throw new NotFoundError(entity.replace('_', ' '), id);
+        return reply.header('etag', etagOf(row.version)).send(row);
+      });
+      const change = (body: TSchema | undefined, toChange: (body: Record<string, unknown>) => Change) =>
+        async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
+          const { rid, id } = request.params as { rid: string; id: string };
+          const context = editor(request, rid);
+          const expected = ifMatchVersion(request.headers['if-match']);
+          const fields = (request.body ?? {}) as Record<string, unknown>;
+          const row: Versioned = await write(context, rid, (tx) =>
+            entity === 'modifier_group' && body !== undefined ? updateModifierGroup(tx, rid, id, expected, fields) : changeEntity(tx, entity, rid, id, expected, toChange(fields)),
+          );
+          return reply.header('etag', etagOf(row.version)).send(row);
+        };
+      app.patch(`/restaurants/:rid/menu/${path}/:id`, { schema: { ...tag, summary: `Change a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: patch } }, change(patch, (set) => ({ kind: 'update', set })));
+      app.delete(`/restaurants/:rid/menu/${path}/:id`, { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params } }, change(undefined, () => ({ kind: 'delete' })));
+      app.post(`/restaurants/:rid/menu/${path}/:id/restore`, { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params } }, change(undefined, () => ({ kind: 'restore' })));
+    }
+
+    app.get(
+      '/restaurants/:rid/menu',
+      {
+        schema: {
+          tags: ['menu'],
+          summary: 'The restaurant menu (public, cached), or as it stood at ?asOf=',
+          params: Type.Object({ rid: Uuid }),
+          querystring: Type.Object({ asOf: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
+        },
+      },
+      async (request, reply) => {
+        const { rid } = request.params;
+        const asOf = request.query.asOf === undefined ? undefined : new Date(request.query.asOf);
+        if (asOf !== undefined && Number.isNaN(asOf.getTime())) throw new ValidationError('asOf must be an ISO-8601 instant', { field: 'querystring.asOf' });
+        if (asOf !== undefined || menus === null) {
+          const { currency } = await restaurant(rid);
+          const doc = await unitOfWork(publicReader, (tx) => loadMenu(tx, rid, currency, asOf));
+          if (asOf === undefined) reply.header('etag', `"menu-${doc.version}"`).header('x-cache', 'off');
+          return reply.type('application/json').send(doc.json);
+        }
+        // A hit touches nothing but the cache: the restaurant lookup is part of the load.
+        const entry = await menus.getOrLoad(rid, async () => {
+          const { currency } = await restaurant(rid);
+          const doc = await unitOfWork(publicReader, (tx) => loadMenu(tx, rid, currency));
+          return { body: doc.json, etag: `"menu-${doc.version}"` };
+        });
+        reply.header('etag', entry.etag).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
+        if (request.headers['if-none-match'] === entry.etag) return reply.status(304).send();
+        return reply.type('application/json').send(entry.body);
+      },
+    );
+
+    app.get(
+      '/restaurants/:rid/menu/items/:id/history',
+      { schema: { tags: ['menu'], summary: 'Every version of an item, with when it was current', params: Type.Object({ rid: Uuid, id: Uuid }) } },
+      async (request) => {
+        const { rid, id } = request.params;
+        const versions = await unitOfWork(publicReader, (tx) => itemHistory(tx, rid, id));
+        if (versions.length === 0) throw new NotFoundError('item', id);
+        return { itemId: id, versions };
+      },
+    );
+
+    app.get(
+      '/menu/search',
+      {
+        schema: {
+          tags: ['menu'],
+          summary: "Full-text search across a city's restaurants (deleted items never match)",
+          querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 200 }), city: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+        },
+      },
+      async (request) => {
+        const ids = await ports.directory.restaurantsIn(request.query.city);
+        return { hits: await unitOfWork(publicReader, (tx) => searchMenu(tx, ids, request.query.q)) };
+      },
+    );
+  };
+}

@@ -1,0 +1,121 @@
+import { ForbiddenError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
+import type { OrderCommand } from './orderCommands.ts';
+import type { OrderEvent } from './orderEvents.ts';
+import type { OrderState, OrderStatus } from './orderState.ts';
+
+/**
+ * The statuses each command may run in (for `cancel`: by staff, admin or system; a customer may
+ * cancel only while the order is `placed`). Everything else is a transition outside the lifecycle.
+ */
+export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderStatus[]>> = Object.freeze({
+  place: ['none'],
+  accept: ['placed'],
+  reject: ['placed'],
+  'mark-item-prepared': ['accepted'],
+  ready: ['accepted'],
+  'assign-courier': ['accepted', 'ready'],
+  cancel: ['placed', 'accepted', 'ready'],
+  'pick-up': ['ready'],
+  deliver: ['picked_up'],
+});
+
+/** Statuses a customer may cancel in: before the restaurant accepts. */
+export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed']);
+
+/** 422: the command is not allowed in the order's status. */
+function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): UnprocessableError {
+  return new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', `Cannot ${command} an order that is ${state.status}${why}`, { status: state.status, command });
+}
+
+/**
+ * Decides what a command does to an order: the events to append, or a typed error. Pure: no I/O,
+ * no clock, no ids (the command carries them). An empty result means "already so" (assigning the
+ * courier who is already assigned) and appends nothing.
+ *
+ * @throws {UnprocessableError} `ORDER_TRANSITION_FORBIDDEN` (422) outside the lifecycle, naming the
+ *   status and the command; `ORDER_LINE_UNKNOWN`, `ORDER_ITEM_ALREADY_PREPARED`,
+ *   `ORDER_COURIER_NOT_ASSIGNED`, `ORDER_EMPTY`, `ORDER_LINE_PRICE_INVALID` for the finer rules.
+ * @throws {NotFoundError} a command other than `place` on an order that does not exist, or a courier
+ *   acting on an order not assigned to them (404, as for any order they may not see).
+ * @throws {ForbiddenError} a role that may never issue the command (e.g. a courier cancelling).
+ *
+ * @example
+ * const events = decide({ type: 'accept', by: staff, etaMinutes: 20 }, foldOrder(stream));
+ */
+export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
+  if (command.type !== 'place' && state.status === 'none') throw new NotFoundError('order');
+  if (!ALLOWED_FROM[command.type].includes(state.status)) throw forbidden(state, command.type);
+  const orderId = state.orderId!;
+  switch (command.type) {
+    case 'place': {
+      if (command.lines.length === 0) throw new UnprocessableError('ORDER_EMPTY', 'An order needs at least one line');
+      const lines = command.lines.map((l) => ({
+        lineId: l.lineId,
+        itemId: l.itemId,
+        itemVersion: l.itemVersion,
+        name: l.name,
+        unitPrice: l.unitPrice,
+        quantity: l.quantity,
+        modifiers: l.modifiers.map((m) => ({ modifierId: m.modifierId, name: m.name, priceDelta: m.priceDelta })),
+        lineTotal: (l.unitPrice + l.modifiers.reduce((sum, m) => sum + m.priceDelta, 0)) * l.quantity,
+      }));
+      for (const line of lines) {
+        if (!Number.isSafeInteger(line.lineTotal) || line.lineTotal < 0) {
+          throw new UnprocessableError('ORDER_LINE_PRICE_INVALID', `Line ${line.lineId} would cost ${line.lineTotal}`, { lineId: line.lineId });
+        }
+      }
+      return [
+        {
+          type: 'OrderPlaced',
+          data: {
+            orderId: command.orderId,
+            restaurantId: command.restaurantId,
+            customerId: command.customerId,
+            lines,
+            total: lines.reduce((sum, l) => sum + l.lineTotal, 0),
+            currency: command.currency,
+            deliveryAddress: command.deliveryAddress,
+            placedAt: command.placedAt,
+          },
+        },
+      ];
+    }
+    case 'accept':
+      return [{ type: 'OrderAccepted', data: command.etaMinutes === undefined ? { orderId } : { orderId, etaMinutes: command.etaMinutes } }];
+    case 'reject':
+      return [{ type: 'OrderRejected', data: { orderId, reason: command.reason } }];
+    case 'mark-item-prepared': {
+      if (!state.lines.some((l) => l.lineId === command.lineId)) {
+        throw new UnprocessableError('ORDER_LINE_UNKNOWN', `Order ${orderId} has no line ${command.lineId}`, { lineId: command.lineId });
+      }
+      if (state.preparedLineIds.includes(command.lineId)) {
+        throw new UnprocessableError('ORDER_ITEM_ALREADY_PREPARED', `Line ${command.lineId} is already prepared`, { lineId: command.lineId });
+      }
+      return [{ type: 'ItemPrepared', data: { orderId, lineId: command.lineId } }];
+    }
+    case 'ready':
+      return [{ type: 'OrderReady', data: { orderId } }];
+    case 'assign-courier':
+      if (state.courierId === command.courierId) return [];
+      return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId } }];
+    case 'cancel': {
+      const by = command.by.kind;
+      if (by === 'courier') throw new ForbiddenError('A courier cannot cancel an order');
+      if (by === 'customer' && !CUSTOMER_CANCELS_FROM.includes(state.status)) {
+        throw forbidden(state, 'cancel', ' (a customer can cancel only before the restaurant accepts)');
+      }
+      return [{ type: 'OrderCancelled', data: { orderId, by, reason: command.reason } }];
+    }
+    case 'pick-up':
+      if (command.by.kind !== 'courier') throw new ForbiddenError('Only the assigned courier picks up an order');
+      if (state.courierId === null) {
+        throw new UnprocessableError('ORDER_COURIER_NOT_ASSIGNED', `Order ${orderId} has no courier assigned yet`, { status: state.status, command: 'pick-up' });
+      }
+      if (state.courierId !== command.by.id) throw new NotFoundError('order', orderId);
+      return [{ type: 'OrderPickedUp', data: { orderId, courierId: command.by.id } }];
+    case 'deliver':
+      if (command.by.kind !== 'courier') throw new ForbiddenError('Only the assigned courier delivers an order');
+      if (state.courierId !== command.by.id) throw new NotFoundError('order', orderId);
+      return [{ type: 'OrderDelivered', data: { orderId } }];
+  }
+}

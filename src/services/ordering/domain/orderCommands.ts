@@ -1,0 +1,60 @@
+import type { LineModifier } from './orderEvents.ts';
+
+/** Who issues a command (from the token, or `system` for a process such as the delivery service). */
+export interface CommandActor {
+  readonly kind: 'customer' | 'staff' | 'courier' | 'admin' | 'system';
+  readonly id: string;
+}
+
+/** A line as the menu priced it, with the line id the handler chose. `decide` computes its total. */
+export interface PricedLineInput {
+  readonly lineId: string;
+  readonly itemId: string;
+  readonly itemVersion: number;
+  readonly name: string;
+  readonly unitPrice: number;
+  readonly quantity: number;
+  readonly modifiers: readonly LineModifier[];
+}
+
+/**
+ * The order's commands. Everything non-deterministic (ids, the clock, prices from the menu) is
+ * resolved by the handler and carried in the command, so `decide` stays pure.
+ */
+export type OrderCommand =
+  | {
+      readonly type: 'place';
+      readonly by: CommandActor;
+      readonly orderId: string;
+      readonly restaurantId: string;
+      readonly customerId: string;
+      readonly lines: readonly PricedLineInput[];
+      readonly currency: string;
+      readonly deliveryAddress: string;
+      /** ISO-8601 instant. */
+      readonly placedAt: string;
+    }
+  | { readonly type: 'accept'; readonly by: CommandActor; readonly etaMinutes?: number }
+  | { readonly type: 'reject'; readonly by: CommandActor; readonly reason: string }
+  | { readonly type: 'mark-item-prepared'; readonly by: CommandActor; readonly lineId: string }
+  | { readonly type: 'ready'; readonly by: CommandActor }
+  | { readonly type: 'assign-courier'; readonly by: CommandActor; readonly courierId: string }
+  | { readonly type: 'cancel'; readonly by: CommandActor; readonly reason: string }
+  | { readonly type: 'pick-up'; readonly by: CommandActor }
+  | { readonly type: 'deliver'; readonly by: CommandActor };
+
+/** A command name, as in the URL (`POST /v1/orders/:id/<name>`). */
+export type OrderCommandType = OrderCommand['type'];
+
+/** Every command name. */
+export const ORDER_COMMAND_TYPES: readonly OrderCommandType[] = Object.freeze([
+  'place',
+  'accept',
+  'reject',
+  'mark-item-prepared',
+  'ready',
+  'assign-courier',
+  'cancel',
+  'pick-up',
+  'deliver',
+]);

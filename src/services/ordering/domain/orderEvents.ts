@@ -1,0 +1,78 @@
+/**
+ * The order stream's events (schema version 1 of each). These names and fields are a contract: the
+ * read models, the delivery service and the payments saga consume them. Change a shape only with a
+ * new schema version and an upcaster.
+ */
+
+/** A modifier chosen on a line, priced at placement. */
+export interface LineModifier {
+  readonly modifierId: string;
+  readonly name: string;
+  /** Minor units added to the unit price (may be negative). */
+  readonly priceDelta: number;
+}
+
+/** One line of an order, as the menu priced it at placement. */
+export interface OrderLine {
+  /** Id of the line within the order (a UUID), named by `mark-item-prepared`. */
+  readonly lineId: string;
+  readonly itemId: string;
+  /** The menu item's version when it was priced. */
+  readonly itemVersion: number;
+  readonly name: string;
+  /** The item's price in minor units, without modifiers. */
+  readonly unitPrice: number;
+  readonly quantity: number;
+  readonly modifiers: readonly LineModifier[];
+  /** (unitPrice + Σ priceDelta) × quantity, in minor units. */
+  readonly lineTotal: number;
+}
+
+/** Who cancelled an order. */
+export type CancelledBy = 'customer' | 'staff' | 'admin' | 'system';
+
+/** Data of each event type, by type. */
+export interface OrderEventData {
+  OrderPlaced: {
+    readonly orderId: string;
+    readonly restaurantId: string;
+    readonly customerId: string;
+    readonly lines: readonly OrderLine[];
+    /** Σ lineTotal, in minor units. */
+    readonly total: number;
+    readonly currency: string;
+    readonly deliveryAddress: string;
+    /** ISO-8601 instant. */
+    readonly placedAt: string;
+  };
+  OrderAccepted: { readonly orderId: string; readonly etaMinutes?: number };
+  OrderRejected: { readonly orderId: string; readonly reason: string };
+  ItemPrepared: { readonly orderId: string; readonly lineId: string };
+  OrderReady: { readonly orderId: string };
+  CourierAssigned: { readonly orderId: string; readonly courierId: string };
+  OrderPickedUp: { readonly orderId: string; readonly courierId: string };
+  OrderDelivered: { readonly orderId: string };
+  OrderCancelled: { readonly orderId: string; readonly by: CancelledBy; readonly reason: string };
+}
+
+/** An order event type. */
+export type OrderEventType = keyof OrderEventData;
+
+/** An order event: its type and data (the store adds the envelope). */
+export type OrderEvent = { [T in OrderEventType]: { readonly type: T; readonly data: OrderEventData[T] } }[OrderEventType];
+
+/** Every order event type, in lifecycle order. */
+export const ORDER_EVENT_TYPES: readonly OrderEventType[] = Object.freeze([
+  'OrderPlaced',
+  'OrderAccepted',
+  'OrderRejected',
+  'ItemPrepared',
+  'OrderReady',
+  'CourierAssigned',
+  'OrderPickedUp',
+  'OrderDelivered',
+  'OrderCancelled',
+]);
+
+/** The stream of an order: `order-<orderId>`. */
+export const orderStreamId = (orderId: string) => `order-${orderId}`;

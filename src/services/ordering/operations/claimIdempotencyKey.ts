@@ -1,0 +1,35 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { findIdempotencyKey, IDEMPOTENCY_KEY_TTL_HOURS, type IdempotencyRecord } from './findIdempotencyKey.ts';
+
+/** The outcome of a claim: `won` (this transaction owns the key now) or the record that holds it. */
+export type ClaimResult = { readonly won: true } | { readonly won: false; readonly existing: IdempotencyRecord };
+
+/**
+ * Claims a key for a new order in the caller's transaction, which must then append the order's first
+ * events (both commit or neither does).
+ *
+ * Why one INSERT … ON CONFLICT: of two concurrent claims of one key, the second waits on the first's
+ * uncommitted index entry; if the first commits, the second's DO UPDATE finds a live key (its WHERE is
+ * false) and returns no row, and the following SELECT (a new READ COMMITTED snapshot) sees the winner's
+ * record; if the first rolls back, the second inserts. No unique-violation error aborts the transaction,
+ * and an expired key is taken over in the same statement.
+ */
+export async function claimIdempotencyKey(
+  tx: Tx,
+  claim: { customerId: string; key: string; requestHash: Buffer; orderId: string; restaurantId: string; responseStatus: number },
+): Promise<ClaimResult> {
+  const inserted = await tx.query(
+    `insert into ordering.idempotency_keys as k (customer_id, key, request_hash, order_id, restaurant_id, response_status)
+     values ($1, $2, $3, $4, $5, $6)
+     on conflict (customer_id, key) do update
+        set request_hash = excluded.request_hash, order_id = excluded.order_id, restaurant_id = excluded.restaurant_id,
+            response_status = excluded.response_status, created_at = now()
+      where k.created_at <= now() - make_interval(hours => $7)
+     returning k.order_id`,
+    [claim.customerId, claim.key, claim.requestHash, claim.orderId, claim.restaurantId, claim.responseStatus, IDEMPOTENCY_KEY_TTL_HOURS],
+  );
+  if (inserted.rowCount === 1) return { won: true };
+  const existing = await findIdempotencyKey(tx, claim.customerId, claim.key);
+  if (existing === null) throw new Error('idempotency key neither claimed nor found');
+  return { won: false, existing };
+}

@@ -1,0 +1,113 @@
+import { uuidv7, type EventStore } from '../../../platform/events/index.ts';
+import { UnprocessableError } from '../../../platform/errors/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { decide } from '../domain/decide.ts';
+import { foldOrder } from '../domain/foldOrder.ts';
+import { orderStreamId } from '../domain/orderEvents.ts';
+import type { CommandActor } from '../domain/orderCommands.ts';
+import { INITIAL_ORDER } from '../domain/orderState.ts';
+import { toOrderView, type OrderView } from '../orderView.ts';
+import type { MenuCatalog } from '../ports.ts';
+import { requestHash } from '../requestHash.ts';
+import { claimIdempotencyKey } from './claimIdempotencyKey.ts';
+import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
+import { indexOrder } from './indexOrder.ts';
+import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
+import { loadOrder } from './loadOrder.ts';
+
+/** The body of `POST /v1/orders`. */
+export interface PlaceOrderBody {
+  readonly restaurantId: string;
+  readonly deliveryAddress: string;
+  readonly lines: ReadonlyArray<{ readonly itemId: string; readonly quantity: number; readonly modifierIds?: readonly string[] }>;
+}
+
+/** What placing needs. */
+export interface PlaceOrderEnv {
+  readonly unitOfWork: UnitOfWorkFn;
+  readonly store: EventStore;
+  readonly menu: MenuCatalog;
+  readonly clock: () => Date;
+}
+
+/** The outcome: the order, and whether this call created it (201) or replayed a key (200). */
+export interface PlaceOrderResult {
+  readonly order: OrderView;
+  readonly created: boolean;
+}
+
+/**
+ * Places an order under an idempotency key.
+ *
+ * 1. A known, unexpired key of this customer: same body → the order it made (`created: false`);
+ *    another body → 422 `IDEMPOTENCY_KEY_REUSED`. The menu is not asked again.
+ * 2. Otherwise the menu prices the lines (its own read transaction, before ours opens: no request
+ *    holds two connections), `decide` makes OrderPlaced, and ONE transaction (tenant = restaurant)
+ *    claims the key, writes the order index and appends the event. A concurrent duplicate that claimed
+ *    the key first makes this claim return its record instead, and nothing is appended.
+ *
+ * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
+ */
+export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string; key: string; body: PlaceOrderBody; lineage: CommandLineage }): Promise<PlaceOrderResult> {
+  const { customerId, key } = input;
+  const body = {
+    restaurantId: input.body.restaurantId,
+    deliveryAddress: input.body.deliveryAddress,
+    lines: input.body.lines.map((l) => ({ itemId: l.itemId, quantity: l.quantity, modifierIds: [...(l.modifierIds ?? [])] })),
+  };
+  const hash = requestHash(body);
+  const actor: CommandActor = { kind: 'customer', id: customerId };
+
+  const replay = async (existing: IdempotencyRecord): Promise<PlaceOrderResult> => {
+    if (!existing.requestHash.equals(hash)) {
+      throw new UnprocessableError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(key)} was used for a different request; use a new key for a new order`, {
+        orderId: existing.orderId,
+      });
+    }
+    const loaded = await env.unitOfWork({ service: 'ordering', tenantId: existing.restaurantId, actor, readOnly: true }, (tx) => loadOrder(env.store, tx, existing.orderId));
+    if (loaded === null) throw new Error(`idempotency key ${key} names order ${existing.orderId}, whose stream is empty`);
+    return { order: toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition), created: false };
+  };
+
+  const known = await env.unitOfWork({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+  if (known !== null) return replay(known);
+
+  const priced = await env.menu.priceLines(body.restaurantId, body.lines);
+  const currencies = new Set(priced.map((p) => p.currency));
+  if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
+  const orderId = uuidv7();
+  const placedAt = env.clock().toISOString();
+  const events = decide(
+    {
+      type: 'place',
+      by: actor,
+      orderId,
+      restaurantId: body.restaurantId,
+      customerId,
+      lines: priced.map((p, i) => ({
+        lineId: uuidv7(),
+        itemId: p.itemId,
+        itemVersion: p.itemVersion,
+        name: p.name,
+        unitPrice: p.unitPrice,
+        quantity: body.lines[i]!.quantity,
+        modifiers: p.modifiers,
+      })),
+      currency: [...currencies][0] ?? '',
+      deliveryAddress: body.deliveryAddress,
+      placedAt,
+    },
+    INITIAL_ORDER,
+  );
+
+  const outcome = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
+    const claim = await claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId, restaurantId: body.restaurantId, responseStatus: 201 });
+    if (!claim.won) return { won: false as const, existing: claim.existing };
+    await indexOrder(tx, { orderId, restaurantId: body.restaurantId, customerId, placedAt });
+    const appended = await env.store.append(tx, orderStreamId(orderId), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage));
+    return { won: true as const, appended };
+  });
+  if (!outcome.won) return replay(outcome.existing);
+  const state = foldOrder(events);
+  return { order: toOrderView(state, outcome.appended.nextExpectedVersion, outcome.appended.events.at(-1)!.globalPosition), created: true };
+}

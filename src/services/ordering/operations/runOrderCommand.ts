@@ -1,0 +1,66 @@
+import type { UnitOfWorkContext } from '../../../platform/db/index.ts';
+import type { EventStore } from '../../../platform/events/index.ts';
+import { ConcurrencyError, NotFoundError } from '../../../platform/errors/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { decide } from '../domain/decide.ts';
+import { foldOrder } from '../domain/foldOrder.ts';
+import type { OrderCommand } from '../domain/orderCommands.ts';
+import { orderStreamId } from '../domain/orderEvents.ts';
+import { toOrderView, type OrderView } from '../orderView.ts';
+import { indexCourier } from './indexOrder.ts';
+import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
+import { loadOrder } from './loadOrder.ts';
+
+/** What running a command needs. */
+export interface CommandEnv {
+  readonly unitOfWork: UnitOfWorkFn;
+  readonly store: EventStore;
+}
+
+/**
+ * Runs one command on one order as ONE transaction: read the stream → check the expected version →
+ * `decide` → append with that version as the expected one (→ index the courier on CourierAssigned).
+ * `context` must carry the order's restaurant as its tenant.
+ *
+ * Two commands that both read version N: the first append commits N+1; the second append finds the
+ * head at N+1 (or collides with it on the primary key while it is uncommitted) and fails with
+ * ConcurrencyError. Either way the loser gets 412 with the version and state it lost to.
+ *
+ * @throws {ConcurrencyError} (412) `expectedVersion` is not the stream's version, or another command
+ *   appended first; `details.currentVersion` and `details.current` (the order now) let the client retry.
+ * @throws {NotFoundError} (404) no such order in the tenant. Plus whatever `decide` throws (422/403/404).
+ */
+export async function runOrderCommand(
+  env: CommandEnv,
+  input: { context: UnitOfWorkContext; orderId: string; expectedVersion: number; command: OrderCommand; lineage: CommandLineage },
+): Promise<OrderView> {
+  const { context, orderId, expectedVersion, command } = input;
+  const conflict = (view: OrderView, reason?: unknown) =>
+    new ConcurrencyError(expectedVersion, view.version, `Order ${orderId} is at version ${view.version}, not ${expectedVersion}; re-read it and retry`, {
+      currentVersion: view.version,
+      current: view,
+      ...(reason === undefined ? {} : { reason }),
+    });
+  try {
+    return await env.unitOfWork(context, async (tx) => {
+      const loaded = await loadOrder(env.store, tx, orderId);
+      if (loaded === null) throw new NotFoundError('order', orderId);
+      const lastPosition = loaded.events.at(-1)!.globalPosition;
+      if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
+      const events = decide(command, loaded.state);
+      if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
+      const appended = await env.store.append(tx, orderStreamId(orderId), toNewEvents(events, input.lineage), loaded.version, appendOptions(input.lineage));
+      for (const event of events) {
+        if (event.type === 'CourierAssigned') await indexCourier(tx, { orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId });
+      }
+      return toOrderView(foldOrder(events, loaded.state), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition);
+    });
+  } catch (error) {
+    // Lost the race at the append: report the order as the winner left it (a fresh read).
+    if (error instanceof ConcurrencyError && error.details.currentVersion === undefined) {
+      const now = await env.unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(env.store, tx, orderId));
+      if (now !== null) throw conflict(toOrderView(now.state, now.version, now.events.at(-1)!.globalPosition), error.details.reason);
+    }
+    throw error;
+  }
+}

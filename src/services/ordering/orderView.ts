@@ -1,0 +1,65 @@
+import type { GlobalPosition } from '../../platform/events/index.ts';
+import type { OrderState } from './domain/orderState.ts';
+
+/**
+ * A global position as it travels in responses: `"<transactionId>.<position>"` (both decimal). A read
+ * model read with `?after=<position>` waits until it has applied that event (read-your-writes).
+ * Ordered by the pair, so compare with {@link parsePosition}, never as strings.
+ */
+export function formatPosition(position: GlobalPosition): string {
+  return `${position.transactionId}.${position.position}`;
+}
+
+/** The inverse of {@link formatPosition}; `null` when malformed. */
+export function parsePosition(text: string): GlobalPosition | null {
+  const match = /^(\d{1,20})\.(\d{1,20})$/.exec(text);
+  if (match === null) return null;
+  return { transactionId: BigInt(match[1]!), position: BigInt(match[2]!) };
+}
+
+/** The body of `GET /v1/orders/:id` and of every command's response. */
+export interface OrderView {
+  readonly id: string;
+  readonly restaurantId: string;
+  readonly customerId: string;
+  readonly status: Exclude<OrderState['status'], 'none'>;
+  readonly lines: OrderState['lines'];
+  readonly total: number;
+  readonly currency: string;
+  readonly deliveryAddress: string;
+  readonly placedAt: string;
+  readonly etaMinutes: number | null;
+  readonly preparedLineIds: readonly string[];
+  readonly courierId: string | null;
+  readonly rejectReason: string | null;
+  readonly cancelledBy: OrderState['cancelledBy'];
+  readonly cancelReason: string | null;
+  /** The stream version: the ETag, and the If-Match of the next command. */
+  readonly version: number;
+  /** Global position of the stream's last event (see {@link formatPosition}). */
+  readonly position: string;
+}
+
+/** Shapes a folded (placed) order for HTTP. */
+export function toOrderView(state: OrderState, version: number, position: GlobalPosition): OrderView {
+  if (state.status === 'none') throw new Error('an order that was never placed has no view');
+  return {
+    id: state.orderId!,
+    restaurantId: state.restaurantId!,
+    customerId: state.customerId!,
+    status: state.status,
+    lines: state.lines,
+    total: state.total,
+    currency: state.currency!,
+    deliveryAddress: state.deliveryAddress!,
+    placedAt: state.placedAt!,
+    etaMinutes: state.etaMinutes,
+    preparedLineIds: state.preparedLineIds,
+    courierId: state.courierId,
+    rejectReason: state.rejectReason,
+    cancelledBy: state.cancelledBy,
+    cancelReason: state.cancelReason,
+    version,
+    position: formatPosition(position),
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * What the ordering service asks of the menu service. The composition root wires an implementation:
+ * in-process (`menuCatalog` in src/services/menu/priceLinesAdapter.ts) when the services run
+ * together, HTTP when they run apart. Ordering never reads the menu's tables.
+ */
+export interface MenuCatalog {
+  /**
+   * Prices the requested lines against the restaurant's live menu, one result per requested line, in
+   * the same order.
+   *
+   * @throws {NotFoundError} no such restaurant (404).
+   * @throws {UnprocessableError} an item unknown, deleted or sold out (`MENU_ITEM_UNAVAILABLE`,
+   *   `MENU_ITEM_SOLD_OUT`), or modifier choices that are unknown or break a group's min/max
+   *   (`MODIFIER_CHOICE_INVALID`) (422).
+   */
+  priceLines(restaurantId: string, lines: readonly LineRequest[]): Promise<PricedLine[]>;
+}
+
+/** A line the customer asks for. */
+export interface LineRequest {
+  readonly itemId: string;
+  readonly quantity: number;
+  readonly modifierIds: readonly string[];
+}
+
+/** A line as the menu prices it now. */
+export interface PricedLine {
+  readonly itemId: string;
+  /** The item's version (its optimistic-concurrency version) the price was read at. */
+  readonly itemVersion: number;
+  readonly name: string;
+  /** Minor units of `currency`, without modifiers. */
+  readonly unitPrice: number;
+  /** The restaurant's currency (ISO 4217). */
+  readonly currency: string;
+  readonly modifiers: ReadonlyArray<{ readonly modifierId: string; readonly name: string; readonly priceDelta: number }>;
+}
+
+/** The ordering service's ports. */
+export interface OrderingPorts {
+  readonly menu: MenuCatalog;
+}

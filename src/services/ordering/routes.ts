@@ -1,0 +1,213 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { Type, type TSchema } from 'typebox';
+import { authorize } from '../../api/index.ts';
+import type { Principal, Role } from '../../platform/auth/index.ts';
+import type { UnitOfWorkContext } from '../../platform/db/index.ts';
+import type { EventStore } from '../../platform/events/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
+import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
+import { etagOf, ifMatchVersion } from './ifMatch.ts';
+import { requestLineage } from './operations/lineage.ts';
+import { loadOrder } from './operations/loadOrder.ts';
+import { locateOrder } from './operations/locateOrder.ts';
+import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
+import { runOrderCommand } from './operations/runOrderCommand.ts';
+import { formatPosition, toOrderView } from './orderView.ts';
+import type { OrderingPorts } from './ports.ts';
+
+const Uuid = Type.String({ format: 'uuid' });
+const Reason = Type.String({ minLength: 1, maxLength: 500 });
+const IdParams = Type.Object({ id: Uuid });
+const bearer = [{ bearer: [] }];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
+const PlaceBody = Type.Object(
+  {
+    restaurantId: Uuid,
+    deliveryAddress: Type.String({ minLength: 1, maxLength: 500 }),
+    lines: Type.Array(
+      Type.Object(
+        {
+          itemId: Uuid,
+          quantity: Type.Integer({ minimum: 1, maximum: 100 }),
+          modifierIds: Type.Optional(Type.Array(Uuid, { maxItems: 50 })),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 50 },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** One command route: who may send it, its body, and how the body becomes the command. */
+interface CommandRoute {
+  readonly roles: readonly Role[];
+  readonly summary: string;
+  readonly body?: TSchema;
+  readonly build: (by: CommandActor, body: Record<string, unknown>) => OrderCommand;
+}
+
+const COMMANDS: Record<Exclude<OrderCommand['type'], 'place'>, CommandRoute> = {
+  accept: {
+    roles: ['staff', 'admin'],
+    summary: 'Accept a placed order, with an optional ETA (staff)',
+    body: Type.Object({ etaMinutes: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })) }, { additionalProperties: false }),
+    build: (by, b) => (typeof b.etaMinutes === 'number' ? { type: 'accept', by, etaMinutes: b.etaMinutes } : { type: 'accept', by }),
+  },
+  reject: {
+    roles: ['staff', 'admin'],
+    summary: 'Reject a placed order (staff)',
+    body: Type.Object({ reason: Reason }, { additionalProperties: false }),
+    build: (by, b) => ({ type: 'reject', by, reason: String(b.reason) }),
+  },
+  'mark-item-prepared': {
+    roles: ['staff', 'admin'],
+    summary: 'Mark one line of an accepted order prepared (staff)',
+    body: Type.Object({ lineId: Uuid }, { additionalProperties: false }),
+    build: (by, b) => ({ type: 'mark-item-prepared', by, lineId: String(b.lineId) }),
+  },
+  ready: { roles: ['staff', 'admin'], summary: 'Mark an accepted order ready for pick-up (staff)', build: (by) => ({ type: 'ready', by }) },
+  'assign-courier': {
+    roles: ['staff', 'admin'],
+    summary: 'Assign (or reassign) the courier of an accepted or ready order (staff, admin; the delivery service later)',
+    body: Type.Object({ courierId: Uuid }, { additionalProperties: false }),
+    build: (by, b) => ({ type: 'assign-courier', by, courierId: String(b.courierId) }),
+  },
+  cancel: {
+    roles: ['customer', 'staff', 'admin'],
+    summary: 'Cancel: a customer before the restaurant accepts, staff before pick-up',
+    body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+    build: (by, b) => ({ type: 'cancel', by, reason: typeof b.reason === 'string' ? b.reason : '' }),
+  },
+  'pick-up': { roles: ['courier'], summary: 'Pick up a ready order (the assigned courier)', build: (by) => ({ type: 'pick-up', by }) },
+  deliver: { roles: ['courier'], summary: 'Deliver a picked-up order (the assigned courier)', build: (by) => ({ type: 'deliver', by }) },
+};
+
+/**
+ * The ordering service's write side over HTTP: place (with an Idempotency-Key), read (state and
+ * events), and the lifecycle commands (If-Match with the stream version; 428 without it, 412 when
+ * stale). Every response carries the order's `version` (also its ETag) and the global `position` of
+ * its last event, for read-your-writes on the read models (`?after=<position>`).
+ */
+export function orderingRoutes(ports: OrderingPorts, store: EventStore): FastifyPluginAsync<{ deps: ServiceDeps }> {
+  return async (plugin, { deps }) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const { unitOfWork } = deps;
+
+    /** The actor a principal acts as; customers and couriers must carry their UUID as the subject. */
+    const actorOf = (principal: Principal): CommandActor => {
+      if ((principal.role === 'customer' || principal.role === 'courier') && !UUID.test(principal.subject)) {
+        throw new ForbiddenError(`A ${principal.role} token must carry the ${principal.role}'s id as its subject`);
+      }
+      return { kind: principal.role, id: principal.subject };
+    };
+
+    /**
+     * The transaction context for acting on order `id`, with its restaurant as the tenant. Staff act
+     * in their own restaurant (an order of another one is simply not in its stream); everybody else
+     * finds the restaurant in the order index, which RLS filters per actor. 404 when not visible.
+     */
+    const orderContext = async (request: FastifyRequest, id: string, roles: readonly Role[]): Promise<UnitOfWorkContext> => {
+      const principal = authorize(request, ...roles);
+      const actor = actorOf(principal);
+      if (principal.role === 'staff') return { service: 'ordering', tenantId: principal.restaurantId, actor };
+      const location = await unitOfWork({ service: 'ordering', actor, readOnly: true }, (tx) => locateOrder(tx, id));
+      if (location === null) throw new NotFoundError('order', id);
+      return { service: 'ordering', tenantId: location.restaurantId, actor };
+    };
+
+    const readOrder = async (request: FastifyRequest, id: string) => {
+      const context = await orderContext(request, id, ['customer', 'staff', 'courier', 'admin']);
+      const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, id));
+      if (loaded === null) throw new NotFoundError('order', id);
+      return loaded;
+    };
+
+    app.post(
+      '/orders',
+      {
+        schema: {
+          tags: ['ordering'],
+          summary: 'Place an order (customer). Idempotency-Key: the same key and body return the same order (201, then 200); another body gets 422',
+          security: bearer,
+          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
+          body: PlaceBody,
+        },
+      },
+      async (request, reply) => {
+        const principal = authorize(request, 'customer');
+        const actor = actorOf(principal);
+        const key = request.headers['idempotency-key'];
+        if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
+          throw new ValidationError('Send an Idempotency-Key header (1–255 visible ASCII characters, e.g. a UUID) with every new order', { field: 'Idempotency-Key' });
+        }
+        const { order, created } = await placeOrder(
+          { unitOfWork, store, menu: ports.menu, clock: () => new Date() },
+          { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id)) },
+        );
+        return reply
+          .status(created ? 201 : 200)
+          .header('etag', etagOf(order.version))
+          .header('location', `/v1/orders/${order.id}`)
+          .send(order);
+      },
+    );
+
+    app.get(
+      '/orders/:id',
+      { schema: { tags: ['ordering'], summary: 'An order as its events fold it, with its version as ETag (its customer, restaurant staff, assigned courier, admin)', security: bearer, params: IdParams } },
+      async (request, reply) => {
+        const { id } = request.params;
+        const loaded = await readOrder(request, id);
+        return reply.header('etag', etagOf(loaded.version)).send(toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition));
+      },
+    );
+
+    app.get(
+      '/orders/:id/events',
+      { schema: { tags: ['ordering'], summary: "An order's event stream with each event's metadata (lineage)", security: bearer, params: IdParams } },
+      async (request, reply) => {
+        const { id } = request.params;
+        const loaded = await readOrder(request, id);
+        return reply.header('etag', etagOf(loaded.version)).send({
+          orderId: id,
+          version: loaded.version,
+          events: loaded.events.map((e) => ({
+            streamId: e.streamId,
+            streamVersion: e.streamVersion,
+            type: e.type,
+            schemaVersion: e.schemaVersion,
+            data: e.data,
+            metadata: e.metadata,
+            position: formatPosition(e.globalPosition),
+          })),
+        });
+      },
+    );
+
+    for (const [name, route] of Object.entries(COMMANDS) as Array<[keyof typeof COMMANDS, CommandRoute]>) {
+      app.post(
+        `/orders/:id/${name}`,
+        {
+          schema: { tags: ['ordering'], summary: `${route.summary}; If-Match: the version`, security: bearer, params: IdParams, ...(route.body === undefined ? {} : { body: route.body }) },
+          // A command without fields may come without a body: validate it as {} (required fields still fail).
+          preValidation: async (request: FastifyRequest) => {
+            if (request.body == null) request.body = {};
+          },
+        },
+        async (request: FastifyRequest, reply: FastifyReply) => {
+          const { id } = request.params as { id: string };
+          const context = await orderContext(request, id, route.roles);
+          const expectedVersion = ifMatchVersion(request.headers['if-match']);
+          const command = route.build(context.actor as CommandActor, (request.body ?? {}) as Record<string, unknown>);
+          const order = await runOrderCommand({ unitOfWork, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id)) });
+          return reply.header('etag', etagOf(order.version)).send(order);
+        },
+      );
+    }
+  };
+}

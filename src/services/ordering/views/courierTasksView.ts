@@ -1,0 +1,62 @@
+import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
+import type { EventStore, RecordedEvent } from '../../../platform/events/index.ts';
+import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
+import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+
+/**
+ * The fold of the courier task-list: one row per order from placement (pickup restaurant and
+ * delivery address known early), assigned to a courier by CourierAssigned.
+ */
+export function evolveCourierTask(row: RowState | null, event: RecordedEvent): RowState | undefined {
+  const type = event.type as OrderEventType;
+  const base = { updated_at: event.metadata.occurredAt, version: event.streamVersion };
+  if (type === 'OrderPlaced') {
+    const d = dataOf(event, 'OrderPlaced');
+    const [tenantId, orderId] = orderKey(event)!;
+    return {
+      tenant_id: tenantId,
+      order_id: orderId,
+      courier_id: null,
+      status: 'placed',
+      restaurant_id: uuidOrNull(d.restaurantId) ?? tenantId,
+      delivery_address: typeof d.deliveryAddress === 'string' ? d.deliveryAddress : JSON.stringify(d.deliveryAddress ?? null),
+      assigned_at: null,
+      ...base,
+    };
+  }
+  if (row === null) return undefined;
+  if (type === 'CourierAssigned') {
+    return { ...row, ...base, courier_id: uuidOrNull(dataOf(event, 'CourierAssigned').courierId), assigned_at: event.metadata.occurredAt };
+  }
+  if (type === 'OrderPickedUp') {
+    return { ...row, ...base, status: 'picked_up', courier_id: uuidOrNull(dataOf(event, 'OrderPickedUp').courierId) ?? row.courier_id };
+  }
+  const status = STATUS_OF[type];
+  return { ...row, ...base, ...(status === undefined ? {} : { status }) };
+}
+
+/** The courier task-list projection (`ordering.courier_tasks_view`). */
+export function courierTasksProjection(store: EventStore) {
+  return defineRowProjection({
+    name: 'courier-tasks',
+    service: 'ordering',
+    schema: 'ordering',
+    table: 'courier_tasks_view',
+    store,
+    eventTypes: ORDER_EVENT_TYPES,
+    key: ['tenant_id', 'order_id'],
+    columns: {
+      tenant_id: 'uuid',
+      order_id: 'uuid',
+      courier_id: 'uuid',
+      status: 'text',
+      restaurant_id: 'uuid',
+      delivery_address: 'text',
+      assigned_at: 'timestamptz',
+      updated_at: 'timestamptz',
+      version: 'integer',
+    },
+    keyOf: orderKey,
+    evolve: evolveCourierTask,
+  });
+}

@@ -1,0 +1,35 @@
+import type { RecordedEvent } from '../../../platform/events/index.ts';
+import type { OrderEventData, OrderEventType } from '../domain/orderEvents.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The status an event moves an order to, for the events that move it. */
+export const STATUS_OF: Partial<Record<OrderEventType, string>> = Object.freeze({
+  OrderPlaced: 'placed',
+  OrderAccepted: 'accepted',
+  OrderRejected: 'rejected',
+  OrderReady: 'ready',
+  OrderPickedUp: 'picked_up',
+  OrderDelivered: 'delivered',
+  OrderCancelled: 'cancelled',
+});
+
+/** Statuses after which an order leaves the live lists (board, courier tasks). */
+export const FINISHED_STATUSES: readonly string[] = Object.freeze(['delivered', 'rejected', 'cancelled']);
+
+/** The (tenant, order) key of an order event: from the stream id `order-<uuid>`, or null for another stream. */
+export function orderKey(event: RecordedEvent): readonly string[] | null {
+  if (!event.streamId.startsWith('order-')) return null;
+  const orderId = event.streamId.slice('order-'.length);
+  return UUID.test(orderId) ? [event.metadata.tenantId, orderId.toLowerCase()] : null;
+}
+
+/** The event's data, typed by its type. */
+export function dataOf<T extends OrderEventType>(event: RecordedEvent, _type: T): OrderEventData[T] {
+  return event.data as OrderEventData[T];
+}
+
+/** A UUID from event data, or null when absent or malformed (a view never fails on a bad field). */
+export function uuidOrNull(value: unknown): string | null {
+  return typeof value === 'string' && UUID.test(value) ? value.toLowerCase() : null;
+}

@@ -1,0 +1,36 @@
+import { runProjection, type RowProjection } from '../../../platform/projections/index.ts';
+import type { ServiceDeps } from '../../../platform/runtime/index.ts';
+import { ORDER_VIEWS } from './projections.ts';
+
+/** A background worker as `ServiceModule.workers` takes it. */
+export interface ViewWorker {
+  readonly name: string;
+  run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
+}
+
+/**
+ * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
+ * (see `runProjection`). Metrics go to `deps.metrics` when the process has a registry.
+ */
+export function createViewWorkers(projections: readonly RowProjection[] = ORDER_VIEWS.all): readonly ViewWorker[] {
+  return projections.map((projection) => ({
+    name: `projection-${projection.name}`,
+    async run(deps: ServiceDeps, signal: AbortSignal) {
+      const pool = deps.databases.poolFor(projection.service);
+      let lastReported = 0;
+      const runner = runProjection(pool, projection, {
+        ...(deps.metrics === undefined ? {} : { registry: deps.metrics }),
+        onError: (error) => {
+          // A failing batch is retried; say so at most once a minute rather than on every retry.
+          if (Date.now() - lastReported < 60_000) return;
+          lastReported = Date.now();
+          process.emitWarning(`projection ${projection.name}: ${error instanceof Error ? error.message : String(error)}; retrying`);
+        },
+      });
+      await runner.run(signal);
+    },
+  }));
+}
+
+/** The three order view workers, for `ServiceModule.workers`. */
+export const viewWorkers: readonly ViewWorker[] = createViewWorkers();

@@ -1,0 +1,25 @@
+import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+
+/**
+ * The restaurant directory other services ask through their ports (in-process adapter). Reads the
+ * public directory in a read-only transaction of the platform service.
+ */
+export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
+  const reader = { service: 'platform', readOnly: true } as const;
+  return {
+    async restaurant(id: string) {
+      return unitOfWork(reader, async (tx) => {
+        const row = await tx.query<{ id: string; currency: string; city: string }>(
+          `select r.id, r.currency, c.name as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`,
+          [id],
+        );
+        return row.rows[0] ?? null;
+      });
+    },
+    async restaurantsIn(city: string) {
+      return unitOfWork(reader, async (tx) =>
+        (await tx.query<{ id: string }>(`select r.id from platform.restaurants r join platform.cities c on c.id = r.city_id where c.name = $1`, [city])).rows.map((r) => r.id),
+      );
+    },
+  };
+}

@@ -1,0 +1,296 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import client from 'prom-client';
+import { createCache, CacheClosedError, type Cache, type CacheOptions } from '../../../src/platform/cache/index.ts';
+import { ValidationError } from '../../../src/platform/errors/index.ts';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { testEnv } from '../../support/env.ts';
+import { requireService } from '../../support/services.ts';
+import { createProbe, deferred, metricValue, priceOf, type Probe } from './probe.ts';
+
+const redisService = await requireService('redis');
+
+let db: TestDatabase;
+let probe: Probe;
+let admin: Redis | null = null;
+const namespaces: string[] = [];
+const caches: Cache[] = [];
+
+before(async () => {
+  db = await createTestDatabase();
+  probe = await createProbe(db.url, { setup: true });
+  if (redisService.ok) admin = new Redis(testEnv.redisUrl);
+});
+after(async () => {
+  for (const cache of caches) await cache.close();
+  if (admin !== null) {
+    for (const ns of namespaces) {
+      const keys = await admin.keys(`${ns}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+    }
+    await admin.quit();
+  }
+  await probe.close();
+  await db.drop();
+});
+
+/** A cache in a namespace of its own, closed after the file. */
+async function open(mode: 'memory' | 'redis', options: Partial<CacheOptions> & { namespace?: string } = {}): Promise<Cache> {
+  const namespace = options.namespace ?? `t_${randomUUID().slice(0, 8)}`;
+  if (!namespaces.includes(namespace)) namespaces.push(namespace);
+  const cache = createCache({ ...options, namespace, redis: mode === 'redis' ? testEnv.redisUrl : null });
+  caches.push(cache);
+  await cache.ready();
+  return cache;
+}
+
+for (const mode of ['memory', 'redis'] as const) {
+  const skip = mode === 'redis' ? redisService.skip : false;
+
+  describe(`cache-aside, ${mode} mode`, { skip }, () => {
+    test('a miss loads and stores; the next read is a hit from the same tier, with the body and ETag as loaded', async () => {
+      const registry = new client.Registry();
+      const cache = await open(mode, { registry });
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 1250, []);
+      const calls = { n: 0 };
+      const first = await cache.getOrLoad(tenant, probe.loader(tenant, calls));
+      const second = await cache.getOrLoad(tenant, probe.loader(tenant, calls));
+      assert.equal(first.source, 'loader');
+      assert.equal(second.source, mode);
+      assert.equal(calls.n, 1);
+      assert.equal(priceOf(second), 1250);
+      assert.equal(second.etag, '"p1250"');
+      assert.deepEqual(second.body, first.body);
+      assert.equal(await metricValue(registry, 'brigade_cache_hits_total', { tier: mode }), 1);
+      assert.equal(await metricValue(registry, 'brigade_cache_misses_total'), 1);
+      assert.equal(await metricValue(registry, 'brigade_cache_load_duration_seconds', { outcome: 'ok' }), 1);
+      if (mode === 'memory') {
+        // The in-process hit hands out the stored entry itself: nothing is copied or re-serialised.
+        assert.equal(await cache.getOrLoad(tenant, probe.loader(tenant, calls)), second);
+      }
+    });
+
+    test('a loader without an ETag gets a strong SHA-1 one; Buffers and strings are stored as bytes', async () => {
+      const cache = await open(mode);
+      const bytes = Buffer.from([0, 10, 255, 10, 13, 0]);
+      await cache.getOrLoad('bin', async () => bytes);
+      const hit = await cache.getOrLoad('bin', () => Promise.reject(new Error('must not load')));
+      assert.deepEqual(hit.body, bytes);
+      assert.match(hit.etag, /^"[A-Za-z0-9_-]{27}"$/);
+      await cache.getOrLoad('text', async () => 'crème brûlée');
+      assert.equal((await cache.getOrLoad('text', () => Promise.reject(new Error('must not load')))).body.toString('utf8'), 'crème brûlée');
+    });
+
+    test('single-flight: 50 concurrent misses of one key cause exactly 1 load, and all 50 get its result', async () => {
+      const registry = new client.Registry();
+      const cache = await open(mode, { registry });
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 990, []);
+      const calls = { n: 0 };
+      const results = await Promise.all(Array.from({ length: 50 }, () => cache.getOrLoad(tenant, probe.loader(tenant, calls))));
+      assert.equal(calls.n, 1);
+      assert.equal(new Set(results.map((r) => r.body.toString())).size, 1);
+      assert.equal(priceOf(results[0]!), 990);
+      assert.equal(await metricValue(registry, 'brigade_cache_load_duration_seconds'), 1);
+    });
+
+    test('a failing loader fails its readers, caches nothing, and the next read loads again', async () => {
+      const cache = await open(mode);
+      const failure = new Error('database said no');
+      const results = await Promise.allSettled([1, 2, 3].map(() => cache.getOrLoad('k', () => Promise.reject(failure))));
+      assert.ok(results.every((r) => r.status === 'rejected' && r.reason === failure));
+      assert.equal((await cache.getOrLoad('k', async () => 'ok')).source, 'loader');
+    });
+
+    test('eviction after commit: a read right after a committed change never returns the old price', async () => {
+      const cache = await open(mode);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 100, [cache]);
+      for (let price = 101; price <= 120; price += 1) {
+        assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), price - 1);
+        assert.equal((await cache.getOrLoad(tenant, probe.loader(tenant))).source, mode, 'the old price is cached');
+        await probe.writePrice(tenant, price, [cache]);
+        assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), price);
+      }
+    });
+
+    test('a rolled-back change evicts nothing', async () => {
+      const cache = await open(mode);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 5, []);
+      await cache.getOrLoad(tenant, probe.loader(tenant));
+      await assert.rejects(
+        unitOfWork(probe.pool, { service: 'menu', tenantId: tenant }, async (tx) => {
+          tx.afterCommit(() => cache.evict(tenant));
+          throw new Error('abort');
+        }),
+        /abort/,
+      );
+      assert.notEqual((await cache.getOrLoad(tenant, probe.loader(tenant))).source, 'loader');
+    });
+
+    test('the stale-loader race, forced: a load paused across a commit + eviction neither stores nor serves later readers the old price', async () => {
+      const registry = new client.Registry();
+      // Two instances of one namespace: in Redis mode they share Redis (two app instances), in memory
+      // mode they share the in-process bus. The reader's load is paused after its SELECT. The reader
+      // does not listen to the Redis broadcast: the generation fence alone must hold.
+      const namespace = `t_${randomUUID().slice(0, 8)}`;
+      const reader = await open(mode, { namespace, registry, broadcast: false });
+      const writer = await open(mode, { namespace });
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 700, []);
+
+      const selected = deferred();
+      const release = deferred();
+      const paused = reader.getOrLoad(tenant, async () => {
+        const price = await probe.readPrice(tenant);
+        selected.resolve();
+        await release.promise;
+        return { body: JSON.stringify({ tenant, price }), etag: `"p${price}"` };
+      });
+      await selected.promise; // the paused load has read 700
+      await probe.writePrice(tenant, 701, [writer]); // commit, then evict (awaited by unitOfWork)
+
+      // A reader that arrives after the eviction must not join the paused load.
+      const calls = { n: 0 };
+      // (Had it joined, it would wait for the paused load: bounded wait, then fail instead of hanging.)
+      const late = await Promise.race([
+        reader.getOrLoad(tenant, probe.loader(tenant, calls)),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the late reader joined the paused load')), 10_000).unref()),
+      ]);
+      assert.equal(priceOf(late), 701);
+      assert.equal(calls.n, 1);
+
+      release.resolve();
+      assert.equal(priceOf(await paused), 700, 'the paused load returns what it read to its own caller');
+      // …but never stores it: every later read, on either instance, sees 701.
+      for (const cache of [reader, writer, reader]) assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), 701);
+      assert.equal(await metricValue(registry, 'brigade_cache_stale_loads_total'), 1);
+    });
+
+    test('the stale-loader race without a late reader: the paused load is fenced out and the next read loads the new price', async () => {
+      const namespace = `t_${randomUUID().slice(0, 8)}`;
+      const reader = await open(mode, { namespace, broadcast: false });
+      const writer = await open(mode, { namespace });
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 10, []);
+      const selected = deferred();
+      const release = deferred();
+      const paused = reader.getOrLoad(tenant, async () => {
+        const price = await probe.readPrice(tenant);
+        selected.resolve();
+        await release.promise;
+        return JSON.stringify({ tenant, price });
+      });
+      await selected.promise;
+      await probe.writePrice(tenant, 11, [writer]);
+      release.resolve();
+      assert.equal(priceOf(await paused), 10);
+      const calls = { n: 0 };
+      const next = await writer.getOrLoad(tenant, probe.loader(tenant, calls));
+      assert.equal(priceOf(next), 11);
+      assert.equal(calls.n, 1, 'the old value was not written back, so this read missed');
+    });
+
+    test('evict takes several keys and evicts only those', async () => {
+      const cache = await open(mode);
+      for (const key of ['a', 'b', 'c']) await cache.getOrLoad(key, async () => key);
+      await cache.evict(['a', 'b']);
+      assert.equal((await cache.getOrLoad('a', async () => 'a')).source, 'loader');
+      assert.equal((await cache.getOrLoad('b', async () => 'b')).source, 'loader');
+      assert.equal((await cache.getOrLoad('c', async () => 'c')).source, mode);
+    });
+
+    test('values expire after the TTL', async () => {
+      const cache = await open(mode, { ttlSeconds: 0.2 });
+      await cache.getOrLoad('k', async () => 'v1');
+      assert.equal((await cache.getOrLoad('k', async () => 'v2')).source, mode);
+      // Bounded wait for an eventual event: the entry must be gone within 5 s (TTL 200 ms).
+      const deadline = Date.now() + 5000;
+      let entry = await cache.getOrLoad('k', async () => 'v2');
+      while (entry.source !== 'loader' && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+        entry = await cache.getOrLoad('k', async () => 'v2');
+      }
+      assert.equal(entry.source, 'loader');
+      assert.equal(entry.body.toString(), 'v2');
+    });
+
+    test('rejects bad options and keys with VALIDATION_FAILED, and reads after close with CACHE_CLOSED', async () => {
+      assert.throws(() => createCache({ namespace: 'bad namespace' }), ValidationError);
+      assert.throws(() => createCache({ namespace: 'ok', ttlSeconds: 0 }), ValidationError);
+      assert.throws(() => createCache({ namespace: 'ok', maxEntries: 0 }), ValidationError);
+      const cache = await open(mode);
+      await assert.rejects(async () => cache.getOrLoad('', async () => 'x'), ValidationError);
+      await assert.rejects(cache.getOrLoad('k', async () => ({ body: 'x', etag: 'not quoted' })), ValidationError);
+      await cache.close();
+      await assert.rejects(async () => cache.getOrLoad('k', async () => 'x'), CacheClosedError);
+    });
+  });
+}
+
+describe('memory mode only', () => {
+  test('the LRU keeps at most maxEntries, dropping the least recently used', async () => {
+    const cache = await open('memory', { maxEntries: 2 });
+    await cache.getOrLoad('a', async () => 'a');
+    await cache.getOrLoad('b', async () => 'b');
+    await cache.getOrLoad('a', async () => 'a'); // a is now the most recent
+    await cache.getOrLoad('c', async () => 'c'); // drops b
+    assert.equal((await cache.getOrLoad('a', async () => 'a')).source, 'memory');
+    assert.equal((await cache.getOrLoad('b', async () => 'b')).source, 'loader');
+  });
+
+  test('an eviction reaches every cache of the namespace in the process, and no other namespace', async () => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const one = await open('memory', { namespace });
+    const two = await open('memory', { namespace });
+    const other = await open('memory');
+    for (const cache of [one, two, other]) await cache.getOrLoad('k', async () => 'v');
+    await one.evict('k');
+    assert.equal((await two.getOrLoad('k', async () => 'v')).source, 'loader');
+    assert.equal((await other.getOrLoad('k', async () => 'v')).source, 'memory');
+  });
+});
+
+describe('redis mode only', { skip: redisService.skip }, () => {
+  test('values carry the TTL in Redis, and keys are namespaced', async () => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const cache = await open('redis', { namespace, ttlSeconds: 42 });
+    await cache.getOrLoad('tenant-1', async () => 'doc');
+    const ttl = await admin!.pttl(`${namespace}:{tenant-1}:v`);
+    assert.ok(ttl > 40_000 && ttl <= 42_000, `PTTL ${ttl}`);
+  });
+
+  test('a shared ioredis client is used and left open by close()', async () => {
+    const shared = new Redis(testEnv.redisUrl, { enableOfflineQueue: false, commandTimeout: 250 });
+    await new Promise<void>((resolve) => shared.once('ready', () => resolve()));
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    namespaces.push(namespace);
+    const cache = createCache({ namespace, redis: shared });
+    await cache.ready();
+    assert.equal(cache.mode, 'redis');
+    await cache.getOrLoad('k', async () => 'v');
+    assert.equal((await cache.getOrLoad('k', async () => 'v')).source, 'redis');
+    await cache.close();
+    assert.equal(await shared.ping(), 'PONG');
+    await shared.quit();
+  });
+
+  test('the eviction broadcast reaches the other instances (remote evictions counted)', async () => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const registry = new client.Registry();
+    const listener = await open('redis', { namespace, registry });
+    const writer = await open('redis', { namespace });
+    await listener.getOrLoad('k', async () => 'v');
+    await writer.evict('k');
+    const deadline = Date.now() + 5000;
+    while ((await metricValue(registry, 'brigade_cache_evictions_total', { origin: 'remote' })) < 1 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await metricValue(registry, 'brigade_cache_evictions_total', { origin: 'remote' }), 1);
+  });
+});

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import client from 'prom-client';
+import { createCache } from '../../../src/platform/cache/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
+
+/** A redis-server of this test's own, on a free port, that the test stops and restarts. */
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function redisServerAvailable(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const child = spawn('redis-server', ['--version'], { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const hasRedisServer = await redisServerAvailable();
+
+describe('degraded mode: Redis stopped, then back', { skip: hasRedisServer ? false : 'redis-server is not installed' }, () => {
+  let db: TestDatabase;
+  let probe: Probe;
+  let dir: string;
+  let port: number;
+  let server: ChildProcess | null = null;
+
+  const startServer = async () => {
+    server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', 'dump.rdb', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const probeClient = new Redis({ port, lazyConnect: true, retryStrategy: () => 50, maxRetriesPerRequest: 0 });
+    probeClient.on('error', () => undefined);
+    await until('redis-server to answer', async () => (await probeClient.ping().catch(() => null)) === 'PONG');
+    probeClient.disconnect();
+  };
+  /** SHUTDOWN SAVE: the data survives the restart, as with a persistent Redis. */
+  const stopServer = async () => {
+    const running = server!;
+    const exited = new Promise((resolve) => running.once('exit', resolve));
+    const admin = new Redis({ port, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    admin.on('error', () => undefined);
+    await admin.call('SHUTDOWN', 'SAVE').catch(() => undefined);
+    admin.disconnect();
+    await exited;
+    server = null;
+  };
+
+  before(async () => {
+    db = await createTestDatabase();
+    probe = await createProbe(db.url, { setup: true });
+    dir = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-cache-redis-'));
+    port = await freePort();
+    await startServer();
+  });
+  after(async () => {
+    if (server !== null) await stopServer();
+    await fs.rm(dir, { recursive: true, force: true });
+    await probe.close();
+    await db.drop();
+  });
+
+  test('reads are served while Redis is down, an eviction made then is replayed, and the cache recovers', async () => {
+    const registry = new client.Registry();
+    const errors: string[] = [];
+    const cache = createCache({ namespace: `t_${randomUUID().slice(0, 8)}`, redis: `redis://127.0.0.1:${port}`, registry, onError: (_e, ctx) => errors.push(ctx.op) });
+    try {
+      await cache.ready();
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 300, [cache]);
+      assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), 300);
+      assert.equal((await cache.getOrLoad(tenant, probe.loader(tenant))).source, 'redis');
+
+      await stopServer(); // saved to dump.rdb with price 300 cached
+      await until('the cache to notice', async () => (await metricValue(registry, 'brigade_cache_redis_up')) === 0);
+
+      // Down: every read is answered, by the loader, and a change is still seen at once.
+      for (let i = 0; i < 20; i += 1) {
+        const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+        assert.equal(entry.source, 'loader');
+        assert.equal(priceOf(entry), 300);
+      }
+      await probe.writePrice(tenant, 301, [cache]); // its eviction cannot reach Redis: queued
+      assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), 301);
+      assert.ok(errors.includes('connection') && errors.includes('evict'), `reported: ${errors.join(', ')}`);
+      assert.ok((await metricValue(registry, 'brigade_cache_fallbacks_total')) >= 21);
+
+      // Back, with the old document (300) still in its saved data: the queued eviction must be
+      // replayed before Redis is read again, so no read returns 300.
+      await startServer();
+      await until('the cache to recover', async () => {
+        const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+        assert.equal(priceOf(entry), 301, 'a read after recovery returned the price evicted while Redis was down');
+        return entry.source === 'redis';
+      });
+      assert.equal(await metricValue(registry, 'brigade_cache_redis_up'), 1);
+    } finally {
+      await cache.close();
+    }
+  });
+
+  test('a cache pointed at a port where nothing listens serves every read from the loader and closes cleanly', async () => {
+    const cache = createCache({ namespace: 'dead', redis: `redis://127.0.0.1:${await freePort()}` });
+    const tenant = randomUUID();
+    await probe.writePrice(tenant, 42, [cache]);
+    const entries = await Promise.all(Array.from({ length: 10 }, () => cache.getOrLoad(tenant, probe.loader(tenant))));
+    assert.ok(entries.every((e) => e.source === 'loader' && priceOf(e) === 42));
+    await cache.close();
+  });
+});

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { createNatsTransport, createPgTransport, inboxHandler, inboxSchemaSql, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { testEnv } from '../../support/env.ts';
+import { requireService } from '../../support/services.ts';
+import { outboxRows, produce, token, waitFor } from './support.ts';
+
+/** The xmin horizon is cluster-wide: other test files' open transactions delay delivery (decision 0011). */
+const DELIVERY_MS = 120_000;
+const nats = await requireService('nats');
+const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
+/** A subject prefix of this file's own, so its stream overlaps no other stream on the shared server. */
+const prefix = token();
+let db: TestDatabase;
+let pool: pg.Pool;
+const transports: Transport[] = [];
+const children: ChildProcess[] = [];
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await pool.query(inboxSchemaSql('delivery'));
+  await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null)');
+});
+after(async () => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const t of transports) await t.close();
+  if (!nats.skip) {
+    const nc = await connect({ servers: testEnv.natsUrl });
+    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
+    await nc.close();
+  }
+  await pool?.end();
+  await db?.drop();
+});
+
+function startRelayProcess(cfg: Record<string, unknown>): { child: ChildProcess; line(re: RegExp): Promise<string>; exited: Promise<void> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'killableRelay.ts'), JSON.stringify(cfg)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  children.push(child);
+  let out = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.on('data', (c: Buffer) => {
+    out += c.toString();
+    waiters.splice(0).forEach((w) => w());
+  });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const line = async (re: RegExp): Promise<string> => {
+    for (;;) {
+      const m = re.exec(out);
+      if (m) return m[0];
+      if (child.exitCode !== null) throw new Error(`relay exited (${child.exitCode}) before printing ${re}`);
+      await new Promise<void>((r) => waiters.push(r));
+    }
+  };
+  return { child, line, exited };
+}
+
+for (const kind of ['postgres', 'nats'] as const) {
+  describe(`relay SIGKILLed between publish and mark (${kind})`, { skip: kind === 'nats' ? nats.skip : false, timeout: 300_000 }, () => {
+    test('the next relay publishes the row again; the broker dedupes it and the side effect happens once', async () => {
+      const subjects = [`${prefix}.>`];
+      const transport = kind === 'postgres' ? createPgTransport({ pool, pollIntervalMs: 100 }) : await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects });
+      transports.push(transport);
+      const subject = `${prefix}.${token()}.Killed`;
+      const subscription = `${token()}-kill`;
+      await transport.ensureSubscription({ subscription, pattern: subject });
+
+      const id = await produce(pool, subject, 'kill-agg', 1);
+      const a = startRelayProcess({ kind, dbUrl: db.url, natsUrl: testEnv.natsUrl, stream, subjects });
+      const printed = await a.line(new RegExp(`PUBLISHED \\S*${id}`));
+      assert.ok(printed.includes(id));
+      a.child.kill('SIGKILL');
+      await a.exited;
+      assert.equal((await outboxRows(pool)).find((r) => r.message_id === id)?.published_at, null, 'killed before the mark');
+
+      // The second relay (this process) takes the lock the dead session released and republishes.
+      const events: RelayEvent[] = [];
+      const c = new AbortController();
+      const relayDone = createRelay({ pool, service: 'delivery', transport, lockPollMs: 50, onProgress: (e) => events.push(e) }).run(c.signal);
+      const delivered: Message[] = [];
+      let duplicates = 0;
+      const w = new AbortController();
+      const worker = transport.subscribe(
+        { subscription, signal: w.signal },
+        inboxHandler({
+          subscription,
+          schema: 'delivery',
+          transaction: (_m, fn) => unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'consumer' } }, fn),
+          handle: async (tx, m) => {
+            await tx.query('insert into delivery.effects (message_id) values ($1)', [m.id]);
+            delivered.push(m);
+          },
+          onDuplicate: () => duplicates++,
+        }),
+      );
+      await waitFor('the second relay republished and marked the row', async () => (await outboxRows(pool)).find((r) => r.message_id === id)?.published_at != null, DELIVERY_MS);
+      assert.ok(events.some((e) => e.kind === 'published' && e.messages.some((m) => m.id === id)), 'published a second time');
+      await waitFor('the consumer handled it', () => delivered.length >= 1, DELIVERY_MS);
+      // Let any duplicate delivery arrive: publish one more message behind it and wait for that one.
+      const marker = await produce(pool, subject, 'kill-agg', 2);
+      await waitFor('the marker arrived', () => delivered.some((m) => m.id === marker), DELIVERY_MS);
+      c.abort();
+      await relayDone;
+      w.abort();
+      await worker.done;
+
+      const effects = await pool.query('select count(*)::int as n from delivery.effects where message_id = $1', [id]);
+      assert.equal(effects.rows[0].n, 1, 'the side effect happened once');
+      assert.equal(delivered.filter((m) => m.id === id).length, 1);
+      assert.equal(duplicates, 0, 'the broker deduped the republished id: the consumer never even saw it twice');
+    });
+  });
+}

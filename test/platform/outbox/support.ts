@@ -1,0 +1,35 @@
+import type pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import type { Message } from '../../../src/platform/messaging/index.ts';
+import { writeToOutbox } from '../../../src/platform/outbox/index.ts';
+
+export { waitFor, token, deferred } from '../messaging/support.ts';
+
+export const TENANT = '0198c3a0-0000-7000-8000-0000000000aa';
+
+/** One business transaction of the delivery service that writes message `seq` of aggregate `key`. */
+export async function produce(pool: pg.Pool, subject: string, key: string, seq: number): Promise<string> {
+  const [id] = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
+    writeToOutbox(tx, [{ subject, key, payload: { key, seq } }]),
+  );
+  return id!;
+}
+
+/** Rows of the delivery outbox as the relay sees them (actor kind system). */
+export async function outboxRows(pool: pg.Pool): Promise<Array<{ id: string; message_id: string; aggregate_key: string; published_at: Date | null }>> {
+  return unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'test' } }, async (tx) =>
+    (await tx.query<{ id: string; message_id: string; aggregate_key: string; published_at: Date | null }>('select id, message_id, aggregate_key, published_at from delivery.outbox order by id')).rows,
+  );
+}
+
+/** Groups consumed messages' `seq` by aggregate key, in consumption order. */
+export function sequencesByKey(messages: readonly Message[]): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const m of messages) {
+    const p = m.payload as { key: string; seq: number };
+    const list = out.get(p.key) ?? [];
+    list.push(p.seq);
+    out.set(p.key, list);
+  }
+  return out;
+}

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
+import { comparePositions, projectionStatus, runProjection } from '../../../src/platform/projections/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
+
+const fixture = path.join(import.meta.dirname, 'fixtures', 'crashingProjector.ts');
+
+describe('projector crash: killed mid-batch, a second instance takes over without loss or double-apply', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let admin: pg.Pool;
+  let child: ChildProcess | undefined;
+  const store = createEventStore({ schema: 'ordering' });
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    admin = new pg.Pool({ connectionString: db.url, max: 2 });
+    await admin.query(COUNTS_DDL);
+  });
+  after(async () => {
+    child?.kill('SIGKILL');
+    await pool.end();
+    await admin.end();
+    await db.drop();
+  });
+
+  test('SIGKILL inside the batch transaction: nothing of it commits, the waiter takes the lock and applies every event once', async () => {
+    // 10 streams × 20 events in 3 tenants: 200 events, so the child's first batch (50) is mid-log.
+    const tenants = [randomUUID(), randomUUID(), randomUUID()];
+    const expected = new Map<string, number>();
+    let last: GlobalPosition | undefined;
+    for (let s = 0; s < 10; s++) {
+      const tenantId = tenants[s % 3]!;
+      const streamId = `counter-${randomUUID()}`;
+      for (let i = 0; i < 4; i++) {
+        const r = await unitOfWork(pool, { service: 'ordering', tenantId, actor: { kind: 'system', id: 'test' } }, (tx) =>
+          store.append(tx, streamId, Array.from({ length: 5 }, (_, k) => ({ type: 'Counted', data: { k } })), 'any'),
+        );
+        last = r.events.at(-1)!.globalPosition;
+      }
+      expected.set(`${tenantId}/${streamId}`, 20);
+    }
+
+    child = spawn(process.execPath, ['--import', 'tsx', fixture, db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stderr!.on('data', (c: Buffer) => (err += c.toString()));
+    const blocked = new Promise<void>((resolve, reject) => {
+      child!.stdout!.on('data', (c: Buffer) => {
+        out += c.toString();
+        if (out.includes('BLOCKED')) resolve();
+      });
+      child!.once('exit', (code) => reject(new Error(`child exited (${code}) before blocking: ${out} ${err}`)));
+    });
+    await withDeadline(blocked, 'the child to block mid-batch');
+    assert.match(out, /LEADER\nBLOCKED/);
+
+    // The child holds the leader lock, and an open batch transaction with 20 rows written in it.
+    const [held] = await projectionStatus(pool, [countingProjection()]);
+    assert.notEqual(held!.leaderPid, null, 'the child leads');
+    assert.equal(comparePositions(held!.checkpoint, { transactionId: 0n, position: 0n }), 0, 'its batch has not committed');
+    assert.equal(Number((await admin.query('select count(*) as n from ordering.crash_counts')).rows[0].n), 0, 'nothing of the open batch is visible');
+
+    // A second instance waits for the lock while the child lives.
+    const leadership: boolean[] = [];
+    let busy = 0;
+    const second = runProjection(pool, countingProjection(), { batchSize: 50, idleMs: 10, lockRetryMs: 20, onLeadership: (l) => leadership.push(l), onLockBusy: () => busy++ });
+    const stop = new AbortController();
+    const running = second.run(stop.signal);
+    await withDeadline(poll(async () => busy >= 3), 'the second instance to find the lock taken');
+    assert.equal(second.leader, false, 'the lock is the child’s');
+    assert.deepEqual(leadership, []);
+
+    const exited = new Promise((resolve) => child!.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+
+    // The killed session's lock frees; the second instance takes over from the stored checkpoint.
+    await withDeadline(poll(async () => second.leader), 'the takeover');
+    await withDeadline(poll(async () => {
+      const [s] = await projectionStatus(pool, [countingProjection()]);
+      return comparePositions(s!.checkpoint, last!) >= 0;
+    }), 'the second instance to reach the head');
+    stop.abort();
+    await running;
+    assert.deepEqual(leadership, [true, false]);
+
+    const counts = (await admin.query<{ key: string; n: number }>(`select tenant_id || '/' || stream_id as key, n from ordering.crash_counts`)).rows;
+    assert.deepEqual(new Map(counts.map((r) => [r.key, r.n])), expected, 'every event counted exactly once');
+    const [done] = await projectionStatus(pool, [countingProjection()]);
+    assert.equal(done!.eventsApplied, 200);
+  });
+});
+
+async function poll(fn: () => Promise<boolean>): Promise<void> {
+  while (!(await fn())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+async function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 30_000);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

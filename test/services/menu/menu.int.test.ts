@@ -1,0 +1,236 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { requireService } from '../../support/services.ts';
+import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { testEnv } from '../../support/env.ts';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function seed(t: TestPlatform, name: string, city = 'Lisbon') {
+  const admin = await t.token('admin', { subject: 'ops' });
+  const rid = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city, currency: 'EUR' } })).json().id as string;
+  const staff = await t.token('staff', { restaurantId: rid });
+  const category = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories`, token: staff, payload: { name: 'Pizza', position: 1 } });
+  assert.equal(category.statusCode, 201, category.body);
+  const item = await t.request({
+    method: 'POST',
+    url: `/v1/restaurants/${rid}/menu/items`,
+    token: staff,
+    payload: { categoryId: category.json().id, name: 'Margherita', description: 'tomato mozzarella basil', price: 1000 },
+  });
+  assert.equal(item.statusCode, 201, item.body);
+  assert.equal(item.headers.etag, '"1"');
+  return { rid, staff, categoryId: category.json().id as string, itemId: item.json().id as string };
+}
+
+const menuOf = async (t: TestPlatform, rid: string, query = '') => {
+  const r = await t.request({ url: `/v1/restaurants/${rid}/menu${query}` });
+  assert.equal(r.statusCode, 200, r.body);
+  return { body: r.json() as { currency: string; categories: Array<{ name: string; items: Array<{ id: string; name: string; price: number; modifierGroups: unknown[] }> }> }, headers: r.headers };
+};
+const itemsOf = (menu: Awaited<ReturnType<typeof menuOf>>['body']) => menu.categories.flatMap((c) => c.items);
+
+describe('menu', () => {
+  let t: TestPlatform;
+  before(async () => {
+    t = await startTestPlatform();
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  test('composite menu: categories, items, modifier groups with min/max, modifiers with price deltas, in minor units', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Composite');
+    const group = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 1, maxChoices: 1, modifiers: [{ name: 'Small', priceDelta: -200 }, { name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(group.statusCode, 201, group.body);
+    const bad = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/modifier-groups`, token: staff, payload: { itemId, name: 'Bad', minChoices: 3, maxChoices: 2, modifiers: [] } });
+    assert.deepEqual([bad.statusCode, bad.json().code], [422, 'INVALID_MENU_VALUE']);
+    const { body } = await menuOf(t, rid);
+    assert.equal(body.currency, 'EUR');
+    const item = itemsOf(body)[0];
+    assert.deepEqual(item?.modifierGroups, [
+      {
+        id: group.json().id,
+        name: 'Size',
+        minChoices: 1,
+        maxChoices: 1,
+        modifiers: [
+          { id: (group.json().modifiers as Array<{ id: string }>)[0]?.id, name: 'Small', priceDelta: -200 },
+          { id: (group.json().modifiers as Array<{ id: string }>)[1]?.id, name: 'Large', priceDelta: 300 },
+        ],
+      },
+    ]);
+    const sold = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } });
+    assert.equal(sold.json().soldOut, true);
+  });
+
+  test('optimistic concurrency: 428 without If-Match, 412 with the current item when stale', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Versions');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const missing = await t.request({ method: 'PATCH', url, token: staff, payload: { price: 1100 } });
+    assert.deepEqual([missing.statusCode, missing.json().code], [428, 'PRECONDITION_REQUIRED']);
+    const noMatchDelete = await t.request({ method: 'DELETE', url, token: staff });
+    assert.equal(noMatchDelete.statusCode, 428);
+    const ok = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1100 } });
+    assert.deepEqual([ok.statusCode, ok.headers.etag, ok.json().price], [200, '"2"', 1100]);
+    const stale = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 900 } });
+    assert.equal(stale.statusCode, 412);
+    assert.equal(stale.json().code, 'CONCURRENCY_CONFLICT');
+    assert.equal(stale.json().currentVersion, 2);
+    assert.equal(stale.json().current.price, 1100);
+  });
+
+  test('two staff edit the same item from the same version at once: one wins, one gets 412, nothing is lost', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Race');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const other = await t.token('staff', { restaurantId: rid });
+    const [a, b] = await Promise.all([
+      t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } }),
+      t.request({ method: 'PATCH', url, token: other, headers: { 'if-match': '"1"' }, payload: { name: 'Margherita DOP' } }),
+    ]);
+    const statuses = [a.statusCode, b.statusCode].sort();
+    assert.deepEqual(statuses, [200, 412]);
+    const [winner, loser] = a.statusCode === 200 ? [a, b] : [b, a];
+    const reread = await t.request({ url, token: staff });
+    assert.equal(reread.headers.etag, '"2"');
+    assert.deepEqual([reread.json().price, reread.json().name], [winner.json().price, winner.json().name], 'the winner’s fields stand');
+    // The loser retries on the version its 412 carried, and succeeds without undoing the winner.
+    const loserBody = loser === a ? { price: 1500 } : { name: 'Margherita DOP' };
+    const retry = await t.request({ method: 'PATCH', url, token: loser === a ? staff : other, headers: { 'if-match': `"${loser.json().currentVersion}"` }, payload: loserBody });
+    assert.equal(retry.statusCode, 200);
+    assert.deepEqual([retry.json().price, retry.json().name, retry.json().version], [1500, 'Margherita DOP', 3]);
+  });
+
+  test('soft delete then restore: gone from the live menu and search, still resolvable, back after restore', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Soft', 'Faro');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const search = async () => (await t.request({ url: '/v1/menu/search?q=margherita&city=Faro' })).json().hits as Array<{ itemId: string }>;
+    assert.deepEqual((await search()).map((h) => h.itemId), [itemId]);
+    const deleted = await t.request({ method: 'DELETE', url, token: staff, headers: { 'if-match': '"1"' } });
+    assert.equal(deleted.statusCode, 200);
+    assert.ok(deleted.json().deletedAt);
+    assert.deepEqual(itemsOf((await menuOf(t, rid)).body), []);
+    assert.deepEqual(await search(), []);
+    const stillThere = await t.request({ url });
+    assert.deepEqual([stillThere.statusCode, stillThere.json().name], [200, 'Margherita'], 'a deleted item still resolves (orders, history)');
+    const restored = await t.request({ method: 'POST', url: `${url}/restore`, token: staff, headers: { 'if-match': '"2"' } });
+    assert.deepEqual([restored.statusCode, restored.json().deletedAt], [200, null]);
+    assert.deepEqual(itemsOf((await menuOf(t, rid)).body).map((i) => i.id), [itemId]);
+    assert.deepEqual((await search()).map((h) => h.itemId), [itemId]);
+  });
+
+  test('AS OF: the menu read at three instants, including an item deleted since', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Temporal');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    await sleep(20);
+    const t1 = new Date().toISOString();
+    await sleep(20);
+    await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1250, name: 'Margherita Grande' } });
+    await sleep(20);
+    const t2 = new Date().toISOString();
+    await sleep(20);
+    await t.request({ method: 'DELETE', url, token: staff, headers: { 'if-match': '"2"' } });
+    await sleep(20);
+    const t3 = new Date().toISOString();
+    const at = async (instant: string) => itemsOf((await menuOf(t, rid, `?asOf=${encodeURIComponent(instant)}`)).body).map((i) => [i.name, i.price]);
+    assert.deepEqual(await at(t1), [['Margherita', 1000]]);
+    assert.deepEqual(await at(t2), [['Margherita Grande', 1250]], 'the item deleted since is in the menu as it stood');
+    assert.deepEqual(await at(t3), []);
+    const history = (await t.request({ url: `${url}/history` })).json().versions as Array<{ version: number; price: number; deleted: boolean; validTo: string | null }>;
+    assert.deepEqual(history.map((v) => [v.version, v.price, v.deleted]), [[1, 1000, false], [2, 1250, false], [3, 1250, true]]);
+    assert.equal(history.at(-1)?.validTo, null);
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=yesterday` })).statusCode, 400);
+  });
+
+  test('staff of another restaurant get 404 on every write; reads stay public', async () => {
+    const a = await seed(t, 'Tenant A');
+    const b = await seed(t, 'Tenant B');
+    const url = `/v1/restaurants/${a.rid}/menu/items/${a.itemId}`;
+    for (const request of [
+      { method: 'PATCH' as const, url, payload: { price: 1 } },
+      { method: 'DELETE' as const, url },
+      { method: 'POST' as const, url: `/v1/restaurants/${a.rid}/menu/categories`, payload: { name: 'X' } },
+    ]) {
+      const r = await t.request({ ...request, token: b.staff, headers: { 'if-match': '"1"' } });
+      assert.equal(r.statusCode, 404, `${request.method} ${request.url}`);
+    }
+    // An item of B addressed under A's id (A's staff) is not found either.
+    const cross = await t.request({ method: 'PATCH', url: `/v1/restaurants/${a.rid}/menu/items/${b.itemId}`, token: a.staff, headers: { 'if-match': '"1"' }, payload: { price: 1 } });
+    assert.equal(cross.statusCode, 404);
+    const customer = await t.token('customer');
+    assert.equal((await t.request({ method: 'PATCH', url, token: customer, headers: { 'if-match': '"1"' }, payload: { price: 1 } })).statusCode, 403);
+    assert.equal((await t.request({ url: `/v1/restaurants/${randomUUID()}/menu` })).statusCode, 404);
+  });
+
+  test('cache-aside: a hit after a miss; a committed change evicts, so the next read has the new price', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Cached');
+    const first = await menuOf(t, rid);
+    const second = await menuOf(t, rid);
+    assert.equal(first.headers['x-cache'], 'miss');
+    assert.equal(second.headers['x-cache'], 'hit-memory');
+    assert.equal(second.headers.etag, first.headers.etag);
+    const notModified = await t.request({ url: `/v1/restaurants/${rid}/menu`, headers: { 'if-none-match': String(first.headers.etag) } });
+    assert.equal(notModified.statusCode, 304);
+    await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 777 } });
+    const third = await menuOf(t, rid);
+    assert.equal(third.headers['x-cache'], 'miss');
+    assert.equal(itemsOf(third.body)[0]?.price, 777);
+    assert.notEqual(third.headers.etag, first.headers.etag);
+  });
+});
+
+describe('menu cache in Redis, shared by two app instances', () => {
+  test('a read on instance B right after a change committed on instance A never returns the old price', async (tc) => {
+    const redis = await requireService('redis');
+    if (redis.skip) return tc.skip(redis.skip);
+    const a = await startTestPlatform({ REDIS_URL: testEnv.redisUrl });
+    try {
+      const { createPlatform } = await import('../../../src/composition/runtime.ts');
+      const { loadConfig } = await import('../../../src/platform/config/index.ts');
+      const { SERVICE_NAMES } = await import('../../../src/composition/services.ts');
+      const { TEST_SECRET } = await import('../../support/platform.ts');
+      const config = loadConfig({ DATABASE_URL: a.db.url, BRIGADE_SECRET: TEST_SECRET, REDIS_URL: testEnv.redisUrl }, { services: SERVICE_NAMES });
+      const b = await createPlatform(config, { url: a.db.url, embedded: null }, { logger: false });
+      try {
+        const { rid, staff, itemId } = await seed(a, `Shared ${randomUUID().slice(0, 8)}`);
+        for (let round = 0; round < 20; round++) {
+          const warm = await b.app.inject({ url: `/v1/restaurants/${rid}/menu` });
+          assert.equal(warm.statusCode, 200);
+          const price = 2000 + round;
+          const patched = await a.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': `"${round + 1}"` }, payload: { price } });
+          assert.equal(patched.statusCode, 200, patched.body);
+          const read = await b.app.inject({ url: `/v1/restaurants/${rid}/menu` });
+          const items = (read.json().categories as Array<{ items: Array<{ price: number }> }>).flatMap((c) => c.items);
+          assert.equal(items[0]?.price, price, `round ${round}: instance B served the old price`);
+        }
+        const hit = await b.app.inject({ url: `/v1/restaurants/${rid}/menu` });
+        assert.equal(hit.headers['x-cache'], 'hit-redis');
+      } finally {
+        await b.close();
+      }
+    } finally {
+      await a.close();
+    }
+  });
+
+  test('with Redis down, menu reads are still served from the database', async () => {
+    const down = await startTestPlatform({ REDIS_URL: 'redis://127.0.0.1:1' });
+    try {
+      const { rid } = await seed(down, 'Degraded');
+      for (let i = 0; i < 3; i++) {
+        const r = await down.request({ url: `/v1/restaurants/${rid}/menu` });
+        assert.equal(r.statusCode, 200);
+        assert.equal(r.headers['x-cache'], 'miss');
+        assert.equal(itemsOf(r.json()).length, 1);
+      }
+    } finally {
+      await down.close();
+    }
+  });
+});

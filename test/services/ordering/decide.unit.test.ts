@@ -1,0 +1,208 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { BrigadeError } from '../../../src/platform/errors/index.ts';
+import { decide } from '../../../src/services/ordering/domain/decide.ts';
+import { evolve } from '../../../src/services/ordering/domain/evolve.ts';
+import { foldOrder } from '../../../src/services/ordering/domain/foldOrder.ts';
+import type { CommandActor, OrderCommand } from '../../../src/services/ordering/domain/orderCommands.ts';
+import type { OrderEvent } from '../../../src/services/ordering/domain/orderEvents.ts';
+import { INITIAL_ORDER, type OrderState, type OrderStatus } from '../../../src/services/ordering/domain/orderState.ts';
+
+const orderId = '0190a000-0000-7000-8000-000000000001';
+const restaurantId = '0190a000-0000-7000-8000-0000000000aa';
+const customer: CommandActor = { kind: 'customer', id: '0190a000-0000-7000-8000-0000000000c1' };
+const staff: CommandActor = { kind: 'staff', id: '0190a000-0000-7000-8000-0000000000s1'.replace('s', '5') };
+const admin: CommandActor = { kind: 'admin', id: 'ops' };
+const system: CommandActor = { kind: 'system', id: 'delivery' };
+const courier1: CommandActor = { kind: 'courier', id: '0190a000-0000-7000-8000-0000000000e1' };
+const courier2: CommandActor = { kind: 'courier', id: '0190a000-0000-7000-8000-0000000000e2' };
+const line1 = '0190a000-0000-7000-8000-000000000011';
+const line2 = '0190a000-0000-7000-8000-000000000012';
+
+const place: Extract<OrderCommand, { type: 'place' }> = {
+  type: 'place',
+  by: customer,
+  orderId,
+  restaurantId,
+  customerId: customer.id,
+  lines: [
+    {
+      lineId: line1,
+      itemId: '0190a000-0000-7000-8000-0000000000f1',
+      itemVersion: 3,
+      name: 'Margherita',
+      unitPrice: 1000,
+      quantity: 2,
+      modifiers: [
+        { modifierId: '0190a000-0000-7000-8000-0000000000d1', name: 'Large', priceDelta: 300 },
+        { modifierId: '0190a000-0000-7000-8000-0000000000d2', name: 'No basil', priceDelta: -50 },
+      ],
+    },
+    { lineId: line2, itemId: '0190a000-0000-7000-8000-0000000000f2', itemVersion: 1, name: 'Cola', unitPrice: 250, quantity: 3, modifiers: [] },
+  ],
+  currency: 'EUR',
+  deliveryAddress: 'Rua Augusta 1, Lisboa',
+  placedAt: '2030-01-01T12:00:00.000Z',
+};
+
+/** The events that take an order to each status (the ready/picked-up path has courier 1 assigned). */
+const placedEvent = decide(place, INITIAL_ORDER)[0]!;
+const PATHS: Record<OrderStatus, OrderEvent[]> = {
+  none: [],
+  placed: [placedEvent],
+  accepted: [placedEvent, { type: 'OrderAccepted', data: { orderId } }],
+  ready: [placedEvent, { type: 'OrderAccepted', data: { orderId } }, { type: 'CourierAssigned', data: { orderId, courierId: courier1.id } }, { type: 'OrderReady', data: { orderId } }],
+  picked_up: [
+    placedEvent,
+    { type: 'OrderAccepted', data: { orderId } },
+    { type: 'CourierAssigned', data: { orderId, courierId: courier1.id } },
+    { type: 'OrderReady', data: { orderId } },
+    { type: 'OrderPickedUp', data: { orderId, courierId: courier1.id } },
+  ],
+  delivered: [
+    placedEvent,
+    { type: 'OrderAccepted', data: { orderId } },
+    { type: 'CourierAssigned', data: { orderId, courierId: courier1.id } },
+    { type: 'OrderReady', data: { orderId } },
+    { type: 'OrderPickedUp', data: { orderId, courierId: courier1.id } },
+    { type: 'OrderDelivered', data: { orderId } },
+  ],
+  rejected: [placedEvent, { type: 'OrderRejected', data: { orderId, reason: 'closed' } }],
+  cancelled: [placedEvent, { type: 'OrderCancelled', data: { orderId, by: 'customer', reason: '' } }],
+};
+const stateAt = (status: OrderStatus) => Object.freeze(foldOrder(PATHS[status]));
+
+const COMMANDS: Record<string, OrderCommand> = {
+  place,
+  accept: { type: 'accept', by: staff, etaMinutes: 25 },
+  reject: { type: 'reject', by: staff, reason: 'out of dough' },
+  'mark-item-prepared': { type: 'mark-item-prepared', by: staff, lineId: line1 },
+  ready: { type: 'ready', by: staff },
+  'assign-courier': { type: 'assign-courier', by: staff, courierId: courier2.id },
+  'cancel by customer': { type: 'cancel', by: customer, reason: 'changed my mind' },
+  'cancel by staff': { type: 'cancel', by: staff, reason: 'no courier' },
+  'cancel by admin': { type: 'cancel', by: admin, reason: 'fraud' },
+  'cancel by system': { type: 'cancel', by: system, reason: 'payment failed' },
+  'pick-up': { type: 'pick-up', by: courier1 },
+  deliver: { type: 'deliver', by: courier1 },
+};
+
+// The lifecycle, written out by hand (not derived from the code): the event a command produces in
+// each status, or the error code it gets. X = 422 ORDER_TRANSITION_FORBIDDEN; 404 = no such order.
+const X = 'ORDER_TRANSITION_FORBIDDEN';
+const N = 'NOT_FOUND';
+const STATUSES: OrderStatus[] = ['none', 'placed', 'accepted', 'ready', 'picked_up', 'delivered', 'rejected', 'cancelled'];
+const TABLE: Record<string, string[]> = {
+  //                   none           placed            accepted           ready              picked_up         delivered rejected cancelled
+  place: ['OrderPlaced', X, X, X, X, X, X, X],
+  accept: [N, 'OrderAccepted', X, X, X, X, X, X],
+  reject: [N, 'OrderRejected', X, X, X, X, X, X],
+  'mark-item-prepared': [N, X, 'ItemPrepared', X, X, X, X, X],
+  ready: [N, X, 'OrderReady', X, X, X, X, X],
+  'assign-courier': [N, X, 'CourierAssigned', 'CourierAssigned', X, X, X, X],
+  'cancel by customer': [N, 'OrderCancelled', X, X, X, X, X, X],
+  'cancel by staff': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
+  'cancel by admin': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
+  'cancel by system': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
+  'pick-up': [N, X, X, 'OrderPickedUp', X, X, X, X],
+  deliver: [N, X, X, X, 'OrderDelivered', X, X, X],
+};
+
+const outcome = (command: OrderCommand, state: OrderState): string => {
+  try {
+    const events = decide(command, state);
+    assert.equal(events.length, 1);
+    return events[0]!.type;
+  } catch (error) {
+    assert.ok(error instanceof BrigadeError, String(error));
+    return error.code;
+  }
+};
+
+describe('order decide × status (every command in every status)', () => {
+  for (const [name, command] of Object.entries(COMMANDS)) {
+    test(name, () => {
+      const got = STATUSES.map((status) => outcome(command, stateAt(status)));
+      assert.deepEqual(got, TABLE[name]);
+    });
+  }
+
+  test('a forbidden transition is a 422 whose message names the status and the command', () => {
+    const error = (() => {
+      try {
+        decide({ type: 'deliver', by: courier1 }, stateAt('ready'));
+      } catch (e) {
+        return e as BrigadeError;
+      }
+      return null;
+    })();
+    assert.ok(error !== null);
+    assert.equal(error.status, 422);
+    assert.match(error.message, /deliver/);
+    assert.match(error.message, /ready/);
+    assert.deepEqual(error.details, { status: 'ready', command: 'deliver' });
+  });
+
+  test('decide does not change the state it is given (frozen states above would throw otherwise)', () => {
+    const state = stateAt('accepted');
+    const before = JSON.stringify(state);
+    decide({ type: 'mark-item-prepared', by: staff, lineId: line2 }, state);
+    assert.equal(JSON.stringify(state), before);
+  });
+});
+
+describe('order decide: finer rules', () => {
+  const code = (command: OrderCommand, state: OrderState) => outcome(command, state);
+
+  test('placement: each line keeps item id, version and price; line total = (price + modifier deltas) × quantity; total = sum of lines', () => {
+    const data = placedEvent.type === 'OrderPlaced' ? placedEvent.data : assert.fail('not OrderPlaced');
+    assert.deepEqual(
+      data.lines.map((l) => [l.itemId, l.itemVersion, l.unitPrice, l.quantity, l.lineTotal]),
+      [
+        [place.lines[0]!.itemId, 3, 1000, 2, (1000 + 300 - 50) * 2],
+        [place.lines[1]!.itemId, 1, 250, 3, 750],
+      ],
+    );
+    assert.equal(data.total, 2500 + 750);
+    assert.deepEqual(data.lines[0]!.modifiers, place.lines[0]!.modifiers);
+    assert.equal(code({ ...place, lines: [] }, INITIAL_ORDER), 'ORDER_EMPTY');
+    assert.equal(code({ ...place, lines: [{ ...place.lines[1]!, unitPrice: 100, modifiers: [{ modifierId: 'm', name: 'discount', priceDelta: -200 }] }] }, INITIAL_ORDER), 'ORDER_LINE_PRICE_INVALID');
+  });
+
+  test('mark-item-prepared: unknown line and a line prepared twice are refused', () => {
+    const accepted = stateAt('accepted');
+    assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: '0190a000-0000-7000-8000-0000000000ff' }, accepted), 'ORDER_LINE_UNKNOWN');
+    const once = evolve(accepted, { type: 'ItemPrepared', data: { orderId, lineId: line1 } });
+    assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: line1 }, once), 'ORDER_ITEM_ALREADY_PREPARED');
+    assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: line2 }, once), 'ItemPrepared');
+  });
+
+  test('pick-up needs an assigned courier, and only that courier; deliver only by that courier', () => {
+    const readyNoCourier = foldOrder([...PATHS.accepted, { type: 'OrderReady', data: { orderId } }]);
+    assert.equal(code({ type: 'pick-up', by: courier1 }, readyNoCourier), 'ORDER_COURIER_NOT_ASSIGNED');
+    assert.equal(code({ type: 'pick-up', by: courier2 }, stateAt('ready')), 'NOT_FOUND');
+    assert.equal(code({ type: 'deliver', by: courier2 }, stateAt('picked_up')), 'NOT_FOUND');
+    assert.equal(code({ type: 'pick-up', by: staff }, stateAt('ready')), 'FORBIDDEN');
+    assert.equal(code({ type: 'deliver', by: admin }, stateAt('picked_up')), 'FORBIDDEN');
+  });
+
+  test('a courier never cancels; assigning the courier already assigned appends nothing; reassigning replaces', () => {
+    assert.equal(code({ type: 'cancel', by: courier1, reason: '' }, stateAt('ready')), 'FORBIDDEN');
+    assert.deepEqual(decide({ type: 'assign-courier', by: staff, courierId: courier1.id }, stateAt('ready')), []);
+    const reassigned = foldOrder(decide({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('ready')), stateAt('ready'));
+    assert.equal(reassigned.courierId, courier2.id);
+  });
+
+  test('evolve folds the whole lifecycle into the state GET returns', () => {
+    const delivered = foldOrder([...PATHS.delivered.slice(0, 2), { type: 'ItemPrepared', data: { orderId, lineId: line2 } }, ...PATHS.delivered.slice(2)]);
+    assert.equal(delivered.status, 'delivered');
+    assert.equal(delivered.courierId, courier1.id);
+    assert.deepEqual(delivered.preparedLineIds, [line2]);
+    assert.equal(delivered.total, 3250);
+    const accepted = foldOrder(decide({ type: 'accept', by: staff, etaMinutes: 25 }, stateAt('placed')), stateAt('placed'));
+    assert.equal(accepted.etaMinutes, 25);
+    const cancelled = foldOrder(decide({ type: 'cancel', by: staff, reason: 'no courier' }, stateAt('ready')), stateAt('ready'));
+    assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'staff', 'no courier']);
+    assert.equal(evolve(delivered, { type: 'SomethingNew', data: {} } as unknown as OrderEvent), delivered, 'an unknown event type leaves the state as it is');
+  });
+});

@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
+
+const POSITION = /^\d+\.\d+$/;
+
+describe('ordering: the order lifecycle over HTTP', () => {
+  let t: TestPlatform;
+  let r: SeededRestaurant;
+  before(async () => {
+    t = await startTestPlatform();
+    r = await seedRestaurant(t, 'Lifecycle');
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  const orderOf = (c: { token: string }, extra: Record<string, unknown> = {}) =>
+    placeOrder(t, c.token, {
+      restaurantId: r.rid,
+      deliveryAddress: 'Rua das Flores 10, Porto',
+      lines: [
+        { itemId: r.pizza, quantity: 2, modifierIds: [r.large, r.olives] },
+        { itemId: r.cola, quantity: 3 },
+      ],
+      ...extra,
+    });
+
+  test('full lifecycle: place → accept → prepare each line → ready → assign → pick-up → deliver, each answer with version, ETag and position', async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const placed = await orderOf(c);
+    assert.equal(placed.statusCode, 201, placed.body);
+    const order = placed.json();
+    assert.equal(placed.headers.etag, '"1"');
+    assert.equal(placed.headers.location, `/v1/orders/${order.id}`);
+    assert.deepEqual([order.status, order.version, order.customerId, order.restaurantId, order.currency], ['placed', 1, c.id, r.rid, 'EUR']);
+    assert.match(order.position, POSITION);
+
+    let version = 1;
+    const step = async (token: string, name: string, payload?: Record<string, unknown>) => {
+      const res = await command(t, token, order.id, name, version, payload);
+      assert.equal(res.statusCode, 200, `${name}: ${res.body}`);
+      assert.equal(res.json().version, version + 1);
+      assert.equal(res.headers.etag, `"${version + 1}"`);
+      assert.match(res.json().position, POSITION);
+      version += 1;
+      return res.json();
+    };
+    assert.equal((await step(r.staff, 'accept', { etaMinutes: 20 })).etaMinutes, 20);
+    for (const line of order.lines as Array<{ lineId: string }>) await step(r.staff, 'mark-item-prepared', { lineId: line.lineId });
+    assert.equal((await step(r.staff, 'ready')).status, 'ready');
+    assert.equal((await step(r.staff, 'assign-courier', { courierId: k.id })).courierId, k.id);
+    assert.equal((await step(k.token, 'pick-up')).status, 'picked_up');
+    const delivered = await step(k.token, 'deliver');
+    assert.equal(delivered.status, 'delivered');
+    assert.deepEqual(delivered.preparedLineIds, order.lines.map((l: { lineId: string }) => l.lineId));
+
+    const events = (await t.request({ url: `/v1/orders/${order.id}/events`, token: c.token })).json();
+    assert.deepEqual(
+      events.events.map((e: { type: string }) => e.type),
+      ['OrderPlaced', 'OrderAccepted', 'ItemPrepared', 'ItemPrepared', 'OrderReady', 'CourierAssigned', 'OrderPickedUp', 'OrderDelivered'],
+    );
+    assert.equal(events.version, 8);
+  });
+
+  test('lines record item id, version and price at placement; the total is the sum of the lines; a later price change alters nothing placed', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    assert.deepEqual(
+      order.lines.map((l: Record<string, unknown>) => [l.itemId, l.itemVersion, l.name, l.unitPrice, l.quantity, l.lineTotal]),
+      [
+        [r.pizza, 1, 'Margherita', 1000, 2, (1000 + 300 + 100) * 2],
+        [r.cola, 1, 'Cola', 250, 3, 750],
+      ],
+    );
+    assert.deepEqual(order.lines[0].modifiers.map((m: { modifierId: string; priceDelta: number }) => [m.modifierId, m.priceDelta]), [
+      [r.large, 300],
+      [r.olives, 100],
+    ]);
+    assert.equal(order.total, 2800 + 750);
+
+    const patch = await t.request({ method: 'PATCH', url: `/v1/restaurants/${r.rid}/menu/items/${r.pizza}`, token: r.staff, headers: { 'if-match': '"1"' }, payload: { price: 1200 } });
+    assert.equal(patch.statusCode, 200, patch.body);
+    const reread = (await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json();
+    assert.deepEqual([reread.lines[0].unitPrice, reread.lines[0].itemVersion, reread.total], [1000, 1, 3550], 'the placed order keeps its prices');
+    const next = (await orderOf(c)).json();
+    assert.deepEqual([next.lines[0].unitPrice, next.lines[0].itemVersion, next.total], [1200, 2, (1200 + 400) * 2 + 750], 'a new order gets the new price and version');
+  });
+
+  test('the menu refuses what it cannot sell: unknown, deleted or sold-out items, modifiers outside a group’s min/max or not offered (422); unknown restaurant (404)', async () => {
+    const c = await customer(t);
+    const codeOf = async (lines: unknown[], restaurantId = r.rid) => {
+      const res = await placeOrder(t, c.token, { restaurantId, deliveryAddress: 'x', lines });
+      return [res.statusCode, res.json().code];
+    };
+    assert.deepEqual(await codeOf([{ itemId: randomUUID(), quantity: 1 }]), [422, 'MENU_ITEM_UNAVAILABLE']);
+    assert.deepEqual(await codeOf([{ itemId: r.pizza, quantity: 1 }]), [422, 'MODIFIER_CHOICE_INVALID'], 'Size needs one choice');
+    assert.deepEqual(await codeOf([{ itemId: r.pizza, quantity: 1, modifierIds: [r.small, r.large] }]), [422, 'MODIFIER_CHOICE_INVALID'], 'Size allows one');
+    assert.deepEqual(await codeOf([{ itemId: r.cola, quantity: 1, modifierIds: [r.olives] }]), [422, 'MODIFIER_CHOICE_INVALID'], 'cola offers no olives');
+    assert.deepEqual(await codeOf([{ itemId: r.pizza, quantity: 1, modifierIds: [r.small, r.olives, r.basil] }]), [201, undefined], 'two extras are allowed');
+    assert.deepEqual(await codeOf([{ itemId: r.cola, quantity: 1 }], randomUUID()), [404, 'NOT_FOUND']);
+
+    const other = await seedRestaurant(t, 'Menu rules');
+    assert.equal((await t.request({ method: 'PATCH', url: `/v1/restaurants/${other.rid}/menu/items/${other.cola}`, token: other.staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } })).statusCode, 200);
+    assert.deepEqual(await codeOf([{ itemId: other.cola, quantity: 1 }], other.rid), [422, 'MENU_ITEM_SOLD_OUT']);
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/restaurants/${other.rid}/menu/items/${other.pizza}`, token: other.staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    assert.deepEqual(await codeOf([{ itemId: other.pizza, quantity: 1, modifierIds: [other.small] }], other.rid), [422, 'MENU_ITEM_UNAVAILABLE']);
+    assert.deepEqual(await codeOf([{ itemId: r.cola, quantity: 1 }], other.rid), [422, 'MENU_ITEM_UNAVAILABLE'], "another restaurant's item");
+  });
+
+  test('transitions outside the lifecycle get 422: deliver before pick-up, customer cancel after accept, staff cancel after pick-up, accept twice', async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const order = (await orderOf(c)).json();
+    const expect422 = async (token: string, name: string, version: number, status: string, payload?: Record<string, unknown>) => {
+      const res = await command(t, token, order.id, name, version, payload);
+      assert.deepEqual([res.statusCode, res.json().code, res.json().status, res.json().command], [422, 'ORDER_TRANSITION_FORBIDDEN', status, name], res.body);
+      assert.match(res.json().detail, new RegExp(`${name}.*${status}`));
+    };
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    await expect422(r.staff, 'accept', 2, 'accepted');
+    await expect422(c.token, 'cancel', 2, 'accepted', { reason: 'too slow' });
+    assert.equal((await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: k.id })).statusCode, 200);
+    await expect422(k.token, 'deliver', 3, 'accepted');
+    await expect422(k.token, 'pick-up', 3, 'accepted');
+    assert.equal((await command(t, r.staff, order.id, 'ready', 3)).statusCode, 200);
+    assert.equal((await command(t, k.token, order.id, 'pick-up', 4)).statusCode, 200);
+    await expect422(r.staff, 'cancel', 5, 'picked_up', { reason: 'x' });
+    const current = (await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json();
+    assert.deepEqual([current.status, current.version], ['picked_up', 5], 'refused commands appended nothing');
+
+    const early = (await orderOf(c)).json();
+    const cancelled = await command(t, c.token, early.id, 'cancel', 1, { reason: 'changed my mind' });
+    assert.deepEqual([cancelled.statusCode, cancelled.json().status, cancelled.json().cancelledBy], [200, 'cancelled', 'customer'], 'a customer cancels before accept');
+    const staffCancel = (await orderOf(c)).json();
+    assert.equal((await command(t, r.staff, staffCancel.id, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, staffCancel.id, 'ready', 2)).statusCode, 200);
+    assert.deepEqual((await command(t, r.staff, staffCancel.id, 'cancel', 3, { reason: 'no courier' })).json().cancelledBy, 'staff', 'staff cancel before pick-up');
+  });
+
+  test('If-Match: missing → 428, stale → 412 with the current version and order; roles that may never send a command → 403', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    const missing = await command(t, r.staff, order.id, 'accept', null);
+    assert.deepEqual([missing.statusCode, missing.json().code], [428, 'PRECONDITION_REQUIRED']);
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    const stale = await command(t, r.staff, order.id, 'ready', 1);
+    assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion, stale.json().current.status], [412, 'CONCURRENCY_CONFLICT', 2, 'accepted']);
+    assert.equal((await command(t, c.token, order.id, 'accept', 2)).statusCode, 403, 'a customer cannot accept');
+    const k = await courier(t);
+    assert.equal((await command(t, k.token, order.id, 'ready', 2)).statusCode, 403, 'a courier cannot mark ready');
+  });
+
+  test('two commands on one order at the same version, forced to both read it before either appends: exactly one wins, the other gets 412', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    const otherStaff = await t.token('staff', { restaurantId: r.rid, subject: randomUUID() });
+    // Both transactions read version 1 and decide; the share lock on the events table holds both appends.
+    const [accept, reject] = await withTableHeld(t, 'ordering.events', 2, () =>
+      Promise.all([command(t, r.staff, order.id, 'accept', 1), command(t, otherStaff, order.id, 'reject', 1, { reason: 'closing' })]),
+    );
+    assert.deepEqual([accept.statusCode, reject.statusCode].sort(), [200, 412], `${accept.body} ${reject.body}`);
+    const [winner, loser] = accept.statusCode === 200 ? [accept, reject] : [reject, accept];
+    assert.equal(loser.json().code, 'CONCURRENCY_CONFLICT');
+    assert.equal(loser.json().currentVersion, 2);
+    assert.equal(loser.json().current.status, winner.json().status);
+    const events = (await t.request({ url: `/v1/orders/${order.id}/events`, token: r.staff })).json();
+    assert.equal(events.events.length, 2, 'one event appended, not two');
+  });
+
+  test('GET /v1/orders/:id: its customer, the restaurant’s staff, the assigned courier and admin read it; anyone else gets 404', async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const order = (await orderOf(c)).json();
+    const other = await seedRestaurant(t, 'Elsewhere');
+    const strangers = {
+      'another customer': (await customer(t)).token,
+      "another restaurant's staff": other.staff,
+      'a courier before assignment': k.token,
+      'an unassigned courier': (await courier(t)).token,
+    };
+    const get = (token: string) => t.request({ url: `/v1/orders/${order.id}`, token });
+    assert.equal((await get(strangers['a courier before assignment'])).statusCode, 404);
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: k.id })).statusCode, 200);
+    const readers = { customer: c.token, staff: r.staff, 'assigned courier': k.token, admin: await t.token('admin', { subject: 'ops' }) };
+    for (const [who, token] of Object.entries(readers)) {
+      const res = await get(token);
+      assert.deepEqual([res.statusCode, res.json().id, res.headers.etag], [200, order.id, '"3"'], who);
+      assert.equal((await t.request({ url: `/v1/orders/${order.id}/events`, token })).statusCode, 200, `${who} reads the events`);
+    }
+    for (const [who, token] of Object.entries({ ...strangers, 'a courier before assignment': undefined })) {
+      if (token === undefined) continue;
+      const res = await get(token);
+      assert.deepEqual([res.statusCode, res.json().code], [404, 'NOT_FOUND'], who);
+      assert.equal((await t.request({ url: `/v1/orders/${order.id}/events`, token })).statusCode, 404, `${who}: events`);
+      assert.equal((await command(t, token, order.id, 'cancel', 3, { reason: 'x' })).statusCode, who.includes('courier') ? 403 : 404, `${who}: cancel`);
+    }
+    assert.equal((await t.request({ url: `/v1/orders/${order.id}` })).statusCode, 401);
+    assert.equal((await t.request({ url: `/v1/orders/${randomUUID()}`, token: readers.admin })).statusCode, 404);
+    assert.equal((await command(t, strangers['an unassigned courier'], order.id, 'pick-up', 3)).statusCode, 404, 'an unassigned courier cannot pick up');
+  });
+
+  test('GET /v1/orders/:id/events: the stream with its envelope: message id, correlation (the request id), causation, tenant, actor, source, times, position', async () => {
+    const c = await customer(t);
+    const requestId = randomUUID();
+    const placed = await orderOf(c, {});
+    const order = placed.json();
+    const accepted = await t.request({ method: 'POST', url: `/v1/orders/${order.id}/accept`, token: r.staff, headers: { 'if-match': '"1"', 'x-request-id': requestId } });
+    assert.equal(accepted.statusCode, 200, accepted.body);
+    const res = await t.request({ url: `/v1/orders/${order.id}/events`, token: c.token });
+    assert.equal(res.statusCode, 200);
+    const body = res.json();
+    assert.deepEqual([body.orderId, body.version, res.headers.etag], [order.id, 2, '"2"']);
+    const [first, second] = body.events;
+    assert.equal(first.streamId, `order-${order.id}`);
+    assert.deepEqual([first.streamVersion, first.type, first.schemaVersion], [1, 'OrderPlaced', 1]);
+    assert.deepEqual(first.data.lines, order.lines);
+    assert.equal(first.data.total, order.total);
+    assert.match(first.metadata.messageId, /^[0-9a-f-]{36}$/);
+    assert.equal(first.metadata.correlationId, placed.headers['x-request-id'], 'correlation = the placing request');
+    assert.equal(first.metadata.causationId, null);
+    assert.equal(first.metadata.tenantId, r.rid);
+    assert.deepEqual(first.metadata.actor, { kind: 'customer', id: c.id });
+    assert.equal(first.metadata.source, 'ordering');
+    assert.ok(!Number.isNaN(Date.parse(first.metadata.occurredAt)) && !Number.isNaN(Date.parse(first.metadata.recordedAt)));
+    assert.equal(first.position, order.position, 'the position the command answered with is the event’s');
+    assert.deepEqual([second.type, second.metadata.correlationId, second.metadata.extra.requestId, second.metadata.actor.kind], ['OrderAccepted', requestId, requestId, 'staff']);
+    assert.equal(second.position, accepted.json().position);
+    const [tx1, p1] = first.position.split('.').map(BigInt);
+    const [tx2, p2] = second.position.split('.').map(BigInt);
+    assert.ok(tx2 > tx1 || (tx2 === tx1 && p2 > p1), 'positions grow along the stream');
+  });
+});

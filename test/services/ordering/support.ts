@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import type { TestPlatform } from '../../support/platform.ts';
+
+/** A restaurant with a menu made through the real HTTP API: a pizza with Size (1 of 2) and Extras (0–2 of 2), and a cola. */
+export interface SeededRestaurant {
+  readonly rid: string;
+  readonly staff: string;
+  readonly pizza: string;
+  readonly cola: string;
+  readonly small: string;
+  readonly large: string;
+  readonly olives: string;
+  readonly basil: string;
+}
+
+/** Creates the restaurant and its menu; prices: pizza 1000, Small −200, Large +300, Olives +100, Basil +50, cola 250. */
+export async function seedRestaurant(t: TestPlatform, name: string): Promise<SeededRestaurant> {
+  const admin = await t.token('admin', { subject: 'ops' });
+  const restaurant = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city: 'Porto', currency: 'EUR' } });
+  assert.equal(restaurant.statusCode, 201, restaurant.body);
+  const rid = restaurant.json().id as string;
+  const staff = await t.token('staff', { restaurantId: rid, subject: randomUUID() });
+  const post = async (path: string, payload: unknown) => {
+    const r = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/${path}`, token: staff, payload: payload as Record<string, unknown> });
+    assert.equal(r.statusCode, 201, r.body);
+    return r.json();
+  };
+  const category = await post('categories', { name: 'Mains' });
+  const pizza = await post('items', { categoryId: category.id, name: 'Margherita', price: 1000 });
+  const cola = await post('items', { categoryId: category.id, name: 'Cola', price: 250 });
+  const size = await post('modifier-groups', { itemId: pizza.id, name: 'Size', minChoices: 1, maxChoices: 1, modifiers: [{ name: 'Small', priceDelta: -200 }, { name: 'Large', priceDelta: 300 }] });
+  const extras = await post('modifier-groups', { itemId: pizza.id, name: 'Extras', minChoices: 0, maxChoices: 2, modifiers: [{ name: 'Olives', priceDelta: 100 }, { name: 'Basil', priceDelta: 50 }] });
+  const ids = (g: { modifiers: Array<{ id: string }> }) => g.modifiers.map((m) => m.id);
+  const [small, large] = ids(size);
+  const [olives, basil] = ids(extras);
+  return { rid, staff, pizza: pizza.id, cola: cola.id, small: small!, large: large!, olives: olives!, basil: basil! };
+}
+
+/** A customer: id and token. */
+export async function customer(t: TestPlatform) {
+  const id = randomUUID();
+  return { id, token: await t.token('customer', { subject: id }) };
+}
+
+/** A courier: id and token. */
+export async function courier(t: TestPlatform) {
+  const id = randomUUID();
+  return { id, token: await t.token('courier', { subject: id }) };
+}
+
+/** POST /v1/orders. */
+export function placeOrder(t: TestPlatform, token: string, payload: unknown, key: string = randomUUID(), headers: Record<string, string> = {}) {
+  return t.request({ method: 'POST', url: '/v1/orders', token, payload: payload as Record<string, unknown>, headers: { 'idempotency-key': key, ...headers } });
+}
+
+/** POST /v1/orders/:id/<command> with If-Match. */
+export function command(t: TestPlatform, token: string, orderId: string, name: string, version: number | null, payload?: Record<string, unknown>) {
+  return t.request({
+    method: 'POST',
+    url: `/v1/orders/${orderId}/${name}`,
+    token,
+    ...(payload === undefined ? {} : { payload }),
+    headers: version === null ? {} : { 'if-match': `"${version}"` },
+  });
+}
+
+/**
+ * Holds `lock table <table> in share mode` in an open transaction of a superuser client (reads go on,
+ * inserts wait), runs `fire`, waits until `waiters` sessions of the test database wait on a lock, then
+ * commits: the interleaving is forced, not hoped for.
+ */
+export async function withTableHeld<T>(t: TestPlatform, table: string, waiters: number, fire: () => Promise<T>): Promise<T> {
+  const holder = new pg.Client({ connectionString: t.db.url });
+  const watcher = new pg.Client({ connectionString: t.db.url });
+  await holder.connect();
+  await watcher.connect();
+  try {
+    await holder.query('begin');
+    await holder.query(`lock table ${table} in share mode`);
+    const pending = fire();
+    for (let i = 0; ; i++) {
+      const { rows } = await watcher.query<{ n: number }>(
+        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+      );
+      if (rows[0]!.n >= waiters) break;
+      if (i > 2000) throw new Error(`only ${rows[0]!.n} of ${waiters} sessions ever waited on ${table}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await holder.query('commit');
+    return await pending;
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+    await watcher.end();
+  }
+}

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createPlatform, type Platform } from '../../../../src/composition/runtime.ts';
+import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
+import { loadConfig } from '../../../../src/platform/config/index.ts';
+import { formatPosition, runProjection } from '../../../../src/platform/projections/index.ts';
+import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { TEST_SECRET } from '../../../support/platform.ts';
+import { append, event, newOrder, placed } from './support.ts';
+
+describe('live-board stream (Server-Sent Events)', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let platform: Platform;
+  let base: string;
+  const stop = new AbortController();
+  let projector: Promise<void>;
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
+    platform = await createPlatform(config, { url: db.url, embedded: null }, { services: [{ name: 'ordering', routes: createViewRoutes({ heartbeatMs: 50 }) }], logger: false });
+    base = await platform.app.listen({ host: '127.0.0.1', port: 0 });
+    projector = runProjection(pool, ORDER_VIEWS.board, { idleMs: 10, lockRetryMs: 20 }).run(stop.signal);
+  });
+  after(async () => {
+    stop.abort();
+    await projector;
+    await platform.close();
+    await pool.end();
+    await db.drop();
+  });
+
+  /** Opens the stream and collects its text; `until` resolves once the text satisfies a predicate. */
+  const open = async (rid: string, token: string, headers: Record<string, string> = {}) => {
+    const abort = new AbortController();
+    const response = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: abort.signal });
+    let text = '';
+    const waiters: Array<{ test: (t: string) => boolean; resolve: () => void }> = [];
+    const reading = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of response.body!) {
+          text += decoder.decode(chunk as Uint8Array, { stream: true });
+          for (const w of waiters.filter((x) => x.test(text))) w.resolve();
+        }
+      } catch {
+        // aborted
+      }
+    })();
+    const until = (test: (t: string) => boolean) =>
+      new Promise<void>((resolve, reject) => {
+        if (test(text)) return resolve();
+        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), 20_000);
+        waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
+      });
+    return { response, until, text: () => text, close: async () => (abort.abort(), await reading) };
+  };
+
+  test('pushes each board change as it is projected, with its position as the event id; heartbeats; resumes after Last-Event-ID', async () => {
+    const rid = randomUUID();
+    const other = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const stream = await open(rid, staff);
+    assert.equal(stream.response.status, 200);
+    assert.match(stream.response.headers.get('content-type') ?? '', /^text\/event-stream/);
+
+    const o = newOrder(rid);
+    const noise = newOrder(other);
+    await append(pool, noise, [placed(noise)]);
+    const p1 = await append(pool, o, [placed(o)]);
+    await stream.until((t) => t.includes(`id: ${formatPosition(p1)}\n`));
+    const p2 = await append(pool, o, [event(o, 'OrderAccepted', { etaMinutes: 15 })]);
+    await stream.until((t) => t.includes(`id: ${formatPosition(p2)}\n`));
+    await stream.until((t) => t.includes(': heartbeat'));
+    const events = stream
+      .text()
+      .split('\n\n')
+      .filter((block) => block.includes('event: order'))
+      .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as { orderId: string; status: string; position: string });
+    assert.deepEqual(events.map((e) => [e.orderId, e.status, e.position]), [[o.orderId, 'placed', formatPosition(p1)], [o.orderId, 'accepted', formatPosition(p2)]]);
+    assert.ok(!stream.text().includes(noise.orderId), "another restaurant's orders never reach this stream");
+    await stream.close();
+
+    // Reconnect with Last-Event-ID = the first event: the missed change comes first.
+    const resumed = await open(rid, staff, { 'last-event-id': formatPosition(p1) });
+    await resumed.until((t) => t.includes(`id: ${formatPosition(p2)}\n`));
+    assert.ok(!resumed.text().includes(`id: ${formatPosition(p1)}\n`));
+    await resumed.close();
+
+    const stranger = await platform.deps.tokens.sign({ role: 'staff', restaurantId: other, subject: randomUUID() });
+    const refused = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${stranger}` } });
+    assert.equal(refused.status, 404);
+    await refused.text();
+  });
+});
