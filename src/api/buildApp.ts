@@ -7,6 +7,7 @@ import type client from 'prom-client';
 import { Type } from 'typebox';
 import type { TokenService } from '../platform/auth/index.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
+import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 import { registerHttpMetrics } from './httpMetrics.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 
@@ -34,6 +35,8 @@ export interface AppDeps<ServiceDeps = unknown> {
   readonly tokens?: TokenService;
   /** Records every admin request (the audit trail). */
   readonly audit?: (entry: AdminAuditEntry) => Promise<void>;
+  /** The dead-letter store and transport behind `/v1/admin/dead-letters`. */
+  readonly deadLetters?: DeadLetterRoutesOptions;
 }
 
 /** The Fastify instance type Brigade's route plugins see (TypeBox schemas give validation and types). */
@@ -95,6 +98,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
 
   await app.register(
     async (v1) => {
+      if (deps.deadLetters !== undefined) await v1.register(deadLetterRoutes, deps.deadLetters);
       for (const service of deps.services ?? []) {
         if (service.routes !== undefined) await v1.register(service.routes, { deps: deps.serviceDeps as ServiceDeps });
       }

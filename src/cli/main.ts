@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   tenants: () => import('./commands/tenants.ts'),
   token: () => import('./commands/token.ts'),
   projections: () => import('./commands/projections.ts'),
+  dlq: () => import('./commands/dlq.ts'),
 };
 
 /**

@@ -20,5 +20,6 @@ Commands:
   tenants add|list|move      Create and list restaurants (tenants); move one to its own database
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green
+  dlq list|show|redrive|drop Inspect and act on dead-lettered messages
 
 Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

@@ -1,0 +1,54 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import type pg from 'pg';
+import { Type } from 'typebox';
+import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
+import { authorize } from './auth.ts';
+
+/** Where the dead letters are and how to send them back. */
+export interface DeadLetterRoutesOptions {
+  readonly pool: pg.Pool;
+  readonly transport: Transport;
+}
+
+const Subscription = Type.String({ minLength: 1, maxLength: 200 });
+const admin = { tags: ['admin'], security: [{ bearer: [] }] };
+
+/**
+ * Admin HTTP for the dead-letter store, the same operations as `brigade dlq`: list (optionally of one
+ * subscription), show, redrive one or all, drop. Every call is audited like any admin request.
+ */
+export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = async (plugin, { pool, transport }) => {
+  const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  app.get(
+    '/admin/dead-letters',
+    { schema: { ...admin, summary: 'Dead letters, newest failure first', querystring: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }) } },
+    async (request) => {
+      authorize(request, 'admin');
+      return { deadLetters: await listDeadLetters(pool, request.query.subscription === undefined ? {} : { subscription: request.query.subscription }) };
+    },
+  );
+  app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: Type.Object({ id: Type.String() }) } }, async (request) => {
+    authorize(request, 'admin');
+    return showDeadLetter(pool, request.params.id);
+  });
+  app.post('/admin/dead-letters/:id/redrive', { schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: Type.Object({ id: Type.String() }) } }, async (request) => {
+    authorize(request, 'admin');
+    await showDeadLetter(pool, request.params.id); // 404 for an unknown id
+    return { redriven: await redriveDeadLetters(pool, transport, { id: request.params.id }) };
+  });
+  app.post(
+    '/admin/dead-letters/redrive',
+    { schema: { ...admin, summary: 'Send every dead letter (of one subscription) back', body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }) } },
+    async (request) => {
+      authorize(request, 'admin');
+      const subscription = request.body.subscription;
+      return { redriven: await redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }) };
+    },
+  );
+  app.delete('/admin/dead-letters/:id', { schema: { ...admin, summary: 'Drop a dead letter for good', params: Type.Object({ id: Type.String() }) } }, async (request, reply) => {
+    authorize(request, 'admin');
+    await dropDeadLetter(pool, request.params.id);
+    return reply.status(204).send();
+  });
+};

@@ -1,0 +1,61 @@
+import { SERVICE_NAMES } from '../../composition/services.ts';
+import { createTransport, openDatabase } from '../../composition/runtime.ts';
+import { loadConfig } from '../../platform/config/index.ts';
+import { createDatabases } from '../../platform/db/index.ts';
+import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade dlq <list|show|redrive|drop> …
+
+  brigade dlq list [--subscription S]          Dead letters, newest failure first
+  brigade dlq show ID                          One dead letter: message, headers, error, attempts
+  brigade dlq redrive ID | --all [--subscription S]
+                                               Send it (or every one) back to its subscription
+  brigade dlq drop ID                          Delete a dead letter for good
+The same operations are at /v1/admin/dead-letters (admin token).`;
+
+/** `brigade dlq …`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(args, { subscription: { type: 'string' }, all: { type: 'boolean' } }, usage, 2);
+  if (values.help) return ctx.io.out(usage), 0;
+  const [action, id] = positionals;
+  const needsId = action === 'show' || action === 'drop' || (action === 'redrive' && values.all !== true);
+  if (!['list', 'show', 'redrive', 'drop'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+  if (needsId && id === undefined) throw new UsageError(`dlq ${action} needs an ID${action === 'redrive' ? ' or --all' : ''}`, usage);
+  if (!needsId && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
+
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, () => undefined);
+  const databases = createDatabases({ url: db.url, poolSize: 2, applicationName: 'brigade-cli' });
+  const pool = databases.poolFor('platform');
+  try {
+    if (action === 'list') {
+      const letters = await listDeadLetters(pool, values.subscription === undefined ? {} : { subscription: values.subscription as string });
+      ctx.io.out(`${'id'.padEnd(36)}  ${'subscription'.padEnd(24)}  ${'subject'.padEnd(32)}  attempts  last failure`);
+      for (const l of letters) {
+        ctx.io.out(`${l.id}  ${l.subscription.padEnd(24)}  ${l.message.subject.padEnd(32)}  ${String(l.attempts).padStart(8)}  ${l.lastFailedAt.toISOString()}  ${l.error.split('\n')[0]}`);
+      }
+      ctx.io.out(`${letters.length} dead letter(s)`);
+    } else if (action === 'show') {
+      ctx.io.out(JSON.stringify(await showDeadLetter(pool, id as string), null, 2));
+    } else if (action === 'drop') {
+      await dropDeadLetter(pool, id as string);
+      ctx.io.out(`dropped ${id}`);
+    } else {
+      const transport = await createTransport(config, pool);
+      try {
+        if (id !== undefined) await showDeadLetter(pool, id);
+        const selection = id !== undefined ? { id } : values.subscription === undefined ? { all: true as const } : { all: true as const, subscription: values.subscription as string };
+        ctx.io.out(`redriven ${await redriveDeadLetters(pool, transport, selection)} dead letter(s)`);
+      } finally {
+        await transport.close();
+      }
+    }
+    return 0;
+  } finally {
+    await databases.close();
+    await db.embedded?.stop();
+  }
+}

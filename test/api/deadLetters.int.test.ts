@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { runCli } from '../support/cli.ts';
+import { startTestPlatform } from '../support/platform.ts';
+import { message, token, waitFor } from '../platform/messaging/support.ts';
+
+test('dead letters through admin HTTP and `brigade dlq`: list, show, redrive once fixed, drop', async () => {
+  const t = await startTestPlatform();
+  const stop = new AbortController();
+  try {
+    const { transport } = t.platform.deps;
+    const sub = `${token()}-dlq`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'delivery.task.*' });
+    let fixed = false;
+    const handled: string[] = [];
+    void transport.subscribe({ subscription: sub, maxAttempts: 2, backoff: { initialMs: 10, maxMs: 20 }, signal: stop.signal }, async (m) => {
+      if (!fixed) throw new Error('no courier for this task');
+      handled.push(m.id);
+    });
+    const poison = message('delivery.task.assign', { order: 'o-1' });
+    const doomed = message('delivery.task.assign', { order: 'o-2' });
+    await transport.publish([poison, doomed]);
+
+    const admin = await t.token('admin', { subject: 'ops' });
+    const list = async () => (await t.request({ url: `/v1/admin/dead-letters?subscription=${sub}`, token: admin })).json().deadLetters as Array<{ id: string; attempts: number; error: string; message: { id: string } }>;
+    await waitFor('both parked', async () => (await list()).length === 2);
+    const parked = await list();
+    const letter = parked.find((l) => l.message.id === poison.id);
+    assert.ok(letter);
+    assert.equal(letter.attempts, 2);
+    assert.match(letter.error, /no courier for this task/);
+
+    const shown = await t.request({ url: `/v1/admin/dead-letters/${letter.id}`, token: admin });
+    assert.deepEqual([shown.statusCode, shown.json().message.headers.correlation], [200, poison.headers?.correlation]);
+    assert.equal((await t.request({ url: `/v1/admin/dead-letters/${letter.id}`, token: await t.token('customer') })).statusCode, 403);
+    assert.equal((await t.request({ url: '/v1/admin/dead-letters/00000000-0000-7000-8000-000000000000', token: admin })).statusCode, 404);
+
+    // The CLI sees the same store.
+    const cli = await runCli(['dlq', 'list', '--subscription', sub], { DATABASE_URL: t.db.url });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, new RegExp(`${letter.id}\\s+${sub}`));
+    assert.match(cli.stdout, /2 dead letter\(s\)/);
+    assert.equal((await runCli(['dlq', 'redrive'], { DATABASE_URL: t.db.url })).code, 2, 'redrive needs an ID or --all');
+
+    fixed = true;
+    const redriven = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${letter.id}/redrive`, token: admin });
+    assert.deepEqual([redriven.statusCode, redriven.json().redriven], [200, 1]);
+    await waitFor('handled after the fix', () => handled.includes(poison.id));
+    assert.equal(handled.filter((id) => id === poison.id).length, 1);
+
+    const other = (await list()).find((l) => l.message.id === doomed.id);
+    assert.ok(other);
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${other.id}`, token: admin })).statusCode, 204);
+    assert.deepEqual(await list(), []);
+    assert.ok(!handled.includes(doomed.id), 'a dropped message is not delivered');
+    const metrics = (await t.request({ url: '/metrics' })).body;
+    assert.match(metrics, /# TYPE brigade_dlq_depth gauge/);
+  } finally {
+    stop.abort();
+    await t.close();
+  }
+});
