@@ -2,7 +2,7 @@
  * RLS against an explicit WHERE: the same tenant-scoped queries, through the same unit of work
  * (role + tenant settings), on two identical tables: one under FORCEd Row-Level Security with the
  * platform's policy shape and no WHERE on tenant_id, one without RLS and with `WHERE tenant_id = $1`.
- * 16 concurrent clients, fixed duration per variant, variants alternated twice; prints the ratio.
+ * 16 concurrent clients for a fixed duration, alternating the variants per transaction; prints the ratio.
  *
  *   node --import tsx bench/rls/run.ts        (DATABASE_URL, default the local PostgreSQL)
  */
@@ -61,12 +61,18 @@ const variants: Variant[] = [
   },
 ];
 
-async function run(v: Variant): Promise<{ tps: number; p50: number; p99: number }> {
-  const latencies: number[] = [];
+/**
+ * Interleaved A/B: every client alternates the two variants transaction by transaction, so noise
+ * from the machine (other processes, checkpoints) falls on both alike. Same concurrency for both, so
+ * the ratio of mean latencies is the ratio of throughputs.
+ */
+async function run(): Promise<Map<string, number[]>> {
+  const latencies = new Map(variants.map((v) => [v.name, [] as number[]]));
   const end = performance.now() + seconds * 1000;
   await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < end) {
+    Array.from({ length: clients }, async (_, client) => {
+      for (let i = client; performance.now() < end; i++) {
+        const v = variants[i % 2] as Variant;
         const row = ids[randomInt(ids.length)] as { tenant_id: string; id: string };
         const started = performance.now();
         await unitOfWork(pool, { service: 'bench', tenantId: row.tenant_id, readOnly: true }, async (tx) => {
@@ -74,36 +80,28 @@ async function run(v: Variant): Promise<{ tps: number; p50: number; p99: number 
           await tx.query(v.point, [...v.bind(row.tenant_id), row.id]);
           await tx.query(v.agg, v.bind(row.tenant_id));
         });
-        latencies.push(performance.now() - started);
+        latencies.get(v.name)?.push(performance.now() - started);
       }
     }),
   );
-  latencies.sort((a, b) => a - b);
-  return { tps: latencies.length / seconds, p50: latencies[Math.floor(latencies.length * 0.5)] ?? 0, p99: latencies[Math.floor(latencies.length * 0.99)] ?? 0 };
+  return latencies;
 }
 
-const totals = new Map<string, { tps: number[]; p50: number[]; p99: number[] }>();
-for (const round of [0, 1]) {
-  for (const v of round === 0 ? variants : [...variants].reverse()) {
-    console.log(`round ${round + 1}: ${v.name} for ${seconds} s …`);
-    const r = await run(v);
-    const t = totals.get(v.name) ?? { tps: [], p50: [], p99: [] };
-    t.tps.push(r.tps);
-    t.p50.push(r.p50);
-    t.p99.push(r.p99);
-    totals.set(v.name, t);
-  }
-}
+console.log(`${clients} clients for ${seconds} s, alternating the variants per transaction …`);
+const results = await run();
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * p)] ?? 0;
 console.log('\nunit of work = BEGIN + role + tenant settings, a top-50 list, a point read and an aggregate, COMMIT');
-console.log(`${'variant'.padEnd(40)} ${'tx/s'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
-for (const [name, t] of totals) console.log(`${name.padEnd(40)} ${mean(t.tps).toFixed(0).padStart(8)} ${mean(t.p50).toFixed(2).padStart(8)} ${mean(t.p99).toFixed(2).padStart(8)}`);
-const rls = totals.get(variants[0]?.name ?? '') as { tps: number[] };
-const where = totals.get(variants[1]?.name ?? '') as { tps: number[] };
-const slower = (1 - mean(rls.tps) / mean(where.tps)) * 100;
-console.log(`\nRLS / explicit WHERE throughput: ${(mean(rls.tps) / mean(where.tps)).toFixed(3)} (RLS ${slower.toFixed(1)}% slower; goal at most 5%)`);
+console.log(`${'variant'.padEnd(40)} ${'tx'.padStart(7)} ${'mean ms'.padStart(8)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)}`);
+for (const [name, xs] of results) console.log(`${name.padEnd(40)} ${String(xs.length).padStart(7)} ${mean(xs).toFixed(2).padStart(8)} ${pct(xs, 0.5).toFixed(2).padStart(8)} ${pct(xs, 0.99).toFixed(2).padStart(8)}`);
+const rls = results.get(variants[0]?.name ?? '') as number[];
+const where = results.get(variants[1]?.name ?? '') as number[];
+const ratio = mean(where) / mean(rls);
+console.log(`\nRLS / explicit WHERE throughput: ${ratio.toFixed(3)} (RLS ${((1 - ratio) * 100).toFixed(1)}% slower; goal at most 5%)`);
 await pool.end();
 const cleanup = new pg.Client({ connectionString: adminUrl });
 await cleanup.connect();
 await cleanup.query(`drop database if exists ${dbName} with (force)`);
+// Roles are cluster-wide: leave none behind.
+await cleanup.query('drop role if exists brigade_bench').catch(() => undefined);
 await cleanup.end();

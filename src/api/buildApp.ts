@@ -9,6 +9,7 @@ import type { TokenService } from '../platform/auth/index.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 import { registerHttpMetrics } from './httpMetrics.ts';
+import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 
 /** The result of a readiness probe: each check with whether it passed and why not. */
@@ -37,6 +38,8 @@ export interface AppDeps<ServiceDeps = unknown> {
   readonly audit?: (entry: AdminAuditEntry) => Promise<void>;
   /** The dead-letter store and transport behind `/v1/admin/dead-letters`. */
   readonly deadLetters?: DeadLetterRoutesOptions;
+  /** The web pages (board, courier, tracking, sign-in); without it none are served. */
+  readonly pages?: PagesOptions;
 }
 
 /** The Fastify instance type Brigade's route plugins see (TypeBox schemas give validation and types). */
@@ -105,6 +108,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     },
     { prefix: '/v1' },
   );
+  if (deps.pages !== undefined) await app.register(pagesPlugin, deps.pages);
   await app.ready();
   return app;
 }

@@ -6,3 +6,6 @@ export { authorize, actorContext, registerAuthentication, registerAdminAudit } f
 export type { AdminAuditEntry } from './auth.ts';
 export { deadLetterRoutes } from './deadLetterRoutes.ts';
 export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
+export { etagOf, ifMatchVersion } from './ifMatch.ts';
+export { pagesPlugin } from './pages.ts';
+export type { PagesOptions } from './pages.ts';

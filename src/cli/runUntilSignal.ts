@@ -4,6 +4,9 @@ import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
 import { RELAY_WORKERS } from '../composition/services.ts';
 import type { Io } from './io.ts';
 
+/** How long workers get to finish their current step after a shutdown signal. */
+const WORKER_STOP_MS = 10_000;
+
 /** What to run until SIGINT/SIGTERM. */
 export interface RunOptions {
   readonly http: boolean;
@@ -18,7 +21,7 @@ export interface RunOptions {
  * process started it. A worker that crashes shuts the process down (exit 1) so a supervisor restarts it.
  */
 export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
-  const platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel } });
+  const platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
   const stopWorkers = new AbortController();
   let exitCode = 0;
   let crashed: (() => void) | undefined;
@@ -31,20 +34,31 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       io.out(`  docs     ${address}/docs`);
       io.out(`  health   ${address}/health/ready`);
       io.out(`  metrics  ${address}/metrics`);
+      io.out(`  pages    ${address}/login · ${address}/board/<restaurant id> · ${address}/courier · ${address}/track/<order id>`);
+      if (db.embedded !== null) io.out(`  sign in  ${address}/dev-login (development tokens, embedded database only)`);
     }
+    const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>
-      w.run(platform.deps, stopWorkers.signal).catch((error: unknown) => {
-        io.err(`worker ${w.service}/${w.name} crashed: ${error instanceof Error ? error.message : String(error)}; shutting down`);
-        exitCode = 1;
-        crashed?.();
-      }),
+      w
+        .run(platform.deps, stopWorkers.signal)
+        .catch((error: unknown) => {
+          io.err(`worker ${w.service}/${w.name} crashed: ${error instanceof Error ? error.message : String(error)}; shutting down`);
+          exitCode = 1;
+          crashed?.();
+        })
+        .finally(() => pending.delete(`${w.service}/${w.name}`)),
     );
     if (options.workers.length > 0) io.out(`  workers  ${options.workers.map((w) => `${w.service}/${w.name}`).join(', ')}`);
     io.out('Press Ctrl+C to stop.');
     const reason = await Promise.race([shutdown, crash.then(() => 'a worker crash')]);
     io.out(`Shutting down (${reason}) …`);
     stopWorkers.abort();
-    await Promise.all(running);
+    // Bounded: a worker that does not stop in time is named, and the shutdown goes on without it.
+    const stopped = await Promise.race([Promise.all(running).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_MS).unref())]);
+    if (!stopped) {
+      io.err(`worker(s) ${[...pending].join(', ')} did not stop within ${WORKER_STOP_MS / 1000} s; closing anyway`);
+      exitCode = 1;
+    }
   } finally {
     stopWorkers.abort();
     await platform.close();

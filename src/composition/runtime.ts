@@ -8,7 +8,7 @@ import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createTenantRouter } from '../platform/tenancy/index.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
-import { createNatsTransport, createPgTransport, registerDeadLetterMetrics } from '../platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
@@ -63,7 +63,11 @@ export interface Platform {
  * Builds the app on the given database: pools, metrics, readiness (database reachable and every
  * target's migrations current), and the chosen services' routes.
  */
-export async function createPlatform(config: Config, db: DatabaseHandle, options: { services?: readonly ServiceModule[]; logger: boolean | { level: string } }): Promise<Platform> {
+export async function createPlatform(
+  config: Config,
+  db: DatabaseHandle,
+  options: { services?: readonly ServiceModule[]; logger: boolean | { level: string }; embedded?: boolean },
+): Promise<Platform> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
   const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize });
@@ -76,9 +80,7 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
   const caches: Cache[] = [];
   // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
   const busPool = databases.poolFor('platform');
-  const transport = config.natsUrl === null
-    ? createPgTransport({ pool: busPool })
-    : await createNatsTransport({ servers: config.natsUrl, pool: busPool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
+  const transport = await createTransport(config, busPool);
   registerDeadLetterMetrics(metrics, busPool);
   const deps: ServiceDeps = {
     config,
@@ -105,6 +107,9 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
     serviceDeps: deps,
     tokens,
     // The admin audit trail is the platform service's table, written in its own transaction.
+    deadLetters: { pool: busPool, transport },
+    // The development login mints tokens without a secret: only on the embedded database.
+    pages: { devLogin: options.embedded === true, mintToken: (request) => tokens.sign(request) },
     audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
   });
   const built = app;
@@ -120,6 +125,16 @@ export async function createPlatform(config: Config, db: DatabaseHandle, options
       await databases.close();
     },
   };
+}
+
+/**
+ * The message transport: NATS JetStream when `NATS_URL` is set (the platform creates the stream for
+ * every service's subjects), else the PostgreSQL transport in the `brigade_bus` schema.
+ */
+export async function createTransport(config: Config, pool: import('pg').Pool): Promise<Transport> {
+  return config.natsUrl === null
+    ? createPgTransport({ pool })
+    : createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
 }
 
 async function readiness(databases: Databases, targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>): Promise<Readiness> {

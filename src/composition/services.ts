@@ -1,16 +1,21 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
-import { deliveryService } from '../services/delivery/index.ts';
+import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
-import { createOrderingService } from '../services/ordering/index.ts';
+import { createOrderingService, orderCommands } from '../services/ordering/index.ts';
 import { paymentsService } from '../services/payments/index.ts';
-import { platformService, restaurantDirectory } from '../services/platform/index.ts';
+import { courierDirectory, platformService, restaurantDirectory } from '../services/platform/index.ts';
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }));
+const deliveryService = createDeliveryService((deps) => ({
+  restaurants: restaurantDirectory(deps.unitOfWork),
+  couriers: courierDirectory(deps.unitOfWork),
+  orders: orderCommands(deps.unitOfWork),
+}));
 
 /** Every service, in migration order: the platform first (it creates the others' schemas and roles). */
 export const SERVICES: readonly ServiceModule[] = Object.freeze([platformService, menuService, orderingService, deliveryService, paymentsService]);

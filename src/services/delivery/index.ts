@@ -1,8 +1,47 @@
 import { fileURLToPath } from 'node:url';
-import type { ServiceModule } from '../../platform/runtime/index.ts';
+import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import type { DispatchOptions } from './dispatchOnce.ts';
+import { dispatchWorkers } from './dispatchWorkers.ts';
+import { runOrderEventsConsumer, type OrderEventsOptions } from './orderEventsConsumer.ts';
+import type { DeliveryPorts } from './ports.ts';
+import { deliveryRoutes } from './routes.ts';
 
-/** The delivery service: owns courier availability and assignments. Its schema `delivery` and role `brigade_delivery` come from the platform's first migration. */
-export const deliveryService: ServiceModule = {
-  name: 'delivery',
-  migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-};
+export type { CourierDirectory, DeliveryPorts, OrderCommands, RestaurantDirectory } from './ports.ts';
+export type { DispatchEnv, DispatchOptions, DispatchStep } from './dispatchOnce.ts';
+export { dispatchOnce } from './dispatchOnce.ts';
+export { dispatchWorkers, runDispatchLoop } from './dispatchWorkers.ts';
+export { ORDER_EVENTS_SUBSCRIPTION, orderEventsHandler, runOrderEventsConsumer } from './orderEventsConsumer.ts';
+export type { OrderEventsOptions } from './orderEventsConsumer.ts';
+export { CourierBusyError } from './errors.ts';
+
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+
+/** Options of {@link createDeliveryService}. */
+export interface DeliveryServiceOptions extends DispatchOptions, OrderEventsOptions {
+  /** Competing dispatch workers in this process. Default 2. */
+  readonly dispatchWorkers?: number;
+}
+
+/**
+ * The delivery service: courier availability, the dispatch queue fed by order events, and the
+ * competing dispatch workers that assign couriers. Its ports (restaurant and courier directories,
+ * ordering's assign-courier command) are wired by the composition root.
+ *
+ * @example
+ * createDeliveryService((deps) => ({ restaurants, couriers, orders }), { dispatchWorkers: 4 })
+ */
+export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPorts, options: DeliveryServiceOptions = {}): ServiceModule {
+  return {
+    name: 'delivery',
+    migrationsDir,
+    routes: async (app, routeOptions) => deliveryRoutes(ports(routeOptions.deps))(app, routeOptions),
+    workers: [
+      ...dispatchWorkers(options.dispatchWorkers ?? 2, ports, options),
+      {
+        name: 'order-events-consumer',
+        run: (deps, signal) => runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports(deps).restaurants, transport: deps.transport }, signal, options),
+      },
+    ],
+  };
+}
+

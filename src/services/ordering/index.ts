@@ -1,6 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { createEventStore } from '../../platform/events/index.ts';
-import { outboxOnAppended } from '../../platform/outbox/index.ts';
+import { createOrderStore } from './orderStore.ts';
 import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
 import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
 import type { OrderingPorts } from './ports.ts';
@@ -13,6 +12,8 @@ export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';
 export { foldOrder } from './domain/foldOrder.ts';
 export { formatPosition, parsePosition } from './orderView.ts';
+export { orderCommands } from './orderCommandsAdapter.ts';
+export { createOrderStore } from './orderStore.ts';
 export type { OrderView } from './orderView.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
@@ -26,8 +27,7 @@ const HOUR_MS = 3_600_000;
  * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }))
  */
 export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPorts): ServiceModule {
-  // Every appended event also leaves through the outbox, in the same transaction (ordering.order.<Type>).
-  const store = createEventStore({ schema: 'ordering', onAppended: outboxOnAppended('ordering', 'order') });
+  const store = createOrderStore();
   const views = orderViewProjections(store);
   return {
     name: 'ordering',
@@ -45,7 +45,9 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
         async run(deps, signal) {
           while (!signal.aborted) {
             await deps.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx));
+            // Checked after the prune too: an abort that came while it ran has no listener to wake.
             await new Promise<void>((resolve) => {
+              if (signal.aborted) return resolve();
               const timer = setTimeout(resolve, HOUR_MS);
               signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
             });

@@ -8,7 +8,7 @@ import type { EventStore } from '../../platform/events/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
-import { etagOf, ifMatchVersion } from './ifMatch.ts';
+import { etagOf, ifMatchVersion } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';

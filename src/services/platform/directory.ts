@@ -23,3 +23,19 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
     },
   };
 }
+
+/** The courier directory other services ask through their ports: a courier's city. */
+export function courierDirectory(unitOfWork: UnitOfWorkFn) {
+  return {
+    async courier(id: string) {
+      // The courier reads their own row: RLS shows couriers only themselves.
+      return unitOfWork({ service: 'platform', actor: { kind: 'courier', id }, readOnly: true }, async (tx) => {
+        const row = await tx.query<{ id: string; city: string }>(
+          `select k.id, c.name as city from platform.couriers k join platform.cities c on c.id = k.city_id where k.id = $1`,
+          [id],
+        );
+        return row.rows[0] ?? null;
+      });
+    },
+  };
+}

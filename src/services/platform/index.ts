@@ -5,7 +5,7 @@ import { platformRoutes } from './routes.ts';
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
-export { restaurantDirectory } from './directory.ts';
+export { courierDirectory, restaurantDirectory } from './directory.ts';
 
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the

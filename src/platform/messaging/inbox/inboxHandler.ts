@@ -43,7 +43,7 @@ export interface InboxHandlerOptions {
 export function inboxHandler(options: InboxHandlerOptions): MessageHandler {
   validateSubscription(options.subscription);
   if (!SCHEMA.test(options.schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(options.schema)}`, 'schema');
-  const claimSql = `insert into ${escapeIdentifier(options.schema)}.inbox (subscription, message_id, tenant_id, subject)
+  const claimSql = `insert into ${escapeIdentifier(options.schema)}.inbox (subscription, message_id, message_tenant, subject)
     values ($1, $2, $3, $4) on conflict (subscription, message_id) do nothing`;
   return async (message) => {
     const duplicate = await options.transaction(message, async (tx) => {

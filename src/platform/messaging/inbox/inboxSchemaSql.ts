@@ -7,7 +7,8 @@ const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
  * The DDL of a consuming service's inbox, `<schema>.inbox`, for its migrations. One row per
  * (subscription, message id) handled; the primary key is the claim. It is not tenant-scoped on purpose:
  * a claim is about a message, and the consumer must see a claim whatever tenant it belongs to (a
- * tenant-filtered claim table would let a second delivery in). The tenant is kept for inspection.
+ * tenant-filtered claim table would let a second delivery in). The message's tenant is kept for inspection
+ * as `message_tenant` (not `tenant_id`: this table is not tenant data, see the tenancy catalog rules).
  * The service's role gets SELECT and INSERT only: a claim is never updated or deleted by the service.
  */
 export function inboxSchemaSql(schema: string): string {
@@ -18,7 +19,7 @@ export function inboxSchemaSql(schema: string): string {
 create table if not exists ${s}.inbox (
   subscription text not null,
   message_id   uuid not null,
-  tenant_id    uuid,
+  message_tenant uuid,
   subject      text not null,
   handled_at   timestamptz not null default now(),
   primary key (subscription, message_id)

@@ -1,4 +1,4 @@
-import { PreconditionRequiredError, ValidationError } from '../../platform/errors/index.ts';
+import { PreconditionRequiredError, ValidationError } from '../platform/errors/index.ts';
 
 /** The version in an `If-Match` header (`"7"`, `W/"7"` or `7`); 428 when it is missing. */
 export function ifMatchVersion(header: string | string[] | undefined): number {

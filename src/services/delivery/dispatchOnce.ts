@@ -1,0 +1,96 @@
+import type { Actor } from '../../platform/db/index.ts';
+import { BrigadeError } from '../../platform/errors/index.ts';
+import { backoffDelay, type BackoffOptions } from '../../platform/messaging/index.ts';
+import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { claimAndAssign } from './operations/claimAndAssign.ts';
+import { deferDispatch } from './operations/deferDispatch.ts';
+import { finishOrder } from './operations/finishOrder.ts';
+import { claimPendingNotification, markNotified, postponeNotification } from './operations/notifications.ts';
+import type { OrderCommands } from './ports.ts';
+
+/** Tuning of the dispatch workers. */
+export interface DispatchOptions {
+  /** Attempts without a courier before the order is dead-lettered (alert + DispatchFailed). Default 8. */
+  readonly maxAttempts?: number;
+  /** Backoff between attempts without a courier (exponential, equal jitter). Default 2 s doubling to 60 s. */
+  readonly backoff?: BackoffOptions;
+  /** Retry delay when couriers are free but all were being taken by competing workers, in ms. Default 25. */
+  readonly contendedDelayMs?: number;
+  /** How long an assignment may wait for its ordering notification before another worker retries it, in ms. Default 30 000. */
+  readonly notifyLeaseMs?: number;
+  /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
+  readonly notifyBackoff?: BackoffOptions;
+  /** Sleep of an idle worker before it looks again, in ms. Default 500. */
+  readonly idleMs?: number;
+  /** Random source for the jitter (tests). Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** What one {@link dispatchOnce} step did. */
+export type DispatchStep =
+  | { readonly outcome: 'idle' }
+  | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped'; readonly orderId: string; readonly courierId: string }
+  | { readonly outcome: 'contended' | 'deferred' | 'dead'; readonly orderId: string };
+
+/** What a dispatch step needs. */
+export interface DispatchEnv {
+  readonly unitOfWork: UnitOfWorkFn;
+  readonly orders: OrderCommands;
+}
+
+const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
+const context = { service: 'delivery', actor: SYSTEM } as const;
+
+/**
+ * One step of a dispatch worker; competing workers run it concurrently.
+ * 1. An assignment whose ordering notification is due (a worker died after its commit, or ordering
+ *    failed) is retried first.
+ * 2. Else it claims the queued order that waited longest with the courier of its city who waited
+ *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
+ *    or dead-letters ({@link deferDispatch}).
+ * 3. After that commit it tells ordering (`assignCourier`, idempotent). A failure between the commit
+ *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
+ *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
+ *    courier is assigned twice. A 404/422 (the order is gone or cancelled) drops the assignment and
+ *    frees the courier.
+ */
+export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
+  const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
+  const pending = await env.unitOfWork(context, (tx) => claimPendingNotification(tx, notifyLeaseMs));
+  if (pending !== null) return notify(env, pending, options);
+  const claimed = await env.unitOfWork(context, async (tx) => {
+    const result = await claimAndAssign(tx, { notifyLeaseMs });
+    if (result.job === null) return { outcome: 'idle' } as const;
+    if (result.courierId !== null) return { outcome: 'assigned', tenantId: result.job.tenantId, orderId: result.job.orderId, courierId: result.courierId } as const;
+    const outcome = await deferDispatch(tx, result.job, {
+      maxAttempts: options.maxAttempts ?? 8,
+      delayMs: (attempts) => backoffDelay(attempts, { initialMs: 2000, maxMs: 60_000, ...options.backoff }, options.random),
+      contendedDelayMs: options.contendedDelayMs ?? 25,
+    });
+    return { outcome, orderId: result.job.orderId } as const;
+  });
+  if (claimed.outcome !== 'assigned') return claimed;
+  return notify(env, { tenantId: claimed.tenantId, orderId: claimed.orderId, courierId: claimed.courierId, attempts: 0 }, options);
+}
+
+async function notify(
+  env: DispatchEnv,
+  assignment: { tenantId: string; orderId: string; courierId: string; attempts: number },
+  options: DispatchOptions,
+): Promise<DispatchStep> {
+  const { tenantId, orderId, courierId } = assignment;
+  try {
+    await env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId });
+  } catch (error) {
+    if (error instanceof BrigadeError && (error.status === 404 || error.status === 422)) {
+      await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped' }));
+      return { outcome: 'dropped', orderId, courierId };
+    }
+    const delayMs = backoffDelay(assignment.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    const message = error instanceof Error ? error.message : String(error);
+    await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
+    return { outcome: 'notify-failed', orderId, courierId };
+  }
+  await env.unitOfWork(context, (tx) => markNotified(tx, { tenantId, orderId, courierId }));
+  return { outcome: 'assigned', orderId, courierId };
+}

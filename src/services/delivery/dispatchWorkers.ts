@@ -1,0 +1,56 @@
+import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
+import type { DeliveryPorts } from './ports.ts';
+
+/** A background worker as ServiceModule.workers lists it. */
+export interface Worker {
+  readonly name: string;
+  run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
+}
+
+/** Sleeps `ms`, or less when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    }
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Runs dispatch steps until `signal` aborts: back to back while there is work, `idleMs` apart when
+ * the queue has nothing due. Errors of a step (database unreachable) go to `onError` and the loop
+ * backs off a second; the step's transaction rolled back, so nothing is lost.
+ */
+export async function runDispatchLoop(
+  env: Parameters<typeof dispatchOnce>[0],
+  signal: AbortSignal,
+  options: DispatchOptions & { readonly onError?: (error: unknown) => void } = {},
+): Promise<void> {
+  while (!signal.aborted) {
+    try {
+      const step = await dispatchOnce(env, options);
+      if (step.outcome === 'idle') await sleep(options.idleMs ?? 500, signal);
+    } catch (error) {
+      options.onError?.(error);
+      await sleep(1000, signal);
+    }
+  }
+}
+
+/**
+ * `count` competing dispatch workers (`dispatch-1` … `dispatch-<count>`) for ServiceModule.workers.
+ * They share nothing but the queue: each step claims with SKIP LOCKED, so any number of them, in any
+ * number of processes, never assign an order or a courier twice.
+ */
+export function dispatchWorkers(count: number, ports: (deps: ServiceDeps) => DeliveryPorts, options: DispatchOptions = {}): Worker[] {
+  return Array.from({ length: count }, (_, i) => ({
+    name: `dispatch-${i + 1}`,
+    run: (deps: ServiceDeps, signal: AbortSignal) => runDispatchLoop({ unitOfWork: deps.unitOfWork, orders: ports(deps).orders }, signal, options),
+  }));
+}

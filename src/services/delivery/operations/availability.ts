@@ -1,0 +1,48 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { CourierBusyError } from '../errors.ts';
+
+/** A courier's availability as the routes show it. */
+export interface Availability {
+  readonly courierId: string;
+  readonly city: string;
+  readonly status: 'available' | 'busy' | 'offline';
+  /** When the courier last became available (the dispatch order: longest wait first). */
+  readonly availableSince: string;
+  readonly currentOrderId: string | null;
+}
+
+const COLUMNS = `courier_id as "courierId", city, status, available_since as "availableSince", current_order_id as "currentOrderId"`;
+
+/** The courier's availability row, or null when they never said they were available. */
+export async function getAvailability(tx: Tx, courierId: string): Promise<Availability | null> {
+  const { rows } = await tx.query<Availability>(`select ${COLUMNS} from delivery.courier_availability where courier_id = $1`, [courierId]);
+  return rows[0] ?? null;
+}
+
+/**
+ * Marks a courier available (in `city`) or offline. Becoming available again keeps the original
+ * `available_since` (no queue jumping by toggling); coming back from offline starts the wait now.
+ * Runs as the courier: the policy lets them write only their own row and never make themselves busy.
+ *
+ * @throws {CourierBusyError} (409) the courier is carrying an order.
+ */
+export async function setAvailability(tx: Tx, input: { courierId: string; city: string; available: boolean }): Promise<Availability> {
+  const current = await tx.query<{ status: string; current_order_id: string | null }>(
+    `select status, current_order_id from delivery.courier_availability where courier_id = $1 for update`,
+    [input.courierId],
+  );
+  const row = current.rows[0];
+  if (row?.status === 'busy') throw new CourierBusyError(input.courierId, String(row.current_order_id));
+  const status = input.available ? 'available' : 'offline';
+  const { rows } = await tx.query<Availability>(
+    `insert into delivery.courier_availability as a (courier_id, city, status, available_since)
+     values ($1, $2, $3, now())
+     on conflict (courier_id) do update
+        set city = excluded.city, status = excluded.status, updated_at = now(),
+            available_since = case when a.status = 'available' and excluded.status = 'available' and a.city = excluded.city
+                                   then a.available_since else now() end
+     returning ${COLUMNS}`,
+    [input.courierId, input.city, status],
+  );
+  return rows[0] as Availability;
+}

@@ -1,0 +1,15 @@
+import type { Tx } from '../../../platform/db/index.ts';
+
+/**
+ * Puts an order in the dispatch queue of its restaurant's city (due now). Idempotent: an order
+ * already queued, assigned or finished is left as it is. Returns whether a row was added.
+ */
+export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: string; city: string; readyAt?: Date }): Promise<boolean> {
+  const { rowCount } = await tx.query(
+    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
+     values ($1, $2, $3, coalesce($4::timestamptz, now()), now())
+     on conflict (tenant_id, order_id) do nothing`,
+    [input.tenantId, input.orderId, input.city, input.readyAt?.toISOString() ?? null],
+  );
+  return (rowCount ?? 0) > 0;
+}

@@ -1,0 +1,69 @@
+import type { Actor } from '../../platform/db/index.ts';
+import { inboxHandler, type MessageHandler, type Transport } from '../../platform/messaging/index.ts';
+import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { enqueueOrder } from './operations/enqueueOrder.ts';
+import { finishOrder } from './operations/finishOrder.ts';
+import type { RestaurantDirectory } from './ports.ts';
+
+/** The subscription of the delivery service to order events. */
+export const ORDER_EVENTS_SUBSCRIPTION = 'delivery-dispatch';
+
+/** Options of {@link orderEventsHandler}. */
+export interface OrderEventsOptions {
+  /** The order event that puts an order in the dispatch queue. Default `OrderReady`. */
+  readonly enqueueOn?: 'OrderReady' | 'OrderAccepted';
+}
+
+const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The handler of `ordering.order.*` for the delivery service, made idempotent by the inbox
+ * (`delivery.inbox`): `OrderReady` (or `OrderAccepted`) queues the order in its restaurant's city
+ * (asked of the restaurant directory; the restaurant is the message's tenant), `OrderDelivered` and
+ * `OrderCancelled` end its dispatch and free its courier. Other order events are claimed and ignored.
+ */
+export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
+  const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
+  /** The inbox-wrapped handler; `city` is the restaurant's city for the enqueueing event, else null. */
+  const handlerWith = (city: string | null) =>
+    inboxHandler({
+      subscription: ORDER_EVENTS_SUBSCRIPTION,
+      schema: 'delivery',
+      transaction: (_message, fn) => env.unitOfWork({ service: 'delivery', actor: SYSTEM }, fn),
+      handle: async (tx, message) => {
+        const tenantId = message.headers.tenant;
+        const orderId = (message.payload as { orderId?: unknown } | null)?.orderId;
+        if (!UUID.test(tenantId) || typeof orderId !== 'string' || !UUID.test(orderId)) return;
+        if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city });
+        else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
+        else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });
+      },
+    });
+  const others = handlerWith(null);
+  return async (message) => {
+    if (message.subject !== enqueueOn) return others(message);
+    // The city is asked before the transaction (the directory runs its own), so no connection is held
+    // while waiting for another. An unknown restaurant throws: retried, then dead-lettered.
+    const restaurant = await env.restaurants.restaurant(message.headers.tenant);
+    if (restaurant === null) throw new Error(`restaurant ${message.headers.tenant} of order event ${message.id} is not in the directory`);
+    return handlerWith(restaurant.city)(message);
+  };
+}
+
+/**
+ * Subscribes the handler through the transport (creating the durable subscription on
+ * `ordering.order.*`) and runs until `signal` aborts.
+ */
+export async function runOrderEventsConsumer(
+  env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory; transport: Transport },
+  signal: AbortSignal,
+  options: OrderEventsOptions & { readonly onError?: (error: unknown) => void } = {},
+): Promise<void> {
+  await env.transport.ensureSubscription({ subscription: ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' });
+  const subscription = env.transport.subscribe(
+    { subscription: ORDER_EVENTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
+    orderEventsHandler(env, options),
+  );
+  await subscription.done;
+}

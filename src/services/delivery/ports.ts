@@ -1,0 +1,37 @@
+/**
+ * What the delivery service asks of other services. The composition root wires implementations:
+ * in-process adapters when the services run together, HTTP when they run apart. Delivery never reads
+ * another service's tables.
+ */
+
+/** The restaurant directory (owned by the platform service): the city of an order's restaurant. */
+export interface RestaurantDirectory {
+  /** The restaurant and its city, or null when there is no such restaurant. */
+  restaurant(id: string): Promise<{ readonly id: string; readonly city: string } | null>;
+}
+
+/** The courier directory (owned by the platform service): the city a courier works in. */
+export interface CourierDirectory {
+  /** The courier and their city, or null when there is no such courier. */
+  courier(id: string): Promise<{ readonly id: string; readonly city: string } | null>;
+}
+
+/** What delivery tells the ordering service. */
+export interface OrderCommands {
+  /**
+   * Assigns `courierId` to the order (ordering's `assign-courier` command, retried on a version
+   * conflict). Must be idempotent: assigning the courier who is already assigned appends nothing.
+   *
+   * @throws {BrigadeError} with status 404 or 422 when the order can never take this courier (it is
+   *   gone, cancelled, delivered, or has another courier): the dispatch drops the assignment. Any
+   *   other error is taken as transient and retried with backoff.
+   */
+  assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void>;
+}
+
+/** The delivery service's ports. */
+export interface DeliveryPorts {
+  readonly restaurants: RestaurantDirectory;
+  readonly couriers: CourierDirectory;
+  readonly orders: OrderCommands;
+}

@@ -1,0 +1,200 @@
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
+import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
+
+const chromiumCheck = await requireChromium();
+const skip = chromiumCheck.skip;
+const WAIT = { timeout: 15_000 };
+/** How the pages name an order for people: the last 8 characters of its id. */
+const short = (id: string) => id.slice(-8);
+
+describe('web pages in headless Chromium', { skip }, () => {
+  let p: BrowserPlatform;
+  let browser: Browser;
+  let r: SeededRestaurant;
+
+  before(async () => {
+    await mkdir(SCREENSHOTS, { recursive: true });
+    p = await startBrowserPlatform();
+    browser = await launchChromium();
+    r = await seedRestaurant(p.t, 'Pages Pizzeria');
+  });
+  after(async () => {
+    await browser?.close();
+    await p?.close();
+  });
+
+  const order = async () => {
+    const c = await customer(p.t);
+    const placed = await placeOrder(p.t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 1, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+    return { id: placed.json().id as string, customer: c };
+  };
+  const card = (page: Page, status: string, orderId: string) => page.locator(`section[data-status="${status}"] li.card[data-order="${orderId}"]`);
+  const openBoard = async () => {
+    const { page, requested, errors } = await signedInPage(browser, r.staff);
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    return { page, requested, errors };
+  };
+  /** Every request of the page went to the platform itself. */
+  const onlyPlatform = (requested: string[]) => {
+    assert.ok(requested.length > 0);
+    for (const url of requested) assert.ok(url.startsWith(`${p.base}/`), `the page requested ${url}, outside the platform`);
+  };
+
+  test('the board receives a new order live (no reload), and its accept and ready buttons move it', async () => {
+    const { page, requested, errors } = await openBoard();
+    await page.evaluate('window.__sameDocument = 42');
+
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    assert.equal(await page.evaluate('window.__sameDocument'), 42, 'the order arrived without a reload');
+    assert.match(await page.locator('#updates').innerText(), new RegExp(`New order ${short(id)}: 2 × Margherita, 1 × Cola`));
+    assert.match(await card(page, 'placed', id).innerText(), /waiting \d+:\d\d/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'board.png'), fullPage: true });
+
+    await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
+    await card(page, 'accepted', id).waitFor(WAIT);
+    assert.equal(await card(page, 'placed', id).count(), 0);
+    assert.match(await page.locator('#message').innerText(), /accepted/);
+    const accepted = await p.t.request({ url: `/v1/orders/${id}`, token: r.staff });
+    assert.equal(accepted.json().status, 'accepted');
+
+    // Keyboard only: focus the ready button and press Enter.
+    await page.getByRole('button', { name: `Mark order ${short(id)} ready` }).focus();
+    await page.keyboard.press('Enter');
+    await card(page, 'ready', id).waitFor(WAIT);
+    const ready = await p.t.request({ url: `/v1/orders/${id}`, token: r.staff });
+    assert.equal(ready.json().status, 'ready');
+    assert.equal(ready.json().version, 3);
+    assert.equal(await page.evaluate('window.__sameDocument'), 42);
+    onlyPlatform(requested);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('an accept with a stale version shows a clear 412 message, sends nothing, and shows the order as it is', async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    assert.equal(await card(page, 'placed', id).getAttribute('data-version'), '1');
+
+    // Force the page to be stale: stop the board projection, then accept the order in the background.
+    await p.projector.pause(ORDER_VIEWS.board);
+    try {
+      const background = await command(p.t, r.staff, id, 'accept', 1, { etaMinutes: 20 });
+      assert.equal(background.statusCode, 200, background.body);
+      assert.equal(await card(page, 'placed', id).getAttribute('data-version'), '1', 'the board still shows version 1');
+
+      await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
+      const message = page.locator('#message.error');
+      await message.waitFor(WAIT);
+      const text = await message.innerText();
+      assert.match(text, /changed by someone else/);
+      assert.match(text, /you saw version 1; it is now version 2/);
+      assert.equal(await message.getAttribute('role'), 'alert');
+      await card(page, 'accepted', id).waitFor(WAIT);
+      await page.screenshot({ path: path.join(SCREENSHOTS, 'board-412.png'), fullPage: true });
+    } finally {
+      p.projector.resume(ORDER_VIEWS.board);
+    }
+    const events = await p.t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
+    assert.deepEqual(events.json().events.map((e: { type: string }) => e.type), ['OrderPlaced', 'OrderAccepted'], 'the stale accept appended nothing');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('the courier picks up and delivers from the courier page, and the tracking page reaches delivered', async () => {
+    const { id, customer: c } = await order();
+    const rider = await courier(p.t);
+    const tracking = await signedInPage(browser, c.token);
+    await tracking.page.goto(`${p.base}/track/${id}`);
+    await tracking.page.locator('body[data-status="placed"]').waitFor(WAIT);
+
+    let version = 1;
+    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
+      const res = await command(p.t, r.staff, id, name, version, body);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+
+    const courierPage = await signedInPage(browser, rider.token);
+    await courierPage.page.goto(`${p.base}/courier`);
+    const task = courierPage.page.locator(`li.card[data-order="${id}"]`);
+    await courierPage.page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    assert.match(await task.innerText(), /Rua das Flores 1, Porto/);
+    await courierPage.page.screenshot({ path: path.join(SCREENSHOTS, 'courier.png'), fullPage: true });
+    await courierPage.page.getByRole('button', { name: `Picked up order ${short(id)}` }).click();
+    await courierPage.page.locator(`li.card[data-order="${id}"][data-status="picked_up"]`).waitFor(WAIT);
+    await courierPage.page.getByRole('button', { name: `Delivered order ${short(id)}` }).click();
+    await courierPage.page.locator('#message.ok', { hasText: 'delivered' }).waitFor(WAIT);
+    await task.waitFor({ state: 'detached', ...WAIT });
+
+    await tracking.page.locator('body[data-status="delivered"]').waitFor(WAIT);
+    assert.equal(await tracking.page.locator('#status').innerText(), 'Delivered');
+    const steps = tracking.page.locator('#timeline li');
+    assert.deepEqual(await steps.evaluateAll((items) => items.map((li) => li.getAttribute('data-type'))), [
+      'OrderPlaced', 'OrderAccepted', 'OrderReady', 'CourierAssigned', 'OrderPickedUp', 'OrderDelivered',
+    ]);
+    const times = await tracking.page.locator('#timeline li time').evaluateAll((items) => items.map((t) => t.getAttribute('datetime')));
+    const events = (await p.t.request({ url: `/v1/orders/${id}/events`, token: c.token })).json().events as Array<{ metadata: { occurredAt: string } }>;
+    assert.deepEqual(times, events.map((e) => e.metadata.occurredAt), 'each step shows the time of its event');
+    await tracking.page.screenshot({ path: path.join(SCREENSHOTS, 'track.png'), fullPage: true });
+    onlyPlatform(tracking.requested);
+    onlyPlatform(courierPage.requested);
+    assert.deepEqual([...tracking.errors, ...courierPage.errors], []);
+    await tracking.page.context().close();
+    await courierPage.page.context().close();
+  });
+
+  test('the courier availability toggle answers with a clear message', async () => {
+    // A registered courier, so that the availability route (once it exists) knows their city.
+    const admin = await p.t.token('admin', { subject: 'ops' });
+    const registered = await p.t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rita', city: 'Porto' } });
+    assert.equal(registered.statusCode, 201, registered.body);
+    const riderToken = await p.t.token('courier', { subject: registered.json().id });
+    const { page } = await signedInPage(browser, riderToken);
+    await page.goto(`${p.base}/courier`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    await page.getByRole('button', { name: /taking deliveries/ }).click();
+    const routeExists = p.t.platform.app.hasRoute({ method: 'POST', url: '/v1/couriers/me/availability' });
+    if (routeExists) await page.locator('#message', { hasText: /available|offline/ }).waitFor(WAIT);
+    else await page.locator('#message.error', { hasText: 'Availability cannot be changed on this platform yet' }).waitFor(WAIT);
+    await page.context().close();
+  });
+
+  test('sign-in: a pasted token opens the board; the development login mints one; a page without a token goes to sign-in', async () => {
+    const { page } = await signedInPage(browser, null);
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.waitForURL(`${p.base}/login?next=${encodeURIComponent(`/board/${r.rid}`)}`, WAIT);
+    await page.getByLabel('Your access token').fill('not a token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    assert.match(await page.locator('#message.error').innerText(), /not a Brigade token/);
+    assert.equal(await page.getByLabel('Your access token').getAttribute('aria-invalid'), 'true');
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'login.png'), fullPage: true });
+    await page.getByLabel('Your access token').fill(r.staff);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.waitForURL(/\/login\?next=/, WAIT);
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'dev-login.png'), fullPage: true });
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea')].filter((e) => e.labels.length === 0).length`);
+    assert.equal(unlabelled, 0);
+    await page.context().close();
+  });
+});

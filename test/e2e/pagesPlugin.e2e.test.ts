@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import Fastify from 'fastify';
+import { errorHandler } from '../../src/api/index.ts';
+import { pagesPlugin, type DevTokenRequest } from '../../src/api/pages.ts';
+
+/** The pages plugin alone (no browser, no database): what it serves, with which headers, and when. */
+async function pagesApp(devLogin: boolean) {
+  const minted: DevTokenRequest[] = [];
+  const app = Fastify({ logger: false });
+  app.setErrorHandler(errorHandler);
+  await app.register(pagesPlugin, { devLogin, mintToken: async (request) => (minted.push(request), `token-for-${request.role}`) });
+  await app.ready();
+  return { app, minted };
+}
+
+describe('pages plugin', () => {
+  test('serves each page and its assets with a same-origin-only content security policy', async () => {
+    const { app } = await pagesApp(false);
+    try {
+      for (const url of ['/login', '/board/5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11', '/courier', '/track/5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11']) {
+        const res = await app.inject({ url });
+        assert.equal(res.statusCode, 200, url);
+        assert.match(res.headers['content-type'] as string, /^text\/html/);
+        assert.match(res.headers['content-security-policy'] as string, /default-src 'none'; script-src 'self'.*connect-src 'self'/);
+        assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        // Every script and stylesheet a page names is one the plugin serves.
+        for (const [, asset] of res.body.matchAll(/(?:src|href)="\/web\/([^"]+)"/g)) {
+          const file = await app.inject({ url: `/web/${asset}` });
+          assert.equal(file.statusCode, 200, `${url} → /web/${asset}`);
+        }
+      }
+      const js = await app.inject({ url: '/web/board.js' });
+      assert.match(js.headers['content-type'] as string, /^text\/javascript/);
+      const css = await app.inject({ url: '/web/app.css' });
+      assert.match(css.headers['content-type'] as string, /^text\/css/);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('serves nothing outside its allow-list', async () => {
+    const { app } = await pagesApp(false);
+    try {
+      for (const url of ['/web/..%2F..%2Fpackage.json', '/web/board.html', '/web/missing.js', '/web/%2e%2e%2fsrc%2fapi%2fpages.ts']) {
+        assert.equal((await app.inject({ url })).statusCode, 404, url);
+      }
+      assert.equal((await app.inject({ url: '/board/not-a-uuid' })).statusCode, 200, 'the page itself explains a bad id');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('the development login exists only with devLogin', async () => {
+    const off = await pagesApp(false);
+    try {
+      assert.equal((await off.app.inject({ url: '/dev-login' })).statusCode, 404);
+      assert.equal((await off.app.inject({ url: '/web/dev-login.js' })).statusCode, 404);
+      assert.equal((await off.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'admin' } })).statusCode, 404);
+      assert.deepEqual(off.minted, []);
+    } finally {
+      await off.app.close();
+    }
+    const on = await pagesApp(true);
+    try {
+      assert.equal((await on.app.inject({ url: '/dev-login' })).statusCode, 200);
+      const rid = '5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11';
+      const staff = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'staff', restaurantId: rid } });
+      assert.equal(staff.statusCode, 201, staff.body);
+      assert.equal(staff.json().token, 'token-for-staff');
+      assert.equal(staff.headers['cache-control'], 'no-store');
+      assert.equal(on.minted[0]?.restaurantId, rid);
+      const noRestaurant = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'staff' } });
+      assert.equal(noRestaurant.statusCode, 400);
+      assert.equal(noRestaurant.json().field, 'restaurantId');
+      const badSubject = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'courier', subject: 'bob' } });
+      assert.equal(badSubject.statusCode, 400);
+      const courier = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'courier' } });
+      assert.match(courier.json().subject, /^[0-9a-f-]{36}$/, 'a courier without a subject gets a new UUID');
+      assert.equal((await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'root' } })).statusCode, 400);
+      assert.equal(on.minted.length, 2);
+    } finally {
+      await on.app.close();
+    }
+  });
+});

@@ -1,0 +1,265 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { UnprocessableError } from '../../../src/platform/errors/index.ts';
+import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
+import { dispatchOnce, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
+import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+
+let db: TestDatabase;
+let pool: pg.Pool;
+let admin: pg.Pool;
+let uow: UnitOfWorkFn;
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 20 });
+  admin = new pg.Pool({ connectionString: db.url, max: 2 });
+  uow = (context, fn) => unitOfWork(pool, context, fn);
+});
+after(async () => {
+  await pool?.end();
+  await admin?.end();
+  await db?.drop();
+});
+beforeEach(async () => {
+  await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts, delivery.outbox');
+});
+
+/**
+ * Ordering's assign-courier as far as delivery can tell: it remembers each order's courier, appends
+ * nothing when the same courier is assigned again, and counts the calls. `fail` makes the next calls throw.
+ */
+function recordingOrders() {
+  const courierOf = new Map<string, string>();
+  const calls: Array<{ orderId: string; courierId: string }> = [];
+  const reassigned: string[] = [];
+  let fail: (() => Error) | null = null;
+  const orders: OrderCommands = {
+    async assignCourier({ orderId, courierId }) {
+      calls.push({ orderId, courierId });
+      if (fail !== null) throw fail();
+      const before = courierOf.get(orderId);
+      if (before !== undefined && before !== courierId) reassigned.push(orderId);
+      courierOf.set(orderId, courierId);
+    },
+  };
+  return { orders, courierOf, calls, reassigned, failWith: (f: (() => Error) | null) => void (fail = f) };
+}
+
+async function addCouriers(city: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  // Staggered available_since: the longest wait is well defined.
+  await admin.query(
+    `insert into delivery.courier_availability (courier_id, city, status, available_since)
+     select id, $2, 'available', now() - make_interval(secs => 1000 - ord) from unnest($1::uuid[]) with ordinality as u(id, ord)`,
+    [ids, city],
+  );
+  return ids;
+}
+
+async function addOrders(city: string, tenants: readonly string[], count: number): Promise<Array<{ tenantId: string; orderId: string }>> {
+  const orders = Array.from({ length: count }, (_, i) => ({ tenantId: tenants[i % tenants.length]!, orderId: randomUUID() }));
+  await admin.query(
+    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
+     select t, o, $3, now() - make_interval(secs => 5000 - ord), now() - interval '1 second'
+       from unnest($1::uuid[], $2::uuid[]) with ordinality as u(t, o, ord)`,
+    [orders.map((o) => o.tenantId), orders.map((o) => o.orderId), city],
+  );
+  return orders;
+}
+
+const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
+
+/** Runs `workers` dispatch loops concurrently until each finds nothing due; returns every step's outcome. */
+async function runWorkers(env: Parameters<typeof dispatchOnce>[0], workers: number, options: DispatchOptions) {
+  const outcomes: string[] = [];
+  await Promise.all(
+    Array.from({ length: workers }, async () => {
+      for (;;) {
+        const step = await dispatchOnce(env, options);
+        outcomes.push(step.outcome);
+        if (step.outcome === 'idle') return;
+      }
+    }),
+  );
+  return outcomes;
+}
+
+async function invariants() {
+  const doubleOrders = await admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
+  assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
+  const doubleCouriers = await admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
+  assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
+  const mismatch = await admin.query(
+    `select q.order_id from delivery.dispatch_queue q
+       left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
+      where q.state = 'assigned' and a.courier_id is null`,
+  );
+  assert.deepEqual(mismatch.rows, [], 'an assigned order whose courier is not busy with it');
+  const busy = await admin.query(
+    `select a.courier_id from delivery.courier_availability a
+       left join delivery.dispatch_queue q on q.order_id = a.current_order_id and q.courier_id = a.courier_id and q.state = 'assigned'
+      where a.status = 'busy' and q.order_id is null`,
+  );
+  assert.deepEqual(busy.rows, [], 'a busy courier whose order is not assigned to them');
+}
+
+describe('dispatch by competing workers', () => {
+  test('8 workers, 200 orders, 50 couriers: each order gets exactly one courier, no courier holds two active orders', async () => {
+    const tenants = [randomUUID(), randomUUID(), randomUUID()];
+    const couriers = await addCouriers('Porto', 50);
+    const orders = await addOrders('Porto', tenants, 200);
+    const port = recordingOrders();
+    const env = { unitOfWork: uow, orders: port.orders };
+    // A long backoff: an order that found no courier waits for a freed courier to wake it, not for the clock.
+    const options: DispatchOptions = { maxAttempts: 50, backoff: { initialMs: 600_000 }, contendedDelayMs: 0 };
+    const perRound: number[] = [];
+    const seenCouriers = new Set<string>();
+    for (let round = 0; round < 8; round++) {
+      const outcomes = await runWorkers(env, 8, options);
+      await invariants();
+      const active = await admin.query<{ tenant_id: string; order_id: string; courier_id: string }>(
+        `select tenant_id, order_id, courier_id from delivery.dispatch_queue where state = 'assigned'`,
+      );
+      perRound.push(active.rowCount ?? 0);
+      assert.equal(outcomes.filter((o) => o === 'assigned').length, active.rowCount, 'every assignment of the round is still active');
+      assert.ok((active.rowCount ?? 0) <= couriers.length);
+      for (const r of active.rows) seenCouriers.add(r.courier_id);
+      if (active.rowCount === 0) break;
+      // The couriers deliver (what the OrderDelivered consumer does), concurrently: each freed courier wakes one waiting order.
+      await Promise.all(active.rows.map((r) => uow(system, (tx) => finishOrder(tx, { tenantId: r.tenant_id, orderId: r.order_id, reason: 'delivered' }))));
+    }
+    assert.deepEqual(perRound, [50, 50, 50, 50, 0], `assignments per round: ${perRound.join(', ')}`);
+    const states = await admin.query<{ state: string; n: number }>(`select state, count(*)::int as n from delivery.dispatch_queue group by state`);
+    assert.deepEqual(states.rows, [{ state: 'delivered', n: 200 }]);
+    const history = await admin.query<{ order_id: string; n: number }>(`select order_id, count(*)::int as n from delivery.assignments group by order_id`);
+    assert.equal(history.rowCount, 200);
+    assert.ok(history.rows.every((r) => r.n === 1), 'each order was assigned exactly once');
+    assert.equal(port.calls.length, 200, 'ordering was told once per order');
+    assert.deepEqual(new Set(port.calls.map((c) => c.orderId)), new Set(orders.map((o) => o.orderId)));
+    assert.deepEqual(port.reassigned, []);
+    assert.equal(seenCouriers.size, 50, 'every courier worked');
+    const alerts = await admin.query('select 1 from delivery.dispatch_alerts');
+    assert.equal(alerts.rowCount, 0, 'no order was dead-lettered while couriers were coming free');
+  });
+
+  test('a worker skips the order and the courier another worker holds, and takes the next ones (forced interleaving)', async () => {
+    const [first, second] = await addCouriers('Lisbon', 2);
+    const [o1, o2] = await addOrders('Lisbon', [randomUUID()], 2);
+    const port = recordingOrders();
+    const holder = await admin.connect();
+    try {
+      await holder.query('begin');
+      // What a competing worker holds mid-transaction: the oldest order and the longest-waiting courier.
+      await holder.query('select 1 from delivery.dispatch_queue where order_id = $1 for update', [o1!.orderId]);
+      await holder.query('select 1 from delivery.courier_availability where courier_id = $1 for update', [first]);
+      const step = await dispatchOnce({ unitOfWork: uow, orders: port.orders });
+      assert.deepEqual(step, { outcome: 'assigned', orderId: o2!.orderId, courierId: second });
+      await holder.query('commit');
+    } finally {
+      holder.release();
+    }
+    const step = await dispatchOnce({ unitOfWork: uow, orders: port.orders });
+    assert.deepEqual(step, { outcome: 'assigned', orderId: o1!.orderId, courierId: first });
+    await invariants();
+  });
+
+  test('no courier: backoff with jitter, then dead letter with an alert row and DispatchFailed in the outbox', async () => {
+    const tenant = randomUUID();
+    const [order] = await addOrders('Faro', [tenant], 1);
+    const port = recordingOrders();
+    const env = { unitOfWork: uow, orders: port.orders };
+    const options: DispatchOptions = { maxAttempts: 3, backoff: { initialMs: 10_000, factor: 2 }, random: () => 1 };
+    const delays: number[] = [];
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: order!.orderId });
+      const row = await admin.query<{ attempts: number; delay: number; state: string }>(
+        `select attempts, state, extract(epoch from next_attempt_at - now())::float8 * 1000 as delay from delivery.dispatch_queue where order_id = $1`,
+        [order!.orderId],
+      );
+      assert.equal(row.rows[0]!.attempts, attempt);
+      assert.equal(row.rows[0]!.state, 'queued');
+      delays.push(row.rows[0]!.delay);
+      assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' }, 'backing off: not due');
+      // Time passes (the test moves the clock of the row instead of sleeping).
+      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    }
+    // random() = 1: the upper end of each step, 10 s then 20 s (minus the few ms of the statement).
+    assert.ok(delays[0]! > 9_000 && delays[0]! <= 10_000, `first delay ${delays[0]}`);
+    assert.ok(delays[1]! > 19_000 && delays[1]! <= 20_000, `second delay ${delays[1]}`);
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'dead', orderId: order!.orderId });
+    const queue = await admin.query(`select state, attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(queue.rows, [{ state: 'dead', attempts: 3, last_error: 'no courier available in Faro after 3 attempts' }]);
+    const alerts = await admin.query(`select tenant_id, order_id, city, attempts from delivery.dispatch_alerts`);
+    assert.deepEqual(alerts.rows, [{ tenant_id: tenant, order_id: order!.orderId, city: 'Faro', attempts: 3 }]);
+    const outbox = await admin.query<{ subject: string; aggregate_key: string; headers: Record<string, string>; payload: Record<string, unknown> }>(
+      `select subject, aggregate_key, headers, payload from delivery.outbox`,
+    );
+    assert.equal(outbox.rowCount, 1);
+    const message = outbox.rows[0]!;
+    assert.equal(message.subject, 'delivery.dispatch.DispatchFailed');
+    assert.equal(message.aggregate_key, order!.orderId);
+    assert.equal(message.headers.tenant, tenant);
+    assert.equal(message.payload.orderId, order!.orderId);
+    assert.equal(message.payload.city, 'Faro');
+    assert.equal(message.payload.attempts, 3);
+    assert.deepEqual(port.calls, []);
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' }, 'a dead order is not retried');
+  });
+
+  test('a courier freed while an order backs off wakes it; an attempt is spent only when no courier is free', async () => {
+    const [order] = await addOrders('Braga', [randomUUID()], 1);
+    const port = recordingOrders();
+    const env = { unitOfWork: uow, orders: port.orders };
+    const options: DispatchOptions = { maxAttempts: 5, backoff: { initialMs: 600_000 } };
+    assert.equal((await dispatchOnce(env, options)).outcome, 'deferred');
+    // Another order is carried by a courier of the city; its delivery frees the courier.
+    const tenant = randomUUID();
+    const [busy] = await addOrders('Braga', [tenant], 1);
+    const [courier] = await addCouriers('Braga', 1);
+    await admin.query(`update delivery.dispatch_queue set ready_at = now() where order_id = $1`, [busy!.orderId]);
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: busy!.orderId, courierId: courier });
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' });
+    await uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: busy!.orderId, reason: 'delivered' }));
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
+    const row = await admin.query(`select attempts from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.equal(row.rows[0].attempts, 2, 'one attempt without a courier, one that assigned');
+  });
+
+  test('ordering unreachable after the commit: the assignment stays, is retried, and ordering is told the same courier', async () => {
+    const [order] = await addOrders('Aveiro', [randomUUID()], 1);
+    const [courier] = await addCouriers('Aveiro', 1);
+    const port = recordingOrders();
+    const env = { unitOfWork: uow, orders: port.orders };
+    port.failWith(() => new Error('ordering unreachable'));
+    assert.deepEqual(await dispatchOnce(env), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
+    const pending = await admin.query(`select state, courier_id, notified_at, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(pending.rows, [{ state: 'assigned', courier_id: courier, notified_at: null, last_error: 'ordering unreachable' }]);
+    assert.deepEqual(await dispatchOnce(env), { outcome: 'idle' }, 'the retry waits for its backoff');
+    port.failWith(null);
+    await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(await dispatchOnce(env), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
+    assert.deepEqual(port.calls.map((c) => c.courierId), [courier, courier]);
+    assert.deepEqual(port.reassigned, []);
+    const done = await admin.query(`select notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.equal(done.rows[0].notified, true);
+    assert.deepEqual(await dispatchOnce(env), { outcome: 'idle' });
+  });
+
+  test('ordering refuses the assignment (order cancelled meanwhile): the assignment is dropped and the courier is free again', async () => {
+    const [order] = await addOrders('Evora', [randomUUID()], 1);
+    const [courier] = await addCouriers('Evora', 1);
+    const port = recordingOrders();
+    port.failWith(() => new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'Cannot assign-courier an order that is cancelled'));
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: courier });
+    const rows = await admin.query(
+      `select q.state, a.status, a.current_order_id from delivery.dispatch_queue q, delivery.courier_availability a where q.order_id = $1 and a.courier_id = $2`,
+      [order!.orderId, courier],
+    );
+    assert.deepEqual(rows.rows, [{ state: 'dropped', status: 'available', current_order_id: null }]);
+  });
+});

@@ -1,0 +1,139 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { ensureBusSchema } from '../../../src/platform/messaging/index.ts';
+import { createRelay } from '../../../src/platform/outbox/index.ts';
+import { dispatchOnce, runOrderEventsConsumer } from '../../../src/services/delivery/index.ts';
+import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
+import { waitFor } from '../../platform/messaging/support.ts';
+import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
+
+/** The xmin horizon is cluster-wide: other test files' open transactions delay the relay (decision 0011). */
+const DELIVERY_MS = 120_000;
+let t: DeliveryPlatform;
+let admin: pg.Pool;
+let r: SeededRestaurant;
+
+before(async () => {
+  t = await startDeliveryPlatform();
+  admin = new pg.Pool({ connectionString: t.db.url, max: 2 });
+  await ensureBusSchema(admin);
+  // seedRestaurant takes the TestPlatform surface: request and token.
+  r = await seedRestaurant(t as never, 'Casa Porto');
+});
+after(async () => {
+  await admin?.end();
+  await t?.close();
+});
+
+/** Registers a courier in `city` through the platform's admin route; returns id and token. */
+async function registerCourier(city: string) {
+  const res = await t.request({ method: 'POST', url: '/v1/couriers', token: await t.token('admin', { subject: 'ops' }), payload: { name: 'Rita', city } });
+  assert.equal(res.statusCode, 201, res.body);
+  const id = res.json().id as string;
+  return { id, token: await t.token('courier', { subject: id }) };
+}
+
+const availability = (token: string, available?: boolean) =>
+  available === undefined
+    ? t.request({ method: 'GET', url: '/v1/couriers/me/availability', token })
+    : t.request({ method: 'POST', url: '/v1/couriers/me/availability', token, payload: { available } });
+
+describe('courier availability route', () => {
+  test('a courier goes available in their own city, reads it back, goes offline; toggling available keeps the place in line', async () => {
+    const k = await registerCourier('Porto');
+    const never = await availability(k.token);
+    assert.equal(never.statusCode, 200, never.body);
+    assert.deepEqual(never.json(), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null });
+    const on = await availability(k.token, true);
+    assert.equal(on.statusCode, 200, on.body);
+    assert.deepEqual([on.json().status, on.json().city, on.json().currentOrderId], ['available', 'Porto', null]);
+    const again = await availability(k.token, true);
+    assert.equal(again.json().availableSince, on.json().availableSince, 'saying available again keeps the wait');
+    assert.deepEqual((await availability(k.token)).json(), on.json());
+    const off = await availability(k.token, false);
+    assert.equal(off.json().status, 'offline');
+    const back = await availability(k.token, true);
+    assert.ok(Date.parse(back.json().availableSince) > Date.parse(on.json().availableSince), 'back from offline: the wait starts again');
+  });
+
+  test('who may: no token 401, another role 403, a courier unknown to the directory 404, a bad body 400', async () => {
+    assert.equal((await t.request({ method: 'POST', url: '/v1/couriers/me/availability', payload: { available: true } })).statusCode, 401);
+    const staff = await t.token('staff', { subject: randomUUID(), restaurantId: r.rid });
+    assert.equal((await availability(staff, true)).statusCode, 403);
+    const ghost = await t.token('courier', { subject: randomUUID() });
+    assert.equal((await availability(ghost, true)).statusCode, 404);
+    const k = await registerCourier('Porto');
+    assert.equal((await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: 'yes' } })).statusCode, 400);
+  });
+
+  test('a courier sees only their own row (RLS), and cannot make themselves busy', async () => {
+    const a = await registerCourier('Porto');
+    const b = await registerCourier('Porto');
+    assert.equal((await availability(a.token, true)).statusCode, 200);
+    const uow = t.platform.deps.unitOfWork;
+    const seen = await uow({ service: 'delivery', actor: { kind: 'courier', id: b.id }, readOnly: true }, (tx) =>
+      tx.query('select courier_id from delivery.courier_availability where courier_id = $1', [a.id]),
+    );
+    assert.equal(seen.rowCount, 0);
+    await assert.rejects(
+      uow({ service: 'delivery', actor: { kind: 'courier', id: a.id } }, (tx) =>
+        tx.query(`update delivery.courier_availability set status = 'busy', current_order_id = $2, current_tenant_id = $2 where courier_id = $1`, [a.id, randomUUID()]),
+      ),
+      /row-level security/,
+    );
+    assert.equal((await availability(a.token, false)).statusCode, 200);
+  });
+});
+
+describe('OrderReady → dispatch queue → courier assigned in ordering → delivered frees the courier', () => {
+  test('end to end through the outbox relay, the PostgreSQL transport and the inbox consumer', async () => {
+    const stop = new AbortController();
+    const deps = t.platform.deps;
+    const ports = t.ports(deps);
+    const relay = createRelay({ pool: t.platform.databases.poolFor('ordering'), service: 'ordering', transport: deps.transport }).run(stop.signal);
+    const consumer = runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports.restaurants, transport: deps.transport }, stop.signal);
+    try {
+      // The couriers of the route tests leave: this courier is the only one available in Porto.
+      await admin.query(`update delivery.courier_availability set status = 'offline' where city = 'Porto' and status = 'available'`);
+      const k = await registerCourier('Porto');
+      assert.equal((await availability(k.token, true)).statusCode, 200);
+      const c = await customer(t as never);
+      const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1', lines: [{ itemId: r.cola, quantity: 1 }] });
+      assert.equal(placed.statusCode, 201, placed.body);
+      const orderId = placed.json().id as string;
+      assert.equal((await command(t as never, r.staff, orderId, 'accept', 1)).statusCode, 200);
+      assert.equal((await command(t as never, r.staff, orderId, 'ready', 2)).statusCode, 200);
+
+      const queued = async () => (await admin.query(`select tenant_id, city, state from delivery.dispatch_queue where order_id = $1`, [orderId])).rows;
+      await waitFor('OrderReady queued the order', async () => (await queued()).length === 1, DELIVERY_MS);
+      assert.deepEqual(await queued(), [{ tenant_id: r.rid, city: 'Porto', state: 'queued' }]);
+
+      const step = await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders });
+      assert.deepEqual(step, { outcome: 'assigned', orderId, courierId: k.id });
+      const order = await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: k.token });
+      assert.equal(order.statusCode, 200, order.body);
+      assert.equal(order.json().courierId, k.id, 'ordering has the courier');
+      assert.equal((await availability(k.token)).json().status, 'busy');
+      assert.equal((await availability(k.token, false)).statusCode, 409, 'a busy courier cannot go offline');
+
+      // Telling ordering again (a retry after a lost acknowledgement) appends nothing.
+      const version = order.json().version as number;
+      await ports.orders.assignCourier({ restaurantId: r.rid, orderId, courierId: k.id });
+      const reread = await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: k.token });
+      assert.equal(reread.json().version, version);
+
+      assert.equal((await command(t as never, k.token, orderId, 'pick-up', version)).statusCode, 200);
+      assert.equal((await command(t as never, k.token, orderId, 'deliver', version + 1)).statusCode, 200);
+      await waitFor('OrderDelivered freed the courier', async () => (await availability(k.token)).json().status === 'available', DELIVERY_MS);
+      assert.deepEqual(await queued(), [{ tenant_id: r.rid, city: 'Porto', state: 'delivered' }]);
+      const claims = await admin.query<{ subject: string }>(`select subject from delivery.inbox where subscription = 'delivery-dispatch' order by handled_at`);
+      assert.ok(claims.rows.some((x) => x.subject === 'ordering.order.OrderReady'));
+      assert.ok(claims.rows.some((x) => x.subject === 'ordering.order.OrderDelivered'));
+    } finally {
+      stop.abort();
+      await Promise.all([relay, consumer]);
+    }
+  });
+});

@@ -1,0 +1,167 @@
+// The restaurant live-board: open orders grouped by status, kept current by the board's
+// Server-Sent Events stream (read with fetch so the token travels in the Authorization header),
+// with a timer on each order and the accept / ready commands sent with If-Match.
+import { api, clockTime, elapsed, h, money, problemText, readEventStream, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+
+const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
+const message = document.getElementById('message');
+const updates = document.getElementById('updates');
+const streamStatus = document.getElementById('stream-status');
+/** orderId → board row (as GET /board and the stream give it). */
+const orders = new Map();
+
+requireToken();
+wireSignOut(document.getElementById('sign-out'));
+document.getElementById('restaurant').textContent = `for restaurant ${rid}`;
+
+/** Applies a row unless the board already holds a newer version of it; finished orders leave. */
+function upsert(row) {
+  const known = orders.get(row.orderId);
+  if (known !== undefined && known.version > row.version) return;
+  if (!OPEN.includes(row.status)) {
+    if (known !== undefined) announce(`Order ${shortId(row.orderId)} is ${STATUS_LABELS[row.status]?.toLowerCase() ?? row.status}.`);
+    orders.delete(row.orderId);
+    return;
+  }
+  if (known === undefined && row.status === 'placed') {
+    const what = (row.lines ?? []).map((l) => `${l.quantity} × ${l.name}`).join(', ');
+    announce(`New order ${shortId(row.orderId)}: ${what}.`);
+  } else if (known !== undefined && known.status !== row.status) {
+    announce(`Order ${shortId(row.orderId)}: ${STATUS_LABELS[row.status]}.`);
+  }
+  orders.set(row.orderId, { ...known, ...row });
+}
+
+function announce(text) {
+  updates.textContent = `${clockTime(new Date().toISOString())} — ${text}`;
+}
+
+/** What the timer of an order counts from, and its label. */
+function timerOf(order) {
+  switch (order.status) {
+    case 'placed':
+      return { since: order.placedAt, label: 'waiting' };
+    case 'accepted':
+      return { since: order.acceptedAt ?? order.placedAt, label: 'preparing', limitMinutes: order.etaMinutes };
+    case 'ready':
+      return { since: order.readyAt ?? order.updatedAt, label: 'ready for' };
+    default:
+      return { since: order.updatedAt ?? order.placedAt, label: 'on the way for' };
+  }
+}
+
+function card(order) {
+  const id = shortId(order.orderId);
+  const timer = timerOf(order);
+  const actions = [];
+  if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, onclick: () => send(order.orderId, 'accept') }, 'Accept'));
+  if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, onclick: () => send(order.orderId, 'ready') }, 'Ready'));
+  return h(
+    'li',
+    { class: 'card', 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
+    h('h3', { id: `order-${order.orderId}` }, h('span', {}, `Order ${id}`), h('span', {}, money(order.total, order.currency))),
+    h('p', { class: 'meta' }, 'Placed ', h('time', { datetime: order.placedAt }, clockTime(order.placedAt)), ` · ${timer.label} `,
+      h('span', { class: 'timer', 'data-since': timer.since, 'data-limit': timer.limitMinutes ?? '' }, elapsed(timer.since)),
+      order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : ''),
+    h('ul', {}, (order.lines ?? []).map((l) =>
+      h('li', { class: l.prepared ? 'done' : '' }, `${l.quantity} × ${l.name}`, l.modifiers?.length ? ` (${l.modifiers.join(', ')})` : '', l.prepared ? h('span', { class: 'visually-hidden' }, ' prepared') : ''))),
+    actions.length > 0 ? h('div', { class: 'actions' }, actions) : null,
+  );
+}
+
+/** Redraws the columns, keeping keyboard focus on the same button when it still exists. */
+function render() {
+  const focused = document.activeElement;
+  const focusKey = focused?.dataset?.order ? `${focused.dataset.order}:${focused.dataset.action}` : null;
+  for (const section of document.querySelectorAll('section.column')) {
+    const status = section.dataset.status;
+    const list = [...orders.values()].filter((o) => o.status === status).sort((a, b) => Date.parse(a.placedAt) - Date.parse(b.placedAt));
+    section.querySelector('.count').textContent = `(${list.length})`;
+    const ul = section.querySelector('.cards');
+    ul.replaceChildren(...(list.length === 0 ? [h('li', { class: 'empty' }, 'None')] : list.map(card)));
+  }
+  if (focusKey !== null) {
+    const [order, action] = focusKey.split(':');
+    document.querySelector(`button[data-order="${order}"][data-action="${action}"]`)?.focus();
+  }
+}
+
+function tick() {
+  const now = Date.now();
+  for (const timer of document.querySelectorAll('.timer[data-since]')) {
+    timer.textContent = elapsed(timer.dataset.since, now);
+    const limit = Number(timer.dataset.limit);
+    timer.classList.toggle('late', limit > 0 && now - Date.parse(timer.dataset.since) > limit * 60_000);
+  }
+}
+
+/** Sends accept or ready with the version this board shows; a 412 means someone else got there first. */
+async function send(orderId, command) {
+  const order = orders.get(orderId);
+  if (order === undefined) return;
+  for (const b of document.querySelectorAll(`button[data-order="${orderId}"]`)) b.disabled = true;
+  const result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: {}, ifMatch: order.version });
+  if (result.ok) {
+    const now = new Date().toISOString();
+    const status = result.body.status;
+    upsert({ ...order, status, version: result.body.version, etaMinutes: result.body.etaMinutes,
+      ...(status === 'accepted' ? { acceptedAt: now } : {}), ...(status === 'ready' ? { readyAt: now } : {}), updatedAt: now });
+    say(message, `Order ${shortId(orderId)}: ${command === 'accept' ? 'accepted' : 'marked ready'}.`, 'ok');
+  } else if (result.status === 412) {
+    const now = result.body?.actual ?? 'newer';
+    say(message,
+      `Order ${shortId(orderId)} was changed by someone else since this board showed it (you saw version ${order.version}; it is now version ${now}). ` +
+      'Nothing was sent. The board now shows the order as it is: check it before trying again.', 'error');
+    await refresh(orderId);
+  } else {
+    say(message, `Order ${shortId(orderId)}: ${problemText(result)}`, 'error');
+  }
+  render();
+}
+
+/** Re-reads one order from its stream (the board view may lag behind it). */
+async function refresh(orderId) {
+  const result = await api(`/v1/orders/${orderId}`);
+  const order = orders.get(orderId);
+  if (!result.ok || order === undefined) return;
+  upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
+}
+
+async function loadBoard() {
+  const result = await api(`/v1/restaurants/${rid}/board`);
+  if (!result.ok) {
+    say(message, problemText(result), 'error');
+    return;
+  }
+  for (const row of result.body.orders) upsert(row);
+  render();
+  document.body.dataset.loaded = 'true';
+}
+
+if (!UUID.test(rid)) {
+  say(message, 'This address has no restaurant id: open /board/<restaurant id>.', 'error');
+} else {
+  render();
+  readEventStream(`/v1/restaurants/${rid}/board/stream`, {
+    // The stream starts at the view's checkpoint when it opens; reading the board after that misses nothing.
+    onOpen: () => {
+      streamStatus.className = 'status live';
+      streamStatus.textContent = 'Live';
+      loadBoard();
+    },
+    onEvent: (type, data) => {
+      if (type !== 'order') return;
+      upsert(JSON.parse(data));
+      render();
+    },
+    onDown: (reason, final) => {
+      streamStatus.className = 'status down';
+      streamStatus.textContent = final ? 'Not connected' : 'Reconnecting…';
+      if (final) say(message, reason, 'error');
+    },
+  });
+  setInterval(tick, 1000);
+}

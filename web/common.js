@@ -1,0 +1,221 @@
+// Shared helpers of the Brigade pages: the token in sessionStorage, API calls, messages and the
+// Server-Sent Events reader. No framework, no build step: this file is served as it is.
+
+const TOKEN_KEY = 'brigade.token';
+
+/** The token of this tab, or null. */
+export function getToken() {
+  return window.sessionStorage.getItem(TOKEN_KEY);
+}
+
+/** Keeps the token for this tab only (sessionStorage: gone when the tab closes). */
+export function setToken(token) {
+  window.sessionStorage.setItem(TOKEN_KEY, token);
+}
+
+/** Forgets the token. */
+export function clearToken() {
+  window.sessionStorage.removeItem(TOKEN_KEY);
+}
+
+/** The claims of a token, decoded for display only (the server verifies it). */
+export function claimsOf(token) {
+  try {
+    const part = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
+    return JSON.parse(window.atob(part));
+  } catch {
+    return null;
+  }
+}
+
+/** The token, or a redirect to the sign-in page that comes back here. */
+export function requireToken() {
+  const token = getToken();
+  if (token === null) {
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    throw new Error('not signed in');
+  }
+  return token;
+}
+
+/** Wires a "sign out" button: forget the token and go to the sign-in page. */
+export function wireSignOut(button) {
+  button.addEventListener('click', () => {
+    clearToken();
+    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+  });
+}
+
+/**
+ * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag }`; a network
+ * failure answers status 0. `ifMatch` is the version the page last saw.
+ */
+export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
+  const headers = { accept: 'application/json' };
+  const token = getToken();
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error;
+    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null };
+  }
+  const text = await response.text();
+  let parsed = null;
+  try {
+    parsed = text === '' ? null : JSON.parse(text);
+  } catch {
+    parsed = { detail: text };
+  }
+  if (response.status === 401) {
+    parsed = { ...parsed, detail: `${parsed?.detail ?? 'Your token was refused.'} Sign in again.` };
+  }
+  return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag') };
+}
+
+/** A human sentence for a failed API answer (problem+json `detail`, else its title). */
+export function problemText(result) {
+  return result.body?.detail ?? result.body?.title ?? `The request failed (HTTP ${result.status}).`;
+}
+
+/** Shows a message in an element (`kind`: 'error' | 'ok' | ''); the element is an aria-live region. */
+export function say(element, text, kind = '') {
+  element.className = `message ${kind}`.trim();
+  element.textContent = text;
+}
+
+/** `m:ss` (or `h:mm:ss`) since an instant. */
+export function elapsed(sinceIso, now = Date.now()) {
+  const seconds = Math.max(0, Math.floor((now - Date.parse(sinceIso)) / 1000));
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = String(seconds % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${s}` : `${m}:${s}`;
+}
+
+/** A local clock time, with seconds. */
+export function clockTime(iso) {
+  return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+}
+
+/** Money in minor units. */
+export function money(minor, currency) {
+  try {
+    return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(minor / 100);
+  } catch {
+    return `${(minor / 100).toFixed(2)} ${currency}`;
+  }
+}
+
+/** Words for statuses. */
+export const STATUS_LABELS = {
+  placed: 'New',
+  accepted: 'Preparing',
+  ready: 'Ready for pick-up',
+  picked_up: 'On the way',
+  delivered: 'Delivered',
+  rejected: 'Rejected',
+  cancelled: 'Cancelled',
+};
+
+/** The last 8 characters of an id, for people (ids are time-ordered: their first ones are alike). */
+export const shortId = (id) => String(id).slice(-8);
+
+/** Creates an element with attributes and children (strings become text: nothing is parsed as HTML). */
+export function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name === 'class') element.className = value;
+    else if (name.startsWith('on')) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    element.append(child instanceof window.Node ? child : String(child));
+  }
+  return element;
+}
+
+/**
+ * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
+ * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`. Calls
+ * `onOpen()` when a connection is established (the stream's starting point is fixed then),
+ * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. Returns `stop()`.
+ */
+export function readEventStream(path, { onOpen, onEvent, onDown }) {
+  const controller = new AbortController();
+  let lastEventId = null;
+  let retryMs = 2000;
+  const connect = async () => {
+    while (!controller.signal.aborted) {
+      let reason = 'the connection closed';
+      try {
+        const headers = { accept: 'text/event-stream', authorization: `Bearer ${getToken()}` };
+        if (lastEventId !== null) headers['last-event-id'] = lastEventId;
+        const response = await fetch(path, { headers, signal: controller.signal });
+        if (!response.ok) {
+          const result = { status: response.status, body: await response.json().catch(() => null) };
+          reason = problemText(result);
+          if (response.status === 401 || response.status === 403 || response.status === 404) {
+            onDown(reason, true);
+            return;
+          }
+        } else {
+          onOpen();
+          const reader = response.body.getReader();
+          const decoder = new window.TextDecoder();
+          let buffer = '';
+          for (;;) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            buffer += decoder.decode(value, { stream: true });
+            let end;
+            while ((end = buffer.indexOf('\n\n')) >= 0) {
+              const block = buffer.slice(0, end);
+              buffer = buffer.slice(end + 2);
+              let type = 'message';
+              let id = null;
+              const data = [];
+              for (const line of block.split('\n')) {
+                if (line.startsWith(':')) continue;
+                const colon = line.indexOf(':');
+                const field = colon < 0 ? line : line.slice(0, colon);
+                const text = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+                if (field === 'event') type = text;
+                else if (field === 'data') data.push(text);
+                else if (field === 'id') id = text;
+                else if (field === 'retry' && /^\d+$/.test(text)) retryMs = Number(text);
+              }
+              if (id !== null) lastEventId = id;
+              if (data.length > 0) onEvent(type, data.join('\n'), id);
+            }
+          }
+        }
+      } catch (error) {
+        if (controller.signal.aborted) return;
+        reason = error?.message ?? String(error);
+      }
+      if (controller.signal.aborted) return;
+      onDown(reason, false);
+      await new Promise((resolve) => setTimeout(resolve, retryMs));
+    }
+  };
+  connect();
+  return { stop: () => controller.abort() };
+}
+
+/**
+ * Where to go after signing in: `next` when it is a path on this platform, else the page of the
+ * token's role (staff: their board; courier: tasks). Customers (no single page) get null.
+ */
+export function landingFor(token, next) {
+  if (typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') && !next.startsWith('/dev-login')) return next;
+  const claims = claimsOf(token) ?? {};
+  if (claims.role === 'staff' && claims.rid) return `/board/${claims.rid}`;
+  if (claims.role === 'courier') return '/courier';
+  return null;
+}

@@ -1,0 +1,94 @@
+// The courier's page: an availability toggle, the task list (re-read every few seconds, and right
+// after each command with ?after= so the list shows the command's effect), pick-up and deliver.
+import { api, clockTime, h, problemText, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+
+const POLL_MS = 5000;
+const message = document.getElementById('message');
+const toggle = document.getElementById('availability');
+const toggleState = document.getElementById('availability-state');
+const list = document.getElementById('tasks');
+let tasks = [];
+let timer = null;
+
+requireToken();
+wireSignOut(document.getElementById('sign-out'));
+
+function showAvailability(status) {
+  const available = status === 'available' || status === 'busy';
+  toggle.setAttribute('aria-pressed', String(available));
+  toggle.textContent = available ? 'Stop taking deliveries' : 'Start taking deliveries';
+  toggleState.textContent = { available: 'You are available', busy: 'You are on a delivery', offline: 'You are offline' }[status] ?? 'Availability unknown';
+}
+
+async function loadAvailability() {
+  const result = await api('/v1/couriers/me/availability');
+  showAvailability(result.ok ? result.body.status : null);
+}
+
+toggle.addEventListener('click', async () => {
+  const wantAvailable = toggle.getAttribute('aria-pressed') !== 'true';
+  toggle.disabled = true;
+  const result = await api('/v1/couriers/me/availability', { method: 'POST', body: { available: wantAvailable } });
+  toggle.disabled = false;
+  if (result.ok) {
+    showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'));
+    say(message, wantAvailable ? 'You are available: new deliveries can be assigned to you.' : 'You are offline: no new deliveries will be assigned.', 'ok');
+  } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
+    say(message, 'Availability cannot be changed on this platform yet (the delivery service does not offer it). Ask your dispatcher.', 'error');
+  } else {
+    say(message, problemText(result), 'error');
+  }
+});
+
+function render() {
+  document.getElementById('count').textContent = `(${tasks.length})`;
+  if (tasks.length === 0) {
+    list.replaceChildren(h('li', { class: 'empty' }, 'No deliveries assigned to you right now.'));
+    return;
+  }
+  list.replaceChildren(
+    ...tasks.map((t) => {
+      const id = shortId(t.orderId);
+      const action =
+        t.status === 'ready' ? h('button', { type: 'button', 'data-action': 'pick-up', 'data-order': t.orderId, onclick: () => send(t, 'pick-up') }, `Picked up order ${id}`)
+        : t.status === 'picked_up' ? h('button', { type: 'button', 'data-action': 'deliver', 'data-order': t.orderId, onclick: () => send(t, 'deliver') }, `Delivered order ${id}`)
+        : h('p', { class: 'hint' }, 'Waiting for the restaurant to finish it.');
+      return h('li', { class: 'card', 'data-order': t.orderId, 'data-status': t.status },
+        h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
+        h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, t.deliveryAddress)),
+        h('p', { class: 'meta' }, 'Assigned at ', h('time', { datetime: t.assignedAt }, clockTime(t.assignedAt))),
+        h('div', { class: 'actions' }, action));
+    }),
+  );
+}
+
+async function load(after) {
+  clearTimeout(timer);
+  const result = await api(`/v1/couriers/me/tasks${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+  if (result.ok) {
+    tasks = result.body.tasks;
+    render();
+    document.body.dataset.loaded = 'true';
+  } else {
+    say(message, problemText(result), 'error');
+  }
+  timer = setTimeout(load, POLL_MS);
+}
+
+async function send(task, command) {
+  for (const b of list.querySelectorAll(`button[data-order="${task.orderId}"]`)) b.disabled = true;
+  const result = await api(`/v1/orders/${task.orderId}/${command}`, { method: 'POST', body: {}, ifMatch: task.version });
+  if (result.ok) {
+    say(message, `Order ${shortId(task.orderId)}: ${command === 'pick-up' ? 'picked up' : 'delivered'}.`, 'ok');
+    await load(result.body.position);
+  } else if (result.status === 412) {
+    say(message, `Order ${shortId(task.orderId)} changed since this list showed it; nothing was sent. The list is refreshed: check it and try again.`, 'error');
+    await load();
+  } else {
+    say(message, `Order ${shortId(task.orderId)}: ${problemText(result)}`, 'error');
+    await load();
+  }
+}
+
+loadAvailability();
+load();

@@ -1,0 +1,45 @@
+// Sign-in by pasting a token: kept in sessionStorage for this tab, then on to the page asked for.
+import { api, claimsOf, h, landingFor, problemText, say, setToken, shortId, STATUS_LABELS } from './common.js';
+
+const form = document.getElementById('login');
+const input = document.getElementById('token');
+const message = document.getElementById('message');
+const next = new window.URLSearchParams(window.location.search).get('next');
+
+form.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const token = input.value.trim();
+  const claims = claimsOf(token);
+  if (token === '' || claims === null || typeof claims.role !== 'string') {
+    say(message, 'That is not a Brigade token: it should be three parts separated by dots (xxxxx.yyyyy.zzzzz).', 'error');
+    input.setAttribute('aria-invalid', 'true');
+    input.focus();
+    return;
+  }
+  input.removeAttribute('aria-invalid');
+  setToken(token);
+  const target = landingFor(token, next);
+  if (target !== null) {
+    window.location.assign(target);
+    return;
+  }
+  if (claims.role === 'customer') {
+    const result = await api('/v1/customers/me/orders?limit=20');
+    if (!result.ok) {
+      say(message, problemText(result), 'error');
+      return;
+    }
+    say(message, 'Signed in. Choose an order to track.', 'ok');
+    document.getElementById('order-links').replaceChildren(
+      ...result.body.orders.map((o) => h('li', {}, h('a', { href: `/track/${o.orderId}` }, `Order ${shortId(o.orderId)} — ${STATUS_LABELS[o.status] ?? o.status}`))),
+    );
+    document.getElementById('orders').hidden = false;
+  } else {
+    say(message, `Signed in as ${claims.role}.`, 'ok');
+  }
+});
+
+// Offer the development login only where it exists (embedded database).
+fetch('/dev-login', { method: 'HEAD' }).then((r) => {
+  if (r.ok) document.getElementById('dev').hidden = false;
+}, () => undefined);
