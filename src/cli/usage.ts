@@ -21,5 +21,6 @@ Commands:
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green
   dlq list|show|redrive|drop Inspect and act on dead-lettered messages
+  demo                       A dinner rush through the real API, with a progress bar and a summary
 
 Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

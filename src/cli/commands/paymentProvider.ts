@@ -1,0 +1,61 @@
+import pg from 'pg';
+import { loadConfig } from '../../platform/config/index.ts';
+import { SERVICE_NAMES } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
+import { waitForShutdownSignal } from '../io.ts';
+import { parse } from '../parse.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade payment-provider [--port N] [--host H] [--latency-ms N] [--error-rate X]
+                                [--timeout-rate X] [--hang-ms N] [--decline-card PAN|none]
+
+Runs the stand-in payment provider, the external card processor Brigade calls over HTTP: charges
+(POST /charges, POST /charges/:id/capture), refunds (POST /refunds) and payouts (POST /payouts), each
+with an Idempotency-Key, and its ledger (GET /ledger). Its tables live in schema payment_provider of
+PROVIDER_DATABASE_URL (else Brigade's database, embedded when DATABASE_URL is unset), created at start.
+Faults (flags win over PROVIDER_LATENCY_MS, PROVIDER_ERROR_RATE, PROVIDER_TIMEOUT_RATE, PROVIDER_HANG_MS,
+PROVIDER_DECLINE_CARD): latency before each request; a share of requests answered 503; a share that
+take effect but whose answer is held for --hang-ms (a timeout); a card that is always declined
+(default 4000000000000002). Listens on --port, else PORT, else 3100. Stops cleanly on SIGINT or SIGTERM.`;
+
+/** `brigade payment-provider`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values } = parse(
+    args,
+    {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'latency-ms': { type: 'string' },
+      'error-rate': { type: 'string' },
+      'timeout-rate': { type: 'string' },
+      'hang-ms': { type: 'string' },
+      'decline-card': { type: 'string' },
+    },
+    usage,
+    0,
+  );
+  if (values.help) return ctx.io.out(usage), 0;
+  const { help: _help, ...flags } = values;
+  const provider = loadProviderConfig(ctx.env, flags);
+  // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
+  const shutdown = waitForShutdownSignal();
+  const db = provider.databaseUrl === null ? await openDatabase(loadConfig(ctx.env, { services: SERVICE_NAMES }), ctx.io.out) : { url: provider.databaseUrl, embedded: null };
+  const pool = new pg.Pool({ connectionString: db.url, max: 10, application_name: 'brigade-payment-provider' });
+  pool.on('error', () => undefined);
+  try {
+    const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults });
+    const f = provider.faults;
+    ctx.io.out(`Payment provider listening on ${running.url}`);
+    ctx.io.out(`  faults   latency ${f.latencyMs} ms, error rate ${f.errorRate}, timeout rate ${f.timeoutRate} (held ${f.hangMs} ms), declined card ${f.declineCard ?? 'none'}`);
+    ctx.io.out('Press Ctrl+C to stop.');
+    const signal = await shutdown;
+    ctx.io.out(`Shutting down (${signal}) …`);
+    await running.close();
+  } finally {
+    await pool.end();
+    await db.embedded?.stop();
+  }
+  ctx.io.out('Stopped cleanly.');
+  return 0;
+}
