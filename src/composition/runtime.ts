@@ -78,6 +78,8 @@ export async function createPlatform(
   const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
   const router = createTenantRouter({ databases });
   const caches: Cache[] = [];
+  // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
+  let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
   // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
   const busPool = databases.poolFor('platform');
   const transport = await createTransport(config, busPool);
@@ -91,14 +93,18 @@ export async function createPlatform(
     transport,
     createCache: (namespace) => {
       if (config.cacheTtlSeconds === 0) return null;
-      const cache = createCache({ namespace, redis: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, registry: metrics, onError: (error, context) => app?.log.warn({ err: error, cache: context }, 'cache degraded') });
+      const cache = createCache({
+        namespace,
+        redis: config.redisUrl,
+        ttlSeconds: config.cacheTtlSeconds,
+        registry: metrics,
+        onError: (error, context) => reportCacheTrouble(error, context),
+      });
       caches.push(cache);
       return cache;
     },
   };
-  // eslint-disable-next-line prefer-const -- assigned once buildApp returns; the cache's onError needs the logger
-  let app: FastifyInstance | undefined;
-  app = await buildApp({
+  const app = await buildApp({
     bodyLimit: config.bodyLimit,
     logger: options.logger,
     metrics,
@@ -106,20 +112,20 @@ export async function createPlatform(
     services: options.services ?? SERVICES,
     serviceDeps: deps,
     tokens,
-    // The admin audit trail is the platform service's table, written in its own transaction.
     deadLetters: { pool: busPool, transport },
     // The development login mints tokens without a secret: only on the embedded database.
     pages: { devLogin: options.embedded === true, mintToken: (request) => tokens.sign(request) },
+    // The admin audit trail is the platform service's table, written in its own transaction.
     audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
   });
-  const built = app;
+  reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
   return {
-    app: built,
+    app,
     databases,
     metrics,
     deps,
     close: async () => {
-      await built.close();
+      await app.close();
       await Promise.all(caches.map((c) => c.close()));
       await transport.close();
       await databases.close();

@@ -6,11 +6,15 @@ import { actorContext, authorize } from '../../api/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES } from '../../platform/auth/index.ts';
-import { createCourier, getCourier } from './operations/createCourier.ts';
+import { createCourier } from './operations/createCourier.ts';
+import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
-import { getCustomer, signUpCustomer } from './operations/signUpCustomer.ts';
-import { addStaff, getStaffMember, listStaff } from './operations/staff.ts';
+import { getCustomer } from './operations/getCustomer.ts';
+import { signUpCustomer } from './operations/signUpCustomer.ts';
+import { addStaff } from './operations/addStaff.ts';
+import { getStaffMember } from './operations/getStaffMember.ts';
+import { listStaff } from './operations/listStaff.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });

@@ -7,7 +7,7 @@ import { BrigadeError } from '../../../src/platform/errors/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import { createDeliveryService, type DeliveryPorts, type DeliveryServiceOptions } from '../../../src/services/delivery/index.ts';
 import { restaurantDirectory } from '../../../src/services/platform/index.ts';
-import { getCourier } from '../../../src/services/platform/operations/createCourier.ts';
+import { getCourier } from '../../../src/services/platform/operations/getCourier.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { TEST_SECRET } from '../../support/platform.ts';
 
