@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   projections: () => import('./commands/projections.ts'),
   dlq: () => import('./commands/dlq.ts'),
   demo: () => import('./commands/demo.ts'),
+  'payment-provider': () => import('./commands/paymentProvider.ts'),
 };
 
 /**

@@ -11,6 +11,8 @@ const WORKER_STOP_MS = 10_000;
 export interface RunOptions {
   readonly http: boolean;
   readonly services: readonly ServiceModule[];
+  /** Work to do before the platform closes (e.g. stop a side server that uses the database). */
+  readonly beforeClose?: () => Promise<void>;
   /** Workers to run (name → run), all of the chosen services' when absent. */
   readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
@@ -61,6 +63,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     }
   } finally {
     stopWorkers.abort();
+    await options.beforeClose?.();
     await platform.close();
     await db.embedded?.stop();
   }

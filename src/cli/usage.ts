@@ -22,5 +22,6 @@ Commands:
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green
   dlq list|show|redrive|drop Inspect and act on dead-lettered messages
   demo                       A dinner rush through the real API, with a progress bar and a summary
+  payment-provider           Run the stand-in payment provider (idempotency keys, ledger, faults)
 
 Run 'brigade <command> --help' for a command's options. Environment: see README.md.`;

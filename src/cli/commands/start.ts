@@ -1,4 +1,6 @@
+import pg from 'pg';
 import { loadConfig } from '../../platform/config/index.ts';
+import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
@@ -11,7 +13,8 @@ export const usage = `Usage: brigade start
 
 Runs the whole platform in one process: PostgreSQL (embedded under .brigade/pg when DATABASE_URL is
 unset; reused by the next start), pending migrations, the HTTP API for every service and every
-worker. Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
+worker, and the stand-in payment provider (PROVIDER_PORT, default PORT + 1). Stops cleanly on
+Ctrl+C (SIGINT) or SIGTERM.`;
 
 /** `brigade start`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -28,6 +31,27 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     await db.embedded?.stop();
     throw error;
   }
-  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms`);
-  return runUntilSignal(config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, ctx.io, shutdown);
+  // The stand-in payment provider runs beside the platform: a separate HTTP server with its own
+  // schema and ledger, on PROVIDER_PORT (default: the platform's port + 1; any free port when PORT=0).
+  const providerConfig = loadProviderConfig({ ...ctx.env, PROVIDER_PORT: ctx.env.PROVIDER_PORT ?? String(config.port === 0 ? 0 : config.port + 1) });
+  const providerPool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? db.url, max: 4, application_name: 'brigade-payment-provider' });
+  providerPool.on('error', () => undefined);
+  let provider: Awaited<ReturnType<typeof startPaymentProvider>>;
+  try {
+    provider = await startPaymentProvider({ pool: providerPool, host: providerConfig.host, port: providerConfig.port, faults: providerConfig.faults });
+  } catch (error) {
+    await providerPool.end();
+    await db.embedded?.stop();
+    throw error;
+  }
+  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url}`);
+  return runUntilSignal(config, db, {
+    http: true,
+    services: SERVICES,
+    workers: workersOf(SERVICES),
+    beforeClose: async () => {
+      await provider.close();
+      await providerPool.end();
+    },
+  }, ctx.io, shutdown);
 }

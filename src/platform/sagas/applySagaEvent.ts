@@ -1,0 +1,104 @@
+import { SagaDefinitionError, SagaEventUnhandledError } from './sagaErrors.ts';
+import type { DeadlineRequest, SagaDecision, SagaDefinition, SagaEvent, SagaInstance, SagaStatus } from './types.ts';
+
+/** What happened: an event from outside or a deadline, or the outcome of the head pending work item. */
+export type SagaInput =
+  | { readonly kind: 'event'; readonly event: SagaEvent }
+  | { readonly kind: 'stepSucceeded'; readonly item: string; readonly result: unknown }
+  | { readonly kind: 'stepFailed'; readonly item: string; readonly error: { code: string; message: string }; readonly retry: boolean };
+
+/** The instance's next fields and the deadline changes to write with them; `null` when the input no longer applies. */
+export interface SagaTransition<S> {
+  readonly state: S;
+  readonly status: SagaStatus;
+  readonly pending: string[];
+  readonly completed: string[];
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly schedule: readonly DeadlineRequest[];
+  /** Deadline names to cancel, or `'all'` when the saga finished. */
+  readonly cancel: readonly string[] | 'all';
+}
+
+/** The prefix of a compensation work item. */
+export const UNDO = 'undo:';
+
+/** True while a saga still takes events. */
+export function isActive(status: SagaStatus): boolean {
+  return status === 'running' || status === 'compensating';
+}
+
+/**
+ * The saga's decide function: the instance and one input in, the next fields out. Pure (no I/O), so
+ * a conflicting concurrent write is handled by reading again and calling it again.
+ * Returns `null` when the input is stale: the saga has finished, or a step outcome is for a work item
+ * that is no longer at the head (a runner whose lease expired reporting late).
+ */
+export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: SagaInput): SagaTransition<S> | null {
+  if (!isActive(instance.status)) return null;
+  let pending = [...instance.pending];
+  let completed = [...instance.completed];
+  let attempts = instance.attempts;
+  const base = { state: instance.state, status: instance.status, error: instance.error };
+
+  if (input.kind === 'event') {
+    if (instance.status === 'compensating') return null; // a failing saga takes no more business events
+    const handler = definition.on[input.event.type];
+    if (handler === undefined) throw new SagaEventUnhandledError(definition.name, input.event.type);
+    return decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event));
+  }
+
+  if (pending[0] !== input.item) return null;
+  const undo = input.item.startsWith(UNDO);
+  const step = undo ? input.item.slice(UNDO.length) : input.item;
+
+  if (input.kind === 'stepFailed' && input.retry) {
+    return { ...base, pending, completed, attempts: attempts + 1, schedule: [], cancel: [] };
+  }
+  pending = pending.slice(1);
+  attempts = 0;
+  if (undo) {
+    if (input.kind === 'stepFailed') {
+      return { ...base, status: 'failed', pending: [], completed, attempts, error: `${base.error ?? 'failed'}; compensation ${step} failed: ${input.error.message}`, schedule: [], cancel: 'all' };
+    }
+    return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
+  }
+  if (input.kind === 'stepSucceeded') {
+    completed = [...completed, step];
+    const handler = definition.on[`${step}.succeeded`];
+    return decide(definition, { ...base, pending, completed, attempts }, handler === undefined ? {} : handler(instance.state, { type: `${step}.succeeded`, data: input.result }));
+  }
+  const handler = definition.on[`${step}.failed`];
+  const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handler(instance.state, { type: `${step}.failed`, data: input.error });
+  return decide(definition, { ...base, pending, completed, attempts }, decision);
+}
+
+type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error'>;
+
+function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>): SagaTransition<S> {
+  const state = decision.state === undefined ? current.state : decision.state;
+  if (decision.fail !== undefined) {
+    // Compensate in reverse order every completed step that has a compensation.
+    const undo = [...current.completed].reverse().filter((s) => definition.steps[s]?.compensate !== undefined).map((s) => `${UNDO}${s}`);
+    return { state, status: undo.length === 0 ? 'compensated' : 'compensating', pending: undo, completed: current.completed, attempts: 0, error: decision.fail, schedule: [], cancel: 'all' };
+  }
+  const pending = [...current.pending];
+  for (const step of decision.run ?? []) {
+    if (definition.steps[step] === undefined) throw new SagaDefinitionError(`Saga ${definition.name} has no step ${JSON.stringify(step)}`);
+    if (current.completed.includes(step) || pending.includes(step)) {
+      throw new SagaDefinitionError(`Step ${step} of saga ${definition.name} is already ${pending.includes(step) ? 'pending' : 'done'}: a step runs at most once (its idempotency key is per saga and step)`);
+    }
+    pending.push(step);
+  }
+  if (decision.complete === true) {
+    if (pending.length > 0) throw new SagaDefinitionError(`Saga ${definition.name} cannot complete with steps pending (${pending.join(', ')})`);
+    return { ...current, state, pending, status: 'completed', schedule: [], cancel: 'all' };
+  }
+  return { ...current, state, pending, schedule: decision.schedule ?? [], cancel: decision.cancel ?? [] };
+}
+
+/** The fields of a new instance: the definition's initial state and the decision of `start`. */
+export function applySagaStart<S, I>(definition: SagaDefinition<S, I>, input: I): SagaTransition<S> {
+  const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], attempts: 0, error: null };
+  return decide(definition, initial, definition.start(definition.initialState, input));
+}

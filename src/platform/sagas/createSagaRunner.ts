@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { UnitOfWorkFn } from '../tenancy/index.ts';
+import { UNDO } from './applySagaEvent.ts';
+import { claimSagaWork } from './claimSagaWork.ts';
+import type { SagaRegistry } from './createSagaRegistry.ts';
+import { transitionSaga } from './transitionSaga.ts';
+
+/** Options of {@link createSagaRunner}. */
+export interface SagaRunnerOptions {
+  /** Runs a transaction (`deps.unitOfWork`, or `unitOfWork` bound to a pool). */
+  readonly unitOfWork: UnitOfWorkFn;
+  /** The service whose role the transactions take, e.g. `payments`. */
+  readonly service: string;
+  readonly registry: SagaRegistry;
+  /** Names this runner in leases. Default a random id. */
+  readonly workerId?: string;
+  /** How long a claimed item stays this runner's; set it above the slowest action. Default 30 000 ms. */
+  readonly leaseMs?: number;
+  /** Idle poll interval. Default 500 ms. */
+  readonly pollMs?: number;
+  /** Attempts of a retryable failure before the step counts as failed. Default 5. */
+  readonly maxAttempts?: number;
+  /** Delay before attempt `n + 1` after `n` failures. Default 200 ms · 2^(n−1), at most 30 s. */
+  readonly backoffMs?: (failures: number) => number;
+  /** Receives errors of the loop itself (database down); the loop goes on after pollMs. */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** A saga runner. */
+export interface SagaRunner {
+  /** Claims and runs one due work item; `false` when none was due. */
+  runOnce(): Promise<boolean>;
+  /** Runs items until `signal` aborts; polls every pollMs while idle. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+const SYSTEM = { kind: 'system', id: 'saga-runner' } as const;
+
+/**
+ * Runs sagas' steps: claims an instance whose head work item is due (a step, or `undo:<step>` while
+ * compensating), runs its action outside any transaction with the idempotency key `${sagaId}:${step}`
+ * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
+ * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
+ * loses its lease; the item runs again with the same key, so its effect happens once.
+ *
+ * @example
+ * const runner = createSagaRunner({ unitOfWork: deps.unitOfWork, service: 'payments', registry });
+ * await runner.run(signal);
+ */
+export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
+  const workerId = options.workerId ?? `runner-${randomUUID()}`;
+  const leaseMs = options.leaseMs ?? 30_000;
+  const maxAttempts = options.maxAttempts ?? 5;
+  const backoff = options.backoffMs ?? ((n: number) => Math.min(30_000, 200 * 2 ** (n - 1)));
+  const { registry, service } = options;
+
+  const runOnce = async (): Promise<boolean> => {
+    const instance = await options.unitOfWork({ service, actor: SYSTEM }, (tx) => claimSagaWork(tx, registry, workerId, leaseMs));
+    if (instance === null) return false;
+    const item = instance.pending[0] as string;
+    const undo = item.startsWith(UNDO);
+    const step = undo ? item.slice(UNDO.length) : item;
+    const definition = registry.definition(instance.name);
+    const spec = definition.steps[step];
+    const ctx = { sagaId: instance.id, tenantId: instance.tenantId, step, idempotencyKey: `${instance.id}:${step}${undo ? ':compensate' : ''}`, state: instance.state, attempt: instance.attempts + 1 };
+    let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+    try {
+      const act = undo ? spec?.compensate : spec?.action;
+      if (act === undefined) throw new Error(`Saga ${instance.name} has no ${undo ? 'compensation' : 'action'} for step ${step}`);
+      outcome = { ok: true, result: (await act(ctx)) ?? null };
+    } catch (error) {
+      outcome = { ok: false, error };
+    }
+    await options.unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, async (tx) => {
+      if (outcome.ok) {
+        await transitionSaga(tx, registry, instance.id, { kind: 'stepSucceeded', item, result: outcome.result }, { tenantId: instance.tenantId, releaseLeaseOf: workerId });
+        return;
+      }
+      const e = outcome.error as { code?: unknown; message?: unknown; retryable?: unknown };
+      const retryable = spec?.retryable !== undefined ? spec.retryable(outcome.error) : e?.retryable === true;
+      const retry = retryable && instance.attempts + 1 < maxAttempts;
+      const error = { code: typeof e?.code === 'string' ? e.code : 'STEP_FAILED', message: typeof e?.message === 'string' ? e.message : String(outcome.error) };
+      await transitionSaga(tx, registry, instance.id, { kind: 'stepFailed', item, error, retry }, {
+        tenantId: instance.tenantId,
+        releaseLeaseOf: workerId,
+        ...(retry ? { delayMs: backoff(instance.attempts + 1) } : {}),
+      });
+    });
+    return true;
+  };
+
+  return {
+    runOnce,
+    run: async (signal) => {
+      while (!signal.aborted) {
+        let worked = false;
+        try {
+          worked = await runOnce();
+        } catch (error) {
+          options.onError?.(error);
+        }
+        if (!worked) await sleep(options.pollMs ?? 500, undefined, { signal }).catch(() => undefined);
+      }
+    },
+  };
+}

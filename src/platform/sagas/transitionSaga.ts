@@ -1,0 +1,66 @@
+import type { Tx } from '../db/index.ts';
+import { ConcurrencyError } from '../errors/index.ts';
+import { applySagaEvent, type SagaInput } from './applySagaEvent.ts';
+import type { SagaRegistry } from './createSagaRegistry.ts';
+import { SagaNotFoundError } from './sagaErrors.ts';
+import { instanceOf, type SagaRow } from './sagaRows.ts';
+import type { SagaInstance } from './types.ts';
+import { writeDeadlines } from './writeDeadlines.ts';
+
+/** Options of {@link transitionSaga}. */
+export interface TransitionOptions {
+  /** Limit the lookup to this tenant (the scheduler and runner, acting as `system`, see every tenant). */
+  readonly tenantId?: string;
+  /** Retries after a version conflict before giving up with ConcurrencyError. Default 5. */
+  readonly maxRetries?: number;
+  /** When the head work item may run next (a retry's backoff). Default now. */
+  readonly delayMs?: number;
+  /** Release this runner's lease with the write. */
+  readonly releaseLeaseOf?: string;
+}
+
+/** The outcome of one transition. */
+export interface TransitionResult<S> {
+  /** `false` when the input no longer applied (finished saga, stale step outcome); `instance` is then the current one. */
+  readonly applied: boolean;
+  readonly instance: SagaInstance<S>;
+  /** Reads it took: 1 without a conflict, 2 after one conflicting concurrent write, … */
+  readonly attempts: number;
+}
+
+/**
+ * Reads the instance, decides (applySagaEvent), and writes the result only where the version is
+ * still the one read. A concurrent writer that committed in between makes the write match no row:
+ * the instance is read again (READ COMMITTED sees the committed row; the UPDATE waited for it) and
+ * the input decided again on the new state, up to `maxRetries` times.
+ */
+export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry, sagaId: string, input: SagaInput, options: TransitionOptions = {}): Promise<TransitionResult<S>> {
+  const table = registry.table('saga_instances');
+  const maxRetries = options.maxRetries ?? 5;
+  let seen: number | null = null;
+  for (let attempt = 1; attempt <= maxRetries + 1; attempt++) {
+    const { rows } = await tx.query<SagaRow>(`select * from ${table} where id = $1 and ($2::uuid is null or tenant_id = $2)`, [sagaId, options.tenantId ?? null]);
+    const row = rows[0];
+    if (row === undefined) throw new SagaNotFoundError(sagaId);
+    seen = row.version;
+    const instance = instanceOf<S>(row);
+    const t = applySagaEvent(registry.definition(row.name), instance as SagaInstance<unknown>, input);
+    if (t === null) return { applied: false, instance, attempts: attempt };
+    const updated = await tx.query<SagaRow>(
+      `update ${table}
+          set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9,
+              run_after = now() + $10::double precision * interval '1 millisecond',
+              locked_by = case when locked_by = $11 then null else locked_by end,
+              locked_until = case when locked_by = $11 then null else locked_until end,
+              version = version + 1, updated_at = now()
+        where tenant_id = $1 and id = $2 and version = $3
+        returning *`,
+      [row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null],
+    );
+    if (updated.rows[0] !== undefined) {
+      await writeDeadlines(tx, registry, row.tenant_id, row.id, t);
+      return { applied: true, instance: instanceOf<S>(updated.rows[0]), attempts: attempt };
+    }
+  }
+  throw new ConcurrencyError(seen ?? 0, null, `Saga ${sagaId} kept changing under ${maxRetries + 1} attempts to advance it`);
+}

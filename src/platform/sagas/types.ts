@@ -1,0 +1,102 @@
+/** Something that happened to a saga: from outside (`restaurant.accepted`), or a deadline (`deadline.<name>`). */
+export interface SagaEvent {
+  /** Names the handler in {@link SagaDefinition.on}. */
+  readonly type: string;
+  readonly data?: unknown;
+}
+
+/** A deadline a decision schedules: the event `deadline.<name>` fires at `at` (or `inMs` from the transaction's clock). */
+export interface DeadlineRequest {
+  readonly name: string;
+  readonly at?: Date;
+  readonly inMs?: number;
+}
+
+/** What a handler decides; every field optional ("nothing changes" is `{}`). */
+export interface SagaDecision<S> {
+  /** The new state; the old one stays when absent. */
+  readonly state?: S;
+  /** Steps to run next, appended in order to the steps already pending. Each step runs at most once per saga. */
+  readonly run?: readonly string[];
+  /** Deadlines to schedule (stored in the same transaction). */
+  readonly schedule?: readonly DeadlineRequest[];
+  /** Names of open deadlines to cancel. */
+  readonly cancel?: readonly string[];
+  /** The saga succeeded: status `completed`, open deadlines cancelled. Only when no step is pending. */
+  readonly complete?: boolean;
+  /** The saga failed for this reason: the completed steps' compensations run in reverse order. */
+  readonly fail?: string;
+}
+
+/** What a step's action and compensation get. */
+export interface StepContext<S> {
+  readonly sagaId: string;
+  readonly tenantId: string;
+  readonly step: string;
+  /**
+   * `${sagaId}:${step}` for the action, `${sagaId}:${step}:compensate` for its compensation: the same on
+   * every attempt and after every restart, so an effect sent with it (a provider's Idempotency-Key, a
+   * unique key) happens once however often the step runs.
+   */
+  readonly idempotencyKey: string;
+  readonly state: S;
+  /** 1 on the first attempt. */
+  readonly attempt: number;
+}
+
+/** One step: an action with an effect outside the saga's row, and optionally the action that undoes it. */
+export interface SagaStep<S> {
+  /** Runs outside any transaction; its result is the data of the event `<step>.succeeded`. Must be idempotent by `ctx.idempotencyKey`. */
+  readonly action: (ctx: StepContext<S>) => Promise<unknown>;
+  /** Undoes the action during compensation; idempotent by its own key. */
+  readonly compensate?: (ctx: StepContext<S>) => Promise<unknown>;
+  /**
+   * Whether a failure is worth another attempt (with backoff, up to the runner's maxAttempts).
+   * Default: errors with `retryable: true` (e.g. a provider timeout or 503).
+   */
+  readonly retryable?: (error: unknown) => boolean;
+}
+
+/**
+ * A saga (process manager) type: its initial state, its steps, and handlers that decide what follows
+ * each event. Step results arrive as events `<step>.succeeded` (data: the action's result) and
+ * `<step>.failed` (data: `{ code, message }`); a step without a `.succeeded` handler just completes, one
+ * without a `.failed` handler fails the saga (compensation). Deadlines arrive as `deadline.<name>`.
+ * Handlers are pure: they return a {@link SagaDecision} and do no I/O.
+ */
+export interface SagaDefinition<S = unknown, I = unknown> {
+  /** Stored with every instance, e.g. `payment`. */
+  readonly name: string;
+  /** The state of a new instance, before `start`. */
+  readonly initialState: S;
+  /** Decides the first steps from the start input. */
+  readonly start: (state: S, input: I) => SagaDecision<S>;
+  readonly steps: Readonly<Record<string, SagaStep<S>>>;
+  readonly on: Readonly<Record<string, (state: S, event: SagaEvent) => SagaDecision<S>>>;
+}
+
+/** A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person. */
+export type SagaStatus = 'running' | 'completed' | 'compensating' | 'compensated' | 'failed';
+
+/** A persisted saga instance. */
+export interface SagaInstance<S = unknown> {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly state: S;
+  /** Starts at 1; +1 with every change (optimistic concurrency). */
+  readonly version: number;
+  readonly status: SagaStatus;
+  /** Work waiting to run, in order: step names, or `undo:<step>` during compensation. */
+  readonly pending: readonly string[];
+  /** Steps that succeeded, in order. */
+  readonly completed: readonly string[];
+  /** Failed attempts of the head of `pending`. */
+  readonly attempts: number;
+  /** Why the saga failed, or `null`. */
+  readonly error: string | null;
+}
+
+/** Any saga definition, whatever its state and input types (a registry holds several). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- state and input types differ per saga; each definition is typed where it is written
+export type AnySagaDefinition = SagaDefinition<any, any>;

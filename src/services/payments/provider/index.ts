@@ -1,0 +1,17 @@
+export { buildPaymentProvider } from './buildPaymentProvider.ts';
+export type { PaymentProviderDeps } from './buildPaymentProvider.ts';
+export { startPaymentProvider } from './startPaymentProvider.ts';
+export type { RunningPaymentProvider, StartPaymentProviderOptions } from './startPaymentProvider.ts';
+export { ensureProviderSchema, PROVIDER_SCHEMA } from './ensureProviderSchema.ts';
+export { NO_FAULTS } from './faults.ts';
+export type { ProviderFaults } from './faults.ts';
+export { loadProviderConfig } from './loadProviderConfig.ts';
+export type { ProviderConfig, ProviderFlags } from './loadProviderConfig.ts';
+export { createPaymentProviderClient } from './createPaymentProviderClient.ts';
+export type { PaymentProviderClient, PaymentProviderClientOptions } from './createPaymentProviderClient.ts';
+export { PaymentDeclinedError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError } from './clientErrors.ts';
+export type { ChargeRequest } from './authorizeCharge.ts';
+export type { RefundRequest } from './refundCharge.ts';
+export type { PayoutRequest } from './createPayout.ts';
+export type { LedgerFilter } from './readLedger.ts';
+export type { Charge, LedgerEntry, Payout, Refund } from './resources.ts';

@@ -1,0 +1,73 @@
+import { ValidationError } from '../../../platform/errors/index.ts';
+import { NO_FAULTS, type ProviderFaults } from './faults.ts';
+
+/** The provider's own small configuration. */
+export interface ProviderConfig {
+  /** Port to listen on (0 picks a free one). */
+  readonly port: number;
+  /** Interface to bind. */
+  readonly host: string;
+  /** `PROVIDER_DATABASE_URL`: the provider's own database, or `null` to use Brigade's (its own schema there). */
+  readonly databaseUrl: string | null;
+  readonly faults: ProviderFaults;
+}
+
+/** Command-line values that override the environment (strings, as `util.parseArgs` gives them). */
+export interface ProviderFlags {
+  readonly port?: string;
+  readonly host?: string;
+  readonly 'latency-ms'?: string;
+  readonly 'error-rate'?: string;
+  readonly 'timeout-rate'?: string;
+  readonly 'hang-ms'?: string;
+  readonly 'decline-card'?: string;
+}
+
+/**
+ * Reads the provider's configuration from flags first, then the given environment record (never
+ * `process.env` itself): `PROVIDER_PORT`, else `PORT` (default 3100), `HOST`, `PROVIDER_DATABASE_URL`, `PROVIDER_LATENCY_MS`, `PROVIDER_ERROR_RATE`,
+ * `PROVIDER_TIMEOUT_RATE`, `PROVIDER_HANG_MS`, `PROVIDER_DECLINE_CARD` (`none` for no such card).
+ *
+ * @throws {@link ValidationError} naming the first invalid value.
+ */
+export function loadProviderConfig(env: Readonly<Record<string, string | undefined>>, flags: ProviderFlags = {}): ProviderConfig {
+  const pick = (flag: keyof ProviderFlags, variable: string): string | undefined => {
+    const v = flags[flag] ?? env[variable];
+    return v === undefined || v.trim() === '' ? undefined : v.trim();
+  };
+  const int = (flag: keyof ProviderFlags, variable: string, fallback: number, max: number): number => {
+    const v = pick(flag, variable);
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || n > max) throw new ValidationError(`--${flag} / ${variable}: expected an integer from 0 to ${max}, got ${JSON.stringify(v)}`, { field: flag });
+    return n;
+  };
+  const rate = (flag: keyof ProviderFlags, variable: string): number => {
+    const v = pick(flag, variable);
+    if (v === undefined) return 0;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0 || n > 1) throw new ValidationError(`--${flag} / ${variable}: expected a number from 0 to 1, got ${JSON.stringify(v)}`, { field: flag });
+    return n;
+  };
+  const card = pick('decline-card', 'PROVIDER_DECLINE_CARD');
+  if (card !== undefined && card !== 'none' && !/^\d{12,19}$/.test(card)) {
+    throw new ValidationError(`--decline-card / PROVIDER_DECLINE_CARD: expected 12 to 19 digits or 'none', got ${JSON.stringify(card)}`, { field: 'decline-card' });
+  }
+  const databaseUrl = env.PROVIDER_DATABASE_URL?.trim() || undefined;
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new ValidationError('PROVIDER_DATABASE_URL: expected a URL starting with postgres:// or postgresql://', { field: 'PROVIDER_DATABASE_URL' });
+  }
+  return Object.freeze({
+    // PROVIDER_PORT first, so `brigade start` (where PORT is Brigade's own) can place the provider beside it.
+    port: env.PROVIDER_PORT?.trim() ? int('port', 'PROVIDER_PORT', 3100, 65535) : int('port', 'PORT', 3100, 65535),
+    host: pick('host', 'HOST') ?? '127.0.0.1',
+    databaseUrl: databaseUrl ?? null,
+    faults: Object.freeze({
+      latencyMs: int('latency-ms', 'PROVIDER_LATENCY_MS', 0, 600_000),
+      errorRate: rate('error-rate', 'PROVIDER_ERROR_RATE'),
+      timeoutRate: rate('timeout-rate', 'PROVIDER_TIMEOUT_RATE'),
+      hangMs: int('hang-ms', 'PROVIDER_HANG_MS', NO_FAULTS.hangMs, 3_600_000),
+      declineCard: card === undefined ? NO_FAULTS.declineCard : card === 'none' ? null : card,
+    }),
+  });
+}

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { applySagaEvent, defineSaga, type SagaInstance } from '../../../src/platform/sagas/index.ts';
+
+const noop = async () => null;
+const saga = defineSaga<{ n: number }, null>({
+  name: 'unit',
+  initialState: { n: 0 },
+  start: () => ({ run: ['a', 'b'] }),
+  steps: { a: { action: noop, compensate: noop }, b: { action: noop }, c: { action: noop, compensate: noop } },
+  on: {
+    'a.succeeded': (s) => ({ state: { n: s.n + 1 } }),
+    'b.succeeded': () => ({ run: ['c'] }),
+    'c.succeeded': () => ({ complete: true }),
+    again: () => ({ run: ['a'] }),
+    early: () => ({ complete: true }),
+  },
+});
+const instance = (over: Partial<SagaInstance<{ n: number }>>): SagaInstance<{ n: number }> => ({
+  tenantId: 't', id: 's', name: 'unit', state: { n: 0 }, version: 1, status: 'running', pending: [], completed: [], attempts: 0, error: null, ...over,
+});
+
+describe('applySagaEvent (the saga decide function)', () => {
+  test('a step outcome pops the head, records the step and applies its handler', () => {
+    const t = applySagaEvent(saga, instance({ pending: ['a', 'b'] }), { kind: 'stepSucceeded', item: 'a', result: null });
+    assert.deepEqual([t?.pending, t?.completed, t?.state], [['b'], ['a'], { n: 1 }]);
+  });
+  test('an outcome for an item that is not the head is stale and changes nothing', () => {
+    assert.equal(applySagaEvent(saga, instance({ pending: ['b'] }), { kind: 'stepSucceeded', item: 'a', result: null }), null);
+  });
+  test('a final failure compensates the completed steps that have compensations, in reverse order', () => {
+    const t = applySagaEvent(saga, instance({ pending: ['c'], completed: ['a', 'b'] }), { kind: 'stepFailed', item: 'c', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.error, t?.cancel], ['compensating', ['undo:a'], 'c failed: no', 'all']);
+    const done = applySagaEvent(saga, instance({ status: 'compensating', pending: ['undo:a'], completed: ['a', 'b'] }), { kind: 'stepSucceeded', item: 'undo:a', result: null });
+    assert.equal(done?.status, 'compensated');
+  });
+  test('a retryable failure keeps the item at the head and counts the attempt', () => {
+    const t = applySagaEvent(saga, instance({ pending: ['a'], attempts: 1 }), { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'slow' }, retry: true });
+    assert.deepEqual([t?.pending, t?.attempts, t?.status], [['a'], 2, 'running']);
+  });
+  test('a failed compensation leaves the saga failed for a person to look at', () => {
+    const t = applySagaEvent(saga, instance({ status: 'compensating', pending: ['undo:a'], completed: ['a'], error: 'why' }), { kind: 'stepFailed', item: 'undo:a', error: { code: 'X', message: 'gone' }, retry: false });
+    assert.equal(t?.status, 'failed');
+    assert.match(t?.error ?? '', /why; compensation a failed: gone/);
+  });
+  test('a step runs at most once; completing with work pending and unknown events are refused', () => {
+    assert.throws(() => applySagaEvent(saga, instance({ completed: ['a'] }), { kind: 'event', event: { type: 'again' } }), { code: 'SAGA_DEFINITION_INVALID' });
+    assert.throws(() => applySagaEvent(saga, instance({ pending: ['b'] }), { kind: 'event', event: { type: 'early' } }), { code: 'SAGA_DEFINITION_INVALID' });
+    assert.throws(() => applySagaEvent(saga, instance({}), { kind: 'event', event: { type: 'nope' } }), { code: 'SAGA_EVENT_UNHANDLED' });
+  });
+  test('a finished saga takes nothing', () => {
+    assert.equal(applySagaEvent(saga, instance({ status: 'completed' }), { kind: 'event', event: { type: 'again' } }), null);
+  });
+});

@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
+import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
+import {
+  advanceSaga,
+  createDeadlineScheduler,
+  createSagaRegistry,
+  createSagaRunner,
+  loadSaga,
+  startSaga,
+  type SagaRegistry,
+} from '../../../src/platform/sagas/index.ts';
+import { repoRoot } from '../../support/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
+
+const SERVICE = 'payments';
+
+describe('saga runtime (toy saga on the payments schema)', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let registry: SagaRegistry;
+  let uow: UnitOfWorkFn;
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    await pool.query(TOY_TABLES);
+    registry = createSagaRegistry({ schema: 'payments', sagas: [toySaga(pool)] });
+    uow = (ctx, fn) => unitOfWork(pool, ctx, fn);
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  const asTenant = <T>(tenantId: string, fn: (tx: Tx) => Promise<T>) => uow({ service: SERVICE, tenantId, actor: { kind: 'system', id: 'test' } }, fn);
+  const start = async (input: ToyInput) => {
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga<ToyState, ToyInput>(tx, registry, { name: 'toy', input }));
+    return { tenantId, sagaId: instance.id };
+  };
+  const load = (tenantId: string, sagaId: string) => asTenant(tenantId, (tx) => loadSaga<ToyState>(tx, registry, sagaId));
+  const runner = (extra: Partial<Parameters<typeof createSagaRunner>[0]> = {}) => createSagaRunner({ unitOfWork: uow, service: SERVICE, registry, backoffMs: () => 0, ...extra });
+  const drain = async (r = runner()) => {
+    while (await r.runOnce());
+  };
+  const rows = async (table: 'toy_attempts' | 'toy_effects', sagaId: string) =>
+    (await pool.query(`select step, key from public.${table} where saga_id = $1 order by ${table === 'toy_effects' ? 'seq' : 'id'}`, [sagaId])).rows as Array<{ step: string; key: string }>;
+
+  test('steps run in order, each with the key ${sagaId}:${step}, and the saga completes', async () => {
+    const { tenantId, sagaId } = await start({});
+    await drain();
+    const saga = await load(tenantId, sagaId);
+    assert.equal(saga?.status, 'completed');
+    assert.deepEqual(saga?.completed, ['a', 'b', 'c']);
+    assert.deepEqual(saga?.state.log, ['started', 'a done', 'b done', 'c done']);
+    assert.equal(saga?.version, 4, 'one version per change: a, b, c recorded after the start');
+    assert.deepEqual(await rows('toy_effects', sagaId), ['a', 'b', 'c'].map((s) => ({ step: s, key: `${sagaId}:${s}` })));
+  });
+
+  test('another tenant cannot see or advance the saga (RLS)', async () => {
+    const { sagaId } = await start({});
+    const otherStaff = { service: SERVICE, tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } } as const;
+    assert.equal(await uow(otherStaff, (tx) => loadSaga(tx, registry, sagaId)), null);
+    await assert.rejects(uow(otherStaff, (tx) => advanceSaga(tx, registry, sagaId, { type: 'poke' })), { code: 'NOT_FOUND' });
+    await drain();
+  });
+
+  test('a step that fails for good compensates the completed steps in reverse order', async () => {
+    const { tenantId, sagaId } = await start({ failAt: 'c' });
+    await drain();
+    const saga = await load(tenantId, sagaId);
+    assert.equal(saga?.status, 'compensated');
+    assert.equal(saga?.error, 'c failed: c refused');
+    assert.deepEqual((await rows('toy_effects', sagaId)).map((r) => r.step), ['a', 'b', 'undo-b', 'undo-a']);
+    assert.equal((await rows('toy_effects', sagaId)).find((r) => r.step === 'undo-b')?.key, `${sagaId}:b:compensate`);
+  });
+
+  test('a retryable failure is retried with the same key and the effect happens once', async () => {
+    const { tenantId, sagaId } = await start({ flakyAt: 'b' });
+    await drain();
+    assert.equal((await load(tenantId, sagaId))?.status, 'completed');
+    const attempts = (await rows('toy_attempts', sagaId)).filter((r) => r.step === 'b');
+    assert.deepEqual(attempts, [{ step: 'b', key: `${sagaId}:b` }, { step: 'b', key: `${sagaId}:b` }]);
+    assert.equal((await rows('toy_effects', sagaId)).filter((r) => r.step === 'b').length, 1);
+  });
+
+  test('two advances at the same version: the second write conflicts, re-reads and applies on top', async () => {
+    const { tenantId, sagaId } = await start({});
+    const before = await load(tenantId, sagaId);
+    const held = await pool.connect();
+    try {
+      // Writer 1 advances and holds its transaction open (row locked, new version uncommitted).
+      await held.query('begin');
+      await held.query(`set local role brigade_payments`);
+      await held.query(`select set_config('brigade.tenant_id', $1, true), set_config('brigade.actor_kind', 'system', true)`, [tenantId]);
+      const heldTx: Tx = { context: { service: SERVICE, tenantId }, setup: [], afterCommit: () => undefined, query: (text, values) => held.query(text, values as unknown[]) };
+      const first = await advanceSaga(heldTx, registry, sagaId, { type: 'poke', data: 1 });
+      assert.equal(first.attempts, 1);
+      // Writer 2 reads the old version and blocks on the row in its versioned UPDATE.
+      const second = asTenant(tenantId, (tx) => advanceSaga<ToyState>(tx, registry, sagaId, { type: 'poke', data: 2 }));
+      for (;;) {
+        const { rows: waiting } = await pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+        if (waiting[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await held.query('commit');
+      const result = await second;
+      assert.equal(result.attempts, 2, 'the first write matched no row; the second read saw the committed version');
+      assert.equal(result.instance.version, (before?.version ?? 0) + 2);
+      assert.deepEqual(result.instance.state.log.slice(-2), ['poke 1', 'poke 2']);
+    } finally {
+      held.release();
+    }
+    await drain();
+  });
+
+  test('a runner killed between a step effect and its record: another resumes, finishes, each effect once', async () => {
+    const { tenantId, sagaId } = await start({});
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/platform/sagas/fixtures/toyRunner.ts'), db.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    try {
+      // Step b's effect is committed and the child hangs before recording the step as done.
+      for (;;) {
+        if ((await rows('toy_effects', sagaId)).some((r) => r.step === 'b')) break;
+        if (child.exitCode !== null) throw new Error(`the runner exited early: ${stderr}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      child.kill('SIGKILL');
+    }
+    assert.equal(await exited, 'SIGKILL');
+    const mid = await load(tenantId, sagaId);
+    assert.deepEqual([mid?.status, mid?.completed, mid?.pending], ['running', ['a'], ['b', 'c']]);
+    // A new runner takes over once the dead runner's lease has expired.
+    const survivor = runner({ workerId: 'survivor' });
+    for (;;) {
+      await drain(survivor);
+      if ((await load(tenantId, sagaId))?.status === 'completed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual((await rows('toy_effects', sagaId)).map((r) => r.step), ['a', 'b', 'c'], 'each effect once');
+    assert.deepEqual((await rows('toy_attempts', sagaId)).map((r) => r.step), ['a', 'b', 'b', 'c'], 'b ran again after the kill');
+    assert.equal(new Set((await rows('toy_attempts', sagaId)).filter((r) => r.step === 'b').map((r) => r.key)).size, 1, 'with the same key');
+  });
+
+  test('a deadline fires after the scheduler restarts, exactly once, and the saga compensates', async () => {
+    const { tenantId, sagaId } = await start({ acceptWithinMs: 3_600_000 });
+    await drain(); // step a runs; the saga waits for 'accepted'
+    const first = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, pollMs: 10 });
+    assert.equal(await first.fireDue(), 0, 'not due yet');
+    const stop = new AbortController();
+    const running = first.run(stop.signal);
+    stop.abort();
+    await running; // the first scheduler is gone before the deadline is due
+    // Time passes while no scheduler runs: the deadline comes due (moved, not waited for).
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1`, [sagaId]);
+    const second = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, pollMs: 10 });
+    const fired: string[] = [];
+    const third = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, onFired: (d) => fired.push(`${d.sagaId}:${d.name}`) });
+    assert.equal(await second.fireDue(), 1);
+    assert.equal(await third.fireDue(), 0, 'already fired');
+    assert.deepEqual(fired, []);
+    await drain();
+    const saga = await load(tenantId, sagaId);
+    assert.equal(saga?.status, 'compensated');
+    assert.equal(saga?.state.log.filter((l) => l === 'deadline accept').length, 1);
+    assert.deepEqual((await rows('toy_effects', sagaId)).map((r) => r.step), ['a', 'undo-a']);
+    const { rows: deadlines } = await pool.query(`select fired_at is not null as fired, cancelled_at is not null as cancelled, error from payments.saga_deadlines where saga_id = $1`, [sagaId]);
+    assert.deepEqual(deadlines, [{ fired: true, cancelled: false, error: null }]);
+  });
+
+  test('a deadline held by one scheduler is skipped by another (SKIP LOCKED), and an accepted saga cancels it', async () => {
+    const { tenantId, sagaId } = await start({ acceptWithinMs: 0 });
+    const held = await pool.connect();
+    try {
+      await held.query('begin');
+      await held.query(`select 1 from payments.saga_deadlines where saga_id = $1 for update`, [sagaId]);
+      const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry });
+      const due = await uow({ service: SERVICE, actor: { kind: 'system', id: 't' } }, async (tx) => (await tx.query(`select count(*)::int as n from payments.saga_deadlines where saga_id = $1 and fired_at is null`, [sagaId])).rows[0]?.n);
+      assert.equal(due, 1, 'the deadline is due (0 ms) and open');
+      await scheduler.fireDue();
+      const { rows: open } = await pool.query(`select fired_at from payments.saga_deadlines where saga_id = $1`, [sagaId]);
+      assert.equal(open[0].fired_at, null, 'the locked deadline was skipped, not waited for');
+      await held.query('rollback');
+    } finally {
+      held.release();
+    }
+    await drain();
+    await asTenant(tenantId, (tx) => advanceSaga(tx, registry, sagaId, { type: 'accepted' }));
+    const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry });
+    assert.equal(await scheduler.fireDue(), 0, 'the accepted saga cancelled its deadline');
+    await drain();
+    assert.equal((await load(tenantId, sagaId))?.status, 'completed');
+  });
+});
