@@ -112,7 +112,11 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
 
   // The broadcast needs its own connection (a subscribed connection only takes pub/sub commands).
   // It may wait for Redis: it is not on any read path.
-  const subscriber = options.broadcast ? redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false }) : null;
+  // No command timeout on it: SUBSCRIBE on a loaded Redis can take longer than the read path's 250 ms,
+  // and a timed-out SUBSCRIBE left ready() pending for ever (seen in a full CI run).
+  const subscriber = options.broadcast
+    ? redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, commandTimeout: undefined })
+    : null;
   if (subscriber === null) subscribed = true;
   subscriber?.on('error', (error: unknown) => report(error, { op: 'subscribe' }));
   subscriber?.on('message', (_channel: string, message: string) => {
@@ -127,15 +131,21 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     metrics.evictRemote.inc(keys.length);
     options.onRemoteEvict(keys);
   });
-  subscriber?.subscribe(channel).then(
-    () => {
-      subscribed = true;
-      checkReady();
-    },
-    (error: unknown) => {
-      if (!closed) report(error, { op: 'subscribe' });
-    },
-  );
+  const subscribe = (attempt: number): void => {
+    subscriber?.subscribe(channel).then(
+      () => {
+        subscribed = true;
+        checkReady();
+      },
+      (error: unknown) => {
+        if (closed) return;
+        report(error, { op: 'subscribe' });
+        // Try again: until the broadcast is subscribed the cache is not ready.
+        setTimeout(() => subscribe(attempt + 1), Math.min(50 * 2 ** attempt, 1000)).unref();
+      },
+    );
+  };
+  subscribe(0);
 
   return {
     ready: () => readyPromise,
