@@ -1,0 +1,58 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import type { Message } from '../../../platform/messaging/index.ts';
+import { advanceSaga, SagaNotFoundError, startSaga, type SagaRegistry } from '../../../platform/sagas/index.ts';
+import { PAYMENT_SAGA, type PaymentSagaInput } from './paymentSaga.ts';
+
+const PREFIX = 'ordering.order.';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The saga event each order event becomes; order events not listed are no business of payments. */
+const EVENTS: Readonly<Record<string, string>> = {
+  OrderAccepted: 'order.accepted',
+  OrderRejected: 'order.rejected',
+  OrderCancelled: 'order.cancelled',
+  CourierAssigned: 'courier.assigned',
+  OrderDelivered: 'order.delivered',
+};
+
+/** What {@link handleOrderEvent} did. */
+export type OrderEventOutcome = 'started' | 'advanced' | 'ignored';
+
+/**
+ * Maps an `ordering.order.<Type>` integration message (payload: the event's data; `headers.tenant`:
+ * the restaurant) to the payment saga of its order, in the caller's transaction (run it in the
+ * message's tenant, service `payments`): `OrderPlaced` starts the saga (id = order id; a redelivery
+ * changes nothing), the others advance it. Redeliveries are harmless without an inbox: the start is
+ * idempotent by id and every handler ignores an event it has already acted on. An event of an order
+ * that has no saga (placed before payments ran) is ignored.
+ *
+ * @example
+ * await unitOfWork(pool, { service: 'payments', tenantId: message.headers.tenant, actor }, (tx) => handleOrderEvent(tx, sagas, message));
+ */
+export async function handleOrderEvent(tx: Tx, registry: SagaRegistry, message: Pick<Message, 'subject' | 'headers' | 'payload'>): Promise<OrderEventOutcome> {
+  if (!message.subject.startsWith(PREFIX)) return 'ignored';
+  const type = message.subject.slice(PREFIX.length);
+  const data = (message.payload ?? {}) as Record<string, unknown>;
+  const orderId = data.orderId;
+  if (typeof orderId !== 'string' || !UUID.test(orderId) || !UUID.test(message.headers.tenant)) return 'ignored';
+  if (type === 'OrderPlaced') {
+    const input: PaymentSagaInput = {
+      orderId,
+      restaurantId: message.headers.tenant,
+      customerId: String(data.customerId),
+      total: Number(data.total),
+      currency: String(data.currency),
+    };
+    const { created } = await startSaga(tx, registry, { name: PAYMENT_SAGA, id: orderId, input });
+    return created ? 'started' : 'ignored';
+  }
+  const event = EVENTS[type];
+  if (event === undefined) return 'ignored';
+  try {
+    const result = await advanceSaga(tx, registry, orderId, { type: event, data });
+    return result.applied ? 'advanced' : 'ignored';
+  } catch (error) {
+    if (error instanceof SagaNotFoundError) return 'ignored';
+    throw error;
+  }
+}

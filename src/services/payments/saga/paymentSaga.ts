@@ -1,0 +1,157 @@
+import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
+import { PaymentRejectedError, type Charge } from '../provider/index.ts';
+import type { PaymentSagaPorts } from './ports.ts';
+
+/** The saga type's name, as stored in `payments.saga_instances.name`. */
+export const PAYMENT_SAGA = 'payment';
+
+/** The start input: the data of `OrderPlaced` the saga needs. */
+export interface PaymentSagaInput {
+  readonly orderId: string;
+  readonly restaurantId: string;
+  readonly customerId: string;
+  /** Minor units. */
+  readonly total: number;
+  readonly currency: string;
+}
+
+/** Where the order stands, as the saga saw it. */
+export type PaymentOutcome = 'open' | 'rejected' | 'cancelled' | 'expired' | 'delivered';
+
+/** The payment saga's state (persisted as jsonb with the instance's version). */
+export interface PaymentSagaState extends PaymentSagaInput {
+  /** The authorized charge, once `charge` succeeded. */
+  readonly chargeId: string | null;
+  /** `charge` failed for good (declined): nothing was charged. */
+  readonly chargeFailed: boolean;
+  readonly accepted: boolean;
+  readonly courierId: string | null;
+  /** What ended the order, or `open`. Set even while the charge is in flight; acted on once it lands. */
+  readonly outcome: PaymentOutcome;
+}
+
+/** Options of {@link paymentSaga}. */
+export interface PaymentSagaOptions {
+  /** A restaurant that has not accepted within this many ms after the order was placed: cancel and refund. */
+  readonly acceptWithinMs: number;
+  /** The courier's payout per delivered order, minor units. Default 300. */
+  readonly courierFee?: number;
+  /** The platform's share of the total, 0..1, kept from the restaurant's payout. Default 0.15. */
+  readonly commissionRate?: number;
+}
+
+type State = PaymentSagaState;
+type Ctx = StepContext<State>;
+
+/** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
+export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
+  const courier = Math.min(state.total, options.courierFee ?? 300);
+  const commission = Math.round(state.total * (options.commissionRate ?? 0.15));
+  return { restaurant: Math.max(0, state.total - courier - commission), courier };
+}
+
+/**
+ * The payment saga of an order (one instance per order; its id is the order id). Steps:
+ * `order` (no effect of its own; its compensation cancels the order through ordering), `charge`
+ * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`.
+ * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
+ * charges nothing; no accept within `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
+ * Every provider call carries the step's key `${sagaId}:${step}` (`…:compensate` for compensations),
+ * so a retried or re-run step moves money once.
+ *
+ * An order event that lands while `charge` is still in flight is only noted in the state: failing the
+ * saga then would drop the pending charge, whose money might still move; `charge.succeeded` acts on it.
+ */
+export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions): SagaDefinition<State, PaymentSagaInput> {
+  const payouts = payoutsOf;
+  /** Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured ones), under its own derived key. */
+  const refundAll = async (ctx: Ctx) => {
+    const chargeId = ctx.state.chargeId;
+    if (chargeId === null) return { refunded: false };
+    try {
+      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`);
+    } catch (error) {
+      // Already captured (the order was delivered): refund what was captured.
+      const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
+      if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
+    }
+    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey);
+    return { refunded: true, refundId: refund.id };
+  };
+  const ended = (s: State) => s.outcome !== 'open';
+  /** After the charge landed: act on what happened to the order meanwhile. */
+  const afterCharge = (s: State): SagaDecision<State> => {
+    if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: s, run: ['refund'] };
+    if (s.outcome === 'expired') return { state: s, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
+    if (s.outcome === 'delivered') return { state: s, run: deliverySteps(s) };
+    return { state: s };
+  };
+  const deliverySteps = (s: State) => (s.courierId === null ? ['capture', 'payoutRestaurant'] : ['capture', 'payoutRestaurant', 'payoutCourier']);
+  /** The order was rejected or cancelled by ordering (the order needs no cancel of ours). */
+  const orderEnded = (outcome: 'rejected' | 'cancelled') => (s: State): SagaDecision<State> => {
+    if (ended(s)) return {};
+    const next = { ...s, outcome };
+    if (s.chargeFailed) return { state: next, complete: true };
+    if (s.chargeId === null) return { state: next, cancel: ['accept'] }; // charge in flight: charge.succeeded refunds
+    return { state: next, run: ['refund'], cancel: ['accept'] };
+  };
+
+  return defineSaga<State, PaymentSagaInput>({
+    name: PAYMENT_SAGA,
+    initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
+    start: (s, input) => ({
+      state: { ...s, orderId: input.orderId, restaurantId: input.restaurantId, customerId: input.customerId, total: input.total, currency: input.currency },
+      run: ['order', 'charge'],
+      schedule: [{ name: 'accept', inMs: options.acceptWithinMs }],
+    }),
+    steps: {
+      order: {
+        // The order exists (ordering placed it); this step only gives the saga something to undo.
+        action: async () => null,
+        compensate: (ctx) => ports.orders.cancelOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: `payment: ${ctx.state.outcome === 'expired' ? 'not accepted in time' : 'payment failed'}` }),
+      },
+      charge: {
+        action: async (ctx) => {
+          const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId });
+          return ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
+        },
+        compensate: refundAll,
+      },
+      refund: { action: refundAll },
+      capture: { action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
+      payoutRestaurant: {
+        action: (ctx) => ports.provider.payout({ destination: `restaurant:${ctx.state.restaurantId}`, amount: payouts(ctx.state, options).restaurant, currency: ctx.state.currency }, ctx.idempotencyKey),
+      },
+      payoutCourier: {
+        action: (ctx) => ports.provider.payout({ destination: `courier:${ctx.state.courierId ?? ''}`, amount: payouts(ctx.state, options).courier, currency: ctx.state.currency }, ctx.idempotencyKey),
+      },
+    },
+    on: {
+      'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge).id }),
+      'charge.failed': (s, e) => {
+        const next = { ...s, chargeFailed: true };
+        // The order already ended: nothing was charged and there is nothing to cancel.
+        if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: next, complete: true };
+        return { state: next, fail: `charge failed: ${(e.data as { message?: string } | undefined)?.message ?? 'unknown'}` };
+      },
+      'refund.succeeded': (s) => ({ state: s, complete: true }),
+      'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),
+      'payoutCourier.succeeded': () => ({ complete: true }),
+      'order.accepted': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, accepted: true }, cancel: ['accept'] }),
+      'order.rejected': orderEnded('rejected'),
+      'order.cancelled': orderEnded('cancelled'),
+      'courier.assigned': (s, e) => (ended(s) ? {} : { state: { ...s, courierId: (e.data as { courierId: string }).courierId } }),
+      'order.delivered': (s) => {
+        if (ended(s) || s.chargeFailed) return {};
+        const next = { ...s, outcome: 'delivered' as const };
+        return s.chargeId === null ? { state: next } : { state: next, run: deliverySteps(next) };
+      },
+      'deadline.accept': (s) => {
+        if (s.accepted || ended(s)) return {};
+        const next = { ...s, outcome: 'expired' as const };
+        if (s.chargeId === null && !s.chargeFailed) return { state: next }; // charge in flight: charge.succeeded fails the saga
+        return { state: next, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
+      },
+    },
+  });
+}

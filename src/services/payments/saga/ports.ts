@@ -1,0 +1,24 @@
+import type { PaymentProviderClient } from '../provider/index.ts';
+
+/** What the payment saga asks of the ordering service: the command that cancels an order. */
+export interface OrderCancellation {
+  /**
+   * Cancels the order as the payments service (a `system` actor). Must be idempotent: an order that
+   * is already cancelled or rejected counts as done (a compensation runs again after a crash).
+   */
+  cancelOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void>;
+}
+
+/** Where the card to charge for an order comes from (the customer's payment method on file). */
+export interface PaymentMethods {
+  /** The card number to charge for this order. */
+  cardFor(input: { readonly restaurantId: string; readonly customerId: string; readonly orderId: string }): Promise<string>;
+}
+
+/** The ports of {@link paymentSaga}. */
+export interface PaymentSagaPorts {
+  /** The payment provider (money moves only through idempotency-keyed calls). */
+  readonly provider: PaymentProviderClient;
+  readonly orders: OrderCancellation;
+  readonly paymentMethods: PaymentMethods;
+}

@@ -1,0 +1,36 @@
+import type { Actor } from '../../../platform/db/index.ts';
+import type { MessageHandler, Transport } from '../../../platform/messaging/index.ts';
+import type { SagaRegistry } from '../../../platform/sagas/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { handleOrderEvent } from './handleOrderEvent.ts';
+
+/** The subscription of the payments service to order events. */
+export const PAYMENT_ORDER_EVENTS_SUBSCRIPTION = 'payments-saga';
+
+const SYSTEM: Actor = { kind: 'system', id: 'payments-saga' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The message handler: one transaction per message, in the message's tenant, as service `payments`. */
+export function paymentOrderEventsHandler(env: { unitOfWork: UnitOfWorkFn; registry: SagaRegistry }): MessageHandler {
+  return async (message) => {
+    if (!UUID.test(message.headers.tenant)) return;
+    await env.unitOfWork({ service: 'payments', tenantId: message.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, env.registry, message));
+  };
+}
+
+/**
+ * Subscribes {@link paymentOrderEventsHandler} to `ordering.order.*` (durable subscription
+ * `payments-saga`) and runs until `signal` aborts.
+ */
+export async function runPaymentOrderEvents(
+  env: { unitOfWork: UnitOfWorkFn; registry: SagaRegistry; transport: Transport },
+  signal: AbortSignal,
+  options: { readonly onError?: (error: unknown) => void } = {},
+): Promise<void> {
+  await env.transport.ensureSubscription({ subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' });
+  const subscription = env.transport.subscribe(
+    { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
+    paymentOrderEventsHandler(env),
+  );
+  await subscription.done;
+}

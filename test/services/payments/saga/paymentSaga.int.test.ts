@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import type { MessageHeaders } from '../../../../src/platform/messaging/index.ts';
+import { createDeadlineScheduler, createSagaRegistry, createSagaRunner, loadSaga, type SagaRegistry, type SagaRunner } from '../../../../src/platform/sagas/index.ts';
+import {
+  buildPaymentProvider,
+  type ProviderFaults,
+  createPaymentProviderClient,
+  ensureProviderSchema,
+  NO_FAULTS,
+  type LedgerEntry,
+  type PaymentProviderClient,
+} from '../../../../src/services/payments/provider/index.ts';
+import { handleOrderEvent, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../ordering/support.ts';
+
+const GOOD_CARD = '4242424242424242';
+const SYSTEM = { kind: 'system', id: 'test' } as const;
+
+describe('payment saga: order events drive charge, refund, capture and payouts on the real provider and ordering', () => {
+  let t: TestPlatform;
+  let pool: pg.Pool;
+  let provider: FastifyInstance;
+  let client: PaymentProviderClient;
+  let registry: SagaRegistry;
+  let runner: SagaRunner;
+  let r: SeededRestaurant;
+  const cards = new Map<string, string>();
+  const cancels: Array<{ orderId: string; reason: string }> = [];
+  const delivered = new Map<string, number>();
+  let faults: ProviderFaults = NO_FAULTS;
+
+  before(async () => {
+    t = await startTestPlatform();
+    pool = new pg.Pool({ connectionString: t.db.url, max: 4 });
+    await ensureProviderSchema(pool);
+    provider = await buildPaymentProvider({ pool, faults: () => faults });
+    client = createPaymentProviderClient({ baseUrl: await provider.listen({ host: '127.0.0.1', port: 0 }), timeoutMs: 1500 });
+    r = await seedRestaurant(t, 'Saga');
+    const admin = await t.token('admin', { subject: 'payments-test' });
+    const ports: PaymentSagaPorts = {
+      provider: client,
+      paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) ?? GOOD_CARD },
+      // Ordering's own HTTP API, idempotent: an order already cancelled or rejected counts as done.
+      orders: {
+        cancelOrder: async ({ orderId, reason }) => {
+          const current = await t.request({ url: `/v1/orders/${orderId}`, token: admin });
+          assert.equal(current.statusCode, 200, current.body);
+          if (['cancelled', 'rejected'].includes(current.json().status)) return;
+          const res = await command(t, admin, orderId, 'cancel', current.json().version, { reason });
+          assert.equal(res.statusCode, 200, res.body);
+          cancels.push({ orderId, reason });
+        },
+      },
+    };
+    registry = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga(ports, { acceptWithinMs: 10 * 60_000, courierFee: 300, commissionRate: 0.15 })] });
+    runner = createSagaRunner({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry, backoffMs: () => 0 });
+  });
+  after(async () => {
+    await provider.close();
+    await pool.end();
+    await t.close();
+  });
+
+  /** Hands the order's new integration messages (ordering's outbox rows, as published) to handleOrderEvent, then runs the saga's steps. */
+  const sync = async (orderId: string) => {
+    const { rows } = await pool.query<{ id: string; subject: string; headers: MessageHeaders; payload: unknown }>(
+      `select id, subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1 and id > $2 order by transaction_id, id`,
+      [orderId, delivered.get(orderId) ?? 0],
+    );
+    const outcomes: string[] = [];
+    for (const m of rows) {
+      outcomes.push(await t.platform.deps.unitOfWork({ service: 'payments', tenantId: m.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, m)));
+      delivered.set(orderId, Number(m.id));
+    }
+    while (await runner.runOnce());
+    return { subjects: rows.map((m) => m.subject.replace('ordering.order.', '')), outcomes, messages: rows };
+  };
+  const saga = (orderId: string) => t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => loadSaga<PaymentSagaState>(tx, registry, orderId));
+  /** The provider's ledger entries moved under this saga's keys, in order. */
+  const ledger = async (orderId: string) => (await client.ledger()).filter((e: LedgerEntry) => e.idempotencyKey.startsWith(`${orderId}:`)).map((e) => [e.movement, e.amount, e.idempotencyKey.slice(orderId.length + 1)]);
+  const orderStatus = async (orderId: string) => (await t.request({ url: `/v1/orders/${orderId}`, token: r.staff })).json().status as string;
+  const place = async (card = GOOD_CARD) => {
+    const c = await customer(t);
+    cards.set(c.id, card);
+    const res = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json() as { id: string; total: number; lines: Array<{ lineId: string }>; version: number };
+  };
+  const step = async (token: string, orderId: string, name: string, payload?: Record<string, unknown>) => {
+    const current = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
+    const res = await command(t, token, orderId, name, current.json().version, payload);
+    assert.equal(res.statusCode, 200, `${name}: ${res.body}`);
+  };
+
+  test('happy path: OrderPlaced authorizes, accept continues, delivery captures and pays out restaurant and courier', async () => {
+    const order = await place();
+    assert.equal(order.total, 2 * 1300 + 250);
+    const placed = await sync(order.id);
+    assert.deepEqual([placed.subjects, placed.outcomes], [['OrderPlaced'], ['started']]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'charged (authorized) on OrderPlaced, with the key ${sagaId}:charge');
+
+    await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
+    for (const line of order.lines) await step(r.staff, order.id, 'mark-item-prepared', { lineId: line.lineId });
+    await step(r.staff, order.id, 'ready');
+    const k = await courier(t);
+    await step(r.staff, order.id, 'assign-courier', { courierId: k.id });
+    const accepted = await sync(order.id);
+    assert.deepEqual(accepted.subjects, ['OrderAccepted', 'ItemPrepared', 'ItemPrepared', 'OrderReady', 'CourierAssigned']);
+    const running = await saga(order.id);
+    assert.deepEqual([running?.status, running?.state.accepted, running?.state.courierId], ['running', true, k.id]);
+    assert.equal(running?.version, 5, 'start, order, charge, accepted, courier assigned: one version per change');
+
+    await step(k.token, order.id, 'pick-up');
+    await step(k.token, order.id, 'deliver');
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.equal(done?.status, 'completed');
+    assert.deepEqual(done?.completed, ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier']);
+    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    assert.deepEqual(split, { restaurant: 2850 - 300 - 428, courier: 300 });
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'capture'],
+      ['payout', split.restaurant, 'payoutRestaurant'],
+      ['payout', split.courier, 'payoutCourier'],
+    ]);
+
+    // Every message again (a redelivery): the saga has finished and nothing moves.
+    const again = await Promise.all((await pool.query(`select subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1`, [order.id])).rows.map(
+      (m) => t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, m)),
+    ));
+    assert.ok(again.every((o) => o === 'ignored'), again.join());
+    while (await runner.runOnce());
+    assert.equal((await ledger(order.id)).length, 4);
+  });
+
+  test('a declined card: the order is cancelled through ordering and nothing is charged', async () => {
+    const order = await place(NO_FAULTS.declineCard as string);
+    await sync(order.id);
+    const failed = await saga(order.id);
+    assert.equal(failed?.status, 'compensated');
+    assert.match(failed?.error ?? '', /^charge failed: /);
+    assert.deepEqual(failed?.completed, ['order'], 'the charge never completed, so there is nothing to refund');
+    assert.equal(await orderStatus(order.id), 'cancelled');
+    assert.deepEqual(cancels.filter((c) => c.orderId === order.id).length, 1);
+    assert.deepEqual(await ledger(order.id), [], 'no ledger entry: nothing charged');
+    const cancelled = await sync(order.id);
+    assert.deepEqual([cancelled.subjects, cancelled.outcomes], [['OrderCancelled'], ['ignored']], 'our own cancel comes back as an event and changes nothing');
+  });
+
+  test('a reject after the charge: refunded once, even when the reject is delivered twice', async () => {
+    const order = await place();
+    await sync(order.id);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+    await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+    const rejected = await sync(order.id);
+    assert.deepEqual([rejected.subjects, rejected.outcomes], [['OrderRejected'], ['advanced']]);
+    const redelivered = await t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, rejected.messages[0]!));
+    assert.equal(redelivered, 'ignored');
+    while (await runner.runOnce());
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.state.outcome, done?.completed], ['completed', 'rejected', ['order', 'charge', 'refund']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'refund:capture'],
+      ['refund', order.total, 'refund'],
+    ]);
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
+  });
+
+  test('no accept before the deadline: refund, then the order is cancelled', async () => {
+    const order = await place();
+    await sync(order.id);
+    // Bring the deadline forward (the clock moving), rather than waiting for it.
+    const moved = await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+    assert.equal(moved.rowCount, 1);
+    const scheduler = createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry });
+    assert.equal(await scheduler.fireDue(), 1);
+    while (await runner.runOnce());
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.state.outcome], ['compensated', 'expired']);
+    assert.match(done?.error ?? '', /did not accept within 600000 ms/);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'charge:compensate:capture'],
+      ['refund', order.total, 'charge:compensate'],
+    ]);
+    assert.equal(await orderStatus(order.id), 'cancelled');
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 1);
+  });
+
+  test('a provider timeout, then success on retry: charged once, per the ledger', async () => {
+    const order = await place();
+    const [message] = (await pool.query(`select id, subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1`, [order.id])).rows;
+    await t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message));
+    delivered.set(order.id, Number(message.id));
+    assert.equal(await runner.runOnce(), true, 'step order');
+    faults = { ...NO_FAULTS, timeoutRate: 1, hangMs: 10_000 };
+    try {
+      assert.equal(await runner.runOnce(), true, 'step charge: the provider charges, the answer is lost');
+    } finally {
+      faults = NO_FAULTS;
+    }
+    const waiting = await saga(order.id);
+    assert.deepEqual([waiting?.status, waiting?.pending, waiting?.attempts], ['running', ['charge'], 1]);
+    assert.equal((await ledger(order.id)).length, 1, 'the money moved although the answer was lost');
+    while (await runner.runOnce());
+    const charged = await saga(order.id);
+    assert.deepEqual([charged?.completed, typeof charged?.state.chargeId], [['order', 'charge'], 'string']);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'one authorization: the retry replayed it by its key');
+  });
+});

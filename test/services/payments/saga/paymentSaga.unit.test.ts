@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
+import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
+import { createPaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
+import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+
+// Handlers are pure: the ports are never called while deciding.
+const saga = paymentSaga(
+  {
+    provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }),
+    orders: { cancelOrder: () => Promise.reject(new Error('not called')) },
+    paymentMethods: { cardFor: () => Promise.reject(new Error('not called')) },
+  },
+  { acceptWithinMs: 60_000 },
+);
+const input = { orderId: '00000000-0000-4000-8000-000000000001', restaurantId: '00000000-0000-4000-8000-000000000002', customerId: '00000000-0000-4000-8000-000000000003', total: 2000, currency: 'EUR' };
+
+/** The instance after start and the `order` step, with `charge` in flight (at the head of pending). */
+function chargeInFlight(): SagaInstance<PaymentSagaState> {
+  const t = applySagaStart(saga, input);
+  assert.deepEqual([t.pending, t.schedule], [['order', 'charge'], [{ name: 'accept', inMs: 60_000 }]]);
+  const base: SagaInstance<PaymentSagaState> = { tenantId: input.restaurantId, id: input.orderId, name: 'payment', version: 1, ...t };
+  const next = applySagaEvent(saga, base, { kind: 'stepSucceeded', item: 'order', result: null });
+  return { ...base, ...next!, version: 2 };
+}
+const succeed = (i: SagaInstance<PaymentSagaState>) => applySagaEvent(saga, i, { kind: 'stepSucceeded', item: 'charge', result: { id: 'ch_1' } });
+
+describe('payment saga decisions while the charge is in flight', () => {
+  test('a reject is noted, not acted on: the charge stays pending and its success runs the refund', () => {
+    const rejected = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'order.rejected', data: { reason: 'closed' } } });
+    assert.deepEqual([rejected?.status, rejected?.pending, rejected?.state.outcome, rejected?.cancel], ['running', ['charge'], 'rejected', ['accept']]);
+    const charged = succeed({ ...chargeInFlight(), ...rejected!, version: 3 });
+    assert.deepEqual([charged?.status, charged?.pending, charged?.state.chargeId], ['running', ['refund'], 'ch_1']);
+  });
+
+  test('the accept deadline is noted; the charge landing then fails the saga: refund, then cancel the order', () => {
+    const expired = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
+    assert.deepEqual([expired?.status, expired?.pending, expired?.state.outcome], ['running', ['charge'], 'expired']);
+    const charged = succeed({ ...chargeInFlight(), ...expired!, version: 3 });
+    assert.deepEqual([charged?.status, charged?.pending], ['compensating', ['undo:charge', 'undo:order']]);
+  });
+
+  test('a reject after a declined charge completes with nothing to refund or cancel', () => {
+    const rejected = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'order.rejected', data: {} } });
+    const declined = applySagaEvent(saga, { ...chargeInFlight(), ...rejected!, version: 3 }, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
+    assert.deepEqual([declined?.status, declined?.pending], ['completed', []]);
+  });
+
+  test('payouts: the courier fee, and the total less fee and commission to the restaurant', () => {
+    assert.deepEqual(payoutsOf({ total: 2000 }, {}), { restaurant: 2000 - 300 - 300, courier: 300 });
+    assert.deepEqual(payoutsOf({ total: 200 }, { courierFee: 300, commissionRate: 0 }), { restaurant: 0, courier: 200 });
+  });
+});
