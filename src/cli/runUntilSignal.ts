@@ -2,6 +2,7 @@ import type { Config } from '../platform/config/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
 import { RELAY_WORKERS } from '../composition/services.ts';
+import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
@@ -25,6 +26,8 @@ export interface RunOptions {
 export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
   const platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
   const stopWorkers = new AbortController();
+  // Every worker listens for the stop (a dozen in `brigade start`): not a leak, so no warning.
+  setMaxListeners(0, stopWorkers.signal);
   let exitCode = 0;
   let crashed: (() => void) | undefined;
   const crash = new Promise<void>((resolve) => (crashed = resolve));
