@@ -5,6 +5,7 @@ import { UnavailableError } from '../../errors/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError } from '../describeError.ts';
+import { runHandler } from '../runHandler.ts';
 import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
@@ -137,15 +138,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         await storeDeadLetter(pool, { subscription, message, error: describeError(new AttemptsExhaustedError(maxAttempts)), attempts: message.attempt - 1, transport: 'nats' });
         return m.term('dead-lettered');
       }
-      const heartbeat = setInterval(() => m.working(), Math.max(50, ackWaitMs / 3));
-      let failure: unknown = null;
-      try {
-        await handler(message);
-      } catch (error) {
-        failure = error ?? new Error('handler threw a nullish value');
-      } finally {
-        clearInterval(heartbeat);
-      }
+      const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
       if (failure === null) {
         if (message.attempt > 1) await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]);
         return m.ack();

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
 import { describeError } from '../describeError.ts';
+import { runHandler } from '../runHandler.ts';
 import { UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
@@ -75,15 +76,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
       // Keep the lease while the handler runs; a handler that outlives it because the process stalled
       // loses the message to another worker, and its ack is then refused.
-      const heartbeat = setInterval(() => void extendLease(pool, d, leaseMs).catch(report), Math.max(50, leaseMs / 3));
-      let failure: unknown = null;
-      try {
-        await handler(message);
-      } catch (error) {
-        failure = error ?? new Error('handler threw a nullish value');
-      } finally {
-        clearInterval(heartbeat);
-      }
+      const failure = await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
       try {
         if (failure === null) await ackDelivery(pool, d);
         else if (d.attempt >= maxAttempts) await deadLetterDelivery(pool, d, describeError(failure));
