@@ -5,3 +5,4 @@ export type { Actor, Tx, UnitOfWorkContext, UnitOfWorkOptions } from './unitOfWo
 export { startEmbeddedPostgres } from './embeddedPostgres.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics } from './poolMetrics.ts';
+export { runExclusiveDdl } from './runExclusiveDdl.ts';

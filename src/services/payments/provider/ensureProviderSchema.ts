@@ -1,7 +1,11 @@
 import type pg from 'pg';
+import { runExclusiveDdl } from '../../../platform/db/index.ts';
 
 /** The provider's schema: it is an external party, not a Brigade service, so it is not in Brigade's migration sets. */
 export const PROVIDER_SCHEMA = 'payment_provider';
+
+/** Arbitrary but fixed: the advisory lock that serialises concurrent {@link ensureProviderSchema} calls. */
+const PROVIDER_SCHEMA_LOCK = 0x7061_7970; // 'payp'
 
 // Every statement is idempotent (`if not exists`), so each start may run them all; the advisory lock
 // keeps two providers starting at once from racing on the catalog (`create schema if not exists` is not
@@ -71,16 +75,5 @@ create index if not exists ledger_entries_reference on payment_provider.ledger_e
  * privileged user of its own, like any third party would).
  */
 export async function ensureProviderSchema(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
-    await client.query(`select pg_advisory_xact_lock(hashtext('payment_provider.ensure'))`);
-    await client.query(DDL);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  await runExclusiveDdl(pool, PROVIDER_SCHEMA_LOCK, DDL);
 }
