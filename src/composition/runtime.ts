@@ -88,6 +88,7 @@ export async function createPlatform(
     config,
     databases,
     unitOfWork: router.unitOfWork,
+    commitStatements: router.commitStatements,
     tokens,
     metrics,
     transport,

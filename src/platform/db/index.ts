@@ -1,7 +1,11 @@
 export { createDatabases } from './createDatabases.ts';
 export type { Databases, DatabasesOptions } from './createDatabases.ts';
-export { unitOfWork, serviceRole, CONTEXT_SETTINGS } from './unitOfWork.ts';
-export type { Actor, Tx, UnitOfWorkContext, UnitOfWorkOptions } from './unitOfWork.ts';
+export { unitOfWork, clientTx, RolledBackError } from './unitOfWork.ts';
+export type { Tx, UnitOfWorkOptions } from './unitOfWork.ts';
+export { commitStatements } from './commitStatements.ts';
+export type { CommitStatementsOptions } from './commitStatements.ts';
+export { serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
+export type { Actor, Statement, UnitOfWorkContext } from './transactionSetup.ts';
 export { startEmbeddedPostgres } from './embeddedPostgres.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics } from './poolMetrics.ts';

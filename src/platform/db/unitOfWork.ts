@@ -1,38 +1,17 @@
 import type pg from 'pg';
-import { ValidationError } from '../errors/index.ts';
-
-/** Who is acting: set per transaction and read by Row-Level Security policies. */
-export interface Actor {
-  /** `public`: an anonymous reader (read-only routes such as a restaurant's menu). */
-  readonly kind: 'admin' | 'staff' | 'courier' | 'customer' | 'system' | 'public';
-  /** The actor's id (a UUID), or a name for `system` actors. */
-  readonly id: string;
-}
-
-/** What one transaction runs as. */
-export interface UnitOfWorkContext {
-  /** The service whose role the transaction takes (`SET LOCAL ROLE brigade_<service>`). */
-  readonly service: string;
-  /** The tenant (restaurant) id, or `null`/absent: tenant-scoped tables then show no rows. */
-  readonly tenantId?: string | null;
-  /** The actor, or absent. */
-  readonly actor?: Actor | null;
-  /** Isolation level. Default `read committed`. */
-  readonly isolation?: 'read committed' | 'repeatable read' | 'serializable';
-  /** Start the transaction `READ ONLY`. */
-  readonly readOnly?: boolean;
-}
+import { isPipelined, send, transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** The transaction handed to a unit of work's function. Pass it to gateways; never keep it. */
 export interface Tx {
-  /** Runs one statement with bound values. */
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  /**
+   * Runs one statement with bound values. On a pipelining pool, statements issued without awaiting
+   * the previous one share one round trip (`Promise.all([tx.query(a), tx.query(b)])`).
+   */
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
   /** The context this transaction runs as. */
   readonly context: UnitOfWorkContext;
   /** Registers work to run after a successful COMMIT (cache eviction, wake-ups). Not run on rollback. */
   afterCommit(fn: () => void | Promise<void>): void;
-  /** Values of {@link UnitOfWorkOptions.setupSelect}, in order (empty when none was asked for). */
-  readonly setup: readonly unknown[];
 }
 
 /** Options of {@link unitOfWork}. */
@@ -40,33 +19,32 @@ export interface UnitOfWorkOptions {
   /** Receives errors thrown by `afterCommit` callbacks (the commit stands). */
   readonly onAfterCommitError?: (error: unknown) => void;
   /**
-   * Extra SQL expressions evaluated in the same round trip as BEGIN and the settings, after them
-   * (so they see the role and tenant), e.g. the tenant fence. Platform code only: never user input.
+   * Statements run right after the settings, before anything of `fn` (so they see the role and
+   * tenant), in the same round trip; one that fails fails the unit of work with its error. The tenant
+   * fence is one. Platform code only.
    */
-  readonly setupSelect?: readonly string[];
+  readonly setupStatements?: readonly Statement[];
 }
 
-/** PostgreSQL settings the policies read; all `SET LOCAL`, so they end with the transaction. */
-export const CONTEXT_SETTINGS = Object.freeze({
-  tenantId: 'brigade.tenant_id',
-  actorKind: 'brigade.actor_kind',
-  actorId: 'brigade.actor_id',
-});
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const SERVICE = /^[a-z][a-z0-9_]{0,40}$/;
-const ACTOR_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
-const ACTOR_KINDS = new Set(['admin', 'staff', 'courier', 'customer', 'system', 'public']);
-
-/** The database role a service's transactions run as. */
-export function serviceRole(service: string): string {
-  return `brigade_${service}`;
+/** Thrown when COMMIT answers ROLLBACK: a statement failed inside `fn` and `fn` carried on. */
+export class RolledBackError extends Error {
+  constructor() {
+    super('The transaction was rolled back at COMMIT: one of its statements had failed, so nothing was written');
+    this.name = 'RolledBackError';
+  }
 }
+
+const noop = () => undefined;
 
 /**
- * Runs `fn` in one transaction on `pool`, as the service's role, with the tenant and actor set
- * for Row-Level Security. Everything is transaction-local (`SET LOCAL ROLE`, `set_config(…, true)`),
- * so a pooled connection never carries one request's role or tenant into the next.
+ * Runs `fn` in one transaction on `pool`, as the service's role, with the tenant and actor set for
+ * Row-Level Security. Everything is transaction-local (role and settings by `set_config(…, true)`), so
+ * a pooled connection never carries one request's role or tenant into the next.
+ *
+ * On a pipelining pool (`createDatabases` makes them) BEGIN and the settings are not waited for: they
+ * travel with `fn`'s first statement, so a unit of work costs one round trip less. A failed setup
+ * fails that first statement (and the unit) with the setup's error; PostgreSQL runs nothing of `fn`
+ * in a transaction that has failed.
  *
  * Commits when `fn` resolves, rolls back when it throws (and rethrows). `afterCommit` callbacks run
  * after COMMIT; their errors go to `onAfterCommitError` and never undo the committed work.
@@ -81,36 +59,35 @@ export async function unitOfWork<T>(
   fn: (tx: Tx) => Promise<T>,
   options: UnitOfWorkOptions = {},
 ): Promise<T> {
-  validateContext(context);
+  const setup = [...transactionSetup(context), ...(options.setupStatements ?? [])];
   const client = await pool.connect();
+  const pipelined = isPipelined(client);
   const hooks: Array<() => void | Promise<void>> = [];
+  let open = true;
   let result: T;
   try {
-    // One round trip for BEGIN + role + settings: the simple-query protocol takes several statements,
-    // but no bound values, so the values are validated above and escaped by the driver here.
-    const lit = (v: string) => client.escapeLiteral(v);
-    const begin = ['BEGIN', context.isolation ? `ISOLATION LEVEL ${context.isolation.toUpperCase()}` : '', context.readOnly ? 'READ ONLY' : '']
-      .filter(Boolean)
-      .join(' ');
-    const extra = options.setupSelect ?? [];
-    const results = (await client.query(
-      `${begin}; SET LOCAL ROLE ${client.escapeIdentifier(serviceRole(context.service))}; ` +
-        `SELECT set_config('${CONTEXT_SETTINGS.tenantId}', ${lit(context.tenantId ?? '')}, true), ` +
-        `set_config('${CONTEXT_SETTINGS.actorKind}', ${lit(context.actor?.kind ?? '')}, true), ` +
-        `set_config('${CONTEXT_SETTINGS.actorId}', ${lit(context.actor?.id ?? '')}, true)` +
-        (extra.length === 0 ? '' : `; SELECT ${extra.map((e, i) => `${e} AS s${i}`).join(', ')}`),
-    )) as unknown as pg.QueryResult[];
-    const setupRow = extra.length === 0 ? undefined : results.at(-1)?.rows[0];
+    const ready = pipelined ? Promise.all(setup.map((s) => send(client, s))).then(noop) : sendInTurn(client, setup);
+    ready.catch(noop); // awaited below and by every statement; never left unhandled
     result = await fn({
       context,
-      setup: extra.map((_, i) => setupRow?.[`s${i}`]),
-      query: (text, values) => client.query(text, values as unknown[] | undefined),
+      query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => {
+        if (!open) return Promise.reject(new Error('This unit of work has ended: run statements only while its function runs'));
+        const statement: Statement = typeof text === 'string' ? { text, values } : text;
+        if (!pipelined) return ready.then(() => send<R>(client, statement));
+        const answer = send<R>(client, statement);
+        answer.catch(noop);
+        return ready.then(() => answer);
+      },
       afterCommit: (hook) => {
         hooks.push(hook);
       },
     });
-    await client.query('COMMIT');
+    await ready;
+    open = false;
+    const commit = await client.query('COMMIT');
+    if (commit.command !== 'COMMIT') throw new RolledBackError();
   } catch (error) {
+    open = false;
     // Whatever failed (the setup, `fn` or COMMIT), end the transaction before the connection goes
     // back to the pool; a connection that cannot even roll back is destroyed, not reused.
     const rollbackError = await client.query('ROLLBACK').then(
@@ -131,11 +108,20 @@ export async function unitOfWork<T>(
   return result;
 }
 
-function validateContext(context: UnitOfWorkContext): void {
-  if (!SERVICE.test(context.service)) throw new ValidationError(`Unknown service name ${JSON.stringify(context.service)}`, { field: 'service' });
-  if (context.tenantId != null && !UUID.test(context.tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
-  if (context.actor != null) {
-    if (!ACTOR_KINDS.has(context.actor.kind)) throw new ValidationError('Unknown actor kind', { field: 'actor.kind' });
-    if (!ACTOR_ID.test(context.actor.id)) throw new ValidationError('actor.id must be an id', { field: 'actor.id' });
-  }
+/** Sends statements one after the other (a client that does not pipeline); stops at the first error. */
+export async function sendInTurn(client: pg.ClientBase, statements: readonly Statement[]): Promise<void> {
+  for (const s of statements) await send(client, s);
+}
+
+/**
+ * A {@link Tx} over a client the caller already holds inside a transaction it manages itself (a
+ * rebuild's swap, a test that keeps a transaction open). Its `afterCommit` hooks are dropped: the
+ * caller owns the commit.
+ */
+export function clientTx(client: pg.ClientBase, context: UnitOfWorkContext): Tx {
+  return {
+    context,
+    query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => send<R>(client, typeof text === 'string' ? { text, values } : text),
+    afterCommit: noop,
+  };
 }

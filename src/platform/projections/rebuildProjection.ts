@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { serviceRole, unitOfWork, type Tx } from '../db/index.ts';
+import { clientTx, serviceRole, unitOfWork, type Tx } from '../db/index.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { checkpointTable, qualifiedTable } from './defineProjection.ts';
@@ -120,7 +120,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           const role = pg.escapeIdentifier(serviceRole(projection.service));
           await owner.query(`set local role ${role}`);
           await owner.query(`select set_config('brigade.tenant_id', '', true), set_config('brigade.actor_kind', 'system', true), set_config('brigade.actor_id', $1, true)`, [actor.id]);
-          const tx: Tx = { context: { service: projection.service, actor }, setup: [], query: (text, values) => owner.query(text, values as unknown[] | undefined), afterCommit: () => undefined };
+          const tx: Tx = clientTx(owner, { service: projection.service, actor });
           await tx.query(`select 1 from ${checkpointTable(projection)} where name = $1 for update`, [projection.name]);
           for (let pass = 0; (await replayBatch(tx)) > 0; pass++) {
             if (pass > MAX_CATCH_UP_PASSES) throw new Error('the log grows faster than the rebuild catches up; retry when appends slow down');

@@ -5,7 +5,7 @@ import type { Cache } from '../cache/index.ts';
 import type { Transport } from '../messaging/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Databases } from '../db/index.ts';
-import type { UnitOfWorkFn } from '../tenancy/index.ts';
+import type { CommitStatementsFn, UnitOfWorkFn } from '../tenancy/index.ts';
 
 /** What the composition root hands every service: only the shared infrastructure, never another service. */
 export interface ServiceDeps {
@@ -13,6 +13,8 @@ export interface ServiceDeps {
   readonly databases: Databases;
   /** `unitOfWork(context, fn)`: one transaction, routed to the tenant's database. */
   readonly unitOfWork: UnitOfWorkFn;
+  /** `commitStatements(context, statements)`: statements known up front, one transaction, one round trip, routed like `unitOfWork`. */
+  readonly commitStatements: CommitStatementsFn;
   readonly tokens: TokenService;
   readonly metrics: client.Registry;
   /**

@@ -1,9 +1,13 @@
-import type { Databases, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
-import { unitOfWork } from '../db/index.ts';
+import type pg from 'pg';
+import type { Databases, Statement, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import { commitStatements, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+
+/** Runs statements known up front as one transaction in one round trip (see `commitStatements`), routed like {@link UnitOfWorkFn}. */
+export type CommitStatementsFn = (context: UnitOfWorkContext, statements: readonly Statement[]) => Promise<pg.QueryResult[]>;
 
 /** Options of {@link createTenantRouter}. */
 export interface TenantRouterOptions {
@@ -16,6 +20,8 @@ export interface TenantRouterOptions {
 export interface TenantRouter {
   /** `unitOfWork(context, fn)`: routed by the context's tenant, fenced against moves. */
   readonly unitOfWork: UnitOfWorkFn;
+  /** `commitStatements(context, statements)`: the same routing and fence, one round trip. */
+  readonly commitStatements: CommitStatementsFn;
   /** Where this process believes a tenant lives: `''` for the shared database, else a URL. */
   placementOf(tenantId: string): string;
 }
@@ -23,50 +29,48 @@ export interface TenantRouter {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A tenant can move at most once per transaction attempt; two hops means the catalog is cycling. */
 const MAX_HOPS = 2;
-
-class TenantMoved extends Error {
-  constructor(readonly url: string) {
-    super('tenant moved');
-  }
-}
+/** SQLSTATE of platform.enter_tenant: this database places the tenant elsewhere (DETAIL = where). */
+const TENANT_MOVED = 'BRMOV';
 
 /**
- * The placement-aware `unitOfWork(context, fn)`. Tenants live in the shared database unless the
- * catalog (`platform.tenant_placements`) places them in a dedicated one. Every tenant transaction
- * calls `platform.tenant_fence(tenant)` in the same round trip as BEGIN: it waits while a move of
- * that tenant holds the fence, and answers where the tenant lives per that database. When the
- * answer is elsewhere, the transaction is rolled back (it did nothing yet) and retried there, so a
- * running process follows a move without a restart and without a lookup on the hot path.
+ * The placement-aware unit of work. Tenants live in the shared database unless the catalog
+ * (`platform.tenant_placements`) places them in a dedicated one. Every tenant transaction runs
+ * `platform.enter_tenant(tenant, believed placement)` right after its settings, in the same round trip
+ * as its first statements: it waits while a move of that tenant holds the fence, and raises when this
+ * database places the tenant elsewhere. Then the transaction has done nothing (PostgreSQL runs nothing
+ * after a failed statement) and is retried there, so a running process follows a move without a
+ * restart and without a lookup on the hot path.
  *
  * Limits: moves go from the shared database to a dedicated one; a tenant is not moved again.
  */
 export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   const placements = new Map<string, string>();
   const placementOf = (tenantId: string) => placements.get(tenantId) ?? '';
-  const run: UnitOfWorkFn = async (context, fn) => {
+
+  /** Runs `attempt` on the tenant's pool with the fence, following a move at most MAX_HOPS times. */
+  const routed = async <T>(context: UnitOfWorkContext, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const tenantId = context.tenantId;
-    if (tenantId == null) return unitOfWork(options.databases.poolFor(context.service), context, fn, options);
+    if (tenantId == null) return attempt(options.databases.poolFor(context.service), options);
     if (!UUID.test(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
-    const uowOptions: UnitOfWorkOptions = { ...options, setupSelect: [`platform.tenant_fence('${tenantId}'::uuid)`] };
     for (let hop = 0; ; hop++) {
       const placed = placementOf(tenantId);
       const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);
+      const fence: Statement = { name: 'brigade_enter_tenant', text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
       try {
-        return await unitOfWork(
-          pool,
-          context,
-          async (tx) => {
-            const elsewhere = String(tx.setup[0] ?? '');
-            if (elsewhere !== '' && elsewhere !== placed) throw new TenantMoved(elsewhere);
-            return fn(tx);
-          },
-          uowOptions,
-        );
+        return await attempt(pool, { ...options, setupStatements: [fence] });
       } catch (error) {
-        if (!(error instanceof TenantMoved) || hop >= MAX_HOPS) throw error;
-        placements.set(tenantId, error.url);
+        const e = error as { code?: string; detail?: string };
+        if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;
+        // The detail is a connection string: never put it in an error message.
+        if (hop >= MAX_HOPS) throw new Error(`Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`);
+        placements.set(tenantId, e.detail);
       }
     }
   };
-  return { unitOfWork: run, placementOf };
+
+  return {
+    unitOfWork: (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup)),
+    commitStatements: (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup)),
+    placementOf,
+  };
 }

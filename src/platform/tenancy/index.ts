@@ -1,5 +1,5 @@
 export { createTenantRouter } from './createTenantRouter.ts';
-export type { TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
+export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';

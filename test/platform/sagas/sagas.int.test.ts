@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
+import { clientTx, unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import {
   advanceSaga,
@@ -99,7 +99,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
       await held.query('begin');
       await held.query(`set local role brigade_payments`);
       await held.query(`select set_config('brigade.tenant_id', $1, true), set_config('brigade.actor_kind', 'system', true)`, [tenantId]);
-      const heldTx: Tx = { context: { service: SERVICE, tenantId }, setup: [], afterCommit: () => undefined, query: (text, values) => held.query(text, values as unknown[]) };
+      const heldTx: Tx = clientTx(held, { service: SERVICE, tenantId });
       const first = await advanceSaga(heldTx, registry, sagaId, { type: 'poke', data: 1 });
       assert.equal(first.attempts, 1);
       // Writer 2 reads the old version and blocks on the row in its versioned UPDATE.
