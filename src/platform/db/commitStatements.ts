@@ -2,6 +2,9 @@ import type pg from 'pg';
 import { RolledBackError } from './unitOfWork.ts';
 import { isPipelined, send, transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
+/** Runs statements known up front as one transaction in one round trip: {@link commitStatements} bound to a pool, or the tenant router's. */
+export type CommitStatementsFn = (context: UnitOfWorkContext, statements: readonly Statement[]) => Promise<pg.QueryResult[]>;
+
 /** Options of {@link commitStatements}. */
 export interface CommitStatementsOptions {
   /** Statements run after the settings and before `statements` (the tenant fence). Platform code only. */

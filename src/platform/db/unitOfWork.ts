@@ -68,15 +68,21 @@ export async function unitOfWork<T>(
   try {
     const ready = pipelined ? Promise.all(setup.map((s) => send(client, s))).then(noop) : sendInTurn(client, setup);
     ready.catch(noop); // awaited below and by every statement; never left unhandled
+    let inTurn: Promise<unknown> = ready;
     result = await fn({
       context,
       query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => {
         if (!open) return Promise.reject(new Error('This unit of work has ended: run statements only while its function runs'));
         const statement: Statement = typeof text === 'string' ? { text, values } : text;
-        if (!pipelined) return ready.then(() => send<R>(client, statement));
-        const answer = send<R>(client, statement);
-        answer.catch(noop);
-        return ready.then(() => answer);
+        if (pipelined) {
+          const answer = send<R>(client, statement);
+          answer.catch(noop);
+          return ready.then(() => answer);
+        }
+        // A plain client takes one statement at a time: statements issued together wait in line.
+        const answer = inTurn.then(() => send<R>(client, statement));
+        inTurn = answer.then(noop, noop);
+        return answer;
       },
       afterCommit: (hook) => {
         hooks.push(hook);

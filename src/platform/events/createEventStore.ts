@@ -1,6 +1,8 @@
 import type pg from 'pg';
-import type { Tx } from '../db/index.ts';
-import { appendToStream, type AppendOptions, type AppendResult } from './appendToStream.ts';
+import type { CommitStatementsFn, Tx, UnitOfWorkContext } from '../db/index.ts';
+import { appendAndCommit, type AppendAndCommitOptions } from './appendAndCommit.ts';
+import { appendToStream } from './appendToStream.ts';
+import type { AppendOptions, AppendResult } from './prepareAppend.ts';
 import { readAll, type AllRead, type ReadAllOptions } from './readAll.ts';
 import { readStream, type ReadStreamOptions, type StreamRead } from './readStream.ts';
 import { resolveStoreConfig, type EventStoreOptions } from './storeConfig.ts';
@@ -16,6 +18,18 @@ export interface EventStore {
    * stream). One round trip. Throws `ConcurrencyError` (code `CONCURRENCY_CONFLICT`) otherwise.
    */
   append(tx: Tx, streamId: string, events: readonly NewEvent[], expectedVersion: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
+  /**
+   * Appends as a transaction of its own, in ONE round trip with its `onAppend` statements and COMMIT
+   * (`commit`: `commitStatements` bound to a pool, or the tenant router's). Same checks and errors.
+   */
+  appendAndCommit(
+    commit: CommitStatementsFn,
+    context: UnitOfWorkContext,
+    streamId: string,
+    events: readonly NewEvent[],
+    expectedVersion: ExpectedVersion,
+    options?: AppendAndCommitOptions,
+  ): Promise<AppendResult>;
   /** Reads one stream in version order, upcast. */
   readStream(tx: Tx, streamId: string, options?: ReadStreamOptions): Promise<StreamRead>;
   /** Reads the global order after a checkpoint, never past the oldest running transaction. */
@@ -26,7 +40,7 @@ export interface EventStore {
 
 /**
  * Binds the event store's operations to one schema (made by `eventStoreSchemaSql`), its upcasters,
- * clock and append hook.
+ * clock and append hook (`onAppend`: statements that commit with every append, e.g. `outboxOnAppend`).
  *
  * @example
  * const store = createEventStore({ schema: 'ordering', upcasters });
@@ -42,6 +56,14 @@ export function createEventStore(options: EventStoreOptions): EventStore {
     schema: config.schema,
     append: (tx: Tx, streamId: string, events: readonly NewEvent[], expectedVersion: ExpectedVersion, appendOptions?: AppendOptions) =>
       appendToStream(config, tx, streamId, events, expectedVersion, appendOptions),
+    appendAndCommit: (
+      commit: CommitStatementsFn,
+      context: UnitOfWorkContext,
+      streamId: string,
+      events: readonly NewEvent[],
+      expectedVersion: ExpectedVersion,
+      appendOptions?: AppendAndCommitOptions,
+    ) => appendAndCommit(config, commit, context, streamId, events, expectedVersion, appendOptions),
     readStream: (tx: Tx, streamId: string, readOptions?: ReadStreamOptions) => readStream(config, tx, streamId, readOptions),
     readAll: (tx: Tx, readOptions?: ReadAllOptions) => readAll(config, tx, readOptions),
     subscribe: (pool: pg.Pool, subscriptionOptions: SubscriptionOptions) => subscribeToAll(config, pool, subscriptionOptions),

@@ -1,8 +1,8 @@
 import pg from 'pg';
-import type { Tx } from '../db/index.ts';
+import type { Statement, UnitOfWorkContext } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { createUpcasters, type Upcasters } from './createUpcasters.ts';
-import type { RecordedEvent } from './types.ts';
+import type { PendingEvent } from './types.ts';
 
 /** Options for {@link createEventStore}. */
 export interface EventStoreOptions {
@@ -13,10 +13,15 @@ export interface EventStoreOptions {
   /** Clock for `occurredAt` when an event does not bring its own. Default `() => new Date()`. */
   readonly clock?: () => Date;
   /**
-   * Runs inside the appending transaction right after each append, with the stored envelopes: the
-   * place to write outbox messages that must commit with the events. A throw rolls the append back.
+   * Statements that must commit with every append (outbox messages), built from the envelopes being
+   * appended. They run in the appending transaction right after the append, in the same round trip,
+   * and only if the append succeeded; a statement that fails rolls the append back, and a throw here
+   * refuses the append before anything is sent.
+   *
+   * @example
+   * createEventStore({ schema: 'ordering', onAppend: outboxOnAppend('ordering', 'order') })
    */
-  readonly onAppended?: (tx: Tx, events: readonly RecordedEvent[]) => void | Promise<void>;
+  readonly onAppend?: (context: UnitOfWorkContext, events: readonly PendingEvent[]) => readonly Statement[];
 }
 
 /** A store's resolved settings, shared by the operations. Internal. */
@@ -24,11 +29,11 @@ export interface StoreConfig {
   readonly schema: string;
   /** `"schema".events`, escaped once. */
   readonly table: string;
-  /** `"schema".append_events`, escaped once. */
-  readonly appendFunction: string;
+  /** The append as a prepared statement (its name carries the schema). */
+  readonly appendStatement: Statement;
   readonly upcasters: Upcasters;
   readonly clock: () => Date;
-  readonly onAppended: EventStoreOptions['onAppended'];
+  readonly onAppend: EventStoreOptions['onAppend'];
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -39,9 +44,14 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
   return Object.freeze({
     schema: options.schema,
     table: `${pg.escapeIdentifier(options.schema)}.events`,
-    appendFunction: `${pg.escapeIdentifier(options.schema)}.append_events`,
+    appendStatement: {
+      name: `brigade_append_${options.schema}`,
+      text:
+        `select o_global_position::text as global_position, o_transaction_id::text as transaction_id, o_stream_version::text as stream_version, o_recorded_at as recorded_at ` +
+        `from ${pg.escapeIdentifier(options.schema)}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])`,
+    },
     upcasters: options.upcasters ?? createUpcasters(),
     clock: options.clock ?? (() => new Date()),
-    onAppended: options.onAppended,
+    onAppend: options.onAppend,
   });
 }

@@ -84,3 +84,16 @@ export interface RecordedEvent<Data = unknown> {
  * not exist yet), or `'any'` to skip the check (versions stay dense and unique either way).
  */
 export type ExpectedVersion = number | 'any';
+
+/**
+ * An event being appended, as the store's `onAppend` hook sees it: the envelope without what only the
+ * database assigns (stream version, global position, recorded time).
+ */
+export interface PendingEvent<Data = unknown> {
+  readonly streamId: string;
+  readonly type: string;
+  /** The schema version it is stored with. */
+  readonly schemaVersion: number;
+  readonly data: Data;
+  readonly metadata: Omit<EventMetadata, 'recordedAt'>;
+}

@@ -1,13 +1,12 @@
 import type pg from 'pg';
-import type { Databases, Statement, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { CommitStatementsFn, Databases, Statement, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
 
-/** Runs statements known up front as one transaction in one round trip (see `commitStatements`), routed like {@link UnitOfWorkFn}. */
-export type CommitStatementsFn = (context: UnitOfWorkContext, statements: readonly Statement[]) => Promise<pg.QueryResult[]>;
+export type { CommitStatementsFn };
 
 /** Options of {@link createTenantRouter}. */
 export interface TenantRouterOptions {

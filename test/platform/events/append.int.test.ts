@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { commitStatements, RolledBackError, unitOfWork, type CommitStatementsFn, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/index.ts';
-import { createEventStore, createUpcasters, type RecordedEvent } from '../../../src/platform/events/index.ts';
+import { createEventStore, createUpcasters, type PendingEvent, type RecordedEvent } from '../../../src/platform/events/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { holdOpen, readAllUntil, startUnitOfWork, waitForLockWaiters } from './support.ts';
 
@@ -136,7 +136,8 @@ describe('event store: append and read a stream', () => {
       store.append(older.result, stream, [{ type: 'Second', data: 2 }], 1),
       (e: unknown) => e instanceof ConcurrencyError && e.details.reason === 'TRANSACTION_ORDER' && e.actual === 1,
     );
-    await older.commit(); // the statement failed cleanly: the transaction was still usable
+    // A refused append fails its transaction (so nothing sent behind it runs): nothing of it commits.
+    await assert.rejects(older.commit(), RolledBackError);
     await unitOfWork(pool, ctx, (tx) => store.append(tx, stream, [{ type: 'Second', data: 2 }], 1));
     const all = await readAllUntil(pool, store, (events) => events.filter((e) => e.streamId === stream).length === 2);
     assert.deepEqual(all.filter((e) => e.streamId === stream).map((e) => e.streamVersion), [1, 2]);
@@ -173,25 +174,56 @@ describe('event store: append and read a stream', () => {
     }
   });
 
-  test('onAppended runs in the appending transaction with the envelopes; its failure rolls the append back', async () => {
-    await admin.query('create table ordering.outbox_probe (tenant_id uuid not null, message_id uuid not null); grant select, insert on ordering.outbox_probe to brigade_ordering');
-    const seen: RecordedEvent[][] = [];
+  test('onAppend statements run in the appending transaction with the envelopes, only after a successful append; their failure rolls the append back', async () => {
+    await admin.query('create table ordering.outbox_probe (tenant_id uuid not null, message_id uuid not null, type text not null check (type <> \'Poison\')); grant select, insert on ordering.outbox_probe to brigade_ordering');
+    const seen: PendingEvent[][] = [];
     const hooked = createEventStore({
       schema: 'ordering',
-      onAppended: async (tx, events) => {
+      onAppend: (_context, events) => {
         seen.push([...events]);
-        for (const e of events) await tx.query('insert into ordering.outbox_probe values ($1, $2)', [e.metadata.tenantId, e.metadata.messageId]);
-        if (events.some((e) => e.type === 'Poison')) throw new Error('outbox refused');
+        return events.map((e) => ({ text: 'insert into ordering.outbox_probe values ($1, $2, $3)', values: [e.metadata.tenantId, e.metadata.messageId, e.type] }));
       },
     });
+    const commit: CommitStatementsFn = (context, statements) => commitStatements(pool, context, statements);
     const stream = `order-${randomUUID()}`;
     const ok = await unitOfWork(pool, ctx, (tx) => hooked.append(tx, stream, [{ type: 'Fine', data: 1 }], 0));
-    await assert.rejects(unitOfWork(pool, ctx, (tx) => hooked.append(tx, stream, [{ type: 'Poison', data: 2 }], 1)), /outbox refused/);
-    assert.deepEqual(seen.map((batch) => batch.map((e) => e.type)), [['Fine'], ['Poison']]);
-    const outbox = (await admin.query<{ message_id: string }>('select message_id from ordering.outbox_probe')).rows;
-    assert.deepEqual(outbox.map((r) => r.message_id), [ok.events[0]?.metadata.messageId]);
+    await assert.rejects(unitOfWork(pool, ctx, (tx) => hooked.append(tx, stream, [{ type: 'Poison', data: 2 }], 1)), /outbox_probe_type_check/);
+    await assert.rejects(hooked.appendAndCommit(commit, ctx, stream, [{ type: 'Poison', data: 2 }], 1), /outbox_probe_type_check/);
+    // A stale version raises in SQL: the hook's statements were sent behind it and never ran.
+    await assert.rejects(unitOfWork(pool, ctx, (tx) => hooked.append(tx, stream, [{ type: 'Late', data: 3 }], 0)), ConcurrencyError);
+    await assert.rejects(hooked.appendAndCommit(commit, ctx, stream, [{ type: 'Late', data: 3 }], 0), ConcurrencyError);
+    const two = await hooked.appendAndCommit(commit, ctx, stream, [{ type: 'Second', data: 4 }], 1);
+    assert.deepEqual(seen.map((batch) => batch.map((e) => e.type)), [['Fine'], ['Poison'], ['Poison'], ['Late'], ['Late'], ['Second']]);
+    assert.equal(seen[0]?.[0]?.metadata.messageId, ok.events[0]?.metadata.messageId);
+    const outbox = (await admin.query<{ message_id: string }>('select message_id from ordering.outbox_probe order by type')).rows;
+    assert.deepEqual(outbox.map((r) => r.message_id), [ok.events[0]?.metadata.messageId, two.events[0]?.metadata.messageId]);
     const read = await unitOfWork(pool, ctx, (tx) => store.readStream(tx, stream));
-    assert.deepEqual(read.events.map((e) => e.type), ['Fine']);
+    assert.deepEqual(read.events.map((e) => e.type), ['Fine', 'Second']);
+  });
+
+  test('appendAndCommit: one transaction of its own, same envelopes and checks as append, on a pipelining and on a plain pool', async () => {
+    const pipelined = new pg.Pool({ connectionString: db.url, max: 2, pipeline: true });
+    try {
+      for (const p of [pipelined, pool]) {
+        const commit: CommitStatementsFn = (context, statements) => commitStatements(p, context, statements);
+        const stream = `order-${randomUUID()}`;
+        const first = await store.appendAndCommit(commit, ctx, stream, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }], 0);
+        assert.equal(first.nextExpectedVersion, 2);
+        const stale = await store.appendAndCommit(commit, ctx, stream, [{ type: 'C', data: 3 }], 1).then(
+          () => assert.fail('a stale version must be refused'),
+          (e: unknown) => e,
+        );
+        assert.ok(stale instanceof ConcurrencyError);
+        assert.equal(stale.actual, 2);
+        const read = await unitOfWork(p, ctx, (tx) => store.readStream(tx, stream));
+        assert.deepEqual(read.events, first.events, 'the returned envelopes are what was stored');
+        // The connection is idle and clean after the refused append.
+        const after = await unitOfWork(p, { service: 'ordering' }, async (tx) => (await tx.query<{ t: string }>(`select current_setting('brigade.tenant_id', true) as t`)).rows[0]?.t);
+        assert.equal(after, '');
+      }
+    } finally {
+      await pipelined.end();
+    }
   });
 
   test('bad input is refused before SQL, and hostile strings are stored as data, never run', async () => {

@@ -1,21 +1,23 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { createUpcasters, eventStoreSchemaSql, uuidv7 } from '../../../src/platform/events/index.ts';
+import { createUpcasters, eventStoreMigrationsSql, eventStoreSchemaSql, uuidv7 } from '../../../src/platform/events/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
 
-const migration = new URL('../../../src/services/ordering/migrations/0001_event_store.sql', import.meta.url);
+const migrations = ['0001_event_store.sql', '0021_append_events_raises.sql'].map((f) => new URL(`../../../src/services/ordering/migrations/${f}`, import.meta.url));
 
 describe('eventStoreSchemaSql', () => {
-  test('the ordering migration is exactly the generator’s output (drift guard)', async () => {
-    const file = await readFile(migration, 'utf8');
-    const generated = eventStoreSchemaSql({ schema: 'ordering', role: 'brigade_ordering' });
-    assert.equal(
-      file,
-      generated,
-      'src/services/ordering/migrations/0001_event_store.sql differs from eventStoreSchemaSql(). An applied migration must not change: ' +
-        'put schema changes in a new migration, and keep the generator producing what 0001 applied.',
-    );
+  test('the ordering migrations are exactly the generators’ output (drift guard)', async () => {
+    const generated = eventStoreMigrationsSql({ schema: 'ordering', role: 'brigade_ordering' });
+    assert.equal(generated.length, migrations.length);
+    for (const [i, url] of migrations.entries()) {
+      assert.equal(
+        await readFile(url, 'utf8'),
+        generated[i],
+        `${url.pathname} differs from eventStoreMigrationsSql()[${i}]. An applied migration must not change: ` +
+          'put schema changes in a new migration (and a new generator), and keep each generator producing what its file applied.',
+      );
+    }
   });
 
   test('the schema and role are escaped identifiers and anything else is refused', () => {

@@ -5,7 +5,7 @@ import client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore } from '../../../src/platform/events/index.ts';
 import { createPgTransport, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
-import { createRelay, outboxOnAppended, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
+import { createRelay, outboxOnAppend, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
@@ -66,7 +66,7 @@ function startRelay(extra: Partial<RelayOptions> = {}) {
   return handle;
 }
 
-describe('writeToOutbox and outboxOnAppended', () => {
+describe('writeToOutbox and outboxOnAppend', () => {
   test('messages commit with the business transaction, carry the lineage headers, and only for the transaction’s own tenant', async () => {
     const subject = `delivery.${token()}.Created`;
     const ids = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
@@ -100,8 +100,8 @@ describe('writeToOutbox and outboxOnAppended', () => {
     assert.equal(asStaff.rowCount, 0, 'only the relay (actor kind system) reads the outbox');
   });
 
-  test('outboxOnAppended writes each appended event as <service>.<aggregate>.<Type>, keyed by stream, in the append’s transaction', async () => {
-    const store = createEventStore({ schema: 'ordering', onAppended: outboxOnAppended('ordering', 'order') });
+  test('outboxOnAppend writes each appended event as <service>.<aggregate>.<Type>, keyed by stream, in the append’s transaction', async () => {
+    const store = createEventStore({ schema: 'ordering', onAppend: outboxOnAppend('ordering', 'order') });
     const stream = `order-${token()}`;
     const appended = await unitOfWork(pool, { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer', id: TENANT } }, (tx) =>
       store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 12 }, extra: { traceparent: '00-t-p-01' } }, { type: 'OrderPaid', data: { paid: true } }], 0, {

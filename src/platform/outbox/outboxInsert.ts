@@ -1,0 +1,58 @@
+import pg from 'pg';
+import type { Statement } from '../db/index.ts';
+import { ValidationError } from '../errors/index.ts';
+import { newMessageId } from '../messaging/index.ts';
+import type { OutboxMessage } from './types.ts';
+
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$/;
+
+/** An outbox INSERT ready to send, and the message ids it writes, in order. */
+export interface OutboxInsert {
+  readonly statement: Statement;
+  readonly ids: readonly string[];
+}
+
+/**
+ * Validates messages and builds the one INSERT that writes them to `<schema>.outbox` (all values
+ * bound; a prepared statement per schema). `tenantId` is the writing transaction's tenant, the default
+ * of each message's `tenant` header. Nothing is sent: `writeToOutbox` sends it in a transaction, and
+ * an event store's `onAppend` hook hands it to the append's round trip.
+ */
+export function outboxInsert(schema: string, tenantId: string | null | undefined, messages: readonly OutboxMessage[]): OutboxInsert {
+  if (!IDENTIFIER.test(schema)) throw new ValidationError('schema must be a lower-case SQL identifier', { field: 'schema' });
+  const ids: string[] = [];
+  const subjects: string[] = [];
+  const keys: string[] = [];
+  const headers: string[] = [];
+  const payloads: string[] = [];
+  for (const m of messages) {
+    const id = m.id ?? newMessageId();
+    if (!UUID.test(id)) throw new ValidationError(`Message id must be a UUID, got ${JSON.stringify(id)}`, { field: 'id' });
+    if (typeof m.subject !== 'string' || !SUBJECT.test(m.subject)) {
+      throw new ValidationError(`Subjects are <service>.<aggregate>.<type>, got ${JSON.stringify(m.subject)}`, { field: 'subject' });
+    }
+    if (typeof m.key !== 'string' || m.key.length < 1 || m.key.length > 200) throw new ValidationError('Every message needs an aggregate key of 1–200 characters', { field: 'key' });
+    const h = m.headers ?? {};
+    for (const [name, value] of Object.entries(h)) {
+      if (typeof value !== 'string') throw new ValidationError(`Header ${name} must be a string`, { field: `headers.${name}` });
+    }
+    ids.push(id);
+    subjects.push(m.subject);
+    keys.push(m.key);
+    headers.push(JSON.stringify({ ...h, correlation: h.correlation || id, causation: h.causation ?? '', tenant: h.tenant ?? tenantId ?? '', traceparent: h.traceparent ?? '' }));
+    payloads.push(JSON.stringify(m.payload ?? null));
+  }
+  // unnest keeps the array order, and identity values are drawn in that order, so a batch's messages
+  // are relayed in the order given.
+  return {
+    ids,
+    statement: {
+      name: `brigade_outbox_insert_${schema}`,
+      text: `insert into ${pg.escapeIdentifier(schema)}.outbox (message_id, subject, aggregate_key, headers, payload)
+     select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
+      values: [ids, subjects, keys, headers, payloads],
+    },
+  };
+}

@@ -1,0 +1,40 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { runCli } from '../support/cli.ts';
+
+describe('brigade tenants and brigade token', () => {
+  test('add, list and mint tokens against a migrated database', async () => {
+    const { createTestDatabase } = await import('../support/db.ts');
+    const db = await createTestDatabase();
+    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-cli-'));
+    try {
+      const env = { DATABASE_URL: db.url, BRIGADE_HOME: home };
+      const added = await runCli(['tenants', 'add', 'Casa Nova', '--city', 'Porto'], env);
+      assert.equal(added.code, 0, added.stderr);
+      const id = /created restaurant ([0-9a-f-]{36})/.exec(added.stdout)?.[1];
+      assert.ok(id);
+      const listed = await runCli(['tenants', 'list'], env);
+      assert.match(listed.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`));
+      assert.equal((await runCli(['tenants', 'add', 'No City'], env)).code, 2);
+      assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', db.url], env)).code, 2);
+
+      const token = await runCli(['token', '--role', 'staff', '--restaurant', id as string], env);
+      assert.equal(token.code, 0, token.stderr);
+      const [, payload] = token.stdout.trim().split('.');
+      const claims = JSON.parse(Buffer.from(payload as string, 'base64url').toString());
+      assert.deepEqual([claims.role, claims.rid, claims.iss], ['staff', id, 'brigade']);
+      // The secret was generated once under BRIGADE_HOME and is reused.
+      const secret = await fs.readFile(path.join(home, 'secret'), 'utf8');
+      await runCli(['token', '--role', 'admin'], env);
+      assert.equal(await fs.readFile(path.join(home, 'secret'), 'utf8'), secret);
+      assert.equal((await runCli(['token', '--role', 'staff'], env)).code, 2, 'a staff token without --restaurant is bad usage');
+      assert.equal((await runCli(['token', '--role', 'root'], env)).code, 2);
+    } finally {
+      await fs.rm(home, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+});

@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { runCli } from '../support/cli.ts';
+
+describe('bad command-line input exits 2 with a usage line', () => {
+  for (const args of [['launch'], [], ['migrate', '--bogus'], ['migrate', 'sideways'], ['migrate', 'status', '--dry-run'], ['serve', '--service'], ['serve', '--service', 'kitchen'], ['worker', 'nope'], ['start', 'extra']]) {
+    test(`brigade ${args.join(' ')}`, async () => {
+      const result = await runCli(args);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stdout + result.stderr, /Usage: brigade/);
+    });
+  }
+});
+
+describe('--help on every command', () => {
+  for (const command of ['start', 'migrate', 'serve', 'worker']) {
+    test(`brigade ${command} --help`, async () => {
+      const result = await runCli([command, '--help']);
+      assert.equal(result.code, 0, result.stderr);
+      assert.match(result.stdout, new RegExp(`^Usage: brigade ${command}`));
+    });
+  }
+  test('brigade --help', async () => {
+    const result = await runCli(['--help']);
+    assert.equal(result.code, 0);
+    for (const command of ['start', 'migrate', 'serve', 'worker']) assert.match(result.stdout, new RegExp(`\\n  ${command}`));
+  });
+});
+
+test('invalid configuration stops start-up with a message naming the variable', async () => {
+  const result = await runCli(['migrate', 'status'], { PORT: '99999', REDIS_URL: 'http://cache' });
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /PORT: expected an integer from 0 to 65535, got "99999"/);
+  assert.match(result.stderr, /REDIS_URL: expected a URL starting with redis:\/\/ or rediss:\/\//);
+  assert.match(result.stderr, /Set these variables to valid values/);
+});
