@@ -14,7 +14,7 @@ const orderingService = createOrderingService((deps) => ({ menu: menuCatalog(dep
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),
   couriers: courierDirectory(deps.unitOfWork),
-  orders: orderCommands(deps.unitOfWork),
+  orders: orderCommands(deps),
 }));
 
 /** Every service, in migration order: the platform first (it creates the others' schemas and roles). */

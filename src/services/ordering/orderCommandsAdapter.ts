@@ -1,5 +1,5 @@
 import { ConcurrencyError, NotFoundError } from '../../platform/errors/index.ts';
-import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
@@ -12,7 +12,8 @@ const DISPATCH = { kind: 'system' as const, id: 'delivery-dispatch' };
  * current version, retrying a few times when another command got there first. Assigning the courier
  * already assigned appends nothing, so a retried dispatch is harmless.
  */
-export function orderCommands(unitOfWork: UnitOfWorkFn) {
+export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }) {
+  const { unitOfWork, commitStatements } = deps;
   const store = createOrderStore();
   return {
     async assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> {
@@ -22,7 +23,7 @@ export function orderCommands(unitOfWork: UnitOfWorkFn) {
         if (loaded === null) throw new NotFoundError('order', input.orderId);
         try {
           await runOrderCommand(
-            { unitOfWork, store },
+            { unitOfWork, commitStatements, store },
             { context, orderId: input.orderId, expectedVersion: loaded.version, command: { type: 'assign-courier', by: DISPATCH, courierId: input.courierId }, lineage: {} },
           );
           return;

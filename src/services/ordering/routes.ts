@@ -96,7 +96,7 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place'>, CommandRoute> = {
 export function orderingRoutes(ports: OrderingPorts, store: EventStore): FastifyPluginAsync<{ deps: ServiceDeps }> {
   return async (plugin, { deps }) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const { unitOfWork } = deps;
+    const { unitOfWork, commitStatements } = deps;
 
     /** The actor a principal acts as; customers and couriers must carry their UUID as the subject. */
     const actorOf = (principal: Principal): CommandActor => {
@@ -204,7 +204,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const context = await orderContext(request, id, route.roles);
           const expectedVersion = ifMatchVersion(request.headers['if-match']);
           const command = route.build(context.actor as CommandActor, (request.body ?? {}) as Record<string, unknown>);
-          const order = await runOrderCommand({ unitOfWork, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id)) });
+          const order = await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id)) });
           return reply.header('etag', etagOf(order.version)).send(order);
         },
       );

@@ -1,4 +1,4 @@
-import type { Tx } from '../../../platform/db/index.ts';
+import type { Statement, Tx } from '../../../platform/db/index.ts';
 
 /** Records a new order in `ordering.order_index`, in the transaction that appends its first event. */
 export async function indexOrder(tx: Tx, order: { orderId: string; restaurantId: string; customerId: string; placedAt: string }): Promise<void> {
@@ -10,7 +10,7 @@ export async function indexOrder(tx: Tx, order: { orderId: string; restaurantId:
   ]);
 }
 
-/** Records the assigned courier (so that courier can find the order), in the transaction that appends CourierAssigned. */
-export async function indexCourier(tx: Tx, order: { orderId: string; restaurantId: string; courierId: string }): Promise<void> {
-  await tx.query(`update ordering.order_index set courier_id = $3 where tenant_id = $1 and order_id = $2`, [order.restaurantId, order.orderId, order.courierId]);
+/** Records the assigned courier (so that courier can find the order): a statement for the transaction that appends CourierAssigned. */
+export function indexCourier(order: { orderId: string; restaurantId: string; courierId: string }): Statement {
+  return { text: `update ordering.order_index set courier_id = $3 where tenant_id = $1 and order_id = $2`, values: [order.restaurantId, order.orderId, order.courierId] };
 }

@@ -1,4 +1,4 @@
-import type { UnitOfWorkContext } from '../../../platform/db/index.ts';
+import type { CommitStatementsFn, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import type { EventStore } from '../../../platform/events/index.ts';
 import { ConcurrencyError, NotFoundError } from '../../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
@@ -14,17 +14,21 @@ import { loadOrder } from './loadOrder.ts';
 /** What running a command needs. */
 export interface CommandEnv {
   readonly unitOfWork: UnitOfWorkFn;
+  readonly commitStatements: CommitStatementsFn;
   readonly store: EventStore;
 }
 
 /**
- * Runs one command on one order as ONE transaction: read the stream → check the expected version →
- * `decide` → append with that version as the expected one (→ index the courier on CourierAssigned).
+ * Runs one command on one order: read the stream (a read-only transaction) → check the expected
+ * version → `decide` → append with the version read as the expected one, together with the order
+ * index update and the outbox rows, as ONE transaction in one round trip (`appendAndCommit`).
  * `context` must carry the order's restaurant as its tenant.
  *
- * Two commands that both read version N: the first append commits N+1; the second append finds the
- * head at N+1 (or collides with it on the primary key while it is uncommitted) and fails with
- * ConcurrencyError. Either way the loser gets 412 with the version and state it lost to.
+ * Why the read need not share the append's transaction: the append commits only if the stream is
+ * still at the version read, so a command decided on a state that changed meanwhile is refused,
+ * exactly as if read and append had been one transaction. Two commands that both read version N: the
+ * first append commits N+1; the second finds the head at N+1 (or collides with it on the primary key
+ * while it is uncommitted) and fails. Either way the loser gets 412 with the version and state it lost to.
  *
  * @throws {ConcurrencyError} (412) `expectedVersion` is not the stream's version, or another command
  *   appended first; `details.currentVersion` and `details.current` (the order now) let the client retry.
@@ -41,24 +45,26 @@ export async function runOrderCommand(
       current: view,
       ...(reason === undefined ? {} : { reason }),
     });
+  const read = () => env.unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(env.store, tx, orderId));
+  const loaded = await read();
+  if (loaded === null) throw new NotFoundError('order', orderId);
+  const lastPosition = loaded.events.at(-1)!.globalPosition;
+  if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
+  const events = decide(command, loaded.state);
+  if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
+  const extra = events.flatMap((event) =>
+    event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
+  );
   try {
-    return await env.unitOfWork(context, async (tx) => {
-      const loaded = await loadOrder(env.store, tx, orderId);
-      if (loaded === null) throw new NotFoundError('order', orderId);
-      const lastPosition = loaded.events.at(-1)!.globalPosition;
-      if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
-      const events = decide(command, loaded.state);
-      if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
-      const appended = await env.store.append(tx, orderStreamId(orderId), toNewEvents(events, input.lineage), loaded.version, appendOptions(input.lineage));
-      for (const event of events) {
-        if (event.type === 'CourierAssigned') await indexCourier(tx, { orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId });
-      }
-      return toOrderView(foldOrder(events, loaded.state), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition);
+    const appended = await env.store.appendAndCommit(env.commitStatements, context, orderStreamId(orderId), toNewEvents(events, input.lineage), loaded.version, {
+      ...appendOptions(input.lineage),
+      extra,
     });
+    return toOrderView(foldOrder(events, loaded.state), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition);
   } catch (error) {
     // Lost the race at the append: report the order as the winner left it (a fresh read).
-    if (error instanceof ConcurrencyError && error.details.currentVersion === undefined) {
-      const now = await env.unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(env.store, tx, orderId));
+    if (error instanceof ConcurrencyError) {
+      const now = await read();
       if (now !== null) throw conflict(toOrderView(now.state, now.version, now.events.at(-1)!.globalPosition), error.details.reason);
     }
     throw error;
