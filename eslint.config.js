@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'bench/node_modules/**', '.brigade/**', 'dist/**', 'test-results/**'] },
+  { ignores: ['node_modules/**', 'bench/node_modules/**', '.brigade/**', 'dist/**', 'test-results/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,10 +3,11 @@
  * in one run on the same PostgreSQL.
  *
  * Workload ("order lifecycle"): each of N concurrent writers (default 16) creates orders; an order is
- * 4 appends (OrderPlaced, OrderAccepted, OrderPickedUp, OrderDelivered), each its own transaction and
- * each with its expected version checked (0, 1, 2, 3). Brigade's appends go through unitOfWork (SET
- * LOCAL ROLE brigade_ordering + tenant/actor settings, as in production) against the migrated schema
- * (`ordering.events` with RLS, metadata and the xid8 column). Emmett: getPostgreSQLEventStore(url)
+ * 4 appends (OrderPlaced, OrderAccepted, CourierAssigned, OrderPickedUp), each its own transaction and
+ * each with its expected version checked (0, 1, 2, 3). Brigade's appends run as in production: role
+ * brigade_ordering, tenant and actor settings, the tenant fence, the migrated schema (`ordering.events`
+ * with RLS, metadata and the xid8 column) and an outbox row per event, in three modes (see
+ * benchBrigade). Emmett: getPostgreSQLEventStore(url)
  * .appendToStream(stream, [event], { expectedStreamVersion }) on a pool of the same size. pgbench:
  * `pgbench -N -c N -j 2 -T S` on a scale-N pgbench database (5 statements per transaction).
  * Then a replay: readAll over every Brigade event in pages of 5,000, folded per stream (events/s).
@@ -31,9 +32,15 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
-import { unitOfWork } from '../../src/platform/db/index.ts';
-import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
+import { createDatabases } from '../../src/platform/db/index.ts';
+import type { GlobalPosition } from '../../src/platform/events/index.ts';
+import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
+import { createRelay } from '../../src/platform/outbox/index.ts';
+import { runProjection } from '../../src/platform/projections/index.ts';
+import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
+import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
+import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 
 const run = promisify(execFile);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -62,13 +69,32 @@ async function freshDatabase(name: string) {
   await admin(`create database "${name}"`);
 }
 
-/** The four events of an order's life, in order; `v` is the expected version before each. */
+/**
+ * Four events of an order's life, in the ordering domain's shapes (so the projectors fold them), one
+ * append each with the expected version checked (0, 1, 2, 3).
+ */
 const LIFECYCLE = [
-  (id: string) => ({ type: 'OrderPlaced', data: { orderId: id, items: [{ sku: 'margherita', qty: 2, priceCents: 950 }, { sku: 'cola', qty: 1, priceCents: 300 }], totalCents: 2200, address: { street: 'Main St 1', city: 'Ghent' } } }),
+  (id: string, restaurantId: string) => ({
+    type: 'OrderPlaced',
+    data: {
+      orderId: id,
+      restaurantId,
+      customerId: COURIER,
+      lines: [
+        { lineId: randomUUID(), itemId: randomUUID(), itemVersion: 3, name: 'Margherita', unitPrice: 950, quantity: 2, modifiers: [], lineTotal: 1900 },
+        { lineId: randomUUID(), itemId: randomUUID(), itemVersion: 1, name: 'Cola', unitPrice: 300, quantity: 1, modifiers: [], lineTotal: 300 },
+      ],
+      total: 2200,
+      currency: 'EUR',
+      deliveryAddress: 'Main St 1, Ghent',
+      placedAt: new Date().toISOString(),
+    },
+  }),
   (id: string) => ({ type: 'OrderAccepted', data: { orderId: id, etaMinutes: 25 } }),
-  (id: string) => ({ type: 'OrderPickedUp', data: { orderId: id, courierId: randomUUID() } }),
-  (id: string) => ({ type: 'OrderDelivered', data: { orderId: id, deliveredAt: new Date().toISOString() } }),
+  (id: string) => ({ type: 'CourierAssigned', data: { orderId: id, courierId: COURIER } }),
+  (id: string) => ({ type: 'OrderPickedUp', data: { orderId: id, courierId: COURIER } }),
 ];
+const COURIER = randomUUID();
 
 interface Result {
   appends: number;
@@ -123,23 +149,50 @@ function summary(r: Result) {
   return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99) };
 }
 
-async function benchBrigade() {
+type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + relay + projectors';
+
+/**
+ * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
+ * event written by its onAppend hook in the same transaction), through the tenant router (tenant fence
+ * included). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings + fence pipelined
+ * with the append and its outbox row, then COMMIT: two round trips); `appendAndCommit` sends all of it
+ * and COMMIT in one round trip; the last mode runs the ordering outbox relay (publishing to the
+ * PostgreSQL transport, or JetStream when NATS_URL is set) and the three order-view projectors while
+ * the writers write, as `brigade start` does.
+ */
+async function benchBrigade(mode: BrigadeMode) {
   await freshDatabase(DB.brigade);
   await runMigrations({ url: urlOf(DB.brigade), sets: migrationSets() });
-  const pool = new pg.Pool({ connectionString: urlOf(DB.brigade), max: CLIENTS });
-  const store = createEventStore({ schema: 'ordering' });
+  const withWorkers = mode === 'appendAndCommit + relay + projectors';
+  const databases = createDatabases({ url: urlOf(DB.brigade), poolSize: CLIENTS + (withWorkers ? 8 : 0) });
+  const router = createTenantRouter({ databases });
+  const store = createOrderStore();
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
+  const stop = new AbortController();
+  const pool = databases.poolFor('ordering');
+  const transport = process.env.NATS_URL
+    ? createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
+    : createPgTransport({ pool });
+  const workers = withWorkers
+    ? [
+        createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
+        ...ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)),
+      ]
+    : [];
   try {
     const result = await drive(async (w, orderId, step) => {
-      await unitOfWork(pool, { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer', id: orderId } }, (tx) =>
-        store.append(tx, `order-${orderId}`, [LIFECYCLE[step]!(orderId)], step),
-      );
+      const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
+      const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
+      if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
+      else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);
     });
+    stop.abort();
+    await Promise.all(workers);
     // Replay: the whole log in global order, folded per stream (a projection rebuild without writes).
     const t0 = performance.now();
     let events = 0;
     const folded = new Map<string, string>();
-    await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'bench-replay' }, readOnly: true }, async (tx) => {
+    await router.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'bench-replay' }, readOnly: true }, async (tx) => {
       let after: GlobalPosition | undefined;
       for (;;) {
         const page = await store.readAll(tx, { after, limit: 5000 });
@@ -150,9 +203,11 @@ async function benchBrigade() {
       }
     });
     const replaySeconds = (performance.now() - t0) / 1000;
-    return { result, replay: { events, perSecond: events / replaySeconds, streams: folded.size } };
+    return { mode, result, replay: { events, perSecond: events / replaySeconds, streams: folded.size } };
   } finally {
-    await pool.end();
+    stop.abort();
+    await transport.close();
+    await databases.close();
   }
 }
 
@@ -174,10 +229,10 @@ async function benchEmmett() {
   const pool = new pg.Pool({ connectionString: urlOf(DB.emmett), max: CLIENTS });
   const store = emmett.getPostgreSQLEventStore(urlOf(DB.emmett), { connectionOptions: { pooled: true, pool } });
   // Creates Emmett's schema before anything is timed.
-  await store.appendToStream(`order-${randomUUID()}`, [LIFECYCLE[0]!(randomUUID())], { expectedStreamVersion: 0n });
+  await store.appendToStream(`order-${randomUUID()}`, [LIFECYCLE[0]!(randomUUID(), 'warm-up')], { expectedStreamVersion: 0n });
   try {
     const result = await drive(async (_w, orderId, step) => {
-      await store.appendToStream(`order-${orderId}`, [LIFECYCLE[step]!(orderId)], { expectedStreamVersion: BigInt(step) });
+      await store.appendToStream(`order-${orderId}`, [LIFECYCLE[step]!(orderId, _w.toString())], { expectedStreamVersion: BigInt(step) });
     });
     return { result, version: (JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version };
   } finally {
@@ -222,26 +277,31 @@ async function main() {
   const version = (await admin('show server_version')).rows[0]?.server_version as string;
   console.log(`event-store benchmark: ${CLIENTS} writers, ${WARMUP}s warm-up + ${SECONDS}s measured each, PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
   try {
-    const brigade = await benchBrigade();
+    const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + relay + projectors'];
+    const brigade = [];
+    for (const mode of modes) brigade.push(await benchBrigade(mode));
     const emmett = await benchEmmett();
     const pgb = await benchPgbench();
-    const b = summary(brigade.result);
     const e = emmett === null ? null : summary(emmett.result);
     const p = summary(pgb.result);
     const row = (name: string, s: { perSecond: number; p50: number; p99: number }, extra = '') =>
-      console.log(`${name.padEnd(28)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms ${extra}`);
+      console.log(`${name.padEnd(40)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms ${extra}`);
     console.log('');
-    row('brigade append (unitOfWork)', b, brigade.result.conflicts > 0 ? `(${brigade.result.conflicts} errors)` : '');
+    for (const b of brigade) row(`brigade ${b.mode}`, summary(b.result), b.result.conflicts > 0 ? `(${b.result.conflicts} errors)` : '');
     if (e !== null && emmett !== null) row(`emmett-postgresql ${emmett.version}`, e, emmett.result.conflicts > 0 ? `(${emmett.result.conflicts} errors)` : '');
-    else console.log(`emmett-postgresql            skipped: @event-driven-io/emmett-postgresql is not installed under ${PEERS_DIR}/node_modules`);
+    else console.log(`emmett-postgresql                        skipped: @event-driven-io/emmett-postgresql is not installed under ${PEERS_DIR}/node_modules`);
     row('pgbench -N (tps)', p, `(pgbench reports ${pgb.reportedTps.toFixed(0)} tps incl. warm-up)`);
     console.log('');
-    if (e !== null) {
-      console.log(`appends/s vs Emmett: ${(b.perSecond / e.perSecond).toFixed(2)}x  (goal >= 2x)`);
-      console.log(`p99 vs Emmett:       ${(b.p99 / e.p99).toFixed(2)}x  (goal <= 0.5x)`);
+    for (const b of brigade) {
+      const s = summary(b.result);
+      const ratios = [
+        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's (goal <= 0.5)`,
+        `${(s.perSecond / p.perSecond).toFixed(2)}x pgbench TPS (goal >= 1)`,
+      ].filter(Boolean);
+      console.log(`${b.mode}: ${ratios.join('; ')}`);
     }
-    console.log(`appends/s vs pgbench -N TPS: ${(b.perSecond / p.perSecond).toFixed(2)}x  (goal >= 1x)`);
-    console.log(`replay (readAll, fold per stream): ${brigade.replay.events} events of ${brigade.replay.streams} streams at ${brigade.replay.perSecond.toFixed(0)} events/s  (goal >= 50,000)`);
+    const replay = brigade.at(-1)!.replay;
+    console.log(`replay (readAll, fold per stream): ${replay.events} events of ${replay.streams} streams at ${replay.perSecond.toFixed(0)} events/s`);
   } finally {
     for (const name of Object.values(DB)) await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
   }

@@ -94,8 +94,9 @@ describe('unitOfWork on a pool of size 1', () => {
     await assert.rejects(unitOfWork(pool, { service: 'menu', tenantId: "x'; drop table t; --" }, async () => 1), ValidationError);
     await assert.rejects(unitOfWork(pool, { service: 'Menu; reset role' }, async () => 1), ValidationError);
     await assert.rejects(unitOfWork(pool, { service: 'menu', actor: { kind: 'root' as 'admin', id: 'x' } }, async () => 1), ValidationError);
-    // An unknown service has no role: the setup fails and the connection is still good afterwards.
-    await assert.rejects(unitOfWork(pool, { service: 'nosuch' }, async () => 1), /role "brigade_nosuch" does not exist/);
+    // An unknown service has no role: the setup fails (with the first statement it travels with) and
+    // the connection is still good afterwards.
+    await assert.rejects(unitOfWork(pool, { service: 'nosuch' }, (tx) => tx.query('select 1')), /role "brigade_nosuch" does not exist/);
     assert.equal(await unitOfWork(pool, { service: 'menu' }, async (tx) => (await tx.query<{ one: number }>('select 1 as one')).rows[0]?.one), 1);
   });
 });

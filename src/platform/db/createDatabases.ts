@@ -43,9 +43,6 @@ export function createDatabases(options: DatabasesOptions): Databases {
         max: options.poolSize,
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
-        // Statements go out without waiting for earlier answers: a unit of work's BEGIN and settings
-        // travel with its first statement, and commitStatements is one round trip (decision 0012).
-        pipeline: true,
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
       // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when

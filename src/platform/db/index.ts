@@ -3,6 +3,7 @@ export type { Databases, DatabasesOptions } from './createDatabases.ts';
 export { unitOfWork, clientTx, RolledBackError } from './unitOfWork.ts';
 export type { Tx, UnitOfWorkOptions } from './unitOfWork.ts';
 export { commitStatements } from './commitStatements.ts';
+export { sendBatch, BatchAbortedError } from './sendBatch.ts';
 export type { CommitStatementsFn, CommitStatementsOptions } from './commitStatements.ts';
 export { serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
 export type { Actor, Statement, UnitOfWorkContext } from './transactionSetup.ts';

@@ -1,4 +1,3 @@
-import type pg from 'pg';
 import { ValidationError } from '../errors/index.ts';
 
 /** Who is acting: set per transaction and read by Row-Level Security policies. */
@@ -23,15 +22,10 @@ export interface UnitOfWorkContext {
   readonly readOnly?: boolean;
 }
 
-/**
- * One SQL statement with bound values. A `name` makes it a prepared statement, parsed and planned
- * once per connection: give one only to fixed texts on hot paths (the name must always carry the
- * same text).
- */
+/** One SQL statement with bound values. */
 export interface Statement {
   readonly text: string;
   readonly values?: readonly unknown[];
-  readonly name?: string;
 }
 
 /** PostgreSQL settings the policies read; all transaction-local, so they end with the transaction. */
@@ -52,9 +46,8 @@ export function serviceRole(service: string): string {
 }
 
 // set_config('role', …, true) is SET LOCAL ROLE with a bound value, so role, tenant and actor travel as
-// values of one prepared statement (parsed once per connection) instead of text escaped into SQL.
+// bound values of one statement instead of text escaped into SQL.
 const SETTINGS: Statement = {
-  name: 'brigade_uow_settings',
   text:
     `select set_config('role', $1, true), set_config('${CONTEXT_SETTINGS.tenantId}', $2, true), ` +
     `set_config('${CONTEXT_SETTINGS.actorKind}', $3, true), set_config('${CONTEXT_SETTINGS.actorId}', $4, true)`,
@@ -73,20 +66,6 @@ export function transactionSetup(context: UnitOfWorkContext): Statement[] {
     { text: begin },
     { ...SETTINGS, values: [serviceRole(context.service), context.tenantId ?? '', context.actor?.kind ?? '', context.actor?.id ?? ''] },
   ];
-}
-
-/** Whether the client writes queries without waiting for earlier answers (pg's `pipeline: true`). */
-export function isPipelined(client: pg.ClientBase): boolean {
-  return (client as pg.ClientBase & { readonly pipeline?: boolean }).pipeline === true;
-}
-
-/** Sends one statement on `client`. */
-export function send<R extends pg.QueryResultRow = pg.QueryResultRow>(client: pg.ClientBase, statement: Statement): Promise<pg.QueryResult<R>> {
-  return client.query<R>(
-    statement.name === undefined
-      ? { text: statement.text, values: statement.values as unknown[] | undefined }
-      : { name: statement.name, text: statement.text, values: statement.values as unknown[] | undefined },
-  );
 }
 
 function validateContext(context: UnitOfWorkContext): void {

@@ -1,11 +1,13 @@
 import type pg from 'pg';
-import { isPipelined, send, transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
+import { BatchAbortedError, sendBatch } from './sendBatch.ts';
+import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** The transaction handed to a unit of work's function. Pass it to gateways; never keep it. */
 export interface Tx {
   /**
-   * Runs one statement with bound values. On a pipelining pool, statements issued without awaiting
-   * the previous one share one round trip (`Promise.all([tx.query(a), tx.query(b)])`).
+   * Runs one statement with bound values. Statements issued without awaiting the previous one travel
+   * together in one round trip (`Promise.all([tx.query(a), tx.query(b)])`); PostgreSQL still runs
+   * them in order, and none after a failed one.
    */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
   /** The context this transaction runs as. */
@@ -34,6 +36,12 @@ export class RolledBackError extends Error {
   }
 }
 
+interface Pending {
+  readonly statement: Statement;
+  resolve(result: pg.QueryResult): void;
+  reject(error: unknown): void;
+}
+
 const noop = () => undefined;
 
 /**
@@ -41,10 +49,10 @@ const noop = () => undefined;
  * Row-Level Security. Everything is transaction-local (role and settings by `set_config(…, true)`), so
  * a pooled connection never carries one request's role or tenant into the next.
  *
- * On a pipelining pool (`createDatabases` makes them) BEGIN and the settings are not waited for: they
- * travel with `fn`'s first statement, so a unit of work costs one round trip less. A failed setup
- * fails that first statement (and the unit) with the setup's error; PostgreSQL runs nothing of `fn`
- * in a transaction that has failed.
+ * BEGIN and the settings are not sent on their own: they go out in one batch with `fn`'s first
+ * statements (one round trip), and a unit of work whose `fn` runs no statement sends nothing at all.
+ * A failed setup fails those statements (and the unit) with the setup's error; PostgreSQL runs
+ * nothing after a failed statement.
  *
  * Commits when `fn` resolves, rolls back when it throws (and rethrows). `afterCommit` callbacks run
  * after COMMIT; their errors go to `onAfterCommitError` and never undo the committed work.
@@ -61,45 +69,69 @@ export async function unitOfWork<T>(
 ): Promise<T> {
   const setup = [...transactionSetup(context), ...(options.setupStatements ?? [])];
   const client = await pool.connect();
-  const pipelined = isPipelined(client);
   const hooks: Array<() => void | Promise<void>> = [];
+  let begun = false;
   let open = true;
+  let queue: Pending[] = [];
+  let scheduled = false;
+  let inFlight: Promise<unknown> = Promise.resolve();
+
+  // Statements issued in the same tick (and while a batch is on the wire) leave together as one batch;
+  // the first batch carries BEGIN and the settings in front.
+  const flush = () => {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    const prefix = begun ? [] : setup;
+    begun = true;
+    inFlight = inFlight.then(() =>
+      sendBatch(client, [...prefix, ...batch.map((p) => p.statement)]).then(
+        (results) => batch.forEach((p, i) => p.resolve(results[prefix.length + i]!)),
+        (error: Error & { batchIndex?: number }) => {
+          // A failed setup fails every statement with its own error (the tenant router reads it);
+          // after a failed statement of fn's, the later ones did not run.
+          const failed = (error.batchIndex ?? 0) - prefix.length;
+          batch.forEach((p, i) => p.reject(failed < 0 || i <= failed ? error : new BatchAbortedError(prefix.length + failed, error)));
+        },
+      ),
+    );
+  };
+
   let result: T;
   try {
-    const ready = pipelined ? Promise.all(setup.map((s) => send(client, s))).then(noop) : sendInTurn(client, setup);
-    ready.catch(noop); // awaited below and by every statement; never left unhandled
-    let inTurn: Promise<unknown> = ready;
     result = await fn({
       context,
       query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => {
         if (!open) return Promise.reject(new Error('This unit of work has ended: run statements only while its function runs'));
-        const statement: Statement = typeof text === 'string' ? { text, values } : text;
-        if (pipelined) {
-          const answer = send<R>(client, statement);
-          answer.catch(noop);
-          return ready.then(() => answer);
-        }
-        // A plain client takes one statement at a time: statements issued together wait in line.
-        const answer = inTurn.then(() => send<R>(client, statement));
-        inTurn = answer.then(noop, noop);
-        return answer;
+        return new Promise<pg.QueryResult<R>>((resolve, reject) => {
+          queue.push({ statement: typeof text === 'string' ? { text, values } : text, resolve: resolve as Pending['resolve'], reject });
+          if (!scheduled) {
+            scheduled = true;
+            queueMicrotask(flush);
+          }
+        });
       },
       afterCommit: (hook) => {
         hooks.push(hook);
       },
     });
-    await ready;
     open = false;
-    const commit = await client.query('COMMIT');
-    if (commit.command !== 'COMMIT') throw new RolledBackError();
+    await inFlight;
+    if (begun) {
+      const commit = await client.query('COMMIT');
+      if (commit.command !== 'COMMIT') throw new RolledBackError();
+    }
   } catch (error) {
     open = false;
     // Whatever failed (the setup, `fn` or COMMIT), end the transaction before the connection goes
     // back to the pool; a connection that cannot even roll back is destroyed, not reused.
-    const rollbackError = await client.query('ROLLBACK').then(
-      () => undefined,
-      (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-    );
+    await inFlight.catch(noop);
+    const rollbackError = begun
+      ? await client.query('ROLLBACK').then(
+          () => undefined,
+          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+        )
+      : undefined;
     client.release(rollbackError);
     throw error;
   }
@@ -114,11 +146,6 @@ export async function unitOfWork<T>(
   return result;
 }
 
-/** Sends statements one after the other (a client that does not pipeline); stops at the first error. */
-export async function sendInTurn(client: pg.ClientBase, statements: readonly Statement[]): Promise<void> {
-  for (const s of statements) await send(client, s);
-}
-
 /**
  * A {@link Tx} over a client the caller already holds inside a transaction it manages itself (a
  * rebuild's swap, a test that keeps a transaction open). Its `afterCommit` hooks are dropped: the
@@ -127,7 +154,10 @@ export async function sendInTurn(client: pg.ClientBase, statements: readonly Sta
 export function clientTx(client: pg.ClientBase, context: UnitOfWorkContext): Tx {
   return {
     context,
-    query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => send<R>(client, typeof text === 'string' ? { text, values } : text),
+    query: <R extends pg.QueryResultRow>(text: string | Statement, values?: readonly unknown[]) => {
+      const s: Statement = typeof text === 'string' ? { text, values } : text;
+      return client.query<R>(s.text, s.values as unknown[] | undefined);
+    },
     afterCommit: noop,
   };
 }

@@ -16,7 +16,7 @@ export interface OutboxInsert {
 
 /**
  * Validates messages and builds the one INSERT that writes them to `<schema>.outbox` (all values
- * bound; a prepared statement per schema). `tenantId` is the writing transaction's tenant, the default
+ * bound). `tenantId` is the writing transaction's tenant, the default
  * of each message's `tenant` header. Nothing is sent: `writeToOutbox` sends it in a transaction, and
  * an event store's `onAppend` hook hands it to the append's round trip.
  */
@@ -49,7 +49,6 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
   return {
     ids,
     statement: {
-      name: `brigade_outbox_insert_${schema}`,
       text: `insert into ${pg.escapeIdentifier(schema)}.outbox (message_id, subject, aggregate_key, headers, payload)
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
       values: [ids, subjects, keys, headers, payloads],

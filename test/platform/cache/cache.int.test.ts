@@ -207,8 +207,12 @@ for (const mode of ['memory', 'redis'] as const) {
 
     test('values expire after the TTL', async () => {
       const cache = await open(mode, { ttlSeconds: 0.2 });
+      const stored = Date.now();
       await cache.getOrLoad('k', async () => 'v1');
-      assert.equal((await cache.getOrLoad('k', async () => 'v2')).source, mode);
+      const early = await cache.getOrLoad('k', async () => 'v2');
+      // Stored, then read back before the TTL ran out (on a loaded machine the read may come too late:
+      // that proves nothing either way, so only an early read is checked).
+      if (Date.now() - stored < 100) assert.equal(early.source, mode);
       // Bounded wait for an eventual event: the entry must be gone within 5 s (TTL 200 ms).
       const deadline = Date.now() + 5000;
       let entry = await cache.getOrLoad('k', async () => 'v2');

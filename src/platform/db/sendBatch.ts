@@ -1,0 +1,132 @@
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+import type { Statement } from './transactionSetup.ts';
+
+// pg's own result and value serialisation, so a batch returns exactly what client.query would.
+const require = createRequire(import.meta.url);
+const { prepareValue } = require('pg/lib/utils.js') as { prepareValue: (value: unknown) => unknown };
+type PgResult = pg.QueryResult & {
+  addFields(fields: unknown[]): void;
+  parseRow(fields: unknown[]): pg.QueryResultRow;
+  addRow(row: pg.QueryResultRow): void;
+  addCommandComplete(msg: unknown): void;
+};
+const Result = require('pg/lib/result.js') as new (rowMode: undefined, types: unknown) => PgResult;
+
+/** The part of pg's connection a submittable writes to. */
+interface Connection {
+  stream: { cork?(): void; uncork?(): void };
+  parse(msg: { text: string; name: string }): void;
+  bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper: (value: unknown) => unknown }): void;
+  describe(msg: { type: 'P'; name: string }): void;
+  execute(msg: { portal: string; rows: number }): void;
+  sync(): void;
+}
+
+/** Thrown for the statements of a batch that did not run because an earlier one failed. */
+export class BatchAbortedError extends Error {
+  constructor(readonly failedIndex: number, cause: unknown) {
+    super(`Not run: statement ${failedIndex + 1} of the batch failed first`, { cause });
+    this.name = 'BatchAbortedError';
+  }
+}
+
+/**
+ * A pg "submittable" that writes several extended-protocol statements and ONE Sync: PostgreSQL runs
+ * them in order as one implicit transaction (unless a BEGIN among them opened an explicit one),
+ * commits it at the Sync, and after a failure skips the rest and rolls back. One write, one read.
+ * pg's pipeline mode would instead close each statement with its own Sync (each its own transaction
+ * unless bracketed by BEGIN/COMMIT) and costs the client about twice the CPU per statement (measured
+ * in docs/decisions/0012).
+ */
+class Batch {
+  callback: ((error: Error | null, results?: PgResult[]) => void) | undefined;
+  private readonly results: PgResult[];
+  private current = 0;
+
+  constructor(
+    private readonly statements: readonly Statement[],
+    types: unknown,
+  ) {
+    this.results = statements.map(() => new Result(undefined, types));
+  }
+
+  submit(connection: Connection): null {
+    connection.stream.cork?.();
+    try {
+      for (const s of this.statements) {
+        connection.parse({ text: s.text, name: '' });
+        connection.bind({ portal: '', statement: '', values: s.values ?? [], valueMapper: prepareValue });
+        connection.describe({ type: 'P', name: '' });
+        connection.execute({ portal: '', rows: 0 });
+      }
+      connection.sync();
+    } finally {
+      connection.stream.uncork?.();
+    }
+    return null;
+  }
+
+  handleRowDescription(msg: { fields: unknown[] }): void {
+    this.results[this.current]?.addFields(msg.fields);
+  }
+
+  handleDataRow(msg: { fields: unknown[] }): void {
+    const result = this.results[this.current];
+    result?.addRow(result.parseRow(msg.fields));
+  }
+
+  handleCommandComplete(msg: unknown): void {
+    this.results[this.current]?.addCommandComplete(msg);
+    this.current++;
+  }
+
+  handleEmptyQuery(): void {
+    this.current++;
+  }
+
+  handlePortalSuspended(): void {}
+
+  handleCopyInResponse(): void {}
+
+  handleCopyData(): void {}
+
+  /** A statement failed (pg stops treating the batch as active: no ReadyForQuery reaches it). */
+  handleError(error: Error & { batchIndex?: number }): void {
+    error.batchIndex = this.current;
+    this.finish(error);
+  }
+
+  handleReadyForQuery(): void {
+    this.finish(null);
+  }
+
+  private finish(error: Error | null): void {
+    const callback = this.callback;
+    this.callback = undefined;
+    callback?.(error, this.results);
+  }
+}
+
+/**
+ * Sends `statements` on `client` as one batch (see {@link Batch}) and resolves with their results in
+ * order, or rejects with the first failure (`error.batchIndex` tells which statement failed; none
+ * after it ran). Outside a BEGIN the batch is one transaction of its own.
+ *
+ * @example
+ * const [, found] = await sendBatch(client, [setRole, { text: 'select * from menu.items where id = $1', values: [id] }]);
+ */
+export function sendBatch(client: pg.ClientBase, statements: readonly Statement[]): Promise<pg.QueryResult[]> {
+  const trace: { stack?: string } = {};
+  Error.captureStackTrace(trace, sendBatch);
+  return new Promise((resolve, reject) => {
+    const batch = new Batch(statements, client);
+    batch.callback = (error, results) => {
+      if (error === null) return resolve(results!);
+      // Point the stack at the caller, as pg does for its own queries.
+      error.stack = `${error.name}: ${error.message}\n${trace.stack?.split('\n').slice(1).join('\n') ?? ''}`;
+      reject(error);
+    };
+    void client.query(batch as unknown as pg.QueryConfig);
+  });
+}
