@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createDatabases, unitOfWork, type Databases } from '../../src/platform/db/index.ts';
+import { commitStatements, createDatabases, RolledBackError, unitOfWork, type Databases } from '../../src/platform/db/index.ts';
 import { ValidationError } from '../../src/platform/errors/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
@@ -98,6 +98,91 @@ describe('unitOfWork on a pool of size 1', () => {
     // the connection is still good afterwards.
     await assert.rejects(unitOfWork(pool, { service: 'nosuch' }, (tx) => tx.query('select 1')), /role "brigade_nosuch" does not exist/);
     assert.equal(await unitOfWork(pool, { service: 'menu' }, async (tx) => (await tx.query<{ one: number }>('select 1 as one')).rows[0]?.one), 1);
+  });
+});
+
+describe('batches: statements issued together travel together', () => {
+  let db: TestDatabase;
+  let dbs: Databases;
+  before(async () => {
+    db = await createTestDatabase();
+    dbs = createDatabases({ url: db.url, poolSize: 1 });
+    await dbs.poolForUrl(db.url).query('create table menu.batch_probe (x int primary key); grant select, insert on menu.batch_probe to brigade_menu');
+  });
+  after(async () => {
+    await dbs.close();
+    await db.drop();
+  });
+  const rows = async () => (await dbs.poolForUrl(db.url).query<{ x: number }>('select x from menu.batch_probe order by x')).rows.map((r) => r.x);
+  const ctx = { service: 'menu', actor: { kind: 'system' as const, id: 'test' } };
+
+  test('commitStatements: results in order, as the role and settings; a failure in the middle runs nothing after it and writes nothing', async () => {
+    const pool = dbs.poolFor('menu');
+    const [inserted, seen] = await commitStatements(pool, ctx, [
+      { text: 'insert into menu.batch_probe values ($1) returning x', values: [1] },
+      { text: `select current_user as role, current_setting('brigade.actor_id', true) as actor` },
+    ]);
+    assert.deepEqual(inserted?.rows, [{ x: 1 }]);
+    assert.deepEqual(seen?.rows, [{ role: 'brigade_menu', actor: 'test' }]);
+    const failure = await commitStatements(pool, ctx, [
+      { text: 'insert into menu.batch_probe values ($1)', values: [2] },
+      { text: 'insert into menu.batch_probe values ($1)', values: [1] },
+      { text: 'insert into menu.batch_probe values ($1)', values: [3] },
+    ]).then(
+      () => assert.fail('the duplicate key must fail the batch'),
+      (e: unknown) => e as Error & { code?: string; batchIndex?: number },
+    );
+    assert.equal(failure.code, '23505');
+    assert.deepEqual(await rows(), [1], 'the batch was one transaction: 2 rolled back, 3 never ran');
+    // The same connection (pool of one) is idle and carries nothing over.
+    const [after] = await commitStatements(pool, { service: 'menu' }, [{ text: `select current_setting('brigade.actor_id', true) as actor` }]);
+    assert.deepEqual(after?.rows, [{ actor: '' }]);
+  });
+
+  test('commitStatements with readOnly runs inside BEGIN READ ONLY and refuses a write', async () => {
+    const pool = dbs.poolFor('menu');
+    await assert.rejects(commitStatements(pool, { ...ctx, readOnly: true }, [{ text: 'insert into menu.batch_probe values (9)' }]), /read-only transaction/);
+    const [read] = await commitStatements(pool, { ...ctx, readOnly: true }, [{ text: 'select count(*)::int as n from menu.batch_probe' }]);
+    assert.deepEqual(read?.rows, [{ n: 1 }]);
+  });
+
+  test('unitOfWork: statements issued without awaiting share a batch, so one after a failed one does not run', async () => {
+    const pool = dbs.poolFor('menu');
+    const outcome = await unitOfWork(pool, ctx, (tx) =>
+      Promise.allSettled([tx.query('insert into menu.batch_probe values (1)'), tx.query('insert into menu.batch_probe values (4)')]),
+    ).then(
+      () => assert.fail('the failed statement rolls the unit of work back'),
+      (e: unknown) => e,
+    );
+    assert.ok(outcome instanceof RolledBackError, String(outcome));
+    assert.deepEqual(await rows(), [1]);
+    let outcomes: string[] = [];
+    await assert.rejects(
+      unitOfWork(pool, ctx, async (tx) => {
+        const both = await Promise.allSettled([tx.query('insert into menu.batch_probe values (1)'), tx.query('insert into menu.batch_probe values (5)')]);
+        outcomes = both.map((b) => (b.status === 'rejected' ? (b.reason as Error).name : 'ran'));
+      }),
+      RolledBackError,
+    );
+    assert.deepEqual(outcomes, ['error', 'BatchAbortedError'], 'the second statement was in the failed one\'s batch and never ran');
+    assert.deepEqual(await rows(), [1]);
+  });
+
+  test('unitOfWork: a function that swallows a failed statement gets RolledBackError at COMMIT, and nothing is written', async () => {
+    const pool = dbs.poolFor('menu');
+    await assert.rejects(
+      unitOfWork(pool, ctx, async (tx) => {
+        await tx.query('insert into menu.batch_probe values (6)');
+        await tx.query('insert into menu.batch_probe values (1)').catch(() => undefined);
+      }),
+      RolledBackError,
+    );
+    assert.deepEqual(await rows(), [1]);
+  });
+
+  test('unitOfWork: a function that runs no statement sends nothing, not even its setup', async () => {
+    // An unknown service has no role; with nothing to run, nothing reaches the database to fail.
+    assert.equal(await unitOfWork(dbs.poolFor('menu'), { service: 'nosuch' }, async () => 42), 42);
   });
 });
 
