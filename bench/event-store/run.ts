@@ -149,22 +149,23 @@ function summary(r: Result) {
   return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99) };
 }
 
-type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + relay + projectors';
+type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + projectors';
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
  * event written by its onAppend hook in the same transaction), through the tenant router (tenant fence
- * included). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings + fence pipelined
+ * included), with the ordering outbox relay running as in production (publishing to the PostgreSQL
+ * transport, or JetStream when NATS_URL is set; without a relay every producer would NOTIFY, decision
+ * 0036). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings + fence in one batch
  * with the append and its outbox row, then COMMIT: two round trips); `appendAndCommit` sends all of it
- * and COMMIT in one round trip; the last mode runs the ordering outbox relay (publishing to the
- * PostgreSQL transport, or JetStream when NATS_URL is set) and the three order-view projectors while
- * the writers write, as `brigade start` does.
+ * as one implicit transaction in one round trip; the last mode also runs the three order-view
+ * projectors while the writers write, as `brigade start` does.
  */
 async function benchBrigade(mode: BrigadeMode) {
   await freshDatabase(DB.brigade);
   await runMigrations({ url: urlOf(DB.brigade), sets: migrationSets() });
-  const withWorkers = mode === 'appendAndCommit + relay + projectors';
-  const databases = createDatabases({ url: urlOf(DB.brigade), poolSize: CLIENTS + (withWorkers ? 8 : 0) });
+  const withProjectors = mode === 'appendAndCommit + projectors';
+  const databases = createDatabases({ url: urlOf(DB.brigade), poolSize: CLIENTS + 8 });
   const router = createTenantRouter({ databases });
   const store = createOrderStore();
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
@@ -173,12 +174,10 @@ async function benchBrigade(mode: BrigadeMode) {
   const transport = process.env.NATS_URL
     ? createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
     : createPgTransport({ pool });
-  const workers = withWorkers
-    ? [
-        createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
-        ...ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)),
-      ]
-    : [];
+  const workers = [
+    createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
+    ...(withProjectors ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
+  ];
   try {
     const result = await drive(async (w, orderId, step) => {
       const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
@@ -277,7 +276,7 @@ async function main() {
   const version = (await admin('show server_version')).rows[0]?.server_version as string;
   console.log(`event-store benchmark: ${CLIENTS} writers, ${WARMUP}s warm-up + ${SECONDS}s measured each, PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
   try {
-    const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + relay + projectors'];
+    const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
     const brigade = [];
     for (const mode of modes) brigade.push(await benchBrigade(mode));
     const emmett = await benchEmmett();

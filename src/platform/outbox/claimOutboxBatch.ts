@@ -12,6 +12,14 @@ export interface OutboxRow {
   readonly payload: unknown;
   /** When the producing transaction began (the row's `created_at`). */
   readonly createdAt: Date;
+  /** The writer's transaction id (xid8, decimal): with `id`, the row's place in the relay's order. */
+  readonly transactionId: string;
+}
+
+/** The relay's position: the (transaction_id, id) of the last row the broker acked; `0`/`0` before the first. */
+export interface OutboxCheckpoint {
+  readonly transactionId: string;
+  readonly id: string;
 }
 
 /** What the relay knows when a claim came back empty: whether to sleep yet. */
@@ -20,37 +28,47 @@ export interface OutboxHorizon {
   readonly xmin: bigint;
   /** First transaction id not yet assigned (`pg_snapshot_xmax`). */
   readonly xmax: bigint;
-  /** Unpublished rows are visible but not yet claimable (above the horizon): poll, do not sleep. */
+  /** Rows after the checkpoint are visible but not yet claimable (above the horizon): poll, do not sleep. */
   readonly pending: boolean;
 }
 
 /**
- * The next rows to publish: unpublished, written by a transaction below the oldest one still running,
- * in (transaction_id, id) order. Below that bound the set of rows is final (decision 0011): nothing can
+ * The next rows to publish: after the checkpoint, written by a transaction below the oldest one still
+ * running, in (transaction_id, id) order. Below that bound the set of rows is final (decision 0011): nothing can
  * commit into it later, so the relay never passes a row that commits late, and one aggregate's rows
  * come in the order they were written. No row lock: one relay per outbox holds the leader lock, and this
  * runs on the session that holds it.
  */
-export async function claimOutboxBatch(client: pg.ClientBase, table: string, limit: number): Promise<OutboxRow[]> {
+export async function claimOutboxBatch(client: pg.ClientBase, table: string, after: OutboxCheckpoint, limit: number): Promise<OutboxRow[]> {
   // pg_current_snapshot() is stable: one snapshot, hence one bound, for the statement; the scan runs
-  // on the partial index outbox_unpublished in its order and stops after `limit` rows.
-  const { rows } = await client.query<{ id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>(
-    `select id, message_id, subject, aggregate_key, headers, payload, created_at
+  // on the index outbox_relay_order from the checkpoint and stops after `limit` rows.
+  const { rows } = await client.query<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>(
+    `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
        from ${table}
-      where published_at is null and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       order by transaction_id, id
-      limit $1`,
-    [limit],
+      limit $3`,
+    [after.transactionId, after.id, limit],
   );
-  return rows.map((r) => ({ id: r.id, messageId: r.message_id, subject: r.subject, key: r.aggregate_key, headers: r.headers, payload: r.payload, createdAt: r.created_at }));
+  return rows.map((r) => ({
+    id: r.id,
+    transactionId: r.transaction_id,
+    messageId: r.message_id,
+    subject: r.subject,
+    key: r.aggregate_key,
+    headers: r.headers,
+    payload: r.payload,
+    createdAt: r.created_at,
+  }));
 }
 
-/** The snapshot bounds and whether unpublished rows wait above the horizon. Run after an empty claim. */
-export async function readOutboxHorizon(client: pg.ClientBase, table: string): Promise<OutboxHorizon> {
+/** The snapshot bounds and whether rows after the checkpoint wait above the horizon. Run after an empty claim. */
+export async function readOutboxHorizon(client: pg.ClientBase, table: string, after: OutboxCheckpoint): Promise<OutboxHorizon> {
   const { rows } = await client.query<{ xmin: string; xmax: string; pending: boolean }>(
     `select pg_snapshot_xmin(s)::text as xmin, pg_snapshot_xmax(s)::text as xmax,
-            exists (select 1 from ${table} where published_at is null) as pending
+            exists (select 1 from ${table} where (transaction_id, id) > ($1::xid8, $2::bigint)) as pending
        from pg_current_snapshot() s`,
+    [after.transactionId, after.id],
   );
   const row = rows[0]!;
   return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), pending: row.pending };

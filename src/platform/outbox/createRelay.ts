@@ -4,7 +4,7 @@ import { unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxRow } from './claimOutboxBatch.ts';
-import { markPublished } from './markPublished.ts';
+import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
 import { pruneOutbox } from './pruneOutbox.ts';
@@ -83,9 +83,10 @@ const LOCK_CLASS = 0x6f75_7462;
  *   `lockPollMs` and take over when the leader's session ends (its process died, its connection broke).
  *   Every claim and mark runs on the very session that holds the lock, so a relay that lost the lock
  *   cannot mark anything.
- * - Rows are claimed below the oldest running transaction in (transaction_id, id) order, published in
- *   waves that keep each aggregate's order, and marked after the broker's ack: at-least-once, with the
- *   message id as the broker's dedupe key.
+ * - Rows are claimed after the relay's checkpoint and below the oldest running transaction, in
+ *   (transaction_id, id) order, published in waves that keep each aggregate's order, and the checkpoint
+ *   moves past them only after the broker's ack (decision 0038): at-least-once, with the message id as
+ *   the broker's dedupe key.
  * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
  *
  * @example
@@ -115,8 +116,8 @@ export function createRelay(options: RelayOptions): Relay {
   const readBacklog = () =>
     unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, async (tx) => {
       const { rows } = await tx.query<{ depth: number; age: number }>(
-        `select count(*)::int as depth, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age
-           from ${table} where published_at is null`,
+        `select count(*)::int as depth, coalesce(extract(epoch from now() - min(o.created_at)), 0)::float8 as age
+           from ${table} o, ${state} s where (o.transaction_id, o.id) > (s.relayed_transaction_id, s.relayed_id)`,
       );
       return { depth: rows[0]!.depth, oldestAgeSeconds: rows[0]!.age };
     });
@@ -139,6 +140,7 @@ export function createRelay(options: RelayOptions): Relay {
       await client.query(`update ${state} set sleeping = $1, changed_at = now() where sleeping is distinct from $1`, [sleeping]);
     };
     await setSleeping(false);
+    let checkpoint = await readOutboxCheckpoint(client, state);
     let asleep = false;
     let lingerSince: number | null = null;
     let fence: bigint | null = null;
@@ -149,10 +151,10 @@ export function createRelay(options: RelayOptions): Relay {
     while (!signal.aborted) {
       if (Date.now() >= nextPrune) {
         nextPrune = Date.now() + pruneIntervalMs;
-        const count = await pruneOutbox(client, table, retentionMs);
+        const count = await pruneOutbox(client, table, checkpoint, retentionMs);
         if (count > 0) progress({ kind: 'pruned', count });
       }
-      const rows = await claimOutboxBatch(client, table, batchSize);
+      const rows = await claimOutboxBatch(client, table, checkpoint, batchSize);
       if (rows.length > 0) {
         if (asleep) {
           await setSleeping(false);
@@ -172,8 +174,12 @@ export function createRelay(options: RelayOptions): Relay {
             markable = [];
           }
         }
+        const relayedTo = publishedPrefixEnd(rows, markable);
+        if (relayedTo !== null) {
+          await saveOutboxCheckpoint(client, state, relayedTo);
+          checkpoint = relayedTo;
+        }
         if (markable.length > 0) {
-          await markPublished(client, table, markable.map((r) => r.id));
           const now = Date.now();
           metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAt.getTime()) / 1000));
           progress({ kind: 'published', messages: markable.map(toMessage) });
@@ -192,7 +198,7 @@ export function createRelay(options: RelayOptions): Relay {
         await wakeup.sleep(busyPollMs);
         continue;
       }
-      const horizon = await readOutboxHorizon(client, table);
+      const horizon = await readOutboxHorizon(client, table, checkpoint);
       if (horizon.pending) {
         // Committed rows wait behind an older running transaction: stay awake (producers need not
         // notify) and poll, backing off, until the horizon passes them.

@@ -1,4 +1,5 @@
 export { outboxSchemaSql, outboxChannel } from './outboxSchemaSql.ts';
+export { outboxCheckpointSql, outboxMigrationsSql } from './outboxCheckpointSql.ts';
 export type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 export type { OutboxMessage } from './types.ts';
 export { writeToOutbox } from './writeToOutbox.ts';

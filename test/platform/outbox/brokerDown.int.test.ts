@@ -71,7 +71,7 @@ async function writeThroughOutage(transport: Transport, prefix: string, during: 
     writing = false;
     await writer;
   }
-  await waitFor('the relay drained the outbox', async () => (await outboxRows(pool)).every((r) => r.published_at !== null), DELIVERY_MS).catch((e: unknown) => {
+  await waitFor('the relay drained the outbox', async () => (await outboxRows(pool)).every((r) => r.published), DELIVERY_MS).catch((e: unknown) => {
     c.abort();
     w.abort();
     throw new Error(`${String(e)}; the relay's last errors: ${[...new Set(errors.slice(-20))].join(' | ')}`);

@@ -81,7 +81,7 @@ for (const kind of ['postgres', 'nats'] as const) {
       assert.ok(printed.includes(id));
       a.child.kill('SIGKILL');
       await a.exited;
-      assert.equal((await outboxRows(pool)).find((r) => r.message_id === id)?.published_at, null, 'killed before the mark');
+      assert.equal((await outboxRows(pool)).find((r) => r.message_id === id)?.published, false, 'killed before the mark');
 
       // The second relay (this process) takes the lock the dead session released and republishes.
       const events: RelayEvent[] = [];
@@ -103,7 +103,7 @@ for (const kind of ['postgres', 'nats'] as const) {
           onDuplicate: () => duplicates++,
         }),
       );
-      await waitFor('the second relay republished and marked the row', async () => (await outboxRows(pool)).find((r) => r.message_id === id)?.published_at != null, DELIVERY_MS);
+      await waitFor('the second relay republished and marked the row', async () => (await outboxRows(pool)).find((r) => r.message_id === id)?.published === true, DELIVERY_MS);
       assert.ok(events.some((e) => e.kind === 'published' && e.messages.some((m) => m.id === id)), 'published a second time');
       await waitFor('the consumer handled it', () => delivered.length >= 1, DELIVERY_MS);
       // Let any duplicate delivery arrive: publish one more message behind it and wait for that one.

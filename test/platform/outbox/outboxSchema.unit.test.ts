@@ -3,27 +3,30 @@ import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
 import { busSchemaSql } from '../../../src/platform/messaging/index.ts';
-import { outboxSchemaSql } from '../../../src/platform/outbox/index.ts';
+import { outboxMigrationsSql, outboxSchemaSql } from '../../../src/platform/outbox/index.ts';
 
 const services = new URL('../../../src/services/', import.meta.url);
 const OUTBOX_MIGRATIONS = [
-  ['platform', 'platform/migrations/0003_outbox.sql'],
-  ['menu', 'menu/migrations/0002_outbox.sql'],
-  ['ordering', 'ordering/migrations/0020_outbox.sql'],
-  ['delivery', 'delivery/migrations/0001_outbox.sql'],
-  ['payments', 'payments/migrations/0001_outbox.sql'],
+  ['platform', ['platform/migrations/0003_outbox.sql', 'platform/migrations/0006_outbox_checkpoint.sql']],
+  ['menu', ['menu/migrations/0002_outbox.sql', 'menu/migrations/0003_outbox_checkpoint.sql']],
+  ['ordering', ['ordering/migrations/0020_outbox.sql', 'ordering/migrations/0022_outbox_checkpoint.sql']],
+  ['delivery', ['delivery/migrations/0001_outbox.sql', 'delivery/migrations/0004_outbox_checkpoint.sql']],
+  ['payments', ['payments/migrations/0001_outbox.sql', 'payments/migrations/0003_outbox_checkpoint.sql']],
 ] as const;
 
 describe('outbox migrations (drift guard)', () => {
-  for (const [service, file] of OUTBOX_MIGRATIONS) {
-    test(`src/services/${file} is exactly outboxSchemaSql({ schema: '${service}' })`, async () => {
-      const text = await readFile(new URL(file, services), 'utf8');
-      assert.equal(
-        text,
-        outboxSchemaSql({ schema: service, role: `brigade_${service}` }),
-        `src/services/${file} differs from outboxSchemaSql(). An applied migration must not change: put outbox changes in a new ` +
-          'migration of every service, and keep the generator producing what these files applied.',
-      );
+  for (const [service, files] of OUTBOX_MIGRATIONS) {
+    test(`the outbox migrations of ${service} are exactly outboxMigrationsSql({ schema: '${service}' })`, async () => {
+      const generated = outboxMigrationsSql({ schema: service, role: `brigade_${service}` });
+      assert.equal(generated.length, files.length);
+      for (const [i, file] of files.entries()) {
+        assert.equal(
+          await readFile(new URL(file, services), 'utf8'),
+          generated[i],
+          `src/services/${file} differs from outboxMigrationsSql()[${i}]. An applied migration must not change: put outbox changes in a new ` +
+            'migration of every service (and a new generator), and keep each generator producing what its files applied.',
+        );
+      }
     });
   }
 

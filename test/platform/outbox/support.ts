@@ -15,10 +15,15 @@ export async function produce(pool: pg.Pool, subject: string, key: string, seq: 
   return id!;
 }
 
-/** Rows of the delivery outbox as the relay sees them (actor kind system). */
-export async function outboxRows(pool: pg.Pool): Promise<Array<{ id: string; message_id: string; aggregate_key: string; published_at: Date | null }>> {
+/** Rows of the delivery outbox as the relay sees them (actor kind system); `published`: at or before the relay's checkpoint. */
+export async function outboxRows(pool: pg.Pool): Promise<Array<{ id: string; message_id: string; aggregate_key: string; published: boolean }>> {
   return unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'test' } }, async (tx) =>
-    (await tx.query<{ id: string; message_id: string; aggregate_key: string; published_at: Date | null }>('select id, message_id, aggregate_key, published_at from delivery.outbox order by id')).rows,
+    (
+      await tx.query<{ id: string; message_id: string; aggregate_key: string; published: boolean }>(
+        `select o.id, o.message_id, o.aggregate_key, (o.transaction_id, o.id) <= (s.relayed_transaction_id, s.relayed_id) as published
+           from delivery.outbox o, delivery.outbox_state s order by o.id`,
+      )
+    ).rows,
   );
 }
 

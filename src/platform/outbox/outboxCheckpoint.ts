@@ -1,0 +1,31 @@
+import type pg from 'pg';
+import type { OutboxCheckpoint, OutboxRow } from './claimOutboxBatch.ts';
+
+/** Reads the relay's checkpoint from `<schema>.outbox_state`. */
+export async function readOutboxCheckpoint(client: pg.ClientBase, state: string): Promise<OutboxCheckpoint> {
+  const { rows } = await client.query<{ transaction_id: string; id: string }>(`select relayed_transaction_id::text as transaction_id, relayed_id::text as id from ${state}`);
+  return { transactionId: rows[0]?.transaction_id ?? '0', id: rows[0]?.id ?? '0' };
+}
+
+/**
+ * Moves the checkpoint to `to` (after the broker acked every row up to it): one update of the one-row
+ * state table, whatever the batch size. Runs on the leader's session.
+ */
+export async function saveOutboxCheckpoint(client: pg.ClientBase, state: string, to: OutboxCheckpoint): Promise<void> {
+  await client.query(`update ${state} set relayed_transaction_id = $1::xid8, relayed_id = $2::bigint`, [to.transactionId, to.id]);
+}
+
+/**
+ * How far the checkpoint may move after publishing `published` out of `claimed` (both in claim order):
+ * to the last row of the longest prefix of `claimed` that was published, or `null` when the first
+ * claimed row was not. Rows published after a gap go out again next time; the broker dedupes them.
+ */
+export function publishedPrefixEnd(claimed: readonly OutboxRow[], published: readonly OutboxRow[]): OutboxCheckpoint | null {
+  const done = new Set(published.map((r) => r.id));
+  let end: OutboxRow | null = null;
+  for (const row of claimed) {
+    if (!done.has(row.id)) break;
+    end = row;
+  }
+  return end === null ? null : { transactionId: end.transactionId, id: end.id };
+}
