@@ -172,7 +172,7 @@ async function benchBrigade(mode: BrigadeMode) {
   const stop = new AbortController();
   const pool = databases.poolFor('ordering');
   const transport = process.env.NATS_URL
-    ? createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
+    ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
     : createPgTransport({ pool });
   const workers = [
     createRelay({ pool, service: 'ordering', transport }).run(stop.signal),

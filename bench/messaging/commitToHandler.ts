@@ -109,9 +109,10 @@ const systems: Record<string, Setup> = {
     boss.on('error', () => undefined);
     await boss.start();
     await boss.createQueue('bench', { notify: true } as never);
-    await boss.work('bench', { localConcurrency: CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as never, async (jobs: Array<{ data: { n: number } }>) => {
+    const options = { localConcurrency: CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
+    await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
       for (const j of jobs) onHandled(j.data.n);
-    });
+    }) as never);
     return {
       produce: async (client, n) => {
         await business(client, n);

@@ -21,7 +21,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Logger, run as runGraphile } from 'graphile-worker';
-import type { Tx } from '../../src/platform/db/index.ts';
+import { clientTx, type Tx } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxSchemaSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
 
@@ -42,12 +42,7 @@ type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
 
 const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
 /** The producer's transaction as a Tx (the bench connects as the owner; the role and RLS are not under test). */
-const asTx = (client: pg.PoolClient): Tx => ({
-  query: (text, values) => client.query(text, values as unknown[] | undefined),
-  context: { service: 'delivery', tenantId: null },
-  afterCommit: () => undefined,
-  setup: [],
-});
+const asTx = (client: pg.PoolClient): Tx => clientTx(client, { service: 'delivery', tenantId: null });
 const outboxWrite = async (client: pg.PoolClient, n: number) => {
   await business(client, n);
   await writeToOutbox(asTx(client), [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }], { schema: 'delivery' });
@@ -89,6 +84,9 @@ const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, onHandled) => 
 const systems: Record<string, Setup> = {
   'outbox, no relay': async (url) => {
     const pool = await prepareOutbox(url);
+    // The producers' ceiling: nobody relays, and nobody is woken (with the flag saying "asleep" every
+    // producer would NOTIFY, which is slower than anything measured against it, decision 0036).
+    await pool.query('update delivery.outbox_state set sleeping = false');
     return { produce: outboxWrite, producersOnly: true, stop: () => pool.end() };
   },
   'brigade/outbox+nats': relayed('nats'),
