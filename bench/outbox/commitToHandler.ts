@@ -23,7 +23,7 @@ import pg from 'pg';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import { clientTx, type Tx } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxSchemaSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
+import { createRelay, outboxMigrationsSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -52,7 +52,7 @@ async function prepareOutbox(url: string): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max: 20 });
   pool.on('error', () => undefined);
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
-  await pool.query(outboxSchemaSql({ schema: 'delivery', role: 'brigade_delivery' }));
+  for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
   await ensureBusSchema(pool);
   return pool;
 }

@@ -21,7 +21,7 @@ import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { unitOfWork } from '../../src/platform/db/index.ts';
 import { createNatsTransport, ensureBusSchema } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxSchemaSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
+import { createRelay, outboxMigrationsSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -51,7 +51,7 @@ async function measure(mode: Mode): Promise<number> {
   const pool = new pg.Pool({ connectionString: db.url, max: CLIENTS + 4 });
   pool.on('error', () => undefined);
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
-  await pool.query(outboxSchemaSql({ schema: 'delivery', role: 'brigade_delivery' }));
+  for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
   await ensureBusSchema(pool);
   if (mode === 'none' || mode === 'poll-only') await pool.query('drop trigger outbox_wake on delivery.outbox');
   if (mode === 'notify-every') {
