@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { sendBatch, type Statement } from '../db/index.ts';
 import type { MessageHeaders } from '../messaging/index.ts';
 
 /** An outbox row as the relay claims it. */
@@ -39,17 +40,23 @@ export interface OutboxHorizon {
  * come in the order they were written. No row lock: one relay per outbox holds the leader lock, and this
  * runs on the session that holds it.
  */
-export async function claimOutboxBatch(client: pg.ClientBase, table: string, after: OutboxCheckpoint, limit: number): Promise<OutboxRow[]> {
+export async function claimOutboxBatch(client: pg.ClientBase, table: string, after: OutboxCheckpoint, limit: number, alsoRun: readonly Statement[] = []): Promise<OutboxRow[]> {
   // pg_current_snapshot() is stable: one snapshot, hence one bound, for the statement; the scan runs
-  // on the index outbox_relay_order from the checkpoint and stops after `limit` rows.
-  const { rows } = await client.query<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>(
-    `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
-       from ${table}
-      where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      order by transaction_id, id
-      limit $3`,
-    [after.transactionId, after.id, limit],
-  );
+  // on the index outbox_relay_order from the checkpoint and stops after `limit` rows. `alsoRun` (the
+  // previous batch's checkpoint) travels in the same round trip, after the claim, so the claim's
+  // snapshot is taken before that write gives the relay's transaction an id.
+  const [claimed] = await sendBatch(client, [
+    {
+      text: `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
+               from ${table}
+              where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              order by transaction_id, id
+              limit $3`,
+      values: [after.transactionId, after.id, limit],
+    },
+    ...alsoRun,
+  ]);
+  const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>;
   return rows.map((r) => ({
     id: r.id,
     transactionId: r.transaction_id,

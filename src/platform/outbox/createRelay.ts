@@ -1,9 +1,9 @@
 import pg from 'pg';
 import type client from 'prom-client';
-import { unitOfWork } from '../db/index.ts';
+import { sendBatch, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
-import { claimOutboxBatch, readOutboxHorizon, type OutboxRow } from './claimOutboxBatch.ts';
+import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
 import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
@@ -141,6 +141,9 @@ export function createRelay(options: RelayOptions): Relay {
     };
     await setSleeping(false);
     let checkpoint = await readOutboxCheckpoint(client, state);
+    // A checkpoint moved in memory but not yet saved: it goes out with the next claim (one round trip
+    // per batch). Lost in a crash, it only means that batch is published again (and deduped).
+    let unsaved: OutboxCheckpoint | null = null;
     let asleep = false;
     let lingerSince: number | null = null;
     let fence: bigint | null = null;
@@ -154,7 +157,8 @@ export function createRelay(options: RelayOptions): Relay {
         const count = await pruneOutbox(client, table, checkpoint, retentionMs);
         if (count > 0) progress({ kind: 'pruned', count });
       }
-      const rows = await claimOutboxBatch(client, table, checkpoint, batchSize);
+      const rows = await claimOutboxBatch(client, table, checkpoint, batchSize, unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)]);
+      unsaved = null;
       if (rows.length > 0) {
         if (asleep) {
           await setSleeping(false);
@@ -176,8 +180,8 @@ export function createRelay(options: RelayOptions): Relay {
         }
         const relayedTo = publishedPrefixEnd(rows, markable);
         if (relayedTo !== null) {
-          await saveOutboxCheckpoint(client, state, relayedTo);
           checkpoint = relayedTo;
+          unsaved = relayedTo;
         }
         if (markable.length > 0) {
           const now = Date.now();
@@ -233,6 +237,8 @@ export function createRelay(options: RelayOptions): Relay {
       fence = null;
       idleStep = busyPollMs;
     }
+    // Stopping: save where the relay got to, so the next leader does not publish that batch again.
+    if (unsaved !== null) await sendBatch(client, [saveOutboxCheckpoint(state, unsaved)]);
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import type { Statement } from '../db/index.ts';
 import type { OutboxCheckpoint, OutboxRow } from './claimOutboxBatch.ts';
 
 /** Reads the relay's checkpoint from `<schema>.outbox_state`. */
@@ -8,11 +9,12 @@ export async function readOutboxCheckpoint(client: pg.ClientBase, state: string)
 }
 
 /**
- * Moves the checkpoint to `to` (after the broker acked every row up to it): one update of the one-row
- * state table, whatever the batch size. Runs on the leader's session.
+ * The statement that moves the checkpoint to `to` (after the broker acked every row up to it): one
+ * update of the one-row state table, whatever the batch size. Runs on the leader's session, sent with
+ * the next claim.
  */
-export async function saveOutboxCheckpoint(client: pg.ClientBase, state: string, to: OutboxCheckpoint): Promise<void> {
-  await client.query(`update ${state} set relayed_transaction_id = $1::xid8, relayed_id = $2::bigint`, [to.transactionId, to.id]);
+export function saveOutboxCheckpoint(state: string, to: OutboxCheckpoint): Statement {
+  return { text: `update ${state} set relayed_transaction_id = $1::xid8, relayed_id = $2::bigint`, values: [to.transactionId, to.id] };
 }
 
 /**
