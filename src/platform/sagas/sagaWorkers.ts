@@ -7,13 +7,19 @@ import { createSagaRunner } from './createSagaRunner.ts';
 export interface SagaWorkersOptions {
   /** The service whose role the transactions take, e.g. `payments`. */
   readonly service: string;
-  readonly registry: SagaRegistry;
+  /**
+   * The service's saga types, or a function of the process's dependencies that builds them (when the
+   * sagas' steps need ports wired from those dependencies). Called once per worker start.
+   */
+  readonly registry: SagaRegistry | ((deps: ServiceDeps) => SagaRegistry);
   /** Runner lease; above the slowest step action. Default 30 000 ms. */
   readonly leaseMs?: number;
   /** Runner idle poll. Default 500 ms. */
   readonly pollMs?: number;
   /** Deadline scheduler poll. Default 1000 ms. */
   readonly deadlinePollMs?: number;
+  /** Receives the loops' own errors (database down); they go on after their poll interval. */
+  readonly onError?: (error: unknown) => void;
 }
 
 /**
@@ -24,6 +30,7 @@ export interface SagaWorkersOptions {
  * export const paymentsService: ServiceModule = { name: 'payments', workers: sagaWorkers({ service: 'payments', registry }) };
  */
 export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }> {
+  const registryOf = (deps: ServiceDeps) => (typeof options.registry === 'function' ? options.registry(deps) : options.registry);
   return [
     {
       name: 'saga-runner',
@@ -31,9 +38,10 @@ export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readon
         createSagaRunner({
           unitOfWork: deps.unitOfWork,
           service: options.service,
-          registry: options.registry,
+          registry: registryOf(deps),
           ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+          ...(options.onError !== undefined ? { onError: options.onError } : {}),
         }).run(signal),
     },
     {
@@ -42,8 +50,9 @@ export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readon
         createDeadlineScheduler({
           unitOfWork: deps.unitOfWork,
           service: options.service,
-          registry: options.registry,
+          registry: registryOf(deps),
           ...(options.deadlinePollMs !== undefined ? { pollMs: options.deadlinePollMs } : {}),
+          ...(options.onError !== undefined ? { onError: options.onError } : {}),
         }).run(signal),
     },
   ];

@@ -13,6 +13,7 @@ export type { OrderState, OrderStatus } from './domain/orderState.ts';
 export { foldOrder } from './domain/foldOrder.ts';
 export { formatPosition, parsePosition } from './orderView.ts';
 export { orderCommands } from './orderCommandsAdapter.ts';
+export { orderAccess } from './orderAccessAdapter.ts';
 export { createOrderStore } from './orderStore.ts';
 export type { OrderView } from './orderView.ts';
 
