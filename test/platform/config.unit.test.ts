@@ -10,7 +10,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.redisUrl, null);
   assert.equal(config.natsUrl, null);
   assert.equal(config.port, 3000);
-  assert.equal(config.poolSize, 10);
+  assert.equal(config.poolSize, 20);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
   assert.ok(Object.isFrozen(config));

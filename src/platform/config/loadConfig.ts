@@ -16,7 +16,11 @@ export interface Config {
   readonly serviceDatabaseUrls: Readonly<Record<string, string>>;
   /** `DATABASE_REPLICA_URL`: a read replica, or `null`. */
   readonly databaseReplicaUrl: string | null;
-  /** `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 10. */
+  /**
+   * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20: with every worker
+   * in one process, each outbox relay's and projection's leader keeps one pooled connection (8 with
+   * the five services), and HTTP, dispatch, consumers and the saga runner share the rest.
+   */
   readonly poolSize: number;
   /** `REDIS_URL`, or `null` for the in-process cache. */
   readonly redisUrl: string | null;
@@ -151,7 +155,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     databaseUrl: url('DATABASE_URL', pg),
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
     databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
-    poolSize: int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     host: read('HOST') ?? '127.0.0.1',
