@@ -5,18 +5,20 @@ import type { OrderCommand } from './domain/orderCommands.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
+import type { DispatchAlert } from './domain/orderEvents.ts';
 import type { OrderStatus } from './domain/orderState.ts';
 
 /** Statuses in which an order is over without delivery: a cancel finds nothing left to do. */
 const ENDED_UNDELIVERED: ReadonlySet<OrderStatus> = new Set(['cancelled', 'rejected']);
 
 /**
- * The in-process adapter other services' ports use to command orders: the delivery service's
- * dispatch assigns couriers, the payments saga cancels orders it could not charge. Runs ordering's
+ * The in-process adapter other services' ports (and ordering's own consumers) use to command orders:
+ * the delivery service's dispatch assigns couriers, the payments saga cancels orders it could not
+ * charge, the dispatch-alerts consumer records that no courier was found. Runs ordering's
  * own command path as the `system` actor `actorId` (who appears in the order's events), at the
- * order's current version, retrying a few times when another command got there first. Both commands
- * are idempotent: assigning the courier already assigned appends nothing; cancelling an order that
- * is already cancelled or rejected does nothing.
+ * order's current version, retrying a few times when another command got there first. Every command
+ * is idempotent: assigning the courier already assigned appends nothing; cancelling an order that
+ * is already cancelled or rejected does nothing; an alert already recorded is not recorded again.
  *
  * @example
  * const orders = orderCommands(deps.unitOfWork, 'payments-saga');
@@ -58,5 +60,13 @@ export function orderCommands(unitOfWork: UnitOfWorkFn, actorId = 'delivery-disp
      */
     cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void> =>
       command(input, (status) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
+    /**
+     * Records delivery's alert that no courier was found (`raise-dispatch-alert`); the same alert again,
+     * or one for an order that has a courier by now, appends nothing.
+     *
+     * @throws {UnprocessableError} 422 for an order no longer waiting for a courier (picked up, finished).
+     */
+    raiseDispatchAlert: (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert): Promise<void> =>
+      command(input, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt })),
   };
 }
