@@ -80,7 +80,12 @@ export async function runDinnerRush(
   base: string,
   tokens: TokenService,
   options: RushOptions,
-  hooks: { onSetup?(line: string): void; onProgress?(done: number, total: number, perSecond: number): void } = {},
+  hooks: {
+    onSetup?(line: string): void;
+    /** Called (and awaited) once the city is set up, right before the first order: a benchmark takes its "before" readings here. */
+    onStarted?(): void | Promise<void>;
+    onProgress?(done: number, total: number, perSecond: number): void;
+  } = {},
 ): Promise<RushSummary> {
   const latencies = new Map<string, number[]>();
   let conflicts = 0;
@@ -138,6 +143,7 @@ export async function runDinnerRush(
   let declined = 0;
   let failed = 0;
   const placed: Array<{ orderId: string; token: string }> = [];
+  await hooks.onStarted?.();
   const started = performance.now();
   const progress = () => hooks.onProgress?.(delivered + cancelled + declined + failed, options.orders, (delivered + cancelled + declined) / ((performance.now() - started) / 1000));
 
