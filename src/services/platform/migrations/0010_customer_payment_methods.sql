@@ -1,5 +1,5 @@
 -- The customer's card on file: what the payments saga charges for their orders. Decision record:
--- docs/decisions/0050-payment-methods-and-wiring.md.
+-- docs/decisions/0052-payments-wiring-and-card-on-file.md.
 --
 -- One card per customer, personal data like the customer row: deleting the customer deletes it (a
 -- real DELETE, never soft). The number itself never leaves this table except to the payments saga at

@@ -6,7 +6,7 @@ import { SERVICES } from '../../../../src/composition/services.ts';
 import type { OutgoingMessage } from '../../../../src/platform/messaging/index.ts';
 import { dispatchOnce } from '../../../../src/services/delivery/index.ts';
 import { DISPATCH_ALERTS_SUBSCRIPTION, dispatchAlertsHandler, orderCommands } from '../../../../src/services/ordering/index.ts';
-import { eventually, FLOW_MS } from '../../payments/wired/support.ts';
+import { eventually, FLOW_MS } from '../../../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../support.ts';
 

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { setMaxListeners } from 'node:events';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { workersOf } from '../../../../src/cli/runUntilSignal.ts';
 import { SERVICES } from '../../../../src/composition/services.ts';
@@ -34,13 +33,6 @@ export interface WiredPlatform {
   setFaults(faults: ProviderFaults): void;
   close(): Promise<void>;
 }
-
-/**
- * How long an order's messages may take through the relays, the broker and the consumers: the
- * relay reads below the cluster-wide oldest running transaction (decision 0011), so other test
- * files' open transactions delay it. A bound for waiting, never a measurement.
- */
-export const FLOW_MS = 120_000;
 
 /** Starts the wired platform; `env` adds configuration (e.g. ACCEPT_DEADLINE_MINUTES). */
 export async function startWiredPlatform(env: Record<string, string> = {}): Promise<WiredPlatform> {
@@ -80,18 +72,6 @@ export async function startWiredPlatform(env: Record<string, string> = {}): Prom
   };
 }
 
-/** Polls `read` every 100 ms until `done(value)` holds (bounded by {@link FLOW_MS}); returns the value. */
-export async function eventually<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = FLOW_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T = await read();
-  while (!done(last)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await sleep(100);
-    last = await read();
-  }
-  return last;
-}
-
 /** `GET /v1/orders/:id/payment` with `token`: status code and body. */
 export async function paymentOf(w: WiredPlatform, orderId: string, token: string): Promise<{ statusCode: number; body: Record<string, unknown> }> {
   const res = await w.t.request({ url: `/v1/orders/${orderId}/payment`, token });
@@ -123,3 +103,4 @@ export async function orderFor(w: WiredPlatform, r: SeededRestaurant, customer: 
 }
 
 export { seedRestaurant, type SeededRestaurant };
+export { eventually, FLOW_MS } from '../../../support/eventually.ts';
