@@ -9,8 +9,7 @@ import { createSagaRegistry, createSagaRunner, type SagaRegistry } from '../../s
 import { orderCommands } from '../../src/services/ordering/index.ts';
 import { buildPaymentProvider, createPaymentProviderClient, ensureProviderSchema, NO_FAULTS } from '../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, paymentSaga } from '../../src/services/payments/saga/index.ts';
-import { main } from '../../src/cli/main.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, runMain } from '../support/cli.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 const SYSTEM = { kind: 'system', id: 'test' } as const;
@@ -35,11 +34,7 @@ describe('brigade sagas list|show', () => {
   /** `brigade sagas …` as a real child process. */
   const cli = (...args: string[]) => runCli(['sagas', ...args], { DATABASE_URL: db.url, BRIGADE_SECRET: 'x'.repeat(40) });
   /** The same `main()` the binary runs, in this process (no start-up cost): for the cases that need no process of their own. */
-  const run = async (...args: string[]) => {
-    const lines = { out: [] as string[], err: [] as string[] };
-    const code = await main(['sagas', ...args], { DATABASE_URL: db.url }, { out: (l) => lines.out.push(l), err: (l) => lines.err.push(l) });
-    return { code, stdout: lines.out.join('\n'), stderr: lines.err.join('\n') };
-  };
+  const run = (...args: string[]) => runMain(['sagas', ...args], { DATABASE_URL: db.url });
 
   before(async () => {
     db = await createTestDatabase();

@@ -71,4 +71,27 @@ describe('the wired platform: compensations', () => {
     assert.equal((await ledgerOf(w, order.id)).filter(([movement]) => movement === 'refund').length, 1, 'refunded once');
     assert.equal((await paymentOf(w, order.id, customer.token)).body.version, refunded.body.version, 'the saga did not change');
   });
+
+  test('no accept within ACCEPT_DEADLINE_MINUTES: the deadline scheduler fires, the charge is refunded, then the order is cancelled', async () => {
+    const customer = await signUp(w);
+    const order = await orderFor(w, r, customer);
+    const charged = await eventually('the charge', () => paymentOf(w, order.id, customer.token), (p) => p.body.payment === 'authorized');
+    const deadlines = charged.body.deadlines as Array<{ name: string; dueAt: string; state: string }>;
+    assert.deepEqual(deadlines.map((d) => [d.name, d.state]), [['accept', 'open']]);
+    const placedAt = Date.parse(((await orderOf(order.id)) as { placedAt: string }).placedAt);
+    const dueIn = Date.parse(deadlines[0]!.dueAt) - placedAt;
+    assert.ok(Math.abs(dueIn - 10 * 60_000) < 60_000, `due ACCEPT_DEADLINE_MINUTES (default 10) after placement, not ${dueIn} ms`);
+    // The clock moves: bring the deadline forward instead of waiting ten minutes.
+    const moved = await w.admin.query(`update payments.saga_deadlines set due_at = now() where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+    assert.equal(moved.rowCount, 1);
+    const ended = await eventually('the compensation', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
+    assert.deepEqual([ended.body.payment, ended.body.outcome], ['refunded', 'expired']);
+    const cancelled = await orderOf(order.id);
+    assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'system', 'payment: not accepted in time']);
+    assert.deepEqual(await ledgerOf(w, order.id), [
+      ['authorization', 2850, 'charge'],
+      ['capture', 2850, 'charge:compensate:capture'],
+      ['refund', 2850, 'charge:compensate'],
+    ]);
+  });
 });
