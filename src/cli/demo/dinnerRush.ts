@@ -38,7 +38,7 @@ export interface RushSummary {
   /** Orders whose payment saga finished (paid out, refunded, or declined with nothing charged). */
   readonly settled: number;
   readonly payments: PaymentTally;
-  /** Milliseconds per command (HTTP round trip), by command name. */
+  /** Milliseconds per command (HTTP round trip), by command name; {@link ORDER_TO_DELIVERY}: each delivered order's whole way. */
   readonly latencies: ReadonlyMap<string, readonly number[]>;
   readonly conflicts: number;
   readonly cacheHits: number;
@@ -57,6 +57,8 @@ interface Restaurant {
 const GOOD_CARDS = ['4242424242424242', '5555555555554444', '378282246310005'];
 const DECLINED_CARD = '4000000000000002';
 const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed']);
+/** The latency entry of a whole delivered order, from the placing call to the courier's deliver. */
+export const ORDER_TO_DELIVERY = '(placed → delivered)';
 /** How long the rush waits for one order's courier, and for all payments to settle at the end. */
 const WAIT_MS = 120_000;
 
@@ -161,12 +163,16 @@ export async function runDinnerRush(
     throw new Error(`${name} kept conflicting`);
   };
 
-  /** Calls `read` every `everyMs` until `done` holds; past `deadline` it throws. Returns the answer that was done. */
-  const waitUntil = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, deadline = Date.now() + WAIT_MS, everyMs = 100): Promise<T> => {
-    for (;; await sleep(everyMs)) {
+  /**
+   * Calls `read` until `done` holds, as a client without a push channel would: first after 50 ms,
+   * then each wait half as long again, up to 500 ms. Past `deadline` it throws. Returns the answer that was done.
+   */
+  const waitUntil = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, deadline = Date.now() + WAIT_MS): Promise<T> => {
+    for (let pause = 50; ; pause = Math.min(500, pause * 1.5)) {
       const value = await read();
       if (done(value)) return value;
       if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+      await sleep(pause);
     }
   };
 
@@ -179,6 +185,7 @@ export async function runDinnerRush(
     cacheReads++;
     if (menu.headers.get('x-cache')?.startsWith('hit') === true) cacheHits++;
     const lines = [{ itemId: restaurant.items[n % 3] as string, quantity: 1 + (n % 2) }, { itemId: restaurant.items[3] as string, quantity: 1 }];
+    const placedAt = performance.now();
     const order = await must('place', 'POST', '/v1/orders', customer.token as string, { restaurantId: restaurant.id, deliveryAddress: `${n} Rua Augusta`, lines }, { 'idempotency-key': randomUUID() });
     const orderId = order.id as string;
     placed.push({ orderId, token: customer.token as string });
@@ -206,6 +213,9 @@ export async function runDinnerRush(
       await command(orderId, 'pick-up', courier, version);
       await command(orderId, 'deliver', courier, version);
       delivered++;
+      const whole = latencies.get(ORDER_TO_DELIVERY) ?? [];
+      whole.push(performance.now() - placedAt);
+      latencies.set(ORDER_TO_DELIVERY, whole);
     } catch (error) {
       if (!(error instanceof PaymentsCancelled)) throw error;
       declined++;
@@ -242,7 +252,7 @@ export async function runDinnerRush(
     const read = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, token);
     let stage: string;
     try {
-      stage = String((await waitUntil('the payment to settle', read, (p) => p.status === 200 && FINISHED_SAGA.has(String(p.json?.status)), deadline, 250)).json?.payment);
+      stage = String((await waitUntil('the payment to settle', read, (p) => p.status === 200 && FINISHED_SAGA.has(String(p.json?.status)), deadline)).json?.payment);
       settled++;
     } catch {
       const last = await read();
