@@ -38,7 +38,10 @@ export interface RushSummary {
   /** Orders whose payment saga finished (paid out, refunded, or declined with nothing charged). */
   readonly settled: number;
   readonly payments: PaymentTally;
-  /** Milliseconds per command (HTTP round trip), by command name; {@link ORDER_TO_DELIVERY}: each delivered order's whole way. */
+  /**
+   * Milliseconds per command (HTTP round trip), by command name; in parentheses, the waits
+   * ({@link WAITED_FOR_PAYMENT}, {@link WAITED_FOR_COURIER}) and each delivered order's whole way ({@link ORDER_TO_DELIVERY}).
+   */
   readonly latencies: ReadonlyMap<string, readonly number[]>;
   readonly conflicts: number;
   readonly cacheHits: number;
@@ -59,6 +62,10 @@ const DECLINED_CARD = '4000000000000002';
 const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed']);
 /** The latency entry of a whole delivered order, from the placing call to the courier's deliver. */
 export const ORDER_TO_DELIVERY = '(placed → delivered)';
+/** The wait from placement until the payment is authorized (or refused): the saga's charge, seen by the restaurant. */
+export const WAITED_FOR_PAYMENT = '(wait: authorization)';
+/** The wait from ready until a courier is assigned: the delivery service's dispatch, seen by the restaurant. */
+export const WAITED_FOR_COURIER = '(wait: courier)';
 /** How long the rush waits for one order's courier, and for all payments to settle at the end. */
 const WAIT_MS = 120_000;
 
@@ -93,6 +100,11 @@ export async function runDinnerRush(
   let conflicts = 0;
   let cacheHits = 0;
   let cacheReads = 0;
+  const record = (name: string, ms: number) => {
+    const list = latencies.get(name) ?? [];
+    list.push(ms);
+    latencies.set(name, list);
+  };
   const call = async (name: string, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) => {
     const started = performance.now();
     const response = await fetch(`${base}${path}`, {
@@ -101,9 +113,7 @@ export async function runDinnerRush(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const list = latencies.get(name) ?? [];
-    list.push(performance.now() - started);
-    latencies.set(name, list);
+    record(name, performance.now() - started);
     if (response.status === 412) conflicts++;
     return { status: response.status, headers: response.headers, json: text === '' ? null : (JSON.parse(text) as Record<string, unknown>) };
   };
@@ -197,25 +207,27 @@ export async function runDinnerRush(
         return;
       }
       // Restaurants cook what is paid for: wait until the payment is authorized (or refused).
+      const waitedFrom = performance.now();
       const payment = await waitUntil('the payment', () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff), (p) => p.status === 200 && p.json?.payment !== 'authorizing');
       if (payment.json?.payment !== 'authorized') {
         // Declined: the payments saga cancels the order (its compensation); wait for that to land.
         await waitUntil('the cancel', () => call('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.json?.status === 'cancelled' && o.json.cancelledBy === 'system');
         throw new PaymentsCancelled();
       }
+      record(WAITED_FOR_PAYMENT, performance.now() - waitedFrom);
       await command(orderId, 'accept', restaurant.staff, version, { etaMinutes: 15 });
       for (const line of order.lines as Array<{ lineId: string }>) await command(orderId, 'mark-item-prepared', restaurant.staff, version, { lineId: line.lineId });
       await command(orderId, 'ready', restaurant.staff, version);
       // The delivery service's dispatch workers assign a courier; wait for it (bounded).
+      const readyAt = performance.now();
       const assigned = await waitUntil('a courier', () => must('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.courierId !== null);
+      record(WAITED_FOR_COURIER, performance.now() - readyAt);
       version.v = assigned.version as number;
       const courier = courierTokens.get(assigned.courierId as string) as string;
       await command(orderId, 'pick-up', courier, version);
       await command(orderId, 'deliver', courier, version);
       delivered++;
-      const whole = latencies.get(ORDER_TO_DELIVERY) ?? [];
-      whole.push(performance.now() - placedAt);
-      latencies.set(ORDER_TO_DELIVERY, whole);
+      record(ORDER_TO_DELIVERY, performance.now() - placedAt);
     } catch (error) {
       if (!(error instanceof PaymentsCancelled)) throw error;
       declined++;

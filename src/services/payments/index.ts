@@ -18,6 +18,8 @@ const SCHEMA = 'payments';
 
 /** Options of {@link createPaymentsService}. */
 export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>> {
+  /** Competing saga runners in this process: provider calls of different orders overlap. Default 4. */
+  readonly runners?: number;
   /** The saga runner's idle poll, ms. Default 500. */
   readonly runnerPollMs?: number;
   /** The deadline scheduler's poll, ms (a deadline fires at most this late). Default 1000. */
@@ -28,8 +30,8 @@ export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions,
  * The payments service: the payment saga of every order (charge on OrderPlaced, refund on reject,
  * cancel or no accept within ACCEPT_DEADLINE_MINUTES, capture and payouts on delivery), its state in
  * `payments.saga_*`, and `GET /v1/orders/:id/payment`. Workers: `order-events-consumer` (order events
- * start and advance sagas), `saga-runner` (steps and compensations, calling the provider at
- * PAYMENT_PROVIDER_URL) and `saga-deadlines`. Its ports (ordering's cancel and order access, the
+ * start and advance sagas), `saga-runner-1` … `saga-runner-4` (steps and compensations, calling the
+ * provider at PAYMENT_PROVIDER_URL, competing for due work) and `saga-deadlines`. Its ports (ordering's cancel and order access, the
  * platform's cards on file) are wired by the composition root.
  *
  * @example
@@ -69,6 +71,7 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
       ...sagaWorkers({
         service: SCHEMA,
         registry: registryOf,
+        runners: options.runners ?? 4,
         onError: warnEveryMinute('payments saga'),
         ...(options.runnerPollMs === undefined ? {} : { pollMs: options.runnerPollMs }),
         ...(options.deadlinePollMs === undefined ? {} : { deadlinePollMs: options.deadlinePollMs }),
