@@ -1,6 +1,8 @@
 // The restaurant live-board: open orders grouped by status, kept current by the board's
 // Server-Sent Events stream (read with fetch so the token travels in the Authorization header),
-// with a timer on each order and the accept / ready commands sent with If-Match.
+// with a timer on each order and the accept / ready commands sent with If-Match. An order the
+// delivery service found no courier for carries a dispatch alert, shown on its card and in the
+// alerts list at the top until a courier is assigned.
 import { api, clockTime, elapsed, h, money, problemText, readEventStream, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
@@ -10,6 +12,9 @@ const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
+const alerts = document.getElementById('alerts');
+/** What staff can do about an order without a courier (the commands this platform has). */
+const alertAdvice = 'Assign a courier yourself, or cancel the order.';
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
 
@@ -26,13 +31,21 @@ function upsert(row) {
     orders.delete(row.orderId);
     return;
   }
-  if (known === undefined && row.status === 'placed') {
+  if (row.dispatchAlert && row.dispatchAlert.alertId !== known?.dispatchAlert?.alertId) {
+    announce(`Order ${shortId(row.orderId)}: no courier found. ${alertAdvice}`);
+  } else if (known === undefined && row.status === 'placed') {
     const what = (row.lines ?? []).map((l) => `${l.quantity} × ${l.name}`).join(', ');
     announce(`New order ${shortId(row.orderId)}: ${what}.`);
   } else if (known !== undefined && known.status !== row.status) {
     announce(`Order ${shortId(row.orderId)}: ${STATUS_LABELS[row.status]}.`);
   }
   orders.set(row.orderId, { ...known, ...row });
+}
+
+/** The words of a dispatch alert. */
+function alertText(order) {
+  const a = order.dispatchAlert;
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${a.reason}. ${alertAdvice}`;
 }
 
 function announce(text) {
@@ -66,14 +79,19 @@ function card(order) {
     h('p', { class: 'meta' }, 'Placed ', h('time', { datetime: order.placedAt }, clockTime(order.placedAt)), ` · ${timer.label} `,
       h('span', { class: 'timer', 'data-since': timer.since, 'data-limit': timer.limitMinutes ?? '' }, elapsed(timer.since)),
       order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : ''),
+    order.dispatchAlert ? h('p', { class: 'dispatch-alert', 'data-alert': order.dispatchAlert.alertId }, h('strong', {}, 'Dispatch alert: '), alertText(order)) : null,
     h('ul', {}, (order.lines ?? []).map((l) =>
       h('li', { class: l.prepared ? 'done' : '' }, `${l.quantity} × ${l.name}`, l.modifiers?.length ? ` (${l.modifiers.join(', ')})` : '', l.prepared ? h('span', { class: 'visually-hidden' }, ' prepared') : ''))),
     actions.length > 0 ? h('div', { class: 'actions' }, actions) : null,
   );
 }
 
-/** Redraws the columns, keeping keyboard focus on the same button when it still exists. */
+/** Redraws the alerts list and the columns, keeping keyboard focus on the same button when it still exists. */
 function render() {
+  const alerting = [...orders.values()].filter((o) => o.dispatchAlert).sort((a, b) => Date.parse(a.dispatchAlert.raisedAt) - Date.parse(b.dispatchAlert.raisedAt));
+  alerts.hidden = alerting.length === 0;
+  alerts.querySelector('.count').textContent = `(${alerting.length})`;
+  alerts.querySelector('ul').replaceChildren(...alerting.map((o) => h('li', { 'data-order': o.orderId }, h('strong', {}, `Order ${shortId(o.orderId)}: `), alertText(o))));
   const focused = document.activeElement;
   const focusKey = focused?.dataset?.order ? `${focused.dataset.order}:${focused.dataset.action}` : null;
   for (const section of document.querySelectorAll('section.column')) {

@@ -8,6 +8,7 @@ const EVENT_LABELS = {
   OrderRejected: 'Rejected by the restaurant',
   ItemPrepared: 'An item is prepared',
   OrderReady: 'Ready for pick-up',
+  DispatchAlertRaised: 'No courier free yet: the restaurant is arranging the delivery',
   CourierAssigned: 'A courier is assigned',
   OrderPickedUp: 'Picked up by the courier',
   OrderDelivered: 'Delivered',

@@ -15,6 +15,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   token: () => import('./commands/token.ts'),
   projections: () => import('./commands/projections.ts'),
   dlq: () => import('./commands/dlq.ts'),
+  sagas: () => import('./commands/sagas.ts'),
   demo: () => import('./commands/demo.ts'),
   'payment-provider': () => import('./commands/paymentProvider.ts'),
 };

@@ -4,9 +4,9 @@ import { createRelay } from '../platform/outbox/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
-import { createOrderingService, orderCommands } from '../services/ordering/index.ts';
-import { paymentsService } from '../services/payments/index.ts';
-import { courierDirectory, platformService, restaurantDirectory } from '../services/platform/index.ts';
+import { createOrderingService, orderAccess, orderCommands } from '../services/ordering/index.ts';
+import { createPaymentsService } from '../services/payments/index.ts';
+import { cardsOnFile, courierDirectory, platformService, restaurantDirectory } from '../services/platform/index.ts';
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
@@ -14,7 +14,12 @@ const orderingService = createOrderingService((deps) => ({ menu: menuCatalog(dep
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),
   couriers: courierDirectory(deps.unitOfWork),
-  orders: orderCommands(deps),
+  orders: orderCommands(deps, 'delivery-dispatch'),
+}));
+const paymentsService = createPaymentsService((deps) => ({
+  orders: orderCommands(deps, 'payments-saga'),
+  cards: cardsOnFile(deps.unitOfWork),
+  orderAccess: orderAccess(deps.unitOfWork),
 }));
 
 /** Every service, in migration order: the platform first (it creates the others' schemas and roles). */

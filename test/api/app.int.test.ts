@@ -95,7 +95,7 @@ describe('HTTP shell', () => {
     assert.match(metrics, /brigade_http_request_errors_total\{method="GET",route="\/v1\/probe\/boom"\} [1-9]/);
     assert.match(metrics, /brigade_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/health\/live"\} \d/);
     for (const state of ['in_use', 'idle', 'waiting']) assert.match(metrics, new RegExp(`brigade_db_pool_connections\\{pool="main",state="${state}"\\} \\d`));
-    assert.match(metrics, /brigade_db_pool_max\{pool="main"\} 10/);
+    assert.match(metrics, /brigade_db_pool_max\{pool="main"\} 20/);
   });
 
   test('/docs serves OpenAPI generated from the route schemas', async () => {

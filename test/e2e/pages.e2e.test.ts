@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
+import { randomUUID } from 'node:crypto';
+import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
 import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
@@ -107,6 +109,41 @@ describe('web pages in headless Chromium', { skip }, () => {
     }
     const events = await p.t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
     assert.deepEqual(events.json().events.map((e: { type: string }) => e.type), ['OrderPlaced', 'OrderAccepted'], 'the stale accept appended nothing');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a dispatch alert (no courier found) appears live on the card and in the alerts list, and leaves once a courier is assigned', async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
+    await card(page, 'accepted', id).waitFor(WAIT);
+    assert.equal(await page.locator('#alerts').isHidden(), true, 'no alerts, no alerts list');
+
+    // Delivery's DispatchFailed, as the ordering consumer receives it from the broker.
+    await dispatchAlertsHandler(p.t.platform.deps)({
+      id: randomUUID(),
+      subject: DISPATCH_FAILED_SUBJECT,
+      key: id,
+      headers: { tenant: r.rid } as never,
+      payload: { alertId: randomUUID(), orderId: id, restaurantId: r.rid, city: 'Porto', attempts: 8, reason: 'no courier available in Porto after 8 attempts', failedAt: new Date().toISOString() },
+      attempt: 1,
+    });
+    const onCard = card(page, 'accepted', id).locator('.dispatch-alert');
+    await onCard.waitFor(WAIT);
+    assert.match(await onCard.innerText(), /Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. Assign a courier yourself, or cancel the order\./);
+    const list = page.locator('#alerts');
+    assert.equal(await list.isVisible(), true);
+    assert.match(await list.innerText(), new RegExp(`Orders without a courier \\(1\\)[\\s\\S]*Order ${short(id)}: No courier found after 8 attempts`));
+    assert.match(await page.locator('#updates').innerText(), new RegExp(`Order ${short(id)}: no courier found`));
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'board-alert.png'), fullPage: true });
+
+    const k = await courier(p.t);
+    const version = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().version as number;
+    assert.equal((await command(p.t, r.staff, id, 'assign-courier', version, { courierId: k.id })).statusCode, 200);
+    await onCard.waitFor({ ...WAIT, state: 'detached' });
+    await list.waitFor({ ...WAIT, state: 'hidden' });
     assert.deepEqual(errors, []);
     await page.context().close();
   });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig } from '../../src/platform/config/index.ts';
+import { ConfigError, loadConfig, paymentProviderUrlOf } from '../../src/platform/config/index.ts';
 
 const services = ['platform', 'menu'];
 
@@ -10,7 +10,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.redisUrl, null);
   assert.equal(config.natsUrl, null);
   assert.equal(config.port, 3000);
-  assert.equal(config.poolSize, 10);
+  assert.equal(config.poolSize, 20);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
   assert.ok(Object.isFrozen(config));
@@ -71,4 +71,31 @@ test('empty values count as unset', () => {
   const config = loadConfig({ DATABASE_URL: '', PORT: '  ' }, { services });
   assert.equal(config.databaseUrl, null);
   assert.equal(config.port, 3000);
+});
+
+test('payments: provider port and URL, timeout, accept deadline and the default card', () => {
+  const defaults = loadConfig({ PORT: '8080' }, { services });
+  assert.deepEqual(
+    [defaults.providerPort, defaults.paymentProviderUrl, paymentProviderUrlOf(defaults), defaults.paymentProviderTimeoutMs, defaults.acceptDeadlineMinutes, defaults.paymentDefaultCard],
+    [8081, null, 'http://127.0.0.1:8081', 5000, 10, '4242424242424242'],
+  );
+  assert.equal(loadConfig({ PORT: '0' }, { services }).providerPort, 0, 'any free port for the platform: any free port for the provider');
+  const set = loadConfig(
+    { PROVIDER_PORT: '4100', PAYMENT_PROVIDER_URL: 'https://pay.example/api', PAYMENT_PROVIDER_TIMEOUT_MS: '2500', ACCEPT_DEADLINE_MINUTES: '3', PAYMENT_DEFAULT_CARD: 'none' },
+    { services },
+  );
+  assert.deepEqual(
+    [set.providerPort, paymentProviderUrlOf(set), set.paymentProviderTimeoutMs, set.acceptDeadlineMinutes, set.paymentDefaultCard],
+    [4100, 'https://pay.example/api', 2500, 3, null],
+  );
+  assert.equal(loadConfig({ PAYMENT_DEFAULT_CARD: '4000000000000002' }, { services }).paymentDefaultCard, '4000000000000002');
+  assert.throws(
+    () => loadConfig({ PAYMENT_PROVIDER_URL: 'ftp://x', PAYMENT_PROVIDER_TIMEOUT_MS: '60000', ACCEPT_DEADLINE_MINUTES: '0', PAYMENT_DEFAULT_CARD: '4242-4242' }, { services }),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.issues.map((i) => i.variable).sort(), ['ACCEPT_DEADLINE_MINUTES', 'PAYMENT_DEFAULT_CARD', 'PAYMENT_PROVIDER_TIMEOUT_MS', 'PAYMENT_PROVIDER_URL']);
+      assert.doesNotMatch(error.message, /4242-4242/, 'a card number is not echoed');
+      return true;
+    },
+  );
 });

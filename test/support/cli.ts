@@ -26,3 +26,15 @@ export function runCli(args: readonly string[], env: Record<string, string | und
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * Runs `brigade …args` in this process through the same `main()` the binary calls (the binary only
+ * adds `process.exit(code)`): no start-up cost, for the many cases that need no process of their own.
+ */
+export async function runMain(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const { main } = await import('../../src/cli/main.ts');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { LOG_LEVEL: 'warn', ...env }, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}

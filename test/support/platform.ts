@@ -19,9 +19,9 @@ export interface TestPlatform {
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256-signing';
 
-/** Starts the platform on a fresh clone of the migrated template. */
-export async function startTestPlatform(env: Record<string, string> = {}): Promise<TestPlatform> {
-  const db = await createTestDatabase();
+/** Starts the platform on a fresh clone of the migrated template (or on `db`, which it then owns and drops). */
+export async function startTestPlatform(env: Record<string, string> = {}, db?: TestDatabase): Promise<TestPlatform> {
+  db ??= await createTestDatabase();
   const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '8', ...env }, { services: SERVICE_NAMES });
   const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
   return {
@@ -32,7 +32,7 @@ export async function startTestPlatform(env: Record<string, string> = {}): Promi
       platform.app.inject({ ...options, headers: { ...(headers ?? {}), ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) } }),
     close: async () => {
       await platform.close();
-      await db.drop();
+      await db!.drop();
     },
   };
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { loadConfig } from '../../platform/config/index.ts';
@@ -5,20 +6,24 @@ import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
 import { workersOf } from '../runUntilSignal.ts';
+import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 
-export const usage = `Usage: brigade demo [--restaurants N] [--couriers N] [--orders N] [--rate R]
+export const usage = `Usage: brigade demo [--restaurants N] [--couriers N] [--orders N] [--rate R] [--declined SHARE]
 
 Runs a dinner rush through the real HTTP API of a platform it starts itself (embedded PostgreSQL
-when DATABASE_URL is unset): a city with restaurants, menus, couriers and customers; orders placed,
-accepted, prepared, dispatched and delivered, some cancelled. Prints the pages to watch, a progress
-bar, and a summary: orders/s, p50 and p99 per command, conflicts, dead letters, cache hit rate.
-Defaults: --restaurants 3 --couriers 6 --orders 40 --rate 4 (orders per second).`;
+when DATABASE_URL is unset) with the stand-in payment provider beside it: a city with restaurants,
+menus, couriers and customers with a card on file; orders placed (and charged), accepted, prepared,
+dispatched, delivered and paid out to restaurant and courier; some cancelled (refunded); a few
+customers' cards declined (payments cancels those orders, nothing charged). Prints the pages to
+watch, a progress bar, and a summary: orders/s, payments by outcome, p50 and p99 per command,
+conflicts, dead letters, cache hit rate.
+Defaults: --restaurants 3 --couriers 6 --orders 40 --rate 4 (orders per second) --declined 0.1.`;
 
 /** `brigade demo`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values } = parse(args, { restaurants: { type: 'string' }, couriers: { type: 'string' }, orders: { type: 'string' }, rate: { type: 'string' } }, usage, 0);
+  const { values } = parse(args, { restaurants: { type: 'string' }, couriers: { type: 'string' }, orders: { type: 'string' }, rate: { type: 'string' }, declined: { type: 'string' } }, usage, 0);
   if (values.help) return ctx.io.out(usage), 0;
   const number = (name: string, fallback: number, max: number) => {
     const raw = values[name as keyof typeof values];
@@ -27,18 +32,24 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`--${name} must be a number from 1 to ${max}`, usage);
     return n;
   };
-  const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000), cancelShare: 0.1 };
+  const declineShare = values.declined === undefined ? 0.1 : Number(values.declined);
+  if (!(declineShare >= 0 && declineShare <= 1) || values.declined?.trim() === '') throw new UsageError('--declined must be a share from 0 to 1', usage);
+  const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000), cancelShare: 0.1, declineShare };
 
-  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, ctx.io.out);
+  const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(loaded, ctx.io.out);
   const stopWorkers = new AbortController();
+  setMaxListeners(0, stopWorkers.signal);
   let platform;
+  let provider: StandInProvider | undefined;
   try {
-    for (const target of migrationTargets(config, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined });
+    for (const target of migrationTargets(loaded, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined });
+    provider = await startStandInProvider(loaded, db.url, ctx.env);
+    const config = provider.config;
     platform = await createPlatform(config, db, { logger: false, embedded: db.embedded !== null });
     const address = await platform.app.listen({ host: config.host, port: config.port });
     const workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
-    ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier)`);
+    ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${config.paymentProviderUrl}`);
     const bar = (done: number, total: number, perSecond: number) => {
       const width = 30;
       const filled = Math.round((done / total) * width);
@@ -48,8 +59,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     };
     const summary = await runDinnerRush(address, platform.deps.tokens, options, { onSetup: ctx.io.out, onProgress: bar });
     ctx.io.out('');
-    ctx.io.out(`Dinner rush: ${summary.delivered} delivered, ${summary.cancelled} cancelled, ${summary.failed} failed in ${summary.seconds.toFixed(1)} s`);
-    ctx.io.out(`  completed orders/s   ${((summary.delivered + summary.cancelled) / summary.seconds).toFixed(2)}`);
+    ctx.io.out(`Dinner rush: ${summary.delivered} delivered, ${summary.cancelled} cancelled by the customer, ${summary.declined} declined (card refused), ${summary.failed} failed in ${summary.seconds.toFixed(1)} s`);
+    ctx.io.out(`  completed orders/s   ${((summary.delivered + summary.cancelled + summary.declined) / summary.seconds).toFixed(2)}`);
+    ctx.io.out(`  payments             ${Object.entries(summary.payments).sort(([a], [b]) => a.localeCompare(b)).map(([stage, n]) => `${n} ${stage.replace('_', ' ')}`).join(', ')} (${summary.settled}/${summary.delivered + summary.cancelled + summary.declined + summary.failed} settled; GET /v1/orders/<id>/payment, brigade sagas list --stuck)`);
     ctx.io.out(`  conflicts (412)      ${summary.conflicts}`);
     ctx.io.out(`  dead letters         ${summary.deadLetters}`);
     ctx.io.out(`  menu cache hit rate  ${summary.cacheReads === 0 ? '-' : `${((summary.cacheHits / summary.cacheReads) * 100).toFixed(0)}% (${summary.cacheHits}/${summary.cacheReads})`}`);
@@ -66,6 +78,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   } finally {
     stopWorkers.abort();
     await platform?.close();
+    await provider?.close();
     await db.embedded?.stop();
   }
 }

@@ -1,10 +1,9 @@
-import pg from 'pg';
 import { loadConfig } from '../../platform/config/index.ts';
-import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import type { CommandContext } from './types.ts';
@@ -13,8 +12,8 @@ export const usage = `Usage: brigade start
 
 Runs the whole platform in one process: PostgreSQL (embedded under .brigade/pg when DATABASE_URL is
 unset; reused by the next start), pending migrations, the HTTP API for every service and every
-worker, and the stand-in payment provider (PROVIDER_PORT, default PORT + 1). Stops cleanly on
-Ctrl+C (SIGINT) or SIGTERM.`;
+worker, and the stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when
+PAYMENT_PROVIDER_URL names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
 
 /** `brigade start`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -31,27 +30,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     await db.embedded?.stop();
     throw error;
   }
-  // The stand-in payment provider runs beside the platform: a separate HTTP server with its own
-  // schema and ledger, on PROVIDER_PORT (default: the platform's port + 1; any free port when PORT=0).
-  const providerConfig = loadProviderConfig({ ...ctx.env, PROVIDER_PORT: ctx.env.PROVIDER_PORT ?? String(config.port === 0 ? 0 : config.port + 1) });
-  const providerPool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? db.url, max: 4, application_name: 'brigade-payment-provider' });
-  providerPool.on('error', () => undefined);
-  let provider: Awaited<ReturnType<typeof startPaymentProvider>>;
+  // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
+  let provider: Awaited<ReturnType<typeof startStandInProvider>>;
   try {
-    provider = await startPaymentProvider({ pool: providerPool, host: providerConfig.host, port: providerConfig.port, faults: providerConfig.faults });
+    provider = await startStandInProvider(config, db.url, ctx.env);
   } catch (error) {
-    await providerPool.end();
     await db.embedded?.stop();
     throw error;
   }
-  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url}`);
-  return runUntilSignal(config, db, {
-    http: true,
-    services: SERVICES,
-    workers: workersOf(SERVICES),
-    beforeClose: async () => {
-      await provider.close();
-      await providerPool.end();
-    },
-  }, ctx.io, shutdown);
+  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url ?? `${provider.config.paymentProviderUrl} (PAYMENT_PROVIDER_URL)`}`);
+  return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close() }, ctx.io, shutdown);
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { TokenService } from '../../platform/auth/index.ts';
 
 /** The size and pace of a rush. */
@@ -6,18 +7,41 @@ export interface RushOptions {
   readonly restaurants: number;
   readonly couriers: number;
   readonly orders: number;
-  /** New orders per second. */
+  /** New orders per second (open loop). Ignored when {@link clients} is set. */
   readonly rate: number;
+  /** Closed loop instead: this many customers order one after another, each waiting for their order to end. */
+  readonly clients?: number;
   /** Share of orders the customer cancels before the restaurant accepts. */
   readonly cancelShare: number;
+  /**
+   * Share of customers whose card on file is the payment provider's declined card (at least one when
+   * above 0): payments cancels their orders and charges nothing.
+   */
+  readonly declineShare: number;
+  /** The card the provider declines. Default `4000000000000002` (the stand-in's). */
+  readonly declineCard?: string;
 }
+
+/** Where each order's payment ended, by the `payment` of `GET /v1/orders/:id/payment`. */
+export type PaymentTally = Readonly<Record<string, number>>;
 
 /** What a rush measured. */
 export interface RushSummary {
+  /** From the first order placed to the last order's payment settled. */
   readonly seconds: number;
   readonly delivered: number;
+  /** Cancelled by the customer. */
   readonly cancelled: number;
+  /** Cancelled by payments: the card on file was declined. */
+  readonly declined: number;
   readonly failed: number;
+  /** Orders whose payment saga finished (paid out, refunded, or declined with nothing charged). */
+  readonly settled: number;
+  readonly payments: PaymentTally;
+  /**
+   * Milliseconds per command (HTTP round trip), by command name; in parentheses, the waits
+   * ({@link WAITED_FOR_PAYMENT}, {@link WAITED_FOR_COURIER}) and each delivered order's whole way ({@link ORDER_TO_DELIVERY}).
+   */
   readonly latencies: ReadonlyMap<string, readonly number[]>;
   readonly conflicts: number;
   readonly cacheHits: number;
@@ -32,22 +56,55 @@ interface Restaurant {
   readonly items: readonly string[];
 }
 
+/** Cards the stand-in approves (any valid number that is not the declined card). */
+const GOOD_CARDS = ['4242424242424242', '5555555555554444', '378282246310005'];
+const DECLINED_CARD = '4000000000000002';
+const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed']);
+/** The latency entry of a whole delivered order, from the placing call to the courier's deliver. */
+export const ORDER_TO_DELIVERY = '(placed → delivered)';
+/** The wait from placement until the payment is authorized (or refused): the saga's charge, seen by the restaurant. */
+export const WAITED_FOR_PAYMENT = '(wait: authorization)';
+/** The wait from ready until a courier is assigned: the delivery service's dispatch, seen by the restaurant. */
+export const WAITED_FOR_COURIER = '(wait: courier)';
+/** How long the rush waits for one order's courier, and for all payments to settle at the end. */
+const WAIT_MS = 120_000;
+
+/** `count` indexes spread evenly over `0 … total - 1`. */
+function spread(total: number, count: number): Set<number> {
+  const picked = new Set<number>();
+  for (let i = 0; i < count; i++) picked.add(Math.min(total - 1, Math.floor(((i + 0.5) * total) / count)));
+  return picked;
+}
+
 /**
  * A dinner rush through the real HTTP API of a running platform at `base`: a city with restaurants
- * and menus, couriers who mark themselves available, customers who read menus and order; restaurants
- * accept, prepare and mark ready; the delivery service dispatches couriers, who pick up and deliver.
- * Some customers cancel before the restaurant accepts. Every call is timed per command.
+ * and menus, couriers who mark themselves available, customers who sign up, put a card on file, read
+ * menus and order; restaurants accept, prepare and mark ready; the delivery service dispatches
+ * couriers, who pick up and deliver; the payments saga charges each order at placement and captures
+ * and pays out on delivery. Some customers cancel before the restaurant accepts (refunded); a few
+ * keep the provider's declined card on file (payments cancels their orders, nothing charged). Every
+ * call is timed per command; at the end the rush waits for every payment to settle and tallies them.
  */
 export async function runDinnerRush(
   base: string,
   tokens: TokenService,
   options: RushOptions,
-  hooks: { onSetup?(line: string): void; onProgress?(done: number, total: number, perSecond: number): void } = {},
+  hooks: {
+    onSetup?(line: string): void;
+    /** Called (and awaited) once the city is set up, right before the first order: a benchmark takes its "before" readings here. */
+    onStarted?(): void | Promise<void>;
+    onProgress?(done: number, total: number, perSecond: number): void;
+  } = {},
 ): Promise<RushSummary> {
   const latencies = new Map<string, number[]>();
   let conflicts = 0;
   let cacheHits = 0;
   let cacheReads = 0;
+  const record = (name: string, ms: number) => {
+    const list = latencies.get(name) ?? [];
+    list.push(ms);
+    latencies.set(name, list);
+  };
   const call = async (name: string, method: string, path: string, token: string | null, body?: unknown, headers: Record<string, string> = {}) => {
     const started = performance.now();
     const response = await fetch(`${base}${path}`, {
@@ -56,9 +113,7 @@ export async function runDinnerRush(
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await response.text();
-    const list = latencies.get(name) ?? [];
-    list.push(performance.now() - started);
-    latencies.set(name, list);
+    record(name, performance.now() - started);
     if (response.status === 412) conflicts++;
     return { status: response.status, headers: response.headers, json: text === '' ? null : (JSON.parse(text) as Record<string, unknown>) };
   };
@@ -92,12 +147,17 @@ export async function runDinnerRush(
     await must('availability', 'POST', '/v1/couriers/me/availability', token, { available: true });
   }
   hooks.onSetup?.(`${options.couriers} couriers are available in ${city}`);
+  const declining = options.declineShare > 0 ? spread(options.orders, Math.max(1, Math.round(options.orders * options.declineShare))) : new Set<number>();
+  if (declining.size > 0) hooks.onSetup?.(`${declining.size} customer(s) keep a card on file that the payment provider declines`);
 
   let delivered = 0;
   let cancelled = 0;
+  let declined = 0;
   let failed = 0;
+  const placed: Array<{ orderId: string; token: string }> = [];
+  await hooks.onStarted?.();
   const started = performance.now();
-  const progress = () => hooks.onProgress?.(delivered + cancelled + failed, options.orders, (delivered + cancelled) / ((performance.now() - started) / 1000));
+  const progress = () => hooks.onProgress?.(delivered + cancelled + declined + failed, options.orders, (delivered + cancelled + declined) / ((performance.now() - started) / 1000));
 
   /** Runs one command, re-reading the version and retrying when another actor got there first (412). */
   const command = async (orderId: string, name: string, token: string, version: { v: number }, body: unknown = {}) => {
@@ -113,59 +173,115 @@ export async function runDinnerRush(
     throw new Error(`${name} kept conflicting`);
   };
 
+  /**
+   * Calls `read` until `done` holds, as a client without a push channel would: first after 50 ms,
+   * then each wait half as long again, up to 500 ms. Past `deadline` it throws. Returns the answer that was done.
+   */
+  const waitUntil = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, deadline = Date.now() + WAIT_MS): Promise<T> => {
+    for (let pause = 50; ; pause = Math.min(500, pause * 1.5)) {
+      const value = await read();
+      if (done(value)) return value;
+      if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
+      await sleep(pause);
+    }
+  };
+
   const oneOrder = async (n: number) => {
     const restaurant = restaurants[n % restaurants.length] as Restaurant;
     const customer = await must('sign-up', 'POST', '/v1/customers', null, { name: `Guest ${n}`, email: `guest-${randomUUID()}@demo.example`, address: `${n} Rua Augusta` });
+    const card = declining.has(n) ? (options.declineCard ?? DECLINED_CARD) : (GOOD_CARDS[n % GOOD_CARDS.length] as string);
+    await must('card on file', 'PUT', '/v1/customers/me/payment-method', customer.token as string, { cardNumber: card });
     const menu = await call('read menu', 'GET', `/v1/restaurants/${restaurant.id}/menu`, null);
     cacheReads++;
     if (menu.headers.get('x-cache')?.startsWith('hit') === true) cacheHits++;
     const lines = [{ itemId: restaurant.items[n % 3] as string, quantity: 1 + (n % 2) }, { itemId: restaurant.items[3] as string, quantity: 1 }];
-    const placed = await must('place', 'POST', '/v1/orders', customer.token as string, { restaurantId: restaurant.id, deliveryAddress: `${n} Rua Augusta`, lines }, { 'idempotency-key': randomUUID() });
-    const orderId = placed.id as string;
-    const version = { v: placed.version as number };
-    if (Math.random() < options.cancelShare) {
-      await command(orderId, 'cancel', customer.token as string, version, { reason: 'changed my mind' });
-      cancelled++;
-      return;
+    const placedAt = performance.now();
+    const order = await must('place', 'POST', '/v1/orders', customer.token as string, { restaurantId: restaurant.id, deliveryAddress: `${n} Rua Augusta`, lines }, { 'idempotency-key': randomUUID() });
+    const orderId = order.id as string;
+    placed.push({ orderId, token: customer.token as string });
+    const version = { v: order.version as number };
+    try {
+      if (!declining.has(n) && Math.random() < options.cancelShare) {
+        await command(orderId, 'cancel', customer.token as string, version, { reason: 'changed my mind' });
+        cancelled++;
+        return;
+      }
+      // Restaurants cook what is paid for: wait until the payment is authorized (or refused).
+      const waitedFrom = performance.now();
+      const payment = await waitUntil('the payment', () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff), (p) => p.status === 200 && p.json?.payment !== 'authorizing');
+      if (payment.json?.payment !== 'authorized') {
+        // Declined: the payments saga cancels the order (its compensation); wait for that to land.
+        await waitUntil('the cancel', () => call('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.json?.status === 'cancelled' && o.json.cancelledBy === 'system');
+        throw new PaymentsCancelled();
+      }
+      record(WAITED_FOR_PAYMENT, performance.now() - waitedFrom);
+      await command(orderId, 'accept', restaurant.staff, version, { etaMinutes: 15 });
+      for (const line of order.lines as Array<{ lineId: string }>) await command(orderId, 'mark-item-prepared', restaurant.staff, version, { lineId: line.lineId });
+      await command(orderId, 'ready', restaurant.staff, version);
+      // The delivery service's dispatch workers assign a courier; wait for it (bounded).
+      const readyAt = performance.now();
+      const assigned = await waitUntil('a courier', () => must('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.courierId !== null);
+      record(WAITED_FOR_COURIER, performance.now() - readyAt);
+      version.v = assigned.version as number;
+      const courier = courierTokens.get(assigned.courierId as string) as string;
+      await command(orderId, 'pick-up', courier, version);
+      await command(orderId, 'deliver', courier, version);
+      delivered++;
+      record(ORDER_TO_DELIVERY, performance.now() - placedAt);
+    } catch (error) {
+      if (!(error instanceof PaymentsCancelled)) throw error;
+      declined++;
     }
-    await command(orderId, 'accept', restaurant.staff, version, { etaMinutes: 15 });
-    for (const line of placed.lines as Array<{ lineId: string }>) await command(orderId, 'mark-item-prepared', restaurant.staff, version, { lineId: line.lineId });
-    await command(orderId, 'ready', restaurant.staff, version);
-    // The delivery service's dispatch workers assign a courier; wait for it (bounded).
-    let courierId: string | null = null;
-    for (let i = 0; i < 600 && courierId === null; i++) {
-      const order = await must('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff);
-      courierId = (order.courierId as string | null) ?? null;
-      version.v = order.version as number;
-      if (courierId === null) await new Promise((r) => setTimeout(r, 100));
-    }
-    if (courierId === null) throw new Error(`order ${orderId} got no courier within 60 s`);
-    const courier = courierTokens.get(courierId) as string;
-    await command(orderId, 'pick-up', courier, version);
-    await command(orderId, 'deliver', courier, version);
-    delivered++;
   };
+  const attempt = (n: number) =>
+    oneOrder(n)
+      .catch((error: unknown) => {
+        failed++;
+        hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(progress);
 
-  const running: Promise<void>[] = [];
-  for (let n = 0; n < options.orders; n++) {
-    running.push(
-      oneOrder(n)
-        .catch((error: unknown) => {
-          failed++;
-          hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
-        })
-        .finally(progress),
-    );
-    await new Promise((r) => setTimeout(r, 1000 / options.rate));
+  if (options.clients !== undefined) {
+    // Closed loop: each client places its next order once its previous one has ended.
+    let next = 0;
+    await Promise.all(Array.from({ length: options.clients }, async () => {
+      for (let n = next++; n < options.orders; n = next++) await attempt(n);
+    }));
+  } else {
+    const running: Promise<void>[] = [];
+    for (let n = 0; n < options.orders; n++) {
+      running.push(attempt(n));
+      await sleep(1000 / options.rate);
+    }
+    await Promise.all(running);
   }
-  await Promise.all(running);
+
+  // The payments settle after the orders: payouts follow the delivery, refunds the cancel.
+  const payments: Record<string, number> = {};
+  let settled = 0;
+  const deadline = Date.now() + WAIT_MS;
+  for (const { orderId, token } of placed) {
+    const read = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, token);
+    let stage: string;
+    try {
+      stage = String((await waitUntil('the payment to settle', read, (p) => p.status === 200 && FINISHED_SAGA.has(String(p.json?.status)), deadline)).json?.payment);
+      settled++;
+    } catch {
+      const last = await read();
+      stage = last.status === 200 ? `still ${String(last.json?.payment)}` : 'not started';
+    }
+    payments[stage] = (payments[stage] ?? 0) + 1;
+  }
   const seconds = (performance.now() - started) / 1000;
   const dlq = await call('admin', 'GET', '/v1/admin/dead-letters', admin);
   return {
     seconds,
     delivered,
     cancelled,
+    declined,
     failed,
+    settled,
+    payments,
     latencies,
     conflicts,
     cacheHits,
@@ -173,4 +289,11 @@ export async function runDinnerRush(
     deadLetters: ((dlq.json?.deadLetters as unknown[]) ?? []).length,
     restaurantIds: restaurants.map((r) => r.id),
   };
+}
+
+/** The order was cancelled by payments: its card was declined. */
+class PaymentsCancelled extends Error {
+  constructor() {
+    super('cancelled by payments: the card was declined');
+  }
 }

@@ -16,7 +16,11 @@ export interface Config {
   readonly serviceDatabaseUrls: Readonly<Record<string, string>>;
   /** `DATABASE_REPLICA_URL`: a read replica, or `null`. */
   readonly databaseReplicaUrl: string | null;
-  /** `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 10. */
+  /**
+   * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20: with every worker
+   * in one process, each outbox relay's and projection's leader keeps one pooled connection (8 with
+   * the five services), and HTTP, dispatch, consumers and the saga runner share the rest.
+   */
   readonly poolSize: number;
   /** `REDIS_URL`, or `null` for the in-process cache. */
   readonly redisUrl: string | null;
@@ -36,6 +40,31 @@ export interface Config {
   readonly bodyLimit: number;
   /** `CACHE_TTL_SECONDS`: time-to-live of cached documents (the menu). Default 60; 0 turns caching off. */
   readonly cacheTtlSeconds: number;
+  /** `PROVIDER_PORT`: where `brigade start` runs the stand-in payment provider. Default `PORT` + 1 (0 when `PORT` is 0). */
+  readonly providerPort: number;
+  /**
+   * `PAYMENT_PROVIDER_URL`: the payment provider the payments saga calls, or `null` for the stand-in
+   * that `brigade start` runs, at `http://127.0.0.1:<PROVIDER_PORT>` (see {@link paymentProviderUrlOf}).
+   */
+  readonly paymentProviderUrl: string | null;
+  /** `PAYMENT_PROVIDER_TIMEOUT_MS`: how long one provider call may take before the step retries it. Default 5000, at most 20 000 (below the saga runner's 30 s lease). */
+  readonly paymentProviderTimeoutMs: number;
+  /** `ACCEPT_DEADLINE_MINUTES`: a restaurant that has not accepted an order within this long: cancel and refund. Default 10. */
+  readonly acceptDeadlineMinutes: number;
+  /**
+   * `PAYMENT_DEFAULT_CARD`: the card charged for a customer with no card on file. Default
+   * `4242424242424242` (the stand-in provider approves it); `none`: such a customer's orders are
+   * cancelled for want of a payment method.
+   */
+  readonly paymentDefaultCard: string | null;
+}
+
+/**
+ * The payment provider's base URL: `PAYMENT_PROVIDER_URL`, else the stand-in on this host at
+ * `PROVIDER_PORT` (when that is 0, `brigade start` replaces the config's URL with the one it got).
+ */
+export function paymentProviderUrlOf(config: Pick<Config, 'paymentProviderUrl' | 'providerPort'>): string {
+  return config.paymentProviderUrl ?? `http://127.0.0.1:${config.providerPort}`;
 }
 
 /** One wrong variable: its name, what it expects and what it got. */
@@ -116,20 +145,31 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     issues.push({ variable: 'BRIGADE_SECRET', expected: 'at least 32 characters', got: `${secret.length} characters` });
   }
 
+  const port = int('PORT', 3000, 0, 65535);
+  const defaultCard = read('PAYMENT_DEFAULT_CARD') ?? '4242424242424242';
+  if (defaultCard !== 'none' && !/^\d{12,19}$/.test(defaultCard)) {
+    issues.push({ variable: 'PAYMENT_DEFAULT_CARD', expected: "a card number of 12 to 19 digits, or 'none'", got: `${defaultCard.length} characters` });
+  }
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', pg),
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
     databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
-    poolSize: int('DATABASE_POOL_SIZE', 10, 1, 1000),
+    poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     host: read('HOST') ?? '127.0.0.1',
-    port: int('PORT', 3000, 0, 65535),
+    port,
     secret,
     logLevel: logLevel as LogLevel,
     home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
+    providerPort: int('PROVIDER_PORT', port === 0 ? 0 : Math.min(65535, port + 1), 0, 65535),
+    paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
+    paymentProviderTimeoutMs: int('PAYMENT_PROVIDER_TIMEOUT_MS', 5000, 100, 20_000),
+    acceptDeadlineMinutes: int('ACCEPT_DEADLINE_MINUTES', 10, 1, 24 * 60),
+    paymentDefaultCard: defaultCard === 'none' ? null : defaultCard,
   };
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(config);

@@ -38,6 +38,8 @@ export interface ServiceModule {
   readonly migrationsDir?: string;
   /** Its routes, registered with the shared dependencies. */
   readonly routes?: FastifyPluginAsync<{ deps: ServiceDeps }>;
+  /** The schema of its saga store (`saga_instances`, `saga_log`, `saga_deadlines`) when it runs sagas; `brigade sagas` reads it. */
+  readonly sagaSchema?: string;
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
   readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }

@@ -2,12 +2,15 @@ import { ValidationError } from '../errors/index.ts';
 import { SagaDefinitionError } from './sagaErrors.ts';
 import type { AnySagaDefinition, SagaDefinition } from './types.ts';
 
+/** The tables of a saga store (sagaSchemaSql, sagaLogSchemaSql). */
+export type SagaTable = 'saga_instances' | 'saga_deadlines' | 'saga_log';
+
 /** Where a service keeps its sagas and which types it runs. */
 export interface SagaRegistry {
-  /** The schema holding `saga_instances` and `saga_deadlines` (see sagaSchemaSql). */
+  /** The schema holding `saga_instances`, `saga_deadlines` and `saga_log` (see sagaSchemaSql, sagaLogSchemaSql). */
   readonly schema: string;
-  /** The schema, quoted for SQL. */
-  readonly table: (name: 'saga_instances' | 'saga_deadlines') => string;
+  /** A table of the saga store, qualified and quoted for SQL. */
+  readonly table: (name: SagaTable) => string;
   /** The definition of a saga type. @throws SagaDefinitionError for an unknown name. */
   definition(name: string): SagaDefinition<unknown, unknown>;
   readonly names: readonly string[];
@@ -16,13 +19,24 @@ export interface SagaRegistry {
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 
 /**
+ * The qualified tables of the saga store in `schema`, for code that reads sagas without running them
+ * (inspection needs no saga definitions).
+ *
+ * @throws ValidationError when `schema` is not a lower-case SQL identifier.
+ */
+export function sagaTables(schema: string): (name: SagaTable) => string {
+  if (!IDENTIFIER.test(schema)) throw new ValidationError('schema must be a lower-case SQL identifier', { field: 'schema' });
+  return (name) => `"${schema}".${name}`;
+}
+
+/**
  * The saga types a service runs, and the schema their instances live in.
  *
  * @example
  * const sagas = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga] });
  */
 export function createSagaRegistry(options: { readonly schema: string; readonly sagas: ReadonlyArray<AnySagaDefinition> }): SagaRegistry {
-  if (!IDENTIFIER.test(options.schema)) throw new ValidationError('schema must be a lower-case SQL identifier', { field: 'schema' });
+  const table = sagaTables(options.schema);
   const byName = new Map<string, SagaDefinition<unknown, unknown>>();
   for (const saga of options.sagas) {
     if (byName.has(saga.name)) throw new SagaDefinitionError(`Saga ${saga.name} is registered twice`);
@@ -30,7 +44,7 @@ export function createSagaRegistry(options: { readonly schema: string; readonly 
   }
   return Object.freeze({
     schema: options.schema,
-    table: (name: 'saga_instances' | 'saga_deadlines') => `"${options.schema}".${name}`,
+    table,
     definition: (name: string) => {
       const found = byName.get(name);
       if (found === undefined) throw new SagaDefinitionError(`No saga type ${JSON.stringify(name)} is registered (known: ${[...byName.keys()].join(', ')})`);

@@ -1,7 +1,12 @@
 export { defineSaga } from './defineSaga.ts';
-export { createSagaRegistry } from './createSagaRegistry.ts';
-export type { SagaRegistry } from './createSagaRegistry.ts';
+export { createSagaRegistry, sagaTables } from './createSagaRegistry.ts';
+export type { SagaRegistry, SagaTable } from './createSagaRegistry.ts';
 export { sagaSchemaSql } from './sagaSchemaSql.ts';
+export { sagaLogSchemaSql } from './sagaLogSchemaSql.ts';
+export { showSaga } from './showSaga.ts';
+export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';
+export { listSagas } from './listSagas.ts';
+export type { ListSagasOptions, SagaSummary } from './listSagas.ts';
 export type { SagaSchemaOptions } from './sagaSchemaSql.ts';
 export { startSaga } from './startSaga.ts';
 export type { StartSagaOptions } from './startSaga.ts';

@@ -7,43 +7,60 @@ import { createSagaRunner } from './createSagaRunner.ts';
 export interface SagaWorkersOptions {
   /** The service whose role the transactions take, e.g. `payments`. */
   readonly service: string;
-  readonly registry: SagaRegistry;
+  /**
+   * The service's saga types, or a function of the process's dependencies that builds them (when the
+   * sagas' steps need ports wired from those dependencies). Called once per worker start.
+   */
+  readonly registry: SagaRegistry | ((deps: ServiceDeps) => SagaRegistry);
+  /**
+   * Competing runners in this process (`saga-runner`, or `saga-runner-1` … `saga-runner-<n>`). Each
+   * claims with SKIP LOCKED and runs one step at a time; a step is mostly a network call, so more
+   * runners overlap them. Default 1.
+   */
+  readonly runners?: number;
   /** Runner lease; above the slowest step action. Default 30 000 ms. */
   readonly leaseMs?: number;
   /** Runner idle poll. Default 500 ms. */
   readonly pollMs?: number;
   /** Deadline scheduler poll. Default 1000 ms. */
   readonly deadlinePollMs?: number;
+  /** Receives the loops' own errors (database down); they go on after their poll interval. */
+  readonly onError?: (error: unknown) => void;
 }
 
 /**
- * The two long-running loops of a service's sagas, in the shape of `ServiceModule.workers`:
- * `saga-runner` (steps and compensations) and `saga-deadlines` (the deadline scheduler).
+ * The long-running loops of a service's sagas, in the shape of `ServiceModule.workers`: the runners
+ * (`saga-runner`, or `saga-runner-1` … with `runners` > 1: steps and compensations) and
+ * `saga-deadlines` (the deadline scheduler).
  *
  * @example
  * export const paymentsService: ServiceModule = { name: 'payments', workers: sagaWorkers({ service: 'payments', registry }) };
  */
 export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }> {
+  const registryOf = (deps: ServiceDeps) => (typeof options.registry === 'function' ? options.registry(deps) : options.registry);
+  const runners = options.runners ?? 1;
   return [
-    {
-      name: 'saga-runner',
-      run: (deps, signal) =>
+    ...Array.from({ length: runners }, (_, i) => ({
+      name: runners === 1 ? 'saga-runner' : `saga-runner-${i + 1}`,
+      run: (deps: ServiceDeps, signal: AbortSignal) =>
         createSagaRunner({
           unitOfWork: deps.unitOfWork,
           service: options.service,
-          registry: options.registry,
+          registry: registryOf(deps),
           ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
+          ...(options.onError !== undefined ? { onError: options.onError } : {}),
         }).run(signal),
-    },
+    })),
     {
       name: 'saga-deadlines',
       run: (deps, signal) =>
         createDeadlineScheduler({
           unitOfWork: deps.unitOfWork,
           service: options.service,
-          registry: options.registry,
+          registry: registryOf(deps),
           ...(options.deadlinePollMs !== undefined ? { pollMs: options.deadlinePollMs } : {}),
+          ...(options.onError !== undefined ? { onError: options.onError } : {}),
         }).run(signal),
     },
   ];

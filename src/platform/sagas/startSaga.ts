@@ -29,12 +29,18 @@ export async function startSaga<S = unknown, I = unknown>(tx: Tx, registry: Saga
   const definition = registry.definition(options.name);
   const id = options.id ?? randomUUID();
   const t = applySagaStart(definition, options.input);
+  // The instance and its first log entry (version 1, `started`, with the input) in one statement.
   const { rows } = await tx.query<SagaRow>(
-    `insert into ${registry.table('saga_instances')} (tenant_id, id, name, state, status, pending, completed, error)
-     values ($1, $2, $3, $4::jsonb, $5, $6::text[], $7::text[], $8)
-     on conflict (tenant_id, id) do nothing
-     returning *`,
-    [tenantId, id, definition.name, JSON.stringify(t.state), t.status, t.pending, t.completed, t.error],
+    `with created as (
+       insert into ${registry.table('saga_instances')} (tenant_id, id, name, state, status, pending, completed, error)
+       values ($1, $2, $3, $4::jsonb, $5, $6::text[], $7::text[], $8)
+       on conflict (tenant_id, id) do nothing
+       returning *),
+     logged as (
+       insert into ${registry.table('saga_log')} (tenant_id, saga_id, version, kind, item, status, data)
+       select tenant_id, id, version, 'started', name, status, $9::jsonb from created)
+     select * from created`,
+    [tenantId, id, definition.name, JSON.stringify(t.state), t.status, t.pending, t.completed, t.error, JSON.stringify(options.input ?? null)],
   );
   if (rows[0] === undefined) {
     const existing = await tx.query<SagaRow>(`select * from ${registry.table('saga_instances')} where tenant_id = $1 and id = $2`, [tenantId, id]);

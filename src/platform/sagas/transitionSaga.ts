@@ -46,16 +46,27 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     const instance = instanceOf<S>(row);
     const t = applySagaEvent(registry.definition(row.name), instance as SagaInstance<unknown>, input);
     if (t === null) return { applied: false, instance, attempts: attempt };
+    const entry = logEntryOf(input, row.attempts);
+    // The log row is inserted by the same statement as the version it records: one round trip, and
+    // no version without its entry (the log's primary key is the version).
     const updated = await tx.query<SagaRow>(
-      `update ${table}
-          set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9,
-              run_after = now() + $10::double precision * interval '1 millisecond',
-              locked_by = case when locked_by = $11 then null else locked_by end,
-              locked_until = case when locked_by = $11 then null else locked_until end,
-              version = version + 1, updated_at = now()
-        where tenant_id = $1 and id = $2 and version = $3
-        returning *`,
-      [row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null],
+      `with changed as (
+         update ${table}
+            set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9,
+                run_after = now() + $10::double precision * interval '1 millisecond',
+                locked_by = case when locked_by = $11 then null else locked_by end,
+                locked_until = case when locked_by = $11 then null else locked_until end,
+                version = version + 1, updated_at = now()
+          where tenant_id = $1 and id = $2 and version = $3
+          returning *),
+       logged as (
+         insert into ${registry.table('saga_log')} (tenant_id, saga_id, version, kind, item, attempt, status, data, error)
+         select tenant_id, id, version, $12, $13, $14, status, $15::jsonb, $16 from changed)
+       select * from changed`,
+      [
+        row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null,
+        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error,
+      ],
     );
     if (updated.rows[0] !== undefined) {
       await writeDeadlines(tx, registry, row.tenant_id, row.id, t);
@@ -63,4 +74,20 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     }
   }
   throw new ConcurrencyError(seen ?? 0, null, `Saga ${sagaId} kept changing under ${maxRetries + 1} attempts to advance it`);
+}
+
+/** What the saga log records about one input (see sagaLogSchemaSql). */
+export interface SagaLogInput {
+  readonly kind: 'started' | 'event' | 'succeeded' | 'failed' | 'retrying';
+  readonly item: string;
+  readonly attempt: number | null;
+  readonly data: unknown;
+  readonly error: string | null;
+}
+
+/** The log entry of an input; `failures` is the instance's failed attempts of its head item so far. */
+function logEntryOf(input: SagaInput, failures: number): SagaLogInput {
+  if (input.kind === 'event') return { kind: 'event', item: input.event.type, attempt: null, data: input.event.data ?? null, error: null };
+  if (input.kind === 'stepSucceeded') return { kind: 'succeeded', item: input.item, attempt: failures + 1, data: input.result ?? null, error: null };
+  return { kind: input.retry ? 'retrying' : 'failed', item: input.item, attempt: failures + 1, data: { code: input.error.code }, error: input.error.message };
 }

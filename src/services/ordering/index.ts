@@ -5,14 +5,17 @@ import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
 import type { OrderingPorts } from './ports.ts';
 import { orderingRoutes } from './routes.ts';
 import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
+import { runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 
 export type { LineRequest, MenuCatalog, OrderingPorts, PricedLine } from './ports.ts';
-export type { OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
+export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
 export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';
 export { foldOrder } from './domain/foldOrder.ts';
 export { formatPosition, parsePosition } from './orderView.ts';
 export { orderCommands } from './orderCommandsAdapter.ts';
+export { DISPATCH_ALERTS_SUBSCRIPTION, DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
+export { orderAccess } from './orderAccessAdapter.ts';
 export { createOrderStore } from './orderStore.ts';
 export type { OrderView } from './orderView.ts';
 
@@ -39,6 +42,11 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
     workers: [
       // The courier task-list, customer order-history and restaurant live-board projectors.
       ...createViewWorkers(views.all),
+      {
+        // Delivery's DispatchFailed becomes DispatchAlertRaised on the order: the live-board shows it.
+        name: 'dispatch-alerts-consumer',
+        run: (deps, signal) => runDispatchAlertsConsumer(deps, signal),
+      },
       {
         // Idempotency keys are remembered for 24 h; this deletes older ones once an hour.
         name: 'idempotency-keys-pruner',

@@ -1,36 +1,73 @@
+import type { Actor } from '../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError } from '../../platform/errors/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import type { OrderCommand } from './domain/orderCommands.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
+import type { DispatchAlert } from './domain/orderEvents.ts';
+import type { OrderStatus } from './domain/orderState.ts';
 
-const DISPATCH = { kind: 'system' as const, id: 'delivery-dispatch' };
+/** Statuses in which an order is over without delivery: a cancel finds nothing left to do. */
+const ENDED_UNDELIVERED: ReadonlySet<OrderStatus> = new Set(['cancelled', 'rejected']);
 
 /**
- * The in-process adapter other services' ports use to command orders (the delivery service's
- * dispatch assigns couriers). Runs ordering's own command path as a `system` actor, at the order's
- * current version, retrying a few times when another command got there first. Assigning the courier
- * already assigned appends nothing, so a retried dispatch is harmless.
+ * The in-process adapter other services' ports (and ordering's own consumers) use to command orders:
+ * the delivery service's dispatch assigns couriers, the payments saga cancels orders it could not
+ * charge, the dispatch-alerts consumer records that no courier was found. Runs ordering's
+ * own command path as the `system` actor `actorId` (who appears in the order's events), at the
+ * order's current version, retrying a few times when another command got there first. Every command
+ * is idempotent: assigning the courier already assigned appends nothing; cancelling an order that
+ * is already cancelled or rejected does nothing; an alert already recorded is not recorded again.
+ *
+ * @example
+ * const orders = orderCommands(deps, 'payments-saga');
+ * await orders.cancelOrder({ restaurantId, orderId, reason: 'payment: card declined' });
  */
-export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }) {
+export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }, actorId = 'delivery-dispatch') {
   const { unitOfWork, commitStatements } = deps;
   const store = createOrderStore();
-  return {
-    async assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> {
-      const context = { service: 'ordering', tenantId: input.restaurantId, actor: DISPATCH };
-      for (let attempt = 0; ; attempt++) {
-        const loaded = await unitOfWork(context, (tx) => loadOrder(store, tx, input.orderId));
-        if (loaded === null) throw new NotFoundError('order', input.orderId);
-        try {
-          await runOrderCommand(
-            { unitOfWork, commitStatements, store },
-            { context, orderId: input.orderId, expectedVersion: loaded.version, command: { type: 'assign-courier', by: DISPATCH, courierId: input.courierId }, lineage: {} },
-          );
-          return;
-        } catch (error) {
-          if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;
-        }
+  const by: Actor & { kind: 'system' } = { kind: 'system', id: actorId };
+
+  /**
+   * Runs the command `build(status)` gives on the order at its current version; `null` means the order
+   * is already as wanted (nothing to append). Retries on a version conflict.
+   */
+  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (status: OrderStatus) => OrderCommand | null): Promise<void> => {
+    const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
+    for (let attempt = 0; ; attempt++) {
+      const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
+      if (loaded === null) throw new NotFoundError('order', input.orderId);
+      const wanted = build(loaded.state.status);
+      if (wanted === null) return;
+      try {
+        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {} });
+        return;
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;
       }
-    },
+    }
+  };
+
+  return {
+    /** Assigns `courierId` (ordering's `assign-courier`); the same courier again appends nothing. */
+    assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> =>
+      command(input, () => ({ type: 'assign-courier', by, courierId: input.courierId })),
+    /**
+     * Cancels the order (ordering's `cancel`, as a system actor: allowed while placed, accepted or
+     * ready). An order already cancelled or rejected counts as done.
+     *
+     * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up or delivered.
+     */
+    cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void> =>
+      command(input, (status) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
+    /**
+     * Records delivery's alert that no courier was found (`raise-dispatch-alert`); the same alert again,
+     * or one for an order that has a courier by now, appends nothing.
+     *
+     * @throws {UnprocessableError} 422 for an order no longer waiting for a courier (picked up, finished).
+     */
+    raiseDispatchAlert: (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert): Promise<void> =>
+      command(input, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt })),
   };
 }

@@ -31,6 +31,8 @@ export interface OrderView {
   readonly etaMinutes: number | null;
   readonly preparedLineIds: readonly string[];
   readonly courierId: string | null;
+  /** Delivery found no courier after its last attempt (the restaurant must act); null once one is assigned. */
+  readonly dispatchAlert: OrderState['dispatchAlert'];
   readonly rejectReason: string | null;
   readonly cancelledBy: OrderState['cancelledBy'];
   readonly cancelReason: string | null;
@@ -56,6 +58,7 @@ export function toOrderView(state: OrderState, version: number, position: Global
     etaMinutes: state.etaMinutes,
     preparedLineIds: state.preparedLineIds,
     courierId: state.courierId,
+    dispatchAlert: state.dispatchAlert,
     rejectReason: state.rejectReason,
     cancelledBy: state.cancelledBy,
     cancelReason: state.cancelReason,

@@ -51,7 +51,7 @@ interface CommandRoute {
   readonly build: (by: CommandActor, body: Record<string, unknown>) => OrderCommand;
 }
 
-const COMMANDS: Record<Exclude<OrderCommand['type'], 'place'>, CommandRoute> = {
+const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-alert'>, CommandRoute> = {
   accept: {
     roles: ['staff', 'admin'],
     summary: 'Accept a placed order, with an optional ETA (staff)',

@@ -1,8 +1,91 @@
 import { fileURLToPath } from 'node:url';
-import type { ServiceModule } from '../../platform/runtime/index.ts';
+import { paymentProviderUrlOf } from '../../platform/config/index.ts';
+import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import { createSagaRegistry, sagaWorkers, type SagaRegistry } from '../../platform/sagas/index.ts';
+import { paymentMethodsOf } from './paymentMethodsOf.ts';
+import type { PaymentsPorts } from './ports.ts';
+import { createPaymentProviderClient } from './provider/index.ts';
+import { paymentRoutes } from './routes.ts';
+import { paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './saga/index.ts';
 
-/** The payments service: owns payment saga state, charges, refunds and payouts. Its schema `payments` and role `brigade_payments` come from the platform's first migration. */
-export const paymentsService: ServiceModule = {
-  name: 'payments',
-  migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-};
+export type { CardsOnFile, OrderAccess, PaymentsPorts } from './ports.ts';
+export type { PaymentView } from './paymentView.ts';
+export { PaymentViewSchema, toPaymentView } from './paymentView.ts';
+export { paymentMethodsOf, PaymentMethodMissingError } from './paymentMethodsOf.ts';
+
+const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+const SCHEMA = 'payments';
+
+/** Options of {@link createPaymentsService}. */
+export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>> {
+  /** Competing saga runners in this process: provider calls of different orders overlap. Default 4. */
+  readonly runners?: number;
+  /** The saga runner's idle poll, ms. Default 500. */
+  readonly runnerPollMs?: number;
+  /** The deadline scheduler's poll, ms (a deadline fires at most this late). Default 1000. */
+  readonly deadlinePollMs?: number;
+}
+
+/**
+ * The payments service: the payment saga of every order (charge on OrderPlaced, refund on reject,
+ * cancel or no accept within ACCEPT_DEADLINE_MINUTES, capture and payouts on delivery), its state in
+ * `payments.saga_*`, and `GET /v1/orders/:id/payment`. Workers: `order-events-consumer` (order events
+ * start and advance sagas), `saga-runner-1` … `saga-runner-4` (steps and compensations, calling the
+ * provider at PAYMENT_PROVIDER_URL, competing for due work) and `saga-deadlines`. Its ports (ordering's cancel and order access, the
+ * platform's cards on file) are wired by the composition root.
+ *
+ * @example
+ * createPaymentsService((deps) => ({ orders: orderCommands(deps, 'payments-saga'), cards: cardsOnFile(deps.unitOfWork), orderAccess: orderAccess(deps.unitOfWork) }))
+ */
+export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPorts, options: PaymentsServiceOptions = {}): ServiceModule {
+  // One registry per process (per deps): the workers and the routes share the provider client.
+  const registries = new WeakMap<ServiceDeps, SagaRegistry>();
+  const registryOf = (deps: ServiceDeps): SagaRegistry => {
+    let registry = registries.get(deps);
+    if (registry === undefined) {
+      const wired = ports(deps);
+      const provider = createPaymentProviderClient({ baseUrl: paymentProviderUrlOf(deps.config), timeoutMs: deps.config.paymentProviderTimeoutMs });
+      const saga = paymentSaga(
+        { provider, orders: wired.orders, paymentMethods: paymentMethodsOf(wired.cards, deps.config.paymentDefaultCard) },
+        {
+          acceptWithinMs: deps.config.acceptDeadlineMinutes * 60_000,
+          ...(options.courierFee === undefined ? {} : { courierFee: options.courierFee }),
+          ...(options.commissionRate === undefined ? {} : { commissionRate: options.commissionRate }),
+        },
+      );
+      registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga] });
+      registries.set(deps, registry);
+    }
+    return registry;
+  };
+  return {
+    name: 'payments',
+    migrationsDir,
+    sagaSchema: SCHEMA,
+    routes: paymentRoutes((deps) => ports(deps).orderAccess),
+    workers: [
+      {
+        name: 'order-events-consumer',
+        run: (deps, signal) => runPaymentOrderEvents({ unitOfWork: deps.unitOfWork, registry: registryOf(deps), transport: deps.transport }, signal, { onError: warnEveryMinute('payments order events') }),
+      },
+      ...sagaWorkers({
+        service: SCHEMA,
+        registry: registryOf,
+        runners: options.runners ?? 4,
+        onError: warnEveryMinute('payments saga'),
+        ...(options.runnerPollMs === undefined ? {} : { pollMs: options.runnerPollMs }),
+        ...(options.deadlinePollMs === undefined ? {} : { deadlinePollMs: options.deadlinePollMs }),
+      }),
+    ],
+  };
+}
+
+/** A loop's trouble (database or broker down) as a process warning, at most once a minute: the loop goes on. */
+function warnEveryMinute(what: string): (error: unknown) => void {
+  let last = 0;
+  return (error) => {
+    if (Date.now() - last < 60_000) return;
+    last = Date.now();
+    process.emitWarning(`${what}: ${error instanceof Error ? error.message : String(error)}; retrying`);
+  };
+}

@@ -6,6 +6,7 @@ export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
+export { cardsOnFile } from './cardsOnFile.ts';
 
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the

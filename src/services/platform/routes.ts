@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../api/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
-import { NotFoundError } from '../../platform/errors/index.ts';
+import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES } from '../../platform/auth/index.ts';
 import { createCourier } from './operations/createCourier.ts';
 import { getCourier } from './operations/getCourier.ts';
@@ -15,6 +15,9 @@ import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { addStaff } from './operations/addStaff.ts';
 import { getStaffMember } from './operations/getStaffMember.ts';
 import { listStaff } from './operations/listStaff.ts';
+import { getPaymentMethod } from './operations/getPaymentMethod.ts';
+import { removePaymentMethod } from './operations/removePaymentMethod.ts';
+import { setPaymentMethod } from './operations/setPaymentMethod.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -32,14 +35,22 @@ const StaffSchema = Type.Object({
 });
 const CourierSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, createdAt: Type.String() });
 const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.String(), address: Type.String(), createdAt: Type.String() });
+const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const bearer = [{ bearer: [] }];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The platform service's routes: the directory, sign-up, staff and tokens. */
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { unitOfWork, tokens } = deps;
   const asAdmin = (request: Parameters<typeof authorize>[0], tenantId: string | null = null) => actorContext(authorize(request, 'admin'), 'platform', tenantId);
+  /** The calling customer, whose token must carry their id as its subject. */
+  const customerOf = (request: Parameters<typeof authorize>[0]) => {
+    const principal = authorize(request, 'customer');
+    if (!UUID.test(principal.subject)) throw new ForbiddenError("A customer token must carry the customer's id as its subject");
+    return principal;
+  };
 
   app.post(
     '/restaurants',
@@ -119,6 +130,45 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
       const customer = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCustomer(tx, principal.subject));
       if (customer === null) throw new NotFoundError('customer', principal.subject);
       return customer;
+    },
+  );
+
+  app.put(
+    '/customers/me/payment-method',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Put your card on file (customer): the payments saga charges it for your orders. Answers the last four digits only',
+        security: bearer,
+        body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }) }, { additionalProperties: false }),
+        response: { 200: PaymentMethodSchema },
+      },
+    },
+    async (request) => {
+      const principal = customerOf(request);
+      return unitOfWork(actorContext(principal, 'platform'), (tx) => setPaymentMethod(tx, { customerId: principal.subject, cardNumber: request.body.cardNumber }));
+    },
+  );
+
+  app.get(
+    '/customers/me/payment-method',
+    { schema: { tags: ['platform'], summary: 'Your card on file, last four digits (customer); 404 when none is set', security: bearer, response: { 200: PaymentMethodSchema } } },
+    async (request) => {
+      const principal = customerOf(request);
+      const method = await unitOfWork({ ...actorContext(principal, 'platform'), readOnly: true }, (tx) => getPaymentMethod(tx, principal.subject));
+      if (method === null) throw new NotFoundError('payment method of customer', principal.subject);
+      return method;
+    },
+  );
+
+  app.delete(
+    '/customers/me/payment-method',
+    { schema: { tags: ['platform'], summary: 'Remove your card on file (customer); 404 when none is set', security: bearer } },
+    async (request, reply) => {
+      const principal = customerOf(request);
+      const removed = await unitOfWork(actorContext(principal, 'platform'), (tx) => removePaymentMethod(tx, principal.subject));
+      if (!removed) throw new NotFoundError('payment method of customer', principal.subject);
+      return reply.status(204).send();
     },
   );
 

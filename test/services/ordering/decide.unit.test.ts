@@ -205,4 +205,25 @@ describe('order decide: finer rules', () => {
     assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'staff', 'no courier']);
     assert.equal(evolve(delivered, { type: 'SomethingNew', data: {} } as unknown as OrderEvent), delivered, 'an unknown event type leaves the state as it is');
   });
+
+  test('a dispatch alert: by the system only, while accepted or ready without a courier; recorded once; a courier assigned clears it', () => {
+    const alert = { alertId: 'a-1', attempts: 8, reason: 'no courier available in Porto after 8 attempts', raisedAt: '2025-01-01T20:00:00.000Z' };
+    const raise = { type: 'raise-dispatch-alert' as const, by: system, ...alert };
+    const readyNoCourier = foldOrder([...PATHS.accepted, { type: 'OrderReady', data: { orderId } }]);
+    assert.deepEqual(decide(raise, readyNoCourier), [{ type: 'DispatchAlertRaised', data: { orderId, ...alert } }]);
+    assert.equal(decide(raise, stateAt('accepted'))[0]?.type, 'DispatchAlertRaised');
+    assert.deepEqual(
+      STATUSES.filter((status) => status !== 'accepted' && status !== 'ready').map((status) => code(raise, stateAt(status))),
+      [N, X, X, X, X, X],
+      'not for an order that does not exist, is not accepted yet, or no longer waits for a courier',
+    );
+    assert.equal(code({ ...raise, by: staff }, readyNoCourier), 'FORBIDDEN');
+    const alerted = foldOrder(decide(raise, readyNoCourier), readyNoCourier);
+    assert.deepEqual(alerted.dispatchAlert, alert);
+    assert.deepEqual(decide(raise, alerted), [], 'the same alert again (a redelivery) appends nothing');
+    assert.equal(decide({ ...raise, alertId: 'a-2' }, alerted)[0]?.type, 'DispatchAlertRaised', 'a new alert (after a redrive) is recorded');
+    assert.deepEqual(decide(raise, stateAt('ready')), [], 'moot when a courier is assigned by now');
+    const assigned = foldOrder(decide({ type: 'assign-courier', by: staff, courierId: courier2.id }, alerted), alerted);
+    assert.deepEqual([assigned.courierId, assigned.dispatchAlert], [courier2.id, null]);
+  });
 });

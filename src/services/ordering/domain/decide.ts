@@ -14,6 +14,7 @@ export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderS
   'mark-item-prepared': ['accepted'],
   ready: ['accepted'],
   'assign-courier': ['accepted', 'ready'],
+  'raise-dispatch-alert': ['accepted', 'ready'],
   cancel: ['placed', 'accepted', 'ready'],
   'pick-up': ['ready'],
   deliver: ['picked_up'],
@@ -30,7 +31,8 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): 
 /**
  * Decides what a command does to an order: the events to append, or a typed error. Pure: no I/O,
  * no clock, no ids (the command carries them). An empty result means "already so" (assigning the
- * courier who is already assigned) and appends nothing.
+ * courier who is already assigned, recording a dispatch alert already recorded or made moot by an
+ * assigned courier) and appends nothing.
  *
  * @throws {UnprocessableError} `ORDER_TRANSITION_FORBIDDEN` (422) outside the lifecycle, naming the
  *   status and the command; `ORDER_LINE_UNKNOWN`, `ORDER_ITEM_ALREADY_PREPARED`,
@@ -98,6 +100,13 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     case 'assign-courier':
       if (state.courierId === command.courierId) return [];
       return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId } }];
+    case 'raise-dispatch-alert': {
+      if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service raises a dispatch alert');
+      // Already recorded, or moot: a courier was assigned meanwhile (by staff, or a later dispatch).
+      if (state.dispatchAlert?.alertId === command.alertId || state.courierId !== null) return [];
+      const { alertId, attempts, reason, raisedAt } = command;
+      return [{ type: 'DispatchAlertRaised', data: { orderId, alertId, attempts, reason, raisedAt } }];
+    }
     case 'cancel': {
       const by = command.by.kind;
       if (by === 'courier') throw new ForbiddenError('A courier cannot cancel an order');

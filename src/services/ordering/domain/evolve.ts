@@ -31,8 +31,12 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return state.preparedLineIds.includes(event.data.lineId) ? state : { ...state, preparedLineIds: [...state.preparedLineIds, event.data.lineId] };
     case 'OrderReady':
       return { ...state, status: 'ready' };
+    case 'DispatchAlertRaised': {
+      const { alertId, attempts, reason, raisedAt } = event.data;
+      return { ...state, dispatchAlert: { alertId, attempts, reason, raisedAt } };
+    }
     case 'CourierAssigned':
-      return { ...state, courierId: event.data.courierId };
+      return { ...state, courierId: event.data.courierId, dispatchAlert: null };
     case 'OrderPickedUp':
       return { ...state, status: 'picked_up', courierId: event.data.courierId };
     case 'OrderDelivered':

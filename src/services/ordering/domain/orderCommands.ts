@@ -1,4 +1,4 @@
-import type { LineModifier } from './orderEvents.ts';
+import type { DispatchAlert, LineModifier } from './orderEvents.ts';
 
 /** Who issues a command (from the token, or `system` for a process such as the delivery service). */
 export interface CommandActor {
@@ -39,14 +39,16 @@ export type OrderCommand =
   | { readonly type: 'mark-item-prepared'; readonly by: CommandActor; readonly lineId: string }
   | { readonly type: 'ready'; readonly by: CommandActor }
   | { readonly type: 'assign-courier'; readonly by: CommandActor; readonly courierId: string }
+  /** Records delivery's alert that no courier was found (system only; no HTTP route). */
+  | ({ readonly type: 'raise-dispatch-alert'; readonly by: CommandActor } & DispatchAlert)
   | { readonly type: 'cancel'; readonly by: CommandActor; readonly reason: string }
   | { readonly type: 'pick-up'; readonly by: CommandActor }
   | { readonly type: 'deliver'; readonly by: CommandActor };
 
-/** A command name, as in the URL (`POST /v1/orders/:id/<name>`). */
+/** A command name, as in the URL (`POST /v1/orders/:id/<name>`); `raise-dispatch-alert` has none. */
 export type OrderCommandType = OrderCommand['type'];
 
-/** Every command name. */
+/** Every command name with an HTTP route. */
 export const ORDER_COMMAND_TYPES: readonly OrderCommandType[] = Object.freeze([
   'place',
   'accept',

@@ -28,6 +28,17 @@ export interface OrderLine {
   readonly lineTotal: number;
 }
 
+/** Why an order has no courier: delivery's alert, as the order records it. */
+export interface DispatchAlert {
+  /** Delivery's alert id (the same alert recorded twice appends nothing). */
+  readonly alertId: string;
+  /** Dispatch attempts made without a courier. */
+  readonly attempts: number;
+  readonly reason: string;
+  /** ISO-8601 instant of delivery's decision. */
+  readonly raisedAt: string;
+}
+
 /** Who cancelled an order. */
 export type CancelledBy = 'customer' | 'staff' | 'admin' | 'system';
 
@@ -50,6 +61,11 @@ export interface OrderEventData {
   ItemPrepared: { readonly orderId: string; readonly lineId: string };
   OrderReady: { readonly orderId: string };
   CourierAssigned: { readonly orderId: string; readonly courierId: string };
+  /**
+   * The delivery service found no courier for the order after its last attempt (its
+   * `delivery.dispatch.DispatchFailed`): the restaurant must act. A later CourierAssigned ends it.
+   */
+  DispatchAlertRaised: DispatchAlert & { readonly orderId: string };
   OrderPickedUp: { readonly orderId: string; readonly courierId: string };
   OrderDelivered: { readonly orderId: string };
   OrderCancelled: { readonly orderId: string; readonly by: CancelledBy; readonly reason: string };
@@ -68,6 +84,7 @@ export const ORDER_EVENT_TYPES: readonly OrderEventType[] = Object.freeze([
   'OrderRejected',
   'ItemPrepared',
   'OrderReady',
+  'DispatchAlertRaised',
   'CourierAssigned',
   'OrderPickedUp',
   'OrderDelivered',

@@ -1,4 +1,4 @@
-import type { CancelledBy, OrderLine } from './orderEvents.ts';
+import type { CancelledBy, DispatchAlert, OrderLine } from './orderEvents.ts';
 
 /** Where an order is in its lifecycle; `none` before it is placed. */
 export type OrderStatus = 'none' | 'placed' | 'accepted' | 'ready' | 'picked_up' | 'delivered' | 'rejected' | 'cancelled';
@@ -22,6 +22,8 @@ export interface OrderState {
   readonly preparedLineIds: readonly string[];
   /** The assigned courier (set by CourierAssigned, kept through pick-up and delivery). */
   readonly courierId: string | null;
+  /** Set while dispatch found no courier (DispatchAlertRaised), cleared by CourierAssigned. */
+  readonly dispatchAlert: DispatchAlert | null;
   readonly rejectReason: string | null;
   readonly cancelledBy: CancelledBy | null;
   readonly cancelReason: string | null;
@@ -41,6 +43,7 @@ export const INITIAL_ORDER: OrderState = Object.freeze({
   etaMinutes: null,
   preparedLineIds: [],
   courierId: null,
+  dispatchAlert: null,
   rejectReason: null,
   cancelledBy: null,
   cancelReason: null,

@@ -15,7 +15,8 @@ export interface BoardLine {
 
 /**
  * The fold of the restaurant live-board: one row per order with its lines (prepared or not), status,
- * times and courier. Pure: every value comes from the events.
+ * times, courier, and the dispatch alert while delivery has found no courier for it (raised by
+ * DispatchAlertRaised, cleared by CourierAssigned). Pure: every value comes from the events.
  */
 export function evolveBoard(row: RowState | null, event: RecordedEvent): RowState | undefined {
   const type = event.type as OrderEventType;
@@ -43,6 +44,7 @@ export function evolveBoard(row: RowState | null, event: RecordedEvent): RowStat
       ready_at: null,
       eta_minutes: null,
       courier_id: null,
+      dispatch_alert: null,
       ...base,
     };
   }
@@ -59,8 +61,12 @@ export function evolveBoard(row: RowState | null, event: RecordedEvent): RowStat
     }
     case 'OrderReady':
       return { ...row, ...base, status: 'ready', ready_at: event.metadata.occurredAt };
+    case 'DispatchAlertRaised': {
+      const d = dataOf(event, 'DispatchAlertRaised');
+      return { ...row, ...base, dispatch_alert: { alertId: String(d.alertId), attempts: Number(d.attempts), reason: String(d.reason), raisedAt: String(d.raisedAt) } };
+    }
     case 'CourierAssigned':
-      return { ...row, ...base, courier_id: uuidOrNull(dataOf(event, 'CourierAssigned').courierId) };
+      return { ...row, ...base, courier_id: uuidOrNull(dataOf(event, 'CourierAssigned').courierId), dispatch_alert: null };
     case 'OrderPickedUp':
       return { ...row, ...base, status: 'picked_up', courier_id: uuidOrNull(dataOf(event, 'OrderPickedUp').courierId) ?? row.courier_id };
     default: {
@@ -92,6 +98,7 @@ export function boardProjection(store: EventStore) {
       ready_at: 'timestamptz',
       eta_minutes: 'integer',
       courier_id: 'uuid',
+      dispatch_alert: 'jsonb',
       updated_at: 'timestamptz',
       version: 'integer',
     },

@@ -67,7 +67,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
   /** Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured ones), under its own derived key. */
   const refundAll = async (ctx: Ctx) => {
     const chargeId = ctx.state.chargeId;
-    if (chargeId === null) return { refunded: false };
+    if (chargeId === null) return { refunded: false, amount: 0 };
     try {
       await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`);
     } catch (error) {
@@ -76,7 +76,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
     }
     const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey);
-    return { refunded: true, refundId: refund.id };
+    return { refunded: true, refundId: refund.id, amount: refund.amount };
   };
   const ended = (s: State) => s.outcome !== 'open';
   /** After the charge landed: act on what happened to the order meanwhile. */

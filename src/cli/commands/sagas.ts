@@ -1,0 +1,120 @@
+import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { loadConfig } from '../../platform/config/index.ts';
+import { createDatabases, unitOfWork, type Tx } from '../../platform/db/index.ts';
+import { BrigadeError } from '../../platform/errors/index.ts';
+import { listSagas, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import type { Io } from '../io.ts';
+import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import type { CommandContext } from './types.ts';
+
+export const usage = `Usage: brigade sagas <list|show> …
+
+  brigade sagas list [--stuck [--older-than MINUTES]] [--status S] [--limit N] [--json]
+                       Sagas, most recently changed first. --stuck: only those that need a person:
+                       failed ones (a compensation failed for good), and unfinished ones that have
+                       not changed for MINUTES (default 15), each with the reason
+  brigade sagas show ID [--json]
+                       One saga: status, state, pending work, every step outcome and event with its
+                       time (the saga log), and its deadlines
+The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
+
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
+
+/** `brigade sagas …`. */
+export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
+  const { values, positionals } = parse(
+    args,
+    { stuck: { type: 'boolean' }, 'older-than': { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    usage,
+    2,
+  );
+  if (values.help) return ctx.io.out(usage), 0;
+  const [action, id] = positionals;
+  if (action !== 'list' && action !== 'show') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+  if (action === 'show' && id === undefined) throw new UsageError('sagas show needs a saga ID', usage);
+  if (action === 'show' && !UUID.test(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
+  if (action === 'list' && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
+  const listFlags = ['stuck', 'older-than', 'status', 'limit'] as const;
+  if (action === 'show' && listFlags.some((f) => values[f] !== undefined)) throw new UsageError(`--${listFlags.find((f) => values[f] !== undefined)} belongs to sagas list`, usage);
+  if (values['older-than'] !== undefined && values.stuck !== true) throw new UsageError('--older-than goes with --stuck', usage);
+  const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
+    const raw = values[name];
+    if (raw === undefined) return undefined;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`, usage);
+    return n;
+  };
+  const olderThan = positive('older-than', 525_600);
+  const limit = positive('limit', 10_000);
+  const status = values.status;
+  if (status !== undefined && !STATUSES.includes(status as SagaStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`, usage);
+
+  const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
+  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  const db = await openDatabase(config, () => undefined);
+  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: 2, applicationName: 'brigade-cli' });
+  // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
+  const read = <T>(service: string, fn: (tx: Tx) => Promise<T>) => unitOfWork(databases.poolFor(service), { service, actor: CLI, readOnly: true }, fn);
+  try {
+    if (action === 'show') {
+      for (const store of stores) {
+        const saga = await read(store.service, (tx) => showSaga(tx, store.schema, id as string));
+        if (saga === null) continue;
+        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, ...saga }, null, 2));
+        else printSaga(ctx.io, store.service, saga);
+        return 0;
+      }
+      throw new BrigadeError('NOT_FOUND', 404, `No saga ${id} in ${stores.map((s) => s.service).join(', ')}. 'brigade sagas list' shows the ids (a payment saga has its order's id).`);
+    }
+    const options = {
+      ...(values.stuck === true ? { stuckAfterMs: (olderThan ?? 15) * 60_000 } : {}),
+      ...(status === undefined ? {} : { status: status as SagaStatus }),
+      ...(limit === undefined ? {} : { limit }),
+    };
+    const found: Array<SagaSummary & { service: string }> = [];
+    for (const store of stores) found.push(...(await read(store.service, (tx) => listSagas(tx, store.schema, options))).map((s) => ({ service: store.service, ...s })));
+    if (values.json === true) {
+      ctx.io.out(JSON.stringify(found, null, 2));
+      return 0;
+    }
+    ctx.io.out(`${'id'.padEnd(36)}  ${'service/saga'.padEnd(18)}  ${'status'.padEnd(12)}  ${'pending'.padEnd(18)}  updated`);
+    for (const s of found) {
+      ctx.io.out(`${s.id}  ${`${s.service}/${s.name}`.padEnd(18)}  ${s.status.padEnd(12)}  ${(s.pending.join(',') || '-').padEnd(18)}  ${s.updatedAt}`);
+      if (s.stuck !== null) ctx.io.out(`    ${s.stuck}`);
+    }
+    ctx.io.out(values.stuck === true ? `${found.length} saga(s) need attention${found.length > 0 ? "; 'brigade sagas show ID' for the details" : ''}` : `${found.length} saga(s)`);
+    return 0;
+  } finally {
+    await databases.close();
+    await db.embedded?.stop();
+  }
+}
+
+/** One saga for people: the instance, its log (one line per version) and its deadlines. */
+function printSaga(io: Io, service: string, s: SagaDetail): void {
+  io.out(`saga ${s.id} (${service}/${s.name}) of tenant ${s.tenantId}`);
+  io.out(`  status     ${s.status} (version ${s.version})${s.error === null ? '' : `: ${s.error}`}`);
+  const head = s.pending[0];
+  const lease = s.lockedUntil !== null && Date.parse(s.lockedUntil) > Date.now() ? `; running on ${s.lockedBy} until ${s.lockedUntil}` : '';
+  io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease})`}`);
+  io.out(`  completed  ${s.completed.join(', ') || '-'}`);
+  io.out(`  created    ${s.createdAt}   updated ${s.updatedAt}`);
+  io.out(`  state      ${JSON.stringify(s.state)}`);
+  io.out('log:');
+  if (s.log.length === 0) io.out('  (none: the saga started before the log existed)');
+  for (const e of s.log) {
+    const attempt = e.attempt === null ? '' : ` (attempt ${e.attempt})`;
+    const detail = e.error !== null ? `  ${e.error}` : e.data === null ? '' : `  ${JSON.stringify(e.data)}`;
+    io.out(`  v${String(e.version).padEnd(3)} ${e.at}  ${e.kind.padEnd(9)} ${e.item}${attempt} -> ${e.status}${detail}`);
+  }
+  io.out('deadlines:');
+  if (s.deadlines.length === 0) io.out('  (none)');
+  for (const d of s.deadlines) {
+    const state = d.firedAt !== null ? `fired ${d.firedAt}${d.error === null ? '' : ` with error: ${d.error}`}` : d.cancelledAt !== null ? `cancelled ${d.cancelledAt}` : 'open';
+    io.out(`  ${d.name.padEnd(12)} due ${d.dueAt}  ${state}`);
+  }
+}

@@ -1,0 +1,40 @@
+import pg from 'pg';
+import type { Config } from '../platform/config/index.ts';
+import { loadProviderConfig, startPaymentProvider } from '../services/payments/provider/index.ts';
+
+/** The stand-in payment provider beside the platform, and the config that points the payments saga at it. */
+export interface StandInProvider {
+  /** `config` with `paymentProviderUrl` set to where the saga must call. */
+  readonly config: Config;
+  /** Where the provider listens, or `null` when PAYMENT_PROVIDER_URL names another provider (none was started). */
+  readonly url: string | null;
+  /** Stops the provider and ends its pool (nothing when none was started). */
+  close(): Promise<void>;
+}
+
+/**
+ * Runs the stand-in payment provider (a separate HTTP server with its own schema and ledger) on
+ * PROVIDER_PORT (default: the platform's port + 1; any free port when PORT=0), with the fault
+ * injection of the PROVIDER_* variables, unless PAYMENT_PROVIDER_URL points the platform at another
+ * provider. What `brigade start` and `brigade demo` run.
+ */
+export async function startStandInProvider(config: Config, databaseUrl: string, env: Readonly<Record<string, string | undefined>>): Promise<StandInProvider> {
+  if (config.paymentProviderUrl !== null) return { config, url: null, close: async () => undefined };
+  const providerConfig = loadProviderConfig({ ...env, PROVIDER_PORT: String(config.providerPort) });
+  const pool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? databaseUrl, max: 4, application_name: 'brigade-payment-provider' });
+  pool.on('error', () => undefined);
+  try {
+    const provider = await startPaymentProvider({ pool, host: providerConfig.host, port: providerConfig.port, faults: providerConfig.faults });
+    return {
+      config: Object.freeze({ ...config, paymentProviderUrl: provider.url }),
+      url: provider.url,
+      close: async () => {
+        await provider.close();
+        await pool.end();
+      },
+    };
+  } catch (error) {
+    await pool.end();
+    throw error;
+  }
+}

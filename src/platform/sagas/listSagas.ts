@@ -1,0 +1,107 @@
+import type { Tx } from '../db/index.ts';
+import { ValidationError } from '../errors/index.ts';
+import { sagaTables } from './createSagaRegistry.ts';
+import type { SagaStatus } from './types.ts';
+
+/** One saga in a list, with why it is stuck when the list asked for stuck ones. */
+export interface SagaSummary {
+  readonly tenantId: string;
+  readonly id: string;
+  readonly name: string;
+  readonly status: SagaStatus;
+  readonly version: number;
+  readonly pending: readonly string[];
+  /** Failed attempts of the head pending item. */
+  readonly attempts: number;
+  readonly error: string | null;
+  readonly createdAt: string;
+  readonly updatedAt: string;
+  readonly runAfter: string;
+  readonly lockedUntil: string | null;
+  /** The earliest open deadline, or null. */
+  readonly nextDeadline: { readonly name: string; readonly dueAt: string } | null;
+  /** Why it needs attention (only with `stuckAfterMs`), in words an operator can act on. */
+  readonly stuck: string | null;
+}
+
+/** Options of {@link listSagas}. */
+export interface ListSagasOptions {
+  /**
+   * Only the sagas that need attention: `failed` ones (a compensation failed for good: a person must
+   * act), and unfinished ones (running, compensating) that have not changed for longer than this.
+   */
+  readonly stuckAfterMs?: number;
+  /** Only this status. */
+  readonly status?: SagaStatus;
+  /** At most this many, most recently changed first. Default 100, at most 10 000. */
+  readonly limit?: number;
+}
+
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed'];
+
+/**
+ * Lists sagas of the saga store in `schema` as the transaction's actor sees them (run it as `admin`
+ * or `system` to see every tenant's), most recently changed first; with `stuckAfterMs`, only those
+ * that need attention, each with the reason. Needs no saga definitions.
+ *
+ * A running saga that waits for an outside event (a payment waiting for the delivery) also stops
+ * changing: choose `stuckAfterMs` above the longest legitimate wait.
+ *
+ * @example
+ * const stuck = await listSagas(tx, 'payments', { stuckAfterMs: 15 * 60_000 });
+ */
+export async function listSagas(tx: Tx, schema: string, options: ListSagasOptions = {}): Promise<SagaSummary[]> {
+  const table = sagaTables(schema);
+  const limit = options.limit ?? 100;
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new ValidationError('limit must be an integer from 1 to 10000', { field: 'limit' });
+  if (options.status !== undefined && !STATUSES.includes(options.status)) throw new ValidationError(`status must be one of ${STATUSES.join(', ')}`, { field: 'status' });
+  const stuckAfterMs = options.stuckAfterMs ?? null;
+  if (stuckAfterMs !== null && !(Number.isFinite(stuckAfterMs) && stuckAfterMs >= 0)) throw new ValidationError('stuckAfterMs must be a number of ms, 0 or more', { field: 'stuckAfterMs' });
+  const { rows } = await tx.query<Record<string, unknown>>(
+    `select i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until,
+            i.locked_until > now() as leased, i.run_after > now() as backing_off, now() as now,
+            (select json_build_object('name', d.name, 'dueAt', d.due_at) from ${table('saga_deadlines')} d
+              where d.tenant_id = i.tenant_id and d.saga_id = i.id and d.fired_at is null and d.cancelled_at is null
+              order by d.due_at limit 1) as next_deadline
+       from ${table('saga_instances')} i
+      where ($1::text is null or i.status = $1)
+        and ($2::double precision is null
+             or i.status = 'failed'
+             or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
+      order by i.updated_at desc, i.id
+      limit $3`,
+    [options.status ?? null, stuckAfterMs, limit],
+  );
+  return rows.map((row) => {
+    const nextDeadline = row.next_deadline as { name: string; dueAt: string } | null;
+    const summary = {
+      tenantId: String(row.tenant_id),
+      id: String(row.id),
+      name: String(row.name),
+      status: row.status as SagaStatus,
+      version: Number(row.version),
+      pending: row.pending as string[],
+      attempts: Number(row.attempts),
+      error: (row.error as string | null) ?? null,
+      createdAt: (row.created_at as Date).toISOString(),
+      updatedAt: (row.updated_at as Date).toISOString(),
+      runAfter: (row.run_after as Date).toISOString(),
+      lockedUntil: row.locked_until === null ? null : (row.locked_until as Date).toISOString(),
+      nextDeadline: nextDeadline === null ? null : { name: nextDeadline.name, dueAt: new Date(nextDeadline.dueAt).toISOString() },
+    };
+    return { ...summary, stuck: stuckAfterMs === null ? null : whyStuck(summary, row.leased === true, row.backing_off === true) };
+  });
+}
+
+/** The reason a listed saga needs attention, naming what to do. */
+function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean): string {
+  if (s.status === 'failed') return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right (the saga will not retry)`;
+  const head = s.pending[0];
+  if (head === undefined) {
+    const waiting = s.nextDeadline === null ? 'no open deadline' : `deadline ${s.nextDeadline.name} due ${s.nextDeadline.dueAt}`;
+    return `waiting for an event since ${s.updatedAt} (${waiting}); check that its events are still being delivered`;
+  }
+  if (leased) return `${head} is running (attempt ${s.attempts + 1}, lease until ${s.lockedUntil}); a step this slow may be hanging on its provider`;
+  if (backingOff) return `${head} failed ${s.attempts} time(s) and retries at ${s.runAfter}; check the service it calls`;
+  return `${head} has been due since ${s.runAfter} and no runner took it; is the saga runner (brigade worker) running?`;
+}

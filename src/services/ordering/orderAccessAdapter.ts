@@ -1,0 +1,33 @@
+import type { Principal } from '../../platform/auth/index.ts';
+import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { locateOrder } from './operations/locateOrder.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * The in-process adapter other services use to show something about an order to the same people
+ * `GET /v1/orders/:id` shows the order to: its customer, its restaurant's staff, its assigned
+ * courier, and admins. Looks the order up in ordering's order index as the caller, so ordering's own
+ * Row-Level Security decides; anyone else gets `null` (the route's 404).
+ *
+ * @example
+ * const restaurantId = await orderAccess(deps.unitOfWork).restaurantOf(principal, orderId);
+ */
+export function orderAccess(unitOfWork: UnitOfWorkFn) {
+  return {
+    /** The restaurant (tenant) of the order when `reader` (the caller's verified token) may read it, else `null`. */
+    async restaurantOf(reader: Principal, orderId: string): Promise<string | null> {
+      // A customer's or courier's id is a UUID the policies cast: any other subject can see no order.
+      if ((reader.role === 'customer' || reader.role === 'courier') && !UUID.test(reader.subject)) return null;
+      if (reader.role === 'staff' && reader.restaurantId === null) return null;
+      const context = {
+        service: 'ordering',
+        tenantId: reader.role === 'staff' ? reader.restaurantId : null,
+        actor: { kind: reader.role, id: reader.subject },
+        readOnly: true,
+      } as const;
+      const location = await unitOfWork(context, (tx) => locateOrder(tx, orderId));
+      return location?.restaurantId ?? null;
+    },
+  };
+}

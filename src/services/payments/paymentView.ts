@@ -1,0 +1,142 @@
+import { Type, type Static, type TSchema } from 'typebox';
+import type { SagaDetail, SagaLogEntry } from '../../platform/sagas/index.ts';
+import type { PaymentSagaState } from './saga/index.ts';
+
+const Instant = Type.String({ format: 'date-time' });
+const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
+
+const PAYMENT_STAGES = ['authorizing', 'authorized', 'declined', 'failed', 'captured', 'paid_out', 'refunding', 'refunded', 'voided'] as const;
+
+/** The body of `GET /v1/orders/:id/payment` (declared once: validation, types and the OpenAPI page). */
+export const PaymentViewSchema = Type.Object(
+  {
+    orderId: Type.String({ format: 'uuid' }),
+    restaurantId: Type.String({ format: 'uuid' }),
+    status: Type.Enum(['running', 'completed', 'compensating', 'compensated', 'failed'], {
+      description: "the saga's status; failed = a compensation failed for good and a person must act",
+    }),
+    payment: Type.Enum([...PAYMENT_STAGES], {
+      description:
+        'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
+        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged)',
+    }),
+    outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
+    error: Nullable(Type.String()),
+    cardLast4: Nullable(Type.String()),
+    amounts: Type.Object({
+      currency: Type.String(),
+      total: Type.Integer({ description: 'the order total, minor units' }),
+      authorized: Type.Integer(),
+      captured: Type.Integer(),
+      refunded: Type.Integer(),
+      paidOutRestaurant: Type.Integer(),
+      paidOutCourier: Type.Integer(),
+    }),
+    steps: Type.Array(
+      Type.Object({
+        step: Type.String(),
+        compensation: Type.Boolean({ description: 'true for the undoing of a completed step' }),
+        outcome: Type.Enum(['succeeded', 'failed', 'retrying', 'pending']),
+        attempt: Nullable(Type.Integer()),
+        at: Nullable(Instant),
+        amount: Nullable(Type.Integer({ description: 'money the step moved, minor units' })),
+        reference: Nullable(Type.String({ description: "the provider's id of the charge, refund or payout" })),
+        error: Nullable(Type.String()),
+      }),
+      { description: 'every step outcome in order, then the work still pending' },
+    ),
+    events: Type.Array(Type.Object({ type: Type.String(), at: Instant }), { description: 'the order events and deadlines the saga took' }),
+    deadlines: Type.Array(Type.Object({ name: Type.String(), dueAt: Instant, state: Type.Enum(['open', 'fired', 'cancelled']) })),
+    version: Type.Integer(),
+    createdAt: Instant,
+    updatedAt: Instant,
+  },
+  { additionalProperties: false },
+);
+
+/** The payment of an order, as `GET /v1/orders/:id/payment` answers it. */
+export type PaymentView = Static<typeof PaymentViewSchema>;
+
+type Step = PaymentView['steps'][number];
+const UNDO = 'undo:';
+
+const numberIn = (data: unknown, field: string): number | null => {
+  const value = (data as Record<string, unknown> | null)?.[field];
+  return typeof value === 'number' ? value : null;
+};
+const stringIn = (data: unknown, field: string): string | null => {
+  const value = (data as Record<string, unknown> | null)?.[field];
+  return typeof value === 'string' ? value : null;
+};
+
+/** A step outcome of the log as the view shows it, with the money it moved (from the provider's answer). */
+function stepOf(entry: SagaLogEntry): Step {
+  const compensation = entry.item.startsWith(UNDO);
+  const refund = entry.kind === 'succeeded' && (entry.item === 'refund' || entry.item === `${UNDO}charge`);
+  const moved = entry.kind === 'succeeded' && !(refund && (entry.data as { refunded?: unknown } | null)?.refunded !== true);
+  return {
+    step: compensation ? entry.item.slice(UNDO.length) : entry.item,
+    compensation,
+    outcome: entry.kind as Step['outcome'],
+    attempt: entry.attempt,
+    at: entry.at,
+    amount: moved ? numberIn(entry.data, 'amount') : null,
+    reference: moved ? (stringIn(entry.data, 'refundId') ?? stringIn(entry.data, 'id')) : null,
+    error: entry.error,
+  };
+}
+
+/**
+ * Shapes the payment saga of an order (its state, log and deadlines) for HTTP: the money at each
+ * step, as the provider answered it, and where the payment stands.
+ */
+export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
+  const s = saga.state;
+  const done = saga.log.filter((e) => e.kind === 'succeeded' || e.kind === 'failed' || e.kind === 'retrying').map(stepOf);
+  const pending: Step[] = saga.pending.map((item) => ({
+    step: item.startsWith(UNDO) ? item.slice(UNDO.length) : item,
+    compensation: item.startsWith(UNDO),
+    outcome: 'pending',
+    attempt: null,
+    at: null,
+    amount: null,
+    reference: null,
+    error: null,
+  }));
+  const moved = (name: string, compensation = false) =>
+    done.filter((d) => d.step === name && d.compensation === compensation && d.outcome === 'succeeded').reduce((sum, d) => sum + (d.amount ?? 0), 0);
+  const authorized = moved('charge');
+  const refunded = moved('refund') + moved('charge', true);
+  // A refund captures the authorization first (the provider refunds captured charges only).
+  const captured = Math.max(moved('capture'), refunded);
+  const paidOutRestaurant = moved('payoutRestaurant');
+  const paidOutCourier = moved('payoutCourier');
+  const chargeFailure = saga.log.find((e) => e.item === 'charge' && e.kind === 'failed');
+  const chargeResult = saga.log.find((e) => e.item === 'charge' && e.kind === 'succeeded')?.data;
+
+  const payment: PaymentView['payment'] = (() => {
+    if (refunded > 0) return 'refunded';
+    if (chargeFailure !== undefined) return stringIn(chargeFailure.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
+    if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
+    if (captured > 0) return 'captured';
+    if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';
+    return saga.status === 'running' && s.chargeId === null && !s.chargeFailed && saga.pending.includes('charge') ? 'authorizing' : 'voided';
+  })();
+
+  return {
+    orderId: s.orderId,
+    restaurantId: s.restaurantId,
+    status: saga.status,
+    payment,
+    outcome: s.outcome,
+    error: saga.error,
+    cardLast4: stringIn(chargeResult, 'cardLast4'),
+    amounts: { currency: s.currency, total: s.total, authorized, captured, refunded, paidOutRestaurant, paidOutCourier },
+    steps: [...done, ...pending],
+    events: saga.log.filter((e) => e.kind === 'started' || e.kind === 'event').map((e) => ({ type: e.kind === 'started' ? 'saga.started' : e.item, at: e.at })),
+    deadlines: saga.deadlines.map((d) => ({ name: d.name, dueAt: d.dueAt, state: d.firedAt !== null ? 'fired' : d.cancelledAt !== null ? 'cancelled' : 'open' })),
+    version: saga.version,
+    createdAt: saga.createdAt,
+    updatedAt: saga.updatedAt,
+  };
+}

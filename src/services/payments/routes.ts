@@ -1,0 +1,48 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from 'typebox';
+import { authorize } from '../../api/index.ts';
+import { NotFoundError } from '../../platform/errors/index.ts';
+import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { showSaga } from '../../platform/sagas/index.ts';
+import { PaymentViewSchema, toPaymentView } from './paymentView.ts';
+import type { OrderAccess } from './ports.ts';
+import type { PaymentSagaState } from './saga/index.ts';
+
+/**
+ * The payments service's routes: `GET /orders/:id/payment`, the payment saga of an order (status,
+ * each step with its outcome, time and amount, the events it took, its deadlines), for the people
+ * who may read the order itself (ordering decides through the {@link OrderAccess} port); anyone else,
+ * and an order whose payment has not started yet, gets 404.
+ */
+export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): FastifyPluginAsync<{ deps: ServiceDeps }> {
+  return async (plugin, { deps }) => {
+    const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+    const access = orderAccess(deps);
+    app.get(
+      '/orders/:id/payment',
+      {
+        schema: {
+          tags: ['payments'],
+          summary: "An order's payment: the saga's state and steps with amounts (its customer, restaurant staff, assigned courier, admin)",
+          security: [{ bearer: [] }],
+          params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
+          response: { 200: PaymentViewSchema },
+        },
+      },
+      async (request) => {
+        const principal = authorize(request, 'customer', 'staff', 'courier', 'admin');
+        const { id } = request.params;
+        const restaurantId = await access.restaurantOf(principal, id);
+        if (restaurantId === null) throw new NotFoundError('order', id);
+        // The saga's own RLS too: the transaction runs in the order's restaurant.
+        const saga = await deps.unitOfWork(
+          { service: 'payments', tenantId: restaurantId, actor: { kind: principal.role, id: principal.subject }, readOnly: true },
+          (tx) => showSaga<PaymentSagaState>(tx, 'payments', id, { tenantId: restaurantId }),
+        );
+        if (saga === null) throw new NotFoundError('payment of order', id);
+        return toPaymentView(saga);
+      },
+    );
+  };
+}

@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import pg from 'pg';
+import { commitStatements, unitOfWork } from '../../src/platform/db/index.ts';
+import type { UnitOfWorkFn } from '../../src/platform/tenancy/index.ts';
+import { createSagaRegistry, createSagaRunner, type SagaRegistry } from '../../src/platform/sagas/index.ts';
+import { orderCommands } from '../../src/services/ordering/index.ts';
+import { buildPaymentProvider, createPaymentProviderClient, ensureProviderSchema, NO_FAULTS } from '../../src/services/payments/provider/index.ts';
+import { handleOrderEvent, paymentSaga } from '../../src/services/payments/saga/index.ts';
+import { runCli, runMain } from '../support/cli.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+const SYSTEM = { kind: 'system', id: 'test' } as const;
+
+describe('brigade sagas list|show', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let provider: FastifyInstance;
+  let registry: SagaRegistry;
+  let uow: UnitOfWorkFn;
+  const tenant = randomUUID();
+  const ids = { failed: randomUUID(), waiting: randomUUID(), due: randomUUID(), fresh: randomUUID() };
+  const cards = new Map<string, string>();
+
+  /** Starts the payment saga of an order as its OrderPlaced message would (the order itself is not in ordering). */
+  const place = async (orderId: string, card: string) => {
+    const customerId = randomUUID();
+    cards.set(customerId, card);
+    const message = { subject: 'ordering.order.OrderPlaced', headers: { tenant } as never, payload: { orderId, customerId, total: 1250, currency: 'EUR' } };
+    assert.equal(await uow({ service: 'payments', tenantId: tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message)), 'started');
+  };
+  /** `brigade sagas …` as a real child process. */
+  const cli = (...args: string[]) => runCli(['sagas', ...args], { DATABASE_URL: db.url, BRIGADE_SECRET: 'x'.repeat(40) });
+  /** The same `main()` the binary runs, in this process (no start-up cost): for the cases that need no process of their own. */
+  const run = (...args: string[]) => runMain(['sagas', ...args], { DATABASE_URL: db.url });
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    uow = (context, fn) => unitOfWork(pool, context, fn);
+    await ensureProviderSchema(pool);
+    provider = await buildPaymentProvider({ pool, faults: () => NO_FAULTS });
+    const client = createPaymentProviderClient({ baseUrl: await provider.listen({ host: '127.0.0.1', port: 0 }), timeoutMs: 2000 });
+    // Ordering's real cancel: these orders are not in ordering, so a compensation's cancel fails for good (404).
+    registry = createSagaRegistry({
+      schema: 'payments',
+      sagas: [paymentSaga({ provider: client, orders: orderCommands({ unitOfWork: uow, commitStatements: (context, statements) => commitStatements(pool, context, statements) }, 'payments-saga'), paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) as string } }, { acceptWithinMs: 10 * 60_000 })],
+    });
+    const runner = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, backoffMs: () => 0 });
+    await place(ids.failed, NO_FAULTS.declineCard as string); // declined → cancel the order → 404: failed, needs a person
+    await place(ids.waiting, '4242424242424242'); // charged, waiting for the restaurant
+    await place(ids.fresh, '4242424242424242');
+    while (await runner.runOnce());
+    await place(ids.due, '4242424242424242'); // started, but no runner ever took its steps
+    // An hour passes for two of them (the clock moving, rather than waiting).
+    await pool.query(`update payments.saga_instances set updated_at = now() - interval '1 hour', run_after = run_after - interval '1 hour' where id = any($1::uuid[])`, [[ids.waiting, ids.due]]);
+  });
+  after(async () => {
+    await provider?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  test('list: every saga, most recently changed first', async () => {
+    const result = await run('list');
+    assert.equal(result.code, 0, result.stderr);
+    for (const id of Object.values(ids)) assert.match(result.stdout, new RegExp(`${id}  payments/payment`));
+    assert.match(result.stdout, /4 saga\(s\)/);
+  });
+
+  test('list --stuck: the failed one and the two unchanged for an hour, each with what to do; not the fresh one', async () => {
+    const result = await cli('list', '--stuck');
+    assert.equal(result.code, 0, result.stderr);
+    assert.doesNotMatch(result.stdout, new RegExp(ids.fresh));
+    const reasonOf = (id: string) => new RegExp(`${id}[^\\n]*\\n    ([^\\n]*)`).exec(result.stdout)?.[1] ?? '';
+    assert.match(reasonOf(ids.failed), /^failed: charge failed: .*compensation order failed: .*a person must put things right/);
+    assert.match(reasonOf(ids.waiting), /^waiting for an event since .* \(deadline accept due .*\)/);
+    assert.match(reasonOf(ids.due), /^order has been due since .* no runner took it; is the saga runner \(brigade worker\) running\?/);
+    assert.match(result.stdout, /3 saga\(s\) need attention; 'brigade sagas show ID' for the details/);
+
+    const older = await run('list', '--stuck', '--older-than', '120');
+    assert.equal(older.code, 0, older.stderr);
+    assert.match(older.stdout, new RegExp(ids.failed));
+    assert.doesNotMatch(older.stdout, new RegExp(`${ids.waiting}|${ids.due}`), 'an hour is not 120 minutes');
+  });
+
+  test('list --status failed --json: machine-readable', async () => {
+    const result = await run('list', '--status', 'failed', '--json');
+    assert.equal(result.code, 0, result.stderr);
+    const rows = JSON.parse(result.stdout) as Array<{ id: string; service: string; status: string; tenantId: string }>;
+    assert.deepEqual(rows.map((r) => [r.id, r.service, r.status, r.tenantId]), [[ids.failed, 'payments', 'failed', tenant]]);
+  });
+
+  test('show: status, state, every version of the log with its time, and the deadlines', async () => {
+    const result = await cli('show', ids.failed);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^saga ${ids.failed} \\(payments/payment\\) of tenant ${tenant}`));
+    assert.match(result.stdout, /status {5}failed \(version 4\): charge failed: .*compensation order failed/);
+    const log = result.stdout.split('\n').filter((l) => /^ {2}v\d/.test(l));
+    assert.deepEqual(
+      log.map((l) => l.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, 'T').replace(/\s+/g, ' ').trim().split(' ').slice(0, 5).join(' ')),
+      ['v1 T started payment ->', 'v2 T succeeded order (attempt', 'v3 T failed charge (attempt', 'v4 T failed undo:order (attempt'],
+    );
+    assert.match(result.stdout, /deadlines:\n {2}accept {7}due \S+ {2}cancelled /);
+
+    const json = JSON.parse((await run('show', ids.waiting, '--json')).stdout) as { state: { chargeId: string }; log: Array<{ kind: string; item: string; data: { amount?: number } }> };
+    assert.equal(typeof json.state.chargeId, 'string');
+    assert.deepEqual(json.log.map((e) => [e.kind, e.item]), [['started', 'payment'], ['succeeded', 'order'], ['succeeded', 'charge']]);
+    assert.equal(json.log[2]?.data.amount, 1250, "the step's result (the provider's charge) is logged");
+  });
+
+  test('an unknown saga exits 1 saying where to look', async () => {
+    const result = await run('show', randomUUID());
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /No saga .* in payments\. 'brigade sagas list' shows the ids/);
+  });
+
+  test('usage errors exit 2 with the usage line; --help exits 0', async () => {
+    for (const args of [[], ['sideways'], ['show'], ['show', 'not-a-uuid'], ['list', 'extra'], ['list', '--older-than', '5'], ['list', '--stuck', '--older-than', 'soon'], ['list', '--status', 'lost'], ['show', ids.failed, '--stuck'], ['list', '--bogus']]) {
+      const result = await run(...args);
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /Usage: brigade sagas/);
+    }
+    const help = await run('--help');
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /^Usage: brigade sagas <list\|show>/);
+  });
+});

@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { OutgoingMessage } from '../../../../src/platform/messaging/index.ts';
+import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION } from '../../../../src/services/payments/saga/index.ts';
+import { command } from '../../ordering/support.ts';
+import { DECLINED_CARD, eventually, ledgerOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
+
+describe('the wired platform: compensations', () => {
+  let w: WiredPlatform;
+  let r: SeededRestaurant;
+  before(async () => {
+    w = await startWiredPlatform();
+    r = await seedRestaurant(w.t, 'Compensation Tasca');
+  });
+  after(async () => {
+    await w?.close();
+  });
+
+  const orderOf = async (id: string) => (await w.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json() as Record<string, unknown>;
+
+  test('a declined card on file: the order is cancelled by payments, and nothing is charged per the provider ledger', async () => {
+    const customer = await signUp(w, DECLINED_CARD);
+    const order = await orderFor(w, r, customer);
+    const cancelled = await eventually('the cancel', () => orderOf(order.id), (o) => o.status === 'cancelled');
+    assert.deepEqual([cancelled.cancelledBy, cancelled.cancelReason], ['system', 'payment: payment failed']);
+    const payment = await eventually('the saga to end', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
+    const body = payment.body as { payment: string; error: string; amounts: Record<string, number>; steps: Array<{ step: string; compensation: boolean; outcome: string }> };
+    assert.equal(body.payment, 'declined');
+    assert.match(body.error, /^charge failed: /);
+    assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [0, 0, 0]);
+    assert.deepEqual(
+      body.steps.map((s) => [s.step, s.compensation, s.outcome]),
+      [['order', false, 'succeeded'], ['charge', false, 'failed'], ['order', true, 'succeeded']],
+      'the order step is undone (the cancel); the charge never completed, so there is nothing to refund',
+    );
+    assert.deepEqual(await ledgerOf(w, order.id), [], 'no ledger entry: nothing charged');
+    const answered = await w.admin.query(`select status, body ->> 'code' as code from payment_provider.idempotency_keys where key = $1`, [`${order.id}:charge`]);
+    assert.deepEqual(answered.rows, [{ status: 402, code: 'CARD_DECLINED' }], 'the provider was asked, with the card on file, and declined it');
+    // The staff's accept now meets a cancelled order.
+    const accept = await command(w.t, r.staff, order.id, 'accept', cancelled.version as number);
+    assert.equal(accept.statusCode, 422, accept.body);
+  });
+
+  test('a reject after the charge: refunded once, even when OrderRejected is delivered again', async () => {
+    const customer = await signUp(w); // no card on file: PAYMENT_DEFAULT_CARD is charged
+    const order = await orderFor(w, r, customer);
+    await eventually('the charge', () => paymentOf(w, order.id, customer.token), (p) => p.body.payment === 'authorized');
+    assert.equal((await command(w.t, r.staff, order.id, 'reject', order.version, { reason: 'out of dough' })).statusCode, 200);
+    const refunded = await eventually('the refund', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'completed');
+    const body = refunded.body as { payment: string; outcome: string; cardLast4: string; amounts: Record<string, number> };
+    assert.deepEqual([body.payment, body.outcome, body.cardLast4], ['refunded', 'rejected', '4242']);
+    assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [2850, 2850, 2850]);
+    assert.deepEqual(await ledgerOf(w, order.id), [
+      ['authorization', 2850, 'charge'],
+      ['capture', 2850, 'refund:capture'],
+      ['refund', 2850, 'refund'],
+    ]);
+
+    // At-least-once delivery: the broker hands the same OrderRejected to the payments consumer again.
+    const [rejected] = (await w.admin.query<OutgoingMessage>(
+      `select message_id as id, subject, aggregate_key as key, headers, payload from ordering.outbox where payload ->> 'orderId' = $1 and subject = 'ordering.order.OrderRejected'`,
+      [order.id],
+    )).rows;
+    assert.ok(rejected !== undefined);
+    await w.t.platform.deps.transport.redeliver(PAYMENT_ORDER_EVENTS_SUBSCRIPTION, rejected);
+    await eventually(
+      'the redelivery to be handled',
+      async () => (await w.admin.query(`select 1 from brigade_bus.deliveries where subscription = $1 and message_id = $2 union all select 1 from brigade_bus.dead_letters where message_id = $2`, [PAYMENT_ORDER_EVENTS_SUBSCRIPTION, rejected.id])).rowCount,
+      (n) => n === 0,
+    );
+    assert.equal((await ledgerOf(w, order.id)).filter(([movement]) => movement === 'refund').length, 1, 'refunded once');
+    assert.equal((await paymentOf(w, order.id, customer.token)).body.version, refunded.body.version, 'the saga did not change');
+  });
+
+  test('no accept within ACCEPT_DEADLINE_MINUTES: the deadline scheduler fires, the charge is refunded, then the order is cancelled', async () => {
+    const customer = await signUp(w);
+    const order = await orderFor(w, r, customer);
+    const charged = await eventually('the charge', () => paymentOf(w, order.id, customer.token), (p) => p.body.payment === 'authorized');
+    const deadlines = charged.body.deadlines as Array<{ name: string; dueAt: string; state: string }>;
+    assert.deepEqual(deadlines.map((d) => [d.name, d.state]), [['accept', 'open']]);
+    const placedAt = Date.parse(((await orderOf(order.id)) as { placedAt: string }).placedAt);
+    const dueIn = Date.parse(deadlines[0]!.dueAt) - placedAt;
+    assert.ok(Math.abs(dueIn - 10 * 60_000) < 60_000, `due ACCEPT_DEADLINE_MINUTES (default 10) after placement, not ${dueIn} ms`);
+    // The clock moves: bring the deadline forward instead of waiting ten minutes.
+    const moved = await w.admin.query(`update payments.saga_deadlines set due_at = now() where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+    assert.equal(moved.rowCount, 1);
+    const ended = await eventually('the compensation', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
+    assert.deepEqual([ended.body.payment, ended.body.outcome], ['refunded', 'expired']);
+    const cancelled = await orderOf(order.id);
+    assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'system', 'payment: not accepted in time']);
+    assert.deepEqual(await ledgerOf(w, order.id), [
+      ['authorization', 2850, 'charge'],
+      ['capture', 2850, 'charge:compensate:capture'],
+      ['refund', 2850, 'charge:compensate'],
+    ]);
+  });
+});

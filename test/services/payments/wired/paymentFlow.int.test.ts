@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { payoutsOf } from '../../../../src/services/payments/saga/index.ts';
+import { command } from '../../ordering/support.ts';
+import { eventually, ledgerOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
+
+const CARD_ON_FILE = '5555555555554444';
+
+describe('the wired platform: an order from placement to payout', () => {
+  let w: WiredPlatform;
+  let r: SeededRestaurant;
+  before(async () => {
+    w = await startWiredPlatform();
+    r = await seedRestaurant(w.t, 'Flow Pizzeria');
+  });
+  after(async () => {
+    await w?.close();
+  });
+
+  test('charged on the card on file at placement; dispatched, delivered; captured, restaurant and courier paid out once', async () => {
+    const admin = await w.t.token('admin', { subject: 'ops' });
+    const courier = await w.t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rita', city: 'Porto' } });
+    assert.equal(courier.statusCode, 201, courier.body);
+    const courierId = courier.json().id as string;
+    const courierToken = await w.t.token('courier', { subject: courierId });
+    assert.equal((await w.t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: courierToken, payload: { available: true } })).statusCode, 200);
+
+    const customer = await signUp(w, CARD_ON_FILE);
+    const order = await orderFor(w, r, customer);
+    assert.equal(order.total, 2850);
+
+    // OrderPlaced → ordering's outbox → relay → transport → payments consumer → saga runner → provider.
+    const authorized = await eventually('the charge', () => paymentOf(w, order.id, customer.token), (p) => p.statusCode === 200 && p.body.payment === 'authorized');
+    assert.equal(authorized.body.cardLast4, '4444', "the customer's card on file was charged");
+    assert.deepEqual(await ledgerOf(w, order.id), [['authorization', 2850, 'charge']]);
+
+    const at = async () => (await w.t.request({ url: `/v1/orders/${order.id}`, token: r.staff })).json().version as number;
+    assert.equal((await command(w.t, r.staff, order.id, 'accept', await at(), { etaMinutes: 15 })).statusCode, 200);
+    for (const line of order.lines) assert.equal((await command(w.t, r.staff, order.id, 'mark-item-prepared', await at(), { lineId: line.lineId })).statusCode, 200);
+    assert.equal((await command(w.t, r.staff, order.id, 'ready', await at())).statusCode, 200);
+    // The delivery service's dispatch workers assign the only available courier of Porto.
+    await eventually('the courier', async () => (await w.t.request({ url: `/v1/orders/${order.id}`, token: r.staff })).json().courierId, (id) => id === courierId);
+    assert.equal((await command(w.t, courierToken, order.id, 'pick-up', await at())).statusCode, 200);
+    assert.equal((await command(w.t, courierToken, order.id, 'deliver', await at())).statusCode, 200);
+
+    const paid = await eventually('the payouts', () => paymentOf(w, order.id, customer.token), (p) => p.body.payment === 'paid_out');
+    const split = payoutsOf({ total: 2850 }, {});
+    const body = paid.body as {
+      status: string;
+      outcome: string;
+      amounts: Record<string, unknown>;
+      steps: Array<{ step: string; compensation: boolean; outcome: string; amount: number | null; at: string | null; reference: string | null }>;
+      events: Array<{ type: string }>;
+      deadlines: Array<{ name: string; state: string }>;
+    };
+    assert.deepEqual([body.status, body.outcome], ['completed', 'delivered']);
+    assert.deepEqual(body.amounts, { currency: 'EUR', total: 2850, authorized: 2850, captured: 2850, refunded: 0, paidOutRestaurant: split.restaurant, paidOutCourier: split.courier });
+    assert.deepEqual(
+      body.steps.map((s) => [s.step, s.compensation, s.outcome, s.amount]),
+      [
+        ['order', false, 'succeeded', null],
+        ['charge', false, 'succeeded', 2850],
+        ['capture', false, 'succeeded', 2850],
+        ['payoutRestaurant', false, 'succeeded', split.restaurant],
+        ['payoutCourier', false, 'succeeded', split.courier],
+      ],
+    );
+    assert.ok(body.steps.every((s) => s.at !== null && !Number.isNaN(Date.parse(s.at))), 'each step has its time');
+    assert.ok(body.steps.slice(1).every((s) => typeof s.reference === 'string'), "each money step names the provider's object");
+    assert.deepEqual(
+      body.events.map((e) => e.type),
+      ['saga.started', 'order.accepted', 'courier.assigned', 'order.delivered'],
+    );
+    assert.deepEqual(body.deadlines.map((d) => [d.name, d.state]), [['accept', 'cancelled']], 'the accept deadline was cancelled by the accept');
+
+    // Money moved exactly once per step, per the provider's own ledger.
+    assert.deepEqual(await ledgerOf(w, order.id), [
+      ['authorization', 2850, 'charge'],
+      ['capture', 2850, 'capture'],
+      ['payout', split.restaurant, 'payoutRestaurant'],
+      ['payout', split.courier, 'payoutCourier'],
+    ]);
+    const [payouts] = (await w.admin.query<{ destinations: string[] }>(
+      `select array_agg(destination order by destination) as destinations from payment_provider.payouts where id in (select object_id from payment_provider.ledger_entries where idempotency_key like $1)`,
+      [`${order.id}:%`],
+    )).rows;
+    assert.deepEqual(payouts?.destinations, [`courier:${courierId}`, `restaurant:${r.rid}`]);
+  });
+});

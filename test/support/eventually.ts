@@ -1,0 +1,22 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * How long an order's messages may take through the relays, the broker and the consumers: the
+ * relay reads below the cluster-wide oldest running transaction (decision 0011), so other test
+ * files' open transactions delay it. A bound for waiting, never a measurement.
+ */
+export const FLOW_MS = 120_000;
+
+/** Polls `read` every 100 ms until `done(value)` holds (bounded by {@link FLOW_MS}); returns the value. */
+export async function eventually<T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = FLOW_MS): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T = await read();
+  while (!done(last)) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    await sleep(100);
+    last = await read();
+  }
+  return last;
+}
+
