@@ -122,7 +122,8 @@ for (const kind of ['postgres', 'nats'] as const) {
           // The killed transaction rolled back; B handled the message, as a redelivery.
           assert.deepEqual(effects.rows, [{ worker: 'b' }]);
           assert.equal(handledByB.length, 1);
-          assert.equal(handledByB[0]!.attempt, 2);
+          // A redelivery: attempt 2, or later when the short lease also ran out while A was slow to start.
+          assert.ok(handledByB[0]!.attempt >= 2, `attempt ${handledByB[0]!.attempt}`);
         } else {
           // The killed worker committed; B got the redelivery and the inbox skipped it.
           assert.deepEqual(effects.rows, [{ worker: 'killed' }]);

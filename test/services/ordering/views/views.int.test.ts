@@ -43,7 +43,20 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
     pool = new pg.Pool({ connectionString: db.url, max: 8 });
     admin = new pg.Pool({ connectionString: db.url, max: 2 });
     const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
-    platform = await createPlatform(config, { url: db.url, embedded: null }, { services: [{ name: 'ordering', routes: createViewRoutes({ maxWaitMs: 300 }) }], logger: false });
+    platform = await createPlatform(config, { url: db.url, embedded: null }, {
+      services: [
+        {
+          name: 'ordering',
+          // The routes twice: a short wait bound (to see it end) and, under /v1/patient, one long enough
+          // that only a view that never catches up could end it (no timing in the outcome).
+          routes: async (app, options) => {
+            await app.register(createViewRoutes({ maxWaitMs: 300 }), options);
+            await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/patient' });
+          },
+        },
+      ],
+      logger: false,
+    });
   });
   after(async () => {
     await platform.close();
@@ -143,7 +156,9 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
     const [state] = await projectionStatus(pool, [board]);
     assert.ok(state!.checkpoint.transactionId < accepted.transactionId || state!.checkpoint.position < accepted.position, 'the board has not applied it yet');
     const staff1 = await token('staff', randomUUID(), r1);
-    const pending = get(`/v1/restaurants/${r1}/board?after=${formatPosition(accepted)}`, staff1);
+    const pending = get(`/v1/patient/restaurants/${r1}/board?after=${formatPosition(accepted)}`, staff1);
+    // The view catches up only a while after the request came in: the request must still be waiting.
+    await new Promise((resolve) => setTimeout(resolve, 200));
     await drain(pool, board, accepted);
     const res = await pending;
     assert.equal(res.status, 200);
