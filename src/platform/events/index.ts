@@ -8,6 +8,8 @@ export type { Upcaster, Upcasters } from './createUpcasters.ts';
 export type { AppendOptions, AppendResult } from './appendToStream.ts';
 export type { ReadStreamOptions, StreamRead } from './readStream.ts';
 export type { ReadAllOptions, AllRead } from './readAll.ts';
+export { readAllForFold } from './readAllForFold.ts';
+export type { FoldEvent, FoldRead } from './readAllForFold.ts';
 export type { Subscription, SubscriptionOptions } from './subscribeToAll.ts';
 export { uuidv7 } from './uuidv7.ts';
 export { START } from './types.ts';
