@@ -1,5 +1,5 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
-import type { EventStore, RecordedEvent } from '../../../platform/events/index.ts';
+import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
 import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
@@ -17,7 +17,7 @@ export interface BoardLine {
  * The fold of the restaurant live-board: one row per order with its lines (prepared or not), status,
  * times and courier. Pure: every value comes from the events.
  */
-export function evolveBoard(row: RowState | null, event: RecordedEvent): RowState | undefined {
+export function evolveBoard(row: RowState | null, event: FoldEvent): RowState | undefined {
   const type = event.type as OrderEventType;
   const base = { updated_at: event.metadata.occurredAt, version: event.streamVersion };
   if (type === 'OrderPlaced') {
