@@ -20,7 +20,8 @@ export interface FoldRead {
   readonly checkpoint: GlobalPosition;
 }
 
-interface FoldRow {
+/** A row of {@link FOLD_COLUMNS} as the driver returns it (internal to the events module). */
+export interface FoldRow {
   global_position: string;
   transaction_id: string;
   tenant_id: string;
@@ -32,14 +33,42 @@ interface FoldRow {
   occurred_at: string;
 }
 
+/** The select list of a fold read, over `<events> e` (internal to the events module). */
+export const FOLD_COLUMNS = `e.global_position::text as global_position, e.transaction_id::text as transaction_id, e.tenant_id, e.stream_id,
+            e.stream_version, e.type, e.schema_version, e.data::text as data, e.metadata->>'occurredAt' as occurred_at`;
+
 /** Per store: whether its upcasters raise events of `<schemaVersion>:<type>` (found out once, by reading one). */
 const upcastsByStore = new WeakMap<EventStore, Map<string, boolean>>();
 
 /**
+ * What is known of `store`'s upcasters so far, by `<schemaVersion>:<type>`: true = it raises such
+ * events, false = it leaves them, absent = not seen yet (internal to the events module).
+ */
+export function knownUpcasts(store: EventStore): Map<string, boolean> {
+  let known = upcastsByStore.get(store);
+  if (known === undefined) upcastsByStore.set(store, (known = new Map()));
+  return known;
+}
+
+/** The fold event of a row that no upcaster raises (internal to the events module). */
+export function foldEventOf(row: FoldRow): FoldEvent {
+  return {
+    streamId: row.stream_id,
+    streamVersion: Number(row.stream_version),
+    type: row.type,
+    schemaVersion: row.schema_version,
+    storedSchemaVersion: row.schema_version,
+    data: JSON.parse(row.data),
+    metadata: { tenantId: row.tenant_id, occurredAt: row.occurred_at },
+    globalPosition: { transactionId: BigInt(row.transaction_id), position: BigInt(row.global_position) },
+  };
+}
+
+/**
  * `store.readAll` for folds (rebuilds): the same global order, bound and RLS (decision 0011), but only
  * the columns a {@link FoldEvent} has, `data` as text parsed once, `occurredAt` picked out of the
- * metadata by the server. Why: 240,000 events in pages of 20,000 read at 97,288 events/s (2.99 s of
- * Node CPU, 0.67 s of server CPU) as whole envelopes and at 143,887 events/s (2.07 s, 0.49 s) this way
+ * metadata by the server. Why: 240,000 events in pages of 20,000 read at 95,642 events/s (3.06 s of
+ * Node CPU, 0.68 s of server CPU) as whole envelopes and at 143,849 events/s (2.13 s, 0.47 s) this way
  * (bench/projections/rebuild.ts, same run; decision 0033).
  *
  * Upcasters stay in force without this function seeing them: the first event of each stored
@@ -52,33 +81,16 @@ const upcastsByStore = new WeakMap<EventStore, Map<string, boolean>>();
  */
 export async function readAllForFold(store: EventStore, tx: Tx, options: ReadAllOptions = {}): Promise<FoldRead> {
   const { after, values } = pageValues(options);
-  const { rows } = await tx.query<FoldRow>(
-    `select e.global_position::text as global_position, e.transaction_id::text as transaction_id, e.tenant_id, e.stream_id,
-            e.stream_version, e.type, e.schema_version, e.data::text as data, e.metadata->>'occurredAt' as occurred_at
-       from ${pg.escapeIdentifier(store.schema)}.events e ${GLOBAL_ORDER_PAGE}`,
-    values,
-  );
+  const { rows } = await tx.query<FoldRow>(`select ${FOLD_COLUMNS} from ${pg.escapeIdentifier(store.schema)}.events e ${GLOBAL_ORDER_PAGE}`, values);
   if (rows.length === 0) return { events: [], checkpoint: after };
   if (await anyUpcast(store, tx, after, rows)) return store.readAll(tx, { after, limit: rows.length });
-  const events = rows.map(
-    (row): FoldEvent => ({
-      streamId: row.stream_id,
-      streamVersion: Number(row.stream_version),
-      type: row.type,
-      schemaVersion: row.schema_version,
-      storedSchemaVersion: row.schema_version,
-      data: JSON.parse(row.data),
-      metadata: { tenantId: row.tenant_id, occurredAt: row.occurred_at },
-      globalPosition: { transactionId: BigInt(row.transaction_id), position: BigInt(row.global_position) },
-    }),
-  );
+  const events = rows.map(foldEventOf);
   return { events, checkpoint: events[events.length - 1]!.globalPosition };
 }
 
 /** Whether the store's upcasters raise any of `rows`; learns each new (type, version) by reading its event whole. */
 async function anyUpcast(store: EventStore, tx: Tx, after: GlobalPosition, rows: readonly FoldRow[]): Promise<boolean> {
-  let known = upcastsByStore.get(store);
-  if (known === undefined) upcastsByStore.set(store, (known = new Map()));
+  const known = knownUpcasts(store);
   let any = false;
   for (let i = 0; i < rows.length; i++) {
     const row = rows[i]!;

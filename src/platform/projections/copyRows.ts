@@ -17,9 +17,9 @@ const ESCAPES: Readonly<Record<string, string>> = { '\\': '\\\\', '\n': '\\n', '
  * text, every value of a json/jsonb column as JSON, null and missing as NULL; so either path stores
  * the same row. Plain inserts: the keys must be new to `target`.
  *
- * Why COPY for a rebuild's new rows: 40,000 board rows took 0.83 s (0.58 s of Node CPU, 0.44 s of
- * server CPU) through COPY, 1.71 s (0.37 s, 1.31 s) through `jsonb_to_recordset` in statements of
- * 5,000 and 3.01 s (0.58 s, 2.52 s) as one statement (bench/projections/rebuild.ts, same run).
+ * Why COPY for a rebuild's new rows: 40,000 board rows took 0.70 s (0.49 s of Node CPU, 0.39 s of
+ * server CPU) through COPY, 1.62 s (0.39 s, 1.22 s) through `jsonb_to_recordset` in statements of
+ * 5,000 and 2.95 s (0.57 s, 2.51 s) as one statement (bench/projections/rebuild.ts, same run).
  */
 export async function copyRows(client: pg.ClientBase, target: string, columns: RowColumns, rows: readonly ViewRow[]): Promise<ViewRow[]> {
   const json = columns.types.map((t) => t === 'json' || t === 'jsonb');

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { unitOfWork, type Tx, type UnitOfWorkContext } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
+import { SORTS_OFF } from './enterServiceRole.ts';
 
 /** A page of the global order: events and the checkpoint after them. */
 export interface Page<E> {
@@ -31,14 +32,8 @@ export function readAhead<E>(
   limit: number,
 ): PageReader<E> {
   const start = (after: GlobalPosition) => {
-    const page = unitOfWork(pool, { ...context, readOnly: true }, (tx) => read(tx, after, limit), {
-      // Why: RLS (tenant OR actor kind, unknown at plan time) makes the planner expect ~5% of the rows,
-      // so for a page that is large against the table it chose a parallel seq scan plus an external
-      // sort of every later event (EXPLAIN ANALYZE: 640 ms for a page of 20,000 of 240,000) over the
-      // ordered events_global_order index scan. readAll in pages of 20,000: 42,806 events/s and 2.62 s
-      // of server CPU as planned, 97,288 events/s and 0.67 s with sorts off (bench/projections, same run).
-      setupSelect: [`set_config('enable_sort', 'off', true)`],
-    });
+    // Sorts off: see enterServiceRole.
+    const page = unitOfWork(pool, { ...context, readOnly: true }, (tx) => read(tx, after, limit), { setupSelect: [SORTS_OFF] });
     page.catch(() => undefined); // handled by next(); no unhandled rejection while it waits there
     return page;
   };

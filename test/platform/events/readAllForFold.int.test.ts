@@ -7,6 +7,7 @@ import {
   createEventStore,
   createUpcasters,
   readAllForFold,
+  streamAllForFold,
   type EventStore,
   type FoldEvent,
   type GlobalPosition,
@@ -64,6 +65,18 @@ describe('readAllForFold: the global order with only what a fold reads', () => {
       }
     });
 
+  /** Runs `fn` on a connection of its own in a read-only transaction as the system actor (a rebuild's reader). */
+  const asReader = async <T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    try {
+      await client.query(`begin read only; set local role brigade_ordering; select set_config('brigade.actor_kind', 'system', true)`);
+      return await fn(client);
+    } finally {
+      await client.query('commit').catch(() => undefined);
+      client.release();
+    }
+  };
+
   before(async () => {
     db = await createTestDatabase();
     pool = new pg.Pool({ connectionString: db.url, max: 6 });
@@ -104,6 +117,8 @@ describe('readAllForFold: the global order with only what a fold reads', () => {
     const beforeCommit = await unitOfWork(pool, system, (tx) => readAllForFold(store, tx, { after: from, limit: 100 }));
     assert.deepEqual(beforeCommit.events, [], 'the committed later event waits behind the open one');
     assert.deepEqual(beforeCommit.checkpoint, from);
+    const streamed = await asReader((client) => streamAllForFold(store, client, { after: from, limit: 100 }, () => assert.fail('nothing to hand over')));
+    assert.deepEqual([streamed.rows, streamed.checkpoint], [0, from], 'the stream waits behind the open one too');
     await held.commit();
     const events = await readUntil((at) => unitOfWork(pool, system, (tx) => readAllForFold(store, tx, { after: at, limit: 100 })), from, (es) => es.length >= 2);
     assert.deepEqual(
@@ -111,6 +126,51 @@ describe('readAllForFold: the global order with only what a fold reads', () => {
       ['Late', 'Early'],
       'in transaction order, the late commit first',
     );
+  });
+
+  test('streamAllForFold hands over the same events in order; it stops at a (type, version) new to it or upcast, and when told to', async () => {
+    const from = await tip();
+    const stream = `order-${randomUUID()}`;
+    await unitOfWork(pool, staff, (tx) => store.append(tx, stream, [{ type: 'OrderPlaced', schemaVersion: 1, data: { total: 1 } }], 0));
+    await unitOfWork(pool, staff, (tx) => store.append(tx, stream, Array.from({ length: 5 }, (_, i) => ({ type: 'StreamTick', data: { i } })), 1));
+    const mine = (events: readonly FoldEvent[]) => events.filter((e) => e.streamId === stream).map(foldFields);
+    const expected = async (s: EventStore) => mine(await readUntil((at) => unitOfWork(pool, system, (tx) => s.readAll(tx, { after: at })), from, (es) => mine(es).length === 6));
+
+    /** Streams from `from` in pages of 3 in one read-only transaction; after a stop, one page of readAllForFold, as a rebuild does. */
+    const streamAll = (s: EventStore, stopAfter = Infinity) =>
+      asReader(async (client) => {
+        const got: FoldEvent[] = [];
+        let stops = 0;
+        const tx = { context: system, setup: [], query: (text: string, values?: readonly unknown[]) => client.query(text, values as unknown[] | undefined), afterCommit: () => undefined };
+        for (let at = from; ; ) {
+          const r = await streamAllForFold(s, client, { after: at, limit: 3 }, (events) => {
+            got.push(...events);
+            return got.length < stopAfter;
+          });
+          at = r.checkpoint;
+          if (!r.stopped && r.rows < 3) break;
+          if (!r.stopped) continue;
+          stops++;
+          if (got.length >= stopAfter) break;
+          const page = await readAllForFold(s, tx, { after: at, limit: 3 });
+          got.push(...page.events);
+          at = page.checkpoint;
+          if (page.events.length < 3) break;
+        }
+        return { got: mine(got), stops };
+      });
+    const plain = createEventStore({ schema: 'ordering' }); // a store object not read with yet: nothing known
+    const first = await streamAll(plain);
+    assert.deepEqual(first.got, await expected(plain));
+    assert.ok(first.stops > 0, 'the stream stops to let readAllForFold learn the (type, version)s it has not seen');
+    const again = await streamAll(plain);
+    assert.deepEqual(again.got, first.got);
+    assert.equal(again.stops, 0, 'no stops once every (type, version) is known not to be upcast');
+    const upcast = await streamAll(upcasting);
+    assert.deepEqual(upcast.got, await expected(upcasting), 'the v1 event comes upcast (through readAllForFold)');
+    assert.equal(upcast.got[0]?.schemaVersion, 2);
+    const told = await streamAll(plain, 1);
+    assert.equal(told.got.length, 3, 'onEvents returning false after the first hand-over (of 3) stops the rest');
   });
 
   test('checks its options like readAll', async () => {

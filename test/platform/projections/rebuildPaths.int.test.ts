@@ -51,7 +51,9 @@ describe('rebuild paths: through apply, and in memory past its memory bound', ()
     let head: GlobalPosition | undefined;
     for (let i = 0; i < 40; i++) head = await countEvents(i);
     let appended = 40;
-    const result = await rebuildProjection(pool, counting, {
+    // Transaction ids are cluster-wide: another test file's open transaction may hold the read bound
+    // back, so the rebuild may swap in less and leave the rest to the projector (decision 0011).
+    await rebuildProjection(pool, counting, {
       batchSize: 9,
       afterBatch: async () => {
         head = await countEvents(appended++);
@@ -60,7 +62,6 @@ describe('rebuild paths: through apply, and in memory past its memory bound', ()
         head = await countEvents(appended++);
       },
     });
-    assert.ok(result.events >= 80);
     await drain(pool, counting, head!);
     const counted = (await admin.query(`select tenant_id::text || '/' || stream_id as k, n from ordering.crash_counts order by 1`)).rows;
     const logged = (await admin.query(`select tenant_id::text || '/' || stream_id as k, count(*)::int as n from ordering.events where stream_id like 'counter-%' group by 1 order by 1`)).rows;
@@ -72,7 +73,7 @@ describe('rebuild paths: through apply, and in memory past its memory bound', ()
     for (let i = 0; i < 30; i++) head = await order(i);
     let appended = 30;
     const phases = new Set<string>();
-    const result = await rebuildProjection(pool, board, {
+    await rebuildProjection(pool, board, {
       batchSize: 7,
       rowsInMemory: 5,
       onProgress: (p) => phases.add(p.phase),
@@ -84,7 +85,6 @@ describe('rebuild paths: through apply, and in memory past its memory bound', ()
       },
     });
     assert.deepEqual([...phases], ['replaying', 'swapping', 'done']);
-    assert.ok(result.rows >= 30);
     await drain(pool, board, head!);
     const rows = await viewRows(admin, 'board_view');
     assert.equal(rows.length, appended);
