@@ -16,8 +16,8 @@ export interface PageReader<E> {
 }
 
 /**
- * Reads the global order after `from` in pages of `limit` with `read` (the store's `readAll` or
- * `readAllForFold`: below the oldest running transaction), each page in its own read-only transaction
+ * Reads the global order after `from` in pages of `limit` with `read` (e.g. the store's `readAll`, for
+ * a rebuild through `apply`: below the oldest running transaction), each page in its own read-only transaction
  * as `context`, and starts reading the next page as soon as a full page is handed out, so that reading
  * (one pooled connection, the server's work and the driver's parsing) overlaps what the caller does
  * with the page. A page that comes back short starts no read ahead; the next call reads then.

@@ -40,7 +40,7 @@ export interface RebuildProgress {
 
 /** Options of {@link rebuildProjection}. */
 export interface RebuildOptions {
-  /** Events per page read from the log (one read-only transaction each). Default {@link DEFAULT_REBUILD_BATCH}. */
+  /** Events per statement (page) read from the log. Default {@link DEFAULT_REBUILD_BATCH}. */
   readonly batchSize?: number;
   /**
    * Rows a projection with a `replay` may hold in memory (about 1 KB each). Past it the rebuild
@@ -54,7 +54,10 @@ export interface RebuildOptions {
    * live projector is paused there). For tests that force interleavings; leave unset otherwise.
    */
   readonly beforeSwap?: () => Promise<void>;
-  /** Called after each replayed page, outside any transaction. For tests; leave unset otherwise. */
+  /**
+   * Called after each replayed page, outside the writer's transactions (the reader's read-only one may
+   * be open: it holds no transaction id). For tests; leave unset otherwise.
+   */
   readonly afterBatch?: (events: number) => Promise<void>;
 }
 
@@ -83,11 +86,12 @@ export const DEFAULT_REBUILD_BATCH = 20_000;
  *
  * 1. Takes the projection's rebuild lock (one rebuild at a time) and creates `<table>_rebuild` like
  *    the live table (`createShadow`: columns, defaults, checks, indexes; owner-only).
- * 2. Replays every event into it while the live projector keeps serving, reading the log one page of
- *    `batchSize` ahead on its own connection, until a page comes back short. A projection with a
- *    `replay` (row projections) folds in memory and the owner's connection writes the rows in bulk
- *    behind the reader (`replayInMemory`); others apply page by page (`replayThroughApply`). Then
- *    (for the latter, before the replay) the shadow gets the live table's RLS flags, policies and
+ * 2. Replays every event into it while the live projector keeps serving, reading the log on a
+ *    connection of its own in statements of `batchSize` until one comes back short. A projection
+ *    with a `replay` (row projections) folds the events in memory as they stream in, and the owner's
+ *    connection writes the rows in bulk behind the reader (`replayInMemory`); others apply page by
+ *    page, read one page ahead (`replayThroughApply`). Then (for the latter, before the replay) the
+ *    shadow gets the live table's RLS flags, policies and
  *    grants (`secureShadow`).
  * 3. In ONE transaction: locks the live checkpoint row (every live batch locks it first, so the live
  *    projector pauses), replays what was appended meanwhile, moves the checkpoint to the shadow's,

@@ -28,8 +28,8 @@ export interface Projection {
   apply(tx: Tx, events: readonly RecordedEvent[], target: string): Promise<readonly ViewRow[]>;
   /**
    * Optional fast path of a rebuild: a fold of the whole log held in memory and written in bulk (see
-   * {@link ProjectionReplay}), fed with {@link FoldEvent}s (`readAllForFold`, fewer columns than
-   * `readAll`). Without it a rebuild replays batch by batch through `apply`.
+   * {@link ProjectionReplay}), fed with {@link FoldEvent}s (`streamAllForFold`/`readAllForFold`, fewer
+   * columns than `readAll`). Without it a rebuild replays page by page through `apply`.
    */
   replay?(): ProjectionReplay;
 }
