@@ -2,7 +2,7 @@ import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { createDatabases } from '../../platform/db/index.ts';
-import { formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
+import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -15,7 +15,7 @@ export const usage = `Usage: brigade projections <status|rebuild> …
   brigade projections status          Each projection's position, lag (events, seconds) and leader
   brigade projections rebuild NAME    Replay every event into a new table and swap it in atomically
                                       once caught up (reads never see an empty or partial view)
-                                      [--batch N] events per replay transaction (default 5000)
+                                      [--batch N] events per page read from the log (default ${DEFAULT_REBUILD_BATCH})
 Projections: ${PROJECTIONS.map((p) => p.name).join(', ')}
 Connects with DATABASE_URL as the tables' owner (the migrating role).`;
 
@@ -30,7 +30,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (action === 'rebuild' && projection === undefined) {
     throw new UsageError(name === undefined ? 'rebuild needs a projection NAME' : `Unknown projection ${JSON.stringify(name)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}`, usage);
   }
-  const batch = values.batch === undefined ? 5000 : Number(values.batch);
+  const batch = values.batch === undefined ? DEFAULT_REBUILD_BATCH : Number(values.batch);
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) throw new UsageError('--batch must be an integer from 1 to 100000', usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
@@ -53,9 +53,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const now = Date.now();
       if (p.phase === 'replaying' && now - lastDrawn < 500) return;
       lastDrawn = now;
-      const ratio = p.total === 0 ? 1 : Math.min(1, p.events / p.total);
+      const ratio = p.total === 0 ? 0 : Math.min(1, p.events / p.total);
       const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '-');
-      ctx.io.out(`[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${p.events.toLocaleString('en-US')}/${p.total.toLocaleString('en-US')} events  ${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s  ${p.phase}`);
+      const total = p.total === 0 ? '?' : p.total.toLocaleString('en-US');
+      const left = p.phase === 'replaying' && p.total > p.events && p.eventsPerSecond > 0 ? `  about ${Math.ceil((p.total - p.events) / p.eventsPerSecond)} s left` : '';
+      ctx.io.out(
+        `[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${p.events.toLocaleString('en-US')}/${total} events  ${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s` +
+          `${p.rowsWritten === 0 ? '' : `  ${p.rowsWritten.toLocaleString('en-US')} row${p.rowsWritten === 1 ? '' : 's'} written`}${left}  ${p.phase}`,
+      );
     };
     ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) …`);
     const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw });

@@ -10,6 +10,10 @@ export type { AppendOptions, AppendResult, PreparedAppend } from './prepareAppen
 export type { AppendAndCommitOptions } from './appendAndCommit.ts';
 export type { ReadStreamOptions, StreamRead } from './readStream.ts';
 export type { ReadAllOptions, AllRead } from './readAll.ts';
+export { readAllForFold } from './readAllForFold.ts';
+export type { FoldEvent, FoldRead } from './readAllForFold.ts';
+export { streamAllForFold } from './streamAllForFold.ts';
+export type { FoldStream } from './streamAllForFold.ts';
 export type { Subscription, SubscriptionOptions } from './subscribeToAll.ts';
 export { uuidv7 } from './uuidv7.ts';
 export { START } from './types.ts';

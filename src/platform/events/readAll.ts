@@ -22,6 +22,36 @@ export interface AllRead {
 const MAX_XID8 = 2n ** 64n - 1n;
 
 /**
+ * The part of a page read of the global order after the select list (decision 0011), over
+ * `<events> e`, with `$1`/`$2` the checkpoint's transaction id and position and `$3` the limit (see
+ * {@link pageValues}). The xmin of the statement's own snapshot is the lowest transaction id still
+ * running: rows below it are final (committed and visible, or aborted and never visible).
+ * pg_current_snapshot() is stable, so the bound is computed once and the scan runs on
+ * events_global_order. The ORDER BY names the table's columns through the alias: select lists rename
+ * them to text, and an unqualified ORDER BY would sort those texts ('10' < '6') and page past unread
+ * events.
+ */
+export const GLOBAL_ORDER_PAGE = `where (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+        and e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+      order by e.transaction_id, e.global_position
+      limit $3`;
+
+/**
+ * The checked checkpoint and limit of a page read, and the values of {@link GLOBAL_ORDER_PAGE}.
+ *
+ * @throws {ValidationError} a limit that is not a positive integer, or a checkpoint out of range.
+ */
+export function pageValues(options: ReadAllOptions): { after: GlobalPosition; limit: number; values: [string, string, number] } {
+  const after = options.after ?? START;
+  const limit = options.limit ?? 1000;
+  if (!Number.isSafeInteger(limit) || limit < 1) throw new ValidationError('limit must be a positive integer', { field: 'limit' });
+  if (typeof after.transactionId !== 'bigint' || typeof after.position !== 'bigint' || after.transactionId < 0n || after.transactionId > MAX_XID8 || after.position < 0n) {
+    throw new ValidationError('after must be a checkpoint of two non-negative bigints', { field: 'after' });
+  }
+  return { after, limit, values: [after.transactionId.toString(), after.position.toString(), limit] };
+}
+
+/**
  * Reads the global order after a checkpoint: events ordered by (transaction id, position), and only
  * those whose transaction id is below the oldest transaction still running. Every transaction that can
  * still commit events has an id at or above that bound, so a page never passes an event that commits
@@ -33,25 +63,8 @@ const MAX_XID8 = 2n ** 64n - 1n;
  * const { events, checkpoint } = await readAll(config, tx, { after: saved, limit: 500 });
  */
 export async function readAll(config: StoreConfig, tx: Tx, options: ReadAllOptions = {}): Promise<AllRead> {
-  const after = options.after ?? START;
-  const limit = options.limit ?? 1000;
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new ValidationError('limit must be a positive integer', { field: 'limit' });
-  if (typeof after.transactionId !== 'bigint' || typeof after.position !== 'bigint' || after.transactionId < 0n || after.transactionId > MAX_XID8 || after.position < 0n) {
-    throw new ValidationError('after must be a checkpoint of two non-negative bigints', { field: 'after' });
-  }
-  // The xmin of the statement's own snapshot: the lowest transaction id still running. Rows below it
-  // are final (committed and visible, or aborted and never visible). pg_current_snapshot() is stable,
-  // so the bound is computed once and the scan runs on events_global_order. The ORDER BY names the
-  // table's columns through the alias: the select list renames them to text, and an unqualified
-  // ORDER BY would sort those texts ('10' < '6') and page past unread events.
-  const { rows } = await tx.query<EventRow>(
-    `select ${EVENT_COLUMNS} from ${config.table} e
-      where (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
-        and e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-      order by e.transaction_id, e.global_position
-      limit $3`,
-    [after.transactionId.toString(), after.position.toString(), limit],
-  );
+  const { after, values } = pageValues(options);
+  const { rows } = await tx.query<EventRow>(`select ${EVENT_COLUMNS} from ${config.table} e ${GLOBAL_ORDER_PAGE}`, values);
   const events = rows.map((row) => rowToEvent(config, row));
   return { events, checkpoint: events.length === 0 ? after : events[events.length - 1]!.globalPosition };
 }

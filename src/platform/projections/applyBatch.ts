@@ -1,6 +1,7 @@
 import type { Tx } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { checkpointTable, qualifiedTable } from './defineProjection.ts';
+import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
 import type { Projection, ViewRow } from './types.ts';
 
@@ -45,7 +46,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
   const page = await projection.store.readAll(tx, { after, limit });
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastRecordedAt: null };
-  const relevant = projection.eventTypes === undefined ? page.events : page.events.filter((e) => projection.eventTypes!.has(e.type));
+  const relevant = handledEvents(projection, page.events);
   const changes = relevant.length === 0 ? [] : await projection.apply(tx, relevant, target);
   await tx.query(
     `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,

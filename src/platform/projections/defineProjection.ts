@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { EventStore, RecordedEvent } from '../events/index.ts';
-import type { ApplyContext, Projection, ViewRow } from './types.ts';
+import type { Projection, ProjectionReplay, ViewRow } from './types.ts';
 
 /** Options of {@link defineProjection}. */
 export interface ProjectionOptions {
@@ -19,7 +19,9 @@ export interface ProjectionOptions {
   /** Only these event types reach `apply` (the checkpoint passes the others). Default: all. */
   readonly eventTypes?: readonly string[];
   /** See {@link Projection.apply}. */
-  readonly apply: (tx: Tx, events: readonly RecordedEvent[], target: string, context?: ApplyContext) => Promise<readonly ViewRow[]>;
+  readonly apply: (tx: Tx, events: readonly RecordedEvent[], target: string) => Promise<readonly ViewRow[]>;
+  /** See {@link Projection.replay}. Absent: a rebuild replays through `apply`. */
+  readonly replay?: () => ProjectionReplay;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,50}$/;
@@ -46,6 +48,7 @@ export function defineProjection(options: ProjectionOptions): Projection {
     store: options.store,
     ...(options.eventTypes === undefined ? {} : { eventTypes: new Set(options.eventTypes) }),
     apply: options.apply,
+    ...(options.replay === undefined ? {} : { replay: options.replay }),
   });
 }
 

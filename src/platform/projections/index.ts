@@ -6,7 +6,7 @@ export { applyBatch, ensureCheckpoint, PROJECTION_CHANNEL } from './applyBatch.t
 export type { BatchResult } from './applyBatch.ts';
 export { runProjection } from './runProjection.ts';
 export type { ProjectionRunner, RunProjectionOptions } from './runProjection.ts';
-export { rebuildProjection } from './rebuildProjection.ts';
+export { DEFAULT_REBUILD_BATCH, rebuildProjection } from './rebuildProjection.ts';
 export type { RebuildOptions, RebuildProgress, RebuildResult } from './rebuildProjection.ts';
 export { readCheckpoint } from './readCheckpoint.ts';
 export { waitForPosition } from './waitForPosition.ts';
@@ -17,4 +17,4 @@ export { projectionStatus } from './projectionStatus.ts';
 export type { ProjectionState } from './projectionStatus.ts';
 export { formatPosition, parsePosition, comparePositions } from './position.ts';
 export { RebuildInProgressError, UnknownProjectionError } from './errors.ts';
-export type { Projection, ViewRow } from './types.ts';
+export type { Projection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';

@@ -1,5 +1,6 @@
+import type pg from 'pg';
 import type { Tx } from '../db/index.ts';
-import type { EventStore, RecordedEvent } from '../events/index.ts';
+import type { EventStore, FoldEvent, RecordedEvent } from '../events/index.ts';
 
 /**
  * A projection: a read model folded from one schema's event log, with its own checkpoint. Built with
@@ -24,20 +25,53 @@ export interface Projection {
    * write: the live table, or a rebuild's shadow. Must be idempotent per event position (apply only
    * events newer than the row's last position). Returns the rows it changed (for live streams).
    */
-  apply(tx: Tx, events: readonly RecordedEvent[], target: string, context?: ApplyContext): Promise<readonly ViewRow[]>;
+  apply(tx: Tx, events: readonly RecordedEvent[], target: string): Promise<readonly ViewRow[]>;
+  /**
+   * Optional fast path of a rebuild: a fold of the whole log held in memory and written in bulk (see
+   * {@link ProjectionReplay}), fed with {@link FoldEvent}s (`streamAllForFold`/`readAllForFold`, fewer
+   * columns than `readAll`). Without it a rebuild replays page by page through `apply`.
+   */
+  replay?(): ProjectionReplay;
 }
 
 /**
- * What a rebuild tells `apply` so it can go faster; a projection may ignore it. The rebuild's shadow
- * table is written by nobody else, so the rows it wrote can be remembered across batches.
+ * A rebuild's fold of the log into a new table that only the rebuild writes. Rows stay in memory
+ * between pages and are written when the rebuild takes them, so a row that ten events shape is
+ * written about once instead of ten times, and folding needs no read-back. Past a memory bound the
+ * rebuild writes everything, calls {@link forget}, and later pages {@link load} what they touch.
  */
-export interface ApplyContext {
-  /** Rows written to `target` by earlier batches of this caller (key → row); `apply` keeps it current. */
-  readonly rows: Map<string, unknown>;
-  /** True while `rows` holds every row of `target` (a missing key is a new row: no need to read). */
-  complete: boolean;
-  /** Whether the caller needs the changed rows back. */
-  readonly returnRows: boolean;
+export interface ProjectionReplay {
+  /** Rows held in memory. */
+  readonly size: number;
+  /** Rows changed and not taken since. */
+  readonly pending: number;
+  /** True until {@link forget}: memory holds every row written, so a row it lacks does not exist. */
+  readonly complete: boolean;
+  /** Reads from `target` the rows `events` touch that memory does not hold (only needed after {@link forget}). */
+  load(tx: Tx, events: readonly FoldEvent[], target: string): Promise<void>;
+  /** Folds `events` (global order, after the events before them) into memory. No I/O. */
+  fold(events: readonly FoldEvent[]): void;
+  /**
+   * Takes up to `max` (default all) of the pending rows, each in its latest state, for {@link write}:
+   * the least recently changed first, as those are the likeliest to change no more (a delivered order).
+   */
+  take(max?: number): ReplayRows;
+  /**
+   * Writes taken rows to `target` in `tx`: updates rows it wrote before (only when older), inserts the
+   * others. `copyClient` is the connection `tx` runs on, given when `target` is under no row-level
+   * security for it: new rows then go in with one `COPY … FROM STDIN`.
+   */
+  write(tx: Tx, target: string, rows: ReplayRows, copyClient?: pg.ClientBase): Promise<void>;
+  /** Drops the rows held (once written); later folds need {@link load}. */
+  forget(): void;
+}
+
+/** Rows taken from a {@link ProjectionReplay}. */
+export interface ReplayRows {
+  /** Rows the replay has not written before (new to the target while the replay is complete). */
+  readonly fresh: readonly ViewRow[];
+  /** Rows it may have written before. */
+  readonly rewritten: readonly ViewRow[];
 }
 
 /** A changed view row as the projector wrote it (column name → value). */

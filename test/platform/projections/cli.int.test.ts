@@ -32,7 +32,7 @@ describe('brigade projections status|rebuild', () => {
 
     lines.length = 0;
     assert.equal(await run(['rebuild', 'board', '--batch', '1'], ctx()), 0);
-    assert.ok(lines.some((l) => /^\[#{30}\] 100% {2}2\/2 events {2}[\d,]+ events\/s {2}(swapping|done)$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^\[#{30}\] 100% {2}2\/2 events {2}[\d,]+ events\/s {2}1 row written {2}(swapping|done)$/.test(l)), lines.join('\n'));
     assert.match(lines.at(-1)!, /^rebuilt board: 2 events → 1 rows in/);
     const [row] = await viewRows(pool, 'board_view');
     assert.equal(row!.status, 'accepted');

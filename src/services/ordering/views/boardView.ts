@@ -1,5 +1,5 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
-import type { EventStore, RecordedEvent } from '../../../platform/events/index.ts';
+import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
 import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
@@ -18,7 +18,7 @@ export interface BoardLine {
  * times, courier, and the dispatch alert while delivery has found no courier for it (raised by
  * DispatchAlertRaised, cleared by CourierAssigned). Pure: every value comes from the events.
  */
-export function evolveBoard(row: RowState | null, event: RecordedEvent): RowState | undefined {
+export function evolveBoard(row: RowState | null, event: FoldEvent): RowState | undefined {
   const type = event.type as OrderEventType;
   const base = { updated_at: event.metadata.occurredAt, version: event.streamVersion };
   if (type === 'OrderPlaced') {

@@ -1,5 +1,5 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
-import type { EventStore, RecordedEvent } from '../../../platform/events/index.ts';
+import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
 import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
@@ -7,7 +7,7 @@ import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
  * The fold of the courier task-list: one row per order from placement (pickup restaurant and
  * delivery address known early), assigned to a courier by CourierAssigned.
  */
-export function evolveCourierTask(row: RowState | null, event: RecordedEvent): RowState | undefined {
+export function evolveCourierTask(row: RowState | null, event: FoldEvent): RowState | undefined {
   const type = event.type as OrderEventType;
   const base = { updated_at: event.metadata.occurredAt, version: event.streamVersion };
   if (type === 'OrderPlaced') {

@@ -1,10 +1,10 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
-import type { EventStore, RecordedEvent } from '../../../platform/events/index.ts';
+import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
 import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /** The fold of the customer order-history: one row per order with its customer, status and total. */
-export function evolveCustomerOrder(row: RowState | null, event: RecordedEvent): RowState | undefined {
+export function evolveCustomerOrder(row: RowState | null, event: FoldEvent): RowState | undefined {
   const type = event.type as OrderEventType;
   const base = { updated_at: event.metadata.occurredAt, version: event.streamVersion };
   if (type === 'OrderPlaced') {

@@ -1,4 +1,4 @@
-import type { RecordedEvent } from '../../../platform/events/index.ts';
+import type { FoldEvent } from '../../../platform/events/index.ts';
 import type { OrderEventData, OrderEventType } from '../domain/orderEvents.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -18,14 +18,14 @@ export const STATUS_OF: Partial<Record<OrderEventType, string>> = Object.freeze(
 export const FINISHED_STATUSES: readonly string[] = Object.freeze(['delivered', 'rejected', 'cancelled']);
 
 /** The (tenant, order) key of an order event: from the stream id `order-<uuid>`, or null for another stream. */
-export function orderKey(event: RecordedEvent): readonly string[] | null {
+export function orderKey(event: FoldEvent): readonly string[] | null {
   if (!event.streamId.startsWith('order-')) return null;
   const orderId = event.streamId.slice('order-'.length);
   return UUID.test(orderId) ? [event.metadata.tenantId, orderId.toLowerCase()] : null;
 }
 
 /** The event's data, typed by its type. */
-export function dataOf<T extends OrderEventType>(event: RecordedEvent, _type: T): OrderEventData[T] {
+export function dataOf<T extends OrderEventType>(event: FoldEvent, _type: T): OrderEventData[T] {
   return event.data as OrderEventData[T];
 }
 

@@ -1,0 +1,30 @@
+import pg from 'pg';
+import { qualifiedTable } from './defineProjection.ts';
+import { inTransaction } from './inTransaction.ts';
+import type { Projection } from './types.ts';
+
+/**
+ * Creates the shadow table `<schema>.<shadowName>` like the live one: columns, defaults, checks,
+ * indexes (`LIKE … INCLUDING ALL`), replacing a leftover of a failed rebuild. Nothing else yet: no
+ * grants (those the schema's default privileges gave are revoked, so only the owner can see it) and
+ * no row-level security, so the owner can bulk-load it with COPY; `secureShadow` adds the live
+ * table's before any other role uses it.
+ */
+export async function createShadow(owner: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
+  const shadow = qualifiedTable(projection, shadowName);
+  await inTransaction(owner, { service: projection.service }, async (tx) => {
+    await tx.query('set local synchronous_commit = off'); // the shadow is disposable until the swap commits
+    await tx.query(`drop table if exists ${shadow}`);
+    await tx.query(`create table ${shadow} (like ${qualifiedTable(projection)} including all)`);
+    const granted = await tx.query<{ grantee: string }>(
+      `select distinct case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee
+         from pg_class c, aclexplode(c.relacl) a
+        where c.oid = $1::regclass and a.grantee <> c.relowner`,
+      [shadow],
+    );
+    await tx.query(`revoke all on table ${shadow} from public`);
+    for (const { grantee } of granted.rows) {
+      if (grantee !== 'public') await tx.query(`revoke all on table ${shadow} from ${pg.escapeIdentifier(grantee.replace(/^"|"$/g, ''))}`);
+    }
+  });
+}

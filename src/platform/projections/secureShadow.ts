@@ -1,0 +1,49 @@
+import pg from 'pg';
+import { qualifiedTable } from './defineProjection.ts';
+import { inTransaction } from './inTransaction.ts';
+import type { Projection } from './types.ts';
+
+/**
+ * Gives the shadow table the live table's row-level security flags, policies (deparsed by
+ * `pg_policies`) and grants (from `aclexplode(relacl)`), in one transaction on the owner's connection.
+ */
+export async function secureShadow(owner: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
+  const live = qualifiedTable(projection);
+  const shadow = qualifiedTable(projection, shadowName);
+  const esc = pg.escapeIdentifier;
+  const flags = await owner.query<{ rls: boolean; force: boolean }>(
+    `select relrowsecurity as rls, relforcerowsecurity as force from pg_class where oid = $1::regclass`,
+    [live],
+  );
+  const policies = await owner.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; check: string | null }>(
+    `select policyname as name, permissive, roles::text[] as roles, cmd, qual, with_check as check
+       from pg_policies where schemaname = $1 and tablename = $2 order by policyname`,
+    [projection.schema, projection.table],
+  );
+  const grants = await owner.query<{ grantee: string; privilege: string }>(
+    `select case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee, a.privilege_type as privilege
+       from pg_class c, aclexplode(c.relacl) a
+      where c.oid = $1::regclass and a.grantee <> c.relowner`,
+    [live],
+  );
+  const statements: string[] = [];
+  if (flags.rows[0]?.rls === true) statements.push(`alter table ${shadow} enable row level security`);
+  if (flags.rows[0]?.force === true) statements.push(`alter table ${shadow} force row level security`);
+  // Policy expressions come from the catalog (pg_policies deparses them), never from input.
+  for (const p of policies.rows) {
+    const roles = p.roles.map((r) => (r === 'public' ? 'public' : esc(r))).join(', ');
+    statements.push(
+      `create policy ${esc(p.name)} on ${shadow} as ${p.permissive === 'PERMISSIVE' ? 'permissive' : 'restrictive'} for ${p.cmd.toLowerCase()} to ${roles}` +
+        (p.qual === null ? '' : ` using (${p.qual})`) +
+        (p.check === null ? '' : ` with check (${p.check})`),
+    );
+  }
+  for (const g of grants.rows) {
+    if (!/^[A-Z ]+$/.test(g.privilege)) continue;
+    statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee === 'public' ? 'public' : esc(g.grantee.replace(/^"|"$/g, ''))}`);
+  }
+  await inTransaction(owner, { service: projection.service }, async (tx) => {
+    await tx.query('set local synchronous_commit = off'); // the shadow is disposable until the swap commits
+    for (const sql of statements) await tx.query(sql);
+  });
+}
