@@ -14,7 +14,8 @@
  *
  * Environment:
  *   DATABASE_URL          admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
- *   BENCH_SECONDS         measured seconds per system (default 15)
+ *   BENCH_SECONDS         measured seconds per system and round (default 8)
+ *   BENCH_ROUNDS          rounds; each round measures every system in turn (default 3)
  *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
@@ -44,7 +45,8 @@ import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 
 const run = promisify(execFile);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 15);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const PEERS_DIR = path.resolve(process.env.BENCH_PEERS_DIR ?? path.join(import.meta.dirname, '..'));
@@ -148,69 +150,89 @@ function summary(r: Result) {
   const s = [...r.latenciesMs].sort((a, b) => a - b);
   return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99) };
 }
+function merge(results: readonly Result[]): Result {
+  return {
+    appends: results.reduce((n, r) => n + r.appends, 0),
+    seconds: results.reduce((n, r) => n + r.seconds, 0),
+    latenciesMs: results.flatMap((r) => r.latenciesMs),
+    conflicts: results.reduce((n, r) => n + r.conflicts, 0),
+  };
+}
+
+/** One system under test: set up once, then measured in turns with the others. */
+interface System {
+  readonly name: string;
+  /** One measured phase (warm-up + SECONDS). */
+  phase(): Promise<Result>;
+  close(): Promise<void>;
+}
 
 type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + projectors';
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
  * event written by its onAppend hook in the same transaction), through the tenant router (tenant fence
- * included), with the ordering outbox relay running as in production (publishing to the PostgreSQL
- * transport, or JetStream when NATS_URL is set; without a relay every producer would NOTIFY, decision
- * 0036). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings + fence in one batch
- * with the append and its outbox row, then COMMIT: two round trips); `appendAndCommit` sends all of it
- * as one implicit transaction in one round trip; the last mode also runs the three order-view
- * projectors while the writers write, as `brigade start` does.
+ * included), with the ordering outbox relay running during the phase as in production (publishing to
+ * the PostgreSQL transport, or JetStream when NATS_URL is set; without a relay every producer would
+ * NOTIFY, decision 0036). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings +
+ * fence in one batch with the append and its outbox row, then COMMIT: two round trips);
+ * `appendAndCommit` sends all of it as one implicit transaction in one round trip; the last mode also
+ * runs the three order-view projectors during the phase, as `brigade start` does.
  */
-async function benchBrigade(mode: BrigadeMode) {
-  await freshDatabase(DB.brigade);
-  await runMigrations({ url: urlOf(DB.brigade), sets: migrationSets() });
-  const withProjectors = mode === 'appendAndCommit + projectors';
-  const databases = createDatabases({ url: urlOf(DB.brigade), poolSize: CLIENTS + 8 });
+async function brigadeSystem(mode: BrigadeMode, database: string): Promise<System & { replay(): Promise<{ events: number; perSecond: number; streams: number }> }> {
+  const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8 });
   const router = createTenantRouter({ databases });
   const store = createOrderStore();
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
-  const stop = new AbortController();
   const pool = databases.poolFor('ordering');
   const transport = process.env.NATS_URL
     ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
     : createPgTransport({ pool });
-  const workers = [
-    createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
-    ...(withProjectors ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
-  ];
-  try {
-    const result = await drive(async (w, orderId, step) => {
-      const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
-      const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
-      if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
-      else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);
-    });
-    stop.abort();
-    await Promise.all(workers);
-    // Replay: the whole log in global order, folded per stream (a projection rebuild without writes).
-    const t0 = performance.now();
-    let events = 0;
-    const folded = new Map<string, string>();
-    await router.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'bench-replay' }, readOnly: true }, async (tx) => {
-      let after: GlobalPosition | undefined;
-      for (;;) {
-        const page = await store.readAll(tx, { after, limit: 5000 });
-        if (page.events.length === 0) break;
-        for (const e of page.events) folded.set(e.streamId, e.type);
-        events += page.events.length;
-        after = page.checkpoint;
+  return {
+    name: `brigade ${mode}`,
+    phase: async () => {
+      const stop = new AbortController();
+      const workers = [
+        createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
+        ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
+      ];
+      try {
+        return await drive(async (w, orderId, step) => {
+          const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
+          const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
+          if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
+          else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);
+        });
+      } finally {
+        stop.abort();
+        await Promise.all(workers);
       }
-    });
-    const replaySeconds = (performance.now() - t0) / 1000;
-    return { mode, result, replay: { events, perSecond: events / replaySeconds, streams: folded.size } };
-  } finally {
-    stop.abort();
-    await transport.close();
-    await databases.close();
-  }
+    },
+    // Replay: the whole log in global order, folded per stream (a projection rebuild without writes).
+    replay: async () => {
+      const t0 = performance.now();
+      let events = 0;
+      const folded = new Map<string, string>();
+      await router.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'bench-replay' }, readOnly: true }, async (tx) => {
+        let after: GlobalPosition | undefined;
+        for (;;) {
+          const page = await store.readAll(tx, { after, limit: 5000 });
+          if (page.events.length === 0) break;
+          for (const e of page.events) folded.set(e.streamId, e.type);
+          events += page.events.length;
+          after = page.checkpoint;
+        }
+      });
+      return { events, perSecond: events / ((performance.now() - t0) / 1000), streams: folded.size };
+    },
+    close: async () => {
+      await transport.close();
+      await databases.close();
+    },
+  };
 }
 
-async function benchEmmett() {
+async function emmettSystem(): Promise<(System & { version: string }) | null> {
   const require = createRequire(path.join(PEERS_DIR, 'package.json'));
   let entry: string;
   try {
@@ -229,79 +251,111 @@ async function benchEmmett() {
   const store = emmett.getPostgreSQLEventStore(urlOf(DB.emmett), { connectionOptions: { pooled: true, pool } });
   // Creates Emmett's schema before anything is timed.
   await store.appendToStream(`order-${randomUUID()}`, [LIFECYCLE[0]!(randomUUID(), 'warm-up')], { expectedStreamVersion: 0n });
-  try {
-    const result = await drive(async (_w, orderId, step) => {
-      await store.appendToStream(`order-${orderId}`, [LIFECYCLE[step]!(orderId, _w.toString())], { expectedStreamVersion: BigInt(step) });
-    });
-    return { result, version: (JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version };
-  } finally {
-    await store.close().catch(() => undefined);
-    await pool.end().catch(() => undefined);
-  }
+  const version = (JSON.parse(await readFile(path.join(path.dirname(entry), '..', 'package.json'), 'utf8')) as { version: string }).version;
+  return {
+    name: `emmett-postgresql ${version}`,
+    version,
+    phase: () =>
+      drive(async (w, orderId, step) => {
+        await store.appendToStream(`order-${orderId}`, [LIFECYCLE[step]!(orderId, w.toString())], { expectedStreamVersion: BigInt(step) });
+      }),
+    close: async () => {
+      await store.close().catch(() => undefined);
+      await pool.end().catch(() => undefined);
+    },
+  };
 }
 
-async function benchPgbench() {
+async function pgbenchSystem(): Promise<System> {
   await freshDatabase(DB.pgbench);
   const u = new URL(urlOf(DB.pgbench));
   const conn = ['-h', u.hostname, '-p', u.port || '5432', '-U', decodeURIComponent(u.username || 'postgres')];
   const env = { ...process.env, PGPASSWORD: decodeURIComponent(u.password) };
   await run('pgbench', ['-i', '-q', '-s', String(CLIENTS), ...conn, DB.pgbench], { env });
-  const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
-  try {
-    const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
-    const { stdout } = await run('pgbench', args, { env, maxBuffer: 1 << 24 });
-    // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
-    const latencies: number[] = [];
-    let first = Infinity;
-    const rows: Array<[number, number]> = [];
-    for (const file of await readdir(logDir)) {
-      for (const line of (await readFile(path.join(logDir, file), 'utf8')).split('\n')) {
-        const f = line.split(' ');
-        if (f.length < 6) continue;
-        const at = Number(f[4]) + Number(f[5]) / 1e6;
-        first = Math.min(first, at);
-        rows.push([at, Number(f[2]) / 1000]);
+  return {
+    name: 'pgbench -N (tps)',
+    phase: async () => {
+      const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
+      try {
+        const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
+        await run('pgbench', args, { env, maxBuffer: 1 << 24 });
+        // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
+        let first = Infinity;
+        const rows: Array<[number, number]> = [];
+        for (const file of await readdir(logDir)) {
+          for (const line of (await readFile(path.join(logDir, file), 'utf8')).split('\n')) {
+            const f = line.split(' ');
+            if (f.length < 6) continue;
+            const at = Number(f[4]) + Number(f[5]) / 1e6;
+            first = Math.min(first, at);
+            rows.push([at, Number(f[2]) / 1000]);
+          }
+        }
+        // Same warm-up cut as the appends: only transactions finished in the measured window count.
+        const latencies = rows.filter(([at]) => at - first >= WARMUP && at - first < WARMUP + SECONDS).map(([, ms]) => ms);
+        return { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0 };
+      } finally {
+        await rm(logDir, { recursive: true, force: true });
       }
-    }
-    // Same warm-up cut as the appends: only transactions finished in the measured window count.
-    for (const [at, ms] of rows) if (at - first >= WARMUP && at - first < WARMUP + SECONDS) latencies.push(ms);
-    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? NaN);
-    return { result: { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0 }, reportedTps: tps };
-  } finally {
-    await rm(logDir, { recursive: true, force: true });
-  }
+    },
+    close: async () => undefined,
+  };
 }
 
 async function main() {
   const version = (await admin('show server_version')).rows[0]?.server_version as string;
-  console.log(`event-store benchmark: ${CLIENTS} writers, ${WARMUP}s warm-up + ${SECONDS}s measured each, PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`);
+  console.log(
+    `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
+      `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
+  );
+  const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+  const systems: System[] = [];
   try {
-    const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+    await freshDatabase(DB.brigade);
+    await runMigrations({ url: urlOf(DB.brigade), sets: migrationSets() });
     const brigade = [];
-    for (const mode of modes) brigade.push(await benchBrigade(mode));
-    const emmett = await benchEmmett();
-    const pgb = await benchPgbench();
-    const e = emmett === null ? null : summary(emmett.result);
-    const p = summary(pgb.result);
+    for (const mode of modes) brigade.push(await brigadeSystem(mode, DB.brigade));
+    systems.push(...brigade);
+    const emmett = await emmettSystem();
+    if (emmett === null) console.log(`emmett-postgresql skipped: @event-driven-io/emmett-postgresql is not installed under ${PEERS_DIR}/node_modules`);
+    else systems.push(emmett);
+    const pgbench = await pgbenchSystem();
+    systems.push(pgbench);
+
+    // In turns, so that the load of a shared machine falls on every system alike.
+    const results = new Map<System, Result[]>(systems.map((s) => [s, []]));
+    for (let round = 1; round <= ROUNDS; round++) {
+      const line: string[] = [];
+      for (const system of systems) {
+        const r = await system.phase();
+        results.get(system)!.push(r);
+        line.push(`${system.name.replace(/^brigade /, '')} ${(r.appends / r.seconds).toFixed(0)}`);
+      }
+      console.log(`round ${round}: ${line.join(' · ')}`);
+    }
+
     const row = (name: string, s: { perSecond: number; p50: number; p99: number }, extra = '') =>
       console.log(`${name.padEnd(40)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms ${extra}`);
     console.log('');
-    for (const b of brigade) row(`brigade ${b.mode}`, summary(b.result), b.result.conflicts > 0 ? `(${b.result.conflicts} errors)` : '');
-    if (e !== null && emmett !== null) row(`emmett-postgresql ${emmett.version}`, e, emmett.result.conflicts > 0 ? `(${emmett.result.conflicts} errors)` : '');
-    else console.log(`emmett-postgresql                        skipped: @event-driven-io/emmett-postgresql is not installed under ${PEERS_DIR}/node_modules`);
-    row('pgbench -N (tps)', p, `(pgbench reports ${pgb.reportedTps.toFixed(0)} tps incl. warm-up)`);
+    const total = (s: System) => merge(results.get(s)!);
+    for (const s of systems) row(s.name, summary(total(s)), total(s).conflicts > 0 ? `(${total(s).conflicts} errors)` : '');
     console.log('');
+    const e = emmett === null ? null : summary(total(emmett));
+    const p = summary(total(pgbench));
+    // Per-round ratios too: how far the shared machine moved them.
+    const perRound = (a: System, b: System) => results.get(a)!.map((r, i) => (r.appends / r.seconds / (results.get(b)![i]!.appends / results.get(b)![i]!.seconds)).toFixed(2)).join(', ');
     for (const b of brigade) {
-      const s = summary(b.result);
+      const s = summary(total(b));
       const ratios = [
-        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's (goal <= 0.5)`,
-        `${(s.perSecond / p.perSecond).toFixed(2)}x pgbench TPS (goal >= 1)`,
+        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s [rounds ${perRound(b, emmett!)}] (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's (goal <= 0.5)`,
+        `${(s.perSecond / p.perSecond).toFixed(2)}x pgbench TPS [rounds ${perRound(b, pgbench)}] (goal >= 1)`,
       ].filter(Boolean);
-      console.log(`${b.mode}: ${ratios.join('; ')}`);
+      console.log(`${b.name.replace(/^brigade /, '')}: ${ratios.join('; ')}`);
     }
-    const replay = brigade.at(-1)!.replay;
+    const replay = await brigade.at(-1)!.replay();
     console.log(`replay (readAll, fold per stream): ${replay.events} events of ${replay.streams} streams at ${replay.perSecond.toFixed(0)} events/s`);
   } finally {
+    for (const s of systems) await s.close().catch(() => undefined);
     for (const name of Object.values(DB)) await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
   }
 }

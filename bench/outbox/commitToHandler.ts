@@ -1,6 +1,7 @@
 /**
  * Commit to consumer handler through the outbox and the relay: one message per business transaction
- * (business insert + writeToOutbox, one COMMIT), 16 concurrent producers, 16 handlers, on the same
+ * (Brigade: business insert + outbox row as one commitStatements transaction, one round trip; graphile-worker:
+ * BEGIN, insert, add_job, COMMIT), 16 concurrent producers, 16 handlers, on the same
  * PostgreSQL, against graphile-worker (add_job in the business transaction). Driven like
  * bench/messaging/commitToHandler.ts. Latency is from COMMIT returning to the handler starting.
  *
@@ -21,9 +22,9 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Logger, run as runGraphile } from 'graphile-worker';
-import { clientTx, type Tx } from '../../src/platform/db/index.ts';
+import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxMigrationsSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
+import { createRelay, outboxInsert, outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -33,19 +34,24 @@ const CONCURRENCY = 16;
 const WARMUP = 200;
 
 interface System {
-  produce(client: pg.PoolClient, n: number): Promise<void>;
+  /** One business transaction that produces message `n` (its own transaction, committed on return). */
+  produce(n: number): Promise<void>;
   /** No consumer: only the producers are measured. */
   readonly producersOnly?: boolean;
   stop(): Promise<void>;
 }
-type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
+type Setup = (url: string, producers: pg.Pool, onHandled: (n: number) => void) => Promise<System>;
 
-const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
-/** The producer's transaction as a Tx (the bench connects as the owner; the role and RLS are not under test). */
-const asTx = (client: pg.PoolClient): Tx => clientTx(client, { service: 'delivery', tenantId: null });
-const outboxWrite = async (client: pg.PoolClient, n: number) => {
-  await business(client, n);
-  await writeToOutbox(asTx(client), [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }], { schema: 'delivery' });
+const business = (n: number): Statement => ({ text: 'insert into bench_orders (n) values ($1)', values: [n] });
+/**
+ * Brigade's producer, as a service writes: the business insert and the outbox row as one transaction
+ * in one round trip (`commitStatements`, role brigade_delivery with its settings, RLS on the outbox).
+ */
+const outboxWrite = (producers: pg.Pool) => async (n: number) => {
+  await commitStatements(producers, { service: 'delivery', actor: { kind: 'system', id: 'bench' } }, [
+    business(n),
+    outboxInsert('delivery', null, [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }]).statement,
+  ]);
 };
 
 async function prepareOutbox(url: string): Promise<pg.Pool> {
@@ -57,7 +63,7 @@ async function prepareOutbox(url: string): Promise<pg.Pool> {
   return pool;
 }
 
-const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, onHandled) => {
+const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
   const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
@@ -66,7 +72,7 @@ const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, onHandled) => 
   const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
   const relayDone = createRelay({ pool, service: 'delivery', transport }).run(c.signal);
   return {
-    produce: outboxWrite,
+    produce: outboxWrite(producers),
     stop: async () => {
       c.abort();
       await Promise.all([w.done, relayDone]);
@@ -82,16 +88,16 @@ const relayed = (kind: 'nats' | 'postgres'): Setup => async (url, onHandled) => 
 };
 
 const systems: Record<string, Setup> = {
-  'outbox, no relay': async (url) => {
+  'outbox, no relay': async (url, producers) => {
     const pool = await prepareOutbox(url);
     // The producers' ceiling: nobody relays, and nobody is woken (with the flag saying "asleep" every
     // producer would NOTIFY, which is slower than anything measured against it, decision 0036).
     await pool.query('update delivery.outbox_state set sleeping = false');
-    return { produce: outboxWrite, producersOnly: true, stop: () => pool.end() };
+    return { produce: outboxWrite(producers), producersOnly: true, stop: () => pool.end() };
   },
   'brigade/outbox+nats': relayed('nats'),
   'brigade/outbox+postgres': relayed('postgres'),
-  'graphile-worker': async (url, onHandled) => {
+  'graphile-worker': async (url, producers, onHandled) => {
     const runner = await runGraphile({
       connectionString: url,
       concurrency: CONCURRENCY,
@@ -101,9 +107,17 @@ const systems: Record<string, Setup> = {
       taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
     });
     return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+      // add_job inside the business transaction, as graphile-worker documents it.
+      produce: async (n) => {
+        const client = await producers.connect();
+        try {
+          await client.query('begin');
+          await client.query(business(n).text, business(n).values as unknown[]);
+          await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
       },
       stop: () => runner.stop(),
     };
@@ -127,13 +141,15 @@ async function measure(name: string, setup: Setup): Promise<Result> {
   const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
   producers.on('error', () => undefined);
   await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
+  await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
+  await producers.query('grant insert on bench_orders to brigade_delivery');
   const total = WARMUP + N;
   const committed = new Float64Array(total);
   const handled = new Float64Array(total);
   let count = 0;
   let allDone!: () => void;
   const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url.toString(), (n) => {
+  const system = await setup(url.toString(), producers, (n) => {
     if (handled[n] === 0) {
       handled[n] = performance.now();
       if (++count === total) allDone();
@@ -146,14 +162,7 @@ async function measure(name: string, setup: Setup): Promise<Result> {
       const n = next++;
       if (n >= total) return;
       if (n === WARMUP) start = performance.now();
-      const client = await producers.connect();
-      try {
-        await client.query('begin');
-        await system.produce(client, n);
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
+      await system.produce(n);
       committed[n] = performance.now();
     }
   };

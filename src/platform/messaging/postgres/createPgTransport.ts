@@ -9,7 +9,7 @@ import { patternToRegex, validateMessage, validateSubscription } from '../valida
 import { createWakeup } from '../wakeup.ts';
 import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
-import { ackDelivery, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
+import { createAckBatcher, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
 
 /** Options for {@link createPgTransport}. */
 export interface PgTransportOptions {
@@ -70,6 +70,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     await listen().catch(report);
 
     const queue: ClaimedDelivery[] = [];
+    const ack = createAckBatcher(pool);
     const running = new Set<Promise<void>>();
 
     const handle = async (d: ClaimedDelivery): Promise<void> => {
@@ -78,7 +79,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       // loses the message to another worker, and its ack is then refused.
       const failure = await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
       try {
-        if (failure === null) await ackDelivery(pool, d);
+        if (failure === null) await ack(d);
         else if (d.attempt >= maxAttempts) await deadLetterDelivery(pool, d, describeError(failure));
         else {
           const delay = backoffDelay(d.attempt, opts.backoff);
