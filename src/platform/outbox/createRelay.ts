@@ -144,6 +144,14 @@ export function createRelay(options: RelayOptions): Relay {
     // A checkpoint moved in memory but not yet saved: it goes out with the next claim (one round trip
     // per batch). Lost in a crash, it only means that batch is published again (and deduped).
     let unsaved: OutboxCheckpoint | null = null;
+    // The next batch, claimed while the broker acked the previous one.
+    let ahead: Promise<OutboxRow[]> | null = null;
+    /** Claims the rows after `after`; the unsaved checkpoint, if any, travels with it. */
+    const claim = (after: OutboxCheckpoint) => {
+      const save = unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)];
+      unsaved = null;
+      return claimOutboxBatch(client, table, after, batchSize, save);
+    };
     let asleep = false;
     let lingerSince: number | null = null;
     let fence: bigint | null = null;
@@ -157,8 +165,8 @@ export function createRelay(options: RelayOptions): Relay {
         const count = await pruneOutbox(client, table, checkpoint, retentionMs);
         if (count > 0) progress({ kind: 'pruned', count });
       }
-      const rows = await claimOutboxBatch(client, table, checkpoint, batchSize, unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)]);
-      unsaved = null;
+      const rows = await (ahead ?? claim(checkpoint));
+      ahead = null;
       if (rows.length > 0) {
         if (asleep) {
           await setSleeping(false);
@@ -167,6 +175,12 @@ export function createRelay(options: RelayOptions): Relay {
         lingerSince = null;
         fence = null;
         idleStep = busyPollMs;
+        // Claim the next batch (after these rows) while the broker acks these: the loop then costs the
+        // longer of the two round trips, not their sum. Used only if these all went out; otherwise the
+        // next claim starts again from the checkpoint.
+        const last = rows.at(-1)!;
+        ahead = claim({ transactionId: last.transactionId, id: last.id });
+        ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
         const { published, error } = await publishInOrder(options.transport, rows);
         let failure = error;
         let markable: readonly OutboxRow[] = published;
@@ -187,6 +201,10 @@ export function createRelay(options: RelayOptions): Relay {
           const now = Date.now();
           metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAt.getTime()) / 1000));
           progress({ kind: 'published', messages: markable.map(toMessage) });
+        }
+        if (failure !== null || markable.length < rows.length) {
+          await ahead.catch(() => undefined);
+          ahead = null;
         }
         if (failure !== null) {
           // The broker refused: back off, then claim again from the first unmarked row.
@@ -238,6 +256,7 @@ export function createRelay(options: RelayOptions): Relay {
       idleStep = busyPollMs;
     }
     // Stopping: save where the relay got to, so the next leader does not publish that batch again.
+    await ahead?.catch(() => undefined);
     if (unsaved !== null) await sendBatch(client, [saveOutboxCheckpoint(state, unsaved)]);
   };
 

@@ -92,9 +92,12 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     };
 
     while (!opts.signal.aborted) {
-      const room = concurrency + prefetch - running.size - queue.length;
+      const capacity = concurrency + prefetch;
+      const room = capacity - running.size - queue.length;
       let claimed = 0;
-      if (room > 0) {
+      // Claim when at least half the capacity is free (or nothing is queued): a claim per finished
+      // handler would be one UPDATE and commit per message under load.
+      if (room > 0 && (room * 2 >= capacity || queue.length === 0)) {
         try {
           const batch = await claimDeliveries(pool, { subscription: opts.subscription, limit: room, leaseMs });
           queue.push(...batch);
