@@ -34,7 +34,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
 import { createDatabases } from '../../src/platform/db/index.ts';
-import type { GlobalPosition } from '../../src/platform/events/index.ts';
+import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createRelay } from '../../src/platform/outbox/index.ts';
@@ -167,7 +167,7 @@ interface System {
   close(): Promise<void>;
 }
 
-type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + projectors';
+type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + projectors';
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
@@ -177,12 +177,15 @@ type BrigadeMode = 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit
  * NOTIFY, decision 0036). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings +
  * fence in one batch with the append and its outbox row, then COMMIT: two round trips);
  * `appendAndCommit` sends all of it as one implicit transaction in one round trip; the last mode also
- * runs the three order-view projectors during the phase, as `brigade start` does.
+ * runs the three order-view projectors during the phase, as `brigade start` does. `appendAndCommit, no
+ * outbox` is the store alone (metadata, fence, one round trip, no outbox row, so no relay): what the
+ * outbox and its relay cost.
  */
 async function brigadeSystem(mode: BrigadeMode, database: string): Promise<System & { replay(): Promise<{ events: number; perSecond: number; streams: number }> }> {
   const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8 });
   const router = createTenantRouter({ databases });
-  const store = createOrderStore();
+  const withOutbox = mode !== 'appendAndCommit, no outbox';
+  const store = withOutbox ? createOrderStore() : createEventStore({ schema: 'ordering' });
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
   const pool = databases.poolFor('ordering');
   const transport = process.env.NATS_URL
@@ -193,7 +196,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
     phase: async () => {
       const stop = new AbortController();
       const workers = [
-        createRelay({ pool, service: 'ordering', transport }).run(stop.signal),
+        ...(withOutbox ? [createRelay({ pool, service: 'ordering', transport }).run(stop.signal)] : []),
         ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
       ];
       try {
@@ -308,7 +311,7 @@ async function main() {
     `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
   );
-  const modes: BrigadeMode[] = ['append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+  const modes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
   const systems: System[] = [];
   try {
     await freshDatabase(DB.brigade);
