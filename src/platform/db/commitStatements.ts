@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { sendBatch } from './sendBatch.ts';
+import { releaseAfterFailure } from './unitOfWork.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** Runs statements known up front as one transaction in one round trip: {@link commitStatements} bound to a pool, or the tenant router's. */
@@ -43,13 +44,7 @@ export async function commitStatements(
     return results.slice(prefix.length, prefix.length + statements.length);
   } catch (error) {
     // An implicit transaction was rolled back at the Sync; an explicit one waits, failed, for ROLLBACK.
-    const rollbackError = explicit
-      ? await client.query('ROLLBACK').then(
-          () => undefined,
-          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-        )
-      : undefined;
-    client.release(rollbackError);
+    await releaseAfterFailure(client, explicit);
     throw error;
   }
 }

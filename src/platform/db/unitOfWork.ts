@@ -126,13 +126,7 @@ export async function unitOfWork<T>(
     // Whatever failed (the setup, `fn` or COMMIT), end the transaction before the connection goes
     // back to the pool; a connection that cannot even roll back is destroyed, not reused.
     await inFlight.catch(noop);
-    const rollbackError = begun
-      ? await client.query('ROLLBACK').then(
-          () => undefined,
-          (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
-        )
-      : undefined;
-    client.release(rollbackError);
+    await releaseAfterFailure(client, begun);
     throw error;
   }
   client.release();
@@ -160,4 +154,18 @@ export function clientTx(client: pg.ClientBase, context: UnitOfWorkContext): Tx 
     },
     afterCommit: noop,
   };
+}
+
+/**
+ * Gives a client back after a failed transaction: ROLLBACK first when one is open (`rollback`); a
+ * connection that cannot even roll back is destroyed, not pooled.
+ */
+export async function releaseAfterFailure(client: pg.PoolClient, rollback: boolean): Promise<void> {
+  const rollbackError = rollback
+    ? await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
+      )
+    : undefined;
+  client.release(rollbackError);
 }

@@ -60,7 +60,10 @@ export function createAckBatcher(pool: pg.Pool): (attempt: DeliveryLease) => Pro
       pending = [];
       try {
         const lost = new Set(await ackDeliveries(pool, batch.map((p) => p.attempt)));
-        for (const p of batch) (lost.has(p.attempt.deliveryId) ? p.reject(new LeaseLostError(p.attempt.deliveryId)) : p.resolve());
+        for (const p of batch) {
+          if (lost.has(p.attempt.deliveryId)) p.reject(new LeaseLostError(p.attempt.deliveryId));
+          else p.resolve();
+        }
       } catch (error) {
         for (const p of batch) p.reject(error);
       }
