@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sendBatch } from '../../db/index.ts';
+import { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 import type { MessageHeaders } from '../types.ts';
 
 /** A claimed delivery: the message plus the lease that its ack or nack must present. */
@@ -43,17 +43,8 @@ export async function claimDeliveries(
   options: { readonly subscription: string; readonly limit: number; readonly leaseMs: number },
 ): Promise<ClaimedDelivery[]> {
   // The claim's commit does not wait for the WAL flush either: a claim lost in a crash leaves the
-  // delivery due again (and its attempt uncounted), which redelivery allows (decision 0039).
-  const client = await pool.connect();
-  let rows: pg.QueryResultRow[];
-  try {
-    const [, claimed] = await sendBatch(client, [{ text: `select set_config('synchronous_commit', 'off', true)` }, { text: CLAIM_SQL, values: [options.subscription, options.limit, options.leaseMs] }]);
-    client.release();
-    rows = claimed!.rows;
-  } catch (error) {
-    client.release(error instanceof Error ? error : true);
-    throw error;
-  }
+  // delivery due again (and its attempt uncounted), which redelivery allows.
+  const { rows } = await runWithoutFlushWait(pool, { text: CLAIM_SQL, values: [options.subscription, options.limit, options.leaseMs] });
   return rows.map((r) => ({
     deliveryId: r.delivery_id as string,
     lease: r.lease as string,

@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { sendBatch, type Statement } from '../../db/index.ts';
 import { newMessageId } from '../newMessageId.ts';
 import { LeaseLostError } from '../errors.ts';
+import { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 
 /** Identifies one attempt: the delivery and the lease token its claim returned. */
 export interface DeliveryLease {
@@ -15,34 +15,20 @@ export async function ackDelivery(pool: pg.Pool, attempt: DeliveryLease): Promis
   if (lost !== undefined) throw new LeaseLostError(lost);
 }
 
-// Acks without waiting for the WAL flush: an ack lost in a crash only means the message comes again,
-// which at-least-once delivery (and the consumer's inbox) already allows; a commit that waits for the
-// flush per message was most of what a delivery cost (docs/decisions/0039).
-const ACK_SQL: readonly Statement[] = [{ text: `select set_config('synchronous_commit', 'off', true)` }];
-
 /**
  * Acks several attempts in one statement (one round trip, one commit that does not wait for the WAL
- * flush). Returns the delivery ids whose lease was no longer their own (nothing was acked for those).
+ * flush: see {@link runWithoutFlushWait}). Returns the delivery ids whose lease was no longer their
+ * own (nothing was acked for those).
  */
 export async function ackDeliveries(pool: pg.Pool, attempts: readonly DeliveryLease[]): Promise<string[]> {
   if (attempts.length === 0) return [];
-  const client = await pool.connect();
-  try {
-    const [, deleted] = await sendBatch(client, [
-      ...ACK_SQL,
-      {
-        text: `delete from brigade_bus.deliveries d using unnest($1::bigint[], $2::uuid[]) as a(id, lease)
-                where d.id = a.id and d.lease = a.lease returning d.id::text as id`,
-        values: [attempts.map((a) => a.deliveryId), attempts.map((a) => a.lease)],
-      },
-    ]);
-    client.release();
-    const acked = new Set((deleted!.rows as Array<{ id: string }>).map((r) => r.id));
-    return attempts.filter((a) => !acked.has(a.deliveryId)).map((a) => a.deliveryId);
-  } catch (error) {
-    client.release(error instanceof Error ? error : true);
-    throw error;
-  }
+  const deleted = await runWithoutFlushWait(pool, {
+    text: `delete from brigade_bus.deliveries d using unnest($1::bigint[], $2::uuid[]) as a(id, lease)
+            where d.id = a.id and d.lease = a.lease returning d.id::text as id`,
+    values: [attempts.map((a) => a.deliveryId), attempts.map((a) => a.lease)],
+  });
+  const acked = new Set((deleted.rows as Array<{ id: string }>).map((r) => r.id));
+  return attempts.filter((a) => !acked.has(a.deliveryId)).map((a) => a.deliveryId);
 }
 
 /**

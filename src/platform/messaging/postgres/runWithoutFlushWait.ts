@@ -1,0 +1,21 @@
+import type pg from 'pg';
+import { sendBatch, type Statement } from '../../db/index.ts';
+
+/**
+ * Runs one statement as a transaction of its own whose commit does not wait for the WAL flush
+ * (`synchronous_commit = off`, transaction-local), in one round trip. For the transport's claims and
+ * acks: one lost in a crash only means a redelivery, which at-least-once delivery allows, while a
+ * flush per message was most of what a delivery cost (decision 0039). A connection that failed is
+ * destroyed, not pooled.
+ */
+export async function runWithoutFlushWait(pool: pg.Pool, statement: Statement): Promise<pg.QueryResult> {
+  const client = await pool.connect();
+  try {
+    const [, result] = await sendBatch(client, [{ text: `select set_config('synchronous_commit', 'off', true)` }, statement]);
+    client.release();
+    return result!;
+  } catch (error) {
+    client.release(error instanceof Error ? error : true);
+    throw error;
+  }
+}
