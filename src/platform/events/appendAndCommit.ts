@@ -10,9 +10,9 @@ export interface AppendAndCommitOptions extends AppendOptions {
 }
 
 /**
- * Appends `events` as a transaction of its own: BEGIN, the settings, the append, the store's
- * `onAppend` statements (outbox rows) and COMMIT in ONE round trip (`commit` is `commitStatements` or
- * the tenant router's). The usual command shape needs nothing more: read the stream (its own round
+ * Appends `events` as a transaction of its own: the settings, the append, the store's `onAppend`
+ * statements (outbox rows) and `extra` as one implicit transaction in ONE round trip (`commit` is
+ * `commitStatements` or the tenant router's). The usual command shape needs nothing more: read the stream (its own round
  * trip, no transaction held), decide, then append with the version read as the expected one; the
  * version check makes the pair as safe as one transaction.
  *

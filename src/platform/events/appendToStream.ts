@@ -6,7 +6,7 @@ import type { ExpectedVersion, NewEvent } from './types.ts';
 /**
  * Appends `events` to a stream of the transaction's tenant, in the caller's transaction, if the stream
  * is at `expectedVersion`. The append and the store's `onAppend` statements (outbox rows) go out
- * together: one round trip on a pipelining pool.
+ * together, in one batch (one round trip).
  *
  * @throws {ConcurrencyError} the stream is not at `expectedVersion`, or another transaction appended
  *   the same version first (the primary key on (tenant, stream, version) makes exactly one of several

@@ -19,7 +19,7 @@ export interface EventStore {
    */
   append(tx: Tx, streamId: string, events: readonly NewEvent[], expectedVersion: ExpectedVersion, options?: AppendOptions): Promise<AppendResult>;
   /**
-   * Appends as a transaction of its own, in ONE round trip with its `onAppend` statements and COMMIT
+   * Appends as a transaction of its own, in ONE round trip with its `onAppend` statements
    * (`commit`: `commitStatements` bound to a pool, or the tenant router's). Same checks and errors.
    */
   appendAndCommit(

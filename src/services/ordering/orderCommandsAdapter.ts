@@ -41,7 +41,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
       const wanted = build(loaded.state.status);
       if (wanted === null) return;
       try {
-        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {} });
+        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {}, loaded });
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;

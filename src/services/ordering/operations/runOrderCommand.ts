@@ -9,7 +9,7 @@ import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import { indexCourier } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
-import { loadOrder } from './loadOrder.ts';
+import { loadOrder, type LoadedOrder } from './loadOrder.ts';
 
 /** What running a command needs. */
 export interface CommandEnv {
@@ -32,11 +32,14 @@ export interface CommandEnv {
  *
  * @throws {ConcurrencyError} (412) `expectedVersion` is not the stream's version, or another command
  *   appended first; `details.currentVersion` and `details.current` (the order now) let the client retry.
+ * `loaded`: the order as the caller has just read it in this tenant (an adapter that read it to choose
+ * the command): used instead of reading it again; the append's version check guards it the same way.
+ *
  * @throws {NotFoundError} (404) no such order in the tenant. Plus whatever `decide` throws (422/403/404).
  */
 export async function runOrderCommand(
   env: CommandEnv,
-  input: { context: UnitOfWorkContext; orderId: string; expectedVersion: number; command: OrderCommand; lineage: CommandLineage },
+  input: { context: UnitOfWorkContext; orderId: string; expectedVersion: number; command: OrderCommand; lineage: CommandLineage; loaded?: LoadedOrder },
 ): Promise<OrderView> {
   const { context, orderId, expectedVersion, command } = input;
   const conflict = (view: OrderView, reason?: unknown) =>
@@ -46,7 +49,7 @@ export async function runOrderCommand(
       ...(reason === undefined ? {} : { reason }),
     });
   const read = () => env.unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(env.store, tx, orderId));
-  const loaded = await read();
+  const loaded = input.loaded ?? (await read());
   if (loaded === null) throw new NotFoundError('order', orderId);
   const lastPosition = loaded.events.at(-1)!.globalPosition;
   if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
