@@ -18,6 +18,8 @@
  *   BENCH_ROUNDS          rounds; each round measures every system in turn (default 3)
  *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
+ *   BENCH_MODES           Brigade modes to run, separated by | (default all four, see BrigadeMode)
+ *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -33,7 +35,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
-import { createDatabases } from '../../src/platform/db/index.ts';
+import { configureGroupCommit, createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
@@ -103,6 +105,27 @@ interface Result {
   seconds: number;
   latenciesMs: number[];
   conflicts: number;
+  /** CPU seconds of this Node process (writers, relay, projectors) and of every PostgreSQL process, in the measured window. */
+  clientCpu: number;
+  serverCpu: number;
+}
+
+/**
+ * CPU seconds used so far by every process named `postgres` on this machine, with the children they
+ * have reaped (a backend that ended counts in the postmaster's). Linux /proc; 0 elsewhere.
+ */
+async function postgresCpuSeconds(): Promise<number> {
+  let ticks = 0;
+  const pids = await readdir('/proc').catch(() => [] as string[]);
+  await Promise.all(
+    pids.filter((p) => /^\d+$/.test(p)).map(async (pid) => {
+      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+      if (!stat.includes('(postgres)')) return;
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    }),
+  );
+  return ticks / 100;
 }
 
 /** Runs `CLIENTS` writers doing order lifecycles through `appendOne` for warm-up + measured seconds. */
@@ -134,12 +157,16 @@ async function drive(appendOne: (writer: number, orderId: string, step: number) 
   await sleep(WARMUP * 1000);
   measuring = true;
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = await postgresCpuSeconds();
   await sleep(SECONDS * 1000);
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpu = (await postgresCpuSeconds()) - server0;
   stop = true;
   await Promise.all(writers);
-  return { appends, seconds, latenciesMs: latencies, conflicts };
+  return { appends, seconds, latenciesMs: latencies, conflicts, clientCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -148,7 +175,8 @@ function pct(sorted: number[], p: number) {
 }
 function summary(r: Result) {
   const s = [...r.latenciesMs].sort((a, b) => a - b);
-  return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99) };
+  const micros = (cpu: number) => (cpu * 1e6) / r.appends;
+  return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99), clientMicros: micros(r.clientCpu), serverMicros: micros(r.serverCpu) };
 }
 function merge(results: readonly Result[]): Result {
   return {
@@ -156,6 +184,8 @@ function merge(results: readonly Result[]): Result {
     seconds: results.reduce((n, r) => n + r.seconds, 0),
     latenciesMs: results.flatMap((r) => r.latenciesMs),
     conflicts: results.reduce((n, r) => n + r.conflicts, 0),
+    clientCpu: results.reduce((n, r) => n + r.clientCpu, 0),
+    serverCpu: results.reduce((n, r) => n + r.serverCpu, 0),
   };
 }
 
@@ -188,6 +218,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
   const store = withOutbox ? createOrderStore() : createEventStore({ schema: 'ordering' });
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
   const pool = databases.poolFor('ordering');
+  if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(pool, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
   const transport = process.env.NATS_URL
     ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
     : createPgTransport({ pool });
@@ -196,7 +227,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
     phase: async () => {
       const stop = new AbortController();
       const workers = [
-        ...(withOutbox ? [createRelay({ pool, service: 'ordering', transport }).run(stop.signal)] : []),
+        ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport }).run(stop.signal)] : []),
         ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
       ];
       try {
@@ -280,8 +311,11 @@ async function pgbenchSystem(): Promise<System> {
     phase: async () => {
       const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
       try {
+        const server0 = await postgresCpuSeconds();
         const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
         await run('pgbench', args, { env, maxBuffer: 1 << 24 });
+        // The server's CPU over the whole run, scaled to the measured window.
+        const serverCpu = (((await postgresCpuSeconds()) - server0) * SECONDS) / (WARMUP + SECONDS);
         // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
         let first = Infinity;
         const rows: Array<[number, number]> = [];
@@ -296,7 +330,7 @@ async function pgbenchSystem(): Promise<System> {
         }
         // Same warm-up cut as the appends: only transactions finished in the measured window count.
         const latencies = rows.filter(([at]) => at - first >= WARMUP && at - first < WARMUP + SECONDS).map(([, ms]) => ms);
-        return { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0 };
+        return { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0, clientCpu: NaN, serverCpu };
       } finally {
         await rm(logDir, { recursive: true, force: true });
       }
@@ -311,7 +345,8 @@ async function main() {
     `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
   );
-  const modes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+  const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+  const modes = process.env.BENCH_MODES === undefined ? allModes : allModes.filter((m) => process.env.BENCH_MODES!.split('|').includes(m));
   const systems: System[] = [];
   try {
     await freshDatabase(DB.brigade);
@@ -337,8 +372,11 @@ async function main() {
       console.log(`round ${round}: ${line.join(' · ')}`);
     }
 
-    const row = (name: string, s: { perSecond: number; p50: number; p99: number }, extra = '') =>
-      console.log(`${name.padEnd(40)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms ${extra}`);
+    const row = (name: string, s: ReturnType<typeof summary>, extra = '') =>
+      console.log(
+        `${name.padEnd(40)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms   ` +
+          `CPU per append: client ${Number.isNaN(s.clientMicros) ? '   -' : s.clientMicros.toFixed(0).padStart(4)} µs, server ${s.serverMicros.toFixed(0).padStart(4)} µs ${extra}`,
+      );
     console.log('');
     const total = (s: System) => merge(results.get(s)!);
     for (const s of systems) row(s.name, summary(total(s)), total(s).conflicts > 0 ? `(${total(s).conflicts} errors)` : '');

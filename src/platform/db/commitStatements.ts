@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { groupCommitterOf } from './groupCommit.ts';
 import { sendBatch } from './sendBatch.ts';
 import { releaseAfterFailure } from './unitOfWork.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
@@ -23,6 +24,10 @@ export interface CommitStatementsOptions {
  * raises in SQL instead of returning a flag. With `isolation` or `readOnly` in the context the batch
  * is wrapped in BEGIN … COMMIT.
  *
+ * Implicit transactions go through the pool's group committer (`groupCommit.ts`, docs/decisions/0055):
+ * while the pool has its limit of batches in flight, units that wait are merged into one transaction
+ * with one commit; a failure still reaches only the caller whose statement failed.
+ *
  * @example
  * const [found] = await commitStatements(pool, { service: 'ordering', tenantId, actor }, [
  *   { text: 'select * from ordering.events where tenant_id = $1 and stream_id = $2', values: [tenantId, stream] },
@@ -37,14 +42,17 @@ export async function commitStatements(
   const [begin, settings] = transactionSetup(context) as [Statement, Statement];
   const explicit = context.isolation !== undefined || context.readOnly === true;
   const prefix = [...(explicit ? [begin] : []), settings, ...(options.setupStatements ?? [])];
+  if (!explicit) {
+    return groupCommitterOf(pool).commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length });
+  }
   const client = await pool.connect();
   try {
-    const results = await sendBatch(client, [...prefix, ...statements, ...(explicit ? [{ text: 'COMMIT' }] : [])]);
+    const results = await sendBatch(client, [...prefix, ...statements, { text: 'COMMIT' }]);
     client.release();
     return results.slice(prefix.length, prefix.length + statements.length);
   } catch (error) {
-    // An implicit transaction was rolled back at the Sync; an explicit one waits, failed, for ROLLBACK.
-    await releaseAfterFailure(client, explicit);
+    // The explicit transaction waits, failed, for ROLLBACK.
+    await releaseAfterFailure(client, true);
     throw error;
   }
 }

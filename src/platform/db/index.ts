@@ -11,3 +11,5 @@ export { startEmbeddedPostgres } from './embeddedPostgres.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics } from './poolMetrics.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
+export { configureGroupCommit, DEFAULT_GROUP_COMMIT } from './groupCommit.ts';
+export type { GroupCommitOptions } from './groupCommit.ts';

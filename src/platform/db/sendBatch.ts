@@ -16,7 +16,12 @@ const Result = require('pg/lib/result.js') as new (rowMode: undefined, types: un
 /** The part of pg's connection a submittable writes to. */
 interface Connection {
   stream: { cork?(): void; uncork?(): void };
+  /** pg's record of the named statements this connection has prepared (name → text). */
+  parsedStatements: Record<string, string>;
+  /** Names whose Parse a failed batch may or may not have run (ours): closed before they are parsed again. */
+  brigadeUnsure?: Set<string>;
   parse(msg: { text: string; name: string }): void;
+  close(msg: { type: 'S'; name: string }): void;
   bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper: (value: unknown) => unknown }): void;
   describe(msg: { type: 'P'; name: string }): void;
   execute(msg: { portal: string; rows: number }): void;
@@ -43,6 +48,9 @@ class Batch {
   callback: ((error: Error | null, results?: PgResult[]) => void) | undefined;
   private readonly results: PgResult[];
   private current = 0;
+  private connection: Connection | undefined;
+  /** Named statements this batch parses, by index: unsure after a failure at or before them. */
+  private readonly parsedHere = new Map<number, string>();
 
   constructor(
     private readonly statements: readonly Statement[],
@@ -52,11 +60,20 @@ class Batch {
   }
 
   submit(connection: Connection): null {
+    this.connection = connection;
     connection.stream.cork?.();
     try {
-      for (const s of this.statements) {
-        connection.parse({ text: s.text, name: '' });
-        connection.bind({ portal: '', statement: '', values: s.values ?? [], valueMapper: prepareValue });
+      for (const [index, s] of this.statements.entries()) {
+        const name = s.name ?? '';
+        if (name === '' || connection.parsedStatements[name] !== s.text) {
+          if (name !== '') {
+            if (connection.parsedStatements[name] !== undefined || connection.brigadeUnsure?.delete(name) === true) connection.close({ type: 'S', name });
+            connection.parsedStatements[name] = s.text;
+            this.parsedHere.set(index, name);
+          }
+          connection.parse({ text: s.text, name });
+        }
+        connection.bind({ portal: '', statement: name, values: s.values ?? [], valueMapper: prepareValue });
         connection.describe({ type: 'P', name: '' });
         connection.execute({ portal: '', rows: 0 });
       }
@@ -94,6 +111,13 @@ class Batch {
   /** A statement failed (pg stops treating the batch as active: no ReadyForQuery reaches it). */
   handleError(error: Error & { batchIndex?: number }): void {
     error.batchIndex = this.current;
+    // PostgreSQL skipped everything after the failure, maybe the failing statement's own Parse: those
+    // names are closed (a no-op when absent) before their next Parse.
+    for (const [index, name] of this.parsedHere) {
+      if (index < this.current || this.connection === undefined) continue;
+      delete this.connection.parsedStatements[name];
+      (this.connection.brigadeUnsure ??= new Set()).add(name);
+    }
     this.finish(error);
   }
 

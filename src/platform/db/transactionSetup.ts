@@ -26,6 +26,12 @@ export interface UnitOfWorkContext {
 export interface Statement {
   readonly text: string;
   readonly values?: readonly unknown[];
+  /**
+   * Prepare it on the server under this name, once per connection, and only bind and execute it
+   * afterwards (in batches: `sendBatch`, `commitStatements`). For hot statements of constant text; one
+   * name per text, `brigade_` prefixed.
+   */
+  readonly name?: string;
 }
 
 /** PostgreSQL settings the policies read; all transaction-local, so they end with the transaction. */
@@ -48,6 +54,7 @@ export function serviceRole(service: string): string {
 // set_config('role', …, true) is SET LOCAL ROLE with a bound value, so role, tenant and actor travel as
 // bound values of one statement instead of text escaped into SQL.
 const SETTINGS: Statement = {
+  name: 'brigade_settings',
   text:
     `select set_config('role', $1, true), set_config('${CONTEXT_SETTINGS.tenantId}', $2, true), ` +
     `set_config('${CONTEXT_SETTINGS.actorKind}', $3, true), set_config('${CONTEXT_SETTINGS.actorId}', $4, true)`,

@@ -45,6 +45,7 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
     schema: options.schema,
     table: `${pg.escapeIdentifier(options.schema)}.events`,
     appendStatement: {
+      name: `brigade_append_${options.schema}`,
       text:
         `select o_global_position::text as global_position, o_transaction_id::text as transaction_id, o_stream_version::text as stream_version, o_recorded_at as recorded_at ` +
         `from ${pg.escapeIdentifier(options.schema)}.append_events($1, $2, $3, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])`,

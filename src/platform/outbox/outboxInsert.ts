@@ -49,6 +49,7 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
   return {
     ids,
     statement: {
+      name: `brigade_outbox_${schema}`,
       text: `insert into ${pg.escapeIdentifier(schema)}.outbox (message_id, subject, aggregate_key, headers, payload)
      select * from unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])`,
       values: [ids, subjects, keys, headers, payloads],

@@ -1,0 +1,144 @@
+import pg from 'pg';
+import { sendBatch } from './sendBatch.ts';
+import type { Statement } from './transactionSetup.ts';
+
+/** One caller's transaction: its statements, in order, and where its own results start and end. */
+export interface CommitUnit {
+  /** Every statement of the unit: its settings, its setup (fence) and its own statements. */
+  readonly statements: readonly Statement[];
+  /** The results the caller gets back: `statements.slice(from, to)`. */
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Options of {@link groupCommitter}. */
+export interface GroupCommitOptions {
+  /** Batches in flight at once on the pool (each holds one connection). Default {@link DEFAULT_GROUP_COMMIT.maxInFlight}. */
+  readonly maxInFlight?: number;
+  /** Units merged into one transaction at most. Default {@link DEFAULT_GROUP_COMMIT.maxUnits}. */
+  readonly maxUnits?: number;
+}
+
+/**
+ * Defaults chosen by `bench/event-store/run.ts` (docs/decisions/0055): with 16 writers on two cores,
+ * four batches in flight merged the most without leaving a core idle.
+ */
+export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 4, maxUnits: 64 });
+
+interface Pending {
+  readonly unit: CommitUnit;
+  resolve(results: pg.QueryResult[]): void;
+  reject(error: unknown): void;
+}
+
+/** Runs units of work, merging those that wait into one transaction. */
+export interface GroupCommitter {
+  /** Commits `unit` (alone or with others) and resolves with its results, or rejects with its own error. */
+  commit(unit: CommitUnit): Promise<pg.QueryResult[]>;
+}
+
+const committers = new WeakMap<pg.Pool, GroupCommitter>();
+const configured = new WeakMap<pg.Pool, GroupCommitOptions>();
+
+/**
+ * Sets the group-commit limits of `pool` (before its first commit). Platform wiring and benchmarks.
+ *
+ * @example
+ * configureGroupCommit(pool, { maxInFlight: 1 }); // every waiting unit in one transaction
+ */
+export function configureGroupCommit(pool: pg.Pool, options: GroupCommitOptions): void {
+  configured.set(pool, options);
+  committers.delete(pool);
+}
+
+/** The pool's committer, created on first use. */
+export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
+  let committer = committers.get(pool);
+  if (committer === undefined) {
+    committer = groupCommitter(pool, configured.get(pool));
+    committers.set(pool, committer);
+  }
+  return committer;
+}
+
+/**
+ * Group commit for one-round-trip units (docs/decisions/0055). A unit that arrives while fewer than
+ * `maxInFlight` batches are out goes at once, alone: an idle system adds no wait. Units that arrive
+ * while the limit is reached queue, and each finished batch sends everything queued (up to `maxUnits`)
+ * as ONE implicit transaction: each unit's own settings statement (role, tenant, actor), its fence and
+ * its statements, one after another, one Sync, one commit and one WAL flush for all of them. Settings
+ * are transaction-local and set again by each unit, so Row-Level Security sees each unit's tenant.
+ *
+ * Failure stays per caller. A database error rolls the whole transaction back (nothing of it
+ * committed), so the units are run again: those before the failing one together, the failing one
+ * alone (its error, from its own transaction, is what its caller gets) and those after it together.
+ * When no unit can be blamed (a failure at commit) each unit runs alone. A lost connection rejects
+ * every unit of the batch, as it would a single one: whether it committed is unknown.
+ */
+export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}): GroupCommitter {
+  const maxInFlight = options.maxInFlight ?? DEFAULT_GROUP_COMMIT.maxInFlight;
+  const maxUnits = options.maxUnits ?? DEFAULT_GROUP_COMMIT.maxUnits;
+  const queue: Pending[] = [];
+  let inFlight = 0;
+
+  const pump = () => {
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch = queue.splice(0, maxUnits);
+      inFlight++;
+      void runGroup(batch).finally(() => {
+        inFlight--;
+        pump();
+      });
+    }
+  };
+
+  const runGroup = async (group: readonly Pending[]): Promise<void> => {
+    if (group.length === 0) return;
+    const statements: Statement[] = [];
+    const offsets: number[] = [];
+    for (const p of group) {
+      offsets.push(statements.length);
+      for (const s of p.unit.statements) statements.push(s);
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await pool.connect();
+    } catch (error) {
+      for (const p of group) p.reject(error);
+      return;
+    }
+    let results: pg.QueryResult[];
+    try {
+      results = await sendBatch(client, statements);
+      client.release();
+    } catch (error) {
+      // An implicit transaction: the server rolled it back at the Sync; the connection is reusable
+      // unless it broke (pg-pool drops it when released with an error).
+      client.release(error instanceof pg.DatabaseError ? undefined : (error as Error));
+      if (group.length === 1 || !(error instanceof pg.DatabaseError)) {
+        for (const p of group) p.reject(error);
+        return;
+      }
+      const failed = (error as { batchIndex?: number }).batchIndex ?? -1;
+      const culprit = offsets.findLastIndex((offset) => offset <= failed);
+      if (culprit < 0 || failed >= statements.length) {
+        for (const p of group) await runGroup([p]);
+        return;
+      }
+      await runGroup(group.slice(0, culprit));
+      await runGroup([group[culprit]!]);
+      await runGroup(group.slice(culprit + 1));
+      return;
+    }
+    group.forEach((p, i) => p.resolve(results.slice(offsets[i]! + p.unit.from, offsets[i]! + p.unit.to)));
+  };
+
+  return {
+    commit(unit) {
+      return new Promise((resolve, reject) => {
+        queue.push({ unit, resolve, reject });
+        pump();
+      });
+    },
+  };
+}
