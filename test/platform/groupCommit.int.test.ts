@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases } from '../../src/platform/db/index.ts';
+import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+
+describe('group commit of one-round-trip units', () => {
+  let db: TestDatabase;
+  let dbs: Databases;
+  before(async () => {
+    db = await createTestDatabase();
+    dbs = createDatabases({ url: db.url, poolSize: 4 });
+    await dbs
+      .poolForUrl(db.url)
+      .query('create table menu.gc_probe (x int primary key, tenant text, actor text, tx text); grant select, insert on menu.gc_probe to brigade_menu');
+  });
+  after(async () => {
+    await dbs.close();
+    await db.drop();
+  });
+
+  // Each unit records the tenant and actor it ran as and the transaction it ran in.
+  const insert = (x: number) => ({
+    text: `insert into menu.gc_probe values ($1, current_setting('brigade.tenant_id', true), current_setting('brigade.actor_id', true), pg_current_xact_id()::text) returning x`,
+    values: [x],
+  });
+  const rows = async (from: number, to: number) =>
+    (await dbs.poolForUrl(db.url).query<{ x: number; tenant: string; actor: string; tx: string }>('select * from menu.gc_probe where x between $1 and $2 order by x', [from, to])).rows;
+
+  test('units that wait share one transaction, each under its own tenant and actor, and get their own results', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const tenants = Array.from({ length: 20 }, () => randomUUID());
+    const results = await Promise.all(
+      tenants.map((tenantId, i) => commitStatements(pool, { service: 'menu', tenantId, actor: { kind: 'staff', id: `actor-${i}` } }, [insert(100 + i)])),
+    );
+    assert.deepEqual(
+      results.map(([r]) => r?.rows[0]?.x),
+      tenants.map((_, i) => 100 + i),
+    );
+    const written = await rows(100, 119);
+    assert.deepEqual(
+      written.map((r) => [r.tenant, r.actor]),
+      tenants.map((t, i) => [t, `actor-${i}`]),
+    );
+    // With one batch in flight, the first unit went alone and the other 19 waited for it together.
+    const transactions = new Set(written.map((r) => r.tx));
+    assert.equal(transactions.size, 2, `transactions: ${[...transactions].join(', ')}`);
+  });
+
+  test("a failing unit fails alone: the others of its transaction are committed again, and it gets the error of its own transaction", async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    await commitStatements(pool, { service: 'menu' }, [insert(200)]);
+    const blocker = commitStatements(pool, { service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);
+    // Queued behind the blocker, so merged: 201..205, a duplicate of 200, 206..210, and a second 203.
+    const units = [201, 202, 203, 204, 205, 200, 206, 207, 208, 209, 210, 203].map((x) => commitStatements(pool, { service: 'menu' }, [insert(x)]));
+    await blocker;
+    const outcomes = await Promise.allSettled(units);
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [[i, (o.reason as { code?: string }).code]] : []));
+    assert.deepEqual(failed, [
+      [5, '23505'],
+      [11, '23505'],
+    ]);
+    assert.deepEqual(
+      (await rows(200, 210)).map((r) => r.x),
+      [200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210],
+    );
+  });
+
+  test('explicit transactions (readOnly, isolation) are never merged', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const seen = await Promise.all(
+      [1, 2, 3].map(() => commitStatements(pool, { service: 'menu', isolation: 'repeatable read' }, [{ text: 'select pg_current_xact_id()::text as tx' }])),
+    );
+    assert.equal(new Set(seen.map(([r]) => r?.rows[0]?.tx)).size, 3);
+  });
+});
+
+describe('named statements in batches', () => {
+  let db: TestDatabase;
+  let dbs: Databases;
+  before(async () => {
+    db = await createTestDatabase();
+    dbs = createDatabases({ url: db.url, poolSize: 1 });
+    await dbs.poolForUrl(db.url).query('create table public.named_probe (x int primary key)');
+  });
+  after(async () => {
+    await dbs.close();
+    await db.drop();
+  });
+
+  test('are parsed once per connection, and stay usable after a batch failed at or before them', async () => {
+    const client = await dbs.poolForUrl(db.url).connect();
+    try {
+      const insertNamed = (x: number) => ({ name: 'brigade_test_insert', text: 'insert into public.named_probe values ($1) returning x', values: [x] });
+      const countNamed = { name: 'brigade_test_count', text: 'select count(*)::int as n from public.named_probe' };
+      const prepared = async () => (await client.query<{ name: string }>('select name from pg_prepared_statements order by name')).rows.map((r) => r.name);
+
+      const [first] = await sendBatch(client, [insertNamed(1)]);
+      assert.deepEqual(first?.rows, [{ x: 1 }]);
+      assert.deepEqual(await prepared(), ['brigade_test_insert']);
+      // The insert's Parse ran, its execution failed, and the count's Parse never ran.
+      await assert.rejects(sendBatch(client, [insertNamed(1), countNamed]), { code: '23505' });
+      assert.deepEqual(await prepared(), ['brigade_test_insert']);
+      // Both are usable again: the insert is closed and parsed anew, the count parsed for the first time.
+      const [inserted, counted] = await sendBatch(client, [insertNamed(2), countNamed]);
+      assert.deepEqual([inserted?.rows, counted?.rows], [[{ x: 2 }], [{ n: 2 }]]);
+      const [again] = await sendBatch(client, [countNamed]);
+      assert.deepEqual(again?.rows, [{ n: 2 }]);
+      assert.deepEqual(await prepared(), ['brigade_test_count', 'brigade_test_insert']);
+    } finally {
+      client.release();
+    }
+  });
+});
