@@ -47,6 +47,7 @@ export async function claimOutboxBatch(client: pg.ClientBase, table: string, aft
   // snapshot is taken before that write gives the relay's transaction an id.
   const [claimed] = await sendBatch(client, [
     {
+      name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
       text: `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
                from ${table}
               where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())

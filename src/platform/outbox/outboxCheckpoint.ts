@@ -14,7 +14,11 @@ export async function readOutboxCheckpoint(client: pg.ClientBase, state: string)
  * the next claim.
  */
 export function saveOutboxCheckpoint(state: string, to: OutboxCheckpoint): Statement {
-  return { text: `update ${state} set relayed_transaction_id = $1::xid8, relayed_id = $2::bigint`, values: [to.transactionId, to.id] };
+  return {
+    name: `brigade_relayed_${state.replace(/\W+/g, '_')}`,
+    text: `update ${state} set relayed_transaction_id = $1::xid8, relayed_id = $2::bigint`,
+    values: [to.transactionId, to.id],
+  };
 }
 
 /**

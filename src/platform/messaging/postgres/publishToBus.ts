@@ -4,7 +4,7 @@ import type { OutgoingMessage } from '../types.ts';
 
 /** Something that runs one statement: a pool, a client or a caller's transaction. */
 export interface Queryable {
-  query<R extends pg.QueryResultRow = pg.QueryResultRow>(text: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
 // One statement per batch, so a batch is one round trip and one commit:
@@ -40,5 +40,5 @@ select pg_notify('${BUS_CHANNEL}', subscription) from (select distinct subscript
 export async function publishToBus(db: Queryable, messages: readonly OutgoingMessage[]): Promise<void> {
   if (messages.length === 0) return;
   const rows = messages.map((m) => ({ id: m.id, subject: m.subject, key: m.key, headers: m.headers, payload: m.payload ?? null }));
-  await db.query(PUBLISH_SQL, [JSON.stringify(rows)]);
+  await db.query({ name: 'brigade_bus_publish', text: PUBLISH_SQL, values: [JSON.stringify(rows)] });
 }
