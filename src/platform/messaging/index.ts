@@ -16,7 +16,7 @@ export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
 export { ensureBusSchema } from './ensureBusSchema.ts';
 export { createPgTransport } from './postgres/createPgTransport.ts';
 export type { PgTransportOptions } from './postgres/createPgTransport.ts';
-export { publishToBus } from './postgres/publishToBus.ts';
+export { busPublishSql, publishToBus } from './postgres/publishToBus.ts';
 export { pruneBus } from './postgres/pruneBus.ts';
 export { createNatsTransport } from './nats/createNatsTransport.ts';
 export type { NatsTransportOptions } from './nats/createNatsTransport.ts';

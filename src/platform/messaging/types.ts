@@ -1,3 +1,4 @@
+import type pg from 'pg';
 /** Headers every message carries (lineage); all strings, absent ones are empty. */
 export interface MessageHeaders {
   /** The request or process this message belongs to. */
@@ -105,4 +106,10 @@ export interface Transport {
   redeliver(subscription: string, message: OutgoingMessage): Promise<void>;
   /** Stops accepting work and releases connections (after the workers were aborted). */
   close(): Promise<void>;
+  /**
+   * Set by the PostgreSQL transport: the pool of the database that holds its bus tables. A relay whose
+   * outbox is in the same database (the same pool) publishes with one INSERT … SELECT from the outbox
+   * instead of reading the rows out and sending them back (docs/decisions/0056).
+   */
+  readonly busPool?: pg.Pool;
 }

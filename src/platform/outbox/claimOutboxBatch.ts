@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { sendBatch, type Statement } from '../db/index.ts';
+import { busPublishSql } from '../messaging/index.ts';
 import type { MessageHeaders } from '../messaging/index.ts';
 
 /** An outbox row as the relay claims it. */
@@ -33,6 +34,41 @@ export interface OutboxHorizon {
   readonly pending: boolean;
 }
 
+const CLAIM_COLUMNS = 'id, transaction_id, message_id, subject, aggregate_key, headers, payload, created_at';
+const CLAIM_PAGE = `where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              order by transaction_id, id
+              limit $3`;
+
+function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
+  return {
+    name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
+    text: `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
+               from ${table} ${CLAIM_PAGE}`,
+    values: [after.transactionId, after.id, limit],
+  };
+}
+
+/**
+ * The same claim, published to the PostgreSQL bus of the same database by the same statement
+ * (`busPublishSql`, decision 0056): the rows never leave the server. The bus keeps the claim order;
+ * the payload is not read back (`payload` is null in the returned rows).
+ */
+function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
+  return {
+    name: `brigade_claim_to_bus_${table.replace(/\W+/g, '_')}`,
+    text: busPublishSql(
+      `
+  select c.message_id as id, c.subject, c.aggregate_key as key, c.headers, c.payload,
+         row_number() over (order by c.transaction_id, c.id) as ord, c.id as outbox_id, c.transaction_id, c.created_at
+    from (select ${CLAIM_COLUMNS} from ${table} ${CLAIM_PAGE}) c`,
+      `select i.outbox_id as id, i.transaction_id::text as transaction_id, i.id as message_id, i.subject, i.key as aggregate_key, i.headers,
+        null::jsonb as payload, i.created_at
+   from input i cross join woken order by i.ord`,
+    ),
+    values: [after.transactionId, after.id, limit],
+  };
+}
+
 /**
  * The next rows to publish: after the checkpoint, written by a transaction below the oldest one still
  * running, in (transaction_id, id) order. Below that bound the set of rows is final (decision 0011): nothing can
@@ -40,23 +76,19 @@ export interface OutboxHorizon {
  * come in the order they were written. No row lock: one relay per outbox holds the leader lock, and this
  * runs on the session that holds it.
  */
-export async function claimOutboxBatch(client: pg.ClientBase, table: string, after: OutboxCheckpoint, limit: number, alsoRun: readonly Statement[] = []): Promise<OutboxRow[]> {
+export async function claimOutboxBatch(
+  client: pg.ClientBase,
+  table: string,
+  after: OutboxCheckpoint,
+  limit: number,
+  alsoRun: readonly Statement[] = [],
+  toBus = false,
+): Promise<OutboxRow[]> {
   // pg_current_snapshot() is stable: one snapshot, hence one bound, for the statement; the scan runs
   // on the index outbox_relay_order from the checkpoint and stops after `limit` rows. `alsoRun` (the
   // previous batch's checkpoint) travels in the same round trip, after the claim, so the claim's
   // snapshot is taken before that write gives the relay's transaction an id.
-  const [claimed] = await sendBatch(client, [
-    {
-      name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
-      text: `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
-               from ${table}
-              where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              order by transaction_id, id
-              limit $3`,
-      values: [after.transactionId, after.id, limit],
-    },
-    ...alsoRun,
-  ]);
+  const [claimed] = await sendBatch(client, [toBus ? claimToBusStatement(table, after, limit) : claimStatement(table, after, limit), ...alsoRun]);
   const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>;
   return rows.map((r) => ({
     id: r.id,

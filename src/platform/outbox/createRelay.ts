@@ -87,6 +87,9 @@ const LOCK_CLASS = 0x6f75_7462;
  *   (transaction_id, id) order, published in waves that keep each aggregate's order, and the checkpoint
  *   moves past them only after the broker's ack (decision 0038): at-least-once, with the message id as
  *   the broker's dedupe key.
+ * - With the PostgreSQL transport on the outbox's own database (`transport.busPool === pool`) the claim
+ *   and the publish are one INSERT … SELECT (decision 0056): the rows never travel to the relay and
+ *   back, the bus receives them in claim order, and `published` events carry them without payload.
  * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
  *
  * @example
@@ -112,6 +115,8 @@ export function createRelay(options: RelayOptions): Relay {
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
+  // The bus is tables of the outbox's own database: claim and publish are one statement (decision 0056).
+  const toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
 
   const readBacklog = () =>
     unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, async (tx) => {
@@ -150,7 +155,7 @@ export function createRelay(options: RelayOptions): Relay {
     const claim = (after: OutboxCheckpoint) => {
       const save = unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)];
       unsaved = null;
-      return claimOutboxBatch(client, table, after, batchSize, save);
+      return claimOutboxBatch(client, table, after, batchSize, save, toBus);
     };
     let asleep = false;
     let lingerSince: number | null = null;
@@ -181,7 +186,8 @@ export function createRelay(options: RelayOptions): Relay {
         const last = rows.at(-1)!;
         ahead = claim({ transactionId: last.transactionId, id: last.id });
         ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
-        const { published, error } = await publishInOrder(options.transport, rows);
+        // In-database: the claim itself published the rows (committed with it).
+        const { published, error } = toBus ? { published: rows, error: null } : await publishInOrder(options.transport, rows);
         let failure = error;
         let markable: readonly OutboxRow[] = published;
         if (published.length > 0 && options.afterPublish !== undefined) {

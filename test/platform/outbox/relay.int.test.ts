@@ -210,6 +210,34 @@ describe('relay', { timeout: 600_000 }, () => {
     await consumer.stop();
   });
 
+  test('with the bus in the outbox’s own database, claim and publish are one statement: the rows never come back to the relay', async () => {
+    const subject = `delivery.${token()}.InDatabase`;
+    const consumer = await consume(subject);
+    // A transport whose publish fails: only the in-database path (same pool) can deliver anything.
+    const sent: unknown[] = [];
+    const inDatabaseOnly: Transport = {
+      ...transport,
+      publish: async (messages) => {
+        sent.push(...messages);
+        throw new Error('publish must not be called');
+      },
+    };
+    const relay = startRelay({ transport: inDatabaseOnly, batchSize: 5 });
+    for (const key of ['x', 'y']) for (let seq = 1; seq <= 6; seq++) await produce(pool, subject, key, seq);
+    await waitFor('all twelve delivered', () => consumer.received.length >= 12, DELIVERY_MS);
+    assert.deepEqual(sent, [], 'transport.publish was never called');
+    assert.deepEqual(sequencesByKey(consumer.received).get('x'), [1, 2, 3, 4, 5, 6]);
+    assert.deepEqual(sequencesByKey(consumer.received).get('y'), [1, 2, 3, 4, 5, 6]);
+    const published = relay.events.flatMap((e) => (e.kind === 'published' ? e.messages : [])).filter((m) => m.subject === subject);
+    assert.equal(published.length, 12);
+    assert.ok(published.every((m) => m.payload === null && m.headers.tenant === TENANT), 'events carry the rows without their payload');
+    // The consumer got the payloads and headers the producers wrote, and each message once.
+    assert.equal(new Set(consumer.received.map((m) => m.id)).size, 12);
+    assert.ok(consumer.received.every((m) => m.headers.tenant === TENANT));
+    await relay.stop();
+    await waitFor('checkpoint saved', async () => (await outboxRows(pool)).filter((r) => r.aggregate_key === 'x' || r.aggregate_key === 'y').every((r) => r.published));
+  });
+
   test('an idle relay is woken by the producer’s NOTIFY (polling is off)', async () => {
     const subject = `delivery.${token()}.Woken`;
     const consumer = await consume(subject);

@@ -124,6 +124,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
 
   return {
     kind: 'postgres',
+    busPool: pool,
     publish: async (messages: readonly OutgoingMessage[]) => {
       messages.forEach(validateMessage);
       await publishToBus(pool, messages);

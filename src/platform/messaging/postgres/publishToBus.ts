@@ -7,17 +7,20 @@ export interface Queryable {
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(config: pg.QueryConfig): Promise<pg.QueryResult<R>>;
 }
 
-// One statement per batch, so a batch is one round trip and one commit:
-// - the id is the dedupe key: `on conflict do nothing` inserts a re-published id nowhere, and only the
-//   rows actually inserted are fanned out;
-// - fan-out: one delivery per subscription whose pattern matches (regex compiled from the NATS pattern);
-// - NOTIFY once per woken subscription; PostgreSQL delivers it at commit, so a worker never wakes
-//   before the rows are visible.
-const PUBLISH_SQL = `
-with input as (
-  select x.id, x.subject, x.key, x.headers, x.payload, x.ord
-  from rows from (jsonb_to_recordset($1::jsonb) as (id uuid, subject text, key text, headers jsonb, payload jsonb))
-       with ordinality as x(id, subject, key, headers, payload, ord)
+/**
+ * The publish statement over a row source: `input` is a CTE body yielding (id uuid, subject text, key
+ * text, headers jsonb, payload jsonb, ord bigint); `result` is the final SELECT (it may read `input`
+ * and must read `woken`, which sends the notifications). One statement per batch, so a batch is one
+ * round trip and one commit:
+ * - the id is the dedupe key: `on conflict do nothing` inserts a re-published id nowhere, and only the
+ *   rows actually inserted are fanned out;
+ * - fan-out: one delivery per subscription whose pattern matches (regex compiled from the NATS pattern);
+ * - NOTIFY once per woken subscription; PostgreSQL delivers it at commit, so a worker never wakes
+ *   before the rows are visible.
+ */
+export function busPublishSql(input: string, result: string): string {
+  return `
+with input as (${input}
 ), inserted as (
   insert into brigade_bus.messages (id, subject, key, headers, payload)
   select id, subject, key, headers, payload from input order by ord
@@ -30,8 +33,19 @@ with input as (
   order by input.ord
   on conflict (subscription, message_id) do nothing
   returning subscription
+), woken as (
+  select count(pg_notify('${BUS_CHANNEL}', subscription)) as n from (select distinct subscription from fanned) w
 )
-select pg_notify('${BUS_CHANNEL}', subscription) from (select distinct subscription from fanned) woken`;
+${result}`;
+}
+
+const PUBLISH_SQL = busPublishSql(
+  `
+  select x.id, x.subject, x.key, x.headers, x.payload, x.ord
+  from rows from (jsonb_to_recordset($1::jsonb) as (id uuid, subject text, key text, headers jsonb, payload jsonb))
+       with ordinality as x(id, subject, key, headers, payload, ord)`,
+  'select n from woken',
+);
 
 /**
  * Writes messages to the PostgreSQL bus. With a pool it commits on return (durable with the server's
