@@ -183,9 +183,12 @@ export function createRelay(options: RelayOptions): Relay {
         // Claim the next batch (after these rows) while the broker acks these: the loop then costs the
         // longer of the two round trips, not their sum. Used only if these all went out; otherwise the
         // next claim starts again from the checkpoint.
+        // In-database the claim is the publish: nothing to overlap with.
         const last = rows.at(-1)!;
-        ahead = claim({ transactionId: last.transactionId, id: last.id });
-        ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
+        if (!toBus) {
+          ahead = claim({ transactionId: last.transactionId, id: last.id });
+          ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
+        }
         // In-database: the claim itself published the rows (committed with it).
         const { published, error } = toBus ? { published: rows, error: null } : await publishInOrder(options.transport, rows);
         let failure = error;
@@ -209,7 +212,7 @@ export function createRelay(options: RelayOptions): Relay {
           progress({ kind: 'published', messages: markable.map(toMessage) });
         }
         if (failure !== null || markable.length < rows.length) {
-          await ahead.catch(() => undefined);
+          await ahead?.catch(() => undefined);
           ahead = null;
         }
         if (failure !== null) {
@@ -218,6 +221,9 @@ export function createRelay(options: RelayOptions): Relay {
           progress({ kind: 'error', error: failure });
           await wakeup.sleep(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })));
         } else failures = 0;
+        // In-database, a partial batch means the outbox is drained up to now: let rows gather for one
+        // poll step rather than claim a handful per round trip.
+        if (toBus && rows.length < batchSize) await wakeup.sleep(busyPollMs);
         continue;
       }
       // Empty. Keep polling for a while before sleeping, so steady traffic never makes producers notify.

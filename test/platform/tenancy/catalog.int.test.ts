@@ -31,7 +31,10 @@ describe('tenancy rules, read from the catalog of the fully migrated database', 
 
   test('lists every SECURITY DEFINER function: each pins search_path and checks the tenant', async () => {
     const definers = await listSecurityDefinerFunctions(client);
-    assert.deepEqual(definers, [{ name: 'platform.tenant_fence(p_tenant uuid)', pinnedSearchPath: true, checksTenant: true }]);
+    assert.deepEqual(definers, [
+      { name: 'platform.enter_tenant(p_tenant uuid, p_believed text)', pinnedSearchPath: true, checksTenant: true },
+      { name: 'platform.tenant_fence(p_tenant uuid)', pinnedSearchPath: true, checksTenant: true },
+    ]);
   });
 
   test('it catches each kind of violation', async () => {
