@@ -1,26 +1,34 @@
 /**
- * Commit to consumer handler: one message per business transaction, 16 concurrent producers, one
- * worker process-side with 16 handlers, the same job for every system on the same PostgreSQL:
+ * Issue 6's benchmark. Commit to consumer handler through the outbox and the relay: one message per
+ * business transaction (Brigade: business insert + outbox row as one commitStatements transaction, one
+ * round trip; graphile-worker: BEGIN, insert, add_job, COMMIT; pg-boss: BEGIN, insert, send with the
+ * transaction's client, COMMIT), 16 concurrent producers, 16 handlers, on the same PostgreSQL. Latency
+ * is from COMMIT returning to the handler starting. (transportsOnly.ts beside this file measures the
+ * transports without the outbox.)
  *
- *   brigade/postgres  the message is written with publishToBus inside the business transaction
- *   brigade/nats      the business transaction commits, then transport.publish (no outbox/relay yet:
- *                     that part of the pipeline comes with src/platform/outbox)
- *   graphile-worker   graphile_worker.add_job inside the business transaction
- *   pg-boss           boss.send(…, { db }) inside the business transaction (queue with notify)
+ *   brigade/outbox+nats      relay → JetStream → pull consumer
+ *   brigade/outbox+postgres  relay → PostgreSQL transport → LISTEN/claim consumer
+ *   outbox, no relay         the same producers with nobody relaying: the producers' ceiling
+ *   relay→…, no consumer     producers with the relay publishing and nobody consuming: the relay's share
+ *   graphile-worker          add_job inside the business transaction
+ *   pg-boss                  boss.send(…, { db }) inside the business transaction (queue with notify)
  *
- * Latency is from COMMIT returning to the handler starting. Prints messages/s, p50/p99 and ratios.
+ * Prints messages/s, p50/p99, producers' transactions/s, and the ratios the issue sets as goals.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
- *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000
+ *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 [system names…]
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import { PgBoss } from 'pg-boss';
-import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
+import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
+import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
+import { createRelay, outboxInsert, outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -30,64 +38,76 @@ const CONCURRENCY = 16;
 const WARMUP = 200;
 
 interface System {
-  /** Runs one business transaction that sends message `n` (records nothing itself). */
-  produce(client: pg.PoolClient, n: number): Promise<void>;
-  /** Work done after COMMIT, still part of "sending" (the NATS publish). */
-  afterCommit?(n: number): Promise<void>;
+  /** One business transaction that produces message `n` (its own transaction, committed on return). */
+  produce(n: number): Promise<void>;
+  /** No consumer: only the producers are measured. */
+  readonly producersOnly?: boolean;
   stop(): Promise<void>;
 }
-type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
+type Setup = (url: string, producers: pg.Pool, onHandled: (n: number) => void) => Promise<System>;
 
-const headers = { correlation: 'bench', causation: 'bench', tenant: '', traceparent: '' };
-const msg = (n: number) => ({ id: newMessageId(), subject: 'bench.order.placed', key: `o${n}`, headers, payload: { n } });
-const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
+const business = (n: number): Statement => ({ text: 'insert into bench_orders (n) values ($1)', values: [n] });
+/**
+ * Brigade's producer, as a service writes: the business insert and the outbox row as one transaction
+ * in one round trip (`commitStatements`, role brigade_delivery with its settings, RLS on the outbox).
+ */
+const outboxWrite = (producers: pg.Pool) => async (n: number) => {
+  await commitStatements(producers, { service: 'delivery', actor: { kind: 'system', id: 'bench' } }, [
+    business(n),
+    outboxInsert('delivery', null, [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }]).statement,
+  ]);
+};
 
-const systems: Record<string, Setup> = {
-  'brigade/postgres': async (url, onHandled) => {
-    const pool = new pg.Pool({ connectionString: url, max: 20 });
-    pool.on('error', (e) => console.error('brigade/postgres pool:', e.message));
-    await ensureBusSchema(pool);
-    const transport = createPgTransport({ pool });
-    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
-    const c = new AbortController();
-    const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: CONCURRENCY, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
-    return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await publishToBus(client, [msg(n)]);
-      },
-      stop: async () => {
-        c.abort();
-        await w.done;
-        await transport.close();
-        await pool.end();
-      },
-    };
-  },
-  'brigade/nats': async (url, onHandled) => {
-    const pool = new pg.Pool({ connectionString: url, max: 4 });
-    pool.on('error', (e) => console.error('brigade/nats pool:', e.message));
-    await ensureBusSchema(pool);
-    const stream = `BENCH_${randomBytes(3).toString('hex').toUpperCase()}`;
-    const transport: Transport = await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] });
-    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
-    const c = new AbortController();
-    const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
-    return {
-      produce: (client, n) => business(client, n).then(() => undefined),
-      afterCommit: (n) => transport.publish([msg(n)]),
-      stop: async () => {
-        c.abort();
-        await w.done;
-        await transport.close();
+async function prepareOutbox(url: string): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max: 20 });
+  pool.on('error', () => undefined);
+  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
+  for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
+  await ensureBusSchema(pool);
+  return pool;
+}
+
+const relayed = (kind: 'nats' | 'postgres', consume = true): Setup => async (url, producers, onHandled) => {
+  const pool = await prepareOutbox(url);
+  const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
+  const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
+  await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+  const c = new AbortController();
+  const w = consume
+    ? transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n))
+    : { done: Promise.resolve() };
+  const relayDone = createRelay({ pool, service: 'delivery', transport }).run(c.signal);
+  return {
+    produce: outboxWrite(producers),
+    producersOnly: !consume,
+    stop: async () => {
+      c.abort();
+      await Promise.all([w.done, relayDone]);
+      await transport.close();
+      if (kind === 'nats') {
         const nc = await connect({ servers: natsUrl });
         await (await jetstreamManager(nc)).streams.delete(stream);
         await nc.close();
-        await pool.end();
-      },
-    };
+      }
+      await pool.end();
+    },
+  };
+};
+
+const systems: Record<string, Setup> = {
+  'outbox, no relay': async (url, producers) => {
+    const pool = await prepareOutbox(url);
+    // The producers' ceiling: nobody relays, and nobody is woken (with the flag saying "asleep" every
+    // producer would NOTIFY, which is slower than anything measured against it, decision 0036).
+    await pool.query('update delivery.outbox_state set sleeping = false');
+    return { produce: outboxWrite(producers), producersOnly: true, stop: () => pool.end() };
   },
-  'graphile-worker': async (url, onHandled) => {
+  // The relay publishing with nobody consuming: what the relay alone takes from the producers.
+  'relay→nats, no consumer': relayed('nats', false),
+  'relay→postgres, no consumer': relayed('postgres', false),
+  'brigade/outbox+nats': relayed('nats'),
+  'brigade/outbox+postgres': relayed('postgres'),
+  'graphile-worker': async (url, producers, onHandled) => {
     const runner = await runGraphile({
       connectionString: url,
       concurrency: CONCURRENCY,
@@ -97,14 +117,22 @@ const systems: Record<string, Setup> = {
       taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
     });
     return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+      // add_job inside the business transaction, as graphile-worker documents it.
+      produce: async (n) => {
+        const client = await producers.connect();
+        try {
+          await client.query('begin');
+          await client.query(business(n).text, business(n).values as unknown[]);
+          await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
       },
       stop: () => runner.stop(),
     };
   },
-  'pg-boss': async (url, onHandled) => {
+  'pg-boss': async (url, producers, onHandled) => {
     const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
     boss.on('error', () => undefined);
     await boss.start();
@@ -114,32 +142,49 @@ const systems: Record<string, Setup> = {
       for (const j of jobs) onHandled(j.data.n);
     }) as never);
     return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
+      // send with the business transaction's client, as pg-boss documents it.
+      produce: async (n) => {
+        const client = await producers.connect();
+        try {
+          await client.query('begin');
+          await client.query(business(n).text, business(n).values as unknown[]);
+          await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
       },
       stop: () => boss.stop({ graceful: true, wait: true } as never),
     };
   },
 };
 
-async function measure(name: string, setup: Setup): Promise<{ rate: number; p50: number; p99: number }> {
-  const dbName = `brigade_bench_msg_${randomBytes(3).toString('hex')}`;
+interface Result {
+  rate: number;
+  p50: number;
+  p99: number;
+  producerTps: number;
+}
+
+async function measure(name: string, setup: Setup): Promise<Result> {
+  const dbName = `brigade_bench_ob_${randomBytes(3).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   await admin.query(`create database ${dbName}`);
   const url = new URL(adminUrl);
   url.pathname = `/${dbName}`;
   const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
-  producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
+  producers.on('error', () => undefined);
   await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
+  await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
+  await producers.query('grant insert on bench_orders to brigade_delivery');
   const total = WARMUP + N;
   const committed = new Float64Array(total);
   const handled = new Float64Array(total);
   let count = 0;
   let allDone!: () => void;
   const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url.toString(), (n) => {
+  const system = await setup(url.toString(), producers, (n) => {
     if (handled[n] === 0) {
       handled[n] = performance.now();
       if (++count === total) allDone();
@@ -152,48 +197,50 @@ async function measure(name: string, setup: Setup): Promise<{ rate: number; p50:
       const n = next++;
       if (n >= total) return;
       if (n === WARMUP) start = performance.now();
-      const client = await producers.connect();
-      try {
-        await client.query('begin');
-        await system.produce(client, n);
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
+      await system.produce(n);
       committed[n] = performance.now();
-      await system.afterCommit?.(n);
     }
   };
   await Promise.all(Array.from({ length: PRODUCERS }, producer));
-  await finished;
-  const end = Math.max(...handled.subarray(WARMUP));
-  const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
+  const producedEnd = performance.now();
+  const producerTps = N / ((producedEnd - start) / 1000);
+  let result: Result;
+  if (system.producersOnly === true) result = { rate: 0, p50: 0, p99: 0, producerTps };
+  else {
+    await finished;
+    const end = Math.max(...handled.subarray(WARMUP));
+    const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
+    result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]!, producerTps };
+  }
   await system.stop();
   await producers.end();
-  // Without FORCE first: the peers' pools close their connections asynchronously after stop().
   for (let i = 0; ; i++) {
     const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
     if (dropped || i === 50) break;
     await new Promise((r) => setTimeout(r, 100));
   }
   await admin.end();
-  const result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]! };
-  console.log(`${name.padEnd(18)} ${result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms`);
+  console.log(
+    `${name.padEnd(24)} ${system.producersOnly ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
+  );
   return result;
 }
 
-console.log(`commit → handler, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+console.log(`commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
 const only = process.argv.slice(2);
-const results: Record<string, { rate: number; p50: number; p99: number }> = {};
+const results: Record<string, Result> = {};
 for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
 const gw = results['graphile-worker'];
-if (gw) {
-  for (const name of ['brigade/nats', 'brigade/postgres', 'pg-boss']) {
+const base = results['outbox, no relay'];
+const nats = results['brigade/outbox+nats'];
+const pgr = results['brigade/outbox+postgres'];
+if (gw && nats) console.log(`outbox+nats / graphile-worker = ${(nats.rate / gw.rate).toFixed(2)}× msg/s; goal ≥5×, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
+const boss = results['pg-boss'];
+if (gw && boss) console.log(`pg-boss / graphile-worker = ${(boss.rate / gw.rate).toFixed(2)}× msg/s`);
+if (gw && pgr) console.log(`outbox+postgres / graphile-worker = ${(pgr.rate / gw.rate).toFixed(2)}× msg/s; goal ≥2×, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
+if (base) {
+  for (const name of ['relay→nats, no consumer', 'relay→postgres, no consumer', 'brigade/outbox+nats', 'brigade/outbox+postgres']) {
     const r = results[name];
-    if (r) console.log(`${name} / graphile-worker = ${(r.rate / gw.rate).toFixed(2)}× messages/s`);
+    if (r) console.log(`producers with ${name} / without relay = ${(r.producerTps / base.producerTps).toFixed(2)}; goal ≥0.90: ${r.producerTps >= 0.9 * base.producerTps ? 'met' : 'NOT met'}`);
   }
-  const nats = results['brigade/nats'];
-  const pgr = results['brigade/postgres'];
-  if (nats) console.log(`goal nats ≥5× gw, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
-  if (pgr) console.log(`goal postgres ≥2× gw, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
 }

@@ -1,0 +1,200 @@
+/**
+ * The transports alone (no outbox, no relay; the issue's benchmark is commitToHandler.ts beside this
+ * file). Commit to consumer handler: one message per business transaction, 16 concurrent producers, one
+ * worker process-side with 16 handlers, the same job for every system on the same PostgreSQL:
+ *
+ *   brigade/postgres  the message is written with publishToBus inside the business transaction
+ *   brigade/nats      the business transaction commits, then transport.publish (no outbox/relay yet:
+ *                     that part of the pipeline comes with src/platform/outbox)
+ *   graphile-worker   graphile_worker.add_job inside the business transaction
+ *   pg-boss           boss.send(…, { db }) inside the business transaction (queue with notify)
+ *
+ * Latency is from COMMIT returning to the handler starting. Prints messages/s, p50/p99 and ratios.
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
+ *     node --import tsx bench/messaging/transportsOnly.ts            # BENCH_MESSAGES=4000
+ */
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
+import pg from 'pg';
+import { Logger, run as runGraphile } from 'graphile-worker';
+import { PgBoss } from 'pg-boss';
+import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
+
+const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const N = Number(process.env.BENCH_MESSAGES ?? 4000);
+const PRODUCERS = 16;
+const CONCURRENCY = 16;
+const WARMUP = 200;
+
+interface System {
+  /** Runs one business transaction that sends message `n` (records nothing itself). */
+  produce(client: pg.PoolClient, n: number): Promise<void>;
+  /** Work done after COMMIT, still part of "sending" (the NATS publish). */
+  afterCommit?(n: number): Promise<void>;
+  stop(): Promise<void>;
+}
+type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
+
+const headers = { correlation: 'bench', causation: 'bench', tenant: '', traceparent: '' };
+const msg = (n: number) => ({ id: newMessageId(), subject: 'bench.order.placed', key: `o${n}`, headers, payload: { n } });
+const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
+
+const systems: Record<string, Setup> = {
+  'brigade/postgres': async (url, onHandled) => {
+    const pool = new pg.Pool({ connectionString: url, max: 20 });
+    pool.on('error', (e) => console.error('brigade/postgres pool:', e.message));
+    await ensureBusSchema(pool);
+    const transport = createPgTransport({ pool });
+    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+    const c = new AbortController();
+    const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: CONCURRENCY, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
+    return {
+      produce: async (client, n) => {
+        await business(client, n);
+        await publishToBus(client, [msg(n)]);
+      },
+      stop: async () => {
+        c.abort();
+        await w.done;
+        await transport.close();
+        await pool.end();
+      },
+    };
+  },
+  'brigade/nats': async (url, onHandled) => {
+    const pool = new pg.Pool({ connectionString: url, max: 4 });
+    pool.on('error', (e) => console.error('brigade/nats pool:', e.message));
+    await ensureBusSchema(pool);
+    const stream = `BENCH_${randomBytes(3).toString('hex').toUpperCase()}`;
+    const transport: Transport = await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] });
+    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+    const c = new AbortController();
+    const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
+    return {
+      produce: (client, n) => business(client, n).then(() => undefined),
+      afterCommit: (n) => transport.publish([msg(n)]),
+      stop: async () => {
+        c.abort();
+        await w.done;
+        await transport.close();
+        const nc = await connect({ servers: natsUrl });
+        await (await jetstreamManager(nc)).streams.delete(stream);
+        await nc.close();
+        await pool.end();
+      },
+    };
+  },
+  'graphile-worker': async (url, onHandled) => {
+    const runner = await runGraphile({
+      connectionString: url,
+      concurrency: CONCURRENCY,
+      noHandleSignals: true,
+      pollInterval: 1000,
+      logger: new Logger(() => () => undefined),
+      taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
+    });
+    return {
+      produce: async (client, n) => {
+        await business(client, n);
+        await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+      },
+      stop: () => runner.stop(),
+    };
+  },
+  'pg-boss': async (url, onHandled) => {
+    const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
+    boss.on('error', () => undefined);
+    await boss.start();
+    await boss.createQueue('bench', { notify: true } as never);
+    const options = { localConcurrency: CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
+    await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
+      for (const j of jobs) onHandled(j.data.n);
+    }) as never);
+    return {
+      produce: async (client, n) => {
+        await business(client, n);
+        await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
+      },
+      stop: () => boss.stop({ graceful: true, wait: true } as never),
+    };
+  },
+};
+
+async function measure(name: string, setup: Setup): Promise<{ rate: number; p50: number; p99: number }> {
+  const dbName = `brigade_bench_msg_${randomBytes(3).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`create database ${dbName}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${dbName}`;
+  const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
+  producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
+  await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
+  const total = WARMUP + N;
+  const committed = new Float64Array(total);
+  const handled = new Float64Array(total);
+  let count = 0;
+  let allDone!: () => void;
+  const finished = new Promise<void>((r) => (allDone = r));
+  const system = await setup(url.toString(), (n) => {
+    if (handled[n] === 0) {
+      handled[n] = performance.now();
+      if (++count === total) allDone();
+    }
+  });
+  let next = 0;
+  let start = 0;
+  const producer = async () => {
+    for (;;) {
+      const n = next++;
+      if (n >= total) return;
+      if (n === WARMUP) start = performance.now();
+      const client = await producers.connect();
+      try {
+        await client.query('begin');
+        await system.produce(client, n);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
+      committed[n] = performance.now();
+      await system.afterCommit?.(n);
+    }
+  };
+  await Promise.all(Array.from({ length: PRODUCERS }, producer));
+  await finished;
+  const end = Math.max(...handled.subarray(WARMUP));
+  const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
+  await system.stop();
+  await producers.end();
+  // Without FORCE first: the peers' pools close their connections asynchronously after stop().
+  for (let i = 0; ; i++) {
+    const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
+    if (dropped || i === 50) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await admin.end();
+  const result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]! };
+  console.log(`${name.padEnd(18)} ${result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms`);
+  return result;
+}
+
+console.log(`commit → handler, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+const only = process.argv.slice(2);
+const results: Record<string, { rate: number; p50: number; p99: number }> = {};
+for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
+const gw = results['graphile-worker'];
+if (gw) {
+  for (const name of ['brigade/nats', 'brigade/postgres', 'pg-boss']) {
+    const r = results[name];
+    if (r) console.log(`${name} / graphile-worker = ${(r.rate / gw.rate).toFixed(2)}× messages/s`);
+  }
+  const nats = results['brigade/nats'];
+  const pgr = results['brigade/postgres'];
+  if (nats) console.log(`goal nats ≥5× gw, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
+  if (pgr) console.log(`goal postgres ≥2× gw, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
+}
