@@ -28,7 +28,7 @@ import { Logger, run as runGraphile } from 'graphile-worker';
 import { PgBoss } from 'pg-boss';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxInsert, outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
+import { createRelay, outboxInsert, outboxMigrationsSql, type RelayEvent } from '../../src/platform/outbox/index.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -64,6 +64,8 @@ async function prepareOutbox(url: string): Promise<pg.Pool> {
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
   for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
   await ensureBusSchema(pool);
+  // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision 0056).
+  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
   return pool;
 }
 
@@ -76,7 +78,11 @@ const relayed = (kind: 'nats' | 'postgres', consume = true): Setup => async (url
   const w = consume
     ? transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n))
     : { done: Promise.resolve() };
-  const relayDone = createRelay({ pool, service: 'delivery', transport }).run(c.signal);
+  let reported = 0;
+  const onProgress = (e: RelayEvent) => {
+    if (e.kind === 'error' && reported++ < 3) console.error('relay:', e.error);
+  };
+  const relayDone = createRelay({ pool, service: 'delivery', transport, onProgress }).run(c.signal);
   return {
     produce: outboxWrite(producers),
     producersOnly: !consume,

@@ -73,6 +73,7 @@ export interface Relay {
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
+const INSUFFICIENT_PRIVILEGE = '42501';
 /** First key of the leader lock (two-int advisory lock space): 'outb'. The second is hashtext(schema). */
 const LOCK_CLASS = 0x6f75_7462;
 
@@ -116,7 +117,7 @@ export function createRelay(options: RelayOptions): Relay {
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
   // The bus is tables of the outbox's own database: claim and publish are one statement (decision 0056).
-  const toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
+  let toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
 
   const readBacklog = () =>
     unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, async (tx) => {
@@ -152,10 +153,21 @@ export function createRelay(options: RelayOptions): Relay {
     // The next batch, claimed while the broker acked the previous one.
     let ahead: Promise<OutboxRow[]> | null = null;
     /** Claims the rows after `after`; the unsaved checkpoint, if any, travels with it. */
-    const claim = (after: OutboxCheckpoint) => {
+    const claim = async (after: OutboxCheckpoint) => {
       const save = unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)];
       unsaved = null;
-      return claimOutboxBatch(client, table, after, batchSize, save, toBus);
+      if (!toBus) return claimOutboxBatch(client, table, after, batchSize, save);
+      try {
+        return await claimOutboxBatch(client, table, after, batchSize, save, true);
+      } catch (error) {
+        if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+        // The service role may not write the bus (a bus made by ensureBusSchema alone, without platform
+        // migration 0007): publish through the transport from now on. The failed batch rolled back
+        // whole, the checkpoint save with it, so both are sent again.
+        toBus = false;
+        progress({ kind: 'error', error: new Error(`${role} may not insert into the bus; publishing through the transport instead (grant it as platform migration 0007 does)`, { cause: error }) });
+        return claimOutboxBatch(client, table, after, batchSize, save);
+      }
     };
     let asleep = false;
     let lingerSince: number | null = null;

@@ -238,6 +238,23 @@ describe('relay', { timeout: 600_000 }, () => {
     await waitFor('checkpoint saved', async () => (await outboxRows(pool)).filter((r) => r.aggregate_key === 'x' || r.aggregate_key === 'y').every((r) => r.published));
   });
 
+  test('a service role that may not write the bus: the relay reports it once and publishes through the transport', async () => {
+    const subject = `delivery.${token()}.NoGrant`;
+    const consumer = await consume(subject);
+    await pool.query('revoke insert on brigade_bus.messages from brigade_delivery');
+    try {
+      const relay = startRelay();
+      for (let seq = 1; seq <= 3; seq++) await produce(pool, subject, 'g', seq);
+      await waitFor('all three delivered', () => consumer.received.length >= 3, DELIVERY_MS);
+      assert.deepEqual(sequencesByKey(consumer.received).get('g'), [1, 2, 3]);
+      const refusals = relay.events.filter((e) => e.kind === 'error' && /may not insert into the bus/.test(String(e.error)));
+      assert.equal(refusals.length, 1);
+      await relay.stop();
+    } finally {
+      await pool.query('grant insert on brigade_bus.messages to brigade_delivery');
+    }
+  });
+
   test('an idle relay is woken by the producer’s NOTIFY (polling is off)', async () => {
     const subject = `delivery.${token()}.Woken`;
     const consumer = await consume(subject);
