@@ -16,7 +16,7 @@
  * Prints messages/s, p50/p99, producers' transactions/s, and the ratios the issue sets as goals.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
- *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 [system names…]
+ *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 BENCH_ROUNDS=3 [system names…]
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -36,6 +36,7 @@ const N = Number(process.env.BENCH_MESSAGES ?? 4000);
 const PRODUCERS = 16;
 const CONCURRENCY = 16;
 const WARMUP = 200;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
 interface System {
   /** One business transaction that produces message `n` (its own transaction, committed on return). */
@@ -82,7 +83,7 @@ const relayed = (kind: 'nats' | 'postgres', consume = true): Setup => async (url
   const onProgress = (e: RelayEvent) => {
     if (e.kind === 'error' && reported++ < 3) console.error('relay:', e.error);
   };
-  const relayDone = createRelay({ pool, service: 'delivery', transport, onProgress }).run(c.signal);
+  const relayDone = createRelay({ pool, service: 'delivery', transport, onProgress, ...(process.env.BENCH_BUSY_POLL_MS ? { busyPollMs: Number(process.env.BENCH_BUSY_POLL_MS) } : {}) }).run(c.signal);
   return {
     produce: outboxWrite(producers),
     producersOnly: !consume,
@@ -170,6 +171,8 @@ interface Result {
   p50: number;
   p99: number;
   producerTps: number;
+  /** Commit-to-handler latencies of the measured messages, ms (empty for producers-only systems). */
+  latencies: number[];
 }
 
 async function measure(name: string, setup: Setup): Promise<Result> {
@@ -211,12 +214,12 @@ async function measure(name: string, setup: Setup): Promise<Result> {
   const producedEnd = performance.now();
   const producerTps = N / ((producedEnd - start) / 1000);
   let result: Result;
-  if (system.producersOnly === true) result = { rate: 0, p50: 0, p99: 0, producerTps };
+  if (system.producersOnly === true) result = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [] };
   else {
     await finished;
     const end = Math.max(...handled.subarray(WARMUP));
     const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
-    result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]!, producerTps };
+    result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]!, producerTps, latencies: lat };
   }
   await system.stop();
   await producers.end();
@@ -227,26 +230,61 @@ async function measure(name: string, setup: Setup): Promise<Result> {
   }
   await admin.end();
   console.log(
-    `${name.padEnd(24)} ${system.producersOnly ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
+    `${name.padEnd(28)} ${system.producersOnly ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
   );
   return result;
 }
 
-console.log(`commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+console.log(
+  `commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers, ${ROUNDS} rounds in turns; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`,
+);
 const only = process.argv.slice(2);
-const results: Record<string, Result> = {};
-for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
+const rounds: Record<string, Result[]> = {};
+// In turns, so that the load of a shared machine falls on every system alike.
+for (let round = 1; round <= ROUNDS; round++) {
+  console.log(`round ${round}`);
+  for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) (rounds[name] ??= []).push(await measure(name, setup));
+}
+const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** Rounds combined: mean rates, percentiles over every measured message. */
+const combine = (rs: readonly Result[]): Result => {
+  const latencies = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
+  return { rate: mean(rs.map((r) => r.rate)), producerTps: mean(rs.map((r) => r.producerTps)), p50: at(0.5), p99: at(0.99), latencies };
+};
+const results: Record<string, Result> = Object.fromEntries(Object.entries(rounds).map(([name, rs]) => [name, combine(rs)]));
+const perRound = (a: string, b: string, f: (r: Result) => number) => rounds[a]!.map((r, i) => (f(r) / f(rounds[b]![i]!)).toFixed(2)).join(', ');
+console.log(`\n${ROUNDS} rounds combined (mean rates; percentiles over all rounds' messages):`);
+for (const [name, r] of Object.entries(results)) {
+  console.log(
+    `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s`,
+  );
+}
 const gw = results['graphile-worker'];
 const base = results['outbox, no relay'];
 const nats = results['brigade/outbox+nats'];
 const pgr = results['brigade/outbox+postgres'];
-if (gw && nats) console.log(`outbox+nats / graphile-worker = ${(nats.rate / gw.rate).toFixed(2)}× msg/s; goal ≥5×, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
+const rate = (r: Result) => r.rate;
+const tps = (r: Result) => r.producerTps;
+if (gw && nats) {
+  console.log(
+    `outbox+nats / graphile-worker = ${(nats.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound('brigade/outbox+nats', 'graphile-worker', rate)}]; goal ≥5×, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`,
+  );
+}
 const boss = results['pg-boss'];
-if (gw && boss) console.log(`pg-boss / graphile-worker = ${(boss.rate / gw.rate).toFixed(2)}× msg/s`);
-if (gw && pgr) console.log(`outbox+postgres / graphile-worker = ${(pgr.rate / gw.rate).toFixed(2)}× msg/s; goal ≥2×, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
+if (gw && boss) console.log(`pg-boss / graphile-worker = ${(boss.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound('pg-boss', 'graphile-worker', rate)}]`);
+if (gw && pgr) {
+  console.log(
+    `outbox+postgres / graphile-worker = ${(pgr.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound('brigade/outbox+postgres', 'graphile-worker', rate)}]; goal ≥2×, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`,
+  );
+}
 if (base) {
   for (const name of ['relay→nats, no consumer', 'relay→postgres, no consumer', 'brigade/outbox+nats', 'brigade/outbox+postgres']) {
     const r = results[name];
-    if (r) console.log(`producers with ${name} / without relay = ${(r.producerTps / base.producerTps).toFixed(2)}; goal ≥0.90: ${r.producerTps >= 0.9 * base.producerTps ? 'met' : 'NOT met'}`);
+    if (r) {
+      console.log(
+        `producers with ${name} / without relay = ${(r.producerTps / base.producerTps).toFixed(2)} [rounds ${perRound(name, 'outbox, no relay', tps)}]; goal ≥0.90: ${r.producerTps >= 0.9 * base.producerTps ? 'met' : 'NOT met'}`,
+      );
+    }
   }
 }

@@ -47,7 +47,7 @@ export interface RelayOptions {
    * (decision 0036). Default 25 ms.
    */
   readonly idleLingerMs?: number;
-  /** Poll step while lingering or while rows wait above the horizon. Default 2 ms. */
+  /** Poll step while lingering, after a partial batch, and while rows wait above the horizon. Default 5 ms. */
   readonly busyPollMs?: number;
   /** Registry for the outbox metrics (depth, oldest age, published, latency, leader). */
   readonly registry?: client.Registry;
@@ -112,7 +112,7 @@ export function createRelay(options: RelayOptions): Relay {
   const pollIntervalMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs');
   const lockPollMs = positive(options.lockPollMs ?? 1000, 'lockPollMs');
   const idleLingerMs = options.idleLingerMs ?? 25;
-  const busyPollMs = positive(options.busyPollMs ?? 2, 'busyPollMs');
+  const busyPollMs = positive(options.busyPollMs ?? 5, 'busyPollMs');
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
@@ -195,9 +195,9 @@ export function createRelay(options: RelayOptions): Relay {
         // Claim the next batch (after these rows) while the broker acks these: the loop then costs the
         // longer of the two round trips, not their sum. Used only if these all went out; otherwise the
         // next claim starts again from the checkpoint.
-        // In-database the claim is the publish: nothing to overlap with.
+        // Only after a full batch (more rows are likely waiting); in-database the claim is the publish.
         const last = rows.at(-1)!;
-        if (!toBus) {
+        if (!toBus && rows.length === batchSize) {
           ahead = claim({ transactionId: last.transactionId, id: last.id });
           ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
         }
@@ -233,9 +233,9 @@ export function createRelay(options: RelayOptions): Relay {
           progress({ kind: 'error', error: failure });
           await wakeup.sleep(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })));
         } else failures = 0;
-        // In-database, a partial batch means the outbox is drained up to now: let rows gather for one
-        // poll step rather than claim a handful per round trip.
-        if (toBus && rows.length < batchSize) await wakeup.sleep(busyPollMs);
+        // A partial batch means the outbox is drained up to now: let rows gather for one poll step
+        // rather than claim and publish a handful per round trip.
+        if (rows.length < batchSize) await wakeup.sleep(busyPollMs);
         continue;
       }
       // Empty. Keep polling for a while before sleeping, so steady traffic never makes producers notify.

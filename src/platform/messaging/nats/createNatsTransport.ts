@@ -1,5 +1,5 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
-import { connect, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { UnavailableError } from '../../errors/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
@@ -30,6 +30,8 @@ export interface NatsTransportOptions {
   readonly name?: string;
 }
 
+/** How long a batch waits for its PubAcks (as js.publish's default). */
+const PUBLISH_TIMEOUT_MS = 5000;
 const H_KEY = 'Brigade-Key';
 const H_ID = 'Brigade-Message-Id';
 const H_REDRIVE = 'Brigade-Redrive-For';
@@ -78,14 +80,53 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   }
   const { pool } = options;
 
-  const publishOne = async (m: OutgoingMessage, msgId: string, redriveFor?: string): Promise<void> => {
-    const h = natsHeaders();
-    h.set(H_KEY, m.key);
-    h.set(H_ID, m.id);
-    if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
-    for (const [name, value] of Object.entries(m.headers)) h.set(`${H_PREFIX}${name}`, value);
-    // The PubAck comes after the stream stored the message (on R>1 streams: after a quorum did).
-    await js.publish(m.subject, JSON.stringify(m.payload ?? null), { msgID: msgId, headers: h });
+  // PubAcks of pipelined publishes come back on one wildcard inbox (JetStream's "async publish"): no
+  // request object, timer and error-with-stack per message as js.publish makes, one timer per batch.
+  const ackInbox = createInbox();
+  const waiting = new Map<string, { resolve(): void; reject(error: Error): void }>();
+  let nextToken = 0;
+  nc.subscribe(`${ackInbox}.*`, {
+    callback: (error, m) => {
+      if (error !== null) return;
+      const waiter = waiting.get(m.subject.slice(ackInbox.length + 1));
+      if (waiter === undefined) return;
+      waiting.delete(m.subject.slice(ackInbox.length + 1));
+      if (m.data.length === 0 && m.headers?.code === 503) {
+        waiter.reject(new UnavailableError(`No JetStream stream stores ${m.subject}: is the stream ${stream} up and its subjects right?`));
+        return;
+      }
+      const ack = m.json<{ error?: { code?: number; description?: string } }>();
+      if (ack.error !== undefined) waiter.reject(new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`));
+      else waiter.resolve();
+    },
+  });
+
+  /** Publishes `messages` and resolves when the stream acked every one (PubAck after it stored the message). */
+  const publishAll = (messages: ReadonlyArray<{ m: OutgoingMessage; msgId: string; redriveFor?: string }>): Promise<void> => {
+    const tokens: string[] = [];
+    const acks = messages.map(
+      ({ m, msgId, redriveFor }) =>
+        new Promise<void>((resolve, reject) => {
+          const token = (nextToken++).toString(36);
+          tokens.push(token);
+          waiting.set(token, { resolve, reject });
+          const h = natsHeaders();
+          h.set('Nats-Msg-Id', msgId);
+          h.set(H_KEY, m.key);
+          h.set(H_ID, m.id);
+          if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
+          for (const [name, value] of Object.entries(m.headers)) h.set(`${H_PREFIX}${name}`, value);
+          nc.publish(m.subject, JSON.stringify(m.payload ?? null), { reply: `${ackInbox}.${token}`, headers: h });
+        }),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; the relay retries`)), PUBLISH_TIMEOUT_MS);
+    });
+    return Promise.race([Promise.all(acks).then(() => undefined), timeout]).finally(() => {
+      clearTimeout(timer);
+      for (const token of tokens) waiting.delete(token);
+    });
   };
 
   const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {
@@ -173,8 +214,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     kind: 'nats',
     publish: async (messages) => {
       messages.forEach(validateMessage);
-      // Pipelined: all publishes are in flight at once and each resolves on its own PubAck.
-      await Promise.all(messages.map((m) => publishOne(m, m.id)));
+      // Pipelined: all publishes are in flight at once; done when every PubAck is in.
+      await publishAll(messages.map((m) => ({ m, msgId: m.id })));
     },
     ensureSubscription: async (spec: SubscriptionSpec) => {
       validateSubscription(spec.subscription);
@@ -207,7 +248,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     redeliver: async (subscription, message) => {
       validateSubscription(subscription);
       // A new stream message (a fresh delivery count), deduped per redrive, not per message id.
-      await publishOne(message, `${message.id}:redrive:${Date.now()}`, subscription);
+      await publishAll([{ m: message, msgId: `${message.id}:redrive:${Date.now()}`, redriveFor: subscription }]);
     },
     close: async () => {
       await nc.drain().catch(() => nc.close());
