@@ -19,6 +19,7 @@
  *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
  *   BENCH_MODES           Brigade modes to run, separated by | (default all four, see BrigadeMode)
+ *   BENCH_NO_RELAY        set: no relay runs (the outbox rows pile up): what the outbox row costs alone
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
