@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import { sendBatch, type Statement } from '../db/index.ts';
-import { busPublishSql } from '../messaging/index.ts';
-import type { MessageHeaders } from '../messaging/index.ts';
+import { busPublishSql, type MessageHeaders } from '../messaging/index.ts';
 
 /** An outbox row as the relay claims it. */
 export interface OutboxRow {

@@ -88,9 +88,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   nc.subscribe(`${ackInbox}.*`, {
     callback: (error, m) => {
       if (error !== null) return;
-      const waiter = waiting.get(m.subject.slice(ackInbox.length + 1));
+      const token = m.subject.slice(ackInbox.length + 1);
+      const waiter = waiting.get(token);
       if (waiter === undefined) return;
-      waiting.delete(m.subject.slice(ackInbox.length + 1));
+      waiting.delete(token);
       if (m.data.length === 0 && m.headers?.code === 503) {
         waiter.reject(new UnavailableError(`No JetStream stream stores ${m.subject}: is the stream ${stream} up and its subjects right?`));
         return;
