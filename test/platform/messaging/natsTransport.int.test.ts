@@ -1,4 +1,5 @@
-import { after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
@@ -6,7 +7,8 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { createNatsTransport, ensureBusSchema, type Transport } from '../../../src/platform/messaging/index.ts';
-import { token } from './support.ts';
+import { UnavailableError } from '../../../src/platform/errors/index.ts';
+import { message, token } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
 const nats = await requireService('nats');
@@ -36,4 +38,18 @@ after(async () => {
 transportContract('nats jetstream', nats.skip, async () => {
   transport = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
   return { transport, pool, prefix, teardown: async () => undefined };
+});
+
+describe('nats jetstream publish acks', { skip: nats.skip }, () => {
+  test('a subject no stream stores is refused by the server (no responders), not by the timeout', async () => {
+    const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
+    try {
+      // The server's no-responders status, not the batch timeout ("did not ack within").
+      await assert.rejects(own.publish([message(`${token()}.nowhere.Happened`, { n: 1 })]), (error: Error) => error instanceof UnavailableError && /No JetStream stream stores/.test(error.message));
+      // The same connection still publishes where a stream listens.
+      await own.publish([message(`${prefix}.acks.Happened`, { n: 2 }), message(`${prefix}.acks.Happened`, { n: 3 })]);
+    } finally {
+      await own.close();
+    }
+  });
 });
