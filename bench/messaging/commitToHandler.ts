@@ -29,6 +29,7 @@ import { PgBoss } from 'pg-boss';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, outboxMigrationsSql, type RelayEvent } from '../../src/platform/outbox/index.ts';
+import { measureCommitToHandler, type BenchResult, type BenchSetup } from './harness.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -38,14 +39,7 @@ const CONCURRENCY = 16;
 const WARMUP = 200;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-interface System {
-  /** One business transaction that produces message `n` (its own transaction, committed on return). */
-  produce(n: number): Promise<void>;
-  /** No consumer: only the producers are measured. */
-  readonly producersOnly?: boolean;
-  stop(): Promise<void>;
-}
-type Setup = (url: string, producers: pg.Pool, onHandled: (n: number) => void) => Promise<System>;
+type Setup = BenchSetup;
 
 const business = (n: number): Statement => ({ text: 'insert into bench_orders (n) values ($1)', values: [n] });
 /**
@@ -166,71 +160,12 @@ const systems: Record<string, Setup> = {
   },
 };
 
-interface Result {
-  rate: number;
-  p50: number;
-  p99: number;
-  producerTps: number;
-  /** Commit-to-handler latencies of the measured messages, ms (empty for producers-only systems). */
-  latencies: number[];
-}
+type Result = BenchResult;
 
 async function measure(name: string, setup: Setup): Promise<Result> {
-  const dbName = `brigade_bench_ob_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
-  producers.on('error', () => undefined);
-  await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
-  await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
-  await producers.query('grant insert on bench_orders to brigade_delivery');
-  const total = WARMUP + N;
-  const committed = new Float64Array(total);
-  const handled = new Float64Array(total);
-  let count = 0;
-  let allDone!: () => void;
-  const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url.toString(), producers, (n) => {
-    if (handled[n] === 0) {
-      handled[n] = performance.now();
-      if (++count === total) allDone();
-    }
-  });
-  let next = 0;
-  let start = 0;
-  const producer = async () => {
-    for (;;) {
-      const n = next++;
-      if (n >= total) return;
-      if (n === WARMUP) start = performance.now();
-      await system.produce(n);
-      committed[n] = performance.now();
-    }
-  };
-  await Promise.all(Array.from({ length: PRODUCERS }, producer));
-  const producedEnd = performance.now();
-  const producerTps = N / ((producedEnd - start) / 1000);
-  let result: Result;
-  if (system.producersOnly === true) result = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [] };
-  else {
-    await finished;
-    const end = Math.max(...handled.subarray(WARMUP));
-    const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
-    result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]!, producerTps, latencies: lat };
-  }
-  await system.stop();
-  await producers.end();
-  for (let i = 0; ; i++) {
-    const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
-    if (dropped || i === 50) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await admin.end();
+  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, setup);
   console.log(
-    `${name.padEnd(28)} ${system.producersOnly ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
+    `${name.padEnd(28)} ${result.latencies.length === 0 ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
   );
   return result;
 }

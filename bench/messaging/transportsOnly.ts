@@ -22,6 +22,7 @@ import pg from 'pg';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import { PgBoss } from 'pg-boss';
 import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
+import { measureCommitToHandler, type BenchResult, type BenchSetup } from './harness.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -124,68 +125,36 @@ const systems: Record<string, Setup> = {
   },
 };
 
-async function measure(name: string, setup: Setup): Promise<{ rate: number; p50: number; p99: number }> {
-  const dbName = `brigade_bench_msg_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const producers = new pg.Pool({ connectionString: url.toString(), max: PRODUCERS });
-  producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
-  await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
-  const total = WARMUP + N;
-  const committed = new Float64Array(total);
-  const handled = new Float64Array(total);
-  let count = 0;
-  let allDone!: () => void;
-  const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url.toString(), (n) => {
-    if (handled[n] === 0) {
-      handled[n] = performance.now();
-      if (++count === total) allDone();
-    }
-  });
-  let next = 0;
-  let start = 0;
-  const producer = async () => {
-    for (;;) {
-      const n = next++;
-      if (n >= total) return;
-      if (n === WARMUP) start = performance.now();
-      const client = await producers.connect();
-      try {
-        await client.query('begin');
-        await system.produce(client, n);
-        await client.query('commit');
-      } finally {
-        client.release();
-      }
-      committed[n] = performance.now();
-      await system.afterCommit?.(n);
-    }
+/** Each system's `produce` runs inside BEGIN … COMMIT on a producer connection. */
+const inTransaction =
+  (setup: Setup): BenchSetup =>
+  async (url, producers, onHandled) => {
+    const system = await setup(url, onHandled);
+    return {
+      produce: async (n) => {
+        const client = await producers.connect();
+        try {
+          await client.query('begin');
+          await system.produce(client, n);
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
+      },
+      afterCommit: system.afterCommit,
+      stop: system.stop,
+    };
   };
-  await Promise.all(Array.from({ length: PRODUCERS }, producer));
-  await finished;
-  const end = Math.max(...handled.subarray(WARMUP));
-  const lat = Array.from({ length: N }, (_, i) => Math.max(0, handled[WARMUP + i]! - committed[WARMUP + i]!)).sort((a, b) => a - b);
-  await system.stop();
-  await producers.end();
-  // Without FORCE first: the peers' pools close their connections asynchronously after stop().
-  for (let i = 0; ; i++) {
-    const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
-    if (dropped || i === 50) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  await admin.end();
-  const result = { rate: N / ((end - start) / 1000), p50: lat[Math.floor(N * 0.5)]!, p99: lat[Math.floor(N * 0.99)]! };
+
+async function measure(name: string, setup: Setup): Promise<BenchResult> {
+  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, inTransaction(setup));
   console.log(`${name.padEnd(18)} ${result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms`);
   return result;
 }
 
 console.log(`commit → handler, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
 const only = process.argv.slice(2);
-const results: Record<string, { rate: number; p50: number; p99: number }> = {};
+const results: Record<string, BenchResult> = {};
 for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
 const gw = results['graphile-worker'];
 if (gw) {
@@ -193,8 +162,4 @@ if (gw) {
     const r = results[name];
     if (r) console.log(`${name} / graphile-worker = ${(r.rate / gw.rate).toFixed(2)}× messages/s`);
   }
-  const nats = results['brigade/nats'];
-  const pgr = results['brigade/postgres'];
-  if (nats) console.log(`goal nats ≥5× gw, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`);
-  if (pgr) console.log(`goal postgres ≥2× gw, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`);
 }
