@@ -38,24 +38,23 @@ export interface GroupCommitter {
 }
 
 const committers = new WeakMap<pg.Pool, GroupCommitter>();
-const configured = new WeakMap<pg.Pool, GroupCommitOptions>();
 
 /**
- * Sets the group-commit limits of `pool` (before its first commit). Platform wiring and benchmarks.
+ * Sets the group-commit limits of `pool`: its next commits go through a committer with these limits.
+ * Platform wiring and benchmarks.
  *
  * @example
  * configureGroupCommit(pool, { maxInFlight: 1 }); // every waiting unit in one transaction
  */
 export function configureGroupCommit(pool: pg.Pool, options: GroupCommitOptions): void {
-  configured.set(pool, options);
-  committers.delete(pool);
+  committers.set(pool, groupCommitter(pool, options));
 }
 
-/** The pool's committer, created on first use. */
+/** The pool's committer, created with the default limits on first use. */
 export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
   let committer = committers.get(pool);
   if (committer === undefined) {
-    committer = groupCommitter(pool, configured.get(pool));
+    committer = groupCommitter(pool);
     committers.set(pool, committer);
   }
   return committer;

@@ -192,10 +192,10 @@ export function createRelay(options: RelayOptions): Relay {
         lingerSince = null;
         fence = null;
         idleStep = busyPollMs;
-        // Claim the next batch (after these rows) while the broker acks these: the loop then costs the
-        // longer of the two round trips, not their sum. Used only if these all went out; otherwise the
-        // next claim starts again from the checkpoint.
-        // Only after a full batch (more rows are likely waiting); in-database the claim is the publish.
+        // After a full batch (more rows are likely waiting), claim the next one while the broker acks
+        // these: the loop then costs the longer of the two round trips, not their sum. Used only if
+        // these all went out; otherwise the next claim starts again from the checkpoint. In-database
+        // the claim is the publish, so there is nothing to overlap.
         const last = rows.at(-1)!;
         if (!toBus && rows.length === batchSize) {
           ahead = claim({ transactionId: last.transactionId, id: last.id });
