@@ -24,12 +24,10 @@ import os from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { Logger, run as runGraphile } from 'graphile-worker';
-import { PgBoss } from 'pg-boss';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, outboxMigrationsSql, type RelayEvent } from '../../src/platform/outbox/index.ts';
-import { measureCommitToHandler, type BenchResult, type BenchSetup } from './harness.ts';
+import { measureCommitToHandler, peerSetups, type BenchResult, type BenchSetup } from './harness.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -108,56 +106,7 @@ const systems: Record<string, Setup> = {
   'relay→postgres, no consumer': relayed('postgres', false),
   'brigade/outbox+nats': relayed('nats'),
   'brigade/outbox+postgres': relayed('postgres'),
-  'graphile-worker': async (url, producers, onHandled) => {
-    const runner = await runGraphile({
-      connectionString: url,
-      concurrency: CONCURRENCY,
-      noHandleSignals: true,
-      pollInterval: 1000,
-      logger: new Logger(() => () => undefined),
-      taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
-    });
-    return {
-      // add_job inside the business transaction, as graphile-worker documents it.
-      produce: async (n) => {
-        const client = await producers.connect();
-        try {
-          await client.query('begin');
-          await client.query(business(n).text, business(n).values as unknown[]);
-          await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
-          await client.query('commit');
-        } finally {
-          client.release();
-        }
-      },
-      stop: () => runner.stop(),
-    };
-  },
-  'pg-boss': async (url, producers, onHandled) => {
-    const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
-    boss.on('error', () => undefined);
-    await boss.start();
-    await boss.createQueue('bench', { notify: true } as never);
-    const options = { localConcurrency: CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
-    await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
-      for (const j of jobs) onHandled(j.data.n);
-    }) as never);
-    return {
-      // send with the business transaction's client, as pg-boss documents it.
-      produce: async (n) => {
-        const client = await producers.connect();
-        try {
-          await client.query('begin');
-          await client.query(business(n).text, business(n).values as unknown[]);
-          await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
-          await client.query('commit');
-        } finally {
-          client.release();
-        }
-      },
-      stop: () => boss.stop({ graceful: true, wait: true } as never),
-    };
-  },
+  ...peerSetups(CONCURRENCY),
 };
 
 type Result = BenchResult;

@@ -1,10 +1,13 @@
 /**
  * The measuring loop shared by the commit → handler benchmarks of this folder: a fresh database with a
  * `bench_orders` table, PRODUCERS concurrent producers each doing one business transaction per message
- * (the system's `produce`), and the time from each commit to its handler starting.
+ * (the system's `produce`), and the time from each commit to its handler starting; and the peers,
+ * graphile-worker and pg-boss, set up the same way for both.
  */
 import { randomBytes } from 'node:crypto';
+import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
+import { PgBoss } from 'pg-boss';
 
 /** One system under test, set up on a fresh database. */
 export interface BenchSystem {
@@ -96,4 +99,81 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   }
   await admin.end();
   return result;
+}
+
+/** A system that sends inside the business transaction, on the producer's connection. */
+export interface TransactionalSystem {
+  /** The business insert and the send, on `client` inside BEGIN … COMMIT (see {@link inTransaction}). */
+  produce(client: pg.PoolClient, n: number): Promise<void>;
+  afterCommit?(n: number): Promise<void>;
+  stop(): Promise<void>;
+}
+export type TransactionalSetup = (url: string, onHandled: (n: number) => void) => Promise<TransactionalSystem>;
+
+/** The business write of message `n`: one row of `bench_orders`. */
+export const insertOrder = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
+
+/** Runs each `produce` of `setup`'s system inside BEGIN … COMMIT on a producer connection. */
+export const inTransaction =
+  (setup: TransactionalSetup): BenchSetup =>
+  async (url, producers, onHandled) => {
+    const system = await setup(url, onHandled);
+    return {
+      produce: async (n) => {
+        const client = await producers.connect();
+        try {
+          await client.query('begin');
+          await system.produce(client, n);
+          await client.query('commit');
+        } finally {
+          client.release();
+        }
+      },
+      afterCommit: system.afterCommit,
+      stop: system.stop,
+    };
+  };
+
+/**
+ * The peers, each sending inside the business transaction as its documentation says: graphile-worker
+ * with `add_job`, pg-boss with `send(…, { db })` on the transaction's client (a queue with notify).
+ * `concurrency` handlers each.
+ */
+export function peerSetups(concurrency: number): Record<'graphile-worker' | 'pg-boss', BenchSetup> {
+  return {
+    'graphile-worker': inTransaction(async (url, onHandled) => {
+      const runner = await runGraphile({
+        connectionString: url,
+        concurrency,
+        noHandleSignals: true,
+        pollInterval: 1000,
+        logger: new Logger(() => () => undefined),
+        taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
+      });
+      return {
+        produce: async (client, n) => {
+          await insertOrder(client, n);
+          await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
+        },
+        stop: () => runner.stop(),
+      };
+    }),
+    'pg-boss': inTransaction(async (url, onHandled) => {
+      const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
+      boss.on('error', () => undefined);
+      await boss.start();
+      await boss.createQueue('bench', { notify: true } as never);
+      const options = { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
+      await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
+        for (const j of jobs) onHandled(j.data.n);
+      }) as never);
+      return {
+        produce: async (client, n) => {
+          await insertOrder(client, n);
+          await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
+        },
+        stop: () => boss.stop({ graceful: true, wait: true } as never),
+      };
+    }),
+  };
 }

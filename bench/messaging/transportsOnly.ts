@@ -19,10 +19,8 @@ import os from 'node:os';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { Logger, run as runGraphile } from 'graphile-worker';
-import { PgBoss } from 'pg-boss';
 import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
-import { measureCommitToHandler, type BenchResult, type BenchSetup } from './harness.ts';
+import { inTransaction, insertOrder, measureCommitToHandler, peerSetups, type BenchResult, type BenchSetup } from './harness.ts';
 
 const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -31,21 +29,12 @@ const PRODUCERS = 16;
 const CONCURRENCY = 16;
 const WARMUP = 200;
 
-interface System {
-  /** Runs one business transaction that sends message `n` (records nothing itself). */
-  produce(client: pg.PoolClient, n: number): Promise<void>;
-  /** Work done after COMMIT, still part of "sending" (the NATS publish). */
-  afterCommit?(n: number): Promise<void>;
-  stop(): Promise<void>;
-}
-type Setup = (url: string, onHandled: (n: number) => void) => Promise<System>;
 
 const headers = { correlation: 'bench', causation: 'bench', tenant: '', traceparent: '' };
 const msg = (n: number) => ({ id: newMessageId(), subject: 'bench.order.placed', key: `o${n}`, headers, payload: { n } });
-const business = (client: pg.PoolClient, n: number) => client.query('insert into bench_orders (n) values ($1)', [n]);
 
-const systems: Record<string, Setup> = {
-  'brigade/postgres': async (url, onHandled) => {
+const systems: Record<string, BenchSetup> = {
+  'brigade/postgres': inTransaction(async (url, onHandled) => {
     const pool = new pg.Pool({ connectionString: url, max: 20 });
     pool.on('error', (e) => console.error('brigade/postgres pool:', e.message));
     await ensureBusSchema(pool);
@@ -55,7 +44,7 @@ const systems: Record<string, Setup> = {
     const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: CONCURRENCY, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
     return {
       produce: async (client, n) => {
-        await business(client, n);
+        await insertOrder(client, n);
         await publishToBus(client, [msg(n)]);
       },
       stop: async () => {
@@ -65,8 +54,8 @@ const systems: Record<string, Setup> = {
         await pool.end();
       },
     };
-  },
-  'brigade/nats': async (url, onHandled) => {
+  }),
+  'brigade/nats': inTransaction(async (url, onHandled) => {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
     pool.on('error', (e) => console.error('brigade/nats pool:', e.message));
     await ensureBusSchema(pool);
@@ -76,7 +65,7 @@ const systems: Record<string, Setup> = {
     const c = new AbortController();
     const w = transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n));
     return {
-      produce: (client, n) => business(client, n).then(() => undefined),
+      produce: (client, n) => insertOrder(client, n).then(() => undefined),
       afterCommit: (n) => transport.publish([msg(n)]),
       stop: async () => {
         c.abort();
@@ -88,66 +77,12 @@ const systems: Record<string, Setup> = {
         await pool.end();
       },
     };
-  },
-  'graphile-worker': async (url, onHandled) => {
-    const runner = await runGraphile({
-      connectionString: url,
-      concurrency: CONCURRENCY,
-      noHandleSignals: true,
-      pollInterval: 1000,
-      logger: new Logger(() => () => undefined),
-      taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
-    });
-    return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
-      },
-      stop: () => runner.stop(),
-    };
-  },
-  'pg-boss': async (url, onHandled) => {
-    const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
-    boss.on('error', () => undefined);
-    await boss.start();
-    await boss.createQueue('bench', { notify: true } as never);
-    const options = { localConcurrency: CONCURRENCY, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
-    await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
-      for (const j of jobs) onHandled(j.data.n);
-    }) as never);
-    return {
-      produce: async (client, n) => {
-        await business(client, n);
-        await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
-      },
-      stop: () => boss.stop({ graceful: true, wait: true } as never),
-    };
-  },
+  }),
+  ...peerSetups(CONCURRENCY),
 };
 
-/** Each system's `produce` runs inside BEGIN … COMMIT on a producer connection. */
-const inTransaction =
-  (setup: Setup): BenchSetup =>
-  async (url, producers, onHandled) => {
-    const system = await setup(url, onHandled);
-    return {
-      produce: async (n) => {
-        const client = await producers.connect();
-        try {
-          await client.query('begin');
-          await system.produce(client, n);
-          await client.query('commit');
-        } finally {
-          client.release();
-        }
-      },
-      afterCommit: system.afterCommit,
-      stop: system.stop,
-    };
-  };
-
-async function measure(name: string, setup: Setup): Promise<BenchResult> {
-  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, inTransaction(setup));
+async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
+  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, setup);
   console.log(`${name.padEnd(18)} ${result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms`);
   return result;
 }
