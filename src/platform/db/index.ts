@@ -13,3 +13,4 @@ export { registerPoolMetrics } from './poolMetrics.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT } from './groupCommit.ts';
 export type { GroupCommitOptions } from './groupCommit.ts';
+export { nextTransactionId } from './nextTransactionId.ts';

@@ -25,10 +25,8 @@ export interface OutboxCheckpoint {
 
 /** What the relay knows when a claim came back empty: whether to sleep yet. */
 export interface OutboxHorizon {
-  /** Oldest transaction still running (`pg_snapshot_xmin`), as a decimal string. */
+  /** Oldest transaction still running (`pg_snapshot_xmin`). */
   readonly xmin: bigint;
-  /** First transaction id not yet assigned (`pg_snapshot_xmax`). */
-  readonly xmax: bigint;
   /** Rows after the checkpoint are visible but not yet claimable (above the horizon): poll, do not sleep. */
   readonly pending: boolean;
 }
@@ -101,14 +99,14 @@ export async function claimOutboxBatch(
   }));
 }
 
-/** The snapshot bounds and whether rows after the checkpoint wait above the horizon. Run after an empty claim. */
+/** The oldest running transaction and whether rows after the checkpoint wait above the horizon. Run after an empty claim. */
 export async function readOutboxHorizon(client: pg.ClientBase, table: string, after: OutboxCheckpoint): Promise<OutboxHorizon> {
-  const { rows } = await client.query<{ xmin: string; xmax: string; pending: boolean }>(
-    `select pg_snapshot_xmin(s)::text as xmin, pg_snapshot_xmax(s)::text as xmax,
+  const { rows } = await client.query<{ xmin: string; pending: boolean }>(
+    `select pg_snapshot_xmin(s)::text as xmin,
             exists (select 1 from ${table} where (transaction_id, id) > ($1::xid8, $2::bigint)) as pending
        from pg_current_snapshot() s`,
     [after.transactionId, after.id],
   );
   const row = rows[0]!;
-  return { xmin: BigInt(row.xmin), xmax: BigInt(row.xmax), pending: row.pending };
+  return { xmin: BigInt(row.xmin), pending: row.pending };
 }

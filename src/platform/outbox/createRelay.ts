@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type client from 'prom-client';
-import { sendBatch, unitOfWork } from '../db/index.ts';
+import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
@@ -259,17 +259,17 @@ export function createRelay(options: RelayOptions): Relay {
       }
       if (!asleep) {
         // Flag first, then look again: a producer that read the old flag (and did not notify) is either
-        // committed (the next claim sees its row) or still running (the fence below waits for it).
+        // committed (the next claim sees its row) or still running (the fence waits for it). A producer
+        // reads the flag in its outbox INSERT's trigger, after the INSERT took its transaction id; one
+        // that read "awake" did so before the flag's commit, so its id is below any id taken after that
+        // commit. Once the oldest running transaction is past that fence, each of them has ended and its
+        // row is claimable or gone.
         await setSleeping(true);
         asleep = true;
-        fence = null;
+        fence = await nextTransactionId(client);
         continue;
       }
-      // Every transaction that could have read the flag as "awake" began before the flag's commit, so
-      // its id is below the xmax of a snapshot taken after that commit. Once the oldest running
-      // transaction is past that fence, each of them has ended and its row is claimable or gone.
-      fence ??= horizon.xmax;
-      if (horizon.xmin < fence) {
+      if (fence !== null && horizon.xmin < fence) {
         await wakeup.sleep(idleStep, true);
         idleStep = Math.min(pollIntervalMs, idleStep * 2);
         continue;

@@ -13,3 +13,16 @@ export class UnknownProjectionError extends BrigadeError {
     super('PROJECTION_UNKNOWN', 404, `No projection named ${JSON.stringify(name)}; known: ${known.join(', ')}`, { details: { projection: name } });
   }
 }
+
+/** 503: a transaction that was open when a rebuild started is still open, so the rebuild cannot see all it must replay. */
+export class HorizonStalledError extends BrigadeError {
+  constructor(oldest: { pid: number; seconds: number; state: string | null; query: string | null } | null, waitedMs: number) {
+    const who = oldest === null ? 'a transaction' : `transaction of backend ${oldest.pid} (open ${Math.round(oldest.seconds)} s, ${oldest.state ?? 'unknown state'}: ${JSON.stringify(oldest.query ?? '')})`;
+    super(
+      'PROJECTION_HORIZON_STALLED',
+      503,
+      `Waited ${Math.round(waitedMs / 1000)} s for ${who} to end: the rebuild cannot swap in before it has seen every event committed before it started. End that transaction (pg_terminate_backend(pid)) or retry later`,
+      { details: { oldest } },
+    );
+  }
+}

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { unitOfWork, type Tx } from '../db/index.ts';
+import { nextTransactionId, unitOfWork, type Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
@@ -15,12 +15,16 @@ import type { ReplayState } from './replayState.ts';
 import { replayThroughApply } from './replayThroughApply.ts';
 import { secureShadow } from './secureShadow.ts';
 import { swapTables } from './swapTables.ts';
+import { waitForHorizon } from './waitForHorizon.ts';
 import type { Projection, ProjectionReplay } from './types.ts';
 
 /** Where a rebuild is. */
 export interface RebuildProgress {
-  /** `replaying` into the shadow table, `swapping` (live projector paused, final catch-up), `done`. */
-  readonly phase: 'replaying' | 'swapping' | 'done';
+  /**
+   * `replaying` into the shadow table, `waiting` for transactions open when the rebuild started to end
+   * (their events must be in before the swap), `swapping` (live projector paused, final catch-up), `done`.
+   */
+  readonly phase: 'replaying' | 'waiting' | 'swapping' | 'done';
   /** Events read so far. */
   readonly events: number;
   /**
@@ -47,6 +51,11 @@ export interface RebuildOptions {
    * writes them all, forgets them and reads back what later events touch. Default 500,000.
    */
   readonly rowsInMemory?: number;
+  /**
+   * How long the swap may wait for transactions that were running when the rebuild started (their
+   * events must be in the new view) before it gives up with {@link HorizonStalledError}. Default 5 min.
+   */
+  readonly horizonTimeoutMs?: number;
   /** Called after every replayed page and at each phase. */
   readonly onProgress?: (progress: RebuildProgress) => void;
   /**
@@ -93,7 +102,9 @@ export const DEFAULT_REBUILD_BATCH = 20_000;
  *    page, read one page ahead (`replayThroughApply`). Then (for the latter, before the replay) the
  *    shadow gets the live table's RLS flags, policies and
  *    grants (`secureShadow`).
- * 3. In ONE transaction: locks the live checkpoint row (every live batch locks it first, so the live
+ * 3. Waits until every transaction that was running when the rebuild started has ended: reads stop
+ *    below the oldest running one, so without the wait a view behind the live one could be swapped in.
+ *    Then, in ONE transaction: locks the live checkpoint row (every live batch locks it first, so the live
  *    projector pauses), replays what was appended meanwhile, moves the checkpoint to the shadow's,
  *    renames live → `<table>_old` and shadow → live (indexes renamed to the live names), drops the
  *    old table, commits. Readers that queued on the rename see the new table.
@@ -105,6 +116,7 @@ export const DEFAULT_REBUILD_BATCH = 20_000;
  * connections (the owner's, a reader, and for `apply` a writer).
  *
  * @throws {RebuildInProgressError} another rebuild of the projection is running.
+ * @throws {import("./errors.ts").HorizonStalledError} a transaction open since before the rebuild stayed open past `horizonTimeoutMs`.
  */
 export async function rebuildProjection(pool: pg.Pool, projection: Projection, options: RebuildOptions = {}): Promise<RebuildResult> {
   const batchSize = options.batchSize ?? DEFAULT_REBUILD_BATCH;
@@ -136,6 +148,8 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
     const locked = await owner.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
     if (locked.rows[0]?.ok !== true) throw new RebuildInProgressError(projection.name);
     try {
+      // Every transaction that wrote before now is below this fence; the swap waits until all have ended.
+      const fence = await nextTransactionId(owner);
       await unitOfWork(pool, context, (tx) => ensureCheckpoint(tx, projection));
       const estimated = estimateEvents(pool, context, projection.schema).then((n) => (total = Math.max(total, n)));
       estimated.catch(() => undefined); // only the progress waits for it
@@ -150,8 +164,11 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           await replayInMemory({ pool, owner, projection, replay, shadow, context, batchSize, rowsInMemory, state, onPage });
           await secureShadow(owner, projection, shadowName);
         }
-        // 3. Pause the live projector, catch up, swap, in one transaction.
+        // 3. Reads stop below the oldest running transaction: one open since before the rebuild began
+        // would otherwise leave out what committed around it, and the swap would put in a view behind
+        // the live one. Wait for it to end, then pause the live projector, catch up, swap, in one transaction.
         await estimated.catch(() => undefined);
+        await waitForHorizon(owner, fence, { timeoutMs: options.horizonTimeoutMs ?? 300_000, onWait: () => progress('waiting') });
         progress('swapping');
         await inTransaction(owner, context, async (tx) => {
           await enterServiceRole(tx, context);

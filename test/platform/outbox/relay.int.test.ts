@@ -165,7 +165,8 @@ describe('relay', { timeout: 600_000 }, () => {
     }
     await waitFor('all three delivered', () => consumer.received.length >= 3, DELIVERY_MS);
     assert.deepEqual(sequencesByKey(consumer.received).get('k'), [1, 2, 3]);
-    assert.ok((await outboxRows(pool)).filter((r) => r.aggregate_key === 'k').every((r) => r.published), 'all marked');
+    // The checkpoint that marks them travels with the relay's next claim, a poll step after the publish.
+    await waitFor('all marked', async () => (await outboxRows(pool)).filter((r) => r.aggregate_key === 'k').every((r) => r.published), DELIVERY_MS);
     await relay.stop();
     await consumer.stop();
   });

@@ -4,15 +4,16 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
-import { rebuildProjection } from '../../../src/platform/projections/index.ts';
+import { HorizonStalledError, rebuildProjection } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
+import { deferred } from '../messaging/support.ts';
 import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
 
 const { board } = ORDER_VIEWS;
 
-describe('rebuild paths: through apply, and in memory past its memory bound', () => {
+describe('rebuild paths: through apply, in memory past its memory bound, and behind a transaction open since before it', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let admin: pg.Pool;
@@ -84,12 +85,66 @@ describe('rebuild paths: through apply, and in memory past its memory bound', ()
         head = await order(appended++);
       },
     });
-    assert.deepEqual([...phases], ['replaying', 'swapping', 'done']);
+    // 'waiting' only when another test file's transaction, open when the rebuild started, held the read bound.
+    assert.deepEqual([...phases].filter((p) => p !== 'waiting'), ['replaying', 'swapping', 'done']);
     await drain(pool, board, head!);
     const rows = await viewRows(admin, 'board_view');
     assert.equal(rows.length, appended);
     assert.deepEqual(rows, await freshFold(admin, pool, board), 'the swapped-in view equals a fresh fold of all events');
     const grants = (await admin.query(`select grantee, privilege_type from information_schema.role_table_grants where table_schema = 'ordering' and table_name = 'board_view' order by 1, 2`)).rows;
     assert.ok(grants.some((g) => g.grantee === 'brigade_ordering' && g.privilege_type === 'SELECT'), 'the swapped-in table has the live grants');
+  });
+
+  /** Appends an order's placement in a transaction that stays open until `release` resolves. */
+  const openAppend = async (release: Promise<void>) => {
+    const o = newOrder(tenants[0]!);
+    const appended = deferred();
+    const done = unitOfWork(pool, { service: 'ordering', tenantId: o.tenantId, actor: { kind: 'system', id: 'test' } }, async (tx) => {
+      await store.append(tx, `order-${o.orderId}`, [placed(o)], 'any');
+      appended.resolve();
+      await release;
+    });
+    await appended.promise;
+    return { orderId: o.orderId, done };
+  };
+
+  test('a transaction open when the rebuild starts: the swap waits for it, and what it commits is in the new view', async () => {
+    const release = deferred();
+    const late = await openAppend(release.promise);
+    const phases: string[] = [];
+    try {
+      await rebuildProjection(pool, board, {
+        onProgress: (p) => {
+          phases.push(p.phase);
+          if (p.phase === 'waiting') release.resolve();
+        },
+      });
+    } finally {
+      release.resolve();
+      await late.done;
+    }
+    assert.ok(phases.includes('waiting'), `the rebuild waited (phases: ${phases.join(', ')})`);
+    const rows = await viewRows(admin, 'board_view');
+    assert.ok(rows.some((r) => r.order_id === late.orderId), 'the late transaction’s order is in the swapped-in view');
+  });
+
+  test('a transaction that stays open past horizonTimeoutMs: the rebuild gives up naming it, and the live view stays', async () => {
+    const before = await viewRows(admin, 'board_view');
+    const release = deferred();
+    const late = await openAppend(release.promise);
+    try {
+      await assert.rejects(rebuildProjection(pool, board, { horizonTimeoutMs: 300 }), (e: unknown) => {
+        assert.ok(e instanceof HorizonStalledError);
+        assert.equal(e.code, 'PROJECTION_HORIZON_STALLED');
+        assert.match(e.message, /transaction of backend \d+ \(open \d+ s, .*pg_terminate_backend/);
+        return true;
+      });
+    } finally {
+      release.resolve();
+      await late.done;
+    }
+    assert.deepEqual(await viewRows(admin, 'board_view'), before, 'the live view is untouched');
+    const shadow = await admin.query(`select to_regclass('ordering.board_view_rebuild') as t`);
+    assert.equal(shadow.rows[0].t, null, 'the shadow table is dropped');
   });
 });
