@@ -49,6 +49,13 @@ export interface RelayOptions {
   readonly idleLingerMs?: number;
   /** Poll step while lingering, after a partial batch, and while rows wait above the horizon. Default 5 ms. */
   readonly busyPollMs?: number;
+  /**
+   * The checkpoint is written at most this often, with a claim (and always before the relay sleeps or
+   * stops). Under load that is one write of the state row every interval instead of one per batch;
+   * after a crash the next leader publishes again what the lost interval covered, and the broker
+   * dedupes it by message id. Default 250 ms.
+   */
+  readonly checkpointIntervalMs?: number;
   /** Registry for the outbox metrics (depth, oldest age, published, latency, leader). */
   readonly registry?: client.Registry;
   /** Progress and errors (the relay keeps going after an error). */
@@ -113,6 +120,7 @@ export function createRelay(options: RelayOptions): Relay {
   const lockPollMs = positive(options.lockPollMs ?? 1000, 'lockPollMs');
   const idleLingerMs = options.idleLingerMs ?? 25;
   const busyPollMs = positive(options.busyPollMs ?? 5, 'busyPollMs');
+  const checkpointIntervalMs = options.checkpointIntervalMs ?? 250;
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
@@ -147,15 +155,24 @@ export function createRelay(options: RelayOptions): Relay {
     };
     await setSleeping(false);
     let checkpoint = await readOutboxCheckpoint(client, state);
-    // A checkpoint moved in memory but not yet saved: it goes out with the next claim (one round trip
-    // per batch). Lost in a crash, it only means that batch is published again (and deduped).
+    // A checkpoint moved in memory but not yet saved: it goes out with a claim once checkpointIntervalMs
+    // has passed since the last save (no round trip of its own). Lost in a crash, it only means those
+    // batches are published again (and deduped).
     let unsaved: OutboxCheckpoint | null = null;
+    let savedAt = 0;
+    /** The save of the unsaved checkpoint, if any (and `force` or due), as statements to send along. */
+    const takeSave = (force: boolean) => {
+      if (unsaved === null || (!force && Date.now() - savedAt < checkpointIntervalMs)) return [];
+      const save = saveOutboxCheckpoint(state, unsaved);
+      unsaved = null;
+      savedAt = Date.now();
+      return [save];
+    };
     // The next batch, claimed while the broker acked the previous one.
     let ahead: Promise<OutboxRow[]> | null = null;
     /** Claims the rows after `after`; the unsaved checkpoint, if any, travels with it. */
     const claim = async (after: OutboxCheckpoint) => {
-      const save = unsaved === null ? [] : [saveOutboxCheckpoint(state, unsaved)];
-      unsaved = null;
+      const save = takeSave(false);
       if (!toBus) return claimOutboxBatch(client, table, after, batchSize, save);
       try {
         return await claimOutboxBatch(client, table, after, batchSize, save, true);
@@ -264,6 +281,8 @@ export function createRelay(options: RelayOptions): Relay {
         // that read "awake" did so before the flag's commit, so its id is below any id taken after that
         // commit. Once the oldest running transaction is past that fence, each of them has ended and its
         // row is claimable or gone.
+        const save = takeSave(true);
+        if (save.length > 0) await sendBatch(client, save);
         await setSleeping(true);
         asleep = true;
         fence = await nextTransactionId(client);
@@ -281,7 +300,8 @@ export function createRelay(options: RelayOptions): Relay {
     }
     // Stopping: save where the relay got to, so the next leader does not publish that batch again.
     await ahead?.catch(() => undefined);
-    if (unsaved !== null) await sendBatch(client, [saveOutboxCheckpoint(state, unsaved)]);
+    const save = takeSave(true);
+    if (save.length > 0) await sendBatch(client, save);
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {
