@@ -112,11 +112,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           tokens.push(token);
           waiting.set(token, { resolve, reject });
           const h = natsHeaders();
+          // Only what the dedupe id and the defaults do not already say: the message id rides as its own
+          // header only when the dedupe id differs (a redrive), empty headers not at all (decode gives '').
           h.set('Nats-Msg-Id', msgId);
           h.set(H_KEY, m.key);
-          h.set(H_ID, m.id);
+          if (msgId !== m.id) h.set(H_ID, m.id);
           if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
-          for (const [name, value] of Object.entries(m.headers)) h.set(`${H_PREFIX}${name}`, value);
+          for (const [name, value] of Object.entries(m.headers)) if (value !== '') h.set(`${H_PREFIX}${name}`, value);
           nc.publish(m.subject, JSON.stringify(m.payload ?? null), { reply: `${ackInbox}.${token}`, headers: h });
         }),
     );
@@ -137,7 +139,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     const text = m.string();
     return {
       message: {
-        id: h?.get(H_ID) ?? '',
+        id: h?.get(H_ID) || h?.get('Nats-Msg-Id') || '',
         subject: m.subject,
         key: h?.get(H_KEY) ?? '',
         headers: headers as MessageHeaders,
