@@ -21,7 +21,7 @@ export class HorizonStalledError extends BrigadeError {
     super(
       'PROJECTION_HORIZON_STALLED',
       503,
-      `Waited ${Math.round(waitedMs / 1000)} s for ${who} to end: the rebuild cannot swap in before it has seen every event committed before it started. End that transaction (pg_terminate_backend(pid)) or retry later`,
+      `Waited ${(waitedMs / 1000).toFixed(1)} s for ${who} to end: the rebuild cannot swap in before it has seen every event committed before it started. End that transaction (pg_terminate_backend(pid)) or retry later`,
       { details: { oldest } },
     );
   }

@@ -71,13 +71,14 @@ export function createPgTransport(options: PgTransportOptions): Transport {
 
     const queue: ClaimedDelivery[] = [];
     const ack = createAckBatcher(pool);
+    // Handlers running (at most `concurrency`), and outcomes being written (ack, retry, dead letter).
+    // A handler's slot is free as soon as it returns: its outcome is written behind it (acks of many
+    // handlers leave together), still under the attempt's lease. Both count against the claim's room,
+    // so what a worker holds stays within concurrency + prefetch.
     const running = new Set<Promise<void>>();
+    const settling = new Set<Promise<void>>();
 
-    const handle = async (d: ClaimedDelivery): Promise<void> => {
-      const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
-      // Keep the lease while the handler runs; a handler that outlives it because the process stalled
-      // loses the message to another worker, and its ack is then refused.
-      const failure = await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
+    const settle = async (d: ClaimedDelivery, failure: unknown): Promise<void> => {
       try {
         if (failure === null) await ack(d);
         else if (d.attempt >= maxAttempts) await deadLetterDelivery(pool, d, describeError(failure));
@@ -91,9 +92,21 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       }
     };
 
+    const handle = async (d: ClaimedDelivery): Promise<void> => {
+      const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
+      // Keep the lease while the handler runs; a handler that outlives it because the process stalled
+      // loses the message to another worker, and its ack is then refused.
+      const failure = await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
+      const p: Promise<void> = settle(d, failure).finally(() => {
+        settling.delete(p);
+        wakeup.wake();
+      });
+      settling.add(p);
+    };
+
     while (!opts.signal.aborted) {
       const capacity = concurrency + prefetch;
-      const room = capacity - running.size - queue.length;
+      const room = capacity - running.size - settling.size - queue.length;
       let claimed = 0;
       // Claim when at least half the capacity is free (or nothing is queued): a claim per finished
       // handler would be one UPDATE and commit per message under load.
@@ -120,6 +133,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     set.delete(wakeup.wake);
     await Promise.all(queue.splice(0).map((d) => releaseDelivery(pool, d).catch(report)));
     await Promise.all(running);
+    await Promise.all(settling);
   };
 
   return {
