@@ -121,6 +121,7 @@ export function createRelay(options: RelayOptions): Relay {
   const idleLingerMs = options.idleLingerMs ?? 25;
   const busyPollMs = positive(options.busyPollMs ?? 5, 'busyPollMs');
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 250;
+  if (!(checkpointIntervalMs >= 0)) throw new ValidationError('checkpointIntervalMs must be zero or a positive number', { field: 'checkpointIntervalMs' });
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
@@ -167,6 +168,11 @@ export function createRelay(options: RelayOptions): Relay {
       unsaved = null;
       savedAt = Date.now();
       return [save];
+    };
+    /** Writes the unsaved checkpoint now (before sleeping or stopping). */
+    const flushCheckpoint = async () => {
+      const save = takeSave(true);
+      if (save.length > 0) await sendBatch(client, save);
     };
     // The next batch, claimed while the broker acked the previous one.
     let ahead: Promise<OutboxRow[]> | null = null;
@@ -281,8 +287,7 @@ export function createRelay(options: RelayOptions): Relay {
         // that read "awake" did so before the flag's commit, so its id is below any id taken after that
         // commit. Once the oldest running transaction is past that fence, each of them has ended and its
         // row is claimable or gone.
-        const save = takeSave(true);
-        if (save.length > 0) await sendBatch(client, save);
+        await flushCheckpoint();
         await setSleeping(true);
         asleep = true;
         fence = await nextTransactionId(client);
@@ -300,8 +305,7 @@ export function createRelay(options: RelayOptions): Relay {
     }
     // Stopping: save where the relay got to, so the next leader does not publish that batch again.
     await ahead?.catch(() => undefined);
-    const save = takeSave(true);
-    if (save.length > 0) await sendBatch(client, save);
+    await flushCheckpoint();
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {
