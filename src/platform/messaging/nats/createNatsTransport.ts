@@ -32,6 +32,7 @@ export interface NatsTransportOptions {
 
 /** How long a batch waits for its PubAcks (as js.publish's default). */
 const PUBLISH_TIMEOUT_MS = 5000;
+const PULL_EXPIRES_MS = 5000;
 const H_KEY = 'Brigade-Key';
 const H_ID = 'Brigade-Message-Id';
 const H_REDRIVE = 'Brigade-Redrive-For';
@@ -81,55 +82,70 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   const { pool } = options;
 
   // PubAcks of pipelined publishes come back on one wildcard inbox (JetStream's "async publish"): no
-  // request object, timer and error-with-stack per message as js.publish makes, one timer per batch.
+  // request object, timer and error-with-stack per message as js.publish makes. A batch's messages
+  // share one reply subject, `<inbox>.<batch>`: the batch settles when as many acks as messages came
+  // back (or at the first refusal, or after one timeout for the batch).
   const ackInbox = createInbox();
-  const waiting = new Map<string, { resolve(): void; reject(error: Error): void }>();
-  let nextToken = 0;
+  const batches = new Map<string, { remaining: number; subject: string; resolve(): void; reject(error: Error): void }>();
+  let nextBatch = 0;
   nc.subscribe(`${ackInbox}.*`, {
     callback: (error, m) => {
       if (error !== null) return;
-      const token = m.subject.slice(ackInbox.length + 1);
-      const waiter = waiting.get(token);
-      if (waiter === undefined) return;
-      waiting.delete(token);
+      const id = m.subject.slice(ackInbox.length + 1);
+      const batch = batches.get(id);
+      if (batch === undefined) return; // settled already (refused or timed out)
+      let refusal: Error | null = null;
       if (m.data.length === 0 && m.headers?.code === 503) {
-        waiter.reject(new UnavailableError(`No JetStream stream stores ${m.subject}: is the stream ${stream} up and its subjects right?`));
-        return;
+        refusal = new UnavailableError(`No JetStream stream stores ${batch.subject}: is the stream ${stream} up and its subjects right?`);
+      } else {
+        const ack = m.json<{ error?: { code?: number; description?: string } }>();
+        if (ack.error !== undefined) refusal = new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`);
       }
-      const ack = m.json<{ error?: { code?: number; description?: string } }>();
-      if (ack.error !== undefined) waiter.reject(new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`));
-      else waiter.resolve();
+      if (refusal !== null) {
+        batches.delete(id);
+        batch.reject(refusal);
+      } else if (--batch.remaining === 0) {
+        batches.delete(id);
+        batch.resolve();
+      }
     },
   });
 
   /** Publishes `messages` and resolves when the stream acked every one (PubAck after it stored the message). */
   const publishAll = (messages: ReadonlyArray<{ m: OutgoingMessage; msgId: string; redriveFor?: string }>): Promise<void> => {
-    const tokens: string[] = [];
-    const acks = messages.map(
-      ({ m, msgId, redriveFor }) =>
-        new Promise<void>((resolve, reject) => {
-          const token = (nextToken++).toString(36);
-          tokens.push(token);
-          waiting.set(token, { resolve, reject });
-          const h = natsHeaders();
-          // Only what the dedupe id and the defaults do not already say: the message id rides as its own
-          // header only when the dedupe id differs (a redrive), empty headers not at all (decode gives '').
-          h.set('Nats-Msg-Id', msgId);
-          h.set(H_KEY, m.key);
-          if (msgId !== m.id) h.set(H_ID, m.id);
-          if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
-          for (const [name, value] of Object.entries(m.headers)) if (value !== '') h.set(`${H_PREFIX}${name}`, value);
-          nc.publish(m.subject, JSON.stringify(m.payload ?? null), { reply: `${ackInbox}.${token}`, headers: h });
-        }),
-    );
+    if (messages.length === 0) return Promise.resolve();
+    const id = (nextBatch++).toString(36);
+    const reply = `${ackInbox}.${id}`;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    const acked = new Promise<void>((resolve, reject) => {
+      batches.set(id, { remaining: messages.length, subject: messages[0]!.m.subject, resolve, reject });
       timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; the relay retries`)), PUBLISH_TIMEOUT_MS);
     });
-    return Promise.race([Promise.all(acks).then(() => undefined), timeout]).finally(() => {
+    try {
+      for (const { m, msgId, redriveFor } of messages) publishOne(m, msgId, reply, redriveFor);
+    } catch (error) {
+      // The connection refused to send (closed, draining): nothing to wait for.
       clearTimeout(timer);
-      for (const token of tokens) waiting.delete(token);
+      batches.delete(id);
+      acked.catch(() => undefined);
+      throw error;
+    }
+    return acked.finally(() => {
+      clearTimeout(timer);
+      batches.delete(id);
     });
+  };
+
+  const publishOne = (m: OutgoingMessage, msgId: string, reply: string, redriveFor: string | undefined): void => {
+    const h = natsHeaders();
+    // Only what the dedupe id and the defaults do not already say: the message id rides as its own
+    // header only when the dedupe id differs (a redrive), empty headers not at all (decode gives '').
+    h.set('Nats-Msg-Id', msgId);
+    h.set(H_KEY, m.key);
+    if (msgId !== m.id) h.set(H_ID, m.id);
+    if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
+    for (const [name, value] of Object.entries(m.headers)) if (value !== '') h.set(`${H_PREFIX}${name}`, value);
+    nc.publish(m.subject, JSON.stringify(m.payload ?? null), { reply, headers: h });
   };
 
   const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {
@@ -165,7 +181,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     const ackWaitMs = Number((await consumer.info(true)).config.ack_wait) / 1e6;
     // Backpressure: the client pulls at most `prefetch` messages ahead; the loop below does not take
     // the next one while `concurrency` handlers run, so memory holds at most prefetch + concurrency.
-    const messages = await consumer.consume({ max_messages: prefetch });
+    // Pull requests expire after PULL_EXPIRES_MS (the library's default is 30 s). After a reconnect the
+    // library checks that the consumer still exists before pulling again, and while the restarted
+    // server is still recovering its streams that check fails and waits one `expires` before the next:
+    // 30 s of a worker receiving nothing, per failed check. 5 s costs one pull request per 5 s when idle.
+    const messages = await consumer.consume({ max_messages: prefetch, expires: PULL_EXPIRES_MS });
     const stop = () => messages.stop();
     opts.signal.addEventListener('abort', stop, { once: true });
     if (opts.signal.aborted) stop();
