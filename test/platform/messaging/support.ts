@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { newMessageId, type OutgoingMessage } from '../../../src/platform/messaging/index.ts';
 
 /** Polls `check` until it returns true; fails with `what` after `timeoutMs` (a safety net, not a timing claim). */
-export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 15_000, stepMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, stepMs));
   }
 }
 
