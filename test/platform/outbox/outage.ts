@@ -91,9 +91,9 @@ export async function writeThroughOutage(pool: pg.Pool, transport: Transport, pr
     throw new Error(`${String(error)}: ${state()}`);
   }
   c.abort();
-  await relayDone;
+  await within(relayDone, 30_000, 'the relay to stop');
   w.abort();
-  await worker.done;
+  await within(worker.done, 30_000, 'the consumer to stop');
   // Delivery is at-least-once: a consumer's ack lost while the broker was down brings the message
   // back after the restart. A redelivery carries the same message id (what the inbox dedupes on), so
   // per message id every step arrives exactly once, none is lost, and first deliveries keep the order.
@@ -109,5 +109,18 @@ export async function writeThroughOutage(pool: pg.Pool, transport: Transport, pr
   for (const k of keys) {
     const got = received.filter((m) => m.key === k).map((m) => `${(m.payload as { seq: number }).seq}@${m.attempt}`);
     assert.deepEqual(byKey.get(k), steps, `aggregate ${k}: every step, once per message id, in order; consumed (seq@attempt): ${got.join(' ')}`);
+  }
+}
+
+/** `promise`, or a rejection naming what did not finish within `ms` (a hang fails with its name, not the file's timeout). */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
