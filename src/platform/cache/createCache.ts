@@ -230,6 +230,24 @@ export function createCache(options: CacheOptions): Cache {
       report(error, { op: 'store', keys: [key] });
     }
   };
+  // A load that landed, kept for a moment: a reader whose token request left before the load landed
+  // (and so found neither the stored value nor the flight, which ended meanwhile) joins its result if
+  // it holds the same generation token (nothing was evicted in between) instead of loading again.
+  // Readers that ask after the landing never join: they read the stored value, or load afresh once it
+  // expired. `tick` orders token requests and landings within this process.
+  let tick = 0;
+  const landed = new Map<string, { readonly token: string; readonly at: number; readonly promise: Promise<CacheEntry> }>();
+  const LANDED_MS = 1000;
+  const remember = (key: string, token: string, promise: Promise<CacheEntry>) => {
+    const forget = () => {
+      if (landed.get(key)?.promise === promise) landed.delete(key);
+    };
+    promise.then(() => {
+      landed.set(key, { token, at: ++tick, promise });
+      setTimeout(forget, LANDED_MS).unref();
+    }, forget);
+    return promise;
+  };
   /** Degraded: straight to the loader (still single-flight), nothing stored. */
   const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
     metrics.fallback.inc();
@@ -256,6 +274,7 @@ export function createCache(options: CacheOptions): Cache {
         return hit;
       }
       let answer: { readonly value: Buffer } | { readonly token: string };
+      const asked = ++tick;
       try {
         answer = await tier.readOrToken(key);
       } catch (error) {
@@ -275,7 +294,10 @@ export function createCache(options: CacheOptions): Cache {
       // an eviction that completed before this read began may hold the old document.
       const flight = flights.get(key);
       if (flight !== undefined && flight.token === token) return flight.promise;
-      return startFlight(key, token, loader, storeInRedis(key));
+      const last = landed.get(key);
+      if (token !== null && last?.token === token && asked < last.at) return last.promise;
+      const started = startFlight(key, token, loader, storeInRedis(key));
+      return token === null ? started : remember(key, token, started);
     },
     async evict(keys) {
       const list = keyList(keys);
