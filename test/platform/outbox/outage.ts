@@ -103,7 +103,7 @@ export async function writeThroughOutage(pool: pg.Pool, transport: Transport, pr
     assert.deepEqual(m.payload, first?.payload, 'a redelivery is the same message');
   }
   const steps = Array.from({ length: written }, (_, i) => i + 1);
-  const relayedByKey = sequencesByKey(relayed.filter((m, i) => relayed.findIndex((o) => o.id === m.id) === i) as Message[]);
+  const relayedByKey = sequencesByKey(relayed.filter((m, i) => relayed.findIndex((o) => o.id === m.id) === i));
   for (const k of keys) assert.deepEqual(relayedByKey.get(k), steps, `the relay published aggregate ${k}'s steps in order (relay events: ${relayEvents.join(' ')})`);
   const byKey = sequencesByKey(firstDeliveries);
   for (const k of keys) {

@@ -1,6 +1,5 @@
 import type pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import type { Message } from '../../../src/platform/messaging/index.ts';
 import { writeToOutbox } from '../../../src/platform/outbox/index.ts';
 
 export { waitFor, token, deferred } from '../messaging/support.ts';
@@ -28,7 +27,7 @@ export async function outboxRows(pool: pg.Pool): Promise<Array<{ id: string; mes
 }
 
 /** Groups consumed messages' `seq` by aggregate key, in consumption order. */
-export function sequencesByKey(messages: readonly Message[]): Map<string, number[]> {
+export function sequencesByKey(messages: ReadonlyArray<{ readonly payload: unknown }>): Map<string, number[]> {
   const out = new Map<string, number[]>();
   for (const m of messages) {
     const p = m.payload as { key: string; seq: number };
