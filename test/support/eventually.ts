@@ -20,3 +20,16 @@ export async function eventually<T>(what: string, read: () => Promise<T>, done: 
   return last;
 }
 
+
+/** `promise`, or a rejection naming `what` after `ms`: a hang fails with its name, not the file's timeout. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,19 +9,8 @@ import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache } from '../../../src/platform/cache/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { freePort } from '../../support/net.ts';
 import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
-
-/** A redis-server of this test's own, on a free port, that the test stops and restarts. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 async function redisServerAvailable(): Promise<boolean> {
   return new Promise((resolve) => {

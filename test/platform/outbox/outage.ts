@@ -4,6 +4,7 @@ import pg from 'pg';
 import { createRelay } from '../../../src/platform/outbox/index.ts';
 import type { Message, OutgoingMessage, Transport } from '../../../src/platform/messaging/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { within } from '../../support/eventually.ts';
 import { outboxRows, produce, sequencesByKey, token, waitFor } from './support.ts';
 
 /** The xmin horizon is cluster-wide: other test files' open transactions delay delivery (decision 0011). */
@@ -109,18 +110,5 @@ export async function writeThroughOutage(pool: pg.Pool, transport: Transport, pr
   for (const k of keys) {
     const got = received.filter((m) => m.key === k).map((m) => `${(m.payload as { seq: number }).seq}@${m.attempt}`);
     assert.deepEqual(byKey.get(k), steps, `aggregate ${k}: every step, once per message id, in order; consumed (seq@attempt): ${got.join(' ')}`);
-  }
-}
-
-/** `promise`, or a rejection naming what did not finish within `ms` (a hang fails with its name, not the file's timeout). */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

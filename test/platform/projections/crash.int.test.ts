@@ -8,7 +8,11 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
 import { comparePositions, projectionStatus, runProjection } from '../../../src/platform/projections/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { within } from '../../support/eventually.ts';
 import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
+
+/** Bound on each forced step (a safety net, not a timing claim). */
+const DEADLINE_MS = 30_000;
 
 const fixture = path.join(import.meta.dirname, 'fixtures', 'crashingProjector.ts');
 
@@ -60,7 +64,7 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
       });
       child!.once('exit', (code) => reject(new Error(`child exited (${code}) before blocking: ${out} ${err}`)));
     });
-    await withDeadline(blocked, 'the child to block mid-batch');
+    await within(blocked, DEADLINE_MS, 'the child to block mid-batch');
     assert.match(out, /LEADER\nBLOCKED/);
 
     // The child holds the leader lock, and an open batch transaction with 20 rows written in it.
@@ -75,7 +79,7 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     const second = runProjection(pool, countingProjection(), { batchSize: 50, idleMs: 10, lockRetryMs: 20, onLeadership: (l) => leadership.push(l), onLockBusy: () => busy++ });
     const stop = new AbortController();
     const running = second.run(stop.signal);
-    await withDeadline(poll(async () => busy >= 3), 'the second instance to find the lock taken');
+    await within(poll(async () => busy >= 3), DEADLINE_MS, 'the second instance to find the lock taken');
     assert.equal(second.leader, false, 'the lock is the child’s');
     assert.deepEqual(leadership, []);
 
@@ -84,11 +88,12 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     await exited;
 
     // The killed session's lock frees; the second instance takes over from the stored checkpoint.
-    await withDeadline(poll(async () => second.leader), 'the takeover');
-    await withDeadline(poll(async () => {
+    await within(poll(async () => second.leader), DEADLINE_MS, 'the takeover');
+    const caughtUp = poll(async () => {
       const [s] = await projectionStatus(pool, [countingProjection()]);
       return comparePositions(s!.checkpoint, last!) >= 0;
-    }), 'the second instance to reach the head');
+    });
+    await within(caughtUp, DEADLINE_MS, 'the second instance to reach the head');
     stop.abort();
     await running;
     assert.deepEqual(leadership, [true, false]);
@@ -102,18 +107,4 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
 
 async function poll(fn: () => Promise<boolean>): Promise<void> {
   while (!(await fn())) await new Promise((resolve) => setTimeout(resolve, 10));
-}
-
-async function withDeadline<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 30_000);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
