@@ -21,23 +21,15 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, outboxMigrationsSql, type RelayEvent } from '../../src/platform/outbox/index.ts';
-import { measureCommitToHandler, peerSetups, type BenchResult, type BenchSetup } from './harness.ts';
+import { deleteStream, measureCommitToHandler, peerSetups, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
 
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const N = Number(process.env.BENCH_MESSAGES ?? 4000);
-const PRODUCERS = 16;
-const CONCURRENCY = 16;
-const WARMUP = 200;
+const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
-type Setup = BenchSetup;
 
 const business = (n: number): Statement => ({ text: 'insert into bench_orders (n) values ($1)', values: [n] });
 /**
@@ -62,7 +54,7 @@ async function prepareOutbox(url: string): Promise<pg.Pool> {
   return pool;
 }
 
-const relayed = (kind: 'nats' | 'postgres', consume = true): Setup => async (url, producers, onHandled) => {
+const relayed = (kind: 'nats' | 'postgres', consume = true): BenchSetup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
   const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
@@ -84,16 +76,14 @@ const relayed = (kind: 'nats' | 'postgres', consume = true): Setup => async (url
       await Promise.all([w.done, relayDone]);
       await transport.close();
       if (kind === 'nats') {
-        const nc = await connect({ servers: natsUrl });
-        await (await jetstreamManager(nc)).streams.delete(stream);
-        await nc.close();
+        await deleteStream(stream);
       }
       await pool.end();
     },
   };
 };
 
-const systems: Record<string, Setup> = {
+const systems: Record<string, BenchSetup> = {
   'outbox, no relay': async (url, producers) => {
     const pool = await prepareOutbox(url);
     // The producers' ceiling: nobody relays, and nobody is woken (with the flag saying "asleep" every
@@ -109,13 +99,14 @@ const systems: Record<string, Setup> = {
   ...peerSetups(CONCURRENCY),
 };
 
-type Result = BenchResult;
 
-async function measure(name: string, setup: Setup): Promise<Result> {
-  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, setup);
-  console.log(
-    `${name.padEnd(28)} ${result.latencies.length === 0 ? '      -' : result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms   producers ${result.producerTps.toFixed(0).padStart(6)} tx/s`,
-  );
+/** One system's figures, one line (no rate for producers-only systems). */
+const line = (name: string, r: BenchResult) =>
+  `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s`;
+
+async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
+  const result = await measureCommitToHandler(SETTINGS, setup);
+  console.log(line(name, result));
   return result;
 }
 
@@ -123,7 +114,7 @@ console.log(
   `commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers, ${ROUNDS} rounds in turns; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`,
 );
 const only = process.argv.slice(2);
-const rounds: Record<string, Result[]> = {};
+const rounds: Record<string, BenchResult[]> = {};
 // In turns, so that the load of a shared machine falls on every system alike. The order rotates by one each round, so no system always runs first or last (PostgreSQL's
 // checkpoints and the broker's housekeeping fall on each alike over the rounds).
 const chosen = Object.entries(systems).filter(([name]) => only.length === 0 || only.includes(name));
@@ -134,25 +125,21 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Rounds combined: mean rates, percentiles over every measured message. */
-const combine = (rs: readonly Result[]): Result => {
+const combine = (rs: readonly BenchResult[]): BenchResult => {
   const latencies = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
   return { rate: mean(rs.map((r) => r.rate)), producerTps: mean(rs.map((r) => r.producerTps)), p50: at(0.5), p99: at(0.99), latencies };
 };
-const results: Record<string, Result> = Object.fromEntries(Object.entries(rounds).map(([name, rs]) => [name, combine(rs)]));
-const perRound = (a: string, b: string, f: (r: Result) => number) => rounds[a]!.map((r, i) => (f(r) / f(rounds[b]![i]!)).toFixed(2)).join(', ');
+const results: Record<string, BenchResult> = Object.fromEntries(Object.entries(rounds).map(([name, rs]) => [name, combine(rs)]));
+const perRound = (a: string, b: string, f: (r: BenchResult) => number) => rounds[a]!.map((r, i) => (f(r) / f(rounds[b]![i]!)).toFixed(2)).join(', ');
 console.log(`\n${ROUNDS} rounds combined (mean rates; percentiles over all rounds' messages):`);
-for (const [name, r] of Object.entries(results)) {
-  console.log(
-    `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s`,
-  );
-}
+for (const [name, r] of Object.entries(results)) console.log(line(name, r));
 const gw = results['graphile-worker'];
 const base = results['outbox, no relay'];
 const nats = results['brigade/outbox+nats'];
 const pgr = results['brigade/outbox+postgres'];
-const rate = (r: Result) => r.rate;
-const tps = (r: Result) => r.producerTps;
+const rate = (r: BenchResult) => r.rate;
+const tps = (r: BenchResult) => r.producerTps;
 if (gw && nats) {
   console.log(
     `outbox+nats / graphile-worker = ${(nats.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound('brigade/outbox+nats', 'graphile-worker', rate)}]; goal ≥5×, p50 ≤10 ms, p99 ≤50 ms: ${nats.rate >= 5 * gw.rate && nats.p50 <= 10 && nats.p99 <= 50 ? 'met' : 'NOT met'}`,

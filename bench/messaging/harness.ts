@@ -5,9 +5,28 @@
  * graphile-worker and pg-boss, set up the same way for both.
  */
 import { randomBytes } from 'node:crypto';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+
+/** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
+export const SETTINGS = Object.freeze({
+  adminUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
+  messages: Number(process.env.BENCH_MESSAGES ?? 4000),
+  warmup: 200,
+  producers: 16,
+  handlers: 16,
+});
+
+/** Deletes a benchmark's JetStream stream (a system's `stop`). */
+export async function deleteStream(stream: string): Promise<void> {
+  const nc = await connect({ servers: SETTINGS.natsUrl });
+  await (await jetstreamManager(nc)).streams.delete(stream);
+  await nc.close();
+}
 
 /** One system under test, set up on a fresh database. */
 export interface BenchSystem {

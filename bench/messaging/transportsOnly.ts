@@ -16,18 +16,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
-import { inTransaction, insertOrder, measureCommitToHandler, peerSetups, type BenchResult, type BenchSetup } from './harness.ts';
+import { deleteStream, inTransaction, insertOrder, measureCommitToHandler, peerSetups, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
 
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
-const N = Number(process.env.BENCH_MESSAGES ?? 4000);
-const PRODUCERS = 16;
-const CONCURRENCY = 16;
-const WARMUP = 200;
+const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
 
 
 const headers = { correlation: 'bench', causation: 'bench', tenant: '', traceparent: '' };
@@ -71,9 +64,7 @@ const systems: Record<string, BenchSetup> = {
         c.abort();
         await w.done;
         await transport.close();
-        const nc = await connect({ servers: natsUrl });
-        await (await jetstreamManager(nc)).streams.delete(stream);
-        await nc.close();
+        await deleteStream(stream);
         await pool.end();
       },
     };
@@ -82,7 +73,7 @@ const systems: Record<string, BenchSetup> = {
 };
 
 async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
-  const result = await measureCommitToHandler({ adminUrl, messages: N, warmup: WARMUP, producers: PRODUCERS }, setup);
+  const result = await measureCommitToHandler(SETTINGS, setup);
   console.log(`${name.padEnd(18)} ${result.rate.toFixed(0).padStart(7)} msg/s   p50 ${result.p50.toFixed(2).padStart(7)} ms   p99 ${result.p99.toFixed(2).padStart(8)} ms`);
   return result;
 }
