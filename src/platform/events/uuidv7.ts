@@ -7,9 +7,9 @@ let counter = 0;
  * A UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then random bits, so ids sort by creation
  * time and index well (b-tree appends at the right edge). Within one millisecond a 12-bit counter in
  * `rand_a` keeps ids of this process increasing (method 1 of RFC 9562 §6.2); on overflow it borrows the
- * next millisecond (an explicit `now` is used as given, with counter 0). The 62 random bits and the variant come from `crypto.randomUUID()`, which draws on
- * a cached block of entropy instead of one `getrandom` call per id (27 µs of an append's client CPU
- * here before, `bench/event-store/run.ts`).
+ * next millisecond. An explicit `now` is used as given, with counter 0. The 62 random bits and the
+ * variant come from `crypto.randomUUID()`, which draws on a cached block of entropy instead of one
+ * `getrandom` call per id (27 µs of an append's client CPU here before, `bench/event-store/run.ts`).
  *
  * @example
  * uuidv7() // '0190f5c2-8a1b-7c3d-9e4f-0123456789ab'
