@@ -31,16 +31,22 @@ export interface OutboxHorizon {
   readonly pending: boolean;
 }
 
-const CLAIM_COLUMNS = 'id, transaction_id, message_id, subject, aggregate_key, headers, payload, created_at';
-const CLAIM_PAGE = `where (transaction_id, id) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-              order by transaction_id, id
+const CLAIM_COLUMNS = 'o.id, o.transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, o.created_at';
+/**
+ * The page after the checkpoint, on the table aliased `o`. The ORDER BY names the table's columns
+ * through the alias: a select list that renames them to text (`transaction_id::text as transaction_id`)
+ * would otherwise be what an unqualified ORDER BY sorts, '1000' before '999', and the LIMIT would
+ * take rows past others not yet published, which the checkpoint would then skip for good.
+ */
+const CLAIM_PAGE = `where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              order by o.transaction_id, o.id
               limit $3`;
 
 function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
-    text: `select id, transaction_id::text as transaction_id, message_id, subject, aggregate_key, headers, payload, created_at
-               from ${table} ${CLAIM_PAGE}`,
+    text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, o.created_at
+               from ${table} o ${CLAIM_PAGE}`,
     values: [after.transactionId, after.id, limit],
   };
 }
@@ -57,7 +63,7 @@ function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: numb
       `
   select c.message_id as id, c.subject, c.aggregate_key as key, c.headers, c.payload,
          row_number() over (order by c.transaction_id, c.id) as ord, c.id as outbox_id, c.transaction_id, c.created_at
-    from (select ${CLAIM_COLUMNS} from ${table} ${CLAIM_PAGE}) c`,
+    from (select ${CLAIM_COLUMNS} from ${table} o ${CLAIM_PAGE}) c`,
       `select i.outbox_id as id, i.transaction_id::text as transaction_id, i.id as message_id, i.subject, i.key as aggregate_key, i.headers,
         null::jsonb as payload, i.created_at
    from input i cross join woken order by i.ord`,

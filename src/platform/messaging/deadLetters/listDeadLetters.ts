@@ -12,9 +12,9 @@ export interface ListDeadLettersOptions {
 /** The dead letters, newest failure first (`brigade dlq list [--subscription S]`). */
 export async function listDeadLetters(pool: pg.Pool, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
   const { rows } = await pool.query(
-    `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters
-     where ($1::text is null or subscription = $1)
-     order by last_failed_at desc, id desc
+    `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
+     where ($1::text is null or d.subscription = $1)
+     order by d.last_failed_at desc, d.id desc
      limit $2`,
     [options.subscription ?? null, Math.max(1, Math.min(options.limit ?? 100, 10_000))],
   );

@@ -21,9 +21,9 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     await client.query('begin');
     const byId = 'id' in selection;
     const { rows } = await client.query(
-      `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters
-       where ${byId ? 'id::text = $1' : '($1::text is null or subscription = $1)'}
-       order by id for update skip locked`,
+      `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
+       where ${byId ? 'd.id::text = $1' : '($1::text is null or d.subscription = $1)'}
+       order by d.id for update skip locked`,
       [byId ? selection.id : (selection.subscription ?? null)],
     );
     if (byId && rows.length === 0) throw new NotFoundError('Dead letter', selection.id);

@@ -21,8 +21,13 @@ export interface DeadLetter {
   readonly transport: string;
 }
 
-export const DEAD_LETTER_COLUMNS = `id::text, subscription, message_id::text, subject, key, headers, payload, error, attempts,
-  first_failed_at, last_failed_at, transport`;
+/**
+ * The columns of `brigade_bus.dead_letters d` (alias `d`). A query orders by `d.id`, never a bare `id`:
+ * an unqualified ORDER BY names this list's output, the id as text sorted by the database's collation,
+ * not the uuid (the outbox claim lost rows that way: claimOutboxBatch.ts).
+ */
+export const DEAD_LETTER_COLUMNS = `d.id::text as id, d.subscription, d.message_id::text as message_id, d.subject, d.key, d.headers, d.payload, d.error,
+  d.attempts, d.first_failed_at, d.last_failed_at, d.transport`;
 
 /** Maps a `dead_letters` row selected with {@link DEAD_LETTER_COLUMNS}. */
 export function toDeadLetter(r: Record<string, unknown>): DeadLetter {
