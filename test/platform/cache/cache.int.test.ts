@@ -9,7 +9,7 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
-import { createProbe, deferred, metricValue, priceOf, type Probe } from './probe.ts';
+import { createProbe, deferred, metricValue, patientRedis, priceOf, type Probe } from './probe.ts';
 
 const redisService = await requireService('redis');
 
@@ -18,6 +18,8 @@ let probe: Probe;
 let admin: Redis | null = null;
 const namespaces: string[] = [];
 const caches: Cache[] = [];
+/** Clients the caches share (and so do not close). */
+const clients: Redis[] = [];
 
 before(async () => {
   db = await createTestDatabase();
@@ -26,6 +28,7 @@ before(async () => {
 });
 after(async () => {
   for (const cache of caches) await cache.close();
+  for (const redis of clients) await redis.quit().catch(() => undefined);
   if (admin !== null) {
     for (const ns of namespaces) {
       const keys = await admin.keys(`${ns}:*`);
@@ -37,11 +40,16 @@ after(async () => {
   await db.drop();
 });
 
-/** A cache in a namespace of its own, closed after the file. */
+/**
+ * A cache in a namespace of its own, closed after the file. In Redis mode on a client of its own with
+ * a patient command timeout (`patientRedis`): these tests check hits and evictions, not degradation.
+ */
 async function open(mode: 'memory' | 'redis', options: Partial<CacheOptions> & { namespace?: string } = {}): Promise<Cache> {
   const namespace = options.namespace ?? `t_${randomUUID().slice(0, 8)}`;
   if (!namespaces.includes(namespace)) namespaces.push(namespace);
-  const cache = createCache({ ...options, namespace, redis: mode === 'redis' ? testEnv.redisUrl : null });
+  let redis: Redis | null = null;
+  if (mode === 'redis') clients.push((redis = patientRedis(testEnv.redisUrl)));
+  const cache = createCache({ ...options, namespace, redis });
   caches.push(cache);
   await cache.ready();
   return cache;
@@ -277,7 +285,7 @@ describe('redis mode only', { skip: redisService.skip }, () => {
   });
 
   test('a shared ioredis client is used and left open by close()', async () => {
-    const shared = new Redis(testEnv.redisUrl, { enableOfflineQueue: false, commandTimeout: 250 });
+    const shared = patientRedis(testEnv.redisUrl);
     await new Promise<void>((resolve) => shared.once('ready', () => resolve()));
     const namespace = `t_${randomUUID().slice(0, 8)}`;
     namespaces.push(namespace);

@@ -5,11 +5,12 @@
  * { op: 'read', tenant } answers { price, source }; { op: 'close' } closes and exits.
  */
 import { createCache } from '../../../src/platform/cache/index.ts';
-import { createProbe, priceOf } from './probe.ts';
+import { createProbe, patientRedis, priceOf } from './probe.ts';
 
 const [url, redisUrl, namespace] = process.argv.slice(2) as [string, string, string];
 const probe = await createProbe(url);
-const cache = createCache({ namespace, redis: redisUrl });
+const redis = patientRedis(redisUrl);
+const cache = createCache({ namespace, redis });
 await cache.ready();
 
 type Command = { id: number; op: 'write'; tenant: string; price: number } | { id: number; op: 'read'; tenant: string } | { id: number; op: 'close' };
@@ -25,6 +26,7 @@ process.on('message', (message: Command) => {
         process.send!({ id: message.id, price: priceOf(entry), source: entry.source });
       } else {
         await cache.close();
+        await redis.quit();
         await probe.close();
         process.send!({ id: message.id }, () => process.disconnect());
       }

@@ -2,10 +2,11 @@
  * A tiny "menu" for the cache tests: one price per tenant in a real table of the test database,
  * written through unitOfWork with the eviction in afterCommit, as the menu service will do.
  */
+import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import type { Cache } from '../../../src/platform/cache/index.ts';
+import { createCacheRedis, type Cache } from '../../../src/platform/cache/index.ts';
 
 export interface Probe {
   readonly pool: pg.Pool;
@@ -51,6 +52,16 @@ export async function createProbe(url: string, options: { setup?: boolean } = {}
 /** The price inside a cached body. */
 export function priceOf(entry: { body: Buffer }): number {
   return (JSON.parse(entry.body.toString('utf8')) as { price: number }).price;
+}
+
+/**
+ * A Redis client for tests of the cache's semantics (hits, eviction, single-flight): the platform's
+ * options, but a command timeout of 10 s instead of 250 ms. On a loaded CI machine a 250 ms stall is
+ * ordinary, and it would send reads to the loader (degraded mode, covered by cacheDegraded.int.test.ts),
+ * which these tests would take for a miss. The caller quits it (the cache does not own it).
+ */
+export function patientRedis(url: string): Redis {
+  return createCacheRedis(url, { commandTimeout: 10_000 });
 }
 
 /** A promise with its resolve exposed, to pause a loader at a chosen point. */
