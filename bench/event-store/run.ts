@@ -20,6 +20,7 @@
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
  *   BENCH_MODES           Brigade modes to run, separated by | (default all four, see BrigadeMode)
  *   BENCH_NO_RELAY        set: no relay runs (the outbox rows pile up): what the outbox row costs alone
+ *   BENCH_BUSY_POLL_MS    the relay's poll step (default: the platform's)
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
@@ -52,6 +53,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
+const BUSY_POLL = process.env.BENCH_BUSY_POLL_MS === undefined ? {} : { busyPollMs: Number(process.env.BENCH_BUSY_POLL_MS) };
 const PEERS_DIR = path.resolve(process.env.BENCH_PEERS_DIR ?? path.join(import.meta.dirname, '..'));
 const DB = { brigade: 'brigade_bench_es', emmett: 'brigade_bench_es_emmett', pgbench: 'brigade_bench_es_pgbench' };
 
@@ -237,7 +239,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
       }
       const stop = new AbortController();
       const workers = [
-        ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport }).run(stop.signal)] : []),
+        ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport, ...BUSY_POLL }).run(stop.signal)] : []),
         ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
       ];
       try {
