@@ -1,5 +1,5 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
-import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
+import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
@@ -30,14 +30,25 @@ export const SERVICE_NAMES: readonly string[] = Object.freeze(SERVICES.map((s) =
 
 /**
  * One outbox relay per service: every process runs them all, and the relay's leader lock keeps one
- * active per outbox (another takes over when it dies).
+ * active per outbox (another takes over when it dies). A relay that cannot publish or reach its
+ * database keeps retrying and says so in the log at most once a minute.
  */
 export const RELAY_WORKERS = Object.freeze(
   SERVICE_NAMES.map((service) => ({
     service,
     name: 'outbox-relay',
-    run: (deps: ServiceDeps, signal: AbortSignal) =>
-      createRelay({ pool: deps.databases.poolFor(service), service, transport: deps.transport, registry: deps.metrics }).run(signal),
+    run: (deps: ServiceDeps, signal: AbortSignal) => {
+      const warn = warnEveryMinute(`${service} outbox relay`, 'messages wait in the outbox until it succeeds: see brigade_outbox_depth in /metrics');
+      return createRelay({
+        pool: deps.databases.poolFor(service),
+        service,
+        transport: deps.transport,
+        registry: deps.metrics,
+        onProgress: (event) => {
+          if (event.kind === 'error') warn(event.error);
+        },
+      }).run(signal);
+    },
   })),
 );
 

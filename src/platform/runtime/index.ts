@@ -43,3 +43,5 @@ export interface ServiceModule {
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
   readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
+
+export { warnEveryMinute } from './warnEveryMinute.ts';

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { paymentProviderUrlOf } from '../../platform/config/index.ts';
-import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import { createSagaRegistry, sagaWorkers, type SagaRegistry } from '../../platform/sagas/index.ts';
 import { paymentMethodsOf } from './paymentMethodsOf.ts';
 import type { PaymentsPorts } from './ports.ts';
@@ -77,15 +77,5 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
         ...(options.deadlinePollMs === undefined ? {} : { deadlinePollMs: options.deadlinePollMs }),
       }),
     ],
-  };
-}
-
-/** A loop's trouble (database or broker down) as a process warning, at most once a minute: the loop goes on. */
-function warnEveryMinute(what: string): (error: unknown) => void {
-  let last = 0;
-  return (error) => {
-    if (Date.now() - last < 60_000) return;
-    last = Date.now();
-    process.emitWarning(`${what}: ${error instanceof Error ? error.message : String(error)}; retrying`);
   };
 }
