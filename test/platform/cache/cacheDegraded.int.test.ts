@@ -9,7 +9,7 @@ import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache } from '../../../src/platform/cache/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { freePort } from '../../support/net.ts';
+import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
 
 async function redisServerAvailable(): Promise<boolean> {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { createNatsTransport } from '../../../src/platform/messaging/index.ts';
-import { canConnect, freePort } from '../../support/net.ts';
+import { canConnect, freePort } from '../../../src/platform/db/localPorts.ts';
 import { requireService } from '../../support/services.ts';
 import { OUTAGE_MS, outageFixture, writeThroughOutage } from './outage.ts';
 import { token, waitFor } from './support.ts';

@@ -1,13 +1,13 @@
 import net from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago (for a server a test starts itself). */
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server this process starts itself). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
 }
