@@ -37,6 +37,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
+import { processCpuSeconds } from '../cpu.ts';
 import { configureGroupCommit, createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
@@ -113,24 +114,6 @@ interface Result {
   serverCpu: number;
 }
 
-/**
- * CPU seconds used so far by every process named `postgres` on this machine, with the children they
- * have reaped (a backend that ended counts in the postmaster's). Linux /proc; 0 elsewhere.
- */
-async function postgresCpuSeconds(): Promise<number> {
-  let ticks = 0;
-  const pids = await readdir('/proc').catch(() => [] as string[]);
-  await Promise.all(
-    pids.filter((p) => /^\d+$/.test(p)).map(async (pid) => {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      if (!stat.includes('(postgres)')) return;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    }),
-  );
-  return ticks / 100;
-}
-
 /** Runs `CLIENTS` writers doing order lifecycles through `appendOne` for warm-up + measured seconds. */
 async function drive(appendOne: (writer: number, orderId: string, step: number) => Promise<void>): Promise<Result> {
   const latencies: number[] = [];
@@ -161,12 +144,12 @@ async function drive(appendOne: (writer: number, orderId: string, step: number) 
   measuring = true;
   const started = performance.now();
   const cpu0 = process.cpuUsage();
-  const server0 = await postgresCpuSeconds();
+  const server0 = await processCpuSeconds('postgres');
   await sleep(SECONDS * 1000);
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const serverCpu = (await postgresCpuSeconds()) - server0;
+  const serverCpu = (await processCpuSeconds('postgres')) - server0;
   stop = true;
   await Promise.all(writers);
   return { appends, seconds, latenciesMs: latencies, conflicts, clientCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
@@ -323,11 +306,11 @@ async function pgbenchSystem(): Promise<System> {
     phase: async () => {
       const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
       try {
-        const server0 = await postgresCpuSeconds();
+        const server0 = await processCpuSeconds('postgres');
         const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
         await run('pgbench', args, { env, maxBuffer: 1 << 24 });
         // The server's CPU over the whole run, scaled to the measured window.
-        const serverCpu = (((await postgresCpuSeconds()) - server0) * SECONDS) / (WARMUP + SECONDS);
+        const serverCpu = (((await processCpuSeconds('postgres')) - server0) * SECONDS) / (WARMUP + SECONDS);
         // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
         let first = Infinity;
         const rows: Array<[number, number]> = [];

@@ -13,7 +13,8 @@
  *   graphile-worker          add_job inside the business transaction
  *   pg-boss                  boss.send(…, { db }) inside the business transaction (queue with notify)
  *
- * Prints messages/s, p50/p99, producers' transactions/s, and the ratios the issue sets as goals.
+ * Prints messages/s, p50/p99, producers' transactions/s, CPU per message while the producers ran (this
+ * process, every PostgreSQL process, nats-server), and the ratios the issue sets as goals.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
  *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 BENCH_ROUNDS=3 [system names…]
@@ -102,7 +103,9 @@ const systems: Record<string, BenchSetup> = {
 
 /** One system's figures, one line (no rate for producers-only systems). */
 const line = (name: string, r: BenchResult) =>
-  `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s`;
+  `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s` +
+  `   CPU/msg node ${micros(r.cpu.node)} pg ${micros(r.cpu.postgres)} nats ${micros(r.cpu.nats)} µs`;
+const micros = (seconds: number) => (seconds * 1e6).toFixed(0).padStart(4);
 
 async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
   const result = await measureCommitToHandler(SETTINGS, setup);
@@ -128,7 +131,8 @@ const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.lengt
 const combine = (rs: readonly BenchResult[]): BenchResult => {
   const latencies = rs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] ?? 0;
-  return { rate: mean(rs.map((r) => r.rate)), producerTps: mean(rs.map((r) => r.producerTps)), p50: at(0.5), p99: at(0.99), latencies };
+  const cpu = { node: mean(rs.map((r) => r.cpu.node)), postgres: mean(rs.map((r) => r.cpu.postgres)), nats: mean(rs.map((r) => r.cpu.nats)) };
+  return { rate: mean(rs.map((r) => r.rate)), producerTps: mean(rs.map((r) => r.producerTps)), p50: at(0.5), p99: at(0.99), latencies, cpu };
 };
 const results: Record<string, BenchResult> = Object.fromEntries(Object.entries(rounds).map(([name, rs]) => [name, combine(rs)]));
 const perRound = (a: string, b: string, f: (r: BenchResult) => number) => rounds[a]!.map((r, i) => (f(r) / f(rounds[b]![i]!)).toFixed(2)).join(', ');

@@ -10,6 +10,7 @@ import { connect } from '@nats-io/transport-node';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { processCpuSeconds } from '../cpu.ts';
 
 /** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
 export const SETTINGS = Object.freeze({
@@ -59,7 +60,18 @@ export interface BenchResult {
   readonly producerTps: number;
   /** Commit-to-handler latencies of the measured messages, ms, sorted (empty for producers-only systems). */
   readonly latencies: number[];
+  /**
+   * CPU seconds per measured message while the producers ran: this Node process (producers, relay,
+   * consumers), every PostgreSQL process, and nats-server.
+   */
+  readonly cpu: { readonly node: number; readonly postgres: number; readonly nats: number };
 }
+
+const cpuNow = async () => {
+  const [postgres, nats] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
+  const own = process.cpuUsage();
+  return { node: (own.user + own.system) / 1e6, postgres, nats };
+};
 
 /** Runs `setup`'s system once on a database of its own, then drops that database. */
 export async function measureCommitToHandler(options: BenchOptions, setup: BenchSetup): Promise<BenchResult> {
@@ -89,11 +101,15 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   });
   let next = 0;
   let start = 0;
+  let cpu0: Promise<Awaited<ReturnType<typeof cpuNow>>> | undefined;
   const producer = async () => {
     for (;;) {
       const i = next++;
       if (i >= total) return;
-      if (i === warmup) start = performance.now();
+      if (i === warmup) {
+        start = performance.now();
+        cpu0 = cpuNow();
+      }
       await system.produce(i);
       committed[i] = performance.now();
       await system.afterCommit?.(i);
@@ -101,12 +117,14 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   };
   await Promise.all(Array.from({ length: options.producers }, producer));
   const producerTps = n / ((performance.now() - start) / 1000);
-  let result: BenchResult = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [] };
+  const [before, after] = [await cpu0!, await cpuNow()];
+  const cpu = { node: (after.node - before.node) / n, postgres: (after.postgres - before.postgres) / n, nats: (after.nats - before.nats) / n };
+  let result: BenchResult = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [], cpu };
   if (system.producersOnly !== true) {
     await finished;
     const end = Math.max(...handled.subarray(warmup));
     const latencies = Array.from({ length: n }, (_, i) => Math.max(0, handled[warmup + i]! - committed[warmup + i]!)).sort((a, b) => a - b);
-    result = { rate: n / ((end - start) / 1000), p50: latencies[Math.floor(n * 0.5)]!, p99: latencies[Math.floor(n * 0.99)]!, producerTps, latencies };
+    result = { rate: n / ((end - start) / 1000), p50: latencies[Math.floor(n * 0.5)]!, p99: latencies[Math.floor(n * 0.99)]!, producerTps, latencies, cpu };
   }
   await system.stop();
   await producers.end();

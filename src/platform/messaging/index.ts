@@ -13,7 +13,7 @@ export { AttemptsExhaustedError, ClaimCheckMissingError, InvalidMessageError, Le
 export { newMessageId } from './newMessageId.ts';
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
-export { ensureBusSchema } from './ensureBusSchema.ts';
+export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
 export { createPgTransport } from './postgres/createPgTransport.ts';
 export type { PgTransportOptions } from './postgres/createPgTransport.ts';
 export { busPublishSql, publishToBus } from './postgres/publishToBus.ts';

@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import {
+  busMigrationsSql,
   createPgTransport,
   ensureBusSchema,
   LeaseLostError,
@@ -107,5 +108,54 @@ describe('PostgreSQL transport: leases and fencing', () => {
     await assert.rejects(transport.publish([message('a.b.c', {}, { id: "x'; drop table brigade_bus.messages; --" })]), InvalidMessageError);
     await assert.rejects(transport.ensureSubscription({ subscription: 'ok', pattern: 'a.>.b' }), InvalidMessageError);
     await assert.rejects(transport.ensureSubscription({ subscription: "x'; drop", pattern: 'a.b' }), InvalidMessageError);
+  });
+
+  test('a redelivery to an unknown subscription is refused and writes nothing (deliveries have no foreign keys)', async () => {
+    const m = message('pgc.unknown.redrive', {});
+    await assert.rejects(transport.redeliver(`nope_${token()}`, m), UnknownSubscriptionError);
+    const { rows } = await pool.query('select (select count(*)::int from brigade_bus.messages where id = $1) as messages, (select count(*)::int from brigade_bus.deliveries where message_id = $1) as deliveries', [m.id]);
+    assert.deepEqual(rows[0], { messages: 0, deliveries: 0 });
+  });
+});
+
+describe('bus migrations', () => {
+  test('the lean-deliveries migration turns the first schema into the current one, and changes nothing when run again', async () => {
+    const old = await createTestDatabase();
+    const oldPool = new pg.Pool({ connectionString: old.url, max: 2 });
+    try {
+      const [first, lean] = busMigrationsSql();
+      // The test database comes migrated: start from the bus as the first migration made it.
+      await oldPool.query('drop schema brigade_bus cascade');
+      await oldPool.query(first!);
+      const shape = async () =>
+        (
+          await oldPool.query<{ d: string }>(
+            `select string_agg(x, '; ' order by x) as d from (
+               select conname || ' ' || contype::text as x from pg_constraint where conrelid = 'brigade_bus.deliveries'::regclass
+               union all select indexdef from pg_indexes where schemaname = 'brigade_bus' and tablename = 'deliveries') s`,
+          )
+        ).rows[0]!.d;
+      assert.match(await shape(), /deliveries_message_id_fkey f/);
+      await oldPool.query(lean!);
+      const once = await shape();
+      assert.doesNotMatch(once, / f(;|$)/, 'no foreign key is left');
+      assert.doesNotMatch(once, /deliveries_message_idx|deliveries_subscription_message_id_key/);
+      assert.match(once, /UNIQUE INDEX deliveries_message_subscription ON brigade_bus\.deliveries USING btree \(message_id, subscription\)/);
+      await oldPool.query(lean!);
+      assert.equal(await shape(), once);
+      // A publish after the upgrade dedupes deliveries through the new index.
+      const upgraded = createPgTransport({ pool: oldPool, pollIntervalMs: 200 });
+      await upgraded.ensureSubscription({ subscription: 'up', pattern: 'pgc.up.*' });
+      const m = message('pgc.up.once', {});
+      await upgraded.publish([m]);
+      await upgraded.publish([m]);
+      await upgraded.redeliver('up', m);
+      const { rows } = await oldPool.query('select count(*)::int as n from brigade_bus.deliveries where message_id = $1', [m.id]);
+      assert.equal(rows[0].n, 1);
+      await upgraded.close();
+    } finally {
+      await oldPool.end();
+      await old.drop();
+    }
   });
 });

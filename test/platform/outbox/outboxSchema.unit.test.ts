@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
-import { busSchemaSql } from '../../../src/platform/messaging/index.ts';
+import { busMigrationsSql, busSchemaSql } from '../../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql, outboxSchemaSql } from '../../../src/platform/outbox/index.ts';
 
 const services = new URL('../../../src/services/', import.meta.url);
@@ -38,6 +38,12 @@ describe('outbox migrations (drift guard)', () => {
       '0004_message_bus.sql differs from busSchemaSql() in src/platform/messaging. Change the bus schema in a new platform migration ' +
         '(and in ensureBusSchema), never in the applied file.',
     );
+  });
+
+  test('src/services/platform/migrations/0011_bus_deliveries_lean.sql is exactly the second of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('platform/migrations/0011_bus_deliveries_lean.sql', services), 'utf8');
+    assert.equal(busMigrationsSql()[0], busSchemaSql());
+    assert.equal(text, busMigrationsSql()[1], '0011_bus_deliveries_lean.sql differs from busDeliveriesLeanSql() in src/platform/messaging.');
   });
 });
 

@@ -154,17 +154,22 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
     redeliver: async (subscription: string, message: OutgoingMessage) => {
       validateSubscription(subscription);
-      await pool.query(
-        `with m as (
-           insert into brigade_bus.messages (id, subject, key, headers, payload) values ($2, $3, $4, $5, $6)
+      // Deliveries have no foreign keys (decision 0057): the join on subscriptions is what refuses an
+      // unknown subscription, and nothing is written then.
+      const { rows } = await pool.query<{ known: boolean }>(
+        `with s as (
+           select name from brigade_bus.subscriptions where name = $1::text
+         ), m as (
+           insert into brigade_bus.messages (id, subject, key, headers, payload) select $2::uuid, $3::text, $4::text, $5::jsonb, $6::jsonb from s
            on conflict (id) do update set id = excluded.id returning id
          ), d as (
-           insert into brigade_bus.deliveries (subscription, message_id) select $1, id from m
+           insert into brigade_bus.deliveries (subscription, message_id) select s.name, m.id from s, m
            on conflict (subscription, message_id) do nothing returning subscription
          )
-         select pg_notify('${BUS_CHANNEL}', subscription) from d`,
+         select exists (select 1 from s) as known, (select count(pg_notify('${BUS_CHANNEL}', subscription)) from d) as woken`,
         [subscription, message.id, message.subject, message.key, JSON.stringify(message.headers), JSON.stringify(message.payload ?? null)],
       );
+      if (rows[0]?.known !== true) throw new UnknownSubscriptionError(subscription);
     },
     close: async () => {
       if (closed) return;

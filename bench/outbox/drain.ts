@@ -1,0 +1,106 @@
+/**
+ * What the relay costs per message, without producers competing: BENCH_ROWS outbox rows (default
+ * 50,000, each a realistic order payload) are written first, then a relay drains them to the transport
+ * while this measures the time and the CPU per row of this Node process (the relay), every PostgreSQL
+ * process and nats-server. Full batches (500 rows): the floor of the relay's cost, which the commit →
+ * handler benchmark's CPU/msg columns show under load.
+ *
+ *   postgres  the PostgreSQL transport in the outbox's database: one INSERT … SELECT per batch
+ *             (decision 0056), one subscription, so every message also gets its delivery row
+ *   nats      JetStream: the rows are read out and published with pipelined PubAcks
+ *
+ *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
+ *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import pg from 'pg';
+import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
+import { createRelay, outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
+import { processCpuSeconds } from '../cpu.ts';
+import { deleteStream } from '../messaging/harness.ts';
+
+const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+type Kind = 'postgres' | 'nats';
+
+/** One drain on a fresh database: rows/s and CPU µs per row. */
+async function drain(kind: Kind): Promise<{ perSecond: number; node: number; postgres: number; nats: number }> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  const db = `brigade_bench_drain_${randomBytes(3).toString('hex')}`;
+  await admin.query(`create database ${db}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${db}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  const stream = `BENCH_DRAIN_${randomBytes(3).toString('hex').toUpperCase()}`;
+  let transport: Transport | undefined;
+  try {
+    await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
+    for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
+    await ensureBusSchema(pool);
+    await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
+    await pool.query(
+      `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
+       select gen_random_uuid(), 'bench.order.placed', 'order-' || n,
+              jsonb_build_object('tenant', '', 'correlation', gen_random_uuid()::text, 'causation', '', 'traceparent', ''),
+              jsonb_build_object('orderId', n, 'lines', jsonb_build_array(jsonb_build_object('name', 'Margherita', 'unitPrice', 950, 'quantity', 2)), 'total', 1900)
+         from generate_series(1, $1::int) n`,
+      [ROWS],
+    );
+    await pool.query('vacuum analyze delivery.outbox');
+    transport = kind === 'nats' ? await createNatsTransport({ servers: NATS_URL, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
+    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+    const stop = new AbortController();
+    let published = 0;
+    let drained!: () => void;
+    const done = new Promise<void>((resolve) => (drained = resolve));
+    const [pg0, nats0] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const relay = createRelay({
+      pool,
+      service: 'delivery',
+      transport,
+      onProgress: (e) => {
+        if (e.kind === 'error') console.error('relay:', e.error);
+        if (e.kind === 'published' && (published += e.messages.length) >= ROWS) drained();
+      },
+    }).run(stop.signal);
+    await done;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const [pg1, nats1] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
+    stop.abort();
+    await relay;
+    const micros = (s: number) => (s * 1e6) / ROWS;
+    return { perSecond: ROWS / seconds, node: micros((cpu.user + cpu.system) / 1e6), postgres: micros(pg1 - pg0), nats: micros(nats1 - nats0) };
+  } finally {
+    await transport?.close();
+    if (kind === 'nats') await deleteStream(stream).catch(() => undefined);
+    await pool.end();
+    await admin.query(`drop database ${db} with (force)`);
+    await admin.end();
+  }
+}
+
+const kinds = (process.argv.length > 2 ? process.argv.slice(2) : ['postgres', 'nats']) as Kind[];
+console.log(`relay drain: ${ROWS} rows per run, ${ROUNDS} rounds in turns; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
+const results: Record<string, Array<Awaited<ReturnType<typeof drain>>>> = {};
+for (let round = 1; round <= ROUNDS; round++) {
+  for (const kind of kinds) {
+    const r = await drain(kind);
+    (results[kind] ??= []).push(r);
+    console.log(`round ${round}  ${kind.padEnd(8)} ${r.perSecond.toFixed(0).padStart(6)} rows/s   CPU per row: relay (node) ${r.node.toFixed(1)} µs, postgres ${r.postgres.toFixed(1)} µs, nats-server ${r.nats.toFixed(1)} µs`);
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log('\nmedians:');
+for (const [kind, rs] of Object.entries(results)) {
+  console.log(
+    `${kind.padEnd(8)} ${median(rs.map((r) => r.perSecond)).toFixed(0).padStart(6)} rows/s   CPU per row: relay (node) ${median(rs.map((r) => r.node)).toFixed(1)} µs, postgres ${median(rs.map((r) => r.postgres)).toFixed(1)} µs, nats-server ${median(rs.map((r) => r.nats)).toFixed(1)} µs`,
+  );
+}
