@@ -187,7 +187,7 @@ type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appe
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
- * event written by its onAppend hook in the same transaction), through the tenant router (tenant fence
+ * event written by its appendSql hook in the append's own statement), through the tenant router (tenant fence
  * included), with the ordering outbox relay running during the phase as in production (publishing to
  * the PostgreSQL transport, or JetStream when NATS_URL is set; without a relay every producer would
  * NOTIFY, decision 0036). `append in unitOfWork` is the caller's-transaction API (BEGIN + settings +

@@ -40,7 +40,8 @@ export interface EventStore {
 
 /**
  * Binds the event store's operations to one schema (made by `eventStoreSchemaSql`), its upcasters,
- * clock and append hook (`onAppend`: statements that commit with every append, e.g. `outboxOnAppend`).
+ * clock and append hooks (`appendSql`: SQL in the append's own statement, e.g. `outboxAppendSql`;
+ * `onAppend`: statements that commit with every append).
  *
  * @example
  * const store = createEventStore({ schema: 'ordering', upcasters });

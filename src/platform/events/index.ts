@@ -1,6 +1,6 @@
 export { createEventStore } from './createEventStore.ts';
 export type { EventStore } from './createEventStore.ts';
-export type { EventStoreOptions } from './storeConfig.ts';
+export type { AppendSql, EventStoreOptions } from './storeConfig.ts';
 export { eventStoreSchemaSql } from './eventStoreSchemaSql.ts';
 export type { EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 export { appendFunctionSql, eventStoreMigrationsSql } from './appendFunctionSql.ts';

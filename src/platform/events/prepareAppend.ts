@@ -104,6 +104,8 @@ export function prepareAppend(
     if (id !== null && !UUID.test(id)) throw new ValidationError(`${field} must be a UUID`, { field });
   }
 
+  config.appendSql?.validate?.(pending);
+
   const append: Statement = {
     ...config.appendStatement,
     values: [

@@ -4,7 +4,7 @@ export type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 export type { OutboxMessage } from './types.ts';
 export { writeToOutbox } from './writeToOutbox.ts';
 export type { WriteToOutboxOptions } from './writeToOutbox.ts';
-export { outboxOnAppend } from './outboxOnAppend.ts';
+export { outboxAppendSql } from './outboxAppendSql.ts';
 export { outboxInsert } from './outboxInsert.ts';
 export type { OutboxInsert } from './outboxInsert.ts';
 export { createRelay } from './createRelay.ts';

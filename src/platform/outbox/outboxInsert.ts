@@ -17,8 +17,8 @@ export interface OutboxInsert {
 /**
  * Validates messages and builds the one INSERT that writes them to `<schema>.outbox` (all values
  * bound). `tenantId` is the writing transaction's tenant, the default
- * of each message's `tenant` header. Nothing is sent: `writeToOutbox` sends it in a transaction, and
- * an event store's `onAppend` hook hands it to the append's round trip.
+ * of each message's `tenant` header. Nothing is sent: `writeToOutbox` sends it in a transaction, and a
+ * service's `commitStatements` call can send it with its business statements in one round trip.
  */
 export function outboxInsert(schema: string, tenantId: string | null | undefined, messages: readonly OutboxMessage[]): OutboxInsert {
   if (!IDENTIFIER.test(schema)) throw new ValidationError('schema must be a lower-case SQL identifier', { field: 'schema' });

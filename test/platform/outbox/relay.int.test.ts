@@ -2,10 +2,11 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
-import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { commitStatements, unitOfWork, type CommitStatementsFn } from '../../../src/platform/db/index.ts';
 import { createEventStore } from '../../../src/platform/events/index.ts';
+import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/index.ts';
 import { createPgTransport, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
-import { createRelay, outboxOnAppend, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
+import { createRelay, outboxAppendSql, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
@@ -66,7 +67,7 @@ function startRelay(extra: Partial<RelayOptions> = {}) {
   return handle;
 }
 
-describe('writeToOutbox and outboxOnAppend', () => {
+describe('writeToOutbox and outboxAppendSql', () => {
   test('messages commit with the business transaction, carry the lineage headers, and only for the transaction’s own tenant', async () => {
     const subject = `delivery.${token()}.Created`;
     const ids = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
@@ -100,8 +101,8 @@ describe('writeToOutbox and outboxOnAppend', () => {
     assert.equal(asStaff.rowCount, 0, 'only the relay (actor kind system) reads the outbox');
   });
 
-  test('outboxOnAppend writes each appended event as <service>.<aggregate>.<Type>, keyed by stream, in the append’s transaction', async () => {
-    const store = createEventStore({ schema: 'ordering', onAppend: outboxOnAppend('ordering', 'order') });
+  test('outboxAppendSql writes each appended event as <service>.<aggregate>.<Type>, keyed by stream, in the append’s transaction', async () => {
+    const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
     const stream = `order-${token()}`;
     const appended = await unitOfWork(pool, { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer', id: TENANT } }, (tx) =>
       store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 12 }, extra: { traceparent: '00-t-p-01' } }, { type: 'OrderPaid', data: { paid: true } }], 0, {
@@ -128,6 +129,24 @@ describe('writeToOutbox and outboxOnAppend', () => {
       traceparent: '00-t-p-01',
     });
     assert.equal(rows[1]!.headers.traceparent, '');
+  });
+
+  test('outboxAppendSql writes nothing when the append is refused, and refuses a type that is not a subject token before sending', async () => {
+    const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
+    const context = { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer' as const, id: TENANT } };
+    const commit: CommitStatementsFn = (ctx, statements) => commitStatements(pool, ctx, statements);
+    const stream = `order-${token()}`;
+    await store.appendAndCommit(commit, context, stream, [{ type: 'OrderPlaced', data: { n: 1 } }], 0);
+    await assert.rejects(store.appendAndCommit(commit, context, stream, [{ type: 'OrderAccepted', data: { n: 2 } }], 0), ConcurrencyError);
+    await assert.rejects(
+      unitOfWork(pool, context, (tx) => store.append(tx, stream, [{ type: 'OrderPlaced', data: { n: 3 } }], 0)),
+      ConcurrencyError,
+    );
+    await assert.rejects(store.appendAndCommit(commit, context, stream, [{ type: 'Order.Placed', data: { n: 4 } }], 1), ValidationError);
+    const rows = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'test' } }, async (tx) =>
+      (await tx.query('select subject, payload from ordering.outbox where aggregate_key = $1 order by id', [stream])).rows,
+    );
+    assert.deepEqual(rows, [{ subject: 'ordering.order.OrderPlaced', payload: { n: 1 } }]);
   });
 });
 

@@ -1,0 +1,40 @@
+import pg from 'pg';
+import type { AppendSql, PendingEvent } from '../events/index.ts';
+import { ValidationError } from '../errors/index.ts';
+
+const TOKEN = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The event store's `appendSql` that writes every appended event to the service's outbox as an
+ * integration message, in the append's own statement (decision 0058): subject
+ * `<service>.<aggregate>.<EventType>`, key the stream id, message id the event's message id (so a
+ * consumer's causation points at the event), headers correlation / causation from the event metadata,
+ * the transaction's tenant, and `traceparent` when the event's `extra.traceparent` is a string; the
+ * payload is the event's data. The rows are built in the server from the values the append binds
+ * anyway, so no second copy of the events is serialised, sent or parsed.
+ *
+ * @example
+ * const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
+ */
+export function outboxAppendSql(service: string, aggregate: string): AppendSql {
+  if (!TOKEN.test(service) || !/^[a-z_][a-z0-9_]{0,40}$/.test(service)) throw new ValidationError('service must be a lower-case SQL identifier and one subject token', { field: 'service' });
+  if (!TOKEN.test(aggregate)) throw new ValidationError('aggregate must be one subject token', { field: 'aggregate' });
+  const prefix = pg.escapeLiteral(`${service}.${aggregate}.`);
+  return Object.freeze({
+    sql: `insert into ${pg.escapeIdentifier(service)}.outbox (message_id, subject, aggregate_key, headers, payload)
+select e.message_id, ${prefix} || e.type, $2::text,
+       jsonb_build_object('correlation', e.metadata ->> 'correlationId',
+                          'causation', coalesce(e.metadata ->> 'causationId', ''),
+                          'tenant', coalesce(current_setting('brigade.tenant_id', true), ''),
+                          'traceparent', case when jsonb_typeof(e.metadata -> 'extra' -> 'traceparent') = 'string'
+                                              then e.metadata -> 'extra' ->> 'traceparent' else '' end),
+       e.data
+  from unnest($4::uuid[], $5::text[], $7::jsonb[], $8::jsonb[]) with ordinality as e(message_id, type, data, metadata, n)
+ order by e.n`,
+    validate: (events: readonly PendingEvent[]) => {
+      for (const [i, e] of events.entries()) {
+        if (!TOKEN.test(e.type)) throw new ValidationError(`An event leaving through the outbox needs a type that is one subject token, got ${JSON.stringify(e.type)}`, { field: `events[${i}].type` });
+      }
+    },
+  });
+}
