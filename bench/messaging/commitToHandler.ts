@@ -20,13 +20,12 @@
  *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 BENCH_ROUNDS=3 [system names…]
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
-import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxInsert, outboxMigrationsSql, type RelayEvent } from '../../src/platform/outbox/index.ts';
-import { deleteStream, measureCommitToHandler, peerSetups, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
+import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
+import { createRelay, outboxInsert, type RelayEvent } from '../../src/platform/outbox/index.ts';
+import { deleteStream, measureCommitToHandler, peerSetups, prepareOutbox, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
 
 const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -43,17 +42,6 @@ const outboxWrite = (producers: pg.Pool) => async (n: number) => {
     outboxInsert('delivery', null, [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }]).statement,
   ]);
 };
-
-async function prepareOutbox(url: string): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max: 20 });
-  pool.on('error', () => undefined);
-  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
-  for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
-  await ensureBusSchema(pool);
-  // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision 0056).
-  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
-  return pool;
-}
 
 const relayed = (kind: 'nats' | 'postgres', consume = true): BenchSetup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);

@@ -5,11 +5,14 @@
  * graphile-worker and pg-boss, set up the same way for both.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
+import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 import { processCpuSeconds } from '../cpu.ts';
 
 /** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
@@ -21,6 +24,18 @@ export const SETTINGS = Object.freeze({
   producers: 16,
   handlers: 16,
 });
+
+/** A pool on database `url`, migrated as a service's relay needs it: the delivery outbox and the bus (with the relay's grants). */
+export async function prepareOutbox(url: string, max = 20): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on('error', () => undefined);
+  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
+  for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
+  await ensureBusSchema(pool);
+  // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision 0056).
+  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
+  return pool;
+}
 
 /** Deletes a benchmark's JetStream stream (a system's `stop`). */
 export async function deleteStream(stream: string): Promise<void> {

@@ -13,13 +13,12 @@
  *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3
  */
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import pg from 'pg';
-import { createNatsTransport, createPgTransport, ensureBusSchema, type Transport } from '../../src/platform/messaging/index.ts';
-import { createRelay, outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
+import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
+import { createRelay } from '../../src/platform/outbox/index.ts';
 import { processCpuSeconds } from '../cpu.ts';
-import { deleteStream } from '../messaging/harness.ts';
+import { deleteStream, prepareOutbox } from '../messaging/harness.ts';
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
@@ -35,14 +34,10 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
   await admin.query(`create database ${db}`);
   const url = new URL(ADMIN_URL);
   url.pathname = `/${db}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  const pool = await prepareOutbox(url.toString(), 4);
   const stream = `BENCH_DRAIN_${randomBytes(3).toString('hex').toUpperCase()}`;
   let transport: Transport | undefined;
   try {
-    await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
-    for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
-    await ensureBusSchema(pool);
-    await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
     await pool.query(
       `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
        select gen_random_uuid(), 'bench.order.placed', 'order-' || n,
