@@ -18,3 +18,23 @@ export async function processCpuSeconds(name: string): Promise<number> {
   );
   return ticks / 100;
 }
+
+/** CPU seconds so far of this Node process, every PostgreSQL process and nats-server. */
+export interface CpuReading {
+  readonly node: number;
+  readonly postgres: number;
+  readonly nats: number;
+}
+
+/** Reads {@link CpuReading} now; the difference of two readings is the CPU spent between them. */
+export async function readCpu(): Promise<CpuReading> {
+  const [postgres, nats] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
+  const own = process.cpuUsage();
+  return { node: (own.user + own.system) / 1e6, postgres, nats };
+}
+
+/** CPU seconds spent since `before`, divided by `per` (a count of messages, rows…). */
+export async function cpuSince(before: CpuReading, per = 1): Promise<CpuReading> {
+  const after = await readCpu();
+  return { node: (after.node - before.node) / per, postgres: (after.postgres - before.postgres) / per, nats: (after.nats - before.nats) / per };
+}

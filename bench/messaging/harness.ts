@@ -13,7 +13,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
-import { processCpuSeconds } from '../cpu.ts';
+import { cpuSince, readCpu, type CpuReading } from '../cpu.ts';
 
 /** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
 export const SETTINGS = Object.freeze({
@@ -82,11 +82,7 @@ export interface BenchResult {
   readonly cpu: { readonly node: number; readonly postgres: number; readonly nats: number };
 }
 
-const cpuNow = async () => {
-  const [postgres, nats] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
-  const own = process.cpuUsage();
-  return { node: (own.user + own.system) / 1e6, postgres, nats };
-};
+
 
 /** Runs `setup`'s system once on a database of its own, then drops that database. */
 export async function measureCommitToHandler(options: BenchOptions, setup: BenchSetup): Promise<BenchResult> {
@@ -116,14 +112,14 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   });
   let next = 0;
   let start = 0;
-  let cpu0: Promise<Awaited<ReturnType<typeof cpuNow>>> | undefined;
+  let cpu0: Promise<CpuReading> | undefined;
   const producer = async () => {
     for (;;) {
       const i = next++;
       if (i >= total) return;
       if (i === warmup) {
         start = performance.now();
-        cpu0 = cpuNow();
+        cpu0 = readCpu();
       }
       await system.produce(i);
       committed[i] = performance.now();
@@ -132,8 +128,7 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   };
   await Promise.all(Array.from({ length: options.producers }, producer));
   const producerTps = n / ((performance.now() - start) / 1000);
-  const [before, after] = [await cpu0!, await cpuNow()];
-  const cpu = { node: (after.node - before.node) / n, postgres: (after.postgres - before.postgres) / n, nats: (after.nats - before.nats) / n };
+  const cpu = await cpuSince(await cpu0!, n);
   let result: BenchResult = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [], cpu };
   if (system.producersOnly !== true) {
     await finished;

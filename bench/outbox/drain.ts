@@ -17,7 +17,7 @@ import os from 'node:os';
 import pg from 'pg';
 import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay } from '../../src/platform/outbox/index.ts';
-import { processCpuSeconds } from '../cpu.ts';
+import { cpuSince, readCpu } from '../cpu.ts';
 import { deleteStream, prepareOutbox } from '../messaging/harness.ts';
 
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -53,8 +53,7 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
     let published = 0;
     let drained!: () => void;
     const done = new Promise<void>((resolve) => (drained = resolve));
-    const [pg0, nats0] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
-    const cpu0 = process.cpuUsage();
+    const cpu0 = await readCpu();
     const t0 = performance.now();
     const relay = createRelay({
       pool,
@@ -67,12 +66,10 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
     }).run(stop.signal);
     await done;
     const seconds = (performance.now() - t0) / 1000;
-    const cpu = process.cpuUsage(cpu0);
-    const [pg1, nats1] = await Promise.all([processCpuSeconds('postgres'), processCpuSeconds('nats-server')]);
+    const cpu = await cpuSince(cpu0, ROWS / 1e6);
     stop.abort();
     await relay;
-    const micros = (s: number) => (s * 1e6) / ROWS;
-    return { perSecond: ROWS / seconds, node: micros((cpu.user + cpu.system) / 1e6), postgres: micros(pg1 - pg0), nats: micros(nats1 - nats0) };
+    return { perSecond: ROWS / seconds, ...cpu };
   } finally {
     await transport?.close();
     if (kind === 'nats') await deleteStream(stream).catch(() => undefined);

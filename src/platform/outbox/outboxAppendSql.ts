@@ -3,6 +3,8 @@ import type { AppendSql, PendingEvent } from '../events/index.ts';
 import { ValidationError } from '../errors/index.ts';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
+/** A lower-case SQL identifier, which is also one subject token. */
+const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 
 /**
  * The event store's `appendSql` that writes every appended event to the service's outbox as an
@@ -17,7 +19,7 @@ const TOKEN = /^[A-Za-z0-9_-]+$/;
  * const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
  */
 export function outboxAppendSql(service: string, aggregate: string): AppendSql {
-  if (!TOKEN.test(service) || !/^[a-z_][a-z0-9_]{0,40}$/.test(service)) throw new ValidationError('service must be a lower-case SQL identifier and one subject token', { field: 'service' });
+  if (!IDENTIFIER.test(service)) throw new ValidationError('service must be a lower-case SQL identifier and one subject token', { field: 'service' });
   if (!TOKEN.test(aggregate)) throw new ValidationError('aggregate must be one subject token', { field: 'aggregate' });
   const prefix = pg.escapeLiteral(`${service}.${aggregate}.`);
   return Object.freeze({
