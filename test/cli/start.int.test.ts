@@ -48,7 +48,7 @@ describe('brigade start on the embedded database', () => {
     assert.deepEqual(((await ready.json()) as { ok: boolean }).ok, true);
     assert.match(first.output(), /initialising a new embedded PostgreSQL/);
     assert.match(first.output(), /applied platform\/0001_service_schemas_and_roles\.sql/);
-    assert.equal(await first.stop('SIGINT'), 0);
+    assert.equal(await first.stop('SIGINT'), 0, first.output());
     assert.match(first.output(), /Stopped cleanly/);
     assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'PostgreSQL was shut down too');
 
@@ -56,7 +56,7 @@ describe('brigade start on the embedded database', () => {
     assert.match(second.output(), /embedded PostgreSQL reused/);
     assert.match(second.output(), /nothing to apply: the database is current/);
     assert.equal((await fetch(`${second.base}/health/live`)).status, 200);
-    assert.equal(await second.stop('SIGTERM'), 0);
+    assert.equal(await second.stop('SIGTERM'), 0, second.output());
     assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false);
   });
 });

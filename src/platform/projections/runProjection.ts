@@ -121,7 +121,15 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
     lockClient.on('end', () => lost.abort());
     setLeader(true);
     try {
-      await unitOfWork(pool, { service: projection.service, actor }, (tx) => ensureCheckpoint(tx, projection));
+      // A failure here (the database restarting, say) gives the lock up and takes it again after
+      // lockRetryMs, like a failed batch: it is reported, never thrown out of run().
+      try {
+        await unitOfWork(pool, { service: projection.service, actor }, (tx) => ensureCheckpoint(tx, projection));
+      } catch (error) {
+        options.onError?.(error);
+        await sleep(lockRetryMs, signal);
+        return;
+      }
       while (!signal.aborted && !lost.signal.aborted) {
         let read = 0;
         try {

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { createOrderStore } from './orderStore.ts';
-import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
 import type { OrderingPorts } from './ports.ts';
 import { orderingRoutes } from './routes.ts';
@@ -21,6 +21,7 @@ export type { OrderView } from './orderView.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 const HOUR_MS = 3_600_000;
+const MINUTE_MS = 60_000;
 
 /**
  * The ordering service: order streams in the event store (schema `ordering`), the order index and
@@ -51,12 +52,17 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
         // Idempotency keys are remembered for 24 h; this deletes older ones once an hour.
         name: 'idempotency-keys-pruner',
         async run(deps, signal) {
+          const warn = warnEveryMinute('idempotency-keys pruner', 'expired keys stay until the next prune succeeds');
           while (!signal.aborted) {
-            await deps.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx));
+            // A failed prune (the database restarting, say) is retried in a minute, not a reason to
+            // take the process down: expired keys only wait longer.
+            const pruned = await deps
+              .unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx))
+              .then(() => true, (error: unknown) => (warn(error), false));
             // Checked after the prune too: an abort that came while it ran has no listener to wake.
             await new Promise<void>((resolve) => {
               if (signal.aborted) return resolve();
-              const timer = setTimeout(resolve, HOUR_MS);
+              const timer = setTimeout(resolve, pruned ? HOUR_MS : MINUTE_MS);
               signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
             });
           }

@@ -103,6 +103,31 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     const [done] = await projectionStatus(pool, [countingProjection()]);
     assert.equal(done!.eventsApplied, 200);
   });
+
+  test('a leader whose checkpoint step fails reports it, gives the lock up and tries again: run() never rejects', async () => {
+    const projection = { ...countingProjection(), name: `refused_${randomUUID().slice(0, 8)}` };
+    // The service role may not create the projection's checkpoint row until the grant comes back.
+    await admin.query('revoke insert on ordering.projection_checkpoints from brigade_ordering');
+    const errors: unknown[] = [];
+    const leadership: boolean[] = [];
+    const runner = runProjection(pool, projection, { batchSize: 50, idleMs: 10, lockRetryMs: 20, onError: (e) => errors.push(e), onLeadership: (l) => leadership.push(l) });
+    const stop = new AbortController();
+    const running = runner.run(stop.signal);
+    let settled = false;
+    void running.finally(() => (settled = true));
+    try {
+      await within(poll(async () => errors.length >= 2), DEADLINE_MS, 'two failed checkpoint steps');
+      assert.equal((errors[0] as { code?: string }).code, '42501', 'the refusal is what was reported');
+      assert.equal(settled, false, 'run() goes on after the failures');
+      assert.deepEqual(leadership.slice(0, 3), [true, false, true], 'a failure gives the lock up, and it is taken again');
+      await admin.query('grant insert on ordering.projection_checkpoints to brigade_ordering');
+      await within(poll(async () => (await projectionStatus(pool, [projection]))[0]?.eventsApplied === 200), DEADLINE_MS, 'the projection to catch up once allowed');
+    } finally {
+      await admin.query('grant insert on ordering.projection_checkpoints to brigade_ordering');
+      stop.abort();
+      await running;
+    }
+  });
 });
 
 async function poll(fn: () => Promise<boolean>): Promise<void> {
