@@ -11,6 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
+import { configureGroupCommit } from '../../src/platform/db/index.ts';
 import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 import { cpuSince, readCpu, type CpuReading } from '../cpu.ts';
@@ -95,6 +96,7 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   url.pathname = `/${dbName}`;
   const producers = new pg.Pool({ connectionString: url.toString(), max: options.producers });
   producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
+  if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(producers, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
   await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
   await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
   await producers.query('grant insert on bench_orders to brigade_delivery');

@@ -191,12 +191,22 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     if (opts.signal.aborted) stop();
     const running = new Set<Promise<void>>();
     let freed: (() => void) | null = null;
+    // Acks leave together: those of every handler that finished in this turn of the event loop go out
+    // in one write (nats.js flushes at the end of the microtask queue, which each handler's own
+    // completion would otherwise reach on its own). Fewer writes, and fewer wake-ups of nats-server.
+    const acks: JsMsg[] = [];
+    const flushAcks = () => {
+      for (const m of acks.splice(0)) m.ack();
+    };
+    const ack = (m: JsMsg) => {
+      if (acks.push(m) === 1) setImmediate(flushAcks);
+    };
 
     const handle = async (m: JsMsg): Promise<void> => {
       const { message, redriveFor } = decode(m);
       const subscription = opts.subscription;
       // A redrive goes through the stream to every consumer of the subject; the others skip it.
-      if (redriveFor !== null && redriveFor !== subscription) return m.ack();
+      if (redriveFor !== null && redriveFor !== subscription) return ack(m);
       if (message.attempt > maxAttempts) {
         // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
         await storeDeadLetter(pool, { subscription, message, error: describeError(new AttemptsExhaustedError(maxAttempts)), attempts: message.attempt - 1, transport: 'nats' });
@@ -205,7 +215,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
       if (failure === null) {
         if (message.attempt > 1) await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]);
-        return m.ack();
+        return ack(m);
       }
       if (message.attempt >= maxAttempts) {
         await storeDeadLetter(pool, { subscription, message, error: describeError(failure), attempts: message.attempt, transport: 'nats' });
@@ -231,6 +241,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     opts.signal.removeEventListener('abort', stop);
     await messages.close().catch(report);
     await Promise.all(running);
+    flushAcks();
   };
 
   return {
