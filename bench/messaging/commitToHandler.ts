@@ -19,7 +19,6 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
  *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 BENCH_ROUNDS=3 [system names…]
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
@@ -73,35 +72,6 @@ const relayed = (kind: 'nats' | 'postgres', consume = true): BenchSetup => async
   };
 };
 
-/**
- * Producers with the relay running in a process of its own (bench/messaging/relayProcess.ts), nobody
- * consuming: what the relay takes from the producers when it does not share their event loop.
- */
-const relayedApart = (kind: 'nats' | 'postgres'): BenchSetup => async (url, producers) => {
-  const pool = await prepareOutbox(url);
-  const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('./relayProcess.ts', import.meta.url).pathname, url, kind, stream], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => {
-      out += c.toString();
-      if (out.includes('READY')) resolve();
-    });
-    void exited.then((code) => reject(new Error(`relay process exited ${code}`)));
-  });
-  return {
-    produce: outboxWrite(producers),
-    producersOnly: true,
-    stop: async () => {
-      child.kill('SIGTERM');
-      await exited;
-      if (kind === 'nats') await deleteStream(stream);
-      await pool.end();
-    },
-  };
-};
-
 const systems: Record<string, BenchSetup> = {
   'outbox, no relay': async (url, producers) => {
     const pool = await prepareOutbox(url);
@@ -113,8 +83,6 @@ const systems: Record<string, BenchSetup> = {
   // The relay publishing with nobody consuming: what the relay alone takes from the producers.
   'relay→nats, no consumer': relayed('nats', false),
   'relay→postgres, no consumer': relayed('postgres', false),
-  'relay→nats apart, no consumer': relayedApart('nats'),
-  'relay→postgres apart, no consumer': relayedApart('postgres'),
   'brigade/outbox+nats': relayed('nats'),
   'brigade/outbox+postgres': relayed('postgres'),
   ...peerSetups(CONCURRENCY),
