@@ -32,9 +32,11 @@ export async function ackDeliveries(pool: pg.Pool, attempts: readonly DeliveryLe
 }
 
 /**
- * Coalesces acks: an ack made while another batch is on its way waits for it and leaves with every
- * other ack made meanwhile, as one {@link ackDeliveries}. Each ack still settles on its own: it
- * rejects with {@link LeaseLostError} when its lease was lost.
+ * Coalesces acks: the first ack waits for the end of the event loop's turn (setImmediate), so the
+ * acks of every handler that finished in that turn leave together; an ack made while a batch is on
+ * its way waits for it and leaves with every other ack made meanwhile. Each batch is one
+ * {@link ackDeliveries}. Each ack still settles on its own: it rejects with {@link LeaseLostError}
+ * when its lease was lost.
  */
 export function createAckBatcher(pool: pg.Pool): (attempt: DeliveryLease) => Promise<void> {
   let pending: Array<{ attempt: DeliveryLease; resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -58,8 +60,10 @@ export function createAckBatcher(pool: pg.Pool): (attempt: DeliveryLease) => Pro
   };
   return (attempt) =>
     new Promise<void>((resolve, reject) => {
-      pending.push({ attempt, resolve, reject });
-      if (!flushing) void flush();
+      if (pending.push({ attempt, resolve, reject }) === 1 && !flushing) {
+        flushing = true;
+        setImmediate(() => void flush());
+      }
     });
 }
 
