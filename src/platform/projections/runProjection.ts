@@ -21,7 +21,7 @@ export interface RunProjectionOptions {
   readonly onLeadership?: (leader: boolean) => void;
   /** Called each time this instance tries the leader lock and another instance holds it. */
   readonly onLockBusy?: () => void;
-  /** Receives a failed batch (it is retried after `idleMs`) or a lost lock connection. Default: ignored after retry. */
+  /** Receives a failed batch (it is retried after `idleMs`), a failed checkpoint set-up (the lock is given up and taken again after `lockRetryMs`) or a lost lock connection. Default: ignored after retry. */
   readonly onError?: (error: unknown) => void;
 }
 
