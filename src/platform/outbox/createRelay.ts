@@ -50,7 +50,7 @@ export interface RelayOptions {
   /**
    * Poll step while lingering, after a partial batch, and while rows wait above the horizon. After a
    * partial batch the step counts from the claim's start, so the time the broker takes to ack does not
-   * add to it (decision 0056). Default 5 ms.
+   * add to it (decision 0056). Default 8 ms (decision 0060).
    */
   readonly busyPollMs?: number;
   /**
@@ -123,7 +123,7 @@ export function createRelay(options: RelayOptions): Relay {
   const pollIntervalMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs');
   const lockPollMs = positive(options.lockPollMs ?? 1000, 'lockPollMs');
   const idleLingerMs = options.idleLingerMs ?? 25;
-  const busyPollMs = positive(options.busyPollMs ?? 5, 'busyPollMs');
+  const busyPollMs = positive(options.busyPollMs ?? 8, 'busyPollMs');
   const checkpointIntervalMs = options.checkpointIntervalMs ?? 250;
   if (!(checkpointIntervalMs >= 0)) throw new ValidationError('checkpointIntervalMs must be zero or a positive number', { field: 'checkpointIntervalMs' });
   const progress = options.onProgress ?? (() => undefined);
@@ -263,7 +263,7 @@ export function createRelay(options: RelayOptions): Relay {
         } else failures = 0;
         // A partial batch means the outbox is drained up to now: let rows gather for one poll step
         // rather than claim and publish a handful per round trip. The step counts from the claim's
-        // start: waiting a full step after the broker's acks made a cycle of 5 ms plus the publish,
+        // start: waiting a full step after the broker's acks made a cycle of a step plus the publish,
         // and every message waited for half of that on average.
         if (rows.length < batchSize) await wakeup.sleep(Math.max(0, busyPollMs - (performance.now() - claimedAt)));
         continue;
