@@ -11,8 +11,8 @@ export interface OutboxRow {
   readonly key: string;
   readonly headers: MessageHeaders;
   readonly payload: unknown;
-  /** When the producing transaction began (the row's `created_at`). */
-  readonly createdAt: Date;
+  /** When the producing transaction began (the row's `created_at`), in ms since the epoch. */
+  readonly createdAtMs: number;
   /** The writer's transaction id (xid8, decimal): with `id`, the row's place in the relay's order. */
   readonly transactionId: string;
 }
@@ -31,6 +31,8 @@ export interface OutboxHorizon {
   readonly pending: boolean;
 }
 
+/** `created_at` of the row aliased `alias` as ms since the epoch: a float the driver turns into a number, not a date string to parse. */
+const createdMs = (alias: string) => `(extract(epoch from ${alias}.created_at) * 1000)::float8 as created_ms`;
 const CLAIM_COLUMNS = 'o.id, o.transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, o.created_at';
 /**
  * The page after the checkpoint, on the table aliased `o`. The ORDER BY names the table's columns
@@ -45,7 +47,7 @@ const CLAIM_PAGE = `where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and 
 function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
-    text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, o.created_at
+    text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, ${createdMs('o')}
                from ${table} o ${CLAIM_PAGE}`,
     values: [after.transactionId, after.id, limit],
   };
@@ -65,7 +67,7 @@ function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: numb
          row_number() over (order by c.transaction_id, c.id) as ord, c.id as outbox_id, c.transaction_id, c.created_at
     from (select ${CLAIM_COLUMNS} from ${table} o ${CLAIM_PAGE}) c`,
       `select i.outbox_id as id, i.transaction_id::text as transaction_id, i.id as message_id, i.subject, i.key as aggregate_key, i.headers,
-        null::jsonb as payload, i.created_at
+        null::jsonb as payload, ${createdMs('i')}
    from input i cross join woken order by i.ord`,
     ),
     values: [after.transactionId, after.id, limit],
@@ -92,7 +94,7 @@ export async function claimOutboxBatch(
   // previous batch's checkpoint) travels in the same round trip, after the claim, so the claim's
   // snapshot is taken before that write gives the relay's transaction an id.
   const [claimed] = await sendBatch(client, [toBus ? claimToBusStatement(table, after, limit) : claimStatement(table, after, limit), ...alsoRun]);
-  const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_at: Date }>;
+  const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_ms: number }>;
   return rows.map((r) => ({
     id: r.id,
     transactionId: r.transaction_id,
@@ -101,7 +103,7 @@ export async function claimOutboxBatch(
     key: r.aggregate_key,
     headers: r.headers,
     payload: r.payload,
-    createdAt: r.created_at,
+    createdAtMs: r.created_ms,
   }));
 }
 

@@ -248,7 +248,7 @@ export function createRelay(options: RelayOptions): Relay {
         }
         if (markable.length > 0) {
           const now = Date.now();
-          metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAt.getTime()) / 1000));
+          metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
           progress({ kind: 'published', messages: markable.map(toMessage) });
         }
         if (failure !== null || markable.length < rows.length) {

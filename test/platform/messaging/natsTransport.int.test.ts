@@ -52,4 +52,23 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
       await own.close();
     }
   });
+
+  test('a message the stream refuses (an error PubAck) rejects the publish with the server\'s reason; stored ones still resolve', async () => {
+    const small = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const subjects = [`${token()}.>`];
+    const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: small, subjects });
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    try {
+      const info = await jsm.streams.info(small);
+      await jsm.streams.update(small, { ...info.config, max_msg_size: 1024 });
+      const base = subjects[0]!.slice(0, -2);
+      await own.publish([message(`${base}.small.Happened`, { n: 1 })]);
+      await assert.rejects(own.publish([message(`${base}.big.Happened`, { text: 'x'.repeat(4096) })]), (error: Error) => error instanceof UnavailableError && /JetStream refused the message: .*size/i.test(error.message));
+    } finally {
+      await own.close();
+      await jsm.streams.delete(small).catch(() => false);
+      await nc.close();
+    }
+  });
 });

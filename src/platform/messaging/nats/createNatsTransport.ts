@@ -31,6 +31,8 @@ export interface NatsTransportOptions {
 }
 
 /** How long a batch waits for its PubAcks (as js.publish's default). */
+/** The key of a PubAck that refuses a message. */
+const ERROR_KEY = '"error"';
 const PUBLISH_TIMEOUT_MS = 5000;
 const PULL_EXPIRES_MS = 5000;
 const H_KEY = 'Brigade-Key';
@@ -97,7 +99,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       let refusal: Error | null = null;
       if (m.data.length === 0 && m.headers?.code === 503) {
         refusal = new UnavailableError(`No JetStream stream stores ${batch.subject}: is the stream ${stream} up and its subjects right?`);
-      } else {
+      } else if (Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).includes(ERROR_KEY)) {
+        // Only a refusal carries "error": a stored message's PubAck ({"stream":…,"seq":…}) is not parsed.
         const ack = m.json<{ error?: { code?: number; description?: string } }>();
         if (ack.error !== undefined) refusal = new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`);
       }
