@@ -10,7 +10,7 @@
  *   nats      JetStream: the rows are read out and published with pipelined PubAcks
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
- *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3
+ *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3 BENCH_BATCH=500
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -24,6 +24,8 @@ const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:543
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Rows per claim (the relay's batchSize): smaller shows the fixed cost of a round. */
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
 type Kind = 'postgres' | 'nats';
 
 /** One drain on a fresh database: rows/s and CPU µs per row. */
@@ -59,6 +61,7 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
       pool,
       service: 'delivery',
       transport,
+      batchSize: BATCH,
       onProgress: (e) => {
         if (e.kind === 'error') console.error('relay:', e.error);
         if (e.kind === 'published' && (published += e.messages.length) >= ROWS) drained();
