@@ -21,7 +21,7 @@ export interface RunProjectionOptions {
   readonly onLeadership?: (leader: boolean) => void;
   /** Called each time this instance tries the leader lock and another instance holds it. */
   readonly onLockBusy?: () => void;
-  /** Receives a failed batch (it is retried after `idleMs`), a failed checkpoint set-up (the lock is given up and taken again after `lockRetryMs`) or a lost lock connection. Default: ignored after retry. */
+  /** Receives a failed batch (it is retried after `idleMs`), a failed checkpoint set-up (after `lockRetryMs` the lock is given up and taken again) or a lost lock connection. Default: ignored after retry. */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -121,8 +121,8 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
     lockClient.on('end', () => lost.abort());
     setLeader(true);
     try {
-      // A failure here (the database restarting, say) gives the lock up and takes it again after
-      // lockRetryMs, like a failed batch: it is reported, never thrown out of run().
+      // A failure here (the database restarting, say) is reported, never thrown out of run(): after
+      // lockRetryMs the lock is given up and taken again, as after a lost lock connection.
       try {
         await unitOfWork(pool, { service: projection.service, actor }, (tx) => ensureCheckpoint(tx, projection));
       } catch (error) {

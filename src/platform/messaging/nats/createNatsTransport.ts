@@ -30,9 +30,9 @@ export interface NatsTransportOptions {
   readonly name?: string;
 }
 
-/** How long a batch waits for its PubAcks (as js.publish's default). */
 /** The key of a PubAck that refuses a message. */
 const ERROR_KEY = '"error"';
+/** How long a batch waits for its PubAcks (as js.publish's default). */
 const PUBLISH_TIMEOUT_MS = 5000;
 const PULL_EXPIRES_MS = 5000;
 const H_KEY = 'Brigade-Key';

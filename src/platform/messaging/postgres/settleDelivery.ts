@@ -41,8 +41,8 @@ export async function ackDeliveries(pool: pg.Pool, attempts: readonly DeliveryLe
 export function createAckBatcher(pool: pg.Pool): (attempt: DeliveryLease) => Promise<void> {
   let pending: Array<{ attempt: DeliveryLease; resolve: () => void; reject: (e: unknown) => void }> = [];
   let flushing = false;
+  // Called only with `flushing` already set (by the ack that scheduled it).
   const flush = async () => {
-    flushing = true;
     while (pending.length > 0) {
       const batch = pending;
       pending = [];
