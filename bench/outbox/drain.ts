@@ -10,7 +10,7 @@
  *   nats      JetStream: the rows are read out and published with pipelined PubAcks
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
- *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3 BENCH_BATCH=500
+ *     node --import tsx bench/outbox/drain.ts [postgres|nats …]      # BENCH_ROWS=50000 BENCH_ROUNDS=3 BENCH_BATCH=500 BENCH_PAYLOAD=order|small
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -26,6 +26,8 @@ const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 /** Rows per claim (the relay's batchSize): smaller shows the fixed cost of a round. */
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+/** `order` (default): an order's payload; `small`: `{"n": …}`, as the commit → handler benchmark sends. */
+const PAYLOAD = process.env.BENCH_PAYLOAD === 'small' ? `jsonb_build_object('n', n)` : `jsonb_build_object('orderId', n, 'lines', jsonb_build_array(jsonb_build_object('name', 'Margherita', 'unitPrice', 950, 'quantity', 2)), 'total', 1900)`;
 type Kind = 'postgres' | 'nats';
 
 /** One drain on a fresh database: rows/s and CPU µs per row. */
@@ -44,7 +46,7 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
       `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
        select gen_random_uuid(), 'bench.order.placed', 'order-' || n,
               jsonb_build_object('tenant', '', 'correlation', gen_random_uuid()::text, 'causation', '', 'traceparent', ''),
-              jsonb_build_object('orderId', n, 'lines', jsonb_build_array(jsonb_build_object('name', 'Margherita', 'unitPrice', 950, 'quantity', 2)), 'total', 1900)
+              ${PAYLOAD}
          from generate_series(1, $1::int) n`,
       [ROWS],
     );

@@ -10,7 +10,8 @@ export interface OutboxRow {
   readonly subject: string;
   readonly key: string;
   readonly headers: MessageHeaders;
-  readonly payload: unknown;
+  /** The payload as JSON text, as stored (`null` when the row has none or the claim did not read it back). */
+  readonly payloadJson: string;
   /** When the producing transaction began (the row's `created_at`), in ms since the epoch. */
   readonly createdAtMs: number;
   /** The writer's transaction id (xid8, decimal): with `id`, the row's place in the relay's order. */
@@ -47,7 +48,7 @@ const CLAIM_PAGE = `where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and 
 function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
-    text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, ${createdMs('o')}
+    text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload::text as payload, ${createdMs('o')}
                from ${table} o ${CLAIM_PAGE}`,
     values: [after.transactionId, after.id, limit],
   };
@@ -56,7 +57,7 @@ function claimStatement(table: string, after: OutboxCheckpoint, limit: number): 
 /**
  * The same claim, published to the PostgreSQL bus of the same database by the same statement
  * (`busPublishSql`, decision 0056): the rows never leave the server. The bus keeps the claim order;
- * the payload is not read back (`payload` is null in the returned rows).
+ * the payload is not read back (`payloadJson` is `null` in the returned rows).
  */
 function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
@@ -67,7 +68,7 @@ function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: numb
          row_number() over (order by c.transaction_id, c.id) as ord, c.id as outbox_id, c.transaction_id, c.created_at
     from (select ${CLAIM_COLUMNS} from ${table} o ${CLAIM_PAGE}) c`,
       `select i.outbox_id as id, i.transaction_id::text as transaction_id, i.id as message_id, i.subject, i.key as aggregate_key, i.headers,
-        null::jsonb as payload, ${createdMs('i')}
+        null::text as payload, ${createdMs('i')}
    from input i cross join woken order by i.ord`,
     ),
     values: [after.transactionId, after.id, limit],
@@ -94,7 +95,7 @@ export async function claimOutboxBatch(
   // previous batch's checkpoint) travels in the same round trip, after the claim, so the claim's
   // snapshot is taken before that write gives the relay's transaction an id.
   const [claimed] = await sendBatch(client, [toBus ? claimToBusStatement(table, after, limit) : claimStatement(table, after, limit), ...alsoRun]);
-  const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: unknown; created_ms: number }>;
+  const rows = claimed!.rows as Array<{ id: string; transaction_id: string; message_id: string; subject: string; aggregate_key: string; headers: MessageHeaders; payload: string | null; created_ms: number }>;
   return rows.map((r) => ({
     id: r.id,
     transactionId: r.transaction_id,
@@ -102,7 +103,7 @@ export async function claimOutboxBatch(
     subject: r.subject,
     key: r.aggregate_key,
     headers: r.headers,
-    payload: r.payload,
+    payloadJson: r.payload ?? 'null',
     createdAtMs: r.created_ms,
   }));
 }

@@ -1,4 +1,4 @@
-import type { OutgoingMessage, Transport } from '../messaging/index.ts';
+import { withSerializedPayload, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import type { OutboxRow } from './claimOutboxBatch.ts';
 
 /** What {@link publishInOrder} got the broker to accept. */
@@ -38,7 +38,7 @@ export async function publishInOrder(transport: Transport, rows: readonly Outbox
   return { published, error: null };
 }
 
-/** The broker message of an outbox row: the row's message id is the dedupe key. */
+/** The broker message of an outbox row: the row's message id is the dedupe key; the payload goes out as the stored JSON text. */
 export function toMessage(row: OutboxRow): OutgoingMessage {
-  return { id: row.messageId, subject: row.subject, key: row.key, headers: row.headers, payload: row.payload };
+  return withSerializedPayload({ id: row.messageId, subject: row.subject, key: row.key, headers: row.headers }, row.payloadJson);
 }

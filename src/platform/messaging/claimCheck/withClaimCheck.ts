@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { ClaimCheckMissingError } from '../errors.ts';
+import { serializedPayload } from '../serializedPayload.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Transport } from '../types.ts';
 
 /** Header naming the sha-256 of a payload that stayed in PostgreSQL. */
@@ -33,7 +34,7 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
   const check = async (messages: readonly OutgoingMessage[]): Promise<OutgoingMessage[]> => {
     const out: OutgoingMessage[] = [];
     for (const m of messages) {
-      const json = JSON.stringify(m.payload ?? null);
+      const json = serializedPayload(m);
       const size = Buffer.byteLength(json);
       if (size <= threshold) {
         out.push(m);

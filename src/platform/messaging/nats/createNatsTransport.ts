@@ -1,11 +1,13 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
-import { connect, createInbox, headers as natsHeaders, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { connect, createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { UnavailableError } from '../../errors/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
+import { serializedPayload } from '../serializedPayload.ts';
+import { encodeHeaders } from './encodeHeaders.ts';
 import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
@@ -140,15 +142,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   };
 
   const publishOne = (m: OutgoingMessage, msgId: string, reply: string, redriveFor: string | undefined): void => {
-    const h = natsHeaders();
     // Only what the dedupe id and the defaults do not already say: the message id rides as its own
     // header only when the dedupe id differs (a redrive), empty headers not at all (decode gives '').
-    h.set('Nats-Msg-Id', msgId);
-    h.set(H_KEY, m.key);
-    if (msgId !== m.id) h.set(H_ID, m.id);
-    if (redriveFor !== undefined) h.set(H_REDRIVE, redriveFor);
-    for (const [name, value] of Object.entries(m.headers)) if (value !== '') h.set(`${H_PREFIX}${name}`, value);
-    nc.publish(m.subject, JSON.stringify(m.payload ?? null), { reply, headers: h });
+    const pairs: Array<[string, string]> = [['Nats-Msg-Id', msgId], [H_KEY, m.key]];
+    if (msgId !== m.id) pairs.push([H_ID, m.id]);
+    if (redriveFor !== undefined) pairs.push([H_REDRIVE, redriveFor]);
+    for (const name in m.headers) pairs.push([`${H_PREFIX}${name}`, m.headers[name]!]);
+    nc.publish(m.subject, serializedPayload(m), { reply, headers: encodeHeaders(pairs) });
   };
 
   const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {

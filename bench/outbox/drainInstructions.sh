@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Instructions the relay's Node process executes per relayed row: a count that does not move with the
+# machine's speed, where CPU time per row does (±30 % between runs of bench/outbox/drain.ts on the
+# shared 2-core machine). Runs the drain twice under valgrind's callgrind, with SMALL and LARGE rows,
+# and divides the difference of the two totals by the difference of the rows, so start-up (module
+# loading, compiling, the stream's set-up) cancels out. About 2 minutes per 10,000 rows.
+#
+#   NATS_URL=nats://127.0.0.1:4222 bench/outbox/drainInstructions.sh [nats|postgres]
+#   SMALL=10000 LARGE=25000 BATCH=48 PAYLOAD=order|small (48 rows: a batch of the commit → handler benchmark)
+#
+# Needs valgrind. Compare two commits by running this in a worktree of each (same SMALL, LARGE).
+set -euo pipefail
+kind=${1:-nats}
+small=${SMALL:-10000}
+large=${LARGE:-25000}
+batch=${BATCH:-48}
+cd "$(dirname "$0")/../.."
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+count() {
+  local out
+  out=$(BENCH_ROUNDS=1 BENCH_BATCH="$batch" BENCH_ROWS="$1" BENCH_PAYLOAD="${PAYLOAD:-order}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+    --smc-check=all-non-file node --import tsx bench/outbox/drain.ts "$kind" 2>&1) || { echo "$out" >&2; exit 1; }
+  grep -oE 'Collected : [0-9]+' <<<"$out" | grep -oE '[0-9]+$'
+}
+echo "relay → $kind, batches of $batch: counting instructions with $small and $large rows (valgrind: slow)" >&2
+a=$(count "$small")
+echo "  $small rows: $a instructions" >&2
+b=$(count "$large")
+echo "  $large rows: $b instructions" >&2
+echo "$kind: $(( (b - a) / (large - small) )) instructions per row in the relay's Node process"
