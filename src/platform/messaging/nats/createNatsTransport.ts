@@ -152,20 +152,31 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   };
 
   const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {
-    const h = m.headers;
+    // One pass over the headers: nats.js's get() lists and filters every name on each call.
     const headers: Record<string, string> = { correlation: '', causation: '', tenant: '', traceparent: '' };
-    for (const [name] of h ?? []) if (name.startsWith(H_PREFIX)) headers[name.slice(H_PREFIX.length)] = h?.get(name) ?? '';
+    let id = '';
+    let dedupeId = '';
+    let key = '';
+    let redriveFor = '';
+    for (const [name, values] of m.headers ?? []) {
+      const value = values[0] ?? '';
+      if (name.startsWith(H_PREFIX)) headers[name.slice(H_PREFIX.length)] = value;
+      else if (name === H_KEY) key = value;
+      else if (name === 'Nats-Msg-Id') dedupeId = value;
+      else if (name === H_ID) id = value;
+      else if (name === H_REDRIVE) redriveFor = value;
+    }
     const text = m.string();
     return {
       message: {
-        id: h?.get(H_ID) || h?.get('Nats-Msg-Id') || '',
+        id: id || dedupeId,
         subject: m.subject,
-        key: h?.get(H_KEY) ?? '',
+        key,
         headers: headers as MessageHeaders,
         payload: text === '' ? null : (JSON.parse(text) as unknown),
         attempt: m.info.deliveryCount,
       },
-      redriveFor: h?.get(H_REDRIVE) || null,
+      redriveFor: redriveFor || null,
     };
   };
 
