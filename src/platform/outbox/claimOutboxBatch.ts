@@ -1,21 +1,20 @@
 import type pg from 'pg';
 import { sendBatch, type Statement } from '../db/index.ts';
-import { busPublishSql, type MessageHeaders } from '../messaging/index.ts';
+import { busPublishSql, withSerializedPayload, type MessageHeaders, type OutgoingMessage } from '../messaging/index.ts';
 
 /** An outbox row as the relay claims it. */
 export interface OutboxRow {
   /** The row's identity value (a string: bigint). */
   readonly id: string;
-  readonly messageId: string;
-  readonly subject: string;
-  readonly key: string;
-  readonly headers: MessageHeaders;
-  /** The payload as JSON text, as stored (`null` when the row has none or the claim did not read it back). */
-  readonly payloadJson: string;
-  /** When the producing transaction began (the row's `created_at`), in ms since the epoch. */
-  readonly createdAtMs: number;
   /** The writer's transaction id (xid8, decimal): with `id`, the row's place in the relay's order. */
   readonly transactionId: string;
+  /** When the producing transaction began (the row's `created_at`), in ms since the epoch. */
+  readonly createdAtMs: number;
+  /**
+   * The broker message, built once per claimed row: the row's message id is the dedupe key, and the
+   * payload goes out as the stored JSON text (`null` when the claim did not read it back).
+   */
+  readonly message: OutgoingMessage;
 }
 
 /** The relay's position: the (transaction_id, id) of the last row the broker acked; `0`/`0` before the first. */
@@ -57,7 +56,7 @@ function claimStatement(table: string, after: OutboxCheckpoint, limit: number): 
 /**
  * The same claim, published to the PostgreSQL bus of the same database by the same statement
  * (`busPublishSql`, decision 0056): the rows never leave the server. The bus keeps the claim order;
- * the payload is not read back (`payloadJson` is `null` in the returned rows).
+ * the payload is not read back (the returned rows' messages carry `null`).
  */
 function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
@@ -99,12 +98,8 @@ export async function claimOutboxBatch(
   return rows.map((r) => ({
     id: r.id,
     transactionId: r.transaction_id,
-    messageId: r.message_id,
-    subject: r.subject,
-    key: r.aggregate_key,
-    headers: r.headers,
-    payloadJson: r.payload ?? 'null',
     createdAtMs: r.created_ms,
+    message: withSerializedPayload({ id: r.message_id, subject: r.subject, key: r.aggregate_key, headers: r.headers }, r.payload ?? 'null'),
   }));
 }
 

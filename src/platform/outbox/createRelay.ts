@@ -8,7 +8,7 @@ import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from '
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
 import { pruneOutbox } from './pruneOutbox.ts';
-import { publishInOrder, toMessage } from './publishInOrder.ts';
+import { publishInOrder } from './publishInOrder.ts';
 
 /** What a relay reports through {@link RelayOptions.onProgress}. */
 export type RelayEvent =
@@ -235,7 +235,7 @@ export function createRelay(options: RelayOptions): Relay {
         let markable: readonly OutboxRow[] = published;
         if (published.length > 0 && options.afterPublish !== undefined) {
           try {
-            await options.afterPublish(published.map(toMessage));
+            await options.afterPublish(published.map((row) => row.message));
           } catch (hookError) {
             failure = hookError;
             markable = [];
@@ -249,7 +249,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (markable.length > 0) {
           const now = Date.now();
           metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
-          progress({ kind: 'published', messages: markable.map(toMessage) });
+          progress({ kind: 'published', messages: markable.map((row) => row.message) });
         }
         if (failure !== null || markable.length < rows.length) {
           await ahead?.catch(() => undefined);

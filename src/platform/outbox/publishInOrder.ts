@@ -1,4 +1,4 @@
-import { withSerializedPayload, type OutgoingMessage, type Transport } from '../messaging/index.ts';
+import type { Transport } from '../messaging/index.ts';
 import type { OutboxRow } from './claimOutboxBatch.ts';
 
 /** What {@link publishInOrder} got the broker to accept. */
@@ -22,23 +22,18 @@ export async function publishInOrder(transport: Transport, rows: readonly Outbox
   const waves: OutboxRow[][] = [];
   const seen = new Map<string, number>();
   for (const row of rows) {
-    const k = seen.get(row.key) ?? 0;
-    seen.set(row.key, k + 1);
+    const k = seen.get(row.message.key) ?? 0;
+    seen.set(row.message.key, k + 1);
     (waves[k] ??= []).push(row);
   }
   const published: OutboxRow[] = [];
   for (const wave of waves) {
     try {
-      await transport.publish(wave.map(toMessage));
+      await transport.publish(wave.map((row) => row.message));
     } catch (error) {
       return { published, error: error ?? new Error('publish failed') };
     }
     published.push(...wave);
   }
   return { published, error: null };
-}
-
-/** The broker message of an outbox row: the row's message id is the dedupe key; the payload goes out as the stored JSON text. */
-export function toMessage(row: OutboxRow): OutgoingMessage {
-  return withSerializedPayload({ id: row.messageId, subject: row.subject, key: row.key, headers: row.headers }, row.payloadJson);
 }
