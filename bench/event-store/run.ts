@@ -35,11 +35,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
 import { processCpuSeconds } from '../cpu.ts';
+import { deleteStream } from '../jetstream.ts';
 import { configureGroupCommit, createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
@@ -51,16 +50,6 @@ import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 
 const run = promisify(execFile);
-
-/** Deletes a JetStream stream this benchmark made. */
-async function deleteStream(servers: string, stream: string): Promise<void> {
-  const nc = await connect({ servers });
-  try {
-    await (await jetstreamManager(nc)).streams.delete(stream);
-  } finally {
-    await nc.close();
-  }
-}
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -269,7 +258,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
     close: async () => {
       await transport.close();
       // The stream captures ordering.>: left behind, it would refuse the next run's stream (subjects overlap).
-      if (process.env.NATS_URL) await deleteStream(process.env.NATS_URL, `BENCH_ES_${process.pid}`);
+      if (process.env.NATS_URL) await deleteStream(`BENCH_ES_${process.pid}`, process.env.NATS_URL);
       await databases.close();
     },
   };

@@ -6,8 +6,6 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
@@ -15,6 +13,7 @@ import { configureGroupCommit } from '../../src/platform/db/index.ts';
 import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 import { cpuSince, readCpu, type CpuReading } from '../cpu.ts';
+export { deleteStream } from '../jetstream.ts';
 
 /** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
 export const SETTINGS = Object.freeze({
@@ -36,13 +35,6 @@ export async function prepareOutbox(url: string, max = 20): Promise<pg.Pool> {
   // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision 0056).
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
   return pool;
-}
-
-/** Deletes a benchmark's JetStream stream (a system's `stop`). */
-export async function deleteStream(stream: string): Promise<void> {
-  const nc = await connect({ servers: SETTINGS.natsUrl });
-  await (await jetstreamManager(nc)).streams.delete(stream);
-  await nc.close();
 }
 
 /** One system under test, set up on a fresh database. */
