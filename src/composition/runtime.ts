@@ -70,7 +70,7 @@ export async function createPlatform(
 ): Promise<Platform> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
-  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize });
+  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize, commitsInFlight: config.commitsInFlight });
   registerPoolMetrics(metrics, databases);
   const targets = await Promise.all(
     migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),

@@ -78,6 +78,31 @@ describe('group commit of one-round-trip units', () => {
   });
 });
 
+describe('createDatabases: commitsInFlight', () => {
+  let db: TestDatabase;
+  let dbs: Databases;
+  before(async () => {
+    db = await createTestDatabase();
+    dbs = createDatabases({ url: db.url, poolSize: 4, commitsInFlight: 1 });
+    await dbs.poolForUrl(db.url).query('create table menu.gc_limit (x int primary key, tx text); grant select, insert on menu.gc_limit to brigade_menu');
+  });
+  after(async () => {
+    await dbs.close();
+    await db.drop();
+  });
+
+  test('sets the pools\' group-commit limit: with one batch in flight, eight units commit in two transactions', async () => {
+    const pool = dbs.poolFor('menu');
+    await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        commitStatements(pool, { service: 'menu', actor: { kind: 'system', id: 'test' } }, [{ text: 'insert into menu.gc_limit values ($1, pg_current_xact_id()::text)', values: [i] }]),
+      ),
+    );
+    const { rows } = await pool.query<{ n: number }>('select count(distinct tx)::int as n from menu.gc_limit');
+    assert.equal(rows[0]?.n, 2);
+  });
+});
+
 describe('named statements in batches', () => {
   let db: TestDatabase;
   let dbs: Databases;

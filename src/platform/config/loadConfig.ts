@@ -22,6 +22,11 @@ export interface Config {
    * the five services), and HTTP, dispatch, consumers and the saga runner share the rest.
    */
   readonly poolSize: number;
+  /**
+   * `DATABASE_COMMITS_IN_FLIGHT`: group-commit batches in flight per pool (docs/decisions/0055). Each
+   * batch runs serially in one backend, so about one per core of the database server. Default 2.
+   */
+  readonly commitsInFlight: number;
   /** `REDIS_URL`, or `null` for the in-process cache. */
   readonly redisUrl: string | null;
   /** `NATS_URL`, or `null` for the PostgreSQL transport. */
@@ -156,6 +161,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
     databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
     poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
+    commitsInFlight: int('DATABASE_COMMITS_IN_FLIGHT', 2, 1, 64),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     host: read('HOST') ?? '127.0.0.1',

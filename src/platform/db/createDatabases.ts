@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { configureGroupCommit, type DEFAULT_GROUP_COMMIT } from './groupCommit.ts';
 
 /** Options for {@link createDatabases}. */
 export interface DatabasesOptions {
@@ -8,6 +9,8 @@ export interface DatabasesOptions {
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** Connections per pool. */
   readonly poolSize: number;
+  /** Group-commit batches in flight per pool (`configureGroupCommit`). Default {@link DEFAULT_GROUP_COMMIT.maxInFlight}. */
+  readonly commitsInFlight?: number;
   /** `application_name` shown in `pg_stat_activity`. Default `brigade`. */
   readonly applicationName?: string;
 }
@@ -49,6 +52,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
       // the server shuts down first; pg-pool drops a broken client when it is released.
       pool.on('error', () => undefined);
       pool.on('connect', (client) => client.on('error', () => undefined));
+      if (options.commitsInFlight !== undefined) configureGroupCommit(pool, { maxInFlight: options.commitsInFlight });
       entry = { label, pool };
       pools.set(url, entry);
     }

@@ -20,10 +20,12 @@ export interface GroupCommitOptions {
 }
 
 /**
- * Defaults chosen by `bench/event-store/run.ts` (docs/decisions/0055): with 16 writers on two cores,
- * four batches in flight merged the most without leaving a core idle.
+ * Defaults chosen by `bench/event-store/run.ts` and `bench/messaging/commitToHandler.ts`
+ * (docs/decisions/0055): with 16 writers and PostgreSQL on two cores, two batches in flight (one per
+ * core: a batch runs serially in its backend) gave more appends/s and more producer transactions/s
+ * than 1, 3, 4 or 8. A server with more cores wants more (`DATABASE_COMMITS_IN_FLIGHT`).
  */
-export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 4, maxUnits: 64 });
+export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 2, maxUnits: 64 });
 
 interface Pending {
   readonly unit: CommitUnit;
