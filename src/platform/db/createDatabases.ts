@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { configureGroupCommit, type DEFAULT_GROUP_COMMIT } from './groupCommit.ts';
+import { configureGroupCommit } from './groupCommit.ts';
 
 /** Options for {@link createDatabases}. */
 export interface DatabasesOptions {
@@ -9,7 +9,7 @@ export interface DatabasesOptions {
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** Connections per pool. */
   readonly poolSize: number;
-  /** Group-commit batches in flight per pool (`configureGroupCommit`). Default {@link DEFAULT_GROUP_COMMIT.maxInFlight}. */
+  /** Group-commit batches in flight per pool (`configureGroupCommit`). Default `DEFAULT_GROUP_COMMIT.maxInFlight` (2). */
   readonly commitsInFlight?: number;
   /** `application_name` shown in `pg_stat_activity`. Default `brigade`. */
   readonly applicationName?: string;
