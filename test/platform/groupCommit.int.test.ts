@@ -139,4 +139,19 @@ describe('named statements in batches', () => {
       client.release();
     }
   });
+
+  test('a resultless statement runs, comes back empty, and a failure in it is reported at its index', async () => {
+    const client = await dbs.poolForUrl(db.url).connect();
+    try {
+      const [setting, read] = await sendBatch(client, [
+        { text: "select set_config('brigade.probe', $1, true) as ignored", values: ['seen'], resultless: true },
+        { text: "select current_setting('brigade.probe') as probe" },
+      ]);
+      assert.deepEqual([setting?.rows, setting?.fields.length], [[], 0]);
+      assert.deepEqual(read?.rows, [{ probe: 'seen' }]);
+      await assert.rejects(sendBatch(client, [{ text: 'select 1 / 0', resultless: true }, { text: 'select 1' }]), { code: '22012', batchIndex: 0 });
+    } finally {
+      client.release();
+    }
+  });
 });

@@ -74,7 +74,7 @@ class Batch {
           connection.parse({ text: s.text, name });
         }
         connection.bind({ portal: '', statement: name, values: s.values ?? [], valueMapper: prepareValue });
-        connection.describe({ type: 'P', name: '' });
+        if (s.resultless !== true) connection.describe({ type: 'P', name: '' });
         connection.execute({ portal: '', rows: 0 });
       }
       connection.sync();
@@ -89,6 +89,7 @@ class Batch {
   }
 
   handleDataRow(msg: { fields: unknown[] }): void {
+    if (this.statements[this.current]?.resultless === true) return;
     const result = this.results[this.current];
     result?.addRow(result.parseRow(msg.fields));
   }

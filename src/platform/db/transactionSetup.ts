@@ -32,6 +32,11 @@ export interface Statement {
    * name per text, `brigade_` prefixed.
    */
   readonly name?: string;
+  /**
+   * Nobody reads its result (the settings, the tenant fence): in batches it is sent without Describe
+   * and its rows are not parsed; its result comes back empty.
+   */
+  readonly resultless?: boolean;
 }
 
 /** PostgreSQL settings the policies read; all transaction-local, so they end with the transaction. */
@@ -55,6 +60,7 @@ export function serviceRole(service: string): string {
 // bound values of one statement instead of text escaped into SQL.
 const SETTINGS: Statement = {
   name: 'brigade_settings',
+  resultless: true,
   text:
     `select set_config('role', $1, true), set_config('${CONTEXT_SETTINGS.tenantId}', $2, true), ` +
     `set_config('${CONTEXT_SETTINGS.actorKind}', $3, true), set_config('${CONTEXT_SETTINGS.actorId}', $4, true)`,

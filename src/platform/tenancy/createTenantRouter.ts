@@ -54,7 +54,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     for (let hop = 0; ; hop++) {
       const placed = placementOf(tenantId);
       const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);
-      const fence: Statement = { name: 'brigade_enter_tenant', text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
+      const fence: Statement = { name: 'brigade_enter_tenant', resultless: true, text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
       try {
         return await attempt(pool, { ...options, setupStatements: [fence] });
       } catch (error) {
