@@ -17,7 +17,7 @@ admin=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=brigade_bench_append_instructions
 url="${admin%/*}/$db"
 cd "$(dirname "$0")/../.."
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+source bench/callgrind.sh
 psql -q "$admin" -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null 2>&1
 trap 'psql -q "$admin" -c "drop database if exists $db with (force)" >/dev/null 2>&1' EXIT
 echo "migrating $db…" >&2
@@ -26,14 +26,7 @@ node --import tsx -e "
   const { migrationSets } = await import('./src/composition/services.ts');
   await runMigrations({ url: process.argv[1], sets: migrationSets() });" "$url" >/dev/null
 count() {
-  local out
-  out=$(BENCH_DATABASE_URL="$url" BENCH_APPENDS="$1" valgrind --tool=callgrind --callgrind-out-file=/dev/null --smc-check=all-non-file \
-    node --single-threaded --import tsx bench/event-store/appendClient.ts 2>&1) || { echo "$out" >&2; exit 1; }
-  grep -oE 'Collected : [0-9]+' <<<"$out" | grep -oE '[0-9]+$'
+  BENCH_DATABASE_URL="$url" BENCH_APPENDS="$1" instructions node --single-threaded --import tsx bench/event-store/appendClient.ts
 }
 echo "counting instructions with $small and $large appends (valgrind: slow)" >&2
-a=$(count "$small")
-echo "  $small appends: $a instructions" >&2
-b=$(count "$large")
-echo "  $large appends: $b instructions" >&2
-echo "$(( (b - a) / (large - small) )) instructions per append in the client"
+echo "$(per_item appends "$small" "$large" count) instructions per append in the client"

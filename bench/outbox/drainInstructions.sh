@@ -15,16 +15,9 @@ small=${SMALL:-10000}
 large=${LARGE:-25000}
 batch=${BATCH:-48}
 cd "$(dirname "$0")/../.."
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+source bench/callgrind.sh
 count() {
-  local out
-  out=$(BENCH_ROUNDS=1 BENCH_BATCH="$batch" BENCH_ROWS="$1" BENCH_PAYLOAD="${PAYLOAD:-order}" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
-    --smc-check=all-non-file node --import tsx bench/outbox/drain.ts "$kind" 2>&1) || { echo "$out" >&2; exit 1; }
-  grep -oE 'Collected : [0-9]+' <<<"$out" | grep -oE '[0-9]+$'
+  BENCH_ROUNDS=1 BENCH_BATCH="$batch" BENCH_ROWS="$1" BENCH_PAYLOAD="${PAYLOAD:-order}" instructions node --import tsx bench/outbox/drain.ts "$kind"
 }
 echo "relay → $kind, batches of $batch: counting instructions with $small and $large rows (valgrind: slow)" >&2
-a=$(count "$small")
-echo "  $small rows: $a instructions" >&2
-b=$(count "$large")
-echo "  $large rows: $b instructions" >&2
-echo "$kind: $(( (b - a) / (large - small) )) instructions per row in the relay's Node process"
+echo "$kind: $(per_item rows "$small" "$large" count) instructions per row in the relay's Node process"
