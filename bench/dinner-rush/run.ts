@@ -41,12 +41,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import { adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase } from '../database.ts';
 import { runDinnerRush } from '../../src/cli/demo/dinnerRush.ts';
 import { createTokenService } from '../../src/platform/auth/index.ts';
 
 const run = promisify(execFile);
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const ORDERS = Number(process.env.BENCH_ORDERS ?? 300);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const RESTAURANTS = Number(process.env.BENCH_RESTAURANTS ?? 6);
@@ -56,27 +55,9 @@ const DB = { platform: 'brigade_bench_rush', provider: 'brigade_bench_rush_provi
 const IDLE_SECONDS = 10;
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
-const urlOf = (name: string) => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-async function admin<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await c.query<R>(sql, values);
-  } finally {
-    await c.end();
-  }
-}
-async function freshDatabase(name: string) {
-  await admin(`drop database if exists "${name}" with (force)`);
-  await admin(`create database "${name}"`);
-}
 /** Committed transactions of a database so far (the statistics collector's view, flushed about once a second). */
 async function commits(name: string): Promise<number> {
-  return Number((await admin<{ n: string }>('select xact_commit::text as n from pg_stat_database where datname = $1', [name])).rows[0]?.n ?? NaN);
+  return Number((await adminQuery<{ n: string }>('select xact_commit::text as n from pg_stat_database where datname = $1', [name])).rows[0]?.n ?? NaN);
 }
 
 /** `brigade start` as a child process on `url`; resolves with the API's base URL once it serves. */
@@ -133,7 +114,7 @@ async function pgbenchTps(): Promise<{ tps: number; latencyMs: number }> {
 const percentile = (sorted: readonly number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? NaN;
 
 async function main() {
-  const version = (await admin<{ server_version: string }>('show server_version')).rows[0]?.server_version;
+  const version = (await adminQuery<{ server_version: string }>('show server_version')).rows[0]?.server_version;
   console.log(
     `dinner-rush benchmark: ${ORDERS} orders, ${CLIENTS} concurrent customers, ${RESTAURANTS} restaurants, ${COURIERS} couriers; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}` +
@@ -193,7 +174,7 @@ async function main() {
   } finally {
     await platform.stop().catch(() => undefined);
     await rm(home, { recursive: true, force: true });
-    for (const name of Object.values(DB)) await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    for (const name of Object.values(DB)) await dropDatabase(name).catch(() => undefined);
   }
 }
 

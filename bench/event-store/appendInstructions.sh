@@ -9,22 +9,22 @@
 #   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bench/event-store/appendInstructions.sh
 #   SMALL=2000 LARGE=6000
 #
-# Needs valgrind and psql. Compare two commits by running this in a worktree of each.
+# Needs valgrind. Compare two commits by running this in a worktree of each.
 set -euo pipefail
 small=${SMALL:-2000}
 large=${LARGE:-6000}
-admin=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 db=brigade_bench_append_instructions
-url="${admin%/*}/$db"
 cd "$(dirname "$0")/../.."
 source bench/callgrind.sh
-psql -q "$admin" -c "drop database if exists $db with (force)" -c "create database $db" >/dev/null 2>&1
-trap 'psql -q "$admin" -c "drop database if exists $db with (force)" >/dev/null 2>&1' EXIT
+trap 'node --import tsx -e "await (await import(\"./bench/database.ts\")).dropDatabase(process.argv[1])" "$db"' EXIT
 echo "migrating $db…" >&2
-node --import tsx -e "
+url=$(node --import tsx -e "
+  const { freshDatabase } = await import('./bench/database.ts');
   const { runMigrations } = await import('./src/platform/migrations/index.ts');
   const { migrationSets } = await import('./src/composition/services.ts');
-  await runMigrations({ url: process.argv[1], sets: migrationSets() });" "$url" >/dev/null
+  const url = await freshDatabase(process.argv[1]);
+  await runMigrations({ url, sets: migrationSets() });
+  process.stdout.write(url);" "$db")
 count() {
   BENCH_DATABASE_URL="$url" BENCH_APPENDS="$1" instructions node --single-threaded --import tsx bench/event-store/appendClient.ts
 }

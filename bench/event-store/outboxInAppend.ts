@@ -14,24 +14,19 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
+import { dropDatabase, freshDatabase } from '../database.ts';
 import { commitStatements, type CommitStatementsFn } from '../../src/platform/db/index.ts';
 import { createEventStore, type EventStore } from '../../src/platform/events/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { outboxAppendSql, outboxInsert } from '../../src/platform/outbox/index.ts';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const APPENDS = Number(process.env.BENCH_APPENDS ?? 3000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 4);
 const DB = 'brigade_bench_outbox_in_append';
 
-const admin = new pg.Client({ connectionString: ADMIN_URL });
-await admin.connect();
-await admin.query(`drop database if exists ${DB} with (force)`);
-await admin.query(`create database ${DB}`);
-const url = new URL(ADMIN_URL);
-url.pathname = `/${DB}`;
-await runMigrations({ url: url.toString(), sets: migrationSets() });
-const pool = new pg.Pool({ connectionString: url.toString(), max: 1, options: '-c synchronous_commit=off' });
+const url = await freshDatabase(DB);
+await runMigrations({ url, sets: migrationSets() });
+const pool = new pg.Pool({ connectionString: url, max: 1, options: '-c synchronous_commit=off' });
 // As while a relay runs: producers do not notify (decision 0036).
 await pool.query('update ordering.outbox_state set sleeping = false');
 
@@ -81,5 +76,4 @@ for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round}  ${line.join('   ')}`);
 }
 await pool.end();
-await admin.query(`drop database ${DB} with (force)`);
-await admin.end();
+await dropDatabase(DB);

@@ -38,8 +38,9 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
 import { processCpuSeconds } from '../cpu.ts';
+import { adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase } from '../database.ts';
 import { deleteStream } from '../jetstream.ts';
-import { configureGroupCommit, createDatabases } from '../../src/platform/db/index.ts';
+import { createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
@@ -50,33 +51,15 @@ import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 
 const run = promisify(execFile);
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const WARMUP = Number(process.env.BENCH_WARMUP_SECONDS ?? 3);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 16);
 const BUSY_POLL = process.env.BENCH_BUSY_POLL_MS === undefined ? {} : { busyPollMs: Number(process.env.BENCH_BUSY_POLL_MS) };
+const IN_FLIGHT = process.env.BENCH_IN_FLIGHT === undefined ? undefined : Number(process.env.BENCH_IN_FLIGHT);
 const PEERS_DIR = path.resolve(process.env.BENCH_PEERS_DIR ?? path.join(import.meta.dirname, '..'));
 const DB = { brigade: 'brigade_bench_es', emmett: 'brigade_bench_es_emmett', pgbench: 'brigade_bench_es_pgbench' };
 
-const urlOf = (name: string) => {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-};
-async function admin(sql: string): Promise<pg.QueryResult> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    return await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-async function freshDatabase(name: string) {
-  await admin(`drop database if exists "${name}" with (force)`);
-  await admin(`create database "${name}"`);
-}
 
 /**
  * Four events of an order's life, in the ordering domain's shapes (so the projectors fold them), one
@@ -199,13 +182,12 @@ type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appe
  * outbox and its relay cost.
  */
 async function brigadeSystem(mode: BrigadeMode, database: string): Promise<System & { replay(): Promise<{ events: number; perSecond: number; streams: number }> }> {
-  const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8 });
+  const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8, commitsInFlight: IN_FLIGHT });
   const router = createTenantRouter({ databases });
   const withOutbox = mode !== 'appendAndCommit, no outbox';
   const store = withOutbox ? createOrderStore() : createEventStore({ schema: 'ordering' });
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
   const pool = databases.poolFor('ordering');
-  if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(pool, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
   const transport = process.env.NATS_URL
     ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
     : createPgTransport({ pool });
@@ -338,7 +320,7 @@ async function pgbenchSystem(): Promise<System> {
 }
 
 async function main() {
-  const version = (await admin('show server_version')).rows[0]?.server_version as string;
+  const version = (await adminQuery('show server_version')).rows[0]?.server_version as string;
   console.log(
     `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
@@ -395,7 +377,7 @@ async function main() {
     console.log(`replay (readAll, fold per stream): ${replay.events} events of ${replay.streams} streams at ${replay.perSecond.toFixed(0)} events/s`);
   } finally {
     for (const s of systems) await s.close().catch(() => undefined);
-    for (const name of Object.values(DB)) await admin(`drop database if exists "${name}" with (force)`).catch(() => undefined);
+    for (const name of Object.values(DB)) await dropDatabase(name).catch(() => undefined);
   }
 }
 

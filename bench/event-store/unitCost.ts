@@ -23,13 +23,13 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
+import { dropDatabase, freshDatabase } from '../database.ts';
 import { sendBatch, type Statement, type UnitOfWorkContext } from '../../src/platform/db/index.ts';
 import { transactionSetup } from '../../src/platform/db/transactionSetup.ts';
 import { createEventStore, type EventStore } from '../../src/platform/events/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const UNITS = Number(process.env.BENCH_UNITS ?? 16);
 const BATCHES = Number(process.env.BENCH_BATCHES ?? 200);
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
@@ -46,16 +46,6 @@ const OUTBOX_PARTS: ReadonlyArray<readonly [string, string]> = [
   ['wake-up trigger', 'drop trigger outbox_wake on ordering.outbox'],
   ['Row-Level Security', 'alter table ordering.outbox no force row level security; alter table ordering.outbox disable row level security'],
 ];
-
-async function admin(url: string, sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 /** The statements `store.appendAndCommit` would send for one append (captured, not sent). */
 async function appendStatements(store: EventStore, context: UnitOfWorkContext, streamId: string): Promise<Statement[]> {
@@ -79,14 +69,11 @@ async function appendStatements(store: EventStore, context: UnitOfWorkContext, s
 }
 
 async function main(): Promise<void> {
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${DB}`;
-  await admin(ADMIN_URL, `drop database if exists ${DB} with (force)`);
-  await admin(ADMIN_URL, `create database ${DB}`);
-  const client = new pg.Client({ connectionString: url.toString() });
+  const url = await freshDatabase(DB);
+  const client = new pg.Client({ connectionString: url });
   try {
     console.log(`backend CPU per append unit: ${UNITS} units per batch, ${BATCHES - WARM_BATCHES} measured batches, ${REPEATS} repeats; migrating ${DB}…`);
-    await runMigrations({ url: url.toString(), sets: migrationSets() });
+    await runMigrations({ url, sets: migrationSets() });
     await client.connect();
     // Under load the relay is awake: producers read the flag and do not NOTIFY.
     await client.query('update ordering.outbox_state set sleeping = false');
@@ -138,7 +125,7 @@ async function main(): Promise<void> {
     }
   } finally {
     await client.end().catch(() => undefined);
-    await admin(ADMIN_URL, `drop database if exists ${DB} with (force)`);
+    await dropDatabase(DB);
   }
 }
 

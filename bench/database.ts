@@ -1,0 +1,34 @@
+import pg from 'pg';
+
+/** The server the benchmarks run on, as an admin connection: `DATABASE_URL`, default the local one. */
+export const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** The connection string of database `name` on the admin connection's server. */
+export function databaseUrl(name: string): string {
+  const u = new URL(ADMIN_URL);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs one statement on a connection of its own to the admin database. */
+export async function adminQuery<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
+  const c = new pg.Client({ connectionString: ADMIN_URL });
+  await c.connect();
+  try {
+    return await c.query<R>(sql, values);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Drops database `name` if it exists (connections to it are ended). */
+export async function dropDatabase(name: string): Promise<void> {
+  await adminQuery(`drop database if exists "${name}" with (force)`);
+}
+
+/** Creates database `name` empty, dropping an earlier one of that name; resolves with its URL. */
+export async function freshDatabase(name: string): Promise<string> {
+  await dropDatabase(name);
+  await adminQuery(`create database "${name}"`);
+  return databaseUrl(name);
+}
