@@ -12,28 +12,20 @@ import { createRequire } from 'node:module';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
 import { createTokenService } from '../../src/platform/auth/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
+import { dropDatabase, freshDatabase } from '../database.ts';
 
 const require = createRequire(import.meta.url);
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<{ requests: { average: number }; latency: { p50: number; p99: number }; non2xx: number; errors: number }>;
 const root = path.resolve(import.meta.dirname, '..', '..');
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const secret = 'bench-secret-that-is-long-enough-for-hs256-signing';
 const dbName = 'brigade_bench_menu';
 
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`drop database if exists ${dbName} with (force)`);
-await admin.query(`create database ${dbName}`);
-await admin.end();
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-const databaseUrl = url.toString();
+const databaseUrl = await freshDatabase(dbName);
 console.log('migrating a scratch database …');
 await runMigrations({ url: databaseUrl, sets: migrationSets() });
 
@@ -108,8 +100,5 @@ console.log(`  Redis hit / ceiling        ${(rate('redis') / rate('ceiling')).to
 console.log(`  in-process hit / uncached  ${(rate('memory') / rate('uncached')).toFixed(1)}×  (≥ 5×)`);
 console.log(`  Redis hit / uncached       ${(rate('redis') / rate('uncached')).toFixed(1)}×  (≥ 5×)`);
 
-const cleanup = new pg.Client({ connectionString: adminUrl });
-await cleanup.connect();
-await cleanup.query(`drop database if exists ${dbName} with (force)`);
-await cleanup.end();
+await dropDatabase(dbName);
 await fs.rm(constantFile, { force: true });

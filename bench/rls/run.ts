@@ -9,20 +9,13 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { unitOfWork } from '../../src/platform/db/index.ts';
+import { adminQuery, dropDatabase, freshDatabase } from '../database.ts';
 
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const seconds = Number(process.env.BENCH_SECONDS ?? 8);
 const clients = 16;
 const dbName = 'brigade_bench_rls';
 
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`drop database if exists ${dbName} with (force)`);
-await admin.query(`create database ${dbName}`);
-await admin.end();
-const url = new URL(adminUrl);
-url.pathname = `/${dbName}`;
-const pool = new pg.Pool({ connectionString: url.toString(), max: clients });
+const pool = new pg.Pool({ connectionString: await freshDatabase(dbName), max: clients });
 
 const tenants = Array.from({ length: 50 }, () => randomUUID());
 console.log('setting up 2 × 100,000 rows over 50 tenants …');
@@ -99,9 +92,6 @@ const where = results.get(variants[1]?.name ?? '') as number[];
 const ratio = mean(where) / mean(rls);
 console.log(`\nRLS / explicit WHERE throughput: ${ratio.toFixed(3)} (RLS ${((1 - ratio) * 100).toFixed(1)}% slower; goal at most 5%)`);
 await pool.end();
-const cleanup = new pg.Client({ connectionString: adminUrl });
-await cleanup.connect();
-await cleanup.query(`drop database if exists ${dbName} with (force)`);
+await dropDatabase(dbName);
 // Roles are cluster-wide: leave none behind.
-await cleanup.query('drop role if exists brigade_bench').catch(() => undefined);
-await cleanup.end();
+await adminQuery('drop role if exists brigade_bench').catch(() => undefined);
