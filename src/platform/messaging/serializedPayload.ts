@@ -1,21 +1,40 @@
 import type { MessageHeaders, OutgoingMessage } from './types.ts';
 
-/** A message that keeps the JSON text its payload was parsed from. */
+/**
+ * `payload` of a message built from JSON text: an own, enumerable accessor (a spread copy `{ ...m }`
+ * reads it, as it read the data property before) that parses the text on its first read only. The
+ * relay sends the text as it is and never reads the parsed value, so most rows are never parsed.
+ */
+function lazyPayload(this: SerializedPayloadMessage): unknown {
+  return SerializedPayloadMessage.parsedPayload(this);
+}
+
+/** A message that keeps the JSON text of its payload. */
 class SerializedPayloadMessage implements OutgoingMessage {
   readonly id: string;
   readonly subject: string;
   readonly key: string;
   readonly headers: MessageHeaders;
-  readonly payload: unknown;
+  declare readonly payload: unknown;
   readonly #json: string;
+  #parsed = false;
+  #value: unknown;
 
   constructor(message: Omit<OutgoingMessage, 'payload'>, json: string) {
     this.id = message.id;
     this.subject = message.subject;
     this.key = message.key;
     this.headers = message.headers;
-    this.payload = JSON.parse(json) as unknown;
     this.#json = json;
+    Object.defineProperty(this, 'payload', { get: lazyPayload, enumerable: true });
+  }
+
+  static parsedPayload(message: SerializedPayloadMessage): unknown {
+    if (!message.#parsed) {
+      message.#value = JSON.parse(message.#json) as unknown;
+      message.#parsed = true;
+    }
+    return message.#value;
   }
 
   static jsonOf(message: OutgoingMessage): string | undefined {
@@ -26,7 +45,8 @@ class SerializedPayloadMessage implements OutgoingMessage {
 /**
  * A message whose payload arrives as JSON text, e.g. an outbox row's `payload::text`: transports send
  * that text as it is instead of serialising `payload` again (decision 0061). `payload` is the parsed
- * text. A copy (`{ ...m, payload: … }`) is an ordinary message, serialised from its own `payload`.
+ * text, parsed when first read. A copy (`{ ...m, payload: … }`) is an ordinary message, serialised from
+ * its own `payload`.
  *
  * @example
  * const m = withSerializedPayload({ id, subject, key, headers }, '{"orderId":"…"}');
