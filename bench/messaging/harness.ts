@@ -13,11 +13,11 @@ import { configureGroupCommit } from '../../src/platform/db/index.ts';
 import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
 import { cpuSince, readCpu, type CpuReading } from '../cpu.ts';
+import { adminQuery, freshDatabase } from '../database.ts';
 export { deleteStream } from '../jetstream.ts';
 
-/** The benchmarks' settings, read once: DATABASE_URL, NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers. */
+/** The benchmarks' settings, read once: NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers (DATABASE_URL: bench/database.ts). */
 export const SETTINGS = Object.freeze({
-  adminUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   natsUrl: process.env.NATS_URL ?? 'nats://127.0.0.1:4222',
   messages: Number(process.env.BENCH_MESSAGES ?? 4000),
   warmup: 200,
@@ -52,7 +52,6 @@ export interface BenchSystem {
 export type BenchSetup = (url: string, producers: pg.Pool, onHandled: (n: number) => void) => Promise<BenchSystem>;
 
 export interface BenchOptions {
-  readonly adminUrl: string;
   /** Measured messages (after `warmup` more). */
   readonly messages: number;
   readonly warmup: number;
@@ -79,14 +78,10 @@ export interface BenchResult {
 
 /** Runs `setup`'s system once on a database of its own, then drops that database. */
 export async function measureCommitToHandler(options: BenchOptions, setup: BenchSetup): Promise<BenchResult> {
-  const { messages: n, warmup, adminUrl } = options;
+  const { messages: n, warmup } = options;
   const dbName = `brigade_bench_msg_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${dbName}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${dbName}`;
-  const producers = new pg.Pool({ connectionString: url.toString(), max: options.producers });
+  const url = await freshDatabase(dbName);
+  const producers = new pg.Pool({ connectionString: url, max: options.producers });
   producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
   if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(producers, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
   await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
@@ -98,7 +93,7 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   let count = 0;
   let allDone!: () => void;
   const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url.toString(), producers, (i) => {
+  const system = await setup(url, producers, (i) => {
     if (handled[i] === 0) {
       handled[i] = performance.now();
       if (++count === total) allDone();
@@ -134,11 +129,10 @@ export async function measureCommitToHandler(options: BenchOptions, setup: Bench
   await producers.end();
   // Without FORCE first: the peers' pools close their connections asynchronously after stop().
   for (let i = 0; ; i++) {
-    const dropped = await admin.query(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
+    const dropped = await adminQuery(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
     if (dropped || i === 50) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  await admin.end();
   return result;
 }
 

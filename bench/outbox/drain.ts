@@ -14,13 +14,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import pg from 'pg';
 import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay } from '../../src/platform/outbox/index.ts';
 import { cpuSince, readCpu } from '../cpu.ts';
+import { dropDatabase, freshDatabase } from '../database.ts';
 import { deleteStream, prepareOutbox } from '../messaging/harness.ts';
 
-const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 const ROWS = Number(process.env.BENCH_ROWS ?? 50_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -32,13 +31,8 @@ type Kind = 'postgres' | 'nats';
 
 /** One drain on a fresh database: rows/s and CPU µs per row. */
 async function drain(kind: Kind): Promise<{ perSecond: number; node: number; postgres: number; nats: number }> {
-  const admin = new pg.Client({ connectionString: ADMIN_URL });
-  await admin.connect();
   const db = `brigade_bench_drain_${randomBytes(3).toString('hex')}`;
-  await admin.query(`create database ${db}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${db}`;
-  const pool = await prepareOutbox(url.toString(), 4);
+  const pool = await prepareOutbox(await freshDatabase(db), 4);
   const stream = `BENCH_DRAIN_${randomBytes(3).toString('hex').toUpperCase()}`;
   let transport: Transport | undefined;
   try {
@@ -79,8 +73,7 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
     await transport?.close();
     if (kind === 'nats') await deleteStream(stream).catch(() => undefined);
     await pool.end();
-    await admin.query(`drop database ${db} with (force)`);
-    await admin.end();
+    await dropDatabase(db);
   }
 }
 

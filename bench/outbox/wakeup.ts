@@ -22,8 +22,8 @@ import pg from 'pg';
 import { unitOfWork } from '../../src/platform/db/index.ts';
 import { createNatsTransport, ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxMigrationsSql, writeToOutbox } from '../../src/platform/outbox/index.ts';
+import { dropDatabase, freshDatabase } from '../database.ts';
 
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 type Mode = 'none' | 'poll-only' | 'notify-every' | 'flag';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -32,18 +32,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 async function database(): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `brigade_bench_wake_${randomBytes(3).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      await admin.query(`drop database ${name} with (force)`);
-      await admin.end();
-    },
-  };
+  return { url: await freshDatabase(name), drop: () => dropDatabase(name) };
 }
 
 async function measure(mode: Mode): Promise<number> {

@@ -31,8 +31,8 @@ import { rowColumns } from '../../src/platform/projections/rowColumns.ts';
 import { upsertRows } from '../../src/platform/projections/upsertRows.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
+import { ADMIN_URL, dropDatabase, freshDatabase } from '../database.ts';
 
-const adminUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const orders = Number(process.argv[2] ?? 40_000);
 const EVENTS_PER_ORDER = 6;
 const PER_EVENT_EVENTS = Number(process.env.PER_EVENT_EVENTS ?? 10_000);
@@ -88,17 +88,15 @@ const cpuText = (m: { nodeCpu: number; serverCpu: number | null }) => `node ${m.
 const rate = (n: number, seconds: number) => Math.round(n / seconds).toLocaleString('en-US');
 
 async function main() {
-  const admin = new pg.Client({ connectionString: adminUrl });
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
-  await admin.query(`create database ${name}`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const pool = new pg.Pool({ connectionString: url.toString(), max: 4, idleTimeoutMillis: 0 });
+  const url = await freshDatabase(name);
+  const pool = new pg.Pool({ connectionString: url, max: 4, idleTimeoutMillis: 0 });
   // pool.end() does not wait for the sockets to close, so the forced drop below can end a session
   // that is still saying goodbye: that error is expected and harmless.
   pool.on('error', () => undefined);
   try {
-    await runMigrations({ url: url.toString(), sets: migrationSets(), onProgress: () => undefined });
+    await runMigrations({ url, sets: migrationSets(), onProgress: () => undefined });
     const seeded = performance.now();
     // Seed as the owner, 2,000 orders (12,000 events) per transaction, interleaved like a real log:
     // every order's events are in version order; orders of 20 restaurants.
@@ -269,8 +267,8 @@ async function main() {
     console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, ${(await pool.query('show server_version')).rows[0].server_version}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   } finally {
     await pool.end();
-    await admin.query(`drop database ${name} with (force)`);
     await admin.end();
+    await dropDatabase(name);
   }
 }
 
