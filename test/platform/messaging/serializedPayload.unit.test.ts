@@ -15,6 +15,15 @@ test('a message built from JSON text sends that text and reads as the parsed val
   assert.equal(m.id, base.id);
 });
 
+test('the text is parsed on the first read of payload only, and once', () => {
+  const unparsable = withSerializedPayload(base, 'not json');
+  assert.equal(serializedPayload(unparsable), 'not json', 'sending needs no parse');
+  assert.throws(() => unparsable.payload, SyntaxError, 'the parse happens at the read');
+  const m = withSerializedPayload(base, '{"a": [1]}');
+  assert.equal(m.payload, m.payload, 'the same parsed value on every read');
+  assert.ok(Object.keys(m).includes('payload'), 'an own enumerable property, as spread and deepEqual see it');
+});
+
 test('a copy of such a message is serialised from its own payload, and a plain message as before', () => {
   const m = withSerializedPayload(base, '{"a": 1}');
   assert.equal(serializedPayload({ ...m, payload: null }), 'null');
