@@ -8,7 +8,11 @@
 #   NATS_URL=nats://127.0.0.1:4222 bench/outbox/drainInstructions.sh [nats|postgres]
 #   SMALL=10000 LARGE=25000 BATCH=48 PAYLOAD=order|small (48 rows: a batch of the commit → handler benchmark)
 #
-# Needs valgrind. Compare two commits by running this in a worktree of each (same SMALL, LARGE).
+# Needs valgrind. Compare two commits by running this in a worktree of each (same SMALL, LARGE), one
+# right after the other, and never two at once (their streams' subjects overlap). The count is not
+# fixed: under valgrind the relay's rounds still depend on timing (how many rows each claim finds), and
+# the same commit gave 95,409 and 132,588 per row in runs minutes apart (3 Dec 2026); two versions
+# measured back to back agreed in direction and size in every pair (decision 0061, revisited).
 set -euo pipefail
 kind=${1:-nats}
 small=${SMALL:-10000}
