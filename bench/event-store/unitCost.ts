@@ -34,6 +34,7 @@ import { sendBatch, type Statement, type UnitOfWorkContext } from '../../src/pla
 import { transactionSetup } from '../../src/platform/db/transactionSetup.ts';
 import { createEventStore, type EventStore } from '../../src/platform/events/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
+import { tenantFence } from '../../src/platform/tenancy/index.ts';
 import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
 
 const UNITS = Number(process.env.BENCH_UNITS ?? 16);
@@ -149,7 +150,7 @@ async function main(): Promise<void> {
 
     const stores = { outbox: createOrderStore(), alone: createEventStore({ schema: 'ordering' }) };
     const tenantId = randomUUID();
-    const fence: Statement = { name: 'brigade_enter_tenant', text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, ''] };
+    const fence = tenantFence(tenantId, '');
     const batchSettings = transactionSetup({ service: 'ordering', tenantId, actor: { kind: 'system', id: 'bench' } })[1]!;
 
     const unit = async (variant: Variant): Promise<Statement[]> => {

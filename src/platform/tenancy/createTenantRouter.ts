@@ -1,7 +1,8 @@
 import type pg from 'pg';
-import type { CommitStatementsFn, Databases, Statement, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { CommitStatementsFn, Databases, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
+import { tenantFence } from './tenantFence.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -54,9 +55,8 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     for (let hop = 0; ; hop++) {
       const placed = placementOf(tenantId);
       const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);
-      const fence: Statement = { name: 'brigade_enter_tenant', resultless: true, text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
       try {
-        return await attempt(pool, { ...options, setupStatements: [fence] });
+        return await attempt(pool, { ...options, setupStatements: [tenantFence(tenantId, placed)] });
       } catch (error) {
         const e = error as { code?: string; detail?: string };
         if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;

@@ -1,6 +1,7 @@
 export { createTenantRouter } from './createTenantRouter.ts';
 export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
+export { tenantFence } from './tenantFence.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';
 export type { TenantTable } from './tenantTables.ts';
