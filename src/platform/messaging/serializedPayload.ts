@@ -1,5 +1,8 @@
 import type { MessageHeaders, OutgoingMessage } from './types.ts';
 
+/** The value of a payload not parsed yet. */
+const UNPARSED: unique symbol = Symbol('unparsed');
+
 /**
  * `payload` of a message built from JSON text: an own, enumerable accessor (a spread copy `{ ...m }`
  * reads it, as it read the data property before) that parses the text on its first read only. The
@@ -17,8 +20,7 @@ class SerializedPayloadMessage implements OutgoingMessage {
   readonly headers: MessageHeaders;
   declare readonly payload: unknown;
   readonly #json: string;
-  #parsed = false;
-  #value: unknown;
+  #value: unknown = UNPARSED;
 
   constructor(message: Omit<OutgoingMessage, 'payload'>, json: string) {
     this.id = message.id;
@@ -30,10 +32,7 @@ class SerializedPayloadMessage implements OutgoingMessage {
   }
 
   static parsedPayload(message: SerializedPayloadMessage): unknown {
-    if (!message.#parsed) {
-      message.#value = JSON.parse(message.#json) as unknown;
-      message.#parsed = true;
-    }
+    if (message.#value === UNPARSED) message.#value = JSON.parse(message.#json) as unknown;
     return message.#value;
   }
 
