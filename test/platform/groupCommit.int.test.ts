@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases } from '../../src/platform/db/index.ts';
+import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
 describe('group commit of one-round-trip units', () => {
@@ -12,7 +12,10 @@ describe('group commit of one-round-trip units', () => {
     dbs = createDatabases({ url: db.url, poolSize: 4 });
     await dbs
       .poolForUrl(db.url)
-      .query('create table menu.gc_probe (x int primary key, tenant text, actor text, tx text); grant select, insert on menu.gc_probe to brigade_menu');
+      .query(
+        'create table menu.gc_probe (x int primary key, tenant text, actor text, tx text); grant select, insert on menu.gc_probe to brigade_menu; ' +
+          'create table menu.gc_merged (x int primary key, tenants text, units int, tx text); grant select, insert on menu.gc_merged to brigade_menu',
+      );
   });
   after(async () => {
     await dbs.close();
@@ -66,6 +69,69 @@ describe('group commit of one-round-trip units', () => {
       (await rows(200, 210)).map((r) => r.x),
       [200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210],
     );
+  });
+
+  // A probe of statement merging: each unit inserts x; merged, one statement inserts every unit's x and
+  // records the batch's tenants and how many units it carried.
+  const probeMerge: StatementMerge = {
+    id: 'gc_probe_merge',
+    statement: (values) => ({
+      text:
+        `insert into menu.gc_merged select x, current_setting('brigade.batch_tenants', true), cardinality($1::int[]), pg_current_xact_id()::text ` +
+        'from unnest($1::int[]) x returning x',
+      values: [values.map((v) => v[0])],
+    }),
+    split: (result, values) => values.map((v) => ({ ...result, rows: result.rows.filter((r: { x: number }) => r.x === v[0]) })),
+  };
+  const mergeable = (x: number): Statement => ({
+    text: `insert into menu.gc_merged values ($1, current_setting('brigade.tenant_id', true), 1, pg_current_xact_id()::text) returning x`,
+    values: [x],
+    merge: probeMerge,
+  });
+  const merged = async (from: number, to: number) =>
+    (await dbs.poolForUrl(db.url).query<{ x: number; tenants: string; units: number; tx: string }>('select * from menu.gc_merged where x between $1 and $2 order by x', [from, to])).rows;
+
+  test('units whose statements all merge run as one statement per kind, after the others, each getting its own results', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const blocker = commitStatements(pool, { service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);
+    const tenants = Array.from({ length: 6 }, () => randomUUID());
+    const units = tenants.map((tenantId, i) => commitStatements(pool, { service: 'menu', tenantId, actor: { kind: 'staff', id: `a${i}` } }, [mergeable(300 + i)]));
+    // One waiting unit that cannot merge (a statement without a merge) and one without a tenant.
+    const plain = commitStatements(pool, { service: 'menu', tenantId: randomUUID() }, [insert(320)]);
+    const noTenant = commitStatements(pool, { service: 'menu' }, [mergeable(321)]);
+    await blocker;
+    const results = await Promise.all(units);
+    assert.deepEqual(
+      results.map(([r]) => r?.rows.map((row: { x: number }) => row.x)),
+      tenants.map((_, i) => [300 + i]),
+    );
+    assert.equal((await plain)[0]?.rows[0]?.x, 320);
+    assert.equal((await noTenant)[0]?.rows[0]?.x, 321);
+    const rowsMerged = await merged(300, 305);
+    assert.deepEqual(rowsMerged.map((r) => [r.tenants, r.units]), tenants.map(() => [tenants.join(','), 6]), 'one statement for the six, acting for their six tenants');
+    const [alone] = await merged(321, 321);
+    assert.deepEqual([alone?.tenants, alone?.units], ['', 1], 'a unit without a tenant is not merged');
+    const [probe] = await rows(320, 320);
+    assert.equal(new Set([...rowsMerged.map((r) => r.tx), probe?.tx, alone?.tx]).size, 1, 'merged and unmerged units share the transaction');
+  });
+
+  test('a merged statement that fails runs its units again unmerged: only the failing unit gets an error', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    await commitStatements(pool, { service: 'menu', tenantId: randomUUID() }, [mergeable(400)]);
+    const blocker = commitStatements(pool, { service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);
+    const xs = [401, 402, 400, 403, 404];
+    const units = xs.map((x) => commitStatements(pool, { service: 'menu', tenantId: randomUUID() }, [mergeable(x)]));
+    await blocker;
+    const outcomes = await Promise.allSettled(units);
+    assert.deepEqual(
+      outcomes.map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : 'ok')),
+      ['ok', 'ok', '23505', 'ok', 'ok'],
+    );
+    const written = await merged(400, 404);
+    // Unmerged, the duplicate is blamed; the units before it and those after it run again, each group merged.
+    assert.deepEqual(written.map((r) => [r.x, r.units]), [[400, 1], [401, 2], [402, 2], [403, 2], [404, 2]]);
   });
 
   test('explicit transactions (readOnly, isolation) are never merged', async () => {

@@ -1,3 +1,4 @@
+import type pg from 'pg';
 import { ValidationError } from '../errors/index.ts';
 
 /** Who is acting: set per transaction and read by Row-Level Security policies. */
@@ -37,6 +38,29 @@ export interface Statement {
    * and its rows are not parsed; its result comes back empty.
    */
   readonly resultless?: boolean;
+  /**
+   * How this statement runs together with the same statement of other units of work as ONE statement
+   * (group commit, docs/decisions/0063). Platform code only: the merged statements act for several
+   * tenants at once.
+   */
+  readonly merge?: StatementMerge;
+}
+
+/**
+ * Turns the same statement of several units of work into one. The group committer merges units only
+ * when every statement of each has a merge, and their ids and keys agree statement by statement; the
+ * merged statements run last in their transaction, and any failure among them runs the units again
+ * unmerged, so each caller still gets its own result or error.
+ */
+export interface StatementMerge {
+  /** Names what the statement does; units merge when their statements' ids are equal, in order. */
+  readonly id: string;
+  /** What else must be equal among the merged units (e.g. the role); `undefined`: this one cannot merge. Default `''`. */
+  key?(values: readonly unknown[]): string | undefined;
+  /** The one statement that does what the statements with these values (one per unit, in order) would do. */
+  statement(values: readonly (readonly unknown[])[]): Statement;
+  /** Each unit's result from the merged statement's. Absent: a resultless statement (empty results). */
+  split?(result: pg.QueryResult, values: readonly (readonly unknown[])[]): pg.QueryResult[];
 }
 
 /** PostgreSQL settings the policies read; all transaction-local, so they end with the transaction. */
@@ -44,6 +68,12 @@ export const CONTEXT_SETTINGS = Object.freeze({
   tenantId: 'brigade.tenant_id',
   actorKind: 'brigade.actor_kind',
   actorId: 'brigade.actor_id',
+  /**
+   * The tenants of a merged batch (comma-separated UUIDs; docs/decisions/0063): set, with no tenant of
+   * its own, by the transaction that appends for several tenants in one statement, after
+   * `platform.enter_tenants` has fenced exactly these.
+   */
+  batchTenants: 'brigade.batch_tenants',
 });
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -56,11 +86,30 @@ export function serviceRole(service: string): string {
   return `brigade_${service}`;
 }
 
+/**
+ * Units of the same role and with a tenant merge into one settings statement: the role, no tenant and
+ * no actor of their own, and the units' tenants as {@link CONTEXT_SETTINGS.batchTenants}.
+ */
+const SETTINGS_MERGE: StatementMerge = Object.freeze({
+  id: 'brigade_settings',
+  key: (values: readonly unknown[]) => (values[1] === '' ? undefined : String(values[0])),
+  statement: (values: readonly (readonly unknown[])[]): Statement => ({
+    name: 'brigade_batch_settings',
+    resultless: true,
+    text:
+      `select set_config('role', $1, true), set_config('${CONTEXT_SETTINGS.tenantId}', '', true), ` +
+      `set_config('${CONTEXT_SETTINGS.actorKind}', '', true), set_config('${CONTEXT_SETTINGS.actorId}', '', true), ` +
+      `set_config('${CONTEXT_SETTINGS.batchTenants}', $2, true)`,
+    values: [values[0]![0], values.map((v) => v[1]).join(',')],
+  }),
+});
+
 // set_config('role', …, true) is SET LOCAL ROLE with a bound value, so role, tenant and actor travel as
 // bound values of one statement instead of text escaped into SQL.
 const SETTINGS: Statement = {
   name: 'brigade_settings',
   resultless: true,
+  merge: SETTINGS_MERGE,
   text:
     `select set_config('role', $1, true), set_config('${CONTEXT_SETTINGS.tenantId}', $2, true), ` +
     `set_config('${CONTEXT_SETTINGS.actorKind}', $3, true), set_config('${CONTEXT_SETTINGS.actorId}', $4, true)`,

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ValidationError } from '../errors/index.ts';
-import { eventStoreSchemaSql, type EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
+import type { EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -71,12 +71,4 @@ $fn$;
 revoke all on function ${s}.append_events(uuid, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[]) from public;
 grant execute on function ${s}.append_events(uuid, text, bigint, uuid[], text[], integer[], jsonb[], jsonb[]) to ${r};
 `;
-}
-
-/**
- * Every migration of an event store in `schema`, in order: what a new service puts in its migrations
- * folder (one file each) to get the current store.
- */
-export function eventStoreMigrationsSql(options: EventStoreSchemaOptions): string[] {
-  return [eventStoreSchemaSql(options), appendFunctionSql(options)];
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Statement, UnitOfWorkContext } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
+import { appendMerge } from './appendMerge.ts';
 import { createUpcasters, type Upcasters } from './createUpcasters.ts';
 import type { PendingEvent } from './types.ts';
 
@@ -33,6 +34,12 @@ export interface EventStoreOptions {
    * createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') })
    */
   readonly appendSql?: AppendSql;
+  /**
+   * Let the group committer merge appends of several units of work into one statement
+   * (docs/decisions/0063). Needs the schema's third migration (`mergedAppendSchemaSql`) and, with an
+   * `appendSql`, its `batchSql`; an append with `onAppend` or `extra` statements is not merged. Default `true`.
+   */
+  readonly mergeAppends?: boolean;
 }
 
 /**
@@ -44,6 +51,13 @@ export interface EventStoreOptions {
  */
 export interface AppendSql {
   readonly sql: string;
+  /**
+   * The same rows for a merged append of several streams and tenants (docs/decisions/0063): a
+   * data-modifying statement reading the relation `appended` (`tenant_id` uuid, `stream_id` text,
+   * `stream_version` bigint, `message_id` uuid, `type` text, `schema_version` int, `data` jsonb,
+   * `metadata` jsonb, `n`: the row's order). Without it the store's appends are not merged.
+   */
+  readonly batchSql?: string;
   /** Refuses events the SQL cannot take (throws a `ValidationError`) before anything is sent. */
   readonly validate?: (events: readonly PendingEvent[]) => void;
 }
@@ -69,7 +83,7 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
   return Object.freeze({
     schema: options.schema,
     table: `${pg.escapeIdentifier(options.schema)}.events`,
-    appendStatement: appendStatement(options.schema, options.appendSql?.sql),
+    appendStatement: appendStatement(options, options.appendSql?.sql),
     upcasters: options.upcasters ?? createUpcasters(),
     clock: options.clock ?? (() => new Date()),
     onAppend: options.onAppend,
@@ -81,13 +95,16 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
  * The append statement (values to be bound), with the store's `appendSql` as a WITH query. One statement
  * succeeds or fails whole: when the append refuses (a version check), the hook's rows are not written
  * either. A prepared statement's name stands for one text on every connection, so a hooked text gets a
- * name of its own.
+ * name of its own. With `merge` the group committer may run it merged with other units' appends.
  */
-function appendStatement(schema: string, hook: string | undefined): Statement {
+function appendStatement(options: EventStoreOptions, hook: string | undefined): Statement {
+  const schema = options.schema;
+  const mergeable = options.mergeAppends !== false && (hook === undefined || options.appendSql?.batchSql !== undefined);
+  const merge = mergeable ? { merge: appendMerge(schema, options.appendSql?.batchSql) } : {};
   const append =
     `select o_global_position::text as global_position, o_transaction_id::text as transaction_id, o_stream_version::text as stream_version, o_recorded_at as recorded_at ` +
     `from ${pg.escapeIdentifier(schema)}.append_events($1::uuid, $2::text, $3::bigint, $4::uuid[], $5::text[], $6::int[], $7::jsonb[], $8::jsonb[])`;
-  if (hook === undefined) return { name: `brigade_append_${schema}`, text: append };
+  if (hook === undefined) return { name: `brigade_append_${schema}`, text: append, ...merge };
   const text = `with append_hook as (\n${hook}\n)\n${append}`;
-  return { name: `brigade_append_${schema}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text };
+  return { name: `brigade_append_${schema}_${createHash('sha256').update(text).digest('hex').slice(0, 12)}`, text, ...merge };
 }

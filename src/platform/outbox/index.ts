@@ -1,5 +1,6 @@
 export { outboxSchemaSql, outboxChannel } from './outboxSchemaSql.ts';
-export { outboxCheckpointSql, outboxMigrationsSql } from './outboxCheckpointSql.ts';
+export { outboxCheckpointSql } from './outboxCheckpointSql.ts';
+export { outboxBatchPolicySql, outboxMigrationsSql } from './outboxBatchPolicySql.ts';
 export type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 export type { OutboxMessage } from './types.ts';
 export { writeToOutbox } from './writeToOutbox.ts';

@@ -13,7 +13,9 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
  * consumer's causation points at the event), headers correlation / causation from the event metadata,
  * the transaction's tenant, and `traceparent` when the event's `extra.traceparent` is a string; the
  * payload is the event's data. The rows are built in the server from the values the append binds
- * anyway, so no second copy of the events is serialised, sent or parsed.
+ * anyway, so no second copy of the events is serialised, sent or parsed. Its `batchSql` writes the same
+ * rows for a merged append (docs/decisions/0063), each with its own event's tenant; the outbox's batch
+ * policy (`outboxBatchPolicySql`) admits them.
  *
  * @example
  * const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
@@ -33,6 +35,16 @@ select e.message_id, ${prefix} || e.type, $2::text,
        e.data
   from unnest($4::uuid[], $5::text[], $7::jsonb[], $8::jsonb[]) with ordinality as e(message_id, type, data, metadata, n)
  order by e.n`,
+    batchSql: `insert into ${pg.escapeIdentifier(service)}.outbox (message_id, subject, aggregate_key, headers, payload)
+select a.message_id, ${prefix} || a.type, a.stream_id,
+       jsonb_build_object('correlation', a.metadata ->> 'correlationId',
+                          'causation', coalesce(a.metadata ->> 'causationId', ''),
+                          'tenant', a.tenant_id::text,
+                          'traceparent', case when jsonb_typeof(a.metadata -> 'extra' -> 'traceparent') = 'string'
+                                              then a.metadata -> 'extra' ->> 'traceparent' else '' end),
+       a.data
+  from appended a
+ order by a.n`,
     validate: (events: readonly PendingEvent[]) => {
       for (const [i, e] of events.entries()) {
         if (!TOKEN.test(e.type)) throw new ValidationError(`An event leaving through the outbox needs a type that is one subject token, got ${JSON.stringify(e.type)}`, { field: `events[${i}].type` });

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { ValidationError } from '../errors/index.ts';
-import { outboxSchemaSql, type OutboxSchemaOptions } from './outboxSchemaSql.ts';
+import type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
 
@@ -48,9 +48,4 @@ create index outbox_relay_order on ${s}.outbox (transaction_id, id);
 drop index ${s}.outbox_unpublished;
 alter table ${s}.outbox drop column published_at;
 `;
-}
-
-/** Every migration of a schema's outbox, in order: what a new service puts in its migrations folder. */
-export function outboxMigrationsSql(options: OutboxSchemaOptions): string[] {
-  return [outboxSchemaSql(options), outboxCheckpointSql(options)];
 }

@@ -1,14 +1,30 @@
-import type { Statement } from '../db/index.ts';
+import type { Statement, StatementMerge } from '../db/index.ts';
+
+/**
+ * Fences merged into one call (docs/decisions/0063): `platform.enter_tenants` checks that the tenants
+ * are exactly the transaction's batch tenants, takes each one's shared move lock and refuses (`BRMOV`)
+ * when one lives elsewhere than its unit believed.
+ */
+const FENCE_MERGE: StatementMerge = Object.freeze({
+  id: 'brigade_enter_tenant',
+  statement: (values: readonly (readonly unknown[])[]): Statement => ({
+    name: 'brigade_enter_tenants',
+    resultless: true,
+    text: 'select platform.enter_tenants($1::uuid[], $2::text[])',
+    values: [values.map((v) => v[0]), values.map((v) => v[1])],
+  }),
+});
 
 /**
  * The tenant fence that opens every routed transaction: `platform.enter_tenant` checks the tenant is
  * the transaction's own, takes its shared move lock and refuses (`BRMOV`) when the tenant lives in
  * another database than `placed` (`''`: the service's own). Nobody reads its result, so it is sent
- * without Describe (`resultless`).
+ * without Describe (`resultless`). Fences of units that the group committer merges become one
+ * `platform.enter_tenants` call.
  *
  * @example
  * tenantFence(tenantId, '') // for a tenant in the service's own database
  */
 export function tenantFence(tenantId: string, placed: string): Statement {
-  return { name: 'brigade_enter_tenant', resultless: true, text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
+  return { name: 'brigade_enter_tenant', resultless: true, merge: FENCE_MERGE, text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
 }
