@@ -6,8 +6,8 @@
  * 4 appends (OrderPlaced, OrderAccepted, CourierAssigned, OrderPickedUp), each its own transaction and
  * each with its expected version checked (0, 1, 2, 3). Brigade's appends run as in production: role
  * brigade_ordering, tenant and actor settings, the tenant fence, the migrated schema (`ordering.events`
- * with RLS, metadata and the xid8 column) and an outbox row per event, in three modes (see
- * benchBrigade). Emmett: getPostgreSQLEventStore(url)
+ * with RLS, metadata and the xid8 column) and an outbox row per event, in the modes of brigadeSystem;
+ * appends that wait for a batch in flight are merged into one statement (decision 0063). Emmett: getPostgreSQLEventStore(url)
  * .appendToStream(stream, [event], { expectedStreamVersion }) on a pool of the same size. pgbench:
  * `pgbench -N -c N -j 2 -T S` on a scale-N pgbench database (5 statements per transaction).
  * Then a replay: readAll over every Brigade event in pages of 5,000, folded per stream (events/s).
@@ -18,7 +18,7 @@
  *   BENCH_ROUNDS          rounds; each round measures every system in turn (default 3)
  *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
- *   BENCH_MODES           Brigade modes to run, separated by | (default all four, see BrigadeMode)
+ *   BENCH_MODES           Brigade modes to run, separated by | (default all five, see BrigadeMode)
  *   BENCH_NO_RELAY        set: no relay runs (the outbox rows pile up): what the outbox row costs alone
  *   BENCH_BUSY_POLL_MS    the relay's poll step (default: the platform's)
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
@@ -44,7 +44,7 @@ import { createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
-import { createRelay } from '../../src/platform/outbox/index.ts';
+import { createRelay, outboxAppendSql } from '../../src/platform/outbox/index.ts';
 import { applyBatch, ensureCheckpoint, runProjection } from '../../src/platform/projections/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
@@ -167,7 +167,7 @@ interface System {
   close(): Promise<void>;
 }
 
-type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit + projectors';
+type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit, unmerged' | 'appendAndCommit + projectors';
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
@@ -179,13 +179,19 @@ type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appe
  * `appendAndCommit` sends all of it as one implicit transaction in one round trip; the last mode also
  * runs the three order-view projectors during the phase, as `brigade start` does. `appendAndCommit, no
  * outbox` is the store alone (metadata, fence, one round trip, no outbox row, so no relay): what the
- * outbox and its relay cost.
+ * outbox and its relay cost. `appendAndCommit, unmerged` is `appendAndCommit` with a store that does not
+ * let the group committer merge its appends (`mergeAppends: false`, decision 0063): what merging gains.
  */
 async function brigadeSystem(mode: BrigadeMode, database: string): Promise<System & { replay(): Promise<{ events: number; perSecond: number; streams: number }> }> {
   const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8, commitsInFlight: IN_FLIGHT });
   const router = createTenantRouter({ databases });
   const withOutbox = mode !== 'appendAndCommit, no outbox';
-  const store = withOutbox ? createOrderStore() : createEventStore({ schema: 'ordering' });
+  const store =
+    mode === 'appendAndCommit, unmerged'
+      ? createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order'), mergeAppends: false })
+      : withOutbox
+        ? createOrderStore()
+        : createEventStore({ schema: 'ordering' });
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
   const pool = databases.poolFor('ordering');
   const transport = process.env.NATS_URL
@@ -325,7 +331,7 @@ async function main() {
     `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
   );
-  const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit + projectors'];
+  const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit, unmerged', 'appendAndCommit + projectors'];
   const modes = process.env.BENCH_MODES === undefined ? allModes : allModes.filter((m) => process.env.BENCH_MODES!.split('|').includes(m));
   const systems: System[] = [];
   try {
