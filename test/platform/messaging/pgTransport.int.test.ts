@@ -101,6 +101,34 @@ describe('PostgreSQL transport: leases and fencing', () => {
     assert.equal(after.rows[0].n, 48);
   });
 
+  test('the LISTEN connection breaking after close (the server ending its session) is not released twice', async () => {
+    const own = new pg.Pool({ connectionString: db.url, max: 4 });
+    own.on('error', () => undefined); // the pool reports a broken connection of its own as well
+    const clients: pg.PoolClient[] = [];
+    own.on('connect', (client) => clients.push(client as pg.PoolClient));
+    const t = token();
+    const pgTransport = createPgTransport({ pool: own, pollIntervalMs: 200 });
+    try {
+      await pgTransport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+      const c = new AbortController();
+      const worker = pgTransport.subscribe({ subscription: t, signal: c.signal }, async () => undefined);
+      let listening: pg.PoolClient | undefined;
+      for (let i = 0; i < 100 && listening === undefined; i++) {
+        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where query like 'listen %' and state = 'idle'`);
+        if (rows[0].n > 0) listening = clients.find((client) => client.listenerCount('notification') > 0);
+        else await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      assert.ok(listening, 'the transport listens');
+      c.abort();
+      await worker.done;
+      await pgTransport.close();
+      assert.doesNotThrow(() => listening.emit('error', new Error('terminating connection due to administrator command')));
+    } finally {
+      await pgTransport.close();
+      await own.end();
+    }
+  });
+
   test('refuses unknown subscriptions, bad subjects and bad patterns', async () => {
     const c = new AbortController();
     await assert.rejects(transport.subscribe({ subscription: 'nope', signal: c.signal }, async () => undefined).done, UnknownSubscriptionError);

@@ -33,22 +33,35 @@ export function createPgTransport(options: PgTransportOptions): Transport {
   const { pool } = options;
   const pollMs = options.pollIntervalMs ?? 1000;
   const wakers = new Map<string, Set<() => void>>();
-  let listener: Promise<pg.PoolClient> | null = null;
+  /** The LISTEN connection, as the function that destroys it (once, however often it is called). */
+  let listener: Promise<() => void> | null = null;
   let closed = false;
 
-  const listen = (): Promise<pg.PoolClient> => {
+  const listen = (): Promise<() => void> => {
     listener ??= (async () => {
       const client = await pool.connect();
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        client.release(true); // destroyed, never pooled: it still LISTENs
+      };
       client.on('notification', (n) => {
         for (const wake of wakers.get(n.payload ?? '') ?? []) wake();
       });
       // A broken LISTEN connection only costs latency (workers still poll); the next subscribe reconnects.
+      // It may also break after close() destroyed it (the server ending the session): nothing to do then.
       client.on('error', () => {
         listener = null;
-        client.release(true);
+        release();
       });
-      await client.query(`listen ${client.escapeIdentifier(BUS_CHANNEL)}`);
-      return client;
+      try {
+        await client.query(`listen ${client.escapeIdentifier(BUS_CHANNEL)}`);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      return release;
     })();
     listener.catch(() => (listener = null));
     return listener;
@@ -176,10 +189,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       closed = true;
       const l = listener;
       listener = null;
-      if (l) {
-        const client = await l.catch(() => null);
-        client?.release(true); // destroyed, never pooled: it still LISTENs
-      }
+      if (l) (await l.catch(() => null))?.();
     },
   };
 }
