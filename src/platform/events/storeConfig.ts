@@ -83,7 +83,7 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
   return Object.freeze({
     schema: options.schema,
     table: `${pg.escapeIdentifier(options.schema)}.events`,
-    appendStatement: appendStatement(options, options.appendSql?.sql),
+    appendStatement: appendStatement(options),
     upcasters: options.upcasters ?? createUpcasters(),
     clock: options.clock ?? (() => new Date()),
     onAppend: options.onAppend,
@@ -97,8 +97,9 @@ export function resolveStoreConfig(options: EventStoreOptions): StoreConfig {
  * either. A prepared statement's name stands for one text on every connection, so a hooked text gets a
  * name of its own. With `merge` the group committer may run it merged with other units' appends.
  */
-function appendStatement(options: EventStoreOptions, hook: string | undefined): Statement {
-  const schema = options.schema;
+function appendStatement(options: EventStoreOptions): Statement {
+  const { schema } = options;
+  const hook = options.appendSql?.sql;
   const mergeable = options.mergeAppends !== false && (hook === undefined || options.appendSql?.batchSql !== undefined);
   const merge = mergeable ? { merge: appendMerge(schema, options.appendSql?.batchSql) } : {};
   const append =
