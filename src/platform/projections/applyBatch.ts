@@ -3,6 +3,7 @@ import type { GlobalPosition } from '../events/index.ts';
 import { checkpointTable, qualifiedTable } from './defineProjection.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
+import { readSharedPage } from './sharedTail.ts';
 import type { Projection, ViewRow } from './types.ts';
 
 /** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
@@ -33,7 +34,8 @@ export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<
  * the checkpoint, so the writes and the checkpoint commit together or not at all. The row lock makes
  * batches of one projection strictly one after another whoever runs them (a second runner, a
  * rebuild's swap), so no event is applied twice even if two processes believed they led. One NOTIFY
- * per batch tells listeners (the live-board stream) to look.
+ * per batch tells listeners (the live-board stream) to look. The events come from the store's tail
+ * shared by this process's projections (`readSharedPage`): each event is read from the database once.
  */
 export async function applyBatch(tx: Tx, projection: Projection, limit: number, target: string = qualifiedTable(projection)): Promise<BatchResult> {
   const table = checkpointTable(projection);
@@ -44,7 +46,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   const row = rows[0];
   if (row === undefined) throw new Error(`projection ${projection.name} has no checkpoint row`);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
-  const page = await projection.store.readAll(tx, { after, limit });
+  const page = await readSharedPage(projection.store, projection.service, tx, after, limit);
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastRecordedAt: null };
   const relevant = handledEvents(projection, page.events);
   const changes = relevant.length === 0 ? [] : await projection.apply(tx, relevant, target);

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { commitStatements, unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { createEventStore, START, type EventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
+import { formatPosition } from '../../../src/platform/projections/index.ts';
+import { readSharedPage } from '../../../src/platform/projections/sharedTail.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+
+describe('projections share the tail of the log they read (decision 0064)', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  const system: UnitOfWorkContext = { service: 'ordering', actor: { kind: 'system', id: 'test-tail' } };
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  /** A store whose readAll counts the events it reads from the database. */
+  const counting = () => {
+    const store = createEventStore({ schema: 'ordering' });
+    const counts = { reads: 0, events: 0 };
+    const wrapped: EventStore = {
+      ...store,
+      readAll: async (tx, options) => {
+        const page = await store.readAll(tx, options);
+        counts.reads++;
+        counts.events += page.events.length;
+        return page;
+      },
+    };
+    return { store: wrapped, counts };
+  };
+  const appendEvents = async (store: EventStore, n: number) => {
+    const tenantId = randomUUID();
+    for (let i = 0; i < n; i++) {
+      await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId }, `s-${randomUUID()}`, [{ type: 'T', data: { i } }], 0);
+    }
+  };
+  const page = (store: EventStore, after: GlobalPosition, limit: number) => unitOfWork(pool, system, (tx) => readSharedPage(store, 'ordering', tx, after, limit));
+  /** Every event after `from` as a direct read sees it now. */
+  const direct = async (store: EventStore, from: GlobalPosition) =>
+    unitOfWork(pool, system, async (tx) => {
+      const all: string[] = [];
+      for (let after = from; ; ) {
+        const read = await store.readAll(tx, { after, limit: 1000 });
+        if (read.events.length === 0) return all;
+        all.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        after = read.checkpoint;
+      }
+    });
+
+  test('three readers at the same pace get the same pages, and each event is read from the database once', async () => {
+    const { store, counts } = counting();
+    const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
+    counts.reads = 0;
+    counts.events = 0;
+    await appendEvents(store, 40);
+    const checkpoints = [from, from, from];
+    const seen: string[][] = [[], [], []];
+    for (let round = 0; round < 8; round++) {
+      for (let r = 0; r < 3; r++) {
+        const read = await page(store, checkpoints[r]!, 7);
+        seen[r]!.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        checkpoints[r] = read.checkpoint;
+      }
+    }
+    const readByThree = counts.events;
+    const expected = await direct(store, from);
+    assert.equal(expected.length, 40);
+    for (const s of seen) assert.deepEqual(s, expected);
+    assert.equal(readByThree, 40, 'each event read from the database once for the three readers');
+  });
+
+  test('readers at different paces, with appends between their reads, each see the whole order once, without a gap', async () => {
+    const { store } = counting();
+    const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
+    const limits = [5, 11, 3];
+    const checkpoints = [from, from, from];
+    const seen: string[][] = [[], [], []];
+    for (let round = 0; round < 30; round++) {
+      if (round % 3 === 0) await appendEvents(store, 4);
+      for (let r = 0; r < 3; r++) {
+        if ((round + r) % (r + 1) !== 0) continue; // reader r reads every (r+1)th round
+        const read = await page(store, checkpoints[r]!, limits[r]!);
+        seen[r]!.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        checkpoints[r] = read.checkpoint;
+      }
+    }
+    // Drain each reader to the end.
+    for (let r = 0; r < 3; r++) {
+      for (;;) {
+        const read = await page(store, checkpoints[r]!, limits[r]!);
+        if (read.events.length === 0) break;
+        seen[r]!.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        checkpoints[r] = read.checkpoint;
+      }
+    }
+    const expected = await direct(store, from);
+    assert.equal(expected.length, 40);
+    for (const s of seen) assert.deepEqual(s, expected);
+  });
+
+  test('an event committed late is not skipped: the tail stops below the oldest running transaction', async () => {
+    const { store } = counting();
+    const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
+    const tenantId = randomUUID();
+    const late = await pool.connect();
+    try {
+      await late.query('begin');
+      await late.query(`select set_config('role', 'brigade_ordering', true), set_config('brigade.tenant_id', $1, true)`, [tenantId]);
+      await late.query(`select * from ordering.append_events($1, 'late', 0, array[gen_random_uuid()], array['T'], array[1], array['{}'::jsonb], array['{}'::jsonb])`, [tenantId]);
+      await appendEvents(store, 3);
+      const first = await page(store, from, 10);
+      assert.equal(first.events.length, 0, 'nothing passes the open transaction');
+      await late.query('commit');
+    } finally {
+      late.release();
+    }
+    const seen: string[] = [];
+    for (let after = from; ; ) {
+      const read = await page(store, after, 2);
+      if (read.events.length === 0) break;
+      seen.push(...read.events.map((e) => `${e.streamId}`));
+      after = read.checkpoint;
+    }
+    assert.equal(seen.length, 4);
+    assert.equal(seen[0], 'late');
+  });
+});
