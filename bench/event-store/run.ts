@@ -22,6 +22,7 @@
  *   BENCH_NO_RELAY        set: no relay runs (the outbox rows pile up): what the outbox row costs alone
  *   BENCH_BUSY_POLL_MS    the relay's poll step (default: the platform's)
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
+ *   BENCH_PROJECTOR_IDLE_MS  the projectors' idle step in the `+ projectors` mode (default: the platform's)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -87,6 +88,8 @@ const LIFECYCLE = [
   (id: string) => ({ type: 'OrderPickedUp', data: { orderId: id, courierId: COURIER } }),
 ];
 const COURIER = randomUUID();
+/** The projectors' options in the `+ projectors` mode: the platform's, or BENCH_PROJECTOR_IDLE_MS. */
+const PROJECTOR_OPTIONS = process.env.BENCH_PROJECTOR_IDLE_MS === undefined ? {} : { idleMs: Number(process.env.BENCH_PROJECTOR_IDLE_MS) };
 
 interface Result {
   appends: number;
@@ -212,7 +215,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
       const stop = new AbortController();
       const workers = [
         ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport, ...BUSY_POLL }).run(stop.signal)] : []),
-        ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, {}).run(stop.signal)) : []),
+        ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, PROJECTOR_OPTIONS).run(stop.signal)) : []),
       ];
       try {
         return await drive(async (w, orderId, step) => {

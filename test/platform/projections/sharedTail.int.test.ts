@@ -107,6 +107,34 @@ describe('projections share the tail of the log they read (decision 0064)', () =
     for (const s of seen) assert.deepEqual(s, expected);
   });
 
+  test('a reader left behind the kept tail (4,096 events) reads on its own and still sees every event once', async () => {
+    const { store } = counting();
+    const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
+    const tenantId = randomUUID();
+    await pool.query(
+      `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata)
+       select $1, 'bulk-' || i, 1, gen_random_uuid(), 'T', jsonb_build_object('i', i), '{}' from generate_series(1, 5000) i`,
+      [tenantId],
+    );
+    const drain = async (checkpoint: GlobalPosition, limit: number, max = Infinity) => {
+      const seen: string[] = [];
+      while (seen.length < max) {
+        const read = await page(store, checkpoint, limit);
+        if (read.events.length === 0) break;
+        seen.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        checkpoint = read.checkpoint;
+      }
+      return { seen, checkpoint };
+    };
+    const slow = await drain(from, 500, 500); // reads one page, then falls behind
+    const fast = await drain(from, 500); // runs to the end: the tail keeps only its last 4,096 events
+    const rest = await drain(slow.checkpoint, 300);
+    const expected = await direct(store, from);
+    assert.equal(expected.length, 5000);
+    assert.deepEqual(fast.seen, expected);
+    assert.deepEqual([...slow.seen, ...rest.seen], expected);
+  });
+
   test('an event committed late is not skipped: the tail stops below the oldest running transaction', async () => {
     const { store } = counting();
     const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
