@@ -88,11 +88,17 @@ export function serviceRole(service: string): string {
 
 /**
  * Units of the same role and with a tenant merge into one settings statement: the role, no tenant and
- * no actor of their own, and the units' tenants as {@link CONTEXT_SETTINGS.batchTenants}.
+ * no actor of their own, and the units' tenants as {@link CONTEXT_SETTINGS.batchTenants}. Only a tenant
+ * id in canonical (lower-case) form merges: merged statements write it as the server prints a uuid,
+ * where a unit alone writes it as its context gives it (the outbox's `tenant` header), so a unit whose
+ * id is in another form runs unmerged and writes exactly what it would have written before.
  */
 const SETTINGS_MERGE: StatementMerge = Object.freeze({
   id: 'brigade_settings',
-  key: (values: readonly unknown[]) => (values[1] === '' ? undefined : String(values[0])),
+  key: (values: readonly unknown[]) => {
+    const tenant = values[1] as string;
+    return tenant === '' || tenant !== tenant.toLowerCase() ? undefined : String(values[0]);
+  },
   statement: (values: readonly (readonly unknown[])[]): Statement => ({
     name: 'brigade_batch_settings',
     resultless: true,

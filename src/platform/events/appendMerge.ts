@@ -4,7 +4,7 @@ import type { Statement, StatementMerge } from '../db/index.ts';
 
 /**
  * How a store's appends merge into ONE statement when the group committer commits several units of
- * work together (docs/decisions/0063), or `undefined` when they cannot (a hook without a batch form).
+ * work together (docs/decisions/0063); `batchHook` is the store's `appendSql.batchSql`, if any.
  * The merged statement does per event row what `append_events` does per call, for streams of several
  * tenants: it reads each stream's head through the primary key (a lateral join), refuses a stale
  * expected version or a newer transaction's head (`refuse_append`: `BRVER`, `BRORD`), and inserts the

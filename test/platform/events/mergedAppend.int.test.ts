@@ -50,7 +50,8 @@ describe('event store: appends merged by the group committer (decision 0063)', (
     store.appendAndCommit(router.commitStatements, as(tenantId), stream, types.map((type) => ({ type, data: { stream, type } })), expected);
 
   test('units that wait append as ONE statement, each to its own tenant, with its outbox rows and its own result', async () => {
-    const tenants = Array.from({ length: 8 }, () => randomUUID());
+    // One tenant id in upper case, as a context may carry it: that unit runs unmerged, and still in the batch's transaction.
+    const tenants = Array.from({ length: 8 }, (_, i) => (i === 4 ? randomUUID().toUpperCase() : randomUUID()));
     const streams = tenants.map(() => `order-${randomUUID()}`);
     // Two streams already have events, so their appends check a version other than 0.
     await append(tenants[0]!, streams[0]!, ['OrderPlaced'], 0);
@@ -65,11 +66,14 @@ describe('event store: appends merged by the group committer (decision 0063)', (
 
     const merged = sent.filter((names) => names.some((n) => n.startsWith('brigade_merged_append_ordering_')));
     assert.equal(merged.length, 1, `one merged batch, sent: ${JSON.stringify(sent)}`);
-    assert.deepEqual(merged[0]!.map((n) => n.replace(/_[0-9a-f]{12}$/, '')), ['brigade_batch_settings', 'brigade_enter_tenants', 'brigade_merged_append_ordering']);
+    assert.deepEqual(merged[0]!.map((n) => n.replace(/_[0-9a-f]{12}$/, '')), [
+      ...['brigade_settings', 'brigade_enter_tenant', 'brigade_append_ordering'], // the upper-case tenant's unit, alone
+      ...['brigade_batch_settings', 'brigade_enter_tenants', 'brigade_merged_append_ordering'], // the other seven
+    ]);
 
     results.forEach((result, i) => {
       assert.equal(result.nextExpectedVersion, expected[i]! + types(i).length);
-      assert.deepEqual(result.events.map((e) => [e.streamId, e.streamVersion, e.type, e.metadata.tenantId]), types(i).map((type, k) => [streams[i], expected[i]! + k + 1, type, tenants[i]]));
+      assert.deepEqual(result.events.map((e) => [e.streamId, e.streamVersion, e.type, e.metadata.tenantId.toLowerCase()]), types(i).map((type, k) => [streams[i], expected[i]! + k + 1, type, tenants[i]!.toLowerCase()]));
     });
     const positions = results.flatMap((r) => r.events.map((e) => e.globalPosition));
     assert.equal(new Set(positions.map((p) => p.transactionId)).size, 1, 'one transaction');
@@ -82,7 +86,7 @@ describe('event store: appends merged by the group committer (decision 0063)', (
     for (const [i, result] of results.entries()) {
       for (const e of result.events) {
         const row = stored.rows.find((r) => r.stream_id === streams[i] && Number(r.stream_version) === e.streamVersion);
-        assert.deepEqual([row?.tenant_id, row?.message_id, row?.position], [tenants[i], e.metadata.messageId, String(e.globalPosition.position)]);
+        assert.deepEqual([row?.tenant_id, row?.message_id, row?.position], [tenants[i]!.toLowerCase(), e.metadata.messageId, String(e.globalPosition.position)]);
       }
     }
     const outbox = await admin.query<{ message_id: string; subject: string; aggregate_key: string; tenant: string }>(
@@ -91,7 +95,10 @@ describe('event store: appends merged by the group committer (decision 0063)', (
     );
     const appended = results.flatMap((r, i) => r.events.map((e) => [e.metadata.messageId, `ordering.order.${e.type}`, streams[i], tenants[i]]));
     const earlier = 3; // the three events appended before the merged batch
-    assert.deepEqual(outbox.rows.slice(earlier).map((r) => [r.message_id, r.subject, r.aggregate_key, r.tenant]), appended, 'the outbox rows, in append order');
+    const byMessage = (rows: unknown[][]) => [...rows].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+    assert.deepEqual(byMessage(outbox.rows.slice(earlier).map((r) => [r.message_id, r.subject, r.aggregate_key, r.tenant])), byMessage(appended), 'the outbox rows, each tenant as its context gave it');
+    const mergedOnly = outbox.rows.slice(earlier).filter((r) => r.aggregate_key !== streams[4]);
+    assert.deepEqual(mergedOnly.map((r) => r.message_id), appended.filter((a) => a[2] !== streams[4]).map((a) => a[0]), 'the merged units\' rows in append order');
   });
 
   test('a stale expected version among merged units: that unit alone gets ConcurrencyError, the others commit merged', async () => {
