@@ -1,4 +1,5 @@
 import { readdir, readFile } from 'node:fs/promises';
+import type pg from 'pg';
 
 /**
  * CPU seconds used so far by every process whose command name is `name` (`postgres`, `nats-server`) on
@@ -37,4 +38,21 @@ export async function readCpu(): Promise<CpuReading> {
 export async function cpuSince(before: CpuReading, per = 1): Promise<CpuReading> {
   const after = await readCpu();
   return { node: (after.node - before.node) / per, postgres: (after.postgres - before.postgres) / per, nats: (after.nats - before.nats) / per };
+}
+
+/**
+ * CPU seconds used so far by the backends connected to database `database` (Linux, PostgreSQL on this
+ * machine), or null when a backend's /proc entry is unreadable. Take the difference of two readings
+ * while the same connections stay open.
+ */
+export async function backendCpuSeconds(admin: pg.Client, database: string): Promise<number | null> {
+  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [database]);
+  let ticks = 0;
+  for (const { pid } of rows) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (stat === null) return null;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / 100;
 }

@@ -17,7 +17,6 @@
  * when PostgreSQL runs on this machine and /proc is readable, the server backends' CPU time: on a
  * shared 2-CPU machine the CPU a variant costs is steadier than its wall time.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
@@ -31,6 +30,7 @@ import { rowColumns } from '../../src/platform/projections/rowColumns.ts';
 import { upsertRows } from '../../src/platform/projections/upsertRows.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
+import { backendCpuSeconds } from '../cpu.ts';
 import { ADMIN_URL, dropDatabase, freshDatabase } from '../database.ts';
 
 const orders = Number(process.argv[2] ?? 40_000);
@@ -43,29 +43,14 @@ const noSort = { setupStatements: [{ text: `select set_config('enable_sort', 'of
 
 /** Wall time, Node CPU time and server CPU time (null when unreadable) of `fn`. */
 async function measure<T>(admin: pg.Client, fn: () => Promise<T>): Promise<{ value: T; seconds: number; nodeCpu: number; serverCpu: number | null }> {
-  const server0 = await serverCpu(admin);
+  const server0 = await backendCpuSeconds(admin, name);
   const cpu0 = process.cpuUsage();
   const started = performance.now();
   const value = await fn();
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
-  const server1 = await serverCpu(admin);
+  const server1 = await backendCpuSeconds(admin, name);
   return { value, seconds, nodeCpu: (cpu.user + cpu.system) / 1e6, serverCpu: server0 === null || server1 === null ? null : server1 - server0 };
-}
-
-/** CPU seconds used so far by the backends connected to the bench database (Linux, same machine). */
-async function serverCpu(admin: pg.Client): Promise<number | null> {
-  const { rows } = await admin.query<{ pid: number }>('select pid from pg_stat_activity where datname = $1', [name]);
-  let ticks = 0;
-  for (const { pid } of rows) {
-    try {
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      return null;
-    }
-  }
-  return ticks / 100;
 }
 
 /**
@@ -195,7 +180,7 @@ async function main() {
     console.log(`\nwrites of ${folded.length.toLocaleString('en-US')} board rows (one transaction each):`);
     const writeVariants: Array<[string, (client: pg.PoolClient, tx: Tx) => Promise<void>]> = [
       ['jsonb_to_recordset, 1 statement', (client) => client.query(insertFromJsonb(columns), [JSON.stringify(folded)]).then(() => undefined)],
-      ['jsonb_to_recordset, 5,000 a statement', (_client, tx) => upsertRows(tx, 'ordering.bench_write', columns, folded, false).then(() => undefined)],
+      ['jsonb_to_recordset, 5,000 a statement', (_client, tx) => upsertRows(tx, 'ordering.bench_write', columns, folded).then(() => undefined)],
       ['COPY … FROM STDIN', (client) => copyRows(client, 'ordering.bench_write', columns, folded).then(() => undefined)],
     ];
     for (const [label, write] of writeVariants) {

@@ -15,7 +15,7 @@ export interface BatchResult {
   readonly read: number;
   /** The checkpoint after the batch. */
   readonly checkpoint: GlobalPosition;
-  /** Rows the batch changed. */
+  /** Rows the batch wrote (see {@link Projection.apply}). */
   readonly changes: readonly ViewRow[];
   /** `recordedAt` of the batch's last event (for lag), or null when nothing was read. */
   readonly lastRecordedAt: string | null;

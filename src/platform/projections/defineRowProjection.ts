@@ -116,7 +116,10 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
     await load(tx, target, events, rows);
     const changed = new Map<string, RowState>();
     foldInto(rows, changed, events);
-    return changed.size === 0 ? [] : upsertRows(tx, target, columns, [...changed.values()], true);
+    if (changed.size === 0) return [];
+    const written = [...changed.values()];
+    await upsertRows(tx, target, columns, written);
+    return written;
   };
 
   const replay = (): ProjectionReplay => {
@@ -152,11 +155,11 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
       },
       async write(tx, target, { fresh, rewritten }, copyClient) {
         if (copyClient === undefined) {
-          await upsertRows(tx, target, columns, [...fresh, ...rewritten], false);
+          await upsertRows(tx, target, columns, [...fresh, ...rewritten]);
           return;
         }
         const left = await copyRows(copyClient, target, columns, fresh);
-        await upsertRows(tx, target, columns, left.length === 0 ? rewritten : [...left, ...rewritten], false);
+        await upsertRows(tx, target, columns, left.length === 0 ? rewritten : [...left, ...rewritten]);
       },
       forget() {
         rows.clear();

@@ -15,8 +15,8 @@ export interface RowColumns {
   readonly record: string;
   /** `"tenant_id", "order_id"`: the key columns. */
   readonly keyList: string;
-  /** `t."tenant_id", t."order_id"`: the key columns of the table aliased `t`. */
-  readonly keyListOfT: string;
+  /** `v."tenant_id" = k."tenant_id" and v."order_id" = k."order_id"`: a table row `v` has key `k`. */
+  readonly keyMatch: string;
   /** The key columns with their types. */
   readonly keyRecord: string;
   /** `"status" = excluded."status", …`: every non-key column. */
@@ -47,7 +47,7 @@ export function rowColumns(columns: Readonly<Record<string, string>>, key: reado
     list: names.map(esc).join(', '),
     record: typed(names),
     keyList: key.map(esc).join(', '),
-    keyListOfT: key.map((k) => `t.${esc(k)}`).join(', '),
+    keyMatch: key.map((k) => `v.${esc(k)} = k.${esc(k)}`).join(' and '),
     keyRecord: typed(key),
     updateSet: names
       .filter((c) => !key.includes(c))

@@ -23,7 +23,8 @@ export interface Projection {
    * Applies a batch (in global order) to `target`, in the runner's transaction, which then advances
    * the checkpoint and commits both together. `target` is the escaped, schema-qualified table to
    * write: the live table, or a rebuild's shadow. Must be idempotent per event position (apply only
-   * events newer than the row's last position). Returns the rows it changed (for live streams).
+   * events newer than the row's last position). Returns the rows it wrote, as it sent them (for live
+   * feeds; a row the table already held at a newer position stays as it was).
    */
   apply(tx: Tx, events: readonly RecordedEvent[], target: string): Promise<readonly ViewRow[]>;
   /**

@@ -42,8 +42,8 @@ describe('copyRows: COPY stores what the upserts store', () => {
       const tx: Tx = clientTx(client, { service: 'ordering' });
       const left = await copyRows(client, 'public.by_copy', columns, rows);
       assert.deepEqual(left, [rows[2]], 'the row with an object in a text column is left to the upsert');
-      await upsertRows(tx, 'public.by_copy', columns, left, false);
-      await upsertRows(tx, 'public.by_upsert', columns, rows, false);
+      await upsertRows(tx, 'public.by_copy', columns, left);
+      await upsertRows(tx, 'public.by_upsert', columns, rows);
     } finally {
       client.release();
     }
