@@ -20,7 +20,8 @@
  *
  * Environment: BENCH_ROUNDS (default 3), BENCH_CHUNKS chunks per variant and round (default 20),
  * BENCH_CHUNK_ORDERS orders per chunk (default 190, about 760 events: 250 ms of the event-store
- * benchmark's appends), BENCH_VIEW_ROWS. Creates and drops its own database.
+ * benchmark's appends), BENCH_VIEW_ROWS. Creates its own database and drops it, unless
+ * BENCH_KEEP_DATABASE is set (to look at its plans afterwards).
  */
 import os from 'node:os';
 import pg from 'pg';
@@ -166,8 +167,8 @@ async function main() {
   } finally {
     await pool.end();
     await admin.end();
-    if (process.env.KEEP === undefined) await dropDatabase(name);
-    else console.log(name);
+    if (process.env.BENCH_KEEP_DATABASE === undefined) await dropDatabase(name);
+    else console.log(`kept database ${name}`);
   }
 }
 

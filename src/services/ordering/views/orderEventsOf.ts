@@ -17,6 +17,13 @@ export const STATUS_OF: Partial<Record<OrderEventType, string>> = Object.freeze(
 /** Statuses after which an order leaves the live lists (board, courier tasks). */
 export const FINISHED_STATUSES: readonly string[] = Object.freeze(['delivered', 'rejected', 'cancelled']);
 
+/**
+ * "The order of view row `t` is open", as SQL with the statuses written out: the predicate of the
+ * partial indexes of open orders (ordering migration 0033), which the planner uses only for a query
+ * that states it with the same constants (a bound array would not do).
+ */
+export const OPEN_ORDER_SQL = `t.status not in (${FINISHED_STATUSES.map((s) => `'${s}'`).join(', ')})`;
+
 /** The (tenant, order) key of an order event: from the stream id `order-<uuid>`, or null for another stream. */
 export function orderKey(event: FoldEvent): readonly string[] | null {
   if (!event.streamId.startsWith('order-')) return null;

@@ -34,9 +34,11 @@ export function toViewItem(row: Record<string, unknown>): ViewItem {
  */
 export async function readView(tx: Tx, projection: Projection, query: ViewQuery): Promise<{ checkpoint: GlobalPosition; position: string; items: ViewItem[] }> {
   const checkpoint = await readCheckpoint(tx, projection);
-  const { rows } = await tx.query<{ row: Record<string, unknown> }>(
-    `select to_jsonb(t) as row from ${qualifiedTable(projection)} t where ${query.where} order by ${query.orderBy} limit ${Math.trunc(query.limit)}`,
-    [...query.values],
-  );
+  const { rows } = await tx.query<{ row: Record<string, unknown> }>(viewSql(projection, query), [...query.values]);
   return { checkpoint, position: formatPosition(checkpoint), items: rows.map((r) => toViewItem(r.row)) };
+}
+
+/** The statement of {@link readView} for `query` (exported for its plans' test). */
+export function viewSql(projection: Pick<Projection, 'schema' | 'table'>, query: ViewQuery): string {
+  return `select to_jsonb(t) as row from ${qualifiedTable(projection)} t where ${query.where} order by ${query.orderBy} limit ${Math.trunc(query.limit)}`;
 }

@@ -17,7 +17,7 @@ import {
   type ProjectionListener,
 } from '../../../platform/projections/index.ts';
 import type { ServiceDeps } from '../../../platform/runtime/index.ts';
-import { FINISHED_STATUSES } from './orderEventsOf.ts';
+import { boardQuery, courierTasksQuery, customerOrdersQuery } from './listQueries.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
 import { readView, toViewItem, type ViewQuery } from './readView.ts';
 
@@ -89,7 +89,6 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       request.raw.once('close', () => controller.abort());
       return controller.signal;
     };
-    const open = (all: boolean | undefined) => (all === true ? '' : ` and t.status <> all($2::text[])`);
 
     /** Staff of `rid` or an admin; another restaurant's board is a 404. */
     const boardReader = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
@@ -108,7 +107,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           { service: 'ordering', tenantId: null, actor: { kind: 'courier', id: principal.subject } },
           views.courierTasks,
           after,
-          { where: `t.courier_id::text = $1${open(all)}`, values: all === true ? [principal.subject] : [principal.subject, FINISHED_STATUSES], orderBy: 't.assigned_at desc, t.order_id', limit: limit ?? 100 },
+          courierTasksQuery(principal.subject, all, limit),
           abortOnClose(request),
         );
         reply.header('x-view-position', read.position).header('x-view-lagging', String(lagging));
@@ -126,7 +125,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           { service: 'ordering', tenantId: null, actor: { kind: 'customer', id: principal.subject } },
           views.customerOrders,
           after,
-          { where: `t.customer_id::text = $1${open(all ?? true)}`, values: all === false ? [principal.subject, FINISHED_STATUSES] : [principal.subject], orderBy: 't.placed_at desc, t.order_id', limit: limit ?? 100 },
+          customerOrdersQuery(principal.subject, all, limit),
           abortOnClose(request),
         );
         reply.header('x-view-position', read.position).header('x-view-lagging', String(lagging));
@@ -145,7 +144,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           context,
           views.board,
           after,
-          { where: `t.tenant_id = $1${open(all)}`, values: all === true ? [rid] : [rid, FINISHED_STATUSES], orderBy: 't.placed_at, t.order_id', limit: limit ?? 500 },
+          boardQuery(rid, all, limit),
           abortOnClose(request),
         );
         reply.header('x-view-position', read.position).header('x-view-lagging', String(lagging));
