@@ -57,10 +57,35 @@ export const LIVE_MENU_SQL = menuDocumentSql({
   modifiers: '(select * from menu.modifiers where deleted_at is null)',
 });
 
-/** The menu as it stood at `$4`, including items deleted since. */
-export const MENU_AS_OF_SQL = menuDocumentSql({
-  categories: asOf('category', 'menu.categories'),
-  items: asOf('item', 'menu.items'),
-  groups: asOf('modifier_group', 'menu.modifier_groups'),
-  modifiers: asOf('modifier', 'menu.modifiers'),
-});
+/**
+ * The menu as it stood at `$4`, including items deleted since: the document of {@link menuDocumentSql},
+ * built bottom-up. Each level's history rows valid at `$4` are read ONCE and grouped by parent
+ * (modifiers by group, groups by item, items by category), then joined to their parents by hash. The
+ * live shape's correlated subqueries would, over history, scan every item's history valid then again
+ * for each category (and every modifier's for each group): rows of jsonb that no index can reach by
+ * parent, so a menu with a long history cost the product of its levels.
+ */
+export const MENU_AS_OF_SQL = `
+with m as (
+  select x.group_id, json_agg(json_build_object('id', x.id, 'name', x.name, 'priceDelta', x.price_delta) order by x.position, x.name) as list
+    from ${asOf('modifier', 'menu.modifiers')} x group by x.group_id
+), g as (
+  select x.item_id, json_agg(json_build_object(
+           'id', x.id, 'name', x.name, 'minChoices', x.min_choices, 'maxChoices', x.max_choices, 'modifiers', coalesce(m.list, '[]'::json)
+         ) order by x.name) as list
+    from ${asOf('modifier_group', 'menu.modifier_groups')} x left join m on m.group_id = x.id group by x.item_id
+), i as (
+  select x.category_id, json_agg(json_build_object(
+           'id', x.id, 'name', x.name, 'description', x.description, 'price', x.price, 'soldOut', x.sold_out, 'version', x.version,
+           'modifierGroups', coalesce(g.list, '[]'::json)
+         ) order by x.name) as list
+    from ${asOf('item', 'menu.items')} x left join g on g.item_id = x.id group by x.category_id
+)
+select json_build_object(
+  'restaurantId', $1::uuid,
+  'currency', $2::text,
+  'version', $3::bigint,
+  'categories', coalesce((
+    select json_agg(json_build_object('id', c.id, 'name', c.name, 'position', c.position, 'items', coalesce(i.list, '[]'::json)) order by c.position, c.name)
+      from ${asOf('category', 'menu.categories')} c left join i on i.category_id = c.id), '[]'::json)
+)::text as doc`;
