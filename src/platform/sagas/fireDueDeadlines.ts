@@ -20,20 +20,7 @@ export interface FiredDeadline {
  */
 export async function fireDueDeadlines(tx: Tx, registry: SagaRegistry, limit = 100): Promise<FiredDeadline[]> {
   const table = registry.table('saga_deadlines');
-  // SKIP LOCKED: a second scheduler takes other deadlines instead of waiting for this batch.
-  const { rows } = await tx.query<{ tenant_id: string; id: string; saga_id: string; name: string }>(
-    `with due as (
-       select tenant_id, id from ${table}
-        where fired_at is null and cancelled_at is null and due_at <= clock_timestamp()
-        order by due_at
-        limit $1
-        for update skip locked)
-     update ${table} d set fired_at = now()
-       from due
-      where d.tenant_id = due.tenant_id and d.id = due.id
-      returning d.tenant_id, d.id, d.saga_id, d.name`,
-    [limit],
-  );
+  const { rows } = await tx.query<{ tenant_id: string; id: string; saga_id: string; name: string }>(fireDueDeadlinesSql(table), [limit]);
   const fired: FiredDeadline[] = [];
   for (const d of rows) {
     await tx.query('savepoint saga_deadline');
@@ -49,4 +36,27 @@ export async function fireDueDeadlines(tx: Tx, registry: SagaRegistry, limit = 1
     }
   }
   return fired;
+}
+
+/**
+ * The claim of {@link fireDueDeadlines}; `$1` is the batch size (exported for its plan's test).
+ * SKIP LOCKED: a second scheduler takes other deadlines instead of waiting for this batch.
+ * `(select clock_timestamp())`, not `clock_timestamp()`: the function is volatile, so compared
+ * directly it is a filter evaluated per row, and the poll (every second) walked every open deadline,
+ * due or not, in saga_deadlines_due. As an initplan it is computed once and becomes the index
+ * condition `due_at <= $0`, and it still means "the moment the statement runs", not the transaction's
+ * start as now() would (a caller's transaction may have begun earlier)
+ * (docs/decisions/0066-saga-lookups-use-their-indexes.md).
+ */
+export function fireDueDeadlinesSql(table: string): string {
+  return `with due as (
+       select tenant_id, id from ${table}
+        where fired_at is null and cancelled_at is null and due_at <= (select clock_timestamp())
+        order by due_at
+        limit $1
+        for update skip locked)
+     update ${table} d set fired_at = now()
+       from due
+      where d.tenant_id = due.tenant_id and d.id = due.id
+      returning d.tenant_id, d.id, d.saga_id, d.name`;
 }

@@ -1,5 +1,5 @@
 import type { Tx } from '../db/index.ts';
-import { sagaTables } from './createSagaRegistry.ts';
+import { sagaTables, type SagaTable } from './createSagaRegistry.ts';
 import type { SagaInstance, SagaStatus } from './types.ts';
 
 /** One entry of a saga's log: what produced a version of the instance (see sagaLogSchemaSql). */
@@ -51,28 +51,16 @@ const isoOrNull = (value: unknown): string | null => (value === null || value ==
 /**
  * Reads saga `sagaId` from the saga store in `schema` with its log and deadlines, in one statement,
  * as the transaction's actor sees it (RLS: its tenant's sagas; `system` and `admin` see all), or
- * `null`. Needs no saga definitions, so tools can inspect sagas without running them.
+ * `null`. Needs no saga definitions, so tools can inspect sagas without running them. Pass
+ * `tenantId` when it is known (the saga is then read through its primary key); without it the saga is
+ * found by id alone, in whichever tenant the actor sees (the first started, should two share the id).
  *
  * @example
  * const saga = await unitOfWork(pool, { service: 'payments', actor: { kind: 'admin', id: 'cli' }, readOnly: true }, (tx) => showSaga(tx, 'payments', id));
  */
 export async function showSaga<S = unknown>(tx: Tx, schema: string, sagaId: string, options: { readonly tenantId?: string } = {}): Promise<SagaDetail<S> | null> {
-  const table = sagaTables(schema);
-  const { rows } = await tx.query<Record<string, unknown>>(
-    `select i.tenant_id, i.id, i.name, i.state, i.version, i.status, i.pending, i.completed, i.attempts, i.error,
-            i.created_at, i.updated_at, i.run_after, i.locked_by, i.locked_until,
-            coalesce((select json_agg(json_build_object('version', l.version, 'at', l.at, 'kind', l.kind, 'item', l.item, 'attempt', l.attempt,
-                                                        'status', l.status, 'data', l.data, 'error', l.error) order by l.version)
-                        from ${table('saga_log')} l where l.tenant_id = i.tenant_id and l.saga_id = i.id), '[]') as log,
-            coalesce((select json_agg(json_build_object('name', d.name, 'dueAt', d.due_at, 'firedAt', d.fired_at, 'cancelledAt', d.cancelled_at,
-                                                        'error', d.error) order by d.due_at, d.id)
-                        from ${table('saga_deadlines')} d where d.tenant_id = i.tenant_id and d.saga_id = i.id), '[]') as deadlines
-       from ${table('saga_instances')} i
-      where i.id = $1 and ($2::uuid is null or i.tenant_id = $2)
-      order by i.created_at
-      limit 1`,
-    [sagaId, options.tenantId ?? null],
-  );
+  const tenantId = options.tenantId;
+  const { rows } = await tx.query<Record<string, unknown>>(showSagaSql(sagaTables(schema), tenantId !== undefined), tenantId !== undefined ? [sagaId, tenantId] : [sagaId]);
   const row = rows[0];
   if (row === undefined) return null;
   return {
@@ -109,4 +97,25 @@ export async function showSaga<S = unknown>(tx: Tx, schema: string, sagaId: stri
       error: (d.error as string | null) ?? null,
     })),
   };
+}
+
+/**
+ * The statement of {@link showSaga} (exported for its plans' test): `$1` the saga id and, `byTenant`,
+ * `$2` its tenant. With a tenant it reads through the primary key `(tenant_id, id)`, without one
+ * through `saga_instances_id`; two texts, not `($2 is null or tenant_id = $2)`, which keeps the
+ * tenant out of the index condition (docs/decisions/0066-saga-lookups-use-their-indexes.md).
+ */
+export function showSagaSql(table: (name: SagaTable) => string, byTenant: boolean): string {
+  return `select i.tenant_id, i.id, i.name, i.state, i.version, i.status, i.pending, i.completed, i.attempts, i.error,
+          i.created_at, i.updated_at, i.run_after, i.locked_by, i.locked_until,
+          coalesce((select json_agg(json_build_object('version', l.version, 'at', l.at, 'kind', l.kind, 'item', l.item, 'attempt', l.attempt,
+                                                      'status', l.status, 'data', l.data, 'error', l.error) order by l.version)
+                      from ${table('saga_log')} l where l.tenant_id = i.tenant_id and l.saga_id = i.id), '[]') as log,
+          coalesce((select json_agg(json_build_object('name', d.name, 'dueAt', d.due_at, 'firedAt', d.fired_at, 'cancelledAt', d.cancelled_at,
+                                                      'error', d.error) order by d.due_at, d.id)
+                      from ${table('saga_deadlines')} d where d.tenant_id = i.tenant_id and d.saga_id = i.id), '[]') as deadlines
+     from ${table('saga_instances')} i
+    where ${byTenant ? 'i.tenant_id = $2 and i.id = $1' : 'i.id = $1'}
+    order by i.created_at
+    limit 1`;
 }

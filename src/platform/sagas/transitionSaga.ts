@@ -9,7 +9,11 @@ import { writeDeadlines } from './writeDeadlines.ts';
 
 /** Options of {@link transitionSaga}. */
 export interface TransitionOptions {
-  /** Limit the lookup to this tenant (the scheduler and runner, acting as `system`, see every tenant). */
+  /**
+   * The saga's tenant. Pass it whenever it is known: the read then goes through the primary key. Without
+   * it the read goes by id alone (the index `saga_instances_id`) and finds the saga in whichever tenant
+   * the transaction sees (`system` and `admin` see every tenant).
+   */
   readonly tenantId?: string;
   /** Retries after a version conflict before giving up with ConcurrencyError. Default 5. */
   readonly maxRetries?: number;
@@ -37,9 +41,10 @@ export interface TransitionResult<S> {
 export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry, sagaId: string, input: SagaInput, options: TransitionOptions = {}): Promise<TransitionResult<S>> {
   const table = registry.table('saga_instances');
   const maxRetries = options.maxRetries ?? 5;
+  const tenantId = options.tenantId;
   let seen: number | null = null;
   for (let attempt = 1; attempt <= maxRetries + 1; attempt++) {
-    const { rows } = await tx.query<SagaRow>(`select * from ${table} where id = $1 and ($2::uuid is null or tenant_id = $2)`, [sagaId, options.tenantId ?? null]);
+    const { rows } = await tx.query<SagaRow>(selectSagaSql(table, tenantId !== undefined), tenantId !== undefined ? [sagaId, tenantId] : [sagaId]);
     const row = rows[0];
     if (row === undefined) throw new SagaNotFoundError(sagaId);
     seen = row.version;
@@ -74,6 +79,17 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     }
   }
   throw new ConcurrencyError(seen ?? 0, null, `Saga ${sagaId} kept changing under ${maxRetries + 1} attempts to advance it`);
+}
+
+/**
+ * The statement that reads the instance to transition (exported for its plans' test): with a tenant
+ * (`$2`), through the primary key `(tenant_id, id)`; without one, through `saga_instances_id`. Two
+ * statement texts rather than `($2 is null or tenant_id = $2)`: that form leaves the tenant out of
+ * the index condition, so without a tenant, or in the generic plan of a prepared statement, the read
+ * scanned every tenant's instances (docs/decisions/0066-saga-lookups-use-their-indexes.md).
+ */
+export function selectSagaSql(table: string, byTenant: boolean): string {
+  return byTenant ? `select * from ${table} where tenant_id = $2 and id = $1` : `select * from ${table} where id = $1`;
 }
 
 /** What the saga log records about one input (see sagaLogSchemaSql). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { sagaLogSchemaSql, sagaSchemaSql } from '../../../src/platform/sagas/index.ts';
+import { sagaIdIndexSql, sagaLogSchemaSql, sagaMigrationsSql, sagaSchemaSql } from '../../../src/platform/sagas/index.ts';
 import { repoRoot } from '../../support/cli.ts';
 
 describe('saga schema drift guard', () => {
@@ -14,9 +14,23 @@ describe('saga schema drift guard', () => {
     const file = await readFile(path.join(repoRoot, 'src/services/payments/migrations/0010_saga_log.sql'), 'utf8');
     assert.equal(file, sagaLogSchemaSql({ schema: 'payments', role: 'brigade_payments' }));
   });
+  test('src/services/payments/migrations/0012_saga_id_index.sql is exactly sagaIdIndexSql({ schema: payments }), run outside a transaction', async () => {
+    const file = await readFile(path.join(repoRoot, 'src/services/payments/migrations/0012_saga_id_index.sql'), 'utf8');
+    assert.equal(file, sagaIdIndexSql({ schema: 'payments', role: 'brigade_payments' }));
+    assert.equal(file.split('\n', 1)[0], '-- brigade:no-transaction', 'CREATE INDEX CONCURRENTLY cannot run in a transaction');
+  });
+  test('the payments migrations hold every saga migration, in order', async () => {
+    const files = ['0002_sagas.sql', '0010_saga_log.sql', '0012_saga_id_index.sql'];
+    const generated = sagaMigrationsSql({ schema: 'payments', role: 'brigade_payments' });
+    assert.equal(generated.length, files.length, 'a new saga migration needs its file in every service that runs sagas');
+    for (const [i, name] of files.entries()) {
+      assert.equal(await readFile(path.join(repoRoot, 'src/services/payments/migrations', name), 'utf8'), generated[i], `${name} differs from sagaMigrationsSql()[${i}]`);
+    }
+  });
   test('refuses identifiers that are not plain lower-case names', () => {
     assert.throws(() => sagaSchemaSql({ schema: 'pay"ments', role: 'brigade_payments' }), { code: 'VALIDATION_FAILED' });
     assert.throws(() => sagaSchemaSql({ schema: 'payments', role: 'x; drop table y' }), { code: 'VALIDATION_FAILED' });
     assert.throws(() => sagaLogSchemaSql({ schema: 'payments; --', role: 'brigade_payments' }), { code: 'VALIDATION_FAILED' });
+    assert.throws(() => sagaIdIndexSql({ schema: 'payments', role: 'brigade payments' }), { code: 'VALIDATION_FAILED' });
   });
 });

@@ -49,7 +49,7 @@ export async function handleOrderEvent(tx: Tx, registry: SagaRegistry, message: 
   const event = EVENTS[type];
   if (event === undefined) return 'ignored';
   try {
-    const result = await advanceSaga(tx, registry, orderId, { type: event, data });
+    const result = await advanceSaga(tx, registry, orderId, { type: event, data }, { tenantId: message.headers.tenant });
     return result.applied ? 'advanced' : 'ignored';
   } catch (error) {
     if (error instanceof SagaNotFoundError) return 'ignored';

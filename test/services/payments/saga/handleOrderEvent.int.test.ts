@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork, type Tx } from '../../../../src/platform/db/index.ts';
+import type { Message } from '../../../../src/platform/messaging/index.ts';
+import { createSagaRegistry, loadSaga, sagaTables, type SagaRegistry } from '../../../../src/platform/sagas/index.ts';
+import { selectSagaSql } from '../../../../src/platform/sagas/transitionSaga.ts';
+import { createPaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
+import { handleOrderEvent, paymentSaga, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+
+const SYSTEM = { kind: 'system', id: 'test' } as const;
+
+describe('handleOrderEvent: an order event advances its payment saga, read by the message tenant’s primary key', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let registry: SagaRegistry;
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    // No step runs here (no runner): the ports are never called.
+    const unused = () => Promise.reject(new Error('not called'));
+    registry = createSagaRegistry({
+      schema: 'payments',
+      sagas: [paymentSaga({ provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), orders: { cancelOrder: unused }, paymentMethods: { cardFor: unused } }, { acceptWithinMs: 60_000 })],
+    });
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  const message = (tenant: string, type: string, payload: Record<string, unknown>): Pick<Message, 'subject' | 'headers' | 'payload'> => ({
+    subject: `ordering.order.${type}`,
+    headers: { correlation: randomUUID(), causation: randomUUID(), tenant, traceparent: '' },
+    payload,
+  });
+  /** Delivers `m` as the consumer does (in the message's tenant, as `system`), recording the statements it runs. */
+  const deliver = (m: Pick<Message, 'subject' | 'headers' | 'payload'>, statements: Array<{ text: string; values: readonly unknown[] }> = []) =>
+    unitOfWork(pool, { service: 'payments', tenantId: m.headers.tenant, actor: SYSTEM }, (tx) => {
+      const recording: Tx = {
+        context: tx.context,
+        afterCommit: (fn) => tx.afterCommit(fn),
+        query: (text, values) => {
+          statements.push({ text: typeof text === 'string' ? text : text.text, values: values ?? [] });
+          return tx.query(text, values);
+        },
+      };
+      return handleOrderEvent(recording, registry, m);
+    });
+  const saga = (tenant: string, orderId: string) => unitOfWork(pool, { service: 'payments', tenantId: tenant, actor: SYSTEM }, (tx) => loadSaga<PaymentSagaState>(tx, registry, orderId));
+
+  test('OrderPlaced starts the saga; OrderAccepted advances it, read with the tenant of the message', async () => {
+    const tenant = randomUUID();
+    const orderId = randomUUID();
+    assert.equal(await deliver(message(tenant, 'OrderPlaced', { orderId, customerId: randomUUID(), total: 2850, currency: 'EUR' })), 'started');
+    const statements: Array<{ text: string; values: readonly unknown[] }> = [];
+    assert.equal(await deliver(message(tenant, 'OrderAccepted', { orderId, etaMinutes: 15 }), statements), 'advanced');
+    const after = await saga(tenant, orderId);
+    assert.deepEqual([after?.version, after?.state.accepted, after?.tenantId], [2, true, tenant]);
+    const table = sagaTables('payments')('saga_instances');
+    const reads = statements.filter((s) => s.text === selectSagaSql(table, true) || s.text === selectSagaSql(table, false));
+    assert.deepEqual(reads, [{ text: selectSagaSql(table, true), values: [orderId, tenant] }], 'one read, through the primary key (tenant_id, id)');
+  });
+
+  test('an event whose tenant is not the saga’s is ignored and changes nothing', async () => {
+    const tenant = randomUUID();
+    const orderId = randomUUID();
+    assert.equal(await deliver(message(tenant, 'OrderPlaced', { orderId, customerId: randomUUID(), total: 1200, currency: 'EUR' })), 'started');
+    assert.equal(await deliver(message(randomUUID(), 'OrderAccepted', { orderId })), 'ignored');
+    const unchanged = await saga(tenant, orderId);
+    assert.deepEqual([unchanged?.version, unchanged?.state.accepted], [1, false]);
+    assert.equal(await deliver(message(tenant, 'OrderAccepted', { orderId })), 'advanced');
+  });
+});
