@@ -3,18 +3,21 @@ import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
+import { checkpointHistory } from './checkpointHistory.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
 import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
-import { pruneOutbox } from './pruneOutbox.ts';
+import { pruneOutbox, type PruneBound } from './pruneOutbox.ts';
 import { publishInOrder } from './publishInOrder.ts';
+import { readOutboxBacklog } from './readOutboxBacklog.ts';
 
 /** What a relay reports through {@link RelayOptions.onProgress}. */
 export type RelayEvent =
   | { readonly kind: 'leader' }
   | { readonly kind: 'standby' }
   | { readonly kind: 'published'; readonly messages: readonly OutgoingMessage[] }
+  /** One prune pass ended: `count` rows deleted, in all its batches. */
   | { readonly kind: 'pruned'; readonly count: number }
   | { readonly kind: 'sleeping' }
   /** Committed rows wait above the horizon (an older transaction is still running): the relay polls. */
@@ -33,10 +36,19 @@ export interface RelayOptions {
   readonly transport: Transport;
   /** Rows claimed per round. Default 500. */
   readonly batchSize?: number;
-  /** Published rows are deleted this long after publishing. Default 1 hour. */
+  /**
+   * Published rows are kept at least this long after the broker acked them, then deleted (decision
+   * 0067). The leader knows when it published; rows a previous leader published go once they were
+   * written this long ago, or this long after this relay took the lead. Default 1 hour.
+   */
   readonly retentionMs?: number;
-  /** How often the leader prunes. Default 60 s. */
+  /**
+   * How often the leader starts a prune pass. A pass deletes everything then due, in batches of
+   * `pruneBatchSize`, beside the relaying (decision 0067). Default 60 s.
+   */
   readonly pruneIntervalMs?: number;
+  /** Rows per prune DELETE: each batch is a short transaction of its own, so none holds its locks long. Default 1000. */
+  readonly pruneBatchSize?: number;
   /** A sleeping relay looks anyway this often (a lost notification, a stalled horizon). Default 1000 ms. */
   readonly pollIntervalMs?: number;
   /** A standby tries to take the leader lock this often. Default 1000 ms. */
@@ -103,6 +115,8 @@ const LOCK_CLASS = 0x6f75_7462;
  *   and the publish are one INSERT … SELECT (decision 0056): the rows never travel to the relay and
  *   back, the bus receives them in claim order, and `published` events carry them without payload.
  * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
+ * - Prune: every `pruneIntervalMs` the leader deletes, beside the relaying and in batches until done,
+ *   the rows it published at least `retentionMs` ago, by position in the relay's order (decision 0067).
  *
  * @example
  * const relay = createRelay({ pool: databases.poolFor('ordering'), service: 'ordering', transport, registry });
@@ -120,6 +134,7 @@ export function createRelay(options: RelayOptions): Relay {
   const batchSize = positive(options.batchSize ?? 500, 'batchSize');
   const retentionMs = positive(options.retentionMs ?? 3_600_000, 'retentionMs');
   const pruneIntervalMs = positive(options.pruneIntervalMs ?? 60_000, 'pruneIntervalMs');
+  const pruneBatchSize = positive(options.pruneBatchSize ?? 1000, 'pruneBatchSize');
   const pollIntervalMs = positive(options.pollIntervalMs ?? 1000, 'pollIntervalMs');
   const lockPollMs = positive(options.lockPollMs ?? 1000, 'lockPollMs');
   const idleLingerMs = options.idleLingerMs ?? 25;
@@ -133,16 +148,13 @@ export function createRelay(options: RelayOptions): Relay {
   let toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
 
   const readBacklog = () =>
-    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, async (tx) => {
-      const { rows } = await tx.query<{ depth: number; age: number }>(
-        `select count(*)::int as depth, coalesce(extract(epoch from now() - min(o.created_at)), 0)::float8 as age
-           from ${table} o, ${state} s where (o.transaction_id, o.id) > (s.relayed_transaction_id, s.relayed_id)`,
-      );
-      return { depth: rows[0]!.depth, oldestAgeSeconds: rows[0]!.age };
-    });
+    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, (tx) => readOutboxBacklog(tx, table, state));
 
-  /** Publishes the outbox while holding the lock on `client`; returns when aborted, throws when the session fails. */
-  const lead = async (client: pg.PoolClient, signal: AbortSignal): Promise<void> => {
+  /**
+   * Publishes the outbox while holding the lock on `client`; returns when aborted, throws when the
+   * session fails. `released` aborts once the session is given up (after either).
+   */
+  const lead = async (client: pg.PoolClient, signal: AbortSignal, released: AbortSignal): Promise<void> => {
     const wakeup = createSleeper(signal);
     client.on('notification', (n) => {
       if (n.channel === channel) wakeup.wake();
@@ -160,6 +172,36 @@ export function createRelay(options: RelayOptions): Relay {
     };
     await setSleeping(false);
     let checkpoint = await readOutboxCheckpoint(client, state);
+    // The prune's bound (decision 0067): when the checkpoint was where, noted as it moves. What this
+    // leader found already published it notes as published now; until that note is a retention old,
+    // those rows go by their created_at instead (when a predecessor published them is not known).
+    const inherited = checkpoint;
+    const history = checkpointHistory(retentionMs);
+    history.record(checkpoint, performance.now());
+    // Where this leader's last pass stopped: rows up to it are gone, the next pass starts after it.
+    let prunedTo: OutboxCheckpoint | undefined;
+    const pruneBound = (): PruneBound | null => {
+      const now = performance.now();
+      history.record(checkpoint, now);
+      const upTo = history.publishedBefore(now);
+      if (upTo !== null) return { after: prunedTo, upTo };
+      return inherited.id === '0' && inherited.transactionId === '0' ? null : { after: prunedTo, upTo: inherited, createdMoreThanMsAgo: retentionMs };
+    };
+    // A prune pass runs beside the relaying, on this session: the session runs one statement at a time,
+    // so a claim waits for at most one prune batch. Stopped (after its batch) when the relay stops; when
+    // the session failed, its batch fails with it, quietly.
+    const pruneSignal = AbortSignal.any([signal, released]);
+    let pruning: Promise<void> | null = null;
+    const startPrune = (bound: PruneBound) =>
+      pruneOutbox(client, table, bound, { batchSize: pruneBatchSize, signal: pruneSignal }).then(
+        ({ count, through }) => {
+          prunedTo = through ?? prunedTo;
+          if (count > 0) progress({ kind: 'pruned', count });
+        },
+        (error: unknown) => {
+          if (!pruneSignal.aborted) progress({ kind: 'error', error });
+        },
+      );
     // A checkpoint moved in memory but not yet saved: it goes out with a claim once checkpointIntervalMs
     // has passed since the last save (no round trip of its own). Lost in a crash, it only means those
     // batches are published again (and deduped).
@@ -204,10 +246,15 @@ export function createRelay(options: RelayOptions): Relay {
     let nextPrune = Date.now() + Math.min(pruneIntervalMs, 1000);
 
     while (!signal.aborted) {
-      if (Date.now() >= nextPrune) {
+      if (pruning === null && Date.now() >= nextPrune) {
         nextPrune = Date.now() + pruneIntervalMs;
-        const count = await pruneOutbox(client, table, checkpoint, retentionMs);
-        if (count > 0) progress({ kind: 'pruned', count });
+        const bound = pruneBound();
+        if (bound !== null) {
+          const pass = startPrune(bound).finally(() => {
+            if (pruning === pass) pruning = null;
+          });
+          pruning = pass;
+        }
       }
       const claimedAt = performance.now();
       const rows = await (ahead ?? claim(checkpoint));
@@ -245,6 +292,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (relayedTo !== null) {
           checkpoint = relayedTo;
           unsaved = relayedTo;
+          history.record(relayedTo, performance.now());
         }
         if (markable.length > 0) {
           const now = Date.now();
@@ -312,6 +360,7 @@ export function createRelay(options: RelayOptions): Relay {
     }
     // Stopping: save where the relay got to, so the next leader does not publish that batch again.
     await ahead?.catch(() => undefined);
+    await pruning;
     await flushCheckpoint();
   };
 
@@ -348,12 +397,15 @@ export function createRelay(options: RelayOptions): Relay {
         leading = true;
         metrics?.leader(schema, true);
         progress({ kind: 'leader' });
+        const session = new AbortController();
         try {
-          await lead(client, signal);
+          await lead(client, signal, session.signal);
         } catch (error) {
+          session.abort();
           progress({ kind: 'error', error: broken ?? error });
           await delay(Math.min(lockPollMs, 1000), signal);
         } finally {
+          session.abort();
           leading = false;
           metrics?.leader(schema, false);
           // Destroyed, never pooled: ending the session releases the lock, the LISTEN and the role.

@@ -1,7 +1,11 @@
 import client from 'prom-client';
+import { OUTBOX_DEPTH_CAP } from './readOutboxBacklog.ts';
 
 /** Reads an outbox's backlog at scrape time. */
 export type BacklogReader = () => Promise<{ readonly depth: number; readonly oldestAgeSeconds: number }>;
+
+/** A read of one registry's outboxes serves the other gauge's collect if it ended no longer ago than this. */
+const SHARED_READ_MS = 1000;
 
 /** The relay's instruments, labelled by outbox (schema). */
 export interface OutboxMetrics {
@@ -13,11 +17,20 @@ export interface OutboxMetrics {
   watch(outbox: string, read: BacklogReader): () => void;
 }
 
+/** One read of a registry's outboxes, and the gauges it has served. */
+interface SharedRead<T> {
+  readonly result: Promise<T>;
+  readonly servedTo: Set<'depth' | 'age'>;
+  /** When the read ended (`Date.now()`); `null` while it runs. */
+  endedAt: number | null;
+}
+
 const sources = new WeakMap<client.Registry, Map<string, BacklogReader>>();
 
 /**
  * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
- * from the database at scrape time), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
+ * from the database at scrape time, one read per scrape serving both; the depth saturates at
+ * {@link OUTBOX_DEPTH_CAP}), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
  * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`.
  */
 export function outboxMetrics(registry: client.Registry): OutboxMetrics {
@@ -26,25 +39,39 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
     const map = new Map<string, BacklogReader>();
     readers = map;
     sources.set(registry, map);
-    const backlog = async () => Promise.all([...map].map(async ([outbox, read]) => ({ outbox, ...(await read().catch(() => null)) })));
+    const readAll = async () => Promise.all([...map].map(async ([outbox, read]) => ({ outbox, ...(await read().catch(() => null)) })));
+    // Both gauges come from one read per scrape: the first gauge collected starts it, the other takes
+    // the same result (prom-client collects a registry's metrics concurrently). A gauge collected again
+    // starts a new read, as does one whose partner's read ended more than SHARED_READ_MS ago.
+    let shared: SharedRead<Awaited<ReturnType<typeof readAll>>> | null = null;
+    const backlog = (gauge: 'depth' | 'age') => {
+      let read = shared;
+      if (read === null || read.servedTo.has(gauge) || (read.endedAt !== null && Date.now() - read.endedAt > SHARED_READ_MS)) {
+        const started: SharedRead<Awaited<ReturnType<typeof readAll>>> = { result: readAll(), servedTo: new Set(), endedAt: null };
+        void started.result.then(() => (started.endedAt = Date.now()));
+        read = shared = started;
+      }
+      read.servedTo.add(gauge);
+      return read.result;
+    };
     new client.Gauge({
       name: 'brigade_outbox_depth',
-      help: 'Outbox rows not yet published',
+      help: `Outbox rows not yet published (counted up to ${OUTBOX_DEPTH_CAP}: the gauge saturates there)`,
       labelNames: ['outbox'] as const,
       registers: [registry],
       async collect() {
         this.reset();
-        for (const b of await backlog()) if (b.depth !== undefined) this.set({ outbox: b.outbox }, b.depth);
+        for (const b of await backlog('depth')) if (b.depth !== undefined) this.set({ outbox: b.outbox }, b.depth);
       },
     });
     new client.Gauge({
       name: 'brigade_outbox_oldest_age_seconds',
-      help: 'Age of the oldest unpublished outbox row (0 when empty)',
+      help: 'Age of the oldest unpublished outbox row: the next in the relay\'s order (0 when empty)',
       labelNames: ['outbox'] as const,
       registers: [registry],
       async collect() {
         this.reset();
-        for (const b of await backlog()) if (b.oldestAgeSeconds !== undefined) this.set({ outbox: b.outbox }, b.oldestAgeSeconds);
+        for (const b of await backlog('age')) if (b.oldestAgeSeconds !== undefined) this.set({ outbox: b.outbox }, b.oldestAgeSeconds);
       },
     });
     new client.Counter({ name: 'brigade_outbox_published_total', help: 'Messages the relay published (broker acked)', labelNames: ['outbox'] as const, registers: [registry] });
