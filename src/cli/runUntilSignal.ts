@@ -1,7 +1,7 @@
 import type { Config } from '../platform/config/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
-import { RELAY_WORKERS } from '../composition/services.ts';
+import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 
@@ -74,8 +74,15 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   return exitCode;
 }
 
-/** Every worker of the given services, flattened with its service name, plus their outbox relays. */
+/**
+ * Every worker of the given services, flattened with its service name, plus their outbox relays and,
+ * with the platform service, the platform's own (the bus retention).
+ */
 export function workersOf(services: readonly ServiceModule[]): RunOptions['workers'] {
   const names = new Set(services.map((s) => s.name));
-  return [...services.flatMap((s) => (s.workers ?? []).map((w) => ({ service: s.name, name: w.name, run: w.run }))), ...RELAY_WORKERS.filter((r) => names.has(r.service))];
+  return [
+    ...services.flatMap((s) => (s.workers ?? []).map((w) => ({ service: s.name, name: w.name, run: w.run }))),
+    ...RELAY_WORKERS.filter((r) => names.has(r.service)),
+    ...PLATFORM_WORKERS.filter((w) => names.has(w.service)),
+  ];
 }

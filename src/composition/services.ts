@@ -1,6 +1,7 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
+import { runBusRetention } from '../platform/messaging/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
@@ -51,6 +52,30 @@ export const RELAY_WORKERS = Object.freeze(
     },
   })),
 );
+
+/**
+ * The platform's own background work, run with the platform service's workers. `bus-retention`
+ * (decision 0068) deletes bus messages every subscription settled once past the dedupe window, and
+ * claim-checked payloads nobody needs any more, from the platform database (where the transport's bus
+ * is), every minute in bounded batches. Every process runs it; passes of several processes skip each
+ * other's rows. A failed pass is retried a minute later and said in the log at most once a minute.
+ */
+export const PLATFORM_WORKERS = Object.freeze([
+  {
+    service: 'platform',
+    name: 'bus-retention',
+    run: (deps: ServiceDeps, signal: AbortSignal) => {
+      const warn = warnEveryMinute('bus retention', 'settled bus messages and unneeded claim-check payloads stay until a pass succeeds');
+      return runBusRetention({
+        pool: deps.databases.poolFor('platform'),
+        signal,
+        onProgress: (event) => {
+          if (event.kind === 'error') warn(event.error);
+        },
+      });
+    },
+  },
+]);
 
 /** The migration sets of the given services (all by default), in apply order. */
 export function migrationSets(services: readonly ServiceModule[] = SERVICES): MigrationSet[] {

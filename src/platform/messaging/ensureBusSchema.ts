@@ -1,20 +1,36 @@
 import type pg from 'pg';
 import { runExclusiveDdl } from '../db/index.ts';
 import { busDeliveriesLeanSql } from './busDeliveriesLeanSql.ts';
+import { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 import { busSchemaSql } from './busSchemaSql.ts';
 
 /** Arbitrary but fixed: the advisory lock that serialises concurrent {@link ensureBusSchema} calls. */
 const BUS_SCHEMA_LOCK = 0x6272_6275; // 'brbu'
 
-/** Every bus migration, in order (platform migrations 0004 and 0011 are these texts). Each is idempotent. */
+/**
+ * Every bus migration, in order: platform migrations 0004, 0011 and 0014 are exactly these texts. Each
+ * is idempotent; the third runs outside a transaction (`-- brigade:no-transaction`).
+ */
 export function busMigrationsSql(): string[] {
-  return [busSchemaSql(), busDeliveriesLeanSql()];
+  return [busSchemaSql(), busDeliveriesLeanSql(), busRetentionIndexesSql()];
 }
 
 /**
  * Creates the bus schema if it is missing, and brings an older one up to date. Safe when many processes
- * start at once (see {@link runExclusiveDdl}).
+ * start at once (see {@link runExclusiveDdl}): everything runs in one transaction, so the retention
+ * indexes are built in their in-transaction form (see {@link busRetentionIndexesSql}).
+ *
+ * The first migration runs only when there is no bus yet: it only creates what is missing, and on a bus
+ * that exists the only thing missing is what a later migration dropped on purpose (0011's index on
+ * deliveries (message_id), which every second call used to build again).
  */
 export async function ensureBusSchema(pool: pg.Pool): Promise<void> {
-  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, busMigrationsSql().join('\n'));
+  const create = `do $ensure$
+begin
+  if to_regclass('brigade_bus.deliveries') is null then
+    execute $schema$${busSchemaSql()}$schema$;
+  end if;
+end
+$ensure$;`;
+  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), busRetentionIndexesSql({ concurrently: false })].join('\n'));
 }

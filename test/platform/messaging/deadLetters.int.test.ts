@@ -128,6 +128,14 @@ describe('poison message, dead-letter store and redrive', () => {
     await assert.rejects(dropDeadLetter(pool, one!.id), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
     await assert.rejects(showDeadLetter(pool, "1' or '1'='1"), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
     await assert.rejects(redriveDeadLetters(pool, transport, { id: one!.id }), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+    // A malformed id names no dead letter: the same typed 404 as an unknown one, never a cast error.
+    const notFound = (e: unknown) => (e as { code?: string; status?: number }).code === 'NOT_FOUND' && (e as { status?: number }).status === 404;
+    for (const bad of ['not-a-uuid', "1' or '1'='1", `${two!.id}x`, '']) {
+      await assert.rejects(redriveDeadLetters(pool, transport, { id: bad }), notFound, bad);
+      await assert.rejects(dropDeadLetter(pool, bad), notFound, bad);
+      await assert.rejects(showDeadLetter(pool, bad), notFound, bad);
+    }
+    assert.equal((await showDeadLetter(pool, two!.id.toUpperCase())).id, two!.id, 'an id in capitals is the same uuid');
     assert.deepEqual(await listDeadLetters(pool, { subscription: "x' or 1=1 --" }), []);
   });
 });

@@ -168,13 +168,15 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     redeliver: async (subscription: string, message: OutgoingMessage) => {
       validateSubscription(subscription);
       // Deliveries have no foreign keys (decision 0057): the join on subscriptions is what refuses an
-      // unknown subscription, and nothing is written then.
+      // unknown subscription, and nothing is written then. A message row still there is stamped
+      // published now: a prune that read it before this commits rechecks the age on the row it locks
+      // and leaves it (it would otherwise delete the message under the new delivery; decision 0068).
       const { rows } = await pool.query<{ known: boolean }>(
         `with s as (
            select name from brigade_bus.subscriptions where name = $1::text
          ), m as (
            insert into brigade_bus.messages (id, subject, key, headers, payload) select $2::uuid, $3::text, $4::text, $5::jsonb, $6::jsonb from s
-           on conflict (id) do update set id = excluded.id returning id
+           on conflict (id) do update set published_at = now() returning id
          ), d as (
            insert into brigade_bus.deliveries (subscription, message_id) select s.name, m.id from s, m
            on conflict (subscription, message_id) do nothing returning subscription

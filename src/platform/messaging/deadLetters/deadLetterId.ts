@@ -1,0 +1,13 @@
+import { NotFoundError } from '../../errors/index.ts';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `id` when it can name a dead letter (a UUID), checked before it is bound as `$1::uuid`, so that the
+ * lookup goes through the primary key and a malformed id is what it always was: `NotFoundError`
+ * (NOT_FOUND, 404), as for an id that names nothing, never a database cast error.
+ */
+export function deadLetterId(id: string): string {
+  if (!UUID.test(id)) throw new NotFoundError('Dead letter', id);
+  return id;
+}

@@ -1,0 +1,76 @@
+import type pg from 'pg';
+import { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';
+import { pruneBus } from './postgres/pruneBus.ts';
+
+/** What {@link runBusRetention} reports: each batch, each pass's totals, and each failure. */
+export type BusRetentionEvent =
+  | { readonly kind: 'batch'; readonly table: 'messages' | 'claim_checks'; readonly deleted: number }
+  | { readonly kind: 'pass'; readonly messages: number; readonly claimChecks: number }
+  | { readonly kind: 'error'; readonly error: unknown };
+
+/** Options for {@link runBusRetention}. */
+export interface BusRetentionOptions {
+  /** Pool of the database with the `brigade_bus` schema (the platform's). */
+  readonly pool: pg.Pool;
+  /** Ends the loop: after the batch in flight, or at once while it waits for the next pass. */
+  readonly signal: AbortSignal;
+  /** Pause after each pass, whether it succeeded or failed. Default 60 000 ms. */
+  readonly intervalMs?: number;
+  /** Bus messages are kept this long after their publish (the dedupe window). Default {@link pruneBus}'s: 2 minutes. */
+  readonly messagesOlderThanMs?: number;
+  /** Claim-checked payloads are kept this long after their last store. Default {@link purgeClaimChecks}'s: 1 hour. */
+  readonly claimCheckGraceMs?: number;
+  /** Rows per delete statement; default each operation's own (1000 messages, 100 payloads). */
+  readonly batchSize?: number;
+  /** Progress and trouble. A failed pass is reported here and retried after `intervalMs`; nothing is thrown. */
+  readonly onProgress?: (event: BusRetentionEvent) => void;
+}
+
+/**
+ * The bus retention loop (decision 0068): every `intervalMs`, {@link pruneBus} (messages every
+ * subscription settled, past the dedupe window) then {@link purgeClaimChecks} (payloads no
+ * subscription still needs, past their grace), each in bounded batches while a batch comes back
+ * full. Without it `brigade_bus.messages` and the claim-check tables grow for ever. A failure (the
+ * database restarting, say) is reported through `onProgress` and retried at the next pass, never
+ * thrown: rows only wait longer. Several processes may run it at once (the batches skip each
+ * other's rows). Resolves when `signal` aborts.
+ *
+ * @example
+ * await runBusRetention({ pool, signal, onProgress: (e) => e.kind === 'error' && warn(e.error) });
+ */
+export async function runBusRetention(options: BusRetentionOptions): Promise<void> {
+  const { pool, signal } = options;
+  const report = options.onProgress ?? (() => undefined);
+  const intervalMs = options.intervalMs ?? 60_000;
+  while (!signal.aborted) {
+    try {
+      const messages = await pruneBus(pool, {
+        olderThanMs: options.messagesOlderThanMs,
+        batchSize: options.batchSize,
+        signal,
+        onBatch: (deleted) => report({ kind: 'batch', table: 'messages', deleted }),
+      });
+      const claimChecks = await purgeClaimChecks(pool, {
+        graceMs: options.claimCheckGraceMs,
+        batchSize: options.batchSize,
+        signal,
+        onBatch: (deleted) => report({ kind: 'batch', table: 'claim_checks', deleted }),
+      });
+      report({ kind: 'pass', messages, claimChecks });
+    } catch (error) {
+      report({ kind: 'error', error });
+    }
+    // Checked after the pass too: an abort that came while it ran has no listener to wake. The
+    // listener goes when the pause ends, so a long-running loop does not pile them up on the signal.
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, intervalMs);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { describe, test } from 'node:test';
+import { busMigrationsSql, busRetentionIndexesSql } from '../../../src/platform/messaging/index.ts';
+
+const platformMigrations = new URL('../../../src/services/platform/migrations/', import.meta.url);
+
+describe('bus migrations (drift guard)', () => {
+  test('src/services/platform/migrations/0014_bus_retention_indexes.sql is exactly the third of busMigrationsSql(), run outside a transaction', async () => {
+    const text = await readFile(new URL('0014_bus_retention_indexes.sql', platformMigrations), 'utf8');
+    assert.equal(busMigrationsSql().length, 3);
+    assert.equal(busMigrationsSql()[2], busRetentionIndexesSql());
+    assert.equal(
+      text,
+      busRetentionIndexesSql(),
+      '0014_bus_retention_indexes.sql differs from busRetentionIndexesSql() in src/platform/messaging. An applied migration must not ' +
+        'change: put bus changes in a new platform migration (and a new generator in busMigrationsSql and ensureBusSchema).',
+    );
+    assert.equal(text.split('\n', 1)[0], '-- brigade:no-transaction', 'CREATE INDEX CONCURRENTLY cannot run in a transaction');
+  });
+
+  test('the in-transaction form (ensureBusSchema) builds the same indexes as the migration', () => {
+    const indexes = (sql: string) =>
+      [...sql.matchAll(/^create index (?:concurrently |if not exists )(\w+) on (.+);$/gm)].map((m) => `${m[1]} on ${m[2]}`);
+    const migration = indexes(busRetentionIndexesSql());
+    assert.equal(migration.length, 3);
+    assert.deepEqual(indexes(busRetentionIndexesSql({ concurrently: false })), migration);
+    assert.doesNotMatch(busRetentionIndexesSql({ concurrently: false }), /concurrently|brigade:no-transaction/);
+  });
+});

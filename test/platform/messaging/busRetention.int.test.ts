@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import pg from 'pg';
+import {
+  createPgTransport,
+  ensureBusSchema,
+  newMessageId,
+  purgeClaimChecks,
+  pruneBus,
+  runBusRetention,
+  type BusRetentionEvent,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { workersOf } from '../../../src/cli/runUntilSignal.ts';
+import { SERVICES } from '../../../src/composition/services.ts';
+import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { message, token, waitFor } from './support.ts';
+
+/**
+ * The bus retention (decision 0068): what goes (settled and past the window), what stays (a delivery
+ * left, or too young), that it goes in bounded batches and stops between them on abort, and that the
+ * loop the platform runs reports a failure and goes on instead of throwing.
+ */
+let db: TestDatabase;
+let pool: pg.Pool;
+let transport: Transport;
+
+before(async () => {
+  db = await createTestDatabase();
+  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  transport = createPgTransport({ pool, pollIntervalMs: 200 });
+});
+after(async () => {
+  await transport?.close();
+  await pool?.end();
+  await db?.drop();
+});
+// Each test counts what the retention deletes: it starts from an empty bus.
+beforeEach(async () => {
+  await pool.query('truncate brigade_bus.messages, brigade_bus.deliveries, brigade_bus.claim_checks, brigade_bus.claim_check_refs');
+});
+
+/** Writes `n` messages published `agoSeconds` ago; `pending` gives each a delivery of that subscription still to settle. */
+async function messages(n: number, agoSeconds: number, pending?: { subscription: string }): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => newMessageId());
+  await pool.query(
+    `insert into brigade_bus.messages (id, subject, key, headers, payload, published_at)
+     select id, 'retention.test', 'k', '{}', '{}', now() - make_interval(secs => $2) from unnest($1::uuid[]) id`,
+    [ids, agoSeconds],
+  );
+  if (pending) await pool.query(`insert into brigade_bus.deliveries (subscription, message_id) select $2, id from unnest($1::uuid[]) id`, [ids, pending.subscription]);
+  return ids;
+}
+
+const remaining = async (ids: readonly string[]): Promise<number> =>
+  (await pool.query<{ n: number }>('select count(*)::int as n from brigade_bus.messages where id = any($1::uuid[])', [ids])).rows[0]!.n;
+
+describe('pruneBus', () => {
+  test('deletes settled messages past the window in several bounded batches; keeps unsettled and recent ones', async () => {
+    const sub = token();
+    const settled = await messages(5, 600);
+    const unsettled = await messages(3, 600, { subscription: sub });
+    const recent = await messages(2, 10);
+    const batches: number[] = [];
+    const pruned = await pruneBus(pool, { olderThanMs: 120_000, batchSize: 2, onBatch: (n) => batches.push(n) });
+    assert.equal(pruned, 5);
+    // Two full batches, then one that was not full ended the run.
+    assert.deepEqual(batches, [2, 2, 1]);
+    assert.equal(await remaining(settled), 0);
+    assert.equal(await remaining(unsettled), 3, 'a message a subscription has not settled stays, however old');
+    assert.equal(await remaining(recent), 2, 'a message inside the dedupe window stays');
+  });
+
+  test('passes over unsettled messages between the batches without stalling on them', async () => {
+    const sub = token();
+    // Old unsettled messages older than the settled ones: each batch starts after the last one.
+    const unsettled = await messages(4, 900, { subscription: sub });
+    const settled = await messages(6, 600);
+    const batches: number[] = [];
+    assert.equal(await pruneBus(pool, { batchSize: 3, onBatch: (n) => batches.push(n) }), 6);
+    assert.deepEqual(batches, [3, 3, 0]);
+    assert.equal(await remaining(settled), 0);
+    assert.equal(await remaining(unsettled), 4);
+  });
+
+  test('stops between batches when the signal aborts', async () => {
+    const settled = await messages(6, 600);
+    const stop = new AbortController();
+    const batches: number[] = [];
+    const pruned = await pruneBus(pool, {
+      batchSize: 2,
+      signal: stop.signal,
+      onBatch: (n) => {
+        batches.push(n);
+        stop.abort();
+      },
+    });
+    assert.equal(pruned, 2);
+    assert.deepEqual(batches, [2]);
+    assert.equal(await remaining(settled), 4);
+    assert.equal(await pruneBus(pool, { signal: stop.signal }), 0, 'an aborted signal runs no batch at all');
+  });
+
+  test('a redelivered message counts as published again: the prune gives it a new dedupe window', async () => {
+    const sub = token();
+    await transport.ensureSubscription({ subscription: sub, pattern: 'retention.redrive.*' });
+    const m = message('retention.redrive.x', { n: 1 });
+    await transport.publish([m]);
+    // Its delivery settled long ago (say it was dead-lettered): the message is old and settled.
+    await pool.query(`update brigade_bus.messages set published_at = now() - interval '1 hour' where id = $1`, [m.id]);
+    await pool.query('delete from brigade_bus.deliveries where message_id = $1', [m.id]);
+    // The redrive writes the message again: a prune that read the old row before the redrive committed
+    // rechecks the age on the row it locks, so the message must not look old any more.
+    await transport.redeliver(sub, m);
+    await pool.query('delete from brigade_bus.deliveries where message_id = $1', [m.id]);
+    assert.equal(await pruneBus(pool), 0);
+    assert.equal(await remaining([m.id]), 1);
+    assert.equal(await pruneBus(pool, { olderThanMs: 0 }), 1);
+  });
+});
+
+describe('purgeClaimChecks', () => {
+  /** Stores `n` claim-checked payloads stored `agoSeconds` ago; `referenced` gives each a reference still to ack. */
+  async function payloads(n: number, agoSeconds: number, referenced = false): Promise<string[]> {
+    const shas = Array.from({ length: n }, () => createHash('sha256').update(newMessageId()).digest('hex'));
+    await pool.query(
+      `insert into brigade_bus.claim_checks (sha256, payload, size_bytes, created_at)
+       select sha, '{"big": true}', 13, now() - make_interval(secs => $2) from unnest($1::text[]) sha`,
+      [shas, agoSeconds],
+    );
+    if (referenced) await pool.query(`insert into brigade_bus.claim_check_refs (sha256, message_id, subscription) select sha, gen_random_uuid(), 'sub' from unnest($1::text[]) sha`, [shas]);
+    return shas;
+  }
+  const stored = async (shas: readonly string[]) =>
+    (await pool.query<{ n: number }>('select count(*)::int as n from brigade_bus.claim_checks where sha256 = any($1::text[])', [shas])).rows[0]!.n;
+
+  test('deletes unreferenced payloads past the grace in bounded batches; keeps referenced and recent ones', async () => {
+    const old = await payloads(5, 7200);
+    const referenced = await payloads(2, 7200, true);
+    const recent = await payloads(2, 60);
+    const batches: number[] = [];
+    assert.equal(await purgeClaimChecks(pool, { batchSize: 2, onBatch: (n) => batches.push(n) }), 5);
+    assert.deepEqual(batches, [2, 2, 1]);
+    assert.equal(await stored(old), 0);
+    assert.equal(await stored(referenced), 2);
+    assert.equal(await stored(recent), 2);
+  });
+});
+
+describe('runBusRetention', () => {
+  test('prunes and purges in batches, reports each pass, and resolves when the signal aborts', async () => {
+    const settled = await messages(5, 600);
+    const kept = await messages(2, 600, { subscription: token() });
+    const stop = new AbortController();
+    const events: BusRetentionEvent[] = [];
+    const running = runBusRetention({ pool, signal: stop.signal, batchSize: 2, intervalMs: 60_000, onProgress: (e) => events.push(e) });
+    await waitFor('a pass', () => events.some((e) => e.kind === 'pass'));
+    assert.deepEqual(
+      events.filter((e) => e.kind === 'batch' && e.table === 'messages').map((e) => (e.kind === 'batch' ? e.deleted : -1)),
+      [2, 2, 1],
+    );
+    assert.deepEqual(events.find((e) => e.kind === 'pass'), { kind: 'pass', messages: 5, claimChecks: 0 });
+    assert.equal(await remaining(settled), 0);
+    assert.equal(await remaining(kept), 2);
+    // It waits a minute for the next pass; the abort ends that wait at once.
+    stop.abort();
+    await running;
+  });
+
+  test('brigade start and brigade worker run it: platform/bus-retention prunes the platform database and stops on abort', async () => {
+    const worker = workersOf(SERVICES).find((w) => `${w.service}/${w.name}` === 'platform/bus-retention');
+    assert.ok(worker, 'workersOf(SERVICES) lists platform/bus-retention');
+    const settled = await messages(3, 600);
+    const asked: string[] = [];
+    const deps = { databases: { poolFor: (service: string) => (asked.push(service), pool) } } as unknown as ServiceDeps;
+    const stop = new AbortController();
+    const running = worker.run(deps, stop.signal);
+    await waitFor('pruned by the worker', async () => (await remaining(settled)) === 0);
+    stop.abort();
+    await running;
+    assert.deepEqual(asked, ['platform'], 'the bus is in the platform database');
+  });
+
+  test('a pass that fails is reported and retried, never thrown', async () => {
+    // A pool on a database that does not exist: every pass fails.
+    const broken = new pg.Pool({ connectionString: `${db.url}_missing`, max: 1 });
+    const stop = new AbortController();
+    const errors: unknown[] = [];
+    try {
+      const running = runBusRetention({ pool: broken, signal: stop.signal, intervalMs: 10, onProgress: (e) => e.kind === 'error' && errors.push(e.error) });
+      await waitFor('two failed passes', () => errors.length >= 2);
+      stop.abort();
+      await running;
+      assert.match(String(errors[0]), /does not exist/);
+    } finally {
+      await broken.end();
+    }
+  });
+});
+
+describe('ensureBusSchema', () => {
+  test('makes the bus with exactly the indexes the platform migrations give it', async () => {
+    const indexes = async (p: pg.Pool) =>
+      (await p.query<{ d: string }>(`select indexname || ': ' || indexdef as d from pg_indexes where schemaname = 'brigade_bus' order by indexname`)).rows.map((r) => r.d);
+    const empty = await createTestDatabase({ empty: true });
+    const emptyPool = new pg.Pool({ connectionString: empty.url, max: 3 });
+    try {
+      // Three processes starting at once, as in pgTransport.int.test.ts.
+      await Promise.all([ensureBusSchema(emptyPool), ensureBusSchema(emptyPool), ensureBusSchema(emptyPool)]);
+      const made = await indexes(emptyPool);
+      assert.deepEqual(made, await indexes(pool));
+      assert.ok(made.some((d) => d.startsWith('messages_published_at_idx: ')));
+      await ensureBusSchema(emptyPool);
+      assert.deepEqual(await indexes(emptyPool), made, 'running it again changes nothing');
+    } finally {
+      await emptyPool.end();
+      await empty.drop();
+    }
+  });
+});
