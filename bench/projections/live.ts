@@ -31,7 +31,7 @@ import { applyBatch, ensureCheckpoint, type Projection } from '../../src/platfor
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { backendCpuSeconds } from '../cpu.ts';
-import { ADMIN_URL, dropDatabase, freshDatabase } from '../database.ts';
+import { ADMIN_URL, dropDatabase, freshDatabase, waitUntilReadable } from '../database.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CHUNKS = Number(process.env.BENCH_CHUNKS ?? 20);
@@ -88,15 +88,6 @@ async function seedViews(pool: pg.Pool): Promise<void> {
     [VIEW_ROWS],
   );
   await pool.query('vacuum analyze ordering.board_view, ordering.customer_orders_view, ordering.courier_tasks_view');
-}
-
-/** Waits until every event is below the oldest running transaction (readable), as the projectors' reads need. */
-async function waitUntilReadable(pool: pg.Pool): Promise<void> {
-  for (;;) {
-    const { rows } = await pool.query<{ ok: boolean }>('select pg_snapshot_xmin(pg_current_snapshot()) > (select max(transaction_id) from ordering.events) as ok');
-    if (rows[0]?.ok === true) return;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 interface Totals {

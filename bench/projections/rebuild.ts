@@ -31,7 +31,7 @@ import { upsertRows } from '../../src/platform/projections/upsertRows.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { backendCpuSeconds } from '../cpu.ts';
-import { ADMIN_URL, dropDatabase, freshDatabase } from '../database.ts';
+import { ADMIN_URL, dropDatabase, freshDatabase, waitUntilReadable } from '../database.ts';
 
 const orders = Number(process.argv[2] ?? 40_000);
 const EVENTS_PER_ORDER = 6;
@@ -51,22 +51,6 @@ async function measure<T>(admin: pg.Client, fn: () => Promise<T>): Promise<{ val
   const cpu = process.cpuUsage(cpu0);
   const server1 = await backendCpuSeconds(admin, name);
   return { value, seconds, nodeCpu: (cpu.user + cpu.system) / 1e6, serverCpu: server0 === null || server1 === null ? null : server1 - server0 };
-}
-
-/**
- * Waits until every seeded event is below the oldest running transaction, so that reads see the whole
- * log: transaction ids are cluster-wide, and another session's open write transaction holds the bound
- * back (decision 0011), which would make a variant read part of the log.
- */
-async function waitUntilReadable(pool: pg.Pool): Promise<void> {
-  const deadline = Date.now() + 300_000;
-  for (let waited = false; ; waited = true) {
-    const { rows } = await pool.query<{ ok: boolean }>('select pg_snapshot_xmin(pg_current_snapshot()) > (select max(transaction_id) from ordering.events) as ok');
-    if (rows[0]?.ok === true) return;
-    if (!waited) console.log('  (an open transaction elsewhere holds the read bound back; waiting)');
-    if (Date.now() > deadline) throw new Error('the log did not become readable within 5 minutes');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const cpuText = (m: { nodeCpu: number; serverCpu: number | null }) => `node ${m.nodeCpu.toFixed(2)} s, server ${m.serverCpu === null ? 'n/a' : `${m.serverCpu.toFixed(2)} s`} CPU`;
