@@ -117,7 +117,9 @@ describe('what a prune pass reads', () => {
     const upTo: OutboxCheckpoint = { transactionId: '501', id: retained.at(-1)! };
     const { before, pass, after } = await relaySession(async (client) => {
       const before = await reads(client);
-      const pass = await pruneOutbox(client, 'delivery.outbox', { upTo, createdMoreThanMsAgo: HOUR_MS }, { batchSize: 100 });
+      // Starting after the rows earlier tests deleted: their index entries stay until a vacuum, and
+      // whether an earlier scan has already marked them dead varies from run to run.
+      const pass = await pruneOutbox(client, 'delivery.outbox', { after: { transactionId: '499', id: '0' }, upTo, createdMoreThanMsAgo: HOUR_MS }, { batchSize: 100 });
       return { before, pass, after: await reads(client) };
     });
     assert.equal(pass.count, old.length);
