@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import type pg from 'pg';
 import { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';
 import { pruneBus } from './postgres/pruneBus.ts';
@@ -60,17 +61,7 @@ export async function runBusRetention(options: BusRetentionOptions): Promise<voi
     } catch (error) {
       report({ kind: 'error', error });
     }
-    // Checked after the pass too: an abort that came while it ran has no listener to wake. The
-    // listener goes when the pause ends, so a long-running loop does not pile them up on the signal.
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) return resolve();
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, intervalMs);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    // Ends at once on an abort, also one that came while the pass ran (the timer rejects, unstarted).
+    await pause(intervalMs, undefined, { signal }).catch(() => undefined);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import pg from 'pg';
 import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
@@ -425,17 +426,9 @@ function positive(value: number, field: string): number {
   return value;
 }
 
+/** Waits `ms`, or less when `signal` aborts (at once when it has). */
 function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return pause(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

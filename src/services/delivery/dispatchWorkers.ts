@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
 import type { DeliveryPorts } from './ports.ts';
@@ -8,18 +9,9 @@ export interface Worker {
   run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
 }
 
-/** Sleeps `ms`, or less when `signal` aborts. */
+/** Sleeps `ms`, or less when `signal` aborts (at once when it has). */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
+  return pause(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createOrderStore } from './orderStore.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
@@ -59,12 +60,8 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
             const pruned = await deps
               .unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx))
               .then(() => true, (error: unknown) => (warn(error), false));
-            // Checked after the prune too: an abort that came while it ran has no listener to wake.
-            await new Promise<void>((resolve) => {
-              if (signal.aborted) return resolve();
-              const timer = setTimeout(resolve, pruned ? HOUR_MS : MINUTE_MS);
-              signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
-            });
+            // Ends at once on an abort, also one that came while the prune ran (the timer rejects, unstarted).
+            await pause(pruned ? HOUR_MS : MINUTE_MS, undefined, { signal }).catch(() => undefined);
           }
         },
       },
