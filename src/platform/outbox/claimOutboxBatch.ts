@@ -44,7 +44,8 @@ const CLAIM_PAGE = `where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and 
               order by o.transaction_id, o.id
               limit $3`;
 
-function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
+/** The claim read back to Node (the general path; exported for its plan's test). */
+export function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
     text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload::text as payload, ${createdMs('o')}
@@ -56,9 +57,9 @@ function claimStatement(table: string, after: OutboxCheckpoint, limit: number): 
 /**
  * The same claim, published to the PostgreSQL bus of the same database by the same statement
  * (`busPublishSql`, decision 0056): the rows never leave the server. The bus keeps the claim order;
- * the payload is not read back (the returned rows' messages carry `null`).
+ * the payload is not read back (the returned rows' messages carry `null`). Exported for its plan's test.
  */
-function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
+export function claimToBusStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_to_bus_${table.replace(/\W+/g, '_')}`,
     text: busPublishSql(
