@@ -5,6 +5,7 @@ export { eventStoreSchemaSql } from './eventStoreSchemaSql.ts';
 export type { EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 export { appendFunctionSql } from './appendFunctionSql.ts';
 export { eventStoreMigrationsSql, mergedAppendSchemaSql } from './mergedAppendSchemaSql.ts';
+export { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
 export { createUpcasters } from './createUpcasters.ts';
 export type { Upcaster, Upcasters } from './createUpcasters.ts';
 export type { AppendOptions, AppendResult, PreparedAppend } from './prepareAppend.ts';

@@ -1,4 +1,5 @@
 import { appendFunctionSql, TRANSACTION_ORDER, WRONG_EXPECTED_VERSION } from './appendFunctionSql.ts';
+import { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
 import { escapeSchemaAndRole, eventStoreSchemaSql, type EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 
 /** The tenants of a merged batch, read once per statement (an InitPlan), as the batch policies read them. */
@@ -56,5 +57,5 @@ grant execute on function ${s}.refuse_append(text, bigint, bigint) to ${r};
  * folder (one file each) to get the current store.
  */
 export function eventStoreMigrationsSql(options: EventStoreSchemaOptions): string[] {
-  return [eventStoreSchemaSql(options), appendFunctionSql(options), mergedAppendSchemaSql(options)];
+  return [eventStoreSchemaSql(options), appendFunctionSql(options), mergedAppendSchemaSql(options), crossTenantReadPolicySql(options)];
 }
