@@ -19,7 +19,9 @@ const RETENTION_INDEXES = [
  *
  * `{ concurrently: false }` gives the same indexes as plain `create index if not exists`, for
  * {@link ensureBusSchema}: it runs inside its transaction (under an advisory lock, so that processes
- * starting together do not race) on a bus it has just made, where the tables are empty.
+ * starting together do not race). On a bus it has just made the tables are empty; on an older bus
+ * without them the build runs once, under the table's lock, and publishing waits for it. Deployments
+ * get them from platform migration 0014, built concurrently.
  *
  * @example
  * const migration = busRetentionIndexesSql(); // the file's text

@@ -145,6 +145,11 @@ export function createRelay(options: RelayOptions): Relay {
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
   let leading = false;
+  // When the checkpoint was where, across this relay's sessions, and the checkpoint its first session
+  // found (what others published, at times unknown): a session that failed and came back must not take
+  // rows this relay published a minute ago for rows of unknown age (decision 0067).
+  const history = checkpointHistory(retentionMs);
+  let inherited: OutboxCheckpoint | null = null;
   // The bus is tables of the outbox's own database: claim and publish are one statement (decision 0056).
   let toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
 
@@ -173,11 +178,12 @@ export function createRelay(options: RelayOptions): Relay {
     };
     await setSleeping(false);
     let checkpoint = await readOutboxCheckpoint(client, state);
-    // The prune's bound (decision 0067): when the checkpoint was where, noted as it moves. What this
-    // leader found already published it notes as published now; until that note is a retention old,
-    // those rows go by their created_at instead (when a predecessor published them is not known).
-    const inherited = checkpoint;
-    const history = checkpointHistory(retentionMs);
+    // The prune's bound (decision 0067): when the checkpoint was where, noted as it moves (`history`,
+    // kept across this relay's sessions: a note is true whoever led since). What this session found
+    // already published it notes as published now; while no note is a retention old, the rows up to
+    // what the FIRST session found go by their created_at instead (when another process published
+    // them is not known); rows this relay published wait for their note.
+    const found: OutboxCheckpoint = (inherited ??= checkpoint);
     history.record(checkpoint, performance.now());
     // Where this leader's last pass stopped: rows up to it are gone, the next pass starts after it.
     let prunedTo: OutboxCheckpoint | undefined;
@@ -186,7 +192,7 @@ export function createRelay(options: RelayOptions): Relay {
       history.record(checkpoint, now);
       const upTo = history.publishedBefore(now);
       if (upTo !== null) return { after: prunedTo, upTo };
-      return inherited.id === '0' && inherited.transactionId === '0' ? null : { after: prunedTo, upTo: inherited, createdMoreThanMsAgo: retentionMs };
+      return found.id === '0' && found.transactionId === '0' ? null : { after: prunedTo, upTo: found, createdMoreThanMsAgo: retentionMs };
     };
     // A prune pass runs beside the relaying, on this session: the session runs one statement at a time,
     // so a claim waits for at most one prune batch. Stopped (after its batch) when the relay stops; when

@@ -181,4 +181,34 @@ describe('the relay’s prune', () => {
     const { rows: state } = await pool.query(`select relayed_transaction_id::text as xid from delivery.outbox_state`);
     assert.equal(state[0].xid, '102', 'the 5 rows were published: they stay because they were published only now');
   });
+
+  test('a session that failed and came back keeps what this relay published within the retention', async () => {
+    // 3 rows a predecessor published (at or before the checkpoint), written two hours ago: due by
+    // their age. Then 5 rows written two hours ago that this relay publishes itself, just now.
+    await rows(200, 3, 2 * HOUR_MS);
+    const { rows: first } = await pool.query<{ id: string }>(`select max(id)::text as id from delivery.outbox`);
+    await pool.query(`update delivery.outbox_state set relayed_transaction_id = '200', relayed_id = $1`, [first[0]!.id]);
+    const ours = await rows(201, 5, 2 * HOUR_MS);
+
+    const events: RelayEvent[] = [];
+    const stop = new AbortController();
+    const done = createRelay({ pool, service: 'delivery', transport, lockPollMs: 50, pollIntervalMs: 200, onProgress: (e) => events.push(e) }).run(stop.signal);
+    try {
+      await waitFor('the relay publishes its 5 rows', () => events.some((e) => e.kind === 'published' && e.messages.length === 5), RELAY_MS);
+      // Its session fails (the connection is cut); the same relay leads again with a new session.
+      await pool.query(
+        `select pg_terminate_backend(pid) from pg_locks
+          where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted and database = (select oid from pg_database where datname = current_database())`,
+        [0x6f757462],
+      );
+      await waitFor('the relay leads again', () => events.filter((e) => e.kind === 'leader').length >= 2, RELAY_MS);
+      await waitFor("the predecessor's 3 rows are pruned", async () => (await remaining()).length <= 5, RELAY_MS);
+      // The new session's first pass starts 1 s after it took the lead; give it that, and a little more.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    } finally {
+      stop.abort();
+      await done;
+    }
+    assert.deepEqual(await remaining(), ours, 'published a moment ago: kept, however old they were when written');
+  });
 });
