@@ -8,6 +8,7 @@ import type { Io } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 export const usage = `Usage: brigade sagas <list|show> …
 
@@ -21,7 +22,6 @@ export const usage = `Usage: brigade sagas <list|show> …
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
 
 /** `brigade sagas …`. */
@@ -36,7 +36,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const [action, id] = positionals;
   if (action !== 'list' && action !== 'show') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
   if (action === 'show' && id === undefined) throw new UsageError('sagas show needs a saga ID', usage);
-  if (action === 'show' && !UUID.test(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
+  if (action === 'show' && !isUuid(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
   if (action === 'list' && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
   const listFlags = ['stuck', 'older-than', 'status', 'limit'] as const;
   if (action === 'show' && listFlags.some((f) => values[f] !== undefined)) throw new UsageError(`--${listFlags.find((f) => values[f] !== undefined)} belongs to sagas list`, usage);

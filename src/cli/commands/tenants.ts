@@ -8,6 +8,7 @@ import { createRestaurant, listRestaurants, recordAdminAudit } from '../../servi
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 export const usage = `Usage: brigade tenants <add|list|move> …
 
@@ -17,15 +18,13 @@ export const usage = `Usage: brigade tenants <add|list|move> …
                                                           (migrated first; writes wait meanwhile)
 Every change is recorded in the admin audit log as actor "cli".`;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' } }, usage, 2);
   if (values.help) return ctx.io.out(usage), 0;
   const [action, subject] = positionals;
   if (action === 'add' && (subject === undefined || values.city === undefined)) throw new UsageError('tenants add needs NAME and --city CITY', usage);
-  if (action === 'move' && (subject === undefined || !UUID.test(subject) || values['to-database'] === undefined)) {
+  if (action === 'move' && (subject === undefined || !isUuid(subject) || values['to-database'] === undefined)) {
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { BrigadeError, UnauthorizedError, ValidationError } from '../errors/index.ts';
+import { isUuid } from '../ids/index.ts';
 
 /** The roles a token can carry. */
 export const ROLES = ['admin', 'staff', 'courier', 'customer'] as const;
@@ -18,7 +19,6 @@ export interface Principal {
 }
 
 const ISSUER = 'brigade';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 /** Token signing and verification with one HS256 secret. */
@@ -83,10 +83,10 @@ export class TokenError extends UnauthorizedError {
 
 function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null }): Principal {
   if (!(ROLES as readonly string[]).includes(p.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
-  if (!SUBJECT.test(p.subject) || (p.role !== 'admin' && !UUID.test(p.subject))) {
+  if (!SUBJECT.test(p.subject) || (p.role !== 'admin' && !isUuid(p.subject))) {
     throw new ValidationError(p.role === 'admin' ? 'subject must be an id' : 'subject must be a UUID', { field: 'subject' });
   }
-  if (p.role === 'staff' && (p.restaurantId === null || !UUID.test(p.restaurantId))) {
+  if (p.role === 'staff' && (p.restaurantId === null || !isUuid(p.restaurantId))) {
     throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
   }
   if (p.role !== 'staff' && p.restaurantId !== null) throw new ValidationError('only staff tokens carry a restaurantId', { field: 'restaurantId' });

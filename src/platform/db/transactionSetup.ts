@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { ValidationError } from '../errors/index.ts';
+import { isUuid } from '../ids/index.ts';
 
 /** Who is acting: set per transaction and read by Row-Level Security policies. */
 export interface Actor {
@@ -76,7 +77,6 @@ export const CONTEXT_SETTINGS = Object.freeze({
   batchTenants: 'brigade.batch_tenants',
 });
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SERVICE = /^[a-z][a-z0-9_]{0,40}$/;
 const ACTOR_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
 const ACTOR_KINDS = new Set(['admin', 'staff', 'courier', 'customer', 'system', 'public']);
@@ -138,7 +138,7 @@ export function transactionSetup(context: UnitOfWorkContext): Statement[] {
 
 function validateContext(context: UnitOfWorkContext): void {
   if (!SERVICE.test(context.service)) throw new ValidationError(`Unknown service name ${JSON.stringify(context.service)}`, { field: 'service' });
-  if (context.tenantId != null && !UUID.test(context.tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
+  if (context.tenantId != null && !isUuid(context.tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
   if (context.actor != null) {
     if (!ACTOR_KINDS.has(context.actor.kind)) throw new ValidationError('Unknown actor kind', { field: 'actor.kind' });
     if (!ACTOR_ID.test(context.actor.id)) throw new ValidationError('actor.id must be an id', { field: 'actor.id' });

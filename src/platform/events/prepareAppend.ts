@@ -6,6 +6,7 @@ import type { StoredMetadata } from './rowToEvent.ts';
 import type { StoreConfig } from './storeConfig.ts';
 import type { EventMetadata, ExpectedVersion, NewEvent, PendingEvent, RecordedEvent } from './types.ts';
 import { uuidv7 } from './uuidv7.ts';
+import { isUuid } from '../ids/index.ts';
 
 /** Lineage of an append: what caused it. */
 export interface AppendOptions {
@@ -41,7 +42,6 @@ export interface PreparedAppend {
   error(cause: unknown): unknown;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_STREAM_ID = 200;
 
 interface AppendRow {
@@ -101,7 +101,7 @@ export function prepareAppend(
   }
   const first = pending[0]!.metadata;
   for (const [field, id] of [['correlationId', first.correlationId], ['causationId', causationId], ...pending.map((p) => ['messageId', p.metadata.messageId])] as const) {
-    if (id !== null && !UUID.test(id)) throw new ValidationError(`${field} must be a UUID`, { field });
+    if (id !== null && !isUuid(id)) throw new ValidationError(`${field} must be a UUID`, { field });
   }
 
   config.appendSql?.validate?.(pending);

@@ -1,9 +1,9 @@
 import { InvalidMessageError } from './errors.ts';
 import type { OutgoingMessage } from './types.ts';
+import { isUuid } from '../ids/index.ts';
 
 const SUBSCRIPTION = /^[A-Za-z0-9_-]{1,64}$/;
 const TOKEN = /^[A-Za-z0-9_-]+$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Throws unless `name` is a usable subscription (JetStream durable) name. */
 export function validateSubscription(name: string): void {
@@ -19,7 +19,7 @@ export function validatePattern(pattern: string): void {
 
 /** Throws unless the message has a UUID id and a `<service>.<aggregate>.<type>` subject. */
 export function validateMessage(message: OutgoingMessage): void {
-  if (!UUID.test(message.id)) throw new InvalidMessageError(`Message id must be a UUID, got ${JSON.stringify(message.id)}`, 'id');
+  if (!isUuid(message.id)) throw new InvalidMessageError(`Message id must be a UUID, got ${JSON.stringify(message.id)}`, 'id');
   const tokens = message.subject.split('.');
   if (tokens.length < 3 || !tokens.every((t) => TOKEN.test(t))) {
     throw new InvalidMessageError(`Subjects are <service>.<aggregate>.<type>, got ${JSON.stringify(message.subject)}`, 'subject');

@@ -3,9 +3,9 @@ import type { Statement } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { newMessageId } from '../messaging/index.ts';
 import type { OutboxMessage } from './types.ts';
+import { isUuid } from '../ids/index.ts';
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const SUBJECT = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){2,}$/;
 
 /** An outbox INSERT ready to send, and the message ids it writes, in order. */
@@ -29,7 +29,7 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
   const payloads: string[] = [];
   for (const m of messages) {
     const id = m.id ?? newMessageId();
-    if (!UUID.test(id)) throw new ValidationError(`Message id must be a UUID, got ${JSON.stringify(id)}`, { field: 'id' });
+    if (!isUuid(id)) throw new ValidationError(`Message id must be a UUID, got ${JSON.stringify(id)}`, { field: 'id' });
     if (typeof m.subject !== 'string' || !SUBJECT.test(m.subject)) {
       throw new ValidationError(`Subjects are <service>.<aggregate>.<type>, got ${JSON.stringify(m.subject)}`, { field: 'subject' });
     }

@@ -3,6 +3,7 @@ import type { CommitStatementsFn, Databases, Tx, UnitOfWorkContext, UnitOfWorkOp
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
+import { isUuid } from '../ids/index.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -26,7 +27,6 @@ export interface TenantRouter {
   placementOf(tenantId: string): string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** A tenant can move at most once per transaction attempt; two hops means the catalog is cycling. */
 const MAX_HOPS = 2;
 /** SQLSTATE of platform.enter_tenant: this database places the tenant elsewhere (DETAIL = where). */
@@ -51,7 +51,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   const routed = async <T>(context: UnitOfWorkContext, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const tenantId = context.tenantId;
     if (tenantId == null) return attempt(options.databases.poolFor(context.service), options);
-    if (!UUID.test(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
+    if (!isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
     for (let hop = 0; ; hop++) {
       const placed = placementOf(tenantId);
       const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);

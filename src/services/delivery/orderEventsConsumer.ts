@@ -4,6 +4,7 @@ import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import type { RestaurantDirectory } from './ports.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 /** The subscription of the delivery service to order events. */
 export const ORDER_EVENTS_SUBSCRIPTION = 'delivery-dispatch';
@@ -15,7 +16,6 @@ export interface OrderEventsOptions {
 }
 
 const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The handler of `ordering.order.*` for the delivery service, made idempotent by the inbox
@@ -34,7 +34,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       handle: async (tx, message) => {
         const tenantId = message.headers.tenant;
         const orderId = (message.payload as { orderId?: unknown } | null)?.orderId;
-        if (!UUID.test(tenantId) || typeof orderId !== 'string' || !UUID.test(orderId)) return;
+        if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city });
         else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });

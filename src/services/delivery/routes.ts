@@ -7,8 +7,8 @@ import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { getAvailability, setAvailability } from './operations/availability.ts';
 import { wakeOneInCity } from './operations/wakeCity.ts';
 import type { DeliveryPorts } from './ports.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const bearer = [{ bearer: [] }];
 const AvailabilitySchema = Type.Object({
   courierId: Type.String({ format: 'uuid' }),
@@ -29,7 +29,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
 
     /** The calling courier (their token's subject) as the directory knows them; 404 when unknown. */
     const courierOf = async (principal: ReturnType<typeof authorize>) => {
-      if (!UUID.test(principal.subject)) throw new ForbiddenError("A courier token must carry the courier's id as its subject");
+      if (!isUuid(principal.subject)) throw new ForbiddenError("A courier token must carry the courier's id as its subject");
       const courier = await ports.couriers.courier(principal.subject);
       if (courier === null) throw new NotFoundError('courier', principal.subject);
       return courier;

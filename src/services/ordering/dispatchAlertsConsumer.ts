@@ -2,13 +2,12 @@ import { BrigadeError } from '../../platform/errors/index.ts';
 import type { MessageHandler, Transport } from '../../platform/messaging/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { orderCommands } from './orderCommandsAdapter.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 /** The subscription of the ordering service to delivery's dispatch failures. */
 export const DISPATCH_ALERTS_SUBSCRIPTION = 'ordering-dispatch-alerts';
 /** The message delivery publishes when it dead-letters an order (no courier after its last attempt). */
 export const DISPATCH_FAILED_SUBJECT = 'delivery.dispatch.DispatchFailed';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * The handler of `delivery.dispatch.DispatchFailed` (payload `{ alertId, orderId, attempts, reason,
@@ -23,7 +22,7 @@ export function dispatchAlertsHandler(deps: { readonly unitOfWork: UnitOfWorkFn;
   return async (message) => {
     const p = (message.payload ?? {}) as Record<string, unknown>;
     const valid =
-      UUID.test(message.headers.tenant) && typeof p.orderId === 'string' && UUID.test(p.orderId) && typeof p.alertId === 'string' && p.alertId.length > 0 &&
+      isUuid(message.headers.tenant) && typeof p.orderId === 'string' && isUuid(p.orderId) && typeof p.alertId === 'string' && p.alertId.length > 0 &&
       Number.isInteger(p.attempts) && typeof p.reason === 'string' && typeof p.failedAt === 'string' && !Number.isNaN(Date.parse(p.failedAt));
     if (!valid) throw new Error(`${message.subject} ${message.id} is not a dispatch failure ({ alertId, orderId, attempts, reason, failedAt } and a tenant)`);
     try {

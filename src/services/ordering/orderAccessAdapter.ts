@@ -1,8 +1,7 @@
 import type { Principal } from '../../platform/auth/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { locateOrder } from './operations/locateOrder.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../platform/ids/index.ts';
 
 /**
  * The in-process adapter other services use to show something about an order to the same people
@@ -18,7 +17,7 @@ export function orderAccess(unitOfWork: UnitOfWorkFn) {
     /** The restaurant (tenant) of the order when `reader` (the caller's verified token) may read it, else `null`. */
     async restaurantOf(reader: Principal, orderId: string): Promise<string | null> {
       // A customer's or courier's id is a UUID the policies cast: any other subject can see no order.
-      if ((reader.role === 'customer' || reader.role === 'courier') && !UUID.test(reader.subject)) return null;
+      if ((reader.role === 'customer' || reader.role === 'courier') && !isUuid(reader.subject)) return null;
       if (reader.role === 'staff' && reader.restaurantId === null) return null;
       const context = {
         service: 'ordering',

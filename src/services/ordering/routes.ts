@@ -16,12 +16,12 @@ import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { formatPosition, toOrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 
 const PlaceBody = Type.Object(
@@ -100,7 +100,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
 
     /** The actor a principal acts as; customers and couriers must carry their UUID as the subject. */
     const actorOf = (principal: Principal): CommandActor => {
-      if ((principal.role === 'customer' || principal.role === 'courier') && !UUID.test(principal.subject)) {
+      if ((principal.role === 'customer' || principal.role === 'courier') && !isUuid(principal.subject)) {
         throw new ForbiddenError(`A ${principal.role} token must carry the ${principal.role}'s id as its subject`);
       }
       return { kind: principal.role, id: principal.subject };

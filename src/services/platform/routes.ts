@@ -18,6 +18,7 @@ import { listStaff } from './operations/listStaff.ts';
 import { getPaymentMethod } from './operations/getPaymentMethod.ts';
 import { removePaymentMethod } from './operations/removePaymentMethod.ts';
 import { setPaymentMethod } from './operations/setPaymentMethod.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Name = Type.String({ minLength: 1, maxLength: 200 });
@@ -38,7 +39,6 @@ const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const bearer = [{ bearer: [] }];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The platform service's routes: the directory, sign-up, staff and tokens. */
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
@@ -48,7 +48,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   /** The calling customer, whose token must carry their id as its subject. */
   const customerOf = (request: Parameters<typeof authorize>[0]) => {
     const principal = authorize(request, 'customer');
-    if (!UUID.test(principal.subject)) throw new ForbiddenError("A customer token must carry the customer's id as its subject");
+    if (!isUuid(principal.subject)) throw new ForbiddenError("A customer token must carry the customer's id as its subject");
     return principal;
   };
 

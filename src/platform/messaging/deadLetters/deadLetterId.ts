@@ -1,6 +1,5 @@
 import { NotFoundError } from '../../errors/index.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../ids/index.ts';
 
 /**
  * `id` when it can name a dead letter (a UUID), checked before it is bound as `$1::uuid`, so that the
@@ -8,6 +7,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * (NOT_FOUND, 404), as for an id that names nothing, never a database cast error.
  */
 export function deadLetterId(id: string): string {
-  if (!UUID.test(id)) throw new NotFoundError('Dead letter', id);
+  if (!isUuid(id)) throw new NotFoundError('Dead letter', id);
   return id;
 }

@@ -3,9 +3,9 @@ import type { Tx } from '../../db/index.ts';
 import { InvalidMessageError } from '../errors.ts';
 import type { Message, MessageHandler } from '../types.ts';
 import { validateSubscription } from '../validate.ts';
+import { isUuid } from '../../ids/index.ts';
 
 const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Options for {@link inboxHandler}. */
 export interface InboxHandlerOptions {
@@ -47,7 +47,7 @@ export function inboxHandler(options: InboxHandlerOptions): MessageHandler {
     values ($1, $2, $3, $4) on conflict (subscription, message_id) do nothing`;
   return async (message) => {
     const duplicate = await options.transaction(message, async (tx) => {
-      const tenant = UUID.test(message.headers.tenant ?? '') ? message.headers.tenant : null;
+      const tenant = isUuid(message.headers.tenant ?? '') ? message.headers.tenant : null;
       const { rowCount } = await tx.query(claimSql, [options.subscription, message.id, tenant, message.subject]);
       if (rowCount === 0) return true;
       await options.handle(tx, message);

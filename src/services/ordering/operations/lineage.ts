@@ -1,5 +1,6 @@
 import type { AppendOptions, NewEvent } from '../../../platform/events/index.ts';
 import type { OrderEvent } from '../domain/orderEvents.ts';
+import { isUuid } from '../../../platform/ids/index.ts';
 
 /** Where a command came from, carried into every event's metadata. */
 export interface CommandLineage {
@@ -9,11 +10,9 @@ export interface CommandLineage {
   readonly requestId?: string;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /** The lineage of an HTTP request: its id as the correlation id when it is a UUID. */
 export function requestLineage(requestId: string): CommandLineage {
-  return UUID.test(requestId) ? { correlationId: requestId, requestId } : { requestId };
+  return isUuid(requestId) ? { correlationId: requestId, requestId } : { requestId };
 }
 
 /** Decided events as the store's new events (schema version 1), with the request id in `extra`. */

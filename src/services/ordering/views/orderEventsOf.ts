@@ -1,7 +1,6 @@
 import type { FoldEvent } from '../../../platform/events/index.ts';
 import type { OrderEventData, OrderEventType } from '../domain/orderEvents.ts';
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+import { isUuid } from '../../../platform/ids/index.ts';
 
 /** The status an event moves an order to, for the events that move it. */
 export const STATUS_OF: Partial<Record<OrderEventType, string>> = Object.freeze({
@@ -28,7 +27,7 @@ export const OPEN_ORDER_SQL = `t.status not in (${FINISHED_STATUSES.map((s) => `
 export function orderKey(event: FoldEvent): readonly string[] | null {
   if (!event.streamId.startsWith('order-')) return null;
   const orderId = event.streamId.slice('order-'.length);
-  return UUID.test(orderId) ? [event.metadata.tenantId, orderId.toLowerCase()] : null;
+  return isUuid(orderId) ? [event.metadata.tenantId, orderId.toLowerCase()] : null;
 }
 
 /** The event's data, typed by its type. */
@@ -38,5 +37,5 @@ export function dataOf<T extends OrderEventType>(event: FoldEvent, _type: T): Or
 
 /** A UUID from event data, or null when absent or malformed (a view never fails on a bad field). */
 export function uuidOrNull(value: unknown): string | null {
-  return typeof value === 'string' && UUID.test(value) ? value.toLowerCase() : null;
+  return typeof value === 'string' && isUuid(value) ? value.toLowerCase() : null;
 }

@@ -2,9 +2,9 @@ import type { Tx } from '../../../platform/db/index.ts';
 import type { Message } from '../../../platform/messaging/index.ts';
 import { advanceSaga, SagaNotFoundError, startSaga, type SagaRegistry } from '../../../platform/sagas/index.ts';
 import { PAYMENT_SAGA, type PaymentSagaInput } from './paymentSaga.ts';
+import { isUuid } from '../../../platform/ids/index.ts';
 
 const PREFIX = 'ordering.order.';
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The saga event each order event becomes; order events not listed are no business of payments. */
 const EVENTS: Readonly<Record<string, string>> = {
@@ -34,7 +34,7 @@ export async function handleOrderEvent(tx: Tx, registry: SagaRegistry, message: 
   const type = message.subject.slice(PREFIX.length);
   const data = (message.payload ?? {}) as Record<string, unknown>;
   const orderId = data.orderId;
-  if (typeof orderId !== 'string' || !UUID.test(orderId) || !UUID.test(message.headers.tenant)) return 'ignored';
+  if (typeof orderId !== 'string' || !isUuid(orderId) || !isUuid(message.headers.tenant)) return 'ignored';
   if (type === 'OrderPlaced') {
     const input: PaymentSagaInput = {
       orderId,

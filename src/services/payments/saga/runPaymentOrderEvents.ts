@@ -3,17 +3,17 @@ import type { MessageHandler, Transport } from '../../../platform/messaging/inde
 import type { SagaRegistry } from '../../../platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { handleOrderEvent } from './handleOrderEvent.ts';
+import { isUuid } from '../../../platform/ids/index.ts';
 
 /** The subscription of the payments service to order events. */
 export const PAYMENT_ORDER_EVENTS_SUBSCRIPTION = 'payments-saga';
 
 const SYSTEM: Actor = { kind: 'system', id: 'payments-saga' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The message handler: one transaction per message, in the message's tenant, as service `payments`. */
 export function paymentOrderEventsHandler(env: { unitOfWork: UnitOfWorkFn; registry: SagaRegistry }): MessageHandler {
   return async (message) => {
-    if (!UUID.test(message.headers.tenant)) return;
+    if (!isUuid(message.headers.tenant)) return;
     await env.unitOfWork({ service: 'payments', tenantId: message.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, env.registry, message));
   };
 }
