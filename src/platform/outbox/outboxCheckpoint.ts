@@ -2,10 +2,11 @@ import type pg from 'pg';
 import type { Statement } from '../db/index.ts';
 import type { OutboxCheckpoint, OutboxRow } from './claimOutboxBatch.ts';
 
-/** Reads the relay's checkpoint from `<schema>.outbox_state`. */
-export async function readOutboxCheckpoint(client: pg.ClientBase, state: string): Promise<OutboxCheckpoint> {
-  const { rows } = await client.query<{ transaction_id: string; id: string }>(`select relayed_transaction_id::text as transaction_id, relayed_id::text as id from ${state}`);
-  return { transactionId: rows[0]?.transaction_id ?? '0', id: rows[0]?.id ?? '0' };
+/** Reads the relay's checkpoint from `<schema>.outbox_state`, on the leader's session or in a unit of work. */
+export async function readOutboxCheckpoint(db: { query(text: string): Promise<pg.QueryResult> }, state: string): Promise<OutboxCheckpoint> {
+  const { rows } = await db.query(`select relayed_transaction_id::text as transaction_id, relayed_id::text as id from ${state}`);
+  const row = rows[0] as { transaction_id: string; id: string } | undefined;
+  return { transactionId: row?.transaction_id ?? '0', id: row?.id ?? '0' };
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { Statement, Tx } from '../db/index.ts';
 import type { OutboxCheckpoint } from './claimOutboxBatch.ts';
+import { readOutboxCheckpoint } from './outboxCheckpoint.ts';
 
 /**
  * Where the depth gauge saturates: the count stops at this many rows, so a scrape during a long
@@ -48,8 +49,7 @@ export function outboxBacklogStatement(table: string, after: OutboxCheckpoint): 
  *   readOutboxBacklog(tx, 'delivery.outbox', 'delivery.outbox_state'));
  */
 export async function readOutboxBacklog(tx: Tx, table: string, state: string): Promise<OutboxBacklog> {
-  const checkpoint = await tx.query<{ transaction_id: string; id: string }>(`select relayed_transaction_id::text as transaction_id, relayed_id::text as id from ${state}`);
-  const after = { transactionId: checkpoint.rows[0]?.transaction_id ?? '0', id: checkpoint.rows[0]?.id ?? '0' };
+  const after = await readOutboxCheckpoint(tx, state);
   const { rows } = await tx.query<{ depth: number; age: number }>(outboxBacklogStatement(table, after));
   return { depth: rows[0]!.depth, oldestAgeSeconds: rows[0]!.age };
 }
