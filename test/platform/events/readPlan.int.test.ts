@@ -3,13 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GLOBAL_ORDER_PAGE } from '../../../src/platform/events/readAll.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-
-type PlanNode = Record<string, unknown>;
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...((plan.Plans as PlanNode[] | undefined) ?? []).flatMap(nodes)];
-}
+import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 /**
  * A page of the global order walks events_global_order from its checkpoint whatever lies after it
@@ -49,7 +43,7 @@ describe('a page of the global order, far behind the head', () => {
         `set local role brigade_ordering; select set_config('brigade.actor_kind', 'system', true), set_config('brigade.tenant_id', '', true)`,
       );
       const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (format json) select e.* from ordering.events e ${GLOBAL_ORDER_PAGE}`, ['0', '0', 500]);
-      return nodes(rows[0]!['QUERY PLAN'][0]!.Plan);
+      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan);
     } finally {
       await client.query('rollback');
       client.release();

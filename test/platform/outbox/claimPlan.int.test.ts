@@ -3,19 +3,13 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { claimStatement, claimToBusStatement } from '../../../src/platform/outbox/claimOutboxBatch.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 /**
  * The claim walks outbox_relay_order from the checkpoint whatever the backlog (decision 0069): with
  * the relay's policy priced as true for 0.5 % of rows, a backlog of some tens of thousands of rows
  * made the planner read the whole outbox and sort it for every claim of 500.
  */
-type PlanNode = Record<string, unknown>;
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(plan: PlanNode): PlanNode[] {
-  return [plan, ...((plan.Plans as PlanNode[] | undefined) ?? []).flatMap(nodes)];
-}
-
 describe('the relay claim with a large backlog', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
@@ -45,7 +39,7 @@ describe('the relay claim with a large backlog', () => {
       if (first !== undefined) await client.query(first);
       await client.query(`set local role brigade_delivery; select set_config('brigade.actor_kind', 'system', true)`);
       const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (format json) ${text}`, values);
-      return nodes(rows[0]!['QUERY PLAN'][0]!.Plan).filter((n) => n['Relation Name'] === 'outbox');
+      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan).filter((n) => n['Relation Name'] === 'outbox');
     } finally {
       await client.query('rollback');
       client.release();

@@ -8,19 +8,9 @@ import { fireDueDeadlinesSql } from '../../../src/platform/sagas/fireDueDeadline
 import { showSagaSql } from '../../../src/platform/sagas/showSaga.ts';
 import { selectSagaSql } from '../../../src/platform/sagas/transitionSaga.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { planNodes, type PlanNode } from '../../support/plans.ts';
 import { TOY_TABLES, toySaga } from './toySaga.ts';
 
-/** One node of an `explain (format json)` plan. */
-interface PlanNode {
-  readonly 'Node Type': string;
-  readonly 'Relation Name'?: string;
-  readonly 'Index Name'?: string;
-  readonly 'Index Cond'?: string;
-  readonly Filter?: string;
-  readonly Plans?: readonly PlanNode[];
-}
-
-const nodesOf = (node: PlanNode): PlanNode[] => [node, ...(node.Plans ?? []).flatMap(nodesOf)];
 const describePlan = (nodes: readonly PlanNode[]) =>
   nodes.map((n) => `${n['Node Type']}${n['Index Name'] ? ` using ${n['Index Name']}` : n['Relation Name'] ? ` on ${n['Relation Name']}` : ''}${n['Index Cond'] ? ` [${n['Index Cond']}]` : ''}`).join(' / ');
 
@@ -78,7 +68,7 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
   const planOf = (text: string, values: readonly unknown[], tenant?: string) =>
     unitOfWork(pool, { service: 'payments', ...(tenant === undefined ? {} : { tenantId: tenant }), actor: SYSTEM }, async (tx) => {
       const { rows } = await tx.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (format json) ${text}`, values);
-      return nodesOf(rows[0]!['QUERY PLAN'][0]!.Plan);
+      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan);
     });
   /** The generic plan of `text` prepared with `types`, as a named statement runs once its plan is cached. */
   const genericPlanOf = async (text: string, types: readonly string[], values: readonly string[], tenant?: string) => {
@@ -92,7 +82,7 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
         // EXPLAIN EXECUTE takes no bound parameters: the arguments are escaped literals.
         `explain (format json) execute saga_plan_test (${values.map((v, i) => `${pg.escapeLiteral(v)}::${types[i]}`).join(', ')})`,
       );
-      return nodesOf(rows[0]!['QUERY PLAN'][0]!.Plan);
+      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan);
     } finally {
       await client.query('rollback');
       await client.query('deallocate saga_plan_test').catch(() => undefined);
@@ -123,7 +113,7 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
       await client.query('begin');
       await client.query('drop index payments.saga_instances_id');
       const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (format json) ${selectSagaSql(table('saga_instances'), false)}`, [sagaId]);
-      const nodes = nodesOf(rows[0]!['QUERY PLAN'][0]!.Plan);
+      const nodes = planNodes(rows[0]!['QUERY PLAN'][0]!.Plan);
       assert.ok(nodes.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances'), describePlan(nodes));
     } finally {
       await client.query('rollback');

@@ -5,12 +5,7 @@ import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { LIVE_MENU_SQL, MENU_AS_OF_SQL } from '../../../src/services/menu/operations/menuDocumentSql.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-
-/** Every node of an EXPLAIN (FORMAT JSON) plan. */
-function nodes(plan: Record<string, unknown>): Record<string, unknown>[] {
-  const children = (plan.Plans as Record<string, unknown>[] | undefined) ?? [];
-  return [plan, ...children.flatMap(nodes)];
-}
+import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 describe('menu as of an instant: each level of history read once', () => {
   let db: TestDatabase;
@@ -58,10 +53,10 @@ describe('menu as of an instant: each level of history read once', () => {
 
   test('every scan of the history runs once, whatever the number of categories, items and groups', async () => {
     const plan = await unitOfWork(pool, context(), async (tx) => {
-      const { rows } = await tx.query<{ 'QUERY PLAN': Array<{ Plan: Record<string, unknown> }> }>(`explain (analyze, format json) ${MENU_AS_OF_SQL}`, [tenant, 'EUR', 7, asOf]);
+      const { rows } = await tx.query<{ 'QUERY PLAN': Array<{ Plan: PlanNode }> }>(`explain (analyze, format json) ${MENU_AS_OF_SQL}`, [tenant, 'EUR', 7, asOf]);
       return rows[0]!['QUERY PLAN'][0]!.Plan;
     });
-    const scans = nodes(plan).filter((n) => n['Relation Name'] === 'history');
+    const scans = planNodes(plan).filter((n) => n['Relation Name'] === 'history');
     assert.equal(scans.length, 4, 'one scan per level');
     for (const scan of scans) assert.equal(scan['Actual Loops'], 1, `${String(scan['Node Type'])} of history ran ${String(scan['Actual Loops'])} times`);
   });
