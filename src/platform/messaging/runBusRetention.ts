@@ -1,7 +1,7 @@
-import { setTimeout as pause } from 'node:timers/promises';
 import type pg from 'pg';
 import { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';
 import { pruneBus } from './postgres/pruneBus.ts';
+import { sleep } from '../runtime/sleep.ts';
 
 /** What {@link runBusRetention} reports: each batch, each pass's totals, and each failure. */
 export type BusRetentionEvent =
@@ -61,7 +61,7 @@ export async function runBusRetention(options: BusRetentionOptions): Promise<voi
     } catch (error) {
       report({ kind: 'error', error });
     }
-    // Ends at once on an abort, also one that came while the pass ran (the timer rejects, unstarted).
-    await pause(intervalMs, undefined, { signal }).catch(() => undefined);
+    // Ends at once on an abort, also one that came while the pass ran.
+    await sleep(intervalMs, signal);
   }
 }

@@ -1,4 +1,3 @@
-import { setTimeout as pause } from 'node:timers/promises';
 import pg from 'pg';
 import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
@@ -7,6 +6,7 @@ import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging
 import { checkpointHistory } from './checkpointHistory.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
 import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
+import { sleep as delay } from '../runtime/sleep.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
 import { pruneOutbox, type PruneBound } from './pruneOutbox.ts';
@@ -430,11 +430,6 @@ export function createRelay(options: RelayOptions): Relay {
 function positive(value: number, field: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new ValidationError(`${field} must be a positive number`, { field });
   return value;
-}
-
-/** Waits `ms`, or less when `signal` aborts (at once when it has). */
-function delay(ms: number, signal: AbortSignal): Promise<void> {
-  return pause(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

@@ -44,4 +44,5 @@ export interface ServiceModule {
   readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
 
+export { sleep } from './sleep.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';

@@ -1,5 +1,4 @@
-import { setTimeout as pause } from 'node:timers/promises';
-import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { sleep, type ServiceDeps } from '../../platform/runtime/index.ts';
 import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
 import type { DeliveryPorts } from './ports.ts';
 
@@ -7,11 +6,6 @@ import type { DeliveryPorts } from './ports.ts';
 export interface Worker {
   readonly name: string;
   run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
-}
-
-/** Sleeps `ms`, or less when `signal` aborts (at once when it has). */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return pause(ms, undefined, { signal }).catch(() => undefined);
 }
 
 /**

@@ -1,7 +1,6 @@
-import { setTimeout as pause } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { createOrderStore } from './orderStore.ts';
-import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
+import { sleep, warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
 import type { OrderingPorts } from './ports.ts';
 import { orderingRoutes } from './routes.ts';
@@ -60,8 +59,8 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
             const pruned = await deps
               .unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'idempotency-keys-pruner' } }, (tx) => pruneIdempotencyKeys(tx))
               .then(() => true, (error: unknown) => (warn(error), false));
-            // Ends at once on an abort, also one that came while the prune ran (the timer rejects, unstarted).
-            await pause(pruned ? HOUR_MS : MINUTE_MS, undefined, { signal }).catch(() => undefined);
+            // Ends at once on an abort, also one that came while the prune ran.
+            await sleep(pruned ? HOUR_MS : MINUTE_MS, signal);
           }
         },
       },
