@@ -1,5 +1,5 @@
 import type { Tx } from '../db/index.ts';
-import type { GlobalPosition } from '../events/index.ts';
+import type { FoldRead, GlobalPosition } from '../events/index.ts';
 import { checkpointTable, qualifiedTable } from './defineProjection.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
@@ -17,8 +17,8 @@ export interface BatchResult {
   readonly checkpoint: GlobalPosition;
   /** Rows the batch wrote (see {@link Projection.apply}). */
   readonly changes: readonly ViewRow[];
-  /** `recordedAt` of the batch's last event (for lag), or null when nothing was read. */
-  readonly lastRecordedAt: string | null;
+  /** `occurredAt` of the batch's last event (for lag), or null when nothing was read. */
+  readonly lastOccurredAt: string | null;
 }
 
 /**
@@ -35,7 +35,8 @@ export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<
  * batches of one projection strictly one after another whoever runs them (a second runner, a
  * rebuild's swap), so no event is applied twice even if two processes believed they led. One NOTIFY
  * per batch tells listeners (the live-board stream) to look. The events come from the store's tail
- * shared by this process's projections (`readSharedPage`): each event is read from the database once.
+ * shared by this process's projections (`readSharedPage`): each event is read from the database once,
+ * as fold events for a projection that reads only those (`reads: 'fold'`, decision 0070).
  */
 export async function applyBatch(tx: Tx, projection: Projection, limit: number, target: string = qualifiedTable(projection)): Promise<BatchResult> {
   const table = checkpointTable(projection);
@@ -46,14 +47,27 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   const row = rows[0];
   if (row === undefined) throw new Error(`projection ${projection.name} has no checkpoint row`);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
-  const page = await readSharedPage(projection.store, projection.service, tx, after, limit);
-  if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastRecordedAt: null };
-  const relevant = handledEvents(projection, page.events);
-  const changes = relevant.length === 0 ? [] : await projection.apply(tx, relevant, target);
+  const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target);
+  if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };
   await tx.query(
     `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
-    [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), relevant.length],
+    [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
   );
   await tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projection.schema}.${projection.name} ${formatPosition(page.checkpoint)}`]);
-  return { read: page.events.length, checkpoint: page.checkpoint, changes, lastRecordedAt: page.events[page.events.length - 1]!.metadata.recordedAt };
+  return { read: page.events.length, checkpoint: page.checkpoint, changes, lastOccurredAt: page.events[page.events.length - 1]!.metadata.occurredAt };
+}
+
+/**
+ * Reads the batch's page from the shared tail (fold events when the projection reads only those) and
+ * applies the events the projection handles; `handled` counts them.
+ */
+async function readAndApply(tx: Tx, projection: Projection, after: GlobalPosition, limit: number, target: string): Promise<{ page: FoldRead; handled: number; changes: readonly ViewRow[] }> {
+  if (projection.reads === 'fold') {
+    const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'fold');
+    const relevant = handledEvents(projection, page.events);
+    return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
+  }
+  const page = await readSharedPage(projection.store, projection.service, tx, after, limit);
+  const relevant = handledEvents(projection, page.events);
+  return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
 }

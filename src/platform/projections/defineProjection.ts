@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { EventStore, RecordedEvent } from '../events/index.ts';
-import type { Projection, ProjectionReplay, ViewRow } from './types.ts';
+import type { EnvelopeProjection, ProjectionBase, ProjectionReplay, ViewRow } from './types.ts';
 
 /** Options of {@link defineProjection}. */
 export interface ProjectionOptions {
@@ -18,9 +18,9 @@ export interface ProjectionOptions {
   readonly store: EventStore;
   /** Only these event types reach `apply` (the checkpoint passes the others). Default: all. */
   readonly eventTypes?: readonly string[];
-  /** See {@link Projection.apply}. */
+  /** See {@link EnvelopeProjection.apply}. */
   readonly apply: (tx: Tx, events: readonly RecordedEvent[], target: string) => Promise<readonly ViewRow[]>;
-  /** See {@link Projection.replay}. Absent: a rebuild replays through `apply`. */
+  /** See {@link ProjectionBase.replay}. Absent: a rebuild replays through `apply`. */
   readonly replay?: () => ProjectionReplay;
 }
 
@@ -28,13 +28,15 @@ const IDENTIFIER = /^[a-z_][a-z0-9_]{0,50}$/;
 const NAME = /^[a-z][a-z0-9_-]{0,99}$/;
 
 /**
- * Declares a projection. The runner (`runProjection`) and the rebuild (`rebuildProjection`) take it.
+ * Declares a projection whose `apply` takes whole envelopes. The runner (`runProjection`) and the
+ * rebuild (`rebuildProjection`) take it. A projection that needs only fold events is cheaper to run
+ * live: see `defineRowProjection`.
  *
  * @example
  * const audit = defineProjection({ name: 'audit', service: 'ordering', schema: 'ordering', table: 'audit_view', store,
  *   apply: async (tx, events, target) => { ...; return []; } });
  */
-export function defineProjection(options: ProjectionOptions): Projection {
+export function defineProjection(options: ProjectionOptions): EnvelopeProjection {
   if (!NAME.test(options.name)) throw new ValidationError('name must be lower-case letters, digits, _ or -', { field: 'name' });
   for (const field of ['service', 'schema', 'table'] as const) {
     if (!IDENTIFIER.test(options[field])) throw new ValidationError(`${field} must be a lower-case SQL identifier of at most 51 characters`, { field });
@@ -53,11 +55,11 @@ export function defineProjection(options: ProjectionOptions): Projection {
 }
 
 /** `"schema"."table"` of a projection, or of another table beside it (a rebuild's shadow). */
-export function qualifiedTable(projection: Pick<Projection, 'schema' | 'table'>, table: string = projection.table): string {
+export function qualifiedTable(projection: Pick<ProjectionBase, 'schema' | 'table'>, table: string = projection.table): string {
   return `${pg.escapeIdentifier(projection.schema)}.${pg.escapeIdentifier(table)}`;
 }
 
 /** `"schema".projection_checkpoints`. */
-export function checkpointTable(projection: Pick<Projection, 'schema'>): string {
+export function checkpointTable(projection: Pick<ProjectionBase, 'schema'>): string {
   return `${pg.escapeIdentifier(projection.schema)}.projection_checkpoints`;
 }

@@ -1,10 +1,10 @@
 import type { Tx } from '../db/index.ts';
-import type { FoldEvent, RecordedEvent } from '../events/index.ts';
+import type { FoldEvent } from '../events/index.ts';
 import { defineProjection, type ProjectionOptions } from './defineProjection.ts';
 import { copyRows } from './copyRows.ts';
 import { rowColumns } from './rowColumns.ts';
 import { selectRows } from './selectRows.ts';
-import type { Projection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';
+import type { FoldProjection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';
 import { upsertRows } from './upsertRows.ts';
 
 /** A view row in JSON form (what `to_jsonb(row)` gives): column name → JSON value. */
@@ -32,7 +32,7 @@ export interface RowProjectionOptions extends Omit<ProjectionOptions, 'apply' | 
 }
 
 /** A projection built from a pure per-row fold, plus that fold for tests and tools. */
-export interface RowProjection extends Projection {
+export interface RowProjection extends FoldProjection {
   /** Folds `events` in memory from nothing: key (joined with `|`) → row. */
   fold(events: readonly FoldEvent[]): Map<string, RowState>;
   replay(): ProjectionReplay;
@@ -45,8 +45,9 @@ const POSITION_COLUMNS = { last_transaction_id: 'xid8', last_position: 'bigint' 
  * idempotent per event and set-based: per batch one SELECT loads the rows the batch touches, the fold
  * runs in memory, skipping every event at or below the row's last position, and one
  * `INSERT … ON CONFLICT DO UPDATE … WHERE row is older` writes each changed row once. Replays,
- * redeliveries and a rewound checkpoint therefore never apply an event twice. Its `replay` (for
- * rebuilds) keeps the rows in memory across pages and writes them when asked.
+ * redeliveries and a rewound checkpoint therefore never apply an event twice. The fold sees only
+ * {@link FoldEvent}s (`reads: 'fold'`), so live batches read only the log's fold columns. Its `replay`
+ * (for rebuilds) keeps the rows in memory across pages and writes them when asked.
  *
  * @example
  * const board = defineRowProjection({ name: 'board', service: 'ordering', schema: 'ordering', table: 'board_view', store,
@@ -111,7 +112,7 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
     for (const row of await selectRows(tx, target, columns, [...missing.values()])) rows.set(keyString(options.key.map((k) => String(row[k]))), row);
   };
 
-  const apply = async (tx: Tx, events: readonly RecordedEvent[], target: string): Promise<readonly ViewRow[]> => {
+  const apply = async (tx: Tx, events: readonly FoldEvent[], target: string): Promise<readonly ViewRow[]> => {
     const rows = new Map<string, RowState>();
     await load(tx, target, events, rows);
     const changed = new Map<string, RowState>();
@@ -172,6 +173,8 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
   const projection = defineProjection({ ...options, apply, replay });
   return Object.freeze({
     ...projection,
+    reads: 'fold' as const,
+    apply,
     replay,
     fold(events: readonly FoldEvent[]) {
       const rows = new Map<string, RowState>();

@@ -140,7 +140,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
             metrics?.events.inc(labels, read);
             metrics?.position.set(labels, Number(result.checkpoint.position));
             metrics?.batchSeconds.observe(labels, (performance.now() - started) / 1000);
-            if (result.lastRecordedAt !== null) metrics?.lag.set(labels, Math.max(0, (Date.now() - Date.parse(result.lastRecordedAt)) / 1000));
+            if (result.lastOccurredAt !== null) metrics?.lag.set(labels, Math.max(0, (Date.now() - Date.parse(result.lastOccurredAt)) / 1000));
             options.onBatch?.(result);
           } else {
             metrics?.lag.set(labels, 0);
@@ -202,7 +202,7 @@ function projectionMetrics(registry: client.Registry): ProjectionMetrics {
     events: new client.Counter({ name: 'brigade_projection_events_total', help: 'Events a projection has read and applied', labelNames: ['projection'], registers }),
     position: new client.Gauge({ name: 'brigade_projection_position', help: 'Global position (the position part) of the checkpoint', labelNames: ['projection'], registers }),
     leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames: ['projection'], registers }),
-    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Age of the last event applied when the batch ran; 0 at the head', labelNames: ['projection'], registers }),
+    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Time since the last event applied occurred (its occurredAt), when the batch ran; 0 at the head', labelNames: ['projection'], registers }),
     batchSeconds: new client.Histogram({ name: 'brigade_projection_batch_seconds', help: 'Time of one batch transaction', labelNames: ['projection'], registers }),
   };
   byRegistry.set(registry, made);

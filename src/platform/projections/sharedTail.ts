@@ -1,17 +1,25 @@
 import type { Tx } from '../db/index.ts';
-import type { AllRead, EventStore, GlobalPosition, RecordedEvent } from '../events/index.ts';
+import { readAllForFold, type AllRead, type EventStore, type FoldEvent, type FoldRead, type GlobalPosition, type RecordedEvent } from '../events/index.ts';
 import { comparePositions, formatPosition } from './position.ts';
 
 /** Events a tail keeps at most (the oldest go first). */
 const KEEP = 4096;
+
+/** A page of the global order, of whole envelopes or of fold events. */
+interface Page<E extends FoldEvent> {
+  readonly events: readonly E[];
+  readonly checkpoint: GlobalPosition;
+}
 
 /**
  * The recent end of one store's global order as this process has read it: events that are contiguous
  * in that order (none of the final order missing between them), kept so that the projections of a
  * store read each event from the database once instead of once each.
  */
-interface Tail {
-  events: RecordedEvent[];
+interface Tail<E extends FoldEvent> {
+  /** How the tail reads a page from the database. */
+  readonly read: (tx: Tx, after: GlobalPosition, limit: number) => Promise<Page<E>>;
+  events: E[];
   /** The absolute number of `events[0]`. */
   base: number;
   /** Checkpoint (formatted) → the absolute number of the first event after it. */
@@ -19,10 +27,12 @@ interface Tail {
   /** The checkpoint just before `events[0]`. */
   startKey: string;
   /** The read that extends the tail, while one runs. */
-  extending: Promise<AllRead> | null;
+  extending: Promise<Page<E>> | null;
 }
 
-const tails = new WeakMap<EventStore, Map<string, Tail>>();
+/** Per store and service: the tail of whole envelopes and the tail of fold events. */
+const envelopeTails = new WeakMap<EventStore, Map<string, Tail<RecordedEvent>>>();
+const foldTails = new WeakMap<EventStore, Map<string, Tail<FoldEvent>>>();
 
 /**
  * `store.readAll(tx, { after, limit })` for live projection batches, shared by the projections of one
@@ -39,14 +49,24 @@ const tails = new WeakMap<EventStore, Map<string, Tail>>();
  * the same events. A page from the tail may be shorter than a fresh read would be, which is what a
  * read that ran a moment earlier returns too. Events are shared between projections: apply must not
  * change them (they are `readonly`).
+ *
+ * `read: 'fold'` reads fold events (`readAllForFold`, decision 0070) into a tail of their own, shared
+ * by the store's projections that read only those.
  */
-export async function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number): Promise<AllRead> {
-  const tail = tailOf(store, service);
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read?: 'envelope'): Promise<AllRead>;
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'fold'): Promise<FoldRead>;
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'envelope' | 'fold' = 'envelope'): Promise<AllRead | FoldRead> {
+  return read === 'fold'
+    ? sharedPage(tailOf(foldTails, store, service, (t, a, l) => readAllForFold(store, t, { after: a, limit: l })), tx, after, limit)
+    : sharedPage(tailOf(envelopeTails, store, service, (t, a, l) => store.readAll(t, { after: a, limit: l })), tx, after, limit);
+}
+
+async function sharedPage<E extends FoldEvent>(tail: Tail<E>, tx: Tx, after: GlobalPosition, limit: number): Promise<Page<E>> {
   const key = formatPosition(after);
   for (;;) {
     const at = tail.next.get(key);
     if (at === undefined) {
-      const page = await store.readAll(tx, { after, limit });
+      const page = await tail.read(tx, after, limit);
       const end = endOf(tail);
       if (tail.extending === null && page.events.length > 0 && (end === null || comparePositions(after, end) > 0)) restart(tail, key, page.events);
       return page;
@@ -59,9 +79,9 @@ export async function readSharedPage(store: EventStore, service: string, tx: Tx,
     }
     const end = endOf(tail);
     // A whole page past the end, so that the next batches (of this and the other projections) find it.
-    const reading = store.readAll(tx, { after: end ?? after, limit });
+    const reading = tail.read(tx, end ?? after, limit);
     tail.extending = reading;
-    let read: AllRead;
+    let read: Page<E>;
     try {
       read = await reading;
     } finally {
@@ -75,20 +95,20 @@ export async function readSharedPage(store: EventStore, service: string, tx: Tx,
   }
 }
 
-function tailOf(store: EventStore, service: string): Tail {
+function tailOf<E extends FoldEvent>(tails: WeakMap<EventStore, Map<string, Tail<E>>>, store: EventStore, service: string, read: Tail<E>['read']): Tail<E> {
   let byService = tails.get(store);
   if (byService === undefined) tails.set(store, (byService = new Map()));
   let tail = byService.get(service);
-  if (tail === undefined) byService.set(service, (tail = { events: [], base: 0, next: new Map(), startKey: '', extending: null }));
+  if (tail === undefined) byService.set(service, (tail = { read, events: [], base: 0, next: new Map(), startKey: '', extending: null }));
   return tail;
 }
 
 /** The checkpoint after the tail's last event, or null while it is empty. */
-function endOf(tail: Tail): GlobalPosition | null {
+function endOf(tail: Tail<FoldEvent>): GlobalPosition | null {
   return tail.events.length === 0 ? null : tail.events[tail.events.length - 1]!.globalPosition;
 }
 
-function restart(tail: Tail, startKey: string, events: readonly RecordedEvent[]): void {
+function restart<E extends FoldEvent>(tail: Tail<E>, startKey: string, events: readonly E[]): void {
   tail.events = [];
   tail.next.clear();
   tail.base = 0;
@@ -98,7 +118,7 @@ function restart(tail: Tail, startKey: string, events: readonly RecordedEvent[])
   trim(tail);
 }
 
-function append(tail: Tail, events: readonly RecordedEvent[]): void {
+function append<E extends FoldEvent>(tail: Tail<E>, events: readonly E[]): void {
   for (const e of events) {
     tail.events.push(e);
     tail.next.set(formatPosition(e.globalPosition), tail.base + tail.events.length);
@@ -106,7 +126,7 @@ function append(tail: Tail, events: readonly RecordedEvent[]): void {
 }
 
 /** Drops the oldest events beyond {@link KEEP}, and the checkpoints that pointed into them. */
-function trim(tail: Tail): void {
+function trim(tail: Tail<FoldEvent>): void {
   const drop = tail.events.length - KEEP;
   if (drop <= 0) return;
   tail.next.delete(tail.startKey);
@@ -116,6 +136,6 @@ function trim(tail: Tail): void {
   tail.base += drop;
 }
 
-function pageOf(events: readonly RecordedEvent[], after: GlobalPosition): AllRead {
+function pageOf<E extends FoldEvent>(events: readonly E[], after: GlobalPosition): Page<E> {
   return { events, checkpoint: events.length === 0 ? after : events[events.length - 1]!.globalPosition };
 }

@@ -2,11 +2,8 @@ import type pg from 'pg';
 import type { Tx } from '../db/index.ts';
 import type { EventStore, FoldEvent, RecordedEvent } from '../events/index.ts';
 
-/**
- * A projection: a read model folded from one schema's event log, with its own checkpoint. Built with
- * {@link defineProjection} or {@link defineRowProjection}.
- */
-export interface Projection {
+/** What every projection has, whatever its `apply` reads (see {@link Projection}). */
+export interface ProjectionBase {
   /** Unique name within the schema, e.g. `board`. Its checkpoint row and lock key. */
   readonly name: string;
   /** The service whose role reads and writes (`brigade_<service>`), e.g. `ordering`. */
@@ -15,10 +12,24 @@ export interface Projection {
   readonly schema: string;
   /** The view table the projection writes, unqualified, e.g. `board_view`. */
   readonly table: string;
-  /** The event store of `schema`: the runner reads with its `readAll` (upcasters apply). */
+  /** The event store of `schema`: the runner reads with its `readAll` or `readAllForFold` (upcasters apply either way). */
   readonly store: EventStore;
   /** Event types the projection handles; others still advance the checkpoint. Absent = all. */
   readonly eventTypes?: ReadonlySet<string>;
+  /**
+   * Optional fast path of a rebuild: a fold of the whole log held in memory and written in bulk (see
+   * {@link ProjectionReplay}), fed with {@link FoldEvent}s (`streamAllForFold`/`readAllForFold`, fewer
+   * columns than `readAll`). Without it a rebuild replays page by page through `apply`.
+   */
+  replay?(): ProjectionReplay;
+}
+
+/**
+ * A projection whose `apply` takes whole envelopes (message id, lineage, actor, recorded time): live
+ * batches read the log with the store's `readAll`. What {@link defineProjection} declares.
+ */
+export interface EnvelopeProjection extends ProjectionBase {
+  readonly reads?: undefined;
   /**
    * Applies a batch (in global order) to `target`, in the runner's transaction, which then advances
    * the checkpoint and commits both together. `target` is the escaped, schema-qualified table to
@@ -27,13 +38,25 @@ export interface Projection {
    * feeds; a row the table already held at a newer position stays as it was).
    */
   apply(tx: Tx, events: readonly RecordedEvent[], target: string): Promise<readonly ViewRow[]>;
-  /**
-   * Optional fast path of a rebuild: a fold of the whole log held in memory and written in bulk (see
-   * {@link ProjectionReplay}), fed with {@link FoldEvent}s (`streamAllForFold`/`readAllForFold`, fewer
-   * columns than `readAll`). Without it a rebuild replays page by page through `apply`.
-   */
-  replay?(): ProjectionReplay;
 }
+
+/**
+ * A projection whose `apply` reads nothing beyond a {@link FoldEvent}: live batches read only the
+ * log's fold columns (`readAllForFold`, decision 0070), as a rebuild does. What
+ * {@link defineRowProjection} declares. Its `apply` takes whole envelopes too (every
+ * {@link RecordedEvent} is a fold event).
+ */
+export interface FoldProjection extends ProjectionBase {
+  readonly reads: 'fold';
+  /** As {@link EnvelopeProjection.apply}, over fold events. */
+  apply(tx: Tx, events: readonly FoldEvent[], target: string): Promise<readonly ViewRow[]>;
+}
+
+/**
+ * A projection: a read model folded from one schema's event log, with its own checkpoint. Built with
+ * {@link defineProjection} or {@link defineRowProjection}.
+ */
+export type Projection = EnvelopeProjection | FoldProjection;
 
 /**
  * A rebuild's fold of the log into a new table that only the rebuild writes. Rows stay in memory

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { commitStatements, unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
-import { createEventStore, START, type EventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
-import { formatPosition } from '../../../src/platform/projections/index.ts';
+import { commitStatements, unitOfWork, type Tx, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { createEventStore, readAllForFold, START, type EventStore, type FoldEvent, type GlobalPosition } from '../../../src/platform/events/index.ts';
+import { applyBatch, ensureCheckpoint, formatPosition, type Projection } from '../../../src/platform/projections/index.ts';
 import { readSharedPage } from '../../../src/platform/projections/sharedTail.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 
@@ -175,5 +175,64 @@ describe('projections share the tail of the log they read (decision 0064)', () =
     assert.equal(seen.length, 4);
     assert.equal((await page(store, from, 10)).events.length, 4, 'and a read from the start finds the same four');
     assert.equal(seen[0], 'late');
+  });
+
+  /** `tx` with a count of the event rows its reads of `ordering.events` return. */
+  const countingTx = (tx: Tx, counts: { rows: number }): Tx => ({
+    context: tx.context,
+    afterCommit: (fn) => tx.afterCommit(fn),
+    query: async (text, values) => {
+      const result = await tx.query(text, values);
+      if (typeof text === 'string' && text.includes('.events e ')) counts.rows += result.rows.length;
+      return result as never;
+    },
+  });
+
+  test('readers of fold events share a tail of their own: fold events only, each read from the database once, the same order as a direct read', async () => {
+    const store = createEventStore({ schema: 'ordering' });
+    const from = (await unitOfWork(pool, system, (tx) => store.readAll(tx, { after: START, limit: 1_000_000 }))).checkpoint;
+    await appendEvents(store, 30);
+    const expected = await settled(store, from, 30);
+    const counts = { rows: 0 };
+    const checkpoints = [from, from, from];
+    const seen: string[][] = [[], [], []];
+    const events: FoldEvent[] = [];
+    for (let round = 0; round < 6; round++) {
+      for (let r = 0; r < 3; r++) {
+        const read = await unitOfWork(pool, system, (tx) => readSharedPage(store, 'ordering', countingTx(tx, counts), checkpoints[r]!, 6, 'fold'));
+        seen[r]!.push(...read.events.map((e) => formatPosition(e.globalPosition)));
+        if (r === 0) events.push(...read.events);
+        checkpoints[r] = read.checkpoint;
+      }
+    }
+    for (const s of seen) assert.deepEqual(s, expected);
+    // Plus one: readAllForFold reads the first event of each stored (type, version) whole, once per store, to learn whether an upcaster raises it.
+    assert.equal(counts.rows, 31, 'each event read from the database once for the three readers');
+    const direct = await unitOfWork(pool, system, (tx) => readAllForFold(store, tx, { after: from, limit: 30 }));
+    assert.deepEqual(events, direct.events, 'the events a direct fold read gives');
+    assert.ok(events.every((e) => !('recordedAt' in e.metadata) && !('messageId' in e.metadata)), 'fold events, not envelopes');
+    // The envelope readers of the same store have a tail of their own: whole envelopes from the same checkpoint.
+    const envelopes = await page(store, from, 5);
+    assert.equal(envelopes.events.length, 5);
+    assert.ok(envelopes.events.every((e) => typeof e.metadata.recordedAt === 'string' && typeof e.metadata.messageId === 'string'));
+  });
+
+  test('applyBatch hands a projection that reads fold events fold events, and one that reads envelopes envelopes', async () => {
+    const store = createEventStore({ schema: 'ordering' });
+    await appendEvents(store, 3);
+    const got: Record<string, FoldEvent[]> = { fold: [], envelope: [] };
+    const base = { service: 'ordering', schema: 'ordering', table: 'unused', store, eventTypes: new Set(['T']) };
+    const projections: Projection[] = [
+      { ...base, name: `fold-${randomUUID()}`, reads: 'fold', apply: async (_tx, events) => (got.fold!.push(...events), []) },
+      { ...base, name: `envelope-${randomUUID()}`, apply: async (_tx, events) => (got.envelope!.push(...events), []) },
+    ];
+    for (const projection of projections) {
+      await unitOfWork(pool, system, (tx) => ensureCheckpoint(tx, projection));
+      while ((await unitOfWork(pool, system, (tx) => applyBatch(tx, projection, 1000))).read > 0);
+    }
+    assert.ok(got.fold!.length >= 3);
+    assert.deepEqual(got.fold!.map((e) => formatPosition(e.globalPosition)), got.envelope!.map((e) => formatPosition(e.globalPosition)), 'the same events');
+    assert.ok(got.fold!.every((e) => !('recordedAt' in e.metadata)), 'fold events');
+    assert.ok(got.envelope!.every((e) => 'recordedAt' in e.metadata), 'envelopes');
   });
 });
