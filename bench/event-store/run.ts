@@ -23,6 +23,7 @@
  *   BENCH_BUSY_POLL_MS    the relay's poll step (default: the platform's)
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
  *   BENCH_PROJECTOR_IDLE_MS  the projectors' idle step in the `+ projectors` mode (default: the platform's)
+ *   BENCH_PROJECTOR_BATCH    the projectors' events per batch in the `+ projectors` mode (default: the platform's)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -88,8 +89,11 @@ const LIFECYCLE = [
   (id: string) => ({ type: 'OrderPickedUp', data: { orderId: id, courierId: COURIER } }),
 ];
 const COURIER = randomUUID();
-/** The projectors' options in the `+ projectors` mode: the platform's, or BENCH_PROJECTOR_IDLE_MS. */
-const PROJECTOR_OPTIONS = process.env.BENCH_PROJECTOR_IDLE_MS === undefined ? {} : { idleMs: Number(process.env.BENCH_PROJECTOR_IDLE_MS) };
+/** The projectors' options in the `+ projectors` mode: the platform's, or BENCH_PROJECTOR_IDLE_MS and BENCH_PROJECTOR_BATCH. */
+const PROJECTOR_OPTIONS = {
+  ...(process.env.BENCH_PROJECTOR_IDLE_MS === undefined ? {} : { idleMs: Number(process.env.BENCH_PROJECTOR_IDLE_MS) }),
+  ...(process.env.BENCH_PROJECTOR_BATCH === undefined ? {} : { batchSize: Number(process.env.BENCH_PROJECTOR_BATCH) }),
+};
 
 interface Result {
   appends: number;
