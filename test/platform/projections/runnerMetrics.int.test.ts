@@ -23,7 +23,7 @@ describe('a projection runner reports its batches in metrics', () => {
     await db.drop();
   });
 
-  test('after a batch: events applied, the checkpoint position, and the lag counted from the last event occurredAt', async () => {
+  test('after a batch: events applied, the checkpoint position, and the lag counted from when the last event occurred', async () => {
     const occurredAt = new Date(Date.now() - 60_000);
     const { events } = await store.appendAndCommit(
       (context, statements) => commitStatements(pool, context, statements),
@@ -35,7 +35,7 @@ describe('a projection runner reports its batches in metrics', () => {
     const applied: FoldEvent[] = [];
     const projection: Projection = {
       name: `metrics-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold',
-      apply: async (_tx, events) => (applied.push(...events), []),
+      apply: async (_tx, batch) => (applied.push(...batch), []),
     };
     const registry = new client.Registry();
     const stop = new AbortController();
