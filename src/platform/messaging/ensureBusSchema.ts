@@ -22,7 +22,9 @@ export function busMigrationsSql(): string[] {
  *
  * The first migration runs only when there is no bus yet: it only creates what is missing, and on a bus
  * that exists the only thing missing is what a later migration dropped on purpose (0011's index on
- * deliveries (message_id), which every second call used to build again).
+ * deliveries (message_id), which every second call used to build again). A bus on which an earlier
+ * version of this function built that index again loses it here: on the lean deliveries (0011 applied)
+ * it is a second index on message_id that every delivery insert paid for.
  */
 export async function ensureBusSchema(pool: pg.Pool): Promise<void> {
   const create = `do $ensure$
@@ -32,5 +34,12 @@ begin
   end if;
 end
 $ensure$;`;
-  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), busRetentionIndexesSql({ concurrently: false })].join('\n'));
+  const repair = `do $repair$
+begin
+  if to_regclass('brigade_bus.deliveries_message_subscription') is not null and to_regclass('brigade_bus.deliveries_message_idx') is not null then
+    drop index brigade_bus.deliveries_message_idx;
+  end if;
+end
+$repair$;`;
+  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), repair, busRetentionIndexesSql({ concurrently: false })].join('\n'));
 }

@@ -214,6 +214,10 @@ describe('ensureBusSchema', () => {
       assert.ok(made.some((d) => d.startsWith('messages_published_at_idx: ')));
       await ensureBusSchema(emptyPool);
       assert.deepEqual(await indexes(emptyPool), made, 'running it again changes nothing');
+      // A bus on which an earlier version of ensureBusSchema built 0011's dropped index again.
+      await emptyPool.query('create index deliveries_message_idx on brigade_bus.deliveries (message_id)');
+      await ensureBusSchema(emptyPool);
+      assert.deepEqual(await indexes(emptyPool), made, 'the index that 0011 dropped is dropped again');
     } finally {
       await emptyPool.end();
       await empty.drop();
