@@ -1,7 +1,7 @@
 /**
  * Live projection benchmark: what the three order-view projectors cost per event while they follow
  * the head of the log, as `brigade start` runs them (`applyBatch` in a unit of work per batch, batches
- * of 500, the shared tail of decision 0064), in CPU per event and view: Node's and the database
+ * of 500, the shared tail of decision 0064, fold events since decision 0070), in CPU per event and view: Node's and the database
  * backends'. On a shared 2-CPU machine CPU is steadier than wall time, and CPU is what the projectors
  * take from the writers in `bench/event-store` (`appendAndCommit + projectors`).
  *
