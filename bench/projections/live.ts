@@ -1,9 +1,10 @@
 /**
  * Live projection benchmark: what the three order-view projectors cost per event while they follow
  * the head of the log, as `brigade start` runs them (`applyBatch` in a unit of work per batch, batches
- * of 500, the shared tail of decision 0064, fold events since decision 0070), in CPU per event and view: Node's and the database
- * backends'. On a shared 2-CPU machine CPU is steadier than wall time, and CPU is what the projectors
- * take from the writers in `bench/event-store` (`appendAndCommit + projectors`).
+ * of 500, the shared tail of decision 0064, fold events since decision 0070), in CPU per event and
+ * view: Node's and the database backends'. On a shared 2-CPU machine CPU is steadier than wall time,
+ * and CPU is what the projectors take from the writers in `bench/event-store`
+ * (`appendAndCommit + projectors`).
  *
  * Workload: chunks of orders arrive, each order's four events (OrderPlaced, OrderAccepted,
  * CourierAssigned, OrderPickedUp) interleaved as 16 writers append them; after each chunk the three
