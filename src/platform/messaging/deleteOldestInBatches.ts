@@ -10,9 +10,50 @@ export interface BatchedDeleteOptions {
   readonly onBatch?: (deleted: number) => void;
 }
 
+/** What a retention delete walks: a table with an indexed age column, and the table whose rows keep one of its rows. */
+export interface RetentionTable {
+  /** The qualified table, e.g. `brigade_bus.messages`. */
+  readonly table: string;
+  /** Its primary-key column, e.g. `id`. */
+  readonly key: string;
+  /** Its age column, indexed, e.g. `published_at`. */
+  readonly age: string;
+  /** The qualified table whose rows keep a row while one points at it, and the column that holds the key. */
+  readonly keptBy: { readonly table: string; readonly column: string };
+}
+
 /**
- * Runs one batch statement again and again while a batch comes back full and `signal` is not
- * aborted; returns how many rows went. The statement takes `$1` the minimum age in ms, `$2` the
+ * One batch of {@link deleteOldestInBatches} over `t`: the oldest rows past the minimum age that no
+ * row of `t.keptBy` points at, walked in the age index's order from the cursor.
+ *
+ * - The "nothing points at it" test is a per-row probe of the referencing table's index (`offset 0`
+ *   stops its conversion to an anti-join, which the planner hashed over a scan of the whole table
+ *   while the tables were small or unanalysed).
+ * - `for update skip locked`: two runs at once skip each other's rows. A writer that makes a row young
+ *   again (moves its age column to now) while it is being deleted either waits and writes it anew, or,
+ *   having written first, is seen here: the age is rechecked on the locked row.
+ * - The delete finds the chosen rows by primary key (`= any (array(…))`, never a join the planner
+ *   could turn into a scan).
+ */
+export function oldestUnreferencedSql(t: RetentionTable): string {
+  return `with gone as (
+  delete from ${t.table} t
+  where t.${t.key} = any (array(
+    select c.${t.key} from ${t.table} c
+    where c.${t.age} < now() - make_interval(secs => $1::double precision / 1000)
+      and c.${t.age} >= $2::timestamptz
+      and not exists (select from ${t.keptBy.table} r where r.${t.keptBy.column} = c.${t.key} offset 0)
+    order by c.${t.age}
+    limit $3
+    for update of c skip locked))
+  returning t.${t.age} as age
+)
+select count(*)::int as deleted, max(age)::text as last from gone`;
+}
+
+/**
+ * Runs one batch statement (an {@link oldestUnreferencedSql}) again and again while a batch comes back
+ * full and `signal` is not aborted; returns how many rows went. The statement takes `$1` the minimum age in ms, `$2` the
  * cursor (a timestamptz: nothing older is left to look at in this run; `-infinity` at first) and `$3`
  * the batch size, and answers one row: `deleted` and `last`, the newest age it deleted, as text (the
  * server's own rendering, so the cursor keeps its microseconds).

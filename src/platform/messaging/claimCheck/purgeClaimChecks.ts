@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { deleteOldestInBatches, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
+import { deleteOldestInBatches, oldestUnreferencedSql, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
 
 /** Options for {@link purgeClaimChecks}. */
 export interface PurgeClaimChecksOptions extends BatchedDeleteOptions {
@@ -15,25 +15,12 @@ export interface PurgeClaimChecksOptions extends BatchedDeleteOptions {
 /**
  * One batch of {@link purgeClaimChecks} (exported for its plan's test): `$1` the grace in ms, `$2` the
  * cursor (created_at), `$3` the batch size. The oldest payloads past the grace that no reference
- * points at, walked in `claim_checks_created_at_idx` order; the reference test is a per-row probe
- * (`offset 0`), the delete a primary-key lookup, as in `pruneBusSql`. `for update skip locked`: two
- * purges skip each other's rows, and a publish storing the same payload again either waits and
- * stores it anew, or, having stored it first, moved `created_at` to now, which is rechecked here.
+ * points at, walked in `claim_checks_created_at_idx` order, probing the references per payload. A
+ * publish that stores the same payload again moves `created_at` to now, which the statement rechecks
+ * on the locked row.
  */
 export function purgeClaimChecksSql(): string {
-  return `with gone as (
-  delete from brigade_bus.claim_checks k
-  where k.sha256 = any (array(
-    select c.sha256 from brigade_bus.claim_checks c
-    where c.created_at < now() - make_interval(secs => $1::double precision / 1000)
-      and c.created_at >= $2::timestamptz
-      and not exists (select from brigade_bus.claim_check_refs r where r.sha256 = c.sha256 offset 0)
-    order by c.created_at
-    limit $3
-    for update of c skip locked))
-  returning k.created_at
-)
-select count(*)::int as deleted, max(created_at)::text as last from gone`;
+  return oldestUnreferencedSql({ table: 'brigade_bus.claim_checks', key: 'sha256', age: 'created_at', keptBy: { table: 'brigade_bus.claim_check_refs', column: 'sha256' } });
 }
 
 const PURGE_CLAIM_CHECKS_SQL = purgeClaimChecksSql();
