@@ -13,6 +13,8 @@
  *   graphile-worker          add_job inside the business transaction
  *   pg-boss                  boss.send(…, { db }) inside the business transaction (queue with notify)
  *
+ * BENCH_STEPS=12,16 adds the relay alone at those poll steps (both transports) to the same rounds.
+ *
  * Prints messages/s, p50/p99, producers' transactions/s, CPU per message while the producers ran (this
  * process, every PostgreSQL process, nats-server), and the ratios the issue sets as goals.
  *
@@ -43,7 +45,7 @@ const outboxWrite = (producers: pg.Pool) => async (n: number) => {
   ]);
 };
 
-const relayed = (kind: 'nats' | 'postgres', consume = true): BenchSetup => async (url, producers, onHandled) => {
+const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process.env.BENCH_BUSY_POLL_MS ? Number(process.env.BENCH_BUSY_POLL_MS) : undefined): BenchSetup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
   const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
@@ -56,7 +58,7 @@ const relayed = (kind: 'nats' | 'postgres', consume = true): BenchSetup => async
   const onProgress = (e: RelayEvent) => {
     if (e.kind === 'error' && reported++ < 3) console.error('relay:', e.error);
   };
-  const relayDone = createRelay({ pool, service: 'delivery', transport, onProgress, ...(process.env.BENCH_BUSY_POLL_MS ? { busyPollMs: Number(process.env.BENCH_BUSY_POLL_MS) } : {}) }).run(c.signal);
+  const relayDone = createRelay({ pool, service: 'delivery', transport, onProgress, ...(busyPollMs === undefined ? {} : { busyPollMs }) }).run(c.signal);
   return {
     produce: outboxWrite(producers),
     producersOnly: !consume,
@@ -86,6 +88,13 @@ const systems: Record<string, BenchSetup> = {
   'brigade/outbox+nats': relayed('nats'),
   'brigade/outbox+postgres': relayed('postgres'),
   ...peerSetups(CONCURRENCY),
+  // BENCH_STEPS=12,16: the relay alone at other poll steps, in the same rounds (`relay→nats, 12 ms step, no consumer`).
+  ...Object.fromEntries(
+    (process.env.BENCH_STEPS ?? '')
+      .split(',')
+      .filter((step) => step !== '')
+      .flatMap((step) => (['nats', 'postgres'] as const).map((kind) => [`relay→${kind}, ${step} ms step, no consumer`, relayed(kind, false, Number(step))])),
+  ),
 };
 
 
@@ -171,7 +180,7 @@ if (gw && pgr) {
   );
 }
 if (base) {
-  for (const name of ['relay→nats, no consumer', 'relay→postgres, no consumer', 'brigade/outbox+nats', 'brigade/outbox+postgres']) {
+  for (const name of Object.keys(results).filter((n) => n.startsWith('relay') || n.startsWith('brigade/'))) {
     const r = results[name];
     if (r) {
       const median = pairedMedian(name, 'outbox, no relay', tps);
