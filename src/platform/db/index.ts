@@ -14,3 +14,4 @@ export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './groupCommit.ts';
 export type { GroupCommitOptions } from './groupCommit.ts';
 export { nextTransactionId } from './nextTransactionId.ts';
+export { NO_FLUSH_WAIT } from './noFlushWait.ts';

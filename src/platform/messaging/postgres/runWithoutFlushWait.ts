@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { sendBatch, type Statement } from '../../db/index.ts';
+import { NO_FLUSH_WAIT, sendBatch, type Statement } from '../../db/index.ts';
 
 /**
  * Runs one statement as a transaction of its own whose commit does not wait for the WAL flush
@@ -11,7 +11,7 @@ import { sendBatch, type Statement } from '../../db/index.ts';
 export async function runWithoutFlushWait(pool: pg.Pool, statement: Statement): Promise<pg.QueryResult> {
   const client = await pool.connect();
   try {
-    const [, result] = await sendBatch(client, [{ text: `select set_config('synchronous_commit', 'off', true)` }, statement]);
+    const [, result] = await sendBatch(client, [NO_FLUSH_WAIT, statement]);
     client.release();
     return result!;
   } catch (error) {

@@ -9,21 +9,22 @@ import { runProjection, type Projection } from '../../../src/platform/projection
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 
-describe('a projection runner reports its batches in metrics', () => {
+describe('a projection runner', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   const store = createEventStore({ schema: 'ordering' });
 
   before(async () => {
     db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    // The test cluster runs with synchronous_commit off; these sessions start with it on, as in production.
+    pool = new pg.Pool({ connectionString: db.url, max: 4, options: '-c synchronous_commit=on' });
   });
   after(async () => {
     await pool.end();
     await db.drop();
   });
 
-  test('after a batch: events applied, the checkpoint position, and the lag counted from when the last event occurred', async () => {
+  test('reports a batch in metrics: events applied, the checkpoint position, and the lag counted from when the last event occurred', async () => {
     const occurredAt = new Date(Date.now() - 60_000);
     const { events } = await store.appendAndCommit(
       (context, statements) => commitStatements(pool, context, statements),
@@ -47,5 +48,23 @@ describe('a projection runner reports its batches in metrics', () => {
     assert.equal(await value('brigade_projection_position'), Number(events[0]!.globalPosition.position));
     const lag = (await value('brigade_projection_lag_seconds'))!;
     assert.ok(lag >= 59 && lag < 120, `lag ${lag} s: the event occurred 60 s before it was applied`);
+  });
+
+  test('commits a batch without waiting for the WAL flush, and only that batch', async () => {
+    await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId: randomUUID() }, `s-${randomUUID()}`, [{ type: 'T', data: {} }], 0);
+    const seen: string[] = [];
+    const projection: Projection = {
+      name: `commit-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold',
+      apply: async (tx) => {
+        const { rows } = await tx.query<{ value: string }>(`select current_setting('synchronous_commit') as value`);
+        seen.push(rows[0]!.value);
+        return [];
+      },
+    };
+    const stop = new AbortController();
+    await within(runProjection(pool, projection, { idleMs: 10, onBatch: () => stop.abort() }).run(stop.signal), 30_000, 'the runner applies a batch and stops');
+    assert.deepEqual(seen, ['off']);
+    const { rows } = await pool.query(`select current_setting('synchronous_commit') as value`);
+    assert.equal(rows[0].value, 'on', 'the setting ends with the batch (the pool hands out the connection the batch just released)');
   });
 });
