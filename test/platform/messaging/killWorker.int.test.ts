@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -16,6 +15,7 @@ import {
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { message, token, waitFor } from './support.ts';
@@ -26,7 +26,7 @@ const prefix = token();
 let db: TestDatabase;
 let pool: pg.Pool;
 const transports: Transport[] = [];
-const children: ChildProcess[] = [];
+const children = fixtureProcesses();
 
 before(async () => {
   db = await createTestDatabase();
@@ -36,7 +36,7 @@ before(async () => {
   await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null, worker text not null)');
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.killAll();
   for (const t of transports) await t.close();
   if (!nats.skip) {
     const nc = await connect({ servers: testEnv.natsUrl });
@@ -47,29 +47,7 @@ after(async () => {
   await db?.drop();
 });
 
-/** Starts the worker script and resolves with a function that waits for a stdout line matching `re`. */
-function startWorker(cfg: Record<string, unknown>): { child: ChildProcess; line(re: RegExp): Promise<string>; exited: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'killableWorker.ts'), JSON.stringify(cfg)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let out = '';
-  const waiters: Array<() => void> = [];
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-    waiters.splice(0).forEach((w) => w());
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const line = async (re: RegExp): Promise<string> => {
-    for (;;) {
-      const m = re.exec(out);
-      if (m) return m[0];
-      if (child.exitCode !== null) throw new Error(`worker exited (${child.exitCode}) before printing ${re}`);
-      await new Promise<void>((r) => waiters.push(r));
-    }
-  };
-  return { child, line, exited };
-}
+const startWorker = (config: Record<string, unknown>) => children.start(path.join(import.meta.dirname, 'fixtures', 'killableWorker.ts'), config);
 
 for (const kind of ['postgres', 'nats'] as const) {
   describe(`worker killed mid-handle (${kind})`, { skip: kind === 'nats' ? nats.skip : false }, () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -9,6 +8,7 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, inboxHandler, inboxSchemaSql, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { outboxRows, produce, token, waitFor } from './support.ts';
@@ -22,7 +22,7 @@ const prefix = token();
 let db: TestDatabase;
 let pool: pg.Pool;
 const transports: Transport[] = [];
-const children: ChildProcess[] = [];
+const children = fixtureProcesses();
 
 before(async () => {
   db = await createTestDatabase();
@@ -31,7 +31,7 @@ before(async () => {
   await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null)');
 });
 after(async () => {
-  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  children.killAll();
   for (const t of transports) await t.close();
   if (!nats.skip) {
     const nc = await connect({ servers: testEnv.natsUrl });
@@ -42,28 +42,7 @@ after(async () => {
   await db?.drop();
 });
 
-function startRelayProcess(cfg: Record<string, unknown>): { child: ChildProcess; line(re: RegExp): Promise<string>; exited: Promise<void> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'killableRelay.ts'), JSON.stringify(cfg)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  children.push(child);
-  let out = '';
-  const waiters: Array<() => void> = [];
-  child.stdout!.on('data', (c: Buffer) => {
-    out += c.toString();
-    waiters.splice(0).forEach((w) => w());
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const line = async (re: RegExp): Promise<string> => {
-    for (;;) {
-      const m = re.exec(out);
-      if (m) return m[0];
-      if (child.exitCode !== null) throw new Error(`relay exited (${child.exitCode}) before printing ${re}`);
-      await new Promise<void>((r) => waiters.push(r));
-    }
-  };
-  return { child, line, exited };
-}
+const startRelayProcess = (config: Record<string, unknown>) => children.start(path.join(import.meta.dirname, 'fixtures', 'killableRelay.ts'), config);
 
 for (const kind of ['postgres', 'nats'] as const) {
   describe(`relay SIGKILLed between publish and mark (${kind})`, { skip: kind === 'nats' ? nats.skip : false, timeout: 300_000 }, () => {
