@@ -66,4 +66,24 @@ describe('copyRows: COPY stores what the upserts store', () => {
       client.release();
     }
   });
+
+  test('the upsert fills a column of an array type, and gives a text column the JSON text of an object', async () => {
+    const tagged = rowColumns({ id: 'uuid', tags: 'text[]', note: 'text', last_transaction_id: 'xid8', last_position: 'bigint' }, ['id']);
+    const plain = rowColumns({ id: 'uuid', note: 'text', last_transaction_id: 'xid8', last_position: 'bigint' }, ['id']);
+    await pool.query('create table public.tagged (id uuid primary key, tags text[], note text, last_transaction_id xid8 not null, last_position bigint not null)');
+    const a = { id: randomUUID(), tags: ['x', 'y, z', '"q"'], note: 'n', last_transaction_id: '1', last_position: '1' };
+    const b = { id: randomUUID(), note: { an: 'object' }, last_transaction_id: '1', last_position: '2' };
+    const client = await pool.connect();
+    try {
+      await upsertRows(clientTx(client, { service: 'ordering' }), 'public.tagged', tagged, [a]);
+      await upsertRows(clientTx(client, { service: 'ordering' }), 'public.tagged', plain, [b]);
+    } finally {
+      client.release();
+    }
+    const { rows: stored } = await pool.query('select id, tags, note from public.tagged order by last_position');
+    assert.deepEqual(stored, [
+      { id: a.id, tags: ['x', 'y, z', '"q"'], note: 'n' },
+      { id: b.id, tags: null, note: '{"an": "object"}' },
+    ]);
+  });
 });
