@@ -41,8 +41,8 @@ export interface ProjectionRunner {
  * connection held for as long as the instance leads. Other instances retry every `lockRetryMs`; when
  * the leader's process dies its session ends, the lock frees and a waiting instance takes over from
  * the stored checkpoint. The leader reads the global order in batches (`applyBatch`: events, view
- * rows and checkpoint in one transaction), straight on while batches come back full, else after
- * `idleMs` or a `wake()`.
+ * rows and checkpoint in one transaction, committed without waiting for the WAL flush: decision 0071),
+ * straight on while batches come back full, else after `idleMs` or a `wake()`.
  *
  * @example
  * const runner = runProjection(pool, boardProjection, { registry });
