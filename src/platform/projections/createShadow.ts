@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
 import type { Projection } from './types.ts';
@@ -13,7 +14,7 @@ import type { Projection } from './types.ts';
 export async function createShadow(owner: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
   const shadow = qualifiedTable(projection, shadowName);
   await inTransaction(owner, { service: projection.service }, async (tx) => {
-    await tx.query('set local synchronous_commit = off'); // the shadow is disposable until the swap commits
+    await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
     await tx.query(`drop table if exists ${shadow}`);
     await tx.query(`create table ${shadow} (like ${qualifiedTable(projection)} including all)`);
     const granted = await tx.query<{ grantee: string }>(

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Actor, Tx, UnitOfWorkContext } from '../db/index.ts';
+import { NO_FLUSH_WAIT, type Actor, type Tx, type UnitOfWorkContext } from '../db/index.ts';
 import { readAllForFold, streamAllForFold, type FoldEvent } from '../events/index.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -50,7 +50,7 @@ export async function replayInMemory(run: InMemoryReplay): Promise<void> {
   const writes = serialQueue();
   const inOwnerTransaction = <T>(fn: (tx: Tx) => Promise<T>) =>
     inTransaction(owner, run.context, async (tx) => {
-      await tx.query('set local synchronous_commit = off');
+      await tx.query(NO_FLUSH_WAIT);
       return fn(tx);
     });
   const write = (max?: number) => {

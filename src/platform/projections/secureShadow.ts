@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
 import type { Projection } from './types.ts';
@@ -43,7 +44,7 @@ export async function secureShadow(owner: pg.ClientBase, projection: Projection,
     statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee === 'public' ? 'public' : esc(g.grantee.replace(/^"|"$/g, ''))}`);
   }
   await inTransaction(owner, { service: projection.service }, async (tx) => {
-    await tx.query('set local synchronous_commit = off'); // the shadow is disposable until the swap commits
+    await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
     for (const sql of statements) await tx.query(sql);
   });
 }
