@@ -1,7 +1,7 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { fireDueDeadlines, type FiredDeadline } from './fireDueDeadlines.ts';
+import { sleep } from '../runtime/sleep.ts';
 
 /** Options of {@link createDeadlineScheduler}. */
 export interface DeadlineSchedulerOptions {
@@ -55,7 +55,7 @@ export function createDeadlineScheduler(options: DeadlineSchedulerOptions): Dead
         } catch (error) {
           options.onError?.(error);
         }
-        await sleep(options.pollMs ?? 1000, undefined, { signal }).catch(() => undefined);
+        await sleep(options.pollMs ?? 1000, signal);
       }
     },
   };

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO } from './applySagaEvent.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { transitionSaga } from './transitionSaga.ts';
+import { sleep } from '../runtime/sleep.ts';
 
 /** Options of {@link createSagaRunner}. */
 export interface SagaRunnerOptions {
@@ -100,7 +100,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         } catch (error) {
           options.onError?.(error);
         }
-        if (!worked) await sleep(options.pollMs ?? 500, undefined, { signal }).catch(() => undefined);
+        if (!worked) await sleep(options.pollMs ?? 500, signal);
       }
     },
   };

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
@@ -12,6 +11,7 @@ import { IdempotencyKeyRequiredError, InjectedUnavailableError } from './provide
 import { readLedger } from './readLedger.ts';
 import { refundCharge } from './refundCharge.ts';
 import { requestHash, runIdempotent, type IdempotentOutcome } from './runIdempotent.ts';
+import { sleep } from '../../../platform/runtime/index.ts';
 
 /** What {@link buildPaymentProvider} needs. */
 export interface PaymentProviderDeps {
@@ -59,7 +59,7 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
   app.addHook('preHandler', async (request) => {
     if (request.method !== 'POST') return;
     const f = faults();
-    if (f.latencyMs > 0) await sleep(f.latencyMs, undefined, { signal: closing.signal }).catch(() => undefined);
+    if (f.latencyMs > 0) await sleep(f.latencyMs, closing.signal);
     if (f.errorRate > 0 && random() < f.errorRate) throw new InjectedUnavailableError();
   });
 
@@ -79,7 +79,7 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     const f = faults();
     if (f.timeoutRate > 0 && random() < f.timeoutRate) {
       // The effect has committed; the answer is lost to a client that gives up sooner.
-      await sleep(f.hangMs, undefined, { signal: closing.signal }).catch(() => undefined);
+      await sleep(f.hangMs, closing.signal);
     }
     if (outcome.replayed) reply.header('idempotent-replayed', 'true');
     if (outcome.status >= 400) {
