@@ -53,10 +53,10 @@ select count(*)::int as deleted, max(age)::text as last from gone`;
 
 /**
  * Runs one batch statement (an {@link oldestUnreferencedSql}) again and again while a batch comes back
- * full and `signal` is not aborted; returns how many rows went. The statement takes `$1` the minimum age in ms, `$2` the
- * cursor (a timestamptz: nothing older is left to look at in this run; `-infinity` at first) and `$3`
- * the batch size, and answers one row: `deleted` and `last`, the newest age it deleted, as text (the
- * server's own rendering, so the cursor keeps its microseconds).
+ * full and `signal` is not aborted; returns how many rows went. The statement takes `$1` the minimum
+ * age in ms, `$2` the cursor (a timestamptz: nothing older is left to look at in this run;
+ * `-infinity` at first) and `$3` the batch size, and answers one row: `deleted` and `last`, the newest
+ * age it deleted, as text (the server's own rendering, so the cursor keeps its microseconds).
  *
  * The cursor makes a run one pass over the old rows: rows that must stay (a subscription has not
  * settled them yet) are read once per run, not once per batch.
