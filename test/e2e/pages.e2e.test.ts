@@ -7,11 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
+import { FLOW_MS } from '../support/eventually.ts';
 import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
 
 const chromiumCheck = await requireChromium();
 const skip = chromiumCheck.skip;
-const WAIT = { timeout: 15_000 };
+/**
+ * What the pages show comes through the projectors, which read only below the cluster's oldest running
+ * transaction: other test files' open transactions can hold them back, so waits get the flows' bound.
+ */
+const WAIT = { timeout: FLOW_MS };
 /** How the pages name an order for people: the last 8 characters of its id. */
 const short = (id: string) => id.slice(-8);
 

@@ -102,11 +102,12 @@ describe('PostgreSQL transport: leases and fencing', () => {
   });
 
   test('the LISTEN connection breaking after close (the server ending its session) is not released twice', async () => {
-    const own = new pg.Pool({ connectionString: db.url, max: 4 });
+    const t = token();
+    // Named, so that only this pool's sessions are counted: the file's other transport listens too.
+    const own = new pg.Pool({ connectionString: db.url, max: 4, application_name: `listen-${t}` });
     own.on('error', () => undefined); // the pool reports a broken connection of its own as well
     const clients: pg.PoolClient[] = [];
     own.on('connect', (client) => clients.push(client as pg.PoolClient));
-    const t = token();
     const pgTransport = createPgTransport({ pool: own, pollIntervalMs: 200 });
     try {
       await pgTransport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
@@ -114,9 +115,9 @@ describe('PostgreSQL transport: leases and fencing', () => {
       const worker = pgTransport.subscribe({ subscription: t, signal: c.signal }, async () => undefined);
       let listening: pg.PoolClient | undefined;
       for (let i = 0; i < 100 && listening === undefined; i++) {
-        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where query like 'listen %' and state = 'idle'`);
+        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where application_name = $1 and query like 'listen %' and state = 'idle'`, [`listen-${t}`]);
         if (rows[0].n > 0) listening = clients.find((client) => client.listenerCount('notification') > 0);
-        else await new Promise((resolve) => setTimeout(resolve, 20));
+        if (listening === undefined) await new Promise((resolve) => setTimeout(resolve, 20));
       }
       assert.ok(listening, 'the transport listens');
       c.abort();

@@ -174,23 +174,30 @@ describe('dispatch by competing workers', () => {
     const port = recordingOrders();
     const env = { unitOfWork: uow, orders: port.orders };
     const options: DispatchOptions = { maxAttempts: 3, backoff: { initialMs: 10_000, factor: 2 }, random: () => 1 };
-    const delays: number[] = [];
+    const delays: Array<{ delay: number; took: number }> = [];
+    const clock = async () => (await admin.query<{ t: string }>(`select clock_timestamp()::text as t`)).rows[0]!.t;
     for (let attempt = 1; attempt <= 2; attempt++) {
+      // The delay counts from the dispatch transaction's start, somewhere between these two instants.
+      const before = await clock();
       assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: order!.orderId });
-      const row = await admin.query<{ attempts: number; delay: number; state: string }>(
-        `select attempts, state, extract(epoch from next_attempt_at - now())::float8 * 1000 as delay from delivery.dispatch_queue where order_id = $1`,
-        [order!.orderId],
+      const after = await clock();
+      const row = await admin.query<{ attempts: number; delay: number; took: number; state: string }>(
+        `select attempts, state, extract(epoch from next_attempt_at - $2::timestamptz)::float8 * 1000 as delay,
+                extract(epoch from $3::timestamptz - $2::timestamptz)::float8 * 1000 as took
+           from delivery.dispatch_queue where order_id = $1`,
+        [order!.orderId, before, after],
       );
       assert.equal(row.rows[0]!.attempts, attempt);
       assert.equal(row.rows[0]!.state, 'queued');
-      delays.push(row.rows[0]!.delay);
+      delays.push({ delay: row.rows[0]!.delay, took: row.rows[0]!.took });
       assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' }, 'backing off: not due');
       // Time passes (the test moves the clock of the row instead of sleeping).
       await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     }
-    // random() = 1: the upper end of each step, 10 s then 20 s (minus the few ms of the statement).
-    assert.ok(delays[0]! > 9_000 && delays[0]! <= 10_000, `first delay ${delays[0]}`);
-    assert.ok(delays[1]! > 19_000 && delays[1]! <= 20_000, `second delay ${delays[1]}`);
+    // random() = 1: the upper end of each step, 10 s then 20 s from the dispatch transaction's start.
+    const within = ({ delay, took }: { delay: number; took: number }, ms: number) => delay >= ms && delay <= ms + took;
+    assert.ok(within(delays[0]!, 10_000), `first delay ${JSON.stringify(delays[0])}`);
+    assert.ok(within(delays[1]!, 20_000), `second delay ${JSON.stringify(delays[1])}`);
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'dead', orderId: order!.orderId });
     const queue = await admin.query(`select state, attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(queue.rows, [{ state: 'dead', attempts: 3, last_error: 'no courier available in Faro after 3 attempts' }]);
