@@ -9,6 +9,9 @@ import type { Projection, ViewRow } from './types.ts';
 /** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
 export const PROJECTION_CHANNEL = 'brigade_projections';
 
+/** The channel that wakes a projection's leader from its idle wait, with payload `<schema>.<name>` (see `runProjection`). */
+export const PROJECTION_WAKE_CHANNEL = 'brigade_projection_wake';
+
 /** What one batch did. */
 export interface BatchResult {
   /** Events read from the log (all types), 0 when the projection is at the head. */

@@ -2,7 +2,7 @@ export { defineProjection, qualifiedTable } from './defineProjection.ts';
 export type { ProjectionOptions } from './defineProjection.ts';
 export { defineRowProjection } from './defineRowProjection.ts';
 export type { RowProjection, RowProjectionOptions, RowState } from './defineRowProjection.ts';
-export { applyBatch, ensureCheckpoint, PROJECTION_CHANNEL } from './applyBatch.ts';
+export { applyBatch, ensureCheckpoint, PROJECTION_CHANNEL, PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
 export type { BatchResult } from './applyBatch.ts';
 export { runProjection } from './runProjection.ts';
 export type { ProjectionRunner, RunProjectionOptions } from './runProjection.ts';

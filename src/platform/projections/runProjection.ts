@@ -2,15 +2,21 @@ import type pg from 'pg';
 import client from 'prom-client';
 import { NO_FLUSH_WAIT, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
-import { applyBatch, ensureCheckpoint, type BatchResult } from './applyBatch.ts';
+import { applyBatch, ensureCheckpoint, PROJECTION_WAKE_CHANNEL, type BatchResult } from './applyBatch.ts';
 import type { Projection } from './types.ts';
 
 /** Options of {@link runProjection}. */
 export interface RunProjectionOptions {
   /** Events per batch (one transaction each). Default 500. */
   readonly batchSize?: number;
-  /** Wait between polls that found the projection at the head, in ms. Default 250; `wake()` cuts it short. */
+  /** Wait between polls that found the projection at the head, in ms. Default 250; a wake-up cuts it short. */
   readonly idleMs?: number;
+  /**
+   * The shortest time between the starts of two batches when a wake-up cuts the idle wait short, in ms.
+   * Default 20: readers that wait for the view (`waitForPosition`) get a batch within that time, and
+   * however many of them there are, the projector runs at most one batch per step for them.
+   */
+  readonly wakeSpacingMs?: number;
   /** How often a waiting instance retries the leader lock, in ms. Default 1000. */
   readonly lockRetryMs?: number;
   /** Registers `brigade_projection_*` metrics (events applied, position, leader, lag seconds) here. */
@@ -29,7 +35,12 @@ export interface RunProjectionOptions {
 export interface ProjectionRunner {
   /** Runs until `signal` aborts: waits for the leader lock, then applies batches; lets go of the lock on abort. */
   run(signal: AbortSignal): Promise<void>;
-  /** Ends the current idle wait now (after a commit that appended events, in-process). */
+  /**
+   * Ends the current idle wait (no sooner than `wakeSpacingMs` after the last batch started), e.g. after
+   * an in-process commit that appended events. A reader in any process does the same through
+   * `waitForPosition`, which notifies {@link PROJECTION_WAKE_CHANNEL}; the leader listens on its lock
+   * connection.
+   */
   wake(): void;
   /** Whether this instance holds the leader lock now. */
   readonly leader: boolean;
@@ -42,7 +53,9 @@ export interface ProjectionRunner {
  * the leader's process dies its session ends, the lock frees and a waiting instance takes over from
  * the stored checkpoint. The leader reads the global order in batches (`applyBatch`: events, view
  * rows and checkpoint in one transaction, committed without waiting for the WAL flush: decision 0071),
- * straight on while batches come back full, else after `idleMs` or a `wake()`.
+ * straight on while batches come back full, else after `idleMs` or a wake-up: `wake()`, or a NOTIFY on
+ * {@link PROJECTION_WAKE_CHANNEL} with payload `<schema>.<name>` (what `waitForPosition` sends when the
+ * view is behind the position a reader waits for).
  *
  * @example
  * const runner = runProjection(pool, boardProjection, { registry });
@@ -52,14 +65,37 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   const batchSize = options.batchSize ?? 500;
   const idleMs = options.idleMs ?? 250;
   const lockRetryMs = options.lockRetryMs ?? 1000;
+  const wakeSpacingMs = options.wakeSpacingMs ?? 20;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize must be a positive integer', { field: 'batchSize' });
   if (!(idleMs >= 0) || !(lockRetryMs > 0)) throw new ValidationError('idleMs and lockRetryMs must be positive', { field: 'idleMs' });
+  if (!(wakeSpacingMs >= 0)) throw new ValidationError('wakeSpacingMs must not be negative', { field: 'wakeSpacingMs' });
   const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
-  const labels = { projection: `${projection.schema}.${projection.name}` };
+  const key = `${projection.schema}.${projection.name}`;
+  const labels = { projection: key };
   const actor = { kind: 'system' as const, id: `projection.${projection.name}` };
   let leader = false;
   let wakeUp: (() => void) | null = null;
   let woken = false;
+  let lastBatchAt = -Infinity;
+  let spacedWake: NodeJS.Timeout | undefined;
+
+  const wakeNow = () => {
+    if (wakeUp !== null) wakeUp();
+    else woken = true;
+  };
+  /** Wakes the runner, no sooner than `wakeSpacingMs` after the last batch started. */
+  const wake = () => {
+    const wait = lastBatchAt + wakeSpacingMs - performance.now();
+    if (wait <= 0) wakeNow();
+    else
+      spacedWake ??= setTimeout(() => {
+        spacedWake = undefined;
+        wakeNow();
+      }, wait);
+  };
+  const onWakeNotice = (message: pg.Notification) => {
+    if (message.channel === PROJECTION_WAKE_CHANNEL && message.payload === key) wake();
+  };
 
   const sleep = (ms: number, signal: AbortSignal, lost?: AbortSignal) =>
     new Promise<void>((resolve) => {
@@ -96,7 +132,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         lockClient = await pool.connect();
         const { rows } = await lockClient.query<{ ok: boolean }>(
           `select pg_try_advisory_lock(hashtext('brigade.projection'), hashtext($1)) as ok`,
-          [`${projection.schema}.${projection.name}`],
+          [key],
         );
         if (rows[0]?.ok === true) return lockClient;
         lockClient.release();
@@ -119,8 +155,11 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
     };
     lockClient.on('error', onLost);
     lockClient.on('end', () => lost.abort());
+    lockClient.on('notification', onWakeNotice);
     setLeader(true);
     try {
+      // Readers waiting for the view wake the leader (waitForPosition); without it they wait out idleMs.
+      await lockClient.query(`listen ${PROJECTION_WAKE_CHANNEL}`).catch(onLost);
       // A failure here (the database restarting, say) is reported, never thrown out of run(): after
       // lockRetryMs the lock is given up and taken again, as after a lost lock connection.
       try {
@@ -134,6 +173,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         let read = 0;
         try {
           const started = performance.now();
+          lastBatchAt = started;
           const result = await unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize), BATCH_OPTIONS);
           read = result.read;
           if (read > 0) {
@@ -153,12 +193,16 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
       }
     } finally {
       setLeader(false);
+      clearTimeout(spacedWake);
+      spacedWake = undefined;
       lockClient.off('error', onLost);
+      lockClient.off('notification', onWakeNotice);
       if (lost.signal.aborted) {
         lockClient.release(new Error('lock connection lost'));
       } else {
         const unlocked = await lockClient
-          .query(`select pg_advisory_unlock(hashtext('brigade.projection'), hashtext($1))`, [`${projection.schema}.${projection.name}`])
+          .query(`select pg_advisory_unlock(hashtext('brigade.projection'), hashtext($1))`, [key])
+          .then(() => lockClient.query(`unlisten ${PROJECTION_WAKE_CHANNEL}`))
           .then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
         lockClient.release(unlocked);
       }
@@ -176,10 +220,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         await lead(lockClient, signal);
       }
     },
-    wake() {
-      if (wakeUp !== null) wakeUp();
-      else woken = true;
-    },
+    wake,
   };
 }
 

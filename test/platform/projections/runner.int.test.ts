@@ -5,9 +5,9 @@ import pg from 'pg';
 import client from 'prom-client';
 import { commitStatements } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
-import { runProjection, type Projection } from '../../../src/platform/projections/index.ts';
+import { listenToProjections, runProjection, waitForPosition, type Projection } from '../../../src/platform/projections/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
-import { within } from '../../support/eventually.ts';
+import { FLOW_MS, within } from '../../support/eventually.ts';
 
 describe('a projection runner', () => {
   let db: TestDatabase;
@@ -66,5 +66,28 @@ describe('a projection runner', () => {
     assert.deepEqual(seen, ['off']);
     const { rows } = await pool.query(`select current_setting('synchronous_commit') as value`);
     assert.equal(rows[0].value, 'on', 'the setting ends with the batch (the pool hands out the connection the batch just released)');
+  });
+
+  test('a reader waiting for a position wakes the leader from its idle wait', async () => {
+    const projection: Projection = { name: `wake-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold', apply: async () => [] };
+    const append = async () =>
+      (await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId: randomUUID() }, `s-${randomUUID()}`, [{ type: 'T', data: {} }], 0)).events[0]!.globalPosition;
+    let batches = 0;
+    const stop = new AbortController();
+    // An idle step far longer than the waits below: only a wake-up can end it in time.
+    const running = runProjection(pool, projection, { idleMs: 10 * FLOW_MS, onBatch: () => batches++ }).run(stop.signal);
+    const listener = await listenToProjections(pool);
+    try {
+      // The first wait may be met by the runner's first batch; the second finds it idle.
+      assert.equal((await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener })).caughtUp, true);
+      const before = batches;
+      const second = await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener });
+      assert.equal(second.caughtUp, true, 'the leader ran a batch for the waiting reader');
+      assert.ok(batches > before);
+    } finally {
+      stop.abort();
+      await within(running, 30_000, 'the runner stops');
+      await listener.close();
+    }
   });
 });

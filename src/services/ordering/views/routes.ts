@@ -68,6 +68,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       (listener ??= listenToProjections(pool, (error) => {
         app.log.warn({ err: error }, 'projection listener lost its connection');
         listener = null;
+      }).catch((error: unknown) => {
+        listener = null; // the next caller tries again
+        throw error;
       }));
     plugin.addHook('preClose', async () => {
       for (const stream of streams) stream.end();
@@ -79,7 +82,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     /** Reads a view, after waiting for `?after=` when given. */
     const list = async (context: UnitOfWorkContext, projection: Projection, after: string | undefined, query: ViewQuery, signal: AbortSignal) => {
       let lagging = false;
-      if (after !== undefined) lagging = !(await waitForPosition(pool, projection, parsePosition(after), { timeoutMs: maxWaitMs, signal })).caughtUp;
+      if (after !== undefined) {
+        const listener = await sharedListener().catch(() => undefined); // without it, the wait polls
+        lagging = !(await waitForPosition(pool, projection, parsePosition(after), { timeoutMs: maxWaitMs, signal, ...(listener === undefined ? {} : { listener }) })).caughtUp;
+      }
       const read = await deps.unitOfWork({ ...context, readOnly: true }, (tx) => readView(tx, projection, query));
       if (after !== undefined && lagging) lagging = comparePositions(read.checkpoint, parsePosition(after)) < 0;
       return { read, lagging };
