@@ -1,45 +1,26 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
+import { before, describe, test } from 'node:test';
 import {
-  buildPaymentProvider,
   createPaymentProviderClient,
   ensureProviderSchema,
-  NO_FAULTS,
   PaymentDeclinedError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
-  type ProviderFaults,
 } from '../../../../src/services/payments/provider/index.ts';
 import { requestHash } from '../../../../src/services/payments/provider/runIdempotent.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { listeningProvider, withFaults } from './support.ts';
 
 const CARD = '4242424242424242';
 
 describe('payment provider: idempotency keys, ledger and faults', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let app: FastifyInstance;
-  let faults: ProviderFaults = NO_FAULTS;
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 5 });
-    await ensureProviderSchema(pool);
-    await ensureProviderSchema(pool); // idempotent: a second start finds everything in place
-    app = await buildPaymentProvider({ pool, faults: () => faults });
-  });
-  after(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  const provider = listeningProvider();
+  before(() => ensureProviderSchema(provider.pool)); // idempotent: a second start finds everything in place
 
-  const ledger = async (reference: string) => (await pool.query(`select movement, amount, idempotency_key from payment_provider.ledger_entries where reference = $1 order by id`, [reference])).rows;
+  const ledger = async (reference: string) => (await provider.pool.query(`select movement, amount, idempotency_key from payment_provider.ledger_entries where reference = $1 order by id`, [reference])).rows;
   const charge = (key: string | undefined, body: Record<string, unknown>) =>
-    app.inject({ method: 'POST', url: '/charges', headers: key === undefined ? {} : { 'idempotency-key': key }, payload: body });
+    provider.app.inject({ method: 'POST', url: '/charges', headers: key === undefined ? {} : { 'idempotency-key': key }, payload: body });
 
   test('the same key and body twice: one charge, one ledger entry, the same answer replayed', async () => {
     const reference = randomUUID();
@@ -52,7 +33,7 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     assert.deepEqual(second.json(), first.json());
     assert.equal(first.json().status, 'authorized');
     assert.deepEqual(await ledger(reference), [{ movement: 'authorization', amount: '1250', idempotency_key: 'k-same' }]);
-    assert.equal((await pool.query(`select count(*)::int as n from payment_provider.charges where reference = $1`, [reference])).rows[0].n, 1);
+    assert.equal((await provider.pool.query(`select count(*)::int as n from payment_provider.charges where reference = $1`, [reference])).rows[0].n, 1);
   });
 
   test('the same key with a different body: 422 IDEMPOTENCY_KEY_REUSED and nothing moves', async () => {
@@ -63,7 +44,7 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     assert.equal(reused.headers['content-type'], 'application/problem+json; charset=utf-8');
     assert.equal(reused.json().code, 'IDEMPOTENCY_KEY_REUSED');
     assert.equal((await ledger(reference)).length, 1);
-    const elsewhere = await app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': 'k-reused' }, payload: { destination: 'acct_1', amount: 100, currency: 'EUR' } });
+    const elsewhere = await provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': 'k-reused' }, payload: { destination: 'acct_1', amount: 100, currency: 'EUR' } });
     assert.equal(elsewhere.json().code, 'IDEMPOTENCY_KEY_REUSED');
   });
 
@@ -73,11 +54,11 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     const res = await charge(evilKey, { amount: 100, currency: 'EUR', card: CARD, reference: evil });
     assert.equal(res.statusCode, 201);
     assert.equal(res.json().reference, evil);
-    const payout = await app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': `${evilKey}2` }, payload: { destination: evil, amount: 1, currency: 'EUR' } });
+    const payout = await provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': `${evilKey}2` }, payload: { destination: evil, amount: 1, currency: 'EUR' } });
     assert.equal(payout.statusCode, 201);
-    const listed = await app.inject({ url: `/ledger?reference=${encodeURIComponent(evil)}` });
+    const listed = await provider.app.inject({ url: `/ledger?reference=${encodeURIComponent(evil)}` });
     assert.deepEqual(listed.json().entries.map((e: { movement: string }) => e.movement), ['authorization', 'payout']);
-    const badId = await app.inject({ url: `/ledger?chargeId=${encodeURIComponent(evil)}` });
+    const badId = await provider.app.inject({ url: `/ledger?chargeId=${encodeURIComponent(evil)}` });
     assert.equal(badId.statusCode, 400);
   });
 
@@ -90,8 +71,7 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
   test('a duplicate arriving while the first is in flight waits for it and replays its answer', async () => {
     const reference = randomUUID();
     const body = { amount: 700, currency: 'EUR', card: CARD, reference };
-    const held = new pg.Client({ connectionString: db.url });
-    await held.connect();
+    const held = await provider.pool.connect();
     try {
       // The "first request": its key row inserted and not yet committed.
       await held.query('begin');
@@ -99,7 +79,7 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
       const duplicate = charge('k-inflight', body);
       // Wait until the duplicate is blocked on the key's row lock.
       for (;;) {
-        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%idempotency_keys%'`);
+        const { rows } = await provider.pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%idempotency_keys%'`);
         if (rows[0].n > 0) break;
         await new Promise((r) => setTimeout(r, 10));
       }
@@ -112,7 +92,7 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
       assert.equal(res.headers['idempotent-replayed'], 'true');
       assert.equal((await ledger(reference)).length, 0, 'the duplicate ran no effect of its own');
     } finally {
-      await held.end();
+      held.release(true); // closed, not pooled: a failure could leave its transaction open
     }
   });
 
@@ -131,15 +111,10 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
   test('error rate 1.0: 503 with nothing written, so a retry with the same key runs once', async () => {
     const reference = randomUUID();
     const body = { amount: 300, currency: 'EUR', card: CARD, reference };
-    faults = { ...NO_FAULTS, errorRate: 1 };
-    try {
-      const failed = await charge('k-503', body);
-      assert.equal(failed.statusCode, 503);
-      assert.equal(failed.json().code, 'PROVIDER_UNAVAILABLE');
-    } finally {
-      faults = NO_FAULTS;
-    }
-    assert.equal((await pool.query(`select count(*)::int as n from payment_provider.idempotency_keys where key = 'k-503'`)).rows[0].n, 0);
+    const failed = await withFaults(provider, { errorRate: 1 }, () => charge('k-503', body));
+    assert.equal(failed.statusCode, 503);
+    assert.equal(failed.json().code, 'PROVIDER_UNAVAILABLE');
+    assert.equal((await provider.pool.query(`select count(*)::int as n from payment_provider.idempotency_keys where key = 'k-503'`)).rows[0].n, 0);
     assert.equal((await charge('k-503', body)).statusCode, 201);
     assert.equal((await ledger(reference)).length, 1);
   });
@@ -147,58 +122,37 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
   test('capture, refund and payout each move money once per key; over-refunding is refused', async () => {
     const reference = randomUUID();
     const authorized = (await charge('k-flow-charge', { amount: 2000, currency: 'EUR', card: CARD, reference })).json();
-    const capture = () => app.inject({ method: 'POST', url: `/charges/${authorized.id}/capture`, headers: { 'idempotency-key': 'k-flow-capture' }, payload: {} });
+    const capture = () => provider.app.inject({ method: 'POST', url: `/charges/${authorized.id}/capture`, headers: { 'idempotency-key': 'k-flow-capture' }, payload: {} });
     assert.equal((await capture()).json().status, 'captured');
     assert.equal((await capture()).headers['idempotent-replayed'], 'true');
-    const recapture = await app.inject({ method: 'POST', url: `/charges/${authorized.id}/capture`, headers: { 'idempotency-key': 'k-flow-capture-2' }, payload: {} });
+    const recapture = await provider.app.inject({ method: 'POST', url: `/charges/${authorized.id}/capture`, headers: { 'idempotency-key': 'k-flow-capture-2' }, payload: {} });
     assert.equal(recapture.statusCode, 422);
     assert.equal(recapture.json().code, 'CHARGE_NOT_CAPTURABLE');
-    const refund = (key: string, amount: number) => app.inject({ method: 'POST', url: '/refunds', headers: { 'idempotency-key': key }, payload: { chargeId: authorized.id, amount } });
+    const refund = (key: string, amount: number) => provider.app.inject({ method: 'POST', url: '/refunds', headers: { 'idempotency-key': key }, payload: { chargeId: authorized.id, amount } });
     assert.equal((await refund('k-flow-refund', 1500)).statusCode, 201);
     assert.equal((await refund('k-flow-refund', 1500)).statusCode, 201);
     const over = await refund('k-flow-refund-2', 600);
     assert.equal(over.statusCode, 422);
     assert.equal(over.json().code, 'REFUND_EXCEEDS_CHARGE');
-    const payout = await app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': 'k-flow-payout' }, payload: { destination: reference, amount: 1800, currency: 'EUR' } });
+    const payout = await provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': 'k-flow-payout' }, payload: { destination: reference, amount: 1800, currency: 'EUR' } });
     assert.equal(payout.statusCode, 201);
     assert.deepEqual(
       (await ledger(reference)).map((e) => [e.movement, e.amount]),
       [['authorization', '2000'], ['capture', '2000'], ['refund', '1500'], ['payout', '1800']],
     );
-    const listed = await app.inject({ url: `/ledger?chargeId=${authorized.id}` });
+    const listed = await provider.app.inject({ url: `/ledger?chargeId=${authorized.id}` });
     assert.deepEqual(listed.json().entries.map((e: { movement: string }) => e.movement), ['authorization', 'capture', 'refund']);
   });
 });
 
 describe('payment provider client over HTTP', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let app: FastifyInstance;
-  let faults: ProviderFaults = NO_FAULTS;
-  let baseUrl: string;
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 5 });
-    await ensureProviderSchema(pool);
-    app = await buildPaymentProvider({ pool, faults: () => faults });
-    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-  after(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  const provider = listeningProvider();
 
   test('a timeout, then success on retry with the same key: charged exactly once per the ledger', async () => {
-    const client = createPaymentProviderClient({ baseUrl, timeoutMs: 1500 });
+    const client = createPaymentProviderClient({ baseUrl: provider.baseUrl, timeoutMs: 1500 });
     const reference = randomUUID();
     const request = { amount: 4200, currency: 'EUR', card: CARD, reference };
-    faults = { ...NO_FAULTS, timeoutRate: 1, hangMs: 10_000 };
-    try {
-      await assert.rejects(client.charge(request, `${reference}:charge`), PaymentProviderTimeoutError);
-    } finally {
-      faults = NO_FAULTS;
-    }
+    await withFaults(provider, { timeoutRate: 1, hangMs: 10_000 }, () => assert.rejects(client.charge(request, `${reference}:charge`), PaymentProviderTimeoutError));
     // The charge happened although its answer was lost.
     assert.equal((await client.ledger({ reference })).length, 1);
     const retried = await client.charge(request, `${reference}:charge`);
@@ -210,14 +164,9 @@ describe('payment provider client over HTTP', () => {
   });
 
   test('typed errors: declined, unavailable, rejected, unreachable', async () => {
-    const client = createPaymentProviderClient({ baseUrl, timeoutMs: 2000 });
+    const client = createPaymentProviderClient({ baseUrl: provider.baseUrl, timeoutMs: 2000 });
     await assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: '4000000000000002', reference: 'd' }, 'c-declined'), PaymentDeclinedError);
-    faults = { ...NO_FAULTS, errorRate: 1 };
-    try {
-      await assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'u' }, 'c-unavailable'), PaymentProviderUnavailableError);
-    } finally {
-      faults = NO_FAULTS;
-    }
+    await withFaults(provider, { errorRate: 1 }, () => assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'u' }, 'c-unavailable'), PaymentProviderUnavailableError));
     await assert.rejects(client.capture(randomUUID(), 'c-missing'), (e: unknown) => e instanceof PaymentRejectedError && e.details.providerCode === 'NOT_FOUND');
     const nowhere = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await assert.rejects(nowhere.ledger(), PaymentProviderUnavailableError);

@@ -1,41 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
-import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
+import { describe, test } from 'node:test';
 import { unitOfWork } from '../../../../src/platform/db/index.ts';
 import { createSagaRegistry, createSagaRunner, defineSaga, loadSaga, startSaga } from '../../../../src/platform/sagas/index.ts';
-import {
-  buildPaymentProvider,
-  createPaymentProviderClient,
-  ensureProviderSchema,
-  NO_FAULTS,
-  type Charge,
-  type ProviderFaults,
-} from '../../../../src/services/payments/provider/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { createPaymentProviderClient, type Charge } from '../../../../src/services/payments/provider/index.ts';
+import { listeningProvider, withFaults } from './support.ts';
 
 describe('a saga step calling the provider: timeout, then success on retry', () => {
-  let db: TestDatabase;
-  let pool: pg.Pool;
-  let app: FastifyInstance;
-  let faults: ProviderFaults = NO_FAULTS;
-  let baseUrl: string;
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
-    await ensureProviderSchema(pool);
-    app = await buildPaymentProvider({ pool, faults: () => faults });
-    baseUrl = await app.listen({ host: '127.0.0.1', port: 0 });
-  });
-  after(async () => {
-    await app.close();
-    await pool.end();
-    await db.drop();
-  });
+  const stub = listeningProvider(6);
 
   test('the retried step sends the same key ${sagaId}:charge and the ledger shows one charge', async () => {
-    const provider = createPaymentProviderClient({ baseUrl, timeoutMs: 1500 });
+    const provider = createPaymentProviderClient({ baseUrl: stub.baseUrl, timeoutMs: 1500 });
     const saga = defineSaga<{ chargeId: string | null; reference: string }, { reference: string }>({
       name: 'pay',
       initialState: { chargeId: null, reference: '' },
@@ -44,19 +19,14 @@ describe('a saga step calling the provider: timeout, then success on retry', () 
       on: { 'charge.succeeded': (s, e) => ({ state: { ...s, chargeId: (e.data as Charge).id }, complete: true }) },
     });
     const registry = createSagaRegistry({ schema: 'payments', sagas: [saga] });
-    const uow = <T,>(ctx: Parameters<typeof unitOfWork>[1], fn: Parameters<typeof unitOfWork<T>>[2]) => unitOfWork(pool, ctx, fn);
+    const uow = <T,>(ctx: Parameters<typeof unitOfWork>[1], fn: Parameters<typeof unitOfWork<T>>[2]) => unitOfWork(stub.pool, ctx, fn);
     const runner = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, backoffMs: () => 0 });
     const tenantId = randomUUID();
     const reference = randomUUID();
     const ctx = { service: 'payments', tenantId, actor: { kind: 'system', id: 'test' } } as const;
     const { instance } = await uow(ctx, (tx) => startSaga(tx, registry, { name: 'pay', input: { reference } }));
 
-    faults = { ...NO_FAULTS, timeoutRate: 1, hangMs: 10_000 };
-    try {
-      assert.equal(await runner.runOnce(), true);
-    } finally {
-      faults = NO_FAULTS;
-    }
+    assert.equal(await withFaults(stub, { timeoutRate: 1, hangMs: 10_000 }, () => runner.runOnce()), true);
     const afterTimeout = await uow(ctx, (tx) => loadSaga(tx, registry, instance.id));
     assert.deepEqual([afterTimeout?.status, afterTimeout?.pending, afterTimeout?.attempts], ['running', ['charge'], 1]);
     assert.equal((await provider.ledger({ reference })).length, 1, 'the provider charged although the answer was lost');
