@@ -4,7 +4,7 @@ import { UNDO } from './applySagaEvent.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { transitionSaga } from './transitionSaga.ts';
-import { sleep } from '../runtime/sleep.ts';
+import { waitForSagaWork } from './sagaWakeups.ts';
 
 /** Options of {@link createSagaRunner}. */
 export interface SagaRunnerOptions {
@@ -17,7 +17,7 @@ export interface SagaRunnerOptions {
   readonly workerId?: string;
   /** How long a claimed item stays this runner's; set it above the slowest action. Default 30 000 ms. */
   readonly leaseMs?: number;
-  /** Idle poll interval. Default 500 ms. */
+  /** Idle poll interval. Default 500 ms; a step made due in this process wakes an idle runner at once. */
   readonly pollMs?: number;
   /** Attempts of a retryable failure before the step counts as failed. Default 5. */
   readonly maxAttempts?: number;
@@ -31,7 +31,7 @@ export interface SagaRunnerOptions {
 export interface SagaRunner {
   /** Claims and runs one due work item; `false` when none was due. */
   runOnce(): Promise<boolean>;
-  /** Runs items until `signal` aborts; polls every pollMs while idle. */
+  /** Runs items until `signal` aborts; while idle, polls every pollMs and wakes when this process makes a step due. */
   run(signal: AbortSignal): Promise<void>;
 }
 
@@ -100,7 +100,8 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         } catch (error) {
           options.onError?.(error);
         }
-        if (!worked) await sleep(options.pollMs ?? 500, signal);
+        // Idle: a step committed in this process wakes the runner (decision 0073); other processes' at the poll.
+        if (!worked) await waitForSagaWork(registry.schema, options.pollMs ?? 500, signal);
       }
     },
   };

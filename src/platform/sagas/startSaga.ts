@@ -4,6 +4,7 @@ import { ValidationError } from '../errors/index.ts';
 import { applySagaStart } from './applySagaEvent.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { instanceOf, type SagaRow } from './sagaRows.ts';
+import { announceSagaWork } from './sagaWakeups.ts';
 import type { SagaInstance } from './types.ts';
 import { writeDeadlines } from './writeDeadlines.ts';
 
@@ -19,7 +20,7 @@ export interface StartSagaOptions<I> {
 /**
  * Starts a saga instance in the caller's transaction (so it commits with the change that caused it),
  * in the transaction's tenant: its initial state, the first steps `start` decided, and their deadlines.
- * The runner picks the steps up after commit.
+ * The runner picks the steps up after commit: an idle runner in this process at once (decision 0073).
  *
  * @returns the instance, and whether this call created it (`false`: the id existed and is returned as is).
  */
@@ -47,5 +48,6 @@ export async function startSaga<S = unknown, I = unknown>(tx: Tx, registry: Saga
     return { instance: instanceOf<S>(existing.rows[0] as SagaRow), created: false };
   }
   await writeDeadlines(tx, registry, tenantId, id, t);
+  if (t.pending.length > 0) tx.afterCommit(() => announceSagaWork(registry.schema));
   return { instance: instanceOf<S>(rows[0]), created: true };
 }

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaLogSchemaSql, sagaSchemaSql, startSaga } from '../../../src/platform/sagas/index.ts';
+import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
+import { FLOW_MS, within } from '../../support/eventually.ts';
+import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+
+/** A saga store of this file's own, so no other test's announcements reach its runners. */
+const SCHEMA = 'saga_wakeups';
+
+describe('an idle saga runner wakes when this process makes a step due', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  const ran = new Map<string, () => void>();
+  const saga = defineSaga<{ id: string }, { id: string; waitFor?: string }>({
+    name: 'wake',
+    initialState: { id: '' },
+    // Runs its step at once, or only once the event it waits for arrives.
+    start: (s, input) => ({ state: { ...s, id: input.id }, run: input.waitFor === undefined ? ['step'] : [] }),
+    steps: { step: { action: async (ctx) => (ran.get(ctx.state.id)?.(), null) } },
+    on: { go: () => ({ run: ['step'] }), 'step.succeeded': () => ({ complete: true }) },
+  });
+  const registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga] });
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    await pool.query(`create schema ${SCHEMA}; grant usage on schema ${SCHEMA} to brigade_payments`);
+    for (const sql of [sagaSchemaSql, sagaLogSchemaSql]) await pool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  /**
+   * A runner whose idle poll is far longer than any wait below, started and left idle: resolves once its
+   * first claim found nothing (it then waits, in the same turn of the event loop), with the runner's
+   * `run` promise (in an object: an async function's returned promise would be waited for).
+   */
+  const idleRunner = async (signal: AbortSignal) => {
+    let idle!: () => void;
+    const wentIdle = new Promise<void>((resolve) => (idle = resolve));
+    const uow: UnitOfWorkFn = async (context, fn) => {
+      const result = await unitOfWork(pool, context, fn);
+      if (result === null) idle();
+      return result;
+    };
+    const running = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, pollMs: 10 * FLOW_MS }).run(signal);
+    await within(wentIdle, 30_000, 'the runner\'s first, empty claim');
+    return { running };
+  };
+  const stepRan = (id: string) => new Promise<void>((resolve) => ran.set(id, resolve));
+  const asTenant: UnitOfWorkFn = (context, fn) => unitOfWork(pool, context, fn);
+  const context = (tenantId: string) => ({ service: 'payments', tenantId, actor: { kind: 'system', id: 'test' } }) as const;
+
+  test('a started saga\'s first step runs at once, not at the next poll', async () => {
+    const stop = new AbortController();
+    const { running } = await idleRunner(stop.signal);
+    try {
+      const id = randomUUID();
+      const step = stepRan(id);
+      await asTenant(context(randomUUID()), (tx) => startSaga(tx, registry, { name: 'wake', id, input: { id } }));
+      await within(step, 30_000, 'the step, woken by the start');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  test('an event that makes a step due wakes the runner too', async () => {
+    const stop = new AbortController();
+    const tenantId = randomUUID();
+    const id = randomUUID();
+    await asTenant(context(tenantId), (tx) => startSaga(tx, registry, { name: 'wake', id, input: { id, waitFor: 'go' } }));
+    const { running } = await idleRunner(stop.signal);
+    try {
+      const step = stepRan(id);
+      const { applied } = await asTenant(context(tenantId), (tx) => advanceSaga(tx, registry, id, { type: 'go' }, { tenantId }));
+      assert.equal(applied, true);
+      await within(step, 30_000, 'the step, woken by the event');
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+});
