@@ -46,3 +46,4 @@ export interface ServiceModule {
 
 export { sleep } from './sleep.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
+export { announceWork, waitForWork } from './workWakeups.ts';

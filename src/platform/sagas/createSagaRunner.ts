@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO } from './applySagaEvent.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
-import type { SagaRegistry } from './createSagaRegistry.ts';
+import { sagaWorkKey, type SagaRegistry } from './createSagaRegistry.ts';
 import { transitionSaga } from './transitionSaga.ts';
-import { waitForSagaWork } from './sagaWakeups.ts';
+import { waitForWork } from '../runtime/workWakeups.ts';
 
 /** Options of {@link createSagaRunner}. */
 export interface SagaRunnerOptions {
@@ -101,7 +101,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
           options.onError?.(error);
         }
         // Idle: a step committed in this process wakes the runner (decision 0073); other processes' at the poll.
-        if (!worked) await waitForSagaWork(registry.schema, options.pollMs ?? 500, signal);
+        if (!worked) await waitForWork(sagaWorkKey(registry.schema), options.pollMs ?? 500, signal);
       }
     },
   };

@@ -1,5 +1,6 @@
-import { sleep, type ServiceDeps } from '../../platform/runtime/index.ts';
+import { sleep, waitForWork, type ServiceDeps } from '../../platform/runtime/index.ts';
 import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
+import { DISPATCH_WORK } from './operations/dispatchWork.ts';
 import type { DeliveryPorts } from './ports.ts';
 
 /** A background worker as ServiceModule.workers lists it. */
@@ -10,7 +11,7 @@ export interface Worker {
 
 /**
  * Runs dispatch steps until `signal` aborts: back to back while there is work, `idleMs` apart when
- * the queue has nothing due. Errors of a step (database unreachable) go to `onError` and the loop
+ * the queue has nothing due, unless this process makes an order due meanwhile (it wakes the loop). Errors of a step (database unreachable) go to `onError` and the loop
  * backs off a second; the step's transaction rolled back, so nothing is lost.
  */
 export async function runDispatchLoop(
@@ -21,7 +22,8 @@ export async function runDispatchLoop(
   while (!signal.aborted) {
     try {
       const step = await dispatchOnce(env, options);
-      if (step.outcome === 'idle') await sleep(options.idleMs ?? 500, signal);
+      // Idle: an order made due in this process wakes the loop at once (decision 0073); other processes' at the poll.
+      if (step.outcome === 'idle') await waitForWork(DISPATCH_WORK, options.idleMs ?? 500, signal);
     } catch (error) {
       options.onError?.(error);
       await sleep(1000, signal);

@@ -1,8 +1,10 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { announceDispatch } from './dispatchWork.ts';
 
 /**
- * Puts an order in the dispatch queue of its restaurant's city (due now). Idempotent: an order
- * already queued, assigned or finished is left as it is. Returns whether a row was added.
+ * Puts an order in the dispatch queue of its restaurant's city (due now; an idle dispatch worker of
+ * this process is woken after commit). Idempotent: an order already queued, assigned or finished is
+ * left as it is. Returns whether a row was added.
  */
 export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: string; city: string; readyAt?: Date }): Promise<boolean> {
   const { rowCount } = await tx.query(
@@ -11,5 +13,7 @@ export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: s
      on conflict (tenant_id, order_id) do nothing`,
     [input.tenantId, input.orderId, input.city, input.readyAt?.toISOString() ?? null],
   );
-  return (rowCount ?? 0) > 0;
+  const added = (rowCount ?? 0) > 0;
+  if (added) announceDispatch(tx);
+  return added;
 }

@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { announceDispatch } from './dispatchWork.ts';
 
 /**
  * Serialises "a courier became free in this city" with "no courier in this city, back off" for the
@@ -14,7 +15,8 @@ export async function lockCity(tx: Tx, city: string): Promise<void> {
  * backing off is made due now, so the courier does not idle until its backoff ends. Takes the city
  * lock first ({@link lockCity}); rows a worker holds are skipped (that worker will either assign them
  * or, under the same lock, see this courier and retry at once). One order per freed courier, so a
- * release costs one row, not the city's whole queue.
+ * release costs one row, not the city's whole queue. An idle dispatch worker of this process is woken
+ * after commit.
  *
  * clock_timestamp(), not now(): now() is the transaction's start, so a waker that began before the
  * previous one committed took that one's order for still backing off and woke it a second time (the
@@ -30,5 +32,6 @@ export async function wakeOneInCity(tx: Tx, city: string): Promise<number> {
          order by ready_at limit 1 for update skip locked)`,
     [city],
   );
+  if ((rowCount ?? 0) > 0) announceDispatch(tx);
   return rowCount ?? 0;
 }
