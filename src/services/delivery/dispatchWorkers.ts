@@ -11,8 +11,9 @@ export interface Worker {
 
 /**
  * Runs dispatch steps until `signal` aborts: back to back while there is work, `idleMs` apart when
- * the queue has nothing due, unless this process makes an order due meanwhile (it wakes the loop). Errors of a step (database unreachable) go to `onError` and the loop
- * backs off a second; the step's transaction rolled back, so nothing is lost.
+ * the queue has nothing due, unless this process makes an order due meanwhile (it wakes the loop).
+ * Errors of a step (database unreachable) go to `onError` and the loop backs off a second; the
+ * step's transaction rolled back, so nothing is lost.
  */
 export async function runDispatchLoop(
   env: Parameters<typeof dispatchOnce>[0],
