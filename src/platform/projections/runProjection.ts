@@ -153,13 +153,19 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
       options.onError?.(error);
       lost.abort();
     };
+    const onEnd = () => lost.abort();
     lockClient.on('error', onLost);
-    lockClient.on('end', () => lost.abort());
+    lockClient.on('end', onEnd);
     lockClient.on('notification', onWakeNotice);
     setLeader(true);
     try {
-      // Readers waiting for the view wake the leader (waitForPosition); without it they wait out idleMs.
+      // Readers waiting for the view wake the leader (waitForPosition). A connection that cannot
+      // LISTEN is lost like one that broke: after lockRetryMs the lock is taken again.
       await lockClient.query(`listen ${PROJECTION_WAKE_CHANNEL}`).catch(onLost);
+      if (lost.signal.aborted) {
+        await sleep(lockRetryMs, signal);
+        return;
+      }
       // A failure here (the database restarting, say) is reported, never thrown out of run(): after
       // lockRetryMs the lock is given up and taken again, as after a lost lock connection.
       try {
@@ -196,6 +202,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
       clearTimeout(spacedWake);
       spacedWake = undefined;
       lockClient.off('error', onLost);
+      lockClient.off('end', onEnd);
       lockClient.off('notification', onWakeNotice);
       if (lost.signal.aborted) {
         lockClient.release(new Error('lock connection lost'));

@@ -3,7 +3,7 @@ import { unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
 import type { ProjectionListener } from './listenToProjections.ts';
-import { comparePositions } from './position.ts';
+import { comparePositions, formatPosition } from './position.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import type { Projection } from './types.ts';
 
@@ -27,48 +27,76 @@ export interface WaitResult {
   readonly checkpoint: GlobalPosition;
 }
 
-/** While the view is behind, the projection's leader is woken again this often (ms). */
+/** While the view stays behind at one checkpoint, its leader is woken again this often (ms), by one reader per process. */
 const WAKE_EVERY_MS = 100;
 
 /**
  * Read-your-writes: waits until the projection's checkpoint is at or past `after` (the position a
  * command returned), reading the checkpoint every `intervalMs`, for at most `timeoutMs`. While the
  * checkpoint is behind it wakes the projection's leader, in whichever process it runs (a NOTIFY on
- * {@link PROJECTION_WAKE_CHANNEL}, then again every 100 ms while still behind), so the reader waits for
- * one batch rather than the rest of the leader's idle step. Never throws on a timeout: the caller
- * answers with the view as it is and says it lags.
+ * {@link PROJECTION_WAKE_CHANNEL}; one per batch and process however many readers wait, and again
+ * every 100 ms while no batch moves the checkpoint), so a reader waits for one batch rather than the
+ * rest of the leader's idle step. With
+ * a `listener`, the batch's own notification ends the pause between two reads. Never throws on a
+ * timeout: the caller answers with the view as it is and says it lags.
  *
  * @example
- * const { caughtUp } = await waitForPosition(pool, board, parsePosition(query.after), { timeoutMs: 2000 });
+ * const { caughtUp } = await waitForPosition(pool, board, parsePosition(query.after), { timeoutMs: 2000, listener });
  */
 export async function waitForPosition(pool: pg.Pool, projection: Projection, after: GlobalPosition, options: WaitForPositionOptions = {}): Promise<WaitResult> {
   const timeoutMs = options.timeoutMs ?? 2000;
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
   const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection));
-  let wokenAt = -Infinity;
-  for (;;) {
-    const checkpoint = await read();
-    if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint };
-    if (Date.now() >= deadline || options.signal?.aborted === true) return { caughtUp: false, checkpoint };
-    if (Date.now() - wokenAt >= WAKE_EVERY_MS) {
-      wokenAt = Date.now();
-      // Only a shortcut: if it fails, the leader still comes round after its idle step.
-      await pool.query('select pg_notify($1, $2)', [PROJECTION_WAKE_CHANNEL, `${projection.schema}.${projection.name}`]).catch(() => undefined);
+  // One subscription for the whole wait: a batch reported between a read and the next pause ends that pause at once.
+  let batched = false;
+  let endPause: (() => void) | null = null;
+  const unsubscribe = options.listener?.subscribe(projection, () => {
+    batched = true;
+    endPause?.();
+  });
+  try {
+    for (;;) {
+      batched = false;
+      const checkpoint = await read();
+      if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint };
+      if (Date.now() >= deadline || options.signal?.aborted === true) return { caughtUp: false, checkpoint };
+      await wakeLeader(pool, projection, checkpoint);
+      if (batched) continue;
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          clearTimeout(timer);
+          options.signal?.removeEventListener('abort', done);
+          endPause = null;
+          resolve();
+        };
+        const timer = setTimeout(done, Math.min(intervalMs, Math.max(1, deadline - Date.now())));
+        options.signal?.addEventListener('abort', done, { once: true });
+        endPause = done;
+      });
     }
-    await pause(Math.min(intervalMs, Math.max(1, deadline - Date.now())), projection, options.listener);
+  } finally {
+    unsubscribe?.();
   }
 }
 
-/** Waits `ms`, or until `listener` reports a batch of `projection`. */
-function pause(ms: number, projection: Projection, listener: ProjectionListener | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      unsubscribe?.();
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const unsubscribe = listener?.subscribe(projection, done);
-  });
+/** Each projection's last wake-up, per pool (database) of this process: when, and at which checkpoint. */
+const lastWake = new WeakMap<pg.Pool, Map<string, { at: number; checkpoint: string }>>();
+
+/**
+ * Wakes the projection's leader, unless a reader of this process already did at this same checkpoint
+ * (no batch since) in the last {@link WAKE_EVERY_MS}: however many readers wait, one wake-up per batch
+ * and step. The NOTIFY commits without waiting for the WAL flush: a notifying commit holds the
+ * cluster's notify lock until it ends, and a lost wake-up only means the leader's idle step. A failure
+ * is ignored for the same reason.
+ */
+async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: GlobalPosition): Promise<void> {
+  const key = `${projection.schema}.${projection.name}`;
+  const at = formatPosition(checkpoint);
+  let wakes = lastWake.get(pool);
+  if (wakes === undefined) lastWake.set(pool, (wakes = new Map()));
+  const last = wakes.get(key);
+  if (last !== undefined && last.checkpoint === at && Date.now() - last.at < WAKE_EVERY_MS) return;
+  wakes.set(key, { at: Date.now(), checkpoint: at });
+  await pool.query(`select set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, [PROJECTION_WAKE_CHANNEL, key]).catch(() => undefined);
 }

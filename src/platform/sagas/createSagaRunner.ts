@@ -4,6 +4,7 @@ import { UNDO } from './applySagaEvent.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import { sagaWorkKey, type SagaRegistry } from './createSagaRegistry.ts';
 import { transitionSaga } from './transitionSaga.ts';
+import { sleep } from '../runtime/sleep.ts';
 import { waitForWork } from '../runtime/workWakeups.ts';
 
 /** Options of {@link createSagaRunner}. */
@@ -98,7 +99,10 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         try {
           worked = await runOnce();
         } catch (error) {
+          // The database is down, say: wait out the poll whatever is announced meanwhile.
           options.onError?.(error);
+          await sleep(options.pollMs ?? 500, signal);
+          continue;
         }
         // Idle: a step committed in this process wakes the runner (decision 0073); other processes' at the poll.
         if (!worked) await waitForWork(sagaWorkKey(registry.schema), options.pollMs ?? 500, signal);

@@ -77,6 +77,7 @@ describe('a projection runner', () => {
     // An idle step far longer than the waits below: only a wake-up can end it in time.
     const running = runProjection(pool, projection, { idleMs: 10 * FLOW_MS, onBatch: () => batches++ }).run(stop.signal);
     const listener = await listenToProjections(pool);
+    let stopped = false;
     try {
       // The first wait may be met by the runner's first batch; the second finds it idle.
       assert.equal((await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener })).caughtUp, true);
@@ -84,9 +85,19 @@ describe('a projection runner', () => {
       const second = await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener });
       assert.equal(second.caughtUp, true, 'the leader ran a batch for the waiting reader');
       assert.ok(batches > before);
-    } finally {
       stop.abort();
       await within(running, 30_000, 'the runner stops');
+      stopped = true;
+      // It gave its lock connection back without the LISTEN: no pooled session listens any more.
+      const sessions = await Promise.all([pool.connect(), pool.connect(), pool.connect()]);
+      try {
+        for (const session of sessions) assert.deepEqual((await session.query('select pg_listening_channels() as channel')).rows, []);
+      } finally {
+        for (const session of sessions) session.release();
+      }
+    } finally {
+      stop.abort();
+      if (!stopped) await running.catch(() => undefined);
       await listener.close();
     }
   });

@@ -7,6 +7,7 @@ import { createEventStore, readAllForFold, START, type EventStore, type FoldEven
 import { applyBatch, ensureCheckpoint, formatPosition, type Projection } from '../../../src/platform/projections/index.ts';
 import { readSharedPage } from '../../../src/platform/projections/sharedTail.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 
 describe('projections share the tail of the log they read (decision 0064)', () => {
   let db: TestDatabase;
@@ -61,7 +62,7 @@ describe('projections share the tail of the log they read (decision 0064)', () =
    * oldest running transaction, which other test files running beside this one hold back at times.
    */
   const settled = async (store: EventStore, from: GlobalPosition, n: number) => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS; // another file's open transaction can hold the read bound back
     for (;;) {
       const all = await direct(store, from);
       if (all.length >= n) return all;
@@ -165,7 +166,7 @@ describe('projections share the tail of the log they read (decision 0064)', () =
       late.release();
     }
     const seen: string[] = [];
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     for (let after = from; seen.length < 4 && Date.now() < deadline; ) {
       const read = await page(store, after, 2);
       if (read.events.length === 0) await new Promise((resolve) => setTimeout(resolve, 10)); // the horizon, held by other tests' transactions

@@ -64,14 +64,25 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const pool = deps.databases.poolFor('ordering');
     const streams = new Set<ServerResponse>();
     let listener: Promise<ProjectionListener> | null = null;
-    const sharedListener = () =>
-      (listener ??= listenToProjections(pool, (error) => {
+    let listenerFailedAt = -Infinity;
+    /** The process's projection listener, opened on first use; a lost one is closed and the next caller opens another. */
+    const sharedListener = (): Promise<ProjectionListener> => {
+      if (listener !== null) return listener;
+      const opening: Promise<ProjectionListener> = listenToProjections(pool, (error) => {
         app.log.warn({ err: error }, 'projection listener lost its connection');
-        listener = null;
+        if (listener === opening) listener = null;
+        void opening.then((lost) => lost.close()).catch(() => undefined);
       }).catch((error: unknown) => {
-        listener = null; // the next caller tries again
+        if (listener === opening) listener = null;
+        listenerFailedAt = Date.now();
         throw error;
-      }));
+      });
+      listener = opening;
+      return opening;
+    };
+    /** The listener for a read's wait, or none (the wait then polls) while opening one failed in the last second. */
+    const listenerForWait = async (): Promise<ProjectionListener | undefined> =>
+      Date.now() - listenerFailedAt < 1000 ? undefined : sharedListener().catch(() => undefined);
     plugin.addHook('preClose', async () => {
       for (const stream of streams) stream.end();
     });
@@ -83,7 +94,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const list = async (context: UnitOfWorkContext, projection: Projection, after: string | undefined, query: ViewQuery, signal: AbortSignal) => {
       let lagging = false;
       if (after !== undefined) {
-        const listener = await sharedListener().catch(() => undefined); // without it, the wait polls
+        const listener = await listenerForWait();
         lagging = !(await waitForPosition(pool, projection, parsePosition(after), { timeoutMs: maxWaitMs, signal, ...(listener === undefined ? {} : { listener }) })).caughtUp;
       }
       const read = await deps.unitOfWork({ ...context, readOnly: true }, (tx) => readView(tx, projection, query));
