@@ -76,7 +76,10 @@ export async function createPlatform(
     migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
   );
   const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
-  const router = createTenantRouter({ databases });
+  // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
+  // once the app's logger exists, and written to stderr before that.
+  let reportAfterCommit: (error: unknown) => void = (error) => process.emitWarning(`after-commit hook failed: ${error instanceof Error ? error.message : String(error)}`);
+  const router = createTenantRouter({ databases, onAfterCommitError: (error) => reportAfterCommit(error) });
   const caches: Cache[] = [];
   // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
   let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
@@ -120,6 +123,7 @@ export async function createPlatform(
     audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
   });
   reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
+  reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
   return {
     app,
     databases,
