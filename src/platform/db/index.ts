@@ -15,3 +15,4 @@ export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './g
 export type { GroupCommitOptions } from './groupCommit.ts';
 export { nextTransactionId } from './nextTransactionId.ts';
 export { NO_FLUSH_WAIT } from './noFlushWait.ts';
+export { runWithoutFlushWait } from './runWithoutFlushWait.ts';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { unitOfWork } from '../db/index.ts';
+import { runWithoutFlushWait, unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
 import type { ProjectionListener } from './listenToProjections.ts';
@@ -36,9 +36,9 @@ const WAKE_EVERY_MS = 100;
  * checkpoint is behind it wakes the projection's leader, in whichever process it runs (a NOTIFY on
  * {@link PROJECTION_WAKE_CHANNEL}; one per batch and process however many readers wait, and again
  * every 100 ms while no batch moves the checkpoint), so a reader waits for one batch rather than the
- * rest of the leader's idle step. With
- * a `listener`, the batch's own notification ends the pause between two reads. Never throws on a
- * timeout: the caller answers with the view as it is and says it lags.
+ * rest of the leader's idle step. With a `listener`, the batch's own notification ends the pause
+ * between two reads. Never throws on a timeout: the caller answers with the view as it is and says it
+ * lags.
  *
  * @example
  * const { caughtUp } = await waitForPosition(pool, board, parsePosition(query.after), { timeoutMs: 2000, listener });
@@ -98,5 +98,5 @@ async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: Glo
   const last = wakes.get(key);
   if (last !== undefined && last.checkpoint === at && Date.now() - last.at < WAKE_EVERY_MS) return;
   wakes.set(key, { at: Date.now(), checkpoint: at });
-  await pool.query(`select set_config('synchronous_commit', 'off', true), pg_notify($1, $2)`, [PROJECTION_WAKE_CHANNEL, key]).catch(() => undefined);
+  await runWithoutFlushWait(pool, { text: 'select pg_notify($1, $2)', values: [PROJECTION_WAKE_CHANNEL, key] }).catch(() => undefined);
 }

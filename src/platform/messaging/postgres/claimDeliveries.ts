@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { runWithoutFlushWait } from './runWithoutFlushWait.ts';
+import { runWithoutFlushWait } from '../../db/index.ts';
 import type { MessageHeaders } from '../types.ts';
 
 /** A claimed delivery: the message plus the lease that its ack or nack must present. */

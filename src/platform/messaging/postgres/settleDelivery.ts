@@ -1,7 +1,7 @@
 import type pg from 'pg';
+import { runWithoutFlushWait } from '../../db/index.ts';
 import { newMessageId } from '../newMessageId.ts';
 import { LeaseLostError } from '../errors.ts';
-import { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 
 /** Identifies one attempt: the delivery and the lease token its claim returned. */
 export interface DeliveryLease {
