@@ -22,6 +22,7 @@ import { createEventStore } from '../../src/platform/events/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { listenToProjections, runProjection, waitForPosition, type Projection } from '../../src/platform/projections/index.ts';
 import { dropDatabase, freshDatabase } from '../database.ts';
+import { describeWaits } from '../latency.ts';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 200);
 const name = `brigade_bench_ryw_${process.pid}`;
@@ -60,10 +61,7 @@ async function main() {
     stop.abort();
     await running;
     await listener.close();
-    const sorted = [...waits].sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(1);
-    const mean = (waits.reduce((a, b) => a + b, 0) / waits.length).toFixed(1);
-    console.log(`read-your-writes wait, ${SAMPLES} samples: mean ${mean} ms, p50 ${pct(50)}, p90 ${pct(90)}, p99 ${pct(99)}, max ${sorted.at(-1)!.toFixed(1)} ms; ${lagging} timed out`);
+    console.log(`read-your-writes wait, ${SAMPLES} samples: ${describeWaits(waits)}; ${lagging} timed out`);
     console.log(`pool round trips per wait (checkpoint reads, wake-ups) ${(reads / SAMPLES).toFixed(1)}; runner batches ${batches} (${(batches / SAMPLES).toFixed(2)} per sample)`);
   } finally {
     stop.abort();

@@ -19,6 +19,7 @@ import { unitOfWork } from '../../src/platform/db/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createSagaRegistry, createSagaRunner, defineSaga, startSaga } from '../../src/platform/sagas/index.ts';
 import { dropDatabase, freshDatabase } from '../database.ts';
+import { describeWaits } from '../latency.ts';
 
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
 const RUNNERS = Number(process.env.BENCH_RUNNERS ?? 4);
@@ -66,10 +67,7 @@ async function main() {
     }
     stop.abort();
     await Promise.all(running);
-    const sorted = [...waits].sort((a, b) => a - b);
-    const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!.toFixed(1);
-    const mean = (waits.reduce((a, b) => a + b, 0) / waits.length).toFixed(1);
-    console.log(`saga start → first step, ${SAMPLES} samples, ${RUNNERS} runners: mean ${mean} ms, p50 ${pct(50)}, p90 ${pct(90)}, p99 ${pct(99)}, max ${sorted.at(-1)!.toFixed(1)} ms`);
+    console.log(`saga start → first step, ${SAMPLES} samples, ${RUNNERS} runners: ${describeWaits(waits)}`);
   } finally {
     stop.abort();
     await pool.end();
