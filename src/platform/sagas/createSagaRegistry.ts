@@ -29,11 +29,6 @@ export function sagaTables(schema: string): (name: SagaTable) => string {
   return (name) => `"${schema}".${name}`;
 }
 
-/** The key under which the saga store in `schema` announces due steps to its idle runners (`announceWork`, decision 0073). */
-export function sagaWorkKey(schema: string): string {
-  return `saga:${schema}`;
-}
-
 /**
  * The saga types a service runs, and the schema their instances live in.
  *

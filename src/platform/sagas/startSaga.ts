@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { applySagaStart } from './applySagaEvent.ts';
-import { sagaWorkKey, type SagaRegistry } from './createSagaRegistry.ts';
+import type { SagaRegistry } from './createSagaRegistry.ts';
 import { instanceOf, type SagaRow } from './sagaRows.ts';
-import { announceWork } from '../runtime/workWakeups.ts';
+import { announceDueStep } from './sagaWork.ts';
 import type { SagaInstance } from './types.ts';
 import { writeDeadlines } from './writeDeadlines.ts';
 
@@ -48,6 +48,6 @@ export async function startSaga<S = unknown, I = unknown>(tx: Tx, registry: Saga
     return { instance: instanceOf<S>(existing.rows[0] as SagaRow), created: false };
   }
   await writeDeadlines(tx, registry, tenantId, id, t);
-  if (t.pending.length > 0) tx.afterCommit(() => announceWork(sagaWorkKey(registry.schema)));
+  if (t.pending.length > 0) announceDueStep(tx, registry);
   return { instance: instanceOf<S>(rows[0]), created: true };
 }

@@ -1,10 +1,10 @@
 import type { Tx } from '../db/index.ts';
 import { ConcurrencyError } from '../errors/index.ts';
 import { applySagaEvent, isActive, type SagaInput } from './applySagaEvent.ts';
-import { sagaWorkKey, type SagaRegistry } from './createSagaRegistry.ts';
+import type { SagaRegistry } from './createSagaRegistry.ts';
 import { SagaNotFoundError } from './sagaErrors.ts';
 import { instanceOf, type SagaRow } from './sagaRows.ts';
-import { announceWork } from '../runtime/workWakeups.ts';
+import { announceDueStep } from './sagaWork.ts';
 import type { SagaInstance } from './types.ts';
 import { writeDeadlines } from './writeDeadlines.ts';
 
@@ -78,7 +78,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
       await writeDeadlines(tx, registry, row.tenant_id, row.id, t);
       // A step due now wakes an idle runner once this commits; a runner that made the transition goes on itself.
       if (t.pending.length > 0 && isActive(t.status) && (options.delayMs ?? 0) <= 0 && options.releaseLeaseOf === undefined) {
-        tx.afterCommit(() => announceWork(sagaWorkKey(registry.schema)));
+        announceDueStep(tx, registry);
       }
       return { applied: true, instance: instanceOf<S>(updated.rows[0]), attempts: attempt };
     }
