@@ -3,9 +3,9 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
-import { commitStatements } from '../../../src/platform/db/index.ts';
+import { commitStatements, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
-import { listenToProjections, runProjection, waitForPosition, type Projection } from '../../../src/platform/projections/index.ts';
+import { listenToProjections, runProjection, waitForPosition, type Projection, type ViewRow } from '../../../src/platform/projections/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 
@@ -24,20 +24,18 @@ describe('a projection runner', () => {
     await db.drop();
   });
 
+  /** Appends one event of type T to a new stream of a new tenant; resolves with its position. */
+  const appendOne = async (occurredAt?: Date) =>
+    (await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId: randomUUID() }, `s-${randomUUID()}`, [{ type: 'T', data: {}, ...(occurredAt === undefined ? {} : { occurredAt }) }], 0)).events[0]!.globalPosition;
+  /** A projection of fold events over the whole log that writes no view: `apply` sees each batch. */
+  const projectionOf = (prefix: string, apply: (tx: Tx, events: readonly FoldEvent[]) => Promise<readonly ViewRow[]> = async () => []): Projection => ({
+    name: `${prefix}-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold', apply,
+  });
+
   test('reports a batch in metrics: events applied, the checkpoint position, and the lag counted from when the last event occurred', async () => {
-    const occurredAt = new Date(Date.now() - 60_000);
-    const { events } = await store.appendAndCommit(
-      (context, statements) => commitStatements(pool, context, statements),
-      { service: 'ordering', tenantId: randomUUID() },
-      `s-${randomUUID()}`,
-      [{ type: 'T', data: {}, occurredAt }],
-      0,
-    );
+    const position = await appendOne(new Date(Date.now() - 60_000));
     const applied: FoldEvent[] = [];
-    const projection: Projection = {
-      name: `metrics-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold',
-      apply: async (_tx, batch) => (applied.push(...batch), []),
-    };
+    const projection = projectionOf('metrics', async (_tx, batch) => (applied.push(...batch), []));
     const registry = new client.Registry();
     const stop = new AbortController();
     const running = runProjection(pool, projection, { registry, idleMs: 10, onBatch: () => stop.abort() }).run(stop.signal);
@@ -45,22 +43,19 @@ describe('a projection runner', () => {
     const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
     assert.equal(applied.length, 1);
     assert.equal(await value('brigade_projection_events_total'), 1);
-    assert.equal(await value('brigade_projection_position'), Number(events[0]!.globalPosition.position));
+    assert.equal(await value('brigade_projection_position'), Number(position.position));
     const lag = (await value('brigade_projection_lag_seconds'))!;
     assert.ok(lag >= 59 && lag < 120, `lag ${lag} s: the event occurred 60 s before it was applied`);
   });
 
   test('commits a batch without waiting for the WAL flush, and only that batch', async () => {
-    await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId: randomUUID() }, `s-${randomUUID()}`, [{ type: 'T', data: {} }], 0);
+    await appendOne();
     const seen: string[] = [];
-    const projection: Projection = {
-      name: `commit-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold',
-      apply: async (tx) => {
-        const { rows } = await tx.query<{ value: string }>(`select current_setting('synchronous_commit') as value`);
-        seen.push(rows[0]!.value);
-        return [];
-      },
-    };
+    const projection = projectionOf('commit', async (tx) => {
+      const { rows } = await tx.query<{ value: string }>(`select current_setting('synchronous_commit') as value`);
+      seen.push(rows[0]!.value);
+      return [];
+    });
     const stop = new AbortController();
     await within(runProjection(pool, projection, { idleMs: 10, onBatch: () => stop.abort() }).run(stop.signal), 30_000, 'the runner applies a batch and stops');
     assert.deepEqual(seen, ['off']);
@@ -69,9 +64,7 @@ describe('a projection runner', () => {
   });
 
   test('a reader waiting for a position wakes the leader from its idle wait', async () => {
-    const projection: Projection = { name: `wake-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold', apply: async () => [] };
-    const append = async () =>
-      (await store.appendAndCommit((context, statements) => commitStatements(pool, context, statements), { service: 'ordering', tenantId: randomUUID() }, `s-${randomUUID()}`, [{ type: 'T', data: {} }], 0)).events[0]!.globalPosition;
+    const projection = projectionOf('wake');
     let batches = 0;
     const stop = new AbortController();
     // An idle step far longer than the waits below: only a wake-up can end it in time.
@@ -80,9 +73,9 @@ describe('a projection runner', () => {
     let stopped = false;
     try {
       // The first wait may be met by the runner's first batch; the second finds it idle.
-      assert.equal((await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener })).caughtUp, true);
+      assert.equal((await waitForPosition(pool, projection, await appendOne(), { timeoutMs: FLOW_MS, listener })).caughtUp, true);
       const before = batches;
-      const second = await waitForPosition(pool, projection, await append(), { timeoutMs: FLOW_MS, listener });
+      const second = await waitForPosition(pool, projection, await appendOne(), { timeoutMs: FLOW_MS, listener });
       assert.equal(second.caughtUp, true, 'the leader ran a batch for the waiting reader');
       assert.ok(batches > before);
       stop.abort();
