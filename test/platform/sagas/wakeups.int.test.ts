@@ -7,6 +7,7 @@ import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaLogS
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { watchForIdle } from '../../support/watchForIdle.ts';
 
 /** A saga store of this file's own, so no other test's announcements reach its runners. */
 const SCHEMA = 'saga_wakeups';
@@ -42,13 +43,7 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
    * `run` promise (in an object: an async function's returned promise would be waited for).
    */
   const idleRunner = async (signal: AbortSignal) => {
-    let idle!: () => void;
-    const wentIdle = new Promise<void>((resolve) => (idle = resolve));
-    const uow: UnitOfWorkFn = async (context, fn) => {
-      const result = await unitOfWork(pool, context, fn);
-      if (result === null) idle();
-      return result;
-    };
+    const { unitOfWork: uow, wentIdle } = watchForIdle(pool, (claimed) => claimed === null);
     const running = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, pollMs: 10 * FLOW_MS }).run(signal);
     await within(wentIdle, 30_000, 'the runner\'s first, empty claim');
     return { running };

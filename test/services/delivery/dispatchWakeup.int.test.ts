@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { unitOfWork } from '../../../src/platform/db/index.ts';
-import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { runDispatchLoop, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { watchForIdle } from '../../support/watchForIdle.ts';
 
 // A file of its own: no other test of this process announces dispatch work before these run.
 describe('an idle dispatch loop wakes when this process queues an order', () => {
@@ -28,14 +27,8 @@ describe('an idle dispatch loop wakes when this process queues an order', () => 
     let assigned!: (courier: string) => void;
     const assignment = new Promise<string>((resolve) => (assigned = resolve));
     const orders: OrderCommands = { assignCourier: async ({ courierId: courier }) => assigned(courier) };
-    let idle!: () => void;
-    const wentIdle = new Promise<void>((resolve) => (idle = resolve));
-    // Resolves `wentIdle` when a dispatch step found nothing due: the loop then waits, in the same turn.
-    const uow: UnitOfWorkFn = async (context, fn) => {
-      const result = await unitOfWork(pool, context, fn);
-      if ((result as { outcome?: string } | null)?.outcome === 'idle') idle();
-      return result;
-    };
+    // `wentIdle` resolves when a dispatch step found nothing due: the loop then waits.
+    const { unitOfWork: uow, wentIdle } = watchForIdle(pool, (step) => (step as { outcome?: string } | null)?.outcome === 'idle');
     const stop = new AbortController();
     // An idle poll far longer than the wait below: only the wake-up can end it in time.
     const running = runDispatchLoop({ unitOfWork: uow, orders }, stop.signal, { idleMs: 10 * FLOW_MS });
