@@ -29,6 +29,13 @@ export interface RowProjectionOptions extends Omit<ProjectionOptions, 'apply' | 
    * from the events, never `now()`), so a rebuild gives the same rows.
    */
   readonly evolve: (row: RowState | null, event: FoldEvent) => RowState | undefined;
+  /**
+   * Whether `event` starts its row afresh: `evolve(row, event)` gives the same for any `row`, `null`
+   * included (an order's OrderPlaced, the first event of its stream). A batch whose first event for a
+   * key starts the row does not look that row up: the fold runs from nothing, and the write's position
+   * guard keeps a stored row that is already newer. Default: no event starts a row.
+   */
+  readonly startsRow?: (event: FoldEvent) => boolean;
 }
 
 /** A projection built from a pure per-row fold, plus that fold for tests and tools. */
@@ -99,17 +106,23 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
     }
   };
 
-  /** Reads into `rows` the rows of `target` that `events` touch and `rows` lacks. */
+  const startsRow = options.startsRow;
+  /**
+   * Reads into `rows` the rows of `target` that `events` touch and `rows` lacks, except those whose
+   * first event here starts the row (`startsRow`): the fold needs no row before it.
+   */
   const load = async (tx: Tx, target: string, events: readonly FoldEvent[], rows: Map<string, RowState>) => {
-    const missing = new Map<string, readonly string[]>();
+    const missing = new Map<string, readonly string[] | null>();
     for (const event of events) {
       if (types !== undefined && !types.has(event.type)) continue;
       const values = options.keyOf(event);
       if (values === null) continue;
       const key = keyString(values);
-      if (!rows.has(key)) missing.set(key, values);
+      if (missing.has(key) || rows.has(key)) continue;
+      missing.set(key, startsRow !== undefined && startsRow(event) ? null : values);
     }
-    for (const row of await selectRows(tx, target, columns, [...missing.values()])) rows.set(keyString(options.key.map((k) => String(row[k]))), row);
+    const lookups = [...missing.values()].filter((values) => values !== null);
+    for (const row of await selectRows(tx, target, columns, lookups)) rows.set(keyString(options.key.map((k) => String(row[k]))), row);
   };
 
   const apply = async (tx: Tx, events: readonly FoldEvent[], target: string): Promise<readonly ViewRow[]> => {

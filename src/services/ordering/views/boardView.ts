@@ -1,7 +1,7 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /** A line on the board: what to cook and whether it is done. */
 export interface BoardLine {
@@ -104,5 +104,6 @@ export function boardProjection(store: EventStore) {
     },
     keyOf: orderKey,
     evolve: evolveBoard,
+    startsRow: placesOrder,
   });
 }

@@ -1,7 +1,7 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /**
  * The fold of the courier task-list: one row per order from placement (pickup restaurant and
@@ -58,5 +58,6 @@ export function courierTasksProjection(store: EventStore) {
     },
     keyOf: orderKey,
     evolve: evolveCourierTask,
+    startsRow: placesOrder,
   });
 }

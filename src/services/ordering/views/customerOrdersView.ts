@@ -1,7 +1,7 @@
 import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
 import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /** The fold of the customer order-history: one row per order with its customer, status and total. */
 export function evolveCustomerOrder(row: RowState | null, event: FoldEvent): RowState | undefined {
@@ -54,5 +54,6 @@ export function customerOrdersProjection(store: EventStore) {
     },
     keyOf: orderKey,
     evolve: evolveCustomerOrder,
+    startsRow: placesOrder,
   });
 }

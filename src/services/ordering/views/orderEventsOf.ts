@@ -39,3 +39,11 @@ export function dataOf<T extends OrderEventType>(event: FoldEvent, _type: T): Or
 export function uuidOrNull(value: unknown): string | null {
   return typeof value === 'string' && isUuid(value) ? value.toLowerCase() : null;
 }
+
+/**
+ * Whether the event places its order: the first event of an order's stream, from which each view's
+ * fold builds the row without the row before it (the views' `startsRow`).
+ */
+export function placesOrder(event: FoldEvent): boolean {
+  return event.type === 'OrderPlaced';
+}
