@@ -1,7 +1,8 @@
-import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
+import type { RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
-import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import type { OrderEventType } from '../domain/orderEvents.ts';
+import { defineOrderView } from './defineOrderView.ts';
+import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /** A line on the board: what to cook and whether it is done. */
 export interface BoardLine {
@@ -78,14 +79,9 @@ export function evolveBoard(row: RowState | null, event: FoldEvent): RowState | 
 
 /** The restaurant live-board projection (`ordering.board_view`). */
 export function boardProjection(store: EventStore) {
-  return defineRowProjection({
+  return defineOrderView(store, {
     name: 'board',
-    service: 'ordering',
-    schema: 'ordering',
     table: 'board_view',
-    store,
-    eventTypes: ORDER_EVENT_TYPES,
-    key: ['tenant_id', 'order_id'],
     columns: {
       tenant_id: 'uuid',
       order_id: 'uuid',
@@ -102,8 +98,6 @@ export function boardProjection(store: EventStore) {
       updated_at: 'timestamptz',
       version: 'integer',
     },
-    keyOf: orderKey,
     evolve: evolveBoard,
-    startsRow: placesOrder,
   });
 }

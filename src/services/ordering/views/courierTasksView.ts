@@ -1,7 +1,8 @@
-import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
+import type { RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
-import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import type { OrderEventType } from '../domain/orderEvents.ts';
+import { defineOrderView } from './defineOrderView.ts';
+import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /**
  * The fold of the courier task-list: one row per order from placement (pickup restaurant and
@@ -37,14 +38,9 @@ export function evolveCourierTask(row: RowState | null, event: FoldEvent): RowSt
 
 /** The courier task-list projection (`ordering.courier_tasks_view`). */
 export function courierTasksProjection(store: EventStore) {
-  return defineRowProjection({
+  return defineOrderView(store, {
     name: 'courier-tasks',
-    service: 'ordering',
-    schema: 'ordering',
     table: 'courier_tasks_view',
-    store,
-    eventTypes: ORDER_EVENT_TYPES,
-    key: ['tenant_id', 'order_id'],
     columns: {
       tenant_id: 'uuid',
       order_id: 'uuid',
@@ -56,8 +52,6 @@ export function courierTasksProjection(store: EventStore) {
       updated_at: 'timestamptz',
       version: 'integer',
     },
-    keyOf: orderKey,
     evolve: evolveCourierTask,
-    startsRow: placesOrder,
   });
 }

@@ -1,7 +1,8 @@
-import { defineRowProjection, type RowState } from '../../../platform/projections/index.ts';
+import type { RowState } from '../../../platform/projections/index.ts';
 import type { EventStore, FoldEvent } from '../../../platform/events/index.ts';
-import { ORDER_EVENT_TYPES, type OrderEventType } from '../domain/orderEvents.ts';
-import { dataOf, orderKey, placesOrder, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
+import type { OrderEventType } from '../domain/orderEvents.ts';
+import { defineOrderView } from './defineOrderView.ts';
+import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /** The fold of the customer order-history: one row per order with its customer, status and total. */
 export function evolveCustomerOrder(row: RowState | null, event: FoldEvent): RowState | undefined {
@@ -32,14 +33,9 @@ export function evolveCustomerOrder(row: RowState | null, event: FoldEvent): Row
 
 /** The customer order-history projection (`ordering.customer_orders_view`). */
 export function customerOrdersProjection(store: EventStore) {
-  return defineRowProjection({
+  return defineOrderView(store, {
     name: 'customer-orders',
-    service: 'ordering',
-    schema: 'ordering',
     table: 'customer_orders_view',
-    store,
-    eventTypes: ORDER_EVENT_TYPES,
-    key: ['tenant_id', 'order_id'],
     columns: {
       tenant_id: 'uuid',
       order_id: 'uuid',
@@ -52,8 +48,6 @@ export function customerOrdersProjection(store: EventStore) {
       updated_at: 'timestamptz',
       version: 'integer',
     },
-    keyOf: orderKey,
     evolve: evolveCustomerOrder,
-    startsRow: placesOrder,
   });
 }
