@@ -4,6 +4,7 @@ import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { createNatsTransport, ensureBusSchema, type Transport } from '../../../src/platform/messaging/index.ts';
@@ -25,12 +26,7 @@ before(async () => {
 });
 after(async () => {
   await transport?.close();
-  if (!nats.skip) {
-    const nc = await connect({ servers: testEnv.natsUrl });
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.delete(stream).catch(() => false);
-    await nc.close();
-  }
+  if (!nats.skip) await deleteTestStream(stream);
   await pool?.end();
   await db?.drop();
 });

@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, inboxHandler, inboxSchemaSql, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { deleteTestStream } from '../../support/jetstream.ts';
 import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
@@ -33,11 +32,7 @@ before(async () => {
 after(async () => {
   children.killAll();
   for (const t of transports) await t.close();
-  if (!nats.skip) {
-    const nc = await connect({ servers: testEnv.natsUrl });
-    await (await jetstreamManager(nc)).streams.delete(stream).catch(() => false);
-    await nc.close();
-  }
+  if (!nats.skip) await deleteTestStream(stream);
   await pool?.end();
   await db?.drop();
 });
