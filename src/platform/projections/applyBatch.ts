@@ -1,6 +1,6 @@
 import type { Tx } from '../db/index.ts';
 import type { FoldRead, GlobalPosition } from '../events/index.ts';
-import { checkpointTable, qualifiedTable } from './defineProjection.ts';
+import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
 import { readSharedPage } from './sharedTail.ts';
@@ -56,7 +56,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
     `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
     [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
   );
-  await tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projection.schema}.${projection.name} ${formatPosition(page.checkpoint)}`]);
+  await tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projectionKey(projection)} ${formatPosition(page.checkpoint)}`]);
   return { read: page.events.length, checkpoint: page.checkpoint, changes, lastOccurredAt: page.events[page.events.length - 1]!.metadata.occurredAt };
 }
 

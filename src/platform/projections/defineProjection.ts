@@ -54,6 +54,14 @@ export function defineProjection(options: ProjectionOptions): EnvelopeProjection
   });
 }
 
+/**
+ * `<schema>.<name>`: a projection's identity across schemas, as its leader lock, its notifications
+ * (batches, wake-ups) and its metrics label carry it.
+ */
+export function projectionKey(projection: Pick<ProjectionBase, 'schema' | 'name'>): string {
+  return `${projection.schema}.${projection.name}`;
+}
+
 /** `"schema"."table"` of a projection, or of another table beside it (a rebuild's shadow). */
 export function qualifiedTable(projection: Pick<ProjectionBase, 'schema' | 'table'>, table: string = projection.table): string {
   return `${pg.escapeIdentifier(projection.schema)}.${pg.escapeIdentifier(table)}`;

@@ -3,6 +3,7 @@ import { PROJECTION_CHANNEL } from './applyBatch.ts';
 import { parsePosition } from './position.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import type { Projection } from './types.ts';
+import { projectionKey } from './defineProjection.ts';
 
 /** A LISTEN connection shared by every live stream of a process. */
 export interface ProjectionListener {
@@ -43,7 +44,7 @@ export async function listenToProjections(pool: pg.Pool, onError: (error: unknow
   await client.query(`listen ${PROJECTION_CHANNEL}`);
   return {
     subscribe(projection, fn) {
-      const key = `${projection.schema}.${projection.name}`;
+      const key = projectionKey(projection);
       const set = subscribers.get(key) ?? new Set();
       set.add(fn);
       subscribers.set(key, set);

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
-import { checkpointTable } from './defineProjection.ts';
+import { checkpointTable, projectionKey } from './defineProjection.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import type { Projection } from './types.ts';
 
@@ -46,7 +46,7 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
           `select pid from pg_locks
             where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
               and classid = hashtext('brigade.projection')::oid and objid = hashtext($1)::oid and objsubid = 2`,
-          [`${projection.schema}.${projection.name}`],
+          [projectionKey(projection)],
         );
         const oldest = lag.rows[0]?.oldest ?? null;
         return {

@@ -4,7 +4,7 @@ import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
-import { checkpointTable, qualifiedTable } from './defineProjection.ts';
+import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
 import { RebuildInProgressError } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
@@ -126,7 +126,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
   }
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
-  const key = `${projection.schema}.${projection.name}`;
+  const key = projectionKey(projection);
   const live = qualifiedTable(projection);
   const shadowName = `${projection.table}_rebuild`;
   const shadow = qualifiedTable(projection, shadowName);

@@ -4,6 +4,7 @@ import { NO_FLUSH_WAIT, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { applyBatch, ensureCheckpoint, PROJECTION_WAKE_CHANNEL, type BatchResult } from './applyBatch.ts';
 import type { Projection } from './types.ts';
+import { projectionKey } from './defineProjection.ts';
 
 /** Options of {@link runProjection}. */
 export interface RunProjectionOptions {
@@ -70,7 +71,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   if (!(idleMs >= 0) || !(lockRetryMs > 0)) throw new ValidationError('idleMs and lockRetryMs must be positive', { field: 'idleMs' });
   if (!(wakeSpacingMs >= 0)) throw new ValidationError('wakeSpacingMs must not be negative', { field: 'wakeSpacingMs' });
   const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
-  const key = `${projection.schema}.${projection.name}`;
+  const key = projectionKey(projection);
   const labels = { projection: key };
   const actor = { kind: 'system' as const, id: `projection.${projection.name}` };
   let leader = false;

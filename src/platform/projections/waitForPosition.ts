@@ -6,6 +6,7 @@ import type { ProjectionListener } from './listenToProjections.ts';
 import { comparePositions, formatPosition } from './position.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import type { Projection } from './types.ts';
+import { projectionKey } from './defineProjection.ts';
 
 /** Options of {@link waitForPosition}. */
 export interface WaitForPositionOptions {
@@ -91,7 +92,7 @@ const lastWake = new WeakMap<pg.Pool, Map<string, { at: number; checkpoint: stri
  * is ignored for the same reason.
  */
 async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: GlobalPosition): Promise<void> {
-  const key = `${projection.schema}.${projection.name}`;
+  const key = projectionKey(projection);
   const at = formatPosition(checkpoint);
   let wakes = lastWake.get(pool);
   if (wakes === undefined) lastWake.set(pool, (wakes = new Map()));
