@@ -2,6 +2,7 @@ import type pg from 'pg';
 import client from 'prom-client';
 import { NO_FLUSH_WAIT, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
+import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import { applyBatch, ensureCheckpoint, PROJECTION_WAKE_CHANNEL, type BatchResult } from './applyBatch.ts';
 import type { Projection } from './types.ts';
 import { projectionKey } from './defineProjection.ts';
@@ -75,14 +76,14 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   const labels = { projection: key };
   const actor = { kind: 'system' as const, id: `projection.${projection.name}` };
   let leader = false;
-  let wakeUp: (() => void) | null = null;
+  /** The idle wait in progress, if any; a wake-up that finds none is remembered in `woken` for the next. */
+  let pause: WakeableSleep | null = null;
   let woken = false;
   let lastBatchAt = -Infinity;
   let spacedWake: NodeJS.Timeout | undefined;
 
   const wakeNow = () => {
-    if (wakeUp !== null) wakeUp();
-    else woken = true;
+    if (pause?.wake() !== true) woken = true;
   };
   /** Wakes the runner, no sooner than `wakeSpacingMs` after the last batch started. */
   const wake = () => {
@@ -98,25 +99,15 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
     if (message.channel === PROJECTION_WAKE_CHANNEL && message.payload === key) wake();
   };
 
-  const sleep = (ms: number, signal: AbortSignal, lost?: AbortSignal) =>
-    new Promise<void>((resolve) => {
-      if (woken || signal.aborted || lost?.aborted) {
-        woken = false;
-        resolve();
-        return;
-      }
-      const done = () => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        lost?.removeEventListener('abort', done);
-        wakeUp = null;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      signal.addEventListener('abort', done, { once: true });
-      lost?.addEventListener('abort', done, { once: true });
-      wakeUp = done;
-    });
+  const sleep = async (ms: number, signal: AbortSignal, lost?: AbortSignal) => {
+    if (woken || signal.aborted || lost?.aborted) {
+      woken = false;
+      return;
+    }
+    pause = wakeableSleep(ms, signal, lost);
+    await pause.done;
+    pause = null;
+  };
 
   const setLeader = (value: boolean) => {
     if (leader === value) return;

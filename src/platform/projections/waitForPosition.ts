@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { runWithoutFlushWait, unitOfWork } from '../db/index.ts';
+import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
 import type { ProjectionListener } from './listenToProjections.ts';
@@ -51,10 +52,10 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection));
   // One subscription for the whole wait: a batch reported between a read and the next pause ends that pause at once.
   let batched = false;
-  let endPause: (() => void) | null = null;
+  let pause: WakeableSleep | null = null;
   const unsubscribe = options.listener?.subscribe(projection, () => {
     batched = true;
-    endPause?.();
+    pause?.wake();
   });
   try {
     for (;;) {
@@ -64,17 +65,9 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
       if (Date.now() >= deadline || options.signal?.aborted === true) return { caughtUp: false, checkpoint };
       await wakeLeader(pool, projection, checkpoint);
       if (batched) continue;
-      await new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          options.signal?.removeEventListener('abort', done);
-          endPause = null;
-          resolve();
-        };
-        const timer = setTimeout(done, Math.min(intervalMs, Math.max(1, deadline - Date.now())));
-        options.signal?.addEventListener('abort', done, { once: true });
-        endPause = done;
-      });
+      pause = wakeableSleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())), options.signal);
+      await pause.done;
+      pause = null;
     }
   } finally {
     unsubscribe?.();

@@ -8,11 +8,14 @@
  * still find the work at their poll: the poll stays.
  */
 
+import { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
+
 /** Announcements kept per key while every worker is busy: each costs at most one empty claim. */
 const MAX_KEPT = 64;
 
 interface Waiting {
-  readonly queue: Array<() => void>;
+  /** Idle workers' waits, longest waiting first. */
+  readonly queue: WakeableSleep[];
   kept: number;
 }
 
@@ -32,9 +35,11 @@ const waitingIn = (key: string): Waiting => {
  */
 export function announceWork(key: string): void {
   const waiting = waitingIn(key);
-  const next = waiting.queue.shift();
-  if (next !== undefined) next();
-  else waiting.kept = Math.min(MAX_KEPT, waiting.kept + 1);
+  // A wait its poll or its abort has just ended is skipped: the announcement goes to a running one, or is kept.
+  for (let next = waiting.queue.shift(); next !== undefined; next = waiting.queue.shift()) {
+    if (next.wake()) return;
+  }
+  waiting.kept = Math.min(MAX_KEPT, waiting.kept + 1);
 }
 
 /**
@@ -50,16 +55,10 @@ export function waitForWork(key: string, ms: number, signal: AbortSignal): Promi
     if (!signal.aborted) waiting.kept--;
     return Promise.resolve();
   }
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      const at = waiting.queue.indexOf(done);
-      if (at >= 0) waiting.queue.splice(at, 1);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    waiting.queue.push(done);
+  const pause = wakeableSleep(ms, signal);
+  waiting.queue.push(pause);
+  return pause.done.then(() => {
+    const at = waiting.queue.indexOf(pause);
+    if (at >= 0) waiting.queue.splice(at, 1);
   });
 }
