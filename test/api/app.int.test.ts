@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Type } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { createPlatform, type Platform } from '../../src/composition/runtime.ts';
 import { SERVICES, SERVICE_NAMES } from '../../src/composition/services.ts';
 import { loadConfig } from '../../src/platform/config/index.ts';
 import { ConcurrencyError } from '../../src/platform/errors/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../support/db.ts';
 
 // A service of the test's own, to exercise the shared plumbing through real routes.
 const probeRoutes: FastifyPluginAsync = async (app) => {
@@ -24,16 +24,13 @@ const probeRoutes: FastifyPluginAsync = async (app) => {
 };
 
 describe('HTTP shell', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let platform: Platform;
   before(async () => {
-    db = await createTestDatabase();
-    const config = loadConfig({ DATABASE_URL: db.url, HTTP_BODY_LIMIT: '4096' }, { services: SERVICE_NAMES });
-    platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false, services: [...SERVICES, { name: 'probe', routes: probeRoutes }] });
-  });
-  after(async () => {
-    await platform.close();
-    await db.drop();
+    const { url } = database.db;
+    const config = loadConfig({ DATABASE_URL: url, HTTP_BODY_LIMIT: '4096' }, { services: SERVICE_NAMES });
+    platform = await createPlatform(config, { url, embedded: null }, { logger: false, services: [...SERVICES, { name: 'probe', routes: probeRoutes }] });
+    database.defer(() => platform.close());
   });
 
   test('/health/live and /health/ready', async () => {

@@ -1,30 +1,27 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { createTestDatabase } from '../support/db.ts';
+import { useTestDatabase } from '../support/db.ts';
+
+const database = useTestDatabase();
 
 test('brigade demo: a small dinner rush through the real API, paid out, refunded and declined, with its summary', async () => {
-  const db = await createTestDatabase();
-  try {
-    const result = await runCli(['demo', '--restaurants', '2', '--couriers', '3', '--orders', '10', '--rate', '8', '--declined', '0.2'], { DATABASE_URL: db.url, PORT: '0' });
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /\/board\/[0-9a-f-]{36}/, 'it prints the pages to watch');
-    assert.match(result.stdout, /payment provider at http:\/\/127\.0\.0\.1:\d+/, 'it runs the stand-in provider beside the platform');
-    assert.match(result.stdout, /2 customer\(s\) keep a card on file that the payment provider declines/);
-    assert.match(result.stdout, /\[#+\] 10\/10 orders/, 'it shows progress');
-    const [, delivered, cancelled, declined] = /Dinner rush: (\d+) delivered, (\d+) cancelled by the customer, (\d+) declined \(card refused\), 0 failed/.exec(result.stdout)?.map(Number) ?? assert.fail(result.stdout);
-    assert.equal(delivered! + cancelled! + declined!, 10);
-    assert.equal(declined, 2, 'the two customers with the declined card: payments cancelled their orders');
-    const payments = /payments +(.*) \((\d+)\/10 settled/.exec(result.stdout) ?? assert.fail(result.stdout);
-    const tally = Object.fromEntries((payments[1] as string).split(', ').map((part) => [part.replace(/^\d+ /, ''), Number(part.split(' ')[0])]));
-    assert.equal(payments[2], '10', 'every payment settled');
-    assert.deepEqual(tally, { ...(delivered ? { 'paid out': delivered } : {}), ...(cancelled ? { refunded: cancelled } : {}), declined: 2 });
-    for (const line of ['completed orders/s', 'conflicts (412)', 'dead letters', 'menu cache hit rate']) assert.match(result.stdout, new RegExp(line.replace(/[()]/g, '\\$&')));
-    assert.match(result.stdout, /place\s+10\s+[\d.]+\s+[\d.]+/);
-    assert.match(result.stdout, /card on file\s+10\s+/);
-    assert.equal((await runCli(['demo', '--orders', 'many'])).code, 2);
-    assert.equal((await runCli(['demo', '--declined', '2'])).code, 2);
-  } finally {
-    await db.drop();
-  }
+  const result = await runCli(['demo', '--restaurants', '2', '--couriers', '3', '--orders', '10', '--rate', '8', '--declined', '0.2'], { DATABASE_URL: database.db.url, PORT: '0' });
+  assert.equal(result.code, 0, result.stdout + result.stderr);
+  assert.match(result.stdout, /\/board\/[0-9a-f-]{36}/, 'it prints the pages to watch');
+  assert.match(result.stdout, /payment provider at http:\/\/127\.0\.0\.1:\d+/, 'it runs the stand-in provider beside the platform');
+  assert.match(result.stdout, /2 customer\(s\) keep a card on file that the payment provider declines/);
+  assert.match(result.stdout, /\[#+\] 10\/10 orders/, 'it shows progress');
+  const [, delivered, cancelled, declined] = /Dinner rush: (\d+) delivered, (\d+) cancelled by the customer, (\d+) declined \(card refused\), 0 failed/.exec(result.stdout)?.map(Number) ?? assert.fail(result.stdout);
+  assert.equal(delivered! + cancelled! + declined!, 10);
+  assert.equal(declined, 2, 'the two customers with the declined card: payments cancelled their orders');
+  const payments = /payments +(.*) \((\d+)\/10 settled/.exec(result.stdout) ?? assert.fail(result.stdout);
+  const tally = Object.fromEntries((payments[1] as string).split(', ').map((part) => [part.replace(/^\d+ /, ''), Number(part.split(' ')[0])]));
+  assert.equal(payments[2], '10', 'every payment settled');
+  assert.deepEqual(tally, { ...(delivered ? { 'paid out': delivered } : {}), ...(cancelled ? { refunded: cancelled } : {}), declined: 2 });
+  for (const line of ['completed orders/s', 'conflicts (412)', 'dead letters', 'menu cache hit rate']) assert.match(result.stdout, new RegExp(line.replace(/[()]/g, '\\$&')));
+  assert.match(result.stdout, /place\s+10\s+[\d.]+\s+[\d.]+/);
+  assert.match(result.stdout, /card on file\s+10\s+/);
+  assert.equal((await runCli(['demo', '--orders', 'many'])).code, 2);
+  assert.equal((await runCli(['demo', '--declined', '2'])).code, 2);
 });

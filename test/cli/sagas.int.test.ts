@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { commitStatements, unitOfWork } from '../../src/platform/db/index.ts';
@@ -10,12 +10,12 @@ import { orderCommands } from '../../src/services/ordering/index.ts';
 import { buildPaymentProvider, createPaymentProviderClient, ensureProviderSchema, NO_FAULTS } from '../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, paymentSaga } from '../../src/services/payments/saga/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { useTestDatabase } from '../support/db.ts';
 
 const SYSTEM = { kind: 'system', id: 'test' } as const;
 
 describe('brigade sagas list|show', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let provider: FastifyInstance;
   let registry: SagaRegistry;
@@ -32,16 +32,16 @@ describe('brigade sagas list|show', () => {
     assert.equal(await uow({ service: 'payments', tenantId: tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message)), 'started');
   };
   /** `brigade sagas …` as a real child process. */
-  const cli = (...args: string[]) => runCli(['sagas', ...args], { DATABASE_URL: db.url, BRIGADE_SECRET: 'x'.repeat(40) });
+  const cli = (...args: string[]) => runCli(['sagas', ...args], { DATABASE_URL: database.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
   /** The same `main()` the binary runs, in this process (no start-up cost): for the cases that need no process of their own. */
-  const run = (...args: string[]) => runMain(['sagas', ...args], { DATABASE_URL: db.url });
+  const run = (...args: string[]) => runMain(['sagas', ...args], { DATABASE_URL: database.db.url });
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
+    pool = database.pool(4);
     uow = (context, fn) => unitOfWork(pool, context, fn);
     await ensureProviderSchema(pool);
     provider = await buildPaymentProvider({ pool, faults: () => NO_FAULTS });
+    database.defer(() => provider.close());
     const client = createPaymentProviderClient({ baseUrl: await provider.listen({ host: '127.0.0.1', port: 0 }), timeoutMs: 2000 });
     // Ordering's real cancel: these orders are not in ordering, so a compensation's cancel fails for good (404).
     registry = createSagaRegistry({
@@ -56,11 +56,6 @@ describe('brigade sagas list|show', () => {
     await place(ids.due, '4242424242424242'); // started, but no runner ever took its steps
     // An hour passes for two of them (the clock moving, rather than waiting).
     await pool.query(`update payments.saga_instances set updated_at = now() - interval '1 hour', run_after = run_after - interval '1 hour' where id = any($1::uuid[])`, [[ids.waiting, ids.due]]);
-  });
-  after(async () => {
-    await provider?.close();
-    await pool?.end();
-    await db?.drop();
   });
 
   test('list: every saga, most recently changed first', async () => {

@@ -4,14 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
+import { useTestDatabase } from '../support/db.ts';
 
 describe('brigade tenants and brigade token', () => {
+  const database = useTestDatabase();
+
   test('add, list and mint tokens against a migrated database', async () => {
-    const { createTestDatabase } = await import('../support/db.ts');
-    const db = await createTestDatabase();
+    const { url } = database.db;
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-cli-'));
     try {
-      const env = { DATABASE_URL: db.url, BRIGADE_HOME: home };
+      const env = { DATABASE_URL: url, BRIGADE_HOME: home };
       const added = await runCli(['tenants', 'add', 'Casa Nova', '--city', 'Porto'], env);
       assert.equal(added.code, 0, added.stderr);
       const id = /created restaurant ([0-9a-f-]{36})/.exec(added.stdout)?.[1];
@@ -19,7 +21,7 @@ describe('brigade tenants and brigade token', () => {
       const listed = await runCli(['tenants', 'list'], env);
       assert.match(listed.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`));
       assert.equal((await runCli(['tenants', 'add', 'No City'], env)).code, 2);
-      assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', db.url], env)).code, 2);
+      assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', url], env)).code, 2);
 
       const token = await runCli(['token', '--role', 'staff', '--restaurant', id as string], env);
       assert.equal(token.code, 0, token.stderr);
@@ -34,7 +36,6 @@ describe('brigade tenants and brigade token', () => {
       assert.equal((await runCli(['token', '--role', 'root'], env)).code, 2);
     } finally {
       await fs.rm(home, { recursive: true, force: true });
-      await db.drop();
     }
   });
 });

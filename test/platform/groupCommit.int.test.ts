@@ -1,25 +1,21 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { useTestDatabase } from '../support/db.ts';
 
 describe('group commit of one-round-trip units', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
   before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 4 });
+    dbs = createDatabases({ url: database.db.url, poolSize: 4 });
+    database.defer(() => dbs.close());
     await dbs
-      .poolForUrl(db.url)
+      .poolForUrl(database.db.url)
       .query(
         'create table menu.gc_probe (x int primary key, tenant text, actor text, tx text); grant select, insert on menu.gc_probe to brigade_menu; ' +
           'create table menu.gc_merged (x int primary key, tenants text, units int, tx text); grant select, insert on menu.gc_merged to brigade_menu',
       );
-  });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
   });
 
   // Each unit records the tenant and actor it ran as and the transaction it ran in.
@@ -28,7 +24,7 @@ describe('group commit of one-round-trip units', () => {
     values: [x],
   });
   const rows = async (from: number, to: number) =>
-    (await dbs.poolForUrl(db.url).query<{ x: number; tenant: string; actor: string; tx: string }>('select * from menu.gc_probe where x between $1 and $2 order by x', [from, to])).rows;
+    (await dbs.poolForUrl(database.db.url).query<{ x: number; tenant: string; actor: string; tx: string }>('select * from menu.gc_probe where x between $1 and $2 order by x', [from, to])).rows;
 
   test('units that wait share one transaction, each under its own tenant and actor, and get their own results', async () => {
     const pool = dbs.poolFor('menu');
@@ -89,7 +85,7 @@ describe('group commit of one-round-trip units', () => {
     merge: probeMerge,
   });
   const merged = async (from: number, to: number) =>
-    (await dbs.poolForUrl(db.url).query<{ x: number; tenants: string; units: number; tx: string }>('select * from menu.gc_merged where x between $1 and $2 order by x', [from, to])).rows;
+    (await dbs.poolForUrl(database.db.url).query<{ x: number; tenants: string; units: number; tx: string }>('select * from menu.gc_merged where x between $1 and $2 order by x', [from, to])).rows;
 
   test('units whose statements all merge run as one statement per kind, after the others, each getting its own results', async () => {
     const pool = dbs.poolFor('menu');
@@ -145,16 +141,12 @@ describe('group commit of one-round-trip units', () => {
 });
 
 describe('createDatabases: commitsInFlight', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
   before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 4, commitsInFlight: 1 });
-    await dbs.poolForUrl(db.url).query('create table menu.gc_limit (x int primary key, tx text); grant select, insert on menu.gc_limit to brigade_menu');
-  });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
+    dbs = createDatabases({ url: database.db.url, poolSize: 4, commitsInFlight: 1 });
+    database.defer(() => dbs.close());
+    await dbs.poolForUrl(database.db.url).query('create table menu.gc_limit (x int primary key, tx text); grant select, insert on menu.gc_limit to brigade_menu');
   });
 
   test('sets the pools\' group-commit limit: with one batch in flight, eight units commit in two transactions', async () => {
@@ -170,20 +162,16 @@ describe('createDatabases: commitsInFlight', () => {
 });
 
 describe('named statements in batches', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
   before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 1 });
-    await dbs.poolForUrl(db.url).query('create table public.named_probe (x int primary key)');
-  });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
+    dbs = createDatabases({ url: database.db.url, poolSize: 1 });
+    database.defer(() => dbs.close());
+    await dbs.poolForUrl(database.db.url).query('create table public.named_probe (x int primary key)');
   });
 
   test('are parsed once per connection, and stay usable after a batch failed at or before them', async () => {
-    const client = await dbs.poolForUrl(db.url).connect();
+    const client = await dbs.poolForUrl(database.db.url).connect();
     try {
       const insertNamed = (x: number) => ({ name: 'brigade_test_insert', text: 'insert into public.named_probe values ($1) returning x', values: [x] });
       const countNamed = { name: 'brigade_test_count', text: 'select count(*)::int as n from public.named_probe' };
@@ -207,7 +195,7 @@ describe('named statements in batches', () => {
   });
 
   test('a resultless statement runs, comes back empty, and a failure in it is reported at its index', async () => {
-    const client = await dbs.poolForUrl(db.url).connect();
+    const client = await dbs.poolForUrl(database.db.url).connect();
     try {
       const [setting, read] = await sendBatch(client, [
         { text: "select set_config('brigade.probe', $1, true) as ignored", values: ['seen'], resultless: true },

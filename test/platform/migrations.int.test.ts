@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import {
   MigrationDriftError,
@@ -14,7 +14,7 @@ import {
   type MigrationSet,
 } from '../../src/platform/migrations/index.ts';
 import { runCli } from '../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../support/db.ts';
 
 async function tempSet(name: string, files: Record<string, string>): Promise<MigrationSet & { write(file: string, sql: string): Promise<void>; remove(file: string): Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `brigade-mig-${name}-`));
@@ -34,13 +34,7 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string, valu
 }
 
 describe('forward-only migrations', () => {
-  let db: TestDatabase;
-  before(async () => {
-    db = await createTestDatabase({ empty: true });
-  });
-  after(async () => {
-    await db.drop();
-  });
+  const database = useTestDatabase({ empty: true });
 
   test('five concurrent migrators apply each file exactly once and all succeed', async () => {
     // Not idempotent on purpose: a second application of 0001 fails, a second of 0002 adds a row.
@@ -49,13 +43,13 @@ describe('forward-only migrations', () => {
       '0002_count.sql': 'insert into race.applied values (2); select pg_sleep(0.2);',
       '0003_index.sql': '-- brigade:no-transaction\ncreate index concurrently applied_n on race.applied (n);',
     });
-    const results = await Promise.allSettled(Array.from({ length: 5 }, () => runMigrations({ url: db.url, sets: [set] })));
+    const results = await Promise.allSettled(Array.from({ length: 5 }, () => runMigrations({ url: database.db.url, sets: [set] })));
     assert.deepEqual(results.map((r) => (r.status === "rejected" ? String(r.reason) : r.status)), Array(5).fill("fulfilled"));
     const applied = results.map((r) => (r.status === 'fulfilled' ? r.value.applied.length : -1));
     assert.deepEqual([...applied].sort(), [0, 0, 0, 0, 3], 'one migrator applied all three files, the others none');
-    assert.deepEqual(await query(db.url, 'select n from race.applied'), [{ n: 2 }]);
+    assert.deepEqual(await query(database.db.url, 'select n from race.applied'), [{ n: 2 }]);
     const tracked = await query<{ name: string; checksum: string; duration_ms: number; applied_by: string; applied_at: Date }>(
-      db.url,
+      database.db.url,
       `select name, checksum, duration_ms, applied_by, applied_at from brigade_meta.schema_migrations where set_name = 'race' order by name`,
     );
     assert.deepEqual(tracked.map((t) => t.name), ['0001_create.sql', '0002_count.sql', '0003_index.sql']);
@@ -65,7 +59,7 @@ describe('forward-only migrations', () => {
     assert.match(tracked[0]?.applied_by ?? '', /via .+@.+ pid \d+/);
     assert.ok(tracked[0]?.applied_at instanceof Date);
     // CREATE INDEX CONCURRENTLY cannot run inside a transaction: it ran because of the marker.
-    assert.deepEqual(await query(db.url, `select indexname from pg_indexes where schemaname = 'race'`), [{ indexname: 'applied_n' }]);
+    assert.deepEqual(await query(database.db.url, `select indexname from pg_indexes where schemaname = 'race'`), [{ indexname: 'applied_n' }]);
   });
 
   test('five concurrent `brigade migrate` processes all exit 0 and apply the platform files once', async () => {
@@ -87,18 +81,18 @@ describe('forward-only migrations', () => {
       '0001_ok.sql': 'create schema broken; create table broken.t (x int);',
       '0002_bad.sql': 'insert into broken.t values (1);\nselect * from broken.nope;',
     });
-    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), (e: unknown) => {
       assert.ok(e instanceof MigrationFileError);
       assert.match(e.message, /broken\/0002_bad\.sql failed: relation "broken\.nope" does not exist/);
       assert.match(e.message, /Nothing of it was applied/);
       return true;
     });
-    assert.deepEqual(await query(db.url, 'select * from broken.t'), [], 'the insert before the failure was rolled back');
-    const rows = await query<{ name: string }>(db.url, `select name from brigade_meta.schema_migrations where set_name = 'broken'`);
+    assert.deepEqual(await query(database.db.url, 'select * from broken.t'), [], 'the insert before the failure was rolled back');
+    const rows = await query<{ name: string }>(database.db.url, `select name from brigade_meta.schema_migrations where set_name = 'broken'`);
     assert.deepEqual(rows.map((r) => r.name), ['0001_ok.sql']);
     // Fixed, it applies.
     await set.write('0002_bad.sql', 'insert into broken.t values (1);');
-    assert.deepEqual((await runMigrations({ url: db.url, sets: [set] })).applied, ['broken/0002_bad.sql']);
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['broken/0002_bad.sql']);
   });
 
   test('drift: a changed or missing applied file is detected by verify and refused by migrate', async () => {
@@ -106,10 +100,10 @@ describe('forward-only migrations', () => {
       '0001_a.sql': 'create schema drift;',
       '0002_b.sql': 'create table drift.t (x int);',
     });
-    await runMigrations({ url: db.url, sets: [set] });
+    await runMigrations({ url: database.db.url, sets: [set] });
     await set.write('0001_a.sql', 'create schema drift; -- edited after it was applied');
     await set.write('0003_c.sql', 'create table drift.u (x int);');
-    const rows = await migrationStatus({ url: db.url, sets: [set] });
+    const rows = await migrationStatus({ url: database.db.url, sets: [set] });
     assert.deepEqual(
       rows.map((r) => [r.id, r.state]),
       [
@@ -118,18 +112,18 @@ describe('forward-only migrations', () => {
         ['drift/0003_c.sql', 'pending'],
       ],
     );
-    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), (e: unknown) => {
       assert.ok(e instanceof MigrationDriftError);
       assert.deepEqual(e.drift, [{ id: 'drift/0001_a.sql', problem: 'changed' }]);
       assert.match(e.message, /drift\/0001_a\.sql: changed since it was applied/);
       return true;
     });
-    assert.deepEqual(await query(db.url, `select to_regclass('drift.u') as t`), [{ t: null }], 'nothing ran while drifted');
-    await assert.rejects(runMigrations({ url: db.url, sets: [set], dryRun: true }), MigrationDriftError);
+    assert.deepEqual(await query(database.db.url, `select to_regclass('drift.u') as t`), [{ t: null }], 'nothing ran while drifted');
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set], dryRun: true }), MigrationDriftError);
 
     await set.write('0001_a.sql', 'create schema drift;');
     await set.remove('0002_b.sql');
-    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), (e: unknown) => {
       assert.ok(e instanceof MigrationDriftError);
       assert.deepEqual(e.drift, [{ id: 'drift/0002_b.sql', problem: 'missing' }]);
       return true;
@@ -138,9 +132,9 @@ describe('forward-only migrations', () => {
 
   test('a new file numbered below an applied one is refused', async () => {
     const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
-    await runMigrations({ url: db.url, sets: [set] });
+    await runMigrations({ url: database.db.url, sets: [set] });
     await set.write('0001_first.sql', 'create table ordered.t (x int);');
-    await assert.rejects(runMigrations({ url: db.url, sets: [set] }), (e: unknown) => {
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), (e: unknown) => {
       assert.ok(e instanceof MigrationOrderError);
       assert.match(e.message, /order\/0001_first\.sql \(already applied: order\/0002_second\.sql\)/);
       return true;
@@ -149,18 +143,18 @@ describe('forward-only migrations', () => {
 
   test('badly named and duplicate-numbered files are errors, not skipped', async () => {
     const badName = await tempSet('names', { '1_first.sql': 'select 1;' });
-    await assert.rejects(runMigrations({ url: db.url, sets: [badName] }), /names\/1_first\.sql: migration files are named NNNN_name\.sql/);
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [badName] }), /names\/1_first\.sql: migration files are named NNNN_name\.sql/);
     const dup = await tempSet('dups', { '0001_a.sql': 'select 1;', '0001_b.sql': 'select 1;' });
-    await assert.rejects(runMigrations({ url: db.url, sets: [dup] }), /share the number 0001/);
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [dup] }), /share the number 0001/);
   });
 
   test('--dry-run lists what would run and runs nothing', async () => {
     const set = await tempSet('dry', { '0001_a.sql': 'create schema dry;', '0002_b.sql': '-- brigade:no-transaction\nselect 1;' });
     const lines: string[] = [];
-    const result = await runMigrations({ url: db.url, sets: [set], dryRun: true, onProgress: (l) => lines.push(l) });
+    const result = await runMigrations({ url: database.db.url, sets: [set], dryRun: true, onProgress: (l) => lines.push(l) });
     assert.deepEqual(result.applied, ['dry/0001_a.sql', 'dry/0002_b.sql']);
     assert.deepEqual(lines, ['would apply dry/0001_a.sql', 'would apply dry/0002_b.sql (no transaction)', '2 file(s) would be applied']);
-    assert.deepEqual(await query(db.url, `select to_regnamespace('dry') as s`), [{ s: null }]);
+    assert.deepEqual(await query(database.db.url, `select to_regnamespace('dry') as s`), [{ s: null }]);
   });
 });
 

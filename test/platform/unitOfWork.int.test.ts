@@ -1,20 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { commitStatements, createDatabases, RolledBackError, unitOfWork, type Databases } from '../../src/platform/db/index.ts';
 import { ValidationError } from '../../src/platform/errors/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/db.ts';
+import { useTestDatabase } from '../support/db.ts';
 
 describe('unitOfWork on a pool of size 1', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
-  before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 1 });
-  });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
+  before(() => {
+    dbs = createDatabases({ url: database.db.url, poolSize: 1 });
+    database.defer(() => dbs.close());
   });
 
   const seen = `select current_user as role, current_setting('brigade.tenant_id', true) as tenant,
@@ -64,7 +60,7 @@ describe('unitOfWork on a pool of size 1', () => {
   });
 
   test('commits on success, rolls back on error, and runs afterCommit only after a commit', async () => {
-    const admin = dbs.poolForUrl(db.url);
+    const admin = dbs.poolForUrl(database.db.url);
     await admin.query('create table if not exists menu.uow_probe (x int); grant select, insert on menu.uow_probe to brigade_menu');
     const pool = dbs.poolFor('menu');
     const calls: string[] = [];
@@ -84,7 +80,7 @@ describe('unitOfWork on a pool of size 1', () => {
   });
 
   test('a service role cannot touch another service’s schema', async () => {
-    const admin = dbs.poolForUrl(db.url);
+    const admin = dbs.poolForUrl(database.db.url);
     await admin.query('create table if not exists payments.secret (x int)');
     await assert.rejects(unitOfWork(dbs.poolFor('menu'), { service: 'menu' }, (tx) => tx.query('select * from payments.secret')), /permission denied for schema payments/);
   });
@@ -102,18 +98,14 @@ describe('unitOfWork on a pool of size 1', () => {
 });
 
 describe('batches: statements issued together travel together', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
   before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 1 });
-    await dbs.poolForUrl(db.url).query('create table menu.batch_probe (x int primary key); grant select, insert on menu.batch_probe to brigade_menu');
+    dbs = createDatabases({ url: database.db.url, poolSize: 1 });
+    database.defer(() => dbs.close());
+    await dbs.poolForUrl(database.db.url).query('create table menu.batch_probe (x int primary key); grant select, insert on menu.batch_probe to brigade_menu');
   });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
-  });
-  const rows = async () => (await dbs.poolForUrl(db.url).query<{ x: number }>('select x from menu.batch_probe order by x')).rows.map((r) => r.x);
+  const rows = async () => (await dbs.poolForUrl(database.db.url).query<{ x: number }>('select x from menu.batch_probe order by x')).rows.map((r) => r.x);
   const ctx = { service: 'menu', actor: { kind: 'system' as const, id: 'test' } };
 
   test('commitStatements: results in order, as the role and settings; a failure in the middle runs nothing after it and writes nothing', async () => {
@@ -187,19 +179,15 @@ describe('batches: statements issued together travel together', () => {
 });
 
 describe('service roles (catalog)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
-  before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 2 });
-  });
-  after(async () => {
-    await dbs.close();
-    await db.drop();
+  before(() => {
+    dbs = createDatabases({ url: database.db.url, poolSize: 2 });
+    database.defer(() => dbs.close());
   });
 
   test('app roles cannot log in, are not superusers, cannot bypass RLS and own nothing', async () => {
-    const pool = dbs.poolForUrl(db.url);
+    const pool = dbs.poolForUrl(database.db.url);
     const roles = (
       await pool.query<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; rolcanlogin: boolean; rolcreaterole: boolean; owned: string }>(
         `select r.rolname, r.rolsuper, r.rolbypassrls, r.rolcanlogin, r.rolcreaterole,

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { after, before } from 'node:test';
 import pg from 'pg';
 import { testEnv } from './env.ts';
 
@@ -49,6 +50,90 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
         const sessions = await adminQuery(`select application_name, state, query from pg_stat_activity where datname = $1`, [name]);
         throw new Error(`the test left ${sessions.rowCount} connection(s) open to its database: ${JSON.stringify(sessions.rows)}`, { cause: error });
       }
+    },
+  };
+}
+
+/** What {@link useTestDatabase} gives a test file or suite. */
+export interface TestDatabaseFixture {
+  /** The database; there once {@link TestDatabaseFixture.ready} has resolved. */
+  readonly db: TestDatabase;
+  /**
+   * Resolves when the database exists. Inside a `describe`, hooks registered after the fixture and
+   * the tests run after its own `before`, which waits for this; at a file's top level node:test (20)
+   * starts every `before` hook at once (nodejs/node#52003), so a top-level `before` that uses the database awaits this first.
+   */
+  readonly ready: Promise<TestDatabase>;
+  /** A new pool on the database (`max` connections, or pg's options), ended after the tests. */
+  pool(options: number | Omit<pg.PoolConfig, 'connectionString'>): pg.Pool;
+  /**
+   * Registers a clean-up that runs after the tests, before the pools end and the database drops; the
+   * last one registered runs first. Teardown that still uses a pool (a transport, a relay, a child
+   * process holding connections) goes here: node:test runs `after` hooks in the order they were
+   * registered, so an `after` registered below the fixture would run once its pools had ended.
+   */
+  defer(cleanup: () => unknown): void;
+}
+
+/**
+ * A database of the test file's (or, called inside `describe`, the suite's) own, cloned from the
+ * migrated template (or empty: `{ empty: true }`), made from the moment of the call. The `before`
+ * hook this call registers waits for it; its `after` hook runs the deferred clean-ups (last first),
+ * ends the pools, then drops the database. Every step runs even when one before it failed, and the
+ * failures are thrown together. The drop has no FORCE (see {@link TestDatabase.drop}): a connection
+ * left open fails the file.
+ *
+ * @example
+ * const database = useTestDatabase();
+ * let pool: pg.Pool;
+ * before(async () => {
+ *   await database.ready; // needed at a file's top level only
+ *   pool = database.pool(4);
+ *   transport = createPgTransport({ pool });
+ *   database.defer(() => transport.close());
+ * });
+ */
+export function useTestDatabase(options: { empty?: boolean } = {}): TestDatabaseFixture {
+  let db: TestDatabase | undefined;
+  const pools: pg.Pool[] = [];
+  const cleanups: Array<() => unknown> = [];
+  const ready = createTestDatabase(options).then((made) => (db = made));
+  // Its failure is thrown by the before hook (and by whoever awaits `ready`), not reported as unhandled.
+  ready.catch(() => undefined);
+  before(async () => {
+    await ready;
+  });
+  after(async () => {
+    const failures: unknown[] = [];
+    const attempt = async (step: () => unknown) => {
+      try {
+        await step();
+      } catch (error) {
+        failures.push(error);
+      }
+    };
+    for (const cleanup of cleanups.reverse()) await attempt(cleanup);
+    for (const pool of pools) await attempt(() => pool.end());
+    if (db !== undefined) await attempt(() => db!.drop());
+    if (failures.length === 1) throw failures[0];
+    if (failures.length > 1) throw new AggregateError(failures, `${failures.length} test database clean-ups failed`);
+  });
+  const made = (): TestDatabase => {
+    if (db === undefined) throw new Error('the test database is not made yet: await `ready` first (needed in a top-level before hook)');
+    return db;
+  };
+  return {
+    get db() {
+      return made();
+    },
+    ready,
+    pool(poolOptions) {
+      const pool = new pg.Pool({ ...(typeof poolOptions === 'number' ? { max: poolOptions } : poolOptions), connectionString: made().url });
+      pools.push(pool);
+      return pool;
+    },
+    defer(cleanup) {
+      cleanups.push(cleanup);
     },
   };
 }

@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache, CacheClosedError, type Cache, type CacheOptions } from '../../../src/platform/cache/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { createProbe, deferred, metricValue, patientRedis, priceOf, type Probe } from './probe.ts';
 
 const redisService = await requireService('redis');
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let probe: Probe;
 let admin: Redis | null = null;
 const namespaces: string[] = [];
@@ -22,22 +22,22 @@ const caches: Cache[] = [];
 const clients: Redis[] = [];
 
 before(async () => {
-  db = await createTestDatabase();
-  probe = await createProbe(db.url, { setup: true });
+  await database.ready;
+  probe = await createProbe(database.db.url, { setup: true });
+  database.defer(() => probe.close());
   if (redisService.ok) admin = new Redis(testEnv.redisUrl);
-});
-after(async () => {
-  for (const cache of caches) await cache.close();
-  for (const redis of clients) await redis.quit().catch(() => undefined);
-  if (admin !== null) {
-    for (const ns of namespaces) {
-      const keys = await admin.keys(`${ns}:*`);
-      if (keys.length > 0) await admin.del(...keys);
+  // Runs before the probe closes (clean-ups run last-first).
+  database.defer(async () => {
+    for (const cache of caches) await cache.close();
+    for (const redis of clients) await redis.quit().catch(() => undefined);
+    if (admin !== null) {
+      for (const ns of namespaces) {
+        const keys = await admin.keys(`${ns}:*`);
+        if (keys.length > 0) await admin.del(...keys);
+      }
+      await admin.quit();
     }
-    await admin.quit();
-  }
-  await probe.close();
-  await db.drop();
+  });
 });
 
 /**

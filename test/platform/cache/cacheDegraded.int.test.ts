@@ -4,11 +4,11 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache } from '../../../src/platform/cache/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
 
@@ -31,7 +31,7 @@ async function until(what: string, check: () => Promise<boolean> | boolean, ms =
 const hasRedisServer = await redisServerAvailable();
 
 describe('degraded mode: Redis stopped, then back', { skip: hasRedisServer ? false : 'redis-server is not installed' }, () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let probe: Probe;
   let dir: string;
   let port: number;
@@ -57,17 +57,16 @@ describe('degraded mode: Redis stopped, then back', { skip: hasRedisServer ? fal
   };
 
   before(async () => {
-    db = await createTestDatabase();
-    probe = await createProbe(db.url, { setup: true });
+    probe = await createProbe(database.db.url, { setup: true });
+    database.defer(() => probe.close());
     dir = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-cache-redis-'));
+    // Runs before the probe closes (clean-ups run last-first).
+    database.defer(async () => {
+      if (server !== null) await stopServer();
+      await fs.rm(dir, { recursive: true, force: true });
+    });
     port = await freePort();
     await startServer();
-  });
-  after(async () => {
-    if (server !== null) await stopServer();
-    await fs.rm(dir, { recursive: true, force: true });
-    await probe.close();
-    await db.drop();
   });
 
   test('reads are served while Redis is down, an eviction made then is replayed, and the cache recovers', async () => {

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { createProbe } from './probe.ts';
@@ -46,23 +46,22 @@ async function start(url: string, namespace: string): Promise<Instance> {
 }
 
 describe('eviction across two app processes sharing Redis', { skip: redis.skip }, () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   const namespace = `t_${randomUUID().slice(0, 8)}`;
   let a: Instance;
   let b: Instance;
   before(async () => {
-    db = await createTestDatabase();
-    const probe = await createProbe(db.url, { setup: true });
+    const probe = await createProbe(database.db.url, { setup: true });
     await probe.close();
-    [a, b] = await Promise.all([start(db.url, namespace), start(db.url, namespace)]);
-  });
-  after(async () => {
-    await Promise.all([a?.close(), b?.close()]);
-    const admin = new Redis(testEnv.redisUrl);
-    const keys = await admin.keys(`${namespace}:*`);
-    if (keys.length > 0) await admin.del(...keys);
-    await admin.quit();
-    await db.drop();
+    // The two processes hold connections to the database: they close before it is dropped.
+    database.defer(async () => {
+      await Promise.all([a?.close(), b?.close()]);
+      const admin = new Redis(testEnv.redisUrl);
+      const keys = await admin.keys(`${namespace}:*`);
+      if (keys.length > 0) await admin.del(...keys);
+      await admin.quit();
+    });
+    [a, b] = await Promise.all([start(database.db.url, namespace), start(database.db.url, namespace)]);
   });
 
   test('a read on one process right after another committed a change never returns the old price', async () => {

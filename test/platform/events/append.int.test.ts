@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { commitStatements, RolledBackError, unitOfWork, type CommitStatementsFn, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/index.ts';
 import { createEventStore, createUpcasters, type PendingEvent, type RecordedEvent } from '../../../src/platform/events/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen, readAllUntil, startUnitOfWork, waitForLockWaiters } from './support.ts';
 
 describe('event store: append and read a stream', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   const tenant = randomUUID();
@@ -17,15 +17,9 @@ describe('event store: append and read a stream', () => {
   const clock = () => new Date('2031-02-03T04:05:06.789Z');
   const store = createEventStore({ schema: 'ordering', clock });
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    admin = new pg.Pool({ connectionString: db.url, max: 2 });
-  });
-  after(async () => {
-    await pool.end();
-    await admin.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(12);
+    admin = database.pool(2);
   });
 
   test('appends at version 0, returns the stored envelopes, and reads them back identically', async () => {

@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../../src/platform/events/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { deferred, holdOpen } from './support.ts';
 
 describe('event store: the global order no subscriber can skip', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   const store = createEventStore({ schema: 'ordering' });
@@ -49,17 +49,11 @@ describe('event store: the global order no subscriber can skip', () => {
     return delivered.map((e) => e.type);
   };
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 8 });
-    admin = new pg.Pool({ connectionString: db.url, max: 1 });
+  before(() => {
+    pool = database.pool(8);
+    admin = database.pool(1);
   });
   beforeEach(startSubscription);
-  after(async () => {
-    await pool.end();
-    await admin.end();
-    await db.drop();
-  });
 
   test('late commit: the subscriber does not pass an open append, and delivers it once it commits', async () => {
     const late = await holdOpen(pool, asA, (tx) => store.append(tx, `s-${randomUUID()}`, [{ type: 'Late', data: {} }], 0));

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { configureGroupCommit, createDatabases, type Databases, type Statement, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { ConcurrencyError } from '../../../src/platform/errors/index.ts';
 import type { AppendResult } from '../../../src/platform/events/index.ts';
 import { createTenantRouter, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
 import { createOrderStore } from '../../../src/services/ordering/orderStore.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 describe('event store: appends merged by the group committer (decision 0063)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let dbs: Databases;
   let pool: pg.Pool;
   let admin: pg.Pool;
@@ -19,9 +19,9 @@ describe('event store: appends merged by the group committer (decision 0063)', (
   /** The statement names of every batch sent on the ordering pool. */
   const sent: string[][] = [];
 
-  before(async () => {
-    db = await createTestDatabase();
-    dbs = createDatabases({ url: db.url, poolSize: 4 });
+  before(() => {
+    dbs = createDatabases({ url: database.db.url, poolSize: 4 });
+    database.defer(() => dbs.close());
     router = createTenantRouter({ databases: dbs });
     pool = dbs.poolFor('ordering');
     pool.on('connect', (client) => {
@@ -32,12 +32,7 @@ describe('event store: appends merged by the group committer (decision 0063)', (
         return query(config, ...rest);
       };
     });
-    admin = new pg.Pool({ connectionString: db.url, max: 1 });
-  });
-  after(async () => {
-    await dbs.close();
-    await admin.end();
-    await db.drop();
+    admin = database.pool(1);
   });
 
   const as = (tenantId: string): UnitOfWorkContext => ({ service: 'ordering', tenantId, actor: { kind: 'customer', id: randomUUID() } });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx, unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import {
@@ -12,7 +12,7 @@ import {
   type FoldEvent,
   type GlobalPosition,
 } from '../../../src/platform/events/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen } from './support.ts';
 
 /** The fields of a fold event, whatever object carries them. */
@@ -28,7 +28,7 @@ const foldFields = (e: FoldEvent) => ({
 });
 
 describe('readAllForFold: the global order with only what a fold reads', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const store = createEventStore({ schema: 'ordering' });
   const upcasting = createEventStore({
@@ -77,13 +77,8 @@ describe('readAllForFold: the global order with only what a fold reads', () => {
     }
   };
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(6);
   });
 
   test('returns the same events in the same order as readAll, upcast where the store upcasts, lean elsewhere', async () => {

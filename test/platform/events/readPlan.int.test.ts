@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { GLOBAL_ORDER_PAGE } from '../../../src/platform/events/readAll.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 /**
@@ -12,12 +12,11 @@ import { planNodes, type PlanNode } from '../../support/plans.ts';
  * one page.
  */
 describe('a page of the global order, far behind the head', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     // 30,000 events of 1,000 restaurants (tenants), written as the owner (small transaction ids: below
     // every running one), analysed: the planner knows the table.
     await pool.query(
@@ -27,10 +26,6 @@ describe('a page of the global order, far behind the head', () => {
          from generate_series(0, 29999) g`,
     );
     await pool.query('analyze ordering.events');
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   /** The scans of `ordering.events` in the plan of a page from the start, read as a projector (actor kind system), after `first` (as the owner). */

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { createEventStore, eventStoreSchemaSql } from '../../../src/platform/events/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 describe('event store: grants and Row-Level Security', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   const store = createEventStore({ schema: 'ordering' });
@@ -18,16 +18,10 @@ describe('event store: grants and Row-Level Security', () => {
   let streamOfA: string;
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    admin = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = database.pool(4);
+    admin = database.pool(1);
     streamOfA = `order-${randomUUID()}`;
     await unitOfWork(pool, asA, (tx) => store.append(tx, streamOfA, [{ type: 'OrderPlaced', data: { total: 10 } }], 0));
-  });
-  after(async () => {
-    await pool.end();
-    await admin.end();
-    await db.drop();
   });
 
   test('the application role cannot update, delete or truncate events, even its own tenant’s', async () => {

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { purgeClaimChecksSql } from '../../../src/platform/messaging/claimCheck/purgeClaimChecks.ts';
 import { LIST_DEAD_LETTERS_SQL } from '../../../src/platform/messaging/deadLetters/listDeadLetters.ts';
 import { redriveSelectSql } from '../../../src/platform/messaging/deadLetters/redriveDeadLetters.ts';
 import { pruneBusSql } from '../../../src/platform/messaging/postgres/pruneBus.ts';
 import { ACK_DELIVERIES_SQL } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 /**
  * The bus's maintenance and settle statements go through their indexes at any size, and never scan a
@@ -14,14 +14,13 @@ import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
  * where the planner knows the least, with the exact statement text the code runs.
  */
 describe('bus statements: index-served, no scan (unanalysed tables of a few thousand rows)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let deliveryIds: string[] = [];
   let deadLetterId = '';
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     const tables = ['subscriptions', 'messages', 'deliveries', 'dead_letters', 'claim_checks', 'claim_check_refs'];
     for (const t of tables) await pool.query(`alter table brigade_bus.${t} set (autovacuum_enabled = off)`);
     await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ('plans', 'plans.>', '^plans\\.', 30000)`);
@@ -50,10 +49,6 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
       `select relname from pg_stat_user_tables where schemaname = 'brigade_bus' and (last_analyze is not null or last_autoanalyze is not null)`,
     );
     assert.deepEqual(analysed.rows, [], 'the tables must not have been analysed');
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   const planOf = async (sql: string, values: unknown[]): Promise<string> => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import {
   createPgTransport,
@@ -15,7 +15,7 @@ import {
 import { workersOf } from '../../../src/cli/runUntilSignal.ts';
 import { SERVICES } from '../../../src/composition/services.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { message, token, waitFor } from './support.ts';
 
 /**
@@ -23,19 +23,15 @@ import { message, token, waitFor } from './support.ts';
  * left, or too young), that it goes in bounded batches and stops between them on abort, and that the
  * loop the platform runs reports a failure and goes on instead of throwing.
  */
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
+  await database.ready;
+  pool = database.pool(4);
   transport = createPgTransport({ pool, pollIntervalMs: 200 });
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
+  database.defer(() => transport.close());
 });
 // Each test counts what the retention deletes: it starts from an empty bus.
 beforeEach(async () => {
@@ -185,7 +181,7 @@ describe('runBusRetention', () => {
 
   test('a pass that fails is reported and retried, never thrown', async () => {
     // A pool on a database that does not exist: every pass fails.
-    const broken = new pg.Pool({ connectionString: `${db.url}_missing`, max: 1 });
+    const broken = new pg.Pool({ connectionString: `${database.db.url}_missing`, max: 1 });
     const stop = new AbortController();
     const errors: unknown[] = [];
     try {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
@@ -15,25 +15,21 @@ import {
   showDeadLetter,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { message, token, waitFor } from './support.ts';
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await database.ready;
+  pool = database.pool(10);
   await ensureBusSchema(pool);
   await pool.query(inboxSchemaSql('delivery'));
   await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null)');
   transport = createPgTransport({ pool, pollIntervalMs: 100 });
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
+  database.defer(() => transport.close());
 });
 
 const depth = async (registry: client.Registry, subscription: string): Promise<number | undefined> => {

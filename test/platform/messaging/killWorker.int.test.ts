@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import {
@@ -12,7 +12,7 @@ import {
   type Message,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { deleteTestStream } from '../../support/jetstream.ts';
 import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
@@ -22,24 +22,19 @@ import { message, token, waitFor } from './support.ts';
 const nats = await requireService('nats');
 const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
 const prefix = token();
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
-const transports: Transport[] = [];
 const children = fixtureProcesses();
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await database.ready;
+  pool = database.pool(10);
+  // Clean-ups run last-first: each test's transport closes, the workers are killed, the stream is deleted.
+  if (!nats.skip) database.defer(() => deleteTestStream(stream));
+  database.defer(() => children.killAll());
   await ensureBusSchema(pool);
   await pool.query(inboxSchemaSql('delivery'));
   await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null, worker text not null)');
-});
-after(async () => {
-  children.killAll();
-  for (const t of transports) await t.close();
-  if (!nats.skip) await deleteTestStream(stream);
-  await pool?.end();
-  await db?.drop();
 });
 
 const startWorker = (config: Record<string, unknown>) => children.start(path.join(import.meta.dirname, 'fixtures', 'killableWorker.ts'), config);
@@ -48,7 +43,7 @@ for (const kind of ['postgres', 'nats'] as const) {
   describe(`worker killed mid-handle (${kind})`, { skip: kind === 'nats' ? nats.skip : false }, () => {
     const makeTransport = async (): Promise<Transport> => {
       const t = kind === 'postgres' ? createPgTransport({ pool, pollIntervalMs: 100 }) : await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
-      transports.push(t);
+      database.defer(() => t.close());
       return t;
     };
 
@@ -59,7 +54,7 @@ for (const kind of ['postgres', 'nats'] as const) {
         const subject = `${prefix}.${sub.replaceAll('-', '_')}.task`;
         // A short lease, so the killed worker's message is taken over soon.
         await transport.ensureSubscription({ subscription: sub, pattern: subject, leaseMs: 800 });
-        const a = startWorker({ kind, dbUrl: db.url, natsUrl: testEnv.natsUrl, stream, subjects: [`${prefix}.>`], subscription: sub, mode });
+        const a = startWorker({ kind, dbUrl: database.db.url, natsUrl: testEnv.natsUrl, stream, subjects: [`${prefix}.>`], subscription: sub, mode });
         await a.line(/READY/);
         const m = message(subject, { task: 1 });
         await transport.publish([m]);

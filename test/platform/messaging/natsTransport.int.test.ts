@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
@@ -15,20 +15,17 @@ import { transportContract } from './transportContract.ts';
 const nats = await requireService('nats');
 const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
 const prefix = token();
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport | undefined;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await database.ready;
+  pool = database.pool(10);
+  // Clean-ups run last-first: the contract's transport closes, then the stream is deleted.
+  if (!nats.skip) database.defer(() => deleteTestStream(stream));
+  database.defer(() => transport?.close());
   await ensureBusSchema(pool);
-});
-after(async () => {
-  await transport?.close();
-  if (!nats.skip) await deleteTestStream(stream);
-  await pool?.end();
-  await db?.drop();
 });
 
 transportContract('nats jetstream', nats.skip, async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import {
   busMigrationsSql,
   createPgTransport,
@@ -16,20 +16,16 @@ import { ackDelivery, retryDelivery } from '../../../src/platform/messaging/post
 import { message, token } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await database.ready;
+  pool = database.pool(10);
   await Promise.all([ensureBusSchema(pool), ensureBusSchema(pool), ensureBusSchema(pool)]);
   transport = createPgTransport({ pool, pollIntervalMs: 200 });
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
+  database.defer(() => transport.close());
 });
 
 transportContract('postgres', false, async () => ({ transport, pool, prefix: 'pgc', teardown: async () => undefined }));
@@ -104,7 +100,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
   test('the LISTEN connection breaking after close (the server ending its session) is not released twice', async () => {
     const t = token();
     // Named, so that only this pool's sessions are counted: the file's other transport listens too.
-    const own = new pg.Pool({ connectionString: db.url, max: 4, application_name: `listen-${t}` });
+    const own = new pg.Pool({ connectionString: database.db.url, max: 4, application_name: `listen-${t}` });
     own.on('error', () => undefined); // the pool reports a broken connection of its own as well
     const clients: pg.PoolClient[] = [];
     own.on('connect', (client) => clients.push(client as pg.PoolClient));

@@ -1,31 +1,27 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createPgTransport, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
 import { outboxBacklogStatement } from '../../../src/platform/outbox/readOutboxBacklog.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { waitFor } from './support.ts';
 
 /** The first key of the relay's leader lock ('outb', decision 0035). */
 const LEADER_LOCK_CLASS = 0x6f75_7462;
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  await database.ready;
+  pool = database.pool(8);
   transport = createPgTransport({ pool, pollIntervalMs: 100 });
+  database.defer(() => transport.close());
   // The plan test needs the outbox never analysed, as a new service's outbox is.
   await pool.query('alter table delivery.outbox set (autovacuum_enabled = false)');
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 /**
@@ -86,9 +82,9 @@ describe('the outbox backlog metrics', () => {
     // The test holds the leader lock, so the relay stands by and the backlog stays put; its metrics are
     // registered all the same. The relay gets a pool of its own, and tries the lock only once here, so
     // every connection taken from that pool during a scrape is a backlog read.
-    const leader = new pg.Client({ connectionString: db.url });
+    const leader = new pg.Client({ connectionString: database.db.url });
     await leader.connect();
-    const relayPool = new pg.Pool({ connectionString: db.url, max: 4 });
+    const relayPool = new pg.Pool({ connectionString: database.db.url, max: 4 });
     const registry = new client.Registry();
     const events: RelayEvent[] = [];
     const stop = new AbortController();

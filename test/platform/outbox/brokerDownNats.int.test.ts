@@ -6,12 +6,13 @@ import { describe, test } from 'node:test';
 import { createNatsTransport } from '../../../src/platform/messaging/index.ts';
 import { canConnect, freePort } from '../../../src/platform/db/localPorts.ts';
 import { requireService } from '../../support/services.ts';
-import { OUTAGE_MS, outageFixture, writeThroughOutage } from './outage.ts';
+import { useTestDatabase } from '../../support/db.ts';
+import { OUTAGE_MS, writeThroughOutage } from './outage.ts';
 import { token, waitFor } from './support.ts';
 
 const NATS_SERVER = '/usr/sbin/nats-server';
 const nats = await requireService('nats');
-const { pool: poolOf, cleanups } = outageFixture();
+const database = useTestDatabase();
 
 describe('broker down during writes (JetStream)', { timeout: 170_000 }, () => {
   // createNatsTransport reconnects for ever (nats.js's default of 10 attempts 2 s apart would close the
@@ -19,14 +20,15 @@ describe('broker down during writes (JetStream)', { timeout: 170_000 }, () => {
   test('JetStream server stopped for 30 s: nothing is lost, order is kept, the relay drains after the restart', {
     skip: nats.skip,
   }, async () => {
+    const pool = database.pool(20);
     const port = await freePort();
     const dir = await mkdtemp(path.join(os.tmpdir(), 'brigade-nats-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    database.defer(() => rm(dir, { recursive: true, force: true }));
     let server: ChildProcess | null = null;
     const start = async () => {
       server = spawn(NATS_SERVER, ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
       const s = server;
-      cleanups.push(async () => void s.kill('SIGKILL'));
+      database.defer(async () => void s.kill('SIGKILL'));
       await waitFor('nats-server listens', () => canConnect(port));
     };
     const stop = async () => {
@@ -37,9 +39,9 @@ describe('broker down during writes (JetStream)', { timeout: 170_000 }, () => {
     };
     await start();
     const prefix = token();
-    const transport = await createNatsTransport({ servers: `nats://127.0.0.1:${port}`, pool: poolOf(), stream: `DOWN_${prefix.toUpperCase()}`, subjects: [`${prefix}.>`] });
-    cleanups.push(() => transport.close());
-    await writeThroughOutage(poolOf(), transport, prefix, async () => {
+    const transport = await createNatsTransport({ servers: `nats://127.0.0.1:${port}`, pool, stream: `DOWN_${prefix.toUpperCase()}`, subjects: [`${prefix}.>`] });
+    database.defer(() => transport.close());
+    await writeThroughOutage(pool, transport, prefix, async () => {
       await new Promise((r) => setTimeout(r, 500));
       await stop();
       await new Promise((r) => setTimeout(r, OUTAGE_MS));

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { createPgTransport, type OutgoingMessage, type Transport } from '../../../src/platform/messaging/index.ts';
-import { OUTAGE_MS, outageFixture, writeThroughOutage } from './outage.ts';
+import { useTestDatabase } from '../../support/db.ts';
+import { OUTAGE_MS, writeThroughOutage } from './outage.ts';
 
-const { pool: poolOf, cleanups } = outageFixture();
+const database = useTestDatabase();
 
 describe('broker down during writes (PostgreSQL transport)', { timeout: 170_000 }, () => {
   test('PostgreSQL transport refusing publishes for 30 s: nothing is lost, order is kept, the relay drains afterwards', async () => {
-    const real = createPgTransport({ pool: poolOf(), pollIntervalMs: 100 });
-    cleanups.push(() => real.close());
+    const pool = database.pool(20);
+    const real = createPgTransport({ pool, pollIntervalMs: 100 });
+    database.defer(() => real.close());
     let down = false;
     let refused = 0;
     // Outside the in-database path (decision 0056): with the bus in the outbox's own database, "the
@@ -25,7 +27,7 @@ describe('broker down during writes (PostgreSQL transport)', { timeout: 170_000 
         await real.publish(messages);
       },
     };
-    await writeThroughOutage(poolOf(), flaky, 'delivery', async () => {
+    await writeThroughOutage(pool, flaky, 'delivery', async () => {
       await new Promise((r) => setTimeout(r, 500));
       down = true;
       await new Promise((r) => setTimeout(r, OUTAGE_MS));

@@ -1,18 +1,14 @@
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { before, test } from 'node:test';
 import pg from 'pg';
 import { outboxCheckpointSql, outboxSchemaSql } from '../../../src/platform/outbox/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let admin: pg.Pool;
 before(async () => {
-  db = await createTestDatabase();
-  admin = new pg.Pool({ connectionString: db.url, max: 2 });
-});
-after(async () => {
-  await admin.end();
-  await db.drop();
+  await database.ready;
+  admin = database.pool(2);
 });
 
 test('the checkpoint migration carries the old marks over: the checkpoint stops before the first unmarked row', async () => {

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createPgTransport } from '../../../src/platform/messaging/index.ts';
 import { claimOutboxBatch, type OutboxCheckpoint } from '../../../src/platform/outbox/claimOutboxBatch.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { token } from './support.ts';
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 4 });
-});
-after(async () => {
-  await pool?.end();
-  await db?.drop();
+  await database.ready;
+  pool = database.pool(4);
 });
 
 /**

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { claimStatement, claimToBusStatement } from '../../../src/platform/outbox/claimOutboxBatch.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 /**
@@ -11,13 +11,12 @@ import { planNodes, type PlanNode } from '../../support/plans.ts';
  * made the planner read the whole outbox and sort it for every claim of 500.
  */
 describe('the relay claim with a large backlog', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const checkpoint = { transactionId: '0', id: '0' };
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     // 60,000 rows waiting (small transaction ids: below every running transaction), as after an outage.
     await pool.query(
       `insert into delivery.outbox (transaction_id, message_id, subject, aggregate_key, headers, payload)
@@ -25,10 +24,6 @@ describe('the relay claim with a large backlog', () => {
          from generate_series(1, 60000) g`,
     );
     await pool.query('analyze delivery.outbox');
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   /** The plan of `text` as the relay's session runs it (role, actor kind system, the outbox's RLS), after `first` (as the owner). */

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import { createNatsTransport, createPgTransport, inboxHandler, inboxSchemaSql, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, inboxHandler, inboxSchemaSql, type Message } from '../../../src/platform/messaging/index.ts';
 import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { deleteTestStream } from '../../support/jetstream.ts';
 import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
@@ -18,23 +18,18 @@ const nats = await requireService('nats');
 const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
 /** A subject prefix of this file's own, so its stream overlaps no other stream on the shared server. */
 const prefix = token();
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
-const transports: Transport[] = [];
 const children = fixtureProcesses();
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 10 });
+  await database.ready;
+  pool = database.pool(10);
+  // Clean-ups run last-first: each test's transport closes, the relay processes are killed, the stream is deleted.
+  if (!nats.skip) database.defer(() => deleteTestStream(stream));
+  database.defer(() => children.killAll());
   await pool.query(inboxSchemaSql('delivery'));
   await pool.query('create table delivery.effects (id bigint generated always as identity primary key, message_id uuid not null)');
-});
-after(async () => {
-  children.killAll();
-  for (const t of transports) await t.close();
-  if (!nats.skip) await deleteTestStream(stream);
-  await pool?.end();
-  await db?.drop();
 });
 
 const startRelayProcess = (config: Record<string, unknown>) => children.start(path.join(import.meta.dirname, 'fixtures', 'killableRelay.ts'), config);
@@ -44,13 +39,13 @@ for (const kind of ['postgres', 'nats'] as const) {
     test('the next relay publishes the row again; the broker dedupes it and the side effect happens once', async () => {
       const subjects = [`${prefix}.>`];
       const transport = kind === 'postgres' ? createPgTransport({ pool, pollIntervalMs: 100 }) : await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects });
-      transports.push(transport);
+      database.defer(() => transport.close());
       const subject = `${prefix}.${token()}.Killed`;
       const subscription = `${token()}-kill`;
       await transport.ensureSubscription({ subscription, pattern: subject });
 
       const id = await produce(pool, subject, 'kill-agg', 1);
-      const a = startRelayProcess({ kind, dbUrl: db.url, natsUrl: testEnv.natsUrl, stream, subjects });
+      const a = startRelayProcess({ kind, dbUrl: database.db.url, natsUrl: testEnv.natsUrl, stream, subjects });
       const printed = await a.line(new RegExp(`PUBLISHED \\S*${id}`));
       assert.ok(printed.includes(id));
       a.child.kill('SIGKILL');

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, before } from 'node:test';
 import pg from 'pg';
 import { createRelay } from '../../../src/platform/outbox/index.ts';
 import type { Message, OutgoingMessage, Transport } from '../../../src/platform/messaging/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 import { outboxRows, produce, sequencesByKey, token, waitFor } from './support.ts';
 
@@ -11,26 +9,6 @@ import { outboxRows, produce, sequencesByKey, token, waitFor } from './support.t
 const DELIVERY_MS = 100_000;
 /** How long the broker is down. */
 export const OUTAGE_MS = 30_000;
-
-/**
- * A database of its own for an outage test file (registers `before`/`after`): `pool()` once `before`
- * ran, and `cleanups`, run in reverse order after the tests.
- */
-export function outageFixture(): { pool: () => pg.Pool; cleanups: Array<() => Promise<void>> } {
-  let db: TestDatabase | undefined;
-  let pool: pg.Pool | undefined;
-  const cleanups: Array<() => Promise<void>> = [];
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 20 });
-  });
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-    await pool?.end();
-    await db?.drop();
-  });
-  return { pool: () => pool!, cleanups };
-}
 
 /**
  * Writes steps for four aggregate keys (one transaction per step) while `during` runs (the outage),

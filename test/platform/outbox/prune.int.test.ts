@@ -1,35 +1,31 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createPgTransport, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, type RelayEvent } from '../../../src/platform/outbox/index.ts';
 import type { OutboxCheckpoint } from '../../../src/platform/outbox/claimOutboxBatch.ts';
 import { pruneOutbox } from '../../../src/platform/outbox/pruneOutbox.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { waitFor } from './support.ts';
 
 /** The xmin horizon is cluster-wide: other test files' open transactions delay relaying (decision 0011). */
 const RELAY_MS = 120_000;
 const HOUR_MS = 3_600_000;
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 8 });
+  await database.ready;
+  pool = database.pool(8);
   transport = createPgTransport({ pool, pollIntervalMs: 100 });
+  database.defer(() => transport.close());
   // Plans as on a new service's outbox, never analysed (and no vacuum clearing what a test deleted).
   await pool.query('alter table delivery.outbox set (autovacuum_enabled = false)');
 });
 afterEach(async () => {
   // Each test lays out the delivery outbox from scratch (as the database owner).
   await pool.query(`delete from delivery.outbox; update delivery.outbox_state set relayed_transaction_id = '0', relayed_id = 0`);
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 /**

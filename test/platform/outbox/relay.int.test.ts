@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, test } from 'node:test';
+import { afterEach, before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
 import { commitStatements, unitOfWork, type CommitStatementsFn } from '../../../src/platform/db/index.ts';
@@ -7,7 +7,7 @@ import { createEventStore } from '../../../src/platform/events/index.ts';
 import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/index.ts';
 import { createPgTransport, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, outboxAppendSql, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
 /**
@@ -17,23 +17,19 @@ import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './s
 const DELIVERY_MS = 120_000;
 const relays: Array<{ stop(): Promise<void> }> = [];
 const consumers: Array<{ stop(): Promise<void> }> = [];
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 20 });
+  await database.ready;
+  pool = database.pool(20);
   transport = createPgTransport({ pool, pollIntervalMs: 100 });
+  database.defer(() => transport.close());
 });
 afterEach(async () => {
   for (const r of relays.splice(0)) await r.stop();
   for (const c of consumers.splice(0)) await c.stop();
-});
-after(async () => {
-  await transport?.close();
-  await pool?.end();
-  await db?.drop();
 });
 
 /** A consumer of `pattern` with one handler (so it sees the bus order), collecting what it receives. */

@@ -1,25 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { run } from '../../../src/cli/commands/projections.ts';
 import { UsageError } from '../../../src/cli/usage.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { append, event, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
 
 describe('brigade projections status|rebuild', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const lines: string[] = [];
-  const ctx = () => ({ env: { DATABASE_URL: db.url, BRIGADE_SECRET: 'x'.repeat(40) }, io: { out: (l: string) => void lines.push(l), err: (l: string) => void lines.push(`ERR ${l}`) } });
+  const ctx = () => ({ env: { DATABASE_URL: database.db.url, BRIGADE_SECRET: 'x'.repeat(40) }, io: { out: (l: string) => void lines.push(l), err: (l: string) => void lines.push(`ERR ${l}`) } });
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(2);
   });
 
   test('rebuild prints a progress bar with events/s and swaps the view in; status shows position, lag and leader', async () => {

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx, type Tx } from '../../../src/platform/db/index.ts';
 import { copyRows } from '../../../src/platform/projections/copyRows.ts';
 import { rowColumns } from '../../../src/platform/projections/rowColumns.ts';
 import { upsertRows } from '../../../src/platform/projections/upsertRows.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 describe('copyRows: COPY stores what the upserts store', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const columns = rowColumns(
     { id: 'uuid', name: 'text', doc: 'jsonb', n: 'bigint', at: 'timestamptz', small: 'integer', flag: 'boolean', note: 'text', last_transaction_id: 'xid8', last_position: 'bigint' },
@@ -25,13 +25,8 @@ describe('copyRows: COPY stores what the upserts store', () => {
     { id: randomUUID(), name: '', doc: null, n: 9007199254740991, at: '2024-02-29T01:02:03.004+02:00', small: -3, flag: true, note: 'line1\r\nline2', last_transaction_id: '904', last_position: '20' },
   ].map((r, i) => (i === 3 ? { ...r, doc: {} } : r));
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(2);
   });
 
   test('every kind of value (escapes, json strings, nulls) comes out the same; an object in a text column is left to the upsert', async () => {

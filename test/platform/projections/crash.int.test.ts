@@ -2,12 +2,12 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
 import { comparePositions, projectionStatus, runProjection } from '../../../src/platform/projections/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
 
@@ -17,23 +17,18 @@ const DEADLINE_MS = 30_000;
 const fixture = path.join(import.meta.dirname, 'fixtures', 'crashingProjector.ts');
 
 describe('projector crash: killed mid-batch, a second instance takes over without loss or double-apply', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   let child: ChildProcess | undefined;
   const store = createEventStore({ schema: 'ordering' });
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
-    admin = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(6);
+    admin = database.pool(2);
+    // The child holds connections to the database: it goes before the database does.
+    database.defer(() => child?.kill('SIGKILL'));
     await admin.query(COUNTS_DDL);
-  });
-  after(async () => {
-    child?.kill('SIGKILL');
-    await pool.end();
-    await admin.end();
-    await db.drop();
   });
 
   test('SIGKILL inside the batch transaction: nothing of it commits, the waiter takes the lock and applies every event once', async () => {
@@ -53,7 +48,7 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
       expected.set(`${tenantId}/${streamId}`, 20);
     }
 
-    child = spawn(process.execPath, ['--import', 'tsx', fixture, db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = spawn(process.execPath, ['--import', 'tsx', fixture, database.db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));

@@ -1,33 +1,27 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import type { GlobalPosition } from '../../../src/platform/events/index.ts';
 import { comparePositions, rebuildProjection, RebuildInProgressError, runProjection, type RebuildProgress } from '../../../src/platform/projections/index.ts';
 import { findTenancyViolations } from '../../../src/platform/tenancy/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen } from '../events/support.ts';
 import { append, drain, event, freshFold, newOrder, placed, store, viewRows } from '../../services/ordering/views/support.ts';
 
 const { board } = ORDER_VIEWS;
 
 describe('blue/green rebuild under load', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   const tenants = [randomUUID(), randomUUID(), randomUUID()];
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 12 });
-    admin = new pg.Pool({ connectionString: db.url, max: 2 });
-  });
-  after(async () => {
-    await pool.end();
-    await admin.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(12);
+    admin = database.pool(2);
   });
 
   /** An order driven some way through its lifecycle. */

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
 import { HorizonStalledError, rebuildProjection } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
 import { deferred } from '../messaging/support.ts';
 import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
@@ -14,22 +14,16 @@ import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts
 const { board } = ORDER_VIEWS;
 
 describe('rebuild paths: through apply, in memory past its memory bound, and behind a transaction open since before it', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   const tenants = [randomUUID(), randomUUID()];
   const store = createEventStore({ schema: 'ordering' });
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 8 });
-    admin = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(8);
+    admin = database.pool(2);
     await admin.query(COUNTS_DDL);
-  });
-  after(async () => {
-    await pool.end();
-    await admin.end();
-    await db.drop();
   });
 
   /** An order some way through its lifecycle; returns the last position. */

@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
 import { commitStatements, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
 import { listenToProjections, runProjection, waitForPosition, type Projection, type ViewRow } from '../../../src/platform/projections/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 
 describe('a projection runner', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const store = createEventStore({ schema: 'ordering' });
 
-  before(async () => {
-    db = await createTestDatabase();
+  before(() => {
     // The test cluster runs with synchronous_commit off; these sessions start with it on, as in production.
-    pool = new pg.Pool({ connectionString: db.url, max: 4, options: '-c synchronous_commit=on' });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+    pool = database.pool({ max: 4, options: '-c synchronous_commit=on' });
   });
 
   /** Appends one event of type T to a new stream of a new tenant; resolves with its position. */

@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx } from '../../../src/platform/db/index.ts';
 import { rowColumns } from '../../../src/platform/projections/rowColumns.ts';
 import { selectRows, selectRowsSql } from '../../../src/platform/projections/selectRows.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 describe('selectRows: the rows of the given keys, one primary-key lookup each', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const columns = rowColumns({ tenant_id: 'uuid', order_id: 'text', status: 'text', last_transaction_id: 'xid8', last_position: 'bigint' }, ['tenant_id', 'order_id']);
   const tenant = randomUUID();
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     // A table the planner knows nothing about (never analysed), as a view is before autovacuum gets to it.
     await pool.query(`create table public.view_rows (tenant_id uuid, order_id text, status text, last_transaction_id xid8 not null, last_position bigint not null,
                       primary key (tenant_id, order_id))`);
@@ -23,10 +22,6 @@ describe('selectRows: the rows of the given keys, one primary-key lookup each', 
       `insert into public.view_rows select $1::uuid, 'o' || g, 'placed', '7'::xid8, g from generate_series(1, 5000) g`,
       [tenant],
     );
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   test('finds the rows that exist, skips the keys that do not, whatever the order of the keys', async () => {

@@ -1,26 +1,21 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { commitStatements, unitOfWork, type Tx, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { createEventStore, readAllForFold, START, type EventStore, type FoldEvent, type GlobalPosition } from '../../../src/platform/events/index.ts';
 import { applyBatch, ensureCheckpoint, formatPosition, type Projection } from '../../../src/platform/projections/index.ts';
 import { readSharedPage } from '../../../src/platform/projections/sharedTail.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { FLOW_MS } from '../../support/eventually.ts';
 
 describe('projections share the tail of the log they read (decision 0064)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const system: UnitOfWorkContext = { service: 'ordering', actor: { kind: 'system', id: 'test-tail' } };
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 8 });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(8);
   });
 
   /** A store whose readAll counts the events it reads from the database. */

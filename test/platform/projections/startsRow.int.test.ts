@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
 import { defineRowProjection, type RowState } from '../../../src/platform/projections/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 /** An event of stream `stream` at position (7, `position`): `Opened` starts the row, `Bumped` counts. */
 const event = (stream: string, type: 'Opened' | 'Bumped', position: number): FoldEvent => ({
@@ -38,7 +38,7 @@ const tally = (startsRow?: (e: FoldEvent) => boolean) =>
 const opens = (e: FoldEvent) => e.type === 'Opened';
 
 describe('defineRowProjection startsRow: a batch that starts a row does not look it up', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let client: pg.PoolClient;
   /** The transaction the projection writes in, recording every statement's text. */
@@ -46,10 +46,10 @@ describe('defineRowProjection startsRow: a batch that starts a row does not look
   let statements: string[];
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = database.pool(1);
     await pool.query('create table public.tally_view (k text primary key, n integer not null, last_transaction_id xid8 not null, last_position bigint not null)');
     client = await pool.connect();
+    database.defer(() => client.release());
     const inner = clientTx(client, { service: 'ordering', actor: { kind: 'system', id: 'test' } });
     tx = {
       context: inner.context,
@@ -63,11 +63,6 @@ describe('defineRowProjection startsRow: a batch that starts a row does not look
   beforeEach(async () => {
     statements = [];
     await client.query('truncate public.tally_view');
-  });
-  after(async () => {
-    client.release();
-    await pool.end();
-    await db.drop();
   });
 
   const rows = async () => (await client.query<{ k: string; n: number; last_position: string }>('select k, n, last_position from public.tally_view order by k')).rows;

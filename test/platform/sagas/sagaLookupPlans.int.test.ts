@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { advanceSaga, createSagaRegistry, sagaTables, showSaga, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
 import { fireDueDeadlinesSql } from '../../../src/platform/sagas/fireDueDeadlines.ts';
 import { showSagaSql } from '../../../src/platform/sagas/showSaga.ts';
 import { selectSagaSql } from '../../../src/platform/sagas/transitionSaga.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { planNodes, type PlanNode } from '../../support/plans.ts';
 import { TOY_TABLES, toySaga } from './toySaga.ts';
 
@@ -27,7 +27,7 @@ const SYSTEM = { kind: 'system', id: 'test' } as const;
 const table = sagaTables('payments');
 
 describe('saga lookups and the deadline poll use their indexes on tables that were never analysed', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let registry: SagaRegistry;
   const tenants = Array.from({ length: 40 }, () => randomUUID());
@@ -35,8 +35,7 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
   let sagaId: string;
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     await pool.query(TOY_TABLES);
     registry = createSagaRegistry({ schema: 'payments', sagas: [toySaga(pool)] });
     // As autovacuum would find them between two of its rounds: rows, no statistics.
@@ -58,10 +57,6 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
       `select relname, last_analyze, last_autoanalyze from pg_stat_user_tables where schemaname = 'payments' and relname in ('saga_instances', 'saga_deadlines') order by relname`,
     );
     assert.deepEqual(stats.map((s) => [s.relname, s.last_analyze, s.last_autoanalyze]), [['saga_deadlines', null, null], ['saga_instances', null, null]]);
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   /** The plan of `text` with `values`, as the service role under Row-Level Security (actor `system`). */

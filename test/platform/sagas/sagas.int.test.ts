@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx, unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
@@ -16,26 +16,21 @@ import {
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
 import { repoRoot } from '../../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
 
 const SERVICE = 'payments';
 
 describe('saga runtime (toy saga on the payments schema)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let registry: SagaRegistry;
   let uow: UnitOfWorkFn;
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    pool = database.pool(6);
     await pool.query(TOY_TABLES);
     registry = createSagaRegistry({ schema: 'payments', sagas: [toySaga(pool)] });
     uow = (ctx, fn) => unitOfWork(pool, ctx, fn);
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   const asTenant = <T>(tenantId: string, fn: (tx: Tx) => Promise<T>) => uow({ service: SERVICE, tenantId, actor: { kind: 'system', id: 'test' } }, fn);
@@ -122,7 +117,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
 
   test('a runner killed between a step effect and its record: another resumes, finishes, each effect once', async () => {
     const { tenantId, sagaId } = await start({});
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/platform/sagas/fixtures/toyRunner.ts'), db.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/platform/sagas/fixtures/toyRunner.ts'), database.db.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));

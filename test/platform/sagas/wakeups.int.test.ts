@@ -1,19 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaLogSchemaSql, sagaSchemaSql, startSaga } from '../../../src/platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { watchForIdle } from '../../support/watchForIdle.ts';
 
 /** A saga store of this file's own, so no other test's announcements reach its runners. */
 const SCHEMA = 'saga_wakeups';
 
 describe('an idle saga runner wakes when this process makes a step due', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const ran = new Map<string, () => void>();
   const saga = defineSaga<{ id: string }, { id: string; waitFor?: string }>({
@@ -27,14 +27,9 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
   const registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga] });
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
+    pool = database.pool(6);
     await pool.query(`create schema ${SCHEMA}; grant usage on schema ${SCHEMA} to brigade_payments`);
     for (const sql of [sagaSchemaSql, sagaLogSchemaSql]) await pool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   /**

@@ -1,21 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { SERVICE_NAMES } from '../../../src/composition/services.ts';
 import { findTenancyViolations, listSecurityDefinerFunctions, settingsReadOncePerStatement } from '../../../src/platform/tenancy/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
 describe('tenancy rules, read from the catalog of the fully migrated database', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let client: pg.Client;
   before(async () => {
-    db = await createTestDatabase();
-    client = new pg.Client({ connectionString: db.url });
+    client = new pg.Client({ connectionString: database.db.url });
     await client.connect();
-  });
-  after(async () => {
-    await client.end();
-    await db.drop();
+    database.defer(() => client.end());
   });
 
   test('every service schema keeps the rules: forced RLS, tenant keys, USING + WITH CHECK, invoker views, safe definers, powerless roles', async () => {

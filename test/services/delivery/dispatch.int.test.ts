@@ -1,29 +1,24 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, test } from 'node:test';
+import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { dispatchOnce, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 
-let db: TestDatabase;
+const database = useTestDatabase();
 let pool: pg.Pool;
 let admin: pg.Pool;
 let uow: UnitOfWorkFn;
 
 before(async () => {
-  db = await createTestDatabase();
-  pool = new pg.Pool({ connectionString: db.url, max: 20 });
-  admin = new pg.Pool({ connectionString: db.url, max: 2 });
+  await database.ready;
+  pool = database.pool(20);
+  admin = database.pool(2);
   uow = (context, fn) => unitOfWork(pool, context, fn);
-});
-after(async () => {
-  await pool?.end();
-  await admin?.end();
-  await db?.drop();
 });
 beforeEach(async () => {
   await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts, delivery.outbox');

@@ -1,24 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { runDispatchLoop, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { watchForIdle } from '../../support/watchForIdle.ts';
 
 // A file of its own: no other test of this process announces dispatch work before these run.
 describe('an idle dispatch loop wakes when this process queues an order', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 6 });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
+  before(() => {
+    pool = database.pool(6);
   });
 
   test('the queued order is assigned at once, not at the next poll', async () => {

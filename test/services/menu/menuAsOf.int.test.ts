@@ -1,21 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { LIVE_MENU_SQL, MENU_AS_OF_SQL } from '../../../src/services/menu/operations/menuDocumentSql.ts';
-import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
+import { useTestDatabase } from '../../support/db.ts';
 import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 describe('menu as of an instant: each level of history read once', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   const tenant = randomUUID();
   let asOf: Date;
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    pool = database.pool(2);
     // 12 categories × 10 items, a group of 3 modifiers on each item, as the owner: the history trigger
     // records every row. Then each item's price changes twice, so history holds more than the menu.
     await pool.query(
@@ -30,10 +29,6 @@ describe('menu as of an instant: each level of history read once', () => {
     await pool.query(`update menu.items set price = price + 1, version = version + 1 where tenant_id = $1`, [tenant]);
     asOf = new Date((await pool.query<{ now: Date }>('select clock_timestamp() as now')).rows[0]!.now.getTime() + 1);
     await pool.query('analyze menu.history');
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   const context = () => ({ service: 'menu', tenantId: tenant, actor: { kind: 'staff' as const, id: randomUUID() }, readOnly: true });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork, type UnitOfWorkContext } from '../../../../src/platform/db/index.ts';
 import type { Projection } from '../../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { boardQuery, courierTasksQuery, customerOrdersQuery } from '../../../../src/services/ordering/views/listQueries.ts';
 import { readView, viewSql, type ViewQuery } from '../../../../src/services/ordering/views/readView.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 
 /**
  * The lists read what they return, not the whole history: a view keeps every order it ever saw, so
@@ -15,7 +15,7 @@ import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
  * never by a scan of the view or of all of a restaurant's or courier's past orders.
  */
 describe('order view lists: index-served at any size', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let owner: pg.Pool;
   const restaurant = randomUUID();
@@ -23,9 +23,8 @@ describe('order view lists: index-served at any size', () => {
   const customer = randomUUID();
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    owner = new pg.Pool({ connectionString: db.url, max: 1 });
+    pool = database.pool(2);
+    owner = database.pool(1);
     // 30,000 finished orders (4,000 of the restaurant, 3,000 of the courier, 2,000 of the customer)
     // and 12 open ones of each: the history a list must not read.
     const status = `case when g % 2500 = 0 then 'accepted' else 'delivered' end`;
@@ -50,11 +49,6 @@ describe('order view lists: index-served at any size', () => {
       [restaurant, courier, customer],
     );
     await owner.query('analyze ordering.board_view, ordering.courier_tasks_view, ordering.customer_orders_view');
-  });
-  after(async () => {
-    await owner.end();
-    await pool.end();
-    await db.drop();
   });
 
   /** The plan of `query` as `context` runs it (its role and row-level security), as JSON text. */

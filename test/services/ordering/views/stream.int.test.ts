@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createPlatform, type Platform } from '../../../../src/composition/runtime.ts';
 import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
 import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { formatPosition, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, event, newOrder, placed } from './support.ts';
 
 describe('live-board stream (Server-Sent Events)', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let platform: Platform;
   let base: string;
@@ -20,19 +20,17 @@ describe('live-board stream (Server-Sent Events)', () => {
   let projector: Promise<void>;
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 4 });
-    const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
-    platform = await createPlatform(config, { url: db.url, embedded: null }, { services: [{ name: 'ordering', routes: createViewRoutes({ heartbeatMs: 50 }) }], logger: false });
+    pool = database.pool(4);
+    const { url } = database.db;
+    const config = loadConfig({ DATABASE_URL: url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
+    platform = await createPlatform(config, { url, embedded: null }, { services: [{ name: 'ordering', routes: createViewRoutes({ heartbeatMs: 50 }) }], logger: false });
+    database.defer(() => platform.close());
     base = await platform.app.listen({ host: '127.0.0.1', port: 0 });
     projector = runProjection(pool, ORDER_VIEWS.board, { idleMs: 10, lockRetryMs: 20 }).run(stop.signal);
-  });
-  after(async () => {
-    stop.abort();
-    await projector;
-    await platform.close();
-    await pool.end();
-    await db.drop();
+    database.defer(async () => {
+      stop.abort();
+      await projector;
+    });
   });
 
   /** Opens the stream and collects its text; `until` resolves once the text satisfies a predicate. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createPlatform, type Platform } from '../../../../src/composition/runtime.ts';
 import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
@@ -8,14 +8,14 @@ import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { unitOfWork } from '../../../../src/platform/db/index.ts';
 import { formatPosition, projectionStatus, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from './support.ts';
 
 const { board, customerOrders } = ORDER_VIEWS;
 
 describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-writes, leader lock', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let admin: pg.Pool;
   let platform: Platform;
@@ -39,11 +39,11 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
   };
 
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 8 });
-    admin = new pg.Pool({ connectionString: db.url, max: 2 });
-    const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
-    platform = await createPlatform(config, { url: db.url, embedded: null }, {
+    pool = database.pool(8);
+    admin = database.pool(2);
+    const { url } = database.db;
+    const config = loadConfig({ DATABASE_URL: url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
+    platform = await createPlatform(config, { url, embedded: null }, {
       services: [
         {
           name: 'ordering',
@@ -57,12 +57,7 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
       ],
       logger: false,
     });
-  });
-  after(async () => {
-    await platform.close();
-    await pool.end();
-    await admin.end();
-    await db.drop();
+    database.defer(() => platform.close());
   });
 
   test('a lifecycle folds into the board, the customer history and the courier list', async () => {

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { createPaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
 import { repoRoot } from '../../../support/cli.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 
 // The command module runs in a real child process (as `brigade payment-provider` will once main.ts
 // registers it), so the signal handling is the real one.
@@ -16,18 +16,12 @@ process.exitCode = await run(process.argv.slice(1), { env: process.env, io });
 `;
 
 describe('brigade payment-provider (command module)', () => {
-  let db: TestDatabase;
-  before(async () => {
-    db = await createTestDatabase();
-  });
-  after(async () => {
-    await db.drop();
-  });
+  const database = useTestDatabase();
 
   test('starts on --port with faults from the environment, serves charges, stops cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SCRIPT, '--', '--port', '0', '--decline-card', '5555555555554444'], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url, PROVIDER_ERROR_RATE: '0', LOG_LEVEL: 'warn' },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.db.url, PROVIDER_ERROR_RATE: '0', LOG_LEVEL: 'warn' },
     });
     let stdout = '';
     let stderr = '';
@@ -57,7 +51,7 @@ describe('brigade payment-provider (command module)', () => {
         await exited;
       }
     }
-    const check = new pg.Client({ connectionString: db.url });
+    const check = new pg.Client({ connectionString: database.db.url });
     await check.connect();
     try {
       const { rows } = await check.query(`select movement from payment_provider.ledger_entries where reference = $1`, [reference]);
@@ -70,7 +64,7 @@ describe('brigade payment-provider (command module)', () => {
   test('a bad fault setting is refused before anything starts', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', SCRIPT, '--', '--error-rate', '2'], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: db.url },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.db.url },
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));

@@ -1,8 +1,8 @@
-import { after, before } from 'node:test';
+import { before } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { buildPaymentProvider, ensureProviderSchema, NO_FAULTS, type ProviderFaults } from '../../../../src/services/payments/provider/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 
 /** The stand-in provider of {@link listeningProvider}: its database pool, its address and its faults. */
 export interface ProviderFixture {
@@ -22,19 +22,14 @@ export interface ProviderFixture {
  * database; the returned object is filled in by the time the tests run.
  */
 export function listeningProvider(poolSize = 5): ProviderFixture {
-  let db: TestDatabase | undefined;
+  const database = useTestDatabase();
   const fixture = { pool: undefined as unknown as pg.Pool, app: undefined as unknown as FastifyInstance, baseUrl: '', faults: NO_FAULTS };
   before(async () => {
-    db = await createTestDatabase();
-    fixture.pool = new pg.Pool({ connectionString: db.url, max: poolSize });
+    fixture.pool = database.pool(poolSize);
     await ensureProviderSchema(fixture.pool);
     fixture.app = await buildPaymentProvider({ pool: fixture.pool, faults: () => fixture.faults });
+    database.defer(() => fixture.app.close());
     fixture.baseUrl = await fixture.app.listen({ host: '127.0.0.1', port: 0 });
-  });
-  after(async () => {
-    await fixture.app?.close();
-    await fixture.pool?.end();
-    await db?.drop();
   });
   return fixture;
 }

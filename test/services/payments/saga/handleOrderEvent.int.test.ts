@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork, type Tx } from '../../../../src/platform/db/index.ts';
 import type { Message } from '../../../../src/platform/messaging/index.ts';
@@ -8,28 +8,23 @@ import { createSagaRegistry, loadSaga, sagaTables, type SagaRegistry } from '../
 import { selectSagaSql } from '../../../../src/platform/sagas/transitionSaga.ts';
 import { createPaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, paymentSaga, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
-import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { useTestDatabase } from '../../../support/db.ts';
 
 const SYSTEM = { kind: 'system', id: 'test' } as const;
 
 describe('handleOrderEvent: an order event advances its payment saga, read by the message tenant’s primary key', () => {
-  let db: TestDatabase;
+  const database = useTestDatabase();
   let pool: pg.Pool;
   let registry: SagaRegistry;
 
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  before(() => {
+    pool = database.pool(2);
     // No step runs here (no runner): the ports are never called.
     const unused = () => Promise.reject(new Error('not called'));
     registry = createSagaRegistry({
       schema: 'payments',
       sagas: [paymentSaga({ provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), orders: { cancelOrder: unused }, paymentMethods: { cardFor: unused } }, { acceptWithinMs: 60_000 })],
     });
-  });
-  after(async () => {
-    await pool.end();
-    await db.drop();
   });
 
   const message = (tenant: string, type: string, payload: Record<string, unknown>): Pick<Message, 'subject' | 'headers' | 'payload'> => ({
