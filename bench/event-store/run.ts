@@ -24,6 +24,8 @@
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
  *   BENCH_PROJECTOR_IDLE_MS  the projectors' idle step in the `+ projectors` mode (default: the platform's)
  *   BENCH_PROJECTOR_BATCH    the projectors' events per batch in the `+ projectors` mode (default: the platform's)
+ *   BENCH_PROJECTOR_TURNS    0: the projectors' batches do not take turns (default: they do, as the
+ *                            order views' workers do; decision 0075)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -48,6 +50,7 @@ import { createNatsTransport, createPgTransport } from '../../src/platform/messa
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createRelay, outboxAppendSql } from '../../src/platform/outbox/index.ts';
 import { applyBatch, ensureCheckpoint, runProjection } from '../../src/platform/projections/index.ts';
+import { takeTurns } from '../../src/platform/runtime/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
@@ -217,9 +220,11 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
         }
       }
       const stop = new AbortController();
+      // One set of turns for the three, as `createViewWorkers` gives them (decision 0075).
+      const turns = process.env.BENCH_PROJECTOR_TURNS === '0' ? {} : { turns: takeTurns() };
       const workers = [
         ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport, ...BUSY_POLL }).run(stop.signal)] : []),
-        ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, PROJECTOR_OPTIONS).run(stop.signal)) : []),
+        ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, { ...PROJECTOR_OPTIONS, ...turns }).run(stop.signal)) : []),
       ];
       try {
         return await drive(async (w, orderId, step) => {

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import client from 'prom-client';
 import { NO_FLUSH_WAIT, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
+import type { Turns } from '../runtime/takeTurns.ts';
 import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import { applyBatch, ensureCheckpoint, PROJECTION_WAKE_CHANNEL, type BatchResult } from './applyBatch.ts';
 import type { Projection } from './types.ts';
@@ -21,6 +22,12 @@ export interface RunProjectionOptions {
   readonly wakeSpacingMs?: number;
   /** How often a waiting instance retries the leader lock, in ms. Default 1000. */
   readonly lockRetryMs?: number;
+  /**
+   * Batches of the runners that share these turns (`takeTurns()`) run one at a time, in the order they
+   * become due (decision 0075): the order views' workers share one, so that the projectors of a
+   * process hold at most one core between them. Default: this runner's batches wait for no other.
+   */
+  readonly turns?: Turns;
   /** Registers `brigade_projection_*` metrics (events applied, position, leader, lag seconds) here. */
   readonly registry?: client.Registry;
   /** Called after each committed batch that read events (in-process live feeds). */
@@ -170,9 +177,13 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
       while (!signal.aborted && !lost.signal.aborted) {
         let read = 0;
         try {
-          const started = performance.now();
-          lastBatchAt = started;
-          const result = await unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize), BATCH_OPTIONS);
+          let started = 0;
+          const batch = () => {
+            started = performance.now();
+            lastBatchAt = started;
+            return unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize), BATCH_OPTIONS);
+          };
+          const result = await (options.turns === undefined ? batch() : options.turns.run(batch));
           read = result.read;
           if (read > 0) {
             metrics?.events.inc(labels, read);

@@ -45,5 +45,6 @@ export interface ServiceModule {
 }
 
 export { sleep } from './sleep.ts';
+export { takeTurns, type Turns } from './takeTurns.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';

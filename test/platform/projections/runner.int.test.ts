@@ -6,6 +6,7 @@ import client from 'prom-client';
 import { commitStatements, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
 import { listenToProjections, runProjection, waitForPosition, type Projection, type ViewRow } from '../../../src/platform/projections/index.ts';
+import { takeTurns, type Turns } from '../../../src/platform/runtime/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 
@@ -56,6 +57,36 @@ describe('a projection runner', () => {
     assert.deepEqual(seen, ['off']);
     const { rows } = await pool.query(`select current_setting('synchronous_commit') as value`);
     assert.equal(rows[0].value, 'on', 'the setting ends with the batch (the pool hands out the connection the batch just released)');
+  });
+
+  /**
+   * Runs two projections, each until it has applied a batch, whose apply waits (up to 1 s) for the
+   * other's to be running too; returns how many applies ran at once at most.
+   */
+  const mostAtOnce = async (turns: Turns | undefined) => {
+    await appendOne();
+    let active = 0;
+    let most = 0;
+    let bothIn!: () => void;
+    const together = new Promise<void>((resolve) => (bothIn = resolve));
+    const apply = async () => {
+      most = Math.max(most, ++active);
+      if (active === 2) bothIn();
+      await Promise.race([together, new Promise((resolve) => setTimeout(resolve, 1000))]);
+      active--;
+      return [];
+    };
+    const runs = ['a', 'b'].map((name) => {
+      const stop = new AbortController();
+      return runProjection(pool, projectionOf(`turns-${name}`, apply), { idleMs: 10, onBatch: () => stop.abort(), ...(turns === undefined ? {} : { turns }) }).run(stop.signal);
+    });
+    await within(Promise.all(runs), 30_000, 'both runners apply a batch and stop');
+    return most;
+  };
+
+  test('runners that share turns never apply batches at the same time; without them they do', async () => {
+    assert.equal(await mostAtOnce(undefined), 2, 'on their own, the two batches run together');
+    assert.equal(await mostAtOnce(takeTurns()), 1, 'taking turns, one waits for the other');
   });
 
   test('a reader waiting for a position wakes the leader from its idle wait', async () => {

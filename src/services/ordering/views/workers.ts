@@ -1,5 +1,5 @@
 import { runProjection, type RowProjection } from '../../../platform/projections/index.ts';
-import type { ServiceDeps } from '../../../platform/runtime/index.ts';
+import { takeTurns, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import { ORDER_VIEWS } from './projections.ts';
 
 /** A background worker as `ServiceModule.workers` takes it. */
@@ -10,15 +10,19 @@ export interface ViewWorker {
 
 /**
  * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
- * (see `runProjection`). Metrics go to `deps.metrics` when the process has a registry.
+ * (see `runProjection`). The workers take turns for their batches (decision 0075): between them they
+ * hold at most one core of the process's machine. Metrics go to `deps.metrics` when the process has a
+ * registry.
  */
 export function createViewWorkers(projections: readonly RowProjection[] = ORDER_VIEWS.all): readonly ViewWorker[] {
+  const turns = takeTurns();
   return projections.map((projection) => ({
     name: `projection-${projection.name}`,
     async run(deps: ServiceDeps, signal: AbortSignal) {
       const pool = deps.databases.poolFor(projection.service);
       let lastReported = 0;
       const runner = runProjection(pool, projection, {
+        turns,
         ...(deps.metrics === undefined ? {} : { registry: deps.metrics }),
         onError: (error) => {
           // A failing batch is retried; say so at most once a minute rather than on every retry.
