@@ -12,9 +12,9 @@ export interface WakeableSleep {
  * work, a reader between two polls). Listeners and the timer are removed as soon as it ends.
  *
  * @example
- * const pause = wakeableSleep(250, signal);
- * wakeUp = pause.wake;
+ * pause = wakeableSleep(250, signal); // elsewhere: `if (pause?.wake() !== true) woken = true;`
  * await pause.done;
+ * pause = null;
  */
 export function wakeableSleep(ms: number, ...signals: ReadonlyArray<AbortSignal | undefined>): WakeableSleep {
   const present = signals.filter((s): s is AbortSignal => s !== undefined);
