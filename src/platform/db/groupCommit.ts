@@ -63,12 +63,17 @@ export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
 }
 
 /**
- * Group commit for one-round-trip units (docs/decisions/0055). A unit that arrives while fewer than
- * `maxInFlight` batches are out goes at once, alone: an idle system adds no wait. Units that arrive
- * while the limit is reached queue, and each finished batch sends everything queued (up to `maxUnits`)
- * as ONE implicit transaction: each unit's own settings statement (role, tenant, actor), its fence and
- * its statements, one after another, one Sync, one commit and one WAL flush for all of them. Settings
- * are transaction-local and set again by each unit, so Row-Level Security sees each unit's tenant.
+ * Group commit for one-round-trip units (docs/decisions/0055). A batch goes out as ONE implicit
+ * transaction: each unit's own settings statement (role, tenant, actor), its fence and its statements,
+ * one after another, one Sync, one commit and one WAL flush for all of them. Settings are
+ * transaction-local and set again by each unit, so Row-Level Security sees each unit's tenant.
+ *
+ * Each batch takes its share of the work outstanding (decision 0076): while fewer than `maxInFlight`
+ * batches are out, the queued units go once they are at least the units outstanding (queued and in
+ * flight) divided by `maxInFlight`, up to `maxUnits`. A unit that finds nothing in flight therefore
+ * goes at once (an idle system adds no wait), and under load the batches in flight carry equal shares
+ * instead of one carrying nearly every unit and the other a unit or two in transactions of their own.
+ * Units that cannot go yet wait for the next batch to finish, as they would with every slot busy.
  *
  * Failure stays per caller. A database error rolls the whole transaction back (nothing of it
  * committed), so the units are run again: those before the failing one together, the failing one
@@ -88,13 +93,19 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
   const maxUnits = options.maxUnits ?? DEFAULT_GROUP_COMMIT.maxUnits;
   const queue: Pending[] = [];
   let inFlight = 0;
+  /** Units in the batches in flight. */
+  let unitsInFlight = 0;
 
   const pump = () => {
     while (inFlight < maxInFlight && queue.length > 0) {
-      const batch = queue.splice(0, maxUnits);
+      const share = Math.min(maxUnits, Math.ceil((queue.length + unitsInFlight) / maxInFlight));
+      if (queue.length < share) return; // the batch in flight brings the rest when it finishes
+      const batch = queue.splice(0, share);
       inFlight++;
+      unitsInFlight += batch.length;
       void runGroup(batch).finally(() => {
         inFlight--;
+        unitsInFlight -= batch.length;
         pump();
       });
     }
