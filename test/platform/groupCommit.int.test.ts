@@ -152,6 +152,30 @@ describe('group commit of one-round-trip units', () => {
     assert.ok(ordered.slice(0, ordered.length / 2).filter((n) => n === 1).length <= 2, `transaction sizes: ${ordered.join(' ')}`);
   });
 
+  test('units that wait for their share go as they are after maxShareWaitMs when the batch in flight is held up', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 2, maxShareWaitMs: 50 });
+    const unit = (text: string) => commitStatements(pool, { service: 'menu' }, [{ text }]);
+    const holder = await database.pool(1).connect();
+    await holder.query('select pg_advisory_lock(4242)');
+    try {
+      // Two slow singles fill both slots; four units queue behind them.
+      const slow = [unit('select pg_sleep(0.2)'), unit('select pg_sleep(0.2)')];
+      const blocked = [1, 2, 3].map(() => unit('select pg_advisory_xact_lock(4242)'));
+      const fourth = unit('select 4');
+      await Promise.all(slow);
+      // The first slot took its share, the three that wait for the lock; the fourth waits for its share
+      // (2 of the 4 outstanding) with a slot free, and so does a unit that comes now.
+      const late = unit('select 5');
+      const outcome = await Promise.race([Promise.all([fourth, late]).then(() => 'committed'), new Promise((resolve) => setTimeout(resolve, 5000, 'held'))]);
+      assert.equal(outcome, 'committed', 'the units beside a held-up batch went after maxShareWaitMs');
+      await holder.query('select pg_advisory_unlock(4242)');
+      await Promise.all(blocked);
+    } finally {
+      holder.release();
+    }
+  });
+
   test('explicit transactions (readOnly, isolation) are never merged', async () => {
     const pool = dbs.poolFor('menu');
     configureGroupCommit(pool, { maxInFlight: 1 });

@@ -17,6 +17,12 @@ export interface GroupCommitOptions {
   readonly maxInFlight?: number;
   /** Units merged into one transaction at most. Default {@link DEFAULT_GROUP_COMMIT.maxUnits}. */
   readonly maxUnits?: number;
+  /**
+   * How long queued units wait for their share while a slot is free (decision 0076), in ms: after
+   * that they go as they are, so a batch held up in flight (a lock wait, a slow statement) delays the
+   * others by at most this. Default {@link DEFAULT_GROUP_COMMIT.maxShareWaitMs}.
+   */
+  readonly maxShareWaitMs?: number;
 }
 
 /**
@@ -25,7 +31,7 @@ export interface GroupCommitOptions {
  * core: a batch runs serially in its backend) gave more appends/s and more producer transactions/s
  * than 1, 3, 4 or 8. A server with more cores wants more (`DATABASE_COMMITS_IN_FLIGHT`).
  */
-export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 2, maxUnits: 64 });
+export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 2, maxUnits: 64, maxShareWaitMs: 10 });
 
 interface Pending {
   readonly unit: CommitUnit;
@@ -73,7 +79,8 @@ export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
  * flight) divided by `maxInFlight`, up to `maxUnits`. A unit that finds nothing in flight therefore
  * goes at once (an idle system adds no wait), and under load the batches in flight carry equal shares
  * instead of one carrying nearly every unit and the other a unit or two in transactions of their own.
- * Units that cannot go yet wait for the next batch to finish, as they would with every slot busy.
+ * Units that cannot go yet wait for the next batch to finish, as they would with every slot busy, or
+ * at most `maxShareWaitMs`: a batch held up in flight does not hold them for longer.
  *
  * Failure stays per caller. A database error rolls the whole transaction back (nothing of it
  * committed), so the units are run again: those before the failing one together, the failing one
@@ -93,14 +100,26 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
   const maxUnits = options.maxUnits ?? DEFAULT_GROUP_COMMIT.maxUnits;
   const queue: Pending[] = [];
   let inFlight = 0;
+  const maxShareWaitMs = options.maxShareWaitMs ?? DEFAULT_GROUP_COMMIT.maxShareWaitMs;
   /** Units in the batches in flight. */
   let unitsInFlight = 0;
+  /** Armed while queued units wait for their share with a slot free; when it fires they go as they are. */
+  let shareWait: NodeJS.Timeout | undefined;
 
-  const pump = () => {
+  const pump = (waited = false) => {
     while (inFlight < maxInFlight && queue.length > 0) {
       const share = Math.min(maxUnits, Math.ceil((queue.length + unitsInFlight) / maxInFlight));
-      if (queue.length < share) return; // the batch in flight brings the rest when it finishes
-      const batch = queue.splice(0, share);
+      if (queue.length < share && !waited) {
+        // The batch in flight brings the rest when it finishes; if it is held up, the timer sends these.
+        shareWait ??= setTimeout(() => {
+          shareWait = undefined;
+          pump(true);
+        }, maxShareWaitMs);
+        return;
+      }
+      clearTimeout(shareWait);
+      shareWait = undefined;
+      const batch = queue.splice(0, waited ? maxUnits : share);
       inFlight++;
       unitsInFlight += batch.length;
       void runGroup(batch).finally(() => {
