@@ -16,7 +16,7 @@ Commands:
   migrate [status|verify]    Apply pending migrations; list applied and pending files; check that applied
                              files are unchanged
   serve [--service NAME]     Serve the HTTP API, for all services or one
-  worker [NAME]              Run background workers, all or one
+  worker [NAME...]           Run background workers, all or the ones named
   tenants add|list|move      Create and list restaurants (tenants); move one to its own database
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green

@@ -9,19 +9,22 @@ import type { CommandContext } from './types.ts';
 
 const ALL = workersOf(SERVICES);
 
-export const usage = `Usage: brigade worker [NAME]
+export const usage = `Usage: brigade worker [NAME...]
 
 Runs background workers (relay, projections, consumers, sagas) without HTTP: every worker, or the
-one named NAME (as service/worker or worker). Stops cleanly on SIGINT or SIGTERM.
+ones named (each as service/worker or worker), in this one process. Stops cleanly on SIGINT or SIGTERM.
+Workers that share turns (the order views' projections, decision 0075) share them only within one
+process: name them together.
 Workers: ${ALL.length === 0 ? 'none registered yet' : ALL.map((w) => `${w.service}/${w.name}`).join(', ')}`;
 
-/** `brigade worker [NAME]`. */
+/** `brigade worker [NAME...]`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, {}, usage, 1);
+  const { values, positionals } = parse(args, {}, usage, Infinity);
   if (values.help) return ctx.io.out(usage), 0;
-  const name = positionals[0];
-  const workers = name === undefined ? ALL : ALL.filter((w) => w.name === name || `${w.service}/${w.name}` === name);
-  if (name !== undefined && workers.length === 0) throw new UsageError(`Unknown worker ${JSON.stringify(name)}`, usage);
+  const named = (name: string) => ALL.filter((w) => w.name === name || `${w.service}/${w.name}` === name);
+  const unknown = positionals.find((name) => named(name).length === 0);
+  if (unknown !== undefined) throw new UsageError(`Unknown worker ${JSON.stringify(unknown)}`, usage);
+  const workers = positionals.length === 0 ? ALL : ALL.filter((w) => positionals.some((name) => named(name).includes(w)));
   if (workers.length === 0) {
     ctx.io.out('No workers are registered; nothing to run.');
     return 0;
