@@ -18,7 +18,7 @@
  *   BENCH_ROUNDS          rounds; each round measures every system in turn (default 3)
  *   BENCH_WARMUP_SECONDS  warm-up seconds per system, not recorded (default 3)
  *   BENCH_CLIENTS         concurrent writers = pool size = pgbench clients (default 16)
- *   BENCH_MODES           Brigade modes to run, separated by | (default all five, see BrigadeMode)
+ *   BENCH_MODES           Brigade modes to run, separated by | (default all six, see BrigadeMode)
  *   BENCH_NO_RELAY        set: no relay runs (the outbox rows pile up): what the outbox row costs alone
  *   BENCH_BUSY_POLL_MS    the relay's poll step (default: the platform's)
  *   BENCH_IN_FLIGHT       group-commit batches in flight on Brigade's pool (default: the platform's)
@@ -31,7 +31,7 @@
  *
  * Run from the repository root: node --import tsx bench/event-store/run.ts
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -109,7 +109,7 @@ interface Result {
 }
 
 /** Runs `CLIENTS` writers doing order lifecycles through `appendOne` for warm-up + measured seconds. */
-async function drive(appendOne: (writer: number, orderId: string, step: number) => Promise<void>): Promise<Result> {
+async function drive(appendOne: (writer: number, orderId: string, step: number) => Promise<void>, otherClientCpu: () => Promise<number> = () => Promise.resolve(0)): Promise<Result> {
   const latencies: number[] = [];
   let appends = 0;
   let conflicts = 0;
@@ -139,14 +139,16 @@ async function drive(appendOne: (writer: number, orderId: string, step: number) 
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   const server0 = await processCpuSeconds('postgres');
+  const other0 = await otherClientCpu();
   await sleep(SECONDS * 1000);
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = (await processCpuSeconds('postgres')) - server0;
+  const otherCpu = (await otherClientCpu()) - other0;
   stop = true;
   await Promise.all(writers);
-  return { appends, seconds, latenciesMs: latencies, conflicts, clientCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
+  return { appends, seconds, latenciesMs: latencies, conflicts, clientCpu: (cpu.user + cpu.system) / 1e6 + otherCpu, serverCpu };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -177,7 +179,7 @@ interface System {
   close(): Promise<void>;
 }
 
-type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit, unmerged' | 'appendAndCommit + projectors';
+type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appendAndCommit' | 'appendAndCommit, unmerged' | 'appendAndCommit + projectors' | 'appendAndCommit + projector worker';
 
 /**
  * Brigade's production write path: the ordering store (metadata on every event, the outbox row of each
@@ -191,6 +193,10 @@ type BrigadeMode = 'appendAndCommit, no outbox' | 'append in unitOfWork' | 'appe
  * outbox` is the store alone (metadata, fence, one round trip, no outbox row, so no relay): what the
  * outbox and its relay cost. `appendAndCommit, unmerged` is `appendAndCommit` with a store that does not
  * let the group committer merge its appends (`mergeAppends: false`, decision 0063): what merging gains.
+ * `appendAndCommit + projector worker` runs the three projectors as `brigade worker
+ * ordering/projection-board ordering/projection-customer-orders ordering/projection-courier-tasks`, a
+ * process of their own on the same machine (the `serve` + `worker` deployment, decision 0077); that
+ * process's CPU is counted with the client's.
  */
 async function brigadeSystem(mode: BrigadeMode, database: string): Promise<System & { replay(): Promise<{ events: number; perSecond: number; streams: number }> }> {
   const databases = createDatabases({ url: urlOf(database), poolSize: CLIENTS + 8, commitsInFlight: IN_FLIGHT });
@@ -212,7 +218,8 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
     phase: async () => {
       // The projectors start at the head, as in a running system: the events the other modes appended
       // before this phase are folded first, untimed.
-      if (mode === 'appendAndCommit + projectors') {
+      const projected = mode === 'appendAndCommit + projectors' || mode === 'appendAndCommit + projector worker';
+      if (projected) {
         for (const projection of ORDER_VIEWS.all) {
           const context = { service: 'ordering', actor: { kind: 'system' as const, id: 'bench-catch-up' } };
           await router.unitOfWork(context, (tx) => ensureCheckpoint(tx, projection));
@@ -222,6 +229,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
       const stop = new AbortController();
       // One set of turns for the three, as `createViewWorkers` gives them (decision 0075).
       const turns = process.env.BENCH_PROJECTOR_TURNS === '0' ? {} : { turns: takeTurns() };
+      const worker = mode === 'appendAndCommit + projector worker' ? await startProjectorWorker(database, pool) : null;
       const workers = [
         ...(withOutbox && process.env.BENCH_NO_RELAY === undefined ? [createRelay({ pool, service: 'ordering', transport, ...BUSY_POLL }).run(stop.signal)] : []),
         ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, { ...PROJECTOR_OPTIONS, ...turns }).run(stop.signal)) : []),
@@ -232,10 +240,10 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
           const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
           if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
           else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);
-        });
+        }, worker?.cpuSeconds);
       } finally {
         stop.abort();
-        await Promise.all(workers);
+        await Promise.all([...workers, worker?.stop()]);
       }
     },
     // Replay: the whole log in global order, folded per stream (a projection rebuild without writes).
@@ -260,6 +268,44 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
       // The stream captures ordering.>: left behind, it would refuse the next run's stream (subjects overlap).
       if (process.env.NATS_URL) await deleteStream(`BENCH_ES_${process.pid}`, process.env.NATS_URL);
       await databases.close();
+    },
+  };
+}
+
+/**
+ * Starts `brigade worker` with the three order-view projectors on `database` and waits until all three
+ * lead (hold their leader locks). `cpuSeconds` reads the process's CPU so far; `stop` ends it (SIGTERM)
+ * and fails when it did not stop cleanly.
+ */
+async function startProjectorWorker(database: string, pool: pg.Pool): Promise<{ cpuSeconds: () => Promise<number>; stop: () => Promise<void> }> {
+  const names = ORDER_VIEWS.all.map((p) => `${p.service}/projection-${p.name}`);
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...names], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: urlOf(database), BRIGADE_SECRET: 'bench-'.repeat(8) },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const keys = ORDER_VIEWS.all.map((p) => `${p.schema}.${p.name}`);
+  for (let leading = 0; leading < keys.length; await sleep(50)) {
+    if (child.exitCode !== null) throw new Error(`brigade worker exited with ${child.exitCode} before its projectors led`);
+    const { rows } = await pool.query<{ n: number }>(
+      `select count(*)::int as n from unnest($1::text[]) as k(key)
+         join pg_locks l on l.locktype = 'advisory' and l.granted and l.objsubid = 2
+          and l.classid = (hashtext('brigade.projection')::bigint & 4294967295)::oid
+          and l.objid = (hashtext(k.key)::bigint & 4294967295)::oid`,
+      [keys],
+    );
+    leading = rows[0]!.n;
+  }
+  return {
+    cpuSeconds: async () => {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return stat === '' ? 0 : (Number(f[11]) + Number(f[12])) / 100;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      const code = await exited;
+      if (code !== 0) throw new Error(`brigade worker exited with ${code} on SIGTERM`);
     },
   };
 }
@@ -343,7 +389,7 @@ async function main() {
     `event-store benchmark: ${CLIENTS} writers, ${ROUNDS} rounds, each system ${WARMUP}s warm-up + ${SECONDS}s measured per round, in turns; ` +
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
   );
-  const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit, unmerged', 'appendAndCommit + projectors'];
+  const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit, unmerged', 'appendAndCommit + projectors', 'appendAndCommit + projector worker'];
   const modes = process.env.BENCH_MODES === undefined ? allModes : allModes.filter((m) => process.env.BENCH_MODES!.split('|').includes(m));
   const systems: System[] = [];
   try {
