@@ -7,17 +7,20 @@ import type pg from 'pg';
  * postmaster's). Linux /proc; 0 elsewhere. Take the difference of two readings.
  */
 export async function processCpuSeconds(name: string): Promise<number> {
-  let ticks = 0;
-  const pids = await readdir('/proc').catch(() => [] as string[]);
-  await Promise.all(
-    pids.filter((p) => /^\d+$/.test(p)).map(async (pid) => {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-      if (!stat.includes(`(${name})`)) return;
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    }),
-  );
-  return ticks / 100;
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((p) => /^\d+$/.test(p));
+  const seconds = await Promise.all(pids.map((pid) => pidCpuSeconds(pid, name)));
+  return seconds.reduce((sum, s) => sum + s, 0);
+}
+
+/**
+ * CPU seconds used so far by process `pid` with the children it has reaped; 0 when it is gone (or
+ * not Linux), or when `name` is given and is not its command name.
+ */
+export async function pidCpuSeconds(pid: number | string, name?: string): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  if (stat === '' || (name !== undefined && !stat.includes(`(${name})`))) return 0;
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
 }
 
 /** CPU seconds so far of this Node process, every PostgreSQL process and nats-server. */

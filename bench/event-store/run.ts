@@ -41,7 +41,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
-import { processCpuSeconds } from '../cpu.ts';
+import { pidCpuSeconds, processCpuSeconds } from '../cpu.ts';
 import { adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase } from '../database.ts';
 import { deleteStream } from '../jetstream.ts';
 import { createDatabases } from '../../src/platform/db/index.ts';
@@ -49,11 +49,11 @@ import { createEventStore, type GlobalPosition } from '../../src/platform/events
 import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createRelay, outboxAppendSql } from '../../src/platform/outbox/index.ts';
-import { applyBatch, ensureCheckpoint, runProjection } from '../../src/platform/projections/index.ts';
+import { applyBatch, ensureCheckpoint, projectionStatus, runProjection } from '../../src/platform/projections/index.ts';
 import { takeTurns } from '../../src/platform/runtime/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { createOrderStore } from '../../src/services/ordering/orderStore.ts';
-import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
+import { ORDER_VIEWS, viewWorkers } from '../../src/services/ordering/views/index.ts';
 
 const run = promisify(execFile);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
@@ -273,35 +273,22 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
 }
 
 /**
- * Starts `brigade worker` with the three order-view projectors on `database` and waits until all three
- * lead (hold their leader locks). `cpuSeconds` reads the process's CPU so far; `stop` ends it (SIGTERM)
- * and fails when it did not stop cleanly.
+ * Starts `brigade worker` with the three order-view workers on `database` and waits until all three
+ * lead (hold their leader locks, as `projectionStatus` reads them). `cpuSeconds` reads the process's
+ * CPU so far; `stop` ends it (SIGTERM) and fails when it did not stop cleanly.
  */
 async function startProjectorWorker(database: string, pool: pg.Pool): Promise<{ cpuSeconds: () => Promise<number>; stop: () => Promise<void> }> {
-  const names = ORDER_VIEWS.all.map((p) => `${p.service}/projection-${p.name}`);
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...names], {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...viewWorkers.map((w) => `ordering/${w.name}`)], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: urlOf(database), BRIGADE_SECRET: 'bench-'.repeat(8) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const keys = ORDER_VIEWS.all.map((p) => `${p.schema}.${p.name}`);
-  for (let leading = 0; leading < keys.length; await sleep(50)) {
+  while (!(await projectionStatus(pool, ORDER_VIEWS.all)).every((state) => state.leaderPid !== null)) {
     if (child.exitCode !== null) throw new Error(`brigade worker exited with ${child.exitCode} before its projectors led`);
-    const { rows } = await pool.query<{ n: number }>(
-      `select count(*)::int as n from unnest($1::text[]) as k(key)
-         join pg_locks l on l.locktype = 'advisory' and l.granted and l.objsubid = 2
-          and l.classid = (hashtext('brigade.projection')::bigint & 4294967295)::oid
-          and l.objid = (hashtext(k.key)::bigint & 4294967295)::oid`,
-      [keys],
-    );
-    leading = rows[0]!.n;
+    await sleep(50);
   }
   return {
-    cpuSeconds: async () => {
-      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return stat === '' ? 0 : (Number(f[11]) + Number(f[12])) / 100;
-    },
+    cpuSeconds: () => pidCpuSeconds(child.pid!),
     stop: async () => {
       child.kill('SIGTERM');
       const code = await exited;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { projectionStatus } from '../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
@@ -21,17 +22,7 @@ describe('brigade worker NAME...', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       // Each projection worker holds its leader lock (runProjection) while it runs.
-      const leaders = () =>
-        pool
-          .query<{ name: string }>(
-            `select p.name from unnest($1::text[], $2::text[]) as p(name, key)
-               join pg_locks l on l.locktype = 'advisory' and l.granted and l.objsubid = 2
-                and l.classid = (hashtext('brigade.projection')::bigint & 4294967295)::oid
-                and l.objid = (hashtext(p.key)::bigint & 4294967295)::oid
-              order by 1`,
-            [ORDER_VIEWS.all.map((p) => p.name), ORDER_VIEWS.all.map((p) => `${p.schema}.${p.name}`)],
-          )
-          .then(({ rows }) => rows.map((r) => r.name));
+      const leaders = async () => (await projectionStatus(pool, ORDER_VIEWS.all)).filter((state) => state.leaderPid !== null).map((state) => state.name);
       const names = await eventually('the two named projections to lead', leaders, (held) => held.length === 2);
       assert.deepEqual(names, ['board', 'courier-tasks'], out);
       assert.match(out, /workers {2}ordering\/projection-board, ordering\/projection-courier-tasks\n/);

@@ -21,10 +21,10 @@ Workers: ${ALL.length === 0 ? 'none registered yet' : ALL.map((w) => `${w.servic
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, {}, usage, Infinity);
   if (values.help) return ctx.io.out(usage), 0;
-  const named = (name: string) => ALL.filter((w) => w.name === name || `${w.service}/${w.name}` === name);
-  const unknown = positionals.find((name) => named(name).length === 0);
+  const isNamed = (w: (typeof ALL)[number], name: string) => w.name === name || `${w.service}/${w.name}` === name;
+  const unknown = positionals.find((name) => !ALL.some((w) => isNamed(w, name)));
   if (unknown !== undefined) throw new UsageError(`Unknown worker ${JSON.stringify(unknown)}`, usage);
-  const workers = positionals.length === 0 ? ALL : ALL.filter((w) => positionals.some((name) => named(name).includes(w)));
+  const workers = positionals.length === 0 ? ALL : ALL.filter((w) => positionals.some((name) => isNamed(w, name)));
   if (workers.length === 0) {
     ctx.io.out('No workers are registered; nothing to run.');
     return 0;
