@@ -26,6 +26,8 @@
  *   BENCH_PROJECTOR_BATCH    the projectors' events per batch in the `+ projectors` mode (default: the platform's)
  *   BENCH_PROJECTOR_TURNS    0: the projectors' batches do not take turns (default: they do, as the
  *                            order views' workers do; decision 0075)
+ *   BENCH_WORKER_NODE_ARGS   node flags of the `+ projector worker` mode's process, separated by spaces
+ *                            (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; NODE_OPTIONS refuses --cpu-prof)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -106,6 +108,8 @@ interface Result {
   /** CPU seconds of this Node process (writers, relay, projectors) and of every PostgreSQL process, in the measured window. */
   clientCpu: number;
   serverCpu: number;
+  /** With projectors: the most events any of them had left to apply when the writers stopped. */
+  projectorLag?: number;
 }
 
 /** Runs `CLIENTS` writers doing order lifecycles through `appendOne` for warm-up + measured seconds. */
@@ -168,6 +172,7 @@ function merge(results: readonly Result[]): Result {
     conflicts: results.reduce((n, r) => n + r.conflicts, 0),
     clientCpu: results.reduce((n, r) => n + r.clientCpu, 0),
     serverCpu: results.reduce((n, r) => n + r.serverCpu, 0),
+    ...(results.some((r) => r.projectorLag !== undefined) ? { projectorLag: Math.max(...results.map((r) => r.projectorLag ?? 0)) } : {}),
   };
 }
 
@@ -235,12 +240,15 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
         ...(mode === 'appendAndCommit + projectors' ? ORDER_VIEWS.all.map((projection) => runProjection(pool, projection, { ...PROJECTOR_OPTIONS, ...turns }).run(stop.signal)) : []),
       ];
       try {
-        return await drive(async (w, orderId, step) => {
+        const result = await drive(async (w, orderId, step) => {
           const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
           const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
           if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
           else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);
         }, worker?.cpuSeconds);
+        // Whether the projectors kept up: a setting that let them fall behind would flatter the appends.
+        if (!projected) return result;
+        return { ...result, projectorLag: Math.max(...(await projectionStatus(pool, ORDER_VIEWS.all)).map((state) => state.lagEvents)) };
       } finally {
         stop.abort();
         await Promise.all([...workers, worker?.stop()]);
@@ -278,7 +286,7 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
  * CPU so far; `stop` ends it (SIGTERM) and fails when it did not stop cleanly.
  */
 async function startProjectorWorker(database: string, pool: pg.Pool): Promise<{ cpuSeconds: () => Promise<number>; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...viewWorkers.map((w) => `ordering/${w.name}`)], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...viewWorkers.map((w) => `ordering/${w.name}`)], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: urlOf(database), BRIGADE_SECRET: 'bench-'.repeat(8) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -410,7 +418,10 @@ async function main() {
       );
     console.log('');
     const total = (s: System) => merge(results.get(s)!);
-    for (const s of systems) row(s.name, summary(total(s)), total(s).conflicts > 0 ? `(${total(s).conflicts} errors)` : '');
+    for (const s of systems) {
+      const notes = [total(s).conflicts > 0 ? `(${total(s).conflicts} errors)` : '', total(s).projectorLag === undefined ? '' : `projectors' lag at the end <= ${total(s).projectorLag} events`];
+      row(s.name, summary(total(s)), notes.filter(Boolean).join(' '));
+    }
     console.log('');
     const e = emmett === null ? null : summary(total(emmett));
     const p = summary(total(pgbench));
