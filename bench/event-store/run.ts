@@ -11,6 +11,8 @@
  * .appendToStream(stream, [event], { expectedStreamVersion }) on a pool of the same size. pgbench:
  * `pgbench -N -c N -j 2 -T S` on a scale-N pgbench database (5 statements per transaction).
  * Then a replay: readAll over every Brigade event in pages of 5,000, folded per stream (events/s).
+ * For the modes with projectors it also prints the most events any projector had left to apply when
+ * the writers stopped, so a setting that lets them fall behind cannot pass for a faster append.
  *
  * Environment:
  *   DATABASE_URL          admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
