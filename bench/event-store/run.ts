@@ -421,8 +421,9 @@ async function main() {
     console.log('');
     const total = (s: System) => merge(results.get(s)!);
     for (const s of systems) {
-      const notes = [total(s).conflicts > 0 ? `(${total(s).conflicts} errors)` : '', total(s).projectorLag === undefined ? '' : `projectors' lag at the end <= ${total(s).projectorLag} events`];
-      row(s.name, summary(total(s)), notes.filter(Boolean).join(' '));
+      const t = total(s);
+      const notes = [t.conflicts > 0 ? `(${t.conflicts} errors)` : '', t.projectorLag === undefined ? '' : `projectors' lag at the end <= ${t.projectorLag} events`];
+      row(s.name, summary(t), notes.filter(Boolean).join(' '));
     }
     console.log('');
     const e = emmett === null ? null : summary(total(emmett));
