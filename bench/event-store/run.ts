@@ -45,6 +45,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { migrationSets } from '../../src/composition/services.ts';
+import { chooseByName } from '../chooseByName.ts';
 import { pidCpuSeconds, processCpuSeconds } from '../cpu.ts';
 import { adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase } from '../database.ts';
 import { deleteStream } from '../jetstream.ts';
@@ -387,7 +388,7 @@ async function main() {
       `PostgreSQL ${version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), node ${process.version}`,
   );
   const allModes: BrigadeMode[] = ['appendAndCommit, no outbox', 'append in unitOfWork', 'appendAndCommit', 'appendAndCommit, unmerged', 'appendAndCommit + projectors', 'appendAndCommit + projector worker'];
-  const modes = process.env.BENCH_MODES === undefined ? allModes : allModes.filter((m) => process.env.BENCH_MODES!.split('|').includes(m));
+  const modes = chooseByName('BENCH_MODES', process.env.BENCH_MODES?.split('|') ?? [], allModes);
   const systems: System[] = [];
   try {
     await freshDatabase(DB.brigade);

@@ -27,6 +27,7 @@ import pg from 'pg';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
 import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, type RelayEvent } from '../../src/platform/outbox/index.ts';
+import { chooseByName } from '../chooseByName.ts';
 import { deleteStream, measureCommitToHandler, peerSetups, prepareOutbox, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
 
 const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
@@ -113,11 +114,10 @@ async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
 console.log(
   `commit → handler through the outbox, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers, ${ROUNDS} rounds in turns; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`,
 );
-const only = process.argv.slice(2);
 const rounds: Record<string, BenchResult[]> = {};
 // In turns, so that the load of a shared machine falls on every system alike. The order rotates by one each round, so no system always runs first or last (PostgreSQL's
 // checkpoints and the broker's housekeeping fall on each alike over the rounds).
-const chosen = Object.entries(systems).filter(([name]) => only.length === 0 || only.includes(name));
+const chosen = chooseByName('systems', process.argv.slice(2), Object.keys(systems)).map((name) => [name, systems[name]!] as const);
 for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round}`);
   const shift = (round - 1) % chosen.length;

@@ -18,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
+import { chooseByName } from '../chooseByName.ts';
 import { deleteStream, inTransaction, insertOrder, measureCommitToHandler, peerSetups, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
 
 const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
@@ -79,9 +80,8 @@ async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
 }
 
 console.log(`commit → handler, ${N} messages (+${WARMUP} warm-up), ${PRODUCERS} producers, ${CONCURRENCY} handlers; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
-const only = process.argv.slice(2);
 const results: Record<string, BenchResult> = {};
-for (const [name, setup] of Object.entries(systems)) if (only.length === 0 || only.includes(name)) results[name] = await measure(name, setup);
+for (const name of chooseByName('systems', process.argv.slice(2), Object.keys(systems))) results[name] = await measure(name, systems[name]!);
 const gw = results['graphile-worker'];
 if (gw) {
   for (const name of ['brigade/nats', 'brigade/postgres', 'pg-boss']) {

@@ -16,6 +16,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay } from '../../src/platform/outbox/index.ts';
+import { chooseByName } from '../chooseByName.ts';
 import { cpuSince, readCpu } from '../cpu.ts';
 import { dropDatabase, freshDatabase } from '../database.ts';
 import { deleteStream, prepareOutbox } from '../messaging/harness.ts';
@@ -77,7 +78,7 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
   }
 }
 
-const kinds = (process.argv.length > 2 ? process.argv.slice(2) : ['postgres', 'nats']) as Kind[];
+const kinds = chooseByName<Kind>('kinds', process.argv.slice(2), ['postgres', 'nats']);
 console.log(`relay drain: ${ROWS} rows per run, ${ROUNDS} rounds in turns; ${os.cpus().length} CPUs, ${os.cpus()[0]?.model ?? ''}`);
 const results: Record<string, Array<Awaited<ReturnType<typeof drain>>>> = {};
 for (let round = 1; round <= ROUNDS; round++) {
