@@ -430,11 +430,13 @@ async function main() {
     const e = emmett === null ? null : summary(total(emmett));
     const p = summary(total(pgbench));
     // Per-round ratios too: how far the shared machine moved them.
-    const perRound = (a: System, b: System) => results.get(a)!.map((r, i) => (r.appends / r.seconds / (results.get(b)![i]!.appends / results.get(b)![i]!.seconds)).toFixed(2)).join(', ');
+    const perRound = (a: System, b: System, of: (r: Result) => number = (r) => r.appends / r.seconds) =>
+      results.get(a)!.map((r, i) => (of(r) / of(results.get(b)![i]!)).toFixed(2)).join(', ');
+    const p99 = (r: Result) => summary(r).p99;
     for (const b of brigade) {
       const s = summary(total(b));
       const ratios = [
-        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s [rounds ${perRound(b, emmett!)}] (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's (goal <= 0.5)`,
+        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s [rounds ${perRound(b, emmett!)}] (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's [rounds ${perRound(b, emmett!, p99)}] (goal <= 0.5)`,
         `${(s.perSecond / p.perSecond).toFixed(2)}x pgbench TPS [rounds ${perRound(b, pgbench)}] (goal >= 1)`,
       ].filter(Boolean);
       console.log(`${b.name.replace(/^brigade /, '')}: ${ratios.join('; ')}`);
