@@ -52,11 +52,14 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
   const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target);
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };
-  await tx.query(
-    `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
-    [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
-  );
-  await tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projectionKey(projection)} ${formatPosition(page.checkpoint)}`]);
+  // One round trip for both (the unit of work sends statements issued together as one batch).
+  await Promise.all([
+    tx.query(
+      `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
+      [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
+    ),
+    tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projectionKey(projection)} ${formatPosition(page.checkpoint)}`]),
+  ]);
   return { read: page.events.length, checkpoint: page.checkpoint, changes, lastOccurredAt: page.events[page.events.length - 1]!.metadata.occurredAt };
 }
 
