@@ -88,16 +88,23 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
     return stepped;
   };
 
+  /** Each event's row key (its key values joined), or null for an event that shapes no row. */
+  const keysOf = (events: readonly FoldEvent[]): Array<string | null> =>
+    events.map((event) => {
+      if (types !== undefined && !types.has(event.type)) return null;
+      const values = options.keyOf(event);
+      return values === null ? null : keyString(values);
+    });
+
   /**
    * Folds `events` into `rows` (key → row) and records every row it changes in `changed`, which stays
    * ordered from the least to the most recently changed.
    */
-  const foldInto = (rows: Map<string, RowState>, changed: Map<string, RowState>, events: readonly FoldEvent[]) => {
-    for (const event of events) {
-      if (types !== undefined && !types.has(event.type)) continue;
-      const values = options.keyOf(event);
-      if (values === null) continue;
-      const key = keyString(values);
+  const foldInto = (rows: Map<string, RowState>, changed: Map<string, RowState>, events: readonly FoldEvent[], keys: ReadonlyArray<string | null> = keysOf(events)) => {
+    for (let i = 0; i < events.length; i++) {
+      const key = keys[i]!;
+      if (key === null) continue;
+      const event = events[i]!;
       const next = step(rows.get(key) ?? null, event);
       if (next === undefined) continue;
       rows.set(key, next);
@@ -111,25 +118,25 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
    * Reads into `rows` the rows of `target` that `events` touch and `rows` lacks, except those whose
    * first event here starts the row (`startsRow`): the fold needs no row before it.
    */
-  const load = async (tx: Tx, target: string, events: readonly FoldEvent[], rows: Map<string, RowState>) => {
-    const missing = new Map<string, readonly string[] | null>();
-    for (const event of events) {
-      if (types !== undefined && !types.has(event.type)) continue;
-      const values = options.keyOf(event);
-      if (values === null) continue;
-      const key = keyString(values);
-      if (missing.has(key) || rows.has(key)) continue;
-      missing.set(key, startsRow !== undefined && startsRow(event) ? null : values);
+  const load = async (tx: Tx, target: string, events: readonly FoldEvent[], rows: Map<string, RowState>, keys: ReadonlyArray<string | null> = keysOf(events)) => {
+    const missing = new Map<string, FoldEvent | null>();
+    for (let i = 0; i < events.length; i++) {
+      const key = keys[i]!;
+      if (key === null || missing.has(key) || rows.has(key)) continue;
+      const event = events[i]!;
+      missing.set(key, startsRow !== undefined && startsRow(event) ? null : event);
     }
-    const lookups = [...missing.values()].filter((values) => values !== null);
+    const lookups: Array<readonly string[]> = [];
+    for (const event of missing.values()) if (event !== null) lookups.push(options.keyOf(event)!);
     for (const row of await selectRows(tx, target, columns, lookups)) rows.set(keyString(options.key.map((k) => String(row[k]))), row);
   };
 
   const apply = async (tx: Tx, events: readonly FoldEvent[], target: string): Promise<readonly ViewRow[]> => {
     const rows = new Map<string, RowState>();
-    await load(tx, target, events, rows);
+    const keys = keysOf(events);
+    await load(tx, target, events, rows, keys);
     const changed = new Map<string, RowState>();
-    foldInto(rows, changed, events);
+    foldInto(rows, changed, events, keys);
     if (changed.size === 0) return [];
     const written = [...changed.values()];
     await upsertRows(tx, target, columns, written);
