@@ -433,11 +433,22 @@ async function main() {
     const perRound = (a: System, b: System, of: (r: Result) => number = (r) => r.appends / r.seconds) =>
       results.get(a)!.map((r, i) => (of(r) / of(results.get(b)![i]!)).toFixed(2)).join(', ');
     const p99 = (r: Result) => summary(r).p99;
+    /**
+     * A ratio and its goal's verdict: `<ratio>x … (goal >= 2: met)`. Two decimals, or three where two
+     * would round onto the bound (a p99 ratio of 0.5014 is not "0.50": it misses <= 0.5).
+     */
+    const goal = (x: number, what: string, rounds: string, op: '>=' | '<=', bound: number) => {
+      const shown = x.toFixed(2) === bound.toFixed(2) ? x.toFixed(3) : x.toFixed(2);
+      const met = op === '>=' ? x >= bound : x <= bound;
+      return `${shown}x ${what} [rounds ${rounds}] (goal ${op} ${bound}: ${met ? 'met' : 'not met'})`;
+    };
     for (const b of brigade) {
       const s = summary(total(b));
       const ratios = [
-        e === null ? '' : `${(s.perSecond / e.perSecond).toFixed(2)}x Emmett's appends/s [rounds ${perRound(b, emmett!)}] (goal >= 2), p99 ${(s.p99 / e.p99).toFixed(2)}x Emmett's [rounds ${perRound(b, emmett!, p99)}] (goal <= 0.5)`,
-        `${(s.perSecond / p.perSecond).toFixed(2)}x pgbench TPS [rounds ${perRound(b, pgbench)}] (goal >= 1)`,
+        e === null
+          ? ''
+          : `${goal(s.perSecond / e.perSecond, "Emmett's appends/s", perRound(b, emmett!), '>=', 2)}, p99 ${goal(s.p99 / e.p99, "Emmett's", perRound(b, emmett!, p99), '<=', 0.5)}`,
+        goal(s.perSecond / p.perSecond, 'pgbench TPS', perRound(b, pgbench), '>=', 1),
       ].filter(Boolean);
       console.log(`${b.name.replace(/^brigade /, '')}: ${ratios.join('; ')}`);
     }
