@@ -82,10 +82,9 @@ async function sharedPage<E extends FoldEvent>(tail: Tail<E>, tx: Tx, after: Glo
     } finally {
       tail.extending = null;
     }
+    // `from` still holds: while a read extends the tail nothing else changes it, and this one only adds to its end.
     for (const e of read.events) tail.events.push(e);
-    // `after` is still in the tail: the read only added to its end.
-    const start = indexAfter(tail, after);
-    const page = pageOf(tail.events.slice(start, start + limit), after);
+    const page = pageOf(tail.events.slice(from, from + limit), after);
     trim(tail);
     return page;
   }
