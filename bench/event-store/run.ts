@@ -111,6 +111,9 @@ interface Result {
   /** CPU seconds of this Node process (writers, relay, projectors) and of every PostgreSQL process, in the measured window. */
   clientCpu: number;
   serverCpu: number;
+  /** WAL the cluster wrote in the measured window (pg_stat_wal: bytes, and full-page images among them). */
+  walBytes: number;
+  walFpi: number;
   /** With projectors: the most events any of them had left to apply when the writers stopped. */
   projectorLag?: number;
 }
@@ -147,15 +150,32 @@ async function drive(appendOne: (writer: number, orderId: string, step: number) 
   const cpu0 = process.cpuUsage();
   const server0 = await processCpuSeconds('postgres');
   const other0 = await otherClientCpu();
+  const wal0 = await walWritten();
   await sleep(SECONDS * 1000);
   measuring = false;
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = (await processCpuSeconds('postgres')) - server0;
   const otherCpu = (await otherClientCpu()) - other0;
+  const wal = await walWritten();
   stop = true;
   await Promise.all(writers);
-  return { appends, seconds, latenciesMs: latencies, conflicts, clientCpu: (cpu.user + cpu.system) / 1e6 + otherCpu, serverCpu };
+  return {
+    appends,
+    seconds,
+    latenciesMs: latencies,
+    conflicts,
+    clientCpu: (cpu.user + cpu.system) / 1e6 + otherCpu,
+    serverCpu,
+    walBytes: wal.bytes - wal0.bytes,
+    walFpi: wal.fpi - wal0.fpi,
+  };
+}
+
+/** The cluster's WAL so far (pg_stat_wal, PostgreSQL 14+): bytes and full-page images. */
+async function walWritten(): Promise<{ bytes: number; fpi: number }> {
+  const { rows } = await adminQuery<{ bytes: string; fpi: string }>('select wal_bytes::text as bytes, wal_fpi::text as fpi from pg_stat_wal');
+  return { bytes: Number(rows[0]!.bytes), fpi: Number(rows[0]!.fpi) };
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -165,7 +185,15 @@ function pct(sorted: number[], p: number) {
 function summary(r: Result) {
   const s = [...r.latenciesMs].sort((a, b) => a - b);
   const micros = (cpu: number) => (cpu * 1e6) / r.appends;
-  return { perSecond: r.appends / r.seconds, p50: pct(s, 50), p99: pct(s, 99), clientMicros: micros(r.clientCpu), serverMicros: micros(r.serverCpu) };
+  return {
+    perSecond: r.appends / r.seconds,
+    p50: pct(s, 50),
+    p99: pct(s, 99),
+    clientMicros: micros(r.clientCpu),
+    serverMicros: micros(r.serverCpu),
+    walBytes: r.walBytes / r.appends,
+    walFpi: r.walFpi / r.appends,
+  };
 }
 function merge(results: readonly Result[]): Result {
   return {
@@ -175,6 +203,8 @@ function merge(results: readonly Result[]): Result {
     conflicts: results.reduce((n, r) => n + r.conflicts, 0),
     clientCpu: results.reduce((n, r) => n + r.clientCpu, 0),
     serverCpu: results.reduce((n, r) => n + r.serverCpu, 0),
+    walBytes: results.reduce((n, r) => n + r.walBytes, 0),
+    walFpi: results.reduce((n, r) => n + r.walFpi, 0),
     ...(results.some((r) => r.projectorLag !== undefined) ? { projectorLag: Math.max(...results.map((r) => r.projectorLag ?? 0)) } : {}),
   };
 }
@@ -354,10 +384,13 @@ async function pgbenchSystem(): Promise<System> {
       const logDir = await mkdtemp(path.join(os.tmpdir(), 'pgbench-log-'));
       try {
         const server0 = await processCpuSeconds('postgres');
+        const wal0 = await walWritten();
         const args = ['-N', '-c', String(CLIENTS), '-j', '2', '-T', String(WARMUP + SECONDS), '-l', `--log-prefix=${path.join(logDir, 'tx')}`, ...conn, DB.pgbench];
         await run('pgbench', args, { env, maxBuffer: 1 << 24 });
         // The server's CPU over the whole run, scaled to the measured window.
         const serverCpu = (((await processCpuSeconds('postgres')) - server0) * SECONDS) / (WARMUP + SECONDS);
+        const wal = await walWritten();
+        const inWindow = (n: number) => (n * SECONDS) / (WARMUP + SECONDS);
         // Per-transaction log lines: client_id transaction_no latency_us script_no epoch_s epoch_us.
         let first = Infinity;
         const rows: Array<[number, number]> = [];
@@ -372,7 +405,16 @@ async function pgbenchSystem(): Promise<System> {
         }
         // Same warm-up cut as the appends: only transactions finished in the measured window count.
         const latencies = rows.filter(([at]) => at - first >= WARMUP && at - first < WARMUP + SECONDS).map(([, ms]) => ms);
-        return { appends: latencies.length, seconds: SECONDS, latenciesMs: latencies, conflicts: 0, clientCpu: NaN, serverCpu };
+        return {
+          appends: latencies.length,
+          seconds: SECONDS,
+          latenciesMs: latencies,
+          conflicts: 0,
+          clientCpu: NaN,
+          serverCpu,
+          walBytes: inWindow(wal.bytes - wal0.bytes),
+          walFpi: inWindow(wal.fpi - wal0.fpi),
+        };
       } finally {
         await rm(logDir, { recursive: true, force: true });
       }
@@ -417,7 +459,8 @@ async function main() {
     const row = (name: string, s: ReturnType<typeof summary>, extra = '') =>
       console.log(
         `${name.padEnd(40)} ${s.perSecond.toFixed(0).padStart(8)} /s   p50 ${s.p50.toFixed(2).padStart(6)} ms   p99 ${s.p99.toFixed(2).padStart(6)} ms   ` +
-          `CPU per append: client ${Number.isNaN(s.clientMicros) ? '   -' : s.clientMicros.toFixed(0).padStart(4)} µs, server ${s.serverMicros.toFixed(0).padStart(4)} µs ${extra}`,
+          `CPU per append: client ${Number.isNaN(s.clientMicros) ? '   -' : s.clientMicros.toFixed(0).padStart(4)} µs, server ${s.serverMicros.toFixed(0).padStart(4)} µs   ` +
+          `WAL per append ${s.walBytes.toFixed(0).padStart(5)} B (${s.walFpi.toFixed(3)} full pages) ${extra}`,
       );
     console.log('');
     const total = (s: System) => merge(results.get(s)!);
