@@ -7,7 +7,11 @@ import { projectionKey } from './defineProjection.ts';
 
 /** A LISTEN connection shared by every live stream of a process. */
 export interface ProjectionListener {
-  /** Calls `fn` with the new checkpoint after each batch of `projection` commits (any process). Returns the unsubscribe. */
+  /**
+   * Calls `fn` with the new checkpoint after each batch of `projection` commits (any process). Returns
+   * the unsubscribe. An error `fn` throws is reported as a process warning and stops neither the other
+   * subscribers nor the listener.
+   */
   subscribe(projection: Pick<Projection, 'schema' | 'name'>, fn: (checkpoint: GlobalPosition) => void): () => void;
   /** UNLISTEN and give the connection back. */
   close(): Promise<void>;
@@ -17,7 +21,9 @@ export interface ProjectionListener {
  * Listens on the projections' channel (one NOTIFY per committed batch, from `applyBatch`) on one held
  * connection, and fans the notifications out in-process. Works whether the projector runs in this
  * process or another. If the connection breaks, subscribers are told through `onError`; the caller
- * opens a new listener.
+ * opens a new listener. A notification on the channel that `applyBatch` did not send (any role may
+ * NOTIFY; its payload need not be `<projection> <position>`) is ignored. If LISTEN fails, the connection
+ * goes back to the pool, discarded, and the error is thrown.
  *
  * @example
  * const listener = await listenToProjections(pool);
@@ -32,8 +38,20 @@ export async function listenToProjections(pool: pg.Pool, onError: (error: unknow
     const [key, at] = message.payload.split(' ');
     const fns = subscribers.get(key ?? '');
     if (fns === undefined || at === undefined) return;
-    const checkpoint = parsePosition(at);
-    for (const fn of fns) fn(checkpoint);
+    let checkpoint: GlobalPosition;
+    try {
+      checkpoint = parsePosition(at);
+    } catch {
+      return;
+    }
+    for (const fn of fns) {
+      try {
+        fn(checkpoint);
+      } catch (error) {
+        const detail = error instanceof Error ? error.stack : String(error);
+        process.emitWarning(`a subscriber of projection ${key} threw: ${String(error)}`, { code: 'BRIGADE_PROJECTION_SUBSCRIBER', ...(detail === undefined ? {} : { detail }) });
+      }
+    }
   };
   const onClientError = (error: Error) => {
     broken = error;
@@ -41,7 +59,14 @@ export async function listenToProjections(pool: pg.Pool, onError: (error: unknow
   };
   client.on('notification', onNotification);
   client.on('error', onClientError);
-  await client.query(`listen ${PROJECTION_CHANNEL}`);
+  try {
+    await client.query(`listen ${PROJECTION_CHANNEL}`);
+  } catch (error) {
+    client.off('notification', onNotification);
+    client.off('error', onClientError);
+    client.release(error instanceof Error ? error : new Error(String(error)));
+    throw error;
+  }
   return {
     subscribe(projection, fn) {
       const key = projectionKey(projection);
