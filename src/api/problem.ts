@@ -19,9 +19,13 @@ const TITLES: Record<number, string> = {
   428: 'Precondition Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
 };
 
-/** Sends `application/problem+json`. */
+/**
+ * Sends `application/problem+json`. `extra` (an error's details) adds members; it cannot replace the
+ * standard ones (`status` stays the HTTP status, `code` the error's code).
+ */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
   const problem: Problem = {
+    ...extra,
     type: `https://brigade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
     title: TITLES[status] ?? 'Error',
     status,
@@ -29,7 +33,6 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, status
     detail,
     instance: request.url,
     requestId: String(request.id),
-    ...extra,
   };
   return reply.status(status).type('application/problem+json').send(problem);
 }

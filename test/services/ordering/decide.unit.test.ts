@@ -140,7 +140,7 @@ describe('order decide × status (every command in every status)', () => {
     assert.equal(error.status, 422);
     assert.match(error.message, /deliver/);
     assert.match(error.message, /ready/);
-    assert.deepEqual(error.details, { status: 'ready', command: 'deliver' });
+    assert.deepEqual(error.details, { orderStatus: 'ready', command: 'deliver' });
   });
 
   test('decide does not change the state it is given (frozen states above would throw otherwise)', () => {

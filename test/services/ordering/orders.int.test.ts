@@ -117,7 +117,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
     const order = (await orderOf(c)).json();
     const expect422 = async (token: string, name: string, version: number, status: string, payload?: Record<string, unknown>) => {
       const res = await command(t, token, order.id, name, version, payload);
-      assert.deepEqual([res.statusCode, res.json().code, res.json().status, res.json().command], [422, 'ORDER_TRANSITION_FORBIDDEN', status, name], res.body);
+      assert.deepEqual([res.statusCode, res.json().status, res.json().code, res.json().orderStatus, res.json().command], [422, 422, 'ORDER_TRANSITION_FORBIDDEN', status, name], res.body);
       assert.match(res.json().detail, new RegExp(`${name}.*${status}`));
     };
     assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);

@@ -25,7 +25,7 @@ export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['pla
 
 /** 422: the command is not allowed in the order's status. */
 function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): UnprocessableError {
-  return new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', `Cannot ${command} an order that is ${state.status}${why}`, { status: state.status, command });
+  return new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', `Cannot ${command} an order that is ${state.status}${why}`, { orderStatus: state.status, command });
 }
 
 /**
@@ -118,7 +118,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     case 'pick-up':
       if (command.by.kind !== 'courier') throw new ForbiddenError('Only the assigned courier picks up an order');
       if (state.courierId === null) {
-        throw new UnprocessableError('ORDER_COURIER_NOT_ASSIGNED', `Order ${orderId} has no courier assigned yet`, { status: state.status, command: 'pick-up' });
+        throw new UnprocessableError('ORDER_COURIER_NOT_ASSIGNED', `Order ${orderId} has no courier assigned yet`, { orderStatus: state.status, command: 'pick-up' });
       }
       if (state.courierId !== command.by.id) throw new NotFoundError('order', orderId);
       return [{ type: 'OrderPickedUp', data: { orderId, courierId: command.by.id } }];

@@ -9,7 +9,7 @@ export async function captureCharge(client: pg.PoolClient, chargeId: string, ide
   const charge = rows[0];
   if (charge === undefined) throw new NotFoundError('Charge', chargeId);
   if (charge.status !== 'authorized') {
-    throw new UnprocessableError('CHARGE_NOT_CAPTURABLE', `Charge ${chargeId} is ${charge.status}; only an authorized charge can be captured`, { status: charge.status });
+    throw new UnprocessableError('CHARGE_NOT_CAPTURABLE', `Charge ${chargeId} is ${charge.status}; only an authorized charge can be captured`, { chargeStatus: charge.status });
   }
   const updated = await client.query<ChargeRow>(`update payment_provider.charges set status = 'captured', updated_at = now() where id = $1 returning *`, [chargeId]);
   await client.query(

@@ -16,7 +16,7 @@ export async function refundCharge(client: pg.PoolClient, request: RefundRequest
   const charge = rows[0];
   if (charge === undefined) throw new NotFoundError('Charge', request.chargeId);
   if (charge.status !== 'captured') {
-    throw new UnprocessableError('CHARGE_NOT_REFUNDABLE', `Charge ${request.chargeId} is ${charge.status}; only a captured charge can be refunded`, { status: charge.status });
+    throw new UnprocessableError('CHARGE_NOT_REFUNDABLE', `Charge ${request.chargeId} is ${charge.status}; only a captured charge can be refunded`, { chargeStatus: charge.status });
   }
   const left = Number(charge.amount) - Number(charge.refunded_amount);
   if (request.amount > left) {
