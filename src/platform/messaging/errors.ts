@@ -35,7 +35,7 @@ export class ClaimCheckMissingError extends BrigadeError {
   }
 }
 
-/** 500: a handler failed; the original error is the cause. Used as the dead-letter error of a lost worker. */
+/** 500: every attempt was delivered and none was settled: the dead-letter error of a message whose workers were lost mid-handle. */
 export class AttemptsExhaustedError extends BrigadeError {
   constructor(attempts: number) {
     super('MESSAGE_ATTEMPTS_EXHAUSTED', 500, `No attempt succeeded within ${attempts} deliveries (a worker was lost mid-handle)`, {

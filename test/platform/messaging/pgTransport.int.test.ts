@@ -13,7 +13,7 @@ import {
 } from '../../../src/platform/messaging/index.ts';
 import { claimDeliveries } from '../../../src/platform/messaging/postgres/claimDeliveries.ts';
 import { ackDelivery, retryDelivery } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
-import { message, token } from './support.ts';
+import { message, token, waitFor } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
 const database = useTestDatabase();
@@ -50,6 +50,33 @@ describe('PostgreSQL transport: leases and fencing', () => {
     await ackDelivery(pool, b);
     const { rows } = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [t]);
     assert.equal(rows[0].n, 0);
+  });
+
+  test('a message whose workers were lost on every attempt is parked, not run again (attempts counted by the takeovers)', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+    const m = message(`pgc.${t}.lethal`, {});
+    await transport.publish([m]);
+    // Three workers claim it and die before settling: a lease of 0 ms lets the next claim take it over.
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      const [d] = await claimDeliveries(pool, { subscription: t, limit: 1, leaseMs: 0 });
+      assert.equal(d?.attempt, attempt);
+    }
+    const handled: string[] = [];
+    const stop = new AbortController();
+    const worker = transport.subscribe({ subscription: t, maxAttempts: 3, signal: stop.signal }, async (got) => void handled.push(got.id));
+    try {
+      await waitFor('the message is dead-lettered', async () => (await pool.query('select 1 from brigade_bus.dead_letters where subscription = $1', [t])).rowCount === 1);
+    } finally {
+      stop.abort();
+      await worker.done;
+    }
+    assert.deepEqual(handled, [], 'the fourth claim did not run the handler');
+    const { rows } = await pool.query('select message_id::text, attempts, error from brigade_bus.dead_letters where subscription = $1', [t]);
+    assert.equal(rows[0].message_id, m.id);
+    assert.equal(rows[0].attempts, 4);
+    assert.match(rows[0].error, /MESSAGE_ATTEMPTS_EXHAUSTED/);
+    assert.equal((await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [t])).rows[0].n, 0);
   });
 
   test('two claims racing skip each other’s locked rows (SKIP LOCKED, forced with an open transaction)', async () => {

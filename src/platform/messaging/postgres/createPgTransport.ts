@@ -3,7 +3,7 @@ import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
 import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
-import { UnknownSubscriptionError } from '../errors.ts';
+import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../wakeup.ts';
@@ -108,8 +108,13 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     const handle = async (d: ClaimedDelivery): Promise<void> => {
       const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
       // Keep the lease while the handler runs; a handler that outlives it because the process stalled
-      // loses the message to another worker, and its ack is then refused.
-      const failure = await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
+      // loses the message to another worker, and its ack is then refused. A claim past the last attempt
+      // means the workers of the earlier ones were lost mid-handle (each lease ran out): the message is
+      // parked instead of run again, so one that kills its worker does not loop for ever.
+      const failure =
+        d.attempt > maxAttempts
+          ? new AttemptsExhaustedError(maxAttempts)
+          : await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
       const p: Promise<void> = settle(d, failure).finally(() => {
         settling.delete(p);
         wakeup.wake();
