@@ -1,4 +1,4 @@
-import { sleep, waitForWork, type ServiceDeps } from '../../platform/runtime/index.ts';
+import { sleep, waitForWork, warnEveryMinute, type ServiceDeps } from '../../platform/runtime/index.ts';
 import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
 import { DISPATCH_WORK } from './operations/dispatchWork.ts';
 import type { DeliveryPorts } from './ports.ts';
@@ -35,11 +35,20 @@ export async function runDispatchLoop(
 /**
  * `count` competing dispatch workers (`dispatch-1` … `dispatch-<count>`) for ServiceModule.workers.
  * They share nothing but the queue: each step claims with SKIP LOCKED, so any number of them, in any
- * number of processes, never assign an order or a courier twice.
+ * number of processes, never assign an order or a courier twice. A step's error goes to
+ * `options.onError`, by default a process warning at most once a minute per worker.
  */
-export function dispatchWorkers(count: number, ports: (deps: ServiceDeps) => DeliveryPorts, options: DispatchOptions = {}): Worker[] {
+export function dispatchWorkers(
+  count: number,
+  ports: (deps: ServiceDeps) => DeliveryPorts,
+  options: DispatchOptions & { readonly onError?: (error: unknown) => void } = {},
+): Worker[] {
   return Array.from({ length: count }, (_, i) => ({
     name: `dispatch-${i + 1}`,
-    run: (deps: ServiceDeps, signal: AbortSignal) => runDispatchLoop({ unitOfWork: deps.unitOfWork, orders: ports(deps).orders }, signal, options),
+    run: (deps: ServiceDeps, signal: AbortSignal) =>
+      runDispatchLoop({ unitOfWork: deps.unitOfWork, orders: ports(deps).orders }, signal, {
+        onError: warnEveryMinute(`delivery dispatch-${i + 1}`, 'orders wait in the dispatch queue until it succeeds'),
+        ...options,
+      }),
   }));
 }

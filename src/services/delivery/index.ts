@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import type { DispatchOptions } from './dispatchOnce.ts';
 import { dispatchWorkers } from './dispatchWorkers.ts';
 import { runOrderEventsConsumer, type OrderEventsOptions } from './orderEventsConsumer.ts';
@@ -39,7 +39,11 @@ export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPort
       ...dispatchWorkers(options.dispatchWorkers ?? 2, ports, options),
       {
         name: 'order-events-consumer',
-        run: (deps, signal) => runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports(deps).restaurants, transport: deps.transport }, signal, options),
+        run: (deps, signal) =>
+          runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports(deps).restaurants, transport: deps.transport }, signal, {
+            onError: warnEveryMinute('delivery order events', 'order events wait on the bus until it succeeds'),
+            ...options,
+          }),
       },
     ],
   };

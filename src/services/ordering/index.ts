@@ -46,7 +46,7 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
       {
         // Delivery's DispatchFailed becomes DispatchAlertRaised on the order: the live-board shows it.
         name: 'dispatch-alerts-consumer',
-        run: (deps, signal) => runDispatchAlertsConsumer(deps, signal),
+        run: (deps, signal) => runDispatchAlertsConsumer(deps, signal, { onError: warnEveryMinute('ordering dispatch alerts', 'dispatch failures wait on the bus until it succeeds') }),
       },
       {
         // Idempotency keys are remembered for 24 h; this deletes older ones once an hour.
