@@ -7,7 +7,8 @@ import { HorizonStalledError } from './errors.ts';
  * oldest running transaction, decision 0011) sees all that they committed. Polls, backing off to
  * `maxStepMs`, and calls `onWait` once, the first time it has to wait.
  *
- * @throws {HorizonStalledError} still short of the fence after `timeoutMs`; names the oldest transaction.
+ * @throws {HorizonStalledError} still short of the fence after `timeoutMs`; names the transaction that
+ *   holds the horizon: the one with the oldest transaction id (taken at its first write, not at BEGIN).
  */
 export async function waitForHorizon(
   client: pg.ClientBase,
@@ -22,7 +23,7 @@ export async function waitForHorizon(
     if (Date.now() >= deadline) {
       const oldest = await client.query<{ pid: number; seconds: number; state: string | null; query: string | null }>(
         `select pid, extract(epoch from now() - xact_start)::float8 as seconds, state, left(query, 120) as query
-           from pg_stat_activity where backend_xid is not null order by xact_start limit 1`,
+           from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid() order by age(backend_xid) desc limit 1`,
       );
       throw new HorizonStalledError(oldest.rows[0] ?? null, options.timeoutMs);
     }
