@@ -21,7 +21,8 @@ export interface Upcasters {
 
 /**
  * A registry of upcasters, applied on read so old events come back in the current shape. Two
- * upcasters for one (type, fromVersion) are an error.
+ * upcasters for one (type, fromVersion) are an error, and so is a gap in a type's chain (v1 and v3
+ * without v2): events read at v2 would otherwise stop there, short of the current version.
  *
  * @example
  * const upcasters = createUpcasters([
@@ -38,6 +39,14 @@ export function createUpcasters(list: readonly Upcaster[] = []): Upcasters {
     if (byKey.has(key)) throw new ValidationError(`Two upcasters for ${u.type} v${u.fromVersion}`, { field: 'fromVersion', type: u.type });
     byKey.set(key, u);
     current.set(u.type, Math.max(current.get(u.type) ?? 1, u.fromVersion + 1));
+  }
+  for (const [type, next] of current) {
+    const lowest = Math.min(...list.filter((u) => u.type === type).map((u) => u.fromVersion));
+    for (let v = lowest + 1; v < next - 1; v++) {
+      if (!byKey.has(`${v}:${type}`)) {
+        throw new ValidationError(`Missing upcaster for ${type} v${v}: the chain from v${lowest} to v${next} needs one for every version between`, { field: 'fromVersion', type });
+      }
+    }
   }
   return {
     apply(type, schemaVersion, data, metadata) {

@@ -63,6 +63,15 @@ describe('createUpcasters', () => {
       ValidationError,
     );
   });
+
+  test('a gap in a chain is an error (v1 and v3 without v2), and a chain may start above v1', () => {
+    assert.throws(
+      () => createUpcasters([{ type: 'X', fromVersion: 1, upcast: (d) => d }, { type: 'X', fromVersion: 3, upcast: (d) => d }]),
+      (e: unknown) => e instanceof ValidationError && /^Missing upcaster for X v2: /.test(e.message),
+    );
+    const fromTwo = createUpcasters([{ type: 'Y', fromVersion: 2, upcast: (d) => d }, { type: 'Y', fromVersion: 3, upcast: (d) => d }]);
+    assert.equal(fromTwo.currentVersion('Y'), 4);
+  });
 });
 
 describe('uuidv7', () => {
