@@ -7,7 +7,7 @@ import { useTestDatabase } from '../../support/db.ts';
 import { deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
-import { createNatsTransport, ensureBusSchema, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createNatsTransport, ensureBusSchema, InvalidMessageError, type Transport } from '../../../src/platform/messaging/index.ts';
 import { UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token } from './support.ts';
 import { transportContract } from './transportContract.ts';
@@ -62,6 +62,28 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
       await own.close();
       await jsm.streams.delete(small).catch(() => false);
       await nc.close();
+    }
+  });
+
+  test('a redelivery to a subscription whose filter does not take the subject is refused, not published to be skipped by every consumer', async () => {
+    const t = token();
+    await transport!.ensureSubscription({ subscription: t, pattern: `${prefix}.${t}.*` });
+    await assert.rejects(transport!.redeliver(t, message(`${prefix}.other.Happened`, {})), (e: unknown) => e instanceof InvalidMessageError && /takes .* not /.test(e.message));
+    await transport!.redeliver(t, message(`${prefix}.${t}.Happened`, {}));
+  });
+
+  test('a stream that cannot be set up (its subjects overlap another stream\'s) fails with what to check, and the connection is closed', async () => {
+    const subjects = [`${token()}.>`];
+    const first = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: first, subjects });
+    try {
+      await assert.rejects(
+        createNatsTransport({ servers: testEnv.natsUrl, pool, stream: `BRIGADE_TEST_${token().toUpperCase()}`, subjects }),
+        (e: unknown) => e instanceof UnavailableError && /^JetStream setup of stream .* failed \(.*\): is nats-server started with -js/.test(e.message),
+      );
+    } finally {
+      await own.close();
+      await deleteTestStream(first);
     }
   });
 });

@@ -10,6 +10,7 @@ import {
   purgeClaimChecks,
   redriveDeadLetters,
   withClaimCheck,
+  UnknownSubscriptionError,
   type Message,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
@@ -148,6 +149,11 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.equal(redriven.length, 1);
       assert.equal(redriven[0]!.attempt, 1, 'attempts start again after a redrive');
       assert.deepEqual(await listDeadLetters(s.pool, { subscription: sub }), []);
+    });
+
+    test('a redelivery to a subscription that does not exist is refused (the dead letter would otherwise be redriven into nothing)', async () => {
+      const t = token();
+      await assert.rejects(s.transport.redeliver(`${t}-missing`, message(`${s.prefix}.${t}.lost`, {})), (e: unknown) => e instanceof UnknownSubscriptionError && e.code === 'SUBSCRIPTION_UNKNOWN');
     });
 
     test('dedupe: a message id published twice is delivered once', async () => {

@@ -8,7 +8,7 @@ import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
-import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
+import { AttemptsExhaustedError, InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
 
@@ -64,8 +64,6 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   } catch (cause) {
     throw new UnavailableError(`NATS is not reachable at ${String(options.servers)}`, { cause });
   }
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
   const streamConfig = {
     name: stream,
     subjects: [...options.subjects],
@@ -76,13 +74,25 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
     max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3600_000),
   };
+  let jsm: Awaited<ReturnType<typeof jetstreamManager>>;
   try {
-    await jsm.streams.info(stream);
-    await jsm.streams.update(stream, streamConfig);
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'StreamNotFoundError') throw error;
-    await jsm.streams.add(streamConfig);
+    jsm = await jetstreamManager(nc);
+    try {
+      await jsm.streams.info(stream);
+      await jsm.streams.update(stream, streamConfig);
+    } catch (error) {
+      if (!isNamed(error, 'StreamNotFoundError')) throw error;
+      await jsm.streams.add(streamConfig);
+    }
+  } catch (cause) {
+    // The connection reconnects for ever: closed here, or it would keep the process alive.
+    await nc.close().catch(() => undefined);
+    throw new UnavailableError(
+      `JetStream setup of stream ${stream} at ${String(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
+      { cause },
+    );
   }
+  const js = jetstream(nc);
   const { pool } = options;
 
   // PubAcks of pipelined publishes come back on one wildcard inbox (JetStream's "async publish"): no
@@ -190,7 +200,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     try {
       consumer = await js.consumers.get(stream, opts.subscription);
     } catch (cause) {
-      throw new UnknownSubscriptionError(opts.subscription, { cause });
+      if (isNamed(cause, 'ConsumerNotFoundError')) throw new UnknownSubscriptionError(opts.subscription, { cause });
+      throw new UnavailableError(`Could not read the JetStream consumer ${opts.subscription} of stream ${stream}: ${cause instanceof Error ? cause.message : String(cause)}; is NATS up?`, { cause });
     }
     const ackWaitMs = Number((await consumer.info(true)).config.ack_wait) / 1e6;
     // Backpressure: the client pulls at most `prefetch` messages ahead; the loop below does not take
@@ -242,23 +253,27 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       m.nak(backoffDelay(message.attempt, opts.backoff));
     };
 
-    for await (const m of messages) {
-      while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
-      const p: Promise<void> = handle(m)
-        .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
-        .finally(() => {
-          running.delete(p);
-          const f = freed;
-          freed = null;
-          f?.();
-        });
-      running.add(p);
-      if (opts.signal.aborted) break;
+    try {
+      for await (const m of messages) {
+        while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
+        const p: Promise<void> = handle(m)
+          .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
+          .finally(() => {
+            running.delete(p);
+            const f = freed;
+            freed = null;
+            f?.();
+          });
+        running.add(p);
+        if (opts.signal.aborted) break;
+      }
+    } finally {
+      // Also when the library ends the iterator with an error: the handlers still running finish first.
+      opts.signal.removeEventListener('abort', stop);
+      await messages.close().catch(report);
+      await Promise.all(running);
+      flushAcks();
     }
-    opts.signal.removeEventListener('abort', stop);
-    await messages.close().catch(report);
-    await Promise.all(running);
-    flushAcks();
   };
 
   return {
@@ -286,7 +301,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         await jsm.consumers.info(stream, spec.subscription);
         await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
       } catch (error) {
-        if ((error as { name?: string }).name !== 'ConsumerNotFoundError') throw error;
+        if (!isNamed(error, 'ConsumerNotFoundError')) throw error;
         await jsm.consumers.add(stream, config);
       }
       await pool.query(
@@ -298,6 +313,18 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
     redeliver: async (subscription, message) => {
       validateSubscription(subscription);
+      // Every consumer but `subscription` skips a redrive, so one to a consumer that is gone, or whose
+      // filter does not take the subject, would be lost: refused instead, as the PostgreSQL transport does.
+      let filter: string | undefined;
+      try {
+        filter = (await jsm.consumers.info(stream, subscription)).config.filter_subject;
+      } catch (cause) {
+        if (isNamed(cause, 'ConsumerNotFoundError')) throw new UnknownSubscriptionError(subscription, { cause });
+        throw cause;
+      }
+      if (filter !== undefined && filter !== '' && !new RegExp(patternToRegex(filter)).test(message.subject)) {
+        throw new InvalidMessageError(`Subscription ${subscription} takes ${filter}, not ${message.subject}: the message cannot be redelivered to it`, 'subject');
+      }
       // A new stream message (a fresh delivery count), deduped per redrive, not per message id.
       await publishAll([{ m: message, msgId: `${message.id}:redrive:${Date.now()}`, redriveFor: subscription }]);
     },
@@ -305,4 +332,9 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       await nc.drain().catch(() => nc.close());
     },
   };
+}
+
+/** Whether `error` is nats.js's error of that class name (its classes are not all exported). */
+function isNamed(error: unknown, name: string): boolean {
+  return (error as { name?: unknown } | null)?.name === name;
 }
