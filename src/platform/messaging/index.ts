@@ -11,6 +11,7 @@ export type {
 } from './types.ts';
 export { AttemptsExhaustedError, ClaimCheckMissingError, InvalidMessageError, LeaseLostError, UnknownSubscriptionError } from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
+export { headerProblem } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';

@@ -17,7 +17,31 @@ export function validatePattern(pattern: string): void {
   if (!ok) throw new InvalidMessageError(`Not a subject pattern: ${JSON.stringify(pattern)}`, 'pattern');
 }
 
-/** Throws unless the message has a UUID id and a `<service>.<aggregate>.<type>` subject. */
+/** A header name both transports carry: printable ASCII (33–126) without ':', as NATS requires. */
+export const HEADER_NAME = /^[!-9;-~]+$/;
+/** A value NATS would not carry unchanged: a line break, or white space at either end (values are sent trimmed). */
+const HEADER_VALUE_ALTERED = /[\r\n]|^\s|\s$/;
+
+/**
+ * What of a message's headers and aggregate key (the key rides as a header on NATS) a transport
+ * cannot carry unchanged, or null. The outbox checks this when a message is written, so that no row
+ * reaches the relay that the broker would refuse, stalling every row behind it.
+ *
+ * @example
+ * headerProblem({ tenant: 't\n' }, 'order-1') // { field: 'headers.tenant', message: 'Header tenant has a line break or white space at an end' }
+ */
+export function headerProblem(headers: Readonly<Record<string, unknown>>, key: string): { field: string; message: string } | null {
+  if (HEADER_VALUE_ALTERED.test(key)) return { field: 'key', message: 'The aggregate key has a line break or white space at an end' };
+  for (const name in headers) {
+    const value = headers[name];
+    if (!HEADER_NAME.test(name)) return { field: 'headers', message: `Header name ${JSON.stringify(name)} is not printable ASCII without ':'` };
+    if (typeof value !== 'string') return { field: `headers.${name}`, message: `Header ${name} must be a string` };
+    if (HEADER_VALUE_ALTERED.test(value)) return { field: `headers.${name}`, message: `Header ${name} has a line break or white space at an end` };
+  }
+  return null;
+}
+
+/** Throws unless the message has a UUID id, a `<service>.<aggregate>.<type>` subject, and a key and headers both transports carry ({@link headerProblem}). */
 export function validateMessage(message: OutgoingMessage): void {
   if (!isUuid(message.id)) throw new InvalidMessageError(`Message id must be a UUID, got ${JSON.stringify(message.id)}`, 'id');
   const tokens = message.subject.split('.');
@@ -25,6 +49,8 @@ export function validateMessage(message: OutgoingMessage): void {
     throw new InvalidMessageError(`Subjects are <service>.<aggregate>.<type>, got ${JSON.stringify(message.subject)}`, 'subject');
   }
   if (typeof message.key !== 'string' || message.key === '') throw new InvalidMessageError('Every message needs an aggregate key', 'key');
+  const problem = headerProblem(message.headers, message.key);
+  if (problem !== null) throw new InvalidMessageError(problem.message, problem.field);
 }
 
 /**

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type { AppendSql, PendingEvent } from '../events/index.ts';
 import { ValidationError } from '../errors/index.ts';
+import { headerProblem } from '../messaging/index.ts';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 /** A lower-case SQL identifier, which is also one subject token. */
@@ -48,6 +49,10 @@ select a.message_id, ${prefix} || a.type, a.stream_id,
     validate: (events: readonly PendingEvent[]) => {
       for (const [i, e] of events.entries()) {
         if (!TOKEN.test(e.type)) throw new ValidationError(`An event leaving through the outbox needs a type that is one subject token, got ${JSON.stringify(e.type)}`, { field: `events[${i}].type` });
+        // The stream id becomes the message's key, and a string `extra.traceparent` its traceparent header.
+        const traceparent = e.metadata.extra?.traceparent;
+        const problem = headerProblem(typeof traceparent === 'string' ? { traceparent } : {}, e.streamId);
+        if (problem !== null) throw new ValidationError(`An event leaving through the outbox: ${problem.message}`, { field: `events[${i}].${problem.field === 'key' ? 'streamId' : 'metadata.extra.traceparent'}` });
       }
     },
   });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Statement } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
-import { newMessageId } from '../messaging/index.ts';
+import { headerProblem, newMessageId } from '../messaging/index.ts';
 import type { OutboxMessage } from './types.ts';
 import { isUuid } from '../ids/index.ts';
 
@@ -35,9 +35,8 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
     }
     if (typeof m.key !== 'string' || m.key.length < 1 || m.key.length > 200) throw new ValidationError('Every message needs an aggregate key of 1–200 characters', { field: 'key' });
     const h = m.headers ?? {};
-    for (const [name, value] of Object.entries(h)) {
-      if (typeof value !== 'string') throw new ValidationError(`Header ${name} must be a string`, { field: `headers.${name}` });
-    }
+    const problem = headerProblem(h, m.key);
+    if (problem !== null) throw new ValidationError(problem.message, { field: problem.field });
     ids.push(id);
     subjects.push(m.subject);
     keys.push(m.key);

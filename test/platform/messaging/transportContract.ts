@@ -10,6 +10,7 @@ import {
   purgeClaimChecks,
   redriveDeadLetters,
   withClaimCheck,
+  InvalidMessageError,
   UnknownSubscriptionError,
   type Message,
   type Transport,
@@ -154,6 +155,15 @@ export function transportContract(name: string, skip: string | false, setup: () 
     test('a redelivery to a subscription that does not exist is refused (the dead letter would otherwise be redriven into nothing)', async () => {
       const t = token();
       await assert.rejects(s.transport.redeliver(`${t}-missing`, message(`${s.prefix}.${t}.lost`, {})), (e: unknown) => e instanceof UnknownSubscriptionError && e.code === 'SUBSCRIPTION_UNKNOWN');
+    });
+
+    test('a message with a header or key NATS cannot carry unchanged is refused by publish, on every transport alike', async () => {
+      const t = token();
+      const bad = [
+        message(`${s.prefix}.${t}.x`, {}, { headers: { ...message('a.b.c', {}).headers, traceparent: 'a\r\nb' } }),
+        message(`${s.prefix}.${t}.x`, {}, { key: ' padded' }),
+      ];
+      for (const m of bad) await assert.rejects(s.transport.publish([m]), (e: unknown) => e instanceof InvalidMessageError && e.code === 'MESSAGE_INVALID');
     });
 
     test('dedupe: a message id published twice is delivered once', async () => {
