@@ -7,6 +7,15 @@ export class RebuildInProgressError extends BrigadeError {
   }
 }
 
+/** 503: inside the swap, the log kept filling whole catch-up pages: appends outpace the rebuild. */
+export class RebuildFallingBehindError extends BrigadeError {
+  constructor(name: string, passes: number) {
+    super('PROJECTION_REBUILD_FALLING_BEHIND', 503, `The rebuild of projection ${name} read ${passes} full catch-up pages and the log still grew faster; the live view is untouched: retry when appends slow down, or with a larger batch size`, {
+      details: { projection: name, passes },
+    });
+  }
+}
+
 /** 404: no projection of that name. */
 export class UnknownProjectionError extends BrigadeError {
   constructor(name: string, known: readonly string[]) {

@@ -5,7 +5,7 @@ import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildInProgressError } from './errors.ts';
+import { RebuildFallingBehindError, RebuildInProgressError } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -173,8 +173,16 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
         await inTransaction(owner, context, async (tx) => {
           await enterServiceRole(tx, context);
           await tx.query(`select 1 from ${checkpointTable(projection)} where name = $1 for update`, [projection.name]);
-          for (let pass = 0; (await catchUp(tx, projection, replay, shadow, batchSize, state)) > 0; pass++) {
-            if (pass > MAX_CATCH_UP_PASSES) throw new Error('the log grows faster than the rebuild catches up; retry when appends slow down');
+          // Until a page comes back short. The reads stop below this transaction's own id (the row lock
+          // took one), so only transactions older than it can still add to what they see; whatever
+          // commits after the last page, the live projector applies from the checkpoint set below.
+          for (let passes = 1; (await catchUp(tx, projection, replay, shadow, batchSize, state)) === batchSize; passes++) {
+            if (passes >= MAX_CATCH_UP_PASSES) throw new RebuildFallingBehindError(projection.name, passes);
+          }
+          if (replay !== undefined && replay.pending > 0) {
+            const rows = replay.take();
+            state.rowsWritten += rows.fresh.length + rows.rewritten.length;
+            await replay.write(tx, shadow, rows);
           }
           await tx.query(`update ${checkpointTable(projection)} set transaction_id = $2::xid8, position = $3::bigint, updated_at = now() where name = $1`, [
             projection.name,
@@ -204,8 +212,8 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
 
 /**
  * One catch-up page inside the swap transaction (as the service role, RLS on the shadow now): reads
- * after the shadow's checkpoint and folds or applies it; the replay's rows are written after the last
- * page. Returns the number of events read (0: caught up).
+ * after the shadow's checkpoint and folds or applies it (the replay's rows are written by the caller
+ * after the last page). Returns the number of events read: fewer than `batchSize` means caught up.
  */
 async function catchUp(tx: Tx, projection: Projection, replay: ProjectionReplay | undefined, shadow: string, batchSize: number, state: ReplayState): Promise<number> {
   const after = state.checkpoint;
@@ -223,11 +231,6 @@ async function catchUp(tx: Tx, projection: Projection, replay: ProjectionReplay 
     replay.fold(events);
     state.checkpoint = page.checkpoint;
     read = page.events.length;
-    if (read === 0 && replay.pending > 0) {
-      const rows = replay.take();
-      state.rowsWritten += rows.fresh.length + rows.rewritten.length;
-      await replay.write(tx, shadow, rows);
-    }
   }
   state.events += read;
   return read;
