@@ -13,6 +13,7 @@ import {
 } from '../../../src/platform/messaging/index.ts';
 import { claimDeliveries } from '../../../src/platform/messaging/postgres/claimDeliveries.ts';
 import { ackDelivery, retryDelivery } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
+import { within } from '../../support/eventually.ts';
 import { message, token, waitFor } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
@@ -122,6 +123,55 @@ describe('PostgreSQL transport: leases and fencing', () => {
     // Prefetched but never started deliveries were given back, uncounted.
     const after = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and lease is null and attempt = 0', [t]);
     assert.equal(after.rows[0].n, 48);
+  });
+
+  test('a prefetched delivery whose lease ran out while it waited is not run: the worker that took it over has it', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*`, leaseMs: 300 });
+    const [first, second] = [message(`pgc.${t}.x`, { n: 1 }), message(`pgc.${t}.x`, { n: 2 })];
+    await transport.publish([first, second]);
+    const handled: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const c = new AbortController();
+    // One handler at a time, one prefetched: the first runs (its heartbeat keeps its lease), the second waits.
+    const w = transport.subscribe({ subscription: t, concurrency: 1, prefetch: 1, signal: c.signal }, async (m) => {
+      handled.push(m.id);
+      if (m.id === first.id) await gate;
+    });
+    try {
+      await waitFor('the first runs', () => handled.length === 1);
+      // Another worker takes the second over once its lease has run out.
+      let takenOver: Awaited<ReturnType<typeof claimDeliveries>> = [];
+      await waitFor('the waiting delivery is taken over', async () => (takenOver = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 })).length > 0, 15_000, 50);
+      assert.deepEqual(takenOver.map((d) => [d.messageId, d.attempt]), [[second.id, 2]]);
+      release();
+      await waitFor('the first is acked', async () => (await pool.query('select 1 from brigade_bus.deliveries where message_id = $1', [first.id])).rowCount === 0);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(handled, [first.id], 'the second was not run by the worker whose lease it lost');
+    } finally {
+      release();
+      c.abort();
+      await w.done;
+    }
+  });
+
+  test('a worker starting while the transport closes opens no LISTEN connection it would not give back', async () => {
+    const t = token();
+    const own = new pg.Pool({ connectionString: database.db.url, max: 4, application_name: `closing-${t}` });
+    const closing = createPgTransport({ pool: own, pollIntervalMs: 200 });
+    try {
+      await closing.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+      const c = new AbortController();
+      // The worker is reading its subscription when the transport closes; it resumes after.
+      const w = closing.subscribe({ subscription: t, signal: c.signal }, async () => undefined);
+      c.abort();
+      await closing.close();
+      await w.done;
+    } finally {
+      // pool.end() waits for every connection checked out: a listener opened after close() never comes back.
+      await within(own.end(), 10_000, 'the pool ends: every connection came back');
+    }
   });
 
   test('the LISTEN connection breaking after close (the server ending its session) is not released twice', async () => {

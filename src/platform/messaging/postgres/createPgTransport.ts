@@ -38,6 +38,9 @@ export function createPgTransport(options: PgTransportOptions): Transport {
   let closed = false;
 
   const listen = (): Promise<() => void> => {
+    // After close() nothing may open a connection it would not release (a worker starting as the
+    // transport closes): pool.end() would wait for it for ever.
+    if (closed) return Promise.resolve(() => undefined);
     listener ??= (async () => {
       const client = await pool.connect();
       let released = false;
@@ -82,7 +85,8 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     set.add(wakeup.wake);
     await listen().catch(report);
 
-    const queue: ClaimedDelivery[] = [];
+    /** Claimed and not started yet, with when they were claimed: their leases run from then. */
+    const queue: Array<{ readonly d: ClaimedDelivery; readonly claimedAt: number }> = [];
     const ack = createAckBatcher(pool);
     // Handlers running (at most `concurrency`), and outcomes being written (ack, retry, dead letter).
     // A handler's slot is free as soon as it returns: its outcome is written behind it (acks of many
@@ -105,7 +109,10 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       }
     };
 
-    const handle = async (d: ClaimedDelivery): Promise<void> => {
+    const handle = async ({ d, claimedAt }: { readonly d: ClaimedDelivery; readonly claimedAt: number }): Promise<void> => {
+      // A delivery that waited in the queue for half its lease is renewed before it runs; one whose
+      // lease ran out meanwhile belongs to whichever worker took it over, and is not run here too.
+      if (Date.now() - claimedAt > leaseMs / 2 && !(await extendLease(pool, d, leaseMs).catch((error: unknown) => (report(error), false)))) return;
       const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
       // Keep the lease while the handler runs; a handler that outlives it because the process stalled
       // loses the message to another worker, and its ack is then refused. A claim past the last attempt
@@ -131,7 +138,8 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       if (room > 0 && (room * 2 >= capacity || queue.length === 0)) {
         try {
           const batch = await claimDeliveries(pool, { subscription: opts.subscription, limit: room, leaseMs });
-          queue.push(...batch);
+          const claimedAt = Date.now();
+          for (const d of batch) queue.push({ d, claimedAt });
           claimed = batch.length;
         } catch (error) {
           report(error);
@@ -149,7 +157,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       if (claimed === 0 || claimed < room) await wakeup.wait(pollMs);
     }
     set.delete(wakeup.wake);
-    await Promise.all(queue.splice(0).map((d) => releaseDelivery(pool, d).catch(report)));
+    await Promise.all(queue.splice(0).map(({ d }) => releaseDelivery(pool, d).catch(report)));
     await Promise.all(running);
     await Promise.all(settling);
   };
