@@ -34,12 +34,31 @@ export interface MigrationTarget {
 }
 
 /**
+ * A CLI command's databases: the main one (embedded when no `DATABASE_URL` is set), and pools that
+ * send each service to its `<SERVICE>_DATABASE_URL` as the server's do, so that a command reads the
+ * tables the server writes. `close` ends the pools, then the embedded server.
+ */
+export async function openCommandDatabases(config: Config, poolSize: number): Promise<{ readonly db: DatabaseHandle; readonly databases: Databases; close(): Promise<void> }> {
+  const db = await openDatabase(config, () => undefined);
+  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize, applicationName: 'brigade-cli' });
+  return {
+    db,
+    databases,
+    close: async () => {
+      await databases.close();
+      await db.embedded?.stop();
+    },
+  };
+}
+
+/**
  * Database-per-service: every database gets the platform's set (schemas and roles) and the sets of
- * the services that live there.
+ * the services that live there. The platform service's own tables (tenants, the bus) live in its
+ * database: `PLATFORM_DATABASE_URL`, else the main one.
  */
 export function migrationTargets(config: Config, mainUrl: string): MigrationTarget[] {
   const [platform, ...rest] = SERVICES as [ServiceModule, ...ServiceModule[]];
-  const byUrl = new Map<string, ServiceModule[]>([[mainUrl, [platform]]]);
+  const byUrl = new Map<string, ServiceModule[]>([[config.serviceDatabaseUrls[platform.name] ?? mainUrl, [platform]]]);
   for (const service of rest) {
     const url = config.serviceDatabaseUrls[service.name] ?? mainUrl;
     if (!byUrl.has(url)) byUrl.set(url, [platform]);

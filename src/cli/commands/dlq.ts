@@ -1,7 +1,6 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
-import { createTransport, openDatabase } from '../../composition/runtime.ts';
+import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { createDatabases } from '../../platform/db/index.ts';
 import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -27,8 +26,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (!needsId && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, () => undefined);
-  const databases = createDatabases({ url: db.url, poolSize: 2, applicationName: 'brigade-cli' });
+  const { databases, close } = await openCommandDatabases(config, 2);
   const pool = databases.poolFor('platform');
   try {
     if (action === 'list') {
@@ -55,7 +53,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     }
     return 0;
   } finally {
-    await databases.close();
-    await db.embedded?.stop();
+    await close();
   }
 }

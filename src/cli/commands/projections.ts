@@ -1,7 +1,6 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
-import { openDatabase } from '../../composition/runtime.ts';
+import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { createDatabases } from '../../platform/db/index.ts';
 import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { parse } from '../parse.ts';
@@ -34,8 +33,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) throw new UsageError('--batch must be an integer from 1 to 100000', usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, () => undefined);
-  const databases = createDatabases({ url: db.url, poolSize: 3, applicationName: 'brigade-cli' });
+  const { databases, close } = await openCommandDatabases(config, 3);
   const pool = databases.poolFor('ordering');
   try {
     if (action === 'status') {
@@ -70,7 +68,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     );
     return 0;
   } finally {
-    await databases.close();
-    await db.embedded?.stop();
+    await close();
   }
 }

@@ -1,7 +1,7 @@
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { openDatabase } from '../../composition/runtime.ts';
+import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { createDatabases, unitOfWork, type Tx } from '../../platform/db/index.ts';
+import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { listSagas, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import type { Io } from '../io.ts';
@@ -55,8 +55,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
 
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, () => undefined);
-  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: 2, applicationName: 'brigade-cli' });
+  const { databases, close } = await openCommandDatabases(config, 2);
   // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
   const read = <T>(service: string, fn: (tx: Tx) => Promise<T>) => unitOfWork(databases.poolFor(service), { service, actor: CLI, readOnly: true }, fn);
   try {
@@ -89,8 +88,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     ctx.io.out(values.stuck === true ? `${found.length} saga(s) need attention${found.length > 0 ? "; 'brigade sagas show ID' for the details" : ''}` : `${found.length} saga(s)`);
     return 0;
   } finally {
-    await databases.close();
-    await db.embedded?.stop();
+    await close();
   }
 }
 

@@ -1,8 +1,8 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationSets } from '../../composition/services.ts';
-import { openDatabase } from '../../composition/runtime.ts';
+import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { createDatabases, unitOfWork } from '../../platform/db/index.ts';
+import { unitOfWork } from '../../platform/db/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, recordAdminAudit } from '../../services/platform/index.ts';
 import { parse } from '../parse.ts';
@@ -31,8 +31,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, () => undefined);
-  const databases = createDatabases({ url: db.url, poolSize: 2, applicationName: 'brigade-cli' });
+  const { db, databases, close } = await openCommandDatabases(config, 2);
   const pool = databases.poolFor('platform');
   const admin = { service: 'platform', actor: { kind: 'admin' as const, id: 'cli' } };
   const audit = (route: string, target: Record<string, unknown>) => (tx: Parameters<typeof recordAdminAudit>[0]) =>
@@ -64,8 +63,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     await unitOfWork(pool, admin, audit('tenants move', { id: subject, to: redact(targetUrl) }));
     return 0;
   } finally {
-    await databases.close();
-    await db.embedded?.stop();
+    await close();
   }
 }
 
