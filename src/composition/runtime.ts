@@ -143,6 +143,10 @@ export async function createPlatform(
   });
   reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
   reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
+  if (config.databaseReplicaUrl !== null) {
+    // Accepted by the configuration, not used yet: say so rather than let an operator believe reads go to the replica.
+    app.log.warn('DATABASE_REPLICA_URL is set, but read-replica routing is not built yet: every read goes to the primary. Unset it to silence this');
+  }
   return {
     app,
     databases,
