@@ -95,25 +95,45 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
 
 /**
  * The signing secret: `BRIGADE_SECRET` when configured, else one generated once and kept in
- * `<home>/secret` (mode 0600), so tokens survive restarts.
+ * `<home>/secret` (mode 0600), so tokens survive restarts. The file appears whole or not at all
+ * (written aside, then linked into place), so a process starting beside another never reads half of
+ * it; one that is there but shorter than 32 characters is refused, as a short `BRIGADE_SECRET` is.
+ *
+ * @throws {BrigadeError} `SECRET_INVALID` for a short stored secret, `SECRET_UNAVAILABLE` when none can be written.
  */
 export async function loadOrCreateSecret(configured: string | null, home: string): Promise<string> {
   if (configured !== null) return configured;
   const file = path.join(home, 'secret');
-  try {
-    const existing = (await fs.readFile(file, 'utf8')).trim();
-    if (existing.length >= 32) return existing;
-  } catch {
-    // not there yet
-  }
-  await fs.mkdir(home, { recursive: true });
+  const stored = await readSecret(file);
+  if (stored !== null) return stored;
   const secret = randomBytes(48).toString('base64url');
+  const aside = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`;
   try {
-    await fs.writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await fs.mkdir(home, { recursive: true });
+    await fs.writeFile(aside, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+    await fs.link(aside, file);
     return secret;
   } catch (error) {
-    // Another process created it first: use theirs.
-    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await fs.readFile(file, 'utf8')).trim();
+    // Another process linked its secret first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return (await readSecret(file)) ?? secret;
     throw new BrigadeError('SECRET_UNAVAILABLE', 500, `Cannot write the token secret to ${file}; set BRIGADE_SECRET or make ${home} writable`, { cause: error });
+  } finally {
+    await fs.rm(aside, { force: true }).catch(() => undefined);
   }
+}
+
+/** The secret stored in `file`, or null when there is none. */
+async function readSecret(file: string): Promise<string | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new BrigadeError('SECRET_UNAVAILABLE', 500, `Cannot read the token secret in ${file}; set BRIGADE_SECRET or make it readable`, { cause: error });
+  }
+  const secret = text.trim();
+  if (secret.length < 32) {
+    throw new BrigadeError('SECRET_INVALID', 500, `The token secret in ${file} has ${secret.length} characters, fewer than 32: delete the file (a new one is generated; tokens signed with the old one stop working) or set BRIGADE_SECRET`);
+  }
+  return secret;
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { SignJWT } from 'jose';
 import { createTokenService, loadOrCreateSecret, TokenError } from '../../../src/platform/auth/index.ts';
-import { ValidationError } from '../../../src/platform/errors/index.ts';
+import { BrigadeError, ValidationError } from '../../../src/platform/errors/index.ts';
 
 const secret = 'a-secret-of-at-least-thirty-two-characters!';
 const tokens = createTokenService(secret);
@@ -41,6 +41,29 @@ test('claims are validated when signing', async () => {
   await assert.rejects(tokens.sign({ role: 'staff' }), ValidationError);
   await assert.rejects(tokens.sign({ role: 'customer', restaurantId: randomUUID() }), ValidationError);
   await assert.rejects(tokens.sign({ role: 'courier', subject: 'not-a-uuid' }), ValidationError);
+});
+
+test('a stored secret shorter than 32 characters is refused with what to do, not used', async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-secret-'));
+  try {
+    for (const text of ['', 'short\n']) {
+      await fs.writeFile(path.join(home, 'secret'), text);
+      await assert.rejects(loadOrCreateSecret(null, home), (e: unknown) => e instanceof BrigadeError && e.code === 'SECRET_INVALID' && /delete the file .* or set BRIGADE_SECRET/.test(e.message));
+    }
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
+});
+
+test('processes starting together agree on one secret, and leave no file but it', async () => {
+  const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-secret-'));
+  try {
+    const secrets = await Promise.all(Array.from({ length: 8 }, () => loadOrCreateSecret(null, home)));
+    assert.equal(new Set(secrets).size, 1);
+    assert.deepEqual(await fs.readdir(home), ['secret']);
+  } finally {
+    await fs.rm(home, { recursive: true, force: true });
+  }
 });
 
 test('the secret is generated once and reused; BRIGADE_SECRET wins', async () => {
