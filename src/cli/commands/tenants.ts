@@ -28,6 +28,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
+  if (action === 'add') {
+    // The limits of POST /v1/restaurants and of the tables, checked before any database is opened.
+    if (subject!.length > 200) throw new UsageError('NAME must be 1 to 200 characters', usage);
+    if ((values.city as string).length < 1 || (values.city as string).length > 100) throw new UsageError('--city must be 1 to 100 characters', usage);
+    if (values.currency !== undefined && !/^[A-Z]{3}$/.test(values.currency as string)) throw new UsageError(`--currency must be three capital letters (ISO 4217, e.g. EUR), got ${JSON.stringify(values.currency)}`, usage);
+  }
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { CommitStatementsFn, Databases, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
-import { ValidationError } from '../errors/index.ts';
+import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
 
@@ -61,7 +61,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
         const e = error as { code?: string; detail?: string };
         if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;
         // The detail is a connection string: never put it in an error message.
-        if (hop >= MAX_HOPS) throw new Error(`Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`);
+        if (hop >= MAX_HOPS) throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`, { details: { tenantId } });
         placements.set(tenantId, e.detail);
       }
     }
