@@ -1,6 +1,6 @@
 import type { Config } from '../platform/config/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
-import { createPlatform, type DatabaseHandle } from '../composition/runtime.ts';
+import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
@@ -24,7 +24,7 @@ export interface RunOptions {
  * process started it. A worker that crashes shuts the process down (exit 1) so a supervisor restarts it.
  */
 export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
-  const platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
+  let platform: Platform | undefined;
   const stopWorkers = new AbortController();
   // Every worker listens for the stop (a dozen in `brigade start`): not a leak, so no warning.
   setMaxListeners(0, stopWorkers.signal);
@@ -32,6 +32,10 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   let crashed: (() => void) | undefined;
   const crash = new Promise<void>((resolve) => (crashed = resolve));
   try {
+    // Inside the try: a platform that fails to start (NATS unreachable, say) still stops what was
+    // started for it (a side server, the embedded database).
+    platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
+    const { deps } = platform;
     if (options.http) {
       const address = await platform.app.listen({ host: config.host, port: config.port });
       io.out(`Brigade is up${db.embedded !== null ? ` (embedded PostgreSQL on port ${db.embedded.port})` : ''}:`);
@@ -45,7 +49,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>
       w
-        .run(platform.deps, stopWorkers.signal)
+        .run(deps, stopWorkers.signal)
         .catch((error: unknown) => {
           io.err(`worker ${w.service}/${w.name} crashed: ${error instanceof Error ? error.message : String(error)}; shutting down`);
           exitCode = 1;
@@ -67,7 +71,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   } finally {
     stopWorkers.abort();
     await options.beforeClose?.();
-    await platform.close();
+    await platform?.close();
     await db.embedded?.stop();
   }
   io.out('Stopped cleanly.');

@@ -90,75 +90,85 @@ export async function createPlatform(
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
   const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize, commitsInFlight: config.commitsInFlight });
-  registerPoolMetrics(metrics, databases);
-  const targets = await Promise.all(
-    migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
-  );
-  const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
-  // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
-  // once the app's logger exists, and written to stderr before that.
-  let reportAfterCommit: (error: unknown) => void = (error) => process.emitWarning(`after-commit hook failed: ${error instanceof Error ? error.message : String(error)}`);
-  const router = createTenantRouter({ databases, onAfterCommitError: (error) => reportAfterCommit(error) });
   const caches: Cache[] = [];
-  // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
-  let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
-  // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
-  const busPool = databases.poolFor('platform');
-  const transport = await createTransport(config, busPool);
-  registerDeadLetterMetrics(metrics, busPool);
-  const deps: ServiceDeps = {
-    config,
-    databases,
-    unitOfWork: router.unitOfWork,
-    commitStatements: router.commitStatements,
-    tokens,
-    metrics,
-    transport,
-    createCache: (namespace) => {
-      if (config.cacheTtlSeconds === 0) return null;
-      const cache = createCache({
-        namespace,
-        redis: config.redisUrl,
-        ttlSeconds: config.cacheTtlSeconds,
-        registry: metrics,
-        onError: (error, context) => reportCacheTrouble(error, context),
-      });
-      caches.push(cache);
-      return cache;
-    },
-  };
-  const app = await buildApp({
-    bodyLimit: config.bodyLimit,
-    logger: options.logger,
-    metrics,
-    readiness: () => readiness(databases, targets),
-    services: options.services ?? SERVICES,
-    serviceDeps: deps,
-    tokens,
-    deadLetters: { pool: busPool, transport },
-    // The development login mints tokens without a secret: only on the embedded database.
-    pages: { devLogin: options.embedded === true, mintToken: (request) => tokens.sign(request) },
-    // The admin audit trail is the platform service's table, written in its own transaction.
-    audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
-  });
-  reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
-  reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
-  if (config.databaseReplicaUrl !== null) {
-    // Accepted by the configuration, not used yet: say so rather than let an operator believe reads go to the replica.
-    app.log.warn('DATABASE_REPLICA_URL is set, but read-replica routing is not built yet: every read goes to the primary. Unset it to silence this');
+  let transport: Transport | undefined;
+  try {
+    registerPoolMetrics(metrics, databases);
+    const targets = await Promise.all(
+      migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
+    );
+    const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
+    // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
+    // once the app's logger exists, and written to stderr before that.
+    let reportAfterCommit: (error: unknown) => void = (error) => process.emitWarning(`after-commit hook failed: ${error instanceof Error ? error.message : String(error)}`);
+    const router = createTenantRouter({ databases, onAfterCommitError: (error) => reportAfterCommit(error) });
+    // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
+    let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
+    // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
+    const busPool = databases.poolFor('platform');
+    const bus = await createTransport(config, busPool);
+    transport = bus;
+    registerDeadLetterMetrics(metrics, busPool);
+    const deps: ServiceDeps = {
+      config,
+      databases,
+      unitOfWork: router.unitOfWork,
+      commitStatements: router.commitStatements,
+      tokens,
+      metrics,
+      transport: bus,
+      createCache: (namespace) => {
+        if (config.cacheTtlSeconds === 0) return null;
+        const cache = createCache({
+          namespace,
+          redis: config.redisUrl,
+          ttlSeconds: config.cacheTtlSeconds,
+          registry: metrics,
+          onError: (error, context) => reportCacheTrouble(error, context),
+        });
+        caches.push(cache);
+        return cache;
+      },
+    };
+    const app = await buildApp({
+      bodyLimit: config.bodyLimit,
+      logger: options.logger,
+      metrics,
+      readiness: () => readiness(databases, targets),
+      services: options.services ?? SERVICES,
+      serviceDeps: deps,
+      tokens,
+      deadLetters: { pool: busPool, transport: bus },
+      // The development login mints tokens without a secret: only on the embedded database.
+      pages: { devLogin: options.embedded === true, mintToken: (request) => tokens.sign(request) },
+      // The admin audit trail is the platform service's table, written in its own transaction.
+      audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
+    });
+    reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
+    reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
+    if (config.databaseReplicaUrl !== null) {
+      // Accepted by the configuration, not used yet: say so rather than let an operator believe reads go to the replica.
+      app.log.warn('DATABASE_REPLICA_URL is set, but read-replica routing is not built yet: every read goes to the primary. Unset it to silence this');
+    }
+    return {
+      app,
+      databases,
+      metrics,
+      deps,
+      close: async () => {
+        await app.close();
+        await Promise.all(caches.map((c) => c.close()));
+        await bus.close();
+        await databases.close();
+      },
+    };
+  } catch (error) {
+    // A step that failed (NATS unreachable, the secret unwritable) leaves nothing open behind it.
+    await Promise.all(caches.map((c) => c.close().catch(() => undefined)));
+    await transport?.close().catch(() => undefined);
+    await databases.close().catch(() => undefined);
+    throw error;
   }
-  return {
-    app,
-    databases,
-    metrics,
-    deps,
-    close: async () => {
-      await app.close();
-      await Promise.all(caches.map((c) => c.close()));
-      await transport.close();
-      await databases.close();
-    },
-  };
 }
 
 /**
