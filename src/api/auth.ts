@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, Role, TokenService } from '../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../platform/db/index.ts';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
@@ -7,6 +7,14 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the verified bearer token says the caller is; `null` without a token. */
     principal: Principal | null;
+  }
+  interface FastifyReply {
+    /**
+     * Audits an admin's request now, before the route takes its reply over (`reply.hijack()`, e.g. a
+     * Server-Sent Events stream): the hook that audits every other answer does not run for a hijacked
+     * reply. Does nothing for other callers, or when the app keeps no audit trail.
+     */
+    auditBeforeHijack(): Promise<void>;
   }
 }
 
@@ -54,22 +62,30 @@ export interface AdminAuditEntry {
 /**
  * Audits every request made with an admin token, whatever its outcome: a structured log line and a
  * call to `record` (the platform service writes it to its audit table) before the response is sent.
+ * A route that takes its reply over calls `reply.auditBeforeHijack()` first, as that step is skipped
+ * for it. Without `record` (an app with no audit trail) nothing is audited.
  */
-export function registerAdminAudit(app: FastifyInstance, record: (entry: AdminAuditEntry) => Promise<void>): void {
-  // onSend, not onResponse: the entry is written before the admin sees the answer.
-  app.addHook('onSend', async (request, reply, payload) => {
+export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminAuditEntry) => Promise<void>) | undefined): void {
+  const audit = async (request: FastifyRequest, status: number): Promise<void> => {
     const principal = request.principal;
-    if (principal?.role !== 'admin') return payload;
+    if (record === undefined || principal?.role !== 'admin') return;
     const entry: AdminAuditEntry = {
       actorId: principal.subject,
       method: request.method,
       route: request.routeOptions.url ?? request.url,
       target: { params: request.params ?? {}, query: request.query ?? {} },
-      status: reply.statusCode,
+      status,
       requestId: String(request.id),
     };
     request.log.info({ audit: entry }, 'admin request');
     await record(entry).catch((error: unknown) => request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry'));
+  };
+  // onSend, not onResponse: the entry is written before the admin sees the answer.
+  app.addHook('onSend', async (request, reply, payload) => {
+    await audit(request, reply.statusCode);
     return payload;
+  });
+  app.decorateReply('auditBeforeHijack', function (this: FastifyReply) {
+    return audit(this.request, 200);
   });
 }

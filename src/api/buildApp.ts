@@ -74,7 +74,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
   registerHttpMetrics(app, deps.metrics);
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
-  if (deps.audit !== undefined) registerAdminAudit(app, deps.audit);
+  registerAdminAudit(app, deps.audit);
 
   await app.register(swagger, {
     openapi: {

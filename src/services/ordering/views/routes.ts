@@ -190,6 +190,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
             : await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board));
         const events = await sharedListener();
 
+        await reply.auditBeforeHijack();
         reply.hijack();
         const raw = reply.raw;
         raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });

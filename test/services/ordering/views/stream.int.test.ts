@@ -95,4 +95,15 @@ describe('live-board stream (Server-Sent Events)', () => {
     assert.equal(refused.status, 404);
     await refused.text();
   });
+
+  test('an admin reading the stream is audited before the first byte (the stream takes its reply over, which skips the hook that audits other answers)', async () => {
+    const rid = randomUUID();
+    const admin = randomUUID();
+    const stream = await open(rid, await platform.deps.tokens.sign({ role: 'admin', subject: admin }));
+    assert.equal(stream.response.status, 200);
+    await stream.until((t) => t.includes(`: board ${rid}`));
+    const { rows } = await pool.query(`select method, route, status, target from platform.admin_audit where actor_id = $1`, [admin]);
+    await stream.close();
+    assert.deepEqual(rows.map((r) => [r.method, r.route, r.status, r.target.params.rid]), [['GET', '/v1/restaurants/:rid/board/stream', 200, rid]]);
+  });
 });
