@@ -48,12 +48,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     }
     if (error instanceof BrigadeError) {
       io.err(`brigade ${name}: ${error.message}`);
-      if (error.cause !== undefined && env.LOG_LEVEL === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
+      if (error.cause !== undefined && env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
       return 1;
     }
     const e = error as Error & { code?: string };
     io.err(`brigade ${name}: ${e.message ?? String(error)}${e.code === 'ECONNREFUSED' ? '\nIs PostgreSQL running at DATABASE_URL? Unset DATABASE_URL to use the embedded one.' : ''}`);
-    if (env.LOG_LEVEL === 'debug') io.err(String(e.stack));
+    if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String(e.stack));
     else io.err('Set LOG_LEVEL=debug for the stack trace.');
     return 1;
   }

@@ -17,7 +17,7 @@ PROVIDER_DATABASE_URL (else Brigade's database, embedded when DATABASE_URL is un
 Faults (flags win over PROVIDER_LATENCY_MS, PROVIDER_ERROR_RATE, PROVIDER_TIMEOUT_RATE, PROVIDER_HANG_MS,
 PROVIDER_DECLINE_CARD): latency before each request; a share of requests answered 503; a share that
 take effect but whose answer is held for --hang-ms (a timeout); a card that is always declined
-(default 4000000000000002). Listens on --port, else PORT, else 3100. Stops cleanly on SIGINT or SIGTERM.`;
+(default 4000000000000002). Listens on --port, else PROVIDER_PORT, else PORT, else 3001 (where the payments saga calls by default). Stops cleanly on SIGINT or SIGTERM.`;
 
 /** `brigade payment-provider`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {

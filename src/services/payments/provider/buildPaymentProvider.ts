@@ -40,7 +40,7 @@ const KEY = /^[\x21-\x7e]{1,255}$/;
  * @example
  * await ensureProviderSchema(pool);
  * const app = await buildPaymentProvider({ pool, faults: { ...NO_FAULTS, errorRate: 0.1 } });
- * await app.listen({ port: 3100 });
+ * await app.listen({ port: 3001 });
  */
 export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<FastifyInstance> {
   const faults = (): ProviderFaults => (typeof deps.faults === 'function' ? deps.faults() : (deps.faults ?? NO_FAULTS));

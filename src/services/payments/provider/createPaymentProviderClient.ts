@@ -7,7 +7,7 @@ import type { Charge, LedgerEntry, Payout, Refund } from './resources.ts';
 
 /** Options of {@link createPaymentProviderClient}. */
 export interface PaymentProviderClientOptions {
-  /** The provider's base URL, e.g. `http://127.0.0.1:3100`. */
+  /** The provider's base URL, e.g. `http://127.0.0.1:3001`. */
   readonly baseUrl: string;
   /** How long one request may take before it fails with {@link PaymentProviderTimeoutError}. */
   readonly timeoutMs: number;
@@ -34,7 +34,7 @@ export interface PaymentProviderClient {
  * the caller (a saga step) does, with the same key.
  *
  * @example
- * const provider = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:3100', timeoutMs: 2000 });
+ * const provider = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:3001', timeoutMs: 2000 });
  * const charge = await provider.charge({ amount: 1250, currency: 'EUR', card, reference: orderId }, `${sagaId}:charge`);
  */
 export function createPaymentProviderClient(options: PaymentProviderClientOptions): PaymentProviderClient {

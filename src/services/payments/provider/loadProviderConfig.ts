@@ -2,6 +2,13 @@ import { ValidationError } from '../../../platform/errors/index.ts';
 import { NO_FAULTS, type ProviderFaults } from './faults.ts';
 
 /** The provider's own small configuration. */
+/**
+ * Where a provider started on its own listens when nothing says otherwise: where the payments saga
+ * calls when nothing says otherwise (`PROVIDER_PORT`'s default in `loadConfig`, the default `PORT`
+ * 3000 + 1), so that `brigade worker` and `brigade payment-provider` find each other with no settings.
+ */
+const DEFAULT_PROVIDER_PORT = 3001;
+
 export interface ProviderConfig {
   /** Port to listen on (0 picks a free one). */
   readonly port: number;
@@ -25,7 +32,7 @@ export interface ProviderFlags {
 
 /**
  * Reads the provider's configuration from flags first, then the given environment record (never
- * `process.env` itself): `PROVIDER_PORT`, else `PORT` (default 3100), `HOST`, `PROVIDER_DATABASE_URL`, `PROVIDER_LATENCY_MS`, `PROVIDER_ERROR_RATE`,
+ * `process.env` itself): `PROVIDER_PORT`, else `PORT` (default 3001), `HOST`, `PROVIDER_DATABASE_URL`, `PROVIDER_LATENCY_MS`, `PROVIDER_ERROR_RATE`,
  * `PROVIDER_TIMEOUT_RATE`, `PROVIDER_HANG_MS`, `PROVIDER_DECLINE_CARD` (`none` for no such card).
  *
  * @throws {@link ValidationError} naming the first invalid value.
@@ -59,7 +66,7 @@ export function loadProviderConfig(env: Readonly<Record<string, string | undefin
   }
   return Object.freeze({
     // PROVIDER_PORT first, so `brigade start` (where PORT is Brigade's own) can place the provider beside it.
-    port: env.PROVIDER_PORT?.trim() ? int('port', 'PROVIDER_PORT', 3100, 65535) : int('port', 'PORT', 3100, 65535),
+    port: env.PROVIDER_PORT?.trim() ? int('port', 'PROVIDER_PORT', DEFAULT_PROVIDER_PORT, 65535) : int('port', 'PORT', DEFAULT_PROVIDER_PORT, 65535),
     host: pick('host', 'HOST') ?? '127.0.0.1',
     databaseUrl: databaseUrl ?? null,
     faults: Object.freeze({

@@ -16,7 +16,7 @@ export interface StartPaymentProviderOptions {
 
 /** A listening provider. */
 export interface RunningPaymentProvider {
-  /** Base URL, e.g. `http://127.0.0.1:3100`. */
+  /** Base URL, e.g. `http://127.0.0.1:3001`. */
   readonly url: string;
   /** Stops accepting requests and waits for in-flight ones (held answers are cut short). Does not end the pool. */
   close(): Promise<void>;
