@@ -8,7 +8,7 @@ import { deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { createNatsTransport, ensureBusSchema, InvalidMessageError, type Transport } from '../../../src/platform/messaging/index.ts';
-import { UnavailableError } from '../../../src/platform/errors/index.ts';
+import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
@@ -84,6 +84,28 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
     } finally {
       await own.close();
       await deleteTestStream(first);
+    }
+  });
+
+  test('a subscription whose pattern changes: the consumer filter follows, or (on a server that cannot change it) a typed refusal and an unchanged registry', async () => {
+    const t = token();
+    await transport!.ensureSubscription({ subscription: t, pattern: `${prefix}.${t}.a` });
+    const registered = async () => (await pool.query<{ pattern: string }>('select pattern from brigade_bus.subscriptions where name = $1', [t])).rows[0]?.pattern;
+    const nc = await connect({ servers: testEnv.natsUrl });
+    try {
+      const filter = async () => (await (await jetstreamManager(nc)).consumers.info(stream, t)).config.filter_subject;
+      const changed = await transport!.ensureSubscription({ subscription: t, pattern: `${prefix}.${t}.b` }).then(
+        () => true,
+        (e: unknown) => {
+          assert.ok(e instanceof BrigadeError && e.code === 'SUBSCRIPTION_PATTERN_FIXED', String(e));
+          assert.match(e.message, /use a new subscription name, or delete the consumer/);
+          return false;
+        },
+      );
+      const expected = changed ? `${prefix}.${t}.b` : `${prefix}.${t}.a`;
+      assert.deepEqual([await filter(), await registered()], [expected, expected], 'the consumer and the registry agree');
+    } finally {
+      await nc.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
 import { connect, createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import { UnavailableError } from '../../errors/index.ts';
+import { BrigadeError, UnavailableError } from '../../errors/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError } from '../describeError.ts';
@@ -297,12 +297,26 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         max_deliver: -1,
         max_ack_pending: 10_000,
       };
+      let existing: string | undefined;
       try {
-        await jsm.consumers.info(stream, spec.subscription);
-        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending });
+        existing = (await jsm.consumers.info(stream, spec.subscription)).config.filter_subject ?? '';
       } catch (error) {
         if (!isNamed(error, 'ConsumerNotFoundError')) throw error;
-        await jsm.consumers.add(stream, config);
+      }
+      if (existing === undefined) await jsm.consumers.add(stream, config);
+      else {
+        // A changed pattern must reach the consumer too: the registry below is what claim-checks and
+        // the PostgreSQL transport go by. nats-server before 2.10 cannot change a consumer's filter.
+        const update = existing === spec.pattern ? {} : { filter_subject: spec.pattern };
+        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, ...update }).catch((cause: unknown) => {
+          if (existing === spec.pattern) throw cause;
+          throw new BrigadeError(
+            'SUBSCRIPTION_PATTERN_FIXED',
+            409,
+            `Subscription ${spec.subscription} takes ${existing} on JetStream, and this server cannot change it to ${spec.pattern} (${cause instanceof Error ? cause.message : String(cause)}): use a new subscription name, or delete the consumer (nats consumer rm ${stream} ${spec.subscription}) once it has no backlog`,
+            { details: { subscription: spec.subscription, pattern: spec.pattern, current: existing }, cause },
+          );
+        });
       }
       await pool.query(
         `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
