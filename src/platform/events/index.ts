@@ -8,7 +8,7 @@ export { eventStoreMigrationsSql, mergedAppendSchemaSql } from './mergedAppendSc
 export { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
 export { createUpcasters } from './createUpcasters.ts';
 export type { Upcaster, Upcasters } from './createUpcasters.ts';
-export type { AppendOptions, AppendResult, PreparedAppend } from './prepareAppend.ts';
+export type { AppendOptions, AppendResult } from './prepareAppend.ts';
 export type { AppendAndCommitOptions } from './appendAndCommit.ts';
 export type { ReadStreamOptions, StreamRead } from './readStream.ts';
 export type { ReadAllOptions, AllRead } from './readAll.ts';

@@ -1,6 +1,7 @@
 import type { Tx } from '../db/index.ts';
 import type { FoldRead, GlobalPosition } from '../events/index.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
+import { ProjectionCheckpointMissingError } from './errors.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
 import { readSharedPage } from './sharedTail.ts';
@@ -48,7 +49,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
     [projection.name],
   );
   const row = rows[0];
-  if (row === undefined) throw new Error(`projection ${projection.name} has no checkpoint row`);
+  if (row === undefined) throw new ProjectionCheckpointMissingError(projection.name);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
   const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target);
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };

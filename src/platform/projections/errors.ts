@@ -16,10 +16,10 @@ export class RebuildFallingBehindError extends BrigadeError {
   }
 }
 
-/** 404: no projection of that name. */
-export class UnknownProjectionError extends BrigadeError {
-  constructor(name: string, known: readonly string[]) {
-    super('PROJECTION_UNKNOWN', 404, `No projection named ${JSON.stringify(name)}; known: ${known.join(', ')}`, { details: { projection: name } });
+/** 500: a projection's batch ran before its checkpoint row was made. */
+export class ProjectionCheckpointMissingError extends BrigadeError {
+  constructor(name: string) {
+    super('PROJECTION_CHECKPOINT_MISSING', 500, `Projection ${name} has no checkpoint row: call ensureCheckpoint(tx, projection) once before its first batch (runProjection does)`, { details: { projection: name } });
   }
 }
 

@@ -12,7 +12,6 @@ export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLi
 export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';
 export { foldOrder } from './domain/foldOrder.ts';
-export { formatPosition, parsePosition } from './orderView.ts';
 export { orderCommands } from './orderCommandsAdapter.ts';
 export { DISPATCH_ALERTS_SUBSCRIPTION, DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 export { orderAccess } from './orderAccessAdapter.ts';

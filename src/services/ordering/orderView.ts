@@ -1,21 +1,6 @@
 import type { GlobalPosition } from '../../platform/events/index.ts';
+import { formatPosition } from '../../platform/projections/index.ts';
 import type { OrderState } from './domain/orderState.ts';
-
-/**
- * A global position as it travels in responses: `"<transactionId>.<position>"` (both decimal). A read
- * model read with `?after=<position>` waits until it has applied that event (read-your-writes).
- * Ordered by the pair, so compare with {@link parsePosition}, never as strings.
- */
-export function formatPosition(position: GlobalPosition): string {
-  return `${position.transactionId}.${position.position}`;
-}
-
-/** The inverse of {@link formatPosition}; `null` when malformed. */
-export function parsePosition(text: string): GlobalPosition | null {
-  const match = /^(\d{1,20})\.(\d{1,20})$/.exec(text);
-  if (match === null) return null;
-  return { transactionId: BigInt(match[1]!), position: BigInt(match[2]!) };
-}
 
 /** The body of `GET /v1/orders/:id` and of every command's response. */
 export interface OrderView {

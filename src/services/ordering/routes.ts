@@ -14,7 +14,8 @@ import { loadOrder } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
 import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
-import { formatPosition, toOrderView } from './orderView.ts';
+import { formatPosition } from '../../platform/projections/index.ts';
+import { toOrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 

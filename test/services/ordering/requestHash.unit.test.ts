@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { formatPosition, parsePosition } from '../../../src/services/ordering/orderView.ts';
 import { canonicalJson, requestHash } from '../../../src/services/ordering/requestHash.ts';
 
 test('request hash: key order and spacing do not matter; any value, array order or extra field does', () => {
@@ -17,11 +16,4 @@ test('request hash: key order and spacing do not matter; any value, array order 
   ]) {
     assert.ok(!requestHash(a).equals(requestHash(other)), canonicalJson(other));
   }
-});
-
-test('positions round-trip as "<transactionId>.<position>" and malformed ones are refused', () => {
-  const p = { transactionId: 18446744073709551615n, position: 42n };
-  assert.equal(formatPosition(p), '18446744073709551615.42');
-  assert.deepEqual(parsePosition('18446744073709551615.42'), p);
-  for (const bad of ['', '1', '1.', '.1', '1.2.3', 'a.b', '-1.2']) assert.equal(parsePosition(bad), null, bad);
 });

@@ -48,15 +48,3 @@ export type OrderCommand =
 /** A command name, as in the URL (`POST /v1/orders/:id/<name>`); `raise-dispatch-alert` has none. */
 export type OrderCommandType = OrderCommand['type'];
 
-/** Every command name with an HTTP route. */
-export const ORDER_COMMAND_TYPES: readonly OrderCommandType[] = Object.freeze([
-  'place',
-  'accept',
-  'reject',
-  'mark-item-prepared',
-  'ready',
-  'assign-courier',
-  'cancel',
-  'pick-up',
-  'deliver',
-]);

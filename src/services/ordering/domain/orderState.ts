@@ -3,9 +3,6 @@ import type { CancelledBy, DispatchAlert, OrderLine } from './orderEvents.ts';
 /** Where an order is in its lifecycle; `none` before it is placed. */
 export type OrderStatus = 'none' | 'placed' | 'accepted' | 'ready' | 'picked_up' | 'delivered' | 'rejected' | 'cancelled';
 
-/** Every status, `none` first. */
-export const ORDER_STATUSES: readonly OrderStatus[] = Object.freeze(['none', 'placed', 'accepted', 'ready', 'picked_up', 'delivered', 'rejected', 'cancelled']);
-
 /** The order as its events fold it: the write model's state and the body of `GET /v1/orders/:id`. */
 export interface OrderState {
   readonly status: OrderStatus;

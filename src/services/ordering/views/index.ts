@@ -1,4 +1,4 @@
-export { createViewRoutes, viewRoutes } from './routes.ts';
+export { createViewRoutes } from './routes.ts';
 export type { ViewRoutesOptions } from './routes.ts';
 export { createViewWorkers, viewWorkers } from './workers.ts';
 export type { ViewWorker } from './workers.ts';

@@ -251,5 +251,3 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
   };
 }
 
-/** The view routes with the defaults: mount under `/v1` inside the ordering service's routes. */
-export const viewRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = createViewRoutes();
