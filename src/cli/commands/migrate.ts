@@ -1,4 +1,4 @@
-import { loadConfig } from '../../platform/config/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { MigrationDriftError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
@@ -64,6 +64,3 @@ function printStatus(rows: readonly MigrationStatusRow[], out: (line: string) =>
   out(`${rows.filter((r) => r.state === 'applied').length} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}`);
 }
 
-function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-}

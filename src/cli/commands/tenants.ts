@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationSets } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
-import { loadConfig } from '../../platform/config/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, recordAdminAudit } from '../../services/platform/index.ts';
@@ -73,6 +73,3 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
 }
 
-function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
-}

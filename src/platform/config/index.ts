@@ -1,2 +1,2 @@
-export { loadConfig, ConfigError, LOG_LEVELS, paymentProviderUrlOf } from './loadConfig.ts';
+export { loadConfig, ConfigError, LOG_LEVELS, paymentProviderUrlOf, redact } from './loadConfig.ts';
 export type { Config, ConfigIssue, LogLevel } from './loadConfig.ts';

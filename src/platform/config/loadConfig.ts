@@ -181,7 +181,12 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   return Object.freeze(config);
 }
 
-/** Hides a password in a URL before it is echoed back in an error message. */
-function redact(value: string): string {
+/**
+ * Hides a password in a URL before it is echoed back (an error message, a progress line).
+ *
+ * @example
+ * redact('postgres://app:hunter2@db/brigade') // 'postgres://app:***@db/brigade'
+ */
+export function redact(value: string): string {
   return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
+import { tableGrants } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
@@ -17,15 +18,8 @@ export async function createShadow(owner: pg.ClientBase, projection: Projection,
     await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
     await tx.query(`drop table if exists ${shadow}`);
     await tx.query(`create table ${shadow} (like ${qualifiedTable(projection)} including all)`);
-    const granted = await tx.query<{ grantee: string }>(
-      `select distinct case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee
-         from pg_class c, aclexplode(c.relacl) a
-        where c.oid = $1::regclass and a.grantee <> c.relowner`,
-      [shadow],
-    );
-    await tx.query(`revoke all on table ${shadow} from public`);
-    for (const { grantee } of granted.rows) {
-      if (grantee !== 'public') await tx.query(`revoke all on table ${shadow} from ${pg.escapeIdentifier(grantee.replace(/^"|"$/g, ''))}`);
-    }
+    const grantees = new Set((await tableGrants(tx, shadow)).map((g) => g.grantee));
+    grantees.add('public');
+    for (const grantee of grantees) await tx.query(`revoke all on table ${shadow} from ${grantee}`);
   });
 }

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
+import { tableGrants } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
@@ -21,12 +22,7 @@ export async function secureShadow(owner: pg.ClientBase, projection: Projection,
        from pg_policies where schemaname = $1 and tablename = $2 order by policyname`,
     [projection.schema, projection.table],
   );
-  const grants = await owner.query<{ grantee: string; privilege: string }>(
-    `select case when a.grantee = 0 then 'public' else a.grantee::regrole::text end as grantee, a.privilege_type as privilege
-       from pg_class c, aclexplode(c.relacl) a
-      where c.oid = $1::regclass and a.grantee <> c.relowner`,
-    [live],
-  );
+  const grants = await tableGrants(owner, live);
   const statements: string[] = [];
   if (flags.rows[0]?.rls === true) statements.push(`alter table ${shadow} enable row level security`);
   if (flags.rows[0]?.force === true) statements.push(`alter table ${shadow} force row level security`);
@@ -39,9 +35,9 @@ export async function secureShadow(owner: pg.ClientBase, projection: Projection,
         (p.check === null ? '' : ` with check (${p.check})`),
     );
   }
-  for (const g of grants.rows) {
+  for (const g of grants) {
     if (!/^[A-Z ]+$/.test(g.privilege)) continue;
-    statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee === 'public' ? 'public' : esc(g.grantee.replace(/^"|"$/g, ''))}`);
+    statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee}`);
   }
   await inTransaction(owner, { service: projection.service }, async (tx) => {
     await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits

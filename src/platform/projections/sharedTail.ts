@@ -1,15 +1,10 @@
 import type { Tx } from '../db/index.ts';
 import { readAllForFold, type AllRead, type EventStore, type FoldEvent, type FoldRead, type GlobalPosition, type RecordedEvent } from '../events/index.ts';
 import { comparePositions } from './position.ts';
+import type { Page } from './readAhead.ts';
 
 /** Events a tail keeps at most (the oldest go first). */
 const KEEP = 4096;
-
-/** A page of the global order, of whole envelopes or of fold events. */
-interface Page<E extends FoldEvent> {
-  readonly events: readonly E[];
-  readonly checkpoint: GlobalPosition;
-}
 
 /**
  * The recent end of one store's global order as this process has read it: events that are contiguous

@@ -68,6 +68,15 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     for (let i = 0; i < 30; i++) head = await order(i);
     let appended = 30;
     const phases = new Set<string>();
+    // A grantee whose name needs quoting, a '"' included: the swapped-in table must name it exactly.
+    const reader = `Board "Reader" ${randomUUID().slice(0, 8)}`;
+    await admin.query(`create role ${pg.escapeIdentifier(reader)}`);
+    // Roles outlive the test's database: this one goes whatever happens.
+    database.defer(async () => {
+      await admin.query(`drop owned by ${pg.escapeIdentifier(reader)}`);
+      await admin.query(`drop role ${pg.escapeIdentifier(reader)}`);
+    });
+    await admin.query(`grant select on ordering.board_view to ${pg.escapeIdentifier(reader)}`);
     await rebuildProjection(pool, board, {
       batchSize: 7,
       rowsInMemory: 5,
@@ -87,6 +96,7 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     assert.deepEqual(rows, await freshFold(admin, pool, board), 'the swapped-in view equals a fresh fold of all events');
     const grants = (await admin.query(`select grantee, privilege_type from information_schema.role_table_grants where table_schema = 'ordering' and table_name = 'board_view' order by 1, 2`)).rows;
     assert.ok(grants.some((g) => g.grantee === 'brigade_ordering' && g.privilege_type === 'SELECT'), 'the swapped-in table has the live grants');
+    assert.ok(grants.some((g) => g.grantee === reader && g.privilege_type === 'SELECT'), `the grant to ${reader} came over: ${JSON.stringify(grants)}`);
   });
 
   /** Appends an order's placement in a transaction that stays open until `release` resolves. */
