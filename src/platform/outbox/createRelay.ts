@@ -6,6 +6,7 @@ import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging
 import { checkpointHistory } from './checkpointHistory.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
 import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
+import { createWakeup } from '../runtime/createWakeup.ts';
 import { sleep as delay } from '../runtime/sleep.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
 import { outboxMetrics } from './outboxMetrics.ts';
@@ -161,7 +162,7 @@ export function createRelay(options: RelayOptions): Relay {
    * session fails. `released` aborts once the session is given up (after either).
    */
   const lead = async (client: pg.PoolClient, signal: AbortSignal, released: AbortSignal): Promise<void> => {
-    const wakeup = createSleeper(signal);
+    const wakeup = createWakeup(signal);
     client.on('notification', (n) => {
       if (n.channel === channel) wakeup.wake();
     });
@@ -314,19 +315,19 @@ export function createRelay(options: RelayOptions): Relay {
           // The broker refused: back off, then claim again from the first unmarked row.
           failures++;
           progress({ kind: 'error', error: failure });
-          await wakeup.sleep(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })));
+          await wakeup.wait(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })), { wakeable: false });
         } else failures = 0;
         // A partial batch means the outbox is drained up to now: let rows gather for one poll step
         // rather than claim and publish a handful per round trip. The step counts from the claim's
         // start: waiting a full step after the broker's acks made a cycle of a step plus the publish,
         // and every message waited for half of that on average.
-        if (rows.length < batchSize) await wakeup.sleep(Math.max(0, busyPollMs - (performance.now() - claimedAt)));
+        if (rows.length < batchSize) await wakeup.wait(Math.max(0, busyPollMs - (performance.now() - claimedAt)), { wakeable: false });
         continue;
       }
       // Empty. Keep polling for a while before sleeping, so steady traffic never makes producers notify.
       lingerSince ??= Date.now();
       if (!asleep && Date.now() - lingerSince < idleLingerMs) {
-        await wakeup.sleep(busyPollMs);
+        await wakeup.wait(busyPollMs, { wakeable: false });
         continue;
       }
       const horizon = await readOutboxHorizon(client, table, checkpoint);
@@ -338,7 +339,7 @@ export function createRelay(options: RelayOptions): Relay {
           await setSleeping(false);
           asleep = false;
         }
-        await wakeup.sleep(idleStep);
+        await wakeup.wait(idleStep, { wakeable: false });
         idleStep = Math.min(pollIntervalMs, idleStep * 2);
         continue;
       }
@@ -356,12 +357,12 @@ export function createRelay(options: RelayOptions): Relay {
         continue;
       }
       if (fence !== null && horizon.xmin < fence) {
-        await wakeup.sleep(idleStep, true);
+        await wakeup.wait(idleStep);
         idleStep = Math.min(pollIntervalMs, idleStep * 2);
         continue;
       }
       progress({ kind: 'sleeping' });
-      await wakeup.sleep(pollIntervalMs, true);
+      await wakeup.wait(pollIntervalMs);
       fence = null;
       idleStep = busyPollMs;
     }
@@ -430,40 +431,4 @@ export function createRelay(options: RelayOptions): Relay {
 function positive(value: number, field: string): number {
   if (!Number.isFinite(value) || value <= 0) throw new ValidationError(`${field} must be a positive number`, { field });
   return value;
-}
-
-/**
- * `sleep(ms, wakeable)`: resolves after `ms`, on abort, or — when `wakeable` — on `wake()`. A wake while
- * nobody sleeps wakeably is remembered, so a notification just before the relay lies down is not lost.
- */
-function createSleeper(signal: AbortSignal): { wake(): void; sleep(ms: number, wakeable?: boolean): Promise<void> } {
-  let pending = false;
-  let current: (() => void) | null = null;
-  return {
-    wake: () => {
-      if (current !== null) current();
-      else pending = true;
-    },
-    sleep: (ms, wakeable = false) => {
-      if (signal.aborted) return Promise.resolve();
-      if (wakeable && pending) {
-        pending = false;
-        return Promise.resolve();
-      }
-      return new Promise<void>((resolve) => {
-        const done = () => {
-          clearTimeout(timer);
-          signal.removeEventListener('abort', done);
-          if (current === done) current = null;
-          resolve();
-        };
-        const timer = setTimeout(done, ms);
-        signal.addEventListener('abort', done, { once: true });
-        if (wakeable) {
-          pending = false;
-          current = done;
-        }
-      });
-    },
-  };
 }

@@ -45,6 +45,8 @@ export interface ServiceModule {
 }
 
 export { sleep } from './sleep.ts';
+export { createWakeup, type Wakeup } from './createWakeup.ts';
+export { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
 export { takeTurns, type Turns } from './takeTurns.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';

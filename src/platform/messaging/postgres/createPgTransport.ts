@@ -6,7 +6,7 @@ import { runHandler } from '../runHandler.ts';
 import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
-import { createWakeup } from '../wakeup.ts';
+import { createWakeup } from '../../runtime/createWakeup.ts';
 import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
 import { createAckBatcher, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
