@@ -1,5 +1,5 @@
 import { runProjection, type RowProjection } from '../../../platform/projections/index.ts';
-import { takeTurns, type ServiceDeps } from '../../../platform/runtime/index.ts';
+import { takeTurns, warnEveryMinute, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import { ORDER_VIEWS } from './projections.ts';
 
 /** A background worker as `ServiceModule.workers` takes it. */
@@ -11,8 +11,7 @@ export interface ViewWorker {
 /**
  * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
  * (see `runProjection`). The workers take turns for their batches (decision 0075): between them they
- * hold at most one core of the process's machine. Metrics go to `deps.metrics` when the process has a
- * registry.
+ * hold at most one core of the process's machine. Metrics go to `deps.metrics`.
  */
 export function createViewWorkers(projections: readonly RowProjection[] = ORDER_VIEWS.all): readonly ViewWorker[] {
   const turns = takeTurns();
@@ -20,16 +19,11 @@ export function createViewWorkers(projections: readonly RowProjection[] = ORDER_
     name: `projection-${projection.name}`,
     async run(deps: ServiceDeps, signal: AbortSignal) {
       const pool = deps.databases.poolFor(projection.service);
-      let lastReported = 0;
       const runner = runProjection(pool, projection, {
         turns,
-        ...(deps.metrics === undefined ? {} : { registry: deps.metrics }),
-        onError: (error) => {
-          // A failing batch is retried; say so at most once a minute rather than on every retry.
-          if (Date.now() - lastReported < 60_000) return;
-          lastReported = Date.now();
-          process.emitWarning(`projection ${projection.name}: ${error instanceof Error ? error.message : String(error)}; retrying`);
-        },
+        registry: deps.metrics,
+        // A failing batch is retried; said at most once a minute rather than on every retry.
+        onError: warnEveryMinute(`projection ${projection.name}`, 'the view lags until it succeeds: see brigade projections status'),
       });
       await runner.run(signal);
     },
