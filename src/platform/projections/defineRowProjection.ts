@@ -1,4 +1,5 @@
 import type { Tx } from '../db/index.ts';
+import { ValidationError } from '../errors/index.ts';
 import type { FoldEvent } from '../events/index.ts';
 import { defineProjection, type ProjectionOptions } from './defineProjection.ts';
 import { copyRows } from './copyRows.ts';
@@ -13,14 +14,17 @@ export type RowState = Record<string, unknown>;
 /** Options of {@link defineRowProjection}. */
 export interface RowProjectionOptions extends Omit<ProjectionOptions, 'apply' | 'replay'> {
   /**
-   * Every column the projection writes with its SQL type, key columns and `last_transaction_id` /
-   * `last_position` excluded from neither: e.g. `{ tenant_id: 'uuid', order_id: 'uuid', status: 'text', … }`.
-   * `last_transaction_id xid8` and `last_position bigint` are added by the helper.
+   * Every column the projection writes with its SQL type, the key columns included, e.g.
+   * `{ tenant_id: 'uuid', order_id: 'uuid', status: 'text', … }`. Leave out `last_transaction_id` and
+   * `last_position`: the helper adds them (xid8, bigint).
    */
   readonly columns: Readonly<Record<string, string>>;
   /** The primary-key columns, e.g. `['tenant_id', 'order_id']`. */
   readonly key: readonly string[];
-  /** The key values (in `key` order) of the row an event shapes, or `null` when it shapes none. */
+  /**
+   * The key values (in `key` order) of the row an event shapes, or `null` when it shapes none. Each
+   * as PostgreSQL prints the column (lower-case uuids): rows read back are matched by that text.
+   */
   readonly keyOf: (event: FoldEvent) => readonly string[] | null;
   /**
    * The pure fold: the row after `event`, from the row before it (`null` when there is none yet), as a
@@ -40,7 +44,7 @@ export interface RowProjectionOptions extends Omit<ProjectionOptions, 'apply' | 
 
 /** A projection built from a pure per-row fold, plus that fold for tests and tools. */
 export interface RowProjection extends FoldProjection {
-  /** Folds `events` in memory from nothing: key (joined with `|`) → row. */
+  /** Folds `events` in memory from nothing: key (its values joined with NUL, which no text column holds) → row. */
   fold(events: readonly FoldEvent[]): Map<string, RowState>;
   replay(): ProjectionReplay;
 }
@@ -65,7 +69,8 @@ const POSITION_COLUMNS = { last_transaction_id: 'xid8', last_position: 'bigint' 
 export function defineRowProjection(options: RowProjectionOptions): RowProjection {
   const columns = rowColumns({ ...options.columns, ...POSITION_COLUMNS }, options.key);
   const types = options.eventTypes === undefined ? undefined : new Set(options.eventTypes);
-  const keyString = (values: readonly string[]) => (values.length === 2 ? `${values[0]}|${values[1]}` : values.join('|'));
+  // Joined with NUL: PostgreSQL text never holds one, so two different keys never join the same.
+  const keyString = (values: readonly string[]) => (values.length === 2 ? `${values[0]}\u0000${values[1]}` : values.join('\u0000'));
   // Events come in runs of one transaction: its id is turned into text once per run, not per event.
   let lastTransactionId: bigint | undefined;
   let lastTransactionIdText = '';
@@ -128,7 +133,12 @@ export function defineRowProjection(options: RowProjectionOptions): RowProjectio
     }
     const lookups: Array<readonly string[]> = [];
     for (const event of missing.values()) if (event !== null) lookups.push(options.keyOf(event)!);
-    for (const row of await selectRows(tx, target, columns, lookups)) rows.set(keyString(options.key.map((k) => String(row[k]))), row);
+    for (const row of await selectRows(tx, target, columns, lookups)) {
+      const key = keyString(options.key.map((k) => String(row[k])));
+      // A row found under a key keyOf spells otherwise (an upper-case uuid) would be folded as new.
+      if (!missing.has(key)) throw new ValidationError(`keyOf of projection ${options.name} gave a key the database spells otherwise (it holds ${JSON.stringify(options.key.map((k) => String(row[k])))}): return each key column's text as PostgreSQL prints it, e.g. lower-case uuids`, { field: 'keyOf' });
+      rows.set(key, row);
+    }
   };
 
   const apply = async (tx: Tx, events: readonly FoldEvent[], target: string): Promise<readonly ViewRow[]> => {

@@ -3,6 +3,7 @@ import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { clientTx, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
+import { ValidationError } from '../../../src/platform/errors/index.ts';
 import { defineRowProjection, type RowState } from '../../../src/platform/projections/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
@@ -96,5 +97,24 @@ describe('defineRowProjection startsRow: a batch that starts a row does not look
     await client.query(`insert into public.tally_view values ('a', 40, '7', 1)`);
     await tally(opens).apply(tx, [event('a', 'Opened', 3), event('a', 'Bumped', 4)], 'public.tally_view');
     assert.deepEqual(await rows(), [{ k: 'a', n: 1, last_position: '4' }]);
+  });
+
+  test('a key that keyOf spells otherwise than the database (an upper-case uuid) is refused, not folded as a new row', async () => {
+    await client.query('create table public.uuid_view (k uuid primary key, n integer not null, last_transaction_id xid8 not null, last_position bigint not null)');
+    const id = '0198c3a0-aaaa-7000-8000-00000000000a';
+    const shouting = defineRowProjection({
+      name: 'shouting',
+      service: 'ordering',
+      schema: 'public',
+      table: 'uuid_view',
+      store: createEventStore({ schema: 'public' }),
+      columns: { k: 'uuid', n: 'integer' },
+      key: ['k'],
+      keyOf: (e) => [e.streamId.toUpperCase()],
+      evolve,
+    });
+    await shouting.apply(tx, [event(id, 'Opened', 3), event(id, 'Bumped', 4)], 'public.uuid_view');
+    await assert.rejects(shouting.apply(tx, [event(id, 'Bumped', 5)], 'public.uuid_view'), (e: unknown) => e instanceof ValidationError && /spells otherwise .* lower-case uuids/.test(e.message));
+    assert.deepEqual((await client.query('select n, last_position from public.uuid_view')).rows, [{ n: 1, last_position: '4' }], 'the stored row is untouched');
   });
 });
