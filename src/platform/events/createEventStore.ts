@@ -9,7 +9,11 @@ import { resolveStoreConfig, type EventStoreOptions } from './storeConfig.ts';
 import { subscribeToAll, type Subscription, type SubscriptionOptions } from './subscribeToAll.ts';
 import type { ExpectedVersion, NewEvent } from './types.ts';
 
-/** An event store bound to one schema. Every operation runs in the caller's transaction. */
+/**
+ * An event store bound to one schema. Reads and `append` run in the caller's transaction;
+ * `appendAndCommit` is a transaction of its own (sent through the `commit` function given), and
+ * `subscribe` polls on a pool.
+ */
 export interface EventStore {
   /** The schema it works on. */
   readonly schema: string;

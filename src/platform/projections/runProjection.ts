@@ -76,7 +76,8 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   const lockRetryMs = options.lockRetryMs ?? 1000;
   const wakeSpacingMs = options.wakeSpacingMs ?? 20;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize must be a positive integer', { field: 'batchSize' });
-  if (!(idleMs >= 0) || !(lockRetryMs > 0)) throw new ValidationError('idleMs and lockRetryMs must be positive', { field: 'idleMs' });
+  if (!(idleMs >= 0)) throw new ValidationError('idleMs must not be negative', { field: 'idleMs' });
+  if (!(lockRetryMs > 0)) throw new ValidationError('lockRetryMs must be positive', { field: 'lockRetryMs' });
   if (!(wakeSpacingMs >= 0)) throw new ValidationError('wakeSpacingMs must not be negative', { field: 'wakeSpacingMs' });
   const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
   const key = projectionKey(projection);
