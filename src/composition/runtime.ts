@@ -8,7 +8,7 @@ import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createTenantRouter } from '../platform/tenancy/index.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
-import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, type Transport } from '../platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
@@ -173,12 +173,13 @@ export async function createPlatform(
 
 /**
  * The message transport: NATS JetStream when `NATS_URL` is set (the platform creates the stream for
- * every service's subjects), else the PostgreSQL transport in the `brigade_bus` schema.
+ * every service's subjects), else the PostgreSQL transport in the `brigade_bus` schema; either way with
+ * the claim-check (payloads over 64 KiB stay in PostgreSQL and a reference rides the bus).
  */
 export async function createTransport(config: Config, pool: import('pg').Pool): Promise<Transport> {
-  return config.natsUrl === null
-    ? createPgTransport({ pool })
-    : createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
+  const transport =
+    config.natsUrl === null ? createPgTransport({ pool }) : await createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
+  return withClaimCheck(transport, { pool });
 }
 
 async function readiness(databases: Databases, targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>): Promise<Readiness> {

@@ -26,6 +26,11 @@ export interface ClaimCheckOptions {
  *
  * Subscriptions created after a publish hold no reference to it; they can resolve it only while
  * another reference keeps the payload.
+ *
+ * The wrapper keeps the PostgreSQL transport's `busPool`, so an outbox relay on the bus's own database
+ * still moves rows into the bus in one statement (decision 0057): those payloads stay in PostgreSQL,
+ * whatever their size, and are not claim-checked. Everything else that publishes (the relay to
+ * JetStream, `transport.publish`) is.
  */
 export function withClaimCheck(transport: Transport, options: ClaimCheckOptions): Transport {
   const { pool } = options;
@@ -69,6 +74,7 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
 
   return {
     kind: transport.kind,
+    ...(transport.busPool === undefined ? {} : { busPool: transport.busPool }),
     publish: async (messages) => transport.publish(await check(messages)),
     ensureSubscription: (spec) => transport.ensureSubscription(spec),
     subscribe: (opts: SubscribeOptions, handler: MessageHandler) =>
