@@ -51,7 +51,7 @@ import { adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase } from '.
 import { deleteStream } from '../jetstream.ts';
 import { createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
-import { createNatsTransport, createPgTransport } from '../../src/platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, withClaimCheck } from '../../src/platform/messaging/index.ts';
 import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { createRelay, outboxAppendSql } from '../../src/platform/outbox/index.ts';
 import { applyBatch, ensureCheckpoint, projectionStatus, runProjection } from '../../src/platform/projections/index.ts';
@@ -248,9 +248,13 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
         : createEventStore({ schema: 'ordering' });
   const tenants = Array.from({ length: CLIENTS }, () => randomUUID());
   const pool = databases.poolFor('ordering');
-  const transport = process.env.NATS_URL
-    ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
-    : createPgTransport({ pool });
+  // Wrapped as the platform wraps it (createTransport), so the relay runs the production path.
+  const transport = withClaimCheck(
+    process.env.NATS_URL
+      ? await createNatsTransport({ servers: process.env.NATS_URL, pool, subjects: ['ordering.>'], stream: `BENCH_ES_${process.pid}` })
+      : createPgTransport({ pool }),
+    { pool },
+  );
   return {
     name: `brigade ${mode}`,
     phase: async () => {

@@ -25,7 +25,7 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
 import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
-import { createNatsTransport, createPgTransport, type Transport } from '../../src/platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, withClaimCheck, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, type RelayEvent } from '../../src/platform/outbox/index.ts';
 import { chooseByName } from '../chooseByName.ts';
 import { deleteStream, measureCommitToHandler, peerSetups, prepareOutbox, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
@@ -49,7 +49,8 @@ const outboxWrite = (producers: pg.Pool) => async (n: number) => {
 const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process.env.BENCH_BUSY_POLL_MS ? Number(process.env.BENCH_BUSY_POLL_MS) : undefined): BenchSetup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
-  const transport: Transport = kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
+  // Wrapped as the platform wraps it (createTransport): the claim-check's check is on the production path.
+  const transport: Transport = withClaimCheck(kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool }), { pool });
   await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
   const c = new AbortController();
   const w = consume
