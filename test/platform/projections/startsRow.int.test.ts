@@ -4,7 +4,7 @@ import pg from 'pg';
 import { clientTx, type Tx } from '../../../src/platform/db/index.ts';
 import { createEventStore, type FoldEvent } from '../../../src/platform/events/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
-import { defineRowProjection, type RowState } from '../../../src/platform/projections/index.ts';
+import { defineRowProjection, type RowProjectionOptions, type RowState } from '../../../src/platform/projections/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
 /** An event of stream `stream` at position (7, `position`): `Opened` starts the row, `Bumped` counts. */
@@ -22,8 +22,8 @@ const event = (stream: string, type: 'Opened' | 'Bumped', position: number): Fol
 const evolve = (row: RowState | null, e: FoldEvent): RowState | undefined =>
   e.type === 'Opened' ? { k: e.streamId, n: 0 } : row === null ? undefined : { ...row, n: Number(row.n) + 1 };
 
-/** The tally projection over `public.tally_view`, with or without `startsRow`. */
-const tally = (startsRow?: (e: FoldEvent) => boolean) =>
+/** The tally projection over `public.tally_view`, with or without `startsRow`; `overrides` change the rest. */
+const tally = (startsRow?: (e: FoldEvent) => boolean, overrides: Partial<RowProjectionOptions> = {}) =>
   defineRowProjection({
     name: 'tally',
     service: 'ordering',
@@ -35,6 +35,7 @@ const tally = (startsRow?: (e: FoldEvent) => boolean) =>
     keyOf: (e) => [e.streamId],
     evolve,
     ...(startsRow === undefined ? {} : { startsRow }),
+    ...overrides,
   });
 const opens = (e: FoldEvent) => e.type === 'Opened';
 
@@ -102,17 +103,7 @@ describe('defineRowProjection startsRow: a batch that starts a row does not look
   test('a key that keyOf spells otherwise than the database (an upper-case uuid) is refused, not folded as a new row', async () => {
     await client.query('create table public.uuid_view (k uuid primary key, n integer not null, last_transaction_id xid8 not null, last_position bigint not null)');
     const id = '0198c3a0-aaaa-7000-8000-00000000000a';
-    const shouting = defineRowProjection({
-      name: 'shouting',
-      service: 'ordering',
-      schema: 'public',
-      table: 'uuid_view',
-      store: createEventStore({ schema: 'public' }),
-      columns: { k: 'uuid', n: 'integer' },
-      key: ['k'],
-      keyOf: (e) => [e.streamId.toUpperCase()],
-      evolve,
-    });
+    const shouting = tally(undefined, { name: 'shouting', table: 'uuid_view', columns: { k: 'uuid', n: 'integer' }, keyOf: (e) => [e.streamId.toUpperCase()] });
     await shouting.apply(tx, [event(id, 'Opened', 3), event(id, 'Bumped', 4)], 'public.uuid_view');
     await assert.rejects(shouting.apply(tx, [event(id, 'Bumped', 5)], 'public.uuid_view'), (e: unknown) => e instanceof ValidationError && /spells otherwise .* lower-case uuids/.test(e.message));
     assert.deepEqual((await client.query('select n, last_position from public.uuid_view')).rows, [{ n: 1, last_position: '4' }], 'the stored row is untouched');

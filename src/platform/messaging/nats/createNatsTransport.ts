@@ -134,7 +134,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     let timer: NodeJS.Timeout | undefined;
     const acked = new Promise<void>((resolve, reject) => {
       batches.set(id, { remaining: messages.length, subject: messages[0]!.m.subject, resolve, reject });
-      timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; the relay retries`)), PUBLISH_TIMEOUT_MS);
+      timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; publish again (the relay does so by itself; a redrive can be run again)`)), PUBLISH_TIMEOUT_MS);
     });
     try {
       for (const { m, msgId, redriveFor } of messages) publishOne(m, msgId, reply, redriveFor);
