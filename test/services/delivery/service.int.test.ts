@@ -125,6 +125,10 @@ describe('OrderReady → dispatch queue → courier assigned in ordering → del
       assert.equal(reread.json().version, version);
 
       assert.equal((await command(t as never, k.token, orderId, 'pick-up', version)).statusCode, 200);
+      // The same notice after pick-up (its acknowledgement lost, its lease run out) is done, not refused:
+      // a refusal made the dispatch drop the assignment and free a courier still carrying the order.
+      await ports.orders.assignCourier({ restaurantId: r.rid, orderId, courierId: k.id });
+      assert.equal((await availability(k.token)).json().status, 'busy');
       assert.equal((await command(t as never, k.token, orderId, 'deliver', version + 1)).statusCode, 200);
       await waitFor('OrderDelivered freed the courier', async () => (await availability(k.token)).json().status === 'available', DELIVERY_MS);
       assert.deepEqual(await queued(), [{ tenant_id: r.rid, city: 'Porto', state: 'delivered' }]);

@@ -189,6 +189,9 @@ describe('order decide: finer rules', () => {
   test('a courier never cancels; assigning the courier already assigned appends nothing; reassigning replaces', () => {
     assert.equal(code({ type: 'cancel', by: courier1, reason: '' }, stateAt('ready')), 'FORBIDDEN');
     assert.deepEqual(decide({ type: 'assign-courier', by: staff, courierId: courier1.id }, stateAt('ready')), []);
+    // In any status: delivery's notice sent again after the pick-up is done, not refused.
+    for (const status of ['picked_up', 'delivered'] as const) assert.deepEqual(decide({ type: 'assign-courier', by: system, courierId: courier1.id }, stateAt(status)), [], status);
+    assert.equal(code({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('picked_up')), 'ORDER_TRANSITION_FORBIDDEN', 'another courier still is refused');
     const reassigned = foldOrder(decide({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('ready')), stateAt('ready'));
     assert.equal(reassigned.courierId, courier2.id);
   });

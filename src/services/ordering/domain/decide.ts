@@ -46,6 +46,10 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): 
  */
 export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
   if (command.type !== 'place' && state.status === 'none') throw new NotFoundError('order');
+  // The courier already assigned, assigned again, is done in any status: delivery's notice sent again
+  // after the pick-up (its acknowledgement lost) must not be refused, or the dispatch drops the
+  // assignment and frees a courier who is still carrying the order.
+  if (command.type === 'assign-courier' && state.courierId === command.courierId) return [];
   if (!ALLOWED_FROM[command.type].includes(state.status)) throw forbidden(state, command.type);
   const orderId = state.orderId!;
   switch (command.type) {
@@ -98,7 +102,6 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     case 'ready':
       return [{ type: 'OrderReady', data: { orderId } }];
     case 'assign-courier':
-      if (state.courierId === command.courierId) return [];
       return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId } }];
     case 'raise-dispatch-alert': {
       if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service raises a dispatch alert');
