@@ -117,7 +117,10 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   const subscriber = options.broadcast
     ? redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, commandTimeout: undefined })
     : null;
-  if (subscriber === null) subscribed = true;
+  if (subscriber === null) {
+    subscribed = true;
+    checkReady(); // a shared client that is ready already emits no "ready" again
+  }
   subscriber?.on('error', (error: unknown) => report(error, { op: 'subscribe' }));
   subscriber?.on('message', (_channel: string, message: string) => {
     let parsed: { from?: unknown; keys?: unknown };

@@ -9,6 +9,7 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
+import { within } from '../../support/eventually.ts';
 import { createProbe, deferred, metricValue, patientRedis, priceOf, type Probe } from './probe.ts';
 
 const redisService = await requireService('redis');
@@ -297,6 +298,21 @@ describe('redis mode only', { skip: redisService.skip }, () => {
     await cache.close();
     assert.equal(await shared.ping(), 'PONG');
     await shared.quit();
+  });
+
+  test('without the broadcast, a cache on a shared client that is ready already is ready too', async () => {
+    const shared = patientRedis(testEnv.redisUrl);
+    await new Promise<void>((resolve) => shared.once('ready', () => resolve()));
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    namespaces.push(namespace);
+    const cache = createCache({ namespace, redis: shared, broadcast: false });
+    try {
+      // The client emits no "ready" again: ready() used to wait for one until close().
+      await within(cache.ready(), 10_000, 'the cache is ready');
+    } finally {
+      await cache.close();
+      await shared.quit();
+    }
   });
 
   test('the eviction broadcast reaches the other instances (remote evictions counted)', async () => {
