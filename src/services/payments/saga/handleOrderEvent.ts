@@ -3,6 +3,14 @@ import type { Message } from '../../../platform/messaging/index.ts';
 import { advanceSaga, SagaNotFoundError, startSaga, type SagaRegistry } from '../../../platform/sagas/index.ts';
 import { PAYMENT_SAGA, type PaymentSagaInput } from './paymentSaga.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
+import { BrigadeError } from '../../../platform/errors/index.ts';
+
+/** 409: an order event arrived before the order's saga was started by its `OrderPlaced`: delivered again later. */
+export class PaymentSagaNotStartedError extends BrigadeError {
+  constructor(orderId: string, type: string) {
+    super('PAYMENT_SAGA_NOT_STARTED', 409, `${type} of order ${orderId} arrived before its OrderPlaced started the payment: it is delivered again after a backoff`, { details: { orderId, type } });
+  }
+}
 
 const PREFIX = 'ordering.order.';
 
@@ -24,12 +32,19 @@ export type OrderEventOutcome = 'started' | 'advanced' | 'ignored';
  * message's tenant, service `payments`): `OrderPlaced` starts the saga (id = order id; a redelivery
  * changes nothing), the others advance it. Redeliveries are harmless without an inbox: the start is
  * idempotent by id and every handler ignores an event it has already acted on. An event of an order
- * that has no saga (placed before payments ran) is ignored.
+ * that has no saga is ignored (an order placed before payments ran), unless `waitForStart`: then it
+ * throws {@link PaymentSagaNotStartedError}, so that the transport delivers it again once its
+ * `OrderPlaced`, delayed by a retry or a competing worker, has started the saga.
  *
  * @example
  * await unitOfWork(pool, { service: 'payments', tenantId: message.headers.tenant, actor }, (tx) => handleOrderEvent(tx, sagas, message));
  */
-export async function handleOrderEvent(tx: Tx, registry: SagaRegistry, message: Pick<Message, 'subject' | 'headers' | 'payload'>): Promise<OrderEventOutcome> {
+export async function handleOrderEvent(
+  tx: Tx,
+  registry: SagaRegistry,
+  message: Pick<Message, 'subject' | 'headers' | 'payload'>,
+  options: { readonly waitForStart?: boolean } = {},
+): Promise<OrderEventOutcome> {
   if (!message.subject.startsWith(PREFIX)) return 'ignored';
   const type = message.subject.slice(PREFIX.length);
   const data = (message.payload ?? {}) as Record<string, unknown>;
@@ -52,7 +67,8 @@ export async function handleOrderEvent(tx: Tx, registry: SagaRegistry, message: 
     const result = await advanceSaga(tx, registry, orderId, { type: event, data }, { tenantId: message.headers.tenant });
     return result.applied ? 'advanced' : 'ignored';
   } catch (error) {
-    if (error instanceof SagaNotFoundError) return 'ignored';
-    throw error;
+    if (!(error instanceof SagaNotFoundError)) throw error;
+    if (options.waitForStart === true) throw new PaymentSagaNotStartedError(orderId, type);
+    return 'ignored';
   }
 }

@@ -1,6 +1,6 @@
 export { paymentSaga, payoutsOf, PAYMENT_SAGA } from './paymentSaga.ts';
 export type { PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
-export { handleOrderEvent } from './handleOrderEvent.ts';
+export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';
 export { PAYMENT_ORDER_EVENTS_SUBSCRIPTION, paymentOrderEventsHandler, runPaymentOrderEvents } from './runPaymentOrderEvents.ts';
 export type { OrderCancellation, PaymentMethods, PaymentSagaPorts } from './ports.ts';

@@ -10,11 +10,20 @@ export const PAYMENT_ORDER_EVENTS_SUBSCRIPTION = 'payments-saga';
 
 const SYSTEM: Actor = { kind: 'system', id: 'payments-saga' };
 
-/** The message handler: one transaction per message, in the message's tenant, as service `payments`. */
+/** Deliveries of one order event before it is given up (the transports' default). */
+const MAX_ATTEMPTS = 5;
+
+/**
+ * The message handler: one transaction per message, in the message's tenant, as service `payments`.
+ * An event whose order has no saga yet is retried (its `OrderPlaced` may come later: a retry or a
+ * competing worker reorders deliveries), and ignored on its last attempt, as for an order placed
+ * before payments ran.
+ */
 export function paymentOrderEventsHandler(env: { unitOfWork: UnitOfWorkFn; registry: SagaRegistry }): MessageHandler {
   return async (message) => {
     if (!isUuid(message.headers.tenant)) return;
-    await env.unitOfWork({ service: 'payments', tenantId: message.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, env.registry, message));
+    const waitForStart = message.attempt < MAX_ATTEMPTS;
+    await env.unitOfWork({ service: 'payments', tenantId: message.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, env.registry, message, { waitForStart }));
   };
 }
 
@@ -29,7 +38,7 @@ export async function runPaymentOrderEvents(
 ): Promise<void> {
   await env.transport.ensureSubscription({ subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' });
   const subscription = env.transport.subscribe(
-    { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
+    { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, signal, maxAttempts: MAX_ATTEMPTS, ...(options.onError === undefined ? {} : { onError: options.onError }) },
     paymentOrderEventsHandler(env),
   );
   await subscription.done;

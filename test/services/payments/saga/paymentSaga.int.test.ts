@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
-import type { MessageHeaders } from '../../../../src/platform/messaging/index.ts';
+import { newMessageId, type MessageHeaders } from '../../../../src/platform/messaging/index.ts';
 import { createDeadlineScheduler, createSagaRegistry, createSagaRunner, loadSaga, type SagaRegistry, type SagaRunner } from '../../../../src/platform/sagas/index.ts';
 import {
   buildPaymentProvider,
@@ -13,7 +13,7 @@ import {
   type LedgerEntry,
   type PaymentProviderClient,
 } from '../../../../src/services/payments/provider/index.ts';
-import { handleOrderEvent, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { handleOrderEvent, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../ordering/support.ts';
 
@@ -170,6 +170,22 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       ['refund', order.total, 'refund'],
     ]);
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
+  });
+
+  test('an order event that arrives before its OrderPlaced is delivered again, not dropped; on its last attempt it is ignored', async () => {
+    const handler = paymentOrderEventsHandler({ unitOfWork: t.platform.deps.unitOfWork, registry });
+    const orderId = newMessageId();
+    const accepted = {
+      id: newMessageId(),
+      subject: 'ordering.order.OrderAccepted',
+      key: orderId,
+      headers: { correlation: orderId, causation: '', tenant: r.rid, traceparent: '' },
+      payload: { orderId, etaMinutes: 10 },
+      attempt: 1,
+    };
+    await assert.rejects(handler(accepted), (e: unknown) => e instanceof PaymentSagaNotStartedError && e.code === 'PAYMENT_SAGA_NOT_STARTED');
+    await handler({ ...accepted, attempt: 5 }); // an order placed before payments ran: nothing to do
+    assert.equal(await saga(orderId), null);
   });
 
   test('no accept before the deadline: refund, then the order is cancelled', async () => {
