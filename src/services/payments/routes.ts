@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { authorize } from '../../api/index.ts';
-import { NotFoundError } from '../../platform/errors/index.ts';
+import { BrigadeError, NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { showSaga } from '../../platform/sagas/index.ts';
 import { PaymentViewSchema, toPaymentView } from './paymentView.ts';
@@ -40,7 +40,10 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           { service: 'payments', tenantId: restaurantId, actor: { kind: principal.role, id: principal.subject }, readOnly: true },
           (tx) => showSaga<PaymentSagaState>(tx, 'payments', id, { tenantId: restaurantId }),
         );
-        if (saga === null) throw new NotFoundError('payment of order', id);
+        // The order exists and the caller may read it: its payment starts once OrderPlaced reaches payments.
+        if (saga === null) {
+          throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} has not started yet (it starts once the order's placement reaches payments): retry in a few seconds`, { details: { orderId: id } });
+        }
         return toPaymentView(saga);
       },
     );

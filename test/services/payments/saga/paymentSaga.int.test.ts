@@ -154,6 +154,10 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
 
   test('a reject after the charge: refunded once, even when the reject is delivered twice', async () => {
     const order = await place();
+    // Before OrderPlaced reaches payments, the payment is not there yet: a 404 that says to retry.
+    const early = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
+    assert.deepEqual([early.statusCode, early.json().code], [404, 'PAYMENT_NOT_STARTED'], early.body);
+    assert.match(early.json().detail, /retry in a few seconds/);
     await sync(order.id);
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
     await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
