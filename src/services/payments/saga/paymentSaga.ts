@@ -119,11 +119,19 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       },
       refund: { action: refundAll },
       capture: { action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
+      // A payout of nothing is no payout (the provider refuses an amount of 0): a small order's fee and
+      // commission can take the restaurant's whole share, and a refused payout would refund a delivered order.
       payoutRestaurant: {
-        action: (ctx) => ports.provider.payout({ destination: `restaurant:${ctx.state.restaurantId}`, amount: payouts(ctx.state, options).restaurant, currency: ctx.state.currency }, ctx.idempotencyKey),
+        action: async (ctx) => {
+          const amount = payouts(ctx.state, options).restaurant;
+          return amount > 0 ? ports.provider.payout({ destination: `restaurant:${ctx.state.restaurantId}`, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
+        },
       },
       payoutCourier: {
-        action: (ctx) => ports.provider.payout({ destination: `courier:${ctx.state.courierId ?? ''}`, amount: payouts(ctx.state, options).courier, currency: ctx.state.currency }, ctx.idempotencyKey),
+        action: async (ctx) => {
+          const amount = payouts(ctx.state, options).courier;
+          return amount > 0 ? ports.provider.payout({ destination: `courier:${ctx.state.courierId ?? ''}`, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
+        },
       },
     },
     on: {

@@ -138,6 +138,32 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal((await ledger(order.id)).length, 4);
   });
 
+  test('a small order whose fee and commission take the whole restaurant share: delivered and completed, no payout of 0', async () => {
+    const c = await customer(t);
+    cards.set(c.id, GOOD_CARD);
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+    const order = placed.json() as { id: string; total: number; lines: Array<{ lineId: string }> };
+    assert.deepEqual(payoutsOf(order, { courierFee: 300, commissionRate: 0.15 }), { restaurant: 0, courier: 250 });
+    await sync(order.id);
+    await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
+    await step(r.staff, order.id, 'mark-item-prepared', { lineId: order.lines[0]!.lineId });
+    await step(r.staff, order.id, 'ready');
+    const k = await courier(t);
+    await step(r.staff, order.id, 'assign-courier', { courierId: k.id });
+    await sync(order.id);
+    await step(k.token, order.id, 'pick-up');
+    await step(k.token, order.id, 'deliver');
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', 250, 'charge'],
+      ['capture', 250, 'capture'],
+      ['payout', 250, 'payoutCourier'],
+    ], 'no refund of the delivered order, and no payout of 0');
+  });
+
   test('a declined card: the order is cancelled through ordering and nothing is charged', async () => {
     const order = await place(NO_FAULTS.declineCard as string);
     await sync(order.id);
