@@ -68,6 +68,9 @@ describe('menu', () => {
     ]);
     const sold = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } });
     assert.equal(sold.json().soldOut, true);
+    // A PATCH that would put minChoices above the stored maxChoices: the same 422 as on create, naming the field.
+    const narrowed = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/modifier-groups/${group.json().id}`, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 3 } });
+    assert.deepEqual([narrowed.statusCode, narrowed.json().code, narrowed.json().field, narrowed.json().detail], [422, 'INVALID_MENU_VALUE', 'minChoices', 'minChoices (3) exceeds maxChoices (1)'], narrowed.body);
   });
 
   test('optimistic concurrency: 428 without If-Match, 412 with the current item when stale', async () => {

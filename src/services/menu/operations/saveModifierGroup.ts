@@ -44,6 +44,12 @@ export async function updateModifierGroup(
   input: { name?: string; minChoices?: number; maxChoices?: number; modifiers?: readonly ModifierInput[] },
 ): Promise<Versioned> {
   const { modifiers, ...fields } = input;
+  if (input.minChoices !== undefined || input.maxChoices !== undefined) {
+    // The range is checked against the stored bound it keeps, before the UPDATE: the table's own check
+    // would otherwise answer first, with PostgreSQL's message and no field.
+    const current = (await readEntity(tx, 'modifier_group', tenantId, id)) as { minChoices: number; maxChoices: number } | null;
+    if (current !== null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
+  }
   const updated = await changeEntity(tx, 'modifier_group', tenantId, id, expectedVersion, { kind: 'update', set: fields });
   if (modifiers !== undefined) await replaceModifiers(tx, tenantId, id, modifiers);
   const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { minChoices: number; maxChoices: number; modifiers: unknown[] };
@@ -65,8 +71,12 @@ async function replaceModifiers(tx: Tx, tenantId: string, groupId: string, modif
   );
 }
 
-function checkChoices(min: number, max: number, count: number): void {
+function checkRange(min: number, max: number): void {
   if (min > max) throw new UnprocessableError('INVALID_MENU_VALUE', `minChoices (${min}) exceeds maxChoices (${max})`, { field: 'minChoices' });
+}
+
+function checkChoices(min: number, max: number, count: number): void {
+  checkRange(min, max);
   if (min > count) throw new UnprocessableError('INVALID_MENU_VALUE', `minChoices (${min}) exceeds the number of modifiers (${count})`, { field: 'minChoices' });
 }
 
