@@ -242,10 +242,21 @@ describe('dispatch by competing workers', () => {
     const pending = await admin.query(`select state, courier_id, notified_at, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(pending.rows, [{ state: 'assigned', courier_id: courier, notified_at: null, last_error: 'ordering unreachable' }]);
     assert.deepEqual(await dispatchOnce(env), { outcome: 'idle' }, 'the retry waits for its backoff');
+    // Each failed notice doubles the wait (random 1: the top of each jittered step, 1 s → 2 s → 4 s);
+    // read back a moment later, so each wait is just under its step.
+    const waits: number[] = [];
+    for (let i = 0; i < 2; i++) {
+      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+      assert.equal((await dispatchOnce(env, { random: () => 1 })).outcome, 'notify-failed');
+      const due = await admin.query(`select notify_attempts, extract(epoch from next_attempt_at - now()) * 1000 as wait_ms from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+      waits.push(Math.ceil(Number(due.rows[0].wait_ms) / 1000));
+      assert.equal(due.rows[0].notify_attempts, i + 2);
+    }
+    assert.deepEqual(waits, [2, 4], 'seconds until the next notice');
     port.failWith(null);
     await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     assert.deepEqual(await dispatchOnce(env), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
-    assert.deepEqual(port.calls.map((c) => c.courierId), [courier, courier]);
+    assert.deepEqual(port.calls.map((c) => c.courierId), [courier, courier, courier, courier]);
     assert.deepEqual(port.reassigned, []);
     const done = await admin.query(`select notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.equal(done.rows[0].notified, true);

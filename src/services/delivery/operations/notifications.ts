@@ -5,6 +5,7 @@ export interface PendingNotification {
   readonly tenantId: string;
   readonly orderId: string;
   readonly courierId: string;
+  /** Notices that failed so far (the backoff's retry number is one more). */
   readonly attempts: number;
 }
 
@@ -14,17 +15,17 @@ export interface PendingNotification {
  * {@link markNotified}. Competing workers skip a leased row. Run as the system actor.
  */
 export async function claimPendingNotification(tx: Tx, leaseMs: number): Promise<PendingNotification | null> {
-  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; attempts: number }>(
+  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; notify_attempts: number }>(
     `update delivery.dispatch_queue q set next_attempt_at = now() + make_interval(secs => $1::double precision / 1000)
       where (q.tenant_id, q.order_id) = (
         select tenant_id, order_id from delivery.dispatch_queue
          where state = 'assigned' and notified_at is null and next_attempt_at <= now()
          order by next_attempt_at limit 1 for update skip locked)
-      returning q.tenant_id, q.order_id, q.courier_id, q.attempts`,
+      returning q.tenant_id, q.order_id, q.courier_id, q.notify_attempts`,
     [leaseMs],
   );
   const row = rows[0];
-  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.attempts };
+  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts };
 }
 
 /** Records that ordering accepted the assignment (only if the order still has that courier). */
@@ -39,7 +40,8 @@ export async function markNotified(tx: Tx, input: { tenantId: string; orderId: s
 /** Ordering could not be told (a transient failure): retry the notification after `delayMs`. */
 export async function postponeNotification(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; delayMs: number; error: string }): Promise<void> {
   await tx.query(
-    `update delivery.dispatch_queue set next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), last_error = $5
+    `update delivery.dispatch_queue set next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), last_error = $5,
+            notify_attempts = notify_attempts + 1
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null`,
     [input.tenantId, input.orderId, input.courierId, input.delayMs, input.error.slice(0, 1000)],
   );
