@@ -1,5 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { ConcurrencyError, NotFoundError } from '../../platform/errors/index.ts';
+import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../platform/errors/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import type { OrderCommand } from './domain/orderCommands.ts';
 import { loadOrder } from './operations/loadOrder.ts';
@@ -33,12 +33,12 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
    * Runs the command `build(status)` gives on the order at its current version; `null` means the order
    * is already as wanted (nothing to append). Retries on a version conflict.
    */
-  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (status: OrderStatus) => OrderCommand | null): Promise<void> => {
+  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (status: OrderStatus, courierId: string | null) => OrderCommand | null): Promise<void> => {
     const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
     for (let attempt = 0; ; attempt++) {
       const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
       if (loaded === null) throw new NotFoundError('order', input.orderId);
-      const wanted = build(loaded.state.status);
+      const wanted = build(loaded.state.status, loaded.state.courierId);
       if (wanted === null) return;
       try {
         await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {}, loaded });
@@ -50,9 +50,20 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
   };
 
   return {
-    /** Assigns `courierId` (ordering's `assign-courier`); the same courier again appends nothing. */
+    /**
+     * Assigns `courierId` (ordering's `assign-courier`) to an order that has no courier; the same
+     * courier again appends nothing.
+     *
+     * @throws {UnprocessableError} 422 `ORDER_COURIER_TAKEN` when the order has another courier (staff
+     *   chose one meanwhile): the dispatch drops its assignment instead of overwriting theirs.
+     */
     assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> =>
-      command(input, () => ({ type: 'assign-courier', by, courierId: input.courierId })),
+      command(input, (status, courierId) => {
+        if (courierId !== null && courierId !== input.courierId) {
+          throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${input.orderId} already has courier ${courierId}; the assignment of ${input.courierId} is dropped`, { courierId });
+        }
+        return { type: 'assign-courier', by, courierId: input.courierId };
+      }),
     /**
      * Cancels the order (ordering's `cancel`, as a system actor: allowed while placed, accepted or
      * ready). An order already cancelled or rejected counts as done.

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { UnprocessableError } from '../../../src/platform/errors/index.ts';
+import { orderCommands } from '../../../src/services/ordering/index.ts';
+import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from './support.ts';
+
+describe("ordering's command adapter for other services", () => {
+  let t: TestPlatform;
+  let r: SeededRestaurant;
+  before(async () => {
+    t = await startTestPlatform();
+    r = await seedRestaurant(t, 'Adapter');
+  });
+  after(async () => {
+    await t.close();
+  });
+
+  test("dispatch's assignment never overwrites a courier staff chose meanwhile: ORDER_COURIER_TAKEN (422), and the order keeps staff's courier", async () => {
+    const c = await customer(t);
+    const [chosen, dispatched] = [await courier(t), await courier(t)];
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1', lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+    const orderId = placed.json().id as string;
+    assert.equal((await command(t, r.staff, orderId, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, orderId, 'assign-courier', 2, { courierId: chosen.id })).statusCode, 200);
+
+    const orders = orderCommands(t.platform.deps, 'delivery-dispatch');
+    await assert.rejects(orders.assignCourier({ restaurantId: r.rid, orderId, courierId: dispatched.id }), (e: unknown) => e instanceof UnprocessableError && e.code === 'ORDER_COURIER_TAKEN');
+    await orders.assignCourier({ restaurantId: r.rid, orderId, courierId: chosen.id }); // the same courier: nothing to do
+    const order = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
+    assert.deepEqual([order.json().courierId, order.json().version], [chosen.id, 3]);
+  });
+});
