@@ -6,7 +6,7 @@ import { loadOrder } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
 import type { DispatchAlert } from './domain/orderEvents.ts';
-import type { OrderStatus } from './domain/orderState.ts';
+import type { OrderState, OrderStatus } from './domain/orderState.ts';
 
 /** Statuses in which an order is over without delivery: a cancel finds nothing left to do. */
 const ENDED_UNDELIVERED: ReadonlySet<OrderStatus> = new Set(['cancelled', 'rejected']);
@@ -30,15 +30,15 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
   const by: Actor & { kind: 'system' } = { kind: 'system', id: actorId };
 
   /**
-   * Runs the command `build(status)` gives on the order at its current version; `null` means the order
+   * Runs the command `build(state)` gives on the order at its current version; `null` means the order
    * is already as wanted (nothing to append). Retries on a version conflict.
    */
-  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (status: OrderStatus, courierId: string | null) => OrderCommand | null): Promise<void> => {
+  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (state: OrderState) => OrderCommand | null): Promise<void> => {
     const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
     for (let attempt = 0; ; attempt++) {
       const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
       if (loaded === null) throw new NotFoundError('order', input.orderId);
-      const wanted = build(loaded.state.status, loaded.state.courierId);
+      const wanted = build(loaded.state);
       if (wanted === null) return;
       try {
         await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {}, loaded });
@@ -58,7 +58,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      *   chose one meanwhile): the dispatch drops its assignment instead of overwriting theirs.
      */
     assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> =>
-      command(input, (status, courierId) => {
+      command(input, ({ courierId }) => {
         if (courierId !== null && courierId !== input.courierId) {
           throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${input.orderId} already has courier ${courierId}; the assignment of ${input.courierId} is dropped`, { courierId });
         }
@@ -71,7 +71,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up or delivered.
      */
     cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void> =>
-      command(input, (status) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
+      command(input, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
     /**
      * Records delivery's alert that no courier was found (`raise-dispatch-alert`); the same alert again,
      * or one for an order that has a courier by now, appends nothing.

@@ -1,7 +1,6 @@
 import { ValidationError } from '../../../platform/errors/index.ts';
 import { NO_FAULTS, type ProviderFaults } from './faults.ts';
 
-/** The provider's own small configuration. */
 /**
  * Where a provider started on its own listens when nothing says otherwise: where the payments saga
  * calls when nothing says otherwise (`PROVIDER_PORT`'s default in `loadConfig`, the default `PORT`
@@ -9,6 +8,7 @@ import { NO_FAULTS, type ProviderFaults } from './faults.ts';
  */
 const DEFAULT_PROVIDER_PORT = 3001;
 
+/** The provider's own small configuration. */
 export interface ProviderConfig {
   /** Port to listen on (0 picks a free one). */
   readonly port: number;

@@ -64,6 +64,13 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  */
 export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions): SagaDefinition<State, PaymentSagaInput> {
   const payouts = payoutsOf;
+  /**
+   * Pays `amount` to `destination` under the step's key. A payout of nothing is no payout (the provider
+   * refuses an amount of 0): a small order's fee and commission can take the restaurant's whole share,
+   * and a refused payout would refund a delivered order.
+   */
+  const payOut = async (ctx: Ctx, destination: string, amount: number) =>
+    amount > 0 ? ports.provider.payout({ destination, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
   /** Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured ones), under its own derived key. */
   const refundAll = async (ctx: Ctx) => {
     const chargeId = ctx.state.chargeId;
@@ -119,20 +126,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       },
       refund: { action: refundAll },
       capture: { action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
-      // A payout of nothing is no payout (the provider refuses an amount of 0): a small order's fee and
-      // commission can take the restaurant's whole share, and a refused payout would refund a delivered order.
-      payoutRestaurant: {
-        action: async (ctx) => {
-          const amount = payouts(ctx.state, options).restaurant;
-          return amount > 0 ? ports.provider.payout({ destination: `restaurant:${ctx.state.restaurantId}`, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
-        },
-      },
-      payoutCourier: {
-        action: async (ctx) => {
-          const amount = payouts(ctx.state, options).courier;
-          return amount > 0 ? ports.provider.payout({ destination: `courier:${ctx.state.courierId ?? ''}`, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
-        },
-      },
+      payoutRestaurant: { action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
+      payoutCourier: { action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
       'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge).id }),
