@@ -70,6 +70,8 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   }
   const handler = definition.on[`${step}.failed`];
   const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handler(instance.state, { type: `${step}.failed`, data: input.error });
+  // Parked, the failed step stays at the head with its failed attempts: the work a person finds left.
+  if (decision.park !== undefined) return decide(definition, { ...base, pending: [...instance.pending], completed, attempts: instance.attempts + 1 }, decision);
   return decide(definition, { ...base, pending, completed, attempts }, decision);
 }
 
@@ -77,6 +79,9 @@ type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'compl
 
 function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>): SagaTransition<S> {
   const state = decision.state === undefined ? current.state : decision.state;
+  if (decision.park !== undefined) {
+    return { ...current, state, status: 'parked', error: decision.park, schedule: [], cancel: 'all' };
+  }
   if (decision.fail !== undefined) {
     // Compensate in reverse order every completed step that has a compensation.
     const undo = [...current.completed].reverse().filter((s) => definition.steps[s]?.compensate !== undefined).map((s) => `${UNDO}${s}`);

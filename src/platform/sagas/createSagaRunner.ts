@@ -21,7 +21,7 @@ export interface SagaRunnerOptions {
   readonly leaseMs?: number;
   /** Idle poll interval. Default 500 ms; a step made due in this process wakes an idle runner at once. */
   readonly pollMs?: number;
-  /** Attempts of a retryable failure before the step counts as failed. Default 5. */
+  /** Attempts of a retryable failure before the step counts as failed, for steps without their own `maxAttempts`. Default 5. */
   readonly maxAttempts?: number;
   /** Delay before attempt `n + 1` after `n` failures. Default 200 ms · 2^(n−1), at most 30 s. */
   readonly backoffMs?: (failures: number) => number;
@@ -81,7 +81,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
       }
       const e = outcome.error as { code?: unknown; message?: unknown; retryable?: unknown };
       const retryable = spec?.retryable !== undefined ? spec.retryable(outcome.error) : e?.retryable === true;
-      const retry = retryable && instance.attempts + 1 < maxAttempts;
+      const retry = retryable && instance.attempts + 1 < (spec?.maxAttempts ?? maxAttempts);
       const error = { code: typeof e?.code === 'string' ? e.code : 'STEP_FAILED', message: typeof e?.message === 'string' ? e.message : String(outcome.error) };
       await transitionSaga(tx, registry, instance.id, { kind: 'stepFailed', item, error, retry }, {
         tenantId: instance.tenantId,

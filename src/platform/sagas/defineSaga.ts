@@ -17,8 +17,11 @@ const STEP = /^[a-z][A-Za-z0-9_-]{0,99}$/;
  */
 export function defineSaga<S, I = unknown>(definition: SagaDefinition<S, I>): SagaDefinition<S, I> {
   if (!NAME.test(definition.name)) throw new SagaDefinitionError(`Saga name ${JSON.stringify(definition.name)} must match ${NAME.source}`);
-  for (const step of Object.keys(definition.steps)) {
+  for (const [step, spec] of Object.entries(definition.steps)) {
     if (!STEP.test(step)) throw new SagaDefinitionError(`Step name ${JSON.stringify(step)} of saga ${definition.name} must match ${STEP.source}`);
+    if (spec.maxAttempts !== undefined && !(Number.isSafeInteger(spec.maxAttempts) && spec.maxAttempts >= 1)) {
+      throw new SagaDefinitionError(`maxAttempts of step ${step} of saga ${definition.name} must be a whole number, 1 or more`);
+    }
   }
   return Object.freeze({ ...definition });
 }

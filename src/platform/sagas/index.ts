@@ -4,6 +4,7 @@ export type { SagaRegistry, SagaTable } from './createSagaRegistry.ts';
 export { sagaSchemaSql } from './sagaSchemaSql.ts';
 export { sagaLogSchemaSql } from './sagaLogSchemaSql.ts';
 export { sagaIdIndexSql } from './sagaIdIndexSql.ts';
+export { sagaParkedSql } from './sagaParkedSql.ts';
 export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
 export { showSaga } from './showSaga.ts';
 export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';

@@ -28,7 +28,7 @@ export interface SagaSummary {
 export interface ListSagasOptions {
   /**
    * Only the sagas that need attention: `failed` ones (a compensation failed for good: a person must
-   * act), and unfinished ones (running, compensating) that have not changed for longer than this.
+   * act), `parked` ones (a handler parked the saga for a person instead of compensating), and unfinished ones (running, compensating) that have not changed for longer than this.
    */
   readonly stuckAfterMs?: number;
   /** Only this status. */
@@ -37,7 +37,7 @@ export interface ListSagasOptions {
   readonly limit?: number;
 }
 
-const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed'];
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'];
 
 /**
  * Lists sagas of the saga store in `schema` as the transaction's actor sees them (run it as `admin`
@@ -66,7 +66,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
        from ${table('saga_instances')} i
       where ($1::text is null or i.status = $1)
         and ($2::double precision is null
-             or i.status = 'failed'
+             or i.status in ('failed', 'parked')
              or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
       order by i.updated_at desc, i.id
       limit $3`,
@@ -96,6 +96,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
 /** The reason a listed saga needs attention, naming what to do. */
 function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean): string {
   if (s.status === 'failed') return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right (the saga will not retry)`;
+  if (s.status === 'parked') return `parked with ${s.pending.join(', ') || 'nothing'} left: ${s.error ?? 'no reason given'} (the saga will not go on by itself)`;
   const head = s.pending[0];
   if (head === undefined) {
     const waiting = s.nextDeadline === null ? 'no open deadline' : `deadline ${s.nextDeadline.name} due ${s.nextDeadline.dueAt}`;

@@ -1,14 +1,15 @@
 import { sagaIdIndexSql } from './sagaIdIndexSql.ts';
 import { sagaLogSchemaSql } from './sagaLogSchemaSql.ts';
+import { sagaParkedSql } from './sagaParkedSql.ts';
 import { sagaSchemaSql, type SagaSchemaOptions } from './sagaSchemaSql.ts';
 
 /**
  * Every migration of a schema's saga store, in order: what a service that runs sagas puts in its
- * migrations folder, one file each (the payments service: 0002_sagas, 0010_saga_log, 0012_saga_id_index).
+ * migrations folder, one file each (the payments service: 0002_sagas, 0010_saga_log, 0012_saga_id_index, 0014_saga_parked).
  *
  * @example
- * const [store, log, idIndex] = sagaMigrationsSql({ schema: 'payments', role: 'brigade_payments' });
+ * const [store, log, idIndex, parked] = sagaMigrationsSql({ schema: 'payments', role: 'brigade_payments' });
  */
 export function sagaMigrationsSql(options: SagaSchemaOptions): string[] {
-  return [sagaSchemaSql(options), sagaLogSchemaSql(options), sagaIdIndexSql(options)];
+  return [sagaSchemaSql(options), sagaLogSchemaSql(options), sagaIdIndexSql(options), sagaParkedSql(options)];
 }

@@ -26,6 +26,14 @@ export interface SagaDecision<S> {
   readonly complete?: boolean;
   /** The saga failed for this reason: the completed steps' compensations run in reverse order. */
   readonly fail?: string;
+  /**
+   * The saga can neither go on by itself nor be undone (money moved for an order already delivered):
+   * status `parked` for a person, nothing compensated, the pending work kept (a step whose `.failed`
+   * handler parks stays at its head), open deadlines cancelled. The reason says what the person should
+   * do. Takes precedence over `fail`. Decide it in a step's `.failed` handler: decided by an event while
+   * a step is in flight, that step's outcome is not recorded (a parked saga takes nothing more).
+   */
+  readonly park?: string;
 }
 
 /** What a step's action and compensation get. */
@@ -55,6 +63,8 @@ export interface SagaStep<S> {
    * Default: errors with `retryable: true` (e.g. a provider timeout or 503).
    */
   readonly retryable?: (error: unknown) => boolean;
+  /** Attempts of a retryable failure of this step (its action, and its compensation) before it counts as failed. Default the runner's maxAttempts. */
+  readonly maxAttempts?: number;
 }
 
 /**
@@ -75,8 +85,11 @@ export interface SagaDefinition<S = unknown, I = unknown> {
   readonly on: Readonly<Record<string, (state: S, event: SagaEvent) => SagaDecision<S>>>;
 }
 
-/** A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person. */
-export type SagaStatus = 'running' | 'completed' | 'compensating' | 'compensated' | 'failed';
+/**
+ * A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person. `parked`: a
+ * handler decided `park` (a step failed where undoing is wrong); it needs a person, who reads the error.
+ */
+export type SagaStatus = 'running' | 'completed' | 'compensating' | 'compensated' | 'failed' | 'parked';
 
 /** A persisted saga instance. */
 export interface SagaInstance<S = unknown> {

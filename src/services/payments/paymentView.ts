@@ -12,8 +12,8 @@ export const PaymentViewSchema = Type.Object(
   {
     orderId: Type.String({ format: 'uuid' }),
     restaurantId: Type.String({ format: 'uuid' }),
-    status: Type.Enum(['running', 'completed', 'compensating', 'compensated', 'failed'], {
-      description: "the saga's status; failed = a compensation failed for good and a person must act",
+    status: Type.Enum(['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'], {
+      description: "the saga's status; failed = a compensation failed for good and a person must act; parked = a person must act, as error says (nothing was undone)",
     }),
     payment: Type.Enum([...PAYMENT_STAGES], {
       description:

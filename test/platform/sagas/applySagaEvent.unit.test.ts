@@ -7,11 +7,12 @@ const saga = defineSaga<{ n: number }, null>({
   name: 'unit',
   initialState: { n: 0 },
   start: () => ({ run: ['a', 'b'] }),
-  steps: { a: { action: noop, compensate: noop }, b: { action: noop }, c: { action: noop, compensate: noop } },
+  steps: { a: { action: noop, compensate: noop }, b: { action: noop }, c: { action: noop, compensate: noop }, d: { action: noop } },
   on: {
     'a.succeeded': (s) => ({ state: { n: s.n + 1 } }),
     'b.succeeded': () => ({ run: ['c'] }),
     'c.succeeded': () => ({ complete: true }),
+    'd.failed': (s) => ({ state: { n: s.n + 10 }, park: 'd failed: do it by hand', fail: 'ignored: park wins' }),
     again: () => ({ run: ['a'] }),
     early: () => ({ complete: true }),
   },
@@ -37,6 +38,11 @@ describe('applySagaEvent (the saga decide function)', () => {
   test('a retryable failure keeps the item at the head and counts the attempt', () => {
     const t = applySagaEvent(saga, instance({ pending: ['a'], attempts: 1 }), { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'slow' }, retry: true });
     assert.deepEqual([t?.pending, t?.attempts, t?.status], [['a'], 2, 'running']);
+  });
+  test('a .failed handler that parks: status parked, the step kept at the head with its attempts, nothing compensated, deadlines cancelled', () => {
+    const t = applySagaEvent(saga, instance({ pending: ['d', 'b'], completed: ['a'], attempts: 2 }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.cancel, t?.state], ['parked', ['d', 'b'], ['a'], 3, 'd failed: do it by hand', 'all', { n: 10 }]);
+    assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'event', event: { type: 'again' } }), null, 'a parked saga takes nothing more');
   });
   test('a failed compensation leaves the saga failed for a person to look at', () => {
     const t = applySagaEvent(saga, instance({ status: 'compensating', pending: ['undo:a'], completed: ['a'], error: 'why' }), { kind: 'stepFailed', item: 'undo:a', error: { code: 'X', message: 'gone' }, retry: false });

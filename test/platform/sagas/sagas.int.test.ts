@@ -11,6 +11,8 @@ import {
   createDeadlineScheduler,
   createSagaRegistry,
   createSagaRunner,
+  defineSaga,
+  listSagas,
   loadSaga,
   startSaga,
   type SagaRegistry,
@@ -83,6 +85,35 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const attempts = (await rows('toy_attempts', sagaId)).filter((r) => r.step === 'b');
     assert.deepEqual(attempts, [{ step: 'b', key: `${sagaId}:b` }, { step: 'b', key: `${sagaId}:b` }]);
     assert.equal((await rows('toy_effects', sagaId)).filter((r) => r.step === 'b').length, 1);
+  });
+
+  test('a step whose .failed handler parks: retried up to its own maxAttempts, then parked for a person; nothing compensated, no more runs', async () => {
+    const tries: string[] = [];
+    const parky = defineSaga<{ n: number }, null>({
+      name: 'parky',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a', 'b'], schedule: [{ name: 'later', inMs: 3_600_000 }] }),
+      steps: {
+        a: { action: async () => tries.push('a'), compensate: async () => tries.push('undo-a') },
+        b: { maxAttempts: 3, action: async () => Promise.reject(Object.assign(new Error(`b down (${tries.push('b')})`), { code: 'B_DOWN', retryable: true })) },
+      },
+      on: { 'b.failed': (_s, e) => ({ park: `b failed for good (${(e.data as { code: string }).code}): settle it by hand` }), poke: () => ({}) },
+    });
+    const parkRegistry = createSagaRegistry({ schema: 'payments', sagas: [parky] });
+    const parkRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: parkRegistry, backoffMs: () => 0, maxAttempts: 10 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, parkRegistry, { name: 'parky', input: null }));
+    while (await parkRunner.runOnce());
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, parkRegistry, instance.id));
+    assert.deepEqual([parked?.status, parked?.pending, parked?.completed, parked?.attempts], ['parked', ['b'], ['a'], 3]);
+    assert.equal(parked?.error, 'b failed for good (B_DOWN): settle it by hand');
+    assert.deepEqual(tries, ['a', 'b', 'b', 'b'], "b's own maxAttempts (3), not the runner's (10); a is not compensated");
+    assert.equal(await parkRunner.runOnce(), false, 'a parked saga is not run');
+    assert.equal((await asTenant(tenantId, (tx) => advanceSaga(tx, parkRegistry, instance.id, { type: 'poke' }))).applied, false, 'nor advanced');
+    const { rows: open } = await pool.query(`select count(*)::int as n from payments.saga_deadlines where saga_id = $1 and cancelled_at is null`, [instance.id]);
+    assert.equal(open[0].n, 0, 'its deadlines are cancelled');
+    const stuck = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'test' } }, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 3_600_000, status: 'parked' }));
+    assert.deepEqual(stuck.filter((x) => x.id === instance.id).map((x) => x.stuck), ['parked with b left: b failed for good (B_DOWN): settle it by hand (the saga will not go on by itself)']);
   });
 
   test('two advances at the same version: the second write conflicts, re-reads and applies on top', async () => {
