@@ -5,7 +5,7 @@ import type { PaymentSagaState } from './saga/index.ts';
 const Instant = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-const PAYMENT_STAGES = ['authorizing', 'authorized', 'declined', 'failed', 'captured', 'paid_out', 'refunding', 'refunded', 'voided'] as const;
+const PAYMENT_STAGES = ['authorizing', 'authorized', 'declined', 'failed', 'unknown', 'captured', 'paid_out', 'refunding', 'refunded', 'voided'] as const;
 
 /** The body of `GET /v1/orders/:id/payment` (declared once: validation, types and the OpenAPI page). */
 export const PaymentViewSchema = Type.Object(
@@ -18,6 +18,7 @@ export const PaymentViewSchema = Type.Object(
     payment: Type.Enum([...PAYMENT_STAGES], {
       description:
         'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
+        'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
         'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged)',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
@@ -116,7 +117,10 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
 
   const payment: PaymentView['payment'] = (() => {
     if (refunded > 0) return 'refunded';
-    if (chargeFailure !== undefined) return stringIn(chargeFailure.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
+    if (chargeFailure !== undefined) {
+      if (saga.status === 'parked' && saga.pending[0] === 'charge') return 'unknown';
+      return stringIn(chargeFailure.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
+    }
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
     if (captured > 0) return 'captured';
     if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';

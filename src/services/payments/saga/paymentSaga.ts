@@ -1,5 +1,5 @@
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
-import { PaymentRejectedError, type Charge } from '../provider/index.ts';
+import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, type Charge } from '../provider/index.ts';
 import type { PaymentSagaPorts } from './ports.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
@@ -43,6 +43,19 @@ export interface PaymentSagaOptions {
 type State = PaymentSagaState;
 type Ctx = StepContext<State>;
 
+/**
+ * Attempts of a step that moves money before it gives up (the runner backs off 200 ms · 2^(n−1), at
+ * most 30 s, between them: about a minute and a half in all). Past them, an outcome that is not a
+ * refusal parks the saga for a person instead of compensating (decision 0079).
+ */
+export const MONEY_STEP_ATTEMPTS = 10;
+
+/** Failure codes of a charge that moved no money: the provider refused it, or it was never sent. Any other may have authorized. */
+const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING']);
+
+/** A call that got no answer (a timeout, a reset, a 5xx): the provider may have acted all the same. */
+const unanswered = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError;
+
 /** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
 export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
   const courier = Math.min(state.total, options.courierFee ?? 300);
@@ -61,6 +74,10 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  *
  * An order event that lands while `charge` is still in flight is only noted in the state: failing the
  * saga then would drop the pending charge, whose money might still move; `charge.succeeded` acts on it.
+ *
+ * A charge that got no answer asks the provider's ledger whether its key authorized; one that fails
+ * for good without a refusal (no answer after {@link MONEY_STEP_ATTEMPTS} attempts) parks the saga for
+ * a person instead of cancelling as if nothing was charged (decision 0079).
  */
 export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions): SagaDefinition<State, PaymentSagaInput> {
   const payouts = payoutsOf;
@@ -84,6 +101,14 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     }
     const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey);
     return { refunded: true, refundId: refund.id, amount: refund.amount };
+  };
+  /**
+   * The authorization the provider's ledger holds under this step's key, as the charge it made, or
+   * `null`: what a charge whose answer was lost did. (The ledger has no card: `cardLast4` is absent.)
+   */
+  const authorizationOf = async (ctx: Ctx) => {
+    const entry = (await ports.provider.ledger({ reference: ctx.state.orderId })).find((e) => e.movement === 'authorization' && e.idempotencyKey === ctx.idempotencyKey);
+    return entry === undefined ? null : { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
   };
   const ended = (s: State) => s.outcome !== 'open';
   /** After the charge landed: act on what happened to the order meanwhile. */
@@ -118,9 +143,19 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         compensate: (ctx) => ports.orders.cancelOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: `payment: ${ctx.state.outcome === 'expired' ? 'not accepted in time' : 'payment failed'}` }),
       },
       charge: {
+        maxAttempts: MONEY_STEP_ATTEMPTS,
         action: async (ctx) => {
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId });
-          return ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
+          try {
+            return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
+          } catch (error) {
+            if (!unanswered(error)) throw error;
+            // No answer is not "nothing charged": the ledger says whether this key authorized. A ledger
+            // that cannot be read either leaves the failure as it was (retried, then parked).
+            const authorized = await authorizationOf(ctx).catch(() => null);
+            if (authorized === null) throw error;
+            return authorized;
+          }
         },
         compensate: refundAll,
       },
@@ -132,10 +167,19 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     on: {
       'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge).id }),
       'charge.failed': (s, e) => {
+        const failure = e.data as { code: string; message: string };
+        if (!NOTHING_CHARGED.has(failure.code)) {
+          return {
+            park:
+              `charge: the payment provider neither answered nor refused (${failure.code}: ${failure.message}), so the card may have been charged. ` +
+              `Look up reference ${s.orderId} in the provider's ledger: an authorization under key ${s.orderId}:charge means the customer was charged ` +
+              `(capture it if the order was delivered, else refund it and cancel the order); none means nothing was charged (cancel the order, or let the customer order again)`,
+          };
+        }
         const next = { ...s, chargeFailed: true };
         // The order already ended: nothing was charged and there is nothing to cancel.
         if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: next, complete: true };
-        return { state: next, fail: `charge failed: ${(e.data as { message?: string } | undefined)?.message ?? 'unknown'}` };
+        return { state: next, fail: `charge failed: ${failure.message}` };
       },
       'refund.succeeded': (s) => ({ state: s, complete: true }),
       'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),

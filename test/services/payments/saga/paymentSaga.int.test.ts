@@ -13,7 +13,7 @@ import {
   type LedgerEntry,
   type PaymentProviderClient,
 } from '../../../../src/services/payments/provider/index.ts';
-import { handleOrderEvent, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { handleOrderEvent, MONEY_STEP_ATTEMPTS, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../ordering/support.ts';
 
@@ -89,6 +89,22 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const res = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] });
     assert.equal(res.statusCode, 201, res.body);
     return res.json() as { id: string; total: number; lines: Array<{ lineId: string }>; version: number };
+  };
+  /** Starts the order's saga from its OrderPlaced and runs the `order` step: the next run is the charge. */
+  const placedUpToCharge = async (orderId: string) => {
+    const [message] = (await pool.query(`select id, subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1`, [orderId])).rows;
+    await t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message));
+    delivered.set(orderId, Number(message.id));
+    assert.equal(await runner.runOnce(), true, 'step order');
+  };
+  /** Runs `fn` while the provider applies `injected`, then goes back to none. */
+  const withFaults = async <T,>(injected: Partial<ProviderFaults>, fn: () => Promise<T>): Promise<T> => {
+    faults = { ...NO_FAULTS, ...injected };
+    try {
+      return await fn();
+    } finally {
+      faults = NO_FAULTS;
+    }
   };
   const step = async (token: string, orderId: string, name: string, payload?: Record<string, unknown>) => {
     const current = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
@@ -239,24 +255,39 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 1);
   });
 
-  test('a provider timeout, then success on retry: charged once, per the ledger', async () => {
+  test('a 503 from the provider, then success on retry: charged once, per the ledger', async () => {
     const order = await place();
-    const [message] = (await pool.query(`select id, subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1`, [order.id])).rows;
-    await t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message));
-    delivered.set(order.id, Number(message.id));
-    assert.equal(await runner.runOnce(), true, 'step order');
-    faults = { ...NO_FAULTS, timeoutRate: 1, hangMs: 10_000 };
-    try {
-      assert.equal(await runner.runOnce(), true, 'step charge: the provider charges, the answer is lost');
-    } finally {
-      faults = NO_FAULTS;
-    }
+    await placedUpToCharge(order.id);
+    await withFaults({ errorRate: 1 }, () => runner.runOnce());
     const waiting = await saga(order.id);
     assert.deepEqual([waiting?.status, waiting?.pending, waiting?.attempts], ['running', ['charge'], 1]);
-    assert.equal((await ledger(order.id)).length, 1, 'the money moved although the answer was lost');
+    assert.deepEqual(await ledger(order.id), [], 'nothing moved on the 503');
     while (await runner.runOnce());
     const charged = await saga(order.id);
     assert.deepEqual([charged?.completed, typeof charged?.state.chargeId], [['order', 'charge'], 'string']);
-    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'one authorization: the retry replayed it by its key');
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'one authorization');
+  });
+
+  test('every answer to the charge is lost: its key is in the ledger, so the saga goes on as charged', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    assert.equal(await withFaults({ timeoutRate: 1, hangMs: 10_000 }, () => runner.runOnce()), true, 'step charge: the provider charges, the answer is lost');
+    const charged = await saga(order.id);
+    const [authorization] = await client.ledger({ reference: order.id });
+    assert.deepEqual([charged?.status, charged?.completed, charged?.pending, charged?.state.chargeId], ['running', ['order', 'charge'], [], authorization?.objectId]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+  });
+
+  test('the provider never answers the charge: the saga is parked for a person, not cancelled as if nothing was charged', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withFaults({ errorRate: 1 }, async () => {
+      while (await runner.runOnce());
+    });
+    const parked = await saga(order.id);
+    assert.deepEqual([parked?.status, parked?.pending, parked?.completed, parked?.attempts], ['parked', ['charge'], ['order'], MONEY_STEP_ATTEMPTS]);
+    assert.match(parked?.error ?? '', new RegExp(`Look up reference ${order.id} in the provider's ledger`));
+    assert.notEqual(await orderStatus(order.id), 'cancelled');
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
   });
 });

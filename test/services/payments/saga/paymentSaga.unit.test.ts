@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
-import { createPaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
+import { createPaymentProviderClient, PaymentProviderTimeoutError, PaymentProviderUnavailableError, type LedgerEntry, type PaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
 import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 
 // Handlers are pure: the ports are never called while deciding.
@@ -50,5 +50,35 @@ describe('payment saga decisions while the charge is in flight', () => {
   test('payouts: the courier fee, and the total less fee and commission to the restaurant', () => {
     assert.deepEqual(payoutsOf({ total: 2000 }, {}), { restaurant: 2000 - 300 - 300, courier: 300 });
     assert.deepEqual(payoutsOf({ total: 200 }, { courierFee: 300, commissionRate: 0 }), { restaurant: 0, courier: 200 });
+  });
+});
+
+describe('a charge that got no answer', () => {
+  const key = `${input.orderId}:charge`;
+  const authorization: LedgerEntry = { id: 1, movement: 'authorization', objectId: 'ch_lost', chargeId: 'ch_lost', reference: input.orderId, amount: 2000, currency: 'EUR', idempotencyKey: key, createdAt: new Date(0).toISOString() };
+  /** The saga's charge action against a provider whose charge and ledger calls are the given functions. */
+  const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>) => {
+    const fake = paymentSaga(
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor: async () => '4242424242424242' } },
+      { acceptWithinMs: 60_000 },
+    );
+    const state = chargeInFlight().state;
+    return fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state, attempt: 1 });
+  };
+
+  test('the ledger holds an authorization under its key: the charge succeeded, as that authorization', async () => {
+    const result = await chargeWith({ charge: () => Promise.reject(new PaymentProviderTimeoutError(1)), ledger: async () => [{ ...authorization, idempotencyKey: 'other:charge', objectId: 'ch_other' }, authorization] });
+    assert.deepEqual(result, { id: 'ch_lost', reference: input.orderId, amount: 2000, currency: 'EUR', status: 'authorized', reconciled: true });
+  });
+
+  test('nothing in the ledger, or no ledger either: the failure stands (retried, not a decline)', async () => {
+    await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderUnavailableError('reset')), ledger: async () => [] }), PaymentProviderUnavailableError);
+    await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderTimeoutError(1)), ledger: () => Promise.reject(new PaymentProviderUnavailableError('down')) }), PaymentProviderTimeoutError);
+  });
+
+  test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer within 2000 ms' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
+    assert.match(t?.error ?? '', /may have been charged\. Look up reference 00000000-0000-4000-8000-000000000001 in the provider's ledger/);
   });
 });
