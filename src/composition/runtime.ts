@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
-import { createDatabases, registerPoolMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
@@ -89,7 +89,13 @@ export async function createPlatform(
 ): Promise<Platform> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
-  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize: config.poolSize, commitsInFlight: config.commitsInFlight });
+  const databases = createDatabases({
+    url: db.url,
+    replicaUrl: config.databaseReplicaUrl,
+    serviceUrls: config.serviceDatabaseUrls,
+    poolSize: config.poolSize,
+    commitsInFlight: config.commitsInFlight,
+  });
   const caches: Cache[] = [];
   let transport: Transport | undefined;
   try {
@@ -101,7 +107,19 @@ export async function createPlatform(
     // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
     // once the app's logger exists, and written to stderr before that.
     let reportAfterCommit: (error: unknown) => void = (error) => process.emitWarning(`after-commit hook failed: ${error instanceof Error ? error.message : String(error)}`);
-    const router = createTenantRouter({ databases, onAfterCommitError: (error) => reportAfterCommit(error) });
+    // Trouble with the read replica is logged once the app's logger exists (reads then use the primary).
+    let reportReplicaTrouble: (error: unknown) => void = (error) => process.emitWarning(`read replica unusable: ${error instanceof Error ? error.message : String(error)}`);
+    const replicaReads =
+      config.databaseReplicaUrl === null
+        ? undefined
+        : createReplicaReads({
+            primary: databases.poolForUrl(db.url),
+            replica: databases.poolForUrl(config.databaseReplicaUrl),
+            maxLagMs: config.databaseReplicaMaxLagMs,
+            onRoute: replicaRouteMetrics(metrics),
+            onTrouble: (error) => reportReplicaTrouble(error),
+          });
+    const router = createTenantRouter({ databases, replicaReads, onAfterCommitError: (error) => reportAfterCommit(error) });
     // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
     let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
     // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
@@ -146,10 +164,8 @@ export async function createPlatform(
     });
     reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
     reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
-    if (config.databaseReplicaUrl !== null) {
-      // Accepted by the configuration, not used yet: say so rather than let an operator believe reads go to the replica.
-      app.log.warn('DATABASE_REPLICA_URL is set, but read-replica routing is not built yet: every read goes to the primary. Unset it to silence this');
-    }
+    reportReplicaTrouble = (error) =>
+      app.log.warn({ err: error }, 'read replica unusable for now: its reads run on the primary. Check DATABASE_REPLICA_URL names a reachable hot standby of DATABASE_URL');
     return {
       app,
       databases,

@@ -14,8 +14,10 @@ export interface Config {
   readonly databaseUrl: string | null;
   /** `<SERVICE>_DATABASE_URL` per service (database-per-service); services missing here use the main one. */
   readonly serviceDatabaseUrls: Readonly<Record<string, string>>;
-  /** `DATABASE_REPLICA_URL`: a read replica, or `null`. */
+  /** `DATABASE_REPLICA_URL`: a hot standby of the main database for reads (docs/decisions/0082), or `null`. */
   readonly databaseReplicaUrl: string | null;
+  /** `DATABASE_REPLICA_MAX_LAG_MS`: reads use the primary while the standby's replay lags more than this. Default 2000. */
+  readonly databaseReplicaMaxLagMs: number;
   /**
    * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20: with every worker
    * in one process, each outbox relay's and projection's leader keeps one pooled connection (8 with
@@ -160,6 +162,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     databaseUrl: url('DATABASE_URL', pg),
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
     databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
+    databaseReplicaMaxLagMs: int('DATABASE_REPLICA_MAX_LAG_MS', 2000, 0, 3_600_000),
     poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     commitsInFlight: int('DATABASE_COMMITS_IN_FLIGHT', 2, 1, 64),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),

@@ -5,6 +5,8 @@ import { configureGroupCommit } from './groupCommit.ts';
 export interface DatabasesOptions {
   /** Connection string of the main database. */
   readonly url: string;
+  /** Connection string of the main database's read replica; its pool is labelled `replica`. */
+  readonly replicaUrl?: string | null;
   /** Per-service connection strings (database-per-service); other services use {@link url}. */
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** Connections per pool. */
@@ -60,6 +62,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
   };
   const labelFor = (url: string): string => {
     if (url === options.url) return 'main';
+    if (url === options.replicaUrl) return 'replica';
     const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => s);
     return services.length > 0 ? services.join('+') : `db${pools.size}`;
   };

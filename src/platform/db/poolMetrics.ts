@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type { Databases } from './createDatabases.ts';
+import type { ReplicaRouteReason } from './createReplicaReads.ts';
 
 /**
  * Exports each pool's connections by state as `brigade_db_pool_connections{pool,state}` with
@@ -31,4 +32,19 @@ export function registerPoolMetrics(registry: client.Registry, databases: Databa
       for (const { label, pool } of databases.list()) this.set({ pool: label }, pool.options.max ?? 10);
     },
   });
+}
+
+/**
+ * `brigade_db_replica_reads_total{target,reason}`: replica-eligible reads by where they ran (`replica`,
+ * `primary`) and why (`fresh`, `own-write`, `lag`, `down`). Returns the `onRoute` callback of
+ * `createReplicaReads`.
+ */
+export function replicaRouteMetrics(registry: client.Registry): (target: 'replica' | 'primary', reason: ReplicaRouteReason) => void {
+  const counter = new client.Counter({
+    name: 'brigade_db_replica_reads_total',
+    help: 'Reads that may run on the read replica, by where they ran (replica, primary) and why (fresh, own-write, lag, down)',
+    labelNames: ['target', 'reason'] as const,
+    registers: [registry],
+  });
+  return (target, reason) => counter.inc({ target, reason });
 }

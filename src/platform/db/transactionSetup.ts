@@ -22,6 +22,13 @@ export interface UnitOfWorkContext {
   readonly isolation?: 'read committed' | 'repeatable read' | 'serializable';
   /** Start the transaction `READ ONLY`. */
   readonly readOnly?: boolean;
+  /**
+   * With `readOnly`: the read may run on the read replica (`DATABASE_REPLICA_URL`), where the tenant
+   * router sends it unless the replica has not replayed this actor's own latest write or lags too far
+   * (docs/decisions/0082). Only for reads whose answer goes back to a client; a read that decides a
+   * write stays on the primary.
+   */
+  readonly replicaOk?: boolean;
 }
 
 /** One SQL statement with bound values. */

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CommitStatementsFn, Databases, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
@@ -15,6 +15,8 @@ export interface TenantRouterOptions {
   readonly databases: Databases;
   /** Receives errors of `afterCommit` callbacks. */
   readonly onAfterCommitError?: (error: unknown) => void;
+  /** Read-replica routing of the primary's `replicaOk` reads (docs/decisions/0082); absent: every read on the primary. */
+  readonly replicaReads?: ReplicaReads;
 }
 
 /** The unit of work that consults the tenant placement catalog. */
@@ -50,13 +52,14 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   /** Runs `attempt` on the tenant's pool with the fence, following a move at most MAX_HOPS times. */
   const routed = async <T>(context: UnitOfWorkContext, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const tenantId = context.tenantId;
-    if (tenantId == null) return attempt(options.databases.poolFor(context.service), options);
+    if (tenantId == null) return onPrimaryOrReplica(context, options.databases.poolFor(context.service), options, attempt);
     if (!isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
     for (let hop = 0; ; hop++) {
       const placed = placementOf(tenantId);
-      const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);
+      const setup = { ...options, setupStatements: [tenantFence(tenantId, placed)] };
       try {
-        return await attempt(pool, { ...options, setupStatements: [tenantFence(tenantId, placed)] });
+        if (placed !== '') return await attempt(options.databases.poolForUrl(placed), setup);
+        return await onPrimaryOrReplica(context, options.databases.poolFor(context.service), setup, attempt);
       } catch (error) {
         const e = error as { code?: string; detail?: string };
         if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;
@@ -67,9 +70,48 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     }
   };
 
+  /**
+   * On the primary, a `replicaOk` read goes to the standby when it is fresh enough for the actor (and
+   * back to the primary when the standby fails it); a write notes its actor, whose reads then wait for
+   * the standby to replay it.
+   */
+  const onPrimaryOrReplica = async <T>(context: UnitOfWorkContext, pool: pg.Pool, setup: UnitOfWorkOptions, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
+    const replica = options.replicaReads;
+    if (replica === undefined || pool !== replica.primary) return attempt(pool, setup);
+    const actor = context.actor == null ? '' : `${context.actor.kind}:${context.actor.id}`;
+    if (context.readOnly !== true) {
+      const result = await attempt(pool, setup);
+      if (actor !== '') replica.wrote(actor);
+      return result;
+    }
+    if (context.replicaOk !== true) return attempt(pool, setup);
+    const chosen = await replica.poolFor(actor);
+    if (chosen === pool) return attempt(pool, setup);
+    try {
+      return await attempt(chosen, setup);
+    } catch (error) {
+      if (!isStandbyTrouble(error)) throw error;
+      replica.failed(error);
+      return attempt(pool, setup);
+    }
+  };
+
   return {
     unitOfWork: (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup)),
     commitStatements: (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup)),
     placementOf,
   };
 }
+
+/**
+ * A failure that is the standby's, not the read's: the connection (class 08, a socket error, or pg's
+ * "Connection terminated"), the server shutting down or starting (57P01–57P03), or a query cancelled
+ * by a conflict with recovery (40001 on a standby). The read is then run on the primary.
+ */
+function isStandbyTrouble(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  if (typeof code === 'string') return code.startsWith('08') || STANDBY_TROUBLE.has(code);
+  return typeof message === 'string' && message.startsWith('Connection terminated');
+}
+
+const STANDBY_TROUBLE = new Set(['57P01', '57P02', '57P03', '40001', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);

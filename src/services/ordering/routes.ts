@@ -111,19 +111,20 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
      * The transaction context for acting on order `id`, with its restaurant as the tenant. Staff act
      * in their own restaurant (an order of another one is simply not in its stream); everybody else
      * finds the restaurant in the order index, which RLS filters per actor. 404 when not visible.
+     * `replicaOk`: the lookup may use the read replica (a read whose answer goes straight back).
      */
-    const orderContext = async (request: FastifyRequest, id: string, roles: readonly Role[]): Promise<UnitOfWorkContext> => {
+    const orderContext = async (request: FastifyRequest, id: string, roles: readonly Role[], replicaOk = false): Promise<UnitOfWorkContext> => {
       const principal = authorize(request, ...roles);
       const actor = actorOf(principal);
       if (principal.role === 'staff') return { service: 'ordering', tenantId: principal.restaurantId, actor };
-      const location = await unitOfWork({ service: 'ordering', actor, readOnly: true }, (tx) => locateOrder(tx, id));
+      const location = await unitOfWork({ service: 'ordering', actor, readOnly: true, replicaOk }, (tx) => locateOrder(tx, id));
       if (location === null) throw new NotFoundError('order', id);
       return { service: 'ordering', tenantId: location.restaurantId, actor };
     };
 
     const readOrder = async (request: FastifyRequest, id: string) => {
-      const context = await orderContext(request, id, ['customer', 'staff', 'courier', 'admin']);
-      const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, id));
+      const context = await orderContext(request, id, ['customer', 'staff', 'courier', 'admin'], true);
+      const loaded = await unitOfWork({ ...context, readOnly: true, replicaOk: true }, (tx) => loadOrder(store, tx, id));
       if (loaded === null) throw new NotFoundError('order', id);
       return loaded;
     };

@@ -76,7 +76,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema) }) },
       },
     },
-    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true }, (tx) => listRestaurants(tx, request.query)) }),
+    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true }, (tx) => listRestaurants(tx, request.query)) }),
   );
 
   app.post(

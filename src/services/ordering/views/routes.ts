@@ -97,7 +97,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const listener = await listenerForWait();
         lagging = !(await waitForPosition(pool, projection, parsePosition(after), { timeoutMs: maxWaitMs, signal, ...(listener === undefined ? {} : { listener }) })).caughtUp;
       }
-      const read = await deps.unitOfWork({ ...context, readOnly: true }, (tx) => readView(tx, projection, query));
+      // After a wait the checkpoint was seen on the primary: read there, where the view has caught up.
+      const read = await deps.unitOfWork({ ...context, readOnly: true, replicaOk: after === undefined }, (tx) => readView(tx, projection, query));
       if (after !== undefined && lagging) lagging = comparePositions(read.checkpoint, parsePosition(after)) < 0;
       return { read, lagging };
     };
