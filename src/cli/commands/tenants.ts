@@ -4,7 +4,7 @@ import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
-import { createRestaurant, listRestaurants, recordAdminAudit } from '../../services/platform/index.ts';
+import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -29,10 +29,13 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
   if (action === 'add') {
-    // The limits of POST /v1/restaurants and of the tables, checked before any database is opened.
-    if (subject!.length > 200) throw new UsageError('NAME must be 1 to 200 characters', usage);
-    if ((values.city as string).length < 1 || (values.city as string).length > 100) throw new UsageError('--city must be 1 to 100 characters', usage);
-    if (values.currency !== undefined && !/^[A-Z]{3}$/.test(values.currency as string)) throw new UsageError(`--currency must be three capital letters (ISO 4217, e.g. EUR), got ${JSON.stringify(values.currency)}`, usage);
+    // The rules of POST /v1/restaurants (one schema), checked before any database is opened.
+    const [problem] = newRestaurantProblems({ name: subject, city: values.city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
+    if (problem !== undefined) {
+      const what = problem.field === 'name' ? 'NAME' : `--${problem.field}`;
+      const hint = problem.field === 'currency' ? ` (three capital letters, ISO 4217, e.g. EUR; got ${JSON.stringify(values.currency)})` : '';
+      throw new UsageError(`${what} ${problem.message}${hint}`, usage);
+    }
   }
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
 

@@ -5,6 +5,7 @@ import { platformRoutes } from './routes.ts';
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
+export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
 

@@ -10,6 +10,7 @@ import { createCourier } from './operations/createCourier.ts';
 import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
+import { NewRestaurant } from './newRestaurant.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { addStaff } from './operations/addStaff.ts';
@@ -59,7 +60,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         tags: ['platform'],
         summary: 'Create a restaurant (a tenant) in a city (admin)',
         security: bearer,
-        body: Type.Object({ name: Name, city: City, currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })) }, { additionalProperties: false }),
+        body: NewRestaurant,
         response: { 201: RestaurantSchema },
       },
     },

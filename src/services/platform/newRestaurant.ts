@@ -1,0 +1,21 @@
+import { Type } from 'typebox';
+import { Value } from 'typebox/value';
+
+/**
+ * A new restaurant's fields, as `POST /v1/restaurants` takes them (its body schema) and as
+ * `brigade tenants add` checks them before it opens a database: one definition of the limits.
+ */
+export const NewRestaurant = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200 }),
+    city: Type.String({ minLength: 1, maxLength: 100 }),
+    /** ISO 4217, three capital letters; the city's currency when absent. */
+    currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })),
+  },
+  { additionalProperties: false },
+);
+
+/** What is wrong with a new restaurant's fields: one `{ field, message }` per broken rule, or none. */
+export function newRestaurantProblems(input: unknown): Array<{ readonly field: string; readonly message: string }> {
+  return Value.Errors(NewRestaurant, input).map((e) => ({ field: e.instancePath.replace(/^\//, ''), message: e.message }));
+}
