@@ -27,6 +27,19 @@ export class PaymentProviderTimeoutError extends BrigadeError {
   }
 }
 
+/**
+ * The provider refused the idempotency key: it was used before with a different request (its 422
+ * IDEMPOTENCY_KEY_REUSED), e.g. a charge retried after the card on file changed. The first request's
+ * outcome is unknown to the caller: look the key up in the provider's ledger. Retryable, so that a
+ * saga step asks the ledger again on its next attempt (the first request may still be in flight).
+ */
+export class PaymentRequestChangedError extends BrigadeError {
+  readonly retryable = true;
+  constructor(idempotencyKey: string, message: string) {
+    super('PAYMENT_REQUEST_CHANGED', 409, `${message}. Look the key up in the provider's ledger to learn what the first request did`, { details: { idempotencyKey } });
+  }
+}
+
 /** The provider refused the request (4xx other than 402): `details.providerCode` says why. Not retryable. */
 export class PaymentRejectedError extends BrigadeError {
   readonly retryable = false;

@@ -1,5 +1,5 @@
 import type { ChargeRequest } from './authorizeCharge.ts';
-import { PaymentDeclinedError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError } from './clientErrors.ts';
+import { PaymentDeclinedError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError } from './clientErrors.ts';
 import type { PayoutRequest } from './createPayout.ts';
 import type { LedgerFilter } from './readLedger.ts';
 import type { RefundRequest } from './refundCharge.ts';
@@ -30,7 +30,8 @@ export interface PaymentProviderClient {
 /**
  * An HTTP client of the payment provider with typed failures: {@link PaymentDeclinedError} (402),
  * {@link PaymentProviderUnavailableError} (5xx or connection refused), {@link PaymentProviderTimeoutError}
- * (no answer within `timeoutMs`), {@link PaymentRejectedError} (other 4xx). The client does not retry:
+ * (no answer within `timeoutMs`), {@link PaymentRequestChangedError} (the key was used with another
+ * request), {@link PaymentRejectedError} (other 4xx). The client does not retry:
  * the caller (a saga step) does, with the same key.
  *
  * @example
@@ -67,6 +68,7 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
     const detail = typeof payload.detail === 'string' ? payload.detail : `HTTP ${response.status}`;
     if (response.status === 402) throw new PaymentDeclinedError(detail);
     if (response.status >= 500) throw new PaymentProviderUnavailableError(`The payment provider answered ${response.status}: ${detail}`);
+    if (payload.code === 'IDEMPOTENCY_KEY_REUSED' && idempotencyKey !== undefined) throw new PaymentRequestChangedError(idempotencyKey, detail);
     throw new PaymentRejectedError(response.status, typeof payload.code === 'string' ? payload.code : 'UNKNOWN', detail);
   };
   return {

@@ -1,5 +1,5 @@
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
-import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, type Charge } from '../provider/index.ts';
+import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
 import type { PaymentSagaPorts } from './ports.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
@@ -53,8 +53,8 @@ export const MONEY_STEP_ATTEMPTS = 10;
 /** Failure codes of a charge that moved no money: the provider refused it, or it was never sent. Any other may have authorized. */
 const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING']);
 
-/** A call that got no answer (a timeout, a reset, a 5xx): the provider may have acted all the same. */
-const unanswered = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError;
+/** A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), or its key's earlier request refused as different. The provider may have acted. */
+const outcomeUnknown = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentRequestChangedError;
 
 /** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
 export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
@@ -145,12 +145,19 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       charge: {
         maxAttempts: MONEY_STEP_ATTEMPTS,
         action: async (ctx) => {
+          // A retry: the last attempt may have authorized with its answer lost. Sending again could
+          // send another request under the same key (the card on file may have changed), which the
+          // provider refuses; the ledger says what the key did.
+          if (ctx.attempt > 1) {
+            const authorized = await authorizationOf(ctx);
+            if (authorized !== null) return authorized;
+          }
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId });
           try {
             return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
           } catch (error) {
-            if (!unanswered(error)) throw error;
-            // No answer is not "nothing charged": the ledger says whether this key authorized. A ledger
+            if (!outcomeUnknown(error)) throw error;
+            // An unknown outcome is not "nothing charged": the ledger says whether this key authorized. A ledger
             // that cannot be read either leaves the failure as it was (retried, then parked).
             const authorized = await authorizationOf(ctx).catch(() => null);
             if (authorized === null) throw error;
@@ -171,7 +178,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         if (!NOTHING_CHARGED.has(failure.code)) {
           return {
             park:
-              `charge: the payment provider neither answered nor refused (${failure.code}: ${failure.message}), so the card may have been charged. ` +
+              `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}). ` +
               `Look up reference ${s.orderId} in the provider's ledger: an authorization under key ${s.orderId}:charge means the customer was charged ` +
               `(capture it if the order was delivered, else refund it and cancel the order); none means nothing was charged (cancel the order, or let the customer order again)`,
           };

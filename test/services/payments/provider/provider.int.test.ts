@@ -8,6 +8,7 @@ import {
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
+  PaymentRequestChangedError,
 } from '../../../../src/services/payments/provider/index.ts';
 import { requestHash } from '../../../../src/services/payments/provider/runIdempotent.ts';
 import { listeningProvider, withFaults } from './support.ts';
@@ -163,11 +164,16 @@ describe('payment provider client over HTTP', () => {
     assert.equal(entries[0]?.chargeId, retried.id);
   });
 
-  test('typed errors: declined, unavailable, rejected, unreachable', async () => {
+  test('typed errors: declined, unavailable, rejected, a key reused with another request, unreachable', async () => {
     const client = createPaymentProviderClient({ baseUrl: provider.baseUrl, timeoutMs: 2000 });
     await assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: '4000000000000002', reference: 'd' }, 'c-declined'), PaymentDeclinedError);
     await withFaults(provider, { errorRate: 1 }, () => assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'u' }, 'c-unavailable'), PaymentProviderUnavailableError));
     await assert.rejects(client.capture(randomUUID(), 'c-missing'), (e: unknown) => e instanceof PaymentRejectedError && e.details.providerCode === 'NOT_FOUND');
+    await client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'k' }, 'c-changed');
+    await assert.rejects(
+      client.charge({ amount: 1, currency: 'EUR', card: '5555555555554444', reference: 'k' }, 'c-changed'),
+      (e: unknown) => e instanceof PaymentRequestChangedError && e.retryable && e.details.idempotencyKey === 'c-changed',
+    );
     const nowhere = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await assert.rejects(nowhere.ledger(), PaymentProviderUnavailableError);
   });

@@ -12,6 +12,7 @@ import {
   NO_FAULTS,
   type LedgerEntry,
   type PaymentProviderClient,
+  PaymentProviderUnavailableError,
 } from '../../../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, MONEY_STEP_ATTEMPTS, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
@@ -32,6 +33,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   const cancels: Array<{ orderId: string; reason: string }> = [];
   const delivered = new Map<string, number>();
   let faults: ProviderFaults = NO_FAULTS;
+  /** While true, the saga's reads of the provider's ledger fail as if the provider could not be reached. */
+  let ledgerDown = false;
 
   before(async () => {
     t = await startTestPlatform();
@@ -42,7 +45,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     r = await seedRestaurant(t, 'Saga');
     const admin = await t.token('admin', { subject: 'payments-test' });
     const ports: PaymentSagaPorts = {
-      provider: client,
+      provider: { ...client, ledger: (filter) => (ledgerDown ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : client.ledger(filter)) },
       paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) ?? GOOD_CARD },
       // Ordering's own HTTP API, idempotent: an order already cancelled or rejected counts as done.
       orders: {
@@ -275,6 +278,25 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const charged = await saga(order.id);
     const [authorization] = await client.ledger({ reference: order.id });
     assert.deepEqual([charged?.status, charged?.completed, charged?.pending, charged?.state.chargeId], ['running', ['order', 'charge'], [], authorization?.objectId]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+  });
+
+  test('a retried charge whose first answer was lost while the card on file changed: found in the ledger by its key, not sent again', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    ledgerDown = true;
+    try {
+      await withFaults({ timeoutRate: 1, hangMs: 10_000 }, () => runner.runOnce());
+    } finally {
+      ledgerDown = false;
+    }
+    const waiting = await saga(order.id);
+    assert.deepEqual([waiting?.pending, waiting?.attempts], [['charge'], 1], 'authorized, but neither the answer nor the ledger reached the saga');
+    cards.set(waiting!.state.customerId, '5555555555554444');
+    assert.equal(await runner.runOnce(), true, 'the retry');
+    const charged = await saga(order.id);
+    const [authorization] = await client.ledger({ reference: order.id });
+    assert.deepEqual([charged?.status, charged?.completed, charged?.state.chargeId], ['running', ['order', 'charge'], authorization?.objectId]);
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
   });
 

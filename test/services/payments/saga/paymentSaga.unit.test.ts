@@ -57,13 +57,13 @@ describe('a charge that got no answer', () => {
   const key = `${input.orderId}:charge`;
   const authorization: LedgerEntry = { id: 1, movement: 'authorization', objectId: 'ch_lost', chargeId: 'ch_lost', reference: input.orderId, amount: 2000, currency: 'EUR', idempotencyKey: key, createdAt: new Date(0).toISOString() };
   /** The saga's charge action against a provider whose charge and ledger calls are the given functions. */
-  const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>) => {
+  const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>, attempt = 1) => {
     const fake = paymentSaga(
       { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor: async () => '4242424242424242' } },
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
-    return fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state, attempt: 1 });
+    return fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state, attempt });
   };
 
   test('the ledger holds an authorization under its key: the charge succeeded, as that authorization', async () => {
@@ -76,9 +76,16 @@ describe('a charge that got no answer', () => {
     await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderTimeoutError(1)), ledger: () => Promise.reject(new PaymentProviderUnavailableError('down')) }), PaymentProviderTimeoutError);
   });
 
+  test('a retry asks the ledger first: its key authorized, so nothing is sent again (the card on file may have changed since)', async () => {
+    const sent: string[] = [];
+    const charge: PaymentProviderClient['charge'] = async (request) => Promise.reject(new Error(`sent again with card ${sent.push(request.card)}`));
+    assert.equal(((await chargeWith({ charge, ledger: async () => [authorization] }, 2)) as { id: string }).id, 'ch_lost');
+    assert.deepEqual(sent, []);
+  });
+
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer within 2000 ms' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
-    assert.match(t?.error ?? '', /may have been charged\. Look up reference 00000000-0000-4000-8000-000000000001 in the provider's ledger/);
+    assert.match(t?.error ?? '', /whether the card was charged \(PAYMENT_PROVIDER_TIMEOUT: no answer within 2000 ms\)\. Look up reference 00000000-0000-4000-8000-000000000001 in the provider's ledger/);
   });
 });
