@@ -20,8 +20,10 @@ const BATCH = 5000;
 
 /**
  * Moves one tenant to its own database: migrates the target, fences the tenant's writes, copies
- * every tenant row (tables found in the catalog, parents first), switches the placement and deletes
- * the old rows, then lifts the fence. Writers blocked by the fence continue on the new database
+ * every tenant row (tables found in the catalog, parents first; with `brigade.tenant_copy` set, so
+ * triggers do not write again what is being copied; `xid8` transaction ids rewritten to the copy's own;
+ * sequences advanced past the copied ids), switches the placement and deletes the old rows, then
+ * lifts the fence. Writers blocked by the fence continue on the new database
  * (see createTenantRouter). The target commits first; if the process dies before the source commits,
  * the source is still authoritative and a rerun starts by clearing the target's copy.
  */
@@ -55,6 +57,9 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       // The placement catalog stays where it is: it is what says the tenant has moved.
       const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements'));
       await target.query('begin');
+      // Menu's history trigger (and any trigger that honours it) writes nothing for copied rows: their
+      // history and versions are copied as they are (menu migration 0006).
+      await target.query(`select set_config('brigade.tenant_copy', 'on', true)`);
       await target.query(
         `insert into platform.cities select * from json_populate_record(null::platform.cities, $1::json) on conflict (id) do nothing`,
         [JSON.stringify(restaurant.rows[0].city)],
@@ -67,19 +72,36 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await source.query('begin isolation level repeatable read');
       for (const table of tables) {
         const cols = table.columns.join(', ');
-        await source.query(`declare rows_cursor no scroll cursor for select ${cols} from ${table.qualified} where tenant_id = $1`, [tenant]);
+        // Transaction ids are the source server's: on the target they may lie ahead of its own (an
+        // append then refuses the stream as reordered, readers below the oldest running transaction
+        // skip the rows). Every copied one becomes the copy's own transaction id, committed before
+        // any later writer of the tenant starts there; copied rows keep their positions, so one
+        // stream's events keep their order (decision 0008 says what else this means).
+        const copiedCols = table.columns.filter((c) => !table.transactionIdColumns.includes(c));
+        const values = table.columns.map((c) => (table.transactionIdColumns.includes(c) ? 'pg_current_xact_id()' : c)).join(', ');
+        // Rows travel as PostgreSQL's own JSON text, never as driver values: a Date keeps milliseconds
+        // only and turns 'infinity' (an open menu.history range) into null.
+        await source.query(
+          `declare rows_cursor no scroll cursor for select row_to_json(r)::text as j from (select ${copiedCols.join(', ')} from ${table.qualified} where tenant_id = $1) r`,
+          [tenant],
+        );
         let copied = 0;
         for (;;) {
-          const batch = await source.query(`fetch ${BATCH} from rows_cursor`);
+          const batch = await source.query<{ j: string }>(`fetch ${BATCH} from rows_cursor`);
           if (batch.rowCount === 0) break;
           await target.query(
             `insert into ${table.qualified} (${cols}) ${table.identityAlways ? 'overriding system value' : ''}
-             select ${cols} from json_populate_recordset(null::${table.qualified}, $1::json)`,
-            [JSON.stringify(batch.rows)],
+             select ${values} from json_populate_recordset(null::${table.qualified}, $1::json)`,
+            [`[${batch.rows.map((r) => r.j).join(',')}]`],
           );
           copied += batch.rowCount ?? 0;
         }
         await source.query('close rows_cursor');
+        // Copied ids were inserted past the target's sequence: move it beyond them, or the next
+        // insert draws an id that is taken (payments.saga_deadlines). Never backwards.
+        for (const { column, sequence } of table.sequences) {
+          await target.query(`select setval($1::regclass, greatest(max(${column}), pg_sequence_last_value($1::regclass))) from ${table.qualified} having max(${column}) is not null`, [sequence]);
+        }
         rows[`${table.schema}.${table.name}`] = copied;
         progress(`  copied ${copied} row(s) of ${table.schema}.${table.name}`);
       }

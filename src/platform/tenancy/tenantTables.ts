@@ -10,6 +10,13 @@ export interface TenantTable {
   readonly columns: readonly string[];
   /** Has a `GENERATED ALWAYS AS IDENTITY` column (inserts need OVERRIDING SYSTEM VALUE). */
   readonly identityAlways: boolean;
+  /**
+   * Columns (escaped) of type `xid8`: transaction ids of the server that wrote the row (an event's
+   * `transaction_id`, a view row's `last_transaction_id`), which mean nothing on another server.
+   */
+  readonly transactionIdColumns: readonly string[];
+  /** Columns (escaped) that draw from a sequence (identity or serial), each with its sequence (qualified, escaped). */
+  readonly sequences: ReadonlyArray<{ readonly column: string; readonly sequence: string }>;
 }
 
 /**
@@ -19,10 +26,13 @@ export interface TenantTable {
  */
 export async function tenantTables(db: Pick<pg.ClientBase, 'query' | 'escapeIdentifier'>, schemas: readonly string[]): Promise<TenantTable[]> {
   const tables = (
-    await db.query<{ oid: number; schema: string; name: string; columns: string[]; identity_always: boolean }>(
+    await db.query<{ oid: number; schema: string; name: string; columns: string[]; identity_always: boolean; xid8: string[] | null; sequences: Array<{ column: string; sequence: string }> | null }>(
       `select c.oid::int, n.nspname as schema, c.relname as name,
               array_agg(a.attname::text order by a.attnum) filter (where a.attgenerated = '') as columns,
-              bool_or(a.attidentity = 'a') as identity_always
+              bool_or(a.attidentity = 'a') as identity_always,
+              array_agg(a.attname::text order by a.attnum) filter (where a.atttypid = 'xid8'::regtype) as xid8,
+              json_agg(json_build_object('column', a.attname, 'sequence', pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname)) order by a.attnum)
+                filter (where pg_get_serial_sequence(format('%I.%I', n.nspname, c.relname), a.attname) is not null) as sequences
          from pg_class c
          join pg_namespace n on n.oid = c.relnamespace
          join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
@@ -57,5 +67,7 @@ export async function tenantTables(db: Pick<pg.ClientBase, 'query' | 'escapeIden
     qualified: `${db.escapeIdentifier(t.schema)}.${db.escapeIdentifier(t.name)}`,
     columns: t.columns.map((c) => db.escapeIdentifier(c)),
     identityAlways: t.identity_always,
+    transactionIdColumns: (t.xid8 ?? []).map((c) => db.escapeIdentifier(c)),
+    sequences: (t.sequences ?? []).map((s) => ({ column: db.escapeIdentifier(s.column), sequence: s.sequence })),
   }));
 }

@@ -110,6 +110,17 @@ describe('menu', () => {
     assert.deepEqual([retry.json().price, retry.json().name, retry.json().version], [1500, 'Margherita DOP', 3]);
   });
 
+  test("a tenant move's setting that skips the history trigger does nothing for the service's own role", async () => {
+    const { rid } = await seed(t, 'NoSkip');
+    const staff = { service: 'menu', tenantId: rid, actor: { kind: 'staff' as const, id: randomUUID() } };
+    const history = await t.platform.deps.unitOfWork(staff, async (tx) => {
+      await tx.query(`select set_config('brigade.tenant_copy', 'on', true)`);
+      const id = (await tx.query<{ id: string }>(`insert into menu.categories (tenant_id, name) values ($1, 'Sides') returning id`, [rid])).rows[0]?.id;
+      return (await tx.query(`select 1 from menu.history where tenant_id = $1 and id = $2`, [rid, id])).rowCount;
+    });
+    assert.equal(history, 1);
+  });
+
   test('soft delete then restore: gone from the live menu and search, still resolvable, back after restore', async () => {
     const { rid, staff, itemId } = await seed(t, 'Soft', 'Faro');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
