@@ -15,7 +15,7 @@ import { itemHistory } from './operations/itemHistory.ts';
 import { loadMenu } from './operations/loadMenu.ts';
 import { readEntity } from './operations/readEntity.ts';
 import { createModifierGroup, updateModifierGroup } from './operations/saveModifierGroup.ts';
-import { searchMenu } from './operations/searchMenu.ts';
+import { searchMenu, type SearchHit } from './operations/searchMenu.ts';
 import type { MenuPorts } from './ports.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -24,6 +24,11 @@ const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'min
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });
 const bearer = [{ bearer: [] }];
+/** Hits a search returns at most. */
+const SEARCH_HITS = 50;
+
+/** Search order across restaurants: rank, best first, then name (by code point, as the C collation orders it). */
+const byRankThenName = (a: SearchHit, b: SearchHit) => b.rank - a.rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /** Create and patch bodies per entity; patch bodies are the create fields, all optional. */
 const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
@@ -77,7 +82,12 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const { unitOfWork } = deps;
     const menus = deps.createCache('menu');
-    const publicReader: UnitOfWorkContext = { service: 'menu', actor: { kind: 'public', id: 'anonymous' }, readOnly: true };
+    /**
+     * An anonymous read of restaurant `rid`'s menu, routed by the restaurant so that a moved one is read
+     * in its own database (docs/decisions/0008). The tenant widens nothing: menu's policies let actor
+     * kind 'public' read every menu row already, and their tenant clauses are for actor kind 'staff'.
+     */
+    const publicReader = (rid: string): UnitOfWorkContext => ({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'anonymous' }, readOnly: true });
 
     /** Staff of `rid` or an admin; another restaurant's id is a 404. */
     const editor = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
@@ -120,7 +130,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       );
       app.get(`/restaurants/:rid/menu/${path}/:id`, { schema: { tags: ['menu'], summary: `One ${entity.replace('_', ' ')}, deleted or not, with its ETag`, params: Params } }, async (request, reply) => {
         const { rid, id } = request.params as { rid: string; id: string };
-        const row = await unitOfWork({ ...publicReader, tenantId: null }, (tx) => readEntity(tx, entity, rid, id));
+        const row = await unitOfWork(publicReader(rid), (tx) => readEntity(tx, entity, rid, id));
         if (row === null) throw new NotFoundError(entity.replace('_', ' '), id);
         return reply.header('etag', etagOf(row.version)).send(row);
       });
@@ -156,14 +166,14 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         if (asOf !== undefined && Number.isNaN(asOf.getTime())) throw new ValidationError('asOf must be an ISO-8601 instant', { field: 'querystring.asOf' });
         if (asOf !== undefined || menus === null) {
           const { currency } = await restaurant(rid);
-          const doc = await unitOfWork(publicReader, (tx) => loadMenu(tx, rid, currency, asOf));
+          const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
           if (asOf === undefined) reply.header('etag', `"menu-${doc.version}"`).header('x-cache', 'off');
           return reply.type('application/json').send(doc.json);
         }
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
         const entry = await menus.getOrLoad(rid, async () => {
           const { currency } = await restaurant(rid);
-          const doc = await unitOfWork(publicReader, (tx) => loadMenu(tx, rid, currency));
+          const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency));
           return { body: doc.json, etag: `"menu-${doc.version}"` };
         });
         reply.header('etag', entry.etag).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
@@ -177,7 +187,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       { schema: { tags: ['menu'], summary: 'Every version of an item, with when it was current', params: Type.Object({ rid: Uuid, id: Uuid }) } },
       async (request) => {
         const { rid, id } = request.params;
-        const versions = await unitOfWork(publicReader, (tx) => itemHistory(tx, rid, id));
+        const versions = await unitOfWork(publicReader(rid), (tx) => itemHistory(tx, rid, id));
         if (versions.length === 0) throw new NotFoundError('item', id);
         return { itemId: id, versions };
       },
@@ -194,7 +204,10 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       },
       async (request) => {
         const ids = await ports.directory.restaurantsIn(request.query.city);
-        return { hits: await unitOfWork(publicReader, (tx) => searchMenu(tx, ids, request.query.q)) };
+        // Each restaurant is read where it lives (a moved one in its own database), then the hits are
+        // merged by rank: one read per restaurant of the city (docs/decisions/0008).
+        const found = await Promise.all(ids.map((rid) => unitOfWork(publicReader(rid), (tx) => searchMenu(tx, [rid], request.query.q, SEARCH_HITS))));
+        return { hits: found.flat().sort(byRankThenName).slice(0, SEARCH_HITS) };
       },
     );
   };
