@@ -66,7 +66,8 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
 /**
  * The payment saga of an order (one instance per order; its id is the order id). Steps:
  * `order` (no effect of its own; its compensation cancels the order through ordering), `charge`
- * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`.
+ * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
+ * (never compensated: one that fails for good parks the saga for a person).
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
  * charges nothing; no accept within `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
  * Every provider call carries the step's key `${sagaId}:${step}` (`…:compensate` for compensations),
@@ -119,6 +120,27 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     return { state: s };
   };
   const deliverySteps = (s: State) => (s.courierId === null ? ['capture', 'payoutRestaurant'] : ['capture', 'payoutRestaurant', 'payoutCourier']);
+  /**
+   * A step of a delivered order failed for good: refunding and cancelling a delivered order would be
+   * wrong, so the saga parks, saying what a person should do (`todo`).
+   */
+  const parkDelivered = (step: string, todo: (s: State) => string) => (s: State, e: { data?: unknown }): SagaDecision<State> => {
+    const failure = e.data as { code: string; message: string };
+    return {
+      park:
+        `${step} of the delivered order failed for good (${failure.code}: ${failure.message}); nothing was refunded. ` +
+        `Check the payment provider, then ${todo(s)}; each key moves the money once however often it is sent`,
+    };
+  };
+  /** The payouts still to make from `first` on, in words, with their keys. */
+  const payoutsLeft = (s: State, first: 'payoutRestaurant' | 'payoutCourier') => {
+    const amounts = payouts(s, options);
+    const left = [
+      ...(first === 'payoutRestaurant' && amounts.restaurant > 0 ? [`pay ${amounts.restaurant} ${s.currency} out to restaurant ${s.restaurantId} (key ${s.orderId}:payoutRestaurant)`] : []),
+      ...(s.courierId !== null && amounts.courier > 0 ? [`pay ${amounts.courier} ${s.currency} out to courier ${s.courierId} (key ${s.orderId}:payoutCourier)`] : []),
+    ];
+    return left.length === 0 ? 'nothing is left to pay out' : left.join(', then ');
+  };
   /** The order was rejected or cancelled by ordering (the order needs no cancel of ours). */
   const orderEnded = (outcome: 'rejected' | 'cancelled') => (s: State): SagaDecision<State> => {
     if (ended(s)) return {};
@@ -167,9 +189,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         compensate: refundAll,
       },
       refund: { action: refundAll },
-      capture: { action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
-      payoutRestaurant: { action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
-      payoutCourier: { action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
+      // After delivery: retried longer, then parked (see parkDelivered), never compensated.
+      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
+      payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
+      payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
       'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge).id }),
@@ -191,6 +214,9 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'refund.succeeded': (s) => ({ state: s, complete: true }),
       'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),
       'payoutCourier.succeeded': () => ({ complete: true }),
+      'capture.failed': parkDelivered('capture', (s) => `capture charge ${s.chargeId ?? '?'} (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}`),
+      'payoutRestaurant.failed': parkDelivered('payoutRestaurant', (s) => payoutsLeft(s, 'payoutRestaurant')),
+      'payoutCourier.failed': parkDelivered('payoutCourier', (s) => payoutsLeft(s, 'payoutCourier')),
       'order.accepted': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, accepted: true }, cancel: ['accept'] }),
       'order.rejected': orderEnded('rejected'),
       'order.cancelled': orderEnded('cancelled'),

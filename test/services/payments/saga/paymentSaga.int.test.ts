@@ -115,6 +115,19 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(res.statusCode, 200, `${name}: ${res.body}`);
   };
 
+  /** Takes a placed order (its charge made) through accept, preparation, a courier and delivery; the saga has seen all but the delivery. */
+  const toDelivered = async (order: { id: string; lines: Array<{ lineId: string }> }) => {
+    await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
+    for (const line of order.lines) await step(r.staff, order.id, 'mark-item-prepared', { lineId: line.lineId });
+    await step(r.staff, order.id, 'ready');
+    const k = await courier(t);
+    await step(r.staff, order.id, 'assign-courier', { courierId: k.id });
+    await sync(order.id);
+    await step(k.token, order.id, 'pick-up');
+    await step(k.token, order.id, 'deliver');
+    return k;
+  };
+
   test('happy path: OrderPlaced authorizes, accept continues, delivery captures and pays out restaurant and courier', async () => {
     const order = await place();
     assert.equal(order.total, 2 * 1300 + 250);
@@ -165,14 +178,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const order = placed.json() as { id: string; total: number; lines: Array<{ lineId: string }> };
     assert.deepEqual(payoutsOf(order, { courierFee: 300, commissionRate: 0.15 }), { restaurant: 0, courier: 250 });
     await sync(order.id);
-    await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
-    await step(r.staff, order.id, 'mark-item-prepared', { lineId: order.lines[0]!.lineId });
-    await step(r.staff, order.id, 'ready');
-    const k = await courier(t);
-    await step(r.staff, order.id, 'assign-courier', { courierId: k.id });
-    await sync(order.id);
-    await step(k.token, order.id, 'pick-up');
-    await step(k.token, order.id, 'deliver');
+    await toDelivered(order);
     await sync(order.id);
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier']]);
@@ -181,6 +187,30 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       ['capture', 250, 'capture'],
       ['payout', 250, 'payoutCourier'],
     ], 'no refund of the delivered order, and no payout of 0');
+  });
+
+  test('the capture of a delivered order fails on every attempt: parked for a person with what to do; nothing refunded, the order not cancelled', async () => {
+    const order = await place();
+    await sync(order.id);
+    const k = await toDelivered(order);
+    await withFaults({ errorRate: 1 }, async () => {
+      await sync(order.id);
+    });
+    while (await runner.runOnce()); // the provider is back: nothing more runs
+    const parked = await saga(order.id);
+    assert.deepEqual([parked?.status, parked?.pending, parked?.completed, parked?.attempts], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier'], ['order', 'charge'], MONEY_STEP_ATTEMPTS]);
+    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    assert.equal(
+      parked?.error,
+      `capture of the delivered order failed for good (PAYMENT_PROVIDER_UNAVAILABLE: The payment provider answered 503: The payment provider is unavailable (injected fault); retry with the same Idempotency-Key); nothing was refunded. ` +
+        `Check the payment provider, then capture charge ${parked?.state.chargeId} (key ${order.id}:capture), then pay ${split.restaurant} EUR out to restaurant ${r.rid} (key ${order.id}:payoutRestaurant), ` +
+        `then pay ${split.courier} EUR out to courier ${k.id} (key ${order.id}:payoutCourier); each key moves the money once however often it is sent`,
+    );
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'no refund');
+    assert.equal(await orderStatus(order.id), 'delivered');
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
+    const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
+    assert.deepEqual([view.statusCode, view.json().status, view.json().payment, view.json().error], [200, 'parked', 'authorized', parked?.error], view.body);
   });
 
   test('a declined card: the order is cancelled through ordering and nothing is charged', async () => {

@@ -89,3 +89,20 @@ describe('a charge that got no answer', () => {
     assert.match(t?.error ?? '', /whether the card was charged \(PAYMENT_PROVIDER_TIMEOUT: no answer within 2000 ms\)\. Look up reference 00000000-0000-4000-8000-000000000001 in the provider's ledger/);
   });
 });
+
+describe('a payout of a delivered order that fails for good', () => {
+  test('parks the saga with the payouts left to make, instead of refunding and cancelling a delivered order', () => {
+    const delivered: SagaInstance<PaymentSagaState> = {
+      ...chargeInFlight(),
+      state: { ...chargeInFlight().state, chargeId: 'ch_1', courierId: 'k1', outcome: 'delivered' },
+      pending: ['payoutRestaurant', 'payoutCourier'],
+      completed: ['order', 'charge', 'capture'],
+    };
+    const t = applySagaEvent(saga, delivered, { kind: 'stepFailed', item: 'payoutRestaurant', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed], ['parked', ['payoutRestaurant', 'payoutCourier'], ['order', 'charge', 'capture']]);
+    assert.match(t?.error ?? '', /then pay 1400 EUR out to restaurant .* \(key .*:payoutRestaurant\), then pay 300 EUR out to courier k1 \(key .*:payoutCourier\);/);
+    const courierOnly = applySagaEvent(saga, { ...delivered, pending: ['payoutCourier'], completed: [...delivered.completed, 'payoutRestaurant'] }, { kind: 'stepFailed', item: 'payoutCourier', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual([courierOnly?.status, courierOnly?.pending], ['parked', ['payoutCourier']]);
+    assert.match(courierOnly?.error ?? '', /then pay 300 EUR out to courier k1 \(key .*:payoutCourier\);/);
+  });
+});
