@@ -51,8 +51,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  * 3. After that commit it tells ordering (`assignCourier`, idempotent). A failure between the commit
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
  *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
- *    courier is assigned twice. A 404/422 (the order is gone or cancelled) drops the assignment and
- *    frees the courier.
+ *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
+ *    courier) drops the assignment and frees the courier.
  */
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
@@ -83,7 +83,7 @@ async function notify(
     await env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId });
   } catch (error) {
     if (error instanceof BrigadeError && (error.status === 404 || error.status === 422)) {
-      await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped' }));
+      await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped', courierId }));
       return { outcome: 'dropped', orderId, courierId };
     }
     const delayMs = backoffDelay(assignment.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);

@@ -3,6 +3,7 @@ import { inboxHandler, type MessageHandler, type Transport } from '../../platfor
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
+import { recordCourierAssigned } from './operations/recordCourierAssigned.ts';
 import type { RestaurantDirectory } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
@@ -16,16 +17,19 @@ export interface OrderEventsOptions {
 }
 
 const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
+const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
 
 /**
  * The handler of `ordering.order.*` for the delivery service, made idempotent by the inbox
  * (`delivery.inbox`): `OrderReady` (or `OrderAccepted`) queues the order in its restaurant's city
- * (asked of the restaurant directory; the restaurant is the message's tenant), `OrderDelivered` and
- * `OrderCancelled` end its dispatch and free its courier. Other order events are claimed and ignored.
+ * (asked of the restaurant directory; the restaurant is the message's tenant), `CourierAssigned` makes
+ * that courier busy with the order and settles its dispatch (staff's choice wins over the dispatch's,
+ * see {@link recordCourierAssigned}), `OrderDelivered` and `OrderCancelled` end its dispatch and free
+ * its courier. Other order events are claimed and ignored.
  */
 export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
   const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
-  /** The inbox-wrapped handler; `city` is the restaurant's city for the enqueueing event, else null. */
+  /** The inbox-wrapped handler; `city` is the restaurant's city for the events that may add a row, else null. */
   const handlerWith = (city: string | null) =>
     inboxHandler({
       subscription: ORDER_EVENTS_SUBSCRIPTION,
@@ -33,16 +37,18 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       transaction: (_message, fn) => env.unitOfWork({ service: 'delivery', actor: SYSTEM }, fn),
       handle: async (tx, message) => {
         const tenantId = message.headers.tenant;
-        const orderId = (message.payload as { orderId?: unknown } | null)?.orderId;
+        const { orderId, courierId } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city });
-        else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
+        else if (message.subject === COURIER_ASSIGNED && city !== null) {
+          if (typeof courierId === 'string' && isUuid(courierId)) await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, city });
+        } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });
       },
     });
   const others = handlerWith(null);
   return async (message) => {
-    if (message.subject !== enqueueOn) return others(message);
+    if (message.subject !== enqueueOn && message.subject !== COURIER_ASSIGNED) return others(message);
     // The city is asked before the transaction (the directory runs its own), so no connection is held
     // while waiting for another. An unknown restaurant throws: retried, then dead-lettered.
     const restaurant = await env.restaurants.restaurant(message.headers.tenant);

@@ -4,8 +4,9 @@ import { before, beforeEach, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
+import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
-import { dispatchOnce, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
+import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
@@ -264,15 +265,156 @@ describe('dispatch by competing workers', () => {
   });
 
   test('ordering refuses the assignment (order cancelled meanwhile): the assignment is dropped and the courier is free again', async () => {
-    const [order] = await addOrders('Evora', [randomUUID()], 1);
+    const tenant = randomUUID();
+    const [order] = await addOrders('Evora', [tenant], 1);
     const [courier] = await addCouriers('Evora', 1);
     const port = recordingOrders();
     port.failWith(() => new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'Cannot assign-courier an order that is cancelled'));
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: courier });
-    const rows = await admin.query(
-      `select q.state, a.status, a.current_order_id from delivery.dispatch_queue q, delivery.courier_availability a where q.order_id = $1 and a.courier_id = $2`,
-      [order!.orderId, courier],
-    );
-    assert.deepEqual(rows.rows, [{ state: 'dropped', status: 'available', current_order_id: null }]);
+    const rows = () =>
+      admin.query(
+        `select q.state, a.status, a.current_order_id from delivery.dispatch_queue q, delivery.courier_availability a where q.order_id = $1 and a.courier_id = $2`,
+        [order!.orderId, courier],
+      );
+    assert.deepEqual((await rows()).rows, [{ state: 'dropped', status: 'available', current_order_id: null }]);
+    // Its OrderCancelled ends the dropped order, so a CourierAssigned from before the cancel, handled late, makes nobody busy.
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Evora') });
+    await handle(orderEvent('OrderCancelled', tenant, { orderId: order!.orderId }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: order!.orderId, courierId: courier! }, newMessageId(Date.now() - 60_000)));
+    assert.deepEqual((await rows()).rows, [{ state: 'cancelled', status: 'available', current_order_id: null }]);
+  });
+});
+
+/** A restaurant directory that puts every restaurant in `city`. */
+const cityOf = (city: string) => ({ restaurant: async (id: string) => ({ id, city }) });
+
+/** An order event as ordering's outbox sends it (message ids are UUID v7: `id` sets an older one). */
+function orderEvent(type: string, tenant: string, payload: { orderId: string; courierId?: string }, id = newMessageId()): Message {
+  return { id, subject: `ordering.order.${type}`, key: payload.orderId, headers: { tenant, correlation: id, causation: '', traceparent: '' }, payload, attempt: 1 };
+}
+
+async function courierRow(courierId: string) {
+  return (await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+}
+
+async function queueRow(orderId: string) {
+  return (await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
+}
+
+describe("ordering's CourierAssigned: a courier staff chose is busy in delivery", () => {
+  test('staff\'s courier gets no other order from the dispatch, the order\'s job is settled, and its delivery frees them', async () => {
+    const tenant = randomUUID();
+    const [chosen] = await addCouriers('Coimbra', 1);
+    const [o1, o2] = await addOrders('Coimbra', [tenant], 2);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Coimbra') });
+    const port = recordingOrders();
+    const env = { unitOfWork: uow, orders: port.orders };
+    const options: DispatchOptions = { backoff: { initialMs: 600_000 } };
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: o1!.orderId, courierId: chosen! }));
+    assert.deepEqual(await queueRow(o1!.orderId), { state: 'assigned', courier_id: chosen, notified: true });
+    assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: o1!.orderId });
+    // The oldest order is settled; the next finds no courier: the chosen one is busy.
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: o2!.orderId });
+    assert.deepEqual(port.calls, [], 'ordering is not told what it decided');
+    await invariants();
+    await handle(orderEvent('OrderDelivered', tenant, { orderId: o1!.orderId }));
+    assert.deepEqual(await courierRow(chosen!), { status: 'available', current_order_id: null });
+    // The freed courier woke the order that was backing off.
+    assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: o2!.orderId, courierId: chosen });
+    await invariants();
+  });
+
+  test('staff\'s courier replaces the dispatch\'s while its notice is in flight: the dispatch\'s courier is freed, and the refused notice leaves staff\'s courier busy (forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [dispatched, chosen] = await addCouriers('Setubal', 2);
+    const [order] = await addOrders('Setubal', [tenant], 1);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Setubal') });
+    const orders: OrderCommands = {
+      async assignCourier({ orderId }) {
+        // Staff chose first: ordering's CourierAssigned reaches delivery, then ordering refuses the dispatch's courier.
+        await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: chosen! }));
+        throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${orderId} already has courier ${chosen}`);
+      },
+    };
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: dispatched });
+    assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });
+    assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: order!.orderId });
+    assert.deepEqual(await courierRow(dispatched!), { status: 'available', current_order_id: null });
+    const history = await admin.query(`select courier_id, release_reason from delivery.assignments where order_id = $1 order by released_at nulls last`, [order!.orderId]);
+    assert.deepEqual(history.rows, [{ courier_id: dispatched, release_reason: 'reassigned' }, { courier_id: chosen, release_reason: null }]);
+    await invariants();
+  });
+
+  test('twice, out of order, before OrderReady, after OrderCancelled: the newest assignment of a live order holds, and no courier stays busy for an order that ended', async () => {
+    const tenant = randomUUID();
+    const [first, second] = await addCouriers('Leiria', 2);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Leiria') });
+    const orderId = randomUUID();
+    const older = newMessageId(Date.now() - 60_000);
+    // Staff assigned before the order was ready: OrderReady then queues nothing.
+    const assigned = orderEvent('CourierAssigned', tenant, { orderId, courierId: second! });
+    await handle(assigned);
+    await handle(orderEvent('OrderReady', tenant, { orderId }));
+    assert.deepEqual(await queueRow(orderId), { state: 'assigned', courier_id: second, notified: true });
+    // An older assignment delivered late (a retry) is ignored; the same message twice is claimed once.
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: first! }, older));
+    await handle(assigned);
+    assert.deepEqual(await queueRow(orderId), { state: 'assigned', courier_id: second, notified: true });
+    assert.deepEqual([await courierRow(first!), await courierRow(second!)], [{ status: 'available', current_order_id: null }, { status: 'busy', current_order_id: orderId }]);
+    // A newer one (staff reassigned) moves the order and frees the courier it replaces.
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: first! }));
+    assert.deepEqual([await courierRow(first!), await courierRow(second!)], [{ status: 'busy', current_order_id: orderId }, { status: 'available', current_order_id: null }]);
+    await invariants();
+    await handle(orderEvent('OrderCancelled', tenant, { orderId }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: second! }));
+    assert.deepEqual(await queueRow(orderId), { state: 'cancelled', courier_id: first, notified: true });
+    assert.deepEqual([await courierRow(first!), await courierRow(second!)], [{ status: 'available', current_order_id: null }, { status: 'available', current_order_id: null }]);
+    // Cancelled before delivery had a row for it, its CourierAssigned handled late: nobody is made busy.
+    const early = randomUUID();
+    const lateAssignment = orderEvent('CourierAssigned', tenant, { orderId: early, courierId: second! });
+    await handle(orderEvent('OrderCancelled', tenant, { orderId: early }));
+    await handle(lateAssignment);
+    assert.equal((await queueRow(early)).state, 'cancelled');
+    assert.deepEqual(await courierRow(second!), { status: 'available', current_order_id: null });
+    await invariants();
+  });
+
+  test('a courier staff gives two orders stays busy until both ended', async () => {
+    const tenant = randomUUID();
+    const [chosen] = await addCouriers('Tomar', 1);
+    const [o1, o2] = await addOrders('Tomar', [tenant], 2);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Tomar') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: o1!.orderId, courierId: chosen! }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: o2!.orderId, courierId: chosen! }));
+    assert.deepEqual(await queueRow(o2!.orderId), { state: 'assigned', courier_id: chosen, notified: true });
+    await handle(orderEvent('OrderDelivered', tenant, { orderId: o1!.orderId }));
+    assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: o2!.orderId }, 'still carrying the second order');
+    await handle(orderEvent('OrderDelivered', tenant, { orderId: o2!.orderId }));
+    assert.deepEqual(await courierRow(chosen!), { status: 'available', current_order_id: null });
+    await invariants();
+  });
+
+  test('a courier delivery never saw (no availability row) is busy in the restaurant\'s city, and available there when the order ends', async () => {
+    const tenant = randomUUID();
+    const courier = randomUUID();
+    const orderId = randomUUID();
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Guarda') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: courier }));
+    assert.deepEqual(await courierRow(courier), { status: 'busy', current_order_id: orderId });
+    await handle(orderEvent('OrderDelivered', tenant, { orderId }));
+    const row = await admin.query(`select city, status from delivery.courier_availability where courier_id = $1`, [courier]);
+    assert.deepEqual(row.rows, [{ city: 'Guarda', status: 'available' }]);
+  });
+
+  test('staff assign a courier to an order the dispatch dead-lettered: the order holds them', async () => {
+    const tenant = randomUUID();
+    const [order] = await addOrders('Beja', [tenant], 1);
+    const port = recordingOrders();
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }, { maxAttempts: 1 }), { outcome: 'dead', orderId: order!.orderId });
+    const [courier] = await addCouriers('Beja', 1);
+    await orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Beja') })(orderEvent('CourierAssigned', tenant, { orderId: order!.orderId, courierId: courier! }));
+    assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: courier, notified: true });
+    assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: order!.orderId });
+    await invariants();
   });
 });

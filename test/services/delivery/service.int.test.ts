@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { ensureBusSchema } from '../../../src/platform/messaging/index.ts';
 import { createRelay } from '../../../src/platform/outbox/index.ts';
-import { dispatchOnce, runOrderEventsConsumer } from '../../../src/services/delivery/index.ts';
+import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
+import { dispatchOnce, runOrderEventsConsumer, type DeliveryPorts } from '../../../src/services/delivery/index.ts';
 import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
 import { waitFor } from '../../platform/messaging/support.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
@@ -87,19 +88,32 @@ describe('courier availability route', () => {
   });
 });
 
+/**
+ * Runs `fn` with ordering's outbox relay and delivery's order-events consumer running, a customer,
+ * and a courier `k` who is the only one available in Porto (the couriers of earlier tests leave).
+ */
+async function withOrderEvents(
+  fn: (env: { deps: ServiceDeps; ports: DeliveryPorts; k: Awaited<ReturnType<typeof registerCourier>>; c: Awaited<ReturnType<typeof customer>> }) => Promise<void>,
+): Promise<void> {
+  const stop = new AbortController();
+  const deps = t.platform.deps;
+  const ports = t.ports(deps);
+  const relay = createRelay({ pool: t.platform.databases.poolFor('ordering'), service: 'ordering', transport: deps.transport }).run(stop.signal);
+  const consumer = runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports.restaurants, transport: deps.transport }, stop.signal);
+  try {
+    await admin.query(`update delivery.courier_availability set status = 'offline' where city = 'Porto' and status = 'available'`);
+    const k = await registerCourier('Porto');
+    assert.equal((await availability(k.token, true)).statusCode, 200);
+    await fn({ deps, ports, k, c: await customer(t as never) });
+  } finally {
+    stop.abort();
+    await Promise.all([relay, consumer]);
+  }
+}
+
 describe('OrderReady → dispatch queue → courier assigned in ordering → delivered frees the courier', () => {
   test('end to end through the outbox relay, the PostgreSQL transport and the inbox consumer', async () => {
-    const stop = new AbortController();
-    const deps = t.platform.deps;
-    const ports = t.ports(deps);
-    const relay = createRelay({ pool: t.platform.databases.poolFor('ordering'), service: 'ordering', transport: deps.transport }).run(stop.signal);
-    const consumer = runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports.restaurants, transport: deps.transport }, stop.signal);
-    try {
-      // The couriers of the route tests leave: this courier is the only one available in Porto.
-      await admin.query(`update delivery.courier_availability set status = 'offline' where city = 'Porto' and status = 'available'`);
-      const k = await registerCourier('Porto');
-      assert.equal((await availability(k.token, true)).statusCode, 200);
-      const c = await customer(t as never);
+    await withOrderEvents(async ({ deps, ports, k, c }) => {
       const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1', lines: [{ itemId: r.cola, quantity: 1 }] });
       assert.equal(placed.statusCode, 201, placed.body);
       const orderId = placed.json().id as string;
@@ -135,9 +149,33 @@ describe('OrderReady → dispatch queue → courier assigned in ordering → del
       const claims = await admin.query<{ subject: string }>(`select subject from delivery.inbox where subscription = 'delivery-dispatch' order by handled_at`);
       assert.ok(claims.rows.some((x) => x.subject === 'ordering.order.OrderReady'));
       assert.ok(claims.rows.some((x) => x.subject === 'ordering.order.OrderDelivered'));
-    } finally {
-      stop.abort();
-      await Promise.all([relay, consumer]);
-    }
+    });
+  });
+
+  test('a courier staff assign through ordering is busy in delivery: the dispatch gives them no other order until they deliver', async () => {
+    await withOrderEvents(async ({ deps, ports, k, c }) => {
+      const ready = async () => {
+        const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 2', lines: [{ itemId: r.cola, quantity: 1 }] });
+        assert.equal(placed.statusCode, 201, placed.body);
+        const id = placed.json().id as string;
+        assert.equal((await command(t as never, r.staff, id, 'accept', 1)).statusCode, 200);
+        assert.equal((await command(t as never, r.staff, id, 'ready', 2)).statusCode, 200);
+        await waitFor('OrderReady queued the order', async () => (await admin.query(`select 1 from delivery.dispatch_queue where order_id = $1`, [id])).rowCount === 1, DELIVERY_MS);
+        return id;
+      };
+      const first = await ready();
+      // Staff choose the courier before the dispatch runs.
+      assert.equal((await command(t as never, r.staff, first, 'assign-courier', 3, { courierId: k.id })).statusCode, 200);
+      await waitFor('CourierAssigned made the courier busy', async () => (await availability(k.token)).json().status === 'busy', DELIVERY_MS);
+      assert.equal((await availability(k.token)).json().currentOrderId, first);
+      const second = await ready();
+      const dispatch = () => dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }, { backoff: { initialMs: 600_000 } });
+      assert.deepEqual(await dispatch(), { outcome: 'deferred', orderId: second }, 'the first order is settled; the only courier is busy');
+
+      assert.equal((await command(t as never, k.token, first, 'pick-up', 4)).statusCode, 200);
+      assert.equal((await command(t as never, k.token, first, 'deliver', 5)).statusCode, 200);
+      await waitFor('OrderDelivered freed the courier', async () => (await availability(k.token)).json().status === 'available', DELIVERY_MS);
+      assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: second, courierId: k.id }, 'the freed courier woke the waiting order');
+    });
   });
 });

@@ -1,36 +1,36 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { wakeOneInCity } from './wakeCity.ts';
+import { releaseCourier } from './releaseCourier.ts';
 
 /** How an order left dispatch: ordering's OrderDelivered / OrderCancelled, or the dispatch itself gave the assignment up. */
 export type FinishReason = 'delivered' | 'cancelled' | 'dropped';
 
 /**
- * Ends an order's dispatch and frees its courier: the queue row goes to `reason` (unless already
- * finished), the courier becomes available again (waiting from now) when they still hold this order,
- * the assignment is closed, and one backing-off order of the city is woken for them. Idempotent: a
- * second call finds nothing to change. Returns the freed courier, or null. Run as the system actor.
+ * Ends an order's dispatch and frees its courier (the dispatch's or the one staff chose): the queue
+ * row goes to `reason` (unless already delivered or cancelled), the courier is released
+ * ({@link releaseCourier}: available again, waking one backing-off order of their city, unless still
+ * busy with this order). With `courierId` (the dispatch dropping its own assignment) only while the
+ * order is still assigned to that courier: staff may have chosen another meanwhile. An order delivery
+ * has no row for (it ended before it was queued) gets a finished row, so a late CourierAssigned finds
+ * it over. Idempotent: a second call finds nothing to change. Returns the freed courier, or null. Run
+ * as the system actor.
  */
-export async function finishOrder(tx: Tx, input: { tenantId: string; orderId: string; reason: FinishReason }): Promise<string | null> {
-  const { rows } = await tx.query<{ courier_id: string | null; city: string }>(
+export async function finishOrder(tx: Tx, input: { tenantId: string; orderId: string; reason: FinishReason; courierId?: string }): Promise<string | null> {
+  const { rows } = await tx.query<{ courier_id: string | null }>(
     `update delivery.dispatch_queue set state = $3, finished_at = now()
-      where tenant_id = $1 and order_id = $2 and state in ('queued', 'assigned', 'dead')
-      returning courier_id, city`,
-    [input.tenantId, input.orderId, input.reason],
+      where tenant_id = $1 and order_id = $2 and state in ('queued', 'assigned', 'dead', 'dropped') and state <> $3
+        and ($4::uuid is null or (courier_id = $4 and state = 'assigned'))
+      returning courier_id`,
+    [input.tenantId, input.orderId, input.reason, input.courierId ?? null],
   );
   const row = rows[0];
+  if (row === undefined && input.reason !== 'dropped') {
+    await tx.query(
+      `insert into delivery.dispatch_queue (tenant_id, order_id, city, state, finished_at) values ($1, $2, null, $3, now())
+       on conflict (tenant_id, order_id) do nothing`,
+      [input.tenantId, input.orderId, input.reason],
+    );
+  }
   if (row === undefined || row.courier_id === null) return null;
-  const freed = await tx.query(
-    `update delivery.courier_availability
-        set status = 'available', current_tenant_id = null, current_order_id = null, available_since = now(), updated_at = now()
-      where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3`,
-    [row.courier_id, input.tenantId, input.orderId],
-  );
-  await tx.query(
-    `update delivery.assignments set released_at = now(), release_reason = $4
-      where tenant_id = $1 and order_id = $2 and courier_id = $3 and released_at is null`,
-    [input.tenantId, input.orderId, row.courier_id, input.reason],
-  );
-  if ((freed.rowCount ?? 0) === 0) return null;
-  await wakeOneInCity(tx, row.city);
-  return row.courier_id;
+  const freed = await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: input.reason });
+  return freed ? row.courier_id : null;
 }

@@ -1,0 +1,73 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { releaseCourier } from './releaseCourier.ts';
+
+/** What {@link recordCourierAssigned} did with ordering's CourierAssigned. */
+export type CourierAssignedOutcome =
+  /** The order now holds this courier, who is busy with it (staff's choice, or the dispatch's again after it gave up). */
+  | 'assigned'
+  /** The order already held this courier (the dispatch's own assignment): confirmed, its notice is done. */
+  | 'confirmed'
+  /** Nothing to do: the order is over, or a newer assignment was applied already. */
+  | 'ignored';
+
+/**
+ * Applies ordering's `CourierAssigned { orderId, courierId }` (message `messageId`) to delivery, in the
+ * order-events consumer's inbox transaction: the order's dispatch row holds that courier (assigned,
+ * ordering told), and the courier is busy with it, so the dispatch never hands them another order.
+ * An assignment by staff wins over the dispatch's (ordering refuses the dispatch's notice once staff
+ * chose, decision 0042): a dispatch courier it replaces is released ({@link releaseCourier}, reason
+ * `reassigned`), and a job still queued or dead-lettered is settled. A courier busy with another order
+ * stays busy with it and takes this one on its release. A courier delivery never saw (no availability
+ * row) gets one in `city`, the restaurant's: they are available there when the order ends.
+ *
+ * Idempotent and safe against reordering: the same courier again only confirms; an order delivered or
+ * cancelled is left alone (an order with no row yet gets one, `city` being its restaurant's); an
+ * assignment older than the one applied (message ids are UUID v7, ordered by creation time) is
+ * ignored. Run as the system actor.
+ */
+export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; messageId: string; city: string }): Promise<CourierAssignedOutcome> {
+  // The row may not exist yet (assigned before OrderReady queued it): one that OrderReady finds later is left as it is.
+  await tx.query(
+    `insert into delivery.dispatch_queue (tenant_id, order_id, city) values ($1, $2, $3)
+     on conflict (tenant_id, order_id) do nothing`,
+    [input.tenantId, input.orderId, input.city],
+  );
+  const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean }>(
+    `select state, courier_id, coalesce(courier_message_id > $3, false) as newer
+       from delivery.dispatch_queue where tenant_id = $1 and order_id = $2 for update`,
+    [input.tenantId, input.orderId, input.messageId],
+  );
+  const row = rows[0]!;
+  if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) return 'ignored';
+  if (row.state === 'assigned' && row.courier_id === input.courierId) {
+    await tx.query(
+      `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3
+        where tenant_id = $1 and order_id = $2`,
+      [input.tenantId, input.orderId, input.messageId],
+    );
+    return 'confirmed';
+  }
+  if (row.state === 'assigned' && row.courier_id !== null) {
+    await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: 'reassigned' });
+  }
+  await tx.query(
+    `update delivery.dispatch_queue
+        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4
+      where tenant_id = $1 and order_id = $2`,
+    [input.tenantId, input.orderId, input.courierId, input.messageId],
+  );
+  await tx.query(
+    `insert into delivery.courier_availability as a (courier_id, city, status, current_tenant_id, current_order_id)
+     values ($1, $2, 'busy', $3, $4)
+     on conflict (courier_id) do update
+        set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, updated_at = now()
+      where a.status <> 'busy'`,
+    [input.courierId, input.city, input.tenantId, input.orderId],
+  );
+  await tx.query(
+    `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)
+     on conflict (tenant_id, order_id, courier_id) do update set assigned_at = now(), released_at = null, release_reason = null`,
+    [input.tenantId, input.orderId, input.courierId],
+  );
+  return 'assigned';
+}

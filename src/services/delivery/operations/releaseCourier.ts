@@ -1,0 +1,40 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { wakeOneInCity } from './wakeCity.ts';
+
+/** Why a courier stopped carrying an order (the assignment history's `release_reason`). */
+export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned';
+
+/**
+ * Releases `courierId` from an order: the assignment history row is closed, and the courier, if they
+ * are busy with this order, moves on to another order still assigned to them (staff may give one
+ * courier two orders) or else becomes available again (waiting from now), waking one backing-off
+ * order of their city. Idempotent. Returns whether the courier became available. Run as the system
+ * actor, in the transaction that ends or replaces the assignment.
+ */
+export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason }): Promise<boolean> {
+  await tx.query(
+    `update delivery.assignments set released_at = now(), release_reason = $4
+      where tenant_id = $1 and order_id = $2 and courier_id = $3 and released_at is null`,
+    [input.tenantId, input.orderId, input.courierId, input.reason],
+  );
+  const next = await tx.query<{ tenant_id: string; order_id: string }>(
+    `select tenant_id, order_id from delivery.dispatch_queue
+      where courier_id = $1 and state = 'assigned' and not (tenant_id = $2 and order_id = $3)
+      order by assigned_at limit 1`,
+    [input.courierId, input.tenantId, input.orderId],
+  );
+  const other = next.rows[0] ?? null;
+  const { rows } = await tx.query<{ city: string }>(
+    `update delivery.courier_availability
+        set status = case when $4::uuid is null then 'available' else 'busy' end,
+            current_tenant_id = $4, current_order_id = $5, updated_at = now(),
+            available_since = case when $4::uuid is null then now() else available_since end
+      where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3
+      returning city`,
+    [input.courierId, input.tenantId, input.orderId, other?.tenant_id ?? null, other?.order_id ?? null],
+  );
+  const city = rows[0]?.city;
+  if (city === undefined || other !== null) return false;
+  await wakeOneInCity(tx, city);
+  return true;
+}
