@@ -5,6 +5,7 @@ import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { claimAndAssign } from './operations/claimAndAssign.ts';
 import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
+import { giveUpNotification } from './operations/giveUpNotification.ts';
 import { claimPendingNotification, markNotified, postponeNotification } from './operations/notifications.ts';
 import type { OrderCommands } from './ports.ts';
 
@@ -20,6 +21,13 @@ export interface DispatchOptions {
   readonly notifyLeaseMs?: number;
   /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
   readonly notifyBackoff?: BackoffOptions;
+  /**
+   * Failed notices to ordering of one assignment before the dispatch gives it up: the courier is
+   * freed and the order dead-lettered with an alert, as for an order that finds no courier, for
+   * staff to assign a courier or cancel. Default 8: one to two minutes of retries with the default
+   * `notifyBackoff`.
+   */
+  readonly maxNotifyAttempts?: number;
   /** Sleep of an idle worker before it looks again, in ms. Default 500. */
   readonly idleMs?: number;
   /** Random source for the jitter (tests). Default Math.random. */
@@ -52,7 +60,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
  *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
  *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
- *    courier) drops the assignment and frees the courier.
+ *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices the
+ *    assignment is given up: the courier is freed and the order dead-lettered with an alert (`dead`).
  */
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
@@ -86,8 +95,14 @@ async function notify(
       await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped', courierId }));
       return { outcome: 'dropped', orderId, courierId };
     }
-    const delayMs = backoffDelay(assignment.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    const failed = assignment.attempts + 1;
     const message = error instanceof Error ? error.message : String(error);
+    if (failed >= (options.maxNotifyAttempts ?? 8)) {
+      const gaveUp = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message }));
+      // Not given up: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
+      return gaveUp ? { outcome: 'dead', orderId } : { outcome: 'notify-failed', orderId, courierId };
+    }
+    const delayMs = backoffDelay(failed, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
     await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
     return { outcome: 'notify-failed', orderId, courierId };
   }

@@ -283,6 +283,57 @@ describe('dispatch by competing workers', () => {
     await handle(orderEvent('CourierAssigned', tenant, { orderId: order!.orderId, courierId: courier! }, newMessageId(Date.now() - 60_000)));
     assert.deepEqual((await rows()).rows, [{ state: 'cancelled', status: 'available', current_order_id: null }]);
   });
+
+  test('ordering never told: after maxNotifyAttempts failed notices the assignment is given up, the courier freed, the order dead-lettered with an alert saying what to do', async () => {
+    const tenant = randomUUID();
+    const [order] = await addOrders('Viseu', [tenant], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    const port = recordingOrders();
+    port.failWith(() => new Error('ordering unreachable'));
+    const env = { unitOfWork: uow, orders: port.orders };
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      // Time passes: the next notice is due (the test moves the row's clock instead of sleeping).
+      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+      outcomes.push((await dispatchOnce(env, { maxNotifyAttempts: 3 })).outcome);
+    }
+    assert.deepEqual(outcomes, ['notify-failed', 'notify-failed', 'dead']);
+    const queue = await admin.query(`select state, notify_attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual([queue.rows[0].state, queue.rows[0].notify_attempts], ['dead', 3]);
+    assert.match(queue.rows[0].last_error, /after 3 attempts \(last error: ordering unreachable\); the courier is free again: assign a courier to the order or cancel it/);
+    const freed = await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courier]);
+    assert.deepEqual(freed.rows, [{ status: 'available', current_order_id: null }]);
+    const history = await admin.query(`select release_reason from delivery.assignments where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(history.rows, [{ release_reason: 'dropped' }]);
+    // The alert of an order without a courier, for the board: the same row and message.
+    const alerts = await admin.query(`select tenant_id, city, attempts, reason from delivery.dispatch_alerts`);
+    assert.deepEqual(alerts.rows, [{ tenant_id: tenant, city: 'Viseu', attempts: 3, reason: queue.rows[0].last_error }]);
+    const outbox = await admin.query<{ subject: string; payload: Record<string, unknown> }>(`select subject, payload from delivery.outbox`);
+    assert.deepEqual(outbox.rows.map((m) => [m.subject, m.payload.orderId, m.payload.reason]), [['delivery.dispatch.DispatchFailed', order!.orderId, queue.rows[0].last_error]]);
+    await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 3 }), { outcome: 'idle' }, 'no notice after the last');
+    assert.equal(port.calls.length, 3);
+    await invariants();
+  });
+
+  test('the last notice fails but ordering confirmed the courier meanwhile (its CourierAssigned): the assignment stands, nothing is dead-lettered', async () => {
+    const tenant = randomUUID();
+    const [order] = await addOrders('Viseu', [tenant], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Viseu') });
+    const orders: OrderCommands = {
+      async assignCourier({ orderId, courierId }) {
+        // Ordering recorded it (its answer is lost): its CourierAssigned arrives while the notice fails.
+        await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId }));
+        throw new Error('ordering timed out');
+      },
+    };
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
+    const row = await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(row.rows, [{ state: 'assigned', courier_id: courier, notified: true }]);
+    assert.equal((await admin.query('select 1 from delivery.dispatch_alerts')).rowCount, 0);
+    await invariants();
+  });
 });
 
 /** A restaurant directory that puts every restaurant in `city`. */

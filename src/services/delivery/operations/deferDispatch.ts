@@ -1,6 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { writeToOutbox } from '../../../platform/outbox/index.ts';
 import type { DispatchJob } from './claimAndAssign.ts';
+import { raiseDispatchAlert } from './raiseDispatchAlert.ts';
 import { lockCity } from './wakeCity.ts';
 
 /** What {@link deferDispatch} decided. */
@@ -50,18 +50,6 @@ export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOpti
     `update delivery.dispatch_queue set state = 'dead', attempts = $3, finished_at = now(), last_error = $4 where tenant_id = $1 and order_id = $2`,
     [job.tenantId, job.orderId, attempts, reason],
   );
-  const alert = await tx.query<{ id: string; raised_at: Date }>(
-    `insert into delivery.dispatch_alerts (tenant_id, order_id, city, attempts, reason) values ($1, $2, $3, $4, $5) returning id, raised_at`,
-    [job.tenantId, job.orderId, job.city, attempts, reason],
-  );
-  const row = alert.rows[0]!;
-  await writeToOutbox(tx, [
-    {
-      subject: 'delivery.dispatch.DispatchFailed',
-      key: job.orderId,
-      headers: { tenant: job.tenantId },
-      payload: { alertId: row.id, orderId: job.orderId, restaurantId: job.tenantId, city: job.city, attempts, reason, failedAt: row.raised_at.toISOString() },
-    },
-  ]);
+  await raiseDispatchAlert(tx, { tenantId: job.tenantId, orderId: job.orderId, city: job.city, attempts, reason });
   return 'dead';
 }
