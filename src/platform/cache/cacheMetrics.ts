@@ -9,6 +9,8 @@ export interface CacheMetrics {
   readonly staleLoad: client.Counter.Internal;
   readonly evictLocal: client.Counter.Internal;
   readonly evictRemote: client.Counter.Internal;
+  readonly evictQueued: client.Gauge.Internal<string>;
+  readonly evictReplayed: client.Counter.Internal;
   readonly redisUp: client.Gauge.Internal<string>;
   error(op: string): client.Counter.Internal;
   loadTimer(): (outcome: 'ok' | 'error') => void;
@@ -21,6 +23,8 @@ export interface CacheMetrics {
  * - `brigade_cache_fallbacks_total`: reads served straight from the loader because Redis was unusable
  * - `brigade_cache_stale_loads_total`: loads not stored because an eviction happened while they ran
  * - `brigade_cache_evictions_total{cache,origin}` (origin `local` | `remote`, i.e. a broadcast)
+ * - `brigade_cache_evictions_queued`: keys whose eviction could not reach Redis and waits to be replayed;
+ *   `brigade_cache_evictions_replayed_total`: keys whose queued eviction reached Redis later
  * - `brigade_cache_load_duration_seconds{cache,outcome}`, `brigade_cache_errors_total{cache,op}`,
  *   `brigade_cache_redis_up` (1 when Redis is ready, 0 when degraded; absent in memory mode)
  */
@@ -32,10 +36,12 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
   const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis was unusable (degraded mode)', ['cache']);
   const stale = counter('brigade_cache_stale_loads_total', 'Loads not stored because the key was evicted while they ran', ['cache']);
   const evictions = counter('brigade_cache_evictions_total', 'Keys evicted, by origin (local call, remote broadcast)', ['cache', 'origin']);
+  const replayed = counter('brigade_cache_evictions_replayed_total', 'Keys whose queued eviction reached Redis once it took them again', ['cache']);
   const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
-  const up =
-    (registry.getSingleMetric('brigade_cache_redis_up') as client.Gauge | undefined) ??
-    new client.Gauge({ name: 'brigade_cache_redis_up', help: '1 when the cache can use Redis, 0 when it serves from the loader', labelNames: ['cache'], registers: [registry] });
+  const gauge = (name: string, help: string) =>
+    (registry.getSingleMetric(name) as client.Gauge | undefined) ?? new client.Gauge({ name, help, labelNames: ['cache'], registers: [registry] });
+  const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader');
+  const queued = gauge('brigade_cache_evictions_queued', 'Keys whose eviction could not reach Redis and waits to be replayed');
   const loads =
     (registry.getSingleMetric('brigade_cache_load_duration_seconds') as client.Histogram | undefined) ??
     new client.Histogram({
@@ -54,6 +60,8 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
     staleLoad: stale.labels(cache),
     evictLocal: evictions.labels(cache, 'local'),
     evictRemote: evictions.labels(cache, 'remote'),
+    evictQueued: queued.labels(cache),
+    evictReplayed: replayed.labels(cache),
     redisUp: up.labels(cache),
     error(op) {
       let child = errorChildren.get(op);

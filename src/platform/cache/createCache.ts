@@ -63,7 +63,9 @@ export interface Cache {
    * this process drops it. When it resolves, no read that starts afterwards, on any instance, can
    * return what was cached before, and no load that began earlier can store its result. Call it
    * after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
-   * eviction that cannot reach it is reported, queued and replayed before Redis is read again.
+   * eviction that cannot reach it is reported and queued; the queue is replayed in the background as
+   * soon as Redis takes it (`brigade_cache_evictions_queued`, `brigade_cache_evictions_replayed_total`),
+   * and this instance does not read Redis until then.
    */
   evict(keys: string | readonly string[]): Promise<void>;
   /**
@@ -72,7 +74,11 @@ export interface Cache {
    * loader (and not cached). It waits as long as Redis is away, so race it with a timeout at start-up.
    */
   ready(): Promise<void>;
-  /** Stops the broadcast subscription and closes the Redis client the cache opened itself. */
+  /**
+   * Replays the evictions still queued if Redis takes them (waiting 2 s at most), reports those it
+   * could not (`onError` with op `close` and their keys), stops the broadcast subscription and closes
+   * the Redis client the cache opened itself.
+   */
   close(): Promise<void>;
 }
 

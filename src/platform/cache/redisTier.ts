@@ -5,8 +5,11 @@ import { READ_OR_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
 
 /** What the Redis tier reports to the cache's error hook. */
 export interface CacheErrorContext {
-  /** The failing operation: `get`, `load` (the miss script), `store`, `evict`, `subscribe`, `connection`. */
-  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection';
+  /**
+   * The failing operation: `get`, `load` (the miss script), `store`, `evict` (an eviction or its replay),
+   * `subscribe`, `connection`, or `close` (evictions still queued when the cache closed, never replayed).
+   */
+  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection' | 'close';
   /** The keys involved, when there are any. */
   readonly keys?: readonly string[];
 }
@@ -25,6 +28,7 @@ export interface RedisTier {
   storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
   /** Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead). */
   evict(keys: readonly string[]): Promise<void>;
+  /** Replays what is still queued if Redis takes it (bounded wait), reports the rest, and lets go of Redis. */
   close(): Promise<void>;
 }
 
@@ -43,11 +47,20 @@ interface RedisTierOptions {
   readonly onRemoteEvict: (keys: readonly string[]) => void;
 }
 
+/** Keys per replayed eviction transaction, so a long queue does not become one command past the timeout. */
+const REPLAY_BATCH = 500;
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 2000;
+/** How long close() waits for queued evictions to reach Redis. */
+const CLOSE_REPLAY_MS = 2000;
+
 /**
  * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
  * (generation); the braces are a hash tag so both land on one Cluster slot, as the scripts need.
- * Evictions that cannot reach Redis are queued and replayed when it is back; until the replay
- * succeeds this instance does not read from Redis (it could hold the value the eviction removes).
+ * Evictions that cannot reach Redis are queued and replayed in the background, at once when the
+ * connection is ready again and otherwise retried with a capped backoff, reads or not (other instances
+ * serve the old value until the replay lands); until it does, this instance does not read from Redis
+ * (it could hold the value the eviction removes).
  */
 export function createRedisTier(options: RedisTierOptions): RedisTier {
   const { redis, namespace, metrics, report } = options;
@@ -59,7 +72,9 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   const generationKey = (key: string) => `${namespace}:{${key}}:g`;
   const pending = new Map<string, number>();
   let pendingSeq = 0;
-  let replaying = false;
+  let replaying: Promise<void> | null = null;
+  let retryTimer: NodeJS.Timeout | null = null;
+  let retries = 0;
   let connected = redis.status === 'ready';
   let closed = false;
   metrics.redisUp.set(connected ? 1 : 0);
@@ -79,25 +94,52 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     const failed = results.find(([error]) => error !== null);
     if (failed) throw failed[0];
   };
-  const replay = async () => {
-    if (replaying || closed || pending.size === 0 || redis.status !== 'ready') return;
-    replaying = true;
-    const batch = [...pending];
-    try {
-      await execEvict(batch.map(([key]) => key));
-      // Only what this replay covered: a key queued again meanwhile keeps its newer entry.
+  /** Sends the queued evictions, a bounded batch per transaction, while Redis takes them; retries the rest later. */
+  const drain = async () => {
+    while (pending.size > 0 && redis.status === 'ready') {
+      const batch: Array<[string, number]> = [];
+      for (const entry of pending) if (batch.push(entry) === REPLAY_BATCH) break;
+      try {
+        await execEvict(batch.map(([key]) => key));
+      } catch (error) {
+        if (!closed) report(error, { op: 'evict', keys: batch.map(([key]) => key) });
+        break;
+      }
+      // Only what this batch covered: a key queued again meanwhile keeps its newer entry.
       for (const [key, seq] of batch) if (pending.get(key) === seq) pending.delete(key);
-    } catch (error) {
-      report(error, { op: 'evict', keys: batch.map(([key]) => key) });
-    } finally {
-      replaying = false;
+      metrics.evictReplayed.inc(batch.length);
+      retries = 0;
     }
+    metrics.evictQueued.set(pending.size);
+    if (pending.size > 0 && !closed) retryLater();
+  };
+  /** One replay at a time; its promise. */
+  const replay = (): Promise<void> => {
+    if (replaying === null) {
+      if (retryTimer !== null) clearTimeout(retryTimer);
+      retryTimer = null;
+      replaying = drain().finally(() => (replaying = null));
+    }
+    return replaying;
+  };
+  // Not only on reconnection: Redis may refuse an eviction while staying connected (a timeout, out of
+  // memory), and no 'ready' follows then. Reads do not trigger it, so a busy instance does not retry
+  // faster than the backoff.
+  const retryLater = () => {
+    if (retryTimer !== null) return;
+    const delay = Math.min(RETRY_FIRST_MS * 2 ** retries, RETRY_MAX_MS);
+    retries = Math.min(retries + 1, 16);
+    retryTimer = setTimeout(() => {
+      retryTimer = null;
+      void replay();
+    }, delay).unref();
   };
 
   const onReady = () => {
     connected = true;
     metrics.redisUp.set(1);
     checkReady();
+    retries = 0;
     void replay();
   };
   const onClose = () => {
@@ -152,12 +194,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
 
   return {
     ready: () => readyPromise,
-    usable() {
-      if (redis.status !== 'ready') return false;
-      if (pending.size === 0) return true;
-      void replay();
-      return false;
-    },
+    usable: () => redis.status === 'ready' && pending.size === 0,
     get: (key) => redis.getBuffer(valueKey(key)),
     async readOrToken(key) {
       const reply = (await runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl])) as [number, Buffer];
@@ -179,10 +216,31 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
         report(new Error(`Redis is ${redis.status}; eviction of ${keys.length} key(s) queued until it is back`), { op: 'evict', keys });
       }
       for (const key of keys) pending.set(key, ++pendingSeq);
+      metrics.evictQueued.set(pending.size);
+      if (replaying === null) retryLater();
     },
     async close() {
+      if (closed) return;
       closed = true;
       checkReady();
+      // Queued evictions are not dropped with the instance: one last replay if Redis takes them, bounded
+      // so that a hung connection cannot hold the shutdown; what is left is reported with its keys.
+      if (pending.size > 0) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([replay(), new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_REPLAY_MS).unref()))]);
+        clearTimeout(timer);
+      }
+      if (retryTimer !== null) clearTimeout(retryTimer);
+      if (pending.size > 0) {
+        const keys = [...pending.keys()];
+        report(
+          new Error(
+            `${keys.length} eviction(s) of cache ${JSON.stringify(namespace)} never reached Redis before close: other instances may serve ` +
+              `the old value until its TTL (${options.ttlMs / 1000} s) runs out; to end it sooner, delete ${namespace}:{<key>}:v in Redis for these keys`,
+          ),
+          { op: 'close', keys },
+        );
+      }
       redis.off('ready', onReady);
       redis.off('close', onClose);
       redis.off('error', onError);

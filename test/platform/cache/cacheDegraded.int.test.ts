@@ -7,9 +7,10 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
-import { createCache } from '../../../src/platform/cache/index.ts';
+import { createCache, type Cache, type CacheErrorContext } from '../../../src/platform/cache/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
+import { within } from '../../support/eventually.ts';
 import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
 
 async function redisServerAvailable(): Promise<boolean> {
@@ -105,6 +106,117 @@ describe('degraded mode: Redis stopped, then back', { skip: hasRedisServer ? fal
       assert.equal(await metricValue(registry, 'brigade_cache_redis_up'), 1);
     } finally {
       await cache.close();
+    }
+  });
+
+  /** Runs one command on the private Redis (CONFIG SET and the like). */
+  const command = async (...args: string[]) => {
+    const admin = new Redis({ port, maxRetriesPerRequest: 0 });
+    try {
+      return await admin.call(args[0]!, ...args.slice(1));
+    } finally {
+      admin.disconnect();
+    }
+  };
+  /** Two instances of one namespace, each on a client of its own: the writer, and a reader without the broadcast. */
+  const twoInstances = (onError?: (error: unknown, context: CacheErrorContext) => void) => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const registry = new client.Registry();
+    const writer = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry, onError });
+    const reader = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry: new client.Registry(), broadcast: false });
+    return { writer, reader, registry };
+  };
+  /** Reads on `cache` until it answers from Redis; returns that price. */
+  const priceInRedis = async (cache: Cache, tenant: string) => {
+    let entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+    await until('a read answered from Redis', async () => (entry = await cache.getOrLoad(tenant, probe.loader(tenant))).source === 'redis');
+    return priceOf(entry);
+  };
+
+  test('an eviction queued while Redis was down reaches it once Redis is back, with no read on the evicting instance', async () => {
+    const { writer, reader, registry } = twoInstances();
+    try {
+      await Promise.all([writer.ready(), reader.ready()]);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 500, []);
+      assert.equal(await priceInRedis(reader, tenant), 500);
+
+      await stopServer(); // saved with 500 cached
+      await until('the writer to notice', async () => (await metricValue(registry, 'brigade_cache_redis_up')) === 0);
+      await probe.writePrice(tenant, 501, [writer]); // queued
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1);
+      await startServer();
+
+      // The writer never reads again: its queued eviction must reach Redis by itself.
+      await until('the queued eviction to be replayed', async () => (await metricValue(registry, 'brigade_cache_evictions_replayed_total')) === 1);
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 0);
+      assert.equal(await priceInRedis(reader, tenant), 501);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+      if (server === null) await startServer(); // for the next test, had this one failed while it was down
+    }
+  });
+
+  test('an eviction that a connected Redis refused is retried in the background until it lands', async () => {
+    const errors: string[] = [];
+    const { writer, reader, registry } = twoInstances((_e, ctx) => errors.push(ctx.op));
+    try {
+      await Promise.all([writer.ready(), reader.ready()]);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 600, []);
+      assert.equal(await priceInRedis(reader, tenant), 600);
+
+      // Out of memory: Redis stays connected and answers reads, but refuses the eviction's writes.
+      await command('CONFIG', 'SET', 'maxmemory', '1');
+      try {
+        await probe.writePrice(tenant, 601, [writer]);
+        assert.ok(errors.includes('evict'), `reported: ${errors.join(', ')}`);
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1);
+        assert.equal(await metricValue(registry, 'brigade_cache_redis_up'), 1, 'no reconnection will trigger the replay');
+      } finally {
+        await command('CONFIG', 'SET', 'maxmemory', '0');
+      }
+      // Neither a reconnection nor a read on the writer: the retry alone must land it.
+      await until('the reader to see the change', async () => (await priceInRedis(reader, tenant)) === 601);
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_replayed_total'), 1);
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  test('close replays the evictions still queued when Redis takes them, and reports those it cannot replay', async () => {
+    const tenant = randomUUID();
+    await probe.writePrice(tenant, 800, []);
+    {
+      const { writer, reader } = twoInstances();
+      try {
+        await Promise.all([writer.ready(), reader.ready()]);
+        assert.equal(await priceInRedis(reader, tenant), 800);
+        await command('CONFIG', 'SET', 'maxmemory', '1');
+        try {
+          await probe.writePrice(tenant, 801, [writer]); // queued
+        } finally {
+          await command('CONFIG', 'SET', 'maxmemory', '0');
+        }
+        await writer.close(); // the queued eviction is not lost with the instance
+        assert.equal(await priceInRedis(reader, tenant), 801);
+      } finally {
+        await Promise.all([writer.close(), reader.close()]);
+      }
+    }
+    {
+      const closing: Array<readonly string[] | undefined> = [];
+      const { writer, reader } = twoInstances((_e, ctx) => ctx.op === 'close' && closing.push(ctx.keys));
+      await Promise.all([writer.ready(), reader.ready()]);
+      await stopServer();
+      try {
+        await probe.writePrice(tenant, 802, [writer]); // queued, and Redis does not come back before the close
+        await within(writer.close(), 10_000, 'close with an eviction queued and Redis down');
+        assert.deepEqual(closing, [[tenant]]);
+      } finally {
+        await Promise.all([writer.close(), reader.close()]);
+        await startServer();
+      }
     }
   });
 
