@@ -11,7 +11,10 @@ import { onLocalEviction, publishLocalEviction } from './localBus.ts';
 import { createRedisTier, type CacheErrorContext, type RedisTier } from './redisTier.ts';
 import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
 
-/** Loads the document on a miss, already serialised. Runs once per key at a time per process. */
+/**
+ * Loads the document on a miss, already serialised. Runs once per key at a time per process, except
+ * while Redis is unusable: then each read runs it.
+ */
 export type Loader = () => Promise<LoadedValue>;
 
 /** Options of {@link createCache}. */
@@ -52,9 +55,10 @@ export interface Cache {
   readonly namespace: string;
   /**
    * Returns the cached entry for `key`, or runs `loader`, caches what it returns and returns that.
-   * Concurrent misses of one key in one process share one loader call (single-flight). When Redis
-   * is unusable the loader's result is returned uncached: reads never fail because of Redis (a
-   * loader's own error is passed on, and nothing is cached).
+   * Concurrent misses of one key in one process share one loader call (single-flight), unless an
+   * eviction of the key came between them. When Redis is unusable each read runs the loader itself and
+   * gets its result uncached: reads never fail because of Redis (a loader's own error is passed on,
+   * and nothing is cached), and none shares a load that may predate an eviction it cannot hear of.
    */
   getOrLoad(key: string, loader: Loader): Promise<CacheEntry>;
   /**
@@ -83,7 +87,7 @@ export interface Cache {
 }
 
 interface Flight {
-  /** The Redis generation read before the load began, or null (memory mode, degraded). */
+  /** The Redis generation read before the load began, or null (memory mode, or Redis held an undecodable value). */
   readonly token: string | null;
   /** Set by an eviction of the key while the load ran: its result is returned but not stored. */
   stale: boolean;
@@ -254,10 +258,12 @@ export function createCache(options: CacheOptions): Cache {
     }, forget);
     return promise;
   };
-  /** Degraded: straight to the loader (still single-flight), nothing stored. */
-  const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
+  // Degraded: straight to the loader, nothing stored, and no flight joined. Without Redis this instance
+  // cannot learn of an eviction made elsewhere (the broadcast rides the same Redis), so any load begun
+  // before this read may hold the document from before it: only a load of its own is sure to be newer.
+  const fallback = (loader: Loader): Promise<CacheEntry> => {
     metrics.fallback.inc();
-    return flights.get(key)?.promise ?? startFlight(key, null, loader, () => undefined);
+    return load(loader);
   };
 
   return {
@@ -266,13 +272,13 @@ export function createCache(options: CacheOptions): Cache {
     ready: () => tier.ready(),
     async getOrLoad(key, loader) {
       checkKey(key);
-      if (!tier.usable()) return fallback(key, loader);
+      if (!tier.usable()) return fallback(loader);
       let value: Buffer | null;
       try {
         value = await tier.get(key);
       } catch (error) {
         report(error, { op: 'get', keys: [key] });
-        return fallback(key, loader);
+        return fallback(loader);
       }
       const hit = value === null ? null : decodeEntry(value);
       if (hit !== null) {
@@ -285,7 +291,7 @@ export function createCache(options: CacheOptions): Cache {
         answer = await tier.readOrToken(key);
       } catch (error) {
         report(error, { op: 'load', keys: [key] });
-        return fallback(key, loader);
+        return fallback(loader);
       }
       if ('value' in answer) {
         const late = decodeEntry(answer.value);
@@ -299,7 +305,7 @@ export function createCache(options: CacheOptions): Cache {
       // Join a load only if it began under the generation this reader just saw: a load begun before
       // an eviction that completed before this read began may hold the old document.
       const flight = flights.get(key);
-      if (flight !== undefined && flight.token === token) return flight.promise;
+      if (token !== null && flight?.token === token) return flight.promise;
       const last = landed.get(key);
       if (token !== null && last?.token === token && asked < last.at) return last.promise;
       const started = startFlight(key, token, loader, storeInRedis(key));

@@ -10,7 +10,7 @@ import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { within } from '../../support/eventually.ts';
-import { createProbe, deferred, metricValue, patientRedis, priceOf, type Probe } from './probe.ts';
+import { createProbe, metricValue, patientRedis, pausedRead, priceOf, type Probe } from './probe.ts';
 
 const redisService = await requireService('redis');
 
@@ -43,13 +43,14 @@ before(async () => {
 
 /**
  * A cache in a namespace of its own, closed after the file. In Redis mode on a client of its own with
- * a patient command timeout (`patientRedis`): these tests check hits and evictions, not degradation.
+ * a patient command timeout (`patientRedis`), or on `client` if given (quit after the file too): these
+ * tests check hits and evictions, not degradation.
  */
-async function open(mode: 'memory' | 'redis', options: Partial<CacheOptions> & { namespace?: string } = {}): Promise<Cache> {
+async function open(mode: 'memory' | 'redis', { client: given, ...options }: Partial<CacheOptions> & { namespace?: string; client?: Redis } = {}): Promise<Cache> {
   const namespace = options.namespace ?? `t_${randomUUID().slice(0, 8)}`;
   if (!namespaces.includes(namespace)) namespaces.push(namespace);
   let redis: Redis | null = null;
-  if (mode === 'redis') clients.push((redis = patientRedis(testEnv.redisUrl)));
+  if (mode === 'redis') clients.push((redis = given ?? patientRedis(testEnv.redisUrl)));
   const cache = createCache({ ...options, namespace, redis });
   caches.push(cache);
   await cache.ready();
@@ -160,15 +161,8 @@ for (const mode of ['memory', 'redis'] as const) {
       const tenant = randomUUID();
       await probe.writePrice(tenant, 700, []);
 
-      const selected = deferred();
-      const release = deferred();
-      const paused = reader.getOrLoad(tenant, async () => {
-        const price = await probe.readPrice(tenant);
-        selected.resolve();
-        await release.promise;
-        return { body: JSON.stringify({ tenant, price }), etag: `"p${price}"` };
-      });
-      await selected.promise; // the paused load has read 700
+      const paused = pausedRead(reader, probe, tenant);
+      await paused.selected; // the paused load has read 700
       await probe.writePrice(tenant, 701, [writer]); // commit, then evict (awaited by unitOfWork)
 
       // A reader that arrives after the eviction must not join the paused load.
@@ -181,8 +175,8 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.equal(priceOf(late), 701);
       assert.equal(calls.n, 1);
 
-      release.resolve();
-      assert.equal(priceOf(await paused), 700, 'the paused load returns what it read to its own caller');
+      paused.release();
+      assert.equal(priceOf(await paused.result), 700, 'the paused load returns what it read to its own caller');
       // …but never stores it: every later read, on either instance, sees 701.
       for (const cache of [reader, writer, reader]) assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), 701);
       assert.equal(await metricValue(registry, 'brigade_cache_stale_loads_total'), 1);
@@ -194,18 +188,11 @@ for (const mode of ['memory', 'redis'] as const) {
       const writer = await open(mode, { namespace });
       const tenant = randomUUID();
       await probe.writePrice(tenant, 10, []);
-      const selected = deferred();
-      const release = deferred();
-      const paused = reader.getOrLoad(tenant, async () => {
-        const price = await probe.readPrice(tenant);
-        selected.resolve();
-        await release.promise;
-        return JSON.stringify({ tenant, price });
-      });
-      await selected.promise;
+      const paused = pausedRead(reader, probe, tenant);
+      await paused.selected;
       await probe.writePrice(tenant, 11, [writer]);
-      release.resolve();
-      assert.equal(priceOf(await paused), 10);
+      paused.release();
+      assert.equal(priceOf(await paused.result), 10);
       const calls = { n: 0 };
       const next = await writer.getOrLoad(tenant, probe.loader(tenant, calls));
       assert.equal(priceOf(next), 11);
@@ -314,6 +301,42 @@ describe('redis mode only', { skip: redisService.skip }, () => {
       await shared.quit();
     }
   });
+
+  // Degraded (Redis unusable to the reader): the reader cannot learn of an eviction, so it must not join a
+  // load begun before its read, which may hold the document from before the eviction. The reader's load
+  // is paused after its SELECT; its client is then (or already) closed, so it cannot read Redis.
+  for (const [begun, evictor] of [
+    ['with Redis', 'another instance'],
+    ['degraded', 'another instance'],
+    ['degraded', 'the reader itself'],
+  ] as const) {
+    test(`a degraded read after an eviction by ${evictor} does not join a load begun ${begun} before it`, async () => {
+      const namespace = `t_${randomUUID().slice(0, 8)}`;
+      const shared = patientRedis(testEnv.redisUrl);
+      const reader = await open('redis', { namespace, client: shared, broadcast: false });
+      const writer = await open('redis', { namespace });
+      const cut = async () => {
+        const ended = new Promise((resolve) => shared.once('end', resolve));
+        shared.disconnect();
+        await ended;
+      };
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 700, []);
+      if (begun === 'degraded') await cut();
+
+      const paused = pausedRead(reader, probe, tenant);
+      await paused.selected; // the paused load has read 700
+      await probe.writePrice(tenant, 701, [evictor === 'the reader itself' ? reader : writer]);
+      if (begun === 'with Redis') await cut();
+
+      const calls = { n: 0 };
+      const late = reader.getOrLoad(tenant, probe.loader(tenant, calls));
+      paused.release(); // had the late read joined the paused load, it would now get 700
+      assert.equal(priceOf(await late), 701);
+      assert.equal(calls.n, 1);
+      assert.equal(priceOf(await paused.result), 700, 'the paused load returns what it read to its own caller');
+    });
+  }
 
   test('the eviction broadcast reaches the other instances (remote evictions counted)', async () => {
     const namespace = `t_${randomUUID().slice(0, 8)}`;

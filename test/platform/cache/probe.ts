@@ -6,7 +6,7 @@ import type { Redis } from 'ioredis';
 import pg from 'pg';
 import type client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import { createCacheRedis, type Cache } from '../../../src/platform/cache/index.ts';
+import { createCacheRedis, type Cache, type CacheEntry } from '../../../src/platform/cache/index.ts';
 
 export interface Probe {
   readonly pool: pg.Pool;
@@ -62,6 +62,23 @@ export function priceOf(entry: { body: Buffer }): number {
  */
 export function patientRedis(url: string): Redis {
   return createCacheRedis(url, { commandTimeout: 10_000 });
+}
+
+/**
+ * A read of `tenant` on `cache` whose load pauses right after its SELECT: `selected` resolves once it
+ * has read the price, and the load returns only after `release()`. For tests that force an eviction
+ * into a load.
+ */
+export function pausedRead(cache: Cache, probe: Probe, tenant: string): { result: Promise<CacheEntry>; selected: Promise<void>; release: () => void } {
+  const selected = deferred();
+  const released = deferred();
+  const result = cache.getOrLoad(tenant, async () => {
+    const price = await probe.readPrice(tenant);
+    selected.resolve();
+    await released.promise;
+    return { body: JSON.stringify({ tenant, price }), etag: `"p${price}"` };
+  });
+  return { result, selected: selected.promise, release: () => released.resolve() };
 }
 
 /** A promise with its resolve exposed, to pause a loader at a chosen point. */
