@@ -45,7 +45,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     if (instance.status === 'compensating') return null; // a failing saga takes no more business events
     const handler = definition.on[input.event.type];
     if (handler === undefined) throw new SagaEventUnhandledError(definition.name, input.event.type);
-    return decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event));
+    return decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event), true);
   }
 
   if (pending[0] !== input.item) return null;
@@ -63,6 +63,15 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     }
     return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
   }
+  if (instance.status === 'compensating') {
+    // A forward step that was running when an event failed the saga (decide kept it first): a success
+    // is recorded, with the state its handler gives (what the compensation needs), and undone first;
+    // a failure leaves nothing to undo.
+    if (input.kind === 'stepFailed') return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
+    const state = definition.on[`${step}.succeeded`]?.(instance.state, { type: `${step}.succeeded`, data: input.result }).state ?? instance.state;
+    const undoIt = definition.steps[step]?.compensate !== undefined ? [`${UNDO}${step}`] : [];
+    return { ...base, state, pending: [...undoIt, ...pending], completed: [...completed, step], attempts, schedule: [], cancel: [] };
+  }
   if (input.kind === 'stepSucceeded') {
     completed = [...completed, step];
     const handler = definition.on[`${step}.succeeded`];
@@ -77,7 +86,8 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
 
 type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error'>;
 
-function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>): SagaTransition<S> {
+/** `headMayRun`: the head of `current.pending` may be running right now (the decision is an event's, not a step outcome's). */
+function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>, headMayRun = false): SagaTransition<S> {
   const state = decision.state === undefined ? current.state : decision.state;
   if (decision.park !== undefined) {
     return { ...current, state, status: 'parked', error: decision.park, schedule: [], cancel: 'all' };
@@ -85,7 +95,12 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
   if (decision.fail !== undefined) {
     // Compensate in reverse order every completed step that has a compensation.
     const undo = [...current.completed].reverse().filter((s) => definition.steps[s]?.compensate !== undefined).map((s) => `${UNDO}${s}`);
-    return { state, status: undo.length === 0 ? 'compensated' : 'compensating', pending: undo, completed: current.completed, attempts: 0, error: decision.fail, schedule: [], cancel: 'all' };
+    // A runner's lease does not change the version, so a forward step at the head may be running:
+    // it stays first, and its outcome is taken before the compensations (a success is undone too).
+    const head = current.pending[0];
+    const running = headMayRun && head !== undefined && !head.startsWith(UNDO) ? [head] : [];
+    const pending = [...running, ...undo];
+    return { state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed: current.completed, attempts: running.length > 0 ? current.attempts : 0, error: decision.fail, schedule: [], cancel: 'all' };
   }
   const pending = [...current.pending];
   for (const step of decision.run ?? []) {

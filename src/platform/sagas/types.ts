@@ -24,7 +24,11 @@ export interface SagaDecision<S> {
   readonly cancel?: readonly string[];
   /** The saga succeeded: status `completed`, open deadlines cancelled. Only when no step is pending. */
   readonly complete?: boolean;
-  /** The saga failed for this reason: the completed steps' compensations run in reverse order. */
+  /**
+   * The saga failed for this reason: the completed steps' compensations run in reverse order. Decided
+   * by an event while a step may be running (the head of the pending work), that step is kept first:
+   * its outcome is still taken, and a success is compensated before the others.
+   */
   readonly fail?: string;
   /**
    * The saga can neither go on by itself nor be undone (money moved for an order already delivered):

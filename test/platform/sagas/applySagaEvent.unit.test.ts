@@ -15,6 +15,7 @@ const saga = defineSaga<{ n: number }, null>({
     'd.failed': (s) => ({ state: { n: s.n + 10 }, park: 'd failed: do it by hand', fail: 'ignored: park wins' }),
     again: () => ({ run: ['a'] }),
     early: () => ({ complete: true }),
+    stop: () => ({ fail: 'stopped' }),
   },
 });
 const instance = (over: Partial<SagaInstance<{ n: number }>>): SagaInstance<{ n: number }> => ({
@@ -43,6 +44,17 @@ describe('applySagaEvent (the saga decide function)', () => {
     const t = applySagaEvent(saga, instance({ pending: ['d', 'b'], completed: ['a'], attempts: 2 }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.cancel, t?.state], ['parked', ['d', 'b'], ['a'], 3, 'd failed: do it by hand', 'all', { n: 10 }]);
     assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'event', event: { type: 'again' } }), null, 'a parked saga takes nothing more');
+  });
+  test('an event fails the saga while a step may be running: the step stays first, its success is recorded and undone before the others', () => {
+    const failed = applySagaEvent(saga, instance({ pending: ['c'], completed: ['a', 'b'], attempts: 1 }), { kind: 'event', event: { type: 'stop' } });
+    assert.deepEqual([failed?.status, failed?.pending, failed?.attempts, failed?.error], ['compensating', ['c', 'undo:a'], 1, 'stopped']);
+    const late = instance({ ...failed!, version: 2 });
+    const succeeded = applySagaEvent(saga, late, { kind: 'stepSucceeded', item: 'c', result: null });
+    assert.deepEqual([succeeded?.status, succeeded?.pending, succeeded?.completed], ['compensating', ['undo:c', 'undo:a'], ['a', 'b', 'c']], "c.succeeded's complete is not acted on");
+    const gaveUp = applySagaEvent(saga, late, { kind: 'stepFailed', item: 'c', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual([gaveUp?.status, gaveUp?.pending, gaveUp?.completed], ['compensating', ['undo:a'], ['a', 'b']], 'a failure leaves nothing to undo');
+    const stepFails = applySagaEvent(saga, instance({ pending: ['c', 'b'], completed: ['a'] }), { kind: 'stepFailed', item: 'c', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual(stepFails?.pending, ['undo:a'], 'a step that failed is not running: the next one is dropped, not run');
   });
   test('a failed compensation leaves the saga failed for a person to look at', () => {
     const t = applySagaEvent(saga, instance({ status: 'compensating', pending: ['undo:a'], completed: ['a'], error: 'why' }), { kind: 'stepFailed', item: 'undo:a', error: { code: 'X', message: 'gone' }, retry: false });

@@ -116,6 +116,47 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(stuck.filter((x) => x.id === instance.id).map((x) => x.stuck), ['parked with b left: b failed for good (B_DOWN): settle it by hand (the saga will not go on by itself)']);
   });
 
+  test('an event fails the saga while a step runs: the step finishes, its success is recorded and compensated first', async () => {
+    const effects: string[] = [];
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const late = defineSaga<{ got: string | null }, null>({
+      name: 'late',
+      initialState: { got: null },
+      start: () => ({ run: ['a', 'b'] }),
+      steps: {
+        a: { action: async () => effects.push('a'), compensate: async () => effects.push('undo-a') },
+        b: {
+          action: async () => {
+            entered();
+            await gate;
+            effects.push('b');
+            return { id: 'b-1' };
+          },
+          compensate: async (ctx) => effects.push(`undo-b ${ctx.state.got}`),
+        },
+      },
+      on: { 'b.succeeded': (s, e) => ({ state: { got: (e.data as { id: string }).id }, complete: true }), stop: () => ({ fail: 'stopped' }) },
+    });
+    const lateRegistry = createSagaRegistry({ schema: 'payments', sagas: [late] });
+    const lateRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: lateRegistry, backoffMs: () => 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, lateRegistry, { name: 'late', input: null }));
+    assert.equal(await lateRunner.runOnce(), true, 'step a');
+    const stepB = lateRunner.runOnce();
+    await running; // b's action has started (its runner holds the lease)
+    const stopped = await asTenant(tenantId, (tx) => advanceSaga(tx, lateRegistry, instance.id, { type: 'stop' }));
+    assert.deepEqual([stopped.applied, stopped.instance.status, stopped.instance.pending], [true, 'compensating', ['b', 'undo:a']]);
+    release();
+    await stepB;
+    while (await lateRunner.runOnce());
+    const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    assert.deepEqual([done?.status, done?.completed, done?.error], ['compensated', ['a', 'b'], 'stopped']);
+    assert.deepEqual(effects, ['a', 'b', 'undo-b b-1', 'undo-a'], "b's late success is undone, with the state its handler gave");
+  });
+
   test('two advances at the same version: the second write conflicts, re-reads and applies on top', async () => {
     const { tenantId, sagaId } = await start({});
     const before = await load(tenantId, sagaId);
