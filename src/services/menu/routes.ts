@@ -86,8 +86,10 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
      * An anonymous read of restaurant `rid`'s menu, routed by the restaurant so that a moved one is read
      * in its own database (docs/decisions/0008). The tenant widens nothing: menu's policies let actor
      * kind 'public' read every menu row already, and their tenant clauses are for actor kind 'staff'.
+     * `null`: the shared database, for several of its restaurants at once (no fence: a restaurant
+     * moving at that moment may be missing from the answer).
      */
-    const publicReader = (rid: string): UnitOfWorkContext => ({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'anonymous' }, readOnly: true });
+    const publicReader = (rid: string | null): UnitOfWorkContext => ({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'anonymous' }, readOnly: true });
 
     /** Staff of `rid` or an admin; another restaurant's id is a 404. */
     const editor = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
@@ -203,10 +205,15 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         },
       },
       async (request) => {
-        const ids = await ports.directory.restaurantsIn(request.query.city);
-        // Each restaurant is read where it lives (a moved one in its own database), then the hits are
-        // merged by rank: one read per restaurant of the city (docs/decisions/0008).
-        const found = await Promise.all(ids.map((rid) => unitOfWork(publicReader(rid), (tx) => searchMenu(tx, [rid], request.query.q, SEARCH_HITS))));
+        const restaurants = await ports.directory.restaurantsIn(request.query.city);
+        // The restaurants of the shared database in one read (a standby may answer it, decision 0082);
+        // each moved one where it lives (docs/decisions/0008). The hits are merged by rank.
+        const shared = restaurants.filter((r) => !r.dedicated).map((r) => r.id);
+        const search = (context: UnitOfWorkContext, ids: readonly string[]) => unitOfWork(context, (tx) => searchMenu(tx, ids, request.query.q, SEARCH_HITS));
+        const found = await Promise.all([
+          search({ ...publicReader(null), replicaOk: true }, shared),
+          ...restaurants.filter((r) => r.dedicated).map((r) => search(publicReader(r.id), [r.id])),
+        ]);
         return { hits: found.flat().sort(byRankThenName).slice(0, SEARCH_HITS) };
       },
     );

@@ -17,8 +17,19 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
       });
     },
     async restaurantsIn(city: string) {
-      return unitOfWork(reader, async (tx) =>
-        (await tx.query<{ id: string }>(`select r.id from platform.restaurants r join platform.cities c on c.id = r.city_id where c.name = $1`, [city])).rows.map((r) => r.id),
+      // The placement catalog is the platform's own and readable by admins only: this read says no
+      // more of it than whether each restaurant lives apart.
+      return unitOfWork({ ...reader, actor: { kind: 'admin', id: 'directory' } }, async (tx) =>
+        (
+          await tx.query<{ id: string; dedicated: boolean }>(
+            `select r.id, coalesce(p.database_url, '') <> '' as dedicated
+               from platform.restaurants r
+               join platform.cities c on c.id = r.city_id
+               left join platform.tenant_placements p on p.tenant_id = r.id
+              where c.name = $1`,
+            [city],
+          )
+        ).rows,
       );
     },
   };
