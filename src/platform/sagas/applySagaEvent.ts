@@ -5,7 +5,9 @@ import type { DeadlineRequest, SagaDecision, SagaDefinition, SagaEvent, SagaInst
 export type SagaInput =
   | { readonly kind: 'event'; readonly event: SagaEvent }
   | { readonly kind: 'stepSucceeded'; readonly item: string; readonly result: unknown }
-  | { readonly kind: 'stepFailed'; readonly item: string; readonly error: { code: string; message: string }; readonly retry: boolean };
+  | { readonly kind: 'stepFailed'; readonly item: string; readonly error: { code: string; message: string }; readonly retry: boolean }
+  /** The runner could not record the head item's outcome: park the saga for a person, with `reason`. */
+  | { readonly kind: 'park'; readonly item: string; readonly reason: string };
 
 /** The instance's next fields and the deadline changes to write with them; `null` when the input no longer applies. */
 export interface SagaTransition<S> {
@@ -49,6 +51,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   }
 
   if (pending[0] !== input.item) return null;
+  if (input.kind === 'park') return { ...base, status: 'parked', pending, completed, attempts, error: input.reason, schedule: [], cancel: 'all' };
   const undo = input.item.startsWith(UNDO);
   const step = undo ? input.item.slice(UNDO.length) : input.item;
 

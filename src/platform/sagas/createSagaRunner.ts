@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
-import { UNDO } from './applySagaEvent.ts';
+import { UNDO, type SagaInput } from './applySagaEvent.ts';
+import { ConcurrencyError } from '../errors/index.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { sagaWorkKey } from './sagaWork.ts';
@@ -44,7 +45,9 @@ const SYSTEM = { kind: 'system', id: 'saga-runner' } as const;
  * compensating), runs its action outside any transaction with the idempotency key `${sagaId}:${step}`
  * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
  * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
- * loses its lease; the item runs again with the same key, so its effect happens once.
+ * loses its lease; the item runs again with the same key, so its effect happens once. An outcome that
+ * cannot be recorded twice in a row (a handler that throws, a result PostgreSQL refuses) parks the
+ * saga with the error instead of running the item again at every lease expiry.
  *
  * @example
  * const runner = createSagaRunner({ unitOfWork: deps.unitOfWork, service: 'payments', registry });
@@ -74,21 +77,44 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     } catch (error) {
       outcome = { ok: false, error };
     }
-    await options.unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, async (tx) => {
-      if (outcome.ok) {
-        await transitionSaga(tx, registry, instance.id, { kind: 'stepSucceeded', item, result: outcome.result }, { tenantId: instance.tenantId, releaseLeaseOf: workerId });
-        return;
-      }
+    const record = (input: SagaInput, delayMs?: number) =>
+      options.unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, (tx) =>
+        transitionSaga(tx, registry, instance.id, input, { tenantId: instance.tenantId, releaseLeaseOf: workerId, ...(delayMs === undefined ? {} : { delayMs }) }),
+      );
+    const recordOutcome = async () => {
+      if (outcome.ok) return record({ kind: 'stepSucceeded', item, result: outcome.result });
       const e = outcome.error as { code?: unknown; message?: unknown; retryable?: unknown };
       const retryable = spec?.retryable !== undefined ? spec.retryable(outcome.error) : e?.retryable === true;
       const retry = retryable && instance.attempts + 1 < (spec?.maxAttempts ?? maxAttempts);
       const error = { code: typeof e?.code === 'string' ? e.code : 'STEP_FAILED', message: typeof e?.message === 'string' ? e.message : String(outcome.error) };
-      await transitionSaga(tx, registry, instance.id, { kind: 'stepFailed', item, error, retry }, {
-        tenantId: instance.tenantId,
-        releaseLeaseOf: workerId,
-        ...(retry ? { delayMs: backoff(instance.attempts + 1) } : {}),
-      });
-    });
+      return record({ kind: 'stepFailed', item, error, retry }, retry ? backoff(instance.attempts + 1) : undefined);
+    };
+    try {
+      await recordOutcome();
+    } catch (first) {
+      // Unrecorded, the item would run again at every lease expiry, unseen. A version conflict will
+      // pass: leave it to the lease. Anything else is tried once more (the database may have blinked),
+      // then the saga is parked with the error; if even that cannot be written, the database is what
+      // fails, and the lease expires as after a crash.
+      if (first instanceof ConcurrencyError) throw first;
+      let error = first;
+      try {
+        await recordOutcome();
+        return true;
+      } catch (again) {
+        if (again instanceof ConcurrencyError) throw again;
+        error = again;
+      }
+      const reason =
+        `${item} ${outcome.ok ? 'succeeded' : 'failed'} (attempt ${instance.attempts + 1}) but its outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}. ` +
+        `Parked so that it does not run again at every lease: fix the cause (the step's handler, its result), then settle by hand what the step did`;
+      try {
+        await record({ kind: 'park', item, reason });
+      } catch {
+        throw error;
+      }
+      options.onError?.(error);
+    }
     return true;
   };
 

@@ -110,5 +110,6 @@ export interface SagaLogInput {
 function logEntryOf(input: SagaInput, failures: number): SagaLogInput {
   if (input.kind === 'event') return { kind: 'event', item: input.event.type, attempt: null, data: input.event.data ?? null, error: null };
   if (input.kind === 'stepSucceeded') return { kind: 'succeeded', item: input.item, attempt: failures + 1, data: input.result ?? null, error: null };
+  if (input.kind === 'park') return { kind: 'failed', item: input.item, attempt: failures + 1, data: { code: 'SAGA_OUTCOME_UNRECORDED' }, error: input.reason };
   return { kind: input.retry ? 'retrying' : 'failed', item: input.item, attempt: failures + 1, data: { code: input.error.code }, error: input.error.message };
 }

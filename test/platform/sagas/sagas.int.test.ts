@@ -157,6 +157,30 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(effects, ['a', 'b', 'undo-b b-1', 'undo-a'], "b's late success is undone, with the state its handler gave");
   });
 
+  test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
+    const runs: string[] = [];
+    const errors: unknown[] = [];
+    const buggy = defineSaga<{ n: number }, null>({
+      name: 'buggy',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => runs.push('a') } },
+      on: { 'a.succeeded': () => { throw new TypeError('handler bug'); } },
+    });
+    const buggyRegistry = createSagaRegistry({ schema: 'payments', sagas: [buggy] });
+    // A lease of 0 ms: were the item left leased, the next runOnce could take it again at once.
+    const buggyRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: buggyRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, buggyRegistry, { name: 'buggy', input: null }));
+    assert.equal(await buggyRunner.runOnce(), true);
+    assert.equal(await buggyRunner.runOnce(), false, 'nothing left to run');
+    assert.deepEqual(runs, ['a'], 'the step ran once');
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, buggyRegistry, instance.id));
+    assert.deepEqual([parked?.status, parked?.pending, parked?.completed], ['parked', ['a'], []]);
+    assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: handler bug\. Parked so that/);
+    assert.deepEqual(errors.map((e) => (e as Error).message), ['handler bug'], 'and reported to onError');
+  });
+
   test('two advances at the same version: the second write conflicts, re-reads and applies on top', async () => {
     const { tenantId, sagaId } = await start({});
     const before = await load(tenantId, sagaId);
