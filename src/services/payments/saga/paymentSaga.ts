@@ -20,8 +20,10 @@ export type PaymentOutcome = 'open' | 'rejected' | 'cancelled' | 'expired' | 'de
 
 /** The payment saga's state (persisted as jsonb with the instance's version). */
 export interface PaymentSagaState extends PaymentSagaInput {
-  /** The authorized charge, once `charge` succeeded. */
+  /** The authorized charge, once `charge` succeeded; stays `null` for a total of 0 (nothing to charge). */
   readonly chargeId: string | null;
+  /** `charge` succeeded (absent in sagas started before it existed, which always have a `chargeId` then). */
+  readonly charged?: boolean;
   /** `charge` failed for good (declined): nothing was charged. */
   readonly chargeFailed: boolean;
   readonly accepted: boolean;
@@ -112,6 +114,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     return entry === undefined ? null : { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
   };
   const ended = (s: State) => s.outcome !== 'open';
+  /** The charge has landed: `false` while it is in flight (or failed). */
+  const landed = (s: State) => s.charged === true || s.chargeId !== null;
   /** After the charge landed: act on what happened to the order meanwhile. */
   const afterCharge = (s: State): SagaDecision<State> => {
     if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: s, run: ['refund'] };
@@ -146,13 +150,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     if (ended(s)) return {};
     const next = { ...s, outcome };
     if (s.chargeFailed) return { state: next, complete: true };
-    if (s.chargeId === null) return { state: next, cancel: ['accept'] }; // charge in flight: charge.succeeded refunds
+    if (!landed(s)) return { state: next, cancel: ['accept'] }; // charge in flight: charge.succeeded refunds
     return { state: next, run: ['refund'], cancel: ['accept'] };
   };
 
   return defineSaga<State, PaymentSagaInput>({
     name: PAYMENT_SAGA,
-    initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
+    initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
     start: (s, input) => ({
       state: { ...s, orderId: input.orderId, restaurantId: input.restaurantId, customerId: input.customerId, total: input.total, currency: input.currency },
       run: ['order', 'charge'],
@@ -167,6 +171,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       charge: {
         maxAttempts: MONEY_STEP_ATTEMPTS,
         action: async (ctx) => {
+          // A total of 0 charges nothing (the provider refuses an amount of 0): the order goes on.
+          if (ctx.state.total === 0) return null;
           // A retry: the last attempt may have authorized with its answer lost. Sending again could
           // send another request under the same key (the card on file may have changed), which the
           // provider refuses; the ledger says what the key did.
@@ -190,12 +196,12 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       },
       refund: { action: refundAll },
       // After delivery: retried longer, then parked (see parkDelivered), never compensated.
-      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => ports.provider.capture(ctx.state.chargeId as string, ctx.idempotencyKey) },
+      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, action: async (ctx) => (ctx.state.chargeId === null ? null : ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey)) },
       payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
       payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
-      'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge).id }),
+      'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true }),
       'charge.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
         if (!NOTHING_CHARGED.has(failure.code)) {
@@ -224,12 +230,12 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'order.delivered': (s) => {
         if (ended(s) || s.chargeFailed) return {};
         const next = { ...s, outcome: 'delivered' as const };
-        return s.chargeId === null ? { state: next } : { state: next, run: deliverySteps(next) };
+        return landed(s) ? { state: next, run: deliverySteps(next) } : { state: next };
       },
       'deadline.accept': (s) => {
         if (s.accepted || ended(s)) return {};
         const next = { ...s, outcome: 'expired' as const };
-        if (s.chargeId === null && !s.chargeFailed) return { state: next }; // charge in flight: charge.succeeded fails the saga
+        if (!landed(s) && !s.chargeFailed) return { state: next }; // charge in flight: charge.succeeded fails the saga
         return { state: next, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
       },
     },

@@ -213,6 +213,29 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([view.statusCode, view.json().status, view.json().payment, view.json().error], [200, 'parked', 'authorized', parked?.error], view.body);
   });
 
+  test('an order whose total is 0: nothing to charge, capture or pay out; delivered and completed without a call to the provider', async () => {
+    const post = async (path: string, payload: Record<string, unknown>) => {
+      const res = await t.request({ method: 'POST', url: `/v1/restaurants/${r.rid}/menu/${path}`, token: r.staff, payload });
+      assert.equal(res.statusCode, 201, res.body);
+      return res.json() as { id: string };
+    };
+    const water = await post('items', { categoryId: (await post('categories', { name: 'On the house' })).id, name: 'Tap water', price: 0 });
+    const c = await customer(t);
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: water.id, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+    const order = placed.json() as { id: string; total: number; lines: Array<{ lineId: string }> };
+    assert.equal(order.total, 0);
+    await sync(order.id);
+    const charged = await saga(order.id);
+    assert.deepEqual([charged?.status, charged?.completed, charged?.state.chargeId], ['running', ['order', 'charge'], null], 'not cancelled');
+    await toDelivered(order);
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier']]);
+    assert.deepEqual(await ledger(order.id), [], 'no money moved');
+    assert.equal(await orderStatus(order.id), 'delivered');
+  });
+
   test('a declined card: the order is cancelled through ordering and nothing is charged', async () => {
     const order = await place(NO_FAULTS.declineCard as string);
     await sync(order.id);

@@ -106,3 +106,22 @@ describe('a payout of a delivered order that fails for good', () => {
     assert.match(courierOnly?.error ?? '', /then pay 300 EUR out to courier k1 \(key .*:payoutCourier\);/);
   });
 });
+
+describe('an order whose total is 0', () => {
+  test('the charge calls no provider and lands with no charge; delivery then runs the steps (each a no-op), a reject the refund (of nothing)', async () => {
+    const free = paymentSaga(
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new Error('the provider refuses 0')) }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor: () => Promise.reject(new Error('no card needed')) } },
+      { acceptWithinMs: 60_000 },
+    );
+    const inFlight = chargeInFlight();
+    const state = { ...inFlight.state, total: 0 };
+    assert.equal(await free.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1 }), null);
+    const landed = applySagaEvent(free, { ...inFlight, state }, { kind: 'stepSucceeded', item: 'charge', result: null });
+    assert.deepEqual([landed?.status, landed?.completed, landed?.state.chargeId, landed?.state.charged], ['running', ['order', 'charge'], null, true]);
+    const after = { ...inFlight, ...landed!, version: 3 };
+    const delivered = applySagaEvent(free, after, { kind: 'event', event: { type: 'order.delivered' } });
+    assert.deepEqual(delivered?.pending, ['capture', 'payoutRestaurant']);
+    assert.equal(await free.steps.capture!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: landed!.state, attempt: 1 }), null);
+    assert.deepEqual(applySagaEvent(free, after, { kind: 'event', event: { type: 'order.rejected', data: {} } })?.pending, ['refund']);
+  });
+});
