@@ -364,5 +364,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.match(parked?.error ?? '', new RegExp(`Look up reference ${order.id} in the provider's ledger`));
     assert.notEqual(await orderStatus(order.id), 'cancelled');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
+    const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
+    assert.deepEqual([view.statusCode, view.json().status, view.json().payment, view.json().error], [200, 'parked', 'unknown', parked?.error], view.body);
   });
 });
