@@ -120,6 +120,14 @@ describe('brigade sagas list|show', () => {
     }
     const help = await run('--help');
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: brigade sagas <list\|show>/);
+    assert.match(help.stdout, /^Usage: brigade sagas <list\|show\|resume>/);
+    for (const args of [['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked']]) assert.equal((await run(...args)).code, 2, args.join(' '));
+  });
+
+  test('resume: a saga that is not parked is refused with what to do; an unknown one is not found', async () => {
+    const running = await run('resume', ids.fresh);
+    assert.equal(running.code, 1);
+    assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running, not parked: .*'brigade sagas show ${ids.fresh}'`));
+    assert.match((await run('resume', randomUUID())).stderr, /No saga .* in payments/);
   });
 });

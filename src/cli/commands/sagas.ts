@@ -3,25 +3,29 @@ import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { listSagas, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { listSagas, resumeSaga, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import type { Io } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
-export const usage = `Usage: brigade sagas <list|show> …
+export const usage = `Usage: brigade sagas <list|show|resume> …
 
   brigade sagas list [--stuck [--older-than MINUTES]] [--status S] [--limit N] [--json]
                        Sagas, most recently changed first. --stuck: only those that need a person:
-                       failed ones (a compensation failed for good), and unfinished ones that have
-                       not changed for MINUTES (default 15), each with the reason
+                       failed ones (a compensation failed for good), parked ones (a step that must
+                       not be undone could not go on), and unfinished ones that have not changed for
+                       MINUTES (default 15), each with the reason
   brigade sagas show ID [--json]
                        One saga: status, state, pending work, every step outcome and event with its
                        time (the saga log), and its deadlines
+  brigade sagas resume ID
+                       Runs a parked saga's step again, once you have settled what its reason names
+                       (recorded in the saga log as resumed by the CLI)
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
 
-const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed'];
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'];
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
 
 /** `brigade sagas …`. */
@@ -34,12 +38,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   );
   if (values.help) return ctx.io.out(usage), 0;
   const [action, id] = positionals;
-  if (action !== 'list' && action !== 'show') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
-  if (action === 'show' && id === undefined) throw new UsageError('sagas show needs a saga ID', usage);
-  if (action === 'show' && !isUuid(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
+  if (action !== 'list' && action !== 'show' && action !== 'resume') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+  if (action !== 'list' && id === undefined) throw new UsageError(`sagas ${action} needs a saga ID`, usage);
+  if (action !== 'list' && !isUuid(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
   if (action === 'list' && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
   const listFlags = ['stuck', 'older-than', 'status', 'limit'] as const;
-  if (action === 'show' && listFlags.some((f) => values[f] !== undefined)) throw new UsageError(`--${listFlags.find((f) => values[f] !== undefined)} belongs to sagas list`, usage);
+  if (action !== 'list' && listFlags.some((f) => values[f] !== undefined)) throw new UsageError(`--${listFlags.find((f) => values[f] !== undefined)} belongs to sagas list`, usage);
   if (values['older-than'] !== undefined && values.stuck !== true) throw new UsageError('--older-than goes with --stuck', usage);
   const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
     const raw = values[name];
@@ -53,12 +57,23 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const status = values.status;
   if (status !== undefined && !STATUSES.includes(status as SagaStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`, usage);
 
+  const notFound = () => new BrigadeError('NOT_FOUND', 404, `No saga ${id} in ${stores.map((s) => s.service).join(', ')}. 'brigade sagas list' shows the ids (a payment saga has its order's id).`);
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
   // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
   const read = <T>(service: string, fn: (tx: Tx) => Promise<T>) => unitOfWork(databases.poolFor(service), { service, actor: CLI, readOnly: true }, fn);
   try {
+    if (action === 'resume') {
+      for (const store of stores) {
+        const resumed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: CLI }, (tx) => resumeSaga(tx, store.schema, id as string, CLI.id));
+        if (resumed === null) continue;
+        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...resumed }, null, 2));
+        else ctx.io.out(`resumed saga ${id} (${store.service}): ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'}`);
+        return 0;
+      }
+      throw notFound();
+    }
     if (action === 'show') {
       for (const store of stores) {
         const saga = await read(store.service, (tx) => showSaga(tx, store.schema, id as string));
@@ -67,7 +82,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         else printSaga(ctx.io, store.service, saga);
         return 0;
       }
-      throw new BrigadeError('NOT_FOUND', 404, `No saga ${id} in ${stores.map((s) => s.service).join(', ')}. 'brigade sagas list' shows the ids (a payment saga has its order's id).`);
+      throw notFound();
     }
     const options = {
       ...(values.stuck === true ? { stuckAfterMs: (olderThan ?? 15) * 60_000 } : {}),

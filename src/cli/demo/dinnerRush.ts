@@ -60,6 +60,8 @@ interface Restaurant {
 const GOOD_CARDS = ['4242424242424242', '5555555555554444', '378282246310005'];
 const DECLINED_CARD = '4000000000000002';
 const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed']);
+/** A saga parked for a person (decision 0079) goes no further on its own: not waited for, not settled. */
+const PARKED_SAGA = 'parked';
 /** The latency entry of a whole delivered order, from the placing call to the courier's deliver. */
 export const ORDER_TO_DELIVERY = '(placed → delivered)';
 /** The wait from placement until the payment is authorized (or refused): the saga's charge, seen by the restaurant. */
@@ -264,8 +266,9 @@ export async function runDinnerRush(
     const read = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, token);
     let stage: string;
     try {
-      stage = String((await waitUntil('the payment to settle', read, (p) => p.status === 200 && FINISHED_SAGA.has(String(p.json?.status)), deadline)).json?.payment);
-      settled++;
+      const ended = (await waitUntil('the payment to settle', read, (p) => p.status === 200 && (FINISHED_SAGA.has(String(p.json?.status)) || p.json?.status === PARKED_SAGA), deadline)).json;
+      stage = ended?.status === PARKED_SAGA ? `parked (${String(ended?.payment)})` : String(ended?.payment);
+      if (ended?.status !== PARKED_SAGA) settled++;
     } catch {
       const last = await read();
       stage = last.status === 200 ? `still ${String(last.json?.payment)}` : 'not started';

@@ -9,6 +9,8 @@ export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
 export { showSaga } from './showSaga.ts';
 export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';
 export { listSagas } from './listSagas.ts';
+export { resumeSaga, SagaNotParkedError } from './resumeSaga.ts';
+export type { ResumedSaga } from './resumeSaga.ts';
 export type { ListSagasOptions, SagaSummary } from './listSagas.ts';
 export type { SagaSchemaOptions } from './sagaSchemaSql.ts';
 export { startSaga } from './startSaga.ts';

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { newMessageId, type MessageHeaders } from '../../../../src/platform/messaging/index.ts';
-import { createDeadlineScheduler, createSagaRegistry, createSagaRunner, loadSaga, type SagaRegistry, type SagaRunner } from '../../../../src/platform/sagas/index.ts';
+import { createDeadlineScheduler, createSagaRegistry, createSagaRunner, loadSaga, resumeSaga, SagaNotParkedError, showSaga, type SagaRegistry, type SagaRunner } from '../../../../src/platform/sagas/index.ts';
 import {
   buildPaymentProvider,
   type ProviderFaults,
@@ -366,5 +366,20 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
     const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
     assert.deepEqual([view.statusCode, view.json().status, view.json().payment, view.json().error], [200, 'parked', 'unknown', parked?.error], view.body);
+
+    // The person finds nothing in the ledger (the provider was down) and resumes it: the charge runs
+    // again, from its first attempt, and the payment goes on.
+    const ops = { service: 'payments', actor: { kind: 'admin' as const, id: 'ops' } };
+    const resumed = await t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops'));
+    assert.deepEqual([resumed?.status, resumed?.pending, resumed?.parkedWith], ['running', ['charge'], parked?.error]);
+    while (await runner.runOnce());
+    const after = await saga(order.id);
+    assert.deepEqual([after?.status, after?.completed, after?.pending], ['running', ['order', 'charge'], []]);
+    const log = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => showSaga(tx, 'payments', order.id));
+    assert.ok(log?.log.some((e) => e.kind === 'event' && e.item === 'resumed' && (e.data as { by?: string }).by === 'ops'), 'the resume is in the saga log');
+    await assert.rejects(
+      t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops')),
+      (e: unknown) => e instanceof SagaNotParkedError && e.code === 'SAGA_NOT_PARKED',
+    );
   });
 });
