@@ -194,7 +194,9 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         },
         compensate: refundAll,
       },
-      refund: { action: refundAll },
+      // After a reject or cancel: retried as long as the money steps, then parked (never compensated:
+      // the default would cancel an order that already ended and refund the charge under a second key).
+      refund: { maxAttempts: MONEY_STEP_ATTEMPTS, action: refundAll },
       // After delivery: retried longer, then parked (see parkDelivered), never compensated.
       capture: { maxAttempts: MONEY_STEP_ATTEMPTS, action: async (ctx) => (ctx.state.chargeId === null ? null : ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey)) },
       payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
@@ -218,6 +220,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         return { state: next, fail: `charge failed: ${failure.message}` };
       },
       'refund.succeeded': (s) => ({ state: s, complete: true }),
+      'refund.failed': (s, e) => {
+        const failure = e.data as { code: string; message: string };
+        return {
+          park:
+            `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ` +
+            `Check the payment provider, then refund charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized) ` +
+            `with 'brigade sagas resume ${s.orderId}'; each key moves the money once however often it is sent`,
+        };
+      },
       'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),
       'payoutCourier.succeeded': () => ({ complete: true }),
       'capture.failed': parkDelivered('capture', (s) => `capture charge ${s.chargeId ?? '?'} (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}`),

@@ -274,6 +274,29 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
   });
 
+  test('the refund of a rejected order fails on every attempt: parked with what to do, no cancel, no second refund; resumed, it refunds once', async () => {
+    const order = await place();
+    await sync(order.id);
+    await step(r.staff, order.id, 'reject', { reason: 'the oven broke' });
+    await withFaults({ errorRate: 1 }, () => sync(order.id));
+    const parked = await saga(order.id);
+    assert.deepEqual([parked?.status, parked?.pending, parked?.attempts], ['parked', ['refund'], MONEY_STEP_ATTEMPTS]);
+    assert.match(parked?.error ?? '', new RegExp(`^refund of the rejected order failed for good .*brigade sagas resume ${order.id}`));
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+
+    const ops = { service: 'payments', actor: { kind: 'admin' as const, id: 'ops' } };
+    await t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops'));
+    while (await runner.runOnce());
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'refund:capture'],
+      ['refund', order.total, 'refund'],
+    ]);
+  });
+
   test('an order event that arrives before its OrderPlaced is delivered again, not dropped; on its last attempt it is ignored', async () => {
     const handler = paymentOrderEventsHandler({ unitOfWork: t.platform.deps.unitOfWork, registry });
     const orderId = newMessageId();
