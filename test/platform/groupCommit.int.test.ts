@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
+import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 describe('group commit of one-round-trip units', () => {
@@ -128,6 +129,36 @@ describe('group commit of one-round-trip units', () => {
     const written = await merged(400, 404);
     // Unmerged, the duplicate is blamed; the units before it and those after it run again, each group merged.
     assert.deepEqual(written.map((r) => [r.x, r.units]), [[400, 1], [401, 2], [402, 2], [403, 2], [404, 2]]);
+  });
+
+  test('a merged batch with a tenant whose move holds its fence: only that unit waits, without a connection, and the others commit (decision 0008)', async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const router = createTenantRouter({ databases: dbs });
+    const tenants = Array.from({ length: 5 }, () => randomUUID());
+    // The move's exclusive hold of the third tenant's fence (moveTenant), on a connection of its own.
+    const move = await database.pool(1).connect();
+    const fence = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
+    await move.query(`select pg_advisory_lock(${fence})`, [tenants[2]]);
+    try {
+      const blocker = router.commitStatements({ service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);
+      let ended = 0;
+      const units = tenants.map((tenantId, i) => router.commitStatements({ service: 'menu', tenantId }, [mergeable(500 + i)]).finally(() => ended++));
+      await blocker;
+      while (ended < 4) {
+        const waiting = await move.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted and database = (select oid from pg_database where datname = current_database())`);
+        assert.equal(waiting.rows[0]!.n, 0, 'a batch waits for the fence inside PostgreSQL, on a pooled connection, with the other tenants\' units');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      // The merged fence failed; unmerged, the moving tenant's unit is blamed and the units before and after it commit, each pair merged.
+      assert.deepEqual((await merged(500, 504)).map((r) => [r.x, r.units]), [[500, 2], [501, 2], [503, 2], [504, 2]]);
+      await move.query(`select pg_advisory_unlock(${fence})`, [tenants[2]]);
+      await Promise.all(units);
+      assert.deepEqual((await merged(502, 502)).map((r) => [r.x, r.units]), [[502, 1]], 'the moving tenant committed once the fence was let go');
+    } finally {
+      await move.query(`select pg_advisory_unlock_all()`);
+      move.release();
+    }
   });
 
   test('under steady load the batches in flight carry equal shares, not one batch of nearly all and single units beside it (decision 0076)', async () => {

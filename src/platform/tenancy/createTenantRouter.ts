@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
@@ -17,7 +18,16 @@ export interface TenantRouterOptions {
   readonly onAfterCommitError?: (error: unknown) => void;
   /** Read-replica routing of the primary's `replicaOk` reads (docs/decisions/0082); absent: every read on the primary. */
   readonly replicaReads?: ReplicaReads;
+  /**
+   * How long, in ms, a transaction of a tenant that is being moved keeps trying before it fails with
+   * `TENANT_MOVING` (503, retry later). It waits without a connection, between tries 10 ms at first
+   * and doubling up to 500 ms (with jitter). Default {@link DEFAULT_MOVE_WAIT_MS}.
+   */
+  readonly moveWaitMs?: number;
 }
+
+/** Default of {@link TenantRouterOptions.moveWaitMs}: longer than a move of a restaurant takes today. */
+export const DEFAULT_MOVE_WAIT_MS = 30_000;
 
 /** The unit of work that consults the tenant placement catalog. */
 export interface TenantRouter {
@@ -33,28 +43,39 @@ export interface TenantRouter {
 const MAX_HOPS = 2;
 /** SQLSTATE of platform.enter_tenant: this database places the tenant elsewhere (DETAIL = where). */
 const TENANT_MOVED = 'BRMOV';
+/** SQLSTATE of platform.enter_tenant(s): a move of the tenant holds its fence (or waits for it). */
+const TENANT_MOVING = 'BRMVG';
+/** The first pause after a {@link TENANT_MOVING}; it doubles after each try, up to the maximum. */
+const MOVE_BACKOFF_MS = 10;
+const MOVE_BACKOFF_MAX_MS = 500;
 
 /**
  * The placement-aware unit of work. Tenants live in the shared database unless the catalog
  * (`platform.tenant_placements`) places them in a dedicated one. Every tenant transaction runs
  * `platform.enter_tenant(tenant, believed placement)` right after its settings, in the same round trip
- * as its first statements: it waits while a move of that tenant holds the fence, and raises when this
- * database places the tenant elsewhere. Then the transaction has done nothing (PostgreSQL runs nothing
- * after a failed statement) and is retried there, so a running process follows a move without a
- * restart and without a lookup on the hot path.
+ * as its first statements: it raises `BRMVG` while a move of that tenant holds the fence, and `BRMOV`
+ * when this database places the tenant elsewhere. Either way the transaction has done nothing
+ * (PostgreSQL runs nothing after a failed statement) and its connection goes back to the pool. On
+ * `BRMOV` it is retried where the tenant lives, so a running process follows a move without a restart
+ * and without a lookup on the hot path; on `BRMVG` it waits without a connection (backoff with jitter)
+ * and tries again, for at most `moveWaitMs`, so a moving tenant cannot take the pool from the others.
  *
  * Limits: moves go from the shared database to a dedicated one; a tenant is not moved again.
  */
 export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   const placements = new Map<string, string>();
   const placementOf = (tenantId: string) => placements.get(tenantId) ?? '';
+  const moveWaitMs = options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS;
 
-  /** Runs `attempt` on the tenant's pool with the fence, following a move at most MAX_HOPS times. */
+  /** Runs `attempt` on the tenant's pool with the fence, waiting out a move (`moveWaitMs`) and following it at most MAX_HOPS times. */
   const routed = async <T>(context: UnitOfWorkContext, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const tenantId = context.tenantId;
     if (tenantId == null) return onPrimaryOrReplica(context, options.databases.poolFor(context.service), options, attempt);
     if (!isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
-    for (let hop = 0; ; hop++) {
+    let hops = 0;
+    let waitingSince: number | undefined;
+    let pause = MOVE_BACKOFF_MS;
+    for (;;) {
       const placed = placementOf(tenantId);
       const setup = { ...options, setupStatements: [tenantFence(tenantId, placed)] };
       try {
@@ -62,9 +83,25 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
         return await onPrimaryOrReplica(context, options.databases.poolFor(context.service), setup, attempt);
       } catch (error) {
         const e = error as { code?: string; detail?: string };
+        if (e.code === TENANT_MOVING) {
+          // A move holds the fence for its copy. Waiting here, not in PostgreSQL, keeps the pool for the
+          // other tenants; the try after the move gets BRMOV and follows the tenant.
+          waitingSince ??= performance.now();
+          const left = moveWaitMs - (performance.now() - waitingSince);
+          if (left <= 0) {
+            throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} is being moved to another database and the move did not end within ${moveWaitMs} ms; retry later`, {
+              details: { tenantId },
+              cause: error,
+            });
+          }
+          await sleep(Math.min(left, pause * (0.5 + Math.random() / 2)));
+          pause = Math.min(pause * 2, MOVE_BACKOFF_MAX_MS);
+          continue;
+        }
         if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;
         // The detail is a connection string: never put it in an error message.
-        if (hop >= MAX_HOPS) throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`, { details: { tenantId } });
+        if (hops >= MAX_HOPS) throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`, { details: { tenantId } });
+        hops++;
         placements.set(tenantId, e.detail);
       }
     }

@@ -1,4 +1,4 @@
-export { createTenantRouter } from './createTenantRouter.ts';
+export { createTenantRouter, DEFAULT_MOVE_WAIT_MS } from './createTenantRouter.ts';
 export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
 export { tenantFence } from './tenantFence.ts';

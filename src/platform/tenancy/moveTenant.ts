@@ -23,8 +23,8 @@ const BATCH = 5000;
  * every tenant row (tables found in the catalog, parents first; with `brigade.tenant_copy` set, so
  * triggers do not write again what is being copied; `xid8` transaction ids rewritten to the copy's own;
  * sequences advanced past the copied ids), switches the placement and deletes the old rows, then
- * lifts the fence. Writers blocked by the fence continue on the new database
- * (see createTenantRouter). The target commits first; if the process dies before the source commits,
+ * lifts the fence. Writers refused by the fence meanwhile wait without a connection and continue on
+ * the new database (see createTenantRouter). The target commits first; if the process dies before the source commits,
  * the source is still authoritative and a rerun starts by clearing the target's copy.
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
@@ -50,8 +50,9 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     }
 
     progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
-    // Exclusive here, shared in every tenant transaction (platform.tenant_fence): from now on the
-    // tenant's transactions wait, and the ones in flight have finished when this returns.
+    // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
+    // tenant's new transactions are refused (BRMVG) and wait in the router without a connection, and
+    // the ones in flight have finished when this returns.
     await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
     try {
       // The placement catalog stays where it is: it is what says the tenant has moved.

@@ -2,8 +2,8 @@ import type { Statement, StatementMerge } from '../db/index.ts';
 
 /**
  * Fences merged into one call (docs/decisions/0063): `platform.enter_tenants` checks that the tenants
- * are exactly the transaction's batch tenants, takes each one's shared move lock and refuses (`BRMOV`)
- * when one lives elsewhere than its unit believed.
+ * are exactly the transaction's batch tenants, tries each one's shared move lock (`BRMVG` when a move
+ * holds one) and refuses (`BRMOV`) when one lives elsewhere than its unit believed.
  */
 const FENCE_MERGE: StatementMerge = Object.freeze({
   id: 'brigade_enter_tenant',
@@ -17,7 +17,8 @@ const FENCE_MERGE: StatementMerge = Object.freeze({
 
 /**
  * The tenant fence that opens every routed transaction: `platform.enter_tenant` checks the tenant is
- * the transaction's own, takes its shared move lock and refuses (`BRMOV`) when the tenant lives in
+ * the transaction's own, tries its shared move lock without waiting (`BRMVG` while a move holds it:
+ * the router waits without a connection and tries again) and refuses (`BRMOV`) when the tenant lives in
  * another database than `placed` (`''`: the service's own). Nobody reads its result, so it is sent
  * without Describe (`resultless`). Fences of units that the group committer merges become one
  * `platform.enter_tenants` call.
