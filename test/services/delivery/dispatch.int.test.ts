@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, beforeEach, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
+import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
 const database = useTestDatabase();
@@ -69,6 +71,36 @@ async function addOrders(city: string, tenants: readonly string[], count: number
 }
 
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
+
+/** Runs `work` as the system actor in a transaction that stays open after it (`worked`) until `commit()`. */
+function heldTransaction(work: (tx: Tx) => Promise<unknown>) {
+  let worked!: () => void;
+  let commit!: () => void;
+  const didWork = new Promise<void>((resolve) => (worked = resolve));
+  const released = new Promise<void>((resolve) => (commit = resolve));
+  const result = uow(system, async (tx) => {
+    await work(tx);
+    worked();
+    await released;
+  });
+  return { worked: didWork, commit, result };
+}
+
+/** Waits until `promise` has settled or a session of this database waits for a lock (a forced interleaving's second step). */
+async function settledOrBlocked(promise: Promise<unknown>): Promise<'settled' | 'blocked'> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 3000; i++) {
+    if (settled) return 'settled';
+    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    if ((waiting.rowCount ?? 0) > 0) return 'blocked';
+    await sleep(10);
+  }
+  throw new Error('the second transaction neither ended nor waited for a lock');
+}
 
 /** Runs `workers` dispatch loops concurrently until each finds nothing due; returns every step's outcome. */
 async function runWorkers(env: Parameters<typeof dispatchOnce>[0], workers: number, options: DispatchOptions) {
@@ -442,6 +474,43 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: o2!.orderId }, 'still carrying the second order');
     await handle(orderEvent('OrderDelivered', tenant, { orderId: o2!.orderId }));
     assert.deepEqual(await courierRow(chosen!), { status: 'available', current_order_id: null });
+    await invariants();
+  });
+
+  test('two orders of one courier delivered at once: the courier ends available, not busy with an order already delivered (forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [courier] = await addCouriers('Lagos', 1);
+    const [x, y] = [randomUUID(), randomUUID()];
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Lagos') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: x, courierId: courier! }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: courier! }));
+    // X's delivery moves the courier on to Y and waits before its commit; Y's delivery runs meanwhile.
+    const first = heldTransaction((tx) => finishOrder(tx, { tenantId: tenant, orderId: x, reason: 'delivered' }));
+    await first.worked;
+    const second = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }));
+    await settledOrBlocked(second);
+    first.commit();
+    await Promise.all([first.result, second]);
+    assert.deepEqual([(await queueRow(x)).state, (await queueRow(y)).state], ['delivered', 'delivered']);
+    assert.deepEqual(await courierRow(courier!), { status: 'available', current_order_id: null });
+    await invariants();
+  });
+
+  test('staff give a busy courier another order while their current one is delivered: the courier ends busy with the new one (forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [courier] = await addCouriers('Lagos', 1);
+    const [x, y] = [randomUUID(), randomUUID()];
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Lagos') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: courier! }));
+    // Staff's assignment of X waits before its commit; Y's delivery runs meanwhile.
+    const first = heldTransaction((tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: courier!, messageId: newMessageId(), city: 'Lagos' }));
+    await first.worked;
+    const second = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }));
+    await settledOrBlocked(second);
+    first.commit();
+    await Promise.all([first.result, second]);
+    assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: courier, notified: true });
+    assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: x });
     await invariants();
   });
 

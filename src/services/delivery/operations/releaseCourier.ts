@@ -12,6 +12,13 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
  * actor, in the transaction that ends or replaces the assignment.
  */
 export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason }): Promise<boolean> {
+  // The courier's row is locked before their other orders are looked up, so the lookup's snapshot
+  // includes what a concurrent release or assignment of this courier committed: without it, two
+  // deliveries of one courier's two orders each saw the other order still assigned (one moved the
+  // courier to an order the other had just delivered: busy for ever), and an assignment committed
+  // during a release was missed (available while carrying it). Lock order: the order's queue row
+  // (the caller's), then the courier's row, then the city (wakeOneInCity), on every path.
+  await tx.query(`select 1 from delivery.courier_availability where courier_id = $1 for update`, [input.courierId]);
   await tx.query(
     `update delivery.assignments set released_at = now(), release_reason = $4
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and released_at is null`,
