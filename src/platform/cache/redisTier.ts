@@ -217,7 +217,10 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       }
       for (const key of keys) pending.set(key, ++pendingSeq);
       metrics.evictQueued.set(pending.size);
-      if (replaying === null) retryLater();
+      // Even while a replay runs: it may have found the queue empty already (its last MULTI answered in
+      // the same read as this one's failure) and only not yet cleared `replaying`, and then no retry
+      // would ever send this key. A timer already armed is kept; a drain that finds nothing is harmless.
+      retryLater();
     },
     async close() {
       if (closed) return;
