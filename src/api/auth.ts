@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, Role, TokenService } from '../platform/auth/index.ts';
-import type { UnitOfWorkContext } from '../platform/db/index.ts';
+import type { Actor, UnitOfWorkContext } from '../platform/db/index.ts';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
 
 declare module 'fastify' {
@@ -47,6 +47,11 @@ export function authorize(request: FastifyRequest, ...roles: Role[]): Principal 
 /** The unit-of-work context a principal acts in: its tenant (staff) and itself as the actor. */
 export function actorContext(principal: Principal, service: string, tenantId: string | null = principal.restaurantId): UnitOfWorkContext {
   return { service, tenantId, actor: { kind: principal.role, id: principal.subject } };
+}
+
+/** The signed-in caller as an actor, or `null` for an anonymous request: whose writes a public read should see (`ownWritesOf`). */
+export function callerOf(request: FastifyRequest): Actor | null {
+  return request.principal === null ? null : { kind: request.principal.role, id: request.principal.subject };
 }
 
 /** One audited admin request. */

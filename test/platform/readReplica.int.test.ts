@@ -2,9 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type client from 'prom-client';
-import { createReplicaReads, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
+import net from 'node:net';
+import pg from 'pg';
+import { createReplicaReads, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
+import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import type { UnitOfWorkContext } from '../../src/platform/db/index.ts';
-import { eventually } from '../support/eventually.ts';
+import { eventually, within } from '../support/eventually.ts';
 import { startHotStandbyPair, type HotStandbyPair } from '../support/hotStandby.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
@@ -77,6 +80,9 @@ test('an actor reads its own write at once while the standby lags; others read t
     const later = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Later', city: 'Porto' } })).json().id as string;
     const listed = (await t.request({ method: 'GET', url: '/v1/restaurants?city=Porto' })).json().restaurants.map((r: { id: string }) => r.id) as string[];
     assert.ok(listed.includes(restaurant) && !listed.includes(later), 'the list came from the lagging standby');
+    // The admin who made it, listing with their token, sees it: the public read follows its caller's writes.
+    const own = (await t.request({ method: 'GET', url: '/v1/restaurants?city=Porto', token: admin })).json().restaurants.map((r: { id: string }) => r.id) as string[];
+    assert.ok(own.includes(later), 'the caller reads its own write');
   } finally {
     await resumeReplay();
   }
@@ -86,37 +92,83 @@ test('an actor reads its own write at once while the standby lags; others read t
   assert.deepEqual(delta(start, await routed()), { 'replica/fresh': 1 }, 'once replayed, the writer reads the standby too');
 });
 
-test('a standby that lags past the bound, or is down, sends reads to the primary', async () => {
+test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {
   const routes: string[] = [];
   const troubles: unknown[] = [];
   const primary = t.platform.databases.poolForUrl(pair.primaryUrl);
   const replica = t.platform.databases.poolForUrl(pair.standbyUrl);
-  const reads = createReplicaReads({
-    primary,
-    replica,
-    maxLagMs: 0,
-    statusTtlMs: 0,
-    onRoute: (target, reason: ReplicaRouteReason) => routes.push(`${target}/${reason}`),
-    onTrouble: (error) => troubles.push(error),
-  });
+  const reads = (options: Partial<ReplicaReadsOptions> = {}) =>
+    createReplicaReads({
+      primary,
+      replica,
+      statusTtlMs: 0,
+      onRoute: (target, reason: ReplicaRouteReason) => routes.push(`${target}/${reason}`),
+      onTrouble: (error) => troubles.push(error),
+      ...options,
+    });
+  const write = () => primary.query('create table if not exists public.lag_probe (n int); insert into public.lag_probe values (1)');
+
+  // Replay paused: what the primary wrote is not replayed, so the standby is behind by the time since.
   await pauseReplay();
   try {
-    // WAL the standby receives and does not replay: behind, by the time since its last replayed commit.
-    await primary.query('create table if not exists public.lag_probe (n int); insert into public.lag_probe values (1)');
-    await eventually('the standby received WAL it has not replayed', () => pair.standbyQuery<{ behind: boolean }>('select pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn() as behind'), (rows) => rows[0]?.behind === true);
-    assert.equal(await reads.poolFor('staff:nobody'), primary);
+    await write();
+    assert.equal(await reads({ maxLagMs: 0 }).poolFor('staff:nobody'), primary);
     assert.deepEqual(routes, ['primary/lag']);
   } finally {
     await resumeReplay();
   }
 
+  // Cut off (its WAL receiver stopped): it has replayed all it received, and is still behind the primary.
+  await standbyCaughtUp();
+  const [{ primary_conninfo: conninfo }] = (await pair.standbyQuery<{ primary_conninfo: string }>('show primary_conninfo')) as [{ primary_conninfo: string }];
+  await pair.standbyQuery(`alter system set primary_conninfo = ''`);
+  await pair.standbyQuery('select pg_reload_conf()');
+  try {
+    const cutOff = reads({ maxLagMs: 200 });
+    routes.length = 0;
+    assert.equal(await cutOff.poolFor('staff:nobody'), replica, 'current until the primary writes');
+    await write();
+    await eventually('the cut-off standby counts as lagging', () => cutOff.poolFor('staff:nobody'), (pool) => pool === primary, 20_000);
+    assert.equal(routes.at(-1), 'primary/lag');
+  } finally {
+    await pair.standbyQuery(`alter system set primary_conninfo = '${conninfo.replaceAll("'", "''")}'`);
+    await pair.standbyQuery('select pg_reload_conf()');
+  }
+  await standbyCaughtUp();
+
+  // A standby that accepts connections and never answers: down after the status timeout, not after the kernel's.
+  const sockets: net.Socket[] = [];
+  const silent = net.createServer((socket) => void sockets.push(socket));
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  // No connect timeout of its own: only the routing's status timeout can end the wait.
+  const hung = new pg.Pool({ connectionString: `postgres://x@127.0.0.1:${(silent.address() as net.AddressInfo).port}/x`, max: 1 });
+  hung.on('error', () => undefined);
+  try {
+    routes.length = 0;
+    troubles.length = 0;
+    assert.equal(await within(reads({ replica: hung, statusTimeoutMs: 200 }).poolFor('staff:nobody'), 10_000, 'the routing to give up on a silent standby'), primary);
+    assert.deepEqual([routes, troubles.length], [['primary/down'], 1]);
+  } finally {
+    for (const socket of sockets) socket.destroy();
+    silent.close();
+    await hung.end().catch(() => undefined);
+  }
+
+  // A standby read that fails when the standby goes away runs again on the primary and answers. The
+  // routing's reading is kept warm (an hour), so the read is sent to the standby and fails there.
+  const warm = reads({ statusTtlMs: 3_600_000 });
+  assert.equal(await warm.poolFor('staff:nobody'), replica);
+  const router = createTenantRouter({ databases: t.platform.databases, replicaReads: warm });
   await pair.stopStandby();
   routes.length = 0;
-  assert.equal(await reads.poolFor('staff:nobody'), primary);
-  assert.deepEqual(routes, ['primary/down']);
-  assert.equal(troubles.length, 1, 'the unreachable standby is reported');
+  troubles.length = 0;
+  const one = await router.unitOfWork({ service: 'platform', readOnly: true, replicaOk: true }, async (tx) => (await tx.query<{ n: number }>('select 1 as n')).rows[0]?.n);
+  assert.deepEqual([one, routes, troubles.length], [1, ['replica/fresh'], 1], 'tried on the standby, answered by the primary, the standby reported');
+  routes.length = 0;
+  assert.equal(await warm.poolFor('staff:nobody'), primary);
+  assert.deepEqual(routes, ['primary/down'], 'then left alone for the cooldown');
 
-  // Through the platform: a standby read that cannot connect runs on the primary, and answers.
+  // Through the platform: the restaurant list still answers, from the primary.
   const admin = await t.token('admin', { subject: randomUUID() });
   const made = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'After', city: 'Porto' } })).json().id as string;
   const listed = (await t.request({ method: 'GET', url: '/v1/restaurants?city=Porto' })).json().restaurants.map((r: { id: string }) => r.id) as string[];

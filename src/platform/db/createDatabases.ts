@@ -17,6 +17,9 @@ export interface DatabasesOptions {
   readonly applicationName?: string;
 }
 
+/** How long a connection to the read replica may take to open before its read goes to the primary. */
+const REPLICA_CONNECT_TIMEOUT_MS = 2000;
+
 /** The process's pools: exactly one per distinct database URL, shared by every service that uses it. */
 export interface Databases {
   /** The pool a service's transactions run on. */
@@ -48,6 +51,8 @@ export function createDatabases(options: DatabasesOptions): Databases {
         max: options.poolSize,
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
+        // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
+        ...(url === options.replicaUrl ? { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS } : {}),
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
       // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when

@@ -2,21 +2,23 @@ import type pg from 'pg';
 
 /** Options of {@link createReplicaReads}. */
 export interface ReplicaReadsOptions {
-  /** The primary's pool: reads fall back to it, and its WAL position marks an actor's writes. */
+  /** The primary's pool: reads fall back to it, and its WAL position measures the standby. */
   readonly primary: pg.Pool;
   /** The hot standby's pool (`DATABASE_REPLICA_URL`). */
   readonly replica: pg.Pool;
-  /** Reads stay on the primary while the standby's replay is further behind than this. Default 2000 ms. */
+  /** Reads stay on the primary while the standby is further behind than this. Default 2000 ms. */
   readonly maxLagMs?: number;
-  /** How long a reading of the standby's replay position is trusted. Default 100 ms. */
+  /** How long a reading of the two positions is trusted. Default 100 ms. */
   readonly statusTtlMs?: number;
-  /** After a failed read on the standby (down, a recovery conflict), how long reads use the primary. Default 5000 ms. */
+  /** How long reading the two positions may take before the standby counts as down. Default 1000 ms. */
+  readonly statusTimeoutMs?: number;
+  /** After the standby failed (down, unreachable, not in recovery), how long reads use the primary. Default 5000 ms. */
   readonly cooldownMs?: number;
-  /** Actors with writes not yet replayed that are tracked one by one; past it, one high-water mark covers the rest. Default 100,000. */
+  /** Actors with writes not yet replayed that are tracked one by one; past it, one mark covers them all. Default 100,000. */
   readonly maxTrackedActors?: number;
   /** Called with each routing decision (for metrics). */
   readonly onRoute?: (target: 'replica' | 'primary', reason: ReplicaRouteReason) => void;
-  /** Called when the standby cannot be used (unreachable, not in recovery), at most once per cooldown. */
+  /** Called when the standby cannot be used (unreachable, too slow, not in recovery), at most once per cooldown. */
   readonly onTrouble?: (error: unknown) => void;
 }
 
@@ -26,14 +28,13 @@ export type ReplicaRouteReason = 'fresh' | 'own-write' | 'lag' | 'down';
 /** Routes reads between a primary and its hot standby, keeping each actor's own writes visible. */
 export interface ReplicaReads {
   /**
-   * Notes that `actor` committed a write on the primary. Until the standby has replayed it, that
-   * actor's reads go to the primary. Call it after the commit; it costs one read of the primary's WAL
-   * position, shared by all writes that end while one is in flight.
+   * Notes that `actor` committed a write on the primary (call it after the commit). Free: the WAL
+   * position it must wait for is read only when that actor next reads.
    */
   wrote(actor: string): void;
   /** The pool a replica-eligible read of `actor` should run on: the standby's when it is fresh enough for that actor. */
   poolFor(actor: string): Promise<pg.Pool>;
-  /** Reports a read on the standby that failed for the standby's sake: reads use the primary for a while. */
+  /** Reports that the standby failed a read for its own sake: reads use the primary for a while. */
   failed(error: unknown): void;
   /** The primary's pool: only reads that would run on it are routed. */
   readonly primary: pg.Pool;
@@ -41,38 +42,43 @@ export interface ReplicaReads {
   readonly replica: pg.Pool;
 }
 
-interface Written {
-  lsn: bigint | undefined;
-  readonly ready: Promise<bigint | null>;
-}
-
+/** One reading of both servers: the primary's position, and how far the standby has replayed. */
 interface Status {
-  /** Replayed WAL position, or null when the server is not a standby. */
-  readonly replayed: bigint | null;
-  readonly lagMs: number;
-  readonly at: number;
+  /** `performance.now()` when the reading began: the primary's position is from after every write noted before it. */
+  readonly startedAt: number;
+  readonly primary: bigint;
+  readonly replayed: bigint;
 }
 
-const STATUS_SQL =
-  `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed, ` +
-  // Behind only while received WAL waits to be replayed; an idle primary sends none, so no lag then.
-  `case when pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() then 0 ` +
-  `else coalesce(extract(epoch from now() - pg_last_xact_replay_timestamp()) * 1000, 0) end::float8 as lag_ms`;
+/** An actor's write: when it was noted, and the first primary position read after it. */
+interface Written {
+  readonly at: number;
+  lsn: bigint | undefined;
+}
+
 // The insert position is past the commit record of every transaction that has committed (also those
 // committed without waiting for the flush), so a standby that replayed it shows all of them.
 const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn`;
+const STANDBY_SQL = `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed`;
+/** Primary positions kept to measure the lag. */
+const MAX_UNREPLAYED = 1000;
+/** The key under which a full map's actors are folded into one mark that every read waits for. */
+const EVERYONE = '\u0000everyone';
 
 /**
  * Read-replica routing with read-your-writes (docs/decisions/0082). A read marked as able to run on
  * the standby goes there unless:
- * - the actor wrote something the standby has not replayed yet (`own-write`): the WAL position read
- *   on the primary after the actor's commit is compared with the standby's replay position, read
- *   again at most every `statusTtlMs` (and once more, at once, before giving up on the standby);
- * - the standby's replay lags by more than `maxLagMs` (`lag`);
- * - the standby failed a read lately, cannot be reached, or is not in recovery (`down`).
+ * - the actor wrote something the standby has not replayed yet (`own-write`): the primary's WAL
+ *   position read after the actor's write is compared with the standby's replay position;
+ * - the standby is behind by more than `maxLagMs` (`lag`): a position the primary had that long ago
+ *   is still not replayed. This is measured from the primary, so a standby cut off from it (its WAL
+ *   receiver stopped, its slot lost) counts as lagging, not as current;
+ * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`).
  *
- * The actors' positions live in this process: a client whose requests reach several processes sees
- * its writes on any of them only once the standby has replayed them (or if it keeps to one process).
+ * The two positions are read together (one query on each server), at most every `statusTtlMs`, and
+ * only while replica-eligible reads come; writes cost nothing. The actors' writes are known to this
+ * process only: a client whose requests reach several processes sees its writes on any of them once
+ * the standby has replayed them.
  *
  * @example
  * const reads = createReplicaReads({ primary, replica });
@@ -81,64 +87,56 @@ const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn`;
 export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   const maxLagMs = options.maxLagMs ?? 2000;
   const statusTtlMs = options.statusTtlMs ?? 100;
+  const statusTimeoutMs = options.statusTimeoutMs ?? 1000;
   const cooldownMs = options.cooldownMs ?? 5000;
   const maxTracked = options.maxTrackedActors ?? 100_000;
   const route = options.onRoute ?? (() => undefined);
 
-  /** Per actor, the primary's position after its latest write; `lsn` is set once it has been read. */
   const written = new Map<string, Written>();
-  /** Covers the actors dropped when the map was full: every read waits for it. */
-  let highWater: Promise<bigint> = Promise.resolve(0n);
-  let downUntil = 0;
+  /** Primary positions not yet replayed, oldest first, with when they were read: the lag. */
+  const unreplayed: Array<{ lsn: bigint; at: number }> = [];
   let status: Status | null = null;
-  let statusRead: Promise<Status | null> | null = null;
-  let troubleReported = 0;
+  let downUntil = 0;
+  let troubleReported = -Infinity;
 
   const trouble = (error: unknown) => {
-    downUntil = Date.now() + cooldownMs;
-    if (Date.now() - troubleReported >= cooldownMs) {
-      troubleReported = Date.now();
+    downUntil = performance.now() + cooldownMs;
+    if (performance.now() - troubleReported >= cooldownMs) {
+      troubleReported = performance.now();
       options.onTrouble?.(error);
     }
   };
 
-  // One read of the primary's position at a time; a write that ends while one is in flight waits for
-  // the next, which starts after that write's commit.
-  let sampling: Promise<bigint | null> | null = null;
-  let next: Promise<bigint | null> | null = null;
-  const readPrimary = async (): Promise<bigint | null> => {
-    try {
-      const { rows } = await options.primary.query<{ lsn: string }>(PRIMARY_SQL);
-      return BigInt(rows[0]!.lsn);
-    } catch {
-      // Unknown: the actor's reads stay on the primary until its next write is sampled.
-      return null;
-    }
-  };
-  const samplePrimary = (): Promise<bigint | null> => {
-    if (sampling === null) {
-      sampling = readPrimary().finally(() => {
-        sampling = null;
-      });
-      return sampling;
-    }
-    next ??= sampling.then(() => {
-      next = null;
-      return samplePrimary();
+  const readBoth = async (startedAt: number): Promise<Status> => {
+    let timer: NodeJS.Timeout | undefined;
+    const slow = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`The read replica did not answer within ${statusTimeoutMs} ms: reads stay on the primary for now`)), statusTimeoutMs);
     });
-    return next;
+    try {
+      const [primary, standby] = await Promise.race([
+        Promise.all([options.primary.query<{ lsn: string }>(PRIMARY_SQL), options.replica.query<{ recovery: boolean; replayed: string | null }>(STANDBY_SQL)]),
+        slow,
+      ]);
+      const row = standby.rows[0]!;
+      if (!row.recovery || row.replayed === null) {
+        throw new Error('DATABASE_REPLICA_URL names a server that is not a standby in recovery: reads stay on the primary. Point it at a hot standby of DATABASE_URL');
+      }
+      return { startedAt, primary: BigInt(primary.rows[0]!.lsn), replayed: BigInt(row.replayed) };
+    } finally {
+      clearTimeout(timer);
+    }
   };
 
-  const readStatus = (): Promise<Status | null> => {
-    statusRead ??= options.replica
-      .query<{ recovery: boolean; replayed: string | null; lag_ms: number }>(STATUS_SQL)
+  /** The reading on the wire, and the one that waits for it to end (it will begin after every caller so far). */
+  let inFlight: { readonly startedAt: number; readonly promise: Promise<Status | null> } | null = null;
+  let queued: Promise<Status | null> | null = null;
+  const begin = (): Promise<Status | null> => {
+    const startedAt = performance.now();
+    const promise = readBoth(startedAt)
       .then(
-        ({ rows }) => {
-          const row = rows[0]!;
-          status = { replayed: row.recovery && row.replayed !== null ? BigInt(row.replayed) : null, lagMs: row.lag_ms, at: Date.now() };
-          if (status.replayed === null) trouble(new Error('DATABASE_REPLICA_URL names a server that is not a standby in recovery: reads stay on the primary. Point it at a hot standby of DATABASE_URL'));
-          else forgetReplayed(status.replayed);
-          return status;
+        (read) => {
+          record(read);
+          return read;
         },
         (error: unknown) => {
           trouble(error);
@@ -146,28 +144,40 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
         },
       )
       .finally(() => {
-        statusRead = null;
+        if (inFlight?.promise === promise) inFlight = null;
       });
-    return statusRead;
+    inFlight = { startedAt, promise };
+    return promise;
   };
-
-  const forgetReplayed = (replayed: bigint) => {
-    for (const [actor, entry] of written) if (entry.lsn !== undefined && entry.lsn <= replayed) written.delete(actor);
-  };
-
-  const track = (actor: string): Written => {
-    const entry: Written = { lsn: undefined, ready: samplePrimary() };
-    void entry.ready.then((lsn) => {
-      if (lsn !== null) entry.lsn = lsn;
+  /** A reading that began after `after` (`performance.now()`): the one on the wire if it did, else the next. One at a time. */
+  const readStatus = (after = -Infinity): Promise<Status | null> => {
+    if (inFlight === null) return begin();
+    if (inFlight.startedAt > after) return inFlight.promise;
+    queued ??= inFlight.promise.then(() => {
+      queued = null;
+      return begin();
     });
-    written.set(actor, entry);
-    return entry;
+    return queued;
   };
 
-  const currentStatus = async (): Promise<Status | null> => {
-    if (status !== null && Date.now() - status.at < statusTtlMs) return status;
-    return readStatus();
+  const record = (read: Status) => {
+    if (status === null || read.startedAt >= status.startedAt) status = read;
+    const last = unreplayed.at(-1);
+    if (last === undefined || read.primary > last.lsn) {
+      // Bounded: past the cap the newest entry takes the newer position but keeps its older time, which
+      // can only overstate the lag (a standby stuck for a day, read all day, keeps a few entries).
+      if (last !== undefined && unreplayed.length >= MAX_UNREPLAYED) unreplayed[unreplayed.length - 1] = { lsn: read.primary, at: last.at };
+      else unreplayed.push({ lsn: read.primary, at: read.startedAt });
+    }
+    while (unreplayed.length > 0 && unreplayed[0]!.lsn <= read.replayed) unreplayed.shift();
+    for (const [actor, entry] of written) {
+      // The reading's primary position is from after this write: what the standby must reach.
+      if (entry.lsn === undefined && entry.at < read.startedAt) entry.lsn = read.primary;
+      if (entry.lsn !== undefined && entry.lsn <= read.replayed) written.delete(actor);
+    }
   };
+
+  const lagMs = (now: number) => (unreplayed.length === 0 ? 0 : now - unreplayed[0]!.at);
 
   const primary = (reason: ReplicaRouteReason) => {
     route('primary', reason);
@@ -179,33 +189,25 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
     replica: options.replica,
     wrote(actor) {
       if (!written.has(actor) && written.size >= maxTracked) {
-        // Full: fold every tracked actor into one high-water mark (read after all their commits).
+        // Full: one mark, as late as the latest write, that every actor's read waits for.
         written.clear();
-        highWater = Promise.all([highWater, samplePrimary()]).then(([before, lsn]) => {
-          if (lsn === null) {
-            // Unknown: those actors' writes could be anywhere, so every read uses the primary for a while.
-            downUntil = Date.now() + cooldownMs;
-            return before;
-          }
-          return lsn > before ? lsn : before;
-        });
+        written.set(EVERYONE, { at: performance.now(), lsn: undefined });
       }
-      track(actor);
+      written.set(actor, { at: performance.now(), lsn: undefined });
     },
     async poolFor(actor) {
-      const floor = await highWater;
-      if (Date.now() < downUntil) return primary('down');
-      const mine = written.get(actor);
-      let needed = mine === undefined ? floor : await mine.ready;
-      // The position could not be read after the write: read it now, which is after the write too.
-      if (needed === null) needed = await track(actor).ready;
-      if (needed === null) return primary('own-write');
-      if (needed < floor) needed = floor;
-      let seen = await currentStatus();
-      if (seen !== null && seen.replayed !== null && seen.replayed < needed) seen = await readStatus();
-      if (seen === null || seen.replayed === null) return primary('down');
-      if (seen.replayed < needed) return primary('own-write');
-      if (seen.lagMs > maxLagMs) return primary('lag');
+      if (performance.now() < downUntil) return primary('down');
+      // The latest write this read must see: the actor's own, or the mark of a full map.
+      const own = [written.get(actor), written.get(EVERYONE)].filter((w): w is Written => w !== undefined);
+      const since = Math.max(-Infinity, ...own.map((w) => w.at));
+      let seen = status !== null && performance.now() - status.startedAt < statusTtlMs && status.startedAt > since ? status : await readStatus(since);
+      if (seen === null) return primary('down');
+      const needed = (s: Status) => own.reduce((max, w) => (w.lsn !== undefined && w.lsn > max ? w.lsn : max), 0n) > s.replayed;
+      // Behind the actor's write: read both once more, at once, before giving up on the standby.
+      if (needed(seen)) seen = (await readStatus(seen.startedAt)) ?? seen;
+      if (performance.now() < downUntil) return primary('down');
+      if (needed(seen)) return primary('own-write');
+      if (lagMs(performance.now()) > maxLagMs) return primary('lag');
       route('replica', 'fresh');
       return options.replica;
     },

@@ -29,6 +29,11 @@ export interface UnitOfWorkContext {
    * write stays on the primary.
    */
   readonly replicaOk?: boolean;
+  /**
+   * With `replicaOk`: whose own writes the read must see, when that is not `actor` (a read that runs
+   * as the anonymous public for RLS but is made by a signed-in caller). Default `actor`.
+   */
+  readonly ownWritesOf?: Actor | null;
 }
 
 /** One SQL statement with bound values. */

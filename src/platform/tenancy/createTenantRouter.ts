@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
@@ -108,27 +108,28 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   };
 
   /**
-   * On the primary, a `replicaOk` read goes to the standby when it is fresh enough for the actor (and
-   * back to the primary when the standby fails it); a write notes its actor, whose reads then wait for
-   * the standby to replay it.
+   * On the primary, a `replicaOk` read goes to the standby when it is fresh enough for the actor whose
+   * writes it must see (and back to the primary when the standby fails it); a write notes its actor.
    */
   const onPrimaryOrReplica = async <T>(context: UnitOfWorkContext, pool: pg.Pool, setup: UnitOfWorkOptions, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const replica = options.replicaReads;
     if (replica === undefined || pool !== replica.primary) return attempt(pool, setup);
-    const actor = context.actor == null ? '' : `${context.actor.kind}:${context.actor.id}`;
     if (context.readOnly !== true) {
       const result = await attempt(pool, setup);
-      if (actor !== '') replica.wrote(actor);
+      if (context.actor != null) replica.wrote(actorKey(context.actor));
       return result;
     }
     if (context.replicaOk !== true) return attempt(pool, setup);
-    const chosen = await replica.poolFor(actor);
+    const writer = context.ownWritesOf === undefined ? context.actor : context.ownWritesOf;
+    const chosen = await replica.poolFor(writer == null ? '' : actorKey(writer));
     if (chosen === pool) return attempt(pool, setup);
     try {
       return await attempt(chosen, setup);
     } catch (error) {
-      if (!isStandbyTrouble(error)) throw error;
-      replica.failed(error);
+      const trouble = standbyTrouble(error);
+      if (trouble === null) throw error;
+      // A recovery conflict cancels this one query; only a standby that fails as a server is left alone.
+      if (trouble === 'server') replica.failed(error);
       return attempt(pool, setup);
     }
   };
@@ -140,15 +141,20 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   };
 }
 
+const actorKey = (actor: Actor) => `${actor.kind}:${actor.id}`;
+
 /**
- * A failure that is the standby's, not the read's: the connection (class 08, a socket error, or pg's
- * "Connection terminated"), the server shutting down or starting (57P01–57P03), or a query cancelled
- * by a conflict with recovery (40001 on a standby). The read is then run on the primary.
+ * Whether a failed standby read is the standby's fault, not the read's, and so runs again on the
+ * primary: `server` when the standby failed as a server (the connection: class 08, a socket or name
+ * error, pg's "Connection terminated" or connect timeout; shutting down or starting, 57P01–57P03; out
+ * of resources, class 53, e.g. too many connections), `conflict` when recovery cancelled the query
+ * (40001 on a standby), else `null`.
  */
-function isStandbyTrouble(error: unknown): boolean {
+function standbyTrouble(error: unknown): 'server' | 'conflict' | null {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (typeof code === 'string') return code.startsWith('08') || STANDBY_TROUBLE.has(code);
-  return typeof message === 'string' && message.startsWith('Connection terminated');
+  if (code === '40001') return 'conflict';
+  if (typeof code === 'string') return code.startsWith('08') || code.startsWith('53') || SERVER_TROUBLE.has(code) ? 'server' : null;
+  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect)/.test(message) ? 'server' : null;
 }
 
-const STANDBY_TROUBLE = new Set(['57P01', '57P02', '57P03', '40001', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'EPIPE']);
+const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { actorContext, authorize } from '../../api/index.ts';
+import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
@@ -211,7 +211,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         const shared = restaurants.filter((r) => !r.dedicated).map((r) => r.id);
         const search = (context: UnitOfWorkContext, ids: readonly string[]) => unitOfWork(context, (tx) => searchMenu(tx, ids, request.query.q, SEARCH_HITS));
         const found = await Promise.all([
-          search({ ...publicReader(null), replicaOk: true }, shared),
+          search({ ...publicReader(null), replicaOk: true, ownWritesOf: callerOf(request) }, shared),
           ...restaurants.filter((r) => r.dedicated).map((r) => search(publicReader(r.id), [r.id])),
         ]);
         return { hits: found.flat().sort(byRankThenName).slice(0, SEARCH_HITS) };

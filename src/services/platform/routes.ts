@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { actorContext, authorize } from '../../api/index.ts';
+import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES } from '../../platform/auth/index.ts';
@@ -77,7 +77,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema) }) },
       },
     },
-    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true }, (tx) => listRestaurants(tx, request.query)) }),
+    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => listRestaurants(tx, request.query)) }),
   );
 
   app.post(
