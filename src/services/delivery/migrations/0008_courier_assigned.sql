@@ -1,5 +1,13 @@
 -- Ordering's CourierAssigned is applied by the order-events consumer (decision 0042): a courier staff
 -- chose is busy in delivery too, and the order's dispatch job is settled with that courier.
+--
+-- Safe on a live database: every statement here changes the catalog only and takes its table's
+-- ACCESS EXCLUSIVE lock for a moment. The new CHECKs are added NOT VALID (no scan under that lock;
+-- new and updated rows are checked at once) and validated by 0009, which runs outside a transaction
+-- (VALIDATE takes a lock that lets reads and writes go on) and also builds the index CONCURRENTLY.
+-- lock_timeout: a long transaction on these tables makes this file fail after 5 s, to run again
+-- later, instead of queueing every query of the dispatch behind the waiting ALTER.
+set local lock_timeout = '5s';
 
 -- The id of the CourierAssigned message whose courier the row holds. Message ids are UUID v7 (they
 -- sort by creation time), so an older assignment delivered late (a retry, a competing consumer) is
@@ -10,12 +18,10 @@ alter table delivery.dispatch_queue add column if not exists courier_message_id 
 -- CourierAssigned of an order never queued) gets a finished row without a city, so the late event
 -- finds the order over and marks no courier busy.
 alter table delivery.dispatch_queue alter column city drop not null;
-alter table delivery.dispatch_queue add constraint dispatch_queue_city_unless_ended check (city is not null or state in ('delivered', 'cancelled'));
-
--- Releasing a courier looks for another order still assigned to them (staff may give one courier two).
-create index if not exists dispatch_queue_courier_assigned on delivery.dispatch_queue (courier_id) where state = 'assigned';
+alter table delivery.dispatch_queue add constraint dispatch_queue_city_unless_ended
+  check (city is not null or state in ('delivered', 'cancelled')) not valid;
 
 -- A courier replaced on an order (staff chose another) is released as 'reassigned'.
 alter table delivery.assignments drop constraint assignments_release_reason_check;
 alter table delivery.assignments add constraint assignments_release_reason_check
-  check (release_reason in ('delivered', 'cancelled', 'dropped', 'reassigned'));
+  check (release_reason in ('delivered', 'cancelled', 'dropped', 'reassigned')) not valid;
