@@ -17,6 +17,7 @@ export interface SagaTransition<S> {
   readonly completed: string[];
   readonly attempts: number;
   readonly error: string | null;
+  readonly errorBeforePark: string | null;
   readonly schedule: readonly DeadlineRequest[];
   /** Deadline names to cancel, or `'all'` when the saga finished. */
   readonly cancel: readonly string[] | 'all';
@@ -33,25 +34,35 @@ export function isActive(status: SagaStatus): boolean {
 /**
  * The saga's decide function: the instance and one input in, the next fields out. Pure (no I/O), so
  * a conflicting concurrent write is handled by reading again and calling it again.
- * Returns `null` when the input is stale: the saga has finished, or a step outcome is for a work item
- * that is no longer at the head (a runner whose lease expired reporting late).
+ * Returns `null` when the input is stale: the saga has finished, a step outcome is for a work item
+ * that is no longer at the head (a runner whose lease expired reporting late) or for a parked saga
+ * (which runs nothing; it still takes events, and stays parked).
  */
 export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: SagaInput): SagaTransition<S> | null {
-  if (!isActive(instance.status)) return null;
+  // A parked saga runs nothing, but it still takes events (see below).
+  if (!isActive(instance.status) && !(instance.status === 'parked' && input.kind === 'event')) return null;
   let pending = [...instance.pending];
   let completed = [...instance.completed];
   let attempts = instance.attempts;
-  const base = { state: instance.state, status: instance.status, error: instance.error };
+  const base = { state: instance.state, status: instance.status, error: instance.error, errorBeforePark: instance.errorBeforePark };
 
   if (input.kind === 'event') {
-    if (instance.status === 'compensating') return null; // a failing saga takes no more business events
+    // A failing saga takes no more business events; nor does one parked while it was compensating.
+    if (instance.status === 'compensating' || (instance.status === 'parked' && pending.some((p) => p.startsWith(UNDO)))) return null;
     const handler = definition.on[input.event.type];
     if (handler === undefined) throw new SagaEventUnhandledError(definition.name, input.event.type);
-    return decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event), true);
+    const t = decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event), true);
+    if (instance.status !== 'parked') return t;
+    // Parked: the head waits for a person as a step in flight waits for its runner, so the decision is
+    // taken as it would be then (its state, deadlines and steps to run after the head; a fail keeps
+    // the head first, then the compensations), and nothing runs until the resume. Dropping the event
+    // instead would lose what the saga must do after the resume (refund a rejected order's charge).
+    // The head keeps pending non-empty, so the decision cannot finish the saga.
+    return { ...t, status: 'parked', error: t.status === 'parked' ? t.error : instance.error, errorBeforePark: t.status === 'compensating' ? t.error : instance.errorBeforePark };
   }
 
   if (pending[0] !== input.item) return null;
-  if (input.kind === 'park') return { ...base, status: 'parked', pending, completed, attempts, error: input.reason, schedule: [], cancel: 'all' };
+  if (input.kind === 'park') return { ...base, status: 'parked', pending, completed, attempts, error: input.reason, errorBeforePark: instance.error, schedule: [], cancel: [] };
   const undo = input.item.startsWith(UNDO);
   const step = undo ? input.item.slice(UNDO.length) : input.item;
 
@@ -87,13 +98,15 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   return decide(definition, { ...base, pending, completed, attempts }, decision);
 }
 
-type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error'>;
+type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error' | 'errorBeforePark'>;
 
 /** `headMayRun`: the head of `current.pending` may be running right now (the decision is an event's, not a step outcome's). */
 function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>, headMayRun = false): SagaTransition<S> {
   const state = decision.state === undefined ? current.state : decision.state;
   if (decision.park !== undefined) {
-    return { ...current, state, status: 'parked', error: decision.park, schedule: [], cancel: 'all' };
+    if (current.pending.length === 0) throw new SagaDefinitionError(`Saga ${definition.name} cannot park with nothing pending: a resume would have nothing to run (fail or complete it instead)`);
+    // Deadlines stay open: one that fires while parked is taken like any event.
+    return { ...current, state, status: 'parked', error: decision.park, errorBeforePark: current.error, schedule: decision.schedule ?? [], cancel: decision.cancel ?? [] };
   }
   if (decision.fail !== undefined) {
     // Compensate in reverse order every completed step that has a compensation.
@@ -103,7 +116,7 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
     const head = current.pending[0];
     const running = headMayRun && head !== undefined && !head.startsWith(UNDO) ? [head] : [];
     const pending = [...running, ...undo];
-    return { state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed: current.completed, attempts: running.length > 0 ? current.attempts : 0, error: decision.fail, schedule: [], cancel: 'all' };
+    return { state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed: current.completed, attempts: running.length > 0 ? current.attempts : 0, error: decision.fail, errorBeforePark: current.errorBeforePark, schedule: [], cancel: 'all' };
   }
   const pending = [...current.pending];
   for (const step of decision.run ?? []) {
@@ -122,6 +135,6 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
 
 /** The fields of a new instance: the definition's initial state and the decision of `start`. */
 export function applySagaStart<S, I>(definition: SagaDefinition<S, I>, input: I): SagaTransition<S> {
-  const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], attempts: 0, error: null };
+  const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], attempts: 0, error: null, errorBeforePark: null };
   return decide(definition, initial, definition.start(definition.initialState, input));
 }

@@ -30,8 +30,9 @@ export interface ResumedSaga {
  * Resumes a saga that a handler parked for a person (decision 0079), once that person has settled
  * what made it stop: it goes back to `running` (or `compensating`, when its head is a compensation),
  * its head work item runs again at once with its attempts counted from zero, and the log records the
- * resume with who did it and the reason it had been parked with. Deadlines cancelled at the park are
- * not brought back. Needs no saga definitions, so the CLI can do it; the service's runner picks the
+ * resume with who did it and the reason it had been parked with. What the saga took while parked
+ * (events and deadlines, which a park leaves open) is in its state and pending work, so the resumed
+ * steps act on it. Needs no saga definitions, so the CLI can do it; the service's runner picks the
  * work up on its next poll.
  *
  * @returns `null` when no saga with this id is visible to the transaction's actor.

@@ -2,7 +2,8 @@ import { sagaSqlNames, type SagaSchemaOptions } from './sagaSchemaSql.ts';
 
 /**
  * The fourth migration of a service's saga store: lets `<schema>.saga_instances.status` be `parked`
- * (a saga that a handler parked for a person instead of compensating; decision 0079). Run it after
+ * (a saga that a handler parked for a person instead of compensating; decision 0079), and adds
+ * `error_before_park`, the error a resume restores. Run it after
  * {@link sagaSchemaSql}; a service's migration is exactly this text (a unit test keeps the two equal).
  *
  * @example
@@ -15,9 +16,12 @@ export function sagaParkedSql(options: SagaSchemaOptions): string {
 -- Decision record: docs/decisions/0079-money-steps-reconcile-or-park.md.
 
 -- parked: a step failed where undoing it would be wrong (money moved for a delivered order, a charge
--- whose outcome is unknown); the saga keeps its pending work and waits for a person. One ALTER TABLE,
--- so the table is checked once.
+-- whose outcome is unknown); the saga keeps its pending work and waits for a person. While parked,
+-- error says why (what the person should do) and error_before_park keeps the error it had (why it
+-- failed, when it was compensating), which the resume restores. One ALTER TABLE, so the table is
+-- checked once.
 alter table ${s}.saga_instances
+  add column error_before_park text,
   drop constraint saga_instances_status_check,
   add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked'));
 `;

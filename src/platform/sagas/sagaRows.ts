@@ -12,6 +12,7 @@ export interface SagaRow {
   completed: string[];
   attempts: number;
   error: string | null;
+  error_before_park: string | null;
 }
 
 /** Maps a row to the instance the runtime hands out. */
@@ -27,5 +28,6 @@ export function instanceOf<S = unknown>(row: SagaRow): SagaInstance<S> {
     completed: row.completed,
     attempts: row.attempts,
     error: row.error,
+    errorBeforePark: row.error_before_park ?? null,
   };
 }

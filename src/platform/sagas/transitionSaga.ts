@@ -58,7 +58,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     const updated = await tx.query<SagaRow>(
       `with changed as (
          update ${table}
-            set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9,
+            set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9, error_before_park = $17,
                 run_after = now() + $10::double precision * interval '1 millisecond',
                 locked_by = case when locked_by = $11 then null else locked_by end,
                 locked_until = case when locked_by = $11 then null else locked_until end,
@@ -71,7 +71,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
        select * from changed`,
       [
         row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null,
-        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error,
+        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error, t.errorBeforePark,
       ],
     );
     if (updated.rows[0] !== undefined) {

@@ -33,9 +33,14 @@ export interface SagaDecision<S> {
   /**
    * The saga can neither go on by itself nor be undone (money moved for an order already delivered):
    * status `parked` for a person, nothing compensated, the pending work kept (a step whose `.failed`
-   * handler parks stays at its head), open deadlines cancelled. The reason says what the person should
+   * handler parks stays at its head), deadlines left open. The reason says what the person should
    * do. Takes precedence over `fail`. Decide it in a step's `.failed` handler: decided by an event while
-   * a step is in flight, that step's outcome is not recorded (a parked saga takes nothing more).
+   * a step is in flight, that step's outcome is not recorded (a parked saga runs nothing). Parking
+   * with no work pending is refused (there would be nothing to resume).
+   *
+   * A parked saga still takes events and deadlines, as a running saga whose head step is in flight
+   * would: the decision's state, deadlines and steps to run are kept, a `fail` keeps the head first and
+   * queues the compensations; it stays parked, and nothing runs until a person resumes it.
    */
   readonly park?: string;
 }
@@ -110,8 +115,10 @@ export interface SagaInstance<S = unknown> {
   readonly completed: readonly string[];
   /** Failed attempts of the head of `pending`. */
   readonly attempts: number;
-  /** Why the saga failed, or `null`. */
+  /** Why the saga failed, or `null`; while `parked`, why it was parked (what the person should do). */
   readonly error: string | null;
+  /** While `parked`: the saga's error from before it was parked (why it failed, when it was compensating), which a resume restores. */
+  readonly errorBeforePark: string | null;
 }
 
 /** Any saga definition, whatever its state and input types (a registry holds several). */

@@ -14,12 +14,14 @@ const saga = defineSaga<{ n: number }, null>({
     'c.succeeded': () => ({ complete: true }),
     'd.failed': (s) => ({ state: { n: s.n + 10 }, park: 'd failed: do it by hand', fail: 'ignored: park wins' }),
     again: () => ({ run: ['a'] }),
+    note: (s) => ({ state: { n: s.n + 100 }, cancel: ['later'] }),
+    more: () => ({ run: ['c'] }),
     early: () => ({ complete: true }),
     stop: () => ({ fail: 'stopped' }),
   },
 });
 const instance = (over: Partial<SagaInstance<{ n: number }>>): SagaInstance<{ n: number }> => ({
-  tenantId: 't', id: 's', name: 'unit', state: { n: 0 }, version: 1, status: 'running', pending: [], completed: [], attempts: 0, error: null, ...over,
+  tenantId: 't', id: 's', name: 'unit', state: { n: 0 }, version: 1, status: 'running', pending: [], completed: [], attempts: 0, error: null, errorBeforePark: null, ...over,
 });
 
 describe('applySagaEvent (the saga decide function)', () => {
@@ -40,10 +42,27 @@ describe('applySagaEvent (the saga decide function)', () => {
     const t = applySagaEvent(saga, instance({ pending: ['a'], attempts: 1 }), { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'slow' }, retry: true });
     assert.deepEqual([t?.pending, t?.attempts, t?.status], [['a'], 2, 'running']);
   });
-  test('a .failed handler that parks: status parked, the step kept at the head with its attempts, nothing compensated, deadlines cancelled', () => {
+  test('a .failed handler that parks: status parked, the step kept at the head with its attempts, nothing compensated, deadlines left open', () => {
     const t = applySagaEvent(saga, instance({ pending: ['d', 'b'], completed: ['a'], attempts: 2 }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
-    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.cancel, t?.state], ['parked', ['d', 'b'], ['a'], 3, 'd failed: do it by hand', 'all', { n: 10 }]);
-    assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'event', event: { type: 'again' } }), null, 'a parked saga takes nothing more');
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.cancel, t?.state], ['parked', ['d', 'b'], ['a'], 3, 'd failed: do it by hand', [], { n: 10 }]);
+    assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'stepSucceeded', item: 'd', result: null }), null, 'a parked saga runs nothing');
+  });
+  test('a parked saga takes events as if its head were in flight, and stays parked: state and deadlines kept, steps queued behind the head, a fail queues the compensations', () => {
+    const parked = instance({ status: 'parked', pending: ['d', 'b'], completed: ['a'], attempts: 3, error: 'd failed: do it by hand', state: { n: 10 } });
+    const noted = applySagaEvent(saga, parked, { kind: 'event', event: { type: 'note' } });
+    assert.deepEqual([noted?.status, noted?.pending, noted?.attempts, noted?.state, noted?.cancel, noted?.error], ['parked', ['d', 'b'], 3, { n: 110 }, ['later'], 'd failed: do it by hand']);
+    assert.deepEqual(applySagaEvent(saga, parked, { kind: 'event', event: { type: 'more' } })?.pending, ['d', 'b', 'c'], 'run after the head, once resumed');
+    const stopped = applySagaEvent(saga, parked, { kind: 'event', event: { type: 'stop' } });
+    assert.deepEqual(
+      [stopped?.status, stopped?.pending, stopped?.error, stopped?.errorBeforePark, stopped?.cancel],
+      ['parked', ['d', 'undo:a'], 'd failed: do it by hand', 'stopped', 'all'],
+      'the head first (its outcome is unknown), then the compensations; the park reason stays, the failure is kept for the resume',
+    );
+    assert.equal(applySagaEvent(saga, instance({ ...stopped!, version: 2 }), { kind: 'event', event: { type: 'note' } }), null, 'parked while compensating: no more business events');
+  });
+  test('a saga cannot park with nothing pending (a resume would have nothing to run)', () => {
+    const parky = defineSaga<{ n: number }, null>({ name: 'parky', initialState: { n: 0 }, start: () => ({}), steps: {}, on: { hold: () => ({ park: 'hold' }) } });
+    assert.throws(() => applySagaEvent(parky, instance({ name: 'parky' }), { kind: 'event', event: { type: 'hold' } }), { code: 'SAGA_DEFINITION_INVALID' });
   });
   test('an event fails the saga while a step may be running: the step stays first, its success is recorded and undone before the others', () => {
     const failed = applySagaEvent(saga, instance({ pending: ['c'], completed: ['a', 'b'], attempts: 1 }), { kind: 'event', event: { type: 'stop' } });

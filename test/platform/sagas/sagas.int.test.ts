@@ -97,7 +97,11 @@ describe('saga runtime (toy saga on the payments schema)', () => {
         a: { action: async () => tries.push('a'), compensate: async () => tries.push('undo-a') },
         b: { maxAttempts: 3, action: async () => Promise.reject(Object.assign(new Error(`b down (${tries.push('b')})`), { code: 'B_DOWN', retryable: true })) },
       },
-      on: { 'b.failed': (_s, e) => ({ park: `b failed for good (${(e.data as { code: string }).code}): settle it by hand` }), poke: () => ({}) },
+      on: {
+        'b.failed': (_s, e) => ({ park: `b failed for good (${(e.data as { code: string }).code}): settle it by hand` }),
+        poke: (s) => ({ state: { n: s.n + 1 } }),
+        'deadline.later': (s) => ({ state: { n: s.n + 10 } }),
+      },
     });
     const parkRegistry = createSagaRegistry({ schema: 'payments', sagas: [parky] });
     const parkRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: parkRegistry, backoffMs: () => 0, maxAttempts: 10 });
@@ -109,9 +113,15 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal(parked?.error, 'b failed for good (B_DOWN): settle it by hand');
     assert.deepEqual(tries, ['a', 'b', 'b', 'b'], "b's own maxAttempts (3), not the runner's (10); a is not compensated");
     assert.equal(await parkRunner.runOnce(), false, 'a parked saga is not run');
-    assert.equal((await asTenant(tenantId, (tx) => advanceSaga(tx, parkRegistry, instance.id, { type: 'poke' }))).applied, false, 'nor advanced');
+    const poked = await asTenant(tenantId, (tx) => advanceSaga(tx, parkRegistry, instance.id, { type: 'poke' }));
+    assert.deepEqual([poked.applied, poked.instance.status, poked.instance.pending, poked.instance.state], [true, 'parked', ['b'], { n: 1 }], 'an event is taken into its state; it stays parked');
     const { rows: open } = await pool.query(`select count(*)::int as n from payments.saga_deadlines where saga_id = $1 and cancelled_at is null`, [instance.id]);
-    assert.equal(open[0].n, 0, 'its deadlines are cancelled');
+    assert.equal(open[0].n, 1, 'its deadlines stay open');
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1`, [instance.id]);
+    assert.equal(await createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry: parkRegistry }).fireDue(), 1);
+    const noted = await asTenant(tenantId, (tx) => loadSaga(tx, parkRegistry, instance.id));
+    assert.deepEqual([noted?.status, noted?.state], ['parked', { n: 11 }], 'a deadline that fires while parked is taken like an event');
+    assert.equal(await parkRunner.runOnce(), false, 'and nothing runs');
     const stuck = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'test' } }, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 3_600_000, status: 'parked' }));
     assert.deepEqual(stuck.filter((x) => x.id === instance.id).map((x) => x.stuck), ['parked with b left: b failed for good (B_DOWN): settle it by hand (the saga will not go on by itself)']);
   });

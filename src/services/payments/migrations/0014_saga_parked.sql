@@ -3,8 +3,11 @@
 -- Decision record: docs/decisions/0079-money-steps-reconcile-or-park.md.
 
 -- parked: a step failed where undoing it would be wrong (money moved for a delivered order, a charge
--- whose outcome is unknown); the saga keeps its pending work and waits for a person. One ALTER TABLE,
--- so the table is checked once.
+-- whose outcome is unknown); the saga keeps its pending work and waits for a person. While parked,
+-- error says why (what the person should do) and error_before_park keeps the error it had (why it
+-- failed, when it was compensating), which the resume restores. One ALTER TABLE, so the table is
+-- checked once.
 alter table "payments".saga_instances
+  add column error_before_park text,
   drop constraint saga_instances_status_check,
   add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked'));

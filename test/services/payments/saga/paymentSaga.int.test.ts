@@ -115,6 +115,24 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(res.statusCode, 200, `${name}: ${res.body}`);
   };
 
+  /** Places an order whose charge the provider never answers (a 503 on every attempt): its saga parks with `charge` pending. */
+  const placeParked = async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withFaults({ errorRate: 1 }, async () => {
+      while (await runner.runOnce());
+    });
+    assert.deepEqual([(await saga(order.id))?.status, (await saga(order.id))?.pending], ['parked', ['charge']]);
+    return order;
+  };
+  const ops = { service: 'payments', actor: { kind: 'admin' as const, id: 'ops' } };
+  /** `brigade sagas resume` as the person who settled it, then the runner's work. */
+  const resume = async (orderId: string) => {
+    const resumed = await t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', orderId, 'ops'));
+    while (await runner.runOnce());
+    return resumed;
+  };
+
   /** Takes a placed order (its charge made) through accept, preparation, a courier and delivery; the saga has seen all but the delivery. */
   const toDelivered = async (order: { id: string; lines: Array<{ lineId: string }> }) => {
     await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
@@ -404,5 +422,42 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops')),
       (e: unknown) => e instanceof SagaNotParkedError && e.code === 'SAGA_NOT_PARKED',
     );
+  });
+
+  test('an order rejected while its charge is parked: the reject is taken into the state; resumed, the charge authorizes and is refunded', async () => {
+    const order = await placeParked();
+    await step(r.staff, order.id, 'reject', { reason: 'closing early' });
+    const rejected = await sync(order.id);
+    assert.deepEqual([rejected.subjects, rejected.outcomes], [['OrderRejected'], ['advanced']], 'not dropped');
+    const noted = await saga(order.id);
+    assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge'], 'rejected']);
+    await resume(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'refund:capture'],
+      ['refund', order.total, 'refund'],
+    ]);
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
+  });
+
+  test('the accept deadline passes while the charge is parked: it fires into the state; resumed, the charge authorizes, is refunded and the order cancelled', async () => {
+    const order = await placeParked();
+    const { rows: open } = await pool.query(`select name from payments.saga_deadlines where saga_id = $1 and fired_at is null and cancelled_at is null`, [order.id]);
+    assert.deepEqual(open, [{ name: 'accept' }], 'the park leaves the deadline open');
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1 and name = 'accept'`, [order.id]);
+    assert.equal(await createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry }).fireDue(), 1);
+    const noted = await saga(order.id);
+    assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge'], 'expired']);
+    await resume(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.state.outcome], ['compensated', 'expired']);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'charge:compensate:capture'],
+      ['refund', order.total, 'charge:compensate'],
+    ]);
+    assert.equal(await orderStatus(order.id), 'cancelled');
   });
 });
