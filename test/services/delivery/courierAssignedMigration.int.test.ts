@@ -108,10 +108,11 @@ describe('delivery migrations 0008-0009 on a live dispatch', () => {
     await migrated;
     const checks = await pool.query(
       `select conname, convalidated from pg_constraint
-        where conname in ('dispatch_queue_city_unless_ended', 'assignments_release_reason_check') order by conname`,
+        where conname in ('dispatch_queue_city_unless_ended', 'assignments_release_reason_check', 'courier_availability_released_status_check') order by conname`,
     );
     assert.deepEqual(checks.rows, [
       { conname: 'assignments_release_reason_check', convalidated: true },
+      { conname: 'courier_availability_released_status_check', convalidated: true },
       { conname: 'dispatch_queue_city_unless_ended', convalidated: true },
     ]);
     const index = await pool.query(`select indisvalid from pg_index where indexrelid = 'delivery.dispatch_queue_courier_assigned'::regclass`);

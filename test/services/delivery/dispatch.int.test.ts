@@ -514,16 +514,33 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await invariants();
   });
 
-  test('a courier delivery never saw (no availability row) is busy in the restaurant\'s city, and available there when the order ends', async () => {
+  test('a courier staff chose while offline, or delivery never saw (no availability row), is offline again when their orders end; one who was available is available', async () => {
     const tenant = randomUUID();
-    const courier = randomUUID();
-    const orderId = randomUUID();
+    const unknown = randomUUID();
+    const [offline, available] = await addCouriers('Guarda', 2);
+    await admin.query(`update delivery.courier_availability set status = 'offline' where courier_id = $1`, [offline]);
+    const [o1, o2, o3, o4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Guarda') });
-    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: courier }));
-    assert.deepEqual(await courierRow(courier), { status: 'busy', current_order_id: orderId });
-    await handle(orderEvent('OrderDelivered', tenant, { orderId }));
-    const row = await admin.query(`select city, status from delivery.courier_availability where courier_id = $1`, [courier]);
-    assert.deepEqual(row.rows, [{ city: 'Guarda', status: 'available' }]);
+    for (const [orderId, courierId] of [[o1, unknown], [o2, offline], [o3, offline], [o4, available]] as const) {
+      await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: courierId! }));
+    }
+    assert.deepEqual(await courierRow(unknown), { status: 'busy', current_order_id: o1 });
+    for (const orderId of [o1, o2, o4]) await handle(orderEvent('OrderDelivered', tenant, { orderId }));
+    const status = async (courierId: string) =>
+      (await admin.query(`select city, status from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+    assert.deepEqual(await status(unknown), { city: 'Guarda', status: 'offline' });
+    assert.deepEqual(await courierRow(offline!), { status: 'busy', current_order_id: o3 }, 'still carrying their second order');
+    assert.deepEqual(await status(available!), { city: 'Guarda', status: 'available' });
+    await handle(orderEvent('OrderCancelled', tenant, { orderId: o3 }));
+    assert.deepEqual(await status(offline!), { city: 'Guarda', status: 'offline' });
+    await invariants();
+    // Once they say they are available, a dispatch assignment ends with them available, as for anyone.
+    await admin.query(`update delivery.courier_availability set status = 'available', available_since = now() - interval '1 hour' where courier_id = $1`, [unknown]);
+    const [order] = await addOrders('Guarda', [tenant], 1);
+    const port = recordingOrders();
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }), { outcome: 'assigned', orderId: order!.orderId, courierId: unknown });
+    await handle(orderEvent('OrderDelivered', tenant, { orderId: order!.orderId }));
+    assert.deepEqual(await status(unknown), { city: 'Guarda', status: 'available' });
   });
 
   test('staff assign a courier to an order the dispatch dead-lettered: the order holds them', async () => {

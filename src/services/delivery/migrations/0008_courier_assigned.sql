@@ -21,6 +21,13 @@ alter table delivery.dispatch_queue alter column city drop not null;
 alter table delivery.dispatch_queue add constraint dispatch_queue_city_unless_ended
   check (city is not null or state in ('delivered', 'cancelled')) not valid;
 
+-- What a courier becomes when their last order ends: available, unless staff gave them the order while
+-- they were offline or unknown to delivery; then offline, as they were (they never said they would
+-- take orders). A constant default: no rewrite of the table.
+alter table delivery.courier_availability add column if not exists released_status text not null default 'available';
+alter table delivery.courier_availability add constraint courier_availability_released_status_check
+  check (released_status in ('available', 'offline')) not valid;
+
 -- A courier replaced on an order (staff chose another) is released as 'reassigned'.
 alter table delivery.assignments drop constraint assignments_release_reason_check;
 alter table delivery.assignments add constraint assignments_release_reason_check

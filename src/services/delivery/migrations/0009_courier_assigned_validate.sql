@@ -7,6 +7,7 @@
 -- the file may run again.
 alter table delivery.dispatch_queue validate constraint dispatch_queue_city_unless_ended;
 alter table delivery.assignments validate constraint assignments_release_reason_check;
+alter table delivery.courier_availability validate constraint courier_availability_released_status_check;
 
 -- Releasing a courier looks for another order still assigned to them (staff may give one courier two).
 -- Built CONCURRENTLY (writers are not blocked while it builds), so outside a transaction. A build that

@@ -17,8 +17,9 @@ export type CourierAssignedOutcome =
  * An assignment by staff wins over the dispatch's (ordering refuses the dispatch's notice once staff
  * chose, decision 0042): a dispatch courier it replaces is released ({@link releaseCourier}, reason
  * `reassigned`), and a job still queued or dead-lettered is settled. A courier busy with another order
- * stays busy with it and takes this one on its release. A courier delivery never saw (no availability
- * row) gets one in `city`, the restaurant's: they are available there when the order ends.
+ * stays busy with it and takes this one on its release. A courier who was offline, or whom delivery
+ * never saw (no availability row: they get one in `city`, the restaurant's), is offline again when
+ * their orders end (`released_status`): only a courier who said they were available goes back to it.
  *
  * Idempotent and safe against reordering: the same courier again only confirms; an order delivered or
  * cancelled is left alone (an order with no row yet gets one, `city` being its restaurant's); an
@@ -56,11 +57,14 @@ export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; o
       where tenant_id = $1 and order_id = $2`,
     [input.tenantId, input.orderId, input.courierId, input.messageId],
   );
+  // released_status keeps what the courier was (a.status is the row before this update); one who is
+  // busy keeps theirs, from before their first order.
   await tx.query(
-    `insert into delivery.courier_availability as a (courier_id, city, status, current_tenant_id, current_order_id)
-     values ($1, $2, 'busy', $3, $4)
+    `insert into delivery.courier_availability as a (courier_id, city, status, current_tenant_id, current_order_id, released_status)
+     values ($1, $2, 'busy', $3, $4, 'offline')
      on conflict (courier_id) do update
-        set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, updated_at = now()
+        set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, updated_at = now(),
+            released_status = a.status
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
   );

@@ -7,9 +7,11 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
 /**
  * Releases `courierId` from an order: the assignment history row is closed, and the courier, if they
  * are busy with this order, moves on to another order still assigned to them (staff may give one
- * courier two orders) or else becomes available again (waiting from now), waking one backing-off
- * order of their city. Idempotent. Returns whether the courier became available. Run as the system
- * actor, in the transaction that ends or replaces the assignment.
+ * courier two orders) or else takes their `released_status`: available again (waiting from now),
+ * waking one backing-off order of their city, or offline if staff gave them the order while they were
+ * offline or unknown to delivery (`recordCourierAssigned`). Idempotent. Returns whether the
+ * courier became available. Run as the system actor, in the transaction that ends or replaces the
+ * assignment, after locking the order's queue row.
  */
 export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason }): Promise<boolean> {
   // The courier's row is locked before their other orders are looked up, so the lookup's snapshot
@@ -31,17 +33,19 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
     [input.courierId, input.tenantId, input.orderId],
   );
   const other = next.rows[0] ?? null;
-  const { rows } = await tx.query<{ city: string }>(
+  // Free: the status kept for this moment, then back to the default for the next assignment.
+  const { rows } = await tx.query<{ city: string; status: string }>(
     `update delivery.courier_availability
-        set status = case when $4::uuid is null then 'available' else 'busy' end,
+        set status = case when $4::uuid is null then released_status else 'busy' end,
             current_tenant_id = $4, current_order_id = $5, updated_at = now(),
-            available_since = case when $4::uuid is null then now() else available_since end
+            available_since = case when $4::uuid is null then now() else available_since end,
+            released_status = case when $4::uuid is null then 'available' else released_status end
       where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3
-      returning city`,
+      returning city, status`,
     [input.courierId, input.tenantId, input.orderId, other?.tenant_id ?? null, other?.order_id ?? null],
   );
-  const city = rows[0]?.city;
-  if (city === undefined || other !== null) return false;
-  await wakeOneInCity(tx, city);
+  const row = rows[0];
+  if (row === undefined || row.status !== 'available') return false;
+  await wakeOneInCity(tx, row.city);
   return true;
 }
