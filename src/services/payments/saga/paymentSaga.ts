@@ -78,7 +78,8 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  * An order event that lands while `charge` is still in flight is only noted in the state: failing the
  * saga then would drop the pending charge, whose money might still move; `charge.succeeded` acts on it.
  *
- * A charge that got no answer asks the provider's ledger whether its key authorized; one that fails
+ * Every attempt of the charge first asks the provider's ledger whether its key already authorized,
+ * and so does a charge that got no answer; one that fails
  * for good without a refusal (no answer after {@link MONEY_STEP_ATTEMPTS} attempts) parks the saga for
  * a person instead of cancelling as if nothing was charged (decision 0079).
  */
@@ -173,13 +174,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         action: async (ctx) => {
           // A total of 0 charges nothing (the provider refuses an amount of 0): the order goes on.
           if (ctx.state.total === 0) return null;
-          // A retry: the last attempt may have authorized with its answer lost. Sending again could
-          // send another request under the same key (the card on file may have changed), which the
-          // provider refuses; the ledger says what the key did.
-          if (ctx.attempt > 1) {
-            const authorized = await authorizationOf(ctx);
-            if (authorized !== null) return authorized;
-          }
+          // The ledger first, on every attempt (one GET): an earlier run may have authorized with its
+          // answer lost, and the attempt count does not say so (it restarts at a resume, and stays 1
+          // when a lease expired). Sending again could send another request under the same key (the
+          // card on file may have changed, or be gone and read as nothing charged); the ledger says
+          // what the key did. A ledger that cannot be read fails the attempt: nothing is sent blind.
+          const authorized = await authorizationOf(ctx);
+          if (authorized !== null) return authorized;
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId });
           try {
             return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);

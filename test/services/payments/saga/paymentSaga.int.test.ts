@@ -15,10 +15,13 @@ import {
   PaymentProviderUnavailableError,
 } from '../../../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, MONEY_STEP_ATTEMPTS, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { PaymentMethodMissingError } from '../../../../src/services/payments/paymentMethodsOf.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../ordering/support.ts';
 
 const GOOD_CARD = '4242424242424242';
+/** The customer's card on file is gone (and there is no default card). */
+const NO_CARD = 'none';
 const SYSTEM = { kind: 'system', id: 'test' } as const;
 
 describe('payment saga: order events drive charge, refund, capture and payouts on the real provider and ordering', () => {
@@ -33,8 +36,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   const cancels: Array<{ orderId: string; reason: string }> = [];
   const delivered = new Map<string, number>();
   let faults: ProviderFaults = NO_FAULTS;
-  /** While true, the saga's reads of the provider's ledger fail as if the provider could not be reached. */
-  let ledgerDown = false;
+  /** How many more of the saga's reads of the provider's ledger answer; the others fail as if the provider could not be reached. */
+  let ledgerAnswers = Infinity;
 
   before(async () => {
     t = await startTestPlatform();
@@ -45,8 +48,13 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     r = await seedRestaurant(t, 'Saga');
     const admin = await t.token('admin', { subject: 'payments-test' });
     const ports: PaymentSagaPorts = {
-      provider: { ...client, ledger: (filter) => (ledgerDown ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : client.ledger(filter)) },
-      paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) ?? GOOD_CARD },
+      provider: { ...client, ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : client.ledger(filter)) },
+      paymentMethods: {
+        cardFor: async ({ customerId }) => {
+          if (cards.get(customerId) === NO_CARD) throw new PaymentMethodMissingError(customerId);
+          return cards.get(customerId) ?? GOOD_CARD;
+        },
+      },
       // Ordering's own HTTP API, idempotent: an order already cancelled or rejected counts as done.
       orders: {
         cancelOrder: async ({ orderId, reason }) => {
@@ -378,14 +386,15 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   test('a retried charge whose first answer was lost while the card on file changed: found in the ledger by its key, not sent again', async () => {
     const order = await place();
     await placedUpToCharge(order.id);
-    ledgerDown = true;
+    ledgerAnswers = 1; // the read before sending answers (nothing yet); the one after the lost answer does not
     try {
       await withFaults({ timeoutRate: 1, hangMs: 10_000 }, () => runner.runOnce());
     } finally {
-      ledgerDown = false;
+      ledgerAnswers = Infinity;
     }
     const waiting = await saga(order.id);
     assert.deepEqual([waiting?.pending, waiting?.attempts], [['charge'], 1], 'authorized, but neither the answer nor the ledger reached the saga');
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'the first attempt did authorize');
     cards.set(waiting!.state.customerId, '5555555555554444');
     assert.equal(await runner.runOnce(), true, 'the retry');
     const charged = await saga(order.id);
@@ -459,5 +468,18 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       ['refund', order.total, 'charge:compensate'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
+  });
+
+  test('a charge that authorized while its answer was lost, then parked, and the card on file removed: resumed, the ledger says it charged; not cancelled as nothing charged', async () => {
+    const order = await placeParked();
+    // The provider did take the last attempt (a proxy answered 503 after it): its key authorized.
+    const parked = await saga(order.id);
+    const made = await client.charge({ amount: order.total, currency: 'EUR', card: GOOD_CARD, reference: order.id }, `${order.id}:charge`);
+    cards.set(parked!.state.customerId, NO_CARD);
+    await resume(order.id);
+    const after = await saga(order.id);
+    assert.deepEqual([after?.status, after?.completed, after?.state.chargeId], ['running', ['order', 'charge'], made.id]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+    assert.notEqual(await orderStatus(order.id), 'cancelled');
   });
 });

@@ -73,7 +73,17 @@ describe('a charge that got no answer', () => {
 
   test('nothing in the ledger, or no ledger either: the failure stands (retried, not a decline)', async () => {
     await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderUnavailableError('reset')), ledger: async () => [] }), PaymentProviderUnavailableError);
-    await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderTimeoutError(1)), ledger: () => Promise.reject(new PaymentProviderUnavailableError('down')) }), PaymentProviderTimeoutError);
+    let reads = 0;
+    const ledgerOnce: PaymentProviderClient['ledger'] = async () => (reads++ === 0 ? [] : Promise.reject(new PaymentProviderUnavailableError('down')));
+    await assert.rejects(chargeWith({ charge: () => Promise.reject(new PaymentProviderTimeoutError(1)), ledger: ledgerOnce }), PaymentProviderTimeoutError);
+  });
+
+  test('the first attempt asks the ledger too (after a resume or a lease expiry the attempt count says nothing), and sends nothing while the ledger cannot be read', async () => {
+    const sent: string[] = [];
+    const charge: PaymentProviderClient['charge'] = async (request) => Promise.reject(new Error(`sent with card ${sent.push(request.card)}`));
+    assert.equal(((await chargeWith({ charge, ledger: async () => [authorization] }, 1)) as { id: string }).id, 'ch_lost');
+    await assert.rejects(chargeWith({ charge, ledger: () => Promise.reject(new PaymentProviderUnavailableError('down')) }, 1), PaymentProviderUnavailableError);
+    assert.deepEqual(sent, []);
   });
 
   test('a retry asks the ledger first: its key authorized, so nothing is sent again (the card on file may have changed since)', async () => {
