@@ -86,8 +86,11 @@ function heldTransaction(work: (tx: Tx) => Promise<unknown>) {
   return { worked: didWork, commit, result };
 }
 
-/** Waits until `promise` has settled or a session of this database waits for a lock (a forced interleaving's second step). */
-async function settledOrBlocked(promise: Promise<unknown>): Promise<'settled' | 'blocked'> {
+/**
+ * Waits until `promise` has settled or `waiters` sessions of this database wait for a lock (a forced
+ * interleaving's next step).
+ */
+async function settledOrBlocked(promise: Promise<unknown>, waiters = 1): Promise<'settled' | 'blocked'> {
   let settled = false;
   promise.then(
     () => (settled = true),
@@ -96,10 +99,10 @@ async function settledOrBlocked(promise: Promise<unknown>): Promise<'settled' | 
   for (let i = 0; i < 3000; i++) {
     if (settled) return 'settled';
     const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if ((waiting.rowCount ?? 0) > 0) return 'blocked';
+    if ((waiting.rowCount ?? 0) >= waiters) return 'blocked';
     await sleep(10);
   }
-  throw new Error('the second transaction neither ended nor waited for a lock');
+  throw new Error('the transaction neither ended nor waited for a lock');
 }
 
 /** Runs `workers` dispatch loops concurrently until each finds nothing due; returns every step's outcome. */
@@ -511,6 +514,37 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await Promise.all([first.result, second]);
     assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: courier, notified: true });
     assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: x });
+    await invariants();
+  });
+
+  test('staff move an order to a courier whose other order is being delivered: no deadlock between the two (forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [replaced, chosen] = await addCouriers('Sines', 2);
+    const [x, z] = [randomUUID(), randomUUID()];
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Sines') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: x, courierId: replaced! }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: z, courierId: chosen! }));
+    // Z's delivery is held between locking its courier and taking the city lock (a session holds the
+    // assignment row it updates in between); staff's move of X to that courier runs meanwhile.
+    const holder = await admin.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from delivery.assignments where order_id = $1 and courier_id = $2 for update', [z, chosen]);
+      const delivered = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: z, reason: 'delivered' }));
+      await settledOrBlocked(delivered);
+      const moved = uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: chosen!, messageId: newMessageId(), city: 'Sines' }));
+      await settledOrBlocked(moved, 2);
+      await holder.query('commit');
+      const outcomes = await Promise.allSettled([delivered, moved]);
+      assert.deepEqual(
+        outcomes.map((o) => (o.status === 'rejected' ? String(o.reason) : o.status)),
+        ['fulfilled', 'fulfilled'],
+      );
+    } finally {
+      holder.release();
+    }
+    assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: chosen, notified: true });
+    assert.deepEqual([await courierRow(chosen!), await courierRow(replaced!)], [{ status: 'busy', current_order_id: x }, { status: 'available', current_order_id: null }]);
     await invariants();
   });
 

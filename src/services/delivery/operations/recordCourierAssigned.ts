@@ -48,15 +48,9 @@ export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; o
     );
     return 'confirmed';
   }
-  if (row.state === 'assigned' && row.courier_id !== null) {
-    await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: 'reassigned' });
-  }
-  await tx.query(
-    `update delivery.dispatch_queue
-        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4
-      where tenant_id = $1 and order_id = $2`,
-    [input.tenantId, input.orderId, input.courierId, input.messageId],
-  );
+  // Staff's courier is locked (and made busy) before the courier they replace is released: the
+  // release takes the city lock, and a delivery of this courier's other order (finishOrder) holds
+  // this courier's row when it asks for the city lock; the other way round the two deadlocked.
   // released_status keeps what the courier was (a.status is the row before this update); one who is
   // busy keeps theirs, from before their first order.
   await tx.query(
@@ -67,6 +61,15 @@ export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; o
             released_status = a.status
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
+  );
+  if (row.state === 'assigned' && row.courier_id !== null) {
+    await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: 'reassigned' });
+  }
+  await tx.query(
+    `update delivery.dispatch_queue
+        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4
+      where tenant_id = $1 and order_id = $2`,
+    [input.tenantId, input.orderId, input.courierId, input.messageId],
   );
   await tx.query(
     `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)
