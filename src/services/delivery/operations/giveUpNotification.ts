@@ -8,18 +8,22 @@ import { releaseCourier } from './releaseCourier.ts';
  * dead-lettered like one that found no courier (state `dead`, an alert row and `DispatchFailed`, see
  * {@link raiseDispatchAlert}) and the courier is released ({@link releaseCourier}, reason `dropped`).
  * Only while the order is still assigned to `courierId` and unconfirmed: a CourierAssigned handled
- * meanwhile (ordering got the notice after all, or staff chose a courier) wins. Returns whether it
- * gave up. Run as the system actor.
+ * meanwhile (ordering got the notice after all, or staff chose a courier) wins. `error` (the last
+ * notice's) goes to the row's `last_error`, never to the alert staff read. Returns whether it gave up.
+ * Run as the system actor.
  */
 export async function giveUpNotification(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; attempts: number; error: string }): Promise<boolean> {
+  // Restaurant staff read the reason (the alert, DispatchFailed on the board): what happened and what
+  // to do, in their words. The raw error (driver or SQL text, host names) is kept in last_error only.
   const reason =
-    `ordering could not be told that courier ${input.courierId} takes the order after ${input.attempts} attempts ` +
-    `(last error: ${input.error.slice(0, 300)}); the courier is free again: assign a courier to the order or cancel it`;
+    `The courier found for this order (${input.courierId}) could not be confirmed after ${input.attempts} attempts ` +
+    `and has been released. Assign a courier to the order or cancel it.`;
+  const lastError = `gave up telling ordering of courier ${input.courierId} after ${input.attempts} failed notices; last error: ${input.error.slice(0, 1000)}`;
   const { rows } = await tx.query<{ city: string }>(
     `update delivery.dispatch_queue set state = 'dead', finished_at = now(), notify_attempts = $4, last_error = $5
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null
       returning city`,
-    [input.tenantId, input.orderId, input.courierId, input.attempts, reason],
+    [input.tenantId, input.orderId, input.courierId, input.attempts, lastError],
   );
   const row = rows[0];
   if (row === undefined) return false;
