@@ -112,15 +112,14 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
   const captured = Math.max(moved('capture'), refunded);
   const paidOutRestaurant = moved('payoutRestaurant');
   const paidOutCourier = moved('payoutCourier');
-  const chargeFailure = saga.log.find((e) => e.item === 'charge' && e.kind === 'failed');
+  // The charge's last outcome: a charge that failed, was parked, resumed and then succeeded is charged.
+  const chargeOutcome = saga.log.findLast((e) => e.item === 'charge' && (e.kind === 'succeeded' || e.kind === 'failed'));
   const chargeResult = saga.log.find((e) => e.item === 'charge' && e.kind === 'succeeded')?.data;
 
   const payment: PaymentView['payment'] = (() => {
     if (refunded > 0) return 'refunded';
-    if (chargeFailure !== undefined) {
-      if (saga.status === 'parked' && saga.pending[0] === 'charge') return 'unknown';
-      return stringIn(chargeFailure.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
-    }
+    if (saga.pending[0] === 'charge') return saga.status === 'parked' ? 'unknown' : 'authorizing';
+    if (chargeOutcome?.kind === 'failed') return stringIn(chargeOutcome.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
     if (captured > 0) return 'captured';
     if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';

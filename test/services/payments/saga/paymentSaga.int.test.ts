@@ -482,4 +482,15 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
     assert.notEqual(await orderStatus(order.id), 'cancelled');
   });
+
+  test('GET /v1/orders/:id/payment follows the charge to its last outcome: unknown while parked, authorized once resumed and charged, paid_out once delivered', async () => {
+    const order = await placeParked();
+    const view = async () => (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { authorized: number } };
+    assert.deepEqual([(await view()).status, (await view()).payment], ['parked', 'unknown']);
+    await resume(order.id);
+    assert.deepEqual([(await view()).status, (await view()).payment, (await view()).amounts.authorized], ['running', 'authorized', order.total], 'no longer failed: the charge succeeded since');
+    await toDelivered(order);
+    await sync(order.id);
+    assert.deepEqual([(await view()).status, (await view()).payment], ['completed', 'paid_out']);
+  });
 });
