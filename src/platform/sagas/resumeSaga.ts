@@ -28,8 +28,10 @@ export interface ResumedSaga {
 
 /**
  * Resumes a saga that a handler parked for a person (decision 0079), once that person has settled
- * what made it stop: it goes back to `running` (or `compensating`, when its head is a compensation),
- * its head work item runs again at once with its attempts counted from zero, and the log records the
+ * what made it stop: it goes back to `running`, or to `compensating` when any pending item is a
+ * compensation (a forward step may be kept at the head of one), with the error it had before the
+ * park (why it failed, which a failed compensation's message builds on); its head work item runs
+ * again at once with its attempts counted from zero, and the log records the
  * resume with who did it and the reason it had been parked with. What the saga took while parked
  * (events and deadlines, which a park leaves open) is in its state and pending work, so the resumed
  * steps act on it. Needs no saga definitions, so the CLI can do it; the service's runner picks the
@@ -47,8 +49,8 @@ export async function resumeSaga(tx: Tx, schema: string, sagaId: string, by: str
        select tenant_id, id, status, error from ${table('saga_instances')} where id = $1 order by created_at limit 1 for update),
      changed as (
        update ${table('saga_instances')} i
-          set status = case when i.pending[1] like $3 then 'compensating' else 'running' end,
-              attempts = 0, error = null, run_after = now(), locked_by = null, locked_until = null,
+          set status = case when exists (select from unnest(i.pending) p where p like $3) then 'compensating' else 'running' end,
+              attempts = 0, error = i.error_before_park, error_before_park = null, run_after = now(), locked_by = null, locked_until = null,
               version = i.version + 1, updated_at = now()
          from found
         where i.tenant_id = found.tenant_id and i.id = found.id and found.status = 'parked'

@@ -14,6 +14,7 @@ import {
   defineSaga,
   listSagas,
   loadSaga,
+  resumeSaga,
   startSaga,
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
@@ -165,6 +166,60 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
     assert.deepEqual([done?.status, done?.completed, done?.error], ['compensated', ['a', 'b'], 'stopped']);
     assert.deepEqual(effects, ['a', 'b', 'undo-b b-1', 'undo-a'], "b's late success is undone, with the state its handler gave");
+  });
+
+  test('a saga parked with a forward step kept at the head of its compensation resumes compensating, with the reason it failed', async () => {
+    const effects: string[] = [];
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let bug = true;
+    const late = defineSaga<{ got: string | null }, null>({
+      name: 'lateparked',
+      initialState: { got: null },
+      start: () => ({ run: ['a', 'b'] }),
+      steps: {
+        a: { action: async () => effects.push('a'), compensate: async () => effects.push('undo-a') },
+        b: {
+          action: async () => {
+            if (bug) {
+              entered();
+              await gate;
+            }
+            effects.push('b');
+            return { id: 'b-1' };
+          },
+          compensate: async (ctx) => effects.push(`undo-b ${ctx.state.got}`),
+        },
+      },
+      on: {
+        'b.succeeded': (_s, e) => {
+          if (bug) throw new TypeError('handler bug');
+          return { state: { got: (e.data as { id: string }).id }, complete: true };
+        },
+        stop: () => ({ fail: 'stopped' }),
+      },
+    });
+    const lateRegistry = createSagaRegistry({ schema: 'payments', sagas: [late] });
+    const lateRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: lateRegistry, backoffMs: () => 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, lateRegistry, { name: 'lateparked', input: null }));
+    assert.equal(await lateRunner.runOnce(), true, 'step a');
+    const stepB = lateRunner.runOnce();
+    await running;
+    await asTenant(tenantId, (tx) => advanceSaga(tx, lateRegistry, instance.id, { type: 'stop' }));
+    release();
+    await stepB; // b's success cannot be recorded (its handler throws): parked with b at the head of the compensation
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    assert.deepEqual([parked?.status, parked?.pending, parked?.errorBeforePark], ['parked', ['b', 'undo:a'], 'stopped']);
+    bug = false; // the handler is fixed
+    const resumed = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'ops' } }, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
+    assert.deepEqual([resumed?.status, resumed?.pending], ['compensating', ['b', 'undo:a']], 'a compensation is pending, though not at the head');
+    while (await lateRunner.runOnce());
+    const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    assert.deepEqual([done?.status, done?.error], ['compensated', 'stopped']);
+    assert.deepEqual(effects, ['a', 'b', 'b', 'undo-b b-1', 'undo-a'], "b's success is undone, not taken as the saga's completion");
   });
 
   test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
