@@ -12,8 +12,8 @@ import { createRedisTier, type CacheErrorContext, type RedisTier } from './redis
 import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
 
 /**
- * Loads the document on a miss, already serialised. Runs once per key at a time per process, except
- * while Redis is unusable: then each read runs it.
+ * Loads the document on a miss, already serialised. Runs once per key at a time per process (while
+ * Redis is unusable, readers that arrive during a load share the next one, begun after it ends).
  */
 export type Loader = () => Promise<LoadedValue>;
 
@@ -56,9 +56,10 @@ export interface Cache {
   /**
    * Returns the cached entry for `key`, or runs `loader`, caches what it returns and returns that.
    * Concurrent misses of one key in one process share one loader call (single-flight), unless an
-   * eviction of the key came between them. When Redis is unusable each read runs the loader itself and
-   * gets its result uncached: reads never fail because of Redis (a loader's own error is passed on,
-   * and nothing is cached), and none shares a load that may predate an eviction it cannot hear of.
+   * eviction of the key came between them. When Redis is unusable reads get the loader's result
+   * uncached: reads never fail because of Redis (a loader's own error is passed on, and nothing is
+   * cached), and none shares a load that may predate an eviction it cannot hear of: readers that
+   * arrive while a load is under way wait for it and share one load begun after it.
    */
   getOrLoad(key: string, loader: Loader): Promise<CacheEntry>;
   /**
@@ -258,12 +259,30 @@ export function createCache(options: CacheOptions): Cache {
     }, forget);
     return promise;
   };
-  // Degraded: straight to the loader, nothing stored, and no flight joined. Without Redis this instance
-  // cannot learn of an eviction made elsewhere (the broadcast rides the same Redis), so any load begun
-  // before this read may hold the document from before it: only a load of its own is sure to be newer.
-  const fallback = (loader: Loader): Promise<CacheEntry> => {
+  // Degraded: to the loader, nothing stored. Without Redis this instance cannot learn of an eviction
+  // made elsewhere (the broadcast rides the same Redis), so a load begun before a read may hold the
+  // document from before it: a read shares only a load begun after it. Readers that arrive while a
+  // load of the key is under way wait for it to end and then share one new load (the first one's
+  // loader): a hot key runs one load at a time, each shared by the readers that arrived during the
+  // one before, instead of one database query per read exactly when the load is highest.
+  const degraded = new Map<string, { readonly running: Promise<CacheEntry>; next: Promise<CacheEntry> | null }>();
+  const startDegraded = (key: string, loader: Loader): Promise<CacheEntry> => {
+    const loads = { running: load(loader), next: null };
+    degraded.set(key, loads);
+    // Registered before any successor's start (below), so it runs first when the load ends.
+    const ended = () => {
+      if (degraded.get(key) === loads) degraded.delete(key);
+    };
+    loads.running.then(ended, ended);
+    return loads.running;
+  };
+  const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
     metrics.fallback.inc();
-    return load(loader);
+    const loads = degraded.get(key);
+    if (loads === undefined) return startDegraded(key, loader);
+    const next = () => startDegraded(key, loader);
+    loads.next ??= loads.running.then(next, next);
+    return loads.next;
   };
 
   return {
@@ -272,13 +291,13 @@ export function createCache(options: CacheOptions): Cache {
     ready: () => tier.ready(),
     async getOrLoad(key, loader) {
       checkKey(key);
-      if (!tier.usable()) return fallback(loader);
+      if (!tier.usable()) return fallback(key, loader);
       let value: Buffer | null;
       try {
         value = await tier.get(key);
       } catch (error) {
         report(error, { op: 'get', keys: [key] });
-        return fallback(loader);
+        return fallback(key, loader);
       }
       const hit = value === null ? null : decodeEntry(value);
       if (hit !== null) {
@@ -291,7 +310,7 @@ export function createCache(options: CacheOptions): Cache {
         answer = await tier.readOrToken(key);
       } catch (error) {
         report(error, { op: 'load', keys: [key] });
-        return fallback(loader);
+        return fallback(key, loader);
       }
       if ('value' in answer) {
         const late = decodeEntry(answer.value);

@@ -10,7 +10,7 @@ import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { within } from '../../support/eventually.ts';
-import { createProbe, metricValue, patientRedis, pausedRead, priceOf, type Probe } from './probe.ts';
+import { createProbe, deferred, metricValue, patientRedis, pausedRead, priceOf, type Probe } from './probe.ts';
 
 const redisService = await requireService('redis');
 
@@ -337,6 +337,36 @@ describe('redis mode only', { skip: redisService.skip }, () => {
       assert.equal(priceOf(await paused.result), 700, 'the paused load returns what it read to its own caller');
     });
   }
+
+  test('degraded reads share loads: readers that arrive during a load wait for it, then share one load begun after they arrived', async () => {
+    const shared = patientRedis(testEnv.redisUrl);
+    const reader = await open('redis', { client: shared, broadcast: false });
+    const ended = new Promise((resolve) => shared.once('end', resolve));
+    shared.disconnect();
+    await ended;
+    const tenant = randomUUID();
+    await probe.writePrice(tenant, 40, []);
+    const calls = { n: 0 };
+    const selected = deferred();
+    const held = deferred();
+    const loader = async () => {
+      calls.n += 1;
+      const price = await probe.readPrice(tenant);
+      selected.resolve();
+      await held.promise;
+      return { body: JSON.stringify({ tenant, price }), etag: `"p${price}"` };
+    };
+    const first = reader.getOrLoad(tenant, loader);
+    await selected.promise; // the first load has read 40 and is held
+    const others = Array.from({ length: 20 }, () => reader.getOrLoad(tenant, loader));
+    await probe.writePrice(tenant, 41, []); // after the 20 arrived: the load they share must see it
+    assert.equal(calls.n, 1, 'the readers that arrived during the load each ran the loader');
+    held.resolve();
+    assert.equal(priceOf(await first), 40);
+    const prices = (await Promise.all(others)).map(priceOf);
+    assert.deepEqual(new Set(prices), new Set([41]), 'a reader got a load begun before it arrived');
+    assert.equal(calls.n, 2, 'one load for the first reader, one shared by the 20 others');
+  });
 
   test('the eviction broadcast reaches the other instances (remote evictions counted)', async () => {
     const namespace = `t_${randomUUID().slice(0, 8)}`;
