@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { before, describe, test } from 'node:test';
+import { before, describe, mock, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache, type Cache, type CacheErrorContext } from '../../../src/platform/cache/index.ts';
@@ -188,17 +188,26 @@ describe('degraded mode: Redis stopped, then back', { skip: hasRedisServer ? fal
     const tenant = randomUUID();
     await probe.writePrice(tenant, 800, []);
     {
-      const { writer, reader } = twoInstances();
+      const { writer, reader, registry } = twoInstances();
       try {
         await Promise.all([writer.ready(), reader.ready()]);
         assert.equal(await priceInRedis(reader, tenant), 800);
         await command('CONFIG', 'SET', 'maxmemory', '1');
+        // The writer's background retry (50 ms) must not replay the eviction first: its timer is
+        // mocked and never fires, so only close() can land it.
+        mock.timers.enable({ apis: ['setTimeout'] });
         try {
-          await probe.writePrice(tenant, 801, [writer]); // queued
+          try {
+            await probe.writePrice(tenant, 801, [writer]); // queued
+          } finally {
+            await command('CONFIG', 'SET', 'maxmemory', '0');
+          }
+          assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1);
+          await writer.close(); // the queued eviction is not lost with the instance
         } finally {
-          await command('CONFIG', 'SET', 'maxmemory', '0');
+          mock.timers.reset();
         }
-        await writer.close(); // the queued eviction is not lost with the instance
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_replayed_total'), 1);
         assert.equal(await priceInRedis(reader, tenant), 801);
       } finally {
         await Promise.all([writer.close(), reader.close()]);
