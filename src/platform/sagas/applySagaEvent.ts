@@ -1,4 +1,4 @@
-import { SagaDefinitionError, SagaEventUnhandledError } from './sagaErrors.ts';
+import { SagaDefinitionError, SagaEventUnhandledError, SagaHandlerError } from './sagaErrors.ts';
 import type { DeadlineRequest, SagaDecision, SagaDefinition, SagaEvent, SagaInstance, SagaStatus } from './types.ts';
 
 /** What happened: an event from outside or a deadline, or the outcome of the head pending work item. */
@@ -51,7 +51,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     if (instance.status === 'compensating' || (instance.status === 'parked' && pending.some((p) => p.startsWith(UNDO)))) return null;
     const handler = definition.on[input.event.type];
     if (handler === undefined) throw new SagaEventUnhandledError(definition.name, input.event.type);
-    const t = decide(definition, { ...base, pending, completed, attempts }, handler(instance.state, input.event), true);
+    const t = decide(definition, { ...base, pending, completed, attempts }, handle(definition.name, input.event.type, () => handler(instance.state, input.event)), true);
     if (instance.status !== 'parked') return t;
     // Parked: the head waits for a person as a step in flight waits for its runner, so the decision is
     // taken as it would be then (its state, deadlines and steps to run after the head; a fail keeps
@@ -82,20 +82,30 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     // is recorded, with the state its handler gives (what the compensation needs), and undone first;
     // a failure leaves nothing to undo.
     if (input.kind === 'stepFailed') return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
-    const state = definition.on[`${step}.succeeded`]?.(instance.state, { type: `${step}.succeeded`, data: input.result }).state ?? instance.state;
+    const onSuccess = definition.on[`${step}.succeeded`];
+    const state = (onSuccess === undefined ? undefined : handle(definition.name, `${step}.succeeded`, () => onSuccess(instance.state, { type: `${step}.succeeded`, data: input.result })).state) ?? instance.state;
     const undoIt = definition.steps[step]?.compensate !== undefined ? [`${UNDO}${step}`] : [];
     return { ...base, state, pending: [...undoIt, ...pending], completed: [...completed, step], attempts, schedule: [], cancel: [] };
   }
   if (input.kind === 'stepSucceeded') {
     completed = [...completed, step];
     const handler = definition.on[`${step}.succeeded`];
-    return decide(definition, { ...base, pending, completed, attempts }, handler === undefined ? {} : handler(instance.state, { type: `${step}.succeeded`, data: input.result }));
+    return decide(definition, { ...base, pending, completed, attempts }, handler === undefined ? {} : handle(definition.name, `${step}.succeeded`, () => handler(instance.state, { type: `${step}.succeeded`, data: input.result })));
   }
   const handler = definition.on[`${step}.failed`];
-  const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handler(instance.state, { type: `${step}.failed`, data: input.error });
+  const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handle(definition.name, `${step}.failed`, () => handler(instance.state, { type: `${step}.failed`, data: input.error }));
   // Parked, the failed step stays at the head with its failed attempts: the work a person finds left.
   if (decision.park !== undefined) return decide(definition, { ...base, pending: [...instance.pending], completed, attempts: instance.attempts + 1 }, decision);
   return decide(definition, { ...base, pending, completed, attempts }, decision);
+}
+
+/** Runs a handler of the definition; what it throws is a {@link SagaHandlerError} (a bug in the saga, which the runner tells from a database that failed). */
+function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): SagaDecision<S> {
+  try {
+    return handler();
+  } catch (error) {
+    throw new SagaHandlerError(saga, type, error);
+  }
 }
 
 type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error' | 'errorBeforePark'>;
@@ -136,5 +146,5 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
 /** The fields of a new instance: the definition's initial state and the decision of `start`. */
 export function applySagaStart<S, I>(definition: SagaDefinition<S, I>, input: I): SagaTransition<S> {
   const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], attempts: 0, error: null, errorBeforePark: null };
-  return decide(definition, initial, definition.start(definition.initialState, input));
+  return decide(definition, initial, handle(definition.name, 'start', () => definition.start(definition.initialState, input)));
 }

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO, type SagaInput } from './applySagaEvent.ts';
-import { ConcurrencyError } from '../errors/index.ts';
+import pg from 'pg';
+import { SagaDefinitionError, SagaHandlerError } from './sagaErrors.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { sagaWorkKey } from './sagaWork.ts';
@@ -41,13 +42,24 @@ export interface SagaRunner {
 const SYSTEM = { kind: 'system', id: 'saga-runner' } as const;
 
 /**
+ * An outcome that cannot be recorded however often it is tried: its decision throws (a handler's bug,
+ * an inconsistent decision), or PostgreSQL refuses its data (SQLSTATE class 22, data exception; 23,
+ * integrity constraint violation). Anything else (40P01 deadlock, a reset connection, 57P01…) passes.
+ */
+function unrecordable(error: unknown): boolean {
+  if (error instanceof SagaHandlerError || error instanceof SagaDefinitionError) return true;
+  return error instanceof pg.DatabaseError && /^2[23]/.test(error.code ?? '');
+}
+
+/**
  * Runs sagas' steps: claims an instance whose head work item is due (a step, or `undo:<step>` while
  * compensating), runs its action outside any transaction with the idempotency key `${sagaId}:${step}`
  * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
  * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
  * loses its lease; the item runs again with the same key, so its effect happens once. An outcome that
- * cannot be recorded twice in a row (a handler that throws, a result PostgreSQL refuses) parks the
- * saga with the error instead of running the item again at every lease expiry.
+ * can never be recorded (a handler that throws, a result PostgreSQL refuses as data) parks the saga
+ * with the error instead of running the item again at every lease expiry; any other failure to
+ * record (a deadlock, a lost connection) leaves the item to its lease.
  *
  * @example
  * const runner = createSagaRunner({ unitOfWork: deps.unitOfWork, service: 'payments', registry });
@@ -91,20 +103,13 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     };
     try {
       await recordOutcome();
-    } catch (first) {
-      // Unrecorded, the item would run again at every lease expiry, unseen. A version conflict will
-      // pass: leave it to the lease. Anything else is tried once more (the database may have blinked),
-      // then the saga is parked with the error; if even that cannot be written, the database is what
-      // fails, and the lease expires as after a crash.
-      if (first instanceof ConcurrencyError) throw first;
-      let error = first;
-      try {
-        await recordOutcome();
-        return true;
-      } catch (again) {
-        if (again instanceof ConcurrencyError) throw again;
-        error = again;
-      }
+    } catch (error) {
+      // Unrecorded, the item runs again when its lease expires: right for what passes (a version
+      // conflict, a deadlock, a connection reset, a tenant on the move), the lease being the pause.
+      // What fails the same way every time would run the action at every lease, for ever, unseen: the
+      // saga is parked with the error instead. If even the park cannot be written, the database is
+      // what fails, and the lease expires as after a crash.
+      if (!unrecordable(error)) throw error;
       const reason =
         `${item} ${outcome.ok ? 'succeeded' : 'failed'} (attempt ${instance.attempts + 1}) but its outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}. ` +
         `Parked so that it does not run again at every lease: fix the cause (the step's handler, its result), then settle by hand what the step did`;

@@ -20,3 +20,19 @@ export class SagaDefinitionError extends BrigadeError {
     super('SAGA_DEFINITION_INVALID', 500, message);
   }
 }
+
+/**
+ * 500: a saga's handler threw instead of returning a decision (a bug in the saga's definition; its
+ * error is the cause). It would throw again on the same input, so the runner parks a saga whose step
+ * outcome it makes unrecordable.
+ */
+export class SagaHandlerError extends BrigadeError {
+  constructor(saga: string, type: string, cause: unknown) {
+    super(
+      'SAGA_HANDLER_FAILED',
+      500,
+      `The handler of ${JSON.stringify(type)} in saga ${saga} threw: ${cause instanceof Error ? cause.message : String(cause)}. A handler must return a decision: fix it, then deliver the event again`,
+      { cause, details: { saga, type } },
+    );
+  }
+}

@@ -242,8 +242,46 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(runs, ['a'], 'the step ran once');
     const parked = await asTenant(tenantId, (tx) => loadSaga(tx, buggyRegistry, instance.id));
     assert.deepEqual([parked?.status, parked?.pending, parked?.completed], ['parked', ['a'], []]);
-    assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: handler bug\. Parked so that/);
-    assert.deepEqual(errors.map((e) => (e as Error).message), ['handler bug'], 'and reported to onError');
+    assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: The handler of "a\.succeeded" in saga buggy threw: handler bug\. .*Parked so that/);
+    assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_HANDLER_FAILED'], 'and reported to onError');
+  });
+
+  test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {
+    const runs: string[] = [];
+    const twice = defineSaga<{ n: number }, { result: unknown }>({
+      name: 'twice',
+      initialState: { n: 0 },
+      start: (s, input) => ({ state: { n: input.result === null ? 0 : 1 }, run: ['a'] }),
+      steps: { a: { action: async (ctx) => (runs.push(ctx.sagaId), ctx.state.n === 1 ? { note: 'nul \u0000 byte' } : null) } },
+      on: { 'a.succeeded': () => ({ complete: true }) },
+    });
+    const twiceRegistry = createSagaRegistry({ schema: 'payments', sagas: [twice] });
+    const tenantId = randomUUID();
+    // The next `blinks` transactions of the tenant fail as a deadlock victim's does (SQLSTATE 40P01).
+    let blinks = 0;
+    const blinking: UnitOfWorkFn = (context, fn) =>
+      uow(context, async (tx) => {
+        if (context.tenantId === tenantId && blinks > 0) {
+          blinks--;
+          await tx.query(`do $$ begin raise exception 'deadlock detected (test)' using errcode = '40P01'; end $$`);
+        }
+        return fn(tx);
+      });
+    const twiceRunner = createSagaRunner({ unitOfWork: blinking, service: SERVICE, registry: twiceRegistry, leaseMs: 0 });
+    const load = (id: string) => asTenant(tenantId, (tx) => loadSaga(tx, twiceRegistry, id));
+
+    const refused = (await asTenant(tenantId, (tx) => startSaga(tx, twiceRegistry, { name: 'twice', input: { result: 'nul' } }))).instance;
+    assert.equal(await twiceRunner.runOnce(), true);
+    assert.deepEqual([(await load(refused.id))?.status, runs.length], ['parked', 1], 'the same data would be refused at every lease');
+    assert.match((await load(refused.id))?.error ?? '', /could not be recorded: unsupported Unicode escape sequence/);
+
+    const healthy = (await asTenant(tenantId, (tx) => startSaga(tx, twiceRegistry, { name: 'twice', input: { result: null } }))).instance;
+    blinks = 2;
+    const failures: string[] = [];
+    for (let i = 0; i < 2; i++) await twiceRunner.runOnce().catch((e: { code?: string }) => failures.push(e.code ?? '?'));
+    assert.deepEqual([failures, (await load(healthy.id))?.status], [['40P01', '40P01'], 'running'], 'not parked: each failure left the step to its lease');
+    while (await twiceRunner.runOnce());
+    assert.deepEqual([(await load(healthy.id))?.status, runs.filter((id) => id === healthy.id).length], ['completed', 3], 'the step ran again after each lease, with its key');
   });
 
   test('two advances at the same version: the second write conflicts, re-reads and applies on top', async () => {
