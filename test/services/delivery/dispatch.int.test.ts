@@ -72,18 +72,25 @@ async function addOrders(city: string, tenants: readonly string[], count: number
 
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
 
-/** Runs `work` as the system actor in a transaction that stays open after it (`worked`) until `commit()`. */
-function heldTransaction(work: (tx: Tx) => Promise<unknown>) {
+/**
+ * Forces an interleaving: `first` runs as the system actor in a transaction held open before its commit
+ * while `second` runs in another, to its end or until it waits for a lock; then `first` commits and both end.
+ */
+async function whileHeld(first: (tx: Tx) => Promise<unknown>, second: (tx: Tx) => Promise<unknown>): Promise<void> {
   let worked!: () => void;
   let commit!: () => void;
   const didWork = new Promise<void>((resolve) => (worked = resolve));
   const released = new Promise<void>((resolve) => (commit = resolve));
-  const result = uow(system, async (tx) => {
-    await work(tx);
+  const held = uow(system, async (tx) => {
+    await first(tx);
     worked();
     await released;
   });
-  return { worked: didWork, commit, result };
+  await Promise.race([didWork, held]);
+  const other = uow(system, second);
+  await settledOrBlocked(other);
+  commit();
+  await Promise.all([held, other]);
 }
 
 /**
@@ -492,12 +499,10 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await handle(orderEvent('CourierAssigned', tenant, { orderId: x, courierId: courier! }));
     await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: courier! }));
     // X's delivery moves the courier on to Y and waits before its commit; Y's delivery runs meanwhile.
-    const first = heldTransaction((tx) => finishOrder(tx, { tenantId: tenant, orderId: x, reason: 'delivered' }));
-    await first.worked;
-    const second = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }));
-    await settledOrBlocked(second);
-    first.commit();
-    await Promise.all([first.result, second]);
+    await whileHeld(
+      (tx) => finishOrder(tx, { tenantId: tenant, orderId: x, reason: 'delivered' }),
+      (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }),
+    );
     assert.deepEqual([(await queueRow(x)).state, (await queueRow(y)).state], ['delivered', 'delivered']);
     assert.deepEqual(await courierRow(courier!), { status: 'available', current_order_id: null });
     await invariants();
@@ -510,12 +515,10 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Lagos') });
     await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: courier! }));
     // Staff's assignment of X waits before its commit; Y's delivery runs meanwhile.
-    const first = heldTransaction((tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: courier!, messageId: newMessageId(), city: 'Lagos' }));
-    await first.worked;
-    const second = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }));
-    await settledOrBlocked(second);
-    first.commit();
-    await Promise.all([first.result, second]);
+    await whileHeld(
+      (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: courier!, messageId: newMessageId(), city: 'Lagos' }),
+      (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }),
+    );
     assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: courier, notified: true });
     assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: x });
     await invariants();
