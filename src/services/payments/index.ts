@@ -11,7 +11,7 @@ import { paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './s
 export type { CardsOnFile, OrderAccess, PaymentsPorts } from './ports.ts';
 export type { PaymentView } from './paymentView.ts';
 export { PaymentViewSchema, toPaymentView } from './paymentView.ts';
-export { paymentMethodsOf, PaymentMethodMissingError } from './paymentMethodsOf.ts';
+export { paymentMethodsOf, PaymentMethodMissingError, PaymentMethodUnavailableError } from './paymentMethodsOf.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 const SCHEMA = 'payments';

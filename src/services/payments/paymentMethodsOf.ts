@@ -1,4 +1,4 @@
-import { UnprocessableError } from '../../platform/errors/index.ts';
+import { BrigadeError, UnprocessableError } from '../../platform/errors/index.ts';
 import type { CardsOnFile } from './ports.ts';
 import type { PaymentMethods } from './saga/ports.ts';
 
@@ -7,6 +7,22 @@ export class PaymentMethodMissingError extends UnprocessableError {
   readonly retryable = false;
   constructor(customerId: string) {
     super('PAYMENT_METHOD_MISSING', `Customer ${customerId} has no card on file (PUT /v1/customers/me/payment-method) and PAYMENT_DEFAULT_CARD is none`, { customerId });
+  }
+}
+
+/**
+ * 503: the card on file could not be read (its store failed: a database blip, a timeout); nothing was
+ * sent to the provider. Retryable: the card may well be there. The cause is the store's error.
+ */
+export class PaymentMethodUnavailableError extends BrigadeError {
+  readonly retryable = true;
+  constructor(customerId: string, cause: unknown) {
+    super(
+      'PAYMENT_METHOD_UNAVAILABLE',
+      503,
+      `The card on file of customer ${customerId} could not be read (${cause instanceof Error ? cause.message : String(cause)}); nothing was sent to the payment provider. Check the payments database; the charge is retried`,
+      { cause, details: { customerId } },
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
 import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
+import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { PaymentSagaPorts } from './ports.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
@@ -52,8 +53,12 @@ type Ctx = StepContext<State>;
  */
 export const MONEY_STEP_ATTEMPTS = 10;
 
-/** Failure codes of a charge that moved no money: the provider refused it, or it was never sent. Any other may have authorized. */
-const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING']);
+/**
+ * Failure codes of a charge that moved no money: the provider refused it, or it was never sent (no
+ * card on file, or none could be read, after the ledger showed no authorization under the key). Any
+ * other may have authorized.
+ */
+const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING', 'PAYMENT_METHOD_UNAVAILABLE']);
 
 /** A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), or its key's earlier request refused as different. The provider may have acted. */
 const outcomeUnknown = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentRequestChangedError;
@@ -181,7 +186,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           // what the key did. A ledger that cannot be read fails the attempt: nothing is sent blind.
           const authorized = await authorizationOf(ctx);
           if (authorized !== null) return authorized;
-          const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId });
+          const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId }).catch((error: unknown) => {
+            // No card on file is a refusal; a store that failed says nothing about the card: retried.
+            throw error instanceof PaymentMethodMissingError ? error : new PaymentMethodUnavailableError(ctx.state.customerId, error);
+          });
           try {
             return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
           } catch (error) {

@@ -38,6 +38,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   let faults: ProviderFaults = NO_FAULTS;
   /** How many more of the saga's reads of the provider's ledger answer; the others fail as if the provider could not be reached. */
   let ledgerAnswers = Infinity;
+  /** How many more reads of the card on file fail as if its database had blinked. */
+  let cardStoreBlips = 0;
 
   before(async () => {
     t = await startTestPlatform();
@@ -51,6 +53,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       provider: { ...client, ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : client.ledger(filter)) },
       paymentMethods: {
         cardFor: async ({ customerId }) => {
+          if (cardStoreBlips > 0 && cardStoreBlips--) throw new Error('Connection terminated unexpectedly (test)');
           if (cards.get(customerId) === NO_CARD) throw new PaymentMethodMissingError(customerId);
           return cards.get(customerId) ?? GOOD_CARD;
         },
@@ -492,5 +495,18 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await toDelivered(order);
     await sync(order.id);
     assert.deepEqual([(await view()).status, (await view()).payment], ['completed', 'paid_out']);
+  });
+
+  test('the card on file cannot be read once (its database blinked): the charge is retried and authorizes; not parked as an unknown outcome', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    cardStoreBlips = 1;
+    assert.equal(await runner.runOnce(), true, 'the charge, whose card cannot be read');
+    const waiting = await saga(order.id);
+    assert.deepEqual([waiting?.status, waiting?.pending, waiting?.attempts], ['running', ['charge'], 1], 'retried, not parked on its first attempt');
+    while (await runner.runOnce());
+    const charged = await saga(order.id);
+    assert.deepEqual([charged?.status, charged?.completed], ['running', ['order', 'charge']]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
   });
 });

@@ -4,6 +4,8 @@ import { applySagaEvent, type SagaInstance } from '../../../../src/platform/saga
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
 import { createPaymentProviderClient, PaymentProviderTimeoutError, PaymentProviderUnavailableError, type LedgerEntry, type PaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
 import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import type { PaymentMethods } from '../../../../src/services/payments/saga/ports.ts';
+import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../../../src/services/payments/paymentMethodsOf.ts';
 
 // Handlers are pure: the ports are never called while deciding.
 const saga = paymentSaga(
@@ -57,9 +59,9 @@ describe('a charge that got no answer', () => {
   const key = `${input.orderId}:charge`;
   const authorization: LedgerEntry = { id: 1, movement: 'authorization', objectId: 'ch_lost', chargeId: 'ch_lost', reference: input.orderId, amount: 2000, currency: 'EUR', idempotencyKey: key, createdAt: new Date(0).toISOString() };
   /** The saga's charge action against a provider whose charge and ledger calls are the given functions. */
-  const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>, attempt = 1) => {
+  const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>, attempt = 1, cardFor: PaymentMethods['cardFor'] = async () => '4242424242424242') => {
     const fake = paymentSaga(
-      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor: async () => '4242424242424242' } },
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor } },
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
@@ -91,6 +93,17 @@ describe('a charge that got no answer', () => {
     const charge: PaymentProviderClient['charge'] = async (request) => Promise.reject(new Error(`sent again with card ${sent.push(request.card)}`));
     assert.equal(((await chargeWith({ charge, ledger: async () => [authorization] }, 2)) as { id: string }).id, 'ch_lost');
     assert.deepEqual(sent, []);
+  });
+
+  test('a card on file that cannot be read (its store failed): nothing is sent, and the attempt is retried; for good, it is nothing charged, not an unknown outcome', async () => {
+    const sent: string[] = [];
+    const charge: PaymentProviderClient['charge'] = async (request) => Promise.reject(new Error(`sent with card ${sent.push(request.card)}`));
+    const blip = () => Promise.reject(new Error('Connection terminated unexpectedly'));
+    await assert.rejects(chargeWith({ charge, ledger: async () => [] }, 1, blip), (e: unknown) => e instanceof PaymentMethodUnavailableError && e.retryable && /Connection terminated/.test(e.message));
+    await assert.rejects(chargeWith({ charge, ledger: async () => [] }, 1, () => Promise.reject(new PaymentMethodMissingError(input.customerId))), PaymentMethodMissingError);
+    assert.deepEqual(sent, []);
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_METHOD_UNAVAILABLE', message: 'could not be read' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.error], ['compensating', ['undo:order'], 'charge failed: could not be read'], 'the ledger had no authorization under the key before the store failed: the order is cancelled, not parked');
   });
 
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
