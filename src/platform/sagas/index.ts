@@ -5,6 +5,7 @@ export { sagaSchemaSql } from './sagaSchemaSql.ts';
 export { sagaLogSchemaSql } from './sagaLogSchemaSql.ts';
 export { sagaIdIndexSql } from './sagaIdIndexSql.ts';
 export { sagaParkedSql } from './sagaParkedSql.ts';
+export { sagaUnfinishedIndexSql } from './sagaUnfinishedIndexSql.ts';
 export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
 export { showSaga } from './showSaga.ts';
 export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';

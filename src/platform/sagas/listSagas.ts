@@ -1,6 +1,6 @@
 import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
-import { sagaTables } from './createSagaRegistry.ts';
+import { sagaTables, type SagaTable } from './createSagaRegistry.ts';
 import type { SagaStatus } from './types.ts';
 
 /** One saga in a list, with why it is stuck when the list asked for stuck ones. */
@@ -57,21 +57,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
   if (options.status !== undefined && !STATUSES.includes(options.status)) throw new ValidationError(`status must be one of ${STATUSES.join(', ')}`, { field: 'status' });
   const stuckAfterMs = options.stuckAfterMs ?? null;
   if (stuckAfterMs !== null && !(Number.isFinite(stuckAfterMs) && stuckAfterMs >= 0)) throw new ValidationError('stuckAfterMs must be a number of ms, 0 or more', { field: 'stuckAfterMs' });
-  const { rows } = await tx.query<Record<string, unknown>>(
-    `select i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until,
-            i.locked_until > now() as leased, i.run_after > now() as backing_off, now() as now,
-            (select json_build_object('name', d.name, 'dueAt', d.due_at) from ${table('saga_deadlines')} d
-              where d.tenant_id = i.tenant_id and d.saga_id = i.id and d.fired_at is null and d.cancelled_at is null
-              order by d.due_at limit 1) as next_deadline
-       from ${table('saga_instances')} i
-      where ($1::text is null or i.status = $1)
-        and ($2::double precision is null
-             or i.status in ('failed', 'parked')
-             or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
-      order by i.updated_at desc, i.id
-      limit $3`,
-    [options.status ?? null, stuckAfterMs, limit],
-  );
+  const { rows } = await tx.query<Record<string, unknown>>(listSagasSql(table), [options.status ?? null, stuckAfterMs, limit]);
   return rows.map((row) => {
     const nextDeadline = row.next_deadline as { name: string; dueAt: string } | null;
     const summary = {
@@ -91,6 +77,27 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
     };
     return { ...summary, stuck: stuckAfterMs === null ? null : whyStuck(summary, row.leased === true, row.backing_off === true) };
   });
+}
+
+/**
+ * The statement of {@link listSagas} (exported for its plans' test): `$1` a status or null, `$2` the
+ * stuck age in ms or null, `$3` the limit. With `$2`, every status it lists is in the predicate of
+ * the partial index `saga_instances_unfinished` (payments migration 0015), so the stuck list walks
+ * that index by `updated_at` instead of reading every finished saga.
+ */
+export function listSagasSql(table: (name: SagaTable) => string): string {
+  return `select i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until,
+            i.locked_until > now() as leased, i.run_after > now() as backing_off, now() as now,
+            (select json_build_object('name', d.name, 'dueAt', d.due_at) from ${table('saga_deadlines')} d
+              where d.tenant_id = i.tenant_id and d.saga_id = i.id and d.fired_at is null and d.cancelled_at is null
+              order by d.due_at limit 1) as next_deadline
+       from ${table('saga_instances')} i
+      where ($1::text is null or i.status = $1)
+        and ($2::double precision is null
+             or i.status in ('failed', 'parked')
+             or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
+      order by i.updated_at desc, i.id
+      limit $3`;
 }
 
 /** The reason a listed saga needs attention, naming what to do. */

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { advanceSaga, createSagaRegistry, sagaTables, showSaga, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
 import { fireDueDeadlinesSql } from '../../../src/platform/sagas/fireDueDeadlines.ts';
+import { listSagasSql } from '../../../src/platform/sagas/listSagas.ts';
 import { showSagaSql } from '../../../src/platform/sagas/showSaga.ts';
 import { selectSagaSql } from '../../../src/platform/sagas/transitionSaga.ts';
 import { useTestDatabase } from '../../support/db.ts';
@@ -122,6 +123,13 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
     // The form it replaced compares with the volatile clock_timestamp() in a filter: the index gives only the order.
     const old = await planOf(fireDueDeadlinesSql(table('saga_deadlines')).replace('(select clock_timestamp())', 'clock_timestamp()'), [100]);
     assert.ok(!old.some((n) => /due_at/.test(n['Index Cond'] ?? '')), describePlan(old));
+  });
+
+  test('the stuck list (failed, parked, and unfinished ones unchanged for a while) walks saga_instances_unfinished by last change, not the whole table', async () => {
+    const nodes = await planOf(listSagasSql(table), [null, 15 * 60_000, 100]);
+    const plan = describePlan(nodes);
+    assert.equal(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances').length, 0, `a Seq Scan on saga_instances: ${plan}`);
+    assert.ok(nodes.some((n) => n['Index Name'] === 'saga_instances_unfinished'), `saga_instances_unfinished unused: ${plan}`);
   });
 
   test('the lookups find the saga: with its tenant, without, and not with another tenant', async () => {
