@@ -120,8 +120,29 @@ describe('brigade sagas list|show', () => {
     }
     const help = await run('--help');
     assert.equal(help.code, 0);
-    assert.match(help.stdout, /^Usage: brigade sagas <list\|show\|resume>/);
-    for (const args of [['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked']]) assert.equal((await run(...args)).code, 2, args.join(' '));
+    assert.match(help.stdout, /^Usage: brigade sagas <list\|show\|resume\|close>/);
+    for (const args of [['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked'], ['close', ids.fresh], ['close', ids.fresh, '--reason', ' '], ['list', '--reason', 'x'], ['close', ids.fresh, '--reason', 'x', '--by', '']]) {
+      assert.equal((await run(...args)).code, 2, args.join(' '));
+    }
+  });
+
+  test('close: a failed saga settled by hand is closed with who and why, and is no longer stuck; one that is running is refused', async () => {
+    const running = await run('close', ids.fresh, '--reason', 'nothing to do');
+    assert.equal(running.code, 1);
+    assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running: only a parked or failed saga, settled by hand, can be closed`));
+    const closed = await cli('close', ids.failed, '--reason', 'order cancelled by hand in ordering', '--by', 'ana');
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.failed} \\(payments\\) by ana; it had been failed with nothing left: charge failed: `));
+    const shown = await run('show', ids.failed);
+    assert.match(shown.stdout, /status {5}closed \(version 5\): Closed by ana: order cancelled by hand in ordering\. It had been failed with: charge failed: /);
+    const closedEntry = shown.stdout.split('\n').find((l) => /^ {2}v5 /.test(l)) ?? '';
+    assert.match(closedEntry, /event {5}closed -> closed {2}\{/);
+    assert.deepEqual(
+      (({ by, reason, was }) => ({ by, reason, was }))(JSON.parse(closedEntry.slice(closedEntry.indexOf('{'))) as { by: string; reason: string; was: string }),
+      { by: 'ana', reason: 'order cancelled by hand in ordering', was: 'failed' },
+    );
+    assert.doesNotMatch((await run('list', '--stuck')).stdout, new RegExp(ids.failed));
+    assert.match((await run('close', ids.failed, '--reason', 'again')).stderr, /is closed: only a parked or failed saga/);
   });
 
   test('resume: a saga that is not parked is refused with what to do; an unknown one is not found', async () => {

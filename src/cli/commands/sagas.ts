@@ -1,16 +1,17 @@
+import os from 'node:os';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { listSagas, resumeSaga, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { closeSaga, listSagas, resumeSaga, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import type { Io } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
-export const usage = `Usage: brigade sagas <list|show|resume> …
+export const usage = `Usage: brigade sagas <list|show|resume|close> …
 
   brigade sagas list [--stuck [--older-than MINUTES]] [--status S] [--limit N] [--json]
                        Sagas, most recently changed first. --stuck: only those that need a person:
@@ -23,28 +24,45 @@ export const usage = `Usage: brigade sagas <list|show|resume> …
   brigade sagas resume ID
                        Runs a parked saga's step again, once you have settled what its reason names
                        (recorded in the saga log as resumed by the CLI)
+  brigade sagas close ID --reason TEXT [--by NAME]
+                       Closes a parked or failed saga you have settled by hand (status closed: it
+                       runs nothing more and is no longer stuck), logged with who (--by, default
+                       your OS user) and why
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
 
-const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'];
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
 
 /** `brigade sagas …`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { stuck: { type: 'boolean' }, 'older-than': { type: 'string' }, status: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    {
+      stuck: { type: 'boolean' },
+      'older-than': { type: 'string' },
+      status: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+      reason: { type: 'string' },
+      by: { type: 'string' },
+    },
     usage,
     2,
   );
   if (values.help) return ctx.io.out(usage), 0;
   const [action, id] = positionals;
-  if (action !== 'list' && action !== 'show' && action !== 'resume') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
+  if (action !== 'list' && action !== 'show' && action !== 'resume' && action !== 'close') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
   if (action !== 'list' && id === undefined) throw new UsageError(`sagas ${action} needs a saga ID`, usage);
   if (action !== 'list' && !isUuid(id ?? '')) throw new UsageError(`${JSON.stringify(id)} is not a saga ID (a UUID)`, usage);
   if (action === 'list' && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
   const listFlags = ['stuck', 'older-than', 'status', 'limit'] as const;
   if (action !== 'list' && listFlags.some((f) => values[f] !== undefined)) throw new UsageError(`--${listFlags.find((f) => values[f] !== undefined)} belongs to sagas list`, usage);
   if (values['older-than'] !== undefined && values.stuck !== true) throw new UsageError('--older-than goes with --stuck', usage);
+  if (action !== 'close' && values.reason !== undefined) throw new UsageError('--reason belongs to sagas close', usage);
+  if (action === 'close' && (values.reason ?? '').trim() === '') throw new UsageError('sagas close needs --reason TEXT: what you settled by hand', usage);
+  if (action !== 'close' && values.by !== undefined) throw new UsageError('--by belongs to sagas close', usage);
+  if (values.by !== undefined && values.by.trim() === '') throw new UsageError('--by needs a name', usage);
+  const by = values.by ?? os.userInfo().username;
   const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
     const raw = values[name];
     if (raw === undefined) return undefined;
@@ -70,6 +88,18 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         if (resumed === null) continue;
         if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...resumed }, null, 2));
         else ctx.io.out(`resumed saga ${id} (${store.service}): ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'}`);
+        return 0;
+      }
+      throw notFound();
+    }
+    if (action === 'close') {
+      for (const store of stores) {
+        const closed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: { kind: 'admin', id: by } }, (tx) =>
+          closeSaga(tx, store.schema, id as string, { by, reason: values.reason as string }),
+        );
+        if (closed === null) continue;
+        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...closed }, null, 2));
+        else ctx.io.out(`closed saga ${id} (${store.service}) by ${by}; it had been ${closed.was} with ${closed.left.join(', ') || 'nothing'} left: ${closed.error ?? 'no reason'}`);
         return 0;
       }
       throw notFound();

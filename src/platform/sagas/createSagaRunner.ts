@@ -112,7 +112,8 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
       if (!unrecordable(error)) throw error;
       const reason =
         `${item} ${outcome.ok ? 'succeeded' : 'failed'} (attempt ${instance.attempts + 1}) but its outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}. ` +
-        `Parked so that it does not run again at every lease: fix the cause (the step's handler, its result), then settle by hand what the step did`;
+        `Parked so that it does not run again at every lease: fix the cause (the step's handler, its result) and deploy, then 'brigade sagas resume ${instance.id}' runs ${item} again (with its key: its effect happens once); ` +
+        `or settle by hand what the step did and 'brigade sagas close ${instance.id} --reason "what you did"'`;
       try {
         await record({ kind: 'park', item, reason });
       } catch {

@@ -37,7 +37,7 @@ export interface ListSagasOptions {
   readonly limit?: number;
 }
 
-const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'];
+const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 
 /**
  * Lists sagas of the saga store in `schema` as the transaction's actor sees them (run it as `admin`
@@ -102,7 +102,7 @@ export function listSagasSql(table: (name: SagaTable) => string): string {
 
 /** The reason a listed saga needs attention, naming what to do. */
 function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean): string {
-  if (s.status === 'failed') return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right (the saga will not retry)`;
+  if (s.status === 'failed') return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')`;
   if (s.status === 'parked') return `parked with ${s.pending.join(', ') || 'nothing'} left: ${s.error ?? 'no reason given'} (the saga will not go on by itself)`;
   const head = s.pending[0];
   if (head === undefined) {

@@ -36,3 +36,10 @@ export class SagaHandlerError extends BrigadeError {
     );
   }
 }
+
+/** 409: tenants share the saga id, and the command did not say which tenant's saga it means. */
+export class SagaIdAmbiguousError extends BrigadeError {
+  constructor(sagaId: string, tenantIds: readonly string[]) {
+    super('SAGA_ID_AMBIGUOUS', 409, `Saga id ${sagaId} exists in ${tenantIds.length} tenants (${tenantIds.join(', ')}): say which one (--tenant ID)`, { details: { sagaId, tenantIds } });
+  }
+}

@@ -3,7 +3,8 @@ import { sagaSqlNames, type SagaSchemaOptions } from './sagaSchemaSql.ts';
 
 /**
  * The fourth migration of a service's saga store: lets `<schema>.saga_instances.status` be `parked`
- * (a saga that a handler parked for a person instead of compensating; decision 0079), and adds
+ * (a saga that a handler parked for a person instead of compensating; decision 0079) or `closed`
+ * (one a person settled by hand and closed), and adds
  * `error_before_park`, the error a resume restores. Safe on a live database: run outside a
  * transaction, the new CHECK is added NOT VALID (a moment's ACCESS EXCLUSIVE lock, no scan) and then
  * validated on its own (a scan under a lock that lets reads and writes go on), each ALTER giving up
@@ -23,7 +24,8 @@ export function sagaParkedSql(options: SagaSchemaOptions): string {
 -- parked: a step failed where undoing it would be wrong (money moved for a delivered order, a charge
 -- whose outcome is unknown); the saga keeps its pending work and waits for a person. While parked,
 -- error says why (what the person should do) and error_before_park keeps the error it had (why it
--- failed, when it was compensating), which the resume restores.
+-- failed, when it was compensating), which the resume restores. closed: a person settled a parked or
+-- failed saga by hand and closed it (brigade sagas close); it is finished.
 --
 -- Safe on a live database: outside a transaction, each statement its own. The ALTER changes the
 -- catalog only, under ACCESS EXCLUSIVE for a moment: the CHECK is added NOT VALID (new and updated
@@ -35,7 +37,7 @@ set lock_timeout = '5s';
 alter table ${s}.saga_instances
   add column if not exists error_before_park text,
   drop constraint saga_instances_status_check,
-  add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked')) not valid;
+  add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed')) not valid;
 alter table ${s}.saga_instances validate constraint saga_instances_status_check;
 reset lock_timeout;
 `;

@@ -96,9 +96,11 @@ export interface SagaDefinition<S = unknown, I = unknown> {
 
 /**
  * A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person. `parked`: a
- * handler decided `park` (a step failed where undoing is wrong); it needs a person, who reads the error.
+ * handler decided `park` (a step failed where undoing is wrong); it needs a person, who reads the error
+ * and resumes it (`resumeSaga`) or settles it by hand and closes it. `closed`: a person closed a failed
+ * or parked saga (`closeSaga`); finished, nothing more runs.
  */
-export type SagaStatus = 'running' | 'completed' | 'compensating' | 'compensated' | 'failed' | 'parked';
+export type SagaStatus = 'running' | 'completed' | 'compensating' | 'compensated' | 'failed' | 'parked' | 'closed';
 
 /** A persisted saga instance. */
 export interface SagaInstance<S = unknown> {

@@ -12,8 +12,10 @@ export const PaymentViewSchema = Type.Object(
   {
     orderId: Type.String({ format: 'uuid' }),
     restaurantId: Type.String({ format: 'uuid' }),
-    status: Type.Enum(['running', 'completed', 'compensating', 'compensated', 'failed', 'parked'], {
-      description: "the saga's status; failed = a compensation failed for good and a person must act; parked = a person must act, as error says (nothing was undone)",
+    status: Type.Enum(['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'], {
+      description:
+        "the saga's status; failed = a compensation failed for good and a person must act; parked = a person must act, as error says (nothing was undone); " +
+        'closed = a person settled a failed or parked one by hand and closed it (error says who and why)',
     }),
     payment: Type.Enum([...PAYMENT_STAGES], {
       description:

@@ -6,7 +6,8 @@
 -- parked: a step failed where undoing it would be wrong (money moved for a delivered order, a charge
 -- whose outcome is unknown); the saga keeps its pending work and waits for a person. While parked,
 -- error says why (what the person should do) and error_before_park keeps the error it had (why it
--- failed, when it was compensating), which the resume restores.
+-- failed, when it was compensating), which the resume restores. closed: a person settled a parked or
+-- failed saga by hand and closed it (brigade sagas close); it is finished.
 --
 -- Safe on a live database: outside a transaction, each statement its own. The ALTER changes the
 -- catalog only, under ACCESS EXCLUSIVE for a moment: the CHECK is added NOT VALID (new and updated
@@ -18,6 +19,6 @@ set lock_timeout = '5s';
 alter table "payments".saga_instances
   add column if not exists error_before_park text,
   drop constraint saga_instances_status_check,
-  add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked')) not valid;
+  add constraint saga_instances_status_check check (status in ('running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed')) not valid;
 alter table "payments".saga_instances validate constraint saga_instances_status_check;
 reset lock_timeout;

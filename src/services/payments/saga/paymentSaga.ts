@@ -130,17 +130,17 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     return { state: s };
   };
   const deliverySteps = (s: State) => (s.courierId === null ? ['capture', 'payoutRestaurant'] : ['capture', 'payoutRestaurant', 'payoutCourier']);
+  /** How a person ends a park: resume the saga (`resume`: what it then does), or do that by hand and close it. */
+  const resumeOrClose = (s: State, resume: string) =>
+    `Once the payment provider answers, 'brigade sagas resume ${s.orderId}' ${resume}; each key moves the money once however often it is sent. ` +
+    `Or do it by hand under those keys, then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
   /**
    * A step of a delivered order failed for good: refunding and cancelling a delivered order would be
    * wrong, so the saga parks, saying what a person should do (`todo`).
    */
   const parkDelivered = (step: string, todo: (s: State) => string) => (s: State, e: { data?: unknown }): SagaDecision<State> => {
     const failure = e.data as { code: string; message: string };
-    return {
-      park:
-        `${step} of the delivered order failed for good (${failure.code}: ${failure.message}); nothing was refunded. ` +
-        `Check the payment provider, then ${todo(s)}; each key moves the money once however often it is sent`,
-    };
+    return { park: `${step} of the delivered order failed for good (${failure.code}: ${failure.message}); nothing was refunded. ${resumeOrClose(s, `does what is left: ${todo(s)}`)}` };
   };
   /** The payouts still to make from `first` on, in words, with their keys. */
   const payoutsLeft = (s: State, first: 'payoutRestaurant' | 'payoutCourier') => {
@@ -219,8 +219,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           return {
             park:
               `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}). ` +
-              `Look up reference ${s.orderId} in the provider's ledger: an authorization under key ${s.orderId}:charge means the customer was charged ` +
-              `(capture it if the order was delivered, else refund it and cancel the order); none means nothing was charged (cancel the order, or let the customer order again)`,
+              `Once the payment provider answers, 'brigade sagas resume ${s.orderId}' charges again: it first looks key ${s.orderId}:charge up in the provider's ledger and goes on with an authorization it finds there. ` +
+              `Or settle it by hand: look up reference ${s.orderId} in the provider's ledger; an authorization under key ${s.orderId}:charge means the customer was charged ` +
+              `(capture it if the order was delivered, else refund it and cancel the order), none means nothing was charged (cancel the order, or let the customer order again); ` +
+              `then 'brigade sagas close ${s.orderId} --reason "what you did"'`,
           };
         }
         const next = { ...s, chargeFailed: true };
@@ -234,8 +236,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         return {
           park:
             `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ` +
-            `Check the payment provider, then refund charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized) ` +
-            `with 'brigade sagas resume ${s.orderId}'; each key moves the money once however often it is sent`,
+            resumeOrClose(s, `refunds charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized)`),
         };
       },
       'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),

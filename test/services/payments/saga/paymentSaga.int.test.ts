@@ -3,7 +3,19 @@ import { after, before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { newMessageId, type MessageHeaders } from '../../../../src/platform/messaging/index.ts';
-import { createDeadlineScheduler, createSagaRegistry, createSagaRunner, loadSaga, resumeSaga, SagaNotParkedError, showSaga, type SagaRegistry, type SagaRunner } from '../../../../src/platform/sagas/index.ts';
+import {
+  closeSaga,
+  createDeadlineScheduler,
+  createSagaRegistry,
+  createSagaRunner,
+  listSagas,
+  loadSaga,
+  resumeSaga,
+  SagaNotParkedError,
+  showSaga,
+  type SagaRegistry,
+  type SagaRunner,
+} from '../../../../src/platform/sagas/index.ts';
 import {
   buildPaymentProvider,
   type ProviderFaults,
@@ -232,14 +244,30 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(
       parked?.error,
       `capture of the delivered order failed for good (PAYMENT_PROVIDER_UNAVAILABLE: The payment provider answered 503: The payment provider is unavailable (injected fault); retry with the same Idempotency-Key); nothing was refunded. ` +
-        `Check the payment provider, then capture charge ${parked?.state.chargeId} (key ${order.id}:capture), then pay ${split.restaurant} EUR out to restaurant ${r.rid} (key ${order.id}:payoutRestaurant), ` +
-        `then pay ${split.courier} EUR out to courier ${k.id} (key ${order.id}:payoutCourier); each key moves the money once however often it is sent`,
+        `Once the payment provider answers, 'brigade sagas resume ${order.id}' does what is left: capture charge ${parked?.state.chargeId} (key ${order.id}:capture), then pay ${split.restaurant} EUR out to restaurant ${r.rid} (key ${order.id}:payoutRestaurant), ` +
+        `then pay ${split.courier} EUR out to courier ${k.id} (key ${order.id}:payoutCourier); each key moves the money once however often it is sent. ` +
+        `Or do it by hand under those keys, then 'brigade sagas close ${order.id} --reason "what you did"'`,
     );
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'no refund');
     assert.equal(await orderStatus(order.id), 'delivered');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
     const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
     assert.deepEqual([view.statusCode, view.json().status, view.json().payment, view.json().error], [200, 'parked', 'authorized', parked?.error], view.body);
+
+    // Settled by hand (captured and paid out at the provider), then closed: finished, no longer stuck.
+    const closed = await t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: 'captured and paid out by hand' }));
+    assert.deepEqual([closed?.was, closed?.left, closed?.error], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier'], parked?.error]);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.pending], ['closed', []]);
+    assert.equal(done?.error, `Closed by ana: captured and paid out by hand. It had been parked with: ${parked?.error}`);
+    const stuck = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 0, limit: 10_000 }));
+    assert.ok(!stuck.some((x) => x.id === order.id), 'no longer listed as stuck');
+    const log = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => showSaga(tx, 'payments', order.id));
+    assert.deepEqual(log?.log.at(-1)?.data, { by: 'ana', reason: 'captured and paid out by hand', was: 'parked', left: ['capture', 'payoutRestaurant', 'payoutCourier'], error: parked?.error });
+    assert.equal((await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json().status, 'closed');
+    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: 'again' })), { code: 'SAGA_NOT_CLOSABLE' });
+    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ana')), { code: 'SAGA_NOT_PARKED' });
+    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: ' ' })), { code: 'VALIDATION_FAILED' });
   });
 
   test('an order whose total is 0: nothing to charge, capture or pay out; delivered and completed without a call to the provider', async () => {
@@ -314,7 +342,6 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
 
-    const ops = { service: 'payments', actor: { kind: 'admin' as const, id: 'ops' } };
     await t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops'));
     while (await runner.runOnce());
     const done = await saga(order.id);
@@ -414,7 +441,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     });
     const parked = await saga(order.id);
     assert.deepEqual([parked?.status, parked?.pending, parked?.completed, parked?.attempts], ['parked', ['charge'], ['order'], MONEY_STEP_ATTEMPTS]);
-    assert.match(parked?.error ?? '', new RegExp(`Look up reference ${order.id} in the provider's ledger`));
+    assert.match(parked?.error ?? '', new RegExp(`'brigade sagas resume ${order.id}' charges again: .* look up reference ${order.id} in the provider's ledger.*'brigade sagas close ${order.id} --reason`));
     assert.notEqual(await orderStatus(order.id), 'cancelled');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
     const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
@@ -422,7 +449,6 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
 
     // The person finds nothing in the ledger (the provider was down) and resumes it: the charge runs
     // again, from its first attempt, and the payment goes on.
-    const ops = { service: 'payments', actor: { kind: 'admin' as const, id: 'ops' } };
     const resumed = await t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops'));
     assert.deepEqual([resumed?.status, resumed?.pending, resumed?.parkedWith], ['running', ['charge'], parked?.error]);
     while (await runner.runOnce());

@@ -1,0 +1,33 @@
+import type { Tx } from '../db/index.ts';
+import { sagaTables } from './createSagaRegistry.ts';
+import { SagaIdAmbiguousError } from './sagaErrors.ts';
+import type { SagaStatus } from './types.ts';
+
+/** The fields of a saga that a person's command (resume, close) decides on. */
+export interface LockedSaga {
+  readonly tenantId: string;
+  readonly status: SagaStatus;
+  readonly pending: readonly string[];
+  readonly error: string | null;
+}
+
+/**
+ * Reads saga `sagaId` of the saga store in `schema` and locks its row for the caller's transaction
+ * (`FOR UPDATE`: a concurrent transition waits, then finds the version changed and decides again), as
+ * the transaction's actor sees it: in `tenantId` when given, else by id alone.
+ *
+ * @returns `null` when no such saga is visible.
+ * @throws SagaIdAmbiguousError when several tenants have a saga with this id and no tenant was given.
+ */
+export async function lockSagaById(tx: Tx, schema: string, sagaId: string, tenantId?: string): Promise<LockedSaga | null> {
+  const table = sagaTables(schema)('saga_instances');
+  const { rows } = await tx.query<{ tenant_id: string; status: SagaStatus; pending: string[]; error: string | null }>(
+    tenantId === undefined
+      ? `select tenant_id, status, pending, error from ${table} where id = $1 for update`
+      : `select tenant_id, status, pending, error from ${table} where tenant_id = $2 and id = $1 for update`,
+    tenantId === undefined ? [sagaId] : [sagaId, tenantId],
+  );
+  if (rows.length > 1) throw new SagaIdAmbiguousError(sagaId, rows.map((r) => r.tenant_id));
+  const row = rows[0];
+  return row === undefined ? null : { tenantId: row.tenant_id, status: row.status, pending: row.pending, error: row.error };
+}
