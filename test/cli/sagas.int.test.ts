@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import { before, describe, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { commitStatements, unitOfWork } from '../../src/platform/db/index.ts';
 import type { UnitOfWorkFn } from '../../src/platform/tenancy/index.ts';
-import { createSagaRegistry, createSagaRunner, type SagaRegistry } from '../../src/platform/sagas/index.ts';
+import { createSagaRegistry, createSagaRunner, showSaga, type SagaRegistry, type SagaRunner } from '../../src/platform/sagas/index.ts';
 import { orderCommands } from '../../src/services/ordering/index.ts';
-import { buildPaymentProvider, createPaymentProviderClient, ensureProviderSchema, NO_FAULTS } from '../../src/services/payments/provider/index.ts';
+import { buildPaymentProvider, createPaymentProviderClient, ensureProviderSchema, NO_FAULTS, type ProviderFaults } from '../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, paymentSaga } from '../../src/services/payments/saga/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
@@ -19,7 +20,9 @@ describe('brigade sagas list|show', () => {
   let pool: pg.Pool;
   let provider: FastifyInstance;
   let registry: SagaRegistry;
+  let runner: SagaRunner;
   let uow: UnitOfWorkFn;
+  let faults: ProviderFaults = NO_FAULTS;
   const tenant = randomUUID();
   const ids = { failed: randomUUID(), waiting: randomUUID(), due: randomUUID(), fresh: randomUUID() };
   const cards = new Map<string, string>();
@@ -40,7 +43,7 @@ describe('brigade sagas list|show', () => {
     pool = database.pool(4);
     uow = (context, fn) => unitOfWork(pool, context, fn);
     await ensureProviderSchema(pool);
-    provider = await buildPaymentProvider({ pool, faults: () => NO_FAULTS });
+    provider = await buildPaymentProvider({ pool, faults: () => faults });
     database.defer(() => provider.close());
     const client = createPaymentProviderClient({ baseUrl: await provider.listen({ host: '127.0.0.1', port: 0 }), timeoutMs: 2000 });
     // Ordering's real cancel: these orders are not in ordering, so a compensation's cancel fails for good (404).
@@ -48,7 +51,7 @@ describe('brigade sagas list|show', () => {
       schema: 'payments',
       sagas: [paymentSaga({ provider: client, orders: orderCommands({ unitOfWork: uow, commitStatements: (context, statements) => commitStatements(pool, context, statements) }, 'payments-saga'), paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) as string } }, { acceptWithinMs: 10 * 60_000 })],
     });
-    const runner = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, backoffMs: () => 0 });
+    runner = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, backoffMs: () => 0 });
     await place(ids.failed, NO_FAULTS.declineCard as string); // declined → cancel the order → 404: failed, needs a person
     await place(ids.waiting, '4242424242424242'); // charged, waiting for the restaurant
     await place(ids.fresh, '4242424242424242');
@@ -121,7 +124,10 @@ describe('brigade sagas list|show', () => {
     const help = await run('--help');
     assert.equal(help.code, 0);
     assert.match(help.stdout, /^Usage: brigade sagas <list\|show\|resume\|close>/);
-    for (const args of [['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked'], ['close', ids.fresh], ['close', ids.fresh, '--reason', ' '], ['list', '--reason', 'x'], ['close', ids.fresh, '--reason', 'x', '--by', '']]) {
+    for (const args of [
+      ['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked'], ['close', ids.fresh], ['close', ids.fresh, '--reason', ' '], ['list', '--reason', 'x'],
+      ['close', ids.fresh, '--reason', 'x', '--by', ''], ['show', ids.fresh, '--by', 'ana'], ['resume', ids.fresh, '--tenant', 'restaurant-1'],
+    ]) {
       assert.equal((await run(...args)).code, 2, args.join(' '));
     }
   });
@@ -130,19 +136,40 @@ describe('brigade sagas list|show', () => {
     const running = await run('close', ids.fresh, '--reason', 'nothing to do');
     assert.equal(running.code, 1);
     assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running: only a parked or failed saga, settled by hand, can be closed`));
-    const closed = await cli('close', ids.failed, '--reason', 'order cancelled by hand in ordering', '--by', 'ana');
+    const me = os.userInfo().username; // without --by, the operator's OS user
+    const closed = await cli('close', ids.failed, '--reason', 'order cancelled by hand in ordering');
     assert.equal(closed.code, 0, closed.stderr);
-    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.failed} \\(payments\\) by ana; it had been failed with nothing left: charge failed: `));
+    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.failed} \\(payments\\) by ${me}; it had been failed with nothing left: charge failed: `));
     const shown = await run('show', ids.failed);
-    assert.match(shown.stdout, /status {5}closed \(version 5\): Closed by ana: order cancelled by hand in ordering\. It had been failed with: charge failed: /);
+    assert.match(shown.stdout, new RegExp(`status {5}closed \\(version 5\\): Closed by ${me}: order cancelled by hand in ordering\\. It had been failed with: charge failed: `));
     const closedEntry = shown.stdout.split('\n').find((l) => /^ {2}v5 /.test(l)) ?? '';
     assert.match(closedEntry, /event {5}closed -> closed {2}\{/);
     assert.deepEqual(
       (({ by, reason, was }) => ({ by, reason, was }))(JSON.parse(closedEntry.slice(closedEntry.indexOf('{'))) as { by: string; reason: string; was: string }),
-      { by: 'ana', reason: 'order cancelled by hand in ordering', was: 'failed' },
+      { by: me, reason: 'order cancelled by hand in ordering', was: 'failed' },
     );
     assert.doesNotMatch((await run('list', '--stuck')).stdout, new RegExp(ids.failed));
     assert.match((await run('close', ids.failed, '--reason', 'again')).stderr, /is closed: only a parked or failed saga/);
+  });
+
+  test('resume: a parked charge, once the provider answers again, is resumed by the person who settled it and goes on', async () => {
+    const parkedId = randomUUID();
+    faults = { ...NO_FAULTS, errorRate: 1 };
+    try {
+      await place(parkedId, '4242424242424242');
+      while (await runner.runOnce());
+    } finally {
+      faults = NO_FAULTS;
+    }
+    assert.match((await run('show', parkedId)).stdout, /status {5}parked /);
+    const resumed = await cli('resume', parkedId, '--by', 'ana', '--tenant', tenant);
+    assert.equal(resumed.code, 0, resumed.stderr);
+    assert.match(resumed.stdout, new RegExp(`^resumed saga ${parkedId} \\(payments\\) by ana: running, next charge; it had been parked with: charge: no answer says whether the card was charged`));
+    while (await runner.runOnce());
+    const saga = await uow({ service: 'payments', actor: SYSTEM, readOnly: true }, (tx) => showSaga<{ chargeId: string | null }>(tx, 'payments', parkedId));
+    assert.deepEqual([saga?.status, saga?.completed, typeof saga?.state.chargeId], ['running', ['order', 'charge'], 'string'], 'charged, waiting for the restaurant');
+    assert.deepEqual(saga?.log.filter((e) => e.item === 'resumed').map((e) => (e.data as { by: string }).by), ['ana']);
+    assert.match((await run('resume', parkedId)).stderr, /is running, not parked/);
   });
 
   test('resume: a saga that is not parked is refused with what to do; an unknown one is not found', async () => {

@@ -21,13 +21,13 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
   brigade sagas show ID [--json]
                        One saga: status, state, pending work, every step outcome and event with its
                        time (the saga log), and its deadlines
-  brigade sagas resume ID
+  brigade sagas resume ID [--by NAME] [--tenant ID]
                        Runs a parked saga's step again, once you have settled what its reason names
-                       (recorded in the saga log as resumed by the CLI)
-  brigade sagas close ID --reason TEXT [--by NAME]
+                       (recorded in the saga log as resumed by NAME, default your OS user)
+  brigade sagas close ID --reason TEXT [--by NAME] [--tenant ID]
                        Closes a parked or failed saga you have settled by hand (status closed: it
-                       runs nothing more and is no longer stuck), logged with who (--by, default
-                       your OS user) and why
+                       runs nothing more and is no longer stuck), logged with who and why
+  --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
@@ -45,6 +45,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       json: { type: 'boolean' },
       reason: { type: 'string' },
       by: { type: 'string' },
+      tenant: { type: 'string' },
     },
     usage,
     2,
@@ -60,9 +61,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (values['older-than'] !== undefined && values.stuck !== true) throw new UsageError('--older-than goes with --stuck', usage);
   if (action !== 'close' && values.reason !== undefined) throw new UsageError('--reason belongs to sagas close', usage);
   if (action === 'close' && (values.reason ?? '').trim() === '') throw new UsageError('sagas close needs --reason TEXT: what you settled by hand', usage);
-  if (action !== 'close' && values.by !== undefined) throw new UsageError('--by belongs to sagas close', usage);
+  for (const flag of ['by', 'tenant'] as const) {
+    if (values[flag] !== undefined && action !== 'resume' && action !== 'close') throw new UsageError(`--${flag} belongs to sagas resume and close`, usage);
+  }
   if (values.by !== undefined && values.by.trim() === '') throw new UsageError('--by needs a name', usage);
+  if (values.tenant !== undefined && !isUuid(values.tenant)) throw new UsageError(`--tenant ${JSON.stringify(values.tenant)} is not a tenant ID (a UUID)`, usage);
+  // Who acts, as the saga log records it: the operator, not the tool.
   const by = values.by ?? os.userInfo().username;
+  const tenant = values.tenant === undefined ? {} : { tenantId: values.tenant };
   const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
     const raw = values[name];
     if (raw === undefined) return undefined;
@@ -84,10 +90,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     if (action === 'resume') {
       for (const store of stores) {
-        const resumed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: CLI }, (tx) => resumeSaga(tx, store.schema, id as string, CLI.id));
+        const resumed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: { kind: 'admin', id: by } }, (tx) => resumeSaga(tx, store.schema, id as string, by, tenant));
         if (resumed === null) continue;
         if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...resumed }, null, 2));
-        else ctx.io.out(`resumed saga ${id} (${store.service}): ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'}`);
+        else ctx.io.out(`resumed saga ${id} (${store.service}) by ${by}: ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'}`);
         return 0;
       }
       throw notFound();
@@ -95,7 +101,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     if (action === 'close') {
       for (const store of stores) {
         const closed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: { kind: 'admin', id: by } }, (tx) =>
-          closeSaga(tx, store.schema, id as string, { by, reason: values.reason as string }),
+          closeSaga(tx, store.schema, id as string, { by, reason: values.reason as string, ...tenant }),
         );
         if (closed === null) continue;
         if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...closed }, null, 2));

@@ -8,6 +8,7 @@ import { clientTx, unitOfWork, type Tx } from '../../../src/platform/db/index.ts
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import {
   advanceSaga,
+  closeSaga,
   createDeadlineScheduler,
   createSagaRegistry,
   createSagaRunner,
@@ -220,6 +221,24 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
     assert.deepEqual([done?.status, done?.error], ['compensated', 'stopped']);
     assert.deepEqual(effects, ['a', 'b', 'b', 'undo-b b-1', 'undo-a'], "b's success is undone, not taken as the saga's completion");
+  });
+
+  test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {
+    const [first, second, sagaId] = [randomUUID(), randomUUID(), randomUUID()];
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, error, created_at)
+       values ($1, $3, 'toy', '{"log": [], "input": {}}', 'parked', '{b}', 'settle b', now() - interval '1 minute'), ($2, $3, 'toy', '{"log": [], "input": {}}', 'parked', '{b}', 'settle b', now())`,
+      [first, second, sagaId],
+    );
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const ambiguous = (e: unknown) => (e as { code?: string }).code === 'SAGA_ID_AMBIGUOUS' && new RegExp(`${first}.*${second}|${second}.*${first}`).test((e as Error).message);
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops')), ambiguous);
+    await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', sagaId, { by: 'ops', reason: 'settled' })), ambiguous);
+    const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops', { tenantId: second }));
+    assert.deepEqual([resumed?.tenantId, resumed?.status], [second, 'running']);
+    const { rows } = await pool.query(`select tenant_id, status from payments.saga_instances where id = $1 order by created_at`, [sagaId]);
+    assert.deepEqual(rows, [{ tenant_id: first, status: 'parked' }, { tenant_id: second, status: 'running' }], "the other tenant's saga is untouched");
+    await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}' where id = $1`, [sagaId]); // nothing for the runner of later tests
   });
 
   test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
