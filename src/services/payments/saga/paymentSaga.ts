@@ -63,6 +63,14 @@ const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMEN
 /** A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), or its key's earlier request refused as different. The provider may have acted. */
 const outcomeUnknown = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentRequestChangedError;
 
+/**
+ * Whether a failure of a money step other than the charge is worth another attempt: a retryable one,
+ * except a request the provider refused as changed under its key (422 IDEMPOTENCY_KEY_REUSED). The
+ * step sends the same body again on every attempt, so it would be refused again; and the key's first
+ * request may have moved the money: a person must look it up, so the step parks at once.
+ */
+const retryableUnlessChanged = (error: unknown) => !(error instanceof PaymentRequestChangedError) && (error as { retryable?: unknown } | null)?.retryable === true;
+
 /** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
 export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
   const courier = Math.min(state.total, options.courierFee ?? 300);
@@ -205,11 +213,11 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:
       // the default would cancel an order that already ended and refund the charge under a second key).
-      refund: { maxAttempts: MONEY_STEP_ATTEMPTS, action: refundAll },
+      refund: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: refundAll },
       // After delivery: retried longer, then parked (see parkDelivered), never compensated.
-      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, action: async (ctx) => (ctx.state.chargeId === null ? null : ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey)) },
-      payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
-      payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
+      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: async (ctx) => (ctx.state.chargeId === null ? null : ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey)) },
+      payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
+      payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
       'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true }),

@@ -2,7 +2,14 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
-import { createPaymentProviderClient, PaymentProviderTimeoutError, PaymentProviderUnavailableError, type LedgerEntry, type PaymentProviderClient } from '../../../../src/services/payments/provider/index.ts';
+import {
+  createPaymentProviderClient,
+  PaymentProviderTimeoutError,
+  PaymentProviderUnavailableError,
+  PaymentRequestChangedError,
+  type LedgerEntry,
+  type PaymentProviderClient,
+} from '../../../../src/services/payments/provider/index.ts';
 import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import type { PaymentMethods } from '../../../../src/services/payments/saga/ports.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../../../src/services/payments/paymentMethodsOf.ts';
@@ -127,6 +134,19 @@ describe('a payout of a delivered order that fails for good', () => {
     const courierOnly = applySagaEvent(saga, { ...delivered, pending: ['payoutCourier'], completed: [...delivered.completed, 'payoutRestaurant'] }, { kind: 'stepFailed', item: 'payoutCourier', error: { code: 'X', message: 'no' }, retry: false });
     assert.deepEqual([courierOnly?.status, courierOnly?.pending], ['parked', ['payoutCourier']]);
     assert.match(courierOnly?.error ?? '', /does what is left: pay 300 EUR out to courier k1 \(key .*:payoutCourier\);/);
+  });
+});
+
+describe('retries of the money steps', () => {
+  /** Whether the runner tries a failure of `step` again (its own `retryable`, else the error's flag). */
+  const retried = (step: string, error: unknown) => saga.steps[step]?.retryable?.(error) ?? (error as { retryable?: unknown }).retryable === true;
+  test('a request the provider refused as changed under its key is retried by the charge (it asks the ledger) but parks the other money steps at once', () => {
+    const changed = new PaymentRequestChangedError(`${input.orderId}:payoutRestaurant`, 'The payment provider refused the Idempotency-Key');
+    assert.equal(retried('charge', changed), true);
+    for (const step of ['capture', 'refund', 'payoutRestaurant', 'payoutCourier']) {
+      assert.equal(retried(step, changed), false, step);
+      assert.equal(retried(step, new PaymentProviderUnavailableError('reset')), true, `${step} still retries a provider that did not answer`);
+    }
   });
 });
 
