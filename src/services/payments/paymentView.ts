@@ -21,7 +21,7 @@ export const PaymentViewSchema = Type.Object(
       description:
         'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
         'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
-        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged)',
+        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
     error: Nullable(Type.String()),
@@ -125,6 +125,8 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
     if (captured > 0) return 'captured';
     if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';
+    // A total of 0 needs no authorization: once its charge step is done, the order goes on as if authorized (of 0).
+    if (s.charged === true && saga.status === 'running' && (s.outcome === 'open' || s.outcome === 'delivered')) return 'authorized';
     return saga.status === 'running' && s.chargeId === null && !s.chargeFailed && saga.pending.includes('charge') ? 'authorizing' : 'voided';
   })();
 

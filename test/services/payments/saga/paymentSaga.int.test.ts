@@ -285,6 +285,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await sync(order.id);
     const charged = await saga(order.id);
     assert.deepEqual([charged?.status, charged?.completed, charged?.state.chargeId], ['running', ['order', 'charge'], null], 'not cancelled');
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { payment: string; amounts: { authorized: number } };
+    assert.deepEqual([view.payment, view.amounts.authorized], ['authorized', 0], 'the order goes on: not voided');
     await toDelivered(order);
     await sync(order.id);
     const done = await saga(order.id);
