@@ -128,63 +128,29 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(stuck.filter((x) => x.id === instance.id).map((x) => x.stuck), ['parked with b left: b failed for good (B_DOWN): settle it by hand (the saga will not go on by itself)']);
   });
 
-  test('an event fails the saga while a step runs: the step finishes, its success is recorded and compensated first', async () => {
+  /**
+   * Saga `name`: steps a then b, each recording its effect in `effects` and undone in reverse; b
+   * returns `{ id: 'b-1' }`, which b.succeeded keeps in the state (it throws while `bug()`); the event
+   * `stop` fails it. Taken to the moment `stop` fails it while b's first run is in flight; b then
+   * finishes (`stepB`, the runner's runOnce).
+   */
+  const stopWhileBRuns = async (name: string, bug: () => boolean = () => false) => {
     const effects: string[] = [];
     let entered!: () => void;
     const running = new Promise<void>((resolve) => (entered = resolve));
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
+    let paused = false;
     const late = defineSaga<{ got: string | null }, null>({
-      name: 'late',
+      name,
       initialState: { got: null },
       start: () => ({ run: ['a', 'b'] }),
       steps: {
         a: { action: async () => effects.push('a'), compensate: async () => effects.push('undo-a') },
         b: {
           action: async () => {
-            entered();
-            await gate;
-            effects.push('b');
-            return { id: 'b-1' };
-          },
-          compensate: async (ctx) => effects.push(`undo-b ${ctx.state.got}`),
-        },
-      },
-      on: { 'b.succeeded': (s, e) => ({ state: { got: (e.data as { id: string }).id }, complete: true }), stop: () => ({ fail: 'stopped' }) },
-    });
-    const lateRegistry = createSagaRegistry({ schema: 'payments', sagas: [late] });
-    const lateRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: lateRegistry, backoffMs: () => 0 });
-    const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, lateRegistry, { name: 'late', input: null }));
-    assert.equal(await lateRunner.runOnce(), true, 'step a');
-    const stepB = lateRunner.runOnce();
-    await running; // b's action has started (its runner holds the lease)
-    const stopped = await asTenant(tenantId, (tx) => advanceSaga(tx, lateRegistry, instance.id, { type: 'stop' }));
-    assert.deepEqual([stopped.applied, stopped.instance.status, stopped.instance.pending], [true, 'compensating', ['b', 'undo:a']]);
-    release();
-    await stepB;
-    while (await lateRunner.runOnce());
-    const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
-    assert.deepEqual([done?.status, done?.completed, done?.error], ['compensated', ['a', 'b'], 'stopped']);
-    assert.deepEqual(effects, ['a', 'b', 'undo-b b-1', 'undo-a'], "b's late success is undone, with the state its handler gave");
-  });
-
-  test('a saga parked with a forward step kept at the head of its compensation resumes compensating, with the reason it failed', async () => {
-    const effects: string[] = [];
-    let entered!: () => void;
-    const running = new Promise<void>((resolve) => (entered = resolve));
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let bug = true;
-    const late = defineSaga<{ got: string | null }, null>({
-      name: 'lateparked',
-      initialState: { got: null },
-      start: () => ({ run: ['a', 'b'] }),
-      steps: {
-        a: { action: async () => effects.push('a'), compensate: async () => effects.push('undo-a') },
-        b: {
-          action: async () => {
-            if (bug) {
+            if (!paused) {
+              paused = true;
               entered();
               await gate;
             }
@@ -196,7 +162,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
       },
       on: {
         'b.succeeded': (_s, e) => {
-          if (bug) throw new TypeError('handler bug');
+          if (bug()) throw new TypeError('handler bug');
           return { state: { got: (e.data as { id: string }).id }, complete: true };
         },
         stop: () => ({ fail: 'stopped' }),
@@ -205,20 +171,37 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const lateRegistry = createSagaRegistry({ schema: 'payments', sagas: [late] });
     const lateRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: lateRegistry, backoffMs: () => 0 });
     const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, lateRegistry, { name: 'lateparked', input: null }));
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, lateRegistry, { name, input: null }));
     assert.equal(await lateRunner.runOnce(), true, 'step a');
     const stepB = lateRunner.runOnce();
-    await running;
-    await asTenant(tenantId, (tx) => advanceSaga(tx, lateRegistry, instance.id, { type: 'stop' }));
+    await running; // b's action has started (its runner holds the lease)
+    const stopped = await asTenant(tenantId, (tx) => advanceSaga(tx, lateRegistry, instance.id, { type: 'stop' }));
     release();
+    const load = () => asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    return { effects, runner: lateRunner, sagaId: instance.id, stopped, stepB, load };
+  };
+
+  test('an event fails the saga while a step runs: the step finishes, its success is recorded and compensated first', async () => {
+    const { effects, runner: lateRunner, stopped, stepB, load: loadLate } = await stopWhileBRuns('late');
+    assert.deepEqual([stopped.applied, stopped.instance.status, stopped.instance.pending], [true, 'compensating', ['b', 'undo:a']]);
+    await stepB;
+    while (await lateRunner.runOnce());
+    const done = await loadLate();
+    assert.deepEqual([done?.status, done?.completed, done?.error], ['compensated', ['a', 'b'], 'stopped']);
+    assert.deepEqual(effects, ['a', 'b', 'undo-b b-1', 'undo-a'], "b's late success is undone, with the state its handler gave");
+  });
+
+  test('a saga parked with a forward step kept at the head of its compensation resumes compensating, with the reason it failed', async () => {
+    let bug = true;
+    const { effects, runner: lateRunner, sagaId, stepB, load: loadLate } = await stopWhileBRuns('lateparked', () => bug);
     await stepB; // b's success cannot be recorded (its handler throws): parked with b at the head of the compensation
-    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    const parked = await loadLate();
     assert.deepEqual([parked?.status, parked?.pending, parked?.errorBeforePark], ['parked', ['b', 'undo:a'], 'stopped']);
     bug = false; // the handler is fixed
-    const resumed = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'ops' } }, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
+    const resumed = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'ops' } }, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops'));
     assert.deepEqual([resumed?.status, resumed?.pending], ['compensating', ['b', 'undo:a']], 'a compensation is pending, though not at the head');
     while (await lateRunner.runOnce());
-    const done = await asTenant(tenantId, (tx) => loadSaga(tx, lateRegistry, instance.id));
+    const done = await loadLate();
     assert.deepEqual([done?.status, done?.error], ['compensated', 'stopped']);
     assert.deepEqual(effects, ['a', 'b', 'b', 'undo-b b-1', 'undo-a'], "b's success is undone, not taken as the saga's completion");
   });
