@@ -59,7 +59,7 @@ interface Restaurant {
 /** Cards the stand-in approves (any valid number that is not the declined card). */
 const GOOD_CARDS = ['4242424242424242', '5555555555554444', '378282246310005'];
 const DECLINED_CARD = '4000000000000002';
-const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed']);
+const FINISHED_SAGA = new Set(['completed', 'compensated', 'failed', 'closed']);
 /** A saga parked for a person (decision 0079) goes no further on its own: not waited for, not settled. */
 const PARKED_SAGA = 'parked';
 /** The latency entry of a whole delivered order, from the placing call to the courier's deliver. */
