@@ -1,0 +1,11 @@
+-- platform.enter_tenants (0012, 0016) fences a merged batch of several tenants' units: it must raise
+-- BRMOV when one of them lives in another database. It is SECURITY DEFINER and reads
+-- platform.tenant_placements as the table's owner, and FORCE ROW LEVEL SECURITY subjects that owner to
+-- the table's policies unless it is a superuser or has BYPASSRLS: a managed PostgreSQL's owner role
+-- usually has neither. A batch transaction has no tenant of its own (brigade.tenant_id is ''), so
+-- tenant_self_read showed the function no placement at all: a moved tenant's batched append was not
+-- refused and was written to the old database. (platform.enter_tenant, one tenant, was never affected:
+-- its transaction's tenant is set.) This policy shows a batch transaction the placements of the
+-- tenants it lists in brigade.batch_tenants, as tenant_self_read shows a transaction its own tenant's.
+create policy batch_tenants_read on platform.tenant_placements for select
+  using (tenant_id = any ((select string_to_array(nullif(current_setting('brigade.batch_tenants', true), ''), ','))::uuid[]));

@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { test } from 'node:test';
+import pg from 'pg';
+import { migrationSets } from '../../../src/composition/services.ts';
+import { runMigrations } from '../../../src/platform/migrations/index.ts';
+import { adminQuery, urlFor } from '../../support/db.ts';
+
+// The tenant fences read the placement catalog as its owner (SECURITY DEFINER), and FORCE ROW LEVEL
+// SECURITY holds an owner that is neither superuser nor BYPASSRLS (a managed PostgreSQL's usual owner)
+// to the catalog's policies. The test suite migrates as a superuser, which hides that: here a database
+// is migrated by an owner without those rights, and both fences must still refuse a moved tenant.
+test('migrated by an owner without superuser or BYPASSRLS, both tenant fences refuse a tenant that lives elsewhere', async () => {
+  const suffix = randomBytes(4).toString('hex');
+  const owner = `brigade_owner_${suffix}`;
+  const password = randomBytes(12).toString('hex');
+  const name = `brigade_owner_t_${suffix}`;
+  await adminQuery(`create role "${owner}" login password '${password}' createrole nosuperuser nobypassrls`);
+  await adminQuery(`create database "${name}" owner "${owner}"`);
+  const url = new URL(urlFor(name));
+  url.username = owner;
+  url.password = password;
+  const client = new pg.Client({ connectionString: url.toString() });
+  try {
+    await runMigrations({ url: url.toString(), sets: migrationSets() });
+    await client.connect();
+    const tenant = randomUUID();
+    await client.query('begin');
+    await client.query(`select set_config('brigade.actor_kind', 'admin', true)`);
+    await client.query(`insert into platform.cities (name) values ('Fence') on conflict do nothing`);
+    await client.query(`insert into platform.restaurants (id, city_id, name) select $1, id, 'Moved' from platform.cities where name = 'Fence'`, [tenant]);
+    await client.query(`insert into platform.tenant_placements (tenant_id, database_url) values ($1, 'postgres://elsewhere/brigade')`, [tenant]);
+    await client.query('commit');
+
+    /** The fence's error code as a service's transaction meets it (null: it let the transaction in). */
+    const fence = async (setting: string, call: string): Promise<string | null> => {
+      await client.query('begin');
+      try {
+        await client.query('set local role brigade_ordering');
+        await client.query(`select set_config($1, $2, true)`, [setting, tenant]);
+        await client.query(call, [tenant]);
+        return null;
+      } catch (error) {
+        return (error as { code?: string }).code ?? 'no code';
+      } finally {
+        await client.query('rollback');
+      }
+    };
+    assert.equal(await fence('brigade.tenant_id', `select platform.enter_tenant($1::uuid, '')`), 'BRMOV', 'one tenant');
+    assert.equal(await fence('brigade.batch_tenants', `select platform.enter_tenants(array[$1::uuid], array[''])`), 'BRMOV', 'a merged batch');
+  } finally {
+    await client.end().catch(() => undefined);
+    await adminQuery(`drop database if exists "${name}"`);
+    await adminQuery(`drop role if exists "${owner}"`);
+  }
+});
