@@ -2,9 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
-import { migrationSets } from '../../../src/composition/services.ts';
+import { migrationSets, SERVICE_NAMES } from '../../../src/composition/services.ts';
 import { runMigrations } from '../../../src/platform/migrations/index.ts';
 import { adminQuery, urlFor } from '../../support/db.ts';
+
+const SERVICE_ROLES = SERVICE_NAMES.map((s) => `brigade_${s}`);
 
 // The tenant fences read the placement catalog as its owner (SECURITY DEFINER), and FORCE ROW LEVEL
 // SECURITY holds an owner that is neither superuser nor BYPASSRLS (a managed PostgreSQL's usual owner)
@@ -17,6 +19,10 @@ test('migrated by an owner without superuser or BYPASSRLS, both tenant fences re
   const name = `brigade_owner_t_${suffix}`;
   await adminQuery(`create role "${owner}" login password '${password}' createrole nosuperuser nobypassrls`);
   await adminQuery(`create database "${name}" owner "${owner}"`);
+  // The service roles are the cluster's and exist already (the suite's template made them as a
+  // superuser). An owner that made them itself would hold them WITH ADMIN OPTION, which PostgreSQL 16
+  // and later require of the role that grants them (the first migration grants each to its migrator).
+  await adminQuery(`grant ${SERVICE_ROLES.map((r) => `"${r}"`).join(', ')} to "${owner}" with admin option`);
   const url = new URL(urlFor(name));
   url.username = owner;
   url.password = password;
