@@ -192,7 +192,14 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           // when a lease expired). Sending again could send another request under the same key (the
           // card on file may have changed, or be gone and read as nothing charged); the ledger says
           // what the key did. A ledger that cannot be read fails the attempt: nothing is sent blind.
-          const authorized = await authorizationOf(ctx);
+          // Any error of that read, a refusal (429, 401, 408) too, says nothing about what the key did:
+          // it is an unknown outcome (retried, then parked), never "nothing charged".
+          const authorized = await authorizationOf(ctx).catch((error: unknown) => {
+            throw new PaymentProviderUnavailableError(
+              `The payment provider's ledger could not be read before the charge was sent (${error instanceof Error ? error.message : String(error)}), so whether key ${ctx.idempotencyKey} authorized earlier is unknown; the charge is retried with the same key`,
+              { cause: error },
+            );
+          });
           if (authorized !== null) return authorized;
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId }).catch((error: unknown) => {
             // No card on file is a refusal; a store that failed says nothing about the card: retried.

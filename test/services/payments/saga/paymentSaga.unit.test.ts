@@ -6,6 +6,7 @@ import {
   createPaymentProviderClient,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
+  PaymentRejectedError,
   PaymentRequestChangedError,
   type LedgerEntry,
   type PaymentProviderClient,
@@ -93,6 +94,20 @@ describe('a charge that got no answer', () => {
     assert.equal(((await chargeWith({ charge, ledger: async () => [authorization] }, 1)) as { id: string }).id, 'ch_lost');
     await assert.rejects(chargeWith({ charge, ledger: () => Promise.reject(new PaymentProviderUnavailableError('down')) }, 1), PaymentProviderUnavailableError);
     assert.deepEqual(sent, []);
+  });
+
+  test('a ledger read the provider refuses before the charge (429, 401, 408) is an unknown outcome, retried then parked, never "nothing charged"', async () => {
+    const sent: string[] = [];
+    const charge: PaymentProviderClient['charge'] = async (request) => Promise.reject(new Error(`sent with card ${sent.push(request.card)}`));
+    for (const [status, code] of [[429, 'RATE_LIMITED'], [401, 'UNAUTHORIZED'], [408, 'REQUEST_TIMEOUT']] as const) {
+      await assert.rejects(
+        chargeWith({ charge, ledger: () => Promise.reject(new PaymentRejectedError(status, code, `refused ${status}`)) }, 1),
+        (e: unknown) => e instanceof PaymentProviderUnavailableError && e.retryable && e.message.includes(`refused ${status}`),
+      );
+    }
+    assert.deepEqual(sent, []);
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_UNAVAILABLE', message: 'ledger could not be read' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.state.chargeFailed], ['parked', ['charge'], false], 'an earlier run may hold an authorization: parked, the order not cancelled');
   });
 
   test('a retry asks the ledger first: its key authorized, so nothing is sent again (the card on file may have changed since)', async () => {
