@@ -154,6 +154,22 @@ test('a standby that lags past the bound, is cut off from its primary, hangs or 
     await hung.end().catch(() => undefined);
   }
 
+  // Every connection of the replica pool in use: this read goes to the primary, and the standby is not
+  // left alone for it (the next read may use it).
+  const small = new pg.Pool({ connectionString: pair.standbyUrl, max: 1 });
+  const held = await small.connect();
+  try {
+    routes.length = 0;
+    troubles.length = 0;
+    const crowded = reads({ replica: small, statusTimeoutMs: 200 });
+    assert.equal(await crowded.poolFor('staff:nobody'), primary);
+    held.release();
+    assert.equal(await crowded.poolFor('staff:nobody'), small);
+    assert.deepEqual([routes, troubles.length], [['primary/busy', 'replica/fresh'], 0]);
+  } finally {
+    await small.end();
+  }
+
   // A standby read that fails when the standby goes away runs again on the primary and answers. The
   // routing's reading is kept warm (an hour), so the read is sent to the standby and fails there.
   const warm = reads({ statusTtlMs: 3_600_000 });

@@ -19,6 +19,8 @@ export interface DatabasesOptions {
 
 /** How long a connection to the read replica may take to open before its read goes to the primary. */
 const REPLICA_CONNECT_TIMEOUT_MS = 2000;
+/** How long a read on the replica may take before it is given up there (the replica's reads answer clients at once). */
+const REPLICA_QUERY_TIMEOUT_MS = 10_000;
 
 /** The process's pools: exactly one per distinct database URL, shared by every service that uses it. */
 export interface Databases {
@@ -52,7 +54,8 @@ export function createDatabases(options: DatabasesOptions): Databases {
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
         // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
-        ...(url === options.replicaUrl ? { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS } : {}),
+        // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
+        ...(url === options.replicaUrl ? { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS } : {}),
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
       // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when

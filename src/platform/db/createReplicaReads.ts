@@ -23,7 +23,7 @@ export interface ReplicaReadsOptions {
 }
 
 /** Why a read went where it went. */
-export type ReplicaRouteReason = 'fresh' | 'own-write' | 'lag' | 'down';
+export type ReplicaRouteReason = 'fresh' | 'own-write' | 'lag' | 'down' | 'busy';
 
 /** Routes reads between a primary and its hot standby, keeping each actor's own writes visible. */
 export interface ReplicaReads {
@@ -60,6 +60,8 @@ interface Written {
 // committed without waiting for the flush), so a standby that replayed it shows all of them.
 const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn`;
 const STANDBY_SQL = `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed`;
+/** A reading that timed out while every replica connection was taken. */
+const BUSY = new Error('every connection to the read replica is in use');
 /** Primary positions kept to measure the lag. */
 const MAX_UNREPLAYED = 1000;
 /** The key under which a full map's actors are folded into one mark that every read waits for. */
@@ -73,7 +75,8 @@ const EVERYONE = '\u0000everyone';
  * - the standby is behind by more than `maxLagMs` (`lag`): a position the primary had that long ago
  *   is still not replayed. This is measured from the primary, so a standby cut off from it (its WAL
  *   receiver stopped, its slot lost) counts as lagging, not as current;
- * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`).
+ * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`);
+ * - every connection to the standby is in use and its answer did not come in time (`busy`, this read only).
  *
  * The two positions are read together (one query on each server), at most every `statusTtlMs`, and
  * only while replica-eligible reads come; writes cost nothing. The actors' writes are known to this
@@ -97,6 +100,8 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   const unreplayed: Array<{ lsn: bigint; at: number }> = [];
   let status: Status | null = null;
   let downUntil = 0;
+  /** The last reading timed out with every replica connection taken: no verdict on the standby. */
+  let busy = false;
   let troubleReported = -Infinity;
 
   const trouble = (error: unknown) => {
@@ -107,20 +112,28 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
     }
   };
 
+  /** Both positions. Only the standby's answer is timed: a busy primary pool delays the reading, not the verdict. */
   const readBoth = async (startedAt: number): Promise<Status> => {
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`The read replica did not answer within ${statusTimeoutMs} ms: reads stay on the primary for now`)), statusTimeoutMs);
+      timer = setTimeout(() => {
+        // Every connection of the replica pool taken: the standby is busy, not gone.
+        const saturated = options.replica.totalCount >= (options.replica.options.max ?? 10) && options.replica.waitingCount > 0;
+        reject(saturated ? BUSY : new Error(`The read replica did not answer within ${statusTimeoutMs} ms: reads stay on the primary for now`));
+      }, statusTimeoutMs);
     });
+    const standbyRead = options.replica.query<{ recovery: boolean; replayed: string | null }>(STANDBY_SQL);
+    const primaryRead = options.primary.query<{ lsn: string }>(PRIMARY_SQL);
+    // Whichever is not awaited below must not become an unhandled rejection.
+    standbyRead.catch(() => undefined);
+    primaryRead.catch(() => undefined);
     try {
-      const [primary, standby] = await Promise.race([
-        Promise.all([options.primary.query<{ lsn: string }>(PRIMARY_SQL), options.replica.query<{ recovery: boolean; replayed: string | null }>(STANDBY_SQL)]),
-        slow,
-      ]);
+      const standby = await Promise.race([standbyRead, slow]);
       const row = standby.rows[0]!;
       if (!row.recovery || row.replayed === null) {
         throw new Error('DATABASE_REPLICA_URL names a server that is not a standby in recovery: reads stay on the primary. Point it at a hot standby of DATABASE_URL');
       }
+      const primary = await primaryRead;
       return { startedAt, primary: BigInt(primary.rows[0]!.lsn), replayed: BigInt(row.replayed) };
     } finally {
       clearTimeout(timer);
@@ -132,6 +145,7 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   let queued: Promise<Status | null> | null = null;
   const begin = (): Promise<Status | null> => {
     const startedAt = performance.now();
+    busy = false;
     const promise = readBoth(startedAt)
       .then(
         (read) => {
@@ -139,7 +153,8 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
           return read;
         },
         (error: unknown) => {
-          trouble(error);
+          if (error === BUSY) busy = true;
+          else trouble(error);
           return null;
         },
       )
@@ -201,7 +216,7 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
       const own = [written.get(actor), written.get(EVERYONE)].filter((w): w is Written => w !== undefined);
       const since = Math.max(-Infinity, ...own.map((w) => w.at));
       let seen = status !== null && performance.now() - status.startedAt < statusTtlMs && status.startedAt > since ? status : await readStatus(since);
-      if (seen === null) return primary('down');
+      if (seen === null) return primary(busy ? 'busy' : 'down');
       const needed = (s: Status) => own.reduce((max, w) => (w.lsn !== undefined && w.lsn > max ? w.lsn : max), 0n) > s.replayed;
       // Behind the actor's write: read both once more, at once, before giving up on the standby.
       if (needed(seen)) seen = (await readStatus(seen.startedAt)) ?? seen;

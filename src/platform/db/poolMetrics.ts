@@ -42,7 +42,7 @@ export function registerPoolMetrics(registry: client.Registry, databases: Databa
 export function replicaRouteMetrics(registry: client.Registry): (target: 'replica' | 'primary', reason: ReplicaRouteReason) => void {
   const counter = new client.Counter({
     name: 'brigade_db_replica_reads_total',
-    help: 'Reads that may run on the read replica, by where they ran (replica, primary) and why (fresh, own-write, lag, down)',
+    help: 'Reads that may run on the read replica, by where they ran (replica, primary) and why (fresh, own-write, lag, down, busy)',
     labelNames: ['target', 'reason'] as const,
     registers: [registry],
   });

@@ -31,7 +31,13 @@ export const DEFAULT_MOVE_WAIT_MS = 30_000;
 
 /** The unit of work that consults the tenant placement catalog. */
 export interface TenantRouter {
-  /** `unitOfWork(context, fn)`: routed by the context's tenant, fenced against moves. */
+  /**
+   * `unitOfWork(context, fn)`: routed by the context's tenant, fenced against moves. `fn` may run more
+   * than once: a transaction refused by the fence (its tenant moving or moved) has done nothing and
+   * runs again, whole, after a wait or on the tenant's new database. So `fn` must do nothing but
+   * statements (work after the commit goes in `afterCommit`, which only the committed run triggers),
+   * and must let errors it does not know pass.
+   */
   readonly unitOfWork: UnitOfWorkFn;
   /** `commitStatements(context, statements)`: the same routing and fence, one round trip. */
   readonly commitStatements: CommitStatementsFn;
@@ -64,6 +70,8 @@ const MOVE_BACKOFF_MAX_MS = 500;
  */
 export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   const placements = new Map<string, string>();
+  /** Tenants a fence just refused as moving, and until when (`performance.now()`) to wait before trying them again. */
+  const moving = new Map<string, number>();
   const placementOf = (tenantId: string) => placements.get(tenantId) ?? '';
   const moveWaitMs = options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS;
 
@@ -76,6 +84,13 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     let waitingSince: number | undefined;
     let pause = MOVE_BACKOFF_MS;
     for (;;) {
+      // A tenant seen moving a moment ago is waited for before trying: each refused try of a merged
+      // group-commit batch costs every unit in it two more round trips (decision 0008).
+      const movingFor = (moving.get(tenantId) ?? 0) - performance.now();
+      if (movingFor > 0) {
+        waitingSince ??= performance.now();
+        await sleep(Math.min(movingFor, Math.max(0, moveWaitMs - (performance.now() - waitingSince))));
+      }
       const placed = placementOf(tenantId);
       const setup = { ...options, setupStatements: [tenantFence(tenantId, placed)] };
       try {
@@ -94,11 +109,14 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
               cause: error,
             });
           }
-          await sleep(Math.min(left, pause * (0.5 + Math.random() / 2)));
+          const wait = Math.min(left, pause * (0.5 + Math.random() / 2));
+          moving.set(tenantId, performance.now() + wait);
+          await sleep(wait);
           pause = Math.min(pause * 2, MOVE_BACKOFF_MAX_MS);
           continue;
         }
         if (e.code !== TENANT_MOVED || typeof e.detail !== 'string') throw error;
+        moving.delete(tenantId);
         // The detail is a connection string: never put it in an error message.
         if (hops >= MAX_HOPS) throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`, { details: { tenantId } });
         hops++;
@@ -126,9 +144,10 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     try {
       return await attempt(chosen, setup);
     } catch (error) {
-      const trouble = standbyTrouble(error);
+      const trouble = standbyTrouble(error, chosen);
       if (trouble === null) throw error;
-      // A recovery conflict cancels this one query; only a standby that fails as a server is left alone.
+      // A recovery conflict, or every replica connection taken, concerns this one read; only a standby
+      // that fails as a server is left alone for a while.
       if (trouble === 'server') replica.failed(error);
       return attempt(pool, setup);
     }
@@ -146,15 +165,18 @@ const actorKey = (actor: Actor) => `${actor.kind}:${actor.id}`;
 /**
  * Whether a failed standby read is the standby's fault, not the read's, and so runs again on the
  * primary: `server` when the standby failed as a server (the connection: class 08, a socket or name
- * error, pg's "Connection terminated" or connect timeout; shutting down or starting, 57P01–57P03; out
- * of resources, class 53, e.g. too many connections), `conflict` when recovery cancelled the query
- * (40001 on a standby), else `null`.
+ * error, pg's "Connection terminated", a connect or query timeout; shutting down or starting,
+ * 57P01–57P03; out of resources, class 53, e.g. too many connections), `busy` when the wait was for a
+ * connection of a replica pool whose every connection is in use, `conflict` when recovery cancelled
+ * the query (40001 on a standby), else `null`.
  */
-function standbyTrouble(error: unknown): 'server' | 'conflict' | null {
+function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'conflict' | null {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (code === '40001') return 'conflict';
   if (typeof code === 'string') return code.startsWith('08') || code.startsWith('53') || SERVER_TROUBLE.has(code) ? 'server' : null;
-  return typeof message === 'string' && /^(Connection terminated|timeout exceeded when trying to connect)/.test(message) ? 'server' : null;
+  if (typeof message !== 'string') return null;
+  if (message.startsWith('timeout exceeded when trying to connect') && pool.totalCount >= (pool.options.max ?? 10)) return 'busy';
+  return /^(Connection terminated|timeout exceeded when trying to connect|Query read timeout)/.test(message) ? 'server' : null;
 }
 
 const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);

@@ -54,6 +54,14 @@ test('migrated by an owner without superuser or BYPASSRLS, both tenant fences re
     };
     assert.equal(await fence('brigade.tenant_id', `select platform.enter_tenant($1::uuid, '')`), 'BRMOV', 'one tenant');
     assert.equal(await fence('brigade.batch_tenants', `select platform.enter_tenants(array[$1::uuid], array[''])`), 'BRMOV', 'a merged batch');
+    // The policy that lets the batch fence read placements is the owner's: a service role listing the
+    // tenant as its batch still reads no connection string.
+    await client.query('begin');
+    await client.query('set local role brigade_platform');
+    await client.query(`select set_config('brigade.batch_tenants', $1, true)`, [tenant]);
+    const seen = await client.query('select database_url from platform.tenant_placements');
+    await client.query('rollback');
+    assert.equal(seen.rowCount, 0);
   } finally {
     await client.end().catch(() => undefined);
     await adminQuery(`drop database if exists "${name}"`);
