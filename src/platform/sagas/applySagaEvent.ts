@@ -32,6 +32,17 @@ export function isActive(status: SagaStatus): boolean {
 }
 
 /**
+ * The status a parked saga would have without its park, which a resume restores and which decides
+ * whether it still takes business events: `compensating` when it had failed (a failure keeps its
+ * error in `errorBeforePark`; a running saga has none) or any pending item is a compensation, else
+ * `running`. Pending items alone cannot tell: a saga failed while its head step ran, with nothing to
+ * undo, has only that forward step pending.
+ */
+export function statusBeforePark(saga: Pick<SagaInstance, 'pending' | 'errorBeforePark'>): 'running' | 'compensating' {
+  return saga.errorBeforePark !== null || saga.pending.some((p) => p.startsWith(UNDO)) ? 'compensating' : 'running';
+}
+
+/**
  * The saga's decide function: the instance and one input in, the next fields out. Pure (no I/O), so
  * a conflicting concurrent write is handled by reading again and calling it again.
  * Returns `null` when the input is stale: the saga has finished, a step outcome is for a work item
@@ -48,7 +59,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
 
   if (input.kind === 'event') {
     // A failing saga takes no more business events; nor does one parked while it was compensating.
-    if (instance.status === 'compensating' || (instance.status === 'parked' && pending.some((p) => p.startsWith(UNDO)))) return null;
+    if (instance.status === 'compensating' || (instance.status === 'parked' && statusBeforePark(instance) === 'compensating')) return null;
     const handler = definition.on[input.event.type];
     if (handler === undefined) throw new SagaEventUnhandledError(definition.name, input.event.type);
     const t = decide(definition, { ...base, pending, completed, attempts }, handle(definition.name, input.event.type, () => handler(instance.state, input.event)), true);
@@ -85,7 +96,8 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     const onSuccess = definition.on[`${step}.succeeded`];
     const state = (onSuccess === undefined ? undefined : handle(definition.name, `${step}.succeeded`, () => onSuccess(instance.state, { type: `${step}.succeeded`, data: input.result })).state) ?? instance.state;
     const undoIt = definition.steps[step]?.compensate !== undefined ? [`${UNDO}${step}`] : [];
-    return { ...base, state, pending: [...undoIt, ...pending], completed: [...completed, step], attempts, schedule: [], cancel: [] };
+    const next = [...undoIt, ...pending];
+    return { ...base, state, status: next.length === 0 ? 'compensated' : 'compensating', pending: next, completed: [...completed, step], attempts, schedule: [], cancel: [] };
   }
   if (input.kind === 'stepSucceeded') {
     completed = [...completed, step];

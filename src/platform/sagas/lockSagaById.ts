@@ -9,6 +9,8 @@ export interface LockedSaga {
   readonly status: SagaStatus;
   readonly pending: readonly string[];
   readonly error: string | null;
+  /** While parked: the error it had before the park. */
+  readonly errorBeforePark: string | null;
 }
 
 /**
@@ -21,13 +23,16 @@ export interface LockedSaga {
  */
 export async function lockSagaById(tx: Tx, schema: string, sagaId: string, tenantId?: string): Promise<LockedSaga | null> {
   const table = sagaTables(schema)('saga_instances');
-  const { rows } = await tx.query<{ tenant_id: string; status: SagaStatus; pending: string[]; error: string | null }>(
+  const columns = `tenant_id, status, pending, error, error_before_park`;
+  const { rows } = await tx.query<{ tenant_id: string; status: SagaStatus; pending: string[]; error: string | null; error_before_park: string | null }>(
     tenantId === undefined
-      ? `select tenant_id, status, pending, error from ${table} where id = $1 for update`
-      : `select tenant_id, status, pending, error from ${table} where tenant_id = $2 and id = $1 for update`,
+      ? `select ${columns} from ${table} where id = $1 for update`
+      : `select ${columns} from ${table} where tenant_id = $2 and id = $1 for update`,
     tenantId === undefined ? [sagaId] : [sagaId, tenantId],
   );
   if (rows.length > 1) throw new SagaIdAmbiguousError(sagaId, rows.map((r) => r.tenant_id));
   const row = rows[0];
-  return row === undefined ? null : { tenantId: row.tenant_id, status: row.status, pending: row.pending, error: row.error };
+  return row === undefined
+    ? null
+    : { tenantId: row.tenant_id, status: row.status, pending: row.pending, error: row.error, errorBeforePark: row.error_before_park };
 }

@@ -1,7 +1,7 @@
 import type { Tx } from '../db/index.ts';
 import { BrigadeError } from '../errors/index.ts';
 import { sagaTables } from './createSagaRegistry.ts';
-import { UNDO } from './applySagaEvent.ts';
+import { statusBeforePark } from './applySagaEvent.ts';
 import { lockSagaById } from './lockSagaById.ts';
 import type { SagaStatus } from './types.ts';
 
@@ -29,8 +29,8 @@ export interface ResumedSaga {
 
 /**
  * Resumes a saga that a handler parked for a person (decision 0079), once that person has settled
- * what made it stop: it goes back to `running`, or to `compensating` when any pending item is a
- * compensation (a forward step may be kept at the head of one), with the error it had before the
+ * what made it stop: it goes back to the status it would have without the park ({@link statusBeforePark}:
+ * `compensating` when it had failed, even with nothing left to undo, else `running`), with the error it had before the
  * park (why it failed, which a failed compensation's message builds on); its head work item runs
  * again at once with its attempts counted from zero, and the log records the resume with who did it
  * and the reason it had been parked with. What the saga took while parked (events and deadlines,
@@ -48,7 +48,7 @@ export async function resumeSaga(tx: Tx, schema: string, sagaId: string, by: str
   const saga = await lockSagaById(tx, schema, sagaId, options.tenantId);
   if (saga === null) return null;
   if (saga.status !== 'parked') throw new SagaNotParkedError(sagaId, saga.status);
-  const status: SagaStatus = saga.pending.some((p) => p.startsWith(UNDO)) ? 'compensating' : 'running';
+  const status: SagaStatus = statusBeforePark(saga);
   const table = sagaTables(schema);
   // The resume and its log entry in one statement.
   await tx.query(

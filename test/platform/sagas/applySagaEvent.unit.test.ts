@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applySagaEvent, defineSaga, type SagaInstance } from '../../../src/platform/sagas/index.ts';
+import { statusBeforePark } from '../../../src/platform/sagas/applySagaEvent.ts';
 
 const noop = async () => null;
 const saga = defineSaga<{ n: number }, null>({
@@ -59,6 +60,18 @@ describe('applySagaEvent (the saga decide function)', () => {
       'the head first (its outcome is unknown), then the compensations; the park reason stays, the failure is kept for the resume',
     );
     assert.equal(applySagaEvent(saga, instance({ ...stopped!, version: 2 }), { kind: 'event', event: { type: 'note' } }), null, 'parked while compensating: no more business events');
+  });
+  test('a parked saga that an event failed with nothing to undo is compensating under its park: it takes no more business events, and the resumed step is not carried on', () => {
+    const parked = instance({ status: 'parked', pending: ['b'], completed: [], attempts: 2, error: 'b: ask a person' });
+    assert.equal(statusBeforePark(parked), 'running');
+    const stopped = applySagaEvent(saga, parked, { kind: 'event', event: { type: 'stop' } });
+    assert.deepEqual([stopped?.status, stopped?.pending, stopped?.error, stopped?.errorBeforePark], ['parked', ['b'], 'b: ask a person', 'stopped'], 'no undo: item: only the failure kept says it failed');
+    const failedParked = instance({ ...stopped!, version: 2 });
+    assert.equal(statusBeforePark(failedParked), 'compensating', 'what a resume restores');
+    assert.equal(applySagaEvent(saga, failedParked, { kind: 'event', event: { type: 'note' } }), null, 'no more business events');
+    const resumed = instance({ ...failedParked, status: statusBeforePark(failedParked), error: failedParked.errorBeforePark, errorBeforePark: null, version: 3 });
+    const landed = applySagaEvent(saga, resumed, { kind: 'stepSucceeded', item: 'b', result: null });
+    assert.deepEqual([landed?.status, landed?.pending, landed?.completed], ['compensated', [], ['b']], "b.succeeded's run of c is not acted on, and nothing is left to undo");
   });
   test('a saga cannot park with nothing pending (a resume would have nothing to run)', () => {
     const parky = defineSaga<{ n: number }, null>({ name: 'parky', initialState: { n: 0 }, start: () => ({}), steps: {}, on: { hold: () => ({ park: 'hold' }) } });

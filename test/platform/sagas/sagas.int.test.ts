@@ -206,6 +206,33 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(effects, ['a', 'b', 'b', 'undo-b b-1', 'undo-a'], "b's success is undone, not taken as the saga's completion");
   });
 
+  test('a saga an event failed while parked, with nothing to undo, resumes compensating: its head step runs, and its success is not carried on', async () => {
+    const runs: string[] = [];
+    const nothingToUndo = defineSaga<{ n: number }, null>({
+      name: 'nothingtoundo',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: {
+        a: { action: async () => (runs.push('a') === 1 ? Promise.reject(Object.assign(new Error('a: no answer'), { code: 'A_DOWN' })) : null) },
+        b: { action: async () => runs.push('b') },
+      },
+      on: { 'a.failed': () => ({ park: 'a: ask a person' }), 'a.succeeded': () => ({ run: ['b'] }), 'b.succeeded': () => ({ complete: true }), stop: () => ({ fail: 'stopped' }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [nothingToUndo] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'nothingtoundo', input: null }));
+    while (await ownRunner.runOnce());
+    const stopped = await asTenant(tenantId, (tx) => advanceSaga(tx, ownRegistry, instance.id, { type: 'stop' }));
+    assert.deepEqual([stopped.instance.status, stopped.instance.pending, stopped.instance.errorBeforePark], ['parked', ['a'], 'stopped'], 'no compensation is pending: only the failure kept says it failed');
+    const resumed = await uow({ service: SERVICE, actor: { kind: 'admin', id: 'ops' } }, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
+    assert.deepEqual([resumed?.status, resumed?.pending], ['compensating', ['a']]);
+    while (await ownRunner.runOnce());
+    const done = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([done?.status, done?.pending, done?.completed, done?.error], ['compensated', [], ['a'], 'stopped']);
+    assert.deepEqual(runs, ['a', 'a'], "a's success does not run b: the saga had failed");
+  });
+
   test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {
     const [first, second, sagaId] = [randomUUID(), randomUUID(), randomUUID()];
     await pool.query(
