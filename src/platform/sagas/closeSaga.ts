@@ -2,6 +2,7 @@ import type { Tx } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { sagaTables } from './createSagaRegistry.ts';
 import { lockSagaById } from './lockSagaById.ts';
+import { SagaStepInFlightError } from './sagaErrors.ts';
 import type { SagaStatus } from './types.ts';
 
 /** 409: only a saga that waits for a person (parked, or failed) can be closed. */
@@ -44,7 +45,8 @@ export interface CloseSagaOptions {
  * stuck. Needs no saga definitions, so the CLI can do it.
  *
  * @returns `null` when no saga with this id is visible to the transaction's actor.
- * @throws SagaNotClosableError when the saga is neither parked nor failed; SagaIdAmbiguousError;
+ * @throws SagaNotClosableError when the saga is neither parked nor failed; SagaStepInFlightError
+ *   while a runner's lease on its head item is live; SagaIdAmbiguousError;
  *   ValidationError when `by` or `reason` is empty.
  * @example
  * await unitOfWork(pool, { service: 'payments', actor: { kind: 'admin', id: 'ana' } }, (tx) =>
@@ -57,6 +59,9 @@ export async function closeSaga(tx: Tx, schema: string, sagaId: string, options:
   const saga = await lockSagaById(tx, schema, sagaId, options.tenantId);
   if (saga === null) return null;
   if (saga.status !== 'parked' && saga.status !== 'failed') throw new SagaNotClosableError(sagaId, saga.status);
+  // A step still in flight may move money after the person settled it by hand ("nothing charged"):
+  // the close waits until its outcome is recorded or its lease has ended.
+  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'close', saga.pending[0], saga.leasedUntil);
   const table = sagaTables(schema);
   const error = `Closed by ${options.by}: ${reason}. It had been ${saga.status}${saga.error === null ? '' : ` with: ${saga.error}`}`;
   // The close, its log entry and the cancelled deadlines in one statement.

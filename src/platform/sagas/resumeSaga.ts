@@ -3,6 +3,7 @@ import { BrigadeError } from '../errors/index.ts';
 import { sagaTables } from './createSagaRegistry.ts';
 import { statusBeforePark } from './applySagaEvent.ts';
 import { lockSagaById } from './lockSagaById.ts';
+import { SagaStepInFlightError } from './sagaErrors.ts';
 import type { SagaStatus } from './types.ts';
 
 /** 409: only a parked saga can be resumed. */
@@ -39,8 +40,9 @@ export interface ResumedSaga {
  * Pass `tenantId` when tenants may share the id.
  *
  * @returns `null` when no saga with this id is visible to the transaction's actor.
- * @throws SagaNotParkedError when the saga is not parked; SagaIdAmbiguousError when several tenants
- *   have a saga with this id and no tenant was given.
+ * @throws SagaNotParkedError when the saga is not parked; SagaStepInFlightError while a runner's
+ *   lease on its head item is live; SagaIdAmbiguousError when several tenants have a saga with this
+ *   id and no tenant was given.
  * @example
  * await unitOfWork(pool, { service: 'payments', actor: { kind: 'admin', id: 'ops' } }, (tx) => resumeSaga(tx, 'payments', id, 'ops'));
  */
@@ -48,6 +50,9 @@ export async function resumeSaga(tx: Tx, schema: string, sagaId: string, by: str
   const saga = await lockSagaById(tx, schema, sagaId, options.tenantId);
   if (saga === null) return null;
   if (saga.status !== 'parked') throw new SagaNotParkedError(sagaId, saga.status);
+  // A runner whose step is still in flight (an event parked the saga under it) would run it twice
+  // with a second runner: the lease is left to end, and only an ended one is cleared below.
+  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', saga.pending[0], saga.leasedUntil);
   const status: SagaStatus = statusBeforePark(saga);
   const table = sagaTables(schema);
   // The resume and its log entry in one statement.

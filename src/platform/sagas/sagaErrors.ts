@@ -43,3 +43,20 @@ export class SagaIdAmbiguousError extends BrigadeError {
     super('SAGA_ID_AMBIGUOUS', 409, `Saga id ${sagaId} exists in ${tenantIds.length} tenants (${tenantIds.join(', ')}): say which one (--tenant ID)`, { details: { sagaId, tenantIds } });
   }
 }
+
+/**
+ * 409: a runner holds a live lease on the saga's head item, so its step may still be in flight (and
+ * may yet move money): a person's resume or close waits until the lease ends, when the step's
+ * outcome is recorded or the lease has expired.
+ */
+export class SagaStepInFlightError extends BrigadeError {
+  constructor(sagaId: string, command: 'resume' | 'close', item: string | undefined, leasedUntil: Date) {
+    super(
+      'SAGA_STEP_IN_FLIGHT',
+      409,
+      `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: a runner holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()}, so that step may still be running. ` +
+        `Retry after then; 'brigade sagas show ${sagaId}' shows what it did meanwhile`,
+      { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString() } },
+    );
+  }
+}

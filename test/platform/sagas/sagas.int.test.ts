@@ -233,6 +233,44 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(runs, ['a', 'a'], "a's success does not run b: the saga had failed");
   });
 
+  test('a person cannot resume or close a saga while a runner holds a live lease on its step (the step may still move money): refused with when the lease ends, the lease kept', async () => {
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const runs: string[] = [];
+    const held = defineSaga<{ n: number }, null>({
+      name: 'heldlease',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs.length === 0 ? (entered(), await gate, runs.push('a in flight')) : runs.push('a again')) } },
+      on: { hold: () => ({ park: 'held: ask a person' }), 'a.succeeded': () => ({ complete: true }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [held] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 3_600_000 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'heldlease', input: null }));
+    const stepA = ownRunner.runOnce();
+    await running; // a's action has started: its runner holds the lease
+    const parked = await asTenant(tenantId, (tx) => advanceSaga(tx, ownRegistry, instance.id, { type: 'hold' }));
+    assert.equal(parked.instance.status, 'parked');
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const { rows: lease } = await pool.query(`select locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
+    const inFlight = (e: unknown) => (e as { code?: string; status?: number }).code === 'SAGA_STEP_IN_FLIGHT' && new RegExp(`lease of a until ${lease[0].locked_until.toISOString()}.*Retry after then`).test((e as Error).message);
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops')), inFlight);
+    await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', instance.id, { by: 'ops', reason: 'nothing charged' })), inFlight);
+    const { rows: after } = await pool.query(`select status, locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
+    assert.deepEqual(after, [{ status: 'parked', ...lease[0] }], 'still parked, the lease untouched: no second runner starts a');
+    assert.equal(await ownRunner.runOnce(), false, 'nothing else runs a meanwhile');
+    release();
+    await stepA;
+    await pool.query(`update payments.saga_instances set locked_until = now() - interval '1 second' where id = $1`, [instance.id]); // the lease ends
+    const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
+    assert.equal(resumed?.status, 'running');
+    while (await ownRunner.runOnce());
+    assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a in flight', 'a again']]);
+  });
+
   test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {
     const [first, second, sagaId] = [randomUUID(), randomUUID(), randomUUID()];
     await pool.query(
