@@ -5,7 +5,7 @@ import type { PaymentSagaState } from './saga/index.ts';
 const Instant = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
 
-const PAYMENT_STAGES = ['authorizing', 'authorized', 'declined', 'failed', 'unknown', 'captured', 'paid_out', 'refunding', 'refunded', 'voided'] as const;
+const PAYMENT_STAGES = ['authorizing', 'authorized', 'declined', 'failed', 'unknown', 'captured', 'paid_out', 'refunding', 'refunded', 'voided', 'settled_by_hand'] as const;
 
 /** The body of `GET /v1/orders/:id/payment` (declared once: validation, types and the OpenAPI page). */
 export const PaymentViewSchema = Type.Object(
@@ -21,7 +21,8 @@ export const PaymentViewSchema = Type.Object(
       description:
         'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
         'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
-        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged); an order whose total is 0 is authorized (of 0) once its charge step is done',
+        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged), ' +
+        'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
     error: Nullable(Type.String()),
@@ -119,6 +120,9 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
   const chargeResult = saga.log.find((e) => e.item === 'charge' && e.kind === 'succeeded')?.data;
 
   const payment: PaymentView['payment'] = (() => {
+    // Closed: the money was settled at the provider by hand, which the log does not show; the steps'
+    // last outcomes (a charge that failed without an answer) would say failed or authorized.
+    if (saga.status === 'closed') return 'settled_by_hand';
     if (refunded > 0) return 'refunded';
     if (saga.pending[0] === 'charge') return saga.status === 'parked' ? 'unknown' : 'authorizing';
     if (chargeOutcome?.kind === 'failed') return stringIn(chargeOutcome.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';

@@ -274,7 +274,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.ok(!stuck.some((x) => x.id === order.id), 'no longer listed as stuck');
     const log = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => showSaga(tx, 'payments', order.id));
     assert.deepEqual(log?.log.at(-1)?.data, { by: 'ana', reason: 'captured and paid out by hand', was: 'parked', left: ['capture', 'payoutRestaurant', 'payoutCourier'], error: parked?.error });
-    assert.equal((await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json().status, 'closed');
+    const closedView = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json();
+    assert.deepEqual([closedView.status, closedView.payment, closedView.error], ['closed', 'settled_by_hand', done?.error]);
     await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: 'again' })), { code: 'SAGA_NOT_CLOSABLE' });
     await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ana')), { code: 'SAGA_NOT_PARKED' });
     await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: ' ' })), { code: 'VALIDATION_FAILED' });

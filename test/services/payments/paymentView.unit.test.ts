@@ -1,0 +1,32 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { SagaDetail, SagaLogEntry } from '../../../src/platform/sagas/index.ts';
+import { toPaymentView } from '../../../src/services/payments/paymentView.ts';
+import type { PaymentSagaState } from '../../../src/services/payments/saga/index.ts';
+
+const orderId = '00000000-0000-4000-8000-000000000001';
+const at = new Date(0).toISOString();
+const state: PaymentSagaState = {
+  orderId, restaurantId: '00000000-0000-4000-8000-000000000002', customerId: '00000000-0000-4000-8000-000000000003', total: 2000, currency: 'EUR',
+  chargeId: null, charged: false, chargeFailed: false, accepted: true, courierId: null, outcome: 'open',
+};
+const entry = (version: number, kind: SagaLogEntry['kind'], item: string, status: SagaDetail['status'], data: unknown = null, error: string | null = null): SagaLogEntry => ({ version, at, kind, item, attempt: kind === 'event' ? null : 1, status, data, error });
+
+/** A payment saga whose charge got no answer and was parked: `pending` and `status` as given. */
+const chargeParked = (over: Partial<SagaDetail<PaymentSagaState>>): SagaDetail<PaymentSagaState> => ({
+  tenantId: state.restaurantId, id: orderId, name: 'payment', state, version: 4, status: 'parked', pending: ['charge'], completed: ['order'], attempts: 10,
+  error: 'charge: no answer says whether the card was charged', errorBeforePark: null, createdAt: at, updatedAt: at, runAfter: at, lockedBy: null, lockedUntil: null,
+  log: [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_PROVIDER_TIMEOUT' }, 'no answer')],
+  deadlines: [],
+  ...over,
+});
+
+describe('the payment view of a closed saga', () => {
+  test('a charge parked without an answer, then settled by hand and closed, shows settled_by_hand with the close in error, not failed', () => {
+    assert.equal(toPaymentView(chargeParked({})).payment, 'unknown');
+    const reason = 'Closed by ana: nothing at the provider under the key; order cancelled by hand. It had been parked with: charge: no answer says whether the card was charged';
+    const closed = chargeParked({ status: 'closed', pending: [], attempts: 0, error: reason, version: 5, log: [...chargeParked({}).log, entry(5, 'event', 'closed', 'closed', { by: 'ana' })] });
+    const view = toPaymentView(closed);
+    assert.deepEqual([view.status, view.payment, view.error], ['closed', 'settled_by_hand', reason]);
+  });
+});
