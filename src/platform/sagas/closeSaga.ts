@@ -1,21 +1,9 @@
 import type { Tx } from '../db/index.ts';
-import { BrigadeError, ValidationError } from '../errors/index.ts';
+import { ValidationError } from '../errors/index.ts';
 import { sagaTables } from './createSagaRegistry.ts';
 import { lockSagaById } from './lockSagaById.ts';
-import { SagaStepInFlightError } from './sagaErrors.ts';
+import { SagaNotClosableError, SagaStepInFlightError } from './sagaErrors.ts';
 import type { SagaStatus } from './types.ts';
-
-/** 409: only a saga that waits for a person (parked, or failed) can be closed. */
-export class SagaNotClosableError extends BrigadeError {
-  constructor(sagaId: string, status: SagaStatus) {
-    super(
-      'SAGA_NOT_CLOSABLE',
-      409,
-      `Saga ${sagaId} is ${status}: only a parked or failed saga, settled by hand, can be closed. 'brigade sagas show ${sagaId}' shows what it is doing`,
-      { details: { sagaId, status } },
-    );
-  }
-}
 
 /** What {@link closeSaga} did. */
 export interface ClosedSaga {

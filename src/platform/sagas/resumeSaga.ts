@@ -1,22 +1,9 @@
 import type { Tx } from '../db/index.ts';
-import { BrigadeError } from '../errors/index.ts';
 import { sagaTables } from './createSagaRegistry.ts';
 import { statusBeforePark } from './applySagaEvent.ts';
 import { lockSagaById } from './lockSagaById.ts';
-import { SagaStepInFlightError } from './sagaErrors.ts';
+import { SagaNotParkedError, SagaStepInFlightError } from './sagaErrors.ts';
 import type { SagaStatus } from './types.ts';
-
-/** 409: only a parked saga can be resumed. */
-export class SagaNotParkedError extends BrigadeError {
-  constructor(sagaId: string, status: SagaStatus) {
-    super(
-      'SAGA_NOT_PARKED',
-      409,
-      `Saga ${sagaId} is ${status}, not parked: only a saga parked for a person can be resumed. 'brigade sagas show ${sagaId}' shows what it is doing`,
-      { details: { sagaId, status } },
-    );
-  }
-}
 
 /** What {@link resumeSaga} did. */
 export interface ResumedSaga {

@@ -1,4 +1,5 @@
 import { BrigadeError, NotFoundError, UnprocessableError } from '../errors/index.ts';
+import type { SagaStatus } from './types.ts';
 
 /** 404: no saga with this id (in the transaction's tenant). */
 export class SagaNotFoundError extends NotFoundError {
@@ -57,6 +58,30 @@ export class SagaStepInFlightError extends BrigadeError {
       `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: a runner holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()}, so that step may still be running. ` +
         `Retry after then; 'brigade sagas show ${sagaId}' shows what it did meanwhile`,
       { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString() } },
+    );
+  }
+}
+
+/** 409: only a parked saga can be resumed. */
+export class SagaNotParkedError extends BrigadeError {
+  constructor(sagaId: string, status: SagaStatus) {
+    super(
+      'SAGA_NOT_PARKED',
+      409,
+      `Saga ${sagaId} is ${status}, not parked: only a saga parked for a person can be resumed. 'brigade sagas show ${sagaId}' shows what it is doing`,
+      { details: { sagaId, status } },
+    );
+  }
+}
+
+/** 409: only a saga that waits for a person (parked, or failed) can be closed. */
+export class SagaNotClosableError extends BrigadeError {
+  constructor(sagaId: string, status: SagaStatus) {
+    super(
+      'SAGA_NOT_CLOSABLE',
+      409,
+      `Saga ${sagaId} is ${status}: only a parked or failed saga, settled by hand, can be closed. 'brigade sagas show ${sagaId}' shows what it is doing`,
+      { details: { sagaId, status } },
     );
   }
 }
