@@ -44,14 +44,19 @@ export function authorize(request: FastifyRequest, ...roles: Role[]): Principal 
   return principal;
 }
 
+/** A principal as the actor of a transaction: its role and subject. */
+export function actorOf(principal: Principal): Actor {
+  return { kind: principal.role, id: principal.subject };
+}
+
 /** The unit-of-work context a principal acts in: its tenant (staff) and itself as the actor. */
 export function actorContext(principal: Principal, service: string, tenantId: string | null = principal.restaurantId): UnitOfWorkContext {
-  return { service, tenantId, actor: { kind: principal.role, id: principal.subject } };
+  return { service, tenantId, actor: actorOf(principal) };
 }
 
 /** The signed-in caller as an actor, or `null` for an anonymous request: whose writes a public read should see (`ownWritesOf`). */
 export function callerOf(request: FastifyRequest): Actor | null {
-  return request.principal === null ? null : { kind: request.principal.role, id: request.principal.subject };
+  return request.principal === null ? null : actorOf(request.principal);
 }
 
 /** One audited admin request. */

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { authorize } from '../../api/index.ts';
+import { actorContext, authorize } from '../../api/index.ts';
 import { BrigadeError, NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { showSaga } from '../../platform/sagas/index.ts';
@@ -37,7 +37,7 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
         if (restaurantId === null) throw new NotFoundError('order', id);
         // The saga's own RLS too: the transaction runs in the order's restaurant.
         const saga = await deps.unitOfWork(
-          { service: 'payments', tenantId: restaurantId, actor: { kind: principal.role, id: principal.subject }, readOnly: true },
+          { ...actorContext(principal, 'payments', restaurantId), readOnly: true },
           (tx) => showSaga<PaymentSagaState>(tx, 'payments', id, { tenantId: restaurantId }),
         );
         // The order exists and the caller may read it: its payment starts once OrderPlaced reaches payments.

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { Type } from 'typebox';
-import { authorize } from '../../../api/index.ts';
+import { actorContext, authorize } from '../../../api/index.ts';
 import type { UnitOfWorkContext } from '../../../platform/db/index.ts';
 import type { GlobalPosition } from '../../../platform/events/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
@@ -112,7 +112,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const boardReader = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
       const principal = authorize(request, 'staff', 'admin');
       if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
-      return { service: 'ordering', tenantId: rid, actor: { kind: principal.role, id: principal.subject } };
+      return actorContext(principal, 'ordering', rid);
     };
 
     app.get(
