@@ -1,5 +1,5 @@
 import type { Config } from '../platform/config/index.ts';
-import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
+import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { setMaxListeners } from 'node:events';
@@ -80,13 +80,16 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
 
 /**
  * Every worker of the given services, flattened with its service name, plus their outbox relays and,
- * with the platform service, the platform's own (the bus retention).
+ * with the platform service, the platform's own (the bus retention). A worker that serves every
+ * database runs once per database (`runOnEveryDatabase`) under its one name.
  */
 export function workersOf(services: readonly ServiceModule[]): RunOptions['workers'] {
   const names = new Set(services.map((s) => s.name));
+  const placed = (service: string, w: ServiceWorker) =>
+    w.everyDatabase === true ? { service, name: w.name, run: (deps: ServiceDeps, signal: AbortSignal) => runOnEveryDatabase({ ...w, service }, deps, signal) } : { service, name: w.name, run: w.run };
   return [
-    ...services.flatMap((s) => (s.workers ?? []).map((w) => ({ service: s.name, name: w.name, run: w.run }))),
-    ...RELAY_WORKERS.filter((r) => names.has(r.service)),
+    ...services.flatMap((s) => (s.workers ?? []).map((w) => placed(s.name, w))),
+    ...RELAY_WORKERS.filter((r) => names.has(r.service)).map((r) => placed(r.service, r)),
     ...PLATFORM_WORKERS.filter((w) => names.has(w.service)),
   ];
 }

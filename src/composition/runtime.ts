@@ -6,13 +6,13 @@ import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteM
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
-import { createTenantRouter } from '../platform/tenancy/index.ts';
+import { createPlacementCatalog, createTenantRouter, listDedicatedDatabases } from '../platform/tenancy/index.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
-import { SERVICES, SERVICE_NAMES, migrationSets } from './services.ts';
+import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES, migrationSets } from './services.ts';
 
 /** Where the database is: the configured URL, or the embedded server (started or joined). */
 export interface DatabaseHandle {
@@ -119,7 +119,11 @@ export async function createPlatform(
             onRoute: replicaRouteMetrics(metrics),
             onTrouble: (error) => reportReplicaTrouble(error),
           });
-    const router = createTenantRouter({ databases, replicaReads, onAfterCommitError: (error) => reportAfterCommit(error) });
+    // The placement catalog is the platform's own table, readable by admins only (decision 0008).
+    const catalog = createPlacementCatalog(() =>
+      unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'placement-catalog' }, readOnly: true }, listDedicatedDatabases),
+    );
+    const router = createTenantRouter({ databases, replicaReads, catalog, sharedServices: SHARED_SERVICE_NAMES, onAfterCommitError: (error) => reportAfterCommit(error) });
     // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
     let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
     // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
@@ -135,6 +139,7 @@ export async function createPlatform(
       tokens,
       metrics,
       transport: bus,
+      placements: router,
       createCache: (namespace) => {
         if (config.cacheTtlSeconds === 0) return null;
         const cache = createCache({

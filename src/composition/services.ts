@@ -20,7 +20,7 @@ const deliveryService = createDeliveryService((deps) => ({
 const paymentsService = createPaymentsService((deps) => ({
   orders: orderCommands(deps, 'payments-saga'),
   cards: cardsOnFile(deps.unitOfWork),
-  orderAccess: orderAccess(deps.unitOfWork),
+  orderAccess: orderAccess(deps),
 }));
 
 /** Every service, in migration order: the platform first (it creates the others' schemas and roles). */
@@ -29,17 +29,27 @@ export const SERVICES: readonly ServiceModule[] = Object.freeze([platformService
 /** The service names, e.g. for `<SERVICE>_DATABASE_URL` and `brigade serve --service`. */
 export const SERVICE_NAMES: readonly string[] = Object.freeze(SERVICES.map((s) => s.name));
 
+/** The services whose tenant rows stay in the shared database when a tenant moves (`tenantRowsStayShared`): delivery. */
+export const SHARED_SERVICE_NAMES: readonly string[] = Object.freeze(SERVICES.filter((s) => s.tenantRowsStayShared === true).map((s) => s.name));
+
+/** The schemas whose tenant rows move with a tenant to its own database (`brigade tenants move`): every other service's. */
+export const MOVING_SCHEMAS: readonly string[] = Object.freeze(SERVICE_NAMES.filter((name) => !SHARED_SERVICE_NAMES.includes(name)));
+
 /**
  * One outbox relay per service: every process runs them all, and the relay's leader lock keeps one
  * active per outbox (another takes over when it dies). A relay that cannot publish or reach its
- * database keeps retrying and says so in the log at most once a minute.
+ * database keeps retrying and says so in the log at most once a minute. The outbox of a service whose
+ * tenant rows move has one relay per database (`everyDatabase`): a moved restaurant's messages are
+ * written in its own database.
  */
 export const RELAY_WORKERS = Object.freeze(
   SERVICE_NAMES.map((service) => ({
     service,
     name: 'outbox-relay',
+    everyDatabase: !SHARED_SERVICE_NAMES.includes(service),
     run: (deps: ServiceDeps, signal: AbortSignal) => {
-      const warn = warnEveryMinute(`${service} outbox relay`, 'messages wait in the outbox until it succeeds: see brigade_outbox_depth in /metrics');
+      const where = deps.placement === undefined ? '' : ` in ${deps.placement}`;
+      const warn = warnEveryMinute(`${service} outbox relay${where}`, 'messages wait in the outbox until it succeeds: see brigade_outbox_depth in /metrics');
       return createRelay({
         pool: deps.databases.poolFor(service),
         service,

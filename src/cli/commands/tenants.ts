@@ -1,5 +1,4 @@
-import { SERVICE_NAMES } from '../../composition/services.ts';
-import { migrationSets } from '../../composition/services.ts';
+import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
@@ -68,7 +67,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return 0;
     }
     const targetUrl = values['to-database'] as string;
-    await moveTenant({ tenantId: subject as string, sourceUrl: db.url, targetUrl, sets: migrationSets(), schemas: SERVICE_NAMES, onProgress: ctx.io.out });
+    await moveTenant({ tenantId: subject as string, sourceUrl: db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: ctx.io.out });
     await unitOfWork(pool, admin, audit('tenants move', { id: subject, to: redact(targetUrl) }));
     return 0;
   } finally {

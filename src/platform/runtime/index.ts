@@ -5,7 +5,7 @@ import type { Cache } from '../cache/index.ts';
 import type { Transport } from '../messaging/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Databases } from '../db/index.ts';
-import type { CommitStatementsFn, UnitOfWorkFn } from '../tenancy/index.ts';
+import type { CommitStatementsFn, TenantRouter, UnitOfWorkFn } from '../tenancy/index.ts';
 
 /** What the composition root hands every service: only the shared infrastructure, never another service. */
 export interface ServiceDeps {
@@ -24,6 +24,31 @@ export interface ServiceDeps {
   readonly createCache: (namespace: string) => Cache | null;
   /** The message transport: NATS JetStream when NATS_URL is set, else the PostgreSQL transport. */
   readonly transport: Transport;
+  /**
+   * The tenants' databases beyond the shared one (decision 0008): reads across tenants run on each
+   * (`eachDatabase`), and background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}).
+   */
+  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'eachDatabase' | 'onDatabase'>;
+  /**
+   * In an instance of an {@link ServiceWorker.everyDatabase} worker that serves a dedicated database:
+   * that database's short name (its pool's label, e.g. `db1`), for logs and metric labels. Absent for
+   * the shared database and everywhere else.
+   */
+  readonly placement?: string;
+}
+
+/** A long-running loop of a service: `brigade worker` and `brigade start` run it until `signal` aborts. */
+export interface ServiceWorker {
+  readonly name: string;
+  run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
+  /**
+   * Serves the tenants of every database: one instance runs with the process's dependencies and one
+   * more for each dedicated database of the placement catalog (started within a second or so of a
+   * move), with `deps` whose `databases.poolFor(service)` and whose transactions of the service
+   * without a tenant go to that database. For work kept in tenant tables of the database it reads:
+   * outbox relays, projectors, saga runners. Default: one instance.
+   */
+  readonly everyDatabase?: boolean;
 }
 
 /**
@@ -41,7 +66,13 @@ export interface ServiceModule {
   /** The schema of its saga store (`saga_instances`, `saga_log`, `saga_deadlines`) when it runs sagas; `brigade sagas` reads it. */
   readonly sagaSchema?: string;
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
-  readonly workers?: ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
+  readonly workers?: readonly ServiceWorker[];
+  /**
+   * Its tenant rows stay in the shared database when a tenant moves to a dedicated one (decision 0008):
+   * the move leaves its schema alone, and its transactions are never routed by placement. Delivery:
+   * a dispatch claims a restaurant's job and a courier, who serves every restaurant, in one transaction.
+   */
+  readonly tenantRowsStayShared?: boolean;
 }
 
 export { sleep } from './sleep.ts';
@@ -50,3 +81,4 @@ export { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
 export { takeTurns, type Turns } from './takeTurns.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';
+export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';

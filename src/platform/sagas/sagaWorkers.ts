@@ -1,4 +1,4 @@
-import type { ServiceDeps } from '../runtime/index.ts';
+import type { ServiceDeps, ServiceWorker } from '../runtime/index.ts';
 import { createDeadlineScheduler } from './createDeadlineScheduler.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { createSagaRunner } from './createSagaRunner.ts';
@@ -36,12 +36,14 @@ export interface SagaWorkersOptions {
  * @example
  * export const paymentsService: ServiceModule = { name: 'payments', workers: sagaWorkers({ service: 'payments', registry }) };
  */
-export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }> {
+export function sagaWorkers(options: SagaWorkersOptions): readonly ServiceWorker[] {
   const registryOf = (deps: ServiceDeps) => (typeof options.registry === 'function' ? options.registry(deps) : options.registry);
   const runners = options.runners ?? 1;
   return [
     ...Array.from({ length: runners }, (_, i) => ({
       name: runners === 1 ? 'saga-runner' : `saga-runner-${i + 1}`,
+      // Sagas live with their tenant: the runners and the scheduler serve every database.
+      everyDatabase: true,
       run: (deps: ServiceDeps, signal: AbortSignal) =>
         createSagaRunner({
           unitOfWork: deps.unitOfWork,
@@ -54,6 +56,7 @@ export function sagaWorkers(options: SagaWorkersOptions): ReadonlyArray<{ readon
     })),
     {
       name: 'saga-deadlines',
+      everyDatabase: true,
       run: (deps, signal) =>
         createDeadlineScheduler({
           unitOfWork: deps.unitOfWork,

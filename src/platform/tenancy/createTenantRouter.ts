@@ -5,6 +5,7 @@ import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
+import type { PlacementCatalog } from './placementCatalog.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -24,6 +25,14 @@ export interface TenantRouterOptions {
    * and doubling up to 500 ms (with jitter). Default {@link DEFAULT_MOVE_WAIT_MS}.
    */
   readonly moveWaitMs?: number;
+  /**
+   * Services whose tenant rows never move (decision 0008: delivery's dispatch claims a job and a courier
+   * in one transaction, and couriers serve every restaurant): their transactions run on the service's
+   * own database, unfenced, whatever the catalog says of their tenant.
+   */
+  readonly sharedServices?: readonly string[];
+  /** The dedicated databases of the placement catalog, for reads and background work that span tenants. Absent: none. */
+  readonly catalog?: PlacementCatalog;
 }
 
 /** Default of {@link TenantRouterOptions.moveWaitMs}: longer than a move of a restaurant takes today. */
@@ -43,6 +52,20 @@ export interface TenantRouter {
   readonly commitStatements: CommitStatementsFn;
   /** Where this process believes a tenant lives: `''` for the shared database, else a URL. */
   placementOf(tenantId: string): string;
+  /** The dedicated databases: the catalog's (read at most a second ago) and any this process followed a tenant to since. */
+  dedicatedDatabases(): Promise<readonly string[]>;
+  /**
+   * For a context without a tenant (a read across tenants, e.g. an actor's orders at every restaurant):
+   * runs `fn` in one transaction on the service's own database and in one on each dedicated database,
+   * at once, and returns the results in that order (the service's own first).
+   */
+  eachDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>): Promise<T[]>;
+  /**
+   * The transactions of background work that serves the tenants of the database at `url` (a relay, a
+   * projector, a saga runner there): the ones of `service` without a tenant (their claims and their
+   * own bookkeeping) run on that database; every other one is routed as `unitOfWork` routes it.
+   */
+  onDatabase(url: string, service: string): { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn };
 }
 
 /** A tenant can move at most once per transaction attempt; two hops means the catalog is cycling. */
@@ -74,12 +97,13 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   const moving = new Map<string, number>();
   const placementOf = (tenantId: string) => placements.get(tenantId) ?? '';
   const moveWaitMs = options.moveWaitMs ?? DEFAULT_MOVE_WAIT_MS;
+  const shared = new Set(options.sharedServices ?? []);
 
   /** Runs `attempt` on the tenant's pool with the fence, waiting out a move (`moveWaitMs`) and following it at most MAX_HOPS times. */
   const routed = async <T>(context: UnitOfWorkContext, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const tenantId = context.tenantId;
-    if (tenantId == null) return onPrimaryOrReplica(context, options.databases.poolFor(context.service), options, attempt);
-    if (!isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
+    if (tenantId != null && !isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
+    if (tenantId == null || shared.has(context.service)) return onPrimaryOrReplica(context, options.databases.poolFor(context.service), options, attempt);
     let hops = 0;
     let waitingSince: number | undefined;
     let pause = MOVE_BACKOFF_MS;
@@ -121,6 +145,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
         if (hops >= MAX_HOPS) throw new BrigadeError('TENANT_MOVING', 503, `Tenant ${tenantId} moved more than ${MAX_HOPS} times during one transaction; retry later`, { details: { tenantId } });
         hops++;
         placements.set(tenantId, e.detail);
+        options.catalog?.learn(e.detail);
       }
     }
   };
@@ -153,10 +178,28 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     }
   };
 
+  const dedicatedDatabases = () => options.catalog?.list() ?? Promise.resolve([]);
+  const routedUnitOfWork: UnitOfWorkFn = (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup));
+  const routedCommitStatements: CommitStatementsFn = (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup));
+
   return {
-    unitOfWork: (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup)),
-    commitStatements: (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup)),
+    unitOfWork: routedUnitOfWork,
+    commitStatements: routedCommitStatements,
     placementOf,
+    dedicatedDatabases,
+    async eachDatabase(context, fn) {
+      if (context.tenantId != null) throw new ValidationError('eachDatabase is for transactions without a tenant; a tenant lives in one database', { field: 'tenantId' });
+      const elsewhere = shared.has(context.service) ? [] : await dedicatedDatabases();
+      return Promise.all([routedUnitOfWork(context, fn), ...elsewhere.map((url) => unitOfWork(options.databases.poolForUrl(url), context, fn, options))]);
+    },
+    onDatabase(url, service) {
+      const pool = options.databases.poolForUrl(url);
+      const here = (context: UnitOfWorkContext) => context.tenantId == null && context.service === service;
+      return {
+        unitOfWork: (context, fn) => (here(context) ? unitOfWork(pool, context, fn, options) : routedUnitOfWork(context, fn)),
+        commitStatements: (context, statements) => (here(context) ? commitStatements(pool, context, statements) : routedCommitStatements(context, statements)),
+      };
+    },
   };
 }
 

@@ -1,6 +1,8 @@
 export { createTenantRouter, DEFAULT_MOVE_WAIT_MS } from './createTenantRouter.ts';
 export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
+export { createPlacementCatalog, DEFAULT_CATALOG_MAX_AGE_MS, type PlacementCatalog } from './placementCatalog.ts';
+export { listDedicatedDatabases } from './listDedicatedDatabases.ts';
 export { tenantFence } from './tenantFence.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';

@@ -34,6 +34,9 @@ export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPort
   return {
     name: 'delivery',
     migrationsDir,
+    // A dispatch claims a restaurant's job and a courier, who serves every restaurant, in one
+    // transaction: delivery's rows of a restaurant stay in the shared database when it moves.
+    tenantRowsStayShared: true,
     routes: async (app, routeOptions) => deliveryRoutes(ports(routeOptions.deps))(app, routeOptions),
     workers: [
       ...dispatchWorkers(options.dispatchWorkers ?? 2, ports, options),

@@ -50,6 +50,8 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
       {
         // Idempotency keys are remembered for 24 h; this deletes older ones once an hour.
         name: 'idempotency-keys-pruner',
+        // A moved restaurant's keys are in its own database.
+        everyDatabase: true,
         async run(deps, signal) {
           const warn = warnEveryMinute('idempotency-keys pruner', 'expired keys stay until the next prune succeeds');
           while (!signal.aborted) {

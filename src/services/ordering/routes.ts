@@ -117,8 +117,10 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       const principal = authorize(request, ...roles);
       const actor = actorOf(principal);
       if (principal.role === 'staff') return { service: 'ordering', tenantId: principal.restaurantId, actor };
-      const location = await unitOfWork({ service: 'ordering', actor, readOnly: true, replicaOk }, (tx) => locateOrder(tx, id));
-      if (location === null) throw new NotFoundError('order', id);
+      // A moved restaurant's orders are indexed in its own database: look in every one.
+      const found = await deps.placements.eachDatabase({ service: 'ordering', actor, readOnly: true, replicaOk }, (tx) => locateOrder(tx, id));
+      const location = found.find((l) => l !== null);
+      if (location === undefined) throw new NotFoundError('order', id);
       return { service: 'ordering', tenantId: location.restaurantId, actor };
     };
 

@@ -35,7 +35,7 @@ export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions,
  * platform's cards on file) are wired by the composition root.
  *
  * @example
- * createPaymentsService((deps) => ({ orders: orderCommands(deps, 'payments-saga'), cards: cardsOnFile(deps.unitOfWork), orderAccess: orderAccess(deps.unitOfWork) }))
+ * createPaymentsService((deps) => ({ orders: orderCommands(deps, 'payments-saga'), cards: cardsOnFile(deps.unitOfWork), orderAccess: orderAccess(deps) }))
  */
 export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPorts, options: PaymentsServiceOptions = {}): ServiceModule {
   // One registry per process (per deps): the workers and the routes share the provider client.

@@ -1,12 +1,9 @@
 import { runProjection, type RowProjection } from '../../../platform/projections/index.ts';
-import { takeTurns, warnEveryMinute, type ServiceDeps } from '../../../platform/runtime/index.ts';
+import { takeTurns, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../../platform/runtime/index.ts';
 import { ORDER_VIEWS } from './projections.ts';
 
 /** A background worker as `ServiceModule.workers` takes it. */
-export interface ViewWorker {
-  readonly name: string;
-  run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
-}
+export type ViewWorker = ServiceWorker;
 
 /**
  * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
@@ -17,6 +14,8 @@ export function createViewWorkers(projections: readonly RowProjection[] = ORDER_
   const turns = takeTurns();
   return projections.map((projection) => ({
     name: `projection-${projection.name}`,
+    // Each database's events feed that database's view rows: one projector per database.
+    everyDatabase: true,
     async run(deps: ServiceDeps, signal: AbortSignal) {
       const pool = deps.databases.poolFor(projection.service);
       const runner = runProjection(pool, projection, {
