@@ -55,6 +55,8 @@ export const RELAY_WORKERS = Object.freeze(
         service,
         transport: deps.transport,
         registry: deps.metrics,
+        // A dedicated database's relay reports under database="<label>"; the shared one's series are unchanged.
+        database: deps.placement,
         onProgress: (event) => {
           if (event.kind === 'error') warn(event.error);
         },

@@ -9,7 +9,7 @@ import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from '
 import { createWakeup } from '../runtime/createWakeup.ts';
 import { sleep as delay } from '../runtime/sleep.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
-import { outboxMetrics } from './outboxMetrics.ts';
+import { outboxMetrics, type OutboxLabels } from './outboxMetrics.ts';
 import { pruneOutbox, type PruneBound } from './pruneOutbox.ts';
 import { publishInOrder } from './publishInOrder.ts';
 import { readOutboxBacklog } from './readOutboxBacklog.ts';
@@ -76,6 +76,23 @@ export interface RelayOptions {
   readonly checkpointIntervalMs?: number;
   /** Registry for the outbox metrics (depth, oldest age, published, latency, leader). */
   readonly registry?: client.Registry;
+  /**
+   * The database this relay serves, for its metrics: a relay of a dedicated database (decision 0008)
+   * passes its pool's label (`deps.placement`, e.g. `db1`), and its series get the label
+   * `database="db1"` beside `outbox`; leave it out for the shared database, whose series keep exactly
+   * the labels they always had (`{outbox="ordering"}`). Without it, two relays of one outbox on two
+   * databases that share a registry would report as one (the second's backlog reader replacing the
+   * first's).
+   *
+   * A label of its own rather than a suffix of the outbox label (`ordering@db1`): a query or alert on
+   * `outbox="ordering"` still sees every database's backlog, `sum by (outbox)` adds them up, and
+   * `outbox` stays the schema's name. The shared series are unchanged either way, since a series
+   * without the label is exported as before.
+   *
+   * @example
+   * createRelay({ pool: deps.databases.poolFor('ordering'), service: 'ordering', transport, registry, database: deps.placement });
+   */
+  readonly database?: string;
   /** Progress and errors (the relay keeps going after an error). */
   readonly onProgress?: (event: RelayEvent) => void;
   /**
@@ -145,6 +162,8 @@ export function createRelay(options: RelayOptions): Relay {
   if (!(checkpointIntervalMs >= 0)) throw new ValidationError('checkpointIntervalMs must be zero or a positive number', { field: 'checkpointIntervalMs' });
   const progress = options.onProgress ?? (() => undefined);
   const metrics = options.registry === undefined ? null : outboxMetrics(options.registry);
+  if (options.database === '') throw new ValidationError('database must name the database (or be left out for the shared one)', { field: 'database' });
+  const metricLabels: OutboxLabels = options.database === undefined ? { outbox: schema } : { outbox: schema, database: options.database };
   let leading = false;
   // When the checkpoint was where, across this relay's sessions, and the checkpoint its first session
   // found (what others published, at times unknown): a session that failed and came back must not take
@@ -304,7 +323,7 @@ export function createRelay(options: RelayOptions): Relay {
         }
         if (markable.length > 0) {
           const now = Date.now();
-          metrics?.published(schema, markable.length, markable.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
+          metrics?.published(metricLabels, markable.length, markable.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
           progress({ kind: 'published', messages: markable.map((row) => row.message) });
         }
         if (failure !== null || markable.length < rows.length) {
@@ -373,7 +392,7 @@ export function createRelay(options: RelayOptions): Relay {
   };
 
   const run = async (signal: AbortSignal): Promise<void> => {
-    const unwatch = metrics?.watch(schema, readBacklog);
+    const unwatch = metrics?.watch(metricLabels, readBacklog);
     try {
       while (!signal.aborted) {
         let client: pg.PoolClient;
@@ -403,7 +422,7 @@ export function createRelay(options: RelayOptions): Relay {
           continue;
         }
         leading = true;
-        metrics?.leader(schema, true);
+        metrics?.leader(metricLabels, true);
         progress({ kind: 'leader' });
         const session = new AbortController();
         try {
@@ -415,7 +434,7 @@ export function createRelay(options: RelayOptions): Relay {
         } finally {
           session.abort();
           leading = false;
-          metrics?.leader(schema, false);
+          metrics?.leader(metricLabels, false);
           // Destroyed, never pooled: ending the session releases the lock, the LISTEN and the role.
           client.release(true);
         }

@@ -7,14 +7,32 @@ export type BacklogReader = () => Promise<{ readonly depth: number; readonly old
 /** A read of one registry's outboxes serves the other gauge's collect if it ended no longer ago than this. */
 const SHARED_READ_MS = 1000;
 
-/** The relay's instruments, labelled by outbox (schema). */
+/**
+ * Which relay a series is of: `outbox` (the schema) and, for a relay of a dedicated database (decision
+ * 0008), `database` (its pool's label, e.g. `db1`). The shared database's relay has no `database`
+ * label, so its series are exactly those of before per-database relays (`{outbox="ordering"}`).
+ */
+export interface OutboxLabels {
+  readonly outbox: string;
+  readonly database?: string;
+}
+
+/** The relay's instruments, labelled by outbox (schema) and, beyond the shared database, database. */
 export interface OutboxMetrics {
   /** Counts published messages and observes commit-to-ack latency. */
-  published(outbox: string, count: number, latenciesSeconds: readonly number[]): void;
-  /** 1 while this process's relay of `outbox` is the leader. */
-  leader(outbox: string, isLeader: boolean): void;
-  /** Adds an outbox whose depth and oldest age are read at scrape time; returns its removal. */
-  watch(outbox: string, read: BacklogReader): () => void;
+  published(labels: OutboxLabels, count: number, latenciesSeconds: readonly number[]): void;
+  /** 1 while this process's relay of `labels` is the leader. */
+  leader(labels: OutboxLabels, isLeader: boolean): void;
+  /**
+   * Adds an outbox whose depth and oldest age are read at scrape time; returns its removal. One reader
+   * per outbox and database: a second `watch` of the same labels replaces the first.
+   */
+  watch(labels: OutboxLabels, read: BacklogReader): () => void;
+}
+
+/** The labels as prom-client takes them: no `database` key for the shared database. */
+function seriesOf(labels: OutboxLabels): { outbox: string; database?: string } {
+  return labels.database === undefined ? { outbox: labels.outbox } : { outbox: labels.outbox, database: labels.database };
 }
 
 /** One read of a registry's outboxes, and the gauges it has served. */
@@ -25,21 +43,31 @@ interface SharedRead<T> {
   endedAt: number | null;
 }
 
-const sources = new WeakMap<client.Registry, Map<string, BacklogReader>>();
+/** A watched outbox: its labels and its reader, keyed by outbox and database. */
+interface Watched {
+  readonly labels: OutboxLabels;
+  readonly read: BacklogReader;
+}
+
+const sources = new WeakMap<client.Registry, Map<string, Watched>>();
+
+/** The key of a watched outbox: one per outbox and database. */
+const keyOf = (labels: OutboxLabels) => JSON.stringify([labels.outbox, labels.database ?? null]);
 
 /**
  * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
  * from the database at scrape time, one read per scrape serving both; the depth saturates at
  * {@link OUTBOX_DEPTH_CAP}), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
- * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`.
+ * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`,
+ * each labelled `outbox` and, for a dedicated database's relay, `database` ({@link OutboxLabels}).
  */
 export function outboxMetrics(registry: client.Registry): OutboxMetrics {
   let readers = sources.get(registry);
   if (readers === undefined) {
-    const map = new Map<string, BacklogReader>();
+    const map = new Map<string, Watched>();
     readers = map;
     sources.set(registry, map);
-    const readAll = async () => Promise.all([...map].map(async ([outbox, read]) => ({ outbox, ...(await read().catch(() => null)) })));
+    const readAll = async () => Promise.all([...map.values()].map(async ({ labels, read }) => ({ labels: seriesOf(labels), ...(await read().catch(() => null)) })));
     // Both gauges come from one read per scrape: the first gauge collected starts it, the other takes
     // the same result (prom-client collects a registry's metrics concurrently). A gauge collected again
     // starts a new read, as does one whose partner's read ended more than SHARED_READ_MS ago.
@@ -57,47 +85,50 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
     new client.Gauge({
       name: 'brigade_outbox_depth',
       help: `Outbox rows not yet published (counted up to ${OUTBOX_DEPTH_CAP}: the gauge saturates there)`,
-      labelNames: ['outbox'] as const,
+      labelNames: ['outbox', 'database'] as const,
       registers: [registry],
       async collect() {
         this.reset();
-        for (const b of await backlog('depth')) if (b.depth !== undefined) this.set({ outbox: b.outbox }, b.depth);
+        for (const b of await backlog('depth')) if (b.depth !== undefined) this.set(b.labels, b.depth);
       },
     });
     new client.Gauge({
       name: 'brigade_outbox_oldest_age_seconds',
       help: 'Age of the oldest unpublished outbox row: the next in the relay\'s order (0 when empty)',
-      labelNames: ['outbox'] as const,
+      labelNames: ['outbox', 'database'] as const,
       registers: [registry],
       async collect() {
         this.reset();
-        for (const b of await backlog('age')) if (b.oldestAgeSeconds !== undefined) this.set({ outbox: b.outbox }, b.oldestAgeSeconds);
+        for (const b of await backlog('age')) if (b.oldestAgeSeconds !== undefined) this.set(b.labels, b.oldestAgeSeconds);
       },
     });
-    new client.Counter({ name: 'brigade_outbox_published_total', help: 'Messages the relay published (broker acked)', labelNames: ['outbox'] as const, registers: [registry] });
+    new client.Counter({ name: 'brigade_outbox_published_total', help: 'Messages the relay published (broker acked)', labelNames: ['outbox', 'database'] as const, registers: [registry] });
     new client.Histogram({
       name: 'brigade_outbox_publish_latency_seconds',
       help: 'From the producing transaction to the broker ack of its message',
-      labelNames: ['outbox'] as const,
+      labelNames: ['outbox', 'database'] as const,
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     });
-    new client.Gauge({ name: 'brigade_outbox_relay_leader', help: '1 while this process relays the outbox', labelNames: ['outbox'] as const, registers: [registry] });
+    new client.Gauge({ name: 'brigade_outbox_relay_leader', help: '1 while this process relays the outbox', labelNames: ['outbox', 'database'] as const, registers: [registry] });
   }
-  const published = registry.getSingleMetric('brigade_outbox_published_total') as client.Counter<'outbox'>;
-  const latency = registry.getSingleMetric('brigade_outbox_publish_latency_seconds') as client.Histogram<'outbox'>;
-  const leader = registry.getSingleMetric('brigade_outbox_relay_leader') as client.Gauge<'outbox'>;
+  const published = registry.getSingleMetric('brigade_outbox_published_total') as client.Counter<'outbox' | 'database'>;
+  const latency = registry.getSingleMetric('brigade_outbox_publish_latency_seconds') as client.Histogram<'outbox' | 'database'>;
+  const leader = registry.getSingleMetric('brigade_outbox_relay_leader') as client.Gauge<'outbox' | 'database'>;
   const map = readers;
   return {
-    published: (outbox, count, latencies) => {
-      published.inc({ outbox }, count);
-      for (const l of latencies) latency.observe({ outbox }, l);
+    published: (labels, count, latencies) => {
+      const series = seriesOf(labels);
+      published.inc(series, count);
+      for (const l of latencies) latency.observe(series, l);
     },
-    leader: (outbox, isLeader) => leader.set({ outbox }, isLeader ? 1 : 0),
-    watch: (outbox, read) => {
-      map.set(outbox, read);
+    leader: (labels, isLeader) => leader.set(seriesOf(labels), isLeader ? 1 : 0),
+    watch: (labels, read) => {
+      const key = keyOf(labels);
+      const watched: Watched = { labels, read };
+      map.set(key, watched);
       return () => {
-        if (map.get(outbox) === read) map.delete(outbox);
+        if (map.get(key) === watched) map.delete(key);
       };
     },
   };

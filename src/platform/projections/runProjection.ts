@@ -30,6 +30,19 @@ export interface RunProjectionOptions {
   readonly turns?: Turns;
   /** Registers `brigade_projection_*` metrics (events applied, position, leader, lag seconds) here. */
   readonly registry?: client.Registry;
+  /**
+   * The database this instance projects, for its metrics: an instance on a dedicated database
+   * (decision 0008) passes its pool's label (`deps.placement`, e.g. `db1`), and its series get the
+   * label `database="db1"` beside `projection`; leave it out for the shared database, whose series keep
+   * exactly the labels they always had (`{projection="ordering.board"}`). Without it, the instances
+   * of one projection on two databases that share a registry would write the same series.
+   *
+   * A label of its own rather than a suffix of the projection label (`ordering.board@db1`): a query
+   * or alert on `projection="ordering.board"` still sees every database's lag, and `max by
+   * (projection)` takes the worst. The shared series are unchanged either way, since a series
+   * without the label is exported as before.
+   */
+  readonly database?: string;
   /** Called after each committed batch that read events (in-process live feeds). */
   readonly onBatch?: (result: BatchResult) => void;
   /** Called with leadership changes: `true` when this instance took the lock, `false` when it let go. */
@@ -81,7 +94,8 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   if (!(wakeSpacingMs >= 0)) throw new ValidationError('wakeSpacingMs must not be negative', { field: 'wakeSpacingMs' });
   const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
   const key = projectionKey(projection);
-  const labels = { projection: key };
+  if (options.database === '') throw new ValidationError('database must name the database (or be left out for the shared one)', { field: 'database' });
+  const labels = options.database === undefined ? { projection: key } : { projection: key, database: options.database };
   const actor = { kind: 'system' as const, id: `projection.${projection.name}` };
   let leader = false;
   /** The idle wait in progress, if any; a wake-up that finds none is remembered in `woken` for the next. */
@@ -243,27 +257,34 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
  */
 const BATCH_OPTIONS = { setupStatements: [NO_FLUSH_WAIT] };
 
+/** Labels of the projection metrics: `database` only on an instance of a dedicated database. */
+type ProjectionLabel = 'projection' | 'database';
+
 interface ProjectionMetrics {
-  events: client.Counter<'projection'>;
-  position: client.Gauge<'projection'>;
-  leader: client.Gauge<'projection'>;
-  lag: client.Gauge<'projection'>;
-  batchSeconds: client.Histogram<'projection'>;
+  events: client.Counter<ProjectionLabel>;
+  position: client.Gauge<ProjectionLabel>;
+  leader: client.Gauge<ProjectionLabel>;
+  lag: client.Gauge<ProjectionLabel>;
+  batchSeconds: client.Histogram<ProjectionLabel>;
 }
 
 const byRegistry = new WeakMap<client.Registry, ProjectionMetrics>();
 
-/** The projection metrics of a registry, created once per registry (several runners share them). */
+/**
+ * The projection metrics of a registry, created once per registry (several runners share them),
+ * labelled `projection` and, for an instance of a dedicated database, `database`.
+ */
 function projectionMetrics(registry: client.Registry): ProjectionMetrics {
   const existing = byRegistry.get(registry);
   if (existing !== undefined) return existing;
   const registers = [registry];
+  const labelNames: ProjectionLabel[] = ['projection', 'database'];
   const made: ProjectionMetrics = {
-    events: new client.Counter({ name: 'brigade_projection_events_total', help: 'Events a projection has read and applied', labelNames: ['projection'], registers }),
-    position: new client.Gauge({ name: 'brigade_projection_position', help: 'Global position (the position part) of the checkpoint', labelNames: ['projection'], registers }),
-    leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames: ['projection'], registers }),
-    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Time since the last event applied occurred (its occurredAt), when the batch ran; 0 at the head', labelNames: ['projection'], registers }),
-    batchSeconds: new client.Histogram({ name: 'brigade_projection_batch_seconds', help: 'Time of one batch transaction', labelNames: ['projection'], registers }),
+    events: new client.Counter({ name: 'brigade_projection_events_total', help: 'Events a projection has read and applied', labelNames, registers }),
+    position: new client.Gauge({ name: 'brigade_projection_position', help: 'Global position (the position part) of the checkpoint', labelNames, registers }),
+    leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames, registers }),
+    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Time since the last event applied occurred (its occurredAt), when the batch ran; 0 at the head', labelNames, registers }),
+    batchSeconds: new client.Histogram({ name: 'brigade_projection_batch_seconds', help: 'Time of one batch transaction', labelNames, registers }),
   };
   byRegistry.set(registry, made);
   return made;

@@ -8,7 +8,8 @@ export type ViewWorker = ServiceWorker;
 /**
  * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
  * (see `runProjection`). The workers take turns for their batches (decision 0075): between them they
- * hold at most one core of the process's machine. Metrics go to `deps.metrics`.
+ * hold at most one core of the process's machine. Metrics go to `deps.metrics`, labelled with
+ * `database` (`deps.placement`) for an instance of a dedicated database.
  */
 export function createViewWorkers(projections: readonly RowProjection[] = ORDER_VIEWS.all): readonly ViewWorker[] {
   const turns = takeTurns();
@@ -21,8 +22,10 @@ export function createViewWorkers(projections: readonly RowProjection[] = ORDER_
       const runner = runProjection(pool, projection, {
         turns,
         registry: deps.metrics,
+        // An instance on a dedicated database reports under database="<label>"; the shared one's series are unchanged.
+        database: deps.placement,
         // A failing batch is retried; said at most once a minute rather than on every retry.
-        onError: warnEveryMinute(`projection ${projection.name}`, 'the view lags until it succeeds: see brigade projections status'),
+        onError: warnEveryMinute(`projection ${projection.name}${deps.placement === undefined ? '' : ` in ${deps.placement}`}`, 'the view lags until it succeeds: see brigade projections status'),
       });
       await runner.run(signal);
     },
