@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
-import { migrationSets, SERVICE_NAMES } from '../../../src/composition/services.ts';
+import { migrationSets, MOVING_SCHEMAS } from '../../../src/composition/services.ts';
 import { createEventStore } from '../../../src/platform/events/index.ts';
 import { createSagaRegistry, defineSaga, startSaga } from '../../../src/platform/sagas/index.ts';
 import { moveTenant } from '../../../src/platform/tenancy/index.ts';
@@ -59,7 +59,7 @@ test('a tenant move while its traffic runs loses no write, then serves from the 
     while (heldId === '') await new Promise((r) => setTimeout(r, 5));
     const lines: string[] = [];
     let moved = false;
-    const move = moveTenant({ tenantId: moving, sourceUrl: t.db.url, targetUrl: target.url, sets: migrationSets(), schemas: SERVICE_NAMES, onProgress: (l) => lines.push(l) }).then((r) => {
+    const move = moveTenant({ tenantId: moving, sourceUrl: t.db.url, targetUrl: target.url, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: (l) => lines.push(l) }).then((r) => {
       moved = true;
       return r;
     });
@@ -135,7 +135,7 @@ test('a restaurant with a menu, sagas and events moves whole: public reads, menu
     const historyRows = await count(t.db.url, 'select count(*) as n from menu.history where tenant_id = $1', [moving.rid]);
     const menuVersion = await count(t.db.url, 'select version as n from menu.menu_versions where tenant_id = $1', [moving.rid]);
 
-    const result = await moveTenant({ tenantId: moving.rid, sourceUrl: t.db.url, targetUrl: target.url, sets: migrationSets(), schemas: SERVICE_NAMES });
+    const result = await moveTenant({ tenantId: moving.rid, sourceUrl: t.db.url, targetUrl: target.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
     assert.equal(result.rows['menu.items'], 1);
     assert.equal(result.rows['payments.saga_deadlines'], 2);
     assert.equal(result.rows['ordering.events'], 2);
