@@ -4,6 +4,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { parse } from '../parse.ts';
+import { tenantDatabases } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 
@@ -11,12 +12,15 @@ const PROJECTIONS = ORDER_VIEWS.all;
 
 export const usage = `Usage: brigade projections <status|rebuild> …
 
-  brigade projections status          Each projection's position, lag (events, seconds) and leader
+  brigade projections status          Each projection's position, lag (events, seconds) and leader,
+                                      once per database (the shared one, then each restaurant's own)
   brigade projections rebuild NAME    Replay every event into a new table and swap it in atomically
-                                      once caught up (reads never see an empty or partial view)
+                                      once caught up (reads never see an empty or partial view), in
+                                      each database, one after the other
                                       [--batch N] events per page read from the log (default ${DEFAULT_REBUILD_BATCH})
 Projections: ${PROJECTIONS.map((p) => p.name).join(', ')}
-Connects with DATABASE_URL as the tables' owner (the migrating role).`;
+Connects with DATABASE_URL as the tables' owner (the migrating role), and to each database of the
+placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, db1 …).`;
 
 /** `brigade projections status|rebuild NAME`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -34,17 +38,28 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 3);
-  const pool = databases.poolFor('ordering');
   try {
+    // The views and their checkpoints live with the restaurants' events: in the shared database and in
+    // each dedicated one (decision 0008).
+    const every = await tenantDatabases(databases, 'ordering');
     if (action === 'status') {
-      const rows = await projectionStatus(pool, PROJECTIONS);
-      ctx.io.out(`${'projection'.padEnd(16)}  ${'position'.padEnd(22)}  ${'lag events'.padStart(10)}  ${'lag s'.padStart(8)}  ${'applied'.padStart(10)}  leader`);
-      for (const r of rows) {
-        ctx.io.out(
-          `${r.name.padEnd(16)}  ${formatPosition(r.checkpoint).padEnd(22)}  ${String(r.lagEvents).padStart(10)}  ${r.lagSeconds.toFixed(1).padStart(8)}  ${String(r.eventsApplied).padStart(10)}  ${r.leaderPid === null ? 'none (no projector running)' : `pid ${r.leaderPid}`}`,
-        );
+      const width = Math.max('database'.length, ...every.map((d) => d.label.length));
+      ctx.io.out(`${'projection'.padEnd(16)}  ${'position'.padEnd(22)}  ${'lag events'.padStart(10)}  ${'lag s'.padStart(8)}  ${'applied'.padStart(10)}  ${'database'.padEnd(width)}  leader`);
+      let unreadable = 0;
+      for (const { label, pool } of every) {
+        // One database that cannot be read must not hide the others' state: said, and the exit code is 1.
+        const rows = await projectionStatus(pool, PROJECTIONS).catch((error: unknown) => {
+          unreadable++;
+          ctx.io.err(`database ${label}: cannot read its projections: ${error instanceof Error ? error.message : String(error)}`);
+          return [];
+        });
+        for (const r of rows) {
+          ctx.io.out(
+            `${r.name.padEnd(16)}  ${formatPosition(r.checkpoint).padEnd(22)}  ${String(r.lagEvents).padStart(10)}  ${r.lagSeconds.toFixed(1).padStart(8)}  ${String(r.eventsApplied).padStart(10)}  ${label.padEnd(width)}  ${r.leaderPid === null ? 'none (no projector running)' : `pid ${r.leaderPid}`}`,
+          );
+        }
       }
-      return 0;
+      return unreadable === 0 ? 0 : 1;
     }
     let lastDrawn = 0;
     const draw = (p: RebuildProgress) => {
@@ -60,12 +75,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
           `${p.rowsWritten === 0 ? '' : `  ${p.rowsWritten.toLocaleString('en-US')} row${p.rowsWritten === 1 ? '' : 's'} written`}${left}  ${p.phase}`,
       );
     };
-    ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) …`);
-    const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw });
-    ctx.io.out(
-      `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
-        `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)}`,
-    );
+    // One database after the other: each rebuild reads its own database's log and swaps its own table.
+    for (const { label, pool } of every) {
+      ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) in database ${label} …`);
+      lastDrawn = 0;
+      const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw });
+      ctx.io.out(
+        `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
+          `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)} in database ${label}`,
+      );
+    }
     return 0;
   } finally {
     await close();

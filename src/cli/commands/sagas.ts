@@ -4,9 +4,10 @@ import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { closeSaga, listSagas, resumeSaga, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import type { Io } from '../io.ts';
 import { parse } from '../parse.ts';
+import { tenantDatabases, type TenantDatabase } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -28,10 +29,14 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
                        Closes a parked or failed saga you have settled by hand (status closed: it
                        runs nothing more and is no longer stuck), logged with who and why
   --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id
-The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.`;
+The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.
+Sagas live with their restaurant: every command looks in the shared database and in each database of
+the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, db1 …).`;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
+/** listSagas's default limit, which the merged list of several databases keeps too. */
+const DEFAULT_LIST_LIMIT = 100;
 
 /** `brigade sagas …`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -81,41 +86,75 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const status = values.status;
   if (status !== undefined && !STATUSES.includes(status as SagaStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`, usage);
 
-  const notFound = () => new BrigadeError('NOT_FOUND', 404, `No saga ${id} in ${stores.map((s) => s.service).join(', ')}. 'brigade sagas list' shows the ids (a payment saga has its order's id).`);
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
-  // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
-  const read = <T>(service: string, fn: (tx: Tx) => Promise<T>) => unitOfWork(databases.poolFor(service), { service, actor: CLI, readOnly: true }, fn);
   try {
-    if (action === 'resume') {
-      for (const store of stores) {
-        const resumed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: { kind: 'admin', id: by } }, (tx) => resumeSaga(tx, store.schema, id as string, by, tenant));
-        if (resumed === null) continue;
-        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...resumed }, null, 2));
-        else ctx.io.out(`resumed saga ${id} (${store.service}) by ${by}: ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'}`);
-        return 0;
+    // Sagas live with their restaurant (decision 0008): in the service's shared database and in each
+    // dedicated database of the placement catalog. Each store is looked at in every one of them.
+    const places: Place[] = [];
+    for (const store of stores) for (const database of await tenantDatabases(databases, store.service)) places.push({ ...store, database });
+    const labels = [...new Set(places.map((p) => p.database.label))];
+    const notFound = () =>
+      new BrigadeError(
+        'NOT_FOUND',
+        404,
+        `No saga ${id} in ${stores.map((s) => s.service).join(', ')}. 'brigade sagas list' shows the ids (a payment saga has its order's id). Looked in database${labels.length === 1 ? '' : 's'} ${labels.join(', ')}.`,
+      );
+    // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
+    const read = <T>(place: Place, fn: (tx: Tx) => Promise<T>) => unitOfWork(place.database.pool, { service: place.service, actor: CLI, readOnly: true }, fn);
+    /** Where saga `id` lives (with `--tenant`, that tenant's): the places that have it, each with its tenant. */
+    const whereIs = async () => {
+      const found: Array<{ place: Place; tenantId: string }> = [];
+      for (const place of places) {
+        const saga = await read(place, (tx) => showSaga(tx, place.schema, id as string, tenant));
+        if (saga !== null) found.push({ place, tenantId: saga.tenantId });
       }
-      throw notFound();
+      return found;
+    };
+    /** The one place of the saga a person acts on; ambiguous when tenants of two databases share its id and no `--tenant` says which. */
+    const home = async () => {
+      const found = await whereIs();
+      if (found.length === 0) throw notFound();
+      const tenants = [...new Set(found.map((f) => f.tenantId))];
+      if (tenants.length > 1) throw new SagaIdAmbiguousError(id as string, tenants);
+      if (found.length > 1) {
+        // One tenant's saga in two databases: a copy that an unfinished move left behind. Which one is
+        // the tenant's is for the placement catalog to say, not for this command to guess.
+        const where = found.map((f) => f.place.database.label).join(', ');
+        throw new BrigadeError('SAGA_IN_SEVERAL_DATABASES', 409, `Saga ${id} of tenant ${tenants[0]} is in databases ${where}: an unfinished 'brigade tenants move' left a copy; finish the move first`, {
+          details: { sagaId: id, tenantId: tenants[0], databases: found.map((f) => f.place.database.label) },
+        });
+      }
+      return found[0]!.place;
+    };
+    const asPerson = <T>(place: Place, fn: (tx: Tx) => Promise<T>) => unitOfWork(place.database.pool, { service: place.service, actor: { kind: 'admin', id: by } }, fn);
+    if (action === 'resume') {
+      const place = await home();
+      // Locked and checked again in its transaction (another person may have acted since the look).
+      const resumed = await asPerson(place, (tx) => resumeSaga(tx, place.schema, id as string, by, tenant));
+      if (resumed === null) throw notFound();
+      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, id, ...resumed }, null, 2));
+      else
+        ctx.io.out(
+          `resumed saga ${id} (${place.service}) by ${by}: ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'} (database ${place.database.label})`,
+        );
+      return 0;
     }
     if (action === 'close') {
-      for (const store of stores) {
-        const closed = await unitOfWork(databases.poolFor(store.service), { service: store.service, actor: { kind: 'admin', id: by } }, (tx) =>
-          closeSaga(tx, store.schema, id as string, { by, reason: values.reason as string, ...tenant }),
-        );
-        if (closed === null) continue;
-        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, id, ...closed }, null, 2));
-        else ctx.io.out(`closed saga ${id} (${store.service}) by ${by}; it had been ${closed.was} with ${closed.left.join(', ') || 'nothing'} left: ${closed.error ?? 'no reason'}`);
-        return 0;
-      }
-      throw notFound();
+      const place = await home();
+      const closed = await asPerson(place, (tx) => closeSaga(tx, place.schema, id as string, { by, reason: values.reason as string, ...tenant }));
+      if (closed === null) throw notFound();
+      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, id, ...closed }, null, 2));
+      else ctx.io.out(`closed saga ${id} (${place.service}) by ${by}; it had been ${closed.was} with ${closed.left.join(', ') || 'nothing'} left: ${closed.error ?? 'no reason'} (database ${place.database.label})`);
+      return 0;
     }
     if (action === 'show') {
-      for (const store of stores) {
-        const saga = await read(store.service, (tx) => showSaga(tx, store.schema, id as string));
+      for (const place of places) {
+        const saga = await read(place, (tx) => showSaga(tx, place.schema, id as string));
         if (saga === null) continue;
-        if (values.json === true) ctx.io.out(JSON.stringify({ service: store.service, ...saga }, null, 2));
-        else printSaga(ctx.io, store.service, saga);
+        if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, ...saga }, null, 2));
+        else printSaga(ctx.io, place.service, place.database.label, saga);
         return 0;
       }
       throw notFound();
@@ -125,15 +164,24 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       ...(status === undefined ? {} : { status: status as SagaStatus }),
       ...(limit === undefined ? {} : { limit }),
     };
-    const found: Array<SagaSummary & { service: string }> = [];
-    for (const store of stores) found.push(...(await read(store.service, (tx) => listSagas(tx, store.schema, options))).map((s) => ({ service: store.service, ...s })));
+    const found: Array<SagaSummary & { service: string; database: string }> = [];
+    for (const store of stores) {
+      // A store's sagas of every database, merged in listSagas's order (most recently changed first, then
+      // id) and cut to the limit, as if they were one table.
+      const merged: Array<SagaSummary & { service: string; database: string }> = [];
+      for (const place of places.filter((p) => p.service === store.service)) {
+        merged.push(...(await read(place, (tx) => listSagas(tx, place.schema, options))).map((s) => ({ service: store.service, database: place.database.label, ...s })));
+      }
+      merged.sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.updatedAt < b.updatedAt ? 1 : -1));
+      found.push(...merged.slice(0, limit ?? DEFAULT_LIST_LIMIT));
+    }
     if (values.json === true) {
       ctx.io.out(JSON.stringify(found, null, 2));
       return 0;
     }
-    ctx.io.out(`${'id'.padEnd(36)}  ${'service/saga'.padEnd(18)}  ${'status'.padEnd(12)}  ${'pending'.padEnd(18)}  updated`);
+    ctx.io.out(`${'id'.padEnd(36)}  ${'service/saga'.padEnd(18)}  ${'status'.padEnd(12)}  ${'pending'.padEnd(18)}  ${'updated'.padEnd(24)}  database`);
     for (const s of found) {
-      ctx.io.out(`${s.id}  ${`${s.service}/${s.name}`.padEnd(18)}  ${s.status.padEnd(12)}  ${(s.pending.join(',') || '-').padEnd(18)}  ${s.updatedAt}`);
+      ctx.io.out(`${s.id}  ${`${s.service}/${s.name}`.padEnd(18)}  ${s.status.padEnd(12)}  ${(s.pending.join(',') || '-').padEnd(18)}  ${s.updatedAt.padEnd(24)}  ${s.database}`);
       if (s.stuck !== null) ctx.io.out(`    ${s.stuck}`);
     }
     ctx.io.out(values.stuck === true ? `${found.length} saga(s) need attention${found.length > 0 ? "; 'brigade sagas show ID' for the details" : ''}` : `${found.length} saga(s)`);
@@ -143,9 +191,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
 }
 
+/** A saga store in one database: where a saga may live. */
+interface Place {
+  readonly service: string;
+  readonly schema: string;
+  readonly database: TenantDatabase;
+}
+
 /** One saga for people: the instance, its log (one line per version) and its deadlines. */
-function printSaga(io: Io, service: string, s: SagaDetail): void {
-  io.out(`saga ${s.id} (${service}/${s.name}) of tenant ${s.tenantId}`);
+function printSaga(io: Io, service: string, database: string, s: SagaDetail): void {
+  io.out(`saga ${s.id} (${service}/${s.name}) of tenant ${s.tenantId}, in database ${database}`);
   io.out(`  status     ${s.status} (version ${s.version})${s.error === null ? '' : `: ${s.error}`}`);
   const head = s.pending[0];
   const lease = s.lockedUntil !== null && Date.parse(s.lockedUntil) > Date.now() ? `; running on ${s.lockedBy} until ${s.lockedUntil}` : '';

@@ -1,0 +1,35 @@
+import type pg from 'pg';
+import { SHARED_SERVICE_NAMES } from '../composition/services.ts';
+import { unitOfWork, type Databases } from '../platform/db/index.ts';
+import { listDedicatedDatabases } from '../platform/tenancy/index.ts';
+
+/** A database that holds tenant rows of a service, as a command shows it: by its label, never its connection string. */
+export interface TenantDatabase {
+  /** The pool's label from `createDatabases` (`main`, the service names of a `<SERVICE>_DATABASE_URL`, or `db1`, `db2` … for a dedicated database). */
+  readonly label: string;
+  readonly pool: pg.Pool;
+}
+
+/**
+ * Every database that holds `service`'s tenant rows (decision 0008): the service's own (shared) one
+ * first, then each dedicated database of the placement catalog, in the catalog's order. A service
+ * whose tenant rows stay shared (delivery) has only the first. The catalog is read as the platform
+ * service with an admin actor, the one actor that may see its connection strings; they go no further
+ * than `databases.poolForUrl`, and commands print the labels.
+ *
+ * @example
+ * for (const { label, pool } of await tenantDatabases(databases, 'ordering')) io.out(`${label}: …`);
+ */
+export async function tenantDatabases(databases: Databases, service: string): Promise<TenantDatabase[]> {
+  const shared = databases.poolFor(service);
+  const pools = [shared];
+  if (!SHARED_SERVICE_NAMES.includes(service)) {
+    const urls = await unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'brigade-cli' }, readOnly: true }, listDedicatedDatabases);
+    for (const url of urls) {
+      const pool = databases.poolForUrl(url);
+      if (!pools.includes(pool)) pools.push(pool);
+    }
+  }
+  const labels = databases.list();
+  return pools.map((pool, i) => ({ label: labels.find((entry) => entry.pool === pool)?.label ?? `db${i}`, pool }));
+}
