@@ -1,0 +1,189 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createDatabases, unitOfWork, type Databases, type Tx, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
+import { ValidationError } from '../../../src/platform/errors/index.ts';
+import { createPlacementCatalog, createTenantRouter, listDedicatedDatabases, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
+import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../support/db.ts';
+
+/** A promise and the functions that settle it. */
+function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+describe('the placement catalog as the process sees it (createPlacementCatalog)', () => {
+  test('a second call within maxAgeMs does not read again; with maxAgeMs 0 every call reads', async () => {
+    let reads = 0;
+    const read = async () => {
+      reads++;
+      return ['postgres://b/db', 'postgres://a/db'];
+    };
+    const cached = createPlacementCatalog(read, { maxAgeMs: 3_600_000 });
+    assert.deepEqual(await cached.list(), ['postgres://a/db', 'postgres://b/db']);
+    assert.deepEqual(await cached.list(), ['postgres://a/db', 'postgres://b/db']);
+    assert.equal(reads, 1);
+
+    reads = 0;
+    const fresh = createPlacementCatalog(read, { maxAgeMs: 0 });
+    await fresh.list();
+    await fresh.list();
+    assert.equal(reads, 2);
+  });
+
+  test('callers at the same moment share one read', async () => {
+    let reads = 0;
+    const answer = deferred<string[]>();
+    const catalog = createPlacementCatalog(() => {
+      reads++;
+      return answer.promise;
+    }, { maxAgeMs: 0 });
+    const lists = [catalog.list(), catalog.list(), catalog.list()];
+    answer.resolve(['postgres://a/db']);
+    assert.deepEqual(await Promise.all(lists), [['postgres://a/db'], ['postgres://a/db'], ['postgres://a/db']]);
+    assert.equal(reads, 1);
+  });
+
+  test('learn adds a database at once, before the next read shows it', async () => {
+    let reads = 0;
+    const catalog = createPlacementCatalog(async () => {
+      reads++;
+      return ['postgres://a/db'];
+    }, { maxAgeMs: 3_600_000 });
+    assert.deepEqual(await catalog.list(), ['postgres://a/db']);
+    catalog.learn('postgres://c/db');
+    assert.deepEqual(await catalog.list(), ['postgres://a/db', 'postgres://c/db']);
+    assert.equal(reads, 1, 'the cached list was not read again');
+  });
+
+  test('a failed read rejects its callers; the next call reads again', async () => {
+    let reads = 0;
+    const catalog = createPlacementCatalog(async () => {
+      reads++;
+      if (reads === 1) throw new Error('catalog unreachable');
+      return ['postgres://a/db'];
+    }, { maxAgeMs: 3_600_000 });
+    const failed = [catalog.list(), catalog.list()];
+    for (const list of failed) await assert.rejects(list, /catalog unreachable/);
+    assert.equal(reads, 1, 'both callers shared the failed read');
+    assert.deepEqual(await catalog.list(), ['postgres://a/db']);
+    assert.equal(reads, 2);
+  });
+});
+
+describe('the tenant router across databases (eachDatabase, onDatabase, sharedServices)', () => {
+  const database = useTestDatabase();
+  let dedicated: TestDatabase;
+  let dbs: Databases;
+  let router: TenantRouter;
+  /** A restaurant the shared database's catalog places in the dedicated database. */
+  const placed = randomUUID();
+  // A table without row-level security, so that a transaction without a tenant reads every row of it.
+  const probe = 'create table menu.placement_probe (n int not null); grant select, insert on menu.placement_probe to brigade_menu';
+
+  /** Runs `sql` as a superuser on the database at `url`. */
+  const onUrl = async (url: string, sql: string, values: unknown[] = []) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      return await client.query(sql, values);
+    } finally {
+      await client.end();
+    }
+  };
+
+  before(async () => {
+    // Dropped after the pools: clean-ups run last first.
+    dedicated = await createTestDatabase();
+    database.defer(() => dedicated.drop());
+    await onUrl(database.db.url, `${probe}; insert into menu.placement_probe values (1), (2)`);
+    await onUrl(dedicated.url, `${probe}; insert into menu.placement_probe values (10)`);
+    // What a move records in the shared database (moveTenant).
+    await onUrl(
+      database.db.url,
+      `with c as (insert into platform.cities (name) values ($2) returning id), r as (insert into platform.restaurants (id, city_id, name) select $1, id, 'Placed' from c)
+       insert into platform.tenant_placements (tenant_id, database_url) values ($1, $3)`,
+      [placed, `City ${placed}`, dedicated.url],
+    );
+    dbs = createDatabases({ url: database.db.url, poolSize: 2 });
+    database.defer(() => dbs.close());
+    // The catalog read as the composition root reads it: the platform service, as an admin.
+    const catalog = createPlacementCatalog(() =>
+      unitOfWork(dbs.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'placement-catalog' }, readOnly: true }, listDedicatedDatabases),
+    );
+    router = createTenantRouter({ databases: dbs, catalog, sharedServices: ['delivery'] });
+  });
+
+  const admin: UnitOfWorkContext = { service: 'menu', actor: { kind: 'admin', id: 'ops' } };
+  const probeRows = async (tx: Tx) => (await tx.query<{ n: number }>('select n from menu.placement_probe order by n')).rows.map((r) => r.n);
+  const databaseName = async (tx: Tx) => (await tx.query<{ name: string }>('select current_database() as name')).rows[0]!.name;
+
+  test('dedicatedDatabases lists the database of the catalog', async () => {
+    assert.deepEqual(await router.dedicatedDatabases(), [dedicated.url]);
+  });
+
+  test('a database the fence sends a tenant to is listed at once, before a read of the catalog shows it', async () => {
+    // A catalog read before the move: it knows no dedicated database, and is not read again for an hour.
+    const learning = createTenantRouter({ databases: dbs, catalog: createPlacementCatalog(async () => [], { maxAgeMs: 3_600_000 }) });
+    assert.deepEqual(await learning.dedicatedDatabases(), []);
+    const staff: UnitOfWorkContext = { service: 'menu', tenantId: placed, actor: { kind: 'staff', id: randomUUID() } };
+    assert.equal(await learning.unitOfWork(staff, databaseName), dedicated.name);
+    assert.deepEqual(await learning.dedicatedDatabases(), [dedicated.url]);
+    assert.deepEqual(await learning.eachDatabase(admin, probeRows), [[1, 2], [10]]);
+  });
+
+  test('eachDatabase: a read without a tenant sees the rows of the shared database, then of the dedicated one', async () => {
+    assert.deepEqual(await router.eachDatabase(admin, probeRows), [[1, 2], [10]]);
+    assert.deepEqual(await router.eachDatabase(admin, databaseName), [database.db.name, dedicated.name]);
+  });
+
+  test('eachDatabase refuses a context with a tenant (a tenant lives in one database)', async () => {
+    await assert.rejects(router.eachDatabase({ ...admin, tenantId: placed }, probeRows), (error: unknown) => error instanceof ValidationError && /without a tenant/.test(error.message));
+  });
+
+  test('eachDatabase of a service whose tenant rows stay shared reads only its own database', async () => {
+    assert.deepEqual(await router.eachDatabase({ service: 'delivery', actor: { kind: 'admin', id: 'ops' } }, databaseName), [database.db.name]);
+  });
+
+  test("onDatabase(url, service): that service's transactions without a tenant run on url; the others are routed as usual", async () => {
+    const on = router.onDatabase(dedicated.url, 'menu');
+    assert.equal(await on.unitOfWork(admin, databaseName), dedicated.name);
+    assert.deepEqual(await on.unitOfWork(admin, probeRows), [10]);
+    await on.commitStatements(admin, [{ text: 'insert into menu.placement_probe values ($1)', values: [11] }]);
+    assert.deepEqual((await onUrl(dedicated.url, 'select n from menu.placement_probe order by n')).rows.map((r: { n: number }) => r.n), [10, 11]);
+
+    // Another service without a tenant: its own (the shared) database.
+    assert.equal(await on.unitOfWork({ service: 'ordering', actor: { kind: 'system', id: 'test' } }, databaseName), database.db.name);
+    const [other] = await on.commitStatements({ service: 'ordering', actor: { kind: 'system', id: 'test' } }, [{ text: 'select current_database() as name', values: [] }]);
+    assert.equal(other?.rows[0]?.name, database.db.name);
+    // The same service with a tenant: where the tenant lives, the shared database for one not in the catalog…
+    const staff = (tenantId: string): UnitOfWorkContext => ({ service: 'menu', tenantId, actor: { kind: 'staff', id: randomUUID() } });
+    assert.equal(await on.unitOfWork(staff(randomUUID()), databaseName), database.db.name);
+    // …and the dedicated one for the placed tenant, which an instance for the shared database reaches too.
+    assert.equal(await router.onDatabase(database.db.url, 'menu').unitOfWork(staff(placed), databaseName), dedicated.name);
+  });
+
+  test("sharedServices: a shared service's transaction for a tenant placed elsewhere runs on the shared database, unfenced", async () => {
+    // A router of its own, which has not followed the placed tenant yet.
+    const fresh = createTenantRouter({ databases: dbs, sharedServices: ['delivery'] });
+    let tries = 0;
+    const context = { service: 'delivery', tenantId: placed, actor: { kind: 'system', id: 'dispatch' } } as const;
+    const name = await fresh.unitOfWork(context, async (tx) => {
+      tries++;
+      return databaseName(tx);
+    });
+    assert.equal(name, database.db.name);
+    assert.equal(tries, 1, 'no fence refused it (BRMOV) and ran it again');
+    assert.equal(fresh.placementOf(placed), '', 'the router learned no placement from it');
+
+    // The same tenant in a service whose rows move: the fence sends it to the dedicated database.
+    assert.equal(await fresh.unitOfWork({ ...context, service: 'menu' }, databaseName), dedicated.name);
+    assert.equal(fresh.placementOf(placed), dedicated.url);
+  });
+});
