@@ -4,7 +4,7 @@ import { checkpointTable, projectionKey, qualifiedTable } from './defineProjecti
 import { ProjectionCheckpointMissingError } from './errors.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
-import { readSharedPage } from './sharedTail.ts';
+import { ONE_DATABASE, readSharedPage } from './sharedTail.ts';
 import type { Projection, ViewRow } from './types.ts';
 
 /** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
@@ -41,8 +41,14 @@ export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<
  * per batch tells listeners (the live-board stream) to look. The events come from the store's tail
  * shared by this process's projections (`readSharedPage`): each event is read from the database once,
  * as fold events for a projection that reads only those (`reads: 'fold'`, decision 0070).
+ *
+ * `database`: what identifies the database `tx` runs on (its pool), so that the shared tail of one
+ * database never serves a batch in another (a tenant's dedicated database, decision 0008). Callers
+ * that only ever use one database may leave it out.
  */
-export async function applyBatch(tx: Tx, projection: Projection, limit: number, target: string = qualifiedTable(projection)): Promise<BatchResult> {
+export async function applyBatch(tx: Tx, projection: Projection, limit: number, options: { readonly database?: object; readonly target?: string } = {}): Promise<BatchResult> {
+  const target = options.target ?? qualifiedTable(projection);
+  const database = options.database ?? ONE_DATABASE;
   const table = checkpointTable(projection);
   const { rows } = await tx.query<{ transaction_id: string; position: string }>(
     `select transaction_id::text as transaction_id, position::text as position from ${table} where name = $1 for update`,
@@ -51,7 +57,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   const row = rows[0];
   if (row === undefined) throw new ProjectionCheckpointMissingError(projection.name);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
-  const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target);
+  const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target, database);
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };
   // One round trip for both (the unit of work sends statements issued together as one batch).
   await Promise.all([
@@ -68,13 +74,13 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
  * Reads the batch's page from the shared tail (fold events when the projection reads only those) and
  * applies the events the projection handles; `handled` counts them.
  */
-async function readAndApply(tx: Tx, projection: Projection, after: GlobalPosition, limit: number, target: string): Promise<{ page: FoldRead; handled: number; changes: readonly ViewRow[] }> {
+async function readAndApply(tx: Tx, projection: Projection, after: GlobalPosition, limit: number, target: string, database: object): Promise<{ page: FoldRead; handled: number; changes: readonly ViewRow[] }> {
   if (projection.reads === 'fold') {
-    const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'fold');
+    const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'fold', database);
     const relevant = handledEvents(projection, page.events);
     return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
   }
-  const page = await readSharedPage(projection.store, projection.service, tx, after, limit);
+  const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'envelope', database);
   const relevant = handledEvents(projection, page.events);
   return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
 }

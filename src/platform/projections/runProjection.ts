@@ -196,7 +196,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
           const batch = () => {
             started = performance.now();
             lastBatchAt = started;
-            return unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize), BATCH_OPTIONS);
+            return unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize, { database: pool }), BATCH_OPTIONS);
           };
           const result = await (options.turns === undefined ? batch() : options.turns.run(batch));
           read = result.read;

@@ -22,9 +22,12 @@ interface Tail<E extends FoldEvent> {
   extending: Promise<Page<E>> | null;
 }
 
-/** Per store and service: the tail of whole envelopes and the tail of fold events. */
-const envelopeTails = new WeakMap<EventStore, Map<string, Tail<RecordedEvent>>>();
-const foldTails = new WeakMap<EventStore, Map<string, Tail<FoldEvent>>>();
+/** Per database, store and service: the tail of whole envelopes and the tail of fold events. */
+const envelopeTails = new WeakMap<object, WeakMap<EventStore, Map<string, Tail<RecordedEvent>>>>();
+const foldTails = new WeakMap<object, WeakMap<EventStore, Map<string, Tail<FoldEvent>>>>();
+
+/** The database key of callers that name none: right as long as they all read one database. */
+export const ONE_DATABASE: object = Object.freeze({});
 
 /**
  * `store.readAll(tx, { after, limit })` for live projection batches, shared by the projections of one
@@ -44,13 +47,25 @@ const foldTails = new WeakMap<EventStore, Map<string, Tail<FoldEvent>>>();
  *
  * `read: 'fold'` reads fold events (`readAllForFold`, decision 0070) into a tail of their own, shared
  * by the store's projections that read only those.
+ *
+ * `database` keys the tails by the database `tx` runs on (e.g. its pool): the same store has other
+ * events in a tenant's dedicated database (decision 0008), and one database's tail must never serve
+ * another's reads. Default {@link ONE_DATABASE}, for callers that only ever read one.
  */
-export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read?: 'envelope'): Promise<AllRead>;
-export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'fold'): Promise<FoldRead>;
-export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'envelope' | 'fold' = 'envelope'): Promise<AllRead | FoldRead> {
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read?: 'envelope', database?: object): Promise<AllRead>;
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'fold', database?: object): Promise<FoldRead>;
+export function readSharedPage(
+  store: EventStore,
+  service: string,
+  tx: Tx,
+  after: GlobalPosition,
+  limit: number,
+  read: 'envelope' | 'fold' = 'envelope',
+  database: object = ONE_DATABASE,
+): Promise<AllRead | FoldRead> {
   return read === 'fold'
-    ? sharedPage(tailOf(foldTails, store, service, (t, a, l) => readAllForFold(store, t, { after: a, limit: l })), tx, after, limit)
-    : sharedPage(tailOf(envelopeTails, store, service, (t, a, l) => store.readAll(t, { after: a, limit: l })), tx, after, limit);
+    ? sharedPage(tailOf(foldTails, database, store, service, (t, a, l) => readAllForFold(store, t, { after: a, limit: l })), tx, after, limit)
+    : sharedPage(tailOf(envelopeTails, database, store, service, (t, a, l) => store.readAll(t, { after: a, limit: l })), tx, after, limit);
 }
 
 async function sharedPage<E extends FoldEvent>(tail: Tail<E>, tx: Tx, after: GlobalPosition, limit: number): Promise<Page<E>> {
@@ -107,9 +122,17 @@ function indexAfter(tail: Tail<FoldEvent>, after: GlobalPosition): number {
   return -1;
 }
 
-function tailOf<E extends FoldEvent>(tails: WeakMap<EventStore, Map<string, Tail<E>>>, store: EventStore, service: string, read: Tail<E>['read']): Tail<E> {
-  let byService = tails.get(store);
-  if (byService === undefined) tails.set(store, (byService = new Map()));
+function tailOf<E extends FoldEvent>(
+  tails: WeakMap<object, WeakMap<EventStore, Map<string, Tail<E>>>>,
+  database: object,
+  store: EventStore,
+  service: string,
+  read: Tail<E>['read'],
+): Tail<E> {
+  let byStore = tails.get(database);
+  if (byStore === undefined) tails.set(database, (byStore = new WeakMap()));
+  let byService = byStore.get(store);
+  if (byService === undefined) byStore.set(store, (byService = new Map()));
   let tail = byService.get(service);
   if (tail === undefined) byService.set(service, (tail = { read, events: [], start: null, extending: null }));
   return tail;
