@@ -26,9 +26,10 @@ export interface ServiceDeps {
   readonly transport: Transport;
   /**
    * The tenants' databases beyond the shared one (decision 0008): reads across tenants run on each
-   * (`eachDatabase`), and background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}).
+   * (`eachDatabase`), background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}),
+   * and a tenant's database is found for what needs its pool (`poolOfTenant`: a LISTEN, a wait).
    */
-  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'eachDatabase' | 'onDatabase'>;
+  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'eachDatabase' | 'onDatabase' | 'poolOfTenant'>;
   /**
    * In an instance of an {@link ServiceWorker.everyDatabase} worker that serves a dedicated database:
    * that database's short name (its pool's label, e.g. `db1`), for logs and metric labels. Absent for

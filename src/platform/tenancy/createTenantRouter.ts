@@ -66,6 +66,19 @@ export interface TenantRouter {
    * own bookkeeping) run on that database; every other one is routed as `unitOfWork` routes it.
    */
   onDatabase(url: string, service: string): { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn };
+  /**
+   * The pool of the database that holds the context's tenant, for work that needs the database itself
+   * rather than one transaction (a LISTEN, polling a projection's checkpoint): the service's own for a
+   * context without a tenant or of a service whose rows stay shared. A tenant this process has followed
+   * to a dedicated database is answered at once (tenants move once). Any other is confirmed by one
+   * trivial routed read-only transaction (`select 1` behind the fence), which follows a move this
+   * process has not seen yet and waits out one in progress as every routed transaction does; so it may
+   * throw what `unitOfWork` throws (`TENANT_MOVING`). The answer holds until the tenant's next move.
+   *
+   * @example
+   * const listener = await listenToProjections(await router.poolOfTenant({ service: 'ordering', tenantId: rid, actor }));
+   */
+  poolOfTenant(context: UnitOfWorkContext): Promise<pg.Pool>;
 }
 
 /** A tenant can move at most once per transaction attempt; two hops means the catalog is cycling. */
@@ -199,6 +212,18 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
         unitOfWork: (context, fn) => (here(context) ? unitOfWork(pool, context, fn, options) : routedUnitOfWork(context, fn)),
         commitStatements: (context, statements) => (here(context) ? commitStatements(pool, context, statements) : routedCommitStatements(context, statements)),
       };
+    },
+    async poolOfTenant(context) {
+      const tenantId = context.tenantId;
+      if (tenantId == null || shared.has(context.service)) return options.databases.poolFor(context.service);
+      const placed = placementOf(tenantId);
+      if (placed !== '') return options.databases.poolForUrl(placed);
+      // On the primary: the pool asked for is where the tenant's writes and projections are.
+      const probe: UnitOfWorkContext = { ...context, readOnly: true, replicaOk: false };
+      return routed(probe, async (pool, setup) => {
+        await unitOfWork(pool, probe, (tx) => tx.query('select 1'), setup);
+        return pool;
+      });
     },
   };
 }
