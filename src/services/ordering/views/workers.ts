@@ -1,5 +1,5 @@
 import { runProjection, type RowProjection } from '../../../platform/projections/index.ts';
-import { takeTurns, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../../platform/runtime/index.ts';
+import { takeTurns, warnEveryMinute, type ServiceDeps, type ServiceWorker, type Turns } from '../../../platform/runtime/index.ts';
 import { ORDER_VIEWS } from './projections.ts';
 
 /** A background worker as `ServiceModule.workers` takes it. */
@@ -7,12 +7,19 @@ export type ViewWorker = ServiceWorker;
 
 /**
  * One worker per projection: waits for the projection's leader lock, then keeps the view up to date
- * (see `runProjection`). The workers take turns for their batches (decision 0075): between them they
- * hold at most one core of the process's machine. Metrics go to `deps.metrics`, labelled with
- * `database` (`deps.placement`) for an instance of a dedicated database.
+ * (see `runProjection`). The workers of one database take turns for their batches (decision 0075):
+ * between them they hold at most one core of the process's machine. Each database has turns of its
+ * own, so a batch stuck in one database (a lock, a slow disk) never holds up another's views. Metrics
+ * go to `deps.metrics`, labelled with `database` (`deps.placement`) for an instance of a dedicated database.
  */
 export function createViewWorkers(projections: readonly RowProjection[] = ORDER_VIEWS.all): readonly ViewWorker[] {
-  const turns = takeTurns();
+  const turnsByDatabase = new Map<string, Turns>();
+  const turnsOf = (placement: string | undefined): Turns => {
+    const key = placement ?? '';
+    let turns = turnsByDatabase.get(key);
+    if (turns === undefined) turnsByDatabase.set(key, (turns = takeTurns()));
+    return turns;
+  };
   return projections.map((projection) => ({
     name: `projection-${projection.name}`,
     // Each database's events feed that database's view rows: one projector per database.
@@ -20,7 +27,7 @@ export function createViewWorkers(projections: readonly RowProjection[] = ORDER_
     async run(deps: ServiceDeps, signal: AbortSignal) {
       const pool = deps.databases.poolFor(projection.service);
       const runner = runProjection(pool, projection, {
-        turns,
+        turns: turnsOf(deps.placement),
         registry: deps.metrics,
         // An instance on a dedicated database reports under database="<label>"; the shared one's series are unchanged.
         database: deps.placement,
