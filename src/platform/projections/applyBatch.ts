@@ -4,7 +4,7 @@ import { checkpointTable, projectionKey, qualifiedTable } from './defineProjecti
 import { ProjectionCheckpointMissingError } from './errors.ts';
 import { handledEvents } from './handledEvents.ts';
 import { formatPosition } from './position.ts';
-import { ONE_DATABASE, readSharedPage } from './sharedTail.ts';
+import { ONE_DATABASE, readSharedPage, type SharedPageSource } from './sharedTail.ts';
 import type { Projection, ViewRow } from './types.ts';
 
 /** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
@@ -26,10 +26,14 @@ export interface BatchResult {
 }
 
 /**
- * Makes sure the projection has a checkpoint row (at the start of the log when new).
+ * Makes sure the projection has a checkpoint row (at the start of the log when new), under the epoch
+ * of the schema's other checkpoints: a new row under an older epoch would be served a shared tail
+ * read before the last tenant move (see `readSharedPage`). The move locks the table before it changes
+ * the epoch, so this insert waits for the move's commit and then reads the new epoch.
  */
 export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<void> {
-  await tx.query(`insert into ${checkpointTable(projection)} (name) values ($1) on conflict (name) do nothing`, [projection.name]);
+  const table = checkpointTable(projection);
+  await tx.query(`insert into ${table} (name, epoch) select $1, coalesce(max(epoch), 0) from ${table} on conflict (name) do nothing`, [projection.name]);
 }
 
 /**
@@ -45,19 +49,25 @@ export async function ensureCheckpoint(tx: Tx, projection: Projection): Promise<
  * `database`: what identifies the database `tx` runs on (its pool), so that the shared tail of one
  * database never serves a batch in another (a tenant's dedicated database, decision 0008). Callers
  * that only ever use one database may leave it out.
+ *
+ * The statement that locks the checkpoint row also reads its `epoch`, which the batch hands to the
+ * shared tail: a tenant move changes it in the transaction that deletes the moved restaurant's rows,
+ * and the tail then forgets the events it read before (see `readSharedPage`, `moveTenant`). The lock
+ * is what makes that hold: the move waits for the batches that hold their row, and the batches that
+ * lock it after the move has read the new epoch and see the database without the moved rows.
  */
 export async function applyBatch(tx: Tx, projection: Projection, limit: number, options: { readonly database?: object; readonly target?: string } = {}): Promise<BatchResult> {
   const target = options.target ?? qualifiedTable(projection);
   const database = options.database ?? ONE_DATABASE;
   const table = checkpointTable(projection);
-  const { rows } = await tx.query<{ transaction_id: string; position: string }>(
-    `select transaction_id::text as transaction_id, position::text as position from ${table} where name = $1 for update`,
+  const { rows } = await tx.query<{ transaction_id: string; position: string; epoch: string }>(
+    `select transaction_id::text as transaction_id, position::text as position, epoch::text as epoch from ${table} where name = $1 for update`,
     [projection.name],
   );
   const row = rows[0];
   if (row === undefined) throw new ProjectionCheckpointMissingError(projection.name);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
-  const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target, database);
+  const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target, { database, epoch: BigInt(row.epoch) });
   if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };
   // One round trip for both (the unit of work sends statements issued together as one batch).
   await Promise.all([
@@ -74,13 +84,13 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
  * Reads the batch's page from the shared tail (fold events when the projection reads only those) and
  * applies the events the projection handles; `handled` counts them.
  */
-async function readAndApply(tx: Tx, projection: Projection, after: GlobalPosition, limit: number, target: string, database: object): Promise<{ page: FoldRead; handled: number; changes: readonly ViewRow[] }> {
+async function readAndApply(tx: Tx, projection: Projection, after: GlobalPosition, limit: number, target: string, source: SharedPageSource): Promise<{ page: FoldRead; handled: number; changes: readonly ViewRow[] }> {
   if (projection.reads === 'fold') {
-    const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'fold', database);
+    const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'fold', source);
     const relevant = handledEvents(projection, page.events);
     return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
   }
-  const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'envelope', database);
+  const page = await readSharedPage(projection.store, projection.service, tx, after, limit, 'envelope', source);
   const relevant = handledEvents(projection, page.events);
   return { page, handled: relevant.length, changes: relevant.length === 0 ? [] : await projection.apply(tx, relevant, target) };
 }

@@ -20,6 +20,8 @@ interface Tail<E extends FoldEvent> {
   start: GlobalPosition | null;
   /** The read that extends the tail, while one runs. */
   extending: Promise<Page<E>> | null;
+  /** The checkpoints' epoch its events were read under (see {@link readSharedPage}). */
+  readonly epoch: bigint;
 }
 
 /** Per database, store and service: the tail of whole envelopes and the tail of fold events. */
@@ -28,6 +30,14 @@ const foldTails = new WeakMap<object, WeakMap<EventStore, Map<string, Tail<FoldE
 
 /** The database key of callers that name none: right as long as they all read one database. */
 export const ONE_DATABASE: object = Object.freeze({});
+
+/** Where a page of {@link readSharedPage} comes from: the database and the checkpoints' epoch. */
+export interface SharedPageSource {
+  /** What identifies the database `tx` runs on (its pool). Default {@link ONE_DATABASE}. */
+  readonly database?: object;
+  /** The epoch of the asking batch's checkpoint row. Default 0. */
+  readonly epoch?: bigint;
+}
 
 /**
  * `store.readAll(tx, { after, limit })` for live projection batches, shared by the projections of one
@@ -48,12 +58,23 @@ export const ONE_DATABASE: object = Object.freeze({});
  * `read: 'fold'` reads fold events (`readAllForFold`, decision 0070) into a tail of their own, shared
  * by the store's projections that read only those.
  *
- * `database` keys the tails by the database `tx` runs on (e.g. its pool): the same store has other
- * events in a tenant's dedicated database (decision 0008), and one database's tail must never serve
- * another's reads. Default {@link ONE_DATABASE}, for callers that only ever read one.
+ * `where.database` keys the tails by the database `tx` runs on (e.g. its pool): the same store has
+ * other events in a tenant's dedicated database (decision 0008), and one database's tail must never
+ * serve another's reads. Default {@link ONE_DATABASE}, for callers that only ever read one.
+ *
+ * `where.epoch` is the epoch of the asking batch's checkpoint row (`projection_checkpoints.epoch`, read
+ * by `applyBatch` in the statement that locks the row; default 0). **A tail filled under another epoch
+ * is dropped before it serves anything**, and a new one starts under the asking epoch. The epoch is
+ * what makes the tail forget events that left the database: a tenant move deletes a restaurant's rows
+ * from the shared database in a transaction that first adds one to the epoch of every checkpoint row
+ * (after locking the table, so every batch that read the old epoch has ended and every later one reads
+ * the new). The moved restaurant's events that a tail read before that commit would otherwise be
+ * served to a projection that is behind, which would write view rows for them in the shared database
+ * again. Reads of the database after the commit do not see those events, so a tail started under the
+ * new epoch never holds them.
  */
-export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read?: 'envelope', database?: object): Promise<AllRead>;
-export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'fold', database?: object): Promise<FoldRead>;
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read?: 'envelope', where?: SharedPageSource): Promise<AllRead>;
+export function readSharedPage(store: EventStore, service: string, tx: Tx, after: GlobalPosition, limit: number, read: 'fold', where?: SharedPageSource): Promise<FoldRead>;
 export function readSharedPage(
   store: EventStore,
   service: string,
@@ -61,11 +82,13 @@ export function readSharedPage(
   after: GlobalPosition,
   limit: number,
   read: 'envelope' | 'fold' = 'envelope',
-  database: object = ONE_DATABASE,
+  where: SharedPageSource = {},
 ): Promise<AllRead | FoldRead> {
+  const database = where.database ?? ONE_DATABASE;
+  const epoch = where.epoch ?? 0n;
   return read === 'fold'
-    ? sharedPage(tailOf(foldTails, database, store, service, (t, a, l) => readAllForFold(store, t, { after: a, limit: l })), tx, after, limit)
-    : sharedPage(tailOf(envelopeTails, database, store, service, (t, a, l) => store.readAll(t, { after: a, limit: l })), tx, after, limit);
+    ? sharedPage(tailOf(foldTails, database, store, service, epoch, (t, a, l) => readAllForFold(store, t, { after: a, limit: l })), tx, after, limit)
+    : sharedPage(tailOf(envelopeTails, database, store, service, epoch, (t, a, l) => store.readAll(t, { after: a, limit: l })), tx, after, limit);
 }
 
 async function sharedPage<E extends FoldEvent>(tail: Tail<E>, tx: Tx, after: GlobalPosition, limit: number): Promise<Page<E>> {
@@ -122,11 +145,16 @@ function indexAfter(tail: Tail<FoldEvent>, after: GlobalPosition): number {
   return -1;
 }
 
+/**
+ * The tail of `database`, `store` and `service` under `epoch`: a tail of another epoch is replaced by a
+ * new, empty one (a read still extending the old one ends on the old object, which nothing finds again).
+ */
 function tailOf<E extends FoldEvent>(
   tails: WeakMap<object, WeakMap<EventStore, Map<string, Tail<E>>>>,
   database: object,
   store: EventStore,
   service: string,
+  epoch: bigint,
   read: Tail<E>['read'],
 ): Tail<E> {
   let byStore = tails.get(database);
@@ -134,7 +162,7 @@ function tailOf<E extends FoldEvent>(
   let byService = byStore.get(store);
   if (byService === undefined) byStore.set(store, (byService = new Map()));
   let tail = byService.get(service);
-  if (tail === undefined) byService.set(service, (tail = { read, events: [], start: null, extending: null }));
+  if (tail === undefined || tail.epoch !== epoch) byService.set(service, (tail = { read, events: [], start: null, extending: null, epoch }));
   return tail;
 }
 

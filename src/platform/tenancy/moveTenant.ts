@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
-import { tenantTables } from './tenantTables.ts';
+import { tenantTables, type TenantTable } from './tenantTables.ts';
 
 /** Options of {@link moveTenant}. */
 export interface MoveTenantOptions {
@@ -19,13 +19,88 @@ export interface MoveTenantOptions {
 const BATCH = 5000;
 
 /**
+ * A 64-bit hash of a row's JSON text `j` (the first 16 hex digits of its md5, as a signed bigint).
+ * Summed over a table's rows of the tenant, it tells the rows the copy read from the rows the delete
+ * removed, in any order.
+ */
+const ROW_HASH = `('x' || left(md5(j), 16))::bit(64)::bigint`;
+
+/** The rows of one table as the copy read them or a delete removed them. */
+interface Fingerprint {
+  readonly rows: bigint;
+  /** The sum of {@link ROW_HASH} over the rows. */
+  readonly hashes: bigint;
+}
+
+/**
+ * Deletes the tenant's rows of `table` and returns what the delete removed, hashed over the same
+ * columns and JSON text as the copy (`xid8` columns left out).
+ */
+async function deleteRows(source: pg.Client, table: TenantTable, tenant: string): Promise<Fingerprint> {
+  const copiedCols = table.columns.filter((c) => !table.transactionIdColumns.includes(c));
+  const { rows } = await source.query<{ n: string; h: string }>(
+    `with gone as (delete from ${table.qualified} where tenant_id = $1 returning ${copiedCols.join(', ')})
+     select count(*)::text as n, coalesce(sum(${ROW_HASH}), 0)::text as h from (select row_to_json(gone)::text as j from gone) r`,
+    [tenant],
+  );
+  return { rows: BigInt(rows[0]!.n), hashes: BigInt(rows[0]!.h) };
+}
+
+/**
+ * Whether `table` holds projection view rows: each carries the position of the last event it applied
+ * (`last_transaction_id xid8`, `last_position`, decision 0030). Projectors write them without a
+ * tenant, so they may change during the copy; the target's projectors apply the copied events after
+ * the copied rows' positions, so a copied row that was behind catches up there.
+ */
+function isViewTable(db: Pick<pg.ClientBase, 'escapeIdentifier'>, table: TenantTable): boolean {
+  return table.transactionIdColumns.includes(db.escapeIdentifier('last_transaction_id')) && table.columns.includes(db.escapeIdentifier('last_position'));
+}
+
+/** Every `projection_checkpoints` table of `schemas` (qualified, escaped), in schema order. */
+async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'escapeIdentifier'>, schemas: readonly string[]): Promise<string[]> {
+  const { rows } = await db.query<{ schema: string }>(
+    `select n.nspname as schema from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where c.relname = 'projection_checkpoints' and c.relkind in ('r', 'p') and n.nspname = any($1::text[])
+      order by n.nspname`,
+    [schemas],
+  );
+  return rows.map((r) => `${db.escapeIdentifier(r.schema)}.projection_checkpoints`);
+}
+
+/**
  * Moves one tenant to its own database: migrates the target, fences the tenant's writes, copies
  * every tenant row (tables found in the catalog, parents first; with `brigade.tenant_copy` set, so
  * triggers do not write again what is being copied; `xid8` transaction ids rewritten to the copy's own;
  * sequences advanced past the copied ids), switches the placement and deletes the old rows, then
  * lifts the fence. Writers refused by the fence meanwhile wait without a connection and continue on
- * the new database (see createTenantRouter). The target commits first; if the process dies before the source commits,
- * the source is still authoritative and a rerun starts by clearing the target's copy.
+ * the new database (see createTenantRouter).
+ *
+ * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
+ * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
+ * is a session lock of that connection, so it still holds):
+ * 1. The rows of tables that are not views are deleted first, and what each delete removes must be
+ *    exactly what was copied (count and a sum of row hashes, both sides of the same `row_to_json`
+ *    text): background work without a tenant is not fenced (a saga runner's lease, a deadline fired
+ *    with its saga's step), and a change it made after the snapshot would be lost with the old row.
+ *    Then the move fails with `TENANT_CHANGED_DURING_MOVE` and can be run again.
+ * 2. Every `projection_checkpoints` table of the moving schemas is locked (EXCLUSIVE: projector batches
+ *    in flight end first, new ones and new checkpoint rows wait for the commit) and its `epoch` goes
+ *    up by one. Projectors run without a tenant, so the fence does not hold them: without this a batch
+ *    running across the delete wrote the moved restaurant's view rows back, and the process's shared
+ *    tail of the log served its events, read before the delete, to a projector that was behind. After
+ *    the commit every batch reads the new epoch, and the tail drops what it read under the old one
+ *    (see `readSharedPage`).
+ * 3. Then the view tables' rows (a view row carries `last_transaction_id` and `last_position`) are
+ *    deleted: this statement sees every row the batches wrote, and they may differ from the copy,
+ *    since the target's projectors apply the copied events after the copied rows' positions.
+ * 4. The placement is recorded, and the transaction commits.
+ *
+ * The target commits before that transaction begins; if the process dies (or the transaction fails)
+ * before the source commits, the source is still authoritative and a rerun starts by clearing the
+ * target's copy. The shared database's projectors wait from step 2 to the commit.
+ *
+ * @throws {BrigadeError} `TENANT_CHANGED_DURING_MOVE` (409): a row that is not a view row changed
+ * after the copy read it; nothing moved.
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
   const progress = options.onProgress ?? (() => undefined);
@@ -57,6 +132,9 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     try {
       // The placement catalog stays where it is: it is what says the tenant has moved.
       const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements'));
+      const checkpointTables = await projectionCheckpointTables(source, options.schemas);
+      /** Per table (qualified): the rows the copy read, counted and hashed as `deleteRows` does. */
+      const copiedPrints = new Map<string, Fingerprint>();
       await target.query('begin');
       // Menu's history trigger (and any trigger that honours it) writes nothing for copied rows: their
       // history and versions are copied as they are (menu migration 0006).
@@ -70,7 +148,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         JSON.stringify(restaurantRow),
       ]);
       for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
-      await source.query('begin isolation level repeatable read');
+      await source.query('begin isolation level repeatable read read only');
       for (const table of tables) {
         const cols = table.columns.join(', ');
         // Transaction ids are the source server's: on the target they may lie ahead of its own (an
@@ -83,12 +161,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         // Rows travel as PostgreSQL's own JSON text, never as driver values: a Date keeps milliseconds
         // only and turns 'infinity' (an open menu.history range) into null.
         await source.query(
-          `declare rows_cursor no scroll cursor for select row_to_json(r)::text as j from (select ${copiedCols.join(', ')} from ${table.qualified} where tenant_id = $1) r`,
+          `declare rows_cursor no scroll cursor for select j, ${ROW_HASH} as h from (select row_to_json(r)::text as j from (select ${copiedCols.join(', ')} from ${table.qualified} where tenant_id = $1) r) r`,
           [tenant],
         );
         let copied = 0;
+        let hashes = 0n;
         for (;;) {
-          const batch = await source.query<{ j: string }>(`fetch ${BATCH} from rows_cursor`);
+          const batch = await source.query<{ j: string; h: string }>(`fetch ${BATCH} from rows_cursor`);
           if (batch.rowCount === 0) break;
           await target.query(
             `insert into ${table.qualified} (${cols}) ${table.identityAlways ? 'overriding system value' : ''}
@@ -96,8 +175,10 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
             [`[${batch.rows.map((r) => r.j).join(',')}]`],
           );
           copied += batch.rowCount ?? 0;
+          for (const r of batch.rows) hashes += BigInt(r.h);
         }
         await source.query('close rows_cursor');
+        copiedPrints.set(table.qualified, { rows: BigInt(copied), hashes });
         // Copied ids were inserted past the target's sequence: move it beyond them, or the next
         // insert draws an id that is taken (payments.saga_deadlines). Never backwards.
         for (const { column, sequence } of table.sequences) {
@@ -106,9 +187,34 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         rows[`${table.schema}.${table.name}`] = copied;
         progress(`  copied ${copied} row(s) of ${table.schema}.${table.name}`);
       }
+      // The snapshot only read. The deletes need a later one: the rows projectors write meanwhile
+      // (step 3 of the JSDoc), and updating checkpoint rows they changed after it would fail (40001).
+      await source.query('commit');
       // The copy is durable in the target before the source lets go of anything.
       await target.query('commit');
-      for (const table of [...tables].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      await source.query('begin isolation level read committed');
+      const views = tables.filter((t) => isViewTable(source, t));
+      for (const table of [...tables].reverse()) {
+        if (views.includes(table)) continue;
+        const deleted = await deleteRows(source, table, tenant);
+        const copied = copiedPrints.get(table.qualified);
+        if (copied === undefined || deleted.rows !== copied.rows || deleted.hashes !== copied.hashes) {
+          throw new BrigadeError(
+            'TENANT_CHANGED_DURING_MOVE',
+            409,
+            `Rows of tenant ${tenant} in ${table.schema}.${table.name} changed while they were copied (background work without a tenant wrote them); nothing moved, run the move again`,
+            { details: { table: `${table.schema}.${table.name}`, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
+          );
+        }
+      }
+      if (checkpointTables.length > 0) {
+        progress(`holding the projectors: waiting for their batches in flight …`);
+        // EXCLUSIVE conflicts with the row lock every batch takes first (and with inserts of new
+        // checkpoint rows, which take the epoch of the others), not with readers of the checkpoints.
+        await source.query(`lock table ${checkpointTables.join(', ')} in exclusive mode`);
+        for (const table of checkpointTables) await source.query(`update ${table} set epoch = epoch + 1`);
+      }
+      for (const table of [...views].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query(
         `insert into platform.tenant_placements (tenant_id, database_url) values ($1, $2)
          on conflict (tenant_id) do update set database_url = excluded.database_url, version = platform.tenant_placements.version + 1, moved_at = now()`,
