@@ -123,6 +123,14 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     if (placed.rows[0]?.database_url != null) {
       throw new BrigadeError('TENANT_ALREADY_DEDICATED', 409, `Tenant ${tenant} already lives in a dedicated database; moving it again is not supported`);
     }
+    // One restaurant per dedicated database: the workers of a database in the catalog act on every
+    // tenant row in it, so a copy that a failed move left behind in such a database would be served
+    // (its sagas' deadlines fired, its events projected) beside the live rows in the shared database.
+    // A database that serves nobody yet runs no workers, and a rerun clears the copy first.
+    const taken = await source.query(`select 1 from platform.tenant_placements where database_url = $1 and tenant_id <> $2 limit 1`, [options.targetUrl, tenant]);
+    if ((taken.rowCount ?? 0) > 0) {
+      throw new BrigadeError('TENANT_TARGET_IN_USE', 409, `That database already serves another restaurant; a dedicated database serves one restaurant. Create a new, empty database and move tenant ${tenant} there`);
+    }
 
     progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
     // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
