@@ -7,6 +7,19 @@ export class RebuildInProgressError extends BrigadeError {
   }
 }
 
+/**
+ * 409: a tenant moved to a database of its own while the rebuild replayed (the move bumps the
+ * checkpoints' `epoch`, decision 0008): the shadow may hold the moved tenant's rows, which must not
+ * come back into this database. Nothing was swapped; run the rebuild again.
+ */
+export class RebuildInterruptedByMoveError extends BrigadeError {
+  constructor(name: string) {
+    super('PROJECTION_REBUILD_TENANT_MOVED', 409, `A tenant moved to its own database while projection ${name} was being rebuilt; nothing was swapped: run the rebuild again`, {
+      details: { projection: name },
+    });
+  }
+}
+
 /** 503: inside the swap, the log kept filling whole catch-up pages: appends outpace the rebuild. */
 export class RebuildFallingBehindError extends BrigadeError {
   constructor(name: string, passes: number) {

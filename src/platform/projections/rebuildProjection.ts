@@ -5,7 +5,7 @@ import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildFallingBehindError, RebuildInProgressError } from './errors.ts';
+import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -150,7 +150,11 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
     try {
       // Every transaction that wrote before now is below this fence; the swap waits until all have ended.
       const fence = await nextTransactionId(owner);
-      await unitOfWork(pool, context, (tx) => ensureCheckpoint(tx, projection));
+      // A tenant move bumps the epoch (decision 0008); the swap refuses a shadow replayed across one.
+      const epoch = await unitOfWork(pool, context, async (tx) => {
+        await ensureCheckpoint(tx, projection);
+        return (await tx.query<{ epoch: string }>(`select epoch::text as epoch from ${checkpointTable(projection)} where name = $1`, [projection.name])).rows[0]?.epoch;
+      });
       const estimated = estimateEvents(pool, context, projection.schema).then((n) => (total = Math.max(total, n)));
       estimated.catch(() => undefined); // only the progress waits for it
       await createShadow(owner, projection, shadowName);
@@ -172,7 +176,9 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
         progress('swapping');
         await inTransaction(owner, context, async (tx) => {
           await enterServiceRole(tx, context);
-          await tx.query(`select 1 from ${checkpointTable(projection)} where name = $1 for update`, [projection.name]);
+          const locked = await tx.query<{ epoch: string }>(`select epoch::text as epoch from ${checkpointTable(projection)} where name = $1 for update`, [projection.name]);
+          // The shadow may hold rows of a tenant that moved away meanwhile: swapping it in would bring them back.
+          if (locked.rows[0]?.epoch !== epoch) throw new RebuildInterruptedByMoveError(projection.name);
           // Until a page comes back short. The reads stop below this transaction's own id (the row lock
           // took one), so only transactions older than it can still add to what they see; whatever
           // commits after the last page, the live projector applies from the checkpoint set below.

@@ -139,7 +139,10 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
     try {
       // The placement catalog stays where it is: it is what says the tenant has moved.
-      const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements'));
+      // Tables that the migrations make, so the target has them too: a rebuild's shadow (`<view>_rebuild`)
+      // exists only in the source, and the rebuild refuses to swap it in after a move (its epoch check).
+      const migrated = new Set((await tenantTables(target, options.schemas)).map((t) => t.qualified));
+      const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements') && migrated.has(t.qualified));
       const checkpointTables = await projectionCheckpointTables(source, options.schemas);
       /** Per table (qualified): the rows the copy read, counted and hashed as `deleteRows` does. */
       const copiedPrints = new Map<string, Fingerprint>();
