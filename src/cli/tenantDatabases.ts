@@ -1,11 +1,12 @@
 import type pg from 'pg';
 import { SHARED_SERVICE_NAMES } from '../composition/services.ts';
+import { databaseLabel } from '../platform/db/createDatabases.ts';
 import { unitOfWork, type Databases } from '../platform/db/index.ts';
 import { listDedicatedDatabases } from '../platform/tenancy/index.ts';
 
 /** A database that holds tenant rows of a service, as a command shows it: by its label, never its connection string. */
 export interface TenantDatabase {
-  /** The pool's label from `createDatabases` (`main`, the service names of a `<SERVICE>_DATABASE_URL`, or `db1`, `db2` … for a dedicated database). */
+  /** The pool's label from `createDatabases` (`main`, the service names of a `<SERVICE>_DATABASE_URL`, or `db-` and 8 hex digits for a dedicated database: `databaseLabel`). */
   readonly label: string;
   readonly pool: pg.Pool;
 }
@@ -22,14 +23,13 @@ export interface TenantDatabase {
  */
 export async function tenantDatabases(databases: Databases, service: string): Promise<TenantDatabase[]> {
   const shared = databases.poolFor(service);
-  const pools = [shared];
+  const found: TenantDatabase[] = [{ label: databases.labelOf(shared) ?? service, pool: shared }];
   if (!SHARED_SERVICE_NAMES.includes(service)) {
     const urls = await unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'brigade-cli' }, readOnly: true }, listDedicatedDatabases);
     for (const url of urls) {
       const pool = databases.poolForUrl(url);
-      if (!pools.includes(pool)) pools.push(pool);
+      if (!found.some((f) => f.pool === pool)) found.push({ label: databases.labelOf(pool) ?? databaseLabel(url), pool });
     }
   }
-  const labels = databases.list();
-  return pools.map((pool, i) => ({ label: labels.find((entry) => entry.pool === pool)?.label ?? `db${i}`, pool }));
+  return found;
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../src/composition/services.ts';
+import { databaseLabel } from '../../src/platform/db/createDatabases.ts';
 import { unitOfWork } from '../../src/platform/db/index.ts';
 import { createSagaRegistry, defineSaga, startSaga } from '../../src/platform/sagas/index.ts';
 import { moveTenant } from '../../src/platform/tenancy/index.ts';
@@ -16,7 +17,8 @@ const registry = createSagaRegistry({ schema: 'payments', sagas: [defineSaga({ n
 // Decision 0008: after 'brigade tenants move', a restaurant's events, view rows, projection checkpoints
 // and sagas are in its dedicated database. The commands that read them without a tenant look in the
 // shared database and in each dedicated one of the placement catalog, and name each by its pool's label
-// (here `db1`), never by its connection string.
+// (`db-` and 8 hex digits of its host, port and name, the same in every process), never by its
+// connection string.
 describe('brigade projections and brigade sagas after a restaurant moved to its own database', () => {
   const shared = useTestDatabase();
   let target: TestDatabase;
@@ -26,6 +28,8 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
   const run = (...args: string[]) => runMain(args, env());
   const ids = { movedParked: randomUUID(), movedFailed: randomUUID(), stayed: randomUUID() };
   let movedRid = '';
+  /** The dedicated database's label. */
+  let db1 = '';
   let stayedRid = '';
 
   before(async () => {
@@ -53,6 +57,8 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
 
     await moveTenant({ tenantId: movedRid, sourceUrl: shared.db.url, targetUrl: target.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
     targetPool = new pg.Pool({ connectionString: target.url, max: 2 });
+    db1 = databaseLabel(target.url);
+    assert.match(db1, /^db-[0-9a-f]{8}$/);
   });
   after(async () => {
     await targetPool?.end();
@@ -64,17 +70,17 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.ok(!text.includes(target.url) && !text.includes(target.name), `the connection string stays out of the output:\n${text}`);
   };
 
-  test("projections status shows each projection once per database, the moved restaurant's lag in db1", async () => {
+  test("projections status shows each projection once per database, the moved restaurant's lag in its database", async () => {
     const status = await run('projections', 'status');
     assert.equal(status.code, 0, status.stderr);
     noUrl(status.stdout);
     assert.match(status.stdout.split('\n')[0]!, /^projection\s+position\s+lag events\s+lag s\s+applied\s+database\s+leader$/);
     for (const name of ['board', 'customer-orders', 'courier-tasks']) {
       const rows = status.stdout.split('\n').filter((l) => l.startsWith(`${name} `));
-      // [lag events, database] of each row: the staying order's one event in main, the moved one's two in db1.
+      // [lag events, database] of each row: the staying order's one event in main, the moved one's two in its database.
       assert.deepEqual(
         rows.map((l) => l.split(/\s{2,}/)).map((c) => [c[2], c[5]]),
-        [['1', 'main'], ['2', 'db1']],
+        [['1', 'main'], ['2', db1]],
         status.stdout,
       );
     }
@@ -90,43 +96,43 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
       [
         'rebuilding board (ordering.board_view) in database main …',
         'rebuilt board: 1 events → 1 rows … in database main',
-        'rebuilding board (ordering.board_view) in database db1 …',
-        'rebuilt board: 2 events → 1 rows … in database db1',
+        `rebuilding board (ordering.board_view) in database ${db1} …`,
+        `rebuilt board: 2 events → 1 rows … in database ${db1}`,
       ],
     );
     assert.deepEqual((await viewRows(targetPool, 'board_view')).map((r) => [r.tenant_id, r.status]), [[movedRid, 'accepted']]);
     assert.deepEqual((await viewRows(pool, 'board_view')).map((r) => [r.tenant_id, r.status]), [[stayedRid, 'placed']]);
     const status = await run('projections', 'status');
-    assert.match(status.stdout, /^board\s+\S+\s+0\s+0\.0\s+\d+\s+db1\s+none/m, 'the rebuilt view is at the head of db1');
+    assert.match(status.stdout, new RegExp(`^board\\s+\\S+\\s+0\\s+0\\.0\\s+\\d+\\s+${db1}\\s+none`, 'm'), 'the rebuilt view is at the head of the dedicated database');
   });
 
-  test("sagas list and show find the moved restaurant's sagas in db1", async () => {
+  test("sagas list and show find the moved restaurant's sagas in its database", async () => {
     const listed = await run('sagas', 'list', '--json');
     assert.equal(listed.code, 0, listed.stderr);
     const rows = JSON.parse(listed.stdout) as Array<{ id: string; tenantId: string; database: string; status: string }>;
     assert.deepEqual(
       rows.map((r) => [r.id, r.tenantId, r.database, r.status]).sort(),
       [
-        [ids.movedParked, movedRid, 'db1', 'parked'],
-        [ids.movedFailed, movedRid, 'db1', 'failed'],
+        [ids.movedParked, movedRid, db1, 'parked'],
+        [ids.movedFailed, movedRid, db1, 'failed'],
         [ids.stayed, stayedRid, 'main', 'running'],
       ].sort(),
     );
     const stuck = await run('sagas', 'list', '--stuck');
     assert.equal(stuck.code, 0, stuck.stderr);
     noUrl(stuck.stdout);
-    assert.match(stuck.stdout, new RegExp(`^${ids.movedFailed}  payments/probe +failed +- +\\S+  db1$`, 'm'));
+    assert.match(stuck.stdout, new RegExp(`^${ids.movedFailed}  payments/probe +failed +- +\\S+  ${db1}$`, 'm'));
     assert.match(stuck.stdout, /2 saga\(s\) need attention/);
 
     const shown = await run('sagas', 'show', ids.movedParked);
     assert.equal(shown.code, 0, shown.stderr);
-    assert.match(shown.stdout, new RegExp(`^saga ${ids.movedParked} \\(payments/probe\\) of tenant ${movedRid}, in database db1\\n {2}status {5}parked`));
+    assert.match(shown.stdout, new RegExp(`^saga ${ids.movedParked} \\(payments/probe\\) of tenant ${movedRid}, in database ${db1}\\n {2}status {5}parked`));
   });
 
   test('sagas close and resume act on the saga where it lives', async () => {
     const closed = await run('sagas', 'close', ids.movedFailed, '--reason', 'refunded by hand', '--by', 'ana');
     assert.equal(closed.code, 0, closed.stderr);
-    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.movedFailed} \\(payments\\) by ana; it had been failed .*\\(database db1\\)$`));
+    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.movedFailed} \\(payments\\) by ana; it had been failed .*\\(database ${db1}\\)$`));
     // The staying restaurant has a saga with the same id in the shared database: which one is meant, --tenant says.
     await unitOfWork(pool, { service: 'payments', tenantId: stayedRid, actor: SYSTEM }, (tx) => startSaga(tx, registry, { name: 'probe', id: ids.movedParked, input: {} }));
     const ambiguous = await run('sagas', 'resume', ids.movedParked, '--by', 'ana');
@@ -134,11 +140,11 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.match(ambiguous.stderr, new RegExp(`Saga id ${ids.movedParked} exists in 2 tenants \\(${stayedRid}, ${movedRid}\\): say which one \\(--tenant ID\\)`));
     const resumed = await run('sagas', 'resume', ids.movedParked, '--by', 'ana', '--tenant', movedRid);
     assert.equal(resumed.code, 0, resumed.stderr);
-    assert.match(resumed.stdout, new RegExp(`^resumed saga ${ids.movedParked} \\(payments\\) by ana: running, .*\\(database db1\\)$`));
+    assert.match(resumed.stdout, new RegExp(`^resumed saga ${ids.movedParked} \\(payments\\) by ana: running, .*\\(database ${db1}\\)$`));
     const { rows } = await targetPool.query<{ id: string; status: string }>(`select id, status from payments.saga_instances where id = any($1::uuid[]) order by status`, [[ids.movedFailed, ids.movedParked]]);
     assert.deepEqual(rows.map((r) => [r.id, r.status]), [[ids.movedFailed, 'closed'], [ids.movedParked, 'running']]);
     const missing = await run('sagas', 'resume', randomUUID());
     assert.equal(missing.code, 1);
-    assert.match(missing.stderr, /No saga .* in payments\. .* Looked in databases main, db1\./);
+    assert.match(missing.stderr, new RegExp(`No saga .* in payments\\. .* Looked in databases main, ${db1}\\.`));
   });
 });

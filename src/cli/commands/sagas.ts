@@ -31,7 +31,7 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
   --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.
 Sagas live with their restaurant: every command looks in the shared database and in each database of
-the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, db1 …).`;
+the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, or db- and 8 hex digits of its host, port and name).`;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { configureGroupCommit } from './groupCommit.ts';
 
@@ -28,8 +29,14 @@ export interface Databases {
   poolFor(service: string): pg.Pool;
   /** The pool for a URL, created on first use (tenant placements point at other databases). */
   poolForUrl(url: string): pg.Pool;
-  /** Every pool with a label for metrics (`main`, or the service names that share it). */
+  /**
+   * Every pool with a label for metrics, logs and commands: `main`, `replica`, the service names that
+   * share a `<SERVICE>_DATABASE_URL`, or for any other database (a tenant's dedicated one) the stable
+   * {@link databaseLabel} of its URL. Never a connection string.
+   */
   list(): ReadonlyArray<{ readonly label: string; readonly pool: pg.Pool }>;
+  /** The label of a pool of this registry ({@link Databases.list}); `undefined` for a pool it did not make. */
+  labelOf(pool: pg.Pool): string | undefined;
   /** Ends every pool; waits for checked-out clients to be released. */
   close(): Promise<void>;
 }
@@ -72,17 +79,52 @@ export function createDatabases(options: DatabasesOptions): Databases {
     if (url === options.url) return 'main';
     if (url === options.replicaUrl) return 'replica';
     const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => s);
-    return services.length > 0 ? services.join('+') : `db${pools.size}`;
+    return services.length > 0 ? services.join('+') : databaseLabel(url);
   };
   poolForUrl(options.url, 'main');
   return {
     poolFor: (service) => poolForUrl(serviceUrls[service] ?? options.url),
     poolForUrl: (url) => poolForUrl(url),
     list: () => [...pools.values()],
+    labelOf: (pool) => [...pools.values()].find((entry) => entry.pool === pool)?.label,
     close: async () => {
       const all = [...pools.values()];
       pools.clear();
       await Promise.all(all.map((e) => e.pool.end()));
     },
   };
+}
+
+/**
+ * The label of a database that is neither the main one, its replica nor a service's own (a tenant's
+ * dedicated database, decision 0008): `db-` and 8 hex digits of the SHA-256 of `host:port/database`,
+ * read from the connection string, never its user or password. Every process names a database alike
+ * whatever it met first (the server's `database` metric label, the CLI's database column), and the
+ * label names the database, not where a process found it (`db1` used to depend on the order).
+ *
+ * @example
+ * databaseLabel('postgres://app:secret@db-eu-1:5432/brand_a') // 'db-' + 8 hex digits, the same in every process
+ */
+export function databaseLabel(url: string): string {
+  return `db-${createHash('sha256').update(whereIs(url)).digest('hex').slice(0, 8)}`;
+}
+
+/** `host:port/database` of a connection string as pg reads it; the port 5432 when none is given. */
+function whereIs(url: string): string {
+  // pg's socket form: `/run/postgresql dbname`.
+  if (url.startsWith('/')) {
+    const [host = '', database = ''] = url.split(' ');
+    return `${host}:5432/${database}`;
+  }
+  try {
+    const parsed = new URL(url);
+    // pg reads a socket directory or a database from the query too (`?host=/run/postgresql`).
+    const host = parsed.searchParams.get('host') ?? decodeURIComponent(parsed.hostname);
+    const port = parsed.searchParams.get('port') ?? (parsed.port === '' ? '5432' : parsed.port);
+    const database = parsed.searchParams.get('dbname') ?? decodeURIComponent(parsed.pathname.replace(/^\//, ''));
+    return `${host.toLowerCase()}:${port}/${database}`;
+  } catch {
+    // pg connects to nothing with it either; nothing of it (a password, say) goes into the label.
+    return '';
+  }
 }

@@ -9,7 +9,7 @@ const SHARED_READ_MS = 1000;
 
 /**
  * Which relay a series is of: `outbox` (the schema) and, for a relay of a dedicated database (decision
- * 0008), `database` (its pool's label, e.g. `db1`). The shared database's relay has no `database`
+ * 0008), `database` (its pool's label, e.g. `db-1a2b3c4d`). The shared database's relay has no `database`
  * label, so its series are exactly those of before per-database relays (`{outbox="ordering"}`).
  */
 export interface OutboxLabels {

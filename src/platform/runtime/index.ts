@@ -32,7 +32,7 @@ export interface ServiceDeps {
   readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'eachDatabase' | 'onDatabase' | 'poolOfTenant'>;
   /**
    * In an instance of an {@link ServiceWorker.everyDatabase} worker that serves a dedicated database:
-   * that database's short name (its pool's label, e.g. `db1`), for logs and metric labels. Absent for
+   * that database's short name (its pool's label, `db-` and 8 hex digits: `databaseLabel`), for logs and metric labels. Absent for
    * the shared database and everywhere else.
    */
   readonly placement?: string;

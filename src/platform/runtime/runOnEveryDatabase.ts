@@ -1,4 +1,5 @@
 import { setMaxListeners } from 'node:events';
+import { databaseLabel } from '../db/createDatabases.ts';
 import type { ServiceDeps, ServiceWorker } from './index.ts';
 import { sleep } from './sleep.ts';
 import { warnEveryMinute } from './warnEveryMinute.ts';
@@ -9,13 +10,13 @@ export const PLACEMENT_POLL_MS = 1000;
 /**
  * The dependencies of a worker instance that serves the tenants of the dedicated database at `url`:
  * `databases.poolFor(service)` is that database's pool, the service's transactions without a tenant run
- * there (`placements.onDatabase`), and `placement` names it (the pool's label, e.g. `db1`) for logs
- * and metrics. Everything else is `deps`.
+ * there (`placements.onDatabase`), and `placement` names it (the pool's label, `db-` and 8 hex digits
+ * of its host, port and name: `databaseLabel`) for logs and metrics. Everything else is `deps`.
  */
 export function depsForDatabase(deps: ServiceDeps, url: string, service: string): ServiceDeps {
   const pool = deps.databases.poolForUrl(url);
   const on = deps.placements.onDatabase(url, service);
-  const label = deps.databases.list().find((entry) => entry.pool === pool)?.label ?? url.replace(/^.*\//, '');
+  const label = deps.databases.labelOf(pool) ?? databaseLabel(url);
   return {
     ...deps,
     databases: { ...deps.databases, poolFor: (name) => (name === service ? pool : deps.databases.poolFor(name)) },
