@@ -6,7 +6,8 @@ import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteM
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
-import { createPlacementCatalog, createTenantRouter, listDedicatedDatabases } from '../platform/tenancy/index.ts';
+import { createPlacementCatalog, createTenantRouter } from '../platform/tenancy/index.ts';
+import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
@@ -120,9 +121,7 @@ export async function createPlatform(
             onTrouble: (error) => reportReplicaTrouble(error),
           });
     // The placement catalog is the platform's own table, readable by admins only (decision 0008).
-    const catalog = createPlacementCatalog(() =>
-      unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'placement-catalog' }, readOnly: true }, listDedicatedDatabases),
-    );
+    const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog'));
     const router = createTenantRouter({ databases, replicaReads, catalog, sharedServices: SHARED_SERVICE_NAMES, onAfterCommitError: (error) => reportAfterCommit(error) });
     // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
     let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
