@@ -48,23 +48,33 @@ export async function runOnEveryDatabase(
   if (signal.aborted) stop.abort();
   let failure: { error: unknown } | undefined;
   const instances: Promise<void>[] = [];
-  const start = (instanceDeps: ServiceDeps) =>
+  // Whatever making an instance's dependencies or its run throws, at once or later, fails the instance
+  // (and so the worker), never the look at the catalog. Started in this turn: the shared instance is
+  // running before the catalog is first read.
+  const start = (instanceDeps: () => ServiceDeps) => {
+    let running: Promise<void>;
+    try {
+      running = worker.run(instanceDeps(), stop.signal);
+    } catch (error) {
+      running = Promise.reject(error);
+    }
     instances.push(
-      worker.run(instanceDeps, stop.signal).catch((error: unknown) => {
+      running.catch((error: unknown) => {
         failure ??= { error };
         stop.abort();
       }),
     );
+  };
   const warn = warnEveryMinute(`${worker.service}/${worker.name}`, 'it does not yet serve tenants moved since the last good read of the placement catalog');
   try {
-    start(deps);
+    start(() => deps);
     const serving = new Set<string>();
     while (!stop.signal.aborted) {
       try {
         for (const url of await deps.placements.dedicatedDatabases()) {
           if (serving.has(url) || stop.signal.aborted) continue;
+          start(() => depsForDatabase(deps, url, worker.service));
           serving.add(url);
-          start(depsForDatabase(deps, url, worker.service));
         }
       } catch (error) {
         warn(error);
