@@ -29,6 +29,12 @@ export interface SagaRunnerOptions {
   readonly backoffMs?: (failures: number) => number;
   /** Receives errors of the loop itself (database down); the loop goes on after pollMs. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The label of the database this runner claims from when it is not the shared one (`deps.placement`,
+   * decision 0008). An announced step wakes one idle runner per database of the store (`waitForWork`'s
+   * group), so a dedicated database's runner is woken although the shared database's runners waited longer.
+   */
+  readonly database?: string;
 }
 
 /** A saga runner. */
@@ -138,7 +144,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
           continue;
         }
         // Idle: a step committed in this process wakes the runner (decision 0073); other processes' at the poll.
-        if (!worked) await waitForWork(sagaWorkKey(registry.schema), options.pollMs ?? 500, signal);
+        if (!worked) await waitForWork(sagaWorkKey(registry.schema), options.pollMs ?? 500, signal, options.database ?? '');
       }
     },
   };

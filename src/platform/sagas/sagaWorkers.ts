@@ -52,6 +52,8 @@ export function sagaWorkers(options: SagaWorkersOptions): readonly ServiceWorker
           ...(options.leaseMs !== undefined ? { leaseMs: options.leaseMs } : {}),
           ...(options.pollMs !== undefined ? { pollMs: options.pollMs } : {}),
           ...(options.onError !== undefined ? { onError: options.onError } : {}),
+          // Each database's runners wait for announced steps in a group of their own.
+          ...(deps.placement !== undefined ? { database: deps.placement } : {}),
         }).run(signal),
     })),
     {

@@ -6,7 +6,7 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaLogSchemaSql, sagaParkedSql, sagaSchemaSql, startSaga } from '../../../src/platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
-import { useTestDatabase } from '../../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { watchForIdle } from '../../support/watchForIdle.ts';
 
 /** A saga store of this file's own, so no other test's announcements reach its runners. */
@@ -37,9 +37,9 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
    * first claim found nothing (it then waits, in the same turn of the event loop), with the runner's
    * `run` promise (in an object: an async function's returned promise would be waited for).
    */
-  const idleRunner = async (signal: AbortSignal) => {
-    const { unitOfWork: uow, wentIdle } = watchForIdle(pool, (claimed) => claimed === null);
-    const running = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, pollMs: 10 * FLOW_MS }).run(signal);
+  const idleRunner = async (signal: AbortSignal, on: { pool: pg.Pool; database?: string } = { pool }) => {
+    const { unitOfWork: uow, wentIdle } = watchForIdle(on.pool, (claimed) => claimed === null);
+    const running = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, pollMs: 10 * FLOW_MS, ...(on.database === undefined ? {} : { database: on.database }) }).run(signal);
     await within(wentIdle, 30_000, 'the runner\'s first, empty claim');
     return { running };
   };
@@ -75,6 +75,30 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
     } finally {
       stop.abort();
       await running;
+    }
+  });
+
+  test("a step made due in a tenant's dedicated database wakes that database's runner, though the shared one waited longer", async () => {
+    // The same store in a second database, as after a move (decision 0008): one runner per database.
+    const dedicated = await createTestDatabase();
+    database.defer(() => dedicated.drop());
+    const dedicatedPool = new pg.Pool({ connectionString: dedicated.url, max: 3 });
+    database.defer(() => dedicatedPool.end());
+    await dedicatedPool.query(`create schema ${SCHEMA}; grant usage on schema ${SCHEMA} to brigade_payments`);
+    for (const sql of [sagaSchemaSql, sagaLogSchemaSql, sagaParkedSql]) await dedicatedPool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
+    const stop = new AbortController();
+    const shared = await idleRunner(stop.signal);
+    const placed = await idleRunner(stop.signal, { pool: dedicatedPool, database: 'db-dedicated' });
+    try {
+      const id = randomUUID();
+      const step = stepRan(id);
+      await unitOfWork(dedicatedPool, context(randomUUID()), (tx) => startSaga(tx, registry, { name: 'wake', id, input: { id } }));
+      // Before, the announcement woke the runner that had waited longest, the shared database's, whose
+      // claim found nothing there; the dedicated database's runner slept until its poll.
+      await within(step, 30_000, "the step, woken by the start in the dedicated database");
+    } finally {
+      stop.abort();
+      await Promise.all([shared.running, placed.running]);
     }
   });
 });
