@@ -1,6 +1,6 @@
 import { uuidv7, type EventStore } from '../../../platform/events/index.ts';
 import { UnprocessableError } from '../../../platform/errors/index.ts';
-import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
@@ -25,6 +25,8 @@ export interface PlaceOrderBody {
 /** What placing needs. */
 export interface PlaceOrderEnv {
   readonly unitOfWork: UnitOfWorkFn;
+  /** A read without a tenant in every database (`deps.placements.eachDatabase`): a key is looked up wherever it was claimed. */
+  readonly eachDatabase: TenantRouter['eachDatabase'];
   readonly store: EventStore;
   readonly menu: MenuCatalog;
   readonly clock: () => Date;
@@ -39,8 +41,10 @@ export interface PlaceOrderResult {
 /**
  * Places an order under an idempotency key.
  *
- * 1. A known, unexpired key of this customer: same body → the order it made (`created: false`);
- *    another body → 422 `IDEMPOTENCY_KEY_REUSED`. The menu is not asked again.
+ * 1. A known, unexpired key of this customer, in any database (a key is claimed in its restaurant's
+ *    transaction, so a moved restaurant's keys are in its own database, decision 0008): same body → the
+ *    order it made (`created: false`); another body → 422 `IDEMPOTENCY_KEY_REUSED`, whichever restaurant
+ *    either body names (decision 0026: a key is the customer's across restaurants). The menu is not asked again.
  * 2. Otherwise the menu prices the lines (its own read transaction, before ours opens: no request
  *    holds two connections), `decide` makes OrderPlaced, and ONE transaction (tenant = restaurant)
  *    claims the key, writes the order index and appends the event. A concurrent duplicate that claimed
@@ -69,7 +73,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     return { order: toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition), created: false };
   };
 
-  const known = await env.unitOfWork({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+  const known = await findKeyInEveryDatabase(env, actor, customerId, key);
   if (known !== null) return replay(known);
 
   const priced = await env.menu.priceLines(body.restaurantId, body.lines);
@@ -110,4 +114,14 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   if (!outcome.won) return replay(outcome.existing);
   const state = foldOrder(events);
   return { order: toOrderView(state, outcome.appended.nextExpectedVersion, outcome.appended.events.at(-1)!.globalPosition), created: true };
+}
+
+/**
+ * The customer's unexpired key in the shared database or in any dedicated one (the shared database's
+ * first). Two databases hold the same key only when two claims of it at restaurants of different
+ * databases raced past this look (no transaction spans databases); the shared database's then answers.
+ */
+async function findKeyInEveryDatabase(env: PlaceOrderEnv, actor: CommandActor, customerId: string, key: string): Promise<IdempotencyRecord | null> {
+  const found = await env.eachDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+  return found.find((record) => record !== null) ?? null;
 }
