@@ -1,10 +1,13 @@
 import os from 'node:os';
-import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
+import { databaseLabel } from '../../platform/db/createDatabases.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { createPlacementCatalog, createTenantRouter } from '../../platform/tenancy/index.ts';
+import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import type { Io } from '../io.ts';
 import { parse } from '../parse.ts';
 import { tenantDatabases, type TenantDatabase } from '../tenantDatabases.ts';
@@ -31,7 +34,9 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
   --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.
 Sagas live with their restaurant: every command looks in the shared database and in each database of
-the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, or db- and 8 hex digits of its host, port and name).`;
+the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, or db- and 8 hex digits of its host, port and name).
+resume and close write as the saga's tenant: while its restaurant is being moved they wait for the move
+(at most 30 s), then act in the database it moved to.`;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
@@ -89,6 +94,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
+  const router = createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
   try {
     // Sagas live with their restaurant (decision 0008): in the service's shared database and in each
     // dedicated database of the placement catalog. Each store is looked at in every one of them.
@@ -112,7 +118,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       }
       return found;
     };
-    /** The one place of the saga a person acts on; ambiguous when tenants of two databases share its id and no `--tenant` says which. */
+    /** The one place of the saga a person acts on, and its tenant; ambiguous when tenants of two databases share its id and no `--tenant` says which. */
     const home = async () => {
       const found = await whereIs();
       if (found.length === 0) throw notFound();
@@ -126,27 +132,38 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
           details: { sagaId: id, tenantId: tenants[0], databases: found.map((f) => f.place.database.label) },
         });
       }
-      return found[0]!.place;
+      return { place: found[0]!.place, tenantId: tenants[0]! };
     };
-    const asPerson = <T>(place: Place, fn: (tx: Tx) => Promise<T>) => unitOfWork(place.database.pool, { service: place.service, actor: { kind: 'admin', id: by } }, fn);
+    /**
+     * A person's change of the saga, as a transaction of its tenant through the tenant router: fenced
+     * against a move of the tenant (it waits for one, then follows the tenant; on the raw pool it could
+     * commit in the old database after the move's copy and be deleted with it) and run where the catalog
+     * says the tenant lives. With the label of the database it ran in.
+     */
+    const asPerson = async <T>(service: string, tenantId: string, fn: (tx: Tx) => Promise<T>): Promise<{ result: T; database: string }> => {
+      const result = await router.unitOfWork({ service, tenantId, actor: { kind: 'admin', id: by } }, fn);
+      const placed = router.placementOf(tenantId);
+      const pool = placed === '' ? databases.poolFor(service) : databases.poolForUrl(placed);
+      return { result, database: databases.labelOf(pool) ?? (placed === '' ? service : databaseLabel(placed)) };
+    };
     if (action === 'resume') {
-      const place = await home();
+      const { place, tenantId } = await home();
       // Locked and checked again in its transaction (another person may have acted since the look).
-      const resumed = await asPerson(place, (tx) => resumeSaga(tx, place.schema, id as string, by, tenant));
+      const { result: resumed, database } = await asPerson(place.service, tenantId, (tx) => resumeSaga(tx, place.schema, id as string, by, { tenantId }));
       if (resumed === null) throw notFound();
-      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, id, ...resumed }, null, 2));
+      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database, id, ...resumed }, null, 2));
       else
         ctx.io.out(
-          `resumed saga ${id} (${place.service}) by ${by}: ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'} (database ${place.database.label})`,
+          `resumed saga ${id} (${place.service}) by ${by}: ${resumed.status}, next ${resumed.pending.join(', ') || 'nothing (it waits for events)'}; it had been parked with: ${resumed.parkedWith ?? 'no reason'} (database ${database})`,
         );
       return 0;
     }
     if (action === 'close') {
-      const place = await home();
-      const closed = await asPerson(place, (tx) => closeSaga(tx, place.schema, id as string, { by, reason: values.reason as string, ...tenant }));
+      const { place, tenantId } = await home();
+      const { result: closed, database } = await asPerson(place.service, tenantId, (tx) => closeSaga(tx, place.schema, id as string, { by, reason: values.reason as string, tenantId }));
       if (closed === null) throw notFound();
-      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, id, ...closed }, null, 2));
-      else ctx.io.out(`closed saga ${id} (${place.service}) by ${by}; it had been ${closed.was} with ${closed.left.join(', ') || 'nothing'} left: ${closed.error ?? 'no reason'} (database ${place.database.label})`);
+      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database, id, ...closed }, null, 2));
+      else ctx.io.out(`closed saga ${id} (${place.service}) by ${by}; it had been ${closed.was} with ${closed.left.join(', ') || 'nothing'} left: ${closed.error ?? 'no reason'} (database ${database})`);
       return 0;
     }
     if (action === 'show') {
