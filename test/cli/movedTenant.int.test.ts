@@ -147,4 +147,23 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, new RegExp(`No saga .* in payments\\. .* Looked in databases main, ${db1}\\.`));
   });
+
+  test('sagas show names the other databases that hold a saga of that id, as resume and close refuse to choose', async () => {
+    // After the previous test the shared database has another tenant's saga with the id ids.movedParked.
+    const other = await run('sagas', 'show', ids.movedParked);
+    assert.equal(other.code, 0, other.stderr);
+    assert.match(other.stdout, new RegExp(`^saga ${ids.movedParked} \\(payments/probe\\) of tenant ${stayedRid}, in database main\\n`));
+    assert.match(other.stdout, new RegExp(`^note: another saga with this id, of tenant ${movedRid}, is in database ${db1}; resume and close need --tenant$`, 'm'));
+    // A copy of a moved saga in the shared database, as an unfinished move leaves it (written unfenced).
+    await unitOfWork(pool, { service: 'payments', tenantId: movedRid, actor: SYSTEM }, (tx) => startSaga(tx, registry, { name: 'probe', id: ids.movedFailed, input: {} }));
+    const copy = await run('sagas', 'show', ids.movedFailed);
+    assert.equal(copy.code, 0, copy.stderr);
+    assert.match(copy.stdout, new RegExp(`^note: this saga is also in database ${db1}: an unfinished 'brigade tenants move' left a copy; resume and close refuse it until the move is finished$`, 'm'));
+    noUrl(copy.stdout);
+    const json = await run('sagas', 'show', ids.movedFailed, '--json');
+    assert.deepEqual((JSON.parse(json.stdout) as { database: string; alsoIn: unknown }).database, 'main');
+    assert.deepEqual((JSON.parse(json.stdout) as { alsoIn: unknown }).alsoIn, [{ database: db1, tenantId: movedRid }]);
+    const refused = await run('sagas', 'close', ids.movedFailed, '--reason', 'x', '--by', 'ana');
+    assert.match(refused.stderr, /an unfinished 'brigade tenants move' left a copy/);
+  });
 });

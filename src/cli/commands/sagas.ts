@@ -24,7 +24,9 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
                        MINUTES (default 15), each with the reason
   brigade sagas show ID [--json]
                        One saga: status, state, pending work, every step outcome and event with its
-                       time (the saga log), and its deadlines
+                       time (the saga log), and its deadlines; a saga of that id in another database
+                       (a copy an unfinished move left, or another tenant's) is named after it
+                       (alsoIn with --json)
   brigade sagas resume ID [--by NAME] [--tenant ID]
                        Runs a parked saga's step again, once you have settled what its reason names
                        (recorded in the saga log as resumed by NAME, default your OS user)
@@ -167,14 +169,28 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return 0;
     }
     if (action === 'show') {
+      const found: Array<{ place: Place; saga: SagaDetail }> = [];
       for (const place of places) {
         const saga = await read(place, (tx) => showSaga(tx, place.schema, id as string));
-        if (saga === null) continue;
-        if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database: place.database.label, ...saga }, null, 2));
-        else printSaga(ctx.io, place.service, place.database.label, saga);
+        if (saga !== null) found.push({ place, saga });
+      }
+      const [shown, ...others] = found;
+      if (shown === undefined) throw notFound();
+      // The first one found is shown; the others are named, as resume and close refuse to choose.
+      const alsoIn = others.map((o) => ({ database: o.place.database.label, tenantId: o.saga.tenantId }));
+      if (values.json === true) {
+        ctx.io.out(JSON.stringify({ service: shown.place.service, database: shown.place.database.label, ...shown.saga, ...(alsoIn.length > 0 ? { alsoIn } : {}) }, null, 2));
         return 0;
       }
-      throw notFound();
+      printSaga(ctx.io, shown.place.service, shown.place.database.label, shown.saga);
+      for (const other of alsoIn) {
+        ctx.io.out(
+          other.tenantId === shown.saga.tenantId
+            ? `note: this saga is also in database ${other.database}: an unfinished 'brigade tenants move' left a copy; resume and close refuse it until the move is finished`
+            : `note: another saga with this id, of tenant ${other.tenantId}, is in database ${other.database}; resume and close need --tenant`,
+        );
+      }
+      return 0;
     }
     const options = {
       ...(values.stuck === true ? { stuckAfterMs: (olderThan ?? 15) * 60_000 } : {}),

@@ -38,7 +38,11 @@ export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions,
  * createPaymentsService((deps) => ({ orders: orderCommands(deps, 'payments-saga'), cards: cardsOnFile(deps.unitOfWork), orderAccess: orderAccess(deps) }))
  */
 export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPorts, options: PaymentsServiceOptions = {}): ServiceModule {
-  // One registry per process (per deps): the workers and the routes share the provider client.
+  // One registry per deps object: the routes, the order-events consumer and the shared database's
+  // workers share the process's deps, so one registry and provider client. A worker instance of a
+  // dedicated database gets deps of its own (depsForDatabase), so each saga worker of each dedicated
+  // database builds its own (5 per database with the default 4 runners); they hold no state that must be
+  // shared (the provider client keeps no connections of its own).
   const registries = new WeakMap<ServiceDeps, SagaRegistry>();
   const registryOf = (deps: ServiceDeps): SagaRegistry => {
     let registry = registries.get(deps);
