@@ -8,6 +8,25 @@ export type BacklogReader = () => Promise<{ readonly depth: number; readonly old
 const SHARED_READ_MS = 1000;
 
 /**
+ * How long one outbox's backlog read may take (as `/health/ready`'s checks): a scrape goes on without
+ * the series of a database that has not answered by then, instead of waiting for it with every other.
+ */
+export const BACKLOG_READ_TIMEOUT_MS = 2000;
+
+/** The backlog, or `null` when the read failed or did not answer within {@link BACKLOG_READ_TIMEOUT_MS}. */
+async function readWithin(read: BacklogReader): Promise<Awaited<ReturnType<BacklogReader>> | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), BACKLOG_READ_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([read().catch(() => null), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
  * Which relay a series is of: `outbox` (the schema) and, for a relay of a dedicated database (decision
  * 0008), `database` (its pool's label, e.g. `db-1a2b3c4d`). The shared database's relay has no `database`
  * label, so its series are exactly those of before per-database relays (`{outbox="ordering"}`).
@@ -57,7 +76,8 @@ const keyOf = (labels: OutboxLabels) => JSON.stringify([labels.outbox, labels.da
 /**
  * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
  * from the database at scrape time, one read per scrape serving both; the depth saturates at
- * {@link OUTBOX_DEPTH_CAP}), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
+ * {@link OUTBOX_DEPTH_CAP}; an outbox whose read fails or takes over {@link BACKLOG_READ_TIMEOUT_MS} has
+ * no series in that scrape), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
  * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`,
  * each labelled `outbox` and, for a dedicated database's relay, `database` ({@link OutboxLabels}).
  */
@@ -67,7 +87,8 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
     const map = new Map<string, Watched>();
     readers = map;
     sources.set(registry, map);
-    const readAll = async () => Promise.all([...map.values()].map(async ({ labels, read }) => ({ labels: seriesOf(labels), ...(await read().catch(() => null)) })));
+    // Each outbox read on its own: a failed or hung database (a dedicated one, say) loses only its own series.
+    const readAll = async () => Promise.all([...map.values()].map(async ({ labels, read }) => ({ labels: seriesOf(labels), ...(await readWithin(read)) })));
     // Both gauges come from one read per scrape: the first gauge collected starts it, the other takes
     // the same result (prom-client collects a registry's metrics concurrently). A gauge collected again
     // starts a new read, as does one whose partner's read ended more than SHARED_READ_MS ago.
