@@ -151,7 +151,7 @@ describe('the wired platform: a restaurant moved to its own database while every
     ]);
 
     // Each order's events, index, view rows and saga are in the target database; its events, index and
-    // saga none in the shared one (for its view rows there, see the todo test below).
+    // saga none in the shared one (its view rows there: the last test).
     for (const id of [inFlight.id, order.id]) {
       for (const [table, column] of ORDER_TABLES) assert.ok((await rowsOf(targetUrl, table, column, id)) > 0, `${table} has the order's rows in the target`);
       for (const [table, column] of ORDER_TABLES.filter(([table]) => !VIEW_TABLES.includes(table))) {
