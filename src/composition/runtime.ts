@@ -3,10 +3,11 @@ import client from 'prom-client';
 import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
 import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { databaseLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
-import { createPlacementCatalog, createTenantRouter } from '../platform/tenancy/index.ts';
+import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
@@ -68,6 +69,30 @@ export function migrationTargets(config: Config, mainUrl: string): MigrationTarg
   return [...byUrl].map(([url, services]) => ({ url, sets: migrationSets(services) }));
 }
 
+/** A tenant's dedicated database as a migration target: every set (as `brigade tenants move` migrated it), named by its label. */
+export interface DedicatedMigrationTarget extends MigrationTarget {
+  /** `databaseLabel(url)`: what progress lines and readiness checks show instead of the URL. */
+  readonly label: string;
+}
+
+/**
+ * The dedicated databases of the placement catalog (decision 0008) that are not already a target of
+ * {@link migrationTargets}, each with every migration set: an upgrade migrates them too. Read from the
+ * platform's database (`readPlacementCatalog`); none while its migrations have not made the catalog yet.
+ */
+export async function dedicatedMigrationTargets(config: Config, mainUrl: string): Promise<DedicatedMigrationTarget[]> {
+  const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 1, applicationName: 'brigade-migrate' });
+  try {
+    const catalog = await databases.poolFor('platform').query<{ made: boolean }>(`select to_regclass('platform.tenant_placements') is not null as made`);
+    if (catalog.rows[0]?.made !== true) return [];
+    const known = new Set(migrationTargets(config, mainUrl).map((t) => t.url));
+    const urls = (await readPlacementCatalog(databases, 'brigade-migrate')).filter((url) => !known.has(url));
+    return urls.map((url) => ({ url, label: databaseLabel(url), sets: migrationSets() }));
+  } finally {
+    await databases.close();
+  }
+}
+
 /** A running HTTP platform. */
 export interface Platform {
   readonly app: FastifyInstance;
@@ -81,7 +106,7 @@ export interface Platform {
 
 /**
  * Builds the app on the given database: pools, metrics, readiness (database reachable and every
- * target's migrations current), and the chosen services' routes.
+ * target's and every dedicated database's migrations current), and the chosen services' routes.
  */
 export async function createPlatform(
   config: Config,
@@ -104,6 +129,8 @@ export async function createPlatform(
     const targets = await Promise.all(
       migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
     );
+    // A tenant's dedicated database takes every set (decision 0008).
+    const dedicatedFiles = await discoverMigrations(migrationSets());
     const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
     // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
     // once the app's logger exists, and written to stderr before that.
@@ -156,7 +183,7 @@ export async function createPlatform(
       bodyLimit: config.bodyLimit,
       logger: options.logger,
       metrics,
-      readiness: () => readiness(databases, targets),
+      readiness: () => readiness(databases, targets, { catalog, files: dedicatedFiles }),
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
@@ -202,12 +229,21 @@ export async function createTransport(config: Config, pool: import('pg').Pool): 
   return withClaimCheck(transport, { pool });
 }
 
-async function readiness(databases: Databases, targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>): Promise<Readiness> {
+/**
+ * `/health/ready`: each migration target's database answers and has every file applied (`database`,
+ * `migrations`, suffixed `:<n>` with several targets), and so does each dedicated database of the
+ * placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
+ * that cannot be read adds a failed `placement-catalog` check. Every check at once, each within 2 s.
+ */
+async function readiness(
+  databases: Databases,
+  targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>,
+  dedicated: { readonly catalog: PlacementCatalog; readonly files: MigrationFile[] },
+): Promise<Readiness> {
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
-  for (const [index, target] of targets.entries()) {
-    const suffix = targets.length > 1 ? `:${index}` : '';
+  const check = async (suffix: string, url: string, files: MigrationFile[]) => {
     try {
-      const rows = await withTimeout(inspectMigrations(databases.poolForUrl(target.url), target.files), 2000);
+      const rows = await withTimeout(inspectMigrations(databases.poolForUrl(url), files), 2000);
       checks[`database${suffix}`] = { ok: true };
       const behind = rows.filter((r) => r.state !== 'applied');
       checks[`migrations${suffix}`] =
@@ -216,8 +252,22 @@ async function readiness(databases: Databases, targets: ReadonlyArray<{ url: str
       checks[`database${suffix}`] = { ok: false, detail: error instanceof Error ? error.message : String(error) };
       checks[`migrations${suffix}`] = { ok: false, detail: 'unknown while the database is unreachable' };
     }
-  }
-  return { ok: Object.values(checks).every((c) => c.ok), checks };
+  };
+  const checkDedicated = async () => {
+    let urls: readonly string[];
+    try {
+      urls = await withTimeout(dedicated.catalog.list(), 2000);
+    } catch (error) {
+      checks['placement-catalog'] = { ok: false, detail: `the dedicated databases are unknown: ${error instanceof Error ? error.message : String(error)}` };
+      return;
+    }
+    const known = new Set(targets.map((t) => t.url));
+    await Promise.all(
+      urls.filter((url) => !known.has(url)).map((url) => check(`:${databases.labelOf(databases.poolForUrl(url)) ?? databaseLabel(url)}`, url, dedicated.files)),
+    );
+  };
+  await Promise.all([...targets.map((target, index) => check(targets.length > 1 ? `:${index}` : '', target.url, target.files)), checkDedicated()]);
+  return { ok: Object.values(checks).every((c) => c.ok), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
 }
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { migrationSets, MOVING_SCHEMAS } from '../../src/composition/services.ts';
+import { createPlatform } from '../../src/composition/runtime.ts';
+import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../src/composition/services.ts';
+import { loadConfig } from '../../src/platform/config/index.ts';
 import { databaseLabel } from '../../src/platform/db/createDatabases.ts';
 import { unitOfWork } from '../../src/platform/db/index.ts';
 import { createSagaRegistry, defineSaga, startSaga } from '../../src/platform/sagas/index.ts';
@@ -165,5 +167,44 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.deepEqual((JSON.parse(json.stdout) as { alsoIn: unknown }).alsoIn, [{ database: db1, tenantId: movedRid }]);
     const refused = await run('sagas', 'close', ids.movedFailed, '--reason', 'x', '--by', 'ana');
     assert.match(refused.stderr, /an unfinished 'brigade tenants move' left a copy/);
+  });
+
+  test("an upgrade reaches the moved restaurant's database: brigade migrate migrates it, /health/ready checks it, each by its label", async () => {
+    const current = await run('migrate');
+    assert.equal(current.code, 0, current.stderr);
+    noUrl(current.stdout);
+    const title = `database ${db1} (a restaurant's own, placement catalog):`;
+    const lines = current.stdout.split('\n');
+    assert.equal(lines[lines.indexOf(title) + 1], 'nothing to apply: the database is current', current.stdout);
+
+    // A release's new migration, as the dedicated database sees it: one file it has not applied. (This
+    // one may run again: it rebuilds an index under a new name.)
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+    assert.equal(forgotten.rowCount, 1);
+    const config = loadConfig(env(), { services: SERVICE_NAMES });
+    const platform = await createPlatform(config, { url: shared.db.url, embedded: null }, { logger: false });
+    try {
+      const behind = await platform.app.inject({ url: '/health/ready' });
+      assert.equal(behind.statusCode, 503, behind.body);
+      const checks = behind.json().checks as Record<string, { ok: boolean; detail?: string }>;
+      assert.deepEqual(Object.keys(checks).sort(), ['database', `database:${db1}`, 'migrations', `migrations:${db1}`]);
+      assert.deepEqual(checks[`migrations:${db1}`], { ok: false, detail: 'payments/0015_saga_unfinished_parked.sql pending; run brigade migrate' });
+      assert.deepEqual([checks.database, checks.migrations, checks[`database:${db1}`]], [{ ok: true }, { ok: true }, { ok: true }]);
+      noUrl(behind.body);
+
+      const upgraded = await run('migrate');
+      assert.equal(upgraded.code, 0, upgraded.stderr);
+      noUrl(upgraded.stdout);
+      const after = upgraded.stdout.split('\n');
+      assert.match(after[after.indexOf(title) + 1] ?? '', /^\[1\/1\] applied payments\/0015_saga_unfinished_parked\.sql in \d+ ms \(no transaction\)$/, upgraded.stdout);
+      const ready = await platform.app.inject({ url: '/health/ready' });
+      assert.equal(ready.statusCode, 200, ready.body);
+    } finally {
+      await platform.close();
+    }
+    const status = await run('migrate', 'status');
+    assert.equal(status.code, 0, status.stderr);
+    assert.ok(status.stdout.includes(title), status.stdout);
+    noUrl(status.stdout);
   });
 });

@@ -1,7 +1,7 @@
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { MigrationDriftError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
-import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import { dedicatedMigrationTargets, migrationTargets, openDatabase, type MigrationTarget } from '../../composition/runtime.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -13,7 +13,11 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
                              an applied file has changed or gone missing.
   brigade migrate --dry-run  Print what would be applied; apply nothing.
   brigade migrate status     List every migration file: applied (when, how long, by whom) or pending.
-  brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared.`;
+  brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared.
+
+Every database is migrated: the main one, each <SERVICE>_DATABASE_URL, and each restaurant's own
+database of the placement catalog ('brigade tenants move'), named by its label (db- and 8 hex digits),
+never by its connection string.`;
 
 /** `brigade migrate [status|verify] [--dry-run]`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -26,18 +30,27 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const db = await openDatabase(config, ctx.io.out);
   try {
-    const targets = migrationTargets(config, db.url);
+    /** A target with the line that names it: a configured one by its redacted URL, a restaurant's own by its label. */
+    type Titled = MigrationTarget & { readonly title: string };
+    const configured: Titled[] = migrationTargets(config, db.url).map((t) => ({ ...t, title: `database ${redact(t.url)}:` }));
+    // The placement catalog's dedicated databases, read once the configured ones are migrated (it is the
+    // platform's table: a fresh database has none yet).
+    const dedicated = async (): Promise<Titled[]> =>
+      (await dedicatedMigrationTargets(config, db.url)).map((t) => ({ url: t.url, sets: t.sets, title: `database ${t.label} (a restaurant's own, placement catalog):` }));
     if (action === 'apply') {
-      for (const target of targets) {
-        if (targets.length > 1) ctx.io.out(`database ${redact(target.url)}:`);
+      const apply = async (target: Titled, withTitle: boolean) => {
+        if (withTitle) ctx.io.out(target.title);
         await runMigrations({ url: target.url, sets: target.sets, dryRun: values['dry-run'] === true, onProgress: ctx.io.out });
-      }
+      };
+      for (const target of configured) await apply(target, configured.length > 1);
+      for (const target of await dedicated()) await apply(target, true);
       return 0;
     }
+    const targets = [...configured, ...(await dedicated())];
     let bad = 0;
     for (const target of targets) {
       const rows = await migrationStatus(target);
-      if (targets.length > 1) ctx.io.out(`database ${redact(target.url)}:`);
+      if (targets.length > 1) ctx.io.out(target.title);
       if (action === 'status') printStatus(rows, ctx.io.out);
       const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing');
       if (action === 'verify') {
