@@ -1,5 +1,6 @@
 import pg from 'pg';
-import type { Tx } from '../db/index.ts';
+import { unitOfWork, type Tx } from '../db/index.ts';
+import { wakeableSleep } from '../runtime/wakeableSleep.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
 import type { Projection } from './types.ts';
 
@@ -25,4 +26,36 @@ export async function readLogHead(tx: Tx, projection: Pick<Projection, 'store'>)
   );
   const row = rows[0];
   return row === undefined ? START : { transactionId: BigInt(row.transaction_id), position: BigInt(row.global_position) };
+}
+
+/** Options of {@link readLogHeadOf}. */
+export interface ReadLogHeadOfOptions {
+  /** The longest the caller waits for the answer, in ms. Default 2000. */
+  readonly timeoutMs?: number;
+  /** Stops waiting for the answer (e.g. the client went away). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * {@link readLogHead} in its own read-only transaction on `pool`, as the projection's system actor
+ * (the projector's own view of the log), or `undefined` when no answer came within `timeoutMs` or
+ * `signal` aborted first: the caller stops waiting then (a read already sent ends on its own and gives
+ * its connection back), so a database that is slow or does not answer holds no caller past its bound.
+ *
+ * @example
+ * const head = await readLogHeadOf(pool, board, { timeoutMs: 500, signal });
+ * if (head === undefined) return lagging();
+ */
+export async function readLogHeadOf(pool: pg.Pool, projection: Pick<Projection, 'store' | 'service' | 'name'>, options: ReadLogHeadOfOptions = {}): Promise<GlobalPosition | undefined> {
+  const timeoutMs = options.timeoutMs ?? 2000;
+  if (timeoutMs <= 0 || options.signal?.aborted === true) return undefined;
+  const read = unitOfWork(pool, { service: projection.service, readOnly: true, actor: { kind: 'system', id: `projection.${projection.name}` } }, (tx) => readLogHead(tx, projection));
+  // Not awaited when the caller stops waiting: its failure then concerns no one.
+  read.catch(() => undefined);
+  const bound = wakeableSleep(timeoutMs, options.signal);
+  try {
+    return await Promise.race([read, bound.done.then(() => undefined)]);
+  } finally {
+    bound.wake();
+  }
 }

@@ -52,8 +52,12 @@ export interface TenantRouter {
   readonly commitStatements: CommitStatementsFn;
   /** Where this process believes a tenant lives: `''` for the shared database, else a URL. */
   placementOf(tenantId: string): string;
-  /** The dedicated databases: the catalog's (read at most a second ago) and any this process followed a tenant to since. */
-  dedicatedDatabases(): Promise<readonly string[]>;
+  /**
+   * The dedicated databases: the catalog's (read at most a second ago, or now with `fresh`) and any
+   * this process followed a tenant to since. A catalog that cannot be read answers its last known list
+   * (see `createPlacementCatalog`).
+   */
+  dedicatedDatabases(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
   /**
    * For a context without a tenant (a read across tenants, e.g. an actor's orders at every restaurant):
    * runs `fn` in one transaction on the service's own database and in one on each dedicated database,
@@ -70,10 +74,16 @@ export interface TenantRouter {
    * The pool of the database that holds the context's tenant, for work that needs the database itself
    * rather than one transaction (a LISTEN, polling a projection's checkpoint): the service's own for a
    * context without a tenant or of a service whose rows stay shared. A tenant this process has followed
-   * to a dedicated database is answered at once (tenants move once). Any other is confirmed by one
-   * trivial routed read-only transaction (`select 1` behind the fence), which follows a move this
-   * process has not seen yet and waits out one in progress as every routed transaction does; so it may
-   * throw what `unitOfWork` throws (`TENANT_MOVING`). The answer holds until the tenant's next move.
+   * to a dedicated database is answered at once (tenants move once), and so is every tenant while
+   * the catalog lists no dedicated database (`dedicatedDatabases`, read at most a second ago: a move
+   * in that second goes unseen). Any other is confirmed by one trivial routed read-only transaction
+   * (`select 1` behind the fence), which follows a move this process has not seen yet and waits out
+   * one in progress as every routed transaction does; so it may throw what `unitOfWork` throws
+   * (`TENANT_MOVING`). An answer holds until the tenant's next move (one the empty catalog gave, until
+   * the catalog shows a move).
+   *
+   * A caller that runs a routed transaction of the tenant anyway needs no probe: after it,
+   * `placementOf(tenantId)` is where the transaction ran (`''`: the service's own database).
    *
    * @example
    * const listener = await listenToProjections(await router.poolOfTenant({ service: 'ordering', tenantId: rid, actor }));
@@ -191,7 +201,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     }
   };
 
-  const dedicatedDatabases = () => options.catalog?.list() ?? Promise.resolve([]);
+  const dedicatedDatabases = (listOptions?: { readonly fresh?: boolean }) => options.catalog?.list(listOptions) ?? Promise.resolve([]);
   const routedUnitOfWork: UnitOfWorkFn = (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup));
   const routedCommitStatements: CommitStatementsFn = (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup));
 
@@ -218,6 +228,9 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       if (tenantId == null || shared.has(context.service)) return options.databases.poolFor(context.service);
       const placed = placementOf(tenantId);
       if (placed !== '') return options.databases.poolForUrl(placed);
+      // Nothing has moved (as of the catalog's last read): no probe, which would cost every caller a
+      // transaction. A catalog never read yet (it failed) says nothing: probe.
+      if ((await dedicatedDatabases().catch(() => undefined))?.length === 0) return options.databases.poolFor(context.service);
       // On the primary: the pool asked for is where the tenant's writes and projections are.
       const probe: UnitOfWorkContext = { ...context, readOnly: true, replicaOk: false };
       return routed(probe, async (pool, setup) => {

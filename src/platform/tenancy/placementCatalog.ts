@@ -1,12 +1,28 @@
+import { warnEveryMinute } from '../runtime/warnEveryMinute.ts';
+
 /** What the process knows of the dedicated databases (see {@link createPlacementCatalog}). */
 export interface PlacementCatalog {
   /**
    * The dedicated databases: the catalog as read at most `maxAgeMs` ago (callers at the same moment
    * share one read), together with every one this process has learned of since (a fence's `BRMOV`).
+   * With `fresh`, the catalog is read now, whatever the age of the last read: for a caller that must
+   * see a placement committed before its call (a read that found a position in none of the databases
+   * it knew). When a read fails, the last known list is the answer (see {@link createPlacementCatalog}).
    */
-  list(): Promise<readonly string[]>;
+  list(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
   /** Notes a dedicated database at once, before the next read of the catalog shows it. */
   learn(url: string): void;
+}
+
+/** Options of {@link createPlacementCatalog}. */
+export interface PlacementCatalogOptions {
+  /** How long a read of the catalog is served before it is read again, in ms. Default {@link DEFAULT_CATALOG_MAX_AGE_MS}. */
+  readonly maxAgeMs?: number;
+  /**
+   * Hears a failed read that was answered with the last known list. Default: a process warning, at
+   * most once a minute.
+   */
+  readonly onStale?: (error: unknown) => void;
 }
 
 /** Default of `maxAgeMs`: how stale the list may be, e.g. how long a new placement can go unseen by a fan-out read. */
@@ -14,29 +30,62 @@ export const DEFAULT_CATALOG_MAX_AGE_MS = 1000;
 
 /**
  * A cached view of the placement catalog's dedicated databases. `read` lists them (e.g.
- * `listDedicatedDatabases` in a transaction allowed to read the catalog). Databases are never
+ * `readPlacementCatalog`). Databases are never
  * forgotten: a tenant moves from the shared database to a dedicated one, never back (decision 0008).
- * A failed read is thrown to the callers of that read; the next call reads again.
+ *
+ * A failed read answers its callers with the last known list (the last good read and every database
+ * learned since), told to `onStale`, and counts as a read for `maxAgeMs`: a catalog that cannot be
+ * read costs one failed read per `maxAgeMs`, not one per caller, and a read across databases does not
+ * fail because of it (it may miss a database placed since the last good read). Before any good read
+ * there is no list to fall back to: the failure is thrown to the callers of that read, and the next
+ * call reads again.
+ *
+ * @example
+ * const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog'));
+ * const urls = await catalog.list();
  */
-export function createPlacementCatalog(read: () => Promise<readonly string[]>, options: { readonly maxAgeMs?: number } = {}): PlacementCatalog {
+export function createPlacementCatalog(read: () => Promise<readonly string[]>, options: PlacementCatalogOptions = {}): PlacementCatalog {
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_CATALOG_MAX_AGE_MS;
+  const onStale = options.onStale ?? warnEveryMinute('placement catalog', 'the last known list of dedicated databases is used until a read succeeds');
   const known = new Set<string>();
+  let everRead = false;
   let readAt = -Infinity;
   let reading: Promise<readonly string[]> | undefined;
   const snapshot = () => [...known].sort();
-  return {
-    list() {
-      if (performance.now() - readAt < maxAgeMs) return Promise.resolve(snapshot());
-      reading ??= (async () => {
-        const startedAt = performance.now();
-        try {
-          for (const url of await read()) known.add(url);
-          readAt = startedAt;
+  /** One read of the catalog, started now. */
+  const readNow = (): Promise<readonly string[]> => {
+    const startedAt = performance.now();
+    const done = Promise.resolve()
+      .then(read)
+      .then(
+        (urls) => {
+          for (const url of urls) known.add(url);
+          everRead = true;
+          readAt = Math.max(readAt, startedAt);
           return snapshot();
-        } finally {
-          reading = undefined;
-        }
-      })();
+        },
+        (error: unknown) => {
+          if (!everRead) throw error;
+          onStale(error);
+          readAt = Math.max(readAt, startedAt);
+          return snapshot();
+        },
+      )
+      .finally(() => {
+        if (reading === done) reading = undefined;
+      });
+    return done;
+  };
+  return {
+    list(listOptions = {}) {
+      if (listOptions.fresh === true) {
+        // A read in flight may have begun before what the caller must see: this one begins after it.
+        const fresh = readNow();
+        reading ??= fresh;
+        return fresh;
+      }
+      if (performance.now() - readAt < maxAgeMs) return Promise.resolve(snapshot());
+      reading ??= readNow();
       return reading;
     },
     learn(url) {

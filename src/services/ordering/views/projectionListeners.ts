@@ -1,10 +1,19 @@
 import type pg from 'pg';
 import { listenToProjections, type ProjectionListener } from '../../../platform/projections/index.ts';
 
+/** A database's projection listener as {@link ProjectionListeners.of} hands it out. */
+export interface HeldListener extends ProjectionListener {
+  /**
+   * Aborts when the listener lost its connection: its subscribers hear nothing more (the next call of
+   * `of` opens another listener), so a stream subscribed to it ends and lets its client reconnect.
+   */
+  readonly lost: AbortSignal;
+}
+
 /** The process's projection listeners, one per database (see {@link createProjectionListeners}). */
 export interface ProjectionListeners {
   /** The listener of `pool`'s database, opened on first use; rejects when it cannot be opened. */
-  of(pool: pg.Pool): Promise<ProjectionListener>;
+  of(pool: pg.Pool): Promise<HeldListener>;
   /** The listener for a wait on `pool`'s database, or none (the wait then polls) while opening one failed there in the last second. */
   forWait(pool: pg.Pool): Promise<ProjectionListener | undefined>;
   /** Closes every listener opened. */
@@ -14,23 +23,29 @@ export interface ProjectionListeners {
 /**
  * One LISTEN connection per database that a projection's notifications come from: a projector
  * notifies in its own database, so a moved restaurant's board is heard on that database's pool. Each
- * is opened on first use; a lost one is closed and the next caller opens another; `onLost` hears why.
+ * is opened on first use; a lost one is closed, its `lost` signal aborts, and the next caller opens
+ * another; `onLost` hears why.
  */
 export function createProjectionListeners(onLost: (error: unknown) => void): ProjectionListeners {
-  const open = new Map<pg.Pool, Promise<ProjectionListener>>();
+  const open = new Map<pg.Pool, Promise<HeldListener>>();
   const failedAt = new Map<pg.Pool, number>();
-  const of = (pool: pg.Pool): Promise<ProjectionListener> => {
+  const of = (pool: pg.Pool): Promise<HeldListener> => {
     const current = open.get(pool);
     if (current !== undefined) return current;
-    const opening: Promise<ProjectionListener> = listenToProjections(pool, (error) => {
+    const lost = new AbortController();
+    const opening: Promise<HeldListener> = listenToProjections(pool, (error) => {
       onLost(error);
       if (open.get(pool) === opening) open.delete(pool);
-      void opening.then((lost) => lost.close()).catch(() => undefined);
-    }).catch((error: unknown) => {
-      if (open.get(pool) === opening) open.delete(pool);
-      failedAt.set(pool, Date.now());
-      throw error;
-    });
+      lost.abort(error);
+      void opening.then((listener) => listener.close()).catch(() => undefined);
+    }).then(
+      (listener) => ({ subscribe: listener.subscribe, close: listener.close, lost: lost.signal }),
+      (error: unknown) => {
+        if (open.get(pool) === opening) open.delete(pool);
+        failedAt.set(pool, Date.now());
+        throw error;
+      },
+    );
     open.set(pool, opening);
     return opening;
   };

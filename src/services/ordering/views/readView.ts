@@ -1,6 +1,7 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import type { GlobalPosition } from '../../../platform/events/index.ts';
-import { formatPosition, qualifiedTable, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
+import { comparePositions, qualifiedTable, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
+import type { RawViewRow } from './listQueries.ts';
 
 /** A view row shaped for HTTP: camelCase keys, ISO instants, and `position` for its last event. */
 export type ViewItem = Record<string, unknown>;
@@ -11,6 +12,16 @@ export interface ViewQuery {
   readonly values: readonly unknown[];
   readonly orderBy: string;
   readonly limit: number;
+}
+
+/** What {@link readView} read. */
+export interface ViewRead {
+  /** The projection's checkpoint, read before the rows: every row is at least as new as it says. */
+  readonly checkpoint: GlobalPosition;
+  /** The rows as `to_jsonb` gives them (empty when `behind`). */
+  readonly rows: RawViewRow[];
+  /** The checkpoint is before the `atLeast` asked for, and the rows were not read. */
+  readonly behind: boolean;
 }
 
 const INSTANT_COLUMNS = new Set(['placed_at', 'accepted_at', 'ready_at', 'assigned_at', 'updated_at']);
@@ -29,13 +40,20 @@ export function toViewItem(row: Record<string, unknown>): ViewItem {
 }
 
 /**
- * Reads a view's rows and the projection's checkpoint in the caller's transaction (RLS filters the
- * rows per actor). The checkpoint is read first, so every row is at least as new as it says.
+ * Reads the projection's checkpoint and then a view's rows in the caller's transaction (RLS filters
+ * the rows per actor). The rows come as `to_jsonb` gives them, whose instants keep their microseconds
+ * for a merge of several databases' pages (`mergeViewRows`); shape them with {@link toViewItem}. With
+ * `atLeast`, the rows are read only if the checkpoint is at or past it (else `behind`): a
+ * read-your-writes read that finds the view caught up needs no other transaction.
+ *
+ * @example
+ * const { checkpoint, rows } = await unitOfWork(pool, context, (tx) => readView(tx, board, boardQuery(rid, false)));
  */
-export async function readView(tx: Tx, projection: Projection, query: ViewQuery): Promise<{ checkpoint: GlobalPosition; position: string; items: ViewItem[] }> {
+export async function readView(tx: Tx, projection: Projection, query: ViewQuery, options: { readonly atLeast?: GlobalPosition } = {}): Promise<ViewRead> {
   const checkpoint = await readCheckpoint(tx, projection);
-  const { rows } = await tx.query<{ row: Record<string, unknown> }>(viewSql(projection, query), [...query.values]);
-  return { checkpoint, position: formatPosition(checkpoint), items: rows.map((r) => toViewItem(r.row)) };
+  if (options.atLeast !== undefined && comparePositions(checkpoint, options.atLeast) < 0) return { checkpoint, rows: [], behind: true };
+  const { rows } = await tx.query<{ row: RawViewRow }>(viewSql(projection, query), [...query.values]);
+  return { checkpoint, rows: rows.map((r) => r.row), behind: false };
 }
 
 /** The statement of {@link readView} for `query` (exported for its plans' test). */

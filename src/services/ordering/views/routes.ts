@@ -1,13 +1,14 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../../api/index.ts';
 import type { UnitOfWorkContext } from '../../../platform/db/index.ts';
-import type { GlobalPosition } from '../../../platform/events/index.ts';
+import { START, type GlobalPosition } from '../../../platform/events/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
-import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
+import { comparePositions, formatPosition, parsePosition, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
+import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead } from '../../../platform/projections/waitForPositionOrHead.ts';
 import type { ServiceDeps } from '../../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
@@ -15,8 +16,7 @@ import { boardQuery, courierTasksQuery, customerOrdersQuery, type MergedViewQuer
 import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
-import { readViewRows } from './readViewRows.ts';
-import { toViewItem, type ViewQuery } from './readView.ts';
+import { readView, toViewItem, type ViewQuery } from './readView.ts';
 
 /** Options of {@link createViewRoutes}. */
 export interface ViewRoutesOptions {
@@ -24,6 +24,12 @@ export interface ViewRoutesOptions {
   readonly views?: OrderViewProjections;
   /** The longest a `?after=` read waits for the view to catch up, in ms. Default 2000. */
   readonly maxWaitMs?: number;
+  /**
+   * How long the customer's or courier's list waits for a dedicated database beyond its `?after=` wait,
+   * in ms: a dedicated database that fails or has not answered by then is left out of the answer,
+   * which says `lagging: true`. Default 1000.
+   */
+  readonly databaseTimeoutMs?: number;
   /** Interval of SSE heartbeats (comment lines), in ms. Default 15000. */
   readonly heartbeatMs?: number;
 }
@@ -39,24 +45,25 @@ const ListQuery = Type.Object(
   { additionalProperties: false },
 );
 
-/** A database the order views are projected in: its pool (a wait, the listener) and its transactions. */
+/** A database the order views are projected in, as a read sees it. */
 interface ViewDatabase {
-  readonly pool: pg.Pool;
+  /** Its pool, for the wait (checkpoint, head, listener); asked after the read's first transaction, which finds a moved restaurant's. */
+  readonly pool: () => pg.Pool;
+  /** Its transactions of the read (routed for the shared database and a board; on the database for a dedicated one). */
   readonly unitOfWork: UnitOfWorkFn;
-  /**
-   * How `?after=` waits there: `position`, for the position itself (a read of the database that holds
-   * every write it can be given); `head`, for the position or the database's head, whichever comes
-   * first (one of several databases, where the position may have been written elsewhere).
-   */
-  readonly waitFor: 'position' | 'head';
 }
 
-/** One database's answer to a list read. */
+/** One database's answer to a read. */
 interface DatabaseRead {
   readonly checkpoint: GlobalPosition;
-  readonly rows: RawViewRow[];
+  readonly rows: readonly RawViewRow[];
   readonly lagging: boolean;
+  /** With `after`: whether this database's log reaches it (see `waitForPositionOrHead`); `undefined` when that is not known. */
+  readonly reachesAfter: boolean | undefined;
 }
+
+/** The part of a dedicated database that failed or answered too late: no rows, and the answer lags. */
+const LEFT_OUT: DatabaseRead = { checkpoint: START, rows: [], lagging: true, reachesAfter: undefined };
 
 /**
  * The order read models over HTTP:
@@ -68,37 +75,55 @@ interface DatabaseRead {
  *
  * Every list answers `{ position, lagging, <items> }` with headers `x-view-position` (the projection's
  * checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response position) the read
- * waits up to `maxWaitMs` until the view has applied it; if it has not by then, it answers with the view
- * as it is and `lagging: true` (decision 0032).
+ * waits up to `maxWaitMs` until the view has applied it; if it has not by then, or if the position was
+ * written in none of the databases read, it answers with the view as it is and `lagging: true`
+ * (decision 0032). A read that finds the view caught up takes one transaction per database, as a read
+ * without `?after=` does; only a view behind the position costs the head's read and the wait.
  *
  * Restaurants moved to a database of their own (decision 0008) have their view rows projected there:
- * - The board reads, waits and listens in its restaurant's database (`placements.poolOfTenant`), and
- *   its `position` is that database's checkpoint. `?after=` waits there for the position itself, which
- *   a command on one of the restaurant's orders wrote in that database: a position from before a move
- *   to a database of another cluster may then wait `maxWaitMs` and answer `lagging: true`. The stream's
- *   listener is the one of the database the restaurant lived in when the stream opened: a stream open
- *   across a move stops hearing the board's changes; reconnect without `Last-Event-ID` (decision 0008).
+ * - The board reads in its restaurant's database through the routed transaction, which follows a
+ *   move, and its `position` is that database's checkpoint. `?after=` waits there (the pool of
+ *   `placements.placementOf`, where that first read ran) for the position or the database's head,
+ *   whichever comes first (see below). A position past that head was not written there: the board
+ *   holds it if the shared database's log reaches it (a position of the restaurant's from before its
+ *   move, whose events were copied; or the lists' `position`), and else answers `lagging: true`.
+ * - The stream listens in the restaurant's database. When it finds the restaurant moved since it
+ *   opened (a push's routed read ran elsewhere; looked for at each change the old database notifies,
+ *   and at a heartbeat after the catalog lists a new database), it sends an event with an empty `id`
+ *   and no data, then ends: the client's last event id is cleared (an `EventSource` then reconnects
+ *   without `Last-Event-ID`; positions of the old database mean nothing in the new one), the stream it
+ *   reconnects to starts at the new database's checkpoint, and the client reloads the board as on any
+ *   fresh start. A stream whose listener lost its connection ends too, without that event: the client
+ *   reconnects with its `Last-Event-ID` and misses nothing.
  * - The courier's tasks and the customer's orders read every database (the shared one and each
- *   dedicated one of the placement catalog) and merge the rows in the query's order and limit (the
- *   first `limit` of the whole; a row found in two databases during a move is the shared one's).
- *   Their `position` and `x-view-position` are the SHARED database's checkpoint: the positions of the
- *   others compare with nothing a client holds from another database, so they are left out. `lagging`
- *   is true when any database's view lags.
+ *   dedicated one of the placement catalog) and merge the rows in the query's order and limit (see
+ *   `mergeViewRows`, also for a row found in two databases during a move). Their `position` and
+ *   `x-view-position` are the SHARED database's checkpoint: the positions of the others compare with
+ *   nothing a client holds from another database, so they are left out. `lagging` is true when any
+ *   database's view lags. A dedicated database that fails, or has not answered `databaseTimeoutMs`
+ *   after the wait, is left out (logged) and the answer says `lagging: true`; so does one read while the
+ *   placement catalog could not be read (then only the shared database is read). A failing shared
+ *   database fails the read (500): it holds most restaurants' rows and the answer's position.
  * - `?after=` on a read of several databases: a position names the database that wrote it only by its
  *   value, so each database waits until its view has applied `after` or the head of its own log when the
  *   wait began (the last event committed there), whichever comes first (`waitForPositionOrHead`). In the
  *   database that wrote `after`, the head is at or past it: the read holds the write. In the others it
- *   waits at most for events already committed, all in parallel and within the same `maxWaitMs`. So a
- *   position past every database's head (written nowhere) answers `lagging: false` once each view has
- *   applied its own head, where a single database's wait for it would run out and say `true`.
+ *   waits at most for events already committed, all in parallel and within the same `maxWaitMs`. If no
+ *   database's log reaches `after`, the catalog is read again (not from its cache) and any database it
+ *   lists since is read too; a position still past every head was written nowhere: `lagging: true`.
+ *   Limit: a database whose numbers run higher (another cluster) can reach a position written in one
+ *   the cached catalog does not list yet (placed less than a second ago through another process), and
+ *   the read then answers without it.
  */
 export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPluginAsync<{ deps: ServiceDeps }> {
   const views = options.views ?? ORDER_VIEWS;
   const maxWaitMs = options.maxWaitMs ?? 2000;
+  const databaseTimeoutMs = options.databaseTimeoutMs ?? 1000;
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   return async (plugin, { deps }) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
-    const shared: ViewDatabase = { pool: deps.databases.poolFor('ordering'), unitOfWork: deps.unitOfWork, waitFor: 'head' };
+    const sharedPool = deps.databases.poolFor('ordering');
+    const shared: ViewDatabase = { pool: () => sharedPool, unitOfWork: deps.unitOfWork };
     const streams = new Set<ServerResponse>();
     const listeners = createProjectionListeners((error) => app.log.warn({ err: error }, 'projection listener lost its connection'));
     plugin.addHook('preClose', async () => {
@@ -106,36 +131,104 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     });
     plugin.addHook('onClose', () => listeners.close());
 
-    /** The shared database, then each dedicated one of the placement catalog, with its tenant-less ordering transactions. */
-    const everyDatabase = async (): Promise<ViewDatabase[]> => [
-      shared,
-      ...(await deps.placements.dedicatedDatabases()).map((url): ViewDatabase => ({ pool: deps.databases.poolForUrl(url), unitOfWork: deps.placements.onDatabase(url, 'ordering').unitOfWork, waitFor: 'head' })),
-    ];
-    /** The database of the context's restaurant, with the routed transactions: its positions are written there. */
-    const databaseOf = async (context: UnitOfWorkContext): Promise<ViewDatabase> => ({ pool: await deps.placements.poolOfTenant(context), unitOfWork: deps.unitOfWork, waitFor: 'position' });
-
-    /** Reads a view in one database, after waiting there for `after` when given (see {@link ViewDatabase.waitFor}). */
-    const readIn = async (database: ViewDatabase, context: UnitOfWorkContext, projection: Projection, after: GlobalPosition | undefined, query: ViewQuery, signal: AbortSignal): Promise<DatabaseRead> => {
-      let target: GlobalPosition | undefined;
-      let lagging = false;
-      if (after !== undefined) {
-        const listener = await listeners.forWait(database.pool);
-        const waitOptions = { timeoutMs: maxWaitMs, signal, ...(listener === undefined ? {} : { listener }) };
-        const waited = database.waitFor === 'head' ? await waitForPositionOrHead(database.pool, projection, after, waitOptions) : { ...(await waitForPosition(database.pool, projection, after, waitOptions)), target: after };
-        target = waited.target;
-        lagging = !waited.caughtUp;
-      }
-      // After a wait the checkpoint was seen on the primary: read there, where the view has caught up.
-      const read = await database.unitOfWork({ ...context, readOnly: true, replicaOk: after === undefined }, (tx) => readViewRows(tx, projection, query));
-      if (target !== undefined && lagging) lagging = comparePositions(read.checkpoint, target) < 0;
-      return { ...read, lagging };
+    /** A dedicated database of the catalog, with its tenant-less ordering transactions. */
+    const dedicated = (url: string): ViewDatabase => {
+      const pool = deps.databases.poolForUrl(url);
+      return { pool: () => pool, unitOfWork: deps.placements.onDatabase(url, 'ordering').unitOfWork };
     };
-    /** Reads a view of rows without a tenant (an actor's) in every database and merges them; the shared database's checkpoint is the answer's position. */
-    const readEverywhere = async (context: UnitOfWorkContext, projection: Projection, after: string | undefined, query: MergedViewQuery, signal: AbortSignal) => {
+    /** The pool of a placement as `placementOf` gives it (`''`: the shared database). */
+    const poolOfPlacement = (placed: string): pg.Pool => (placed === '' ? sharedPool : deps.databases.poolForUrl(placed));
+    /** A restaurant's database: its transactions are routed, and after one of them `placementOf` says where it ran. */
+    const restaurantDatabase = (rid: string): ViewDatabase => ({ pool: () => poolOfPlacement(deps.placements.placementOf(rid)), unitOfWork: deps.unitOfWork });
+    /** A pool's label for logs (`main`, `db-…`), never its connection string. */
+    const labelOf = (pool: pg.Pool) => deps.databases.labelOf(pool) ?? 'unlabelled';
+
+    /**
+     * Reads a view in one database. With `after`: the first transaction reads the checkpoint, and the
+     * rows if it is at or past `after` (one transaction when caught up); else the read waits there for
+     * `after` or the database's head until `waitUntil` (`waitForPositionOrHead`) and reads again.
+     */
+    const readIn = async (database: ViewDatabase, context: UnitOfWorkContext, projection: Projection, query: ViewQuery, after: GlobalPosition | undefined, waitUntil: number, signal: AbortSignal): Promise<DatabaseRead> => {
+      const first = await database.unitOfWork({ ...context, readOnly: true, replicaOk: after === undefined }, (tx) => readView(tx, projection, query, after === undefined ? {} : { atLeast: after }));
+      if (after === undefined) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: undefined };
+      if (!first.behind) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: true };
+      const pool = database.pool();
+      const listener = await listeners.forWait(pool);
+      const waited = await waitForPositionOrHead(pool, projection, after, { checkpoint: first.checkpoint, timeoutMs: Math.max(0, waitUntil - Date.now()), signal, ...(listener === undefined ? {} : { listener }) });
+      // After a wait the checkpoint was seen on the primary: read there, where the view has caught up.
+      const read = await database.unitOfWork({ ...context, readOnly: true, replicaOk: false }, (tx) => readView(tx, projection, query));
+      const reachesAfter = waited.reachesAfter ?? (comparePositions(read.checkpoint, after) >= 0 ? true : undefined);
+      return { checkpoint: read.checkpoint, rows: read.rows, lagging: !waited.caughtUp && comparePositions(read.checkpoint, waited.target) < 0, reachesAfter };
+    };
+
+    /** `read` of a dedicated database, or {@link LEFT_OUT} (logged) when it fails or has not answered by `deadline`. */
+    const answeredBy = (read: Promise<DatabaseRead>, deadline: number, database: string, log: FastifyBaseLogger): Promise<DatabaseRead> =>
+      new Promise((resolve) => {
+        let settled = false;
+        const leftOut = (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          log.warn({ err: error, database }, 'an order view read answers without a dedicated database (lagging: true)');
+          resolve(LEFT_OUT);
+        };
+        const timer = setTimeout(() => leftOut(new Error(`no answer within ${databaseTimeoutMs} ms after the wait`)), Math.max(0, deadline - Date.now()));
+        read.then((answer) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve(answer);
+        }, leftOut);
+      });
+
+    /**
+     * Reads a view of rows without a tenant (an actor's) in every database and merges them; the shared
+     * database's checkpoint is the answer's position. See {@link createViewRoutes} for `after`.
+     */
+    const readEverywhere = async (request: FastifyRequest, context: UnitOfWorkContext, projection: Projection, after: string | undefined, query: MergedViewQuery) => {
       const position = after === undefined ? undefined : parsePosition(after);
-      const reads = await Promise.all((await everyDatabase()).map((database) => readIn(database, context, projection, position, query, signal)));
+      const signal = abortOnClose(request);
+      const waitUntil = Date.now() + (position === undefined ? 0 : maxWaitMs);
+      let catalogUnread = false;
+      const catalog = async (fresh: boolean): Promise<readonly string[]> => {
+        try {
+          return await deps.placements.dedicatedDatabases({ fresh });
+        } catch (error) {
+          request.log.warn({ err: error }, 'placement catalog unreadable: the read covers the shared database only (lagging: true)');
+          catalogUnread = true;
+          return [];
+        }
+      };
+      const readDedicated = (url: string) => {
+        const database = dedicated(url);
+        return answeredBy(readIn(database, context, projection, query, position, waitUntil, signal), waitUntil + databaseTimeoutMs, labelOf(database.pool()), request.log);
+      };
+      const urls = await catalog(false);
+      const reads = await Promise.all([readIn(shared, context, projection, query, position, waitUntil, signal), ...urls.map(readDedicated)]);
+      let writtenNowhere = false;
+      if (position !== undefined && !reads.some((r) => r.reachesAfter === true)) {
+        // `after` lies past every log read: written in a database the cached catalog does not list yet, or nowhere.
+        const more = (await catalog(true)).filter((url) => !urls.includes(url));
+        reads.push(...(await Promise.all(more.map(readDedicated))));
+        writtenNowhere = !reads.some((r) => r.reachesAfter === true);
+      }
       const items = mergeViewRows(reads.map((r) => r.rows), query).map(toViewItem);
-      return { position: formatPosition(reads[0]!.checkpoint), lagging: reads.some((r) => r.lagging), items };
+      return { position: formatPosition(reads[0]!.checkpoint), lagging: catalogUnread || writtenNowhere || reads.some((r) => r.lagging), items };
+    };
+
+    /** Reads the board of `rid` in its database, after the wait for `after` when given (see {@link createViewRoutes}). */
+    const readBoard = async (request: FastifyRequest, context: UnitOfWorkContext, rid: string, after: string | undefined, query: ViewQuery) => {
+      const position = after === undefined ? undefined : parsePosition(after);
+      const signal = abortOnClose(request);
+      const waitUntil = Date.now() + maxWaitMs;
+      const database = restaurantDatabase(rid);
+      const read = await readIn(database, context, views.board, query, position, waitUntil, signal);
+      if (position === undefined || read.reachesAfter !== false || read.lagging) return read;
+      // Past the head of the restaurant's database: not written there. Its events from before a move
+      // to a database of its own are in the shared database's log, and the board holds them (copied).
+      const pool = database.pool();
+      const sharedHead = pool === sharedPool ? undefined : await readLogHeadOf(sharedPool, views.board, { timeoutMs: Math.max(0, waitUntil - Date.now()), signal });
+      return { ...read, lagging: sharedHead === undefined || comparePositions(sharedHead, position) < 0 };
     };
     const abortOnClose = (request: FastifyRequest) => {
       const controller = new AbortController();
@@ -157,11 +250,11 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const principal = authorize(request, 'courier');
         const { after, all, limit } = request.query;
         const { position, lagging, items } = await readEverywhere(
+          request,
           { service: 'ordering', tenantId: null, actor: { kind: 'courier', id: principal.subject } },
           views.courierTasks,
           after,
           courierTasksQuery(principal.subject, all, limit),
-          abortOnClose(request),
         );
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
         return { position, lagging, tasks: items };
@@ -175,11 +268,11 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const principal = authorize(request, 'customer');
         const { after, all, limit } = request.query;
         const { position, lagging, items } = await readEverywhere(
+          request,
           { service: 'ordering', tenantId: null, actor: { kind: 'customer', id: principal.subject } },
           views.customerOrders,
           after,
           customerOrdersQuery(principal.subject, all, limit),
-          abortOnClose(request),
         );
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
         return { position, lagging, orders: items };
@@ -193,7 +286,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const { rid } = request.params;
         const context = boardReader(request, rid);
         const { after, all, limit } = request.query;
-        const read = await readIn(await databaseOf(context), context, views.board, after === undefined ? undefined : parsePosition(after), boardQuery(rid, all, limit), abortOnClose(request));
+        const read = await readBoard(request, context, rid, after, boardQuery(rid, all, limit));
         const position = formatPosition(read.checkpoint);
         reply.header('x-view-position', position).header('x-view-lagging', String(read.lagging));
         return { position, lagging: read.lagging, orders: read.rows.map(toViewItem) };
@@ -214,13 +307,17 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const { rid } = request.params;
         const context: UnitOfWorkContext = { ...boardReader(request, rid), readOnly: true };
         const lastEventId = request.headers['last-event-id'];
-        // Resume after the client's last event, else start at the projection's checkpoint (changes from now on).
-        let since: GlobalPosition =
-          typeof lastEventId === 'string' && lastEventId !== ''
-            ? parsePosition(lastEventId, 'Last-Event-ID')
-            : await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board));
-        // The board's changes are notified in the restaurant's database: listen there.
-        const events = await listeners.of((await databaseOf(context)).pool);
+        const resumeAfter = typeof lastEventId === 'string' && lastEventId !== '' ? parsePosition(lastEventId, 'Last-Event-ID') : undefined;
+        // Resume after the client's last event, else start at the projection's checkpoint (changes from
+        // now on), read by a routed transaction, which follows a move of the restaurant.
+        let since: GlobalPosition = resumeAfter ?? (await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board)));
+        // The board's changes are notified in the restaurant's database: listen there (where that read
+        // ran, or as the router finds it). A push that finds the restaurant placed elsewhere than here
+        // ends the stream (see the JSDoc of createViewRoutes).
+        const pool = resumeAfter === undefined ? poolOfPlacement(deps.placements.placementOf(rid)) : await deps.placements.poolOfTenant(context);
+        const placed = deps.placements.placementOf(rid);
+        const events = await listeners.of(pool);
+        let catalogSeen = new Set(await deps.placements.dedicatedDatabases().catch(() => [] as readonly string[]));
 
         await reply.auditBeforeHijack();
         reply.hijack();
@@ -232,6 +329,14 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         let running = false;
         let again = false;
         let closed = false;
+        const moved = () => deps.placements.placementOf(rid) !== placed;
+        /** Ends the stream; after a move, first clears the client's last event id (an `id` field without a value). */
+        const end = (why: string, forgetLastEventId: boolean) => {
+          if (closed) return;
+          raw.end(`: ${why}\n${forgetLastEventId ? 'id\n' : ''}\n`);
+          cleanup();
+        };
+        const endMoved = () => end('the restaurant moved to another database: reconnect', true);
         // Pushes every row of this board changed after `since`, in position order; coalesces wake-ups
         // that arrive while a push runs into one more pass.
         const push = async (): Promise<void> => {
@@ -251,6 +356,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
                   [rid, since.transactionId.toString(), since.position.toString()],
                 ),
               );
+              // The routed read ran in another database than this stream's: its positions do not continue `since`.
+              if (moved()) return endMoved();
               for (const { row } of rows) {
                 if (closed) return;
                 const item = toViewItem(row);
@@ -266,18 +373,37 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const wake = () => {
           push().catch((error: unknown) => request.log.warn({ err: error }, 'board stream push failed'));
         };
+        /**
+         * At each heartbeat: a move this process has followed ends the stream; a database the catalog
+         * lists since the last look may be the restaurant's, so a push (routed) looks. Otherwise only
+         * the changes the old database notifies would run a push that finds the move.
+         */
+        const lookForMove = async () => {
+          if (moved()) return endMoved();
+          const now = await deps.placements.dedicatedDatabases().catch(() => [] as readonly string[]);
+          if (!now.some((url) => !catalogSeen.has(url))) return;
+          catalogSeen = new Set(now);
+          wake();
+        };
         const unsubscribe = events.subscribe(views.board, wake);
-        const heartbeat = setInterval(() => raw.write(': heartbeat\n\n'), heartbeatMs);
+        const onLost = () => end('the server lost its connection to the board\'s notifications: reconnect', false);
+        events.lost.addEventListener('abort', onLost, { once: true });
+        const heartbeat = setInterval(() => {
+          raw.write(': heartbeat\n\n');
+          lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
+        }, heartbeatMs);
         const cleanup = () => {
           if (closed) return;
           closed = true;
           clearInterval(heartbeat);
           unsubscribe();
+          events.lost.removeEventListener('abort', onLost);
           streams.delete(raw);
         };
         request.raw.once('close', cleanup);
         raw.once('close', cleanup);
-        wake();
+        if (events.lost.aborted) onLost();
+        else wake();
       },
     );
   };

@@ -6,7 +6,7 @@ import { unitOfWork, type UnitOfWorkContext } from '../../../../src/platform/db/
 import type { Projection } from '../../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { boardQuery, courierTasksQuery, customerOrdersQuery } from '../../../../src/services/ordering/views/listQueries.ts';
-import { readView, viewSql, type ViewQuery } from '../../../../src/services/ordering/views/readView.ts';
+import { readView, toViewItem, viewSql, type ViewQuery } from '../../../../src/services/ordering/views/readView.ts';
 import { useTestDatabase } from '../../../support/db.ts';
 
 /**
@@ -58,7 +58,7 @@ describe('order view lists: index-served at any size', () => {
       return JSON.stringify(rows[0]!['QUERY PLAN']);
     });
   const read = (context: UnitOfWorkContext, projection: Projection, query: ViewQuery) =>
-    unitOfWork(pool, { ...context, readOnly: true }, (tx) => readView(tx, projection, query));
+    unitOfWork(pool, { ...context, readOnly: true }, async (tx) => ({ items: (await readView(tx, projection, query)).rows.map(toViewItem) }));
   const staff: UnitOfWorkContext = { service: 'ordering', tenantId: restaurant, actor: { kind: 'staff', id: randomUUID() } };
   const asCourier: UnitOfWorkContext = { service: 'ordering', tenantId: null, actor: { kind: 'courier', id: courier } };
   const asCustomer: UnitOfWorkContext = { service: 'ordering', tenantId: null, actor: { kind: 'customer', id: customer } };

@@ -4,12 +4,11 @@ import { setMaxListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../../src/composition/services.ts';
-import { createEventStore } from '../../../../src/platform/events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from '../../../../src/platform/projections/index.ts';
-import { depsForDatabase } from '../../../../src/platform/runtime/index.ts';
+import { runOnEveryDatabase } from '../../../../src/platform/runtime/index.ts';
 import { moveTenant } from '../../../../src/platform/tenancy/index.ts';
-import { createViewWorkers, orderViewProjections } from '../../../../src/services/ordering/views/index.ts';
-import { eventually } from '../../../support/eventually.ts';
+import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
+import { eventually, within } from '../../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../support.ts';
@@ -22,6 +21,8 @@ type Item = { orderId: string; status: string; position: string };
 describe("a moved restaurant's order views: read-your-writes and the live board in its own database", () => {
   let t: TestPlatform;
   let target: TestDatabase;
+  /** The database of the second test's move (dropped once the workers that serve it have stopped). */
+  let second: TestDatabase | undefined;
   let base: string;
   const stop = new AbortController();
   let running: Array<Promise<void>> = [];
@@ -31,26 +32,16 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
     target = await createTestDatabase({ empty: true });
     base = await t.platform.app.listen({ host: '127.0.0.1', port: 0 });
     setMaxListeners(0, stop.signal);
-    // The shared database's instances of the three view workers; the moved restaurant's database gets its own after the move.
-    running = createViewWorkers().map((w) => w.run(t.platform.deps, stop.signal));
+    // The three view workers as `brigade worker` runs them (workersOf): one instance per database, a
+    // moved restaurant's database getting its own within a second of the move.
+    running = createViewWorkers().map((w) => runOnEveryDatabase({ ...w, service: 'ordering' }, t.platform.deps, stop.signal));
   });
-  /**
-   * The three view projectors of the dedicated database at `url`, as `runOnEveryDatabase` starts them
-   * there (`depsForDatabase`), but over an event store object of their own. The process's projectors
-   * share one tail of the log per store object (`readSharedPage`) whatever database they read, so the
-   * two databases' instances of the same workers would serve each other's events (found by this test:
-   * the shared database's views got rows of the moved restaurant's events); a store of their own keeps
-   * this test about the reads until that is fixed.
-   */
-  const runProjectorsOf = (url: string) => {
-    const views = orderViewProjections(createEventStore({ schema: 'ordering' }));
-    running.push(...createViewWorkers(views.all).map((w) => w.run(depsForDatabase(t.platform.deps, url, 'ordering'), stop.signal)));
-  };
   after(async () => {
     stop.abort();
     await Promise.all(running);
     await t?.close();
     await target?.drop();
+    await second?.drop();
   });
 
   /** GET with a token: status, body. */
@@ -58,6 +49,30 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
     const res = await t.request({ url, token });
     assert.equal(res.statusCode, 200, res.body);
     return res.json() as { position: string; lagging: boolean; orders?: Item[]; tasks?: Item[] };
+  };
+  /** Opens a board stream (with `Last-Event-ID` when given) and collects its text until it ends or is closed. */
+  const openStream = async (rid: string, token: string, lastEventId?: string) => {
+    const abort = new AbortController();
+    const response = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${token}`, ...(lastEventId === undefined ? {} : { 'last-event-id': lastEventId }) }, signal: abort.signal });
+    assert.equal(response.status, 200);
+    let text = '';
+    const ended = (async () => {
+      const decoder = new TextDecoder();
+      try {
+        for await (const chunk of response.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
+      } catch {
+        // aborted
+      }
+    })();
+    return {
+      text: () => text,
+      seen: (id: string) => text.includes(`id: ${id}\n`),
+      ended,
+      close: async () => {
+        abort.abort();
+        await ended;
+      },
+    };
   };
   /** Places an order of one cola for `c`, accepted and assigned to courier `k`: its id (at version 3). */
   const assignedOrder = async (r: SeededRestaurant, c: { token: string }, k: { id: string }) => {
@@ -79,18 +94,17 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
     const s0 = await assignedOrder(staying, c, k);
     const m = await assignedOrder(moving, c, k);
     const s = await assignedOrder(staying, c, k);
-    // The shared database's three views have applied both orders before the move (a batch that ran
-    // across the move's delete could write the moved rows back: not what this test is about).
+    // The shared database's three views have applied both orders before the move.
     const beforeMove = await get(`/v1/customers/me/orders?after=${s.position}`, c.token);
     assert.deepEqual(beforeMove.orders?.map((o) => o.orderId), [s.id, m.id, s0.id]);
     assert.deepEqual((await get(`/v1/couriers/me/tasks?after=${s.position}`, k.token)).tasks?.map((o) => o.orderId), [s.id, m.id, s0.id]);
     assert.deepEqual((await get(`/v1/restaurants/${moving.rid}/board?after=${s.position}`, moving.staff)).orders?.map((o) => o.orderId), [m.id]);
 
     await moveTenant({ tenantId: moving.rid, sourceUrl: t.db.url, targetUrl: target.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
-    runProjectorsOf(target.url);
-    // No transaction of the process has met the restaurant since its move: its pool is found by asking.
+    // No transaction of the process has met the restaurant since its move: its pool is found by asking,
+    // once the placement catalog (read at most a second ago) lists the new database.
     const staffContext = { service: 'ordering', tenantId: moving.rid, actor: { kind: 'staff' as const, id: randomUUID() } };
-    assert.equal(await t.platform.deps.placements.poolOfTenant(staffContext), t.platform.databases.poolForUrl(target.url), "the moved restaurant's pool");
+    await eventually('the router to find the moved restaurant\'s pool', () => t.platform.deps.placements.poolOfTenant(staffContext), (pool) => pool === t.platform.databases.poolForUrl(target.url), 10_000);
     assert.equal(await t.platform.deps.placements.poolOfTenant({ ...staffContext, tenantId: staying.rid }), t.platform.databases.poolFor('ordering'), "the other restaurant's: the shared one");
     const admin = new pg.Client({ connectionString: target.url });
     const holder = new pg.Client({ connectionString: target.url });
@@ -153,38 +167,65 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
       assert.equal(board.orders?.[0]?.position, at, 'the board row is at the command’s position');
 
       // The live board of the moved restaurant: from the start (Last-Event-ID 0.0), then a change made now.
-      const abort = new AbortController();
-      const response = await fetch(`${base}/v1/restaurants/${moving.rid}/board/stream`, { headers: { authorization: `Bearer ${moving.staff}`, 'last-event-id': '0.0' }, signal: abort.signal });
-      assert.equal(response.status, 200);
-      let text = '';
-      const seen = (id: string) => text.includes(`id: ${id}\n`);
-      const reading = (async () => {
-        const decoder = new TextDecoder();
-        try {
-          for await (const chunk of response.body!) text += decoder.decode(chunk as Uint8Array, { stream: true });
-        } catch {
-          // aborted
-        }
-      })();
+      const stream = await openStream(moving.rid, moving.staff, '0.0');
       try {
-        await eventually('the stream to push the board as it is', async () => text, () => seen(at), 20_000);
+        await eventually('the stream to push the board as it is', async () => stream.text(), () => stream.seen(at), 20_000);
         // The first push is done: only a notification of the board's projector makes the next one.
         const pickedUp = await command(t, k.token, m.id, 'pick-up', 4);
         assert.equal(pickedUp.statusCode, 200, pickedUp.body);
         const next = pickedUp.json().position as string;
-        await eventually(`the stream to push the change at ${next}`, async () => text, () => seen(next), 20_000);
-        const pushed = text
+        await eventually(`the stream to push the change at ${next}`, async () => stream.text(), () => stream.seen(next), 20_000);
+        const pushed = stream
+          .text()
           .split('\n\n')
           .filter((block) => block.includes('event: order'))
           .map((block) => JSON.parse(block.split('\n').find((l) => l.startsWith('data: '))!.slice(6)) as Item);
         assert.deepEqual(pushed.map((o) => [o.orderId, o.status, o.position]), [[m.id, 'ready', at], [m.id, 'picked_up', next]]);
       } finally {
-        abort.abort();
-        await reading;
+        await stream.close();
       }
     } finally {
       await holder.query('rollback').catch(() => undefined);
       await Promise.all([admin.end(), holder.end(), watcher.end()]);
+    }
+  });
+
+  test("a board stream open across its restaurant's move ends after clearing the client's last event id; reconnected without it, it hears the new database", async () => {
+    const moving = await seedRestaurant(t, 'Streaming Kitchen');
+    const staying = await seedRestaurant(t, 'Neighbour Kitchen');
+    const c = await customer(t);
+    const k = await courier(t);
+    const m = await assignedOrder(moving, c, k);
+    const database = (second = await createTestDatabase({ empty: true }));
+    // The board has applied the order: the stream, opened from the checkpoint, has nothing to push of
+    // the old database.
+    await eventually('the board to apply the order', () => get(`/v1/restaurants/${moving.rid}/board?after=${m.position}`, moving.staff), (board) => !board.lagging);
+    // Opened before the move: it listens in the shared database, from its checkpoint.
+    const opened = await openStream(moving.rid, moving.staff);
+    try {
+      await eventually('the stream to open', async () => opened.text(), (text) => text.includes(`: board ${moving.rid}`), 20_000);
+      await moveTenant({ tenantId: moving.rid, sourceUrl: t.db.url, targetUrl: database.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
+      // A change of another restaurant is notified in the shared database and wakes the stream there:
+      // its push, routed, finds the restaurant in its new database.
+      await assignedOrder(staying, c, k);
+      await within(opened.ended, 30_000, 'the stream to end');
+      const blocks = opened.text().split('\n\n');
+      assert.deepEqual(blocks.at(-2)?.split('\n').filter((line) => !line.startsWith(':')), ['id'], 'its last block clears the last event id');
+      assert.ok(!opened.text().includes('event: order'), "no row of the new database under the old one's positions");
+    } finally {
+      await opened.close();
+    }
+
+    // Reconnected as a client whose last event id was cleared (an empty Last-Event-ID, or none).
+    const reconnected = await openStream(moving.rid, moving.staff, '');
+    try {
+      await eventually('the stream to open', async () => reconnected.text(), (text) => text.includes(`: board ${moving.rid}`), 20_000);
+      const ready = await command(t, moving.staff, m.id, 'ready', 3);
+      assert.equal(ready.statusCode, 200, ready.body);
+      const at = ready.json().position as string;
+      await eventually(`the stream to push the change at ${at}, made in the new database`, async () => reconnected.text(), () => reconnected.seen(at), 30_000);
+    } finally {
+      await reconnected.close();
     }
   });
 });

@@ -5,9 +5,10 @@ import pg from 'pg';
 import { createPlatform, type Platform } from '../../../../src/composition/runtime.ts';
 import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
 import { loadConfig } from '../../../../src/platform/config/index.ts';
-import { formatPosition, runProjection } from '../../../../src/platform/projections/index.ts';
+import { formatPosition, PROJECTION_CHANNEL, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
-import { useTestDatabase } from '../../../support/db.ts';
+import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
+import { within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, event, newOrder, placed } from './support.ts';
 
@@ -18,9 +19,13 @@ describe('live-board stream (Server-Sent Events)', () => {
   let base: string;
   const stop = new AbortController();
   let projector: Promise<void>;
+  let dedicated: TestDatabase;
 
   before(async () => {
     pool = database.pool(4);
+    // A restaurant's database of its own; dropped after the platform's pools (clean-ups run last first).
+    dedicated = await createTestDatabase();
+    database.defer(() => dedicated.drop());
     const { url } = database.db;
     const config = loadConfig({ DATABASE_URL: url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '6' }, { services: SERVICE_NAMES });
     platform = await createPlatform(config, { url, embedded: null }, { services: [{ name: 'ordering', routes: createViewRoutes({ heartbeatMs: 50 }) }], logger: false });
@@ -56,7 +61,7 @@ describe('live-board stream (Server-Sent Events)', () => {
         const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), 20_000);
         waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
       });
-    return { response, until, text: () => text, close: async () => (abort.abort(), await reading) };
+    return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
   };
 
   test('pushes each board change as it is projected, with its position as the event id; heartbeats; resumes after Last-Event-ID', async () => {
@@ -94,6 +99,46 @@ describe('live-board stream (Server-Sent Events)', () => {
     const refused = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${stranger}` } });
     assert.equal(refused.status, 404);
     await refused.text();
+  });
+
+  test("a stream whose listener lost its connection ends, keeping the client's last event id: it reconnects with it and misses nothing", async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const stream = await open(rid, staff);
+    const o = newOrder(rid);
+    const p1 = await append(pool, o, [placed(o)]);
+    await stream.until((t) => t.includes(`id: ${formatPosition(p1)}\n`));
+    // The server's LISTEN connection ends (a failover, a cut): the stream would never hear a change again.
+    const { rows } = await pool.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and query = $1`, [`listen ${PROJECTION_CHANNEL}`]);
+    assert.equal(rows.length, 1, 'one listener connection');
+    await within(stream.ended, 20_000, 'the stream to end');
+    assert.ok(!/^id$/m.test(stream.text()), 'its last event id stays: nothing was missed');
+
+    const p2 = await append(pool, o, [event(o, 'OrderAccepted', { etaMinutes: 15 })]);
+    const resumed = await open(rid, staff, { 'last-event-id': formatPosition(p1) });
+    await resumed.until((t) => t.includes(`id: ${formatPosition(p2)}\n`));
+    // A change made now reaches it through a new listener.
+    const p3 = await append(pool, o, [event(o, 'OrderReady')]);
+    await resumed.until((t) => t.includes(`id: ${formatPosition(p3)}\n`));
+    await resumed.close();
+  });
+
+  test('a stream whose restaurant moves while nothing changes in its old database ends at a heartbeat once the placement catalog lists the new database, clearing the last event id', async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const o = newOrder(rid);
+    await append(pool, o, [placed(o)]);
+    const stream = await open(rid, staff);
+    await stream.until((t) => t.includes(': heartbeat'));
+    // What a move records in the shared database (its copy is not what this test is about): no batch
+    // of the shared database's board projector notifies the stream, only its heartbeats can notice.
+    await pool.query(
+      `with c as (insert into platform.cities (name) values ($2) returning id), r as (insert into platform.restaurants (id, city_id, name) select $1, id, 'Moved' from c)
+       insert into platform.tenant_placements (tenant_id, database_url) values ($1, $3)`,
+      [rid, `City ${rid}`, dedicated.url],
+    );
+    await within(stream.ended, 20_000, 'the stream to end');
+    assert.match(stream.text(), /\nid\n\n$/, 'its last block clears the last event id');
   });
 
   test('an admin reading the stream is audited before the first byte (the stream takes its reply over, which skips the hook that audits other answers)', async () => {
