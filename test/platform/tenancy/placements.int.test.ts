@@ -52,7 +52,7 @@ describe('the placement catalog as the process sees it (createPlacementCatalog)'
     assert.equal(reads, 1, 'the cached list was not read again');
   });
 
-  test('a failed read rejects its callers; the next call reads again', async () => {
+  test('before any good read, a failed read rejects its callers; the next call reads again', async () => {
     let reads = 0;
     const catalog = createPlacementCatalog(async () => {
       reads++;
@@ -64,6 +64,66 @@ describe('the placement catalog as the process sees it (createPlacementCatalog)'
     assert.equal(reads, 1, 'both callers shared the failed read');
     assert.deepEqual(await catalog.list(), ['postgres://a/db']);
     assert.equal(reads, 2);
+  });
+
+  test('after a good read, a failed read answers the last known list (with what was learned since), tells onStale, and counts as a read for maxAgeMs', async () => {
+    let reads = 0;
+    let failing = false;
+    const stale: unknown[] = [];
+    const catalog = createPlacementCatalog(
+      async () => {
+        reads++;
+        if (failing) throw new Error('catalog unreachable');
+        return ['postgres://a/db'];
+      },
+      { maxAgeMs: 0, onStale: (error) => stale.push(error) },
+    );
+    assert.deepEqual(await catalog.list(), ['postgres://a/db']);
+    failing = true;
+    catalog.learn('postgres://c/db');
+    assert.deepEqual(await catalog.list(), ['postgres://a/db', 'postgres://c/db'], 'the last known list, not an error');
+    assert.deepEqual(await catalog.list({ fresh: true }), ['postgres://a/db', 'postgres://c/db'], 'a fresh read that fails answers it too');
+    assert.equal(reads, 3);
+    assert.equal(stale.length, 2);
+    assert.match(String(stale[0]), /catalog unreachable/);
+
+    // With a long maxAgeMs, a failed read is not tried again by the next caller.
+    let longReads = 0;
+    let longFailing = false;
+    const cached = createPlacementCatalog(
+      async () => {
+        longReads++;
+        if (longFailing) throw new Error('catalog unreachable');
+        return ['postgres://a/db'];
+      },
+      { maxAgeMs: 3_600_000, onStale: () => undefined },
+    );
+    await cached.list();
+    longFailing = true;
+    assert.deepEqual(await cached.list({ fresh: true }), ['postgres://a/db']);
+    assert.deepEqual(await cached.list(), ['postgres://a/db']);
+    assert.equal(longReads, 2, 'the failed read counted as a read: the cached list answered the next call');
+  });
+
+  test('fresh reads the catalog now, past the cache, and never joins a read that began before it', async () => {
+    const answers = [deferred<string[]>(), deferred<string[]>()];
+    let reads = 0;
+    const catalog = createPlacementCatalog(() => answers[reads++]!.promise, { maxAgeMs: 0 });
+    const older = catalog.list();
+    const fresh = catalog.list({ fresh: true });
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 2, 'the fresh call started a read of its own');
+    answers[0]!.resolve([]);
+    answers[1]!.resolve(['postgres://new/db']);
+    assert.deepEqual(await older, []);
+    assert.deepEqual(await fresh, ['postgres://new/db']);
+
+    let cachedReads = 0;
+    const cached = createPlacementCatalog(async () => (++cachedReads === 1 ? [] : ['postgres://new/db']), { maxAgeMs: 3_600_000 });
+    assert.deepEqual(await cached.list(), []);
+    assert.deepEqual(await cached.list({ fresh: true }), ['postgres://new/db'], 'a placement made since the cached read');
+    assert.deepEqual(await cached.list(), ['postgres://new/db'], 'and the cache has it');
+    assert.equal(cachedReads, 2);
   });
 });
 
@@ -157,6 +217,28 @@ describe('the tenant router across databases (eachDatabase, onDatabase, sharedSe
     assert.equal(await on.unitOfWork(staff(randomUUID()), databaseName), database.db.name);
     // …and the dedicated one for the placed tenant, which an instance for the shared database reaches too.
     assert.equal(await router.onDatabase(database.db.url, 'menu').unitOfWork(staff(placed), databaseName), dedicated.name);
+  });
+
+  test('poolOfTenant: no probe while the catalog lists no dedicated database; a probe, which follows the move, once it lists one', async () => {
+    const staff = (tenantId: string): UnitOfWorkContext => ({ service: 'menu', tenantId, actor: { kind: 'staff', id: randomUUID() } });
+    let urls: string[] = [];
+    const counted = createTenantRouter({ databases: dbs, catalog: createPlacementCatalog(async () => urls, { maxAgeMs: 0 }) });
+    const shared = dbs.poolFor('menu');
+    let checkouts = 0;
+    const count = () => checkouts++;
+    shared.on('acquire', count);
+    try {
+      // The catalog (as last read) says nothing has moved: the shared pool, without a transaction.
+      assert.equal(await counted.poolOfTenant(staff(placed)), shared);
+      assert.equal(checkouts, 0, 'no probe transaction');
+      // It lists a database: the tenant is asked for, and the fence sends it to its database.
+      urls = [dedicated.url];
+      assert.equal(await counted.poolOfTenant(staff(placed)), dbs.poolForUrl(dedicated.url));
+      assert.equal(checkouts, 1, 'one probe, refused by the shared database');
+      assert.equal(counted.placementOf(placed), dedicated.url);
+    } finally {
+      shared.off('acquire', count);
+    }
   });
 
   test("sharedServices: a shared service's transaction for a tenant placed elsewhere runs on the shared database, unfenced", async () => {
