@@ -18,6 +18,12 @@ export interface DatabasesOptions {
   readonly applicationName?: string;
 }
 
+/**
+ * How long a connection to a database that is neither configured nor the replica (a tenant's dedicated
+ * one, met through the placement catalog) may take to open: a database that hangs must not keep a
+ * connection attempt pending for the kernel's timeout behind every read and worker that asks for it.
+ */
+const PLACED_CONNECT_TIMEOUT_MS = 5000;
 /** How long a connection to the read replica may take to open before its read goes to the primary. */
 const REPLICA_CONNECT_TIMEOUT_MS = 2000;
 /** How long a read on the replica may take before it is given up there (the replica's reads answer clients at once). */
@@ -63,6 +69,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
         // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
         // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
         ...(url === options.replicaUrl ? { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS } : {}),
+        ...(url !== options.url && url !== options.replicaUrl && !Object.values(serviceUrls).includes(url) ? { connectionTimeoutMillis: PLACED_CONNECT_TIMEOUT_MS } : {}),
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
       // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when

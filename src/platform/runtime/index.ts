@@ -26,11 +26,11 @@ export interface ServiceDeps {
   readonly transport: Transport;
   /**
    * The tenants' databases beyond the shared one (decision 0008): reads across tenants run on each
-   * (`eachDatabase`), background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}),
+   * (`findInEveryDatabase`), background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}),
    * and a tenant's database is found for what needs its pool (`poolOfTenant`: a LISTEN, a wait; or
    * `placementOf`, where a routed transaction of the tenant just ran).
    */
-  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'eachDatabase' | 'onDatabase' | 'placementOf' | 'poolOfTenant'>;
+  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'findInEveryDatabase' | 'onDatabase' | 'placementOf' | 'poolOfTenant'>;
   /**
    * In an instance of an {@link ServiceWorker.everyDatabase} worker that serves a dedicated database:
    * that database's short name (its pool's label, `db-` and 8 hex digits: `databaseLabel`), for logs and metric labels. Absent for

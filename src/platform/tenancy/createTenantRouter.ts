@@ -33,7 +33,12 @@ export interface TenantRouterOptions {
   readonly sharedServices?: readonly string[];
   /** The dedicated databases of the placement catalog, for reads and background work that span tenants. Absent: none. */
   readonly catalog?: PlacementCatalog;
+  /** How long `findInEveryDatabase` waits for a dedicated database. Default {@link DEDICATED_READ_TIMEOUT_MS}. */
+  readonly readTimeoutMs?: number;
 }
+
+/** Default of {@link TenantRouterOptions.readTimeoutMs}. */
+export const DEDICATED_READ_TIMEOUT_MS = 2000;
 
 /** Default of {@link TenantRouterOptions.moveWaitMs}: longer than a move of a restaurant takes today. */
 export const DEFAULT_MOVE_WAIT_MS = 30_000;
@@ -59,11 +64,15 @@ export interface TenantRouter {
    */
   dedicatedDatabases(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
   /**
-   * For a context without a tenant (a read across tenants, e.g. an actor's orders at every restaurant):
-   * runs `fn` in one transaction on the service's own database and in one on each dedicated database,
-   * at once, and returns the results in that order (the service's own first).
+   * For a context without a tenant (a look-up across tenants: an order by id, an idempotency key):
+   * runs `fn` in one transaction on the service's own database and, at once, in one on each dedicated
+   * database, and returns the own database's answer if it is not `null`, else the first dedicated
+   * database's (catalog order) that is not. A dedicated database that fails or does not answer within
+   * `readTimeoutMs` is left out; when none answered anything but `null` and one was left out, the
+   * look-up fails with `DATABASE_UNAVAILABLE` (503, retry) rather than answer "not found". A failure of
+   * the own database fails it.
    */
-  eachDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>): Promise<T[]>;
+  findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>): Promise<T | null>;
   /**
    * The transactions of background work that serves the tenants of the database at `url` (a relay, a
    * projector, a saga runner there): the ones of `service` without a tenant (their claims and their
@@ -210,10 +219,30 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     commitStatements: routedCommitStatements,
     placementOf,
     dedicatedDatabases,
-    async eachDatabase(context, fn) {
-      if (context.tenantId != null) throw new ValidationError('eachDatabase is for transactions without a tenant; a tenant lives in one database', { field: 'tenantId' });
+    async findInEveryDatabase(context, fn) {
+      if (context.tenantId != null) throw new ValidationError('findInEveryDatabase is for transactions without a tenant; a tenant lives in one database', { field: 'tenantId' });
       const elsewhere = shared.has(context.service) ? [] : await dedicatedDatabases();
-      return Promise.all([routedUnitOfWork(context, fn), ...elsewhere.map((url) => unitOfWork(options.databases.poolForUrl(url), context, fn, options))]);
+      const readTimeoutMs = options.readTimeoutMs ?? DEDICATED_READ_TIMEOUT_MS;
+      const answers = elsewhere.map((url) => {
+        const pool = options.databases.poolForUrl(url);
+        const label = options.databases.labelOf(pool) ?? 'a dedicated database';
+        return withDeadline(unitOfWork(pool, context, fn, options), readTimeoutMs).then(
+          (value) => ({ label, value }),
+          () => ({ label, value: undefined }),
+        );
+      });
+      const own = await routedUnitOfWork(context, fn);
+      if (own !== null) return own;
+      const unanswered: string[] = [];
+      for (const answer of answers) {
+        const { label, value } = await answer;
+        if (value === undefined) unanswered.push(label);
+        else if (value !== null) return value;
+      }
+      if (unanswered.length === 0) return null;
+      throw new BrigadeError('DATABASE_UNAVAILABLE', 503, `Not found in the databases that answered, and ${unanswered.join(', ')} did not answer in time; retry shortly`, {
+        details: { databases: unanswered },
+      });
     },
     onDatabase(url, service) {
       const pool = options.databases.poolForUrl(url);
@@ -261,3 +290,14 @@ function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'con
 }
 
 const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** `promise`, or a rejection after `ms` (the work goes on and its outcome is dropped). */
+function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]);
+}

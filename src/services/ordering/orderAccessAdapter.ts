@@ -25,8 +25,8 @@ export function orderAccess({ unitOfWork, placements }: Pick<ServiceDeps, 'unitO
         const location = await unitOfWork({ service: 'ordering', tenantId: reader.restaurantId, actor, readOnly: true }, (tx) => locateOrder(tx, orderId));
         return location?.restaurantId ?? null;
       }
-      const found = await placements.eachDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => locateOrder(tx, orderId));
-      return found.find((location) => location !== null)?.restaurantId ?? null;
+      const location = await placements.findInEveryDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => locateOrder(tx, orderId));
+      return location?.restaurantId ?? null;
     },
   };
 }

@@ -118,9 +118,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       const actor = actorOf(principal);
       if (principal.role === 'staff') return { service: 'ordering', tenantId: principal.restaurantId, actor };
       // A moved restaurant's orders are indexed in its own database: look in every one.
-      const found = await deps.placements.eachDatabase({ service: 'ordering', actor, readOnly: true, replicaOk }, (tx) => locateOrder(tx, id));
-      const location = found.find((l) => l !== null);
-      if (location === undefined) throw new NotFoundError('order', id);
+      const location = await deps.placements.findInEveryDatabase({ service: 'ordering', actor, readOnly: true, replicaOk }, (tx) => locateOrder(tx, id));
+      if (location === null) throw new NotFoundError('order', id);
       return { service: 'ordering', tenantId: location.restaurantId, actor };
     };
 
@@ -150,7 +149,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           throw new ValidationError('Send an Idempotency-Key header (1–255 visible ASCII characters, e.g. a UUID) with every new order', { field: 'Idempotency-Key' });
         }
         const { order, created } = await placeOrder(
-          { unitOfWork, eachDatabase: (context, fn) => deps.placements.eachDatabase(context, fn), store, menu: ports.menu, clock: () => new Date() },
+          { unitOfWork, findInEveryDatabase: (context, fn) => deps.placements.findInEveryDatabase(context, fn), store, menu: ports.menu, clock: () => new Date() },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id)) },
         );
         return reply

@@ -71,7 +71,7 @@ function fakeDeps() {
         }
         return [...catalog.urls];
       },
-      eachDatabase: unused,
+      findInEveryDatabase: unused,
       onDatabase: (url: string, service: string) => {
         const key = `${service} ${url}`;
         if (!on.has(key)) on.set(key, { unitOfWork: () => unused(), commitStatements: () => unused() });

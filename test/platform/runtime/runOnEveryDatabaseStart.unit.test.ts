@@ -27,7 +27,7 @@ function fakeDeps(options: { poolForUrl?: (url: string) => pg.Pool } = {}): Serv
     },
     placements: {
       dedicatedDatabases: async () => [DEDICATED],
-      eachDatabase: unused,
+      findInEveryDatabase: unused,
       onDatabase: () => ({ unitOfWork: unused, commitStatements: unused }),
     },
   } as unknown as ServiceDeps;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
+import net from 'node:net';
 import pg from 'pg';
 import { createDatabases, unitOfWork, type Databases, type Tx, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
@@ -127,7 +128,7 @@ describe('the placement catalog as the process sees it (createPlacementCatalog)'
   });
 });
 
-describe('the tenant router across databases (eachDatabase, onDatabase, sharedServices)', () => {
+describe('the tenant router across databases (findInEveryDatabase, onDatabase, sharedServices)', () => {
   const database = useTestDatabase();
   let dedicated: TestDatabase;
   let dbs: Databases;
@@ -172,6 +173,8 @@ describe('the tenant router across databases (eachDatabase, onDatabase, sharedSe
 
   const admin: UnitOfWorkContext = { service: 'menu', actor: { kind: 'admin', id: 'ops' } };
   const probeRows = async (tx: Tx) => (await tx.query<{ n: number }>('select n from menu.placement_probe order by n')).rows.map((r) => r.n);
+  /** The name of the database whose probe table holds `n`, else null. */
+  const holding = (n: number) => async (tx: Tx) => ((await probeRows(tx)).includes(n) ? databaseName(tx) : null);
   const databaseName = async (tx: Tx) => (await tx.query<{ name: string }>('select current_database() as name')).rows[0]!.name;
 
   test('dedicatedDatabases lists the database of the catalog', async () => {
@@ -185,20 +188,50 @@ describe('the tenant router across databases (eachDatabase, onDatabase, sharedSe
     const staff: UnitOfWorkContext = { service: 'menu', tenantId: placed, actor: { kind: 'staff', id: randomUUID() } };
     assert.equal(await learning.unitOfWork(staff, databaseName), dedicated.name);
     assert.deepEqual(await learning.dedicatedDatabases(), [dedicated.url]);
-    assert.deepEqual(await learning.eachDatabase(admin, probeRows), [[1, 2], [10]]);
+    assert.equal(await learning.findInEveryDatabase(admin, holding(10)), dedicated.name);
   });
 
-  test('eachDatabase: a read without a tenant sees the rows of the shared database, then of the dedicated one', async () => {
-    assert.deepEqual(await router.eachDatabase(admin, probeRows), [[1, 2], [10]]);
-    assert.deepEqual(await router.eachDatabase(admin, databaseName), [database.db.name, dedicated.name]);
+  test("findInEveryDatabase: a look-up without a tenant answers from the shared database, else from a dedicated one, else null", async () => {
+    assert.equal(await router.findInEveryDatabase(admin, holding(1)), database.db.name);
+    assert.equal(await router.findInEveryDatabase(admin, holding(10)), dedicated.name);
+    assert.equal(await router.findInEveryDatabase(admin, holding(99)), null);
+    // The shared database's answer wins when both have one.
+    assert.equal(await router.findInEveryDatabase(admin, databaseName), database.db.name);
   });
 
-  test('eachDatabase refuses a context with a tenant (a tenant lives in one database)', async () => {
-    await assert.rejects(router.eachDatabase({ ...admin, tenantId: placed }, probeRows), (error: unknown) => error instanceof ValidationError && /without a tenant/.test(error.message));
+  test('findInEveryDatabase refuses a context with a tenant (a tenant lives in one database)', async () => {
+    await assert.rejects(router.findInEveryDatabase({ ...admin, tenantId: placed }, holding(1)), (error: unknown) => error instanceof ValidationError && /without a tenant/.test(error.message));
   });
 
-  test('eachDatabase of a service whose tenant rows stay shared reads only its own database', async () => {
-    assert.deepEqual(await router.eachDatabase({ service: 'delivery', actor: { kind: 'admin', id: 'ops' } }, databaseName), [database.db.name]);
+  test('findInEveryDatabase of a service whose tenant rows stay shared reads only its own database', async () => {
+    const seen: string[] = [];
+    const found = await router.findInEveryDatabase({ service: 'delivery', actor: { kind: 'admin', id: 'ops' } }, async (tx) => (seen.push(await databaseName(tx)), null));
+    assert.deepEqual([found, seen], [null, [database.db.name]]);
+  });
+
+  test('a dedicated database that refuses connections or never answers: a hit elsewhere is answered; no hit is DATABASE_UNAVAILABLE (503), not "not found"', async () => {
+    // One that refuses at once, one that accepts connections and never answers.
+    const sockets = new Set<net.Socket>();
+    const silent = net.createServer((socket) => void sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const silentPort = (silent.address() as net.AddressInfo).port;
+    const broken = createDatabases({ url: database.db.url, poolSize: 2 });
+    try {
+      for (const url of ['postgres://postgres@127.0.0.1:1/refusing', `postgres://postgres@127.0.0.1:${silentPort}/silent`]) {
+        const router = createTenantRouter({ databases: broken, catalog: createPlacementCatalog(async () => [url]), readTimeoutMs: 300 });
+        assert.equal(await router.findInEveryDatabase(admin, holding(1)), database.db.name, `a hit in the shared database (${url})`);
+        await assert.rejects(router.findInEveryDatabase(admin, holding(99)), (error: { code?: string; status?: number; message?: string }) => {
+          assert.equal(error.code, 'DATABASE_UNAVAILABLE');
+          assert.equal(error.status, 503);
+          assert.ok(error.message?.includes('db-') === true && !error.message.includes('127.0.0.1'), `names the database by its label, not its URL: ${error.message}`);
+          return true;
+        });
+      }
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+      await broken.close().catch(() => undefined);
+    }
   });
 
   test("onDatabase(url, service): that service's transactions without a tenant run on url; the others are routed as usual", async () => {

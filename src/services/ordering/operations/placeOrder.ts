@@ -25,8 +25,8 @@ export interface PlaceOrderBody {
 /** What placing needs. */
 export interface PlaceOrderEnv {
   readonly unitOfWork: UnitOfWorkFn;
-  /** A read without a tenant in every database (`deps.placements.eachDatabase`): a key is looked up wherever it was claimed. */
-  readonly eachDatabase: TenantRouter['eachDatabase'];
+  /** A look-up without a tenant in every database (`deps.placements.findInEveryDatabase`): a key is looked up wherever it was claimed. */
+  readonly findInEveryDatabase: TenantRouter['findInEveryDatabase'];
   readonly store: EventStore;
   readonly menu: MenuCatalog;
   readonly clock: () => Date;
@@ -122,6 +122,5 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
  * databases raced past this look (no transaction spans databases); the shared database's then answers.
  */
 async function findKeyInEveryDatabase(env: PlaceOrderEnv, actor: CommandActor, customerId: string, key: string): Promise<IdempotencyRecord | null> {
-  const found = await env.eachDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
-  return found.find((record) => record !== null) ?? null;
+  return env.findInEveryDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
 }

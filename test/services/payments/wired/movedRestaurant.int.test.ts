@@ -53,7 +53,7 @@ describe('the wired platform: a restaurant moved to its own database while every
     const admin = await w.t.token('admin', { subject: 'ops' });
     const made = await w.t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rita', city: 'Porto' } });
     assert.equal(made.statusCode, 201, made.body);
-    // A courier's token names no restaurant: their order lookups go through eachDatabase.
+    // A courier's token names no restaurant: their order lookups go through findInEveryDatabase.
     courier = { id: made.json().id as string, token: await w.t.token('courier', { subject: made.json().id as string }) };
   });
   after(async () => {
