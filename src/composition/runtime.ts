@@ -5,7 +5,7 @@ import type { Config } from '../platform/config/index.ts';
 import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { databaseLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
-import type { ServiceDeps, ServiceModule } from '../platform/runtime/index.ts';
+import { withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
@@ -243,7 +243,7 @@ async function readiness(
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
   const check = async (suffix: string, url: string, files: MigrationFile[]) => {
     try {
-      const rows = await withTimeout(inspectMigrations(databases.poolForUrl(url), files), 2000);
+      const rows = await withDeadline(inspectMigrations(databases.poolForUrl(url), files), 2000);
       checks[`database${suffix}`] = { ok: true };
       const behind = rows.filter((r) => r.state !== 'applied');
       checks[`migrations${suffix}`] =
@@ -256,7 +256,7 @@ async function readiness(
   const checkDedicated = async () => {
     let urls: readonly string[];
     try {
-      urls = await withTimeout(dedicated.catalog.list(), 2000);
+      urls = await withDeadline(dedicated.catalog.list(), 2000);
     } catch (error) {
       checks['placement-catalog'] = { ok: false, detail: `the dedicated databases are unknown: ${error instanceof Error ? error.message : String(error)}` };
       return;
@@ -268,14 +268,4 @@ async function readiness(
   };
   await Promise.all([...targets.map((target, index) => check(targets.length > 1 ? `:${index}` : '', target.url, target.files)), checkDedicated()]);
   return { ok: Object.values(checks).every((c) => c.ok), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]);
 }

@@ -82,5 +82,6 @@ export { createWakeup, type Wakeup } from './createWakeup.ts';
 export { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
 export { takeTurns, type Turns } from './takeTurns.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
+export { withDeadline } from './withDeadline.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';
 export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';

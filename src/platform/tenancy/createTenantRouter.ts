@@ -6,6 +6,7 @@ import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
 import type { PlacementCatalog } from './placementCatalog.ts';
+import { withDeadline } from '../runtime/withDeadline.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -290,14 +291,3 @@ function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'con
 }
 
 const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-/** `promise`, or a rejection after `ms` (the work goes on and its outcome is dropped). */
-function withDeadline<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise.finally(() => clearTimeout(timer)),
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]);
-}
