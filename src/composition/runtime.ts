@@ -149,7 +149,16 @@ export async function createPlatform(
           });
     // The placement catalog is the platform's own table, readable by admins only (decision 0008).
     const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog'));
-    const router = createTenantRouter({ databases, replicaReads, catalog, sharedServices: SHARED_SERVICE_NAMES, onAfterCommitError: (error) => reportAfterCommit(error) });
+    // A restaurant database left out of a look-up across databases is logged once the app's logger exists.
+    let reportDatabaseTrouble: (error: Error) => void = (error) => process.emitWarning(error.message);
+    const router = createTenantRouter({
+      databases,
+      replicaReads,
+      catalog,
+      sharedServices: SHARED_SERVICE_NAMES,
+      onAfterCommitError: (error) => reportAfterCommit(error),
+      onDatabaseTrouble: (error) => reportDatabaseTrouble(error),
+    });
     // Caches are created while the app is being built; their trouble reports go to its logger once it exists.
     let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
     // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
@@ -197,6 +206,8 @@ export async function createPlatform(
     reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
     reportReplicaTrouble = (error) =>
       app.log.warn({ err: error }, 'read replica unusable for now: its reads run on the primary. Check DATABASE_REPLICA_URL names a reachable hot standby of DATABASE_URL');
+    reportDatabaseTrouble = (error) =>
+      app.log.warn({ err: error }, "a restaurant's own database did not answer a look-up: check it is up (brigade migrate status lists it by label; /health/ready checks it)");
     return {
       app,
       databases,

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, Statement, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
@@ -36,6 +36,8 @@ export interface TenantRouterOptions {
   readonly catalog?: PlacementCatalog;
   /** How long `findInEveryDatabase` waits for a dedicated database. Default {@link DEDICATED_READ_TIMEOUT_MS}. */
   readonly readTimeoutMs?: number;
+  /** Receives what left a dedicated database out of a look-up (its label in the error's message, never its URL). */
+  readonly onDatabaseTrouble?: (error: Error) => void;
 }
 
 /** Default of {@link TenantRouterOptions.readTimeoutMs}. */
@@ -66,14 +68,21 @@ export interface TenantRouter {
   dedicatedDatabases(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
   /**
    * For a context without a tenant (a look-up across tenants: an order by id, an idempotency key):
-   * runs `fn` in one transaction on the service's own database and, at once, in one on each dedicated
-   * database, and returns the own database's answer if it is not `null`, else the first dedicated
-   * database's (catalog order) that is not. A dedicated database that fails or does not answer within
-   * `readTimeoutMs` is left out; when none answered anything but `null` and one was left out, the
-   * look-up fails with `DATABASE_UNAVAILABLE` (503, retry) rather than answer "not found". A failure of
-   * the own database fails it.
+   * runs `fn` in one transaction on the service's own database and, when that answers `null`, at once
+   * in one on each dedicated database, and returns the first answer that is not `null` (the own
+   * database's, else the dedicated ones' in catalog order). With nothing moved that is one transaction,
+   * as before placements existed. A dedicated database's transaction is bounded in the database too
+   * (`statement_timeout` and `lock_timeout` of `readTimeoutMs`), so one that hangs while connected does
+   * not keep its pool's connections, and it is left out when it fails or has not answered by then. So
+   * is every dedicated database while the catalog cannot be read.
+   *
+   * What a look-up that found nothing and left a database out answers depends on `unanswered`:
+   * `'fail'` (default) fails with `DATABASE_UNAVAILABLE` (503, retry) rather than say "not found";
+   * `'skip'` answers `null`, for a look-up whose miss is safe (an idempotency key: a retry with the
+   * same body goes to the same restaurant, whose database replays its claim). Either way the databases
+   * left out go to `onDatabaseTrouble`. A failure of the own database fails the look-up.
    */
-  findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>): Promise<T | null>;
+  findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>, lookup?: { readonly unanswered?: 'fail' | 'skip' }): Promise<T | null>;
   /**
    * The transactions of background work that serves the tenants of the database at `url` (a relay, a
    * projector, a saga runner there): the ones of `service` without a tenant (their claims and their
@@ -220,30 +229,38 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     commitStatements: routedCommitStatements,
     placementOf,
     dedicatedDatabases,
-    async findInEveryDatabase(context, fn) {
+    async findInEveryDatabase(context, fn, lookup = {}) {
       if (context.tenantId != null) throw new ValidationError('findInEveryDatabase is for transactions without a tenant; a tenant lives in one database', { field: 'tenantId' });
-      const elsewhere = shared.has(context.service) ? [] : await dedicatedDatabases();
+      const own = await routedUnitOfWork(context, fn);
+      if (own !== null || shared.has(context.service)) return own;
       const readTimeoutMs = options.readTimeoutMs ?? DEDICATED_READ_TIMEOUT_MS;
+      const unanswered: string[] = [];
+      const leftOut = (what: string, error: unknown) => {
+        unanswered.push(what);
+        options.onDatabaseTrouble?.(new Error(`${what} left out of a look-up across databases: ${error instanceof Error ? error.message : String(error)}`));
+      };
+      let elsewhere: readonly string[] = [];
+      try {
+        elsewhere = await dedicatedDatabases();
+      } catch (error) {
+        leftOut('the placement catalog', error);
+      }
+      const bounded = { ...options, setupStatements: [boundedBy(readTimeoutMs)] };
       const answers = elsewhere.map((url) => {
         const pool = options.databases.poolForUrl(url);
         const label = options.databases.labelOf(pool) ?? 'a dedicated database';
-        return withDeadline(unitOfWork(pool, context, fn, options), readTimeoutMs).then(
-          (value) => ({ label, value }),
-          () => ({ label, value: undefined }),
+        return withDeadline(unitOfWork(pool, context, fn, bounded), readTimeoutMs).then(
+          (value) => ({ label, value, error: undefined }),
+          (error: unknown) => ({ label, value: undefined, error }),
         );
       });
-      const own = await routedUnitOfWork(context, fn);
-      if (own !== null) return own;
-      const unanswered: string[] = [];
       for (const answer of answers) {
-        const { label, value } = await answer;
-        if (value === undefined) unanswered.push(label);
+        const { label, value, error } = await answer;
+        if (value === undefined) leftOut(label, error);
         else if (value !== null) return value;
       }
-      if (unanswered.length === 0) return null;
-      throw new BrigadeError('DATABASE_UNAVAILABLE', 503, `Not found in the databases that answered, and ${unanswered.join(', ')} did not answer in time; retry shortly`, {
-        details: { databases: unanswered },
-      });
+      if (unanswered.length === 0 || lookup.unanswered === 'skip') return null;
+      throw new BrigadeError('DATABASE_UNAVAILABLE', 503, 'Not found in the databases that answered, and a restaurant database did not answer in time; retry shortly');
     },
     onDatabase(url, service) {
       const pool = options.databases.poolForUrl(url);
@@ -291,3 +308,8 @@ function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'con
 }
 
 const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/** Bounds every statement of a transaction in the database itself: a lock or a stall ends it there too. */
+function boundedBy(ms: number): Statement {
+  return { text: `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)`, values: [String(ms)] };
+}

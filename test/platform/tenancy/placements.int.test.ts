@@ -8,6 +8,7 @@ import { ValidationError } from '../../../src/platform/errors/index.ts';
 import { createPlacementCatalog, createTenantRouter, listDedicatedDatabases, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { deferred } from '../events/support.ts';
+import { eventually } from '../../support/eventually.ts';
 
 describe('the placement catalog as the process sees it (createPlacementCatalog)', () => {
   test('a second call within maxAgeMs does not read again; with maxAgeMs 0 every call reads', async () => {
@@ -209,7 +210,7 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
     assert.deepEqual([found, seen], [null, [database.db.name]]);
   });
 
-  test('a dedicated database that refuses connections or never answers: a hit elsewhere is answered; no hit is DATABASE_UNAVAILABLE (503), not "not found"', async () => {
+  test('a dedicated database that refuses connections or never answers: a hit elsewhere is answered; no hit is DATABASE_UNAVAILABLE (503), or null when a miss is safe', async () => {
     // One that refuses at once, one that accepts connections and never answers.
     const sockets = new Set<net.Socket>();
     const silent = net.createServer((socket) => void sockets.add(socket));
@@ -218,19 +219,49 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
     const broken = createDatabases({ url: database.db.url, poolSize: 2 });
     try {
       for (const url of ['postgres://postgres@127.0.0.1:1/refusing', `postgres://postgres@127.0.0.1:${silentPort}/silent`]) {
-        const router = createTenantRouter({ databases: broken, catalog: createPlacementCatalog(async () => [url]), readTimeoutMs: 300 });
+        const troubles: string[] = [];
+        const router = createTenantRouter({ databases: broken, catalog: createPlacementCatalog(async () => [url]), readTimeoutMs: 300, onDatabaseTrouble: (e) => troubles.push(e.message) });
         assert.equal(await router.findInEveryDatabase(admin, holding(1)), database.db.name, `a hit in the shared database (${url})`);
+        assert.equal(troubles.length, 0, 'a hit in the shared database asks no other database');
         await assert.rejects(router.findInEveryDatabase(admin, holding(99)), (error: { code?: string; status?: number; message?: string }) => {
           assert.equal(error.code, 'DATABASE_UNAVAILABLE');
           assert.equal(error.status, 503);
-          assert.ok(error.message?.includes('db-') === true && !error.message.includes('127.0.0.1'), `names the database by its label, not its URL: ${error.message}`);
+          assert.ok(error.message?.includes('127.0.0.1') === false, `no connection string in the answer: ${error.message}`);
           return true;
         });
+        assert.equal(await router.findInEveryDatabase(admin, holding(99), { unanswered: 'skip' }), null, 'a look-up whose miss is safe answers null');
+        assert.equal(troubles.length, 2);
+        assert.ok(troubles.every((t) => /^db-[0-9a-f]{8} left out/.test(t) && !t.includes('postgres://')), troubles.join('\n'));
       }
+      // A catalog that cannot be read leaves every dedicated database out, the same way.
+      const unread = createTenantRouter({ databases: broken, catalog: createPlacementCatalog(() => Promise.reject(new Error('catalog down'))) });
+      assert.equal(await unread.findInEveryDatabase(admin, holding(1)), database.db.name);
+      await assert.rejects(unread.findInEveryDatabase(admin, holding(99)), (error: { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
     } finally {
       for (const socket of sockets) socket.destroy();
       silent.close();
       await broken.close().catch(() => undefined);
+    }
+  });
+
+  test('a dedicated database that is connected but stuck behind a lock: its look-up statement ends in the database too, not only for the caller', async () => {
+    const holder = new pg.Client({ connectionString: dedicated.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table menu.placement_probe in access exclusive mode');
+      const stuck = createTenantRouter({ databases: dbs, catalog: createPlacementCatalog(async () => [dedicated.url]), readTimeoutMs: 300 });
+      await assert.rejects(stuck.findInEveryDatabase(admin, holding(99)), (error: { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
+      // The statement that waited for the lock gave up there (lock_timeout), freeing its connection.
+      await eventually(
+        'the look-up statement to end in the dedicated database',
+        async () => Number((await onUrl(dedicated.url, `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0].n),
+        (n) => n === 0,
+        30_000,
+      );
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
     }
   });
 

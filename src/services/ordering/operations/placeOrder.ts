@@ -122,5 +122,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
  * databases raced past this look (no transaction spans databases); the shared database's then answers.
  */
 async function findKeyInEveryDatabase(env: PlaceOrderEnv, actor: CommandActor, customerId: string, key: string): Promise<IdempotencyRecord | null> {
-  return env.findInEveryDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+  // A database that does not answer is left out: a retry with the same body goes to the same
+  // restaurant, whose own claim replays it; only a key reused at another restaurant goes unseen then.
+  return env.findInEveryDatabase({ service: 'ordering', actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key), { unanswered: 'skip' });
 }
