@@ -114,15 +114,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
   await target.connect();
   const rows: Record<string, number> = {};
   try {
+    await refuseUnsuitableSessions(source, target);
     const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
     await source.query(context, [tenant]);
     await target.query(context, [tenant]);
     const restaurant = await source.query(`select r.*, to_jsonb(c) as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`, [tenant]);
     if (restaurant.rowCount === 0) throw new NotFoundError('restaurant', tenant);
-    const placed = await source.query<{ database_url: string | null }>(`select database_url from platform.tenant_placements where tenant_id = $1`, [tenant]);
-    if (placed.rows[0]?.database_url != null) {
-      throw new BrigadeError('TENANT_ALREADY_DEDICATED', 409, `Tenant ${tenant} already lives in a dedicated database; moving it again is not supported`);
-    }
+    await refuseIfPlaced(source, tenant);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
     // tenant row in it, so a copy that a failed move left behind in such a database would be served
     // (its sagas' deadlines fired, its events projected) beside the live rows in the shared database.
@@ -138,11 +136,20 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     // the ones in flight have finished when this returns.
     await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
     try {
+      // Another move of the tenant may have ended while this one waited for the fence.
+      await refuseIfPlaced(source, tenant);
       // The placement catalog stays where it is: it is what says the tenant has moved.
       // Tables that the migrations make, so the target has them too: a rebuild's shadow (`<view>_rebuild`)
       // exists only in the source, and the rebuild refuses to swap it in after a move (its epoch check).
-      const migrated = new Set((await tenantTables(target, options.schemas)).map((t) => t.qualified));
-      const tables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements') && migrated.has(t.qualified));
+      const targetTables = await tenantTables(target, options.schemas);
+      const migrated = new Set(targetTables.map((t) => t.qualified));
+      const sourceTables = (await tenantTables(source, options.schemas)).filter((t) => !(t.schema === 'platform' && t.name === 'tenant_placements') && !isRebuildTable(t.name));
+      const missing = sourceTables.filter((t) => !migrated.has(t.qualified));
+      if (missing.length > 0) {
+        throw new BrigadeError('TENANT_TABLE_MISSING', 409, `The target database lacks ${missing.map((t) => `${t.schema}.${t.name}`).join(', ')}, which the shared one has: run brigade migrate, then the move again`);
+      }
+      const tables = sourceTables;
+      await refuseOtherTenants(target, tenant, targetTables);
       const checkpointTables = await projectionCheckpointTables(source, options.schemas);
       /** Per table (qualified): the rows the copy read, counted and hashed as `deleteRows` does. */
       const copiedPrints = new Map<string, Fingerprint>();
@@ -244,5 +251,58 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
   } finally {
     await source.end().catch(() => undefined);
     await target.end().catch(() => undefined);
+  }
+}
+
+/** A rebuild's shadow (`<view>_rebuild`) or the table a swap leaves (`<view>_old`): in the source only, never moved. */
+function isRebuildTable(name: string): boolean {
+  return name.endsWith('_rebuild') || name.endsWith('_old');
+}
+
+/**
+ * A move reads and deletes every row of a tenant past Row-Level Security, so both sessions must bypass
+ * it (superuser or BYPASSRLS): under the policies alone they would see no row, copy nothing, and place
+ * the tenant in an empty database. And the target must not be the source itself (under another URL):
+ * the move would clear the tenant's rows there and then delete them.
+ */
+async function refuseUnsuitableSessions(source: pg.Client, target: pg.Client): Promise<void> {
+  for (const [which, client] of [['shared', source], ['target', target]] as const) {
+    const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
+    if (role.rows[0]?.ok !== true) {
+      throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
+    }
+  }
+  // The target's session as the source sees it: the same backend (pid and start, to the microsecond) in
+  // the same database means one database under two URLs.
+  const session = await target.query<{ pid: number; started: string }>(`select pid, backend_start::text as started from pg_stat_activity where pid = pg_backend_pid()`);
+  const same = await source.query(`select 1 from pg_stat_activity where pid = $1 and backend_start::text = $2 and datname = current_database()`, [session.rows[0]?.pid, session.rows[0]?.started]);
+  if ((same.rowCount ?? 0) > 0) {
+    throw new BrigadeError('TENANT_TARGET_IS_SOURCE', 409, 'The target is the shared database itself; create a new, empty database and move the tenant there');
+  }
+}
+
+/** `TENANT_ALREADY_DEDICATED` when the catalog places the tenant in a dedicated database already. */
+async function refuseIfPlaced(source: pg.Client, tenant: string): Promise<void> {
+  const placed = await source.query<{ database_url: string | null }>(`select database_url from platform.tenant_placements where tenant_id = $1`, [tenant]);
+  if (placed.rows[0]?.database_url != null) {
+    throw new BrigadeError('TENANT_ALREADY_DEDICATED', 409, `Tenant ${tenant} already lives in a dedicated database; moving it again is not supported`);
+  }
+}
+
+/**
+ * One restaurant per dedicated database (decision 0008): the workers of a database in the catalog act on
+ * every tenant row in it. So the target must hold no other restaurant and no other tenant's row, whether
+ * placed there or left by a failed move (which a rerun of that move clears). Read under the fence, as the
+ * move's own (superuser or BYPASSRLS) session.
+ */
+async function refuseOtherTenants(target: pg.Client, tenant: string, tables: readonly TenantTable[]): Promise<void> {
+  const probes = [`select 'platform.restaurants' as t from platform.restaurants where id <> $1`, ...tables.map((t) => `select '${t.schema}.${t.name}' as t from ${t.qualified} where tenant_id <> $1`)];
+  const found = await target.query<{ t: string }>(`${probes.map((p) => `(${p} limit 1)`).join(' union all ')} limit 1`, [tenant]);
+  if ((found.rowCount ?? 0) > 0) {
+    throw new BrigadeError(
+      'TENANT_TARGET_IN_USE',
+      409,
+      `That database holds another restaurant's rows (${found.rows[0]!.t}); a dedicated database serves one restaurant. Create a new, empty database and move tenant ${tenant} there (or finish the move of the restaurant whose rows these are)`,
+    );
   }
 }

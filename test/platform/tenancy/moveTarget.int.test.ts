@@ -33,3 +33,76 @@ test('a dedicated database serves one restaurant: a move into a database that al
     await target.drop();
   }
 });
+
+test('a move refuses a target that is the shared database itself, one that holds another restaurant (a failed move left it), and a role that cannot see past Row-Level Security', async () => {
+  const t = await startTestPlatform();
+  const leftover = await createTestDatabase({ empty: true });
+  const role = `brigade_move_probe_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: t.db.url });
+  await admin.connect();
+  try {
+    const token = await t.token('admin', { subject: 'ops' });
+    const make = async (name: string) => (await t.request({ method: 'POST', url: '/v1/restaurants', token, payload: { name, city: 'Lisbon' } })).json().id as string;
+    const first = await make('First');
+    const second = await make('Second');
+    const move = (tenantId: string, targetUrl: string, sourceUrl = t.db.url) => moveTenant({ tenantId, sourceUrl, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS });
+    const refusedWith = (code: string) => (error: { code?: string }) => error.code === code;
+
+    // The shared database under another spelling of its URL.
+    await assert.rejects(move(first, `${t.db.url}?application_name=same-database`), refusedWith('TENANT_TARGET_IS_SOURCE'));
+
+    // A database where a failed move of the first restaurant left its copy (not in the catalog).
+    await move(first, leftover.url);
+    const copy = new pg.Client({ connectionString: leftover.url });
+    await copy.connect();
+    await copy.query(`delete from platform.tenant_placements`); // nothing there; the catalog is the shared one's
+    await copy.end();
+    await admin.query(`delete from platform.tenant_placements where tenant_id = $1`, [first]); // as if the source never committed
+    await assert.rejects(move(second, leftover.url), refusedWith('TENANT_TARGET_IN_USE'));
+
+    // A connection role that neither is a superuser nor has BYPASSRLS would see no row of the tenant.
+    await admin.query(`create role ${role} login`);
+    const weak = new URL(t.db.url);
+    weak.username = role;
+    await assert.rejects(move(second, `${t.db.url}?application_name=x`, weak.toString()), refusedWith('TENANT_MOVE_NEEDS_BYPASSRLS'));
+  } finally {
+    await admin.query(`drop role if exists ${role}`).catch(() => undefined);
+    await admin.end();
+    await t.close();
+    await leftover.drop();
+  }
+});
+
+test('two moves of one restaurant at once: one moves it, the other is refused once it gets the fence, and the restaurant lives in exactly one database', async () => {
+  const t = await startTestPlatform();
+  const a = await createTestDatabase({ empty: true });
+  const b = await createTestDatabase({ empty: true });
+  try {
+    const token = await t.token('admin', { subject: 'ops' });
+    const rid = (await t.request({ method: 'POST', url: '/v1/restaurants', token, payload: { name: 'Twice', city: 'Lisbon' } })).json().id as string;
+    const move = (targetUrl: string) => moveTenant({ tenantId: rid, sourceUrl: t.db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS }).then(() => 'moved', (error: { code?: string }) => error.code ?? String(error));
+    const outcomes = await Promise.all([move(a.url), move(b.url)]);
+    assert.deepEqual([...outcomes].sort(), ['TENANT_ALREADY_DEDICATED', 'moved']);
+    const where = outcomes[0] === 'moved' ? a : b;
+    const elsewhere = outcomes[0] === 'moved' ? b : a;
+    const restaurantsIn = async (url: string) => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query(`select count(*)::int as n from platform.restaurants where id = $1`, [rid])).rows[0].n as number;
+      } catch {
+        return 0; // never migrated: the refused move stopped before
+      } finally {
+        await c.end();
+      }
+    };
+    assert.equal(await restaurantsIn(where.url), 1);
+    assert.equal(await restaurantsIn(elsewhere.url), 0, 'the refused move left no copy');
+    const staff = await t.token('staff', { restaurantId: rid });
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}/staff`, token: staff })).statusCode, 200);
+  } finally {
+    await t.close();
+    await a.drop();
+    await b.drop();
+  }
+});
