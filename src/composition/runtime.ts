@@ -245,6 +245,12 @@ export async function createTransport(config: Config, pool: import('pg').Pool): 
  * `migrations`, suffixed `:<n>` with several targets), and so does each dedicated database of the
  * placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
  * that cannot be read adds a failed `placement-catalog` check. Every check at once, each within 2 s.
+ *
+ * A dedicated database that does not answer, and an unreadable catalog, are shown but do not make the
+ * process unready: one restaurant's database down must not take every instance out of rotation (its
+ * reads are left out meanwhile, decision 0008). A dedicated database behind on migrations does, as the
+ * configured ones do: the code of a new release needs them there too. A dedicated database's failure
+ * detail says what kind of failure it was, not the driver's text (host names; the endpoint is public).
  */
 async function readiness(
   databases: Databases,
@@ -252,7 +258,9 @@ async function readiness(
   dedicated: { readonly catalog: PlacementCatalog; readonly files: MigrationFile[] },
 ): Promise<Readiness> {
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
-  const check = async (suffix: string, url: string, files: MigrationFile[]) => {
+  /** Checks shown that do not decide readiness. */
+  const advisory = new Set<string>();
+  const check = async (suffix: string, url: string, files: MigrationFile[], placed = false) => {
     try {
       const rows = await withDeadline(inspectMigrations(databases.poolForUrl(url), files), 2000);
       checks[`database${suffix}`] = { ok: true };
@@ -260,8 +268,10 @@ async function readiness(
       checks[`migrations${suffix}`] =
         behind.length === 0 ? { ok: true } : { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` };
     } catch (error) {
-      checks[`database${suffix}`] = { ok: false, detail: error instanceof Error ? error.message : String(error) };
+      const detail = error instanceof Error ? error.message : String(error);
+      checks[`database${suffix}`] = { ok: false, detail: placed ? `a restaurant's own database: ${/within/.test(detail) ? 'no answer within 2 s' : 'unreachable'} (its restaurant's reads wait; the instance stays ready)` : detail };
       checks[`migrations${suffix}`] = { ok: false, detail: 'unknown while the database is unreachable' };
+      if (placed) for (const name of [`database${suffix}`, `migrations${suffix}`]) advisory.add(name);
     }
   };
   const checkDedicated = async () => {
@@ -270,13 +280,14 @@ async function readiness(
       urls = await withDeadline(dedicated.catalog.list(), 2000);
     } catch (error) {
       checks['placement-catalog'] = { ok: false, detail: `the dedicated databases are unknown: ${error instanceof Error ? error.message : String(error)}` };
+      advisory.add('placement-catalog');
       return;
     }
     const known = new Set(targets.map((t) => t.url));
     await Promise.all(
-      urls.filter((url) => !known.has(url)).map((url) => check(`:${databases.labelOf(databases.poolForUrl(url)) ?? databaseLabel(url)}`, url, dedicated.files)),
+      urls.filter((url) => !known.has(url)).map((url) => check(`:${databases.labelOf(databases.poolForUrl(url)) ?? databaseLabel(url)}`, url, dedicated.files, true)),
     );
   };
   await Promise.all([...targets.map((target, index) => check(targets.length > 1 ? `:${index}` : '', target.url, target.files)), checkDedicated()]);
-  return { ok: Object.values(checks).every((c) => c.ok), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  return { ok: Object.entries(checks).every(([name, c]) => c.ok || advisory.has(name)), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
 }
