@@ -9,7 +9,7 @@ import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from '
 import { createWakeup } from '../runtime/createWakeup.ts';
 import { sleep as delay } from '../runtime/sleep.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
-import { outboxMetrics, type OutboxLabels } from './outboxMetrics.ts';
+import { BACKLOG_READ_TIMEOUT_MS, outboxMetrics, type OutboxLabels } from './outboxMetrics.ts';
 import { pruneOutbox, type PruneBound } from './pruneOutbox.ts';
 import { publishInOrder } from './publishInOrder.ts';
 import { readOutboxBacklog } from './readOutboxBacklog.ts';
@@ -173,8 +173,13 @@ export function createRelay(options: RelayOptions): Relay {
   // The bus is tables of the outbox's own database: claim and publish are one statement (decision 0056).
   let toBus = options.transport.busPool !== undefined && options.transport.busPool === options.pool;
 
+  // Bounded in the database as the scrape bounds its wait (outboxMetrics): a read stuck behind a lock
+  // ends there too, instead of keeping a connection of the pool the relay shares.
+  const backlogBound = { text: `select set_config('statement_timeout', $1, true)`, values: [String(BACKLOG_READ_TIMEOUT_MS)] };
   const readBacklog = () =>
-    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, (tx) => readOutboxBacklog(tx, table, state));
+    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, (tx) => readOutboxBacklog(tx, table, state), {
+      setupStatements: [backlogBound],
+    });
 
   /**
    * Publishes the outbox while holding the lock on `client`; returns when aborted, throws when the
