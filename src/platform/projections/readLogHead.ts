@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { unitOfWork, type Tx } from '../db/index.ts';
+import { boundedUntil, isLocalTimeout } from '../db/localTimeouts.ts';
 import { wakeableSleep } from '../runtime/wakeableSleep.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
 import type { Projection } from './types.ts';
@@ -39,8 +40,10 @@ export interface ReadLogHeadOfOptions {
 /**
  * {@link readLogHead} in its own read-only transaction on `pool`, as the projection's system actor
  * (the projector's own view of the log), or `undefined` when no answer came within `timeoutMs` or
- * `signal` aborted first: the caller stops waiting then (a read already sent ends on its own and gives
- * its connection back), so a database that is slow or does not answer holds no caller past its bound.
+ * `signal` aborted first: the caller stops waiting then, so a database that is slow or does not answer
+ * holds no caller past its bound. The transaction is bounded in the database too (`localTimeouts`:
+ * `statement_timeout` and `lock_timeout` of `timeoutMs`), so one stuck behind a lock ends there by
+ * then and gives its connection back.
  *
  * @example
  * const head = await readLogHeadOf(pool, board, { timeoutMs: 500, signal });
@@ -49,7 +52,13 @@ export interface ReadLogHeadOfOptions {
 export async function readLogHeadOf(pool: pg.Pool, projection: Pick<Projection, 'store' | 'service' | 'name'>, options: ReadLogHeadOfOptions = {}): Promise<GlobalPosition | undefined> {
   const timeoutMs = options.timeoutMs ?? 2000;
   if (timeoutMs <= 0 || options.signal?.aborted === true) return undefined;
-  const read = unitOfWork(pool, { service: projection.service, readOnly: true, actor: { kind: 'system', id: `projection.${projection.name}` } }, (tx) => readLogHead(tx, projection));
+  const read = unitOfWork(pool, { service: projection.service, readOnly: true, actor: { kind: 'system', id: `projection.${projection.name}` } }, (tx) => readLogHead(tx, projection), boundedUntil(Date.now() + timeoutMs)).catch(
+    (error: unknown) => {
+      // Cut short in the database at the bound: no answer in time, as when the caller stops waiting.
+      if (isLocalTimeout(error)) return undefined;
+      throw error;
+    },
+  );
   // Not awaited when the caller stops waiting: its failure then concerns no one.
   read.catch(() => undefined);
   const bound = wakeableSleep(timeoutMs, options.signal);

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { runWithoutFlushWait, unitOfWork } from '../db/index.ts';
+import { boundedUntil, timeLeftSetting } from '../db/localTimeouts.ts';
 import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
@@ -19,6 +20,18 @@ export interface WaitForPositionOptions {
   readonly signal?: AbortSignal;
   /** The process's projection listener: each batch the projection commits ends a pause between reads early. */
   readonly listener?: ProjectionListener;
+  /**
+   * The checkpoint the caller has just read in this database (behind `after`): the wait starts with
+   * the leader's wake-up and a pause instead of reading it again.
+   */
+  readonly checkpoint?: GlobalPosition;
+  /**
+   * Bounds each of the wait's transactions in the database too, until this instant (ms since the
+   * epoch): `statement_timeout` and `lock_timeout` of the time left (`localTimeouts`; the wake-up
+   * only `lock_timeout`, for the notify lock its commit takes), for a database that may hang while it
+   * stays connected. A read cut short there rejects the wait.
+   */
+  readonly boundedUntil?: number;
 }
 
 /** The outcome of a wait. */
@@ -49,7 +62,8 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   const timeoutMs = options.timeoutMs ?? 2000;
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
-  const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection));
+  const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil));
+  let known = options.checkpoint;
   // One subscription for the whole wait: a batch reported between a read and the next pause ends that pause at once.
   let batched = false;
   let pause: WakeableSleep | null = null;
@@ -60,10 +74,11 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   try {
     for (;;) {
       batched = false;
-      const checkpoint = await read();
+      const checkpoint = known ?? (await read());
+      known = undefined;
       if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint };
       if (Date.now() >= deadline || options.signal?.aborted === true) return { caughtUp: false, checkpoint };
-      await wakeLeader(pool, projection, checkpoint);
+      await wakeLeader(pool, projection, checkpoint, options.boundedUntil);
       if (batched) continue;
       pause = wakeableSleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())), options.signal);
       await pause.done;
@@ -82,9 +97,9 @@ const lastWake = new WeakMap<pg.Pool, Map<string, { at: number; checkpoint: stri
  * (no batch since) in the last {@link WAKE_EVERY_MS}: however many readers wait, one wake-up per batch
  * and step. The NOTIFY commits without waiting for the WAL flush: a notifying commit holds the
  * cluster's notify lock until it ends, and a lost wake-up only means the leader's idle step. A failure
- * is ignored for the same reason.
+ * is ignored for the same reason. With `until`, the wait for that lock (its only wait) ends by then.
  */
-async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: GlobalPosition): Promise<void> {
+async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: GlobalPosition, until: number | undefined): Promise<void> {
   const key = projectionKey(projection);
   const at = formatPosition(checkpoint);
   let wakes = lastWake.get(pool);
@@ -92,5 +107,9 @@ async function wakeLeader(pool: pg.Pool, projection: Projection, checkpoint: Glo
   const last = wakes.get(key);
   if (last !== undefined && last.checkpoint === at && Date.now() - last.at < WAKE_EVERY_MS) return;
   wakes.set(key, { at: Date.now(), checkpoint: at });
-  await runWithoutFlushWait(pool, { text: 'select pg_notify($1, $2)', values: [PROJECTION_WAKE_CHANNEL, key] }).catch(() => undefined);
+  const notify =
+    until === undefined
+      ? { text: 'select pg_notify($1, $2)', values: [PROJECTION_WAKE_CHANNEL, key] }
+      : { text: `select pg_notify($1, $2), set_config('lock_timeout', $3, true)`, values: [PROJECTION_WAKE_CHANNEL, key, timeLeftSetting(until)] };
+  await runWithoutFlushWait(pool, notify).catch(() => undefined);
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
+import { boundedUntil } from '../db/localTimeouts.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { comparePositions } from './position.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
@@ -7,11 +8,13 @@ import { readLogHeadOf } from './readLogHead.ts';
 import type { Projection } from './types.ts';
 import { waitForPosition, type WaitForPositionOptions, type WaitResult } from './waitForPosition.ts';
 
-/** Options of {@link waitForPositionOrHead}. */
-export interface HeadBoundedWaitOptions extends WaitForPositionOptions {
-  /** The checkpoint the caller has just read in this database: spares the wait its first read. */
-  readonly checkpoint?: GlobalPosition;
-}
+/**
+ * Options of {@link waitForPositionOrHead}: those of {@link waitForPosition}. `checkpoint` spares the
+ * wait its first read, and the wait for the position reuses it (no second read after the head's);
+ * `boundedUntil` bounds the checkpoint's reads in the database (the head's read is bounded there by
+ * `timeoutMs` in any case, see `readLogHeadOf`).
+ */
+export type HeadBoundedWaitOptions = WaitForPositionOptions;
 
 /** The outcome of {@link waitForPositionOrHead}. */
 export interface HeadBoundedWaitResult extends WaitResult {
@@ -48,7 +51,7 @@ export interface HeadBoundedWaitResult extends WaitResult {
  */
 export async function waitForPositionOrHead(pool: pg.Pool, projection: Projection, after: GlobalPosition, options: HeadBoundedWaitOptions = {}): Promise<HeadBoundedWaitResult> {
   const deadline = Date.now() + (options.timeoutMs ?? 2000);
-  const checkpoint = options.checkpoint ?? (await unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection)));
+  const checkpoint = options.checkpoint ?? (await unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil)));
   if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint, target: after, reachesAfter: true };
   // Behind: only now is the head worth its transaction.
   const head = await readLogHeadOf(pool, projection, { timeoutMs: deadline - Date.now(), ...(options.signal === undefined ? {} : { signal: options.signal }) });
@@ -56,6 +59,7 @@ export async function waitForPositionOrHead(pool: pg.Pool, projection: Projectio
   const reachesAfter = comparePositions(head, after) >= 0;
   const target = reachesAfter ? after : head;
   if (comparePositions(checkpoint, target) >= 0) return { caughtUp: true, checkpoint, target, reachesAfter };
-  const result = await waitForPosition(pool, projection, target, { ...options, timeoutMs: Math.max(0, deadline - Date.now()) });
+  // The checkpoint just read starts the wait: it wakes the leader at once instead of reading it again.
+  const result = await waitForPosition(pool, projection, target, { ...options, checkpoint, timeoutMs: Math.max(0, deadline - Date.now()) });
   return { ...result, target, reachesAfter };
 }

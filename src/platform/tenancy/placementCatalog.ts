@@ -25,6 +25,19 @@ export interface PlacementCatalogOptions {
   readonly onStale?: (error: unknown) => void;
 }
 
+/** Answers of {@link PlacementCatalog.list} given while the catalog's last read had failed (see {@link isStaleList}). */
+const staleLists = new WeakSet<readonly string[]>();
+
+/**
+ * Whether `list`, an answer of a {@link PlacementCatalog}'s `list` (as the tenant router's
+ * `dedicatedDatabases` passes it on), is the last known list given while the catalog could not be
+ * read: it may miss a database placed since the last good read. For a read across databases that
+ * then says it may lag.
+ */
+export function isStaleList(list: readonly string[]): boolean {
+  return staleLists.has(list);
+}
+
 /** Default of `maxAgeMs`: how stale the list may be, e.g. how long a new placement can go unseen by a fan-out read. */
 export const DEFAULT_CATALOG_MAX_AGE_MS = 1000;
 
@@ -34,11 +47,11 @@ export const DEFAULT_CATALOG_MAX_AGE_MS = 1000;
  * forgotten: a tenant moves from the shared database to a dedicated one, never back (decision 0008).
  *
  * A failed read answers its callers with the last known list (the last good read and every database
- * learned since), told to `onStale`, and counts as a read for `maxAgeMs`: a catalog that cannot be
- * read costs one failed read per `maxAgeMs`, not one per caller, and a read across databases does not
- * fail because of it (it may miss a database placed since the last good read). Before any good read
- * there is no list to fall back to: the failure is thrown to the callers of that read, and the next
- * call reads again.
+ * learned since; {@link isStaleList} tells it until a read succeeds), told to `onStale`, and counts as
+ * a read for `maxAgeMs`: a catalog that cannot be read costs one failed read per `maxAgeMs`, not one
+ * per caller, and a read across databases does not fail because of it (it may miss a database placed
+ * since the last good read). Before any good read there is no list to fall back to: the failure is
+ * thrown to the callers of that read, and the next call reads again.
  *
  * @example
  * const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog'));
@@ -49,9 +62,15 @@ export function createPlacementCatalog(read: () => Promise<readonly string[]>, o
   const onStale = options.onStale ?? warnEveryMinute('placement catalog', 'the last known list of dedicated databases is used until a read succeeds');
   const known = new Set<string>();
   let everRead = false;
+  /** The last read failed: answers are the last known list ({@link isStaleList}). */
+  let stale = false;
   let readAt = -Infinity;
   let reading: Promise<readonly string[]> | undefined;
-  const snapshot = () => [...known].sort();
+  const snapshot = () => {
+    const list = [...known].sort();
+    if (stale) staleLists.add(list);
+    return list;
+  };
   /** One read of the catalog, started now. */
   const readNow = (): Promise<readonly string[]> => {
     const startedAt = performance.now();
@@ -61,12 +80,14 @@ export function createPlacementCatalog(read: () => Promise<readonly string[]>, o
         (urls) => {
           for (const url of urls) known.add(url);
           everRead = true;
+          stale = false;
           readAt = Math.max(readAt, startedAt);
           return snapshot();
         },
         (error: unknown) => {
           if (!everRead) throw error;
           onStale(error);
+          stale = true;
           readAt = Math.max(readAt, startedAt);
           return snapshot();
         },

@@ -4,14 +4,16 @@ import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../../api/index.ts';
-import type { UnitOfWorkContext } from '../../../platform/db/index.ts';
+import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
+import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
-import { comparePositions, formatPosition, parsePosition, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
+import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
-import { waitForPositionOrHead } from '../../../platform/projections/waitForPositionOrHead.ts';
-import type { ServiceDeps } from '../../../platform/runtime/index.ts';
+import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
+import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
 import { boardQuery, courierTasksQuery, customerOrdersQuery, type MergedViewQuery, type RawViewRow } from './listQueries.ts';
 import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
@@ -65,6 +67,28 @@ interface DatabaseRead {
 /** The part of a dedicated database that failed or answered too late: no rows, and the answer lags. */
 const LEFT_OUT: DatabaseRead = { checkpoint: START, rows: [], lagging: true, reachesAfter: undefined };
 
+/** How one database is read (see `readIn` in {@link createViewRoutes}). */
+interface ReadOptions {
+  /** `?after=`: the position the read waits for, or none. */
+  readonly after: GlobalPosition | undefined;
+  /** When the wait for `after` ends (ms since the epoch). */
+  readonly waitUntil: number;
+  /** Stops the wait (the client went away). */
+  readonly signal: AbortSignal;
+  /**
+   * Asked only when the view is behind `after`: whether this is the one database there is (the cached
+   * catalog lists no dedicated database). The wait is then for `after` itself (`waitForPosition`), as
+   * before tenants could move: no read of the log's head. Absent: there may be others.
+   */
+  readonly alone?: () => Promise<boolean>;
+  /**
+   * Bounds each of the read's transactions in the database until this instant (`localTimeouts`), for a
+   * dedicated database: one that hangs while it stays connected (a lock, a stall) then gives its
+   * connections back, where the caller only stops waiting for it.
+   */
+  readonly boundedUntil?: number;
+}
+
 /**
  * The order read models over HTTP:
  * - `GET /couriers/me/tasks` (courier): the orders assigned to the caller, open ones unless `?all=true`;
@@ -78,7 +102,11 @@ const LEFT_OUT: DatabaseRead = { checkpoint: START, rows: [], lagging: true, rea
  * waits up to `maxWaitMs` until the view has applied it; if it has not by then, or if the position was
  * written in none of the databases read, it answers with the view as it is and `lagging: true`
  * (decision 0032). A read that finds the view caught up takes one transaction per database, as a read
- * without `?after=` does; only a view behind the position costs the head's read and the wait.
+ * without `?after=` does; only a view behind the position costs the wait. While nothing has moved (the
+ * cached placement catalog lists no dedicated database, and for the board its restaurant was read in
+ * the shared database) that wait is for the position itself (`waitForPosition`), as before restaurants
+ * could move: it starts from the checkpoint the first read found and wakes the projector's leader at
+ * once, so a behind read costs no more transactions than it did then (no read of the log's head).
  *
  * Restaurants moved to a database of their own (decision 0008) have their view rows projected there:
  * - The board reads in its restaurant's database through the routed transaction, which follows a
@@ -101,9 +129,14 @@ const LEFT_OUT: DatabaseRead = { checkpoint: START, rows: [], lagging: true, rea
  *   `x-view-position` are the SHARED database's checkpoint: the positions of the others compare with
  *   nothing a client holds from another database, so they are left out. `lagging` is true when any
  *   database's view lags. A dedicated database that fails, or has not answered `databaseTimeoutMs`
- *   after the wait, is left out (logged) and the answer says `lagging: true`; so does one read while the
- *   placement catalog could not be read (then only the shared database is read). A failing shared
- *   database fails the read (500): it holds most restaurants' rows and the answer's position.
+ *   after the wait, is left out (logged) and the answer says `lagging: true`. Each transaction the read
+ *   runs there is bounded in that database by the same instant (`statement_timeout` and `lock_timeout`,
+ *   transaction-local): one that hangs while it stays connected (a lock on its view, a stall) ends its
+ *   statements there and gives its pool's connections back, where the read only stops waiting. A read
+ *   while the placement catalog could not be read says `lagging: true` too: never read (then only the
+ *   shared database is read), or not at its last read (then its last known list is: it may miss a
+ *   database placed since). A failing shared database fails the read (500): it holds most
+ *   restaurants' rows and the answer's position.
  * - `?after=` on a read of several databases: a position names the database that wrote it only by its
  *   value, so each database waits until its view has applied `after` or the head of its own log when the
  *   wait began (the last event committed there), whichever comes first (`waitForPositionOrHead`). In the
@@ -111,9 +144,12 @@ const LEFT_OUT: DatabaseRead = { checkpoint: START, rows: [], lagging: true, rea
  *   waits at most for events already committed, all in parallel and within the same `maxWaitMs`. If no
  *   database's log reaches `after`, the catalog is read again (not from its cache) and any database it
  *   lists since is read too; a position still past every head was written nowhere: `lagging: true`.
- *   Limit: a database whose numbers run higher (another cluster) can reach a position written in one
+ *   Limits: a database whose numbers run higher (another cluster) can reach a position written in one
  *   the cached catalog does not list yet (placed less than a second ago through another process), and
- *   the read then answers without it.
+ *   the read then answers without it. While the cached catalog lists no dedicated database the shared
+ *   database waits for `after` itself (see above): a position written in a database placed since
+ *   costs the whole wait, after which the catalog is read again and that database's rows are read as
+ *   they are, the answer saying `lagging: true`.
  */
 export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPluginAsync<{ deps: ServiceDeps }> {
   const views = options.views ?? ORDER_VIEWS;
@@ -145,40 +181,43 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     /**
      * Reads a view in one database. With `after`: the first transaction reads the checkpoint, and the
-     * rows if it is at or past `after` (one transaction when caught up); else the read waits there for
-     * `after` or the database's head until `waitUntil` (`waitForPositionOrHead`) and reads again.
+     * rows if it is at or past `after` (one transaction when caught up); else the read waits there until
+     * `waitUntil`, for `after` alone when this is the only database (`alone`), else for `after` or the
+     * database's head (`waitForPositionOrHead`), and reads again. Either wait starts from the checkpoint
+     * the first transaction read.
      */
-    const readIn = async (database: ViewDatabase, context: UnitOfWorkContext, projection: Projection, query: ViewQuery, after: GlobalPosition | undefined, waitUntil: number, signal: AbortSignal): Promise<DatabaseRead> => {
-      const first = await database.unitOfWork({ ...context, readOnly: true, replicaOk: after === undefined }, (tx) => readView(tx, projection, query, after === undefined ? {} : { atLeast: after }));
+    const readIn = async (database: ViewDatabase, context: UnitOfWorkContext, projection: Projection, query: ViewQuery, options: ReadOptions): Promise<DatabaseRead> => {
+      const { after, boundedUntil } = options;
+      /** One read-only transaction of the read: with `boundedUntil`, its first statement sets the timeouts. */
+      const transaction = <T>(replicaOk: boolean, fn: (tx: Tx) => Promise<T>): Promise<T> =>
+        database.unitOfWork({ ...context, readOnly: true, replicaOk }, boundedUntil === undefined ? fn : async (tx) => (await Promise.all([tx.query(localTimeouts(boundedUntil)), fn(tx)]))[1]);
+      const first = await transaction(after === undefined, (tx) => readView(tx, projection, query, after === undefined ? {} : { atLeast: after }));
       if (after === undefined) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: undefined };
       if (!first.behind) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: true };
       const pool = database.pool();
       const listener = await listeners.forWait(pool);
-      const waited = await waitForPositionOrHead(pool, projection, after, { checkpoint: first.checkpoint, timeoutMs: Math.max(0, waitUntil - Date.now()), signal, ...(listener === undefined ? {} : { listener }) });
+      const wait = {
+        checkpoint: first.checkpoint,
+        timeoutMs: Math.max(0, options.waitUntil - Date.now()),
+        signal: options.signal,
+        ...(listener === undefined ? {} : { listener }),
+        ...(boundedUntil === undefined ? {} : { boundedUntil }),
+      };
+      const waited: HeadBoundedWaitResult =
+        (await options.alone?.()) === true
+          ? { ...(await waitForPosition(pool, projection, after, wait)), target: after, reachesAfter: undefined }
+          : await waitForPositionOrHead(pool, projection, after, wait);
       // After a wait the checkpoint was seen on the primary: read there, where the view has caught up.
-      const read = await database.unitOfWork({ ...context, readOnly: true, replicaOk: false }, (tx) => readView(tx, projection, query));
+      const read = await transaction(false, (tx) => readView(tx, projection, query));
       const reachesAfter = waited.reachesAfter ?? (comparePositions(read.checkpoint, after) >= 0 ? true : undefined);
       return { checkpoint: read.checkpoint, rows: read.rows, lagging: !waited.caughtUp && comparePositions(read.checkpoint, waited.target) < 0, reachesAfter };
     };
 
     /** `read` of a dedicated database, or {@link LEFT_OUT} (logged) when it fails or has not answered by `deadline`. */
     const answeredBy = (read: Promise<DatabaseRead>, deadline: number, database: string, log: FastifyBaseLogger): Promise<DatabaseRead> =>
-      new Promise((resolve) => {
-        let settled = false;
-        const leftOut = (error: unknown) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          log.warn({ err: error, database }, 'an order view read answers without a dedicated database (lagging: true)');
-          resolve(LEFT_OUT);
-        };
-        const timer = setTimeout(() => leftOut(new Error(`no answer within ${databaseTimeoutMs} ms after the wait`)), Math.max(0, deadline - Date.now()));
-        read.then((answer) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve(answer);
-        }, leftOut);
+      withDeadline(read, Math.max(0, deadline - Date.now())).catch((error: unknown) => {
+        log.warn({ err: error, database }, 'an order view read answers without a dedicated database (lagging: true)');
+        return LEFT_OUT;
       });
 
     /**
@@ -189,22 +228,28 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       const position = after === undefined ? undefined : parsePosition(after);
       const signal = abortOnClose(request);
       const waitUntil = Date.now() + (position === undefined ? 0 : maxWaitMs);
-      let catalogUnread = false;
+      // The catalog could not be read (never, or not at its last read): a database may be missing.
+      let catalogUnsure = false;
       const catalog = async (fresh: boolean): Promise<readonly string[]> => {
         try {
-          return await deps.placements.dedicatedDatabases({ fresh });
+          const listed = await deps.placements.dedicatedDatabases({ fresh });
+          if (isStaleList(listed)) catalogUnsure = true;
+          return listed;
         } catch (error) {
           request.log.warn({ err: error }, 'placement catalog unreadable: the read covers the shared database only (lagging: true)');
-          catalogUnread = true;
+          catalogUnsure = true;
           return [];
         }
       };
+      const deadline = waitUntil + databaseTimeoutMs;
       const readDedicated = (url: string) => {
         const database = dedicated(url);
-        return answeredBy(readIn(database, context, projection, query, position, waitUntil, signal), waitUntil + databaseTimeoutMs, labelOf(database.pool()), request.log);
+        const read = readIn(database, context, projection, query, { after: position, waitUntil, signal, boundedUntil: deadline });
+        return answeredBy(read, deadline, labelOf(database.pool()), request.log);
       };
       const urls = await catalog(false);
-      const reads = await Promise.all([readIn(shared, context, projection, query, position, waitUntil, signal), ...urls.map(readDedicated)]);
+      const alone = () => Promise.resolve(urls.length === 0);
+      const reads = await Promise.all([readIn(shared, context, projection, query, { after: position, waitUntil, signal, alone }), ...urls.map(readDedicated)]);
       let writtenNowhere = false;
       if (position !== undefined && !reads.some((r) => r.reachesAfter === true)) {
         // `after` lies past every log read: written in a database the cached catalog does not list yet, or nowhere.
@@ -213,7 +258,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         writtenNowhere = !reads.some((r) => r.reachesAfter === true);
       }
       const items = mergeViewRows(reads.map((r) => r.rows), query).map(toViewItem);
-      return { position: formatPosition(reads[0]!.checkpoint), lagging: catalogUnread || writtenNowhere || reads.some((r) => r.lagging), items };
+      return { position: formatPosition(reads[0]!.checkpoint), lagging: catalogUnsure || writtenNowhere || reads.some((r) => r.lagging), items };
     };
 
     /** Reads the board of `rid` in its database, after the wait for `after` when given (see {@link createViewRoutes}). */
@@ -222,7 +267,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       const signal = abortOnClose(request);
       const waitUntil = Date.now() + maxWaitMs;
       const database = restaurantDatabase(rid);
-      const read = await readIn(database, context, views.board, query, position, waitUntil, signal);
+      // Behind: the restaurant's database is the only one when it is the shared one and nothing has moved.
+      const alone = async () => deps.placements.placementOf(rid) === '' && (await deps.placements.dedicatedDatabases().catch(() => undefined))?.length === 0;
+      const read = await readIn(database, context, views.board, query, { after: position, waitUntil, signal, alone });
       if (position === undefined || read.reachesAfter !== false || read.lagging) return read;
       // Past the head of the restaurant's database: not written there. Its events from before a move
       // to a database of its own are in the shared database's log, and the board holds them (copied).

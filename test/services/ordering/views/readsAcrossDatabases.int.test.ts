@@ -14,7 +14,7 @@ import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } fro
 import { readPlacementCatalog } from '../../../../src/platform/tenancy/readPlacementCatalog.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
-import { within } from '../../../support/eventually.ts';
+import { eventually, within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, drain, newOrder, placed } from './support.ts';
 
@@ -31,11 +31,16 @@ describe('order view reads across databases: what a read costs, a dedicated data
   let pool: pg.Pool;
   let dedicated: TestDatabase;
   let dedicatedPool: pg.Pool;
+  /** Another dedicated database, where nothing of the tests' is written. */
+  let other: TestDatabase;
+  /** The dedicated database of the board's restaurant (one restaurant per dedicated database). */
+  let boardHome: TestDatabase;
+  let boardHomePool: pg.Pool;
   /** A "database" that accepts connections and never answers. */
   let hanging: net.Server;
   const hangingSockets = new Set<net.Socket>();
   /** Catalog reads per route prefix. */
-  const catalogReads: Record<string, number> = { main: 0, cold: 0 };
+  const catalogReads: Record<string, number> = { main: 0, cold: 0, empty: 0 };
 
   before(async () => {
     pool = database.pool(6);
@@ -43,6 +48,12 @@ describe('order view reads across databases: what a read costs, a dedicated data
     database.defer(() => dedicated.drop());
     dedicatedPool = new pg.Pool({ connectionString: dedicated.url, max: 4 });
     database.defer(() => dedicatedPool.end());
+    other = await createTestDatabase();
+    database.defer(() => other.drop());
+    boardHome = await createTestDatabase();
+    database.defer(() => boardHome.drop());
+    boardHomePool = new pg.Pool({ connectionString: boardHome.url, max: 2 });
+    database.defer(() => boardHomePool.end());
     hanging = net.createServer((socket) => {
       hangingSockets.add(socket);
       socket.on('error', () => undefined);
@@ -74,11 +85,21 @@ describe('order view reads across databases: what a read costs, a dedicated data
             await app.register(createViewRoutes({ maxWaitMs: 300 }), { ...options, deps: withCatalog(hourly(readCatalog('main'))) });
             // Its catalog is read before a restaurant is placed, and then cached.
             await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/cold', deps: withCatalog(hourly(readCatalog('cold'))) });
+            await app.register(createViewRoutes({ maxWaitMs: 300 }), { ...options, prefix: '/empty', deps: withCatalog(hourly(readCatalog('empty'))) });
             // Nothing has moved.
-            await app.register(createViewRoutes({ maxWaitMs: 300 }), { ...options, prefix: '/cost', deps: withCatalog(hourly(async () => [])) });
+            await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/cost', deps: withCatalog(hourly(async () => [])) });
             // A dedicated database refuses connections, another never answers.
             await app.register(createViewRoutes({ maxWaitMs: 300, databaseTimeoutMs: 300 }), { ...options, prefix: '/down', deps: withCatalog(hourly(async () => [refusingUrl])) });
             await app.register(createViewRoutes({ maxWaitMs: 300, databaseTimeoutMs: 300 }), { ...options, prefix: '/hang', deps: withCatalog(hourly(async () => [hangingUrl])) });
+            // The dedicated database, where a test locks the view.
+            await app.register(createViewRoutes({ maxWaitMs: 300, databaseTimeoutMs: 300 }), { ...options, prefix: '/locked', deps: withCatalog(hourly(async () => [dedicated.url])) });
+            // The catalog is read once, then every read of it fails.
+            let staleReads = 0;
+            const failingAfterOne = async () => {
+              if (staleReads++ === 0) return [];
+              throw new Error('catalog unreachable');
+            };
+            await app.register(createViewRoutes({ maxWaitMs: 300 }), { ...options, prefix: '/stale', deps: withCatalog(createPlacementCatalog(failingAfterOne, { maxAgeMs: 0, onStale: () => undefined })) });
             // The catalog has never been read.
             await app.register(createViewRoutes({ maxWaitMs: 300 }), {
               ...options,
@@ -124,12 +145,36 @@ describe('order view reads across databases: what a read costs, a dedicated data
       shared.off('acquire', count);
     }
   };
-  /** Records in the shared database's catalog that `rid` lives in the dedicated database, as a move does. */
-  const placeInDedicated = async (rid: string) => {
+  /**
+   * Starts tracing the transactions taken from the shared pool: each as `view` (the reader's own, as
+   * the customer or staff), `head` (the log's head, as the projection), `wake` (the projector's wake-up),
+   * `listen` (the process's projection listener, opened once) or `checkpoint` (a read of the
+   * checkpoint alone), told apart by the first batch the connection is given. `stop` ends it.
+   */
+  const trace = () => {
+    const shared = platform.databases.poolFor('ordering');
+    const kinds: string[] = [];
+    const onAcquire = (client: pg.PoolClient) => {
+      const index = kinds.push('?') - 1;
+      const query = client.query;
+      client.query = ((...args: Parameters<typeof query>) => {
+        client.query = query;
+        const first = args[0] as unknown;
+        const statements = typeof first === 'string' ? [{ text: first, values: [] }] : ((first as { statements?: Array<{ text: string; values?: unknown[] }> }).statements ?? []);
+        const seen = JSON.stringify(statements);
+        kinds[index] = /listen/i.test(seen) ? 'listen' : seen.includes('pg_notify') ? 'wake' : /"(customer|staff)"/.test(seen) ? 'view' : seen.includes('"projection.') ? 'head' : 'checkpoint';
+        return (query as (...a: unknown[]) => unknown).apply(client, args);
+      }) as typeof query;
+    };
+    shared.on('acquire', onAcquire);
+    return { kinds, stop: () => shared.off('acquire', onAcquire) };
+  };
+  /** Records in the shared database's catalog that `rid` lives in the dedicated database (or `into`), as a move does. */
+  const placeInDedicated = async (rid: string, into: TestDatabase = dedicated) => {
     await pool.query(
       `with c as (insert into platform.cities (name) values ($2) returning id), r as (insert into platform.restaurants (id, city_id, name) select $1, id, 'Placed' from c)
        insert into platform.tenant_placements (tenant_id, database_url) values ($1, $3)`,
-      [rid, `City ${rid}`, dedicated.url],
+      [rid, `City ${rid}`, into.url],
     );
   };
   /** An order of `customer` at `rid`, placed in the database of `into`: its ids and position. */
@@ -159,6 +204,55 @@ describe('order view reads across databases: what a read costs, a dedicated data
     }
   });
 
+  test('with nothing moved, a read ?after= a position the view has not applied costs what it did before restaurants could move: the read that found it behind, then at once the wake-up of the projector, no read of the log head', async () => {
+    for (const which of ['list', 'board'] as const) {
+      const rid = randomUUID();
+      const customer = randomUUID();
+      // Written, not projected: the view is behind it.
+      const { o, at } = await order(pool, rid, customer);
+      const url = which === 'list' ? `/v1/cost/customers/me/orders?after=${formatPosition(at)}` : `/v1/cost/restaurants/${rid}/board?after=${formatPosition(at)}`;
+      const auth = which === 'list' ? await token('customer', customer) : await token('staff', randomUUID(), rid);
+      const traced = trace();
+      try {
+        const reading = get(url, auth);
+        await eventually(`the ${which} read to wake the projector`, async () => traced.kinds.includes('wake'), (woken) => woken, 20_000);
+        // The test is the projector: it runs the batch the read waits for.
+        await drain(pool, which === 'list' ? customerOrders : board, at);
+        const read = await within(reading, 20_000, `the ${which} read to answer once the view has the order`);
+        assert.equal(read.status, 200, JSON.stringify(read.body));
+        assert.deepEqual(read.body.orders?.map((x) => x.orderId), [o.orderId], which);
+        assert.equal(read.body.lagging, false, which);
+      } finally {
+        traced.stop();
+      }
+      const transactions = traced.kinds.filter((kind) => kind !== 'listen');
+      assert.deepEqual(transactions.slice(0, 2), ['view', 'wake'], `${which}: the projector is woken after one transaction, the read that found the view behind: ${transactions.join(', ')}`);
+      assert.equal(transactions.at(-1), 'view', `${which}: the last one reads the rows`);
+      assert.deepEqual(
+        transactions.filter((kind) => kind !== 'checkpoint' && kind !== 'wake'),
+        ['view', 'view'],
+        `${which}: besides the wait's own reads of the checkpoint and wake-ups, two transactions, as before (a checkpoint read, then the rows): no read of the log head, no second read of the checkpoint before the wake-up: ${transactions.join(', ')}`,
+      );
+      await project(pool, at);
+    }
+  });
+
+  test("with a dedicated database listed, a read ?after= a position the shared view has not applied reads the shared log's head once, then wakes the projector: the checkpoint it first read starts the wait", async () => {
+    const customer = randomUUID();
+    // Written, not projected: the shared view is behind it (it waits the 300 ms of /locked and answers lagging).
+    const { at } = await order(pool, randomUUID(), customer);
+    const traced = trace();
+    try {
+      const read = await within(get(`/v1/locked/customers/me/orders?after=${formatPosition(at)}`, await token('customer', customer)), 20_000, 'the read to answer');
+      assert.equal(read.status, 200, JSON.stringify(read.body));
+    } finally {
+      traced.stop();
+    }
+    const transactions = traced.kinds.filter((kind) => kind !== 'listen');
+    assert.deepEqual(transactions.slice(0, 3), ['view', 'head', 'wake'], `no second read of the checkpoint between the head and the wake-up: ${transactions.join(', ')}`);
+    await project(pool, at);
+  });
+
   test('a dedicated database that refuses connections or never answers is left out: the list answers with the other rows and lagging: true', async () => {
     const customer = randomUUID();
     const { o, at } = await order(pool, randomUUID(), customer);
@@ -180,10 +274,64 @@ describe('order view reads across databases: what a read costs, a dedicated data
     assert.equal(unread.body.lagging, true);
   });
 
+  test('a placement catalog that answers its last known list because its read failed: the list says lagging: true', async () => {
+    const customer = randomUUID();
+    const { at } = await order(pool, randomUUID(), customer);
+    await project(pool, at);
+    const asCustomer = await token('customer', customer);
+    const good = await get('/v1/stale/customers/me/orders', asCustomer);
+    assert.equal(good.status, 200, JSON.stringify(good.body));
+    assert.equal(good.body.lagging, false, 'the catalog was read');
+    const stale = await get('/v1/stale/customers/me/orders', asCustomer);
+    assert.equal(stale.status, 200, JSON.stringify(stale.body));
+    assert.equal(stale.body.orders?.length, 1);
+    assert.equal(stale.body.lagging, true, 'its read failed: the list may miss a database placed since');
+  });
+
+  test("a dedicated database connected but stuck behind a lock on the view: the list answers without it (lagging: true), and the read's statements end in that database too", async () => {
+    const customer = randomUUID();
+    const { o, at } = await order(pool, randomUUID(), customer);
+    await project(pool, at);
+    const asCustomer = await token('customer', customer);
+    const holder = new pg.Client({ connectionString: dedicated.url });
+    await holder.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table ordering.customer_orders_view in access exclusive mode');
+      for (const query of ['', `?after=${formatPosition(at)}`]) {
+        const url = `/v1/locked/customers/me/orders${query}`;
+        const read = await within(get(url, asCustomer), 20_000, `${url} to answer`);
+        assert.equal(read.status, 200, `${url}: ${JSON.stringify(read.body)}`);
+        assert.deepEqual(read.body.orders?.map((x) => x.orderId), [o.orderId], `${url}: the shared database's rows`);
+        assert.equal(read.body.lagging, true, url);
+      }
+      // The statements that waited for the lock gave up in the database (statement and lock timeouts),
+      // while the lock is still held: their connections are back in the pool.
+      await eventually(
+        "the platform's statements waiting for the lock to end",
+        async () =>
+          (
+            await dedicatedPool.query<{ n: number }>(
+              `select count(*)::int as n from pg_stat_activity where datname = current_database() and application_name = 'brigade' and state = 'active' and wait_event_type = 'Lock'`,
+            )
+          ).rows[0]!.n,
+        (n) => n === 0,
+        15_000,
+      );
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+    }
+  });
+
   test('?after= a position written in a database the cached catalog does not list yet: the catalog is read again and the read holds it', async () => {
     const customer = randomUUID();
     const asCustomer = await token('customer', customer);
-    // The /cold routes read the catalog now and keep what they read for an hour.
+    // The /empty routes read the catalog now, while it lists no dedicated database, and keep that for an hour.
+    assert.equal((await get('/v1/empty/customers/me/orders', asCustomer)).status, 200);
+    assert.equal(catalogReads.empty, 1);
+    // The /cold routes read it once another database is placed, and keep what they read for an hour.
+    await placeInDedicated(randomUUID(), other);
     const readsBefore = catalogReads.cold!;
     assert.equal((await get('/v1/cold/customers/me/orders', asCustomer)).status, 200);
     assert.equal(catalogReads.cold, readsBefore + 1);
@@ -203,6 +351,15 @@ describe('order view reads across databases: what a read costs, a dedicated data
     assert.deepEqual(read.body.orders?.map((x) => x.orderId), [o.orderId], 'the order written in the database the cache did not list');
     assert.equal(read.body.lagging, false);
     assert.equal(catalogReads.cold, readsBefore + 2, 'the catalog was read again, past its cache');
+
+    // Where the cache lists no dedicated database, the shared database waits for the position itself
+    // (the cost of a read with nothing moved): it waits the whole while, then the catalog is read
+    // again and the new database's rows are read as they are; the answer says it may lag.
+    const empty = await within(get(`/v1/empty/customers/me/orders?after=${formatPosition(at)}`, asCustomer), 20_000, 'the /empty read to answer');
+    assert.equal(empty.status, 200, JSON.stringify(empty.body));
+    assert.deepEqual(empty.body.orders?.map((x) => x.orderId), [o.orderId]);
+    assert.equal(empty.body.lagging, true);
+    assert.equal(catalogReads.empty, 2, 'the catalog was read again, past its cache');
   });
 
   test('?after= a position written nowhere answers lagging: true, once each view has applied its own head', async () => {
@@ -217,9 +374,9 @@ describe('order view reads across databases: what a read costs, a dedicated data
 
   test("the board of a restaurant in a dedicated database, ?after= a position past that database's head but in the shared one's log: holds what its database has, lagging: false; past every head: lagging: true", async () => {
     const rid = randomUUID();
-    await placeInDedicated(rid);
-    const { o, at: inDedicated } = await order(dedicatedPool, rid, randomUUID());
-    await project(dedicatedPool, inDedicated);
+    await placeInDedicated(rid, boardHome);
+    const { o, at: inDedicated } = await order(boardHomePool, rid, randomUUID());
+    await project(boardHomePool, inDedicated);
     // A later position of the shared database (e.g. the lists' position, or the restaurant's own from
     // before its move to a database of another cluster, whose numbers run lower).
     const { at: inShared } = await order(pool, randomUUID(), randomUUID());
