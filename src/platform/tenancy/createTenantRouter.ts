@@ -1,12 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, Statement, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
 import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
 import type { PlacementCatalog } from './placementCatalog.ts';
 import { withDeadline } from '../runtime/withDeadline.ts';
+import { localTimeouts } from '../db/localTimeouts.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -245,7 +246,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       } catch (error) {
         leftOut('the placement catalog', error);
       }
-      const bounded = { ...options, setupStatements: [boundedBy(readTimeoutMs)] };
+      const bounded = { ...options, setupStatements: [localTimeouts(Date.now() + readTimeoutMs)] };
       const answers = elsewhere.map((url) => {
         const pool = options.databases.poolForUrl(url);
         const label = options.databases.labelOf(pool) ?? 'a dedicated database';
@@ -308,8 +309,3 @@ function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'con
 }
 
 const SERVER_TROUBLE = new Set(['57P01', '57P02', '57P03', 'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN']);
-
-/** Bounds every statement of a transaction in the database itself: a lock or a stall ends it there too. */
-function boundedBy(ms: number): Statement {
-  return { text: `select set_config('statement_timeout', $1, true), set_config('lock_timeout', $1, true)`, values: [String(ms)] };
-}
