@@ -12,7 +12,7 @@ import { orderViewProjections, type OrderViewProjections } from '../../../src/se
 import { eventually } from '../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
-import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../services/ordering/support.ts';
+import { assignedOrder, courier, customer, seedRestaurant, type SeededRestaurant } from '../../services/ordering/support.ts';
 
 /**
  * The shared database's projectors run without a tenant, so a move's fence does not hold them. The
@@ -50,14 +50,7 @@ async function start(): Promise<Fixture> {
   const staying = await seedRestaurant(t, 'Staying Kitchen');
   const c = await customer(t);
   const k = await courier(t);
-  for (const r of [moving, staying, moving, staying]) {
-    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
-    assert.equal(placed.statusCode, 201, placed.body);
-    const id = placed.json().id as string;
-    assert.equal((await command(t, r.staff, id, 'accept', 1)).statusCode, 200);
-    const assigned = await command(t, r.staff, id, 'assign-courier', 2, { courierId: k.id });
-    assert.equal(assigned.statusCode, 200, assigned.body);
-  }
+  for (const r of [moving, staying, moving, staying]) await assignedOrder(t, r, c, k);
   // The projectors read below the oldest running transaction of the cluster (decision 0011), which
   // other test files hold back at times: wait until every event is readable.
   const total = Number((await admin.query<{ n: string }>('select count(*) as n from ordering.events')).rows[0]!.n);

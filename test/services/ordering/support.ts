@@ -66,6 +66,17 @@ export function command(t: TestPlatform, token: string, orderId: string, name: s
   });
 }
 
+/** Places an order of one cola of `r` for customer `c`, accepted and assigned to courier `k`: its id and position (at version 3). */
+export async function assignedOrder(t: TestPlatform, r: SeededRestaurant, c: { token: string }, k: { id: string }): Promise<{ id: string; position: string }> {
+  const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
+  assert.equal(placed.statusCode, 201, placed.body);
+  const id = placed.json().id as string;
+  assert.equal((await command(t, r.staff, id, 'accept', 1)).statusCode, 200);
+  const assigned = await command(t, r.staff, id, 'assign-courier', 2, { courierId: k.id });
+  assert.equal(assigned.statusCode, 200, assigned.body);
+  return { id, position: assigned.json().position as string };
+}
+
 /**
  * Holds `lock table <table> in share mode` in an open transaction of a superuser client (reads go on,
  * inserts wait), runs `fire`, waits until `waiters` sessions of the test database wait on a lock, then

@@ -11,7 +11,7 @@ import { createViewWorkers } from '../../../../src/services/ordering/views/index
 import { eventually, within } from '../../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
-import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../support.ts';
+import { assignedOrder as assignedOrderOf, command, courier, customer, seedRestaurant, type SeededRestaurant } from '../support.ts';
 
 /** The wake-up keys (`<schema>.<name>`) of the three projections: what a reader waiting for a view notifies. */
 const VIEW_KEYS = ['ordering.board', 'ordering.customer-orders', 'ordering.courier-tasks'];
@@ -74,16 +74,7 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
       },
     };
   };
-  /** Places an order of one cola for `c`, accepted and assigned to courier `k`: its id (at version 3). */
-  const assignedOrder = async (r: SeededRestaurant, c: { token: string }, k: { id: string }) => {
-    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
-    assert.equal(placed.statusCode, 201, placed.body);
-    const id = placed.json().id as string;
-    assert.equal((await command(t, r.staff, id, 'accept', 1)).statusCode, 200);
-    const assigned = await command(t, r.staff, id, 'assign-courier', 2, { courierId: k.id });
-    assert.equal(assigned.statusCode, 200, assigned.body);
-    return { id, position: assigned.json().position as string };
-  };
+  const assignedOrder = (r: SeededRestaurant, c: { token: string }, k: { id: string }) => assignedOrderOf(t, r, c, k);
 
   test('after a move, ?after= reads of the customer, the courier and the board hold a command on the moved order, next to the other restaurant’s orders; the board’s stream pushes its changes', async () => {
     const moving = await seedRestaurant(t, 'Moving Kitchen');
