@@ -13,7 +13,7 @@ export const usage = `Usage: brigade tenants <add|list|move> …
 
   brigade tenants add NAME --city CITY [--currency EUR]   Create a restaurant (a tenant) in a city
   brigade tenants list [--city CITY]                      List restaurants with their placement
-  brigade tenants move ID --to-database URL               Move a tenant's rows to its own database
+  brigade tenants move ID --to-database URL               Move a restaurant's rows to a new, empty database of its own
                                                           (migrated first; writes wait meanwhile)
 Every change is recorded in the admin audit log as actor "cli".`;
 
