@@ -61,9 +61,11 @@ test('a move refuses a target that is the shared database itself, one that holds
     await assert.rejects(move(second, leftover.url), refusedWith('TENANT_TARGET_IN_USE'));
 
     // A connection role that neither is a superuser nor has BYPASSRLS would see no row of the tenant.
-    await admin.query(`create role ${role} login`);
+    // With a password: the embedded server authenticates by password, the system one may trust.
+    await admin.query(`create role ${role} login password 'move-probe'`);
     const weak = new URL(t.db.url);
     weak.username = role;
+    weak.password = 'move-probe';
     await assert.rejects(move(second, `${t.db.url}?application_name=x`, weak.toString()), refusedWith('TENANT_MOVE_NEEDS_BYPASSRLS'));
   } finally {
     await admin.query(`drop role if exists ${role}`).catch(() => undefined);
