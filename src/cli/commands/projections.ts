@@ -20,7 +20,7 @@ export const usage = `Usage: brigade projections <status|rebuild> …
                                       [--batch N] events per page read from the log (default ${DEFAULT_REBUILD_BATCH})
 Projections: ${PROJECTIONS.map((p) => p.name).join(', ')}
 Connects with DATABASE_URL as the tables' owner (the migrating role), and to each database of the
-placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, db1 …).`;
+placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, db-1a2b3c4d …).`;
 
 /** `brigade projections status|rebuild NAME`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {

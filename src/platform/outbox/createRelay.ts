@@ -78,13 +78,13 @@ export interface RelayOptions {
   readonly registry?: client.Registry;
   /**
    * The database this relay serves, for its metrics: a relay of a dedicated database (decision 0008)
-   * passes its pool's label (`deps.placement`, e.g. `db1`), and its series get the label
-   * `database="db1"` beside `outbox`; leave it out for the shared database, whose series keep exactly
+   * passes its pool's label (`deps.placement`, e.g. `db-1a2b3c4d`), and its series get the label
+   * `database="db-1a2b3c4d"` beside `outbox`; leave it out for the shared database, whose series keep exactly
    * the labels they always had (`{outbox="ordering"}`). Without it, two relays of one outbox on two
    * databases that share a registry would report as one (the second's backlog reader replacing the
    * first's).
    *
-   * A label of its own rather than a suffix of the outbox label (`ordering@db1`): a query or alert on
+   * A label of its own rather than a suffix of the outbox label (`ordering@db-1a2b3c4d`): a query or alert on
    * `outbox="ordering"` still sees every database's backlog, `sum by (outbox)` adds them up, and
    * `outbox` stays the schema's name. The shared series are unchanged either way, since a series
    * without the label is exported as before.

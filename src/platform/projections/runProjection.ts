@@ -32,12 +32,12 @@ export interface RunProjectionOptions {
   readonly registry?: client.Registry;
   /**
    * The database this instance projects, for its metrics: an instance on a dedicated database
-   * (decision 0008) passes its pool's label (`deps.placement`, e.g. `db1`), and its series get the
-   * label `database="db1"` beside `projection`; leave it out for the shared database, whose series keep
+   * (decision 0008) passes its pool's label (`deps.placement`, e.g. `db-1a2b3c4d`), and its series get the
+   * label `database="db-1a2b3c4d"` beside `projection`; leave it out for the shared database, whose series keep
    * exactly the labels they always had (`{projection="ordering.board"}`). Without it, the instances
    * of one projection on two databases that share a registry would write the same series.
    *
-   * A label of its own rather than a suffix of the projection label (`ordering.board@db1`): a query
+   * A label of its own rather than a suffix of the projection label (`ordering.board@db-1a2b3c4d`): a query
    * or alert on `projection="ordering.board"` still sees every database's lag, and `max by
    * (projection)` takes the worst. The shared series are unchanged either way, since a series
    * without the label is exported as before.
