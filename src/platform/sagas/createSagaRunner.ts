@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO, type SagaInput } from './applySagaEvent.ts';
 import pg from 'pg';
-import { SagaDefinitionError, SagaHandlerError } from './sagaErrors.ts';
+import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError } from './sagaErrors.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { sagaWorkKey } from './sagaWork.ts';
@@ -53,7 +53,7 @@ const SYSTEM = { kind: 'system', id: 'saga-runner' } as const;
  * integrity constraint violation). Anything else (40P01 deadlock, a reset connection, 57P01…) passes.
  */
 function unrecordable(error: unknown): boolean {
-  if (error instanceof SagaHandlerError || error instanceof SagaDefinitionError) return true;
+  if (error instanceof SagaHandlerError || error instanceof SagaDefinitionError || error instanceof SagaResultNotSerializableError) return true;
   return error instanceof pg.DatabaseError && /^2[23]/.test(error.code ?? '');
 }
 
@@ -63,7 +63,7 @@ function unrecordable(error: unknown): boolean {
  * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
  * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
  * loses its lease; the item runs again with the same key, so its effect happens once. An outcome that
- * can never be recorded (a handler that throws, a result PostgreSQL refuses as data) parks the saga
+ * can never be recorded (a handler that throws, a result PostgreSQL refuses as data or JSON cannot hold) parks the saga
  * with the error instead of running the item again at every lease expiry; any other failure to
  * record (a deadlock, a lost connection) leaves the item to its lease.
  *
@@ -100,7 +100,15 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         transitionSaga(tx, registry, instance.id, input, { tenantId: instance.tenantId, releaseLeaseOf: workerId, ...(delayMs === undefined ? {} : { delayMs }) }),
       );
     const recordOutcome = async () => {
-      if (outcome.ok) return record({ kind: 'stepSucceeded', item, result: outcome.result });
+      if (outcome.ok) {
+        // Stored as JSON: a result JSON cannot hold would fail the same way at every lease.
+        try {
+          JSON.stringify(outcome.result);
+        } catch (error) {
+          throw new SagaResultNotSerializableError(instance.name, item, error);
+        }
+        return record({ kind: 'stepSucceeded', item, result: outcome.result });
+      }
       const e = outcome.error as { code?: unknown; message?: unknown; retryable?: unknown };
       const retryable = spec?.retryable !== undefined ? spec.retryable(outcome.error) : e?.retryable === true;
       const retry = retryable && instance.attempts + 1 < (spec?.maxAttempts ?? maxAttempts);

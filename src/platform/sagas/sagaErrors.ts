@@ -38,6 +38,18 @@ export class SagaHandlerError extends BrigadeError {
   }
 }
 
+/** 500: a step's action returned a result that cannot be stored as JSON (a BigInt, a cycle): its outcome can never be recorded. */
+export class SagaResultNotSerializableError extends BrigadeError {
+  constructor(saga: string, item: string, cause: unknown) {
+    super(
+      'SAGA_RESULT_NOT_SERIALIZABLE',
+      500,
+      `The result of ${item} in saga ${saga} cannot be stored as JSON: ${cause instanceof Error ? cause.message : String(cause)}. A step must return plain JSON data (numbers as numbers or strings, no BigInt, no cycles)`,
+      { cause, details: { saga, item } },
+    );
+  }
+}
+
 /** 409: tenants share the saga id, and the command did not say which tenant's saga it means. */
 export class SagaIdAmbiguousError extends BrigadeError {
   constructor(sagaId: string, tenantIds: readonly string[]) {

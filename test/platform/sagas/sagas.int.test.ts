@@ -313,6 +313,27 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_HANDLER_FAILED'], 'and reported to onError');
   });
 
+  test('a result JSON cannot hold (a BigInt) parks the saga at once, instead of running the step again at every lease', async () => {
+    const runs: string[] = [];
+    const big = defineSaga<{ n: number }, null>({
+      name: 'big',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs.push('a'), { amount: 10n }) } },
+      on: { 'a.succeeded': () => ({ complete: true }) },
+    });
+    const bigRegistry = createSagaRegistry({ schema: 'payments', sagas: [big] });
+    const bigRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: bigRegistry, leaseMs: 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, bigRegistry, { name: 'big', input: null }));
+    assert.equal(await bigRunner.runOnce(), true);
+    assert.equal(await bigRunner.runOnce(), false, 'nothing left to run');
+    assert.deepEqual(runs, ['a'], 'the step ran once');
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, bigRegistry, instance.id));
+    assert.equal(parked?.status, 'parked');
+    assert.match(parked?.error ?? '', /could not be recorded: The result of a in saga big cannot be stored as JSON: .*BigInt/);
+  });
+
   test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {
     const runs: string[] = [];
     const twice = defineSaga<{ n: number }, { result: unknown }>({
