@@ -1,6 +1,7 @@
 import pg from 'pg';
 import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
+import { boundedUntil } from '../db/localTimeouts.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { checkpointHistory } from './checkpointHistory.ts';
@@ -175,11 +176,13 @@ export function createRelay(options: RelayOptions): Relay {
 
   // Bounded in the database as the scrape bounds its wait (outboxMetrics): a read stuck behind a lock
   // ends there too, instead of keeping a connection of the pool the relay shares.
-  const backlogBound = { text: `select set_config('statement_timeout', $1, true)`, values: [String(BACKLOG_READ_TIMEOUT_MS)] };
   const readBacklog = () =>
-    unitOfWork(options.pool, { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true }, (tx) => readOutboxBacklog(tx, table, state), {
-      setupStatements: [backlogBound],
-    });
+    unitOfWork(
+      options.pool,
+      { service: options.service, actor: { kind: 'system', id: 'outbox-metrics' }, readOnly: true },
+      (tx) => readOutboxBacklog(tx, table, state),
+      boundedUntil(Date.now() + BACKLOG_READ_TIMEOUT_MS),
+    );
 
   /**
    * Publishes the outbox while holding the lock on `client`; returns when aborted, throws when the

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { withDeadline } from '../runtime/withDeadline.ts';
 import { OUTBOX_DEPTH_CAP } from './readOutboxBacklog.ts';
 
 /** Reads an outbox's backlog at scrape time. */
@@ -14,16 +15,8 @@ const SHARED_READ_MS = 1000;
 export const BACKLOG_READ_TIMEOUT_MS = 2000;
 
 /** The backlog, or `null` when the read failed or did not answer within {@link BACKLOG_READ_TIMEOUT_MS}. */
-async function readWithin(read: BacklogReader): Promise<Awaited<ReturnType<BacklogReader>> | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<null>((resolve) => {
-    timer = setTimeout(() => resolve(null), BACKLOG_READ_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([read().catch(() => null), late]);
-  } finally {
-    clearTimeout(timer);
-  }
+function readWithin(read: BacklogReader): Promise<Awaited<ReturnType<BacklogReader>> | null> {
+  return withDeadline(read(), BACKLOG_READ_TIMEOUT_MS).catch(() => null);
 }
 
 /**

@@ -7,7 +7,7 @@ import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
 import type { PlacementCatalog } from './placementCatalog.ts';
 import { withDeadline } from '../runtime/withDeadline.ts';
-import { localTimeouts } from '../db/localTimeouts.ts';
+import { boundedUntil } from '../db/localTimeouts.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -246,7 +246,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       } catch (error) {
         leftOut('the placement catalog', error);
       }
-      const bounded = { ...options, setupStatements: [localTimeouts(Date.now() + readTimeoutMs)] };
+      const bounded = { ...options, ...boundedUntil(Date.now() + readTimeoutMs) };
       const answers = elsewhere.map((url) => {
         const pool = options.databases.poolForUrl(url);
         const label = options.databases.labelOf(pool) ?? 'a dedicated database';

@@ -1,13 +1,10 @@
-import { sleep, waitForWork, warnEveryMinute, type ServiceDeps } from '../../platform/runtime/index.ts';
+import { sleep, waitForWork, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../platform/runtime/index.ts';
 import { dispatchOnce, type DispatchOptions } from './dispatchOnce.ts';
 import { DISPATCH_WORK } from './operations/dispatchWork.ts';
 import type { DeliveryPorts } from './ports.ts';
 
 /** A background worker as ServiceModule.workers lists it. */
-export interface Worker {
-  readonly name: string;
-  run(deps: ServiceDeps, signal: AbortSignal): Promise<void>;
-}
+export type Worker = ServiceWorker;
 
 /**
  * Runs dispatch steps until `signal` aborts: back to back while there is work, `idleMs` apart when
