@@ -1,6 +1,7 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
+import { waitForMovedMessages } from '../platform/tenancy/index.ts';
 import { runBusRetention } from '../platform/messaging/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
@@ -50,6 +51,7 @@ export const RELAY_WORKERS = Object.freeze(
     run: (deps: ServiceDeps, signal: AbortSignal) => {
       const where = deps.placement === undefined ? '' : ` in ${deps.placement}`;
       const warn = warnEveryMinute(`${service} outbox relay${where}`, 'messages wait in the outbox until it succeeds: see brigade_outbox_depth in /metrics');
+      const dedicated = deps.dedicated;
       return createRelay({
         pool: deps.databases.poolFor(service),
         service,
@@ -57,6 +59,18 @@ export const RELAY_WORKERS = Object.freeze(
         registry: deps.metrics,
         // A dedicated database's relay reports under database="<label>"; the shared one's series are unchanged.
         database: deps.placement,
+        // A moved restaurant's new messages must not overtake the ones it left in the shared outbox.
+        startAfter:
+          dedicated === undefined
+            ? undefined
+            : (signal) =>
+                waitForMovedMessages({
+                  ...dedicated,
+                  schema: service,
+                  signal,
+                  onWaiting: () => process.emitWarning(`${service} outbox relay${where} waits until the shared relay has published the messages its restaurant wrote there before it moved`),
+                  onError: warn,
+                }),
         onProgress: (event) => {
           if (event.kind === 'error') warn(event.error);
         },

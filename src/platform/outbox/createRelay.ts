@@ -94,6 +94,13 @@ export interface RelayOptions {
    * createRelay({ pool: deps.databases.poolFor('ordering'), service: 'ordering', transport, registry, database: deps.placement });
    */
   readonly database?: string;
+  /**
+   * What the relay waits for before it first competes for the leader lock (its backlog metrics report
+   * meanwhile); resolving early when `signal` aborts. A relay of a restaurant's dedicated database waits
+   * here until the shared database's relay has published what the restaurant wrote before it moved, so
+   * that its new messages do not overtake them (`waitForMovedMessages`, decision 0008).
+   */
+  readonly startAfter?: (signal: AbortSignal) => Promise<void>;
   /** Progress and errors (the relay keeps going after an error). */
   readonly onProgress?: (event: RelayEvent) => void;
   /**
@@ -402,6 +409,7 @@ export function createRelay(options: RelayOptions): Relay {
   const run = async (signal: AbortSignal): Promise<void> => {
     const unwatch = metrics?.watch(metricLabels, readBacklog);
     try {
+      await options.startAfter?.(signal);
       while (!signal.aborted) {
         let client: pg.PoolClient;
         try {

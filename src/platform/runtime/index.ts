@@ -37,6 +37,13 @@ export interface ServiceDeps {
    * the shared database and everywhere else.
    */
   readonly placement?: string;
+  /**
+   * In the same instances as {@link placement}: the dedicated database's connection string, and the
+   * process's own databases, unrouted (`shared`: where its restaurant lived before it moved). An outbox
+   * relay there first waits for the shared relay to publish what the restaurant wrote before its move
+   * (decision 0008). Absent for the shared database and everywhere else.
+   */
+  readonly dedicated?: { readonly url: string; readonly shared: Databases };
 }
 
 /** A long-running loop of a service: `brigade worker` and `brigade start` run it until `signal` aborts. */

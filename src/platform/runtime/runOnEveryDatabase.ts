@@ -10,8 +10,9 @@ export const PLACEMENT_POLL_MS = 1000;
 /**
  * The dependencies of a worker instance that serves the tenants of the dedicated database at `url`:
  * `databases.poolFor(service)` is that database's pool, the service's transactions without a tenant run
- * there (`placements.onDatabase`), and `placement` names it (the pool's label, `db-` and 8 hex digits
- * of its host, port and name: `databaseLabel`) for logs and metrics. Everything else is `deps`.
+ * there (`placements.onDatabase`), `placement` names it (the pool's label, `db-` and 8 hex digits
+ * of its host, port and name: `databaseLabel`) for logs and metrics, and `dedicated` holds its URL and
+ * `deps.databases` (the shared ones). Everything else is `deps`.
  */
 export function depsForDatabase(deps: ServiceDeps, url: string, service: string): ServiceDeps {
   const pool = deps.databases.poolForUrl(url);
@@ -23,6 +24,7 @@ export function depsForDatabase(deps: ServiceDeps, url: string, service: string)
     unitOfWork: on.unitOfWork,
     commitStatements: on.commitStatements,
     placement: label,
+    dedicated: { url, shared: deps.databases },
   };
 }
 

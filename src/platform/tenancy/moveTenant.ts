@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
+import { readOutboxMarks } from './outboxMarks.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
 
 /** Options of {@link moveTenant}. */
@@ -93,7 +94,10 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * 3. Then the view tables' rows (a view row carries `last_transaction_id` and `last_position`) are
  *    deleted: this statement sees every row the batches wrote, and they may differ from the copy,
  *    since the target's projectors apply the copied events after the copied rows' positions.
- * 4. The placement is recorded, and the transaction commits.
+ * 4. The placement is recorded, with the last row each shared outbox's relay has yet to publish
+ *    (`readOutboxMarks`: outbox rows have no tenant, so they stay), and the transaction commits. The
+ *    new database's relays wait until the shared relays have passed those rows (`waitForMovedMessages`),
+ *    so the tenant's messages leave in the order they were written.
  *
  * The target commits before that transaction begins; if the process dies (or the transaction fails)
  * before the source commits, the source is still authoritative and a rerun starts by clearing the
@@ -233,10 +237,16 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         for (const table of checkpointTables) await source.query(`update ${table} set epoch = epoch + 1`);
       }
       for (const table of [...views].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      // Outbox rows have no tenant: what the shared relays have yet to publish stays here, and the new
+      // database's relays start once the shared ones have passed it (waitForMovedMessages).
+      const marks = await readOutboxMarks(source, options.schemas);
+      const held = Object.keys(marks);
+      if (held.length > 0) progress(`the shared relays of ${held.join(', ')} have messages to publish first: the new database's relays of those outboxes start once they have`);
       await source.query(
-        `insert into platform.tenant_placements (tenant_id, database_url) values ($1, $2)
-         on conflict (tenant_id) do update set database_url = excluded.database_url, version = platform.tenant_placements.version + 1, moved_at = now()`,
-        [tenant, options.targetUrl],
+        `insert into platform.tenant_placements (tenant_id, database_url, outbox_marks) values ($1, $2, $3::jsonb)
+         on conflict (tenant_id) do update set database_url = excluded.database_url, outbox_marks = excluded.outbox_marks,
+           version = platform.tenant_placements.version + 1, moved_at = now()`,
+        [tenant, options.targetUrl, JSON.stringify(marks)],
       );
       await source.query('commit');
       progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
