@@ -5,8 +5,9 @@ import type { SagaInstance } from './types.ts';
 
 /**
  * Claims one instance whose head work item is due, under a lease of `leaseMs` for `workerId`, or
- * returns `null`. Run it as actor `system` (it looks across tenants). The lease does not change the
- * version: events may still advance the saga while its step runs.
+ * returns `null`. Run it as actor `system` (it looks across tenants); only rows the registry's
+ * `claimGuard` lets through are claimed. The lease does not change the version: events may still
+ * advance the saga while its step runs.
  */
 export async function claimSagaWork(tx: Tx, registry: SagaRegistry, workerId: string, leaseMs: number): Promise<SagaInstance | null> {
   const table = registry.table('saga_instances');
@@ -17,7 +18,7 @@ export async function claimSagaWork(tx: Tx, registry: SagaRegistry, workerId: st
     `with next as (
        select tenant_id, id from ${table}
         where cardinality(pending) > 0 and status in ('running', 'compensating') and run_after <= now()
-          and (locked_until is null or locked_until < now()) and name = any($3::text[])
+          and (locked_until is null or locked_until < now()) and name = any($3::text[]) and ${registry.claimGuard('tenant_id')}
         order by run_after
         limit 1
         for update skip locked)

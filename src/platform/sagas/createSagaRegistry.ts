@@ -14,6 +14,26 @@ export interface SagaRegistry {
   /** The definition of a saga type. @throws SagaDefinitionError for an unknown name. */
   definition(name: string): SagaDefinition<unknown, unknown>;
   readonly names: readonly string[];
+  /**
+   * The SQL condition on a row's tenant that claims of saga work and firings of deadlines also require
+   * (`'true'` unless the registry was given a `claimGuard`), for the row's tenant column `column`.
+   */
+  claimGuard(column: string): string;
+}
+
+/** Options of {@link createSagaRegistry}. */
+export interface SagaRegistryOptions {
+  /** The schema holding the saga store. */
+  readonly schema: string;
+  readonly sagas: ReadonlyArray<AnySagaDefinition>;
+  /**
+   * An SQL condition on a row's tenant (`column`, qualified) that a claim of saga work and a deadline's
+   * firing also require: those run without a tenant, across tenants, and a row whose tenant it refuses
+   * is left for a later poll. Brigade passes `tenantNotMoving` (decision 0008): while a restaurant moves
+   * to its own database, work without a tenant must not change its sagas, or the move finds them changed
+   * and fails. Default: every tenant's rows.
+   */
+  readonly claimGuard?: (column: string) => string;
 }
 
 const IDENTIFIER = /^[a-z_][a-z0-9_]{0,40}$/;
@@ -35,7 +55,7 @@ export function sagaTables(schema: string): (name: SagaTable) => string {
  * @example
  * const sagas = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga] });
  */
-export function createSagaRegistry(options: { readonly schema: string; readonly sagas: ReadonlyArray<AnySagaDefinition> }): SagaRegistry {
+export function createSagaRegistry(options: SagaRegistryOptions): SagaRegistry {
   const table = sagaTables(options.schema);
   const byName = new Map<string, SagaDefinition<unknown, unknown>>();
   for (const saga of options.sagas) {
@@ -51,5 +71,6 @@ export function createSagaRegistry(options: { readonly schema: string; readonly 
       return found;
     },
     names: Object.freeze([...byName.keys()]),
+    claimGuard: options.claimGuard ?? (() => 'true'),
   });
 }

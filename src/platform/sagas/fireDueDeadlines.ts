@@ -17,10 +17,11 @@ export interface FiredDeadline {
  * all in the caller's transaction (run it as actor `system`): the mark and the saga's change commit
  * together, so a deadline fires exactly once even with several schedulers or a crash in between.
  * A handler that throws does not block the batch: its deadline is marked fired with the error.
+ * Only deadlines whose tenant the registry's `claimGuard` lets through are claimed.
  */
 export async function fireDueDeadlines(tx: Tx, registry: SagaRegistry, limit = 100): Promise<FiredDeadline[]> {
   const table = registry.table('saga_deadlines');
-  const { rows } = await tx.query<{ tenant_id: string; id: string; saga_id: string; name: string }>(fireDueDeadlinesSql(table), [limit]);
+  const { rows } = await tx.query<{ tenant_id: string; id: string; saga_id: string; name: string }>(fireDueDeadlinesSql(table, registry.claimGuard('tenant_id')), [limit]);
   const fired: FiredDeadline[] = [];
   for (const d of rows) {
     await tx.query('savepoint saga_deadline');
@@ -39,7 +40,7 @@ export async function fireDueDeadlines(tx: Tx, registry: SagaRegistry, limit = 1
 }
 
 /**
- * The claim of {@link fireDueDeadlines}; `$1` is the batch size (exported for its plan's test).
+ * The claim of {@link fireDueDeadlines}; `$1` is the batch size, `guard` the registry's `claimGuard` (exported for its plan's test).
  * SKIP LOCKED: a second scheduler takes other deadlines instead of waiting for this batch.
  * `(select clock_timestamp())`, not `clock_timestamp()`: the function is volatile, so compared
  * directly it is a filter evaluated per row, and the poll (every second) walked every open deadline,
@@ -48,10 +49,10 @@ export async function fireDueDeadlines(tx: Tx, registry: SagaRegistry, limit = 1
  * start as now() would (a caller's transaction may have begun earlier)
  * (docs/decisions/0066-saga-lookups-use-their-indexes.md).
  */
-export function fireDueDeadlinesSql(table: string): string {
+export function fireDueDeadlinesSql(table: string, guard = 'true'): string {
   return `with due as (
        select tenant_id, id from ${table}
-        where fired_at is null and cancelled_at is null and due_at <= (select clock_timestamp())
+        where fired_at is null and cancelled_at is null and due_at <= (select clock_timestamp()) and ${guard}
         order by due_at
         limit $1
         for update skip locked)

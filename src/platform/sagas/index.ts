@@ -1,6 +1,6 @@
 export { defineSaga } from './defineSaga.ts';
 export { createSagaRegistry, sagaTables } from './createSagaRegistry.ts';
-export type { SagaRegistry, SagaTable } from './createSagaRegistry.ts';
+export type { SagaRegistry, SagaRegistryOptions, SagaTable } from './createSagaRegistry.ts';
 export { sagaSchemaSql } from './sagaSchemaSql.ts';
 export { sagaLogSchemaSql } from './sagaLogSchemaSql.ts';
 export { sagaIdIndexSql } from './sagaIdIndexSql.ts';

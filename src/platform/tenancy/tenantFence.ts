@@ -29,3 +29,17 @@ const FENCE_MERGE: StatementMerge = Object.freeze({
 export function tenantFence(tenantId: string, placed: string): Statement {
   return { name: 'brigade_enter_tenant', resultless: true, merge: FENCE_MERGE, text: 'select platform.enter_tenant($1::uuid, $2)', values: [tenantId, placed] };
 }
+
+/**
+ * An SQL condition on a row's tenant (`column`, e.g. `tenant_id`) that holds while no move holds that
+ * tenant's fence: it tries the tenant's shared move lock for the transaction, as `platform.enter_tenant`
+ * does, so a move that comes later waits for the transaction to end (decision 0008). For work without a
+ * tenant that changes tenant rows (a saga runner's claim, a deadline's firing): a row of a tenant being
+ * moved is left for a later poll, and its change cannot fall between the move's copy and its delete.
+ *
+ * @example
+ * createSagaRegistry({ schema: 'payments', sagas, claimGuard: tenantNotMoving })
+ */
+export function tenantNotMoving(column: string): string {
+  return `pg_try_advisory_xact_lock_shared(hashtext('brigade.tenant_fence'), hashtext(${column}::text))`;
+}

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { paymentProviderUrlOf } from '../../platform/config/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import { createSagaRegistry, sagaWorkers, type SagaRegistry } from '../../platform/sagas/index.ts';
+import { tenantNotMoving } from '../../platform/tenancy/index.ts';
 import { paymentMethodsOf } from './paymentMethodsOf.ts';
 import type { PaymentsPorts } from './ports.ts';
 import { createPaymentProviderClient } from './provider/index.ts';
@@ -57,7 +58,8 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
           ...(options.commissionRate === undefined ? {} : { commissionRate: options.commissionRate }),
         },
       );
-      registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga] });
+      // Claims and deadline firings run without a tenant: they leave a moving restaurant's sagas alone.
+      registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga], claimGuard: tenantNotMoving });
       registries.set(deps, registry);
     }
     return registry;
