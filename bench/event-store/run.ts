@@ -30,6 +30,7 @@
  *                            order views' workers do; decision 0075)
  *   BENCH_WORKER_NODE_ARGS   node flags of the `+ projector worker` mode's process, separated by spaces
  *                            (e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`; NODE_OPTIONS refuses --cpu-prof)
+ *   BENCH_WORKER_NICE        run the `+ projector worker` mode's process under `nice -n <value>` (default: not niced)
  *   BENCH_PEERS_DIR       folder whose node_modules holds @event-driven-io/emmett-postgresql
  *                         (default bench/; Emmett is skipped, with a note, when it is missing)
  *
@@ -323,7 +324,10 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
  * CPU so far; `stop` ends it (SIGTERM) and fails when it did not stop cleanly.
  */
 async function startProjectorWorker(database: string, pool: pg.Pool): Promise<{ cpuSeconds: () => Promise<number>; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...viewWorkers.map((w) => `ordering/${w.name}`)], {
+  const args = [...(process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean), path.join(import.meta.dirname, '..', '..', 'bin', 'brigade.js'), 'worker', ...viewWorkers.map((w) => `ordering/${w.name}`)];
+  // `nice -n N node …` execs node in place: the pid (read for its CPU) is the worker's own.
+  const nice = process.env.BENCH_WORKER_NICE;
+  const child = spawn(nice === undefined ? process.execPath : 'nice', nice === undefined ? args : ['-n', nice, process.execPath, ...args], {
     env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: urlOf(database), BRIGADE_SECRET: 'bench-'.repeat(8) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
