@@ -27,6 +27,10 @@ describe('brigade tenants and brigade token', () => {
       assert.equal((await runCli(['tenants', 'add', 'Casa Velha', '--city', 'P'.repeat(101)], env)).code, 2);
       assert.equal((await runCli(['tenants', 'add', 'N'.repeat(201), '--city', 'Porto'], env)).code, 2);
       assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', url], env)).code, 2);
+      // A service in a database of its own would be left behind by a move: refused before anything is opened.
+      const apart = await runCli(['tenants', 'move', id as string, '--to-database', `${url}_elsewhere`], { ...env, ORDERING_DATABASE_URL: `${url}_ordering` });
+      assert.notEqual(apart.code, 0);
+      assert.match(apart.stderr, /ordering has a database of its own \(ORDERING_DATABASE_URL\): nothing moved/);
 
       const token = await runCli(['token', '--role', 'staff', '--restaurant', id as string], env);
       assert.equal(token.code, 0, token.stderr);

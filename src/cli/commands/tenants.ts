@@ -2,6 +2,7 @@ import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../composition/
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
+import { BrigadeError } from '../../platform/errors/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
 import { parse } from '../parse.ts';
@@ -39,6 +40,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // A move copies from, fences in and records its outbox marks in the main database (decision 0008):
+  // a moving service whose tables live elsewhere would be left behind, its writers unfenced.
+  const apart = action === 'move' ? MOVING_SCHEMAS.filter((s) => config.serviceDatabaseUrls[s] !== undefined && config.serviceDatabaseUrls[s] !== config.databaseUrl) : [];
+  if (apart.length > 0) {
+    throw new BrigadeError(
+      'TENANT_MOVE_SERVICE_DATABASES',
+      409,
+      `tenants move moves restaurants whose services share the main database; ${apart.join(', ')} ${apart.length === 1 ? 'has' : 'have'} a database of ${apart.length === 1 ? 'its' : 'their'} own (${apart.map((s) => `${s.toUpperCase()}_DATABASE_URL`).join(', ')}): nothing moved`,
+    );
+  }
   const { db, databases, close } = await openCommandDatabases(config, 2);
   const pool = databases.poolFor('platform');
   const admin = { service: 'platform', actor: { kind: 'admin' as const, id: 'cli' } };

@@ -1,8 +1,22 @@
 import pg from 'pg';
-import { unitOfWork, type Databases } from '../db/index.ts';
+import { unitOfWork, type Databases, type Tx } from '../db/index.ts';
+import { boundedUntil } from '../db/localTimeouts.ts';
 import { readOutboxCheckpoint } from '../outbox/outboxCheckpoint.ts';
 import { sleep } from '../runtime/sleep.ts';
 import { checkpointPassed, type OutboxMark } from './outboxMarks.ts';
+
+/** How long one look at the mark or the checkpoint may take in the database (then it fails, and is retried). */
+const READ_TIMEOUT_MS = 5000;
+
+/**
+ * The mark the move of the tenant placed at `url` recorded for `schema`, or null. Read through the
+ * row's JSON: a shared database not yet migrated to platform 0019 has no `outbox_marks` (and no move
+ * there recorded one), which reads as null instead of failing every look.
+ */
+async function readMark(tx: Tx, url: string, schema: string): Promise<OutboxMark | null> {
+  const { rows } = await tx.query<{ mark: OutboxMark | null }>(`select to_jsonb(p) -> 'outbox_marks' -> $2 as mark from platform.tenant_placements p where p.database_url = $1`, [url, schema]);
+  return rows[0]?.mark ?? null;
+}
 
 /** Options of {@link waitForMovedMessages}. */
 export interface WaitForMovedMessagesOptions {
@@ -37,13 +51,18 @@ export async function waitForMovedMessages(options: WaitForMovedMessagesOptions)
   let waiting = false;
   while (!options.signal.aborted) {
     try {
-      const mark = await unitOfWork(options.shared.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'outbox-relay' }, readOnly: true }, async (tx) => {
-        const { rows } = await tx.query<{ mark: OutboxMark | null }>(`select outbox_marks -> $2 as mark from platform.tenant_placements where database_url = $1`, [options.url, options.schema]);
-        return rows[0]?.mark ?? null;
-      });
+      const mark = await unitOfWork(
+        options.shared.poolFor('platform'),
+        { service: 'platform', actor: { kind: 'admin', id: 'outbox-relay' }, readOnly: true },
+        (tx) => readMark(tx, options.url, options.schema),
+        boundedUntil(Date.now() + READ_TIMEOUT_MS),
+      );
       if (mark === null) return;
-      const checkpoint = await unitOfWork(options.shared.poolFor(options.schema), { service: options.schema, actor: { kind: 'system', id: 'outbox-relay' }, readOnly: true }, (tx) =>
-        readOutboxCheckpoint(tx, `${pg.escapeIdentifier(options.schema)}.outbox_state`),
+      const checkpoint = await unitOfWork(
+        options.shared.poolFor(options.schema),
+        { service: options.schema, actor: { kind: 'system', id: 'outbox-relay' }, readOnly: true },
+        (tx) => readOutboxCheckpoint(tx, `${pg.escapeIdentifier(options.schema)}.outbox_state`),
+        boundedUntil(Date.now() + READ_TIMEOUT_MS),
       );
       if (checkpointPassed(checkpoint, mark)) return;
       if (!waiting) options.onWaiting?.(mark);

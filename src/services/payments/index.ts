@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { paymentProviderUrlOf } from '../../platform/config/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
-import { createSagaRegistry, sagaWorkers, type SagaRegistry } from '../../platform/sagas/index.ts';
+import { createSagaRegistry, sagaWorkers, type SagaRegistry, type SagaRegistryOptions } from '../../platform/sagas/index.ts';
 import { tenantNotMoving } from '../../platform/tenancy/index.ts';
 import { paymentMethodsOf } from './paymentMethodsOf.ts';
 import type { PaymentsPorts } from './ports.ts';
@@ -25,6 +25,15 @@ export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions,
   readonly runnerPollMs?: number;
   /** The deadline scheduler's poll, ms (a deadline fires at most this late). Default 1000. */
   readonly deadlinePollMs?: number;
+}
+
+/**
+ * The registry payments runs its sagas with, in schema `payments`. Claims of saga work and deadline
+ * firings run without a tenant, so they take the tenant fence's guard: they leave a moving restaurant's
+ * sagas alone (decision 0008).
+ */
+export function paymentsSagaRegistry(sagas: SagaRegistryOptions['sagas']): SagaRegistry {
+  return createSagaRegistry({ schema: SCHEMA, sagas, claimGuard: tenantNotMoving });
 }
 
 /**
@@ -58,8 +67,7 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
           ...(options.commissionRate === undefined ? {} : { commissionRate: options.commissionRate }),
         },
       );
-      // Claims and deadline firings run without a tenant: they leave a moving restaurant's sagas alone.
-      registry = createSagaRegistry({ schema: SCHEMA, sagas: [saga], claimGuard: tenantNotMoving });
+      registry = paymentsSagaRegistry([saga]);
       registries.set(deps, registry);
     }
     return registry;
