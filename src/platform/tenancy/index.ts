@@ -9,5 +9,5 @@ export { tenantTables } from './tenantTables.ts';
 export type { TenantTable } from './tenantTables.ts';
 export { findTenancyViolations, listSecurityDefinerFunctions, settingsReadOncePerStatement } from './findTenancyViolations.ts';
 export type { DefinerFunction } from './findTenancyViolations.ts';
-export { readOutboxMarks, checkpointPassed, type OutboxMark, type OutboxMarks } from './outboxMarks.ts';
+export { readOutboxMarks, checkpointPassed, type OutboxMarks } from './outboxMarks.ts';
 export { waitForMovedMessages, type WaitForMovedMessagesOptions } from './waitForMovedMessages.ts';

@@ -1,14 +1,9 @@
 import type pg from 'pg';
+import type { OutboxCheckpoint } from '../outbox/claimOutboxBatch.ts';
 import { readOutboxCheckpoint } from '../outbox/outboxCheckpoint.ts';
 
-/** A row's place in an outbox relay's order: `(transaction_id, id)`, as PostgreSQL prints them. */
-export interface OutboxMark {
-  readonly transactionId: string;
-  readonly id: string;
-}
-
-/** Outbox schema → the last row its shared relay had not yet published when a tenant moved. */
-export type OutboxMarks = Readonly<Record<string, OutboxMark>>;
+/** Outbox schema → the last row, in the relay's `(transaction_id, id)` order, that its shared relay had not yet published when a tenant moved. */
+export type OutboxMarks = Readonly<Record<string, OutboxCheckpoint>>;
 
 /**
  * For each of `schemas` that has an outbox: the last row, in the relay's `(transaction_id, id)` order,
@@ -25,7 +20,7 @@ export async function readOutboxMarks(db: Pick<pg.ClientBase, 'query' | 'escapeI
       order by n.nspname`,
     [schemas],
   );
-  const marks: Record<string, OutboxMark> = {};
+  const marks: Record<string, OutboxCheckpoint> = {};
   for (const { schema } of found) {
     const s = db.escapeIdentifier(schema);
     const after = await readOutboxCheckpoint(db, `${s}.outbox_state`);
@@ -43,7 +38,7 @@ export async function readOutboxMarks(db: Pick<pg.ClientBase, 'query' | 'escapeI
 }
 
 /** Whether a relay's checkpoint has passed `mark`: at or after it in the relay's order. */
-export function checkpointPassed(checkpoint: OutboxMark, mark: OutboxMark): boolean {
+export function checkpointPassed(checkpoint: OutboxCheckpoint, mark: OutboxCheckpoint): boolean {
   const t = BigInt(checkpoint.transactionId) - BigInt(mark.transactionId);
   return t > 0n || (t === 0n && BigInt(checkpoint.id) >= BigInt(mark.id));
 }

@@ -3,7 +3,8 @@ import { unitOfWork, type Databases, type Tx } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { readOutboxCheckpoint } from '../outbox/outboxCheckpoint.ts';
 import { sleep } from '../runtime/sleep.ts';
-import { checkpointPassed, type OutboxMark } from './outboxMarks.ts';
+import type { OutboxCheckpoint } from '../outbox/claimOutboxBatch.ts';
+import { checkpointPassed } from './outboxMarks.ts';
 
 /** How long one look at the mark or the checkpoint may take in the database (then it fails, and is retried). */
 const READ_TIMEOUT_MS = 5000;
@@ -13,8 +14,8 @@ const READ_TIMEOUT_MS = 5000;
  * row's JSON: a shared database not yet migrated to platform 0019 has no `outbox_marks` (and no move
  * there recorded one), which reads as null instead of failing every look.
  */
-async function readMark(tx: Tx, url: string, schema: string): Promise<OutboxMark | null> {
-  const { rows } = await tx.query<{ mark: OutboxMark | null }>(`select to_jsonb(p) -> 'outbox_marks' -> $2 as mark from platform.tenant_placements p where p.database_url = $1`, [url, schema]);
+async function readMark(tx: Tx, url: string, schema: string): Promise<OutboxCheckpoint | null> {
+  const { rows } = await tx.query<{ mark: OutboxCheckpoint | null }>(`select to_jsonb(p) -> 'outbox_marks' -> $2 as mark from platform.tenant_placements p where p.database_url = $1`, [url, schema]);
   return rows[0]?.mark ?? null;
 }
 
@@ -30,7 +31,7 @@ export interface WaitForMovedMessagesOptions {
   /** How often the shared relay's checkpoint is looked at while it is behind the mark. Default 100 ms. */
   readonly pollMs?: number;
   /** Called once, when the shared relay has not yet passed the mark (the wait begins). */
-  readonly onWaiting?: (mark: OutboxMark) => void;
+  readonly onWaiting?: (mark: OutboxCheckpoint) => void;
   /** A failed look (the relay looks again after `pollMs`). */
   readonly onError?: (error: unknown) => void;
 }
