@@ -3,7 +3,7 @@ export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkF
 export { moveTenant } from './moveTenant.ts';
 export { createPlacementCatalog, DEFAULT_CATALOG_MAX_AGE_MS, type PlacementCatalog } from './placementCatalog.ts';
 export { listDedicatedDatabases } from './listDedicatedDatabases.ts';
-export { tenantFence, tenantNotMoving } from './tenantFence.ts';
+export { tenantFence, tenantFenceKey, tenantNotMoving } from './tenantFence.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';
 export type { TenantTable } from './tenantTables.ts';

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
+import { tenantFenceKey } from './tenantFence.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
 
 /** Options of {@link moveTenant}. */
@@ -138,7 +139,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
     // tenant's new transactions are refused (BRMVG) and wait in the router without a connection, and
     // the ones in flight have finished when this returns.
-    await source.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]);
+    await source.query(`select pg_advisory_lock(${tenantFenceKey('$1::uuid')})`, [tenant]);
     try {
       // Another move of the tenant may have ended while this one waited for the fence.
       await refuseIfPlaced(source, tenant);
@@ -255,7 +256,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await source.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      await source.query(`select pg_advisory_unlock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [tenant]).catch(() => undefined);
+      await source.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [tenant]).catch(() => undefined);
     }
     return { rows };
   } finally {

@@ -41,5 +41,14 @@ export function tenantFence(tenantId: string, placed: string): Statement {
  * createSagaRegistry({ schema: 'payments', sagas, claimGuard: tenantNotMoving })
  */
 export function tenantNotMoving(column: string): string {
-  return `pg_try_advisory_xact_lock_shared(hashtext('brigade.tenant_fence'), hashtext(${column}::text))`;
+  return `pg_try_advisory_xact_lock_shared(${tenantFenceKey(column)})`;
+}
+
+/**
+ * The two-int advisory lock key of the tenant `tenant` (an SQL expression of type uuid, e.g. `$1::uuid`
+ * or `tenant_id`): what a move holds exclusively and `platform.enter_tenant` and {@link tenantNotMoving}
+ * try shared. The uuid's canonical text is hashed, so every spelling of one tenant is one key.
+ */
+export function tenantFenceKey(tenant: string): string {
+  return `hashtext('brigade.tenant_fence'), hashtext(${tenant}::text)`;
 }

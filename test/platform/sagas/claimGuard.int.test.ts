@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import { claimSagaWork } from '../../../src/platform/sagas/claimSagaWork.ts';
 import { createSagaRegistry, fireDueDeadlines, startSaga } from '../../../src/platform/sagas/index.ts';
-import { tenantNotMoving } from '../../../src/platform/tenancy/index.ts';
+import { tenantFenceKey, tenantNotMoving } from '../../../src/platform/tenancy/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
 
@@ -32,7 +32,7 @@ test("claims of saga work and deadline firings leave a moving restaurant's sagas
   // The move's fence, taken as moveTenant takes it, on a session of its own.
   const fence = await pool.connect();
   try {
-    await fence.query(`select pg_advisory_lock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [moving]);
+    await fence.query(`select pg_advisory_lock(${tenantFenceKey('$1::uuid')})`, [moving]);
     const claimed: string[] = [];
     for (let c = await claim(); c !== null; c = await claim()) claimed.push(c.tenantId);
     assert.deepEqual(claimed, [staying], 'only the staying restaurant\'s saga is claimed while the other one moves');
@@ -41,7 +41,7 @@ test("claims of saga work and deadline firings leave a moving restaurant's sagas
     const { rows } = await pool.query<{ n: number }>(`select count(*)::int as n from payments.saga_instances where tenant_id = $1 and locked_until is null`, [moving]);
     assert.equal(rows[0]!.n, 1, "the moving restaurant's saga is unchanged");
 
-    await fence.query(`select pg_advisory_unlock(hashtext('brigade.tenant_fence'), hashtext($1::uuid::text))`, [moving]);
+    await fence.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [moving]);
     const later = await claim();
     assert.equal(later?.tenantId, moving, 'once the fence is gone, its saga is claimed');
     assert.equal(sagas.get(later.id), moving);
