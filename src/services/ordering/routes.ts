@@ -149,7 +149,14 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           throw new ValidationError('Send an Idempotency-Key header (1–255 visible ASCII characters, e.g. a UUID) with every new order', { field: 'Idempotency-Key' });
         }
         const { order, created } = await placeOrder(
-          { unitOfWork, findInEveryDatabase: (context, fn, lookup) => deps.placements.findInEveryDatabase(context, fn, lookup), store, menu: ports.menu, clock: () => new Date() },
+          {
+            unitOfWork,
+            findInEveryDatabase: (context, fn, lookup) => deps.placements.findInEveryDatabase(context, fn, lookup),
+            placementOf: (tenantId) => deps.placements.placementOf(tenantId),
+            store,
+            menu: ports.menu,
+            clock: () => new Date(),
+          },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id)) },
         );
         return reply

@@ -77,33 +77,60 @@ export async function assignedOrder(t: TestPlatform, r: SeededRestaurant, c: { t
   return { id, position: assigned.json().position as string };
 }
 
-/**
- * Holds `lock table <table> in share mode` in an open transaction of a superuser client (reads go on,
- * inserts wait), runs `fire`, waits until `waiters` sessions of the test database wait on a lock, then
- * commits: the interleaving is forced, not hoped for.
- */
-export async function withTableHeld<T>(t: TestPlatform, table: string, waiters: number, fire: () => Promise<T>): Promise<T> {
-  const holder = new pg.Client({ connectionString: t.db.url });
-  const watcher = new pg.Client({ connectionString: t.db.url });
+/** A table held in share mode by an open transaction (reads go on, inserts wait), see {@link holdTable}. */
+export interface HeldTable {
+  /**
+   * Waits until `waiters` other sessions of the database wait on a lock; `false` as soon as `givenUp`
+   * says to stop looking (the request it waits for answered without waiting).
+   */
+  waiters(waiters: number, givenUp?: () => boolean): Promise<boolean>;
+  /** Commits the holding transaction (once; later calls do nothing) and closes its clients. */
+  release(): Promise<void>;
+}
+
+/** Holds `lock table <table> in share mode` in an open transaction of a superuser client of the database at `url`. */
+export async function holdTable(url: string, table: string): Promise<HeldTable> {
+  const holder = new pg.Client({ connectionString: url });
+  const watcher = new pg.Client({ connectionString: url });
   await holder.connect();
   await watcher.connect();
+  await holder.query('begin');
+  await holder.query(`lock table ${table} in share mode`);
+  let released = false;
+  return {
+    async waiters(waiters, givenUp = () => false) {
+      for (let i = 0; ; i++) {
+        if (givenUp()) return false;
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+        );
+        if (rows[0]!.n >= waiters) return true;
+        if (i > 2000) throw new Error(`only ${rows[0]!.n} of ${waiters} sessions ever waited on a lock while ${table} was held`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+    async release() {
+      if (released) return;
+      released = true;
+      await holder.query('commit').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
+    },
+  };
+}
+
+/**
+ * Holds `table` in share mode (see {@link holdTable}), runs `fire`, waits until `waiters` sessions of
+ * the test database wait on a lock, then commits: the interleaving is forced, not hoped for.
+ */
+export async function withTableHeld<T>(t: TestPlatform, table: string, waiters: number, fire: () => Promise<T>): Promise<T> {
+  const held = await holdTable(t.db.url, table);
   try {
-    await holder.query('begin');
-    await holder.query(`lock table ${table} in share mode`);
     const pending = fire();
-    for (let i = 0; ; i++) {
-      const { rows } = await watcher.query<{ n: number }>(
-        `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
-      );
-      if (rows[0]!.n >= waiters) break;
-      if (i > 2000) throw new Error(`only ${rows[0]!.n} of ${waiters} sessions ever waited on ${table}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    await holder.query('commit');
+    await held.waiters(waiters);
+    await held.release();
     return await pending;
   } finally {
-    await holder.query('rollback').catch(() => undefined);
-    await holder.end();
-    await watcher.end();
+    await held.release();
   }
 }

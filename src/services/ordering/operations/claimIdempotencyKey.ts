@@ -6,7 +6,8 @@ export type ClaimResult = { readonly won: true } | { readonly won: false; readon
 
 /**
  * Claims a key for a new order in the caller's transaction, which must then append the order's first
- * events (both commit or neither does).
+ * events (both commit or neither does). With `reservation`, it reserves the key in the shared database
+ * for an order that its restaurant's own database will hold (migration 0037), in a transaction of its own.
  *
  * Why one INSERT … ON CONFLICT: of two concurrent claims of one key, the second waits on the first's
  * uncommitted index entry; if the first commits, the second's DO UPDATE finds a live key (its WHERE is
@@ -16,17 +17,17 @@ export type ClaimResult = { readonly won: true } | { readonly won: false; readon
  */
 export async function claimIdempotencyKey(
   tx: Tx,
-  claim: { customerId: string; key: string; requestHash: Buffer; orderId: string; restaurantId: string; responseStatus: number },
+  claim: { customerId: string; key: string; requestHash: Buffer; orderId: string; restaurantId: string; responseStatus: number; reservation?: boolean },
 ): Promise<ClaimResult> {
   const inserted = await tx.query(
-    `insert into ordering.idempotency_keys as k (customer_id, key, request_hash, order_id, restaurant_id, response_status)
-     values ($1, $2, $3, $4, $5, $6)
+    `insert into ordering.idempotency_keys as k (customer_id, key, request_hash, order_id, restaurant_id, response_status, reservation)
+     values ($1, $2, $3, $4, $5, $6, $8)
      on conflict (customer_id, key) do update
         set request_hash = excluded.request_hash, order_id = excluded.order_id, restaurant_id = excluded.restaurant_id,
-            response_status = excluded.response_status, created_at = now()
+            response_status = excluded.response_status, reservation = excluded.reservation, created_at = now()
       where k.created_at <= now() - make_interval(hours => $7)
      returning k.order_id`,
-    [claim.customerId, claim.key, claim.requestHash, claim.orderId, claim.restaurantId, claim.responseStatus, IDEMPOTENCY_KEY_TTL_HOURS],
+    [claim.customerId, claim.key, claim.requestHash, claim.orderId, claim.restaurantId, claim.responseStatus, IDEMPOTENCY_KEY_TTL_HOURS, claim.reservation ?? false],
   );
   if (inserted.rowCount === 1) return { won: true };
   const existing = await findIdempotencyKey(tx, claim.customerId, claim.key);

@@ -11,9 +11,14 @@ export interface IdempotencyRecord {
   readonly requestHash: Buffer;
   /** The status of the first response (201). */
   readonly responseStatus: number;
+  /**
+   * A reservation: the shared database's hold on a key whose order is placed in its restaurant's own
+   * database (migration 0037), where the replayable record is. It binds the key to its body only.
+   */
+  readonly reservation: boolean;
 }
 
-const COLUMNS = `order_id as "orderId", restaurant_id as "restaurantId", request_hash as "requestHash", response_status as "responseStatus"`;
+const COLUMNS = `order_id as "orderId", restaurant_id as "restaurantId", request_hash as "requestHash", response_status as "responseStatus", reservation`;
 
 /** The customer's unexpired key, or `null`. Runs as the customer (RLS shows only their keys). */
 export async function findIdempotencyKey(tx: Tx, customerId: string, key: string): Promise<IdempotencyRecord | null> {

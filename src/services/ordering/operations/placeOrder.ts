@@ -1,5 +1,5 @@
 import { uuidv7, type EventStore } from '../../../platform/events/index.ts';
-import { UnprocessableError } from '../../../platform/errors/index.ts';
+import { BrigadeError, UnprocessableError } from '../../../platform/errors/index.ts';
 import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
@@ -27,6 +27,8 @@ export interface PlaceOrderEnv {
   readonly unitOfWork: UnitOfWorkFn;
   /** A look-up without a tenant in every database (`deps.placements.findInEveryDatabase`): a key is looked up wherever it was claimed. */
   readonly findInEveryDatabase: TenantRouter['findInEveryDatabase'];
+  /** Where the process believes a restaurant lives (`deps.placements.placementOf`): an order elsewhere than the shared database reserves its key there first. */
+  readonly placementOf: TenantRouter['placementOf'];
   readonly store: EventStore;
   readonly menu: MenuCatalog;
   readonly clock: () => Date;
@@ -37,6 +39,9 @@ export interface PlaceOrderResult {
   readonly order: OrderView;
   readonly created: boolean;
 }
+
+/** Thrown inside the order's transaction when it runs in a restaurant's own database without a reservation of its key. */
+class KeyNotReserved extends Error {}
 
 /**
  * Places an order under an idempotency key.
@@ -49,6 +54,12 @@ export interface PlaceOrderResult {
  *    holds two connections), `decide` makes OrderPlaced, and ONE transaction (tenant = restaurant)
  *    claims the key, writes the order index and appends the event. A concurrent duplicate that claimed
  *    the key first makes this claim return its record instead, and nothing is appended.
+ * 3. At a restaurant in a database of its own, the key is first reserved in the shared database, in a
+ *    transaction of its own (ordering migration 0037): no transaction spans two databases, so without it
+ *    two claims of one key racing at restaurants of two databases would both be taken. A reservation
+ *    binds the key to this body and names the order id; the restaurant's claim then decides between
+ *    identical requests as in 2. It is made after the menu accepted the lines, so a refused body leaves
+ *    the key free; a placement that fails after it leaves the key bound to its body, which a retry places.
  *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
  */
@@ -62,64 +73,104 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   const hash = requestHash(body);
   const actor: CommandActor = { kind: 'customer', id: customerId };
 
-  const replay = async (existing: IdempotencyRecord): Promise<PlaceOrderResult> => {
-    if (!existing.requestHash.equals(hash)) {
+  const sameBody = (record: IdempotencyRecord) => {
+    if (!record.requestHash.equals(hash)) {
       throw new UnprocessableError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(key)} was used for a different request; use a new key for a new order`, {
-        orderId: existing.orderId,
+        orderId: record.orderId,
       });
     }
-    const loaded = await env.unitOfWork({ service: 'ordering', tenantId: existing.restaurantId, actor, readOnly: true }, (tx) => loadOrder(env.store, tx, existing.orderId));
-    if (loaded === null) throw new Error(`idempotency key ${key} names order ${existing.orderId}, whose stream is empty`);
+  };
+  const replay = async (record: IdempotencyRecord): Promise<PlaceOrderResult> => {
+    sameBody(record);
+    if (record.reservation) {
+      // Only a restaurant of the shared database claims there, and it reserves nothing (moves go one way).
+      throw new BrigadeError('IDEMPOTENCY_KEY_IN_FLIGHT', 409, `Idempotency-Key ${JSON.stringify(key)} is reserved by a placement that has not finished; retry the request`);
+    }
+    const loaded = await env.unitOfWork({ service: 'ordering', tenantId: record.restaurantId, actor, readOnly: true }, (tx) => loadOrder(env.store, tx, record.orderId));
+    if (loaded === null) throw new Error(`idempotency key ${key} names order ${record.orderId}, whose stream is empty`);
     return { order: toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition), created: false };
   };
 
+  /** The order id to place under: a reservation of this body names it. */
+  let orderId: string | undefined;
   const known = await findKeyInEveryDatabase(env, actor, customerId, key);
-  if (known !== null) return replay(known);
+  if (known !== null) {
+    sameBody(known);
+    if (!known.reservation) return replay(known);
+    const placed = await env.unitOfWork({ service: 'ordering', tenantId: known.restaurantId, actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+    if (placed !== null && !placed.reservation) return replay(placed);
+    orderId = known.orderId; // reserved, and not placed yet: an identical request in flight, or one that failed after reserving
+  }
 
   const priced = await env.menu.priceLines(body.restaurantId, body.lines);
   const currencies = new Set(priced.map((p) => p.currency));
   if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
-  const orderId = uuidv7();
   const placedAt = env.clock().toISOString();
-  const events = decide(
-    {
-      type: 'place',
-      by: actor,
-      orderId,
-      restaurantId: body.restaurantId,
-      customerId,
-      lines: priced.map((p, i) => ({
-        lineId: uuidv7(),
-        itemId: p.itemId,
-        itemVersion: p.itemVersion,
-        name: p.name,
-        unitPrice: p.unitPrice,
-        quantity: body.lines[i]!.quantity,
-        modifiers: p.modifiers,
-      })),
-      currency: [...currencies][0] ?? '',
-      deliveryAddress: body.deliveryAddress,
-      placedAt,
-    },
-    INITIAL_ORDER,
-  );
+  const placeEvents = (id: string) =>
+    decide(
+      {
+        type: 'place',
+        by: actor,
+        orderId: id,
+        restaurantId: body.restaurantId,
+        customerId,
+        lines: priced.map((p, i) => ({
+          lineId: uuidv7(),
+          itemId: p.itemId,
+          itemVersion: p.itemVersion,
+          name: p.name,
+          unitPrice: p.unitPrice,
+          quantity: body.lines[i]!.quantity,
+          modifiers: p.modifiers,
+        })),
+        currency: [...currencies][0] ?? '',
+        deliveryAddress: body.deliveryAddress,
+        placedAt,
+      },
+      INITIAL_ORDER,
+    );
 
-  const outcome = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
-    const claim = await claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId, restaurantId: body.restaurantId, responseStatus: 201 });
-    if (!claim.won) return { won: false as const, existing: claim.existing };
-    await indexOrder(tx, { orderId, restaurantId: body.restaurantId, customerId, placedAt });
-    const appended = await env.store.append(tx, orderStreamId(orderId), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage));
-    return { won: true as const, appended };
-  });
-  if (!outcome.won) return replay(outcome.existing);
-  const state = foldOrder(events);
-  return { order: toOrderView(state, outcome.appended.nextExpectedVersion, outcome.appended.events.at(-1)!.globalPosition), created: true };
+  let reserved = orderId !== undefined;
+  const elsewhere = () => env.placementOf(body.restaurantId) !== '';
+  for (;;) {
+    orderId ??= uuidv7();
+    if (!reserved && elsewhere()) {
+      const id = orderId;
+      const reservation = await env.unitOfWork({ service: 'ordering', actor }, (tx) =>
+        claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201, reservation: true }),
+      );
+      if (!reservation.won) {
+        if (!reservation.existing.reservation) return replay(reservation.existing);
+        sameBody(reservation.existing);
+        orderId = reservation.existing.orderId; // an identical request reserved first: one order for both, the restaurant's claim decides
+      }
+      reserved = true;
+    }
+    const id = orderId;
+    const events = placeEvents(id);
+    try {
+      const outcome = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
+        // The router runs this where the restaurant lives, following a move it learns of; moves go one
+        // way, so a restaurant found elsewhere than believed when this began needs its reservation first.
+        if (!reserved && elsewhere()) throw new KeyNotReserved();
+        const claim = await claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 });
+        if (!claim.won) return { won: false as const, existing: claim.existing };
+        await indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt });
+        const appended = await env.store.append(tx, orderStreamId(id), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage));
+        return { won: true as const, appended };
+      });
+      if (!outcome.won) return replay(outcome.existing);
+      return { order: toOrderView(foldOrder(events), outcome.appended.nextExpectedVersion, outcome.appended.events.at(-1)!.globalPosition), created: true };
+    } catch (error) {
+      if (!(error instanceof KeyNotReserved)) throw error;
+    }
+  }
 }
 
 /**
  * The customer's unexpired key in the shared database or in any dedicated one (the shared database's
- * first). Two databases hold the same key only when two claims of it at restaurants of different
- * databases raced past this look (no transaction spans databases); the shared database's then answers.
+ * first). Since migration 0037 the shared database holds a reservation of every key claimed in a
+ * dedicated one; the dedicated databases answer for keys claimed there before it.
  */
 async function findKeyInEveryDatabase(env: PlaceOrderEnv, actor: CommandActor, customerId: string, key: string): Promise<IdempotencyRecord | null> {
   // A database that does not answer is left out: a retry with the same body goes to the same
