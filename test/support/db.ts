@@ -137,3 +137,52 @@ export function useTestDatabase(options: { empty?: boolean } = {}): TestDatabase
     },
   };
 }
+
+/** A login role of the test server that owns databases, made by {@link createOwnerRole}. */
+export interface OwnerRole {
+  readonly name: string;
+  /** An empty database owned by the role (its migrations are the caller's), with a URL that logs in as the role. */
+  createDatabase(): Promise<TestDatabase>;
+  /** Drops the role (its databases first). */
+  drop(): Promise<void>;
+}
+
+/**
+ * A database owner that is not a superuser, as on a managed PostgreSQL: with `bypassRls`, it has
+ * BYPASSRLS (what a tenant move needs, decision 0008). The suite migrates as a superuser, which hides
+ * what such an owner cannot do. The service roles are the cluster's and exist already (the template
+ * made them); an owner that made them itself would hold them WITH ADMIN OPTION, which PostgreSQL 16 and
+ * later require of the role that grants them (the first migration grants each to its migrator), so
+ * they are granted so.
+ */
+export async function createOwnerRole(serviceRoles: readonly string[], options: { bypassRls: boolean }): Promise<OwnerRole> {
+  const suffix = randomBytes(4).toString('hex');
+  const name = `brigade_owner_${suffix}`;
+  const password = randomBytes(12).toString('hex');
+  await adminQuery(`create role "${name}" login password '${password}' createrole nosuperuser ${options.bypassRls ? 'bypassrls' : 'nobypassrls'}`);
+  await adminQuery(`grant ${serviceRoles.map((r) => `"${r}"`).join(', ')} to "${name}" with admin option`);
+  const made: TestDatabase[] = [];
+  return {
+    name,
+    async createDatabase() {
+      const db = `brigade_owner_t_${suffix}_${made.length}`;
+      await adminQuery(`create database "${db}" owner "${name}" template template0`);
+      const url = new URL(urlFor(db));
+      url.username = name;
+      url.password = password;
+      const database: TestDatabase = {
+        name: db,
+        url: url.toString(),
+        drop: async () => {
+          await adminQuery(`drop database if exists "${db}"`);
+        },
+      };
+      made.push(database);
+      return database;
+    },
+    async drop() {
+      for (const db of made) await db.drop();
+      await adminQuery(`drop role if exists "${name}"`);
+    },
+  };
+}

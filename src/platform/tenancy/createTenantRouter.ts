@@ -81,7 +81,10 @@ export interface TenantRouter {
    * `'fail'` (default) fails with `DATABASE_UNAVAILABLE` (503, retry) rather than say "not found";
    * `'skip'` answers `null`, for a look-up whose miss is safe (an idempotency key: a retry with the
    * same body goes to the same restaurant, whose database replays its claim). Either way the databases
-   * left out go to `onDatabaseTrouble`. A failure of the own database fails the look-up.
+   * left out go to `onDatabaseTrouble`. A failure of the own database fails the look-up. Before a
+   * `'fail'` look-up answers "not found", it reads the catalog again (`fresh`) and asks any database
+   * placed since its list was read (which may be a second old): a row moved in that second is found,
+   * not reported missing. A `'skip'` look-up, whose miss is safe, spares that read.
    */
   findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>, lookup?: { readonly unanswered?: 'fail' | 'skip' }): Promise<T | null>;
   /**
@@ -247,18 +250,34 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
         leftOut('the placement catalog', error);
       }
       const bounded = { ...options, ...boundedUntil(Date.now() + readTimeoutMs) };
-      const answers = elsewhere.map((url) => {
-        const pool = options.databases.poolForUrl(url);
-        const label = options.databases.labelOf(pool) ?? 'a dedicated database';
-        return withDeadline(unitOfWork(pool, context, fn, bounded), readTimeoutMs).then(
-          (value) => ({ label, value, error: undefined }),
-          (error: unknown) => ({ label, value: undefined, error }),
+      const lookIn = async (urls: readonly string[]) => {
+        const answers = urls.map((url) => {
+          const pool = options.databases.poolForUrl(url);
+          const label = options.databases.labelOf(pool) ?? 'a dedicated database';
+          return withDeadline(unitOfWork(pool, context, fn, bounded), readTimeoutMs).then(
+            (value) => ({ label, value, error: undefined }),
+            (error: unknown) => ({ label, value: undefined, error }),
+          );
+        });
+        for (const answer of answers) {
+          const { label, value, error } = await answer;
+          if (value === undefined) leftOut(label, error);
+          else if (value !== null) return value;
+        }
+        return null;
+      };
+      const found = await lookIn(elsewhere);
+      if (found !== null) return found;
+      if (lookup.unanswered !== 'skip' && unanswered.length === 0) {
+        // Before it says "not found", a look-up that must not say so wrongly reads the catalog again:
+        // the list it used may be up to a second old, and miss a restaurant moved meanwhile.
+        const known = new Set(elsewhere);
+        const since = await dedicatedDatabases({ fresh: true }).then(
+          (urls) => urls.filter((url) => !known.has(url)),
+          (error: unknown) => (leftOut('the placement catalog', error), []),
         );
-      });
-      for (const answer of answers) {
-        const { label, value, error } = await answer;
-        if (value === undefined) leftOut(label, error);
-        else if (value !== null) return value;
+        const late = await lookIn(since);
+        if (late !== null) return late;
       }
       if (unanswered.length === 0 || lookup.unanswered === 'skip') return null;
       throw new BrigadeError('DATABASE_UNAVAILABLE', 503, 'Not found in the databases that answered, and a restaurant database did not answer in time; retry shortly');

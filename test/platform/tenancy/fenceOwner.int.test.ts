@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { test } from 'node:test';
 import pg from 'pg';
 import { migrationSets, SERVICE_NAMES } from '../../../src/composition/services.ts';
 import { runMigrations } from '../../../src/platform/migrations/index.ts';
-import { adminQuery, urlFor } from '../../support/db.ts';
+import { createOwnerRole } from '../../support/db.ts';
 
 const SERVICE_ROLES = SERVICE_NAMES.map((s) => `brigade_${s}`);
 
@@ -13,22 +13,11 @@ const SERVICE_ROLES = SERVICE_NAMES.map((s) => `brigade_${s}`);
 // to the catalog's policies. The test suite migrates as a superuser, which hides that: here a database
 // is migrated by an owner without those rights, and both fences must still refuse a moved tenant.
 test('migrated by an owner without superuser or BYPASSRLS, both tenant fences refuse a tenant that lives elsewhere', async () => {
-  const suffix = randomBytes(4).toString('hex');
-  const owner = `brigade_owner_${suffix}`;
-  const password = randomBytes(12).toString('hex');
-  const name = `brigade_owner_t_${suffix}`;
-  await adminQuery(`create role "${owner}" login password '${password}' createrole nosuperuser nobypassrls`);
-  await adminQuery(`create database "${name}" owner "${owner}"`);
-  // The service roles are the cluster's and exist already (the suite's template made them as a
-  // superuser). An owner that made them itself would hold them WITH ADMIN OPTION, which PostgreSQL 16
-  // and later require of the role that grants them (the first migration grants each to its migrator).
-  await adminQuery(`grant ${SERVICE_ROLES.map((r) => `"${r}"`).join(', ')} to "${owner}" with admin option`);
-  const url = new URL(urlFor(name));
-  url.username = owner;
-  url.password = password;
-  const client = new pg.Client({ connectionString: url.toString() });
+  const owner = await createOwnerRole(SERVICE_ROLES, { bypassRls: false });
+  const db = await owner.createDatabase();
+  const client = new pg.Client({ connectionString: db.url });
   try {
-    await runMigrations({ url: url.toString(), sets: migrationSets() });
+    await runMigrations({ url: db.url, sets: migrationSets() });
     await client.connect();
     const tenant = randomUUID();
     await client.query('begin');
@@ -64,7 +53,6 @@ test('migrated by an owner without superuser or BYPASSRLS, both tenant fences re
     assert.equal(seen.rowCount, 0);
   } finally {
     await client.end().catch(() => undefined);
-    await adminQuery(`drop database if exists "${name}"`);
-    await adminQuery(`drop role if exists "${owner}"`);
+    await owner.drop();
   }
 });

@@ -192,6 +192,20 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
     assert.equal(await learning.findInEveryDatabase(admin, holding(10)), dedicated.name);
   });
 
+  test('findInEveryDatabase reads the catalog again before it answers "not found" (a move within the cached list\'s age), unless a miss is safe', async () => {
+    // A list read before the move, cached for an hour; the catalog itself shows the move.
+    let reads = 0;
+    const cached = createPlacementCatalog(async () => (++reads === 1 ? [] : [dedicated.url]), { maxAgeMs: 3_600_000 });
+    const late = createTenantRouter({ databases: dbs, catalog: cached });
+    assert.deepEqual(await late.dedicatedDatabases(), []);
+    assert.equal(await late.findInEveryDatabase(admin, holding(10), { unanswered: 'skip' }), null, 'a safe miss does not read the catalog again');
+    assert.equal(reads, 1);
+    // Before, this answered null from the cached list: an order moved a moment ago was "not found".
+    assert.equal(await late.findInEveryDatabase(admin, holding(10)), dedicated.name);
+    assert.equal(reads, 2);
+    assert.equal(await late.findInEveryDatabase(admin, holding(99)), null, 'a row in no database is still not found');
+  });
+
   test("findInEveryDatabase: a look-up without a tenant answers from the shared database, else from a dedicated one, else null", async () => {
     assert.equal(await router.findInEveryDatabase(admin, holding(1)), database.db.name);
     assert.equal(await router.findInEveryDatabase(admin, holding(10)), dedicated.name);
