@@ -37,11 +37,14 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       transaction: (_message, fn) => env.unitOfWork({ service: 'delivery', actor: SYSTEM }, fn),
       handle: async (tx, message) => {
         const tenantId = message.headers.tenant;
-        const { orderId, courierId } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown };
+        const { orderId, courierId, assignment } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city });
         else if (message.subject === COURIER_ASSIGNED && city !== null) {
-          if (typeof courierId === 'string' && isUuid(courierId)) await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, city });
+          if (typeof courierId === 'string' && isUuid(courierId)) {
+            const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;
+            await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
+          }
         } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });
       },

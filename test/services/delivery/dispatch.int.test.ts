@@ -386,7 +386,7 @@ describe('dispatch by competing workers', () => {
 const cityOf = (city: string) => ({ restaurant: async (id: string) => ({ id, city }) });
 
 /** An order event as ordering's outbox sends it (message ids are UUID v7: `id` sets an older one). */
-function orderEvent(type: string, tenant: string, payload: { orderId: string; courierId?: string }, id = newMessageId()): Message {
+function orderEvent(type: string, tenant: string, payload: { orderId: string; courierId?: string; assignment?: number }, id = newMessageId()): Message {
   return { id, subject: `ordering.order.${type}`, key: payload.orderId, headers: { tenant, correlation: id, causation: '', traceparent: '' }, payload, attempt: 1 };
 }
 
@@ -476,6 +476,30 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await invariants();
   });
 
+  test("numbered assignments are ordered by their number, not by message ids from two instances' clocks; unnumbered ones (recorded before the number) by message id", async () => {
+    const tenant = randomUUID();
+    const [first, second, third] = await addCouriers('Viseu', 3);
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Viseu') });
+    const orderId = randomUUID();
+    // Staff reassigned the order on two instances, the second's clock a minute behind the first's:
+    // assignment 2 has the later message id, and arrives after assignment 3.
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: third!, assignment: 3 }, newMessageId(Date.now() - 60_000)));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: second!, assignment: 2 }, newMessageId(Date.now())));
+    // Before the number, the later message id won: the order went back to the replaced courier.
+    assert.deepEqual(await queueRow(orderId), { state: 'assigned', courier_id: third, notified: true });
+    assert.deepEqual([await courierRow(second!), await courierRow(third!)], [{ status: 'available', current_order_id: null }, { status: 'busy', current_order_id: orderId }]);
+    await invariants();
+
+    // An order whose assignment was applied before the number existed: a numbered one meets it by message id.
+    const before = randomUUID();
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: before, courierId: first! }, newMessageId(Date.now() - 30_000)));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: before, courierId: second!, assignment: 2 }, newMessageId(Date.now() - 90_000)));
+    assert.equal((await queueRow(before)).courier_id, first, 'an older message id is older, as before');
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: before, courierId: second!, assignment: 2 }));
+    assert.equal((await queueRow(before)).courier_id, second);
+    await invariants();
+  });
+
   test('a courier staff gives two orders stays busy until both ended', async () => {
     const tenant = randomUUID();
     const [chosen] = await addCouriers('Tomar', 1);
@@ -516,7 +540,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: courier! }));
     // Staff's assignment of X waits before its commit; Y's delivery runs meanwhile.
     await whileHeld(
-      (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: courier!, messageId: newMessageId(), city: 'Lagos' }),
+      (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: courier!, messageId: newMessageId(), assignment: null, city: 'Lagos' }),
       (tx) => finishOrder(tx, { tenantId: tenant, orderId: y, reason: 'delivered' }),
     );
     assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: courier, notified: true });
@@ -539,7 +563,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
       await holder.query('select 1 from delivery.assignments where order_id = $1 and courier_id = $2 for update', [z, chosen]);
       const delivered = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: z, reason: 'delivered' }));
       await settledOrBlocked(delivered);
-      const moved = uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: chosen!, messageId: newMessageId(), city: 'Sines' }));
+      const moved = uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: chosen!, messageId: newMessageId(), assignment: 1, city: 'Sines' }));
       await settledOrBlocked(moved, 2);
       await holder.query('commit');
       const outcomes = await Promise.allSettled([delivered, moved]);

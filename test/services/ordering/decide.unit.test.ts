@@ -192,8 +192,11 @@ describe('order decide: finer rules', () => {
     // In any status: delivery's notice sent again after the pick-up is done, not refused.
     for (const status of ['picked_up', 'delivered'] as const) assert.deepEqual(decide({ type: 'assign-courier', by: system, courierId: courier1.id }, stateAt(status)), [], status);
     assert.equal(code({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('picked_up')), 'ORDER_TRANSITION_FORBIDDEN', 'another courier still is refused');
-    const reassigned = foldOrder(decide({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('ready')), stateAt('ready'));
+    const reassigning = decide({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('ready'));
+    const reassigned = foldOrder(reassigning, stateAt('ready'));
     assert.equal(reassigned.courierId, courier2.id);
+    // Assignments are numbered from the stream (delivery orders them by it, not by message ids' clocks).
+    assert.deepEqual([stateAt('ready').assignments, reassigning[0]?.data, reassigned.assignments], [1, { orderId, courierId: courier2.id, assignment: 2 }, 2]);
   });
 
   test('evolve folds the whole lifecycle into the state GET returns', () => {

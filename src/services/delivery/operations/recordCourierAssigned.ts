@@ -23,10 +23,15 @@ export type CourierAssignedOutcome =
  *
  * Idempotent and safe against reordering: the same courier again only confirms; an order delivered or
  * cancelled is left alone (an order with no row yet gets one, `city` being its restaurant's); an
- * assignment older than the one applied (message ids are UUID v7, ordered by creation time) is
- * ignored. Run as the system actor.
+ * assignment older than the one applied is ignored. Older means a lower `assignment` (ordering numbers
+ * an order's assignments from its stream), or, where the event or the applied row has no number (both
+ * recorded before it existed), an earlier message id (UUID v7, ordered by the creating process's
+ * clock). Run as the system actor.
  */
-export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; messageId: string; city: string }): Promise<CourierAssignedOutcome> {
+export async function recordCourierAssigned(
+  tx: Tx,
+  input: { tenantId: string; orderId: string; courierId: string; messageId: string; assignment: number | null; city: string },
+): Promise<CourierAssignedOutcome> {
   // The row may not exist yet (assigned before OrderReady queued it): one that OrderReady finds later is left as it is.
   await tx.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city) values ($1, $2, $3)
@@ -34,17 +39,20 @@ export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; o
     [input.tenantId, input.orderId, input.city],
   );
   const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean }>(
-    `select state, courier_id, coalesce(courier_message_id > $3, false) as newer
+    `select state, courier_id,
+            case when courier_assignment is not null and $4::int is not null then courier_assignment > $4::int
+                 else coalesce(courier_message_id > $3, false) end as newer
        from delivery.dispatch_queue where tenant_id = $1 and order_id = $2 for update`,
-    [input.tenantId, input.orderId, input.messageId],
+    [input.tenantId, input.orderId, input.messageId, input.assignment],
   );
   const row = rows[0]!;
   if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) return 'ignored';
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
     await tx.query(
-      `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3
+      `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
+              courier_assignment = coalesce($4::int, courier_assignment)
         where tenant_id = $1 and order_id = $2`,
-      [input.tenantId, input.orderId, input.messageId],
+      [input.tenantId, input.orderId, input.messageId, input.assignment],
     );
     return 'confirmed';
   }
@@ -67,9 +75,10 @@ export async function recordCourierAssigned(tx: Tx, input: { tenantId: string; o
   }
   await tx.query(
     `update delivery.dispatch_queue
-        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4
+        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4,
+            courier_assignment = $5::int
       where tenant_id = $1 and order_id = $2`,
-    [input.tenantId, input.orderId, input.courierId, input.messageId],
+    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment],
   );
   await tx.query(
     `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)

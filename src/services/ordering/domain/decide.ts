@@ -102,7 +102,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     case 'ready':
       return [{ type: 'OrderReady', data: { orderId } }];
     case 'assign-courier':
-      return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId } }];
+      return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId, assignment: state.assignments + 1 } }];
     case 'raise-dispatch-alert': {
       if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service raises a dispatch alert');
       // Already recorded, or moot: a courier was assigned meanwhile (by staff, or a later dispatch).

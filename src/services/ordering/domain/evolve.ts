@@ -36,7 +36,7 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
       return { ...state, dispatchAlert: { alertId, attempts, reason, raisedAt } };
     }
     case 'CourierAssigned':
-      return { ...state, courierId: event.data.courierId, dispatchAlert: null };
+      return { ...state, courierId: event.data.courierId, assignments: state.assignments + 1, dispatchAlert: null };
     case 'OrderPickedUp':
       return { ...state, status: 'picked_up', courierId: event.data.courierId };
     case 'OrderDelivered':

@@ -60,7 +60,12 @@ export interface OrderEventData {
   OrderRejected: { readonly orderId: string; readonly reason: string };
   ItemPrepared: { readonly orderId: string; readonly lineId: string };
   OrderReady: { readonly orderId: string };
-  CourierAssigned: { readonly orderId: string; readonly courierId: string };
+  /**
+   * `assignment` numbers the order's assignments (1, 2, …; the stream decides it, no clock does), so a
+   * consumer tells a late, older assignment from the newer one it applied (delivery). Absent in events
+   * recorded before it existed (December 2026).
+   */
+  CourierAssigned: { readonly orderId: string; readonly courierId: string; readonly assignment?: number };
   /**
    * The delivery service found no courier for the order after its last attempt (its
    * `delivery.dispatch.DispatchFailed`): the restaurant must act. A later CourierAssigned ends it.

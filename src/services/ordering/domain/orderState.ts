@@ -19,6 +19,8 @@ export interface OrderState {
   readonly preparedLineIds: readonly string[];
   /** The assigned courier (set by CourierAssigned, kept through pick-up and delivery). */
   readonly courierId: string | null;
+  /** How many CourierAssigned the order has had: the next one is `assignments + 1`. */
+  readonly assignments: number;
   /** Set while dispatch found no courier (DispatchAlertRaised), cleared by CourierAssigned. */
   readonly dispatchAlert: DispatchAlert | null;
   readonly rejectReason: string | null;
@@ -40,6 +42,7 @@ export const INITIAL_ORDER: OrderState = Object.freeze({
   etaMinutes: null,
   preparedLineIds: [],
   courierId: null,
+  assignments: 0,
   dispatchAlert: null,
   rejectReason: null,
   cancelledBy: null,
