@@ -548,6 +548,36 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await invariants();
   });
 
+  test('staff swap two couriers between two orders at the same moment: no deadlock (forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [a, b] = await addCouriers('Tomar', 2);
+    const [x, y] = [randomUUID(), randomUUID()];
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Tomar') });
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: x, courierId: a!, assignment: 1 }));
+    await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: b!, assignment: 1 }));
+    // A session holds B's row: X's move to B waits for it; Y's move to A then takes A and waits for B
+    // too. When B is let go, X's move held B and asked for A, which Y's held: before, a deadlock.
+    const holder = await admin.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select 1 from delivery.courier_availability where courier_id = $1 for update', [b]);
+      const assign = (orderId: string, courierId: string) =>
+        uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId, courierId, messageId: newMessageId(), assignment: 2, city: 'Tomar' }));
+      const xToB = assign(x, b!);
+      assert.equal(await settledOrBlocked(xToB), 'blocked');
+      const yToA = assign(y, a!);
+      assert.equal(await settledOrBlocked(yToA, 2), 'blocked');
+      await holder.query('commit');
+      assert.deepEqual(await Promise.all([xToB, yToA]), ['assigned', 'assigned']);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      holder.release();
+    }
+    assert.deepEqual([(await queueRow(x)).courier_id, (await queueRow(y)).courier_id], [b, a]);
+    assert.deepEqual([await courierRow(a!), await courierRow(b!)], [{ status: 'busy', current_order_id: y }, { status: 'busy', current_order_id: x }]);
+    await invariants();
+  });
+
   test('staff move an order to a courier whose other order is being delivered: no deadlock between the two (forced interleaving)', async () => {
     const tenant = randomUUID();
     const [replaced, chosen] = await addCouriers('Sines', 2);

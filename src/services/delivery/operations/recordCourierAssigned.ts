@@ -56,6 +56,13 @@ export async function recordCourierAssigned(
     );
     return 'confirmed';
   }
+  const replaced = row.state === 'assigned' && row.courier_id !== null ? row.courier_id : null;
+  if (replaced !== null) {
+    // Both couriers' rows, in id order, before either changes: staff swapping two couriers between two
+    // orders at once each locked their chosen courier, then waited for the one it replaces, which the
+    // other held (a deadlock, one of the two aborted and redelivered).
+    await tx.query(`select 1 from delivery.courier_availability where courier_id = any($1::uuid[]) order by courier_id for update`, [[input.courierId, replaced]]);
+  }
   // Staff's courier is locked (and made busy) before the courier they replace is released: the
   // release takes the city lock, and a delivery of this courier's other order (finishOrder) holds
   // this courier's row when it asks for the city lock; the other way round the two deadlocked.
@@ -70,9 +77,7 @@ export async function recordCourierAssigned(
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
   );
-  if (row.state === 'assigned' && row.courier_id !== null) {
-    await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: 'reassigned' });
-  }
+  if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
   await tx.query(
     `update delivery.dispatch_queue
         set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4,
