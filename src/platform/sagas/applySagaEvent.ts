@@ -50,7 +50,8 @@ export function statusBeforePark(saga: Pick<SagaInstance, 'pending' | 'errorBefo
  * (which runs nothing; it still takes events, and stays parked).
  */
 export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: SagaInput): SagaTransition<S> | null {
-  // A parked saga runs nothing, but it still takes events (see below).
+  // A parked saga runs nothing, but it still takes events and its head's outcome (see below).
+  if (instance.status === 'parked' && input.kind !== 'event') return input.kind === 'park' ? null : headOutcomeWhileParked(definition, instance, input);
   if (!isActive(instance.status) && !(instance.status === 'parked' && input.kind === 'event')) return null;
   let pending = [...instance.pending];
   let completed = [...instance.completed];
@@ -109,6 +110,21 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   // Parked, the failed step stays at the head with its failed attempts: the work a person finds left.
   if (decision.park !== undefined) return decide(definition, { ...base, pending: [...instance.pending], completed, attempts: instance.attempts + 1 }, decision);
   return decide(definition, { ...base, pending, completed, attempts }, decision);
+}
+
+/**
+ * The outcome of a parked saga's head: a step that was in flight when an event parked the saga (a
+ * runner's lease outlives the park; close and resume wait for it), or a runner whose lease had ended
+ * reporting late. It happened, so it is taken as the saga would take it unparked (its state, the
+ * steps it queues, a failure's compensations) rather than dropped, which made a resume run the step
+ * again. The saga stays parked, with its park reason, while anything is left to do: the person it
+ * waits for decides; with nothing left it ends as it would have (a resume would have nothing to run).
+ */
+function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: Exclude<SagaInput, { kind: 'event' } | { kind: 'park' }>): SagaTransition<S> | null {
+  const unparked: SagaInstance<S> = { ...instance, status: statusBeforePark(instance), error: instance.errorBeforePark, errorBeforePark: null };
+  const t = applySagaEvent(definition, unparked, input);
+  if (t === null || t.status === 'parked' || !isActive(t.status) || t.pending.length === 0) return t;
+  return { ...t, status: 'parked', error: instance.error, errorBeforePark: t.error };
 }
 
 /** Runs a handler of the definition; what it throws is a {@link SagaHandlerError} (a bug in the saga, which the runner tells from a database that failed). */

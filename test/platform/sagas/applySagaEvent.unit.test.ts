@@ -19,6 +19,7 @@ const saga = defineSaga<{ n: number }, null>({
     more: () => ({ run: ['c'] }),
     early: () => ({ complete: true }),
     stop: () => ({ fail: 'stopped' }),
+    hold: (s) => ({ state: { n: s.n + 1000 }, park: 'held for a person' }),
   },
 });
 const instance = (over: Partial<SagaInstance<{ n: number }>>): SagaInstance<{ n: number }> => ({
@@ -46,7 +47,27 @@ describe('applySagaEvent (the saga decide function)', () => {
   test('a .failed handler that parks: status parked, the step kept at the head with its attempts, nothing compensated, deadlines left open', () => {
     const t = applySagaEvent(saga, instance({ pending: ['d', 'b'], completed: ['a'], attempts: 2 }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.cancel, t?.state], ['parked', ['d', 'b'], ['a'], 3, 'd failed: do it by hand', [], { n: 10 }]);
-    assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'stepSucceeded', item: 'd', result: null }), null, 'a parked saga runs nothing');
+    // A runner whose lease had ended reports d's success late: it happened, so it is recorded; the saga stays parked.
+    const late = applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'stepSucceeded', item: 'd', result: null });
+    assert.deepEqual([late?.status, late?.pending, late?.completed, late?.error], ['parked', ['b'], ['a', 'd'], 'd failed: do it by hand']);
+  });
+  test("an event parks the saga while its head step is in flight: the step's outcome is still taken (before, it was dropped and a resume ran the step again), and the saga stays parked while work is left", () => {
+    const parked = applySagaEvent(saga, instance({ pending: ['a', 'b'] }), { kind: 'event', event: { type: 'hold' } });
+    assert.deepEqual([parked?.status, parked?.pending, parked?.error, parked?.state], ['parked', ['a', 'b'], 'held for a person', { n: 1000 }]);
+    const held = instance({ ...parked!, version: 2 });
+    const succeeded = applySagaEvent(saga, held, { kind: 'stepSucceeded', item: 'a', result: null });
+    assert.deepEqual(
+      [succeeded?.status, succeeded?.pending, succeeded?.completed, succeeded?.state, succeeded?.error, succeeded?.errorBeforePark],
+      ['parked', ['b'], ['a'], { n: 1001 }, 'held for a person', null],
+    );
+    const retrying = applySagaEvent(saga, held, { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'slow' }, retry: true });
+    assert.deepEqual([retrying?.status, retrying?.pending, retrying?.attempts], ['parked', ['a', 'b'], 1]);
+    const failed = applySagaEvent(saga, instance({ ...held, completed: ['c'] }), { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual([failed?.status, failed?.pending, failed?.error, failed?.errorBeforePark], ['parked', ['undo:c'], 'held for a person', 'a failed: no'], 'a failure queues the compensations under the park');
+    assert.equal(applySagaEvent(saga, held, { kind: 'park', item: 'a', reason: 'unrecordable' }), null, 'a parked saga is not parked again by its runner');
+    // With nothing left to do, the saga ends as it would have: a resume would have nothing to run.
+    const last = applySagaEvent(saga, instance({ status: 'parked', pending: ['c'], completed: ['a', 'b'], error: 'held for a person' }), { kind: 'stepSucceeded', item: 'c', result: null });
+    assert.deepEqual([last?.status, last?.pending], ['completed', []]);
   });
   test('a parked saga takes events as if its head were in flight, and stays parked: state and deadlines kept, steps queued behind the head, a fail queues the compensations', () => {
     const parked = instance({ status: 'parked', pending: ['d', 'b'], completed: ['a'], attempts: 3, error: 'd failed: do it by hand', state: { n: 10 } });

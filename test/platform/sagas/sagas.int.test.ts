@@ -233,7 +233,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(runs, ['a', 'a'], "a's success does not run b: the saga had failed");
   });
 
-  test('a person cannot resume or close a saga while a runner holds a live lease on its step (the step may still move money): refused with when the lease ends, the lease kept', async () => {
+  test("a person cannot resume or close a saga while a runner holds a live lease on its step (the step may still move money): refused with when the lease ends, the lease kept; the step's outcome is taken under the park", async () => {
     let entered!: () => void;
     const running = new Promise<void>((resolve) => (entered = resolve));
     let release!: () => void;
@@ -243,8 +243,8 @@ describe('saga runtime (toy saga on the payments schema)', () => {
       name: 'heldlease',
       initialState: { n: 0 },
       start: () => ({ run: ['a'] }),
-      steps: { a: { action: async () => (runs.length === 0 ? (entered(), await gate, runs.push('a in flight')) : runs.push('a again')) } },
-      on: { hold: () => ({ park: 'held: ask a person' }), 'a.succeeded': () => ({ complete: true }) },
+      steps: { a: { action: async () => (runs.length === 0 ? (entered(), await gate, runs.push('a in flight')) : runs.push('a again')) }, b: { action: async () => runs.push('b') } },
+      on: { hold: () => ({ park: 'held: ask a person' }), 'a.succeeded': () => ({ run: ['b'] }), 'b.succeeded': () => ({ complete: true }) },
     });
     const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [held] });
     const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 3_600_000 });
@@ -264,11 +264,14 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal(await ownRunner.runOnce(), false, 'nothing else runs a meanwhile');
     release();
     await stepA;
-    await pool.query(`update payments.saga_instances set locked_until = now() - interval '1 second' where id = $1`, [instance.id]); // the lease ends
+    // a's success is taken though the saga is parked (before, it was dropped, and the resume ran a
+    // again); the saga stays parked with what is left, and the runner's lease is gone with its report.
+    const { rows: reported } = await pool.query(`select status, pending, completed, error, locked_by from payments.saga_instances where id = $1`, [instance.id]);
+    assert.deepEqual(reported, [{ status: 'parked', pending: ['b'], completed: ['a'], error: 'held: ask a person', locked_by: null }]);
     const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
     assert.equal(resumed?.status, 'running');
     while (await ownRunner.runOnce());
-    assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a in flight', 'a again']]);
+    assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a in flight', 'b']]);
   });
 
   test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {
