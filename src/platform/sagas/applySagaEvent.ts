@@ -51,7 +51,7 @@ export function statusBeforePark(saga: Pick<SagaInstance, 'pending' | 'errorBefo
  */
 export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: SagaInput): SagaTransition<S> | null {
   // A parked saga runs nothing, but it still takes events and its head's outcome (see below).
-  if (instance.status === 'parked' && input.kind !== 'event') return input.kind === 'park' ? null : headOutcomeWhileParked(definition, instance, input);
+  if (instance.status === 'parked' && input.kind !== 'event') return headOutcomeWhileParked(definition, instance, input);
   if (!isActive(instance.status) && !(instance.status === 'parked' && input.kind === 'event')) return null;
   let pending = [...instance.pending];
   let completed = [...instance.completed];
@@ -117,13 +117,23 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
  * runner's lease outlives the park; close and resume wait for it), or a runner whose lease had ended
  * reporting late. It happened, so it is taken as the saga would take it unparked (its state, the
  * steps it queues, a failure's compensations) rather than dropped, which made a resume run the step
- * again. The saga stays parked, with its park reason, while anything is left to do: the person it
- * waits for decides; with nothing left it ends as it would have (a resume would have nothing to run).
+ * again. The saga stays parked, with its park reason, for the person it waits for, even with nothing
+ * left to run (a resume then lets it wait for its events); only an outcome that finishes it
+ * (completed, compensated, failed) ends it. A handler that parks it again adds its reason; an outcome
+ * the runner cannot record (`park`) leaves the head to run again after the resume, with that reason
+ * added, and the write releases the runner's lease.
  */
-function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: Exclude<SagaInput, { kind: 'event' } | { kind: 'park' }>): SagaTransition<S> | null {
+function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance: SagaInstance<S>, input: Exclude<SagaInput, { kind: 'event' }>): SagaTransition<S> | null {
+  if (instance.pending[0] !== input.item) return null;
+  const also = (reason: string | null) => (reason === null || reason === instance.error ? instance.error : `${instance.error ?? 'parked'}; then ${reason}`);
+  if (input.kind === 'park') {
+    return { state: instance.state, status: 'parked', pending: [...instance.pending], completed: [...instance.completed], attempts: instance.attempts, error: also(input.reason), errorBeforePark: instance.errorBeforePark, schedule: [], cancel: [] };
+  }
   const unparked: SagaInstance<S> = { ...instance, status: statusBeforePark(instance), error: instance.errorBeforePark, errorBeforePark: null };
   const t = applySagaEvent(definition, unparked, input);
-  if (t === null || t.status === 'parked' || !isActive(t.status) || t.pending.length === 0) return t;
+  if (t === null) return null;
+  if (t.status === 'parked') return { ...t, error: also(t.error) };
+  if (!isActive(t.status)) return t;
   return { ...t, status: 'parked', error: instance.error, errorBeforePark: t.error };
 }
 

@@ -5,7 +5,7 @@ import { commitStatements, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
-import type { PlacementCatalog } from './placementCatalog.ts';
+import { isStaleList, type PlacementCatalog } from './placementCatalog.ts';
 import { withDeadline } from '../runtime/withDeadline.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 
@@ -66,7 +66,7 @@ export interface TenantRouter {
    * this process followed a tenant to since. A catalog that cannot be read answers its last known list
    * (see `createPlacementCatalog`).
    */
-  dedicatedDatabases(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
+  dedicatedDatabases(options?: { readonly fresh?: boolean; readonly readSince?: number }): Promise<readonly string[]>;
   /**
    * For a context without a tenant (a look-up across tenants: an order by id, an idempotency key):
    * runs `fn` in one transaction on the service's own database and, when that answers `null`, at once
@@ -82,9 +82,10 @@ export interface TenantRouter {
    * `'skip'` answers `null`, for a look-up whose miss is safe (an idempotency key: a retry with the
    * same body goes to the same restaurant, whose database replays its claim). Either way the databases
    * left out go to `onDatabaseTrouble`. A failure of the own database fails the look-up. Before a
-   * `'fail'` look-up answers "not found", it reads the catalog again (`fresh`) and asks any database
-   * placed since its list was read (which may be a second old): a row moved in that second is found,
-   * not reported missing. A `'skip'` look-up, whose miss is safe, spares that read.
+   * `'fail'` look-up answers "not found", it needs a list of the catalog read after it began (its
+   * list may be a second old; concurrent look-ups share one read) and asks any database placed since:
+   * a row moved in that second is found, not reported missing, and a catalog that cannot be read then
+   * counts as a database that did not answer. A `'skip'` look-up, whose miss is safe, spares that read.
    */
   findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>, lookup?: { readonly unanswered?: 'fail' | 'skip' }): Promise<T | null>;
   /**
@@ -224,7 +225,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     }
   };
 
-  const dedicatedDatabases = (listOptions?: { readonly fresh?: boolean }) => options.catalog?.list(listOptions) ?? Promise.resolve([]);
+  const dedicatedDatabases = (listOptions?: { readonly fresh?: boolean; readonly readSince?: number }) => options.catalog?.list(listOptions) ?? Promise.resolve([]);
   const routedUnitOfWork: UnitOfWorkFn = (context, fn) => routed(context, (pool, setup) => unitOfWork(pool, context, fn, setup));
   const routedCommitStatements: CommitStatementsFn = (context, statements) => routed(context, (pool, setup) => commitStatements(pool, context, statements, setup));
 
@@ -235,6 +236,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     dedicatedDatabases,
     async findInEveryDatabase(context, fn, lookup = {}) {
       if (context.tenantId != null) throw new ValidationError('findInEveryDatabase is for transactions without a tenant; a tenant lives in one database', { field: 'tenantId' });
+      const began = performance.now();
       const own = await routedUnitOfWork(context, fn);
       if (own !== null || shared.has(context.service)) return own;
       const readTimeoutMs = options.readTimeoutMs ?? DEDICATED_READ_TIMEOUT_MS;
@@ -269,11 +271,16 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       const found = await lookIn(elsewhere);
       if (found !== null) return found;
       if (lookup.unanswered !== 'skip' && unanswered.length === 0) {
-        // Before it says "not found", a look-up that must not say so wrongly reads the catalog again:
-        // the list it used may be up to a second old, and miss a restaurant moved meanwhile.
+        // Before it says "not found", a look-up that must not say so wrongly needs a list read after it
+        // began (one such read serves every look-up waiting for it): the list it used may be up to a
+        // second old, and miss a restaurant moved meanwhile. A list the catalog could not confirm
+        // leaves the answer open (DATABASE_UNAVAILABLE), as a database that did not answer does.
         const known = new Set(elsewhere);
-        const since = await dedicatedDatabases({ fresh: true }).then(
-          (urls) => urls.filter((url) => !known.has(url)),
+        const since = await dedicatedDatabases({ readSince: began }).then(
+          (urls) => {
+            if (isStaleList(urls)) leftOut('the placement catalog', new Error('it could not be read; its last known list may miss a restaurant moved since'));
+            return urls.filter((url) => !known.has(url));
+          },
           (error: unknown) => (leftOut('the placement catalog', error), []),
         );
         const late = await lookIn(since);

@@ -5,11 +5,14 @@ export interface PlacementCatalog {
   /**
    * The dedicated databases: the catalog as read at most `maxAgeMs` ago (callers at the same moment
    * share one read), together with every one this process has learned of since (a fence's `BRMOV`).
-   * With `fresh`, the catalog is read now, whatever the age of the last read: for a caller that must
-   * see a placement committed before its call (a read that found a position in none of the databases
-   * it knew). When a read fails, the last known list is the answer (see {@link createPlacementCatalog}).
+   * With `fresh`, the answer is of a read that begins now, whatever the age of the last read: for a
+   * caller that must see a placement committed before its call (a read that found a position in none
+   * of the databases it knew). With `readSince` (a `performance.now()` instant), of a read that began
+   * at or after it: the last read's, a read in flight's, or a new one, so callers that each need a
+   * read newer than their own start share one. When a read fails, the last known list is the answer
+   * (see {@link createPlacementCatalog}).
    */
-  list(options?: { readonly fresh?: boolean }): Promise<readonly string[]>;
+  list(options?: { readonly fresh?: boolean; readonly readSince?: number }): Promise<readonly string[]>;
   /** Notes a dedicated database at once, before the next read of the catalog shows it. */
   learn(url: string): void;
 }
@@ -66,6 +69,8 @@ export function createPlacementCatalog(read: () => Promise<readonly string[]>, o
   let stale = false;
   let readAt = -Infinity;
   let reading: Promise<readonly string[]> | undefined;
+  /** When the read in flight (`reading`) began. */
+  let readingSince = -Infinity;
   const snapshot = () => {
     const list = [...known].sort();
     if (stale) staleLists.add(list);
@@ -97,17 +102,23 @@ export function createPlacementCatalog(read: () => Promise<readonly string[]>, o
       });
     return done;
   };
+  /** A new read, shared by later callers while it is in flight. */
+  const startRead = () => {
+    readingSince = performance.now();
+    reading = readNow();
+    return reading;
+  };
   return {
     list(listOptions = {}) {
-      if (listOptions.fresh === true) {
-        // A read in flight may have begun before what the caller must see: this one begins after it.
-        const fresh = readNow();
-        reading ??= fresh;
-        return fresh;
+      // A read in flight may have begun before what the caller must see: then a new one begins.
+      if (listOptions.fresh === true) return startRead();
+      if (listOptions.readSince !== undefined) {
+        if (readAt >= listOptions.readSince) return Promise.resolve(snapshot());
+        if (reading !== undefined && readingSince >= listOptions.readSince) return reading;
+        return startRead();
       }
       if (performance.now() - readAt < maxAgeMs) return Promise.resolve(snapshot());
-      reading ??= readNow();
-      return reading;
+      return reading ?? startRead();
     },
     learn(url) {
       known.add(url);

@@ -64,10 +64,20 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.deepEqual([retrying?.status, retrying?.pending, retrying?.attempts], ['parked', ['a', 'b'], 1]);
     const failed = applySagaEvent(saga, instance({ ...held, completed: ['c'] }), { kind: 'stepFailed', item: 'a', error: { code: 'X', message: 'no' }, retry: false });
     assert.deepEqual([failed?.status, failed?.pending, failed?.error, failed?.errorBeforePark], ['parked', ['undo:c'], 'held for a person', 'a failed: no'], 'a failure queues the compensations under the park');
-    assert.equal(applySagaEvent(saga, held, { kind: 'park', item: 'a', reason: 'unrecordable' }), null, 'a parked saga is not parked again by its runner');
-    // With nothing left to do, the saga ends as it would have: a resume would have nothing to run.
+    const unrecorded = applySagaEvent(saga, held, { kind: 'park', item: 'a', reason: 'a: its outcome cannot be recorded' });
+    assert.deepEqual(
+      [unrecorded?.status, unrecorded?.pending, unrecorded?.error],
+      ['parked', ['a', 'b'], 'held for a person; then a: its outcome cannot be recorded'],
+      'an outcome its runner cannot record is written as a park (the head runs again after the resume; the write releases the lease)',
+    );
+    // Waiting for events with nothing queued, it stays parked: the person decides (before this, it went back to running).
+    const waiting = applySagaEvent(saga, instance({ ...held, pending: ['a'] }), { kind: 'stepSucceeded', item: 'a', result: null });
+    assert.deepEqual([waiting?.status, waiting?.pending, waiting?.error], ['parked', [], 'held for a person']);
+    // An outcome that finishes the saga ends it as it would have.
     const last = applySagaEvent(saga, instance({ status: 'parked', pending: ['c'], completed: ['a', 'b'], error: 'held for a person' }), { kind: 'stepSucceeded', item: 'c', result: null });
     assert.deepEqual([last?.status, last?.pending], ['completed', []]);
+    const reparked = applySagaEvent(saga, instance({ status: 'parked', pending: ['d'], completed: ['a'], error: 'held for a person' }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
+    assert.deepEqual([reparked?.status, reparked?.error], ['parked', 'held for a person; then d failed: do it by hand'], "a handler that parks again adds its reason to the event's");
   });
   test('a parked saga takes events as if its head were in flight, and stays parked: state and deadlines kept, steps queued behind the head, a fail queues the compensations', () => {
     const parked = instance({ status: 'parked', pending: ['d', 'b'], completed: ['a'], attempts: 3, error: 'd failed: do it by hand', state: { n: 10 } });

@@ -127,6 +127,29 @@ describe('the placement catalog as the process sees it (createPlacementCatalog)'
     assert.deepEqual(await cached.list(), ['postgres://new/db'], 'and the cache has it');
     assert.equal(cachedReads, 2);
   });
+
+  test('readSince: callers that each need a read begun after their own start share one; a read begun before is not joined', async () => {
+    const answers = [deferred<string[]>(), deferred<string[]>(), deferred<string[]>()];
+    let reads = 0;
+    const catalog = createPlacementCatalog(() => answers[reads++]!.promise, { maxAgeMs: 3_600_000 });
+    const before = performance.now();
+    const first = catalog.list();
+    await new Promise((resolve) => setImmediate(resolve));
+    const since = performance.now();
+    // Two look-ups that began after the first read started: one new read serves both.
+    const [a, b] = [catalog.list({ readSince: since }), catalog.list({ readSince: since })];
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(reads, 2);
+    // One that began before it joins the read in flight.
+    const joined = catalog.list({ readSince: before });
+    answers[0]!.resolve([]);
+    answers[1]!.resolve(['postgres://new/db']);
+    assert.deepEqual([await first, await a, await b, await joined], [[], ['postgres://new/db'], ['postgres://new/db'], ['postgres://new/db']]);
+    assert.equal(reads, 2);
+    // A read done since answers at once.
+    assert.deepEqual(await catalog.list({ readSince: since }), ['postgres://new/db']);
+    assert.equal(reads, 2);
+  });
 });
 
 describe('the tenant router across databases (findInEveryDatabase, onDatabase, sharedServices)', () => {
@@ -204,6 +227,20 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
     assert.equal(await late.findInEveryDatabase(admin, holding(10)), dedicated.name);
     assert.equal(reads, 2);
     assert.equal(await late.findInEveryDatabase(admin, holding(99)), null, 'a row in no database is still not found');
+
+    // A catalog that cannot be read then leaves the answer open instead of saying "not found".
+    let good = true;
+    const troubles: string[] = [];
+    const flaky = createTenantRouter({
+      databases: dbs,
+      catalog: createPlacementCatalog(async () => (good ? [] : Promise.reject(new Error('catalog down'))), { maxAgeMs: 0, onStale: () => undefined }),
+      onDatabaseTrouble: (e) => troubles.push(e.message),
+    });
+    assert.equal(await flaky.findInEveryDatabase(admin, holding(99)), null);
+    good = false;
+    await assert.rejects(flaky.findInEveryDatabase(admin, holding(99)), (error: { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
+    assert.equal(await flaky.findInEveryDatabase(admin, holding(1)), database.db.name, 'a hit needs no catalog');
+    assert.ok(troubles.some((t) => t.startsWith('the placement catalog left out')), troubles.join('\n'));
   });
 
   test("findInEveryDatabase: a look-up without a tenant answers from the shared database, else from a dedicated one, else null", async () => {

@@ -148,6 +148,7 @@ describe("ordering: an Idempotency-Key used at a moved restaurant holds at every
       assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 201], answers.map((a) => a.body).join('\n'));
       assert.equal(answers[0].json().id, answers[1].json().id);
       assert.deepEqual(await ordersIn(target.url, c.id), [answers[0].json().id]);
+      assert.deepEqual(await keyIn(t.db.url, c.id, key), { reservation: true, order_id: answers[0].json().id }, 'both went through the one reservation');
     } finally {
       await held.release();
     }
@@ -164,7 +165,8 @@ describe("ordering: an Idempotency-Key used at a moved restaurant holds at every
       await shared.query('begin');
       await shared.query(`select set_config('brigade.actor_kind', 'admin', true)`);
       await shared.query(
-        `insert into ordering.idempotency_keys (customer_id, key, request_hash, order_id, restaurant_id, response_status, reservation) values ($1, $2, $3, $4, $5, 201, true)`,
+        `insert into ordering.idempotency_keys (customer_id, key, request_hash, order_id, restaurant_id, response_status, reservation, created_at)
+         values ($1, $2, $3, $4, $5, 201, true, now() - interval '23 hours')`,
         [c.id, key, requestHash({ ...body, lines: body.lines.map((l) => ({ ...l, modifierIds: [] })) }), reservedId, moved.rid],
       );
       await shared.query('commit');
@@ -177,5 +179,31 @@ describe("ordering: an Idempotency-Key used at a moved restaurant holds at every
     assert.deepEqual([placed.statusCode, placed.json().id], [201, reservedId], placed.body);
     const replay = await placeOrder(t, c.token, body, key);
     assert.deepEqual([replay.statusCode, replay.json().id], [200, reservedId], replay.body);
+    // The retry renewed the reservation: it holds the key as long as the order's own key does.
+    const renewed = new pg.Client({ connectionString: t.db.url });
+    await renewed.connect();
+    try {
+      const { rows } = await renewed.query(`select created_at > now() - interval '1 minute' as fresh from ordering.idempotency_keys where customer_id = $1 and key = $2`, [c.id, key]);
+      assert.deepEqual(rows, [{ fresh: true }]);
+    } finally {
+      await renewed.end();
+    }
+  });
+
+  test('a body the order refuses at the moved restaurant (a line below zero) reserves nothing: the same key then places a corrected body', async () => {
+    const c = await customer(t);
+    const key = randomUUID();
+    const group = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${moved.rid}/menu/modifier-groups`,
+      token: moved.staff,
+      payload: { itemId: moved.cola, name: 'Voucher', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Too generous', priceDelta: -1000 }] },
+    });
+    assert.equal(group.statusCode, 201, group.body);
+    const refused = await placeOrder(t, c.token, { ...at(moved), lines: [{ itemId: moved.cola, quantity: 1, modifierIds: [group.json().modifiers[0].id] }] }, key);
+    assert.deepEqual([refused.statusCode, refused.json().code], [422, 'ORDER_LINE_PRICE_INVALID'], refused.body);
+    assert.equal(await keyIn(t.db.url, c.id, key), null, 'no reservation');
+    const corrected = await placeOrder(t, c.token, at(moved), key);
+    assert.equal(corrected.statusCode, 201, corrected.body);
   });
 });

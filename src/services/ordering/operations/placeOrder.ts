@@ -58,8 +58,9 @@ class KeyNotReserved extends Error {}
  *    transaction of its own (ordering migration 0037): no transaction spans two databases, so without it
  *    two claims of one key racing at restaurants of two databases would both be taken. A reservation
  *    binds the key to this body and names the order id; the restaurant's claim then decides between
- *    identical requests as in 2. It is made after the menu accepted the lines, so a refused body leaves
- *    the key free; a placement that fails after it leaves the key bound to its body, which a retry places.
+ *    identical requests as in 2. It is made once the menu and `decide` accepted the body, so a refused
+ *    body leaves the key free; a placement that fails after it leaves the key bound to its body, which a
+ *    retry places under the reserved order id, renewing the reservation.
  *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
  */
@@ -91,7 +92,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     return { order: toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition), created: false };
   };
 
-  /** The order id to place under: a reservation of this body names it. */
+  /** The order id a reservation of this body names. */
   let orderId: string | undefined;
   const known = await findKeyInEveryDatabase(env, actor, customerId, key);
   if (known !== null) {
@@ -130,24 +131,23 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
       INITIAL_ORDER,
     );
 
-  let reserved = orderId !== undefined;
+  // Decided before any reservation: a body the domain refuses leaves the key free.
+  let id = orderId ?? uuidv7();
+  let events = placeEvents(id);
+  let reserved = false;
   const elsewhere = () => env.placementOf(body.restaurantId) !== '';
   for (;;) {
-    orderId ??= uuidv7();
     if (!reserved && elsewhere()) {
-      const id = orderId;
+      const candidate = id;
       const reservation = await env.unitOfWork({ service: 'ordering', actor }, (tx) =>
-        claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201, reservation: true }),
+        claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId: candidate, restaurantId: body.restaurantId, responseStatus: 201, reservation: true }),
       );
-      if (!reservation.won) {
-        if (!reservation.existing.reservation) return replay(reservation.existing);
-        sameBody(reservation.existing);
-        orderId = reservation.existing.orderId; // an identical request reserved first: one order for both, the restaurant's claim decides
-      }
+      if (!reservation.won) return replay(reservation.existing); // another body's key, or this body's placed before the restaurant moved
+      // An identical request reserved first (in flight, or failed after reserving): one order for both,
+      // under its id; the restaurant's claim decides between them.
+      if (reservation.orderId !== id) events = placeEvents((id = reservation.orderId));
       reserved = true;
     }
-    const id = orderId;
-    const events = placeEvents(id);
     try {
       const outcome = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
         // The router runs this where the restaurant lives, following a move it learns of; moves go one

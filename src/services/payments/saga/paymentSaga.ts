@@ -29,6 +29,8 @@ export interface PaymentSagaState extends PaymentSagaInput {
   readonly chargeFailed: boolean;
   readonly accepted: boolean;
   readonly courierId: string | null;
+  /** The number of the assignment that gave `courierId` (ordering's `CourierAssigned.assignment`); absent before one was numbered. */
+  readonly courierAssignment?: number;
   /** What ended the order, or `open`. Set even while the charge is in flight; acted on once it lands. */
   readonly outcome: PaymentOutcome;
 }
@@ -262,7 +264,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'order.accepted': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, accepted: true }, cancel: ['accept'] }),
       'order.rejected': orderEnded('rejected'),
       'order.cancelled': orderEnded('cancelled'),
-      'courier.assigned': (s, e) => (ended(s) ? {} : { state: { ...s, courierId: (e.data as { courierId: string }).courierId } }),
+      'courier.assigned': (s, e) => {
+        if (ended(s)) return {};
+        const { courierId, assignment } = e.data as { courierId: string; assignment?: unknown };
+        const numbered = Number.isSafeInteger(assignment) ? (assignment as number) : undefined;
+        // An older assignment delivered late (a retry, a competing worker) is not the courier to pay:
+        // ordering numbers an order's assignments. Unnumbered ones (recorded before that) apply as they come.
+        if (numbered !== undefined && s.courierAssignment !== undefined && numbered <= s.courierAssignment) return {};
+        return { state: { ...s, courierId, ...(numbered === undefined ? {} : { courierAssignment: numbered }) } };
+      },
       'order.delivered': (s) => {
         if (ended(s) || s.chargeFailed) return {};
         const next = { ...s, outcome: 'delivered' as const };

@@ -152,6 +152,19 @@ describe('a payout of a delivered order that fails for good', () => {
   });
 });
 
+describe('courier assignments', () => {
+  test('the courier paid is the latest assignment by its number, not the last to arrive; unnumbered ones apply as they come', () => {
+    const assign = (i: SagaInstance<PaymentSagaState>, courierId: string, assignment?: number) =>
+      applySagaEvent(saga, i, { kind: 'event', event: { type: 'courier.assigned', data: { orderId: input.orderId, courierId, ...(assignment === undefined ? {} : { assignment }) } } });
+    const running = { ...chargeInFlight(), pending: [] };
+    const third = assign(running, 'k3', 3)!;
+    const late = assign({ ...running, state: third.state }, 'k2', 2);
+    assert.deepEqual([late?.state.courierId, late?.state.courierAssignment], ['k3', 3], 'assignment 2 arrived after 3: ignored');
+    assert.equal(assign({ ...running, state: third.state }, 'k4', 4)?.state.courierId, 'k4');
+    assert.equal(assign({ ...running, state: third.state }, 'k1')?.state.courierId, 'k1', 'an unnumbered one applies');
+  });
+});
+
 describe('retries of the money steps', () => {
   /** Whether the runner tries a failure of `step` again (its own `retryable`, else the error's flag). */
   const retried = (step: string, error: unknown) => saga.steps[step]?.retryable?.(error) ?? (error as { retryable?: unknown }).retryable === true;
