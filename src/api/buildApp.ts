@@ -11,6 +11,7 @@ import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRout
 import { registerHttpMetrics } from './httpMetrics.ts';
 import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
+import { registerRequestInput, requestValidators } from './requestInput.ts';
 
 /** The result of a readiness probe: each check with whether it passed and why not. */
 export interface Readiness {
@@ -64,12 +65,13 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    schemaController: { compilersFactory: { buildValidator: requestValidators } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  registerRequestInput(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
   registerHttpMetrics(app, deps.metrics);

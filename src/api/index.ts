@@ -7,5 +7,6 @@ export type { AdminAuditEntry } from './auth.ts';
 export { deadLetterRoutes } from './deadLetterRoutes.ts';
 export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
+export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
 export { pagesPlugin } from './pages.ts';
 export type { PagesOptions } from './pages.ts';

@@ -192,7 +192,7 @@ export async function createPlatform(
       bodyLimit: config.bodyLimit,
       logger: options.logger,
       metrics,
-      readiness: () => readiness(databases, targets, { catalog, files: dedicatedFiles }),
+      readiness: () => readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
@@ -249,13 +249,15 @@ export async function createTransport(config: Config, pool: import('pg').Pool): 
  * A dedicated database that does not answer, and an unreadable catalog, are shown but do not make the
  * process unready: one restaurant's database down must not take every instance out of rotation (its
  * reads are left out meanwhile, decision 0008). A dedicated database behind on migrations does, as the
- * configured ones do: the code of a new release needs them there too. A dedicated database's failure
- * detail says what kind of failure it was, not the driver's text (host names; the endpoint is public).
+ * configured ones do: the code of a new release needs them there too. A database's failure detail says
+ * what kind of failure it was, not the driver's text, which names hosts (the endpoint is public): that
+ * goes to `onTrouble` (the log).
  */
 async function readiness(
   databases: Databases,
   targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>,
   dedicated: { readonly catalog: PlacementCatalog; readonly files: MigrationFile[] },
+  onTrouble: (check: string, error: unknown) => void,
 ): Promise<Readiness> {
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
   /** Checks shown that do not decide readiness. */
@@ -268,8 +270,12 @@ async function readiness(
       checks[`migrations${suffix}`] =
         behind.length === 0 ? { ok: true } : { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` };
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
-      checks[`database${suffix}`] = { ok: false, detail: placed ? `a restaurant's own database: ${/within/.test(detail) ? 'no answer within 2 s' : 'unreachable'} (its restaurant's reads wait; the instance stays ready)` : detail };
+      onTrouble(`database${suffix}`, error);
+      const kind = /within/.test(error instanceof Error ? error.message : String(error)) ? 'no answer within 2 s' : 'unreachable';
+      checks[`database${suffix}`] = {
+        ok: false,
+        detail: placed ? `a restaurant's own database: ${kind} (its restaurant's reads wait; the instance stays ready)` : `${kind}: check that the database is up and its URL is right (the log has the reason)`,
+      };
       checks[`migrations${suffix}`] = { ok: false, detail: 'unknown while the database is unreachable' };
       if (placed) for (const name of [`database${suffix}`, `migrations${suffix}`]) advisory.add(name);
     }
@@ -279,7 +285,8 @@ async function readiness(
     try {
       urls = await withDeadline(dedicated.catalog.list(), 2000);
     } catch (error) {
-      checks['placement-catalog'] = { ok: false, detail: `the dedicated databases are unknown: ${error instanceof Error ? error.message : String(error)}` };
+      onTrouble('placement-catalog', error);
+      checks['placement-catalog'] = { ok: false, detail: 'the dedicated databases are unknown: the catalog could not be read (the log has the reason)' };
       advisory.add('placement-catalog');
       return;
     }

@@ -15,6 +15,11 @@ const probeRoutes: FastifyPluginAsync = async (app) => {
     { schema: { body: Type.Object({ name: Type.String({ minLength: 1 }), count: Type.Integer({ minimum: 1 }) }, { additionalProperties: false }) } },
     async (request) => request.body,
   );
+  app.get(
+    '/probe/item/:id',
+    { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }), querystring: Type.Object({ limit: Type.Optional(Type.Integer()), q: Type.Optional(Type.String()) }) } },
+    async (request) => ({ params: request.params, query: request.query }),
+  );
   app.get('/probe/boom', async () => {
     throw new Error('secret internal detail');
   });
@@ -77,6 +82,28 @@ describe('HTTP shell', () => {
     const malformed = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name": ' });
     assert.equal(malformed.statusCode, 400);
     assert.equal(malformed.json().code, 'MALFORMED_JSON');
+
+    // A JSON body is taken as sent: before, null, true and "2" were converted (a price of null became 0).
+    for (const count of [null, true, '2']) {
+      const converted = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count } });
+      assert.deepEqual([converted.statusCode, converted.json().field], [400, 'body.count'], `count ${JSON.stringify(count)}: ${converted.body}`);
+    }
+    const named = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 5, count: 1 } });
+    assert.deepEqual([named.statusCode, named.json().field], [400, 'body.name']);
+    // Query strings and path parameters arrive as text and are still converted.
+    const id = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    const query = await platform.app.inject({ url: `/v1/probe/item/${id.toUpperCase()}?limit=20` });
+    assert.deepEqual(query.json(), { params: { id }, query: { limit: 20 } }, 'and a UUID in the path is taken in lower case');
+    // A UUID is its canonical text (either case): the urn form reached PostgreSQL and failed there (500).
+    const urn = await platform.app.inject({ url: `/v1/probe/item/urn:uuid:${id}` });
+    assert.deepEqual([urn.statusCode, urn.json().field], [400, 'params.id'], urn.body);
+    // U+0000, which no PostgreSQL text holds, is refused anywhere in the request, naming where (before: 500).
+    const nulBody = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'a\u0000b', count: 1 } });
+    assert.deepEqual([nulBody.statusCode, nulBody.json().code, nulBody.json().field], [400, 'VALIDATION_FAILED', 'body.name'], nulBody.body);
+    const nulQuery = await platform.app.inject({ url: `/v1/probe/item/${id}?q=a%00b` });
+    assert.deepEqual([nulQuery.statusCode, nulQuery.json().field], [400, 'querystring.q'], nulQuery.body);
+    const nulPath = await platform.app.inject({ url: '/v1/restaurants?city=Po%00rto' });
+    assert.deepEqual([nulPath.statusCode, nulPath.json().field], [400, 'querystring.city'], nulPath.body);
 
     const big = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x'.repeat(10_000), count: 1 } });
     assert.equal(big.statusCode, 413);

@@ -27,3 +27,17 @@ test("/health/ready with a restaurant's own database down: the check shows it, w
     await t.close();
   }
 });
+
+test("/health/ready with a configured database down: 503, and the check says what kind of failure it was without the driver's text (hosts)", async () => {
+  const t = await startTestPlatform({ PAYMENTS_DATABASE_URL: 'postgres://svc_user:pw@127.0.0.1:1/payments' });
+  try {
+    const ready = await t.request({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 503, ready.body);
+    const down = Object.values(ready.json().checks as Record<string, { ok: boolean; detail?: string }>).filter((c) => !c.ok && /the database is up/.test(c.detail ?? ''));
+    assert.equal(down.length, 1, ready.body);
+    // Before, the detail was the driver's message: "connect ECONNREFUSED 127.0.0.1:1".
+    assert.ok(!/127\.0\.0\.1|ECONNREFUSED|svc_user/.test(ready.body), ready.body);
+  } finally {
+    await t.close();
+  }
+});

@@ -6,7 +6,7 @@ import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { etagOf, ifMatchVersion } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -23,6 +23,8 @@ const Name = Type.String({ minLength: 1, maxLength: 200 });
 const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });
+/** A category's place in the menu: what the column (a PostgreSQL integer) holds. */
+const Position = Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 });
 const bearer = [{ bearer: [] }];
 /** Hits a search returns at most. */
 const SEARCH_HITS = 50;
@@ -34,8 +36,8 @@ const byRankThenName = (a: SearchHit, b: SearchHit) => b.rank - a.rank || (a.nam
 const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
   category: {
     path: 'categories',
-    create: Type.Object({ name: Name, position: Type.Optional(Type.Integer()) }, { additionalProperties: false }),
-    patch: Type.Object({ name: Type.Optional(Name), position: Type.Optional(Type.Integer()) }, { additionalProperties: false, minProperties: 1 }),
+    create: Type.Object({ name: Name, position: Type.Optional(Position) }, { additionalProperties: false }),
+    patch: Type.Object({ name: Type.Optional(Name), position: Type.Optional(Position) }, { additionalProperties: false, minProperties: 1 }),
   },
   item: {
     path: 'items',
@@ -91,10 +93,14 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
      */
     const publicReader = (rid: string | null): UnitOfWorkContext => ({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'anonymous' }, readOnly: true });
 
-    /** Staff of `rid` or an admin; another restaurant's id is a 404. */
-    const editor = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
+    /**
+     * Staff of `rid` or an admin; another restaurant's id is a 404, and so is one the directory does not
+     * know (an admin's write used to make menu rows for it, which no menu read ever showed).
+     */
+    const editor = async (request: FastifyRequest, rid: string): Promise<UnitOfWorkContext> => {
       const principal = authorize(request, 'staff', 'admin');
       if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+      if (principal.role === 'admin') await restaurant(rid);
       return actorContext(principal, 'menu', rid);
     };
     /**
@@ -124,7 +130,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         async (request, reply) => {
           const rid = (request.params as { rid: string }).rid;
           const body = request.body as never;
-          const row = await write(editor(request, rid), rid, (tx) =>
+          const row = await write(await editor(request, rid), rid, (tx) =>
             entity === 'category' ? createCategory(tx, rid, body) : entity === 'item' ? createItem(tx, rid, body) : createModifierGroup(tx, rid, body),
           );
           return reply.status(201).header('etag', etagOf(row.version)).send(row);
@@ -139,7 +145,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       const change = (body: TSchema | undefined, toChange: (body: Record<string, unknown>) => Change) =>
         async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
           const { rid, id } = request.params as { rid: string; id: string };
-          const context = editor(request, rid);
+          const context = await editor(request, rid);
           const expected = ifMatchVersion(request.headers['if-match']);
           const fields = (request.body ?? {}) as Record<string, unknown>;
           const row: Versioned = await write(context, rid, (tx) =>
@@ -148,8 +154,17 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           return reply.header('etag', etagOf(row.version)).send(row);
         };
       app.patch(`/restaurants/:rid/menu/${path}/:id`, { schema: { ...tag, summary: `Change a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: patch } }, change(patch, (set) => ({ kind: 'update', set })));
-      app.delete(`/restaurants/:rid/menu/${path}/:id`, { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params } }, change(undefined, () => ({ kind: 'delete' })));
-      app.post(`/restaurants/:rid/menu/${path}/:id/restore`, { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params } }, change(undefined, () => ({ kind: 'restore' })));
+      const noFields = { preValidation: absentBodyIsEmpty };
+      app.delete(
+        `/restaurants/:rid/menu/${path}/:id`,
+        { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, ...noFields },
+        change(undefined, () => ({ kind: 'delete' })),
+      );
+      app.post(
+        `/restaurants/:rid/menu/${path}/:id/restore`,
+        { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, ...noFields },
+        change(undefined, () => ({ kind: 'restore' })),
+      );
     }
 
     app.get(

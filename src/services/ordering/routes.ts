@@ -8,7 +8,7 @@ import type { EventStore } from '../../platform/events/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
-import { etagOf, ifMatchVersion } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
@@ -203,11 +203,9 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       app.post(
         `/orders/:id/${name}`,
         {
-          schema: { tags: ['ordering'], summary: `${route.summary}; If-Match: the version`, security: bearer, params: IdParams, ...(route.body === undefined ? {} : { body: route.body }) },
+          schema: { tags: ['ordering'], summary: `${route.summary}; If-Match: the version`, security: bearer, params: IdParams, body: route.body ?? NoFields },
           // A command without fields may come without a body: validate it as {} (required fields still fail).
-          preValidation: async (request: FastifyRequest) => {
-            if (request.body == null) request.body = {};
-          },
+          preValidation: absentBodyIsEmpty,
         },
         async (request: FastifyRequest, reply: FastifyReply) => {
           const { id } = request.params as { id: string };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { requireService } from '../../support/services.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { testEnv } from '../../support/env.ts';
@@ -196,6 +197,74 @@ describe('menu', () => {
     assert.equal(third.headers['x-cache'], 'miss');
     assert.equal(itemsOf(third.body)[0]?.price, 777);
     assert.notEqual(third.headers.etag, first.headers.etag);
+  });
+  test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Shouty');
+    const upper = rid.toUpperCase();
+    assert.equal((await menuOf(t, upper)).headers['x-cache'], 'miss');
+    assert.equal((await menuOf(t, upper)).headers['x-cache'], 'hit-memory');
+    const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } });
+    assert.equal(patched.statusCode, 200, patched.body);
+    // Before, the upper-case key was never evicted: it served the old price until its TTL.
+    assert.equal(itemsOf((await menuOf(t, upper)).body)[0]?.price, 1500);
+  });
+
+  test('writes under a deleted parent are refused (422), not accepted into a menu nobody sees; bad input is a 400, and an unknown restaurant a 404', async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Parents');
+    const other = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories`, token: staff, payload: { name: 'Gone' } });
+    const gone = other.json().id as string;
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/restaurants/${rid}/menu/categories/${gone}`, token: staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    const into = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/items`, token: staff, payload: { categoryId: gone, name: 'Lost', price: 100 } });
+    assert.deepEqual([into.statusCode, into.json().code, into.json().field], [422, 'MENU_PARENT_DELETED', 'categoryId'], into.body);
+    const moved = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: gone } });
+    assert.deepEqual([moved.statusCode, moved.json().code], [422, 'MENU_PARENT_DELETED'], moved.body);
+    assert.equal(itemsOf((await menuOf(t, rid)).body).length, 1, 'the item is still on the menu');
+    const lost = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/items`, token: staff, payload: { categoryId, name: 'Doomed', price: 100 } });
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/restaurants/${rid}/menu/items/${lost.json().id}`, token: staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    const group = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId: lost.json().id, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Big', priceDelta: 100 }] },
+    });
+    assert.deepEqual([group.statusCode, group.json().code], [422, 'MENU_PARENT_DELETED'], group.body);
+
+    const far = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories`, token: staff, payload: { name: 'Far', position: 3_000_000_000 } });
+    assert.deepEqual([far.statusCode, far.json().field], [400, 'body.position'], far.body);
+    const junk = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories/${gone}/restore`, token: staff, headers: { 'if-match': '"2"' }, payload: { junk: 1 } });
+    assert.equal(junk.statusCode, 400, junk.body);
+    const nulled = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: null } });
+    assert.deepEqual([nulled.statusCode, nulled.json().field], [400, 'body.price'], 'null is not a price of 0');
+
+    const admin = await t.token('admin', { subject: 'ops' });
+    const nowhere = randomUUID();
+    const orphan = await t.request({ method: 'POST', url: `/v1/restaurants/${nowhere}/menu/categories`, token: admin, payload: { name: 'Orphan' } });
+    assert.deepEqual([orphan.statusCode, orphan.json().resource], [404, 'restaurant'], orphan.body);
+    const invite = await t.request({ method: 'POST', url: `/v1/restaurants/${nowhere}/staff`, token: admin, payload: { name: 'S', email: 's@example.com' } });
+    assert.deepEqual([invite.statusCode, invite.json().resource], [404, 'restaurant'], invite.body);
+  });
+
+  test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {
+    const { rid, itemId } = await seed(t, 'Console');
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      const ranges = async () =>
+        (await sql.query<{ version: number; open: boolean }>(`select version, valid_to = 'infinity' as open from menu.history where entity = 'item' and id = $1 order by version`, [itemId])).rows;
+      await sql.query(`update menu.items set description = 'fixed a typo' where id = $1`, [itemId]); // a console fix: no version bump
+      assert.deepEqual(await ranges(), [{ version: 1, open: false }, { version: 2, open: true }], 'before, version 1 was closed and nothing was current');
+      await sql.query('begin');
+      await sql.query(`update menu.items set price = 1100 where id = $1`, [itemId]);
+      await sql.query(`update menu.items set price = 1200 where id = $1`, [itemId]);
+      await sql.query('commit');
+      assert.deepEqual(await ranges(), [{ version: 1, open: false }, { version: 2, open: false }, { version: 4, open: true }], 'before, versions 3 and 4 were both open');
+      const history = await t.request({ url: `/v1/restaurants/${rid}/menu/items/${itemId}/history` });
+      assert.equal(history.statusCode, 200, history.body);
+      assert.equal(itemsOf((await menuOf(t, rid, `?asOf=${new Date(Date.now() + 1000).toISOString()}`)).body).length, 1, 'AS OF now lists the item once');
+    } finally {
+      await sql.query('rollback').catch(() => undefined);
+      await sql.end();
+    }
   });
 });
 

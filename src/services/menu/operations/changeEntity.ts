@@ -2,6 +2,7 @@ import type { Tx } from '../../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireLiveParent } from './requireLiveParent.ts';
 
 /** What a change does besides bumping the version: set fields, soft-delete or restore. */
 export type Change =
@@ -23,6 +24,8 @@ const SETTABLE: Record<MenuEntity, Record<string, string>> = {
  */
 export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string, id: string, expectedVersion: number, change: Change): Promise<Versioned> {
   const e = ENTITY[entity];
+  // An item moved into a deleted category would drop out of the menu without a word.
+  if (entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string') await requireLiveParent(tx, 'category', tenantId, change.set.categoryId);
   const values: unknown[] = [tenantId, id, expectedVersion];
   const sets: string[] = ['version = version + 1', 'updated_at = now()'];
   if (change.kind === 'update') {

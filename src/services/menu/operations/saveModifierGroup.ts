@@ -3,6 +3,7 @@ import { NotFoundError, UnprocessableError } from '../../../platform/errors/inde
 import { changeEntity } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireLiveParent } from './requireLiveParent.ts';
 
 /** A modifier as clients send it. */
 export interface ModifierInput {
@@ -17,6 +18,7 @@ export async function createModifierGroup(
   input: { itemId: string; name: string; minChoices: number; maxChoices: number; modifiers: readonly ModifierInput[] },
 ): Promise<Versioned> {
   checkChoices(input.minChoices, input.maxChoices, input.modifiers.length);
+  await requireLiveParent(tx, 'item', tenantId, input.itemId);
   let id: string;
   try {
     const row = await tx.query<{ id: string }>(`insert into menu.modifier_groups (tenant_id, item_id, name, min_choices, max_choices) values ($1, $2, $3, $4, $5) returning id`, [
