@@ -35,7 +35,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
   app.post('/admin/dead-letters/:id/redrive', { schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: Type.Object({ id: Type.String() }) } }, async (request) => {
     authorize(request, 'admin');
     await showDeadLetter(pool, request.params.id); // 404 for an unknown id
-    return { redriven: await redriveDeadLetters(pool, transport, { id: request.params.id }) };
+    return redriveDeadLetters(pool, transport, { id: request.params.id });
   });
   app.post(
     '/admin/dead-letters/redrive',
@@ -43,7 +43,8 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
     async (request) => {
       authorize(request, 'admin');
       const subscription = request.body.subscription;
-      return { redriven: await redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }) };
+      // Those that could not go back stay, each with why, in `failed`; the others went.
+      return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription });
     },
   );
   app.delete('/admin/dead-letters/:id', { schema: { ...admin, summary: 'Drop a dead letter for good', params: Type.Object({ id: Type.String() }) } }, async (request, reply) => {

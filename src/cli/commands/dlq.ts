@@ -46,7 +46,13 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       try {
         if (id !== undefined) await showDeadLetter(pool, id);
         const selection = id !== undefined ? { id } : values.subscription === undefined ? { all: true as const } : { all: true as const, subscription: values.subscription as string };
-        ctx.io.out(`redriven ${await redriveDeadLetters(pool, transport, selection)} dead letter(s)`);
+        const { redriven, failed } = await redriveDeadLetters(pool, transport, selection);
+        ctx.io.out(`redriven ${redriven} dead letter(s)`);
+        for (const f of failed) ctx.io.err(`${f.id} (${f.subscription}) could not go back: ${f.error}`);
+        if (failed.length > 0) {
+          ctx.io.err(`${failed.length} dead letter(s) stayed: fix what their errors say (a removed or renamed subscription), then 'brigade dlq redrive ID', or 'brigade dlq drop ID'`);
+          return 1;
+        }
       } finally {
         await transport.close();
       }

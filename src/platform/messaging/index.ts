@@ -35,7 +35,7 @@ export { listDeadLetters } from './deadLetters/listDeadLetters.ts';
 export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';
 export { showDeadLetter } from './deadLetters/showDeadLetter.ts';
 export { redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
-export type { RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
+export type { RedriveOutcome, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
 export { dropDeadLetter } from './deadLetters/dropDeadLetter.ts';
 export { registerDeadLetterMetrics } from './deadLetters/registerDeadLetterMetrics.ts';
 export { withClaimCheck, CLAIM_CHECK_HEADER } from './claimCheck/withClaimCheck.ts';

@@ -13,6 +13,12 @@ export interface WriteToOutboxOptions {
  * published by the relay) exactly when the business change does. One INSERT for the whole batch, all
  * values bound. Returns the message ids, in order.
  *
+ * Per-key order is the order of the writing transactions' ids, that is of their first writes: a
+ * transaction that wrote something else first and writes its message after another one's message for
+ * the same key committed is published before it (decision 0035). Where a consumer depends on a key's
+ * order, write the message first in the transaction, or append events (the event store refuses the
+ * out-of-order append).
+ *
  * @example
  * await unitOfWork(pool, { service: 'delivery', tenantId, actor }, async (tx) => {
  *   await tx.query('update delivery.assignments set courier_id = $2 where id = $1', [id, courier]);

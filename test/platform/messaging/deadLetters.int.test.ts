@@ -79,7 +79,7 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.equal(shown.message.headers.correlation, poison.headers.correlation);
 
     fixed = true;
-    assert.equal(await redriveDeadLetters(pool, transport, { id: shown.id }), 1);
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { id: shown.id }), { redriven: 1, failed: [] });
     await waitFor('handled after redrive', async () => (await pool.query('select 1 from delivery.inbox where message_id = $1', [poison.id])).rowCount === 1);
     // A second redrive of the same message (say the row had been restored from a backup) is absorbed by the inbox.
     await transport.redeliver(sub, poison);
@@ -112,7 +112,7 @@ describe('poison message, dead-letter store and redrive', () => {
     registerDeadLetterMetrics(registry, pool);
     assert.equal(await depth(registry, subA), 2);
 
-    assert.equal(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), 2);
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), { redriven: 2, failed: [] });
     assert.equal((await listDeadLetters(pool, { subscription: subA })).length, 0);
     const redelivered = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and attempt = 0', [subA]);
     assert.equal(redelivered.rows[0].n, 2, 'only subscription A got them back');
@@ -133,5 +133,40 @@ describe('poison message, dead-letter store and redrive', () => {
     }
     assert.equal((await showDeadLetter(pool, two!.id.toUpperCase())).id, two!.id, 'an id in capitals is the same uuid');
     assert.deepEqual(await listDeadLetters(pool, { subscription: "x' or 1=1 --" }), []);
+  });
+
+  test('redrive --all commits each letter on its own: one that cannot go back stays and is reported, the others go, and none is sent twice', async () => {
+    const sub = `${token()}-all`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const ca = new AbortController();
+    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
+      throw new Error('always');
+    });
+    await transport.publish([1, 2, 3].map((n) => message('menu.item.changed', { n })));
+    await waitFor('3 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 3);
+    ca.abort();
+    await parked.done;
+    const [first, bad, last] = (await listDeadLetters(pool, { subscription: sub })).sort((a, b) => (a.id < b.id ? -1 : 1)); // the redrive's order
+    const sent: string[] = [];
+    const seenGone: boolean[] = [];
+    const flaky: Transport = {
+      ...transport,
+      async redeliver(subscription, m) {
+        // Each earlier letter's removal is committed already (before: one transaction held them all).
+        seenGone.push((await pool.query('select 1 from brigade_bus.dead_letters where id = $1', [first!.id])).rowCount === 0);
+        if (m.id === bad!.message.id) throw new Error(`subscription ${subscription} was removed`);
+        sent.push(m.id);
+        return transport.redeliver(subscription, m);
+      },
+    };
+    const outcome = await redriveDeadLetters(pool, flaky, { all: true, subscription: sub });
+    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: `subscription ${sub} was removed` }] });
+    assert.deepEqual(sent, [first!.message.id, last!.message.id]);
+    assert.deepEqual(seenGone, [false, true, true]);
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [bad!.id], 'the one that could not go back stays');
+    // A second run sends nothing again but the one that stayed.
+    sent.length = 0;
+    assert.deepEqual((await redriveDeadLetters(pool, flaky, { all: true, subscription: sub })).redriven, 0);
+    assert.deepEqual(sent, []);
   });
 });

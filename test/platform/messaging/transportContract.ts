@@ -139,7 +139,7 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.equal(letter!.transport, s.transport.kind);
 
       fixed = true;
-      assert.equal(await redriveDeadLetters(s.pool, s.transport, { id: letter!.id }), 1);
+      assert.deepEqual(await redriveDeadLetters(s.pool, s.transport, { id: letter!.id }), { redriven: 1, failed: [] });
       await waitFor('the redriven message handled', () => handledAfterFix.some((m) => m.id === poison.id));
       // A later message is handled after it; by then a second delivery would have shown up.
       await s.transport.publish([message(`${s.prefix}.${t}.marker`, {})]);
@@ -246,6 +246,33 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.equal(await purgeClaimChecks(s.pool, { graceMs: 0 }), 0);
       await s.pool.query('delete from brigade_bus.claim_check_refs where message_id = $1', [big.id]);
       assert.equal(await purgeClaimChecks(s.pool, { graceMs: 0 }), 1);
+    });
+
+    test('claim-check: a payload stored long ago keeps its grace from the last handler that took it, so a redelivery after a lost ack still finds it', async () => {
+      const t = token();
+      const sub = `${t}-g`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const big = message(`${s.prefix}.${t}.big`, { blob: 'y'.repeat(50_000), n: 3 });
+      let handled = 0;
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      const c = worker();
+      const w = bus.subscribe({ subscription: sub, signal: c.signal }, async () => {
+        await gate;
+        handled++;
+      });
+      // Stored two hours ago (a backlog); the handler takes it only after that.
+      await bus.publish([big]);
+      await s.pool.query(`update brigade_bus.claim_checks set created_at = now() - interval '2 hours' where sha256 in (select sha256 from brigade_bus.claim_check_refs where message_id = $1)`, [big.id]);
+      open();
+      await waitFor('handled', () => handled === 1);
+      c.abort();
+      await w.done;
+      // Before, the default grace (1 h) counted from the store: the payload went at once.
+      assert.equal(await purgeClaimChecks(s.pool), 0);
+      const kept = await s.pool.query(`select 1 from brigade_bus.claim_checks where created_at > now() - interval '1 minute' and payload->>'n' = '3'`);
+      assert.equal(kept.rowCount, 1);
     });
   });
 }

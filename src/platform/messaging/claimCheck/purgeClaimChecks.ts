@@ -4,8 +4,10 @@ import { deleteOldestInBatches, oldestUnreferencedSql, type BatchedDeleteOptions
 /** Options for {@link purgeClaimChecks}. */
 export interface PurgeClaimChecksOptions extends BatchedDeleteOptions {
   /**
-   * Keep payloads stored (or stored again) less than this many ms ago. Default one hour: a handler
-   * that succeeded but whose ack was lost is redelivered and must still find the payload.
+   * Keep payloads stored, stored again, or released by a handler less than this many ms ago. Default
+   * one hour: a handler that succeeded but whose ack was lost is redelivered and must still find the
+   * payload (the grace counted from the store alone let a payload stored long before, by a backlog or
+   * a redrive, go the moment its last reference did).
    */
   readonly graceMs?: number;
   /** Payloads deleted per statement (each over 64 KiB by default). Default 100. */

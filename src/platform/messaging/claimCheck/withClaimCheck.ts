@@ -20,8 +20,8 @@ export interface ClaimCheckOptions {
  * once in `brigade_bus.claim_checks` under its sha-256 (content-addressed: the same payload twice is one
  * row) with one reference per subscription whose pattern matches, and only the hash rides the bus in the
  * `claim-check` header. On receive the payload is put back before the handler sees the message, and the
- * subscription's reference is removed once the handler succeeded; {@link purgeClaimChecks} deletes
- * payloads no reference points at any more. A dead-lettered message keeps its reference until it is
+ * subscription's reference is removed once the handler succeeded, restarting the payload's grace;
+ * {@link purgeClaimChecks} deletes payloads no reference points at any more once that grace is over. A dead-lettered message keeps its reference until it is
  * redriven and handled, or dropped.
  *
  * Subscriptions created after a publish hold no reference to it; they can resolve it only while
@@ -81,7 +81,13 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
       transport.subscribe(opts, async (message) => {
         await handler(await resolve(message));
         if (message.headers[CLAIM_CHECK_HEADER]) {
-          await pool.query('delete from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [message.id, opts.subscription]);
+          // The purge's grace starts again now: the ack that follows may be lost, and the redelivery
+          // must still find the payload, however long ago it was stored (a backlog, a redrive).
+          await pool.query(
+            `with released as (delete from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 returning sha256)
+             update brigade_bus.claim_checks c set created_at = now() from released where c.sha256 = released.sha256`,
+            [message.id, opts.subscription],
+          );
         }
       }),
     // A dead letter keeps the reference form (its payload column is null), so redrive passes it through.

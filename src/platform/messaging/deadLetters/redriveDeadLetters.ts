@@ -2,48 +2,86 @@ import type pg from 'pg';
 import { NotFoundError } from '../../errors/index.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
-import { DEAD_LETTER_COLUMNS, toDeadLetter } from './types.ts';
+import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
 
 /** Which dead letters {@link redriveDeadLetters} sends back. */
 export type RedriveSelection = { readonly id: string } | { readonly all: true; readonly subscription?: string };
 
+/** What {@link redriveDeadLetters} did: how many went back, and the ones that could not, with why. */
+export interface RedriveOutcome {
+  readonly redriven: number;
+  readonly failed: ReadonlyArray<{ readonly id: string; readonly subscription: string; readonly error: string }>;
+}
+
 /**
- * The statement that picks and locks what {@link redriveDeadLetters} sends back (exported for its
- * plan's test): by id, `$1` is the id, compared as a uuid so that the primary key finds it (compared
- * as text, every dead letter was read and cast); else `$1` is the subscription or null for all.
+ * The statement that picks and locks the next dead letter {@link redriveDeadLetters} sends back
+ * (exported for its plan's test): by id, `$1` is the id, compared as a uuid so that the primary key
+ * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
+ * null for all, and `$2` the id after which to look.
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
-       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1)'}
-       order by d.id for update skip locked`;
+       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid'}
+       order by d.id limit 1 for update skip locked`;
 }
 
 /**
  * Sends dead letters back to their subscription (`brigade dlq redrive ID|--all`): each is redelivered
  * through the transport to that one subscription, with its original message id (so the inbox still
- * dedupes it) and attempts starting at 1, then removed from the store. Returns how many went back.
- * An unknown or malformed id throws `NotFoundError` (404).
+ * dedupes it) and attempts starting at 1, then removed from the store.
+ *
+ * One transaction per letter: a redrive of many letters used to hold one transaction open across every
+ * broker round trip, and every relay and subscriber of the cluster, which read below the oldest running
+ * transaction (decision 0011), waited for all of it; and one letter that could not go back (its
+ * subscription removed or changed) rolled back the removal of every letter already sent, so each retry
+ * sent those again and `--all` never finished. Now a letter that cannot go back stays, and is reported
+ * in `failed` with the reason; the others go on. A single id that cannot go back throws, as before,
+ * and an unknown or malformed id throws `NotFoundError` (404).
  *
  * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
- * second redrive delivers it again, which the inbox absorbs. The other order could lose it.
- * Rows are locked (`for update skip locked`) so two concurrent redrives do not send the same row twice.
+ * second redrive delivers it again, which the inbox absorbs. The other order could lose it. Rows are
+ * locked (`for update skip locked`) so two concurrent redrives do not send the same row twice.
  */
-export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection): Promise<number> {
-  const byId = 'id' in selection;
-  // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
-  const key = byId ? deadLetterId(selection.id) : (selection.subscription ?? null);
+export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection): Promise<RedriveOutcome> {
+  if ('id' in selection) {
+    // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
+    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
+    if (sent === null) throw new NotFoundError('Dead letter', selection.id);
+    if (sent.error !== undefined) throw sent.error;
+    return { redriven: 1, failed: [] };
+  }
+  let after = '00000000-0000-0000-0000-000000000000';
+  let redriven = 0;
+  const failed: Array<RedriveOutcome['failed'][number]> = [];
+  for (;;) {
+    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after]);
+    if (sent === null) return { redriven, failed };
+    after = sent.letter.id;
+    if (sent.error === undefined) redriven++;
+    else failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error instanceof Error ? sent.error.message : String(sent.error) });
+  }
+}
+
+/** Sends back the dead letter `sql` picks, in a transaction of its own: `null` when there is none, else the letter and, if it stayed, why. */
+async function redriveNext(pool: pg.Pool, transport: Transport, sql: string, params: unknown[]): Promise<{ letter: DeadLetter; error?: unknown } | null> {
   const client = await pool.connect();
   try {
     await client.query('begin');
-    const { rows } = await client.query(redriveSelectSql(byId), [key]);
-    if (byId && rows.length === 0) throw new NotFoundError('Dead letter', selection.id);
-    for (const row of rows) {
-      const letter = toDeadLetter(row);
-      await transport.redeliver(letter.subscription, letter.message);
-      await client.query('delete from brigade_bus.dead_letters where id = $1', [letter.id]);
+    const { rows } = await client.query(sql, params);
+    if (rows.length === 0) {
+      await client.query('commit');
+      return null;
     }
+    const letter = toDeadLetter(rows[0]);
+    try {
+      await transport.redeliver(letter.subscription, letter.message);
+    } catch (error) {
+      await client.query('rollback');
+      return { letter, error };
+    }
+    await client.query('delete from brigade_bus.dead_letters where id = $1', [letter.id]);
     await client.query('commit');
-    return rows.length;
+    return { letter };
   } catch (error) {
     await client.query('rollback').catch(() => undefined);
     throw error;
