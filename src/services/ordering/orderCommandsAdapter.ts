@@ -73,6 +73,19 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
     cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void> =>
       command(input, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
     /**
+     * Cancels the order only while it is `placed` (not accepted in time), at the version it was read at
+     * (an accept in between wins: the cancel is tried again on the accepted order, and left), and
+     * answers the status: `cancelled` when it is cancelled now or was before, else the status it has.
+     */
+    expireOrder: async (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<OrderStatus> => {
+      let seen = 'none' as OrderStatus;
+      await command(input, ({ status }) => {
+        seen = status;
+        return status === 'placed' ? { type: 'cancel', by, reason: input.reason } : null;
+      });
+      return seen === 'placed' ? 'cancelled' : seen;
+    },
+    /**
      * Records delivery's alert that no courier was found (`raise-dispatch-alert`); the same alert again,
      * or one for an order that has a courier by now, appends nothing.
      *

@@ -128,6 +128,6 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
     case 'deliver':
       if (command.by.kind !== 'courier') throw new ForbiddenError('Only the assigned courier delivers an order');
       if (state.courierId !== command.by.id) throw new NotFoundError('order', orderId);
-      return [{ type: 'OrderDelivered', data: { orderId } }];
+      return [{ type: 'OrderDelivered', data: { orderId, courierId: command.by.id } }];
   }
 }

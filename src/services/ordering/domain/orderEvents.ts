@@ -72,7 +72,8 @@ export interface OrderEventData {
    */
   DispatchAlertRaised: DispatchAlert & { readonly orderId: string };
   OrderPickedUp: { readonly orderId: string; readonly courierId: string };
-  OrderDelivered: { readonly orderId: string };
+  /** `courierId`: who delivered it (absent in events recorded before December 2026); payments pays them. */
+  OrderDelivered: { readonly orderId: string; readonly courierId?: string };
   OrderCancelled: { readonly orderId: string; readonly by: CancelledBy; readonly reason: string };
 }
 

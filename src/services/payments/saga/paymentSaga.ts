@@ -220,6 +220,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         },
         compensate: refundAll,
       },
+      // The accept deadline passed before payments took an OrderAccepted: ordering decides, since the
+      // restaurant may have accepted on time with its event still on its way (a backlog, a retry).
+      // Before, the deadline failed the saga at once: an accepted, even delivered, order was refunded.
+      expire: {
+        maxAttempts: MONEY_STEP_ATTEMPTS,
+        action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }),
+      },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:
       // the default would cancel an order that already ended and refund the charge under a second key).
       refund: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: refundAll },
@@ -273,16 +280,34 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         if (numbered !== undefined && s.courierAssignment !== undefined && numbered <= s.courierAssignment) return {};
         return { state: { ...s, courierId, ...(numbered === undefined ? {} : { courierAssignment: numbered }) } };
       },
-      'order.delivered': (s) => {
+      'order.delivered': (s, e) => {
         if (ended(s) || s.chargeFailed) return {};
-        const next = { ...s, outcome: 'delivered' as const };
+        // The courier who delivered, from the event itself: a CourierAssigned taken after it (a retry, a
+        // competing worker) is ignored once the order ended, and the courier went unpaid.
+        const deliveredBy = (e.data as { courierId?: unknown } | undefined)?.courierId;
+        const next = { ...s, outcome: 'delivered' as const, ...(typeof deliveredBy === 'string' ? { courierId: deliveredBy } : {}) };
         return landed(s) ? { state: next, run: deliverySteps(next) } : { state: next };
       },
-      'deadline.accept': (s) => {
+      // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
+      'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { run: ['expire'] }),
+      'expire.succeeded': (s, e) => {
         if (s.accepted || ended(s)) return {};
+        const status = e.data as string;
+        if (status === 'rejected') return orderEnded('rejected')(s);
+        // Accepted in time: its OrderAccepted is on its way, and changes nothing then.
+        if (status !== 'cancelled') return { state: { ...s, accepted: true } };
         const next = { ...s, outcome: 'expired' as const };
-        if (!landed(s) && !s.chargeFailed) return { state: next }; // charge in flight: charge.succeeded fails the saga
+        if (s.chargeFailed) return { state: next, complete: true };
         return { state: next, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
+      },
+      'expire.failed': (s, e) => {
+        const failure = e.data as { code: string; message: string };
+        return {
+          park:
+            `the accept deadline passed, and ordering could not be asked to cancel order ${s.orderId} if it is still not accepted (${failure.code}: ${failure.message}); nothing was refunded. ` +
+            `Once ordering answers, 'brigade sagas resume ${s.orderId}' asks again (and refunds only an order it cancels). ` +
+            `Or settle it by hand: an order still placed is cancelled and its charge refunded; then 'brigade sagas close ${s.orderId} --reason "what you did"'`,
+        };
       },
     },
   });

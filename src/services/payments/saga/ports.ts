@@ -7,6 +7,12 @@ export interface OrderCancellation {
    * is already cancelled or rejected counts as done (a compensation runs again after a crash).
    */
   cancelOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void>;
+  /**
+   * Cancels the order only while it is still `placed` (its restaurant did not accept in time), and
+   * answers its status then: `cancelled` when it is cancelled (now or before), else the status that
+   * kept it (`accepted`, `ready`, `picked_up`, `delivered`, `rejected`). Idempotent.
+   */
+  expireOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<string>;
 }
 
 /** Where the card to charge for an order comes from (the customer's payment method on file). */

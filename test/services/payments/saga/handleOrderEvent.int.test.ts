@@ -23,7 +23,7 @@ describe('handleOrderEvent: an order event advances its payment saga, read by th
     const unused = () => Promise.reject(new Error('not called'));
     registry = createSagaRegistry({
       schema: 'payments',
-      sagas: [paymentSaga({ provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), orders: { cancelOrder: unused }, paymentMethods: { cardFor: unused } }, { acceptWithinMs: 60_000 })],
+      sagas: [paymentSaga({ provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), orders: { cancelOrder: unused, expireOrder: unused }, paymentMethods: { cardFor: unused } }, { acceptWithinMs: 60_000 })],
     });
   });
 

@@ -80,6 +80,16 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
           assert.equal(res.statusCode, 200, res.body);
           cancels.push({ orderId, reason });
         },
+        // Only an order still placed is cancelled; any other answers its status.
+        expireOrder: async ({ orderId, reason }) => {
+          const current = await t.request({ url: `/v1/orders/${orderId}`, token: admin });
+          assert.equal(current.statusCode, 200, current.body);
+          if (current.json().status !== 'placed') return current.json().status as string;
+          const res = await command(t, admin, orderId, 'cancel', current.json().version, { reason });
+          assert.equal(res.statusCode, 200, res.body);
+          cancels.push({ orderId, reason });
+          return 'cancelled';
+        },
       },
     };
     registry = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga(ports, { acceptWithinMs: 10 * 60_000, courierFee: 300, commissionRate: 0.15 })] });
@@ -372,6 +382,24 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.equal(await saga(orderId), null);
   });
 
+  test('the accept deadline fires while payments has yet to take the OrderAccepted of an order accepted on time: ordering is asked, and nothing is refunded or cancelled', async () => {
+    const order = await place();
+    await sync(order.id);
+    await step(r.staff, order.id, 'accept', {}); // in ordering; its message not handed to payments yet (a backlog)
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+    assert.equal(await createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry }).fireDue(), 1);
+    while (await runner.runOnce());
+    const kept = await saga(order.id);
+    // Before: compensated as expired, the charge refunded and the accepted order cancelled.
+    assert.deepEqual([kept?.status, kept?.state.accepted, kept?.state.outcome], ['running', true, 'open']);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+    assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0);
+    await sync(order.id); // the late OrderAccepted changes nothing
+    const after = await saga(order.id);
+    assert.deepEqual([after?.status, after?.state.accepted, after?.pending], ['running', true, []]);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+  });
+
   test('no accept before the deadline: refund, then the order is cancelled', async () => {
     const order = await place();
     await sync(order.id);
@@ -485,7 +513,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1 and name = 'accept'`, [order.id]);
     assert.equal(await createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry }).fireDue(), 1);
     const noted = await saga(order.id);
-    assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge'], 'expired']);
+    assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge', 'expire'], 'open'], 'ordering is asked once the charge lands');
     await resume(order.id);
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.state.outcome], ['compensated', 'expired']);

@@ -19,7 +19,7 @@ import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../
 const saga = paymentSaga(
   {
     provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }),
-    orders: { cancelOrder: () => Promise.reject(new Error('not called')) },
+    orders: { cancelOrder: () => Promise.reject(new Error('not called')), expireOrder: () => Promise.reject(new Error('not called')) },
     paymentMethods: { cardFor: () => Promise.reject(new Error('not called')) },
   },
   { acceptWithinMs: 60_000 },
@@ -44,11 +44,24 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([charged?.status, charged?.pending, charged?.state.chargeId], ['running', ['refund'], 'ch_1']);
   });
 
-  test('the accept deadline is noted; the charge landing then fails the saga: refund, then cancel the order', () => {
-    const expired = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
-    assert.deepEqual([expired?.status, expired?.pending, expired?.state.outcome], ['running', ['charge'], 'expired']);
-    const charged = succeed({ ...chargeInFlight(), ...expired!, version: 3 });
-    assert.deepEqual([charged?.status, charged?.pending], ['compensating', ['undo:charge', 'undo:order']]);
+  test('the accept deadline asks ordering after the charge lands: an order it cancels (still placed) is refunded; one accepted meanwhile goes on', () => {
+    const due = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
+    assert.deepEqual([due?.status, due?.pending, due?.state.outcome], ['running', ['charge', 'expire'], 'open']);
+    const charged = succeed({ ...chargeInFlight(), ...due!, version: 3 });
+    assert.deepEqual([charged?.status, charged?.pending], ['running', ['expire']]);
+    const asked = { ...chargeInFlight(), ...charged!, version: 4 };
+    const expired = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: 'cancelled' });
+    assert.deepEqual([expired?.status, expired?.pending, expired?.state.outcome], ['compensating', ['undo:charge', 'undo:order'], 'expired']);
+    // Before, the deadline failed the saga whatever ordering knew: an order accepted on time, whose
+    // OrderAccepted payments had yet to take, was refunded and cancelled.
+    for (const status of ['accepted', 'ready', 'picked_up', 'delivered']) {
+      const kept = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: status });
+      assert.deepEqual([kept?.status, kept?.pending, kept?.state.accepted, kept?.state.outcome], ['running', [], true, 'open'], status);
+    }
+    const rejected = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: 'rejected' });
+    assert.deepEqual([rejected?.status, rejected?.pending, rejected?.state.outcome], ['running', ['refund'], 'rejected']);
+    const unanswered = applySagaEvent(saga, asked, { kind: 'stepFailed', item: 'expire', error: { code: 'X', message: 'ordering down' }, retry: false });
+    assert.equal(unanswered?.status, 'parked', 'ordering never answered: a person decides, nothing refunded');
   });
 
   test('a reject after a declined charge completes with nothing to refund or cancel', () => {
@@ -69,7 +82,7 @@ describe('a charge that got no answer', () => {
   /** The saga's charge action against a provider whose charge and ledger calls are the given functions. */
   const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>, attempt = 1, cardFor: PaymentMethods['cardFor'] = async () => '4242424242424242') => {
     const fake = paymentSaga(
-      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor } },
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' }, paymentMethods: { cardFor } },
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
@@ -163,6 +176,16 @@ describe('courier assignments', () => {
     assert.equal(assign({ ...running, state: third.state }, 'k4', 4)?.state.courierId, 'k4');
     assert.equal(assign({ ...running, state: third.state }, 'k1')?.state.courierId, 'k1', 'an unnumbered one applies');
   });
+
+  test("the courier paid is the one OrderDelivered names, even when the CourierAssigned comes after it (before: nobody was paid)", () => {
+    const landed = { ...chargeInFlight(), pending: [], completed: ['order', 'charge'], state: { ...chargeInFlight().state, chargeId: 'ch_1', charged: true } };
+    const delivered = applySagaEvent(saga, landed, { kind: 'event', event: { type: 'order.delivered', data: { orderId: input.orderId, courierId: 'k9' } } });
+    assert.deepEqual([delivered?.state.courierId, delivered?.pending], ['k9', ['capture', 'payoutRestaurant', 'payoutCourier']]);
+    const late = applySagaEvent(saga, { ...landed, ...delivered!, version: 3 }, { kind: 'event', event: { type: 'courier.assigned', data: { orderId: input.orderId, courierId: 'k1', assignment: 1 } } });
+    assert.equal(late?.state.courierId, 'k9', 'a late assignment changes nothing');
+    const unnamed = applySagaEvent(saga, landed, { kind: 'event', event: { type: 'order.delivered', data: { orderId: input.orderId } } });
+    assert.deepEqual(unnamed?.pending, ['capture', 'payoutRestaurant'], 'an event recorded before the courier was in it pays whom the saga knew');
+  });
 });
 
 describe('retries of the money steps', () => {
@@ -181,7 +204,7 @@ describe('retries of the money steps', () => {
 describe('an order whose total is 0', () => {
   test('the charge calls no provider and lands with no charge; delivery then runs the steps (each a no-op), a reject the refund (of nothing)', async () => {
     const free = paymentSaga(
-      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new Error('the provider refuses 0')) }, orders: { cancelOrder: async () => undefined }, paymentMethods: { cardFor: () => Promise.reject(new Error('no card needed')) } },
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new Error('the provider refuses 0')) }, orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' }, paymentMethods: { cardFor: () => Promise.reject(new Error('no card needed')) } },
       { acceptWithinMs: 60_000 },
     );
     const inFlight = chargeInFlight();
