@@ -48,3 +48,21 @@ export class HorizonStalledError extends BrigadeError {
     );
   }
 }
+
+/**
+ * 503: the swap could not take the live view within its lock timeout: a session holds the view (a
+ * report, a dump, a transaction left idle after reading it). Waiting longer would queue every read of
+ * the view behind the swap; nothing was swapped.
+ */
+export class RebuildSwapBlockedError extends BrigadeError {
+  constructor(name: string, table: string, holders: ReadonlyArray<{ pid: number; seconds: number; state: string | null; query: string | null }>, waitedMs: number) {
+    const who = holders.length === 0 ? 'another session' : holders.map((h) => `backend ${h.pid} (in its transaction ${Math.round(h.seconds)} s, ${h.state ?? 'unknown state'}: ${JSON.stringify(h.query ?? '')})`).join(', ');
+    super(
+      'PROJECTION_REBUILD_SWAP_BLOCKED',
+      503,
+      `The rebuild of projection ${name} could not take ${table} within ${(waitedMs / 1000).toFixed(1)} s: ${who} holds it. Nothing was swapped and the live view serves on; end that session (or wait for it) and run the rebuild again`,
+      { details: { projection: name, holders } },
+    );
+  }
+}
+

@@ -16,5 +16,5 @@ export type { ProjectionListener } from './listenToProjections.ts';
 export { projectionStatus } from './projectionStatus.ts';
 export type { ProjectionState } from './projectionStatus.ts';
 export { formatPosition, parsePosition, comparePositions } from './position.ts';
-export { HorizonStalledError, ProjectionCheckpointMissingError, RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError } from './errors.ts';
+export { HorizonStalledError, ProjectionCheckpointMissingError, RebuildFallingBehindError, RebuildSwapBlockedError, RebuildInProgressError, RebuildInterruptedByMoveError } from './errors.ts';
 export type { Projection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';

@@ -5,7 +5,7 @@ import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError } from './errors.ts';
+import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildSwapBlockedError } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -42,6 +42,25 @@ export interface RebuildProgress {
   readonly checkpoint: GlobalPosition;
 }
 
+/** Default of `swapLockTimeoutMs`: how long reads of the view may queue behind the swap. */
+export const SWAP_LOCK_TIMEOUT_MS = 2000;
+/** SQLSTATE of a lock that `lock_timeout` gave up on. */
+const LOCK_NOT_AVAILABLE = '55P03';
+
+/** The sessions that hold a lock on `table` (for {@link RebuildSwapBlockedError}): read on a connection of their own, since the swap's transaction is aborted. */
+async function holdersOf(pool: pg.Pool, table: string) {
+  const { rows } = await pool
+    .query<{ pid: number; seconds: number; state: string | null; query: string | null }>(
+      `select a.pid, coalesce(extract(epoch from now() - a.xact_start), 0)::float8 as seconds, a.state, left(a.query, 120) as query
+         from pg_locks l join pg_stat_activity a on a.pid = l.pid
+        where l.relation = to_regclass($1) and l.granted and a.pid <> pg_backend_pid()
+        order by a.xact_start limit 5`,
+      [table],
+    )
+    .catch(() => ({ rows: [] }));
+  return rows;
+}
+
 /** Options of {@link rebuildProjection}. */
 export interface RebuildOptions {
   /** Events per statement (page) read from the log. Default {@link DEFAULT_REBUILD_BATCH}. */
@@ -56,6 +75,12 @@ export interface RebuildOptions {
    * events must be in the new view) before it gives up with {@link HorizonStalledError}. Default 5 min.
    */
   readonly horizonTimeoutMs?: number;
+  /**
+   * How long the swap waits to take the live view (ACCESS EXCLUSIVE) before it gives up with
+   * {@link RebuildSwapBlockedError}: every read of the view queues behind the waiting swap, and the
+   * live projector is paused. Default {@link SWAP_LOCK_TIMEOUT_MS}.
+   */
+  readonly swapLockTimeoutMs?: number;
   /** Called after every replayed page and at each phase. */
   readonly onProgress?: (progress: RebuildProgress) => void;
   /**
@@ -197,7 +222,16 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           ]);
           if (options.beforeSwap !== undefined) await options.beforeSwap();
           await tx.query('set local role none');
-          await swapTables(owner, projection, live, shadowName, `${projection.table}_old`);
+          // Reads of the view queue behind the swap while it waits for the table: never for long. A
+          // session that holds the view (a report, a transaction left idle) fails the swap instead.
+          const lockTimeoutMs = options.swapLockTimeoutMs ?? SWAP_LOCK_TIMEOUT_MS;
+          await tx.query(`select set_config('lock_timeout', $1, true)`, [`${lockTimeoutMs}ms`]);
+          try {
+            await swapTables(owner, projection, live, shadowName, `${projection.table}_old`);
+          } catch (error) {
+            if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+            throw new RebuildSwapBlockedError(projection.name, live, await holdersOf(pool, live), lockTimeoutMs);
+          }
         });
       } catch (error) {
         await owner.query(`drop table if exists ${shadow}`).catch(() => undefined);

@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
-import { HorizonStalledError, rebuildProjection } from '../../../src/platform/projections/index.ts';
+import { HorizonStalledError, RebuildSwapBlockedError, rebuildProjection } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
@@ -150,5 +150,40 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     assert.deepEqual(await viewRows(admin, 'board_view'), before, 'the live view is untouched');
     const shadow = await admin.query(`select to_regclass('ordering.board_view_rebuild') as t`);
     assert.equal(shadow.rows[0].t, null, 'the shadow table is dropped');
+  });
+
+  test('a session that holds the view (a report left idle in its transaction): the swap gives up within its lock timeout, naming it, instead of queueing every read behind it', async () => {
+    const before = await viewRows(admin, 'board_view');
+    const report = await admin.connect();
+    try {
+      await report.query('begin');
+      await report.query('select count(*) from ordering.board_view');
+      const started = Date.now();
+      const reads: number[] = [];
+      // A reader during the swap waits at most the lock timeout (before: until the report ended).
+      const reading = (async () => {
+        await new Promise((r) => setTimeout(r, 150));
+        const t0 = Date.now();
+        await pool.query('select count(*) from ordering.board_view');
+        reads.push(Date.now() - t0);
+      })();
+      await assert.rejects(rebuildProjection(pool, board, { swapLockTimeoutMs: 600 }), (e: unknown) => {
+        assert.ok(e instanceof RebuildSwapBlockedError, String(e));
+        assert.equal(e.code, 'PROJECTION_REBUILD_SWAP_BLOCKED');
+        assert.match(e.message, /could not take "ordering"."board_view" within 0\.6 s: backend \d+ \(in its transaction \d+ s, idle in transaction: .*run the rebuild again/);
+        return true;
+      });
+      await reading;
+      assert.equal(reads.length, 1, 'the read during the swap was answered');
+      assert.ok(Date.now() - started < 60_000);
+    } finally {
+      await report.query('rollback').catch(() => undefined);
+      report.release();
+    }
+    assert.deepEqual(await viewRows(admin, 'board_view'), before, 'the live view is untouched');
+    assert.equal((await admin.query(`select to_regclass('ordering.board_view_rebuild') as t`)).rows[0].t, null, 'the shadow table is dropped');
+    await rebuildProjection(pool, board);
+    // (It may hold more: the test before appended after the live view was read, with no projector running.)
+    assert.ok((await viewRows(admin, 'board_view')).length >= before.length, 'once the report ended, the rebuild swaps in');
   });
 });
