@@ -148,8 +148,9 @@ async function refresh(orderId) {
   upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
 }
 
-async function loadBoard() {
-  const result = await api(`/v1/restaurants/${rid}/board`);
+/** Reads the board caught up at least to `after`, the position the stream continues from. */
+async function loadBoard(after) {
+  const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}`);
   if (!result.ok) {
     say(message, problemText(result), 'error');
     return;
@@ -164,13 +165,17 @@ if (!UUID.test(rid)) {
 } else {
   render();
   readEventStream(`/v1/restaurants/${rid}/board/stream`, {
-    // The stream starts at the view's checkpoint when it opens; reading the board after that misses nothing.
     onOpen: () => {
       streamStatus.className = 'status live';
       streamStatus.textContent = 'Live';
-      loadBoard();
     },
+    // The stream's first event names the position it continues from; the board read at least that far
+    // (on the primary) and the stream's changes after it together miss nothing.
     onEvent: (type, data) => {
+      if (type === 'start') {
+        loadBoard(JSON.parse(data).position);
+        return;
+      }
       if (type !== 'order') return;
       upsert(JSON.parse(data));
       render();

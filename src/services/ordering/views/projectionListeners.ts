@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { listenToProjections, type ProjectionListener } from '../../../platform/projections/index.ts';
 
@@ -33,6 +34,8 @@ export function createProjectionListeners(onLost: (error: unknown) => void): Pro
     const current = open.get(pool);
     if (current !== undefined) return current;
     const lost = new AbortController();
+    // Every open board stream of the database listens to it: as many as there are streams, not a leak.
+    setMaxListeners(0, lost.signal);
     const opening: Promise<HeldListener> = listenToProjections(pool, (error) => {
       onLost(error);
       if (open.get(pool) === opening) open.delete(pool);

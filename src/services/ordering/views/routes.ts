@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
+import client from 'prom-client';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../../api/index.ts';
@@ -161,6 +162,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const sharedPool = deps.databases.poolFor('ordering');
     const shared: ViewDatabase = { pool: () => sharedPool, unitOfWork: deps.unitOfWork };
     const streams = new Set<ServerResponse>();
+    // How many board streams this process serves: what an operator watches for a leak, or a crowd.
+    const openStreams =
+      (deps.metrics.getSingleMetric('brigade_board_streams') as client.Gauge | undefined) ??
+      new client.Gauge({ name: 'brigade_board_streams', help: 'Live-board streams (Server-Sent Events) open in this process', registers: [deps.metrics] });
     const listeners = createProjectionListeners((error) => app.log.warn({ err: error }, 'projection listener lost its connection'));
     plugin.addHook('preClose', async () => {
       for (const stream of streams) stream.end();
@@ -369,9 +374,21 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         await reply.auditBeforeHijack();
         reply.hijack();
         const raw = reply.raw;
+        // A client that left during the awaits above has closed already, and its 'close' events are
+        // gone: nothing below would ever be cleaned up (a heartbeat and a subscription per such client,
+        // which also kept the process from ending).
+        if (request.raw.destroyed || raw.destroyed || raw.socket?.destroyed === true) {
+          raw.destroy();
+          return;
+        }
         raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-        raw.write(`retry: 2000\n: board ${rid} from ${formatPosition(since)}\n\n`);
+        // `start` names the position the stream continues from: a client reads the board with
+        // `?after=` it (on the primary, caught up that far) and misses nothing in between. A board read
+        // without it may come from a standby behind that position (decision 0082), and an order placed
+        // in the gap was in neither the read nor the stream until it changed again.
+        raw.write(`retry: 2000\n: board ${rid} from ${formatPosition(since)}\n\nevent: start\ndata: ${JSON.stringify({ position: formatPosition(since) })}\n\n`);
         streams.add(raw);
+        openStreams.inc();
 
         let running = false;
         let again = false;
@@ -439,6 +456,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           raw.write(': heartbeat\n\n');
           lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
         }, heartbeatMs);
+        heartbeat.unref();
         const cleanup = () => {
           if (closed) return;
           closed = true;
@@ -446,6 +464,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           unsubscribe();
           events.lost.removeEventListener('abort', onLost);
           streams.delete(raw);
+          openStreams.dec();
         };
         request.raw.once('close', cleanup);
         raw.once('close', cleanup);

@@ -147,8 +147,45 @@ describe('live-board stream (Server-Sent Events)', () => {
     const stream = await open(rid, await platform.deps.tokens.sign({ role: 'admin', subject: admin }));
     assert.equal(stream.response.status, 200);
     await stream.until((t) => t.includes(`: board ${rid}`));
+    // The first event names the position the stream continues from, for the client's `?after=` read of the board.
+    await stream.until((t) => /\nevent: start\ndata: \{"position":"\d+\.\d+"\}\n\n/.test(t));
     const { rows } = await pool.query(`select method, route, status, target from platform.admin_audit where actor_id = $1`, [admin]);
     await stream.close();
     assert.deepEqual(rows.map((r) => [r.method, r.route, r.status, r.target.params.rid]), [['GET', '/v1/restaurants/:rid/board/stream', 200, rid]]);
   });
+
+  test('a client that leaves before the stream starts leaves nothing behind (before: a heartbeat timer that kept the process alive, and a subscription, per such client)', async () => {
+    const rid = randomUUID();
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: randomUUID() });
+    const open = async () => (await platform.deps.metrics.getSingleMetric('brigade_board_streams')!.get()).values[0]?.value ?? 0;
+    for (let i = 0; (await open()) > 0; i++) {
+      if (i > 500) throw new Error('the streams of earlier tests never closed');
+      await new Promise((r) => setTimeout(r, 10)); // the earlier tests' streams end as their clients leave
+    }
+    const baseline = 0;
+    // The admin audit is written before the stream starts: holding its table holds the route there.
+    const holder = await pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table platform.admin_audit in share mode');
+      const abort = new AbortController();
+      const request = fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal }).catch(() => undefined);
+      for (let i = 0; ; i++) {
+        const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like 'insert into platform.admin_audit%'`);
+        if (rows[0].n > 0) break;
+        if (i > 1000) throw new Error('the stream never reached its audit');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      abort.abort(); // the client leaves while the route waits
+      await request;
+      await new Promise((r) => setTimeout(r, 50));
+      await holder.query('commit');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      holder.release();
+    }
+    await new Promise((r) => setTimeout(r, 300)); // several heartbeats (50 ms here)
+    assert.equal(await open(), baseline, 'no stream left open for a client that is gone');
+  });
 });
+
