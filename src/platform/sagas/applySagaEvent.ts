@@ -69,7 +69,9 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     // taken as it would be then (its state, deadlines and steps to run after the head; a fail keeps
     // the head first, then the compensations), and nothing runs until the resume. Dropping the event
     // instead would lose what the saga must do after the resume (refund a rejected order's charge).
-    // The head keeps pending non-empty, so the decision cannot finish the saga.
+    // A saga parked with nothing left to run (its head's outcome came under the park) ends when the
+    // event finishes it: kept parked, a resume would leave it running with nothing to do.
+    if (t.status === 'completed' || t.status === 'compensated' || t.status === 'failed') return t;
     return { ...t, status: 'parked', error: t.status === 'parked' ? t.error : instance.error, errorBeforePark: t.status === 'compensating' ? t.error : instance.errorBeforePark };
   }
 
