@@ -4,6 +4,7 @@ import { UNDO, type SagaInput } from './applySagaEvent.ts';
 import pg from 'pg';
 import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError } from './sagaErrors.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
+import { renewSagaLease } from './renewSagaLease.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { sagaWorkKey } from './sagaWork.ts';
 import { transitionSaga } from './transitionSaga.ts';
@@ -19,7 +20,11 @@ export interface SagaRunnerOptions {
   readonly registry: SagaRegistry;
   /** Names this runner in leases. Default a random id. */
   readonly workerId?: string;
-  /** How long a claimed item stays this runner's; set it above the slowest action. Default 30 000 ms. */
+  /**
+   * How long a claimed item stays this runner's without news from it. While the step runs, the runner
+   * renews the lease every third of it, so a step slower than the lease (provider calls that time
+   * out in turn) keeps it, and a runner that dies loses it within `leaseMs`. Default 30 000 ms.
+   */
   readonly leaseMs?: number;
   /** Idle poll interval. Default 500 ms; a step made due in this process wakes an idle runner at once. */
   readonly pollMs?: number;
@@ -88,12 +93,21 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     const spec = definition.steps[step];
     const ctx = { sagaId: instance.id, tenantId: instance.tenantId, step, idempotencyKey: `${instance.id}:${step}${undo ? ':compensate' : ''}`, state: instance.state, attempt: instance.attempts + 1 };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+    // Before, a step slower than the lease lost it while it ran: another runner started the same step
+    // beside it, and a person's close or resume was no longer refused as in flight.
+    const renewal = setInterval(() => {
+      options
+        .unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, (tx) => renewSagaLease(tx, registry, { tenantId: instance.tenantId, sagaId: instance.id, workerId, leaseMs }))
+        .catch((error: unknown) => options.onError?.(error));
+    }, Math.max(1, Math.floor(leaseMs / 3)));
     try {
       const act = undo ? spec?.compensate : spec?.action;
       if (act === undefined) throw new Error(`Saga ${instance.name} has no ${undo ? 'compensation' : 'action'} for step ${step}`);
       outcome = { ok: true, result: (await act(ctx)) ?? null };
     } catch (error) {
       outcome = { ok: false, error };
+    } finally {
+      clearInterval(renewal);
     }
     const record = (input: SagaInput, delayMs?: number) =>
       options.unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, (tx) =>

@@ -274,6 +274,37 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a in flight', 'b']]);
   });
 
+  test('a step slower than the lease keeps it while it runs: no second runner starts it (before: the lease ran out under the step, and another runner ran it again)', async () => {
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const runs: string[] = [];
+    const slow = defineSaga<{ n: number }, null>({
+      name: 'slowstep',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs.push('a'), entered(), await gate, null) } },
+      on: { 'a.succeeded': () => ({ complete: true }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [slow] });
+    const runnerOf = () => createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 300 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'slowstep', input: null }));
+    const first = runnerOf().runOnce();
+    try {
+      await running;
+      await new Promise((r) => setTimeout(r, 1000)); // more than three leases
+      assert.equal(await runnerOf().runOnce(), false, 'a second runner finds nothing to claim');
+      const { rows } = await pool.query(`select locked_until > now() as live from payments.saga_instances where id = $1`, [instance.id]);
+      assert.deepEqual(rows, [{ live: true }], 'the lease is live (what makes a close or resume of a parked saga wait)');
+    } finally {
+      release();
+    }
+    await first;
+    assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a']]);
+  });
+
   test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {
     const [first, second, sagaId] = [randomUUID(), randomUUID(), randomUUID()];
     await pool.query(
