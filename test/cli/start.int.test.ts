@@ -59,4 +59,39 @@ describe('brigade start on the embedded database', () => {
     assert.equal(await second.stop('SIGTERM'), 0, second.output());
     assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false);
   });
+
+  test('a one-shot command stopped by a signal (brigade migrate, SIGTERM) stops the embedded PostgreSQL it started, rather than leaving it orphaned', async () => {
+    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-migrate-'));
+    await fs.chmod(home, 0o755);
+    homes.push(home);
+    const pidFile = path.join(home, 'pg', 'postmaster.pid');
+    const child = spawn(process.execPath, [brigadeBin, 'migrate'], { cwd: repoRoot, env: { PATH: process.env.PATH, HOME: process.env.HOME, BRIGADE_HOME: home, LOG_LEVEL: 'warn' } });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? (signal === null ? null : -1))));
+    try {
+      for (let i = 0; !/listening on 127\.0\.0\.1/.test(out); i++) {
+        if (i > 1200) throw new Error(`the embedded PostgreSQL never started:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      child.kill('SIGTERM');
+      assert.equal(await exited, 143, out);
+      // Before, node exited and PostgreSQL ran on, its parent gone, and the next start joined it for good.
+      for (let i = 0; existsSync(pidFile); i++) {
+        if (i > 200) assert.fail(`PostgreSQL was left running after brigade migrate stopped:\n${out}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      if (existsSync(pidFile)) {
+        const pid = Number((await fs.readFile(pidFile, 'utf8')).split('\n')[0]);
+        try {
+          process.kill(pid, 'SIGINT');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  });
 });
+

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, paymentProviderUrlOf } from '../../src/platform/config/index.ts';
+import { ConfigError, loadConfig, paymentProviderUrlOf, redact } from '../../src/platform/config/index.ts';
 
 const services = ['platform', 'menu'];
 
@@ -101,4 +101,15 @@ test('payments: provider port and URL, timeout, accept deadline and the default 
       return true;
     },
   );
+});
+
+test('redact hides every secret of a URL it echoes: the password of the user part, one with @ in it, one without a user, and ?password=', () => {
+  assert.equal(redact('postgres://app:hunter2@db/brigade'), 'postgres://app:***@db/brigade');
+  // Before, the three below kept their secret: the pattern stopped at the first @, needed a user, and never read the query.
+  assert.doesNotMatch(redact('postgres://postgres:p@ss@127.0.0.1:5432/b'), /p@ss|ss@127/);
+  assert.equal(redact('postgres://:hunter2@db/x'), 'postgres://:***@db/x');
+  assert.equal(redact('postgres://app@db/a?password=hunter2&sslmode=require'), 'postgres://app@db/a?password=***&sslmode=require');
+  assert.equal(redact('nats://brigade:Sup3rS3cretPw@127.0.0.1:4222'), 'nats://brigade:***@127.0.0.1:4222');
+  assert.equal(redact('not a url, user:pw@host'), 'not a url, user:pw@host', 'text that is no URL and has no // is left as it is');
+  assert.equal(redact('http://127.0.0.1:4010'), 'http://127.0.0.1:4010');
 });

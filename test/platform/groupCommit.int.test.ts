@@ -68,6 +68,26 @@ describe('group commit of one-round-trip units', () => {
     );
   });
 
+  test("a unit with a value the driver cannot send fails alone, before anything is sent: the others commit (before: every unit of its batch got its TypeError)", async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const blocker = commitStatements(pool, { service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);
+    const units = [
+      commitStatements(pool, { service: 'menu' }, [insert(301)]),
+      commitStatements(pool, { service: 'menu' }, [{ text: 'select $1::jsonb', values: [{ position: 1n }] }]),
+      commitStatements(pool, { service: 'menu' }, [insert(302)]),
+    ];
+    await blocker;
+    const outcomes = await Promise.allSettled(units);
+    assert.deepEqual(
+      outcomes.map((o) => o.status),
+      ['fulfilled', 'rejected', 'fulfilled'],
+    );
+    const reason = (outcomes[1] as PromiseRejectedResult).reason as Error;
+    assert.match(`${reason.name}: ${reason.message}`, /^StatementValueError: A value of statement \d+ of the batch cannot be sent: Do not know how to serialize a BigInt$/);
+    assert.deepEqual((await rows(301, 302)).map((r) => r.x), [301, 302]);
+  });
+
   // A probe of statement merging: each unit inserts x; merged, one statement inserts every unit's x and
   // records the batch's tenants and how many units it carried.
   const probeMerge: StatementMerge = {

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { loadConfig } from '../../platform/config/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
@@ -49,7 +49,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     platform = await createPlatform(config, db, { logger: false, embedded: db.embedded !== null });
     const address = await platform.app.listen({ host: config.host, port: config.port });
     const workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
-    ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${config.paymentProviderUrl}`);
+    ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${redact(String(config.paymentProviderUrl))}`);
     const bar = (done: number, total: number, perSecond: number) => {
       const width = 30;
       const filled = Math.round((done / total) * width);

@@ -1,4 +1,4 @@
-import { loadConfig } from '../../platform/config/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
@@ -38,6 +38,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     await db.embedded?.stop();
     throw error;
   }
-  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url ?? `${provider.config.paymentProviderUrl} (PAYMENT_PROVIDER_URL)`}`);
+  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url ?? `${redact(String(provider.config.paymentProviderUrl))} (PAYMENT_PROVIDER_URL)`}`);
   return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close() }, ctx.io, shutdown);
 }

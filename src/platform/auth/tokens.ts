@@ -90,7 +90,13 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
     throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
   }
   if (p.role !== 'staff' && p.restaurantId !== null) throw new ValidationError('only staff tokens carry a restaurantId', { field: 'restaurantId' });
-  return Object.freeze({ ...p });
+  // UUIDs in their lower-case form, as path parameters are taken (decision 0083): a staff token minted
+  // with an upper-case restaurant id matched no route's restaurant.
+  return Object.freeze({
+    role: p.role,
+    subject: p.role === 'admin' ? p.subject : p.subject.toLowerCase(),
+    restaurantId: p.restaurantId === null ? null : p.restaurantId.toLowerCase(),
+  });
 }
 
 /**

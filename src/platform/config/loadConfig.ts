@@ -184,12 +184,28 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   return Object.freeze(config);
 }
 
+/** Query parameters that carry a secret in a connection string. */
+const SECRET_PARAMS = /^(password|sslpassword|pass|token|secret)$/i;
+
 /**
- * Hides a password in a URL before it is echoed back (an error message, a progress line).
+ * Hides the secrets of a URL before it is echoed back (an error message, a progress line): the
+ * password of its user part and secret query parameters (`?password=`). One that does not parse as a
+ * URL loses everything between `//` and its last `@`.
  *
  * @example
  * redact('postgres://app:hunter2@db/brigade') // 'postgres://app:***@db/brigade'
  */
 export function redact(value: string): string {
-  return value.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value.replace(/\/\/[^/]*@/, '//***@');
+  }
+  const secrets = [...url.searchParams.keys()].filter((name) => SECRET_PARAMS.test(name));
+  if (url.password === '' && secrets.length === 0) return value; // as written: URL would normalise it
+  if (url.password !== '') url.password = '***';
+  for (const name of secrets) url.searchParams.set(name, '***');
+  // URL escapes the stars; the echo reads better with them plain.
+  return url.toString().replaceAll('%2A%2A%2A', '***');
 }

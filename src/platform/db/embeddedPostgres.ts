@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { UnavailableError } from '../errors/index.ts';
 import { canConnect, freePort } from './localPorts.ts';
@@ -81,18 +82,33 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   }
   progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${port}`);
   let stopped = false;
-  return {
-    url: urlFor(port),
-    port,
-    reused,
-    owned: true,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      await server.stop();
-    },
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, fallback);
+    // A server that already ended (a Ctrl+C in a terminal reaches it too: it runs in this process's
+    // group) sends no 'exit' again, and waiting for one left the shutdown hanging.
+    const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) return;
+    await server.stop();
   };
+  /**
+   * A command with an orderly shutdown of its own (start, serve, worker: `waitForShutdownSignal`)
+   * stops the server itself once it has drained; any other (migrate, tenants, projections, dlq, …)
+   * left it running, orphaned, and the next start joined it and never stopped it. For those this
+   * stops the server and exits with the signal's status.
+   */
+  const fallback = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1) return;
+    process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
+    void stop().finally(() => process.exit());
+  };
+  for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
+  return { url: urlFor(port), port, reused, owned: true, stop };
 }
+
+/** The signals a one-shot command's embedded server is stopped on (see `fallback`). */
+const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 async function readOrCreatePassword(file: string): Promise<string> {
   try {

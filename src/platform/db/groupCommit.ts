@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sendBatch } from './sendBatch.ts';
+import { sendBatch, StatementValueError } from './sendBatch.ts';
 import type { Statement } from './transactionSetup.ts';
 
 /** One caller's transaction: its statements, in order, and where its own results start and end. */
@@ -160,8 +160,11 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
     } catch (error) {
       // An implicit transaction: the server rolled it back at the Sync; the connection is reusable
       // unless it broke (pg-pool drops it when released with an error).
-      client.release(error instanceof pg.DatabaseError ? undefined : (error as Error));
-      if (group.length === 1 || !(error instanceof pg.DatabaseError)) {
+      // A value that could not be sent failed before anything was: the statement is known, as for one
+      // PostgreSQL refused, and the connection is fine.
+      const perStatement = error instanceof pg.DatabaseError || error instanceof StatementValueError;
+      client.release(perStatement ? undefined : (error as Error));
+      if (group.length === 1 || !perStatement) {
         for (const p of group) p.reject(error);
         return;
       }

@@ -22,7 +22,7 @@ interface Connection {
   brigadeUnsure?: Set<string>;
   parse(msg: { text: string; name: string }): void;
   close(msg: { type: 'S'; name: string }): void;
-  bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper: (value: unknown) => unknown }): void;
+  bind(msg: { portal: string; statement: string; values: readonly unknown[]; valueMapper?: (value: unknown) => unknown }): void;
   describe(msg: { type: 'P'; name: string }): void;
   execute(msg: { portal: string; rows: number }): void;
   sync(): void;
@@ -33,6 +33,19 @@ export class BatchAbortedError extends Error {
   constructor(readonly failedIndex: number, cause: unknown) {
     super(`Not run: statement ${failedIndex + 1} of the batch failed first`, { cause });
     this.name = 'BatchAbortedError';
+  }
+}
+
+/**
+ * A statement's value that the driver cannot turn into wire format (pg's own `prepareValue` threw):
+ * the batch sent nothing. `batchIndex` is the statement, as for a statement PostgreSQL refused.
+ */
+export class StatementValueError extends Error {
+  readonly batchIndex: number;
+  constructor(index: number, cause: unknown) {
+    super(`A value of statement ${index} of the batch cannot be sent: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StatementValueError';
+    this.batchIndex = index;
   }
 }
 
@@ -59,8 +72,20 @@ class Batch {
     this.results = statements.map(() => new Result(undefined, types));
   }
 
-  submit(connection: Connection): null {
+  submit(connection: Connection): StatementValueError | null {
     this.connection = connection;
+    // Every value in wire form before a byte is written: a value the driver cannot convert (a BigInt
+    // in an object, a cycle) fails the batch here, naming its statement, with the connection untouched
+    // and reusable. Converted while writing, it left earlier statements sent without their Sync, and the
+    // group committer took it for a lost connection and failed every caller of the batch with it.
+    const values: unknown[][] = [];
+    for (const [index, s] of this.statements.entries()) {
+      try {
+        values.push((s.values ?? []).map((value) => prepareValue(value)));
+      } catch (cause) {
+        return new StatementValueError(index, cause);
+      }
+    }
     connection.stream.cork?.();
     try {
       for (const [index, s] of this.statements.entries()) {
@@ -73,7 +98,7 @@ class Batch {
           }
           connection.parse({ text: s.text, name });
         }
-        connection.bind({ portal: '', statement: name, values: s.values ?? [], valueMapper: prepareValue });
+        connection.bind({ portal: '', statement: name, values: values[index]! });
         if (s.resultless !== true) connection.describe({ type: 'P', name: '' });
         connection.execute({ portal: '', rows: 0 });
       }
@@ -111,7 +136,7 @@ class Batch {
 
   /** A statement failed (pg stops treating the batch as active: no ReadyForQuery reaches it). */
   handleError(error: Error & { batchIndex?: number }): void {
-    error.batchIndex = this.current;
+    error.batchIndex ??= this.current;
     // PostgreSQL skipped everything after the failure, maybe the failing statement's own Parse: those
     // names are closed (a no-op when absent) before their next Parse.
     for (const [index, name] of this.parsedHere) {

@@ -78,3 +78,12 @@ test('the secret is generated once and reused; BRIGADE_SECRET wins', async () =>
     await fs.rm(home, { recursive: true, force: true });
   }
 });
+
+test("UUIDs in a token are kept in lower case, as path parameters are taken: a staff token minted with an upper-case restaurant id matches its restaurant's routes", async () => {
+  const rid = randomUUID();
+  const customer = randomUUID();
+  const staff = await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid.toUpperCase(), subject: customer.toUpperCase() }));
+  assert.deepEqual([staff.restaurantId, staff.subject], [rid, customer]);
+  const admin = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'Ops-Team' }));
+  assert.equal(admin.subject, 'Ops-Team', "an admin's subject is a name, kept as it is");
+});

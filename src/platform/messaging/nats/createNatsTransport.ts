@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, R
 import { connect, createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { BrigadeError, UnavailableError } from '../../errors/index.ts';
+import { redact } from '../../config/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError } from '../describeError.ts';
@@ -62,7 +63,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     // after 10 attempts by default, about 20 s).
     nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade', maxReconnectAttempts: -1 });
   } catch (cause) {
-    throw new UnavailableError(`NATS is not reachable at ${String(options.servers)}`, { cause });
+    throw new UnavailableError(`NATS is not reachable at ${serversOf(options.servers)}`, { cause });
   }
   const streamConfig = {
     name: stream,
@@ -88,7 +89,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     // The connection reconnects for ever: closed here, or it would keep the process alive.
     await nc.close().catch(() => undefined);
     throw new UnavailableError(
-      `JetStream setup of stream ${stream} at ${String(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
+      `JetStream setup of stream ${stream} at ${serversOf(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
       { cause },
     );
   }
@@ -351,4 +352,9 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 /** Whether `error` is nats.js's error of that class name (its classes are not all exported). */
 function isNamed(error: unknown, name: string): boolean {
   return (error as { name?: unknown } | null)?.name === name;
+}
+
+/** The servers as an error message may show them: without credentials. */
+function serversOf(servers: string | readonly string[]): string {
+  return (typeof servers === 'string' ? [servers] : [...servers]).map(redact).join(', ');
 }
