@@ -17,6 +17,8 @@ const alerts = document.getElementById('alerts');
 const alertAdvice = 'Assign a courier yourself, or cancel the order.';
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
+/** orderId → the version at which a finished order left: an older copy of it (a board read that crossed the stream) does not bring it back. */
+const finished = new Map();
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -26,9 +28,11 @@ document.getElementById('restaurant').textContent = `for restaurant ${rid}`;
 function upsert(row) {
   const known = orders.get(row.orderId);
   if (known !== undefined && known.version > row.version) return;
+  if ((finished.get(row.orderId) ?? -1) >= row.version) return;
   if (!OPEN.includes(row.status)) {
     if (known !== undefined) announce(`Order ${shortId(row.orderId)} is ${STATUS_LABELS[row.status]?.toLowerCase() ?? row.status}.`);
     orders.delete(row.orderId);
+    finished.set(row.orderId, row.version);
     return;
   }
   if (row.dispatchAlert && row.dispatchAlert.alertId !== known?.dispatchAlert?.alertId) {

@@ -40,13 +40,23 @@ export const requestValidators: BuildValidator = (externalSchemas) => {
  * text and jsonb cannot hold that character and refuse it with an error of their own (22021, 22P05).
  */
 export function nulCharacterAt(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
-  if (value === null || typeof value !== 'object') return null;
-  for (const [key, inner] of Object.entries(value)) {
-    const at = Array.isArray(value) ? `${path}[${key}]` : `${path}.${key}`;
-    if (key.includes('\u0000')) return at;
-    const found = nulCharacterAt(inner, at);
-    if (found !== null) return found;
+  // An explicit stack, not recursion: a body nested thousands deep (a few KB) overflowed the call
+  // stack here, before any schema or login check, and answered 500.
+  const stack: Array<[unknown, string]> = [[value, path]];
+  while (stack.length > 0) {
+    const [current, at] = stack.pop()!;
+    if (typeof current === 'string') {
+      if (current.includes('\u0000')) return at;
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    const entries = Object.entries(current);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, inner] = entries[i]!;
+      const inside = Array.isArray(current) ? `${at}[${key}]` : `${at}.${key}`;
+      if (key.includes('\u0000')) return inside;
+      stack.push([inner, inside]);
+    }
   }
   return null;
 }

@@ -112,4 +112,6 @@ test('redact hides every secret of a URL it echoes: the password of the user par
   assert.equal(redact('nats://brigade:Sup3rS3cretPw@127.0.0.1:4222'), 'nats://brigade:***@127.0.0.1:4222');
   assert.equal(redact('not a url, user:pw@host'), 'not a url, user:pw@host', 'text that is no URL and has no // is left as it is');
   assert.equal(redact('http://127.0.0.1:4010'), 'http://127.0.0.1:4010');
+  assert.equal(redact('nats://s3cretToken@nats:4222'), 'nats://***@nats:4222', "NATS's token is its user part");
+  assert.doesNotMatch(redact('postgres://app:pa/ss@db/x'), /pa\/ss|ss@db/, 'a password that breaks the URL');
 });

@@ -200,10 +200,13 @@ export function redact(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    return value.replace(/\/\/[^/]*@/, '//***@');
+    return value.replace(/\/\/.*@/, '//***@');
   }
   const secrets = [...url.searchParams.keys()].filter((name) => SECRET_PARAMS.test(name));
-  if (url.password === '' && secrets.length === 0) return value; // as written: URL would normalise it
+  // NATS takes a token as the user part alone (nats://TOKEN@host): there the user is the secret.
+  const tokenUser = url.protocol.startsWith('nats') && url.username !== '' && url.password === '';
+  if (url.password === '' && secrets.length === 0 && !tokenUser) return value; // as written: URL would normalise it
+  if (tokenUser) url.username = '***';
   if (url.password !== '') url.password = '***';
   for (const name of secrets) url.searchParams.set(name, '***');
   // URL escapes the stars; the echo reads better with them plain.

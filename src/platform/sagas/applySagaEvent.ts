@@ -71,7 +71,8 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
     // instead would lose what the saga must do after the resume (refund a rejected order's charge).
     // A saga parked with nothing left to run (its head's outcome came under the park) ends when the
     // event finishes it: kept parked, a resume would leave it running with nothing to do.
-    if (t.status === 'completed' || t.status === 'compensated' || t.status === 'failed') return t;
+    if (t.status === 'completed') return { ...t, error: null, errorBeforePark: null }; // its park's instructions no longer apply
+    if (t.status === 'compensated' || t.status === 'failed') return t;
     return { ...t, status: 'parked', error: t.status === 'parked' ? t.error : instance.error, errorBeforePark: t.status === 'compensating' ? t.error : instance.errorBeforePark };
   }
 

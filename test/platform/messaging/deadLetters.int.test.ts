@@ -9,6 +9,7 @@ import {
   ensureBusSchema,
   inboxHandler,
   inboxSchemaSql,
+  newMessageId,
   listDeadLetters,
   redriveDeadLetters,
   registerDeadLetterMetrics,
@@ -169,4 +170,35 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.deepEqual((await redriveDeadLetters(pool, flaky, { all: true, subscription: sub })).redriven, 0);
     assert.deepEqual(sent, []);
   });
+
+  test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {
+    const sub = `${token()}-again`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const ca = new AbortController();
+    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
+      throw new Error('always');
+    });
+    await transport.publish([1, 2].map((n) => message('menu.item.changed', { n })));
+    await waitFor('2 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 2);
+    ca.abort();
+    await parked.done;
+    let sends = 0;
+    const reparking: Transport = {
+      ...transport,
+      async redeliver(subscription, m) {
+        sends++;
+        if (sends > 10) throw new Error('the redrive keeps taking the letters it parked again');
+        // As if the handler failed again at once: the letter is parked anew, under a later id.
+        await pool.query(
+          `insert into brigade_bus.dead_letters select (json_populate_record(d, json_build_object('id', $2::uuid))).* from brigade_bus.dead_letters d where d.subscription = $3 and d.message_id = $1 limit 1`,
+          [m.id, newMessageId(), subscription],
+        );
+      },
+    };
+    const outcome = await redriveDeadLetters(pool, reparking, { all: true, subscription: sub });
+    // Before, each letter parked anew was taken again, for ever (the test's transport stops it at 10).
+    assert.deepEqual([outcome.redriven, outcome.failed, sends], [2, [], 2]);
+    assert.equal((await listDeadLetters(pool, { subscription: sub })).length, 2, 'the two parked anew stay for the next redrive');
+  });
 });
+

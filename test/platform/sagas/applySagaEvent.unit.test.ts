@@ -78,7 +78,7 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.deepEqual([last?.status, last?.pending], ['completed', []]);
     // Parked with nothing left to run, an event that completes it ends it (kept parked, a resume left it running for ever).
     const early = applySagaEvent(saga, instance({ ...waiting!, status: 'parked', version: 3 }), { kind: 'event', event: { type: 'early' } });
-    assert.deepEqual([early?.status, early?.pending], ['completed', []]);
+    assert.deepEqual([early?.status, early?.pending, early?.error], ['completed', [], null], "its park's instructions go with it");
     const reparked = applySagaEvent(saga, instance({ status: 'parked', pending: ['d'], completed: ['a'], error: 'held for a person' }), { kind: 'stepFailed', item: 'd', error: { code: 'X', message: 'down' }, retry: false });
     assert.deepEqual([reparked?.status, reparked?.error], ['parked', 'held for a person; then d failed: do it by hand'], "a handler that parks again adds its reason to the event's");
   });

@@ -17,11 +17,12 @@ export interface RedriveOutcome {
  * The statement that picks and locks the next dead letter {@link redriveDeadLetters} sends back
  * (exported for its plan's test): by id, `$1` is the id, compared as a uuid so that the primary key
  * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
- * null for all, and `$2` the id after which to look.
+ * null for all, `$2` the id after which to look, and `$3` the last id when the redrive began (a letter
+ * that fails again after going back is parked under a new, later id: the same redrive must not take it).
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
-       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid'}
+       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid'}
        order by d.id limit 1 for update skip locked`;
 }
 
@@ -51,10 +52,15 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     return { redriven: 1, failed: [] };
   }
   let after = '00000000-0000-0000-0000-000000000000';
+  const { rows: last } = await pool.query<{ id: string | null }>(
+    'select id::text as id from brigade_bus.dead_letters where ($1::text is null or subscription = $1) order by id desc limit 1',
+    [selection.subscription ?? null],
+  );
+  const until = last[0]?.id ?? after;
   let redriven = 0;
   const failed: Array<RedriveOutcome['failed'][number]> = [];
   for (;;) {
-    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after]);
+    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after, until]);
     if (sent === null) return { redriven, failed };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;

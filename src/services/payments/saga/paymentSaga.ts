@@ -1,3 +1,4 @@
+import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
 import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
@@ -225,6 +226,9 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Before, the deadline failed the saga at once: an accepted, even delivered, order was refunded.
       expire: {
         maxAttempts: MONEY_STEP_ATTEMPTS,
+        // Retried unless ordering answered for good (the order is unknown, the command refused): a
+        // conflict, a tenant on the move, a database or connection error passes.
+        retryable: (error) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412,
         action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }),
       },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:

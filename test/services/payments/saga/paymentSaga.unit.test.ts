@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { BrigadeError, ConcurrencyError, NotFoundError, UnprocessableError } from '../../../../src/platform/errors/index.ts';
 import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
 import {
@@ -62,6 +63,12 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([rejected?.status, rejected?.pending, rejected?.state.outcome], ['running', ['refund'], 'rejected']);
     const unanswered = applySagaEvent(saga, asked, { kind: 'stepFailed', item: 'expire', error: { code: 'X', message: 'ordering down' }, retry: false });
     assert.equal(unanswered?.status, 'parked', 'ordering never answered: a person decides, nothing refunded');
+    // A failure that passes is retried (before: one conflict or a moving tenant parked the saga at once).
+    const retryable = saga.steps.expire!.retryable!;
+    assert.deepEqual(
+      [new ConcurrencyError(1, 2), new BrigadeError('TENANT_MOVING', 503, 'moving'), new Error('Connection terminated'), new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'no'), new NotFoundError('order')].map(retryable),
+      [true, true, true, false, false],
+    );
   });
 
   test('a reject after a declined charge completes with nothing to refund or cancel', () => {
