@@ -110,11 +110,12 @@ export function createPlacementCatalog(read: () => Promise<readonly string[]>, o
   };
   return {
     list(listOptions = {}) {
-      // A read in flight may have begun before what the caller must see: then a new one begins.
-      if (listOptions.fresh === true) return startRead();
-      if (listOptions.readSince !== undefined) {
-        if (readAt >= listOptions.readSince) return Promise.resolve(snapshot());
-        if (reading !== undefined && readingSince >= listOptions.readSince) return reading;
+      // `fresh` is a read begun no earlier than now. A read in flight, or the last one, that began
+      // before what the caller must see does not serve it: then a new one begins.
+      const readSince = listOptions.fresh === true ? performance.now() : listOptions.readSince;
+      if (readSince !== undefined) {
+        if (readAt >= readSince) return Promise.resolve(snapshot());
+        if (reading !== undefined && readingSince >= readSince) return reading;
         return startRead();
       }
       if (performance.now() - readAt < maxAgeMs) return Promise.resolve(snapshot());
