@@ -36,9 +36,18 @@ export class ProjectionCheckpointMissingError extends BrigadeError {
   }
 }
 
+/** A database session that holds up a rebuild, as `pg_stat_activity` shows it (its query cut to 120 characters). */
+export interface BlockingSession {
+  readonly pid: number;
+  /** How long its transaction has been open. */
+  readonly seconds: number;
+  readonly state: string | null;
+  readonly query: string | null;
+}
+
 /** 503: a transaction that was open when a rebuild started is still open, so the rebuild cannot see all it must replay. */
 export class HorizonStalledError extends BrigadeError {
-  constructor(oldest: { pid: number; seconds: number; state: string | null; query: string | null } | null, waitedMs: number) {
+  constructor(oldest: BlockingSession | null, waitedMs: number) {
     const who = oldest === null ? 'a transaction' : `transaction of backend ${oldest.pid} (open ${Math.round(oldest.seconds)} s, ${oldest.state ?? 'unknown state'}: ${JSON.stringify(oldest.query ?? '')})`;
     super(
       'PROJECTION_HORIZON_STALLED',
@@ -55,7 +64,7 @@ export class HorizonStalledError extends BrigadeError {
  * the view behind the swap; nothing was swapped.
  */
 export class RebuildSwapBlockedError extends BrigadeError {
-  constructor(name: string, table: string, holders: ReadonlyArray<{ pid: number; seconds: number; state: string | null; query: string | null }>, waitedMs: number) {
+  constructor(name: string, table: string, holders: readonly BlockingSession[], waitedMs: number) {
     const who = holders.length === 0 ? 'another session' : holders.map((h) => `backend ${h.pid} (in its transaction ${Math.round(h.seconds)} s, ${h.state ?? 'unknown state'}: ${JSON.stringify(h.query ?? '')})`).join(', ');
     super(
       'PROJECTION_REBUILD_SWAP_BLOCKED',
@@ -65,4 +74,3 @@ export class RebuildSwapBlockedError extends BrigadeError {
     );
   }
 }
-

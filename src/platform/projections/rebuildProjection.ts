@@ -5,7 +5,7 @@ import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildSwapBlockedError } from './errors.ts';
+import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildSwapBlockedError, type BlockingSession } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -50,7 +50,7 @@ const LOCK_NOT_AVAILABLE = '55P03';
 /** The sessions that hold a lock on `table` (for {@link RebuildSwapBlockedError}): read on a connection of their own, since the swap's transaction is aborted. */
 async function holdersOf(pool: pg.Pool, table: string) {
   const { rows } = await pool
-    .query<{ pid: number; seconds: number; state: string | null; query: string | null }>(
+    .query<BlockingSession>(
       `select a.pid, coalesce(extract(epoch from now() - a.xact_start), 0)::float8 as seconds, a.state, left(a.query, 120) as query
          from pg_locks l join pg_stat_activity a on a.pid = l.pid
         where l.relation = to_regclass($1) and l.granted and a.pid <> pg_backend_pid()
