@@ -201,4 +201,3 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.equal((await listDeadLetters(pool, { subscription: sub })).length, 2, 'the two parked anew stay for the next redrive');
   });
 });
-

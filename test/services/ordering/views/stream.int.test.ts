@@ -188,4 +188,3 @@ describe('live-board stream (Server-Sent Events)', () => {
     assert.equal(await open(), baseline, 'no stream left open for a client that is gone');
   });
 });
-
