@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, Role, TokenService } from '../platform/auth/index.ts';
 import type { Actor, UnitOfWorkContext } from '../platform/db/index.ts';
-import { ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
+import { BrigadeError, ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
+import { problemDocument } from './problem.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,7 +13,8 @@ declare module 'fastify' {
     /**
      * Audits an admin's request now, before the route takes its reply over (`reply.hijack()`, e.g. a
      * Server-Sent Events stream): the hook that audits every other answer does not run for a hijacked
-     * reply. Does nothing for other callers, or when the app keeps no audit trail.
+     * reply. Does nothing for other callers, or when the app keeps no audit trail. Throws
+     * {@link AuditUnavailableError} (503) when the entry cannot be written, so the stream never starts.
      */
     auditBeforeHijack(): Promise<void>;
   }
@@ -69,16 +71,34 @@ export interface AdminAuditEntry {
   readonly requestId: string;
 }
 
+/** 503: an admin's request was handled but its audit entry could not be written, so its answer is withheld. */
+export class AuditUnavailableError extends BrigadeError {
+  constructor(handledStatus: number | undefined) {
+    super(
+      'AUDIT_UNAVAILABLE',
+      503,
+      handledStatus === undefined
+        ? 'The audit trail cannot be written, so this admin request was not started; retry once the database is healthy.'
+        : `This admin request was handled (status ${handledStatus}) but its audit entry could not be written, so its answer is withheld. ` +
+            'A change it made stands: check the server log (it has the entry, by request id) before you retry it.',
+      { details: handledStatus === undefined ? {} : { handledStatus } },
+    );
+  }
+}
+
 /**
  * Audits every request made with an admin token, whatever its outcome: a structured log line and a
  * call to `record` (the platform service writes it to its audit table) before the response is sent.
+ * The audit fails closed: when `record` fails, the admin gets 503 `AUDIT_UNAVAILABLE` instead of the
+ * answer (a change the request made stands, and the 503 says so; the entry stays in the log).
  * A route that takes its reply over calls `reply.auditBeforeHijack()` first, as that step is skipped
  * for it. Without `record` (an app with no audit trail) nothing is audited.
  */
 export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminAuditEntry) => Promise<void>) | undefined): void {
-  const audit = async (request: FastifyRequest, status: number): Promise<void> => {
+  /** Whether the request needed no entry or its entry was written. */
+  const audit = async (request: FastifyRequest, status: number): Promise<boolean> => {
     const principal = request.principal;
-    if (record === undefined || principal?.role !== 'admin') return;
+    if (record === undefined || principal?.role !== 'admin') return true;
     const entry: AdminAuditEntry = {
       actorId: principal.subject,
       method: request.method,
@@ -88,14 +108,23 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       requestId: String(request.id),
     };
     request.log.info({ audit: entry }, 'admin request');
-    await record(entry).catch((error: unknown) => request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry'));
+    try {
+      await record(entry);
+      return true;
+    } catch (error) {
+      request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry; the answer is withheld (503)');
+      return false;
+    }
   };
   // onSend, not onResponse: the entry is written before the admin sees the answer.
   app.addHook('onSend', async (request, reply, payload) => {
-    await audit(request, reply.statusCode);
-    return payload;
+    const handled = reply.statusCode;
+    if (await audit(request, handled)) return payload;
+    const error = new AuditUnavailableError(handled);
+    reply.status(error.status).type('application/problem+json; charset=utf-8');
+    return JSON.stringify(problemDocument(request, error.status, error.code, error.message, { ...error.details }));
   });
-  app.decorateReply('auditBeforeHijack', function (this: FastifyReply) {
-    return audit(this.request, 200);
+  app.decorateReply('auditBeforeHijack', async function (this: FastifyReply) {
+    if (!(await audit(this.request, 200))) throw new AuditUnavailableError(undefined);
   });
 }

@@ -24,7 +24,12 @@ const TITLES: Record<number, string> = {
  * standard ones (`status` stays the HTTP status, `code` the error's code).
  */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, status: number, code: string, detail: string, extra: Record<string, unknown> = {}) {
-  const problem: Problem = {
+  return reply.status(status).type('application/problem+json').send(problemDocument(request, status, code, detail, extra));
+}
+
+/** The problem document {@link sendProblem} sends, for a hook that must return a payload instead. */
+export function problemDocument(request: FastifyRequest, status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+  return {
     ...extra,
     type: `https://brigade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
     title: TITLES[status] ?? 'Error',
@@ -34,7 +39,6 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, status
     instance: request.url,
     requestId: String(request.id),
   };
-  return reply.status(status).type('application/problem+json').send(problem);
 }
 
 /**

@@ -197,6 +197,26 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
     );
   });
 
+  test('an admin request whose audit entry cannot be written gets 503, not its answer', async () => {
+    const owner = dbs.poolForUrl(t.db.url);
+    await owner.query('alter table platform.admin_audit add constraint refuse_all check (false) not valid');
+    try {
+      const created = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Unaudited', city: 'Porto' } });
+      assert.equal(created.statusCode, 503, created.body);
+      assert.equal(created.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.deepEqual([created.json().code, created.json().handledStatus], ['AUDIT_UNAVAILABLE', 201]);
+      assert.match(created.json().detail, /change it made stands/);
+      const listed = await t.request({ url: '/v1/restaurants', token: admin });
+      assert.deepEqual([listed.statusCode, listed.json().code], [503, 'AUDIT_UNAVAILABLE']);
+      assert.doesNotMatch(listed.body, /Unaudited|Alpha/);
+      // Requests without an admin token are not audited, so they are not held up.
+      const staff = await t.request({ url: `/v1/restaurants/${tenants[0]!.id}/staff`, token: tenants[0]!.staffToken });
+      assert.equal(staff.statusCode, 200);
+    } finally {
+      await owner.query('alter table platform.admin_audit drop constraint refuse_all');
+    }
+  });
+
   test('fuzz: 1,000 random (actor, resource) pairs across 3 tenants return zero cross-tenant rows', async () => {
     const pool = dbs.poolFor('platform');
     const allStaff = tenants.flatMap((tenant) => tenant.staffIds.map((id) => ({ id, tenant: tenant.id })));
