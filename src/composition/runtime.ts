@@ -236,7 +236,7 @@ export async function createPlatform(
  */
 export async function createTransport(config: Config, pool: import('pg').Pool): Promise<Transport> {
   const transport =
-    config.natsUrl === null ? createPgTransport({ pool }) : await createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`) });
+    config.natsUrl === null ? createPgTransport({ pool }) : await createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`), replicas: config.natsStreamReplicas });
   return withClaimCheck(transport, { pool });
 }
 

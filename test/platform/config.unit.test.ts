@@ -70,6 +70,14 @@ test('an invalid value names the variable and what it expects; every bad variabl
   assert.doesNotMatch(error.message, /hunter2/, 'a password in a bad URL is not echoed');
 });
 
+test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {
+  assert.equal(loadConfig({}, { services }).natsStreamReplicas, 1);
+  assert.equal(loadConfig({ NATS_STREAM_REPLICAS: '3' }, { services }).natsStreamReplicas, 3);
+  for (const bad of ['0', '6', 'three']) {
+    assert.throws(() => loadConfig({ NATS_STREAM_REPLICAS: bad }, { services }), (error: unknown) => error instanceof ConfigError && error.issues[0]!.variable === 'NATS_STREAM_REPLICAS');
+  }
+});
+
 test('empty values count as unset', () => {
   const config = loadConfig({ DATABASE_URL: '', PORT: '  ' }, { services });
   assert.equal(config.databaseUrl, null);
@@ -83,6 +91,11 @@ test('payments: provider port and URL, timeout, accept deadline and the default 
     [8081, null, 'http://127.0.0.1:8081', 5000, 10, '4242424242424242'],
   );
   assert.equal(loadConfig({ PORT: '0' }, { services }).providerPort, 0, 'any free port for the platform: any free port for the provider');
+  assert.equal(loadConfig({ PORT: '65535' }, { services }).providerPort, 65534, 'the top port: the one below it, never the API port itself');
+  assert.throws(
+    () => loadConfig({ PORT: '4100', PROVIDER_PORT: '4100' }, { services }),
+    (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && error.issues[0]!.variable === 'PROVIDER_PORT' && /other than PORT/.test(error.message),
+  );
   const set = loadConfig(
     { PROVIDER_PORT: '4100', PAYMENT_PROVIDER_URL: 'https://pay.example/api', PAYMENT_PROVIDER_TIMEOUT_MS: '2500', ACCEPT_DEADLINE_MINUTES: '3', PAYMENT_DEFAULT_CARD: 'none' },
     { services },

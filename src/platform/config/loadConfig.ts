@@ -33,6 +33,12 @@ export interface Config {
   readonly redisUrl: string | null;
   /** `NATS_URL`, or `null` for the PostgreSQL transport. */
   readonly natsUrl: string | null;
+  /**
+   * `NATS_STREAM_REPLICAS`: replicas of the JetStream stream (1 to 5). Default 1, for a single server;
+   * a single server writes acknowledged messages to disk only every `sync_interval` (2 minutes by
+   * default), so run it with `jetstream { sync_interval: always }`, or a cluster with 3 (decision 0016).
+   */
+  readonly natsStreamReplicas: number;
   /** `HOST`: interface the HTTP server binds. Default `127.0.0.1`. */
   readonly host: string;
   /** `PORT`: HTTP port. Default 3000; 0 picks a free one. */
@@ -153,6 +159,11 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   }
 
   const port = int('PORT', 3000, 0, 65535);
+  // The stand-in provider beside the API: PORT + 1 (PORT - 1 at the top of the range), never PORT itself.
+  const providerPort = int('PROVIDER_PORT', port === 0 ? 0 : port === 65535 ? 65534 : port + 1, 0, 65535);
+  if (providerPort !== 0 && providerPort === port) {
+    issues.push({ variable: 'PROVIDER_PORT', expected: `a port other than PORT (${port}): the stand-in payment provider and the API cannot share one`, got: String(providerPort) });
+  }
   const defaultCard = read('PAYMENT_DEFAULT_CARD') ?? '4242424242424242';
   if (defaultCard !== 'none' && !/^\d{12,19}$/.test(defaultCard)) {
     issues.push({ variable: 'PAYMENT_DEFAULT_CARD', expected: "a card number of 12 to 19 digits, or 'none'", got: `${defaultCard.length} characters` });
@@ -167,6 +178,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     commitsInFlight: int('DATABASE_COMMITS_IN_FLIGHT', 2, 1, 64),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsStreamReplicas: int('NATS_STREAM_REPLICAS', 1, 1, 5),
     host: read('HOST') ?? '127.0.0.1',
     port,
     secret,
@@ -174,7 +186,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
-    providerPort: int('PROVIDER_PORT', port === 0 ? 0 : Math.min(65535, port + 1), 0, 65535),
+    providerPort,
     paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
     paymentProviderTimeoutMs: int('PAYMENT_PROVIDER_TIMEOUT_MS', 5000, 100, 20_000),
     acceptDeadlineMinutes: int('ACCEPT_DEADLINE_MINUTES', 10, 1, 24 * 60),
