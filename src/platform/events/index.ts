@@ -6,6 +6,7 @@ export type { EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 export { appendFunctionSql } from './appendFunctionSql.ts';
 export { eventStoreMigrationsSql, mergedAppendSchemaSql } from './mergedAppendSchemaSql.ts';
 export { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
+export { insertColumnsGrantSql, WRITABLE_EVENT_COLUMNS } from './insertColumnsGrantSql.ts';
 export { createUpcasters } from './createUpcasters.ts';
 export type { Upcaster, Upcasters } from './createUpcasters.ts';
 export type { AppendOptions, AppendResult } from './prepareAppend.ts';

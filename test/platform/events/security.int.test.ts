@@ -39,10 +39,29 @@ describe('event store: grants and Row-Level Security', () => {
          from unnest(array['SELECT','INSERT','UPDATE','DELETE','TRUNCATE','REFERENCES','TRIGGER']) as p`,
     )).rows;
     assert.deepEqual(Object.fromEntries(privileges.map((r) => [r.p, r.granted])), {
-      SELECT: true, INSERT: true, UPDATE: false, DELETE: false, TRUNCATE: false, REFERENCES: false, TRIGGER: false,
+      SELECT: true, INSERT: false, UPDATE: false, DELETE: false, TRUNCATE: false, REFERENCES: false, TRIGGER: false,
     });
+    // INSERT is granted on the columns a writer names only: the database assigns transaction_id and global_position.
+    const insertable = (await admin.query<{ column_name: string }>(
+      `select column_name from information_schema.columns
+        where table_schema = 'ordering' and table_name = 'events' and has_column_privilege('brigade_ordering', 'ordering.events', column_name, 'INSERT')
+        order by ordinal_position`,
+    )).rows.map((r) => r.column_name);
+    assert.deepEqual(insertable, ['tenant_id', 'stream_id', 'stream_version', 'message_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at']);
     const { events } = await unitOfWork(pool, asA, (tx) => store.readStream(tx, streamOfA));
     assert.deepEqual(events.map((e) => e.data), [{ total: 10 }], 'the event is unchanged');
+  });
+
+  test('the application role cannot date an event before the checkpoints: transaction_id and global_position are the database’s', async () => {
+    const forged = [
+      `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata, transaction_id)
+       values ($1, 'order-forged', 1, gen_random_uuid(), 'Forged', '{}', '{}', '3'::xid8)`,
+      `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata, global_position)
+       overriding system value values ($1, 'order-forged', 1, gen_random_uuid(), 'Forged', '{}', '{}', 1)`,
+    ];
+    for (const sql of forged) {
+      await assert.rejects(unitOfWork(pool, asA, (tx) => tx.query(sql, [tenantA])), /permission denied for table events/, sql);
+    }
   });
 
   test('RLS is forced, and a tenant neither sees nor writes another tenant’s events', async () => {
