@@ -6,6 +6,7 @@ import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES } from '../../platform/auth/index.ts';
+import { restaurantDirectory } from './directory.ts';
 import { createCourier } from './operations/createCourier.ts';
 import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
@@ -45,6 +46,11 @@ const bearer = [{ bearer: [] }];
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { unitOfWork, tokens } = deps;
+  const directory = restaurantDirectory(unitOfWork);
+  /** A restaurant the directory does not know is a 404 (a token or a staff row for it would be an orphan). */
+  const knownRestaurant = async (rid: string): Promise<void> => {
+    if ((await directory.restaurant(rid)) === null) throw new NotFoundError('restaurant', rid);
+  };
   const asAdmin = (request: Parameters<typeof authorize>[0], tenantId: string | null = null) => actorContext(authorize(request, 'admin'), 'platform', tenantId);
   /** The calling customer, whose token must carry their id as its subject. */
   const customerOf = (request: Parameters<typeof authorize>[0]) => {
@@ -195,14 +201,19 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
     async (request, reply) => {
       authorize(request, 'admin');
       const { ttlSeconds, ...principal } = request.body;
+      if (principal.restaurantId !== undefined) await knownRestaurant(principal.restaurantId);
       return reply.status(201).send({ token: await tokens.sign(principal, ttlSeconds) });
     },
   );
 
-  /** Staff of `rid`: its own staff, or an admin. Another restaurant's id is a 404, never a 403. */
-  const staffContext = (request: Parameters<typeof authorize>[0], rid: string) => {
+  /**
+   * Staff of `rid`: its own staff, or an admin. Another restaurant's id is a 404, never a 403, and so
+   * is, for an admin, one the directory does not know.
+   */
+  const staffContext = async (request: Parameters<typeof authorize>[0], rid: string) => {
     const principal = authorize(request, 'staff', 'admin');
     if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+    if (principal.role === 'admin') await knownRestaurant(rid);
     return actorContext(principal, 'platform', rid);
   };
 
@@ -219,7 +230,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
       },
     },
     async (request, reply) => {
-      const context = staffContext(request, request.params.rid);
+      const context = await staffContext(request, request.params.rid);
       return reply.status(201).send(await unitOfWork(context, (tx) => addStaff(tx, { restaurantId: request.params.rid, ...request.body })));
     },
   );
@@ -227,7 +238,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   app.get(
     '/restaurants/:rid/staff',
     { schema: { tags: ['platform'], summary: "The restaurant's staff (its staff, or admin)", security: bearer, params: RidParams, response: { 200: Type.Object({ staff: Type.Array(StaffSchema) }) } } },
-    async (request) => ({ staff: await unitOfWork(staffContext(request, request.params.rid), (tx) => listStaff(tx, request.params.rid)) }),
+    async (request) => ({ staff: await unitOfWork(await staffContext(request, request.params.rid), (tx) => listStaff(tx, request.params.rid)) }),
   );
 
   app.get(
@@ -236,7 +247,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
       schema: { tags: ['platform'], summary: 'One staff member', security: bearer, params: Type.Object({ rid: Uuid, sid: Uuid }), response: { 200: StaffSchema } },
     },
     async (request) => {
-      const member = await unitOfWork(staffContext(request, request.params.rid), (tx) => getStaffMember(tx, request.params.rid, request.params.sid));
+      const member = await unitOfWork(await staffContext(request, request.params.rid), (tx) => getStaffMember(tx, request.params.rid, request.params.sid));
       if (member === null) throw new NotFoundError('staff member', request.params.sid);
       return member;
     },

@@ -143,6 +143,16 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
     assert.deepEqual([c.statusCode, c.json().code], [403, 'FORBIDDEN']);
     const courierMintsToken = await t.request({ method: 'POST', url: '/v1/tokens', token: await t.token('courier'), payload: { role: 'admin' } });
     assert.equal(courierMintsToken.statusCode, 403);
+    // An admin mints staff tokens only for restaurants the directory knows, and reads only their staff.
+    const unknown = randomUUID();
+    const staffOfNowhere = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'staff', restaurantId: unknown } });
+    assert.deepEqual([staffOfNowhere.statusCode, staffOfNowhere.json().code], [404, 'NOT_FOUND']);
+    const staffOfA = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'staff', restaurantId: a.id } });
+    assert.equal(staffOfA.statusCode, 201);
+    for (const request of [{ url: `/v1/restaurants/${unknown}/staff` }, { method: 'POST' as const, url: `/v1/restaurants/${unknown}/staff`, payload: { name: 'Nobody', email: 'nobody@example.com' } }]) {
+      const answered = await t.request({ ...request, token: admin });
+      assert.deepEqual([answered.statusCode, answered.json().code], [404, 'NOT_FOUND'], request.url);
+    }
     // No header can set the tenant: a staff token of A with a header naming B still sees only A.
     const spoof = await t.request({ url: `/v1/restaurants/${a.id}/staff`, token: a.staffToken, headers: { 'x-tenant-id': tenants[1]?.id as string } });
     assert.ok((spoof.json().staff as Array<{ restaurantId: string }>).every((s) => s.restaurantId === a.id));
