@@ -16,6 +16,11 @@ export interface Principal {
   readonly subject: string;
   /** The restaurant (tenant) of a staff member; `null` for the other roles. */
   readonly restaurantId: string | null;
+  /**
+   * When the token it was read from expires, in milliseconds since the epoch: what a long-lived answer
+   * (a stream) must not outlive. Absent for a principal not read from a token.
+   */
+  readonly expiresAt?: number;
 }
 
 const ISSUER = 'brigade';
@@ -62,11 +67,12 @@ export function createTokenService(secret: string): TokenService {
         throw new TokenError('TOKEN_INVALID', 'The token is not valid (bad signature, format or claims)');
       }
       try {
-        return validatePrincipal({
+        const principal = validatePrincipal({
           role: payload.role as Role,
           subject: String(payload.sub),
           restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
         });
+        return Object.freeze({ ...principal, expiresAt: Number(payload.exp) * 1000 });
       } catch {
         throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role or malformed ids');
       }

@@ -14,7 +14,10 @@ const tokens = createTokenService(secret);
 test('a signed token verifies to the same principal', async () => {
   const rid = randomUUID();
   const sub = randomUUID();
-  assert.deepEqual(await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub })), { role: 'staff', subject: sub, restaurantId: rid });
+  const before = Date.now();
+  const { expiresAt, ...verified } = await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub }, 600));
+  assert.deepEqual(verified, { role: 'staff', subject: sub, restaurantId: rid });
+  assert.ok(expiresAt !== undefined && Math.abs(expiresAt - (before + 600_000)) <= 2000, 'the token’s expiry, in ms');
   const customer = await tokens.verify(await tokens.sign({ role: 'customer' }));
   assert.equal(customer.role, 'customer');
   assert.match(customer.subject, /^[0-9a-f-]{36}$/);

@@ -457,10 +457,16 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
         }, heartbeatMs);
         heartbeat.unref();
+        // Tokens cannot be revoked, so their expiry is the one limit on access: the stream ends with it
+        // (the client's reconnect then gets 401 TOKEN_EXPIRED and must sign in again).
+        const expiresAt = request.principal?.expiresAt;
+        const expiry = expiresAt === undefined ? undefined : setTimeout(() => end('the token expired: sign in again, then reconnect', false), Math.max(0, expiresAt - Date.now()));
+        expiry?.unref();
         const cleanup = () => {
           if (closed) return;
           closed = true;
           clearInterval(heartbeat);
+          clearTimeout(expiry);
           unsubscribe();
           events.lost.removeEventListener('abort', onLost);
           streams.delete(raw);

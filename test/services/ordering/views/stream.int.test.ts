@@ -101,6 +101,18 @@ describe('live-board stream (Server-Sent Events)', () => {
     await refused.text();
   });
 
+  test('a stream ends when its token expires (tokens cannot be revoked: the expiry is the one limit), and a reconnect with it gets 401', async () => {
+    const rid = randomUUID();
+    const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 2);
+    const stream = await open(rid, shortLived);
+    await stream.until((t) => t.includes('event: start'));
+    await within(stream.ended, 20_000, 'the stream to end at the token’s expiry');
+    assert.match(stream.text(), /: the token expired: sign in again, then reconnect\n/);
+    const again = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${shortLived}` } });
+    assert.equal(again.status, 401);
+    assert.equal((await again.json()).code, 'TOKEN_EXPIRED');
+  });
+
   test("a stream whose listener lost its connection ends, keeping the client's last event id: it reconnects with it and misses nothing", async () => {
     const rid = randomUUID();
     const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
