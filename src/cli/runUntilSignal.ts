@@ -2,6 +2,7 @@ import type { Config } from '../platform/config/index.ts';
 import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
+import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 
@@ -44,7 +45,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       io.out(`  health   ${address}/health/ready`);
       io.out(`  metrics  ${address}/metrics`);
       io.out(`  pages    ${address}/login · ${address}/board/<restaurant id> · ${address}/courier · ${address}/track/<order id>`);
-      if (db.embedded !== null) io.out(`  sign in  ${address}/dev-login (development tokens, embedded database only)`);
+      if (offersDevLogin(config.host, db.embedded !== null)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>

@@ -14,6 +14,7 @@ import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, with
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
+import { offersDevLogin } from './offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES, migrationSets } from './services.ts';
 
 /** Where the database is: the configured URL, or the embedded server (started or joined). */
@@ -197,8 +198,8 @@ export async function createPlatform(
       serviceDeps: deps,
       tokens,
       deadLetters: { pool: busPool, transport: bus },
-      // The development login mints tokens without a secret: only on the embedded database.
-      pages: { devLogin: options.embedded === true, mintToken: (request) => tokens.sign(request) },
+      // The development login mints tokens without a secret: only on the embedded database, bound to loopback.
+      pages: { devLogin: offersDevLogin(config.host, options.embedded === true), mintToken: (request) => tokens.sign(request) },
       // The admin audit trail is the platform service's table, written in its own transaction.
       audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
     });

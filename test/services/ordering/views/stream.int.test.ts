@@ -110,7 +110,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     assert.match(stream.text(), /: the token expired: sign in again, then reconnect\n/);
     const again = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${shortLived}` } });
     assert.equal(again.status, 401);
-    assert.equal((await again.json()).code, 'TOKEN_EXPIRED');
+    assert.equal(((await again.json()) as { code: string }).code, 'TOKEN_EXPIRED');
   });
 
   test("a stream whose listener lost its connection ends, keeping the client's last event id: it reconnects with it and misses nothing", async () => {
