@@ -45,7 +45,8 @@ export interface SagaDetail<S = unknown> extends SagaInstance<S> {
   readonly deadlines: readonly SagaDeadlineInfo[];
 }
 
-const iso = (value: unknown): string => new Date(String(value)).toISOString();
+/** A Date (a timestamptz column) as is; a string (a timestamp inside json) parsed. `String(date)` would drop the milliseconds. */
+const iso = (value: unknown): string => (value instanceof Date ? value : new Date(String(value))).toISOString();
 const isoOrNull = (value: unknown): string | null => (value === null || value === undefined ? null : iso(value));
 
 /**
