@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { CONTEXT_SETTINGS } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 
 /** Options for {@link sagaSchemaSql}. */
@@ -25,8 +26,8 @@ export function sagaSqlNames(options: SagaSchemaOptions): { s: string; r: string
     s: pg.escapeIdentifier(options.schema),
     r: pg.escapeIdentifier(options.role),
     visible:
-      `tenant_id = (select nullif(current_setting('brigade.tenant_id', true), '')::uuid)\n` +
-      `         or (select current_setting('brigade.actor_kind', true)) in ('system', 'admin')`,
+      `tenant_id = (select nullif(current_setting('${CONTEXT_SETTINGS.tenantId}', true), '')::uuid)\n` +
+      `         or (select current_setting('${CONTEXT_SETTINGS.actorKind}', true)) in ('system', 'admin')`,
   };
 }
 
