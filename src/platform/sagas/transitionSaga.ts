@@ -53,13 +53,17 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     const t = applySagaEvent(registry.definition(row.name), instance as SagaInstance<unknown>, input);
     if (t === null) return { applied: false, instance, attempts: attempt };
     const entry = logEntryOf(input, row.attempts);
+    // An event that leaves the head item as it was keeps its run_after: a step backing off after a
+    // retryable failure stays backed off (before, any event made it due at once, and during a
+    // provider's outage each event burned an attempt). Step outcomes and a new head reset it.
+    const keepRunAfter = input.kind === 'event' && t.pending[0] === row.pending[0];
     // The log row is inserted by the same statement as the version it records: one round trip, and
     // no version without its entry (the log's primary key is the version).
     const updated = await tx.query<SagaRow>(
       `with changed as (
          update ${table}
             set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9, error_before_park = $17,
-                run_after = now() + $10::double precision * interval '1 millisecond',
+                run_after = case when $18 then run_after else now() + $10::double precision * interval '1 millisecond' end,
                 locked_by = case when locked_by = $11 then null else locked_by end,
                 locked_until = case when locked_by = $11 then null else locked_until end,
                 version = version + 1, updated_at = now()
@@ -71,7 +75,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
        select * from changed`,
       [
         row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null,
-        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error, t.errorBeforePark,
+        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error, t.errorBeforePark, keepRunAfter,
       ],
     );
     if (updated.rows[0] !== undefined) {

@@ -89,6 +89,24 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal((await rows('toy_effects', sagaId)).filter((r) => r.step === 'b').length, 1);
   });
 
+  test('an event that leaves the head step alone keeps its retry backoff (before: any event made it due at once, so each event during an outage burned an attempt)', async () => {
+    const { tenantId, sagaId } = await start({ flakyAt: 'a' });
+    const slow = runner({ backoffMs: () => 60_000 });
+    await drain(slow); // attempt 1 of a fails (retryable): the next one in 60 s
+    const runAfter = async () => (await pool.query(`select run_after, run_after > now() + interval '50 seconds' as later from payments.saga_instances where id = $1`, [sagaId])).rows[0];
+    const before = await runAfter();
+    assert.equal(before.later, true, 'backing off');
+    await asTenant(tenantId, (tx) => advanceSaga(tx, registry, sagaId, { type: 'poke', data: 1 }, { tenantId }));
+    const after = await runAfter();
+    assert.deepEqual([after.run_after.toISOString(), after.later], [before.run_after.toISOString(), true], 'run_after unchanged by the event');
+    await drain(slow);
+    assert.deepEqual((await rows('toy_attempts', sagaId)).map((r) => r.step), ['a'], 'not retried early');
+    // A step outcome still sets it: let the backoff pass, then the retry runs and the saga goes on.
+    await pool.query(`update payments.saga_instances set run_after = now() where id = $1`, [sagaId]);
+    await drain();
+    assert.equal((await load(tenantId, sagaId))?.status, 'completed');
+  });
+
   test('a step whose .failed handler parks: retried up to its own maxAttempts, then parked for a person; nothing compensated, no more runs', async () => {
     const tries: string[] = [];
     const parky = defineSaga<{ n: number }, null>({
