@@ -95,8 +95,18 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   if (instance.status === 'compensating') {
     // A forward step that was running when an event failed the saga (decide kept it first): a success
     // is recorded, with the state its handler gives (what the compensation needs), and undone first;
-    // a failure leaves nothing to undo.
-    if (input.kind === 'stepFailed') return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
+    // a failure is asked of its `<step>.failed` handler: a park (an unknown outcome, decision 0079)
+    // keeps the step at the head for a person, as it would unfailed; anything else leaves nothing to
+    // undo, and the step is dropped (the handler's state kept).
+    if (input.kind === 'stepFailed') {
+      const onFailure = definition.on[`${step}.failed`];
+      const decision = onFailure === undefined ? {} : handle(definition.name, `${step}.failed`, () => onFailure(instance.state, { type: `${step}.failed`, data: input.error }));
+      const state = decision.state ?? instance.state;
+      if (decision.park !== undefined) {
+        return { ...base, state, status: 'parked', pending: [...instance.pending], completed, attempts: instance.attempts + 1, error: decision.park, errorBeforePark: instance.error, schedule: [], cancel: [] };
+      }
+      return { ...base, state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
+    }
     const onSuccess = definition.on[`${step}.succeeded`];
     const state = (onSuccess === undefined ? undefined : handle(definition.name, `${step}.succeeded`, () => onSuccess(instance.state, { type: `${step}.succeeded`, data: input.result })).state) ?? instance.state;
     const undoIt = definition.steps[step]?.compensate !== undefined ? [`${UNDO}${step}`] : [];

@@ -51,6 +51,20 @@ describe('applySagaEvent (the saga decide function)', () => {
     const late = applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'stepSucceeded', item: 'd', result: null });
     assert.deepEqual([late?.status, late?.pending, late?.completed, late?.error], ['parked', ['b'], ['a', 'd'], 'd failed: do it by hand']);
   });
+  test("a forward step in flight when an event failed the saga, that then fails for good, is asked of its .failed handler: a park keeps it at the head for a person (before: dropped unasked, the saga compensated around a possible effect)", () => {
+    const failing = applySagaEvent(saga, instance({ pending: ['d'], completed: ['a'] }), { kind: 'event', event: { type: 'stop' } });
+    assert.deepEqual([failing?.status, failing?.pending], ['compensating', ['d', 'undo:a']]);
+    const compensating = instance({ ...failing!, version: 2, attempts: 1 });
+    const t = applySagaEvent(saga, compensating, { kind: 'stepFailed', item: 'd', error: { code: 'TIMEOUT', message: 'outcome unknown' }, retry: false });
+    assert.deepEqual(
+      [t?.status, t?.pending, t?.completed, t?.attempts, t?.error, t?.errorBeforePark, t?.state, t?.cancel],
+      ['parked', ['d', 'undo:a'], ['a'], 2, 'd failed: do it by hand', 'stopped', { n: 10 }, []],
+    );
+    assert.equal(statusBeforePark(t!), 'compensating', 'a resume goes on compensating, with the reason it failed');
+    // A step whose handler does not park (here: none) is dropped as before: a failure leaves nothing to undo.
+    const plain = applySagaEvent(saga, instance({ status: 'compensating', pending: ['b', 'undo:a'], completed: ['a'], error: 'stopped' }), { kind: 'stepFailed', item: 'b', error: { code: 'X', message: 'no' }, retry: false });
+    assert.deepEqual([plain?.status, plain?.pending, plain?.error], ['compensating', ['undo:a'], 'stopped']);
+  });
   test("an event parks the saga while its head step is in flight: the step's outcome is still taken (before, it was dropped and a resume ran the step again), and the saga stays parked while work is left", () => {
     const parked = applySagaEvent(saga, instance({ pending: ['a', 'b'] }), { kind: 'event', event: { type: 'hold' } });
     assert.deepEqual([parked?.status, parked?.pending, parked?.error, parked?.state], ['parked', ['a', 'b'], 'held for a person', { n: 1000 }]);
