@@ -2,6 +2,7 @@ import type { ServiceDeps, ServiceWorker } from '../runtime/index.ts';
 import { createDeadlineScheduler } from './createDeadlineScheduler.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { createSagaRunner } from './createSagaRunner.ts';
+import type { FiredDeadline } from './fireDueDeadlines.ts';
 
 /** Options of {@link sagaWorkers}. */
 export interface SagaWorkersOptions {
@@ -26,6 +27,19 @@ export interface SagaWorkersOptions {
   readonly deadlinePollMs?: number;
   /** Receives the loops' own errors (database down); they go on after their poll interval. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Receives each deadline that could never be delivered (its handler threw, the saga has no handler
+   * for it) and was marked fired with the error. Default: a process warning naming the saga.
+   */
+  readonly onDeadlineError?: (deadline: FiredDeadline) => void;
+}
+
+/** The default of {@link SagaWorkersOptions.onDeadlineError}: one warning per deadline (each is a saga left waiting for it). */
+function warnDeadlineError(d: FiredDeadline): void {
+  process.emitWarning(
+    `saga-deadlines: deadline ${d.name} of saga ${d.sagaId} (tenant ${d.tenantId}) could not be delivered and is marked fired with the error: ${d.error ?? '?'}. ` +
+      `The saga no longer waits for it: fix the saga's definition, then settle the saga ('brigade sagas show ${d.sagaId}')`,
+  );
 }
 
 /**
@@ -65,6 +79,10 @@ export function sagaWorkers(options: SagaWorkersOptions): readonly ServiceWorker
           service: options.service,
           registry: registryOf(deps),
           ...(options.deadlinePollMs !== undefined ? { pollMs: options.deadlinePollMs } : {}),
+          // Before, nothing heard of a deadline marked fired with an error.
+          onFired: (d) => {
+            if (d.error !== null) (options.onDeadlineError ?? warnDeadlineError)(d);
+          },
           ...(options.onError !== undefined ? { onError: options.onError } : {}),
         }).run(signal),
     },

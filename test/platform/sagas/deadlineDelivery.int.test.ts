@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { before, describe, test } from 'node:test';
+import pg from 'pg';
+import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
+import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
+import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
+import { createDeadlineScheduler, createSagaRegistry, defineSaga, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
+import { useTestDatabase } from '../../support/db.ts';
+
+const SERVICE = 'payments';
+
+describe('deadline delivery: what passes is delivered later, what never can is marked and told', () => {
+  const database = useTestDatabase();
+  let pool: pg.Pool;
+  let registry: SagaRegistry;
+  let uow: UnitOfWorkFn;
+  const timed = defineSaga<{ n: number }, { inMs: number }>({
+    name: 'timed',
+    initialState: { n: 0 },
+    start: (_s, input) => ({ schedule: [{ name: 'a', inMs: input.inMs }, { name: 'b', inMs: input.inMs }] }),
+    steps: {},
+    on: {
+      'deadline.a': (s) => ({ state: { n: s.n + 100 } }),
+      'deadline.b': (s) => ({ state: { n: s.n + 1000 } }),
+      'deadline.broken': () => {
+        throw new Error('handler bug');
+      },
+    },
+  });
+  before(() => {
+    pool = database.pool(6);
+    registry = createSagaRegistry({ schema: 'payments', sagas: [timed] });
+    uow = (ctx, fn) => unitOfWork(pool, ctx, fn);
+  });
+  const asTenant = <T>(tenantId: string, fn: (tx: Tx) => Promise<T>) => uow({ service: SERVICE, tenantId, actor: { kind: 'system', id: 'test' } }, fn);
+  const start = async (inMs: number) => {
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, registry, { name: 'timed', input: { inMs } }));
+    return { tenantId, sagaId: instance.id };
+  };
+  const deadlines = async (sagaId: string) =>
+    (await pool.query(`select name, fired_at is not null as fired, cancelled_at is not null as cancelled, error from payments.saga_deadlines where saga_id = $1 order by name`, [sagaId])).rows;
+  const stateOf = async (tenantId: string, sagaId: string) => (await asTenant(tenantId, (tx) => loadSaga<{ n: number }>(tx, registry, sagaId)))?.state.n;
+
+  test('a transient database error while delivering (a deadlock) rolls the batch back: the deadlines fire at the next poll (before: marked fired with the error, never delivered)', async () => {
+    const { tenantId, sagaId } = await start(0);
+    // The first saga write of the scheduler's transaction fails as a deadlock victim's does (SQLSTATE 40P01).
+    let blinks = 1;
+    const blinking: UnitOfWorkFn = (context, fn) =>
+      uow(context, (tx) => {
+        const query: Tx['query'] = (text, values) => {
+          if (blinks > 0 && typeof text === 'string' && text.includes('with changed as')) {
+            blinks--;
+            return tx.query(`do $$ begin raise exception 'deadlock detected (test)' using errcode = '40P01'; end $$`);
+          }
+          return tx.query(text, values);
+        };
+        return fn(Object.assign(Object.create(tx) as Tx, { query }));
+      });
+    const fired: FiredDeadline[] = [];
+    const scheduler = createDeadlineScheduler({ unitOfWork: blinking, service: SERVICE, registry, onFired: (d) => fired.push(d) });
+    await assert.rejects(scheduler.fireDue(), { code: '40P01' });
+    assert.deepEqual(await deadlines(sagaId), [
+      { name: 'a', fired: false, cancelled: false, error: null },
+      { name: 'b', fired: false, cancelled: false, error: null },
+    ], 'left open for the next poll');
+    assert.equal(await scheduler.fireDue(), 2);
+    assert.deepEqual([fired.map((d) => [d.name, d.applied, d.error]), await stateOf(tenantId, sagaId)], [[['a', true, null], ['b', true, null]], 1100], 'both delivered');
+  });
+
+  test('a batch skips a deadline whose saga row another transaction holds, so an event that cancels deadlines after its saga write does not deadlock with it (before: each waited for the other, 40P01)', async () => {
+    const { tenantId, sagaId } = await start(3_600_000);
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 s' where saga_id = $1`, [sagaId]);
+    // What transitionSaga + writeDeadlines do for an event whose decision cancels deadline b: the saga row, then b.
+    const other = await pool.connect();
+    try {
+      await other.query('begin');
+      await other.query(`update payments.saga_instances set updated_at = now() where id = $1`, [sagaId]);
+      const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry });
+      const firing = scheduler.fireDue();
+      await sleep(300);
+      const cancel = await other.query(`update payments.saga_deadlines set cancelled_at = now() where saga_id = $1 and name = 'b' and fired_at is null and cancelled_at is null`, [sagaId]).then(
+        (r) => `cancelled ${r.rowCount}`,
+        (e: { code?: string; message?: string }) => `${e.code} ${e.message}`,
+      );
+      await other.query(cancel.startsWith('cancelled') ? 'commit' : 'rollback');
+      assert.equal(cancel, 'cancelled 1', 'the event transaction went through');
+      assert.equal(await firing, 0, 'the deadlines of the saga being changed were left for the next poll');
+    } finally {
+      other.release();
+    }
+    assert.equal(await createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry }).fireDue(), 1);
+    assert.deepEqual(await deadlines(sagaId), [
+      { name: 'a', fired: true, cancelled: false, error: null },
+      { name: 'b', fired: false, cancelled: true, error: null },
+    ]);
+    assert.equal(await stateOf(tenantId, sagaId), 100);
+  });
+
+  test("a deadline whose handler throws is marked fired with the error, and the saga workers warn of it (before: told to no one)", async () => {
+    const { sagaId } = await start(3_600_000);
+    await pool.query(`insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) select tenant_id, id, 'broken', now() - interval '1 s' from payments.saga_instances where id = $1`, [sagaId]);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    const stop = new AbortController();
+    try {
+      const worker = sagaWorkers({ service: SERVICE, registry, deadlinePollMs: 20 }).find((w) => w.name === 'saga-deadlines')!;
+      const running = worker.run({ unitOfWork: uow } as unknown as ServiceDeps, stop.signal);
+      for (let i = 0; i < 200 && !warnings.some((w) => w.includes(sagaId)); i++) await sleep(20);
+      stop.abort();
+      await running;
+    } finally {
+      process.off('warning', onWarning);
+    }
+    assert.ok(warnings.some((w) => w.includes(`deadline broken of saga ${sagaId}`) && w.includes('handler bug')), JSON.stringify(warnings));
+    const broken = (await deadlines(sagaId)).find((d) => d.name === 'broken');
+    assert.deepEqual([broken?.fired, broken?.cancelled], [true, false]);
+    assert.match(broken?.error ?? '', /SAGA_HANDLER_FAILED|handler bug/);
+  });
+});
