@@ -157,7 +157,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             menu: ports.menu,
             clock: () => new Date(),
           },
-          { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id)) },
+          { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id), request.headers.traceparent) },
         );
         return reply
           .status(created ? 201 : 200)
@@ -212,7 +212,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const context = await orderContext(request, id, route.roles);
           const expectedVersion = ifMatchVersion(request.headers['if-match']);
           const command = route.build(context.actor as CommandActor, (request.body ?? {}) as Record<string, unknown>);
-          const order = await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id)) });
+          const order = await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent) });
           return reply.header('etag', etagOf(order.version)).send(order);
         },
       );

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
 
@@ -209,7 +210,8 @@ describe('ordering: the order lifecycle over HTTP', () => {
     const requestId = randomUUID();
     const placed = await orderOf(c, {});
     const order = placed.json();
-    const accepted = await t.request({ method: 'POST', url: `/v1/orders/${order.id}/accept`, token: r.staff, headers: { 'if-match': '"1"', 'x-request-id': requestId } });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const accepted = await t.request({ method: 'POST', url: `/v1/orders/${order.id}/accept`, token: r.staff, headers: { 'if-match': '"1"', 'x-request-id': requestId, traceparent } });
     assert.equal(accepted.statusCode, 200, accepted.body);
     const res = await t.request({ url: `/v1/orders/${order.id}/events`, token: c.token });
     assert.equal(res.statusCode, 200);
@@ -230,6 +232,18 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal(first.position, order.position, 'the position the command answered with is the event’s');
     assert.deepEqual([second.type, second.metadata.correlationId, second.metadata.extra.requestId, second.metadata.actor.kind], ['OrderAccepted', requestId, requestId, 'staff']);
     assert.equal(second.position, accepted.json().position);
+    // The request's traceparent rides with its event and leaves in the outbox message's headers; a request without one leaves ''.
+    assert.equal(second.metadata.extra.traceparent, traceparent);
+    assert.equal(first.metadata.extra.traceparent, undefined);
+    const owner = new pg.Client({ connectionString: t.db.url });
+    await owner.connect();
+    const outbox = await owner
+      .query<{ message_id: string; headers: { traceparent: string } }>('select message_id::text, headers from ordering.outbox where message_id = any($1::uuid[])', [
+        [first.metadata.messageId, second.metadata.messageId],
+      ])
+      .finally(() => owner.end());
+    const headersOf = new Map(outbox.rows.map((row) => [row.message_id, row.headers.traceparent]));
+    assert.deepEqual([headersOf.get(first.metadata.messageId), headersOf.get(second.metadata.messageId)], ['', traceparent]);
     const [tx1, p1] = first.position.split('.').map(BigInt);
     const [tx2, p2] = second.position.split('.').map(BigInt);
     assert.ok(tx2 > tx1 || (tx2 === tx1 && p2 > p1), 'positions grow along the stream');

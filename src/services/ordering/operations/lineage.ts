@@ -8,16 +8,29 @@ export interface CommandLineage {
   readonly correlationId?: string;
   /** The HTTP request id, kept in `metadata.extra.requestId`. */
   readonly requestId?: string;
+  /** The request's W3C `traceparent`, kept in `metadata.extra.traceparent`: the outbox's message header. */
+  readonly traceparent?: string;
 }
 
-/** The lineage of an HTTP request: its id as the correlation id when it is a UUID. */
-export function requestLineage(requestId: string): CommandLineage {
-  return isUuid(requestId) ? { correlationId: requestId, requestId } : { requestId };
+/** A W3C trace context `traceparent` (version 00, ids not all zero), lower-case hex. */
+const TRACEPARENT = /^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$/;
+
+/**
+ * The lineage of an HTTP request: its id as the correlation id when it is a UUID, and its
+ * `traceparent` header when it is a valid one (an invalid one is ignored, as W3C trace context says).
+ */
+export function requestLineage(requestId: string, traceparent?: string | string[]): CommandLineage {
+  const trace = typeof traceparent === 'string' && TRACEPARENT.test(traceparent.trim()) ? { traceparent: traceparent.trim() } : {};
+  return isUuid(requestId) ? { correlationId: requestId, requestId, ...trace } : { requestId, ...trace };
 }
 
-/** Decided events as the store's new events (schema version 1), with the request id in `extra`. */
+/** Decided events as the store's new events (schema version 1), with the request id and traceparent in `extra`. */
 export function toNewEvents(events: readonly OrderEvent[], lineage: CommandLineage): NewEvent[] {
-  return events.map((e) => ({ type: e.type, data: e.data, schemaVersion: 1, ...(lineage.requestId === undefined ? {} : { extra: { requestId: lineage.requestId } }) }));
+  const extra = {
+    ...(lineage.requestId === undefined ? {} : { requestId: lineage.requestId }),
+    ...(lineage.traceparent === undefined ? {} : { traceparent: lineage.traceparent }),
+  };
+  return events.map((e) => ({ type: e.type, data: e.data, schemaVersion: 1, ...(Object.keys(extra).length === 0 ? {} : { extra }) }));
 }
 
 /** The append options of a lineage. */
