@@ -7,6 +7,8 @@ import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import { applyBatch, ensureCheckpoint, PROJECTION_WAKE_CHANNEL, type BatchResult } from './applyBatch.ts';
 import type { Projection } from './types.ts';
 import { projectionKey } from './defineProjection.ts';
+import { readCheckpoint } from './readCheckpoint.ts';
+import { readOldestUnapplied } from './readOldestUnapplied.ts';
 
 /** Options of {@link runProjection}. */
 export interface RunProjectionOptions {
@@ -20,6 +22,12 @@ export interface RunProjectionOptions {
    * however many of them there are, the projector runs at most one batch per step for them.
    */
   readonly wakeSpacingMs?: number;
+  /**
+   * The longest wait before a failed batch is tried again, in ms. Default 30000. The first retry comes
+   * after `idleMs` (at least 50 ms), and each failure in a row doubles the wait up to this bound; a
+   * batch that succeeds resets it. Wake-ups do not cut these waits short.
+   */
+  readonly maxRetryMs?: number;
   /** How often a waiting instance retries the leader lock, in ms. Default 1000. */
   readonly lockRetryMs?: number;
   /**
@@ -28,7 +36,13 @@ export interface RunProjectionOptions {
    * process hold at most one core between them. Default: this runner's batches wait for no other.
    */
   readonly turns?: Turns;
-  /** Registers `brigade_projection_*` metrics (events applied, position, leader, lag seconds) here. */
+  /**
+   * Registers `brigade_projection_*` metrics here: events applied, position, leader, batch seconds,
+   * failed batches, and the lag in seconds: after a batch that applied events, the age of its last
+   * (from its `occurredAt`); otherwise the age of the oldest event committed after the checkpoint (its
+   * `recorded_at`), whether the batch failed or an older running transaction hides it (decision 0011);
+   * 0 only at the head.
+   */
   readonly registry?: client.Registry;
   /**
    * The database this instance projects, for its metrics: an instance on a dedicated database
@@ -49,7 +63,7 @@ export interface RunProjectionOptions {
   readonly onLeadership?: (leader: boolean) => void;
   /** Called each time this instance tries the leader lock and another instance holds it. */
   readonly onLockBusy?: () => void;
-  /** Receives a failed batch (it is retried after `idleMs`), a failed checkpoint set-up (after `lockRetryMs` the lock is given up and taken again) or a lost lock connection. Default: ignored after retry. */
+  /** Receives a failed batch (it is retried after a growing wait, see `maxRetryMs`), a failed checkpoint set-up (after `lockRetryMs` the lock is given up and taken again) or a lost lock connection. Default: ignored after retry. */
   readonly onError?: (error: unknown) => void;
 }
 
@@ -88,10 +102,12 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
   const idleMs = options.idleMs ?? 250;
   const lockRetryMs = options.lockRetryMs ?? 1000;
   const wakeSpacingMs = options.wakeSpacingMs ?? 20;
+  const maxRetryMs = options.maxRetryMs ?? 30_000;
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ValidationError('batchSize must be a positive integer', { field: 'batchSize' });
   if (!(idleMs >= 0)) throw new ValidationError('idleMs must not be negative', { field: 'idleMs' });
   if (!(lockRetryMs > 0)) throw new ValidationError('lockRetryMs must be positive', { field: 'lockRetryMs' });
   if (!(wakeSpacingMs >= 0)) throw new ValidationError('wakeSpacingMs must not be negative', { field: 'wakeSpacingMs' });
+  if (!(maxRetryMs > 0)) throw new ValidationError('maxRetryMs must be positive', { field: 'maxRetryMs' });
   const metrics = options.registry === undefined ? null : projectionMetrics(options.registry);
   const key = projectionKey(projection);
   if (options.database === '') throw new ValidationError('database must name the database (or be left out for the shared one)', { field: 'database' });
@@ -189,6 +205,15 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         await sleep(lockRetryMs, signal);
         return;
       }
+      // For the lag when a batch fails and the database cannot say how far behind it is: the lag the
+      // last good batch found, and when.
+      let knownLag = { seconds: 0, at: Date.now() };
+      const setLag = (seconds: number) => {
+        knownLag = { seconds, at: Date.now() };
+        metrics?.lag.set(labels, seconds);
+      };
+      const lagSince = (recordedAt: string | Date) => setLag(Math.max(0, (Date.now() - new Date(recordedAt).getTime()) / 1000));
+      let failuresInRow = 0;
       while (!signal.aborted && !lost.signal.aborted) {
         let read = 0;
         try {
@@ -196,22 +221,47 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
           const batch = () => {
             started = performance.now();
             lastBatchAt = started;
-            return unitOfWork(pool, { service: projection.service, actor }, (tx) => applyBatch(tx, projection, batchSize, { database: pool }), BATCH_OPTIONS);
+            return unitOfWork(
+              pool,
+              { service: projection.service, actor },
+              async (tx) => {
+                const result = await applyBatch(tx, projection, batchSize, { database: pool });
+                // Nothing readable need not mean the head: an older transaction may hold committed events back (decision 0011).
+                const pendingSince = result.read === 0 && metrics !== null ? await readOldestUnapplied(tx, projection, result.checkpoint) : null;
+                return { result, pendingSince };
+              },
+              BATCH_OPTIONS,
+            );
           };
-          const result = await (options.turns === undefined ? batch() : options.turns.run(batch));
+          const { result, pendingSince } = await (options.turns === undefined ? batch() : options.turns.run(batch));
+          failuresInRow = 0;
           read = result.read;
           if (read > 0) {
             metrics?.events.inc(labels, read);
             metrics?.position.set(labels, Number(result.checkpoint.position));
             metrics?.batchSeconds.observe(labels, (performance.now() - started) / 1000);
-            if (result.lastOccurredAt !== null) metrics?.lag.set(labels, Math.max(0, (Date.now() - Date.parse(result.lastOccurredAt)) / 1000));
+            if (result.lastOccurredAt !== null) lagSince(result.lastOccurredAt);
             options.onBatch?.(result);
+          } else if (pendingSince !== null) {
+            lagSince(pendingSince);
           } else {
-            metrics?.lag.set(labels, 0);
+            setLag(0);
           }
         } catch (error) {
+          failuresInRow++;
+          metrics?.failures.inc(labels);
           options.onError?.(error);
-          read = 0;
+          if (metrics !== null) {
+            // The lag from the oldest event not applied; when the database cannot say, the last lag known plus the time since.
+            const since = await unitOfWork(pool, { service: projection.service, actor, readOnly: true }, async (tx) => readOldestUnapplied(tx, projection, await readCheckpoint(tx, projection))).catch(() => undefined);
+            if (since === undefined) metrics.lag.set(labels, knownLag.seconds + (Date.now() - knownLag.at) / 1000);
+            else if (since === null) setLag(0);
+            else lagSince(since);
+          }
+          // A batch that keeps failing (an event its apply refuses, the database gone) is retried less and
+          // less often, and wake-ups do not cut that wait short: readers waiting for the view would.
+          await wakeableSleep(Math.min(maxRetryMs, Math.max(idleMs, MIN_RETRY_MS) * 2 ** Math.min(failuresInRow - 1, 30)), signal, lost.signal).done;
+          continue;
         }
         if (read < batchSize) await sleep(idleMs, signal, lost.signal);
       }
@@ -257,6 +307,9 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
  */
 const BATCH_OPTIONS = { setupStatements: [NO_FLUSH_WAIT] };
 
+/** The shortest wait before a failed batch is tried again, in ms, whatever `idleMs`. */
+const MIN_RETRY_MS = 50;
+
 /** Labels of the projection metrics: `database` only on an instance of a dedicated database. */
 type ProjectionLabel = 'projection' | 'database';
 
@@ -265,6 +318,7 @@ interface ProjectionMetrics {
   position: client.Gauge<ProjectionLabel>;
   leader: client.Gauge<ProjectionLabel>;
   lag: client.Gauge<ProjectionLabel>;
+  failures: client.Counter<ProjectionLabel>;
   batchSeconds: client.Histogram<ProjectionLabel>;
 }
 
@@ -283,7 +337,13 @@ function projectionMetrics(registry: client.Registry): ProjectionMetrics {
     events: new client.Counter({ name: 'brigade_projection_events_total', help: 'Events a projection has read and applied', labelNames, registers }),
     position: new client.Gauge({ name: 'brigade_projection_position', help: 'Global position (the position part) of the checkpoint', labelNames, registers }),
     leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames, registers }),
-    lag: new client.Gauge({ name: 'brigade_projection_lag_seconds', help: 'Time since the last event applied occurred (its occurredAt), when the batch ran; 0 at the head', labelNames, registers }),
+    lag: new client.Gauge({
+      name: 'brigade_projection_lag_seconds',
+      help: 'Age of the last event a batch applied (its occurredAt) when the batch ran; after a batch that failed or read nothing, age of the oldest event committed after the checkpoint (its recorded_at); 0 at the head',
+      labelNames,
+      registers,
+    }),
+    failures: new client.Counter({ name: 'brigade_projection_batch_failures_total', help: 'Batches of a projection that failed (rolled back); retried after a growing wait', labelNames, registers }),
     batchSeconds: new client.Histogram({ name: 'brigade_projection_batch_seconds', help: 'Time of one batch transaction', labelNames, registers }),
   };
   byRegistry.set(registry, made);

@@ -8,7 +8,7 @@ import { createEventStore, type FoldEvent } from '../../../src/platform/events/i
 import { listenToProjections, runProjection, waitForPosition, type Projection, type ViewRow } from '../../../src/platform/projections/index.ts';
 import { takeTurns, type Turns } from '../../../src/platform/runtime/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { FLOW_MS, within } from '../../support/eventually.ts';
+import { eventually, FLOW_MS, within } from '../../support/eventually.ts';
 
 describe('a projection runner', () => {
   const database = useTestDatabase();
@@ -42,6 +42,40 @@ describe('a projection runner', () => {
     assert.equal(await value('brigade_projection_position'), Number(position.position));
     const lag = (await value('brigade_projection_lag_seconds'))!;
     assert.ok(lag >= 59 && lag < 120, `lag ${lag} s: the event occurred 60 s before it was applied`);
+  });
+
+  test('a batch that keeps failing is counted, shows the lag of the event it cannot apply, and is retried less and less often', async () => {
+    await appendOne();
+    let poisoned = false;
+    const projection = projectionOf('failing', async () => {
+      if (poisoned) throw new Error('poison');
+      return [];
+    });
+    const registry = new client.Registry();
+    const value = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
+    const failedAt: number[] = [];
+    let batches = 0;
+    const stop = new AbortController();
+    const running = runProjection(pool, projection, { registry, idleMs: 10, onBatch: () => batches++, onError: () => failedAt.push(performance.now()) }).run(stop.signal);
+    try {
+      await eventually('a first batch', async () => batches, (n) => n > 0);
+      await eventually('the runner at the head', async () => value('brigade_projection_lag_seconds'), (lag) => lag === 0);
+      poisoned = true;
+      await appendOne();
+      await eventually('four failed batches', async () => failedAt.length, (n) => n >= 4);
+      assert.ok((await value('brigade_projection_batch_failures_total'))! >= 4, 'the failures are counted');
+      // Retried after 50, 100, then 200 ms: the event has waited at least 350 ms by the fourth failure.
+      const lag = (await value('brigade_projection_lag_seconds'))!;
+      assert.ok(lag >= 0.2, `lag ${lag} s: the unapplied event's age, not 0`);
+      const gaps = failedAt.slice(1, 4).map((t, i) => t - failedAt[i]!);
+      assert.ok(gaps[2]! >= 190, `the waits between failures grow (gaps ${gaps.map((g) => g.toFixed(0)).join(', ')} ms)`);
+      poisoned = false;
+      const before = batches;
+      await eventually('a batch after the failures', async () => batches, (n) => n > before);
+    } finally {
+      stop.abort();
+      await running;
+    }
   });
 
   test('commits a batch without waiting for the WAL flush, and only that batch', async () => {

@@ -1,0 +1,28 @@
+import pg from 'pg';
+import type { Tx } from '../db/index.ts';
+import type { GlobalPosition } from '../events/index.ts';
+import type { Projection } from './types.ts';
+
+/**
+ * When the first event after `after` in the global order was recorded (its `recorded_at`), or null
+ * when the transaction's snapshot sees none: every committed event counts, also one that a batch
+ * cannot read yet because an older transaction is still running (decision 0011). For a projection at
+ * checkpoint `after`, the age of the oldest event it has not applied: its lag, whether its batches
+ * fail, find nothing readable or are simply behind.
+ *
+ * Needs an actor that reads every tenant's events (kind `system` or `admin`). One step on
+ * `events_global_order`.
+ *
+ * @example
+ * const since = await readOldestUnapplied(tx, board, await readCheckpoint(tx, board));
+ */
+export async function readOldestUnapplied(tx: Tx, projection: Pick<Projection, 'store'>, after: GlobalPosition): Promise<Date | null> {
+  const { rows } = await tx.query<{ recorded_at: Date }>(
+    `select e.recorded_at from ${pg.escapeIdentifier(projection.store.schema)}.events e
+      where (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
+      order by e.transaction_id, e.global_position
+      limit 1`,
+    [after.transactionId.toString(), after.position.toString()],
+  );
+  return rows[0]?.recorded_at ?? null;
+}
