@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type RebuildProgress } from '../../platform/projections/index.ts';
+import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { parse } from '../parse.ts';
 import { tenantDatabases } from '../tenantDatabases.ts';
@@ -12,8 +12,10 @@ const PROJECTIONS = ORDER_VIEWS.all;
 
 export const usage = `Usage: brigade projections <status|rebuild> …
 
-  brigade projections status          Each projection's position, lag (events, seconds) and leader,
-                                      once per database (the shared one, then each restaurant's own)
+  brigade projections status          Each projection's position, lag (events committed after it,
+                                      seconds) and leader, once per database (the shared one, then
+                                      each restaurant's own); below a projection, the events an open
+                                      transaction holds back and the backend that holds them
   brigade projections rebuild NAME    Replay every event into a new table and swap it in atomically
                                       once caught up (reads never see an empty or partial view), in
                                       each database, one after the other
@@ -57,6 +59,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
           ctx.io.out(
             `${r.name.padEnd(16)}  ${formatPosition(r.checkpoint).padEnd(22)}  ${String(r.lagEvents).padStart(10)}  ${r.lagSeconds.toFixed(1).padStart(8)}  ${String(r.eventsApplied).padStart(10)}  ${label.padEnd(width)}  ${r.leaderPid === null ? 'none (no projector running)' : `pid ${r.leaderPid}`}`,
           );
+          if (r.heldEvents > 0) ctx.io.out(`  held back: ${r.heldEvents} of those events wait for ${heldBy(r.heldBy)} to end (no batch reads past an open transaction)`);
         }
       }
       return unreadable === 0 ? 0 : 1;
@@ -89,4 +92,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   } finally {
     await close();
   }
+}
+
+/** The session holding a projection back, for `status`: pid, how long its transaction has been open, its state and query. */
+function heldBy(session: BlockingSession | null): string {
+  if (session === null) return 'an older transaction (it has ended since)';
+  return `the transaction of backend pid ${session.pid} (open ${Math.round(session.seconds)} s, ${session.state ?? 'unknown state'}: ${JSON.stringify(session.query ?? '')})`;
 }

@@ -36,7 +36,7 @@ export class ProjectionCheckpointMissingError extends BrigadeError {
   }
 }
 
-/** A database session that holds up a rebuild, as `pg_stat_activity` shows it (its query cut to 120 characters). */
+/** A database session that holds up a rebuild or a projection, as `pg_stat_activity` shows it (its query cut to 120 characters). */
 export interface BlockingSession {
   readonly pid: number;
   /** How long its transaction has been open. */

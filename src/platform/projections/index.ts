@@ -15,6 +15,7 @@ export { listenToProjections } from './listenToProjections.ts';
 export type { ProjectionListener } from './listenToProjections.ts';
 export { projectionStatus } from './projectionStatus.ts';
 export type { ProjectionState } from './projectionStatus.ts';
+export type { BlockingSession } from './errors.ts';
 export { formatPosition, parsePosition, comparePositions } from './position.ts';
 export { HorizonStalledError, ProjectionCheckpointMissingError, RebuildFallingBehindError, RebuildSwapBlockedError, RebuildInProgressError, RebuildInterruptedByMoveError } from './errors.ts';
 export type { Projection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';

@@ -2,6 +2,8 @@ import pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { checkpointTable, projectionKey } from './defineProjection.ts';
+import type { BlockingSession } from './errors.ts';
+import { readOldestTransaction } from './readOldestTransaction.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import type { Projection } from './types.ts';
 
@@ -12,10 +14,20 @@ export interface ProjectionState {
   readonly checkpoint: GlobalPosition;
   /** Events the projection has applied since its checkpoint row was made (a rebuild keeps the count). */
   readonly eventsApplied: number;
-  /** Events readable after the checkpoint. */
+  /** Events committed after the checkpoint, whether a batch could read them yet or not. */
   readonly lagEvents: number;
-  /** Age of the oldest event not yet applied, in seconds; 0 at the head. */
+  /** Age of the oldest event not yet applied (its `recorded_at`), in seconds; 0 at the head. */
   readonly lagSeconds: number;
+  /**
+   * Of {@link lagEvents}, those no batch can read yet: committed by transactions at or after the
+   * oldest one still running, below which a read of the log stops (decision 0011).
+   */
+  readonly heldEvents: number;
+  /**
+   * While {@link heldEvents} is not 0: the session whose open transaction holds them back (the oldest
+   * running transaction with an id, in any database of the cluster), or null when it ended meanwhile.
+   */
+  readonly heldBy: BlockingSession | null;
   /** Backend pid of the session holding the leader lock, or null when no instance leads. */
   readonly leaderPid: number | null;
   /** When the checkpoint last moved, or null when it never did. */
@@ -23,8 +35,9 @@ export interface ProjectionState {
 }
 
 /**
- * Reads each projection's checkpoint, lag (events after it and the age of the oldest) and whether
- * an instance holds its leader lock (from pg_locks). Reads as actor `admin` of the service role.
+ * Reads each projection's checkpoint, lag (the events committed after it and the age of the oldest),
+ * what of it an open transaction holds back and which one, and whether an instance holds its leader
+ * lock (from pg_locks). Reads as actor `admin` of the service role.
  */
 export async function projectionStatus(pool: pg.Pool, projections: readonly Projection[]): Promise<ProjectionState[]> {
   const out: ProjectionState[] = [];
@@ -36,12 +49,15 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
           `select events_applied::text, updated_at from ${checkpointTable(projection)} where name = $1`,
           [projection.name],
         );
-        // The lag counts only what readAll could return now (below the oldest running transaction).
-        const lag = await tx.query<{ n: string; oldest: Date | null }>(
-          `select count(*)::text as n, min(recorded_at) as oldest from ${pg.escapeIdentifier(projection.schema)}.events
-            where (transaction_id, global_position) > ($1::xid8, $2::bigint) and transaction_id < pg_snapshot_xmin(pg_current_snapshot())`,
+        // Every committed event after the checkpoint, and those of them a batch cannot read yet (at or
+        // past the oldest running transaction): the projector is behind by all of them.
+        const lag = await tx.query<{ n: string; held: string; oldest: Date | null }>(
+          `select count(*)::text as n, (count(*) filter (where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())))::text as held, min(recorded_at) as oldest
+             from ${pg.escapeIdentifier(projection.schema)}.events
+            where (transaction_id, global_position) > ($1::xid8, $2::bigint)`,
           [checkpoint.transactionId.toString(), checkpoint.position.toString()],
         );
+        const heldEvents = Number(lag.rows[0]?.held ?? 0);
         const leader = await tx.query<{ pid: number }>(
           `select pid from pg_locks
             where locktype = 'advisory' and granted and database = (select oid from pg_database where datname = current_database())
@@ -56,6 +72,8 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
           eventsApplied: Number(meta.rows[0]?.events_applied ?? 0),
           lagEvents: Number(lag.rows[0]?.n ?? 0),
           lagSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest.getTime()) / 1000),
+          heldEvents,
+          heldBy: heldEvents === 0 ? null : await readOldestTransaction(tx),
           leaderPid: leader.rows[0]?.pid ?? null,
           updatedAt: meta.rows[0]?.updated_at ?? null,
         };

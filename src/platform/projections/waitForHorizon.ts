@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { HorizonStalledError, type BlockingSession } from './errors.ts';
+import { HorizonStalledError } from './errors.ts';
+import { readOldestTransaction } from './readOldestTransaction.ts';
 
 /**
  * Waits until the oldest running transaction is at or past `fence` (from `nextTransactionId`): from
@@ -21,11 +22,7 @@ export async function waitForHorizon(
     const { rows } = await client.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
     if (BigInt(rows[0]!.xmin) >= fence) return;
     if (Date.now() >= deadline) {
-      const oldest = await client.query<BlockingSession>(
-        `select pid, extract(epoch from now() - xact_start)::float8 as seconds, state, left(query, 120) as query
-           from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid() order by age(backend_xid) desc limit 1`,
-      );
-      throw new HorizonStalledError(oldest.rows[0] ?? null, options.timeoutMs);
+      throw new HorizonStalledError(await readOldestTransaction(client), options.timeoutMs);
     }
     if (first) options.onWait?.();
     await new Promise((r) => setTimeout(r, step));

@@ -4,17 +4,22 @@ import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { run } from '../../../src/cli/commands/projections.ts';
 import { UsageError } from '../../../src/cli/usage.ts';
+import { projectionStatus } from '../../../src/platform/projections/index.ts';
+import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
+import { holdOpen } from '../events/support.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { append, event, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
 
 describe('brigade projections status|rebuild', () => {
   const database = useTestDatabase();
   let pool: pg.Pool;
+  let holder: pg.Pool;
   const lines: string[] = [];
   const ctx = () => ({ env: { DATABASE_URL: database.db.url, BRIGADE_SECRET: 'x'.repeat(40) }, io: { out: (l: string) => void lines.push(l), err: (l: string) => void lines.push(`ERR ${l}`) } });
 
   before(() => {
     pool = database.pool(2);
+    holder = database.pool(1);
   });
 
   test('rebuild prints a progress bar with events/s and swaps the view in; status shows position, lag and leader', async () => {
@@ -35,6 +40,39 @@ describe('brigade projections status|rebuild', () => {
     lines.length = 0;
     assert.equal(await run(['status'], ctx()), 0);
     assert.match(lines.find((l) => l.startsWith('board'))!, /^board\s+\d+\.\d+\s+0\s+0\.0/);
+  });
+
+  test('status counts the events an open transaction holds back, and names the backend whose transaction holds them', async () => {
+    const board = ORDER_VIEWS.all.find((p) => p.name === 'board')!;
+    const [before] = await projectionStatus(pool, [board]);
+    // A writer's transaction left open: every event committed after it is above the horizon (decision 0011).
+    const held = await holdOpen(holder, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
+      await tx.query('select pg_current_xact_id()');
+    });
+    try {
+      for (let i = 0; i < 50; i++) {
+        const o = newOrder(randomUUID());
+        await append(pool, o, [placed(o)]);
+      }
+      const [state] = await projectionStatus(pool, [board]);
+      assert.equal(state!.lagEvents, before!.lagEvents + 50, 'the 50 committed events count, though no batch can read them yet');
+      assert.ok(state!.heldEvents >= 50, `held ${state!.heldEvents}`);
+      assert.ok(state!.lagSeconds > 0, 'the oldest of them has an age');
+      assert.notEqual(state!.heldBy, null, 'the transaction that holds them is named');
+      if (state!.heldBy!.pid !== held.pid) {
+        // Another test file's older transaction may hold the cluster's horizon too; never one of this database.
+        const other = await pool.query<{ datname: string | null }>('select datname from pg_stat_activity where pid = $1', [state!.heldBy!.pid]);
+        assert.notEqual(other.rows[0]?.datname, database.db.name, `backend ${state!.heldBy!.pid} is not the held one (${held.pid})`);
+      }
+
+      lines.length = 0;
+      assert.equal(await run(['status'], ctx()), 0);
+      const at = lines.findIndex((l) => l.startsWith('board'));
+      assert.match(lines[at]!, new RegExp(`^board\\s+\\d+\\.\\d+\\s+${before!.lagEvents + 50}\\s+\\d+\\.\\d`));
+      assert.match(lines[at + 1]!, /^ {2}held back: \d+ of those events wait for the transaction of backend pid \d+ \(open \d+ s, /);
+    } finally {
+      await held.rollback();
+    }
   });
 
   test('bad input is a usage error', async () => {

@@ -8,6 +8,7 @@ import { createEventStore, type FoldEvent } from '../../../src/platform/events/i
 import { listenToProjections, runProjection, waitForPosition, type Projection, type ViewRow } from '../../../src/platform/projections/index.ts';
 import { takeTurns, type Turns } from '../../../src/platform/runtime/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { holdOpen } from '../events/support.ts';
 import { eventually, FLOW_MS, within } from '../../support/eventually.ts';
 
 describe('a projection runner', () => {
@@ -72,6 +73,31 @@ describe('a projection runner', () => {
       poisoned = false;
       const before = batches;
       await eventually('a batch after the failures', async () => batches, (n) => n > before);
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  test('an event that an open transaction holds back counts as lag, not 0', async () => {
+    await appendOne();
+    const projection = projectionOf('held');
+    const registry = new client.Registry();
+    const lag = async () => (await registry.getSingleMetric('brigade_projection_lag_seconds')?.get())?.values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
+    const stop = new AbortController();
+    const running = runProjection(pool, projection, { registry, idleMs: 10 }).run(stop.signal);
+    try {
+      await eventually('the runner at the head', lag, (seconds) => seconds === 0);
+      // A writer's transaction left open: the event committed after it is above the horizon (decision 0011), so batches read nothing.
+      const held = await holdOpen(pool, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
+        await tx.query('select pg_current_xact_id()');
+      });
+      try {
+        await appendOne();
+        await eventually('the held event to show as lag', lag, (seconds) => seconds !== undefined && seconds >= 0.3, 20_000);
+      } finally {
+        await held.rollback();
+      }
     } finally {
       stop.abort();
       await running;
