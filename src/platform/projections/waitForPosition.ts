@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { runWithoutFlushWait, unitOfWork } from '../db/index.ts';
 import { boundedUntil, timeLeftSetting } from '../db/localTimeouts.ts';
 import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
-import type { GlobalPosition } from '../events/index.ts';
+import { START, type GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
 import type { ProjectionListener } from './listenToProjections.ts';
 import { comparePositions, formatPosition } from './position.ts';
@@ -38,7 +38,7 @@ export interface WaitForPositionOptions {
 export interface WaitResult {
   /** True when the projection had applied `after` (checkpoint ≥ after) before the time ran out. */
   readonly caughtUp: boolean;
-  /** The checkpoint last read. */
+  /** The checkpoint last read (or given as `checkpoint`); the start of the log when none was read in time. */
   readonly checkpoint: GlobalPosition;
 }
 
@@ -53,7 +53,9 @@ const WAKE_EVERY_MS = 100;
  * every 100 ms while no batch moves the checkpoint), so a reader waits for one batch rather than the
  * rest of the leader's idle step. With a `listener`, the batch's own notification ends the pause
  * between two reads. Never throws on a timeout: the caller answers with the view as it is and says it
- * lags.
+ * lags. Returns within `timeoutMs`, or as soon as `signal` aborts, even while every connection of the
+ * pool is taken: each checkpoint read is raced against both (a read the wait no longer awaits ends on
+ * its own, bounded by `boundedUntil` when given), and the wake-up is sent without waiting for it.
  *
  * @example
  * const { caughtUp } = await waitForPosition(pool, board, parsePosition(query.after), { timeoutMs: 2000, listener });
@@ -63,7 +65,22 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
   const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil));
+  /**
+   * `work`, or undefined when the deadline passes or `signal` aborts first: a read waits for a
+   * connection of the pool without bound, and a pool that others hold must not hold the caller.
+   */
+  const bounded = async <T>(work: Promise<T>): Promise<T | undefined> => {
+    // Not awaited when the time runs out first: its failure then concerns no one.
+    work.catch(() => undefined);
+    const bound = wakeableSleep(Math.max(0, deadline - Date.now()), options.signal);
+    try {
+      return await Promise.race([work, bound.done.then(() => undefined)]);
+    } finally {
+      bound.wake();
+    }
+  };
   let known = options.checkpoint;
+  let last = known ?? START;
   // One subscription for the whole wait: a batch reported between a read and the next pause ends that pause at once.
   let batched = false;
   let pause: WakeableSleep | null = null;
@@ -74,11 +91,14 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   try {
     for (;;) {
       batched = false;
-      const checkpoint = known ?? (await read());
+      const checkpoint = known ?? (await bounded(read()));
       known = undefined;
+      if (checkpoint === undefined) return { caughtUp: false, checkpoint: last };
+      last = checkpoint;
       if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint };
       if (Date.now() >= deadline || options.signal?.aborted === true) return { caughtUp: false, checkpoint };
-      await wakeLeader(pool, projection, checkpoint, options.boundedUntil);
+      // Not awaited: it too waits for a connection, and a lost wake-up only costs the leader's idle step.
+      void wakeLeader(pool, projection, checkpoint, options.boundedUntil);
       if (batched) continue;
       pause = wakeableSleep(Math.min(intervalMs, Math.max(1, deadline - Date.now())), options.signal);
       await pause.done;
