@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { testEnv } from './env.ts';
 
@@ -15,6 +16,26 @@ export async function requireService(kind: 'redis' | 'nats'): Promise<{ ok: bool
   const banner = await probe(url.hostname, port, kind);
   if (banner) return { ok: true, skip: false };
   const reason = `${kind} is not reachable at ${url.host}; start it or set ${kind === 'redis' ? 'REDIS_URL' : 'NATS_URL'}`;
+  if (testEnv.ci) throw new Error(`${reason} (CI is set, so this fails instead of skipping)`);
+  return { ok: false, skip: reason };
+}
+
+/**
+ * Whether a program runs from PATH (`name args` exits 0). Like {@link requireService}: locally a
+ * missing one skips with the reason, in CI it fails instead.
+ *
+ * @example
+ * const redisServer = await requireCommand('redis-server', ['--version']);
+ * describe('degraded mode', { skip: redisServer.skip }, () => { … });
+ */
+export async function requireCommand(name: string, args: string[]): Promise<{ ok: boolean; skip: string | false }> {
+  const runs = await new Promise<boolean>((resolve) => {
+    const child = spawn(name, args, { stdio: 'ignore' });
+    child.once('error', () => resolve(false));
+    child.once('exit', (code) => resolve(code === 0));
+  });
+  if (runs) return { ok: true, skip: false };
+  const reason = `${name} is not installed (not on PATH)`;
   if (testEnv.ci) throw new Error(`${reason} (CI is set, so this fails instead of skipping)`);
   return { ok: false, skip: reason };
 }
