@@ -31,11 +31,12 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     await admin.query(COUNTS_DDL);
   });
 
-  test('SIGKILL inside the batch transaction: nothing of it commits, the waiter takes the lock and applies every event once', async () => {
-    // 10 streams × 20 events in 3 tenants: 200 events, so the child's first batch (50) is mid-log.
+  test('SIGKILL inside a later batch transaction: the committed batches stay, the waiter resumes right after their checkpoint and applies every event once', async () => {
+    // 10 streams × 20 events in 3 tenants: 200 events. The child commits two batches of 50, then is
+    // killed 20 rows into its third.
     const tenants = [randomUUID(), randomUUID(), randomUUID()];
     const expected = new Map<string, number>();
-    let last: GlobalPosition | undefined;
+    const positions: GlobalPosition[] = [];
     for (let s = 0; s < 10; s++) {
       const tenantId = tenants[s % 3]!;
       const streamId = `counter-${randomUUID()}`;
@@ -43,10 +44,15 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
         const r = await unitOfWork(pool, { service: 'ordering', tenantId, actor: { kind: 'system', id: 'test' } }, (tx) =>
           store.append(tx, streamId, Array.from({ length: 5 }, (_, k) => ({ type: 'Counted', data: { k } })), 'any'),
         );
-        last = r.events.at(-1)!.globalPosition;
+        positions.push(...r.events.map((e) => e.globalPosition));
       }
       expected.set(`${tenantId}/${streamId}`, 20);
     }
+    // Appended one transaction at a time, so append order is the global order.
+    positions.sort(comparePositions);
+    assert.equal(positions.length, 200);
+    const last = positions.at(-1)!;
+    const total = async () => Number((await admin.query('select coalesce(sum(n), 0) as n from ordering.crash_counts')).rows[0].n);
 
     child = spawn(process.execPath, ['--import', 'tsx', fixture, database.db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -62,21 +68,26 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     await within(blocked, DEADLINE_MS, 'the child to block mid-batch');
     assert.match(out, /LEADER\nBLOCKED/);
 
-    // The child holds the leader lock, and an open batch transaction with 20 rows written in it.
+    // The child holds the leader lock; two batches are committed, the third is open with 20 rows in it.
     const [held] = await projectionStatus(pool, [countingProjection()]);
     assert.notEqual(held!.leaderPid, null, 'the child leads');
-    assert.equal(comparePositions(held!.checkpoint, { transactionId: 0n, position: 0n }), 0, 'its batch has not committed');
-    assert.equal(Number((await admin.query('select count(*) as n from ordering.crash_counts')).rows[0].n), 0, 'nothing of the open batch is visible');
+    const committed = held!.checkpoint;
+    assert.equal(comparePositions(committed, positions[99]!), 0, 'the checkpoint is the end of the second batch');
+    assert.equal(held!.eventsApplied, 100);
+    assert.equal(await total(), 100, 'the committed batches are visible, nothing of the open one');
 
     // A second instance waits for the lock while the child lives.
     const leadership: boolean[] = [];
+    const batches: GlobalPosition[][] = [];
     let busy = 0;
-    const second = runProjection(pool, countingProjection(), { batchSize: 50, idleMs: 10, lockRetryMs: 20, onLeadership: (l) => leadership.push(l), onLockBusy: () => busy++ });
+    const projection = countingProjection({ guard: false, onBatch: (events) => batches.push(events.map((e) => e.globalPosition)) });
+    const second = runProjection(pool, projection, { batchSize: 50, idleMs: 10, lockRetryMs: 20, onLeadership: (l) => leadership.push(l), onLockBusy: () => busy++ });
     const stop = new AbortController();
     const running = second.run(stop.signal);
     await within(poll(async () => busy >= 3), DEADLINE_MS, 'the second instance to find the lock taken');
     assert.equal(second.leader, false, 'the lock is the child’s');
     assert.deepEqual(leadership, []);
+    assert.deepEqual(batches, []);
 
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
@@ -86,13 +97,19 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     await within(poll(async () => second.leader), DEADLINE_MS, 'the takeover');
     const caughtUp = poll(async () => {
       const [s] = await projectionStatus(pool, [countingProjection()]);
-      return comparePositions(s!.checkpoint, last!) >= 0;
+      return comparePositions(s!.checkpoint, last) >= 0;
     });
     await within(caughtUp, DEADLINE_MS, 'the second instance to reach the head');
     stop.abort();
     await running;
     assert.deepEqual(leadership, [true, false]);
 
+    assert.ok(batches.length > 0, 'the second instance applied batches');
+    assert.equal(comparePositions(batches[0]![0]!, positions[100]!), 0, 'its first batch starts right after the child’s committed checkpoint');
+    assert.deepEqual(batches.flat(), positions.slice(100), 'it applied exactly the events after the checkpoint, in order, once each');
+
+    // The counting projection has no position guard here: a replayed event would raise a count.
+    assert.equal(await total(), 200, 'exactly one apply per event in all');
     const counts = (await admin.query<{ key: string; n: number }>(`select tenant_id || '/' || stream_id as key, n from ordering.crash_counts`)).rows;
     assert.deepEqual(new Map(counts.map((r) => [r.key, r.n])), expected, 'every event counted exactly once');
     const [done] = await projectionStatus(pool, [countingProjection()]);
