@@ -5,6 +5,7 @@ import pg from 'pg';
 import { requireService } from '../../support/services.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { testEnv } from '../../support/env.ts';
+import { withTableHeld } from '../ordering/support.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,20 +91,27 @@ describe('menu', () => {
     assert.equal(stale.json().current.price, 1100);
   });
 
-  test('two staff edit the same item from the same version at once: one wins, one gets 412, nothing is lost', async () => {
+  test('two staff edit the same item from the same version at once, forced to both be inside before either updates: one wins, one gets 412, nothing is lost', async () => {
     const { rid, staff, itemId } = await seed(t, 'Race');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
     const other = await t.token('staff', { restaurantId: rid });
-    const [a, b] = await Promise.all([
-      t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } }),
-      t.request({ method: 'PATCH', url, token: other, headers: { 'if-match': '"1"' }, payload: { name: 'Margherita DOP' } }),
-    ]);
+    // A share lock on menu.items lets reads through and holds both UPDATEs until both requests wait on it.
+    const [a, b] = await withTableHeld(t, 'menu.items', 2, () =>
+      Promise.all([
+        t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } }),
+        t.request({ method: 'PATCH', url, token: other, headers: { 'if-match': '"1"' }, payload: { name: 'Margherita DOP' } }),
+      ]),
+    );
     const statuses = [a.statusCode, b.statusCode].sort();
-    assert.deepEqual(statuses, [200, 412]);
+    assert.deepEqual(statuses, [200, 412], `${a.body} ${b.body}`);
     const [winner, loser] = a.statusCode === 200 ? [a, b] : [b, a];
+    assert.equal(winner.headers.etag, '"2"');
+    assert.deepEqual([loser.json().code, loser.json().currentVersion], ['CONCURRENCY_CONFLICT', 2]);
+    assert.deepEqual([loser.json().current.price, loser.json().current.name], [winner.json().price, winner.json().name], 'the 412 carries the winner’s row');
     const reread = await t.request({ url, token: staff });
     assert.equal(reread.headers.etag, '"2"');
-    assert.deepEqual([reread.json().price, reread.json().name], [winner.json().price, winner.json().name], 'the winner’s fields stand');
+    const winnerChange = winner === a ? { price: 1500, name: 'Margherita' } : { price: 1000, name: 'Margherita DOP' };
+    assert.deepEqual([reread.json().price, reread.json().name], [winnerChange.price, winnerChange.name], 'the winner’s change alone stands');
     // The loser retries on the version its 412 carried, and succeeds without undoing the winner.
     const loserBody = loser === a ? { price: 1500 } : { name: 'Margherita DOP' };
     const retry = await t.request({ method: 'PATCH', url, token: loser === a ? staff : other, headers: { 'if-match': `"${loser.json().currentVersion}"` }, payload: loserBody });
