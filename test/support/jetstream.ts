@@ -11,3 +11,14 @@ export async function deleteTestStream(stream: string): Promise<void> {
     await nc.close();
   }
 }
+
+/** How often a durable consumer has delivered (redeliveries included) and how many of its messages wait for an ack. */
+export async function consumerDeliveries(stream: string, consumer: string): Promise<{ delivered: number; redelivered: number; ackPending: number }> {
+  const nc = await connect({ servers: testEnv.natsUrl });
+  try {
+    const info = await (await jetstreamManager(nc)).consumers.info(stream, consumer);
+    return { delivered: info.delivered.consumer_seq, redelivered: info.num_redelivered, ackPending: info.num_ack_pending };
+  } finally {
+    await nc.close();
+  }
+}

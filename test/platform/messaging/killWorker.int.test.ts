@@ -13,7 +13,7 @@ import {
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { deleteTestStream } from '../../support/jetstream.ts';
+import { consumerDeliveries, deleteTestStream } from '../../support/jetstream.ts';
 import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
@@ -59,10 +59,9 @@ for (const kind of ['postgres', 'nats'] as const) {
         const m = message(subject, { task: 1 });
         await transport.publish([m]);
         await a.line(mode === 'mid-handle' ? /IN_HANDLER \S+/ : /COMMITTED \S+/);
-        a.child.kill('SIGKILL');
-        await a.exited;
+        const heldSince = Date.now();
 
-        // Worker B: in this process, same subscription, same inbox.
+        // Worker B: in this process, same subscription, same inbox; started while A still holds the message.
         const handledByB: Message[] = [];
         let skippedByB = 0;
         const c = new AbortController();
@@ -79,9 +78,38 @@ for (const kind of ['postgres', 'nats'] as const) {
             onDuplicate: () => skippedByB++,
           }),
         );
-        await waitFor('B received the message', () => handledByB.length + skippedByB >= 1);
-        c.abort();
-        await w.done;
+
+        try {
+          // A is alive and heartbeats its lease: B, polling the same subscription, does not get the
+          // message even after A's first lease (800 ms) would have run out. Proving a non-delivery needs
+          // that much time to pass; on Postgres the delivery row also shows A's lease renewed, not taken.
+          if (kind === 'postgres') {
+            const delivery = () =>
+              pool.query<{ attempt: number; renewed: boolean; past: boolean }>(
+                `select attempt, run_at > $2::timestamptz + interval '800 milliseconds' as renewed,
+                        now() > $2::timestamptz + interval '1100 milliseconds' as past
+                   from brigade_bus.deliveries where subscription = $1`,
+                [sub, new Date(heldSince).toISOString()],
+              );
+            // A missing row (a takeover acked it) ends the wait too, and fails below.
+            await waitFor('the time past A’s first lease', async () => (await delivery()).rows[0]?.past !== false);
+            const row = (await delivery()).rows[0];
+            assert.deepEqual([row?.attempt, row?.renewed], [1, true], 'A renewed its lease and no one took the delivery over from it');
+          } else {
+            // Twice the lease: JetStream would have redelivered to B's waiting pull by then.
+            await waitFor('the time past A’s first lease', () => Date.now() > heldSince + 1600);
+            assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 1, redelivered: 0, ackPending: 1 }, 'delivered once, to the live worker, and not again');
+          }
+          assert.deepEqual([handledByB.length, skippedByB], [0, 0], 'B got nothing while A lived');
+
+          a.child.kill('SIGKILL');
+          await a.exited;
+          await waitFor('B received the message', () => handledByB.length + skippedByB >= 1);
+        } finally {
+          a.child.kill('SIGKILL');
+          c.abort();
+          await w.done;
+        }
         const effects = await pool.query('select worker from delivery.effects where message_id = $1', [m.id]);
         const inbox = await pool.query('select count(*)::int as n from delivery.inbox where subscription = $1 and message_id = $2', [sub, m.id]);
         assert.equal(effects.rowCount, 1, 'exactly one effect');
