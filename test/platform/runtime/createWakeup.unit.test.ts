@@ -24,14 +24,26 @@ test('a wake while nobody waits is remembered for the next wakeable wait, once',
   await second;
 });
 
-test('a wait with wakeable: false runs its time out and leaves the wake for the next wakeable one', async () => {
+test('a wait with wakeable: false runs its time out and leaves the wake for the next wakeable one', async (t) => {
+  // Mocked setTimeout: the clock moves only on tick(), so the check is on the promise's state, not on timing.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const settled = () => new Promise((r) => setImmediate(r)); // setImmediate is not mocked
   const wakeup = createWakeup(new AbortController().signal);
-  const started = performance.now();
-  const pacing = wakeup.wait(30, { wakeable: false });
+  let paced = false;
+  const pacing = wakeup.wait(30, { wakeable: false }).then(() => (paced = true));
   wakeup.wake();
+  await settled();
+  assert.equal(paced, false, 'the wake did not cut the pacing wait short');
+  t.mock.timers.tick(29);
+  await settled();
+  assert.equal(paced, false, 'nor did anything before its time');
+  t.mock.timers.tick(1);
   await pacing;
-  assert.ok(performance.now() - started >= 25, 'the pacing wait was not cut short');
-  await wakeup.wait(LONG); // ends at once: the wake was kept
+  let woken = false;
+  const next = wakeup.wait(LONG).then(() => (woken = true));
+  await settled();
+  assert.equal(woken, true, 'the next wakeable wait ended at once: the wake was kept');
+  await next;
 });
 
 test('an abort ends any wait, and later waits return at once', async () => {
