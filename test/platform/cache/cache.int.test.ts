@@ -209,14 +209,12 @@ for (const mode of ['memory', 'redis'] as const) {
     });
 
     test('values expire after the TTL', async () => {
-      const cache = await open(mode, { ttlSeconds: 0.2 });
-      const stored = Date.now();
+      // A TTL of 1 s: the read right after the store comes well within it, even on a loaded machine.
+      const cache = await open(mode, { ttlSeconds: 1 });
       await cache.getOrLoad('k', async () => 'v1');
       const early = await cache.getOrLoad('k', async () => 'v2');
-      // Stored, then read back before the TTL ran out (on a loaded machine the read may come too late:
-      // that proves nothing either way, so only an early read is checked).
-      if (Date.now() - stored < 100) assert.equal(early.source, mode);
-      // Bounded wait for an eventual event: the entry must be gone within 5 s (TTL 200 ms).
+      assert.equal(early.source, mode, 'read back before the TTL ran out');
+      // Bounded wait for an eventual event: the entry must be gone within 5 s (TTL 1 s).
       const deadline = Date.now() + 5000;
       let entry = await cache.getOrLoad('k', async () => 'v2');
       while (entry.source !== 'loader' && Date.now() < deadline) {
@@ -269,7 +267,8 @@ describe('redis mode only', { skip: redisService.skip }, () => {
     const cache = await open('redis', { namespace, ttlSeconds: 42 });
     await cache.getOrLoad('tenant-1', async () => 'doc');
     const ttl = await admin!.pttl(`${namespace}:{tenant-1}:v`);
-    assert.ok(ttl > 40_000 && ttl <= 42_000, `PTTL ${ttl}`);
+    // Set to 42 s (not unbounded, not in the wrong unit); a loose lower bound, so a slow run does not fail it.
+    assert.ok(ttl > 30_000 && ttl <= 42_000, `PTTL ${ttl}`);
   });
 
   test('a shared ioredis client is used and left open by close()', async () => {
