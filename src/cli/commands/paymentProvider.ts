@@ -5,6 +5,7 @@ import { openDatabase } from '../../composition/runtime.ts';
 import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
+import { explainPortInUse } from '../portInUse.ts';
 import type { CommandContext } from './types.ts';
 
 export const usage = `Usage: brigade payment-provider [--port N] [--host H] [--latency-ms N] [--error-rate X]
@@ -44,7 +45,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const pool = new pg.Pool({ connectionString: db.url, max: 10, application_name: 'brigade-payment-provider' });
   pool.on('error', () => undefined);
   try {
-    const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults });
+    const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults }).catch((error: unknown) => {
+      throw explainPortInUse(error, { name: 'the payment provider', host: provider.host, port: provider.port, setting: '--port, else PROVIDER_PORT, else PORT' });
+    });
     const f = provider.faults;
     ctx.io.out(`Payment provider listening on ${running.url}`);
     ctx.io.out(`  faults   latency ${f.latencyMs} ms, error rate ${f.errorRate}, timeout rate ${f.timeoutRate} (held ${f.hangMs} ms), declined card ${f.declineCard ?? 'none'}`);

@@ -1,0 +1,30 @@
+import { BrigadeError } from '../platform/errors/index.ts';
+
+/** Which server could not listen, and what moves it. */
+export interface ListeningServer {
+  /** What the user knows it as, e.g. "the HTTP API". */
+  readonly name: string;
+  /** Where it tried to listen. */
+  readonly host: string;
+  readonly port: number;
+  /** The variable (or flag) that sets its port, and where its default comes from, e.g. "PORT". */
+  readonly setting: string;
+  /** Another way out, e.g. to point at a provider that already runs. */
+  readonly alternative?: string;
+}
+
+/**
+ * `error` unchanged, unless it is a listen's EADDRINUSE: then a {@link BrigadeError}
+ * (`PORT_IN_USE`) that names the server, says another brigade may be running there, and which
+ * variable to set, instead of Node's bare "listen EADDRINUSE: address already in use …".
+ */
+export function explainPortInUse(error: unknown, server: ListeningServer): unknown {
+  if ((error as { code?: unknown } | null)?.code !== 'EADDRINUSE') return error;
+  const variable = server.setting.split(/[ ,(]/)[0];
+  return new BrigadeError(
+    'PORT_IN_USE',
+    409,
+    `${server.name} cannot listen on ${server.host}:${server.port} (${server.setting}): the port is already in use, perhaps by another brigade (start or demo) still running. Stop it, or set ${variable} to a free port${server.alternative === undefined ? '' : `, or ${server.alternative}`}.`,
+    { cause: error },
+  );
+}
