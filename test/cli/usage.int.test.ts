@@ -18,6 +18,27 @@ describe('bad command-line input exits 2 with a usage line', () => {
   }
 });
 
+describe('brigade demo counts are whole numbers from 1', () => {
+  // A database that is not there: were the flags accepted, the run would fail with 1, not 2.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' };
+  for (const [flag, value] of [['--orders', '2.5'], ['--restaurants', '1.5'], ['--couriers', '0.5'], ['--orders', '0'], ['--couriers', ' ']]) {
+    test(`brigade demo ${flag} ${JSON.stringify(value)}`, async () => {
+      const result = await runMain(['demo', flag as string, value as string], env);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, new RegExp(`${flag} must be a whole number from 1 to \\d+`));
+    });
+  }
+  test('brigade demo --rate: above 0, and it may be a fraction', async () => {
+    const zero = await runMain(['demo', '--rate', '0', '--orders', '1'], env);
+    assert.equal(zero.code, 2, zero.stdout + zero.stderr);
+    assert.match(zero.stderr, /--rate must be a number above 0/);
+    // Accepted: it gets as far as the (absent) database.
+    const half = await runMain(['demo', '--rate', '0.5', '--orders', '1'], env);
+    assert.equal(half.code, 1, half.stdout + half.stderr);
+    assert.match(half.stderr, /ECONNREFUSED|Is PostgreSQL running/);
+  });
+});
+
 describe('--help on every command', () => {
   for (const command of ['start', 'migrate', 'serve', 'worker', 'sagas', 'demo', 'dlq']) {
     test(`brigade ${command} --help`, async () => {

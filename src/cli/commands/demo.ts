@@ -26,16 +26,19 @@ Defaults: --restaurants 3 --couriers 6 --orders 40 --rate 4 (orders per second) 
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values } = parse(args, { restaurants: { type: 'string' }, couriers: { type: 'string' }, orders: { type: 'string' }, rate: { type: 'string' }, declined: { type: 'string' } }, usage, 0);
   if (values.help) return ctx.io.out(usage), 0;
-  const number = (name: string, fallback: number, max: number) => {
+  // Counts are whole (1.5 restaurants made a negative count deep in the rush); the rate may be a fraction.
+  const number = (name: string, fallback: number, max: number, whole = true) => {
     const raw = values[name as keyof typeof values];
     if (raw === undefined) return fallback;
     const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || n > max) throw new UsageError(`--${name} must be a number from 1 to ${max}`, usage);
+    if (!Number.isFinite(n) || n <= 0 || n > max || (whole && !Number.isInteger(n)) || String(raw).trim() === '') {
+      throw new UsageError(whole ? `--${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}` : `--${name} must be a number above 0, at most ${max}, got ${JSON.stringify(raw)}`, usage);
+    }
     return n;
   };
   const declineShare = values.declined === undefined ? 0.1 : Number(values.declined);
   if (!(declineShare >= 0 && declineShare <= 1) || values.declined?.trim() === '') throw new UsageError('--declined must be a share from 0 to 1', usage);
-  const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000), cancelShare: 0.1, declineShare };
+  const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const db = await openDatabase(loaded, ctx.io.out);
