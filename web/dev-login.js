@@ -1,24 +1,62 @@
 // The development login: asks the platform (embedded only) to mint a token, then signs in with it.
+// A courier or customer without an id is registered first, through the platform's own API (an admin
+// token registers the courier; a customer signs up), so the pages that read them find them.
 import { landingFor, problemText, say, setToken } from './common.js';
 
 const form = document.getElementById('dev-login');
 const message = document.getElementById('message');
 const next = new window.URLSearchParams(window.location.search).get('next');
 
+/** POSTs JSON; answers `{ ok, status, body }` as `api()` does. */
+async function post(path, body, token) {
+  const headers = { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) };
+  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  return { ok: response.ok, status: response.status, body: await response.json().catch(() => null) };
+}
+
+/** A token minted by the development login. */
+const mint = (request) => post('/dev/tokens', request);
+
+/** Registers a new courier (as a development admin) or customer (signs up); answers `{ ok, token, subject }` or a failed answer. */
+async function register(role, city) {
+  const unique = window.crypto.randomUUID();
+  if (role === 'customer') {
+    const signedUp = await post('/v1/customers', { name: 'Development customer', email: `dev-${unique}@dev.example`, address: 'Development street 1' });
+    return signedUp.ok ? { ok: true, token: signedUp.body.token, subject: signedUp.body.id } : signedUp;
+  }
+  const admin = await mint({ role: 'admin' });
+  if (!admin.ok) return admin;
+  const courier = await post('/v1/couriers', { name: `Development courier ${unique.slice(0, 4)}`, city }, admin.body.token);
+  if (!courier.ok) return courier;
+  const minted = await mint({ role: 'courier', subject: courier.body.id });
+  return minted.ok ? { ok: true, token: minted.body.token, subject: courier.body.id } : minted;
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const role = form.elements.role.value;
   const restaurantId = form.elements.restaurantId.value.trim();
   const subject = form.elements.subject.value.trim();
-  const body = { role, ...(role === 'staff' ? { restaurantId } : {}), ...(subject === '' ? {} : { subject }) };
-  const response = await fetch('/dev/tokens', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const parsed = await response.json().catch(() => null);
-  if (!response.ok) {
-    say(message, problemText({ status: response.status, body: parsed }), 'error');
+  const city = form.elements.city.value.trim();
+  let result;
+  if ((role === 'courier' || role === 'customer') && subject === '') {
+    if (role === 'courier' && city === '') {
+      form.elements.city.setAttribute('aria-invalid', 'true');
+      say(message, 'A new courier needs a city: the city of the restaurants they deliver for (or give your courier id).', 'error');
+      return;
+    }
+    result = await register(role, city);
+  } else {
+    const minted = await mint({ role, ...(role === 'staff' ? { restaurantId } : {}), ...(subject === '' ? {} : { subject }) });
+    result = minted.ok ? { ok: true, token: minted.body.token, subject: minted.body.subject } : minted;
+  }
+  if (!result.ok) {
+    say(message, problemText(result), 'error');
     return;
   }
-  setToken(parsed.token);
-  const target = landingFor(parsed.token, next);
+  form.elements.city.removeAttribute('aria-invalid');
+  setToken(result.token);
+  const target = landingFor(result.token, next);
   if (target !== null) window.location.assign(target);
-  else say(message, `Signed in as ${role} ${parsed.subject}. Open a page: /track/<order id>.`, 'ok');
+  else say(message, `Signed in as ${role} ${result.subject}. Open a page: /track/<order id>.`, 'ok');
 });

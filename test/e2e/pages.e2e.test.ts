@@ -212,6 +212,30 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('the development login registers a new courier and customer, whom the platform then knows', async () => {
+    const { page } = await signedInPage(browser, null);
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('courier');
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.locator('#message.error', { hasText: 'A new courier needs a city' }).waitFor(WAIT);
+    await page.getByLabel(/^City/).fill('Porto');
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.waitForURL(`${p.base}/courier`, WAIT);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    await page.getByRole('button', { name: /taking deliveries/ }).click();
+    await page.locator('#message', { hasText: /available|offline/ }).waitFor(WAIT);
+    assert.doesNotMatch(await page.locator('#message').innerText(), /not found/);
+    const me = (path: string) => page.evaluate(`fetch(${JSON.stringify(path)}, { headers: { authorization: 'Bearer ' + window.sessionStorage.getItem('brigade.token') } }).then((r) => r.status)`);
+    assert.equal(await me('/v1/couriers/me'), 200, 'the new courier is registered');
+
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('customer');
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.locator('#message.ok', { hasText: /Signed in as customer [0-9a-f-]{36}/ }).waitFor(WAIT);
+    assert.equal(await me('/v1/customers/me'), 200, 'the new customer is registered');
+    await page.context().close();
+  });
+
   test('sign-in: a pasted token opens the board; the development login mints one; a page without a token goes to sign-in', async () => {
     const { page } = await signedInPage(browser, null);
     await page.goto(`${p.base}/board/${r.rid}`);
