@@ -210,12 +210,28 @@ export function readEventStream(path, { onOpen, onEvent, onDown }) {
 
 /**
  * Where to go after signing in: `next` when it is a path on this platform, else the page of the
- * token's role (staff: their board; courier: tasks). Customers (no single page) get null.
+ * token's role (staff: their board; courier: tasks). Customers (no single page) get null. `next` is
+ * resolved as the browser would and must stay on `origin`: `/\evil.example` is `//evil.example` to a
+ * browser, and the URL parser drops tabs and newlines, so a backslash or control character refuses it.
  */
-export function landingFor(token, next) {
-  if (typeof next === 'string' && next.startsWith('/') && !next.startsWith('//') && !next.startsWith('/login') && !next.startsWith('/dev-login')) return next;
+export function landingFor(token, next, origin = window.location.origin) {
+  const path = samePlatformPath(next, origin);
+  if (path !== null && !path.startsWith('/login') && !path.startsWith('/dev-login')) return path;
   const claims = claimsOf(token) ?? {};
   if (claims.role === 'staff' && claims.rid) return `/board/${claims.rid}`;
   if (claims.role === 'courier') return '/courier';
   return null;
+}
+
+/** `next` as a path (with query and fragment) on `origin`, or null when it is not one. */
+function samePlatformPath(next, origin) {
+  // eslint-disable-next-line no-control-regex
+  if (typeof next !== 'string' || !next.startsWith('/') || /[\\\u0000-\u001f\u007f]/.test(next)) return null;
+  let url;
+  try {
+    url = new URL(next, origin);
+  } catch {
+    return null;
+  }
+  return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : null;
 }
