@@ -6,9 +6,18 @@ import { useTestDatabase } from '../support/db.ts';
 const database = useTestDatabase();
 
 test('brigade demo: a small dinner rush through the real API, paid out, refunded and declined, with its summary', async () => {
+  // A dead letter from before the demo: not the demo's, so not in its count.
+  await database.pool(1).query(
+    `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+     values (gen_random_uuid(), 'earlier/consumer', gen_random_uuid(), 'earlier.event', 'k', '{}', 'null', 'an earlier failure', 5, now() - interval '1 day', now() - interval '1 day', 'postgres')`,
+  );
   const result = await runCli(['demo', '--restaurants', '2', '--couriers', '3', '--orders', '10', '--rate', '8', '--declined', '0.2'], { DATABASE_URL: database.db.url, PORT: '0' });
   assert.equal(result.code, 0, result.stdout + result.stderr);
   assert.match(result.stdout, /\/board\/[0-9a-f-]{36}/, 'it prints the pages to watch');
+  // DATABASE_URL is set: no development login there, so the hint is the token command.
+  assert.match(result.stdout, /\/board\/([0-9a-f-]{36}) +\(sign in with the token of: brigade token --role staff --restaurant \1\)/);
+  assert.doesNotMatch(result.stdout, /dev-login/);
+  assert.match(result.stdout, /dead letters +0\n/, 'the dead letter from before the demo is not counted');
   assert.match(result.stdout, /payment provider at http:\/\/127\.0\.0\.1:\d+/, 'it runs the stand-in provider beside the platform');
   assert.match(result.stdout, /2 customer\(s\) keep a card on file that the payment provider declines/);
   assert.match(result.stdout, /\[#+\] 10\/10 orders/, 'it shows progress');
