@@ -9,10 +9,21 @@ export const processIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
+let received: NodeJS.Signals | null = null;
+
+/**
+ * The shutdown signal a {@link waitForShutdownSignal} of this process has received, or null: an error
+ * that surfaces after it is the interruption's doing (a migration cut short), not a fault to fix.
+ */
+export function shutdownSignalReceived(): NodeJS.Signals | null {
+  return received;
+}
+
 /** Resolves with the signal's name on the first SIGINT or SIGTERM; a second one exits at once. */
 export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
   return new Promise((resolve) => {
     const onSignal = (signal: NodeJS.Signals) => {
+      received = signal;
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       process.once('SIGINT', () => process.exit(130));

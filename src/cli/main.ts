@@ -1,5 +1,6 @@
 import { BrigadeError } from '../platform/errors/index.ts';
-import { processIo, type Io } from './io.ts';
+import { constants } from 'node:os';
+import { processIo, shutdownSignalReceived, type Io } from './io.ts';
 import { MAIN_USAGE, UsageError } from './usage.ts';
 import type { CommandContext } from './commands/types.ts';
 
@@ -60,6 +61,14 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       io.err(error.usage.split('\n')[0] ?? '');
       io.err(`Run 'brigade ${name} --help' for details.`);
       return 2;
+    }
+    // Ctrl+C during start-up makes what was running fail (a migration, a connection): that failure is
+    // the interruption, not something to fix, so say so and exit as the signal would (128 + its number).
+    const signal = shutdownSignalReceived();
+    if (signal !== null) {
+      io.err(`brigade ${name}: interrupted by ${signal} before it finished; nothing to fix: run it again`);
+      if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error as Error)?.stack ?? error));
+      return 128 + (constants.signals[signal] ?? 0);
     }
     const missing = MIGRATES_ITSELF.has(name) ? undefined : missingTableOrSchema(error);
     if (missing !== undefined) {
