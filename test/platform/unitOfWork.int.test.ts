@@ -79,6 +79,42 @@ describe('unitOfWork on a pool of size 1', () => {
     assert.deepEqual((await admin.query('select x from menu.uow_probe')).rows, [{ x: 1 }]);
   });
 
+  test('after a caught value error that sent nothing, the next statements still run as the role and tenant, inside the transaction', async () => {
+    const admin = dbs.poolForUrl(database.db.url);
+    await admin.query('create table if not exists menu.uow_value_probe (x int); grant select, insert on menu.uow_value_probe to brigade_menu');
+    const pool = dbs.poolFor('menu');
+    const tenant = randomUUID();
+    const unbindable = { n: 1n }; // JSON.stringify throws on a BigInt: the driver cannot send it
+    const context = { service: 'menu', tenantId: tenant, actor: { kind: 'staff' as const, id: randomUUID() } };
+
+    // The value error in the very first batch (nothing sent, not even BEGIN), caught; the unit goes on and then throws.
+    let inside: Seen | undefined;
+    await assert.rejects(
+      unitOfWork(pool, context, async (tx) => {
+        await assert.rejects(tx.query('select $1::jsonb', [unbindable]), { name: 'StatementValueError' });
+        inside = (await tx.query<Seen>(seen)).rows[0];
+        await tx.query('insert into menu.uow_value_probe values (1)');
+        throw new Error('abort after the insert');
+      }),
+      /abort after the insert/,
+    );
+    assert.deepEqual([inside?.role, inside?.tenant, inside?.kind], ['brigade_menu', tenant, 'staff']);
+    assert.deepEqual((await admin.query('select x from menu.uow_value_probe')).rows, [], 'the throw rolled the insert back');
+
+    // The same when the next statement is queued while the failing batch is still on its way.
+    const seenNext = await unitOfWork(pool, context, async (tx) => {
+      const failing = tx.query('select $1::jsonb', [unbindable]);
+      await Promise.resolve();
+      await Promise.resolve();
+      const next = tx.query<Seen>(seen);
+      await assert.rejects(failing, { name: 'StatementValueError' });
+      await tx.query('insert into menu.uow_value_probe values (2)');
+      return (await next).rows[0];
+    });
+    assert.deepEqual([seenNext?.role, seenNext?.tenant], ['brigade_menu', tenant]);
+    assert.deepEqual((await admin.query('select x from menu.uow_value_probe')).rows, [{ x: 2 }], 'committed once, at the end');
+  });
+
   test('a service role cannot touch another service’s schema', async () => {
     const admin = dbs.poolForUrl(database.db.url);
     await admin.query('create table if not exists payments.secret (x int)');

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { BatchAbortedError, sendBatch } from './sendBatch.ts';
+import { BatchAbortedError, sendBatch, StatementValueError } from './sendBatch.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** The transaction handed to a unit of work's function. Pass it to gateways; never keep it. */
@@ -77,24 +77,29 @@ export async function unitOfWork<T>(
   let inFlight: Promise<unknown> = Promise.resolve();
 
   // Statements issued in the same tick (and while a batch is on the wire) leave together as one batch;
-  // the first batch carries BEGIN and the settings in front.
+  // the first batch written carries BEGIN and the settings in front. Whether the prefix is due is
+  // decided when the batch is sent, not when it is queued, and a batch that wrote nothing (a value the
+  // driver cannot send) leaves it due: the next batch must not run without BEGIN, role or tenant.
   const flush = () => {
     scheduled = false;
     const batch = queue;
     queue = [];
-    const prefix = begun ? [] : setup;
-    begun = true;
-    inFlight = inFlight.then(() =>
-      sendBatch(client, [...prefix, ...batch.map((p) => p.statement)]).then(
-        (results) => batch.forEach((p, i) => p.resolve(results[prefix.length + i]!)),
+    inFlight = inFlight.then(() => {
+      const prefix = begun ? [] : setup;
+      return sendBatch(client, [...prefix, ...batch.map((p) => p.statement)]).then(
+        (results) => {
+          begun = true;
+          batch.forEach((p, i) => p.resolve(results[prefix.length + i]!));
+        },
         (error: Error & { batchIndex?: number }) => {
+          if (!(error instanceof StatementValueError)) begun = true;
           // A failed setup fails every statement with its own error (the tenant router reads it);
           // after a failed statement of fn's, the later ones did not run.
           const failed = (error.batchIndex ?? 0) - prefix.length;
           batch.forEach((p, i) => p.reject(failed < 0 || i <= failed ? error : new BatchAbortedError(prefix.length + failed, error)));
         },
-      ),
-    );
+      );
+    });
   };
 
   let result: T;
