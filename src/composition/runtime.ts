@@ -267,9 +267,15 @@ async function readiness(
     try {
       const rows = await withDeadline(inspectMigrations(databases.poolForUrl(url), files), 2000);
       checks[`database${suffix}`] = { ok: true };
-      const behind = rows.filter((r) => r.state !== 'applied');
+      // Files a newer release applied (`ahead`) do not make an older one unready: a rolling deploy runs both.
+      const behind = rows.filter((r) => r.state !== 'applied' && r.state !== 'ahead');
+      const ahead = rows.filter((r) => r.state === 'ahead');
       checks[`migrations${suffix}`] =
-        behind.length === 0 ? { ok: true } : { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` };
+        behind.length > 0
+          ? { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` }
+          : ahead.length > 0
+            ? { ok: true, detail: `${ahead.map((r) => r.id).join(', ')} ahead (applied by a newer release)` }
+            : { ok: true };
     } catch (error) {
       onTrouble(`database${suffix}`, error);
       const kind = /within/.test(error instanceof Error ? error.message : String(error)) ? 'no answer within 2 s' : 'unreachable';

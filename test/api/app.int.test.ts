@@ -148,3 +148,26 @@ test('/health/ready is 503 while migrations are pending, naming them', async () 
     await empty.drop();
   }
 });
+
+test('/health/ready stays 200 with files a newer release applied (ahead), and is 503 for an applied file gone below the highest (missing)', async () => {
+  const db = await createTestDatabase();
+  const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
+  const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
+  const track = (name: string) =>
+    platform.deps.databases
+      .poolForUrl(db.url)
+      .query(`insert into brigade_meta.schema_migrations (set_name, name, checksum, duration_ms, applied_by) values ('platform', $1, repeat('0', 64), 1, 'test')`, [name]);
+  try {
+    await track('9999_next_release.sql');
+    const ahead = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(ahead.statusCode, 200, ahead.body);
+    assert.deepEqual(ahead.json().checks.migrations, { ok: true, detail: 'platform/9999_next_release.sql ahead (applied by a newer release)' });
+    await track('0001_deleted_file.sql');
+    const missing = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(missing.statusCode, 503);
+    assert.deepEqual(missing.json().checks.migrations, { ok: false, detail: 'platform/0001_deleted_file.sql missing; run brigade migrate' });
+  } finally {
+    await platform.close();
+    await db.drop();
+  }
+});

@@ -130,6 +130,34 @@ describe('forward-only migrations', () => {
     });
   });
 
+  test('rows a newer release applied (numbered above every file here) are ahead: migrate runs and warns, status lists them; a gap is still missing', async () => {
+    const set = await tempSet('ahead', { '0001_a.sql': 'create schema ahead;', '0002_b.sql': 'create table ahead.t (x int);' });
+    await runMigrations({ url: database.db.url, sets: [set] });
+    // The older release: it has 0001 only, the database has 0002 as well (a rolling deploy).
+    await set.remove('0002_b.sql');
+    const rows = await migrationStatus({ url: database.db.url, sets: [set] });
+    assert.deepEqual(
+      rows.map((r) => [r.id, r.state]),
+      [
+        ['ahead/0001_a.sql', 'applied'],
+        ['ahead/0002_b.sql', 'ahead'],
+      ],
+    );
+    const lines: string[] = [];
+    const result = await runMigrations({ url: database.db.url, sets: [set], onProgress: (l) => lines.push(l) });
+    assert.deepEqual(result.applied, []);
+    assert.ok(lines.some((l) => /^warning: ahead\/0002_b\.sql was applied by a newer release/.test(l)), lines.join('\n'));
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set], dryRun: true })).applied, []);
+
+    // With 0003 on disk, the applied 0002 without a file is a gap (a deleted file): still refused.
+    await set.write('0003_c.sql', 'create table ahead.u (x int);');
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), (e: unknown) => {
+      assert.ok(e instanceof MigrationDriftError);
+      assert.deepEqual(e.drift, [{ id: 'ahead/0002_b.sql', problem: 'missing' }]);
+      return true;
+    });
+  });
+
   test('a new file numbered below an applied one is refused', async () => {
     const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
     await runMigrations({ url: database.db.url, sets: [set] });
@@ -178,6 +206,22 @@ describe('brigade migrate (CLI)', () => {
       assert.match(status.stdout, /\d+ applied, 0 pending/);
       const verified = await runCli(['migrate', 'verify'], env);
       assert.equal(verified.code, 0, verified.stderr);
+
+      // A file a newer release applied (numbered above every platform file here): listed as ahead, not an error.
+      await query(
+        fresh.url,
+        `insert into brigade_meta.schema_migrations (set_name, name, checksum, duration_ms, applied_by) values ('platform', '9999_next_release.sql', repeat('0', 64), 1, 'test')`,
+      );
+      const aheadStatus = await runCli(['migrate', 'status'], env);
+      assert.equal(aheadStatus.code, 0, aheadStatus.stderr);
+      assert.match(aheadStatus.stdout, /platform\/9999_next_release\.sql\s+ahead\s/);
+      assert.match(aheadStatus.stdout, /\d+ applied, 0 pending, 1 ahead \(applied by a newer release/);
+      const aheadVerify = await runCli(['migrate', 'verify'], env);
+      assert.equal(aheadVerify.code, 0, aheadVerify.stderr);
+      const aheadMigrate = await runCli(['migrate'], env);
+      assert.equal(aheadMigrate.code, 0, aheadMigrate.stderr);
+      assert.match(aheadMigrate.stdout, /warning: platform\/9999_next_release\.sql was applied by a newer release/);
+      await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '9999_next_release.sql'`);
 
       // Simulate an applied file edited after the fact: its recorded checksum no longer matches.
       await query(fresh.url, `update brigade_meta.schema_migrations set checksum = repeat('0', 64) where name = '0001_service_schemas_and_roles.sql'`);

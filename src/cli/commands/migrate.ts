@@ -12,7 +12,8 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
                              unless its first line is '-- brigade:no-transaction'). Refuses to run while
                              an applied file has changed or gone missing.
   brigade migrate --dry-run  Print what would be applied; apply nothing.
-  brigade migrate status     List every migration file: applied (when, how long, by whom) or pending.
+  brigade migrate status     List every migration file: applied (when, how long, by whom) or pending,
+                             and files a newer release applied ('ahead': not an error).
   brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared.
 
 Every database is migrated: the main one, each <SERVICE>_DATABASE_URL, and each restaurant's own
@@ -74,6 +75,10 @@ function printStatus(rows: readonly MigrationStatusRow[], out: (line: string) =>
     );
   }
   const pending = rows.filter((r) => r.state === 'pending').length;
-  out(`${rows.filter((r) => r.state === 'applied').length} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}`);
+  const ahead = rows.filter((r) => r.state === 'ahead').length;
+  out(
+    `${rows.filter((r) => r.state === 'applied').length} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}` +
+      (ahead > 0 ? `, ${ahead} ahead (applied by a newer release; this release has no file for it)` : ''),
+  );
 }
 

@@ -1,8 +1,12 @@
 import type pg from 'pg';
 import type { MigrationFile } from './discoverMigrations.ts';
 
-/** A file's standing against the tracking table. */
-export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'out-of-order';
+/**
+ * A file's standing against the tracking table. `ahead` is a tracking row numbered above every file
+ * of its set here: applied by a newer release (a rolling deploy runs old and new side by side), so
+ * neither drift nor a reason to refuse; `missing` is one at or below the highest file (a file deleted).
+ */
+export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'out-of-order' | 'ahead';
 
 /** One line of `brigade migrate status`. */
 export interface MigrationStatusRow {
@@ -28,8 +32,9 @@ interface AppliedRow {
 
 /**
  * Compares the files with the tracking table: applied, pending, changed (checksum differs),
- * missing (applied, file gone) or out-of-order (pending, numbered below an applied file of its set).
- * Works on a database that has never been migrated (everything pending).
+ * missing (applied, file gone, numbered at or below the set's highest file), ahead (applied, numbered
+ * above every file of its set: a newer release's) or out-of-order (pending, numbered below an applied
+ * file of its set). Works on a database that has never been migrated (everything pending).
  */
 export async function inspectMigrations(db: Pick<pg.ClientBase, 'query'>, files: readonly MigrationFile[]): Promise<MigrationStatusRow[]> {
   const exists = await db.query<{ t: string | null }>(`select to_regclass($1) as t`, [TRACKING_TABLE]);
@@ -65,8 +70,11 @@ export async function inspectMigrations(db: Pick<pg.ClientBase, 'query'>, files:
       appliedBy: row.applied_by,
     };
   });
+  const highestFile = new Map<string, number>();
+  for (const f of files) highestFile.set(f.set, Math.max(f.number, highestFile.get(f.set) ?? 0));
   for (const [id, row] of byId) {
-    rows.push({ id, state: 'missing', checksum: row.checksum, appliedAt: row.applied_at, durationMs: row.duration_ms, appliedBy: row.applied_by });
+    const state: MigrationState = Number(row.name.slice(0, 4)) > (highestFile.get(row.set_name) ?? 0) ? 'ahead' : 'missing';
+    rows.push({ id, state, checksum: row.checksum, appliedAt: row.applied_at, durationMs: row.duration_ms, appliedBy: row.applied_by });
   }
   return rows;
 }

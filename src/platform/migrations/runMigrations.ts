@@ -34,7 +34,8 @@ export const MIGRATION_LOCK_KEY = '7301265839251847';
  * Applies pending migrations, forward only. Each file runs in its own transaction together with its
  * tracking row, unless its first line is `-- brigade:no-transaction`. Refuses to run at all while an
  * applied file changed or disappeared ({@link MigrationDriftError}) or a new file is numbered below an
- * applied one ({@link MigrationOrderError}).
+ * applied one ({@link MigrationOrderError}). Rows numbered above every file of their set were applied
+ * by a newer release: a warning line each, no refusal (old and new releases run side by side).
  */
 export async function runMigrations(options: RunMigrationsOptions): Promise<MigrationRunResult> {
   const progress = options.onProgress ?? (() => undefined);
@@ -44,7 +45,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
   client.on('error', () => undefined);
   try {
     if (options.dryRun === true) {
-      const pending = refuseUnsafe(await inspectMigrations(client, files), files);
+      const pending = refuseUnsafe(await inspectMigrations(client, files), files, progress);
       for (const f of pending) progress(`would apply ${f.id}${f.noTransaction ? ' (no transaction)' : ''}`);
       progress(pending.length === 0 ? 'nothing to apply: the database is current' : `${pending.length} file(s) would be applied`);
       return { applied: pending.map((f) => f.id), alreadyApplied: files.length - pending.length };
@@ -63,7 +64,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
          primary key (set_name, name)
        )`,
     );
-    const pending = refuseUnsafe(await inspectMigrations(client, files), files);
+    const pending = refuseUnsafe(await inspectMigrations(client, files), files, progress);
     const appliedBy = `${(await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?'} via ${os.userInfo().username}@${os.hostname()} pid ${process.pid}`;
     const applied: string[] = [];
     for (const [index, file] of pending.entries()) {
@@ -96,12 +97,18 @@ async function takeLock(client: pg.Client, progress: (line: string) => void): Pr
   }
 }
 
-/** Throws on drift or out-of-order files; returns the pending files in apply order. */
-function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[]): MigrationFile[] {
+/**
+ * Throws on drift or out-of-order files; warns of rows a newer release applied (`ahead`, left be);
+ * returns the pending files in apply order.
+ */
+function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], progress: (line: string) => void): MigrationFile[] {
   const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing').map((r) => ({ id: r.id, problem: r.state as 'changed' | 'missing' }));
   if (drift.length > 0) throw new MigrationDriftError(drift);
   const late = rows.filter((r) => r.state === 'out-of-order');
   if (late.length > 0) throw new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })));
+  for (const r of rows) {
+    if (r.state === 'ahead') progress(`warning: ${r.id} was applied by a newer release (this release has no such file); left as it is`);
+  }
   const pending = new Set(rows.filter((r) => r.state === 'pending').map((r) => r.id));
   return files.filter((f) => pending.has(f.id));
 }
