@@ -187,7 +187,7 @@ describe('forward-only migrations', () => {
 });
 
 describe('brigade migrate (CLI)', () => {
-  test('status lists applied and pending files; verify names a changed file and exits 1', async () => {
+  test('status lists applied, pending and ahead files; verify names a changed or out-of-order file and exits 1', async () => {
     const fresh = await createTestDatabase({ empty: true });
     try {
       const env = { DATABASE_URL: fresh.url };
@@ -231,6 +231,12 @@ describe('brigade migrate (CLI)', () => {
       const refused = await runCli(['migrate'], env);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /Applied migrations no longer match their files/);
+
+      // A file numbered below an applied one (here 0001, its tracking row gone): migrate refuses it, so verify fails too.
+      await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '0001_service_schemas_and_roles.sql'`);
+      const late = await runCli(['migrate', 'verify'], env);
+      assert.equal(late.code, 1, late.stdout);
+      assert.match(late.stderr, /New migrations are numbered below ones already applied:\n {2}platform\/0001_service_schemas_and_roles\.sql \(already applied: platform\//);
     } finally {
       await fresh.drop();
     }

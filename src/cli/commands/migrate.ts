@@ -1,5 +1,5 @@
 import { loadConfig, redact } from '../../platform/config/index.ts';
-import { MigrationDriftError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
+import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { dedicatedMigrationTargets, migrationTargets, openDatabase, type MigrationTarget } from '../../composition/runtime.ts';
 import type { CommandContext } from './types.ts';
@@ -14,7 +14,8 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
   brigade migrate --dry-run  Print what would be applied; apply nothing.
   brigade migrate status     List every migration file: applied (when, how long, by whom) or pending,
                              and files a newer release applied ('ahead': not an error).
-  brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared.
+  brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared, or a
+                             new file is numbered below an applied one (what brigade migrate refuses).
 
 Every database is migrated: the main one, each <SERVICE>_DATABASE_URL, and each restaurant's own
 database of the placement catalog ('brigade tenants move'), named by its label (db- and 8 hex digits),
@@ -53,12 +54,15 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const rows = await migrationStatus(target);
       if (targets.length > 1) ctx.io.out(target.title);
       if (action === 'status') printStatus(rows, ctx.io.out);
+      // What brigade migrate would refuse: drift, and new files numbered below applied ones.
       const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing');
+      const late = rows.filter((r) => r.state === 'out-of-order');
       if (action === 'verify') {
         if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' }))).message);
-        else ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
+        if (late.length > 0) ctx.io.err(new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') }))).message);
+        if (drift.length + late.length === 0) ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
       }
-      bad += drift.length;
+      bad += drift.length + late.length;
     }
     return action === 'verify' && bad > 0 ? 1 : 0;
   } finally {

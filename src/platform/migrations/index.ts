@@ -1,6 +1,6 @@
 export { discoverMigrations, NO_TRANSACTION_MARKER } from './discoverMigrations.ts';
 export type { MigrationFile, MigrationSet } from './discoverMigrations.ts';
-export { inspectMigrations, TRACKING_TABLE } from './inspectMigrations.ts';
+export { highestApplied, inspectMigrations, TRACKING_TABLE } from './inspectMigrations.ts';
 export type { MigrationState, MigrationStatusRow } from './inspectMigrations.ts';
 export { runMigrations, MIGRATION_LOCK_KEY } from './runMigrations.ts';
 export type { RunMigrationsOptions, MigrationRunResult } from './runMigrations.ts';

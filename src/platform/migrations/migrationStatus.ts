@@ -4,8 +4,8 @@ import { inspectMigrations, type MigrationStatusRow } from './inspectMigrations.
 
 /**
  * Every file of every set with its state, for `brigade migrate status` and `verify`
- * (`verify` fails on any `changed` or `missing` row; `ahead` rows, a newer release's, are listed,
- * not failed).
+ * (`verify` fails on any `changed`, `missing` or `out-of-order` row, as `brigade migrate` refuses
+ * them; `ahead` rows, a newer release's, are listed, not failed).
  */
 export async function migrationStatus(options: { url: string; sets: readonly MigrationSet[] }): Promise<MigrationStatusRow[]> {
   const files = await discoverMigrations(options.sets);
