@@ -13,7 +13,7 @@ import {
   runMigrations,
   type MigrationSet,
 } from '../../src/platform/migrations/index.ts';
-import { runCli } from '../support/cli.ts';
+import { runCli, runMain } from '../support/cli.ts';
 import { createTestDatabase, useTestDatabase } from '../support/db.ts';
 
 async function tempSet(name: string, files: Record<string, string>): Promise<MigrationSet & { write(file: string, sql: string): Promise<void>; remove(file: string): Promise<void> }> {
@@ -174,6 +174,22 @@ describe('forward-only migrations', () => {
     await assert.rejects(runMigrations({ url: database.db.url, sets: [badName] }), /names\/1_first\.sql: migration files are named NNNN_name\.sql/);
     const dup = await tempSet('dups', { '0001_a.sql': 'select 1;', '0001_b.sql': 'select 1;' });
     await assert.rejects(runMigrations({ url: database.db.url, sets: [dup] }), /share the number 0001/);
+    const upper = await tempSet('upper', { '0001_a.SQL': 'create schema upper_case;' });
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [upper] }), /upper\/0001_a\.SQL: migration files are named NNNN_name\.sql/);
+  });
+
+  test('a leading UTF-8 byte order mark is not sent to PostgreSQL, nor hides the no-transaction marker; the checksum is of the bytes on disk', async () => {
+    const set = await tempSet('bom', {
+      '0001_schema.sql': '\uFEFFcreate schema bom; create table bom.t (x int);',
+      '0002_index.sql': '\uFEFF-- brigade:no-transaction\ncreate index concurrently t_x on bom.t (x);',
+    });
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['bom/0001_schema.sql', 'bom/0002_index.sql']);
+    assert.deepEqual(await query(database.db.url, `select indexname from pg_indexes where schemaname = 'bom'`), [{ indexname: 't_x' }]);
+    const bytes = await fs.readFile(path.join(set.dir, '0001_schema.sql'));
+    assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+    const tracked = await query<{ checksum: string }>(database.db.url, `select checksum from brigade_meta.schema_migrations where set_name = 'bom' and name = '0001_schema.sql'`);
+    assert.equal(tracked[0]?.checksum, createHash('sha256').update(bytes).digest('hex'));
+    assert.deepEqual((await migrationStatus({ url: database.db.url, sets: [set] })).map((r) => r.state), ['applied', 'applied']);
   });
 
   test('--dry-run lists what would run and runs nothing', async () => {
@@ -212,13 +228,13 @@ describe('brigade migrate (CLI)', () => {
         fresh.url,
         `insert into brigade_meta.schema_migrations (set_name, name, checksum, duration_ms, applied_by) values ('platform', '9999_next_release.sql', repeat('0', 64), 1, 'test')`,
       );
-      const aheadStatus = await runCli(['migrate', 'status'], env);
+      const aheadStatus = await runMain(['migrate', 'status'], env);
       assert.equal(aheadStatus.code, 0, aheadStatus.stderr);
       assert.match(aheadStatus.stdout, /platform\/9999_next_release\.sql\s+ahead\s/);
       assert.match(aheadStatus.stdout, /\d+ applied, 0 pending, 1 ahead \(applied by a newer release/);
-      const aheadVerify = await runCli(['migrate', 'verify'], env);
+      const aheadVerify = await runMain(['migrate', 'verify'], env);
       assert.equal(aheadVerify.code, 0, aheadVerify.stderr);
-      const aheadMigrate = await runCli(['migrate'], env);
+      const aheadMigrate = await runMain(['migrate'], env);
       assert.equal(aheadMigrate.code, 0, aheadMigrate.stderr);
       assert.match(aheadMigrate.stdout, /warning: platform\/9999_next_release\.sql was applied by a newer release/);
       await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '9999_next_release.sql'`);
@@ -234,7 +250,7 @@ describe('brigade migrate (CLI)', () => {
 
       // A file numbered below an applied one (here 0001, its tracking row gone): migrate refuses it, so verify fails too.
       await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '0001_service_schemas_and_roles.sql'`);
-      const late = await runCli(['migrate', 'verify'], env);
+      const late = await runMain(['migrate', 'verify'], env);
       assert.equal(late.code, 1, late.stdout);
       assert.match(late.stderr, /New migrations are numbered below ones already applied:\n {2}platform\/0001_service_schemas_and_roles\.sql \(already applied: platform\//);
     } finally {

@@ -19,8 +19,9 @@ export interface MigrationFile {
   /** `<set>/<name>`, how errors and status name it. */
   readonly id: string;
   readonly number: number;
+  /** The file's text, without a leading UTF-8 byte order mark (PostgreSQL would take it for SQL). */
   readonly sql: string;
-  /** SHA-256 of the file's bytes, hex. */
+  /** SHA-256 of the file's bytes as they are on disk (a byte order mark included), hex. */
   readonly checksum: string;
   /** First line is `-- brigade:no-transaction`: run statement by statement, outside a transaction. */
   readonly noTransaction: boolean;
@@ -31,7 +32,8 @@ export const NO_TRANSACTION_MARKER = '-- brigade:no-transaction';
 
 /**
  * Reads every set's folder in order. Files must be named `NNNN_name.sql` (lower case); anything else
- * ending in `.sql`, or two files with one number, is an error rather than something silently skipped.
+ * ending in `.sql` in any case (`.SQL` too), or two files with one number, is an error rather than
+ * something silently skipped. A leading UTF-8 byte order mark is left out of the SQL, not of the checksum.
  */
 export async function discoverMigrations(sets: readonly MigrationSet[]): Promise<MigrationFile[]> {
   const all: MigrationFile[] = [];
@@ -43,13 +45,14 @@ export async function discoverMigrations(sets: readonly MigrationSet[]): Promise
       throw new MigrationFileError(`Cannot read the migrations folder of ${set.name} (${set.dir})`, { cause });
     }
     const files: MigrationFile[] = [];
-    for (const name of entries.filter((e) => e.endsWith('.sql')).sort()) {
+    for (const name of entries.filter((e) => e.toLowerCase().endsWith('.sql')).sort()) {
       const match = FILE.exec(name);
       if (match === null) {
-        throw new MigrationFileError(`${set.name}/${name}: migration files are named NNNN_name.sql (four digits, lower-case name); rename it`);
+        throw new MigrationFileError(`${set.name}/${name}: migration files are named NNNN_name.sql (four digits, a lower-case name, .sql in lower case); rename it`);
       }
       const bytes = await fs.readFile(path.join(set.dir, name));
-      const sql = bytes.toString('utf8');
+      const text = bytes.toString('utf8');
+      const sql = text.startsWith('\uFEFF') ? text.slice(1) : text;
       const number = Number(match[1]);
       const clash = files.find((f) => f.number === number);
       if (clash !== undefined) {
