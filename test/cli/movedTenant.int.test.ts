@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -9,7 +13,7 @@ import { databaseLabel } from '../../src/platform/db/createDatabases.ts';
 import { unitOfWork } from '../../src/platform/db/index.ts';
 import { createSagaRegistry, defineSaga, startSaga } from '../../src/platform/sagas/index.ts';
 import { moveTenant } from '../../src/platform/tenancy/index.ts';
-import { runMain } from '../support/cli.ts';
+import { brigadeBin, repoRoot, runMain } from '../support/cli.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/db.ts';
 import { eventually } from '../support/eventually.ts';
 import { append, event, newOrder, placed, viewRows } from '../services/ordering/views/support.ts';
@@ -212,5 +216,30 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.equal(status.code, 0, status.stderr);
     assert.ok(status.stdout.includes(title), status.stdout);
     noUrl(status.stdout);
+  });
+
+  test("brigade start migrates the moved restaurant's database too, as brigade migrate does", async () => {
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+    assert.equal(forgotten.rowCount, 1);
+    const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-start-moved-'));
+    const child = spawn(process.execPath, [brigadeBin, 'start'], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env(), BRIGADE_HOME: home, PORT: '0', LOG_LEVEL: 'warn' },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      await eventually('brigade start to be ready', async () => out, (o) => /ready in \d+ ms/.test(o) || child.exitCode !== null, 90_000);
+      assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/0015_saga_unfinished_parked\\.sql`), out);
+      noUrl(out);
+      const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+      assert.equal(tracked.rowCount, 1);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+      await fs.rm(home, { recursive: true, force: true });
+    }
   });
 });

@@ -1,7 +1,8 @@
-import { loadConfig, redact } from '../../platform/config/index.ts';
-import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, runMigrations, type MigrationStatusRow } from '../../platform/migrations/index.ts';
+import { loadConfig } from '../../platform/config/index.ts';
+import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
-import { dedicatedMigrationTargets, migrationTargets, openDatabase, type MigrationTarget } from '../../composition/runtime.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { configuredMigrationTargets, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -32,23 +33,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const db = await openDatabase(config, ctx.io.out);
   try {
-    /** A target with the line that names it: a configured one by its redacted URL, a restaurant's own by its label. */
-    type Titled = MigrationTarget & { readonly title: string };
-    const configured: Titled[] = migrationTargets(config, db.url).map((t) => ({ ...t, title: `database ${redact(t.url)}:` }));
-    // The placement catalog's dedicated databases, read once the configured ones are migrated (it is the
-    // platform's table: a fresh database has none yet).
-    const dedicated = async (): Promise<Titled[]> =>
-      (await dedicatedMigrationTargets(config, db.url)).map((t) => ({ url: t.url, sets: t.sets, title: `database ${t.label} (a restaurant's own, placement catalog):` }));
     if (action === 'apply') {
-      const apply = async (target: Titled, withTitle: boolean) => {
-        if (withTitle) ctx.io.out(target.title);
-        await runMigrations({ url: target.url, sets: target.sets, dryRun: values['dry-run'] === true, onProgress: ctx.io.out });
-      };
-      for (const target of configured) await apply(target, configured.length > 1);
-      for (const target of await dedicated()) await apply(target, true);
+      await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out });
       return 0;
     }
-    const targets = [...configured, ...(await dedicated())];
+    const targets = [...configuredMigrationTargets(config, db.url), ...(await dedicatedTitledMigrationTargets(config, db.url))];
     let bad = 0;
     for (const target of targets) {
       const rows = await migrationStatus(target);

@@ -1,7 +1,7 @@
 import { loadConfig, redact } from '../../platform/config/index.ts';
-import { runMigrations } from '../../platform/migrations/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import { openDatabase } from '../../composition/runtime.ts';
+import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
@@ -11,9 +11,10 @@ import type { CommandContext } from './types.ts';
 export const usage = `Usage: brigade start
 
 Runs the whole platform in one process: PostgreSQL (embedded under .brigade/pg when DATABASE_URL is
-unset; reused by the next start), pending migrations, the HTTP API for every service and every
-worker, and the stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when
-PAYMENT_PROVIDER_URL names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
+unset; reused by the next start), the pending migrations of every database (as brigade migrate: the
+configured ones and each restaurant's own), the HTTP API for every service and every worker, and the
+stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when PAYMENT_PROVIDER_URL
+names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
 
 /** `brigade start`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -25,7 +26,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const shutdown = waitForShutdownSignal();
   const db = await openDatabase(config, ctx.io.out);
   try {
-    for (const target of migrationTargets(config, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: ctx.io.out });
+    // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness requires them all).
+    await migrateEveryDatabase(config, db.url, { out: ctx.io.out });
   } catch (error) {
     await db.embedded?.stop();
     throw error;
