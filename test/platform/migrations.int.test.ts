@@ -158,6 +158,25 @@ describe('forward-only migrations', () => {
     });
   });
 
+  test('a transactional file that begins or ends a transaction itself is refused before anything runs, naming the file and the statements', async () => {
+    const set = await tempSet('txctl', {
+      // Not top-level: a DO block's BEGIN … END and a BEGIN ATOMIC function body (its END included).
+      '0001_ok.sql': 'create schema txctl;\ndo $$ begin perform 1; end $$;\ncreate function txctl.f() returns int language sql begin atomic select 1; end;',
+      '0002_commits.sql': 'create table txctl.t (x int);\nCOMMIT;\nselect * from txctl.nope;',
+    });
+    const refused = (e: unknown) => {
+      assert.ok(e instanceof MigrationFileError, String(e));
+      assert.match(e.message, /may not begin or end one themselves:\n {2}txctl\/0002_commits\.sql: "COMMIT"\n/);
+      assert.match(e.message, /Remove these statements, or make the file's first line '-- brigade:no-transaction'/);
+      return true;
+    };
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), refused);
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set], dryRun: true }), refused);
+    assert.deepEqual(await query(database.db.url, `select to_regnamespace('txctl') as s`), [{ s: null }], 'nothing ran, not even 0001');
+    await set.write('0002_commits.sql', 'create table txctl.t (x int);');
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['txctl/0001_ok.sql', 'txctl/0002_commits.sql']);
+  });
+
   test('a new file numbered below an applied one is refused', async () => {
     const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
     await runMigrations({ url: database.db.url, sets: [set] });

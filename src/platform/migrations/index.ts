@@ -6,4 +6,5 @@ export { runMigrations, MIGRATION_LOCK_KEY } from './runMigrations.ts';
 export type { RunMigrationsOptions, MigrationRunResult } from './runMigrations.ts';
 export { migrationStatus } from './migrationStatus.ts';
 export { splitStatements } from './splitStatements.ts';
+export { transactionControlStatements } from './transactionControlStatements.ts';
 export { MigrationDriftError, MigrationFileError, MigrationOrderError } from './errors.ts';

@@ -1,9 +1,10 @@
 import os from 'node:os';
 import pg from 'pg';
-import { discoverMigrations, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
+import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
 import { MigrationDriftError, MigrationFileError, MigrationOrderError } from './errors.ts';
 import { highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
 import { splitStatements } from './splitStatements.ts';
+import { transactionControlStatements } from './transactionControlStatements.ts';
 
 /** Options for {@link runMigrations}. */
 export interface RunMigrationsOptions {
@@ -32,7 +33,8 @@ export const MIGRATION_LOCK_KEY = '7301265839251847';
 
 /**
  * Applies pending migrations, forward only. Each file runs in its own transaction together with its
- * tracking row, unless its first line is `-- brigade:no-transaction`. Refuses to run at all while an
+ * tracking row, unless its first line is `-- brigade:no-transaction`; a transactional file with a
+ * top-level BEGIN, COMMIT, ROLLBACK, END or START TRANSACTION is refused. Refuses to run at all while an
  * applied file changed or disappeared ({@link MigrationDriftError}) or a new file is numbered below an
  * applied one ({@link MigrationOrderError}). Rows numbered above every file of their set were applied
  * by a newer release: a warning line each, no refusal (old and new releases run side by side).
@@ -98,8 +100,9 @@ async function takeLock(client: pg.Client, progress: (line: string) => void): Pr
 }
 
 /**
- * Throws on drift or out-of-order files; warns of rows a newer release applied (`ahead`, left be);
- * returns the pending files in apply order.
+ * Throws on drift or out-of-order files, and on a pending transactional file that begins or ends a
+ * transaction itself; warns of rows a newer release applied (`ahead`, left be); returns the pending
+ * files in apply order.
  */
 function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], progress: (line: string) => void): MigrationFile[] {
   const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing').map((r) => ({ id: r.id, problem: r.state as 'changed' | 'missing' }));
@@ -110,7 +113,19 @@ function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly Migra
     if (r.state === 'ahead') progress(`warning: ${r.id} was applied by a newer release (this release has no such file); left as it is`);
   }
   const pending = new Set(rows.filter((r) => r.state === 'pending').map((r) => r.id));
-  return files.filter((f) => pending.has(f.id));
+  const toApply = files.filter((f) => pending.has(f.id));
+  // A COMMIT in a file would commit the runner's transaction early: a later failure would leave part of
+  // the file applied and unrecorded. Checked for every pending file before any runs.
+  const controlled = toApply.flatMap((f) => (f.noTransaction ? [] : [{ id: f.id, statements: transactionControlStatements(f.sql) }])).filter((c) => c.statements.length > 0);
+  if (controlled.length > 0) {
+    throw new MigrationFileError(
+      `Migration files run in a transaction of the runner's (with their tracking row) and may not begin or end one themselves:\n` +
+        `${controlled.map((c) => `  ${c.id}: ${c.statements.map((s) => JSON.stringify(s)).join(', ')}`).join('\n')}\n` +
+        `Remove these statements, or make the file's first line '${NO_TRANSACTION_MARKER}' to run it statement by statement outside a transaction. Nothing was applied.`,
+      { details: { files: controlled } },
+    );
+  }
+  return toApply;
 }
 
 async function applyFile(client: pg.Client, file: MigrationFile, appliedBy: string, started: number): Promise<void> {

@@ -1,8 +1,9 @@
 /**
  * Splits SQL text into statements at top-level semicolons, leaving semicolons inside quotes, quoted
- * identifiers, dollar-quoted bodies and comments alone. Used only for `-- brigade:no-transaction`
- * files: PostgreSQL runs a multi-statement simple query as one implicit transaction, which
- * `CREATE INDEX CONCURRENTLY` refuses, so such files are sent one statement at a time.
+ * identifiers, dollar-quoted bodies and comments alone. Used for `-- brigade:no-transaction` files:
+ * PostgreSQL runs a multi-statement simple query as one implicit transaction, which
+ * `CREATE INDEX CONCURRENTLY` refuses, so such files are sent one statement at a time. Also finds a
+ * transactional file's own BEGIN or COMMIT (`transactionControlStatements`).
  */
 export function splitStatements(sql: string): string[] {
   const statements: string[] = [];
