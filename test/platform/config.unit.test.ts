@@ -127,4 +127,7 @@ test('redact hides every secret of a URL it echoes: the password of the user par
   assert.equal(redact('http://127.0.0.1:4010'), 'http://127.0.0.1:4010');
   assert.equal(redact('nats://s3cretToken@nats:4222'), 'nats://***@nats:4222', "NATS's token is its user part");
   assert.doesNotMatch(redact('postgres://app:pa/ss@db/x'), /pa\/ss|ss@db/, 'a password that breaks the URL');
+  // A password of digits then '#' parses as a port and a fragment: the URL has no user part at all.
+  assert.equal(redact('postgres://app:1234#sec@db/brigade'), 'postgres://***@db/brigade');
+  assert.equal(redact('postgres://app:1234?x=sec@db/brigade'), 'postgres://***@db/brigade');
 });

@@ -214,6 +214,10 @@ export function redact(value: string): string {
   } catch {
     return value.replace(/\/\/.*@/, '//***@');
   }
+  // An '@' that the parse did not take as the end of a user part: a password that broke the URL into
+  // another shape (`postgres://app:1234#sec@db`: host `app`, port 1234, the rest a fragment). Hide as
+  // for an unparsable one; over-hiding an '@' of a path or query costs only a less useful echo.
+  if (url.username === '' && url.password === '' && /\/\/.*@/.test(value)) return value.replace(/\/\/.*@/, '//***@');
   const secrets = [...url.searchParams.keys()].filter((name) => SECRET_PARAMS.test(name));
   // NATS takes a token as the user part alone (nats://TOKEN@host): there the user is the secret.
   const tokenUser = url.protocol.startsWith('nats') && url.username !== '' && url.password === '';
