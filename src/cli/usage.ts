@@ -21,7 +21,9 @@ Commands:
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green
   dlq list|show|redrive|drop Inspect and act on dead-lettered messages
-  sagas list|show            Inspect sagas (the payment of each order): stuck ones, one saga's log
+  sagas list|show|resume|close
+                             Inspect sagas (the payment of each order): stuck ones, one saga's log; resume
+                             a parked one, or close one settled by hand
   demo                       A dinner rush through the real API, with a progress bar and a summary
   payment-provider           Run the stand-in payment provider (idempotency keys, ledger, faults)
 

@@ -52,6 +52,15 @@ describe('--help on every command', () => {
     assert.equal(result.code, 0);
     for (const command of ['start', 'migrate', 'serve', 'worker', 'sagas']) assert.match(result.stdout, new RegExp(`\\n  ${command}`));
   });
+  test('the main usage lists every subcommand a command’s own usage names', async () => {
+    const main = (await runCli(['--help'])).stdout;
+    for (const command of ['sagas', 'dlq']) {
+      const own = (await runMain([command, '--help'])).stdout;
+      const subcommands = new RegExp(`^Usage: brigade ${command} <([a-z|]+)>`).exec(own)?.[1];
+      assert.ok(subcommands !== undefined, own);
+      assert.ok(main.includes(`  ${command} ${subcommands}`), `${command} ${subcommands} in:\n${main}`);
+    }
+  });
 });
 
 test('invalid configuration stops start-up with a message naming the variable', async () => {
