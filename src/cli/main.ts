@@ -43,7 +43,9 @@ function missingTableOrSchema(error: unknown): string | undefined {
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io = processIo): Promise<number> {
   const [name, ...args] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    io.out(MAIN_USAGE);
+    // Asked for, the usage is the answer (stdout, 0); with no command at all it is a usage error (stderr, 2).
+    if (name === undefined) io.err(MAIN_USAGE);
+    else io.out(MAIN_USAGE);
     return name === undefined ? 2 : 0;
   }
   const load = COMMANDS[name];

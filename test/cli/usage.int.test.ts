@@ -52,6 +52,11 @@ describe('--help on every command', () => {
     assert.equal(result.code, 0);
     for (const command of ['start', 'migrate', 'serve', 'worker', 'sagas']) assert.match(result.stdout, new RegExp(`\\n  ${command}`));
   });
+  test('brigade with no command: the usage on stderr, exit 2, like every other usage error', async () => {
+    const result = await runMain([]);
+    assert.deepEqual([result.code, result.stdout], [2, '']);
+    assert.match(result.stderr, /^Usage: brigade <command>/);
+  });
   test('the main usage lists every subcommand a command’s own usage names', async () => {
     const main = (await runCli(['--help'])).stdout;
     for (const command of ['sagas', 'dlq']) {
