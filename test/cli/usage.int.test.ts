@@ -9,13 +9,19 @@ describe('bad command-line input exits 2 with a usage line', () => {
     assert.match(result.stdout + result.stderr, /Usage: brigade/);
   });
   // The rest through the same main() in this process: a process start each cost up to 20 s on a busy machine.
-  for (const args of [[], ['migrate', '--bogus'], ['migrate', 'sideways'], ['migrate', 'status', '--dry-run'], ['serve', '--service'], ['serve', '--service', 'kitchen'], ['worker', 'nope'], ['start', 'extra'], ['sagas', 'show']]) {
+  for (const args of [[], ['migrate', '--bogus'], ['migrate', 'sideways'], ['migrate', 'status', '--dry-run'], ['serve', '--service'], ['serve', '--service', 'kitchen'], ['worker', 'nope'], ['start', 'extra'], ['sagas', 'show'], ['payment-provider', '--error-rate', '2'], ['payment-provider', '--port', 'x']]) {
     test(`brigade ${args.join(' ')}`, async () => {
       const result = await runMain(args);
       assert.equal(result.code, 2, result.stdout + result.stderr);
       assert.match(result.stdout + result.stderr, /Usage: brigade/);
     });
   }
+});
+
+test('a bad PROVIDER_* variable is a failure (exit 1), not a usage error', async () => {
+  const result = await runMain(['payment-provider'], { PROVIDER_ERROR_RATE: '2' });
+  assert.equal(result.code, 1, result.stdout + result.stderr);
+  assert.match(result.stderr, /PROVIDER_ERROR_RATE: expected a number from 0 to 1/);
 });
 
 describe('brigade demo counts are whole numbers from 1', () => {

@@ -5,6 +5,8 @@ import { openDatabase } from '../../composition/runtime.ts';
 import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
+import { UsageError } from '../usage.ts';
+import { ValidationError } from '../../platform/errors/index.ts';
 import { explainPortInUse } from '../portInUse.ts';
 import type { CommandContext } from './types.ts';
 
@@ -38,7 +40,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   );
   if (values.help) return ctx.io.out(usage), 0;
   const { help: _help, ...flags } = values;
-  const provider = loadProviderConfig(ctx.env, flags);
+  const provider = providerConfigOf(ctx.env, flags);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
   const db = provider.databaseUrl === null ? await openDatabase(loadConfig(ctx.env, { services: SERVICE_NAMES }), ctx.io.out) : { url: provider.databaseUrl, embedded: null };
@@ -61,4 +63,15 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   ctx.io.out('Stopped cleanly.');
   return 0;
+}
+
+/** The provider's settings; a bad flag value is a usage error (exit 2, with the usage line), a bad variable a failure (exit 1). */
+function providerConfigOf(env: CommandContext['env'], flags: Parameters<typeof loadProviderConfig>[1] & object) {
+  try {
+    return loadProviderConfig(env, flags);
+  } catch (error) {
+    const field = error instanceof ValidationError ? error.details.field : undefined;
+    if (typeof field === 'string' && (flags as Record<string, unknown>)[field] !== undefined) throw new UsageError((error as Error).message, usage);
+    throw error;
+  }
 }
