@@ -1,5 +1,6 @@
 import { setMaxListeners } from 'node:events';
 import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import { offersDevLogin } from '../../composition/offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
@@ -63,7 +64,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (process.stdout.isTTY) process.stdout.write(`\r${line}${done === total ? '\n' : ''}`);
       else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) ctx.io.out(line);
     };
-    const summary = await runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: db.embedded !== null }, { onSetup: ctx.io.out, onProgress: bar });
+    const summary = await runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar });
     ctx.io.out('');
     ctx.io.out(`Dinner rush: ${summary.delivered} delivered, ${summary.cancelled} cancelled by the customer, ${summary.declined} declined (card refused), ${summary.failed} failed in ${summary.seconds.toFixed(1)} s`);
     ctx.io.out(`  completed orders/s   ${((summary.delivered + summary.cancelled + summary.declined) / summary.seconds).toFixed(2)}`);

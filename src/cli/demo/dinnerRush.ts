@@ -20,7 +20,7 @@ export interface RushOptions {
   readonly declineShare: number;
   /** The card the provider declines. Default `4000000000000002` (the stand-in's). */
   readonly declineCard?: string;
-  /** Whether the platform serves the development login (`/dev-login`: embedded database only); the sign-in hint follows. */
+  /** Whether the platform serves the development login (`/dev-login`: embedded database on loopback only, see offersDevLogin); the sign-in hint follows. */
   readonly devLogin?: boolean;
 }
 
