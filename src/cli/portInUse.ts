@@ -28,3 +28,13 @@ export function explainPortInUse(error: unknown, server: ListeningServer): unkno
     { cause: error },
   );
 }
+
+/**
+ * Starts the HTTP API listening on `HOST`:`PORT`; a port in use fails with the message of
+ * {@link explainPortInUse}. Returns the address it listens at.
+ */
+export function listenHttpApi(app: { listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
+  return app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+    throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
+  });
+}

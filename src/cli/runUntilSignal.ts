@@ -5,7 +5,7 @@ import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
-import { explainPortInUse } from './portInUse.ts';
+import { listenHttpApi } from './portInUse.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
 const WORKER_STOP_MS = 10_000;
@@ -39,9 +39,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
     const { deps } = platform;
     if (options.http) {
-      const address = await platform.app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
-        throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
-      });
+      const address = await listenHttpApi(platform.app, config);
       io.out(`Brigade is up${db.embedded !== null ? ` (embedded PostgreSQL on port ${db.embedded.port})` : ''}:`);
       io.out(`  API      ${address}/v1`);
       io.out(`  docs     ${address}/docs`);

@@ -6,7 +6,7 @@ import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
-import { explainPortInUse } from '../portInUse.ts';
+import { listenHttpApi } from '../portInUse.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -52,9 +52,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     provider = await startStandInProvider(loaded, db.url, ctx.env);
     const config = provider.config;
     platform = await createPlatform(config, db, { logger: false, embedded: db.embedded !== null });
-    const address = await platform.app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
-      throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
-    });
+    const address = await listenHttpApi(platform.app, config);
     const workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
     ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${redact(String(config.paymentProviderUrl))}`);
     const bar = (done: number, total: number, perSecond: number) => {
