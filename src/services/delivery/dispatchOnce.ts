@@ -7,7 +7,7 @@ import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
 import { claimPendingNotification, markNotified, postponeNotification } from './operations/notifications.ts';
-import type { OrderCommands } from './ports.ts';
+import type { CommandCause, OrderCommands } from './ports.ts';
 
 /** Tuning of the dispatch workers. */
 export interface DispatchOptions {
@@ -56,7 +56,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}).
- * 3. After that commit it tells ordering (`assignCourier`, idempotent). A failure between the commit
+ * 3. After that commit it tells ordering (`assignCourier`, idempotent), with the order event that
+ *    queued the order as the command's cause. A failure between the commit
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
  *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
  *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
@@ -70,7 +71,7 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
-    if (result.courierId !== null) return { outcome: 'assigned', tenantId: result.job.tenantId, orderId: result.job.orderId, courierId: result.courierId } as const;
+    if (result.courierId !== null) return { outcome: 'assigned', tenantId: result.job.tenantId, orderId: result.job.orderId, courierId: result.courierId, cause: result.job.cause } as const;
     const outcome = await deferDispatch(tx, result.job, {
       maxAttempts: options.maxAttempts ?? 8,
       delayMs: (attempts) => backoffDelay(attempts, { initialMs: 2000, maxMs: 60_000, ...options.backoff }, options.random),
@@ -79,17 +80,17 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
     return { outcome, orderId: result.job.orderId } as const;
   });
   if (claimed.outcome !== 'assigned') return claimed;
-  return notify(env, { tenantId: claimed.tenantId, orderId: claimed.orderId, courierId: claimed.courierId, attempts: 0 }, options);
+  return notify(env, { tenantId: claimed.tenantId, orderId: claimed.orderId, courierId: claimed.courierId, attempts: 0, cause: claimed.cause }, options);
 }
 
 async function notify(
   env: DispatchEnv,
-  assignment: { tenantId: string; orderId: string; courierId: string; attempts: number },
+  assignment: { tenantId: string; orderId: string; courierId: string; attempts: number; cause: CommandCause },
   options: DispatchOptions,
 ): Promise<DispatchStep> {
   const { tenantId, orderId, courierId } = assignment;
   try {
-    await env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId });
+    await env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId }, assignment.cause);
   } catch (error) {
     if (error instanceof BrigadeError && (error.status === 404 || error.status === 422)) {
       await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped', courierId }));

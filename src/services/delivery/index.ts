@@ -6,7 +6,7 @@ import { runOrderEventsConsumer, type OrderEventsOptions } from './orderEventsCo
 import type { DeliveryPorts } from './ports.ts';
 import { deliveryRoutes } from './routes.ts';
 
-export type { CourierDirectory, DeliveryPorts, OrderCommands, RestaurantDirectory } from './ports.ts';
+export type { CommandCause, CourierDirectory, DeliveryPorts, OrderCommands, RestaurantDirectory } from './ports.ts';
 export type { DispatchEnv, DispatchOptions, DispatchStep } from './dispatchOnce.ts';
 export { dispatchOnce } from './dispatchOnce.ts';
 export { dispatchWorkers, runDispatchLoop } from './dispatchWorkers.ts';

@@ -1,6 +1,7 @@
 import type { Actor } from '../../platform/db/index.ts';
 import { inboxHandler, type MessageHandler, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { causeOfMessage } from './operations/dispatchCause.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { recordCourierAssigned } from './operations/recordCourierAssigned.ts';
@@ -22,7 +23,8 @@ const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
 /**
  * The handler of `ordering.order.*` for the delivery service, made idempotent by the inbox
  * (`delivery.inbox`): `OrderReady` (or `OrderAccepted`) queues the order in its restaurant's city
- * (asked of the restaurant directory; the restaurant is the message's tenant), `CourierAssigned` makes
+ * (asked of the restaurant directory; the restaurant is the message's tenant) with the message as the
+ * cause of its dispatch (the assignment and a dead letter name it), `CourierAssigned` makes
  * that courier busy with the order and settles its dispatch (staff's choice wins over the dispatch's,
  * see {@link recordCourierAssigned}), `OrderDelivered` and `OrderCancelled` end its dispatch and free
  * its courier. Other order events are claimed and ignored.
@@ -39,7 +41,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
         const tenantId = message.headers.tenant;
         const { orderId, courierId, assignment } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
-        if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city });
+        if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city, cause: causeOfMessage(message) });
         else if (message.subject === COURIER_ASSIGNED && city !== null) {
           if (typeof courierId === 'string' && isUuid(courierId)) {
             const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;

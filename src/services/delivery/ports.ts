@@ -16,6 +16,20 @@ export interface CourierDirectory {
   courier(id: string): Promise<{ readonly id: string; readonly city: string } | null>;
 }
 
+/**
+ * What caused a command delivery sends: the message delivery was handling (for an assignment, the
+ * order event that queued the order). The receiving service records it on the events the command
+ * appends (causation, correlation) and passes `traceparent` on.
+ */
+export interface CommandCause {
+  /** The id of the message that caused the command. */
+  readonly causationId?: string;
+  /** That message's correlation id. */
+  readonly correlationId?: string;
+  /** That message's W3C `traceparent`. */
+  readonly traceparent?: string;
+}
+
 /** What delivery tells the ordering service. */
 export interface OrderCommands {
   /**
@@ -25,8 +39,11 @@ export interface OrderCommands {
    * @throws {BrigadeError} with status 404 or 422 when the order can never take this courier (it is
    *   gone, cancelled, delivered, or has another courier): the dispatch drops the assignment. Any
    *   other error is taken as transient and retried with backoff.
+   *
+   * `cause`: the order event that queued the order, so that the assignment's event names it as its
+   * causation and keeps its correlation and trace.
    */
-  assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void>;
+  assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void>;
 }
 
 /** The delivery service's ports. */

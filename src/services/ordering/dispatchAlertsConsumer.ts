@@ -12,7 +12,8 @@ export const DISPATCH_FAILED_SUBJECT = 'delivery.dispatch.DispatchFailed';
 /**
  * The handler of `delivery.dispatch.DispatchFailed` (payload `{ alertId, orderId, attempts, reason,
  * failedAt }`, tenant header = the restaurant): records the alert on the order as `DispatchAlertRaised`
- * (system actor `dispatch-alerts`), which the live-board projects. No inbox: recording the same
+ * (system actor `dispatch-alerts`), which the live-board projects. The event's causation is the
+ * message's id, its correlation and traceparent the message's. No inbox: recording the same
  * alert again appends nothing. An order that is gone or no longer waits for a courier (cancelled,
  * picked up) needs no alert: the message is done. A malformed message fails (retried, then
  * dead-lettered with its error), never dropped silently.
@@ -33,7 +34,7 @@ export function dispatchAlertsHandler(deps: { readonly unitOfWork: UnitOfWorkFn;
         attempts: p.attempts as number,
         reason: p.reason as string,
         raisedAt: new Date(p.failedAt as string).toISOString(),
-      });
+      }, { causationId: message.id, correlationId: message.headers.correlation, traceparent: message.headers.traceparent });
     } catch (error) {
       if (error instanceof BrigadeError && (error.status === 404 || error.code === 'ORDER_TRANSITION_FORBIDDEN')) return;
       throw error;

@@ -2,6 +2,7 @@ import type { Actor } from '../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../platform/errors/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import type { OrderCommand } from './domain/orderCommands.ts';
+import { messageLineage, type CommandCause } from './operations/lineage.ts';
 import { loadOrder } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
@@ -20,9 +21,15 @@ const ENDED_UNDELIVERED: ReadonlySet<OrderStatus> = new Set(['cancelled', 'rejec
  * is idempotent: assigning the courier already assigned appends nothing; cancelling an order that
  * is already cancelled or rejected does nothing; an alert already recorded is not recorded again.
  *
+ * Every method takes the command's `cause`: the message (or the saga's starting message) the caller
+ * was handling. The events the command appends carry its id as their causation id, its correlation id
+ * and its `traceparent`, and so do their outbox messages' headers. Without one (or with values that are
+ * not UUIDs) the events have no causation and a correlation of their own, as an HTTP command without a
+ * UUID request id.
+ *
  * @example
  * const orders = orderCommands(deps, 'payments-saga');
- * await orders.cancelOrder({ restaurantId, orderId, reason: 'payment: card declined' });
+ * await orders.cancelOrder({ restaurantId, orderId, reason: 'payment: card declined' }, { causationId: message.id, correlationId: message.headers.correlation });
  */
 export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }, actorId = 'delivery-dispatch') {
   const { unitOfWork, commitStatements } = deps;
@@ -30,10 +37,11 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
   const by: Actor & { kind: 'system' } = { kind: 'system', id: actorId };
 
   /**
-   * Runs the command `build(state)` gives on the order at its current version; `null` means the order
-   * is already as wanted (nothing to append). Retries on a version conflict.
+   * Runs the command `build(state)` gives on the order at its current version, with the lineage of
+   * `cause`; `null` means the order is already as wanted (nothing to append). Retries on a version conflict.
    */
-  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, build: (state: OrderState) => OrderCommand | null): Promise<void> => {
+  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, cause: CommandCause | undefined, build: (state: OrderState) => OrderCommand | null): Promise<void> => {
+    const lineage = messageLineage(cause);
     const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
     for (let attempt = 0; ; attempt++) {
       const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
@@ -41,7 +49,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
       const wanted = build(loaded.state);
       if (wanted === null) return;
       try {
-        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage: {}, loaded });
+        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage, loaded });
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;
@@ -57,8 +65,8 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      * @throws {UnprocessableError} 422 `ORDER_COURIER_TAKEN` when the order has another courier (staff
      *   chose one meanwhile): the dispatch drops its assignment instead of overwriting theirs.
      */
-    assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }): Promise<void> =>
-      command(input, ({ courierId }) => {
+    assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void> =>
+      command(input, cause, ({ courierId }) => {
         if (courierId !== null && courierId !== input.courierId) {
           throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${input.orderId} already has courier ${courierId}; the assignment of ${input.courierId} is dropped`, { courierId });
         }
@@ -70,16 +78,16 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      *
      * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up or delivered.
      */
-    cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void> =>
-      command(input, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
+    cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<void> =>
+      command(input, cause, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
     /**
      * Cancels the order only while it is `placed` (not accepted in time), at the version it was read at
      * (an accept in between wins: the cancel is tried again on the accepted order, and left), and
      * answers the status: `cancelled` when it is cancelled now or was before, else the status it has.
      */
-    expireOrder: async (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<OrderStatus> => {
+    expireOrder: async (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<OrderStatus> => {
       let seen = 'none' as OrderStatus;
-      await command(input, ({ status }) => {
+      await command(input, cause, ({ status }) => {
         seen = status;
         return status === 'placed' ? { type: 'cancel', by, reason: input.reason } : null;
       });
@@ -91,7 +99,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      *
      * @throws {UnprocessableError} 422 for an order no longer waiting for a courier (picked up, finished).
      */
-    raiseDispatchAlert: (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert): Promise<void> =>
-      command(input, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt })),
+    raiseDispatchAlert: (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert, cause?: CommandCause): Promise<void> =>
+      command(input, cause, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt })),
   };
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import { orderCommands } from '../../../src/services/ordering/index.ts';
@@ -30,5 +31,24 @@ describe("ordering's command adapter for other services", () => {
     await orders.assignCourier({ restaurantId: r.rid, orderId, courierId: chosen.id }); // the same courier: nothing to do
     const order = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
     assert.deepEqual([order.json().courierId, order.json().version], [chosen.id, 3]);
+  });
+
+  test("a command sent because of a message: its events name the message as their causation, in its correlation and trace; a cause that is not a UUID is left out, not refused", async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 2', lines: [{ itemId: r.cola, quantity: 1 }] });
+    const orderId = placed.json().id as string;
+    assert.equal((await command(t, r.staff, orderId, 'accept', 1)).statusCode, 200);
+
+    const orders = orderCommands(t.platform.deps, 'delivery-dispatch');
+    const cause = { causationId: randomUUID(), correlationId: randomUUID(), traceparent: '00-7bf92f3577b34da6a3ce929d0e0e4736-30f067aa0ba902b7-01' };
+    await orders.assignCourier({ restaurantId: r.rid, orderId, courierId: k.id }, cause);
+    await orders.cancelOrder({ restaurantId: r.rid, orderId, reason: 'test' }, { causationId: 'message-1', correlationId: '', traceparent: 'not a trace' });
+
+    type Metadata = { messageId: string; correlationId: string; causationId: string | null; extra?: Record<string, unknown> };
+    const events = (await t.request({ url: `/v1/orders/${orderId}/events`, token: r.staff })).json().events as Array<{ type: string; metadata: Metadata }>;
+    const [assigned, cancelled] = [events.find((e) => e.type === 'CourierAssigned')!.metadata, events.find((e) => e.type === 'OrderCancelled')!.metadata];
+    assert.deepEqual([assigned.causationId, assigned.correlationId, assigned.extra?.traceparent], [cause.causationId, cause.correlationId, cause.traceparent]);
+    assert.deepEqual([cancelled.causationId, cancelled.correlationId, cancelled.extra], [null, cancelled.messageId, undefined], 'no cause: a correlation of its own, as before');
   });
 });

@@ -1,4 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import type { CommandCause } from '../ports.ts';
+import { causeOfRow, type CauseColumns } from './dispatchCause.ts';
 
 /** An order claimed from the dispatch queue (its row stays locked until the transaction ends). */
 export interface DispatchJob {
@@ -7,6 +9,8 @@ export interface DispatchJob {
   readonly city: string;
   /** Attempts before this one. */
   readonly attempts: number;
+  /** The order event that queued the order (empty for a row queued before causes were kept). */
+  readonly cause: CommandCause;
 }
 
 /** What {@link claimAndAssign} did: nothing due, or a job with the courier it got (null: none free). */
@@ -28,9 +32,9 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
   // One statement: claim, pick and mark with one snapshot and one round trip, so the order and the
   // courier are locked for as short a time as possible. Data-modifying CTEs run only when `pick`
   // found a courier (they join it).
-  const { rows } = await tx.query<{ tenant_id: string; order_id: string; city: string; attempts: number; courier_id: string | null }>(
+  const { rows } = await tx.query<{ tenant_id: string; order_id: string; city: string; attempts: number; courier_id: string | null } & CauseColumns>(
     `with job as (
-       select tenant_id, order_id, city, attempts from delivery.dispatch_queue
+       select tenant_id, order_id, city, attempts, causation_id, correlation_id, traceparent from delivery.dispatch_queue
         where state = 'queued' and next_attempt_at <= now()
         order by next_attempt_at, ready_at
         limit 1
@@ -57,11 +61,11 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
        select job.tenant_id, job.order_id, busy.courier_id from job, busy
        on conflict (tenant_id, order_id, courier_id) do update set assigned_at = now(), released_at = null, release_reason = null
      )
-     select job.tenant_id, job.order_id, job.city, job.attempts, busy.courier_id
+     select job.tenant_id, job.order_id, job.city, job.attempts, job.causation_id, job.correlation_id, job.traceparent, busy.courier_id
        from job left join busy on true`,
     [options.notifyLeaseMs],
   );
   const row = rows[0];
   if (row === undefined) return { job: null };
-  return { job: { tenantId: row.tenant_id, orderId: row.order_id, city: row.city, attempts: row.attempts }, courierId: row.courier_id };
+  return { job: { tenantId: row.tenant_id, orderId: row.order_id, city: row.city, attempts: row.attempts, cause: causeOfRow(row) }, courierId: row.courier_id };
 }

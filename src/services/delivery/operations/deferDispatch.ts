@@ -50,6 +50,6 @@ export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOpti
     `update delivery.dispatch_queue set state = 'dead', attempts = $3, finished_at = now(), last_error = $4 where tenant_id = $1 and order_id = $2`,
     [job.tenantId, job.orderId, attempts, reason],
   );
-  await raiseDispatchAlert(tx, { tenantId: job.tenantId, orderId: job.orderId, city: job.city, attempts, reason });
+  await raiseDispatchAlert(tx, { tenantId: job.tenantId, orderId: job.orderId, city: job.city, attempts, reason, cause: job.cause });
   return 'dead';
 }

@@ -1,17 +1,20 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import type { CommandCause } from '../ports.ts';
 import { announceDispatch } from './dispatchWork.ts';
 
 /**
  * Puts an order in the dispatch queue of its restaurant's city (due now; an idle dispatch worker of
  * this process is woken after commit). Idempotent: an order already queued, assigned or finished is
- * left as it is. Returns whether a row was added.
+ * left as it is. Returns whether a row was added. `cause`: the order event that queued it (see
+ * {@link causeOfMessage}), kept on the row for the assignment and a dead letter to carry on.
  */
-export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: string; city: string; readyAt?: Date }): Promise<boolean> {
+export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: string; city: string; readyAt?: Date; cause?: CommandCause }): Promise<boolean> {
+  const cause = input.cause ?? {};
   const { rowCount } = await tx.query(
-    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
-     values ($1, $2, $3, coalesce($4::timestamptz, now()), now())
+    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at, causation_id, correlation_id, traceparent)
+     values ($1, $2, $3, coalesce($4::timestamptz, now()), now(), $5, $6, $7)
      on conflict (tenant_id, order_id) do nothing`,
-    [input.tenantId, input.orderId, input.city, input.readyAt?.toISOString() ?? null],
+    [input.tenantId, input.orderId, input.city, input.readyAt?.toISOString() ?? null, cause.causationId ?? null, cause.correlationId ?? null, cause.traceparent ?? null],
   );
   const added = (rowCount ?? 0) > 0;
   if (added) announceDispatch(tx);

@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { causeOfRow, type CauseColumns } from './dispatchCause.ts';
 import { raiseDispatchAlert } from './raiseDispatchAlert.ts';
 import { releaseCourier } from './releaseCourier.ts';
 
@@ -19,15 +20,15 @@ export async function giveUpNotification(tx: Tx, input: { tenantId: string; orde
     `The courier found for this order (${input.courierId}) could not be confirmed after ${input.attempts} attempts ` +
     `and has been released. Assign a courier to the order or cancel it.`;
   const lastError = `gave up telling ordering of courier ${input.courierId} after ${input.attempts} failed notices; last error: ${input.error.slice(0, 1000)}`;
-  const { rows } = await tx.query<{ city: string }>(
+  const { rows } = await tx.query<{ city: string } & CauseColumns>(
     `update delivery.dispatch_queue set state = 'dead', finished_at = now(), notify_attempts = $4, last_error = $5
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null
-      returning city`,
+      returning city, causation_id, correlation_id, traceparent`,
     [input.tenantId, input.orderId, input.courierId, input.attempts, lastError],
   );
   const row = rows[0];
   if (row === undefined) return false;
   await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, reason: 'dropped' });
-  await raiseDispatchAlert(tx, { tenantId: input.tenantId, orderId: input.orderId, city: row.city, attempts: input.attempts, reason });
+  await raiseDispatchAlert(tx, { tenantId: input.tenantId, orderId: input.orderId, city: row.city, attempts: input.attempts, reason, cause: causeOfRow(row) });
   return true;
 }

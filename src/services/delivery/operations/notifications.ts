@@ -1,4 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import type { CommandCause } from '../ports.ts';
+import { causeOfRow, type CauseColumns } from './dispatchCause.ts';
 
 /** An assignment ordering has not confirmed yet. */
 export interface PendingNotification {
@@ -7,6 +9,8 @@ export interface PendingNotification {
   readonly courierId: string;
   /** Notices that failed so far (the backoff's retry number is one more). */
   readonly attempts: number;
+  /** The order event that queued the order: the assignment's cause. */
+  readonly cause: CommandCause;
 }
 
 /**
@@ -15,17 +19,17 @@ export interface PendingNotification {
  * {@link markNotified}. Competing workers skip a leased row. Run as the system actor.
  */
 export async function claimPendingNotification(tx: Tx, leaseMs: number): Promise<PendingNotification | null> {
-  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; notify_attempts: number }>(
+  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; notify_attempts: number } & CauseColumns>(
     `update delivery.dispatch_queue q set next_attempt_at = now() + make_interval(secs => $1::double precision / 1000)
       where (q.tenant_id, q.order_id) = (
         select tenant_id, order_id from delivery.dispatch_queue
          where state = 'assigned' and notified_at is null and next_attempt_at <= now()
          order by next_attempt_at limit 1 for update skip locked)
-      returning q.tenant_id, q.order_id, q.courier_id, q.notify_attempts`,
+      returning q.tenant_id, q.order_id, q.courier_id, q.notify_attempts, q.causation_id, q.correlation_id, q.traceparent`,
     [leaseMs],
   );
   const row = rows[0];
-  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts };
+  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts, cause: causeOfRow(row) };
 }
 
 /** Records that ordering accepted the assignment (only if the order still has that courier). */

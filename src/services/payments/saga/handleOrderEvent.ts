@@ -2,6 +2,7 @@ import type { Tx } from '../../../platform/db/index.ts';
 import type { Message } from '../../../platform/messaging/index.ts';
 import { advanceSaga, SagaNotFoundError, startSaga, type SagaRegistry } from '../../../platform/sagas/index.ts';
 import { PAYMENT_SAGA, type PaymentSagaInput } from './paymentSaga.ts';
+import type { CommandCause } from './ports.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 import { BrigadeError } from '../../../platform/errors/index.ts';
 
@@ -30,7 +31,8 @@ export type OrderEventOutcome = 'started' | 'advanced' | 'ignored';
  * Maps an `ordering.order.<Type>` integration message (payload: the event's data; `headers.tenant`:
  * the restaurant) to the payment saga of its order, in the caller's transaction (run it in the
  * message's tenant, service `payments`): `OrderPlaced` starts the saga (id = order id; a redelivery
- * changes nothing), the others advance it. Redeliveries are harmless without an inbox: the start is
+ * changes nothing) with the message as the cause of the saga's commands to ordering (its id,
+ * correlation and traceparent; none when the message has no id), the others advance it. Redeliveries are harmless without an inbox: the start is
  * idempotent by id and every handler ignores an event it has already acted on. An event of an order
  * that has no saga is ignored (an order placed before payments ran), unless `waitForStart`: then it
  * throws {@link PaymentSagaNotStartedError}, so that the transport delivers it again once its
@@ -42,7 +44,7 @@ export type OrderEventOutcome = 'started' | 'advanced' | 'ignored';
 export async function handleOrderEvent(
   tx: Tx,
   registry: SagaRegistry,
-  message: Pick<Message, 'subject' | 'headers' | 'payload'>,
+  message: Pick<Message, 'subject' | 'headers' | 'payload'> & { readonly id?: string },
   options: { readonly waitForStart?: boolean } = {},
 ): Promise<OrderEventOutcome> {
   if (!message.subject.startsWith(PREFIX)) return 'ignored';
@@ -57,6 +59,7 @@ export async function handleOrderEvent(
       customerId: String(data.customerId),
       total: Number(data.total),
       currency: String(data.currency),
+      ...(message.id === undefined ? {} : { cause: causeOf(message as Pick<Message, 'id' | 'headers'>) }),
     };
     const { created } = await startSaga(tx, registry, { name: PAYMENT_SAGA, id: orderId, input });
     return created ? 'started' : 'ignored';
@@ -71,4 +74,15 @@ export async function handleOrderEvent(
     if (options.waitForStart === true) throw new PaymentSagaNotStartedError(orderId, type);
     return 'ignored';
   }
+}
+
+/** A message as the cause of the commands a saga it starts sends: its id, and its correlation and traceparent when it has them. */
+function causeOf(message: Pick<Message, 'id' | 'headers'>): CommandCause {
+  const correlation: unknown = message.headers.correlation;
+  const traceparent: unknown = message.headers.traceparent;
+  return {
+    causationId: message.id,
+    ...(typeof correlation === 'string' && correlation !== '' ? { correlationId: correlation } : {}),
+    ...(typeof traceparent === 'string' && traceparent !== '' ? { traceparent } : {}),
+  };
 }

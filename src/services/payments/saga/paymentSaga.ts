@@ -2,7 +2,7 @@ import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
 import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
-import type { PaymentSagaPorts } from './ports.ts';
+import type { CommandCause, PaymentSagaPorts } from './ports.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -15,6 +15,12 @@ export interface PaymentSagaInput {
   /** Minor units. */
   readonly total: number;
   readonly currency: string;
+  /**
+   * The `OrderPlaced` message that started the saga (its id, correlation and traceparent): the cause
+   * of the commands the saga sends to ordering (a cancel, an expiry). Absent in sagas started before
+   * it was kept, whose commands go without one.
+   */
+  readonly cause?: CommandCause;
 }
 
 /** Where the order stands, as the saga saw it. */
@@ -89,7 +95,9 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
  * charges nothing; no accept within `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
  * Every provider call carries the step's key `${sagaId}:${step}` (`…:compensate` for compensations),
- * so a retried or re-run step moves money once.
+ * so a retried or re-run step moves money once. Every command to ordering (the cancel, the expiry)
+ * carries the saga's `cause`, the `OrderPlaced` message that started it: ordering's events then name
+ * that message as their causation and keep its correlation and trace.
  *
  * An order event that lands while `charge` is still in flight is only noted in the state: failing the
  * saga then would drop the pending charge, whose money might still move; `charge.succeeded` acts on it.
@@ -175,7 +183,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     name: PAYMENT_SAGA,
     initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
     start: (s, input) => ({
-      state: { ...s, orderId: input.orderId, restaurantId: input.restaurantId, customerId: input.customerId, total: input.total, currency: input.currency },
+      state: {
+        ...s,
+        orderId: input.orderId,
+        restaurantId: input.restaurantId,
+        customerId: input.customerId,
+        total: input.total,
+        currency: input.currency,
+        ...(input.cause === undefined ? {} : { cause: input.cause }),
+      },
       run: ['order', 'charge'],
       schedule: [{ name: 'accept', inMs: options.acceptWithinMs }],
     }),
@@ -183,7 +199,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       order: {
         // The order exists (ordering placed it); this step only gives the saga something to undo.
         action: async () => null,
-        compensate: (ctx) => ports.orders.cancelOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: `payment: ${ctx.state.outcome === 'expired' ? 'not accepted in time' : 'payment failed'}` }),
+        compensate: (ctx) =>
+          ports.orders.cancelOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: `payment: ${ctx.state.outcome === 'expired' ? 'not accepted in time' : 'payment failed'}` }, ctx.state.cause),
       },
       charge: {
         maxAttempts: MONEY_STEP_ATTEMPTS,
@@ -229,7 +246,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         // Retried unless ordering answered for good (the order is unknown, the command refused): a
         // conflict, a tenant on the move, a database or connection error passes.
         retryable: (error) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412,
-        action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }),
+        action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }, ctx.state.cause),
       },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:
       // the default would cancel an order that already ended and refund the charge under a second key).

@@ -1,18 +1,33 @@
 import type { PaymentProviderClient } from '../provider/index.ts';
 
+/**
+ * What caused a command the saga sends: the message that started the saga (the order's
+ * `OrderPlaced`). The receiving service records it on the events the command appends (causation,
+ * correlation) and passes `traceparent` on.
+ */
+export interface CommandCause {
+  /** The id of the message that caused the command. */
+  readonly causationId?: string;
+  /** That message's correlation id. */
+  readonly correlationId?: string;
+  /** That message's W3C `traceparent`. */
+  readonly traceparent?: string;
+}
+
 /** What the payment saga asks of the ordering service: the command that cancels an order. */
 export interface OrderCancellation {
   /**
    * Cancels the order as the payments service (a `system` actor). Must be idempotent: an order that
    * is already cancelled or rejected counts as done (a compensation runs again after a crash).
+   * `cause`: see {@link CommandCause}.
    */
-  cancelOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<void>;
+  cancelOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<void>;
   /**
    * Cancels the order only while it is still `placed` (its restaurant did not accept in time), and
    * answers its status then: `cancelled` when it is cancelled (now or before), else the status that
-   * kept it (`accepted`, `ready`, `picked_up`, `delivered`, `rejected`). Idempotent.
+   * kept it (`accepted`, `ready`, `picked_up`, `delivered`, `rejected`). Idempotent. `cause`: see {@link CommandCause}.
    */
-  expireOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }): Promise<string>;
+  expireOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<string>;
 }
 
 /** Where the card to charge for an order comes from (the customer's payment method on file). */

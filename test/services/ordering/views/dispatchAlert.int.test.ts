@@ -44,7 +44,9 @@ describe('dispatch alerts: delivery dead-letters an order, the live-board shows 
     assert.equal(placed.statusCode, 201, placed.body);
     const orderId = placed.json().id as string;
     assert.equal((await command(t, r.staff, orderId, 'accept', 1)).statusCode, 200);
-    assert.equal((await command(t, r.staff, orderId, 'ready', 2)).statusCode, 200);
+    const traceparent = '00-6bf92f3577b34da6a3ce929d0e0e4736-20f067aa0ba902b7-01';
+    const ready = await t.request({ method: 'POST', url: `/v1/orders/${orderId}/ready`, token: r.staff, headers: { 'if-match': '"2"', traceparent } });
+    assert.equal(ready.statusCode, 200, ready.body);
     const uow = t.platform.deps.unitOfWork;
     await eventually('OrderReady to queue the order', async () => (await uow({ service: 'delivery', actor: { kind: 'system', id: 'test' } }, (tx) => tx.query(`select 1 from delivery.dispatch_queue where order_id = $1`, [orderId]))).rowCount, (n) => n === 1);
 
@@ -59,7 +61,8 @@ describe('dispatch alerts: delivery dead-letters an order, the live-board shows 
     const order = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
     assert.deepEqual(order.json().dispatchAlert, alert, 'the order itself records the alert');
     assert.equal(order.json().version, 4, 'placed, accepted, ready, then the alert: one event');
-    const events = (await t.request({ url: `/v1/orders/${orderId}/events`, token: r.staff })).json().events as Array<{ type: string }>;
+    type Envelope = { type: string; metadata: { messageId: string; correlationId: string; causationId: string | null; extra?: { traceparent?: string } } };
+    const events = (await t.request({ url: `/v1/orders/${orderId}/events`, token: r.staff })).json().events as Envelope[];
     assert.equal(events.at(-1)?.type, 'DispatchAlertRaised');
 
     // Delivered again (at least once): the same alert appends nothing.
@@ -67,6 +70,22 @@ describe('dispatch alerts: delivery dead-letters an order, the live-board shows 
       tx.query<OutgoingMessage>(`select message_id as id, subject, aggregate_key as key, headers, payload from delivery.outbox where subject = 'delivery.dispatch.DispatchFailed' and aggregate_key = $1`, [orderId]),
     )).rows;
     assert.ok(failed !== undefined);
+
+    // Lineage across services: DispatchFailed is caused by the OrderReady message that queued the
+    // order (its correlation and trace carried on), and DispatchAlertRaised by DispatchFailed.
+    const readied = events.find((e) => e.type === 'OrderReady')!;
+    assert.equal(readied.metadata.correlationId, ready.headers['x-request-id']);
+    assert.deepEqual(
+      [failed.headers.causation, failed.headers.correlation, failed.headers.traceparent],
+      [readied.metadata.messageId, readied.metadata.correlationId, traceparent],
+      "DispatchFailed's headers: caused by OrderReady, in its correlation and trace",
+    );
+    const raised = events.at(-1)!.metadata;
+    assert.deepEqual(
+      [raised.causationId, raised.correlationId, raised.extra?.traceparent],
+      [failed.id, readied.metadata.correlationId, traceparent],
+      'DispatchAlertRaised: caused by the DispatchFailed message, in the same correlation and trace',
+    );
     await t.platform.deps.transport.redeliver(DISPATCH_ALERTS_SUBSCRIPTION, failed);
     await eventually('the redelivery to be handled', async () => (await t.platform.databases.poolFor('platform').query(`select 1 from brigade_bus.deliveries where subscription = $1 and message_id = $2`, [DISPATCH_ALERTS_SUBSCRIPTION, failed.id])).rowCount, (n) => n === 0);
     assert.equal((await t.request({ url: `/v1/orders/${orderId}`, token: r.staff })).json().version, 4, 'still version 4');

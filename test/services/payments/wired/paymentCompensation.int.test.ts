@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { OutgoingMessage } from '../../../../src/platform/messaging/index.ts';
 import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION } from '../../../../src/services/payments/saga/index.ts';
 import { command } from '../../ordering/support.ts';
-import { DECLINED_CARD, eventually, FLOW_MS, ledgerOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
+import { DECLINED_CARD, eventually, FLOW_MS, ledgerOf, lineageOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
 
 describe('the wired platform: compensations', () => {
   let w: WiredPlatform;
@@ -18,11 +18,31 @@ describe('the wired platform: compensations', () => {
 
   const orderOf = async (id: string) => (await w.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json() as Record<string, unknown>;
 
+  /**
+   * The order's OrderCancelled is caused by the OrderPlaced message that started the payment saga:
+   * its causation is that message's id, its correlation and traceparent that message's, in the
+   * event's metadata and in its outbox message's headers.
+   */
+  const assertCancelCausedByPlacement = async (orderId: string, traceparent: string) => {
+    const lineage = await lineageOf(w, orderId, r.staff);
+    const placed = lineage.events.find((e) => e.type === 'OrderPlaced')!;
+    const cancelled = lineage.events.find((e) => e.type === 'OrderCancelled')!;
+    assert.deepEqual(
+      [cancelled.metadata.causationId, cancelled.metadata.correlationId, cancelled.metadata.extra?.traceparent],
+      [placed.metadata.messageId, placed.metadata.correlationId, traceparent],
+      "OrderCancelled: caused by the OrderPlaced message, in the placement's correlation and trace",
+    );
+    const headers = lineage.headers.get(cancelled.metadata.messageId);
+    assert.deepEqual([headers?.causation, headers?.correlation, headers?.traceparent], [placed.metadata.messageId, placed.metadata.correlationId, traceparent], "and so say its message's headers");
+  };
+
   test('a declined card on file: the order is cancelled by payments, and nothing is charged per the provider ledger', async () => {
     const customer = await signUp(w, DECLINED_CARD);
-    const order = await orderFor(w, r, customer);
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const order = await orderFor(w, r, customer, { traceparent });
     const cancelled = await eventually('the cancel', () => orderOf(order.id), (o) => o.status === 'cancelled');
     assert.deepEqual([cancelled.cancelledBy, cancelled.cancelReason], ['system', 'payment: payment failed']);
+    await assertCancelCausedByPlacement(order.id, traceparent);
     const payment = await eventually('the saga to end', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
     const body = payment.body as { payment: string; error: string; amounts: Record<string, number>; steps: Array<{ step: string; compensation: boolean; outcome: string }> };
     assert.equal(body.payment, 'declined');
@@ -74,7 +94,8 @@ describe('the wired platform: compensations', () => {
 
   test('no accept within ACCEPT_DEADLINE_MINUTES: the deadline scheduler fires, the charge is refunded, then the order is cancelled', async () => {
     const customer = await signUp(w);
-    const order = await orderFor(w, r, customer);
+    const traceparent = '00-5bf92f3577b34da6a3ce929d0e0e4736-10f067aa0ba902b7-01';
+    const order = await orderFor(w, r, customer, { traceparent });
     const charged = await eventually('the charge', () => paymentOf(w, order.id, customer.token), (p) => p.body.payment === 'authorized');
     const deadlines = charged.body.deadlines as Array<{ name: string; dueAt: string; state: string }>;
     assert.deepEqual(deadlines.map((d) => [d.name, d.state]), [['accept', 'open']]);
@@ -90,6 +111,7 @@ describe('the wired platform: compensations', () => {
     assert.deepEqual([ended.body.payment, ended.body.outcome], ['refunded', 'expired']);
     const cancelled = await orderOf(order.id);
     assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'system', 'payment: not accepted in time']);
+    await assertCancelCausedByPlacement(order.id, traceparent);
     assert.deepEqual(await ledgerOf(w, order.id), [
       ['authorization', 2850, 'charge'],
       ['capture', 2850, 'charge:compensate:capture'],

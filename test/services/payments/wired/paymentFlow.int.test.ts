@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { payoutsOf } from '../../../../src/services/payments/saga/index.ts';
 import { command } from '../../ordering/support.ts';
-import { eventually, ledgerOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
+import { eventually, ledgerOf, lineageOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
 
 const CARD_ON_FILE = '5555555555554444';
 
@@ -37,9 +37,30 @@ describe('the wired platform: an order from placement to payout', () => {
     const at = async () => (await w.t.request({ url: `/v1/orders/${order.id}`, token: r.staff })).json().version as number;
     assert.equal((await command(w.t, r.staff, order.id, 'accept', await at(), { etaMinutes: 15 })).statusCode, 200);
     for (const line of order.lines) assert.equal((await command(w.t, r.staff, order.id, 'mark-item-prepared', await at(), { lineId: line.lineId })).statusCode, 200);
-    assert.equal((await command(w.t, r.staff, order.id, 'ready', await at())).statusCode, 200);
+    // Ready with a trace: the dispatch that OrderReady sets off carries it on.
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const ready = await w.t.request({ method: 'POST', url: `/v1/orders/${order.id}/ready`, token: r.staff, headers: { 'if-match': `"${await at()}"`, traceparent } });
+    assert.equal(ready.statusCode, 200, ready.body);
     // The delivery service's dispatch workers assign the only available courier of Porto.
     await eventually('the courier', async () => (await w.t.request({ url: `/v1/orders/${order.id}`, token: r.staff })).json().courierId, (id) => id === courierId);
+
+    // Lineage across services: CourierAssigned, appended by delivery's dispatch through ordering's
+    // port, is caused by the OrderReady message that queued the order, in its correlation and trace.
+    const lineage = await lineageOf(w, order.id, r.staff);
+    const readied = lineage.events.find((e) => e.type === 'OrderReady')!;
+    const assigned = lineage.events.find((e) => e.type === 'CourierAssigned')!;
+    assert.equal(readied.metadata.correlationId, ready.headers['x-request-id'], "OrderReady: the ready request's correlation");
+    assert.deepEqual(
+      [assigned.metadata.causationId, assigned.metadata.correlationId, assigned.metadata.extra?.traceparent],
+      [readied.metadata.messageId, readied.metadata.correlationId, traceparent],
+      'CourierAssigned: caused by the OrderReady message, with its correlation and traceparent',
+    );
+    const headers = lineage.headers.get(assigned.metadata.messageId);
+    assert.deepEqual(
+      [headers?.causation, headers?.correlation, headers?.traceparent],
+      [readied.metadata.messageId, readied.metadata.correlationId, traceparent],
+      "the CourierAssigned message's headers say so too",
+    );
     assert.equal((await command(w.t, courierToken, order.id, 'pick-up', await at())).statusCode, 200);
     assert.equal((await command(w.t, courierToken, order.id, 'deliver', await at())).statusCode, 200);
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import pg from 'pg';
 import { workersOf } from '../../../../src/cli/runUntilSignal.ts';
@@ -95,12 +96,32 @@ export async function signUp(w: WiredPlatform, card?: string): Promise<{ id: str
   return customer;
 }
 
-/** Places an order of two large pizzas and a cola (2 × 1300 + 250 = 2850) for `customer`. */
-export async function orderFor(w: WiredPlatform, r: SeededRestaurant, customer: { token: string }): Promise<{ id: string; total: number; version: number; lines: Array<{ lineId: string }> }> {
-  const res = await placeOrder(w.t, customer.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] });
+/** Places an order of two large pizzas and a cola (2 × 1300 + 250 = 2850) for `customer`, with `headers` on the request (e.g. a `traceparent`). */
+export async function orderFor(
+  w: WiredPlatform,
+  r: SeededRestaurant,
+  customer: { token: string },
+  headers: Record<string, string> = {},
+): Promise<{ id: string; total: number; version: number; lines: Array<{ lineId: string }> }> {
+  const res = await placeOrder(w.t, customer.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] }, randomUUID(), headers);
   assert.equal(res.statusCode, 201, res.body);
   return res.json();
 }
 
 export { seedRestaurant, type SeededRestaurant };
 export { eventually, FLOW_MS } from '../../../support/eventually.ts';
+
+/** An order event's envelope as `GET /v1/orders/:id/events` shows it: its type and lineage. */
+export interface EventEnvelope {
+  readonly type: string;
+  readonly metadata: { readonly messageId: string; readonly correlationId: string; readonly causationId: string | null; readonly extra?: { readonly traceparent?: string } };
+}
+
+/** The order's events (`GET /v1/orders/:id/events` as `token`), and the headers of each one's outbox message, by message id. */
+export async function lineageOf(w: WiredPlatform, orderId: string, token: string): Promise<{ events: EventEnvelope[]; headers: Map<string, Record<string, string>> }> {
+  const res = await w.t.request({ url: `/v1/orders/${orderId}/events`, token });
+  assert.equal(res.statusCode, 200, res.body);
+  const events = res.json().events as EventEnvelope[];
+  const rows = (await w.admin.query<{ id: string; headers: Record<string, string> }>(`select message_id::text as id, headers from ordering.outbox where message_id = any($1::uuid[])`, [events.map((e) => e.metadata.messageId)])).rows;
+  return { events, headers: new Map(rows.map((row) => [row.id, row.headers])) };
+}
