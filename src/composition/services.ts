@@ -12,7 +12,10 @@ import { cardsOnFile, courierDirectory, platformService, restaurantDirectory } f
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
-const orderingService = createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }));
+const orderingService = createOrderingService((deps) => {
+  const restaurants = restaurantDirectory(deps.unitOfWork);
+  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants };
+});
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),
   couriers: courierDirectory(deps.unitOfWork),

@@ -7,7 +7,7 @@ import { orderingRoutes } from './routes.ts';
 import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
 import { runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 
-export type { LineRequest, MenuCatalog, OrderingPorts, PricedLine } from './ports.ts';
+export type { LineRequest, MenuCatalog, OrderingPorts, PricedLine, RestaurantLookup } from './ports.ts';
 export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
 export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';
@@ -24,10 +24,10 @@ const MINUTE_MS = 60_000;
 
 /**
  * The ordering service: order streams in the event store (schema `ordering`), the order index and
- * idempotency keys. Its ports (the menu's pricing) are wired by the composition root.
+ * idempotency keys. Its ports (the menu's pricing, the restaurant directory) are wired by the composition root.
  *
  * @example
- * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)) }))
+ * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)), restaurants: restaurantDirectory(deps.unitOfWork) }))
  */
 export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPorts): ServiceModule {
   const store = createOrderStore();
@@ -36,8 +36,9 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
     name: 'ordering',
     migrationsDir,
     routes: async (app, options) => {
-      await orderingRoutes(ports(options.deps), store)(app, options);
-      await app.register(createViewRoutes({ views }), options);
+      const wired = ports(options.deps);
+      await orderingRoutes(wired, store)(app, options);
+      await app.register(createViewRoutes({ views, restaurants: wired.restaurants }), options);
     },
     workers: [
       // The courier task-list, customer order-history and restaurant live-board projectors.

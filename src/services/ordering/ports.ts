@@ -36,7 +36,17 @@ export interface PricedLine {
   readonly modifiers: ReadonlyArray<{ readonly modifierId: string; readonly name: string; readonly priceDelta: number }>;
 }
 
+/**
+ * What the ordering service asks of the platform's restaurant directory: whether a restaurant exists,
+ * so that an admin's read of an unknown restaurant's board is a 404 and not an empty board.
+ */
+export interface RestaurantLookup {
+  /** The restaurant, or `null` when the directory does not know `id`. */
+  restaurant(id: string): Promise<object | null>;
+}
+
 /** The ordering service's ports. */
 export interface OrderingPorts {
   readonly menu: MenuCatalog;
+  readonly restaurants: RestaurantLookup;
 }

@@ -149,7 +149,14 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
     assert.deepEqual([staffOfNowhere.statusCode, staffOfNowhere.json().code], [404, 'NOT_FOUND']);
     const staffOfA = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'staff', restaurantId: a.id } });
     assert.equal(staffOfA.statusCode, 201);
-    for (const request of [{ url: `/v1/restaurants/${unknown}/staff` }, { method: 'POST' as const, url: `/v1/restaurants/${unknown}/staff`, payload: { name: 'Nobody', email: 'nobody@example.com' } }]) {
+    // The same for the live-board and its stream: an admin reads a known restaurant's board, not an unknown one's.
+    assert.equal((await t.request({ url: `/v1/restaurants/${a.id}/board`, token: admin })).statusCode, 200);
+    for (const request of [
+      { url: `/v1/restaurants/${unknown}/staff` },
+      { method: 'POST' as const, url: `/v1/restaurants/${unknown}/staff`, payload: { name: 'Nobody', email: 'nobody@example.com' } },
+      { url: `/v1/restaurants/${unknown}/board` },
+      { url: `/v1/restaurants/${unknown}/board/stream` },
+    ]) {
       const answered = await t.request({ ...request, token: admin });
       assert.deepEqual([answered.statusCode, answered.json().code], [404, 'NOT_FOUND'], request.url);
     }

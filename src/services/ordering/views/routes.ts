@@ -20,6 +20,7 @@ import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
 import { readView, toViewItem, type ViewQuery } from './readView.ts';
+import type { RestaurantLookup } from '../ports.ts';
 
 /** Options of {@link createViewRoutes}. */
 export interface ViewRoutesOptions {
@@ -35,6 +36,11 @@ export interface ViewRoutesOptions {
   readonly databaseTimeoutMs?: number;
   /** Interval of SSE heartbeats (comment lines), in ms. Default 15000. */
   readonly heartbeatMs?: number;
+  /**
+   * The restaurant directory: an admin's board or stream of a restaurant it does not know is a 404.
+   * Without it (routes mounted alone, in tests) an admin reads any id's board, empty if unknown.
+   */
+  readonly restaurants?: RestaurantLookup;
 }
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -288,10 +294,14 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       return controller.signal;
     };
 
-    /** Staff of `rid` or an admin; another restaurant's board is a 404. */
-    const boardReader = (request: FastifyRequest, rid: string): UnitOfWorkContext => {
+    /**
+     * Staff of `rid` or an admin; another restaurant's board is a 404, and so is, for an admin, the
+     * board of a restaurant the directory does not know (a staff token names a known one).
+     */
+    const boardReader = async (request: FastifyRequest, rid: string): Promise<UnitOfWorkContext> => {
       const principal = authorize(request, 'staff', 'admin');
       if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+      if (principal.role === 'admin' && options.restaurants !== undefined && (await options.restaurants.restaurant(rid)) === null) throw new NotFoundError('restaurant', rid);
       return actorContext(principal, 'ordering', rid);
     };
 
@@ -336,7 +346,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       { schema: { tags: ['orders'], summary: "The restaurant's live-board (staff): open orders unless ?all=true", security: bearer, params: Type.Object({ rid: Uuid }), querystring: ListQuery } },
       async (request, reply) => {
         const { rid } = request.params;
-        const context = boardReader(request, rid);
+        const context = await boardReader(request, rid);
         const { after, all, limit } = request.query;
         const read = await readBoard(request, context, rid, after, boardQuery(rid, all, limit));
         const position = formatPosition(read.checkpoint);
@@ -357,7 +367,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       },
       async (request, reply) => {
         const { rid } = request.params;
-        const context: UnitOfWorkContext = { ...boardReader(request, rid), readOnly: true };
+        const context: UnitOfWorkContext = { ...(await boardReader(request, rid)), readOnly: true };
         const lastEventId = request.headers['last-event-id'];
         const resumeAfter = typeof lastEventId === 'string' && lastEventId !== '' ? parsePosition(lastEventId, 'Last-Event-ID') : undefined;
         // Resume after the client's last event, else start at the projection's checkpoint (changes from
