@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
-import type { GlobalPosition } from '../events/index.ts';
+import { START, type GlobalPosition } from '../events/index.ts';
+import { wakeableSleep } from '../runtime/wakeableSleep.ts';
 import { comparePositions } from './position.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import { readLogHeadOf } from './readLogHead.ts';
@@ -34,8 +35,10 @@ export interface HeadBoundedWaitResult extends WaitResult {
  * head of the projection's log in that database (the last event committed there, as the projector's
  * own actor reads the log: see `readLogHead`), and waits as {@link waitForPosition} does until the
  * checkpoint reaches `after` or that head, whichever comes first (positions compare as pairs,
- * transaction id first). `timeoutMs` bounds the whole, the head's read included, and `signal` stops
- * it, that read included.
+ * transaction id first). `timeoutMs` bounds the whole, the first checkpoint read and the head's read
+ * included, and `signal` stops it, those reads included: a read that waits for a connection of a pool
+ * others hold (or for a database that does not answer) holds no caller past the bound. A read the wait
+ * no longer awaits ends on its own (in the database by `boundedUntil` when given).
  *
  * If `after` was written in this database it is at or before the head, so the wait is for `after`
  * itself; if it was written elsewhere, the wait is at most for what this database already held when
@@ -51,7 +54,9 @@ export interface HeadBoundedWaitResult extends WaitResult {
  */
 export async function waitForPositionOrHead(pool: pg.Pool, projection: Projection, after: GlobalPosition, options: HeadBoundedWaitOptions = {}): Promise<HeadBoundedWaitResult> {
   const deadline = Date.now() + (options.timeoutMs ?? 2000);
-  const checkpoint = options.checkpoint ?? (await unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil)));
+  const checkpoint = options.checkpoint ?? (await beforeDeadline(unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil)), deadline, options.signal));
+  // No checkpoint by the deadline (every connection taken, a database that does not answer): nothing known.
+  if (checkpoint === undefined) return { caughtUp: false, checkpoint: START, target: after, reachesAfter: undefined };
   if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint, target: after, reachesAfter: true };
   // Behind: only now is the head worth its transaction.
   const head = await readLogHeadOf(pool, projection, { timeoutMs: deadline - Date.now(), ...(options.signal === undefined ? {} : { signal: options.signal }) });
@@ -62,4 +67,15 @@ export async function waitForPositionOrHead(pool: pg.Pool, projection: Projectio
   // The checkpoint just read starts the wait: it wakes the leader at once instead of reading it again.
   const result = await waitForPosition(pool, projection, target, { ...options, checkpoint, timeoutMs: Math.max(0, deadline - Date.now()) });
   return { ...result, target, reachesAfter };
+}
+
+/** `work`'s answer, or `undefined` when `deadline` (ms since the epoch) passes or `signal` aborts first; a failure of `work` after that concerns no one. */
+async function beforeDeadline<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined): Promise<T | undefined> {
+  work.catch(() => undefined);
+  const bound = wakeableSleep(Math.max(0, deadline - Date.now()), signal);
+  try {
+    return await Promise.race([work, bound.done.then(() => undefined)]);
+  } finally {
+    bound.wake();
+  }
 }

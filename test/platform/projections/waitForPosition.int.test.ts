@@ -4,8 +4,9 @@ import { test } from 'node:test';
 import type pg from 'pg';
 import { createEventStore } from '../../../src/platform/events/index.ts';
 import { waitForPosition, type Projection } from '../../../src/platform/projections/index.ts';
+import { waitForPositionOrHead } from '../../../src/platform/projections/waitForPositionOrHead.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { eventually } from '../../support/eventually.ts';
+import { eventually, within } from '../../support/eventually.ts';
 
 const database = useTestDatabase();
 const store = createEventStore({ schema: 'ordering' });
@@ -54,5 +55,25 @@ test('a wait whose pool is held by others returns when its signal aborts', async
   assert.equal(result.caughtUp, false);
   await released;
   assert.deepEqual(order, ['returned', 'released'], 'the wait ended with the signal, not with the pool');
+  await drained(pool);
+});
+
+test('a wait for a position or the head whose pool is held by others ends at its time limit and at its signal, its first read included', async () => {
+  await database.ready;
+  const pool = database.pool(1);
+  // Held until both waits have returned: a wait that needs the connection for its first checkpoint read
+  // cannot end before the test gives up on it.
+  const held = await pool.connect();
+  try {
+    const timedOut = await within(waitForPositionOrHead(pool, projection, FAR, { timeoutMs: 200 }), 10_000, 'the wait to end at its time limit');
+    assert.deepEqual([timedOut.caughtUp, timedOut.reachesAfter], [false, undefined]);
+    const abort = new AbortController();
+    const waiting = waitForPositionOrHead(pool, projection, FAR, { timeoutMs: 600_000, signal: abort.signal });
+    abort.abort();
+    const aborted = await within(waiting, 10_000, 'the wait to end at its signal');
+    assert.deepEqual([aborted.caughtUp, aborted.reachesAfter], [false, undefined]);
+  } finally {
+    held.release();
+  }
   await drained(pool);
 });
