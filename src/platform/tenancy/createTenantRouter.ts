@@ -323,11 +323,16 @@ const actorKey = (actor: Actor) => `${actor.kind}:${actor.id}`;
  * error, pg's "Connection terminated", a connect or query timeout; shutting down or starting,
  * 57P01–57P03; out of resources, class 53, e.g. too many connections), `busy` when the wait was for a
  * connection of a replica pool whose every connection is in use, `conflict` when recovery cancelled
- * the query (40001 on a standby), else `null`.
+ * the query, else `null`. A recovery conflict ("canceling statement due to conflict with recovery")
+ * comes as 40001, or as 40P01 when the query held a buffer pin that recovery waited for while it
+ * waited for a lock itself (PostgreSQL's standby.c, "User transaction caused buffer deadlock with
+ * recovery"). Either code counts, whatever the message (`lc_messages` may translate it): a read on a
+ * standby takes no lock another session's read could deadlock with (the tenant fence only tries its
+ * lock), and a read-only transaction cancelled for any reason is safe to run again on the primary.
  */
 function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'conflict' | null {
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
-  if (code === '40001') return 'conflict';
+  if (code === '40001' || code === '40P01') return 'conflict';
   if (typeof code === 'string') return code.startsWith('08') || code.startsWith('53') || SERVER_TROUBLE.has(code) ? 'server' : null;
   if (typeof message !== 'string') return null;
   if (message.startsWith('timeout exceeded when trying to connect') && pool.totalCount >= (pool.options.max ?? 10)) return 'busy';
