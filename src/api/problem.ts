@@ -42,13 +42,16 @@ export function problemDocument(request: FastifyRequest, status: number, code: s
 }
 
 /**
- * Maps every error to a problem document: Brigade's own errors keep their code and status;
+ * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
+ * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY`, also sets `Retry-After`);
  * Fastify's validation, body-size and parse errors get stable codes; anything else is a 500 whose
  * details stay in the log (with the request id), never in the response.
  */
 export function errorHandler(error: FastifyError | BrigadeError | Error, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof BrigadeError) {
     if (error.status >= 500) request.log.error({ err: error }, error.message);
+    const retryAfter = error.details.retryAfterSeconds;
+    if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
     return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });
   }
   const fe = error as FastifyError;

@@ -1,8 +1,9 @@
-import type { Config } from '../platform/config/index.ts';
+import { checkPoolSize, type Config } from '../platform/config/index.ts';
 import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { offersDevLogin } from '../composition/offersDevLogin.ts';
+import { heldConnections } from '../composition/heldConnections.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -34,6 +35,8 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   let crashed: (() => void) | undefined;
   const crash = new Promise<void>((resolve) => (crashed = resolve));
   try {
+    // A DATABASE_POOL_SIZE that what this process keeps would exhaust is refused before anything runs.
+    checkPoolSize(config, heldConnections(config, options));
     // Inside the try: a platform that fails to start (NATS unreachable, say) still stops what was
     // started for it (a side server, the embedded database).
     platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });

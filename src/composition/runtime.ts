@@ -121,6 +121,7 @@ export async function createPlatform(
     replicaUrl: config.databaseReplicaUrl,
     serviceUrls: config.serviceDatabaseUrls,
     poolSize: config.poolSize,
+    acquireTimeoutMs: config.databaseAcquireTimeoutMs,
     commitsInFlight: config.commitsInFlight,
   });
   const caches: Cache[] = [];

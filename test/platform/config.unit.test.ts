@@ -11,6 +11,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.natsUrl, null);
   assert.equal(config.port, 3000);
   assert.equal(config.poolSize, 20);
+  assert.equal(config.databaseAcquireTimeoutMs, 5000);
   assert.equal(config.commitsInFlight, 2);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
@@ -28,6 +29,7 @@ test('reads every documented variable', () => {
       MENU_DATABASE_URL: 'postgresql://menu-db/menu',
       DATABASE_REPLICA_URL: 'postgres://replica/brigade',
       DATABASE_POOL_SIZE: '32',
+      DATABASE_ACQUIRE_TIMEOUT_MS: '2500',
       DATABASE_COMMITS_IN_FLIGHT: '8',
       REDIS_URL: 'redis://cache:6379',
       NATS_URL: 'nats://bus:4222',
@@ -43,6 +45,7 @@ test('reads every documented variable', () => {
   assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgresql://menu-db/menu' });
   assert.equal(config.databaseReplicaUrl, 'postgres://replica/brigade');
   assert.equal(config.poolSize, 32);
+  assert.equal(config.databaseAcquireTimeoutMs, 2500);
   assert.equal(config.commitsInFlight, 8);
   assert.equal(config.redisUrl, 'redis://cache:6379');
   assert.equal(config.natsUrl, 'nats://bus:4222');

@@ -1,8 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
+import { heldConnections } from '../../composition/heldConnections.ts';
 import { offersDevLogin } from '../../composition/offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { loadConfig, redact } from '../../platform/config/index.ts';
+import { checkPoolSize, loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
@@ -42,6 +43,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  checkPoolSize(loaded, heldConnections(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
   const db = await openDatabase(loaded, ctx.io.out);
   const stopWorkers = new AbortController();
   setMaxListeners(0, stopWorkers.signal);

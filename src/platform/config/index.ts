@@ -1,2 +1,4 @@
 export { loadConfig, ConfigError, LOG_LEVELS, paymentProviderUrlOf, redact } from './loadConfig.ts';
 export type { Config, ConfigIssue, LogLevel } from './loadConfig.ts';
+export { checkPoolSize, minimumPoolSize, POOL_SIZE_RESERVE } from './checkPoolSize.ts';
+export type { HeldConnections } from './checkPoolSize.ts';

@@ -19,11 +19,20 @@ export interface Config {
   /** `DATABASE_REPLICA_MAX_LAG_MS`: reads use the primary while the standby's replay lags more than this. Default 2000. */
   readonly databaseReplicaMaxLagMs: number;
   /**
-   * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20: with every worker
-   * in one process, each outbox relay's and projection's leader keeps one pooled connection (8 with
-   * the five services), and HTTP, dispatch, consumers and the saga runner share the rest.
+   * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20. With every worker
+   * in one process (`brigade start`), 10 of them are kept for as long as it runs: each outbox relay's
+   * and projection's leader lock (5 + 3), the PostgreSQL transport's LISTEN (none with NATS) and the
+   * order views' LISTEN; HTTP, dispatch, consumers and the saga runners share the rest. `brigade start`,
+   * `serve`, `worker` and `demo` refuse a size below what they keep + 2 (`checkPoolSize`; 12 for
+   * `brigade start` with one database).
    */
   readonly poolSize: number;
+  /**
+   * `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request (or a worker's transaction) waits for a connection
+   * of a full pool, or for a new one to open, before it fails: 503 `DATABASE_BUSY` with `Retry-After`
+   * for a request, a retry for a worker. Default 5000, from 100 to 600 000.
+   */
+  readonly databaseAcquireTimeoutMs: number;
   /**
    * `DATABASE_COMMITS_IN_FLIGHT`: group-commit batches in flight per pool (docs/decisions/0055). Each
    * batch runs serially in one backend, so about one per core of the database server. Default 2.
@@ -175,6 +184,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
     databaseReplicaMaxLagMs: int('DATABASE_REPLICA_MAX_LAG_MS', 2000, 0, 3_600_000),
     poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
+    databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 5000, 100, 600_000),
     commitsInFlight: int('DATABASE_COMMITS_IN_FLIGHT', 2, 1, 64),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),

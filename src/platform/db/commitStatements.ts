@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { acquireClient } from './acquireClient.ts';
 import { groupCommitterOf } from './groupCommit.ts';
 import { sendBatch } from './sendBatch.ts';
 import { releaseAfterFailure } from './unitOfWork.ts';
@@ -45,7 +46,7 @@ export async function commitStatements(
   if (!explicit) {
     return groupCommitterOf(pool).commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length });
   }
-  const client = await pool.connect();
+  const client = await acquireClient(pool);
   try {
     const results = await sendBatch(client, [...prefix, ...statements, { text: 'COMMIT' }]);
     client.release();

@@ -12,6 +12,13 @@ export interface DatabasesOptions {
   readonly serviceUrls?: Readonly<Record<string, string>>;
   /** Connections per pool. */
   readonly poolSize: number;
+  /**
+   * How long, in ms, a caller of the main database's pool or a service's own waits for a connection
+   * (and for a new one to open) before it fails: `DATABASE_BUSY` (503, retry) from a unit of work when
+   * every connection was in use (`acquireClient`). Absent: it waits as long as it takes (the CLI's
+   * commands, which run one thing at a time).
+   */
+  readonly acquireTimeoutMs?: number;
   /** Group-commit batches in flight per pool (`configureGroupCommit`). Default `DEFAULT_GROUP_COMMIT.maxInFlight` (2). */
   readonly commitsInFlight?: number;
   /** `application_name` shown in `pg_stat_activity`. Default `brigade`. */
@@ -58,6 +65,16 @@ export interface Databases {
 export function createDatabases(options: DatabasesOptions): Databases {
   const pools = new Map<string, { label: string; pool: pg.Pool }>();
   const serviceUrls = options.serviceUrls ?? {};
+  /** How long a caller of the pool of `url` waits for a connection, and for a new one to open. */
+  const timeoutsFor = (url: string): pg.PoolConfig => {
+    // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
+    // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
+    if (url === options.replicaUrl) return { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS };
+    // The main database and the services' own: a pool that background workers hold, or a burst it
+    // cannot serve, answers 503 DATABASE_BUSY after acquireTimeoutMs instead of holding requests for ever.
+    if (url === options.url || Object.values(serviceUrls).includes(url)) return options.acquireTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.acquireTimeoutMs };
+    return { connectionTimeoutMillis: PLACED_CONNECT_TIMEOUT_MS };
+  };
   const poolForUrl = (url: string, label = labelFor(url)): pg.Pool => {
     let entry = pools.get(url);
     if (entry === undefined) {
@@ -66,10 +83,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
         max: options.poolSize,
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
-        // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
-        // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
-        ...(url === options.replicaUrl ? { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS } : {}),
-        ...(url !== options.url && url !== options.replicaUrl && !Object.values(serviceUrls).includes(url) ? { connectionTimeoutMillis: PLACED_CONNECT_TIMEOUT_MS } : {}),
+        ...timeoutsFor(url),
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself
       // (its query, if any, rejects as well). Without listeners either kills the process, e.g. when

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { acquireClient } from './acquireClient.ts';
 import { sendBatch, StatementValueError } from './sendBatch.ts';
 import type { Statement } from './transactionSetup.ts';
 
@@ -148,7 +149,7 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
     }
     let client: pg.PoolClient;
     try {
-      client = await pool.connect();
+      client = await acquireClient(pool);
     } catch (error) {
       for (const p of group) p.reject(error);
       return;

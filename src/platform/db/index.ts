@@ -18,3 +18,4 @@ export { NO_FLUSH_WAIT } from './noFlushWait.ts';
 export { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 export { createReplicaReads } from './createReplicaReads.ts';
 export type { ReplicaReads, ReplicaReadsOptions, ReplicaRouteReason } from './createReplicaReads.ts';
+export { acquireClient, DatabaseBusyError, DATABASE_BUSY_RETRY_AFTER_SECONDS } from './acquireClient.ts';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { acquireClient } from './acquireClient.ts';
 import { NO_FLUSH_WAIT } from './noFlushWait.ts';
 import { sendBatch } from './sendBatch.ts';
 import type { Statement } from './transactionSetup.ts';
@@ -11,7 +12,7 @@ import type { Statement } from './transactionSetup.ts';
  * reader's wake-up of a projection (decision 0072). A connection that failed is destroyed, not pooled.
  */
 export async function runWithoutFlushWait(pool: pg.Pool, statement: Statement): Promise<pg.QueryResult> {
-  const client = await pool.connect();
+  const client = await acquireClient(pool);
   try {
     const [, result] = await sendBatch(client, [NO_FLUSH_WAIT, statement]);
     client.release();

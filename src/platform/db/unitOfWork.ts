@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { acquireClient } from './acquireClient.ts';
 import { BatchAbortedError, sendBatch, StatementValueError } from './sendBatch.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
@@ -54,6 +55,9 @@ const noop = () => undefined;
  * A failed setup fails those statements (and the unit) with the setup's error; PostgreSQL runs
  * nothing after a failed statement.
  *
+ * Waits for a connection for at most the pool's acquire timeout (`DATABASE_ACQUIRE_TIMEOUT_MS` on the
+ * server's pools), then fails with `DATABASE_BUSY` (503, retry) having run nothing.
+ *
  * Commits when `fn` resolves, rolls back when it throws (and rethrows). `afterCommit` callbacks run
  * after COMMIT; their errors go to `onAfterCommitError` and never undo the committed work.
  *
@@ -68,7 +72,7 @@ export async function unitOfWork<T>(
   options: UnitOfWorkOptions = {},
 ): Promise<T> {
   const setup = [...transactionSetup(context), ...(options.setupStatements ?? [])];
-  const client = await pool.connect();
+  const client = await acquireClient(pool);
   const hooks: Array<() => void | Promise<void>> = [];
   let begun = false;
   let open = true;

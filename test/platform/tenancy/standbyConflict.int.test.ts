@@ -64,3 +64,28 @@ test('a read that recovery cancels on the standby (40001, or 40P01 for a buffer 
     { code: '40P01' },
   );
 });
+
+test('a read sent to a standby whose every connection is in use is answered by the primary once the wait gives up (DATABASE_BUSY), and the standby is not left alone for it', async () => {
+  await database.ready;
+  const databases = createDatabases({ url: database.db.url, poolSize: 2, applicationName: 'primary' });
+  database.defer(() => databases.close());
+  const standby = database.pool({ max: 1, application_name: STANDBY, connectionTimeoutMillis: 2000 });
+  const failed: unknown[] = [];
+  const replicaReads: ReplicaReads = {
+    primary: databases.poolFor('platform'),
+    replica: standby,
+    wrote: () => undefined,
+    poolFor: async () => standby,
+    failed: (error) => {
+      failed.push(error);
+    },
+  };
+  const router = createTenantRouter({ databases, replicaReads });
+  const held = await standby.connect();
+  try {
+    const ran = await router.unitOfWork({ service: 'platform', readOnly: true, replicaOk: true }, async (tx) => (await tx.query<{ ran: string }>(`select current_setting('application_name') as ran`)).rows[0]!.ran);
+    assert.deepEqual([ran, failed.length], ['primary', 0]);
+  } finally {
+    held.release();
+  }
+});
