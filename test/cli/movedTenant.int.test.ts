@@ -187,9 +187,9 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     const lines = current.stdout.split('\n');
     assert.equal(lines[lines.indexOf(title) + 1], 'nothing to apply: the database is current', current.stdout);
 
-    // A release's new migration, as the dedicated database sees it: one file it has not applied. (This
-    // one may run again: it rebuilds an index under a new name.)
-    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+    // A release's new migration, as the dedicated database sees it: one file it has not applied, the last
+    // of its set. (This one may run again: it drops its policies before it creates them.)
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
     assert.equal(forgotten.rowCount, 1);
     const config = loadConfig(env(), { services: SERVICE_NAMES });
     const platform = await createPlatform(config, { url: shared.db.url, embedded: null }, { logger: false });
@@ -198,7 +198,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
       assert.equal(behind.statusCode, 503, behind.body);
       const checks = behind.json().checks as Record<string, { ok: boolean; detail?: string }>;
       assert.deepEqual(Object.keys(checks).sort(), ['database', `database:${db1}`, 'migrations', `migrations:${db1}`]);
-      assert.deepEqual(checks[`migrations:${db1}`], { ok: false, detail: 'payments/0015_saga_unfinished_parked.sql pending; run brigade migrate' });
+      assert.deepEqual(checks[`migrations:${db1}`], { ok: false, detail: 'payments/0016_saga_actor_read_policies.sql pending; run brigade migrate' });
       assert.deepEqual([checks.database, checks.migrations, checks[`database:${db1}`]], [{ ok: true }, { ok: true }, { ok: true }]);
       noUrl(behind.body);
 
@@ -206,7 +206,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
       assert.equal(upgraded.code, 0, upgraded.stderr);
       noUrl(upgraded.stdout);
       const after = upgraded.stdout.split('\n');
-      assert.match(after[after.indexOf(title) + 1] ?? '', /^\[1\/1\] applied payments\/0015_saga_unfinished_parked\.sql in \d+ ms \(no transaction\)$/, upgraded.stdout);
+      assert.match(after[after.indexOf(title) + 1] ?? '', /^\[1\/1\] applied payments\/0016_saga_actor_read_policies\.sql in \d+ ms$/, upgraded.stdout);
       const ready = await platform.app.inject({ url: '/health/ready' });
       assert.equal(ready.statusCode, 200, ready.body);
     } finally {
@@ -219,7 +219,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
   });
 
   test("brigade start migrates the moved restaurant's database too, as brigade migrate does", async () => {
-    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
     assert.equal(forgotten.rowCount, 1);
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-start-moved-'));
     const child = spawn(process.execPath, [brigadeBin, 'start'], {
@@ -232,9 +232,9 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       await eventually('brigade start to be ready', async () => out, (o) => /ready in \d+ ms/.test(o) || child.exitCode !== null, 90_000);
-      assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/0015_saga_unfinished_parked\\.sql`), out);
+      assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/0016_saga_actor_read_policies\\.sql`), out);
       noUrl(out);
-      const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = '0015_saga_unfinished_parked.sql'`);
+      const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
       assert.equal(tracked.rowCount, 1);
     } finally {
       child.kill('SIGTERM');

@@ -56,6 +56,9 @@ describe('GET /v1/orders/:id/payment: readable by exactly the people who may rea
 
     assert.equal((await command(w.t, r.staff, order.id, 'accept', order.version)).statusCode, 200);
     assert.equal((await command(w.t, r.staff, order.id, 'assign-courier', order.version + 1, { courierId: assigned.id })).statusCode, 200);
+    // The order at once; the payment once payments has taken the CourierAssigned: its Row-Level Security
+    // knows a saga's courier from the saga's own state (docs/decisions/0006, "Within a tenant, per actor").
+    await eventually('the assigned courier reads the payment', () => paymentOf(w, orderId, assigned.token), (p) => p.statusCode === 200);
     const now = await codes();
     assert.deepEqual(now['the courier, before assignment'], [200, 200], 'the assigned courier reads it');
     assert.deepEqual(now['another courier'], [404, 404]);
