@@ -31,7 +31,7 @@ try {
         const orderId = randomUUID();
         for (let step = 0; step < 4; step++) {
           const data = step === 0 ? { orderId, lines: [{ name: 'Margherita', unitPrice: 950, quantity: 2 }], total: 1900 } : { orderId, etaMinutes: 25 };
-          await store.appendAndCommit(router.commitStatements, { service: 'ordering', tenantId, actor: { kind: 'customer', id: orderId } }, `order-${orderId}`, [
+          await store.appendAndCommit(router.commitStatements, { service: 'ordering', tenantId, actor: { kind: 'staff', id: orderId } }, `order-${orderId}`, [
             { type: step === 0 ? 'OrderPlaced' : 'OrderAccepted', data },
           ], step);
         }

@@ -279,7 +279,9 @@ async function brigadeSystem(mode: BrigadeMode, database: string): Promise<Syste
       ];
       try {
         const result = await drive(async (w, orderId, step) => {
-          const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'customer' as const, id: orderId } };
+          // Staff commands (as accept, ready, pick-up): a customer's or courier's transaction reads only
+          // the orders the order index names them in (decision 0006), and these orders are not indexed.
+          const context = { service: 'ordering', tenantId: tenants[w]!, actor: { kind: 'staff' as const, id: orderId } };
           const events = [LIFECYCLE[step]!(orderId, tenants[w]!)];
           if (mode === 'append in unitOfWork') await router.unitOfWork(context, (tx) => store.append(tx, `order-${orderId}`, events, step));
           else await store.appendAndCommit(router.commitStatements, context, `order-${orderId}`, events, step);

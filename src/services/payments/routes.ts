@@ -41,8 +41,10 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           (tx) => showSaga<PaymentSagaState>(tx, 'payments', id, { tenantId: restaurantId }),
         );
         // The order exists and the caller may read it: its payment starts once OrderPlaced reaches payments.
+        // A courier reads it once CourierAssigned has reached payments too (the saga's per-actor RLS).
         if (saga === null) {
-          throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} has not started yet (it starts once the order's placement reaches payments): retry in a few seconds`, { details: { orderId: id } });
+          const why = principal.role === 'courier' ? "its payment is visible to the assigned courier once the assignment reaches payments" : "it starts once the order's placement reaches payments";
+          throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} is not there for you yet (${why}): retry in a few seconds`, { details: { orderId: id } });
         }
         return toPaymentView(saga);
       },
