@@ -42,7 +42,7 @@ const business = (n: number): Statement => ({ text: 'insert into bench_orders (n
 const outboxWrite = (producers: pg.Pool) => async (n: number) => {
   await commitStatements(producers, { service: 'delivery', actor: { kind: 'system', id: 'bench' } }, [
     business(n),
-    outboxInsert('delivery', null, [{ subject: 'bench.order.placed', key: `o${n}`, payload: { n } }]).statement,
+    outboxInsert('delivery', null, [{ subject: 'delivery.order.placed', key: `o${n}`, payload: { n } }]).statement,
   ]);
 };
 
@@ -50,8 +50,8 @@ const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
   // Wrapped as the platform wraps it (createTransport): the claim-check's check is on the production path.
-  const transport: Transport = withClaimCheck(kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool }), { pool });
-  await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+  const transport: Transport = withClaimCheck(kind === 'nats' ? await createNatsTransport({ servers: natsUrl, pool, stream, subjects: ['delivery.order.>'] }) : createPgTransport({ pool }), { pool });
+  await transport.ensureSubscription({ subscription: 'bench', pattern: 'delivery.order.*' });
   const c = new AbortController();
   const w = consume
     ? transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n))

@@ -32,8 +32,11 @@ export async function prepareOutbox(url: string, max = 20): Promise<pg.Pool> {
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
   for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
   await ensureBusSchema(pool);
-  // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision 0056).
-  await pool.query(await readFile(new URL('../../src/services/platform/migrations/0007_bus_grants_for_relays.sql', import.meta.url), 'utf8'));
+  // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision
+  // 0056), its own service's subjects only (0020).
+  for (const file of ['0007_bus_grants_for_relays.sql', '0020_bus_publish_own_subjects.sql']) {
+    await pool.query(await readFile(new URL(`../../src/services/platform/migrations/${file}`, import.meta.url), 'utf8'));
+  }
   return pool;
 }
 

@@ -39,15 +39,15 @@ async function drain(kind: Kind): Promise<{ perSecond: number; node: number; pos
   try {
     await pool.query(
       `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
-       select gen_random_uuid(), 'bench.order.placed', 'order-' || n,
+       select gen_random_uuid(), 'delivery.order.placed', 'order-' || n,
               jsonb_build_object('tenant', '', 'correlation', gen_random_uuid()::text, 'causation', '', 'traceparent', ''),
               ${PAYLOAD}
          from generate_series(1, $1::int) n`,
       [ROWS],
     );
     await pool.query('vacuum analyze delivery.outbox');
-    transport = kind === 'nats' ? await createNatsTransport({ servers: NATS_URL, pool, stream, subjects: ['bench.>'] }) : createPgTransport({ pool });
-    await transport.ensureSubscription({ subscription: 'bench', pattern: 'bench.order.*' });
+    transport = kind === 'nats' ? await createNatsTransport({ servers: NATS_URL, pool, stream, subjects: ['delivery.order.>'] }) : createPgTransport({ pool });
+    await transport.ensureSubscription({ subscription: 'bench', pattern: 'delivery.order.*' });
     const stop = new AbortController();
     let published = 0;
     let drained!: () => void;

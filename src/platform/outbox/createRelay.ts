@@ -5,6 +5,8 @@ import { boundedUntil } from '../db/localTimeouts.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { checkpointHistory } from './checkpointHistory.ts';
+import { OutboxSubjectRefusedError } from './errors.ts';
+import { findForeignSubject } from './findForeignSubject.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
 import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
 import { createWakeup } from '../runtime/createWakeup.ts';
@@ -141,6 +143,9 @@ const LOCK_CLASS = 0x6f75_7462;
  * - With the PostgreSQL transport on the outbox's own database (`transport.busPool === pool`) the claim
  *   and the publish are one INSERT … SELECT (decision 0056): the rows never travel to the relay and
  *   back, the bus receives them in claim order, and `published` events carry them without payload.
+ * - A service publishes only its own subjects: a row whose subject does not start with `<service>.`
+ *   stops the relay with {@link OutboxSubjectRefusedError} (`OUTBOX_SUBJECT_NOT_OWN`, reported as an
+ *   error, retried) until the row is gone, on every transport (decision 0056, "Later").
  * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
  * - Prune: every `pruneIntervalMs` the leader deletes, beside the relaying and in batches until done,
  *   the rows it published at least `retentionMs` ago, by position in the relay's order (decision 0067).
@@ -158,6 +163,13 @@ export function createRelay(options: RelayOptions): Relay {
   const state = `${pg.escapeIdentifier(schema)}.outbox_state`;
   const channel = outboxChannel(schema);
   const role = `brigade_${options.service}`;
+  const subjectPrefix = `${options.service}.`;
+  /** The claimed rows, or OutboxSubjectRefusedError for the first whose subject is another service's. */
+  const ownSubjectsOnly = (rows: OutboxRow[]): OutboxRow[] => {
+    const foreign = rows.find((row) => !row.message.subject.startsWith(subjectPrefix));
+    if (foreign === undefined) return rows;
+    throw new OutboxSubjectRefusedError({ outbox: schema, service: options.service, id: foreign.id, messageId: foreign.message.id, subject: foreign.message.subject });
+  };
   const batchSize = positive(options.batchSize ?? 500, 'batchSize');
   const retentionMs = positive(options.retentionMs ?? 3_600_000, 'retentionMs');
   const pruneIntervalMs = positive(options.pruneIntervalMs ?? 60_000, 'pruneIntervalMs');
@@ -264,20 +276,29 @@ export function createRelay(options: RelayOptions): Relay {
     };
     // The next batch, claimed while the broker acked the previous one.
     let ahead: Promise<OutboxRow[]> | null = null;
-    /** Claims the rows after `after`; the unsaved checkpoint, if any, travels with it. */
+    /**
+     * Claims the rows after `after`; the unsaved checkpoint, if any, travels with it. A row of another
+     * service's subject stops the relay (OutboxSubjectRefusedError) on every path: in-database the bus
+     * refuses the role's insert (platform migration 0020), and elsewhere the relay refuses to publish
+     * it as the platform, which would let a service publish any subject through its outbox.
+     */
     const claim = async (after: OutboxCheckpoint) => {
       const save = takeSave(false);
-      if (!toBus) return claimOutboxBatch(client, table, after, batchSize, save);
+      if (!toBus) return ownSubjectsOnly(await claimOutboxBatch(client, table, after, batchSize, save));
       try {
         return await claimOutboxBatch(client, table, after, batchSize, save, true);
       } catch (error) {
         if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+        // Refused by the subject policy, not for a missing grant: falling back to the transport (which
+        // publishes as the bus's owner) would publish the very row the database refused.
+        const foreign = await findForeignSubject(client, table, after, subjectPrefix);
+        if (foreign !== null) throw new OutboxSubjectRefusedError({ outbox: schema, service: options.service, ...foreign }, { cause: error });
         // The service role may not write the bus (a bus made by ensureBusSchema alone, without platform
         // migration 0007): publish through the transport from now on. The failed batch rolled back
         // whole, the checkpoint save with it, so both are sent again.
         toBus = false;
         progress({ kind: 'error', error: new Error(`${role} may not insert into the bus; publishing through the transport instead (grant it as platform migration 0007 does)`, { cause: error }) });
-        return claimOutboxBatch(client, table, after, batchSize, save);
+        return ownSubjectsOnly(await claimOutboxBatch(client, table, after, batchSize, save));
       }
     };
     let asleep = false;

@@ -38,8 +38,10 @@ describe('broker down during writes (JetStream)', { timeout: 170_000 }, () => {
       await exited;
     };
     await start();
-    const prefix = token();
-    const transport = await createNatsTransport({ servers: `nats://127.0.0.1:${port}`, pool, stream: `DOWN_${prefix.toUpperCase()}`, subjects: [`${prefix}.>`] });
+    // Under `delivery.`: the relay of the delivery outbox publishes only delivery's subjects.
+    const t = token();
+    const prefix = `delivery.${t}`;
+    const transport = await createNatsTransport({ servers: `nats://127.0.0.1:${port}`, pool, stream: `DOWN_${t.toUpperCase()}`, subjects: [`${prefix}.>`] });
     database.defer(() => transport.close());
     await writeThroughOutage(pool, transport, prefix, async () => {
       await new Promise((r) => setTimeout(r, 500));

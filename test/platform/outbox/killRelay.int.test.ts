@@ -16,8 +16,11 @@ import { outboxRows, produce, token, waitFor } from './support.ts';
 const DELIVERY_MS = 120_000;
 const nats = await requireService('nats');
 const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
-/** A subject prefix of this file's own, so its stream overlaps no other stream on the shared server. */
-const prefix = token();
+/**
+ * A subject prefix of this file's own, so its stream overlaps no other stream on the shared server;
+ * under `delivery.`, since the relay of the delivery outbox publishes only delivery's subjects.
+ */
+const prefix = `delivery.${token()}`;
 const database = useTestDatabase();
 let pool: pg.Pool;
 const children = fixtureProcesses();

@@ -6,7 +6,7 @@ import { commitStatements, unitOfWork, type CommitStatementsFn } from '../../../
 import { createEventStore } from '../../../src/platform/events/index.ts';
 import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/index.ts';
 import { createPgTransport, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
-import { createRelay, outboxAppendSql, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
+import { createRelay, outboxAppendSql, writeToOutbox, OutboxSubjectRefusedError, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
@@ -270,6 +270,46 @@ describe('relay', { timeout: 600_000 }, () => {
       await pool.query('grant insert on brigade_bus.messages to brigade_delivery');
     }
   });
+
+  for (const path of ['in the database', 'through the transport'] as const) {
+    test(`a row of another service's subject stops the relay ${path}: it is never published (not as the platform either), and the relay goes on once the row is gone`, async () => {
+      const t = token();
+      const own = `delivery.${t}.Own`;
+      const forged = `ordering.${t}.OrderPlaced`;
+      const ownConsumer = await consume(own);
+      const forgedConsumer = await consume(forged);
+      // Through the transport: a transport without busPool (a bus elsewhere, JetStream) takes the general path.
+      const relay = startRelay(path === 'in the database' ? {} : { transport: { ...transport, busPool: undefined } });
+      await produce(pool, own, 'o', 1);
+      await waitFor('the row before it delivered', () => ownConsumer.received.length === 1, DELIVERY_MS);
+      // The delivery service's own transaction writes an ordering subject into its outbox.
+      const forgedId = await produce(pool, forged, 'f', 1);
+      const deleteForged = () => pool.query('delete from delivery.outbox where message_id = $1', [forgedId]);
+      try {
+        await produce(pool, own, 'o', 2);
+        const refused = () => relay.events.filter((e) => e.kind === 'error' && (e.error as { code?: string }).code === 'OUTBOX_SUBJECT_NOT_OWN');
+        const ownAfter = () => ownConsumer.received.length > 1;
+        await waitFor('the relay refuses the row (or publishes it)', () => refused().length > 0 || forgedConsumer.received.length > 0 || ownAfter(), DELIVERY_MS);
+        // Before, the in-database relay took the bus's refusal for a missing grant and published the row
+        // through the transport (as the bus's owner), and the general path published it as it was.
+        assert.deepEqual(forgedConsumer.received, []);
+        const error = (refused()[0] as { error: OutboxSubjectRefusedError } | undefined)?.error;
+        assert.ok(error instanceof OutboxSubjectRefusedError);
+        assert.equal(error.details.messageId, forgedId);
+        assert.equal(error.details.subject, forged);
+        assert.match(error.message, /delete from delivery\.outbox where id = \d+/);
+        assert.equal((await pool.query('select 1 from brigade_bus.messages where subject = $1', [forged])).rowCount, 0);
+        assert.equal(ownConsumer.received.length, 1, 'nothing after the row went out either');
+      } finally {
+        // Also when the test failed: left behind, the row would stop the relays of the tests after this one.
+        await deleteForged();
+      }
+      await waitFor('the relay goes on after the row was deleted', () => ownConsumer.received.length === 2, DELIVERY_MS);
+      assert.deepEqual(sequencesByKey(ownConsumer.received).get('o'), [1, 2]);
+      assert.deepEqual(forgedConsumer.received, []);
+      await relay.stop();
+    });
+  }
 
   test('an idle relay is woken by the producer’s NOTIFY (polling is off)', async () => {
     const subject = `delivery.${token()}.Woken`;
