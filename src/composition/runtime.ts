@@ -10,7 +10,7 @@ import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.t
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
-import { createNatsTransport, createPgTransport, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
@@ -168,6 +168,7 @@ export async function createPlatform(
     const bus = await createTransport(config, busPool);
     transport = bus;
     registerDeadLetterMetrics(metrics, busPool);
+    registerClaimCheckMetrics(metrics, busPool);
     const deps: ServiceDeps = {
       config,
       databases,

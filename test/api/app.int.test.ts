@@ -111,7 +111,7 @@ describe('HTTP shell', () => {
     assert.match(String(big.headers['content-type']), /^application\/problem\+json/);
   });
 
-  test('/metrics: per-route requests, errors and latency, and pool gauges', async () => {
+  test('/metrics: per-route requests, errors and latency, pool gauges, and the claim-check store', async () => {
     await platform.app.inject({ url: '/v1/probe/boom' });
     await platform.app.inject({ url: '/health/live' });
     const metrics = (await platform.app.inject({ url: '/metrics' })).body;
@@ -120,6 +120,11 @@ describe('HTTP shell', () => {
     assert.match(metrics, /brigade_http_request_duration_seconds_bucket\{le="0\.005",method="GET",route="\/health\/live"\} \d/);
     for (const state of ['in_use', 'idle', 'waiting']) assert.match(metrics, new RegExp(`brigade_db_pool_connections\\{pool="main",state="${state}"\\} \\d`));
     assert.match(metrics, /brigade_db_pool_max\{pool="main"\} 20/);
+    // The claim-check store, as the platform wraps its transport in it: every state, empty ones as 0.
+    for (const state of ['held', 'held_past_grace', 'released', 'expired']) {
+      assert.match(metrics, new RegExp(`brigade_claim_check_payloads\\{state="${state}"\\} \\d`));
+      assert.match(metrics, new RegExp(`brigade_claim_check_bytes\\{state="${state}"\\} \\d`));
+    }
   });
 
   test('/docs serves OpenAPI generated from the route schemas', async () => {

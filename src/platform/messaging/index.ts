@@ -40,5 +40,7 @@ export { dropDeadLetter } from './deadLetters/dropDeadLetter.ts';
 export { registerDeadLetterMetrics } from './deadLetters/registerDeadLetterMetrics.ts';
 export { withClaimCheck, CLAIM_CHECK_HEADER } from './claimCheck/withClaimCheck.ts';
 export type { ClaimCheckOptions } from './claimCheck/withClaimCheck.ts';
-export { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';
+export { purgeClaimChecks, CLAIM_CHECK_GRACE_MS } from './claimCheck/purgeClaimChecks.ts';
+export { registerClaimCheckMetrics } from './claimCheck/registerClaimCheckMetrics.ts';
+export type { ClaimCheckMetricsOptions } from './claimCheck/registerClaimCheckMetrics.ts';
 export type { PurgeClaimChecksOptions } from './claimCheck/purgeClaimChecks.ts';

@@ -1,6 +1,9 @@
 import type pg from 'pg';
 import { deleteOldestInBatches, oldestUnreferencedSql, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
 
+/** How long a payload nobody needs any more is kept by default (see {@link PurgeClaimChecksOptions.graceMs}): one hour. */
+export const CLAIM_CHECK_GRACE_MS = 3_600_000;
+
 /** Options for {@link purgeClaimChecks}. */
 export interface PurgeClaimChecksOptions extends BatchedDeleteOptions {
   /**
@@ -34,5 +37,5 @@ const PURGE_CLAIM_CHECKS_SQL = purgeClaimChecksSql();
  * runs it periodically (`runBusRetention`, decision 0068).
  */
 export async function purgeClaimChecks(pool: pg.Pool, options: PurgeClaimChecksOptions = {}): Promise<number> {
-  return deleteOldestInBatches(pool, PURGE_CLAIM_CHECKS_SQL, options.graceMs ?? 3_600_000, options.batchSize ?? 100, options);
+  return deleteOldestInBatches(pool, PURGE_CLAIM_CHECKS_SQL, options.graceMs ?? CLAIM_CHECK_GRACE_MS, options.batchSize ?? 100, options);
 }
