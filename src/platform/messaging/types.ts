@@ -95,7 +95,12 @@ export interface Transport {
    * again (dedupe).
    */
   publish(messages: readonly OutgoingMessage[]): Promise<void>;
-  /** Creates the subscription (durable consumer) if missing; idempotent. */
+  /**
+   * Creates the subscription (durable consumer) if missing; idempotent. A subscription gets every
+   * message published after its creation (once `ensureSubscription` resolved), none published before:
+   * create it before the messages it must see are published (decision 0015, "Later"). Calling it
+   * again (a restart, a changed pattern or lease) keeps its place.
+   */
   ensureSubscription(spec: SubscriptionSpec): Promise<void>;
   /** Starts a worker of a subscription made with {@link ensureSubscription}; workers of one subscription compete. */
   subscribe(options: SubscribeOptions, handler: MessageHandler): Subscription;

@@ -72,6 +72,32 @@ export function transportContract(name: string, skip: string | false, setup: () 
       }
     });
 
+    test('a subscription created after messages were published gets the messages published after its creation, none from before', async () => {
+      const t = token();
+      const subject = `${s.prefix}.${t}.placed`;
+      // An earlier subscription of the same subjects: the early messages are stored and delivered, to it.
+      await s.transport.ensureSubscription({ subscription: `${t}-early`, pattern: `${s.prefix}.${t}.*` });
+      const early = [message(subject, { n: 1 }), message(subject, { n: 2 })];
+      await s.transport.publish(early);
+      await s.transport.ensureSubscription({ subscription: `${t}-late`, pattern: `${s.prefix}.${t}.*` });
+      // Calling it again (a restart) keeps the subscription's place: still nothing from before.
+      await s.transport.ensureSubscription({ subscription: `${t}-late`, pattern: `${s.prefix}.${t}.*` });
+      const late = message(subject, { n: 3 });
+      await s.transport.publish([late]);
+      const got = { early: [] as Message[], late: [] as Message[] };
+      const c = worker();
+      // One handler at a time: each transport delivers a subscription's messages oldest first, so an
+      // early message the late subscription were given would be handled before the late one.
+      const wl = s.transport.subscribe({ subscription: `${t}-late`, concurrency: 1, prefetch: 1, signal: c.signal }, async (m) => void got.late.push(m));
+      const we = s.transport.subscribe({ subscription: `${t}-early`, signal: c.signal }, async (m) => void got.early.push(m));
+      await waitFor('the late message reached the late subscription', () => got.late.some((m) => m.id === late.id));
+      await waitFor('all three reached the early subscription', () => got.early.length >= 3);
+      c.abort();
+      await Promise.all([wl.done, we.done]);
+      assert.deepEqual(got.late.map((m) => m.id), [late.id], 'the late subscription got only what was published after it');
+      assert.deepEqual(got.early.map((m) => m.id).sort(), [...early, late].map((m) => m.id).sort());
+    });
+
     test('competing workers: a message held by one worker goes to no other; each is handled once', async () => {
       const t = token();
       const sub = `${t}-w`;

@@ -47,7 +47,8 @@ const H_PREFIX = 'Brigade-H-';
  * The NATS JetStream transport. On creation it connects and creates or updates the stream: file
  * storage, limits retention with a maximum age (every subscription is a durable consumer that reads
  * the stream at its own pace), and a duplicate window in which the message id (`Nats-Msg-Id`) dedupes.
- * Each subscription is a durable pull consumer with explicit acks; `ack_wait` is the lease, kept alive
+ * Each subscription is a durable pull consumer with explicit acks, created to deliver what is published
+ * after it (`DeliverPolicy.New`, as the PostgreSQL transport); `ack_wait` is the lease, kept alive
  * with `working()` while a handler runs. Retries are NAKs with the backoff delay; after the last attempt
  * the message goes to the PostgreSQL dead-letter store and is then TERMed.
  *
@@ -291,7 +292,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         durable_name: spec.subscription,
         ack_policy: AckPolicy.Explicit,
         ack_wait: nanos(leaseMs),
-        deliver_policy: DeliverPolicy.All,
+        // A subscription takes the messages published after it was created, as on the PostgreSQL
+        // transport (which fans out on publish): not the stream's history, which a consumer created
+        // (or deleted and created again) later would replay from its first message, days of it, with
+        // claim-checked payloads it holds no reference to (decision 0015, "Later").
+        deliver_policy: DeliverPolicy.New,
         filter_subject: spec.pattern,
         // Attempts are counted by the transport (dead-lettering needs the PostgreSQL store), so the
         // server must never drop a message silently after max_deliver.
