@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import type { TokenService } from '../auth/index.ts';
 import type { Cache } from '../cache/index.ts';
-import type { Transport } from '../messaging/index.ts';
+import type { SubscriptionSpec, Transport } from '../messaging/index.ts';
 import type { Config } from '../config/index.ts';
 import type { Databases } from '../db/index.ts';
 import type { CommitStatementsFn, TenantRouter, UnitOfWorkFn } from '../tenancy/index.ts';
@@ -76,6 +76,13 @@ export interface ServiceModule {
   readonly sagaSchema?: string;
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
   readonly workers?: readonly ServiceWorker[];
+  /**
+   * The durable subscriptions its workers consume. A subscription gets the messages published after
+   * its creation (decision 0015), so every process creates all of them when it starts, before its
+   * relays publish anything: a message published by `brigade serve` while no worker of this service
+   * has ever run still waits for it.
+   */
+  readonly subscriptions?: readonly SubscriptionSpec[];
   /**
    * Its tenant rows stay in the shared database when a tenant moves to a dedicated one (decision 0008):
    * the move leaves its schema alone, and its transactions are never routed by placement. Delivery:

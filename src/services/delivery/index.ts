@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import type { DispatchOptions } from './dispatchOnce.ts';
 import { dispatchWorkers } from './dispatchWorkers.ts';
-import { runOrderEventsConsumer, type OrderEventsOptions } from './orderEventsConsumer.ts';
+import { ORDER_EVENTS_SUBSCRIPTION_SPEC, runOrderEventsConsumer, type OrderEventsOptions } from './orderEventsConsumer.ts';
 import type { DeliveryPorts } from './ports.ts';
 import { deliveryRoutes } from './routes.ts';
 
@@ -38,6 +38,7 @@ export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPort
     // transaction: delivery's rows of a restaurant stay in the shared database when it moves.
     tenantRowsStayShared: true,
     routes: async (app, routeOptions) => deliveryRoutes(ports(routeOptions.deps))(app, routeOptions),
+    subscriptions: [ORDER_EVENTS_SUBSCRIPTION_SPEC],
     workers: [
       ...dispatchWorkers(options.dispatchWorkers ?? 2, ports, options),
       {

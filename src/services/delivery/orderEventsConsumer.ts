@@ -1,5 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { inboxHandler, type MessageHandler, type Transport } from '../../platform/messaging/index.ts';
+import { inboxHandler, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { causeOfMessage } from './operations/dispatchCause.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
@@ -10,6 +10,8 @@ import { isUuid } from '../../platform/ids/index.ts';
 
 /** The subscription of the delivery service to order events. */
 export const ORDER_EVENTS_SUBSCRIPTION = 'delivery-dispatch';
+/** The durable subscription {@link runOrderEventsConsumer} consumes: every order event. */
+export const ORDER_EVENTS_SUBSCRIPTION_SPEC: SubscriptionSpec = { subscription: ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' };
 
 /** Options of {@link orderEventsHandler}. */
 export interface OrderEventsOptions {
@@ -71,7 +73,7 @@ export async function runOrderEventsConsumer(
   signal: AbortSignal,
   options: OrderEventsOptions & { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  await env.transport.ensureSubscription({ subscription: ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' });
+  await env.transport.ensureSubscription(ORDER_EVENTS_SUBSCRIPTION_SPEC);
   const subscription = env.transport.subscribe(
     { subscription: ORDER_EVENTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
     orderEventsHandler(env, options),

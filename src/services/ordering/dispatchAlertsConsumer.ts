@@ -1,5 +1,5 @@
 import { BrigadeError } from '../../platform/errors/index.ts';
-import type { MessageHandler, Transport } from '../../platform/messaging/index.ts';
+import type { MessageHandler, SubscriptionSpec, Transport } from '../../platform/messaging/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { orderCommands } from './orderCommandsAdapter.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -8,6 +8,8 @@ import { isUuid } from '../../platform/ids/index.ts';
 export const DISPATCH_ALERTS_SUBSCRIPTION = 'ordering-dispatch-alerts';
 /** The message delivery publishes when it dead-letters an order (no courier after its last attempt). */
 export const DISPATCH_FAILED_SUBJECT = 'delivery.dispatch.DispatchFailed';
+/** The durable subscription {@link runDispatchAlertsConsumer} consumes. */
+export const DISPATCH_ALERTS_SUBSCRIPTION_SPEC: SubscriptionSpec = { subscription: DISPATCH_ALERTS_SUBSCRIPTION, pattern: DISPATCH_FAILED_SUBJECT };
 
 /**
  * The handler of `delivery.dispatch.DispatchFailed` (payload `{ alertId, orderId, attempts, reason,
@@ -44,7 +46,7 @@ export function dispatchAlertsHandler(deps: { readonly unitOfWork: UnitOfWorkFn;
 
 /** Subscribes {@link dispatchAlertsHandler} to `delivery.dispatch.DispatchFailed` and runs until `signal` aborts. */
 export async function runDispatchAlertsConsumer(env: { unitOfWork: UnitOfWorkFn; commitStatements: CommitStatementsFn; transport: Transport }, signal: AbortSignal, options: { readonly onError?: (error: unknown) => void } = {}): Promise<void> {
-  await env.transport.ensureSubscription({ subscription: DISPATCH_ALERTS_SUBSCRIPTION, pattern: DISPATCH_FAILED_SUBJECT });
+  await env.transport.ensureSubscription(DISPATCH_ALERTS_SUBSCRIPTION_SPEC);
   const subscription = env.transport.subscribe(
     { subscription: DISPATCH_ALERTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
     dispatchAlertsHandler(env),

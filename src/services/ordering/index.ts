@@ -5,7 +5,7 @@ import { pruneIdempotencyKeys } from './operations/pruneIdempotencyKeys.ts';
 import type { OrderingPorts } from './ports.ts';
 import { orderingRoutes } from './routes.ts';
 import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
-import { runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
+import { DISPATCH_ALERTS_SUBSCRIPTION_SPEC, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 
 export type { LineRequest, MenuCatalog, OrderingPorts, PricedLine, RestaurantLookup } from './ports.ts';
 export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
@@ -40,6 +40,7 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
       await orderingRoutes(wired, store)(app, options);
       await app.register(createViewRoutes({ views, restaurants: wired.restaurants }), options);
     },
+    subscriptions: [DISPATCH_ALERTS_SUBSCRIPTION_SPEC],
     workers: [
       // The courier task-list, customer order-history and restaurant live-board projectors.
       ...createViewWorkers(views.all),

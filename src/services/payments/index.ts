@@ -7,7 +7,7 @@ import { paymentMethodsOf } from './paymentMethodsOf.ts';
 import type { PaymentsPorts } from './ports.ts';
 import { createPaymentProviderClient } from './provider/index.ts';
 import { paymentRoutes } from './routes.ts';
-import { paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './saga/index.ts';
+import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './saga/index.ts';
 
 export type { CardsOnFile, OrderAccess, PaymentsPorts } from './ports.ts';
 export type { PaymentView } from './paymentView.ts';
@@ -77,6 +77,7 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
     migrationsDir,
     sagaSchema: SCHEMA,
     routes: paymentRoutes((deps) => ports(deps).orderAccess),
+    subscriptions: [PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC],
     workers: [
       {
         name: 'order-events-consumer',

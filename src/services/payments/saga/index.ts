@@ -2,5 +2,5 @@ export { MONEY_STEP_ATTEMPTS, paymentSaga, payoutsOf, PAYMENT_SAGA } from './pay
 export type { PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
 export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';
-export { PAYMENT_ORDER_EVENTS_SUBSCRIPTION, paymentOrderEventsHandler, runPaymentOrderEvents } from './runPaymentOrderEvents.ts';
+export { PAYMENT_ORDER_EVENTS_SUBSCRIPTION, PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, paymentOrderEventsHandler, runPaymentOrderEvents } from './runPaymentOrderEvents.ts';
 export type { CommandCause, OrderCancellation, PaymentMethods, PaymentSagaPorts } from './ports.ts';

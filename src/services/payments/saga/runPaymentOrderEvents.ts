@@ -1,5 +1,5 @@
 import type { Actor } from '../../../platform/db/index.ts';
-import type { MessageHandler, Transport } from '../../../platform/messaging/index.ts';
+import type { MessageHandler, SubscriptionSpec, Transport } from '../../../platform/messaging/index.ts';
 import type { SagaRegistry } from '../../../platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { handleOrderEvent } from './handleOrderEvent.ts';
@@ -7,6 +7,8 @@ import { isUuid } from '../../../platform/ids/index.ts';
 
 /** The subscription of the payments service to order events. */
 export const PAYMENT_ORDER_EVENTS_SUBSCRIPTION = 'payments-saga';
+/** The durable subscription {@link runPaymentOrderEvents} consumes: every order event. */
+export const PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC: SubscriptionSpec = { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' };
 
 const SYSTEM: Actor = { kind: 'system', id: 'payments-saga' };
 
@@ -36,7 +38,7 @@ export async function runPaymentOrderEvents(
   signal: AbortSignal,
   options: { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  await env.transport.ensureSubscription({ subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, pattern: 'ordering.order.*' });
+  await env.transport.ensureSubscription(PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC);
   const subscription = env.transport.subscribe(
     { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, signal, maxAttempts: MAX_ATTEMPTS, ...(options.onError === undefined ? {} : { onError: options.onError }) },
     paymentOrderEventsHandler(env),
