@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPlug
 import type client from 'prom-client';
 import { Type } from 'typebox';
 import type { TokenService } from '../platform/auth/index.ts';
+import { collectOperations, registerApiIndex, type IndexedOperation } from './apiIndex.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 import { registerHttpMetrics } from './httpMetrics.ts';
@@ -50,7 +51,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /**
  * Builds the HTTP app without listening, so tests use `app.inject` and the CLI decides where to
- * listen. Health, metrics and docs stand beside `/v1`.
+ * listen. Health, metrics and docs stand beside `/v1`; `GET /v1` itself is the index (links to the docs
+ * and every operation).
  *
  * @example
  * const app = await buildApp({ bodyLimit: 1 << 20, logger: false, metrics, readiness });
@@ -103,9 +105,23 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
 
   await app.register(
     async (v1) => {
-      if (deps.deadLetters !== undefined) await v1.register(deadLetterRoutes, deps.deadLetters);
+      // GET /v1 lists every operation: each service's routes are collected in a scope of their own.
+      const operations: IndexedOperation[] = [];
+      registerApiIndex(v1, operations);
+      const deadLetters = deps.deadLetters;
+      if (deadLetters !== undefined) {
+        await v1.register(async (scope) => {
+          collectOperations(scope, 'admin', operations);
+          await scope.register(deadLetterRoutes, deadLetters);
+        });
+      }
       for (const service of deps.services ?? []) {
-        if (service.routes !== undefined) await v1.register(service.routes, { deps: deps.serviceDeps as ServiceDeps });
+        const routes = service.routes;
+        if (routes === undefined) continue;
+        await v1.register(async (scope) => {
+          collectOperations(scope, service.name, operations);
+          await scope.register(routes, { deps: deps.serviceDeps as ServiceDeps });
+        });
       }
     },
     { prefix: '/v1' },

@@ -136,6 +136,32 @@ describe('HTTP shell', () => {
     assert.ok(spec.paths['/health/ready']);
     assert.deepEqual(spec.paths['/v1/probe/echo'].post.requestBody.content['application/json'].schema.required, ['name', 'count']);
   });
+
+  test('GET /v1 is the API index: links to the docs, the OpenAPI document and readiness, and every documented operation by service', async () => {
+    const spec = (await platform.app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, { summary?: string }>> };
+    for (const url of ['/v1', '/v1/']) {
+      // Before, the API root answered 404 ROUTE_NOT_FOUND.
+      const res = await platform.app.inject({ url });
+      assert.equal(res.statusCode, 200, `${url}: ${res.body}`);
+      const index = res.json() as { name: string; version: string; links: Record<string, string>; operations: Array<{ service: string; method: string; path: string; summary?: string }> };
+      assert.equal(index.version, '1');
+      assert.deepEqual(index.links, { docs: '/docs', openapi: '/docs/json', health: '/health/ready' });
+      for (const link of Object.values(index.links)) assert.ok([200, 302].includes((await platform.app.inject({ url: link })).statusCode), link);
+      const has = (service: string, method: string, path: string) => index.operations.some((o) => o.service === service && o.method === method && o.path === path);
+      assert.ok(has('platform', 'GET', '/v1/restaurants'), 'a service route, under its service');
+      assert.ok(has('probe', 'GET', '/v1/probe/item/{id}'), 'path parameters in OpenAPI style');
+      assert.ok(has('admin', 'GET', '/v1/admin/dead-letters'), 'the dead-letter store');
+      assert.equal(
+        index.operations.find((o) => o.path === '/v1/restaurants' && o.method === 'GET')?.summary,
+        spec.paths['/v1/restaurants']?.get?.summary,
+        'the summary of the OpenAPI document',
+      );
+      assert.ok(!index.operations.some((o) => o.method === 'HEAD'), 'no HEAD twins');
+      // Every operation listed is one the OpenAPI document describes: the index hides nothing and invents nothing.
+      for (const o of index.operations) assert.ok(spec.paths[o.path]?.[o.method.toLowerCase()], `${o.method} ${o.path} is in /docs/json`);
+    }
+    assert.ok(spec.paths['/v1']?.get, 'the index itself is documented, as /v1');
+  });
 });
 
 test('/health/ready is 503 while migrations are pending, naming them', async () => {
