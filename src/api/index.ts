@@ -8,5 +8,5 @@ export { deadLetterRoutes } from './deadLetterRoutes.ts';
 export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
-export { pagesPlugin } from './pages.ts';
-export type { PagesOptions } from './pages.ts';
+export { pagesPlugin, servedPages } from './pages.ts';
+export type { Page, PagesOptions } from './pages.ts';

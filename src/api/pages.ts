@@ -24,29 +24,55 @@ export interface PagesOptions {
   readonly devLogin: boolean;
   /** Mints a token for the development login (e.g. `deps.tokens.sign`); required when `devLogin`. */
   readonly mintToken?: (request: DevTokenRequest) => Promise<string>;
+  /**
+   * The services this process serves (`brigade serve --service NAME` serves one): a page whose API
+   * calls need a service that is not among them is not served. Default: every page.
+   */
+  readonly services?: readonly string[];
   /** The folder holding the pages. Default: the repository's `web/`. */
   readonly root?: string;
 }
 
+/** A web page: where it is, what it is shown as, its file in `web/` and its script, and the services its API calls need. */
+export interface Page {
+  readonly url: string;
+  /** The URL as people read it, ids as placeholders: `/board/<restaurant id>`. */
+  readonly shown: string;
+  readonly file: string;
+  readonly script: string;
+  readonly services: readonly string[];
+  /** The development login: only with {@link PagesOptions.devLogin}. */
+  readonly devOnly?: boolean;
+}
+
 /** The pages: URL path → file in `web/`. The page's script reads its ids from `location`. */
-const PAGES: ReadonlyArray<{ readonly url: string; readonly file: string; readonly devOnly?: boolean }> = [
-  { url: '/login', file: 'login.html' },
-  { url: '/dev-login', file: 'dev-login.html', devOnly: true },
-  { url: '/board/:rid', file: 'board.html' },
-  { url: '/courier', file: 'courier.html' },
-  { url: '/track/:orderId', file: 'track.html' },
+const PAGES: readonly Page[] = [
+  // Sign-in lists a customer's orders (ordering) and leads to the other pages.
+  { url: '/login', shown: '/login', file: 'login.html', script: 'login.js', services: ['ordering'] },
+  // Registers couriers and customers (platform), then leads to the pages.
+  { url: '/dev-login', shown: '/dev-login', file: 'dev-login.html', script: 'dev-login.js', services: ['platform', 'ordering'], devOnly: true },
+  { url: '/board/:rid', shown: '/board/<restaurant id>', file: 'board.html', script: 'board.js', services: ['ordering'] },
+  // Availability (delivery), tasks and pick-up/delivered (ordering).
+  { url: '/courier', shown: '/courier', file: 'courier.html', script: 'courier.js', services: ['delivery', 'ordering'] },
+  { url: '/track/:orderId', shown: '/track/<order id>', file: 'track.html', script: 'track.js', services: ['ordering'] },
 ];
 
-/** The static assets, an allow-list: nothing else under `web/` is reachable. */
-const ASSETS: Readonly<Record<string, string>> = {
+/**
+ * The pages a platform with these options serves: the development login only with `devLogin`, and
+ * only the pages whose API calls it serves (every one without `services`). What `brigade start` and
+ * `brigade serve` print is this list.
+ */
+export function servedPages(options: Pick<PagesOptions, 'devLogin' | 'services'>): readonly Page[] {
+  const served = options.services;
+  return PAGES.filter((page) => (page.devOnly !== true || options.devLogin) && (served === undefined || page.services.every((s) => served.includes(s))));
+}
+
+/** The assets every page shares; besides them, each served page's own script. Nothing else under `web/` is reachable. */
+const SHARED_ASSETS: Readonly<Record<string, string>> = {
   'app.css': 'text/css; charset=utf-8',
   'common.js': 'text/javascript; charset=utf-8',
-  'board.js': 'text/javascript; charset=utf-8',
-  'courier.js': 'text/javascript; charset=utf-8',
-  'track.js': 'text/javascript; charset=utf-8',
-  'login.js': 'text/javascript; charset=utf-8',
-  'dev-login.js': 'text/javascript; charset=utf-8',
 };
+const SCRIPT = 'text/javascript; charset=utf-8';
 
 // The pages load and call nothing but the platform itself: the browser enforces it.
 const SECURITY_HEADERS = {
@@ -63,6 +89,7 @@ const Uuid = Type.String({ format: 'uuid' });
  * their assets from `web/`: plain HTML, one ES module per page and one CSS file, no build step. The
  * files are read once at registration. The pages call the `/v1` API with the token kept in
  * sessionStorage. With `devLogin`, it adds the development login and the route that mints its tokens.
+ * With `services`, only the pages whose API calls those services serve (none for menu alone).
  *
  * @example
  * await app.register(pagesPlugin, { devLogin: config.databaseUrl === null, mintToken: (r) => tokens.sign(r) });
@@ -73,25 +100,25 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
   const send = (reply: FastifyReply, type: string, body: Buffer) => reply.headers(SECURITY_HEADERS).type(type).send(body);
   const hide = { hide: true };
 
-  for (const page of PAGES) {
-    if (page.devOnly === true && !options.devLogin) continue;
+  const pages = servedPages(options);
+  // The root leads people to sign-in, or to the API docs where no page is served.
+  const home = pages.some((page) => page.url === '/login') ? '/login' : '/docs';
+  typed.get('/', { schema: hide }, async (_request, reply) => reply.redirect(home));
+  if (pages.length === 0) return;
+  const assets = new Map<string, { readonly type: string; readonly body: Buffer }>();
+  for (const [name, type] of Object.entries(SHARED_ASSETS)) assets.set(name, { type, body: await readFile(path.join(root, name)) });
+  for (const page of pages) {
     const body = await readFile(path.join(root, page.file));
     typed.get(page.url, { schema: hide }, async (_request, reply) => send(reply, 'text/html; charset=utf-8', body));
-  }
-  const assets = new Map<string, Buffer>();
-  for (const name of Object.keys(ASSETS)) {
-    if (name === 'dev-login.js' && !options.devLogin) continue;
-    assets.set(name, await readFile(path.join(root, name)));
+    assets.set(page.script, { type: SCRIPT, body: await readFile(path.join(root, page.script)) });
   }
   typed.get('/web/:file', { schema: { ...hide, params: Type.Object({ file: Type.String({ maxLength: 64 }) }) } }, async (request, reply) => {
-    const body = assets.get(request.params.file);
-    const type = ASSETS[request.params.file];
-    if (body === undefined || type === undefined) return reply.callNotFound();
-    return send(reply, type, body);
+    const asset = assets.get(request.params.file);
+    if (asset === undefined) return reply.callNotFound();
+    return send(reply, asset.type, asset.body);
   });
-  typed.get('/', { schema: hide }, async (_request, reply) => reply.redirect('/login'));
 
-  if (!options.devLogin) return;
+  if (!pages.some((page) => page.devOnly === true)) return;
   const mint = options.mintToken;
   if (mint === undefined) throw new Error('pagesPlugin: devLogin needs a mintToken function');
   typed.post(

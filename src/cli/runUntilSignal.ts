@@ -4,6 +4,7 @@ import { createPlatform, type DatabaseHandle, type Platform } from '../compositi
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { heldConnections } from '../composition/heldConnections.ts';
+import { servedPages } from '../api/index.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -48,8 +49,11 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       io.out(`  docs     ${address}/docs`);
       io.out(`  health   ${address}/health/ready`);
       io.out(`  metrics  ${address}/metrics`);
-      io.out(`  pages    ${address}/login · ${address}/board/<restaurant id> · ${address}/courier · ${address}/track/<order id>`);
-      if (offersDevLogin(config.host, db.embedded !== null)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
+      // The pages this process serves, as the app registered them: none for `brigade serve --service menu`.
+      const pages = servedPages({ devLogin: offersDevLogin(config.host, db.embedded !== null), services: options.services.map((s) => s.name) });
+      const shown = pages.filter((page) => page.devOnly !== true);
+      if (shown.length > 0) io.out(`  pages    ${shown.map((page) => `${address}${page.shown}`).join(' · ')}`);
+      if (pages.some((page) => page.devOnly === true)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>

@@ -205,7 +205,8 @@ export async function createPlatform(
       tokens,
       deadLetters: { pool: busPool, transport: bus },
       // The development login mints tokens without a secret: only on the embedded database, bound to loopback.
-      pages: { devLogin: offersDevLogin(config.host, options.embedded === true), mintToken: (request) => tokens.sign(request) },
+      // Only the pages whose API calls the chosen services serve (none for `brigade serve --service menu`).
+      pages: { devLogin: offersDevLogin(config.host, options.embedded === true), mintToken: (request) => tokens.sign(request), services: (options.services ?? SERVICES).map((s) => s.name) },
       // The admin audit trail is the platform service's table, written in its own transaction.
       audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
     });

@@ -10,8 +10,9 @@ import type { CommandContext } from './types.ts';
 export const usage = `Usage: brigade serve [--service NAME]
 
 Serves the HTTP API (health, metrics and docs included) for every service, or only NAME
-(one of: ${SERVICE_NAMES.join(', ')}). Runs no migrations: run 'brigade migrate' first;
-/health/ready answers 503 until they are current.`;
+(one of: ${SERVICE_NAMES.join(', ')}), and the web pages whose API calls it serves (every page
+needs ordering; the courier page delivery too), printing only those. Runs no migrations: run
+'brigade migrate' first; /health/ready answers 503 until they are current.`;
 
 /** `brigade serve [--service NAME]`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {

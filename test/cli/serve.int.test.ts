@@ -1,0 +1,56 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { describe, test } from 'node:test';
+import { brigadeBin, repoRoot } from '../support/cli.ts';
+import { useTestDatabase } from '../support/db.ts';
+
+describe('brigade serve --service NAME prints, and serves, only the pages whose API it serves', () => {
+  const database = useTestDatabase();
+
+  /** Runs `brigade serve --service name` until it is up; returns what it printed and its address, then stops it. */
+  async function serve(name: string, visit: (base: string, out: string) => Promise<void>): Promise<void> {
+    const child = spawn(process.execPath, [brigadeBin, 'serve', '--service', name], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: database.db.url, PORT: '0', BRIGADE_SECRET: 'x'.repeat(40) },
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const up = await Promise.race([
+        new Promise<boolean>((resolve) => child.stdout.on('data', () => out.includes('Press Ctrl+C') && resolve(true))),
+        exited.then(() => false),
+      ]);
+      assert.ok(up, `brigade serve --service ${name} did not come up:\n${out}`);
+      const base = /API\s+(http:\/\/\S+)\/v1/.exec(out)?.[1];
+      assert.ok(base !== undefined, out);
+      await visit(base, out);
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, out);
+  }
+
+  test('menu alone: no pages (they all call ordering); / leads to the API docs', async () => {
+    await serve('menu', async (base, out) => {
+      // Before, it printed /login, /board/<restaurant id>, /courier and /track/<order id> and served them.
+      assert.doesNotMatch(out, /pages|\/login|\/board|\/courier|\/track/, out);
+      for (const url of ['/login', '/board/5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11', '/courier', '/track/5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11', '/web/common.js']) {
+        assert.equal((await fetch(`${base}${url}`)).status, 404, url);
+      }
+      const root = await fetch(`${base}/`, { redirect: 'manual' });
+      assert.equal(root.headers.get('location'), '/docs');
+    });
+  });
+
+  test('ordering alone: the sign-in, board and tracking pages, not the courier page (it needs delivery too)', async () => {
+    await serve('ordering', async (base, out) => {
+      const line = /^ {2}pages {4}(.*)$/m.exec(out)?.[1];
+      assert.equal(line, `${base}/login · ${base}/board/<restaurant id> · ${base}/track/<order id>`, out);
+      assert.equal((await fetch(`${base}/board/5b0f7c39-60a4-4a52-8a57-2a0d1e6f2f11`)).status, 200);
+      assert.equal((await fetch(`${base}/courier`)).status, 404);
+      assert.equal((await fetch(`${base}/web/courier.js`)).status, 404);
+    });
+  });
+});
