@@ -73,6 +73,16 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // A request still in flight when the app closes answers with Connection: close. Closing stops new
+  // connections and ends idle ones, but a connection that goes idle after that stays open for its
+  // keep-alive (72 s): its answer ending it lets close() (and a Ctrl+C's shutdown) finish at once.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (closing && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
+  });
   registerRequestInput(app);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
