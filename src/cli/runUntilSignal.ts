@@ -24,8 +24,9 @@ export interface RunOptions {
 
 /**
  * Serves HTTP and/or runs workers until a signal, then shuts down in order: stop accepting requests
- * and let in-flight ones finish, stop workers, end the pools, stop the embedded database if this
- * process started it. A worker that crashes shuts the process down (exit 1) so a supervisor restarts it.
+ * and let in-flight ones finish, stop workers, end the pools, leave the embedded database (stopping it
+ * when no other brigade process uses it). A worker that crashes, or an embedded database that stops
+ * under it, shuts the process down (exit 1) so a supervisor restarts it.
  */
 export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
   let platform: Platform | undefined;
@@ -68,7 +69,13 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     );
     if (options.workers.length > 0) io.out(`  workers  ${options.workers.map((w) => `${w.service}/${w.name}`).join(', ')}`);
     io.out('Press Ctrl+C to stop.');
-    const reason = await Promise.race([shutdown, crash.then(() => 'a worker crash')]);
+    // The embedded server stopping under this process (killed, stopped by hand) ends it too: it can serve nothing without it.
+    const lost = (db.embedded?.lost ?? new Promise<never>(() => undefined)).then((why) => {
+      io.err(`${why}; shutting down`);
+      exitCode = 1;
+      return 'the embedded PostgreSQL stopped';
+    });
+    const reason = await Promise.race([shutdown, crash.then(() => 'a worker crash'), lost]);
     io.out(`Shutting down (${reason}) …`);
     stopWorkers.abort();
     // Bounded: a worker that does not stop in time is named, and the shutdown goes on without it.

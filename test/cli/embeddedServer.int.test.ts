@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
 import { newBrigadeHome, postmasterPid, serveOnEmbedded, superuserSession } from '../support/embeddedHome.ts';
-import { eventually } from '../support/eventually.ts';
+import { eventually, within } from '../support/eventually.ts';
 
 /** The process group of process `pid` (Linux: the fifth field of /proc/<pid>/stat). */
 async function processGroupOf(pid: number): Promise<number> {
@@ -71,6 +71,47 @@ test('a brigade start killed outright (SIGKILL) leaves PostgreSQL running; the n
     assert.equal(await second.stop('SIGINT'), 0, second.output());
     assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'the start that took it over stopped it');
   } finally {
+    await cleanUp();
+  }
+});
+
+test('brigade start stopping while a brigade serve uses its PostgreSQL leaves it running for the serve; the last one to stop stops it', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-shared-');
+  const running: Array<{ child: { exitCode: number | null; kill(signal: NodeJS.Signals): boolean } }> = [];
+  try {
+    const owner = await serveOnEmbedded(home, ['start']);
+    running.push(owner);
+    const joiner = await serveOnEmbedded(home, ['serve']);
+    running.push(joiner);
+    assert.match(joiner.output(), new RegExp(`joined the embedded PostgreSQL already running on port ${owner.port} .*used by brigade \\(pid ${owner.child.pid}\\)`));
+
+    assert.equal(await owner.stop('SIGINT'), 0, owner.output());
+    // Before, the start stopped PostgreSQL under the serve, whose every request then failed.
+    assert.match(owner.output(), new RegExp(`left the embedded PostgreSQL on port ${owner.port} running for brigade \\(pid ${joiner.child.pid}\\): the last brigade process using it stops it`));
+    const ready = await fetch(`${joiner.base}/health/ready`);
+    assert.equal(ready.status, 200, await ready.text());
+
+    assert.equal(await joiner.stop('SIGINT'), 0, joiner.output());
+    assert.match(joiner.output(), new RegExp(`stopped the embedded PostgreSQL on port ${owner.port} \\(no other brigade process used it\\)`));
+    assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'the last one stopped it');
+  } finally {
+    for (const brigade of running) if (brigade.child.exitCode === null) brigade.child.kill('SIGKILL');
+    await cleanUp();
+  }
+});
+
+test('PostgreSQL stopped under a running brigade (not by it): brigade says so and what to do, and exits 1', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-lost-');
+  const brigade = await serveOnEmbedded(home, ['start']);
+  try {
+    const pid = await postmasterPid(home);
+    assert.ok(pid !== null);
+    process.kill(pid, 'SIGINT');
+    // Before, brigade ran on without its database, answering 500s, until stopped by hand.
+    assert.equal(await within(brigade.exited, 120_000, 'brigade start to exit'), 1, brigade.output());
+    assert.match(brigade.output(), new RegExp(`the embedded PostgreSQL on port ${brigade.port} stopped under this process, not by brigade .*run the command again to start it; shutting down`));
+  } finally {
+    if (brigade.child.exitCode === null) brigade.child.kill('SIGKILL');
     await cleanUp();
   }
 });

@@ -50,3 +50,23 @@ test('the embedded PostgreSQL starts, stops cleanly and is reused with its data 
     await second.stop();
   }
 });
+
+test('the embedded PostgreSQL is shared: the process that started it, stopping first, leaves it running for one that joined; the last to stop stops it', async () => {
+  const lines: string[] = [];
+  const owner = await startEmbeddedPostgres({ dir, onProgress: (line) => lines.push(`owner: ${line}`) });
+  const joined = await startEmbeddedPostgres({ dir, onProgress: (line) => lines.push(`joined: ${line}`) });
+  try {
+    assert.equal(owner.owned, true);
+    assert.equal(joined.owned, false);
+    await owner.stop();
+    // Before, the owner stopped the server whatever else used it.
+    assert.ok(existsSync(path.join(dir, 'postmaster.pid')), `still running for the one that joined:\n${lines.join('\n')}`);
+    assert.match(lines.join('\n'), /owner: left the embedded PostgreSQL on port \d+ running for brigade \(pid \d+\)/);
+    assert.deepEqual(await sql(joined.url, 'select note from kept'), [{ note: 'survives a restart' }]);
+  } finally {
+    await joined.stop();
+    await owner.stop();
+  }
+  assert.equal(existsSync(path.join(dir, 'postmaster.pid')), false, 'the last to stop stopped it');
+  assert.match(lines.join('\n'), /joined: stopped the embedded PostgreSQL on port \d+ \(no other brigade process used it\)/);
+});

@@ -11,7 +11,8 @@ import type { CommandContext } from './types.ts';
 export const usage = `Usage: brigade start
 
 Runs the whole platform in one process: PostgreSQL (embedded under .brigade/pg when DATABASE_URL is
-unset; reused by the next start), the pending migrations of every database (as brigade migrate: the
+unset; reused by the next start, shared with any other brigade command on it, and stopped by the last
+of them to stop), the pending migrations of every database (as brigade migrate: the
 configured ones and each restaurant's own), the HTTP API for every service and every worker, and the
 stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when PAYMENT_PROVIDER_URL
 names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;

@@ -11,7 +11,10 @@ import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
 
-/** A running embedded PostgreSQL, started or joined by this process. */
+/**
+ * A running embedded PostgreSQL, started or joined by this process. Every brigade process on it
+ * shares it; the last one to stop stops it.
+ */
 export interface EmbeddedDatabase {
   /** Connection string of the server's `postgres` database. */
   readonly url: string;
@@ -23,8 +26,17 @@ export interface EmbeddedDatabase {
    * running by one that was killed); `false` when it joined one another brigade process uses.
    */
   readonly owned: boolean;
-  /** Stops the server if this process owns it (a fast, clean shutdown); otherwise does nothing. */
+  /**
+   * Leaves the server, once this process has ended its pools: stops it (a fast, clean shutdown) when no
+   * other brigade process uses it, else leaves it running for them, whoever started it. Says which on
+   * `onProgress`.
+   */
   stop(): Promise<void>;
+  /**
+   * Resolves, with what happened and what to do, when the server stops under this process (killed,
+   * or stopped by hand): a process that serves should shut down. Never when this process stopped it.
+   */
+  readonly lost: Promise<string>;
 }
 
 /** Options for {@link startEmbeddedPostgres}. */
@@ -50,9 +62,10 @@ const STOP_MS = 60_000;
  * typed in the terminal reaches brigade alone, which drains its work and then stops the server. When
  * another process already runs a server on that directory, this joins it, so `brigade migrate` runs
  * beside `brigade start`. Each process that uses the server says so with a shared advisory lock
- * ({@link useEmbeddedServer}); a server that no brigade process uses (its owner was killed) is taken
- * over, and stopped when this process stops. The superuser password is generated once and kept beside
- * the data directory.
+ * ({@link useEmbeddedServer}), and the last one to stop stops it: `brigade start` stopping while a
+ * `brigade serve` or `migrate` still uses its server leaves it running for them. A server that no
+ * brigade process uses (its owner was killed) is taken over. The superuser password is generated once
+ * and kept beside the data directory.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const dir = path.resolve(options.dir);
@@ -76,7 +89,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       const use = await useEmbeddedServer(urlFor(started.port));
       if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
       progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
-      return embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use });
+      return embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use, progress });
     }
     if (running.status === 'ready' && running.port > 0) {
       const use = await useEmbeddedServer(urlFor(running.port)).catch(() => null);
@@ -88,9 +101,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
               '(the one that started it ended without stopping it, e.g. killed); it stops when this process stops',
           );
         } else {
-          progress(`joined the embedded PostgreSQL already running on port ${running.port} (${dir}), used by ${others.join(', ')}`);
+          progress(
+            `joined the embedded PostgreSQL already running on port ${running.port} (${dir}), used by ${others.join(', ')}; ` +
+              'it runs until the last brigade process using it stops',
+          );
         }
-        return embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use });
+        return embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use, progress });
       }
     }
     // Starting, stopping, or refusing sessions while it stops: wait for it to settle.
@@ -105,28 +121,51 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
 }
 
 /** {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to. */
-function embedded(options: { dir: string; log: string; url: string; server: Postmaster; reused: boolean; owned: boolean; use: ServerUse }): EmbeddedDatabase {
-  const { dir, log, server, owned, use } = options;
+function embedded(options: {
+  dir: string;
+  log: string;
+  url: string;
+  server: Postmaster;
+  reused: boolean;
+  owned: boolean;
+  use: ServerUse;
+  progress: (line: string) => void;
+}): EmbeddedDatabase {
+  const { dir, log, server, owned, use, progress } = options;
+  const port = server.port;
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, fallback);
-    await use.end();
-    if (owned) await stopServer(dir, server.pid, log);
+    const leaving = await use.leave();
+    if (leaving.kind === 'last') {
+      try {
+        await stopServer(dir, server.pid, log);
+      } finally {
+        await use.end();
+      }
+      progress(`stopped the embedded PostgreSQL on port ${port} (no other brigade process used it)`);
+    } else if (leaving.kind === 'others') {
+      progress(`left the embedded PostgreSQL on port ${port} running for ${leaving.others.join(', ') || 'another brigade process'}: the last brigade process using it stops it`);
+    }
   };
   /**
    * A command with an orderly shutdown of its own (start, serve, worker: `waitForShutdownSignal`)
-   * stops the server itself once it has drained; any other (migrate, tenants, projections, dlq, …)
-   * left it running, orphaned. For those this stops the server and exits with the signal's status.
+   * leaves the server itself once it has drained; any other (migrate, tenants, projections, dlq, …)
+   * ended at once, leaving a server it was the last to use running, orphaned. For those this leaves
+   * (stops) the server and exits with the signal's status.
    */
   const fallback = (signal: NodeJS.Signals) => {
     if (process.listenerCount(signal) > 1) return;
     process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
     void stop().finally(() => process.exit());
   };
-  if (owned) for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
-  return { url: options.url, port: server.port, reused: options.reused, owned, stop };
+  for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
+  const lost = use.lost.then(
+    () => `the embedded PostgreSQL on port ${port} stopped under this process, not by brigade (its log, ${log}, may say why); run the command again to start it`,
+  );
+  return { url: options.url, port, reused: options.reused, owned, stop, lost };
 }
 
 /** The signals a one-shot command's embedded server is stopped on (see `fallback`). */
