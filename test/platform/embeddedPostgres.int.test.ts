@@ -70,3 +70,20 @@ test('the embedded PostgreSQL is shared: the process that started it, stopping f
   assert.equal(existsSync(path.join(dir, 'postmaster.pid')), false, 'the last to stop stopped it');
   assert.match(lines.join('\n'), /joined: stopped the embedded PostgreSQL on port \d+ \(no other brigade process used it\)/);
 });
+
+test('joining a running server with the wrong password fails at once, saying what to do (not after waiting for it to settle)', async () => {
+  const running = await startEmbeddedPostgres({ dir });
+  const passwordFile = `${dir}.password`;
+  const password = await fs.readFile(passwordFile, 'utf8');
+  try {
+    await fs.writeFile(passwordFile, 'not-the-password\n');
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'UNAVAILABLE');
+      assert.match(error.message, /Could not join the embedded PostgreSQL running on port \d+ .*password.*restore the file; or set DATABASE_URL/);
+      return true;
+    });
+  } finally {
+    await fs.writeFile(passwordFile, password);
+    await running.stop();
+  }
+});

@@ -51,6 +51,8 @@ export interface EmbeddedPostgresOptions {
 
 /** How long a server another process is starting or stopping may take to settle before we give up. */
 const SETTLE_MS = 60_000;
+/** Errors of a server on its way down: ECONNREFUSED, ECONNRESET, cannot_connect_now, admin_shutdown. */
+const SETTLING = new Set(['ECONNREFUSED', 'ECONNRESET', '57P03', '57P01']);
 /** How long a fast shutdown may take. */
 const STOP_MS = 60_000;
 
@@ -92,7 +94,15 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       return embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use, progress });
     }
     if (running.status === 'ready' && running.port > 0) {
-      const use = await useEmbeddedServer(urlFor(running.port)).catch(() => null);
+      const use = await useEmbeddedServer(urlFor(running.port)).catch((error: unknown) => {
+        // Refused or shutting down: it is stopping, wait. Anything else (a wrong password) will not pass by waiting.
+        if (SETTLING.has(String((error as { code?: unknown }).code))) return null;
+        throw new UnavailableError(
+          `Could not join the embedded PostgreSQL running on port ${running.port} (${dir}): ${(error as Error).message}. ` +
+            `If ${dir}.password is not the one it was created with, stop that server ('kill -INT ${running.pid}') and restore the file; or set DATABASE_URL.`,
+          { cause: error },
+        );
+      });
       if (use !== null) {
         const others = await use.others();
         if (others.length === 0) {
