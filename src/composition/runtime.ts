@@ -167,10 +167,6 @@ export async function createPlatform(
     const busPool = databases.poolFor('platform');
     const bus = await createTransport(config, busPool);
     transport = bus;
-    // Every service's durable subscriptions exist before this process's relays publish anything
-    // (a subscription gets only what is published after its creation): also those of services
-    // this process does not run, whose workers may not have started anywhere yet.
-    for (const spec of SERVICES.flatMap((service) => service.subscriptions ?? [])) await bus.ensureSubscription(spec);
     registerDeadLetterMetrics(metrics, busPool);
     registerClaimCheckMetrics(metrics, busPool);
     const deps: ServiceDeps = {

@@ -1,8 +1,9 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
+import type { SubscriptionSpec } from '../platform/messaging/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
 import { waitForMovedMessages } from '../platform/tenancy/index.ts';
-import { runBusRetention } from '../platform/messaging/index.ts';
+import { ensureSubscriptions, runBusRetention } from '../platform/messaging/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
@@ -40,8 +41,15 @@ export const SHARED_SERVICE_NAMES: readonly string[] = Object.freeze(SERVICES.fi
 export const MOVING_SCHEMAS: readonly string[] = Object.freeze(SERVICE_NAMES.filter((name) => !SHARED_SERVICE_NAMES.includes(name)));
 
 /**
+ * Every service's durable subscriptions. A subscription gets only what is published after its creation
+ * (decision 0015), so each relay creates all of them before it first publishes, also those of services
+ * whose workers have not started anywhere yet (a `brigade serve` running before any `brigade worker`).
+ */
+export const DURABLE_SUBSCRIPTIONS: readonly SubscriptionSpec[] = Object.freeze(SERVICES.flatMap((service) => service.subscriptions ?? []));
+
+/**
  * One outbox relay per service: every process runs them all, and the relay's leader lock keeps one
- * active per outbox (another takes over when it dies). A relay that cannot publish or reach its
+ * active per outbox (another takes over when it dies). It first creates {@link DURABLE_SUBSCRIPTIONS}. A relay that cannot publish or reach its
  * database keeps retrying and says so in the log at most once a minute. The outbox of a service whose
  * tenant rows move has one relay per database (`everyDatabase`): a moved restaurant's messages are
  * written in its own database.
@@ -62,18 +70,18 @@ export const RELAY_WORKERS = Object.freeze(
         registry: deps.metrics,
         // A dedicated database's relay reports under database="<label>"; the shared one's series are unchanged.
         database: deps.placement,
-        // A moved restaurant's new messages must not overtake the ones it left in the shared outbox.
-        startAfter:
-          dedicated === undefined
-            ? undefined
-            : (signal) =>
-                waitForMovedMessages({
-                  ...dedicated,
-                  schema: service,
-                  signal,
-                  onWaiting: () => process.emitWarning(`${service} outbox relay${where} waits until the shared relay has published the messages its restaurant wrote there before it moved`),
-                  onError: warn,
-                }),
+        startAfter: async (signal) => {
+          await ensureSubscriptions(deps.transport, DURABLE_SUBSCRIPTIONS, { signal, onError: warn });
+          // A moved restaurant's new messages must not overtake the ones it left in the shared outbox.
+          if (dedicated === undefined) return;
+          await waitForMovedMessages({
+            ...dedicated,
+            schema: service,
+            signal,
+            onWaiting: () => process.emitWarning(`${service} outbox relay${where} waits until the shared relay has published the messages its restaurant wrote there before it moved`),
+            onError: warn,
+          });
+        },
         onProgress: (event) => {
           if (event.kind === 'error') warn(event.error);
         },

@@ -78,9 +78,8 @@ export interface ServiceModule {
   readonly workers?: readonly ServiceWorker[];
   /**
    * The durable subscriptions its workers consume. A subscription gets the messages published after
-   * its creation (decision 0015), so every process creates all of them when it starts, before its
-   * relays publish anything: a message published by `brigade serve` while no worker of this service
-   * has ever run still waits for it.
+   * its creation (decision 0015), so every relay creates all services' before it first publishes: a
+   * message relayed by `brigade serve` while no worker of this service has ever run still waits for it.
    */
   readonly subscriptions?: readonly SubscriptionSpec[];
   /**
