@@ -154,8 +154,22 @@ describe('order view reads across databases: what a read costs, a dedicated data
   const trace = () => {
     const shared = platform.databases.poolFor('ordering');
     const kinds: string[] = [];
-    const onAcquire = (client: pg.PoolClient) => {
+    // A transaction's place is taken when it asks for its connection, not when the pool hands one
+    // over: a wake-up sent before a pause may get its connection after the read that follows the
+    // pause (a new connection takes longer to open than an idle one to hand over, most under load).
+    const connect = shared.connect;
+    shared.connect = ((...args: unknown[]) => {
       const index = kinds.push('?') - 1;
+      const callback = args[0] as ((error: Error | undefined, client: pg.PoolClient, release: () => void) => void) | undefined;
+      if (typeof callback === 'function') {
+        return (connect as (cb: typeof callback) => void).call(shared, (error, client, release) => {
+          if (error === undefined || error === null) hook(client, index);
+          callback(error, client, release);
+        });
+      }
+      return (connect as () => Promise<pg.PoolClient>).call(shared).then((client) => (hook(client, index), client));
+    }) as typeof shared.connect;
+    const hook = (client: pg.PoolClient, index: number) => {
       const query = client.query;
       client.query = ((...args: Parameters<typeof query>) => {
         client.query = query;
@@ -166,8 +180,12 @@ describe('order view reads across databases: what a read costs, a dedicated data
         return (query as (...a: unknown[]) => unknown).apply(client, args);
       }) as typeof query;
     };
-    shared.on('acquire', onAcquire);
-    return { kinds, stop: () => shared.off('acquire', onAcquire) };
+    return {
+      kinds,
+      stop: () => {
+        shared.connect = connect;
+      },
+    };
   };
   /** Records in the shared database's catalog that `rid` lives in the dedicated database (or `into`), as a move does. */
   const placeInDedicated = async (rid: string, into: TestDatabase = dedicated) => {
