@@ -1,9 +1,8 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
-import type { SubscriptionSpec } from '../platform/messaging/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
 import { waitForMovedMessages } from '../platform/tenancy/index.ts';
-import { ensureSubscriptions, runBusRetention } from '../platform/messaging/index.ts';
+import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../platform/messaging/index.ts';
 import { createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
@@ -49,8 +48,9 @@ export const DURABLE_SUBSCRIPTIONS: readonly SubscriptionSpec[] = Object.freeze(
 
 /**
  * One outbox relay per service: every process runs them all, and the relay's leader lock keeps one
- * active per outbox (another takes over when it dies). It first creates {@link DURABLE_SUBSCRIPTIONS}. A relay that cannot publish or reach its
- * database keeps retrying and says so in the log at most once a minute. The outbox of a service whose
+ * active per outbox (another takes over when it dies). It first creates {@link DURABLE_SUBSCRIPTIONS}.
+ * A relay that cannot publish or reach its database keeps retrying and says so in the log at most
+ * once a minute. The outbox of a service whose
  * tenant rows move has one relay per database (`everyDatabase`): a moved restaurant's messages are
  * written in its own database.
  */
