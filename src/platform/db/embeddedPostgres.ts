@@ -90,8 +90,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       if (started === null) continue;
       const use = await useEmbeddedServer(urlFor(started.port));
       if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
+      // Its signal fallback is in place before the line that says the server is up.
+      const database = embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use, progress });
       progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
-      return embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use, progress });
+      return database;
     }
     if (running.status === 'ready' && running.port > 0) {
       const use = await useEmbeddedServer(urlFor(running.port)).catch((error: unknown) => {
@@ -105,6 +107,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       });
       if (use !== null) {
         const others = await use.others();
+        const database = embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use, progress });
         if (others.length === 0) {
           progress(
             `took over the embedded PostgreSQL left running on port ${running.port} (${dir}, pid ${running.pid}): no brigade process used it ` +
@@ -116,7 +119,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
               'it runs until the last brigade process using it stops',
           );
         }
-        return embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use, progress });
+        return database;
       }
     }
     // Starting, stopping, or refusing sessions while it stops: wait for it to settle.
