@@ -18,6 +18,7 @@ export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
 export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
 export { ensureSubscriptions } from './ensureSubscriptions.ts';
+export { causeOfMessage, type MessageCause } from './causeOfMessage.ts';
 export { createPgTransport } from './postgres/createPgTransport.ts';
 export type { PgTransportOptions } from './postgres/createPgTransport.ts';
 export { busPublishSql, publishToBus } from './postgres/publishToBus.ts';

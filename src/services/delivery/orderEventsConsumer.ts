@@ -1,7 +1,6 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { inboxHandler, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, inboxHandler, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
-import { causeOfMessage } from './operations/dispatchCause.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { recordCourierAssigned } from './operations/recordCourierAssigned.ts';

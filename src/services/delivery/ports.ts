@@ -1,3 +1,4 @@
+import type { MessageCause } from '../../platform/messaging/index.ts';
 /**
  * What the delivery service asks of other services. The composition root wires implementations:
  * in-process adapters when the services run together, HTTP when they run apart. Delivery never reads
@@ -21,14 +22,7 @@ export interface CourierDirectory {
  * order event that queued the order). The receiving service records it on the events the command
  * appends (causation, correlation) and passes `traceparent` on.
  */
-export interface CommandCause {
-  /** The id of the message that caused the command. */
-  readonly causationId?: string;
-  /** That message's correlation id. */
-  readonly correlationId?: string;
-  /** That message's W3C `traceparent`. */
-  readonly traceparent?: string;
-}
+export type CommandCause = MessageCause;
 
 /** What delivery tells the ordering service. */
 export interface OrderCommands {

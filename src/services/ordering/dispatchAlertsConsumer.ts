@@ -1,5 +1,5 @@
 import { BrigadeError } from '../../platform/errors/index.ts';
-import type { MessageHandler, SubscriptionSpec, Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { orderCommands } from './orderCommandsAdapter.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -36,7 +36,7 @@ export function dispatchAlertsHandler(deps: { readonly unitOfWork: UnitOfWorkFn;
         attempts: p.attempts as number,
         reason: p.reason as string,
         raisedAt: new Date(p.failedAt as string).toISOString(),
-      }, { causationId: message.id, correlationId: message.headers.correlation, traceparent: message.headers.traceparent });
+      }, causeOfMessage(message));
     } catch (error) {
       if (error instanceof BrigadeError && (error.status === 404 || error.code === 'ORDER_TRANSITION_FORBIDDEN')) return;
       throw error;

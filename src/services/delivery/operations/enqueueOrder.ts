@@ -6,7 +6,7 @@ import { announceDispatch } from './dispatchWork.ts';
  * Puts an order in the dispatch queue of its restaurant's city (due now; an idle dispatch worker of
  * this process is woken after commit). Idempotent: an order already queued, assigned or finished is
  * left as it is. Returns whether a row was added. `cause`: the order event that queued it (see
- * {@link causeOfMessage}), kept on the row for the assignment and a dead letter to carry on.
+ * `causeOfMessage`), kept on the row for the assignment and a dead letter to carry on.
  */
 export async function enqueueOrder(tx: Tx, input: { tenantId: string; orderId: string; city: string; readyAt?: Date; cause?: CommandCause }): Promise<boolean> {
   const cause = input.cause ?? {};

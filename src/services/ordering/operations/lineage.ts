@@ -1,3 +1,4 @@
+import type { MessageCause } from '../../../platform/messaging/index.ts';
 import type { AppendOptions, NewEvent } from '../../../platform/events/index.ts';
 import type { OrderEvent } from '../domain/orderEvents.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
@@ -30,14 +31,7 @@ export function requestLineage(requestId: string, traceparent?: string | string[
 }
 
 /** What another service says caused a command it sends: the message it was handling, as {@link messageLineage} reads it. */
-export interface CommandCause {
-  /** The id of the message that caused the command. */
-  readonly causationId?: string;
-  /** That message's correlation id. */
-  readonly correlationId?: string;
-  /** That message's W3C `traceparent`. */
-  readonly traceparent?: string;
-}
+export type CommandCause = MessageCause;
 
 /**
  * The lineage of a command sent because of a message (delivery's dispatch, the payment saga, a

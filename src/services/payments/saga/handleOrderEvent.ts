@@ -1,8 +1,7 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import type { Message } from '../../../platform/messaging/index.ts';
+import { causeOfMessage, type Message } from '../../../platform/messaging/index.ts';
 import { advanceSaga, SagaNotFoundError, startSaga, type SagaRegistry } from '../../../platform/sagas/index.ts';
 import { PAYMENT_SAGA, type PaymentSagaInput } from './paymentSaga.ts';
-import type { CommandCause } from './ports.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 import { BrigadeError } from '../../../platform/errors/index.ts';
 
@@ -59,7 +58,7 @@ export async function handleOrderEvent(
       customerId: String(data.customerId),
       total: Number(data.total),
       currency: String(data.currency),
-      ...(message.id === undefined ? {} : { cause: causeOf(message as Pick<Message, 'id' | 'headers'>) }),
+      ...(message.id === undefined ? {} : { cause: causeOfMessage(message as Pick<Message, 'id' | 'headers'>) }),
     };
     const { created } = await startSaga(tx, registry, { name: PAYMENT_SAGA, id: orderId, input });
     return created ? 'started' : 'ignored';
@@ -74,15 +73,4 @@ export async function handleOrderEvent(
     if (options.waitForStart === true) throw new PaymentSagaNotStartedError(orderId, type);
     return 'ignored';
   }
-}
-
-/** A message as the cause of the commands a saga it starts sends: its id, and its correlation and traceparent when it has them. */
-function causeOf(message: Pick<Message, 'id' | 'headers'>): CommandCause {
-  const correlation: unknown = message.headers.correlation;
-  const traceparent: unknown = message.headers.traceparent;
-  return {
-    causationId: message.id,
-    ...(typeof correlation === 'string' && correlation !== '' ? { correlationId: correlation } : {}),
-    ...(typeof traceparent === 'string' && traceparent !== '' ? { traceparent } : {}),
-  };
 }

@@ -1,3 +1,4 @@
+import type { MessageCause } from '../../../platform/messaging/index.ts';
 import type { PaymentProviderClient } from '../provider/index.ts';
 
 /**
@@ -5,14 +6,7 @@ import type { PaymentProviderClient } from '../provider/index.ts';
  * `OrderPlaced`). The receiving service records it on the events the command appends (causation,
  * correlation) and passes `traceparent` on.
  */
-export interface CommandCause {
-  /** The id of the message that caused the command. */
-  readonly causationId?: string;
-  /** That message's correlation id. */
-  readonly correlationId?: string;
-  /** That message's W3C `traceparent`. */
-  readonly traceparent?: string;
-}
+export type CommandCause = MessageCause;
 
 /** What the payment saga asks of the ordering service: the command that cancels an order. */
 export interface OrderCancellation {
