@@ -2,6 +2,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
+import { createDurableSubscriptions } from '../../composition/createDurableSubscriptions.ts';
 import { configuredMigrationTargets, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
@@ -11,7 +12,9 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
 
   brigade migrate            Apply pending migrations (forward only; each file in its own transaction
                              unless its first line is '-- brigade:no-transaction'). Refuses to run while
-                             an applied file has changed or gone missing.
+                             an applied file has changed or gone missing. Then creates every service's
+                             durable subscriptions on the transport (NATS_URL, else the PostgreSQL bus),
+                             so that one a new release adds gets what older processes still publish.
   brigade migrate --dry-run  Print what would be applied; apply nothing.
   brigade migrate status     List every migration file: applied (when, how long, by whom) or pending,
                              and files a newer release applied ('ahead': not an error).
@@ -35,6 +38,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     if (action === 'apply') {
       await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out });
+      if (values['dry-run'] === true) return 0;
+      // Before the rollout, so that a subscription this release adds gets what older processes still publish.
+      const subscriptions = await createDurableSubscriptions(config, db.url);
+      ctx.io.out(`subscriptions on ${config.natsUrl === null ? 'the PostgreSQL bus' : 'JetStream'}: ${subscriptions.join(', ')}`);
       return 0;
     }
     const targets = [...configuredMigrationTargets(config, db.url), ...(await dedicatedTitledMigrationTargets(config, db.url))];
