@@ -43,3 +43,21 @@ export class AttemptsExhaustedError extends BrigadeError {
     });
   }
 }
+
+/**
+ * 503: a redrive of many dead letters stopped because the transport failed (the broker or the bus
+ * database not answering), not because of a letter: `redriven` went back, `failed` could not (each
+ * with why), and the rest stay parked for the next redrive.
+ */
+export class RedriveInterruptedError extends BrigadeError {
+  constructor(redriven: number, failed: ReadonlyArray<{ readonly id: string; readonly subscription: string; readonly error: string }>, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'REDRIVE_INTERRUPTED',
+      503,
+      `The redrive stopped after ${redriven} dead letter(s) went back${failed.length > 0 ? ` and ${failed.length} could not` : ''}: the transport failed (${reason}). ` +
+        'The rest stay parked: run the redrive again once it answers',
+      { details: { redriven, failed }, cause },
+    );
+  }
+}

@@ -14,8 +14,11 @@ import {
   redriveDeadLetters,
   registerDeadLetterMetrics,
   showDeadLetter,
+  RedriveInterruptedError,
+  UnknownSubscriptionError,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
+import { UnavailableError } from '../../../src/platform/errors/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { message, token, waitFor } from './support.ts';
 
@@ -155,13 +158,13 @@ describe('poison message, dead-letter store and redrive', () => {
       async redeliver(subscription, m) {
         // Each earlier letter's removal is committed already (before: one transaction held them all).
         seenGone.push((await pool.query('select 1 from brigade_bus.dead_letters where id = $1', [first!.id])).rowCount === 0);
-        if (m.id === bad!.message.id) throw new Error(`subscription ${subscription} was removed`);
+        if (m.id === bad!.message.id) throw new UnknownSubscriptionError(subscription);
         sent.push(m.id);
         return transport.redeliver(subscription, m);
       },
     };
     const outcome = await redriveDeadLetters(pool, flaky, { all: true, subscription: sub });
-    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: `subscription ${sub} was removed` }] });
+    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub).message }] });
     assert.deepEqual(sent, [first!.message.id, last!.message.id]);
     assert.deepEqual(seenGone, [false, true, true]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [bad!.id], 'the one that could not go back stays');
@@ -169,6 +172,41 @@ describe('poison message, dead-letter store and redrive', () => {
     sent.length = 0;
     assert.deepEqual((await redriveDeadLetters(pool, flaky, { all: true, subscription: sub })).redriven, 0);
     assert.deepEqual(sent, []);
+  });
+
+  test('redrive --all stops when the transport fails, not the letter: what went back is counted, the rest stay parked and are not tried', async () => {
+    const sub = `${token()}-down`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const ca = new AbortController();
+    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
+      throw new Error('always');
+    });
+    await transport.publish([1, 2, 3].map((n) => message('menu.item.changed', { n })));
+    await waitFor('3 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 3);
+    ca.abort();
+    await parked.done;
+    const [first, second, third] = (await listDeadLetters(pool, { subscription: sub })).sort((a, b) => (a.id < b.id ? -1 : 1));
+    const tried: string[] = [];
+    // The broker goes down after the first letter went back.
+    const downAfterOne: Transport = {
+      ...transport,
+      async redeliver(subscription, m) {
+        tried.push(m.id);
+        if (tried.length > 1) throw new UnavailableError('NATS is not answering');
+        return transport.redeliver(subscription, m);
+      },
+    };
+    await assert.rejects(redriveDeadLetters(pool, downAfterOne, { all: true, subscription: sub }), (error: RedriveInterruptedError) => {
+      assert.equal(error.code, 'REDRIVE_INTERRUPTED');
+      assert.equal(error.status, 503);
+      assert.deepEqual(error.details, { redriven: 1, failed: [] });
+      assert.match(error.message, /^The redrive stopped after 1 dead letter\(s\) went back: the transport failed \(NATS is not answering\)\. The rest stay parked: run the redrive again once it answers$/);
+      return true;
+    });
+    assert.deepEqual(tried, [first!.message.id, second!.message.id], 'the third is not tried against a transport that is down');
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id).sort(), [second!.id, third!.id].sort(), 'the rest stay parked');
+    // Once it answers again, the next redrive sends them.
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: sub }), { redriven: 2, failed: [] });
   });
 
   test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {

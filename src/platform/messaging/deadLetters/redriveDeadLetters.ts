@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { NotFoundError } from '../../errors/index.ts';
+import { ClaimCheckMissingError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
 import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
@@ -35,9 +36,13 @@ export function redriveSelectSql(byId: boolean): string {
  * broker round trip, and every relay and subscriber of the cluster, which read below the oldest running
  * transaction (decision 0011), waited for all of it; and one letter that could not go back (its
  * subscription removed or changed) rolled back the removal of every letter already sent, so each retry
- * sent those again and `--all` never finished. Now a letter that cannot go back stays, and is reported
- * in `failed` with the reason; the others go on. A single id that cannot go back throws, as before,
- * and an unknown or malformed id throws `NotFoundError` (404).
+ * sent those again and `--all` never finished. Now a letter that cannot go back (its subscription gone,
+ * or no longer taking its subject, or its claim-checked payload purged) stays, and is reported in
+ * `failed` with the reason; the others go on. Any other failure is the transport's (the broker down):
+ * every later letter would fail the same way, each after its own timeout, and be reported as if it
+ * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
+ * what went back; the rest stay parked. A single id that cannot go back throws, as before, and an
+ * unknown or malformed id throws `NotFoundError` (404).
  *
  * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
  * second redrive delivers it again, which the inbox absorbs. The other order could lose it. Rows are
@@ -64,8 +69,14 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     if (sent === null) return { redriven, failed };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
-    else failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error instanceof Error ? sent.error.message : String(sent.error) });
+    else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error.message });
+    else throw new RedriveInterruptedError(redriven, failed, sent.error);
   }
+}
+
+/** Whether a redelivery failed for a reason of the letter's own, which the next letter does not share. */
+function isTheLetters(error: unknown): error is Error {
+  return error instanceof UnknownSubscriptionError || error instanceof InvalidMessageError || error instanceof ClaimCheckMissingError;
 }
 
 /** Sends back the dead letter `sql` picks, in a transaction of its own: `null` when there is none, else the letter and, if it stayed, why. */
