@@ -168,7 +168,7 @@ export async function createPlatform(
     const bus = await createTransport(config, busPool);
     transport = bus;
     registerDeadLetterMetrics(metrics, busPool);
-    registerClaimCheckMetrics(metrics, busPool);
+    registerClaimCheckMetrics(metrics, busPool, { graceMs: config.claimCheckGraceMs });
     const deps: ServiceDeps = {
       config,
       databases,
@@ -240,7 +240,16 @@ export async function createPlatform(
  */
 export async function createTransport(config: Config, pool: import('pg').Pool): Promise<Transport> {
   const transport =
-    config.natsUrl === null ? createPgTransport({ pool }) : await createNatsTransport({ servers: config.natsUrl, pool, subjects: SERVICE_NAMES.map((s) => `${s}.>`), replicas: config.natsStreamReplicas });
+    config.natsUrl === null
+      ? createPgTransport({ pool })
+      : await createNatsTransport({
+          servers: config.natsUrl,
+          pool,
+          subjects: SERVICE_NAMES.map((s) => `${s}.>`),
+          replicas: config.natsStreamReplicas,
+          duplicateWindowMs: config.messageDedupeWindowMs,
+          maxAgeMs: config.natsStreamMaxAgeMs,
+        });
   return withClaimCheck(transport, { pool });
 }
 

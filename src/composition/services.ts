@@ -70,6 +70,7 @@ export const RELAY_WORKERS = Object.freeze(
         registry: deps.metrics,
         // A dedicated database's relay reports under database="<label>"; the shared one's series are unchanged.
         database: deps.placement,
+        retentionMs: deps.config.outboxRetentionMs,
         startAfter: async (signal) => {
           await ensureSubscriptions(deps.transport, DURABLE_SUBSCRIPTIONS, { signal, onError: warn });
           // A moved restaurant's new messages must not overtake the ones it left in the shared outbox.
@@ -105,6 +106,8 @@ export const PLATFORM_WORKERS = Object.freeze([
       const warn = warnEveryMinute('bus retention', 'settled bus messages and unneeded claim-check payloads stay until a pass succeeds');
       return runBusRetention({
         pool: deps.databases.poolFor('platform'),
+        messagesOlderThanMs: deps.config.messageDedupeWindowMs,
+        claimCheckGraceMs: deps.config.claimCheckGraceMs,
         signal,
         onProgress: (event) => {
           if (event.kind === 'error') warn(event.error);

@@ -81,6 +81,25 @@ test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {
   }
 });
 
+test('retention windows: the outbox, the dedupe window, the claim-check grace and the stream age', () => {
+  const defaults = loadConfig({}, { services });
+  assert.deepEqual(
+    [defaults.outboxRetentionMs, defaults.messageDedupeWindowMs, defaults.claimCheckGraceMs, defaults.natsStreamMaxAgeMs],
+    [3_600_000, 120_000, 3_600_000, 7 * 24 * 3_600_000],
+  );
+  const set = loadConfig({ OUTBOX_RETENTION_MS: '86400000', MESSAGE_DEDUPE_WINDOW_MS: '300000', CLAIM_CHECK_GRACE_MS: '600000', NATS_STREAM_MAX_AGE_MS: '172800000' }, { services });
+  assert.deepEqual([set.outboxRetentionMs, set.messageDedupeWindowMs, set.claimCheckGraceMs, set.natsStreamMaxAgeMs], [86_400_000, 300_000, 600_000, 172_800_000]);
+  assert.throws(
+    () => loadConfig({ OUTBOX_RETENTION_MS: '0', MESSAGE_DEDUPE_WINDOW_MS: '2h' }, { services }),
+    (error: unknown) => error instanceof ConfigError && error.issues.map((i) => i.variable).join() === 'MESSAGE_DEDUPE_WINDOW_MS,OUTBOX_RETENTION_MS',
+  );
+  // JetStream refuses a duplicate window longer than the stream keeps messages.
+  assert.throws(
+    () => loadConfig({ MESSAGE_DEDUPE_WINDOW_MS: '600000', NATS_STREAM_MAX_AGE_MS: '300000' }, { services }),
+    (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && /NATS_STREAM_MAX_AGE_MS: expected at least MESSAGE_DEDUPE_WINDOW_MS \(600000\), got "300000"/.test(error.message),
+  );
+});
+
 test('empty values count as unset', () => {
   const config = loadConfig({ DATABASE_URL: '', PORT: '  ' }, { services });
   assert.equal(config.databaseUrl, null);

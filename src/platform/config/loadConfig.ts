@@ -48,6 +48,29 @@ export interface Config {
    * default), so run it with `jetstream { sync_interval: always }`, or a cluster with 3 (decision 0016).
    */
   readonly natsStreamReplicas: number;
+  /**
+   * `NATS_STREAM_MAX_AGE_MS`: how long the JetStream stream keeps a message whether or not every
+   * subscription has handled it (a consumer further behind loses what is older). Default 7 days; at
+   * least `MESSAGE_DEDUPE_WINDOW_MS`.
+   */
+  readonly natsStreamMaxAgeMs: number;
+  /**
+   * `MESSAGE_DEDUPE_WINDOW_MS`: how long the transport remembers a message id to drop a re-published
+   * copy (a relay that died between publishing and marking republishes within seconds): JetStream's
+   * duplicate window, and on the PostgreSQL bus how long a message every subscription settled is kept
+   * before the bus retention deletes it (decision 0068). Default 120 000.
+   */
+  readonly messageDedupeWindowMs: number;
+  /**
+   * `OUTBOX_RETENTION_MS`: how long an outbox keeps the rows its relay published before pruning them
+   * (decision 0067): the window for reading what left, e.g. in an incident. Default 3 600 000 (1 hour).
+   */
+  readonly outboxRetentionMs: number;
+  /**
+   * `CLAIM_CHECK_GRACE_MS`: how long a claim-checked payload (over 64 KiB) is kept once no subscription
+   * needs it any more, for a redelivery after a lost ack (decision 0016). Default 3 600 000 (1 hour).
+   */
+  readonly claimCheckGraceMs: number;
   /** `HOST`: interface the HTTP server binds. Default `127.0.0.1`. */
   readonly host: string;
   /** `PORT`: HTTP port. Default 3000; 0 picks a free one. */
@@ -178,6 +201,14 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     issues.push({ variable: 'PAYMENT_DEFAULT_CARD', expected: "a card number of 12 to 19 digits, or 'none'", got: `${defaultCard.length} characters` });
   }
 
+  const day = 24 * 3_600_000;
+  const messageDedupeWindowMs = int('MESSAGE_DEDUPE_WINDOW_MS', 120_000, 1000, day);
+  const natsStreamMaxAgeMs = int('NATS_STREAM_MAX_AGE_MS', 7 * day, 60_000, 365 * day);
+  if (natsStreamMaxAgeMs < messageDedupeWindowMs) {
+    // JetStream refuses a duplicate window longer than the stream's maximum age.
+    issues.push({ variable: 'NATS_STREAM_MAX_AGE_MS', expected: `at least MESSAGE_DEDUPE_WINDOW_MS (${messageDedupeWindowMs})`, got: String(natsStreamMaxAgeMs) });
+  }
+
   const config: Config = {
     databaseUrl: url('DATABASE_URL', pg),
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
@@ -189,6 +220,10 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
     natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsStreamReplicas: int('NATS_STREAM_REPLICAS', 1, 1, 5),
+    natsStreamMaxAgeMs,
+    messageDedupeWindowMs,
+    outboxRetentionMs: int('OUTBOX_RETENTION_MS', 3_600_000, 1000, 30 * day),
+    claimCheckGraceMs: int('CLAIM_CHECK_GRACE_MS', 3_600_000, 1000, 30 * day),
     host: read('HOST') ?? '127.0.0.1',
     port,
     secret,

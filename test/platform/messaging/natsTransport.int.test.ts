@@ -65,6 +65,26 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
     }
   });
 
+  test('the stream keeps messages for maxAgeMs and dedupes within duplicateWindowMs, and a restart with new values updates them', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const subjects = [`${token()}.>`];
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    const windows = async () => {
+      const { config } = await jsm.streams.info(own);
+      return { duplicateWindowMs: config.duplicate_window / 1e6, maxAgeMs: config.max_age / 1e6 };
+    };
+    try {
+      await (await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: own, subjects })).close();
+      assert.deepEqual(await windows(), { duplicateWindowMs: 120_000, maxAgeMs: 7 * 24 * 3_600_000 }, 'the defaults');
+      await (await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: own, subjects, duplicateWindowMs: 300_000, maxAgeMs: 2 * 24 * 3_600_000 })).close();
+      assert.deepEqual(await windows(), { duplicateWindowMs: 300_000, maxAgeMs: 2 * 24 * 3_600_000 });
+    } finally {
+      await jsm.streams.delete(own).catch(() => false);
+      await nc.close();
+    }
+  });
+
   test('a redelivery to a subscription whose filter does not take the subject is refused, not published to be skipped by every consumer', async () => {
     const t = token();
     await transport!.ensureSubscription({ subscription: t, pattern: `${prefix}.${t}.*` });

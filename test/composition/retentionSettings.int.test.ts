@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, test } from 'node:test';
+import { createPgTransport, newMessageId, type Message } from '../../src/platform/messaging/index.ts';
+import { writeToOutbox } from '../../src/platform/outbox/index.ts';
+import { PLATFORM_WORKERS, RELAY_WORKERS } from '../../src/composition/services.ts';
+import { eventually, within } from '../support/eventually.ts';
+import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
+
+// The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS): the workers that
+// `brigade start` and `brigade worker` run prune by them, not by their built-in defaults (1 hour, 2 minutes).
+let t: TestPlatform;
+before(async () => {
+  t = await startTestPlatform({ OUTBOX_RETENTION_MS: '1000', MESSAGE_DEDUPE_WINDOW_MS: '1000' });
+});
+after(() => t.close());
+
+/** Runs a worker of the platform until `until` resolves. */
+async function running<T>(worker: { run(deps: typeof t.platform.deps, signal: AbortSignal): Promise<void> }, until: () => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const done = worker.run(t.platform.deps, stop.signal);
+  try {
+    return await until();
+  } finally {
+    stop.abort();
+    await done;
+  }
+}
+
+test('the outbox relay prunes what it published once OUTBOX_RETENTION_MS has passed', async () => {
+  const { deps } = t.platform;
+  const [id] = await deps.unitOfWork({ service: 'ordering', tenantId: randomUUID(), actor: { kind: 'system', id: 'test' } }, (tx) =>
+    writeToOutbox(tx, [{ subject: 'ordering.order.Probe', key: randomUUID(), payload: { probe: true } }]),
+  );
+  const relay = RELAY_WORKERS.find((worker) => worker.service === 'ordering')!;
+  // Relayed: it reaches a subscription the relay created.
+  await running(relay, async () => {
+    const stop = new AbortController();
+    const received = new Promise<Message>((resolve) => {
+      void deps.transport.subscribe({ subscription: 'delivery-dispatch', signal: stop.signal }, async (m) => void (m.id === id && resolve(m))).done.catch(() => undefined);
+    });
+    await within(received, 30_000, 'the relayed message').finally(() => stop.abort());
+  });
+  const pool = deps.databases.poolFor('ordering');
+  const left = async () => (await pool.query('select 1 from ordering.outbox where message_id = $1', [id])).rowCount;
+  assert.equal(await left(), 1, 'kept while the retention has not passed');
+  await sleep(1100);
+  // A relay's first prune comes a second after it starts leading; with the 1 hour default it keeps the row.
+  await running(relay, () => eventually('the published row pruned', left, (n) => n === 0, 15_000));
+});
+
+test('the bus retention deletes a settled message once MESSAGE_DEDUPE_WINDOW_MS has passed', async () => {
+  const { deps } = t.platform;
+  const pool = deps.databases.poolFor('platform');
+  const id = newMessageId();
+  // No subscription takes this subject: settled from the start.
+  const transport = createPgTransport({ pool });
+  await transport.publish([{ id, subject: 'menu.retention.Probe', key: 'k', headers: { correlation: id, causation: '', tenant: '', traceparent: '' }, payload: {} }]);
+  await transport.close();
+  const stored = async () => (await pool.query('select 1 from brigade_bus.messages where id = $1', [id])).rowCount;
+  assert.equal(await stored(), 1);
+  await sleep(1100);
+  const retention = PLATFORM_WORKERS.find((worker) => worker.name === 'bus-retention')!;
+  // Its first pass runs at once; with the 2 minute default it keeps the message.
+  await running(retention, () => eventually('the settled message deleted', stored, (n) => n === 0, 15_000));
+});
