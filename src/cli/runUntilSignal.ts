@@ -19,7 +19,7 @@ export interface RunOptions {
   /** Work to do before the platform closes (e.g. stop a side server that uses the database). */
   readonly beforeClose?: () => Promise<void>;
   /** Workers to run (name → run), all of the chosen services' when absent. */
-  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
+  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; readonly keepsConnection?: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
 
 /**
@@ -101,8 +101,12 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
  */
 export function workersOf(services: readonly ServiceModule[]): RunOptions['workers'] {
   const names = new Set(services.map((s) => s.name));
-  const placed = (service: string, w: ServiceWorker) =>
-    w.everyDatabase === true ? { service, name: w.name, run: (deps: ServiceDeps, signal: AbortSignal) => runOnEveryDatabase({ ...w, service }, deps, signal) } : { service, name: w.name, run: w.run };
+  const placed = (service: string, w: ServiceWorker) => ({
+    service,
+    name: w.name,
+    keepsConnection: w.keepsConnection,
+    run: w.everyDatabase === true ? (deps: ServiceDeps, signal: AbortSignal) => runOnEveryDatabase({ ...w, service }, deps, signal) : w.run,
+  });
   return [
     ...services.flatMap((s) => (s.workers ?? []).map((w) => placed(s.name, w))),
     ...RELAY_WORKERS.filter((r) => names.has(r.service)).map((r) => placed(r.service, r)),

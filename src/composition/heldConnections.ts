@@ -1,6 +1,5 @@
 import type { Config, HeldConnections } from '../platform/config/index.ts';
-import { ORDER_VIEWS } from '../services/ordering/views/index.ts';
-import { RELAY_WORKERS } from './services.ts';
+import { poolLabel } from '../platform/db/createDatabases.ts';
 
 /** What a process runs, as `brigade start`, `serve` and `worker` choose it. */
 export interface ProcessRun {
@@ -8,8 +7,8 @@ export interface ProcessRun {
   readonly http: boolean;
   /** The services whose routes it serves. */
   readonly services: ReadonlyArray<{ readonly name: string }>;
-  /** The workers it runs. */
-  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string }>;
+  /** The workers it runs, each with what it keeps a connection of its service's pool for, if anything. */
+  readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; readonly keepsConnection?: string }>;
 }
 
 /**
@@ -17,9 +16,8 @@ export interface ProcessRun {
  * one and each `<SERVICE>_DATABASE_URL`): what `checkPoolSize` weighs `DATABASE_POOL_SIZE` against.
  * Counted as if the process led everything it runs: another process may lead a relay or a projection
  * now, and this one takes over whenever that one stops.
- * - each outbox relay: its leader's session lock (`createRelay`), on its service's pool;
- * - each order-view projector (`ordering/projection-<view>`): its leader's session lock (`runProjection`),
- *   on ordering's pool;
+ * - each worker with `keepsConnection`, on its service's pool: each outbox relay's leader lock
+ *   (`createRelay`) and each order-view projector's (`runProjection`);
  * - with the PostgreSQL transport (no `NATS_URL`) and any worker: the transport's LISTEN, on the platform's pool;
  * - with HTTP and ordering's routes: the order views' LISTEN, opened by the first board stream or
  *   `?after=` wait, on ordering's pool.
@@ -33,39 +31,24 @@ export interface ProcessRun {
  * checkPoolSize(config, heldConnections(config, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
  */
 export function heldConnections(config: Pick<Config, 'databaseUrl' | 'natsUrl' | 'serviceDatabaseUrls'>, run: ProcessRun): HeldConnections[] {
-  /** The service's database: its own URL, or `''` for the main one (embedded or `DATABASE_URL`; one pool per URL). */
-  const urlOf = (service: string) => {
-    const own = config.serviceDatabaseUrls[service];
-    return own === undefined || own === config.databaseUrl ? '' : own;
-  };
-  // As the pools' labels (`createDatabases`): `main`, or the services that share a database of their own.
-  const labelOf = (url: string) =>
-    url === ''
-      ? 'main'
-      : Object.entries(config.serviceDatabaseUrls)
-          .filter(([, u]) => u === url)
-          .map(([service]) => service)
-          .join('+');
+  // The main database's URL is not known before an embedded server starts; any key that no service URL equals will do.
+  const main = config.databaseUrl ?? '';
+  const urlOf = (service: string) => config.serviceDatabaseUrls[service] ?? main;
   const counts = new Map<string, Map<string, number>>();
-  const add = (service: string, what: (typeof KINDS)[number]) => {
+  const add = (service: string, what: string) => {
     const url = urlOf(service);
-    // Listed in one order whatever order the workers come in.
-    const holders = counts.get(url) ?? new Map<string, number>(KINDS.map((kind) => [kind, 0]));
+    const holders = counts.get(url) ?? new Map<string, number>();
     holders.set(what, (holders.get(what) ?? 0) + 1);
     counts.set(url, holders);
   };
-  const relays = new Set(RELAY_WORKERS.map((r) => `${r.service}/${r.name}`));
-  const projectors = new Map(ORDER_VIEWS.all.map((p) => [`ordering/projection-${p.name}`, p.service]));
-  for (const worker of run.workers) {
-    const name = `${worker.service}/${worker.name}`;
-    if (relays.has(name)) add(worker.service, 'outbox relays (leader lock)');
-    const projected = projectors.get(name);
-    if (projected !== undefined) add(projected, 'projections (leader lock)');
-  }
-  if (config.natsUrl === null && run.workers.length > 0) add('platform', 'bus LISTEN (PostgreSQL transport)');
-  if (run.http && run.services.some((s) => s.name === 'ordering')) add('ordering', 'order views LISTEN (board streams and ?after= waits)');
-  return [...counts].map(([url, holders]) => ({ database: labelOf(url), holders: [...holders].filter(([, count]) => count > 0).map(([what, count]) => ({ what, count })) }));
+  for (const worker of run.workers) if (worker.keepsConnection !== undefined) add(worker.service, worker.keepsConnection);
+  if (config.natsUrl === null && run.workers.length > 0) add('platform', LISTENS.bus);
+  if (run.http && run.services.some((s) => s.name === 'ordering')) add('ordering', LISTENS.views);
+  // Listed in one order whatever order the workers come in: the workers' groups by name, then the LISTENs.
+  const rank = (what: string) => (Object.values(LISTENS) as string[]).indexOf(what);
+  const ordered = (holders: Map<string, number>) => [...holders].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)).map(([what, count]) => ({ what, count }));
+  return [...counts].map(([url, holders]) => ({ database: poolLabel(url, { url: main, serviceUrls: config.serviceDatabaseUrls }), holders: ordered(holders) }));
 }
 
-/** What keeps a connection, in the order a refusal lists them. */
-const KINDS = ['outbox relays (leader lock)', 'projections (leader lock)', 'bus LISTEN (PostgreSQL transport)', 'order views LISTEN (board streams and ?after= waits)'] as const;
+/** The connections a process keeps for a LISTEN, beside its workers' (`ServiceWorker.keepsConnection`). */
+const LISTENS = { bus: 'bus LISTEN (PostgreSQL transport)', views: 'order views LISTEN (board streams and ?after= waits)' } as const;

@@ -59,6 +59,7 @@ export const RELAY_WORKERS = Object.freeze(
     service,
     name: 'outbox-relay',
     everyDatabase: !SHARED_SERVICE_NAMES.includes(service),
+    keepsConnection: 'outbox relays (leader lock)',
     run: (deps: ServiceDeps, signal: AbortSignal) => {
       const where = deps.placement === undefined ? '' : ` in ${deps.placement}`;
       const warn = warnEveryMinute(`${service} outbox relay${where}`, 'messages wait in the outbox until it succeeds: see brigade_outbox_depth in /metrics');

@@ -96,12 +96,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
     }
     return entry.pool;
   };
-  const labelFor = (url: string): string => {
-    if (url === options.url) return 'main';
-    if (url === options.replicaUrl) return 'replica';
-    const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => s);
-    return services.length > 0 ? services.join('+') : databaseLabel(url);
-  };
+  const labelFor = (url: string): string => poolLabel(url, options);
   poolForUrl(options.url, 'main');
   return {
     poolFor: (service) => poolForUrl(serviceUrls[service] ?? options.url),
@@ -114,6 +109,21 @@ export function createDatabases(options: DatabasesOptions): Databases {
       await Promise.all(all.map((e) => e.pool.end()));
     },
   };
+}
+
+/**
+ * The label of the pool of `url` in a registry made with `options` ({@link Databases.list}): `main`,
+ * `replica`, the services whose `<SERVICE>_DATABASE_URL` it is (joined with `+`), else
+ * {@link databaseLabel}. What metrics, logs, commands and the pool-size check name a database by.
+ *
+ * @example
+ * poolLabel('postgres://db/menu', { url: 'postgres://db/main', serviceUrls: { menu: 'postgres://db/menu' } }) // 'menu'
+ */
+export function poolLabel(url: string, options: Pick<DatabasesOptions, 'url' | 'replicaUrl' | 'serviceUrls'>): string {
+  if (url === options.url) return 'main';
+  if (url === options.replicaUrl) return 'replica';
+  const services = Object.entries(options.serviceUrls ?? {}).filter(([, u]) => u === url).map(([s]) => s);
+  return services.length > 0 ? services.join('+') : databaseLabel(url);
 }
 
 /**

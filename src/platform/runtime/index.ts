@@ -58,6 +58,12 @@ export interface ServiceWorker {
    * outbox relays, projectors, saga runners. Default: one instance.
    */
   readonly everyDatabase?: boolean;
+  /**
+   * Set when the worker keeps one connection of its service's pool for as long as it runs (a leader's
+   * session lock, a LISTEN): the group it is counted in when `checkPoolSize` weighs `DATABASE_POOL_SIZE`
+   * against what the process keeps, e.g. `projections (leader lock)`. Absent: it only borrows connections.
+   */
+  readonly keepsConnection?: string;
 }
 
 /**

@@ -24,6 +24,8 @@ export function createViewWorkers(projections: readonly RowProjection[] = ORDER_
     name: `projection-${projection.name}`,
     // Each database's events feed that database's view rows: one projector per database.
     everyDatabase: true,
+    // The leader's session lock (`runProjection`), on `projection.service`'s pool: the worker's own service's (ordering).
+    keepsConnection: 'projections (leader lock)',
     async run(deps: ServiceDeps, signal: AbortSignal) {
       const pool = deps.databases.poolFor(projection.service);
       const runner = runProjection(pool, projection, {
