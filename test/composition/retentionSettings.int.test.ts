@@ -5,7 +5,7 @@ import { after, before, test } from 'node:test';
 import { createPgTransport, newMessageId, type Message } from '../../src/platform/messaging/index.ts';
 import { writeToOutbox } from '../../src/platform/outbox/index.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../../src/composition/services.ts';
-import { eventually, within } from '../support/eventually.ts';
+import { eventually, FLOW_MS, within } from '../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
 // The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS): the workers that
@@ -34,20 +34,21 @@ test('the outbox relay prunes what it published once OUTBOX_RETENTION_MS has pas
     writeToOutbox(tx, [{ subject: 'ordering.order.Probe', key: randomUUID(), payload: { probe: true } }]),
   );
   const relay = RELAY_WORKERS.find((worker) => worker.service === 'ordering')!;
-  // Relayed: it reaches a subscription the relay created.
+  // Relayed: it reaches a subscription made before.
+  await deps.transport.ensureSubscription({ subscription: 'retention-probe', pattern: 'ordering.order.*' });
   await running(relay, async () => {
     const stop = new AbortController();
-    const received = new Promise<Message>((resolve) => {
-      void deps.transport.subscribe({ subscription: 'delivery-dispatch', signal: stop.signal }, async (m) => void (m.id === id && resolve(m))).done.catch(() => undefined);
+    const received = new Promise<Message>((resolve, reject) => {
+      deps.transport.subscribe({ subscription: 'retention-probe', signal: stop.signal }, async (m) => void (m.id === id && resolve(m))).done.catch(reject);
     });
-    await within(received, 30_000, 'the relayed message').finally(() => stop.abort());
+    await within(received, FLOW_MS, 'the relayed message').finally(() => stop.abort());
   });
   const pool = deps.databases.poolFor('ordering');
   const left = async () => (await pool.query('select 1 from ordering.outbox where message_id = $1', [id])).rowCount;
   assert.equal(await left(), 1, 'kept while the retention has not passed');
   await sleep(1100);
   // A relay's first prune comes a second after it starts leading; with the 1 hour default it keeps the row.
-  await running(relay, () => eventually('the published row pruned', left, (n) => n === 0, 15_000));
+  await running(relay, () => eventually('the published row pruned', left, (n) => n === 0));
 });
 
 test('the bus retention deletes a settled message once MESSAGE_DEDUPE_WINDOW_MS has passed', async () => {
@@ -63,5 +64,5 @@ test('the bus retention deletes a settled message once MESSAGE_DEDUPE_WINDOW_MS 
   await sleep(1100);
   const retention = PLATFORM_WORKERS.find((worker) => worker.name === 'bus-retention')!;
   // Its first pass runs at once; with the 2 minute default it keeps the message.
-  await running(retention, () => eventually('the settled message deleted', stored, (n) => n === 0, 15_000));
+  await running(retention, () => eventually('the settled message deleted', stored, (n) => n === 0));
 });

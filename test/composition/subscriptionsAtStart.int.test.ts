@@ -6,7 +6,7 @@ import { writeToOutbox } from '../../src/platform/outbox/index.ts';
 import { DURABLE_SUBSCRIPTIONS, RELAY_WORKERS } from '../../src/composition/services.ts';
 import { runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
-import { within } from '../support/eventually.ts';
+import { eventually, FLOW_MS, within } from '../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
 // A subscription gets what is published after its creation (decision 0015). A process that only
@@ -35,12 +35,15 @@ test('an order event relayed before any consumer ever ran reaches each subscript
   const relaying = relay.run(deps, stopRelay.signal);
   try {
     for (const subscription of ['delivery-dispatch', 'payments-saga']) {
+      // A worker of a subscription that does not exist yet ends at once: wait for the relay to make it.
+      const platformPool = deps.databases.poolFor('platform');
+      await eventually(`${subscription} made by the relay`, async () => (await platformPool.query('select 1 from brigade_bus.subscriptions where name = $1', [subscription])).rowCount, (n) => n === 1);
       const stop = new AbortController();
-      const message = await new Promise<Message>((resolve) => {
+      const message = await new Promise<Message>((resolve, reject) => {
         const worker = deps.transport.subscribe({ subscription, signal: stop.signal }, async (m) => {
           if (m.id === id) resolve(m);
         });
-        void worker.done.catch(() => undefined);
+        worker.done.catch(reject);
       });
       stop.abort();
       assert.equal(message.key, key, subscription);
@@ -76,7 +79,7 @@ describe('brigade migrate creates the durable subscriptions', () => {
         void worker.done.catch(() => undefined);
       });
       // Fanned out at publish: a subscription that did not exist then never gets it.
-      const received = await within(receiving, 30_000, `the message on ${subscription}`).finally(() => stop.abort());
+      const received = await within(receiving, FLOW_MS, `the message on ${subscription}`).finally(() => stop.abort());
       assert.equal(received.subject, 'ordering.order.Probe', subscription);
     }
     await transport.close();

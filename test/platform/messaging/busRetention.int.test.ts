@@ -13,7 +13,8 @@ import {
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { workersOf } from '../../../src/cli/runUntilSignal.ts';
-import { SERVICES } from '../../../src/composition/services.ts';
+import { SERVICES, SERVICE_NAMES } from '../../../src/composition/services.ts';
+import { loadConfig } from '../../../src/platform/config/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { message, token, waitFor } from './support.ts';
@@ -170,7 +171,7 @@ describe('runBusRetention', () => {
     assert.ok(worker, 'workersOf(SERVICES) lists platform/bus-retention');
     const settled = await messages(3, 600);
     const asked: string[] = [];
-    const deps = { databases: { poolFor: (service: string) => (asked.push(service), pool) } } as unknown as ServiceDeps;
+    const deps = { config: loadConfig({}, { services: SERVICE_NAMES }), databases: { poolFor: (service: string) => (asked.push(service), pool) } } as unknown as ServiceDeps;
     const stop = new AbortController();
     const running = worker.run(deps, stop.signal);
     await waitFor('pruned by the worker', async () => (await remaining(settled)) === 0);
