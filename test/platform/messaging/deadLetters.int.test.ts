@@ -36,6 +36,21 @@ before(async () => {
   database.defer(() => transport.close());
 });
 
+/** Parks `count` messages of a new subscription (named with `suffix`) in the dead-letter store; resolves with the subscription. */
+async function parkedLetters(suffix: string, count: number): Promise<string> {
+  const sub = `${token()}-${suffix}`;
+  await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+  const ca = new AbortController();
+  const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
+    throw new Error('always');
+  });
+  await transport.publish(Array.from({ length: count }, (_, i) => message('menu.item.changed', { n: i + 1 })));
+  await waitFor(`${count} parked`, async () => (await listDeadLetters(pool, { subscription: sub })).length === count);
+  ca.abort();
+  await parked.done;
+  return sub;
+}
+
 const depth = async (registry: client.Registry, subscription: string): Promise<number | undefined> => {
   const metric = await registry.getSingleMetric('brigade_dlq_depth')!.get();
   return metric.values.find((v) => v.labels.subscription === subscription)?.value;
@@ -140,16 +155,7 @@ describe('poison message, dead-letter store and redrive', () => {
   });
 
   test('redrive --all commits each letter on its own: one that cannot go back stays and is reported, the others go, and none is sent twice', async () => {
-    const sub = `${token()}-all`;
-    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
-    const ca = new AbortController();
-    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
-      throw new Error('always');
-    });
-    await transport.publish([1, 2, 3].map((n) => message('menu.item.changed', { n })));
-    await waitFor('3 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 3);
-    ca.abort();
-    await parked.done;
+    const sub = await parkedLetters('all', 3);
     const [first, bad, last] = (await listDeadLetters(pool, { subscription: sub })).sort((a, b) => (a.id < b.id ? -1 : 1)); // the redrive's order
     const sent: string[] = [];
     const seenGone: boolean[] = [];
@@ -175,16 +181,7 @@ describe('poison message, dead-letter store and redrive', () => {
   });
 
   test('redrive --all stops when the transport fails, not the letter: what went back is counted, the rest stay parked and are not tried', async () => {
-    const sub = `${token()}-down`;
-    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
-    const ca = new AbortController();
-    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
-      throw new Error('always');
-    });
-    await transport.publish([1, 2, 3].map((n) => message('menu.item.changed', { n })));
-    await waitFor('3 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 3);
-    ca.abort();
-    await parked.done;
+    const sub = await parkedLetters('down', 3);
     const [first, second, third] = (await listDeadLetters(pool, { subscription: sub })).sort((a, b) => (a.id < b.id ? -1 : 1));
     const tried: string[] = [];
     // The broker goes down after the first letter went back.
@@ -210,16 +207,7 @@ describe('poison message, dead-letter store and redrive', () => {
   });
 
   test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {
-    const sub = `${token()}-again`;
-    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
-    const ca = new AbortController();
-    const parked = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, async () => {
-      throw new Error('always');
-    });
-    await transport.publish([1, 2].map((n) => message('menu.item.changed', { n })));
-    await waitFor('2 parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 2);
-    ca.abort();
-    await parked.done;
+    const sub = await parkedLetters('again', 2);
     let sends = 0;
     const reparking: Transport = {
       ...transport,
