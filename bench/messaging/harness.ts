@@ -33,8 +33,8 @@ export async function prepareOutbox(url: string, max = 20): Promise<pg.Pool> {
   for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
   await ensureBusSchema(pool);
   // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision
-  // 0056), its own service's subjects only (0020), delivered only to the subscriptions that take them (0021).
-  for (const file of ['0007_bus_grants_for_relays.sql', '0020_bus_publish_own_subjects.sql', '0021_bus_deliveries_own_messages.sql']) {
+  // 0056), its own service's subjects only (0020).
+  for (const file of ['0007_bus_grants_for_relays.sql', '0020_bus_publish_own_subjects.sql']) {
     await pool.query(await readFile(new URL(`../../src/services/platform/migrations/${file}`, import.meta.url), 'utf8'));
   }
   return pool;
