@@ -234,6 +234,7 @@ describe('brigade migrate (CLI)', () => {
       const dry = await runCli(['migrate', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
       assert.match(dry.stdout, /would apply platform\/0001_service_schemas_and_roles\.sql/);
+      assert.match(dry.stdout, /^would create or keep the subscriptions on the PostgreSQL bus: ordering-dispatch-alerts, delivery-dispatch, payments-saga$/m);
 
       assert.equal((await runCli(['migrate'], env)).code, 0);
       const status = await runCli(['migrate', 'status'], env);

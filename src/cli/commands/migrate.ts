@@ -1,6 +1,6 @@
 import { loadConfig } from '../../platform/config/index.ts';
 import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, type MigrationStatusRow } from '../../platform/migrations/index.ts';
-import { SERVICE_NAMES } from '../../composition/services.ts';
+import { DURABLE_SUBSCRIPTIONS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { createDurableSubscriptions } from '../../composition/createDurableSubscriptions.ts';
 import { configuredMigrationTargets, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
@@ -38,10 +38,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     if (action === 'apply') {
       await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out });
-      if (values['dry-run'] === true) return 0;
+      const transport = config.natsUrl === null ? 'the PostgreSQL bus' : 'JetStream';
+      if (values['dry-run'] === true) {
+        ctx.io.out(`would create or keep the subscriptions on ${transport}: ${DURABLE_SUBSCRIPTIONS.map((spec) => spec.subscription).join(', ')}`);
+        return 0;
+      }
       // Before the rollout, so that a subscription this release adds gets what older processes still publish.
       const subscriptions = await createDurableSubscriptions(config, db.url);
-      ctx.io.out(`subscriptions on ${config.natsUrl === null ? 'the PostgreSQL bus' : 'JetStream'}: ${subscriptions.join(', ')}`);
+      ctx.io.out(`subscriptions on ${transport}: ${subscriptions.join(', ')}`);
       return 0;
     }
     const targets = [...configuredMigrationTargets(config, db.url), ...(await dedicatedTitledMigrationTargets(config, db.url))];
