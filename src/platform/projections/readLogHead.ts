@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { unitOfWork, type Tx } from '../db/index.ts';
 import { boundedUntil, isLocalTimeout } from '../db/localTimeouts.ts';
-import { wakeableSleep } from '../runtime/wakeableSleep.ts';
+import { answerWithin } from '../runtime/answerWithin.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
 import type { Projection } from './types.ts';
 
@@ -59,12 +59,5 @@ export async function readLogHeadOf(pool: pg.Pool, projection: Pick<Projection, 
       throw error;
     },
   );
-  // Not awaited when the caller stops waiting: its failure then concerns no one.
-  read.catch(() => undefined);
-  const bound = wakeableSleep(timeoutMs, options.signal);
-  try {
-    return await Promise.race([read, bound.done.then(() => undefined)]);
-  } finally {
-    bound.wake();
-  }
+  return answerWithin(read, timeoutMs, options.signal);
 }

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { runWithoutFlushWait, unitOfWork } from '../db/index.ts';
 import { boundedUntil, timeLeftSetting } from '../db/localTimeouts.ts';
+import { answerWithin } from '../runtime/answerWithin.ts';
 import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
 import { PROJECTION_WAKE_CHANNEL } from './applyBatch.ts';
@@ -65,20 +66,6 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   const intervalMs = options.intervalMs ?? 20;
   const deadline = Date.now() + timeoutMs;
   const read = () => unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil));
-  /**
-   * `work`, or undefined when the deadline passes or `signal` aborts first: a read waits for a
-   * connection of the pool without bound, and a pool that others hold must not hold the caller.
-   */
-  const bounded = async <T>(work: Promise<T>): Promise<T | undefined> => {
-    // Not awaited when the time runs out first: its failure then concerns no one.
-    work.catch(() => undefined);
-    const bound = wakeableSleep(Math.max(0, deadline - Date.now()), options.signal);
-    try {
-      return await Promise.race([work, bound.done.then(() => undefined)]);
-    } finally {
-      bound.wake();
-    }
-  };
   let known = options.checkpoint;
   let last = known ?? START;
   // One subscription for the whole wait: a batch reported between a read and the next pause ends that pause at once.
@@ -91,7 +78,7 @@ export async function waitForPosition(pool: pg.Pool, projection: Projection, aft
   try {
     for (;;) {
       batched = false;
-      const checkpoint = known ?? (await bounded(read()));
+      const checkpoint = known ?? (await answerWithin(read(), deadline - Date.now(), options.signal));
       known = undefined;
       if (checkpoint === undefined) return { caughtUp: false, checkpoint: last };
       last = checkpoint;

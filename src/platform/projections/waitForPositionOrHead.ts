@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../events/index.ts';
-import { wakeableSleep } from '../runtime/wakeableSleep.ts';
+import { answerWithin } from '../runtime/answerWithin.ts';
 import { comparePositions } from './position.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import { readLogHeadOf } from './readLogHead.ts';
@@ -54,7 +54,7 @@ export interface HeadBoundedWaitResult extends WaitResult {
  */
 export async function waitForPositionOrHead(pool: pg.Pool, projection: Projection, after: GlobalPosition, options: HeadBoundedWaitOptions = {}): Promise<HeadBoundedWaitResult> {
   const deadline = Date.now() + (options.timeoutMs ?? 2000);
-  const checkpoint = options.checkpoint ?? (await beforeDeadline(unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil)), deadline, options.signal));
+  const checkpoint = options.checkpoint ?? (await answerWithin(unitOfWork(pool, { service: projection.service, readOnly: true }, (tx) => readCheckpoint(tx, projection), boundedUntil(options.boundedUntil)), deadline - Date.now(), options.signal));
   // No checkpoint by the deadline (every connection taken, a database that does not answer): nothing known.
   if (checkpoint === undefined) return { caughtUp: false, checkpoint: START, target: after, reachesAfter: undefined };
   if (comparePositions(checkpoint, after) >= 0) return { caughtUp: true, checkpoint, target: after, reachesAfter: true };
@@ -67,15 +67,4 @@ export async function waitForPositionOrHead(pool: pg.Pool, projection: Projectio
   // The checkpoint just read starts the wait: it wakes the leader at once instead of reading it again.
   const result = await waitForPosition(pool, projection, target, { ...options, checkpoint, timeoutMs: Math.max(0, deadline - Date.now()) });
   return { ...result, target, reachesAfter };
-}
-
-/** `work`'s answer, or `undefined` when `deadline` (ms since the epoch) passes or `signal` aborts first; a failure of `work` after that concerns no one. */
-async function beforeDeadline<T>(work: Promise<T>, deadline: number, signal: AbortSignal | undefined): Promise<T | undefined> {
-  work.catch(() => undefined);
-  const bound = wakeableSleep(Math.max(0, deadline - Date.now()), signal);
-  try {
-    return await Promise.race([work, bound.done.then(() => undefined)]);
-  } finally {
-    bound.wake();
-  }
 }
