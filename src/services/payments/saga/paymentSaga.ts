@@ -40,6 +40,11 @@ export interface PaymentSagaState extends PaymentSagaInput {
   readonly courierAssignment?: number;
   /** What ended the order, or `open`. Set even while the charge is in flight; acted on once it lands. */
   readonly outcome: PaymentOutcome;
+  /**
+   * The accept deadline passed and `expire` asks ordering to cancel the order: the `OrderCancelled` that
+   * cancel appends may arrive before the step's own success (absent in sagas from before it existed).
+   */
+  readonly expiring?: boolean;
 }
 
 /** Options of {@link paymentSaga}. */
@@ -170,9 +175,17 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     ];
     return left.length === 0 ? 'nothing is left to pay out' : left.join(', then ');
   };
+  /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
+  const expired = (s: State): SagaDecision<State> => {
+    const next = { ...s, outcome: 'expired' as const };
+    if (s.chargeFailed) return { state: next, complete: true };
+    return { state: next, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
+  };
   /** The order was rejected or cancelled by ordering (the order needs no cancel of ours). */
   const orderEnded = (outcome: 'rejected' | 'cancelled') => (s: State): SagaDecision<State> => {
     if (ended(s)) return {};
+    // The cancel that `expire` asked for, its event ahead of the step's success: the order expired.
+    if (outcome === 'cancelled' && s.expiring === true && !s.accepted && (landed(s) || s.chargeFailed)) return expired(s);
     const next = { ...s, outcome };
     if (s.chargeFailed) return { state: next, complete: true };
     if (!landed(s)) return { state: next, cancel: ['accept'] }; // charge in flight: charge.succeeded refunds
@@ -310,16 +323,14 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         return landed(s) ? { state: next, run: deliverySteps(next) } : { state: next };
       },
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
-      'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { run: ['expire'] }),
+      'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
         if (s.accepted || ended(s)) return {};
         const status = e.data as string;
         if (status === 'rejected') return orderEnded('rejected')(s);
         // Accepted in time: its OrderAccepted is on its way, and changes nothing then.
         if (status !== 'cancelled') return { state: { ...s, accepted: true } };
-        const next = { ...s, outcome: 'expired' as const };
-        if (s.chargeFailed) return { state: next, complete: true };
-        return { state: next, fail: `restaurant did not accept within ${options.acceptWithinMs} ms` };
+        return expired(s);
       },
       'expire.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };

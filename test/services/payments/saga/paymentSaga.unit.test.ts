@@ -71,6 +71,24 @@ describe('payment saga decisions while the charge is in flight', () => {
     );
   });
 
+  test("the OrderCancelled of the cancel expire asked for, taken before the step's success, ends the saga as expired, not as a cancel by ordering", () => {
+    const due = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
+    const charged = succeed({ ...chargeInFlight(), ...due!, version: 3 });
+    const asked = { ...chargeInFlight(), ...charged!, version: 4 };
+    assert.deepEqual([asked.pending, asked.state.expiring], [['expire'], true]);
+    // Ordering cancelled the order for the step; its event reaches the saga first.
+    const cancelled = applySagaEvent(saga, asked, { kind: 'event', event: { type: 'order.cancelled', data: { by: 'system', reason: 'payment: not accepted in time' } } });
+    // As when the step's success comes first: compensated, the charge refunded (the order's undo finds it cancelled).
+    assert.deepEqual([cancelled?.status, cancelled?.pending, cancelled?.state.outcome], ['compensating', ['expire', 'undo:charge', 'undo:order'], 'expired']);
+    const afterwards = { ...asked, ...cancelled!, version: 5 };
+    // The step's own success then changes nothing.
+    assert.equal(applySagaEvent(saga, afterwards, { kind: 'stepSucceeded', item: 'expire', result: 'cancelled' })?.state.outcome ?? afterwards.state.outcome, 'expired');
+    // Once accepted (the deadline's answer was an accepted order), a later cancel is ordering's own.
+    const accepted = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: 'accepted' });
+    const staffCancel = applySagaEvent(saga, { ...asked, ...accepted!, version: 5 }, { kind: 'event', event: { type: 'order.cancelled', data: { by: 'staff' } } });
+    assert.deepEqual([staffCancel?.state.outcome, staffCancel?.pending], ['cancelled', ['refund']]);
+  });
+
   test('a reject after a declined charge completes with nothing to refund or cancel', () => {
     const rejected = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'order.rejected', data: {} } });
     const declined = applySagaEvent(saga, { ...chargeInFlight(), ...rejected!, version: 3 }, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
