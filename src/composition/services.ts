@@ -14,7 +14,7 @@ import { cardsOnFile, courierDirectory, platformService, restaurantDirectory } f
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);
-  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants };
+  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants, couriers: courierDirectory(deps.unitOfWork) };
 });
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),

@@ -38,15 +38,23 @@ export interface PricedLine {
 
 /**
  * What the ordering service asks of the platform's restaurant directory: whether a restaurant exists,
- * so that an admin's read of an unknown restaurant's board is a 404 and not an empty board.
+ * so that an admin's read of an unknown restaurant's board is a 404 and not an empty board, and its
+ * city, which a courier assigned to its orders must serve.
  */
 export interface RestaurantLookup {
   /** The restaurant, or `null` when the directory does not know `id`. */
-  restaurant(id: string): Promise<object | null>;
+  restaurant(id: string): Promise<{ readonly city: string } | null>;
+}
+
+/** What the ordering service asks of the platform's courier directory: a courier's city. */
+export interface CourierLookup {
+  /** The courier, or `null` when the directory does not know `id`. */
+  courier(id: string): Promise<{ readonly city: string } | null>;
 }
 
 /** The ordering service's ports. */
 export interface OrderingPorts {
   readonly menu: MenuCatalog;
   readonly restaurants: RestaurantLookup;
+  readonly couriers: CourierLookup;
 }

@@ -5,7 +5,7 @@ import { authorize } from '../../api/index.ts';
 import type { Principal, Role } from '../../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { EventStore } from '../../platform/events/index.ts';
-import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
+import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
@@ -50,6 +50,8 @@ interface CommandRoute {
   readonly summary: string;
   readonly body?: TSchema;
   readonly build: (by: CommandActor, body: Record<string, unknown>) => OrderCommand;
+  /** What the command names outside the order, checked against the directories before it runs: 422 when wrong. */
+  readonly verify?: (ports: OrderingPorts, restaurantId: string, body: Record<string, unknown>) => Promise<void>;
 }
 
 const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-alert'>, CommandRoute> = {
@@ -74,9 +76,10 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
   ready: { roles: ['staff', 'admin'], summary: 'Mark an accepted order ready for pick-up (staff)', build: (by) => ({ type: 'ready', by }) },
   'assign-courier': {
     roles: ['staff', 'admin'],
-    summary: 'Assign (or reassign) the courier of an accepted or ready order (staff, admin; the delivery service later)',
+    summary: 'Assign (or reassign) the courier of an accepted or ready order: a courier of the restaurant\'s city (staff, admin; the delivery service later)',
     body: Type.Object({ courierId: Uuid }, { additionalProperties: false }),
     build: (by, b) => ({ type: 'assign-courier', by, courierId: String(b.courierId) }),
+    verify: (ports, restaurantId, b) => verifyCourierServes(ports, restaurantId, String(b.courierId)),
   },
   cancel: {
     roles: ['customer', 'staff', 'admin'],
@@ -87,6 +90,27 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
   'pick-up': { roles: ['courier'], summary: 'Pick up a ready order (the assigned courier)', build: (by) => ({ type: 'pick-up', by }) },
   deliver: { roles: ['courier'], summary: 'Deliver a picked-up order (the assigned courier)', build: (by) => ({ type: 'deliver', by }) },
 };
+
+/**
+ * A courier staff assign must be one the courier directory knows, of the restaurant's city: an order
+ * assigned to anybody else would sit in dispatch as taken by a courier who can never pick it up.
+ *
+ * @throws {UnprocessableError} `COURIER_UNKNOWN` or `COURIER_OTHER_CITY` (422), naming `courierId`.
+ */
+async function verifyCourierServes(ports: OrderingPorts, restaurantId: string, courierId: string): Promise<void> {
+  const [courier, restaurant] = await Promise.all([ports.couriers.courier(courierId), ports.restaurants.restaurant(restaurantId)]);
+  if (courier === null) {
+    throw new UnprocessableError('COURIER_UNKNOWN', `No courier ${courierId} is signed up; assign the id of a courier of the restaurant's city`, { field: 'courierId', courierId });
+  }
+  if (restaurant !== null && courier.city !== restaurant.city) {
+    throw new UnprocessableError('COURIER_OTHER_CITY', `Courier ${courierId} works in ${courier.city}, not in ${restaurant.city} where the restaurant is; assign a courier of ${restaurant.city}`, {
+      field: 'courierId',
+      courierId,
+      courierCity: courier.city,
+      restaurantCity: restaurant.city,
+    });
+  }
+}
 
 /**
  * The ordering service's write side over HTTP: place (with an Idempotency-Key), read (state and
@@ -211,7 +235,9 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const { id } = request.params as { id: string };
           const context = await orderContext(request, id, route.roles);
           const expectedVersion = ifMatchVersion(request.headers['if-match']);
-          const command = route.build(context.actor as CommandActor, (request.body ?? {}) as Record<string, unknown>);
+          const body = (request.body ?? {}) as Record<string, unknown>;
+          await route.verify?.(ports, context.tenantId!, body);
+          const command = route.build(context.actor as CommandActor, body);
           const order = await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent) });
           return reply.header('etag', etagOf(order.version)).send(order);
         },

@@ -142,6 +142,25 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.deepEqual((await command(t, r.staff, staffCancel.id, 'cancel', 3, { reason: 'no courier' })).json().cancelledBy, 'staff', 'staff cancel before pick-up');
   });
 
+  test('assign-courier takes only a courier the directory knows, of the restaurant\'s city: else 422 naming courierId, and nothing appended', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    const refused = async (courierId: string, code: string) => {
+      const res = await command(t, r.staff, order.id, 'assign-courier', 2, { courierId });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field, res.headers['content-type']], [422, code, 'courierId', 'application/problem+json; charset=utf-8'], res.body);
+      return res.json();
+    };
+    assert.match((await refused(randomUUID(), 'COURIER_UNKNOWN')).detail, /assign the id of a courier/);
+    const lisbon = await courier(t, 'Lisbon');
+    const elsewhere = await refused(lisbon.id, 'COURIER_OTHER_CITY');
+    assert.deepEqual([elsewhere.courierCity, elsewhere.restaurantCity], ['Lisbon', 'Porto']);
+    assert.equal((await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json().version, 2, 'refused assignments appended nothing');
+    const porto = await courier(t);
+    const assigned = await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: porto.id });
+    assert.deepEqual([assigned.statusCode, assigned.json().courierId], [200, porto.id]);
+  });
+
   test('If-Match: missing → 428, stale → 412 with the current version and order; roles that may never send a command → 403', async () => {
     const c = await customer(t);
     const order = (await orderOf(c)).json();

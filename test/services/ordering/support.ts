@@ -44,9 +44,11 @@ export async function customer(t: TestPlatform) {
   return { id, token: await t.token('customer', { subject: id }) };
 }
 
-/** A courier: id and token. */
-export async function courier(t: TestPlatform) {
-  const id = randomUUID();
+/** A courier signed up in `city` (the seeded restaurants' Porto unless told) through the real HTTP API: id and token. */
+export async function courier(t: TestPlatform, city = 'Porto') {
+  const made = await t.request({ method: 'POST', url: '/v1/couriers', token: await t.token('admin', { subject: 'ops' }), payload: { name: 'Rita', city } });
+  assert.equal(made.statusCode, 201, made.body);
+  const id = made.json().id as string;
   return { id, token: await t.token('courier', { subject: id }) };
 }
 

@@ -8,7 +8,7 @@ import { dispatchOnce } from '../../../../src/services/delivery/index.ts';
 import { DISPATCH_ALERTS_SUBSCRIPTION, dispatchAlertsHandler, orderCommands } from '../../../../src/services/ordering/index.ts';
 import { eventually, FLOW_MS } from '../../../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
-import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../support.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../support.ts';
 
 /** The workers this path needs, by name, as the composition root wires them: no dispatch workers (the test dispatches). */
 const WORKERS = ['ordering/outbox-relay', 'delivery/outbox-relay', 'delivery/order-events-consumer', 'ordering/dispatch-alerts-consumer', 'ordering/projection-board'];
@@ -91,7 +91,7 @@ describe('dispatch alerts: delivery dead-letters an order, the live-board shows 
     assert.equal((await t.request({ url: `/v1/orders/${orderId}`, token: r.staff })).json().version, 4, 'still version 4');
 
     // Staff assign a courier themselves: the alert leaves the board.
-    const courierId = '0b8f1f8e-9d4b-4e55-9a53-6d9a0c2f1d11';
+    const courierId = (await courier(t)).id;
     assert.equal((await command(t, r.staff, orderId, 'assign-courier', 4, { courierId })).statusCode, 200);
     const cleared = await eventually('the alert to clear', () => boardRow(orderId), (o) => o?.courierId === courierId, FLOW_MS);
     assert.equal(cleared?.dispatchAlert, null);
