@@ -23,15 +23,20 @@ declare module 'fastify' {
 const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
 
 /**
- * Verifies `Authorization: Bearer <token>` on every request. A request without one is anonymous;
- * a bad, expired or forged one is refused with 401 even on public routes. Tenant and actor come
- * from the token only: no other header is read for them.
+ * Verifies `Authorization: Bearer <token>` on every request. A request without one is anonymous,
+ * and gets 401 at once on a route whose schema declares `security` (before its input is validated:
+ * an anonymous caller learns nothing of a route's body); a bad, expired or forged token is refused
+ * with 401 even on public routes. Tenant and actor come from the token only: no other header is read
+ * for them.
  */
 export function registerAuthentication(app: FastifyInstance, tokens: TokenService): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
-    if (header === undefined) return;
+    if (header === undefined) {
+      if ((request.routeOptions.schema?.security?.length ?? 0) > 0) throw new UnauthorizedError();
+      return;
+    }
     const match = BEARER.exec(header);
     if (match?.[1] === undefined) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"', 'TOKEN_INVALID');
     request.principal = await tokens.verify(match[1]);

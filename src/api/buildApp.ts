@@ -68,6 +68,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     schemaController: { compilersFactory: { buildValidator: requestValidators } },
+    // Errors Fastify meets before routing (a URL it cannot decode) get a problem document too.
+    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {

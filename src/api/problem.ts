@@ -52,15 +52,23 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     if (error.status >= 500) request.log.error({ err: error }, error.message);
     const retryAfter = error.details.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
+    // RFC 9110: a 401 names the scheme that would have been accepted.
+    if (error.status === 401) reply.header('www-authenticate', error.code === 'UNAUTHORIZED' ? 'Bearer' : 'Bearer error="invalid_token"');
     return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });
   }
   const fe = error as FastifyError;
   if (fe.validation) {
     const first = fe.validation[0];
-    const field = [fe.validationContext, first?.instancePath?.replace(/^\//, '').replaceAll('/', '.') || (first?.params as { missingProperty?: string })?.missingProperty]
-      .filter(Boolean)
-      .join('.');
-    return sendProblem(request, reply, 400, 'VALIDATION_FAILED', `${field || 'input'} ${first?.message ?? 'is invalid'}`, { field });
+    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
+    // The field at fault: where the error is, and below it the member missing or not allowed there.
+    const field = [fe.validationContext, ...(first?.instancePath ?? '').split('/').filter(Boolean), params.missingProperty ?? params.additionalProperty].filter(Boolean).join('.');
+    const detail =
+      params.additionalProperty !== undefined
+        ? `${field} is not a field of this request; remove it (see /docs for the fields it takes)`
+        : params.missingProperty !== undefined
+          ? `${field} is required; send it (see /docs)`
+          : `${field || 'input'} ${first?.message ?? 'is invalid'}`;
+    return sendProblem(request, reply, 400, 'VALIDATION_FAILED', detail, { field });
   }
   switch (fe.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -69,7 +77,9 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
       return sendProblem(request, reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return sendProblem(request, reply, 400, 'MALFORMED_JSON', 'The body is not valid JSON.');
+      return sendProblem(request, reply, 400, 'MALFORMED_JSON', 'The body is not valid JSON; send a JSON object with Content-Type: application/json.');
+    case 'FST_ERR_BAD_URL':
+      return sendProblem(request, reply, 400, 'BAD_URL', 'The URL is not valid (a broken %-escape); encode it and send again.');
   }
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
     return sendProblem(request, reply, fe.statusCode, fe.code ?? 'BAD_REQUEST', fe.message);

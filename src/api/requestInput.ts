@@ -61,6 +61,41 @@ export function nulCharacterAt(value: unknown, path: string): string | null {
   return null;
 }
 
+/** A JSON schema as far as {@link lowerCaseUuids} reads it. */
+interface SchemaShape {
+  readonly format?: string;
+  readonly properties?: Readonly<Record<string, unknown>>;
+  readonly items?: unknown;
+  readonly anyOf?: readonly unknown[];
+  readonly oneOf?: readonly unknown[];
+  readonly allOf?: readonly unknown[];
+}
+
+/**
+ * `value` (already valid against `schema`) with every string the schema declares `format: 'uuid'` in
+ * lower case, changed in place: `{"itemId": "19E6…"}` names the item `19e6…` is, for the menu's
+ * lookup, the order's lines and the idempotency key's hash alike. Other strings are left as sent.
+ */
+export function lowerCaseUuids(schema: unknown, value: unknown): unknown {
+  if (schema === null || typeof schema !== 'object') return value;
+  const shape = schema as SchemaShape;
+  const branches = [...(shape.anyOf ?? []), ...(shape.oneOf ?? []), ...(shape.allOf ?? [])];
+  if (typeof value === 'string') {
+    const uuid = shape.format === 'uuid' || branches.some((b) => (b as SchemaShape | null)?.format === 'uuid');
+    return uuid && isUuid(value) ? value.toLowerCase() : value;
+  }
+  if (Array.isArray(value)) {
+    if (shape.items !== undefined) for (let i = 0; i < value.length; i++) value[i] = lowerCaseUuids(shape.items, value[i]);
+  } else if (value !== null && typeof value === 'object') {
+    const members = value as Record<string, unknown>;
+    for (const [name, member] of Object.entries(shape.properties ?? {})) if (Object.hasOwn(members, name)) members[name] = lowerCaseUuids(member, members[name]);
+  } else {
+    return value;
+  }
+  for (const branch of branches) lowerCaseUuids(branch, value);
+  return value;
+}
+
 /**
  * Checks and settles what every request brings before its route's schema sees it:
  * - a body, query string or path parameter holding U+0000 anywhere is refused with 400 naming the
@@ -68,9 +103,22 @@ export function nulCharacterAt(value: unknown, path: string): string | null {
  * - a path parameter that is a UUID is taken in its lower-case form, so `/restaurants/ABC…/menu` and
  *   `/restaurants/abc…/menu` are one restaurant everywhere: a cache key, a staff token's restaurant,
  *   a tenant (before, a menu cached under the upper-case spelling was never evicted by a write made
- *   under the lower-case one).
+ *   under the lower-case one); once validated, so is every UUID of the body and the query string
+ *   ({@link lowerCaseUuids});
+ * - `application/json` is the only body type, and an empty one is no body.
  */
 export function registerRequestInput(app: FastifyInstance): void {
+  // JSON as Fastify parses it (a `__proto__` key refused), except that an empty body is no body: a
+  // command without fields may come with `Content-Type: application/json` and nothing else, as many
+  // clients send it. No text/plain parser: a body that is not JSON gets 415, not a schema error.
+  const json = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser(['application/json', 'text/plain']);
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => (body === '' ? done(null, undefined) : json(request, body as string, done)));
+  app.addHook('preHandler', async (request) => {
+    const schema = request.routeOptions.schema;
+    if (schema?.body !== undefined) request.body = lowerCaseUuids(schema.body, request.body);
+    if (schema?.querystring !== undefined) request.query = lowerCaseUuids(schema.querystring, request.query);
+  });
   app.addHook('preValidation', async (request) => {
     const at = nulCharacterAt(request.params, 'params') ?? nulCharacterAt(request.query, 'querystring') ?? nulCharacterAt(request.body, 'body');
     if (at !== null) throw new ValidationError(`${at} holds a NUL character (U+0000), which no text here can hold; remove it and send again`, { field: at });

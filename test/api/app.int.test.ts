@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Type } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import { absentBodyIsEmpty, NoFields } from '../../src/api/index.ts';
 import { createPlatform, type Platform } from '../../src/composition/runtime.ts';
 import { SERVICES, SERVICE_NAMES } from '../../src/composition/services.ts';
 import { loadConfig } from '../../src/platform/config/index.ts';
@@ -20,6 +21,27 @@ const probeRoutes: FastifyPluginAsync = async (app) => {
     { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }), querystring: Type.Object({ limit: Type.Optional(Type.Integer()), q: Type.Optional(Type.String()) }) } },
     async (request) => ({ params: request.params, query: request.query }),
   );
+  app.post(
+    '/probe/ids',
+    {
+      schema: {
+        security: [{ bearer: [] }],
+        querystring: Type.Object({ of: Type.Optional(Type.String({ format: 'uuid' })) }),
+        body: Type.Object(
+          {
+            id: Type.String({ format: 'uuid' }),
+            maybe: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+            lines: Type.Array(Type.Object({ itemId: Type.String({ format: 'uuid' }), note: Type.Optional(Type.String()) }, { additionalProperties: false })),
+            label: Type.String(),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request) => ({ body: request.body, query: request.query }),
+  );
+  // As a command without fields is declared (ordering's cancel, say).
+  app.post('/probe/nothing', { schema: { body: NoFields }, preValidation: absentBodyIsEmpty }, async (request) => ({ body: request.body }));
   app.get('/probe/boom', async () => {
     throw new Error('secret internal detail');
   });
@@ -109,6 +131,57 @@ describe('HTTP shell', () => {
     assert.equal(big.statusCode, 413);
     assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
     assert.match(String(big.headers['content-type']), /^application\/problem\+json/);
+  });
+
+  test('a route that declares a bearer token answers 401 to an anonymous caller before it looks at the input, with WWW-Authenticate', async () => {
+    const anonymous = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', payload: { nonsense: true } });
+    assert.deepEqual([anonymous.statusCode, anonymous.json().code, anonymous.headers['www-authenticate']], [401, 'UNAUTHORIZED', 'Bearer'], anonymous.body);
+    const forged = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: 'Bearer abc.def.ghi' }, payload: {} });
+    assert.deepEqual([forged.statusCode, forged.headers['www-authenticate']], [401, 'Bearer error="invalid_token"'], forged.body);
+    // A public route stays open to anonymous callers.
+    assert.equal((await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 1 } })).statusCode, 200);
+  });
+
+  test('400 names the field a body lacks or must not have, at any depth, and says what to do', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const send = (payload: unknown) => platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
+    const id = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    const extra = await send({ id, maybe: null, lines: [], label: 'x', colour: 'red' });
+    assert.deepEqual([extra.statusCode, extra.json().field], [400, 'body.colour'], extra.body);
+    assert.match(extra.json().detail, /body\.colour is not a field of this request; remove it/);
+    const nestedExtra = await send({ id, maybe: null, lines: [{ itemId: id, colour: 'red' }], label: 'x' });
+    assert.deepEqual([nestedExtra.statusCode, nestedExtra.json().field], [400, 'body.lines.0.colour'], nestedExtra.body);
+    const nestedMissing = await send({ id, maybe: null, lines: [{ note: 'x' }], label: 'x' });
+    assert.deepEqual([nestedMissing.statusCode, nestedMissing.json().field], [400, 'body.lines.0.itemId'], nestedMissing.body);
+    assert.match(nestedMissing.json().detail, /body\.lines\.0\.itemId is required/);
+  });
+
+  test('UUIDs of a body and a query string are taken in lower case, wherever the schema declares them; other text as sent', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const id = '0190C1B2-7A3E-7000-8000-00000000ABCD';
+    const res = await platform.app.inject({
+      method: 'POST',
+      url: `/v1/probe/ids?of=${id}`,
+      headers: { authorization: `Bearer ${token}` },
+      payload: { id, maybe: id, lines: [{ itemId: id, note: id }], label: id },
+    });
+    const lower = id.toLowerCase();
+    assert.deepEqual(res.json(), { body: { id: lower, maybe: lower, lines: [{ itemId: lower, note: id }], label: id }, query: { of: lower } }, res.body);
+  });
+
+  test('bodies: application/json only (415 otherwise); an empty JSON body is no body; a URL that cannot be decoded is a problem document', async () => {
+    const empty = await platform.app.inject({ method: 'POST', url: '/v1/probe/nothing', headers: { 'content-type': 'application/json' }, payload: '' });
+    assert.deepEqual([empty.statusCode, empty.json()], [200, { body: {} }], empty.body);
+    const emptyRequired = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '' });
+    assert.equal(emptyRequired.statusCode, 400, emptyRequired.body);
+    const text = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'text/plain' }, payload: '{"name":"x","count":1}' });
+    assert.deepEqual([text.statusCode, text.json().code], [415, 'UNSUPPORTED_MEDIA_TYPE'], text.body);
+    const proto = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"__proto__":{"admin":true}}' });
+    assert.equal(proto.statusCode, 400, proto.body);
+    assert.match(String(proto.headers['content-type']), /^application\/problem\+json/);
+    const badUrl = await platform.app.inject({ url: '/v1/orders/%E0%A4%A' });
+    assert.deepEqual([badUrl.statusCode, badUrl.json().code], [400, 'BAD_URL'], badUrl.body);
+    assert.match(String(badUrl.headers['content-type']), /^application\/problem\+json/);
   });
 
   test('/metrics: per-route requests, errors and latency, pool gauges, and the claim-check store', async () => {
