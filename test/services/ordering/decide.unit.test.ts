@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BrigadeError } from '../../../src/platform/errors/index.ts';
-import { decide } from '../../../src/services/ordering/domain/decide.ts';
+import { decide, MAX_ORDER_TOTAL } from '../../../src/services/ordering/domain/decide.ts';
 import { evolve } from '../../../src/services/ordering/domain/evolve.ts';
 import { foldOrder } from '../../../src/services/ordering/domain/foldOrder.ts';
 import type { CommandActor, OrderCommand } from '../../../src/services/ordering/domain/orderCommands.ts';
@@ -167,6 +167,20 @@ describe('order decide: finer rules', () => {
     assert.deepEqual(data.lines[0]!.modifiers, place.lines[0]!.modifiers);
     assert.equal(code({ ...place, lines: [] }, INITIAL_ORDER), 'ORDER_EMPTY');
     assert.equal(code({ ...place, lines: [{ ...place.lines[1]!, unitPrice: 100, modifiers: [{ modifierId: 'm', name: 'discount', priceDelta: -200 }] }] }, INITIAL_ORDER), 'ORDER_LINE_PRICE_INVALID');
+  });
+
+  test('place: a total above MAX_ORDER_TOTAL is refused (422 ORDER_TOTAL_TOO_HIGH, with the total and the most); at it, placed', () => {
+    const line = { ...place.lines[1]!, modifiers: [], quantity: 1 };
+    const atMost = decide({ ...place, lines: [{ ...line, unitPrice: MAX_ORDER_TOTAL }] }, INITIAL_ORDER);
+    assert.equal((atMost[0]!.data as { total: number }).total, MAX_ORDER_TOTAL);
+    assert.throws(
+      () => decide({ ...place, lines: [{ ...line, unitPrice: MAX_ORDER_TOTAL }, { ...line, lineId: 'l-2', unitPrice: 1 }] }, INITIAL_ORDER),
+      (error: { status: number; code: string; details: Record<string, unknown>; message: string }) => {
+        assert.deepEqual([error.status, error.code, error.details.total, error.details.maxTotal], [422, 'ORDER_TOTAL_TOO_HIGH', MAX_ORDER_TOTAL + 1, MAX_ORDER_TOTAL]);
+        assert.match(error.message, /split it into smaller orders/);
+        return true;
+      },
+    );
   });
 
   test('mark-item-prepared: unknown line and a line prepared twice are refused', () => {

@@ -20,6 +20,13 @@ export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderS
   deliver: ['picked_up'],
 });
 
+/**
+ * The most one order may cost, in minor units of its currency (1,000,000.00 in a currency of two
+ * decimals, the most one menu item may cost): above it, the order is refused at placement instead of
+ * being charged for an amount no card takes, then cancelled by the payment saga.
+ */
+export const MAX_ORDER_TOTAL = 100_000_000;
+
 /** Statuses a customer may cancel in: before the restaurant accepts. */
 export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed']);
 
@@ -36,7 +43,8 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): 
  *
  * @throws {UnprocessableError} `ORDER_TRANSITION_FORBIDDEN` (422) outside the lifecycle, naming the
  *   status and the command; `ORDER_LINE_UNKNOWN`, `ORDER_ITEM_ALREADY_PREPARED`,
- *   `ORDER_COURIER_NOT_ASSIGNED`, `ORDER_EMPTY`, `ORDER_LINE_PRICE_INVALID` for the finer rules.
+ *   `ORDER_COURIER_NOT_ASSIGNED`, `ORDER_EMPTY`, `ORDER_LINE_PRICE_INVALID`, `ORDER_TOTAL_TOO_HIGH`
+ *   (above {@link MAX_ORDER_TOTAL}) for the finer rules.
  * @throws {NotFoundError} a command other than `place` on an order that does not exist, or a courier
  *   acting on an order not assigned to them (404, as for any order they may not see).
  * @throws {ForbiddenError} a role that may never issue the command (e.g. a courier cancelling).
@@ -65,10 +73,20 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
         modifiers: l.modifiers.map((m) => ({ modifierId: m.modifierId, name: m.name, priceDelta: m.priceDelta })),
         lineTotal: (l.unitPrice + l.modifiers.reduce((sum, m) => sum + m.priceDelta, 0)) * l.quantity,
       }));
-      for (const line of lines) {
+      for (const [index, line] of lines.entries()) {
         if (!Number.isSafeInteger(line.lineTotal) || line.lineTotal < 0) {
-          throw new UnprocessableError('ORDER_LINE_PRICE_INVALID', `Line ${line.lineId} would cost ${line.lineTotal}`, { lineId: line.lineId });
+          throw new UnprocessableError('ORDER_LINE_PRICE_INVALID', `Line ${index + 1} (item ${line.itemId}) would cost ${line.lineTotal}; change its modifiers or quantity`, {
+            field: `lines.${index}`,
+            itemId: line.itemId,
+          });
         }
+      }
+      const total = lines.reduce((sum, l) => sum + l.lineTotal, 0);
+      if (total > MAX_ORDER_TOTAL) {
+        throw new UnprocessableError('ORDER_TOTAL_TOO_HIGH', `The order would cost ${total} (minor units), above the ${MAX_ORDER_TOTAL} one order may cost; split it into smaller orders`, {
+          total,
+          maxTotal: MAX_ORDER_TOTAL,
+        });
       }
       return [
         {
@@ -78,7 +96,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
             restaurantId: command.restaurantId,
             customerId: command.customerId,
             lines,
-            total: lines.reduce((sum, l) => sum + l.lineTotal, 0),
+            total,
             currency: command.currency,
             deliveryAddress: command.deliveryAddress,
             placedAt: command.placedAt,
