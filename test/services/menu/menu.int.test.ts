@@ -142,8 +142,19 @@ describe('menu', () => {
     assert.deepEqual(await search(), []);
     const stillThere = await t.request({ url });
     assert.deepEqual([stillThere.statusCode, stillThere.json().name], [200, 'Margherita'], 'a deleted item still resolves (orders, history)');
+    // What does not fit a deleted item is refused at its current version, and leaves it at that version.
+    for (const [method, path, payload, code] of [['PATCH', url, { price: 1 }, 'MENU_ENTITY_DELETED'], ['DELETE', url, undefined, 'MENU_ENTITY_DELETED']] as const) {
+      const refused = await t.request({ method, url: path, token: staff, headers: { 'if-match': '"2"' }, ...(payload === undefined ? {} : { payload }) });
+      assert.deepEqual([refused.statusCode, refused.json().code], [422, code], refused.body);
+      assert.match(refused.json().detail, /restore it first/);
+    }
+    assert.equal((await t.request({ url })).json().version, 2, 'the refused writes bumped no version');
     const restored = await t.request({ method: 'POST', url: `${url}/restore`, token: staff, headers: { 'if-match': '"2"' } });
     assert.deepEqual([restored.statusCode, restored.json().deletedAt], [200, null]);
+    const again = await t.request({ method: 'POST', url: `${url}/restore`, token: staff, headers: { 'if-match': '"3"' } });
+    assert.deepEqual([again.statusCode, again.json().code], [422, 'MENU_ENTITY_NOT_DELETED'], 'a live item has nothing to restore');
+    const stale = await t.request({ method: 'POST', url: `${url}/restore`, token: staff, headers: { 'if-match': '"2"' } });
+    assert.equal(stale.statusCode, 412, 'a stale version is still 412');
     assert.deepEqual(itemsOf((await menuOf(t, rid)).body).map((i) => i.id), [itemId]);
     assert.deepEqual((await search()).map((h) => h.itemId), [itemId]);
   });

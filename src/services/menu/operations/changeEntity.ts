@@ -17,10 +17,19 @@ const SETTABLE: Record<MenuEntity, Record<string, string>> = {
   modifier_group: { name: 'name', minChoices: 'min_choices', maxChoices: 'max_choices' },
 };
 
+/** 422: the row is at the version sent, but deleted for a change or a delete, or live for a restore. */
+function notNow(label: string, id: string, kind: Change['kind']): UnprocessableError {
+  return kind === 'restore'
+    ? new UnprocessableError('MENU_ENTITY_NOT_DELETED', `The ${label} ${id} is not deleted, so there is nothing to restore`, { id })
+    : new UnprocessableError('MENU_ENTITY_DELETED', `The ${label} ${id} is deleted; restore it first (POST …/${id}/restore), then ${kind === 'delete' ? 'delete it again if you must' : 'change it'}`, { id });
+}
+
 /**
  * Optimistic offline lock: one UPDATE guarded by `version = expected`, which bumps the version. When
  * it touches nothing, a read tells a stale version (412 with the current row, so the client can show
- * "this changed since you opened it") from a row that is not there (404).
+ * "this changed since you opened it") from a row that is not there (404), and from a row at that
+ * version that the change does not fit (422): a change or a delete of a deleted row, a restore of a
+ * live one. Those appended a version and a history row before, and left the row as it was.
  */
 export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string, id: string, expectedVersion: number, change: Change): Promise<Versioned> {
   const e = ENTITY[entity];
@@ -36,11 +45,13 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
       sets.push(`${column} = $${values.length}`);
     }
   } else {
-    sets.push(change.kind === 'delete' ? 'deleted_at = coalesce(deleted_at, now())' : 'deleted_at = null');
+    sets.push(change.kind === 'delete' ? 'deleted_at = now()' : 'deleted_at = null');
   }
+  // A change, and a delete, of a live row; a restore of a deleted one.
+  const live = change.kind === 'restore' ? 'deleted_at is not null' : 'deleted_at is null';
   let updated;
   try {
-    updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 returning ${e.columns}`, values);
+    updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === '23503') throw new NotFoundError('category');
@@ -51,6 +62,7 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
   if (row !== undefined) return row;
   const current = await readEntity(tx, entity, tenantId, id);
   if (current === null) throw new NotFoundError(e.label, id);
+  if (current.version === expectedVersion) throw notNow(e.label, id, change.kind);
   throw new ConcurrencyError(expectedVersion, current.version, `The ${e.label} changed since you opened it (you have version ${expectedVersion}, it is at ${current.version})`, {
     currentVersion: current.version,
     current,
