@@ -35,18 +35,23 @@ export const requestValidators: BuildValidator = (externalSchemas) => {
   return (route) => (route.httpPart === 'body' ? asSent(route) : asText(route));
 };
 
+/** U+0000, or half of a surrogate pair without its other half. */
+// eslint-disable-next-line no-control-regex -- U+0000 is what this looks for
+const UNSTORABLE = /\u0000|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /**
- * The path of the first string (or object key) in `value` that holds U+0000, or `null`. PostgreSQL's
- * text and jsonb cannot hold that character and refuse it with an error of their own (22021, 22P05).
+ * The path of the first string (or object key) in `value` that holds text no database text can: U+0000
+ * (PostgreSQL's text and jsonb refuse it with an error of their own, 22021 and 22P05), or a lone
+ * surrogate (`"\ud800"` in JSON), which has no UTF-8 form and was stored as U+FFFD; `null` when none.
  */
-export function nulCharacterAt(value: unknown, path: string): string | null {
+export function unstorableTextAt(value: unknown, path: string): string | null {
   // An explicit stack, not recursion: a body nested thousands deep (a few KB) overflowed the call
   // stack here, before any schema or login check, and answered 500.
   const stack: Array<[unknown, string]> = [[value, path]];
   while (stack.length > 0) {
     const [current, at] = stack.pop()!;
     if (typeof current === 'string') {
-      if (current.includes('\u0000')) return at;
+      if (UNSTORABLE.test(current)) return at;
       continue;
     }
     if (current === null || typeof current !== 'object') continue;
@@ -54,7 +59,7 @@ export function nulCharacterAt(value: unknown, path: string): string | null {
     for (let i = entries.length - 1; i >= 0; i--) {
       const [key, inner] = entries[i]!;
       const inside = Array.isArray(current) ? `${at}[${key}]` : `${at}.${key}`;
-      if (key.includes('\u0000')) return inside;
+      if (UNSTORABLE.test(key)) return inside;
       stack.push([inner, inside]);
     }
   }
@@ -98,8 +103,9 @@ export function lowerCaseUuids(schema: unknown, value: unknown): unknown {
 
 /**
  * Checks and settles what every request brings before its route's schema sees it:
- * - a body, query string or path parameter holding U+0000 anywhere is refused with 400 naming the
- *   field (before, it reached PostgreSQL, which refused it, and the client got a 500);
+ * - a body, query string or path parameter holding U+0000 or a lone surrogate anywhere is refused with
+ *   400 naming the field (before, PostgreSQL refused the one, and the client got a 500, and the other
+ *   was stored as U+FFFD), as is a body that is not UTF-8;
  * - a path parameter that is a UUID is taken in its lower-case form, so `/restaurants/ABC…/menu` and
  *   `/restaurants/abc…/menu` are one restaurant everywhere: a cache key, a staff token's restaurant,
  *   a tenant (before, a menu cached under the upper-case spelling was never evicted by a write made
@@ -112,16 +118,27 @@ export function registerRequestInput(app: FastifyInstance): void {
   // command without fields may come with `Content-Type: application/json` and nothing else, as many
   // clients send it. No text/plain parser: a body that is not JSON gets 415, not a schema error.
   const json = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser(['application/json', 'text/plain']);
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => (body === '' ? done(null, undefined) : json(request, body as string, done)));
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      // Decoded leniently, the bad bytes became U+FFFD and were stored so, with a 201.
+      return done(new ValidationError('The body is not valid UTF-8; send JSON text encoded as UTF-8', { field: 'body' }), undefined);
+    }
+    return json(request, text, done);
+  });
   app.addHook('preHandler', async (request) => {
     const schema = request.routeOptions.schema;
     if (schema?.body !== undefined) request.body = lowerCaseUuids(schema.body, request.body);
     if (schema?.querystring !== undefined) request.query = lowerCaseUuids(schema.querystring, request.query);
   });
   app.addHook('preValidation', async (request) => {
-    const at = nulCharacterAt(request.params, 'params') ?? nulCharacterAt(request.query, 'querystring') ?? nulCharacterAt(request.body, 'body');
-    if (at !== null) throw new ValidationError(`${at} holds a NUL character (U+0000), which no text here can hold; remove it and send again`, { field: at });
+    const at = unstorableTextAt(request.params, 'params') ?? unstorableTextAt(request.query, 'querystring') ?? unstorableTextAt(request.body, 'body');
+    if (at !== null) throw new ValidationError(`${at} holds a NUL character (U+0000) or half a surrogate pair, which no text here can hold; remove it and send again`, { field: at });
     const params = request.params as Record<string, unknown> | null;
     if (params !== null && typeof params === 'object') {
       for (const [name, value] of Object.entries(params)) if (typeof value === 'string' && isUuid(value)) params[name] = value.toLowerCase();

@@ -179,6 +179,12 @@ describe('HTTP shell', () => {
     const proto = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"__proto__":{"admin":true}}' });
     assert.equal(proto.statusCode, 400, proto.body);
     assert.match(String(proto.headers['content-type']), /^application\/problem\+json/);
+    const notUtf8 = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","count":1}')]) });
+    assert.deepEqual([notUtf8.statusCode, notUtf8.json().code, notUtf8.json().field], [400, 'VALIDATION_FAILED', 'body'], notUtf8.body);
+    const loneSurrogate = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"a\\ud800","count":1}' });
+    assert.deepEqual([loneSurrogate.statusCode, loneSurrogate.json().field], [400, 'body.name'], loneSurrogate.body);
+    const emoji = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json; charset=utf-8' }, payload: '{"name":"pizza \u{1F355}","count":1}' });
+    assert.deepEqual([emoji.statusCode, emoji.json().name], [200, 'pizza \u{1F355}'], emoji.body);
     const badUrl = await platform.app.inject({ url: '/v1/orders/%E0%A4%A' });
     assert.deepEqual([badUrl.statusCode, badUrl.json().code], [400, 'BAD_URL'], badUrl.body);
     assert.match(String(badUrl.headers['content-type']), /^application\/problem\+json/);
