@@ -1,7 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Principal, Role, TokenService } from '../platform/auth/index.ts';
 import type { Actor, UnitOfWorkContext } from '../platform/db/index.ts';
-import { BrigadeError, ForbiddenError, UnauthorizedError } from '../platform/errors/index.ts';
+import { BrigadeError, ForbiddenError, NotFoundError, UnauthorizedError } from '../platform/errors/index.ts';
+import { isUuid } from '../platform/ids/index.ts';
 import { problemDocument } from './problem.ts';
 
 declare module 'fastify' {
@@ -26,7 +27,8 @@ const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
  * Verifies `Authorization: Bearer <token>` on every request. A request without one is anonymous,
  * and gets 401 at once on a route whose schema declares `security` (before its input is validated:
  * an anonymous caller learns nothing of a route's body); a bad, expired or forged token is refused
- * with 401 even on public routes. Tenant and actor come from the token only: no other header is read
+ * with 401 even on public routes. On such a route under `/restaurants/:rid`, staff of another
+ * restaurant get 404 before validation too. Tenant and actor come from the token only: no other header is read
  * for them.
  */
 export function registerAuthentication(app: FastifyInstance, tokens: TokenService): void {
@@ -40,6 +42,14 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
     const match = BEARER.exec(header);
     if (match?.[1] === undefined) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"', 'TOKEN_INVALID');
     request.principal = await tokens.verify(match[1]);
+  });
+  // Staff of another restaurant learn nothing of a route under /restaurants/:rid that needs a token,
+  // not even its input rules: 404 for the restaurant before the input is validated, as after.
+  app.addHook('preValidation', async (request) => {
+    const principal = request.principal;
+    if (principal?.role !== 'staff' || (request.routeOptions.schema?.security?.length ?? 0) === 0) return;
+    const rid = (request.params as { rid?: unknown } | null)?.rid;
+    if (typeof rid === 'string' && isUuid(rid) && rid.toLowerCase() !== principal.restaurantId?.toLowerCase()) throw new NotFoundError('restaurant', rid.toLowerCase());
   });
 }
 

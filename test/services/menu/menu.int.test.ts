@@ -182,14 +182,16 @@ describe('menu', () => {
     assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=yesterday` })).statusCode, 400);
   });
 
-  test('staff of another restaurant get 404 on every write; reads stay public', async () => {
+  test('staff of another restaurant get 404 on every write, with a bad body too (never the 400 that would tell its rules); reads stay public', async () => {
     const a = await seed(t, 'Tenant A');
     const b = await seed(t, 'Tenant B');
     const url = `/v1/restaurants/${a.rid}/menu/items/${a.itemId}`;
     for (const request of [
       { method: 'PATCH' as const, url, payload: { price: 1 } },
+      { method: 'PATCH' as const, url, payload: { price: 'free', junk: true } },
       { method: 'DELETE' as const, url },
       { method: 'POST' as const, url: `/v1/restaurants/${a.rid}/menu/categories`, payload: { name: 'X' } },
+      { method: 'POST' as const, url: `/v1/restaurants/${a.rid.toUpperCase()}/menu/categories`, payload: {} },
     ]) {
       const r = await t.request({ ...request, token: b.staff, headers: { 'if-match': '"1"' } });
       assert.equal(r.statusCode, 404, `${request.method} ${request.url}`);
