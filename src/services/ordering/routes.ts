@@ -28,7 +28,7 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 const PlaceBody = Type.Object(
   {
     restaurantId: Uuid,
-    deliveryAddress: Type.String({ minLength: 1, maxLength: 500 }),
+    deliveryAddress: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'where to deliver; not blank' }),
     lines: Type.Array(
       Type.Object(
         {

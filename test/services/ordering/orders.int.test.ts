@@ -98,6 +98,8 @@ describe('ordering: the order lifecycle over HTTP', () => {
       return [res.statusCode, res.json().code];
     };
     assert.deepEqual(await codeOf([{ itemId: randomUUID(), quantity: 1 }]), [422, 'MENU_ITEM_UNAVAILABLE']);
+    const blank = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ' \t ', lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.deepEqual([blank.statusCode, blank.json().field], [400, 'body.deliveryAddress'], 'a blank address is no address');
     assert.deepEqual(await codeOf([{ itemId: r.pizza, quantity: 1 }]), [422, 'MODIFIER_CHOICE_INVALID'], 'Size needs one choice');
     assert.deepEqual(await codeOf([{ itemId: r.pizza, quantity: 1, modifierIds: [r.small, r.large] }]), [422, 'MODIFIER_CHOICE_INVALID'], 'Size allows one');
     assert.deepEqual(await codeOf([{ itemId: r.cola, quantity: 1, modifierIds: [r.olives] }]), [422, 'MODIFIER_CHOICE_INVALID'], 'cola offers no olives');

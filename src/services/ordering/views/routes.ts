@@ -363,6 +363,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           summary: 'The live-board as Server-Sent Events: one `order` event per row change (staff)',
           security: bearer,
           params: Type.Object({ rid: Uuid }),
+          querystring: Type.Object({}, { additionalProperties: false }),
         },
       },
       async (request, reply) => {

@@ -99,6 +99,9 @@ describe('live-board stream (Server-Sent Events)', () => {
     const refused = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${stranger}` } });
     assert.equal(refused.status, 404);
     await refused.text();
+    const owner = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const unknownParameter = await fetch(`${base}/v1/restaurants/${rid}/board/stream?after=1.2`, { headers: { authorization: `Bearer ${owner}` } });
+    assert.deepEqual([unknownParameter.status, ((await unknownParameter.json()) as { field: string }).field], [400, 'querystring.after'], 'the stream takes no query parameters (it resumes by Last-Event-ID)');
   });
 
   test('a stream ends when its token expires (tokens cannot be revoked: the expiry is the one limit), and a reconnect with it gets 401', async () => {
