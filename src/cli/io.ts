@@ -1,3 +1,6 @@
+// The module itself, not the db index: `brigade --help` and usage errors load no driver.
+import { embeddedStoppedBy } from '../platform/db/embeddedPostgres.ts';
+
 /** Where commands write: plain lines for people (progress, tables), errors on stderr. */
 export interface Io {
   out(line: string): void;
@@ -12,11 +15,12 @@ export const processIo: Io = {
 let received: NodeJS.Signals | null = null;
 
 /**
- * The shutdown signal a {@link waitForShutdownSignal} of this process has received, or null: an error
- * that surfaces after it is the interruption's doing (a migration cut short), not a fault to fix.
+ * The shutdown signal a {@link waitForShutdownSignal} of this process has received, or the one on
+ * which a one-shot command's embedded PostgreSQL was stopped under it, or null: an error that surfaces
+ * after it is the interruption's doing (a migration cut short), not a fault to fix.
  */
 export function shutdownSignalReceived(): NodeJS.Signals | null {
-  return received;
+  return received ?? embeddedStoppedBy();
 }
 
 /** Resolves with the signal's name on the first SIGINT or SIGTERM; a second one exits at once. */

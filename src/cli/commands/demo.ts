@@ -11,6 +11,8 @@ import { listenHttpApi } from '../portInUse.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
+import { waitForShutdownSignal } from '../io.ts';
+import { UnavailableError } from '../../platform/errors/index.ts';
 import type { CommandContext } from './types.ts';
 
 export const usage = `Usage: brigade demo [--restaurants N] [--couriers N] [--orders N] [--rate R] [--declined SHARE]
@@ -44,18 +46,29 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
   checkPoolSize(loaded, heldConnections(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
+  // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
+  // PostgreSQL): stopped under live connections instead, the demo died with a driver's stack trace.
+  const shutdown = waitForShutdownSignal();
+  const interrupted = shutdown.then((signal) => {
+    ctx.io.err(`\nbrigade demo: ${signal}: stopping the rush and the platform (Ctrl+C again to exit at once) …`);
+    throw new UnavailableError(`interrupted by ${signal}`);
+  });
+  interrupted.catch(() => undefined);
+  /** `step`, or the interruption's error as soon as a signal comes (what `step` was doing is left to the shutdown below). */
+  const untilInterrupted = <T>(step: Promise<T>): Promise<T> => Promise.race([step, interrupted]);
   const db = await openDatabase(loaded, ctx.io.out);
   const stopWorkers = new AbortController();
   setMaxListeners(0, stopWorkers.signal);
   let platform;
   let provider: StandInProvider | undefined;
+  let workers: Array<Promise<unknown>> = [];
   try {
-    for (const target of migrationTargets(loaded, db.url)) await runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined });
-    provider = await startStandInProvider(loaded, db.url, ctx.env);
+    for (const target of migrationTargets(loaded, db.url)) await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined }));
+    provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
-    platform = await createPlatform(config, db, { logger: false, embedded: db.embedded !== null });
-    const address = await listenHttpApi(platform.app, config);
-    const workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
+    platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));
+    const address = await untilInterrupted(listenHttpApi(platform.app, config));
+    workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
     ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${redact(String(config.paymentProviderUrl))}`);
     const bar = (done: number, total: number, perSecond: number) => {
       const width = 30;
@@ -64,7 +77,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (process.stdout.isTTY) process.stdout.write(`\r${line}${done === total ? '\n' : ''}`);
       else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) ctx.io.out(line);
     };
-    const summary = await runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar });
+    const rush = runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar });
+    rush.catch(() => undefined); // left behind by an interruption, it fails as the platform closes
+    const summary = await untilInterrupted(rush);
     ctx.io.out('');
     ctx.io.out(`Dinner rush: ${summary.delivered} delivered, ${summary.cancelled} cancelled by the customer, ${summary.declined} declined (card refused), ${summary.failed} failed in ${summary.seconds.toFixed(1)} s`);
     ctx.io.out(`  completed orders/s   ${((summary.delivered + summary.cancelled + summary.declined) / summary.seconds).toFixed(2)}`);
@@ -79,11 +94,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const at = (p: number) => (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(1);
       ctx.io.out(`  ${name.padEnd(20)} ${String(sorted.length).padStart(6)} ${at(0.5).padStart(8)} ${at(0.99).padStart(8)}`);
     }
-    stopWorkers.abort();
-    await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, 10_000).unref())]);
     return summary.failed === 0 ? 0 : 1;
   } finally {
+    // The workers stop before the pools they use close.
     stopWorkers.abort();
+    await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await platform?.close();
     await provider?.close();
     await db.embedded?.stop();

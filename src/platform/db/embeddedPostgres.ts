@@ -171,6 +171,7 @@ function embedded(options: {
    */
   const fallback = (signal: NodeJS.Signals) => {
     if (process.listenerCount(signal) > 1) return;
+    stoppedBy = signal;
     process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
     void stop().finally(() => process.exit());
   };
@@ -179,6 +180,17 @@ function embedded(options: {
     () => `the embedded PostgreSQL on port ${port} stopped under this process, not by brigade (its log, ${log}, may say why); run the command again to start it`,
   );
   return { url: options.url, port, reused: options.reused, owned, stop, lost };
+}
+
+let stoppedBy: NodeJS.Signals | null = null;
+
+/**
+ * The signal on which this process stopped its embedded server under a one-shot command (which has
+ * no orderly shutdown of its own), or null: what fails after it (a migration, a rebuild) failed
+ * because of the interruption, not of something to fix.
+ */
+export function embeddedStoppedBy(): NodeJS.Signals | null {
+  return stoppedBy;
 }
 
 /** The signals a one-shot command's embedded server is stopped on (see `fallback`). */

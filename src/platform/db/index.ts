@@ -7,7 +7,7 @@ export { sendBatch, BatchAbortedError } from './sendBatch.ts';
 export type { CommitStatementsFn, CommitStatementsOptions } from './commitStatements.ts';
 export { serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
 export type { Actor, Statement, StatementMerge, UnitOfWorkContext } from './transactionSetup.ts';
-export { startEmbeddedPostgres } from './embeddedPostgres.ts';
+export { embeddedStoppedBy, startEmbeddedPostgres } from './embeddedPostgres.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics, replicaRouteMetrics } from './poolMetrics.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
