@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { BrigadeError } from '../platform/errors/index.ts';
 
 /** Which server could not listen, and what moves it. */
@@ -35,6 +36,23 @@ export function explainPortInUse(error: unknown, server: ListeningServer): unkno
  */
 export function listenHttpApi(app: { listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
   return app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+    throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
+  });
+}
+
+/**
+ * Fails as {@link listenHttpApi} would when `PORT` is taken, before anything else is started: the
+ * stand-in provider listens first (on PORT + 1), and a second `brigade start` on the same PORT was
+ * told to move the provider's port instead, which only led to this error next. A free port (or 0)
+ * passes; something may still take it before the API listens.
+ */
+export async function checkHttpPortFree(config: { readonly host: string; readonly port: number }): Promise<void> {
+  if (config.port === 0) return;
+  const probe = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    probe.once('error', reject);
+    probe.listen({ host: config.host, port: config.port, exclusive: true }, () => probe.close(() => resolve()));
+  }).catch((error: unknown) => {
     throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
   });
 }

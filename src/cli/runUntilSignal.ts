@@ -18,6 +18,8 @@ export interface RunOptions {
   readonly services: readonly ServiceModule[];
   /** Work to do before the platform closes (e.g. stop a side server that uses the database). */
   readonly beforeClose?: () => Promise<void>;
+  /** `performance.now()` when the command started: the "up" line says how long it took to get there. */
+  readonly startedAt?: number;
   /** Workers to run (name → run), all of the chosen services' when absent. */
   readonly workers: ReadonlyArray<{ readonly service: string; readonly name: string; readonly keepsConnection?: string; run(deps: ServiceDeps, signal: AbortSignal): Promise<void> }>;
 }
@@ -45,7 +47,8 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     const { deps } = platform;
     if (options.http) {
       const address = await listenHttpApi(platform.app, config);
-      io.out(`Brigade is up${db.embedded !== null ? ` (embedded PostgreSQL on port ${db.embedded.port})` : ''}:`);
+      const took = options.startedAt === undefined ? '' : ` in ${Math.round(performance.now() - options.startedAt)} ms`;
+      io.out(`Brigade is up${took}${db.embedded !== null ? ` (embedded PostgreSQL on port ${db.embedded.port})` : ''}:`);
       io.out(`  API      ${address}/v1`);
       io.out(`  docs     ${address}/docs`);
       io.out(`  health   ${address}/health/ready`);

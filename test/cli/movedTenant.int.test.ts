@@ -231,7 +231,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
-      await eventually('brigade start to be ready', async () => out, (o) => /ready in \d+ ms/.test(o) || child.exitCode !== null, 90_000);
+      await eventually('brigade start to be ready', async () => out, (o) => /Brigade is up in \d+ ms/.test(o) || child.exitCode !== null, 90_000);
       assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/0016_saga_actor_read_policies\\.sql`), out);
       noUrl(out);
       const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);

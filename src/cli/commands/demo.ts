@@ -7,7 +7,7 @@ import { checkPoolSize, loadConfig, redact } from '../../platform/config/index.t
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
-import { listenHttpApi } from '../portInUse.ts';
+import { checkHttpPortFree, listenHttpApi } from '../portInUse.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -64,6 +64,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   let workers: Array<Promise<unknown>> = [];
   try {
     for (const target of migrationTargets(loaded, db.url)) await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined }));
+    await checkHttpPortFree(loaded);
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));

@@ -2,6 +2,7 @@ import { loadConfig, redact } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
+import { checkHttpPortFree } from '../portInUse.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
@@ -36,11 +37,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
   let provider: Awaited<ReturnType<typeof startStandInProvider>>;
   try {
+    await checkHttpPortFree(config);
     provider = await startStandInProvider(config, db.url, ctx.env);
   } catch (error) {
     await db.embedded?.stop();
     throw error;
   }
-  ctx.io.out(`ready in ${Math.round(performance.now() - started)} ms; payment provider at ${provider.url ?? `${redact(String(provider.config.paymentProviderUrl))} (PAYMENT_PROVIDER_URL)`}`);
-  return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close() }, ctx.io, shutdown);
+  ctx.io.out(`payment provider at ${provider.url ?? `${redact(String(provider.config.paymentProviderUrl))} (PAYMENT_PROVIDER_URL)`}`);
+  return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close(), startedAt: started }, ctx.io, shutdown);
 }

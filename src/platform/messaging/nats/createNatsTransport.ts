@@ -64,7 +64,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     // after 10 attempts by default, about 20 s).
     nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade', maxReconnectAttempts: -1 });
   } catch (cause) {
-    throw new UnavailableError(`NATS is not reachable at ${serversOf(options.servers)}`, { cause });
+    throw new UnavailableError(`NATS is not reachable at ${serversOf(options.servers)}: start it (nats-server -js), or unset NATS_URL to use the PostgreSQL bus`, { cause });
   }
   const streamConfig = {
     name: stream,
