@@ -2,6 +2,7 @@ import { BrigadeError } from '../platform/errors/index.ts';
 import { constants } from 'node:os';
 import { processIo, shutdownSignalReceived, type Io } from './io.ts';
 import { MAIN_USAGE, UsageError } from './usage.ts';
+import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 import type { CommandContext } from './commands/types.ts';
 
 type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
@@ -23,18 +24,6 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 
 /** Commands that migrate before they touch a table: a missing one there is no reason to run `brigade migrate`. */
 const MIGRATES_ITSELF = new Set(['start', 'migrate', 'demo', 'payment-provider']);
-
-/**
- * The message of a PostgreSQL "undefined table" (42P01) or "undefined schema" (3F000) error, the
- * error itself or one of its causes: what a command run against a database that was never migrated meets.
- */
-function missingTableOrSchema(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as Error & { code?: unknown }).code;
-    if (code === '42P01' || code === '3F000') return e.message;
-  }
-  return undefined;
-}
 
 /**
  * The `brigade` command line. Returns the exit code: 0 done, 1 failed (the message says what to do
@@ -74,8 +63,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     }
     const missing = MIGRATES_ITSELF.has(name) ? undefined : missingTableOrSchema(error);
     if (missing !== undefined) {
-      const where = env.DATABASE_URL?.trim() ? 'the database at DATABASE_URL' : 'the embedded database (DATABASE_URL is unset)';
-      io.err(`brigade ${name}: ${where} is not migrated (${missing}): run 'brigade migrate' first`);
+      io.err(`brigade ${name}: ${notMigratedAdvice(missing, !env.DATABASE_URL?.trim())}`);
       return 1;
     }
     if (error instanceof BrigadeError) {

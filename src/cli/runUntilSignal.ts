@@ -8,6 +8,7 @@ import { servedPages } from '../api/index.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
+import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
 const WORKER_STOP_MS = 10_000;
@@ -64,7 +65,9 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       w
         .run(deps, stopWorkers.signal)
         .catch((error: unknown) => {
-          io.err(`worker ${w.service}/${w.name} crashed: ${error instanceof Error ? error.message : String(error)}; shutting down`);
+          const missing = missingTableOrSchema(error);
+          const why = missing !== undefined ? notMigratedAdvice(missing, db.embedded !== null) : error instanceof Error ? error.message : String(error);
+          io.err(`worker ${w.service}/${w.name} crashed: ${why}; shutting down`);
           exitCode = 1;
           crashed?.();
         })
@@ -93,7 +96,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     await platform?.close();
     await db.embedded?.stop();
   }
-  io.out('Stopped cleanly.');
+  io.out(exitCode === 0 ? 'Stopped cleanly.' : 'Stopped (exit 1: see the errors above).');
   return exitCode;
 }
 

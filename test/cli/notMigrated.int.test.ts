@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { runMain } from '../support/cli.ts';
+import { runCli, runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 describe('commands against a database that was never migrated', () => {
@@ -22,4 +22,12 @@ describe('commands against a database that was never migrated', () => {
       assert.match(result.stderr, new RegExp(`^brigade ${args[0]}: the database at DATABASE_URL is not migrated \\(.*does not exist\\): run 'brigade migrate' first$`), result.stderr);
     });
   }
+
+  test('brigade worker: a worker that meets the missing tables says to run brigade migrate, and the process does not call its stop clean', async () => {
+    const result = await runCli(['worker', 'ordering/dispatch-alerts-consumer'], { DATABASE_URL: database.db.url });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /worker ordering\/dispatch-alerts-consumer crashed: the database at DATABASE_URL is not migrated \(.*does not exist\): run 'brigade migrate' first; shutting down/, result.stderr);
+    assert.match(result.stdout, /Stopped \(exit 1: see the errors above\)\./);
+    assert.doesNotMatch(result.stdout, /Stopped cleanly/);
+  });
 });
