@@ -26,6 +26,13 @@ describe('brigade tenants and brigade token', () => {
       assert.deepEqual([lowerCurrency.code, /--currency must match pattern .*three capital letters/.test(lowerCurrency.stderr)], [2, true], lowerCurrency.stderr);
       assert.equal((await runCli(['tenants', 'add', 'Casa Velha', '--city', 'P'.repeat(101)], env)).code, 2);
       assert.equal((await runCli(['tenants', 'add', 'N'.repeat(201), '--city', 'Porto'], env)).code, 2);
+      // A stray space is trimmed (so "Casa Nova " is the restaurant that exists); blank and control characters are bad usage.
+      const again = await runCli(['tenants', 'add', 'Casa Nova ', '--city', ' Porto'], env);
+      assert.equal(again.code, 1, again.stdout + again.stderr);
+      for (const name of ['   ', 'Evil\nName', 'Tab\tbed']) {
+        const bad = await runCli(['tenants', 'add', name, '--city', 'Porto'], env);
+        assert.deepEqual([bad.code, /NAME must not be blank or hold a control character/.test(bad.stderr)], [2, true], `${JSON.stringify(name)}: ${bad.stderr}`);
+      }
       assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', url], env)).code, 2);
       // A service in a database of its own would be left behind by a move: refused before anything is opened.
       const apart = await runCli(['tenants', 'move', id as string, '--to-database', `${url}_elsewhere`], { ...env, ORDERING_DATABASE_URL: `${url}_ordering` });

@@ -22,19 +22,24 @@ Every change is recorded in the admin audit log as actor "cli".`;
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' } }, usage, 2);
   if (values.help) return ctx.io.out(usage), 0;
-  const [action, subject] = positionals;
-  if (action === 'add' && (subject === undefined || values.city === undefined)) throw new UsageError('tenants add needs NAME and --city CITY', usage);
+  const [action, given] = positionals;
+  // What a shell passes with a stray space ("A " for A) is the name meant; blank is no name.
+  const subject = action === 'add' ? given?.trim() : given;
+  const city = values.city?.trim();
+  if (action === 'add' && (subject === undefined || city === undefined)) throw new UsageError('tenants add needs NAME and --city CITY', usage);
   if (action === 'move' && (subject === undefined || !isUuid(subject) || values['to-database'] === undefined)) {
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
   if (action === 'add') {
     // The rules of POST /v1/restaurants (one schema), checked before any database is opened.
-    const [problem] = newRestaurantProblems({ name: subject, city: values.city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
+    const [problem] = newRestaurantProblems({ name: subject, city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
     if (problem !== undefined) {
       const what = problem.field === 'name' ? 'NAME' : `--${problem.field}`;
       const hint = problem.field === 'currency' ? ` (three capital letters, ISO 4217, e.g. EUR; got ${JSON.stringify(values.currency)})` : '';
-      throw new UsageError(`${what} ${problem.message}${hint}`, usage);
+      const blankOrControl = problem.field !== 'currency' && /^must (match pattern|not have fewer than)/.test(problem.message);
+      const message = blankOrControl ? 'must not be blank or hold a control character (a newline, a tab)' : problem.message;
+      throw new UsageError(`${what} ${message}${hint}`, usage);
     }
   }
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
@@ -58,7 +63,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     if (action === 'add') {
       const restaurant = await unitOfWork(pool, admin, async (tx) => {
-        const created = await createRestaurant(tx, { name: subject as string, city: values.city as string, currency: values.currency as string | undefined });
+        const created = await createRestaurant(tx, { name: subject as string, city: city as string, currency: values.currency as string | undefined });
         await audit('tenants add', { id: created.id, name: created.name, city: created.city })(tx);
         return created;
       });

@@ -11,7 +11,7 @@ import { createCourier } from './operations/createCourier.ts';
 import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
-import { NewRestaurant } from './newRestaurant.ts';
+import { NameText, NewRestaurant } from './newRestaurant.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { addStaff } from './operations/addStaff.ts';
@@ -23,8 +23,8 @@ import { setPaymentMethod } from './operations/setPaymentMethod.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
-const City = Type.String({ minLength: 1, maxLength: 100 });
+const Name = NameText(200);
+const City = NameText(100);
 const Email = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^@\\s]+@[^@\\s]+$' });
 const RestaurantSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, currency: Type.String(), createdAt: Type.String() });
 const StaffSchema = Type.Object({
