@@ -25,6 +25,15 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Commands that migrate before they touch a table: a missing one there is no reason to run `brigade migrate`. */
 const MIGRATES_ITSELF = new Set(['start', 'migrate', 'demo', 'payment-provider']);
 
+/** What to do about a failure to reach or enter the database, by its error code. */
+const CONNECTION_ADVICE: Readonly<Record<string, string>> = {
+  ECONNREFUSED: 'Is PostgreSQL running at DATABASE_URL? Unset DATABASE_URL to use the embedded one.',
+  ENOTFOUND: 'Check the host name in DATABASE_URL, or unset DATABASE_URL to use the embedded PostgreSQL.',
+  '3D000': "Create that database (psql -c 'create database <name>'), or point DATABASE_URL at one that exists.",
+  '28000': 'Check the user in DATABASE_URL: PostgreSQL does not let it in.',
+  '28P01': 'Check the user and password in DATABASE_URL.',
+};
+
 /**
  * The `brigade` command line. Returns the exit code: 0 done, 1 failed (the message says what to do
  * next), 2 bad usage (unknown command or flag), with a usage line.
@@ -72,7 +81,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       return 1;
     }
     const e = error as Error & { code?: string };
-    io.err(`brigade ${name}: ${e.message ?? String(error)}${e.code === 'ECONNREFUSED' ? '\nIs PostgreSQL running at DATABASE_URL? Unset DATABASE_URL to use the embedded one.' : ''}`);
+    const advice = e.code === undefined ? undefined : CONNECTION_ADVICE[e.code];
+    io.err(`brigade ${name}: ${e.message ?? String(error)}${advice === undefined ? '' : `\n${advice}`}`);
     if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String(e.stack));
     else io.err('Set LOG_LEVEL=debug for the stack trace.');
     return 1;

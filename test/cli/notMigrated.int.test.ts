@@ -23,6 +23,19 @@ describe('commands against a database that was never migrated', () => {
     });
   }
 
+  test('a database or a user PostgreSQL does not know: the error, and what to do about it', async () => {
+    const url = new URL(database.db.url);
+    url.pathname = '/brigade_no_such_database';
+    const noDatabase = await runMain(['tenants', 'list'], { DATABASE_URL: url.toString() });
+    assert.equal(noDatabase.code, 1, noDatabase.stderr);
+    assert.match(noDatabase.stderr, /database "brigade_no_such_database" does not exist\nCreate that database \(psql -c 'create database <name>'\), or point DATABASE_URL at one that exists\./);
+    const stranger = new URL(database.db.url);
+    stranger.username = 'brigade_no_such_user';
+    const noUser = await runMain(['tenants', 'list'], { DATABASE_URL: stranger.toString() });
+    assert.equal(noUser.code, 1, noUser.stderr);
+    assert.match(noUser.stderr, /Check the user .*in DATABASE_URL/);
+  });
+
   test('brigade worker: a worker that meets the missing tables says to run brigade migrate, and the process does not call its stop clean', async () => {
     const result = await runCli(['worker', 'ordering/dispatch-alerts-consumer'], { DATABASE_URL: database.db.url });
     assert.equal(result.code, 1, result.stdout + result.stderr);
