@@ -267,6 +267,9 @@ describe('brigade migrate (CLI)', () => {
       const refused = await runCli(['migrate'], env);
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /Applied migrations no longer match their files/);
+      // The status's summary says so too, not only its row (before: "64 applied, 0 pending").
+      const driftStatus = await runMain(['migrate', 'status'], env);
+      assert.match(driftStatus.stdout, /\d+ applied, 0 pending, 1 changed \(brigade migrate refuses to run: brigade migrate verify says why\)$/m, driftStatus.stdout);
 
       // A file numbered below an applied one (here 0001, its tracking row gone): migrate refuses it, so verify fails too.
       await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '0001_service_schemas_and_roles.sql'`);

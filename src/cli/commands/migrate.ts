@@ -78,11 +78,15 @@ function printStatus(rows: readonly MigrationStatusRow[], out: (line: string) =>
       `${r.id.padEnd(width)}  ${r.state.padEnd(12)}  ${(r.appliedAt?.toISOString() ?? '-').padEnd(24)}  ${String(r.durationMs ?? '-').padStart(6)}  ${r.appliedBy ?? '-'}`,
     );
   }
-  const pending = rows.filter((r) => r.state === 'pending').length;
-  const ahead = rows.filter((r) => r.state === 'ahead').length;
+  const count = (state: MigrationStatusRow['state']) => rows.filter((r) => r.state === state).length;
+  const pending = count('pending');
+  const ahead = count('ahead');
+  // What brigade migrate would refuse: said in the summary too, not only in its rows.
+  const refused = [`${count('changed')} changed`, `${count('missing')} missing`, `${count('out-of-order')} out of order`].filter((part) => !part.startsWith('0 '));
   out(
-    `${rows.filter((r) => r.state === 'applied').length} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}` +
-      (ahead > 0 ? `, ${ahead} ahead (applied by a newer release; this release has no file for it)` : ''),
+    `${count('applied')} applied, ${pending} pending${pending > 0 ? ' (run brigade migrate)' : ''}` +
+      (ahead > 0 ? `, ${ahead} ahead (applied by a newer release; this release has no file for it)` : '') +
+      (refused.length > 0 ? `, ${refused.join(', ')} (brigade migrate refuses to run: brigade migrate verify says why)` : ''),
   );
 }
 
