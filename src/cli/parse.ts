@@ -19,3 +19,18 @@ export function parse<O extends Options>(args: readonly string[], options: O, us
   }
   return parsed as typeof parsed & { values: { help?: boolean } };
 }
+
+/**
+ * Refuses a flag given to an action it does nothing for (`--batch goes with brigade projections
+ * rebuild`), as bad usage: ignored, it looked as if it had been applied.
+ *
+ * @example
+ * flagsOnlyFor('projections', action, values, { batch: ['rebuild'] }, usage);
+ */
+export function flagsOnlyFor(command: string, action: string | undefined, values: Readonly<Record<string, unknown>>, owners: Readonly<Record<string, readonly string[]>>, usage: string): void {
+  for (const [flag, actions] of Object.entries(owners)) {
+    if (values[flag] !== undefined && !actions.includes(action ?? '')) {
+      throw new UsageError(`--${flag} goes with ${actions.map((a) => `brigade ${command} ${a}`).join(' or ')}`, usage);
+    }
+  }
+}

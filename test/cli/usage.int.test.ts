@@ -18,6 +18,25 @@ describe('bad command-line input exits 2 with a usage line', () => {
   }
 });
 
+describe('a flag given to an action it does nothing for is bad usage, not ignored', () => {
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' };
+  for (const [args, message] of [
+    [['projections', 'status', '--batch', '5'], /--batch goes with brigade projections rebuild/],
+    [['dlq', 'list', '--all'], /--all goes with brigade dlq redrive/],
+    [['dlq', 'show', '00000000-0000-4000-8000-000000000000', '--subscription', 's'], /--subscription goes with brigade dlq list or brigade dlq redrive/],
+    [['dlq', 'redrive', '00000000-0000-4000-8000-000000000000', '--subscription', 's'], /--subscription goes with brigade dlq redrive --all/],
+    [['dlq', 'show', 'notauuid'], /A dead letter ID is a UUID \(brigade dlq list shows them\)/],
+    [['tenants', 'list', '--to-database', 'postgres://x/y'], /--to-database goes with brigade tenants move/],
+    [['tenants', 'add', 'A', '--city', 'B', '--to-database', 'postgres://x/y'], /--to-database goes with brigade tenants move/],
+  ] as const) {
+    test(`brigade ${args.join(' ')}`, async () => {
+      const result = await runMain(args, env);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, message);
+    });
+  }
+});
+
 test('a bad PROVIDER_* variable is a failure (exit 1), not a usage error', async () => {
   const result = await runMain(['payment-provider'], { PROVIDER_ERROR_RATE: '2' });
   assert.equal(result.code, 1, result.stdout + result.stderr);

@@ -2,7 +2,8 @@ import { SERVICE_NAMES } from '../../composition/services.ts';
 import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
-import { parse } from '../parse.ts';
+import { flagsOnlyFor, parse } from '../parse.ts';
+import { isUuid } from '../../platform/ids/index.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 
@@ -25,6 +26,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (!['list', 'show', 'redrive', 'drop'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
   if (needsId && id === undefined) throw new UsageError(`dlq ${action} needs an ID${action === 'redrive' ? ' or --all' : ''}`, usage);
   if (!needsId && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
+  flagsOnlyFor('dlq', action, values, { all: ['redrive'], subscription: ['list', 'redrive'] }, usage);
+  if (values.subscription !== undefined && action === 'redrive' && values.all !== true) throw new UsageError('--subscription goes with brigade dlq redrive --all (one ID names its letter)', usage);
+  if (id !== undefined && !isUuid(id)) throw new UsageError(`A dead letter ID is a UUID (brigade dlq list shows them), got ${JSON.stringify(id)}`, usage);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > 10_000 || values.limit.trim() === '')) {
     throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to 10000, got ${JSON.stringify(values.limit)}`, usage);

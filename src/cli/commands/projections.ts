@@ -3,7 +3,7 @@ import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
-import { parse } from '../parse.ts';
+import { flagsOnlyFor, parse } from '../parse.ts';
 import { tenantDatabases } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -31,6 +31,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const [action, name] = positionals;
   if (action !== 'status' && action !== 'rebuild') throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
   if (action === 'status' && name !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(name)}`, usage);
+  flagsOnlyFor('projections', action, values, { batch: ['rebuild'] }, usage);
   const projection = PROJECTIONS.find((p) => p.name === name);
   if (action === 'rebuild' && projection === undefined) {
     throw new UsageError(name === undefined ? 'rebuild needs a projection NAME' : `Unknown projection ${JSON.stringify(name)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}`, usage);

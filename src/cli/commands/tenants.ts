@@ -5,7 +5,7 @@ import { unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
-import { parse } from '../parse.ts';
+import { flagsOnlyFor, parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -31,6 +31,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
+  flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'] }, usage);
   if (action === 'add') {
     // The rules of POST /v1/restaurants (one schema), checked before any database is opened.
     const [problem] = newRestaurantProblems({ name: subject, city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
