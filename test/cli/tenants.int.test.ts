@@ -34,6 +34,10 @@ describe('brigade tenants and brigade token', () => {
         assert.deepEqual([bad.code, /NAME must not be blank or hold a control character/.test(bad.stderr)], [2, true], `${JSON.stringify(name)}: ${bad.stderr}`);
       }
       assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', url], env)).code, 2);
+      // An unknown restaurant: said before the target database is touched (it is not even reachable here).
+      const unknown = await runCli(['tenants', 'move', '00000000-0000-4000-8000-000000000000', '--to-database', 'postgres://postgres@127.0.0.1:1/nowhere'], env);
+      assert.equal(unknown.code, 1, unknown.stdout + unknown.stderr);
+      assert.match(unknown.stderr, /No restaurant 00000000-0000-4000-8000-000000000000 here: brigade tenants list shows their ids; nothing moved/);
       // A service in a database of its own would be left behind by a move: refused before anything is opened.
       const apart = await runCli(['tenants', 'move', id as string, '--to-database', `${url}_elsewhere`], { ...env, ORDERING_DATABASE_URL: `${url}_ordering` });
       assert.notEqual(apart.code, 0);

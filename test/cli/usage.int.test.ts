@@ -28,6 +28,7 @@ describe('a flag given to an action it does nothing for is bad usage, not ignore
     [['dlq', 'show', 'notauuid'], /A dead letter ID is a UUID \(brigade dlq list shows them\)/],
     [['tenants', 'list', '--to-database', 'postgres://x/y'], /--to-database goes with brigade tenants move/],
     [['tenants', 'add', 'A', '--city', 'B', '--to-database', 'postgres://x/y'], /--to-database goes with brigade tenants move/],
+    [['tenants', 'move', '00000000-0000-4000-8000-000000000000', '--to-database', 'notaurl'], /--to-database must be a URL starting with postgres:\/\/ or postgresql:\/\//],
   ] as const) {
     test(`brigade ${args.join(' ')}`, async () => {
       const result = await runMain(args, env);

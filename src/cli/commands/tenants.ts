@@ -32,6 +32,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
   flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'] }, usage);
+  if (action === 'move' && !isPostgresUrl(values['to-database'] as string)) {
+    throw new UsageError(`--to-database must be a URL starting with postgres:// or postgresql://, got ${JSON.stringify(redact(values['to-database'] as string))}`, usage);
+  }
   if (action === 'add') {
     // The rules of POST /v1/restaurants (one schema), checked before any database is opened.
     const [problem] = newRestaurantProblems({ name: subject, city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
@@ -84,6 +87,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return 0;
     }
     const targetUrl = values['to-database'] as string;
+    // Before the target is migrated: an unknown id is a typo, not a reason to touch that database.
+    const known = await unitOfWork(pool, { ...admin, readOnly: true }, async (tx) => (await tx.query('select 1 from platform.restaurants where id = $1', [subject])).rowCount === 1);
+    if (!known) throw new BrigadeError('NOT_FOUND', 404, `No restaurant ${subject as string} here: brigade tenants list shows their ids; nothing moved`);
     await moveTenant({ tenantId: subject as string, sourceUrl: db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: ctx.io.out });
     await unitOfWork(pool, admin, audit('tenants move', { id: subject, to: redact(targetUrl) }));
     return 0;
@@ -92,3 +98,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
 }
 
+/** Whether `value` is a PostgreSQL connection URL (as DATABASE_URL must be). */
+function isPostgresUrl(value: string): boolean {
+  try {
+    return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
