@@ -40,6 +40,8 @@ const CONNECTION_ADVICE: Readonly<Record<string, string>> = {
  */
 export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, io: Io = processIo): Promise<number> {
   const [name, ...args] = argv;
+  // `brigade help migrate` is `brigade migrate --help`.
+  if (name === 'help' && args.length === 1 && COMMANDS[args[0] ?? ''] !== undefined) return main([args[0] as string, '--help'], env, io);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     // Asked for, the usage is the answer (stdout, 0); with no command at all it is a usage error (stderr, 2).
     if (name === undefined) io.err(MAIN_USAGE);

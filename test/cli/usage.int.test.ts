@@ -73,6 +73,16 @@ describe('--help on every command', () => {
       assert.match(result.stdout, new RegExp(`^Usage: brigade ${command}`));
     });
   }
+  test('brigade help COMMAND is brigade COMMAND --help', async () => {
+    const result = await runMain(['help', 'migrate']);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^Usage: brigade migrate/);
+  });
+  test('brigade token names its flags: a staff token without --restaurant says --restaurant', async () => {
+    const result = await runMain(['token', '--role', 'staff'], { BRIGADE_SECRET: 'x'.repeat(40) });
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /^brigade token: --restaurant: a staff token needs --restaurant \(a UUID\)$/m);
+  });
   test('brigade --help', async () => {
     const result = await runCli(['--help']);
     assert.equal(result.code, 0);

@@ -23,7 +23,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     ctx.io.out(await tokens.sign({ role: role as Role, restaurantId: values.restaurant as string | undefined, subject: values.subject as string | undefined }, ttl));
   } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+    // The token service names its fields (restaurantId, subject); here they are flags.
+    const field = (error as { details?: { field?: unknown } }).details?.field;
+    const flag = field === 'restaurantId' ? '--restaurant' : field === 'subject' ? '--subject' : undefined;
+    const message = error instanceof Error ? error.message : String(error);
+    throw new UsageError(flag === undefined ? message : `${flag}: ${message.replace(/\brestaurantId\b/, '--restaurant')}`, usage);
   }
   return 0;
 }

@@ -145,7 +145,7 @@ export async function runDinnerRush(
     }
     restaurants.push({ id, staff, items });
   }
-  hooks.onSetup?.(`created ${city} with ${restaurants.length} restaurants and their menus; watch them live:`);
+  hooks.onSetup?.(`created ${city} with ${restaurants.length} ${restaurants.length === 1 ? 'restaurant and its menu' : 'restaurants and their menus'}; watch them live:`);
   for (const r of restaurants) {
     const signIn = options.devLogin === true ? `sign in at ${base}/dev-login as staff of ${r.id}` : `sign in with the token of: brigade token --role staff --restaurant ${r.id}`;
     hooks.onSetup?.(`  ${base}/board/${r.id}   (${signIn})`);
