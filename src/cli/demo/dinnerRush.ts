@@ -71,6 +71,8 @@ export const ORDER_TO_DELIVERY = '(placed → delivered)';
 export const WAITED_FOR_PAYMENT = '(wait: authorization)';
 /** The wait from ready until a courier is assigned: the delivery service's dispatch, seen by the restaurant. */
 export const WAITED_FOR_COURIER = '(wait: courier)';
+/** After how long a payment still authorizing is said, once per rush (a provider that is down left the bar silent for minutes). */
+const SLOW_PAYMENT_MS = 10_000;
 /** How long the rush waits for one order's courier, and for all payments to settle at the end. */
 const WAIT_MS = 120_000;
 
@@ -197,6 +199,7 @@ export async function runDinnerRush(
     }
   };
 
+  let warnedSlowPayment = false;
   const oneOrder = async (n: number) => {
     const restaurant = restaurants[n % restaurants.length] as Restaurant;
     const customer = await must('sign-up', 'POST', '/v1/customers', null, { name: `Guest ${n}`, email: `guest-${randomUUID()}@demo.example`, address: `${n} Rua Augusta` });
@@ -219,7 +222,19 @@ export async function runDinnerRush(
       }
       // Restaurants cook what is paid for: wait until the payment is authorized (or refused).
       const waitedFrom = performance.now();
-      const payment = await waitUntil('the payment', () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff), (p) => p.status === 200 && p.json?.payment !== 'authorizing');
+      const readPayment = async () => {
+        const answer = await call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff);
+        if (!warnedSlowPayment && performance.now() - waitedFrom > SLOW_PAYMENT_MS) {
+          warnedSlowPayment = true;
+          hooks.onSetup?.(`order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s for its payment (${String(answer.json?.payment ?? 'not started')}): is the payment provider up? (GET /v1/orders/${orderId}/payment; brigade sagas list --stuck)`);
+        }
+        return answer;
+      };
+      const payment = await waitUntil('the payment', readPayment, (p) => p.status === 200 && p.json?.payment !== 'authorizing');
+      if (payment.json?.status === PARKED_SAGA) {
+        // The charge got no answer: parked for a person, nothing will cancel the order on its own.
+        throw new Error(`its payment is parked (${String(payment.json?.payment)}): ${String(payment.json?.error ?? 'see GET /v1/orders/<id>/payment')}`);
+      }
       if (payment.json?.payment !== 'authorized') {
         // Declined: the payments saga cancels the order (its compensation); wait for that to land.
         await waitUntil('the cancel', () => call('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.json?.status === 'cancelled' && o.json.cancelledBy === 'system');

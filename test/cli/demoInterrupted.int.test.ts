@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { test } from 'node:test';
+import { brigadeBin, repoRoot } from '../support/cli.ts';
+import { newBrigadeHome, postmasterPid } from '../support/embeddedHome.ts';
+import { eventually, within } from '../support/eventually.ts';
+
+// A file of its own: with a new embedded PostgreSQL and a rush, it needs a budget of its own.
+test('Ctrl+C during brigade demo on the embedded database: the rush stops, the platform shuts down in order, PostgreSQL is stopped, exit 130 (before: a driver stack trace and exit 1)', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-demo-int-');
+  const child = spawn(process.execPath, [brigadeBin, 'demo', '--orders', '400', '--rate', '4'], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, BRIGADE_HOME: home, PORT: '0', PROVIDER_PORT: '0', LOG_LEVEL: 'warn' },
+  });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  try {
+    await within(eventually('the rush under way', async () => out, (text) => / orders\/s/.test(text), 120_000), 125_000, 'the rush to start');
+    child.kill('SIGINT');
+    assert.equal(await within(exited, 60_000, 'brigade demo to exit'), 130, out + err);
+    assert.match(err, /brigade demo: SIGINT: stopping the rush and the platform/);
+    assert.match(err, /brigade demo: interrupted by SIGINT before it finished; nothing to fix: run it again/);
+    assert.doesNotMatch(err, /Unhandled 'error' event|Warning:|\n\s+at /, 'no stack trace, no warning of a worker outliving its pool');
+    assert.match(out, /stopped the embedded PostgreSQL on port \d+/);
+    assert.equal(await postmasterPid(home), null, 'PostgreSQL is stopped');
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await cleanUp();
+  }
+});
