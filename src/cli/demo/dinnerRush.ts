@@ -233,7 +233,9 @@ export async function runDinnerRush(
       const payment = await waitUntil('the payment', readPayment, (p) => p.status === 200 && p.json?.payment !== 'authorizing');
       if (payment.json?.status === PARKED_SAGA) {
         // The charge got no answer: parked for a person, nothing will cancel the order on its own.
-        throw new Error(`its payment is parked (${String(payment.json?.payment)}): ${String(payment.json?.error ?? 'see GET /v1/orders/<id>/payment')}`);
+        // The saga's error is long (what happened, then what a person can do): its first sentence, and where the rest is.
+        const why = String(payment.json?.error ?? 'no reason given').split(/\.\s/)[0];
+        throw new Error(`its payment is parked (${String(payment.json?.payment)}): ${why}; brigade sagas show ${orderId} says what to do`);
       }
       if (payment.json?.payment !== 'authorized') {
         // Declined: the payments saga cancels the order (its compensation); wait for that to land.
