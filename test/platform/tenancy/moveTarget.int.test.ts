@@ -37,7 +37,8 @@ test('a dedicated database serves one restaurant: a move into a database that al
 test('a move refuses a target that is the shared database itself, one that holds another restaurant (a failed move left it), and a role that cannot see past Row-Level Security', async () => {
   const t = await startTestPlatform();
   const leftover = await createTestDatabase({ empty: true });
-  const role = `brigade_move_probe_${Math.random().toString(36).slice(2, 8)}`;
+  // Not named brigade_…: roles are the cluster's, and a test running beside this one lists the service roles by that prefix.
+  const role = `move_probe_${Math.random().toString(36).slice(2, 8)}`;
   const admin = new pg.Client({ connectionString: t.db.url });
   await admin.connect();
   try {
