@@ -5,14 +5,27 @@ import { actorContext, authorize } from '../../api/index.ts';
 import { BrigadeError, NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { showSaga } from '../../platform/sagas/index.ts';
-import { PaymentViewSchema, toPaymentView } from './paymentView.ts';
+import { PaymentViewSchema, toPaymentView, type PaymentView } from './paymentView.ts';
 import type { OrderAccess } from './ports.ts';
 import type { PaymentSagaState } from './saga/index.ts';
+
+/** What a customer or a courier reads in place of an error's text. */
+export const ERROR_FOR_CUSTOMERS = 'the payment needs attention; the restaurant and the platform can see why';
+
+/**
+ * The view without the errors' text, which is written for the platform's operators: it names the
+ * provider's address, keys and the commands to run (`brigade sagas resume …`). Whether there is an
+ * error, and where the money is (`payment`: declined, unknown, …), stay.
+ */
+function withoutOperatorsErrors(view: PaymentView): PaymentView {
+  const hide = (error: string | null) => (error === null ? null : ERROR_FOR_CUSTOMERS);
+  return { ...view, error: hide(view.error), steps: view.steps.map((step) => ({ ...step, error: hide(step.error) })) };
+}
 
 /**
  * The payments service's routes: `GET /orders/:id/payment`, the payment saga of an order (status,
  * each step with its outcome, time and amount, the events it took, its deadlines), for the people
- * who may read the order itself (ordering decides through the {@link OrderAccess} port); anyone else,
+ * who may read the order itself (ordering decides through the {@link OrderAccess} port; the errors' text for staff and admins only); anyone else,
  * and an order whose payment has not started yet, gets 404.
  */
 export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): FastifyPluginAsync<{ deps: ServiceDeps }> {
@@ -46,7 +59,8 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           const why = principal.role === 'courier' ? "its payment is visible to the assigned courier once the assignment reaches payments" : "it starts once the order's placement reaches payments";
           throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} is not there for you yet (${why}): retry in a few seconds`, { details: { orderId: id } });
         }
-        return toPaymentView(saga);
+        // The money's own people (the restaurant, the platform) read the errors; the customer and the courier that there is one.
+        return principal.role === 'customer' || principal.role === 'courier' ? withoutOperatorsErrors(toPaymentView(saga)) : toPaymentView(saga);
       },
     );
   };

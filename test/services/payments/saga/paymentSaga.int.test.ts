@@ -28,6 +28,7 @@ import {
 } from '../../../../src/services/payments/provider/index.ts';
 import { handleOrderEvent, MONEY_STEP_ATTEMPTS, paymentOrderEventsHandler, PaymentSagaNotStartedError, paymentSaga, payoutsOf, type PaymentSagaPorts, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import { PaymentMethodMissingError } from '../../../../src/services/payments/paymentMethodsOf.ts';
+import { ERROR_FOR_CUSTOMERS } from '../../../../src/services/payments/routes.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../../ordering/support.ts';
 
@@ -124,7 +125,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     cards.set(c.id, card);
     const res = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.pizza, quantity: 2, modifierIds: [r.large] }, { itemId: r.cola, quantity: 1 }] });
     assert.equal(res.statusCode, 201, res.body);
-    return res.json() as { id: string; total: number; lines: Array<{ lineId: string }>; version: number };
+    return { ...(res.json() as { id: string; total: number; lines: Array<{ lineId: string }>; version: number }), customerToken: c.token };
   };
   /** Starts the order's saga from its OrderPlaced and runs the `order` step: the next run is the charge. */
   const placedUpToCharge = async (orderId: string) => {
@@ -542,6 +543,12 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const order = await placeParked();
     const view = async () => (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { authorized: number } };
     assert.deepEqual([(await view()).status, (await view()).payment], ['parked', 'unknown']);
+    // The error's text is for the restaurant and the platform (provider address, keys, commands to run); the customer reads that there is one.
+    const asCustomer = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: order.customerToken })).json() as { error: string | null; steps: Array<{ error: string | null }> };
+    assert.equal(asCustomer.error, ERROR_FOR_CUSTOMERS);
+    assert.ok(asCustomer.steps.some((step) => step.error === ERROR_FOR_CUSTOMERS) && asCustomer.steps.every((step) => step.error === null || step.error === ERROR_FOR_CUSTOMERS), JSON.stringify(asCustomer.steps));
+    const asStaff = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { error: string | null };
+    assert.match(String(asStaff.error), /brigade sagas resume/);
     await resume(order.id);
     assert.deepEqual([(await view()).status, (await view()).payment, (await view()).amounts.authorized], ['running', 'authorized', order.total], 'no longer failed: the charge succeeded since');
     await toDelivered(order);

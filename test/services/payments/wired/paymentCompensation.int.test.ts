@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { OutgoingMessage } from '../../../../src/platform/messaging/index.ts';
 import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION } from '../../../../src/services/payments/saga/index.ts';
 import { command } from '../../ordering/support.ts';
+import { ERROR_FOR_CUSTOMERS } from '../../../../src/services/payments/routes.ts';
 import { DECLINED_CARD, eventually, FLOW_MS, ledgerOf, lineageOf, orderFor, paymentOf, seedRestaurant, signUp, startWiredPlatform, type SeededRestaurant, type WiredPlatform } from './support.ts';
 
 describe('the wired platform: compensations', () => {
@@ -46,7 +47,8 @@ describe('the wired platform: compensations', () => {
     const payment = await eventually('the saga to end', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
     const body = payment.body as { payment: string; error: string; amounts: Record<string, number>; steps: Array<{ step: string; compensation: boolean; outcome: string }> };
     assert.equal(body.payment, 'declined');
-    assert.match(body.error, /^charge failed: /);
+    // The customer reads that the card was declined (payment), not the provider's text (decision 0083, Later).
+    assert.equal(body.error, ERROR_FOR_CUSTOMERS);
     assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [0, 0, 0]);
     assert.deepEqual(
       body.steps.map((s) => [s.step, s.compensation, s.outcome]),
