@@ -18,7 +18,9 @@ test('Ctrl+C during brigade demo on the embedded database: the rush stops, the p
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   try {
-    await within(eventually('the rush under way', async () => out, (text) => / orders\/s/.test(text), 120_000), 125_000, 'the rush to start');
+    // The city is set up and the first orders are being placed (a progress line comes only every tenth of the orders).
+    await within(eventually('the rush under way', async () => out, (text) => /couriers are available in/.test(text), 120_000), 125_000, 'the rush to start');
+    await new Promise((resolve) => setTimeout(resolve, 2000));
     child.kill('SIGINT');
     assert.equal(await within(exited, 60_000, 'brigade demo to exit'), 130, out + err);
     assert.match(err, /brigade demo: SIGINT: stopping the rush and the platform/);

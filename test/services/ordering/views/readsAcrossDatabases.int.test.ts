@@ -86,6 +86,8 @@ describe('order view reads across databases: what a read costs, a dedicated data
             // Its catalog is read before a restaurant is placed, and then cached.
             await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/cold', deps: withCatalog(hourly(readCatalog('cold'))) });
             await app.register(createViewRoutes({ maxWaitMs: 300 }), { ...options, prefix: '/empty', deps: withCatalog(hourly(readCatalog('empty'))) });
+            // As the main routes, for a read whose answer must not depend on a busy machine answering within 300 ms.
+            await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/patient', deps: withCatalog(hourly(readCatalog('patient'))) });
             // Nothing has moved.
             await app.register(createViewRoutes({ maxWaitMs: 60_000 }), { ...options, prefix: '/cost', deps: withCatalog(hourly(async () => [])) });
             // A dedicated database refuses connections, another never answers.
@@ -400,13 +402,15 @@ describe('order view reads across databases: what a read costs, a dedicated data
     const { at: inShared } = await order(pool, randomUUID(), randomUUID());
     const staff = await token('staff', randomUUID(), rid);
 
-    const read = await get(`/v1/restaurants/${rid}/board?after=${formatPosition(inShared)}`, staff);
+    // Under /patient: with the main routes' 300 ms, a loaded machine let the bound pass before the
+    // dedicated database's head was read, and the answer said lagging: true (two full runs failed so).
+    const read = await get(`/v1/patient/restaurants/${rid}/board?after=${formatPosition(inShared)}`, staff);
     assert.equal(read.status, 200, JSON.stringify(read.body));
     assert.deepEqual(read.body.orders?.map((x) => x.orderId), [o.orderId], "the board, read in the restaurant's database");
     assert.equal(read.body.position, formatPosition(inDedicated), "its position is its database's checkpoint");
     assert.equal(read.body.lagging, false, 'it waited for its own head, not for a position its database never reaches');
 
-    const nowhere = await get(`/v1/restaurants/${rid}/board?after=${NOWHERE}`, staff);
+    const nowhere = await get(`/v1/patient/restaurants/${rid}/board?after=${NOWHERE}`, staff);
     assert.equal(nowhere.body.lagging, true);
   });
 
