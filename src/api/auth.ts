@@ -28,8 +28,8 @@ const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
  * and gets 401 at once on a route whose schema declares `security` (before its input is validated:
  * an anonymous caller learns nothing of a route's body); a bad, expired or forged token is refused
  * with 401 even on public routes. On such a route under `/restaurants/:rid`, staff of another
- * restaurant get 404 before validation too. Tenant and actor come from the token only: no other header is read
- * for them.
+ * restaurant get 404 before validation too. Tenant and actor come from the token only: no other
+ * header is read for them.
  */
 export function registerAuthentication(app: FastifyInstance, tokens: TokenService): void {
   app.decorateRequest('principal', null);
