@@ -12,6 +12,7 @@ import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRout
 import { registerHttpMetrics } from './httpMetrics.ts';
 import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
+import { collectRouteMethods } from './methodNotAllowed.ts';
 import { registerRequestInput, requestValidators } from './requestInput.ts';
 
 /** The result of a readiness probe: each check with whether it passed and why not. */
@@ -87,7 +88,16 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   });
   registerRequestInput(app);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`));
+  const allowedMethods = collectRouteMethods(app);
+  app.setNotFoundHandler((request, reply) => {
+    // A path that exists, asked with a method it does not take: 405 with the methods it does.
+    const allow = allowedMethods(request.url);
+    if (allow.length > 0) {
+      reply.header('allow', allow.join(', '));
+      return sendProblem(request, reply, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not taken at ${request.url.split('?')[0]}; it takes ${allow.join(', ')} (see /docs).`, { allow });
+    }
+    return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`);
+  });
   registerHttpMetrics(app, deps.metrics);
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
   registerAdminAudit(app, deps.audit);

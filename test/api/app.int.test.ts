@@ -77,6 +77,13 @@ describe('HTTP shell', () => {
       { type: 'https://brigade.dev/problems/route-not-found', title: 'Not Found', status: 404, code: 'ROUTE_NOT_FOUND', detail: undefined, instance: '/v1/nothing-here', requestId: 'req-123' },
     );
 
+    // A path that exists, with a method it does not take: 405 naming the ones it does, not a 404.
+    const wrongMethod = await platform.app.inject({ method: 'PUT', url: '/v1/probe/item/0190c1b2-7a3e-7000-8000-00000000abcd?limit=1' });
+    assert.deepEqual([wrongMethod.statusCode, wrongMethod.json().code, wrongMethod.headers.allow, wrongMethod.json().allow], [405, 'METHOD_NOT_ALLOWED', 'GET, HEAD', ['GET', 'HEAD']], wrongMethod.body);
+    assert.match(String(wrongMethod.headers['content-type']), /^application\/problem\+json/);
+    assert.equal((await platform.app.inject({ method: 'DELETE', url: '/v1/orders/0190c1b2-7a3e-7000-8000-00000000abcd' })).statusCode, 405, 'a route of a service');
+    for (const method of ['GET', 'POST'] as const) assert.equal((await platform.app.inject({ method, url: '/v1/nothing-here/at-all' })).statusCode, 404, `${method} of a path no route has`);
+
     const conflict = await platform.app.inject({ url: '/v1/probe/conflict' });
     assert.equal(conflict.statusCode, 412);
     assert.equal(conflict.json().code, 'CONCURRENCY_CONFLICT');
