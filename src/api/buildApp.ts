@@ -90,9 +90,10 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   app.setErrorHandler(errorHandler);
   const allowedMethods = collectRouteMethods(app);
   app.setNotFoundHandler((request, reply) => {
-    // A path that exists, asked with a method it does not take: 405 with the methods it does.
+    // A path that exists, asked with a method it does not take: 405 with the methods it does. (A route
+    // of this method that found nothing, such as a page's file that is not served, is a 404.)
     const allow = allowedMethods(request.url);
-    if (allow.length > 0) {
+    if (allow.length > 0 && !allow.includes(request.method)) {
       reply.header('allow', allow.join(', '));
       return sendProblem(request, reply, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not taken at ${request.url.split('?')[0]}; it takes ${allow.join(', ')} (see /docs).`, { allow });
     }
