@@ -23,6 +23,9 @@ declare module 'fastify' {
 
 const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
 
+/** Whether the request's route declares a bearer token in its schema (`security`), as the OpenAPI page shows it. */
+const needsToken = (request: FastifyRequest): boolean => (request.routeOptions.schema?.security?.length ?? 0) > 0;
+
 /**
  * Verifies `Authorization: Bearer <token>` on every request. A request without one is anonymous,
  * and gets 401 at once on a route whose schema declares `security` (before its input is validated:
@@ -36,7 +39,7 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header === undefined) {
-      if ((request.routeOptions.schema?.security?.length ?? 0) > 0) throw new UnauthorizedError();
+      if (needsToken(request)) throw new UnauthorizedError();
       return;
     }
     const match = BEARER.exec(header);
@@ -47,7 +50,7 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
   // not even its input rules: 404 for the restaurant before the input is validated, as after.
   app.addHook('preValidation', async (request) => {
     const principal = request.principal;
-    if (principal?.role !== 'staff' || (request.routeOptions.schema?.security?.length ?? 0) === 0) return;
+    if (principal?.role !== 'staff' || !needsToken(request)) return;
     const rid = (request.params as { rid?: unknown } | null)?.rid;
     if (typeof rid === 'string' && isUuid(rid) && rid.toLowerCase() !== principal.restaurantId?.toLowerCase()) throw new NotFoundError('restaurant', rid.toLowerCase());
   });

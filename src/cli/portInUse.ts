@@ -30,13 +30,16 @@ export function explainPortInUse(error: unknown, server: ListeningServer): unkno
   );
 }
 
+/** The HTTP API as {@link explainPortInUse} names it. */
+const httpApiAt = (config: { readonly host: string; readonly port: number }): ListeningServer => ({ name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
+
 /**
  * Starts the HTTP API listening on `HOST`:`PORT`; a port in use fails with the message of
  * {@link explainPortInUse}. Returns the address it listens at.
  */
 export function listenHttpApi(app: { listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
   return app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
-    throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
+    throw explainPortInUse(error, httpApiAt(config));
   });
 }
 
@@ -53,6 +56,6 @@ export async function checkHttpPortFree(config: { readonly host: string; readonl
     probe.once('error', reject);
     probe.listen({ host: config.host, port: config.port, exclusive: true }, () => probe.close(() => resolve()));
   }).catch((error: unknown) => {
-    throw explainPortInUse(error, { name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
+    throw explainPortInUse(error, httpApiAt(config));
   });
 }

@@ -1,6 +1,6 @@
 import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
-import { loadConfig, redact } from '../../platform/config/index.ts';
+import { isUrlOf, loadConfig, POSTGRES_PROTOCOLS, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { moveTenant } from '../../platform/tenancy/index.ts';
@@ -32,7 +32,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
   flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'] }, usage);
-  if (action === 'move' && !isPostgresUrl(values['to-database'] as string)) {
+  if (action === 'move' && !isUrlOf(values['to-database'] as string, POSTGRES_PROTOCOLS)) {
     throw new UsageError(`--to-database must be a URL starting with postgres:// or postgresql://, got ${JSON.stringify(redact(values['to-database'] as string))}`, usage);
   }
   if (action === 'add') {
@@ -95,14 +95,5 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     return 0;
   } finally {
     await close();
-  }
-}
-
-/** Whether `value` is a PostgreSQL connection URL (as DATABASE_URL must be). */
-function isPostgresUrl(value: string): boolean {
-  try {
-    return ['postgres:', 'postgresql:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
   }
 }

@@ -133,6 +133,24 @@ export class ConfigError extends BrigadeError {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** The protocols of a PostgreSQL connection URL (`DATABASE_URL`, `--to-database`). */
+export const POSTGRES_PROTOCOLS: readonly string[] = Object.freeze(['postgres:', 'postgresql:']);
+
+/**
+ * Whether `value` parses as a URL with one of `protocols` (each with its colon, as `URL.protocol`
+ * has it): the check every URL variable gets.
+ *
+ * @example
+ * isUrlOf('postgres://db/main', POSTGRES_PROTOCOLS) // true
+ */
+export function isUrlOf(value: string, protocols: readonly string[]): boolean {
+  try {
+    return protocols.includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Reads and validates the environment.
  *
@@ -148,16 +166,10 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     const v = env[name];
     return v === undefined || v.trim() === '' ? undefined : v.trim();
   };
-  const url = (name: string, protocols: string[]): string | null => {
+  const url = (name: string, protocols: readonly string[]): string | null => {
     const v = read(name);
     if (v === undefined) return null;
-    let parsed: URL | null = null;
-    try {
-      parsed = new URL(v);
-    } catch {
-      parsed = null;
-    }
-    if (parsed === null || !protocols.includes(parsed.protocol)) {
+    if (!isUrlOf(v, protocols)) {
       issues.push({ variable: name, expected: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`, got: redact(v) });
       return null;
     }
@@ -174,10 +186,9 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     return n;
   };
 
-  const pg = ['postgres:', 'postgresql:'];
   const serviceDatabaseUrls: Record<string, string> = {};
   for (const service of options.services) {
-    const u = url(`${service.toUpperCase()}_DATABASE_URL`, pg);
+    const u = url(`${service.toUpperCase()}_DATABASE_URL`, POSTGRES_PROTOCOLS);
     if (u !== null) serviceDatabaseUrls[service] = u;
   }
 
@@ -210,9 +221,9 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   }
 
   const config: Config = {
-    databaseUrl: url('DATABASE_URL', pg),
+    databaseUrl: url('DATABASE_URL', POSTGRES_PROTOCOLS),
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
-    databaseReplicaUrl: url('DATABASE_REPLICA_URL', pg),
+    databaseReplicaUrl: url('DATABASE_REPLICA_URL', POSTGRES_PROTOCOLS),
     databaseReplicaMaxLagMs: int('DATABASE_REPLICA_MAX_LAG_MS', 2000, 0, 3_600_000),
     poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 5000, 100, 600_000),

@@ -13,8 +13,8 @@ import type { PaymentSagaState } from './saga/index.ts';
 export const ERROR_FOR_CUSTOMERS = 'the payment needs attention; the restaurant and the platform can see why';
 
 /**
- * The view without the errors' text, which is written for the platform's operators: it names the
- * provider's address, keys and the commands to run (`brigade sagas resume …`). Whether there is an
+ * The view without the errors' text, which is written for the restaurant and the platform's operators:
+ * it names the provider's address, keys and the commands to run (`brigade sagas resume …`). Whether there is an
  * error, and where the money is (`payment`: declined, unknown, …), stay.
  */
 function withoutOperatorsErrors(view: PaymentView): PaymentView {
