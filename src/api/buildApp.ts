@@ -8,6 +8,7 @@ import { Type } from 'typebox';
 import type { TokenService } from '../platform/auth/index.ts';
 import { collectOperations, registerApiIndex, type IndexedOperation } from './apiIndex.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
+import { answerClientError } from './clientErrors.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 import { registerHttpMetrics } from './httpMetrics.ts';
 import { pagesPlugin, type PagesOptions } from './pages.ts';
@@ -71,6 +72,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     schemaController: { compilersFactory: { buildValidator: requestValidators } },
     // Errors Fastify meets before routing (a URL it cannot decode) get a problem document too.
     frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    // And requests Node's parser refuses before Fastify sees them (headers too large, say).
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {

@@ -14,9 +14,10 @@ export interface Problem {
 }
 
 const TITLES: Record<number, string> = {
-  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 409: 'Conflict',
-  412: 'Precondition Failed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
-  428: 'Precondition Required', 429: 'Too Many Requests', 500: 'Internal Server Error', 503: 'Service Unavailable',
+  400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 408: 'Request Timeout',
+  409: 'Conflict', 412: 'Precondition Failed', 413: 'Content Too Large', 415: 'Unsupported Media Type', 422: 'Unprocessable Content',
+  428: 'Precondition Required', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
+  503: 'Service Unavailable',
 };
 
 /**
@@ -29,6 +30,11 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, status
 
 /** The problem document {@link sendProblem} sends, for a hook that must return a payload instead. */
 export function problemDocument(request: FastifyRequest, status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
+  return problemAt(request.url, String(request.id), status, code, detail, extra);
+}
+
+/** The problem document for a request known only by its URL and id (or by neither, before Node parsed it). */
+export function problemAt(instance: string, requestId: string, status: number, code: string, detail: string, extra: Record<string, unknown> = {}): Problem {
   return {
     ...extra,
     type: `https://brigade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
@@ -36,8 +42,8 @@ export function problemDocument(request: FastifyRequest, status: number, code: s
     status,
     code,
     detail,
-    instance: request.url,
-    requestId: String(request.id),
+    instance,
+    requestId,
   };
 }
 

@@ -1,0 +1,42 @@
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger } from 'fastify';
+import { problemAt } from './problem.ts';
+
+/** What Node's HTTP parser refused, as a status, a stable code and what to do about it. */
+function describe(error: NodeJS.ErrnoException): { status: number; code: string; detail: string } {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', detail: "The request's headers are larger than this server accepts (16 KiB in all); send fewer or shorter headers (a smaller cookie or token)." };
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', detail: 'The request did not arrive in full in time; send it again.' };
+    default:
+      return { status: 400, code: 'MALFORMED_REQUEST', detail: 'The request is not valid HTTP/1.1; check the client or the proxy in front of this server.' };
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: a request that Node's HTTP parser refuses (headers too large, a
+ * request that timed out, bytes that are not HTTP) never reaches a route or `errorHandler`, so it is
+ * answered here, on the socket, with the same `application/problem+json` document as every other
+ * error (Fastify's default answers plain JSON without a `code`). A connection the client already
+ * reset gets nothing.
+ *
+ * @example
+ * Fastify({ clientErrorHandler: answerClientError });
+ */
+export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const { status, code, detail } = describe(error);
+  const requestId = randomUUID();
+  this.log.debug({ err: error, requestId }, `client error: ${code}`);
+  if (socket.writable) {
+    const body = JSON.stringify(problemAt('', requestId, status, code, detail));
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}

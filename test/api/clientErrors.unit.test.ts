@@ -1,0 +1,42 @@
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import client from 'prom-client';
+import { buildApp } from '../../src/api/index.ts';
+
+/** Sends `raw` on a new connection and returns everything the server wrote before it closed. */
+function exchange(port: number, raw: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.end(raw));
+    let answer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => (answer += chunk));
+    socket.on('close', () => resolve(answer));
+    socket.on('error', reject);
+  });
+}
+
+test("requests Node's HTTP parser refuses get a problem document with a stable code, not Fastify's plain JSON", async (t) => {
+  const app = await buildApp({ bodyLimit: 1024, logger: false, metrics: new client.Registry(), readiness: async () => ({ ok: true, checks: {} }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const { port } = app.server.address() as { port: number };
+
+  const oversized = await exchange(port, `GET /health/live HTTP/1.1\r\nHost: x\r\nCookie: ${'a'.repeat(20_000)}\r\n\r\n`);
+  const [head = '', body = ''] = oversized.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+  assert.match(head, /\r\nContent-Type: application\/problem\+json\r\n/i);
+  const problem = JSON.parse(body) as Record<string, unknown>;
+  assert.equal(problem.status, 431);
+  assert.equal(problem.code, 'HEADERS_TOO_LARGE');
+  assert.match(String(problem.detail), /send fewer or shorter headers/);
+  assert.match(head, new RegExp(`\\r\\nX-Request-Id: ${String(problem.requestId)}\\r\\n`, 'i'));
+
+  const garbage = await exchange(port, 'NOT HTTP AT ALL\r\n\r\n');
+  assert.match(garbage, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.equal((JSON.parse(garbage.split('\r\n\r\n')[1] ?? '') as Record<string, unknown>).code, 'MALFORMED_REQUEST');
+
+  // The server still answers well-formed requests.
+  const live = await fetch(`http://127.0.0.1:${port}/health/live`);
+  assert.equal(live.status, 200);
+});
