@@ -48,8 +48,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   checkPoolSize(loaded, heldConnections(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
   // PostgreSQL): stopped under live connections instead, the demo died with a driver's stack trace.
+  // Stops the workers and the rush (no new orders) on a signal and at the end.
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
   const shutdown = waitForShutdownSignal();
   const interrupted = shutdown.then((signal) => {
+    stop.abort();
     ctx.io.err(`\nbrigade demo: ${signal}: stopping the rush and the platform (Ctrl+C again to exit at once) …`);
     throw new UnavailableError(`interrupted by ${signal}`);
   });
@@ -57,8 +61,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   /** `step`, or the interruption's error as soon as a signal comes (what `step` was doing is left to the shutdown below). */
   const untilInterrupted = <T>(step: Promise<T>): Promise<T> => Promise.race([step, interrupted]);
   const db = await openDatabase(loaded, ctx.io.out);
-  const stopWorkers = new AbortController();
-  setMaxListeners(0, stopWorkers.signal);
   let platform;
   let provider: StandInProvider | undefined;
   let workers: Array<Promise<unknown>> = [];
@@ -69,7 +71,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));
     const address = await untilInterrupted(listenHttpApi(platform.app, config));
-    workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stopWorkers.signal).catch(() => undefined));
+    workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stop.signal).catch(() => undefined));
     ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${redact(String(config.paymentProviderUrl))}`);
     const bar = (done: number, total: number, perSecond: number) => {
       const width = 30;
@@ -78,7 +80,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (process.stdout.isTTY) process.stdout.write(`\r${line}${done === total ? '\n' : ''}`);
       else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) ctx.io.out(line);
     };
-    const rush = runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar });
+    const rush = runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar, signal: stop.signal });
     rush.catch(() => undefined); // left behind by an interruption, it fails as the platform closes
     const summary = await untilInterrupted(rush);
     ctx.io.out('');
@@ -98,7 +100,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     return summary.failed === 0 ? 0 : 1;
   } finally {
     // The workers stop before the pools they use close.
-    stopWorkers.abort();
+    stop.abort();
     await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, 10_000).unref())]);
     await platform?.close();
     await provider?.close();

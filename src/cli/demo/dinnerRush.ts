@@ -101,6 +101,8 @@ export async function runDinnerRush(
     /** Called (and awaited) once the city is set up, right before the first order: a benchmark takes its "before" readings here. */
     onStarted?(): void | Promise<void>;
     onProgress?(done: number, total: number, perSecond: number): void;
+    /** Once aborted (Ctrl+C), no new order is placed and the orders in flight fail without a word: the platform under them is closing. */
+    readonly signal?: AbortSignal;
   } = {},
 ): Promise<RushSummary> {
   const latencies = new Map<string, number[]>();
@@ -265,7 +267,7 @@ export async function runDinnerRush(
     oneOrder(n)
       .catch((error: unknown) => {
         failed++;
-        hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
+        if (hooks.signal?.aborted !== true) hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
       })
       .finally(progress);
 
@@ -273,11 +275,11 @@ export async function runDinnerRush(
     // Closed loop: each client places its next order once its previous one has ended.
     let next = 0;
     await Promise.all(Array.from({ length: options.clients }, async () => {
-      for (let n = next++; n < options.orders; n = next++) await attempt(n);
+      for (let n = next++; n < options.orders && hooks.signal?.aborted !== true; n = next++) await attempt(n);
     }));
   } else {
     const running: Promise<void>[] = [];
-    for (let n = 0; n < options.orders; n++) {
+    for (let n = 0; n < options.orders && hooks.signal?.aborted !== true; n++) {
       running.push(attempt(n));
       await sleep(1000 / options.rate);
     }
