@@ -33,8 +33,8 @@ export const PaymentViewSchema = Type.Object(
       authorized: Type.Integer(),
       captured: Type.Integer(),
       refunded: Type.Integer(),
-      paidOutRestaurant: Type.Integer(),
-      paidOutCourier: Type.Integer(),
+      paidOutRestaurant: Nullable(Type.Integer({ description: "paid out to the restaurant; null for its customer and its courier, whose business it is not" })),
+      paidOutCourier: Nullable(Type.Integer({ description: 'paid out to the courier; null for the customer' })),
     }),
     steps: Type.Array(
       Type.Object({
@@ -43,7 +43,7 @@ export const PaymentViewSchema = Type.Object(
         outcome: Type.Enum(['succeeded', 'failed', 'retrying', 'pending']),
         attempt: Nullable(Type.Integer()),
         at: Nullable(Instant),
-        amount: Nullable(Type.Integer({ description: 'money the step moved, minor units' })),
+        amount: Nullable(Type.Integer({ description: "money the step moved, minor units (a payout's is null for a reader it was not paid to: see amounts)" })),
         reference: Nullable(Type.String({ description: "the provider's id of the charge, refund or payout" })),
         error: Nullable(Type.String()),
       }),

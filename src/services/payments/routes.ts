@@ -12,20 +12,32 @@ import type { PaymentSagaState } from './saga/index.ts';
 /** What a customer or a courier reads in place of an error's text. */
 export const ERROR_FOR_CUSTOMERS = 'the payment needs attention; the restaurant and the platform can see why';
 
+/** The steps that pay the restaurant and the courier out. */
+const PAYOUT_STEPS = new Set(['payoutRestaurant', 'payoutCourier']);
+
 /**
- * The view without the errors' text, which is written for the restaurant and the platform's operators:
- * it names the provider's address, keys and the commands to run (`brigade sagas resume …`). Whether there is an
- * error, and where the money is (`payment`: declined, unknown, …), stay.
+ * The view as a customer or a courier reads it. The errors' text is written for the restaurant and the
+ * platform's operators (the provider's address, keys, the commands to run: `brigade sagas resume …`):
+ * they read that there is an error. The payouts are the restaurant's and the courier's business: a
+ * customer sees neither (the restaurant's share would give the platform's commission away), a courier
+ * only their own; the others are `null`, amounts and the provider's references alike. Whether there is
+ * an error, and where the money is (`payment`: declined, unknown, …), stay.
  */
-function withoutOperatorsErrors(view: PaymentView): PaymentView {
+function asCustomerOrCourier(view: PaymentView, role: 'customer' | 'courier'): PaymentView {
   const hide = (error: string | null) => (error === null ? null : ERROR_FOR_CUSTOMERS);
-  return { ...view, error: hide(view.error), steps: view.steps.map((step) => ({ ...step, error: hide(step.error) })) };
+  const hidden = (step: string) => PAYOUT_STEPS.has(step) && !(role === 'courier' && step === 'payoutCourier');
+  return {
+    ...view,
+    error: hide(view.error),
+    amounts: { ...view.amounts, paidOutRestaurant: null, paidOutCourier: role === 'courier' ? view.amounts.paidOutCourier : null },
+    steps: view.steps.map((step) => ({ ...step, error: hide(step.error), ...(hidden(step.step) ? { amount: null, reference: null } : {}) })),
+  };
 }
 
 /**
  * The payments service's routes: `GET /orders/:id/payment`, the payment saga of an order (status,
  * each step with its outcome, time and amount, the events it took, its deadlines), for the people
- * who may read the order itself (ordering decides through the {@link OrderAccess} port; the errors' text for staff and admins only); anyone else,
+ * who may read the order itself (ordering decides through the {@link OrderAccess} port; the errors' text and the restaurant's payout for staff and admins only); anyone else,
  * and an order whose payment has not started yet, gets 404.
  */
 export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): FastifyPluginAsync<{ deps: ServiceDeps }> {
@@ -59,8 +71,8 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           const why = principal.role === 'courier' ? "its payment is visible to the assigned courier once the assignment reaches payments" : "it starts once the order's placement reaches payments";
           throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} is not there for you yet (${why}): retry in a few seconds`, { details: { orderId: id } });
         }
-        // The money's own people (the restaurant, the platform) read the errors; the customer and the courier that there is one.
-        return principal.role === 'customer' || principal.role === 'courier' ? withoutOperatorsErrors(toPaymentView(saga)) : toPaymentView(saga);
+        // The money's own people (the restaurant, the platform) read the errors and every payout.
+        return principal.role === 'customer' || principal.role === 'courier' ? asCustomerOrCourier(toPaymentView(saga), principal.role) : toPaymentView(saga);
       },
     );
   };

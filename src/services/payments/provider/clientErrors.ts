@@ -40,7 +40,32 @@ export class PaymentRequestChangedError extends BrigadeError {
   }
 }
 
-/** The provider refused the request (4xx other than 402): `details.providerCode` says why. Not retryable. */
+/**
+ * The provider answered 2xx with a body that is not what was asked for (no id, another amount or
+ * currency, another charge): whether it acted, and how, is unknown. Retryable: a saga step asks the
+ * ledger under its key, then sends again with the same key; past its attempts it parks for a person.
+ * Treated as "charged" instead, an order went on, and was paid out, with no money charged.
+ */
+export class PaymentProviderAnswerInvalidError extends BrigadeError {
+  readonly retryable = true;
+  constructor(message: string) {
+    super('PAYMENT_PROVIDER_ANSWER_INVALID', 502, message);
+  }
+}
+
+/**
+ * The provider refused the platform's credentials (401, 403): the platform is misconfigured, not the
+ * customer's payment. Not retryable, and not a refusal of the payment: a saga parks (a person fixes
+ * the key, then resumes) instead of cancelling every order placed meanwhile.
+ */
+export class PaymentProviderCredentialsError extends BrigadeError {
+  readonly retryable = false;
+  constructor(providerStatus: number, message: string) {
+    super('PAYMENT_PROVIDER_CREDENTIALS', 502, message, { details: { providerStatus } });
+  }
+}
+
+/** The provider refused the request (4xx other than 402, 401, 403, 408 and 429): `details.providerCode` says why. Not retryable. */
 export class PaymentRejectedError extends BrigadeError {
   readonly retryable = false;
   constructor(providerStatus: number, providerCode: string, message: string) {

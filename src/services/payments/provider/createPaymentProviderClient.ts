@@ -1,5 +1,13 @@
 import type { ChargeRequest } from './authorizeCharge.ts';
-import { PaymentDeclinedError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError } from './clientErrors.ts';
+import {
+  PaymentDeclinedError,
+  PaymentProviderAnswerInvalidError,
+  PaymentProviderCredentialsError,
+  PaymentProviderTimeoutError,
+  PaymentProviderUnavailableError,
+  PaymentRejectedError,
+  PaymentRequestChangedError,
+} from './clientErrors.ts';
 import type { PayoutRequest } from './createPayout.ts';
 import type { LedgerFilter } from './readLedger.ts';
 import type { RefundRequest } from './refundCharge.ts';
@@ -27,11 +35,25 @@ export interface PaymentProviderClient {
   ledger(filter?: LedgerFilter): Promise<LedgerEntry[]>;
 }
 
+/** What a 2xx answer must be: `null` when it is, else what is wrong with it. */
+type AnswerCheck = (payload: Record<string, unknown>) => string | null;
+
+/** A check of an answer's members against what was asked: the first that differs, or `null`. */
+const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck => (payload) => {
+  if (typeof payload.id !== 'string' || payload.id === '') return `a ${what} without an id`;
+  for (const [member, value] of Object.entries(expected)) {
+    if (payload[member] !== value) return `a ${what} whose ${member} is ${JSON.stringify(payload[member])}, not ${JSON.stringify(value)}`;
+  }
+  return null;
+};
+
 /**
  * An HTTP client of the payment provider with typed failures: {@link PaymentDeclinedError} (402),
- * {@link PaymentProviderUnavailableError} (5xx or connection refused), {@link PaymentProviderTimeoutError}
+ * {@link PaymentProviderUnavailableError} (5xx, 408, 429 or connection refused), {@link PaymentProviderTimeoutError}
  * (no answer within `timeoutMs`), {@link PaymentRequestChangedError} (the key was used with another
- * request), {@link PaymentRejectedError} (other 4xx). The client does not retry:
+ * request), {@link PaymentProviderCredentialsError} (401, 403), {@link PaymentRejectedError} (other 4xx),
+ * {@link PaymentProviderAnswerInvalidError} (a 2xx whose body is not the charge, refund or payout asked
+ * for: its id missing, its amount, currency, destination or charge another). The client does not retry:
  * the caller (a saga step) does, with the same key.
  *
  * @example
@@ -40,7 +62,7 @@ export interface PaymentProviderClient {
  */
 export function createPaymentProviderClient(options: PaymentProviderClientOptions): PaymentProviderClient {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<T> => {
+  const call = async <T>(method: 'GET' | 'POST', path: string, check: AnswerCheck, body?: unknown, idempotencyKey?: string): Promise<T> => {
     let response: Response;
     try {
       response = await fetch(`${base}${path}`, {
@@ -59,26 +81,40 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
     }
     let payload: Record<string, unknown>;
     try {
-      payload = (await response.json()) as Record<string, unknown>;
+      const parsed: unknown = await response.json();
+      // JSON that is not an object (null, a list, a number) has none of the members read below.
+      payload = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
     } catch (cause) {
       if (cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) throw new PaymentProviderTimeoutError(options.timeoutMs, { cause });
       throw new PaymentProviderUnavailableError(`The payment provider answered ${response.status} without a JSON body`, { cause });
     }
-    if (response.ok) return payload as T;
+    if (response.ok) {
+      const wrong = check(payload);
+      if (wrong === null) return payload as T;
+      throw new PaymentProviderAnswerInvalidError(
+        `The payment provider answered ${method} ${path} with ${response.status} and ${wrong}; whether it acted is unknown` +
+          (idempotencyKey === undefined ? '' : `: look key ${idempotencyKey} up in its ledger`),
+      );
+    }
     const detail = typeof payload.detail === 'string' ? payload.detail : `HTTP ${response.status}`;
     if (response.status === 402) throw new PaymentDeclinedError(detail);
-    if (response.status >= 500) throw new PaymentProviderUnavailableError(`The payment provider answered ${response.status}: ${detail}`);
+    // Busy or slow: nothing refused for good; retried with the same key.
+    if (response.status >= 500 || response.status === 408 || response.status === 429) throw new PaymentProviderUnavailableError(`The payment provider answered ${response.status}: ${detail}`);
+    if (response.status === 401 || response.status === 403) {
+      throw new PaymentProviderCredentialsError(response.status, `The payment provider refused the platform's credentials (${response.status}: ${detail}); check PAYMENT_PROVIDER_URL and the provider account`);
+    }
     if (payload.code === 'IDEMPOTENCY_KEY_REUSED' && idempotencyKey !== undefined) throw new PaymentRequestChangedError(idempotencyKey, detail);
     throw new PaymentRejectedError(response.status, typeof payload.code === 'string' ? payload.code : 'UNKNOWN', detail);
   };
   return {
-    charge: (request, key) => call<Charge>('POST', '/charges', request, key),
-    capture: (chargeId, key) => call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, {}, key),
-    refund: (request, key) => call<Refund>('POST', '/refunds', request, key),
-    payout: (request, key) => call<Payout>('POST', '/payouts', request, key),
+    charge: (request, key) => call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference }), request, key),
+    capture: (chargeId, key) => call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId }), {}, key),
+    refund: (request, key) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount }), request, key),
+    payout: (request, key) => call<Payout>('POST', '/payouts', expecting('payout', { destination: request.destination, amount: request.amount, currency: request.currency }), request, key),
     ledger: async (filter = {}) => {
       const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => typeof e[1] === 'string')).toString();
-      return (await call<{ entries: LedgerEntry[] }>('GET', `/ledger${query ? `?${query}` : ''}`)).entries;
+      const entriesListed: AnswerCheck = (payload) => (Array.isArray(payload.entries) ? null : 'no list of entries');
+      return (await call<{ entries: LedgerEntry[] }>('GET', `/ledger${query ? `?${query}` : ''}`, entriesListed)).entries;
     },
   };
 }

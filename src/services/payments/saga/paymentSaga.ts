@@ -1,6 +1,13 @@
 import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
-import { PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
+import {
+  PaymentProviderAnswerInvalidError,
+  PaymentProviderTimeoutError,
+  PaymentProviderUnavailableError,
+  PaymentRejectedError,
+  PaymentRequestChangedError,
+  type Charge,
+} from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, PaymentSagaPorts } from './ports.ts';
 
@@ -74,8 +81,12 @@ export const MONEY_STEP_ATTEMPTS = 10;
  */
 const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING', 'PAYMENT_METHOD_UNAVAILABLE']);
 
-/** A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), or its key's earlier request refused as different. The provider may have acted. */
-const outcomeUnknown = (error: unknown) => error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentRequestChangedError;
+/**
+ * A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), an answer that is not the
+ * charge asked for, or its key's earlier request refused as different. The provider may have acted.
+ */
+const outcomeUnknown = (error: unknown) =>
+  error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentProviderAnswerInvalidError || error instanceof PaymentRequestChangedError;
 
 /**
  * Whether a failure of a money step other than the charge is worth another attempt: a retryable one,
@@ -265,7 +276,17 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // the default would cancel an order that already ended and refund the charge under a second key).
       refund: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: refundAll },
       // After delivery: retried longer, then parked (see parkDelivered), never compensated.
-      capture: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: async (ctx) => (ctx.state.chargeId === null ? null : ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey)) },
+      capture: {
+        maxAttempts: MONEY_STEP_ATTEMPTS,
+        retryable: retryableUnlessChanged,
+        action: async (ctx) => {
+          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey);
+          // Only a total of 0 charges nothing. Without a charge to capture, paying out would pay for an
+          // order nobody paid for: the step fails for good and the saga parks before any payout.
+          if (ctx.state.total === 0) return null;
+          throw new BrigadeError('PAYMENT_CHARGE_MISSING', 500, `order ${ctx.state.orderId} was delivered, but the saga holds no charge of its ${ctx.state.total} ${ctx.state.currency}; look reference ${ctx.state.orderId} up in the provider's ledger`);
+        },
+      },
       payoutRestaurant: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `restaurant:${ctx.state.restaurantId}`, payouts(ctx.state, options).restaurant) },
       payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
@@ -273,6 +294,14 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true }),
       'charge.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
+        if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
+          // The platform's key, not the customer's payment: the order waits for a person instead of being cancelled.
+          return {
+            park:
+              `charge: ${failure.message}; nothing was charged. Once the provider takes the platform's credentials again, ` +
+              `'brigade sagas resume ${s.orderId}' charges under key ${s.orderId}:charge; or cancel the order and 'brigade sagas close ${s.orderId} --reason "what you did"'`,
+          };
+        }
         if (!NOTHING_CHARGED.has(failure.code)) {
           return {
             park:

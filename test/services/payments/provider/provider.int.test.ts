@@ -5,6 +5,8 @@ import {
   createPaymentProviderClient,
   ensureProviderSchema,
   PaymentDeclinedError,
+  PaymentProviderAnswerInvalidError,
+  PaymentProviderCredentialsError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -176,5 +178,42 @@ describe('payment provider client over HTTP', () => {
     );
     const nowhere = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await assert.rejects(nowhere.ledger(), PaymentProviderUnavailableError);
+  });
+});
+
+describe('payment provider client: answers that are not what was asked for', () => {
+  /** A provider stand-in that answers every request with `status` and `body`. */
+  const answering = async (t: { after(fn: () => unknown): void }, status: number, body: unknown) => {
+    const { createServer } = await import('node:http');
+    const server = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as { port: number };
+    return createPaymentProviderClient({ baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+  };
+  const request = { amount: 1800, currency: 'EUR', card: CARD, reference: 'order-1' };
+
+  test('a 2xx whose body is not the charge asked for is an unknown outcome, never a charge (before: `{}` was taken as charged, and the order was paid out uncharged)', async (t) => {
+    for (const body of [{}, null, [], { id: 'ch_1', amount: 1, currency: 'EUR', reference: 'order-1' }, { id: 'ch_1', amount: 1800, currency: 'USD', reference: 'order-1' }, { id: 'ch_1', amount: 1800, currency: 'EUR', reference: 'order-2' }]) {
+      const client = await answering(t, 201, body);
+      await assert.rejects(client.charge(request, 'k:charge'), (e: unknown) => e instanceof PaymentProviderAnswerInvalidError && e.retryable && /look key k:charge up in its ledger/.test(e.message), JSON.stringify(body));
+    }
+    const right = await answering(t, 201, { id: 'ch_1', amount: 1800, currency: 'EUR', reference: 'order-1', status: 'authorized' });
+    assert.equal((await right.charge(request, 'k:charge')).id, 'ch_1');
+    await assert.rejects((await answering(t, 200, { id: 'ch_2' })).capture('ch_1', 'k:capture'), PaymentProviderAnswerInvalidError);
+    await assert.rejects((await answering(t, 201, { id: 'po_1', destination: 'restaurant:x', amount: 5, currency: 'EUR' })).payout({ destination: 'restaurant:x', amount: 1230, currency: 'EUR' }, 'k:payout'), PaymentProviderAnswerInvalidError);
+    await assert.rejects((await answering(t, 201, { id: 're_1', chargeId: 'ch_9', amount: 1800 })).refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund'), PaymentProviderAnswerInvalidError);
+    await assert.rejects((await answering(t, 200, { entries: 'none' })).ledger(), PaymentProviderAnswerInvalidError);
+  });
+
+  test('429 and 408 are a busy provider (retried); 401 and 403 its refusal of the platform\'s credentials, not of the payment (before: all four cancelled the order)', async (t) => {
+    for (const status of [429, 408]) await assert.rejects((await answering(t, status, { detail: 'slow down' })).charge(request, 'k'), (e: unknown) => e instanceof PaymentProviderUnavailableError && e.retryable, String(status));
+    for (const status of [401, 403]) {
+      await assert.rejects((await answering(t, status, { detail: 'bad key' })).charge(request, 'k'), (e: unknown) => e instanceof PaymentProviderCredentialsError && !e.retryable && /credentials/.test(e.message), String(status));
+    }
+    await assert.rejects((await answering(t, 404, { code: 'NOT_FOUND', detail: 'no such charge' })).capture('ch_1', 'k'), PaymentRejectedError);
   });
 });

@@ -5,6 +5,7 @@ import { applySagaEvent, type SagaInstance } from '../../../../src/platform/saga
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
 import {
   createPaymentProviderClient,
+  PaymentProviderAnswerInvalidError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -170,6 +171,36 @@ describe('a charge that got no answer', () => {
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer within 2000 ms' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
     assert.match(t?.error ?? '', /whether the card was charged \(PAYMENT_PROVIDER_TIMEOUT: no answer within 2000 ms\)\. Once the payment provider answers, 'brigade sagas resume 00000000-0000-4000-8000-000000000001' charges again: .* look up reference 00000000-0000-4000-8000-000000000001 in the provider's ledger/);
+  });
+});
+
+describe('answers the charge cannot trust (a review found each moving money wrongly)', () => {
+  test("a 2xx that is not the charge asked for, with nothing under the key in the ledger: retried as an unknown outcome, then parked; never 'charged'", async () => {
+    const fake = paymentSaga(
+      {
+        provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new PaymentProviderAnswerInvalidError('answered 201 and a charge without an id')), ledger: async () => [] },
+        orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' },
+        paymentMethods: { cardFor: async () => '4242424242424242' },
+      },
+      { acceptWithinMs: 60_000 },
+    );
+    const state = chargeInFlight().state;
+    await assert.rejects(fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1 }), (e: unknown) => e instanceof PaymentProviderAnswerInvalidError && e.retryable);
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_ANSWER_INVALID', message: 'a charge without an id' }, retry: false });
+    assert.deepEqual([t?.status, t?.state.chargeFailed], ['parked', false]);
+  });
+
+  test('a delivered order whose saga holds no charge of a total above 0: capture fails for good (and the saga parks) instead of paying out what nobody paid', async () => {
+    const capture = saga.steps.capture!;
+    const ctx = (total: number) => ({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: { ...chargeInFlight().state, total, chargeId: null, charged: true, outcome: 'delivered' as const }, attempt: 1 });
+    await assert.rejects(capture.action(ctx(2000)), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_CHARGE_MISSING' && capture.retryable?.(e) === false);
+    assert.equal(await capture.action(ctx(0)), null, 'a total of 0 has nothing to capture');
+  });
+
+  test("the provider refuses the platform's credentials (401, 403): the saga parks saying so; the order is not cancelled (before: every order placed meanwhile was)", () => {
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_CREDENTIALS', message: "The payment provider refused the platform's credentials (401: bad key)" }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.state.chargeFailed], ['parked', ['charge'], false]);
+    assert.match(t?.error ?? '', /credentials .*nothing was charged\. .*brigade sagas resume/);
   });
 });
 

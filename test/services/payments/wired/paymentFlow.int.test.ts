@@ -75,19 +75,27 @@ describe('the wired platform: an order from placement to payout', () => {
       deadlines: Array<{ name: string; state: string }>;
     };
     assert.deepEqual([body.status, body.outcome], ['completed', 'delivered']);
-    assert.deepEqual(body.amounts, { currency: 'EUR', total: 2850, authorized: 2850, captured: 2850, refunded: 0, paidOutRestaurant: split.restaurant, paidOutCourier: split.courier });
+    // The payouts are the restaurant's and the courier's business: the customer reads neither (before: the
+    // restaurant's share, and with it the platform's commission, and the provider's payout ids).
+    assert.deepEqual(body.amounts, { currency: 'EUR', total: 2850, authorized: 2850, captured: 2850, refunded: 0, paidOutRestaurant: null, paidOutCourier: null });
     assert.deepEqual(
-      body.steps.map((s) => [s.step, s.compensation, s.outcome, s.amount]),
+      body.steps.map((s) => [s.step, s.compensation, s.outcome, s.amount, s.reference === null]),
       [
-        ['order', false, 'succeeded', null],
-        ['charge', false, 'succeeded', 2850],
-        ['capture', false, 'succeeded', 2850],
-        ['payoutRestaurant', false, 'succeeded', split.restaurant],
-        ['payoutCourier', false, 'succeeded', split.courier],
+        ['order', false, 'succeeded', null, true],
+        ['charge', false, 'succeeded', 2850, false],
+        ['capture', false, 'succeeded', 2850, false],
+        ['payoutRestaurant', false, 'succeeded', null, true],
+        ['payoutCourier', false, 'succeeded', null, true],
       ],
     );
     assert.ok(body.steps.every((s) => s.at !== null && !Number.isNaN(Date.parse(s.at))), 'each step has its time');
-    assert.ok(body.steps.slice(1).every((s) => typeof s.reference === 'string'), "each money step names the provider's object");
+    // The restaurant's staff read every payout, with the provider's references; the courier only their own.
+    const asStaff = (await paymentOf(w, order.id, r.staff)).body as typeof body;
+    assert.deepEqual([asStaff.amounts.paidOutRestaurant, asStaff.amounts.paidOutCourier], [split.restaurant, split.courier]);
+    assert.ok(asStaff.steps.slice(1).every((s) => typeof s.reference === 'string'), "each money step names the provider's object");
+    const asCourier = (await paymentOf(w, order.id, courierToken)).body as typeof body;
+    assert.deepEqual([asCourier.amounts.paidOutRestaurant, asCourier.amounts.paidOutCourier], [null, split.courier]);
+    assert.deepEqual(asCourier.steps.filter((s) => s.step.startsWith('payout')).map((s) => [s.step, s.amount]), [['payoutRestaurant', null], ['payoutCourier', split.courier]]);
     assert.deepEqual(
       body.events.map((e) => e.type),
       ['saga.started', 'order.accepted', 'courier.assigned', 'order.delivered'],
