@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import { before, describe, test } from 'node:test';
+import { before, describe, mock, test } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import pg from 'pg';
 import { commitStatements, unitOfWork } from '../../src/platform/db/index.ts';
@@ -130,6 +130,20 @@ describe('brigade sagas list|show', () => {
     ]) {
       assert.equal((await run(...args)).code, 2, args.join(' '));
     }
+  });
+
+  test('a user id with no name (a container run as a bare uid): list and show work; resume and close ask for --by', async (t) => {
+    // os.userInfo() throws ENOENT for a uid without a passwd entry; list crashed with "uv_os_get_passwd returned ENOENT".
+    const userInfo = mock.method(os, 'userInfo', () => {
+      throw Object.assign(new Error('A system error occurred: uv_os_get_passwd returned ENOENT (no such file or directory)'), { code: 'ERR_SYSTEM_ERROR' });
+    });
+    t.after(() => userInfo.mock.restore());
+    const listed = await run('list', '--limit', '1');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.equal((await run('show', ids.failed)).code, 0);
+    const nameless = await runMain(['sagas', 'close', ids.fresh, '--reason', 'x'], { DATABASE_URL: database.db.url, USER: undefined, LOGNAME: undefined });
+    assert.equal(nameless.code, 2);
+    assert.match(nameless.stderr, /no name .*--by NAME/);
   });
 
   test('close: a failed saga settled by hand is closed with who and why, and is no longer stuck; one that is running is refused', async () => {

@@ -46,6 +46,18 @@ const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
 const DEFAULT_LIST_LIMIT = 100;
 
 /** `brigade sagas …`. */
+/** The OS user's name, else `$USER` or `$LOGNAME`; a usage error asking for `--by` when there is none. */
+function operatorName(env: CommandContext['env']): string {
+  let name: string | undefined;
+  try {
+    name = os.userInfo().username;
+  } catch {
+    name = env.USER ?? env.LOGNAME;
+  }
+  if (name === undefined || name.trim() === '') throw new UsageError('this OS user has no name (no passwd entry): say who you are with --by NAME', usage);
+  return name;
+}
+
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(
     args,
@@ -78,8 +90,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (values.by !== undefined && values.by.trim() === '') throw new UsageError('--by needs a name', usage);
   if (values.tenant !== undefined && !isUuid(values.tenant)) throw new UsageError(`--tenant ${JSON.stringify(values.tenant)} is not a tenant ID (a UUID)`, usage);
-  // Who acts, as the saga log records it: the operator, not the tool.
-  const by = values.by ?? os.userInfo().username;
+  // Who acts, as the saga log records it: the operator, not the tool. Asked only of resume and close:
+  // under a user id with no name (a container's runAsUser) the OS lookup throws, and list and show need none.
+  const by = action === 'resume' || action === 'close' ? (values.by ?? operatorName(ctx.env)) : 'operator';
   const tenant = values.tenant === undefined ? {} : { tenantId: values.tenant };
   const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
     const raw = values[name];
