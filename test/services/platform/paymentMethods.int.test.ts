@@ -45,7 +45,7 @@ describe('the card on file (PUT/GET/DELETE /v1/customers/me/payment-method)', ()
 
   test('bad numbers get 400 naming the field; other roles 403; no token 401; a customer not signed up 404', async () => {
     const c = await signUp();
-    for (const bad of ['4242424242424241', '4242-4242-abcd-4242', '1234567890', '4'.repeat(20)]) {
+    for (const bad of ['4242424242424241', '4242-4242-abcd-4242', '1234567890', '4'.repeat(20), '0000000000000', '0000 0000 0000 0000']) {
       const res = await put(c.token, bad);
       assert.equal(res.statusCode, 400, `${bad}: ${res.body}`);
     }

@@ -26,13 +26,15 @@ export function luhnValid(number: string): boolean {
  * Stores (or replaces) the card on file of the customer the transaction acts as; RLS lets a customer
  * write only their own row. Answers the last four digits only.
  *
- * @throws {ValidationError} `cardNumber` is not 12–19 digits with a valid check digit.
+ * @throws {ValidationError} `cardNumber` is not 12–19 digits, the first not 0, with a valid check digit.
  * @throws {NotFoundError} no such customer (signed up and since erased).
  */
 export async function setPaymentMethod(tx: Tx, input: { readonly customerId: string; readonly cardNumber: string }): Promise<PaymentMethod> {
   const number = input.cardNumber.replace(/[\s-]/g, '');
-  if (!/^[0-9]{12,19}$/.test(number) || !luhnValid(number)) {
-    throw new ValidationError('cardNumber must be a card number: 12 to 19 digits (spaces and dashes allowed) with a valid check digit', { field: 'cardNumber' });
+  // No card number starts with 0 (major industry identifier 0 is not issued to cards): an all-zero
+  // number passes the check digit and was kept, for a charge that could never succeed.
+  if (!/^[1-9][0-9]{11,18}$/.test(number) || !luhnValid(number)) {
+    throw new ValidationError('cardNumber must be a card number: 12 to 19 digits, not starting with 0 (spaces and dashes allowed), with a valid check digit', { field: 'cardNumber' });
   }
   try {
     const { rows } = await tx.query<PaymentMethod>(
