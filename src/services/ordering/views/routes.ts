@@ -8,7 +8,7 @@ import { actorContext, authorize } from '../../../api/index.ts';
 import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
-import { NotFoundError } from '../../../platform/errors/index.ts';
+import { BrigadeError, NotFoundError } from '../../../platform/errors/index.ts';
 import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
@@ -94,6 +94,19 @@ interface ReadOptions {
    * connections back, where the caller only stops waiting for it.
    */
   readonly boundedUntil?: number;
+}
+
+/** The longest delay a Node timer keeps (2^31 − 1 ms); a longer one fires at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Whether an Accept header admits `text/event-stream` (none, a wildcard, or the type itself). */
+export function acceptsEventStream(accept: string | undefined): boolean {
+  if (accept === undefined || accept.trim() === '') return true;
+  return accept.split(',').some((range) => {
+    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
+    const refused = params.some((p) => /^q=0(\.0{0,3})?$/.test(p));
+    return !refused && (type === '*/*' || type === 'text/*' || type === 'text/event-stream');
+  });
 }
 
 /**
@@ -365,10 +378,16 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           params: Type.Object({ rid: Uuid }),
           querystring: Type.Object({}, { additionalProperties: false }),
         },
+        // No HEAD: Fastify's HEAD of a GET runs the handler, which held an endless stream with no headers (405 instead).
+        exposeHeadRoute: false,
       },
       async (request, reply) => {
         const { rid } = request.params;
         const context: UnitOfWorkContext = { ...(await boardReader(request, rid)), readOnly: true };
+        // A client that takes only something else (JSON, say) would get an endless stream it cannot read.
+        if (!acceptsEventStream(request.headers.accept)) {
+          throw new BrigadeError('NOT_ACCEPTABLE', 406, 'This is a stream of Server-Sent Events: send Accept: text/event-stream (or none), or read the board as JSON at GET …/board.');
+        }
         const lastEventId = request.headers['last-event-id'];
         const resumeAfter = typeof lastEventId === 'string' && lastEventId !== '' ? parsePosition(lastEventId, 'Last-Event-ID') : undefined;
         // Resume after the client's last event, else start at the projection's checkpoint (changes from
@@ -397,7 +416,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         // `?after=` it (on the primary, caught up that far) and misses nothing in between. A board read
         // without it may come from a standby behind that position (decision 0082), and an order placed
         // in the gap was in neither the read nor the stream until it changed again.
-        raw.write(`retry: 2000\n: board ${rid} from ${formatPosition(since)}\n\nevent: start\ndata: ${JSON.stringify({ position: formatPosition(since) })}\n\n`);
+        // It carries the position as its id too: a client that saw no change before its connection dropped
+        // resumes from it (before, it reconnected without Last-Event-ID, and an order that ended in the
+        // gap stayed on its board: the new stream started after the change, the board read holds open orders only).
+        raw.write(`retry: 2000\n: board ${rid} from ${formatPosition(since)}\n\nid: ${formatPosition(since)}\nevent: start\ndata: ${JSON.stringify({ position: formatPosition(since) })}\n\n`);
         streams.add(raw);
         openStreams.inc();
 
@@ -470,9 +492,15 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         heartbeat.unref();
         // Tokens cannot be revoked, so their expiry is the one limit on access: the stream ends with it
         // (the client's reconnect then gets 401 TOKEN_EXPIRED and must sign in again).
+        // A timer fires at once past 2^31 − 1 ms (24.8 days; tokens may live 30): it is set again until the expiry is near.
         const expiresAt = request.principal?.expiresAt;
-        const expiry = expiresAt === undefined ? undefined : setTimeout(() => end('the token expired: sign in again, then reconnect', false), Math.max(0, expiresAt - Date.now()));
-        expiry?.unref();
+        let expiry: NodeJS.Timeout | undefined;
+        const expireAt = (at: number) => {
+          const left = at - Date.now();
+          expiry = left > MAX_TIMER_MS ? setTimeout(() => expireAt(at), MAX_TIMER_MS) : setTimeout(() => end('the token expired: sign in again, then reconnect', false), Math.max(0, left));
+          expiry.unref();
+        };
+        if (expiresAt !== undefined) expireAt(expiresAt);
         const cleanup = () => {
           if (closed) return;
           closed = true;

@@ -92,7 +92,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     // Reconnect with Last-Event-ID = the first event: the missed change comes first.
     const resumed = await open(rid, staff, { 'last-event-id': formatPosition(p1) });
     await resumed.until((t) => t.includes(`id: ${formatPosition(p2)}\n`));
-    assert.ok(!resumed.text().includes(`id: ${formatPosition(p1)}\n`));
+    assert.ok(!resumed.text().includes(`id: ${formatPosition(p1)}\nevent: order`), 'the change it had is not sent again (its start names that position)');
     await resumed.close();
 
     const stranger = await platform.deps.tokens.sign({ role: 'staff', restaurantId: other, subject: randomUUID() });
@@ -114,6 +114,48 @@ describe('live-board stream (Server-Sent Events)', () => {
     const again = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${shortLived}` } });
     assert.equal(again.status, 401);
     assert.equal(((await again.json()) as { code: string }).code, 'TOKEN_EXPIRED');
+  });
+
+  test('a token that lives past 24.8 days keeps its stream open (before: the expiry timer overflowed and fired at once, and the board reconnected every 2 s)', async () => {
+    const rid = randomUUID();
+    const monthLong = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 30 * 24 * 3600);
+    const stream = await open(rid, monthLong);
+    await stream.until((t) => t.includes('event: start'));
+    await stream.until((t) => (t.match(/: heartbeat\n/g) ?? []).length >= 3);
+    assert.doesNotMatch(stream.text(), /token expired/);
+    await stream.close();
+  });
+
+  test('the start event carries its position as the id, so a client that saw no change resumes from it (before: it reconnected without Last-Event-ID and kept an order that ended in the gap)', async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const stream = await open(rid, staff);
+    await stream.until((t) => /\nid: \d+\.\d+\nevent: start\ndata: \{"position":"\d+\.\d+"\}\n\n/.test(t));
+    const [, id, position] = /\nid: (\d+\.\d+)\nevent: start\ndata: \{"position":"(\d+\.\d+)"\}/.exec(stream.text()) ?? [];
+    assert.equal(id, position);
+    await stream.close();
+    // The connection drops; the order changes meanwhile; the client resumes from the start's id and gets the change.
+    const o = newOrder(rid);
+    const p1 = await append(pool, o, [placed(o)]);
+    const resumed = await open(rid, staff, { 'last-event-id': id as string });
+    await resumed.until((t) => t.includes(`id: ${formatPosition(p1)}\n`));
+    await resumed.close();
+  });
+
+  test('HEAD is a 405 (it held an endless stream without headers); an Accept without event streams is a 406', async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const url = `${base}/v1/restaurants/${rid}/board/stream`;
+    const head = await fetch(url, { method: 'HEAD', headers: { authorization: `Bearer ${staff}` }, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual([head.status, head.headers.get('allow')], [405, 'GET']);
+    const json = await fetch(url, { headers: { authorization: `Bearer ${staff}`, accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+    assert.equal(json.status, 406);
+    assert.match(((await json.json()) as { detail: string }).detail, /Accept: text\/event-stream/);
+    for (const accept of ['text/event-stream', '*/*', 'text/*;q=0.5', 'application/json, text/event-stream;q=0.9']) {
+      const ok = await open(rid, staff, { accept });
+      assert.equal(ok.response.status, 200, accept);
+      await ok.close();
+    }
   });
 
   test("a stream whose listener lost its connection ends, keeping the client's last event id: it reconnects with it and misses nothing", async () => {
