@@ -17,6 +17,8 @@ const alerts = document.getElementById('alerts');
 const alertAdvice = 'Assign a courier yourself, or cancel the order.';
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
+/** Orders whose accept or ready is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
+const sending = new Set();
 /** orderId → the version at which a finished order left: an older copy of it (a board read that crossed the stream) does not bring it back. */
 const finished = new Map();
 
@@ -74,8 +76,8 @@ function card(order) {
   const id = shortId(order.orderId);
   const timer = timerOf(order);
   const actions = [];
-  if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, onclick: () => send(order.orderId, 'accept') }, 'Accept'));
-  if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, onclick: () => send(order.orderId, 'ready') }, 'Ready'));
+  if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'accept') }, 'Accept'));
+  if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'ready') }, 'Ready'));
   return h(
     'li',
     { class: 'card', 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
@@ -123,9 +125,15 @@ function tick() {
 /** Sends accept or ready with the version this board shows; a 412 means someone else got there first. */
 async function send(orderId, command) {
   const order = orders.get(orderId);
-  if (order === undefined) return;
+  if (order === undefined || sending.has(orderId)) return;
+  sending.add(orderId);
   for (const b of document.querySelectorAll(`button[data-order="${orderId}"]`)) b.disabled = true;
-  const result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: {}, ifMatch: order.version });
+  let result;
+  try {
+    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: {}, ifMatch: order.version });
+  } finally {
+    sending.delete(orderId);
+  }
   if (result.ok) {
     const now = new Date().toISOString();
     const status = result.body.status;

@@ -144,19 +144,36 @@ export function h(tag, attributes = {}, ...children) {
  * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
  * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`. Calls
  * `onOpen()` when a connection is established (the stream's starting point is fixed then),
- * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. Returns `stop()`.
+ * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. A connection on which
+ * nothing arrives for `silenceMs` (the server sends a heartbeat every 15 s) is dropped and made again:
+ * one that went silent without closing (a network change, a laptop waking) would otherwise read
+ * nothing for ever while the page said "Live". Returns `stop()`.
  */
-export function readEventStream(path, { onOpen, onEvent, onDown }) {
+export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_000 }) {
   const controller = new AbortController();
   let lastEventId = null;
   let retryMs = 2000;
   const connect = async () => {
     while (!controller.signal.aborted) {
       let reason = 'the connection closed';
+      // This connection's own abort: the page's stop, or the silence watchdog.
+      const connection = new AbortController();
+      const stopConnection = () => connection.abort();
+      controller.signal.addEventListener('abort', stopConnection, { once: true });
+      let silent = false;
+      let watchdog;
+      const watch = () => {
+        clearTimeout(watchdog);
+        watchdog = setTimeout(() => {
+          silent = true;
+          connection.abort();
+        }, silenceMs);
+      };
       try {
         const headers = { accept: 'text/event-stream', authorization: `Bearer ${getToken()}` };
         if (lastEventId !== null) headers['last-event-id'] = lastEventId;
-        const response = await fetch(path, { headers, signal: controller.signal });
+        watch();
+        const response = await fetch(path, { headers, signal: connection.signal });
         if (!response.ok) {
           const result = { status: response.status, body: await response.json().catch(() => null) };
           reason = problemText(result);
@@ -170,6 +187,7 @@ export function readEventStream(path, { onOpen, onEvent, onDown }) {
           const decoder = new window.TextDecoder();
           let buffer = '';
           for (;;) {
+            watch();
             const { value, done } = await reader.read();
             if (done) break;
             buffer += decoder.decode(value, { stream: true });
@@ -197,7 +215,10 @@ export function readEventStream(path, { onOpen, onEvent, onDown }) {
         }
       } catch (error) {
         if (controller.signal.aborted) return;
-        reason = error?.message ?? String(error);
+        reason = silent ? `nothing arrived for ${silenceMs / 1000} s` : (error?.message ?? String(error));
+      } finally {
+        clearTimeout(watchdog);
+        controller.signal.removeEventListener('abort', stopConnection);
       }
       if (controller.signal.aborted) return;
       onDown(reason, false);

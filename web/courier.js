@@ -40,6 +40,9 @@ toggle.addEventListener('click', async () => {
   }
 });
 
+/** Orders whose pick-up or deliver is on its way: their buttons stay disabled through a redraw (the 5 s refresh rebuilt them enabled, and a second click got a false "changed since"). */
+const sending = new Set();
+
 function render() {
   document.getElementById('count').textContent = `(${tasks.length})`;
   if (tasks.length === 0) {
@@ -50,8 +53,8 @@ function render() {
     ...tasks.map((t) => {
       const id = shortId(t.orderId);
       const action =
-        t.status === 'ready' ? h('button', { type: 'button', 'data-action': 'pick-up', 'data-order': t.orderId, onclick: () => send(t, 'pick-up') }, `Picked up order ${id}`)
-        : t.status === 'picked_up' ? h('button', { type: 'button', 'data-action': 'deliver', 'data-order': t.orderId, onclick: () => send(t, 'deliver') }, `Delivered order ${id}`)
+        t.status === 'ready' ? h('button', { type: 'button', 'data-action': 'pick-up', 'data-order': t.orderId, disabled: sending.has(t.orderId), onclick: () => send(t, 'pick-up') }, `Picked up order ${id}`)
+        : t.status === 'picked_up' ? h('button', { type: 'button', 'data-action': 'deliver', 'data-order': t.orderId, disabled: sending.has(t.orderId), onclick: () => send(t, 'deliver') }, `Delivered order ${id}`)
         : h('p', { class: 'hint' }, 'Waiting for the restaurant to finish it.');
       return h('li', { class: 'card', 'data-order': t.orderId, 'data-status': t.status },
         h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
@@ -76,8 +79,15 @@ async function load(after) {
 }
 
 async function send(task, command) {
+  if (sending.has(task.orderId)) return;
+  sending.add(task.orderId);
   for (const b of list.querySelectorAll(`button[data-order="${task.orderId}"]`)) b.disabled = true;
-  const result = await api(`/v1/orders/${task.orderId}/${command}`, { method: 'POST', body: {}, ifMatch: task.version });
+  let result;
+  try {
+    result = await api(`/v1/orders/${task.orderId}/${command}`, { method: 'POST', body: {}, ifMatch: task.version });
+  } finally {
+    sending.delete(task.orderId);
+  }
   if (result.ok) {
     say(message, `Order ${shortId(task.orderId)}: ${command === 'pick-up' ? 'picked up' : 'delivered'}.`, 'ok');
     await load(result.body.position);

@@ -87,6 +87,32 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a button stays disabled while its command is on its way, through a redraw (before: a new order redrew it enabled, and a second click got a false 412)', async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    // The accept takes a while to arrive; a new order redraws the board meanwhile.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let accepts = 0;
+    await page.route(`**/v1/orders/${id}/accept`, async (route) => {
+      accepts++;
+      await held;
+      await route.continue();
+    });
+    const accept = page.getByRole('button', { name: `Accept order ${short(id)}` });
+    await accept.click();
+    const { id: other } = await order();
+    await card(page, 'placed', other).waitFor(WAIT);
+    assert.equal(await accept.isDisabled(), true, 'the redraw kept the accept in flight disabled');
+    release();
+    await card(page, 'accepted', id).waitFor(WAIT);
+    assert.match(await page.locator('#message').innerText(), /accepted/);
+    assert.equal(accepts, 1);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('an accept with a stale version shows a clear 412 message, sends nothing, and shows the order as it is', async () => {
     const { page, errors } = await openBoard();
     const { id } = await order();

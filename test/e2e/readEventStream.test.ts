@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import path from 'node:path';
+import { test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+
+// web/common.js is the browser's module, served as it is; its stream reader runs on fetch, which Node has too.
+Object.assign(globalThis, { window: { TextDecoder, sessionStorage: { getItem: () => 'token' }, location: { origin: 'http://127.0.0.1' } } });
+const commonJs = pathToFileURL(path.resolve(import.meta.dirname, '..', '..', 'web', 'common.js')).href;
+type Handlers = { onOpen(): void; onEvent(type: string, data: string, id: string | null): void; onDown(reason: string, final: boolean): void; silenceMs?: number };
+const { readEventStream } = (await import(commonJs)) as { readEventStream(path: string, handlers: Handlers): { stop(): void } };
+
+test('a stream that goes silent without closing is dropped after silenceMs and made again with Last-Event-ID (before: it read nothing for ever while the board said Live)', async (t) => {
+  const requests: Array<string | undefined> = [];
+  const held: ServerResponse[] = [];
+  const server = createServer((request, response) => {
+    requests.push(request.headers['last-event-id'] as string | undefined);
+    held.push(response);
+    // One event, then nothing: no heartbeat, and the connection stays open.
+    response.writeHead(200, { 'content-type': 'text/event-stream' }).write(`retry: 50\n\nid: 1.${requests.length}\nevent: start\ndata: {}\n\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const response of held) response.destroy();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const downs: string[] = [];
+  let opened = 0;
+  const reconnected = new Promise<void>((resolve) => {
+    const reader = readEventStream(`http://127.0.0.1:${port}/stream`, {
+      onOpen: () => {
+        if (++opened === 2) {
+          reader.stop();
+          resolve();
+        }
+      },
+      onEvent: () => undefined,
+      onDown: (reason) => downs.push(reason),
+      silenceMs: 300,
+    });
+  });
+  await Promise.race([reconnected, new Promise((_, reject) => setTimeout(() => reject(new Error(`no reconnect; downs: ${downs.join('; ')}`)), 10_000))]);
+  assert.deepEqual(downs, ['nothing arrived for 0.3 s']);
+  assert.deepEqual(requests, [undefined, '1.1'], 'the second connection resumes after the last event id');
+});
