@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { startTestPlatform } from '../support/platform.ts';
+import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 import { message, token, waitFor } from '../platform/messaging/support.ts';
 
 test('dead letters through admin HTTP and `brigade dlq`: list, show, redrive once fixed, drop', async () => {
@@ -59,4 +59,38 @@ test('dead letters through admin HTTP and `brigade dlq`: list, show, redrive onc
     stop.abort();
     await t.close();
   }
+});
+
+describe('dead letters over admin HTTP: what an operator is told', () => {
+  let t: TestPlatform;
+  let admin: string;
+  /** Parks a letter of `subscription` straight in the store (failed `secondsAgo` ago); resolves with its id. */
+  const park = async (subscription: string, secondsAgo = 0): Promise<string> => {
+    const pool = t.platform.deps.databases.poolFor('platform');
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), $1, gen_random_uuid(), 'delivery.task.assign', 'k', '{}', 'null', 'it failed', 5,
+               now() - make_interval(secs => $2), now() - make_interval(secs => $2), 'postgres') returning id::text as id`,
+      [subscription, secondsAgo],
+    );
+    return rows[0]!.id;
+  };
+  before(async () => {
+    t = await startTestPlatform();
+    admin = await t.token('admin', { subject: 'ops' });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('redriving a letter whose subscription is gone is a 409 SUBSCRIPTION_UNKNOWN saying what to do (brigade migrate, or drop it), not a 404; the letter stays', async () => {
+    const id = await park(`${token()}-gone`);
+    const res = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${id}/redrive`, token: admin });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(res.json().code, 'SUBSCRIPTION_UNKNOWN');
+    assert.match(res.json().detail, /'brigade migrate' creates the platform's subscriptions/);
+    assert.ok(res.json().detail.includes(`'brigade dlq drop ${id}'`), res.json().detail);
+    assert.doesNotMatch(res.json().detail, /ensureSubscription first/);
+    assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
+  });
 });

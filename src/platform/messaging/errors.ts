@@ -16,13 +16,24 @@ export class InvalidMessageError extends BrigadeError {
   }
 }
 
-/** 404: the subscription was never created with `ensureSubscription`. */
+/**
+ * 409: the subscription does not exist (never created, or removed or renamed since). The code stays
+ * `SUBSCRIPTION_UNKNOWN`. It was a 404, which on `POST /v1/admin/dead-letters/:id/redrive` read as
+ * "no such dead letter"; the letter is there, its subscription is what is missing. Given the dead
+ * letter (`deadLetter`), the message says what the operator can do with it.
+ */
 export class UnknownSubscriptionError extends BrigadeError {
-  constructor(subscription: string, options: { cause?: unknown } = {}) {
-    super('SUBSCRIPTION_UNKNOWN', 404, `Subscription ${subscription} does not exist; create it with ensureSubscription first`, {
-      details: { subscription },
-      cause: options.cause,
-    });
+  constructor(subscription: string, options: { cause?: unknown; deadLetter?: string } = {}) {
+    const { deadLetter } = options;
+    super(
+      'SUBSCRIPTION_UNKNOWN',
+      409,
+      deadLetter === undefined
+        ? `Subscription ${subscription} does not exist: 'brigade migrate' creates the platform's subscriptions (in code, transport.ensureSubscription creates one)`
+        : `Dead letter ${deadLetter} cannot go back: its subscription ${subscription} does not exist (removed or renamed). ` +
+            `'brigade migrate' creates the platform's subscriptions, then redrive it again; or 'brigade dlq drop ${deadLetter}' if it is not wanted`,
+      { details: deadLetter === undefined ? { subscription } : { subscription, deadLetter }, cause: options.cause },
+    );
   }
 }
 

@@ -41,7 +41,8 @@ export function redriveSelectSql(byId: boolean): string {
  * `failed` with the reason; the others go on. Any other failure is the transport's (the broker down):
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
- * what went back; the rest stay parked. A single id that cannot go back throws, as before, and an
+ * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
+ * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
  * unknown or malformed id throws `NotFoundError` (404).
  *
  * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
@@ -53,6 +54,8 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
     const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
     if (sent === null) throw new NotFoundError('Dead letter', selection.id);
+    // The transport names the subscription only; the operator also needs the letter to act on.
+    if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error !== undefined) throw sent.error;
     return { redriven: 1, failed: [] };
   }
