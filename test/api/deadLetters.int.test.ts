@@ -93,4 +93,13 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.doesNotMatch(res.json().detail, /ensureSubscription first/);
     assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
   });
+
+  test('an id that names no dead letter: 404 NOT_FOUND whose detail says where the ids are and why it may be gone', async () => {
+    const nothing = '00000000-0000-7000-8000-000000000000';
+    for (const [method, url] of [['GET', `/v1/admin/dead-letters/${nothing}`], ['POST', `/v1/admin/dead-letters/${nothing}/redrive`], ['DELETE', `/v1/admin/dead-letters/${nothing}`]] as const) {
+      const res = await t.request({ method, url, token: admin });
+      assert.deepEqual([res.statusCode, res.json().code], [404, 'NOT_FOUND'], `${method} ${url}`);
+      assert.match(res.json().detail, /not found: 'brigade dlq list' \(GET \/v1\/admin\/dead-letters\) shows the ids; it may have been redriven or dropped already$/);
+    }
+  });
 });

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import { runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
-describe('brigade dlq list says how many there are, past the first page', () => {
+describe('brigade dlq: list says how many there are past the first page; an id that names nothing says what to do', () => {
   const database = useTestDatabase();
   before(async () => {
     // 101 dead letters: one more than a list shows by default.
@@ -29,5 +29,14 @@ describe('brigade dlq list says how many there are, past the first page', () => 
     assert.match(some.stdout, /\n3 dead letter\(s\), showing the first 2 /);
     for (const bad of ['0', '2.5', 'many']) assert.equal((await runMain(['dlq', 'list', '--limit', bad], { DATABASE_URL: database.db.url })).code, 2);
     assert.equal((await runMain(['dlq', 'drop', '00000000-0000-4000-8000-000000000000', '--limit', '2'], { DATABASE_URL: database.db.url })).code, 2);
+  });
+
+  test('show, redrive and drop of an id that names no dead letter say where the ids are and why it may be gone', async () => {
+    const nothing = '00000000-0000-7000-8000-000000000000';
+    for (const action of ['show', 'redrive', 'drop']) {
+      const result = await runMain(['dlq', action, nothing], { DATABASE_URL: database.db.url });
+      assert.equal(result.code, 1, `${action}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`Dead letter ${nothing} not found: 'brigade dlq list' .*shows the ids; it may have been redriven or dropped already`), action);
+    }
   });
 });

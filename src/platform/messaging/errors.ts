@@ -1,4 +1,4 @@
-import { BrigadeError } from '../errors/index.ts';
+import { BrigadeError, NotFoundError } from '../errors/index.ts';
 
 /** 409: an ack or nack came with a lease that is no longer the current one (the attempt was taken over). */
 export class LeaseLostError extends BrigadeError {
@@ -34,6 +34,17 @@ export class UnknownSubscriptionError extends BrigadeError {
             `'brigade migrate' creates the platform's subscriptions, then redrive it again; or 'brigade dlq drop ${deadLetter}' if it is not wanted`,
       { details: deadLetter === undefined ? { subscription } : { subscription, deadLetter }, cause: options.cause },
     );
+  }
+}
+
+/**
+ * 404 `NOT_FOUND`: no dead letter has this id (or it is no id at all). A `NotFoundError` whose message
+ * says where the ids are and why one may be gone, for `brigade dlq show|redrive|drop` and the admin HTTP.
+ */
+export class DeadLetterNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super('Dead letter', id);
+    this.message = `Dead letter ${id} not found: 'brigade dlq list' (GET /v1/admin/dead-letters) shows the ids; it may have been redriven or dropped already`;
   }
 }
 

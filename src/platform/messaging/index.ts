@@ -9,7 +9,7 @@ export type {
   SubscriptionSpec,
   Transport,
 } from './types.ts';
-export { AttemptsExhaustedError, ClaimCheckMissingError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
+export { AttemptsExhaustedError, ClaimCheckMissingError, DeadLetterNotFoundError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
 export { headerProblem } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';

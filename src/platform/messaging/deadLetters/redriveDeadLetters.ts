@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { NotFoundError } from '../../errors/index.ts';
-import { ClaimCheckMissingError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
+import { ClaimCheckMissingError, DeadLetterNotFoundError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
 import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
@@ -53,7 +52,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
     const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
-    if (sent === null) throw new NotFoundError('Dead letter', selection.id);
+    if (sent === null) throw new DeadLetterNotFoundError(selection.id);
     // The transport names the subscription only; the operator also needs the letter to act on.
     if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error !== undefined) throw sent.error;
