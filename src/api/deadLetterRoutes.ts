@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { Type } from 'typebox';
 import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
+import { absentBodyIsEmpty } from './requestInput.ts';
 
 /** Where the dead letters are and how to send them back. */
 export interface DeadLetterRoutesOptions {
@@ -39,7 +40,15 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
   });
   app.post(
     '/admin/dead-letters/redrive',
-    { schema: { ...admin, summary: 'Send every dead letter (of one subscription) back', body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        ...admin,
+        summary: 'Send every dead letter (of one subscription) back; no body (or {}) means every one',
+        body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }),
+      },
+      // No body means all, as `{}` does: it was refused with 400 "body must be object".
+      preValidation: absentBodyIsEmpty,
+    },
     async (request) => {
       authorize(request, 'admin');
       const subscription = request.body.subscription;

@@ -102,4 +102,17 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
       assert.match(res.json().detail, /not found: 'brigade dlq list' \(GET \/v1\/admin\/dead-letters\) shows the ids; it may have been redriven or dropped already$/);
     }
   });
+
+  test('redrive of every letter needs no body: none, an empty one, or {} means all', async () => {
+    const bodies = [{}, { headers: { 'content-type': 'application/json' }, payload: '' }, { payload: {} }];
+    for (const body of bodies) {
+      const gone = await park(`${token()}-gone`);
+      const res = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, ...body });
+      assert.equal(res.statusCode, 200, `${JSON.stringify(body)}: ${res.body}`);
+      // Every letter was taken: this one could not go back (no such subscription) and says so.
+      assert.ok((res.json().failed as Array<{ id: string }>).some((f) => f.id === gone), res.body);
+    }
+    const unknownField = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { everything: true } });
+    assert.equal(unknownField.statusCode, 400, 'a field it does not know is still refused');
+  });
 });
