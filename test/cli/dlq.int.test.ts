@@ -15,11 +15,43 @@ describe('brigade dlq: list says how many there are past the first page; an id t
     );
   });
 
-  test('the default list stops at 100 and says so', async () => {
+  const idsOf = (stdout: string) => stdout.split('\n').filter((line) => /^[0-9a-f-]{36} {2}/.test(line)).map((line) => line.slice(0, 36));
+
+  test('the default list stops at 100, says so and names the command of the next page, which shows the rest', async () => {
     const result = await runMain(['dlq', 'list'], { DATABASE_URL: database.db.url });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout.split('\n').filter((line) => /^[0-9a-f-]{36} {2}/.test(line)).length, 100);
-    assert.match(result.stdout, /101 dead letter\(s\), showing the first 100 \(newest failure first; --limit N for more\)$/);
+    const first = idsOf(result.stdout);
+    assert.equal(first.length, 100);
+    // Before: "--limit N for more", which is refused above 10,000.
+    assert.ok(result.stdout.endsWith(`101 dead letter(s), showing the first 100 (newest failure first; the next page: brigade dlq list --before ${first[99]})`), result.stdout);
+    const next = await runMain(['dlq', 'list', '--before', first[99]!], { DATABASE_URL: database.db.url });
+    assert.equal(next.code, 0, next.stderr);
+    const second = idsOf(next.stdout);
+    assert.equal(second.length, 1);
+    assert.ok(!first.includes(second[0]!));
+    assert.ok(next.stdout.endsWith(`101 dead letter(s), showing 1 after ${first[99]} (newest failure first; the last page)`), next.stdout);
+  });
+
+  test('pages of --limit N with --subscription: every letter once, in order; the next page keeps the flags', async () => {
+    const env = { DATABASE_URL: database.db.url };
+    const whole = idsOf((await runMain(['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '200'], env)).stdout);
+    assert.equal(whole.length, 98);
+    const paged: string[] = [];
+    let args = ['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '40'];
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await runMain(args, env);
+      assert.equal(page.code, 0, page.stderr);
+      paged.push(...idsOf(page.stdout));
+      const next = /the next page: brigade dlq list --subscription "ordering\/consumer" --limit 40 --before ([0-9a-f-]{36})\)$/.exec(page.stdout);
+      if (next === null) break;
+      args = ['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '40', '--before', next[1]!];
+    }
+    assert.deepEqual(paged, whole);
+    assert.equal((await runMain(['dlq', 'list', '--before', 'not-an-id'], env)).code, 2);
+    assert.equal((await runMain(['dlq', 'redrive', '--all', '--before', whole[0]!], env)).code, 2);
+    const gone = await runMain(['dlq', 'list', '--before', '00000000-0000-7000-8000-000000000000'], env);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /is gone \(redriven or dropped since\): list again from the first page/);
   });
 
   test('--limit N, with --subscription', async () => {

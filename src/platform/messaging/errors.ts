@@ -48,6 +48,21 @@ export class DeadLetterNotFoundError extends NotFoundError {
   }
 }
 
+/**
+ * 409: a page of dead letters was asked for after a letter that is no longer there (redriven or
+ * dropped since the page that ended with it), so where that page starts is not known.
+ */
+export class DeadLetterCursorGoneError extends BrigadeError {
+  constructor(before: string) {
+    super(
+      'DEAD_LETTER_CURSOR_GONE',
+      409,
+      `Dead letter ${before}, which the page starts after, is gone (redriven or dropped since): list again from the first page (without before / --before)`,
+      { details: { before } },
+    );
+  }
+}
+
 /** 502: a claim-check reference whose payload is no longer stored. */
 export class ClaimCheckMissingError extends BrigadeError {
   constructor(sha256: string) {
