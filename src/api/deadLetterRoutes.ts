@@ -2,8 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
+import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
+import { absentBodyIsEmpty } from './requestInput.ts';
 
 /** Where the dead letters are and how to send them back. */
 export interface DeadLetterRoutesOptions {
@@ -16,16 +17,31 @@ const admin = { tags: ['admin'], security: [{ bearer: [] }] };
 
 /**
  * Admin HTTP for the dead-letter store, the same operations as `brigade dlq`: list (optionally of one
- * subscription), show, redrive one or all, drop. Every call is audited like any admin request.
+ * subscription; a page at a time, with the total and the next page's cursor), show, redrive one or
+ * all, drop. Every call is audited like any admin request.
  */
 export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = async (plugin, { pool, transport }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   app.get(
     '/admin/dead-letters',
-    { schema: { ...admin, summary: 'Dead letters, newest failure first', querystring: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        ...admin,
+        summary: 'Dead letters, newest failure first, a page at a time: `total` counts them all, `next` is the `before` of the next page (null on the last)',
+        querystring: Type.Object(
+          {
+            subscription: Type.Optional(Subscription),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'at most this many (default 100)' })),
+            before: Type.Optional(Type.String({ format: 'uuid', description: 'the id of the last letter of the page before (its `next`)' })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
     async (request) => {
       authorize(request, 'admin');
-      return { deadLetters: await listDeadLetters(pool, request.query.subscription === undefined ? {} : { subscription: request.query.subscription }) };
+      const { subscription, limit, before } = request.query;
+      return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) });
     },
   );
   app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: Type.Object({ id: Type.String() }) } }, async (request) => {
@@ -39,7 +55,15 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
   });
   app.post(
     '/admin/dead-letters/redrive',
-    { schema: { ...admin, summary: 'Send every dead letter (of one subscription) back', body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        ...admin,
+        summary: 'Send every dead letter (of one subscription) back; no body (or {}) means every one',
+        body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }),
+      },
+      // No body means all, as `{}` does: it was refused with 400 "body must be object".
+      preValidation: absentBodyIsEmpty,
+    },
     async (request) => {
       authorize(request, 'admin');
       const subscription = request.body.subscription;

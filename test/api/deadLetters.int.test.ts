@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { runCli } from '../support/cli.ts';
-import { startTestPlatform } from '../support/platform.ts';
+import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 import { message, token, waitFor } from '../platform/messaging/support.ts';
 
 test('dead letters through admin HTTP and `brigade dlq`: list, show, redrive once fixed, drop', async () => {
@@ -59,4 +59,98 @@ test('dead letters through admin HTTP and `brigade dlq`: list, show, redrive onc
     stop.abort();
     await t.close();
   }
+});
+
+describe('dead letters over admin HTTP: what an operator is told', () => {
+  let t: TestPlatform;
+  let admin: string;
+  /** Parks a letter of `subscription` straight in the store (failed `secondsAgo` ago); resolves with its id. */
+  const park = async (subscription: string, secondsAgo = 0): Promise<string> => {
+    const pool = t.platform.deps.databases.poolFor('platform');
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), $1, gen_random_uuid(), 'delivery.task.assign', 'k', '{}', 'null', 'it failed', 5,
+               now() - make_interval(secs => $2), now() - make_interval(secs => $2), 'postgres') returning id::text as id`,
+      [subscription, secondsAgo],
+    );
+    return rows[0]!.id;
+  };
+  before(async () => {
+    t = await startTestPlatform();
+    admin = await t.token('admin', { subject: 'ops' });
+  });
+  after(async () => {
+    await t?.close();
+  });
+
+  test('redriving a letter whose subscription is gone is a 409 SUBSCRIPTION_UNKNOWN saying what to do (brigade migrate, or drop it), not a 404; the letter stays', async () => {
+    const id = await park(`${token()}-gone`);
+    const res = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${id}/redrive`, token: admin });
+    assert.equal(res.statusCode, 409, res.body);
+    assert.equal(res.json().code, 'SUBSCRIPTION_UNKNOWN');
+    assert.match(res.json().detail, /'brigade migrate' creates the platform's subscriptions/);
+    assert.ok(res.json().detail.includes(`'brigade dlq drop ${id}'`), res.json().detail);
+    assert.doesNotMatch(res.json().detail, /ensureSubscription first/);
+    assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
+  });
+
+  test('an id that names no dead letter: 404 NOT_FOUND whose detail says where the ids are and why it may be gone', async () => {
+    const nothing = '00000000-0000-7000-8000-000000000000';
+    for (const [method, url] of [['GET', `/v1/admin/dead-letters/${nothing}`], ['POST', `/v1/admin/dead-letters/${nothing}/redrive`], ['DELETE', `/v1/admin/dead-letters/${nothing}`]] as const) {
+      const res = await t.request({ method, url, token: admin });
+      assert.deepEqual([res.statusCode, res.json().code], [404, 'NOT_FOUND'], `${method} ${url}`);
+      assert.match(res.json().detail, /not found: 'brigade dlq list' \(GET \/v1\/admin\/dead-letters\) shows the ids; it may have been redriven or dropped already$/);
+    }
+  });
+
+  test('redrive of every letter needs no body: none, an empty one, or {} means all', async () => {
+    const bodies = [{}, { headers: { 'content-type': 'application/json' }, payload: '' }, { payload: {} }];
+    for (const body of bodies) {
+      const gone = await park(`${token()}-gone`);
+      const res = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, ...body });
+      assert.equal(res.statusCode, 200, `${JSON.stringify(body)}: ${res.body}`);
+      // Every letter was taken: this one could not go back (no such subscription) and says so.
+      assert.ok((res.json().failed as Array<{ id: string }>).some((f) => f.id === gone), res.body);
+    }
+    const unknownField = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { everything: true } });
+    assert.equal(unknownField.statusCode, 400, 'a field it does not know is still refused');
+  });
+
+  test('the list pages: ?limit and ?before (the last page\'s next) walk every letter once, newest failure first, with the total on each page', async () => {
+    const sub = `${token()}-paged`;
+    // Five failed in the same instant (the cursor is failed-at and id, so ties are neither lost nor repeated), two earlier.
+    const { rows: tied } = await t.platform.deps.databases.poolFor('platform').query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       select gen_random_uuid(), $1, gen_random_uuid(), 'delivery.task.assign', 'k', '{}', 'null', 'it failed', 5, now(), now() - interval '5 seconds', 'postgres'
+         from generate_series(1, 5) returning id::text as id`,
+      [sub],
+    );
+    const ids = [...tied.map((r) => r.id), await park(sub, 10), await park(sub, 20)];
+    const all = await t.request({ url: `/v1/admin/dead-letters?subscription=${sub}&limit=1000`, token: admin });
+    assert.equal(all.statusCode, 200, all.body);
+    assert.deepEqual([all.json().total, all.json().next, all.json().deadLetters.length], [7, null, 7]);
+    const whole = (all.json().deadLetters as Array<{ id: string }>).map((l) => l.id);
+    assert.deepEqual([...whole].sort(), [...ids].sort());
+    const paged: string[] = [];
+    let before: string | null = null;
+    for (let pages = 0; pages < 10; pages++) {
+      const res = await t.request({ url: `/v1/admin/dead-letters?subscription=${sub}&limit=2${before === null ? '' : `&before=${before}`}`, token: admin });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.equal(res.json().total, 7);
+      paged.push(...(res.json().deadLetters as Array<{ id: string }>).map((l) => l.id));
+      before = res.json().next;
+      if (before === null) break;
+      assert.equal(before, paged[paged.length - 1], 'next is the last id of the page');
+    }
+    assert.deepEqual(paged, whole, 'every letter once, in the order of the whole list');
+    // No parameters: the first 100 as before, now with the total and the cursor.
+    const plain = (await t.request({ url: '/v1/admin/dead-letters', token: admin })).json();
+    assert.ok(Array.isArray(plain.deadLetters) && typeof plain.total === 'number' && 'next' in plain);
+    for (const bad of ['limit=0', 'limit=1001', 'limit=many', 'before=not-a-uuid']) {
+      assert.equal((await t.request({ url: `/v1/admin/dead-letters?${bad}`, token: admin })).statusCode, 400, bad);
+    }
+    const gone = await t.request({ url: '/v1/admin/dead-letters?before=00000000-0000-7000-8000-000000000000', token: admin });
+    assert.deepEqual([gone.statusCode, gone.json().code], [409, 'DEAD_LETTER_CURSOR_GONE']);
+    assert.match(gone.json().detail, /list again from the first page/);
+  });
 });

@@ -3,7 +3,7 @@ import { before, describe, test } from 'node:test';
 import { runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
-describe('brigade dlq list says how many there are, past the first page', () => {
+describe('brigade dlq: list says how many there are past the first page; an id that names nothing says what to do', () => {
   const database = useTestDatabase();
   before(async () => {
     // 101 dead letters: one more than a list shows by default.
@@ -15,11 +15,43 @@ describe('brigade dlq list says how many there are, past the first page', () => 
     );
   });
 
-  test('the default list stops at 100 and says so', async () => {
+  const idsOf = (stdout: string) => stdout.split('\n').filter((line) => /^[0-9a-f-]{36} {2}/.test(line)).map((line) => line.slice(0, 36));
+
+  test('the default list stops at 100, says so and names the command of the next page, which shows the rest', async () => {
     const result = await runMain(['dlq', 'list'], { DATABASE_URL: database.db.url });
     assert.equal(result.code, 0, result.stderr);
-    assert.equal(result.stdout.split('\n').filter((line) => /^[0-9a-f-]{36} {2}/.test(line)).length, 100);
-    assert.match(result.stdout, /101 dead letter\(s\), showing the first 100 \(newest failure first; --limit N for more\)$/);
+    const first = idsOf(result.stdout);
+    assert.equal(first.length, 100);
+    // Before: "--limit N for more", which is refused above 10,000.
+    assert.ok(result.stdout.endsWith(`101 dead letter(s), showing the first 100 (newest failure first; the next page: brigade dlq list --before ${first[99]})`), result.stdout);
+    const next = await runMain(['dlq', 'list', '--before', first[99]!], { DATABASE_URL: database.db.url });
+    assert.equal(next.code, 0, next.stderr);
+    const second = idsOf(next.stdout);
+    assert.equal(second.length, 1);
+    assert.ok(!first.includes(second[0]!));
+    assert.ok(next.stdout.endsWith(`101 dead letter(s), showing 1 after ${first[99]} (newest failure first; the last page)`), next.stdout);
+  });
+
+  test('pages of --limit N with --subscription: every letter once, in order; the next page keeps the flags', async () => {
+    const env = { DATABASE_URL: database.db.url };
+    const whole = idsOf((await runMain(['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '200'], env)).stdout);
+    assert.equal(whole.length, 98);
+    const paged: string[] = [];
+    let args = ['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '40'];
+    for (let pages = 0; pages < 10; pages++) {
+      const page = await runMain(args, env);
+      assert.equal(page.code, 0, page.stderr);
+      paged.push(...idsOf(page.stdout));
+      const next = /the next page: brigade dlq list --subscription "ordering\/consumer" --limit 40 --before ([0-9a-f-]{36})\)$/.exec(page.stdout);
+      if (next === null) break;
+      args = ['dlq', 'list', '--subscription', 'ordering/consumer', '--limit', '40', '--before', next[1]!];
+    }
+    assert.deepEqual(paged, whole);
+    assert.equal((await runMain(['dlq', 'list', '--before', 'not-an-id'], env)).code, 2);
+    assert.equal((await runMain(['dlq', 'redrive', '--all', '--before', whole[0]!], env)).code, 2);
+    const gone = await runMain(['dlq', 'list', '--before', '00000000-0000-7000-8000-000000000000'], env);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /is gone \(redriven or dropped since\): list again from the first page/);
   });
 
   test('--limit N, with --subscription', async () => {
@@ -29,5 +61,14 @@ describe('brigade dlq list says how many there are, past the first page', () => 
     assert.match(some.stdout, /\n3 dead letter\(s\), showing the first 2 /);
     for (const bad of ['0', '2.5', 'many']) assert.equal((await runMain(['dlq', 'list', '--limit', bad], { DATABASE_URL: database.db.url })).code, 2);
     assert.equal((await runMain(['dlq', 'drop', '00000000-0000-4000-8000-000000000000', '--limit', '2'], { DATABASE_URL: database.db.url })).code, 2);
+  });
+
+  test('show, redrive and drop of an id that names no dead letter say where the ids are and why it may be gone', async () => {
+    const nothing = '00000000-0000-7000-8000-000000000000';
+    for (const action of ['show', 'redrive', 'drop']) {
+      const result = await runMain(['dlq', action, nothing], { DATABASE_URL: database.db.url });
+      assert.equal(result.code, 1, `${action}: ${result.stderr}`);
+      assert.match(result.stderr, new RegExp(`Dead letter ${nothing} not found: 'brigade dlq list' .*shows the ids; it may have been redriven or dropped already`), action);
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { dropDeadLetter, listDeadLetters, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
+import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { UsageError } from '../usage.ts';
@@ -9,8 +9,9 @@ import type { CommandContext } from './types.ts';
 
 export const usage = `Usage: brigade dlq <list|show|redrive|drop> …
 
-  brigade dlq list [--subscription S] [--limit N]
-                                               Dead letters, newest failure first (the first N, default 100)
+  brigade dlq list [--subscription S] [--limit N] [--before ID]
+                                               Dead letters, newest failure first: N of them (default 100,
+                                               at most 10000), after the letter ID (the next page)
   brigade dlq show ID                          One dead letter: message, headers, error, attempts
   brigade dlq redrive ID | --all [--subscription S]
                                                Send it (or every one) back to its subscription
@@ -19,16 +20,18 @@ The same operations are at /v1/admin/dead-letters (admin token).`;
 
 /** `brigade dlq …`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { subscription: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' } }, usage, 2);
+  const { values, positionals } = parse(args, { subscription: { type: 'string' }, all: { type: 'boolean' }, limit: { type: 'string' }, before: { type: 'string' } }, usage, 2);
   if (values.help) return ctx.io.out(usage), 0;
   const [action, id] = positionals;
   const needsId = action === 'show' || action === 'drop' || (action === 'redrive' && values.all !== true);
   if (!['list', 'show', 'redrive', 'drop'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
   if (needsId && id === undefined) throw new UsageError(`dlq ${action} needs an ID${action === 'redrive' ? ' or --all' : ''}`, usage);
   if (!needsId && id !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(id)}`, usage);
-  flagsOnlyFor('dlq', action, values, { all: ['redrive'], subscription: ['list', 'redrive'] }, usage);
+  flagsOnlyFor('dlq', action, values, { all: ['redrive'], subscription: ['list', 'redrive'], before: ['list'] }, usage);
   if (values.subscription !== undefined && action === 'redrive' && values.all !== true) throw new UsageError('--subscription goes with brigade dlq redrive --all (one ID names its letter)', usage);
   if (id !== undefined && !isUuid(id)) throw new UsageError(`A dead letter ID is a UUID (brigade dlq list shows them), got ${JSON.stringify(id)}`, usage);
+  const before = values.before as string | undefined;
+  if (before !== undefined && !isUuid(before)) throw new UsageError(`--before takes a dead letter ID (a UUID: the one the last page's summary names), got ${JSON.stringify(before)}`, usage);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
   if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > 10_000 || values.limit.trim() === '')) {
     throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to 10000, got ${JSON.stringify(values.limit)}`, usage);
@@ -39,15 +42,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const pool = databases.poolFor('platform');
   try {
     if (action === 'list') {
-      const subscription = (values.subscription as string | undefined) ?? null;
-      const letters = await listDeadLetters(pool, { limit, ...(subscription === null ? {} : { subscription }) });
-      // The list stops at the limit: say how many there are in all.
-      const total = Number((await pool.query<{ n: string }>('select count(*) as n from brigade_bus.dead_letters where ($1::text is null or subscription = $1)', [subscription])).rows[0]?.n ?? 0);
+      const subscription = values.subscription as string | undefined;
+      const page = await listDeadLetterPage(pool, { limit, ...(subscription === undefined ? {} : { subscription }), ...(before === undefined ? {} : { before }) });
+      const letters = page.deadLetters;
       ctx.io.out(`${'id'.padEnd(36)}  ${'subscription'.padEnd(24)}  ${'subject'.padEnd(32)}  attempts  last failure`);
       for (const l of letters) {
         ctx.io.out(`${l.id}  ${l.subscription.padEnd(24)}  ${l.message.subject.padEnd(32)}  ${String(l.attempts).padStart(8)}  ${l.lastFailedAt.toISOString()}  ${l.error.split('\n')[0]}`);
       }
-      ctx.io.out(total > letters.length ? `${total} dead letter(s), showing the first ${letters.length} (newest failure first; --limit N for more)` : `${total} dead letter(s)`);
+      ctx.io.out(listSummary(page.total, letters.length, before, page.next === null ? null : nextPageCommand(page.next, subscription, values.limit === undefined ? undefined : limit)));
     } else if (action === 'show') {
       ctx.io.out(JSON.stringify(await showDeadLetter(pool, id as string), null, 2));
     } else if (action === 'drop') {
@@ -73,4 +75,20 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   } finally {
     await close();
   }
+}
+
+/**
+ * The list's last line: how many there are in all and, when the list stops before the last one, the
+ * command of the next page. Before, it said "--limit N for more", which stops at 10,000: the next page
+ * (--before) has no such end.
+ */
+function listSummary(total: number, shown: number, before: string | undefined, next: string | null): string {
+  if (before === undefined && next === null) return `${total} dead letter(s)`;
+  const which = before === undefined ? `the first ${shown}` : `${shown} after ${before}`;
+  return `${total} dead letter(s), showing ${which} (newest failure first; ${next === null ? 'the last page' : `the next page: ${next}`})`;
+}
+
+/** `brigade dlq list` of the page after `next`, with the same subscription and limit. */
+function nextPageCommand(next: string, subscription: string | undefined, limit: number | undefined): string {
+  return ['brigade dlq list', subscription === undefined ? '' : ` --subscription ${JSON.stringify(subscription)}`, limit === undefined ? '' : ` --limit ${limit}`, ` --before ${next}`].join('');
 }

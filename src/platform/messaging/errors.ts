@@ -1,4 +1,4 @@
-import { BrigadeError } from '../errors/index.ts';
+import { BrigadeError, NotFoundError } from '../errors/index.ts';
 
 /** 409: an ack or nack came with a lease that is no longer the current one (the attempt was taken over). */
 export class LeaseLostError extends BrigadeError {
@@ -16,13 +16,50 @@ export class InvalidMessageError extends BrigadeError {
   }
 }
 
-/** 404: the subscription was never created with `ensureSubscription`. */
+/**
+ * 409: the subscription does not exist (never created, or removed or renamed since). The code stays
+ * `SUBSCRIPTION_UNKNOWN`. It was a 404, which on `POST /v1/admin/dead-letters/:id/redrive` read as
+ * "no such dead letter"; the letter is there, its subscription is what is missing. Given the dead
+ * letter (`deadLetter`), the message says what the operator can do with it.
+ */
 export class UnknownSubscriptionError extends BrigadeError {
-  constructor(subscription: string, options: { cause?: unknown } = {}) {
-    super('SUBSCRIPTION_UNKNOWN', 404, `Subscription ${subscription} does not exist; create it with ensureSubscription first`, {
-      details: { subscription },
-      cause: options.cause,
-    });
+  constructor(subscription: string, options: { cause?: unknown; deadLetter?: string } = {}) {
+    const { deadLetter } = options;
+    super(
+      'SUBSCRIPTION_UNKNOWN',
+      409,
+      deadLetter === undefined
+        ? `Subscription ${subscription} does not exist: 'brigade migrate' creates the platform's subscriptions (in code, transport.ensureSubscription creates one)`
+        : `Dead letter ${deadLetter} cannot go back: its subscription ${subscription} does not exist (removed or renamed). ` +
+            `'brigade migrate' creates the platform's subscriptions, then redrive it again; or 'brigade dlq drop ${deadLetter}' if it is not wanted`,
+      { details: deadLetter === undefined ? { subscription } : { subscription, deadLetter }, cause: options.cause },
+    );
+  }
+}
+
+/**
+ * 404 `NOT_FOUND`: no dead letter has this id (or it is no id at all). A `NotFoundError` whose message
+ * says where the ids are and why one may be gone, for `brigade dlq show|redrive|drop` and the admin HTTP.
+ */
+export class DeadLetterNotFoundError extends NotFoundError {
+  constructor(id: string) {
+    super('Dead letter', id);
+    this.message = `Dead letter ${id} not found: 'brigade dlq list' (GET /v1/admin/dead-letters) shows the ids; it may have been redriven or dropped already`;
+  }
+}
+
+/**
+ * 409: a page of dead letters was asked for after a letter that is no longer there (redriven or
+ * dropped since the page that ended with it), so where that page starts is not known.
+ */
+export class DeadLetterCursorGoneError extends BrigadeError {
+  constructor(before: string) {
+    super(
+      'DEAD_LETTER_CURSOR_GONE',
+      409,
+      `Dead letter ${before}, which the page starts after, is gone (redriven or dropped since): list again from the first page (without before / --before)`,
+      { details: { before } },
+    );
   }
 }
 

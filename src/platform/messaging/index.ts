@@ -9,7 +9,7 @@ export type {
   SubscriptionSpec,
   Transport,
 } from './types.ts';
-export { AttemptsExhaustedError, ClaimCheckMissingError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
+export { AttemptsExhaustedError, ClaimCheckMissingError, DeadLetterCursorGoneError, DeadLetterNotFoundError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
 export { headerProblem } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
@@ -35,6 +35,8 @@ export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';
 export type { DeadLetter } from './deadLetters/types.ts';
 export { listDeadLetters } from './deadLetters/listDeadLetters.ts';
 export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';
+export { listDeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
+export type { DeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export { showDeadLetter } from './deadLetters/showDeadLetter.ts';
 export { redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
 export type { RedriveOutcome, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';

@@ -119,10 +119,20 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
   });
 
   test('the dead-letter list of every subscription reads the newest failures from an index', async () => {
-    const plan = await planOf(LIST_DEAD_LETTERS_SQL, [null, 100]);
+    const plan = await planOf(LIST_DEAD_LETTERS_SQL, [null, 100, null]);
     assert.match(plan, /"Index Name":"dead_letters_last_failed_at_idx"/);
     assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/);
-    const one = await planOf(LIST_DEAD_LETTERS_SQL, ['plans-7', 100]);
+    const one = await planOf(LIST_DEAD_LETTERS_SQL, ['plans-7', 100, null]);
+    assert.match(one, /"Index Name":"dead_letters_subscription_idx"/);
+    assert.doesNotMatch(one, /"Node Type":"Seq Scan"/);
+  });
+
+  test('a later page of the dead-letter list finds its cursor by primary key and reads on from it in the index', async () => {
+    const plan = await planOf(LIST_DEAD_LETTERS_SQL, [null, 101, deadLetterId]);
+    assert.match(plan, /"Index Name":"dead_letters_last_failed_at_idx"/);
+    assert.match(plan, /"Index Name":"dead_letters_pkey"/);
+    assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/);
+    const one = await planOf(LIST_DEAD_LETTERS_SQL, ['plans-7', 101, deadLetterId]);
     assert.match(one, /"Index Name":"dead_letters_subscription_idx"/);
     assert.doesNotMatch(one, /"Node Type":"Seq Scan"/);
   });

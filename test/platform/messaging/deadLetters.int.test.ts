@@ -109,7 +109,7 @@ describe('poison message, dead-letter store and redrive', () => {
     await w.done;
     assert.equal((await pool.query('select count(*)::int as n from delivery.effects where message_id = $1', [poison.id])).rows[0].n, 1);
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
-    assert.equal(await depth(registry, sub), undefined);
+    assert.equal(await depth(registry, sub), 0, 'the series reads 0 once its letters are gone');
   });
 
   test('redrive --all per subscription, drop, and 404s for unknown ids', async () => {
@@ -152,6 +152,27 @@ describe('poison message, dead-letter store and redrive', () => {
     }
     assert.equal((await showDeadLetter(pool, two!.id.toUpperCase())).id, two!.id, 'an id in capitals is the same uuid');
     assert.deepEqual(await listDeadLetters(pool, { subscription: "x' or 1=1 --" }), []);
+  });
+
+  test('the depth gauge reads 0, not nothing, for a subscription without letters: a known one, one whose last letter was dropped, and one that left the registry', async () => {
+    const sub = await parkedLetters('depth', 2);
+    const quiet = `${token()}-quiet`;
+    await transport.ensureSubscription({ subscription: quiet, pattern: 'menu.item.*' });
+    const registry = new client.Registry();
+    registerDeadLetterMetrics(registry, pool);
+    assert.deepEqual([await depth(registry, sub), await depth(registry, quiet)], [2, 0]);
+    for (const letter of await listDeadLetters(pool, { subscription: sub })) await dropDeadLetter(pool, letter.id);
+    assert.equal(await depth(registry, sub), 0, 'the last letter dropped: 0, not a vanished series');
+    // A letter of a subscription removed from the registry: counted, then 0 once dropped.
+    const removed = `${token()}-removed`;
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), $1, gen_random_uuid(), 'menu.item.changed', 'k', '{}', 'null', 'it failed', 1, now(), now(), 'postgres') returning id::text as id`,
+      [removed],
+    );
+    assert.equal(await depth(registry, removed), 1);
+    await dropDeadLetter(pool, rows[0]!.id);
+    assert.equal(await depth(registry, removed), 0);
   });
 
   test('redrive --all commits each letter on its own: one that cannot go back stays and is reported, the others go, and none is sent twice', async () => {

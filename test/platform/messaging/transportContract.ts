@@ -183,6 +183,30 @@ export function transportContract(name: string, skip: string | false, setup: () 
       await assert.rejects(s.transport.redeliver(`${t}-missing`, message(`${s.prefix}.${t}.lost`, {})), (e: unknown) => e instanceof UnknownSubscriptionError && e.code === 'SUBSCRIPTION_UNKNOWN');
     });
 
+    test('a dead letter redriven to a subscription whose pattern no longer takes its subject is refused: it stays parked and is reported, nothing is sent', async () => {
+      const t = token();
+      const sub = `${t}-moved`;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.now.*` });
+      const parked = message(`${s.prefix}.${t}.before.Happened`, { n: 1 });
+      // Parked while the subscription still took `before.*`; its pattern changed since.
+      const { rows } = await s.pool.query<{ id: string }>(
+        `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+         values (gen_random_uuid(), $1, $2, $3, $4, $5, $6, 'it failed', 5, now(), now(), $7) returning id::text as id`,
+        [sub, parked.id, parked.subject, parked.key, JSON.stringify(parked.headers), JSON.stringify(parked.payload), s.transport.kind],
+      );
+      const id = rows[0]!.id;
+      const refused = (e: unknown) => e instanceof InvalidMessageError && e.code === 'MESSAGE_INVALID' && e.message.includes(`takes ${s.prefix}.${t}.now.*, not ${parked.subject}`);
+      await assert.rejects(s.transport.redeliver(sub, parked), refused);
+      await assert.rejects(redriveDeadLetters(s.pool, s.transport, { id }), (e: unknown) => refused(e) && (e as Error).message.endsWith(`'brigade dlq drop ${id}'`));
+      const outcome = await redriveDeadLetters(s.pool, s.transport, { all: true, subscription: sub });
+      assert.equal(outcome.redriven, 0);
+      assert.deepEqual(outcome.failed.map((f) => [f.id, f.subscription]), [[id, sub]]);
+      assert.match(outcome.failed[0]!.error, /cannot be redelivered/);
+      assert.deepEqual((await listDeadLetters(s.pool, { subscription: sub })).map((d) => d.id), [id], 'the letter stays parked');
+      const written = await s.pool.query('select (select count(*)::int from brigade_bus.messages where id = $1) + (select count(*)::int from brigade_bus.deliveries where subscription = $2) as n', [parked.id, sub]);
+      assert.equal(written.rows[0].n, 0, 'nothing was sent');
+    });
+
     test('a message with a header or key NATS cannot carry unchanged is refused by publish, on every transport alike', async () => {
       const t = token();
       const bad = [

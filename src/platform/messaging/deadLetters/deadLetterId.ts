@@ -1,4 +1,4 @@
-import { NotFoundError } from '../../errors/index.ts';
+import { DeadLetterNotFoundError } from '../errors.ts';
 import { isUuid } from '../../ids/index.ts';
 
 /**
@@ -7,6 +7,6 @@ import { isUuid } from '../../ids/index.ts';
  * (NOT_FOUND, 404), as for an id that names nothing, never a database cast error.
  */
 export function deadLetterId(id: string): string {
-  if (!isUuid(id)) throw new NotFoundError('Dead letter', id);
+  if (!isUuid(id)) throw new DeadLetterNotFoundError(id);
   return id;
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { NotFoundError } from '../../errors/index.ts';
+import { DeadLetterNotFoundError } from '../errors.ts';
 import { deadLetterId } from './deadLetterId.ts';
 
 /**
@@ -17,5 +17,5 @@ export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
      select count(*)::int as n from gone`,
     [deadLetterId(id)],
   );
-  if (rows[0].n !== 1) throw new NotFoundError('Dead letter', id);
+  if (rows[0].n !== 1) throw new DeadLetterNotFoundError(id);
 }

@@ -1,6 +1,5 @@
 import type pg from 'pg';
-import { NotFoundError } from '../../errors/index.ts';
-import { ClaimCheckMissingError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
+import { ClaimCheckMissingError, DeadLetterNotFoundError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
 import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
@@ -41,7 +40,8 @@ export function redriveSelectSql(byId: boolean): string {
  * `failed` with the reason; the others go on. Any other failure is the transport's (the broker down):
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
- * what went back; the rest stay parked. A single id that cannot go back throws, as before, and an
+ * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
+ * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
  * unknown or malformed id throws `NotFoundError` (404).
  *
  * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
@@ -52,7 +52,12 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
     const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
-    if (sent === null) throw new NotFoundError('Dead letter', selection.id);
+    if (sent === null) throw new DeadLetterNotFoundError(selection.id);
+    // The transport names the subscription only; the operator also needs the letter to act on.
+    if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
+    if (sent.error instanceof InvalidMessageError && sent.error.details.field === 'subject') {
+      throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject');
+    }
     if (sent.error !== undefined) throw sent.error;
     return { redriven: 1, failed: [] };
   }

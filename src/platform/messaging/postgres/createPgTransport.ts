@@ -3,7 +3,7 @@ import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
 import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
-import { AttemptsExhaustedError, UnknownSubscriptionError } from '../errors.ts';
+import { AttemptsExhaustedError, InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../../runtime/createWakeup.ts';
@@ -181,23 +181,30 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     redeliver: async (subscription: string, message: OutgoingMessage) => {
       validateSubscription(subscription);
       // Deliveries have no foreign keys (decision 0057): the join on subscriptions is what refuses an
-      // unknown subscription, and nothing is written then. A message row still there is stamped
-      // published now: a prune that read it before this commits rechecks the age on the row it locks
-      // and leaves it (it would otherwise delete the message under the new delivery; decision 0068).
-      const { rows } = await pool.query<{ known: boolean }>(
+      // unknown subscription, and nothing is written then. Nor is anything written for a subscription
+      // whose pattern does not take the subject (its pattern changed since the message was parked): no
+      // publish would ever have given it that message, and the NATS transport refuses it too. A message
+      // row still there is stamped published now: a prune that read it before this commits rechecks the
+      // age on the row it locks and leaves it (it would otherwise delete the message under the new
+      // delivery; decision 0068).
+      const { rows } = await pool.query<{ pattern: string | null; takes: boolean | null }>(
         `with s as (
-           select name from brigade_bus.subscriptions where name = $1::text
+           select name, pattern, $3::text ~ pattern_regex as takes from brigade_bus.subscriptions where name = $1::text
          ), m as (
-           insert into brigade_bus.messages (id, subject, key, headers, payload) select $2::uuid, $3::text, $4::text, $5::jsonb, $6::jsonb from s
+           insert into brigade_bus.messages (id, subject, key, headers, payload) select $2::uuid, $3::text, $4::text, $5::jsonb, $6::jsonb from s where s.takes
            on conflict (id) do update set published_at = now() returning id
          ), d as (
            insert into brigade_bus.deliveries (subscription, message_id) select s.name, m.id from s, m
            on conflict (subscription, message_id) do nothing returning subscription
          )
-         select exists (select 1 from s) as known, (select count(pg_notify('${BUS_CHANNEL}', subscription)) from d) as woken`,
+         select (select pattern from s) as pattern, (select takes from s) as takes, (select count(pg_notify('${BUS_CHANNEL}', subscription)) from d) as woken`,
         [subscription, message.id, message.subject, message.key, JSON.stringify(message.headers), JSON.stringify(message.payload ?? null)],
       );
-      if (rows[0]?.known !== true) throw new UnknownSubscriptionError(subscription);
+      const pattern = rows[0]?.pattern ?? null;
+      if (pattern === null) throw new UnknownSubscriptionError(subscription);
+      if (rows[0]?.takes !== true) {
+        throw new InvalidMessageError(`Subscription ${subscription} takes ${pattern}, not ${message.subject}: the message cannot be redelivered to it`, 'subject');
+      }
     },
     close: async () => {
       if (closed) return;
