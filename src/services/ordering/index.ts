@@ -38,7 +38,7 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
     routes: async (app, options) => {
       const wired = ports(options.deps);
       await orderingRoutes(wired, store)(app, options);
-      await app.register(createViewRoutes({ views, restaurants: wired.restaurants }), options);
+      await app.register(createViewRoutes({ views, restaurants: wired.restaurants, couriers: wired.couriers }), options);
     },
     subscriptions: [DISPATCH_ALERTS_SUBSCRIPTION_SPEC],
     workers: [
