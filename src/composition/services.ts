@@ -3,7 +3,7 @@ import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platfo
 import { createRelay } from '../platform/outbox/index.ts';
 import { waitForMovedMessages } from '../platform/tenancy/index.ts';
 import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../platform/messaging/index.ts';
-import { createDeliveryService } from '../services/delivery/index.ts';
+import { courierReservations, createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
 import { createOrderingService, orderAccess, orderCommands } from '../services/ordering/index.ts';
@@ -14,7 +14,9 @@ import { cardsOnFile, courierDirectory, platformService, restaurantDirectory } f
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);
-  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants, couriers: courierDirectory(deps.unitOfWork) };
+  // Staff's courier is reserved in delivery before ordering records the assignment (decision 0084).
+  const reservations = courierReservations({ unitOfWork: deps.unitOfWork, restaurants });
+  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants, couriers: courierDirectory(deps.unitOfWork), reservations };
 });
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),

@@ -2,8 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../api/index.ts';
-import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
+import { ForbiddenError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { CourierNotRegisteredError } from './errors.ts';
 import { getAvailability, setAvailability } from './operations/availability.ts';
 import { wakeOneInCity } from './operations/wakeCity.ts';
 import type { DeliveryPorts } from './ports.ts';
@@ -31,7 +32,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
     const courierOf = async (principal: ReturnType<typeof authorize>) => {
       if (!isUuid(principal.subject)) throw new ForbiddenError("A courier token must carry the courier's id as its subject");
       const courier = await ports.couriers.courier(principal.subject);
-      if (courier === null) throw new NotFoundError('courier', principal.subject);
+      if (courier === null) throw new CourierNotRegisteredError(principal.subject);
       return courier;
     };
 

@@ -7,7 +7,7 @@ import { orderingRoutes } from './routes.ts';
 import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
 import { DISPATCH_ALERTS_SUBSCRIPTION_SPEC, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 
-export type { CourierLookup, LineRequest, MenuCatalog, OrderingPorts, PricedLine, RestaurantLookup } from './ports.ts';
+export type { CourierLookup, CourierReservations, LineRequest, MenuCatalog, OrderingPorts, PricedLine, RestaurantLookup } from './ports.ts';
 export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
 export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';
@@ -27,7 +27,7 @@ const MINUTE_MS = 60_000;
  * idempotency keys. Its ports (the menu's pricing, the restaurant and courier directories) are wired by the composition root.
  *
  * @example
- * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)), restaurants: restaurantDirectory(deps.unitOfWork), couriers: courierDirectory(deps.unitOfWork) }))
+ * createOrderingService((deps) => ({ menu: menuCatalog(deps.unitOfWork, restaurantDirectory(deps.unitOfWork)), restaurants: restaurantDirectory(deps.unitOfWork), couriers: courierDirectory(deps.unitOfWork), reservations: courierReservations({ unitOfWork: deps.unitOfWork, restaurants: restaurantDirectory(deps.unitOfWork) }) }))
  */
 export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPorts): ServiceModule {
   const store = createOrderStore();
@@ -38,7 +38,7 @@ export function createOrderingService(ports: (deps: ServiceDeps) => OrderingPort
     routes: async (app, options) => {
       const wired = ports(options.deps);
       await orderingRoutes(wired, store)(app, options);
-      await app.register(createViewRoutes({ views, restaurants: wired.restaurants }), options);
+      await app.register(createViewRoutes({ views, restaurants: wired.restaurants, couriers: wired.couriers }), options);
     },
     subscriptions: [DISPATCH_ALERTS_SUBSCRIPTION_SPEC],
     workers: [

@@ -52,9 +52,27 @@ export interface CourierLookup {
   courier(id: string): Promise<{ readonly city: string } | null>;
 }
 
+/**
+ * What the ordering service asks of the delivery service when staff assign a courier: to take the
+ * courier off the dispatch's market before ordering records the assignment (decision 0084). Delivery
+ * learns of CourierAssigned only later, through the outbox; without the reservation its dispatch could
+ * hand the courier another order in between.
+ */
+export interface CourierReservations {
+  /**
+   * Reserves `courierId` for the order: from its return, delivery's dispatch gives the courier no
+   * other order (a courier busy with another order keeps it and takes this one next). `assignment`
+   * is the number the CourierAssigned about to be appended carries. Idempotent.
+   *
+   * @throws {Error} delivery could not reserve: the assignment is refused (nothing is appended).
+   */
+  reserveCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number }): Promise<void>;
+}
+
 /** The ordering service's ports. */
 export interface OrderingPorts {
   readonly menu: MenuCatalog;
   readonly restaurants: RestaurantLookup;
   readonly couriers: CourierLookup;
+  readonly reservations: CourierReservations;
 }

@@ -8,6 +8,7 @@ import type { EventStore } from '../../platform/events/index.ts';
 import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
+import type { OrderEvent } from './domain/orderEvents.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrder } from './operations/loadOrder.ts';
@@ -52,6 +53,8 @@ interface CommandRoute {
   readonly build: (by: CommandActor, body: Record<string, unknown>) => OrderCommand;
   /** What the command names outside the order, checked against the directories before it runs: 422 when wrong. */
   readonly verify?: (ports: OrderingPorts, restaurantId: string, body: Record<string, unknown>) => Promise<void>;
+  /** What must happen after `decide` and before the events commit, given the events about to be appended. */
+  readonly beforeAppend?: (ports: OrderingPorts, restaurantId: string, orderId: string, events: readonly OrderEvent[]) => Promise<void>;
 }
 
 const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-alert'>, CommandRoute> = {
@@ -80,6 +83,7 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
     body: Type.Object({ courierId: Uuid }, { additionalProperties: false }),
     build: (by, b) => ({ type: 'assign-courier', by, courierId: String(b.courierId) }),
     verify: (ports, restaurantId, b) => verifyCourierServes(ports, restaurantId, String(b.courierId)),
+    beforeAppend: reserveAssignedCourier,
   },
   cancel: {
     roles: ['customer', 'staff', 'admin'],
@@ -109,6 +113,18 @@ async function verifyCourierServes(ports: OrderingPorts, restaurantId: string, c
       courierCity: courier.city,
       restaurantCity: restaurant.city,
     });
+  }
+}
+
+/**
+ * Staff's courier is reserved in delivery before ordering records the assignment (decision 0084):
+ * delivery learns of CourierAssigned only through the outbox, and its dispatch could hand the courier
+ * another order in between. Nothing to reserve when the courier is already the order's (no event).
+ */
+async function reserveAssignedCourier(ports: OrderingPorts, restaurantId: string, orderId: string, events: readonly OrderEvent[]): Promise<void> {
+  for (const event of events) {
+    if (event.type !== 'CourierAssigned') continue;
+    await ports.reservations.reserveCourier({ restaurantId, orderId, courierId: event.data.courierId, assignment: event.data.assignment ?? 1 });
   }
 }
 
@@ -238,7 +254,12 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const body = (request.body ?? {}) as Record<string, unknown>;
           await route.verify?.(ports, context.tenantId!, body);
           const command = route.build(context.actor as CommandActor, body);
-          const order = await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent) });
+          const tenantId = context.tenantId!;
+          const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
+          const order = await runOrderCommand(
+            { unitOfWork, commitStatements, store },
+            { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent), ...(beforeAppend === undefined ? {} : { beforeAppend }) },
+          );
           return reply.header('etag', etagOf(order.version)).send(order);
         },
       );

@@ -238,9 +238,11 @@ describe('dispatch by competing workers', () => {
     assert.ok(within(delays[1]!, 20_000), `second delay ${JSON.stringify(delays[1])}`);
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'dead', orderId: order!.orderId });
     const queue = await admin.query(`select state, attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
-    assert.deepEqual(queue.rows, [{ state: 'dead', attempts: 3, last_error: 'no courier available in Faro after 3 attempts' }]);
-    const alerts = await admin.query(`select tenant_id, order_id, city, attempts from delivery.dispatch_alerts`);
-    assert.deepEqual(alerts.rows, [{ tenant_id: tenant, order_id: order!.orderId, city: 'Faro', attempts: 3 }]);
+    assert.deepEqual(queue.rows, [{ state: 'dead', attempts: 3, last_error: 'no courier available in Faro after 3 attempts: assign a courier to the order or cancel it' }]);
+    // The reason staff read on the board says what to do, as a given-up notice's does.
+    const reason = 'no courier available in Faro after 3 attempts: assign a courier to the order or cancel it';
+    const alerts = await admin.query(`select tenant_id, order_id, city, attempts, reason from delivery.dispatch_alerts`);
+    assert.deepEqual(alerts.rows, [{ tenant_id: tenant, order_id: order!.orderId, city: 'Faro', attempts: 3, reason }]);
     const outbox = await admin.query<{ subject: string; aggregate_key: string; headers: Record<string, string>; payload: Record<string, unknown> }>(
       `select subject, aggregate_key, headers, payload from delivery.outbox`,
     );
@@ -252,6 +254,7 @@ describe('dispatch by competing workers', () => {
     assert.equal(message.payload.orderId, order!.orderId);
     assert.equal(message.payload.city, 'Faro');
     assert.equal(message.payload.attempts, 3);
+    assert.equal(message.payload.reason, reason);
     assert.deepEqual(port.calls, []);
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' }, 'a dead order is not retried');
   });

@@ -143,6 +143,29 @@ describe('order decide × status (every command in every status)', () => {
     assert.deepEqual(error.details, { orderStatus: 'ready', command: 'deliver' });
   });
 
+  test('a forbidden transition says what to do next; the code, status and details stay as they were', () => {
+    const refusal = (command: OrderCommand, status: OrderStatus) => {
+      try {
+        decide(command, stateAt(status));
+      } catch (e) {
+        assert.ok(e instanceof BrigadeError);
+        assert.deepEqual([e.code, e.status], ['ORDER_TRANSITION_FORBIDDEN', 422]);
+        return e.message;
+      }
+      assert.fail('not refused');
+    };
+    assert.equal(refusal({ type: 'deliver', by: courier1 }, 'ready'), 'Cannot deliver an order that is ready: pick it up first (POST /v1/orders/{id}/pick-up), then deliver it');
+    for (const status of ['placed', 'accepted'] as const) {
+      assert.equal(refusal({ type: 'pick-up', by: courier1 }, status), `Cannot pick-up an order that is ${status}: wait until the restaurant marks it ready, then pick it up`);
+      assert.equal(refusal({ type: 'deliver', by: courier1 }, status), `Cannot deliver an order that is ${status}: wait until the restaurant marks it ready, then pick it up and deliver it`);
+    }
+    assert.equal(
+      refusal({ type: 'cancel', by: customer, reason: '' }, 'accepted'),
+      'Cannot cancel an order that is accepted (a customer can cancel only before the restaurant accepts): ask the restaurant to cancel it',
+    );
+    assert.equal(refusal({ type: 'accept', by: staff }, 'cancelled'), `Cannot accept an order that is cancelled: read the order (GET /v1/orders/${orderId}) for its status and what it takes now`);
+  });
+
   test('decide does not change the state it is given (frozen states above would throw otherwise)', () => {
     const state = stateAt('accepted');
     const before = JSON.stringify(state);

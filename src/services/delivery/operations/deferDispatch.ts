@@ -45,7 +45,9 @@ export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOpti
     );
     return 'deferred';
   }
-  const reason = `no courier available in ${job.city} after ${attempts} attempts`;
+  // Restaurant staff read the reason (the alert, DispatchFailed on the board): what happened and what
+  // to do about it, as giveUpNotification's reason says.
+  const reason = `no courier available in ${job.city} after ${attempts} attempts: assign a courier to the order or cancel it`;
   await tx.query(
     `update delivery.dispatch_queue set state = 'dead', attempts = $3, finished_at = now(), last_error = $4 where tenant_id = $1 and order_id = $2`,
     [job.tenantId, job.orderId, attempts, reason],

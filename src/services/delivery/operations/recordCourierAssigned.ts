@@ -13,7 +13,8 @@ export type CourierAssignedOutcome =
 /**
  * Applies ordering's `CourierAssigned { orderId, courierId }` (message `messageId`) to delivery, in the
  * order-events consumer's inbox transaction: the order's dispatch row holds that courier (assigned,
- * ordering told), and the courier is busy with it, so the dispatch never hands them another order.
+ * ordering told), and the courier is busy with it, so the dispatch never hands them another order (for
+ * staff's assignment this usually only confirms the reservation made before ordering recorded it, decision 0084).
  * An assignment by staff wins over the dispatch's (ordering refuses the dispatch's notice once staff
  * chose, decision 0042): a dispatch courier it replaces is released ({@link releaseCourier}, reason
  * `reassigned`), and a job still queued or dead-lettered is settled. A courier busy with another order
@@ -27,11 +28,16 @@ export type CourierAssignedOutcome =
  * an order's assignments from its stream), or, where the event or the applied row has no number (both
  * recorded before it existed), an earlier message id (UUID v7, ordered by the creating process's
  * clock). Run as the system actor.
+ *
+ * With `unconfirmedForMs` it is a reservation (`reserveCourier`: staff's assignment, before ordering
+ * appends it, `messageId` null): the same, except that the order's row awaits ordering's
+ * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice.
  */
 export async function recordCourierAssigned(
   tx: Tx,
-  input: { tenantId: string; orderId: string; courierId: string; messageId: string; assignment: number | null; city: string },
+  input: { tenantId: string; orderId: string; courierId: string; messageId: string | null; assignment: number | null; city: string; unconfirmedForMs?: number },
 ): Promise<CourierAssignedOutcome> {
+  const reservation = input.unconfirmedForMs !== undefined;
   // The row may not exist yet (assigned before OrderReady queued it): one that OrderReady finds later is left as it is.
   await tx.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city) values ($1, $2, $3)
@@ -48,6 +54,8 @@ export async function recordCourierAssigned(
   const row = rows[0]!;
   if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) return 'ignored';
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
+    // A reservation of the courier the order holds changes nothing: ordering's event will confirm it.
+    if (reservation) return 'confirmed';
     await tx.query(
       `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
               courier_assignment = coalesce($4::int, courier_assignment)
@@ -78,12 +86,18 @@ export async function recordCourierAssigned(
     [input.courierId, input.city, input.tenantId, input.orderId],
   );
   if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
+  // A reservation awaits ordering's CourierAssigned (notified_at null) until the lease's end; then the
+  // dispatch's notice sweep asks ordering for this courier, or drops the reservation when ordering refuses.
   await tx.query(
     `update delivery.dispatch_queue
-        set state = 'assigned', courier_id = $3, assigned_at = now(), notified_at = now(), finished_at = null, last_error = null, courier_message_id = $4,
-            courier_assignment = $5::int
+        set state = 'assigned', courier_id = $3, assigned_at = now(), finished_at = null, last_error = null,
+            courier_message_id = coalesce($4, courier_message_id), courier_assignment = $5::int,
+            notified_at = case when $6::double precision is null then now() end,
+            next_attempt_at = case when $6::double precision is null then next_attempt_at
+                                   else now() + make_interval(secs => $6::double precision / 1000) end,
+            notify_attempts = case when $6::double precision is null then notify_attempts else 0 end
       where tenant_id = $1 and order_id = $2`,
-    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment],
+    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment, input.unconfirmedForMs ?? null],
   );
   await tx.query(
     `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)

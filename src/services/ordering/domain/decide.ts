@@ -30,9 +30,21 @@ export const MAX_ORDER_TOTAL = 100_000_000;
 /** Statuses a customer may cancel in: before the restaurant accepts. */
 export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed']);
 
-/** 422: the command is not allowed in the order's status. */
-function forbidden(state: OrderState, command: OrderCommand['type'], why = ''): UnprocessableError {
-  return new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', `Cannot ${command} an order that is ${state.status}${why}`, { orderStatus: state.status, command });
+/** What the sender of a forbidden command can do next, for the common cases; else where to look. */
+function nextStep(state: OrderState, command: OrderCommand['type']): string {
+  const notReady = state.status === 'placed' || state.status === 'accepted';
+  if (command === 'deliver' && state.status === 'ready') return 'pick it up first (POST /v1/orders/{id}/pick-up), then deliver it';
+  if (command === 'deliver' && notReady) return 'wait until the restaurant marks it ready, then pick it up and deliver it';
+  if (command === 'pick-up' && notReady) return 'wait until the restaurant marks it ready, then pick it up';
+  return `read the order (GET /v1/orders/${state.orderId ?? '{id}'}) for its status and what it takes now`;
+}
+
+/**
+ * 422: the command is not allowed in the order's status. The message names both and says what to do
+ * next (`next`: instead of the default {@link nextStep}); code and details stay stable for clients.
+ */
+function forbidden(state: OrderState, command: OrderCommand['type'], why = '', next = nextStep(state, command)): UnprocessableError {
+  return new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', `Cannot ${command} an order that is ${state.status}${why}: ${next}`, { orderStatus: state.status, command });
 }
 
 /**
@@ -132,7 +144,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       const by = command.by.kind;
       if (by === 'courier') throw new ForbiddenError('A courier cannot cancel an order');
       if (by === 'customer' && !CUSTOMER_CANCELS_FROM.includes(state.status)) {
-        throw forbidden(state, 'cancel', ' (a customer can cancel only before the restaurant accepts)');
+        throw forbidden(state, 'cancel', ' (a customer can cancel only before the restaurant accepts)', 'ask the restaurant to cancel it');
       }
       return [{ type: 'OrderCancelled', data: { orderId, by, reason: command.reason } }];
     }

@@ -5,6 +5,8 @@ import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
 import type { OrderCommand } from '../domain/orderCommands.ts';
+import type { OrderEvent } from '../domain/orderEvents.ts';
+import type { OrderState } from '../domain/orderState.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import { indexCourier } from './indexOrder.ts';
@@ -35,11 +37,22 @@ export interface CommandEnv {
  * `loaded`: the order as the caller has just read it in this tenant (an adapter that read it to choose
  * the command): used instead of reading it again; the append's version check guards it the same way.
  *
+ * `beforeAppend`: what must be done after `decide` and before the append commits (staff's
+ * assign-courier reserves the courier in delivery, decision 0084); its error refuses the command.
+ *
  * @throws {NotFoundError} (404) no such order in the tenant. Plus whatever `decide` throws (422/403/404).
  */
 export async function runOrderCommand(
   env: CommandEnv,
-  input: { context: UnitOfWorkContext; orderId: string; expectedVersion: number; command: OrderCommand; lineage: CommandLineage; loaded?: LoadedOrder },
+  input: {
+    context: UnitOfWorkContext;
+    orderId: string;
+    expectedVersion: number;
+    command: OrderCommand;
+    lineage: CommandLineage;
+    loaded?: LoadedOrder;
+    beforeAppend?: (events: readonly OrderEvent[], state: OrderState) => Promise<void>;
+  },
 ): Promise<OrderView> {
   const { context, orderId, expectedVersion, command } = input;
   const conflict = (view: OrderView, reason?: unknown) =>
@@ -55,6 +68,7 @@ export async function runOrderCommand(
   if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
   const events = decide(command, loaded.state);
   if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
+  await input.beforeAppend?.(events, loaded.state);
   const extra = events.flatMap((event) =>
     event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
   );

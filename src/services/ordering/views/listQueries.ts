@@ -17,6 +17,8 @@ export type RawViewRow = Readonly<Record<string, unknown>>;
  */
 export interface MergedViewQuery extends ViewQuery {
   readonly compare: (a: RawViewRow, b: RawViewRow) => number;
+  /** The column the list is sorted by (newest first), which its page cursors carry. */
+  readonly sortKey: string;
 }
 
 /**
@@ -24,13 +26,71 @@ export interface MergedViewQuery extends ViewQuery {
  * so that an index serves it (a cast of the column would scan the view); a subject that is no uuid
  * matches nothing, as the view's row-level security says anyway.
  */
-export function courierTasksQuery(courierId: string, all: boolean | undefined, limit = 100): MergedViewQuery {
-  return { where: `t.courier_id = $1::uuid${open(all)}`, values: [uuidOrNull(courierId)], orderBy: 't.assigned_at desc, t.order_id', limit, compare: newestFirst('assigned_at') };
+export function courierTasksQuery(courierId: string, all: boolean | undefined, limit = 100, before?: PageCursor): MergedViewQuery {
+  const [page, values] = pastCursor('assigned_at', before, 2);
+  return {
+    where: `t.courier_id = $1::uuid${open(all)}${page}`,
+    values: [uuidOrNull(courierId), ...values],
+    orderBy: 't.assigned_at desc, t.order_id',
+    limit,
+    compare: newestFirst('assigned_at'),
+    sortKey: 'assigned_at',
+  };
 }
 
 /** A customer's orders, newest first, all of them unless `all` is false (see {@link courierTasksQuery} on the subject). */
-export function customerOrdersQuery(customerId: string, all: boolean | undefined, limit = 100): MergedViewQuery {
-  return { where: `t.customer_id = $1::uuid${open(all ?? true)}`, values: [uuidOrNull(customerId)], orderBy: 't.placed_at desc, t.order_id', limit, compare: newestFirst('placed_at') };
+export function customerOrdersQuery(customerId: string, all: boolean | undefined, limit = 100, before?: PageCursor): MergedViewQuery {
+  const [page, values] = pastCursor('placed_at', before, 2);
+  return {
+    where: `t.customer_id = $1::uuid${open(all ?? true)}${page}`,
+    values: [uuidOrNull(customerId), ...values],
+    orderBy: 't.placed_at desc, t.order_id',
+    limit,
+    compare: newestFirst('placed_at'),
+    sortKey: 'placed_at',
+  };
+}
+
+/**
+ * Where a page of a newest-first list starts: the sort key (an instant as `to_jsonb` writes it, to the
+ * microsecond, or null) and the order id of the last row of the page before.
+ */
+export interface PageCursor {
+  readonly at: string | null;
+  readonly orderId: string;
+}
+
+/** The cursor a client sends back as `before` to read the rows after `row` (opaque: base64url JSON). */
+export function encodeCursor(row: RawViewRow, sortKey: string): string {
+  const at = row[sortKey];
+  return Buffer.from(JSON.stringify([at === null || at === undefined ? null : String(at), String(row.order_id)])).toString('base64url');
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const CURSOR_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)$/;
+
+/** The cursor {@link encodeCursor} wrote, or null when `text` is not one. */
+export function decodeCursor(text: string): PageCursor | null {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (!Array.isArray(value) || value.length !== 2) return null;
+    const [at, orderId] = value as unknown[];
+    if (typeof orderId !== 'string' || !UUID.test(orderId)) return null;
+    if (at !== null && (typeof at !== 'string' || !CURSOR_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) return null;
+    return { at, orderId };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The rows after the cursor's in `order by t.<column> desc, t.order_id` (nulls first, as DESC sorts
+ * them): a later key, or the same key and a higher id. Values are bound from `$first`.
+ */
+function pastCursor(column: string, before: PageCursor | undefined, first: number): [string, unknown[]] {
+  if (before === undefined) return ['', []];
+  if (before.at === null) return [` and (t.${column} is not null or t.order_id > $${first}::uuid)`, [before.orderId]];
+  return [` and (t.${column} < $${first}::timestamptz or (t.${column} = $${first}::timestamptz and t.order_id > $${first + 1}::uuid))`, [before.at, before.orderId]];
 }
 
 /**

@@ -8,19 +8,20 @@ import { actorContext, authorize } from '../../../api/index.ts';
 import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
-import { BrigadeError, NotFoundError } from '../../../platform/errors/index.ts';
+import { BrigadeError, NotFoundError, ValidationError } from '../../../platform/errors/index.ts';
 import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
 import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
-import { boardQuery, courierTasksQuery, customerOrdersQuery, type MergedViewQuery, type RawViewRow } from './listQueries.ts';
+import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type RawViewRow } from './listQueries.ts';
 import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
 import { readView, toViewItem, type ViewQuery } from './readView.ts';
-import type { RestaurantLookup } from '../ports.ts';
+import type { CourierLookup, RestaurantLookup } from '../ports.ts';
+import { isUuid } from '../../../platform/ids/index.ts';
 
 /** Options of {@link createViewRoutes}. */
 export interface ViewRoutesOptions {
@@ -41,6 +42,11 @@ export interface ViewRoutesOptions {
    * Without it (routes mounted alone, in tests) an admin reads any id's board, empty if unknown.
    */
   readonly restaurants?: RestaurantLookup;
+  /**
+   * The courier directory: a courier token whose courier is not registered reads its tasks as a 404
+   * (as delivery's availability route answers). Without it (routes mounted alone) any courier id reads.
+   */
+  readonly couriers?: CourierLookup;
 }
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -53,6 +59,39 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+/** A person's list (tasks, orders): the board's query, and `before`, a page cursor (the answer's `next`). */
+const PagedListQuery = Type.Object(
+  {
+    ...ListQuery.properties,
+    before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the rows after a page: the `next` of the page before's answer" })),
+  },
+  { additionalProperties: false },
+);
+
+/** The cursor of `?before=`, or undefined without one; 400 when it is not a cursor an answer gave. */
+function cursorOf(before: string | undefined): PageCursor | undefined {
+  if (before === undefined) return undefined;
+  const cursor = decodeCursor(before);
+  if (cursor === null) throw new ValidationError('`before` is not a page cursor: send the `next` of an earlier answer, unchanged', { field: 'before' });
+  return cursor;
+}
+
+/**
+ * The first `limit` rows of a list read with one more, and `next`, the cursor of the rows after them,
+ * when there were more (else null).
+ */
+function pageOf(rows: readonly RawViewRow[], query: MergedViewQuery, limit: number): { rows: readonly RawViewRow[]; next: string | null } {
+  if (rows.length <= limit) return { rows, next: null };
+  const page = rows.slice(0, limit);
+  return { rows: page, next: encodeCursor(page.at(-1)!, query.sortKey) };
+}
+
+/** 404 for a courier token whose courier the directory does not know, saying what to do. */
+function courierNotRegistered(courierId: string): BrigadeError {
+  return new BrigadeError('NOT_FOUND', 404, `Courier ${courierId} is not registered; ask an admin to register the courier (POST /v1/couriers), then use a token for that courier`, {
+    details: { resource: 'courier', courierId },
+  });
+}
 
 /** A database the order views are projected in, as a read sees it. */
 interface ViewDatabase {
@@ -248,7 +287,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
      * Reads a view of rows without a tenant (an actor's) in every database and merges them; the shared
      * database's checkpoint is the answer's position. See {@link createViewRoutes} for `after`.
      */
-    const readEverywhere = async (request: FastifyRequest, context: UnitOfWorkContext, projection: Projection, after: string | undefined, query: MergedViewQuery) => {
+    const readEverywhere = async (request: FastifyRequest, context: UnitOfWorkContext, projection: Projection, after: string | undefined, page: MergedViewQuery) => {
+      // One row more than the page, from each database: whether there are more rows after it.
+      const pageLimit = Math.trunc(page.limit);
+      const query: MergedViewQuery = { ...page, limit: pageLimit + 1 };
       const position = after === undefined ? undefined : parsePosition(after);
       const signal = abortOnClose(request);
       const waitUntil = Date.now() + (position === undefined ? 0 : maxWaitMs);
@@ -281,8 +323,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         reads.push(...(await Promise.all(more.map(readDedicated))));
         writtenNowhere = !reads.some((r) => r.reachesAfter === true);
       }
-      const items = mergeViewRows(reads.map((r) => r.rows), query).map(toViewItem);
-      return { position: formatPosition(reads[0]!.checkpoint), lagging: catalogUnsure || writtenNowhere || reads.some((r) => r.lagging), items };
+      const { rows, next } = pageOf(mergeViewRows(reads.map((r) => r.rows), query), query, pageLimit);
+      return { position: formatPosition(reads[0]!.checkpoint), lagging: catalogUnsure || writtenNowhere || reads.some((r) => r.lagging), items: rows.map(toViewItem), next };
     };
 
     /** Reads the board of `rid` in its database, after the wait for `after` when given (see {@link createViewRoutes}). */
@@ -320,37 +362,41 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/couriers/me/tasks',
-      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), open ones unless ?all=true", security: bearer, querystring: ListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: PagedListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'courier');
-        const { after, all, limit } = request.query;
-        const { position, lagging, items } = await readEverywhere(
+        const { after, all, limit, before } = request.query;
+        const cursor = cursorOf(before);
+        if (options.couriers !== undefined && (!isUuid(principal.subject) || (await options.couriers.courier(principal.subject)) === null)) {
+          throw courierNotRegistered(principal.subject);
+        }
+        const { position, lagging, items, next } = await readEverywhere(
           request,
           { service: 'ordering', tenantId: null, actor: { kind: 'courier', id: principal.subject } },
           views.courierTasks,
           after,
-          courierTasksQuery(principal.subject, all, limit),
+          courierTasksQuery(principal.subject, all, limit, cursor),
         );
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
-        return { position, lagging, tasks: items };
+        return { position, lagging, tasks: items, next };
       },
     );
 
     app.get(
       '/customers/me/orders',
-      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer)", security: bearer, querystring: ListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: PagedListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'customer');
-        const { after, all, limit } = request.query;
-        const { position, lagging, items } = await readEverywhere(
+        const { after, all, limit, before } = request.query;
+        const { position, lagging, items, next } = await readEverywhere(
           request,
           { service: 'ordering', tenantId: null, actor: { kind: 'customer', id: principal.subject } },
           views.customerOrders,
           after,
-          customerOrdersQuery(principal.subject, all, limit),
+          customerOrdersQuery(principal.subject, all, limit, cursorOf(before)),
         );
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
-        return { position, lagging, orders: items };
+        return { position, lagging, orders: items, next };
       },
     );
 

@@ -56,7 +56,7 @@ describe('dispatch alerts: delivery dead-letters an order, the live-board shows 
 
     const row = await eventually('the alert on the board', () => boardRow(orderId), (o) => o?.dispatchAlert !== null && o?.dispatchAlert !== undefined, FLOW_MS);
     const alert = row?.dispatchAlert as { alertId: string; attempts: number; reason: string; raisedAt: string };
-    assert.deepEqual([alert.attempts, alert.reason], [1, 'no courier available in Porto after 1 attempts']);
+    assert.deepEqual([alert.attempts, alert.reason], [1, 'no courier available in Porto after 1 attempts: assign a courier to the order or cancel it']);
     assert.ok(!Number.isNaN(Date.parse(alert.raisedAt)));
     const order = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
     assert.deepEqual(order.json().dispatchAlert, alert, 'the order itself records the alert');

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { dispatchOnce } from '../../../src/services/delivery/index.ts';
+import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
+import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
+import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
+import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
+import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
+
+// Staff's assign-courier reserves the courier in delivery before ordering records it (decision 0084).
+// The outbox relay and delivery's order-events consumer do not run here: ordering's CourierAssigned
+// stays in the outbox, the window in which the dispatch used to hand the courier a second order.
+
+let t: DeliveryPlatform;
+let admin: pg.Pool;
+let r: SeededRestaurant;
+const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
+
+before(async () => {
+  t = await startDeliveryPlatform();
+  admin = new pg.Pool({ connectionString: t.db.url, max: 2 });
+  r = await seedRestaurant(t as never, 'Casa Porto');
+});
+after(async () => {
+  await admin?.end();
+  await t?.close();
+});
+
+/** A courier signed up in Porto, available, the only one available there. */
+async function onlyAvailableCourier() {
+  await admin.query(`update delivery.courier_availability set status = 'offline' where city = 'Porto' and status = 'available'`);
+  const k = await courier(t as never);
+  const res = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: true } });
+  assert.equal(res.statusCode, 200, res.body);
+  return k;
+}
+
+/** An order placed and accepted (version 2); `ready` also marks it ready (version 3) and queues it for dispatch. */
+async function order(ready: boolean): Promise<string> {
+  const c = await customer(t as never);
+  const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1', lines: [{ itemId: r.cola, quantity: 1 }] });
+  assert.equal(placed.statusCode, 201, placed.body);
+  const id = placed.json().id as string;
+  assert.equal((await command(t as never, r.staff, id, 'accept', 1)).statusCode, 200);
+  if (ready) {
+    assert.equal((await command(t as never, r.staff, id, 'ready', 2)).statusCode, 200);
+    // What OrderReady does in delivery, without waiting for the relay.
+    await t.platform.deps.unitOfWork(system, (tx) => enqueueOrder(tx, { tenantId: r.rid, orderId: id, city: 'Porto' }));
+  }
+  return id;
+}
+
+const queueRow = async (orderId: string) =>
+  (await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0] ?? null;
+const courierRow = async (id: string) => (await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [id])).rows[0];
+
+/** Waits until `promise` settled or another session waits for a lock. */
+async function settledOrBlocked(promise: Promise<unknown>): Promise<'settled' | 'blocked'> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 1000; i++) {
+    if (settled) return 'settled';
+    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    if ((waiting.rowCount ?? 0) > 0) return 'blocked';
+    await sleep(10);
+  }
+  throw new Error('the request neither ended nor waited for a lock');
+}
+
+describe('a courier staff assign is off the dispatch from the moment ordering records it', () => {
+  test('staff first: the dispatch, which has not seen CourierAssigned yet, gives the courier no second order', async () => {
+    const k = await onlyAvailableCourier();
+    const y = await order(false);
+    const x = await order(true);
+    const assigned = await command(t as never, r.staff, y, 'assign-courier', 2, { courierId: k.id });
+    assert.equal(assigned.statusCode, 200, assigned.body);
+    assert.equal(assigned.json().courierId, k.id);
+
+    const step = await dispatchOnce({ unitOfWork: t.platform.deps.unitOfWork, orders: t.ports(t.platform.deps).orders }, { backoff: { initialMs: 600_000 } });
+    assert.deepEqual(step, { outcome: 'deferred', orderId: x }, 'the only courier is staff\'s, on the other order');
+    assert.deepEqual(await courierRow(k.id), { status: 'busy', current_order_id: y });
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false }, 'reserved, awaiting ordering\'s event');
+
+    // Ordering's CourierAssigned, when it arrives, only confirms the reservation.
+    const outcome = await t.platform.deps.unitOfWork(system, (tx) =>
+      recordCourierAssigned(tx, { tenantId: r.rid, orderId: y, courierId: k.id, messageId: '01900000-0000-7000-8000-000000000000', assignment: 1, city: 'Porto' }),
+    );
+    assert.equal(outcome, 'confirmed');
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: true });
+  });
+
+  test('dispatch first (forced interleaving): staff\'s assignment waits for the claim, and the courier takes staff\'s order after the dispatch\'s', async () => {
+    const k = await onlyAvailableCourier();
+    const y = await order(false);
+    await order(true);
+    // The claim takes the order that waited longest: this one, or the first test's, which the courier's
+    // availability woke. Either way the dispatch's order, not staff's.
+    let x = null as string | null;
+    let claimed!: () => void;
+    let commit!: () => void;
+    const didClaim = new Promise<void>((resolve) => (claimed = resolve));
+    const released = new Promise<void>((resolve) => (commit = resolve));
+    const held = t.platform.deps.unitOfWork(system, async (tx) => {
+      const result = await claimAndAssign(tx, { notifyLeaseMs: 600_000 });
+      assert.equal(result.job === null ? null : result.courierId, k.id);
+      x = result.job!.orderId;
+      claimed();
+      await released;
+    });
+    await Promise.race([didClaim, held]);
+    const staff = command(t as never, r.staff, y, 'assign-courier', 2, { courierId: k.id });
+    const interleaving = await settledOrBlocked(staff).finally(commit);
+    await held;
+    assert.equal(interleaving, 'blocked', 'staff\'s reservation waits for the claim of the same courier');
+    const assigned = await staff;
+    assert.equal(assigned.statusCode, 200, assigned.body);
+
+    assert.deepEqual(await courierRow(k.id), { status: 'busy', current_order_id: x }, 'busy with the dispatch\'s order');
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false }, 'staff\'s order waits for the courier');
+    assert.equal((await queueRow(x!))?.courier_id, k.id);
+  });
+});

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { after, before, describe, test } from 'node:test';
+import { runOnEveryDatabase } from '../../../../src/platform/runtime/index.ts';
+import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
+import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
+import { assignedOrder, courier, customer, seedRestaurant, type SeededRestaurant } from '../support.ts';
+
+let t: TestPlatform;
+let r: SeededRestaurant;
+const stop = new AbortController();
+let running: Array<Promise<void>> = [];
+
+before(async () => {
+  t = await startTestPlatform({ DATABASE_POOL_SIZE: '12' });
+  r = await seedRestaurant(t, 'Paging Kitchen');
+  // The order views' projectors, as `brigade worker` runs them: `?after=` reads wait for them.
+  setMaxListeners(0, stop.signal);
+  running = createViewWorkers().map((w) => runOnEveryDatabase({ ...w, service: 'ordering' }, t.platform.deps, stop.signal));
+});
+after(async () => {
+  stop.abort();
+  await Promise.all(running);
+  await t?.close();
+});
+
+type Page = { statusCode: number; body: { tasks?: Array<{ orderId: string }>; orders?: Array<{ orderId: string }>; next?: string | null; lagging?: boolean; code?: string; field?: string; detail?: string } };
+const get = async (url: string, token: string): Promise<Page> => {
+  const res = await t.request({ method: 'GET', url, token });
+  return { statusCode: res.statusCode, body: res.json() };
+};
+
+/** Follows `next` from `url` (which has its own query) until an answer has none; the ids of each page. */
+async function pages(url: string, token: string, key: 'tasks' | 'orders'): Promise<string[][]> {
+  const out: string[][] = [];
+  let next: string | null | undefined = null;
+  do {
+    const page = await get(next === null || next === undefined ? url : `${url}&before=${encodeURIComponent(next)}`, token);
+    assert.equal(page.statusCode, 200, JSON.stringify(page.body));
+    assert.equal(page.body.lagging, false);
+    out.push(page.body[key]!.map((o) => o.orderId));
+    next = page.body.next;
+    assert.ok(out.length < 10, 'the pages end');
+  } while (next !== null && next !== undefined);
+  return out;
+}
+
+describe('the courier tasks and the customer orders come in pages', () => {
+  test('limit gives a page and `next` when more exist; `before=<next>` the rest, newest first, none twice; `after` still holds the writes', async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const made: Array<{ id: string; position: string }> = [];
+    for (let i = 0; i < 5; i++) made.push(await assignedOrder(t, r, c, k));
+    const at = made.at(-1)!.position;
+
+    const whole = await get(`/v1/couriers/me/tasks?after=${at}`, k.token);
+    assert.equal(whole.statusCode, 200);
+    assert.equal(whole.body.next, null, 'everything in one page: no next');
+    const newestFirst = whole.body.tasks!.map((o) => o.orderId);
+    assert.deepEqual([...newestFirst].sort(), made.map((o) => o.id).sort());
+
+    assert.deepEqual(await pages(`/v1/couriers/me/tasks?after=${at}&limit=2`, k.token, 'tasks'), [newestFirst.slice(0, 2), newestFirst.slice(2, 4), newestFirst.slice(4)]);
+    assert.deepEqual(await pages(`/v1/couriers/me/tasks?limit=5`, k.token, 'tasks'), [newestFirst], 'exactly limit rows: no next');
+
+    const orders = (await get(`/v1/customers/me/orders?after=${at}`, c.token)).body.orders!.map((o) => o.orderId);
+    assert.equal(orders.length, 5);
+    assert.deepEqual(await pages(`/v1/customers/me/orders?after=${at}&limit=3`, c.token, 'orders'), [orders.slice(0, 3), orders.slice(3)]);
+  });
+
+  test('a `before` that is not a cursor of an answer is a 400 naming the field', async () => {
+    const k = await courier(t);
+    for (const before of ['nonsense', Buffer.from('["yesterday","x"]').toString('base64url')]) {
+      const page = await get(`/v1/couriers/me/tasks?before=${before}`, k.token);
+      assert.equal(page.statusCode, 400, JSON.stringify(page.body));
+      assert.equal(page.body.field, 'before');
+    }
+  });
+});
+
+describe('a courier token whose courier is not registered', () => {
+  test('tasks answer 404 as availability does, and both say to ask an admin to register the courier', async () => {
+    const token = await t.token('courier', { subject: randomUUID() });
+    const tasks = await t.request({ method: 'GET', url: '/v1/couriers/me/tasks', token });
+    const availability = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token, payload: { available: true } });
+    for (const res of [tasks, availability]) {
+      assert.equal(res.statusCode, 404, res.body);
+      assert.equal(res.json().code, 'NOT_FOUND');
+      assert.match(res.json().detail ?? res.json().message ?? res.json().title, /ask an admin to register the courier/);
+    }
+  });
+});
