@@ -51,7 +51,9 @@ function upsert(row) {
 /** The words of a dispatch alert. */
 function alertText(order) {
   const a = order.dispatchAlert;
-  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${a.reason}. ${alertAdvice}`;
+  // Delivery's reasons say what to do now; older alerts' did not, and get the page's advice.
+  const reason = a.reason.replace(/\.$/, '');
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}.${/cancel/i.test(reason) ? '' : ` ${alertAdvice}`}`;
 }
 
 function announce(text) {
