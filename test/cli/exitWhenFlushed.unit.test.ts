@@ -12,7 +12,8 @@ test('a command whose output fills the pipe exits only once a slow reader has it
     process.stderr.write('done\\n');
     await exitWhenFlushed(3);`;
   const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: repoRoot });
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // 'close': the process has exited and its stdout and stderr have ended (listened for from the start).
+  const closed = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   // Read nothing for a while: the pipe (64 KiB) is full and the rest waits in the child.
   child.stdout.pause();
   await sleep(1500);
@@ -21,8 +22,7 @@ test('a command whose output fills the pipe exits only once a slow reader has it
   child.stdout.on('data', (chunk: Buffer) => (bytes += chunk.length));
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   child.stdout.resume();
-  assert.equal(await exited, 3);
-  await new Promise((resolve) => child.stdout.once('close', resolve));
+  assert.equal(await closed, 3);
   assert.equal(bytes, (1 << 20) + 1);
   assert.equal(err, 'done\n');
 });
