@@ -45,7 +45,6 @@ const CLI = { kind: 'admin', id: 'brigade-cli' } as const;
 /** listSagas's default limit, which the merged list of several databases keeps too. */
 const DEFAULT_LIST_LIMIT = 100;
 
-/** `brigade sagas …`. */
 /** The OS user's name, else `$USER` or `$LOGNAME`; a usage error asking for `--by` when there is none. */
 function operatorName(env: CommandContext['env']): string {
   let name: string | undefined;
@@ -58,6 +57,7 @@ function operatorName(env: CommandContext['env']): string {
   return name;
 }
 
+/** `brigade sagas …`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(
     args,

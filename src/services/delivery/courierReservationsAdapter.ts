@@ -1,4 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
+import { UnprocessableError } from '../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { reserveCourier } from './operations/reserveCourier.ts';
 import type { RestaurantDirectory } from './ports.ts';
@@ -21,12 +22,14 @@ export function courierReservations(deps: { readonly unitOfWork: UnitOfWorkFn; r
     /**
      * Reserves `courierId` for the order (number `assignment` of its courier assignments).
      *
-     * @throws {Error} the restaurant is not in the directory (ordering refuses the assignment).
+     * @throws {UnprocessableError} `RESTAURANT_UNKNOWN`: the restaurant is not in the directory (ordering refuses the assignment).
      */
     async reserveCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number }): Promise<void> {
       // The city is asked before the transaction (the directory runs its own): no connection held while waiting for another.
       const restaurant = await deps.restaurants.restaurant(input.restaurantId);
-      if (restaurant === null) throw new Error(`restaurant ${input.restaurantId} is not in the directory`);
+      if (restaurant === null) {
+        throw new UnprocessableError('RESTAURANT_UNKNOWN', `Restaurant ${input.restaurantId} is not in the platform's directory, so its city (and its couriers) is unknown: ask an admin to register it (brigade tenants add), then assign again`, { restaurantId: input.restaurantId });
+      }
       await deps.unitOfWork({ service: 'delivery', actor: SYSTEM }, (tx) =>
         reserveCourier(tx, { tenantId: input.restaurantId, orderId: input.orderId, courierId: input.courierId, assignment: input.assignment, city: restaurant.city, leaseMs }),
       );

@@ -6,6 +6,7 @@ import { dispatchOnce } from '../../../src/services/delivery/index.ts';
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
+import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
 
@@ -124,4 +125,17 @@ describe('a courier staff assign is off the dispatch from the moment ordering re
     assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false }, 'staff\'s order waits for the courier');
     assert.equal((await queueRow(x!))?.courier_id, k.id);
   });
+});
+
+test("a reservation for an order that holds another courier changes nothing: ordering's append may still fail, and the courier it would replace stays busy with the order (before: released at once, while carrying it)", async () => {
+  const a = await onlyAvailableCourier();
+  const x = await order(true);
+  // X is A's (as ordering's CourierAssigned for A leaves it).
+  await t.platform.deps.unitOfWork(system, (tx) => recordCourierAssigned(tx, { tenantId: r.rid, orderId: x, courierId: a.id, messageId: null, assignment: 1, city: 'Porto' }));
+  assert.deepEqual([(await queueRow(x))?.courier_id, (await courierRow(a.id))?.status], [a.id, 'busy']);
+  // Staff reserve B for X; then their append fails (a 412): nothing undoes the reservation.
+  const b = await courier(t as never);
+  const outcome = await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: x, courierId: b.id, assignment: 2, city: 'Porto', leaseMs: 30_000 }));
+  assert.equal(outcome, 'ignored');
+  assert.deepEqual([(await queueRow(x))?.courier_id, (await courierRow(a.id))?.status, (await courierRow(a.id))?.current_order_id], [a.id, 'busy', x], 'A still carries X');
 });

@@ -31,7 +31,8 @@ export type CourierAssignedOutcome =
  *
  * With `unconfirmedForMs` it is a reservation (`reserveCourier`: staff's assignment, before ordering
  * appends it, `messageId` null): the same, except that the order's row awaits ordering's
- * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice.
+ * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice, and
+ * that an order holding another courier is left as it is (`ignored`: the event makes the swap).
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -65,6 +66,10 @@ export async function recordCourierAssigned(
     return 'confirmed';
   }
   const replaced = row.state === 'assigned' && row.courier_id !== null ? row.courier_id : null;
+  // A reservation never replaces the order's courier: ordering's append may still fail after it (a 412,
+  // a crash), and nothing would give the replaced courier their order back; they were released while
+  // still carrying it (found by a review). The event, once ordering has recorded the assignment, swaps them.
+  if (reservation && replaced !== null) return 'ignored';
   if (replaced !== null) {
     // Both couriers' rows, in id order, before either changes: staff swapping two couriers between two
     // orders at once each locked their chosen courier, then waited for the one it replaces, which the

@@ -67,7 +67,8 @@ export async function wakeOneInCity(tx: Tx, city: string): Promise<number> {
         set next_attempt_at = clock_timestamp(), state = 'queued',
             attempts = case when q.state = 'dead' then 0 else q.attempts end,
             revivals = q.revivals + case when q.state = 'dead' then 1 else 0 end,
-            finished_at = case when q.state = 'dead' then null else q.finished_at end
+            finished_at = case when q.state = 'dead' then null else q.finished_at end,
+            last_error = case when q.state = 'dead' then null else q.last_error end
        from oldest where q.tenant_id = oldest.tenant_id and q.order_id = oldest.order_id`,
     [city, MAX_REVIVALS, REVIVE_WITHIN_MS],
   );
