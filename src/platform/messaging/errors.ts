@@ -11,8 +11,8 @@ export class LeaseLostError extends BrigadeError {
 
 /** 400: a subject, pattern or subscription name the bus cannot use. */
 export class InvalidMessageError extends BrigadeError {
-  constructor(message: string, field: string) {
-    super('MESSAGE_INVALID', 400, message, { details: { field } });
+  constructor(message: string, field: string, options: { cause?: unknown } = {}) {
+    super('MESSAGE_INVALID', 400, message, { details: { field }, ...options });
   }
 }
 

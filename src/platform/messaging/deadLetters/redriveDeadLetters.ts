@@ -56,7 +56,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     // The transport names the subscription only; the operator also needs the letter to act on.
     if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error instanceof InvalidMessageError && sent.error.details.field === 'subject') {
-      throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject');
+      throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject', { cause: sent.error });
     }
     if (sent.error !== undefined) throw sent.error;
     return { redriven: 1, failed: [] };

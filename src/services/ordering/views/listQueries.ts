@@ -1,3 +1,4 @@
+import { isUuid } from '../../../platform/ids/index.ts';
 import { OPEN_ORDER_SQL, uuidOrNull } from './orderEventsOf.ts';
 import type { ViewQuery } from './readView.ts';
 
@@ -66,7 +67,6 @@ export function encodeCursor(row: RawViewRow, sortKey: string): string {
   return Buffer.from(JSON.stringify([at === null || at === undefined ? null : String(at), String(row.order_id)])).toString('base64url');
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const CURSOR_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)$/;
 
 /** The cursor {@link encodeCursor} wrote, or null when `text` is not one. */
@@ -75,7 +75,7 @@ export function decodeCursor(text: string): PageCursor | null {
     const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (!Array.isArray(value) || value.length !== 2) return null;
     const [at, orderId] = value as unknown[];
-    if (typeof orderId !== 'string' || !UUID.test(orderId)) return null;
+    if (typeof orderId !== 'string' || !isUuid(orderId)) return null;
     if (at !== null && (typeof at !== 'string' || !CURSOR_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) return null;
     return { at, orderId };
   } catch {
