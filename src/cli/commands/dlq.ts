@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
+import { dropDeadLetter, listDeadLetterPage, MAX_DEAD_LETTER_LIST, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { UsageError } from '../usage.ts';
@@ -33,8 +33,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const before = values.before as string | undefined;
   if (before !== undefined && !isUuid(before)) throw new UsageError(`--before takes a dead letter ID (a UUID: the one the last page's summary names), got ${JSON.stringify(before)}`, usage);
   const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > 10_000 || values.limit.trim() === '')) {
-    throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to 10000, got ${JSON.stringify(values.limit)}`, usage);
+  if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTER_LIST || values.limit.trim() === '')) {
+    throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to ${MAX_DEAD_LETTER_LIST}, got ${JSON.stringify(values.limit)}`, usage);
   }
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });

@@ -33,7 +33,7 @@ export { inboxSchemaSql } from './inbox/inboxSchemaSql.ts';
 export { inboxHandler } from './inbox/inboxHandler.ts';
 export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';
 export type { DeadLetter } from './deadLetters/types.ts';
-export { listDeadLetters } from './deadLetters/listDeadLetters.ts';
+export { listDeadLetters, MAX_DEAD_LETTER_LIST } from './deadLetters/listDeadLetters.ts';
 export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';
 export { listDeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export type { DeadLetterPage } from './deadLetters/listDeadLetterPage.ts';

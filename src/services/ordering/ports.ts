@@ -64,7 +64,7 @@ export interface CourierReservations {
    * other order (a courier busy with another order keeps it and takes this one next). `assignment`
    * is the number the CourierAssigned about to be appended carries. Idempotent.
    *
-   * @throws {Error} delivery could not reserve: the assignment is refused (nothing is appended).
+   * @throws delivery could not reserve (its error, such as 422 `RESTAURANT_UNKNOWN`): the assignment is refused, nothing is appended.
    */
   reserveCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number }): Promise<void>;
 }

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ValidationError } from '../../errors/index.ts';
 import { isUuid } from '../../ids/index.ts';
 import { DeadLetterCursorGoneError } from '../errors.ts';
-import { LIST_DEAD_LETTERS_SQL, MAX_DEAD_LETTER_LIST, type ListDeadLettersOptions } from './listDeadLetters.ts';
+import { deadLetterListLimit, LIST_DEAD_LETTERS_SQL, type ListDeadLettersOptions } from './listDeadLetters.ts';
 import { toDeadLetter, type DeadLetter } from './types.ts';
 
 /** One page of dead letters: the letters, how many there are in all, and where the next page starts. */
@@ -28,7 +28,7 @@ export interface DeadLetterPage {
  * while (page.next !== null) page = await listDeadLetterPage(pool, { limit: 500, before: page.next });
  */
 export async function listDeadLetterPage(pool: pg.Pool, options: ListDeadLettersOptions = {}): Promise<DeadLetterPage> {
-  const limit = Math.max(1, Math.min(options.limit ?? 100, MAX_DEAD_LETTER_LIST));
+  const limit = deadLetterListLimit(options.limit);
   const before = options.before === undefined ? null : options.before.toLowerCase();
   if (before !== null && !isUuid(before)) {
     throw new ValidationError(`before must be the id of a dead letter (a UUID, as the last page's next), got ${JSON.stringify(options.before)}`, { field: 'before' });

@@ -18,6 +18,11 @@ export interface ListDeadLettersOptions {
 /** The most a list returns at once. */
 export const MAX_DEAD_LETTER_LIST = 10_000;
 
+/** The limit a list reads with: `limit` (default 100) kept within 1 and {@link MAX_DEAD_LETTER_LIST}. */
+export function deadLetterListLimit(limit: number | undefined): number {
+  return Math.max(1, Math.min(limit ?? 100, MAX_DEAD_LETTER_LIST));
+}
+
 /**
  * The statement of {@link listDeadLetters} (exported for its plan's test): `$1` the subscription or
  * null, `$2` the limit, `$3` the id of the letter the page starts after, or null. The parameters are
@@ -34,8 +39,7 @@ export const LIST_DEAD_LETTERS_SQL = `select ${DEAD_LETTER_COLUMNS} from brigade
      limit $2`;
 
 /** The dead letters, newest failure first (`brigade dlq list [--subscription S] [--before ID]`). */
-export async function listDeadLetters(pool: pg.Pool | pg.PoolClient, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
-  const limit = Math.max(1, Math.min(options.limit ?? 100, MAX_DEAD_LETTER_LIST));
-  const { rows } = await pool.query(LIST_DEAD_LETTERS_SQL, [options.subscription ?? null, limit, options.before ?? null]);
+export async function listDeadLetters(pool: pg.Pool, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+  const { rows } = await pool.query(LIST_DEAD_LETTERS_SQL, [options.subscription ?? null, deadLetterListLimit(options.limit), options.before ?? null]);
   return rows.map(toDeadLetter);
 }

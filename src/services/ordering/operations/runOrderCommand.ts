@@ -6,7 +6,6 @@ import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
 import type { OrderCommand } from '../domain/orderCommands.ts';
 import type { OrderEvent } from '../domain/orderEvents.ts';
-import type { OrderState } from '../domain/orderState.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import { indexCourier } from './indexOrder.ts';
@@ -51,7 +50,7 @@ export async function runOrderCommand(
     command: OrderCommand;
     lineage: CommandLineage;
     loaded?: LoadedOrder;
-    beforeAppend?: (events: readonly OrderEvent[], state: OrderState) => Promise<void>;
+    beforeAppend?: (events: readonly OrderEvent[]) => Promise<void>;
   },
 ): Promise<OrderView> {
   const { context, orderId, expectedVersion, command } = input;
@@ -68,7 +67,7 @@ export async function runOrderCommand(
   if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
   const events = decide(command, loaded.state);
   if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
-  await input.beforeAppend?.(events, loaded.state);
+  await input.beforeAppend?.(events);
   const extra = events.flatMap((event) =>
     event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
   );
