@@ -1,31 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
+import type { Tx } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
-import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
-import { useTestDatabase } from '../../support/db.ts';
+import { useDispatchDatabase } from './dispatchDatabase.ts';
 
-const database = useTestDatabase();
-let pool: pg.Pool;
-let admin: pg.Pool;
-let uow: UnitOfWorkFn;
-
-before(async () => {
-  await database.ready;
-  pool = database.pool(20);
-  admin = database.pool(2);
-  uow = (context, fn) => unitOfWork(pool, context, fn);
-});
-beforeEach(async () => {
-  await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts, delivery.outbox');
-});
+const db = useDispatchDatabase(20);
+const uow = db.uow;
 
 /**
  * Ordering's assign-courier as far as delivery can tell: it remembers each order's courier, appends
@@ -51,7 +37,7 @@ function recordingOrders() {
 async function addCouriers(city: string, count: number): Promise<string[]> {
   const ids = Array.from({ length: count }, () => randomUUID());
   // Staggered available_since: the longest wait is well defined.
-  await admin.query(
+  await db.admin.query(
     `insert into delivery.courier_availability (courier_id, city, status, available_since)
      select id, $2, 'available', now() - make_interval(secs => 1000 - ord) from unnest($1::uuid[]) with ordinality as u(id, ord)`,
     [ids, city],
@@ -61,7 +47,7 @@ async function addCouriers(city: string, count: number): Promise<string[]> {
 
 async function addOrders(city: string, tenants: readonly string[], count: number): Promise<Array<{ tenantId: string; orderId: string }>> {
   const orders = Array.from({ length: count }, (_, i) => ({ tenantId: tenants[i % tenants.length]!, orderId: randomUUID() }));
-  await admin.query(
+  await db.admin.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
      select t, o, $3, now() - make_interval(secs => 5000 - ord), now() - interval '1 second'
        from unnest($1::uuid[], $2::uuid[]) with ordinality as u(t, o, ord)`,
@@ -105,7 +91,7 @@ async function settledOrBlocked(promise: Promise<unknown>, waiters = 1): Promise
   );
   for (let i = 0; i < 3000; i++) {
     if (settled) return 'settled';
-    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    const waiting = await db.admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
     if ((waiting.rowCount ?? 0) >= waiters) return 'blocked';
     await sleep(10);
   }
@@ -128,17 +114,17 @@ async function runWorkers(env: Parameters<typeof dispatchOnce>[0], workers: numb
 }
 
 async function invariants() {
-  const doubleOrders = await admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
+  const doubleOrders = await db.admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
   assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
-  const doubleCouriers = await admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
+  const doubleCouriers = await db.admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
   assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
-  const mismatch = await admin.query(
+  const mismatch = await db.admin.query(
     `select q.order_id from delivery.dispatch_queue q
        left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
       where q.state = 'assigned' and a.courier_id is null`,
   );
   assert.deepEqual(mismatch.rows, [], 'an assigned order whose courier is not busy with it');
-  const busy = await admin.query(
+  const busy = await db.admin.query(
     `select a.courier_id from delivery.courier_availability a
        left join delivery.dispatch_queue q on q.order_id = a.current_order_id and q.courier_id = a.courier_id and q.state = 'assigned'
       where a.status = 'busy' and q.order_id is null`,
@@ -160,7 +146,7 @@ describe('dispatch by competing workers', () => {
     for (let round = 0; round < 8; round++) {
       const outcomes = await runWorkers(env, 8, options);
       await invariants();
-      const active = await admin.query<{ tenant_id: string; order_id: string; courier_id: string }>(
+      const active = await db.admin.query<{ tenant_id: string; order_id: string; courier_id: string }>(
         `select tenant_id, order_id, courier_id from delivery.dispatch_queue where state = 'assigned'`,
       );
       perRound.push(active.rowCount ?? 0);
@@ -172,16 +158,16 @@ describe('dispatch by competing workers', () => {
       await Promise.all(active.rows.map((r) => uow(system, (tx) => finishOrder(tx, { tenantId: r.tenant_id, orderId: r.order_id, reason: 'delivered' }))));
     }
     assert.deepEqual(perRound, [50, 50, 50, 50, 0], `assignments per round: ${perRound.join(', ')}`);
-    const states = await admin.query<{ state: string; n: number }>(`select state, count(*)::int as n from delivery.dispatch_queue group by state`);
+    const states = await db.admin.query<{ state: string; n: number }>(`select state, count(*)::int as n from delivery.dispatch_queue group by state`);
     assert.deepEqual(states.rows, [{ state: 'delivered', n: 200 }]);
-    const history = await admin.query<{ order_id: string; n: number }>(`select order_id, count(*)::int as n from delivery.assignments group by order_id`);
+    const history = await db.admin.query<{ order_id: string; n: number }>(`select order_id, count(*)::int as n from delivery.assignments group by order_id`);
     assert.equal(history.rowCount, 200);
     assert.ok(history.rows.every((r) => r.n === 1), 'each order was assigned exactly once');
     assert.equal(port.calls.length, 200, 'ordering was told once per order');
     assert.deepEqual(new Set(port.calls.map((c) => c.orderId)), new Set(orders.map((o) => o.orderId)));
     assert.deepEqual(port.reassigned, []);
     assert.equal(seenCouriers.size, 50, 'every courier worked');
-    const alerts = await admin.query('select 1 from delivery.dispatch_alerts');
+    const alerts = await db.admin.query('select 1 from delivery.dispatch_alerts');
     assert.equal(alerts.rowCount, 0, 'no order was dead-lettered while couriers were coming free');
   });
 
@@ -189,7 +175,7 @@ describe('dispatch by competing workers', () => {
     const [first, second] = await addCouriers('Lisbon', 2);
     const [o1, o2] = await addOrders('Lisbon', [randomUUID()], 2);
     const port = recordingOrders();
-    const holder = await admin.connect();
+    const holder = await db.admin.connect();
     try {
       await holder.query('begin');
       // What a competing worker holds mid-transaction: the oldest order and the longest-waiting courier.
@@ -213,13 +199,13 @@ describe('dispatch by competing workers', () => {
     const env = { unitOfWork: uow, orders: port.orders };
     const options: DispatchOptions = { maxAttempts: 3, backoff: { initialMs: 10_000, factor: 2 }, random: () => 1 };
     const delays: Array<{ delay: number; took: number }> = [];
-    const clock = async () => (await admin.query<{ t: string }>(`select clock_timestamp()::text as t`)).rows[0]!.t;
+    const clock = async () => (await db.admin.query<{ t: string }>(`select clock_timestamp()::text as t`)).rows[0]!.t;
     for (let attempt = 1; attempt <= 2; attempt++) {
       // The delay counts from the dispatch transaction's start, somewhere between these two instants.
       const before = await clock();
       assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: order!.orderId });
       const after = await clock();
-      const row = await admin.query<{ attempts: number; delay: number; took: number; state: string }>(
+      const row = await db.admin.query<{ attempts: number; delay: number; took: number; state: string }>(
         `select attempts, state, extract(epoch from next_attempt_at - $2::timestamptz)::float8 * 1000 as delay,
                 extract(epoch from $3::timestamptz - $2::timestamptz)::float8 * 1000 as took
            from delivery.dispatch_queue where order_id = $1`,
@@ -230,20 +216,20 @@ describe('dispatch by competing workers', () => {
       delays.push({ delay: row.rows[0]!.delay, took: row.rows[0]!.took });
       assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' }, 'backing off: not due');
       // Time passes (the test moves the clock of the row instead of sleeping).
-      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+      await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     }
     // random() = 1: the upper end of each step, 10 s then 20 s from the dispatch transaction's start.
     const within = ({ delay, took }: { delay: number; took: number }, ms: number) => delay >= ms && delay <= ms + took;
     assert.ok(within(delays[0]!, 10_000), `first delay ${JSON.stringify(delays[0])}`);
     assert.ok(within(delays[1]!, 20_000), `second delay ${JSON.stringify(delays[1])}`);
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'dead', orderId: order!.orderId });
-    const queue = await admin.query(`select state, attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const queue = await db.admin.query(`select state, attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(queue.rows, [{ state: 'dead', attempts: 3, last_error: 'no courier available in Faro after 3 attempts: assign a courier to the order or cancel it' }]);
     // The reason staff read on the board says what to do, as a given-up notice's does.
     const reason = 'no courier available in Faro after 3 attempts: assign a courier to the order or cancel it';
-    const alerts = await admin.query(`select tenant_id, order_id, city, attempts, reason from delivery.dispatch_alerts`);
+    const alerts = await db.admin.query(`select tenant_id, order_id, city, attempts, reason from delivery.dispatch_alerts`);
     assert.deepEqual(alerts.rows, [{ tenant_id: tenant, order_id: order!.orderId, city: 'Faro', attempts: 3, reason }]);
-    const outbox = await admin.query<{ subject: string; aggregate_key: string; headers: Record<string, string>; payload: Record<string, unknown> }>(
+    const outbox = await db.admin.query<{ subject: string; aggregate_key: string; headers: Record<string, string>; payload: Record<string, unknown> }>(
       `select subject, aggregate_key, headers, payload from delivery.outbox`,
     );
     assert.equal(outbox.rowCount, 1);
@@ -269,12 +255,12 @@ describe('dispatch by competing workers', () => {
     const tenant = randomUUID();
     const [busy] = await addOrders('Braga', [tenant], 1);
     const [courier] = await addCouriers('Braga', 1);
-    await admin.query(`update delivery.dispatch_queue set ready_at = now() where order_id = $1`, [busy!.orderId]);
+    await db.admin.query(`update delivery.dispatch_queue set ready_at = now() where order_id = $1`, [busy!.orderId]);
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: busy!.orderId, courierId: courier });
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'idle' });
     await uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: busy!.orderId, reason: 'delivered' }));
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
-    const row = await admin.query(`select attempts from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const row = await db.admin.query(`select attempts from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.equal(row.rows[0].attempts, 2, 'one attempt without a courier, one that assigned');
   });
 
@@ -285,26 +271,26 @@ describe('dispatch by competing workers', () => {
     const env = { unitOfWork: uow, orders: port.orders };
     port.failWith(() => new Error('ordering unreachable'));
     assert.deepEqual(await dispatchOnce(env), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
-    const pending = await admin.query(`select state, courier_id, notified_at, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const pending = await db.admin.query(`select state, courier_id, notified_at, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(pending.rows, [{ state: 'assigned', courier_id: courier, notified_at: null, last_error: 'ordering unreachable' }]);
     assert.deepEqual(await dispatchOnce(env), { outcome: 'idle' }, 'the retry waits for its backoff');
     // Each failed notice doubles the wait (random 1: the top of each jittered step, 1 s → 2 s → 4 s);
     // read back a moment later, so each wait is just under its step.
     const waits: number[] = [];
     for (let i = 0; i < 2; i++) {
-      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+      await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
       assert.equal((await dispatchOnce(env, { random: () => 1 })).outcome, 'notify-failed');
-      const due = await admin.query(`select notify_attempts, extract(epoch from next_attempt_at - now()) * 1000 as wait_ms from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+      const due = await db.admin.query(`select notify_attempts, extract(epoch from next_attempt_at - now()) * 1000 as wait_ms from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
       waits.push(Math.ceil(Number(due.rows[0].wait_ms) / 1000));
       assert.equal(due.rows[0].notify_attempts, i + 2);
     }
     assert.deepEqual(waits, [2, 4], 'seconds until the next notice');
     port.failWith(null);
-    await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     assert.deepEqual(await dispatchOnce(env), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
     assert.deepEqual(port.calls.map((c) => c.courierId), [courier, courier, courier, courier]);
     assert.deepEqual(port.reassigned, []);
-    const done = await admin.query(`select notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const done = await db.admin.query(`select notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.equal(done.rows[0].notified, true);
     assert.deepEqual(await dispatchOnce(env), { outcome: 'idle' });
   });
@@ -317,7 +303,7 @@ describe('dispatch by competing workers', () => {
     port.failWith(() => new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'Cannot assign-courier an order that is cancelled'));
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: courier });
     const rows = () =>
-      admin.query(
+      db.admin.query(
         `select q.state, a.status, a.current_order_id from delivery.dispatch_queue q, delivery.courier_availability a where q.order_id = $1 and a.courier_id = $2`,
         [order!.orderId, courier],
       );
@@ -340,26 +326,26 @@ describe('dispatch by competing workers', () => {
     const outcomes: string[] = [];
     for (let i = 0; i < 3; i++) {
       // Time passes: the next notice is due (the test moves the row's clock instead of sleeping).
-      await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+      await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
       outcomes.push((await dispatchOnce(env, { maxNotifyAttempts: 3 })).outcome);
     }
     assert.deepEqual(outcomes, ['notify-failed', 'notify-failed', 'dead']);
-    const queue = await admin.query(`select state, notify_attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const queue = await db.admin.query(`select state, notify_attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual([queue.rows[0].state, queue.rows[0].notify_attempts], ['dead', 3]);
     assert.ok(queue.rows[0].last_error.endsWith(`after 3 failed notices; last error: ${internal}`), queue.rows[0].last_error);
-    const freed = await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courier]);
+    const freed = await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courier]);
     assert.deepEqual(freed.rows, [{ status: 'available', current_order_id: null }]);
-    const history = await admin.query(`select release_reason from delivery.assignments where order_id = $1`, [order!.orderId]);
+    const history = await db.admin.query(`select release_reason from delivery.assignments where order_id = $1`, [order!.orderId]);
     assert.deepEqual(history.rows, [{ release_reason: 'dropped' }]);
     // The alert of an order without a courier, for the board: the same row and message, which staff read:
     // what to do, and none of the internal error.
     const reason = `The courier found for this order (${courier}) could not be confirmed after 3 attempts and has been released. Assign a courier to the order or cancel it.`;
-    const alerts = await admin.query(`select tenant_id, city, attempts, reason from delivery.dispatch_alerts`);
+    const alerts = await db.admin.query(`select tenant_id, city, attempts, reason from delivery.dispatch_alerts`);
     assert.deepEqual(alerts.rows, [{ tenant_id: tenant, city: 'Viseu', attempts: 3, reason }]);
-    const outbox = await admin.query<{ subject: string; payload: Record<string, unknown> }>(`select subject, payload from delivery.outbox`);
+    const outbox = await db.admin.query<{ subject: string; payload: Record<string, unknown> }>(`select subject, payload from delivery.outbox`);
     assert.deepEqual(outbox.rows.map((m) => [m.subject, m.payload.orderId, m.payload.reason]), [['delivery.dispatch.DispatchFailed', order!.orderId, reason]]);
     assert.ok(!JSON.stringify(outbox.rows[0]!.payload).includes('ECONNREFUSED'), 'the internal error reached the alert');
-    await admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 3 }), { outcome: 'idle' }, 'no notice after the last');
     assert.equal(port.calls.length, 3);
     await invariants();
@@ -378,9 +364,9 @@ describe('dispatch by competing workers', () => {
       },
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
-    const row = await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(row.rows, [{ state: 'assigned', courier_id: courier, notified: true }]);
-    assert.equal((await admin.query('select 1 from delivery.dispatch_alerts')).rowCount, 0);
+    assert.equal((await db.admin.query('select 1 from delivery.dispatch_alerts')).rowCount, 0);
     await invariants();
   });
 });
@@ -394,11 +380,11 @@ function orderEvent(type: string, tenant: string, payload: { orderId: string; co
 }
 
 async function courierRow(courierId: string) {
-  return (await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+  return (await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
 }
 
 async function queueRow(orderId: string) {
-  return (await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
+  return (await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
 }
 
 describe("ordering's CourierAssigned: a courier staff chose is busy in delivery", () => {
@@ -440,7 +426,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });
     assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: order!.orderId });
     assert.deepEqual(await courierRow(dispatched!), { status: 'available', current_order_id: null });
-    const history = await admin.query(`select courier_id, release_reason from delivery.assignments where order_id = $1 order by released_at nulls last`, [order!.orderId]);
+    const history = await db.admin.query(`select courier_id, release_reason from delivery.assignments where order_id = $1 order by released_at nulls last`, [order!.orderId]);
     assert.deepEqual(history.rows, [{ courier_id: dispatched, release_reason: 'reassigned' }, { courier_id: chosen, release_reason: null }]);
     await invariants();
   });
@@ -560,7 +546,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await handle(orderEvent('CourierAssigned', tenant, { orderId: y, courierId: b!, assignment: 1 }));
     // A session holds B's row: X's move to B waits for it; Y's move to A then takes A and waits for B
     // too. When B is let go, X's move held B and asked for A, which Y's held: before, a deadlock.
-    const holder = await admin.connect();
+    const holder = await db.admin.connect();
     try {
       await holder.query('begin');
       await holder.query('select 1 from delivery.courier_availability where courier_id = $1 for update', [b]);
@@ -590,7 +576,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await handle(orderEvent('CourierAssigned', tenant, { orderId: z, courierId: chosen! }));
     // Z's delivery is held between locking its courier and taking the city lock (a session holds the
     // assignment row it updates in between); staff's move of X to that courier runs meanwhile.
-    const holder = await admin.connect();
+    const holder = await db.admin.connect();
     try {
       await holder.query('begin');
       await holder.query('select 1 from delivery.assignments where order_id = $1 and courier_id = $2 for update', [z, chosen]);
@@ -616,7 +602,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     const tenant = randomUUID();
     const unknown = randomUUID();
     const [offline, available] = await addCouriers('Guarda', 2);
-    await admin.query(`update delivery.courier_availability set status = 'offline' where courier_id = $1`, [offline]);
+    await db.admin.query(`update delivery.courier_availability set status = 'offline' where courier_id = $1`, [offline]);
     const [o1, o2, o3, o4] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
     const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Guarda') });
     for (const [orderId, courierId] of [[o1, unknown], [o2, offline], [o3, offline], [o4, available]] as const) {
@@ -625,7 +611,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await courierRow(unknown), { status: 'busy', current_order_id: o1 });
     for (const orderId of [o1, o2, o4]) await handle(orderEvent('OrderDelivered', tenant, { orderId }));
     const status = async (courierId: string) =>
-      (await admin.query(`select city, status from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+      (await db.admin.query(`select city, status from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
     assert.deepEqual(await status(unknown), { city: 'Guarda', status: 'offline' });
     assert.deepEqual(await courierRow(offline!), { status: 'busy', current_order_id: o3 }, 'still carrying their second order');
     assert.deepEqual(await status(available!), { city: 'Guarda', status: 'available' });
@@ -633,7 +619,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await status(offline!), { city: 'Guarda', status: 'offline' });
     await invariants();
     // Once they say they are available, a dispatch assignment ends with them available, as for anyone.
-    await admin.query(`update delivery.courier_availability set status = 'available', available_since = now() - interval '1 hour' where courier_id = $1`, [unknown]);
+    await db.admin.query(`update delivery.courier_availability set status = 'available', available_since = now() - interval '1 hour' where courier_id = $1`, [unknown]);
     const [order] = await addOrders('Guarda', [tenant], 1);
     const port = recordingOrders();
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders: port.orders }), { outcome: 'assigned', orderId: order!.orderId, courierId: unknown });

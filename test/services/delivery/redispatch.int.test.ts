@@ -1,34 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, beforeEach, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
-import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
-import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
+import type { Tx } from '../../../src/platform/db/index.ts';
 import { dispatchOnce, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { setAvailability } from '../../../src/services/delivery/operations/availability.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { wakeOneInCity } from '../../../src/services/delivery/operations/wakeCity.ts';
-import { useTestDatabase } from '../../support/db.ts';
+import { useDispatchDatabase } from './dispatchDatabase.ts';
 
 // Decision 0041, "Later": a dead-lettered order is dispatched again when a courier of its city becomes
 // available (goes online, or is freed by a delivery or a cancel), through the ordinary claim.
 
-const database = useTestDatabase();
-let pool: pg.Pool;
-let admin: pg.Pool;
-let uow: UnitOfWorkFn;
-
-before(async () => {
-  await database.ready;
-  pool = database.pool(10);
-  admin = database.pool(2);
-  uow = (context, fn) => unitOfWork(pool, context, fn);
-});
-beforeEach(async () => {
-  await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts, delivery.outbox');
-});
+const db = useDispatchDatabase(10);
+const uow = db.uow;
 
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
 /** One attempt: an order with no courier in its city is dead-lettered at once. */
@@ -44,7 +30,7 @@ function recordingOrders() {
 /** Queues an order of `city`, ready `agoS` seconds ago, due now. */
 async function addOrder(city: string, agoS = 100): Promise<{ tenantId: string; orderId: string }> {
   const order = { tenantId: randomUUID(), orderId: randomUUID() };
-  await admin.query(
+  await db.admin.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at) values ($1, $2, $3, now() - make_interval(secs => $4), now() - interval '1 second')`,
     [order.tenantId, order.orderId, city, agoS],
   );
@@ -58,20 +44,20 @@ async function goOnline(courierId: string, city: string): Promise<void> {
 }
 
 async function queueRow(orderId: string) {
-  return (await admin.query(`select state, courier_id, revivals from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
+  return (await db.admin.query(`select state, courier_id, revivals from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
 }
 
 async function courierRow(courierId: string) {
-  return (await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+  return (await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
 }
 
 /** No courier holds two orders, no order two couriers, and every busy courier's order is assigned to them. */
 async function invariants() {
-  const doubleCouriers = await admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
+  const doubleCouriers = await db.admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
   assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
-  const doubleOrders = await admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
+  const doubleOrders = await db.admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
   assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
-  const mismatch = await admin.query(
+  const mismatch = await db.admin.query(
     `select q.order_id from delivery.dispatch_queue q
        left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
       where q.state = 'assigned' and a.courier_id is null`,
@@ -98,7 +84,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     const port = recordingOrders();
     const carried = await addOrder('Leiria', 500);
     const courier = randomUUID();
-    await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Leiria', 'available')`, [courier]);
+    await db.admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Leiria', 'available')`, [courier]);
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'assigned', orderId: carried.orderId, courierId: courier });
     const order = await addOrder('Leiria');
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'dead', orderId: order.orderId });
@@ -145,7 +131,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     // The courier goes offline before the claim: the revived order's second round ends without a courier.
     await uow({ service: 'delivery', actor: { kind: 'courier', id: courier } }, (tx) => setAvailability(tx, { courierId: courier, city: 'Elvas', available: false }));
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'dead', orderId: older.orderId });
-    const alerts = await admin.query(`select order_id from delivery.dispatch_alerts order by raised_at`);
+    const alerts = await db.admin.query(`select order_id from delivery.dispatch_alerts order by raised_at`);
     assert.deepEqual(alerts.rows.map((r) => r.order_id), [older.orderId, newer.orderId, older.orderId], 'a second death raises a second alert');
     // Back online: the order that died twice stays dead; the other one is revived and assigned.
     await goOnline(courier, 'Elvas');
@@ -157,7 +143,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
   test('two couriers freed at once revive two dead orders, one each', async () => {
     const port = recordingOrders();
     const carriers = [randomUUID(), randomUUID()];
-    await admin.query(`insert into delivery.courier_availability (courier_id, city, status) select unnest($1::uuid[]), 'Faro', 'available'`, [carriers]);
+    await db.admin.query(`insert into delivery.courier_availability (courier_id, city, status) select unnest($1::uuid[]), 'Faro', 'available'`, [carriers]);
     const carried = [await addOrder('Faro', 900), await addOrder('Faro', 800)];
     for (let i = 0; i < 2; i++) assert.equal((await dispatchOnce(port.env, dieFast)).outcome, 'assigned');
     const dead = [await addOrder('Faro', 300), await addOrder('Faro', 200), await addOrder('Faro', 100)];
@@ -176,7 +162,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     const port = recordingOrders();
     const freed = randomUUID();
     const staffs = randomUUID();
-    await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Braga', 'available')`, [freed]);
+    await db.admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Braga', 'available')`, [freed]);
     const carried = await addOrder('Braga', 900);
     assert.equal((await dispatchOnce(port.env, dieFast)).outcome, 'assigned');
     const order = await addOrder('Braga');
@@ -217,7 +203,7 @@ async function blocked(promise: Promise<unknown>): Promise<void> {
   );
   for (let i = 0; i < 3000; i++) {
     assert.equal(settled, false, 'the reservation did not wait for the revived order');
-    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    const waiting = await db.admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
     if ((waiting.rowCount ?? 0) >= 1) return;
     await sleep(10);
   }
