@@ -8,7 +8,7 @@ import { newMessageId, type Message } from '../../../src/platform/messaging/inde
 import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
-import { useDispatchDatabase } from './dispatchDatabase.ts';
+import { dispatchInvariants, useDispatchDatabase } from './dispatchDatabase.ts';
 
 const db = useDispatchDatabase(20);
 const uow = db.uow;
@@ -113,25 +113,6 @@ async function runWorkers(env: Parameters<typeof dispatchOnce>[0], workers: numb
   return outcomes;
 }
 
-async function invariants() {
-  const doubleOrders = await db.admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
-  assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
-  const doubleCouriers = await db.admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
-  assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
-  const mismatch = await db.admin.query(
-    `select q.order_id from delivery.dispatch_queue q
-       left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
-      where q.state = 'assigned' and a.courier_id is null`,
-  );
-  assert.deepEqual(mismatch.rows, [], 'an assigned order whose courier is not busy with it');
-  const busy = await db.admin.query(
-    `select a.courier_id from delivery.courier_availability a
-       left join delivery.dispatch_queue q on q.order_id = a.current_order_id and q.courier_id = a.courier_id and q.state = 'assigned'
-      where a.status = 'busy' and q.order_id is null`,
-  );
-  assert.deepEqual(busy.rows, [], 'a busy courier whose order is not assigned to them');
-}
-
 describe('dispatch by competing workers', () => {
   test('8 workers, 200 orders, 50 couriers: each order gets exactly one courier, no courier holds two active orders', async () => {
     const tenants = [randomUUID(), randomUUID(), randomUUID()];
@@ -145,7 +126,7 @@ describe('dispatch by competing workers', () => {
     const seenCouriers = new Set<string>();
     for (let round = 0; round < 8; round++) {
       const outcomes = await runWorkers(env, 8, options);
-      await invariants();
+      await dispatchInvariants(db.admin);
       const active = await db.admin.query<{ tenant_id: string; order_id: string; courier_id: string }>(
         `select tenant_id, order_id, courier_id from delivery.dispatch_queue where state = 'assigned'`,
       );
@@ -189,7 +170,7 @@ describe('dispatch by competing workers', () => {
     }
     const step = await dispatchOnce({ unitOfWork: uow, orders: port.orders });
     assert.deepEqual(step, { outcome: 'assigned', orderId: o1!.orderId, courierId: first });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('no courier: backoff with jitter, then dead letter with an alert row and DispatchFailed in the outbox', async () => {
@@ -348,7 +329,7 @@ describe('dispatch by competing workers', () => {
     await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 3 }), { outcome: 'idle' }, 'no notice after the last');
     assert.equal(port.calls.length, 3);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('the last notice fails but ordering confirmed the courier meanwhile (its CourierAssigned): the assignment stands, nothing is dead-lettered', async () => {
@@ -367,7 +348,7 @@ describe('dispatch by competing workers', () => {
     const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
     assert.deepEqual(row.rows, [{ state: 'assigned', courier_id: courier, notified: true }]);
     assert.equal((await db.admin.query('select 1 from delivery.dispatch_alerts')).rowCount, 0);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 });
 
@@ -402,12 +383,12 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     // The oldest order is settled; the next finds no courier: the chosen one is busy.
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: o2!.orderId });
     assert.deepEqual(port.calls, [], 'ordering is not told what it decided');
-    await invariants();
+    await dispatchInvariants(db.admin);
     await handle(orderEvent('OrderDelivered', tenant, { orderId: o1!.orderId }));
     assert.deepEqual(await courierRow(chosen!), { status: 'available', current_order_id: null });
     // The freed courier woke the order that was backing off.
     assert.deepEqual(await dispatchOnce(env, options), { outcome: 'assigned', orderId: o2!.orderId, courierId: chosen });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('staff\'s courier replaces the dispatch\'s while its notice is in flight: the dispatch\'s courier is freed, and the refused notice leaves staff\'s courier busy (forced interleaving)', async () => {
@@ -428,7 +409,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await courierRow(dispatched!), { status: 'available', current_order_id: null });
     const history = await db.admin.query(`select courier_id, release_reason from delivery.assignments where order_id = $1 order by released_at nulls last`, [order!.orderId]);
     assert.deepEqual(history.rows, [{ courier_id: dispatched, release_reason: 'reassigned' }, { courier_id: chosen, release_reason: null }]);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('twice, out of order, before OrderReady, after OrderCancelled: the newest assignment of a live order holds, and no courier stays busy for an order that ended', async () => {
@@ -450,7 +431,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     // A newer one (staff reassigned) moves the order and frees the courier it replaces.
     await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: first! }));
     assert.deepEqual([await courierRow(first!), await courierRow(second!)], [{ status: 'busy', current_order_id: orderId }, { status: 'available', current_order_id: null }]);
-    await invariants();
+    await dispatchInvariants(db.admin);
     await handle(orderEvent('OrderCancelled', tenant, { orderId }));
     await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: second! }));
     assert.deepEqual(await queueRow(orderId), { state: 'cancelled', courier_id: first, notified: true });
@@ -462,7 +443,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await handle(lateAssignment);
     assert.equal((await queueRow(early)).state, 'cancelled');
     assert.deepEqual(await courierRow(second!), { status: 'available', current_order_id: null });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test("numbered assignments are ordered by their number, not by message ids from two instances' clocks; unnumbered ones (recorded before the number) by message id", async () => {
@@ -477,7 +458,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     // Before the number, the later message id won: the order went back to the replaced courier.
     assert.deepEqual(await queueRow(orderId), { state: 'assigned', courier_id: third, notified: true });
     assert.deepEqual([await courierRow(second!), await courierRow(third!)], [{ status: 'available', current_order_id: null }, { status: 'busy', current_order_id: orderId }]);
-    await invariants();
+    await dispatchInvariants(db.admin);
 
     // An order whose assignment was applied before the number existed: a numbered one meets it by message id.
     const before = randomUUID();
@@ -486,7 +467,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.equal((await queueRow(before)).courier_id, first, 'an older message id is older, as before');
     await handle(orderEvent('CourierAssigned', tenant, { orderId: before, courierId: second!, assignment: 2 }));
     assert.equal((await queueRow(before)).courier_id, second);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('a courier staff gives two orders stays busy until both ended', async () => {
@@ -501,7 +482,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await courierRow(chosen!), { status: 'busy', current_order_id: o2!.orderId }, 'still carrying the second order');
     await handle(orderEvent('OrderDelivered', tenant, { orderId: o2!.orderId }));
     assert.deepEqual(await courierRow(chosen!), { status: 'available', current_order_id: null });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('two orders of one courier delivered at once: the courier ends available, not busy with an order already delivered (forced interleaving)', async () => {
@@ -518,7 +499,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     );
     assert.deepEqual([(await queueRow(x)).state, (await queueRow(y)).state], ['delivered', 'delivered']);
     assert.deepEqual(await courierRow(courier!), { status: 'available', current_order_id: null });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('staff give a busy courier another order while their current one is delivered: the courier ends busy with the new one (forced interleaving)', async () => {
@@ -534,7 +515,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     );
     assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: courier, notified: true });
     assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: x });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('staff swap two couriers between two orders at the same moment: no deadlock (forced interleaving)', async () => {
@@ -564,7 +545,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     }
     assert.deepEqual([(await queueRow(x)).courier_id, (await queueRow(y)).courier_id], [b, a]);
     assert.deepEqual([await courierRow(a!), await courierRow(b!)], [{ status: 'busy', current_order_id: y }, { status: 'busy', current_order_id: x }]);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('staff move an order to a courier whose other order is being delivered: no deadlock between the two (forced interleaving)', async () => {
@@ -595,7 +576,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     }
     assert.deepEqual(await queueRow(x), { state: 'assigned', courier_id: chosen, notified: true });
     assert.deepEqual([await courierRow(chosen!), await courierRow(replaced!)], [{ status: 'busy', current_order_id: x }, { status: 'available', current_order_id: null }]);
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('a courier staff chose while offline, or delivery never saw (no availability row), is offline again when their orders end; one who was available is available', async () => {
@@ -617,7 +598,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     assert.deepEqual(await status(available!), { city: 'Guarda', status: 'available' });
     await handle(orderEvent('OrderCancelled', tenant, { orderId: o3 }));
     assert.deepEqual(await status(offline!), { city: 'Guarda', status: 'offline' });
-    await invariants();
+    await dispatchInvariants(db.admin);
     // Once they say they are available, a dispatch assignment ends with them available, as for anyone.
     await db.admin.query(`update delivery.courier_availability set status = 'available', available_since = now() - interval '1 hour' where courier_id = $1`, [unknown]);
     const [order] = await addOrders('Guarda', [tenant], 1);
@@ -636,6 +617,6 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
     await orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Beja') })(orderEvent('CourierAssigned', tenant, { orderId: order!.orderId, courierId: courier! }));
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: courier, notified: true });
     assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: order!.orderId });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 });

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { before, beforeEach } from 'node:test';
 import type pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
@@ -34,4 +35,24 @@ export function useDispatchDatabase(poolSize: number): DispatchDatabase {
     },
     uow: (context, fn) => unitOfWork(pool, context, fn),
   };
+}
+
+/** No courier holds two orders, no order two couriers, and every busy courier's order is assigned to them. */
+export async function dispatchInvariants(admin: pg.Pool): Promise<void> {
+  const doubleOrders = await admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
+  assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
+  const doubleCouriers = await admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
+  assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
+  const mismatch = await admin.query(
+    `select q.order_id from delivery.dispatch_queue q
+       left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
+      where q.state = 'assigned' and a.courier_id is null`,
+  );
+  assert.deepEqual(mismatch.rows, [], 'an assigned order whose courier is not busy with it');
+  const busy = await admin.query(
+    `select a.courier_id from delivery.courier_availability a
+       left join delivery.dispatch_queue q on q.order_id = a.current_order_id and q.courier_id = a.courier_id and q.state = 'assigned'
+      where a.status = 'busy' and q.order_id is null`,
+  );
+  assert.deepEqual(busy.rows, [], 'a busy courier whose order is not assigned to them');
 }

@@ -8,7 +8,7 @@ import { setAvailability } from '../../../src/services/delivery/operations/avail
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { wakeOneInCity } from '../../../src/services/delivery/operations/wakeCity.ts';
-import { useDispatchDatabase } from './dispatchDatabase.ts';
+import { dispatchInvariants, useDispatchDatabase } from './dispatchDatabase.ts';
 
 // Decision 0041, "Later": a dead-lettered order is dispatched again when a courier of its city becomes
 // available (goes online, or is freed by a delivery or a cancel), through the ordinary claim.
@@ -51,20 +51,6 @@ async function courierRow(courierId: string) {
   return (await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
 }
 
-/** No courier holds two orders, no order two couriers, and every busy courier's order is assigned to them. */
-async function invariants() {
-  const doubleCouriers = await db.admin.query(`select courier_id from delivery.dispatch_queue where state = 'assigned' group by courier_id having count(*) > 1`);
-  assert.deepEqual(doubleCouriers.rows, [], 'a courier holds two active orders');
-  const doubleOrders = await db.admin.query(`select order_id from delivery.assignments where released_at is null group by order_id having count(*) > 1`);
-  assert.deepEqual(doubleOrders.rows, [], 'an order holds two couriers');
-  const mismatch = await db.admin.query(
-    `select q.order_id from delivery.dispatch_queue q
-       left join delivery.courier_availability a on a.courier_id = q.courier_id and a.current_order_id = q.order_id and a.status = 'busy'
-      where q.state = 'assigned' and a.courier_id is null`,
-  );
-  assert.deepEqual(mismatch.rows, [], 'an assigned order whose courier is not busy with it');
-}
-
 describe('a dead order is dispatched again when a courier of its city becomes available', () => {
   test('a courier going online gets the dead order, through the claim and the notice to ordering', async () => {
     const port = recordingOrders();
@@ -77,7 +63,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     assert.deepEqual(port.calls, [{ orderId: order.orderId, courierId: courier }], 'ordering told, as for any assignment (its CourierAssigned clears the alert)');
     assert.deepEqual(await queueRow(order.orderId), { state: 'assigned', courier_id: courier, revivals: 1 });
     assert.deepEqual(await courierRow(courier), { status: 'busy', current_order_id: order.orderId });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('a courier freed by a delivery gets the dead order', async () => {
@@ -90,7 +76,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'dead', orderId: order.orderId });
     await uow(system, (tx) => finishOrder(tx, { tenantId: carried.tenantId, orderId: carried.orderId, reason: 'delivered' }));
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'assigned', orderId: order.orderId, courierId: courier });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('a courier of another city does not revive it', async () => {
@@ -155,7 +141,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     assert.deepEqual(states.map((s) => s.state), ['assigned', 'assigned', 'dead'], 'the two oldest');
     assert.deepEqual(new Set(states.slice(0, 2).map((s) => s.courier_id)), new Set(carriers));
     assert.deepEqual(await dispatchOnce(port.env, dieFast), { outcome: 'idle' });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 
   test('staff assign another courier to the dead order while a release revives it: staff\'s courier holds it, the freed one gets nothing (forced interleaving)', async () => {
@@ -190,7 +176,7 @@ describe('a dead order is dispatched again when a courier of its city becomes av
     assert.deepEqual(await queueRow(order.orderId), { state: 'assigned', courier_id: staffs, revivals: 1 });
     assert.deepEqual(await courierRow(freed), { status: 'available', current_order_id: null });
     assert.deepEqual(await courierRow(staffs), { status: 'busy', current_order_id: order.orderId });
-    await invariants();
+    await dispatchInvariants(db.admin);
   });
 });
 
