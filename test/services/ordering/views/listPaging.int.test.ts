@@ -1,27 +1,22 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
-import { runOnEveryDatabase } from '../../../../src/platform/runtime/index.ts';
-import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { assignedOrder, courier, customer, seedRestaurant, type SeededRestaurant } from '../support.ts';
+import { startOrderViewWorkers } from './support.ts';
 
 let t: TestPlatform;
 let r: SeededRestaurant;
-const stop = new AbortController();
-let running: Array<Promise<void>> = [];
+let stopViews: (() => Promise<void>) | undefined;
 
 before(async () => {
   t = await startTestPlatform({ DATABASE_POOL_SIZE: '12' });
   r = await seedRestaurant(t, 'Paging Kitchen');
   // The order views' projectors, as `brigade worker` runs them: `?after=` reads wait for them.
-  setMaxListeners(0, stop.signal);
-  running = createViewWorkers().map((w) => runOnEveryDatabase({ ...w, service: 'ordering' }, t.platform.deps, stop.signal));
+  stopViews = startOrderViewWorkers(t.platform.deps);
 });
 after(async () => {
-  stop.abort();
-  await Promise.all(running);
+  await stopViews?.();
   await t?.close();
 });
 

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { setMaxListeners } from 'node:events';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../../src/composition/services.ts';
 import { PROJECTION_WAKE_CHANNEL } from '../../../../src/platform/projections/index.ts';
-import { runOnEveryDatabase } from '../../../../src/platform/runtime/index.ts';
 import { moveTenant } from '../../../../src/platform/tenancy/index.ts';
-import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
 import { eventually, within } from '../../../support/eventually.ts';
 import { createTestDatabase, type TestDatabase } from '../../../support/db.ts';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { assignedOrder as assignedOrderOf, command, courier, customer, seedRestaurant, type SeededRestaurant } from '../support.ts';
+import { startOrderViewWorkers } from './support.ts';
 
 /** The wake-up keys (`<schema>.<name>`) of the three projections: what a reader waiting for a view notifies. */
 const VIEW_KEYS = ['ordering.board', 'ordering.customer-orders', 'ordering.courier-tasks'];
@@ -24,21 +22,16 @@ describe("a moved restaurant's order views: read-your-writes and the live board 
   /** The database of the second test's move (dropped once the workers that serve it have stopped). */
   let second: TestDatabase | undefined;
   let base: string;
-  const stop = new AbortController();
-  let running: Array<Promise<void>> = [];
+  let stopViews: (() => Promise<void>) | undefined;
   before(async () => {
     // Each database's three projectors hold a lock connection and run batches; the reads wait in both.
     t = await startTestPlatform({ DATABASE_POOL_SIZE: '16' });
     target = await createTestDatabase({ empty: true });
     base = await t.platform.app.listen({ host: '127.0.0.1', port: 0 });
-    setMaxListeners(0, stop.signal);
-    // The three view workers as `brigade worker` runs them (workersOf): one instance per database, a
-    // moved restaurant's database getting its own within a second of the move.
-    running = createViewWorkers().map((w) => runOnEveryDatabase({ ...w, service: 'ordering' }, t.platform.deps, stop.signal));
+    stopViews = startOrderViewWorkers(t.platform.deps);
   });
   after(async () => {
-    stop.abort();
-    await Promise.all(running);
+    await stopViews?.();
     await t?.close();
     await target?.drop();
     await second?.drop();

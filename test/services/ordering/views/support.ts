@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { unitOfWork } from '../../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition, type NewEvent } from '../../../../src/platform/events/index.ts';
 import { applyBatch, comparePositions, ensureCheckpoint, type Projection } from '../../../../src/platform/projections/index.ts';
+import { runOnEveryDatabase, type ServiceDeps } from '../../../../src/platform/runtime/index.ts';
+import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
 
 export const store = createEventStore({ schema: 'ordering' });
 
@@ -108,4 +111,19 @@ export async function freshFold(admin: pg.Pool, pool: pg.Pool, projection: Proje
   } finally {
     await admin.query(`drop table ordering.${scratch}`);
   }
+}
+
+/**
+ * The three order-view workers as `brigade worker` runs them (workersOf): one instance per database, a
+ * moved restaurant's database getting its own within a second of the move. Returns what stops them and
+ * waits for them to end.
+ */
+export function startOrderViewWorkers(deps: ServiceDeps): () => Promise<void> {
+  const stop = new AbortController();
+  setMaxListeners(0, stop.signal);
+  const running = createViewWorkers().map((w) => runOnEveryDatabase({ ...w, service: 'ordering' }, deps, stop.signal));
+  return async () => {
+    stop.abort();
+    await Promise.all(running);
+  };
 }
