@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tx } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
 import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
-import { dispatchInvariants, useDispatchDatabase } from './dispatchDatabase.ts';
+import { dispatchInvariants, settledOrBlocked, useDispatchDatabase } from './dispatchDatabase.ts';
 
 const db = useDispatchDatabase(20);
 const uow = db.uow;
@@ -74,28 +73,9 @@ async function whileHeld(first: (tx: Tx) => Promise<unknown>, second: (tx: Tx) =
   });
   await Promise.race([didWork, held]);
   const other = uow(system, second);
-  await settledOrBlocked(other);
+  await settledOrBlocked(db.admin, other);
   commit();
   await Promise.all([held, other]);
-}
-
-/**
- * Waits until `promise` has settled or `waiters` sessions of this database wait for a lock (a forced
- * interleaving's next step).
- */
-async function settledOrBlocked(promise: Promise<unknown>, waiters = 1): Promise<'settled' | 'blocked'> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let i = 0; i < 3000; i++) {
-    if (settled) return 'settled';
-    const waiting = await db.admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if ((waiting.rowCount ?? 0) >= waiters) return 'blocked';
-    await sleep(10);
-  }
-  throw new Error('the transaction neither ended nor waited for a lock');
 }
 
 /** Runs `workers` dispatch loops concurrently until each finds nothing due; returns every step's outcome. */
@@ -534,9 +514,9 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
       const assign = (orderId: string, courierId: string) =>
         uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId, courierId, messageId: newMessageId(), assignment: 2, city: 'Tomar' }));
       const xToB = assign(x, b!);
-      assert.equal(await settledOrBlocked(xToB), 'blocked');
+      assert.equal(await settledOrBlocked(db.admin, xToB), 'blocked');
       const yToA = assign(y, a!);
-      assert.equal(await settledOrBlocked(yToA, 2), 'blocked');
+      assert.equal(await settledOrBlocked(db.admin, yToA, 2), 'blocked');
       await holder.query('commit');
       assert.deepEqual(await Promise.all([xToB, yToA]), ['assigned', 'assigned']);
     } finally {
@@ -562,9 +542,9 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
       await holder.query('begin');
       await holder.query('select 1 from delivery.assignments where order_id = $1 and courier_id = $2 for update', [z, chosen]);
       const delivered = uow(system, (tx) => finishOrder(tx, { tenantId: tenant, orderId: z, reason: 'delivered' }));
-      await settledOrBlocked(delivered);
+      await settledOrBlocked(db.admin, delivered);
       const moved = uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: x, courierId: chosen!, messageId: newMessageId(), assignment: 1, city: 'Sines' }));
-      await settledOrBlocked(moved, 2);
+      await settledOrBlocked(db.admin, moved, 2);
       await holder.query('commit');
       const outcomes = await Promise.allSettled([delivered, moved]);
       assert.deepEqual(

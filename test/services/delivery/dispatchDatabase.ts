@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, beforeEach } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
@@ -55,4 +56,23 @@ export async function dispatchInvariants(admin: pg.Pool): Promise<void> {
       where a.status = 'busy' and q.order_id is null`,
   );
   assert.deepEqual(busy.rows, [], 'a busy courier whose order is not assigned to them');
+}
+
+/**
+ * Waits until `promise` has settled or `waiters` sessions of `admin`'s database wait for a lock (a
+ * forced interleaving's next step); at most 30 s.
+ */
+export async function settledOrBlocked(admin: pg.Pool, promise: Promise<unknown>, waiters = 1): Promise<'settled' | 'blocked'> {
+  let settled = false;
+  promise.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  for (let i = 0; i < 3000; i++) {
+    if (settled) return 'settled';
+    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
+    if ((waiting.rowCount ?? 0) >= waiters) return 'blocked';
+    await sleep(10);
+  }
+  throw new Error('it neither ended nor waited for a lock');
 }

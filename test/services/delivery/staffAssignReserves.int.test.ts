@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { dispatchOnce } from '../../../src/services/delivery/index.ts';
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
@@ -8,6 +7,7 @@ import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueO
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
+import { settledOrBlocked } from './dispatchDatabase.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
 
 // Staff's assign-courier reserves the courier in delivery before ordering records it (decision 0084).
@@ -57,22 +57,6 @@ const queueRow = async (orderId: string) =>
   (await admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0] ?? null;
 const courierRow = async (id: string) => (await admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [id])).rows[0];
 
-/** Waits until `promise` settled or another session waits for a lock. */
-async function settledOrBlocked(promise: Promise<unknown>): Promise<'settled' | 'blocked'> {
-  let settled = false;
-  promise.then(
-    () => (settled = true),
-    () => (settled = true),
-  );
-  for (let i = 0; i < 1000; i++) {
-    if (settled) return 'settled';
-    const waiting = await admin.query(`select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`);
-    if ((waiting.rowCount ?? 0) > 0) return 'blocked';
-    await sleep(10);
-  }
-  throw new Error('the request neither ended nor waited for a lock');
-}
-
 describe('a courier staff assign is off the dispatch from the moment ordering records it', () => {
   test('staff first: the dispatch, which has not seen CourierAssigned yet, gives the courier no second order', async () => {
     const k = await onlyAvailableCourier();
@@ -115,7 +99,7 @@ describe('a courier staff assign is off the dispatch from the moment ordering re
     });
     await Promise.race([didClaim, held]);
     const staff = command(t as never, r.staff, y, 'assign-courier', 2, { courierId: k.id });
-    const interleaving = await settledOrBlocked(staff).finally(commit);
+    const interleaving = await settledOrBlocked(admin, staff).finally(commit);
     await held;
     assert.equal(interleaving, 'blocked', 'staff\'s reservation waits for the claim of the same courier');
     const assigned = await staff;
