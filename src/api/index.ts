@@ -6,6 +6,7 @@ export { authorize, actorContext, callerOf, registerAuthentication, registerAdmi
 export type { AdminAuditEntry } from './auth.ts';
 export { deadLetterRoutes } from './deadLetterRoutes.ts';
 export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
+export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
 export { pagesPlugin, servedPages } from './pages.ts';

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import client from 'prom-client';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { actorContext, authorize } from '../../../api/index.ts';
+import { acceptsEventStream, actorContext, authorize } from '../../../api/index.ts';
 import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
@@ -137,16 +137,6 @@ interface ReadOptions {
 
 /** The longest delay a Node timer keeps (2^31 − 1 ms); a longer one fires at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/** Whether an Accept header admits `text/event-stream` (none, a wildcard, or the type itself). */
-export function acceptsEventStream(accept: string | undefined): boolean {
-  if (accept === undefined || accept.trim() === '') return true;
-  return accept.split(',').some((range) => {
-    const [type = '', ...params] = range.split(';').map((part) => part.trim().toLowerCase());
-    const refused = params.some((p) => /^q=0(\.0{0,3})?$/.test(p));
-    return !refused && (type === '*/*' || type === 'text/*' || type === 'text/event-stream');
-  });
-}
 
 /**
  * The order read models over HTTP:
