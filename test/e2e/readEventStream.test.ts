@@ -41,6 +41,11 @@ test('a stream that goes silent without closing is dropped after silenceMs and m
     });
   });
   await Promise.race([reconnected, new Promise((_, reject) => setTimeout(() => reject(new Error(`no reconnect; downs: ${downs.join('; ')}`)), 10_000))]);
-  assert.deepEqual(downs, ['nothing arrived for 0.3 s']);
-  assert.deepEqual(requests, [undefined, '1.1'], 'the second connection resumes after the last event id');
+  // On a loaded machine a new connection's answer can itself take longer than silenceMs (the watchdog
+  // covers the connect too), which adds one more silent drop and one more request: both stay correct.
+  assert.ok(downs.length >= 1, 'the silent stream was dropped');
+  for (const reason of downs) assert.equal(reason, 'nothing arrived for 0.3 s');
+  assert.equal(requests[0], undefined, 'the first connection has no last event id');
+  assert.ok(requests.length >= 2);
+  for (const lastEventId of requests.slice(1)) assert.equal(lastEventId, '1.1', 'each later connection resumes after the last event read');
 });
