@@ -35,12 +35,20 @@ const httpApiAt = (config: { readonly host: string; readonly port: number }): Li
 
 /**
  * Starts the HTTP API listening on `HOST`:`PORT`; a port in use fails with the message of
- * {@link explainPortInUse}. Returns the address it listens at.
+ * {@link explainPortInUse}. Returns the address it listens at, which the caller prints for people:
+ * Fastify's own "Server listening" line is held back (its logger is silent for the listen alone),
+ * so a JSON log line does not land among the start's lines to repeat it.
  */
-export function listenHttpApi(app: { listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
-  return app.listen({ host: config.host, port: config.port }).catch((error: unknown) => {
+export async function listenHttpApi(app: { log: { level: string }; listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
+  const level = app.log.level;
+  app.log.level = 'silent';
+  try {
+    return await app.listen({ host: config.host, port: config.port });
+  } catch (error) {
     throw explainPortInUse(error, httpApiAt(config));
-  });
+  } finally {
+    app.log.level = level;
+  }
 }
 
 /**
