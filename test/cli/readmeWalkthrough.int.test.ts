@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
+import { serveBrigade } from '../support/embeddedHome.ts';
 import { FLOW_MS } from '../support/eventually.ts';
 import { requireCommand } from '../support/services.ts';
 
@@ -33,29 +34,10 @@ describe('the README walkthrough', () => {
 
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-readme-'));
     homes.push(home);
-    const env = { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.db.url, BRIGADE_SECRET: 'r'.repeat(40), BRIGADE_HOME: home, LOG_LEVEL: 'warn' };
-    const server = spawn(process.execPath, [brigadeBin, 'start'], { cwd: repoRoot, env: { ...env, PORT: '0', PROVIDER_PORT: '0' } });
-    let out = '';
-    server.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    server.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    const exited = new Promise<number | null>((resolve) => server.on('close', (code) => resolve(code)));
-    t.after(async () => {
-      server.kill('SIGTERM');
-      await exited;
-    });
-    const api = await new Promise<string>((resolve, reject) => {
-      const check = setInterval(() => {
-        const match = /API\s+http:\/\/(\S+)\/v1/.exec(out);
-        if (match?.[1] !== undefined && out.includes('Press Ctrl+C')) {
-          clearInterval(check);
-          resolve(match[1]);
-        }
-      }, 50);
-      void exited.then((code) => {
-        clearInterval(check);
-        reject(new Error(`brigade start exited ${code}:\n${out}`));
-      });
-    });
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', DATABASE_URL: database.db.url, BRIGADE_SECRET: 'r'.repeat(40), BRIGADE_HOME: home, LOG_LEVEL: 'warn' };
+    const server = await serveBrigade(['start'], { ...env, PORT: '0', PROVIDER_PORT: '0' });
+    t.after(() => server.stop('SIGTERM'));
+    const api = server.base.replace(/^http:\/\//, '');
 
     const waitForCharge = `for _ in $(seq 1 ${FLOW_MS / 200}); do curl -sS localhost:3000/v1/orders/$ORDER/payment -H "authorization: Bearer $CUSTOMER" | grep -q '"payment":"authorized"' && break; sleep 0.2; done;`;
     const script = blocks
@@ -70,7 +52,7 @@ describe('the README walkthrough', () => {
     shell.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     shell.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const code = await new Promise<number | null>((resolve) => shell.on('close', resolve));
-    const transcript = `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}\n--- brigade start\n${out}`;
+    const transcript = `exit ${code}\n--- stdout\n${stdout}\n--- stderr\n${stderr}\n--- brigade start\n${server.output()}`;
     assert.equal(code, 0, transcript);
     assert.match(stdout, /^open 127\.0\.0\.1:\d+\/board\/[0-9a-f-]{36} and sign in with ey/m, transcript);
     assert.match(stdout, /^\{"cardLast4":"4242",/m, transcript);

@@ -6,36 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
+import { serveOnEmbedded } from '../support/embeddedHome.ts';
 
 describe('brigade start on the embedded database', () => {
   const homes: string[] = [];
   after(() => Promise.all(homes.map((h) => fs.rm(h, { recursive: true, force: true }))));
 
-  /** Starts `brigade start`, waits until it serves, returns the base URL and a stop function. */
-  async function start(home: string) {
-    const child = spawn(process.execPath, [brigadeBin, 'start'], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, BRIGADE_HOME: home, PORT: '0', LOG_LEVEL: 'warn' },
-    });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    const base = await new Promise<string>((resolve, reject) => {
-      const check = setInterval(() => {
-        const match = /API\s+(http:\/\/\S+)\/v1/.exec(out);
-        if (match?.[1] !== undefined && out.includes('Press Ctrl+C')) {
-          clearInterval(check);
-          resolve(match[1]);
-        }
-      }, 50);
-      void exited.then((code) => {
-        clearInterval(check);
-        reject(new Error(`brigade start exited ${code}:\n${out}`));
-      });
-    });
-    return { base, output: () => out, stop: (signal: NodeJS.Signals) => (child.kill(signal), exited) };
-  }
+  const start = (home: string) => serveOnEmbedded(home, ['start']);
 
   test('starts, serves, stops cleanly on SIGINT and SIGTERM, and reuses the database', async () => {
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-start-'));

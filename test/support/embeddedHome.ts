@@ -5,12 +5,12 @@ import path from 'node:path';
 import pg from 'pg';
 import { brigadeBin, repoRoot } from './cli.ts';
 
-/** A `brigade` command that serves (start, serve) on the embedded database of a BRIGADE_HOME, once it is up. */
+/** A `brigade` command that serves (start, serve), once it is up. */
 export interface ServingBrigade {
   readonly child: ChildProcessWithoutNullStreams;
   /** Where its HTTP API listens, e.g. `http://127.0.0.1:41234`. */
   readonly base: string;
-  /** The embedded PostgreSQL's port, as it printed it. */
+  /** The embedded PostgreSQL's port, as it printed it (NaN on a DATABASE_URL). */
   readonly port: number;
   /** Its exit code (null when a signal ended it). */
   readonly exited: Promise<number | null>;
@@ -25,10 +25,18 @@ export interface ServingBrigade {
  * it has printed its addresses and "Press Ctrl+C". With `ownGroup` it leads a process group of its
  * own, as a terminal's foreground job does.
  */
-export async function serveOnEmbedded(home: string, args: readonly string[], options: { ownGroup?: boolean } = {}): Promise<ServingBrigade> {
+export function serveOnEmbedded(home: string, args: readonly string[], options: { ownGroup?: boolean } = {}): Promise<ServingBrigade> {
+  return serveBrigade(args, { BRIGADE_HOME: home, PORT: '0' }, options);
+}
+
+/**
+ * Runs `brigade …args` with `env` (plus PATH, HOME and LOG_LEVEL=warn unless given) and waits until it
+ * has printed its addresses and "Press Ctrl+C"; an exit before that throws with what it printed.
+ */
+export async function serveBrigade(args: readonly string[], env: Record<string, string>, options: { ownGroup?: boolean } = {}): Promise<ServingBrigade> {
   const child = spawn(process.execPath, [brigadeBin, ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, BRIGADE_HOME: home, PORT: '0', LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
     detached: options.ownGroup === true,
   });
   let out = '';
