@@ -185,7 +185,8 @@ if (gw && pgr) {
  * where eight rounds of 30,000 messages gave 0.79 and 0.83 (4 Dec 2026): such a run shows nothing.
  */
 const shareVerdict = ({ mean: m, half }: { mean: number; half: number }, median: number): string => {
-  const rerun = 'run more and longer rounds: BENCH_ROUNDS=8 BENCH_MESSAGES=30000';
+  // More rounds narrow the interval (about 1/√rounds); at least 8 of 30,000 messages, else twice this run's.
+  const rerun = `run more and longer rounds: BENCH_ROUNDS=${Math.max(8, 2 * ROUNDS)} BENCH_MESSAGES=${Math.max(30_000, N)}`;
   if (Number.isNaN(half)) return `not shown by one round (median ${median.toFixed(2)}); ${rerun}`;
   if (m - half >= 0.9) return 'met';
   if (m + half < 0.9) return 'NOT met';
