@@ -3,6 +3,7 @@ import { constants } from 'node:os';
 import { processIo, shutdownSignalReceived, type Io } from './io.ts';
 import { MAIN_USAGE, UsageError } from './usage.ts';
 import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
+import { ConfiguredDatabaseError } from './databaseErrors.ts';
 import type { CommandContext } from './commands/types.ts';
 
 type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
@@ -25,14 +26,23 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
 /** Commands that migrate before they touch a table: a missing one there is no reason to run `brigade migrate`. */
 const MIGRATES_ITSELF = new Set(['start', 'migrate', 'demo', 'payment-provider']);
 
-/** What to do about a failure to reach or enter the database, by its error code. */
-const CONNECTION_ADVICE: Readonly<Record<string, string>> = {
-  ECONNREFUSED: 'Is PostgreSQL running at DATABASE_URL? Unset DATABASE_URL to use the embedded one.',
-  ENOTFOUND: 'Check the host name in DATABASE_URL, or unset DATABASE_URL to use the embedded PostgreSQL.',
-  '3D000': "Create that database (psql -c 'create database <name>'), or point DATABASE_URL at one that exists.",
-  '28000': 'Check the user in DATABASE_URL: PostgreSQL does not let it in.',
-  '28P01': 'Check the user and password in DATABASE_URL.',
-};
+/**
+ * What to do about a failure to reach or enter a configured database, by its error code. `variable`
+ * names the database: `DATABASE_URL` (whose advice offers the embedded PostgreSQL), or the
+ * `<SERVICE>_DATABASE_URL` a {@link ConfiguredDatabaseError} names. A restaurant's own database never
+ * gets here: its failures say what to do about it themselves.
+ */
+function connectionAdvice(code: string, variable: string): string | undefined {
+  const main = variable === 'DATABASE_URL';
+  const advice: Readonly<Record<string, string>> = {
+    ECONNREFUSED: `Is PostgreSQL running at ${variable}?${main ? ' Unset DATABASE_URL to use the embedded one.' : ''}`,
+    ENOTFOUND: `Check the host name in ${variable}${main ? ', or unset DATABASE_URL to use the embedded PostgreSQL' : ''}.`,
+    '3D000': `Create that database (psql -c 'create database <name>'), or point ${variable} at one that exists.`,
+    '28000': `Check the user in ${variable}: PostgreSQL does not let it in.`,
+    '28P01': `Check the user and password in ${variable}.`,
+  };
+  return advice[code];
+}
 
 /**
  * The `brigade` command line. Returns the exit code: 0 done, 1 failed (the message says what to do
@@ -77,13 +87,15 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       io.err(`brigade ${name}: ${notMigratedAdvice(missing, !env.DATABASE_URL?.trim())}`);
       return 1;
     }
-    if (error instanceof BrigadeError) {
+    // A configured database's failure says which one; any other driver error is the main database's.
+    const variable = error instanceof ConfiguredDatabaseError ? error.variable : 'DATABASE_URL';
+    if (error instanceof BrigadeError && !(error instanceof ConfiguredDatabaseError)) {
       io.err(`brigade ${name}: ${error.message}`);
       if (error.cause !== undefined && env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
       return 1;
     }
-    const e = error as Error & { code?: string };
-    const advice = e.code === undefined ? undefined : CONNECTION_ADVICE[e.code];
+    const e = (error instanceof ConfiguredDatabaseError ? error.cause : error) as Error & { code?: string };
+    const advice = e.code === undefined ? undefined : connectionAdvice(e.code, variable);
     io.err(`brigade ${name}: ${e.message ?? String(error)}${advice === undefined ? '' : `\n${advice}`}`);
     if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String(e.stack));
     else io.err('Set LOG_LEVEL=debug for the stack trace.');

@@ -1,39 +1,96 @@
-import { dedicatedMigrationTargets, migrationTargets, type MigrationTarget } from '../composition/runtime.ts';
+import { dedicatedMigrationTargets, migrationTargets, type DedicatedMigrationTarget, type MigrationTarget } from '../composition/runtime.ts';
+import { SERVICE_NAMES } from '../composition/services.ts';
 import { redact, type Config } from '../platform/config/index.ts';
+import { BrigadeError } from '../platform/errors/index.ts';
 import { runMigrations } from '../platform/migrations/index.ts';
+import { ConfiguredDatabaseError, dedicatedDatabaseAdvice, describeDedicatedDatabase, type DedicatedDatabaseFailure } from './databaseErrors.ts';
 
-/** A database to migrate with the line that names it: a configured one by its redacted URL, a restaurant's own by its label. */
-export type TitledMigrationTarget = MigrationTarget & { readonly title: string };
+/** A configured database to migrate with the line that names it (its redacted URL) and the variable that configures it. */
+export type TitledMigrationTarget = MigrationTarget & { readonly title: string; readonly variable: string };
+
+/** A restaurant's own database to migrate with the line that names it (its label, never its URL). */
+export type TitledDedicatedTarget = DedicatedMigrationTarget & { readonly title: string };
 
 /** The configured databases (the main one, each `<SERVICE>_DATABASE_URL`), each titled by its redacted URL. */
 export function configuredMigrationTargets(config: Config, mainUrl: string): TitledMigrationTarget[] {
-  return migrationTargets(config, mainUrl).map((t) => ({ ...t, title: `database ${redact(t.url)}:` }));
+  return migrationTargets(config, mainUrl).map((t) => ({ ...t, title: `database ${redact(t.url)}:`, variable: variableOf(config, mainUrl, t.url) }));
 }
 
 /**
  * The placement catalog's dedicated databases (restaurants moved to their own), each titled by its
  * label, never its URL. Read once the configured ones are migrated: the catalog is the platform's
- * table, and a fresh database has none yet.
+ * table, and a fresh database has none yet. A failure to read the catalog is the platform database's
+ * ({@link ConfiguredDatabaseError}).
  */
-export async function dedicatedTitledMigrationTargets(config: Config, mainUrl: string): Promise<TitledMigrationTarget[]> {
-  return (await dedicatedMigrationTargets(config, mainUrl)).map((t) => ({ url: t.url, sets: t.sets, title: `database ${t.label} (a restaurant's own, placement catalog):` }));
+export async function dedicatedTitledMigrationTargets(config: Config, mainUrl: string): Promise<TitledDedicatedTarget[]> {
+  const targets = await configuredDatabase(variableOf(config, mainUrl, config.serviceDatabaseUrls.platform ?? mainUrl), () => dedicatedMigrationTargets(config, mainUrl));
+  return targets.map((t) => ({ ...t, title: `database ${t.label} (a restaurant's own, placement catalog):` }));
+}
+
+/**
+ * Runs `fn` on a configured database: a driver's failure there becomes a {@link ConfiguredDatabaseError}
+ * naming `variable`. Brigade's own errors (a refusal of the migrator) pass as they are.
+ */
+export async function configuredDatabase<T>(variable: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    throw error instanceof BrigadeError ? error : new ConfiguredDatabaseError(variable, error);
+  }
+}
+
+/** What failed on a restaurant's own database, with its names: label, address and restaurants. */
+export function dedicatedFailure(target: DedicatedMigrationTarget, error: unknown): DedicatedDatabaseFailure {
+  return { label: target.label, address: target.address, restaurants: target.restaurants, reason: error instanceof Error ? error.message : String(error) };
+}
+
+/** One line for the operator: which restaurant's database failed (`what`: "could not migrate"), why, and what to do, then `then`. */
+export function dedicatedFailureLine(failure: DedicatedDatabaseFailure, what: string, then?: string): string {
+  return `${what} database ${describeDedicatedDatabase(failure)}: ${failure.reason}. ${dedicatedDatabaseAdvice(then)}.`;
 }
 
 /**
  * Applies pending migrations to every database the release runs on: the configured ones first (each
  * titled when there are several), then each dedicated database of the placement catalog (always
  * titled), whose migrations `/health/ready` requires as well. What `brigade migrate` and `brigade
- * start` both run; throws the first target's refusal or failure.
+ * start` both run.
+ *
+ * A configured database that fails stops the run ({@link ConfiguredDatabaseError}, or the migrator's
+ * refusal): nothing runs without it. A restaurant's own database that fails (unreachable, or a
+ * migration of it failed) does not (decision 0008: one restaurant's database must not take the platform
+ * down): it is said on `err` at once, by its label, address and restaurant, the others are migrated,
+ * and the failures are returned for the caller to end with.
  *
  * @example
- * await migrateEveryDatabase(config, db.url, { out: ctx.io.out });
+ * const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err });
  */
-export async function migrateEveryDatabase(config: Config, mainUrl: string, options: { readonly dryRun?: boolean; readonly out: (line: string) => void }): Promise<void> {
-  const apply = async (target: TitledMigrationTarget, withTitle: boolean) => {
+export async function migrateEveryDatabase(
+  config: Config,
+  mainUrl: string,
+  options: { readonly dryRun?: boolean; readonly out: (line: string) => void; readonly err: (line: string) => void },
+): Promise<{ readonly failed: readonly DedicatedDatabaseFailure[] }> {
+  const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean) => {
     if (withTitle) options.out(target.title);
-    await runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out });
+    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out });
   };
   const configured = configuredMigrationTargets(config, mainUrl);
-  for (const target of configured) await apply(target, configured.length > 1);
-  for (const target of await dedicatedTitledMigrationTargets(config, mainUrl)) await apply(target, true);
+  for (const target of configured) await configuredDatabase(target.variable, () => apply(target, configured.length > 1));
+  const failed: DedicatedDatabaseFailure[] = [];
+  for (const target of await dedicatedTitledMigrationTargets(config, mainUrl)) {
+    try {
+      await apply(target, true);
+    } catch (error) {
+      const failure = dedicatedFailure(target, error);
+      failed.push(failure);
+      options.err(dedicatedFailureLine(failure, options.dryRun === true ? 'could not check' : 'could not migrate', options.dryRun === true ? 'run brigade migrate --dry-run' : undefined));
+    }
+  }
+  return { failed };
+}
+
+/** The variable that configures the database at `url`: `DATABASE_URL` for the main one, else the services' `<SERVICE>_DATABASE_URL`. */
+function variableOf(config: Config, mainUrl: string, url: string): string {
+  if (url === mainUrl) return 'DATABASE_URL';
+  const services = SERVICE_NAMES.filter((s) => config.serviceDatabaseUrls[s] === url);
+  return services.length === 0 ? 'DATABASE_URL' : services.map((s) => `${s.toUpperCase()}_DATABASE_URL`).join(' and ');
 }

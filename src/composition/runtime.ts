@@ -3,12 +3,13 @@ import client from 'prom-client';
 import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
 import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
-import { databaseLabel } from '../platform/db/createDatabases.ts';
+import { databaseAddress, databaseLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
+import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
 import { createCache, type Cache } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
@@ -74,12 +75,17 @@ export function migrationTargets(config: Config, mainUrl: string): MigrationTarg
 export interface DedicatedMigrationTarget extends MigrationTarget {
   /** `databaseLabel(url)`: what progress lines and readiness checks show instead of the URL. */
   readonly label: string;
+  /** `databaseAddress(url)`: host, port and database name (no user, no password), for an operator who must fix it. */
+  readonly address: string;
+  /** The restaurants placed there (one since platform migration 0018): whose database it is. */
+  readonly restaurants: ReadonlyArray<{ readonly id: string; readonly name: string }>;
 }
 
 /**
  * The dedicated databases of the placement catalog (decision 0008) that are not already a target of
  * {@link migrationTargets}, each with every migration set: an upgrade migrates them too. Read from the
- * platform's database (`readPlacementCatalog`); none while its migrations have not made the catalog yet.
+ * platform's database (as the platform service's admin, the one reader allowed to see the catalog's
+ * connection strings); none while its migrations have not made the catalog yet.
  */
 export async function dedicatedMigrationTargets(config: Config, mainUrl: string): Promise<DedicatedMigrationTarget[]> {
   const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 1, applicationName: 'brigade-migrate' });
@@ -87,8 +93,10 @@ export async function dedicatedMigrationTargets(config: Config, mainUrl: string)
     const catalog = await databases.poolFor('platform').query<{ made: boolean }>(`select to_regclass('platform.tenant_placements') is not null as made`);
     if (catalog.rows[0]?.made !== true) return [];
     const known = new Set(migrationTargets(config, mainUrl).map((t) => t.url));
-    const urls = (await readPlacementCatalog(databases, 'brigade-migrate')).filter((url) => !known.has(url));
-    return urls.map((url) => ({ url, label: databaseLabel(url), sets: migrationSets() }));
+    const placed = await unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: 'brigade-migrate' }, readOnly: true }, listDedicatedRestaurants);
+    return placed
+      .filter((p) => !known.has(p.url))
+      .map((p) => ({ url: p.url, label: databaseLabel(p.url), address: databaseAddress(p.url), restaurants: p.restaurants, sets: migrationSets() }));
   } finally {
     await databases.close();
   }

@@ -3,7 +3,8 @@ import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStat
 import { DURABLE_SUBSCRIPTIONS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { createDurableSubscriptions } from '../../composition/createDurableSubscriptions.ts';
-import { configuredMigrationTargets, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
+import { configuredDatabase, configuredMigrationTargets, dedicatedFailure, dedicatedFailureLine, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
+import { DedicatedDatabasesNotMigratedError } from '../databaseErrors.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -23,7 +24,9 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
 
 Every database is migrated: the main one, each <SERVICE>_DATABASE_URL, and each restaurant's own
 database of the placement catalog ('brigade tenants move'), named by its label (db- and 8 hex digits),
-never by its connection string.`;
+never by its connection string. A restaurant's own database that cannot be reached (or whose migration
+fails) is named with its address and restaurant, and the others go on: brigade migrate still migrates
+them and creates the subscriptions, then exits 1 naming it; status lists it as not read; verify exits 1.`;
 
 /** `brigade migrate [status|verify] [--dry-run]`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -37,22 +40,41 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const db = await openDatabase(config, ctx.io.out);
   try {
     if (action === 'apply') {
-      await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out });
+      // A restaurant's own database that fails is said at once and named again at the end; the rest goes on (decision 0008).
+      const { failed } = await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out, err: ctx.io.err });
       const transport = config.natsUrl === null ? 'the PostgreSQL bus' : 'JetStream';
       if (values['dry-run'] === true) {
         ctx.io.out(`would create or keep the subscriptions on ${transport}: ${DURABLE_SUBSCRIPTIONS.map((spec) => spec.subscription).join(', ')}`);
-        return 0;
+      } else {
+        // Before the rollout, so that a subscription this release adds gets what older processes still publish.
+        const subscriptions = await createDurableSubscriptions(config, db.url);
+        ctx.io.out(`subscriptions on ${transport}: ${subscriptions.join(', ')}`);
       }
-      // Before the rollout, so that a subscription this release adds gets what older processes still publish.
-      const subscriptions = await createDurableSubscriptions(config, db.url);
-      ctx.io.out(`subscriptions on ${transport}: ${subscriptions.join(', ')}`);
+      if (failed.length > 0) throw new DedicatedDatabasesNotMigratedError(failed, { dryRun: values['dry-run'] === true });
       return 0;
     }
-    const targets = [...configuredMigrationTargets(config, db.url), ...(await dedicatedTitledMigrationTargets(config, db.url))];
+    const targets = [
+      ...configuredMigrationTargets(config, db.url).map((t) => ({ ...t, dedicated: undefined })),
+      ...(await dedicatedTitledMigrationTargets(config, db.url)).map((t) => ({ ...t, variable: undefined, dedicated: t })),
+    ];
     let bad = 0;
     for (const target of targets) {
-      const rows = await migrationStatus(target);
       if (targets.length > 1) ctx.io.out(target.title);
+      let rows: MigrationStatusRow[];
+      if (target.dedicated === undefined) {
+        rows = await configuredDatabase(target.variable, () => migrationStatus(target));
+      } else {
+        // A restaurant's own database that cannot be read is said as such, and the others are still
+        // read (decision 0008): verify fails, since it could not verify it; status exits 0, as with pending files.
+        try {
+          rows = await migrationStatus(target);
+        } catch (error) {
+          const line = dedicatedFailureLine(dedicatedFailure(target.dedicated, error), `could not ${action === 'verify' ? 'verify' : 'read'}`, `run brigade migrate ${action} again`);
+          (action === 'verify' ? ctx.io.err : ctx.io.out)(line);
+          bad += 1;
+          continue;
+        }
+      }
       if (action === 'status') printStatus(rows, ctx.io.out);
       // What brigade migrate would refuse: drift, and new files numbered below applied ones.
       const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing');

@@ -2,6 +2,7 @@ import { loadConfig, redact } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
+import { describeDedicatedDatabase } from '../databaseErrors.ts';
 import { checkHttpPortFree } from '../portInUse.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
@@ -16,7 +17,10 @@ unset; reused by the next start, shared with any other brigade command on it, an
 of them to stop), the pending migrations of every database (as brigade migrate: the
 configured ones and each restaurant's own), the HTTP API for every service and every worker, and the
 stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when PAYMENT_PROVIDER_URL
-names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.`;
+names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.
+
+A restaurant's own database that cannot be reached or migrated does not stop it: it says which one
+(its label, address and restaurant) and serves every other restaurant.`;
 
 /** `brigade start`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -28,8 +32,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const shutdown = waitForShutdownSignal();
   const db = await openDatabase(config, ctx.io.out);
   try {
-    // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness requires them all).
-    await migrateEveryDatabase(config, db.url, { out: ctx.io.out });
+    // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
+    // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):
+    // every other restaurant is served, and that one's requests fail until its database answers.
+    const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err });
+    for (const failure of failed) {
+      ctx.io.err(
+        `warning: starting without restaurant database ${describeDedicatedDatabase(failure)}: it is not migrated. Every other restaurant is served; ` +
+          `that restaurant's requests fail while its database does not answer, and /health/ready shows it. Once it answers, run brigade migrate.`,
+      );
+    }
   } catch (error) {
     await db.embedded?.stop();
     throw error;

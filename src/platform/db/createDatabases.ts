@@ -137,11 +137,18 @@ export function poolLabel(url: string, options: Pick<DatabasesOptions, 'url' | '
  * databaseLabel('postgres://app:secret@db-eu-1:5432/brand_a') // 'db-' + 8 hex digits, the same in every process
  */
 export function databaseLabel(url: string): string {
-  return `db-${createHash('sha256').update(whereIs(url)).digest('hex').slice(0, 8)}`;
+  return `db-${createHash('sha256').update(databaseAddress(url)).digest('hex').slice(0, 8)}`;
 }
 
-/** `host:port/database` of a connection string as pg reads it; the port 5432 when none is given. */
-function whereIs(url: string): string {
+/**
+ * `host:port/database` of a connection string as pg reads it (the port 5432 when none is given),
+ * never its user or password: what {@link databaseLabel} hashes, and what a command shows beside the
+ * label of a database the operator must go and fix. `''` for a string pg cannot read either.
+ *
+ * @example
+ * databaseAddress('postgres://app:secret@DB-eu-1/brand_a') // 'db-eu-1:5432/brand_a'
+ */
+export function databaseAddress(url: string): string {
   // pg's socket form: `/run/postgresql dbname`.
   if (url.startsWith('/')) {
     const [host = '', database = ''] = url.split(' ');
