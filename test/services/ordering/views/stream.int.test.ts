@@ -106,8 +106,9 @@ describe('live-board stream (Server-Sent Events)', () => {
 
   test('a stream ends when its token expires (tokens cannot be revoked: the expiry is the one limit), and a reconnect with it gets 401', async () => {
     const rid = randomUUID();
-    const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 2);
+    const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 5);
     const stream = await open(rid, shortLived);
+    assert.equal(stream.response.status, 200, 'the token is still valid when the stream opens');
     await stream.until((t) => t.includes('event: start'));
     await within(stream.ended, 20_000, 'the stream to end at the token’s expiry');
     assert.match(stream.text(), /: the token expired: sign in again, then reconnect\n/);
