@@ -187,7 +187,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
       const c = new AbortController();
       const worker = pgTransport.subscribe({ subscription: t, signal: c.signal }, async () => undefined);
       let listening: pg.PoolClient | undefined;
-      for (let i = 0; i < 100 && listening === undefined; i++) {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && listening === undefined; ) {
         const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where application_name = $1 and query like 'listen %' and state = 'idle'`, [`listen-${t}`]);
         if (rows[0].n > 0) listening = clients.find((client) => client.listenerCount('notification') > 0);
         if (listening === undefined) await new Promise((resolve) => setTimeout(resolve, 20));

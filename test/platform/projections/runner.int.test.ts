@@ -141,7 +141,7 @@ describe('a projection runner', () => {
       const stop = new AbortController();
       return runProjection(pool, projectionOf(`turns-${name}`, apply), { idleMs: 10, onBatch: () => stop.abort(), ...(turns === undefined ? {} : { turns }) }).run(stop.signal);
     });
-    await within(Promise.all(runs), 30_000, 'both runners apply a batch and stop');
+    await within(Promise.all(runs), FLOW_MS, 'both runners apply a batch and stop');
     return most;
   };
 

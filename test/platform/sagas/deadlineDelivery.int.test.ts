@@ -109,7 +109,7 @@ describe('deadline delivery: what passes is delivered later, what never can is m
     try {
       const worker = sagaWorkers({ service: SERVICE, registry, deadlinePollMs: 20 }).find((w) => w.name === 'saga-deadlines')!;
       const running = worker.run({ unitOfWork: uow } as unknown as ServiceDeps, stop.signal);
-      for (let i = 0; i < 200 && !warnings.some((w) => w.includes(sagaId)); i++) await sleep(20);
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && !warnings.some((w) => w.includes(sagaId)); ) await sleep(20);
       stop.abort();
       await running;
     } finally {

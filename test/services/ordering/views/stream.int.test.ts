@@ -8,7 +8,7 @@ import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { formatPosition, PROJECTION_CHANNEL, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
-import { within } from '../../../support/eventually.ts';
+import { FLOW_MS, within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, event, newOrder, placed } from './support.ts';
 
@@ -58,7 +58,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     const until = (test: (t: string) => boolean) =>
       new Promise<void>((resolve, reject) => {
         if (test(text)) return resolve();
-        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), FLOW_MS);
         waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
       });
     return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
