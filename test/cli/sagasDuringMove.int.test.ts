@@ -50,7 +50,8 @@ describe('brigade sagas resume while the saga\'s restaurant is being moved', () 
       move.catch(() => undefined);
       await eventually(
         'the move to wait for its placement',
-        async () => (await pool.query<{ n: number }>(`select count(*)::int as n from pg_locks where not granted and relation = 'platform.tenant_placements'::regclass`)).rows[0]!.n,
+        async () => (await pool.query<{ n: number }>(`select count(*)::int as n from pg_locks where not granted and relation = 'platform.tenant_placements'::regclass
+                 and database = (select oid from pg_database where datname = current_database())`)).rows[0]!.n,
         (n) => n === 1,
       );
       const resume = run('sagas', 'resume', id, '--by', 'ana');

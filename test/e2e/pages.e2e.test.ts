@@ -70,7 +70,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
     await card(page, 'accepted', id).waitFor(WAIT);
     assert.equal(await card(page, 'placed', id).count(), 0);
-    assert.match(await page.locator('#message').innerText(), /accepted/);
+    await page.locator('#message', { hasText: /accepted/ }).waitFor(WAIT);
     const accepted = await p.t.request({ url: `/v1/orders/${id}`, token: r.staff });
     assert.equal(accepted.json().status, 'accepted');
 
@@ -107,7 +107,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.equal(await accept.isDisabled(), true, 'the redraw kept the accept in flight disabled');
     release();
     await card(page, 'accepted', id).waitFor(WAIT);
-    assert.match(await page.locator('#message').innerText(), /accepted/);
+    await page.locator('#message', { hasText: /accepted/ }).waitFor(WAIT);
     assert.equal(accepts, 1);
     assert.deepEqual(errors, []);
     await page.context().close();

@@ -157,7 +157,9 @@ export interface OwnerRole {
  */
 export async function createOwnerRole(serviceRoles: readonly string[], options: { bypassRls: boolean }): Promise<OwnerRole> {
   const suffix = randomBytes(4).toString('hex');
-  const name = `brigade_owner_${suffix}`;
+  // Not `brigade_…`: roles are the cluster's, and findTenancyViolations checks every brigade_ role for
+  // BYPASSRLS, so a parallel test file's catalog check would report this owner while it exists.
+  const name = `test_owner_${suffix}`;
   const password = randomBytes(12).toString('hex');
   await adminQuery(`create role "${name}" login password '${password}' createrole nosuperuser ${options.bypassRls ? 'bypassrls' : 'nobypassrls'}`);
   await adminQuery(`grant ${serviceRoles.map((r) => `"${r}"`).join(', ')} to "${name}" with admin option`);

@@ -374,7 +374,7 @@ describe('redis mode only', { skip: redisService.skip }, () => {
     const writer = await open('redis', { namespace });
     await listener.getOrLoad('k', async () => 'v');
     await writer.evict('k');
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000;
     while ((await metricValue(registry, 'brigade_cache_evictions_total', { origin: 'remote' })) < 1 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -6,6 +6,7 @@ import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/ind
 import { createEventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../../src/platform/events/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { deferred, holdOpen } from './support.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 
 describe('event store: the global order no subscriber can skip', () => {
   const database = useTestDatabase();
@@ -40,7 +41,7 @@ describe('event store: the global order no subscriber can skip', () => {
    * that delays delivery, never reorders or skips it (decision 0011), so positive checks wait for it.
    */
   const deliveredUntil = async (count: number) => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     while (delivered.length < count) {
       if (Date.now() > deadline) throw new Error(`expected ${count} events delivered, got ${delivered.length}`);
       if ((await sub.poll()) === 0) await new Promise((resolve) => setTimeout(resolve, 5));

@@ -14,6 +14,7 @@ import {
 } from '../../../src/platform/events/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen } from './support.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 
 /** The fields of a fold event, whatever object carries them. */
 const foldFields = (e: FoldEvent) => ({
@@ -41,7 +42,7 @@ describe('readAllForFold: the global order with only what a fold reads', () => {
 
   /** Everything after `from` (in pages of `limit`) once `enough` holds; polls, see readAllUntil. */
   const readUntil = async <E extends FoldEvent>(read: (after: GlobalPosition) => Promise<{ events: readonly E[]; checkpoint: GlobalPosition }>, from: GlobalPosition, enough: (events: readonly E[]) => boolean) => {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     for (;;) {
       const events: E[] = [];
       for (let at = from; ; ) {

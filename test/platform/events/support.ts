@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { unitOfWork, type Tx, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import type { EventStore, RecordedEvent } from '../../../src/platform/events/index.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 
 /** A promise with its resolve/reject handles. */
 export function deferred<T = void>() {
@@ -89,10 +90,10 @@ export async function startUnitOfWork<T>(pool: pg.Pool, context: UnitOfWorkConte
  * Reads the whole global order as a system actor, again and again until `enough(events)` holds.
  * Transaction ids are cluster-wide, so a write transaction of another database (a parallel test
  * file holding one open on purpose) holds readAll's bound back for a while: that delays events, never
- * reorders or skips them. Gives up after 20 s (a bound on a hang, not a timing claim).
+ * reorders or skips them. Gives up after FLOW_MS (a bound on a hang, not a timing claim).
  */
 export async function readAllUntil(pool: pg.Pool, store: EventStore, enough: (events: readonly RecordedEvent[]) => boolean): Promise<readonly RecordedEvent[]> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + FLOW_MS;
   for (;;) {
     const events = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'test-reader' } }, async (tx) => {
       const all: RecordedEvent[] = [];

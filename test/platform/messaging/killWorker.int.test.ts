@@ -52,8 +52,10 @@ for (const kind of ['postgres', 'nats'] as const) {
         const transport = await makeTransport();
         const sub = `${token()}-kill`;
         const subject = `${prefix}.${sub.replaceAll('-', '_')}.task`;
-        // A short lease, so the killed worker's message is taken over soon.
-        await transport.ensureSubscription({ subscription: sub, pattern: subject, leaseMs: 800 });
+        // A short lease, so the killed worker's message is taken over soon; long enough that a loaded machine
+        // stalling A for a second or two does not let it run out between A's heartbeats (every third of it).
+        const leaseMs = 3000;
+        await transport.ensureSubscription({ subscription: sub, pattern: subject, leaseMs });
         const a = startWorker({ kind, dbUrl: database.db.url, natsUrl: testEnv.natsUrl, stream, subjects: [`${prefix}.>`], subscription: sub, mode });
         await a.line(/READY/);
         const m = message(subject, { task: 1 });
@@ -81,30 +83,30 @@ for (const kind of ['postgres', 'nats'] as const) {
 
         try {
           // A is alive and heartbeats its lease: B, polling the same subscription, does not get the
-          // message even after A's first lease (800 ms) would have run out. Proving a non-delivery needs
+          // message even after A's first lease (3 s) would have run out. Proving a non-delivery needs
           // that much time to pass; on Postgres the delivery row also shows A's lease renewed, not taken.
           if (kind === 'postgres') {
             const delivery = () =>
               pool.query<{ attempt: number; renewed: boolean; past: boolean }>(
-                `select attempt, run_at > $2::timestamptz + interval '800 milliseconds' as renewed,
-                        now() > $2::timestamptz + interval '1100 milliseconds' as past
+                `select attempt, run_at > $2::timestamptz + make_interval(secs => $3::int / 1000.0) as renewed,
+                        now() > $2::timestamptz + make_interval(secs => ($3::int + 300) / 1000.0) as past
                    from brigade_bus.deliveries where subscription = $1`,
-                [sub, new Date(heldSince).toISOString()],
+                [sub, new Date(heldSince).toISOString(), leaseMs],
               );
             // A missing row (a takeover acked it) ends the wait too, and fails below.
             await waitFor('the time past A’s first lease', async () => (await delivery()).rows[0]?.past !== false);
             const row = (await delivery()).rows[0];
             assert.deepEqual([row?.attempt, row?.renewed], [1, true], 'A renewed its lease and no one took the delivery over from it');
           } else {
-            // Twice the lease: JetStream would have redelivered to B's waiting pull by then.
-            await waitFor('the time past A’s first lease', () => Date.now() > heldSince + 1600);
+            // One and a half leases: JetStream would have redelivered to B's waiting pull by then.
+            await waitFor('the time past A’s first lease', () => Date.now() > heldSince + 1.5 * leaseMs);
             assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 1, redelivered: 0, ackPending: 1 }, 'delivered once, to the live worker, and not again');
           }
           assert.deepEqual([handledByB.length, skippedByB], [0, 0], 'B got nothing while A lived');
 
           a.child.kill('SIGKILL');
           await a.exited;
-          await waitFor('B received the message', () => handledByB.length + skippedByB >= 1);
+          await waitFor('B received the message', () => handledByB.length + skippedByB >= 1, 60_000);
         } finally {
           a.child.kill('SIGKILL');
           c.abort();

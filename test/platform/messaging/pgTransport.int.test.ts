@@ -127,7 +127,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
 
   test('a prefetched delivery whose lease ran out while it waited is not run: the worker that took it over has it', async () => {
     const t = token();
-    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*`, leaseMs: 300 });
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*`, leaseMs: 3000 });
     const [first, second] = [message(`pgc.${t}.x`, { n: 1 }), message(`pgc.${t}.x`, { n: 2 })];
     await transport.publish([first, second]);
     const handled: string[] = [];
@@ -143,7 +143,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
       await waitFor('the first runs', () => handled.length === 1);
       // Another worker takes the second over once its lease has run out.
       let takenOver: Awaited<ReturnType<typeof claimDeliveries>> = [];
-      await waitFor('the waiting delivery is taken over', async () => (takenOver = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 })).length > 0, 15_000, 50);
+      await waitFor('the waiting delivery is taken over', async () => (takenOver = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 })).length > 0, 60_000, 50);
       assert.deepEqual(takenOver.map((d) => [d.messageId, d.attempt]), [[second.id, 2]]);
       release();
       await waitFor('the first is acked', async () => (await pool.query('select 1 from brigade_bus.deliveries where message_id = $1', [first.id])).rowCount === 0);
@@ -187,7 +187,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
       const c = new AbortController();
       const worker = pgTransport.subscribe({ subscription: t, signal: c.signal }, async () => undefined);
       let listening: pg.PoolClient | undefined;
-      for (let i = 0; i < 100 && listening === undefined; i++) {
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && listening === undefined; ) {
         const { rows } = await pool.query(`select count(*)::int as n from pg_stat_activity where application_name = $1 and query like 'listen %' and state = 'idle'`, [`listen-${t}`]);
         if (rows[0].n > 0) listening = clients.find((client) => client.listenerCount('notification') > 0);
         if (listening === undefined) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -10,6 +10,7 @@ import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen } from '../events/support.ts';
 import { append, drain, event, freshFold, newOrder, placed, store, viewRows } from '../../services/ordering/views/support.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 
 const { board } = ORDER_VIEWS;
 
@@ -105,7 +106,7 @@ describe('blue/green rebuild under load', () => {
 
     // Drain the live projector past every append (and the late commit), then compare row by row.
     const lateRow = async () => (await viewRows(admin, 'board_view')).some((r) => r.order_id === late.orderId);
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     for (;;) {
       const cp = (await admin.query<{ t: string; p: string }>(`select transaction_id::text as t, position::text as p from ordering.projection_checkpoints where name = 'board'`)).rows[0]!;
       if (comparePositions({ transactionId: BigInt(cp.t), position: BigInt(cp.p) }, head) >= 0 && (await lateRow())) break;

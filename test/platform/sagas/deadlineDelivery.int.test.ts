@@ -8,6 +8,7 @@ import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { createDeadlineScheduler, createSagaRegistry, defineSaga, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { within } from '../../support/eventually.ts';
 
 const SERVICE = 'payments';
 
@@ -79,15 +80,16 @@ describe('deadline delivery: what passes is delivered later, what never can is m
       await other.query('begin');
       await other.query(`update payments.saga_instances set updated_at = now() where id = $1`, [sagaId]);
       const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry });
-      const firing = scheduler.fireDue();
-      await sleep(300);
+      // The batch runs while the event transaction holds the saga row, before that transaction cancels b: it must skip
+      // the saga, not wait for its row (before the fix it waited, and the cancel below then deadlocked with it).
+      const fired = await within(scheduler.fireDue(), 30_000, 'the deadline batch, which skips a saga row another transaction holds');
       const cancel = await other.query(`update payments.saga_deadlines set cancelled_at = now() where saga_id = $1 and name = 'b' and fired_at is null and cancelled_at is null`, [sagaId]).then(
         (r) => `cancelled ${r.rowCount}`,
         (e: { code?: string; message?: string }) => `${e.code} ${e.message}`,
       );
       await other.query(cancel.startsWith('cancelled') ? 'commit' : 'rollback');
       assert.equal(cancel, 'cancelled 1', 'the event transaction went through');
-      assert.equal(await firing, 0, 'the deadlines of the saga being changed were left for the next poll');
+      assert.equal(fired, 0, 'the deadlines of the saga being changed were left for the next poll');
     } finally {
       other.release();
     }
@@ -109,7 +111,7 @@ describe('deadline delivery: what passes is delivered later, what never can is m
     try {
       const worker = sagaWorkers({ service: SERVICE, registry, deadlinePollMs: 20 }).find((w) => w.name === 'saga-deadlines')!;
       const running = worker.run({ unitOfWork: uow } as unknown as ServiceDeps, stop.signal);
-      for (let i = 0; i < 200 && !warnings.some((w) => w.includes(sagaId)); i++) await sleep(20);
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline && !warnings.some((w) => w.includes(sagaId)); ) await sleep(20);
       stop.abort();
       await running;
     } finally {

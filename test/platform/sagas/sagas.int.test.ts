@@ -21,6 +21,7 @@ import {
 } from '../../../src/platform/sagas/index.ts';
 import { repoRoot } from '../../support/cli.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { eventually } from '../../support/eventually.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
 
 const SERVICE = 'payments';
@@ -306,13 +307,15 @@ describe('saga runtime (toy saga on the payments schema)', () => {
       on: { 'a.succeeded': () => ({ complete: true }) },
     });
     const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [slow] });
-    const runnerOf = () => createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 300 });
+    const runnerOf = () => createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 3000 });
     const tenantId = randomUUID();
     const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'slowstep', input: null }));
     const first = runnerOf().runOnce();
     try {
       await running;
-      await new Promise((r) => setTimeout(r, 1000)); // more than three leases
+      // Past the lease the claim took: without renewal, a second runner would claim the saga now.
+      const { rows: claimed } = await pool.query(`select locked_until::text as until from payments.saga_instances where id = $1`, [instance.id]);
+      await eventually('the claimed lease to run out', async () => (await pool.query(`select now() > $1::timestamptz as past`, [claimed[0].until])).rows[0].past, (past) => past === true, 30_000);
       assert.equal(await runnerOf().runOnce(), false, 'a second runner finds nothing to claim');
       const { rows } = await pool.query(`select locked_until > now() as live from payments.saga_instances where id = $1`, [instance.id]);
       assert.deepEqual(rows, [{ live: true }], 'the lease is live (what makes a close or resume of a parked saga wait)');

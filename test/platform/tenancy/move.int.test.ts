@@ -7,6 +7,7 @@ import { createEventStore } from '../../../src/platform/events/index.ts';
 import { createSagaRegistry, defineSaga, startSaga } from '../../../src/platform/sagas/index.ts';
 import { moveTenant } from '../../../src/platform/tenancy/index.ts';
 import { createTestDatabase } from '../../support/db.ts';
+import { FLOW_MS } from '../../support/eventually.ts';
 import { startTestPlatform } from '../../support/platform.ts';
 
 async function count(url: string, sql: string, values: unknown[]): Promise<number> {
@@ -72,7 +73,7 @@ test('a tenant move while its traffic runs loses no write, then serves from the 
     // The move's session waits on a lock the open transaction holds (pg_stat_activity), not just "not done yet".
     const moveWaitsOnHeld = `select count(*) as n from pg_stat_activity
        where application_name = 'brigade-tenant-move' and datname = current_database() and wait_event_type = 'Lock' and $1 = any(pg_blocking_pids(pid))`;
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     while ((await count(t.db.url, moveWaitsOnHeld, [heldPid])) !== 1) {
       if (settled || Date.now() > deadline) {
         release();

@@ -82,7 +82,7 @@ describe('delivery migrations 0008-0009 on a live dispatch', () => {
       // The build waits for the open writer (a CREATE INDEX without CONCURRENTLY would wait for its lock the same way).
       for (;;) {
         assert.equal(settled, false, 'the migration ended without waiting for the open writer');
-        const waiting = await pool.query(`select 1 from pg_stat_activity where application_name = 'brigade-migrate' and wait_event_type = 'Lock'`);
+        const waiting = await pool.query(`select 1 from pg_stat_activity where application_name = 'brigade-migrate' and datname = current_database() and wait_event_type = 'Lock'`);
         if ((waiting.rowCount ?? 0) > 0) break;
         await sleep(10);
       }

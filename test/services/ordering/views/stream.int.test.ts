@@ -8,7 +8,7 @@ import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { formatPosition, PROJECTION_CHANNEL, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
-import { within } from '../../../support/eventually.ts';
+import { FLOW_MS, within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, event, newOrder, placed } from './support.ts';
 
@@ -58,7 +58,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     const until = (test: (t: string) => boolean) =>
       new Promise<void>((resolve, reject) => {
         if (test(text)) return resolve();
-        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), 20_000);
+        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), FLOW_MS);
         waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
       });
     return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
@@ -106,8 +106,9 @@ describe('live-board stream (Server-Sent Events)', () => {
 
   test('a stream ends when its token expires (tokens cannot be revoked: the expiry is the one limit), and a reconnect with it gets 401', async () => {
     const rid = randomUUID();
-    const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 2);
+    const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 5);
     const stream = await open(rid, shortLived);
+    assert.equal(stream.response.status, 200, 'the token is still valid when the stream opens');
     await stream.until((t) => t.includes('event: start'));
     await within(stream.ended, 20_000, 'the stream to end at the token’s expiry');
     assert.match(stream.text(), /: the token expired: sign in again, then reconnect\n/);

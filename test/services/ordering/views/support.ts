@@ -6,6 +6,7 @@ import { createEventStore, type GlobalPosition, type NewEvent } from '../../../.
 import { applyBatch, comparePositions, ensureCheckpoint, type Projection } from '../../../../src/platform/projections/index.ts';
 import { runOnEveryDatabase, type ServiceDeps } from '../../../../src/platform/runtime/index.ts';
 import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
+import { FLOW_MS } from '../../../support/eventually.ts';
 
 export const store = createEventStore({ schema: 'ordering' });
 
@@ -73,10 +74,10 @@ export function step(pool: pg.Pool, projection: Projection, limit = 500) {
 /**
  * Runs batches until the projection's checkpoint reaches `target`. Transaction ids are cluster-wide,
  * so another test file's open write transaction can hold readAll's bound back for a moment: that
- * delays, never skips (decision 0011). Gives up after 20 s (a bound on a hang, not a timing claim).
+ * delays, never skips (decision 0011). Gives up after FLOW_MS (a bound on a hang, not a timing claim).
  */
 export async function drain(pool: pg.Pool, projection: Projection, target: GlobalPosition, limit = 500): Promise<void> {
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + FLOW_MS;
   for (;;) {
     const result = await step(pool, projection, limit);
     if (comparePositions(result.checkpoint, target) >= 0 && result.read < limit) return;

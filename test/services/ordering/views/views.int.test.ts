@@ -11,6 +11,7 @@ import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering
 import { useTestDatabase } from '../../../support/db.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from './support.ts';
+import { FLOW_MS } from '../../../support/eventually.ts';
 
 const { board, customerOrders } = ORDER_VIEWS;
 
@@ -199,16 +200,16 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
     for (const p of ORDER_VIEWS.all) assert.deepEqual(await viewRows(admin, p.table), await freshFold(admin, pool, p));
   });
 
-  /** Polls `fn` (a condition another async actor makes true); 20 s bound on a hang. */
+  /** Polls `fn` (a condition another async actor makes true); FLOW_MS bounds a hang. */
   async function until(fn: () => boolean): Promise<void> {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     while (!fn()) {
       if (Date.now() > deadline) throw new Error('condition not reached');
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
   }
   async function untilApplied(projection: typeof board, target: { transactionId: bigint; position: bigint }): Promise<void> {
-    const deadline = Date.now() + 20_000;
+    const deadline = Date.now() + FLOW_MS;
     for (;;) {
       const [s] = await projectionStatus(pool, [projection]);
       const cp = s!.checkpoint;

@@ -41,7 +41,12 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   let t: TestPlatform;
   let pool: pg.Pool;
   let provider: FastifyInstance;
+  /** The provider as the test and (outside a held answer) the saga call it: it waits longer than a loaded machine takes to answer. */
   let client: PaymentProviderClient;
+  /** The saga's calls while {@link withFaults} holds the provider's answers for 10 s: they give up after 1.5 s, so the answer is lost. */
+  let impatient: PaymentProviderClient;
+  /** Whether the saga calls the provider through {@link impatient}. */
+  let answersHeld = false;
   let registry: SagaRegistry;
   let runner: SagaRunner;
   let r: SeededRestaurant;
@@ -59,11 +64,20 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     pool = new pg.Pool({ connectionString: t.db.url, max: 4 });
     await ensureProviderSchema(pool);
     provider = await buildPaymentProvider({ pool, faults: () => faults });
-    client = createPaymentProviderClient({ baseUrl: await provider.listen({ host: '127.0.0.1', port: 0 }), timeoutMs: 1500 });
+    const baseUrl = await provider.listen({ host: '127.0.0.1', port: 0 });
+    client = createPaymentProviderClient({ baseUrl, timeoutMs: 30_000 });
+    impatient = createPaymentProviderClient({ baseUrl, timeoutMs: 1500 });
+    const calling = () => (answersHeld ? impatient : client);
     r = await seedRestaurant(t, 'Saga');
     const admin = await t.token('admin', { subject: 'payments-test' });
     const ports: PaymentSagaPorts = {
-      provider: { ...client, ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : client.ledger(filter)) },
+      provider: {
+        charge: (request, key) => calling().charge(request, key),
+        capture: (chargeId, key) => calling().capture(chargeId, key),
+        refund: (request, key) => calling().refund(request, key),
+        payout: (request, key) => calling().payout(request, key),
+        ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : calling().ledger(filter)),
+      },
       paymentMethods: {
         cardFor: async ({ customerId }) => {
           if (cardStoreBlips > 0 && cardStoreBlips--) throw new Error('Connection terminated unexpectedly (test)');
@@ -137,10 +151,12 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   /** Runs `fn` while the provider applies `injected`, then goes back to none. */
   const withFaults = async <T,>(injected: Partial<ProviderFaults>, fn: () => Promise<T>): Promise<T> => {
     faults = { ...NO_FAULTS, ...injected };
+    answersHeld = (injected.timeoutRate ?? 0) > 0;
     try {
       return await fn();
     } finally {
       faults = NO_FAULTS;
+      answersHeld = false;
     }
   };
   const step = async (token: string, orderId: string, name: string, payload?: Record<string, unknown>) => {
