@@ -92,7 +92,8 @@ test('an actor reads its own write at once while the standby lags; others read t
   assert.deepEqual(delta(start, await routed()), { 'replica/fresh': 1 }, 'once replayed, the writer reads the standby too');
 });
 
-test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {
+/** A routing of its own on the pair (every read takes a new reading), and what it routed and reported. */
+const routing = () => {
   const routes: string[] = [];
   const troubles: unknown[] = [];
   const primary = t.platform.databases.poolForUrl(pair.primaryUrl);
@@ -107,6 +108,31 @@ test('a standby that lags past the bound, is cut off from its primary, hangs or 
       ...options,
     });
   const write = () => primary.query('create table if not exists public.lag_probe (n int); insert into public.lag_probe values (1)');
+  return { routes, troubles, primary, replica, reads, write };
+};
+
+test('a full primary pool sends the read to the primary as busy, and does not leave a healthy standby alone', async () => {
+  const { routes, troubles, reads } = routing();
+  await standbyCaughtUp();
+  // The primary's pool of one connection, held, with an acquire timeout: reading its WAL position fails.
+  const full = new pg.Pool({ connectionString: pair.primaryUrl, max: 1, connectionTimeoutMillis: 300 });
+  let held: pg.PoolClient | null = await full.connect();
+  try {
+    const crowded = reads({ primary: full });
+    assert.equal(await crowded.poolFor('staff:nobody'), full);
+    assert.equal(await crowded.poolFor('staff:nobody'), full);
+    assert.deepEqual([routes, troubles.length], [['primary/busy', 'primary/busy'], 0], 'busy, and no trouble reported against the standby');
+    held.release();
+    held = null;
+    assert.equal(await crowded.poolFor('staff:nobody'), t.platform.databases.poolForUrl(pair.standbyUrl), 'the standby at once once the primary answers');
+  } finally {
+    held?.release();
+    await full.end();
+  }
+});
+
+test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {
+  const { routes, troubles, primary, replica, reads, write } = routing();
 
   // Replay paused: what the primary wrote is not replayed, so the standby is behind by the time since.
   await pauseReplay();

@@ -62,6 +62,13 @@ const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn`;
 const STANDBY_SQL = `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed`;
 /** A reading that timed out while every replica connection was taken. */
 const BUSY = new Error('every connection to the read replica is in use');
+
+/** A reading that failed on the primary's side (its pool's acquire timeout, say): no verdict on the standby. */
+class PrimaryUnread extends Error {
+  constructor(cause: unknown) {
+    super("the primary's WAL position could not be read", { cause });
+  }
+}
 /** Primary positions kept to measure the lag. */
 const MAX_UNREPLAYED = 1000;
 /** The key under which a full map's actors are folded into one mark that every read waits for. */
@@ -76,7 +83,8 @@ const EVERYONE = '\u0000everyone';
  *   is still not replayed. This is measured from the primary, so a standby cut off from it (its WAL
  *   receiver stopped, its slot lost) counts as lagging, not as current;
  * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`);
- * - every connection to the standby is in use and its answer did not come in time (`busy`, this read only).
+ * - every connection to the standby is in use and its answer did not come in time, or the primary's
+ *   position could not be read (its pool full past its acquire timeout): `busy`, this read only.
  *
  * The two positions are read together (one query on each server), at most every `statusTtlMs`, and
  * only while replica-eligible reads come; writes cost nothing. The actors' writes are known to this
@@ -112,7 +120,11 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
     }
   };
 
-  /** Both positions. Only the standby's answer is timed: a busy primary pool delays the reading, not the verdict. */
+  /**
+   * Both positions. Only the standby's answer is timed: a busy primary pool delays the reading, not the
+   * verdict, and a primary read that fails (its pool's acquire timeout at peak) rejects with
+   * {@link PrimaryUnread}, which says nothing about the standby.
+   */
   const readBoth = async (startedAt: number): Promise<Status> => {
     let timer: NodeJS.Timeout | undefined;
     const slow = new Promise<never>((_, reject) => {
@@ -123,7 +135,9 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
       }, statusTimeoutMs);
     });
     const standbyRead = options.replica.query<{ recovery: boolean; replayed: string | null }>(STANDBY_SQL);
-    const primaryRead = options.primary.query<{ lsn: string }>(PRIMARY_SQL);
+    const primaryRead = options.primary.query<{ lsn: string }>(PRIMARY_SQL).catch((error: unknown) => {
+      throw new PrimaryUnread(error);
+    });
     // Whichever is not awaited below must not become an unhandled rejection.
     standbyRead.catch(() => undefined);
     primaryRead.catch(() => undefined);
@@ -153,7 +167,9 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
           return read;
         },
         (error: unknown) => {
-          if (error === BUSY) busy = true;
+          // Busy, not down: every replica connection taken, or the primary's side of the reading failed
+          // (a saturated primary pool must not send the standby's reads onto it as well).
+          if (error === BUSY || error instanceof PrimaryUnread) busy = true;
           else trouble(error);
           return null;
         },
