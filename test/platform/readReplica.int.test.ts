@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type client from 'prom-client';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { createReplicaReads, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
@@ -129,6 +130,34 @@ test('a full primary pool sends the read to the primary as busy, and does not le
     held?.release();
     await full.end();
   }
+});
+
+test('a standby further behind than the bound is not taken as fresh on a first reading, nor after a quiet spell', async () => {
+  const { routes, reads, write } = routing();
+  await write();
+  await standbyCaughtUp();
+  const quiet = reads({ maxLagMs: 1000 });
+  await quiet.poolFor('staff:nobody');
+  assert.deepEqual(routes, ['replica/fresh'], 'level with the primary: fresh');
+  await pauseReplay();
+  try {
+    await write();
+    // Not a measurement: the standby is made to miss a write for longer than the bound.
+    await sleep(1500);
+    routes.length = 0;
+    await reads({ maxLagMs: 1000 }).poolFor('staff:nobody');
+    await quiet.poolFor('staff:nobody');
+    // Both read the standby's position just now for the first time since the write: the first reading
+    // of a new routing (a restart), and one after a quiet spell in which the standby was last seen current.
+    assert.deepEqual(routes, ['primary/lag', 'primary/lag']);
+  } finally {
+    await resumeReplay();
+  }
+  await standbyCaughtUp();
+  routes.length = 0;
+  await quiet.poolFor('staff:nobody');
+  await reads({ maxLagMs: 1000 }).poolFor('staff:nobody');
+  assert.deepEqual(routes, ['replica/fresh', 'replica/fresh'], 'fresh again once replayed, for the old routing and a new one');
 });
 
 test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {

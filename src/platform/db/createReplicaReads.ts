@@ -6,7 +6,10 @@ export interface ReplicaReadsOptions {
   readonly primary: pg.Pool;
   /** The hot standby's pool (`DATABASE_REPLICA_URL`). */
   readonly replica: pg.Pool;
-  /** Reads stay on the primary while the standby is further behind than this. Default 2000 ms. */
+  /**
+   * Reads stay on the primary while the standby may be further behind than this, or while how far
+   * behind it is cannot be told yet. Default 2000 ms.
+   */
   readonly maxLagMs?: number;
   /** How long a reading of the two positions is trusted. Default 100 ms. */
   readonly statusTtlMs?: number;
@@ -48,6 +51,11 @@ interface Status {
   readonly startedAt: number;
   readonly primary: bigint;
   readonly replayed: bigint;
+  /**
+   * How old the standby's last replayed commit was, by the primary's clock when the primary was read
+   * (`null`: none replayed since the standby started). The standby holds every commit up to it.
+   */
+  readonly replayAgeMs: number | null;
 }
 
 /** An actor's write: when it was noted, and the first primary position read after it. */
@@ -58,8 +66,12 @@ interface Written {
 
 // The insert position is past the commit record of every transaction that has committed (also those
 // committed without waiting for the flush), so a standby that replayed it shows all of them.
-const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn`;
-const STANDBY_SQL = `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed`;
+const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn, extract(epoch from clock_timestamp())::float8 * 1000 as now_ms`;
+// The last replayed commit's time is the primary's clock (the commit record's): compared with the
+// primary's clock_timestamp(), not the standby's, so the two hosts' clocks need not agree.
+const STANDBY_SQL =
+  `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed, ` +
+  `extract(epoch from pg_last_xact_replay_timestamp())::float8 * 1000 as commit_ms`;
 /** A reading that timed out while every replica connection was taken. */
 const BUSY = new Error('every connection to the read replica is in use');
 
@@ -79,9 +91,11 @@ const EVERYONE = '\u0000everyone';
  * the standby goes there unless:
  * - the actor wrote something the standby has not replayed yet (`own-write`): the primary's WAL
  *   position read after the actor's write is compared with the standby's replay position;
- * - the standby is behind by more than `maxLagMs` (`lag`): a position the primary had that long ago
- *   is still not replayed. This is measured from the primary, so a standby cut off from it (its WAL
- *   receiver stopped, its slot lost) counts as lagging, not as current;
+ * - the standby is behind the primary's position and may be so by more than `maxLagMs` (`lag`): the
+ *   latest reading whose position it has replayed, and its last replayed commit, are both older than
+ *   that, or neither is known (the first reading of a process, say). This is measured from the
+ *   primary, so a standby cut off from it (its WAL receiver stopped, its slot lost) counts as lagging,
+ *   not as current;
  * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`);
  * - every connection to the standby is in use and its answer did not come in time, or the primary's
  *   position could not be read (its pool full past its acquire timeout): `busy`, this read only.
@@ -104,8 +118,18 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   const route = options.onRoute ?? (() => undefined);
 
   const written = new Map<string, Written>();
-  /** Primary positions not yet replayed, oldest first, with when they were read: the lag. */
+  /**
+   * Primary positions of readings the standby had not replayed, oldest first, each with the latest
+   * `performance.now()` it was the primary's position at: a standby that replays one holds every
+   * commit up to then.
+   */
   const unreplayed: Array<{ lsn: bigint; at: number }> = [];
+  /**
+   * `performance.now()` up to which the standby is known to hold every commit of the primary: the start
+   * of the latest reading whose position it replayed, or the time of its last replayed commit. The
+   * lag is at most the time since. `-Infinity`: not known, so the standby may be any distance behind.
+   */
+  let currentAt = -Infinity;
   let status: Status | null = null;
   let downUntil = 0;
   /** The last reading timed out with every replica connection taken: no verdict on the standby. */
@@ -134,8 +158,8 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
         reject(saturated ? BUSY : new Error(`The read replica did not answer within ${statusTimeoutMs} ms: reads stay on the primary for now`));
       }, statusTimeoutMs);
     });
-    const standbyRead = options.replica.query<{ recovery: boolean; replayed: string | null }>(STANDBY_SQL);
-    const primaryRead = options.primary.query<{ lsn: string }>(PRIMARY_SQL).catch((error: unknown) => {
+    const standbyRead = options.replica.query<{ recovery: boolean; replayed: string | null; commit_ms: number | null }>(STANDBY_SQL);
+    const primaryRead = options.primary.query<{ lsn: string; now_ms: number }>(PRIMARY_SQL).catch((error: unknown) => {
       throw new PrimaryUnread(error);
     });
     // Whichever is not awaited below must not become an unhandled rejection.
@@ -147,8 +171,10 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
       if (!row.recovery || row.replayed === null) {
         throw new Error('DATABASE_REPLICA_URL names a server that is not a standby in recovery: reads stay on the primary. Point it at a hot standby of DATABASE_URL');
       }
-      const primary = await primaryRead;
-      return { startedAt, primary: BigInt(primary.rows[0]!.lsn), replayed: BigInt(row.replayed) };
+      const primary = (await primaryRead).rows[0]!;
+      // Read before or after the standby's: a commit replayed meanwhile can only make the age look negative.
+      const replayAgeMs = row.commit_ms === null ? null : Math.max(0, primary.now_ms - row.commit_ms);
+      return { startedAt, primary: BigInt(primary.lsn), replayed: BigInt(row.replayed), replayAgeMs };
     } finally {
       clearTimeout(timer);
     }
@@ -193,14 +219,29 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
 
   const record = (read: Status) => {
     if (status === null || read.startedAt >= status.startedAt) status = read;
-    const last = unreplayed.at(-1);
-    if (last === undefined || read.primary > last.lsn) {
-      // Bounded: past the cap the newest entry takes the newer position but keeps its older time, which
-      // can only overstate the lag (a standby stuck for a day, read all day, keeps a few entries).
-      if (last !== undefined && unreplayed.length >= MAX_UNREPLAYED) unreplayed[unreplayed.length - 1] = { lsn: read.primary, at: last.at };
-      else unreplayed.push({ lsn: read.primary, at: read.startedAt });
+    if (read.replayed >= read.primary) {
+      // All the primary had when the reading began: current as of then.
+      unreplayed.length = 0;
+      currentAt = Math.max(currentAt, read.startedAt);
+    } else {
+      // Behind. By how much is bounded only by what is known of earlier: a reading whose position it
+      // has replayed since, or its last replayed commit. Neither (a first reading, or one after a quiet
+      // spell that only knew it current long ago) leaves the lag unknown or long, never zero: this
+      // reading's own time says how long ago the primary had that position, not how long ago the
+      // standby stopped (it was taken for the lag and passed a standby hours behind as fresh).
+      const last = unreplayed.at(-1);
+      if (last !== undefined && read.primary === last.lsn) last.at = read.startedAt;
+      else if (last === undefined || read.primary > last.lsn) {
+        // Bounded: past the cap the newest entry takes the newer position but keeps its older time, which
+        // can only overstate the lag (a standby stuck for a day, read all day, keeps a few entries).
+        if (last !== undefined && unreplayed.length >= MAX_UNREPLAYED) unreplayed[unreplayed.length - 1] = { lsn: read.primary, at: last.at };
+        else unreplayed.push({ lsn: read.primary, at: read.startedAt });
+      }
+      while (unreplayed.length > 0 && unreplayed[0]!.lsn <= read.replayed) currentAt = Math.max(currentAt, unreplayed.shift()!.at);
+      // On an idle primary the last commit is old, but then a standby that replayed it is level with the
+      // primary (the branch above), so an old commit only counts against a standby that is behind.
+      if (read.replayAgeMs !== null) currentAt = Math.max(currentAt, read.startedAt - read.replayAgeMs);
     }
-    while (unreplayed.length > 0 && unreplayed[0]!.lsn <= read.replayed) unreplayed.shift();
     for (const [actor, entry] of written) {
       // The reading's primary position is from after this write: what the standby must reach.
       if (entry.lsn === undefined && entry.at < read.startedAt) entry.lsn = read.primary;
@@ -208,7 +249,8 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
     }
   };
 
-  const lagMs = (now: number) => (unreplayed.length === 0 ? 0 : now - unreplayed[0]!.at);
+  /** How far behind the standby may be: 0 when the latest reading found it level with the primary. */
+  const lagMs = (now: number) => (status === null || status.replayed >= status.primary ? 0 : now - currentAt);
 
   const primary = (reason: ReplicaRouteReason) => {
     route('primary', reason);
