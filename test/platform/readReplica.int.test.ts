@@ -5,10 +5,11 @@ import type client from 'prom-client';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createReplicaReads, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
+import { createReplicaReads, ReplicaNotStandbyError, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import type { UnitOfWorkContext } from '../../src/platform/db/index.ts';
 import { eventually, within } from '../support/eventually.ts';
+import { testEnv } from '../support/env.ts';
 import { startHotStandbyPair, type HotStandbyPair } from '../support/hotStandby.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
@@ -158,6 +159,56 @@ test('a standby further behind than the bound is not taken as fresh on a first r
   await quiet.poolFor('staff:nobody');
   await reads({ maxLagMs: 1000 }).poolFor('staff:nobody');
   assert.deepEqual(routes, ['replica/fresh', 'replica/fresh'], 'fresh again once replayed, for the old routing and a new one');
+});
+
+test('a replica that is not a standby of the primary (of another cluster, or another database) is refused, naming DATABASE_REPLICA_URL', async () => {
+  const { routes, troubles, reads } = routing();
+  await standbyCaughtUp();
+  // Another cluster: the test server's maintenance database stands for the primary of this standby.
+  const elsewhere = new pg.Pool({ connectionString: testEnv.adminUrl, max: 2 });
+  const otherDatabase = new URL(pair.standbyUrl);
+  otherDatabase.pathname = '/template1';
+  const template = new pg.Pool({ connectionString: otherDatabase.toString(), max: 2 });
+  try {
+    await reads({ primary: elsewhere }).poolFor('staff:nobody');
+    await reads({ replica: template }).poolFor('staff:nobody');
+    assert.deepEqual(routes, ['primary/down', 'primary/down']);
+    const messages = troubles.map((e) => (e instanceof ReplicaNotStandbyError ? e.message : String(e)));
+    assert.equal(messages.length, 2);
+    assert.match(messages[0]!, /^DATABASE_REPLICA_URL names a standby of another cluster .*must name a hot standby of DATABASE_URL/);
+    assert.match(messages[1]!, /^DATABASE_REPLICA_URL names database "template1" where DATABASE_URL names "postgres".*must name a hot standby of DATABASE_URL/);
+  } finally {
+    await Promise.all([elsewhere.end(), template.end()]);
+  }
+});
+
+test('where the role may not run pg_control_system(), the database name is still checked and a true standby used', async () => {
+  const { routes, troubles, reads } = routing();
+  const admin = t.platform.databases.poolForUrl(pair.primaryUrl);
+  const as = (url: string, database = 'postgres') => {
+    const u = new URL(url);
+    u.username = 'replica_probe';
+    u.password = 'replica-probe';
+    u.pathname = `/${database}`;
+    return new pg.Pool({ connectionString: u.toString(), max: 2 });
+  };
+  await admin.query(`create role replica_probe login password 'replica-probe'`);
+  await admin.query('revoke execute on function pg_control_system() from public');
+  await standbyCaughtUp();
+  const primary = as(pair.primaryUrl);
+  const replica = as(pair.standbyUrl);
+  const template = as(pair.standbyUrl, 'template1');
+  try {
+    await assert.rejects(primary.query('select pg_control_system()'), { code: '42501' });
+    await reads({ primary, replica }).poolFor('staff:nobody');
+    await reads({ primary, replica: template }).poolFor('staff:nobody');
+    assert.deepEqual(routes, ['replica/fresh', 'primary/down']);
+    assert.match(String(troubles[0]), /DATABASE_REPLICA_URL names database "template1"/);
+  } finally {
+    await Promise.all([primary.end(), replica.end(), template.end()]);
+    await admin.query('grant execute on function pg_control_system() to public');
+    await admin.query('drop role replica_probe');
+  }
 });
 
 test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { BrigadeError } from '../errors/index.ts';
 
 /** Options of {@link createReplicaReads}. */
 export interface ReplicaReadsOptions {
@@ -58,6 +59,13 @@ interface Status {
   readonly replayAgeMs: number | null;
 }
 
+/** Which database a pool reaches, and on which cluster. */
+interface Identity {
+  readonly database: string;
+  /** `pg_control_system()`'s system identifier; `null` where the role may not run it. */
+  readonly system: string | null;
+}
+
 /** An actor's write: when it was noted, and the first primary position read after it. */
 interface Written {
   readonly at: number;
@@ -72,6 +80,31 @@ const PRIMARY_SQL = `select (pg_current_wal_insert_lsn() - '0/0')::text as lsn, 
 const STANDBY_SQL =
   `select pg_is_in_recovery() as recovery, (pg_last_wal_replay_lsn() - '0/0')::text as replayed, ` +
   `extract(epoch from pg_last_xact_replay_timestamp())::float8 * 1000 as commit_ms`;
+/**
+ * Which server a pool reaches, added to a reading's query on each side when it is checked: its
+ * database, and its cluster's system identifier, which a physical standby shares with its primary (it
+ * is a copy of its data directory) and no other cluster has. `pg_control_system()` may be run by any
+ * role by default (PostgreSQL 15 to 18); where it was revoked, {@link DATABASE_COLUMNS} check the
+ * database name alone. In the same query, not one beside it: a second query on a replica pool of one
+ * connection would wait for it, and the reading would take the standby for busy.
+ */
+const IDENTITY_COLUMNS = `current_database() as database, (select system_identifier from pg_control_system())::text as system`;
+const DATABASE_COLUMNS = `current_database() as database, null::text as system`;
+const INSUFFICIENT_PRIVILEGE = '42501';
+
+/**
+ * 500 `REPLICA_NOT_STANDBY`: `DATABASE_REPLICA_URL` names a server that is not a hot standby of the
+ * main database (not in recovery, a standby of another cluster, or another database). Reported to
+ * `onTrouble`, never to a client: the reads it would have served run on the primary.
+ */
+export class ReplicaNotStandbyError extends BrigadeError {
+  constructor(why: string) {
+    super('REPLICA_NOT_STANDBY', 500, `DATABASE_REPLICA_URL names ${why}: reads stay on the primary. DATABASE_REPLICA_URL must name a hot standby of DATABASE_URL, on the same database`, {
+      details: { variable: 'DATABASE_REPLICA_URL' },
+    });
+  }
+}
+
 /** A reading that timed out while every replica connection was taken. */
 const BUSY = new Error('every connection to the read replica is in use');
 
@@ -96,7 +129,9 @@ const EVERYONE = '\u0000everyone';
  *   that, or neither is known (the first reading of a process, say). This is measured from the
  *   primary, so a standby cut off from it (its WAL receiver stopped, its slot lost) counts as lagging,
  *   not as current;
- * - the standby failed lately, cannot be reached or answers too slowly, or is not in recovery (`down`);
+ * - the standby failed lately, cannot be reached or answers too slowly, is not in recovery, or is not
+ *   a standby of the primary's database (another cluster's, or another database: checked on the first
+ *   reading and after each failure) (`down`, {@link ReplicaNotStandbyError} to `onTrouble`);
  * - every connection to the standby is in use and its answer did not come in time, or the primary's
  *   position could not be read (its pool full past its acquire timeout): `busy`, this read only.
  *
@@ -135,8 +170,14 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   /** The last reading timed out with every replica connection taken: no verdict on the standby. */
   let busy = false;
   let troubleReported = -Infinity;
+  /**
+   * The standby was found to be a copy of the primary's database. Checked on the first reading and
+   * again after any trouble: what comes back after an outage may be another server.
+   */
+  let verified = false;
 
   const trouble = (error: unknown) => {
+    verified = false;
     downUntil = performance.now() + cooldownMs;
     if (performance.now() - troubleReported >= cooldownMs) {
       troubleReported = performance.now();
@@ -145,7 +186,24 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
   };
 
   /**
-   * Both positions. Only the standby's answer is timed: a busy primary pool delays the reading, not the
+   * The one row of `select` on `pool`; with `identify`, also which database and cluster `pool` reaches
+   * (the cluster `null` where the role may not run `pg_control_system()`).
+   */
+  const readRow = async <R extends pg.QueryResultRow>(pool: pg.Pool, select: string, identify: boolean): Promise<{ row: R; identity: Identity | null }> => {
+    if (!identify) return { row: (await pool.query<R>(select)).rows[0]!, identity: null };
+    let row: R & Identity;
+    try {
+      row = (await pool.query<R & Identity>(`${select}, ${IDENTITY_COLUMNS}`)).rows[0]!;
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== INSUFFICIENT_PRIVILEGE) throw error;
+      row = (await pool.query<R & Identity>(`${select}, ${DATABASE_COLUMNS}`)).rows[0]!;
+    }
+    return { row, identity: { database: row.database, system: row.system } };
+  };
+
+  /**
+   * Both positions, and on the first reading (or the first after trouble) which server each pool
+   * reaches. Only the standby's answer is timed: a busy primary pool delays the reading, not the
    * verdict, and a primary read that fails (its pool's acquire timeout at peak) rejects with
    * {@link PrimaryUnread}, which says nothing about the standby.
    */
@@ -158,20 +216,29 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
         reject(saturated ? BUSY : new Error(`The read replica did not answer within ${statusTimeoutMs} ms: reads stay on the primary for now`));
       }, statusTimeoutMs);
     });
-    const standbyRead = options.replica.query<{ recovery: boolean; replayed: string | null; commit_ms: number | null }>(STANDBY_SQL);
-    const primaryRead = options.primary.query<{ lsn: string; now_ms: number }>(PRIMARY_SQL).catch((error: unknown) => {
+    const check = !verified;
+    const standbyRead = readRow<{ recovery: boolean; replayed: string | null; commit_ms: number | null }>(options.replica, STANDBY_SQL, check);
+    const primaryRead = readRow<{ lsn: string; now_ms: number }>(options.primary, PRIMARY_SQL, check).catch((error: unknown) => {
       throw new PrimaryUnread(error);
     });
     // Whichever is not awaited below must not become an unhandled rejection.
     standbyRead.catch(() => undefined);
     primaryRead.catch(() => undefined);
     try {
-      const standby = await Promise.race([standbyRead, slow]);
-      const row = standby.rows[0]!;
-      if (!row.recovery || row.replayed === null) {
-        throw new Error('DATABASE_REPLICA_URL names a server that is not a standby in recovery: reads stay on the primary. Point it at a hot standby of DATABASE_URL');
+      const { row, identity: standbyIs } = await Promise.race([standbyRead, slow]);
+      if (!row.recovery || row.replayed === null) throw new ReplicaNotStandbyError('a server that is not a standby in recovery');
+      const { row: primary, identity: primaryIs } = await primaryRead;
+      if (standbyIs !== null && primaryIs !== null) {
+        // A standby of another cluster, or another database of this one's standby: its positions would
+        // be compared with positions of another history, and its data is not the primary's.
+        if (standbyIs.system !== null && primaryIs.system !== null && standbyIs.system !== primaryIs.system) {
+          throw new ReplicaNotStandbyError(`a standby of another cluster (system identifier ${standbyIs.system}; DATABASE_URL's is ${primaryIs.system})`);
+        }
+        if (standbyIs.database !== primaryIs.database) {
+          throw new ReplicaNotStandbyError(`database ${JSON.stringify(standbyIs.database)} where DATABASE_URL names ${JSON.stringify(primaryIs.database)}`);
+        }
+        verified = true;
       }
-      const primary = (await primaryRead).rows[0]!;
       // Read before or after the standby's: a commit replayed meanwhile can only make the age look negative.
       const replayAgeMs = row.commit_ms === null ? null : Math.max(0, primary.now_ms - row.commit_ms);
       return { startedAt, primary: BigInt(primary.lsn), replayed: BigInt(row.replayed), replayAgeMs };
