@@ -126,9 +126,9 @@ const EVERYONE = '\u0000everyone';
  *   position read after the actor's write is compared with the standby's replay position;
  * - the standby is behind the primary's position and may be so by more than `maxLagMs` (`lag`): the
  *   latest reading whose position it has replayed, and its last replayed commit, are both older than
- *   that, or neither is known (the first reading of a process, say). This is measured from the
- *   primary, so a standby cut off from it (its WAL receiver stopped, its slot lost) counts as lagging,
- *   not as current;
+ *   that, or neither is known (a process's first reading of a standby that has replayed no commit
+ *   since it started). This is measured from the primary, so a standby cut off from it (its WAL
+ *   receiver stopped, its slot lost) counts as lagging, not as current;
  * - the standby failed lately, cannot be reached or answers too slowly, is not in recovery, or is not
  *   a standby of the primary's database (another cluster's, or another database: checked on the first
  *   reading and after each failure) (`down`, {@link ReplicaNotStandbyError} to `onTrouble`);
