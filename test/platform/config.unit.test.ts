@@ -73,6 +73,30 @@ test('an invalid value names the variable and what it expects; every bad variabl
   assert.doesNotMatch(error.message, /hunter2/, 'a password in a bad URL is not echoed');
 });
 
+test('DATABASE_REPLICA_URL naming the primary itself (DATABASE_URL or a service database) is refused', () => {
+  const refused = (env: Record<string, string>, primary: string) =>
+    assert.throws(
+      () => loadConfig(env, { services }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.issues.length === 1 &&
+        error.issues[0]!.variable === 'DATABASE_REPLICA_URL' &&
+        error.message.includes(`DATABASE_REPLICA_URL: expected the URL of a hot standby of DATABASE_URL, not the primary itself (it names the same host, port and database as ${primary})`) &&
+        !error.message.includes('hunter2'),
+    );
+  refused({ DATABASE_URL: 'postgres://app:hunter2@db.example/brigade', DATABASE_REPLICA_URL: 'postgres://app:hunter2@db.example/brigade' }, 'DATABASE_URL');
+  // The same database written otherwise: the scheme, the host's case, the default port, another role or password, other parameters.
+  refused({ DATABASE_URL: 'postgres://app@db.example/brigade', DATABASE_REPLICA_URL: 'postgresql://reader:hunter2@DB.example:5432/brigade?application_name=r' }, 'DATABASE_URL');
+  refused({ DATABASE_URL: 'postgres://app@db.example/brigade', DATABASE_REPLICA_URL: 'postgres://app@elsewhere.example/brigade?host=db.example&port=5432' }, 'DATABASE_URL');
+  // No database: pg takes the user's name.
+  refused({ DATABASE_URL: 'postgres://brigade@db.example/brigade', DATABASE_REPLICA_URL: 'postgres://brigade@db.example' }, 'DATABASE_URL');
+  refused({ DATABASE_URL: 'postgres://app@db.example/brigade', MENU_DATABASE_URL: 'postgres://app@menu-db/menu', DATABASE_REPLICA_URL: 'postgres://app@menu-db:5432/menu' }, 'MENU_DATABASE_URL');
+
+  for (const replica of ['postgres://app@standby.example/brigade', 'postgres://app@db.example:5433/brigade', 'postgres://app@db.example/other']) {
+    assert.equal(loadConfig({ DATABASE_URL: 'postgres://app@db.example/brigade', DATABASE_REPLICA_URL: replica }, { services }).databaseReplicaUrl, replica, 'another host, port or database');
+  }
+});
+
 test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {
   assert.equal(loadConfig({}, { services }).natsStreamReplicas, 1);
   assert.equal(loadConfig({ NATS_STREAM_REPLICAS: '3' }, { services }).natsStreamReplicas, 3);

@@ -3,11 +3,13 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import type client from 'prom-client';
 import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { createReplicaReads, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
+import { createReplicaReads, ReplicaNotStandbyError, type ReplicaReads, type ReplicaReadsOptions, type ReplicaRouteReason } from '../../src/platform/db/index.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import type { UnitOfWorkContext } from '../../src/platform/db/index.ts';
 import { eventually, within } from '../support/eventually.ts';
+import { testEnv } from '../support/env.ts';
 import { startHotStandbyPair, type HotStandbyPair } from '../support/hotStandby.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
@@ -92,7 +94,12 @@ test('an actor reads its own write at once while the standby lags; others read t
   assert.deepEqual(delta(start, await routed()), { 'replica/fresh': 1 }, 'once replayed, the writer reads the standby too');
 });
 
-test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {
+/**
+ * A routing of its own on the pair (every read takes a new reading), and what it routed and reported.
+ * The standby's answer may take 30 s (a new pool's first connection on a loaded machine) unless a step
+ * sets a shorter bound for a standby that must not answer.
+ */
+const routing = () => {
   const routes: string[] = [];
   const troubles: unknown[] = [];
   const primary = t.platform.databases.poolForUrl(pair.primaryUrl);
@@ -102,11 +109,118 @@ test('a standby that lags past the bound, is cut off from its primary, hangs or 
       primary,
       replica,
       statusTtlMs: 0,
+      statusTimeoutMs: 30_000,
       onRoute: (target, reason: ReplicaRouteReason) => routes.push(`${target}/${reason}`),
       onTrouble: (error) => troubles.push(error),
       ...options,
     });
   const write = () => primary.query('create table if not exists public.lag_probe (n int); insert into public.lag_probe values (1)');
+  return { routes, troubles, primary, replica, reads, write };
+};
+
+test('a full primary pool sends the read to the primary as busy, and does not leave a healthy standby alone', async () => {
+  const { routes, troubles, reads } = routing();
+  await standbyCaughtUp();
+  // The primary's pool of one connection, held, with an acquire timeout: reading its WAL position fails.
+  const full = new pg.Pool({ connectionString: pair.primaryUrl, max: 1, connectionTimeoutMillis: 300 });
+  let held: pg.PoolClient | null = await full.connect();
+  try {
+    // Not about the lag: a bound no step reaches.
+    const crowded = reads({ primary: full, maxLagMs: 3_600_000 });
+    assert.equal(await crowded.poolFor('staff:nobody'), full);
+    assert.equal(await crowded.poolFor('staff:nobody'), full);
+    assert.deepEqual([routes, troubles.length], [['primary/busy', 'primary/busy'], 0], 'busy, and no trouble reported against the standby');
+    held.release();
+    held = null;
+    assert.equal(await crowded.poolFor('staff:nobody'), t.platform.databases.poolForUrl(pair.standbyUrl), 'the standby at once once the primary answers');
+  } finally {
+    held?.release();
+    await full.end();
+  }
+});
+
+test('a standby further behind than the bound is not taken as fresh on a first reading, nor after a quiet spell', async () => {
+  const { routes, reads, write } = routing();
+  /** Where `routing` sends a read now. */
+  const route = async (via: ReplicaReads) => {
+    await via.poolFor('staff:nobody');
+    return routes.at(-1);
+  };
+  // Level with the primary (once a record the primary may write on its own is replayed too): fresh.
+  const fresh = (what: string, via: () => ReplicaReads) => eventually(what, () => route(via()), (where) => where === 'replica/fresh', 30_000);
+  await write();
+  await standbyCaughtUp();
+  const quiet = reads({ maxLagMs: 1000 });
+  await fresh('the standby level with the primary, fresh', () => quiet);
+  await pauseReplay();
+  try {
+    await write();
+    // Not a measurement: the standby is made to miss a write for longer than the bound.
+    await sleep(1500);
+    // Both read the standby's position for the first time since the write: the first reading of a new
+    // routing (a restart), and one after a quiet spell in which the standby was last seen current.
+    assert.deepEqual([await route(reads({ maxLagMs: 1000 })), await route(quiet)], ['primary/lag', 'primary/lag']);
+  } finally {
+    await resumeReplay();
+  }
+  await standbyCaughtUp();
+  await fresh('the old routing to find the standby fresh again once it replayed the write', () => quiet);
+  await fresh('a new routing to find it fresh', () => reads({ maxLagMs: 1000 }));
+});
+
+test('a replica that is not a standby of the primary (of another cluster, or another database) is refused, naming DATABASE_REPLICA_URL', async () => {
+  const { routes, troubles, reads } = routing();
+  await standbyCaughtUp();
+  // Another cluster: the test server's maintenance database stands for the primary of this standby.
+  const elsewhere = new pg.Pool({ connectionString: testEnv.adminUrl, max: 2 });
+  const otherDatabase = new URL(pair.standbyUrl);
+  otherDatabase.pathname = '/template1';
+  const template = new pg.Pool({ connectionString: otherDatabase.toString(), max: 2 });
+  try {
+    await reads({ primary: elsewhere }).poolFor('staff:nobody');
+    await reads({ replica: template }).poolFor('staff:nobody');
+    assert.deepEqual(routes, ['primary/down', 'primary/down']);
+    const messages = troubles.map((e) => (e instanceof ReplicaNotStandbyError ? e.message : String(e)));
+    assert.equal(messages.length, 2);
+    assert.match(messages[0]!, /^DATABASE_REPLICA_URL names a standby of another cluster .*must name a hot standby of DATABASE_URL/);
+    assert.match(messages[1]!, /^DATABASE_REPLICA_URL names database "template1" where DATABASE_URL names "postgres".*must name a hot standby of DATABASE_URL/);
+  } finally {
+    await Promise.all([elsewhere.end(), template.end()]);
+  }
+});
+
+test('where the role may not run pg_control_system(), the database name is still checked and a true standby used', async () => {
+  const { routes, troubles, reads } = routing();
+  const admin = t.platform.databases.poolForUrl(pair.primaryUrl);
+  const as = (url: string, database = 'postgres') => {
+    const u = new URL(url);
+    u.username = 'replica_probe';
+    u.password = 'replica-probe';
+    u.pathname = `/${database}`;
+    return new pg.Pool({ connectionString: u.toString(), max: 2 });
+  };
+  await admin.query(`create role replica_probe login password 'replica-probe'`);
+  await admin.query('revoke execute on function pg_control_system() from public');
+  await standbyCaughtUp();
+  const primary = as(pair.primaryUrl);
+  const replica = as(pair.standbyUrl);
+  const template = as(pair.standbyUrl, 'template1');
+  try {
+    await assert.rejects(primary.query('select pg_control_system()'), { code: '42501' });
+    // Not about the lag: a bound no step reaches.
+    await reads({ primary, replica, maxLagMs: 3_600_000 }).poolFor('staff:nobody');
+    await reads({ primary, replica: template, maxLagMs: 3_600_000 }).poolFor('staff:nobody');
+    assert.deepEqual(routes, ['replica/fresh', 'primary/down']);
+    assert.match(String(troubles[0]), /DATABASE_REPLICA_URL names database "template1"/);
+  } finally {
+    await Promise.all([primary.end(), replica.end(), template.end()]);
+    await admin.query('grant execute on function pg_control_system() to public');
+    await admin.query('drop role replica_probe');
+  }
+});
+
+test('a standby that lags past the bound, is cut off from its primary, hangs or is down sends reads to the primary', async () => {
+  const { routes, troubles, primary, replica, reads, write } = routing();
 
   // Replay paused: what the primary wrote is not replayed, so the standby is behind by the time since.
   await pauseReplay();
@@ -119,10 +233,23 @@ test('a standby that lags past the bound, is cut off from its primary, hangs or 
   }
 
   // Cut off (its WAL receiver stopped): it has replayed all it received, and is still behind the primary.
-  await standbyCaughtUp();
   const [{ primary_conninfo: conninfo }] = (await pair.standbyQuery<{ primary_conninfo: string }>('show primary_conninfo')) as [{ primary_conninfo: string }];
-  await pair.standbyQuery(`alter system set primary_conninfo = ''`);
-  await pair.standbyQuery('select pg_reload_conf()');
+  const setConninfo = async (value: string) => {
+    await pair.standbyQuery(`alter system set primary_conninfo = '${value.replaceAll("'", "''")}'`);
+    await pair.standbyQuery('select pg_reload_conf()');
+  };
+  // Cut off level with the primary: a record the primary wrote on its own meanwhile (a running-xacts
+  // snapshot, a checkpoint) leaves it behind from the start, and then it is not current; cut it off again.
+  for (let attempt = 1; ; attempt++) {
+    await standbyCaughtUp();
+    await setConninfo('');
+    await eventually('the WAL receiver stops', () => pair.standbyQuery<{ n: number }>('select count(*)::int as n from pg_stat_wal_receiver'), (rows) => rows[0]?.n === 0, 30_000);
+    const [{ lsn }] = (await primary.query<{ lsn: string }>('select pg_current_wal_insert_lsn()::text as lsn')).rows as [{ lsn: string }];
+    const [{ level }] = (await pair.standbyQuery<{ level: boolean }>(`select pg_last_wal_replay_lsn() >= '${lsn}'::pg_lsn as level`)) as [{ level: boolean }];
+    if (level) break;
+    await setConninfo(conninfo);
+    assert.ok(attempt < 5, 'the primary kept writing while the standby was cut off');
+  }
   try {
     const cutOff = reads({ maxLagMs: 200 });
     routes.length = 0;
@@ -131,8 +258,7 @@ test('a standby that lags past the bound, is cut off from its primary, hangs or 
     await eventually('the cut-off standby counts as lagging', () => cutOff.poolFor('staff:nobody'), (pool) => pool === primary, 20_000);
     assert.equal(routes.at(-1), 'primary/lag');
   } finally {
-    await pair.standbyQuery(`alter system set primary_conninfo = '${conninfo.replaceAll("'", "''")}'`);
-    await pair.standbyQuery('select pg_reload_conf()');
+    await setConninfo(conninfo);
   }
   await standbyCaughtUp();
 

@@ -220,10 +220,29 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     issues.push({ variable: 'NATS_STREAM_MAX_AGE_MS', expected: `at least MESSAGE_DEDUPE_WINDOW_MS (${messageDedupeWindowMs})`, got: String(natsStreamMaxAgeMs) });
   }
 
+  const databaseUrl = url('DATABASE_URL', POSTGRES_PROTOCOLS);
+  const databaseReplicaUrl = url('DATABASE_REPLICA_URL', POSTGRES_PROTOCOLS);
+  if (databaseReplicaUrl !== null) {
+    // The replica's pool would be the primary's (one pool per URL, with the replica's short timeouts),
+    // and every read routed to "the standby" would run on the primary, which never replays anything.
+    const primaries = [
+      ...(databaseUrl === null ? [] : [['DATABASE_URL', databaseUrl] as const]),
+      ...Object.entries(serviceDatabaseUrls).map(([service, u]) => [`${service.toUpperCase()}_DATABASE_URL`, u] as const),
+    ];
+    const same = primaries.find(([, u]) => databaseAt(u) === databaseAt(databaseReplicaUrl));
+    if (same !== undefined) {
+      issues.push({
+        variable: 'DATABASE_REPLICA_URL',
+        expected: `the URL of a hot standby of DATABASE_URL, not the primary itself (it names the same host, port and database as ${same[0]})`,
+        got: redact(databaseReplicaUrl),
+      });
+    }
+  }
+
   const config: Config = {
-    databaseUrl: url('DATABASE_URL', POSTGRES_PROTOCOLS),
+    databaseUrl,
     serviceDatabaseUrls: Object.freeze(serviceDatabaseUrls),
-    databaseReplicaUrl: url('DATABASE_REPLICA_URL', POSTGRES_PROTOCOLS),
+    databaseReplicaUrl,
     databaseReplicaMaxLagMs: int('DATABASE_REPLICA_MAX_LAG_MS', 2000, 0, 3_600_000),
     poolSize: int('DATABASE_POOL_SIZE', 20, 1, 1000),
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 5000, 100, 600_000),
@@ -250,6 +269,28 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   };
   if (issues.length > 0) throw new ConfigError(issues);
   return Object.freeze(config);
+}
+
+/**
+ * `host:port/database` of a PostgreSQL URL as pg reads it: `?host=` and `?port=` win over the URL's,
+ * the host `localhost` and the port 5432 when none is given, the database the user's name when none
+ * is given. Two URLs that give the same reach the same database whatever their user, password, scheme
+ * or other parameters (another role on the primary is still the primary).
+ */
+function databaseAt(value: string): string {
+  const parsed = new URL(value);
+  const decode = (part: string) => {
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      return part; // a stray % that URL let through: compared as written
+    }
+  };
+  const user = parsed.searchParams.get('user') ?? decode(parsed.username);
+  const host = (parsed.searchParams.get('host') ?? decode(parsed.hostname.replace(/^\[(.+)\]$/, '$1'))).toLowerCase() || 'localhost';
+  const port = parsed.searchParams.get('port') ?? (parsed.port === '' ? '5432' : parsed.port);
+  const database = decode(parsed.pathname.replace(/^\//, '')) || user;
+  return `${host}:${port}/${database}`;
 }
 
 /** Query parameters that carry a secret in a connection string. */

@@ -67,12 +67,14 @@ export function createDatabases(options: DatabasesOptions): Databases {
   const serviceUrls = options.serviceUrls ?? {};
   /** How long a caller of the pool of `url` waits for a connection, and for a new one to open. */
   const timeoutsFor = (url: string): pg.PoolConfig => {
+    // The main database and the services' own: a pool that background workers hold, or a burst it
+    // cannot serve, answers 503 DATABASE_BUSY after acquireTimeoutMs instead of holding requests for ever.
+    // Checked before the replica's: a replica URL that is also one of these (loadConfig refuses it) must
+    // not give the primary's pool the replica's 2 s connect and 10 s query timeouts.
+    if (url === options.url || Object.values(serviceUrls).includes(url)) return options.acquireTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.acquireTimeoutMs };
     // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
     // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
     if (url === options.replicaUrl) return { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS };
-    // The main database and the services' own: a pool that background workers hold, or a burst it
-    // cannot serve, answers 503 DATABASE_BUSY after acquireTimeoutMs instead of holding requests for ever.
-    if (url === options.url || Object.values(serviceUrls).includes(url)) return options.acquireTimeoutMs === undefined ? {} : { connectionTimeoutMillis: options.acquireTimeoutMs };
     return { connectionTimeoutMillis: PLACED_CONNECT_TIMEOUT_MS };
   };
   const poolForUrl = (url: string, label = labelFor(url)): pg.Pool => {
@@ -113,7 +115,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
 
 /**
  * The label of the pool of `url` in a registry made with `options` ({@link Databases.list}): `main`,
- * `replica`, the services whose `<SERVICE>_DATABASE_URL` it is (joined with `+`), else
+ * the services whose `<SERVICE>_DATABASE_URL` it is (joined with `+`), `replica`, else
  * {@link databaseLabel}. What metrics, logs, commands and the pool-size check name a database by.
  *
  * @example
@@ -121,9 +123,11 @@ export function createDatabases(options: DatabasesOptions): Databases {
  */
 export function poolLabel(url: string, options: Pick<DatabasesOptions, 'url' | 'replicaUrl' | 'serviceUrls'>): string {
   if (url === options.url) return 'main';
-  if (url === options.replicaUrl) return 'replica';
   const services = Object.entries(options.serviceUrls ?? {}).filter(([, u]) => u === url).map(([s]) => s);
-  return services.length > 0 ? services.join('+') : databaseLabel(url);
+  if (services.length > 0) return services.join('+');
+  // After the primaries: a pool that is one of theirs is labelled as theirs, whatever else names it.
+  if (url === options.replicaUrl) return 'replica';
+  return databaseLabel(url);
 }
 
 /**

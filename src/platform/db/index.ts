@@ -16,6 +16,6 @@ export type { GroupCommitOptions } from './groupCommit.ts';
 export { nextTransactionId } from './nextTransactionId.ts';
 export { NO_FLUSH_WAIT } from './noFlushWait.ts';
 export { runWithoutFlushWait } from './runWithoutFlushWait.ts';
-export { createReplicaReads } from './createReplicaReads.ts';
+export { createReplicaReads, ReplicaNotStandbyError } from './createReplicaReads.ts';
 export type { ReplicaReads, ReplicaReadsOptions, ReplicaRouteReason } from './createReplicaReads.ts';
 export { acquireClient, DatabaseBusyError, DATABASE_BUSY_RETRY_AFTER_SECONDS } from './acquireClient.ts';
