@@ -163,13 +163,28 @@ export function createCache(options: CacheOptions): Cache {
       throw error;
     }
   };
-  /** Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier. */
-  const startFlight = (key: string, token: string | null, loader: Loader, store: (entry: CacheEntry, flight: Flight) => Promise<void> | void): Promise<CacheEntry> => {
+  /**
+   * Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier, and
+   * `failed` (awaited before the loader's error is passed on) undoes what the miss left in it.
+   */
+  const startFlight = (
+    key: string,
+    token: string | null,
+    loader: Loader,
+    store: (entry: CacheEntry, flight: Flight) => Promise<void> | void,
+    failed?: () => Promise<void>,
+  ): Promise<CacheEntry> => {
     const flight: Flight = { token, stale: false, promise: Promise.resolve(null as never) };
     flights.set(key, flight);
     flight.promise = (async () => {
       try {
-        const entry = await load(loader);
+        let entry: CacheEntry;
+        try {
+          entry = await load(loader);
+        } catch (error) {
+          if (failed !== undefined && !closed) await failed();
+          throw error;
+        }
         if (closed) return entry;
         if (flight.stale) metrics.staleLoad.inc();
         else await store(entry, flight);
@@ -304,7 +319,7 @@ export function createCache(options: CacheOptions): Cache {
         metrics.hitRedis.inc();
         return hit;
       }
-      let answer: { readonly value: Buffer } | { readonly token: string };
+      let answer: Awaited<ReturnType<RedisTier['readOrToken']>>;
       const asked = ++tick;
       try {
         answer = await tier.readOrToken(key);
@@ -327,7 +342,17 @@ export function createCache(options: CacheOptions): Cache {
       if (token !== null && flight?.token === token) return flight.promise;
       const last = landed.get(key);
       if (token !== null && last?.token === token && asked < last.at) return last.promise;
-      const started = startFlight(key, token, loader, storeInRedis(key));
+      // A generation this miss created goes again if the load fails: a read of a key with nothing to load
+      // (an unknown restaurant's menu, a 404) must not leave a key in Redis for its lifetime.
+      const created = 'token' in answer && answer.created ? answer.token : null;
+      const release =
+        created === null
+          ? undefined
+          : () =>
+              tier.releaseToken(key, created).catch((error: unknown) => {
+                report(error, { op: 'load', keys: [key] });
+              });
+      const started = startFlight(key, token, loader, storeInRedis(key), release);
       return token === null ? started : remember(key, token, started);
     },
     async evict(keys) {

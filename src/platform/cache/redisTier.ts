@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { CacheMetrics } from './cacheMetrics.ts';
-import { READ_OR_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
+import { READ_OR_TOKEN, RELEASE_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
 
 /** What the Redis tier reports to the cache's error hook. */
 export interface CacheErrorContext {
@@ -22,8 +22,10 @@ export interface RedisTier {
   ready(): Promise<void>;
   /** The hot path: one GET of the encoded entry. Throws on a Redis error (the caller falls back). */
   get(key: string): Promise<Buffer | null>;
-  /** The miss path: the value if it appeared meanwhile, else the key's generation token. */
-  readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string }>;
+  /** The miss path: the value if it appeared meanwhile, else the key's generation token (and whether this call created it). */
+  readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string; readonly created: boolean }>;
+  /** Deletes the key's generation if it is still `token`: a failed load leaves no key behind. */
+  releaseToken(key: string, token: string): Promise<void>;
   /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
   storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
   /** Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead). */
@@ -197,8 +199,11 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     usable: () => redis.status === 'ready' && pending.size === 0,
     get: (key) => redis.getBuffer(valueKey(key)),
     async readOrToken(key) {
-      const reply = (await runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl])) as [number, Buffer];
-      return reply[0] === 1 ? { value: reply[1] } : { token: reply[1].toString('latin1') };
+      const reply = (await runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl])) as [number, Buffer, number?];
+      return reply[0] === 1 ? { value: reply[1] } : { token: reply[1].toString('latin1'), created: reply[2] === 1 };
+    },
+    async releaseToken(key, token) {
+      await runScript(redis, RELEASE_TOKEN, [generationKey(key)], [token]);
     },
     async storeIfCurrent(key, token, payload) {
       const stored = await runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, ttl]);
