@@ -26,7 +26,8 @@ export interface CacheMetrics {
  * - `brigade_cache_evictions_queued`: keys whose eviction could not reach Redis and waits to be replayed;
  *   `brigade_cache_evictions_replayed_total`: keys whose queued eviction reached Redis later
  * - `brigade_cache_load_duration_seconds{cache,outcome}`, `brigade_cache_errors_total{cache,op}`,
- *   `brigade_cache_redis_up` (1 when Redis is ready, 0 when degraded; absent in memory mode)
+ *   `brigade_cache_redis_up` (1 when Redis is ready and answering, 0 when degraded: disconnected, or
+ *   connected but not answering in time, i.e. the breaker is open; absent in memory mode)
  */
 export function createCacheMetrics(registry: client.Registry, cache: string): CacheMetrics {
   const counter = (name: string, help: string, labelNames: string[]) =>
@@ -40,7 +41,7 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
   const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
   const gauge = (name: string, help: string) =>
     (registry.getSingleMetric(name) as client.Gauge | undefined) ?? new client.Gauge({ name, help, labelNames: ['cache'], registers: [registry] });
-  const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader');
+  const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader (Redis disconnected, or not answering in time)');
   const queued = gauge('brigade_cache_evictions_queued', 'Keys whose eviction could not reach Redis and waits to be replayed');
   const loads =
     (registry.getSingleMetric('brigade_cache_load_duration_seconds') as client.Histogram | undefined) ??
