@@ -20,9 +20,11 @@ export interface ProcessRun {
  *   (`createRelay`) and each order-view projector's (`runProjection`);
  * - with the PostgreSQL transport (no `NATS_URL`) and any worker: the transport's LISTEN, on the platform's pool;
  * - with HTTP and ordering's routes: the order views' LISTEN, opened by the first board stream or
- *   `?after=` wait, on ordering's pool.
+ *   `?after=` wait, on ordering's pool;
+ * - with HTTP, menu's routes and the in-process cache (no `REDIS_URL`, `CACHE_TTL_SECONDS` not 0): the
+ *   cache's eviction LISTEN (`createPgEvictionBus`), opened by the first menu read, on the platform's pool.
  *
- * With every service in one database, `brigade start` keeps 10 (9 with NATS). A tenant's dedicated
+ * With every service in one database, `brigade start` keeps 11 (10 with NATS; one less with Redis). A tenant's dedicated
  * database (decision 0008) keeps fewer in its own pool: no delivery relay, no transport LISTEN.
  * `test/composition/heldConnections.int.test.ts` checks the count against the sessions that
  * `brigade start`'s workers hold in PostgreSQL.
@@ -30,7 +32,7 @@ export interface ProcessRun {
  * @example
  * checkPoolSize(config, heldConnections(config, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
  */
-export function heldConnections(config: Pick<Config, 'databaseUrl' | 'natsUrl' | 'serviceDatabaseUrls'>, run: ProcessRun): HeldConnections[] {
+export function heldConnections(config: Pick<Config, 'databaseUrl' | 'natsUrl' | 'redisUrl' | 'cacheTtlSeconds' | 'serviceDatabaseUrls'>, run: ProcessRun): HeldConnections[] {
   // The main database's URL is not known before an embedded server starts; any key that no service URL equals will do.
   const main = config.databaseUrl ?? '';
   const urlOf = (service: string) => config.serviceDatabaseUrls[service] ?? main;
@@ -44,6 +46,7 @@ export function heldConnections(config: Pick<Config, 'databaseUrl' | 'natsUrl' |
   for (const worker of run.workers) if (worker.keepsConnection !== undefined) add(worker.service, worker.keepsConnection);
   if (config.natsUrl === null && run.workers.length > 0) add('platform', LISTENS.bus);
   if (run.http && run.services.some((s) => s.name === 'ordering')) add('ordering', LISTENS.views);
+  if (run.http && config.redisUrl === null && config.cacheTtlSeconds > 0 && run.services.some((s) => s.name === 'menu')) add('platform', LISTENS.cache);
   // Listed in one order whatever order the workers come in: the workers' groups by name, then the LISTENs.
   const rank = (what: string) => (Object.values(LISTENS) as string[]).indexOf(what);
   const ordered = (holders: Map<string, number>) => [...holders].sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b)).map(([what, count]) => ({ what, count }));
@@ -51,4 +54,8 @@ export function heldConnections(config: Pick<Config, 'databaseUrl' | 'natsUrl' |
 }
 
 /** The connections a process keeps for a LISTEN, beside its workers' (`ServiceWorker.keepsConnection`). */
-const LISTENS = { bus: 'bus LISTEN (PostgreSQL transport)', views: 'order views LISTEN (board streams and ?after= waits)' } as const;
+const LISTENS = {
+  bus: 'bus LISTEN (PostgreSQL transport)',
+  views: 'order views LISTEN (board streams and ?after= waits)',
+  cache: 'cache evictions LISTEN (in-process cache, no REDIS_URL)',
+} as const;

@@ -10,7 +10,7 @@ import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.t
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
-import { createCache, type Cache } from '../platform/cache/index.ts';
+import { createCache, createPgEvictionBus, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { recordAdminAudit } from '../services/platform/index.ts';
@@ -133,6 +133,13 @@ export async function createPlatform(
     commitsInFlight: config.commitsInFlight,
   });
   const caches: Cache[] = [];
+  // Without Redis the caches are in-process: their evictions reach the other processes on the database
+  // through NOTIFY on the platform's database, which every instance shares (decision 0020).
+  let evictions: PgEvictionBus | undefined;
+  const closeCaches = async () => {
+    await Promise.all(caches.map((c) => c.close()));
+    await evictions?.close();
+  };
   let transport: Transport | undefined;
   try {
     registerPoolMetrics(metrics, databases);
@@ -188,9 +195,11 @@ export async function createPlatform(
       placements: router,
       createCache: (namespace) => {
         if (config.cacheTtlSeconds === 0) return null;
+        if (config.redisUrl === null) evictions ??= createPgEvictionBus({ pool: busPool, onError: (error, context) => reportCacheTrouble(error, context) });
         const cache = createCache({
           namespace,
           redis: config.redisUrl,
+          ...(evictions === undefined ? {} : { evictions }),
           ttlSeconds: config.cacheTtlSeconds,
           registry: metrics,
           onError: (error, context) => reportCacheTrouble(error, context),
@@ -227,7 +236,7 @@ export async function createPlatform(
       deps,
       close: async () => {
         await app.close();
-        await Promise.all(caches.map((c) => c.close()));
+        await closeCaches();
         await bus.close();
         await databases.close();
       },
@@ -235,6 +244,7 @@ export async function createPlatform(
   } catch (error) {
     // A step that failed (NATS unreachable, the secret unwritable) leaves nothing open behind it.
     await Promise.all(caches.map((c) => c.close().catch(() => undefined)));
+    await evictions?.close().catch(() => undefined);
     await transport?.close().catch(() => undefined);
     await databases.close().catch(() => undefined);
     throw error;

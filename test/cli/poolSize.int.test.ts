@@ -23,7 +23,7 @@ describe('brigade start with a DATABASE_POOL_SIZE its workers would exhaust', ()
       child.kill('SIGTERM');
       await exited;
     }
-    assert.match(out, /brigade start: Invalid configuration:\n {2}DATABASE_POOL_SIZE: expected at least 12: in the main database this process keeps 10 connection\(s\)/);
+    assert.match(out, /brigade start: Invalid configuration:\n {2}DATABASE_POOL_SIZE: expected at least 13: in the main database this process keeps 11 connection\(s\)/);
     assert.match(out, /got "8"\nSet these variables to valid values/);
     assert.doesNotMatch(out, /Brigade is up/);
   });

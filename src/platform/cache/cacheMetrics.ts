@@ -21,26 +21,28 @@ export interface CacheMetrics {
  * metrics, labelled `cache=<namespace>`:
  * - `brigade_cache_hits_total{cache,tier}` (tier `memory` | `redis`), `brigade_cache_misses_total`
  * - `brigade_cache_fallbacks_total`: reads served straight from the loader because Redis was unusable
+ *   (in memory mode: because the eviction bus was not listening)
  * - `brigade_cache_stale_loads_total`: loads not stored because an eviction happened while they ran
  * - `brigade_cache_evictions_total{cache,origin}` (origin `local` | `remote`, i.e. a broadcast)
  * - `brigade_cache_evictions_queued`: keys whose eviction could not reach Redis and waits to be replayed;
  *   `brigade_cache_evictions_replayed_total`: keys whose queued eviction reached Redis later
  * - `brigade_cache_load_duration_seconds{cache,outcome}`, `brigade_cache_errors_total{cache,op}`,
- *   `brigade_cache_redis_up` (1 when Redis is ready, 0 when degraded; absent in memory mode)
+ *   `brigade_cache_redis_up` (1 when Redis is ready and answering, 0 when degraded: disconnected, or
+ *   connected but not answering in time, i.e. the breaker is open; absent in memory mode)
  */
 export function createCacheMetrics(registry: client.Registry, cache: string): CacheMetrics {
   const counter = (name: string, help: string, labelNames: string[]) =>
     (registry.getSingleMetric(name) as client.Counter | undefined) ?? new client.Counter({ name, help, labelNames, registers: [registry] });
   const hits = counter('brigade_cache_hits_total', 'Cache reads answered by the cache, by tier (memory, redis)', ['cache', 'tier']);
   const misses = counter('brigade_cache_misses_total', 'Cache reads that went to the loader', ['cache']);
-  const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis was unusable (degraded mode)', ['cache']);
+  const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis, or in memory mode the eviction LISTEN, was unusable (degraded mode)', ['cache']);
   const stale = counter('brigade_cache_stale_loads_total', 'Loads not stored because the key was evicted while they ran', ['cache']);
   const evictions = counter('brigade_cache_evictions_total', 'Keys evicted, by origin (local call, remote broadcast)', ['cache', 'origin']);
   const replayed = counter('brigade_cache_evictions_replayed_total', 'Keys whose queued eviction reached Redis once it took them again', ['cache']);
   const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
   const gauge = (name: string, help: string) =>
     (registry.getSingleMetric(name) as client.Gauge | undefined) ?? new client.Gauge({ name, help, labelNames: ['cache'], registers: [registry] });
-  const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader');
+  const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader (Redis disconnected, or not answering in time)');
   const queued = gauge('brigade_cache_evictions_queued', 'Keys whose eviction could not reach Redis and waits to be replayed');
   const loads =
     (registry.getSingleMetric('brigade_cache_load_duration_seconds') as client.Histogram | undefined) ??

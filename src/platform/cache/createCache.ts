@@ -7,7 +7,8 @@ import { createCacheMetrics } from './cacheMetrics.ts';
 import { createCacheRedis } from './createCacheRedis.ts';
 import { decodeEntry, encodeEntry } from './entryCodec.ts';
 import { CacheClosedError } from './errors.ts';
-import { onLocalEviction, publishLocalEviction } from './localBus.ts';
+import type { EvictionBus } from './evictionBus.ts';
+import { localEvictionBus } from './localBus.ts';
 import { createRedisTier, type CacheErrorContext, type RedisTier } from './redisTier.ts';
 import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
 
@@ -45,6 +46,13 @@ export interface CacheOptions {
    * reconnect); false saves one connection per cache.
    */
   readonly broadcast?: boolean;
+  /**
+   * Memory mode: how evictions reach the other caches of the namespace. Default: the in-process bus,
+   * which reaches only this process's. With several processes on one database (no Redis), give every
+   * cache `createPgEvictionBus({ pool })`: evictions are NOTIFYed, and while its LISTEN is down the
+   * cache trusts nothing it holds (reads go to the loader). Ignored in Redis mode.
+   */
+  readonly evictions?: EvictionBus;
 }
 
 /** A cache-aside cache. See {@link createCache}. */
@@ -56,27 +64,30 @@ export interface Cache {
   /**
    * Returns the cached entry for `key`, or runs `loader`, caches what it returns and returns that.
    * Concurrent misses of one key in one process share one loader call (single-flight), unless an
-   * eviction of the key came between them. When Redis is unusable reads get the loader's result
-   * uncached: reads never fail because of Redis (a loader's own error is passed on, and nothing is
-   * cached), and none shares a load that may predate an eviction it cannot hear of: readers that
-   * arrive while a load is under way wait for it and share one load begun after it.
+   * eviction of the key came between them. When Redis is unusable (or, in memory mode, the eviction
+   * bus is not listening) reads get the loader's result uncached: reads never fail because of Redis
+   * (a loader's own error is passed on, and nothing is cached), and none shares a load that may
+   * predate an eviction it cannot hear of: readers that arrive while a load is under way wait for it
+   * and share one load begun after it.
    */
   getOrLoad(key: string, loader: Loader): Promise<CacheEntry>;
   /**
    * Evicts keys on every instance: in Redis mode the value is deleted and the key's generation
-   * replaced in one transaction, then broadcast; in memory mode every cache of the namespace in
-   * this process drops it. When it resolves, no read that starts afterwards, on any instance, can
-   * return what was cached before, and no load that began earlier can store its result. Call it
-   * after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
+   * replaced in one transaction, then broadcast; in memory mode every cache of the namespace on the
+   * eviction bus drops it: those in this process before it resolves, those in other processes (with
+   * `createPgEvictionBus`) once its NOTIFY, sent before it resolves, reaches them. When it resolves,
+   * no read that starts afterwards on any instance that shares the tier (Redis) or is in this process
+   * (memory) can return what was cached before, and no load that began earlier can store its result.
+   * Call it after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
    * eviction that cannot reach it is reported and queued; the queue is replayed in the background as
    * soon as Redis takes it (`brigade_cache_evictions_queued`, `brigade_cache_evictions_replayed_total`),
    * and this instance does not read Redis until then.
    */
   evict(keys: string | readonly string[]): Promise<void>;
   /**
-   * Resolves once the cache can use its backend: at once in memory mode; in Redis mode when Redis is
-   * connected and the eviction broadcast subscribed. Optional: reads before that are served by the
-   * loader (and not cached). It waits as long as Redis is away, so race it with a timeout at start-up.
+   * Resolves once the cache can use its backend: in memory mode when its eviction bus listens (at once
+   * for the in-process bus); in Redis mode when Redis is connected and the eviction broadcast
+   * subscribed. Optional: reads before that are served by the loader (and not cached). It waits as long as Redis is away, so race it with a timeout at start-up.
    */
   ready(): Promise<void>;
   /**
@@ -99,7 +110,8 @@ const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
 const REPORT_INTERVAL_MS = 5000;
 
 /**
- * Creates a cache-aside cache: Redis when `redis` is given, else an in-process LRU.
+ * Creates a cache-aside cache: Redis when `redis` is given, else an in-process LRU (whose evictions
+ * reach other processes only through an `evictions` bus such as `createPgEvictionBus`).
  *
  * Correctness (see docs/decisions/0020-cache-aside.md): one tier only per mode (no in-process copy
  * in front of Redis, so no instance can answer from a copy an eviction has not reached yet);
@@ -163,13 +175,28 @@ export function createCache(options: CacheOptions): Cache {
       throw error;
     }
   };
-  /** Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier. */
-  const startFlight = (key: string, token: string | null, loader: Loader, store: (entry: CacheEntry, flight: Flight) => Promise<void> | void): Promise<CacheEntry> => {
+  /**
+   * Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier, and
+   * `failed` (awaited before the loader's error is passed on) undoes what the miss left in it.
+   */
+  const startFlight = (
+    key: string,
+    token: string | null,
+    loader: Loader,
+    store: (entry: CacheEntry, flight: Flight) => Promise<void> | void,
+    failed?: () => Promise<void>,
+  ): Promise<CacheEntry> => {
     const flight: Flight = { token, stale: false, promise: Promise.resolve(null as never) };
     flights.set(key, flight);
     flight.promise = (async () => {
       try {
-        const entry = await load(loader);
+        let entry: CacheEntry;
+        try {
+          entry = await load(loader);
+        } catch (error) {
+          if (failed !== undefined && !closed) await failed();
+          throw error;
+        }
         if (closed) return entry;
         if (flight.stale) metrics.staleLoad.inc();
         else await store(entry, flight);
@@ -190,22 +217,68 @@ export function createCache(options: CacheOptions): Cache {
     return list;
   };
 
+  // Degraded: to the loader, nothing stored. Without Redis (or, in memory mode, without its eviction
+  // bus's LISTEN) this instance cannot learn of an eviction made elsewhere (the broadcast rides the same
+  // Redis), so a load begun before a read may hold the document from before it: a read shares only a
+  // load begun after it. Readers that arrive while a load of the key is under way wait for it to end
+  // and then share one new load (the first one's loader): a hot key runs one load at a time, each
+  // shared by the readers that arrived during the one before, instead of one database query per read
+  // exactly when the load is highest.
+  const degraded = new Map<string, { readonly running: Promise<CacheEntry>; next: Promise<CacheEntry> | null }>();
+  const startDegraded = (key: string, loader: Loader): Promise<CacheEntry> => {
+    const loads = { running: load(loader), next: null };
+    degraded.set(key, loads);
+    // Registered before any successor's start (below), so it runs first when the load ends.
+    const ended = () => {
+      if (degraded.get(key) === loads) degraded.delete(key);
+    };
+    loads.running.then(ended, ended);
+    return loads.running;
+  };
+  const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
+    metrics.fallback.inc();
+    const loads = degraded.get(key);
+    if (loads === undefined) return startDegraded(key, loader);
+    const next = () => startDegraded(key, loader);
+    loads.next ??= loads.running.then(next, next);
+    return loads.next;
+  };
+
   if (options.redis === undefined || options.redis === null) {
+    const bus = options.evictions ?? localEvictionBus;
     const lru = new LRUCache<string, CacheEntry>({ max: maxEntries, ttl: ttlMs });
     const storeInMemory = (key: string) => (entry: CacheEntry) => {
       lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' });
     };
-    const unsubscribe = onLocalEviction(namespace, (keys, from) => {
-      for (const key of keys) lru.delete(key);
-      detach(keys);
-      if (from !== instanceId) metrics.evictRemote.inc(keys.length);
-    });
+    // Subscribed at the first read (or ready()), so that a process that never reads (a worker that
+    // builds the routes) keeps no LISTEN; a cache that has not read holds nothing an eviction must reach.
+    let unsubscribe: (() => void) | null = null;
+    const join = () => {
+      unsubscribe ??= bus.subscribe(namespace, {
+        evicted(keys, from) {
+          for (const key of keys) lru.delete(key);
+          detach(keys);
+          if (from !== instanceId) metrics.evictRemote.inc(keys.length);
+        },
+        lost() {
+          lru.clear();
+          detach([...flights.keys()]);
+        },
+      });
+    };
     return {
       mode: 'memory',
       namespace,
-      ready: () => Promise.resolve(),
+      ready: () => {
+        if (closed) return Promise.resolve();
+        join();
+        return bus.ready();
+      },
       getOrLoad(key, loader) {
         checkKey(key);
+        if (unsubscribe === null) join();
+        // Evictions made elsewhere may go unheard: nothing held may be trusted, nothing loaded stored.
+        if (!bus.listening()) return fallback(key, loader);
         // The hot path: the stored object itself, no copy, no serialisation.
         const hit = lru.get(key);
         if (hit !== undefined) {
@@ -219,11 +292,11 @@ export function createCache(options: CacheOptions): Cache {
         const list = keyList(keys);
         if (list.length === 0) return;
         metrics.evictLocal.inc(list.length);
-        publishLocalEviction(namespace, list, instanceId);
+        await bus.publish(namespace, list, instanceId);
       },
       async close() {
         closed = true;
-        unsubscribe();
+        unsubscribe?.();
         lru.clear();
       },
     };
@@ -259,32 +332,6 @@ export function createCache(options: CacheOptions): Cache {
     }, forget);
     return promise;
   };
-  // Degraded: to the loader, nothing stored. Without Redis this instance cannot learn of an eviction
-  // made elsewhere (the broadcast rides the same Redis), so a load begun before a read may hold the
-  // document from before it: a read shares only a load begun after it. Readers that arrive while a
-  // load of the key is under way wait for it to end and then share one new load (the first one's
-  // loader): a hot key runs one load at a time, each shared by the readers that arrived during the
-  // one before, instead of one database query per read exactly when the load is highest.
-  const degraded = new Map<string, { readonly running: Promise<CacheEntry>; next: Promise<CacheEntry> | null }>();
-  const startDegraded = (key: string, loader: Loader): Promise<CacheEntry> => {
-    const loads = { running: load(loader), next: null };
-    degraded.set(key, loads);
-    // Registered before any successor's start (below), so it runs first when the load ends.
-    const ended = () => {
-      if (degraded.get(key) === loads) degraded.delete(key);
-    };
-    loads.running.then(ended, ended);
-    return loads.running;
-  };
-  const fallback = (key: string, loader: Loader): Promise<CacheEntry> => {
-    metrics.fallback.inc();
-    const loads = degraded.get(key);
-    if (loads === undefined) return startDegraded(key, loader);
-    const next = () => startDegraded(key, loader);
-    loads.next ??= loads.running.then(next, next);
-    return loads.next;
-  };
-
   return {
     mode: 'redis',
     namespace,
@@ -304,7 +351,7 @@ export function createCache(options: CacheOptions): Cache {
         metrics.hitRedis.inc();
         return hit;
       }
-      let answer: { readonly value: Buffer } | { readonly token: string };
+      let answer: Awaited<ReturnType<RedisTier['readOrToken']>>;
       const asked = ++tick;
       try {
         answer = await tier.readOrToken(key);
@@ -327,7 +374,17 @@ export function createCache(options: CacheOptions): Cache {
       if (token !== null && flight?.token === token) return flight.promise;
       const last = landed.get(key);
       if (token !== null && last?.token === token && asked < last.at) return last.promise;
-      const started = startFlight(key, token, loader, storeInRedis(key));
+      // A generation this miss created goes again if the load fails: a read of a key with nothing to load
+      // (an unknown restaurant's menu, a 404) must not leave a key in Redis for its lifetime.
+      const created = 'token' in answer && answer.created ? answer.token : null;
+      const release =
+        created === null
+          ? undefined
+          : () =>
+              tier.releaseToken(key, created).catch((error: unknown) => {
+                report(error, { op: 'load', keys: [key] });
+              });
+      const started = startFlight(key, token, loader, storeInRedis(key), release);
       return token === null ? started : remember(key, token, started);
     },
     async evict(keys) {

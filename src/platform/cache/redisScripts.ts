@@ -14,17 +14,31 @@ function script(lua: string): RedisScript {
 /**
  * The miss path, in one round trip: the value if it appeared since the caller's GET (a concurrent
  * load stored it), else the key's generation token, created if absent. KEYS = value, generation;
- * ARGV = fresh token, generation TTL ms. Returns {1, value} or {0, token}.
+ * ARGV = fresh token, generation TTL ms. Returns {1, value} or {0, token, created (1 or 0)}.
  */
 export const READ_OR_TOKEN = script(`
 local v = redis.call('GET', KEYS[1])
 if v then return {1, v} end
 local g = redis.call('GET', KEYS[2])
 if not g then
-  g = ARGV[1]
-  redis.call('SET', KEYS[2], g, 'PX', ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
+  return {0, ARGV[1], 1}
 end
-return {0, g}
+return {0, g, 0}
+`);
+
+/**
+ * A failed load's clean-up: deletes the generation key its miss created, only if it still holds that
+ * token, so that a read of a key that has nothing to load (an unknown restaurant: a 404) leaves no key
+ * behind. Safe for the fence: an eviction since then replaced the token (and is kept), and a token
+ * created afresh later is random, so no load holding the deleted one can ever store.
+ * KEYS = generation; ARGV = token. Returns 1 deleted, 0 left alone.
+ */
+export const RELEASE_TOKEN = script(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
 `);
 
 /**

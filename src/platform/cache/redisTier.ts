@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { ReplyError, type Redis } from 'ioredis';
 import type { CacheMetrics } from './cacheMetrics.ts';
-import { READ_OR_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
+import { READ_OR_TOKEN, RELEASE_TOKEN, runScript, STORE_IF_CURRENT } from './redisScripts.ts';
 
 /** What the Redis tier reports to the cache's error hook. */
 export interface CacheErrorContext {
@@ -16,14 +16,19 @@ export interface CacheErrorContext {
 
 /** The shared-Redis tier: values, generation tokens and the eviction broadcast of one namespace. */
 export interface RedisTier {
-  /** Ready, and no eviction waiting to be replayed: only then may a read trust what Redis holds. */
+  /**
+   * Ready, answering (the breaker is closed), and no eviction waiting to be replayed: only then may a
+   * read trust what Redis holds, or ask it anything.
+   */
   usable(): boolean;
   /** Resolves once Redis is ready and the broadcast subscribed (or the tier is closed). */
   ready(): Promise<void>;
   /** The hot path: one GET of the encoded entry. Throws on a Redis error (the caller falls back). */
   get(key: string): Promise<Buffer | null>;
-  /** The miss path: the value if it appeared meanwhile, else the key's generation token. */
-  readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string }>;
+  /** The miss path: the value if it appeared meanwhile, else the key's generation token (and whether this call created it). */
+  readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string; readonly created: boolean }>;
+  /** Deletes the key's generation if it is still `token`: a failed load leaves no key behind. */
+  releaseToken(key: string, token: string): Promise<void>;
   /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
   storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
   /** Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead). */
@@ -53,6 +58,16 @@ const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 2000;
 /** How long close() waits for queued evictions to reach Redis. */
 const CLOSE_REPLAY_MS = 2000;
+/**
+ * The breaker: this many commands in a row that timed out (no answer within the client's command
+ * timeout, on a connection that stays open: a Redis stopped, swapping or stuck in a slow script) and
+ * Redis is taken for hung. A hung Redis otherwise costs every read the whole command timeout, for ever:
+ * ioredis stays `ready` as long as TCP does.
+ */
+const BREAKER_TIMEOUTS = 3;
+/** While the breaker is open, a PING is sent after this back-off, doubling up to the maximum. */
+const BREAKER_FIRST_MS = 250;
+const BREAKER_MAX_MS = 5000;
 
 /**
  * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
@@ -61,6 +76,10 @@ const CLOSE_REPLAY_MS = 2000;
  * connection is ready again and otherwise retried with a capped backoff, reads or not (other instances
  * serve the old value until the replay lands); until it does, this instance does not read from Redis
  * (it could hold the value the eviction removes).
+ *
+ * A Redis that stays connected but stops answering is treated as down after {@link BREAKER_TIMEOUTS}
+ * commands in a row time out (the breaker opens): no command is sent on the read path, evictions are
+ * queued, and a PING after a back-off decides when to trust it again (then the queue is replayed first).
  */
 export function createRedisTier(options: RedisTierOptions): RedisTier {
   const { redis, namespace, metrics, report } = options;
@@ -77,6 +96,11 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   let retries = 0;
   let connected = redis.status === 'ready';
   let closed = false;
+  // The breaker: commands in a row that timed out, whether it is open, and its PING's timer and back-off.
+  let timeouts = 0;
+  let open = false;
+  let probeTimer: NodeJS.Timeout | null = null;
+  let probes = 0;
   metrics.redisUp.set(connected ? 1 : 0);
   let subscribed = false;
   let resolveReady!: () => void;
@@ -85,18 +109,72 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     if (closed || (subscribed && redis.status === 'ready')) resolveReady();
   };
 
+  /** Runs one command, counting it for the breaker: any answer (even an error reply) resets the count. */
+  const guard = async <T>(command: () => Promise<T>): Promise<T> => {
+    try {
+      const result = await command();
+      timeouts = 0;
+      return result;
+    } catch (error) {
+      if (error instanceof Error && error.message === 'Command timed out') {
+        timeouts += 1;
+        if (timeouts >= BREAKER_TIMEOUTS && !open && !closed) trip();
+      } else if (error instanceof ReplyError) {
+        timeouts = 0; // Redis answered, if with an error (out of memory, NOSCRIPT)
+      }
+      throw error;
+    }
+  };
+  const trip = () => {
+    open = true;
+    metrics.redisUp.set(0);
+    report(
+      new Error(
+        `Redis (cache ${JSON.stringify(namespace)}) answered none of the last ${BREAKER_TIMEOUTS} commands in time although connected: ` +
+          'reads go to the loader and evictions are queued until it answers a PING. Check that Redis is not stopped, swapping or running a slow command',
+      ),
+      { op: 'connection' },
+    );
+    probeLater();
+  };
+  const probeLater = () => {
+    if (probeTimer !== null || closed) return;
+    const delay = Math.min(BREAKER_FIRST_MS * 2 ** probes, BREAKER_MAX_MS);
+    probes = Math.min(probes + 1, 16);
+    probeTimer = setTimeout(() => {
+      probeTimer = null;
+      // Not connected: the next 'ready' (a reconnection answers a command first) closes the breaker.
+      if (closed || !open || redis.status !== 'ready') return;
+      redis.ping().then(
+        () => shut(),
+        () => probeLater(),
+      );
+    }, delay).unref();
+  };
+  /** Closes the breaker: Redis answers again. Queued evictions are replayed before any read uses it. */
+  const shut = () => {
+    if (probeTimer !== null) clearTimeout(probeTimer);
+    probeTimer = null;
+    probes = 0;
+    timeouts = 0;
+    if (!open || closed) return;
+    open = false;
+    metrics.redisUp.set(redis.status === 'ready' ? 1 : 0);
+    void replay();
+  };
+
   const execEvict = async (keys: readonly string[]) => {
     const tx = redis.multi();
     for (const key of keys) tx.set(generationKey(key), randomUUID(), 'PX', generationTtl).del(valueKey(key));
     if (options.broadcast) tx.publish(channel, JSON.stringify({ from: options.instanceId, keys }));
-    const results = await tx.exec();
+    const results = await guard(() => tx.exec());
     if (results === null) throw new Error('Redis discarded the eviction transaction');
     const failed = results.find(([error]) => error !== null);
     if (failed) throw failed[0];
   };
   /** Sends the queued evictions, a bounded batch per transaction, while Redis takes them; retries the rest later. */
   const drain = async () => {
-    while (pending.size > 0 && redis.status === 'ready') {
+    while (pending.size > 0 && redis.status === 'ready' && !open) {
       const batch: Array<[string, number]> = [];
       for (const entry of pending) if (batch.push(entry) === REPLAY_BATCH) break;
       try {
@@ -137,6 +215,9 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
 
   const onReady = () => {
     connected = true;
+    // A new connection is ready only once Redis answered its first command: not hung (any more).
+    open = false;
+    shut();
     metrics.redisUp.set(1);
     checkReady();
     retries = 0;
@@ -194,18 +275,21 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
 
   return {
     ready: () => readyPromise,
-    usable: () => redis.status === 'ready' && pending.size === 0,
-    get: (key) => redis.getBuffer(valueKey(key)),
+    usable: () => redis.status === 'ready' && !open && pending.size === 0,
+    get: (key) => guard(() => redis.getBuffer(valueKey(key))),
     async readOrToken(key) {
-      const reply = (await runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl])) as [number, Buffer];
-      return reply[0] === 1 ? { value: reply[1] } : { token: reply[1].toString('latin1') };
+      const reply = (await guard(() => runScript(redis, READ_OR_TOKEN, [valueKey(key), generationKey(key)], [randomUUID(), generationTtl]))) as [number, Buffer, number?];
+      return reply[0] === 1 ? { value: reply[1] } : { token: reply[1].toString('latin1'), created: reply[2] === 1 };
+    },
+    async releaseToken(key, token) {
+      await guard(() => runScript(redis, RELEASE_TOKEN, [generationKey(key)], [token]));
     },
     async storeIfCurrent(key, token, payload) {
-      const stored = await runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, ttl]);
+      const stored = await guard(() => runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, ttl]));
       return stored === 1;
     },
     async evict(keys) {
-      if (redis.status === 'ready') {
+      if (redis.status === 'ready' && !open) {
         try {
           await execEvict(keys);
           return;
@@ -213,7 +297,8 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
           report(error, { op: 'evict', keys });
         }
       } else {
-        report(new Error(`Redis is ${redis.status}; eviction of ${keys.length} key(s) queued until it is back`), { op: 'evict', keys });
+        const state = open ? 'not answering' : redis.status;
+        report(new Error(`Redis is ${state}; eviction of ${keys.length} key(s) queued until it is back`), { op: 'evict', keys });
       }
       for (const key of keys) pending.set(key, ++pendingSeq);
       metrics.evictQueued.set(pending.size);
@@ -234,6 +319,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
         clearTimeout(timer);
       }
       if (retryTimer !== null) clearTimeout(retryTimer);
+      if (probeTimer !== null) clearTimeout(probeTimer);
       if (pending.size > 0) {
         const keys = [...pending.keys()];
         report(
@@ -250,7 +336,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       subscriber?.disconnect();
       if (options.owned) {
         redis.on('error', () => undefined); // a client being shut down may still emit; nobody is listening now
-        if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+        if (redis.status === 'ready' && !open) await redis.quit().catch(() => undefined);
         redis.disconnect();
       }
     },

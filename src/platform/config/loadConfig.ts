@@ -20,10 +20,10 @@ export interface Config {
   readonly databaseReplicaMaxLagMs: number;
   /**
    * `DATABASE_POOL_SIZE`: connections per pool (one pool per database). Default 20. With every worker
-   * in one process (`brigade start`), 10 of them are kept for as long as it runs: each outbox relay's
-   * and projection's leader lock (5 + 3), the PostgreSQL transport's LISTEN (none with NATS) and the
-   * order views' LISTEN; HTTP, dispatch, consumers and the saga runners share the rest. `brigade start`,
-   * `serve`, `worker` and `demo` refuse a size below what they keep + 2 (`checkPoolSize`; 12 for
+   * in one process (`brigade start`), 11 of them are kept for as long as it runs: each outbox relay's
+   * and projection's leader lock (5 + 3), the PostgreSQL transport's LISTEN (none with NATS), the
+   * order views' LISTEN and the in-process cache's eviction LISTEN (none with Redis); HTTP, dispatch, consumers and the saga runners share the rest. `brigade start`,
+   * `serve`, `worker` and `demo` refuse a size below what they keep + 2 (`checkPoolSize`; 13 for
    * `brigade start` with one database).
    */
   readonly poolSize: number;

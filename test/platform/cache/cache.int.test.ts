@@ -271,6 +271,29 @@ describe('redis mode only', { skip: redisService.skip }, () => {
     assert.ok(ttl > 30_000 && ttl <= 42_000, `PTTL ${ttl}`);
   });
 
+  test('a load that fails leaves no key in Redis (reads of unknown keys create nothing), and keeps a generation it did not create', async () => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const cache = await open('redis', { namespace });
+    const notFound = new Error('no such restaurant');
+    // Reads of keys that have nothing to load, as anonymous reads of unknown restaurants' menus are (404s).
+    for (let i = 0; i < 30; i += 1) await assert.rejects(cache.getOrLoad(randomUUID(), () => Promise.reject(notFound)), notFound);
+    const unknown = randomUUID();
+    const concurrent = await Promise.allSettled(Array.from({ length: 10 }, () => cache.getOrLoad(unknown, () => Promise.reject(notFound))));
+    assert.ok(concurrent.every((r) => r.status === 'rejected'));
+    assert.deepEqual(await admin!.keys(`${namespace}:*`), [], 'a failed load left keys behind');
+
+    // A generation that an eviction made is the fence of loads under way elsewhere: a failed load leaves it.
+    await cache.evict('known');
+    const generation = await admin!.get(`${namespace}:{known}:g`);
+    assert.notEqual(generation, null);
+    await assert.rejects(cache.getOrLoad('known', () => Promise.reject(notFound)), notFound);
+    assert.equal(await admin!.get(`${namespace}:{known}:g`), generation);
+    // And a failed load does not stop the next one from being stored.
+    await assert.rejects(cache.getOrLoad('later', () => Promise.reject(notFound)), notFound);
+    await cache.getOrLoad('later', async () => 'found');
+    assert.equal((await cache.getOrLoad('later', async () => 'other')).source, 'redis');
+  });
+
   test('a shared ioredis client is used and left open by close()', async () => {
     const shared = patientRedis(testEnv.redisUrl);
     await new Promise<void>((resolve) => shared.once('ready', () => resolve()));

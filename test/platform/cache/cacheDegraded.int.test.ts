@@ -103,6 +103,66 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
     }
   });
 
+  test('a Redis that stays connected but stops answering is taken for down after a few timeouts: reads stop asking it until a PING is answered', async () => {
+    const registry = new client.Registry();
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const cache = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry });
+    const running = server!;
+    const asked = async () => (await metricValue(registry, 'brigade_cache_errors_total', { op: 'get' })) + (await metricValue(registry, 'brigade_cache_errors_total', { op: 'load' }));
+    try {
+      await cache.ready();
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 900, []);
+      await until('a read answered from Redis', async () => (await cache.getOrLoad(tenant, probe.loader(tenant))).source === 'redis');
+      const trips = await metricValue(registry, 'brigade_cache_errors_total', { op: 'connection' });
+
+      running.kill('SIGSTOP'); // the TCP connection stays open: ioredis stays 'ready'
+      try {
+        // Each read's command times out; after a few in a row the breaker opens.
+        let reads = 0;
+        while ((await metricValue(registry, 'brigade_cache_redis_up')) === 1) {
+          assert.ok(reads < 10, `the breaker did not open after ${reads} reads whose Redis command timed out`);
+          const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+          assert.deepEqual([entry.source, priceOf(entry)], ['loader', 900]);
+          reads += 1;
+        }
+        assert.ok((await metricValue(registry, 'brigade_cache_errors_total', { op: 'connection' })) > trips, 'the open breaker was reported');
+
+        // Open: reads go to the loader without asking Redis (no more timed-out commands), a change is seen,
+        // and its eviction is queued, not sent.
+        const before = { asked: await asked(), fallbacks: await metricValue(registry, 'brigade_cache_fallbacks_total') };
+        await probe.writePrice(tenant, 901, [cache]);
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1);
+        for (let i = 0; i < 20; i += 1) {
+          const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+          assert.deepEqual([entry.source, priceOf(entry)], ['loader', 901]);
+        }
+        assert.equal(await asked(), before.asked, 'a read sent a command to the hung Redis');
+        assert.equal((await metricValue(registry, 'brigade_cache_fallbacks_total')) - before.fallbacks, 20);
+        assert.equal(await metricValue(registry, 'brigade_cache_redis_up'), 0);
+      } finally {
+        running.kill('SIGCONT');
+      }
+
+      // Answering again (it still holds 900): a PING closes the breaker, the queued eviction is replayed
+      // first, and reads use Redis again without ever returning 900.
+      await until('the breaker to close', async () => (await metricValue(registry, 'brigade_cache_redis_up')) === 1, 30_000);
+      await until(
+        'a read answered from Redis',
+        async () => {
+          const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+          assert.equal(priceOf(entry), 901, 'a read after the breaker closed returned the price evicted while it was open');
+          return entry.source === 'redis';
+        },
+        30_000,
+      );
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 0);
+    } finally {
+      running.kill('SIGCONT');
+      await cache.close();
+    }
+  });
+
   /** Runs one command on the private Redis (CONFIG SET and the like). */
   const command = async (...args: string[]) => {
     const admin = new Redis({ port, maxRetriesPerRequest: 0 });
