@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -85,5 +86,24 @@ test('joining a running server with the wrong password fails at once, saying wha
   } finally {
     await fs.writeFile(passwordFile, password);
     await running.stop();
+  }
+});
+
+test('a start lock left by a process killed while it started the server is taken over, as is its half-initialised directory', async () => {
+  const fresh = path.join(await fs.mkdtemp(path.join(home, 'stale-lock-')), 'pg');
+  await fs.chmod(path.dirname(fresh), 0o755);
+  const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((resolve) => gone.on('exit', resolve));
+  await fs.writeFile(`${fresh}.lock`, `${gone.pid}\n`);
+  await fs.mkdir(`${fresh}.initialising`);
+  await fs.writeFile(path.join(`${fresh}.initialising`, 'PG_VERSION'), 'half\n');
+  const started = await startEmbeddedPostgres({ dir: fresh });
+  try {
+    assert.equal(started.reused, false);
+    assert.deepEqual(await sql(started.url, 'select 1 as one'), [{ one: 1 }]);
+    assert.equal(existsSync(`${fresh}.lock`), false, 'the lock is released once the server is up');
+    assert.equal(existsSync(`${fresh}.initialising`), false);
+  } finally {
+    await started.stop();
   }
 });
