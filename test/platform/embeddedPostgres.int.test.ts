@@ -14,6 +14,29 @@ await fs.chmod(home, 0o755);
 const dir = path.join(home, 'pg');
 after(() => fs.rm(home, { recursive: true, force: true }));
 
+const passwordFile = `${dir}.password`;
+const pidFile = path.join(dir, 'postmaster.pid');
+
+/** The shared data directory, initialised and stopped (each test below leaves it so). */
+async function stoppedDataDir(): Promise<void> {
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await (await startEmbeddedPostgres({ dir })).stop();
+}
+
+/** Stops a server a failed test left running on `dir` (fast shutdown) and waits for it to end. */
+async function stopLeftOver(): Promise<void> {
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 600 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** `text` for a regular expression, as is. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
 async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -86,6 +109,44 @@ test('joining a running server with the wrong password fails at once, saying wha
   } finally {
     await fs.writeFile(passwordFile, password);
     await running.stop();
+  }
+});
+
+test('a data directory whose password file is gone fails at once, saying to restore it or move the directory aside; no server is left running, no password made up', async () => {
+  await stoppedDataDir();
+  await fs.rename(passwordFile, `${passwordFile}.kept`);
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EMBEDDED_PASSWORD_MISSING', error.message);
+      assert.match(error.message, new RegExp(`^${literal(passwordFile)} is missing: .*Restore the file, or move ${literal(dir)} aside to start afresh \\(its data will then not be used\\)`));
+      return true;
+    });
+    // Before, it made up a password, started the server, was refused ("Check the user and password in
+    // DATABASE_URL", which is not set), left the server running and kept the wrong password file.
+    assert.equal(existsSync(passwordFile), false, 'no new, wrong password file');
+    assert.equal(existsSync(pidFile), false, 'no server left running');
+  } finally {
+    await stopLeftOver();
+    await fs.rm(passwordFile, { force: true });
+    await fs.rename(`${passwordFile}.kept`, passwordFile);
+  }
+});
+
+test('a password file the data directory was not created with: the server this process started is stopped again, and the error says what to do', async () => {
+  await stoppedDataDir();
+  const password = await fs.readFile(passwordFile, 'utf8');
+  await fs.writeFile(passwordFile, 'not-the-password\n');
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EMBEDDED_PASSWORD_REJECTED', error.message);
+      assert.match(error.message, new RegExp(`refused the password in ${literal(passwordFile)}.*Restore the original file, or move ${literal(dir)} aside to start afresh`));
+      return true;
+    });
+    // Before, the server it had started ran on with nobody using it.
+    assert.equal(existsSync(pidFile), false, 'the server it started is stopped');
+  } finally {
+    await stopLeftOver();
+    await fs.writeFile(passwordFile, password);
   }
 });
 

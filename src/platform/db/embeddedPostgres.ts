@@ -7,6 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
+import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
@@ -73,6 +74,8 @@ const STOP_MS = 60_000;
  * One process at a time initialises and starts the server: the one that holds the start lock
  * (`<dir>.lock`, {@link takeStartLock}); others wait for its server and join it.
  *
+ * @throws {EmbeddedPasswordMissingError} the data directory exists, its password file does not.
+ * @throws {EmbeddedPasswordRejectedError} the server refused the password file (it is stopped again).
  * @throws {UnavailableError} the server could not be initialised, started or joined; the message says why.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
@@ -147,8 +150,13 @@ const urlFor = (password: string, port: number) => `postgres://postgres:${encode
 async function startLocked(files: EmbeddedFiles, flags: readonly string[], progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
   const { dir, log } = files;
   const reused = existsSync(path.join(dir, 'PG_VERSION'));
-  const password = await createPassword(files.password);
-  if (!reused) await initialise(dir, password, progress);
+  let password: string;
+  if (reused) {
+    password = await readPassword(files);
+  } else {
+    password = await createPassword(files.password);
+    await initialise(dir, password, progress);
+  }
   const started = await startServer(dir, log, flags).catch(async (error: unknown) => {
     // Another process started one meanwhile without the lock (a brigade older than it): join it.
     if ((await readPostmaster(dir)) !== null) return null;
@@ -156,7 +164,12 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
   });
   if (started === null) return null;
   const url = urlFor(password, started.port);
-  const use = await useEmbeddedServer(url);
+  const use = await useEmbeddedServer(url).catch(async (error: unknown) => {
+    // No other process joined it (they wait for the lock): it would be left running for nobody.
+    await stopServer(dir, started.pid, log).catch(() => undefined);
+    if ((error as { code?: unknown }).code === '28P01') throw new EmbeddedPasswordRejectedError(files.password, dir, error);
+    throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} did not let it in (${(error as Error).message}), and is stopped again. See its log (${log}) and run the command again.`, { cause: error });
+  });
   if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
   // Its signal fallback is in place before the line that says the server is up.
   const database = embedded({ dir, log, url, server: started, reused, owned: true, use, progress });
@@ -167,7 +180,7 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
 /** Joins the ready server `running`; null when it is on its way down (wait for it to stop). */
 async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
   const { dir, log } = files;
-  const url = urlFor(await createPassword(files.password), running.port);
+  const url = urlFor(await readPassword(files), running.port);
   const use = await useEmbeddedServer(url).catch((error: unknown) => {
     // Refused or shutting down: it is stopping, wait. Anything else (a wrong password) will not pass by waiting.
     if (SETTLING.has(String((error as { code?: unknown }).code))) return null;
@@ -372,8 +385,22 @@ async function pgCtlPath(): Promise<string> {
 }
 
 /**
- * The superuser password in `file`, or a new one written there only if the file does not exist
- * (`wx`: two processes never replace each other's).
+ * The superuser password of an initialised data directory, from its file.
+ *
+ * @throws {EmbeddedPasswordMissingError} when the file is gone: a new password would not let anyone in.
+ */
+async function readPassword(files: EmbeddedFiles): Promise<string> {
+  try {
+    return (await fs.readFile(files.password, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EmbeddedPasswordMissingError(files.password, files.dir);
+    throw error;
+  }
+}
+
+/**
+ * The password a new data directory is initialised with: a new one, written to `file` only if it
+ * does not exist (`wx`), else the one in it (kept from a data directory moved aside, say).
  */
 async function createPassword(file: string): Promise<string> {
   const password = randomBytes(18).toString('base64url');
