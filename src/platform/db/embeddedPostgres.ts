@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
-import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError } from './embeddedErrors.ts';
+import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
@@ -76,6 +76,7 @@ const STOP_MS = 60_000;
  *
  * @throws {EmbeddedPasswordMissingError} the data directory exists, its password file does not.
  * @throws {EmbeddedPasswordRejectedError} the server refused the password file (it is stopped again).
+ * @throws {EmbeddedVersionMismatchError} the data directory is of another PostgreSQL major version.
  * @throws {UnavailableError} the server could not be initialised, started or joined; the message says why.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
@@ -153,6 +154,7 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
   let password: string;
   if (reused) {
     password = await readPassword(files);
+    await checkMajorVersion(dir);
   } else {
     password = await createPassword(files.password);
     await initialise(dir, password, progress);
@@ -309,6 +311,18 @@ async function initialise(dir: string, password: string, progress: (line: string
   } finally {
     await fs.rm(temporary, { recursive: true, force: true });
   }
+}
+
+/**
+ * Fails before starting when the data directory `dir` is of another major version than the bundled
+ * binaries: `pg_ctl` would only say that the server did not start.
+ */
+async function checkMajorVersion(dir: string): Promise<void> {
+  const found = (await fs.readFile(path.join(dir, 'PG_VERSION'), 'utf8')).trim();
+  const { stdout } = await promisify(execFile)(await pgCtlPath(), ['--version']);
+  // `pg_ctl (PostgreSQL) 18.4`
+  const bundled = /\(PostgreSQL\) (\d+)/.exec(stdout)?.[1];
+  if (bundled !== undefined && found !== bundled) throw new EmbeddedVersionMismatchError(dir, found, bundled);
 }
 
 /** Whether this process runs as root, where PostgreSQL runs as the `postgres` OS user. */
