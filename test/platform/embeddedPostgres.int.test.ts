@@ -171,6 +171,33 @@ test('a data directory of another PostgreSQL major version fails before starting
   }
 });
 
+test('a postmaster.pid left by a server killed outright, its pid now another (not PostgreSQL) process: removed, and the server starts without waiting', async () => {
+  await stoppedDataDir();
+  // The file as the server wrote it (its shared memory is gone since it stopped), then its pid reused.
+  const server = await startEmbeddedPostgres({ dir });
+  const written = await fs.readFile(pidFile, 'utf8');
+  await server.stop();
+  const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+  try {
+    const [, ...rest] = written.split('\n');
+    await fs.writeFile(pidFile, [String(other.pid), ...rest].join('\n'));
+    const lines: string[] = [];
+    // Before, it tried to join a server "ready" on a port nothing listened on, for 60 s, then failed ("neither became ready nor stopped").
+    const started = await startEmbeddedPostgres({ dir, onProgress: (line) => lines.push(line) });
+    try {
+      assert.equal(started.owned, true);
+      assert.match(lines.join('\n'), new RegExp(`removed ${literal(pidFile)}: its process ${other.pid} is no longer PostgreSQL \\(now sleep 600\\)`));
+      assert.deepEqual(await sql(started.url, 'select note from kept'), [{ note: 'survives a restart' }]);
+    } finally {
+      await started.stop();
+    }
+    assert.equal(other.exitCode, null, 'the process that took the pid over is left alone');
+  } finally {
+    other.kill();
+    await stopLeftOver();
+  }
+});
+
 test('a start lock left by a process killed while it started the server is taken over, as is its half-initialised directory', async () => {
   const fresh = path.join(await fs.mkdtemp(path.join(home, 'stale-lock-')), 'pg');
   await fs.chmod(path.dirname(fresh), 0o755);

@@ -10,7 +10,7 @@ import { UnavailableError } from '../errors/index.ts';
 import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
-import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
+import { readPostmaster, removeReusedPostmasterPid, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
 import { startLockHolder, takeStartLock } from './startLock.ts';
 
 /**
@@ -155,6 +155,10 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
   if (reused) {
     password = await readPassword(files);
     await checkMajorVersion(dir);
+    const removed = await removeReusedPostmasterPid(dir);
+    if (removed !== null) {
+      progress(`removed ${path.join(dir, 'postmaster.pid')}: its process ${removed.pid} is no longer PostgreSQL (now ${removed.command}), the server that wrote it ended without removing it`);
+    }
   } else {
     password = await createPassword(files.password);
     await initialise(dir, password, progress);
