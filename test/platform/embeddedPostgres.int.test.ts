@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -12,6 +13,29 @@ const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-embedded-'));
 await fs.chmod(home, 0o755);
 const dir = path.join(home, 'pg');
 after(() => fs.rm(home, { recursive: true, force: true }));
+
+const passwordFile = `${dir}.password`;
+const pidFile = path.join(dir, 'postmaster.pid');
+
+/** The shared data directory, initialised and stopped (each test below leaves it so). */
+async function stoppedDataDir(): Promise<void> {
+  if (!existsSync(path.join(dir, 'PG_VERSION'))) await (await startEmbeddedPostgres({ dir })).stop();
+}
+
+/** Stops a server a failed test left running on `dir` (fast shutdown) and waits for it to end. */
+async function stopLeftOver(): Promise<void> {
+  const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).split('\n')[0]);
+  if (!(pid > 0)) return;
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  for (let i = 0; i < 600 && existsSync(pidFile); i++) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** `text` for a regular expression, as is. */
+const literal = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 async function sql<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
@@ -85,5 +109,110 @@ test('joining a running server with the wrong password fails at once, saying wha
   } finally {
     await fs.writeFile(passwordFile, password);
     await running.stop();
+  }
+});
+
+test('a data directory whose password file is gone fails at once, saying to restore it or move the directory aside; no server is left running, no password made up', async () => {
+  await stoppedDataDir();
+  await fs.rename(passwordFile, `${passwordFile}.kept`);
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EMBEDDED_PASSWORD_MISSING', error.message);
+      assert.match(error.message, new RegExp(`^${literal(passwordFile)} is missing: .*Restore the file, or move ${literal(dir)} aside to start afresh \\(its data will then not be used\\)`));
+      return true;
+    });
+    // Before, it made up a password, started the server, was refused ("Check the user and password in
+    // DATABASE_URL", which is not set), left the server running and kept the wrong password file.
+    assert.equal(existsSync(passwordFile), false, 'no new, wrong password file');
+    assert.equal(existsSync(pidFile), false, 'no server left running');
+  } finally {
+    await stopLeftOver();
+    await fs.rm(passwordFile, { force: true });
+    await fs.rename(`${passwordFile}.kept`, passwordFile);
+  }
+});
+
+test('a password file the data directory was not created with: the server this process started is stopped again, and the error says what to do', async () => {
+  await stoppedDataDir();
+  const password = await fs.readFile(passwordFile, 'utf8');
+  await fs.writeFile(passwordFile, 'not-the-password\n');
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'EMBEDDED_PASSWORD_REJECTED', error.message);
+      assert.match(error.message, new RegExp(`refused the password in ${literal(passwordFile)}.*Restore the original file, or move ${literal(dir)} aside to start afresh`));
+      return true;
+    });
+    // Before, the server it had started ran on with nobody using it.
+    assert.equal(existsSync(pidFile), false, 'the server it started is stopped');
+  } finally {
+    await stopLeftOver();
+    await fs.writeFile(passwordFile, password);
+  }
+});
+
+test('a data directory of another PostgreSQL major version fails before starting, saying so and what to do', async () => {
+  await stoppedDataDir();
+  const versionFile = path.join(dir, 'PG_VERSION');
+  const version = await fs.readFile(versionFile, 'utf8');
+  const bundled = version.trim();
+  const older = String(Number(bundled) - 1);
+  await fs.writeFile(versionFile, `${older}\n`);
+  try {
+    await assert.rejects(startEmbeddedPostgres({ dir }), (error: Error & { code?: string }) => {
+      // Before: UNAVAILABLE, "did not start (pg_ctl: could not start server …) … check that no other server uses that directory".
+      assert.equal(error.code, 'EMBEDDED_VERSION_MISMATCH', error.message);
+      assert.match(error.message, new RegExp(`${literal(dir)} is of PostgreSQL ${older}, and the embedded PostgreSQL is ${bundled}, .*pg_dump .*move ${literal(dir)} aside to start afresh`));
+      return true;
+    });
+    assert.equal(existsSync(pidFile), false);
+  } finally {
+    await stopLeftOver();
+    await fs.writeFile(versionFile, version);
+  }
+});
+
+test('a postmaster.pid left by a server killed outright, its pid now another (not PostgreSQL) process: removed, and the server starts without waiting', async () => {
+  await stoppedDataDir();
+  // The file as the server wrote it (its shared memory is gone since it stopped), then its pid reused.
+  const server = await startEmbeddedPostgres({ dir });
+  const written = await fs.readFile(pidFile, 'utf8');
+  await server.stop();
+  const other = spawn('sleep', ['600'], { stdio: 'ignore' });
+  try {
+    const [, ...rest] = written.split('\n');
+    await fs.writeFile(pidFile, [String(other.pid), ...rest].join('\n'));
+    const lines: string[] = [];
+    // Before, it tried to join a server "ready" on a port nothing listened on, for 60 s, then failed ("neither became ready nor stopped").
+    const started = await startEmbeddedPostgres({ dir, onProgress: (line) => lines.push(line) });
+    try {
+      assert.equal(started.owned, true);
+      assert.match(lines.join('\n'), new RegExp(`removed ${literal(pidFile)}: its process ${other.pid} is no longer PostgreSQL \\(now sleep 600\\)`));
+      assert.deepEqual(await sql(started.url, 'select note from kept'), [{ note: 'survives a restart' }]);
+    } finally {
+      await started.stop();
+    }
+    assert.equal(other.exitCode, null, 'the process that took the pid over is left alone');
+  } finally {
+    other.kill();
+    await stopLeftOver();
+  }
+});
+
+test('a start lock left by a process killed while it started the server is taken over, as is its half-initialised directory', async () => {
+  const fresh = path.join(await fs.mkdtemp(path.join(home, 'stale-lock-')), 'pg');
+  await fs.chmod(path.dirname(fresh), 0o755);
+  const gone = spawn(process.execPath, ['-e', ''], { stdio: 'ignore' });
+  await new Promise((resolve) => gone.on('exit', resolve));
+  await fs.writeFile(`${fresh}.lock`, `${gone.pid}\n`);
+  await fs.mkdir(`${fresh}.initialising`);
+  await fs.writeFile(path.join(`${fresh}.initialising`, 'PG_VERSION'), 'half\n');
+  const started = await startEmbeddedPostgres({ dir: fresh });
+  try {
+    assert.equal(started.reused, false);
+    assert.deepEqual(await sql(started.url, 'select 1 as one'), [{ one: 1 }]);
+    assert.equal(existsSync(`${fresh}.lock`), false, 'the lock is released once the server is up');
+    assert.equal(existsSync(`${fresh}.initialising`), false);
+  } finally {
+    await started.stop();
   }
 });

@@ -7,9 +7,11 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
+import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
-import { readPostmaster, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
+import { readPostmaster, removeReusedPostmasterPid, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
+import { startLockHolder, takeStartLock } from './startLock.ts';
 
 /**
  * A running embedded PostgreSQL, started or joined by this process. Every brigade process on it
@@ -68,69 +70,147 @@ const STOP_MS = 60_000;
  * `brigade serve` or `migrate` still uses its server leaves it running for them. A server that no
  * brigade process uses (its owner was killed) is taken over. The superuser password is generated once
  * and kept beside the data directory.
+ *
+ * One process at a time initialises and starts the server: the one that holds the start lock
+ * (`<dir>.lock`, {@link takeStartLock}); others wait for its server and join it.
+ *
+ * @throws {EmbeddedPasswordMissingError} the data directory exists, its password file does not.
+ * @throws {EmbeddedPasswordRejectedError} the server refused the password file (it is stopped again).
+ * @throws {EmbeddedVersionMismatchError} the data directory is of another PostgreSQL major version.
+ * @throws {UnavailableError} the server could not be initialised, started or joined; the message says why.
  */
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
   const dir = path.resolve(options.dir);
-  const log = `${dir}.log`;
+  const files = { dir, log: `${dir}.log`, password: `${dir}.password`, lock: `${dir}.lock` };
   const progress = options.onProgress ?? (() => undefined);
   await fs.mkdir(path.dirname(dir), { recursive: true });
-  const password = await readOrCreatePassword(`${dir}.password`);
-  const urlFor = (port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
 
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
     const running = await readPostmaster(dir);
+    let holder: number | null;
     if (running === null) {
-      const reused = existsSync(path.join(dir, 'PG_VERSION'));
-      const started = await startServer(dir, log, password, options.postgresFlags ?? [], progress).catch(async (error: unknown) => {
-        // Another process started one meanwhile (two starts at once): join it.
-        if ((await readPostmaster(dir)) !== null) return null;
-        throw error;
-      });
-      if (started === null) continue;
-      const use = await useEmbeddedServer(urlFor(started.port));
-      if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
-      // Its signal fallback is in place before the line that says the server is up.
-      const database = embedded({ dir, log, url: urlFor(started.port), server: started, reused, owned: true, use, progress });
-      progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
-      return database;
-    }
-    if (running.status === 'ready' && running.port > 0) {
-      const use = await useEmbeddedServer(urlFor(running.port)).catch((error: unknown) => {
-        // Refused or shutting down: it is stopping, wait. Anything else (a wrong password) will not pass by waiting.
-        if (SETTLING.has(String((error as { code?: unknown }).code))) return null;
-        throw new UnavailableError(
-          `Could not join the embedded PostgreSQL running on port ${running.port} (${dir}): ${(error as Error).message}. ` +
-            `If ${dir}.password is not the one it was created with, stop that server ('kill -INT ${running.pid}') and restore the file; or set DATABASE_URL.`,
-          { cause: error },
-        );
-      });
-      if (use !== null) {
-        const others = await use.others();
-        const database = embedded({ dir, log, url: urlFor(running.port), server: running, reused: true, owned: others.length === 0, use, progress });
-        if (others.length === 0) {
-          progress(
-            `took over the embedded PostgreSQL left running on port ${running.port} (${dir}, pid ${running.pid}): no brigade process used it ` +
-              '(the one that started it ended without stopping it, e.g. killed); it stops when this process stops',
-          );
-        } else {
-          progress(
-            `joined the embedded PostgreSQL already running on port ${running.port} (${dir}), used by ${others.join(', ')}; ` +
-              'it runs until the last brigade process using it stops',
-          );
+      const lock = await takeStartLock(files.lock);
+      if ('release' in lock) {
+        try {
+          // A process that held the lock before this one may have started a server meanwhile: join it.
+          if ((await readPostmaster(dir)) === null) {
+            const database = await startLocked(files, options.postgresFlags ?? [], progress);
+            if (database !== null) return database;
+          }
+        } finally {
+          await lock.release();
         }
-        return database;
+        continue;
+      }
+      holder = lock.holder;
+    } else {
+      // The process that started it holds the lock until it uses it itself: join only after that.
+      holder = await startLockHolder(files.lock);
+      if (holder === null && running.status === 'ready' && running.port > 0) {
+        const database = await join(files, running, progress);
+        if (database !== null) return database;
       }
     }
-    // Starting, stopping, or refusing sessions while it stops: wait for it to settle.
-    if (Date.now() > deadline) {
-      throw new UnavailableError(
-        `The embedded PostgreSQL in ${dir} (pid ${running.pid}) is ${running.status} and neither became ready nor stopped within ${SETTLE_MS / 1000} s. ` +
-          `See its log (${log}); stop it with 'kill -INT ${running.pid}' and run the command again (if process ${running.pid} is not PostgreSQL, remove ${path.join(dir, 'postmaster.pid')}).`,
-      );
-    }
+    // Initialised or started by another process, starting, stopping, or refusing sessions while it stops: wait for it to settle.
+    if (Date.now() > deadline) throw notSettled(files, running, holder);
     await sleep(100);
   }
+}
+
+/** What {@link startEmbeddedPostgres} says when the server did not settle: what it waited for, and what to do. */
+function notSettled(files: EmbeddedFiles, running: Postmaster | null, holder: number | null): UnavailableError {
+  const { dir, log, lock } = files;
+  if (holder !== null || running === null) {
+    return new UnavailableError(
+      `Another brigade process (pid ${holder}) has been initialising or starting the embedded PostgreSQL in ${dir} for over ${SETTLE_MS / 1000} s. ` +
+        `See what it printed and the server's log (${log}); if process ${holder} is not brigade, remove ${lock} and run the command again.`,
+    );
+  }
+  return new UnavailableError(
+    `The embedded PostgreSQL in ${dir} (pid ${running.pid}) is ${running.status} and neither became ready nor stopped within ${SETTLE_MS / 1000} s. ` +
+      `See its log (${log}); stop it with 'kill -INT ${running.pid}' and run the command again (if process ${running.pid} is not PostgreSQL, remove ${path.join(dir, 'postmaster.pid')}).`,
+  );
+}
+
+/** The files of an embedded server: its data directory, and its log, password file and start lock beside it. */
+interface EmbeddedFiles {
+  readonly dir: string;
+  readonly log: string;
+  readonly password: string;
+  readonly lock: string;
+}
+
+const urlFor = (password: string, port: number) => `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`;
+
+/**
+ * With the start lock held and no server running: initialises the data directory if it is new,
+ * starts the server and takes this process's use of it. Null when another process started one
+ * regardless (not through the lock): join that.
+ */
+async function startLocked(files: EmbeddedFiles, flags: readonly string[], progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
+  const { dir, log } = files;
+  const reused = existsSync(path.join(dir, 'PG_VERSION'));
+  let password: string;
+  if (reused) {
+    password = await readPassword(files);
+    await checkMajorVersion(dir);
+    const removed = await removeReusedPostmasterPid(dir);
+    if (removed !== null) {
+      progress(`removed ${path.join(dir, 'postmaster.pid')}: its process ${removed.pid} is no longer PostgreSQL (now ${removed.command}), the server that wrote it ended without removing it`);
+    }
+  } else {
+    password = await createPassword(files.password);
+    await initialise(dir, password, progress);
+  }
+  const started = await startServer(dir, log, flags).catch(async (error: unknown) => {
+    // Another process started one meanwhile without the lock (a brigade older than it): join it.
+    if ((await readPostmaster(dir)) !== null) return null;
+    throw error;
+  });
+  if (started === null) return null;
+  const url = urlFor(password, started.port);
+  const use = await useEmbeddedServer(url).catch(async (error: unknown) => {
+    // No other process joined it (they wait for the lock): it would be left running for nobody.
+    await stopServer(dir, started.pid, log).catch(() => undefined);
+    if ((error as { code?: unknown }).code === '28P01') throw new EmbeddedPasswordRejectedError(files.password, dir, error);
+    throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} did not let it in (${(error as Error).message}), and is stopped again. See its log (${log}) and run the command again.`, { cause: error });
+  });
+  if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
+  // Its signal fallback is in place before the line that says the server is up.
+  const database = embedded({ dir, log, url, server: started, reused, owned: true, use, progress });
+  progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
+  return database;
+}
+
+/** Joins the ready server `running`; null when it is on its way down (wait for it to stop). */
+async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
+  const { dir, log } = files;
+  const url = urlFor(await readPassword(files), running.port);
+  const use = await useEmbeddedServer(url).catch((error: unknown) => {
+    // Refused or shutting down: it is stopping, wait. Anything else (a wrong password) will not pass by waiting.
+    if (SETTLING.has(String((error as { code?: unknown }).code))) return null;
+    throw new UnavailableError(
+      `Could not join the embedded PostgreSQL running on port ${running.port} (${dir}): ${(error as Error).message}. ` +
+        `If ${files.password} is not the one it was created with, stop that server ('kill -INT ${running.pid}') and restore the file; or set DATABASE_URL.`,
+      { cause: error },
+    );
+  });
+  if (use === null) return null;
+  const others = await use.others();
+  const database = embedded({ dir, log, url, server: running, reused: true, owned: others.length === 0, use, progress });
+  if (others.length === 0) {
+    progress(
+      `took over the embedded PostgreSQL left running on port ${running.port} (${dir}, pid ${running.pid}): no brigade process used it ` +
+        '(the one that started it ended without stopping it, e.g. killed); it stops when this process stops',
+    );
+  } else {
+    progress(
+      `joined the embedded PostgreSQL already running on port ${running.port} (${dir}), used by ${others.join(', ')}; ` +
+        'it runs until the last brigade process using it stops',
+    );
+  }
+  return database;
 }
 
 /** {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to. */
@@ -197,30 +277,70 @@ export function embeddedStoppedBy(): NodeJS.Signals | null {
 const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM'] as const; // the ones `waitForShutdownSignal` handles too
 
 /**
- * Initialises `dir` if it is new, then starts the server with `pg_ctl start -w`, which puts it in a
- * session of its own (setsid) and returns once it accepts connections.
+ * Initialises the new data directory `dir`: `initdb` into `<dir>.initialising`, then renamed into
+ * place, so that `dir` never holds half a data directory (a process killed during `initdb` leaves only
+ * the temporary one, which the next start removes).
  */
-async function startServer(dir: string, log: string, password: string, flags: readonly string[], progress: (line: string) => void): Promise<Postmaster> {
-  const port = await freePort();
-  const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
-    progress(`initialising a new embedded PostgreSQL in ${dir} …`);
-    const EmbeddedPostgres = await loadEmbeddedPostgres();
-    const server = new EmbeddedPostgres({
-      databaseDir: dir,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` OS user, created if missing.
-      createPostgresUser: asRoot,
-      onLog: () => undefined,
-      onError: () => undefined,
-    });
+async function initialise(dir: string, password: string, progress: (line: string) => void): Promise<void> {
+  const temporary = `${dir}.initialising`;
+  await fs.rm(temporary, { recursive: true, force: true });
+  progress(`initialising a new embedded PostgreSQL in ${dir} …`);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const server = new EmbeddedPostgres({
+    databaseDir: temporary,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` OS user, created if missing.
+    createPostgresUser: runsAsRoot(),
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  try {
     await server.initialise().catch((cause: unknown) => {
-      throw new UnavailableError(`The embedded PostgreSQL could not be initialised in ${dir}. Check that the disk is not full and that 'npm ci' ran its install scripts (package.json allowScripts); or set DATABASE_URL to use an existing PostgreSQL.`, { cause });
+      throw new UnavailableError(
+        `The embedded PostgreSQL could not be initialised in ${dir}. Check that the disk is not full and that 'npm ci' ran its install scripts (package.json allowScripts); ` +
+          'or set DATABASE_URL to use an existing PostgreSQL.',
+        { cause },
+      );
     });
+    // Replaces a missing or empty directory; fails on one that holds anything.
+    await fs.rename(temporary, dir).catch((cause: unknown) => {
+      throw new UnavailableError(
+        `${dir} exists but is not a PostgreSQL data directory (it has no PG_VERSION), so a new one cannot be created there: ` +
+          'move it aside (or remove it if it holds nothing you need) and run the command again; or set DATABASE_URL to use an existing PostgreSQL.',
+        { cause },
+      );
+    });
+  } finally {
+    await fs.rm(temporary, { recursive: true, force: true });
   }
-  const user = asRoot ? await postgresOsUser() : undefined;
+}
+
+/**
+ * Fails before starting when the data directory `dir` is of another major version than the bundled
+ * binaries: `pg_ctl` would only say that the server did not start.
+ */
+async function checkMajorVersion(dir: string): Promise<void> {
+  const found = (await fs.readFile(path.join(dir, 'PG_VERSION'), 'utf8')).trim();
+  const { stdout } = await promisify(execFile)(await pgCtlPath(), ['--version']);
+  // `pg_ctl (PostgreSQL) 18.4`
+  const bundled = /\(PostgreSQL\) (\d+)/.exec(stdout)?.[1];
+  if (bundled !== undefined && found !== bundled) throw new EmbeddedVersionMismatchError(dir, found, bundled);
+}
+
+/** Whether this process runs as root, where PostgreSQL runs as the `postgres` OS user. */
+function runsAsRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+/**
+ * Starts the server on the initialised `dir` with `pg_ctl start -w`, which puts it in a session of
+ * its own (setsid) and returns once it accepts connections.
+ */
+async function startServer(dir: string, log: string, flags: readonly string[]): Promise<Postmaster> {
+  const port = await freePort();
+  const user = runsAsRoot() ? await postgresOsUser() : undefined;
   // A fresh log for each server; as root, the `postgres` OS user writes it.
   await fs.writeFile(log, '', { mode: 0o600 });
   if (user !== undefined) await fs.chown(log, user.uid, user.gid);
@@ -282,13 +402,32 @@ async function pgCtlPath(): Promise<string> {
   return binaries.pg_ctl;
 }
 
-async function readOrCreatePassword(file: string): Promise<string> {
+/**
+ * The superuser password of an initialised data directory, from its file.
+ *
+ * @throws {EmbeddedPasswordMissingError} when the file is gone: a new password would not let anyone in.
+ */
+async function readPassword(files: EmbeddedFiles): Promise<string> {
   try {
-    return (await fs.readFile(file, 'utf8')).trim();
-  } catch {
-    const password = randomBytes(18).toString('base64url');
-    await fs.writeFile(file, `${password}\n`, { mode: 0o600 });
+    return (await fs.readFile(files.password, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new EmbeddedPasswordMissingError(files.password, files.dir);
+    throw error;
+  }
+}
+
+/**
+ * The password a new data directory is initialised with: a new one, written to `file` only if it
+ * does not exist (`wx`), else the one in it (kept from a data directory moved aside, say).
+ */
+async function createPassword(file: string): Promise<string> {
+  const password = randomBytes(18).toString('base64url');
+  try {
+    await fs.writeFile(file, `${password}\n`, { mode: 0o600, flag: 'wx' });
     return password;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return (await fs.readFile(file, 'utf8')).trim();
   }
 }
 

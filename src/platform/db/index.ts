@@ -8,6 +8,7 @@ export type { CommitStatementsFn, CommitStatementsOptions } from './commitStatem
 export { serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
 export type { Actor, Statement, StatementMerge, UnitOfWorkContext } from './transactionSetup.ts';
 export { embeddedStoppedBy, startEmbeddedPostgres } from './embeddedPostgres.ts';
+export { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics, replicaRouteMetrics } from './poolMetrics.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
