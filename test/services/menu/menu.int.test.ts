@@ -182,6 +182,28 @@ describe('menu', () => {
     assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=yesterday` })).statusCode, 400);
   });
 
+  test("AS OF a version's own validFrom (to the microsecond, as /history gives it) reads that version, not the one before", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Microseconds');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const patched = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1250 } });
+    assert.equal(patched.statusCode, 200, patched.body);
+    const versions = (await t.request({ url: `${url}/history` })).json().versions as Array<{ version: number; validFrom: string; validTo: string | null }>;
+    // The instants /history gives are the stored ones, microseconds included (they were cut to milliseconds).
+    const stored = await t.platform.deps.unitOfWork({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'test' }, readOnly: true }, (tx) =>
+      tx.query<{ same: boolean; n: number }>(
+        `select bool_and(h.valid_from = (v->>'validFrom')::timestamptz and h.valid_to = coalesce((v->>'validTo')::timestamptz, 'infinity')) as same, count(*)::int as n
+           from menu.history h join jsonb_array_elements($2::jsonb) v on (v->>'version')::int = h.version
+          where h.entity = 'item' and h.id = $1`,
+        [itemId, JSON.stringify(versions)],
+      ),
+    );
+    assert.deepEqual(stored.rows[0], { same: true, n: 2 }, JSON.stringify(versions));
+    const at = async (instant: string) => itemsOf((await menuOf(t, rid, `?asOf=${encodeURIComponent(instant)}`)).body).map((i) => i.price);
+    assert.deepEqual(await at(versions[1]!.validFrom), [1250], "version 2's own start reads version 2");
+    assert.deepEqual(await at(versions[0]!.validFrom), [1000]);
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=0000-01-01T00:00:00Z` })).statusCode, 400, 'a year PostgreSQL has not is a 400, not a 500');
+  });
+
   test('staff of another restaurant get 404 on every write, with a bad body too (never the 400 that would tell its rules); reads stay public', async () => {
     const a = await seed(t, 'Tenant A');
     const b = await seed(t, 'Tenant B');

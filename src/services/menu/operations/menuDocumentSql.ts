@@ -41,7 +41,7 @@ select json_build_object(
 /** History rows of one entity valid at `$4`, not deleted then, typed as the base table's rows. */
 function asOf(entity: string, table: string): string {
   return `(select (jsonb_populate_record(null::${table}, h.data)).* from menu.history h
-            where h.tenant_id = $1 and h.entity = '${entity}' and h.valid_from <= $4 and h.valid_to > $4 and h.data->>'deleted_at' is null)`;
+            where h.tenant_id = $1 and h.entity = '${entity}' and h.valid_from <= $4::timestamptz and h.valid_to > $4::timestamptz and h.data->>'deleted_at' is null)`;
 }
 
 /**
