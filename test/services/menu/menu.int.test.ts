@@ -204,6 +204,41 @@ describe('menu', () => {
     assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=0000-01-01T00:00:00Z` })).statusCode, 400, 'a year PostgreSQL has not is a 400, not a 500');
   });
 
+  test('a menu document is labelled with the version of its own content, even when a change commits while it is read', async () => {
+    const { rid, itemId } = await seed(t, 'Snapshot');
+    const holder = new pg.Client({ connectionString: t.db.url });
+    const watcher = new pg.Client({ connectionString: t.db.url });
+    await holder.connect();
+    await watcher.connect();
+    try {
+      // A change, uncommitted, with the modifiers table held: the load reads the version (before, a
+      // statement of its own that no lock stops), then waits for the document until the change commits.
+      await holder.query('begin');
+      await holder.query(`update menu.items set price = 4242 where id = $1`, [itemId]);
+      await holder.query('lock table menu.modifiers in access exclusive mode');
+      const pending = t.request({ url: `/v1/restaurants/${rid}/menu` });
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%json_build_object%'`,
+        );
+        if (rows[0]!.n > 0) break;
+        assert.ok(i < 6000, 'the menu load never waited for the held table');
+        await sleep(5);
+      }
+      await holder.query('commit');
+      const read = await pending;
+      assert.equal(read.statusCode, 200, read.body);
+      const current = Number((await watcher.query<{ version: string }>(`select version from menu.menu_versions where tenant_id = $1`, [rid])).rows[0]!.version);
+      const doc = read.json() as { version: number };
+      assert.deepEqual([doc.version, itemsOf(read.json()).map((i) => i.price)], [current, [4242]], 'the new price under the old version, before');
+      assert.equal(read.headers.etag, `"menu-${current}"`);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
+    }
+  });
+
   test('staff of another restaurant get 404 on every write, with a bad body too (never the 400 that would tell its rules); reads stay public', async () => {
     const a = await seed(t, 'Tenant A');
     const b = await seed(t, 'Tenant B');

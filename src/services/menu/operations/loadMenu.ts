@@ -12,7 +12,8 @@ export interface MenuDocument {
 const BAD_INSTANT = new Set(['22007', '22008', '22009']);
 
 /**
- * The live menu of a restaurant, or as it stood at `asOf` (history rows valid then).
+ * The live menu of a restaurant, or as it stood at `asOf` (history rows valid then), with the version
+ * of that content, read in one statement.
  *
  * `asOf` is RFC 3339 text (the route's `date-time` format), bound as `timestamptz` as sent: history is
  * stored to the microsecond, and a JS Date would cut it to the millisecond, so an instant a version
@@ -22,20 +23,10 @@ const BAD_INSTANT = new Set(['22007', '22008', '22009']);
  */
 export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?: string): Promise<MenuDocument> {
   try {
-    const version = Number(
-      (
-        await tx.query<{ version: string }>(
-          asOf === undefined
-            ? `select coalesce((select version from menu.menu_versions where tenant_id = $1), 0) as version`
-            : `select count(*) as version from menu.history where tenant_id = $1 and valid_from <= $2::timestamptz`,
-          asOf === undefined ? [tenantId] : [tenantId, asOf],
-        )
-      ).rows[0]?.version ?? 0,
-    );
-    const sql = asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL;
-    const values = asOf === undefined ? [tenantId, currency, version] : [tenantId, currency, version, asOf];
-    const row = await tx.query<{ doc: string }>(sql, values);
-    return { json: row.rows[0]?.doc ?? '{}', version };
+    // One statement: the version and the content under one snapshot (menuDocumentSql).
+    const { rows } = await tx.query<{ doc: string; version: string }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
+    const row = rows[0];
+    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0) };
   } catch (error) {
     if (asOf !== undefined && BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
       throw new ValidationError(`asOf ${JSON.stringify(asOf)} is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59): send one such as 2024-05-01T12:00:00.000000Z`, {
