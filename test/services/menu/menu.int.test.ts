@@ -91,6 +91,27 @@ describe('menu', () => {
     assert.equal(stale.json().current.price, 1100);
   });
 
+  test("a modifier group's PATCH from a stale version is a 412 with the current group, even when its range would not fit the current row", async () => {
+    const { rid, staff, itemId } = await seed(t, 'StaleGroup');
+    const created = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 2, modifiers: [{ name: 'Small', priceDelta: 0 }, { name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const url = `/v1/restaurants/${rid}/menu/modifier-groups/${created.json().id}`;
+    const narrowed = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { maxChoices: 1 } });
+    assert.equal(narrowed.statusCode, 200, narrowed.body);
+    // Someone else's version 1 still said maxChoices 2: minChoices 2 fits what they saw, not the current row.
+    const stale = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 2 } });
+    assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion, stale.json().current?.maxChoices], [412, 'CONCURRENCY_CONFLICT', 2, 1], stale.body);
+    const current = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"2"' }, payload: { minChoices: 2 } });
+    assert.deepEqual([current.statusCode, current.json().code, current.json().field], [422, 'INVALID_MENU_VALUE', 'minChoices'], 'at the current version the range is checked');
+    const gone = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/modifier-groups/${randomUUID()}`, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 1 } });
+    assert.equal(gone.statusCode, 404, gone.body);
+  });
+
   test('two staff edit the same item from the same version at once, forced to both be inside before either updates: one wins, one gets 412, nothing is lost', async () => {
     const { rid, staff, itemId } = await seed(t, 'Race');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;

@@ -63,7 +63,16 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
   const current = await readEntity(tx, entity, tenantId, id);
   if (current === null) throw new NotFoundError(e.label, id);
   if (current.version === expectedVersion) throw notNow(e.label, id, change.kind);
-  throw new ConcurrencyError(expectedVersion, current.version, `The ${e.label} changed since you opened it (you have version ${expectedVersion}, it is at ${current.version}): read it again, then send your change with If-Match: "${current.version}" if it still applies`, {
+  throw staleVersion(entity, expectedVersion, current);
+}
+
+/**
+ * 412 for a change sent from `expectedVersion` of a row now at `current.version`, carrying the current
+ * row so that the client can show what changed.
+ */
+export function staleVersion(entity: MenuEntity, expectedVersion: number, current: Versioned): ConcurrencyError {
+  const { label } = ENTITY[entity];
+  return new ConcurrencyError(expectedVersion, current.version, `The ${label} changed since you opened it (you have version ${expectedVersion}, it is at ${current.version}): read it again, then send your change with If-Match: "${current.version}" if it still applies`, {
     currentVersion: current.version,
     current,
   });

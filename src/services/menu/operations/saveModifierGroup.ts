@@ -1,6 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
-import { changeEntity } from './changeEntity.ts';
+import { changeEntity, staleVersion } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
@@ -48,9 +48,12 @@ export async function updateModifierGroup(
   const { modifiers, ...fields } = input;
   if (input.minChoices !== undefined || input.maxChoices !== undefined) {
     // The range is checked against the stored bound it keeps, before the UPDATE: the table's own check
-    // would otherwise answer first, with PostgreSQL's message and no field.
-    const current = (await readEntity(tx, 'modifier_group', tenantId, id)) as { minChoices: number; maxChoices: number } | null;
-    if (current !== null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
+    // would otherwise answer first, with PostgreSQL's message and no field. The version first: a client
+    // whose copy is stale gets the 412 with the current group, not a 422 about a bound it never saw.
+    const current = (await readEntity(tx, 'modifier_group', tenantId, id)) as (Versioned & { minChoices: number; maxChoices: number }) | null;
+    if (current === null) throw new NotFoundError('modifier group', id);
+    if (current.version !== expectedVersion) throw staleVersion('modifier_group', expectedVersion, current);
+    if (current.deletedAt === null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
   }
   const updated = await changeEntity(tx, 'modifier_group', tenantId, id, expectedVersion, { kind: 'update', set: fields });
   if (modifiers !== undefined) await replaceModifiers(tx, tenantId, id, modifiers);
