@@ -343,6 +343,44 @@ describe('menu', () => {
     assert.deepEqual([invite.statusCode, invite.json().resource], [404, 'restaurant'], invite.body);
   });
 
+  test('a deleted grandparent counts too, and a restore needs live parents: what to restore first is named, top down', async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Ancestry');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const send = (method: 'PATCH' | 'DELETE' | 'POST', url: string, version: number | null, payload?: object) =>
+      t.request({ method, url, token: staff, ...(version === null ? {} : { headers: { 'if-match': `"${version}"` } }), ...(payload === undefined ? {} : { payload }) });
+    const group = await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] });
+    assert.equal(group.statusCode, 201, group.body);
+    const groupUrl = `${menu}/modifier-groups/${group.json().id}`;
+    assert.equal((await send('DELETE', groupUrl, 1)).statusCode, 200);
+    assert.equal((await send('DELETE', `${menu}/categories/${categoryId}`, 1)).statusCode, 200);
+    const category = { entity: 'category', id: categoryId };
+    // The item is live, its category is not: nothing under it reaches the menu.
+    const refusals = [
+      [await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] }), 'itemId', [category]],
+      [await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 1100 }), undefined, [category]],
+      [await send('POST', `${groupUrl}/restore`, 2), undefined, [category]],
+    ] as const;
+    for (const [r, field, restoreFirst] of refusals) {
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field, r.json().restoreFirst], [422, 'MENU_PARENT_DELETED', field, restoreFirst], r.body);
+      assert.match(r.json().detail, new RegExp(`restore the category first \\(POST …/menu/categories/${categoryId}/restore\\)`));
+    }
+    // Item and category deleted: the item cannot come back before its category.
+    assert.equal((await send('DELETE', `${menu}/items/${itemId}`, 1)).statusCode, 200, 'a delete under a deleted parent is allowed');
+    const restoreItem = await send('POST', `${menu}/items/${itemId}/restore`, 2);
+    assert.deepEqual([restoreItem.statusCode, restoreItem.json().code, restoreItem.json().restoreFirst], [422, 'MENU_PARENT_DELETED', [category]], restoreItem.body);
+    const groupOnIt = await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] });
+    assert.deepEqual([groupOnIt.statusCode, groupOnIt.json().restoreFirst], [422, [category, { entity: 'item', id: itemId }]], groupOnIt.body);
+    assert.match(groupOnIt.json().detail, /restore the category first .*, then the item \(POST …\/menu\/items\//);
+    const restoreGroup = await send('POST', `${groupUrl}/restore`, 2);
+    assert.deepEqual([restoreGroup.statusCode, restoreGroup.json().restoreFirst], [422, [category, { entity: 'item', id: itemId }]], restoreGroup.body);
+    assert.deepEqual((await t.request({ url: `${menu}/items/${itemId}` })).json().version, 2, 'the refused restore bumped no version');
+    // In that order, each comes back.
+    assert.equal((await send('POST', `${menu}/categories/${categoryId}/restore`, 2)).statusCode, 200);
+    assert.equal((await send('POST', `${menu}/items/${itemId}/restore`, 2)).statusCode, 200);
+    assert.equal((await send('POST', `${groupUrl}/restore`, 2)).statusCode, 200);
+    assert.deepEqual(itemsOf((await menuOf(t, rid)).body).map((i) => [i.id, i.modifierGroups.length]), [[itemId, 1]]);
+  });
+
   test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {
     const { rid, itemId } = await seed(t, 'Console');
     const sql = new pg.Client({ connectionString: t.db.url });

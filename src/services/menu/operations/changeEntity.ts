@@ -33,8 +33,6 @@ function notNow(label: string, id: string, kind: Change['kind']): UnprocessableE
  */
 export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string, id: string, expectedVersion: number, change: Change): Promise<Versioned> {
   const e = ENTITY[entity];
-  // An item moved into a deleted category would drop out of the menu without a word.
-  if (entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string') await requireLiveParent(tx, 'category', tenantId, change.set.categoryId);
   const values: unknown[] = [tenantId, id, expectedVersion];
   const sets: string[] = ['version = version + 1', 'updated_at = now()'];
   if (change.kind === 'update') {
@@ -54,12 +52,21 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
     updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '23503') throw new NotFoundError('category');
+    if (code === '23503') throw new NotFoundError('category', String(change.kind === 'update' ? change.set.categoryId : ''));
     if (code === '23514') throw new UnprocessableError('INVALID_MENU_VALUE', `The new values break a rule of the ${e.label}: ${(error as Error).message}`);
     throw error;
   }
   const row = updated.rows[0];
-  if (row !== undefined) return row;
+  if (row !== undefined) {
+    // A change or a restore of a row under a deleted parent (or grandparent) would drop out of the menu
+    // without a word; checked after the guarded UPDATE, so that a stale version is a 412 first, and the
+    // refusal rolls the UPDATE back. A delete needs no live parent.
+    if (change.kind !== 'delete' && entity !== 'category') {
+      const moved = entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string';
+      await requireLiveParent(tx, entity === 'item' ? 'category' : 'item', tenantId, String(entity === 'item' ? row.categoryId : row.itemId), moved ? 'categoryId' : undefined);
+    }
+    return row;
+  }
   const current = await readEntity(tx, entity, tenantId, id);
   if (current === null) throw new NotFoundError(e.label, id);
   if (current.version === expectedVersion) throw notNow(e.label, id, change.kind);

@@ -18,7 +18,7 @@ export async function createModifierGroup(
   input: { itemId: string; name: string; minChoices: number; maxChoices: number; modifiers: readonly ModifierInput[] },
 ): Promise<Versioned> {
   checkChoices(input.minChoices, input.maxChoices, input.modifiers.length);
-  await requireLiveParent(tx, 'item', tenantId, input.itemId);
+  await requireLiveParent(tx, 'item', tenantId, input.itemId, 'itemId');
   let id: string;
   try {
     const row = await tx.query<{ id: string }>(`insert into menu.modifier_groups (tenant_id, item_id, name, min_choices, max_choices) values ($1, $2, $3, $4, $5) returning id`, [
