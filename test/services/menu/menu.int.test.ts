@@ -381,6 +381,50 @@ describe('menu', () => {
     assert.deepEqual(itemsOf((await menuOf(t, rid)).body).map((i) => [i.id, i.modifierGroups.length]), [[itemId, 1]]);
   });
 
+  test("no menu write leaves an item whose cheapest choice costs less than 0: required groups' cheapest choices and every negative one that may be added count", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Cheapest'); // price 1000
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const send = (method: 'PATCH' | 'DELETE' | 'POST', url: string, version: number | null, payload?: object) =>
+      t.request({ method, url, token: staff, ...(version === null ? {} : { headers: { 'if-match': `"${version}"` } }), ...(payload === undefined ? {} : { payload }) });
+    const group = (name: string, minChoices: number, maxChoices: number, deltas: number[]) =>
+      send('POST', `${menu}/modifier-groups`, null, { itemId, name, minChoices, maxChoices, modifiers: deltas.map((priceDelta, i) => ({ name: `${name} ${i}`, priceDelta })) });
+    const refused = (r: Awaited<ReturnType<typeof send>>, field: string | undefined, cheapest: number) =>
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field, r.json().cheapest], [422, 'MENU_PRICE_BELOW_ZERO', field, cheapest], r.body);
+
+    refused(await group('Required', 1, 1, [-5000]), 'modifiers', -4000); // before: 201, and every order of it a 422 ORDER_LINE_PRICE_INVALID
+    refused(await group('Two off', 0, 2, [-600, -600]), 'modifiers', -200);
+    const c = await group('One off', 0, 1, [-600, -600]);
+    assert.equal(c.statusCode, 201, c.body);
+    refused(await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 500 }), 'price', -100);
+    assert.equal((await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 600 })).statusCode, 200, 'a cheapest order of 0 is allowed');
+    const d = await group('Base', 1, 1, [500]);
+    const e = await group('Discount', 0, 1, [-400]);
+    assert.deepEqual([d.statusCode, e.statusCode], [201, 201], `${d.body} ${e.body}`);
+    const dUrl = `${menu}/modifier-groups/${d.json().id}`;
+    const eUrl = `${menu}/modifier-groups/${e.json().id}`;
+    refused(await send('DELETE', dUrl, 1), undefined, -400);
+    assert.equal((await send('DELETE', eUrl, 1)).statusCode, 200);
+    assert.equal((await send('DELETE', dUrl, 1)).statusCode, 200);
+    refused(await send('POST', `${eUrl}/restore`, 2), undefined, -400);
+    refused(await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { maxChoices: 2 }), 'maxChoices', -600);
+    const detail = (await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { modifiers: [{ name: 'Free', priceDelta: -601 }] })).json();
+    assert.equal(detail.code, 'MENU_PRICE_BELOW_ZERO');
+    assert.match(detail.detail, /cheapest order of Margherita would cost -1 \(price 600; One off: Free -601\)/);
+    const items = itemsOf((await menuOf(t, rid)).body);
+    assert.deepEqual(items.map((i) => [i.price, i.modifierGroups.length]), [[600, 1]], 'nothing refused was kept');
+  });
+
+  test("two modifier groups saved at once, each fine alone, together below 0: forced to overlap, the second sees the first and is refused", async () => {
+    const { rid, staff, itemId } = await seed(t, 'CheapestRace'); // price 1000
+    const group = (name: string) =>
+      t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/modifier-groups`, token: staff, payload: { itemId, name, minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Off', priceDelta: -600 }] } });
+    // Inserts into modifier_groups wait while it is held: both requests are inside before either inserts.
+    const [a, b] = await withTableHeld(t, 'menu.modifier_groups', 2, () => Promise.all([group('Coupon'), group('Voucher')]));
+    assert.deepEqual([a.statusCode, b.statusCode].sort(), [201, 422], `${a.body} ${b.body}`);
+    assert.equal((a.statusCode === 422 ? a : b).json().code, 'MENU_PRICE_BELOW_ZERO');
+    assert.equal(itemsOf((await menuOf(t, rid)).body)[0]?.modifierGroups.length, 1);
+  });
+
   test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {
     const { rid, itemId } = await seed(t, 'Console');
     const sql = new pg.Client({ connectionString: t.db.url });

@@ -2,6 +2,7 @@ import type { Tx } from '../../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
 
 /** What a change does besides bumping the version: set fields, soft-delete or restore. */
@@ -65,6 +66,10 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
       const moved = entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string';
       await requireLiveParent(tx, entity === 'item' ? 'category' : 'item', tenantId, String(entity === 'item' ? row.categoryId : row.itemId), moved ? 'categoryId' : undefined);
     }
+    // What an item's cheapest order costs changes with its price and with its groups coming and going
+    // (a group's own fields and modifiers: updateModifierGroup, after it replaced them).
+    if (entity === 'item' && change.kind === 'update' && change.set.price !== undefined) await requireCheapestNotNegative(tx, tenantId, row.id, 'price');
+    if (entity === 'modifier_group' && change.kind !== 'update') await requireCheapestNotNegative(tx, tenantId, String(row.itemId));
     return row;
   }
   const current = await readEntity(tx, entity, tenantId, id);

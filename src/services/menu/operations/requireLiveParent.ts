@@ -8,15 +8,18 @@ interface Ancestor {
 }
 
 /**
- * The parent and, for an item, its category, each with whether it is deleted, share-locked: a delete
- * of either waits for this transaction (and this waits for one in flight, then reads what it left).
+ * The parent and, for an item, its category, each with whether it is deleted, locked: a delete of
+ * either waits for this transaction (and this waits for one in flight, then reads what it left). A
+ * category is share-locked; an item, the parent of modifier groups, `FOR NO KEY UPDATE`, so that the
+ * group writes of one item take turns and each one's cheapest-order check sees the others'
+ * (`requireCheapestNotNegative`; share locks there would deadlock when both upgrade).
  */
 const CHAIN = {
   category: `select c.id as "categoryId", c.deleted_at is not null as "categoryDeleted", null::uuid as "itemId", false as "itemDeleted"
                from menu.categories c where c.tenant_id = $1 and c.id = $2 for share`,
   item: `select c.id as "categoryId", c.deleted_at is not null as "categoryDeleted", i.id as "itemId", i.deleted_at is not null as "itemDeleted"
            from menu.items i join menu.categories c on c.tenant_id = i.tenant_id and c.id = i.category_id
-          where i.tenant_id = $1 and i.id = $2 for share`,
+          where i.tenant_id = $1 and i.id = $2 for no key update of i for share of c`,
 } as const;
 
 const PATHS = { category: 'categories', item: 'items' } as const;

@@ -3,6 +3,7 @@ import { NotFoundError, UnprocessableError } from '../../../platform/errors/inde
 import { changeEntity, staleVersion } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
 
 /** A modifier as clients send it. */
@@ -34,6 +35,7 @@ export async function createModifierGroup(
     throw error;
   }
   await replaceModifiers(tx, tenantId, id, input.modifiers);
+  await requireCheapestNotNegative(tx, tenantId, input.itemId, 'modifiers');
   return (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned;
 }
 
@@ -57,8 +59,11 @@ export async function updateModifierGroup(
   }
   const updated = await changeEntity(tx, 'modifier_group', tenantId, id, expectedVersion, { kind: 'update', set: fields });
   if (modifiers !== undefined) await replaceModifiers(tx, tenantId, id, modifiers);
-  const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { minChoices: number; maxChoices: number; modifiers: unknown[] };
+  const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { itemId: string; minChoices: number; maxChoices: number; modifiers: unknown[] };
   checkChoices(group.minChoices, group.maxChoices, group.modifiers.length);
+  // What the item's cheapest order costs, when this changed what may be chosen (a name does not).
+  const choices = modifiers !== undefined ? 'modifiers' : input.maxChoices !== undefined ? 'maxChoices' : input.minChoices !== undefined ? 'minChoices' : undefined;
+  if (choices !== undefined) await requireCheapestNotNegative(tx, tenantId, group.itemId, choices);
   return { ...group, version: updated.version };
 }
 
