@@ -6,7 +6,7 @@ import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -19,7 +19,8 @@ import { searchMenu, type SearchHit } from './operations/searchMenu.ts';
 import type { MenuPorts } from './ports.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+/** A category's, item's, group's or modifier's name: the directory's name rule (decision 0083), one definition. */
+const Name = NameText(200);
 const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });

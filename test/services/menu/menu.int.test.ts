@@ -425,6 +425,37 @@ describe('menu', () => {
     assert.equal(itemsOf((await menuOf(t, rid)).body)[0]?.modifierGroups.length, 1);
   });
 
+  test("menu names follow the directory's name rule: not blank, no space at either end, no control or bidi-override character (400 naming the field)", async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Names');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const group = await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [] } });
+    assert.equal(group.statusCode, 201, group.body);
+    const groupBody = (name: string, modifier = 'Large') => ({ itemId, name, minChoices: 0, maxChoices: 1, modifiers: [{ name: modifier, priceDelta: 0 }] });
+    for (const bad of ['   ', '\n', 'a\u0007b', '\u202Eazzip', 'a\u2066b', ' Pizza', 'Pizza ', '\u200B', 'a\u0085b']) {
+      for (const [method, url, payload, field] of [
+        ['POST', `${menu}/categories`, { name: bad }, 'body.name'],
+        ['PATCH', `${menu}/categories/${categoryId}`, { name: bad }, 'body.name'],
+        ['POST', `${menu}/items`, { categoryId, name: bad, price: 100 }, 'body.name'],
+        ['PATCH', `${menu}/items/${itemId}`, { name: bad }, 'body.name'],
+        ['POST', `${menu}/modifier-groups`, groupBody(bad), 'body.name'],
+        ['POST', `${menu}/modifier-groups`, groupBody('Size', bad), 'body.modifiers.0.name'],
+        ['PATCH', `${menu}/modifier-groups/${group.json().id}`, { modifiers: [{ name: bad, priceDelta: 0 }] }, 'body.modifiers.0.name'],
+      ] as const) {
+        const r = await t.request({ method, url, token: staff, headers: { 'if-match': '"1"' }, payload });
+        assert.deepEqual([r.statusCode, r.json().field], [400, field], `${method} ${url} ${JSON.stringify(bad)}: ${r.body}`);
+      }
+    }
+    // What people write stays: letters of any script, inner spaces, emoji, right-to-left text without overrides.
+    for (const name of ['Café  Crème', 'بيتزا', 'Pizza 🍕', 'Ñoquis “caseros”']) {
+      const r = await t.request({ method: 'POST', url: `${menu}/categories`, token: staff, payload: { name } });
+      assert.deepEqual([r.statusCode, r.json().name], [201, name], r.body);
+    }
+    // The rule is the directory's own (one definition): a restaurant's name refuses the override too.
+    const admin = await t.token('admin', { subject: 'ops' });
+    const restaurant = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: '\u202Eazzip', city: 'Lisbon', currency: 'EUR' } });
+    assert.deepEqual([restaurant.statusCode, restaurant.json().field], [400, 'body.name'], restaurant.body);
+  });
+
   test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {
     const { rid, itemId } = await seed(t, 'Console');
     const sql = new pg.Client({ connectionString: t.db.url });
