@@ -53,7 +53,7 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
     updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '23503') throw new NotFoundError('category', String(change.kind === 'update' ? change.set.categoryId : ''));
+    if (code === '23503') throw change.kind === 'update' && typeof change.set.categoryId === 'string' ? new NotFoundError('category', change.set.categoryId) : new NotFoundError('category');
     if (code === '23514') throw new UnprocessableError('INVALID_MENU_VALUE', `The new values break a rule of the ${e.label}: ${(error as Error).message}`);
     throw error;
   }
