@@ -9,5 +9,6 @@ export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
+export { DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

@@ -3,10 +3,10 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
-import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
+import { NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -19,13 +19,30 @@ import { searchMenu, type SearchHit } from './operations/searchMenu.ts';
 import type { MenuPorts } from './ports.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Name = Type.String({ minLength: 1, maxLength: 200 });
+/** A category's, item's, group's or modifier's name: the directory's name rule (decision 0083), one definition. */
+const Name = NameText(200);
 const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });
 /** A category's place in the menu: what the column (a PostgreSQL integer) holds. */
 const Position = Type.Integer({ minimum: -2_147_483_648, maximum: 2_147_483_647 });
 const bearer = [{ bearer: [] }];
+/** An instant of history as `/history` gives it: RFC 3339 in UTC, all six fraction digits, as stored. */
+const Instant = (what: string) => Type.String({ format: 'date-time', description: `${what}: RFC 3339 in UTC, to the microsecond (e.g. 2024-05-01T12:00:00.123456Z)` });
+const ItemHistory = Type.Object({
+  itemId: Uuid,
+  versions: Type.Array(
+    Type.Object({
+      version: Type.Integer(),
+      name: Type.String(),
+      price: Type.Integer({ description: 'minor units of the restaurant currency' }),
+      soldOut: Type.Boolean(),
+      deleted: Type.Boolean(),
+      validFrom: Instant('when this version began; ?asOf= this instant reads this version'),
+      validTo: Type.Union([Instant('when the next version began'), Type.Null()], { description: 'null for the current version' }),
+    }),
+  ),
+});
 /** Hits a search returns at most. */
 const SEARCH_HITS = 50;
 
@@ -174,13 +191,20 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           tags: ['menu'],
           summary: 'The restaurant menu (public, cached), or as it stood at ?asOf=',
           params: Type.Object({ rid: Uuid }),
-          querystring: Type.Object({ asOf: Type.Optional(Type.String({ format: 'date-time' })) }, { additionalProperties: false }),
+          querystring: Type.Object(
+            {
+              asOf: Type.Optional(
+                Type.String({ format: 'date-time', description: "RFC 3339 instant, to the microsecond: a version's validFrom (GET …/items/:id/history) reads that version" }),
+              ),
+            },
+            { additionalProperties: false },
+          ),
         },
       },
       async (request, reply) => {
         const { rid } = request.params;
-        const asOf = request.query.asOf === undefined ? undefined : new Date(request.query.asOf);
-        if (asOf !== undefined && Number.isNaN(asOf.getTime())) throw new ValidationError('asOf must be an ISO-8601 instant', { field: 'querystring.asOf' });
+        // The text as sent (RFC 3339, checked by the schema), not a Date: history is kept to the microsecond.
+        const asOf = request.query.asOf;
         if (asOf !== undefined || menus === null) {
           const { currency } = await restaurant(rid);
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
@@ -201,7 +225,14 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
 
     app.get(
       '/restaurants/:rid/menu/items/:id/history',
-      { schema: { tags: ['menu'], summary: 'Every version of an item, with when it was current', params: Type.Object({ rid: Uuid, id: Uuid }) } },
+      {
+        schema: {
+          tags: ['menu'],
+          summary: 'Every version of an item, with when it was current',
+          params: Type.Object({ rid: Uuid, id: Uuid }),
+          response: { 200: ItemHistory },
+        },
+      },
       async (request) => {
         const { rid, id } = request.params;
         const versions = await unitOfWork(publicReader(rid), (tx) => itemHistory(tx, rid, id));

@@ -91,6 +91,27 @@ describe('menu', () => {
     assert.equal(stale.json().current.price, 1100);
   });
 
+  test("a modifier group's PATCH from a stale version is a 412 with the current group, even when its range would not fit the current row", async () => {
+    const { rid, staff, itemId } = await seed(t, 'StaleGroup');
+    const created = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 2, modifiers: [{ name: 'Small', priceDelta: 0 }, { name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const url = `/v1/restaurants/${rid}/menu/modifier-groups/${created.json().id}`;
+    const narrowed = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { maxChoices: 1 } });
+    assert.equal(narrowed.statusCode, 200, narrowed.body);
+    // Someone else's version 1 still said maxChoices 2: minChoices 2 fits what they saw, not the current row.
+    const stale = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 2 } });
+    assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion, stale.json().current?.maxChoices], [412, 'CONCURRENCY_CONFLICT', 2, 1], stale.body);
+    const current = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"2"' }, payload: { minChoices: 2 } });
+    assert.deepEqual([current.statusCode, current.json().code, current.json().field], [422, 'INVALID_MENU_VALUE', 'minChoices'], 'at the current version the range is checked');
+    const gone = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/modifier-groups/${randomUUID()}`, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 1 } });
+    assert.equal(gone.statusCode, 404, gone.body);
+  });
+
   test('two staff edit the same item from the same version at once, forced to both be inside before either updates: one wins, one gets 412, nothing is lost', async () => {
     const { rid, staff, itemId } = await seed(t, 'Race');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
@@ -182,6 +203,63 @@ describe('menu', () => {
     assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=yesterday` })).statusCode, 400);
   });
 
+  test("AS OF a version's own validFrom (to the microsecond, as /history gives it) reads that version, not the one before", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Microseconds');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const patched = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1250 } });
+    assert.equal(patched.statusCode, 200, patched.body);
+    const versions = (await t.request({ url: `${url}/history` })).json().versions as Array<{ version: number; validFrom: string; validTo: string | null }>;
+    // The instants /history gives are the stored ones, microseconds included (they were cut to milliseconds).
+    const stored = await t.platform.deps.unitOfWork({ service: 'menu', tenantId: rid, actor: { kind: 'public', id: 'test' }, readOnly: true }, (tx) =>
+      tx.query<{ same: boolean; n: number }>(
+        `select bool_and(h.valid_from = (v->>'validFrom')::timestamptz and h.valid_to = coalesce((v->>'validTo')::timestamptz, 'infinity')) as same, count(*)::int as n
+           from menu.history h join jsonb_array_elements($2::jsonb) v on (v->>'version')::int = h.version
+          where h.entity = 'item' and h.id = $1`,
+        [itemId, JSON.stringify(versions)],
+      ),
+    );
+    assert.deepEqual(stored.rows[0], { same: true, n: 2 }, JSON.stringify(versions));
+    const at = async (instant: string) => itemsOf((await menuOf(t, rid, `?asOf=${encodeURIComponent(instant)}`)).body).map((i) => i.price);
+    assert.deepEqual(await at(versions[1]!.validFrom), [1250], "version 2's own start reads version 2");
+    assert.deepEqual(await at(versions[0]!.validFrom), [1000]);
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu?asOf=0000-01-01T00:00:00Z` })).statusCode, 400, 'a year PostgreSQL has not is a 400, not a 500');
+  });
+
+  test('a menu document is labelled with the version of its own content, even when a change commits while it is read', async () => {
+    const { rid, itemId } = await seed(t, 'Snapshot');
+    const holder = new pg.Client({ connectionString: t.db.url });
+    const watcher = new pg.Client({ connectionString: t.db.url });
+    await holder.connect();
+    await watcher.connect();
+    try {
+      // A change, uncommitted, with the modifiers table held: the load reads the version (before, a
+      // statement of its own that no lock stops), then waits for the document until the change commits.
+      await holder.query('begin');
+      await holder.query(`update menu.items set price = 4242 where id = $1`, [itemId]);
+      await holder.query('lock table menu.modifiers in access exclusive mode');
+      const pending = t.request({ url: `/v1/restaurants/${rid}/menu` });
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%json_build_object%'`,
+        );
+        if (rows[0]!.n > 0) break;
+        assert.ok(i < 6000, 'the menu load never waited for the held table');
+        await sleep(5);
+      }
+      await holder.query('commit');
+      const read = await pending;
+      assert.equal(read.statusCode, 200, read.body);
+      const current = Number((await watcher.query<{ version: string }>(`select version from menu.menu_versions where tenant_id = $1`, [rid])).rows[0]!.version);
+      const doc = read.json() as { version: number };
+      assert.deepEqual([doc.version, itemsOf(read.json()).map((i) => i.price)], [current, [4242]], 'the new price under the old version, before');
+      assert.equal(read.headers.etag, `"menu-${current}"`);
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
+    }
+  });
+
   test('staff of another restaurant get 404 on every write, with a bad body too (never the 400 that would tell its rules); reads stay public', async () => {
     const a = await seed(t, 'Tenant A');
     const b = await seed(t, 'Tenant B');
@@ -263,6 +341,119 @@ describe('menu', () => {
     assert.deepEqual([orphan.statusCode, orphan.json().resource], [404, 'restaurant'], orphan.body);
     const invite = await t.request({ method: 'POST', url: `/v1/restaurants/${nowhere}/staff`, token: admin, payload: { name: 'S', email: 's@example.com' } });
     assert.deepEqual([invite.statusCode, invite.json().resource], [404, 'restaurant'], invite.body);
+  });
+
+  test('a deleted grandparent counts too, and a restore needs live parents: what to restore first is named, top down', async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Ancestry');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const send = (method: 'PATCH' | 'DELETE' | 'POST', url: string, version: number | null, payload?: object) =>
+      t.request({ method, url, token: staff, ...(version === null ? {} : { headers: { 'if-match': `"${version}"` } }), ...(payload === undefined ? {} : { payload }) });
+    const group = await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] });
+    assert.equal(group.statusCode, 201, group.body);
+    const groupUrl = `${menu}/modifier-groups/${group.json().id}`;
+    assert.equal((await send('DELETE', groupUrl, 1)).statusCode, 200);
+    assert.equal((await send('DELETE', `${menu}/categories/${categoryId}`, 1)).statusCode, 200);
+    const category = { entity: 'category', id: categoryId };
+    // The item is live, its category is not: nothing under it reaches the menu.
+    const refusals = [
+      [await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] }), 'itemId', [category]],
+      [await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 1100 }), undefined, [category]],
+      [await send('POST', `${groupUrl}/restore`, 2), undefined, [category]],
+    ] as const;
+    for (const [r, field, restoreFirst] of refusals) {
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field, r.json().restoreFirst], [422, 'MENU_PARENT_DELETED', field, restoreFirst], r.body);
+      assert.match(r.json().detail, new RegExp(`restore the category first \\(POST …/menu/categories/${categoryId}/restore\\)`));
+    }
+    // Item and category deleted: the item cannot come back before its category.
+    assert.equal((await send('DELETE', `${menu}/items/${itemId}`, 1)).statusCode, 200, 'a delete under a deleted parent is allowed');
+    const restoreItem = await send('POST', `${menu}/items/${itemId}/restore`, 2);
+    assert.deepEqual([restoreItem.statusCode, restoreItem.json().code, restoreItem.json().restoreFirst], [422, 'MENU_PARENT_DELETED', [category]], restoreItem.body);
+    const groupOnIt = await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] });
+    assert.deepEqual([groupOnIt.statusCode, groupOnIt.json().restoreFirst], [422, [category, { entity: 'item', id: itemId }]], groupOnIt.body);
+    assert.match(groupOnIt.json().detail, /restore the category first .*, then the item \(POST …\/menu\/items\//);
+    const restoreGroup = await send('POST', `${groupUrl}/restore`, 2);
+    assert.deepEqual([restoreGroup.statusCode, restoreGroup.json().restoreFirst], [422, [category, { entity: 'item', id: itemId }]], restoreGroup.body);
+    assert.deepEqual((await t.request({ url: `${menu}/items/${itemId}` })).json().version, 2, 'the refused restore bumped no version');
+    // In that order, each comes back.
+    assert.equal((await send('POST', `${menu}/categories/${categoryId}/restore`, 2)).statusCode, 200);
+    assert.equal((await send('POST', `${menu}/items/${itemId}/restore`, 2)).statusCode, 200);
+    assert.equal((await send('POST', `${groupUrl}/restore`, 2)).statusCode, 200);
+    assert.deepEqual(itemsOf((await menuOf(t, rid)).body).map((i) => [i.id, i.modifierGroups.length]), [[itemId, 1]]);
+  });
+
+  test("no menu write leaves an item whose cheapest choice costs less than 0: required groups' cheapest choices and every negative one that may be added count", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Cheapest'); // price 1000
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const send = (method: 'PATCH' | 'DELETE' | 'POST', url: string, version: number | null, payload?: object) =>
+      t.request({ method, url, token: staff, ...(version === null ? {} : { headers: { 'if-match': `"${version}"` } }), ...(payload === undefined ? {} : { payload }) });
+    const group = (name: string, minChoices: number, maxChoices: number, deltas: number[]) =>
+      send('POST', `${menu}/modifier-groups`, null, { itemId, name, minChoices, maxChoices, modifiers: deltas.map((priceDelta, i) => ({ name: `${name} ${i}`, priceDelta })) });
+    const refused = (r: Awaited<ReturnType<typeof send>>, field: string | undefined, cheapest: number) =>
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field, r.json().cheapest], [422, 'MENU_PRICE_BELOW_ZERO', field, cheapest], r.body);
+
+    refused(await group('Required', 1, 1, [-5000]), 'modifiers', -4000); // before: 201, and every order of it a 422 ORDER_LINE_PRICE_INVALID
+    refused(await group('Two off', 0, 2, [-600, -600]), 'modifiers', -200);
+    const c = await group('One off', 0, 1, [-600, -600]);
+    assert.equal(c.statusCode, 201, c.body);
+    refused(await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 500 }), 'price', -100);
+    assert.equal((await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 600 })).statusCode, 200, 'a cheapest order of 0 is allowed');
+    const d = await group('Base', 1, 1, [500]);
+    const e = await group('Discount', 0, 1, [-400]);
+    assert.deepEqual([d.statusCode, e.statusCode], [201, 201], `${d.body} ${e.body}`);
+    const dUrl = `${menu}/modifier-groups/${d.json().id}`;
+    const eUrl = `${menu}/modifier-groups/${e.json().id}`;
+    refused(await send('DELETE', dUrl, 1), undefined, -400);
+    assert.equal((await send('DELETE', eUrl, 1)).statusCode, 200);
+    assert.equal((await send('DELETE', dUrl, 1)).statusCode, 200);
+    refused(await send('POST', `${eUrl}/restore`, 2), undefined, -400);
+    refused(await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { maxChoices: 2 }), 'maxChoices', -600);
+    const detail = (await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { modifiers: [{ name: 'Free', priceDelta: -601 }] })).json();
+    assert.equal(detail.code, 'MENU_PRICE_BELOW_ZERO');
+    assert.match(detail.detail, /cheapest order of Margherita would cost -1 \(price 600; One off: Free -601\)/);
+    const items = itemsOf((await menuOf(t, rid)).body);
+    assert.deepEqual(items.map((i) => [i.price, i.modifierGroups.length]), [[600, 1]], 'nothing refused was kept');
+  });
+
+  test("two modifier groups saved at once, each fine alone, together below 0: forced to overlap, the second sees the first and is refused", async () => {
+    const { rid, staff, itemId } = await seed(t, 'CheapestRace'); // price 1000
+    const group = (name: string) =>
+      t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/modifier-groups`, token: staff, payload: { itemId, name, minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Off', priceDelta: -600 }] } });
+    // Inserts into modifier_groups wait while it is held: both requests are inside before either inserts.
+    const [a, b] = await withTableHeld(t, 'menu.modifier_groups', 2, () => Promise.all([group('Coupon'), group('Voucher')]));
+    assert.deepEqual([a.statusCode, b.statusCode].sort(), [201, 422], `${a.body} ${b.body}`);
+    assert.equal((a.statusCode === 422 ? a : b).json().code, 'MENU_PRICE_BELOW_ZERO');
+    assert.equal(itemsOf((await menuOf(t, rid)).body)[0]?.modifierGroups.length, 1);
+  });
+
+  test("menu names follow the directory's name rule: not blank, no space at either end, no control or bidi-override character (400 naming the field)", async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Names');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const group = await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [] } });
+    assert.equal(group.statusCode, 201, group.body);
+    const groupBody = (name: string, modifier = 'Large') => ({ itemId, name, minChoices: 0, maxChoices: 1, modifiers: [{ name: modifier, priceDelta: 0 }] });
+    for (const bad of ['   ', '\n', 'a\u0007b', '\u202Eazzip', 'a\u2066b', ' Pizza', 'Pizza ', '\u200B', 'a\u0085b']) {
+      for (const [method, url, payload, field] of [
+        ['POST', `${menu}/categories`, { name: bad }, 'body.name'],
+        ['PATCH', `${menu}/categories/${categoryId}`, { name: bad }, 'body.name'],
+        ['POST', `${menu}/items`, { categoryId, name: bad, price: 100 }, 'body.name'],
+        ['PATCH', `${menu}/items/${itemId}`, { name: bad }, 'body.name'],
+        ['POST', `${menu}/modifier-groups`, groupBody(bad), 'body.name'],
+        ['POST', `${menu}/modifier-groups`, groupBody('Size', bad), 'body.modifiers.0.name'],
+        ['PATCH', `${menu}/modifier-groups/${group.json().id}`, { modifiers: [{ name: bad, priceDelta: 0 }] }, 'body.modifiers.0.name'],
+      ] as const) {
+        const r = await t.request({ method, url, token: staff, headers: { 'if-match': '"1"' }, payload });
+        assert.deepEqual([r.statusCode, r.json().field], [400, field], `${method} ${url} ${JSON.stringify(bad)}: ${r.body}`);
+      }
+    }
+    // What people write stays: letters of any script, inner spaces, emoji, right-to-left text without overrides.
+    for (const name of ['Café  Crème', 'بيتزا', 'Pizza 🍕', 'Ñoquis “caseros”']) {
+      const r = await t.request({ method: 'POST', url: `${menu}/categories`, token: staff, payload: { name } });
+      assert.deepEqual([r.statusCode, r.json().name], [201, name], r.body);
+    }
+    // The rule is the directory's own (one definition): a restaurant's name refuses the override too.
+    const admin = await t.token('admin', { subject: 'ops' });
+    const restaurant = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: '\u202Eazzip', city: 'Lisbon', currency: 'EUR' } });
+    assert.deepEqual([restaurant.statusCode, restaurant.json().field], [400, 'body.name'], restaurant.body);
   });
 
   test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {

@@ -197,9 +197,18 @@ describe("ordering: an Idempotency-Key used at a moved restaurant holds at every
       method: 'POST',
       url: `/v1/restaurants/${moved.rid}/menu/modifier-groups`,
       token: moved.staff,
-      payload: { itemId: moved.cola, name: 'Voucher', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Too generous', priceDelta: -1000 }] },
+      payload: { itemId: moved.cola, name: 'Voucher', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Too generous', priceDelta: -1 }] },
     });
     assert.equal(group.statusCode, 201, group.body);
+    // The menu refuses a modifier that takes an item below 0 (decision 0085); one saved before it, or
+    // from a console, still reaches ordering, whose own check this is about.
+    const sql = new pg.Client({ connectionString: target.url });
+    await sql.connect();
+    try {
+      await sql.query(`update menu.modifiers set price_delta = -1000000 where id = $1`, [group.json().modifiers[0].id]);
+    } finally {
+      await sql.end();
+    }
     const refused = await placeOrder(t, c.token, { ...at(moved), lines: [{ itemId: moved.cola, quantity: 1, modifierIds: [group.json().modifiers[0].id] }] }, key);
     assert.deepEqual([refused.statusCode, refused.json().code], [422, 'ORDER_LINE_PRICE_INVALID'], refused.body);
     assert.equal(await keyIn(t.db.url, c.id, key), null, 'no reservation');

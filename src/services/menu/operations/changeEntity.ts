@@ -2,6 +2,7 @@ import type { Tx } from '../../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
 
 /** What a change does besides bumping the version: set fields, soft-delete or restore. */
@@ -33,8 +34,6 @@ function notNow(label: string, id: string, kind: Change['kind']): UnprocessableE
  */
 export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string, id: string, expectedVersion: number, change: Change): Promise<Versioned> {
   const e = ENTITY[entity];
-  // An item moved into a deleted category would drop out of the menu without a word.
-  if (entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string') await requireLiveParent(tx, 'category', tenantId, change.set.categoryId);
   const values: unknown[] = [tenantId, id, expectedVersion];
   const sets: string[] = ['version = version + 1', 'updated_at = now()'];
   if (change.kind === 'update') {
@@ -54,16 +53,38 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
     updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '23503') throw new NotFoundError('category');
+    if (code === '23503') throw change.kind === 'update' && typeof change.set.categoryId === 'string' ? new NotFoundError('category', change.set.categoryId) : new NotFoundError('category');
     if (code === '23514') throw new UnprocessableError('INVALID_MENU_VALUE', `The new values break a rule of the ${e.label}: ${(error as Error).message}`);
     throw error;
   }
   const row = updated.rows[0];
-  if (row !== undefined) return row;
+  if (row !== undefined) {
+    // A change or a restore of a row under a deleted parent (or grandparent) would drop out of the menu
+    // without a word; checked after the guarded UPDATE, so that a stale version is a 412 first, and the
+    // refusal rolls the UPDATE back. A delete needs no live parent.
+    if (change.kind !== 'delete' && entity !== 'category') {
+      const moved = entity === 'item' && change.kind === 'update' && typeof change.set.categoryId === 'string';
+      await requireLiveParent(tx, entity === 'item' ? 'category' : 'item', tenantId, String(entity === 'item' ? row.categoryId : row.itemId), moved ? 'categoryId' : undefined);
+    }
+    // What an item's cheapest order costs changes with its price and with its groups coming and going
+    // (a group's own fields and modifiers: updateModifierGroup, after it replaced them).
+    if (entity === 'item' && change.kind === 'update' && change.set.price !== undefined) await requireCheapestNotNegative(tx, tenantId, row.id, 'price');
+    if (entity === 'modifier_group' && change.kind !== 'update') await requireCheapestNotNegative(tx, tenantId, String(row.itemId));
+    return row;
+  }
   const current = await readEntity(tx, entity, tenantId, id);
   if (current === null) throw new NotFoundError(e.label, id);
   if (current.version === expectedVersion) throw notNow(e.label, id, change.kind);
-  throw new ConcurrencyError(expectedVersion, current.version, `The ${e.label} changed since you opened it (you have version ${expectedVersion}, it is at ${current.version}): read it again, then send your change with If-Match: "${current.version}" if it still applies`, {
+  throw staleVersion(entity, expectedVersion, current);
+}
+
+/**
+ * 412 for a change sent from `expectedVersion` of a row now at `current.version`, carrying the current
+ * row so that the client can show what changed.
+ */
+export function staleVersion(entity: MenuEntity, expectedVersion: number, current: Versioned): ConcurrencyError {
+  const { label } = ENTITY[entity];
+  return new ConcurrencyError(expectedVersion, current.version, `The ${label} changed since you opened it (you have version ${expectedVersion}, it is at ${current.version}): read it again, then send your change with If-Match: "${current.version}" if it still applies`, {
     currentVersion: current.version,
     current,
   });

@@ -5,7 +5,7 @@ import { requireLiveParent } from './requireLiveParent.ts';
 
 /** Adds an item to one of the restaurant's live categories (another tenant's category is a 404, a deleted one a 422). */
 export async function createItem(tx: Tx, tenantId: string, input: { categoryId: string; name: string; description?: string; price: number; soldOut?: boolean }): Promise<Versioned> {
-  await requireLiveParent(tx, 'category', tenantId, input.categoryId);
+  await requireLiveParent(tx, 'category', tenantId, input.categoryId, 'categoryId');
   try {
     const row = await tx.query<Versioned>(
       `insert into menu.items (tenant_id, category_id, name, description, price, sold_out) values ($1, $2, $3, $4, $5, $6) returning ${ENTITY.item.columns}`,

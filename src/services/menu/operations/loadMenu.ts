@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { ValidationError } from '../../../platform/errors/index.ts';
 import { LIVE_MENU_SQL, MENU_AS_OF_SQL } from './menuDocumentSql.ts';
 
 /** The menu document as JSON text, with its version (the ETag). */
@@ -7,20 +8,31 @@ export interface MenuDocument {
   readonly version: number;
 }
 
-/** The live menu of a restaurant, or as it stood at `asOf` (history rows valid then). */
-export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?: Date): Promise<MenuDocument> {
-  const version = Number(
-    (
-      await tx.query<{ version: string }>(
-        asOf === undefined
-          ? `select coalesce((select version from menu.menu_versions where tenant_id = $1), 0) as version`
-          : `select count(*) as version from menu.history where tenant_id = $1 and valid_from <= $2`,
-        asOf === undefined ? [tenantId] : [tenantId, asOf],
-      )
-    ).rows[0]?.version ?? 0,
-  );
-  const sql = asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL;
-  const values = asOf === undefined ? [tenantId, currency, version] : [tenantId, currency, version, asOf];
-  const row = await tx.query<{ doc: string }>(sql, values);
-  return { json: row.rows[0]?.doc ?? '{}', version };
+/** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, a zone offset past ±15:59) or parse. */
+const BAD_INSTANT = new Set(['22007', '22008', '22009']);
+
+/**
+ * The live menu of a restaurant, or as it stood at `asOf` (history rows valid then), with the version
+ * of that content, read in one statement.
+ *
+ * `asOf` is RFC 3339 text (the route's `date-time` format), bound as `timestamptz` as sent: history is
+ * stored to the microsecond, and a JS Date would cut it to the millisecond, so an instant a version
+ * began at read the version before it.
+ *
+ * @throws {ValidationError} an `asOf` that passes RFC 3339 but PostgreSQL cannot hold (400, `querystring.asOf`).
+ */
+export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?: string): Promise<MenuDocument> {
+  try {
+    // One statement: the version and the content under one snapshot (menuDocumentSql).
+    const { rows } = await tx.query<{ doc: string; version: string }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
+    const row = rows[0];
+    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0) };
+  } catch (error) {
+    if (asOf !== undefined && BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
+      throw new ValidationError(`asOf ${JSON.stringify(asOf)} is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59): send one such as 2024-05-01T12:00:00.000000Z`, {
+        field: 'querystring.asOf',
+      });
+    }
+    throw error;
+  }
 }

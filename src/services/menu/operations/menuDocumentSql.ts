@@ -1,5 +1,7 @@
 /** Where the four levels of a menu come from: the live views, or history rows valid at an instant. */
 interface Sources {
+  /** A query of one row, `version`: the document's version, read in the document's own statement. */
+  readonly version: string;
   readonly categories: string;
   readonly items: string;
   readonly groups: string;
@@ -9,14 +11,18 @@ interface Sources {
 /**
  * The menu document as one JSON text built by PostgreSQL: a cache miss costs one statement and no
  * JSON work in Node, and a hit sends the stored bytes as they are. `$1` is the tenant, `$2` the
- * currency, `$3` the version; the sources are fixed relation expressions, never input.
+ * currency; the sources are fixed relation expressions, never input. The statement returns `doc` and
+ * `version`: the version is read in the same statement, so under one snapshot with the content. (Read
+ * by a statement of its own before, under READ COMMITTED, a change committed between the two
+ * labelled the new content with the old version, and the ETag `menu-<version>` then named two
+ * documents.)
  */
 export function menuDocumentSql(s: Sources): string {
   return `
 select json_build_object(
   'restaurantId', $1::uuid,
   'currency', $2::text,
-  'version', $3::bigint,
+  'version', v.version,
   'categories', coalesce((
     select json_agg(json_build_object(
       'id', c.id, 'name', c.name, 'position', c.position,
@@ -35,13 +41,14 @@ select json_build_object(
           from ${s.items} i where i.tenant_id = c.tenant_id and i.category_id = c.id), '[]'::json)
     ) order by c.position, c.name)
       from ${s.categories} c where c.tenant_id = $1), '[]'::json)
-)::text as doc`;
+)::text as doc, v.version
+  from (${s.version}) v`;
 }
 
-/** History rows of one entity valid at `$4`, not deleted then, typed as the base table's rows. */
+/** History rows of one entity valid at `$3`, not deleted then, typed as the base table's rows. */
 function asOf(entity: string, table: string): string {
   return `(select (jsonb_populate_record(null::${table}, h.data)).* from menu.history h
-            where h.tenant_id = $1 and h.entity = '${entity}' and h.valid_from <= $4 and h.valid_to > $4 and h.data->>'deleted_at' is null)`;
+            where h.tenant_id = $1 and h.entity = '${entity}' and h.valid_from <= $3::timestamptz and h.valid_to > $3::timestamptz and h.data->>'deleted_at' is null)`;
 }
 
 /**
@@ -51,6 +58,7 @@ function asOf(entity: string, table: string): string {
  * to one index-driven pass.
  */
 export const LIVE_MENU_SQL = menuDocumentSql({
+  version: 'select coalesce((select version from menu.menu_versions where tenant_id = $1), 0)::bigint as version',
   categories: '(select * from menu.categories where deleted_at is null)',
   items: '(select * from menu.items where deleted_at is null)',
   groups: '(select * from menu.modifier_groups where deleted_at is null)',
@@ -58,8 +66,9 @@ export const LIVE_MENU_SQL = menuDocumentSql({
 });
 
 /**
- * The menu as it stood at `$4`, including items deleted since: the document of {@link menuDocumentSql},
- * built bottom-up. Each level's history rows valid at `$4` are read ONCE and grouped by parent
+ * The menu as it stood at `$3`, including items deleted since: the document of {@link menuDocumentSql},
+ * built bottom-up. Its version is the number of history rows begun by then. Each level's history rows
+ * valid at `$3` are read ONCE and grouped by parent
  * (modifiers by group, groups by item, items by category), then joined to their parents by hash. The
  * live shape's correlated subqueries would, over history, scan every item's history valid then again
  * for each category (and every modifier's for each group): rows of jsonb that no index can reach by
@@ -84,8 +93,9 @@ with m as (
 select json_build_object(
   'restaurantId', $1::uuid,
   'currency', $2::text,
-  'version', $3::bigint,
+  'version', v.version,
   'categories', coalesce((
     select json_agg(json_build_object('id', c.id, 'name', c.name, 'position', c.position, 'items', coalesce(i.list, '[]'::json)) order by c.position, c.name)
       from ${asOf('category', 'menu.categories')} c left join i on i.category_id = c.id), '[]'::json)
-)::text as doc`;
+)::text as doc, v.version
+  from (select count(*)::bigint as version from menu.history where tenant_id = $1 and valid_from <= $3::timestamptz) v`;

@@ -1,8 +1,9 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
-import { changeEntity } from './changeEntity.ts';
+import { changeEntity, staleVersion } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
 import { readEntity } from './readEntity.ts';
+import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
 
 /** A modifier as clients send it. */
@@ -18,7 +19,7 @@ export async function createModifierGroup(
   input: { itemId: string; name: string; minChoices: number; maxChoices: number; modifiers: readonly ModifierInput[] },
 ): Promise<Versioned> {
   checkChoices(input.minChoices, input.maxChoices, input.modifiers.length);
-  await requireLiveParent(tx, 'item', tenantId, input.itemId);
+  await requireLiveParent(tx, 'item', tenantId, input.itemId, 'itemId');
   let id: string;
   try {
     const row = await tx.query<{ id: string }>(`insert into menu.modifier_groups (tenant_id, item_id, name, min_choices, max_choices) values ($1, $2, $3, $4, $5) returning id`, [
@@ -34,6 +35,7 @@ export async function createModifierGroup(
     throw error;
   }
   await replaceModifiers(tx, tenantId, id, input.modifiers);
+  await requireCheapestNotNegative(tx, tenantId, input.itemId, 'modifiers');
   return (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned;
 }
 
@@ -48,14 +50,20 @@ export async function updateModifierGroup(
   const { modifiers, ...fields } = input;
   if (input.minChoices !== undefined || input.maxChoices !== undefined) {
     // The range is checked against the stored bound it keeps, before the UPDATE: the table's own check
-    // would otherwise answer first, with PostgreSQL's message and no field.
-    const current = (await readEntity(tx, 'modifier_group', tenantId, id)) as { minChoices: number; maxChoices: number } | null;
-    if (current !== null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
+    // would otherwise answer first, with PostgreSQL's message and no field. The version first: a client
+    // whose copy is stale gets the 412 with the current group, not a 422 about a bound it never saw.
+    const current = (await readEntity(tx, 'modifier_group', tenantId, id)) as (Versioned & { minChoices: number; maxChoices: number }) | null;
+    if (current === null) throw new NotFoundError('modifier group', id);
+    if (current.version !== expectedVersion) throw staleVersion('modifier_group', expectedVersion, current);
+    if (current.deletedAt === null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
   }
   const updated = await changeEntity(tx, 'modifier_group', tenantId, id, expectedVersion, { kind: 'update', set: fields });
   if (modifiers !== undefined) await replaceModifiers(tx, tenantId, id, modifiers);
-  const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { minChoices: number; maxChoices: number; modifiers: unknown[] };
+  const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { itemId: string; minChoices: number; maxChoices: number; modifiers: unknown[] };
   checkChoices(group.minChoices, group.maxChoices, group.modifiers.length);
+  // What the item's cheapest order costs, when this changed what may be chosen (a name does not).
+  const choices = modifiers !== undefined ? 'modifiers' : input.maxChoices !== undefined ? 'maxChoices' : input.minChoices !== undefined ? 'minChoices' : undefined;
+  if (choices !== undefined) await requireCheapestNotNegative(tx, tenantId, group.itemId, choices);
   return { ...group, version: updated.version };
 }
 

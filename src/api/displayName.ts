@@ -1,0 +1,24 @@
+import { Type } from 'typebox';
+
+/** Control characters (C0, DEL, C1) and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069). */
+const NEVER = '\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069';
+/** Never at either end, besides {@link NEVER}: white space and the zero-width characters (U+200B–U+200D, U+2060). */
+const NOT_AT_AN_END = `${NEVER}\\s\\u200b-\\u200d\\u2060`;
+
+/**
+ * A name as people see it in lists, tables and menus (decision 0083): not blank, no space at either
+ * end, no control character (a newline in a name broke `brigade tenants list`, and "A " passed the
+ * duplicate check of "A"), and no bidi override (`"\u202Eazzip"` shows as "pizza" and sorts, searches
+ * and compares as something else); a zero-width character cannot make a name look blank either.
+ */
+export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${NEVER}]*[^${NOT_AT_AN_END}])?$`;
+
+/**
+ * A name of a restaurant, a city, a person, or a menu's category, item, modifier group or modifier:
+ * 1 to `maxLength` characters of {@link DISPLAY_NAME}.
+ *
+ * @example
+ * const Body = Type.Object({ name: NameText(200) });
+ */
+export const NameText = (maxLength: number) =>
+  Type.String({ minLength: 1, maxLength, pattern: DISPLAY_NAME, description: 'no space at either end, no control or bidi-override character' });
