@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
+import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { groupCommitterOf } from './groupCommit.ts';
 import { sendBatch } from './sendBatch.ts';
 import { releaseAfterFailure } from './unitOfWork.ts';
@@ -25,6 +26,10 @@ export interface CommitStatementsOptions {
  * raises in SQL instead of returning a flag. With `isolation` or `readOnly` in the context the batch
  * is wrapped in BEGIN … COMMIT.
  *
+ * A database that cannot be reached, or a connection lost on the way, fails it with
+ * `DATABASE_UNAVAILABLE` (503, retry; whether it committed is then unknown), a pool whose every
+ * connection stayed in use with `DATABASE_BUSY`.
+ *
  * Implicit transactions go through the pool's group committer (`groupCommit.ts`, docs/decisions/0055):
  * while the pool has its limit of batches in flight, units that wait are merged into one transaction
  * with one commit; a failure still reaches only the caller whose statement failed.
@@ -44,7 +49,12 @@ export async function commitStatements(
   const explicit = context.isolation !== undefined || context.readOnly === true;
   const prefix = [...(explicit ? [begin] : []), settings, ...(options.setupStatements ?? [])];
   if (!explicit) {
-    return groupCommitterOf(pool).commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length });
+    // A connection lost with the batch on the wire: its implicit transaction may have committed at the Sync.
+    return groupCommitterOf(pool)
+      .commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length })
+      .catch((error: unknown) => {
+        throw asDatabaseUnavailable(error, pool, 'commit');
+      });
   }
   const client = await acquireClient(pool);
   try {
@@ -54,6 +64,7 @@ export async function commitStatements(
   } catch (error) {
     // The explicit transaction waits, failed, for ROLLBACK.
     await releaseAfterFailure(client, true);
-    throw error;
+    // Its COMMIT left in the same batch: a connection lost on the way may have committed it.
+    throw asDatabaseUnavailable(error, pool, 'commit');
   }
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
+import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { BatchAbortedError, sendBatch, StatementValueError } from './sendBatch.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
@@ -56,7 +57,9 @@ const noop = () => undefined;
  * nothing after a failed statement.
  *
  * Waits for a connection for at most the pool's acquire timeout (`DATABASE_ACQUIRE_TIMEOUT_MS` on the
- * server's pools), then fails with `DATABASE_BUSY` (503, retry) having run nothing.
+ * server's pools), then fails with `DATABASE_BUSY` (503, retry) having run nothing. A database that
+ * cannot be reached, or a connection lost on the way, fails it with `DATABASE_UNAVAILABLE` (503, retry;
+ * its message says whether the work may have been committed).
  *
  * Commits when `fn` resolves, rolls back when it throws (and rethrows). `afterCommit` callbacks run
  * after COMMIT; their errors go to `onAfterCommitError` and never undo the committed work.
@@ -75,6 +78,7 @@ export async function unitOfWork<T>(
   const client = await acquireClient(pool);
   const hooks: Array<() => void | Promise<void>> = [];
   let begun = false;
+  let committing = false;
   let open = true;
   let queue: Pending[] = [];
   let scheduled = false;
@@ -127,6 +131,7 @@ export async function unitOfWork<T>(
     open = false;
     await inFlight;
     if (begun) {
+      committing = true;
       const commit = await client.query('COMMIT');
       if (commit.command !== 'COMMIT') throw new RolledBackError();
     }
@@ -136,7 +141,8 @@ export async function unitOfWork<T>(
     // back to the pool; a connection that cannot even roll back is destroyed, not reused.
     await inFlight.catch(noop);
     await releaseAfterFailure(client, begun);
-    throw error;
+    // A database that cannot be reached, or a connection lost, is DATABASE_UNAVAILABLE (503, retry).
+    throw asDatabaseUnavailable(error, pool, committing ? 'commit' : 'work');
   }
   client.release();
   for (const hook of hooks) {
