@@ -3,7 +3,7 @@ import { acquireClient } from './acquireClient.ts';
 import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { groupCommitterOf } from './groupCommit.ts';
 import { sendBatch } from './sendBatch.ts';
-import { releaseAfterFailure } from './unitOfWork.ts';
+import { releaseAfterFailure, unanswered } from './unitOfWork.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** Runs statements known up front as one transaction in one round trip: {@link commitStatements} bound to a pool, or the tenant router's. */
@@ -62,8 +62,8 @@ export async function commitStatements(
     client.release();
     return results.slice(prefix.length, prefix.length + statements.length);
   } catch (error) {
-    // The explicit transaction waits, failed, for ROLLBACK.
-    await releaseAfterFailure(client, true);
+    // The explicit transaction waits, failed, for ROLLBACK (unless the connection is lost or still busy).
+    await releaseAfterFailure(client, true, unanswered(error));
     // Its COMMIT left in the same batch: a connection lost on the way may have committed it.
     throw asDatabaseUnavailable(error, pool, 'commit');
   }

@@ -1,6 +1,6 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
-import { asDatabaseUnavailable } from './databaseUnavailable.ts';
+import { asDatabaseUnavailable, databaseUnavailableReason } from './databaseUnavailable.ts';
 import { BatchAbortedError, sendBatch, StatementValueError } from './sendBatch.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
@@ -79,6 +79,8 @@ export async function unitOfWork<T>(
   const hooks: Array<() => void | Promise<void>> = [];
   let begun = false;
   let committing = false;
+  /** A failure that was not the server's answer to a statement (a read timeout, a lost connection): the connection's state is unknown. */
+  let lost: Error | undefined;
   let open = true;
   let queue: Pending[] = [];
   let scheduled = false;
@@ -101,6 +103,7 @@ export async function unitOfWork<T>(
         },
         (error: Error & { batchIndex?: number }) => {
           if (!(error instanceof StatementValueError)) begun = true;
+          lost ??= unanswered(error);
           // A failed setup fails every statement with its own error (the tenant router reads it);
           // after a failed statement of fn's, the later ones did not run.
           const failed = (error.batchIndex ?? 0) - prefix.length;
@@ -132,15 +135,19 @@ export async function unitOfWork<T>(
     await inFlight;
     if (begun) {
       committing = true;
-      const commit = await client.query('COMMIT');
+      const commit = await client.query('COMMIT').catch((error: unknown) => {
+        lost ??= unanswered(error);
+        throw error;
+      });
       if (commit.command !== 'COMMIT') throw new RolledBackError();
     }
   } catch (error) {
     open = false;
     // Whatever failed (the setup, `fn` or COMMIT), end the transaction before the connection goes
-    // back to the pool; a connection that cannot even roll back is destroyed, not reused.
+    // back to the pool; a connection that cannot even roll back, or whose statement got no answer, is
+    // destroyed, not reused.
     await inFlight.catch(noop);
-    await releaseAfterFailure(client, begun);
+    await releaseAfterFailure(client, begun, lost);
     // A database that cannot be reached, or a connection lost, is DATABASE_UNAVAILABLE (503, retry).
     throw asDatabaseUnavailable(error, pool, committing ? 'commit' : 'work');
   }
@@ -172,10 +179,30 @@ export function clientTx(client: pg.ClientBase, context: UnitOfWorkContext): Tx 
 }
 
 /**
- * Gives a client back after a failed transaction: ROLLBACK first when one is open (`rollback`); a
- * connection that cannot even roll back is destroyed, not pooled.
+ * `error` when it is not the server's answer to a statement, so the connection's state is unknown
+ * (pg's "Query read timeout", whose statement still runs; a lost connection; a server ending the
+ * session); `undefined` for a statement PostgreSQL refused or a value the driver could not send,
+ * after which the connection is fine.
  */
-export async function releaseAfterFailure(client: pg.PoolClient, rollback: boolean): Promise<void> {
+export function unanswered(error: unknown): Error | undefined {
+  if (error instanceof StatementValueError) return undefined;
+  if (error instanceof pg.DatabaseError && databaseUnavailableReason(error) === undefined) return undefined;
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Gives a client back after a failed transaction: ROLLBACK first when one is open (`rollback`); a
+ * connection that cannot even roll back is destroyed, not pooled. A connection `lost` (a failure that
+ * was not the server's answer, {@link unanswered}) is destroyed at once, without a ROLLBACK: after pg's
+ * read timeout the statement is still running, so a ROLLBACK would wait behind it (until its own read
+ * timeout: the caller heard of the failure after twice the timeout), and ending the connection ends
+ * the transaction as well.
+ */
+export async function releaseAfterFailure(client: pg.PoolClient, rollback: boolean, lost?: Error): Promise<void> {
+  if (lost !== undefined) {
+    client.release(lost);
+    return;
+  }
   const rollbackError = rollback
     ? await client.query('ROLLBACK').then(
         () => undefined,
