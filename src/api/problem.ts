@@ -49,7 +49,7 @@ export function problemAt(instance: string, requestId: string, status: number, c
 
 /**
  * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
- * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY`, also sets `Retry-After`);
+ * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`);
  * Fastify's validation, body-size and parse errors get stable codes; anything else is a 500 whose
  * details stay in the log (with the request id), never in the response.
  */

@@ -29,8 +29,10 @@ export interface Config {
   readonly poolSize: number;
   /**
    * `DATABASE_ACQUIRE_TIMEOUT_MS`: how long a request (or a worker's transaction) waits for a connection
-   * of a full pool, or for a new one to open, before it fails: 503 `DATABASE_BUSY` with `Retry-After`
-   * for a request, a retry for a worker. Default 5000, from 100 to 600 000.
+   * of a full pool, or for a new one to open, before it fails: 503 `DATABASE_BUSY` (every connection was
+   * in use) or 503 `DATABASE_UNAVAILABLE` (the new one did not open: the database is down, refusing or
+   * unreachable, as when it refuses at once), both with `Retry-After`, for a request; a retry for a
+   * worker. Default 5000, from 100 to 600 000.
    */
   readonly databaseAcquireTimeoutMs: number;
   /**

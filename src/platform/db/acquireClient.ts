@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { BrigadeError } from '../errors/index.ts';
+import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 
 /** pg-pool's error when no connection came free within the pool's `connectionTimeoutMillis`. */
 const WAITED_TOO_LONG = 'timeout exceeded when trying to connect';
@@ -13,6 +14,8 @@ export const DATABASE_BUSY_RETRY_AFTER_SECONDS = 1;
  * the response's `Retry-After`.
  */
 export class DatabaseBusyError extends BrigadeError {
+  /** A later attempt may well succeed (the saga runner's default retries it). */
+  readonly retryable = true;
   constructor(waitedMs: number | undefined, cause: unknown) {
     super(
       'DATABASE_BUSY',
@@ -28,7 +31,11 @@ export class DatabaseBusyError extends BrigadeError {
  * `pool.connect()`, whose wait for a connection of a full pool past the pool's `connectionTimeoutMillis`
  * fails with {@link DatabaseBusyError} (503, retry) instead of pg-pool's bare error: a request answers
  * "busy, retry" rather than hang or fail as a 500, and a worker's retry loop reports it as what it is.
- * Any other failure (the database refusing, a connection that took too long to open) is thrown as it came.
+ * A database that cannot be reached (refused, a host that does not resolve or answer, a new
+ * connection that did not open within `connectionTimeoutMillis`, a server shutting down, starting up
+ * or out of connection slots) fails with `DATABASE_UNAVAILABLE` (503, retry;
+ * {@link asDatabaseUnavailable}). Anything else (a wrong password, a database that does not exist) is
+ * thrown as it came.
  *
  * @example
  * const client = await acquireClient(pool); // DATABASE_BUSY after DATABASE_ACQUIRE_TIMEOUT_MS with every connection taken
@@ -36,6 +43,6 @@ export class DatabaseBusyError extends BrigadeError {
 export function acquireClient(pool: pg.Pool): Promise<pg.PoolClient> {
   return pool.connect().catch((error: unknown) => {
     if (error instanceof Error && error.message === WAITED_TOO_LONG) throw new DatabaseBusyError(pool.options.connectionTimeoutMillis, error);
-    throw error;
+    throw asDatabaseUnavailable(error, pool, 'connect');
   });
 }

@@ -1,8 +1,9 @@
 import type pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
+import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { groupCommitterOf } from './groupCommit.ts';
 import { sendBatch } from './sendBatch.ts';
-import { releaseAfterFailure } from './unitOfWork.ts';
+import { releaseAfterFailure, unanswered } from './unitOfWork.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
 /** Runs statements known up front as one transaction in one round trip: {@link commitStatements} bound to a pool, or the tenant router's. */
@@ -10,7 +11,11 @@ export type CommitStatementsFn = (context: UnitOfWorkContext, statements: readon
 
 /** Options of {@link commitStatements}. */
 export interface CommitStatementsOptions {
-  /** Statements run after the settings and before `statements` (the tenant fence). Platform code only. */
+  /**
+   * Statements run after the settings and before `statements` (the tenant fence). Platform code only.
+   * A unit with any but the fence (a `localTimeouts`, `NO_FLUSH_WAIT`) is not group-committed with
+   * others: it runs in a transaction of its own, so what it sets does not reach them.
+   */
   readonly setupStatements?: readonly Statement[];
 }
 
@@ -25,9 +30,15 @@ export interface CommitStatementsOptions {
  * raises in SQL instead of returning a flag. With `isolation` or `readOnly` in the context the batch
  * is wrapped in BEGIN … COMMIT.
  *
+ * A database that cannot be reached, or a connection lost on the way, fails it with
+ * `DATABASE_UNAVAILABLE` (503, retry; whether it committed is then unknown), a pool whose every
+ * connection stayed in use with `DATABASE_BUSY`.
+ *
  * Implicit transactions go through the pool's group committer (`groupCommit.ts`, docs/decisions/0055):
  * while the pool has its limit of batches in flight, units that wait are merged into one transaction
- * with one commit; a failure still reaches only the caller whose statement failed.
+ * with one commit; a failure still reaches only the caller whose statement failed. So `statements`
+ * must not change a transaction-local setting (`set_config(…, true)`, SET LOCAL), which would reach the
+ * units after them: such a statement goes in `setupStatements`.
  *
  * @example
  * const [found] = await commitStatements(pool, { service: 'ordering', tenantId, actor }, [
@@ -44,7 +55,12 @@ export async function commitStatements(
   const explicit = context.isolation !== undefined || context.readOnly === true;
   const prefix = [...(explicit ? [begin] : []), settings, ...(options.setupStatements ?? [])];
   if (!explicit) {
-    return groupCommitterOf(pool).commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length });
+    // A connection lost with the batch on the wire: its implicit transaction may have committed at the Sync.
+    return groupCommitterOf(pool)
+      .commit({ statements: [...prefix, ...statements], from: prefix.length, to: prefix.length + statements.length })
+      .catch((error: unknown) => {
+        throw asDatabaseUnavailable(error, pool, 'commit');
+      });
   }
   const client = await acquireClient(pool);
   try {
@@ -52,8 +68,9 @@ export async function commitStatements(
     client.release();
     return results.slice(prefix.length, prefix.length + statements.length);
   } catch (error) {
-    // The explicit transaction waits, failed, for ROLLBACK.
-    await releaseAfterFailure(client, true);
-    throw error;
+    // The explicit transaction waits, failed, for ROLLBACK (unless the connection is lost or still busy).
+    await releaseAfterFailure(client, true, unanswered(error));
+    // Its COMMIT left in the same batch: a connection lost on the way may have committed it.
+    throw asDatabaseUnavailable(error, pool, 'commit');
   }
 }

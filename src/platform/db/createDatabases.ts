@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { configureGroupCommit } from './groupCommit.ts';
+import { nameDatabaseSetting } from './databaseUnavailable.ts';
 
 /** Options for {@link createDatabases}. */
 export interface DatabasesOptions {
@@ -15,8 +16,9 @@ export interface DatabasesOptions {
   /**
    * How long, in ms, a caller of the main database's pool or a service's own waits for a connection
    * (and for a new one to open) before it fails: `DATABASE_BUSY` (503, retry) from a unit of work when
-   * every connection was in use (`acquireClient`). Absent: it waits as long as it takes (the CLI's
-   * commands, which run one thing at a time).
+   * every connection was in use (`acquireClient`), `DATABASE_UNAVAILABLE` (503, retry) when a new one
+   * did not open in time. Absent: it waits as long as it takes (the CLI's commands, which run one thing
+   * at a time).
    */
   readonly acquireTimeoutMs?: number;
   /** Group-commit batches in flight per pool (`configureGroupCommit`). Default `DEFAULT_GROUP_COMMIT.maxInFlight` (2). */
@@ -93,12 +95,20 @@ export function createDatabases(options: DatabasesOptions): Databases {
       pool.on('error', () => undefined);
       pool.on('connect', (client) => client.on('error', () => undefined));
       if (options.commitsInFlight !== undefined) configureGroupCommit(pool, { maxInFlight: options.commitsInFlight });
+      nameDatabaseSetting(pool, settingOf(url, label));
       entry = { label, pool };
       pools.set(url, entry);
     }
     return entry.pool;
   };
   const labelFor = (url: string): string => poolLabel(url, options);
+  /** Where the operator finds the database of `url` (DATABASE_UNAVAILABLE's advice): its setting, never the URL. */
+  const settingOf = (url: string, label: string): string => {
+    if (url === options.url) return 'DATABASE_URL';
+    if (url === options.replicaUrl) return 'DATABASE_REPLICA_URL';
+    const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => `${s.toUpperCase()}_DATABASE_URL`);
+    return services.length > 0 ? services.join(' / ') : `the restaurant database ${label} (brigade tenants list shows which)`;
+  };
   poolForUrl(options.url, 'main');
   return {
     poolFor: (service) => poolForUrl(serviceUrls[service] ?? options.url),

@@ -20,3 +20,5 @@ export { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 export { createReplicaReads, ReplicaNotStandbyError } from './createReplicaReads.ts';
 export type { ReplicaReads, ReplicaReadsOptions, ReplicaRouteReason } from './createReplicaReads.ts';
 export { acquireClient, DatabaseBusyError, DATABASE_BUSY_RETRY_AFTER_SECONDS } from './acquireClient.ts';
+export { DatabaseUnavailableError, DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS, databaseUnavailableReason } from './databaseUnavailable.ts';
+export type { DatabaseUnavailablePhase } from './databaseUnavailable.ts';

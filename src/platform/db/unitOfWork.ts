@@ -1,5 +1,6 @@
-import type pg from 'pg';
+import pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
+import { asDatabaseUnavailable, databaseUnavailableReason } from './databaseUnavailable.ts';
 import { BatchAbortedError, sendBatch, StatementValueError } from './sendBatch.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
@@ -56,7 +57,9 @@ const noop = () => undefined;
  * nothing after a failed statement.
  *
  * Waits for a connection for at most the pool's acquire timeout (`DATABASE_ACQUIRE_TIMEOUT_MS` on the
- * server's pools), then fails with `DATABASE_BUSY` (503, retry) having run nothing.
+ * server's pools), then fails with `DATABASE_BUSY` (503, retry) having run nothing. A database that
+ * cannot be reached, or a connection lost on the way, fails it with `DATABASE_UNAVAILABLE` (503, retry;
+ * its message says whether the work may have been committed).
  *
  * Commits when `fn` resolves, rolls back when it throws (and rethrows). `afterCommit` callbacks run
  * after COMMIT; their errors go to `onAfterCommitError` and never undo the committed work.
@@ -75,6 +78,9 @@ export async function unitOfWork<T>(
   const client = await acquireClient(pool);
   const hooks: Array<() => void | Promise<void>> = [];
   let begun = false;
+  let committing = false;
+  /** A failure that was not the server's answer to a statement (a read timeout, a lost connection): the connection's state is unknown. */
+  let lost: Error | undefined;
   let open = true;
   let queue: Pending[] = [];
   let scheduled = false;
@@ -97,6 +103,7 @@ export async function unitOfWork<T>(
         },
         (error: Error & { batchIndex?: number }) => {
           if (!(error instanceof StatementValueError)) begun = true;
+          lost ??= unanswered(error);
           // A failed setup fails every statement with its own error (the tenant router reads it);
           // after a failed statement of fn's, the later ones did not run.
           const failed = (error.batchIndex ?? 0) - prefix.length;
@@ -127,16 +134,22 @@ export async function unitOfWork<T>(
     open = false;
     await inFlight;
     if (begun) {
-      const commit = await client.query('COMMIT');
+      committing = true;
+      const commit = await client.query('COMMIT').catch((error: unknown) => {
+        lost ??= unanswered(error);
+        throw error;
+      });
       if (commit.command !== 'COMMIT') throw new RolledBackError();
     }
   } catch (error) {
     open = false;
     // Whatever failed (the setup, `fn` or COMMIT), end the transaction before the connection goes
-    // back to the pool; a connection that cannot even roll back is destroyed, not reused.
+    // back to the pool; a connection that cannot even roll back, or whose statement got no answer, is
+    // destroyed, not reused.
     await inFlight.catch(noop);
-    await releaseAfterFailure(client, begun);
-    throw error;
+    await releaseAfterFailure(client, begun, lost);
+    // A database that cannot be reached, or a connection lost, is DATABASE_UNAVAILABLE (503, retry).
+    throw asDatabaseUnavailable(error, pool, committing ? 'commit' : 'work');
   }
   client.release();
   for (const hook of hooks) {
@@ -166,10 +179,30 @@ export function clientTx(client: pg.ClientBase, context: UnitOfWorkContext): Tx 
 }
 
 /**
- * Gives a client back after a failed transaction: ROLLBACK first when one is open (`rollback`); a
- * connection that cannot even roll back is destroyed, not pooled.
+ * `error` when it is not the server's answer to a statement, so the connection's state is unknown
+ * (pg's "Query read timeout", whose statement still runs; a lost connection; a server ending the
+ * session); `undefined` for a statement PostgreSQL refused or a value the driver could not send,
+ * after which the connection is fine.
  */
-export async function releaseAfterFailure(client: pg.PoolClient, rollback: boolean): Promise<void> {
+export function unanswered(error: unknown): Error | undefined {
+  if (error instanceof StatementValueError) return undefined;
+  if (error instanceof pg.DatabaseError && databaseUnavailableReason(error) === undefined) return undefined;
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+/**
+ * Gives a client back after a failed transaction: ROLLBACK first when one is open (`rollback`); a
+ * connection that cannot even roll back is destroyed, not pooled. A connection `lost` (a failure that
+ * was not the server's answer, {@link unanswered}) is destroyed at once, without a ROLLBACK: after pg's
+ * read timeout the statement is still running, so a ROLLBACK would wait behind it (until its own read
+ * timeout: the caller heard of the failure after twice the timeout), and ending the connection ends
+ * the transaction as well.
+ */
+export async function releaseAfterFailure(client: pg.PoolClient, rollback: boolean, lost?: Error): Promise<void> {
+  if (lost !== undefined) {
+    client.release(lost);
+    return;
+  }
   const rollbackError = rollback
     ? await client.query('ROLLBACK').then(
         () => undefined,

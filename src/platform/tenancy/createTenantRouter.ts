@@ -321,7 +321,8 @@ const actorKey = (actor: Actor) => `${actor.kind}:${actor.id}`;
  * Whether a failed standby read is the standby's fault, not the read's, and so runs again on the
  * primary: `server` when the standby failed as a server (the connection: class 08, a socket or name
  * error, pg's "Connection terminated", a connect or query timeout; shutting down or starting,
- * 57P01–57P03; out of resources, class 53, e.g. too many connections), `busy` when the wait was for a
+ * 57P01–57P03; out of resources, class 53, e.g. too many connections; the unit of work reports most
+ * of these as `DATABASE_UNAVAILABLE`), `busy` when the wait was for a
  * connection of a replica pool whose every connection is in use (`DATABASE_BUSY` from the unit of
  * work, or pg-pool's own timeout with the pool full), `conflict` when recovery cancelled
  * the query, else `null`. A recovery conflict ("canceling statement due to conflict with recovery")
@@ -335,6 +336,7 @@ function standbyTrouble(error: unknown, pool: pg.Pool): 'server' | 'busy' | 'con
   const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
   if (code === '40001' || code === '40P01') return 'conflict';
   if (code === 'DATABASE_BUSY') return 'busy';
+  if (code === 'DATABASE_UNAVAILABLE') return 'server';
   if (typeof code === 'string') return code.startsWith('08') || code.startsWith('53') || SERVER_TROUBLE.has(code) ? 'server' : null;
   if (typeof message !== 'string') return null;
   if (message.startsWith('timeout exceeded when trying to connect') && pool.totalCount >= (pool.options.max ?? 10)) return 'busy';
