@@ -12,15 +12,38 @@ export interface ListeningServer {
   readonly setting: string;
   /** Another way out, e.g. to point at a provider that already runs. */
   readonly alternative?: string;
+  /** The variable (or flag) that set its host. Default `HOST`. */
+  readonly hostSetting?: string;
 }
+
+/** Listen errors of a host that is not an address of this machine, and why, in words. */
+const HOST_NOT_HERE: Readonly<Record<string, string>> = {
+  ENOTFOUND: 'the name does not resolve',
+  EAI_AGAIN: 'the name could not be looked up',
+  EADDRNOTAVAIL: 'no network interface of this machine has that address',
+};
 
 /**
  * `error` unchanged, unless it is a listen's EADDRINUSE: then a {@link BrigadeError}
  * (`PORT_IN_USE`) that names the server, says another brigade may be running there, and which
- * variable to set, instead of Node's bare "listen EADDRINUSE: address already in use …".
+ * variable to set, instead of Node's bare "listen EADDRINUSE: address already in use …". A host that
+ * is not an address of this machine (a name that does not resolve, ENOTFOUND or EAI_AGAIN; an address
+ * no interface has, EADDRNOTAVAIL) is `HOST_INVALID`, naming the host's variable: Node's bare
+ * "getaddrinfo ENOTFOUND …" got the CLI's advice for a database host, "check DATABASE_URL".
  */
 export function explainPortInUse(error: unknown, server: ListeningServer): unknown {
-  if ((error as { code?: unknown } | null)?.code !== 'EADDRINUSE') return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const notHere = typeof code === 'string' ? HOST_NOT_HERE[code] : undefined;
+  if (notHere !== undefined) {
+    const hostSetting = server.hostSetting ?? 'HOST';
+    return new BrigadeError(
+      'HOST_INVALID',
+      400,
+      `${server.name} cannot listen on ${hostSetting}=${server.host}: it is not an address of this machine (${notHere}). Set ${hostSetting} to one of its addresses, e.g. 127.0.0.1 (this machine only) or 0.0.0.0 (every interface).`,
+      { cause: error },
+    );
+  }
+  if (code !== 'EADDRINUSE') return error;
   const variable = server.setting.split(/[ ,(]/)[0];
   return new BrigadeError(
     'PORT_IN_USE',
@@ -34,10 +57,10 @@ export function explainPortInUse(error: unknown, server: ListeningServer): unkno
 const httpApiAt = (config: { readonly host: string; readonly port: number }): ListeningServer => ({ name: 'the HTTP API', host: config.host, port: config.port, setting: 'PORT' });
 
 /**
- * Starts the HTTP API listening on `HOST`:`PORT`; a port in use fails with the message of
- * {@link explainPortInUse}. Returns the address it listens at, which the caller prints for people:
- * Fastify's own "Server listening" line is held back (its logger is silent for the listen alone),
- * so a JSON log line does not land among the start's lines to repeat it.
+ * Starts the HTTP API listening on `HOST`:`PORT`; a port in use, or a `HOST` that is not an address of
+ * this machine, fails with the message of {@link explainPortInUse}. Returns the address it listens at,
+ * which the caller prints for people: Fastify's own "Server listening" line is held back (its logger
+ * is silent for the listen alone), so a JSON log line does not land among the start's lines to repeat it.
  */
 export async function listenHttpApi(app: { log: { level: string }; listen(options: { host: string; port: number }): Promise<string> }, config: { readonly host: string; readonly port: number }): Promise<string> {
   const level = app.log.level;
@@ -52,13 +75,13 @@ export async function listenHttpApi(app: { log: { level: string }; listen(option
 }
 
 /**
- * Fails as {@link listenHttpApi} would when `PORT` is taken, before anything else is started: the
- * stand-in provider listens first (on PORT + 1), and a second `brigade start` on the same PORT was
- * told to move the provider's port instead, which only led to this error next. A free port (or 0)
- * passes; something may still take it before the API listens.
+ * Fails as {@link listenHttpApi} would when `PORT` is taken or `HOST` is not an address of this
+ * machine, before anything else is started: the stand-in provider listens first (on PORT + 1), and a
+ * second `brigade start` on the same PORT was told to move the provider's port instead, which only led
+ * to this error next. A free port passes (0 checks only `HOST`); something may still take it before
+ * the API listens.
  */
 export async function checkHttpPortFree(config: { readonly host: string; readonly port: number }): Promise<void> {
-  if (config.port === 0) return;
   const probe = net.createServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject);

@@ -48,7 +48,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   pool.on('error', () => undefined);
   try {
     const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults }).catch((error: unknown) => {
-      throw explainPortInUse(error, { name: 'the payment provider', host: provider.host, port: provider.port, setting: '--port, else PROVIDER_PORT, else PORT' });
+      throw explainPortInUse(error, { name: 'the payment provider', host: provider.host, port: provider.port, setting: '--port, else PROVIDER_PORT, else PORT', hostSetting: values.host === undefined ? 'HOST' : '--host' });
     });
     const f = provider.faults;
     ctx.io.out(`Payment provider listening on ${running.url}`);
