@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { commitStatements, configureGroupCommit, createDatabases, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
+import { commitStatements, configureGroupCommit, createDatabases, NO_FLUSH_WAIT, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
+import { localTimeouts } from '../../src/platform/db/localTimeouts.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 
@@ -86,6 +87,33 @@ describe('group commit of one-round-trip units', () => {
     const reason = (outcomes[1] as PromiseRejectedResult).reason as Error;
     assert.match(`${reason.name}: ${reason.message}`, /^StatementValueError: A value of statement \d+ of the batch cannot be sent: Do not know how to serialize a BigInt$/);
     assert.deepEqual((await rows(301, 302)).map((r) => r.x), [301, 302]);
+  });
+
+  test("a unit's own transaction-local settings (setup statements besides the fence) do not reach the units batched after it: it runs in a transaction of its own", async () => {
+    const pool = dbs.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const probe: Statement = {
+      text: `select current_setting('statement_timeout') as statement_timeout, current_setting('synchronous_commit') as synchronous_commit, pg_current_xact_id()::text as tx`,
+    };
+    type Seen = { statement_timeout: string; synchronous_commit: string; tx: string };
+    const seen = async (unit: Promise<import('pg').QueryResult[]>) => (await unit)[0]!.rows[0] as Seen;
+    const defaults = await seen(commitStatements(pool, { service: 'menu' }, [probe]));
+    // The blocker takes the one slot at once; the three units queue behind it and leave as one batch.
+    const blocker = commitStatements(pool, { service: 'menu' }, [{ text: 'select 1' }]);
+    const a = seen(commitStatements(pool, { service: 'menu' }, [probe], { setupStatements: [localTimeouts(Date.now() + 123_000), NO_FLUSH_WAIT] }));
+    const b = seen(commitStatements(pool, { service: 'menu' }, [probe]));
+    const c = seen(commitStatements(pool, { service: 'menu' }, [probe]));
+    await blocker;
+    const [sa, sb, sc] = await Promise.all([a, b, c]);
+    // A runs with its own settings; before, B and C ran in A's transaction with a 123 s statement timeout and no flush wait.
+    assert.equal(sa.synchronous_commit, 'off');
+    assert.notEqual(sa.statement_timeout, defaults.statement_timeout);
+    for (const other of [sb, sc]) {
+      assert.deepEqual([other.statement_timeout, other.synchronous_commit], [defaults.statement_timeout, defaults.synchronous_commit]);
+    }
+    // B and C still share their transaction; A had one of its own.
+    assert.equal(sb.tx, sc.tx);
+    assert.notEqual(sa.tx, sb.tx);
   });
 
   // A probe of statement merging: each unit inserts x; merged, one statement inserts every unit's x and

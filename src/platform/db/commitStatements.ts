@@ -11,7 +11,11 @@ export type CommitStatementsFn = (context: UnitOfWorkContext, statements: readon
 
 /** Options of {@link commitStatements}. */
 export interface CommitStatementsOptions {
-  /** Statements run after the settings and before `statements` (the tenant fence). Platform code only. */
+  /**
+   * Statements run after the settings and before `statements` (the tenant fence). Platform code only.
+   * A unit with any but the fence (a `localTimeouts`, `NO_FLUSH_WAIT`) is not group-committed with
+   * others: it runs in a transaction of its own, so what it sets does not reach them.
+   */
   readonly setupStatements?: readonly Statement[];
 }
 
@@ -32,7 +36,9 @@ export interface CommitStatementsOptions {
  *
  * Implicit transactions go through the pool's group committer (`groupCommit.ts`, docs/decisions/0055):
  * while the pool has its limit of batches in flight, units that wait are merged into one transaction
- * with one commit; a failure still reaches only the caller whose statement failed.
+ * with one commit; a failure still reaches only the caller whose statement failed. So `statements`
+ * must not change a transaction-local setting (`set_config(…, true)`, SET LOCAL), which would reach the
+ * units after them: such a statement goes in `setupStatements`.
  *
  * @example
  * const [found] = await commitStatements(pool, { service: 'ordering', tenantId, actor }, [

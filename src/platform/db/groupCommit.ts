@@ -73,7 +73,10 @@ export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
  * Group commit for one-round-trip units (docs/decisions/0055). A batch goes out as ONE implicit
  * transaction: each unit's own settings statement (role, tenant, actor), its fence and its statements,
  * one after another, one Sync, one commit and one WAL flush for all of them. Settings are
- * transaction-local and set again by each unit, so Row-Level Security sees each unit's tenant.
+ * transaction-local and set again by each unit, so Row-Level Security sees each unit's tenant. A unit
+ * with setup statements of its own besides these (a statement or lock timeout, no flush wait) runs in a
+ * transaction of its own, after the units before it in the batch: what it sets for the rest of the
+ * transaction would reach the units after it.
  *
  * Each batch takes its share of the work outstanding (decision 0076): while fewer than `maxInFlight`
  * batches are out, the queued units go once they are at least the units outstanding (queued and in
@@ -133,6 +136,20 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
 
   const runGroup = async (group: readonly Pending[], merging = true): Promise<void> => {
     if (group.length === 0) return;
+    if (group.length > 1 && group.some(needsOwnTransaction)) {
+      // In order: the units that can share a transaction together, each of the others alone.
+      let shared: Pending[] = [];
+      for (const p of group) {
+        if (!needsOwnTransaction(p)) {
+          shared.push(p);
+          continue;
+        }
+        await runGroup(shared, merging);
+        shared = [];
+        await runGroup([p]);
+      }
+      return runGroup(shared, merging);
+    }
     const merged = merging && group.length > 1 ? mergeableSections(group) : [];
     const inMerged = new Set(merged.flat());
     const singles = merged.length === 0 ? group : group.filter((p) => !inMerged.has(p));
@@ -199,6 +216,17 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
       });
     },
   };
+}
+
+/**
+ * Whether a unit must not share its transaction: a setup statement of its own without a `merge` (a
+ * `localTimeouts`, a `NO_FLUSH_WAIT`, any `set_config(…, true)`) may change what stays set for the
+ * rest of the transaction, and each unit resets only its role, tenant and actor. The settings and the
+ * tenant fence carry a `merge`: they set only what every unit sets again.
+ */
+function needsOwnTransaction(p: Pending): boolean {
+  for (let i = 0; i < p.unit.from; i++) if (p.unit.statements[i]!.merge === undefined) return true;
+  return false;
 }
 
 /**
