@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
+import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
 import { tenantFenceKey } from './tenantFence.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
@@ -70,12 +71,20 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
 }
 
 /**
- * Moves one tenant to its own database: migrates the target, fences the tenant's writes, copies
+ * Moves one tenant to its own database: checks both databases, migrates the target, fences the tenant's writes, copies
  * every tenant row (tables found in the catalog, parents first; with `brigade.tenant_copy` set, so
  * triggers do not write again what is being copied; `xid8` transaction ids rewritten to the copy's own;
  * sequences advanced past the copied ids), switches the placement and deletes the old rows, then
  * lifts the fence. Writers refused by the fence meanwhile wait without a connection and continue on
  * the new database (see createTenantRouter).
+ *
+ * Before anything is migrated or written, the move refuses what it can tell from the shared database
+ * (an unknown or already moved tenant, a role that cannot see past Row-Level Security), then opens the
+ * target (`openMoveTarget`): a connection failure is `TENANT_TARGET_UNREACHABLE`; it takes the target's
+ * move lock, a session lock on a fixed key there, so a second move into the same database is refused
+ * at once (`TENANT_TARGET_BUSY`) instead of copying beside the first; and it refuses a database that
+ * holds what is not Brigade's, the shared database itself, and one that serves or holds another
+ * restaurant.
  *
  * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
  * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
@@ -105,35 +114,51 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * target's copy. The shared database's projectors wait from step 2 to the commit.
  *
  * @throws {BrigadeError} `TENANT_CHANGED_DURING_MOVE` (409): a row that is not a view row changed
- * after the copy read it; nothing moved.
+ * after the copy read it; nothing moved. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
+ * `TENANT_TARGET_IS_SOURCE`, `TENANT_TARGET_UNREACHABLE`, `TENANT_ALREADY_DEDICATED`,
+ * `TENANT_MOVE_NEEDS_BYPASSRLS`, `TENANT_TABLE_MISSING`: refused, nothing moved.
+ *
+ * @example
+ * await moveTenant({ tenantId, sourceUrl, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: console.log });
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
   const progress = options.onProgress ?? (() => undefined);
   const tenant = options.tenantId;
-  progress(`migrating the target database …`);
-  await runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
-
   const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
-  const target = new pg.Client({ connectionString: options.targetUrl, application_name: 'brigade-tenant-move' });
-  await source.connect();
-  await target.connect();
+  let target: pg.Client | undefined;
   const rows: Record<string, number> = {};
   try {
-    await refuseUnsuitableSessions(source, target);
-    const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
-    await source.query(context, [tenant]);
-    await target.query(context, [tenant]);
+    await source.connect();
+    // Every refusal that needs no table of the target's comes before the target is touched, and every
+    // other one before it is migrated: a refused move leaves the database it was pointed at as it was.
+    await refuseWithoutBypass(source, 'shared');
     const restaurant = await source.query(`select r.*, to_jsonb(c) as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`, [tenant]);
     if (restaurant.rowCount === 0) throw new NotFoundError('restaurant', tenant);
     await refuseIfPlaced(source, tenant);
+    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas] });
+    await refuseWithoutBypass(target, 'target');
+    await refuseTargetIsSource(source, target);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
     // tenant row in it, so a copy that a failed move left behind in such a database would be served
     // (its sagas' deadlines fired, its events projected) beside the live rows in the shared database.
-    // A database that serves nobody yet runs no workers, and a rerun clears the copy first.
+    // A database that serves nobody yet runs no workers, and a rerun clears the copy first. Read under
+    // the target's move lock (openMoveTarget): no other move's copy is in flight there.
     const taken = await source.query(`select 1 from platform.tenant_placements where database_url = $1 and tenant_id <> $2 limit 1`, [options.targetUrl, tenant]);
     if ((taken.rowCount ?? 0) > 0) {
       throw new BrigadeError('TENANT_TARGET_IN_USE', 409, `That database already serves another restaurant; a dedicated database serves one restaurant. Create a new, empty database and move tenant ${tenant} there`);
     }
+    await refuseOtherTenants(target, tenant, await tenantTables(target, options.schemas));
+
+    progress(`migrating the target database …`);
+    try {
+      await runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+    } catch (error) {
+      throw targetConnectionError(error, options.targetUrl) ?? error;
+    }
+
+    const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
+    await source.query(context, [tenant]);
+    await target.query(context, [tenant]);
 
     progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
     // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
@@ -173,6 +198,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query('begin isolation level repeatable read read only');
       for (const table of tables) {
+        const name = `${table.schema}.${table.name}`;
         const cols = table.columns.join(', ');
         // Transaction ids are the source server's: on the target they may lie ahead of its own (an
         // append then refuses the stream as reordered, readers below the oldest running transaction
@@ -207,8 +233,8 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         for (const { column, sequence } of table.sequences) {
           await target.query(`select setval($1::regclass, greatest(max(${column}), pg_sequence_last_value($1::regclass))) from ${table.qualified} having max(${column}) is not null`, [sequence]);
         }
-        rows[`${table.schema}.${table.name}`] = copied;
-        progress(`  copied ${copied} row(s) of ${table.schema}.${table.name}`);
+        rows[name] = copied;
+        progress(`  copied ${copied} row(s) of ${name}`);
       }
       // The snapshot only read. The deletes need a later one: the rows projectors write meanwhile
       // (step 3 of the JSDoc), and updating checkpoint rows they changed after it would fail (40001).
@@ -219,14 +245,15 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       const views = tables.filter((t) => isViewTable(source, t));
       for (const table of [...tables].reverse()) {
         if (views.includes(table)) continue;
+        const name = `${table.schema}.${table.name}`;
         const deleted = await deleteRows(source, table, tenant);
         const copied = copiedPrints.get(table.qualified);
         if (copied === undefined || deleted.rows !== copied.rows || deleted.hashes !== copied.hashes) {
           throw new BrigadeError(
             'TENANT_CHANGED_DURING_MOVE',
             409,
-            `Rows of tenant ${tenant} in ${table.schema}.${table.name} changed while they were copied (background work without a tenant wrote them); nothing moved, run the move again`,
-            { details: { table: `${table.schema}.${table.name}`, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
+            `Rows of tenant ${tenant} in ${name} changed while they were copied (background work without a tenant wrote them); nothing moved, run the move again`,
+            { details: { table: name, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
           );
         }
       }
@@ -243,12 +270,30 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       const marks = await readOutboxMarks(source, options.schemas);
       const held = Object.keys(marks);
       if (held.length > 0) progress(`the shared relays of ${held.join(', ')} have messages to publish first: the new database's relays of those outboxes start once they have`);
-      await source.query(
-        `insert into platform.tenant_placements (tenant_id, database_url, outbox_marks) values ($1, $2, $3::jsonb)
-         on conflict (tenant_id) do update set database_url = excluded.database_url, outbox_marks = excluded.outbox_marks,
-           version = platform.tenant_placements.version + 1, moved_at = now()`,
-        [tenant, options.targetUrl, JSON.stringify(marks)],
-      );
+      try {
+        await source.query(
+          `insert into platform.tenant_placements (tenant_id, database_url, outbox_marks) values ($1, $2, $3::jsonb)
+           on conflict (tenant_id) do update set database_url = excluded.database_url, outbox_marks = excluded.outbox_marks,
+             version = platform.tenant_placements.version + 1, moved_at = now()`,
+          [tenant, options.targetUrl, JSON.stringify(marks)],
+        );
+      } catch (error) {
+        if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== 'tenant_placements_one_per_database') throw error;
+        // Another restaurant was placed there meanwhile (platform migration 0018), by something that
+        // did not take the target's move lock. This move's copy must not stay beside it.
+        const cleared = await clearCopy(target, tables, tenant).then(
+          () => true,
+          () => false,
+        );
+        throw new BrigadeError(
+          'TENANT_TARGET_IN_USE',
+          409,
+          `Another restaurant was placed in that database while this move ran; a dedicated database serves one restaurant. Nothing moved: tenant ${tenant} stays in the shared database` +
+            (cleared ? ', and its copy was cleared from that database' : `; its copy is still in that database: delete tenant ${tenant}'s rows there`) +
+            '. Create a new, empty database and move it there',
+          { cause: error },
+        );
+      }
       await source.query('commit');
       progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
     } catch (error) {
@@ -260,8 +305,23 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     }
     return { rows };
   } finally {
+    // Ending the sessions releases their locks (the target's move lock, the fence if its unlock failed).
     await source.end().catch(() => undefined);
-    await target.end().catch(() => undefined);
+    await target?.end().catch(() => undefined);
+  }
+}
+
+/** Deletes the tenant's copy from the target (its rows, then its restaurant), writing no history for it. */
+async function clearCopy(target: pg.Client, tables: readonly TenantTable[], tenant: string): Promise<void> {
+  await target.query('begin');
+  try {
+    await target.query(`select set_config('brigade.tenant_copy', 'on', true)`);
+    for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+    await target.query(`delete from platform.restaurants where id = $1`, [tenant]);
+    await target.query('commit');
+  } catch (error) {
+    await target.query('rollback').catch(() => undefined);
+    throw error;
   }
 }
 
@@ -273,16 +333,20 @@ function isRebuildTable(name: string): boolean {
 /**
  * A move reads and deletes every row of a tenant past Row-Level Security, so both sessions must bypass
  * it (superuser or BYPASSRLS): under the policies alone they would see no row, copy nothing, and place
- * the tenant in an empty database. And the target must not be the source itself (under another URL):
- * the move would clear the tenant's rows there and then delete them.
+ * the tenant in an empty database.
  */
-async function refuseUnsuitableSessions(source: pg.Client, target: pg.Client): Promise<void> {
-  for (const [which, client] of [['shared', source], ['target', target]] as const) {
-    const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
-    if (role.rows[0]?.ok !== true) {
-      throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
-    }
+async function refuseWithoutBypass(client: pg.Client, which: 'shared' | 'target'): Promise<void> {
+  const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
+  if (role.rows[0]?.ok !== true) {
+    throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
   }
+}
+
+/**
+ * The target must not be the source itself (under another URL): the move would clear the tenant's rows
+ * there and then delete them.
+ */
+async function refuseTargetIsSource(source: pg.Client, target: pg.Client): Promise<void> {
   // The target's session as the source sees it: the same backend (pid and start, to the microsecond) in
   // the same database means one database under two URLs.
   const session = await target.query<{ pid: number; started: string }>(`select pid, backend_start::text as started from pg_stat_activity where pid = pg_backend_pid()`);
@@ -303,11 +367,14 @@ async function refuseIfPlaced(source: pg.Client, tenant: string): Promise<void> 
 /**
  * One restaurant per dedicated database (decision 0008): the workers of a database in the catalog act on
  * every tenant row in it. So the target must hold no other restaurant and no other tenant's row, whether
- * placed there or left by a failed move (which a rerun of that move clears). Read under the fence, as the
- * move's own (superuser or BYPASSRLS) session.
+ * placed there or left by a failed move (which a rerun of that move clears). Read under the target's move
+ * lock, before the target is migrated (a database not migrated yet has no table to probe) and again under
+ * the fence, as the move's own (superuser or BYPASSRLS) session.
  */
 async function refuseOtherTenants(target: pg.Client, tenant: string, tables: readonly TenantTable[]): Promise<void> {
-  const probes = [`select 'platform.restaurants' as t from platform.restaurants where id <> $1`, ...tables.map((t) => `select '${t.schema}.${t.name}' as t from ${t.qualified} where tenant_id <> $1`)];
+  const hasRestaurants = (await target.query<{ ok: boolean }>(`select to_regclass('platform.restaurants') is not null as ok`)).rows[0]?.ok === true;
+  const probes = [...(hasRestaurants ? [`select 'platform.restaurants' as t from platform.restaurants where id <> $1`] : []), ...tables.map((t) => `select '${t.schema}.${t.name}' as t from ${t.qualified} where tenant_id <> $1`)];
+  if (probes.length === 0) return;
   const found = await target.query<{ t: string }>(`${probes.map((p) => `(${p} limit 1)`).join(' union all ')} limit 1`, [tenant]);
   if ((found.rowCount ?? 0) > 0) {
     throw new BrigadeError(
