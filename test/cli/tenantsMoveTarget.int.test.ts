@@ -53,4 +53,15 @@ describe('brigade tenants move: a target that cannot be reached or entered', () 
     assert.equal(await staffRows(rid), 3);
     assert.equal(await placed(rid), 0);
   });
+
+  test('--fence-timeout is a number of seconds above 0, at most 3600: anything else is bad usage, said before any database is opened', async () => {
+    for (const given of ['0', '-1', 'soon', ' ', '3601']) {
+      const bad = await runMain(['tenants', 'move', randomUUID(), '--to-database', 'postgres://postgres@127.0.0.1:1/nowhere', `--fence-timeout=${given}`], env());
+      assert.equal(bad.code, 2, `${JSON.stringify(given)}: ${bad.stderr}`);
+      assert.match(bad.stderr, /--fence-timeout must be a number of seconds above 0, at most 3600/);
+    }
+    const elsewhere = await runMain(['tenants', 'list', '--fence-timeout', '5'], env());
+    assert.equal(elsewhere.code, 2, elsewhere.stderr);
+    assert.match(elsewhere.stderr, /--fence-timeout goes with brigade tenants move/);
+  });
 });

@@ -3,6 +3,7 @@ import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
 import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
+import { DEFAULT_FENCE_WAIT_MS, takeTenantFence } from './takeTenantFence.ts';
 import { tenantFenceKey } from './tenantFence.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
 
@@ -17,9 +18,23 @@ export interface MoveTenantOptions {
   /** Schemas whose tenant tables move (every service schema). */
   readonly schemas: readonly string[];
   readonly onProgress?: (line: string) => void;
+  /**
+   * How long the move waits for the tenant's transactions in flight before it gives up, in ms (it
+   * holds the tenant's new ones meanwhile). Default {@link DEFAULT_FENCE_WAIT_MS}, below the router's
+   * `moveWaitMs`, so the writes held by a wait that gives up are delayed, not refused.
+   */
+  readonly fenceWaitMs?: number;
+  /**
+   * How often, in ms, a line says what the move is doing and how long the tenant's writes have been
+   * held when nothing else was said meanwhile (a long copy, delete or check). Default 5000.
+   */
+  readonly progressEveryMs?: number;
 }
 
 const BATCH = 5000;
+
+/** Default of {@link MoveTenantOptions.progressEveryMs}. */
+const PROGRESS_EVERY_MS = 5000;
 
 /**
  * A 64-bit hash of a row's JSON text `j` (the first 16 hex digits of its md5, as a signed bigint).
@@ -84,7 +99,8 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * move lock, a session lock on a fixed key there, so a second move into the same database is refused
  * at once (`TENANT_TARGET_BUSY`) instead of copying beside the first; and it refuses a database that
  * holds what is not Brigade's, the shared database itself, and one that serves or holds another
- * restaurant.
+ * restaurant. The fence waits at most `fenceWaitMs` for the tenant's transactions in flight
+ * (`takeTenantFence`, which names them meanwhile).
  *
  * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
  * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
@@ -114,7 +130,8 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * target's copy. The shared database's projectors wait from step 2 to the commit.
  *
  * @throws {BrigadeError} `TENANT_CHANGED_DURING_MOVE` (409): a row that is not a view row changed
- * after the copy read it; nothing moved. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
+ * after the copy read it; nothing moved. `TENANT_FENCE_TIMEOUT` (409): the tenant's transactions in
+ * flight did not end within `fenceWaitMs`. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
  * `TENANT_TARGET_IS_SOURCE`, `TENANT_TARGET_UNREACHABLE`, `TENANT_ALREADY_DEDICATED`,
  * `TENANT_MOVE_NEEDS_BYPASSRLS`, `TENANT_TABLE_MISSING`: refused, nothing moved.
  *
@@ -122,8 +139,24 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * await moveTenant({ tenantId, sourceUrl, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: console.log });
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
-  const progress = options.onProgress ?? (() => undefined);
   const tenant = options.tenantId;
+  const everyMs = options.progressEveryMs ?? PROGRESS_EVERY_MS;
+  let lastLineAt = performance.now();
+  const progress = (line: string) => {
+    lastLineAt = performance.now();
+    options.onProgress?.(line);
+  };
+  /** What the move is doing now: the heartbeat's line. */
+  let doing = 'checking the shared database';
+  /** When the fence was taken (`performance.now()`). */
+  let fencedAt: number | undefined;
+  const heldFor = () => (fencedAt === undefined ? '0.0 s' : seconds(fencedAt));
+  // A long copy, delete or check says what it is doing, and how long the tenant's writes have waited.
+  const heartbeat = setInterval(() => {
+    if (fencedAt !== undefined && performance.now() - lastLineAt >= everyMs) progress(`  … ${doing}; tenant ${tenant}'s writes held for ${heldFor()}`);
+  }, Math.max(10, everyMs / 4));
+  heartbeat.unref();
+
   const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
   let target: pg.Client | undefined;
   const rows: Record<string, number> = {};
@@ -160,12 +193,15 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     await source.query(context, [tenant]);
     await target.query(context, [tenant]);
 
-    progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
+    doing = `waiting for tenant ${tenant}'s transactions in flight`;
     // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
     // tenant's new transactions are refused (BRMVG) and wait in the router without a connection, and
-    // the ones in flight have finished when this returns.
-    await source.query(`select pg_advisory_lock(${tenantFenceKey('$1::uuid')})`, [tenant]);
+    // the ones in flight have finished when this returns (or it gives up, nothing moved).
+    const fenceAsked = performance.now();
+    await takeTenantFence({ session: source, url: options.sourceUrl, tenantId: tenant, waitMs: options.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS, reportEveryMs: everyMs, progress });
+    fencedAt = performance.now();
     try {
+      progress(`fenced tenant ${tenant} after ${seconds(fenceAsked)}: its new transactions wait until the move ends`);
       // Another move of the tenant may have ended while this one waited for the fence.
       await refuseIfPlaced(source, tenant);
       // The placement catalog stays where it is: it is what says the tenant has moved.
@@ -195,10 +231,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await target.query(`insert into platform.restaurants select * from json_populate_record(null::platform.restaurants, $1::json) on conflict (id) do nothing`, [
         JSON.stringify(restaurantRow),
       ]);
+      doing = 'clearing what an earlier move of the tenant left in the target database';
       for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query('begin isolation level repeatable read read only');
+      const copyStarted = performance.now();
       for (const table of tables) {
         const name = `${table.schema}.${table.name}`;
+        doing = `copying ${name}`;
         const cols = table.columns.join(', ');
         // Transaction ids are the source server's: on the target they may lie ahead of its own (an
         // append then refuses the stream as reordered, readers below the oldest running transaction
@@ -213,6 +252,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           `declare rows_cursor no scroll cursor for select j, ${ROW_HASH} as h from (select row_to_json(r)::text as j from (select ${copiedCols.join(', ')} from ${table.qualified} where tenant_id = $1) r) r`,
           [tenant],
         );
+        const started = performance.now();
         let copied = 0;
         let hashes = 0n;
         for (;;) {
@@ -225,6 +265,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           );
           copied += batch.rowCount ?? 0;
           for (const r of batch.rows) hashes += BigInt(r.h);
+          doing = `copying ${name}: ${copied} row(s) so far (${rate(copied, started)})`;
         }
         await source.query('close rows_cursor');
         copiedPrints.set(table.qualified, { rows: BigInt(copied), hashes });
@@ -234,18 +275,24 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           await target.query(`select setval($1::regclass, greatest(max(${column}), pg_sequence_last_value($1::regclass))) from ${table.qualified} having max(${column}) is not null`, [sequence]);
         }
         rows[name] = copied;
-        progress(`  copied ${copied} row(s) of ${name}`);
+        progress(`  copied ${copied} row(s) of ${name} in ${seconds(started)} (${rate(copied, started)}); writes held for ${heldFor()}`);
       }
       // The snapshot only read. The deletes need a later one: the rows projectors write meanwhile
       // (step 3 of the JSDoc), and updating checkpoint rows they changed after it would fail (40001).
       await source.query('commit');
+      doing = 'committing the copy in the target database';
       // The copy is durable in the target before the source lets go of anything.
       await target.query('commit');
+      const copiedRows = Object.values(rows).reduce((a, b) => a + b, 0);
+      progress(`copied ${copiedRows} row(s) in ${seconds(copyStarted)} (${rate(copiedRows, copyStarted)}); deleting them from the shared database, each table checked against the copy …`);
       await source.query('begin isolation level read committed');
       const views = tables.filter((t) => isViewTable(source, t));
       for (const table of [...tables].reverse()) {
         if (views.includes(table)) continue;
         const name = `${table.schema}.${table.name}`;
+        doing = `deleting the rows of ${name} from the shared database and checking them against the copy`;
+        progress(`  ${doing} …`);
+        const started = performance.now();
         const deleted = await deleteRows(source, table, tenant);
         const copied = copiedPrints.get(table.qualified);
         if (copied === undefined || deleted.rows !== copied.rows || deleted.hashes !== copied.hashes) {
@@ -256,15 +303,22 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
             { details: { table: name, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
           );
         }
+        progress(`  deleted ${deleted.rows} row(s) of ${name} in ${seconds(started)} (${rate(Number(deleted.rows), started)}): the same rows as the copy; writes held for ${heldFor()}`);
       }
       if (checkpointTables.length > 0) {
-        progress(`holding the projectors: waiting for their batches in flight …`);
+        doing = 'holding the projectors: waiting for their batches in flight';
+        progress(`${doing} …`);
         // EXCLUSIVE conflicts with the row lock every batch takes first (and with inserts of new
         // checkpoint rows, which take the epoch of the others), not with readers of the checkpoints.
         await source.query(`lock table ${checkpointTables.join(', ')} in exclusive mode`);
         for (const table of checkpointTables) await source.query(`update ${table} set epoch = epoch + 1`);
       }
-      for (const table of [...views].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      for (const table of [...views].reverse()) {
+        doing = `deleting the view rows of ${table.schema}.${table.name} from the shared database`;
+        progress(`  ${doing} …`);
+        await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      }
+      doing = 'recording the placement';
       // Outbox rows have no tenant: what the shared relays have yet to publish stays here, and the new
       // database's relays start once the shared ones have passed it (waitForMovedMessages).
       const marks = await readOutboxMarks(source, options.schemas);
@@ -295,7 +349,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         );
       }
       await source.query('commit');
-      progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
+      progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one (its writes were held for ${heldFor()})`);
     } catch (error) {
       await target.query('rollback').catch(() => undefined);
       await source.query('rollback').catch(() => undefined);
@@ -305,10 +359,21 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     }
     return { rows };
   } finally {
+    clearInterval(heartbeat);
     // Ending the sessions releases their locks (the target's move lock, the fence if its unlock failed).
     await source.end().catch(() => undefined);
     await target?.end().catch(() => undefined);
   }
+}
+
+/** Seconds since `since` (`performance.now()`), one decimal, with the unit. */
+function seconds(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+}
+
+/** `n` rows over the time since `since`, as rows/s. */
+function rate(n: number, since: number): string {
+  return `${Math.round(n / Math.max((performance.now() - since) / 1000, 0.001))} rows/s`;
 }
 
 /** Deletes the tenant's copy from the target (its rows, then its restaurant), writing no history for it. */
