@@ -29,12 +29,24 @@ export interface MoveTenantOptions {
    * held when nothing else was said meanwhile (a long copy, delete or check). Default 5000.
    */
   readonly progressEveryMs?: number;
+  /**
+   * Stops the move: the statement running is cancelled and the move ends with
+   * `TENANT_MOVE_INTERRUPTED`, nothing moved, unless the shared database's commit was already sent (then
+   * the move finishes). `brigade tenants move` aborts it on SIGINT and SIGTERM.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const BATCH = 5000;
 
 /** Default of {@link MoveTenantOptions.progressEveryMs}. */
 const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * A session whose client has gone (a killed CLI) ends its statement within this time instead of
+ * running on and holding the tenant's fence (PostgreSQL 14 and later; older servers ignore it).
+ */
+const CLIENT_CHECK = `select case when current_setting('server_version_num')::int >= 140000 then set_config('client_connection_check_interval', '1s', false) end`;
 
 /**
  * A 64-bit hash of a row's JSON text `j` (the first 16 hex digits of its md5, as a signed bigint).
@@ -100,7 +112,8 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * at once (`TENANT_TARGET_BUSY`) instead of copying beside the first; and it refuses a database that
  * holds what is not Brigade's, the shared database itself, and one that serves or holds another
  * restaurant. The fence waits at most `fenceWaitMs` for the tenant's transactions in flight
- * (`takeTenantFence`, which names them meanwhile).
+ * (`takeTenantFence`, which names them meanwhile). The sessions set `client_connection_check_interval`,
+ * so a killed client's statement stops and its locks go.
  *
  * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
  * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
@@ -131,7 +144,8 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  *
  * @throws {BrigadeError} `TENANT_CHANGED_DURING_MOVE` (409): a row that is not a view row changed
  * after the copy read it; nothing moved. `TENANT_FENCE_TIMEOUT` (409): the tenant's transactions in
- * flight did not end within `fenceWaitMs`. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
+ * flight did not end within `fenceWaitMs`. `TENANT_MOVE_INTERRUPTED` (503): `signal` aborted before the
+ * shared database's commit. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
  * `TENANT_TARGET_IS_SOURCE`, `TENANT_TARGET_UNREACHABLE`, `TENANT_ALREADY_DEDICATED`,
  * `TENANT_MOVE_NEEDS_BYPASSRLS`, `TENANT_TABLE_MISSING`: refused, nothing moved.
  *
@@ -140,13 +154,14 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
   const tenant = options.tenantId;
+  const signal = options.signal;
   const everyMs = options.progressEveryMs ?? PROGRESS_EVERY_MS;
   let lastLineAt = performance.now();
   const progress = (line: string) => {
     lastLineAt = performance.now();
     options.onProgress?.(line);
   };
-  /** What the move is doing now: the heartbeat's line. */
+  /** What the move is doing now: the heartbeat's line, and what an interruption stopped. */
   let doing = 'checking the shared database';
   /** When the fence was taken (`performance.now()`). */
   let fencedAt: number | undefined;
@@ -157,18 +172,41 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
   }, Math.max(10, everyMs / 4));
   heartbeat.unref();
 
+  /** The move's sessions (database and backend), whose running statement an abort cancels. */
+  const sessions: Array<{ readonly url: string; readonly pid: number }> = [];
+  const cancels: Array<Promise<void>> = [];
+  /** The shared database's commit has been sent: from then on an abort changes nothing. */
+  let committing = false;
+  /** The target's copy has committed (and is left there, unplaced, by a failure before the source commits). */
+  let copyCommitted = false;
+  const onAbort = () => {
+    if (!committing) for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  /** Between statements: an abort that came meanwhile stops the move here. */
+  const checkpoint = () => signal?.throwIfAborted();
+  const enter = async (client: pg.Client, url: string) => {
+    const { rows } = await client.query<{ pid: number }>(`${CLIENT_CHECK}, pg_backend_pid() as pid`);
+    sessions.push({ url, pid: rows[0]!.pid });
+  };
+
   const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
+  source.on('error', () => undefined);
   let target: pg.Client | undefined;
   const rows: Record<string, number> = {};
   try {
     await source.connect();
+    await enter(source, options.sourceUrl);
     // Every refusal that needs no table of the target's comes before the target is touched, and every
     // other one before it is migrated: a refused move leaves the database it was pointed at as it was.
     await refuseWithoutBypass(source, 'shared');
     const restaurant = await source.query(`select r.*, to_jsonb(c) as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`, [tenant]);
     if (restaurant.rowCount === 0) throw new NotFoundError('restaurant', tenant);
     await refuseIfPlaced(source, tenant);
+    checkpoint();
+    doing = 'checking the target database';
     target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas] });
+    await enter(target, options.targetUrl);
     await refuseWithoutBypass(target, 'target');
     await refuseTargetIsSource(source, target);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
@@ -181,13 +219,18 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       throw new BrigadeError('TENANT_TARGET_IN_USE', 409, `That database already serves another restaurant; a dedicated database serves one restaurant. Create a new, empty database and move tenant ${tenant} there`);
     }
     await refuseOtherTenants(target, tenant, await tenantTables(target, options.schemas));
+    checkpoint();
 
+    doing = 'migrating the target database';
     progress(`migrating the target database …`);
+    const migrating = runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+    migrating.catch(() => undefined); // an interruption stops waiting for it; it ends on its own
     try {
-      await runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+      await (signal === undefined ? migrating : Promise.race([migrating, abortOf(signal)]));
     } catch (error) {
       throw targetConnectionError(error, options.targetUrl) ?? error;
     }
+    checkpoint();
 
     const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
     await source.query(context, [tenant]);
@@ -256,6 +299,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         let copied = 0;
         let hashes = 0n;
         for (;;) {
+          checkpoint();
           const batch = await source.query<{ j: string; h: string }>(`fetch ${BATCH} from rows_cursor`);
           if (batch.rowCount === 0) break;
           await target.query(
@@ -280,15 +324,18 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       // The snapshot only read. The deletes need a later one: the rows projectors write meanwhile
       // (step 3 of the JSDoc), and updating checkpoint rows they changed after it would fail (40001).
       await source.query('commit');
+      checkpoint();
       doing = 'committing the copy in the target database';
       // The copy is durable in the target before the source lets go of anything.
       await target.query('commit');
+      copyCommitted = true;
       const copiedRows = Object.values(rows).reduce((a, b) => a + b, 0);
       progress(`copied ${copiedRows} row(s) in ${seconds(copyStarted)} (${rate(copiedRows, copyStarted)}); deleting them from the shared database, each table checked against the copy …`);
       await source.query('begin isolation level read committed');
       const views = tables.filter((t) => isViewTable(source, t));
       for (const table of [...tables].reverse()) {
         if (views.includes(table)) continue;
+        checkpoint();
         const name = `${table.schema}.${table.name}`;
         doing = `deleting the rows of ${name} from the shared database and checking them against the copy`;
         progress(`  ${doing} …`);
@@ -306,6 +353,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         progress(`  deleted ${deleted.rows} row(s) of ${name} in ${seconds(started)} (${rate(Number(deleted.rows), started)}): the same rows as the copy; writes held for ${heldFor()}`);
       }
       if (checkpointTables.length > 0) {
+        checkpoint();
         doing = 'holding the projectors: waiting for their batches in flight';
         progress(`${doing} …`);
         // EXCLUSIVE conflicts with the row lock every batch takes first (and with inserts of new
@@ -314,10 +362,12 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         for (const table of checkpointTables) await source.query(`update ${table} set epoch = epoch + 1`);
       }
       for (const table of [...views].reverse()) {
+        checkpoint();
         doing = `deleting the view rows of ${table.schema}.${table.name} from the shared database`;
         progress(`  ${doing} …`);
         await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       }
+      checkpoint();
       doing = 'recording the placement';
       // Outbox rows have no tenant: what the shared relays have yet to publish stays here, and the new
       // database's relays start once the shared ones have passed it (waitForMovedMessages).
@@ -348,9 +398,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           { cause: error },
         );
       }
+      checkpoint();
+      committing = true;
       await source.query('commit');
       progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one (its writes were held for ${heldFor()})`);
     } catch (error) {
+      // An abort's cancel in flight lands before the rollback, not on it.
+      await Promise.all(cancels);
       await target.query('rollback').catch(() => undefined);
       await source.query('rollback').catch(() => undefined);
       throw error;
@@ -358,8 +412,21 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await source.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [tenant]).catch(() => undefined);
     }
     return { rows };
+  } catch (error) {
+    if (signal?.aborted !== true || committing) throw error;
+    const why = typeof signal.reason === 'string' ? signal.reason : 'an abort';
+    throw new BrigadeError(
+      'TENANT_MOVE_INTERRUPTED',
+      503,
+      `The move of tenant ${tenant} was interrupted by ${why} while ${doing}: nothing moved. Its rows are in the shared database as before${fencedAt === undefined ? '' : ' and its writes run there again'}` +
+        (copyCommitted ? ' (the copy left in the target database is cleared by the next move)' : '') +
+        '. Run the same command again to move it',
+      { details: { tenantId: tenant }, cause: error },
+    );
   } finally {
     clearInterval(heartbeat);
+    signal?.removeEventListener('abort', onAbort);
+    await Promise.all(cancels);
     // Ending the sessions releases their locks (the target's move lock, the fence if its unlock failed).
     await source.end().catch(() => undefined);
     await target?.end().catch(() => undefined);
@@ -374,6 +441,32 @@ function seconds(since: number): string {
 /** `n` rows over the time since `since`, as rows/s. */
 function rate(n: number, since: number): string {
   return `${Math.round(n / Math.max((performance.now() - since) / 1000, 0.001))} rows/s`;
+}
+
+/** Rejects with the signal's reason once it aborts. */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/**
+ * Cancels the statement backend `pid` runs, from a session of its own (the move's session is busy
+ * with that statement); its transaction then fails and rolls back. A failure is left unsaid: ending
+ * the move's sessions ends the backend's work too.
+ */
+async function cancelBackend(url: string, pid: number): Promise<void> {
+  const side = new pg.Client({ connectionString: url, application_name: 'brigade-tenant-move-cancel' });
+  side.on('error', () => undefined);
+  try {
+    await side.connect();
+    await side.query('select pg_cancel_backend($1)', [pid]);
+  } catch {
+    // ending the move's sessions stops the backend as well
+  } finally {
+    await side.end().catch(() => undefined);
+  }
 }
 
 /** Deletes the tenant's copy from the target (its rows, then its restaurant), writing no history for it. */
