@@ -1,10 +1,12 @@
+import { constants } from 'node:os';
 import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { isUrlOf, loadConfig, POSTGRES_PROTOCOLS, redact } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { moveTenant } from '../../platform/tenancy/index.ts';
+import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
+import { waitForShutdownSignal } from '../io.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -14,13 +16,16 @@ export const usage = `Usage: brigade tenants <add|list|move> …
 
   brigade tenants add NAME --city CITY [--currency EUR]   Create a restaurant (a tenant) in a city
   brigade tenants list [--city CITY]                      List restaurants with their placement
-  brigade tenants move ID --to-database URL               Move a restaurant's rows to a new, empty database of its own
-                                                          (migrated first; writes wait meanwhile)
+  brigade tenants move ID --to-database URL [--fence-timeout SECONDS]
+                                                          Move a restaurant's rows to a new, empty database of its own
+                                                          (migrated first; its writes wait meanwhile, and the move waits
+                                                          for its transactions in flight at most --fence-timeout, default ${DEFAULT_FENCE_WAIT_MS / 1000} s;
+                                                          Ctrl+C stops it, nothing moved unless it had committed)
 Every change is recorded in the admin audit log as actor "cli".`;
 
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' } }, usage, 2);
+  const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' }, 'fence-timeout': { type: 'string' } }, usage, 2);
   if (values.help) return ctx.io.out(usage), 0;
   const [action, given] = positionals;
   // What a shell passes with a stray space ("A " for A) is the name meant; blank is no name.
@@ -31,7 +36,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
-  flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'] }, usage);
+  flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'], 'fence-timeout': ['move'] }, usage);
+  const fenceTimeout = values['fence-timeout'] === undefined ? undefined : Number(values['fence-timeout']);
+  if (fenceTimeout !== undefined && (!(fenceTimeout > 0 && fenceTimeout <= 3600) || values['fence-timeout']?.trim() === '')) {
+    throw new UsageError(`--fence-timeout must be a number of seconds above 0, at most 3600, got ${JSON.stringify(values['fence-timeout'])}`, usage);
+  }
   if (action === 'move' && !isUrlOf(values['to-database'] as string, POSTGRES_PROTOCOLS)) {
     throw new UsageError(`--to-database must be a URL starting with postgres:// or postgresql://, got ${JSON.stringify(redact(values['to-database'] as string))}`, usage);
   }
@@ -90,7 +99,33 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // Before the target is migrated: an unknown id is a typo, not a reason to touch that database.
     const known = await unitOfWork(pool, { ...admin, readOnly: true }, async (tx) => (await tx.query('select 1 from platform.restaurants where id = $1', [subject])).rowCount === 1);
     if (!known) throw new BrigadeError('NOT_FOUND', 404, `No restaurant ${subject as string} here: brigade tenants list shows their ids; nothing moved`);
-    await moveTenant({ tenantId: subject as string, sourceUrl: db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: ctx.io.out });
+    // Ctrl+C or SIGTERM cancels the statement the move is running, so its transaction rolls back and
+    // the fence lifts at once; left to die, the process left its backend running the statement and
+    // holding the tenant's writes (a second Ctrl+C still exits at once: its sessions then end themselves,
+    // client_connection_check_interval).
+    const stop = new AbortController();
+    void waitForShutdownSignal().then((signal) => {
+      ctx.io.err(`brigade tenants move: ${signal}: stopping the move (Ctrl+C again to exit at once) …`);
+      stop.abort(signal);
+    });
+    try {
+      await moveTenant({
+        tenantId: subject as string,
+        sourceUrl: db.url,
+        targetUrl,
+        sets: migrationSets(),
+        schemas: MOVING_SCHEMAS,
+        onProgress: ctx.io.out,
+        signal: stop.signal,
+        ...(fenceTimeout === undefined ? {} : { fenceWaitMs: fenceTimeout * 1000 }),
+      });
+    } catch (error) {
+      if (!(error instanceof BrigadeError) || error.code !== 'TENANT_MOVE_INTERRUPTED') throw error;
+      ctx.io.err(`brigade tenants move: ${error.message}`);
+      const signal = stop.signal.reason as NodeJS.Signals;
+      return 128 + (constants.signals[signal] ?? 0);
+    }
+    if (stop.signal.aborted) ctx.io.out(`${String(stop.signal.reason)} came once the shared database's commit had been sent: the move is done`);
     await unitOfWork(pool, admin, audit('tenants move', { id: subject, to: redact(targetUrl) }));
     return 0;
   } finally {

@@ -54,7 +54,9 @@ export interface TenantRouter {
    * than once: a transaction refused by the fence (its tenant moving or moved) has done nothing and
    * runs again, whole, after a wait or on the tenant's new database. So `fn` must do nothing but
    * statements (work after the commit goes in `afterCommit`, which only the committed run triggers),
-   * and must let errors it does not know pass.
+   * and must let errors it does not know pass. A context with a tenant runs READ COMMITTED: an
+   * `isolation` of REPEATABLE READ or SERIALIZABLE is refused (`TENANT_ISOLATION_UNSUPPORTED`), since
+   * its snapshot would be taken before the fence and miss a move committed just before it.
    */
   readonly unitOfWork: UnitOfWorkFn;
   /** `commitStatements(context, statements)`: the same routing and fence, one round trip. */
@@ -151,6 +153,17 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     const tenantId = context.tenantId;
     if (tenantId != null && !isUuid(tenantId)) throw new ValidationError('tenantId must be a UUID', { field: 'tenantId' });
     if (tenantId == null || shared.has(context.service)) return onPrimaryOrReplica(context, options.databases.poolFor(context.service), options, attempt);
+    // REPEATABLE READ and SERIALIZABLE take their snapshot at the transaction's first statement, the
+    // settings, before the fence: a move that committed between the two would be invisible to the
+    // fence's read of the placement, and the unit would run on the rows the move deleted.
+    if (context.isolation !== undefined && context.isolation !== 'read committed') {
+      throw new BrigadeError(
+        'TENANT_ISOLATION_UNSUPPORTED',
+        500,
+        `A unit of work of a tenant runs READ COMMITTED (its tenant fence must see a move committed before it), not ${context.isolation.toUpperCase()}: leave out isolation, or run the unit without a tenant`,
+        { details: { service: context.service, isolation: context.isolation } },
+      );
+    }
     let hops = 0;
     let waitingSince: number | undefined;
     let pause = MOVE_BACKOFF_MS;

@@ -1,6 +1,7 @@
 export { createTenantRouter, DEFAULT_MOVE_WAIT_MS } from './createTenantRouter.ts';
 export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
+export { DEFAULT_FENCE_WAIT_MS } from './takeTenantFence.ts';
 export { createPlacementCatalog, DEFAULT_CATALOG_MAX_AGE_MS, type PlacementCatalog } from './placementCatalog.ts';
 export { listDedicatedDatabases } from './listDedicatedDatabases.ts';
 export { tenantFence, tenantFenceKey, tenantNotMoving } from './tenantFence.ts';

@@ -1,7 +1,9 @@
 import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
+import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
+import { DEFAULT_FENCE_WAIT_MS, takeTenantFence } from './takeTenantFence.ts';
 import { tenantFenceKey } from './tenantFence.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
 
@@ -16,9 +18,35 @@ export interface MoveTenantOptions {
   /** Schemas whose tenant tables move (every service schema). */
   readonly schemas: readonly string[];
   readonly onProgress?: (line: string) => void;
+  /**
+   * How long the move waits for the tenant's transactions in flight before it gives up, in ms (it
+   * holds the tenant's new ones meanwhile). Default {@link DEFAULT_FENCE_WAIT_MS}, below the router's
+   * `moveWaitMs`, so the writes held by a wait that gives up are delayed, not refused.
+   */
+  readonly fenceWaitMs?: number;
+  /**
+   * How often, in ms, a line says what the move is doing and how long the tenant's writes have been
+   * held when nothing else was said meanwhile (a long copy, delete or check). Default 5000.
+   */
+  readonly progressEveryMs?: number;
+  /**
+   * Stops the move: the statement running is cancelled and the move ends with
+   * `TENANT_MOVE_INTERRUPTED`, nothing moved, unless the shared database's commit was already sent (then
+   * the move finishes). `brigade tenants move` aborts it on SIGINT and SIGTERM.
+   */
+  readonly signal?: AbortSignal;
 }
 
 const BATCH = 5000;
+
+/** Default of {@link MoveTenantOptions.progressEveryMs}. */
+const PROGRESS_EVERY_MS = 5000;
+
+/**
+ * A session whose client has gone (a killed CLI) ends its statement within this time instead of
+ * running on and holding the tenant's fence (PostgreSQL 14 and later; older servers ignore it).
+ */
+const CLIENT_CHECK = `select case when current_setting('server_version_num')::int >= 140000 then set_config('client_connection_check_interval', '1s', false) end`;
 
 /**
  * A 64-bit hash of a row's JSON text `j` (the first 16 hex digits of its md5, as a signed bigint).
@@ -70,12 +98,22 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
 }
 
 /**
- * Moves one tenant to its own database: migrates the target, fences the tenant's writes, copies
+ * Moves one tenant to its own database: checks both databases, migrates the target, fences the tenant's writes, copies
  * every tenant row (tables found in the catalog, parents first; with `brigade.tenant_copy` set, so
  * triggers do not write again what is being copied; `xid8` transaction ids rewritten to the copy's own;
  * sequences advanced past the copied ids), switches the placement and deletes the old rows, then
  * lifts the fence. Writers refused by the fence meanwhile wait without a connection and continue on
  * the new database (see createTenantRouter).
+ *
+ * Before anything is migrated or written, the move refuses what it can tell from the shared database
+ * (an unknown or already moved tenant, a role that cannot see past Row-Level Security), then opens the
+ * target (`openMoveTarget`): a connection failure is `TENANT_TARGET_UNREACHABLE`; it takes the target's
+ * move lock, a session lock on a fixed key there, so a second move into the same database is refused
+ * at once (`TENANT_TARGET_BUSY`) instead of copying beside the first; and it refuses a database that
+ * holds what is not Brigade's, the shared database itself, and one that serves or holds another
+ * restaurant. The fence waits at most `fenceWaitMs` for the tenant's transactions in flight
+ * (`takeTenantFence`, which names them meanwhile). The sessions set `client_connection_check_interval`,
+ * so a killed client's statement stops and its locks go.
  *
  * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
  * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
@@ -105,42 +143,108 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * target's copy. The shared database's projectors wait from step 2 to the commit.
  *
  * @throws {BrigadeError} `TENANT_CHANGED_DURING_MOVE` (409): a row that is not a view row changed
- * after the copy read it; nothing moved.
+ * after the copy read it; nothing moved. `TENANT_FENCE_TIMEOUT` (409): the tenant's transactions in
+ * flight did not end within `fenceWaitMs`. `TENANT_MOVE_INTERRUPTED` (503): `signal` aborted before the
+ * shared database's commit. `TENANT_TARGET_IN_USE`, `TENANT_TARGET_BUSY`, `TENANT_TARGET_NOT_BRIGADE`,
+ * `TENANT_TARGET_IS_SOURCE`, `TENANT_TARGET_UNREACHABLE`, `TENANT_ALREADY_DEDICATED`,
+ * `TENANT_MOVE_NEEDS_BYPASSRLS`, `TENANT_TABLE_MISSING`: refused, nothing moved.
+ *
+ * @example
+ * await moveTenant({ tenantId, sourceUrl, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, onProgress: console.log });
  */
 export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Record<string, number> }> {
-  const progress = options.onProgress ?? (() => undefined);
   const tenant = options.tenantId;
-  progress(`migrating the target database …`);
-  await runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+  const signal = options.signal;
+  const everyMs = options.progressEveryMs ?? PROGRESS_EVERY_MS;
+  let lastLineAt = performance.now();
+  const progress = (line: string) => {
+    lastLineAt = performance.now();
+    options.onProgress?.(line);
+  };
+  /** What the move is doing now: the heartbeat's line, and what an interruption stopped. */
+  let doing = 'checking the shared database';
+  /** When the fence was taken (`performance.now()`). */
+  let fencedAt: number | undefined;
+  const heldFor = () => (fencedAt === undefined ? '0.0 s' : seconds(fencedAt));
+  // A long copy, delete or check says what it is doing, and how long the tenant's writes have waited.
+  const heartbeat = setInterval(() => {
+    if (fencedAt !== undefined && performance.now() - lastLineAt >= everyMs) progress(`  … ${doing}; tenant ${tenant}'s writes held for ${heldFor()}`);
+  }, Math.max(10, everyMs / 4));
+  heartbeat.unref();
+
+  /** The move's sessions (database and backend), whose running statement an abort cancels. */
+  const sessions: Array<{ readonly url: string; readonly pid: number }> = [];
+  const cancels: Array<Promise<void>> = [];
+  /** The shared database's commit has been sent: from then on an abort changes nothing. */
+  let committing = false;
+  /** The target's copy has committed (and is left there, unplaced, by a failure before the source commits). */
+  let copyCommitted = false;
+  const onAbort = () => {
+    if (!committing) for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid));
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  /** Between statements: an abort that came meanwhile stops the move here. */
+  const checkpoint = () => signal?.throwIfAborted();
+  const enter = async (client: pg.Client, url: string) => {
+    const { rows } = await client.query<{ pid: number }>(`${CLIENT_CHECK}, pg_backend_pid() as pid`);
+    sessions.push({ url, pid: rows[0]!.pid });
+  };
 
   const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
-  const target = new pg.Client({ connectionString: options.targetUrl, application_name: 'brigade-tenant-move' });
-  await source.connect();
-  await target.connect();
+  source.on('error', () => undefined);
+  let target: pg.Client | undefined;
   const rows: Record<string, number> = {};
   try {
-    await refuseUnsuitableSessions(source, target);
-    const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
-    await source.query(context, [tenant]);
-    await target.query(context, [tenant]);
+    await source.connect();
+    await enter(source, options.sourceUrl);
+    // Every refusal that needs no table of the target's comes before the target is touched, and every
+    // other one before it is migrated: a refused move leaves the database it was pointed at as it was.
+    await refuseWithoutBypass(source, 'shared');
     const restaurant = await source.query(`select r.*, to_jsonb(c) as city from platform.restaurants r join platform.cities c on c.id = r.city_id where r.id = $1`, [tenant]);
     if (restaurant.rowCount === 0) throw new NotFoundError('restaurant', tenant);
     await refuseIfPlaced(source, tenant);
+    checkpoint();
+    doing = 'checking the target database';
+    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas] });
+    await enter(target, options.targetUrl);
+    await refuseWithoutBypass(target, 'target');
+    await refuseTargetIsSource(source, target);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
     // tenant row in it, so a copy that a failed move left behind in such a database would be served
     // (its sagas' deadlines fired, its events projected) beside the live rows in the shared database.
-    // A database that serves nobody yet runs no workers, and a rerun clears the copy first.
+    // A database that serves nobody yet runs no workers, and a rerun clears the copy first. Read under
+    // the target's move lock (openMoveTarget): no other move's copy is in flight there.
     const taken = await source.query(`select 1 from platform.tenant_placements where database_url = $1 and tenant_id <> $2 limit 1`, [options.targetUrl, tenant]);
     if ((taken.rowCount ?? 0) > 0) {
       throw new BrigadeError('TENANT_TARGET_IN_USE', 409, `That database already serves another restaurant; a dedicated database serves one restaurant. Create a new, empty database and move tenant ${tenant} there`);
     }
+    await refuseOtherTenants(target, tenant, await tenantTables(target, options.schemas));
+    checkpoint();
 
-    progress(`fencing tenant ${tenant}: waiting for its transactions in flight to finish …`);
+    doing = 'migrating the target database';
+    progress(`migrating the target database …`);
+    const migrating = runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+    migrating.catch(() => undefined); // an interruption stops waiting for it; it ends on its own
+    try {
+      await (signal === undefined ? migrating : Promise.race([migrating, abortOf(signal)]));
+    } catch (error) {
+      throw targetConnectionError(error, options.targetUrl) ?? error;
+    }
+    checkpoint();
+
+    const context = `select set_config('brigade.tenant_id', $1, false), set_config('brigade.actor_kind', 'admin', false), set_config('brigade.actor_id', 'tenant-move', false)`;
+    await source.query(context, [tenant]);
+    await target.query(context, [tenant]);
+
+    doing = `waiting for tenant ${tenant}'s transactions in flight`;
     // Exclusive here, shared in every tenant transaction (platform.enter_tenant): from now on the
     // tenant's new transactions are refused (BRMVG) and wait in the router without a connection, and
-    // the ones in flight have finished when this returns.
-    await source.query(`select pg_advisory_lock(${tenantFenceKey('$1::uuid')})`, [tenant]);
+    // the ones in flight have finished when this returns (or it gives up, nothing moved).
+    const fenceAsked = performance.now();
+    await takeTenantFence({ session: source, url: options.sourceUrl, tenantId: tenant, waitMs: options.fenceWaitMs ?? DEFAULT_FENCE_WAIT_MS, reportEveryMs: everyMs, progress });
+    fencedAt = performance.now();
     try {
+      progress(`fenced tenant ${tenant} after ${seconds(fenceAsked)}: its new transactions wait until the move ends`);
       // Another move of the tenant may have ended while this one waited for the fence.
       await refuseIfPlaced(source, tenant);
       // The placement catalog stays where it is: it is what says the tenant has moved.
@@ -170,9 +274,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await target.query(`insert into platform.restaurants select * from json_populate_record(null::platform.restaurants, $1::json) on conflict (id) do nothing`, [
         JSON.stringify(restaurantRow),
       ]);
+      doing = 'clearing what an earlier move of the tenant left in the target database';
       for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
       await source.query('begin isolation level repeatable read read only');
+      const copyStarted = performance.now();
       for (const table of tables) {
+        const name = `${table.schema}.${table.name}`;
+        doing = `copying ${name}`;
         const cols = table.columns.join(', ');
         // Transaction ids are the source server's: on the target they may lie ahead of its own (an
         // append then refuses the stream as reordered, readers below the oldest running transaction
@@ -187,9 +295,11 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           `declare rows_cursor no scroll cursor for select j, ${ROW_HASH} as h from (select row_to_json(r)::text as j from (select ${copiedCols.join(', ')} from ${table.qualified} where tenant_id = $1) r) r`,
           [tenant],
         );
+        const started = performance.now();
         let copied = 0;
         let hashes = 0n;
         for (;;) {
+          checkpoint();
           const batch = await source.query<{ j: string; h: string }>(`fetch ${BATCH} from rows_cursor`);
           if (batch.rowCount === 0) break;
           await target.query(
@@ -199,6 +309,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
           );
           copied += batch.rowCount ?? 0;
           for (const r of batch.rows) hashes += BigInt(r.h);
+          doing = `copying ${name}: ${copied} row(s) so far (${rate(copied, started)})`;
         }
         await source.query('close rows_cursor');
         copiedPrints.set(table.qualified, { rows: BigInt(copied), hashes });
@@ -207,51 +318,93 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
         for (const { column, sequence } of table.sequences) {
           await target.query(`select setval($1::regclass, greatest(max(${column}), pg_sequence_last_value($1::regclass))) from ${table.qualified} having max(${column}) is not null`, [sequence]);
         }
-        rows[`${table.schema}.${table.name}`] = copied;
-        progress(`  copied ${copied} row(s) of ${table.schema}.${table.name}`);
+        rows[name] = copied;
+        progress(`  copied ${copied} row(s) of ${name} in ${seconds(started)} (${rate(copied, started)}); writes held for ${heldFor()}`);
       }
       // The snapshot only read. The deletes need a later one: the rows projectors write meanwhile
       // (step 3 of the JSDoc), and updating checkpoint rows they changed after it would fail (40001).
       await source.query('commit');
+      checkpoint();
+      doing = 'committing the copy in the target database';
       // The copy is durable in the target before the source lets go of anything.
       await target.query('commit');
+      copyCommitted = true;
+      const copiedRows = Object.values(rows).reduce((a, b) => a + b, 0);
+      progress(`copied ${copiedRows} row(s) in ${seconds(copyStarted)} (${rate(copiedRows, copyStarted)}); deleting them from the shared database, each table checked against the copy …`);
       await source.query('begin isolation level read committed');
       const views = tables.filter((t) => isViewTable(source, t));
       for (const table of [...tables].reverse()) {
         if (views.includes(table)) continue;
+        checkpoint();
+        const name = `${table.schema}.${table.name}`;
+        doing = `deleting the rows of ${name} from the shared database and checking them against the copy`;
+        progress(`  ${doing} …`);
+        const started = performance.now();
         const deleted = await deleteRows(source, table, tenant);
         const copied = copiedPrints.get(table.qualified);
         if (copied === undefined || deleted.rows !== copied.rows || deleted.hashes !== copied.hashes) {
           throw new BrigadeError(
             'TENANT_CHANGED_DURING_MOVE',
             409,
-            `Rows of tenant ${tenant} in ${table.schema}.${table.name} changed while they were copied (background work without a tenant wrote them); nothing moved, run the move again`,
-            { details: { table: `${table.schema}.${table.name}`, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
+            `Rows of tenant ${tenant} in ${name} changed while they were copied (background work without a tenant wrote them); nothing moved, run the move again`,
+            { details: { table: name, copied: String(copied?.rows ?? 0n), found: String(deleted.rows) } },
           );
         }
+        progress(`  deleted ${deleted.rows} row(s) of ${name} in ${seconds(started)} (${rate(Number(deleted.rows), started)}): the same rows as the copy; writes held for ${heldFor()}`);
       }
       if (checkpointTables.length > 0) {
-        progress(`holding the projectors: waiting for their batches in flight …`);
+        checkpoint();
+        doing = 'holding the projectors: waiting for their batches in flight';
+        progress(`${doing} …`);
         // EXCLUSIVE conflicts with the row lock every batch takes first (and with inserts of new
         // checkpoint rows, which take the epoch of the others), not with readers of the checkpoints.
         await source.query(`lock table ${checkpointTables.join(', ')} in exclusive mode`);
         for (const table of checkpointTables) await source.query(`update ${table} set epoch = epoch + 1`);
       }
-      for (const table of [...views].reverse()) await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      for (const table of [...views].reverse()) {
+        checkpoint();
+        doing = `deleting the view rows of ${table.schema}.${table.name} from the shared database`;
+        progress(`  ${doing} …`);
+        await source.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+      }
+      checkpoint();
+      doing = 'recording the placement';
       // Outbox rows have no tenant: what the shared relays have yet to publish stays here, and the new
       // database's relays start once the shared ones have passed it (waitForMovedMessages).
       const marks = await readOutboxMarks(source, options.schemas);
       const held = Object.keys(marks);
       if (held.length > 0) progress(`the shared relays of ${held.join(', ')} have messages to publish first: the new database's relays of those outboxes start once they have`);
-      await source.query(
-        `insert into platform.tenant_placements (tenant_id, database_url, outbox_marks) values ($1, $2, $3::jsonb)
-         on conflict (tenant_id) do update set database_url = excluded.database_url, outbox_marks = excluded.outbox_marks,
-           version = platform.tenant_placements.version + 1, moved_at = now()`,
-        [tenant, options.targetUrl, JSON.stringify(marks)],
-      );
+      try {
+        await source.query(
+          `insert into platform.tenant_placements (tenant_id, database_url, outbox_marks) values ($1, $2, $3::jsonb)
+           on conflict (tenant_id) do update set database_url = excluded.database_url, outbox_marks = excluded.outbox_marks,
+             version = platform.tenant_placements.version + 1, moved_at = now()`,
+          [tenant, options.targetUrl, JSON.stringify(marks)],
+        );
+      } catch (error) {
+        if ((error as { code?: string; constraint?: string }).code !== '23505' || (error as { constraint?: string }).constraint !== 'tenant_placements_one_per_database') throw error;
+        // Another restaurant was placed there meanwhile (platform migration 0018), by something that
+        // did not take the target's move lock. This move's copy must not stay beside it.
+        const cleared = await clearCopy(target, tables, tenant).then(
+          () => true,
+          () => false,
+        );
+        throw new BrigadeError(
+          'TENANT_TARGET_IN_USE',
+          409,
+          `Another restaurant was placed in that database while this move ran; a dedicated database serves one restaurant. Nothing moved: tenant ${tenant} stays in the shared database` +
+            (cleared ? ', and its copy was cleared from that database' : `; its copy is still in that database: delete tenant ${tenant}'s rows there`) +
+            '. Create a new, empty database and move it there',
+          { cause: error },
+        );
+      }
+      checkpoint();
+      committing = true;
       await source.query('commit');
-      progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one`);
+      progress(`tenant ${tenant} now lives in its own database; its rows are gone from the shared one (its writes were held for ${heldFor()})`);
     } catch (error) {
+      // An abort's cancel in flight lands before the rollback, not on it.
+      await Promise.all(cancels);
       await target.query('rollback').catch(() => undefined);
       await source.query('rollback').catch(() => undefined);
       throw error;
@@ -259,9 +412,74 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await source.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [tenant]).catch(() => undefined);
     }
     return { rows };
+  } catch (error) {
+    if (signal?.aborted !== true || committing) throw error;
+    const why = typeof signal.reason === 'string' ? signal.reason : 'an abort';
+    throw new BrigadeError(
+      'TENANT_MOVE_INTERRUPTED',
+      503,
+      `The move of tenant ${tenant} was interrupted by ${why} while ${doing}: nothing moved. Its rows are in the shared database as before${fencedAt === undefined ? '' : ' and its writes run there again'}` +
+        (copyCommitted ? ' (the copy left in the target database is cleared by the next move)' : '') +
+        '. Run the same command again to move it',
+      { details: { tenantId: tenant }, cause: error },
+    );
   } finally {
+    clearInterval(heartbeat);
+    signal?.removeEventListener('abort', onAbort);
+    await Promise.all(cancels);
+    // Ending the sessions releases their locks (the target's move lock, the fence if its unlock failed).
     await source.end().catch(() => undefined);
-    await target.end().catch(() => undefined);
+    await target?.end().catch(() => undefined);
+  }
+}
+
+/** Seconds since `since` (`performance.now()`), one decimal, with the unit. */
+function seconds(since: number): string {
+  return `${((performance.now() - since) / 1000).toFixed(1)} s`;
+}
+
+/** `n` rows over the time since `since`, as rows/s. */
+function rate(n: number, since: number): string {
+  return `${Math.round(n / Math.max((performance.now() - since) / 1000, 0.001))} rows/s`;
+}
+
+/** Rejects with the signal's reason once it aborts. */
+function abortOf(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+  });
+}
+
+/**
+ * Cancels the statement backend `pid` runs, from a session of its own (the move's session is busy
+ * with that statement); its transaction then fails and rolls back. A failure is left unsaid: ending
+ * the move's sessions ends the backend's work too.
+ */
+async function cancelBackend(url: string, pid: number): Promise<void> {
+  const side = new pg.Client({ connectionString: url, application_name: 'brigade-tenant-move-cancel' });
+  side.on('error', () => undefined);
+  try {
+    await side.connect();
+    await side.query('select pg_cancel_backend($1)', [pid]);
+  } catch {
+    // ending the move's sessions stops the backend as well
+  } finally {
+    await side.end().catch(() => undefined);
+  }
+}
+
+/** Deletes the tenant's copy from the target (its rows, then its restaurant), writing no history for it. */
+async function clearCopy(target: pg.Client, tables: readonly TenantTable[], tenant: string): Promise<void> {
+  await target.query('begin');
+  try {
+    await target.query(`select set_config('brigade.tenant_copy', 'on', true)`);
+    for (const table of [...tables].reverse()) await target.query(`delete from ${table.qualified} where tenant_id = $1`, [tenant]);
+    await target.query(`delete from platform.restaurants where id = $1`, [tenant]);
+    await target.query('commit');
+  } catch (error) {
+    await target.query('rollback').catch(() => undefined);
+    throw error;
   }
 }
 
@@ -273,16 +491,20 @@ function isRebuildTable(name: string): boolean {
 /**
  * A move reads and deletes every row of a tenant past Row-Level Security, so both sessions must bypass
  * it (superuser or BYPASSRLS): under the policies alone they would see no row, copy nothing, and place
- * the tenant in an empty database. And the target must not be the source itself (under another URL):
- * the move would clear the tenant's rows there and then delete them.
+ * the tenant in an empty database.
  */
-async function refuseUnsuitableSessions(source: pg.Client, target: pg.Client): Promise<void> {
-  for (const [which, client] of [['shared', source], ['target', target]] as const) {
-    const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
-    if (role.rows[0]?.ok !== true) {
-      throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
-    }
+async function refuseWithoutBypass(client: pg.Client, which: 'shared' | 'target'): Promise<void> {
+  const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
+  if (role.rows[0]?.ok !== true) {
+    throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
   }
+}
+
+/**
+ * The target must not be the source itself (under another URL): the move would clear the tenant's rows
+ * there and then delete them.
+ */
+async function refuseTargetIsSource(source: pg.Client, target: pg.Client): Promise<void> {
   // The target's session as the source sees it: the same backend (pid and start, to the microsecond) in
   // the same database means one database under two URLs.
   const session = await target.query<{ pid: number; started: string }>(`select pid, backend_start::text as started from pg_stat_activity where pid = pg_backend_pid()`);
@@ -303,11 +525,14 @@ async function refuseIfPlaced(source: pg.Client, tenant: string): Promise<void> 
 /**
  * One restaurant per dedicated database (decision 0008): the workers of a database in the catalog act on
  * every tenant row in it. So the target must hold no other restaurant and no other tenant's row, whether
- * placed there or left by a failed move (which a rerun of that move clears). Read under the fence, as the
- * move's own (superuser or BYPASSRLS) session.
+ * placed there or left by a failed move (which a rerun of that move clears). Read under the target's move
+ * lock, before the target is migrated (a database not migrated yet has no table to probe) and again under
+ * the fence, as the move's own (superuser or BYPASSRLS) session.
  */
 async function refuseOtherTenants(target: pg.Client, tenant: string, tables: readonly TenantTable[]): Promise<void> {
-  const probes = [`select 'platform.restaurants' as t from platform.restaurants where id <> $1`, ...tables.map((t) => `select '${t.schema}.${t.name}' as t from ${t.qualified} where tenant_id <> $1`)];
+  const hasRestaurants = (await target.query<{ ok: boolean }>(`select to_regclass('platform.restaurants') is not null as ok`)).rows[0]?.ok === true;
+  const probes = [...(hasRestaurants ? [`select 'platform.restaurants' as t from platform.restaurants where id <> $1`] : []), ...tables.map((t) => `select '${t.schema}.${t.name}' as t from ${t.qualified} where tenant_id <> $1`)];
+  if (probes.length === 0) return;
   const found = await target.query<{ t: string }>(`${probes.map((p) => `(${p} limit 1)`).join(' union all ')} limit 1`, [tenant]);
   if ((found.rowCount ?? 0) > 0) {
     throw new BrigadeError(

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { brigadeBin, repoRoot, runMain, type CliResult } from '../support/cli.ts';
+import { createTestDatabase, useTestDatabase } from '../support/db.ts';
+
+// `brigade tenants move` stopped by a signal (decision 0008).
+describe('brigade tenants move interrupted', () => {
+  const shared = useTestDatabase();
+  let admin: pg.Pool;
+  const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
+  const FENCE = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
+
+  before(async () => {
+    admin = shared.pool(4);
+  });
+
+  /** A restaurant with three staff rows, written past RLS by the test's superuser. */
+  const addRestaurant = async (name: string): Promise<string> => {
+    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
+    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
+    const rid = made.rows[0]!.id;
+    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, 3) n`, [rid, randomUUID()]);
+    return rid;
+  };
+  const staffRows = async (tenant: string) => (await admin.query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n;
+  const placed = async (tenant: string) => (await admin.query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount;
+  /** The move's sessions in the shared database: [all of them, those waiting for a lock]. */
+  const moveSessions = async () => {
+    const { rows } = await admin.query<{ n: number; waiting: number }>(
+      `select count(*)::int as n, count(*) filter (where wait_event_type = 'Lock')::int as waiting from pg_stat_activity where datname = current_database() and application_name = 'brigade-tenant-move'`,
+    );
+    return [rows[0]!.n, rows[0]!.waiting];
+  };
+  /** Polls `done` until it holds, for at most two minutes (a process start alone can take a minute on a busy machine). */
+  const until = async (what: string, done: () => Promise<boolean>) => {
+    const deadline = Date.now() + 120_000;
+    while (!(await done())) {
+      assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+      await sleep(50);
+    }
+  };
+  /** Whether nobody holds the tenant's fence (tried, and let go at once). */
+  const fenceFree = async (tenant: string) => {
+    const client = await admin.connect();
+    try {
+      const { rows } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(${FENCE}) as ok`, [tenant]);
+      if (rows[0]!.ok) await client.query(`select pg_advisory_unlock(${FENCE})`, [tenant]);
+      return rows[0]!.ok;
+    } finally {
+      client.release();
+    }
+  };
+
+  /**
+   * `brigade tenants move` as a child process, stopped by `signal` once its shared database's delete of
+   * platform.staff waits (a blocker holds SHARE on the table: the move holds the tenant's fence then).
+   * Returns the run and a function that lets the blocker go.
+   */
+  const moveStoppedBy = async (rid: string, targetUrl: string, signal: NodeJS.Signals) => {
+    const blocker = await admin.connect();
+    await blocker.query('begin');
+    await blocker.query('lock table platform.staff in share mode');
+    const child = spawn(process.execPath, [brigadeBin, 'tenants', 'move', rid, '--to-database', targetUrl], {
+      cwd: repoRoot,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env() },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const exited = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, by) => resolve({ code, signal: by, stdout, stderr })));
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await blocker.query('rollback').catch(() => undefined);
+      blocker.release();
+    };
+    try {
+      await until('the move to wait for the blocker, fenced', async () => (await moveSessions())[1] === 1);
+    } catch (error) {
+      child.kill('SIGKILL');
+      await release();
+      throw new Error(`${String(error)}\n${stdout}\n${stderr}`);
+    }
+    child.kill(signal);
+    return { exited, release };
+  };
+
+  test('Ctrl+C during a fenced step: the statement is cancelled, the fence lifts at once, nothing moved, and the same command then moves the restaurant', async () => {
+    const rid = await addRestaurant('Interrupted');
+    const target = await createTestDatabase();
+    const run = await moveStoppedBy(rid, target.url, 'SIGINT');
+    try {
+      const result = await run.exited;
+      assert.equal(result.code, 130, result.stdout + result.stderr);
+      assert.match(result.stderr, /brigade tenants move: SIGINT: stopping the move \(Ctrl\+C again to exit at once\) …/);
+      assert.match(
+        result.stderr,
+        new RegExp(`brigade tenants move: The move of tenant ${rid} was interrupted by SIGINT while deleting the rows of platform\\.staff from the shared database and checking them against the copy: nothing moved\\. .*Run the same command again to move it`),
+      );
+      // While the blocker still holds its lock: the move's session is gone and the tenant's writes are free.
+      await until('the move to leave the shared database', async () => (await moveSessions())[0] === 0);
+      assert.equal(await fenceFree(rid), true, 'nobody holds the fence');
+      assert.equal(await staffRows(rid), 3);
+      assert.equal(await placed(rid), 0);
+      await run.release();
+      // The same command again, in this process: it listens for SIGINT and SIGTERM while it moves, and
+      // those listeners go with it.
+      const listening = { SIGINT: process.listeners('SIGINT'), SIGTERM: process.listeners('SIGTERM') };
+      const again = await runMain(['tenants', 'move', rid, '--to-database', target.url], env()).finally(() => {
+        for (const name of ['SIGINT', 'SIGTERM'] as const) for (const l of process.listeners(name)) if (!listening[name].includes(l)) process.off(name, l);
+      });
+      assert.equal(again.code, 0, again.stdout + again.stderr);
+      assert.equal(await placed(rid), 1);
+      assert.equal(await staffRows(rid), 0);
+    } finally {
+      await run.release();
+      await target.drop();
+    }
+  });
+
+  test("a move killed outright (SIGKILL) during a fenced step: its session notices the client is gone and ends, lifting the fence", async () => {
+    const rid = await addRestaurant('Killed');
+    const target = await createTestDatabase();
+    const run = await moveStoppedBy(rid, target.url, 'SIGKILL');
+    try {
+      const result = await run.exited;
+      assert.equal(result.signal, 'SIGKILL');
+      // client_connection_check_interval (1 s): the backend stops waiting behind the blocker on its own.
+      await until('the killed move to leave the shared database', async () => (await moveSessions())[0] === 0);
+      assert.equal(await fenceFree(rid), true);
+      assert.equal(await staffRows(rid), 3);
+      assert.equal(await placed(rid), 0);
+    } finally {
+      await run.release();
+      await target.drop();
+    }
+  });
+});

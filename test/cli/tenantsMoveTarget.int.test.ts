@@ -1,0 +1,67 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { runMain } from '../support/cli.ts';
+import { urlFor, useTestDatabase } from '../support/db.ts';
+
+// `brigade tenants move` pointed at a database it cannot reach or enter (decision 0008): said of the
+// target, never as the DATABASE_URL advice that main gives a failure to reach the shared database.
+describe('brigade tenants move: a target that cannot be reached or entered', () => {
+  const shared = useTestDatabase();
+  let admin: pg.Pool;
+  const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
+  /** A restaurant with three staff rows, written past RLS by the test's superuser. */
+  const addRestaurant = async (name: string): Promise<string> => {
+    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
+    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
+    const rid = made.rows[0]!.id;
+    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, 3) n`, [rid, randomUUID()]);
+    return rid;
+  };
+  const staffRows = async (tenant: string) => (await admin.query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n;
+  const placed = async (tenant: string) => (await admin.query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount;
+
+  // runMain: the command listens for SIGINT and SIGTERM while it moves; those listeners go with the test.
+  const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };
+  before(() => {
+    admin = shared.pool(2);
+    listeners.SIGINT = process.listeners('SIGINT');
+    listeners.SIGTERM = process.listeners('SIGTERM');
+  });
+  after(() => {
+    for (const name of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(name)) if (!listeners[name].includes(l)) process.off(name, l);
+    }
+  });
+
+  test('is said as the target database, with what to do and its password hidden, never as advice about DATABASE_URL', async () => {
+    const rid = await addRestaurant('Unreachable');
+    const refused = await runMain(['tenants', 'move', rid, '--to-database', 'postgres://postgres:s3cret@127.0.0.1:1/nowhere'], env());
+    assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+    assert.match(
+      refused.stderr,
+      /^brigade tenants: Cannot connect to the target database \(--to-database postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:1\/nowhere\): connect ECONNREFUSED 127\.0\.0\.1:1; is PostgreSQL running there\? Check the host and port\. Nothing moved$/,
+    );
+    assert.doesNotMatch(refused.stderr + refused.stdout, /DATABASE_URL|s3cret/);
+
+    const missing = `brigade_missing_${randomUUID().slice(0, 8)}`;
+    const absent = await runMain(['tenants', 'move', rid, '--to-database', urlFor(missing)], env());
+    assert.equal(absent.code, 1, absent.stdout + absent.stderr);
+    assert.match(absent.stderr, new RegExp(`^brigade tenants: Cannot connect to the target database \\(--to-database .*/${missing}\\): database "${missing}" does not exist; create it \\(psql -c 'create database <name>'\\), empty, or check its name\\. Nothing moved$`));
+    assert.doesNotMatch(absent.stderr, /DATABASE_URL/);
+    assert.equal(await staffRows(rid), 3);
+    assert.equal(await placed(rid), 0);
+  });
+
+  test('--fence-timeout is a number of seconds above 0, at most 3600: anything else is bad usage, said before any database is opened', async () => {
+    for (const given of ['0', '-1', 'soon', ' ', '3601']) {
+      const bad = await runMain(['tenants', 'move', randomUUID(), '--to-database', 'postgres://postgres@127.0.0.1:1/nowhere', `--fence-timeout=${given}`], env());
+      assert.equal(bad.code, 2, `${JSON.stringify(given)}: ${bad.stderr}`);
+      assert.match(bad.stderr, /--fence-timeout must be a number of seconds above 0, at most 3600/);
+    }
+    const elsewhere = await runMain(['tenants', 'list', '--fence-timeout', '5'], env());
+    assert.equal(elsewhere.code, 2, elsewhere.stderr);
+    assert.match(elsewhere.stderr, /--fence-timeout goes with brigade tenants move/);
+  });
+});
