@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { brigadeBin, repoRoot, runMain, type CliResult } from '../support/cli.ts';
 import { createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { restaurantRows } from '../support/restaurantRows.ts';
 
 // `brigade tenants move` stopped by a signal (decision 0008).
 describe('brigade tenants move interrupted', () => {
@@ -18,16 +18,7 @@ describe('brigade tenants move interrupted', () => {
     admin = shared.pool(4);
   });
 
-  /** A restaurant with three staff rows, written past RLS by the test's superuser. */
-  const addRestaurant = async (name: string): Promise<string> => {
-    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
-    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
-    const rid = made.rows[0]!.id;
-    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, 3) n`, [rid, randomUUID()]);
-    return rid;
-  };
-  const staffRows = async (tenant: string) => (await admin.query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n;
-  const placed = async (tenant: string) => (await admin.query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount;
+  const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
   /** The move's sessions in the shared database: [all of them, those waiting for a lock]. */
   const moveSessions = async () => {
     const { rows } = await admin.query<{ n: number; waiting: number }>(

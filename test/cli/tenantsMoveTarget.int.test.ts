@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { runMain } from '../support/cli.ts';
 import { urlFor, useTestDatabase } from '../support/db.ts';
+import { restaurantRows } from '../support/restaurantRows.ts';
 
 // `brigade tenants move` pointed at a database it cannot reach or enter (decision 0008): said of the
 // target, never as the DATABASE_URL advice that main gives a failure to reach the shared database.
@@ -11,16 +12,7 @@ describe('brigade tenants move: a target that cannot be reached or entered', () 
   const shared = useTestDatabase();
   let admin: pg.Pool;
   const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
-  /** A restaurant with three staff rows, written past RLS by the test's superuser. */
-  const addRestaurant = async (name: string): Promise<string> => {
-    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
-    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
-    const rid = made.rows[0]!.id;
-    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, 3) n`, [rid, randomUUID()]);
-    return rid;
-  };
-  const staffRows = async (tenant: string) => (await admin.query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n;
-  const placed = async (tenant: string) => (await admin.query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount;
+  const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
 
   // runMain: the command listens for SIGINT and SIGTERM while it moves; those listeners go with the test.
   const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };

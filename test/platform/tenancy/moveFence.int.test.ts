@@ -8,6 +8,7 @@ import { createDatabases, type Databases, type UnitOfWorkContext } from '../../.
 import { createTenantRouter, moveTenant, type MoveTenantOptions, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
 import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
+import { restaurantRows } from '../../support/restaurantRows.ts';
 
 // How a move takes the tenant's fence and what it says meanwhile (decision 0008): it waits a bounded
 // time for the tenant's transactions in flight, naming them, and says what each long step does.
@@ -24,19 +25,10 @@ describe("a move's fence and its progress", () => {
     admin = database.pool(4);
   });
 
-  /** A restaurant with `staff` staff rows, written past RLS by the test's superuser. */
-  const addRestaurant = async (name: string, staff = 3): Promise<string> => {
-    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
-    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
-    const rid = made.rows[0]!.id;
-    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, $3::int) n`, [rid, randomUUID(), staff]);
-    return rid;
-  };
+  const { addRestaurant, staffRows, placed: placement } = restaurantRows(() => admin);
   const staffOf = (tenantId: string): UnitOfWorkContext => ({ service: 'platform', tenantId, actor: { kind: 'staff', id: randomUUID() } });
   const move = (tenantId: string, targetUrl: string, more: Partial<MoveTenantOptions> = {}) =>
     moveTenant({ tenantId, sourceUrl: database.db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS, ...more });
-  const staffRows = async (tenant: string) => (await admin.query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n;
-  const placement = async (tenant: string) => (await admin.query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount;
 
   /** A routed transaction of `tenant` that stays open (idle in transaction) until `release()`; `pid` is its backend. */
   const holdTransaction = async (tenant: string) => {

@@ -6,6 +6,7 @@ import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../src/composition/services.ts';
 import { moveTenant } from '../../../src/platform/tenancy/index.ts';
 import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
+import { restaurantRows } from '../../support/restaurantRows.ts';
 
 // A move's target (decision 0008): a second move into the same database is refused at once, a placement
 // made there meanwhile fails the move cleanly, and a refused move leaves the database as it was.
@@ -16,14 +17,7 @@ describe('what a move leaves in the database it was pointed at', () => {
     admin = database.pool(4);
   });
 
-  /** A restaurant with three staff rows, written past RLS by the test's superuser. */
-  const addRestaurant = async (name: string): Promise<string> => {
-    const city = await admin.query<{ id: string }>(`insert into platform.cities (name) values ('Porto') on conflict (name) do update set name = excluded.name returning id`);
-    const made = await admin.query<{ id: string }>(`insert into platform.restaurants (city_id, name, currency) values ($1, $2, 'EUR') returning id`, [city.rows[0]!.id, `${name} ${randomUUID()}`]);
-    const rid = made.rows[0]!.id;
-    await admin.query(`insert into platform.staff (tenant_id, name, email) select $1, 'w' || n, $2 || n || '@example.com' from generate_series(1, 3) n`, [rid, randomUUID()]);
-    return rid;
-  };
+  const { addRestaurant } = restaurantRows(() => admin);
   const move = (tenantId: string, targetUrl: string) => moveTenant({ tenantId, sourceUrl: database.db.url, targetUrl, sets: migrationSets(), schemas: MOVING_SCHEMAS });
   const outcome = (moving: Promise<unknown>) => moving.then(() => 'moved', (error: { code?: string; message?: string }) => `${error.code ?? ''}: ${error.message ?? String(error)}`);
   /** `sql`'s rows in the database at `url`, as one client's read. */
