@@ -9,6 +9,7 @@ import { decodeEntry, encodeEntry } from './entryCodec.ts';
 import { CacheClosedError } from './errors.ts';
 import type { EvictionBus } from './evictionBus.ts';
 import { localEvictionBus } from './localBus.ts';
+import { reportAtMostEvery } from './reportAtMostEvery.ts';
 import { createRedisTier, type CacheErrorContext, type RedisTier } from './redisTier.ts';
 import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
 
@@ -107,7 +108,6 @@ interface Flight {
 }
 
 const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
-const REPORT_INTERVAL_MS = 5000;
 
 /**
  * Creates a cache-aside cache: Redis when `redis` is given, else an in-process LRU (whose evictions
@@ -141,19 +141,12 @@ export function createCache(options: CacheOptions): Cache {
   const metrics = createCacheMetrics(options.registry ?? new client.Registry(), namespace);
   const instanceId = randomUUID();
   const flights = new Map<string, Flight>();
-  const lastReport = new Map<string, number>();
   let closed = false;
 
+  const reportRarely = reportAtMostEvery(options.onError);
   const report = (error: unknown, context: CacheErrorContext) => {
     metrics.error(context.op).inc();
-    const now = Date.now();
-    if (options.onError === undefined || now - (lastReport.get(context.op) ?? -Infinity) < REPORT_INTERVAL_MS) return;
-    lastReport.set(context.op, now);
-    try {
-      options.onError(error, context);
-    } catch {
-      // A failing logger must not turn a degraded read into a failed one.
-    }
+    reportRarely(error, context);
   };
   const detach = (keys: readonly string[]) => {
     for (const key of keys) {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { EvictionBus, EvictionSubscriber } from './evictionBus.ts';
+import { reportAtMostEvery } from './reportAtMostEvery.ts';
 
 /** The channel every process's eviction bus LISTENs on and NOTIFYs. */
 export const EVICTION_CHANNEL = 'brigade_cache_evictions';
@@ -43,7 +44,6 @@ const RETRY_MAX_MS = 2000;
  */
 const CHECK_EVERY_MS = 5000;
 const CLOSE_FLUSH_MS = 2000;
-const REPORT_INTERVAL_MS = 5000;
 
 /**
  * An eviction bus through PostgreSQL, for memory-mode caches (no REDIS_URL) in several processes on
@@ -70,18 +70,8 @@ export function createPgEvictionBus(options: PgEvictionBusOptions): PgEvictionBu
   const { pool } = options;
   const busId = randomUUID();
   const subscribers = new Map<string, Set<EvictionSubscriber>>();
-  const lastReport = new Map<string, number>();
   let closed = false;
-  const report = (error: unknown, context: EvictionBusErrorContext) => {
-    const now = Date.now();
-    if (options.onError === undefined || now - (lastReport.get(context.op) ?? -Infinity) < REPORT_INTERVAL_MS) return;
-    lastReport.set(context.op, now);
-    try {
-      options.onError(error, context);
-    } catch {
-      // A failing logger must not stop the bus.
-    }
-  };
+  const report = reportAtMostEvery(options.onError);
   const asError = (error: unknown) => (error instanceof Error ? error : new Error(String(error)));
 
   // Sending: one NOTIFY per payload, on a borrowed connection, each its own transaction.
