@@ -13,7 +13,7 @@ import { test } from 'node:test';
  */
 function textSortedOrderBy(sql: string): string[] {
   const castNames = new Set<string>();
-  for (const m of sql.matchAll(/(?<![\w.)])(?:\w+\.)?(\w+)::text(?:\s+as\s+"?(\w+)"?)?/gi)) {
+  for (const m of sql.matchAll(/(?<![\w.)$])(?:\w+\.)?(\w+)::text(?:\s+as\s+"?(\w+)"?)?/gi)) {
     const column = m[1]!.toLowerCase();
     const output = (m[2] ?? m[1]!).toLowerCase();
     if (column === output) castNames.add(output);
@@ -45,6 +45,8 @@ test('the check flags an ORDER BY that names a text cast of the select list, and
   assert.deepEqual(textSortedOrderBy('select o.id, o.transaction_id::text as transaction_id from t o where x order by o.transaction_id, o.id limit 3'), []);
   assert.deepEqual(textSortedOrderBy('select transaction_id::text as xid from t order by transaction_id, id'), []);
   assert.deepEqual(textSortedOrderBy('select count(*)::text as n from t order by n'), []);
+  // A bound parameter cast to text is not an output column; `order by 1` is the first output column.
+  assert.deepEqual(textSortedOrderBy('select name from t where s <> all($1::text[]) order by 1'), []);
 });
 
 test('no SQL in src/ sorts by a column its select list turned into text', async () => {
