@@ -41,6 +41,12 @@ const PlaceBody = Type.Object(
       ),
       { minItems: 1, maxItems: 50 },
     ),
+    expectedTotal: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: 'the total (minor units) the customer was shown; when the menu now prices the lines otherwise the order is refused with 409 ORDER_TOTAL_CHANGED, whose details carry the new prices',
+      }),
+    ),
   },
   { additionalProperties: false },
 );

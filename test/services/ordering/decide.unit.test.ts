@@ -206,6 +206,23 @@ describe('order decide: finer rules', () => {
     );
   });
 
+  test('place: an expectedTotal other than the total is refused (409 ORDER_TOTAL_CHANGED, with the total and each line); equal to it, placed', () => {
+    const total = (decide(place, INITIAL_ORDER)[0]!.data as { total: number }).total;
+    assert.equal(decide({ ...place, expectedTotal: total }, INITIAL_ORDER)[0]!.type, 'OrderPlaced');
+    assert.throws(
+      () => decide({ ...place, expectedTotal: total - 1 }, INITIAL_ORDER),
+      (error: { status: number; code: string; details: Record<string, unknown>; message: string }) => {
+        assert.deepEqual([error.status, error.code, error.details.expectedTotal, error.details.total, error.details.field], [409, 'ORDER_TOTAL_CHANGED', total - 1, total, 'expectedTotal']);
+        assert.deepEqual(error.details.lines, [
+          { itemId: place.lines[0]!.itemId, itemVersion: 3, unitPrice: 1000, lineTotal: (1000 + 300 - 50) * 2 },
+          { itemId: place.lines[1]!.itemId, itemVersion: 1, unitPrice: 250, lineTotal: 750 },
+        ]);
+        assert.match(error.message, /send the new total/);
+        return true;
+      },
+    );
+  });
+
   test('mark-item-prepared: unknown line and a line prepared twice are refused', () => {
     const accepted = stateAt('accepted');
     assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: '0190a000-0000-7000-8000-0000000000ff' }, accepted), 'ORDER_LINE_UNKNOWN');

@@ -91,6 +91,38 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.deepEqual([next.lines[0].unitPrice, next.lines[0].itemVersion, next.total], [1200, 2, (1200 + 400) * 2 + 750], 'a new order gets the new price and version');
   });
 
+  test('expectedTotal: a price changed since the customer looked gets 409 ORDER_TOTAL_CHANGED with the new prices, nothing written and the key left free; the new total places', async () => {
+    const repriced = await seedRestaurant(t, 'Repriced');
+    const c = await customer(t);
+    const lines = [{ itemId: repriced.cola, quantity: 2 }];
+    const shown = await placeOrder(t, c.token, { restaurantId: repriced.rid, deliveryAddress: 'Rua 2, Porto', lines, expectedTotal: 500 });
+    assert.deepEqual([shown.statusCode, shown.json().total], [201, 500], shown.body);
+
+    const patch = await t.request({ method: 'PATCH', url: `/v1/restaurants/${repriced.rid}/menu/items/${repriced.cola}`, token: repriced.staff, headers: { 'if-match': '"1"' }, payload: { price: 300 } });
+    assert.equal(patch.statusCode, 200, patch.body);
+    const key = randomUUID();
+    const stale = await placeOrder(t, c.token, { restaurantId: repriced.rid, deliveryAddress: 'Rua 2, Porto', lines, expectedTotal: 500 }, key);
+    assert.equal(stale.statusCode, 409, stale.body);
+    assert.match(String(stale.headers['content-type']), /application\/problem\+json/);
+    const problem = stale.json();
+    assert.deepEqual([problem.code, problem.expectedTotal, problem.total, problem.currency], ['ORDER_TOTAL_CHANGED', 500, 600, 'EUR']);
+    assert.deepEqual(problem.lines, [{ itemId: repriced.cola, itemVersion: 2, unitPrice: 300, lineTotal: 600 }]);
+    const db = new pg.Client({ connectionString: t.db.url });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ n: number }>('select count(*)::int as n from ordering.order_index where customer_id = $1', [c.id]);
+      assert.equal(rows[0]!.n, 1, 'the refused order wrote nothing');
+    } finally {
+      await db.end();
+    }
+
+    // The refused request claimed nothing: the same key with the new total places the order.
+    const placed = await placeOrder(t, c.token, { restaurantId: repriced.rid, deliveryAddress: 'Rua 2, Porto', lines, expectedTotal: 600 }, key);
+    assert.deepEqual([placed.statusCode, placed.json().total, placed.json().lines[0].itemVersion], [201, 600, 2], placed.body);
+    const bad = await placeOrder(t, c.token, { restaurantId: repriced.rid, deliveryAddress: 'Rua 2, Porto', lines, expectedTotal: -1 });
+    assert.deepEqual([bad.statusCode, bad.json().code, bad.json().field], [400, 'VALIDATION_FAILED', 'body.expectedTotal']);
+  });
+
   test('the menu refuses what it cannot sell: unknown, deleted or sold-out items, modifiers outside a group’s min/max or not offered (422); unknown restaurant (404)', async () => {
     const c = await customer(t);
     const codeOf = async (lines: unknown[], restaurantId = r.rid) => {

@@ -1,4 +1,4 @@
-import { ForbiddenError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
+import { BrigadeError, ForbiddenError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import type { OrderCommand } from './orderCommands.ts';
 import type { OrderEvent } from './orderEvents.ts';
 import type { OrderState, OrderStatus } from './orderState.ts';
@@ -60,6 +60,8 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = '', n
  * @throws {NotFoundError} a command other than `place` on an order that does not exist, or a courier
  *   acting on an order not assigned to them (404, as for any order they may not see).
  * @throws {ForbiddenError} a role that may never issue the command (e.g. a courier cancelling).
+ * @throws {BrigadeError} `ORDER_TOTAL_CHANGED` (409): a place whose `expectedTotal` is not the total of
+ *   its priced lines; the details carry the new total and each line's price and item version.
  *
  * @example
  * const events = decide({ type: 'accept', by: staff, etaMinutes: 20 }, foldOrder(stream));
@@ -99,6 +101,15 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
           total,
           maxTotal: MAX_ORDER_TOTAL,
         });
+      }
+      if (command.expectedTotal !== undefined && command.expectedTotal !== total) {
+        // The menu changed between the customer's look and the order: nobody pays a price they were not shown.
+        throw new BrigadeError(
+          'ORDER_TOTAL_CHANGED',
+          409,
+          `The order would cost ${total} ${command.currency}, not the ${command.expectedTotal} expected: the menu changed; show the customer the new prices and send the new total`,
+          { details: { field: 'expectedTotal', expectedTotal: command.expectedTotal, total, currency: command.currency, lines: lines.map((l) => ({ itemId: l.itemId, itemVersion: l.itemVersion, unitPrice: l.unitPrice, lineTotal: l.lineTotal })) } },
+        );
       }
       return [
         {

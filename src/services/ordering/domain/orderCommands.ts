@@ -33,6 +33,8 @@ export type OrderCommand =
       readonly deliveryAddress: string;
       /** ISO-8601 instant. */
       readonly placedAt: string;
+      /** The total (minor units) the customer was shown; another total is refused with 409 `ORDER_TOTAL_CHANGED`. */
+      readonly expectedTotal?: number;
     }
   | { readonly type: 'accept'; readonly by: CommandActor; readonly etaMinutes?: number }
   | { readonly type: 'reject'; readonly by: CommandActor; readonly reason: string }

@@ -20,6 +20,8 @@ export interface PlaceOrderBody {
   readonly restaurantId: string;
   readonly deliveryAddress: string;
   readonly lines: ReadonlyArray<{ readonly itemId: string; readonly quantity: number; readonly modifierIds?: readonly string[] }>;
+  /** The total (minor units) the customer was shown: when the menu prices the lines otherwise, 409 `ORDER_TOTAL_CHANGED`. */
+  readonly expectedTotal?: number;
 }
 
 /** What placing needs. */
@@ -63,6 +65,8 @@ class KeyNotReserved extends Error {}
  *    retry places under the reserved order id, renewing the reservation.
  *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
+ * @throws {BrigadeError} `ORDER_TOTAL_CHANGED` (409): `expectedTotal` sent and the menu now prices the
+ *   lines to another total (checked before the key is claimed: the key stays free for the new total).
  */
 export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string; key: string; body: PlaceOrderBody; lineage: CommandLineage }): Promise<PlaceOrderResult> {
   const { customerId, key } = input;
@@ -70,6 +74,8 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     restaurantId: input.body.restaurantId,
     deliveryAddress: input.body.deliveryAddress,
     lines: input.body.lines.map((l) => ({ itemId: l.itemId, quantity: l.quantity, modifierIds: [...(l.modifierIds ?? [])] })),
+    // Part of the request's hash when sent (a body without it hashes as before it existed).
+    expectedTotal: input.body.expectedTotal,
   };
   const hash = requestHash(body);
   const actor: CommandActor = { kind: 'customer', id: customerId };
@@ -127,6 +133,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
         currency: [...currencies][0] ?? '',
         deliveryAddress: body.deliveryAddress,
         placedAt,
+        ...(body.expectedTotal === undefined ? {} : { expectedTotal: body.expectedTotal }),
       },
       INITIAL_ORDER,
     );
