@@ -282,6 +282,10 @@ describe('order decide: finer rules', () => {
     assert.deepEqual(alerted.dispatchAlert, alert);
     assert.deepEqual(decide(raise, alerted), [], 'the same alert again (a redelivery) appends nothing');
     assert.equal(decide({ ...raise, alertId: 'a-2' }, alerted)[0]?.type, 'DispatchAlertRaised', 'a new alert (after a redrive) is recorded');
+    const later = { ...raise, alertId: 'a-3', attempts: 16, raisedAt: '2025-01-01T21:00:00.000Z' };
+    const alertedLater = foldOrder(decide(later, alerted), alerted);
+    assert.deepEqual(decide(raise, alertedLater), [], 'an earlier alert delivered again after a later one appends nothing');
+    assert.equal(alertedLater.dispatchAlert?.attempts, 16);
     assert.deepEqual(decide(raise, stateAt('ready')), [], 'moot when a courier is assigned by now');
     const assigned = foldOrder(decide({ type: 'assign-courier', by: staff, courierId: courier2.id }, alerted), alerted);
     assert.deepEqual([assigned.courierId, assigned.dispatchAlert], [courier2.id, null]);

@@ -146,8 +146,11 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId, assignment: state.assignments + 1 } }];
     case 'raise-dispatch-alert': {
       if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service raises a dispatch alert');
-      // Already recorded, or moot: a courier was assigned meanwhile (by staff, or a later dispatch).
-      if (state.dispatchAlert?.alertId === command.alertId || state.courierId !== null) return [];
+      // Already recorded, older than the one recorded (an earlier alert delivered again after a later
+      // one), or moot: a courier was assigned meanwhile (by staff, or a later dispatch).
+      const recorded = state.dispatchAlert;
+      if (recorded !== null && (recorded.alertId === command.alertId || Date.parse(command.raisedAt) < Date.parse(recorded.raisedAt))) return [];
+      if (state.courierId !== null) return [];
       const { alertId, attempts, reason, raisedAt } = command;
       return [{ type: 'DispatchAlertRaised', data: { orderId, alertId, attempts, reason, raisedAt } }];
     }
