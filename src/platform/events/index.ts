@@ -7,6 +7,7 @@ export { appendFunctionSql } from './appendFunctionSql.ts';
 export { eventStoreMigrationsSql, mergedAppendSchemaSql } from './mergedAppendSchemaSql.ts';
 export { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
 export { insertColumnsGrantSql, WRITABLE_EVENT_COLUMNS } from './insertColumnsGrantSql.ts';
+export { recordedAtDefaultSql } from './recordedAtDefaultSql.ts';
 export { createUpcasters } from './createUpcasters.ts';
 export type { Upcaster, Upcasters } from './createUpcasters.ts';
 export type { AppendOptions, AppendResult } from './prepareAppend.ts';

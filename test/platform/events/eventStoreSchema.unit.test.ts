@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { createUpcasters, eventStoreMigrationsSql, eventStoreSchemaSql, uuidv7 } from '../../../src/platform/events/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
 
-const migrations = ['0001_event_store.sql', '0021_append_events_raises.sql', '0031_merged_appends.sql', '0035_events_cross_tenant_read_policy.sql', '0038_events_insert_columns.sql'].map((f) => new URL(`../../../src/services/ordering/migrations/${f}`, import.meta.url));
+const migrations = ['0001_event_store.sql', '0021_append_events_raises.sql', '0031_merged_appends.sql', '0035_events_cross_tenant_read_policy.sql', '0038_events_insert_columns.sql', '0040_events_recorded_at_statement_time.sql'].map((f) => new URL(`../../../src/services/ordering/migrations/${f}`, import.meta.url));
 
 describe('eventStoreSchemaSql', () => {
   test('the ordering migrations are exactly the generators’ output (drift guard)', async () => {

@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
-import { command, courier, customer, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
+import { command, courier, customer, holdTable, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
 
 const POSITION = /^\d+\.\d+$/;
 
@@ -256,6 +257,24 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await t.request({ url: `/v1/orders/${order.id}` })).statusCode, 401);
     assert.equal((await t.request({ url: `/v1/orders/${randomUUID()}`, token: readers.admin })).statusCode, 404);
     assert.equal((await command(t, strangers['an unassigned courier'], order.id, 'pick-up', 3)).statusCode, 404, 'an unassigned courier cannot pick up');
+  });
+
+  test('recordedAt is never before occurredAt, even when the placing transaction waited on a lock before its append', async () => {
+    const c = await customer(t);
+    const held = await holdTable(t.db.url, 'ordering.idempotency_keys');
+    let placed;
+    try {
+      const pending = orderOf(c);
+      await held.waiters(1);
+      await sleep(30); // the transaction began before this wait; its append is built after it
+      await held.release();
+      placed = await pending;
+    } finally {
+      await held.release();
+    }
+    assert.equal(placed.statusCode, 201, placed.body);
+    const [event] = (await t.request({ url: `/v1/orders/${placed.json().id}/events`, token: c.token })).json().events;
+    assert.ok(Date.parse(event.metadata.recordedAt) >= Date.parse(event.metadata.occurredAt), `recorded ${event.metadata.recordedAt}, occurred ${event.metadata.occurredAt}`);
   });
 
   test('GET /v1/orders/:id/events: the stream with its envelope: message id, correlation (the request id), causation, tenant, actor, source, times, position', async () => {
