@@ -9,7 +9,11 @@ export interface MessageHeaders {
   readonly tenant: string;
   /** W3C `traceparent`, or `''`. */
   readonly traceparent: string;
-  /** Further headers (`claim-check` is set by {@link withClaimCheck}). */
+  /**
+   * Further headers. Messages written through the outbox also carry `source` (the producing service),
+   * `actor` (`kind:id`, or `''`) and `schema-version` (of the payload); `claim-check` is set by
+   * {@link withClaimCheck}.
+   */
   readonly [name: string]: string;
 }
 

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Statement } from '../db/index.ts';
+import type { Actor, Statement } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { headerProblem, newMessageId } from '../messaging/index.ts';
 import type { OutboxMessage } from './types.ts';
@@ -16,17 +16,20 @@ export interface OutboxInsert {
 
 /**
  * Validates messages and builds the one INSERT that writes them to `<schema>.outbox` (all values
- * bound). `tenantId` is the writing transaction's tenant, the default
- * of each message's `tenant` header. Nothing is sent: `writeToOutbox` sends it in a transaction, and a
- * service's `commitStatements` call can send it with its business statements in one round trip.
+ * bound). `tenantId` is the writing transaction's tenant, the default of each message's `tenant`
+ * header; `actor` its actor, the default of `actor` (`kind:id`, `''` for none). `source` defaults to the
+ * schema (the service) and `schema-version` to `'1'` (a producer that changes a payload's shape sends
+ * its new version). Nothing is sent: `writeToOutbox` sends it in a transaction, and a service's
+ * `commitStatements` call can send it with its business statements in one round trip.
  */
-export function outboxInsert(schema: string, tenantId: string | null | undefined, messages: readonly OutboxMessage[]): OutboxInsert {
+export function outboxInsert(schema: string, tenantId: string | null | undefined, messages: readonly OutboxMessage[], actor?: Actor | null): OutboxInsert {
   if (!IDENTIFIER.test(schema)) throw new ValidationError('schema must be a lower-case SQL identifier', { field: 'schema' });
   const ids: string[] = [];
   const subjects: string[] = [];
   const keys: string[] = [];
   const headers: string[] = [];
   const payloads: string[] = [];
+  const actorHeader = actor == null ? '' : `${actor.kind}:${actor.id}`;
   for (const m of messages) {
     const id = m.id ?? newMessageId();
     if (!isUuid(id)) throw new ValidationError(`Message id must be a UUID, got ${JSON.stringify(id)}`, { field: 'id' });
@@ -40,7 +43,18 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
     ids.push(id);
     subjects.push(m.subject);
     keys.push(m.key);
-    headers.push(JSON.stringify({ ...h, correlation: h.correlation || id, causation: h.causation ?? '', tenant: h.tenant ?? tenantId ?? '', traceparent: h.traceparent ?? '' }));
+    headers.push(
+      JSON.stringify({
+        ...h,
+        correlation: h.correlation || id,
+        causation: h.causation ?? '',
+        tenant: h.tenant ?? tenantId ?? '',
+        traceparent: h.traceparent ?? '',
+        source: h.source ?? schema,
+        actor: h.actor ?? actorHeader,
+        'schema-version': h['schema-version'] ?? '1',
+      }),
+    );
     payloads.push(JSON.stringify(m.payload ?? null));
   }
   // unnest keeps the array order, and identity values are drawn in that order, so a batch's messages

@@ -26,7 +26,7 @@ export interface WriteToOutboxOptions {
  * });
  */
 export async function writeToOutbox(tx: Tx, messages: readonly OutboxMessage[], options: WriteToOutboxOptions = {}): Promise<string[]> {
-  const insert = outboxInsert(options.schema ?? tx.context.service, tx.context.tenantId, messages);
+  const insert = outboxInsert(options.schema ?? tx.context.service, tx.context.tenantId, messages, tx.context.actor);
   if (messages.length === 0) return [];
   await tx.query(insert.statement);
   return [...insert.ids];

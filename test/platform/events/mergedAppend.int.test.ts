@@ -84,10 +84,19 @@ describe('event store: appends merged by the group committer (decision 0063)', (
         assert.deepEqual([row?.tenant_id, row?.message_id, row?.position], [tenants[i]!.toLowerCase(), e.metadata.messageId, String(e.globalPosition.position)]);
       }
     }
-    const outbox = await admin.query<{ message_id: string; subject: string; aggregate_key: string; tenant: string }>(
-      `select message_id::text, subject, aggregate_key, headers ->> 'tenant' as tenant from ordering.outbox where aggregate_key = any($1) order by id`,
+    const outbox = await admin.query<{ message_id: string; subject: string; aggregate_key: string; tenant: string; lineage: string }>(
+      `select message_id::text, subject, aggregate_key, headers ->> 'tenant' as tenant,
+              concat_ws(' ', headers ->> 'source', headers ->> 'actor', headers ->> 'schema-version') as lineage
+         from ordering.outbox where aggregate_key = any($1) order by id`,
       [streams],
     );
+    const lineageOf = new Map(results.flatMap((r) => r.events.map((e) => [e.metadata.messageId, `ordering ${e.metadata.actor!.kind}:${e.metadata.actor!.id} ${e.schemaVersion}`])));
+    assert.deepEqual(
+      outbox.rows.map((r) => r.lineage),
+      outbox.rows.map((r) => lineageOf.get(r.message_id) ?? r.lineage),
+      'every row, merged or not, names its source, its event\'s actor and schema version',
+    );
+    assert.ok(outbox.rows.slice(3).every((r) => lineageOf.has(r.message_id)));
     const appended = results.flatMap((r, i) => r.events.map((e) => [e.metadata.messageId, `ordering.order.${e.type}`, streams[i], tenants[i]]));
     const earlier = 3; // the three events appended before the merged batch
     const byMessage = (rows: unknown[][]) => [...rows].sort((a, b) => String(a[0]).localeCompare(String(b[0])));

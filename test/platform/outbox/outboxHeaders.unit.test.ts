@@ -29,6 +29,24 @@ describe('the outbox refuses keys and headers a transport cannot carry', () => {
     assert.equal(outboxInsert('ordering', null, [{ subject: 'ordering.order.Placed', key: 'order 1', headers: { correlation: 'c-1', 'x-note': 'two words' }, payload: {} }]).ids.length, 1);
   });
 
+  test('lineage headers default from the writer: source the service, actor kind:id, schema-version 1; a producer may set each', () => {
+    const headersOf = (insert: { statement: { values?: readonly unknown[] } }) => (insert.statement.values![3] as string[]).map((h) => JSON.parse(h) as Record<string, string>);
+    const [given, defaulted] = headersOf(
+      outboxInsert(
+        'delivery',
+        't-1',
+        [
+          { subject: 'delivery.order.Moved', key: 'k', headers: { 'schema-version': '2', actor: 'system:sweeper' }, payload: {} },
+          { subject: 'delivery.order.Moved', key: 'k', payload: {} },
+        ],
+        { kind: 'courier', id: 'c-1' },
+      ),
+    );
+    assert.deepEqual([given!.source, given!.actor, given!['schema-version']], ['delivery', 'system:sweeper', '2']);
+    assert.deepEqual([defaulted!.source, defaulted!.actor, defaulted!['schema-version'], defaulted!.tenant], ['delivery', 'courier:c-1', '1', 't-1']);
+    assert.equal(headersOf(outboxInsert('delivery', null, [{ subject: 'delivery.order.Moved', key: 'k', payload: {} }]))[0]!.actor, '', 'no actor: empty');
+  });
+
   test('an event appended through the outbox: its stream id (the key) and its extra.traceparent', () => {
     const { validate } = outboxAppendSql('ordering', 'order');
     const event = (streamId: string, extra?: Record<string, unknown>): PendingEvent => ({

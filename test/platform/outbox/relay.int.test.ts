@@ -89,9 +89,15 @@ describe('writeToOutbox and outboxAppendSql', () => {
     const rows = await unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'test' } }, async (tx) =>
       (await tx.query('select message_id, aggregate_key, headers, payload from delivery.outbox where subject = $1 order by id', [subject])).rows,
     );
+    const lineage = { source: 'delivery', actor: `staff:${TENANT}`, 'schema-version': '1' };
     assert.deepEqual(rows, [
-      { message_id: ids[0], aggregate_key: 'a1', headers: { correlation: 'corr-1', causation: 'cmd-1', tenant: TENANT, traceparent: '00-abc-def-01' }, payload: { n: 1 } },
-      { message_id: ids[1], aggregate_key: 'a1', headers: { correlation: ids[1], causation: '', tenant: TENANT, traceparent: '' }, payload: { n: 2 } },
+      {
+        message_id: ids[0],
+        aggregate_key: 'a1',
+        headers: { correlation: 'corr-1', causation: 'cmd-1', tenant: TENANT, traceparent: '00-abc-def-01', ...lineage },
+        payload: { n: 1 },
+      },
+      { message_id: ids[1], aggregate_key: 'a1', headers: { correlation: ids[1], causation: '', tenant: TENANT, traceparent: '', ...lineage }, payload: { n: 2 } },
     ]);
     const asStaff = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) => tx.query('select * from delivery.outbox'));
     assert.equal(asStaff.rowCount, 0, 'only the relay (actor kind system) reads the outbox');
@@ -123,6 +129,9 @@ describe('writeToOutbox and outboxAppendSql', () => {
       causation: '0198c3a0-0000-7000-8000-00000000c0bb',
       tenant: TENANT,
       traceparent: '00-t-p-01',
+      source: 'ordering',
+      actor: `customer:${TENANT}`,
+      'schema-version': '1',
     });
     assert.equal(rows[1]!.headers.traceparent, '');
   });
