@@ -255,8 +255,15 @@ export async function createPlatform(
  * The message transport: NATS JetStream when `NATS_URL` is set (the platform creates the stream for
  * every service's subjects), else the PostgreSQL transport in the `brigade_bus` schema; either way with
  * the claim-check (payloads over 64 KiB stay in PostgreSQL and a reference rides the bus).
+ *
+ * `manageStream: false` (for one-shot commands such as `brigade dlq redrive`) only checks that the
+ * JetStream stream exists: its subjects, replicas, duplicate window and maximum age stay as the
+ * processes that run the platform (and `brigade migrate`) set them, whatever this environment says.
+ *
+ * @example
+ * const transport = await createTransport(config, pool, { manageStream: false });
  */
-export async function createTransport(config: Config, pool: import('pg').Pool): Promise<Transport> {
+export async function createTransport(config: Config, pool: import('pg').Pool, options: { readonly manageStream?: boolean } = {}): Promise<Transport> {
   const transport =
     config.natsUrl === null
       ? createPgTransport({ pool })
@@ -267,6 +274,7 @@ export async function createTransport(config: Config, pool: import('pg').Pool): 
           replicas: config.natsStreamReplicas,
           duplicateWindowMs: config.messageDedupeWindowMs,
           maxAgeMs: config.natsStreamMaxAgeMs,
+          manageStream: options.manageStream ?? true,
         });
   return withClaimCheck(transport, { pool });
 }

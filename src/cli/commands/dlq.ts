@@ -56,7 +56,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       await dropDeadLetter(pool, id as string);
       ctx.io.out(`dropped ${id}`);
     } else {
-      const transport = await createTransport(config, pool);
+      // Only connects and checks the stream: the settings in this shell's environment (perhaps not
+      // the production one's) must not rewrite the running platform's stream.
+      const transport = await createTransport(config, pool, { manageStream: false });
       try {
         if (id !== undefined) await showDeadLetter(pool, id);
         const selection = id !== undefined ? { id } : values.subscription === undefined ? { all: true as const } : { all: true as const, subscription: values.subscription as string };

@@ -7,9 +7,9 @@ import { useTestDatabase } from '../../support/db.ts';
 import { deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
-import { createNatsTransport, ensureBusSchema, InvalidMessageError, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createNatsTransport, ensureBusSchema, InvalidMessageError, listDeadLetters, redriveDeadLetters, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
-import { message, token } from './support.ts';
+import { message, token, waitFor } from './support.ts';
 import { transportContract } from './transportContract.ts';
 
 const nats = await requireService('nats');
@@ -125,6 +125,80 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
       const expected = changed ? `${prefix}.${t}.b` : `${prefix}.${t}.a`;
       assert.deepEqual([await filter(), await registered()], [expected, expected], 'the consumer and the registry agree');
     } finally {
+      await nc.close();
+    }
+  });
+});
+
+describe('nats jetstream redrives', { skip: nats.skip }, () => {
+  test('one message parked by two subscriptions, both letters redriven at once in the same millisecond: each subscription gets it', async () => {
+    const t = token();
+    const subs = [`${t}-a`, `${t}-b`];
+    for (const sub of subs) await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*` });
+    const poison = message(`${prefix}.${t}.Poison`, { n: 1 });
+    const got = new Map<string, Message[]>(subs.map((sub) => [sub, []]));
+    const stop = new AbortController();
+    const workers = subs.map((sub) => transport!.subscribe({ subscription: sub, signal: stop.signal }, async (m) => void got.get(sub)!.push(m)));
+    try {
+      const letters: string[] = [];
+      for (const sub of subs) {
+        const { rows } = await pool.query<{ id: string }>(
+          `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+           values (gen_random_uuid(), $1, $2, $3, $4, $5, $6, 'it failed', 5, now(), now(), 'nats') returning id::text as id`,
+          [sub, poison.id, poison.subject, poison.key, JSON.stringify(poison.headers), JSON.stringify(poison.payload)],
+        );
+        letters.push(rows[0]!.id);
+      }
+      // The clock pinned: both redrives publish within one millisecond, as two operators' may.
+      const now = Date.now;
+      const pinned = now();
+      Date.now = () => pinned;
+      let outcomes;
+      try {
+        outcomes = await Promise.all(letters.map((id) => redriveDeadLetters(pool, transport!, { id })));
+      } finally {
+        Date.now = now;
+      }
+      assert.deepEqual(outcomes, [{ redriven: 1, failed: [] }, { redriven: 1, failed: [] }]);
+      assert.deepEqual(await listDeadLetters(pool, { subscription: subs[0]! }), []);
+      // Before, the second redrive got the first's Nats-Msg-Id, JetStream dropped it as a duplicate and
+      // its letter was deleted all the same: one subscription never got the message.
+      await waitFor('both subscriptions got the redriven message', () => subs.every((sub) => got.get(sub)!.some((m) => m.id === poison.id)));
+      for (const sub of subs) assert.deepEqual(got.get(sub)!.map((m) => [m.id, m.attempt]), [[poison.id, 1]], sub);
+    } finally {
+      stop.abort();
+      await Promise.all(workers.map((w) => w.done));
+    }
+  });
+});
+
+describe('nats jetstream stream settings', { skip: nats.skip }, () => {
+  test('a transport that only checks the stream (manageStream: false) leaves its settings as they are, and refuses a stream that does not exist', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const subjects = [`${token()}.>`];
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    const settings = async () => {
+      const { config } = await jsm.streams.info(own);
+      return { subjects: config.subjects, duplicateWindowMs: config.duplicate_window / 1e6, maxAgeMs: config.max_age / 1e6, replicas: config.num_replicas };
+    };
+    try {
+      // The stream as the running platform set it up (NATS_STREAM_MAX_AGE_MS=2 days, MESSAGE_DEDUPE_WINDOW_MS=5 min).
+      await (await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: own, subjects, duplicateWindowMs: 300_000, maxAgeMs: 2 * 24 * 3_600_000 })).close();
+      const before = await settings();
+      // A one-shot command (brigade dlq redrive) from a shell without those variables: the defaults, other subjects.
+      const checker = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: own, subjects: [`${token()}.>`], manageStream: false });
+      await checker.close();
+      assert.deepEqual(await settings(), before);
+      assert.deepEqual(before, { subjects, duplicateWindowMs: 300_000, maxAgeMs: 2 * 24 * 3_600_000, replicas: 1 });
+      const missing = `BRIGADE_TEST_${token().toUpperCase()}`;
+      await assert.rejects(
+        createNatsTransport({ servers: testEnv.natsUrl, pool, stream: missing, subjects, manageStream: false }),
+        (e: unknown) => e instanceof UnavailableError && e.message.includes(`stream ${missing} does not exist`),
+      );
+      await assert.rejects(jsm.streams.info(missing), 'the check created nothing');
+    } finally {
+      await jsm.streams.delete(own).catch(() => false);
       await nc.close();
     }
   });

@@ -203,6 +203,44 @@ describe('PostgreSQL transport: leases and fencing', () => {
     }
   });
 
+  test('a LISTEN connection that breaks is opened again: a publish after it wakes the worker, whose poll would not come for an hour', async () => {
+    const t = token();
+    const name = `relisten-${t}`;
+    // Named, so that only this pool's sessions are seen: the file's other transport listens too.
+    const own = new pg.Pool({ connectionString: database.db.url, max: 4, application_name: name });
+    own.on('error', () => undefined); // the pool reports the terminated connection as well
+    const relisten = createPgTransport({ pool: own, pollIntervalMs: 3_600_000 });
+    const listeners = async () =>
+      (await pool.query<{ pid: number }>(`select pid from pg_stat_activity where application_name = $1 and query like 'listen %' and state = 'idle' order by pid`, [name])).rows.map((r) => r.pid);
+    const handled: string[] = [];
+    const c = new AbortController();
+    let worker: { done: Promise<void> } | undefined;
+    try {
+      await relisten.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+      worker = relisten.subscribe({ subscription: t, signal: c.signal }, async (m) => void handled.push(m.id));
+      await waitFor('the transport listens', async () => (await listeners()).length === 1);
+      const [first] = await listeners();
+      // A first message shows the worker is past its first claim and asleep on the LISTEN.
+      const before = message(`pgc.${t}.before`, {});
+      await relisten.publish([before]);
+      await waitFor('the first message handled', () => handled.includes(before.id));
+      await pool.query('select pg_terminate_backend($1)', [first]);
+      await waitFor('a new LISTEN connection', async () => {
+        const now = await listeners();
+        return now.length === 1 && now[0] !== first;
+      });
+      const after = message(`pgc.${t}.after`, {});
+      await relisten.publish([after]);
+      // Only a NOTIFY can wake the worker: its poll interval is an hour.
+      await waitFor('the message published after the break handled', () => handled.includes(after.id));
+    } finally {
+      c.abort();
+      await worker?.done;
+      await relisten.close();
+      await within(own.end(), 10_000, 'the pool ends: the reconnected listener came back');
+    }
+  });
+
   test('refuses unknown subscriptions, bad subjects and bad patterns', async () => {
     const c = new AbortController();
     await assert.rejects(transport.subscribe({ subscription: 'nope', signal: c.signal }, async () => undefined).done, UnknownSubscriptionError);

@@ -265,6 +265,32 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.equal(maxInFlight, 3);
     });
 
+    test('a message that waits in the worker past half its lease (a slow handler ahead of it) is still handled once', async () => {
+      const t = token();
+      const sub = `${t}-q`;
+      // A lease of 1 s, and handlers of 2.5 s, one at a time with two more prefetched: the queued
+      // messages wait longer than their lease before their turn.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 1000 });
+      const runs: Message[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, concurrency: 1, prefetch: 2, signal: c.signal }, async (m) => {
+        runs.push(m);
+        if (!m.subject.endsWith('.marker')) await new Promise((r) => setTimeout(r, 2500));
+      });
+      const sent = [1, 2, 3].map((n) => message(`${s.prefix}.${t}.slow`, { n }));
+      await s.transport.publish(sent);
+      await waitFor('all three handled', () => sent.every((m) => runs.some((r) => r.id === m.id)), 60_000);
+      // A later message is handled after them; by then a second run of any would have shown up (on
+      // JetStream, a copy the server redelivered after the lease ran out reaches the worker first).
+      const marker = message(`${s.prefix}.${t}.marker`, {});
+      await s.transport.publish([marker]);
+      await waitFor('marker', () => runs.some((r) => r.id === marker.id), 60_000);
+      c.abort();
+      await w.done;
+      const ids = runs.filter((r) => r.id !== marker.id).map((r) => r.id);
+      assert.deepEqual([...ids].sort(), sent.map((m) => m.id).sort(), 'each message handled exactly once');
+    });
+
     test('claim-check: a large payload rides the bus as a reference, arrives whole, and expires once acked', async () => {
       const t = token();
       const sub = `${t}-c`;

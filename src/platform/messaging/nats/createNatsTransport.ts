@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
 import { connect, createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
@@ -23,6 +24,14 @@ export interface NatsTransportOptions {
   readonly stream?: string;
   /** Subjects the stream captures, e.g. `['ordering.>', 'menu.>']`. */
   readonly subjects: readonly string[];
+  /**
+   * Whether this transport sets the stream up: creates it, or updates its subjects, replicas, duplicate
+   * window and maximum age to these options (default `true`, for the processes that run the platform and
+   * `brigade migrate`). `false` only checks that the stream exists and leaves its settings alone: for a
+   * one-shot command such as `brigade dlq redrive`, whose environment need not carry the stream's settings
+   * (a shell without `NATS_STREAM_MAX_AGE_MS` would otherwise reset the production stream's `max_age`).
+   */
+  readonly manageStream?: boolean;
   /** Stream replicas: 1 on a single server, 3 in a production cluster. Default 1. */
   readonly replicas?: number;
   /** Window in which a re-published `Nats-Msg-Id` is dropped as a duplicate. Default 2 minutes. */
@@ -35,6 +44,8 @@ export interface NatsTransportOptions {
 
 /** The key of a PubAck that refuses a message. */
 const ERROR_KEY = '"error"';
+/** The key of a PubAck for a message the stream dropped as a duplicate of its `Nats-Msg-Id`. */
+const DUPLICATE_KEY = '"duplicate"';
 /** How long a batch waits for its PubAcks (as js.publish's default). */
 const PUBLISH_TIMEOUT_MS = 5000;
 const PULL_EXPIRES_MS = 5000;
@@ -44,7 +55,8 @@ const H_REDRIVE = 'Brigade-Redrive-For';
 const H_PREFIX = 'Brigade-H-';
 
 /**
- * The NATS JetStream transport. On creation it connects and creates or updates the stream: file
+ * The NATS JetStream transport. On creation it connects and creates or updates the stream (or, with
+ * `manageStream: false`, only checks that it exists): file
  * storage, limits retention with a maximum age (every subscription is a durable consumer that reads
  * the stream at its own pace), and a duplicate window in which the message id (`Nats-Msg-Id`) dedupes.
  * Each subscription is a durable pull consumer with explicit acks, created to deliver what is published
@@ -76,19 +88,27 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     duplicate_window: nanos(options.duplicateWindowMs ?? 120_000),
     max_age: nanos(options.maxAgeMs ?? 7 * 24 * 3600_000),
   };
+  const manage = options.manageStream ?? true;
   let jsm: Awaited<ReturnType<typeof jetstreamManager>>;
   try {
     jsm = await jetstreamManager(nc);
     try {
       await jsm.streams.info(stream);
-      await jsm.streams.update(stream, streamConfig);
+      if (manage) await jsm.streams.update(stream, streamConfig);
     } catch (error) {
       if (!isNamed(error, 'StreamNotFoundError')) throw error;
+      if (!manage) {
+        throw new UnavailableError(
+          `The JetStream stream ${stream} does not exist at ${serversOf(options.servers)}: start the platform (brigade serve or brigade worker) or run brigade migrate with this NATS_URL, which create it, then run this again`,
+          { cause: error },
+        );
+      }
       await jsm.streams.add(streamConfig);
     }
   } catch (cause) {
     // The connection reconnects for ever: closed here, or it would keep the process alive.
     await nc.close().catch(() => undefined);
+    if (cause instanceof UnavailableError) throw cause;
     throw new UnavailableError(
       `JetStream setup of stream ${stream} at ${serversOf(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
       { cause },
@@ -102,7 +122,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   // share one reply subject, `<inbox>.<batch>`: the batch settles when as many acks as messages came
   // back (or at the first refusal, or after one timeout for the batch).
   const ackInbox = createInbox();
-  const batches = new Map<string, { remaining: number; subject: string; resolve(): void; reject(error: Error): void }>();
+  const batches = new Map<string, { remaining: number; subject: string; redrive: boolean; resolve(): void; reject(error: Error): void }>();
   let nextBatch = 0;
   nc.subscribe(`${ackInbox}.*`, {
     callback: (error, m) => {
@@ -111,12 +131,17 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const batch = batches.get(id);
       if (batch === undefined) return; // settled already (refused or timed out)
       let refusal: Error | null = null;
-      if (m.data.length === 0 && m.headers?.code === 503) {
+      const data = m.data.length === 0 ? null : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+      if (data === null && m.headers?.code === 503) {
         refusal = new UnavailableError(`No JetStream stream stores ${batch.subject}: is the stream ${stream} up and its subjects right?`);
-      } else if (Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength).includes(ERROR_KEY)) {
+      } else if (data?.includes(ERROR_KEY) === true) {
         // Only a refusal carries "error": a stored message's PubAck ({"stream":…,"seq":…}) is not parsed.
         const ack = m.json<{ error?: { code?: number; description?: string } }>();
         if (ack.error !== undefined) refusal = new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`);
+      } else if (batch.redrive && data?.includes(DUPLICATE_KEY) === true && m.json<{ duplicate?: boolean }>().duplicate === true) {
+        // A publish the relay repeats is meant to be dropped as a duplicate; a redrive is not: its letter
+        // would be deleted while no consumer got it. Its id is unique per call, so this is a safety net.
+        refusal = new UnavailableError(`JetStream dropped the redrive of ${batch.subject} as a duplicate of an earlier publish: the dead letter stays parked, redrive it again`);
       }
       if (refusal !== null) {
         batches.delete(id);
@@ -129,13 +154,13 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   });
 
   /** Publishes `messages` and resolves when the stream acked every one (PubAck after it stored the message). */
-  const publishAll = (messages: ReadonlyArray<{ m: OutgoingMessage; msgId: string; redriveFor?: string }>): Promise<void> => {
+  const publishAll = (messages: ReadonlyArray<{ m: OutgoingMessage; msgId: string; redriveFor?: string }>, redrive = false): Promise<void> => {
     if (messages.length === 0) return Promise.resolve();
     const id = (nextBatch++).toString(36);
     const reply = `${ackInbox}.${id}`;
     let timer: NodeJS.Timeout | undefined;
     const acked = new Promise<void>((resolve, reject) => {
-      batches.set(id, { remaining: messages.length, subject: messages[0]!.m.subject, resolve, reject });
+      batches.set(id, { remaining: messages.length, subject: messages[0]!.m.subject, redrive, resolve, reject });
       timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; publish again (the relay does so by itself; a redrive can be run again)`)), PUBLISH_TIMEOUT_MS);
     });
     try {
@@ -216,6 +241,27 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     // asking for the other three quarters; the library's default (three quarters outstanding) pulls
     // three times as often, each a write and a request for nats-server to serve (decision 0062).
     const messages = await consumer.consume({ max_messages: prefetch, threshold_messages: Math.floor(prefetch / 4), expires: PULL_EXPIRES_MS });
+    // How long a message waited in the client's buffer before its turn: its ack_wait runs from its
+    // delivery, and one that ran out there has been (or is being) redelivered, to this worker or
+    // another, so running it too would run it twice. The library neither stamps arrivals nor lets the
+    // buffer be reached (to keep its messages alive with working()), but it counts them: every sample
+    // (received count, time) bounds the arrival of the messages counted after it. The k-th message
+    // arrived after the last sample that counted fewer than k, a bound at most one sampling interval
+    // early, so the wait it gives is at most one interval too long.
+    const sampleMs = Math.max(25, ackWaitMs / 10);
+    const samples: Array<{ received: number; at: number }> = [{ received: messages.getReceived(), at: Date.now() }];
+    const sample = () => {
+      const received = messages.getReceived();
+      const last = samples[samples.length - 1]!;
+      if (last.received === received) last.at = Date.now();
+      else samples.push({ received, at: Date.now() });
+    };
+    const sampler = setInterval(sample, sampleMs).unref();
+    /** The earliest the `k`-th message (counted from 1) can have arrived; drops the samples older messages no longer need. */
+    const arrivedAfter = (k: number): number => {
+      while (samples.length > 1 && samples[1]!.received < k) samples.shift();
+      return samples[0]!.at;
+    };
     const stop = () => messages.stop();
     opts.signal.addEventListener('abort', stop, { once: true });
     if (opts.signal.aborted) stop();
@@ -257,7 +303,17 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
     try {
       for await (const m of messages) {
+        const arrived = arrivedAfter(messages.getProcessed());
         while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
+        // As the PostgreSQL transport does with a delivery queued for half its lease: renewed before it
+        // runs, or, when its ack_wait may have run out meanwhile, left to the server's redelivery (it
+        // is neither acked nor NAKed: the server already counts it as not delivered here).
+        const waited = Date.now() - arrived;
+        if (waited >= ackWaitMs) {
+          sample();
+          continue;
+        }
+        if (waited > ackWaitMs / 2) m.working();
         const p: Promise<void> = handle(m)
           .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
           .finally(() => {
@@ -267,9 +323,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
             f?.();
           });
         running.add(p);
+        sample();
         if (opts.signal.aborted) break;
       }
     } finally {
+      clearInterval(sampler);
       // Also when the library ends the iterator with an error: the handlers still running finish first.
       opts.signal.removeEventListener('abort', stop);
       await messages.close().catch(report);
@@ -345,8 +403,12 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (filter !== undefined && filter !== '' && !new RegExp(patternToRegex(filter)).test(message.subject)) {
         throw new InvalidMessageError(`Subscription ${subscription} takes ${filter}, not ${message.subject}: the message cannot be redelivered to it`, 'subject');
       }
-      // A new stream message (a fresh delivery count), deduped per redrive, not per message id.
-      await publishAll([{ m: message, msgId: `${message.id}:redrive:${Date.now()}`, redriveFor: subscription }]);
+      // A new stream message (a fresh delivery count) under a dedupe id of its own for each call: the
+      // message id would be dropped within the duplicate window, and an id made of the time alone was
+      // shared by two letters of one message (parked by two subscriptions) redriven in one millisecond,
+      // so JetStream dropped the second while its letter was deleted. The inbox dedupes on the message
+      // id (`Brigade-Message-Id`), which the redrive keeps.
+      await publishAll([{ m: message, msgId: `${message.id}:redrive:${subscription}:${randomUUID()}`, redriveFor: subscription }], true);
     },
     close: async () => {
       await nc.drain().catch(() => nc.close());

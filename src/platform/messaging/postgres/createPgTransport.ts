@@ -11,6 +11,10 @@ import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
 import { createAckBatcher, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
 
+/** The first wait before the LISTEN connection is opened again after it broke; it doubles up to {@link RECONNECT_MAX_MS}. */
+const RECONNECT_FIRST_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
 /** Options for {@link createPgTransport}. */
 export interface PgTransportOptions {
   /** Pool of the database holding the `brigade_bus` schema ({@link ensureBusSchema} applied). */
@@ -36,12 +40,44 @@ export function createPgTransport(options: PgTransportOptions): Transport {
   /** The LISTEN connection, as the function that destroys it (once, however often it is called). */
   let listener: Promise<() => void> | null = null;
   let closed = false;
+  /** The next attempt to open the LISTEN connection again, and how long the one after it waits. */
+  let reconnect: NodeJS.Timeout | null = null;
+  let reconnectMs = RECONNECT_FIRST_MS;
+
+  const wakeAll = () => {
+    for (const set of wakers.values()) for (const wake of set) wake();
+  };
+
+  /**
+   * Opens the LISTEN connection again, after a back-off (50 ms, doubling to 2 s while it fails): a
+   * broken one used to stay broken until some later subscribe call, and the workers meanwhile found
+   * new messages only by polling. Not after close(), and not while no worker runs (the next subscribe
+   * opens it then). Once it listens again every worker is woken: what was NOTIFYed while it was down
+   * is lost.
+   */
+  const reconnectLater = () => {
+    if (closed || reconnect !== null || ![...wakers.values()].some((set) => set.size > 0)) return;
+    const delay = reconnectMs;
+    reconnectMs = Math.min(reconnectMs * 2, RECONNECT_MAX_MS);
+    reconnect = setTimeout(() => {
+      reconnect = null;
+      listen().then(
+        () => {
+          reconnectMs = RECONNECT_FIRST_MS;
+          wakeAll();
+        },
+        () => undefined, // listen() scheduled the next attempt
+      );
+    }, delay);
+    reconnect.unref();
+  };
 
   const listen = (): Promise<() => void> => {
     // After close() nothing may open a connection it would not release (a worker starting as the
     // transport closes): pool.end() would wait for it for ever.
     if (closed) return Promise.resolve(() => undefined);
-    listener ??= (async () => {
+    if (listener !== null) return listener;
+    const attempt: Promise<() => void> = (async () => {
       const client = await pool.connect();
       let released = false;
       const release = () => {
@@ -52,22 +88,33 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       client.on('notification', (n) => {
         for (const wake of wakers.get(n.payload ?? '') ?? []) wake();
       });
-      // A broken LISTEN connection only costs latency (workers still poll); the next subscribe reconnects.
-      // It may also break after close() destroyed it (the server ending the session): nothing to do then.
-      client.on('error', () => {
-        listener = null;
+      // A broken LISTEN connection (the server restarted, the backend terminated, the network cut) is
+      // opened again. It also ends after close() destroyed it: reconnectLater does nothing then.
+      let listening = false;
+      const broken = () => {
         release();
-      });
+        if (!listening) return; // setting up: the rejection below schedules the next attempt
+        listening = false;
+        if (listener === attempt) listener = null;
+        reconnectLater();
+      };
+      client.on('error', broken);
+      client.on('end', broken);
       try {
         await client.query(`listen ${client.escapeIdentifier(BUS_CHANNEL)}`);
       } catch (error) {
         release();
         throw error;
       }
+      listening = true;
       return release;
     })();
-    listener.catch(() => (listener = null));
-    return listener;
+    listener = attempt;
+    attempt.catch(() => {
+      if (listener === attempt) listener = null;
+      reconnectLater();
+    });
+    return attempt;
   };
 
   const run = async (opts: SubscribeOptions, handler: MessageHandler): Promise<void> => {
@@ -209,6 +256,8 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     close: async () => {
       if (closed) return;
       closed = true;
+      if (reconnect !== null) clearTimeout(reconnect);
+      reconnect = null;
       const l = listener;
       listener = null;
       if (l) (await l.catch(() => null))?.();
