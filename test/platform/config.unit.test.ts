@@ -122,6 +122,11 @@ test('retention windows: the outbox, the dedupe window, the claim-check grace an
     () => loadConfig({ MESSAGE_DEDUPE_WINDOW_MS: '600000', NATS_STREAM_MAX_AGE_MS: '300000' }, { services }),
     (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && /NATS_STREAM_MAX_AGE_MS: expected at least MESSAGE_DEDUPE_WINDOW_MS \(600000\), got "300000"/.test(error.message),
   );
+  // A released claim-check reference must outlive the dedupe window, or a republish writes one nobody releases.
+  assert.throws(
+    () => loadConfig({ MESSAGE_DEDUPE_WINDOW_MS: '600000', CLAIM_CHECK_GRACE_MS: '300000' }, { services }),
+    (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && /CLAIM_CHECK_GRACE_MS: expected at least MESSAGE_DEDUPE_WINDOW_MS \(600000\), got "300000"/.test(error.message),
+  );
 });
 
 test('empty values count as unset', () => {

@@ -70,7 +70,9 @@ export interface Config {
   readonly outboxRetentionMs: number;
   /**
    * `CLAIM_CHECK_GRACE_MS`: how long a claim-checked payload (over 64 KiB) is kept once no subscription
-   * needs it any more, for a redelivery after a lost ack (decision 0016). Default 3 600 000 (1 hour).
+   * needs it any more, for a redelivery after a lost ack, and a released reference to it, for a
+   * republish the broker drops (decision 0016). Default 3 600 000 (1 hour); at least
+   * `MESSAGE_DEDUPE_WINDOW_MS`.
    */
   readonly claimCheckGraceMs: number;
   /** `HOST`: interface the HTTP server binds. Default `127.0.0.1`. */
@@ -221,6 +223,12 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     // JetStream refuses a duplicate window longer than the stream's maximum age.
     issues.push({ variable: 'NATS_STREAM_MAX_AGE_MS', expected: `at least MESSAGE_DEDUPE_WINDOW_MS (${messageDedupeWindowMs})`, got: String(natsStreamMaxAgeMs) });
   }
+  const claimCheckGraceMs = int('CLAIM_CHECK_GRACE_MS', 3_600_000, 1000, 30 * day);
+  if (claimCheckGraceMs < messageDedupeWindowMs) {
+    // A released claim-check reference is kept this long so that a republish the broker drops as a
+    // duplicate meets it: deleted sooner, the republish writes a reference no handler releases (decision 0016).
+    issues.push({ variable: 'CLAIM_CHECK_GRACE_MS', expected: `at least MESSAGE_DEDUPE_WINDOW_MS (${messageDedupeWindowMs})`, got: String(claimCheckGraceMs) });
+  }
 
   const databaseUrl = url('DATABASE_URL', POSTGRES_PROTOCOLS);
   const databaseReplicaUrl = url('DATABASE_REPLICA_URL', POSTGRES_PROTOCOLS);
@@ -255,7 +263,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     natsStreamMaxAgeMs,
     messageDedupeWindowMs,
     outboxRetentionMs: int('OUTBOX_RETENTION_MS', 3_600_000, 1000, 30 * day),
-    claimCheckGraceMs: int('CLAIM_CHECK_GRACE_MS', 3_600_000, 1000, 30 * day),
+    claimCheckGraceMs,
     host: read('HOST') ?? '127.0.0.1',
     port,
     secret,

@@ -18,8 +18,11 @@ export interface RetentionTable {
   readonly key: string;
   /** Its age column, indexed, e.g. `published_at`. */
   readonly age: string;
-  /** The qualified table whose rows keep a row while one points at it, and the column that holds the key. */
-  readonly keptBy: { readonly table: string; readonly column: string };
+  /**
+   * The qualified table whose rows keep a row while one points at it, the column that holds the key,
+   * and optionally which of its rows count (a condition on alias `r`, e.g. `r.released_at is null`).
+   */
+  readonly keptBy: { readonly table: string; readonly column: string; readonly where?: string };
 }
 
 /**
@@ -42,7 +45,7 @@ export function oldestUnreferencedSql(t: RetentionTable): string {
     select c.${t.key} from ${t.table} c
     where c.${t.age} < now() - make_interval(secs => $1::double precision / 1000)
       and c.${t.age} >= $2::timestamptz
-      and not exists (select from ${t.keptBy.table} r where r.${t.keptBy.column} = c.${t.key} offset 0)
+      and not exists (select from ${t.keptBy.table} r where r.${t.keptBy.column} = c.${t.key}${t.keptBy.where === undefined ? '' : ` and ${t.keptBy.where}`} offset 0)
     order by c.${t.age}
     limit $3
     for update of c skip locked))

@@ -3,16 +3,17 @@ import { runExclusiveDdl } from '../db/index.ts';
 import { busDeliveriesLeanSql } from './busDeliveriesLeanSql.ts';
 import { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 import { busSchemaSql } from './busSchemaSql.ts';
+import { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSql.ts';
 
 /** Arbitrary but fixed: the advisory lock that serialises concurrent {@link ensureBusSchema} calls. */
 const BUS_SCHEMA_LOCK = 0x6272_6275; // 'brbu'
 
 /**
- * Every bus migration, in order: platform migrations 0004, 0011 and 0014 are exactly these texts. Each
- * is idempotent; the third runs outside a transaction (`-- brigade:no-transaction`).
+ * Every bus migration, in order: platform migrations 0004, 0011, 0014 and 0021 are exactly these
+ * texts. Each is idempotent; the third runs outside a transaction (`-- brigade:no-transaction`).
  */
 export function busMigrationsSql(): string[] {
-  return [busSchemaSql(), busDeliveriesLeanSql(), busRetentionIndexesSql()];
+  return [busSchemaSql(), busDeliveriesLeanSql(), busRetentionIndexesSql(), claimCheckRefsReleasedSql()];
 }
 
 /**
@@ -41,5 +42,5 @@ begin
   end if;
 end
 $repair$;`;
-  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), repair, busRetentionIndexesSql({ concurrently: false })].join('\n'));
+  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), repair, busRetentionIndexesSql({ concurrently: false }), claimCheckRefsReleasedSql()].join('\n'));
 }

@@ -63,12 +63,62 @@ export class DeadLetterCursorGoneError extends BrigadeError {
   }
 }
 
-/** 502: a claim-check reference whose payload is no longer stored. */
+/**
+ * 502: a claim-check reference whose payload is no longer stored. Given the dead letter
+ * (`deadLetter`) a redrive refused to send, the message says what the operator can do with it.
+ */
 export class ClaimCheckMissingError extends BrigadeError {
-  constructor(sha256: string) {
-    super('CLAIM_CHECK_MISSING', 502, `The payload ${sha256} of a claim-checked message is not stored (expired or never written)`, {
-      details: { sha256 },
-    });
+  constructor(sha256: string, options: { cause?: unknown; deadLetter?: string } = {}) {
+    const { deadLetter } = options;
+    super(
+      'CLAIM_CHECK_MISSING',
+      502,
+      deadLetter === undefined
+        ? `The payload ${sha256} of a claim-checked message is not stored (expired or never written)`
+        : `Dead letter ${deadLetter} cannot go back: its claim-checked payload ${sha256} is no longer stored (purged), so it would only fail again. ` +
+            `'brigade dlq show ${deadLetter}' shows what is left of it; 'brigade dlq drop ${deadLetter}' removes it`,
+      { details: deadLetter === undefined ? { sha256 } : { sha256, deadLetter }, cause: options.cause },
+    );
+  }
+}
+
+/**
+ * 503: a handler succeeded but its subscription's claim-check reference could not be released (the
+ * database not answering). Reported through the subscription's `onError`, never thrown to the
+ * transport: the message is acked all the same. The reference stays and keeps its payload.
+ */
+export class ClaimCheckReleaseError extends BrigadeError {
+  constructor(messageId: string, subscription: string, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'CLAIM_CHECK_RELEASE_FAILED',
+      503,
+      `Message ${messageId} was handled by ${subscription}, but its claim-check reference could not be released (${reason}): ` +
+        'the message is acked all the same; its payload stays stored (brigade_claim_check_payloads{state="held_past_grace"} once the grace is over)',
+      { details: { messageId, subscription }, cause },
+    );
+  }
+}
+
+/**
+ * 409: a dead letter was parked by one transport (`nats`, `postgres`) and the redrive runs on the
+ * other. Both share the subscription registry, so the other would accept it, and the message would sit
+ * where no worker of the subscription reads: the letter stays parked instead.
+ */
+export class DeadLetterTransportMismatchError extends BrigadeError {
+  constructor(deadLetter: string, parkedBy: string, redriveOn: string) {
+    const how =
+      parkedBy === 'nats'
+        ? 'run the redrive with NATS_URL set (the JetStream its subscription consumes from)'
+        : parkedBy === 'postgres'
+          ? 'run the redrive without NATS_URL (the PostgreSQL bus its subscription consumes from)'
+          : `run the redrive on the ${parkedBy} transport`;
+    super(
+      'DEAD_LETTER_OTHER_TRANSPORT',
+      409,
+      `Dead letter ${deadLetter} was parked by the ${parkedBy} transport, and this redrive runs on the ${redriveOn} one, where no worker would read it: ${how}`,
+      { details: { deadLetter, parkedBy, redriveOn } },
+    );
   }
 }
 

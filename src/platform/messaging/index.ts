@@ -9,7 +9,7 @@ export type {
   SubscriptionSpec,
   Transport,
 } from './types.ts';
-export { AttemptsExhaustedError, ClaimCheckMissingError, DeadLetterCursorGoneError, DeadLetterNotFoundError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
+export { AttemptsExhaustedError, ClaimCheckMissingError, ClaimCheckReleaseError, DeadLetterCursorGoneError, DeadLetterNotFoundError, DeadLetterTransportMismatchError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
 export { headerProblem } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
@@ -17,6 +17,7 @@ export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
 export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
+export { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSql.ts';
 export { ensureSubscriptions } from './ensureSubscriptions.ts';
 export { causeOfMessage, type MessageCause } from './causeOfMessage.ts';
 export { createPgTransport } from './postgres/createPgTransport.ts';

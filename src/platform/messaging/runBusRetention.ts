@@ -19,7 +19,7 @@ export interface BusRetentionOptions {
   readonly intervalMs?: number;
   /** Bus messages are kept this long after their publish (the dedupe window). Default {@link pruneBus}'s: 2 minutes. */
   readonly messagesOlderThanMs?: number;
-  /** Claim-checked payloads are kept this long after their last store. Default {@link purgeClaimChecks}'s: 1 hour. */
+  /** Claim-checked payloads are kept this long after their last store or release, and released references after their release. Default {@link purgeClaimChecks}'s: 1 hour. */
   readonly claimCheckGraceMs?: number;
   /** Rows per delete statement; default each operation's own (1000 messages, 100 payloads). */
   readonly batchSize?: number;

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { busMigrationsSql, busRetentionIndexesSql } from '../../../src/platform/messaging/index.ts';
+import { busMigrationsSql, busRetentionIndexesSql, claimCheckRefsReleasedSql } from '../../../src/platform/messaging/index.ts';
 
 const platformMigrations = new URL('../../../src/services/platform/migrations/', import.meta.url);
 
 describe('bus migrations (drift guard)', () => {
   test('src/services/platform/migrations/0014_bus_retention_indexes.sql is exactly the third of busMigrationsSql(), run outside a transaction', async () => {
     const text = await readFile(new URL('0014_bus_retention_indexes.sql', platformMigrations), 'utf8');
-    assert.equal(busMigrationsSql().length, 3);
     assert.equal(busMigrationsSql()[2], busRetentionIndexesSql());
     assert.equal(
       text,
@@ -17,6 +16,13 @@ describe('bus migrations (drift guard)', () => {
         'change: put bus changes in a new platform migration (and a new generator in busMigrationsSql and ensureBusSchema).',
     );
     assert.equal(text.split('\n', 1)[0], '-- brigade:no-transaction', 'CREATE INDEX CONCURRENTLY cannot run in a transaction');
+  });
+
+  test('src/services/platform/migrations/0021_claim_check_refs_released.sql is exactly the fourth and last of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0021_claim_check_refs_released.sql', platformMigrations), 'utf8');
+    assert.equal(busMigrationsSql().length, 4);
+    assert.equal(busMigrationsSql()[3], claimCheckRefsReleasedSql());
+    assert.equal(text, claimCheckRefsReleasedSql(), '0021_claim_check_refs_released.sql differs from claimCheckRefsReleasedSql() in src/platform/messaging/claimCheck.');
   });
 
   test('the in-transaction form (ensureBusSchema) builds the same indexes as the migration', () => {

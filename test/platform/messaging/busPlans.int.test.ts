@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import pg from 'pg';
-import { purgeClaimChecksSql } from '../../../src/platform/messaging/claimCheck/purgeClaimChecks.ts';
+import { purgeClaimChecksSql, purgeReleasedRefsSql } from '../../../src/platform/messaging/claimCheck/purgeClaimChecks.ts';
 import { LIST_DEAD_LETTERS_SQL } from '../../../src/platform/messaging/deadLetters/listDeadLetters.ts';
 import { redriveSelectSql } from '../../../src/platform/messaging/deadLetters/redriveDeadLetters.ts';
 import { pruneBusSql } from '../../../src/platform/messaging/postgres/pruneBus.ts';
@@ -39,6 +39,11 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
        select md5(g::text) || md5(g::text), '{"big": true}', 13, now() - g * interval '1 second' from generate_series(1, 4000) g`,
     );
     await pool.query(`insert into brigade_bus.claim_check_refs (sha256, message_id, subscription) select sha256, gen_random_uuid(), 'plans' from brigade_bus.claim_checks where created_at > now() - interval '30 minutes'`);
+    // References released over the last 100 minutes, a few per payload.
+    await pool.query(
+      `insert into brigade_bus.claim_check_refs (sha256, message_id, subscription, released_at)
+       select sha256, gen_random_uuid(), 'plans-' || g, created_at + g * interval '1 second' from brigade_bus.claim_checks, generate_series(1, 2) g`,
+    );
     const letters = await pool.query<{ id: string }>(
       `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
        select gen_random_uuid(), 'plans-' || (g % 20), gen_random_uuid(), 'plans.x', 'k', '{}', '{}', 'boom', 5, now(), now() - g * interval '1 second', 'postgres'
@@ -87,6 +92,15 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
       [3_600_000],
     );
     assert.match(old, /"Node Type":"Seq Scan"/);
+  });
+
+  test('the released references\' purge walks them by released_at and deletes them by row address', async () => {
+    for (const cursor of ['-infinity', new Date(Date.now() - 7_200_000).toISOString()]) {
+      const plan = await planOf(purgeReleasedRefsSql(), [3_600_000, cursor, 100]);
+      assert.match(plan, /"Index Name":"claim_check_refs_released_at_idx"/);
+      assert.match(plan, /"Node Type":"Tid Scan"/);
+      assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/);
+    }
   });
 
   test('an ack batch finds its deliveries by primary key, whatever its size', async () => {

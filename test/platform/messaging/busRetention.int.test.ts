@@ -144,6 +144,25 @@ describe('purgeClaimChecks', () => {
     assert.equal(await stored(referenced), 2);
     assert.equal(await stored(recent), 2);
   });
+
+  test('a released reference keeps nothing; it goes once released longer than the grace ago, an unreleased one stays', async () => {
+    const [onlyReleased] = await payloads(1, 7200, true);
+    await pool.query(`update brigade_bus.claim_check_refs set released_at = now() - interval '5 minutes' where sha256 = $1`, [onlyReleased]);
+    // A payload published again and again (the same content under new ids) stays young; its old released references go.
+    const [hot] = await payloads(1, 0, true);
+    await pool.query(`update brigade_bus.claim_check_refs set released_at = now() - interval '2 hours' where sha256 = $1`, [hot]);
+    await pool.query(`insert into brigade_bus.claim_check_refs (sha256, message_id, subscription, released_at) values ($1, gen_random_uuid(), 'sub', now() - interval '1 minute')`, [hot]);
+    const [held] = await payloads(1, 7200, true);
+    const refsOf = async (sha: string) =>
+      (await pool.query<{ released: boolean }>('select released_at is not null as released from brigade_bus.claim_check_refs where sha256 = $1 order by released_at', [sha])).rows.map((r) => r.released);
+    assert.equal(await purgeClaimChecks(pool), 1);
+    assert.equal(await stored([onlyReleased!]), 0, 'released only: past the grace, it goes (its reference with it)');
+    assert.deepEqual(await refsOf(onlyReleased!), []);
+    assert.equal(await stored([hot!]), 1);
+    assert.deepEqual(await refsOf(hot!), [true], 'the reference released two hours ago went, the one released a minute ago stays');
+    assert.equal(await stored([held!]), 1);
+    assert.deepEqual(await refsOf(held!), [false]);
+  });
 });
 
 describe('runBusRetention', () => {

@@ -14,12 +14,17 @@ import {
   redriveDeadLetters,
   registerDeadLetterMetrics,
   showDeadLetter,
+  purgeClaimChecks,
+  withClaimCheck,
+  ClaimCheckMissingError,
+  DeadLetterTransportMismatchError,
   RedriveInterruptedError,
   UnknownSubscriptionError,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { UnavailableError } from '../../../src/platform/errors/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { createHash } from 'node:crypto';
 import { message, token, waitFor } from './support.ts';
 
 const database = useTestDatabase();
@@ -246,5 +251,135 @@ describe('poison message, dead-letter store and redrive', () => {
     // Before, each letter parked anew was taken again, for ever (the test's transport stops it at 10).
     assert.deepEqual([outcome.redriven, outcome.failed, sends], [2, [], 2]);
     assert.equal((await listDeadLetters(pool, { subscription: sub })).length, 2, 'the two parked anew stay for the next redrive');
+  });
+});
+
+/** Parks a letter of `subscription` straight in the store, as `transport` would have; resolves with its id. */
+async function park(subscription: string, m: ReturnType<typeof message>, parkedBy = 'postgres'): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+     values ($1, $2, $3, $4, $5, $6, $7, 'it failed', 5, now(), now(), $8) returning id::text as id`,
+    [newMessageId(), subscription, m.id, m.subject, m.key, JSON.stringify(m.headers), JSON.stringify(m.payload), parkedBy],
+  );
+  return rows[0]!.id;
+}
+
+/** Stores a claim-checked payload (stored two hours ago) with an unreleased reference of `subscription` to `messageId`; resolves with its sha-256. */
+async function claimChecked(messageId: string, subscription: string): Promise<string> {
+  const sha = createHash('sha256').update(messageId).digest('hex');
+  await pool.query(`insert into brigade_bus.claim_checks (sha256, payload, size_bytes, created_at) values ($1, '{"big": true}', 13, now() - interval '2 hours')`, [sha]);
+  await pool.query('insert into brigade_bus.claim_check_refs (sha256, message_id, subscription) values ($1, $2, $3)', [sha, messageId, subscription]);
+  return sha;
+}
+
+const deliveriesOf = async (subscription: string) =>
+  (await pool.query<{ n: number }>('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [subscription])).rows[0]!.n;
+
+describe('what a redrive refuses, and what a drop keeps', () => {
+  test('a letter parked by the other transport stays parked and says which transport it needs; --all reports it and sends the rest', async () => {
+    const sub = `${token()}-other`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const byNats = await park(sub, message('menu.item.changed', { n: 1 }), 'nats');
+    const own = await park(sub, message('menu.item.changed', { n: 2 }));
+    // Before, the PostgreSQL transport took the JetStream letter into brigade_bus.deliveries, which no JetStream worker reads, and dropped it from the store.
+    await assert.rejects(redriveDeadLetters(pool, transport, { id: byNats }), (e: unknown) => {
+      assert.ok(e instanceof DeadLetterTransportMismatchError);
+      assert.equal(e.code, 'DEAD_LETTER_OTHER_TRANSPORT');
+      assert.equal(e.status, 409);
+      assert.match(e.message, new RegExp(`^Dead letter ${byNats} was parked by the nats transport, and this redrive runs on the postgres one, where no worker would read it: run the redrive with NATS_URL set`));
+      return true;
+    });
+    assert.equal(await deliveriesOf(sub), 0, 'nothing was sent');
+    const outcome = await redriveDeadLetters(pool, transport, { all: true, subscription: sub });
+    assert.equal(outcome.redriven, 1, 'the letter of this transport goes on');
+    assert.deepEqual(outcome.failed, [{ id: byNats, subscription: sub, error: new DeadLetterTransportMismatchError(byNats, 'nats', 'postgres').message }]);
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [byNats]);
+    assert.equal(await deliveriesOf(sub), 1);
+    assert.ok(!(await listDeadLetters(pool, { subscription: sub })).some((d) => d.id === own));
+  });
+
+  test('a claim-checked letter whose payload was purged stays parked and is reported; one whose payload is stored holds it again until handled', async () => {
+    const bus = withClaimCheck(transport, { pool, thresholdBytes: 1024 });
+    const sub = `${token()}-cc`;
+    await bus.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const gone = message('menu.item.changed', null);
+    const sha = await claimChecked(gone.id, sub);
+    const purgedId = await park(sub, { ...gone, headers: { ...gone.headers, 'claim-check': sha } });
+    await pool.query('delete from brigade_bus.claim_checks where sha256 = $1', [sha]); // purged (as if its reference had gone)
+    // Before, it was counted redriven and removed, then failed CLAIM_CHECK_MISSING on every attempt and was parked anew.
+    await assert.rejects(redriveDeadLetters(pool, bus, { id: purgedId }), (e: unknown) => {
+      assert.ok(e instanceof ClaimCheckMissingError);
+      assert.equal(e.code, 'CLAIM_CHECK_MISSING');
+      assert.match(e.message, new RegExp(`^Dead letter ${purgedId} cannot go back: its claim-checked payload ${sha} is no longer stored .*'brigade dlq drop ${purgedId}' removes it$`));
+      return true;
+    });
+    assert.equal(await deliveriesOf(sub), 0, 'nothing was sent');
+
+    // A letter whose reference was released (its message handled once already) but whose payload is still there.
+    const kept = message('menu.item.changed', null);
+    const keptSha = await claimChecked(kept.id, sub);
+    await pool.query('update brigade_bus.claim_check_refs set released_at = now() - interval \'2 hours\' where message_id = $1', [kept.id]);
+    await park(sub, { ...kept, headers: { ...kept.headers, 'claim-check': keptSha } });
+    const outcome = await redriveDeadLetters(pool, bus, { all: true, subscription: sub });
+    assert.equal(outcome.redriven, 1);
+    assert.deepEqual(outcome.failed.map((f) => [f.id, f.error]), [[purgedId, new ClaimCheckMissingError(sha).message]]);
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [purgedId], 'the one that cannot go back stays');
+    // The redriven message holds its payload again until its handler releases it: the purge leaves it.
+    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 0);
+    const payloads: unknown[] = [];
+    const c = new AbortController();
+    const w = bus.subscribe({ subscription: sub, signal: c.signal }, async (m) => void payloads.push(m.payload));
+    await waitFor('the redriven message handled', () => payloads.length === 1);
+    c.abort();
+    await w.done;
+    assert.deepEqual(payloads, [{ big: true }]);
+    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'released by its handler, it goes');
+  });
+
+  test('dropping one of two letters of the same message keeps the payload the other still needs; dropping the second releases it', async () => {
+    const sub = `${token()}-twice`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const m = message('menu.item.changed', null);
+    const sha = await claimChecked(m.id, sub);
+    const parked = { ...m, headers: { ...m.headers, 'claim-check': sha } };
+    const first = await park(sub, parked);
+    const second = await park(sub, parked); // the same message parked again (a redrive whose removal was lost, then a new failure)
+    const payloadStored = async () => (await pool.query('select 1 from brigade_bus.claim_checks where sha256 = $1', [sha])).rowCount === 1;
+    await dropDeadLetter(pool, first);
+    // Before, the drop deleted the reference the second letter still needed, and the purge took the payload.
+    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 0);
+    assert.ok(await payloadStored());
+    await dropDeadLetter(pool, second);
+    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1);
+    assert.ok(!(await payloadStored()));
+    await assert.rejects(dropDeadLetter(pool, second), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
+  });
+
+  test('two drops at once of the two letters of one message (forced to overlap) release its payload once both are gone', async () => {
+    const sub = `${token()}-both`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const m = message('menu.item.changed', null);
+    const sha = await claimChecked(m.id, sub);
+    const parked = { ...m, headers: { ...m.headers, 'claim-check': sha } };
+    const letters = [await park(sub, parked), await park(sub, parked)];
+    // The two drops start while the reference is locked, so both run with the other's letter still there.
+    const holder = await pool.connect();
+    let drops: Promise<void[]>;
+    try {
+      await holder.query('begin');
+      await holder.query('select from brigade_bus.claim_check_refs where message_id = $1 for update', [m.id]);
+      drops = Promise.all(letters.map((id) => dropDeadLetter(pool, id)));
+      await waitFor(
+        'both drops waiting on the reference',
+        async () =>
+          (await pool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%claim_check_refs%for update'`)).rows[0]!.n === 2,
+      );
+      await holder.query('commit');
+    } finally {
+      holder.release();
+    }
+    await drops;
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'neither drop left the reference held');
   });
 });

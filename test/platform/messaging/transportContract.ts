@@ -350,5 +350,64 @@ export function transportContract(name: string, skip: string | false, setup: () 
       const kept = await s.pool.query(`select 1 from brigade_bus.claim_checks where created_at > now() - interval '1 minute' and payload->>'n' = '3'`);
       assert.equal(kept.rowCount, 1);
     });
+
+    test('claim-check: a message the relay publishes again after it was handled (deduped by the broker) does not keep its payload for ever', async () => {
+      const t = token();
+      const sub = `${t}-re`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const big = message(`${s.prefix}.${t}.big`, { blob: 'r'.repeat(5000), n: 4 });
+      const handled: string[] = [];
+      const c = worker();
+      const w = bus.subscribe({ subscription: sub, signal: c.signal }, async (m) => void handled.push(m.id));
+      await bus.publish([big]);
+      await waitFor('handled', () => handled.length === 1);
+      // The relay publishes it again (it died between the broker's ack and its mark); the broker drops the duplicate.
+      await bus.publish([big]);
+      const marker = message(`${s.prefix}.${t}.marker`, { n: 5 });
+      await bus.publish([marker]);
+      await waitFor('marker handled', () => handled.includes(marker.id));
+      c.abort();
+      await w.done;
+      assert.deepEqual(handled, [big.id, marker.id], 'the duplicate is not delivered');
+      const sha = (await s.pool.query<{ sha256: string }>('select sha256 from brigade_bus.claim_check_refs where message_id = $1', [big.id])).rows[0]!.sha256;
+      // Past the grace: before, the republish had written the reference anew, nobody released it, and the payload stayed for ever.
+      await s.pool.query(`update brigade_bus.claim_checks set created_at = now() - interval '2 hours' where sha256 = $1`, [sha]);
+      assert.equal(await purgeClaimChecks(s.pool), 1);
+      assert.equal((await s.pool.query('select 1 from brigade_bus.claim_check_refs where message_id = $1', [big.id])).rowCount, 0, 'its released reference went with it');
+    });
+
+    test('claim-check: a release that fails after the handler succeeded is reported, and the message is acked, not retried or dead-lettered', async () => {
+      const t = token();
+      const sub = `${t}-rel`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      // The database refuses this subscription's release (as it would when it stops answering): the update that releases it (the delete, before).
+      await s.pool.query(`create or replace function public.refuse_release() returns trigger language plpgsql as $f$ begin raise exception 'release refused'; end $f$`);
+      await s.pool.query(`create trigger "refuse_${t}" before update or delete on brigade_bus.claim_check_refs for each row when (old.subscription = '${sub}') execute function public.refuse_release()`);
+      try {
+        const big = message(`${s.prefix}.${t}.big`, { blob: 'f'.repeat(5000), n: 6 });
+        let handled = 0;
+        const reported: unknown[] = [];
+        const c = worker();
+        const w = bus.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal, onError: (e) => reported.push(e) }, async () => {
+          handled++;
+        });
+        await bus.publish([big]);
+        const parked = async () => (await listDeadLetters(s.pool, { subscription: sub })).length;
+        await waitFor('the failed release reported (or the message dead-lettered)', async () => reported.length === 1 || (await parked()) > 0);
+        c.abort();
+        await w.done;
+        // Before, the failed release failed the message: with one attempt it was dead-lettered, though handled.
+        assert.equal(await parked(), 0, 'a handled message is not dead-lettered');
+        assert.equal(handled, 1);
+        const error = reported[0] as { code?: string; message?: string };
+        assert.equal(error.code, 'CLAIM_CHECK_RELEASE_FAILED');
+        assert.match(error.message ?? '', /release refused/);
+        assert.equal((await s.pool.query('select released_at from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [big.id, sub])).rows[0]?.released_at, null, 'the reference stays held');
+      } finally {
+        await s.pool.query(`drop trigger "refuse_${t}" on brigade_bus.claim_check_refs`);
+      }
+    });
   });
 }

@@ -7,35 +7,75 @@ export const CLAIM_CHECK_GRACE_MS = 3_600_000;
 /** Options for {@link purgeClaimChecks}. */
 export interface PurgeClaimChecksOptions extends BatchedDeleteOptions {
   /**
-   * Keep payloads stored, stored again, or released by a handler less than this many ms ago. Default
-   * one hour: a handler that succeeded but whose ack was lost is redelivered and must still find the
-   * payload (the grace counted from the store alone let a payload stored long before, by a backlog or
-   * a redrive, go the moment its last reference did).
+   * Keep payloads stored, stored again, or released by a handler less than this many ms ago, and
+   * released references as long after their release. Default one hour: a handler that succeeded but
+   * whose ack was lost is redelivered and must still find the payload (the grace counted from the
+   * store alone let a payload stored long before, by a backlog or a redrive, go the moment its last
+   * reference did); and a released reference must outlive the broker's dedupe window
+   * (`MESSAGE_DEDUPE_WINDOW_MS`, 2 minutes by default), so that a republish of its message meets it
+   * rather than writing a reference nobody would release.
    */
   readonly graceMs?: number;
-  /** Payloads deleted per statement (each over 64 KiB by default). Default 100. */
+  /** Payloads (and released references) deleted per statement (each payload over 64 KiB by default). Default 100. */
   readonly batchSize?: number;
 }
 
 /**
  * One batch of {@link purgeClaimChecks} (exported for its plan's test): `$1` the grace in ms, `$2` the
- * cursor (created_at), `$3` the batch size. The oldest payloads past the grace that no reference
- * points at, walked in `claim_checks_created_at_idx` order, probing the references per payload. A
- * publish that stores the same payload again moves `created_at` to now, which the statement rechecks
- * on the locked row.
+ * cursor (created_at), `$3` the batch size. The oldest payloads past the grace that no unreleased
+ * reference points at, walked in `claim_checks_created_at_idx` order, probing the references per
+ * payload. A publish that stores the same payload again moves `created_at` to now, which the statement
+ * rechecks on the locked row. Its released references go with it (`on delete cascade`).
  */
 export function purgeClaimChecksSql(): string {
-  return oldestUnreferencedSql({ table: 'brigade_bus.claim_checks', key: 'sha256', age: 'created_at', keptBy: { table: 'brigade_bus.claim_check_refs', column: 'sha256' } });
+  return oldestUnreferencedSql({
+    table: 'brigade_bus.claim_checks',
+    key: 'sha256',
+    age: 'created_at',
+    keptBy: { table: 'brigade_bus.claim_check_refs', column: 'sha256', where: 'r.released_at is null' },
+  });
+}
+
+/**
+ * One batch of the released references' purge (exported for its plan's test): `$1` the grace in ms,
+ * `$2` the cursor (released_at), `$3` the batch size. The oldest references released longer than the
+ * grace ago, walked in `claim_check_refs_released_at_idx` order, deleted by their row address
+ * (`ctid = any (array(…))`, a TID scan: the key is two columns, and `(message_id, subscription) in
+ * (…)` was hashed against a scan of the whole table; the rows are locked by the same statement, so
+ * their address cannot change under it). A payload published again and again under new message ids
+ * (the same content) is never old enough to go, and its released references would pile up without
+ * this. A redrive that holds a reference again
+ * (`released_at` back to null) is seen on the locked row.
+ */
+export function purgeReleasedRefsSql(): string {
+  return `with gone as (
+  delete from brigade_bus.claim_check_refs t
+  where t.ctid = any (array(
+    select c.ctid from brigade_bus.claim_check_refs c
+    where c.released_at < now() - make_interval(secs => $1::double precision / 1000)
+      and c.released_at >= $2::timestamptz
+    order by c.released_at
+    limit $3
+    for update of c skip locked))
+  returning t.released_at as age
+)
+select count(*)::int as deleted, max(age)::text as last from gone`;
 }
 
 const PURGE_CLAIM_CHECKS_SQL = purgeClaimChecksSql();
+const PURGE_RELEASED_REFS_SQL = purgeReleasedRefsSql();
 
 /**
  * Deletes stored payloads that no subscription still has to ack once they are older than `graceMs`,
  * oldest first, in batches while a batch comes back full (stopping between batches when `signal`
- * aborts). Safe to run from several processes at once. Returns how many payloads went. The platform
+ * aborts); then the references released longer than `graceMs` ago. Safe to run from several processes
+ * at once. Returns how many payloads went (`onBatch` reports the payloads' batches only). The platform
  * runs it periodically (`runBusRetention`, decision 0068).
  */
 export async function purgeClaimChecks(pool: pg.Pool, options: PurgeClaimChecksOptions = {}): Promise<number> {
-  return deleteOldestInBatches(pool, PURGE_CLAIM_CHECKS_SQL, options.graceMs ?? CLAIM_CHECK_GRACE_MS, options.batchSize ?? 100, options);
+  const graceMs = options.graceMs ?? CLAIM_CHECK_GRACE_MS;
+  const batchSize = options.batchSize ?? 100;
+  const payloads = await deleteOldestInBatches(pool, PURGE_CLAIM_CHECKS_SQL, graceMs, batchSize, options);
+  await deleteOldestInBatches(pool, PURGE_RELEASED_REFS_SQL, graceMs, batchSize, { ...(options.signal === undefined ? {} : { signal: options.signal }) });
+  return payloads;
 }

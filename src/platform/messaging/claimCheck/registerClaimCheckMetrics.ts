@@ -13,9 +13,9 @@ const STATES = ['held', 'held_past_grace', 'released', 'expired'] as const;
 type State = (typeof STATES)[number];
 
 // One pass over the payloads (their rows only: the payload itself is TOASTed and not read), one probe of
-// the references' index per payload, as the purge makes. "Past the grace" is the purge's own test.
+// the references' index per payload, as the purge makes; a released reference holds nothing. "Past the grace" is the purge's own test.
 const READ_SQL = `
-select case when exists (select from brigade_bus.claim_check_refs r where r.sha256 = c.sha256 offset 0)
+select case when exists (select from brigade_bus.claim_check_refs r where r.sha256 = c.sha256 and r.released_at is null offset 0)
             then case when c.created_at < now() - make_interval(secs => $1::double precision / 1000) then 'held_past_grace' else 'held' end
             else case when c.created_at < now() - make_interval(secs => $1::double precision / 1000) then 'expired' else 'released' end
        end as state,

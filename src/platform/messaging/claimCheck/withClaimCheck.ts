@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ClaimCheckMissingError } from '../errors.ts';
+import { ClaimCheckMissingError, ClaimCheckReleaseError } from '../errors.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Transport } from '../types.ts';
 
@@ -20,9 +20,22 @@ export interface ClaimCheckOptions {
  * once in `brigade_bus.claim_checks` under its sha-256 (content-addressed: the same payload twice is one
  * row) with one reference per subscription whose pattern matches, and only the hash rides the bus in the
  * `claim-check` header. On receive the payload is put back before the handler sees the message, and the
- * subscription's reference is removed once the handler succeeded, restarting the payload's grace;
- * {@link purgeClaimChecks} deletes payloads no reference points at any more once that grace is over. A dead-lettered message keeps its reference until it is
- * redriven and handled, or dropped.
+ * subscription's reference is released (stamped `released_at`) once the handler succeeded, restarting
+ * the payload's grace; {@link purgeClaimChecks} deletes payloads no unreleased reference points at any
+ * more once that grace is over, and released references as long after their release. A released
+ * reference stays meanwhile so that a republish of the same message (which the broker drops as a
+ * duplicate) meets it instead of writing a reference no handler would release. A dead-lettered message
+ * keeps its reference until it is redriven and handled, or dropped.
+ *
+ * A release that fails (the database not answering) does not fail the message: the handler succeeded,
+ * and a retry would run it again and at last dead-letter a message that was handled. The error goes to
+ * the subscription's `onError`; the reference stays unreleased and keeps its payload (counted
+ * `held_past_grace` by {@link registerClaimCheckMetrics} once the grace is over).
+ *
+ * A redrive (`redeliver`) of a claim-checked message first holds its payload again for that
+ * subscription (the reference unreleased, the grace restarted), and refuses with
+ * {@link ClaimCheckMissingError}, sending nothing, when the payload is no longer stored: the message
+ * could only fail again, `CLAIM_CHECK_MISSING`, and be parked anew.
  *
  * Subscriptions created after a publish hold no reference to it; they can resolve it only while
  * another reference keeps the payload.
@@ -72,6 +85,45 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
     return { ...message, headers: headers as Message['headers'], payload: rows[0].payload as unknown };
   };
 
+  // The purge's grace starts again now: the ack that follows may be lost, and the redelivery must still
+  // find the payload, however long ago it was stored (a backlog, a redrive). The reference stays,
+  // released, so that a republish of this message meets it (`on conflict do nothing` in check) rather
+  // than writing a reference that no handler would release once the broker dropped the duplicate.
+  const release = async (message: Message, opts: SubscribeOptions): Promise<void> => {
+    try {
+      await pool.query(
+        `with released as (
+           update brigade_bus.claim_check_refs set released_at = now()
+            where message_id = $1 and subscription = $2 and released_at is null returning sha256
+         )
+         update brigade_bus.claim_checks c set created_at = now() from released where c.sha256 = released.sha256`,
+        [message.id, opts.subscription],
+      );
+    } catch (cause) {
+      const error = new ClaimCheckReleaseError(message.id, opts.subscription, cause);
+      try {
+        if (opts.onError === undefined) process.emitWarning(error.message, 'ClaimCheckReleaseError');
+        else opts.onError(error);
+      } catch {
+        // A throwing reporter must not fail a message its handler handled.
+      }
+    }
+  };
+
+  // Holds the payload again for the subscription a redrive sends the message to, and restarts its
+  // grace, in one statement; no row back means the payload is gone (purged). Before the redelivery, so
+  // that the handler's release always comes after it.
+  const hold = async (sha256: string, messageId: string, subscription: string): Promise<void> => {
+    const { rowCount } = await pool.query(
+      `with c as (update brigade_bus.claim_checks set created_at = now() where sha256 = $1 returning sha256)
+       insert into brigade_bus.claim_check_refs (sha256, message_id, subscription)
+       select c.sha256, $2, $3 from c
+       on conflict (message_id, subscription) do update set released_at = null`,
+      [sha256, messageId, subscription],
+    );
+    if (rowCount === 0) throw new ClaimCheckMissingError(sha256);
+  };
+
   return {
     kind: transport.kind,
     ...(transport.busPool === undefined ? {} : { busPool: transport.busPool }),
@@ -80,18 +132,14 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
     subscribe: (opts: SubscribeOptions, handler: MessageHandler) =>
       transport.subscribe(opts, async (message) => {
         await handler(await resolve(message));
-        if (message.headers[CLAIM_CHECK_HEADER]) {
-          // The purge's grace starts again now: the ack that follows may be lost, and the redelivery
-          // must still find the payload, however long ago it was stored (a backlog, a redrive).
-          await pool.query(
-            `with released as (delete from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 returning sha256)
-             update brigade_bus.claim_checks c set created_at = now() from released where c.sha256 = released.sha256`,
-            [message.id, opts.subscription],
-          );
-        }
+        if (message.headers[CLAIM_CHECK_HEADER]) await release(message, opts);
       }),
-    // A dead letter keeps the reference form (its payload column is null), so redrive passes it through.
-    redeliver: (subscription, message) => transport.redeliver(subscription, message),
+    redeliver: async (subscription, message) => {
+      const sha256 = message.headers[CLAIM_CHECK_HEADER];
+      // A dead letter keeps the reference form (its payload column is null): the payload must still be there.
+      if (sha256) await hold(sha256, message.id, subscription);
+      return transport.redeliver(subscription, message);
+    },
     close: () => transport.close(),
   };
 }

@@ -3,19 +3,43 @@ import { DeadLetterNotFoundError } from '../errors.ts';
 import { deadLetterId } from './deadLetterId.ts';
 
 /**
- * Deletes a dead letter for good (`brigade dlq drop ID`), and its claim-check reference, so a
- * claim-checked payload nobody else needs can expire. Throws `NotFoundError` (404) for an unknown or
+ * Deletes a dead letter for good (`brigade dlq drop ID`), and releases its claim-check reference, so a
+ * claim-checked payload nobody else needs can expire; unless another letter of the same message and
+ * subscription is still parked (a redrive whose removal was lost, a message that failed again after a
+ * redrive), which still needs the payload to go back. Throws `NotFoundError` (404) for an unknown or
  * malformed id.
+ *
+ * One transaction: the reference is locked before the letter goes, so that two drops of the two
+ * letters of one message queue on it, and the second, whose check for a remaining letter then reads
+ * the first's committed delete, releases it. (In one statement both read a snapshot that still held the
+ * other's letter, and neither released it.)
  */
 export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
-  const { rows } = await pool.query(
-    `with gone as (delete from brigade_bus.dead_letters where id = $1::uuid returning subscription, message_id),
-     refs as (
-       delete from brigade_bus.claim_check_refs r using gone
-       where r.message_id = gone.message_id and r.subscription = gone.subscription
-     )
-     select count(*)::int as n from gone`,
-    [deadLetterId(id)],
-  );
-  if (rows[0].n !== 1) throw new DeadLetterNotFoundError(id);
+  const letterId = deadLetterId(id);
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    const { rows } = await client.query<{ subscription: string; message_id: string }>(
+      'select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid',
+      [letterId],
+    );
+    const letter = rows[0];
+    if (letter === undefined) throw new DeadLetterNotFoundError(id);
+    await client.query('select from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 for update', [letter.message_id, letter.subscription]);
+    const { rowCount } = await client.query('delete from brigade_bus.dead_letters where id = $1::uuid', [letterId]);
+    // Dropped (or redriven) by someone else since it was read.
+    if (rowCount !== 1) throw new DeadLetterNotFoundError(id);
+    await client.query(
+      `update brigade_bus.claim_check_refs r set released_at = now()
+        where r.message_id = $1 and r.subscription = $2 and r.released_at is null
+          and not exists (select from brigade_bus.dead_letters d where d.message_id = $1 and d.subscription = $2)`,
+      [letter.message_id, letter.subscription],
+    );
+    await client.query('commit');
+  } catch (error) {
+    await client.query('rollback').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
 }

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ClaimCheckMissingError, DeadLetterNotFoundError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
+import { ClaimCheckMissingError, DeadLetterNotFoundError, DeadLetterTransportMismatchError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
 import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
@@ -37,7 +37,11 @@ export function redriveSelectSql(byId: boolean): string {
  * subscription removed or changed) rolled back the removal of every letter already sent, so each retry
  * sent those again and `--all` never finished. Now a letter that cannot go back (its subscription gone,
  * or no longer taking its subject, or its claim-checked payload purged) stays, and is reported in
- * `failed` with the reason; the others go on. Any other failure is the transport's (the broker down):
+ * `failed` with the reason; the others go on. So does a letter parked by the other transport
+ * ({@link DeadLetterTransportMismatchError}: both share the subscription registry, so a PostgreSQL
+ * redrive would take a JetStream letter into `brigade_bus.deliveries`, which no JetStream worker reads),
+ * and one whose claim-checked payload was purged (the claim-check wrapper's `redeliver` checks it, and
+ * holds the payload again for the subscription). Any other failure is the transport's (the broker down):
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
@@ -55,6 +59,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     if (sent === null) throw new DeadLetterNotFoundError(selection.id);
     // The transport names the subscription only; the operator also needs the letter to act on.
     if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
+    if (sent.error instanceof ClaimCheckMissingError) throw new ClaimCheckMissingError(String(sent.error.details.sha256), { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error instanceof InvalidMessageError && sent.error.details.field === 'subject') {
       throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject', { cause: sent.error });
     }
@@ -81,7 +86,12 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
 
 /** Whether a redelivery failed for a reason of the letter's own, which the next letter does not share. */
 function isTheLetters(error: unknown): error is Error {
-  return error instanceof UnknownSubscriptionError || error instanceof InvalidMessageError || error instanceof ClaimCheckMissingError;
+  return (
+    error instanceof UnknownSubscriptionError ||
+    error instanceof InvalidMessageError ||
+    error instanceof ClaimCheckMissingError ||
+    error instanceof DeadLetterTransportMismatchError
+  );
 }
 
 /** Sends back the dead letter `sql` picks, in a transaction of its own: `null` when there is none, else the letter and, if it stayed, why. */
@@ -95,6 +105,11 @@ async function redriveNext(pool: pg.Pool, transport: Transport, sql: string, par
       return null;
     }
     const letter = toDeadLetter(rows[0]);
+    // Each transport's workers read only their own broker: a letter sent back through the other one is lost there.
+    if (letter.transport !== transport.kind) {
+      await client.query('rollback');
+      return { letter, error: new DeadLetterTransportMismatchError(letter.id, letter.transport, transport.kind) };
+    }
     try {
       await transport.redeliver(letter.subscription, letter.message);
     } catch (error) {
