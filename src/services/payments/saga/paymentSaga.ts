@@ -9,7 +9,7 @@ import {
   type Charge,
 } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
-import type { CommandCause, PaymentSagaPorts } from './ports.ts';
+import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -354,11 +354,21 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
       'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
-        if (s.accepted || ended(s)) return {};
-        const status = e.data as string;
-        if (status === 'rejected') return orderEnded('rejected')(s);
-        // Accepted in time: its OrderAccepted is on its way, and changes nothing then.
-        if (status !== 'cancelled') return { state: { ...s, accepted: true } };
+        if (ended(s)) return {};
+        // A string: the answer of a step run before the answer named the courier.
+        const answer: OrderExpiry = typeof e.data === 'string' ? { status: e.data, courierId: null } : (e.data as OrderExpiry);
+        // Delivered already: no OrderDelivered may ever come (the order's events were dropped or
+        // dead-lettered on their way to payments), and noting it accepted left the authorization
+        // uncaptured and nobody paid. The delivery steps run now, paying the courier ordering names;
+        // an OrderDelivered that does come later finds the order ended.
+        if (answer.status === 'delivered') {
+          const next = { ...s, accepted: true, outcome: 'delivered' as const, courierId: answer.courierId ?? s.courierId };
+          return { state: next, run: deliverySteps(next) };
+        }
+        if (s.accepted) return {};
+        if (answer.status === 'rejected') return orderEnded('rejected')(s);
+        // Accepted in time (or picked up: its OrderDelivered is still to come): its OrderAccepted is on its way, and changes nothing then.
+        if (answer.status !== 'cancelled') return { state: { ...s, accepted: true } };
         return expired(s);
       },
       'expire.failed': (s, e) => {
