@@ -6,6 +6,7 @@ import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts
 import {
   createPaymentProviderClient,
   PaymentProviderAnswerInvalidError,
+  PaymentProviderCredentialsError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -197,6 +198,33 @@ describe('a charge that got no answer', () => {
     assert.deepEqual(sent, []);
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_METHOD_UNAVAILABLE', message: 'could not be read' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.error], ['compensating', ['undo:order'], 'charge failed: could not be read'], 'the ledger had no authorization under the key before the store failed: the order is cancelled, not parked');
+  });
+
+  test('after an attempt that timed out, a card removed meanwhile or credentials refused are an unknown outcome: retried, then parked with the key to look up in the ledger; the order is not cancelled (before: failed, the order cancelled, and the first attempt\'s authorization, landing later, never refunded)', async () => {
+    const sent: string[] = [];
+    const timedOut: PaymentProviderClient['charge'] = async (request) => (sent.push(request.card), Promise.reject(new PaymentProviderTimeoutError(1)));
+    const ledger = async () => [] as LedgerEntry[]; // attempt 1's request is still being processed: nothing committed yet
+    const removed: PaymentMethods['cardFor'] = () => Promise.reject(new PaymentMethodMissingError(input.customerId));
+    // Attempt 1 times out: it may have been sent.
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 1), PaymentProviderTimeoutError);
+    // Attempt 2 finds no card on file (the customer just removed it): not "nothing charged".
+    let failure: unknown;
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 2, removed), (e: unknown) => ((failure = e), true));
+    const unknown = failure as BrigadeError & { retryable?: boolean };
+    assert.deepEqual([unknown.code, unknown.retryable], ['PAYMENT_CHARGE_OUTCOME_UNKNOWN', true], String(unknown));
+    assert.match(unknown.message, /^attempt 2 sent nothing \(PAYMENT_METHOD_MISSING: .*\), but an earlier attempt under key .*:charge failed first and may still authorize/);
+    // The platform's credentials refused on attempt 2: the provider did not look at the key either.
+    const refused: PaymentProviderClient['charge'] = async () => Promise.reject(new PaymentProviderCredentialsError(401, "The payment provider refused the platform's credentials (401: bad key)"));
+    await assert.rejects(chargeWith({ charge: refused, ledger }, 2), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN' && /PAYMENT_PROVIDER_CREDENTIALS/.test(e.message));
+    // On a first attempt both stay what they were (the ledger was read first and held nothing).
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 1, removed), PaymentMethodMissingError);
+    await assert.rejects(chargeWith({ charge: refused, ledger }, 1), PaymentProviderCredentialsError);
+    assert.deepEqual(sent, ['4242424242424242'], 'only attempt 1 sent');
+    // Failed for good that way: parked, never failed.
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: unknown.code, message: unknown.message }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
+    assert.match(t?.error ?? '', new RegExp(`before closing, look reference ${input.orderId} up in the provider's ledger\\. An authorization under key ${input.orderId}:charge means the customer was charged`));
+    assert.doesNotMatch(t?.error ?? '', /nothing was charged\./);
   });
 
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
