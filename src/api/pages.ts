@@ -7,6 +7,7 @@ import { Type } from 'typebox';
 import type { Role } from '../platform/auth/index.ts';
 import { ValidationError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
+import { DevLoginHostError, isLoopbackHost } from './devLoginHost.ts';
 
 /** What the development login may ask a token for. */
 export interface DevTokenRequest {
@@ -20,9 +21,14 @@ export interface PagesOptions {
   /**
    * Serve the development login (`GET /dev-login`, `POST /dev/tokens`), which mints a token for any
    * role without a password. Only when the platform runs on the embedded database: never in production.
+   * Its token route answers only requests whose `Host` is loopback (403 `DEV_LOGIN_HOST_REFUSED`).
    */
   readonly devLogin: boolean;
-  /** Mints a token for the development login (e.g. `deps.tokens.sign`); required when `devLogin`. */
+  /**
+   * Mints a token for the development login; required when `devLogin`. The platform's passes
+   * `mintToken` of the platform service, which refuses a staff token of a restaurant the directory
+   * does not know (404 `NOT_FOUND`), as `POST /v1/tokens` does.
+   */
   readonly mintToken?: (request: DevTokenRequest) => Promise<string>;
   /**
    * The services this process serves (`brigade serve --service NAME` serves one): a page whose API
@@ -137,6 +143,9 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
       },
     },
     async (request, reply) => {
+      // Loopback binding is not enough: a page whose own name resolves to 127.0.0.1 (DNS rebinding)
+      // calls this route as same-origin from the developer's browser, its name in Host.
+      if (!isLoopbackHost(request.headers.host ?? '')) throw new DevLoginHostError(request.headers.host);
       const { role, restaurantId, subject } = request.body;
       if (role === 'staff' && restaurantId === undefined) throw new ValidationError('A staff token needs the restaurant id', { field: 'restaurantId' });
       // Customers and couriers act as themselves: their subject must be their UUID.

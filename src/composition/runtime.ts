@@ -13,7 +13,7 @@ import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedResta
 import { createCache, createPgEvictionBus, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
-import { recordAdminAudit } from '../services/platform/index.ts';
+import { mintToken, recordAdminAudit } from '../services/platform/index.ts';
 import path from 'node:path';
 import { offersDevLogin } from './offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES, migrationSets } from './services.ts';
@@ -217,9 +217,14 @@ export async function createPlatform(
       serviceDeps: deps,
       tokens,
       deadLetters: { pool: busPool, transport: bus },
-      // The development login mints tokens without a secret: only on the embedded database, bound to loopback.
+      // The development login mints tokens without a secret: only on the embedded database, bound to loopback,
+      // with the checks of POST /v1/tokens (a staff token only for a restaurant the directory knows).
       // Only the pages whose API calls the chosen services serve (none for `brigade serve --service menu`).
-      pages: { devLogin: offersDevLogin(config.host, options.embedded === true), mintToken: (request) => tokens.sign(request), services: (options.services ?? SERVICES).map((s) => s.name) },
+      pages: {
+        devLogin: offersDevLogin(config.host, options.embedded === true),
+        mintToken: (request) => mintToken({ unitOfWork: deps.unitOfWork, tokens }, request),
+        services: (options.services ?? SERVICES).map((s) => s.name),
+      },
       // The admin audit trail is the platform service's table, written in its own transaction.
       audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
     });

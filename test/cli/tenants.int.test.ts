@@ -54,6 +54,10 @@ describe('brigade tenants and brigade token', () => {
       await runCli(['token', '--role', 'admin'], env);
       assert.equal(await fs.readFile(path.join(home, 'secret'), 'utf8'), secret);
       assert.equal((await runCli(['token', '--role', 'staff'], env)).code, 2, 'a staff token without --restaurant is bad usage');
+      // A restaurant the directory does not know: refused as POST /v1/tokens refuses it (404 NOT_FOUND there), saying how to create one.
+      const nowhere = await runMain(['token', '--role', 'staff', '--restaurant', '00000000-0000-4000-8000-000000000000'], env);
+      assert.deepEqual([nowhere.code, nowhere.stdout], [1, ''], nowhere.stderr);
+      assert.match(nowhere.stderr, /^brigade token: restaurant 00000000-0000-4000-8000-000000000000 not found: no token is minted for a restaurant the directory does not know\. Create it first \(brigade tenants add NAME --city CITY/m);
       assert.equal((await runCli(['token', '--role', 'root'], env)).code, 2);
     } finally {
       await fs.rm(home, { recursive: true, force: true });

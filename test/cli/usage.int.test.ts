@@ -83,6 +83,20 @@ describe('--help on every command', () => {
     assert.equal(result.code, 2, result.stderr);
     assert.match(result.stderr, /^brigade token: --restaurant: a staff token needs --restaurant \(a UUID\)$/m);
   });
+  test('brigade token --ttl is bounded as POST /v1/tokens ttlSeconds is (60 s to 30 days): bad usage naming the range, not an admin token that never expires', async () => {
+    const env = { BRIGADE_SECRET: 'x'.repeat(40) };
+    for (const ttl of ['1e300', '59', '2592001', '-10', '0', '1.5', ' ']) {
+      const result = await runMain(['token', '--role', 'admin', `--ttl=${ttl}`], env);
+      assert.deepEqual([result.code, result.stdout], [2, ''], `--ttl ${JSON.stringify(ttl)}: ${result.stderr}`);
+      assert.match(result.stderr, /^brigade token: --ttl must be a whole number of seconds from 60 (\(a minute\) )?to 2592000 \(30 days\)/m, ttl);
+    }
+    for (const ttl of ['60', '2592000']) {
+      const result = await runMain(['token', '--role', 'admin', '--ttl', ttl], env);
+      assert.equal(result.code, 0, `--ttl ${ttl}: ${result.stderr}`);
+      const claims = JSON.parse(Buffer.from(result.stdout.trim().split('.')[1] as string, 'base64url').toString()) as { iat: number; exp: number };
+      assert.equal(claims.exp - claims.iat, Number(ttl));
+    }
+  });
   test('brigade --help', async () => {
     const result = await runCli(['--help']);
     assert.equal(result.code, 0);

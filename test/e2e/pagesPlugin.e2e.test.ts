@@ -79,6 +79,17 @@ describe('pages plugin', () => {
       assert.match(courier.json().subject, /^[0-9a-f-]{36}$/, 'a courier without a subject gets a new UUID');
       assert.equal((await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'root' } })).statusCode, 400);
       assert.equal(on.minted.length, 2);
+      // A page whose own name resolves to 127.0.0.1 (DNS rebinding) calls the route as same-origin, its name in Host: refused.
+      for (const host of ['evil.example', 'evil.example:3000', 'localhost.evil.example', '127.0.0.1.nip.io:3000']) {
+        const refused = await on.app.inject({ method: 'POST', url: '/dev/tokens', headers: { host }, payload: { role: 'admin' } });
+        assert.deepEqual([refused.statusCode, refused.json().code], [403, 'DEV_LOGIN_HOST_REFUSED'], host);
+      }
+      assert.match((await on.app.inject({ method: 'POST', url: '/dev/tokens', headers: { host: 'evil.example' }, payload: { role: 'admin' } })).json().detail, /only for a page opened at localhost, 127\.0\.0\.1 or \[::1\]/);
+      assert.equal(on.minted.length, 2, 'nothing minted for them');
+      for (const host of ['localhost', 'localhost:3000', '127.0.0.1:8080', '[::1]:3000', 'LOCALHOST:3000']) {
+        const minted = await on.app.inject({ method: 'POST', url: '/dev/tokens', headers: { host }, payload: { role: 'admin' } });
+        assert.equal(minted.statusCode, 201, `${host}: ${minted.body}`);
+      }
     } finally {
       await on.app.close();
     }

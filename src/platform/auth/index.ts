@@ -1,2 +1,2 @@
-export { createTokenService, loadOrCreateSecret, ROLES, TokenError } from './tokens.ts';
+export { createTokenService, loadOrCreateSecret, ROLES, TOKEN_TTL_SECONDS, TokenError } from './tokens.ts';
 export type { Principal, Role, TokenService } from './tokens.ts';

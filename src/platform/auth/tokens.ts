@@ -23,6 +23,12 @@ export interface Principal {
   readonly expiresAt?: number;
 }
 
+/**
+ * How long a token asked for may live, in seconds (`POST /v1/tokens` `ttlSeconds`, `brigade token
+ * --ttl`): from a minute to 30 days. `sign` itself takes any lifetime (tests sign expired tokens).
+ */
+export const TOKEN_TTL_SECONDS = Object.freeze({ min: 60, max: 30 * 24 * 3600 });
+
 const ISSUER = 'brigade';
 const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
 

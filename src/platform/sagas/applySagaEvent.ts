@@ -150,13 +150,24 @@ function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance
   return { ...t, status: 'parked', error: instance.error, errorBeforePark: t.error };
 }
 
-/** Runs a handler of the definition; what it throws is a {@link SagaHandlerError} (a bug in the saga, which the runner tells from a database that failed). */
+/**
+ * Runs a handler of the definition; what it throws, or a result that is not a decision (`undefined`
+ * from a branch that forgot its `return`, `null`, a number, a promise), is a {@link SagaHandlerError}: a bug in
+ * the saga, which the runner and the deadline scheduler tell from a database that failed. Before, a
+ * result that was not a decision made `decide` throw a TypeError outside this wrapper, which they
+ * took for a passing failure: the runner ran the step again at every lease, and the scheduler rolled
+ * back its whole batch at every poll.
+ */
 function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): SagaDecision<S> {
+  let decision: unknown;
   try {
-    return handler();
+    decision = handler();
   } catch (error) {
     throw new SagaHandlerError(saga, type, error);
   }
+  // A promise (an async handler) is no decision either: handlers are pure and synchronous.
+  if (typeof decision !== 'object' || decision === null || Array.isArray(decision) || typeof (decision as { then?: unknown }).then === 'function') throw new SagaHandlerError(saga, type, undefined, { returned: decision });
+  return decision as SagaDecision<S>;
 }
 
 type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error' | 'errorBeforePark'>;

@@ -24,18 +24,28 @@ export class SagaDefinitionError extends BrigadeError {
 
 /**
  * 500: a saga's handler threw instead of returning a decision (a bug in the saga's definition; its
- * error is the cause). It would throw again on the same input, so the runner parks a saga whose step
- * outcome it makes unrecordable.
+ * error is the cause), or returned something that is not a decision (`returned`: `undefined`, `null`,
+ * a number). It would do the same again on the same input, so the runner parks a saga whose step
+ * outcome it makes unrecordable, and the deadline scheduler marks the deadline fired with the error.
  */
 export class SagaHandlerError extends BrigadeError {
-  constructor(saga: string, type: string, cause: unknown) {
-    super(
-      'SAGA_HANDLER_FAILED',
-      500,
-      `The handler of ${JSON.stringify(type)} in saga ${saga} threw: ${cause instanceof Error ? cause.message : String(cause)}. A handler must return a decision: fix it, then deliver the event again`,
-      { cause, details: { saga, type } },
-    );
+  constructor(saga: string, type: string, cause: unknown, result?: { readonly returned: unknown }) {
+    const what = result === undefined ? `threw: ${cause instanceof Error ? cause.message : String(cause)}` : `returned ${describeValue(result.returned)}, not a decision (an object such as {} or { run: [...] })`;
+    super('SAGA_HANDLER_FAILED', 500, `The handler of ${JSON.stringify(type)} in saga ${saga} ${what}. A handler must return a decision: fix it, then deliver the event again`, {
+      ...(result === undefined ? { cause } : {}),
+      details: { saga, type },
+    });
   }
+}
+
+/** A value as an error message names it: `undefined`, `null`, `42`, `"text"`, `an array`. */
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof (value as { then?: unknown } | null)?.then === 'function') return 'a promise (handlers are synchronous: no async, no await)';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'function') return 'a function';
+  return String(value);
 }
 
 /** 500: a step's action returned a result that cannot be stored as JSON (a BigInt, a cycle): its outcome can never be recorded. */

@@ -20,7 +20,7 @@ export interface TransitionOptions {
   readonly maxRetries?: number;
   /** When the head work item may run next (a retry's backoff). Default now. */
   readonly delayMs?: number;
-  /** Release this runner's lease with the write. */
+  /** Release this runner's lease with the write, or alone when the input no longer applies (a stale outcome). */
   readonly releaseLeaseOf?: string;
 }
 
@@ -51,7 +51,16 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     seen = row.version;
     const instance = instanceOf<S>(row);
     const t = applySagaEvent(registry.definition(row.name), instance as SagaInstance<unknown>, input);
-    if (t === null) return { applied: false, instance, attempts: attempt };
+    if (t === null) {
+      // A stale outcome (another runner claimed the item after this one's lease lapsed, and its outcome
+      // came first) writes nothing, but the lease it names is released all the same. Before, it stayed:
+      // the next step waited up to the lease's length, and a resume or close was refused as in flight.
+      // Only this runner's lease: one another runner took since is left to it.
+      if (options.releaseLeaseOf !== undefined) {
+        await tx.query(`update ${table} set locked_by = null, locked_until = null where tenant_id = $1 and id = $2 and locked_by = $3`, [row.tenant_id, row.id, options.releaseLeaseOf]);
+      }
+      return { applied: false, instance, attempts: attempt };
+    }
     const entry = logEntryOf(input, row.attempts);
     // An event that leaves the head item as it was keeps its run_after: a step backing off after a
     // retryable failure stays backed off (before, any event made it due at once, and during a

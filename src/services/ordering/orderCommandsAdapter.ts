@@ -83,15 +83,19 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
     /**
      * Cancels the order only while it is `placed` (not accepted in time), at the version it was read at
      * (an accept in between wins: the cancel is tried again on the accepted order, and left), and
-     * answers the status: `cancelled` when it is cancelled now or was before, else the status it has.
+     * answers the status, `cancelled` when it is cancelled now or was before, else the status it has,
+     * with the order's courier (for a delivered order, the one who delivered it).
      */
-    expireOrder: async (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<OrderStatus> => {
-      let seen = 'none' as OrderStatus;
-      await command(input, cause, ({ status }) => {
-        seen = status;
+    expireOrder: async (
+      input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string },
+      cause?: CommandCause,
+    ): Promise<{ status: OrderStatus; courierId: string | null }> => {
+      let seen: { status: OrderStatus; courierId: string | null } = { status: 'none', courierId: null };
+      await command(input, cause, ({ status, courierId }) => {
+        seen = { status, courierId };
         return status === 'placed' ? { type: 'cancel', by, reason: input.reason } : null;
       });
-      return seen === 'placed' ? 'cancelled' : seen;
+      return seen.status === 'placed' ? { ...seen, status: 'cancelled' } : seen;
     },
     /**
      * Records delivery's alert that no courier was found (`raise-dispatch-alert`); the same alert again,

@@ -3,6 +3,8 @@ import type { ServiceModule } from '../../platform/runtime/index.ts';
 import { platformRoutes } from './routes.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
+export { mintToken, type TokenRequest } from './operations/mintToken.ts';
+export { TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
 export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';

@@ -6,7 +6,7 @@ import pg from 'pg';
 import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
-import { createDeadlineScheduler, createSagaRegistry, defineSaga, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
+import { createDeadlineScheduler, createSagaRegistry, defineSaga, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaDecision, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 
@@ -28,6 +28,8 @@ describe('deadline delivery: what passes is delivered later, what never can is m
       'deadline.broken': () => {
         throw new Error('handler bug');
       },
+      // A branch that forgot its `return`.
+      'deadline.silent': () => undefined as unknown as SagaDecision<{ n: number }>,
     },
   });
   before(() => {
@@ -99,6 +101,21 @@ describe('deadline delivery: what passes is delivered later, what never can is m
       { name: 'b', fired: false, cancelled: true, error: null },
     ]);
     assert.equal(await stateOf(tenantId, sagaId), 100);
+  });
+
+  test('a deadline whose handler returns no decision (undefined) is marked fired with an error naming the saga and the handler; the other deadlines of its batch fire (before: the batch rolled back at every poll, and none of them ever fired)', async () => {
+    const { tenantId, sagaId } = await start(0);
+    // Due before a and b: it sorts first in the batch.
+    await pool.query(`insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) select tenant_id, id, 'silent', now() - interval '1 minute' from payments.saga_instances where id = $1`, [sagaId]);
+    const fired: FiredDeadline[] = [];
+    const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, onFired: (d) => fired.push(d) });
+    assert.equal(await scheduler.fireDue(), 3);
+    assert.equal(await stateOf(tenantId, sagaId), 1100, 'a and b were delivered');
+    const silent = (await deadlines(sagaId)).find((d) => d.name === 'silent');
+    assert.deepEqual([silent?.fired, silent?.cancelled], [true, false]);
+    assert.match(silent?.error ?? '', /^The handler of "deadline\.silent" in saga timed returned undefined, not a decision/);
+    assert.deepEqual(fired.map((d) => [d.name, d.applied, d.error === null]).sort(), [['a', true, true], ['b', true, true], ['silent', false, false]], 'told, as a deadline that cannot be delivered');
+    assert.equal(await scheduler.fireDue(), 0, 'nothing left due');
   });
 
   test("a deadline whose handler throws is marked fired with the error, and the saga workers warn of it (before: told to no one)", async () => {

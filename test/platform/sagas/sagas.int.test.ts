@@ -19,6 +19,8 @@ import {
   startSaga,
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
+import { claimSagaWork } from '../../../src/platform/sagas/claimSagaWork.ts';
+import { transitionSaga } from '../../../src/platform/sagas/transitionSaga.ts';
 import { repoRoot } from '../../support/cli.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { eventually } from '../../support/eventually.ts';
@@ -324,6 +326,42 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     }
     await first;
     assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a']]);
+  });
+
+  test("a stale step outcome releases its runner's lease: the next step is claimed at once (before: the lease stayed until it ran out, and a resume or close was refused as in flight)", async () => {
+    const twoSteps = defineSaga<{ n: number }, null>({
+      name: 'stalelease',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => null }, b: { action: async () => null } },
+      on: { 'a.succeeded': () => ({ run: ['b'] }), 'b.succeeded': () => ({ complete: true }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [twoSteps] });
+    const system = { service: SERVICE, actor: { kind: 'system', id: 'test' } } as const;
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'stalelease', input: null }));
+    // Runner A claims a; its lease lapses (a stalled process), and runner B claims a in turn.
+    const a = await uow(system, (tx) => claimSagaWork(tx, ownRegistry, 'runner-A', 1));
+    await eventually('the lease of runner A to lapse', async () => (await pool.query(`select locked_until < now() as lapsed from payments.saga_instances where id = $1`, [instance.id])).rows[0].lapsed, (lapsed) => lapsed === true, 30_000);
+    const b = await uow(system, (tx) => claimSagaWork(tx, ownRegistry, 'runner-B', 3_600_000));
+    assert.deepEqual([a?.id, a?.pending[0], b?.id, b?.pending[0]], [instance.id, 'a', instance.id, 'a']);
+    // A's outcome lands first; B's is then stale.
+    const record = (workerId: string) => asTenant(tenantId, (tx) => transitionSaga(tx, ownRegistry, instance.id, { kind: 'stepSucceeded', item: 'a', result: null }, { tenantId, releaseLeaseOf: workerId }));
+    assert.equal((await record('runner-A')).applied, true);
+    assert.equal((await record('runner-B')).applied, false);
+    const { rows: lease } = await pool.query(`select pending, locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
+    assert.deepEqual(lease, [{ pending: ['b'], locked_by: null, locked_until: null }], "B's lease went with its stale outcome");
+    const third = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0 });
+    assert.equal(await third.runOnce(), true, 'a third runner claims b at once');
+    assert.equal(await third.runOnce(), false);
+    assert.equal((await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, 'completed');
+    // A stale outcome leaves alone a lease another runner holds.
+    const { instance: other } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'stalelease', input: null }));
+    await uow(system, (tx) => claimSagaWork(tx, ownRegistry, 'runner-C', 3_600_000));
+    const late = await asTenant(tenantId, (tx) => transitionSaga(tx, ownRegistry, other.id, { kind: 'stepSucceeded', item: 'b', result: null }, { tenantId, releaseLeaseOf: 'runner-D' }));
+    assert.equal(late.applied, false);
+    assert.deepEqual((await pool.query(`select locked_by from payments.saga_instances where id = $1`, [other.id])).rows, [{ locked_by: 'runner-C' }]);
+    await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}', locked_by = null, locked_until = null where id = $1`, [other.id]); // nothing for the runners of later tests
   });
 
   test('a person resuming or closing an id that two tenants share must name the tenant: refused, not done to the first one started', async () => {

@@ -33,6 +33,24 @@ describe("ordering's command adapter for other services", () => {
     assert.deepEqual([order.json().courierId, order.json().version], [chosen.id, 3]);
   });
 
+  test("expireOrder cancels only a placed order, and answers the status with the order's courier: for a delivered order the one who delivered it (the payment saga pays them when the order's own events never reached it)", async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const orders = orderCommands(t.platform.deps, 'payments-saga');
+    const expire = (orderId: string) => orders.expireOrder({ restaurantId: r.rid, orderId, reason: 'payment: not accepted in time' });
+    const placed = (await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 3', lines: [{ itemId: r.cola, quantity: 1 }] })).json().id as string;
+    assert.deepEqual(await expire(placed), { status: 'cancelled', courierId: null });
+    assert.deepEqual(await expire(placed), { status: 'cancelled', courierId: null }, 'again: already cancelled');
+
+    const delivered = (await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 4', lines: [{ itemId: r.cola, quantity: 1 }] })).json().id as string;
+    assert.equal((await command(t, r.staff, delivered, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, delivered, 'assign-courier', 2, { courierId: k.id })).statusCode, 200);
+    assert.equal((await command(t, r.staff, delivered, 'ready', 3)).statusCode, 200);
+    assert.equal((await command(t, k.token, delivered, 'pick-up', 4)).statusCode, 200);
+    assert.equal((await command(t, k.token, delivered, 'deliver', 5)).statusCode, 200);
+    assert.deepEqual(await expire(delivered), { status: 'delivered', courierId: k.id });
+  });
+
   test("a command sent because of a message: its events name the message as their causation, in its correlation and trace; a cause that is not a UUID is left out, not refused", async () => {
     const c = await customer(t);
     const k = await courier(t);

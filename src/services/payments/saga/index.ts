@@ -3,4 +3,4 @@ export type { PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaS
 export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';
 export { PAYMENT_ORDER_EVENTS_SUBSCRIPTION, PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, paymentOrderEventsHandler, runPaymentOrderEvents } from './runPaymentOrderEvents.ts';
-export type { CommandCause, OrderCancellation, PaymentMethods, PaymentSagaPorts } from './ports.ts';
+export type { CommandCause, OrderCancellation, OrderExpiry, PaymentMethods, PaymentSagaPorts } from './ports.ts';

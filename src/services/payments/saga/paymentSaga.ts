@@ -2,6 +2,7 @@ import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
 import {
   PaymentProviderAnswerInvalidError,
+  PaymentProviderCredentialsError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -9,7 +10,8 @@ import {
   type Charge,
 } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
-import type { CommandCause, PaymentSagaPorts } from './ports.ts';
+import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
+import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -245,13 +247,24 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             );
           });
           if (authorized !== null) return authorized;
+          // After a failed attempt, "sent nothing now" is not "nothing charged": the earlier attempt (a
+          // timeout, say) may still be processed at the provider, and commit after this attempt read
+          // the ledger. Before, a card removed meanwhile failed the saga, cancelling the order, and an
+          // authorization that landed afterwards was never refunded. Now it is an unknown outcome:
+          // retried (each attempt asks the ledger first), then parked. (`ctx.attempt` counts the failed
+          // attempts since the resume: an earlier one that sent nothing counts too. A card store that
+          // fails is left as it was: retried anyway, and only its last failure, after every attempt read
+          // the ledger, is taken as nothing charged.)
+          const sentNothing = (error: BrigadeError) => (ctx.attempt > 1 ? new ChargeOutcomeUnknownError(ctx.idempotencyKey, ctx.attempt, error) : error);
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId }).catch((error: unknown) => {
             // No card on file is a refusal; a store that failed says nothing about the card: retried.
-            throw error instanceof PaymentMethodMissingError ? error : new PaymentMethodUnavailableError(ctx.state.customerId, error);
+            throw error instanceof PaymentMethodMissingError ? sentNothing(error) : new PaymentMethodUnavailableError(ctx.state.customerId, error);
           });
           try {
             return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
           } catch (error) {
+            // Credentials refused: the provider did not look at the key, so an earlier attempt may still land.
+            if (error instanceof PaymentProviderCredentialsError) throw sentNothing(error);
             if (!outcomeUnknown(error)) throw error;
             // An unknown outcome is not "nothing charged": the ledger says whether this key authorized. A ledger
             // that cannot be read either leaves the failure as it was (retried, then parked).
@@ -296,10 +309,21 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         const failure = e.data as { code: string; message: string };
         if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
           // The platform's key, not the customer's payment: the order waits for a person instead of being cancelled.
+          // Only a first attempt ends here (after a failed one it is PAYMENT_CHARGE_OUTCOME_UNKNOWN, below).
           return {
             park:
-              `charge: ${failure.message}; nothing was charged. Once the provider takes the platform's credentials again, ` +
-              `'brigade sagas resume ${s.orderId}' charges under key ${s.orderId}:charge; or cancel the order and 'brigade sagas close ${s.orderId} --reason "what you did"'`,
+              `charge: ${failure.message}; nothing was charged. (The provider's ledger held no authorization under key ${s.orderId}:charge before this first attempt, which it refused.) ` +
+              `Once the provider takes the platform's credentials again, 'brigade sagas resume ${s.orderId}' charges under that key; or cancel the order and 'brigade sagas close ${s.orderId} --reason "what you did"'`,
+          };
+        }
+        if (failure.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN') {
+          return {
+            park:
+              `charge: ${failure.message}. Whether the customer was charged is unknown: before closing, look reference ${s.orderId} up in the provider's ledger. ` +
+              `An authorization under key ${s.orderId}:charge means the customer was charged (capture it if the order was delivered, else refund it and cancel the order); ` +
+              `none means nothing was charged (cancel the order, or let the customer order again); then 'brigade sagas close ${s.orderId} --reason "what you did"'. ` +
+              `Or 'brigade sagas resume ${s.orderId}' charges again: it looks key ${s.orderId}:charge up in the ledger first and goes on with an authorization it finds there; ` +
+              `without one it needs a card on file and the platform's credentials accepted`,
           };
         }
         if (!NOTHING_CHARGED.has(failure.code)) {
@@ -354,11 +378,21 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
       'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
-        if (s.accepted || ended(s)) return {};
-        const status = e.data as string;
-        if (status === 'rejected') return orderEnded('rejected')(s);
-        // Accepted in time: its OrderAccepted is on its way, and changes nothing then.
-        if (status !== 'cancelled') return { state: { ...s, accepted: true } };
+        if (ended(s)) return {};
+        // A string: the answer of a step run before the answer named the courier.
+        const answer: OrderExpiry = typeof e.data === 'string' ? { status: e.data, courierId: null } : (e.data as OrderExpiry);
+        // Delivered already: no OrderDelivered may ever come (the order's events were dropped or
+        // dead-lettered on their way to payments), and noting it accepted left the authorization
+        // uncaptured and nobody paid. The delivery steps run now, paying the courier ordering names;
+        // an OrderDelivered that does come later finds the order ended.
+        if (answer.status === 'delivered') {
+          const next = { ...s, accepted: true, outcome: 'delivered' as const, courierId: answer.courierId ?? s.courierId };
+          return { state: next, run: deliverySteps(next) };
+        }
+        if (s.accepted) return {};
+        if (answer.status === 'rejected') return orderEnded('rejected')(s);
+        // Accepted in time (or picked up: its OrderDelivered is still to come): its OrderAccepted is on its way, and changes nothing then.
+        if (answer.status !== 'cancelled') return { state: { ...s, accepted: true } };
         return expired(s);
       },
       'expire.failed': (s, e) => {

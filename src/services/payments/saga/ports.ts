@@ -18,10 +18,22 @@ export interface OrderCancellation {
   cancelOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<void>;
   /**
    * Cancels the order only while it is still `placed` (its restaurant did not accept in time), and
-   * answers its status then: `cancelled` when it is cancelled (now or before), else the status that
-   * kept it (`accepted`, `ready`, `picked_up`, `delivered`, `rejected`). Idempotent. `cause`: see {@link CommandCause}.
+   * answers its status then, with its courier: `cancelled` when it is cancelled (now or before), else
+   * the status that kept it (`accepted`, `ready`, `picked_up`, `delivered`, `rejected`). Idempotent.
+   * `cause`: see {@link CommandCause}.
    */
-  expireOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<string>;
+  expireOrder(input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<OrderExpiry>;
+}
+
+/** What {@link OrderCancellation.expireOrder} answers. */
+export interface OrderExpiry {
+  /** The order's status once the expiry was tried: `cancelled`, or the status that kept it. */
+  readonly status: string;
+  /**
+   * The order's courier then, or `null`: for a `delivered` order the one who delivered it, whom the
+   * saga pays when the order's own events never reached it.
+   */
+  readonly courierId: string | null;
 }
 
 /** Where the card to charge for an order comes from (the customer's payment method on file). */

@@ -19,3 +19,19 @@ export function mapPlatformError(error: unknown, what: { unique?: [string, strin
   if (e.code === '23503' && what.reference !== undefined) throw new NotFoundError(what.reference);
   throw error;
 }
+
+/**
+ * 404 `NOT_FOUND`: a token was asked for a restaurant the directory does not know. A staff token for
+ * it could write tenant rows that no directory entry covers and no move would carry (decision 0007).
+ */
+export class TokenRestaurantUnknownError extends BrigadeError {
+  constructor(restaurantId: string) {
+    super(
+      'NOT_FOUND',
+      404,
+      `restaurant ${restaurantId} not found: no token is minted for a restaurant the directory does not know. ` +
+        'Create it first (brigade tenants add NAME --city CITY, or POST /v1/restaurants as an admin); brigade tenants list shows the ids',
+      { details: { resource: 'restaurant' } },
+    );
+  }
+}

@@ -99,11 +99,12 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
         expireOrder: async ({ orderId, reason }) => {
           const current = await t.request({ url: `/v1/orders/${orderId}`, token: admin });
           assert.equal(current.statusCode, 200, current.body);
-          if (current.json().status !== 'placed') return current.json().status as string;
+          const courierId = (current.json().courierId as string | null | undefined) ?? null;
+          if (current.json().status !== 'placed') return { status: current.json().status as string, courierId };
           const res = await command(t, admin, orderId, 'cancel', current.json().version, { reason });
           assert.equal(res.statusCode, 200, res.body);
           cancels.push({ orderId, reason });
-          return 'cancelled';
+          return { status: 'cancelled', courierId };
         },
       },
     };

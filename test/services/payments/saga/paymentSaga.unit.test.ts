@@ -6,6 +6,7 @@ import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts
 import {
   createPaymentProviderClient,
   PaymentProviderAnswerInvalidError,
+  PaymentProviderCredentialsError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -56,7 +57,8 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([expired?.status, expired?.pending, expired?.state.outcome], ['compensating', ['undo:charge', 'undo:order'], 'expired']);
     // Before, the deadline failed the saga whatever ordering knew: an order accepted on time, whose
     // OrderAccepted payments had yet to take, was refunded and cancelled.
-    for (const status of ['accepted', 'ready', 'picked_up', 'delivered']) {
+    // (A delivered order runs the delivery steps: see the next test.)
+    for (const status of ['accepted', 'ready', 'picked_up']) {
       const kept = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: status });
       assert.deepEqual([kept?.status, kept?.pending, kept?.state.accepted, kept?.state.outcome], ['running', [], true, 'open'], status);
     }
@@ -70,6 +72,37 @@ describe('payment saga decisions while the charge is in flight', () => {
       [new ConcurrencyError(1, 2), new BrigadeError('TENANT_MOVING', 503, 'moving'), new Error('Connection terminated'), new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'no'), new NotFoundError('order')].map(retryable),
       [true, true, true, false, false],
     );
+  });
+
+  test("the accept deadline finds the order delivered (its events never reached payments): the charge is captured and the restaurant and the courier ordering names are paid (before: noted accepted, never captured, nobody paid)", () => {
+    const courier = '00000000-0000-4000-8000-0000000000c1';
+    const due = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
+    const charged = succeed({ ...chargeInFlight(), ...due!, version: 3 });
+    const asked = { ...chargeInFlight(), ...charged!, version: 4 };
+    const delivered = applySagaEvent(saga, asked, { kind: 'stepSucceeded', item: 'expire', result: { status: 'delivered', courierId: courier } });
+    assert.deepEqual(
+      [delivered?.status, delivered?.pending, delivered?.state.outcome, delivered?.state.courierId],
+      ['running', ['capture', 'payoutRestaurant', 'payoutCourier'], 'delivered', courier],
+    );
+    let at: SagaInstance<PaymentSagaState> = { ...asked, ...delivered!, version: 5 };
+    // An OrderDelivered (or OrderAccepted) that does come later adds nothing: each step runs once.
+    for (const type of ['order.delivered', 'order.accepted']) {
+      const late = applySagaEvent(saga, at, { kind: 'event', event: { type, data: { courierId: courier } } });
+      assert.deepEqual([late?.pending, late?.state.outcome], [['capture', 'payoutRestaurant', 'payoutCourier'], 'delivered'], type);
+    }
+    for (const step of ['capture', 'payoutRestaurant', 'payoutCourier']) {
+      const next = applySagaEvent(saga, at, { kind: 'stepSucceeded', item: step, result: { id: `${step}_1` } });
+      at = { ...at, ...next!, version: at.version + 1 };
+    }
+    assert.deepEqual([at.status, at.completed], ['completed', ['order', 'charge', 'expire', 'capture', 'payoutRestaurant', 'payoutCourier']]);
+    // Accepted while the step ran (its OrderAccepted came, its OrderDelivered did not): delivered all the same.
+    const acceptedMeanwhile = applySagaEvent(saga, asked, { kind: 'event', event: { type: 'order.accepted' } });
+    const thenDelivered = applySagaEvent(saga, { ...asked, ...acceptedMeanwhile!, version: 5 }, { kind: 'stepSucceeded', item: 'expire', result: { status: 'delivered', courierId: courier } });
+    assert.deepEqual([thenDelivered?.pending, thenDelivered?.state.outcome], [['capture', 'payoutRestaurant', 'payoutCourier'], 'delivered']);
+    // A step run before the answer named its courier answered a bare status: the courier the saga knows is paid.
+    const assigned = applySagaEvent(saga, asked, { kind: 'event', event: { type: 'courier.assigned', data: { courierId: courier, assignment: 1 } } });
+    const bare = applySagaEvent(saga, { ...asked, ...assigned!, version: 5 }, { kind: 'stepSucceeded', item: 'expire', result: 'delivered' });
+    assert.deepEqual([bare?.pending, bare?.state.courierId], [['capture', 'payoutRestaurant', 'payoutCourier'], courier]);
   });
 
   test("the OrderCancelled of the cancel expire asked for, taken before the step's success, ends the saga as expired, not as a cancel by ordering", () => {
@@ -108,7 +141,7 @@ describe('a charge that got no answer', () => {
   /** The saga's charge action against a provider whose charge and ledger calls are the given functions. */
   const chargeWith = (provider: Pick<PaymentProviderClient, 'charge' | 'ledger'>, attempt = 1, cardFor: PaymentMethods['cardFor'] = async () => '4242424242424242') => {
     const fake = paymentSaga(
-      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' }, paymentMethods: { cardFor } },
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), ...provider }, orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) }, paymentMethods: { cardFor } },
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
@@ -167,6 +200,33 @@ describe('a charge that got no answer', () => {
     assert.deepEqual([t?.status, t?.pending, t?.error], ['compensating', ['undo:order'], 'charge failed: could not be read'], 'the ledger had no authorization under the key before the store failed: the order is cancelled, not parked');
   });
 
+  test('after an attempt that timed out, a card removed meanwhile or credentials refused are an unknown outcome: retried, then parked with the key to look up in the ledger; the order is not cancelled (before: failed, the order cancelled, and the first attempt\'s authorization, landing later, never refunded)', async () => {
+    const sent: string[] = [];
+    const timedOut: PaymentProviderClient['charge'] = async (request) => (sent.push(request.card), Promise.reject(new PaymentProviderTimeoutError(1)));
+    const ledger = async () => [] as LedgerEntry[]; // attempt 1's request is still being processed: nothing committed yet
+    const removed: PaymentMethods['cardFor'] = () => Promise.reject(new PaymentMethodMissingError(input.customerId));
+    // Attempt 1 times out: it may have been sent.
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 1), PaymentProviderTimeoutError);
+    // Attempt 2 finds no card on file (the customer just removed it): not "nothing charged".
+    let failure: unknown;
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 2, removed), (e: unknown) => ((failure = e), true));
+    const unknown = failure as BrigadeError & { retryable?: boolean };
+    assert.deepEqual([unknown.code, unknown.retryable], ['PAYMENT_CHARGE_OUTCOME_UNKNOWN', true], String(unknown));
+    assert.match(unknown.message, /^attempt 2 sent nothing \(PAYMENT_METHOD_MISSING: .*\), but an earlier attempt under key .*:charge failed first and may still authorize/);
+    // The platform's credentials refused on attempt 2: the provider did not look at the key either.
+    const refused: PaymentProviderClient['charge'] = async () => Promise.reject(new PaymentProviderCredentialsError(401, "The payment provider refused the platform's credentials (401: bad key)"));
+    await assert.rejects(chargeWith({ charge: refused, ledger }, 2), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN' && /PAYMENT_PROVIDER_CREDENTIALS/.test(e.message));
+    // On a first attempt both stay what they were (the ledger was read first and held nothing).
+    await assert.rejects(chargeWith({ charge: timedOut, ledger }, 1, removed), PaymentMethodMissingError);
+    await assert.rejects(chargeWith({ charge: refused, ledger }, 1), PaymentProviderCredentialsError);
+    assert.deepEqual(sent, ['4242424242424242'], 'only attempt 1 sent');
+    // Failed for good that way: parked, never failed.
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: unknown.code, message: unknown.message }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
+    assert.match(t?.error ?? '', new RegExp(`before closing, look reference ${input.orderId} up in the provider's ledger\\. An authorization under key ${input.orderId}:charge means the customer was charged`));
+    assert.doesNotMatch(t?.error ?? '', /nothing was charged\./);
+  });
+
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer within 2000 ms' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
@@ -179,7 +239,7 @@ describe('answers the charge cannot trust (a review found each moving money wron
     const fake = paymentSaga(
       {
         provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new PaymentProviderAnswerInvalidError('answered 201 and a charge without an id')), ledger: async () => [] },
-        orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' },
+        orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) },
         paymentMethods: { cardFor: async () => '4242424242424242' },
       },
       { acceptWithinMs: 60_000 },
@@ -260,7 +320,7 @@ describe('retries of the money steps', () => {
 describe('an order whose total is 0', () => {
   test('the charge calls no provider and lands with no charge; delivery then runs the steps (each a no-op), a reject the refund (of nothing)', async () => {
     const free = paymentSaga(
-      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new Error('the provider refuses 0')) }, orders: { cancelOrder: async () => undefined, expireOrder: async () => 'cancelled' }, paymentMethods: { cardFor: () => Promise.reject(new Error('no card needed')) } },
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge: () => Promise.reject(new Error('the provider refuses 0')) }, orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) }, paymentMethods: { cardFor: () => Promise.reject(new Error('no card needed')) } },
       { acceptWithinMs: 60_000 },
     );
     const inFlight = chargeInFlight();

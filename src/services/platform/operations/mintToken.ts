@@ -1,0 +1,39 @@
+import { TOKEN_TTL_SECONDS, type Role, type TokenService } from '../../../platform/auth/index.ts';
+import { ValidationError } from '../../../platform/errors/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { restaurantDirectory } from '../directory.ts';
+import { TokenRestaurantUnknownError } from './errors.ts';
+
+/** What a token is asked for: its role, and the subject and restaurant it names. */
+export interface TokenRequest {
+  readonly role: Role;
+  readonly subject?: string;
+  readonly restaurantId?: string;
+}
+
+/**
+ * Mints a token as the platform lets one be asked for, the one set of checks of `POST /v1/tokens`,
+ * `brigade token` and the development login's `POST /dev/tokens`: a lifetime of
+ * {@link TOKEN_TTL_SECONDS} (a minute to 30 days), the claims `tokens.sign` checks (a staff token names
+ * its restaurant, …), and a restaurant the directory knows. The directory is read (a read-only
+ * transaction of the platform service) only when the request names a restaurant: an admin token
+ * needs no database.
+ *
+ * @throws {ValidationError} 400, `details.field` `ttlSeconds`, `role`, `subject` or `restaurantId`.
+ * @throws {TokenRestaurantUnknownError} 404 `NOT_FOUND`: the restaurant is not in the directory.
+ *
+ * @example
+ * const token = await mintToken({ unitOfWork: deps.unitOfWork, tokens: deps.tokens }, { role: 'staff', restaurantId }, 3600);
+ */
+export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService }, request: TokenRequest, ttlSeconds?: number): Promise<string> {
+  if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= TOKEN_TTL_SECONDS.min && ttlSeconds <= TOKEN_TTL_SECONDS.max)) {
+    throw new ValidationError(`ttlSeconds must be a whole number of seconds from ${TOKEN_TTL_SECONDS.min} (a minute) to ${TOKEN_TTL_SECONDS.max} (30 days), got ${String(ttlSeconds)}`, { field: 'ttlSeconds' });
+  }
+  // Signed first: its checks of the claims come before any database is opened; the token is dropped
+  // if the restaurant turns out unknown.
+  const token = await deps.tokens.sign(request, ttlSeconds);
+  if (request.restaurantId !== undefined && (await restaurantDirectory(deps.unitOfWork).restaurant(request.restaurantId)) === null) {
+    throw new TokenRestaurantUnknownError(request.restaurantId);
+  }
+  return token;
+}
