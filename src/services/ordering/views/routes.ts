@@ -15,7 +15,7 @@ import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../plat
 import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
-import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type RawViewRow } from './listQueries.ts';
+import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type PagedViewQuery, type RawViewRow } from './listQueries.ts';
 import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
@@ -51,18 +51,12 @@ export interface ViewRoutesOptions {
 
 const Uuid = Type.String({ format: 'uuid' });
 const bearer = [{ bearer: [] }];
+/** A list's query: `after`, `all`, `limit`, and `before`, a page cursor (the answer's `next`). */
 const ListQuery = Type.Object(
   {
     after: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}\\.[0-9]{1,19}$', description: 'read-your-writes: wait until the view has applied this position' })),
     all: Type.Optional(Type.Boolean({ description: 'include delivered, rejected and cancelled orders' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-  },
-  { additionalProperties: false },
-);
-/** A person's list (tasks, orders): the board's query, and `before`, a page cursor (the answer's `next`). */
-const PagedListQuery = Type.Object(
-  {
-    ...ListQuery.properties,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'rows per page (a `next` in the answer when there are more)' })),
     before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the rows after a page: the `next` of the page before's answer" })),
   },
   { additionalProperties: false },
@@ -80,7 +74,7 @@ function cursorOf(before: string | undefined): PageCursor | undefined {
  * The first `limit` rows of a list read with one more, and `next`, the cursor of the rows after them,
  * when there were more (else null).
  */
-function pageOf(rows: readonly RawViewRow[], query: MergedViewQuery, limit: number): { rows: readonly RawViewRow[]; next: string | null } {
+function pageOf(rows: readonly RawViewRow[], query: PagedViewQuery, limit: number): { rows: readonly RawViewRow[]; next: string | null } {
   if (rows.length <= limit) return { rows, next: null };
   const page = rows.slice(0, limit);
   return { rows: page, next: encodeCursor(page.at(-1)!, query.sortKey) };
@@ -142,20 +136,22 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * The order read models over HTTP:
  * - `GET /couriers/me/tasks` (courier): the orders assigned to the caller, open ones unless `?all=true`;
  * - `GET /customers/me/orders` (customer): the caller's orders, newest first;
- * - `GET /restaurants/:rid/board` (staff of rid, admin): the restaurant's open orders (all with `?all=true`);
+ * - `GET /restaurants/:rid/board` (staff of rid, admin): the restaurant's open orders (all with `?all=true`),
+ *   oldest first, a page at a time (`next`, as the lists above);
  * - `GET /restaurants/:rid/board/stream` (staff of rid, admin): Server-Sent Events, one `order` event per
  *   board row change as it is projected, `id` = the row's position (reconnect with `Last-Event-ID`).
  *
- * Every list answers `{ position, lagging, <items> }` with headers `x-view-position` (the projection's
- * checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response position) the read
- * waits up to `maxWaitMs` until the view has applied it; if it has not by then, or if the position was
- * written in none of the databases read, it answers with the view as it is and `lagging: true`
- * (decision 0032). A read that finds the view caught up takes one transaction per database, as a read
- * without `?after=` does; only a view behind the position costs the wait. While nothing has moved (the
- * cached placement catalog lists no dedicated database, and for the board its restaurant was read in
- * the shared database) that wait is for the position itself (`waitForPosition`), as before restaurants
- * could move: it starts from the checkpoint the first read found and wakes the projector's leader at
- * once, so a behind read costs no more transactions than it did then (no read of the log's head).
+ * Every list answers `{ position, lagging, <items>, next }` with headers `x-view-position` (the
+ * projection's checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response
+ * position) the read waits up to `maxWaitMs` until the view has applied it; if it has not by then, or
+ * if the position was written in none of the databases read, it answers with the view as it is and
+ * `lagging: true` (decision 0032). A read that finds the view caught up takes one transaction per
+ * database, as a read without `?after=` does; only a view behind the position costs the wait. While
+ * nothing has moved (the cached placement catalog lists no dedicated database, and for the board its
+ * restaurant was read in the shared database) that wait is for the position itself (`waitForPosition`),
+ * as before restaurants could move: it starts from the checkpoint the first read found and wakes the
+ * projector's leader at once, so a behind read costs no more transactions than it did then (no read of
+ * the log's head).
  *
  * Restaurants moved to a database of their own (decision 0008) have their view rows projected there:
  * - The board reads in its restaurant's database through the routed transaction, which follows a
@@ -352,7 +348,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/couriers/me/tasks',
-      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: PagedListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: ListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'courier');
         const { after, all, limit, before } = request.query;
@@ -374,7 +370,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/customers/me/orders',
-      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: PagedListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: ListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'customer');
         const { after, all, limit, before } = request.query;
@@ -392,15 +388,28 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/restaurants/:rid/board',
-      { schema: { tags: ['orders'], summary: "The restaurant's live-board (staff): open orders unless ?all=true", security: bearer, params: Type.Object({ rid: Uuid }), querystring: ListQuery } },
+      {
+        schema: {
+          tags: ['orders'],
+          summary:
+            "The restaurant's live-board (staff), oldest order first, open orders unless ?all=true, 500 a page unless ?limit; `next` (when more exist) is the `before` of the next page",
+          security: bearer,
+          params: Type.Object({ rid: Uuid }),
+          querystring: ListQuery,
+        },
+      },
       async (request, reply) => {
         const { rid } = request.params;
         const context = await boardReader(request, rid);
-        const { after, all, limit } = request.query;
-        const read = await readBoard(request, context, rid, after, boardQuery(rid, all, limit));
+        const { after, all, limit, before } = request.query;
+        const cursor = cursorOf(before);
+        // One row more than the page: whether there are more rows after it.
+        const query = boardQuery(rid, all, limit, cursor);
+        const read = await readBoard(request, context, rid, after, { ...query, limit: query.limit + 1 });
+        const { rows, next } = pageOf(read.rows, query, query.limit);
         const position = formatPosition(read.checkpoint);
         reply.header('x-view-position', position).header('x-view-lagging', String(read.lagging));
-        return { position, lagging: read.lagging, orders: read.rows.map(toViewItem) };
+        return { position, lagging: read.lagging, orders: rows.map(toViewItem), next };
       },
     );
 
