@@ -162,15 +162,23 @@ async function refresh(orderId) {
   upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
 }
 
-/** Reads the board caught up at least to `after`, the position the stream continues from. */
+/**
+ * Reads the board caught up at least to `after`, the position the stream continues from, page after
+ * page (`next`) until it has every open order: a busy restaurant's board may not fit one page.
+ */
 async function loadBoard(after) {
-  const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}`);
-  if (!result.ok) {
-    say(message, problemText(result), 'error');
-    return;
-  }
-  for (const row of result.body.orders) upsert(row);
-  render();
+  let next = null;
+  do {
+    const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
+    const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
+    if (!result.ok) {
+      say(message, problemText(result), 'error');
+      return;
+    }
+    for (const row of result.body.orders) upsert(row);
+    render();
+    next = result.body.next ?? null;
+  } while (next !== null);
   document.body.dataset.loaded = 'true';
 }
 

@@ -4,10 +4,14 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
 import { FLOW_MS } from '../support/eventually.ts';
+import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
+import { comparePositions } from '../../src/platform/projections/index.ts';
+import type { GlobalPosition } from '../../src/platform/events/index.ts';
 import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
 
 const chromiumCheck = await requireChromium();
@@ -83,6 +87,29 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.equal(ready.json().version, 3);
     assert.equal(await page.evaluate('window.__sameDocument'), 42);
     onlyPlatform(requested);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a board with more open orders than one page of the API shows every one (before: the API cut it at 500 with no way to the rest)', async () => {
+    // 501 orders of a restaurant of their own, appended to its log and projected before the page opens.
+    const rid = randomUUID();
+    const pool = new pg.Pool({ connectionString: p.t.db.url, max: 8 });
+    try {
+      const orders = Array.from({ length: 501 }, () => newOrder(rid));
+      let head: GlobalPosition = { transactionId: 0n, position: 0n };
+      for (let i = 0; i < orders.length; i += 20) {
+        for (const at of await Promise.all(orders.slice(i, i + 20).map((o) => append(pool, o, [placed(o)])))) if (comparePositions(at, head) > 0) head = at;
+      }
+      await drain(pool, ORDER_VIEWS.board, head);
+    } finally {
+      await pool.end();
+    }
+    const { page, requested, errors } = await signedInPage(browser, await p.t.token('staff', { restaurantId: rid, subject: randomUUID() }));
+    await page.goto(`${p.base}/board/${rid}`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    assert.equal(await page.locator('section[data-status="placed"] li.card').count(), 501);
+    assert.ok(requested.some((url) => url.includes(`/v1/restaurants/${rid}/board?`) && url.includes('&before=')), 'the page followed next');
     assert.deepEqual(errors, []);
     await page.context().close();
   });

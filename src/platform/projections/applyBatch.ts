@@ -1,14 +1,11 @@
 import type { Tx } from '../db/index.ts';
 import type { FoldRead, GlobalPosition } from '../events/index.ts';
-import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
+import { checkpointTable, qualifiedTable } from './defineProjection.ts';
 import { ProjectionCheckpointMissingError } from './errors.ts';
 import { handledEvents } from './handledEvents.ts';
-import { formatPosition } from './position.ts';
+import { notifyProjection } from './notifyProjection.ts';
 import { ONE_DATABASE, readSharedPage, type SharedPageSource } from './sharedTail.ts';
 import type { Projection, ViewRow } from './types.ts';
-
-/** The channel every batch notifies on, with payload `<schema>.<name> <position>`. */
-export const PROJECTION_CHANNEL = 'brigade_projections';
 
 /** The channel that wakes a projection's leader from its idle wait, with payload `<schema>.<name>` (see `runProjection`). */
 export const PROJECTION_WAKE_CHANNEL = 'brigade_projection_wake';
@@ -75,7 +72,7 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
       `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
       [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
     ),
-    tx.query('select pg_notify($1, $2)', [PROJECTION_CHANNEL, `${projectionKey(projection)} ${formatPosition(page.checkpoint)}`]),
+    notifyProjection(tx, projection, page.checkpoint),
   ]);
   return { read: page.events.length, checkpoint: page.checkpoint, changes, lastOccurredAt: page.events[page.events.length - 1]!.metadata.occurredAt };
 }

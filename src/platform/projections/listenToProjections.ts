@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { PROJECTION_CHANNEL } from './applyBatch.ts';
+import { PROJECTION_CHANNEL } from './notifyProjection.ts';
 import { parsePosition } from './position.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import type { Projection } from './types.ts';
@@ -8,9 +8,9 @@ import { projectionKey } from './defineProjection.ts';
 /** A LISTEN connection shared by every live stream of a process. */
 export interface ProjectionListener {
   /**
-   * Calls `fn` with the new checkpoint after each batch of `projection` commits (any process). Returns
-   * the unsubscribe. An error `fn` throws is reported as a process warning and stops neither the other
-   * subscribers nor the listener.
+   * Calls `fn` with the new checkpoint after each batch of `projection` commits (any process), and after
+   * a rebuild's swap. Returns the unsubscribe. An error `fn` throws is reported as a process warning and
+   * stops neither the other subscribers nor the listener.
    */
   subscribe(projection: Pick<Projection, 'schema' | 'name'>, fn: (checkpoint: GlobalPosition) => void): () => void;
   /** UNLISTEN and give the connection back. */
@@ -18,12 +18,12 @@ export interface ProjectionListener {
 }
 
 /**
- * Listens on the projections' channel (one NOTIFY per committed batch, from `applyBatch`) on one held
- * connection, and fans the notifications out in-process. Works whether the projector runs in this
- * process or another. If the connection breaks, subscribers are told through `onError`; the caller
- * opens a new listener. A notification on the channel that `applyBatch` did not send (any role may
- * NOTIFY; its payload need not be `<projection> <position>`) is ignored. If LISTEN fails, the connection
- * goes back to the pool, discarded, and the error is thrown.
+ * Listens on the projections' channel (one NOTIFY per committed batch and per rebuild's swap, sent by
+ * `notifyProjection`) on one held connection, and fans the notifications out in-process. Works whether
+ * the projector runs in this process or another. If the connection breaks, subscribers are told through
+ * `onError`; the caller opens a new listener. A notification on the channel that `notifyProjection` did
+ * not send (any role may NOTIFY; its payload need not be `<projection> <position>`) is ignored. If
+ * LISTEN fails, the connection goes back to the pool, discarded, and the error is thrown.
  *
  * @example
  * const listener = await listenToProjections(pool);

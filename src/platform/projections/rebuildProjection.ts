@@ -10,6 +10,7 @@ import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
 import { inTransaction } from './inTransaction.ts';
+import { notifyProjection } from './notifyProjection.ts';
 import { replayInMemory } from './replayInMemory.ts';
 import type { ReplayState } from './replayState.ts';
 import { replayThroughApply } from './replayThroughApply.ts';
@@ -131,8 +132,10 @@ export const DEFAULT_REBUILD_BATCH = 20_000;
  *    below the oldest running one, so without the wait a view behind the live one could be swapped in.
  *    Then, in ONE transaction: locks the live checkpoint row (every live batch locks it first, so the live
  *    projector pauses), replays what was appended meanwhile, moves the checkpoint to the shadow's,
- *    renames live → `<table>_old` and shadow → live (indexes renamed to the live names), drops the
- *    old table, commits. Readers that queued on the rename see the new table.
+ *    NOTIFYs the projection's listeners of the new checkpoint
+ *    (as a live batch does: the catch-up may have applied events no batch will), renames live →
+ *    `<table>_old` and shadow → live (indexes renamed to the live names), drops the old table,
+ *    commits. Readers that queued on the rename see the new table.
  *
  * Every read of the log is `readAll`'s (or `readAllForFold`'s): below the oldest running transaction,
  * so no late commit is skipped (decision 0011). `pool` must connect as the tables' owner (the
@@ -220,6 +223,10 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
             state.checkpoint.transactionId.toString(),
             state.checkpoint.position.toString(),
           ]);
+          // The catch-up may have applied events the live projector had not: it finds nothing new after
+          // this checkpoint and sends no NOTIFY for them, so the swap sends it (delivered at its commit),
+          // or open board streams would not hear of those changes until the next batch.
+          await notifyProjection(tx, projection, state.checkpoint);
           if (options.beforeSwap !== undefined) await options.beforeSwap();
           await tx.query('set local role none');
           // Reads of the view queue behind the swap while it waits for the table: never for long. A

@@ -11,15 +11,19 @@ const open = (all: boolean | undefined) => (all === true ? '' : ` and ${OPEN_ORD
 /** A view row as `to_jsonb(t)` gives it: the table's column names, instants as PostgreSQL's JSON text. */
 export type RawViewRow = Readonly<Record<string, unknown>>;
 
+/** A list read in one database, a page at a time: the query, and the column its page cursors carry. */
+export interface PagedViewQuery extends ViewQuery {
+  /** The column the list is sorted by first, which its page cursors carry (with the order id). */
+  readonly sortKey: string;
+}
+
 /**
  * A list read in every database (an actor's rows at every restaurant, decision 0008): the query, and
  * its ORDER BY as a comparison of raw rows, with which the databases' pages (each in that order, each
  * at most `limit` rows) merge into the first `limit` rows of the whole.
  */
-export interface MergedViewQuery extends ViewQuery {
+export interface MergedViewQuery extends PagedViewQuery {
   readonly compare: (a: RawViewRow, b: RawViewRow) => number;
-  /** The column the list is sorted by (newest first), which its page cursors carry. */
-  readonly sortKey: string;
 }
 
 /**
@@ -53,7 +57,7 @@ export function customerOrdersQuery(customerId: string, all: boolean | undefined
 }
 
 /**
- * Where a page of a newest-first list starts: the sort key (an instant as `to_jsonb` writes it, to the
+ * Where a page of a list starts: the sort key (an instant as `to_jsonb` writes it, to the
  * microsecond, or null) and the order id of the last row of the page before.
  */
 export interface PageCursor {
@@ -94,6 +98,20 @@ function pastCursor(column: string, before: PageCursor | undefined, first: numbe
 }
 
 /**
+ * The rows after the cursor's in `order by t.<column>, t.order_id` (nulls last, as ASC sorts them): a
+ * later key, the same key and a higher id, or no key; after a null key, only a higher id with none.
+ * Values are bound from `$first`.
+ */
+function pastCursorAscending(column: string, after: PageCursor | undefined, first: number): [string, unknown[]] {
+  if (after === undefined) return ['', []];
+  if (after.at === null) return [` and t.${column} is null and t.order_id > $${first}::uuid`, [after.orderId]];
+  return [
+    ` and (t.${column} > $${first}::timestamptz or (t.${column} = $${first}::timestamptz and t.order_id > $${first + 1}::uuid) or t.${column} is null)`,
+    [after.at, after.orderId],
+  ];
+}
+
+/**
  * `order by t.<column> desc, t.order_id` over raw rows, as PostgreSQL sorts: a null instant first (DESC
  * puts nulls first), later instants before earlier ones to the microsecond, then the order id ascending
  * (uuids sort as their lower-case text does).
@@ -126,7 +144,12 @@ function instantMicros(value: unknown): number | null {
   return Date.parse(`${match[1]!}${match[3]!}`) * 1000 + Number((match[2] ?? '').padEnd(6, '0'));
 }
 
-/** A restaurant's live-board: its orders in placement order, open ones unless `all`. */
-export function boardQuery(restaurantId: string, all: boolean | undefined, limit = 500): ViewQuery {
-  return { where: `t.tenant_id = $1${open(all)}`, values: [restaurantId], orderBy: 't.placed_at, t.order_id', limit };
+/**
+ * A restaurant's live-board: its orders in placement order, oldest first (the order a kitchen works
+ * in), open ones unless `all`; with `before` (a cursor of an earlier page's last row), the orders after
+ * it. A page of open orders still reads the index of open orders (ordering migration 0033).
+ */
+export function boardQuery(restaurantId: string, all: boolean | undefined, limit = 500, before?: PageCursor): PagedViewQuery {
+  const [page, values] = pastCursorAscending('placed_at', before, 2);
+  return { where: `t.tenant_id = $1${open(all)}${page}`, values: [restaurantId, ...values], orderBy: 't.placed_at, t.order_id', limit, sortKey: 'placed_at' };
 }

@@ -15,7 +15,7 @@ import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../plat
 import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
-import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type RawViewRow } from './listQueries.ts';
+import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type PagedViewQuery, type RawViewRow } from './listQueries.ts';
 import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
@@ -35,7 +35,10 @@ export interface ViewRoutesOptions {
    * which says `lagging: true`. Default 1000.
    */
   readonly databaseTimeoutMs?: number;
-  /** Interval of SSE heartbeats (comment lines), in ms. Default 15000. */
+  /**
+   * Interval of SSE heartbeats (comment lines), in ms. Default 15000. A stream whose client has read
+   * nothing of a full buffer through two heartbeats in a row is cut (see {@link createViewRoutes}).
+   */
   readonly heartbeatMs?: number;
   /**
    * The restaurant directory: an admin's board or stream of a restaurant it does not know is a 404.
@@ -51,18 +54,12 @@ export interface ViewRoutesOptions {
 
 const Uuid = Type.String({ format: 'uuid' });
 const bearer = [{ bearer: [] }];
+/** A list's query: `after`, `all`, `limit`, and `before`, a page cursor (the answer's `next`). */
 const ListQuery = Type.Object(
   {
     after: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}\\.[0-9]{1,19}$', description: 'read-your-writes: wait until the view has applied this position' })),
     all: Type.Optional(Type.Boolean({ description: 'include delivered, rejected and cancelled orders' })),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500 })),
-  },
-  { additionalProperties: false },
-);
-/** A person's list (tasks, orders): the board's query, and `before`, a page cursor (the answer's `next`). */
-const PagedListQuery = Type.Object(
-  {
-    ...ListQuery.properties,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'rows per page (a `next` in the answer when there are more)' })),
     before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the rows after a page: the `next` of the page before's answer" })),
   },
   { additionalProperties: false },
@@ -80,7 +77,7 @@ function cursorOf(before: string | undefined): PageCursor | undefined {
  * The first `limit` rows of a list read with one more, and `next`, the cursor of the rows after them,
  * when there were more (else null).
  */
-function pageOf(rows: readonly RawViewRow[], query: MergedViewQuery, limit: number): { rows: readonly RawViewRow[]; next: string | null } {
+function pageOf(rows: readonly RawViewRow[], query: PagedViewQuery, limit: number): { rows: readonly RawViewRow[]; next: string | null } {
   if (rows.length <= limit) return { rows, next: null };
   const page = rows.slice(0, limit);
   return { rows: page, next: encodeCursor(page.at(-1)!, query.sortKey) };
@@ -142,20 +139,26 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * The order read models over HTTP:
  * - `GET /couriers/me/tasks` (courier): the orders assigned to the caller, open ones unless `?all=true`;
  * - `GET /customers/me/orders` (customer): the caller's orders, newest first;
- * - `GET /restaurants/:rid/board` (staff of rid, admin): the restaurant's open orders (all with `?all=true`);
+ * - `GET /restaurants/:rid/board` (staff of rid, admin): the restaurant's open orders (all with `?all=true`),
+ *   oldest first, a page at a time (`next`, as the lists above);
  * - `GET /restaurants/:rid/board/stream` (staff of rid, admin): Server-Sent Events, one `order` event per
  *   board row change as it is projected, `id` = the row's position (reconnect with `Last-Event-ID`).
+ *   A client that reads slowly is written to as fast as it reads: the stream stops writing while its
+ *   socket's buffer is full and goes on at `drain`, so it holds at most about that buffer (16 KiB) and
+ *   one row. One that has read nothing of a full buffer from one heartbeat to the next is cut (its
+ *   reconnect resumes after the last event it read, and misses nothing).
  *
- * Every list answers `{ position, lagging, <items> }` with headers `x-view-position` (the projection's
- * checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response position) the read
- * waits up to `maxWaitMs` until the view has applied it; if it has not by then, or if the position was
- * written in none of the databases read, it answers with the view as it is and `lagging: true`
- * (decision 0032). A read that finds the view caught up takes one transaction per database, as a read
- * without `?after=` does; only a view behind the position costs the wait. While nothing has moved (the
- * cached placement catalog lists no dedicated database, and for the board its restaurant was read in
- * the shared database) that wait is for the position itself (`waitForPosition`), as before restaurants
- * could move: it starts from the checkpoint the first read found and wakes the projector's leader at
- * once, so a behind read costs no more transactions than it did then (no read of the log's head).
+ * Every list answers `{ position, lagging, <items>, next }` with headers `x-view-position` (the
+ * projection's checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response
+ * position) the read waits up to `maxWaitMs` until the view has applied it; if it has not by then, or
+ * if the position was written in none of the databases read, it answers with the view as it is and
+ * `lagging: true` (decision 0032). A read that finds the view caught up takes one transaction per
+ * database, as a read without `?after=` does; only a view behind the position costs the wait. While
+ * nothing has moved (the cached placement catalog lists no dedicated database, and for the board its
+ * restaurant was read in the shared database) that wait is for the position itself (`waitForPosition`),
+ * as before restaurants could move: it starts from the checkpoint the first read found and wakes the
+ * projector's leader at once, so a behind read costs no more transactions than it did then (no read of
+ * the log's head).
  *
  * Restaurants moved to a database of their own (decision 0008) have their view rows projected there:
  * - The board reads in its restaurant's database through the routed transaction, which follows a
@@ -352,7 +355,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/couriers/me/tasks',
-      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: PagedListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: ListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'courier');
         const { after, all, limit, before } = request.query;
@@ -374,7 +377,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/customers/me/orders',
-      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: PagedListQuery } },
+      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: ListQuery } },
       async (request, reply) => {
         const principal = authorize(request, 'customer');
         const { after, all, limit, before } = request.query;
@@ -392,15 +395,28 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/restaurants/:rid/board',
-      { schema: { tags: ['orders'], summary: "The restaurant's live-board (staff): open orders unless ?all=true", security: bearer, params: Type.Object({ rid: Uuid }), querystring: ListQuery } },
+      {
+        schema: {
+          tags: ['orders'],
+          summary:
+            "The restaurant's live-board (staff), oldest order first, open orders unless ?all=true, 500 a page unless ?limit; `next` (when more exist) is the `before` of the next page",
+          security: bearer,
+          params: Type.Object({ rid: Uuid }),
+          querystring: ListQuery,
+        },
+      },
       async (request, reply) => {
         const { rid } = request.params;
         const context = await boardReader(request, rid);
-        const { after, all, limit } = request.query;
-        const read = await readBoard(request, context, rid, after, boardQuery(rid, all, limit));
+        const { after, all, limit, before } = request.query;
+        const cursor = cursorOf(before);
+        // One row more than the page: whether there are more rows after it.
+        const query = boardQuery(rid, all, limit, cursor);
+        const read = await readBoard(request, context, rid, after, { ...query, limit: query.limit + 1 });
+        const { rows, next } = pageOf(read.rows, query, query.limit);
         const position = formatPosition(read.checkpoint);
         reply.header('x-view-position', position).header('x-view-lagging', String(read.lagging));
-        return { position, lagging: read.lagging, orders: read.rows.map(toViewItem) };
+        return { position, lagging: read.lagging, orders: rows.map(toViewItem), next };
       },
     );
 
@@ -460,51 +476,96 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         openStreams.inc();
 
         let running = false;
-        let again = false;
+        // A change was notified since the last read of the view: the push reads again.
+        let again = true;
         let closed = false;
+        // The socket's buffer is full: nothing more is written until it drains.
+        let blocked = false;
+        // Blocked at the last heartbeat, with no drain since: the next heartbeat that finds it blocked cuts the stream.
+        let stalled = false;
+        // Rows read and not written yet (the socket's buffer filled), with the next one's index, and
+        // whether their read filled its limit (more may follow them).
+        let unsent: ReadonlyArray<{ row: Record<string, unknown> }> = [];
+        let next = 0;
+        let full = false;
         const moved = () => deps.placements.placementOf(rid) !== placed;
-        /** Ends the stream; after a move, first clears the client's last event id (an `id` field without a value). */
+        /**
+         * Ends the stream; after a move, first clears the client's last event id (an `id` field without
+         * a value). Behind a full buffer the end waits for the client to read; one that has not read
+         * it by the second heartbeat from now is cut.
+         */
         const end = (why: string, forgetLastEventId: boolean) => {
           if (closed) return;
           raw.end(`: ${why}\n${forgetLastEventId ? 'id\n' : ''}\n`);
           cleanup();
+          if (!blocked) return;
+          const cutUnread = setTimeout(() => raw.destroy(), 2 * heartbeatMs);
+          cutUnread.unref();
+          raw.once('close', () => clearTimeout(cutUnread));
+        };
+        /**
+         * Cuts the connection of a client that reads nothing: an end would wait for it, holding the
+         * buffer. It reconnects with the last event it read (a cut event is not one) and misses nothing.
+         */
+        const cut = () => {
+          request.log.info({ unsent: raw.writableLength }, 'board stream cut: its client read nothing of a full buffer for a heartbeat');
+          cleanup();
+          raw.destroy();
         };
         const endMoved = () => end('the restaurant moved to another database: reconnect', true);
-        // Pushes every row of this board changed after `since`, in position order; coalesces wake-ups
-        // that arrive while a push runs into one more pass.
+        /** Writes `text`; false when the socket's buffer is full: nothing more is written until `drain`, where the push goes on. */
+        const send = (text: string): boolean => {
+          if (raw.write(text)) return true;
+          blocked = true;
+          raw.once('drain', () => {
+            blocked = false;
+            stalled = false;
+            run();
+          });
+          return false;
+        };
+        /**
+         * Pushes every row of this board changed after `since`, in position order, reading the view
+         * again while changes were notified (`again`) or a read filled its limit. Writing stops while
+         * the socket's buffer is full and goes on at `drain` with the rows already read: notifications
+         * meanwhile only set `again`, so a client that reads slowly costs no more reads than a fast one.
+         */
         const push = async (): Promise<void> => {
-          if (running) {
-            again = true;
-            return;
-          }
+          if (running || blocked || closed) return;
           running = true;
           try {
-            do {
-              again = false;
-              const { rows } = await deps.unitOfWork(context, (tx) =>
-                tx.query<{ row: Record<string, unknown> }>(
-                  `select to_jsonb(t) as row from ordering.board_view t
-                    where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
-                    order by t.last_transaction_id, t.last_position limit 1000`,
-                  [rid, since.transactionId.toString(), since.position.toString()],
-                ),
-              );
-              // The routed read ran in another database than this stream's: its positions do not continue `since`.
-              if (moved()) return endMoved();
-              for (const { row } of rows) {
-                if (closed) return;
-                const item = toViewItem(row);
-                raw.write(`id: ${String(item.position)}\nevent: order\ndata: ${JSON.stringify(item)}\n\n`);
-                since = parsePosition(String(item.position));
+            while (!closed && !blocked) {
+              if (next === unsent.length) {
+                if (!again && !full) return;
+                again = false;
+                const { rows } = await deps.unitOfWork(context, (tx) =>
+                  tx.query<{ row: Record<string, unknown> }>(
+                    `select to_jsonb(t) as row from ordering.board_view t
+                      where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
+                      order by t.last_transaction_id, t.last_position limit 1000`,
+                    [rid, since.transactionId.toString(), since.position.toString()],
+                  ),
+                );
+                // The routed read ran in another database than this stream's: its positions do not continue `since`.
+                if (moved()) return endMoved();
+                [unsent, next, full] = [rows, 0, rows.length === 1000];
               }
-              if (rows.length === 1000) again = true;
-            } while (again && !closed);
+              while (next < unsent.length && !closed) {
+                const item = toViewItem(unsent[next++]!.row);
+                since = parsePosition(String(item.position));
+                if (!send(`id: ${String(item.position)}\nevent: order\ndata: ${JSON.stringify(item)}\n\n`)) break;
+              }
+            }
           } finally {
             running = false;
           }
         };
-        const wake = () => {
+        const run = () => {
           push().catch((error: unknown) => request.log.warn({ err: error }, 'board stream push failed'));
+        };
+        const wake = () => {
+          again = true;
+          run();
         };
         /**
          * At each heartbeat: a move this process has followed ends the stream; a database the catalog
@@ -522,7 +583,11 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const onLost = () => end('the server lost its connection to the board\'s notifications: reconnect', false);
         events.lost.addEventListener('abort', onLost, { once: true });
         const heartbeat = setInterval(() => {
-          raw.write(': heartbeat\n\n');
+          // Behind a full buffer a heartbeat reaches the client no sooner than what waits there.
+          if (blocked) {
+            if (stalled) return cut();
+            stalled = true;
+          } else send(': heartbeat\n\n');
           lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
         }, heartbeatMs);
         heartbeat.unref();

@@ -71,6 +71,13 @@ describe('order view lists: index-served at any size', () => {
     assert.equal(items.length, 12);
     assert.ok(items.every((i) => i.status === 'accepted'));
     assert.deepEqual(items.map((i) => i.placedAt), items.map((i) => i.placedAt).sort());
+    // A later page (after the fifth order) reads the same index, from the cursor on.
+    const cursor = { at: new Date(String(items[4]!.placedAt)).toISOString(), orderId: String(items[4]!.orderId) };
+    const later = await planOf(staff, ORDER_VIEWS.board, boardQuery(restaurant, false, 500, cursor));
+    assert.match(later, /"Index Name":"board_view_open"/);
+    assert.doesNotMatch(later, /"Node Type":"Seq Scan"/);
+    const rest = await read(staff, ORDER_VIEWS.board, boardQuery(restaurant, false, 500, cursor));
+    assert.deepEqual(rest.items.map((i) => i.orderId), items.slice(5).map((i) => i.orderId));
   });
 
   test("a courier's open tasks come from the index of open tasks only", async () => {

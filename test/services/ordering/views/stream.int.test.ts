@@ -8,9 +8,9 @@ import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { formatPosition, PROJECTION_CHANNEL, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
-import { FLOW_MS, within } from '../../../support/eventually.ts';
+import { within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
-import { append, event, newOrder, placed } from './support.ts';
+import { append, event, newOrder, openBoardStream, placed } from './support.ts';
 
 describe('live-board stream (Server-Sent Events)', () => {
   const database = useTestDatabase();
@@ -38,31 +38,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     });
   });
 
-  /** Opens the stream and collects its text; `until` resolves once the text satisfies a predicate. */
-  const open = async (rid: string, token: string, headers: Record<string, string> = {}) => {
-    const abort = new AbortController();
-    const response = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: abort.signal });
-    let text = '';
-    const waiters: Array<{ test: (t: string) => boolean; resolve: () => void }> = [];
-    const reading = (async () => {
-      const decoder = new TextDecoder();
-      try {
-        for await (const chunk of response.body!) {
-          text += decoder.decode(chunk as Uint8Array, { stream: true });
-          for (const w of waiters.filter((x) => x.test(text))) w.resolve();
-        }
-      } catch {
-        // aborted
-      }
-    })();
-    const until = (test: (t: string) => boolean) =>
-      new Promise<void>((resolve, reject) => {
-        if (test(text)) return resolve();
-        const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), FLOW_MS);
-        waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
-      });
-    return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
-  };
+  const open = (rid: string, token: string, headers: Record<string, string> = {}) => openBoardStream(base, rid, token, headers);
 
   test('pushes each board change as it is projected, with its position as the event id; heartbeats; resumes after Last-Event-ID', async () => {
     const rid = randomUUID();

@@ -128,3 +128,32 @@ export function startOrderViewWorkers(deps: ServiceDeps): () => Promise<void> {
     await Promise.all(running);
   };
 }
+
+/**
+ * Opens the board stream of `rid` at `base` (a listening platform) and collects its text; `until`
+ * resolves once the text satisfies a predicate (bounded by FLOW_MS), `ended` once the server ends it.
+ */
+export async function openBoardStream(base: string, rid: string, token: string, headers: Record<string, string> = {}) {
+  const abort = new AbortController();
+  const response = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${token}`, ...headers }, signal: abort.signal });
+  let text = '';
+  const waiters: Array<{ test: (t: string) => boolean; resolve: () => void }> = [];
+  const reading = (async () => {
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of response.body!) {
+        text += decoder.decode(chunk as Uint8Array, { stream: true });
+        for (const w of waiters.filter((x) => x.test(text))) w.resolve();
+      }
+    } catch {
+      // aborted
+    }
+  })();
+  const until = (test: (t: string) => boolean) =>
+    new Promise<void>((resolve, reject) => {
+      if (test(text)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`stream text never matched; got:\n${text}`)), FLOW_MS);
+      waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
+}
