@@ -1,4 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { clearCourierHold } from './clearCourierHold.ts';
+import { holdCourier } from './holdCourier.ts';
 import { releaseCourier } from './releaseCourier.ts';
 
 /** What {@link recordCourierAssigned} did with ordering's CourierAssigned. */
@@ -8,7 +10,12 @@ export type CourierAssignedOutcome =
   /** The order already held this courier (the dispatch's own assignment): confirmed, its notice is done. */
   | 'confirmed'
   /** Nothing to do: the order is over, or a newer assignment was applied already. */
-  | 'ignored';
+  | 'ignored'
+  /**
+   * A reservation for an order that holds another courier: the order is left as it is, and the chosen
+   * courier is held off the dispatch ({@link holdCourier}) until ordering's event makes the swap.
+   */
+  | 'held';
 
 /**
  * Applies ordering's `CourierAssigned { orderId, courierId }` (message `messageId`) to delivery, in the
@@ -32,7 +39,8 @@ export type CourierAssignedOutcome =
  * With `unconfirmedForMs` it is a reservation (`reserveCourier`: staff's assignment, before ordering
  * appends it, `messageId` null): the same, except that the order's row awaits ordering's
  * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice, and
- * that an order holding another courier is left as it is (`ignored`: the event makes the swap).
+ * that an order holding another courier is left as it is and the courier is only held off the
+ * dispatch (`held`, {@link holdCourier}: the event makes the swap and ends the hold).
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -53,10 +61,16 @@ export async function recordCourierAssigned(
     [input.tenantId, input.orderId, input.messageId, input.assignment],
   );
   const row = rows[0]!;
-  if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) return 'ignored';
+  // Ordering's event for this order and courier, applied or not, ends a hold staff's reservation put on the courier.
+  const ended = reservation ? null : () => clearCourierHold(tx, input);
+  if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) {
+    await ended?.();
+    return 'ignored';
+  }
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
     // A reservation of the courier the order holds changes nothing: ordering's event will confirm it.
     if (reservation) return 'confirmed';
+    await ended?.();
     await tx.query(
       `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
               courier_assignment = coalesce($4::int, courier_assignment)
@@ -69,7 +83,12 @@ export async function recordCourierAssigned(
   // A reservation never replaces the order's courier: ordering's append may still fail after it (a 412,
   // a crash), and nothing would give the replaced courier their order back; they were released while
   // still carrying it (found by a review). The event, once ordering has recorded the assignment, swaps them.
-  if (reservation && replaced !== null) return 'ignored';
+  // Meanwhile the chosen courier is held off the dispatch, whose claim could otherwise give them another
+  // order before that event arrives (found by a later review: they then held two).
+  if (input.unconfirmedForMs !== undefined && replaced !== null) {
+    await holdCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, city: input.city, leaseMs: input.unconfirmedForMs });
+    return 'held';
+  }
   if (replaced !== null) {
     // Both couriers' rows, in id order, before either changes: staff swapping two couriers between two
     // orders at once each locked their chosen courier, then waited for the one it replaces, which the
@@ -90,6 +109,7 @@ export async function recordCourierAssigned(
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
   );
+  await ended?.();
   if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
   // A reservation awaits ordering's CourierAssigned (notified_at null) until the lease's end; then the
   // dispatch's notice sweep asks ordering for this courier, or drops the reservation when ordering refuses.
