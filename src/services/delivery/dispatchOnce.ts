@@ -22,9 +22,10 @@ export interface DispatchOptions {
   /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
   readonly notifyBackoff?: BackoffOptions;
   /**
-   * Failed notices to ordering of one assignment before the dispatch gives it up: the courier is
-   * freed and the order dead-lettered with an alert, as for an order that finds no courier, for
-   * staff to assign a courier or cancel. Default 8: one to two minutes of retries with the default
+   * Failed notices to ordering of one assignment before staff are alerted (an alert, as for an order
+   * that finds no courier, asking them to assign a courier or cancel). The courier stays busy with the
+   * order and the notices go on with `notifyBackoff` (at most a minute apart by default) until ordering
+   * answers, staff act, or the order ends. Default 8: one to two minutes of retries with the default
    * `notifyBackoff`.
    */
   readonly maxNotifyAttempts?: number;
@@ -37,7 +38,7 @@ export interface DispatchOptions {
 /** What one {@link dispatchOnce} step did. */
 export type DispatchStep =
   | { readonly outcome: 'idle' }
-  | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped'; readonly orderId: string; readonly courierId: string }
+  | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped' | 'unconfirmed'; readonly orderId: string; readonly courierId: string }
   | { readonly outcome: 'contended' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
@@ -61,8 +62,9 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
  *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
  *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
- *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices the
- *    assignment is given up: the courier is freed and the order dead-lettered with an alert (`dead`).
+ *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices staff
+ *    are alerted (`unconfirmed`) and the notices go on; the courier stays busy with the order (ordering
+ *    may have recorded it, with only its answer lost).
  */
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
@@ -98,12 +100,12 @@ async function notify(
     }
     const failed = assignment.attempts + 1;
     const message = error instanceof Error ? error.message : String(error);
-    if (failed >= (options.maxNotifyAttempts ?? 8)) {
-      const gaveUp = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message }));
-      // Not given up: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
-      return gaveUp ? { outcome: 'dead', orderId } : { outcome: 'notify-failed', orderId, courierId };
-    }
     const delayMs = backoffDelay(failed, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    if (failed === (options.maxNotifyAttempts ?? 8)) {
+      const alerted = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message, delayMs }));
+      // Not alerted: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
+      return alerted ? { outcome: 'unconfirmed', orderId, courierId } : { outcome: 'notify-failed', orderId, courierId };
+    }
     await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
     return { outcome: 'notify-failed', orderId, courierId };
   }
