@@ -6,7 +6,8 @@ import { claimAndAssign } from './operations/claimAndAssign.ts';
 import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
-import { claimPendingNotification, markNotified, postponeNotification } from './operations/notifications.ts';
+import { claimPendingNotification, markNotified, postponeNotification, type PendingNotification } from './operations/notifications.ts';
+import { undoReservation } from './operations/undoReservation.ts';
 import type { CommandCause, OrderCommands } from './ports.ts';
 
 /** Tuning of the dispatch workers. */
@@ -53,7 +54,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
 /**
  * One step of a dispatch worker; competing workers run it concurrently.
  * 1. An assignment whose ordering notification is due (a worker died after its commit, or ordering
- *    failed) is retried first.
+ *    failed) is retried first. A staff reservation not confirmed within its lease is settled instead
+ *    by asking ordering which courier the order has (undone unless it is the reserved one).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}).
@@ -69,7 +71,7 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
   const pending = await env.unitOfWork(context, (tx) => claimPendingNotification(tx, notifyLeaseMs));
-  if (pending !== null) return notify(env, pending, options);
+  if (pending !== null) return pending.reservation ? settleReservation(env, pending, options) : notify(env, pending, options);
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
@@ -83,6 +85,33 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
   });
   if (claimed.outcome !== 'assigned') return claimed;
   return notify(env, { tenantId: claimed.tenantId, orderId: claimed.orderId, courierId: claimed.courierId, attempts: 0, cause: claimed.cause }, options);
+}
+
+/**
+ * Settles a staff reservation that ordering's CourierAssigned has not confirmed within its lease: asks
+ * ordering (a read, never the command) which courier the order has. That courier: the reservation
+ * stands (`assigned`; the event only confirms it). Another courier or none: staff's command was refused
+ * after the reservation committed, so it is undone ({@link undoReservation}: the courier freed, the
+ * order back as it was; `dropped`). A failed read is retried with the notice backoff.
+ */
+async function settleReservation(env: DispatchEnv, reservation: PendingNotification, options: DispatchOptions): Promise<DispatchStep> {
+  const { tenantId, orderId, courierId } = reservation;
+  let recorded: { readonly courierId: string | null } | null;
+  try {
+    recorded = await env.orders.orderCourier({ restaurantId: tenantId, orderId });
+  } catch (error) {
+    const delayMs = backoffDelay(reservation.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    const message = error instanceof Error ? error.message : String(error);
+    await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
+    return { outcome: 'notify-failed', orderId, courierId };
+  }
+  if (recorded?.courierId === courierId) {
+    await env.unitOfWork(context, (tx) => markNotified(tx, { tenantId, orderId, courierId }));
+    return { outcome: 'assigned', orderId, courierId };
+  }
+  const orderHasCourier = recorded !== null && recorded.courierId !== null;
+  await env.unitOfWork(context, (tx) => undoReservation(tx, { tenantId, orderId, courierId, orderHasCourier }));
+  return { outcome: 'dropped', orderId, courierId };
 }
 
 async function notify(

@@ -30,6 +30,10 @@ function recordingOrders() {
       if (before !== undefined && before !== courierId) reassigned.push(orderId);
       courierOf.set(orderId, courierId);
     },
+    async orderCourier({ orderId }) {
+      if (fail !== null) throw fail();
+      return { courierId: courierOf.get(orderId) ?? null };
+    },
   };
   return { orders, courierOf, calls, reassigned, failWith: (f: (() => Error) | null) => void (fail = f) };
 }
@@ -363,6 +367,7 @@ describe('dispatch by competing workers', () => {
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId }));
         throw new Error('ordering timed out');
       },
+      orderCourier: async () => ({ courierId: null }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
     const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
@@ -422,6 +427,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: chosen! }));
         throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${orderId} already has courier ${chosen}`);
       },
+      orderCourier: async () => ({ courierId: chosen! }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: dispatched });
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });

@@ -179,3 +179,57 @@ test('a hold whose ordering append failed (no event ever comes) expires: the cou
   assert.deepEqual([second.job?.orderId, second.job === null ? null : second.courierId], [x, other]);
   await dispatchInvariants(admin);
 });
+
+describe("a reservation ordering never recorded (staff's command refused after it committed) is undone, never carried out", () => {
+  const dispatch = () => dispatchOnce({ unitOfWork: t.platform.deps.unitOfWork, orders: t.ports(t.platform.deps).orders }, { backoff: { initialMs: 600_000 } });
+  const leaseOver = (orderId: string) => admin.query(`update delivery.dispatch_queue set next_attempt_at = now() - interval '1 second' where order_id = $1`, [orderId]);
+  const orderingCourier = async (orderId: string) => {
+    const read = await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff });
+    assert.equal(read.statusCode, 200, read.body);
+    return { courierId: read.json().courierId ?? null, version: read.headers.etag };
+  };
+
+  test('a queued order: after the lease the sweep asks ordering, which has no courier: the courier is free and the order queued again, and ordering still shows no courier (before: the sweep assigned it)', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(true);
+    const before = await orderingCourier(y);
+    // The reservation commits; ordering's append then loses a race (412): staff are told it was refused.
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: b.id, assignment: 1, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: b.id });
+    assert.deepEqual(await orderingCourier(y), { courierId: null, version: before.version }, 'ordering records nothing');
+    assert.deepEqual(await courierRow(b.id), { status: 'available', current_order_id: null });
+    assert.deepEqual(await queueRow(y), { state: 'queued', courier_id: null, notified: false });
+    await dispatchInvariants(admin);
+  });
+
+  test('an order not queued yet: the undone reservation leaves no dispatch until its OrderReady, which queues it', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(false);
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: b.id, assignment: 1, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: b.id });
+    assert.deepEqual(await courierRow(b.id), { status: 'available', current_order_id: null });
+    assert.deepEqual(await queueRow(y), { state: 'dropped', courier_id: null, notified: false }, 'not dispatched before it is ready');
+    assert.deepEqual(await dispatch(), { outcome: 'idle' });
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => enqueueOrder(tx, { tenantId: r.rid, orderId: y, city: 'Porto' })), true);
+    assert.deepEqual(await queueRow(y), { state: 'queued', courier_id: null, notified: false });
+  });
+
+  test('a reservation ordering did record (its CourierAssigned not arrived within the lease): the sweep confirms it, appending nothing', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(true);
+    const assigned = await command(t as never, r.staff, y, 'assign-courier', 3, { courierId: b.id });
+    assert.equal(assigned.statusCode, 200, assigned.body);
+    const recorded = await orderingCourier(y);
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: y, courierId: b.id });
+    assert.deepEqual(await orderingCourier(y), recorded);
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: b.id, notified: true });
+    assert.deepEqual(await courierRow(b.id), { status: 'busy', current_order_id: y });
+    await dispatchInvariants(admin);
+  });
+});

@@ -54,7 +54,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
      ), assigned as (
        update delivery.dispatch_queue q
           set state = 'assigned', courier_id = busy.courier_id, assigned_at = now(), attempts = q.attempts + 1,
-              notified_at = null, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null
+              notified_at = null, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null, reserved_from = null
          from busy, job where q.tenant_id = job.tenant_id and q.order_id = job.order_id
        returning q.order_id
      ), history as (

@@ -48,7 +48,7 @@ export async function recordCourierAssigned(
 ): Promise<CourierAssignedOutcome> {
   const reservation = input.unconfirmedForMs !== undefined;
   // The row may not exist yet (assigned before OrderReady queued it): one that OrderReady finds later is left as it is.
-  await tx.query(
+  const added = await tx.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city) values ($1, $2, $3)
      on conflict (tenant_id, order_id) do nothing`,
     [input.tenantId, input.orderId, input.city],
@@ -73,7 +73,7 @@ export async function recordCourierAssigned(
     await ended?.();
     await tx.query(
       `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
-              courier_assignment = coalesce($4::int, courier_assignment)
+              courier_assignment = coalesce($4::int, courier_assignment), reserved_from = null
         where tenant_id = $1 and order_id = $2`,
       [input.tenantId, input.orderId, input.messageId, input.assignment],
     );
@@ -112,7 +112,9 @@ export async function recordCourierAssigned(
   await ended?.();
   if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
   // A reservation awaits ordering's CourierAssigned (notified_at null) until the lease's end; then the
-  // dispatch's notice sweep asks ordering for this courier, or drops the reservation when ordering refuses.
+  // dispatch's notice sweep asks ordering which courier the order has, and undoes the reservation
+  // (undoReservation) unless it is this one. reserved_from keeps what the row was, for the undo.
+  const reservedFrom = reservation ? ((added.rowCount ?? 0) > 0 ? 'new' : row.state) : null;
   await tx.query(
     `update delivery.dispatch_queue
         set state = 'assigned', courier_id = $3, assigned_at = now(), finished_at = null, last_error = null,
@@ -120,9 +122,10 @@ export async function recordCourierAssigned(
             notified_at = case when $6::double precision is null then now() end,
             next_attempt_at = case when $6::double precision is null then next_attempt_at
                                    else now() + make_interval(secs => $6::double precision / 1000) end,
-            notify_attempts = case when $6::double precision is null then notify_attempts else 0 end
+            notify_attempts = case when $6::double precision is null then notify_attempts else 0 end,
+            reserved_from = $7
       where tenant_id = $1 and order_id = $2`,
-    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment, input.unconfirmedForMs ?? null],
+    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment, input.unconfirmedForMs ?? null, reservedFrom],
   );
   await tx.query(
     `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)
