@@ -6,7 +6,8 @@ import { claimAndAssign } from './operations/claimAndAssign.ts';
 import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
-import { claimPendingNotification, markNotified, postponeNotification } from './operations/notifications.ts';
+import { claimPendingNotification, markNotified, postponeNotification, type PendingNotification } from './operations/notifications.ts';
+import { undoReservation } from './operations/undoReservation.ts';
 import type { CommandCause, OrderCommands } from './ports.ts';
 
 /** Tuning of the dispatch workers. */
@@ -22,9 +23,10 @@ export interface DispatchOptions {
   /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
   readonly notifyBackoff?: BackoffOptions;
   /**
-   * Failed notices to ordering of one assignment before the dispatch gives it up: the courier is
-   * freed and the order dead-lettered with an alert, as for an order that finds no courier, for
-   * staff to assign a courier or cancel. Default 8: one to two minutes of retries with the default
+   * Failed notices to ordering of one assignment before staff are alerted (an alert, as for an order
+   * that finds no courier, asking them to assign a courier or cancel). The courier stays busy with the
+   * order and the notices go on with `notifyBackoff` (at most a minute apart by default) until ordering
+   * answers, staff act, or the order ends. Default 8: one to two minutes of retries with the default
    * `notifyBackoff`.
    */
   readonly maxNotifyAttempts?: number;
@@ -37,7 +39,7 @@ export interface DispatchOptions {
 /** What one {@link dispatchOnce} step did. */
 export type DispatchStep =
   | { readonly outcome: 'idle' }
-  | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped'; readonly orderId: string; readonly courierId: string }
+  | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped' | 'unconfirmed'; readonly orderId: string; readonly courierId: string }
   | { readonly outcome: 'contended' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
@@ -52,7 +54,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
 /**
  * One step of a dispatch worker; competing workers run it concurrently.
  * 1. An assignment whose ordering notification is due (a worker died after its commit, or ordering
- *    failed) is retried first.
+ *    failed) is retried first. A staff reservation not confirmed within its lease is settled instead
+ *    by asking ordering which courier the order has (undone unless it is the reserved one).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}).
@@ -61,13 +64,14 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
  *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
  *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
- *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices the
- *    assignment is given up: the courier is freed and the order dead-lettered with an alert (`dead`).
+ *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices staff
+ *    are alerted (`unconfirmed`) and the notices go on; the courier stays busy with the order (ordering
+ *    may have recorded it, with only its answer lost).
  */
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
   const pending = await env.unitOfWork(context, (tx) => claimPendingNotification(tx, notifyLeaseMs));
-  if (pending !== null) return notify(env, pending, options);
+  if (pending !== null) return pending.reservation ? settleReservation(env, pending, options) : notify(env, pending, options);
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
@@ -81,6 +85,33 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
   });
   if (claimed.outcome !== 'assigned') return claimed;
   return notify(env, { tenantId: claimed.tenantId, orderId: claimed.orderId, courierId: claimed.courierId, attempts: 0, cause: claimed.cause }, options);
+}
+
+/**
+ * Settles a staff reservation that ordering's CourierAssigned has not confirmed within its lease: asks
+ * ordering (a read, never the command) which courier the order has. That courier: the reservation
+ * stands (`assigned`; the event only confirms it). Another courier or none: staff's command was refused
+ * after the reservation committed, so it is undone ({@link undoReservation}: the courier freed, the
+ * order back as it was; `dropped`). A failed read is retried with the notice backoff.
+ */
+async function settleReservation(env: DispatchEnv, reservation: PendingNotification, options: DispatchOptions): Promise<DispatchStep> {
+  const { tenantId, orderId, courierId } = reservation;
+  let recorded: { readonly courierId: string | null } | null;
+  try {
+    recorded = await env.orders.orderCourier({ restaurantId: tenantId, orderId });
+  } catch (error) {
+    const delayMs = backoffDelay(reservation.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    const message = error instanceof Error ? error.message : String(error);
+    await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
+    return { outcome: 'notify-failed', orderId, courierId };
+  }
+  if (recorded?.courierId === courierId) {
+    await env.unitOfWork(context, (tx) => markNotified(tx, { tenantId, orderId, courierId }));
+    return { outcome: 'assigned', orderId, courierId };
+  }
+  const orderHasCourier = recorded !== null && recorded.courierId !== null;
+  await env.unitOfWork(context, (tx) => undoReservation(tx, { tenantId, orderId, courierId, orderHasCourier }));
+  return { outcome: 'dropped', orderId, courierId };
 }
 
 async function notify(
@@ -98,12 +129,12 @@ async function notify(
     }
     const failed = assignment.attempts + 1;
     const message = error instanceof Error ? error.message : String(error);
-    if (failed >= (options.maxNotifyAttempts ?? 8)) {
-      const gaveUp = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message }));
-      // Not given up: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
-      return gaveUp ? { outcome: 'dead', orderId } : { outcome: 'notify-failed', orderId, courierId };
-    }
     const delayMs = backoffDelay(failed, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    if (failed === (options.maxNotifyAttempts ?? 8)) {
+      const alerted = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message, delayMs }));
+      // Not alerted: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
+      return alerted ? { outcome: 'unconfirmed', orderId, courierId } : { outcome: 'notify-failed', orderId, courierId };
+    }
     await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
     return { outcome: 'notify-failed', orderId, courierId };
   }

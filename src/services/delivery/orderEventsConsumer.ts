@@ -1,5 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { causeOfMessage, inboxHandler, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, inboxHandler, InvalidMessageError, type Message, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
@@ -28,7 +28,9 @@ const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
  * cause of its dispatch (the assignment and a dead letter name it), `CourierAssigned` makes
  * that courier busy with the order and settles its dispatch (staff's choice wins over the dispatch's,
  * see {@link recordCourierAssigned}), `OrderDelivered` and `OrderCancelled` end its dispatch and free
- * its courier. Other order events are claimed and ignored.
+ * its courier. Other order events are claimed and ignored. A message of those four subjects that
+ * cannot be handled (a tenant, order or courier id that is not a UUID) throws `InvalidMessageError`
+ * before the inbox claims it: retried, then dead-lettered, never dropped.
  */
 export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
   const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
@@ -39,21 +41,25 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       schema: 'delivery',
       transaction: (_message, fn) => env.unitOfWork({ service: 'delivery', actor: SYSTEM }, fn),
       handle: async (tx, message) => {
+        // The subjects acted on below were validated by the outer handler (a malformed one throws there).
         const tenantId = message.headers.tenant;
         const { orderId, courierId, assignment } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city, cause: causeOfMessage(message) });
-        else if (message.subject === COURIER_ASSIGNED && city !== null) {
-          if (typeof courierId === 'string' && isUuid(courierId)) {
-            const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;
-            await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
-          }
+        else if (message.subject === COURIER_ASSIGNED && city !== null && typeof courierId === 'string' && isUuid(courierId)) {
+          const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;
+          await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
         } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });
       },
     });
   const others = handlerWith(null);
+  const actedOn = new Set([enqueueOn, COURIER_ASSIGNED, 'ordering.order.OrderDelivered', 'ordering.order.OrderCancelled']);
   return async (message) => {
+    // A malformed message of a subject delivery acts on fails, before the inbox claims it: the transport
+    // retries it, then parks it as a dead letter with this error (it used to be claimed and ignored,
+    // silently dropped). Other order events are not read, so their payloads are not checked.
+    if (actedOn.has(message.subject)) assertOrderEvent(message);
     if (message.subject !== enqueueOn && message.subject !== COURIER_ASSIGNED) return others(message);
     // The city is asked before the transaction (the directory runs its own), so no connection is held
     // while waiting for another. An unknown restaurant throws: retried, then dead-lettered.
@@ -61,6 +67,23 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
     if (restaurant === null) throw new Error(`restaurant ${message.headers.tenant} of order event ${message.id} is not in the directory`);
     return handlerWith(restaurant.city)(message);
   };
+}
+
+/**
+ * Throws {@link InvalidMessageError} (`MESSAGE_INVALID`) for an order event delivery acts on that it
+ * cannot act on: the tenant header or `orderId` not a UUID, or, for CourierAssigned, `courierId` not one.
+ */
+function assertOrderEvent(message: Message): void {
+  const { orderId, courierId } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown };
+  const bad = (field: string, value: unknown) =>
+    new InvalidMessageError(
+      `${message.subject} ${message.id} cannot be handled by delivery: its ${field} (${JSON.stringify(value) ?? 'missing'}) is not a UUID; ` +
+        'fix the publisher, then drop the dead letter (brigade dlq drop) or redrive a corrected copy',
+      field,
+    );
+  if (!isUuid(message.headers.tenant)) throw bad('tenant header', message.headers.tenant);
+  if (typeof orderId !== 'string' || !isUuid(orderId)) throw bad('orderId', orderId);
+  if (message.subject === COURIER_ASSIGNED && (typeof courierId !== 'string' || !isUuid(courierId))) throw bad('courierId', courierId);
 }
 
 /**

@@ -38,6 +38,12 @@ export interface OrderCommands {
    * causation and keeps its correlation and trace.
    */
   assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void>;
+  /**
+   * The courier ordering has recorded on the order (null: none yet), or null when there is no such
+   * order. A read: the dispatch settles a staff reservation whose command may have failed with it
+   * (decision 0084), without carrying the command out. Any error is taken as transient and retried.
+   */
+  orderCourier(input: { readonly restaurantId: string; readonly orderId: string }): Promise<{ readonly courierId: string | null } | null>;
 }
 
 /** The delivery service's ports. */

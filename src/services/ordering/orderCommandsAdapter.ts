@@ -73,6 +73,14 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
         return { type: 'assign-courier', by, courierId: input.courierId };
       }),
     /**
+     * The order's courier as ordering has it (null: none), or null when there is no such order: a read
+     * at the order's current version, appending nothing (delivery settles a staff reservation with it).
+     */
+    orderCourier: async (input: { readonly restaurantId: string; readonly orderId: string }): Promise<{ courierId: string | null } | null> => {
+      const loaded = await unitOfWork({ service: 'ordering', tenantId: input.restaurantId, actor: by, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
+      return loaded === null ? null : { courierId: loaded.state.courierId };
+    },
+    /**
      * Cancels the order (ordering's `cancel`, as a system actor: allowed while placed, accepted or
      * ready). An order already cancelled or rejected counts as done.
      *

@@ -5,6 +5,7 @@ import type { Tx } from '../../../src/platform/db/index.ts';
 import { UnprocessableError } from '../../../src/platform/errors/index.ts';
 import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
 import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderCommands } from '../../../src/services/delivery/index.ts';
+import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { dispatchInvariants, settledOrBlocked, useDispatchDatabase } from './dispatchDatabase.ts';
@@ -28,6 +29,10 @@ function recordingOrders() {
       const before = courierOf.get(orderId);
       if (before !== undefined && before !== courierId) reassigned.push(orderId);
       courierOf.set(orderId, courierId);
+    },
+    async orderCourier({ orderId }) {
+      if (fail !== null) throw fail();
+      return { courierId: courierOf.get(orderId) ?? null };
     },
   };
   return { orders, courierOf, calls, reassigned, failWith: (f: (() => Error) | null) => void (fail = f) };
@@ -276,7 +281,7 @@ describe('dispatch by competing workers', () => {
     assert.deepEqual((await rows()).rows, [{ state: 'cancelled', status: 'available', current_order_id: null }]);
   });
 
-  test('ordering never told: after maxNotifyAttempts failed notices the assignment is given up, the courier freed, the order dead-lettered with an alert saying what to do', async () => {
+  test('ordering never told: after maxNotifyAttempts failed notices staff are alerted (saying what to do, no internal error), the courier stays busy with the order, and the notices go on until ordering answers', async () => {
     const tenant = randomUUID();
     const [order] = await addOrders('Viseu', [tenant], 1);
     const [courier] = await addCouriers('Viseu', 1);
@@ -285,30 +290,69 @@ describe('dispatch by competing workers', () => {
     port.failWith(() => new Error(internal));
     const env = { unitOfWork: uow, orders: port.orders };
     const outcomes: string[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 4; i++) {
       // Time passes: the next notice is due (the test moves the row's clock instead of sleeping).
       await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
       outcomes.push((await dispatchOnce(env, { maxNotifyAttempts: 3 })).outcome);
     }
-    assert.deepEqual(outcomes, ['notify-failed', 'notify-failed', 'dead']);
-    const queue = await db.admin.query(`select state, notify_attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
-    assert.deepEqual([queue.rows[0].state, queue.rows[0].notify_attempts], ['dead', 3]);
-    assert.ok(queue.rows[0].last_error.endsWith(`after 3 failed notices; last error: ${internal}`), queue.rows[0].last_error);
-    const freed = await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courier]);
-    assert.deepEqual(freed.rows, [{ status: 'available', current_order_id: null }]);
+    assert.deepEqual(outcomes, ['notify-failed', 'notify-failed', 'unconfirmed', 'notify-failed'], 'one alert, then the notices go on');
+    const queue = await db.admin.query(`select state, courier_id, notified_at, notify_attempts, last_error from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual([queue.rows[0].state, queue.rows[0].courier_id, queue.rows[0].notified_at, queue.rows[0].notify_attempts], ['assigned', courier, null, 4]);
+    assert.ok(queue.rows[0].last_error.includes(internal), queue.rows[0].last_error);
+    // Kept: ordering may have recorded the assignment with only its answer lost.
+    const kept = await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courier]);
+    assert.deepEqual(kept.rows, [{ status: 'busy', current_order_id: order!.orderId }]);
     const history = await db.admin.query(`select release_reason from delivery.assignments where order_id = $1`, [order!.orderId]);
-    assert.deepEqual(history.rows, [{ release_reason: 'dropped' }]);
-    // The alert of an order without a courier, for the board: the same row and message, which staff read:
-    // what to do, and none of the internal error.
-    const reason = `The courier found for this order (${courier}) could not be confirmed after 3 attempts and has been released. Assign a courier to the order or cancel it.`;
+    assert.deepEqual(history.rows, [{ release_reason: null }]);
+    // The alert, for the board, which staff read: what to do, and none of the internal error.
+    const reason = `The courier found for this order (${courier}) could not be confirmed after 3 attempts. They are kept for the order while the dispatch keeps trying; to settle it now, assign a courier to the order or cancel it.`;
     const alerts = await db.admin.query(`select tenant_id, city, attempts, reason from delivery.dispatch_alerts`);
     assert.deepEqual(alerts.rows, [{ tenant_id: tenant, city: 'Viseu', attempts: 3, reason }]);
     const outbox = await db.admin.query<{ subject: string; payload: Record<string, unknown> }>(`select subject, payload from delivery.outbox`);
     assert.deepEqual(outbox.rows.map((m) => [m.subject, m.payload.orderId, m.payload.reason]), [['delivery.dispatch.DispatchFailed', order!.orderId, reason]]);
     assert.ok(!JSON.stringify(outbox.rows[0]!.payload).includes('ECONNREFUSED'), 'the internal error reached the alert');
+    await dispatchInvariants(db.admin);
+    // Ordering answers again: the next notice confirms the courier.
+    port.failWith(null);
     await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
-    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 3 }), { outcome: 'idle' }, 'no notice after the last');
-    assert.equal(port.calls.length, 3);
+    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 3 }), { outcome: 'assigned', orderId: order!.orderId, courierId: courier });
+    assert.equal(port.courierOf.get(order!.orderId), courier);
+    assert.equal(port.calls.length, 5);
+    assert.equal((await db.admin.query(`select 1 from delivery.dispatch_queue where order_id = $1 and notified_at is not null`, [order!.orderId])).rowCount, 1);
+    assert.equal((await db.admin.query('select 1 from delivery.dispatch_alerts')).rowCount, 1, 'no second alert');
+    await dispatchInvariants(db.admin);
+  });
+
+  test("after the alert for an unconfirmed assignment, ordering's late CourierAssigned finds the courier still on the order, and the dispatch gives them no other order meanwhile (before: freed, dispatched to another order, then given both)", async () => {
+    const tenant = randomUUID();
+    const [y] = await addOrders('Viseu', [tenant], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    const port = recordingOrders();
+    // Ordering committed the assignment but its answers were lost; later notices fail.
+    port.failWith(() => new Error('ordering timed out'));
+    const env = { unitOfWork: uow, orders: port.orders };
+    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 1 }), { outcome: 'unconfirmed', orderId: y!.orderId, courierId: courier });
+    const [x] = await addOrders('Viseu', [tenant], 1);
+    const claim = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+    assert.equal(claim.job?.orderId, x!.orderId);
+    assert.equal(claim.job === null ? undefined : claim.courierId, null, 'the courier kept for Y is not given X');
+    const late = await uow(system, (tx) => recordCourierAssigned(tx, { tenantId: tenant, orderId: y!.orderId, courierId: courier!, messageId: newMessageId(), assignment: 1, city: 'Viseu' }));
+    assert.equal(late, 'confirmed');
+    assert.deepEqual(await courierRow(courier!), { status: 'busy', current_order_id: y!.orderId });
+    await dispatchInvariants(db.admin);
+  });
+
+  test('after the alert for an unconfirmed assignment, staff cancelling the order free the courier', async () => {
+    const tenant = randomUUID();
+    const [y] = await addOrders('Viseu', [tenant], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    const port = recordingOrders();
+    port.failWith(() => new Error('ordering timed out'));
+    assert.equal((await dispatchOnce({ unitOfWork: uow, orders: port.orders }, { maxNotifyAttempts: 1 })).outcome, 'unconfirmed');
+    const handle = orderEventsHandler({ unitOfWork: uow, restaurants: cityOf('Viseu') });
+    await handle(orderEvent('OrderCancelled', tenant, { orderId: y!.orderId }));
+    assert.deepEqual(await courierRow(courier!), { status: 'available', current_order_id: null });
+    assert.equal((await queueRow(y!.orderId)).state, 'cancelled');
     await dispatchInvariants(db.admin);
   });
 
@@ -323,6 +367,7 @@ describe('dispatch by competing workers', () => {
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId }));
         throw new Error('ordering timed out');
       },
+      orderCourier: async () => ({ courierId: null }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
     const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
@@ -382,6 +427,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: chosen! }));
         throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${orderId} already has courier ${chosen}`);
       },
+      orderCourier: async () => ({ courierId: chosen! }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: dispatched });
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });

@@ -23,7 +23,10 @@ const dieFast: DispatchOptions = { maxAttempts: 1 };
 /** Ordering's assign-courier as delivery sees it: records each call. */
 function recordingOrders() {
   const calls: Array<{ orderId: string; courierId: string }> = [];
-  const orders: OrderCommands = { assignCourier: async ({ orderId, courierId }) => void calls.push({ orderId, courierId }) };
+  const orders: OrderCommands = {
+    assignCourier: async ({ orderId, courierId }) => void calls.push({ orderId, courierId }),
+    orderCourier: async ({ orderId }) => ({ courierId: calls.findLast((c) => c.orderId === orderId)?.courierId ?? null }),
+  };
   return { orders, calls, env: { unitOfWork: uow, orders } };
 }
 

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { newMessageId } from '../../../src/platform/messaging/index.ts';
 import { dispatchOnce } from '../../../src/services/delivery/index.ts';
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
-import { settledOrBlocked } from './dispatchDatabase.ts';
+import { dispatchInvariants, settledOrBlocked } from './dispatchDatabase.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
 
 // Staff's assign-courier reserves the courier in delivery before ordering records it (decision 0084).
@@ -111,7 +113,7 @@ describe('a courier staff assign is off the dispatch from the moment ordering re
   });
 });
 
-test("a reservation for an order that holds another courier changes nothing: ordering's append may still fail, and the courier it would replace stays busy with the order (before: released at once, while carrying it)", async () => {
+test("a reservation for an order that holds another courier changes nothing of the order: ordering's append may still fail, and the courier it would replace stays busy with the order (before: released at once, while carrying it)", async () => {
   const a = await onlyAvailableCourier();
   const x = await order(true);
   // X is A's (as ordering's CourierAssigned for A leaves it).
@@ -120,6 +122,114 @@ test("a reservation for an order that holds another courier changes nothing: ord
   // Staff reserve B for X; then their append fails (a 412): nothing undoes the reservation.
   const b = await courier(t as never);
   const outcome = await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: x, courierId: b.id, assignment: 2, city: 'Porto', leaseMs: 30_000 }));
-  assert.equal(outcome, 'ignored');
+  // X's row is not touched; B is only held off the dispatch until ordering's event (see the p2 test below).
+  assert.equal(outcome, 'held');
   assert.deepEqual([(await queueRow(x))?.courier_id, (await courierRow(a.id))?.status, (await courierRow(a.id))?.current_order_id], [a.id, 'busy', x], 'A still carries X');
+});
+
+test("staff reassign an order the dispatch has just claimed with another courier: the courier they chose is held off the dispatch until ordering's event arrives, so they never get a second order (before: the dispatch gave them one)", async () => {
+  // The invariants read every row: start from an empty dispatch (the tests above leave a courier with two orders, as staff may).
+  await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+  const a = randomUUID();
+  const b = randomUUID();
+  const tenantId = randomUUID();
+  const y = randomUUID();
+  const x = randomUUID();
+  await admin.query(
+    `insert into delivery.courier_availability (courier_id, city, status, available_since) values ($1, 'Faro', 'available', now() - interval '10 minutes'), ($2, 'Faro', 'available', now() - interval '5 minutes')`,
+    [a, b],
+  );
+  const uow = t.platform.deps.unitOfWork;
+  await uow(system, (tx) => enqueueOrder(tx, { tenantId, orderId: y, city: 'Faro' }));
+  const first = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  assert.deepEqual([first.job?.orderId, first.job === null ? null : first.courierId], [y, a], 'the dispatch claims Y with A (ordering not told yet)');
+  // Staff assign B to Y in ordering, which has no courier for Y yet: the reservation finds Y holding A.
+  const outcome = await uow(system, (tx) => reserveCourier(tx, { tenantId, orderId: y, courierId: b, assignment: 1, city: 'Faro', leaseMs: 600_000 }));
+  assert.equal(outcome, 'held');
+  assert.deepEqual([(await queueRow(y))?.courier_id, (await courierRow(a))?.current_order_id], [a, y], "Y's row is left as it is: ordering's append may still fail");
+  // Ordering appended CourierAssigned(Y, B); before it reaches delivery, X becomes ready.
+  await uow(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+  const second = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  assert.equal(second.job?.orderId, x);
+  assert.equal(second.job === null ? undefined : second.courierId, null, 'B is held for Y: the claim of X gets no courier');
+  const applied = await uow(system, (tx) => recordCourierAssigned(tx, { tenantId, orderId: y, courierId: b, messageId: newMessageId(), assignment: 1, city: 'Faro' }));
+  assert.equal(applied, 'assigned');
+  assert.deepEqual(await courierRow(b), { status: 'busy', current_order_id: y });
+  assert.equal((await admin.query('select held_until from delivery.courier_availability where courier_id = $1', [b])).rows[0].held_until, null, 'the event ends the hold');
+  await dispatchInvariants(admin);
+  // A, replaced on Y, is free again and takes X.
+  const third = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  assert.deepEqual([third.job?.orderId, third.job === null ? null : third.courierId], [x, a]);
+  await dispatchInvariants(admin);
+});
+
+test('a hold whose ordering append failed (no event ever comes) expires: the courier is dispatched again after the lease', async () => {
+  await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+  const [a, b, tenantId, y, x] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+  await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Faro', 'available'), ($2, 'Faro', 'available')`, [a, b]);
+  const uow = t.platform.deps.unitOfWork;
+  await uow(system, (tx) => enqueueOrder(tx, { tenantId, orderId: y, city: 'Faro' }));
+  const first = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  const other = first.job !== null && first.courierId === a ? b : a;
+  assert.equal(await uow(system, (tx) => reserveCourier(tx, { tenantId, orderId: y, courierId: other, assignment: 1, city: 'Faro', leaseMs: 600_000 })), 'held');
+  // The lease is over (the test moves the hold's clock instead of waiting).
+  await admin.query(`update delivery.courier_availability set held_until = now() - interval '1 second' where courier_id = $1`, [other]);
+  await uow(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+  const second = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  assert.deepEqual([second.job?.orderId, second.job === null ? null : second.courierId], [x, other]);
+  await dispatchInvariants(admin);
+});
+
+describe("a reservation ordering never recorded (staff's command refused after it committed) is undone, never carried out", () => {
+  const dispatch = () => dispatchOnce({ unitOfWork: t.platform.deps.unitOfWork, orders: t.ports(t.platform.deps).orders }, { backoff: { initialMs: 600_000 } });
+  const leaseOver = (orderId: string) => admin.query(`update delivery.dispatch_queue set next_attempt_at = now() - interval '1 second' where order_id = $1`, [orderId]);
+  const orderingCourier = async (orderId: string) => {
+    const read = await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff });
+    assert.equal(read.statusCode, 200, read.body);
+    return { courierId: read.json().courierId ?? null, version: read.headers.etag };
+  };
+
+  test('a queued order: after the lease the sweep asks ordering, which has no courier: the courier is free and the order queued again, and ordering still shows no courier (before: the sweep assigned it)', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(true);
+    const before = await orderingCourier(y);
+    // The reservation commits; ordering's append then loses a race (412): staff are told it was refused.
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: b.id, assignment: 1, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: b.id });
+    assert.deepEqual(await orderingCourier(y), { courierId: null, version: before.version }, 'ordering records nothing');
+    assert.deepEqual(await courierRow(b.id), { status: 'available', current_order_id: null });
+    assert.deepEqual(await queueRow(y), { state: 'queued', courier_id: null, notified: false });
+    await dispatchInvariants(admin);
+  });
+
+  test('an order not queued yet: the undone reservation leaves no dispatch until its OrderReady, which queues it', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(false);
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: b.id, assignment: 1, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: b.id });
+    assert.deepEqual(await courierRow(b.id), { status: 'available', current_order_id: null });
+    assert.deepEqual(await queueRow(y), { state: 'dropped', courier_id: null, notified: false }, 'not dispatched before it is ready');
+    assert.deepEqual(await dispatch(), { outcome: 'idle' });
+    assert.equal(await t.platform.deps.unitOfWork(system, (tx) => enqueueOrder(tx, { tenantId: r.rid, orderId: y, city: 'Porto' })), true);
+    assert.deepEqual(await queueRow(y), { state: 'queued', courier_id: null, notified: false });
+  });
+
+  test('a reservation ordering did record (its CourierAssigned not arrived within the lease): the sweep confirms it, appending nothing', async () => {
+    await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+    const b = await onlyAvailableCourier();
+    const y = await order(true);
+    const assigned = await command(t as never, r.staff, y, 'assign-courier', 3, { courierId: b.id });
+    assert.equal(assigned.statusCode, 200, assigned.body);
+    const recorded = await orderingCourier(y);
+    await leaseOver(y);
+    assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: y, courierId: b.id });
+    assert.deepEqual(await orderingCourier(y), recorded);
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: b.id, notified: true });
+    assert.deepEqual(await courierRow(b.id), { status: 'busy', current_order_id: y });
+    await dispatchInvariants(admin);
+  });
 });

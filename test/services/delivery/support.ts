@@ -24,7 +24,7 @@ export interface DeliveryPlatform {
 /**
  * Ports over the real services: the restaurant directory and a courier lookup in-process, and
  * ordering's assign-courier through its HTTP route as an admin (read the version, send it as If-Match,
- * re-read and retry on 412). A refusal comes back as a BrigadeError with ordering's status and code.
+ * re-read and retry on 412), and the order's courier read through GET /v1/orders/:id. A refusal comes back as a BrigadeError with ordering's status and code.
  */
 export function deliveryPorts(app: () => Platform['app'], sign: () => Promise<string>): (deps: ServiceDeps) => DeliveryPorts {
   return (deps) => ({
@@ -51,6 +51,12 @@ export function deliveryPorts(app: () => Platform['app'], sign: () => Promise<st
           if (res.statusCode === 412 && attempt < 5) continue;
           throw new BrigadeError(res.json().code ?? 'ORDER_COMMAND_FAILED', res.statusCode, res.body);
         }
+      },
+      async orderCourier({ orderId }) {
+        const read = await app().inject({ method: 'GET', url: `/v1/orders/${orderId}`, headers: { authorization: `Bearer ${await sign()}` } });
+        if (read.statusCode === 404) return null;
+        if (read.statusCode !== 200) throw new BrigadeError(read.json().code ?? 'ORDER_UNREADABLE', read.statusCode, read.body);
+        return { courierId: (read.json().courierId as string | null | undefined) ?? null };
       },
     },
   });

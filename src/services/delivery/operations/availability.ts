@@ -34,6 +34,9 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
   const row = current.rows[0];
   if (row?.status === 'busy') throw new CourierBusyError(input.courierId, String(row.current_order_id));
   const status = input.available ? 'available' : 'offline';
+  // With no row to lock above, staff's reservation (or ordering's CourierAssigned) may insert the
+  // courier's row as busy before this insert: the conflict update then skips it (`a.status <> 'busy'`)
+  // instead of trying to make a busy row available, which the courier policy refused (42501, a 500).
   const { rows } = await tx.query<Availability>(
     `insert into delivery.courier_availability as a (courier_id, city, status, available_since)
      values ($1, $2, $3, now())
@@ -41,8 +44,12 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
         set city = excluded.city, status = excluded.status, updated_at = now(),
             available_since = case when a.status = 'available' and excluded.status = 'available' and a.city = excluded.city
                                    then a.available_since else now() end
+      where a.status <> 'busy'
      returning ${COLUMNS}`,
     [input.courierId, input.city, status],
   );
-  return rows[0] as Availability;
+  const written = rows[0];
+  if (written !== undefined) return written;
+  const busy = await getAvailability(tx, input.courierId);
+  throw new CourierBusyError(input.courierId, String(busy?.currentOrderId));
 }

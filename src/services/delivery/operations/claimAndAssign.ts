@@ -25,7 +25,8 @@ export type ClaimResult = { readonly job: null } | { readonly job: DispatchJob; 
  * Both picks are `FOR UPDATE SKIP LOCKED`: competing workers never wait on each other's order or
  * courier, and never take the same one (a locked row is skipped, an unlocked one is locked before it
  * is marked). The courier's status is re-checked after the lock (EvalPlanQual), so a courier another
- * worker just made busy is never taken. When no courier could be locked the order comes back
+ * worker just made busy is never taken, nor one staff hold for an order they are reassigning to them
+ * (`held_until`, see `holdCourier`; re-checked likewise). When no courier could be locked the order comes back
  * (`courierId: null`) still locked, for {@link deferDispatch}.
  */
 export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number }): Promise<ClaimResult> {
@@ -41,7 +42,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
         for update skip locked
      ), pick as (
        select a.courier_id from delivery.courier_availability a, job
-        where a.city = job.city and a.status = 'available'
+        where a.city = job.city and a.status = 'available' and (a.held_until is null or a.held_until <= now())
         order by a.available_since, a.courier_id
         limit 1
         for update of a skip locked
@@ -53,7 +54,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
      ), assigned as (
        update delivery.dispatch_queue q
           set state = 'assigned', courier_id = busy.courier_id, assigned_at = now(), attempts = q.attempts + 1,
-              notified_at = null, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null
+              notified_at = null, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null, reserved_from = null
          from busy, job where q.tenant_id = job.tenant_id and q.order_id = job.order_id
        returning q.order_id
      ), history as (

@@ -26,7 +26,8 @@ export interface DeferOptions {
  */
 export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOptions): Promise<DeferOutcome> {
   await lockCity(tx, job.city);
-  const free = await tx.query(`select 1 from delivery.courier_availability where city = $1 and status = 'available' limit 1`, [job.city]);
+  // A courier staff hold (holdCourier) is not free: counting them would retry every 25 ms for the whole hold.
+  const free = await tx.query(`select 1 from delivery.courier_availability where city = $1 and status = 'available' and (held_until is null or held_until <= now()) limit 1`, [job.city]);
   if ((free.rowCount ?? 0) > 0) {
     await tx.query(
       `update delivery.dispatch_queue set next_attempt_at = now() + make_interval(secs => $3::double precision / 1000)

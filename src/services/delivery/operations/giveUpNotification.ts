@@ -1,34 +1,40 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { causeOfRow, type CauseColumns } from './dispatchCause.ts';
 import { raiseDispatchAlert } from './raiseDispatchAlert.ts';
-import { releaseCourier } from './releaseCourier.ts';
 
 /**
- * Gives up telling ordering of an assignment after its last failed notice: the assignment cannot
- * stand (ordering never recorded it, or its CourierAssigned would have confirmed it), so the order is
- * dead-lettered like one that found no courier (state `dead`, an alert row and `DispatchFailed`, see
- * {@link raiseDispatchAlert}) and the courier is released ({@link releaseCourier}, reason `dropped`).
+ * Stops retrying quietly: after the last of `maxNotifyAttempts` failed notices of an assignment to
+ * ordering, staff are alerted (an alert row and `DispatchFailed`, see {@link raiseDispatchAlert}) and
+ * the next notice is postponed by `delayMs`. The courier is **kept** busy with the order: ordering may
+ * have recorded the assignment with only its answer lost, and a courier freed here would be dispatched
+ * again and then get this order too from ordering's late CourierAssigned (two orders at once; found by
+ * review). What settles it: the next notice once ordering answers (it confirms the courier, or refuses
+ * because the order ended or has staff's courier: the courier is freed), ordering's CourierAssigned
+ * (confirms, or staff's courier replaces this one), or staff cancelling the order. The alert says so.
+ *
  * Only while the order is still assigned to `courierId` and unconfirmed: a CourierAssigned handled
  * meanwhile (ordering got the notice after all, or staff chose a courier) wins. `error` (the last
- * notice's) goes to the row's `last_error`, never to the alert staff read. Returns whether it gave up.
+ * notice's) goes to the row's `last_error`, never to the alert staff read. Returns whether it alerted.
  * Run as the system actor.
  */
-export async function giveUpNotification(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; attempts: number; error: string }): Promise<boolean> {
+export async function giveUpNotification(
+  tx: Tx,
+  input: { tenantId: string; orderId: string; courierId: string; attempts: number; error: string; delayMs: number },
+): Promise<boolean> {
   // Restaurant staff read the reason (the alert, DispatchFailed on the board): what happened and what
   // to do, in their words. The raw error (driver or SQL text, host names) is kept in last_error only.
   const reason =
-    `The courier found for this order (${input.courierId}) could not be confirmed after ${input.attempts} attempts ` +
-    `and has been released. Assign a courier to the order or cancel it.`;
-  const lastError = `gave up telling ordering of courier ${input.courierId} after ${input.attempts} failed notices; last error: ${input.error.slice(0, 1000)}`;
+    `The courier found for this order (${input.courierId}) could not be confirmed after ${input.attempts} attempts. ` +
+    `They are kept for the order while the dispatch keeps trying; to settle it now, assign a courier to the order or cancel it.`;
+  const lastError = `alerted staff after ${input.attempts} failed notices to ordering of courier ${input.courierId}; last error: ${input.error.slice(0, 1000)}`;
   const { rows } = await tx.query<{ city: string } & CauseColumns>(
-    `update delivery.dispatch_queue set state = 'dead', finished_at = now(), notify_attempts = $4, last_error = $5
+    `update delivery.dispatch_queue set notify_attempts = $4, last_error = $5, next_attempt_at = now() + make_interval(secs => $6::double precision / 1000)
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null
       returning city, causation_id, correlation_id, traceparent`,
-    [input.tenantId, input.orderId, input.courierId, input.attempts, lastError],
+    [input.tenantId, input.orderId, input.courierId, input.attempts, lastError, input.delayMs],
   );
   const row = rows[0];
   if (row === undefined) return false;
-  await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, reason: 'dropped' });
   await raiseDispatchAlert(tx, { tenantId: input.tenantId, orderId: input.orderId, city: row.city, attempts: input.attempts, reason, cause: causeOfRow(row) });
   return true;
 }

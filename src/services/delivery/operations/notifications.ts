@@ -11,6 +11,11 @@ export interface PendingNotification {
   readonly attempts: number;
   /** The order event that queued the order: the assignment's cause. */
   readonly cause: CommandCause;
+  /**
+   * A staff reservation (decision 0084), not the dispatch's own assignment: it is settled by asking
+   * ordering which courier the order has, never by assigning it (staff may have been told it was refused).
+   */
+  readonly reservation: boolean;
 }
 
 /**
@@ -19,23 +24,24 @@ export interface PendingNotification {
  * {@link markNotified}. Competing workers skip a leased row. Run as the system actor.
  */
 export async function claimPendingNotification(tx: Tx, leaseMs: number): Promise<PendingNotification | null> {
-  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; notify_attempts: number } & CauseColumns>(
+  const { rows } = await tx.query<{ tenant_id: string; order_id: string; courier_id: string; notify_attempts: number; reservation: boolean } & CauseColumns>(
     `update delivery.dispatch_queue q set next_attempt_at = now() + make_interval(secs => $1::double precision / 1000)
       where (q.tenant_id, q.order_id) = (
         select tenant_id, order_id from delivery.dispatch_queue
          where state = 'assigned' and notified_at is null and next_attempt_at <= now()
          order by next_attempt_at limit 1 for update skip locked)
-      returning q.tenant_id, q.order_id, q.courier_id, q.notify_attempts, q.causation_id, q.correlation_id, q.traceparent`,
+      returning q.tenant_id, q.order_id, q.courier_id, q.notify_attempts, q.causation_id, q.correlation_id, q.traceparent,
+                q.reserved_from is not null as reservation`,
     [leaseMs],
   );
   const row = rows[0];
-  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts, cause: causeOfRow(row) };
+  return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts, cause: causeOfRow(row), reservation: row.reservation };
 }
 
-/** Records that ordering accepted the assignment (only if the order still has that courier). */
+/** Records that ordering accepted the assignment, or has the reserved courier (only if the order still has that courier). */
 export async function markNotified(tx: Tx, input: { tenantId: string; orderId: string; courierId: string }): Promise<void> {
   await tx.query(
-    `update delivery.dispatch_queue set notified_at = now(), last_error = null
+    `update delivery.dispatch_queue set notified_at = now(), last_error = null, reserved_from = null
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null`,
     [input.tenantId, input.orderId, input.courierId],
   );

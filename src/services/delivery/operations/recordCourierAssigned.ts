@@ -1,4 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { clearCourierHold } from './clearCourierHold.ts';
+import { holdCourier } from './holdCourier.ts';
 import { releaseCourier } from './releaseCourier.ts';
 
 /** What {@link recordCourierAssigned} did with ordering's CourierAssigned. */
@@ -8,7 +10,12 @@ export type CourierAssignedOutcome =
   /** The order already held this courier (the dispatch's own assignment): confirmed, its notice is done. */
   | 'confirmed'
   /** Nothing to do: the order is over, or a newer assignment was applied already. */
-  | 'ignored';
+  | 'ignored'
+  /**
+   * A reservation for an order that holds another courier: the order is left as it is, and the chosen
+   * courier is held off the dispatch ({@link holdCourier}) until ordering's event makes the swap.
+   */
+  | 'held';
 
 /**
  * Applies ordering's `CourierAssigned { orderId, courierId }` (message `messageId`) to delivery, in the
@@ -32,7 +39,8 @@ export type CourierAssignedOutcome =
  * With `unconfirmedForMs` it is a reservation (`reserveCourier`: staff's assignment, before ordering
  * appends it, `messageId` null): the same, except that the order's row awaits ordering's
  * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice, and
- * that an order holding another courier is left as it is (`ignored`: the event makes the swap).
+ * that an order holding another courier is left as it is and the courier is only held off the
+ * dispatch (`held`, {@link holdCourier}: the event makes the swap and ends the hold).
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -40,7 +48,7 @@ export async function recordCourierAssigned(
 ): Promise<CourierAssignedOutcome> {
   const reservation = input.unconfirmedForMs !== undefined;
   // The row may not exist yet (assigned before OrderReady queued it): one that OrderReady finds later is left as it is.
-  await tx.query(
+  const added = await tx.query(
     `insert into delivery.dispatch_queue (tenant_id, order_id, city) values ($1, $2, $3)
      on conflict (tenant_id, order_id) do nothing`,
     [input.tenantId, input.orderId, input.city],
@@ -53,13 +61,19 @@ export async function recordCourierAssigned(
     [input.tenantId, input.orderId, input.messageId, input.assignment],
   );
   const row = rows[0]!;
-  if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) return 'ignored';
+  // Ordering's event for this order and courier, applied or not, ends a hold staff's reservation put on the courier.
+  const ended = reservation ? null : () => clearCourierHold(tx, input);
+  if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) {
+    await ended?.();
+    return 'ignored';
+  }
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
     // A reservation of the courier the order holds changes nothing: ordering's event will confirm it.
     if (reservation) return 'confirmed';
+    await ended?.();
     await tx.query(
       `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
-              courier_assignment = coalesce($4::int, courier_assignment)
+              courier_assignment = coalesce($4::int, courier_assignment), reserved_from = null
         where tenant_id = $1 and order_id = $2`,
       [input.tenantId, input.orderId, input.messageId, input.assignment],
     );
@@ -69,7 +83,12 @@ export async function recordCourierAssigned(
   // A reservation never replaces the order's courier: ordering's append may still fail after it (a 412,
   // a crash), and nothing would give the replaced courier their order back; they were released while
   // still carrying it (found by a review). The event, once ordering has recorded the assignment, swaps them.
-  if (reservation && replaced !== null) return 'ignored';
+  // Meanwhile the chosen courier is held off the dispatch, whose claim could otherwise give them another
+  // order before that event arrives (found by a later review: they then held two).
+  if (input.unconfirmedForMs !== undefined && replaced !== null) {
+    await holdCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, city: input.city, leaseMs: input.unconfirmedForMs });
+    return 'held';
+  }
   if (replaced !== null) {
     // Both couriers' rows, in id order, before either changes: staff swapping two couriers between two
     // orders at once each locked their chosen courier, then waited for the one it replaces, which the
@@ -90,9 +109,12 @@ export async function recordCourierAssigned(
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
   );
+  await ended?.();
   if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
   // A reservation awaits ordering's CourierAssigned (notified_at null) until the lease's end; then the
-  // dispatch's notice sweep asks ordering for this courier, or drops the reservation when ordering refuses.
+  // dispatch's notice sweep asks ordering which courier the order has, and undoes the reservation
+  // (undoReservation) unless it is this one. reserved_from keeps what the row was, for the undo.
+  const reservedFrom = reservation ? ((added.rowCount ?? 0) > 0 ? 'new' : row.state) : null;
   await tx.query(
     `update delivery.dispatch_queue
         set state = 'assigned', courier_id = $3, assigned_at = now(), finished_at = null, last_error = null,
@@ -100,9 +122,10 @@ export async function recordCourierAssigned(
             notified_at = case when $6::double precision is null then now() end,
             next_attempt_at = case when $6::double precision is null then next_attempt_at
                                    else now() + make_interval(secs => $6::double precision / 1000) end,
-            notify_attempts = case when $6::double precision is null then notify_attempts else 0 end
+            notify_attempts = case when $6::double precision is null then notify_attempts else 0 end,
+            reserved_from = $7
       where tenant_id = $1 and order_id = $2`,
-    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment, input.unconfirmedForMs ?? null],
+    [input.tenantId, input.orderId, input.courierId, input.messageId, input.assignment, input.unconfirmedForMs ?? null, reservedFrom],
   );
   await tx.query(
     `insert into delivery.assignments (tenant_id, order_id, courier_id) values ($1, $2, $3)

@@ -6,9 +6,10 @@ import { recordCourierAssigned, type CourierAssignedOutcome } from './recordCour
  * the assignment (ordering's assign-courier calls it through its `CourierReservations` port, after
  * deciding and before appending; decision 0084). The order's dispatch row holds the courier and the
  * courier is busy with it, exactly as when ordering's CourierAssigned arrives
- * ({@link recordCourierAssigned}: a dispatch courier it replaces is released, a courier busy with
- * another order keeps it and takes this one on its release), except that the row awaits that event for
- * `leaseMs` (`notified_at` null). The event, when it comes, only confirms it. If it never comes
+ * ({@link recordCourierAssigned}: a courier busy with another order keeps it and takes this one on its
+ * release), except that the row awaits that event for `leaseMs` (`notified_at` null), and that an order
+ * holding another courier is left as it is: the chosen courier is only held off the dispatch
+ * (`held`, see `holdCourier`) until the event swaps them or `leaseMs` passes. The event, when it comes, only confirms it. If it never comes
  * (ordering's append lost a race, or its process died), the dispatch's notice sweep asks ordering for
  * this courier after the lease and drops the reservation if ordering refuses.
  *
