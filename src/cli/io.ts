@@ -25,16 +25,42 @@ export function shutdownSignalReceived(): NodeJS.Signals | null {
 
 /** Resolves with the signal's name on the first SIGINT or SIGTERM; a second one exits at once. */
 export function waitForShutdownSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    const onSignal = (signal: NodeJS.Signals) => {
-      received = signal;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-      process.once('SIGINT', () => process.exit(130));
-      process.once('SIGTERM', () => process.exit(143));
-      resolve(signal);
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
+  return new Promise((resolve) => listenForShutdownSignal(resolve));
+}
+
+/**
+ * An AbortSignal that aborts, with the signal's name as its reason, on the first SIGINT or SIGTERM (a
+ * second one exits at once), after `onSignal` has said so. For a one-shot command that cancels its work
+ * on Ctrl+C rather than dying with a statement left running on the server; `dispose` stops listening
+ * once the work is done.
+ *
+ * @example
+ * const stop = abortOnShutdownSignal((signal) => ctx.io.err(`brigade migrate: ${signal}: stopping …`));
+ * try { await runMigrations({ ...target, signal: stop.signal }); } finally { stop.dispose(); }
+ */
+export function abortOnShutdownSignal(onSignal: (signal: NodeJS.Signals) => void): { readonly signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const dispose = listenForShutdownSignal((signal) => {
+    onSignal(signal);
+    controller.abort(signal);
   });
+  return { signal: controller.signal, dispose };
+}
+
+/** Calls `fn` on the first SIGINT or SIGTERM and from then on exits at once on either; returns a function that stops listening before one came. */
+function listenForShutdownSignal(fn: (signal: NodeJS.Signals) => void): () => void {
+  const onSignal = (signal: NodeJS.Signals) => {
+    received = signal;
+    off();
+    process.once('SIGINT', () => process.exit(130));
+    process.once('SIGTERM', () => process.exit(143));
+    fn(signal);
+  };
+  const off = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return off;
 }

@@ -40,6 +40,8 @@ function connectionAdvice(code: string, variable: string): string | undefined {
     '3D000': `Create that database (psql -c 'create database <name>'), or point ${variable} at one that exists.`,
     '28000': `Check the user in ${variable}: PostgreSQL does not let it in.`,
     '28P01': `Check the user and password in ${variable}.`,
+    // insufficient_privilege: migrating creates schemas and roles (and the commands read every schema).
+    '42501': `${variable}'s user must be able to create schemas and roles, e.g. the database owner (CREATEROLE too): point ${variable} at such a user.`,
   };
   return advice[code];
 }
@@ -52,6 +54,13 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   const [name, ...args] = argv;
   // `brigade help migrate` is `brigade migrate --help`.
   if (name === 'help' && args.length === 1 && COMMANDS[args[0] ?? ''] !== undefined) return main([args[0] as string, '--help'], env, io);
+  // Help on a command that does not exist is a usage error naming it, not the main usage and exit 0.
+  if (name === 'help' && args.length > 0) {
+    io.err(args.length === 1 ? `brigade help: unknown command ${JSON.stringify(args[0])}` : `brigade help: one command at a time (got ${args.length})`);
+    io.err(MAIN_USAGE.split('\n')[0] ?? '');
+    io.err("Run 'brigade --help' for the list of commands.");
+    return 2;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     // Asked for, the usage is the answer (stdout, 0); with no command at all it is a usage error (stderr, 2).
     if (name === undefined) io.err(MAIN_USAGE);

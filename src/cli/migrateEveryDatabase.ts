@@ -59,7 +59,8 @@ export function dedicatedFailureLine(failure: DedicatedDatabaseFailure, what: st
  * refusal): nothing runs without it. A restaurant's own database that fails (unreachable, or a
  * migration of it failed) does not (decision 0008: one restaurant's database must not take the platform
  * down): it is said on `err` at once, by its label, address and restaurant, the others are migrated,
- * and the failures are returned for the caller to end with.
+ * and the failures are returned for the caller to end with. `signal` (Ctrl+C) cancels the migration
+ * running and ends the run with its `MigrationInterruptedError`, whichever database it was on.
  *
  * @example
  * const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err });
@@ -67,11 +68,11 @@ export function dedicatedFailureLine(failure: DedicatedDatabaseFailure, what: st
 export async function migrateEveryDatabase(
   config: Config,
   mainUrl: string,
-  options: { readonly dryRun?: boolean; readonly out: (line: string) => void; readonly err: (line: string) => void },
+  options: { readonly dryRun?: boolean; readonly out: (line: string) => void; readonly err: (line: string) => void; readonly signal?: AbortSignal },
 ): Promise<{ readonly failed: readonly DedicatedDatabaseFailure[] }> {
   const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean) => {
     if (withTitle) options.out(target.title);
-    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out });
+    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out, onWarning: options.err, signal: options.signal });
   };
   const configured = configuredMigrationTargets(config, mainUrl);
   for (const target of configured) await configuredDatabase(target.variable, () => apply(target, configured.length > 1));
@@ -80,6 +81,8 @@ export async function migrateEveryDatabase(
     try {
       await apply(target, true);
     } catch (error) {
+      // An interruption is not that database's failure: it stops the run.
+      if (options.signal?.aborted === true) throw error;
       const failure = dedicatedFailure(target, error);
       failed.push(failure);
       options.err(dedicatedFailureLine(failure, options.dryRun === true ? 'could not check' : 'could not migrate', options.dryRun === true ? 'run brigade migrate --dry-run' : undefined));

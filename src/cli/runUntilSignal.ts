@@ -1,4 +1,5 @@
 import { checkPoolSize, type Config } from '../platform/config/index.ts';
+import { BrigadeError } from '../platform/errors/index.ts';
 import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
 import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
@@ -42,10 +43,14 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   try {
     // A DATABASE_POOL_SIZE that what this process keeps would exhaust is refused before anything runs.
     checkPoolSize(config, heldConnections(config, options));
+    // A signal that came during start-up (migrations, a side server) starts nothing: the command ends
+    // as interrupted (128 + n), where it used to start the whole platform only to stop it at once.
+    await refuseIfSignalled(shutdown);
     // Inside the try: a platform that fails to start (NATS unreachable, say) still stops what was
     // started for it (a side server, the embedded database).
     platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
     const { deps } = platform;
+    await refuseIfSignalled(shutdown);
     if (options.http) {
       const address = await listenHttpApi(platform.app, config);
       const took = options.startedAt === undefined ? '' : ` in ${Math.round(performance.now() - options.startedAt)} ms`;
@@ -98,6 +103,23 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
   }
   io.out(exitCode === 0 ? 'Stopped cleanly.' : 'Stopped (exit 1: see the errors above).');
   return exitCode;
+}
+
+/**
+ * Throws {@link StartInterruptedError} when `shutdown` has already resolved. (`Promise.race` settles
+ * with the first of its promises already settled, in their order: a resolved `shutdown` wins over the
+ * `null` beside it, a pending one loses.)
+ */
+async function refuseIfSignalled(shutdown: Promise<NodeJS.Signals>): Promise<void> {
+  const signal = await Promise.race([shutdown, Promise.resolve(null)]);
+  if (signal !== null) throw new StartInterruptedError(signal);
+}
+
+/** A shutdown signal came before the process was up: nothing more is started, and what was is stopped. */
+export class StartInterruptedError extends BrigadeError {
+  constructor(readonly signal: NodeJS.Signals) {
+    super('START_INTERRUPTED', 503, `interrupted by ${signal} during start-up: nothing was started; run it again`, { details: { signal } });
+  }
 }
 
 /**

@@ -78,6 +78,22 @@ describe('--help on every command', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, /^Usage: brigade migrate/);
   });
+  test('brigade help NOSUCH is bad usage naming the command (it printed the main usage and exited 0)', async () => {
+    const result = await runMain(['help', 'nosuch']);
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /^brigade help: unknown command "nosuch"$/m);
+  });
+  test('a flag given twice is bad usage naming it, not the last one winning (a customer token for --role admin --role customer)', async () => {
+    const result = await runMain(['token', '--role', 'admin', '--role', 'customer'], { BRIGADE_SECRET: 'x'.repeat(40) });
+    assert.equal(result.code, 2, result.stdout + result.stderr);
+    assert.match(result.stderr, /--role given twice/);
+    assert.equal(result.stdout, '');
+    const moved = await runMain(['tenants', 'move', '00000000-0000-4000-8000-000000000000', '--to-database', 'postgres://x/a', '--to-database', 'postgres://x/b'], {
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere',
+    });
+    assert.equal(moved.code, 2, moved.stdout + moved.stderr);
+    assert.match(moved.stderr, /--to-database given twice/);
+  });
   test('brigade token names its flags: a staff token without --restaurant says --restaurant', async () => {
     const result = await runMain(['token', '--role', 'staff'], { BRIGADE_SECRET: 'x'.repeat(40) });
     assert.equal(result.code, 2, result.stderr);

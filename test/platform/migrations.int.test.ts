@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, mock, test } from 'node:test';
 import pg from 'pg';
 import {
   MigrationDriftError,
@@ -14,7 +14,8 @@ import {
   type MigrationSet,
 } from '../../src/platform/migrations/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
-import { createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { adminQuery, createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { randomBytes } from 'node:crypto';
 
 async function tempSet(name: string, files: Record<string, string>): Promise<MigrationSet & { write(file: string, sql: string): Promise<void>; remove(file: string): Promise<void> }> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), `brigade-mig-${name}-`));
@@ -71,6 +72,24 @@ describe('forward-only migrations', () => {
       const rows = await query<{ n: string }>(fresh.url, `select count(*) as n from brigade_meta.schema_migrations`);
       assert.equal(appliedLines.length, Number(rows[0]?.n), 'each tracked file was applied by exactly one process');
       assert.ok(Number(rows[0]?.n) >= 1);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a user id with no passwd entry (a container run as a bare uid): the run succeeds and records the uid', async (t) => {
+    // os.userInfo() throws ENOENT for such a uid; runMigrations (brigade migrate, brigade start) crashed on it.
+    const userInfo = mock.method(os, 'userInfo', () => {
+      throw Object.assign(new Error('A system error occurred: uv_os_get_passwd returned ENOENT (no such file or directory)'), { code: 'ERR_SYSTEM_ERROR' });
+    });
+    t.after(() => userInfo.mock.restore());
+    const fresh = await createTestDatabase({ empty: true });
+    try {
+      const set = await tempSet('nameless', { '0001_a.sql': 'create schema nameless;' });
+      const result = await runMigrations({ url: fresh.url, sets: [set] });
+      assert.deepEqual(result.applied, ['nameless/0001_a.sql']);
+      const tracked = await query<{ applied_by: string }>(fresh.url, `select applied_by from brigade_meta.schema_migrations where set_name = 'nameless'`);
+      assert.match(tracked[0]?.applied_by ?? '', / via uid \d+@.+ pid \d+$/);
     } finally {
       await fresh.drop();
     }
@@ -222,6 +241,25 @@ describe('forward-only migrations', () => {
 });
 
 describe('brigade migrate (CLI)', () => {
+  test('a user that may not create schemas (SQLSTATE 42501) is told what DATABASE_URL needs', async () => {
+    const fresh = await createTestDatabase({ empty: true });
+    const role = `test_nopriv_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    await adminQuery(`create role "${role}" login password '${password}' nosuperuser nocreaterole`);
+    try {
+      const url = new URL(fresh.url);
+      url.username = role;
+      url.password = password;
+      const result = await runMain(['migrate'], { DATABASE_URL: url.toString() });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /permission denied/);
+      assert.match(result.stderr, /DATABASE_URL's user must be able to create schemas and roles, e\.g\. the database owner/);
+    } finally {
+      await fresh.drop();
+      await adminQuery(`drop role if exists "${role}"`);
+    }
+  });
+
   test('status lists applied, pending and ahead files; verify names a changed or out-of-order file and exits 1', async () => {
     const fresh = await createTestDatabase({ empty: true });
     try {
@@ -254,9 +292,17 @@ describe('brigade migrate (CLI)', () => {
       assert.match(aheadStatus.stdout, /\d+ applied, 0 pending, 1 ahead \(applied by a newer release/);
       const aheadVerify = await runMain(['migrate', 'verify'], env);
       assert.equal(aheadVerify.code, 0, aheadVerify.stderr);
+      // Named on stderr: it may as well be this release's newest file, deleted (before, verify passed without a word).
+      assert.match(aheadVerify.stderr, /warning: platform\/9999_next_release\.sql was applied by a newer release, or its file was deleted: .*check which before deploying/);
+      const strictVerify = await runMain(['migrate', 'verify', '--strict'], env);
+      assert.equal(strictVerify.code, 1, strictVerify.stdout + strictVerify.stderr);
+      assert.match(strictVerify.stderr, /platform\/9999_next_release\.sql/);
+      assert.match(strictVerify.stderr, /--strict: 1 applied file\(s\) with no file in this release/);
+      assert.equal((await runMain(['migrate', 'status', '--strict'], env)).code, 2);
       const aheadMigrate = await runMain(['migrate'], env);
       assert.equal(aheadMigrate.code, 0, aheadMigrate.stderr);
-      assert.match(aheadMigrate.stdout, /warning: platform\/9999_next_release\.sql was applied by a newer release/);
+      // A warning, on stderr (it was on stdout, among the progress lines).
+      assert.match(aheadMigrate.stderr, /warning: platform\/9999_next_release\.sql was applied by a newer release/);
       await query(fresh.url, `delete from brigade_meta.schema_migrations where name = '9999_next_release.sql'`);
 
       // Simulate an applied file edited after the fact: its recorded checksum no longer matches.

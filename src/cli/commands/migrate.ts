@@ -1,5 +1,5 @@
 import { loadConfig } from '../../platform/config/index.ts';
-import { highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, type MigrationStatusRow } from '../../platform/migrations/index.ts';
+import { aheadWarning, highestApplied, MigrationDriftError, MigrationOrderError, migrationStatus, type MigrationStatusRow } from '../../platform/migrations/index.ts';
 import { DURABLE_SUBSCRIPTIONS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { createDurableSubscriptions } from '../../composition/createDurableSubscriptions.ts';
@@ -8,8 +8,9 @@ import { DedicatedDatabasesNotMigratedError } from '../databaseErrors.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
+import { abortOnShutdownSignal } from '../io.ts';
 
-export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
+export const usage = `Usage: brigade migrate [status|verify [--strict]] [--dry-run]
 
   brigade migrate            Apply pending migrations (forward only; each file in its own transaction
                              unless its first line is '-- brigade:no-transaction'). Refuses to run while
@@ -21,6 +22,11 @@ export const usage = `Usage: brigade migrate [status|verify] [--dry-run]
                              and files a newer release applied ('ahead': not an error).
   brigade migrate verify     Exit 1, naming the file, if an applied file changed or disappeared, or a
                              new file is numbered below an applied one (what brigade migrate refuses).
+                             Names each 'ahead' file on stderr: applied with no file here, it is a
+                             newer release's (rolling deploy) or a deleted file; check before deploying.
+  brigade migrate verify --strict
+                             Exit 1 on any 'ahead' file too (a release's own pipeline, where no newer
+                             release can have run: there it is a deleted file).
 
 Every database is migrated: the main one, each <SERVICE>_DATABASE_URL, and each restaurant's own
 database of the placement catalog ('brigade tenants move'), named by its label (db- and 8 hex digits),
@@ -30,18 +36,29 @@ them and creates the subscriptions, then exits 1 naming it; status lists it as n
 
 /** `brigade migrate [status|verify] [--dry-run]`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { 'dry-run': { type: 'boolean' } }, usage, 1);
+  const { values, positionals } = parse(args, { 'dry-run': { type: 'boolean' }, strict: { type: 'boolean' } }, usage, 1);
   if (values.help) return ctx.io.out(usage), 0;
   const action = positionals[0] ?? 'apply';
   if (!['apply', 'status', 'verify'].includes(action)) throw new UsageError(`Unknown migrate action ${JSON.stringify(action)}`, usage);
   if (values['dry-run'] && action !== 'apply') throw new UsageError('--dry-run goes with plain brigade migrate', usage);
+  if (values.strict && action !== 'verify') throw new UsageError('--strict goes with brigade migrate verify', usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const db = await openDatabase(config, ctx.io.out);
   try {
     if (action === 'apply') {
-      // A restaurant's own database that fails is said at once and named again at the end; the rest goes on (decision 0008).
-      const { failed } = await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out, err: ctx.io.err });
+      // Ctrl+C or SIGTERM cancels the statement a migration is running, so its transaction rolls back and
+      // the migration lock is released at once; left to die, the process left its backend running the
+      // statement and holding the lock, and the next brigade migrate waited on it for ever (a second
+      // Ctrl+C still exits at once: the session then ends itself, client_connection_check_interval).
+      const stop = abortOnShutdownSignal((signal) => ctx.io.err(`brigade migrate: ${signal}: stopping the migration (Ctrl+C again to exit at once) …`));
+      let failed;
+      try {
+        // A restaurant's own database that fails is said at once and named again at the end; the rest goes on (decision 0008).
+        ({ failed } = await migrateEveryDatabase(config, db.url, { dryRun: values['dry-run'] === true, out: ctx.io.out, err: ctx.io.err, signal: stop.signal }));
+      } finally {
+        stop.dispose();
+      }
       const transport = config.natsUrl === null ? 'the PostgreSQL bus' : 'JetStream';
       if (values['dry-run'] === true) {
         ctx.io.out(`would create or keep the subscriptions on ${transport}: ${DURABLE_SUBSCRIPTIONS.map((spec) => spec.subscription).join(', ')}`);
@@ -79,12 +96,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       // What brigade migrate would refuse: drift, and new files numbered below applied ones.
       const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing');
       const late = rows.filter((r) => r.state === 'out-of-order');
+      // Applied with no file here: a newer release's (decision 0005), or this release's newest file deleted.
+      const ahead = rows.filter((r) => r.state === 'ahead');
       if (action === 'verify') {
+        for (const r of ahead) ctx.io.err(aheadWarning(r.id));
         if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' }))).message);
         if (late.length > 0) ctx.io.err(new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') }))).message);
-        if (drift.length + late.length === 0) ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
+        if (values.strict === true && ahead.length > 0) ctx.io.err(`--strict: ${ahead.length} applied file(s) with no file in this release (named above): restore a deleted file, or verify with the release that has them`);
+        else if (drift.length + late.length === 0) ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
       }
-      bad += drift.length + late.length;
+      bad += drift.length + late.length + (action === 'verify' && values.strict === true ? ahead.length : 0);
     }
     return action === 'verify' && bad > 0 ? 1 : 0;
   } finally {

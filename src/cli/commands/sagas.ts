@@ -1,4 +1,3 @@
-import os from 'node:os';
 import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
@@ -14,6 +13,7 @@ import { tenantDatabases, type TenantDatabase } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 import { isUuid } from '../../platform/ids/index.ts';
+import { osUserName } from '../../platform/runtime/osUserName.ts';
 
 export const usage = `Usage: brigade sagas <list|show|resume|close> …
 
@@ -47,13 +47,8 @@ const DEFAULT_LIST_LIMIT = 100;
 
 /** The OS user's name, else `$USER` or `$LOGNAME`; a usage error asking for `--by` when there is none. */
 function operatorName(env: CommandContext['env']): string {
-  let name: string | undefined;
-  try {
-    name = os.userInfo().username;
-  } catch {
-    name = env.USER ?? env.LOGNAME;
-  }
-  if (name === undefined || name.trim() === '') throw new UsageError('this OS user has no name (no passwd entry): say who you are with --by NAME', usage);
+  const name = osUserName(env);
+  if (name === undefined) throw new UsageError('this OS user has no name (no passwd entry): say who you are with --by NAME', usage);
   return name;
 }
 

@@ -30,12 +30,22 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
+  // Ctrl+C while the migrations run is said at once and cancels the running one (its transaction rolls
+  // back, the migration lock is released): the start ends there, exit 128 + n, nothing started. Held
+  // until the migrations were done, it used to start the whole platform only to stop it.
+  const stopStartUp = new AbortController();
+  let migrating = true;
+  void shutdown.then((signal) => {
+    if (!migrating) return; // runUntilSignal says it, and starts nothing more
+    ctx.io.err(`brigade start: ${signal} during start-up: stopping the migrations, starting nothing (Ctrl+C again to exit at once) …`);
+    stopStartUp.abort(signal);
+  });
   const db = await openDatabase(config, ctx.io.out);
   try {
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
     // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):
     // every other restaurant is served, and that one's requests fail until its database answers.
-    const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err });
+    const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stopStartUp.signal });
     for (const failure of failed) {
       ctx.io.err(
         `warning: starting without restaurant database ${describeDedicatedDatabase(failure)}: it is not migrated. Every other restaurant is served; ` +
@@ -45,6 +55,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   } catch (error) {
     await db.embedded?.stop();
     throw error;
+  } finally {
+    migrating = false;
   }
   // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
   let provider: Awaited<ReturnType<typeof startStandInProvider>>;

@@ -32,3 +32,19 @@ export class MigrationFileError extends BrigadeError {
     super('MIGRATION_FAILED', 500, message, options);
   }
 }
+
+/**
+ * The run was stopped (its `signal` aborted: Ctrl+C, SIGTERM) before it finished: the statement
+ * running was cancelled, so its file's transaction rolled back, and the lock is released.
+ */
+export class MigrationInterruptedError extends BrigadeError {
+  constructor(reason: unknown, doing: string, options: { cause?: unknown } = {}) {
+    super(
+      'MIGRATION_INTERRUPTED',
+      503,
+      `Migrating was interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while ${doing}: the file being applied was rolled back ` +
+        '(a -- brigade:no-transaction file keeps the statements it had finished) and the migration lock is released. Run brigade migrate again',
+      options,
+    );
+  }
+}

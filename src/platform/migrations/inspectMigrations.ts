@@ -8,6 +8,14 @@ import type { MigrationFile } from './discoverMigrations.ts';
  */
 export type MigrationState = 'applied' | 'pending' | 'changed' | 'missing' | 'out-of-order' | 'ahead';
 
+/**
+ * The warning for an `ahead` row, which `brigade migrate` and `verify` print on stderr: the row cannot
+ * tell a newer release's file from this release's newest file deleted, so a person checks which.
+ */
+export function aheadWarning(id: string): string {
+  return `warning: ${id} was applied by a newer release, or its file was deleted: it is applied and this release has no file for it; check which before deploying (left as it is)`;
+}
+
 /** One line of `brigade migrate status`. */
 export interface MigrationStatusRow {
   readonly id: string;

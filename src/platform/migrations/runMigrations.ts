@@ -1,8 +1,10 @@
 import os from 'node:os';
 import pg from 'pg';
+import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
+import { osUserName } from '../runtime/osUserName.ts';
 import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
-import { MigrationDriftError, MigrationFileError, MigrationOrderError } from './errors.ts';
-import { highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
+import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError } from './errors.ts';
+import { aheadWarning, highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
 import { splitStatements } from './splitStatements.ts';
 import { transactionControlStatements } from './transactionControlStatements.ts';
 
@@ -14,8 +16,16 @@ export interface RunMigrationsOptions {
   readonly sets: readonly MigrationSet[];
   /** Print what would run, run nothing. */
   readonly dryRun?: boolean;
-  /** One line per step: waiting for the lock, each file with its duration. */
+  /** One line per step: waiting for the lock, each file before it runs and with its duration after. */
   readonly onProgress?: (line: string) => void;
+  /** A line for each `ahead` row ({@link aheadWarning}); `onProgress` when absent. `brigade migrate` prints them on stderr. */
+  readonly onWarning?: (line: string) => void;
+  /**
+   * Stops the run: the statement running is cancelled (its file's transaction rolls back), the lock is
+   * released, and the run ends with {@link MigrationInterruptedError}. `brigade migrate` and `brigade
+   * start` abort it on SIGINT and SIGTERM, with the signal's name as the reason.
+   */
+  readonly signal?: AbortSignal | undefined;
 }
 
 /** What a run did (or, with `dryRun`, would do). */
@@ -37,22 +47,46 @@ export const MIGRATION_LOCK_KEY = '7301265839251847';
  * top-level BEGIN, COMMIT, ROLLBACK, END or START TRANSACTION is refused. Refuses to run at all while an
  * applied file changed or disappeared ({@link MigrationDriftError}) or a new file is numbered below an
  * applied one ({@link MigrationOrderError}). Rows numbered above every file of their set were applied
- * by a newer release: a warning line each, no refusal (old and new releases run side by side).
+ * by a newer release (or are a deleted newest file): a warning line each, no refusal (old and new
+ * releases run side by side).
+ *
+ * The session sets `client_connection_check_interval`: a migrator killed outright (a second Ctrl+C,
+ * SIGKILL) leaves no backend running its statement and holding the lock for the next one to wait on.
  */
 export async function runMigrations(options: RunMigrationsOptions): Promise<MigrationRunResult> {
   const progress = options.onProgress ?? (() => undefined);
+  const warn = options.onWarning ?? progress;
   const files = await discoverMigrations(options.sets);
+  const signal = options.signal;
+  signal?.throwIfAborted();
   const client = new pg.Client({ connectionString: options.url, application_name: 'brigade-migrate' });
-  await client.connect();
   client.on('error', () => undefined);
+  /** What the run is doing now, for the interruption's message. */
+  let doing = 'connecting';
+  /** The abort's cancel of the running statement, awaited before anything else runs on the session. */
+  let cancelling: Promise<void> | undefined;
+  let pid: number | undefined;
+  const onAbort = () => {
+    if (pid !== undefined) cancelling = cancelBackend(options.url, pid, 'brigade-migrate-cancel');
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const settled = async () => {
+    await cancelling;
+  };
   try {
+    await client.connect();
+    pid = (await client.query<{ pid: number }>(CLIENT_CONNECTION_CHECK)).rows[0]?.pid;
+    signal?.throwIfAborted();
+    doing = 'reading what is applied';
     if (options.dryRun === true) {
-      const pending = refuseUnsafe(await inspectMigrations(client, files), files, progress);
+      const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn);
       for (const f of pending) progress(`would apply ${f.id}${f.noTransaction ? ' (no transaction)' : ''}`);
       progress(pending.length === 0 ? 'nothing to apply: the database is current' : `${pending.length} file(s) would be applied`);
       return { applied: pending.map((f) => f.id), alreadyApplied: files.length - pending.length };
     }
-    await takeLock(client, progress);
+    doing = 'waiting for the migration lock';
+    await takeLock(client, progress, signal);
+    doing = 'reading what is applied';
     await client.query(
       `create schema if not exists brigade_meta;
        revoke all on schema brigade_meta from public;
@@ -66,19 +100,30 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
          primary key (set_name, name)
        )`,
     );
-    const pending = refuseUnsafe(await inspectMigrations(client, files), files, progress);
-    const appliedBy = `${(await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?'} via ${os.userInfo().username}@${os.hostname()} pid ${process.pid}`;
+    const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn);
+    // A uid with no passwd entry (a container's runAsUser) has no name: its number says who.
+    const osUser = osUserName() ?? `uid ${process.getuid?.() ?? '?'}`;
+    const appliedBy = `${(await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?'} via ${osUser}@${os.hostname()} pid ${process.pid}`;
     const applied: string[] = [];
     for (const [index, file] of pending.entries()) {
+      signal?.throwIfAborted();
+      doing = `applying ${file.id}`;
+      const step = `[${index + 1}/${pending.length}]`;
+      progress(`${step} applying ${file.id}${file.noTransaction ? ' (no transaction)' : ''} …`);
       const started = performance.now();
-      await applyFile(client, file, appliedBy, started);
+      await applyFile(client, file, appliedBy, started, { signal, settled });
       const ms = Math.round(performance.now() - started);
       applied.push(file.id);
-      progress(`[${index + 1}/${pending.length}] applied ${file.id} in ${ms} ms${file.noTransaction ? ' (no transaction)' : ''}`);
+      progress(`${step} applied ${file.id} in ${ms} ms${file.noTransaction ? ' (no transaction)' : ''}`);
     }
     progress(applied.length === 0 ? 'nothing to apply: the database is current' : `applied ${applied.length} migration(s)`);
     return { applied, alreadyApplied: files.length - applied.length };
+  } catch (error) {
+    if (signal?.aborted !== true) throw error;
+    throw new MigrationInterruptedError(signal.reason, doing, { cause: error });
   } finally {
+    signal?.removeEventListener('abort', onAbort);
+    await settled();
     // Ending the session releases the advisory lock.
     await client.end().catch(() => undefined);
   }
@@ -90,13 +135,39 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
  * `CREATE INDEX CONCURRENTLY` in the lock holder waits for every such transaction to end, so the
  * two deadlock (seen in the five-migrator test). Each poll is a short transaction of its own.
  */
-async function takeLock(client: pg.Client, progress: (line: string) => void): Promise<void> {
+async function takeLock(client: pg.Client, progress: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
   for (let attempt = 0; ; attempt++) {
+    signal?.throwIfAborted();
     const locked = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [MIGRATION_LOCK_KEY]);
     if (locked.rows[0]?.ok === true) return;
-    if (attempt === 0) progress('another migrator holds the migration lock; waiting for it to finish …');
-    await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 500)));
+    if (attempt === 0) progress(`another migrator (${await lockHolder(client)}) holds the migration lock; waiting for it to finish …`);
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.min(50 * 2 ** attempt, 500));
+      signal?.addEventListener('abort', done, { once: true });
+    });
   }
+}
+
+/**
+ * Who holds the migration lock, for the waiting line: its backend pid and application, so that a
+ * stuck holder can be found (`pg_stat_activity`) and, if need be, ended (`pg_terminate_backend`).
+ * A bigint advisory key shows in `pg_locks` as its high 32 bits (classid) and low 32 bits (objid).
+ */
+async function lockHolder(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ pid: number; app: string | null }>(
+    `select l.pid, a.application_name as app
+       from pg_locks l left join pg_stat_activity a on a.pid = l.pid
+      where l.locktype = 'advisory' and l.granted and l.objsubid = 1 and l.database = (select oid from pg_database where datname = current_database())
+        and ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint`,
+    [MIGRATION_LOCK_KEY],
+  );
+  const holder = rows[0];
+  return holder === undefined ? 'it has just finished' : `backend pid ${holder.pid}${holder.app ? `, ${holder.app}` : ''}`;
 }
 
 /**
@@ -104,13 +175,13 @@ async function takeLock(client: pg.Client, progress: (line: string) => void): Pr
  * transaction itself; warns of rows a newer release applied (`ahead`, left be); returns the pending
  * files in apply order.
  */
-function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], progress: (line: string) => void): MigrationFile[] {
+function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], warn: (line: string) => void): MigrationFile[] {
   const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing').map((r) => ({ id: r.id, problem: r.state as 'changed' | 'missing' }));
   if (drift.length > 0) throw new MigrationDriftError(drift);
   const late = rows.filter((r) => r.state === 'out-of-order');
   if (late.length > 0) throw new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })));
   for (const r of rows) {
-    if (r.state === 'ahead') progress(`warning: ${r.id} was applied by a newer release (this release has no such file); left as it is`);
+    if (r.state === 'ahead') warn(aheadWarning(r.id));
   }
   const pending = new Set(rows.filter((r) => r.state === 'pending').map((r) => r.id));
   const toApply = files.filter((f) => pending.has(f.id));
@@ -128,9 +199,24 @@ function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly Migra
   return toApply;
 }
 
-async function applyFile(client: pg.Client, file: MigrationFile, appliedBy: string, started: number): Promise<void> {
+/**
+ * Applies one file with its tracking row. `signal` is checked before each statement is sent (a cancel
+ * reaches only a statement the server is running); `settled` waits for an abort's cancel in flight, so
+ * that it lands before the rollback, not on it.
+ */
+async function applyFile(
+  client: pg.Client,
+  file: MigrationFile,
+  appliedBy: string,
+  started: number,
+  abort: { readonly signal: AbortSignal | undefined; readonly settled: () => Promise<void> },
+): Promise<void> {
+  const query = (text: string, values?: unknown[]) => {
+    abort.signal?.throwIfAborted();
+    return client.query(text, values);
+  };
   const record = () =>
-    client.query(`insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ($1, $2, $3, $4, $5)`, [
+    query(`insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ($1, $2, $3, $4, $5)`, [
       file.set,
       file.name,
       file.checksum,
@@ -139,15 +225,16 @@ async function applyFile(client: pg.Client, file: MigrationFile, appliedBy: stri
     ]);
   try {
     if (file.noTransaction) {
-      for (const statement of splitStatements(file.sql)) await client.query(statement);
+      for (const statement of splitStatements(file.sql)) await query(statement);
       await record();
     } else {
-      await client.query('begin');
-      await client.query(file.sql);
+      await query('begin');
+      await query(file.sql);
       await record();
-      await client.query('commit');
+      await query('commit');
     }
   } catch (cause) {
+    await abort.settled();
     if (!file.noTransaction) await client.query('rollback').catch(() => undefined);
     const pgError = cause as { message?: string; position?: string };
     throw new MigrationFileError(

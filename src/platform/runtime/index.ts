@@ -104,3 +104,4 @@ export { warnEveryMinute } from './warnEveryMinute.ts';
 export { withDeadline } from './withDeadline.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';
 export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';
+export { osUserName } from './osUserName.ts';

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
+import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
 import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
@@ -41,12 +42,6 @@ const BATCH = 5000;
 
 /** Default of {@link MoveTenantOptions.progressEveryMs}. */
 const PROGRESS_EVERY_MS = 5000;
-
-/**
- * A session whose client has gone (a killed CLI) ends its statement within this time instead of
- * running on and holding the tenant's fence (PostgreSQL 14 and later; older servers ignore it).
- */
-const CLIENT_CHECK = `select case when current_setting('server_version_num')::int >= 140000 then set_config('client_connection_check_interval', '1s', false) end`;
 
 /**
  * A 64-bit hash of a row's JSON text `j` (the first 16 hex digits of its md5, as a signed bigint).
@@ -180,13 +175,13 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
   /** The target's copy has committed (and is left there, unplaced, by a failure before the source commits). */
   let copyCommitted = false;
   const onAbort = () => {
-    if (!committing) for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid));
+    if (!committing) for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid, 'brigade-tenant-move-cancel'));
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   /** Between statements: an abort that came meanwhile stops the move here. */
   const checkpoint = () => signal?.throwIfAborted();
   const enter = async (client: pg.Client, url: string) => {
-    const { rows } = await client.query<{ pid: number }>(`${CLIENT_CHECK}, pg_backend_pid() as pid`);
+    const { rows } = await client.query<{ pid: number }>(CLIENT_CONNECTION_CHECK);
     sessions.push({ url, pid: rows[0]!.pid });
   };
 
@@ -223,7 +218,8 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
 
     doing = 'migrating the target database';
     progress(`migrating the target database …`);
-    const migrating = runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`) });
+    // An abort cancels the migration's running statement too (and ends its session, releasing its lock).
+    const migrating = runMigrations({ url: options.targetUrl, sets: options.sets, onProgress: (l) => progress(`  ${l}`), signal });
     migrating.catch(() => undefined); // an interruption stops waiting for it; it ends on its own
     try {
       await (signal === undefined ? migrating : Promise.race([migrating, abortOf(signal)]));
@@ -449,24 +445,6 @@ function abortOf(signal: AbortSignal): Promise<never> {
     if (signal.aborted) reject(signal.reason);
     signal.addEventListener('abort', () => reject(signal.reason), { once: true });
   });
-}
-
-/**
- * Cancels the statement backend `pid` runs, from a session of its own (the move's session is busy
- * with that statement); its transaction then fails and rolls back. A failure is left unsaid: ending
- * the move's sessions ends the backend's work too.
- */
-async function cancelBackend(url: string, pid: number): Promise<void> {
-  const side = new pg.Client({ connectionString: url, application_name: 'brigade-tenant-move-cancel' });
-  side.on('error', () => undefined);
-  try {
-    await side.connect();
-    await side.query('select pg_cancel_backend($1)', [pid]);
-  } catch {
-    // ending the move's sessions stops the backend as well
-  } finally {
-    await side.end().catch(() => undefined);
-  }
 }
 
 /** Deletes the tenant's copy from the target (its rows, then its restaurant), writing no history for it. */
