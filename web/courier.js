@@ -65,9 +65,19 @@ function render() {
   );
 }
 
+/**
+ * How many reads of the list have been asked. A poll and the read after a command can be in flight
+ * together: only the latest one's answer is drawn (an older poll that answered last brought back the
+ * order as it was, a "Picked up" button of the old version, and a false "changed since" on click).
+ */
+let reads = 0;
+
 async function load(after) {
   clearTimeout(timer);
+  const read = ++reads;
   const result = await api(`/v1/couriers/me/tasks${after ? `?after=${encodeURIComponent(after)}` : ''}`);
+  // Overtaken: the later read draws the list and schedules the next poll.
+  if (read !== reads) return;
   if (result.ok) {
     tasks = result.body.tasks;
     render();

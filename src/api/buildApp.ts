@@ -10,7 +10,7 @@ import { collectOperations, registerApiIndex, type IndexedOperation } from './ap
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { answerClientError } from './clientErrors.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
-import { registerHttpMetrics } from './httpMetrics.ts';
+import { registerHttpMetrics, type CountUnrouted } from './httpMetrics.ts';
 import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { collectRouteMethods } from './methodNotAllowed.ts';
@@ -44,12 +44,30 @@ export interface AppDeps<ServiceDeps = unknown> {
   readonly deadLetters?: DeadLetterRoutesOptions;
   /** The web pages (board, courier, tracking, sign-in); without it none are served. */
   readonly pages?: PagesOptions;
+  /**
+   * How long a client may take to send a whole request (headers and body), in ms; one that has not
+   * finished by then gets 408 `REQUEST_TIMEOUT` and its connection is closed. Default 30 000 (Fastify's
+   * default, none, let a client that stopped mid-body hold its connection for ever, and `close()` with it).
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * How long `close()` lets the requests still open finish, in ms, before it closes their connections
+   * (a stream, a request still arriving). Default 10 000.
+   */
+  readonly closeGraceMs?: number;
 }
+
+/** {@link AppDeps.requestTimeoutMs}'s default. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_CLOSE_GRACE_MS = 10_000;
 
 /** The Fastify instance type Brigade's route plugins see (TypeBox schemas give validation and types). */
 export type App = FastifyInstance;
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** The query string of a route that declares none: empty. */
+const NoQuery = Type.Object({}, { additionalProperties: false });
 
 /**
  * Builds the HTTP app without listening, so tests use `app.inject` and the CLI decides where to
@@ -61,8 +79,16 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
  * const res = await app.inject({ url: '/health/live' });
  */
 export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise<FastifyInstance> {
+  const requestTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  // Requests Fastify answers before routing run no hook; /metrics counts them through this.
+  let countUnrouted: CountUnrouted = () => undefined;
   const app = Fastify({
     bodyLimit: deps.bodyLimit,
+    // Node checks for requests past their timeout every connectionsCheckingInterval (30 s by default,
+    // which doubled a 30 s timeout): a few times a timeout instead, at most every 5 s. Its headers
+    // timeout (60 s by default) may not exceed the request's.
+    requestTimeout,
+    http: { connectionsCheckingInterval: Math.max(10, Math.min(5000, Math.floor(requestTimeout / 4))), headersTimeout: Math.min(60_000, requestTimeout) },
     ...(typeof deps.logger === 'object' && 'child' in deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger }),
     // Honour a caller's x-request-id (tracing through a gateway), else make one; it is in every log line.
     genReqId: (req) => {
@@ -71,7 +97,10 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     },
     schemaController: { compilersFactory: { buildValidator: requestValidators } },
     // Errors Fastify meets before routing (a URL it cannot decode) get a problem document too.
-    frameworkErrors: (error, request, reply) => errorHandler(error, request, reply),
+    frameworkErrors: (error, request, reply) => {
+      countUnrouted(request, reply);
+      return errorHandler(error, request, reply);
+    },
     // And requests Node's parser refuses before Fastify sees them (headers too large, say).
     clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
@@ -82,10 +111,16 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   // A request still in flight when the app closes answers with Connection: close. Closing stops new
   // connections and ends idle ones, but a connection that goes idle after that stays open for its
   // keep-alive (72 s): its answer ending it lets close() (and a Ctrl+C's shutdown) finish at once.
+  // A connection whose request is still arriving, or a stream that has not ended by the grace, is
+  // closed then: close() is bounded (a Ctrl+C of brigade serve waited for as long as a client kept
+  // a request half-sent).
   let closing = false;
+  let forceClose: NodeJS.Timeout | undefined;
   app.addHook('preClose', async () => {
     closing = true;
+    forceClose = setTimeout(() => app.server.closeAllConnections(), deps.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS).unref();
   });
+  app.addHook('onClose', async () => clearTimeout(forceClose));
   app.addHook('onSend', async (request, reply) => {
     if (closing && request.raw.httpVersionMajor === 1) reply.header('connection', 'close');
   });
@@ -102,7 +137,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     }
     return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`);
   });
-  registerHttpMetrics(app, deps.metrics);
+  countUnrouted = registerHttpMetrics(app, deps.metrics);
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
   registerAdminAudit(app, deps.audit);
 
@@ -131,6 +166,12 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
 
   await app.register(
     async (v1) => {
+      // A /v1 route takes no query parameter it does not declare: one without a query-string schema
+      // refuses any (400 naming it), as those with one do (before, `?zz=1` was refused by some routes
+      // and silently ignored by most).
+      v1.addHook('onRoute', (route) => {
+        route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery };
+      });
       // GET /v1 lists every operation: each service's routes are collected in a scope of their own.
       const operations: IndexedOperation[] = [];
       registerApiIndex(v1, operations);

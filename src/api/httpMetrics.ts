@@ -1,11 +1,16 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import client from 'prom-client';
+
+/** Counts one answered request that no hook saw, under the route `unmatched`. */
+export type CountUnrouted = (request: FastifyRequest, reply: FastifyReply) => void;
 
 /**
  * Per-route request counts (by status), 5xx errors and latency histograms, labelled with the route
- * pattern (`/v1/orders/:id`), never the raw URL, so the label set stays bounded.
+ * pattern (`/v1/orders/:id`), never the raw URL, so the label set stays bounded. A request no route
+ * took is `unmatched`. Returns what counts, in the same series, the requests Fastify answers before
+ * routing without running hooks (its `frameworkErrors`: a URL with a broken %-escape, say).
  */
-export function registerHttpMetrics(app: FastifyInstance, registry: client.Registry): void {
+export function registerHttpMetrics(app: FastifyInstance, registry: client.Registry): CountUnrouted {
   const requests = new client.Counter({
     name: 'brigade_http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -25,11 +30,15 @@ export function registerHttpMetrics(app: FastifyInstance, registry: client.Regis
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  app.addHook('onResponse', async (request, reply) => {
-    const route = request.routeOptions.url ?? 'unmatched';
+  const count = (request: FastifyRequest, reply: FastifyReply, route: string) => {
     const labels = { method: request.method, route };
     requests.inc({ ...labels, status: String(reply.statusCode) });
     if (reply.statusCode >= 500) errors.inc(labels);
     duration.observe(labels, reply.elapsedTime / 1000);
-  });
+  };
+  app.addHook('onResponse', async (request, reply) => count(request, reply, request.routeOptions.url ?? 'unmatched'));
+  return (request, reply) => {
+    if (reply.raw.writableFinished) count(request, reply, 'unmatched');
+    else reply.raw.once('finish', () => count(request, reply, 'unmatched'));
+  };
 }

@@ -1,10 +1,19 @@
 import type { FastifyInstance, RouteOptions } from 'fastify';
 
-/** One route's path as segments: a literal, `:param` (any one segment) or `*` (the rest). */
+/** One route's path as segments: a literal, `:param` (any one segment, as the router takes it even empty) or `*` (the rest). */
 type Matcher = (segments: readonly string[]) => boolean;
 
+/**
+ * The segments after the leading slash, empty ones kept: the router tells `/v1/tokens/` from
+ * `/v1/tokens` (and `//` from `/`), so a path with a trailing slash matches only a route that
+ * ends in one. Dropping them answered `GET /v1/tokens/` with 405 `Allow: POST`, and that POST was a 404.
+ */
+function segmentsOf(path: string): string[] {
+  return path.split('/').slice(1);
+}
+
 function matcherOf(url: string): Matcher {
-  const pattern = url.split('/').filter(Boolean);
+  const pattern = segmentsOf(url);
   return (segments) => {
     for (let i = 0; i < pattern.length; i++) {
       const part = pattern[i]!;
@@ -32,7 +41,7 @@ export function collectRouteMethods(app: FastifyInstance): (url: string) => stri
     routes.push({ methods: ([] as string[]).concat(route.method), matches: matcherOf(route.url) });
   });
   return (url) => {
-    const segments = (url.split('?')[0] ?? '').split('/').filter(Boolean).map((segment) => {
+    const segments = segmentsOf(url.split('?')[0] ?? '').map((segment) => {
       try {
         return decodeURIComponent(segment);
       } catch {

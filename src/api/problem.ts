@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { BrigadeError } from '../platform/errors/index.ts';
 
@@ -20,6 +21,18 @@ const TITLES: Record<number, string> = {
   503: 'Service Unavailable',
 };
 
+/** The stable code of a 4xx that came without one of Brigade's, from its status (RFC 9110's reason phrase). */
+const CODES_OF_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT',
+  409: 'CONFLICT', 411: 'LENGTH_REQUIRED', 412: 'PRECONDITION_FAILED', 413: 'PAYLOAD_TOO_LARGE', 414: 'URI_TOO_LONG', 415: 'UNSUPPORTED_MEDIA_TYPE',
+  416: 'RANGE_NOT_SATISFIABLE', 422: 'UNPROCESSABLE_CONTENT', 428: 'PRECONDITION_REQUIRED', 429: 'TOO_MANY_REQUESTS', 431: 'HEADERS_TOO_LARGE',
+};
+
+/** {@link CODES_OF_STATUS}, and `CLIENT_ERROR` for a 4xx it does not name. */
+function codeOfStatus(status: number): string {
+  return CODES_OF_STATUS[status] ?? 'CLIENT_ERROR';
+}
+
 /**
  * Sends `application/problem+json`. `extra` (an error's details) adds members; it cannot replace the
  * standard ones (`status` stays the HTTP status, `code` the error's code).
@@ -38,7 +51,7 @@ export function problemAt(instance: string, requestId: string, status: number, c
   return {
     ...extra,
     type: `https://brigade.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`,
-    title: TITLES[status] ?? 'Error',
+    title: TITLES[status] ?? STATUS_CODES[status] ?? 'Error',
     status,
     code,
     detail,
@@ -50,7 +63,9 @@ export function problemAt(instance: string, requestId: string, status: number, c
 /**
  * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
  * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`);
- * Fastify's validation, body-size and parse errors get stable codes; anything else is a 500 whose
+ * Fastify's validation, body-size and parse errors get stable codes, and any other 4xx (a plugin's, or
+ * one of Fastify's `FST_ERR_*`) the code of its status (403 `FORBIDDEN`, 404 `NOT_FOUND`, …, a plugin's
+ * own code kept); anything else is a 500 whose
  * details stay in the log (with the request id), never in the response.
  */
 export function errorHandler(error: FastifyError | BrigadeError | Error, request: FastifyRequest, reply: FastifyReply) {
@@ -88,7 +103,9 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
       return sendProblem(request, reply, 400, 'BAD_URL', 'The URL is not valid (a broken %-escape); encode it and send again.');
   }
   if (fe.statusCode !== undefined && fe.statusCode >= 400 && fe.statusCode < 500) {
-    return sendProblem(request, reply, fe.statusCode, fe.code ?? 'BAD_REQUEST', fe.message);
+    // A plugin's own code stays; Fastify's FST_ERR_* names are its internals, not Brigade's catalogue.
+    const code = fe.code !== undefined && !fe.code.startsWith('FST_') ? fe.code : codeOfStatus(fe.statusCode);
+    return sendProblem(request, reply, fe.statusCode, code, fe.message);
   }
   request.log.error({ err: error }, 'unhandled error');
   return sendProblem(request, reply, 500, 'INTERNAL', `Something went wrong on our side; quote request id ${String(request.id)} when you report it.`);

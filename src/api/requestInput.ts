@@ -2,7 +2,7 @@ import { AjvCompiler } from '@fastify/ajv-compiler';
 import addFormats from 'ajv-formats';
 import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify';
 import { Type } from 'typebox';
-import { ValidationError } from '../platform/errors/index.ts';
+import { BrigadeError, ValidationError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
 
 type SchemaController = NonNullable<FastifyServerOptions['schemaController']>;
@@ -111,7 +111,8 @@ export function lowerCaseUuids(schema: unknown, value: unknown): unknown {
  *   a tenant (before, a menu cached under the upper-case spelling was never evicted by a write made
  *   under the lower-case one); once validated, so is every UUID of the body and the query string
  *   ({@link lowerCaseUuids});
- * - `application/json` is the only body type, and an empty one is no body.
+ * - `application/json` is the only body type, and an empty one is no body;
+ * - a body with a `Content-Encoding` other than `identity` gets 415 with `Accept-Encoding: identity`.
  */
 export function registerRequestInput(app: FastifyInstance): void {
   // JSON as Fastify parses it (a `__proto__` key refused), except that an empty body is no body: a
@@ -131,6 +132,13 @@ export function registerRequestInput(app: FastifyInstance): void {
     }
     return json(request, text, done);
   });
+  // A compressed body is not decoded here: refused, as RFC 9110 §15.5.16 says, rather than read as if it
+  // were not compressed (gzip was a 400 "not valid UTF-8", and JSON labelled gzip was taken as sent).
+  app.addHook('preParsing', async (request, reply) => {
+    if (!carriesBody(request) || isIdentity(request.headers['content-encoding'])) return;
+    reply.header('accept-encoding', 'identity');
+    throw new BrigadeError('UNSUPPORTED_MEDIA_TYPE', 415, 'Content-Encoding is not supported; send the body uncompressed (identity)', { details: { field: 'headers.content-encoding' } });
+  });
   app.addHook('preHandler', async (request) => {
     const schema = request.routeOptions.schema;
     if (schema?.body !== undefined) request.body = lowerCaseUuids(schema.body, request.body);
@@ -144,6 +152,18 @@ export function registerRequestInput(app: FastifyInstance): void {
       for (const [name, value] of Object.entries(params)) if (typeof value === 'string' && isUuid(value)) params[name] = value.toLowerCase();
     }
   });
+}
+
+/** Whether a request comes with a body: a length other than 0, or chunks. */
+function carriesBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** Whether a `Content-Encoding` header leaves the body as it is: absent, empty or only `identity`. */
+function isIdentity(header: string | undefined): boolean {
+  if (header === undefined) return true;
+  return header.split(',').every((coding) => ['', 'identity'].includes(coding.trim().toLowerCase()));
 }
 
 /** The body of a command without fields: absent or `{}`; any field is refused with 400 (before, such routes took any body). */

@@ -210,6 +210,7 @@ export async function createPlatform(
     };
     const app = await buildApp({
       bodyLimit: config.bodyLimit,
+      requestTimeoutMs: config.requestTimeoutMs,
       logger: options.logger,
       metrics,
       readiness: () => readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),

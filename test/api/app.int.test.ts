@@ -197,6 +197,43 @@ describe('HTTP shell', () => {
     assert.match(String(badUrl.headers['content-type']), /^application\/problem\+json/);
   });
 
+  test('an unknown query parameter is refused on every /v1 route, not only on those that declare a query string', async () => {
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: '0190c1b2-7a3e-7000-8000-00000000abcd', subject: '0190c1b2-7a3e-7000-8000-00000000abcf' });
+    // Before, a route without a querystring schema ignored it (200/404) while one with a schema answered 400.
+    const unknown = await platform.app.inject({ url: '/v1/orders/0190c1b2-7a3e-7000-8000-00000000abce?zz=1', headers: { authorization: `Bearer ${staff}` } });
+    assert.deepEqual([unknown.statusCode, unknown.json().code, unknown.json().field], [400, 'VALIDATION_FAILED', 'querystring.zz'], unknown.body);
+    const echo = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo?x=1', payload: { name: 'x', count: 1 } });
+    assert.deepEqual([echo.statusCode, echo.json().field], [400, 'querystring.x'], echo.body);
+    // A route that declares its query string keeps it; one without takes none.
+    assert.equal((await platform.app.inject({ url: '/v1/probe/item/0190c1b2-7a3e-7000-8000-00000000abcd?limit=2' })).statusCode, 200);
+    assert.equal((await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 1 } })).statusCode, 200);
+  });
+
+  test('a URL ending in a slash is the path it spells: no 405 naming a method its slash-less twin takes', async () => {
+    // Before: 405 Allow: POST, while POST /v1/tokens/ is a 404 (Fastify does not ignore the slash).
+    const get = await platform.app.inject({ url: '/v1/tokens/' });
+    assert.deepEqual([get.statusCode, get.json().code, get.headers.allow], [404, 'ROUTE_NOT_FOUND', undefined], get.body);
+    assert.equal((await platform.app.inject({ method: 'POST', url: '/v1/tokens/', payload: {} })).statusCode, 404);
+    // Without the slash it is still a 405.
+    assert.deepEqual([(await platform.app.inject({ url: '/v1/tokens' })).statusCode], [405]);
+  });
+
+  test('a body with a Content-Encoding is refused with 415 and Accept-Encoding: identity, not read as if it were not encoded', async () => {
+    for (const encoding of ['gzip', 'br', 'deflate']) {
+      const encoded = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json', 'content-encoding': encoding }, payload: '{"name":"x","count":1}' });
+      assert.deepEqual([encoded.statusCode, encoded.json().code, encoded.headers['accept-encoding']], [415, 'UNSUPPORTED_MEDIA_TYPE', 'identity'], `${encoding}: ${encoded.body}`);
+      assert.match(encoded.json().detail, /Content-Encoding is not supported; send the body uncompressed \(identity\)/);
+    }
+    const identity = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json', 'content-encoding': 'identity' }, payload: '{"name":"x","count":1}' });
+    assert.equal(identity.statusCode, 200, identity.body);
+  });
+
+  test('/metrics counts a request whose URL cannot be decoded, as route "unmatched"', async () => {
+    assert.equal((await platform.app.inject({ url: '/v1/orders/abc/%zz' })).statusCode, 400);
+    const metrics = (await platform.app.inject({ url: '/metrics' })).body;
+    assert.match(metrics, /brigade_http_requests_total\{method="GET",route="unmatched",status="400"\} [1-9]/);
+  });
+
   test('/metrics: per-route requests, errors and latency, pool gauges, and the claim-check store', async () => {
     await platform.app.inject({ url: '/v1/probe/boom' });
     await platform.app.inject({ url: '/health/live' });

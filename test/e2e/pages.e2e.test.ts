@@ -249,6 +249,56 @@ describe('web pages in headless Chromium', { skip }, () => {
     await courierPage.page.context().close();
   });
 
+  test("a poll that answers after a pick-up's own read does not bring back the order as it was (a Picked up button of the old version, a false 412)", async () => {
+    const { id } = await order();
+    const rider = await courier(p.t);
+    let version = 1;
+    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
+      const res = await command(p.t, r.staff, id, name, version, body);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+    const { page, errors } = await signedInPage(browser, rider.token);
+    await page.goto(`${p.base}/courier`);
+    await page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    // The next poll is read while the order is ready, and its answer held until the pick-up has been shown.
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let holdOne = true;
+    await page.route('**/v1/couriers/me/tasks', async (route) => {
+      if (!holdOne) return route.continue();
+      holdOne = false;
+      const response = await route.fetch();
+      held();
+      await released;
+      return route.fulfill({ response });
+    });
+    await holding;
+    await page.getByRole('button', { name: `Picked up order ${short(id)}` }).click();
+    await page.locator(`li.card[data-order="${id}"][data-status="picked_up"]`).waitFor(WAIT);
+    // From now on, every status the card takes.
+    // (Written as the page's own script: these tests compile without the DOM's types.)
+    await page.evaluate(`{
+      const seen = (window.statuses = []);
+      const tasks = document.getElementById('tasks');
+      new MutationObserver(() => seen.push(tasks.querySelector('li.card[data-order="${id}"]')?.getAttribute('data-status') ?? null)).observe(tasks, { childList: true, subtree: true, attributes: true });
+    }`);
+    // The poll after the held one is asked only once the held answer has been taken (or dropped).
+    const nextPoll = page.waitForRequest((request) => request.url().endsWith('/v1/couriers/me/tasks'), WAIT);
+    release();
+    await (await nextPoll).response();
+    const statuses = (await page.evaluate('window.statuses')) as Array<string | null>;
+    // Before, the held answer was drawn last: the card went back to ready, with the old version on its button.
+    assert.ok(!statuses.includes('ready'), `the card took the statuses ${JSON.stringify(statuses)}`);
+    await page.locator(`li.card[data-order="${id}"][data-status="picked_up"]`).waitFor(WAIT);
+    await page.getByRole('button', { name: `Delivered order ${short(id)}` }).click();
+    await page.locator('#message.ok', { hasText: 'delivered' }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('the courier availability toggle answers with a clear message', async () => {
     // A registered courier, so that the availability route (once it exists) knows their city.
     const admin = await p.t.token('admin', { subject: 'ops' });

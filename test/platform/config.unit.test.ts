@@ -13,6 +13,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.poolSize, 20);
   assert.equal(config.databaseAcquireTimeoutMs, 5000);
   assert.equal(config.commitsInFlight, 2);
+  assert.equal(config.requestTimeoutMs, 30_000);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
   assert.ok(Object.isFrozen(config));
@@ -38,6 +39,7 @@ test('reads every documented variable', () => {
       LOG_LEVEL: 'DEBUG',
       BRIGADE_HOME: '/var/lib/brigade',
       HTTP_BODY_LIMIT: '2048',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
     },
     { services },
   );
@@ -53,6 +55,7 @@ test('reads every documented variable', () => {
   assert.equal(config.logLevel, 'debug');
   assert.equal(config.home, '/var/lib/brigade');
   assert.equal(config.bodyLimit, 2048);
+  assert.equal(config.requestTimeoutMs, 5000);
 });
 
 test('an invalid value names the variable and what it expects; every bad variable is listed', () => {

@@ -87,6 +87,12 @@ export interface Config {
   readonly home: string;
   /** `HTTP_BODY_LIMIT`: largest accepted request body in bytes; larger ones get 413. Default 1 MiB. */
   readonly bodyLimit: number;
+  /**
+   * `HTTP_REQUEST_TIMEOUT_MS`: how long a client may take to send a whole request (headers and body);
+   * one that has not finished by then gets 408 and its connection is closed. Default 30 000, from
+   * 1000 to 600 000.
+   */
+  readonly requestTimeoutMs: number;
   /** `CACHE_TTL_SECONDS`: time-to-live of cached documents (the menu). Default 60; 0 turns caching off. */
   readonly cacheTtlSeconds: number;
   /** `PROVIDER_PORT`: where `brigade start` runs the stand-in payment provider. Default `PORT` + 1 (0 when `PORT` is 0). */
@@ -270,6 +276,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     logLevel: logLevel as LogLevel,
     home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
     providerPort,
     paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
