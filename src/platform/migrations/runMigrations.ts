@@ -8,6 +8,9 @@ import { aheadWarning, highestApplied, inspectMigrations, TRACKING_TABLE, type M
 import { splitStatements } from './splitStatements.ts';
 import { transactionControlStatements } from './transactionControlStatements.ts';
 
+/** A file still running after this long is named (`[i/n] applying …`) before it ends. */
+const SLOW_FILE_MS = 1000;
+
 /** Options for {@link runMigrations}. */
 export interface RunMigrationsOptions {
   /** Connection string of the database to migrate, as a role that may create schemas and roles. */
@@ -109,9 +112,24 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
       signal?.throwIfAborted();
       doing = `applying ${file.id}`;
       const step = `[${index + 1}/${pending.length}]`;
-      progress(`${step} applying ${file.id}${file.noTransaction ? ' (no transaction)' : ''} …`);
+      // Named before it ends only when it is slow (or interrupted): which file is waiting shows, and a
+      // run of quick files prints one line each.
+      const applying = `${step} applying ${file.id}${file.noTransaction ? ' (no transaction)' : ''} …`;
+      let named = false;
+      const name = () => {
+        if (!named) progress(applying);
+        named = true;
+      };
+      const slow = setTimeout(name, SLOW_FILE_MS);
       const started = performance.now();
-      await applyFile(client, file, appliedBy, started, { signal, settled });
+      try {
+        await applyFile(client, file, appliedBy, started, { signal, settled });
+      } catch (error) {
+        if (signal?.aborted === true) name();
+        throw error;
+      } finally {
+        clearTimeout(slow);
+      }
       const ms = Math.round(performance.now() - started);
       applied.push(file.id);
       progress(`${step} applied ${file.id} in ${ms} ms${file.noTransaction ? ' (no transaction)' : ''}`);
