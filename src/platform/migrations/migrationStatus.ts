@@ -10,6 +10,9 @@ import { inspectMigrations, type MigrationStatusRow } from './inspectMigrations.
 export async function migrationStatus(options: { url: string; sets: readonly MigrationSet[] }): Promise<MigrationStatusRow[]> {
   const files = await discoverMigrations(options.sets);
   const client = new pg.Client({ connectionString: options.url, application_name: 'brigade-migrate' });
+  // A connection lost meanwhile rejects the statement in flight, which is what the caller reports;
+  // without a listener its 'error' event would also end the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await inspectMigrations(client, files);
