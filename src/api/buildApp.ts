@@ -98,6 +98,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     schemaController: { compilersFactory: { buildValidator: requestValidators } },
     // Errors Fastify meets before routing (a URL it cannot decode) get a problem document too.
     frameworkErrors: (error, request, reply) => {
+      // Refused before routing, so before the onRequest hook that sets it on every other answer.
+      reply.header('x-request-id', request.id);
       countUnrouted(request, reply);
       return errorHandler(error, request, reply);
     },

@@ -195,6 +195,9 @@ describe('HTTP shell', () => {
     const badUrl = await platform.app.inject({ url: '/v1/orders/%E0%A4%A' });
     assert.deepEqual([badUrl.statusCode, badUrl.json().code], [400, 'BAD_URL'], badUrl.body);
     assert.match(String(badUrl.headers['content-type']), /^application\/problem\+json/);
+    assert.match(String(badUrl.headers['x-request-id']), /^[0-9a-f-]{36}$/, 'refused before routing, it still carries its request id');
+    const traced = await platform.app.inject({ url: '/v1/orders/%E0%A4%A', headers: { 'x-request-id': 'gateway-7' } });
+    assert.equal(traced.headers['x-request-id'], 'gateway-7');
   });
 
   test('an unknown query parameter is refused on every /v1 route, not only on those that declare a query string', async () => {
