@@ -11,6 +11,7 @@ export { embeddedStoppedBy, startEmbeddedPostgres } from './embeddedPostgres.ts'
 export { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics, replicaRouteMetrics } from './poolMetrics.ts';
+export { poolTransaction } from './poolTransaction.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './groupCommit.ts';
 export type { GroupCommitOptions } from './groupCommit.ts';

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { poolTransaction } from './poolTransaction.ts';
 
 /**
  * Runs idempotent DDL (`create … if not exists`) in one transaction under a transaction-level
@@ -8,16 +9,8 @@ import type pg from 'pg';
  * @param lockKey - a fixed number per schema the DDL creates.
  */
 export async function runExclusiveDdl(pool: pg.Pool, lockKey: number, ddl: string): Promise<void> {
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await poolTransaction(pool, async (client) => {
     await client.query('select pg_advisory_xact_lock($1)', [lockKey]);
     await client.query(ddl);
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

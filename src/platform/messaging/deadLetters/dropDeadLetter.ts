@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { poolTransaction } from '../../db/index.ts';
 import { DeadLetterNotFoundError } from '../errors.ts';
 import { deadLetterId } from './deadLetterId.ts';
 
@@ -16,9 +17,7 @@ import { deadLetterId } from './deadLetterId.ts';
  */
 export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
   const letterId = deadLetterId(id);
-  const client = await pool.connect();
-  try {
-    await client.query('begin');
+  await poolTransaction(pool, async (client) => {
     const { rows } = await client.query<{ subscription: string; message_id: string }>(
       'select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid',
       [letterId],
@@ -35,11 +34,5 @@ export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
           and not exists (select from brigade_bus.dead_letters d where d.message_id = $1 and d.subscription = $2)`,
       [letter.message_id, letter.subscription],
     );
-    await client.query('commit');
-  } catch (error) {
-    await client.query('rollback').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import { BrigadeError } from '../../../platform/errors/index.ts';
 import { IdempotencyKeyReusedError } from './providerErrors.ts';
-import { inTransaction } from './transaction.ts';
+import { poolTransaction } from '../../../platform/db/index.ts';
 
 /** What a request answered: replayed byte-for-byte (as JSON) for the same key and request. */
 export interface IdempotentOutcome {
@@ -43,7 +43,7 @@ export async function runIdempotent(
   hash: string,
   effect: (client: pg.PoolClient) => Promise<{ status: number; body: Record<string, unknown> }>,
 ): Promise<IdempotentOutcome> {
-  return inTransaction(pool, async (client) => {
+  return poolTransaction(pool, async (client) => {
     const claimed = await client.query(
       `insert into payment_provider.idempotency_keys (key, request_hash) values ($1, $2) on conflict (key) do nothing returning key`,
       [key, hash],
