@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { MIGRATION_LOCK_KEY } from '../../src/platform/migrations/index.ts';
-import { brigadeBin, repoRoot, type CliResult } from '../support/cli.ts';
+import { spawnCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 // `brigade migrate` and `brigade start` stopped by Ctrl+C while a migration waits for a table lock.
@@ -62,28 +61,14 @@ describe('brigade migrate and start interrupted', () => {
       await blocker.query('rollback').catch(() => undefined);
       blocker.release();
     };
-    const child = spawn(process.execPath, [brigadeBin, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: database.db.url, PORT: '0', BRIGADE_SECRET: 'x'.repeat(40) },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    let gone = false;
-    const exited = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) =>
-      child.on('exit', (code, by) => {
-        gone = true;
-        resolve({ code, signal: by, stdout, stderr });
-      }),
-    );
+    const run = spawnCli(args, { DATABASE_URL: database.db.url, PORT: '0', BRIGADE_SECRET: 'x'.repeat(40) });
     if (!(await eventually(async () => (await migrators())[1] === 1))) {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
       await release();
-      assert.fail(`the migration never waited for the blocker:\n${stdout}\n${stderr}`);
+      assert.fail(`the migration never waited for the blocker:\n${run.output()}`);
     }
-    child.kill('SIGINT');
-    return { exited, release, gone: () => gone };
+    run.child.kill('SIGINT');
+    return { exited: run.exited, release, gone: run.gone };
   };
 
   test('Ctrl+C on brigade migrate: the waiting statement is cancelled, no backend stays and the lock is free', async () => {

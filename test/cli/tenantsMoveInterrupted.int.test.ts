@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { brigadeBin, repoRoot, runMain, type CliResult } from '../support/cli.ts';
+import { runMain, spawnCli } from '../support/cli.ts';
 import { createTestDatabase, useTestDatabase } from '../support/db.ts';
 import { restaurantRows } from '../support/restaurantRows.ts';
 
@@ -55,15 +54,7 @@ describe('brigade tenants move interrupted', () => {
     const blocker = await admin.connect();
     await blocker.query('begin');
     await blocker.query('lock table platform.staff in share mode');
-    const child = spawn(process.execPath, [brigadeBin, 'tenants', 'move', rid, '--to-database', targetUrl], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env() },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const exited = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, by) => resolve({ code, signal: by, stdout, stderr })));
+    const run = spawnCli(['tenants', 'move', rid, '--to-database', targetUrl], env());
     let released = false;
     const release = async () => {
       if (released) return;
@@ -74,12 +65,12 @@ describe('brigade tenants move interrupted', () => {
     try {
       await until('the move to wait for the blocker, fenced', async () => (await moveSessions())[1] === 1);
     } catch (error) {
-      child.kill('SIGKILL');
+      run.child.kill('SIGKILL');
       await release();
-      throw new Error(`${String(error)}\n${stdout}\n${stderr}`);
+      throw new Error(`${String(error)}\n${run.output()}`);
     }
-    child.kill(signal);
-    return { exited, release };
+    run.child.kill(signal);
+    return { exited: run.exited, release };
   };
 
   test('Ctrl+C during a fenced step: the statement is cancelled, the fence lifts at once, nothing moved, and the same command then moves the restaurant', async () => {

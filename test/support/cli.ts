@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import path from 'node:path';
 
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -11,20 +11,40 @@ export interface CliResult {
   readonly stderr: string;
 }
 
-/** Runs `brigade …args` as a real child process with exactly `env` (plus PATH and HOME). */
-export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [brigadeBin, ...args], {
-      cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+/** A `brigade` child process: its exit (code, signal and everything it printed), and what it printed so far. */
+export interface SpawnedCli {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly exited: Promise<CliResult & { readonly signal: NodeJS.Signals | null }>;
+  /** Whether it has exited. */
+  gone(): boolean;
+  /** Its stdout and stderr so far. */
+  output(): string;
+}
+
+/** Starts `brigade …args` as a real child process with exactly `env` (plus PATH, HOME and LOG_LEVEL=warn unless given). */
+export function spawnCli(args: readonly string[], env: Record<string, string | undefined> = {}): SpawnedCli {
+  const child = spawn(process.execPath, [brigadeBin, ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', ...env },
   });
+  let stdout = '';
+  let stderr = '';
+  let gone = false;
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const exited = new Promise<CliResult & { signal: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      gone = true;
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+  return { child, exited, gone: () => gone, output: () => `${stdout}\n${stderr}` };
+}
+
+/** Runs `brigade …args` as a real child process with exactly `env` (plus PATH and HOME) to its exit. */
+export function runCli(args: readonly string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return spawnCli(args, env).exited;
 }
 
 /**
