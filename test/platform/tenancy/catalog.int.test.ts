@@ -30,7 +30,6 @@ describe('tenancy rules, read from the catalog of the fully migrated database', 
     assert.deepEqual(definers, [
       { name: 'platform.enter_tenant(p_tenant uuid, p_believed text)', pinnedSearchPath: true, checksTenant: true },
       { name: 'platform.enter_tenants(p_tenants uuid[], p_believed text[])', pinnedSearchPath: true, checksTenant: true },
-      { name: 'platform.tenant_fence(p_tenant uuid)', pinnedSearchPath: true, checksTenant: true },
     ]);
   });
 
