@@ -4,6 +4,7 @@ import type pg from 'pg';
 export interface DefinerFunction {
   readonly name: string;
   readonly pinnedSearchPath: boolean;
+  /** Its body has a tenant guard ({@link guardsTenant}). */
   readonly checksTenant: boolean;
 }
 
@@ -16,7 +17,7 @@ export interface DefinerFunction {
  * - every ALL/UPDATE policy has both USING and WITH CHECK (INSERT: WITH CHECK; SELECT/DELETE: USING);
  * - policies read settings through a sub-select (`(select current_setting(…))`, once per statement);
  * - views are `security_invoker`;
- * - SECURITY DEFINER functions pin `search_path` and check the tenant setting;
+ * - SECURITY DEFINER functions pin `search_path` and guard the tenant ({@link guardsTenant});
  * - `brigade_*` roles are not superusers, cannot bypass RLS and own nothing.
  */
 export async function findTenancyViolations(db: Pick<pg.ClientBase, 'query'>, schemas: readonly string[]): Promise<string[]> {
@@ -69,7 +70,9 @@ export async function findTenancyViolations(db: Pick<pg.ClientBase, 'query'>, sc
 
   for (const f of await listSecurityDefinerFunctions(db)) {
     if (!f.pinnedSearchPath) problems.push(`${f.name}: SECURITY DEFINER without a pinned search_path`);
-    if (!f.checksTenant) problems.push(`${f.name}: SECURITY DEFINER without a check of brigade.tenant_id`);
+    if (!f.checksTenant) {
+      problems.push(`${f.name}: SECURITY DEFINER without a check of brigade.tenant_id (an IF on current_setting('brigade.tenant_id') that raises errcode 42501)`);
+    }
   }
 
   for (const r of await q<{ rolname: string; rolsuper: boolean; rolbypassrls: boolean; owned: number }>(
@@ -100,8 +103,87 @@ export async function listSecurityDefinerFunctions(db: Pick<pg.ClientBase, 'quer
   return rows.map((r) => ({
     name: r.name,
     pinnedSearchPath: (r.config ?? []).some((c) => c.startsWith('search_path=')),
-    checksTenant: r.src.includes('brigade.tenant_id'),
+    checksTenant: guardsTenant(r.src),
   }));
+}
+
+/**
+ * Whether a function body (`pg_proc.prosrc`) guards the tenant: outside its comments, an
+ * `IF … THEN RAISE EXCEPTION … USING ERRCODE = '42501'` whose condition reads
+ * `current_setting('brigade.tenant_id'…)`, as the platform's fences do (refusing a tenant that is not
+ * the transaction's). A body that only names the setting (in a comment, a message, a variable it never
+ * tests) does not pass. A lint, not a proof: it cannot tell what the condition compares, so a guard that
+ * tests the wrong thing passes. A SQL-language body has no IF and never passes.
+ *
+ * @example
+ * guardsTenant(`begin if p_tenant is distinct from nullif(current_setting('brigade.tenant_id', true), '')::uuid
+ *   then raise exception 'not yours' using errcode = '42501'; end if; … end`); // true
+ * guardsTenant(`begin -- checks brigade.tenant_id\n return 1; end`); // false
+ */
+export function guardsTenant(src: string): boolean {
+  const code = withoutComments(src);
+  // The condition runs to its first THEN and holds no `;` (so an `end if;` cannot lend it the next
+  // statements); one with a CASE … THEN inside is cut short and fails, erring toward a finding. The
+  // RAISE is the THEN's first statement, its USING in the same statement.
+  const guard = /\bif\b((?:(?!\bthen\b)[^;])*)\bthen\s+raise\s+exception\b[^;]*\berrcode\s*=\s*'42501'/gi;
+  for (const match of code.matchAll(guard)) {
+    if (/\bcurrent_setting\s*\(\s*'brigade\.tenant_id'/i.test(match[1] ?? '')) return true;
+  }
+  return false;
+}
+
+/**
+ * `src` with its `--` and (nested) `/* … *\/` comments blanked out; string literals (`'…'`, `E'…'`,
+ * `$tag$…$tag$`) and quoted identifiers are kept as they are, comment-like text in them included.
+ */
+function withoutComments(src: string): string {
+  let out = '';
+  let i = 0;
+  while (i < src.length) {
+    const c = src[i] as string;
+    const next = src[i + 1];
+    if (c === '-' && next === '-') {
+      const end = src.indexOf('\n', i);
+      i = end === -1 ? src.length : end;
+      out += ' ';
+    } else if (c === '/' && next === '*') {
+      let depth = 1;
+      i += 2;
+      while (i < src.length && depth > 0) {
+        const pair = src.slice(i, i + 2);
+        if (pair === '/*' || pair === '*/') {
+          depth += pair === '/*' ? 1 : -1;
+          i += 2;
+        } else {
+          i++;
+        }
+      }
+      out += ' ';
+    } else if (c === "'" || c === '"') {
+      // A doubled quote inside is the quote itself; a backslash escapes the next character only in an
+      // E'…' string, where skipping it keeps an escaped quote from ending the literal.
+      const escapes = c === "'" && /e/i.test(src[i - 1] ?? '') && !/\w/.test(src[i - 2] ?? '');
+      let j = i + 1;
+      while (j < src.length) {
+        if (escapes && src[j] === '\\') j += 2;
+        else if (src[j] === c && src[j + 1] === c) j += 2;
+        else if (src[j] === c) break;
+        else j++;
+      }
+      out += src.slice(i, j + 1);
+      i = j + 1;
+    } else if (c === '$' && /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.test(src.slice(i)) && !/[\w$]/.test(src[i - 1] ?? '')) {
+      const tag = (/^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(src.slice(i)) as RegExpExecArray)[0];
+      const end = src.indexOf(tag, i + tag.length);
+      const stop = end === -1 ? src.length : end + tag.length;
+      out += src.slice(i, stop);
+      i = stop;
+    } else {
+      out += c;
+      i++;
+    }
+  }
+  return out;
 }
 
 /**

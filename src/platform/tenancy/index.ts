@@ -8,7 +8,7 @@ export { tenantFence, tenantFenceKey, tenantNotMoving } from './tenantFence.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';
 export type { TenantTable } from './tenantTables.ts';
-export { findTenancyViolations, listSecurityDefinerFunctions, settingsReadOncePerStatement } from './findTenancyViolations.ts';
+export { findTenancyViolations, guardsTenant, listSecurityDefinerFunctions, settingsReadOncePerStatement } from './findTenancyViolations.ts';
 export type { DefinerFunction } from './findTenancyViolations.ts';
 export { readOutboxMarks, checkpointPassed, type OutboxMarks } from './outboxMarks.ts';
 export { waitForMovedMessages, type WaitForMovedMessagesOptions } from './waitForMovedMessages.ts';

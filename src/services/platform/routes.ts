@@ -208,31 +208,46 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   );
 
   /**
-   * Staff of `rid`: its own staff, or an admin. Another restaurant's id is a 404, never a 403, and so
-   * is, for an admin, one the directory does not know.
+   * The caller as staff of `rid`: its own staff, or an admin. Another restaurant's id is a 404, never a
+   * 403, and so is, for an admin, one the directory does not know.
    */
-  const staffContext = async (request: Parameters<typeof authorize>[0], rid: string) => {
+  const staffPrincipal = async (request: Parameters<typeof authorize>[0], rid: string) => {
     const principal = authorize(request, 'staff', 'admin');
     if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
     if (principal.role === 'admin') await knownRestaurant(rid);
-    return actorContext(principal, 'platform', rid);
+    return principal;
   };
+  /** {@link staffPrincipal} as the context of a transaction in `rid`. */
+  const staffContext = async (request: Parameters<typeof authorize>[0], rid: string) => actorContext(await staffPrincipal(request, rid), 'platform', rid);
 
   app.post(
     '/restaurants/:rid/staff',
     {
       schema: {
         tags: ['platform'],
-        summary: "Add a staff member to the restaurant (its staff, or admin)",
+        summary: 'Add a staff member to the restaurant (its staff, or admin; a manager only by one of its managers, or admin)',
+        description:
+          'The inviter recorded (`invitedBy`) is the caller: the subject of a staff token when it is a staff member of this restaurant ' +
+          '(mint it with `brigade token --role staff --restaurant ID --subject STAFF_ID`), else null. `invitedBy` in the body may be ' +
+          'left out; when sent it must be that same id (400 otherwise).',
         security: bearer,
         params: RidParams,
-        body: Type.Object({ name: Name, email: Email, role: Type.Optional(Type.Union([Type.Literal('manager'), Type.Literal('staff')])), invitedBy: Type.Optional(Uuid) }, { additionalProperties: false }),
+        body: Type.Object(
+          {
+            name: Name,
+            email: Email,
+            role: Type.Optional(Type.Union([Type.Literal('manager'), Type.Literal('staff')])),
+            invitedBy: Type.Optional(Type.String({ format: 'uuid', description: 'your own staff id, if sent: the inviter is taken from your token' })),
+          },
+          { additionalProperties: false },
+        ),
         response: { 201: StaffSchema },
       },
     },
     async (request, reply) => {
-      const context = await staffContext(request, request.params.rid);
-      return reply.status(201).send(await unitOfWork(context, (tx) => addStaff(tx, { restaurantId: request.params.rid, ...request.body })));
+      const { rid } = request.params;
+      const principal = await staffPrincipal(request, rid);
+      return reply.status(201).send(await unitOfWork(actorContext(principal, 'platform', rid), (tx) => addStaff(tx, { restaurantId: rid, ...request.body }, principal)));
     },
   );
 

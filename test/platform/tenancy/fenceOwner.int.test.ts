@@ -12,7 +12,7 @@ const SERVICE_ROLES = SERVICE_NAMES.map((s) => `brigade_${s}`);
 // SECURITY holds an owner that is neither superuser nor BYPASSRLS (a managed PostgreSQL's usual owner)
 // to the catalog's policies. The test suite migrates as a superuser, which hides that: here a database
 // is migrated by an owner without those rights, and both fences must still refuse a moved tenant.
-test('migrated by an owner without superuser or BYPASSRLS, both tenant fences refuse a tenant that lives elsewhere', async () => {
+test('migrated by an owner without superuser or BYPASSRLS, both tenant fences refuse a tenant that lives elsewhere, and no service role reads its connection string', async () => {
   const owner = await createOwnerRole(SERVICE_ROLES, { bypassRls: false });
   const db = await owner.createDatabase();
   const client = new pg.Client({ connectionString: db.url });
@@ -51,6 +51,14 @@ test('migrated by an owner without superuser or BYPASSRLS, both tenant fences re
     const seen = await client.query('select database_url from platform.tenant_placements');
     await client.query('rollback');
     assert.equal(seen.rowCount, 0);
+    // Nor one acting as staff of the tenant: the policy that lets the one-tenant fence read its
+    // placement is the owner's too (platform 0022).
+    await client.query('begin');
+    await client.query('set local role brigade_platform');
+    await client.query(`select set_config('brigade.tenant_id', $1, true), set_config('brigade.actor_kind', 'staff', true)`, [tenant]);
+    const asStaff = await client.query('select database_url from platform.tenant_placements');
+    await client.query('rollback');
+    assert.equal(asStaff.rowCount, 0);
   } finally {
     await client.end().catch(() => undefined);
     await owner.drop();
