@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError } from '../platform/errors/index.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
@@ -65,7 +66,8 @@ export function problemAt(instance: string, requestId: string, status: number, c
  * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`);
  * Fastify's validation, body-size and parse errors get stable codes, and any other 4xx (a plugin's, or
  * one of Fastify's `FST_ERR_*`) the code of its status (403 `FORBIDDEN`, 404 `NOT_FOUND`, …, a plugin's
- * own code kept); anything else is a 500 whose
+ * own code kept); PostgreSQL's deadlock or serialization failure a 503 `TRANSACTION_CONFLICT` with
+ * `Retry-After` (the work was rolled back; the same request again will pass); anything else is a 500 whose
  * details stay in the log (with the request id), never in the response.
  */
 export function errorHandler(error: FastifyError | BrigadeError | Error, request: FastifyRequest, reply: FastifyReply) {
@@ -107,6 +109,8 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     const code = fe.code !== undefined && !fe.code.startsWith('FST_') ? fe.code : codeOfStatus(fe.statusCode);
     return sendProblem(request, reply, fe.statusCode, code, fe.message);
   }
+  const conflict = asTransactionConflict(error);
+  if (conflict !== undefined) return errorHandler(conflict, request, reply);
   request.log.error({ err: error }, 'unhandled error');
   return sendProblem(request, reply, 500, 'INTERNAL', `Something went wrong on our side; quote request id ${String(request.id)} when you report it.`);
 }

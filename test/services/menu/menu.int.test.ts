@@ -33,6 +33,40 @@ const menuOf = async (t: TestPlatform, rid: string, query = '') => {
 };
 const itemsOf = (menu: Awaited<ReturnType<typeof menuOf>>['body']) => menu.categories.flatMap((c) => c.items);
 
+/**
+ * Fires each of `fires` in turn while restaurant `rid`'s menu version row is locked by an open
+ * transaction, the next once the one before waits on a lock, then commits: PostgreSQL queues the
+ * waiters of a row, so the requests reach the row in the order fired, whatever they locked before it.
+ */
+async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+  const holder = new pg.Client({ connectionString: t.db.url });
+  const watcher = new pg.Client({ connectionString: t.db.url });
+  await holder.connect();
+  await watcher.connect();
+  try {
+    await holder.query('begin');
+    assert.equal((await holder.query(`select 1 from menu.menu_versions where tenant_id = $1 for update`, [rid])).rowCount, 1);
+    const pending: Array<Promise<T>> = [];
+    for (const fire of fires) {
+      pending.push(fire());
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+        );
+        if (rows[0]!.n >= pending.length) break;
+        assert.ok(i < 2000, `request ${pending.length} never waited for the menu version row`);
+        await sleep(5);
+      }
+    }
+    await holder.query('commit');
+    return await Promise.all(pending);
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+    await watcher.end();
+  }
+}
+
 describe('menu', () => {
   let t: TestPlatform;
   before(async () => {
@@ -138,6 +172,39 @@ describe('menu', () => {
     const retry = await t.request({ method: 'PATCH', url, token: loser === a ? staff : other, headers: { 'if-match': `"${loser.json().currentVersion}"` }, payload: loserBody });
     assert.equal(retry.statusCode, 200);
     assert.deepEqual([retry.json().price, retry.json().name, retry.json().version], [1500, 'Margherita DOP', 3]);
+  });
+
+  test('writes to an item and to its parent (its category, or its modifier group) at once, forced to meet at the menu version: each waits its turn, no deadlock (before: 500)', async () => {
+    // Each write locked its own row, then (the history trigger) the restaurant's menu version, then the
+    // parent of its row; a write to that parent locked the parent, then the menu version: the opposite order.
+    const pairs = [
+      ['item PATCH, category PATCH', [['PATCH', 'item', { price: 1100 }], ['PATCH', 'category', { name: 'Pies' }]]],
+      ['modifier group PATCH, item PATCH', [['PATCH', 'group', { name: 'Crust' }], ['PATCH', 'item', { price: 1100 }]]],
+      ['modifier group DELETE, item DELETE', [['DELETE', 'group', undefined], ['DELETE', 'item', undefined]]],
+    ] as const;
+    const statuses: Record<string, number[]> = {};
+    const bodies: string[] = [];
+    for (const [what, writes] of pairs) {
+      const { rid, staff, categoryId, itemId } = await seed(t, `Lock order ${what}`);
+      const group = await t.request({
+        method: 'POST',
+        url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+        token: staff,
+        payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
+      });
+      assert.equal(group.statusCode, 201, group.body);
+      const urls = { item: `items/${itemId}`, category: `categories/${categoryId}`, group: `modifier-groups/${group.json().id as string}` };
+      const answers = await withMenuVersionHeld(
+        t,
+        rid,
+        writes.map(([method, entity, payload]) => () =>
+          t.request({ method, url: `/v1/restaurants/${rid}/menu/${urls[entity]}`, token: staff, headers: { 'if-match': '"1"' }, ...(payload === undefined ? {} : { payload }) }),
+        ),
+      );
+      statuses[what] = answers.map((a) => a.statusCode);
+      bodies.push(...answers.map((a) => a.body));
+    }
+    assert.deepEqual(statuses, Object.fromEntries(pairs.map(([what]) => [what, [200, 200]])), bodies.join('\n'));
   });
 
   test("a tenant move's setting that skips the history trigger does nothing for the service's own role", async () => {

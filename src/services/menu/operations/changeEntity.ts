@@ -1,6 +1,7 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
+import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
 import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
@@ -48,6 +49,8 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
   }
   // A change, and a delete, of a live row; a restore of a deleted one.
   const live = change.kind === 'restore' ? 'deleted_at is not null' : 'deleted_at is null';
+  // The menu's lock before any row's (lockMenu): one lock order for every menu write.
+  await lockMenu(tx, tenantId);
   let updated;
   try {
     updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);

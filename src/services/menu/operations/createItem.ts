@@ -1,10 +1,12 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
 import { ENTITY, type Versioned } from './entities.ts';
+import { lockMenu } from './lockMenu.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
 
 /** Adds an item to one of the restaurant's live categories (another tenant's category is a 404, a deleted one a 422). */
 export async function createItem(tx: Tx, tenantId: string, input: { categoryId: string; name: string; description?: string; price: number; soldOut?: boolean }): Promise<Versioned> {
+  await lockMenu(tx, tenantId);
   await requireLiveParent(tx, 'category', tenantId, input.categoryId, 'categoryId');
   try {
     const row = await tx.query<Versioned>(

@@ -2,6 +2,7 @@ import type { Tx } from '../../../platform/db/index.ts';
 import { NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { changeEntity, staleVersion } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
+import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
 import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
 import { requireLiveParent } from './requireLiveParent.ts';
@@ -19,6 +20,7 @@ export async function createModifierGroup(
   input: { itemId: string; name: string; minChoices: number; maxChoices: number; modifiers: readonly ModifierInput[] },
 ): Promise<Versioned> {
   checkChoices(input.minChoices, input.maxChoices, input.modifiers.length);
+  await lockMenu(tx, tenantId);
   await requireLiveParent(tx, 'item', tenantId, input.itemId, 'itemId');
   let id: string;
   try {
@@ -57,6 +59,7 @@ export async function updateModifierGroup(
     if (current.version !== expectedVersion) throw staleVersion('modifier_group', expectedVersion, current);
     if (current.deletedAt === null) checkRange(input.minChoices ?? current.minChoices, input.maxChoices ?? current.maxChoices);
   }
+  // changeEntity takes the menu's lock (lockMenu) before its UPDATE; the read above locks nothing.
   const updated = await changeEntity(tx, 'modifier_group', tenantId, id, expectedVersion, { kind: 'update', set: fields });
   if (modifiers !== undefined) await replaceModifiers(tx, tenantId, id, modifiers);
   const group = (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned & { itemId: string; minChoices: number; maxChoices: number; modifiers: unknown[] };
