@@ -545,6 +545,43 @@ describe('menu', () => {
       await sql.end();
     }
   });
+
+  test('history when a transaction that began earlier changes a row after another committed a change of it: one open version, ranges that meet and never overlap, AS OF lists the item once', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Older transaction');
+    const older = new pg.Client({ connectionString: t.db.url });
+    await older.connect();
+    try {
+      // A console session (or a data migration) begins first: its now() is before the PATCH's.
+      await older.query('begin');
+      await older.query('select now()');
+      const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1100 } });
+      assert.equal(patched.statusCode, 200, patched.body);
+      await older.query(`update menu.items set description = 'fixed late' where id = $1`, [itemId]);
+      await older.query(`update menu.items set sold_out = true where id = $1`, [itemId]); // its second change: still one range for it
+      await older.query('commit');
+      const { rows } = await older.query<{ version: number; meets_next: boolean | null; ordered: boolean; open: boolean }>(
+        `select version, valid_to = lead(valid_from) over (order by version) as meets_next, valid_from < valid_to as ordered, valid_to = 'infinity' as open
+           from menu.history where entity = 'item' and id = $1 order by version`,
+        [itemId],
+      );
+      assert.deepEqual(
+        rows,
+        [
+          { version: 1, meets_next: true, ordered: true, open: false },
+          { version: 2, meets_next: true, ordered: true, open: false },
+          { version: 4, meets_next: null, ordered: true, open: true },
+        ],
+        'before, versions 2 and 4 were both open, and 4 began before 2',
+      );
+      const listed = itemsOf((await menuOf(t, rid, `?asOf=${new Date(Date.now() + 1000).toISOString()}`)).body);
+      assert.deepEqual(listed.map((i) => i.price), [1100], 'AS OF now lists the item once');
+      const history = (await t.request({ url: `/v1/restaurants/${rid}/menu/items/${itemId}/history` })).json().versions as Array<{ version: number; validTo: string | null }>;
+      assert.deepEqual(history.map((v) => [v.version, v.validTo === null]), [[1, false], [2, false], [4, true]]);
+    } finally {
+      await older.query('rollback').catch(() => undefined);
+      await older.end();
+    }
+  });
 });
 
 describe('menu cache in Redis, shared by two app instances', () => {
