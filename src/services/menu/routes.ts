@@ -6,7 +6,7 @@ import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -208,7 +208,11 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         if (asOf !== undefined || menus === null) {
           const { currency } = await restaurant(rid);
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
-          if (asOf === undefined) reply.header('etag', `"menu-${doc.version}"`).header('x-cache', 'off');
+          if (asOf === undefined) {
+            const etag = `"menu-${doc.version}"`;
+            reply.header('etag', etag).header('x-cache', 'off');
+            if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
+          }
           return reply.type('application/json').send(doc.json);
         }
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
@@ -218,7 +222,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           return { body: doc.json, etag: `"menu-${doc.version}"` };
         });
         reply.header('etag', entry.etag).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
-        if (request.headers['if-none-match'] === entry.etag) return reply.status(304).send();
+        if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);
       },
     );

@@ -364,6 +364,29 @@ describe('menu', () => {
     assert.equal(itemsOf(third.body)[0]?.price, 777);
     assert.notEqual(third.headers.etag, first.headers.etag);
   });
+  test("If-None-Match as RFC 9110 compares it (weakly): a weak tag, a list holding the menu's tag, or * get 304; another tag the menu", async () => {
+    const { rid } = await seed(t, 'Conditional');
+    const url = `/v1/restaurants/${rid}/menu`;
+    const etag = String((await menuOf(t, rid)).headers.etag);
+    const answers: Record<string, number> = {};
+    for (const header of [etag, `W/${etag}`, `"menu-0", ${etag}`, `W/"menu-0",W/${etag}`, '*', '"menu-0"', `W/"${etag}"`]) {
+      answers[header] = (await t.request({ url, headers: { 'if-none-match': header } })).statusCode;
+    }
+    assert.deepEqual(answers, { [etag]: 304, [`W/${etag}`]: 304, [`"menu-0", ${etag}`]: 304, [`W/"menu-0",W/${etag}`]: 304, '*': 304, '"menu-0"': 200, [`W/"${etag}"`]: 200 });
+    // With the cache off (CACHE_TTL_SECONDS=0) the menu is read each time, and the same tags get 304 (before, never).
+    const uncached = await startTestPlatform({ CACHE_TTL_SECONDS: '0' });
+    try {
+      const other = await seed(uncached, 'Uncached');
+      const first = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu` });
+      assert.deepEqual([first.statusCode, first.headers['x-cache']], [200, 'off']);
+      const again = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu`, headers: { 'if-none-match': `W/${String(first.headers.etag)}` } });
+      assert.deepEqual([again.statusCode, again.headers.etag, again.body], [304, first.headers.etag, '']);
+      const asOf = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu?asOf=${encodeURIComponent(new Date().toISOString())}`, headers: { 'if-none-match': '*' } });
+      assert.equal(asOf.statusCode, 200, 'a menu as of an instant has no ETag: nothing to match');
+    } finally {
+      await uncached.close();
+    }
+  });
   test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
     const { rid, staff, itemId } = await seed(t, 'Shouty');
     const upper = rid.toUpperCase();
