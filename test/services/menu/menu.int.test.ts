@@ -387,6 +387,29 @@ describe('menu', () => {
       await uncached.close();
     }
   });
+  test('a write whose COMMIT lost its connection (saved or not, nobody knows) still evicts the cached menu', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Lost commit');
+    await menuOf(t, rid);
+    assert.equal((await menuOf(t, rid)).headers['x-cache'], 'hit-memory');
+    // The fault: a deferred trigger, run by COMMIT, ends its own session, so the COMMIT's answer never comes.
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      await sql.query(`create function menu.end_session_at_commit() returns trigger language plpgsql security definer set search_path = pg_catalog
+                         as $$ begin perform pg_terminate_backend(pg_backend_pid()); return null; end $$`);
+      await sql.query(`create constraint trigger end_session_at_commit after update on menu.items deferrable initially deferred for each row execute function menu.end_session_at_commit()`);
+      const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1234 } });
+      assert.deepEqual([patched.statusCode, patched.json().code], [503, 'DATABASE_UNAVAILABLE'], patched.body);
+      assert.match(patched.json().detail, /while the work was being committed/);
+    } finally {
+      await sql.query('drop trigger if exists end_session_at_commit on menu.items');
+      await sql.query('drop function if exists menu.end_session_at_commit()');
+      await sql.end();
+    }
+    // Before, the cached menu stayed until its TTL, whatever the COMMIT had done.
+    assert.equal((await menuOf(t, rid)).headers['x-cache'], 'miss');
+  });
+
   test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
     const { rid, staff, itemId } = await seed(t, 'Shouty');
     const upper = rid.toUpperCase();
