@@ -109,6 +109,39 @@ describe('menu', () => {
     assert.deepEqual([narrowed.statusCode, narrowed.json().code, narrowed.json().field, narrowed.json().detail], [422, 'INVALID_MENU_VALUE', 'minChoices', 'minChoices (3) exceeds maxChoices (1)'], narrowed.body);
   });
 
+  test("re-saving a modifier group keeps the ids of the modifiers it keeps (same name and price), so an order chosen from the menu before still places; one it dropped says to reload the menu", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Resaved');
+    const created = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 1, maxChoices: 1, modifiers: [{ name: 'Small', priceDelta: -200 }, { name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const [small, large] = created.json().modifiers as Array<{ id: string; name: string; priceDelta: number }>;
+    // Staff save the group again: Large costs more now, XL is new, Small is as it was and moves to the end.
+    const saved = await t.request({
+      method: 'PATCH',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups/${created.json().id as string}`,
+      token: staff,
+      headers: { 'if-match': '"1"' },
+      payload: { modifiers: [{ name: 'Large', priceDelta: 350 }, { name: 'XL', priceDelta: 500 }, { name: 'Small', priceDelta: -200 }] },
+    });
+    assert.equal(saved.statusCode, 200, saved.body);
+    const after = saved.json().modifiers as Array<{ id: string; name: string; priceDelta: number }>;
+    assert.deepEqual(after.map((m) => [m.name, m.priceDelta]), [['Large', 350], ['XL', 500], ['Small', -200]], 'in the order sent');
+    assert.equal(after[2]!.id, small!.id, 'Small kept its id (before, every modifier got a new one)');
+    assert.notEqual(after[0]!.id, large!.id, 'Large changed its price: a new modifier');
+    const customer = await t.token('customer', { subject: randomUUID() });
+    const order = (modifierIds: string[]) =>
+      t.request({ method: 'POST', url: '/v1/orders', token: customer, headers: { 'idempotency-key': randomUUID() }, payload: { restaurantId: rid, deliveryAddress: 'Rua 1, Lisboa', lines: [{ itemId, quantity: 1, modifierIds }] } });
+    const kept = await order([small!.id]);
+    assert.deepEqual([kept.statusCode, kept.json().total], [201, 800], kept.body);
+    const dropped = await order([large!.id]);
+    assert.deepEqual([dropped.statusCode, dropped.json().code, dropped.json().modifierId], [422, 'MODIFIER_CHOICE_INVALID', large!.id], dropped.body);
+    assert.match(dropped.json().detail, /the menu changed since you loaded it.*: reload the menu and choose again$/);
+  });
+
   test('optimistic concurrency: 428 without If-Match, 412 with the current item when stale', async () => {
     const { rid, staff, itemId } = await seed(t, 'Versions');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
