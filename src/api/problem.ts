@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { asTransactionConflict } from '../platform/db/index.ts';
-import { BrigadeError } from '../platform/errors/index.ts';
+import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
+import { etagOf } from './ifMatch.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
 export interface Problem {
@@ -63,7 +64,8 @@ export function problemAt(instance: string, requestId: string, status: number, c
 
 /**
  * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
- * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`);
+ * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`;
+ * a 412 `CONCURRENCY_CONFLICT` with a numeric `details.currentVersion` sets `ETag`);
  * Fastify's validation, body-size and parse errors get stable codes, and any other 4xx (a plugin's, or
  * one of Fastify's `FST_ERR_*`) the code of its status (403 `FORBIDDEN`, 404 `NOT_FOUND`, …, a plugin's
  * own code kept); PostgreSQL's deadlock or serialization failure a 503 `TRANSACTION_CONFLICT` with
@@ -75,6 +77,9 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     if (error.status >= 500) request.log.error({ err: error }, error.message);
     const retryAfter = error.details.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
+    // A stale If-Match: the version the client should read, as the ETag a GET of it carries.
+    const current = error.details.currentVersion;
+    if (error instanceof ConcurrencyError && error.status === 412 && typeof current === 'number') reply.header('etag', etagOf(current));
     // RFC 9110: a 401 names the scheme that would have been accepted.
     if (error.status === 401) reply.header('www-authenticate', error.code === 'UNAUTHORIZED' ? 'Bearer' : 'Bearer error="invalid_token"');
     return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });

@@ -97,7 +97,8 @@ describe('HTTP shell', () => {
     const conflict = await platform.app.inject({ url: '/v1/probe/conflict' });
     assert.equal(conflict.statusCode, 412);
     assert.equal(conflict.json().code, 'CONCURRENCY_CONFLICT');
-    assert.equal(conflict.json().actual, '4');
+    assert.deepEqual([conflict.json().expected, conflict.json().actual], [3, 4], 'versions as numbers (they were strings)');
+    assert.equal(conflict.headers.etag, undefined, 'no current version in its details: no ETag');
 
     // A deadlock or a serialization failure rolled the work back: 503 with Retry-After, send it again (before: 500 INTERNAL).
     for (const url of ['/v1/probe/deadlock', '/v1/probe/serialization']) {

@@ -156,6 +156,8 @@ describe('menu', () => {
     assert.equal(stale.json().code, 'CONCURRENCY_CONFLICT');
     assert.equal(stale.json().currentVersion, 2);
     assert.equal(stale.json().current.price, 1100);
+    // The current version as an ETag too, and every version in the body a number (before: no ETag, "1" and "2" as strings).
+    assert.deepEqual([stale.headers.etag, stale.json().expected, stale.json().actual], ['"2"', 1, 2]);
   });
 
   test("a modifier group's PATCH from a stale version is a 412 with the current group, even when its range would not fit the current row", async () => {
