@@ -491,6 +491,27 @@ describe('menu', () => {
     assert.deepEqual([invite.statusCode, invite.json().resource], [404, 'restaurant'], invite.body);
   });
 
+  test('a parent id in the body that names nothing of the restaurant (unknown, or another restaurant\'s) is a 422 naming the field, as a deleted one is; not a 404 that reads as if the row addressed were gone', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Unknown parents');
+    const elsewhere = await seed(t, 'Other parents');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const group = { name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] };
+    for (const [what, id] of [['unknown', randomUUID()], ["another restaurant's", null]] as const) {
+      const answers = [
+        [await t.request({ method: 'PATCH', url: `${menu}/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: id ?? elsewhere.categoryId } }), 'categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId: id ?? elsewhere.categoryId, name: 'Lost', price: 100 } }), 'categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId: id ?? elsewhere.itemId, ...group } }), 'itemId'],
+      ] as const;
+      for (const [r, field] of answers) {
+        assert.deepEqual([r.statusCode, r.json().code, r.json().field], [422, 'MENU_PARENT_NOT_FOUND', field], `${what} ${field}: ${r.body}`);
+        assert.match(r.json().detail, new RegExp(`^There is no (category|item) [0-9a-f-]{36} on this restaurant's menu: choose one of its`));
+      }
+    }
+    assert.equal((await t.request({ url: `${menu}/items/${itemId}` })).json().version, 1, 'the refused PATCH wrote nothing');
+    const missing = await t.request({ method: 'PATCH', url: `${menu}/items/${randomUUID()}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1 } });
+    assert.equal(missing.statusCode, 404, 'the row addressed by the URL is still a 404');
+  });
+
   test('a deleted grandparent counts too, and a restore needs live parents: what to restore first is named, top down', async () => {
     const { rid, staff, categoryId, itemId } = await seed(t, 'Ancestry');
     const menu = `/v1/restaurants/${rid}/menu`;

@@ -5,7 +5,7 @@ import type { Versioned } from './entities.ts';
 import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
 import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
-import { requireLiveParent } from './requireLiveParent.ts';
+import { requireLiveParent, unknownParent } from './requireLiveParent.ts';
 
 /** A modifier as clients send it. */
 export interface ModifierInput {
@@ -33,7 +33,7 @@ export async function createModifierGroup(
     ]);
     id = row.rows[0]?.id as string;
   } catch (error) {
-    if ((error as { code?: string }).code === '23503') throw new NotFoundError('item', input.itemId);
+    if ((error as { code?: string }).code === '23503') throw unknownParent('item', input.itemId, 'itemId');
     throw error;
   }
   await replaceModifiers(tx, tenantId, id, input.modifiers);
