@@ -8,6 +8,7 @@ export { deadLetterRoutes } from './deadLetterRoutes.ts';
 export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
+export { ifNoneMatchHits } from './ifNoneMatch.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
 export { DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';

@@ -1,6 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { BrigadeError } from '../platform/errors/index.ts';
+import { asTransactionConflict } from '../platform/db/index.ts';
+import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
+import { etagOf } from './ifMatch.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
 export interface Problem {
@@ -62,10 +64,12 @@ export function problemAt(instance: string, requestId: string, status: number, c
 
 /**
  * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
- * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`);
+ * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`;
+ * a 412 `CONCURRENCY_CONFLICT` with a numeric `details.currentVersion` sets `ETag`);
  * Fastify's validation, body-size and parse errors get stable codes, and any other 4xx (a plugin's, or
  * one of Fastify's `FST_ERR_*`) the code of its status (403 `FORBIDDEN`, 404 `NOT_FOUND`, …, a plugin's
- * own code kept); anything else is a 500 whose
+ * own code kept); PostgreSQL's deadlock or serialization failure a 503 `TRANSACTION_CONFLICT` with
+ * `Retry-After` (the work was rolled back; the same request again will pass); anything else is a 500 whose
  * details stay in the log (with the request id), never in the response.
  */
 export function errorHandler(error: FastifyError | BrigadeError | Error, request: FastifyRequest, reply: FastifyReply) {
@@ -73,6 +77,9 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     if (error.status >= 500) request.log.error({ err: error }, error.message);
     const retryAfter = error.details.retryAfterSeconds;
     if (typeof retryAfter === 'number') reply.header('retry-after', String(Math.max(0, Math.ceil(retryAfter))));
+    // A stale If-Match: the version the client should read, as the ETag a GET of it carries.
+    const current = error.details.currentVersion;
+    if (error instanceof ConcurrencyError && error.status === 412 && typeof current === 'number') reply.header('etag', etagOf(current));
     // RFC 9110: a 401 names the scheme that would have been accepted.
     if (error.status === 401) reply.header('www-authenticate', error.code === 'UNAUTHORIZED' ? 'Bearer' : 'Bearer error="invalid_token"');
     return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });
@@ -107,6 +114,8 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     const code = fe.code !== undefined && !fe.code.startsWith('FST_') ? fe.code : codeOfStatus(fe.statusCode);
     return sendProblem(request, reply, fe.statusCode, code, fe.message);
   }
+  const conflict = asTransactionConflict(error);
+  if (conflict !== undefined) return errorHandler(conflict, request, reply);
   request.log.error({ err: error }, 'unhandled error');
   return sendProblem(request, reply, 500, 'INTERNAL', `Something went wrong on our side; quote request id ${String(request.id)} when you report it.`);
 }

@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { Type } from 'typebox';
 import type { FastifyPluginAsync } from 'fastify';
+import pg from 'pg';
 import { absentBodyIsEmpty, NoFields } from '../../src/api/index.ts';
 import { createPlatform, type Platform } from '../../src/composition/runtime.ts';
 import { SERVICES, SERVICE_NAMES } from '../../src/composition/services.ts';
 import { loadConfig } from '../../src/platform/config/index.ts';
+import { BatchAbortedError } from '../../src/platform/db/index.ts';
 import { ConcurrencyError } from '../../src/platform/errors/index.ts';
 import { createTestDatabase, useTestDatabase } from '../support/db.ts';
 
@@ -48,6 +50,14 @@ const probeRoutes: FastifyPluginAsync = async (app) => {
   app.get('/probe/conflict', async () => {
     throw new ConcurrencyError(3, 4);
   });
+  // PostgreSQL's answer to the victim of a deadlock, and a statement of its batch that did not run after a serialization failure.
+  const sqlState = (code: string) => Object.assign(new pg.DatabaseError('could not go on (test)', 0, 'error'), { code });
+  app.get('/probe/deadlock', async () => {
+    throw sqlState('40P01');
+  });
+  app.get('/probe/serialization', async () => {
+    throw new BatchAbortedError(1, sqlState('40001'));
+  });
 };
 
 describe('HTTP shell', () => {
@@ -87,7 +97,15 @@ describe('HTTP shell', () => {
     const conflict = await platform.app.inject({ url: '/v1/probe/conflict' });
     assert.equal(conflict.statusCode, 412);
     assert.equal(conflict.json().code, 'CONCURRENCY_CONFLICT');
-    assert.equal(conflict.json().actual, '4');
+    assert.deepEqual([conflict.json().expected, conflict.json().actual], [3, 4], 'versions as numbers (they were strings)');
+    assert.equal(conflict.headers.etag, undefined, 'no current version in its details: no ETag');
+
+    // A deadlock or a serialization failure rolled the work back: 503 with Retry-After, send it again (before: 500 INTERNAL).
+    for (const url of ['/v1/probe/deadlock', '/v1/probe/serialization']) {
+      const collided = await platform.app.inject({ url });
+      assert.deepEqual([collided.statusCode, collided.json().code, collided.headers['retry-after']], [503, 'TRANSACTION_CONFLICT', '1'], `${url}: ${collided.body}`);
+      assert.match(collided.json().detail, /nothing was written: send the same request again/);
+    }
 
     const boom = await platform.app.inject({ url: '/v1/probe/boom' });
     assert.equal(boom.statusCode, 500);

@@ -23,6 +23,11 @@ export type DatabaseUnavailablePhase = 'connect' | 'work' | 'commit';
 export class DatabaseUnavailableError extends BrigadeError {
   /** A later attempt may well succeed. */
   readonly retryable = true;
+  /**
+   * When it failed: `commit` leaves the outcome unknown (the work may have been saved), so whatever must
+   * follow a change that may have happened (a cache eviction) is still done.
+   */
+  readonly phase: DatabaseUnavailablePhase;
   constructor(reason: string, phase: DatabaseUnavailablePhase, where: string, cause: unknown) {
     const what =
       phase === 'connect'
@@ -34,6 +39,7 @@ export class DatabaseUnavailableError extends BrigadeError {
       cause,
       details: { retryAfterSeconds: DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS },
     });
+    this.phase = phase;
   }
 }
 

@@ -24,4 +24,5 @@ export type { ReplicaReads, ReplicaReadsOptions, ReplicaRouteReason } from './cr
 export { acquireClient, DatabaseBusyError, DATABASE_BUSY_RETRY_AFTER_SECONDS } from './acquireClient.ts';
 export { DatabaseUnavailableError, DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS, databaseUnavailableReason } from './databaseUnavailable.ts';
 export type { DatabaseUnavailablePhase } from './databaseUnavailable.ts';
+export { asTransactionConflict, TransactionConflictError, TRANSACTION_CONFLICT_RETRY_AFTER_SECONDS } from './transactionConflict.ts';
 export { cancelBackend, CLIENT_CONNECTION_CHECK } from './cancelBackend.ts';

@@ -48,7 +48,16 @@ export class ForbiddenError extends BrigadeError {
   }
 }
 
-/** 409 / 412: a write raced another. HTTP writes with If-Match surface it as 412. */
+/** A version as the problem document carries it: a number (a bigint too, while it fits), else its text (`'any'`). */
+const versionJson = (version: number | bigint | string): number | string =>
+  typeof version === 'number' ? version : typeof version === 'bigint' && Number.isSafeInteger(Number(version)) ? Number(version) : String(version);
+
+/**
+ * 409 / 412: a write raced another. HTTP writes with If-Match surface it as 412. `details.expected` and
+ * `details.actual` are numbers (they were strings beside a numeric `currentVersion`); a caller that
+ * knows the resource's current version puts it in `details.currentVersion`, and the API sends it as the
+ * 412's `ETag` too.
+ */
 export class ConcurrencyError extends BrigadeError {
   constructor(
     readonly expected: number | bigint | string,
@@ -56,7 +65,7 @@ export class ConcurrencyError extends BrigadeError {
     message = `Expected version ${String(expected)} but found ${actual === null ? 'none' : String(actual)}`,
     details: Record<string, unknown> = {},
   ) {
-    super('CONCURRENCY_CONFLICT', 412, message, { details: { expected: String(expected), actual: actual === null ? null : String(actual), ...details } });
+    super('CONCURRENCY_CONFLICT', 412, message, { details: { expected: versionJson(expected), actual: actual === null ? null : versionJson(actual), ...details } });
   }
 }
 

@@ -2,11 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { actorContext, authorize, callerOf } from '../../api/index.ts';
-import type { UnitOfWorkContext } from '../../platform/db/index.ts';
+import { DatabaseUnavailableError, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -122,15 +122,23 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
     };
     /**
      * A write: one transaction that also records `menu.menu.MenuChanged` in the outbox; the cached
-     * menu is evicted on every instance once it commits.
+     * menu is evicted on every instance once it commits, and also when the connection was lost while
+     * it committed (`DATABASE_UNAVAILABLE` in phase `commit`): the change may have been saved, and an
+     * eviction is always safe, where skipping it served the old menu until the TTL.
      */
-    const write = <T>(context: UnitOfWorkContext, rid: string, fn: Parameters<typeof unitOfWork<T>>[1]) =>
-      unitOfWork(context, async (tx) => {
-        if (menus !== null) tx.afterCommit(() => menus.evict(rid));
-        const result = await fn(tx);
-        await writeToOutbox(tx, [{ subject: 'menu.menu.MenuChanged', key: rid, payload: { restaurantId: rid } }]);
-        return result;
-      });
+    const write = async <T>(context: UnitOfWorkContext, rid: string, fn: Parameters<typeof unitOfWork<T>>[1]) => {
+      try {
+        return await unitOfWork(context, async (tx) => {
+          if (menus !== null) tx.afterCommit(() => menus.evict(rid));
+          const result = await fn(tx);
+          await writeToOutbox(tx, [{ subject: 'menu.menu.MenuChanged', key: rid, payload: { restaurantId: rid } }]);
+          return result;
+        });
+      } catch (error) {
+        if (menus !== null && error instanceof DatabaseUnavailableError && error.phase === 'commit') await menus.evict(rid).catch(() => undefined);
+        throw error;
+      }
+    };
     const restaurant = async (rid: string) => {
       const found = await ports.directory.restaurant(rid);
       if (found === null) throw new NotFoundError('restaurant', rid);
@@ -208,7 +216,11 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         if (asOf !== undefined || menus === null) {
           const { currency } = await restaurant(rid);
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
-          if (asOf === undefined) reply.header('etag', `"menu-${doc.version}"`).header('x-cache', 'off');
+          if (asOf === undefined) {
+            const etag = `"menu-${doc.version}"`;
+            reply.header('etag', etag).header('x-cache', 'off');
+            if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
+          }
           return reply.type('application/json').send(doc.json);
         }
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
@@ -218,7 +230,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           return { body: doc.json, etag: `"menu-${doc.version}"` };
         });
         reply.header('etag', entry.etag).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
-        if (request.headers['if-none-match'] === entry.etag) return reply.status(304).send();
+        if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);
       },
     );

@@ -33,6 +33,40 @@ const menuOf = async (t: TestPlatform, rid: string, query = '') => {
 };
 const itemsOf = (menu: Awaited<ReturnType<typeof menuOf>>['body']) => menu.categories.flatMap((c) => c.items);
 
+/**
+ * Fires each of `fires` in turn while restaurant `rid`'s menu version row is locked by an open
+ * transaction, the next once the one before waits on a lock, then commits: PostgreSQL queues the
+ * waiters of a row, so the requests reach the row in the order fired, whatever they locked before it.
+ */
+async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+  const holder = new pg.Client({ connectionString: t.db.url });
+  const watcher = new pg.Client({ connectionString: t.db.url });
+  await holder.connect();
+  await watcher.connect();
+  try {
+    await holder.query('begin');
+    assert.equal((await holder.query(`select 1 from menu.menu_versions where tenant_id = $1 for update`, [rid])).rowCount, 1);
+    const pending: Array<Promise<T>> = [];
+    for (const fire of fires) {
+      pending.push(fire());
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid()`,
+        );
+        if (rows[0]!.n >= pending.length) break;
+        assert.ok(i < 2000, `request ${pending.length} never waited for the menu version row`);
+        await sleep(5);
+      }
+    }
+    await holder.query('commit');
+    return await Promise.all(pending);
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+    await watcher.end();
+  }
+}
+
 describe('menu', () => {
   let t: TestPlatform;
   before(async () => {
@@ -75,6 +109,39 @@ describe('menu', () => {
     assert.deepEqual([narrowed.statusCode, narrowed.json().code, narrowed.json().field, narrowed.json().detail], [422, 'INVALID_MENU_VALUE', 'minChoices', 'minChoices (3) exceeds maxChoices (1)'], narrowed.body);
   });
 
+  test("re-saving a modifier group keeps the ids of the modifiers it keeps (same name and price), so an order chosen from the menu before still places; one it dropped says to reload the menu", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Resaved');
+    const created = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 1, maxChoices: 1, modifiers: [{ name: 'Small', priceDelta: -200 }, { name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(created.statusCode, 201, created.body);
+    const [small, large] = created.json().modifiers as Array<{ id: string; name: string; priceDelta: number }>;
+    // Staff save the group again: Large costs more now, XL is new, Small is as it was and moves to the end.
+    const saved = await t.request({
+      method: 'PATCH',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups/${created.json().id as string}`,
+      token: staff,
+      headers: { 'if-match': '"1"' },
+      payload: { modifiers: [{ name: 'Large', priceDelta: 350 }, { name: 'XL', priceDelta: 500 }, { name: 'Small', priceDelta: -200 }] },
+    });
+    assert.equal(saved.statusCode, 200, saved.body);
+    const after = saved.json().modifiers as Array<{ id: string; name: string; priceDelta: number }>;
+    assert.deepEqual(after.map((m) => [m.name, m.priceDelta]), [['Large', 350], ['XL', 500], ['Small', -200]], 'in the order sent');
+    assert.equal(after[2]!.id, small!.id, 'Small kept its id (before, every modifier got a new one)');
+    assert.notEqual(after[0]!.id, large!.id, 'Large changed its price: a new modifier');
+    const customer = await t.token('customer', { subject: randomUUID() });
+    const order = (modifierIds: string[]) =>
+      t.request({ method: 'POST', url: '/v1/orders', token: customer, headers: { 'idempotency-key': randomUUID() }, payload: { restaurantId: rid, deliveryAddress: 'Rua 1, Lisboa', lines: [{ itemId, quantity: 1, modifierIds }] } });
+    const kept = await order([small!.id]);
+    assert.deepEqual([kept.statusCode, kept.json().total], [201, 800], kept.body);
+    const dropped = await order([large!.id]);
+    assert.deepEqual([dropped.statusCode, dropped.json().code, dropped.json().modifierId], [422, 'MODIFIER_CHOICE_INVALID', large!.id], dropped.body);
+    assert.match(dropped.json().detail, /the menu changed since you loaded it.*: reload the menu and choose again$/);
+  });
+
   test('optimistic concurrency: 428 without If-Match, 412 with the current item when stale', async () => {
     const { rid, staff, itemId } = await seed(t, 'Versions');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
@@ -89,6 +156,8 @@ describe('menu', () => {
     assert.equal(stale.json().code, 'CONCURRENCY_CONFLICT');
     assert.equal(stale.json().currentVersion, 2);
     assert.equal(stale.json().current.price, 1100);
+    // The current version as an ETag too, and every version in the body a number (before: no ETag, "1" and "2" as strings).
+    assert.deepEqual([stale.headers.etag, stale.json().expected, stale.json().actual], ['"2"', 1, 2]);
   });
 
   test("a modifier group's PATCH from a stale version is a 412 with the current group, even when its range would not fit the current row", async () => {
@@ -138,6 +207,39 @@ describe('menu', () => {
     const retry = await t.request({ method: 'PATCH', url, token: loser === a ? staff : other, headers: { 'if-match': `"${loser.json().currentVersion}"` }, payload: loserBody });
     assert.equal(retry.statusCode, 200);
     assert.deepEqual([retry.json().price, retry.json().name, retry.json().version], [1500, 'Margherita DOP', 3]);
+  });
+
+  test('writes to an item and to its parent (its category, or its modifier group) at once, forced to meet at the menu version: each waits its turn, no deadlock (before: 500)', async () => {
+    // Each write locked its own row, then (the history trigger) the restaurant's menu version, then the
+    // parent of its row; a write to that parent locked the parent, then the menu version: the opposite order.
+    const pairs = [
+      ['item PATCH, category PATCH', [['PATCH', 'item', { price: 1100 }], ['PATCH', 'category', { name: 'Pies' }]]],
+      ['modifier group PATCH, item PATCH', [['PATCH', 'group', { name: 'Crust' }], ['PATCH', 'item', { price: 1100 }]]],
+      ['modifier group DELETE, item DELETE', [['DELETE', 'group', undefined], ['DELETE', 'item', undefined]]],
+    ] as const;
+    const statuses: Record<string, number[]> = {};
+    const bodies: string[] = [];
+    for (const [what, writes] of pairs) {
+      const { rid, staff, categoryId, itemId } = await seed(t, `Lock order ${what}`);
+      const group = await t.request({
+        method: 'POST',
+        url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+        token: staff,
+        payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
+      });
+      assert.equal(group.statusCode, 201, group.body);
+      const urls = { item: `items/${itemId}`, category: `categories/${categoryId}`, group: `modifier-groups/${group.json().id as string}` };
+      const answers = await withMenuVersionHeld(
+        t,
+        rid,
+        writes.map(([method, entity, payload]) => () =>
+          t.request({ method, url: `/v1/restaurants/${rid}/menu/${urls[entity]}`, token: staff, headers: { 'if-match': '"1"' }, ...(payload === undefined ? {} : { payload }) }),
+        ),
+      );
+      statuses[what] = answers.map((a) => a.statusCode);
+      bodies.push(...answers.map((a) => a.body));
+    }
+    assert.deepEqual(statuses, Object.fromEntries(pairs.map(([what]) => [what, [200, 200]])), bodies.join('\n'));
   });
 
   test("a tenant move's setting that skips the history trigger does nothing for the service's own role", async () => {
@@ -297,6 +399,52 @@ describe('menu', () => {
     assert.equal(itemsOf(third.body)[0]?.price, 777);
     assert.notEqual(third.headers.etag, first.headers.etag);
   });
+  test("If-None-Match as RFC 9110 compares it (weakly): a weak tag, a list holding the menu's tag, or * get 304; another tag the menu", async () => {
+    const { rid } = await seed(t, 'Conditional');
+    const url = `/v1/restaurants/${rid}/menu`;
+    const etag = String((await menuOf(t, rid)).headers.etag);
+    const answers: Record<string, number> = {};
+    for (const header of [etag, `W/${etag}`, `"menu-0", ${etag}`, `W/"menu-0",W/${etag}`, '*', '"menu-0"', `W/"${etag}"`]) {
+      answers[header] = (await t.request({ url, headers: { 'if-none-match': header } })).statusCode;
+    }
+    assert.deepEqual(answers, { [etag]: 304, [`W/${etag}`]: 304, [`"menu-0", ${etag}`]: 304, [`W/"menu-0",W/${etag}`]: 304, '*': 304, '"menu-0"': 200, [`W/"${etag}"`]: 200 });
+    // With the cache off (CACHE_TTL_SECONDS=0) the menu is read each time, and the same tags get 304 (before, never).
+    const uncached = await startTestPlatform({ CACHE_TTL_SECONDS: '0' });
+    try {
+      const other = await seed(uncached, 'Uncached');
+      const first = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu` });
+      assert.deepEqual([first.statusCode, first.headers['x-cache']], [200, 'off']);
+      const again = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu`, headers: { 'if-none-match': `W/${String(first.headers.etag)}` } });
+      assert.deepEqual([again.statusCode, again.headers.etag, again.body], [304, first.headers.etag, '']);
+      const asOf = await uncached.request({ url: `/v1/restaurants/${other.rid}/menu?asOf=${encodeURIComponent(new Date().toISOString())}`, headers: { 'if-none-match': '*' } });
+      assert.equal(asOf.statusCode, 200, 'a menu as of an instant has no ETag: nothing to match');
+    } finally {
+      await uncached.close();
+    }
+  });
+  test('a write whose COMMIT lost its connection (saved or not, nobody knows) still evicts the cached menu', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Lost commit');
+    await menuOf(t, rid);
+    assert.equal((await menuOf(t, rid)).headers['x-cache'], 'hit-memory');
+    // The fault: a deferred trigger, run by COMMIT, ends its own session, so the COMMIT's answer never comes.
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      await sql.query(`create function menu.end_session_at_commit() returns trigger language plpgsql security definer set search_path = pg_catalog
+                         as $$ begin perform pg_terminate_backend(pg_backend_pid()); return null; end $$`);
+      await sql.query(`create constraint trigger end_session_at_commit after update on menu.items deferrable initially deferred for each row execute function menu.end_session_at_commit()`);
+      const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1234 } });
+      assert.deepEqual([patched.statusCode, patched.json().code], [503, 'DATABASE_UNAVAILABLE'], patched.body);
+      assert.match(patched.json().detail, /while the work was being committed/);
+    } finally {
+      await sql.query('drop trigger if exists end_session_at_commit on menu.items');
+      await sql.query('drop function if exists menu.end_session_at_commit()');
+      await sql.end();
+    }
+    // Before, the cached menu stayed until its TTL, whatever the COMMIT had done.
+    assert.equal((await menuOf(t, rid)).headers['x-cache'], 'miss');
+  });
+
   test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
     const { rid, staff, itemId } = await seed(t, 'Shouty');
     const upper = rid.toUpperCase();
@@ -341,6 +489,27 @@ describe('menu', () => {
     assert.deepEqual([orphan.statusCode, orphan.json().resource], [404, 'restaurant'], orphan.body);
     const invite = await t.request({ method: 'POST', url: `/v1/restaurants/${nowhere}/staff`, token: admin, payload: { name: 'S', email: 's@example.com' } });
     assert.deepEqual([invite.statusCode, invite.json().resource], [404, 'restaurant'], invite.body);
+  });
+
+  test('a parent id in the body that names nothing of the restaurant (unknown, or another restaurant\'s) is a 422 naming the field, as a deleted one is; not a 404 that reads as if the row addressed were gone', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Unknown parents');
+    const elsewhere = await seed(t, 'Other parents');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const group = { name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] };
+    for (const [what, id] of [['unknown', randomUUID()], ["another restaurant's", null]] as const) {
+      const answers = [
+        [await t.request({ method: 'PATCH', url: `${menu}/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: id ?? elsewhere.categoryId } }), 'categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId: id ?? elsewhere.categoryId, name: 'Lost', price: 100 } }), 'categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId: id ?? elsewhere.itemId, ...group } }), 'itemId'],
+      ] as const;
+      for (const [r, field] of answers) {
+        assert.deepEqual([r.statusCode, r.json().code, r.json().field], [422, 'MENU_PARENT_NOT_FOUND', field], `${what} ${field}: ${r.body}`);
+        assert.match(r.json().detail, new RegExp(`^There is no (category|item) [0-9a-f-]{36} on this restaurant's menu: choose one of its`));
+      }
+    }
+    assert.equal((await t.request({ url: `${menu}/items/${itemId}` })).json().version, 1, 'the refused PATCH wrote nothing');
+    const missing = await t.request({ method: 'PATCH', url: `${menu}/items/${randomUUID()}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1 } });
+    assert.equal(missing.statusCode, 404, 'the row addressed by the URL is still a 404');
   });
 
   test('a deleted grandparent counts too, and a restore needs live parents: what to restore first is named, top down', async () => {
@@ -476,6 +645,43 @@ describe('menu', () => {
     } finally {
       await sql.query('rollback').catch(() => undefined);
       await sql.end();
+    }
+  });
+
+  test('history when a transaction that began earlier changes a row after another committed a change of it: one open version, ranges that meet and never overlap, AS OF lists the item once', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Older transaction');
+    const older = new pg.Client({ connectionString: t.db.url });
+    await older.connect();
+    try {
+      // A console session (or a data migration) begins first: its now() is before the PATCH's.
+      await older.query('begin');
+      await older.query('select now()');
+      const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1100 } });
+      assert.equal(patched.statusCode, 200, patched.body);
+      await older.query(`update menu.items set description = 'fixed late' where id = $1`, [itemId]);
+      await older.query(`update menu.items set sold_out = true where id = $1`, [itemId]); // its second change: still one range for it
+      await older.query('commit');
+      const { rows } = await older.query<{ version: number; meets_next: boolean | null; ordered: boolean; open: boolean }>(
+        `select version, valid_to = lead(valid_from) over (order by version) as meets_next, valid_from < valid_to as ordered, valid_to = 'infinity' as open
+           from menu.history where entity = 'item' and id = $1 order by version`,
+        [itemId],
+      );
+      assert.deepEqual(
+        rows,
+        [
+          { version: 1, meets_next: true, ordered: true, open: false },
+          { version: 2, meets_next: true, ordered: true, open: false },
+          { version: 4, meets_next: null, ordered: true, open: true },
+        ],
+        'before, versions 2 and 4 were both open, and 4 began before 2',
+      );
+      const listed = itemsOf((await menuOf(t, rid, `?asOf=${new Date(Date.now() + 1000).toISOString()}`)).body);
+      assert.deepEqual(listed.map((i) => i.price), [1100], 'AS OF now lists the item once');
+      const history = (await t.request({ url: `/v1/restaurants/${rid}/menu/items/${itemId}/history` })).json().versions as Array<{ version: number; validTo: string | null }>;
+      assert.deepEqual(history.map((v) => [v.version, v.validTo === null]), [[1, false], [2, false], [4, true]]);
+    } finally {
+      await older.query('rollback').catch(() => undefined);
+      await older.end();
     }
   });
 });

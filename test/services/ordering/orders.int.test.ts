@@ -204,6 +204,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
     const stale = await command(t, r.staff, order.id, 'ready', 1);
     assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion, stale.json().current.status], [412, 'CONCURRENCY_CONFLICT', 2, 'accepted']);
+    assert.deepEqual([stale.headers.etag, stale.json().expected, stale.json().actual], ['"2"', 1, 2], 'the ETag of the current version, and versions as numbers');
     assert.equal((await command(t, c.token, order.id, 'accept', 2)).statusCode, 403, 'a customer cannot accept');
     const k = await courier(t);
     assert.equal((await command(t, k.token, order.id, 'ready', 2)).statusCode, 403, 'a courier cannot mark ready');

@@ -1,9 +1,10 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
+import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
 import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
-import { requireLiveParent } from './requireLiveParent.ts';
+import { requireLiveParent, unknownParent } from './requireLiveParent.ts';
 
 /** What a change does besides bumping the version: set fields, soft-delete or restore. */
 export type Change =
@@ -48,12 +49,15 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
   }
   // A change, and a delete, of a live row; a restore of a deleted one.
   const live = change.kind === 'restore' ? 'deleted_at is not null' : 'deleted_at is null';
+  // The menu's lock before any row's (lockMenu): one lock order for every menu write.
+  await lockMenu(tx, tenantId);
   let updated;
   try {
     updated = await tx.query<Versioned>(`update ${e.table} set ${sets.join(', ')} where tenant_id = $1 and id = $2 and version = $3 and ${live} returning ${e.columns}`, values);
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '23503') throw change.kind === 'update' && typeof change.set.categoryId === 'string' ? new NotFoundError('category', change.set.categoryId) : new NotFoundError('category');
+    // Only an item's category_id refers to a row a PATCH may choose: the category sent is not the restaurant's.
+    if (code === '23503') throw change.kind === 'update' && typeof change.set.categoryId === 'string' ? unknownParent('category', change.set.categoryId, 'categoryId') : new NotFoundError('category');
     if (code === '23514') throw new UnprocessableError('INVALID_MENU_VALUE', `The new values break a rule of the ${e.label}: ${(error as Error).message}`);
     throw error;
   }

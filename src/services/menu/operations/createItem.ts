@@ -1,10 +1,11 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { NotFoundError } from '../../../platform/errors/index.ts';
 import { ENTITY, type Versioned } from './entities.ts';
-import { requireLiveParent } from './requireLiveParent.ts';
+import { lockMenu } from './lockMenu.ts';
+import { requireLiveParent, unknownParent } from './requireLiveParent.ts';
 
-/** Adds an item to one of the restaurant's live categories (another tenant's category is a 404, a deleted one a 422). */
+/** Adds an item to one of the restaurant's live categories (an unknown or another tenant's category is a 422 `MENU_PARENT_NOT_FOUND`, a deleted one a 422 `MENU_PARENT_DELETED`, both naming `categoryId`). */
 export async function createItem(tx: Tx, tenantId: string, input: { categoryId: string; name: string; description?: string; price: number; soldOut?: boolean }): Promise<Versioned> {
+  await lockMenu(tx, tenantId);
   await requireLiveParent(tx, 'category', tenantId, input.categoryId, 'categoryId');
   try {
     const row = await tx.query<Versioned>(
@@ -13,7 +14,7 @@ export async function createItem(tx: Tx, tenantId: string, input: { categoryId: 
     );
     return row.rows[0] as Versioned;
   } catch (error) {
-    if ((error as { code?: string }).code === '23503') throw new NotFoundError('category', input.categoryId);
+    if ((error as { code?: string }).code === '23503') throw unknownParent('category', input.categoryId, 'categoryId');
     throw error;
   }
 }

@@ -56,6 +56,18 @@ export async function priceLines(tx: Tx, tenantId: string, lines: readonly Price
     if (item.sold_out) throw new UnprocessableError('MENU_ITEM_SOLD_OUT', `${item.name} is sold out`, { itemId: item.id });
     const chosen = new Set(line.modifierIds);
     if (chosen.size !== line.modifierIds.length) throw new UnprocessableError('MODIFIER_CHOICE_INVALID', `A modifier is chosen twice on ${item.name}`, { itemId: item.id });
+    // A modifier the item does not offer, before the groups' counts: most often one that staff removed,
+    // or changed the price of, since the customer's menu was loaded, and "choose 1 of Size (chose 0)"
+    // about a size the customer did choose would not say so.
+    const offered = new Set(item.groups.flatMap((g) => g.modifiers.map((m) => m.id)));
+    const unknown = line.modifierIds.find((id) => !offered.has(id));
+    if (unknown !== undefined) {
+      throw new UnprocessableError(
+        'MODIFIER_CHOICE_INVALID',
+        `${item.name} does not offer modifier ${unknown}: the menu changed since you loaded it (or the modifier is another item's): reload the menu and choose again`,
+        { itemId: item.id, modifierId: unknown },
+      );
+    }
     const modifiers: Array<{ modifierId: string; name: string; priceDelta: number }> = [];
     for (const group of item.groups) {
       const picked = group.modifiers.filter((m) => chosen.has(m.id));
@@ -66,12 +78,8 @@ export async function priceLines(tx: Tx, tenantId: string, lines: readonly Price
           { itemId: item.id, groupId: group.id },
         );
       }
-      for (const m of picked) {
-        modifiers.push({ modifierId: m.id, name: m.name, priceDelta: m.priceDelta });
-        chosen.delete(m.id);
-      }
+      for (const m of picked) modifiers.push({ modifierId: m.id, name: m.name, priceDelta: m.priceDelta });
     }
-    if (chosen.size > 0) throw new UnprocessableError('MODIFIER_CHOICE_INVALID', `${item.name} does not offer modifier ${[...chosen][0]}`, { itemId: item.id });
     return { itemId: item.id, itemVersion: item.version, name: item.name, unitPrice: item.price, modifiers };
   });
 }

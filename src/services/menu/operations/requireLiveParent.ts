@@ -25,8 +25,22 @@ const CHAIN = {
 const PATHS = { category: 'categories', item: 'items' } as const;
 
 /**
+ * 422 `MENU_PARENT_NOT_FOUND` naming `field`: the request chose a parent (`categoryId`, `itemId`) that
+ * is not one of the restaurant's, unknown or another restaurant's (the same answer for both, as RLS
+ * shows the one no more than the other). A 422 like `MENU_PARENT_DELETED`, not the 404 it was: a 404
+ * reads as if the row the URL addresses were gone, and named no field (decision 0021).
+ */
+export function unknownParent(parent: keyof typeof CHAIN, id: string, field: string): UnprocessableError {
+  return new UnprocessableError('MENU_PARENT_NOT_FOUND', `There is no ${parent} ${id} on this restaurant's menu: choose one of its ${PATHS[parent]} (GET …/menu lists them)`, {
+    field,
+    [field]: id,
+  });
+}
+
+/**
  * Refuses a write under a parent that is not live (decision 0083): a create under it, a change of a
- * row under it, or a restore of one. Another tenant's parent or a missing one is a 404; a parent that is
+ * row under it, or a restore of one. Another tenant's parent or a missing one is a 422
+ * `MENU_PARENT_NOT_FOUND` naming `field` when the client chose it ({@link unknownParent}), else a 404; a parent that is
  * soft-deleted, or whose own parent is (an item's category), a 422 `MENU_PARENT_DELETED` whose
  * `restoreFirst` lists what to restore, top down. Before, only the immediate parent was looked at, and
  * restores looked at nothing: a modifier group went onto an item of a deleted category, and an item
@@ -37,7 +51,7 @@ const PATHS = { category: 'categories', item: 'items' } as const;
 export async function requireLiveParent(tx: Tx, parent: keyof typeof CHAIN, tenantId: string, id: string, field?: string): Promise<void> {
   const { rows } = await tx.query<{ categoryId: string; categoryDeleted: boolean; itemId: string | null; itemDeleted: boolean }>(CHAIN[parent], [tenantId, id]);
   const row = rows[0];
-  if (row === undefined) throw new NotFoundError(parent, id);
+  if (row === undefined) throw field === undefined ? new NotFoundError(parent, id) : unknownParent(parent, id, field);
   const restoreFirst: Ancestor[] = [];
   if (row.categoryDeleted) restoreFirst.push({ entity: 'category', id: row.categoryId });
   if (row.itemDeleted && row.itemId !== null) restoreFirst.push({ entity: 'item', id: row.itemId });
