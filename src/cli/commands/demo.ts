@@ -8,6 +8,7 @@ import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
 import { checkHttpPortFree, listenHttpApi } from '../portInUse.ts';
+import { embeddedDataDirOf } from '../migrateEveryDatabase.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -65,7 +66,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   let provider: StandInProvider | undefined;
   let workers: Array<Promise<unknown>> = [];
   try {
-    for (const target of migrationTargets(loaded, db.url)) await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined }));
+    for (const target of migrationTargets(loaded, db.url)) {
+      await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined, embeddedDataDir: embeddedDataDirOf(loaded, db.url, target.url) }));
+    }
     await checkHttpPortFree(loaded);
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
