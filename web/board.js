@@ -3,13 +3,14 @@
 // with a timer on each order and the accept / ready commands sent with If-Match. An order the
 // delivery service found no courier for carries a dispatch alert, shown on its card and in the
 // alerts list at the top until a courier is assigned.
-import { api, clockTime, elapsed, h, money, problemText, readEventStream, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
+/** A failed read of the board, shown until a read succeeds (the stream's next start reads it again). */
+const readError = readErrorShownOn(message);
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
@@ -172,9 +173,10 @@ async function loadBoard(after) {
     const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
     const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
     if (!result.ok) {
-      say(message, problemText(result), 'error');
+      readError.failed(result);
       return;
     }
+    readError.succeeded();
     for (const row of result.body.orders) upsert(row);
     render();
     next = result.body.next ?? null;

@@ -87,6 +87,29 @@ export function say(element, text, kind = '') {
   element.textContent = text;
 }
 
+/**
+ * The error of a read that repeats (a poll, the board's read) shown on `element` until a read
+ * succeeds: `failed(result)` shows it, `succeeded()` takes it down again, unless another message has
+ * replaced it meanwhile (a command's "picked up" or "changed since" stays). Without it, a poll that
+ * failed once left its error on screen over a list that was current again.
+ */
+export function readErrorShownOn(element) {
+  let shown = null;
+  return {
+    failed(result) {
+      shown = problemText(result);
+      say(element, shown, 'error');
+    },
+    succeeded() {
+      if (shown !== null && element.textContent === shown) say(element, '');
+      shown = null;
+    },
+  };
+}
+
+/** A UUID as the platform's ids are written: what an address must hold before the page asks the API about it. */
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /** `m:ss` (or `h:mm:ss`) since an instant. */
 export function elapsed(sinceIso, now = Date.now()) {
   const seconds = Math.max(0, Math.floor((now - Date.parse(sinceIso)) / 1000));

@@ -1,6 +1,6 @@
 // The courier's page: an availability toggle, the task list (re-read every few seconds, and right
 // after each command with ?after= so the list shows the command's effect), pick-up and deliver.
-import { api, clockTime, h, problemText, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+import { api, clockTime, h, problemText, readErrorShownOn, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
 
 const POLL_MS = 5000;
 const message = document.getElementById('message');
@@ -9,6 +9,8 @@ const toggleState = document.getElementById('availability-state');
 const list = document.getElementById('tasks');
 let tasks = [];
 let timer = null;
+/** A failed read of the list, shown until a read succeeds. */
+const readError = readErrorShownOn(message);
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -81,9 +83,10 @@ async function load(after) {
   if (result.ok) {
     tasks = result.body.tasks;
     render();
+    readError.succeeded();
     document.body.dataset.loaded = 'true';
   } else {
-    say(message, problemText(result), 'error');
+    readError.failed(result);
   }
   timer = setTimeout(load, POLL_MS);
 }

@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, h, money, problemText, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+import { api, clockTime, h, money, problemText, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -58,4 +58,11 @@ async function poll() {
   if (!FINISHED.includes(status)) setTimeout(poll, POLL_MS);
 }
 
-poll();
+// An address that holds no order id is said as such, before the API is asked: its answer was
+// `params.id must match format "uuid"`.
+if (UUID.test(orderId)) {
+  poll();
+} else {
+  statusEl.textContent = 'Unknown';
+  say(message, 'This address has no order id: open the tracking link of your order (/track/<order id>).', 'error');
+}

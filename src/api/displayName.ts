@@ -14,6 +14,12 @@ const NOT_AT_AN_END = `${NEVER}\\s\\u200b-\\u200d\\u2060`;
 export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${NEVER}]*[^${NOT_AT_AN_END}])?$`;
 
 /**
+ * What a value that fails {@link DISPLAY_NAME} gets told, after its field's name: the rule in words.
+ * The pattern itself (some 200 characters of escapes) says nothing to whoever sent "Ana ".
+ */
+export const DISPLAY_NAME_RULE = 'must not start or end with a space, nor hold a control or bidi-override character';
+
+/**
  * A name of a restaurant, a city, a person, or a menu's category, item, modifier group or modifier:
  * 1 to `maxLength` characters of {@link DISPLAY_NAME}.
  *

@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
+import { DISPLAY_NAME, DISPLAY_NAME_RULE } from './displayName.ts';
 import { etagOf } from './ifMatch.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
@@ -22,6 +23,13 @@ const TITLES: Record<number, string> = {
   428: 'Precondition Required', 429: 'Too Many Requests', 431: 'Request Header Fields Too Large', 500: 'Internal Server Error',
   503: 'Service Unavailable',
 };
+
+/**
+ * Patterns whose regular expression says nothing to a client, by what to say instead (after the field's
+ * name): a name with a space at its end got `must match pattern "^[^\x00-…"` (some 200 characters).
+ * A pattern not here is shown as the validator gives it (`^[A-Z]{3}$` reads well enough).
+ */
+const PATTERN_RULES: ReadonlyMap<string, string> = new Map([[DISPLAY_NAME, DISPLAY_NAME_RULE]]);
 
 /** The stable code of a 4xx that came without one of Brigade's, from its status (RFC 9110's reason phrase). */
 const CODES_OF_STATUS: Record<number, string> = {
@@ -87,15 +95,16 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
   const fe = error as FastifyError;
   if (fe.validation) {
     const first = fe.validation[0];
-    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string };
+    const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; pattern?: string };
     // The field at fault: where the error is, and below it the member missing or not allowed there.
     const field = [fe.validationContext, ...(first?.instancePath ?? '').split('/').filter(Boolean), params.missingProperty ?? params.additionalProperty].filter(Boolean).join('.');
+    const rule = first?.keyword === 'pattern' ? PATTERN_RULES.get(params.pattern ?? '') : undefined;
     const detail =
       params.additionalProperty !== undefined
         ? `${field} is not a field of this request; remove it (see /docs for the fields it takes)`
         : params.missingProperty !== undefined
           ? `${field} is required; send it (see /docs)`
-          : `${field || 'input'} ${first?.message ?? 'is invalid'}`;
+          : `${field || 'input'} ${rule ?? first?.message ?? 'is invalid'}`;
     return sendProblem(request, reply, 400, 'VALIDATION_FAILED', detail, { field });
   }
   switch (fe.code) {

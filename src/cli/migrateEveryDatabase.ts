@@ -1,4 +1,4 @@
-import { dedicatedMigrationTargets, migrationTargets, type DedicatedMigrationTarget, type MigrationTarget } from '../composition/runtime.ts';
+import { dedicatedMigrationTargets, embeddedDataDir, migrationTargets, type DedicatedMigrationTarget, type MigrationTarget } from '../composition/runtime.ts';
 import { SERVICE_NAMES } from '../composition/services.ts';
 import { redact, type Config } from '../platform/config/index.ts';
 import { BrigadeError } from '../platform/errors/index.ts';
@@ -70,12 +70,13 @@ export async function migrateEveryDatabase(
   mainUrl: string,
   options: { readonly dryRun?: boolean; readonly out: (line: string) => void; readonly err: (line: string) => void; readonly signal?: AbortSignal },
 ): Promise<{ readonly failed: readonly DedicatedDatabaseFailure[] }> {
-  const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean) => {
+  const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean, embeddedDataDir?: string) => {
     if (withTitle) options.out(target.title);
-    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out, onWarning: options.err, signal: options.signal });
+    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out, onWarning: options.err, signal: options.signal, embeddedDataDir });
   };
   const configured = configuredMigrationTargets(config, mainUrl);
-  for (const target of configured) await configuredDatabase(target.variable, () => apply(target, configured.length > 1));
+  // The embedded database's refusals (made by another build) tell its user the way out, not a migration author's.
+  for (const target of configured) await configuredDatabase(target.variable, () => apply(target, configured.length > 1, embeddedDataDirOf(config, mainUrl, target.url)));
   const failed: DedicatedDatabaseFailure[] = [];
   for (const target of await dedicatedTitledMigrationTargets(config, mainUrl)) {
     try {
@@ -89,6 +90,11 @@ export async function migrateEveryDatabase(
     }
   }
   return { failed };
+}
+
+/** The embedded server's data directory when `url` is the main database and that is the embedded one (no `DATABASE_URL`). */
+export function embeddedDataDirOf(config: Config, mainUrl: string, url: string): string | undefined {
+  return url === mainUrl ? (embeddedDataDir(config) ?? undefined) : undefined;
 }
 
 /** The variable that configures the database at `url`: `DATABASE_URL` for the main one, else the services' `<SERVICE>_DATABASE_URL`. */

@@ -24,10 +24,21 @@ export interface DatabaseHandle {
   readonly embedded: EmbeddedDatabase | null;
 }
 
+/** The embedded PostgreSQL's data directory inside `BRIGADE_HOME`. */
+const EMBEDDED_DATA_DIR = 'pg';
+
+/**
+ * The embedded PostgreSQL's data directory, `BRIGADE_HOME/pg` (absolute), when the main database is
+ * that one; null when `DATABASE_URL` is set.
+ */
+export function embeddedDataDir(config: Config): string | null {
+  return config.databaseUrl === null ? path.join(config.home, EMBEDDED_DATA_DIR) : null;
+}
+
 /** Uses `DATABASE_URL`, or starts (or joins) the embedded PostgreSQL under `BRIGADE_HOME/pg`. */
 export async function openDatabase(config: Config, progress: (line: string) => void): Promise<DatabaseHandle> {
   if (config.databaseUrl !== null) return { url: config.databaseUrl, embedded: null };
-  const embedded = await startEmbeddedPostgres({ dir: path.join(config.home, 'pg'), onProgress: progress });
+  const embedded = await startEmbeddedPostgres({ dir: path.join(config.home, EMBEDDED_DATA_DIR), onProgress: progress });
   return { url: embedded.url, embedded };
 }
 

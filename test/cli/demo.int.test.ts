@@ -31,6 +31,10 @@ test('brigade demo: a small dinner rush through the real API, paid out, refunded
   for (const line of ['completed orders/s', 'conflicts (412)', 'dead letters', 'menu cache hit rate']) assert.match(result.stdout, new RegExp(line.replace(/[()]/g, '\\$&')));
   assert.match(result.stdout, /place\s+10\s+[\d.]+\s+[\d.]+/);
   assert.match(result.stdout, /card on file\s+10\s+/);
+  // The links printed above stop answering when the demo ends: said after the summary, with the way back (before: nothing).
+  const stopped = result.stdout.indexOf('The demo has stopped its platform: the pages above no longer answer.');
+  assert.ok(stopped > result.stdout.indexOf('card on file'), result.stdout);
+  assert.match(result.stdout.slice(stopped), /npx brigade start \(with the same DATABASE_URL\) serves those pages again/);
   assert.equal((await runCli(['demo', '--orders', 'many'])).code, 2);
   assert.equal((await runCli(['demo', '--declined', '2'])).code, 2);
 });

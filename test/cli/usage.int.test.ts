@@ -18,6 +18,31 @@ describe('bad command-line input exits 2 with a usage line', () => {
   }
 });
 
+describe("a flag that parseArgs refuses is said in brigade's words (exit 2, with the usage line), not Node's", () => {
+  // A database that is not there: were the flags accepted, the run would fail with 1, not 2.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' };
+  for (const [args, message] of [
+    // Before: "Unknown option '--bogus'. To specify a positional argument starting with a '-', place it at the end …"
+    [['start', '--bogus'], /^brigade start: unknown option --bogus\n/],
+    [['migrate', 'status', '--bogus=1'], /^brigade migrate: unknown option --bogus\n/],
+    [['start', '-x'], /^brigade start: unknown option -x\n/],
+    // Before: "Option '--rate' argument is ambiguous." A negative number is the flag's value, which the command judges.
+    [['demo', '--rate', '-1'], /^brigade demo: --rate must be a number above 0, at most 1000, got "-1"\n/],
+    [['demo', '--orders', '-3'], /^brigade demo: --orders must be a whole number from 1 to 100000, got "-3"\n/],
+    [['demo', '--rate'], /^brigade demo: --rate needs a value\n/],
+    [['demo', '--rate', '--orders', '3'], /^brigade demo: --rate needs a value: "--orders" after it starts with "-" and is read as an option/],
+    [['start', '--help=yes'], /^brigade start: --help takes no value\n/],
+  ] as const) {
+    test(`brigade ${args.join(' ')}`, async () => {
+      const result = await runMain(args, env);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, new RegExp(`\\nUsage: brigade ${args[0]}[^\\n]*\\nRun 'brigade ${args[0]} --help' for details\\.$`));
+      assert.doesNotMatch(result.stderr, /positional argument|ambiguous|Did you forget/);
+    });
+  }
+});
+
 describe('a flag given to an action it does nothing for is bad usage, not ignored', () => {
   const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' };
   for (const [args, message] of [

@@ -299,6 +299,65 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  /** A 503 as the platform answers one, for a read the test fails on purpose. */
+  const unavailable = { status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'DATABASE_UNAVAILABLE', detail: 'The database is not answering; try again shortly.' }) };
+
+  test("a failed read of the courier's list shows its error until the next poll succeeds, which takes it down (before: it stayed over a current list)", async () => {
+    const rider = await courier(p.t);
+    const { page, errors } = await signedInPage(browser, rider.token);
+    let failOne = true;
+    await page.route('**/v1/couriers/me/tasks', (route) => {
+      if (!failOne) return route.continue();
+      failOne = false;
+      return route.fulfill(unavailable);
+    });
+    await page.goto(`${p.base}/courier`);
+    await page.locator('#message.error', { hasText: 'The database is not answering' }).waitFor(WAIT);
+    // The next poll (5 s later) succeeds.
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    assert.equal(await page.locator('#message').innerText(), '');
+    assert.equal(await page.locator('#message.error').count(), 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a failed read of the board shows its error until the board is read again (the stream's next start), which takes it down", async () => {
+    const { page, errors } = await signedInPage(browser, r.staff);
+    // The first stream says where to read from and ends at once (the page reconnects after its retry);
+    // the read it starts fails. The next stream and read are the platform's own.
+    let firstStream = true;
+    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, (route) => {
+      if (!firstStream) return route.continue();
+      firstStream = false;
+      return route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'retry: 200\nevent: start\ndata: {"position":"0.0"}\n\n' });
+    });
+    let firstRead = true;
+    await page.route((url) => url.pathname === `/v1/restaurants/${r.rid}/board`, (route) => {
+      if (!firstRead) return route.continue();
+      firstRead = false;
+      return route.fulfill(unavailable);
+    });
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#message.error', { hasText: 'The database is not answering' }).waitFor(WAIT);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    assert.equal(await page.locator('#message').innerText(), '');
+    assert.equal(await page.locator('#message.error').count(), 0);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a tracking address without an order id says so in plain words, and asks the API nothing (before: params.id must match format "uuid")', async () => {
+    const c = await customer(p.t);
+    const { page, requested, errors } = await signedInPage(browser, c.token);
+    await page.goto(`${p.base}/track/not-an-id`);
+    await page.locator('#message.error', { hasText: 'This address has no order id' }).waitFor(WAIT);
+    assert.doesNotMatch(await page.locator('#message').innerText(), /params|uuid|format/);
+    assert.equal(await page.locator('#status').innerText(), 'Unknown');
+    assert.deepEqual(requested.filter((url) => url.includes('/v1/')), []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('the courier availability toggle answers with a clear message', async () => {
     // A registered courier, so that the availability route (once it exists) knows their city.
     const admin = await p.t.token('admin', { subject: 'ops' });

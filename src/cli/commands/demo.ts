@@ -8,6 +8,7 @@ import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
 import { checkHttpPortFree, listenHttpApi } from '../portInUse.ts';
+import { embeddedDataDirOf } from '../migrateEveryDatabase.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -64,8 +65,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   let platform;
   let provider: StandInProvider | undefined;
   let workers: Array<Promise<unknown>> = [];
+  /** Whether the summary was printed: its pages (printed above it) then stop answering, which is said last. */
+  let summarised = false;
   try {
-    for (const target of migrationTargets(loaded, db.url)) await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined }));
+    for (const target of migrationTargets(loaded, db.url)) {
+      await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined, embeddedDataDir: embeddedDataDirOf(loaded, db.url, target.url) }));
+    }
     await checkHttpPortFree(loaded);
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
@@ -97,6 +102,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const at = (p: number) => (sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0).toFixed(1);
       ctx.io.out(`  ${name.padEnd(20)} ${String(sorted.length).padStart(6)} ${at(0.5).padStart(8)} ${at(0.99).padStart(8)}`);
     }
+    summarised = true;
     return summary.failed === 0 ? 0 : 1;
   } finally {
     // The workers stop before the pools they use close.
@@ -105,5 +111,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     await platform?.close();
     await provider?.close();
     await db.embedded?.stop();
+    // The board and tracking links printed above answered only while the demo ran: say so, and how to get them back.
+    if (summarised) {
+      ctx.io.out('');
+      ctx.io.out('The demo has stopped its platform: the pages above no longer answer. Its restaurants and orders stay in the database:');
+      ctx.io.out(`npx brigade start${db.embedded === null ? ' (with the same DATABASE_URL)' : ''} serves those pages again (at the same address when PORT is the same).`);
+    }
   }
 }

@@ -3,7 +3,7 @@ import { aheadWarning, highestApplied, MigrationDriftError, MigrationOrderError,
 import { DURABLE_SUBSCRIPTIONS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { createDurableSubscriptions } from '../../composition/createDurableSubscriptions.ts';
-import { configuredDatabase, configuredMigrationTargets, dedicatedFailure, dedicatedFailureLine, dedicatedTitledMigrationTargets, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
+import { configuredDatabase, configuredMigrationTargets, dedicatedFailure, dedicatedFailureLine, dedicatedTitledMigrationTargets, embeddedDataDirOf, migrateEveryDatabase } from '../migrateEveryDatabase.ts';
 import { DedicatedDatabasesNotMigratedError } from '../databaseErrors.ts';
 import type { CommandContext } from './types.ts';
 import { parse } from '../parse.ts';
@@ -100,8 +100,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const ahead = rows.filter((r) => r.state === 'ahead');
       if (action === 'verify') {
         for (const r of ahead) ctx.io.err(aheadWarning(r.id));
-        if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' }))).message);
-        if (late.length > 0) ctx.io.err(new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') }))).message);
+        // The embedded database's refusals tell its user the way out (made by another build), not a migration author's.
+        const refusal = { embeddedDataDir: embeddedDataDirOf(config, db.url, target.url) };
+        if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' })), refusal).message);
+        if (late.length > 0) ctx.io.err(new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })), refusal).message);
         if (values.strict === true && ahead.length > 0) ctx.io.err(`--strict: ${ahead.length} applied file(s) with no file in this release (named above): restore a deleted file, or verify with the release that has them`);
         else if (drift.length + late.length === 0) ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
       }

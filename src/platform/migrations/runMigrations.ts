@@ -3,7 +3,7 @@ import pg from 'pg';
 import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
 import { osUserName } from '../runtime/osUserName.ts';
 import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
-import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError } from './errors.ts';
+import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError, type MigrationRefusalOptions } from './errors.ts';
 import { aheadWarning, highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
 import { splitStatements } from './splitStatements.ts';
 import { transactionControlStatements } from './transactionControlStatements.ts';
@@ -29,6 +29,12 @@ export interface RunMigrationsOptions {
    * start` abort it on SIGINT and SIGTERM, with the signal's name as the reason.
    */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * The embedded PostgreSQL's data directory, when `url` is that server's (`.brigade/pg`, no
+   * `DATABASE_URL`): a refusal (drift, out-of-order files) then tells its user how to start afresh or
+   * go back to the build that made it, instead of how to write a migration.
+   */
+  readonly embeddedDataDir?: string | undefined;
 }
 
 /** What a run did (or, with `dryRun`, would do). */
@@ -82,7 +88,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     signal?.throwIfAborted();
     doing = 'reading what is applied';
     if (options.dryRun === true) {
-      const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn);
+      const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn, options);
       for (const f of pending) progress(`would apply ${f.id}${f.noTransaction ? ' (no transaction)' : ''}`);
       progress(pending.length === 0 ? 'nothing to apply: the database is current' : `${pending.length} file(s) would be applied`);
       return { applied: pending.map((f) => f.id), alreadyApplied: files.length - pending.length };
@@ -103,7 +109,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
          primary key (set_name, name)
        )`,
     );
-    const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn);
+    const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn, options);
     // A uid with no passwd entry (a container's runAsUser) has no name: its number says who.
     const osUser = osUserName() ?? `uid ${process.getuid?.() ?? '?'}`;
     const appliedBy = `${(await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?'} via ${osUser}@${os.hostname()} pid ${process.pid}`;
@@ -193,11 +199,11 @@ async function lockHolder(client: pg.Client): Promise<string> {
  * transaction itself; warns of rows a newer release applied (`ahead`, left be); returns the pending
  * files in apply order.
  */
-function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], warn: (line: string) => void): MigrationFile[] {
+function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly MigrationFile[], warn: (line: string) => void, refusal: MigrationRefusalOptions): MigrationFile[] {
   const drift = rows.filter((r) => r.state === 'changed' || r.state === 'missing').map((r) => ({ id: r.id, problem: r.state as 'changed' | 'missing' }));
-  if (drift.length > 0) throw new MigrationDriftError(drift);
+  if (drift.length > 0) throw new MigrationDriftError(drift, refusal);
   const late = rows.filter((r) => r.state === 'out-of-order');
-  if (late.length > 0) throw new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })));
+  if (late.length > 0) throw new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })), refusal);
   for (const r of rows) {
     if (r.state === 'ahead') warn(aheadWarning(r.id));
   }

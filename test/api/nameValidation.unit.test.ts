@@ -1,0 +1,29 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { FastifyPluginAsync } from 'fastify';
+import client from 'prom-client';
+import { Type } from 'typebox';
+import { buildApp, NameText } from '../../src/api/index.ts';
+
+// As the customer, courier, restaurant and menu routes declare a name.
+const names: FastifyPluginAsync = async (app) => {
+  app.post('/names', { schema: { body: Type.Object({ name: NameText(200), currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })) }, { additionalProperties: false }) } }, async (request) => request.body);
+};
+
+test('a name with a space at an end gets 400 saying what to fix, not the ~200-character pattern it failed', async (t) => {
+  const app = await buildApp({ bodyLimit: 4096, logger: false, metrics: new client.Registry(), readiness: async () => ({ ok: true, checks: {} }), services: [{ name: 'probe', routes: names }] });
+  t.after(() => app.close());
+  for (const name of ['Ana ', ' Ana', 'A\u202Ena', 'A\nna']) {
+    const res = await app.inject({ method: 'POST', url: '/v1/names', payload: { name } });
+    assert.equal(res.statusCode, 400, res.body);
+    const problem = res.json() as { code: string; field: string; detail: string };
+    assert.deepEqual([problem.code, problem.field], ['VALIDATION_FAILED', 'body.name'], res.body);
+    // Before: 'body.name must match pattern "^[^\\x00-\\x1f…' (the regular expression, some 200 characters).
+    assert.doesNotMatch(problem.detail, /pattern|\\x00|\^\[/, `${JSON.stringify(name)}: ${problem.detail}`);
+    assert.equal(problem.detail, 'body.name must not start or end with a space, nor hold a control or bidi-override character');
+  }
+  assert.equal((await app.inject({ method: 'POST', url: '/v1/names', payload: { name: 'Ana' } })).statusCode, 200);
+  // Another pattern is said as the validator says it: short, and the field's own.
+  const currency = await app.inject({ method: 'POST', url: '/v1/names', payload: { name: 'Ana', currency: 'eur' } });
+  assert.equal(currency.json().detail, 'body.currency must match pattern "^[A-Z]{3}$"');
+});
