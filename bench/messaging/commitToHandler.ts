@@ -6,8 +6,18 @@
  * is from COMMIT returning to the handler starting. (transportsOnly.ts beside this file measures the
  * transports without the outbox.)
  *
+ * By default Brigade's handler is bare, as the peers' are: it records the message and returns. The
+ * product's consumers run `inboxHandler` (src/services/delivery/orderEventsConsumer.ts): the
+ * (subscription, message id) claim and the handler's writes in one transaction of the service. The
+ * `…, inbox` systems measure that, for reference; they run only when named:
+ *
+ *   … commitToHandler.ts 'brigade/outbox+nats, inbox' 'brigade/outbox+postgres, inbox' graphile-worker
+ *
  *   brigade/outbox+nats      relay → JetStream → pull consumer
  *   brigade/outbox+postgres  relay → PostgreSQL transport → LISTEN/claim consumer
+ *   brigade/outbox+…, inbox  the same, the handler in inboxHandler (the claim in delivery.inbox, one
+ *                            transaction as the delivery service, committed before the handler counts
+ *                            the message: latency is from COMMIT to the inbox transaction's commit)
  *   outbox, no relay         the same producers with nobody relaying: the producers' ceiling
  *   relay→…, no consumer     producers with the relay publishing and nobody consuming: the relay's share
  *   graphile-worker          add_job inside the business transaction
@@ -16,7 +26,8 @@
  * BENCH_STEPS=12,16 adds the relay alone at those poll steps (both transports) to the same rounds.
  *
  * Prints messages/s, p50/p99, producers' transactions/s, CPU per message while the producers ran (this
- * process, every PostgreSQL process, nats-server), and the ratios the issue sets as goals.
+ * process; the server's backends connected to the system's own database, not the server's other
+ * databases; every nats-server process of the machine), and the ratios the issue sets as goals.
  *
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres NATS_URL=nats://127.0.0.1:4222 \
  *     node --import tsx bench/messaging/commitToHandler.ts            # BENCH_MESSAGES=4000 BENCH_ROUNDS=3 [system names…]
@@ -24,11 +35,13 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import pg from 'pg';
-import { commitStatements, type Statement } from '../../src/platform/db/index.ts';
-import { createNatsTransport, createPgTransport, withClaimCheck, type Transport } from '../../src/platform/messaging/index.ts';
+import { commitStatements, unitOfWork, type Statement } from '../../src/platform/db/index.ts';
+import { createNatsTransport, createPgTransport, inboxHandler, withClaimCheck, type MessageHandler, type Transport } from '../../src/platform/messaging/index.ts';
 import { createRelay, outboxInsert, type RelayEvent } from '../../src/platform/outbox/index.ts';
 import { chooseByName } from '../chooseByName.ts';
-import { deleteStream, measureCommitToHandler, peerSetups, prepareOutbox, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
+import { inTurns } from '../inTurns.ts';
+import { deleteStream, measureCommitToHandler, prepareOutbox, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
+import { peerSetups } from './peers.ts';
 
 const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -46,7 +59,26 @@ const outboxWrite = (producers: pg.Pool) => async (n: number) => {
   ]);
 };
 
-const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process.env.BENCH_BUSY_POLL_MS ? Number(process.env.BENCH_BUSY_POLL_MS) : undefined): BenchSetup => async (url, producers, onHandled) => {
+/**
+ * The consumer's handler: bare (records the message), or as the product's consumers run it, in
+ * `inboxHandler` with the claim in `delivery.inbox` and the (here empty) business handler in one
+ * transaction of the delivery service; the message counts once that transaction has committed.
+ */
+const handlerOf = (pool: pg.Pool, onHandled: (n: number) => void, inbox: boolean): MessageHandler => {
+  if (!inbox) return async (m) => onHandled((m.payload as { n: number }).n);
+  const handle = inboxHandler({
+    subscription: 'bench',
+    schema: 'delivery',
+    transaction: (_message, fn) => unitOfWork(pool, { service: 'delivery', actor: { kind: 'system', id: 'bench' } }, fn),
+    handle: async () => undefined,
+  });
+  return async (m) => {
+    await handle(m);
+    onHandled((m.payload as { n: number }).n);
+  };
+};
+
+const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process.env.BENCH_BUSY_POLL_MS ? Number(process.env.BENCH_BUSY_POLL_MS) : undefined, inbox = false): BenchSetup => async (url, producers, onHandled) => {
   const pool = await prepareOutbox(url);
   const stream = `BENCH_OB_${randomBytes(3).toString('hex').toUpperCase()}`;
   // Wrapped as the platform wraps it (createTransport): the claim-check's check is on the production path.
@@ -54,7 +86,7 @@ const relayed = (kind: 'nats' | 'postgres', consume = true, busyPollMs = process
   await transport.ensureSubscription({ subscription: 'bench', pattern: 'delivery.order.*' });
   const c = new AbortController();
   const w = consume
-    ? transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, async (m) => onHandled((m.payload as { n: number }).n))
+    ? transport.subscribe({ subscription: 'bench', concurrency: CONCURRENCY, prefetch: 64, signal: c.signal }, handlerOf(pool, onHandled, inbox))
     : { done: Promise.resolve() };
   let reported = 0;
   const onProgress = (e: RelayEvent) => {
@@ -90,6 +122,9 @@ const systems: Record<string, BenchSetup> = {
   'brigade/outbox+nats': relayed('nats'),
   'brigade/outbox+postgres': relayed('postgres'),
   ...peerSetups(CONCURRENCY),
+  // For reference, only when named: the consumers as the product runs them, in inboxHandler.
+  'brigade/outbox+nats, inbox': relayed('nats', true, undefined, true),
+  'brigade/outbox+postgres, inbox': relayed('postgres', true, undefined, true),
   // BENCH_STEPS=12,16: the relay alone at other poll steps, in the same rounds (`relay→nats, 12 ms step, no consumer`).
   ...Object.fromEntries(
     (process.env.BENCH_STEPS ?? '')
@@ -104,7 +139,7 @@ const systems: Record<string, BenchSetup> = {
 const line = (name: string, r: BenchResult) =>
   `${name.padEnd(28)} ${r.latencies.length === 0 ? '      -' : r.rate.toFixed(0).padStart(7)} msg/s   p50 ${r.p50.toFixed(2).padStart(7)} ms   p99 ${r.p99.toFixed(2).padStart(8)} ms   producers ${r.producerTps.toFixed(0).padStart(6)} tx/s` +
   `   CPU/msg node ${micros(r.cpu.node)} pg ${micros(r.cpu.postgres)} nats ${micros(r.cpu.nats)} µs`;
-const micros = (seconds: number) => (seconds * 1e6).toFixed(0).padStart(4);
+const micros = (seconds: number) => (Number.isNaN(seconds) ? '   -' : (seconds * 1e6).toFixed(0).padStart(4));
 
 async function measure(name: string, setup: BenchSetup): Promise<BenchResult> {
   const result = await measureCommitToHandler(SETTINGS, setup);
@@ -118,11 +153,15 @@ console.log(
 const rounds: Record<string, BenchResult[]> = {};
 // In turns, so that the load of a shared machine falls on every system alike. The order rotates by one each round, so no system always runs first or last (PostgreSQL's
 // checkpoints and the broker's housekeeping fall on each alike over the rounds).
-const chosen = chooseByName('systems', process.argv.slice(2), Object.keys(systems)).map((name) => [name, systems[name]!] as const);
+/** Run only when named: the reference variants with the inbox. */
+const onlyWhenNamed = (name: string) => name.endsWith(', inbox');
+const asked = process.argv.slice(2);
+const chosen = (asked.length === 0 ? Object.keys(systems).filter((name) => !onlyWhenNamed(name)) : chooseByName('systems', asked, Object.keys(systems))).map(
+  (name) => [name, systems[name]!] as const,
+);
 for (let round = 1; round <= ROUNDS; round++) {
   console.log(`round ${round}`);
-  const shift = (round - 1) % chosen.length;
-  for (const [name, setup] of [...chosen.slice(shift), ...chosen.slice(0, shift)]) (rounds[name] ??= []).push(await measure(name, setup));
+  for (const [name, setup] of inTurns(chosen, round)) (rounds[name] ??= []).push(await measure(name, setup));
 }
 const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 /** Rounds combined: mean rates, percentiles over every measured message. */
@@ -178,6 +217,12 @@ if (gw && pgr) {
   console.log(
     `outbox+postgres / graphile-worker = ${(pgr.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound('brigade/outbox+postgres', 'graphile-worker', rate)}]; goal ≥2×, p50 ≤20 ms: ${pgr.rate >= 2 * gw.rate && pgr.p50 <= 20 ? 'met' : 'NOT met'}`,
   );
+}
+if (gw) {
+  for (const name of Object.keys(results).filter(onlyWhenNamed)) {
+    const r = results[name]!;
+    console.log(`${name.replace(/^brigade\//, '')} / graphile-worker = ${(r.rate / gw.rate).toFixed(2)}× msg/s [rounds ${perRound(name, 'graphile-worker', rate)}], p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms (for reference: the handler in inboxHandler)`);
+  }
 }
 /**
  * The producers' goal (≥ 0.90) is met or not only when the rounds' 95 % interval lies on one side of

@@ -1,19 +1,17 @@
 /**
  * The measuring loop shared by the commit → handler benchmarks of this folder: a fresh database with a
  * `bench_orders` table, PRODUCERS concurrent producers each doing one business transaction per message
- * (the system's `produce`), and the time from each commit to its handler starting; and the peers,
- * graphile-worker and pg-boss, set up the same way for both.
+ * (the system's `produce`), and the time from each commit to its handler starting. The peers,
+ * graphile-worker and pg-boss, are set up in peers.ts.
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { Logger, run as runGraphile } from 'graphile-worker';
 import pg from 'pg';
-import { PgBoss } from 'pg-boss';
 import { configureGroupCommit } from '../../src/platform/db/index.ts';
 import { ensureBusSchema } from '../../src/platform/messaging/index.ts';
 import { outboxMigrationsSql } from '../../src/platform/outbox/index.ts';
-import { cpuSince, readCpu, type CpuReading } from '../cpu.ts';
-import { adminQuery, freshDatabase } from '../database.ts';
+import { meterBackendCpu, processCpuSeconds } from '../cpu.ts';
+import { ADMIN_URL, adminQuery, freshDatabase } from '../database.ts';
 export { deleteStream } from '../jetstream.ts';
 
 /** The benchmarks' settings, read once: NATS_URL, BENCH_MESSAGES; 16 producers and 16 handlers (DATABASE_URL: bench/database.ts). */
@@ -25,12 +23,16 @@ export const SETTINGS = Object.freeze({
   handlers: 16,
 });
 
-/** A pool on database `url`, migrated as a service's relay needs it: the delivery outbox and the bus (with the relay's grants). */
+/**
+ * A pool on database `url`, migrated as a service's relay and consumers need it: the delivery outbox,
+ * its inbox (delivery migration 0003) and the bus (with the relay's grants).
+ */
 export async function prepareOutbox(url: string, max = 20): Promise<pg.Pool> {
   const pool = new pg.Pool({ connectionString: url, max });
   pool.on('error', () => undefined);
   await pool.query(await readFile(new URL('../../src/services/platform/migrations/0001_service_schemas_and_roles.sql', import.meta.url), 'utf8'));
   for (const sql of outboxMigrationsSql({ schema: 'delivery', role: 'brigade_delivery' })) await pool.query(sql);
+  await pool.query(await readFile(new URL('../../src/services/delivery/migrations/0003_inbox.sql', import.meta.url), 'utf8'));
   await ensureBusSchema(pool);
   // As migrated: the relay's role may write the bus of its own database (the in-database relay, decision
   // 0056), its own service's subjects only (0020).
@@ -59,7 +61,16 @@ export interface BenchOptions {
   readonly messages: number;
   readonly warmup: number;
   readonly producers: number;
+  /**
+   * Once the producers are done, how long the handlers may go without a new message before the
+   * measurement fails, saying how many arrived (a lost message would otherwise wait forever). Default
+   * {@link DEFAULT_STALL_MS}.
+   */
+  readonly stallMs?: number;
 }
+
+/** Default {@link BenchOptions.stallMs}: 30 s, thirty of graphile-worker's 1 s poll steps. */
+export const DEFAULT_STALL_MS = 30_000;
 
 export interface BenchResult {
   /** Messages handled per second (0 for producers-only systems). */
@@ -72,71 +83,138 @@ export interface BenchResult {
   readonly latencies: number[];
   /**
    * CPU seconds per measured message while the producers ran: this Node process (producers, relay,
-   * consumers), every PostgreSQL process, and nats-server.
+   * consumers), the server's backends connected to the system's database (NaN when they cannot be
+   * read here; not the other databases of the server), and nats-server.
    */
   readonly cpu: { readonly node: number; readonly postgres: number; readonly nats: number };
 }
 
 
 
-/** Runs `setup`'s system once on a database of its own, then drops that database. */
+/**
+ * Runs `setup`'s system once on a database of its own. Whatever happens (a set-up, a producer or a stop
+ * that fails, messages that never reach a handler), the system is stopped and the database dropped.
+ *
+ * @throws when no new message reached a handler for `stallMs` after the producers were done, saying how
+ *   many of how many arrived and the first missing; or what the system's set-up, producers or stop threw.
+ */
 export async function measureCommitToHandler(options: BenchOptions, setup: BenchSetup): Promise<BenchResult> {
-  const { messages: n, warmup } = options;
+  const { messages: n, warmup, stallMs = DEFAULT_STALL_MS } = options;
   const dbName = `brigade_bench_msg_${randomBytes(3).toString('hex')}`;
   const url = await freshDatabase(dbName);
-  const producers = new pg.Pool({ connectionString: url, max: options.producers });
-  producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
-  if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(producers, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
-  await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
-  await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
-  await producers.query('grant insert on bench_orders to brigade_delivery');
-  const total = warmup + n;
-  const committed = new Float64Array(total);
-  const handled = new Float64Array(total);
-  let count = 0;
-  let allDone!: () => void;
-  const finished = new Promise<void>((r) => (allDone = r));
-  const system = await setup(url, producers, (i) => {
-    if (handled[i] === 0) {
-      handled[i] = performance.now();
-      if (++count === total) allDone();
-    }
-  });
-  let next = 0;
-  let start = 0;
-  let cpu0: Promise<CpuReading> | undefined;
-  const producer = async () => {
-    for (;;) {
-      const i = next++;
-      if (i >= total) return;
-      if (i === warmup) {
-        start = performance.now();
-        cpu0 = readCpu();
+  let producers: pg.Pool | undefined;
+  let system: BenchSystem | undefined;
+  const measure = async (): Promise<BenchResult> => {
+    producers = new pg.Pool({ connectionString: url, max: options.producers });
+    producers.on('error', () => undefined); // idle clients killed by the final DROP … WITH (FORCE)
+    if (process.env.BENCH_IN_FLIGHT !== undefined) configureGroupCommit(producers, { maxInFlight: Number(process.env.BENCH_IN_FLIGHT) });
+    await producers.query('create table bench_orders (n int primary key, at timestamptz default now())');
+    await producers.query(`do $$ begin create role brigade_delivery nologin; exception when duplicate_object then null; end $$`);
+    await producers.query('grant insert on bench_orders to brigade_delivery');
+    const total = warmup + n;
+    const committed = new Float64Array(total);
+    const handled = new Float64Array(total);
+    let count = 0;
+    system = await setup(url, producers, (i) => {
+      if (i >= 0 && i < total && handled[i] === 0) {
+        handled[i] = performance.now();
+        count++;
       }
-      await system.produce(i);
-      committed[i] = performance.now();
-      await system.afterCommit?.(i);
+    });
+    const running = system;
+    let next = 0;
+    let start = 0;
+    let cpu0: Promise<{ node: number; nats: number; server: Awaited<ReturnType<typeof meterBackendCpu>> }> | undefined;
+    const producer = async () => {
+      for (;;) {
+        const i = next++;
+        if (i >= total) return;
+        if (i === warmup) {
+          start = performance.now();
+          cpu0 = (async () => ({ node: nodeCpuSeconds(), nats: await processCpuSeconds('nats-server'), server: await meterBackendCpu(ADMIN_URL, [dbName]) }))();
+        }
+        try {
+          await running.produce(i);
+          committed[i] = performance.now();
+          await running.afterCommit?.(i);
+        } catch (error) {
+          next = total; // the other producers stop after their current message
+          throw error;
+        }
+      }
+    };
+    const produced = await Promise.allSettled(Array.from({ length: options.producers }, producer));
+    const before = await cpu0;
+    const serverSeconds = (await before?.server.stop()) ?? NaN;
+    const lost = produced.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+    if (lost !== undefined) throw lost.reason;
+    const producerTps = n / ((performance.now() - start) / 1000);
+    const cpu = { node: (nodeCpuSeconds() - before!.node) / n, postgres: serverSeconds / n, nats: ((await processCpuSeconds('nats-server')) - before!.nats) / n };
+    let result: BenchResult = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [], cpu };
+    if (running.producersOnly !== true) {
+      // Every message to its handler, or a failure that says how many came: a lost one must not hang the run.
+      let seen = count;
+      let lastProgress = performance.now();
+      while (count < total) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        if (count !== seen) {
+          seen = count;
+          lastProgress = performance.now();
+        } else if (performance.now() - lastProgress > stallMs) {
+          const missing = handled.findIndex((at) => at === 0);
+          throw new Error(
+            `only ${count} of ${total} messages (${warmup} warm-up + ${n}) reached the handler: none arrived in the last ${stallMs / 1000} s (message ${missing} is the first missing)`,
+          );
+        }
+      }
+      const end = Math.max(...handled.subarray(warmup));
+      const latencies = Array.from({ length: n }, (_, i) => Math.max(0, handled[warmup + i]! - committed[warmup + i]!)).sort((a, b) => a - b);
+      result = { rate: n / ((end - start) / 1000), p50: latencies[Math.floor(n * 0.5)]!, p99: latencies[Math.floor(n * 0.99)]!, producerTps, latencies, cpu };
     }
+    return result;
   };
-  await Promise.all(Array.from({ length: options.producers }, producer));
-  const producerTps = n / ((performance.now() - start) / 1000);
-  const cpu = await cpuSince(await cpu0!, n);
-  let result: BenchResult = { rate: 0, p50: 0, p99: 0, producerTps, latencies: [], cpu };
-  if (system.producersOnly !== true) {
-    await finished;
-    const end = Math.max(...handled.subarray(warmup));
-    const latencies = Array.from({ length: n }, (_, i) => Math.max(0, handled[warmup + i]! - committed[warmup + i]!)).sort((a, b) => a - b);
-    result = { rate: n / ((end - start) / 1000), p50: latencies[Math.floor(n * 0.5)]!, p99: latencies[Math.floor(n * 0.99)]!, producerTps, latencies, cpu };
+  const outcome = await measure().then(
+    (result) => ({ ok: true as const, result }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+  // Stop the consumers, end the producers' pool, drop the database: each even when an earlier one failed.
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    ['stopping the system', async () => system?.stop()],
+    ["ending the producers' pool", async () => producers?.end()],
+    [`dropping database ${dbName}`, () => dropWhenFree(dbName)],
+  ];
+  let cleanupError: unknown;
+  for (const [what, step] of steps) {
+    await step().catch((error: unknown) => {
+      // After a failure, that failure is what the caller hears; a clean-up's own error is printed.
+      if (!outcome.ok) console.error(`${what} failed as well:`, error);
+      cleanupError ??= error;
+    });
   }
-  await system.stop();
-  await producers.end();
-  // Without FORCE first: the peers' pools close their connections asynchronously after stop().
+  if (!outcome.ok) throw outcome.error;
+  if (cleanupError !== undefined) throw cleanupError;
+  return outcome.result;
+}
+
+/** This process's CPU seconds so far. */
+const nodeCpuSeconds = () => {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6;
+};
+
+/** Drops database `name`, without FORCE first: the peers' pools close their connections asynchronously after stop(). */
+async function dropWhenFree(name: string): Promise<void> {
   for (let i = 0; ; i++) {
-    const dropped = await adminQuery(`drop database ${dbName}${i === 50 ? ' with (force)' : ''}`).then(() => true, () => false);
-    if (dropped || i === 50) break;
+    const dropped = await adminQuery(`drop database ${name}${i === 50 ? ' with (force)' : ''}`).then(
+      () => true,
+      (error: unknown) => {
+        if (i === 50) throw error;
+        return false;
+      },
+    );
+    if (dropped) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  return result;
 }
 
 /** A system that sends inside the business transaction, on the producer's connection. */
@@ -171,47 +249,3 @@ export const inTransaction =
       stop: system.stop,
     };
   };
-
-/**
- * The peers, each sending inside the business transaction as its documentation says: graphile-worker
- * with `add_job`, pg-boss with `send(…, { db })` on the transaction's client (a queue with notify).
- * `concurrency` handlers each.
- */
-export function peerSetups(concurrency: number): Record<'graphile-worker' | 'pg-boss', BenchSetup> {
-  return {
-    'graphile-worker': inTransaction(async (url, onHandled) => {
-      const runner = await runGraphile({
-        connectionString: url,
-        concurrency,
-        noHandleSignals: true,
-        pollInterval: 1000,
-        logger: new Logger(() => () => undefined),
-        taskList: { bench: async (payload) => onHandled((payload as { n: number }).n) },
-      });
-      return {
-        produce: async (client, n) => {
-          await insertOrder(client, n);
-          await client.query(`select graphile_worker.add_job('bench', $1::json)`, [JSON.stringify({ n })]);
-        },
-        stop: () => runner.stop(),
-      };
-    }),
-    'pg-boss': inTransaction(async (url, onHandled) => {
-      const boss = new PgBoss({ connectionString: url, useListenNotify: true } as ConstructorParameters<typeof PgBoss>[0]);
-      boss.on('error', () => undefined);
-      await boss.start();
-      await boss.createQueue('bench', { notify: true } as never);
-      const options = { localConcurrency: concurrency, batchSize: 1, pollingIntervalSeconds: 0.5, notifyPollingIntervalSeconds: 0.5 } as Parameters<typeof boss.work>[1];
-      await boss.work<{ n: number }>('bench', options as never, (async (jobs: Array<{ data: { n: number } }>) => {
-        for (const j of jobs) onHandled(j.data.n);
-      }) as never);
-      return {
-        produce: async (client, n) => {
-          await insertOrder(client, n);
-          await boss.send('bench', { n }, { db: { executeSql: (text: string, values?: unknown[]) => client.query(text, values) } } as never);
-        },
-        stop: () => boss.stop({ graceful: true, wait: true } as never),
-      };
-    }),
-  };
-}

@@ -19,7 +19,8 @@ import os from 'node:os';
 import pg from 'pg';
 import { createNatsTransport, createPgTransport, ensureBusSchema, newMessageId, publishToBus, type Transport } from '../../src/platform/messaging/index.ts';
 import { chooseByName } from '../chooseByName.ts';
-import { deleteStream, inTransaction, insertOrder, measureCommitToHandler, peerSetups, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
+import { deleteStream, inTransaction, insertOrder, measureCommitToHandler, SETTINGS, type BenchResult, type BenchSetup } from './harness.ts';
+import { peerSetups } from './peers.ts';
 
 const { natsUrl, messages: N, warmup: WARMUP, producers: PRODUCERS, handlers: CONCURRENCY } = SETTINGS;
 
