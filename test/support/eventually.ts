@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * How long an order's messages may take through the relays, the broker and the consumers on a loaded
- * machine: the relay reads below the oldest transaction running in its database (decision 0011), so
- * a test's own open transactions delay it. A bound for waiting, never a measurement.
+ * How long an order's messages may take through the relays, the broker and the consumers: the
+ * relay reads below the cluster-wide oldest running transaction (decision 0011), so other test
+ * files' open transactions delay it. A bound for waiting, never a measurement.
  */
 export const FLOW_MS = 120_000;
 

@@ -16,7 +16,6 @@ export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './groupCommit.ts';
 export type { GroupCommitOptions } from './groupCommit.ts';
 export { nextTransactionId } from './nextTransactionId.ts';
-export { HORIZON_SQL } from './horizonSql.ts';
 export { NO_FLUSH_WAIT } from './noFlushWait.ts';
 export { runWithoutFlushWait } from './runWithoutFlushWait.ts';
 export { createReplicaReads, ReplicaNotStandbyError } from './createReplicaReads.ts';

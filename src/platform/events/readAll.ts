@@ -1,4 +1,4 @@
-import { HORIZON_SQL, type Tx } from '../db/index.ts';
+import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { EVENT_COLUMNS, rowToEvent, type EventRow } from './rowToEvent.ts';
 import type { StoreConfig } from './storeConfig.ts';
@@ -24,15 +24,15 @@ const MAX_XID8 = 2n ** 64n - 1n;
 /**
  * The part of a page read of the global order after the select list (decision 0011), over
  * `<events> e`, with `$1`/`$2` the checkpoint's transaction id and position and `$3` the limit (see
- * {@link pageValues}). The bound ({@link HORIZON_SQL}) is the lowest transaction id still running in
- * this database as the statement's own snapshot saw it: rows below it are final (committed and
- * visible, or aborted and never visible). It is computed once per statement and the scan runs on
+ * {@link pageValues}). The xmin of the statement's own snapshot is the lowest transaction id still
+ * running: rows below it are final (committed and visible, or aborted and never visible).
+ * pg_current_snapshot() is stable, so the bound is computed once and the scan runs on
  * events_global_order. The ORDER BY names the table's columns through the alias: select lists rename
  * them to text, and an unqualified ORDER BY would sort those texts ('10' < '6') and page past unread
  * events.
  */
 export const GLOBAL_ORDER_PAGE = `where (e.transaction_id, e.global_position) > ($1::xid8, $2::bigint)
-        and e.transaction_id < ${HORIZON_SQL}
+        and e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
       order by e.transaction_id, e.global_position
       limit $3`;
 

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { HORIZON_SQL, sendBatch, type Statement } from '../db/index.ts';
+import { sendBatch, type Statement } from '../db/index.ts';
 import { busPublishSql, withSerializedPayload, type MessageHeaders, type OutgoingMessage } from '../messaging/index.ts';
 
 /** An outbox row as the relay claims it. */
@@ -25,7 +25,7 @@ export interface OutboxCheckpoint {
 
 /** What the relay knows when a claim came back empty: whether to sleep yet. */
 export interface OutboxHorizon {
-  /** Oldest transaction still running in this database (`HORIZON_SQL`). */
+  /** Oldest transaction still running (`pg_snapshot_xmin`). */
   readonly xmin: bigint;
   /** Rows after the checkpoint are visible but not yet claimable (above the horizon): poll, do not sleep. */
   readonly pending: boolean;
@@ -35,30 +35,21 @@ export interface OutboxHorizon {
 const createdMs = (alias: string) => `(extract(epoch from ${alias}.created_at) * 1000)::float8 as created_ms`;
 const CLAIM_COLUMNS = 'o.id, o.transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload, o.created_at';
 /**
- * The page after the checkpoint, as a subquery aliased `o` with the table's columns, to be ordered by
- * `o.transaction_id, o.id`: the first `limit` rows after the checkpoint in that order, then of those
- * only the ones below the horizon ({@link HORIZON_SQL}). The order starts with the transaction id, so
- * the rows below the horizon are a prefix of it, and this is the first `limit` of them, the page a
- * bound in the scan would give. The bound stays out of the scan for the plan's sake: the horizon is a
- * subquery, which the planner prices as keeping a third of the rows, and with the relay's policy on
- * top it took a backlog of 60,000 rows for 100 and sorted the whole outbox for each claim (the
- * claim's plan test). The ORDER BY names the columns through the alias: a select list that renames
- * them to text (`transaction_id::text as transaction_id`) would otherwise be what an unqualified
- * ORDER BY sorts, '1000' before '999', and the checkpoint would skip rows for good.
+ * The page after the checkpoint, on the table aliased `o`. The ORDER BY names the table's columns
+ * through the alias: a select list that renames them to text (`transaction_id::text as transaction_id`)
+ * would otherwise be what an unqualified ORDER BY sorts, '1000' before '999', and the LIMIT would
+ * take rows past others not yet published, which the checkpoint would then skip for good.
  */
-const claimPage = (table: string) => `(select * from ${table} o
-               where (o.transaction_id, o.id) > ($1::xid8, $2::bigint)
-               order by o.transaction_id, o.id
-               limit $3) o
-        where o.transaction_id < ${HORIZON_SQL}`;
+const CLAIM_PAGE = `where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+              order by o.transaction_id, o.id
+              limit $3`;
 
 /** The claim read back to Node (the general path; exported for its plan's test). */
 export function claimStatement(table: string, after: OutboxCheckpoint, limit: number): Statement {
   return {
     name: `brigade_claim_${table.replace(/\W+/g, '_')}`,
     text: `select o.id, o.transaction_id::text as transaction_id, o.message_id, o.subject, o.aggregate_key, o.headers, o.payload::text as payload, ${createdMs('o')}
-               from ${claimPage(table)}
-              order by o.transaction_id, o.id`,
+               from ${table} o ${CLAIM_PAGE}`,
     values: [after.transactionId, after.id, limit],
   };
 }
@@ -75,7 +66,7 @@ export function claimToBusStatement(table: string, after: OutboxCheckpoint, limi
       `
   select c.message_id as id, c.subject, c.aggregate_key as key, c.headers, c.payload,
          row_number() over (order by c.transaction_id, c.id) as ord, c.id as outbox_id, c.transaction_id, c.created_at
-    from (select ${CLAIM_COLUMNS} from ${claimPage(table)} order by o.transaction_id, o.id) c`,
+    from (select ${CLAIM_COLUMNS} from ${table} o ${CLAIM_PAGE}) c`,
       `select i.outbox_id as id, i.transaction_id::text as transaction_id, i.id as message_id, i.subject, i.key as aggregate_key, i.headers,
         null::text as payload, ${createdMs('i')}
    from input i cross join woken order by i.ord`,
@@ -99,7 +90,7 @@ export async function claimOutboxBatch(
   alsoRun: readonly Statement[] = [],
   toBus = false,
 ): Promise<OutboxRow[]> {
-  // HORIZON_SQL reads the statement's one snapshot: one bound for the statement; the scan runs
+  // pg_current_snapshot() is stable: one snapshot, hence one bound, for the statement; the scan runs
   // on the index outbox_relay_order from the checkpoint and stops after `limit` rows. `alsoRun` (the
   // previous batch's checkpoint) travels in the same round trip, after the claim, so the claim's
   // snapshot is taken before that write gives the relay's transaction an id.
@@ -116,8 +107,9 @@ export async function claimOutboxBatch(
 /** The oldest running transaction and whether rows after the checkpoint wait above the horizon. Run after an empty claim. */
 export async function readOutboxHorizon(client: pg.ClientBase, table: string, after: OutboxCheckpoint): Promise<OutboxHorizon> {
   const { rows } = await client.query<{ xmin: string; pending: boolean }>(
-    `select ${HORIZON_SQL}::text as xmin,
-            exists (select 1 from ${table} where (transaction_id, id) > ($1::xid8, $2::bigint)) as pending`,
+    `select pg_snapshot_xmin(s)::text as xmin,
+            exists (select 1 from ${table} where (transaction_id, id) > ($1::xid8, $2::bigint)) as pending
+       from pg_current_snapshot() s`,
     [after.transactionId, after.id],
   );
   const row = rows[0]!;

@@ -1,5 +1,4 @@
 import type pg from 'pg';
-import { HORIZON_SQL } from '../db/index.ts';
 import type { OutboxCheckpoint } from './claimOutboxBatch.ts';
 
 /** An outbox row whose subject is another service's. */
@@ -18,7 +17,7 @@ export interface ForeignSubjectRow {
 export async function findForeignSubject(client: pg.ClientBase, table: string, after: OutboxCheckpoint, prefix: string): Promise<ForeignSubjectRow | null> {
   const { rows } = await client.query<{ id: string; message_id: string; subject: string }>(
     `select o.id, o.message_id, o.subject from ${table} o
-      where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and o.transaction_id < ${HORIZON_SQL}
+      where (o.transaction_id, o.id) > ($1::xid8, $2::bigint) and o.transaction_id < pg_snapshot_xmin(pg_current_snapshot())
         and not starts_with(o.subject, $3::text)
       order by o.transaction_id, o.id
       limit 1`,

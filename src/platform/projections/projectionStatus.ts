@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { HORIZON_SQL, unitOfWork } from '../db/index.ts';
+import { unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { checkpointTable, projectionKey } from './defineProjection.ts';
 import type { BlockingSession } from './errors.ts';
@@ -52,7 +52,7 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
         // Every committed event after the checkpoint, and those of them a batch cannot read yet (at or
         // past the oldest running transaction): the projector is behind by all of them.
         const lag = await tx.query<{ n: string; held: string; oldest: Date | null }>(
-          `select count(*)::text as n, (count(*) filter (where transaction_id >= ${HORIZON_SQL}))::text as held, min(recorded_at) as oldest
+          `select count(*)::text as n, (count(*) filter (where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())))::text as held, min(recorded_at) as oldest
              from ${pg.escapeIdentifier(projection.schema)}.events
             where (transaction_id, global_position) > ($1::xid8, $2::bigint)`,
           [checkpoint.transactionId.toString(), checkpoint.position.toString()],

@@ -9,9 +9,8 @@ interface Queryable {
 /**
  * The session whose running transaction holds the horizon (the oldest running transaction, below
  * which a read of the log stops, decision 0011): the one with the oldest transaction id (taken at
- * its first write, not at BEGIN), other than the caller's, from `pg_stat_activity`, in this database
- * (only this database's transactions hold the horizon: `HORIZON_SQL`). Null when no other transaction
- * with an id is running here (a prepared transaction holds it too, and is not named).
+ * its first write, not at BEGIN), other than the caller's, from `pg_stat_activity` (any database of
+ * the cluster). Null when no other transaction with an id is running.
  *
  * @example
  * const holder = await readOldestTransaction(client); // { pid: 4242, seconds: 73.5, state: 'idle in transaction', query: '…' }
@@ -19,7 +18,7 @@ interface Queryable {
 export async function readOldestTransaction(client: Queryable): Promise<BlockingSession | null> {
   const { rows } = await client.query<BlockingSession>(
     `select pid, extract(epoch from now() - xact_start)::float8 as seconds, state, left(query, 120) as query
-       from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid() and datname = current_database() order by age(backend_xid) desc limit 1`,
+       from pg_stat_activity where backend_xid is not null and pid <> pg_backend_pid() order by age(backend_xid) desc limit 1`,
   );
   return rows[0] ?? null;
 }

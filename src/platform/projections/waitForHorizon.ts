@@ -1,10 +1,9 @@
 import type pg from 'pg';
-import { HORIZON_SQL } from '../db/index.ts';
 import { HorizonStalledError } from './errors.ts';
 import { readOldestTransaction } from './readOldestTransaction.ts';
 
 /**
- * Waits until the oldest running transaction of this database is at or past `fence` (from `nextTransactionId`): from
+ * Waits until the oldest running transaction is at or past `fence` (from `nextTransactionId`): from
  * then on every transaction below the fence has ended, so a read of the log (which stops below the
  * oldest running transaction, decision 0011) sees all that they committed. Polls, backing off to
  * `maxStepMs`, and calls `onWait` once, the first time it has to wait.
@@ -20,7 +19,7 @@ export async function waitForHorizon(
   const deadline = Date.now() + options.timeoutMs;
   let step = 5;
   for (let first = true; ; first = false) {
-    const { rows } = await client.query<{ xmin: string }>(`select ${HORIZON_SQL}::text as xmin`);
+    const { rows } = await client.query<{ xmin: string }>('select pg_snapshot_xmin(pg_current_snapshot())::text as xmin');
     if (BigInt(rows[0]!.xmin) >= fence) return;
     if (Date.now() >= deadline) {
       throw new HorizonStalledError(await readOldestTransaction(client), options.timeoutMs);

@@ -36,9 +36,9 @@ describe('event store: the global order no subscriber can skip', () => {
   };
 
   /**
-   * Polls until `count` events in all were delivered. A read's bound can be held back for a moment
-   * (an id that ended between its snapshot and its look at pg_stat_activity, decision 0011 "Later"):
-   * that delays delivery, never reorders or skips it, so positive checks wait for it.
+   * Polls until `count` events in all were delivered. Transaction ids are cluster-wide, so a write
+   * transaction of another database (a parallel test file) can hold the bound back for a moment:
+   * that delays delivery, never reorders or skips it (decision 0011), so positive checks wait for it.
    */
   const deliveredUntil = async (count: number) => {
     const deadline = Date.now() + FLOW_MS;
@@ -127,7 +127,7 @@ describe('event store: the global order no subscriber can skip', () => {
     const running = runner.run(stop.signal);
     for (const t of ['r1', 'r2', 'r3', 'r4', 'r5']) await append(asA, t);
     // idleMs is a minute, so only wake() ends the runner's idle waits. It is called until everything
-    // arrived, because a read's bound can be held back for a moment (decision 0011, "Later").
+    // arrived, because a parallel test's open transaction (ids are cluster-wide) can delay delivery.
     const waking = setInterval(() => runner.wake(), 10);
     await enough.promise;
     clearInterval(waking);

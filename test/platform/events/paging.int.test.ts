@@ -25,8 +25,8 @@ test('readAll pages through every event in global order, across positions of dif
     }
     const read: RecordedEvent[] = [];
     let after = START;
-    // An empty page is not the end: a transaction that ended between a read's snapshot and its look at
-    // pg_stat_activity holds that read's bound back (decision 0011, "Later"), so keep paging, bounded.
+    // An empty page is not the end: another test's open transaction anywhere on the server holds the
+    // horizon back (transaction ids are cluster-wide), so keep paging, bounded, until all have come.
     const deadline = Date.now() + 120_000;
     while (read.length < written.length && Date.now() < deadline) {
       const page = await unitOfWork(pool, ctx, (tx) => store.readAll(tx, { after, limit: 4 }));

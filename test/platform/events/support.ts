@@ -88,7 +88,8 @@ export async function startUnitOfWork<T>(pool: pg.Pool, context: UnitOfWorkConte
 
 /**
  * Reads the whole global order as a system actor, again and again until `enough(events)` holds.
- * readAll's bound can be held back for a moment (decision 0011, "Later"): that delays events, never
+ * Transaction ids are cluster-wide, so a write transaction of another database (a parallel test
+ * file holding one open on purpose) holds readAll's bound back for a while: that delays events, never
  * reorders or skips them. Gives up after FLOW_MS (a bound on a hang, not a timing claim).
  */
 export async function readAllUntil(pool: pg.Pool, store: EventStore, enough: (events: readonly RecordedEvent[]) => boolean): Promise<readonly RecordedEvent[]> {

@@ -8,9 +8,7 @@ import { planNodes, type PlanNode } from '../../support/plans.ts';
 /**
  * The claim walks outbox_relay_order from the checkpoint whatever the backlog (decision 0069): with
  * the relay's policy priced as true for 0.5 % of rows, a backlog of some tens of thousands of rows
- * made the planner read the whole outbox and sort it for every claim of 500. The read bound (a
- * subquery since decision 0011's "Later", priced as keeping a third of the rows) did the same until
- * it moved out of the scan.
+ * made the planner read the whole outbox and sort it for every claim of 500.
  */
 describe('the relay claim with a large backlog', () => {
   const database = useTestDatabase();

@@ -12,7 +12,7 @@ import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import { outboxRows, produce, token, waitFor } from './support.ts';
 
-/** A bound on waiting for delivery on a loaded machine (decision 0011: the test's own open transactions delay it too), not a timing claim. */
+/** The xmin horizon is cluster-wide: other test files' open transactions delay delivery (decision 0011). */
 const DELIVERY_MS = 120_000;
 const nats = await requireService('nats');
 const stream = `BRIGADE_TEST_${token().toUpperCase()}`;

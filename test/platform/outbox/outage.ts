@@ -5,7 +5,7 @@ import type { Message, OutgoingMessage, Transport } from '../../../src/platform/
 import { within } from '../../support/eventually.ts';
 import { outboxRows, produce, sequencesByKey, token, waitFor } from './support.ts';
 
-/** A bound on waiting for delivery on a loaded machine (decision 0011: the test's own open transactions delay it too), not a timing claim. */
+/** The xmin horizon is cluster-wide: other test files' open transactions delay delivery (decision 0011). */
 const DELIVERY_MS = 100_000;
 /** How long the broker is down. */
 export const OUTAGE_MS = 30_000;

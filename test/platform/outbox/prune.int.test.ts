@@ -8,7 +8,7 @@ import { pruneOutbox } from '../../../src/platform/outbox/pruneOutbox.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { waitFor } from './support.ts';
 
-/** A bound on waiting for the relay on a loaded machine (decision 0011: the test's own open transactions delay it too), not a timing claim. */
+/** The xmin horizon is cluster-wide: other test files' open transactions delay relaying (decision 0011). */
 const RELAY_MS = 120_000;
 const HOUR_MS = 3_600_000;
 const database = useTestDatabase();

@@ -11,8 +11,8 @@ import { useTestDatabase } from '../../support/db.ts';
 import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
 /**
- * Safety net for anything that waits on the read bound: a transaction of this database held open
- * delays (never reorders or loses) delivery here (decision 0011), and a loaded machine is slow.
+ * Safety net for anything that waits on the xmin horizon: it is cluster-wide, so a transaction another
+ * test file holds open delays (never reorders or loses) delivery here (decision 0011).
  */
 const DELIVERY_MS = 120_000;
 const relays: Array<{ stop(): Promise<void> }> = [];

@@ -46,8 +46,8 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     let head: GlobalPosition | undefined;
     for (let i = 0; i < 40; i++) head = await countEvents(i);
     let appended = 40;
-    // The read bound can be held back for a moment (decision 0011, "Later"), so the rebuild may swap
-    // in less and leave the rest to the projector.
+    // Transaction ids are cluster-wide: another test file's open transaction may hold the read bound
+    // back, so the rebuild may swap in less and leave the rest to the projector (decision 0011).
     await rebuildProjection(pool, counting, {
       batchSize: 9,
       afterBatch: async () => {

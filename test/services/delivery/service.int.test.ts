@@ -10,7 +10,7 @@ import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } 
 import { waitFor } from '../../platform/messaging/support.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
 
-/** A bound on waiting for the relay on a loaded machine (decision 0011: the test's own open transactions delay it too), not a timing claim. */
+/** The xmin horizon is cluster-wide: other test files' open transactions delay the relay (decision 0011). */
 const DELIVERY_MS = 120_000;
 let t: DeliveryPlatform;
 let admin: pg.Pool;

@@ -72,8 +72,9 @@ export function step(pool: pg.Pool, projection: Projection, limit = 500) {
 }
 
 /**
- * Runs batches until the projection's checkpoint reaches `target`. readAll's bound can be held back
- * for a moment (decision 0011, "Later"): that delays, never skips. Gives up after FLOW_MS (a bound on a hang, not a timing claim).
+ * Runs batches until the projection's checkpoint reaches `target`. Transaction ids are cluster-wide,
+ * so another test file's open write transaction can hold readAll's bound back for a moment: that
+ * delays, never skips (decision 0011). Gives up after FLOW_MS (a bound on a hang, not a timing claim).
  */
 export async function drain(pool: pg.Pool, projection: Projection, target: GlobalPosition, limit = 500): Promise<void> {
   const deadline = Date.now() + FLOW_MS;

@@ -27,8 +27,8 @@ test('the view workers of two databases take turns per database: a batch stuck i
     await eventually('the dedicated database projectors', async () => Number((await admin.query('select count(*) as n from ordering.projection_checkpoints')).rows[0].n), (n) => n === 3);
 
     // Every batch in the dedicated database now waits for its checkpoint row (select … for update), held
-    // off by a table lock, which takes no transaction id: what is held is the projectors' turns, not the
-    // read bound of a log (decision 0011).
+    // off by a table lock: unlike a row lock it takes no transaction id, which is cluster-wide and would
+    // hold back the shared database's readers too (decision 0011), not only its projectors' turns.
     holder = await admin.connect();
     await holder.query('begin');
     await holder.query('lock table ordering.projection_checkpoints in exclusive mode');
