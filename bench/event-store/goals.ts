@@ -9,6 +9,20 @@
  * through an environment override, prints its ratios "for reference", saying why.
  */
 
+/** Every Brigade mode of the event-store benchmark, in the order it runs them by default. */
+export const BRIGADE_MODES = [
+  'appendAndCommit, no outbox',
+  'append in unitOfWork',
+  'appendAndCommit',
+  'appendAndCommit, unmerged',
+  'appendAndCommit + projectors',
+  'appendAndCommit + projector worker',
+  'order commands',
+] as const;
+
+/** One of {@link BRIGADE_MODES}. */
+export type BrigadeMode = (typeof BRIGADE_MODES)[number];
+
 /** The modes with metadata, outbox, relay and projectors all in place: the ones issue 5's goals are judged on. */
 export const JUDGED_MODES: readonly string[] = Object.freeze(['appendAndCommit + projectors', 'appendAndCommit + projector worker']);
 

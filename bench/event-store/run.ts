@@ -70,7 +70,7 @@ import { meterBackendCpu, pidCpuSeconds } from '../cpu.ts';
 import { ADMIN_URL, adminQuery, databaseUrl as urlOf, dropDatabase, freshDatabase, waitUntilReadable } from '../database.ts';
 import { inTurns } from '../inTurns.ts';
 import { deleteStream } from '../jetstream.ts';
-import { benchOverrides, JUDGED_MODES, ratioWithGoal, runWithheld, verdictWithheld } from './goals.ts';
+import { benchOverrides, BRIGADE_MODES, JUDGED_MODES, ratioWithGoal, runWithheld, verdictWithheld, type BrigadeMode } from './goals.ts';
 import { ORDER_COMMAND_STEPS, orderCommandDriver } from './orderCommands.ts';
 import { createDatabases } from '../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../src/platform/events/index.ts';
@@ -253,15 +253,6 @@ interface System {
   phase(): Promise<Result>;
   close(): Promise<void>;
 }
-
-type BrigadeMode =
-  | 'appendAndCommit, no outbox'
-  | 'append in unitOfWork'
-  | 'appendAndCommit'
-  | 'appendAndCommit, unmerged'
-  | 'appendAndCommit + projectors'
-  | 'appendAndCommit + projector worker'
-  | 'order commands';
 
 /**
  * Brigade's event store as the ordering service configures it: the ordering store (metadata on every event, the outbox row of each
@@ -514,16 +505,7 @@ async function main() {
       ? `goal verdicts: for ${JUDGED_MODES.map((m) => `'${m}'`).join(' and ')} (metadata, outbox, relay and projectors in place); every other mode "for reference"`
       : `goal verdicts: none in this run (${withheld.join('; ')}); every ratio is for reference`,
   );
-  const allModes: BrigadeMode[] = [
-    'appendAndCommit, no outbox',
-    'append in unitOfWork',
-    'appendAndCommit',
-    'appendAndCommit, unmerged',
-    'appendAndCommit + projectors',
-    'appendAndCommit + projector worker',
-    'order commands',
-  ];
-  const modes = chooseByName('BENCH_MODES', process.env.BENCH_MODES?.split('|') ?? [], allModes);
+  const modes = chooseByName('BENCH_MODES', process.env.BENCH_MODES?.split('|') ?? [], [...BRIGADE_MODES]);
   const systems: System[] = [];
   try {
     await freshDatabase(DB.brigade);

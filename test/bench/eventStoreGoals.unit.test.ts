@@ -1,19 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { benchOverrides, JUDGED_MODES, ratioWithGoal, runWithheld, verdictWithheld } from '../../bench/event-store/goals.ts';
-
-const ALL_MODES = [
-  'appendAndCommit, no outbox',
-  'append in unitOfWork',
-  'appendAndCommit',
-  'appendAndCommit, unmerged',
-  'appendAndCommit + projectors',
-  'appendAndCommit + projector worker',
-  'order commands',
-];
+import { benchOverrides, BRIGADE_MODES, JUDGED_MODES, ratioWithGoal, runWithheld, verdictWithheld } from '../../bench/event-store/goals.ts';
 
 test('issue 5 judges only the modes with the outbox, the relay and the projectors in place', () => {
-  const judged = ALL_MODES.filter((mode) => verdictWithheld(mode, {}, 16).length === 0);
+  const judged = BRIGADE_MODES.filter((mode) => verdictWithheld(mode, {}, 16).length === 0);
   assert.deepEqual(judged, ['appendAndCommit + projectors', 'appendAndCommit + projector worker']);
   assert.deepEqual([...JUDGED_MODES], judged);
   // The store alone and the bare append are printed for reference, saying why.
