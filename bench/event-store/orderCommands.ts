@@ -60,7 +60,7 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
   const people = restaurants.map(() => ({ customer: randomUUID(), staff: randomUUID(), courier: randomUUID() }));
   /** The benchmark's order id → the order id placeOrder chose, until the order's last command. */
   const placed = new Map<string, string>();
-  const env = { unitOfWork: router.unitOfWork, commitStatements: router.commitStatements, store };
+  const env = { commitStatements: router.commitStatements, store };
   return async (w: number, order: string, step: number): Promise<void> => {
     const restaurantId = restaurants[w]!;
     const { customer, staff, courier } = people[w]!;

@@ -49,7 +49,7 @@ describe('brigade sagas list|show', () => {
     // Ordering's real cancel: these orders are not in ordering, so a compensation's cancel fails for good (404).
     registry = createSagaRegistry({
       schema: 'payments',
-      sagas: [paymentSaga({ provider: client, orders: orderCommands({ unitOfWork: uow, commitStatements: (context, statements) => commitStatements(pool, context, statements) }, 'payments-saga'), paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) as string } }, { acceptWithinMs: 10 * 60_000 })],
+      sagas: [paymentSaga({ provider: client, orders: orderCommands({ commitStatements: (context, statements) => commitStatements(pool, context, statements) }, 'payments-saga'), paymentMethods: { cardFor: async ({ customerId }) => cards.get(customerId) as string } }, { acceptWithinMs: 10 * 60_000 })],
     });
     runner = createSagaRunner({ unitOfWork: uow, service: 'payments', registry, backoffMs: () => 0 });
     await place(ids.failed, NO_FAULTS.declineCard as string); // declined → cancel the order → 404: failed, needs a person

@@ -5,6 +5,7 @@ import { appendToStream } from './appendToStream.ts';
 import type { AppendOptions, AppendResult } from './prepareAppend.ts';
 import { readAll, type AllRead, type ReadAllOptions } from './readAll.ts';
 import { readStream, type ReadStreamOptions, type StreamRead } from './readStream.ts';
+import { readStreamAndCommit } from './readStreamAndCommit.ts';
 import { resolveStoreConfig, type EventStoreOptions } from './storeConfig.ts';
 import { subscribeToAll, type Subscription, type SubscriptionOptions } from './subscribeToAll.ts';
 import type { ExpectedVersion, NewEvent } from './types.ts';
@@ -36,6 +37,11 @@ export interface EventStore {
   ): Promise<AppendResult>;
   /** Reads one stream in version order, upcast. */
   readStream(tx: Tx, streamId: string, options?: ReadStreamOptions): Promise<StreamRead>;
+  /**
+   * Reads one stream as a read-only transaction of its own in ONE round trip (`commit` as for
+   * `appendAndCommit`): the read of a command that then appends with `appendAndCommit`.
+   */
+  readStreamAndCommit(commit: CommitStatementsFn, context: UnitOfWorkContext, streamId: string, options?: ReadStreamOptions): Promise<StreamRead>;
   /** Reads the global order after a checkpoint, never past the oldest running transaction. */
   readAll(tx: Tx, options?: ReadAllOptions): Promise<AllRead>;
   /** A polling subscriber over `readAll` with a stop signal. */
@@ -70,6 +76,8 @@ export function createEventStore(options: EventStoreOptions): EventStore {
       appendOptions?: AppendAndCommitOptions,
     ) => appendAndCommit(config, commit, context, streamId, events, expectedVersion, appendOptions),
     readStream: (tx: Tx, streamId: string, readOptions?: ReadStreamOptions) => readStream(config, tx, streamId, readOptions),
+    readStreamAndCommit: (commit: CommitStatementsFn, context: UnitOfWorkContext, streamId: string, readOptions?: ReadStreamOptions) =>
+      readStreamAndCommit(config, commit, context, streamId, readOptions),
     readAll: (tx: Tx, readOptions?: ReadAllOptions) => readAll(config, tx, readOptions),
     subscribe: (pool: pg.Pool, subscriptionOptions: SubscriptionOptions) => subscribeToAll(config, pool, subscriptionOptions),
   });

@@ -1,9 +1,9 @@
 import type { Actor } from '../../platform/db/index.ts';
 import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../platform/errors/index.ts';
-import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import type { CommitStatementsFn } from '../../platform/tenancy/index.ts';
 import type { OrderCommand } from './domain/orderCommands.ts';
 import { messageLineage, type CommandCause } from './operations/lineage.ts';
-import { loadOrder } from './operations/loadOrder.ts';
+import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { createOrderStore } from './orderStore.ts';
 import type { DispatchAlert } from './domain/orderEvents.ts';
@@ -31,8 +31,8 @@ const ENDED_UNDELIVERED: ReadonlySet<OrderStatus> = new Set(['cancelled', 'rejec
  * const orders = orderCommands(deps, 'payments-saga');
  * await orders.cancelOrder({ restaurantId, orderId, reason: 'payment: card declined' }, { causationId: message.id, correlationId: message.headers.correlation });
  */
-export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }, actorId = 'delivery-dispatch') {
-  const { unitOfWork, commitStatements } = deps;
+export function orderCommands(deps: { readonly commitStatements: CommitStatementsFn }, actorId = 'delivery-dispatch') {
+  const { commitStatements } = deps;
   const store = createOrderStore();
   const by: Actor & { kind: 'system' } = { kind: 'system', id: actorId };
 
@@ -44,12 +44,12 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
     const lineage = messageLineage(cause);
     const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
     for (let attempt = 0; ; attempt++) {
-      const loaded = await unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
+      const loaded = await loadOrderAndCommit(store, commitStatements, context, input.orderId);
       if (loaded === null) throw new NotFoundError('order', input.orderId);
       const wanted = build(loaded.state);
       if (wanted === null) return;
       try {
-        await runOrderCommand({ unitOfWork, commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage, loaded });
+        await runOrderCommand({ commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage, loaded });
         return;
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;
@@ -77,7 +77,7 @@ export function orderCommands(deps: { readonly unitOfWork: UnitOfWorkFn; readonl
      * at the order's current version, appending nothing (delivery settles a staff reservation with it).
      */
     orderCourier: async (input: { readonly restaurantId: string; readonly orderId: string }): Promise<{ courierId: string | null } | null> => {
-      const loaded = await unitOfWork({ service: 'ordering', tenantId: input.restaurantId, actor: by, readOnly: true }, (tx) => loadOrder(store, tx, input.orderId));
+      const loaded = await loadOrderAndCommit(store, commitStatements, { service: 'ordering', tenantId: input.restaurantId, actor: by }, input.orderId);
       return loaded === null ? null : { courierId: loaded.state.courierId };
     },
     /**

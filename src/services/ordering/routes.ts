@@ -11,7 +11,7 @@ import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
-import { loadOrder } from './operations/loadOrder.ts';
+import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
 import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
@@ -171,7 +171,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
 
     const readOrder = async (request: FastifyRequest, id: string) => {
       const context = await orderContext(request, id, ['customer', 'staff', 'courier', 'admin'], true);
-      const loaded = await unitOfWork({ ...context, readOnly: true, replicaOk: true }, (tx) => loadOrder(store, tx, id));
+      const loaded = await loadOrderAndCommit(store, commitStatements, { ...context, replicaOk: true }, id);
       if (loaded === null) throw new NotFoundError('order', id);
       return loaded;
     };
@@ -263,7 +263,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const tenantId = context.tenantId!;
           const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
           const order = await runOrderCommand(
-            { unitOfWork, commitStatements, store },
+            { commitStatements, store },
             { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent), ...(beforeAppend === undefined ? {} : { beforeAppend }) },
           );
           return reply.header('etag', etagOf(order.version)).send(order);

@@ -219,6 +219,30 @@ describe('event store: append and read a stream', () => {
     }
   });
 
+  test('readStreamAndCommit: the same read as readStream, as one read-only batch whose statement is prepared once per connection', async () => {
+    const single = database.pool(1);
+    const stream = `order-${randomUUID()}`;
+    const sent: Array<{ readOnly: boolean | undefined; statements: number }> = [];
+    const commit: CommitStatementsFn = (context, statements) => {
+      sent.push({ readOnly: context.readOnly, statements: statements.length });
+      return commitStatements(single, context, statements);
+    };
+    await store.appendAndCommit(commit, ctx, stream, [{ type: 'A', data: { n: 1 } }, { type: 'B', data: { n: 2 } }, { type: 'C', data: { n: 3 } }], 0);
+    sent.length = 0;
+    const whole = await store.readStreamAndCommit(commit, ctx, stream);
+    assert.deepEqual(whole, await unitOfWork(pool, ctx, (tx) => store.readStream(tx, stream)));
+    assert.equal(whole.version, 3);
+    const tail = await store.readStreamAndCommit(commit, ctx, stream, { afterVersion: 1, limit: 1 });
+    assert.deepEqual(tail.events.map((e) => e.type), ['B']);
+    assert.deepEqual(await store.readStreamAndCommit(commit, ctx, `order-${randomUUID()}`), { events: [], version: 0 });
+    assert.deepEqual(sent, [1, 2, 3].map(() => ({ readOnly: true, statements: 1 })), 'each read is one read-only batch of one statement');
+    // Another tenant's context reads nothing of this stream (RLS), on the same connection.
+    assert.deepEqual(await store.readStreamAndCommit(commit, { ...ctx, tenantId: randomUUID() }, stream, { tenantId: tenant }), { events: [], version: 0 });
+    const prepared = await single.query<{ n: string }>(`select count(*) as n from pg_prepared_statements where name = 'brigade_read_stream_ordering'`);
+    assert.equal(prepared.rows[0]!.n, '1', 'four reads on one connection prepared the read once');
+    await assert.rejects(store.readStreamAndCommit(commit, { service: 'ordering' }, stream), ValidationError);
+  });
+
   test('bad input is refused before SQL, and hostile strings are stored as data, never run', async () => {
     await assert.rejects(unitOfWork(pool, { service: 'ordering' }, (tx) => store.append(tx, 's', [{ type: 'A', data: 1 }], 0)), ValidationError);
     await assert.rejects(unitOfWork(pool, ctx, (tx) => store.append(tx, 's', [], 0)), ValidationError);

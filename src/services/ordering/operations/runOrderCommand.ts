@@ -1,7 +1,6 @@
 import type { CommitStatementsFn, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import type { EventStore } from '../../../platform/events/index.ts';
 import { ConcurrencyError, NotFoundError } from '../../../platform/errors/index.ts';
-import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
 import type { OrderCommand } from '../domain/orderCommands.ts';
@@ -10,17 +9,16 @@ import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import { indexCourier } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
-import { loadOrder, type LoadedOrder } from './loadOrder.ts';
+import { loadOrderAndCommit, type LoadedOrder } from './loadOrder.ts';
 
 /** What running a command needs. */
 export interface CommandEnv {
-  readonly unitOfWork: UnitOfWorkFn;
   readonly commitStatements: CommitStatementsFn;
   readonly store: EventStore;
 }
 
 /**
- * Runs one command on one order: read the stream (a read-only transaction) → check the expected
+ * Runs one command on one order: read the stream (a read-only transaction in one round trip) → check the expected
  * version → `decide` → append with the version read as the expected one, together with the order
  * index update and the outbox rows, as ONE transaction in one round trip (`appendAndCommit`).
  * `context` must carry the order's restaurant as its tenant.
@@ -60,7 +58,7 @@ export async function runOrderCommand(
       current: view,
       ...(reason === undefined ? {} : { reason }),
     });
-  const read = () => env.unitOfWork({ ...context, readOnly: true }, (tx) => loadOrder(env.store, tx, orderId));
+  const read = () => loadOrderAndCommit(env.store, env.commitStatements, context, orderId);
   const loaded = input.loaded ?? (await read());
   if (loaded === null) throw new NotFoundError('order', orderId);
   const lastPosition = loaded.events.at(-1)!.globalPosition;
