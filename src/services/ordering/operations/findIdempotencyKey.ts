@@ -22,10 +22,11 @@ const COLUMNS = `order_id as "orderId", restaurant_id as "restaurantId", request
 
 /** The customer's unexpired key, or `null`. Runs as the customer (RLS shows only their keys). */
 export async function findIdempotencyKey(tx: Tx, customerId: string, key: string): Promise<IdempotencyRecord | null> {
-  const { rows } = await tx.query<IdempotencyRecord>(
-    `select ${COLUMNS} from ordering.idempotency_keys
-      where customer_id = $1 and key = $2 and created_at > now() - make_interval(hours => $3)`,
-    [customerId, key, IDEMPOTENCY_KEY_TTL_HOURS],
-  );
+  const { rows } = await tx.query<IdempotencyRecord>({
+    name: 'brigade_find_idempotency_key',
+    text: `select ${COLUMNS} from ordering.idempotency_keys
+            where customer_id = $1 and key = $2 and created_at > now() - make_interval(hours => $3)`,
+    values: [customerId, key, IDEMPOTENCY_KEY_TTL_HOURS],
+  });
   return rows[0] ?? null;
 }

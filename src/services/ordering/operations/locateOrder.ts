@@ -14,10 +14,11 @@ export interface OrderLocation {
  * them, admin and system all: `null` means "not there, or not yours", and the route answers 404.
  */
 export async function locateOrder(tx: Tx, orderId: string): Promise<OrderLocation | null> {
-  const { rows } = await tx.query<OrderLocation>(
-    `select order_id as "orderId", tenant_id as "restaurantId", customer_id as "customerId", courier_id as "courierId"
-       from ordering.order_index where order_id = $1`,
-    [orderId],
-  );
+  const { rows } = await tx.query<OrderLocation>({
+    name: 'brigade_locate_order',
+    text: `select order_id as "orderId", tenant_id as "restaurantId", customer_id as "customerId", courier_id as "courierId"
+             from ordering.order_index where order_id = $1`,
+    values: [orderId],
+  });
   return rows[0] ?? null;
 }

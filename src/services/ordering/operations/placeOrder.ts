@@ -1,5 +1,5 @@
 import { uuidv7, type EventStore } from '../../../platform/events/index.ts';
-import { BrigadeError, UnprocessableError } from '../../../platform/errors/index.ts';
+import { BrigadeError, ConcurrencyError, UnprocessableError } from '../../../platform/errors/index.ts';
 import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
@@ -9,7 +9,7 @@ import { INITIAL_ORDER } from '../domain/orderState.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import type { MenuCatalog } from '../ports.ts';
 import { requestHash } from '../requestHash.ts';
-import { claimIdempotencyKey } from './claimIdempotencyKey.ts';
+import { claimIdempotencyKey, claimStatement } from './claimIdempotencyKey.ts';
 import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
 import { indexOrder } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
@@ -45,6 +45,11 @@ export interface PlaceOrderResult {
 /** Thrown inside the order's transaction when it runs in a restaurant's own database without a reservation of its key. */
 class KeyNotReserved extends Error {}
 
+const UNIQUE_VIOLATION = '23505';
+
+/** Thrown inside the order's transaction when its claim found the key held by a live record: the transaction rolls back. */
+class KeyTaken extends Error {}
+
 /**
  * Places an order under an idempotency key.
  *
@@ -54,8 +59,9 @@ class KeyNotReserved extends Error {}
  *    either body names (decision 0026: a key is the customer's across restaurants). The menu is not asked again.
  * 2. Otherwise the menu prices the lines (its own read transaction, before ours opens: no request
  *    holds two connections), `decide` makes OrderPlaced, and ONE transaction (tenant = restaurant)
- *    claims the key, writes the order index and appends the event. A concurrent duplicate that claimed
- *    the key first makes this claim return its record instead, and nothing is appended.
+ *    claims the key, writes the order index and appends the event, the three sent as one batch. A
+ *    concurrent duplicate that claimed the key first makes this claim come back empty: the transaction
+ *    rolls back, nothing is appended, and the winner's record is replayed.
  * 3. At a restaurant in a database of its own, the key is first reserved in the shared database, in a
  *    transaction of its own (ordering migration 0037): no transaction spans two databases, so without it
  *    two claims of one key racing at restaurants of two databases would both be taken. A reservation
@@ -156,20 +162,35 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
       reserved = true;
     }
     try {
-      const outcome = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
+      const appended = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
         // The router runs this where the restaurant lives, following a move it learns of; moves go one
         // way, so a restaurant found elsewhere than believed when this began needs its reservation first.
         if (!reserved && elsewhere()) throw new KeyNotReserved();
-        const claim = await claimIdempotencyKey(tx, { customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 });
-        if (!claim.won) return { won: false as const, existing: claim.existing };
-        await indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt });
-        const appended = await env.store.append(tx, orderStreamId(id), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage));
-        return { won: true as const, appended };
+        // The claim, the order index row and the append leave as ONE batch (with BEGIN, the settings
+        // and the fence): a placement is two round trips, this one and COMMIT. A claim that lost (a
+        // live record holds the key) rolls the other two back; a write after it may have failed for
+        // the same reason (the reserved order id indexed by the winner), which the lost claim explains.
+        const claimed = tx.query<{ order_id: string }>(claimStatement({ customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 }));
+        const written = Promise.all([
+          indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt }),
+          env.store.append(tx, orderStreamId(id), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage)),
+        ]);
+        written.catch(() => undefined); // awaited below unless the claim lost
+        if ((await claimed).rows.length === 0) throw new KeyTaken();
+        return (await written)[1];
       });
-      if (!outcome.won) return replay(outcome.existing);
-      return { order: toOrderView(foldOrder(events), outcome.appended.nextExpectedVersion, outcome.appended.events.at(-1)!.globalPosition), created: true };
+      return { order: toOrderView(foldOrder(events), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition), created: true };
     } catch (error) {
-      if (!(error instanceof KeyNotReserved)) throw error;
+      if (error instanceof KeyNotReserved) continue;
+      // Lost to a live record of the key: the claim came back empty, or, two identical requests placing
+      // one reserved order id, the winner's order index row or first event was met (the batch stopped
+      // there, the claim's answer with it).
+      const collided = reserved && (error instanceof ConcurrencyError || (error as { code?: unknown }).code === UNIQUE_VIOLATION);
+      if (!(error instanceof KeyTaken) && !collided) throw error;
+      const existing = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
+      if (existing !== null) return replay(existing);
+      if (collided) throw error;
+      // The record that held it is gone (expired and pruned): claim again.
     }
   }
 }
