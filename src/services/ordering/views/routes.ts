@@ -146,7 +146,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   A client that reads slowly is written to as fast as it reads: the stream stops writing while its
  *   socket's buffer is full and goes on at `drain`, so it holds at most about that buffer (16 KiB) and
  *   one row. One that has read nothing of a full buffer from one heartbeat to the next is cut (its
- *   reconnect resumes after the last event it read, and misses nothing).
+ *   reconnect resumes after the last event it read, and misses nothing). A read of the view that fails
+ *   (a full pool, a lost connection) is tried again at each heartbeat until one succeeds, at most one
+ *   try a heartbeat; `brigade_board_stream_read_failures_total` counts the failures.
  *
  * Every list answers `{ position, lagging, <items>, next }` with headers `x-view-position` (the
  * projection's checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response
@@ -217,6 +219,13 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const openStreams =
       (deps.metrics.getSingleMetric('brigade_board_streams') as client.Gauge | undefined) ??
       new client.Gauge({ name: 'brigade_board_streams', help: 'Live-board streams (Server-Sent Events) open in this process', registers: [deps.metrics] });
+    const streamReadFailures =
+      (deps.metrics.getSingleMetric('brigade_board_stream_read_failures_total') as client.Counter | undefined) ??
+      new client.Counter({
+        name: 'brigade_board_stream_read_failures_total',
+        help: "Reads of the board view by a live-board stream that failed (each is tried again at the stream's next heartbeat)",
+        registers: [deps.metrics],
+      });
     const listeners = createProjectionListeners((error) => app.log.warn({ err: error }, 'projection listener lost its connection'));
     plugin.addHook('preClose', async () => {
       for (const stream of streams) stream.end();
@@ -529,6 +538,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
          * again while changes were notified (`again`) or a read filled its limit. Writing stops while
          * the socket's buffer is full and goes on at `drain` with the rows already read: notifications
          * meanwhile only set `again`, so a client that reads slowly costs no more reads than a fast one.
+         * A read that fails leaves `again` set and rejects (`run` logs it); the next heartbeat reads again.
          */
         const push = async (): Promise<void> => {
           if (running || blocked || closed) return;
@@ -537,15 +547,27 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
             while (!closed && !blocked) {
               if (next === unsent.length) {
                 if (!again && !full) return;
+                // Cleared before the read, so a change notified while it runs is read after it.
                 again = false;
-                const { rows } = await deps.unitOfWork(context, (tx) =>
-                  tx.query<{ row: Record<string, unknown> }>(
-                    `select to_jsonb(t) as row from ordering.board_view t
-                      where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
-                      order by t.last_transaction_id, t.last_position limit 1000`,
-                    [rid, since.transactionId.toString(), since.position.toString()],
-                  ),
-                );
+                let rows: ReadonlyArray<{ row: Record<string, unknown> }>;
+                try {
+                  ({ rows } = await deps.unitOfWork(context, (tx) =>
+                    tx.query<{ row: Record<string, unknown> }>(
+                      `select to_jsonb(t) as row from ordering.board_view t
+                        where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
+                        order by t.last_transaction_id, t.last_position limit 1000`,
+                      [rid, since.transactionId.toString(), since.position.toString()],
+                    ),
+                  ));
+                } catch (error) {
+                  // The changes it was to read are still unsent (a full pool's DATABASE_BUSY, a dropped
+                  // connection, a failover): the next heartbeat reads again. Not at once: a database
+                  // that fails every read is asked once a heartbeat, not in a loop. Before, nothing read
+                  // again until the next board change of the database, maybe another restaurant's.
+                  again = true;
+                  streamReadFailures.inc();
+                  throw error;
+                }
                 // The routed read ran in another database than this stream's: its positions do not continue `since`.
                 if (moved()) return endMoved();
                 [unsent, next, full] = [rows, 0, rows.length === 1000];
@@ -587,7 +609,12 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           if (blocked) {
             if (stalled) return cut();
             stalled = true;
-          } else send(': heartbeat\n\n');
+          } else {
+            send(': heartbeat\n\n');
+            // A read that failed left `again` set: this is its one retry until the next heartbeat (a
+            // push running now, or one blocked by that write, already has it in hand).
+            if (again) run();
+          }
           lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
         }, heartbeatMs);
         heartbeat.unref();
