@@ -3,9 +3,11 @@
  * service's own command functions, as its HTTP routes call them, instead of bare appends.
  *
  *   0 place          placeOrder: the customer's key looked up in every database (a read-only
- *                    transaction), then ONE interactive unit of work (BEGIN, settings, fence; the
- *                    idempotency-key claim, the order-index insert, the append with its outbox row; COMMIT)
- *   1 accept         runOrderCommand as staff: the stream read (a read-only transaction), `decide`, then
+ *                    transaction), then ONE unit of work of two round trips (BEGIN, settings, fence, the
+ *                    idempotency-key claim, the order-index insert and the append with its outbox row as
+ *                    one batch; COMMIT), decision 0087
+ *   1 accept         runOrderCommand as staff: the stream read (a read-only transaction in one round
+ *                    trip, `readStreamAndCommit`), `decide`, then
  *   2 ready          the append with its outbox row as one `appendAndCommit` round trip
  *   3 assign-courier the same, with the order index's courier update in the append's transaction
  *                    (`extra: [indexCourier(…)]`)
