@@ -113,7 +113,7 @@ const MAX_CATCH_UP_PASSES = 100;
  * streaming, 20,000 had beaten 5,000 by a quarter. It also bounds the pages of the swap's catch-up and
  * of projections without `replay`, which are read whole.
  */
-export const DEFAULT_REBUILD_BATCH = 20_000;
+export const DEFAULT_REBUILD_BATCH: number = 20_000;
 
 /**
  * Blue/green rebuild: replays the whole log into a new table beside the live one and swaps it in
