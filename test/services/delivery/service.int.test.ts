@@ -131,7 +131,8 @@ describe('OrderReady → dispatch queue → courier assigned in ordering → del
       assert.equal(order.statusCode, 200, order.body);
       assert.equal(order.json().courierId, k.id, 'ordering has the courier');
       assert.equal((await availability(k.token)).json().status, 'busy');
-      assert.equal((await availability(k.token, false)).statusCode, 409, 'a busy courier cannot go offline');
+      const offline = await availability(k.token, false);
+      assert.deepEqual([offline.statusCode, offline.json().code], [422, 'COURIER_BUSY'], 'a busy courier cannot go offline: a command their state forbids (DESIGN), not a conflict');
 
       // Telling ordering again (a retry after a lost acknowledgement) appends nothing.
       const version = order.json().version as number;
