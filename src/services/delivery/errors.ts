@@ -1,9 +1,12 @@
-import { BrigadeError } from '../../platform/errors/index.ts';
+import { BrigadeError, UnprocessableError } from '../../platform/errors/index.ts';
 
-/** 409: a courier carrying an order cannot change their availability until it is delivered or cancelled. */
-export class CourierBusyError extends BrigadeError {
+/**
+ * 422: a courier carrying an order cannot change their availability until it is delivered or
+ * cancelled: a command their current state forbids (DESIGN: 422; 409/412 are for conflicting writes).
+ */
+export class CourierBusyError extends UnprocessableError {
   constructor(courierId: string, orderId: string) {
-    super('COURIER_BUSY', 409, `Courier ${courierId} is carrying order ${orderId}; deliver it first`, { details: { courierId, orderId } });
+    super('COURIER_BUSY', `Courier ${courierId} is carrying order ${orderId}; deliver it first`, { courierId, orderId });
   }
 }
 

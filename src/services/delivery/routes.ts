@@ -41,7 +41,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
       {
         schema: {
           tags: ['delivery'],
-          summary: 'Mark yourself available for dispatch in your city, or offline (courier); 409 while carrying an order',
+          summary: 'Mark yourself available for dispatch in your city, or offline (courier); 422 COURIER_BUSY while carrying an order',
           security: bearer,
           body: Type.Object({ available: Type.Boolean() }, { additionalProperties: false }),
           response: { 200: AvailabilitySchema },

@@ -9,7 +9,7 @@ import { settledOrBlocked, useDispatchDatabase } from './dispatchDatabase.ts';
 const db = useDispatchDatabase(4);
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
 
-test("a courier going available while staff reserve them (no row before either, forced interleaving) gets 409 COURIER_BUSY, not a 500 from the courier policy", async () => {
+test("a courier going available while staff reserve them (no row before either, forced interleaving) gets 422 COURIER_BUSY, not a 500 from the courier policy", async () => {
   const courierId = randomUUID();
   const tenantId = randomUUID();
   const orderId = randomUUID();
@@ -29,7 +29,7 @@ test("a courier going available while staff reserve them (no row before either, 
   const interleaving = await settledOrBlocked(db.admin, going).finally(commit);
   await held;
   assert.equal(interleaving, 'blocked', "the courier's insert waits for the reservation's");
-  await assert.rejects(going, (error: unknown) => error instanceof BrigadeError && error.code === 'COURIER_BUSY' && error.status === 409 && error.message.includes(orderId));
+  await assert.rejects(going, (error: unknown) => error instanceof BrigadeError && error.code === 'COURIER_BUSY' && error.status === 422 && error.message.includes(orderId));
   const row = await db.admin.query(`select status, current_order_id from delivery.courier_availability where courier_id = $1`, [courierId]);
   assert.deepEqual(row.rows, [{ status: 'busy', current_order_id: orderId }]);
 });

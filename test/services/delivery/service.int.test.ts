@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { BrigadeError } from '../../../src/platform/errors/index.ts';
 import { ensureBusSchema } from '../../../src/platform/messaging/index.ts';
 import { createRelay } from '../../../src/platform/outbox/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
@@ -130,7 +131,8 @@ describe('OrderReady → dispatch queue → courier assigned in ordering → del
       assert.equal(order.statusCode, 200, order.body);
       assert.equal(order.json().courierId, k.id, 'ordering has the courier');
       assert.equal((await availability(k.token)).json().status, 'busy');
-      assert.equal((await availability(k.token, false)).statusCode, 409, 'a busy courier cannot go offline');
+      const offline = await availability(k.token, false);
+      assert.deepEqual([offline.statusCode, offline.json().code], [422, 'COURIER_BUSY'], 'a busy courier cannot go offline: a command their state forbids (DESIGN), not a conflict');
 
       // Telling ordering again (a retry after a lost acknowledgement) appends nothing.
       const version = order.json().version as number;
@@ -178,4 +180,20 @@ describe('OrderReady → dispatch queue → courier assigned in ordering → del
       assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: second, courierId: k.id }, 'the freed courier woke the waiting order');
     });
   });
+});
+
+test("the harness's ordering port is production's: a dispatch notice for an order staff gave another courier is refused with 422 ORDER_COURIER_TAKEN (before: ordering's HTTP assign-courier as an admin reassigned it)", async () => {
+  const c = await customer(t as never);
+  const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 3', lines: [{ itemId: r.cola, quantity: 1 }] });
+  const orderId = placed.json().id as string;
+  assert.equal((await command(t as never, r.staff, orderId, 'accept', 1)).statusCode, 200);
+  const chosen = await registerCourier('Porto');
+  const dispatched = await registerCourier('Porto');
+  assert.equal((await command(t as never, r.staff, orderId, 'assign-courier', 2, { courierId: chosen.id })).statusCode, 200);
+  await assert.rejects(
+    t.ports(t.platform.deps).orders.assignCourier({ restaurantId: r.rid, orderId, courierId: dispatched.id }),
+    (error: unknown) => error instanceof BrigadeError && error.status === 422 && error.code === 'ORDER_COURIER_TAKEN',
+  );
+  const order = await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff });
+  assert.equal(order.json().courierId, chosen.id, "staff's courier stays");
 });

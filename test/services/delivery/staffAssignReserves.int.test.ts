@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { newMessageId } from '../../../src/platform/messaging/index.ts';
-import { dispatchOnce } from '../../../src/services/delivery/index.ts';
+import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
+import { dispatchOnce, orderEventsHandler } from '../../../src/services/delivery/index.ts';
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
+import { orderCommands } from '../../../src/services/ordering/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
 import { dispatchInvariants, settledOrBlocked } from './dispatchDatabase.ts';
 import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
@@ -231,5 +232,119 @@ describe("a reservation ordering never recorded (staff's command refused after i
     assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: b.id, notified: true });
     assert.deepEqual(await courierRow(b.id), { status: 'busy', current_order_id: y });
     await dispatchInvariants(admin);
+  });
+});
+
+describe('delivery review: ordering\'s events that reach delivery while a failed reservation awaits its lease', () => {
+  const uow = () => t.platform.deps.unitOfWork;
+  /** The dispatch as production wires it: ordering's in-process commands, which refuse to replace staff's courier. */
+  const dispatch = () => dispatchOnce({ unitOfWork: uow(), orders: orderCommands(t.platform.deps, 'delivery-dispatch') }, { backoff: { initialMs: 600_000 } });
+  const leaseOver = (orderId: string) => admin.query(`update delivery.dispatch_queue set next_attempt_at = now() - interval '1 second' where order_id = $1`, [orderId]);
+  const reservationRow = async (orderId: string) =>
+    (await admin.query(`select state, courier_id, reserved_from, courier_assignment, reserved_assignment from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0] ?? null;
+  const held = async (courierId: string) => (await admin.query(`select held_until > now() as held from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0]?.held === true;
+  const orderingCourier = async (orderId: string) => (await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff })).json().courierId ?? null;
+  /** Ordering's order event as delivery's consumer receives it (the relay is not running here). */
+  const orderEvent = (type: string, payload: Record<string, unknown>): Message => {
+    const id = newMessageId();
+    return { id, subject: `ordering.order.${type}`, key: String(payload.orderId), headers: { tenant: r.rid, correlation: id, causation: '', traceparent: '' }, payload, attempt: 1 };
+  };
+  const fresh = () => admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+  const available = async (k: { token: string }) => {
+    const res = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: true } });
+    assert.equal(res.statusCode, 200, res.body);
+  };
+
+  for (const enqueueOn of ['OrderReady', 'OrderAccepted'] as const) {
+    test(`the order's ${enqueueOn} handled while the reservation awaits its lease: the undo queues the order and the dispatch assigns it (before: dropped without a courier, never dispatched)`, async () => {
+      await fresh();
+      const k = await onlyAvailableCourier();
+      const handle = orderEventsHandler({ unitOfWork: uow(), restaurants: t.ports(t.platform.deps).restaurants }, { enqueueOn });
+      const c = await customer(t as never);
+      const placed = await placeOrder(t as never, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1', lines: [{ itemId: r.cola, quantity: 1 }] });
+      const y = placed.json().id as string;
+      assert.equal((await command(t as never, r.staff, y, 'accept', 1)).statusCode, 200);
+      // Staff assign k while the order's enqueue event is still on its way; the reservation commits, then
+      // ordering's append loses a race (412): staff are told it was refused.
+      assert.equal(await uow()(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: k.id, assignment: 1, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+      if (enqueueOn === 'OrderReady') assert.equal((await command(t as never, r.staff, y, 'ready', 2)).statusCode, 200);
+      await handle(orderEvent(enqueueOn, { orderId: y }));
+      assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false }, 'the reservation still awaits its lease');
+      await leaseOver(y);
+      assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: k.id }, 'ordering has no courier: the reservation is undone');
+      assert.deepEqual(await queueRow(y), { state: 'queued', courier_id: null, notified: false }, `the order's ${enqueueOn} was used: the order is queued, not dropped`);
+      assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: y, courierId: k.id });
+      assert.equal(await orderingCourier(y), k.id);
+      await dispatchInvariants(admin);
+    });
+  }
+
+  test("ordering's CourierAssigned older than a reservation it never appended is applied, not ignored: the undo no longer leaves ordering's courier free for a second order (before: the dispatch gave them one)", async () => {
+    await fresh();
+    const a = await courier(t as never);
+    await available(a);
+    const c = await courier(t as never);
+    await available(c);
+    const b = await courier(t as never);
+    const y = await order(true);
+    const claim = await uow()(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 0 }));
+    assert.deepEqual([claim.job?.orderId, claim.job === null ? null : claim.courierId], [y, a.id], 'the dispatch claims Y with A (ordering not told yet)');
+    // Staff assign C through ordering: Y holds A, so C is held; the append commits, CourierAssigned(Y, C, 1) stays in the outbox.
+    assert.equal((await command(t as never, r.staff, y, 'assign-courier', 3, { courierId: c.id })).statusCode, 200);
+    // The dispatch's notice of A is refused (ORDER_COURIER_TAKEN): A is freed, Y dropped.
+    assert.deepEqual(await dispatch(), { outcome: 'dropped', orderId: y, courierId: a.id });
+    // Staff reassign Y to B (assignment 2): the reservation commits on the dropped row, then the append fails (412).
+    assert.equal(await uow()(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: b.id, assignment: 2, city: 'Porto', leaseMs: 30_000 })), 'assigned');
+    // CourierAssigned(Y, C, 1) reaches delivery: C is ordering's courier, so C is busy with Y; B, whose
+    // assignment 2 may still be appended, is released and held off the dispatch until its lease ends.
+    const applied = await uow()(system, (tx) => recordCourierAssigned(tx, { tenantId: r.rid, orderId: y, courierId: c.id, messageId: newMessageId(), assignment: 1, city: 'Porto' }));
+    assert.equal(applied, 'assigned');
+    assert.deepEqual(await courierRow(c.id), { status: 'busy', current_order_id: y });
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: c.id, notified: true });
+    assert.equal(await held(b.id), true, 'B is held: ordering may still record B');
+    await dispatchInvariants(admin);
+    // The lease ends: nothing is left to settle (ordering's courier is applied), and a new order goes to A, not C.
+    await leaseOver(y);
+    const x = await order(true);
+    assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: x, courierId: a.id });
+    assert.equal(await orderingCourier(y), c.id);
+    assert.deepEqual(await courierRow(c.id), { status: 'busy', current_order_id: y });
+    await dispatchInvariants(admin);
+  });
+
+  test("ordering's older CourierAssigned, then the reservation's own (its append did commit): the reserved courier is held in between, then takes the order (no window in which the dispatch could take them)", async () => {
+    await fresh();
+    const [tenantId, y, x, b, c] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Faro', 'available'), ($2, 'Faro', 'available')`, [b, c]);
+    await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: y, city: 'Faro' }));
+    // Ordering recorded C (1) and then B (2); delivery has seen neither: B's reservation comes first.
+    assert.equal(await uow()(system, (tx) => reserveCourier(tx, { tenantId, orderId: y, courierId: b, assignment: 2, city: 'Faro', leaseMs: 600_000 })), 'assigned');
+    assert.equal(await uow()(system, (tx) => recordCourierAssigned(tx, { tenantId, orderId: y, courierId: c, messageId: newMessageId(), assignment: 1, city: 'Faro' })), 'assigned');
+    assert.deepEqual(await courierRow(c), { status: 'busy', current_order_id: y });
+    assert.equal(await held(b), true);
+    await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+    const claim = await uow()(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+    assert.deepEqual([claim.job?.orderId, claim.job === null ? undefined : claim.courierId], [x, null], 'B is held for Y, C carries Y: X gets no courier');
+    assert.equal(await uow()(system, (tx) => recordCourierAssigned(tx, { tenantId, orderId: y, courierId: b, messageId: newMessageId(), assignment: 2, city: 'Faro' })), 'assigned');
+    assert.deepEqual(await courierRow(b), { status: 'busy', current_order_id: y });
+    assert.equal(await held(b), false, "B's event ends the hold");
+    assert.deepEqual(await reservationRow(y), { state: 'assigned', courier_id: b, reserved_from: null, courier_assignment: 2, reserved_assignment: null });
+    await dispatchInvariants(admin);
+  });
+
+  test("staff assigning the courier the order already holds unconfirmed (a retry after a 412) extend the reservation's lease and number (before: the sweep undid it at the first lease's end)", async () => {
+    await fresh();
+    const k = await onlyAvailableCourier();
+    const y = await order(true);
+    const reserve = (assignment: number) => uow()(system, (tx) => reserveCourier(tx, { tenantId: r.rid, orderId: y, courierId: k.id, assignment, city: 'Porto', leaseMs: 30_000 }));
+    assert.equal(await reserve(1), 'assigned');
+    // The first append failed; the first lease is about to end when staff assign k again (the order's assignment 2 now: say another command came between).
+    await leaseOver(y);
+    assert.equal(await reserve(2), 'confirmed');
+    const row = (await admin.query(`select next_attempt_at > now() + interval '25 seconds' as extended, reserved_from from delivery.dispatch_queue where order_id = $1`, [y])).rows[0];
+    assert.deepEqual(row, { extended: true, reserved_from: 'queued' });
+    assert.equal((await reservationRow(y)).reserved_assignment, 2);
+    assert.deepEqual(await dispatch(), { outcome: 'idle' }, 'the reservation is not due for settling');
+    assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false });
   });
 });

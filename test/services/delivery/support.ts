@@ -3,9 +3,9 @@ import { createPlatform, type Platform } from '../../../src/composition/runtime.
 import { SERVICES, SERVICE_NAMES } from '../../../src/composition/services.ts';
 import type { Role } from '../../../src/platform/auth/index.ts';
 import { loadConfig } from '../../../src/platform/config/index.ts';
-import { BrigadeError } from '../../../src/platform/errors/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import { createDeliveryService, type DeliveryPorts, type DeliveryServiceOptions } from '../../../src/services/delivery/index.ts';
+import { orderCommands } from '../../../src/services/ordering/index.ts';
 import { restaurantDirectory } from '../../../src/services/platform/index.ts';
 import { getCourier } from '../../../src/services/platform/operations/getCourier.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
@@ -22,11 +22,13 @@ export interface DeliveryPlatform {
 }
 
 /**
- * Ports over the real services: the restaurant directory and a courier lookup in-process, and
- * ordering's assign-courier through its HTTP route as an admin (read the version, send it as If-Match,
- * re-read and retry on 412), and the order's courier read through GET /v1/orders/:id. A refusal comes back as a BrigadeError with ordering's status and code.
+ * Ports over the real services, as the composition root wires them (src/composition/services.ts): the
+ * restaurant directory and a courier lookup in-process, and ordering's in-process commands as the
+ * `delivery-dispatch` system actor (`orderCommands`), which refuse to replace a courier staff chose
+ * (422 `ORDER_COURIER_TAKEN`). The harness used to call ordering's HTTP assign-courier as an admin,
+ * which reassigns: a dispatch notice the production port refuses went through in tests.
  */
-export function deliveryPorts(app: () => Platform['app'], sign: () => Promise<string>): (deps: ServiceDeps) => DeliveryPorts {
+export function deliveryPorts(): (deps: ServiceDeps) => DeliveryPorts {
   return (deps) => ({
     restaurants: restaurantDirectory(deps.unitOfWork),
     couriers: {
@@ -35,30 +37,7 @@ export function deliveryPorts(app: () => Platform['app'], sign: () => Promise<st
         return found === null ? null : { id: found.id, city: found.city };
       },
     },
-    orders: {
-      async assignCourier({ orderId, courierId }) {
-        const authorization = `Bearer ${await sign()}`;
-        for (let attempt = 0; ; attempt++) {
-          const read = await app().inject({ method: 'GET', url: `/v1/orders/${orderId}`, headers: { authorization } });
-          if (read.statusCode !== 200) throw new BrigadeError(read.json().code ?? 'ORDER_UNREADABLE', read.statusCode, read.body);
-          const res = await app().inject({
-            method: 'POST',
-            url: `/v1/orders/${orderId}/assign-courier`,
-            headers: { authorization, 'if-match': String(read.headers.etag) },
-            payload: { courierId },
-          });
-          if (res.statusCode === 200) return;
-          if (res.statusCode === 412 && attempt < 5) continue;
-          throw new BrigadeError(res.json().code ?? 'ORDER_COMMAND_FAILED', res.statusCode, res.body);
-        }
-      },
-      async orderCourier({ orderId }) {
-        const read = await app().inject({ method: 'GET', url: `/v1/orders/${orderId}`, headers: { authorization: `Bearer ${await sign()}` } });
-        if (read.statusCode === 404) return null;
-        if (read.statusCode !== 200) throw new BrigadeError(read.json().code ?? 'ORDER_UNREADABLE', read.statusCode, read.body);
-        return { courierId: (read.json().courierId as string | null | undefined) ?? null };
-      },
-    },
+    orders: orderCommands(deps, 'delivery-dispatch'),
   });
 }
 
@@ -66,13 +45,9 @@ export function deliveryPorts(app: () => Platform['app'], sign: () => Promise<st
 export async function startDeliveryPlatform(options: DeliveryServiceOptions = {}): Promise<DeliveryPlatform> {
   const db = await createTestDatabase();
   const config = loadConfig({ DATABASE_URL: db.url, BRIGADE_SECRET: TEST_SECRET, DATABASE_POOL_SIZE: '8' }, { services: SERVICE_NAMES });
-  // The ports need the app, which exists only once the platform is built with them.
-  const late: { platform?: Platform } = {};
-  const ports = deliveryPorts(() => late.platform!.app, () => late.platform!.deps.tokens.sign({ role: 'admin', subject: 'delivery-dispatch' }));
+  const ports = deliveryPorts();
   const delivery = createDeliveryService(ports, options);
-  const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false, services: SERVICES.map((s) => (s.name === 'delivery' ? delivery : s)) });
-  late.platform = platform;
-  const built = platform;
+  const built = await createPlatform(config, { url: db.url, embedded: null }, { logger: false, services: SERVICES.map((s) => (s.name === 'delivery' ? delivery : s)) });
   return {
     db,
     platform: built,

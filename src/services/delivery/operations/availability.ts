@@ -24,7 +24,7 @@ export async function getAvailability(tx: Tx, courierId: string): Promise<Availa
  * `available_since` (no queue jumping by toggling); coming back from offline starts the wait now.
  * Runs as the courier: the policy lets them write only their own row and never make themselves busy.
  *
- * @throws {CourierBusyError} (409) the courier is carrying an order.
+ * @throws {CourierBusyError} (422 `COURIER_BUSY`) the courier is carrying an order.
  */
 export async function setAvailability(tx: Tx, input: { courierId: string; city: string; available: boolean }): Promise<Availability> {
   const current = await tx.query<{ status: string; current_order_id: string | null }>(

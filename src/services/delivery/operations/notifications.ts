@@ -38,10 +38,14 @@ export async function claimPendingNotification(tx: Tx, leaseMs: number): Promise
   return row === undefined ? null : { tenantId: row.tenant_id, orderId: row.order_id, courierId: row.courier_id, attempts: row.notify_attempts, cause: causeOfRow(row), reservation: row.reservation };
 }
 
-/** Records that ordering accepted the assignment, or has the reserved courier (only if the order still has that courier). */
+/**
+ * Records that ordering accepted the assignment, or has the reserved courier (only if the order still
+ * has that courier); a reservation's number becomes the one ordering recorded.
+ */
 export async function markNotified(tx: Tx, input: { tenantId: string; orderId: string; courierId: string }): Promise<void> {
   await tx.query(
-    `update delivery.dispatch_queue set notified_at = now(), last_error = null, reserved_from = null
+    `update delivery.dispatch_queue set notified_at = now(), last_error = null, reserved_from = null,
+            courier_assignment = coalesce(reserved_assignment, courier_assignment), reserved_assignment = null
       where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null`,
     [input.tenantId, input.orderId, input.courierId],
   );

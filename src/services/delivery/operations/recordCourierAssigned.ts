@@ -34,13 +34,20 @@ export type CourierAssignedOutcome =
  * assignment older than the one applied is ignored. Older means a lower `assignment` (ordering numbers
  * an order's assignments from its stream), or, where the event or the applied row has no number (both
  * recorded before it existed), an earlier message id (UUID v7, ordered by the creating process's
- * clock). Run as the system actor.
+ * clock). Only numbers ordering recorded count (`courier_assignment`): a reservation's number, which
+ * ordering may never append, is kept apart (`reserved_assignment`). An event older than the row's
+ * reservation still awaiting its notice is ordering's state before that reservation's append: it is
+ * applied, and the reservation becomes a hold of its courier for the rest of its lease
+ * ({@link holdCourier}, as a reservation that finds the order holding another courier), which the
+ * reservation's own event, if its append committed, swaps in and ends. Run as the system actor.
  *
  * With `unconfirmedForMs` it is a reservation (`reserveCourier`: staff's assignment, before ordering
  * appends it, `messageId` null): the same, except that the order's row awaits ordering's
  * CourierAssigned (`notified_at` null) for that long, as a dispatch assignment awaits its notice, and
  * that an order holding another courier is left as it is and the courier is only held off the
- * dispatch (`held`, {@link holdCourier}: the event makes the swap and ends the hold).
+ * dispatch (`held`, {@link holdCourier}: the event makes the swap and ends the hold). A reservation of
+ * the courier the row already holds under an unconfirmed reservation (staff assigning again after a
+ * refused command) starts the lease again and takes the newer number.
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -53,10 +60,16 @@ export async function recordCourierAssigned(
      on conflict (tenant_id, order_id) do nothing`,
     [input.tenantId, input.orderId, input.city],
   );
-  const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean }>(
+  // newer: an assignment ordering recorded after this one was applied (courier_assignment holds only
+  // recorded numbers). pending: the row holds a reservation still awaiting its notice; supersedes: its
+  // number is above this event's, so ordering recorded this event's courier before deciding it.
+  const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean; pending: boolean; supersedes: boolean; lease_left_ms: number }>(
     `select state, courier_id,
             case when courier_assignment is not null and $4::int is not null then courier_assignment > $4::int
-                 else coalesce(courier_message_id > $3, false) end as newer
+                 else coalesce(courier_message_id > $3, false) end as newer,
+            coalesce(state = 'assigned' and notified_at is null and reserved_from is not null, false) as pending,
+            coalesce(state = 'assigned' and notified_at is null and reserved_from is not null and reserved_assignment > $4::int, false) as supersedes,
+            greatest(extract(epoch from next_attempt_at - now()) * 1000, 0)::float8 as lease_left_ms
        from delivery.dispatch_queue where tenant_id = $1 and order_id = $2 for update`,
     [input.tenantId, input.orderId, input.messageId, input.assignment],
   );
@@ -67,13 +80,35 @@ export async function recordCourierAssigned(
     await ended?.();
     return 'ignored';
   }
+  // An event older than the row's unconfirmed reservation: the reservation's append may still commit,
+  // and its event then give the order to the reserved courier; until then they are held, not freed
+  // (applied as it was, this event was ignored against the reservation's never-appended number, and
+  // once the reservation was undone ordering's courier was free for a second order; found by review).
+  const superseded = !reservation && row.supersedes && row.courier_id !== null ? row.courier_id : null;
+  const holdReserved = async () => {
+    if (superseded !== null) await holdCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: superseded, city: input.city, leaseMs: row.lease_left_ms });
+  };
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
-    // A reservation of the courier the order holds changes nothing: ordering's event will confirm it.
-    if (reservation) return 'confirmed';
+    if (reservation) {
+      // Staff assign again the courier whose reservation awaits its notice (their first command was
+      // refused, a 412): the lease starts again, or the sweep could undo the reservation between this
+      // and the append; the number is the one this append will carry. Else ordering's event confirms it.
+      if (row.pending) {
+        await tx.query(
+          `update delivery.dispatch_queue
+              set next_attempt_at = now() + make_interval(secs => $3::double precision / 1000), notify_attempts = 0,
+                  reserved_assignment = greatest(reserved_assignment, $4::int)
+            where tenant_id = $1 and order_id = $2`,
+          [input.tenantId, input.orderId, input.unconfirmedForMs, input.assignment],
+        );
+      }
+      return 'confirmed';
+    }
     await ended?.();
+    await holdReserved();
     await tx.query(
       `update delivery.dispatch_queue set notified_at = coalesce(notified_at, now()), last_error = null, courier_message_id = $3,
-              courier_assignment = coalesce($4::int, courier_assignment), reserved_from = null
+              courier_assignment = coalesce($4::int, courier_assignment), reserved_from = null, reserved_assignment = null
         where tenant_id = $1 and order_id = $2`,
       [input.tenantId, input.orderId, input.messageId, input.assignment],
     );
@@ -110,15 +145,19 @@ export async function recordCourierAssigned(
     [input.courierId, input.city, input.tenantId, input.orderId],
   );
   await ended?.();
+  await holdReserved();
   if (replaced !== null) await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: replaced, reason: 'reassigned' });
   // A reservation awaits ordering's CourierAssigned (notified_at null) until the lease's end; then the
   // dispatch's notice sweep asks ordering which courier the order has, and undoes the reservation
-  // (undoReservation) unless it is this one. reserved_from keeps what the row was, for the undo.
+  // (undoReservation) unless it is this one. reserved_from keeps what the row was, for the undo; the
+  // reservation's number waits in reserved_assignment until ordering confirms it.
   const reservedFrom = reservation ? ((added.rowCount ?? 0) > 0 ? 'new' : row.state) : null;
   await tx.query(
     `update delivery.dispatch_queue
         set state = 'assigned', courier_id = $3, assigned_at = now(), finished_at = null, last_error = null,
-            courier_message_id = coalesce($4, courier_message_id), courier_assignment = $5::int,
+            courier_message_id = coalesce($4, courier_message_id),
+            courier_assignment = case when $6::double precision is null then $5::int else courier_assignment end,
+            reserved_assignment = case when $6::double precision is null then null else $5::int end,
             notified_at = case when $6::double precision is null then now() end,
             next_attempt_at = case when $6::double precision is null then next_attempt_at
                                    else now() + make_interval(secs => $6::double precision / 1000) end,

@@ -17,8 +17,10 @@ import { recordCourierAssigned, type CourierAssignedOutcome } from './recordCour
  * locked courier and re-checks the status of one it waited for), so whichever commits first wins the
  * courier: a courier reserved is never claimed, and a courier the dispatch claimed first is reserved as
  * busy (this order waits for their current one). `assignment` is the number ordering's event will
- * carry, so that an older CourierAssigned arriving later does not undo the reservation. Run as the
- * system actor.
+ * carry, kept apart from the numbers ordering recorded until it confirms it (`reserved_assignment`): an
+ * older CourierAssigned arriving meanwhile is applied, and the reservation becomes a hold of the courier
+ * for the rest of its lease. Reserving the courier the row already holds unconfirmed starts the lease
+ * again. Run as the system actor.
  */
 export function reserveCourier(
   tx: Tx,

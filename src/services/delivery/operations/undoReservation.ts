@@ -7,9 +7,11 @@ import { releaseCourier } from './releaseCourier.ts';
  * refused after the reservation committed (a 412, a crash), so staff were told nothing was assigned.
  * The courier is released ({@link releaseCourier}, reason `dropped`) and the order's row goes back to
  * what it was (`reserved_from`): `queued` (due now), `dead`, or, for a row the reservation added (the
- * order not queued yet) or one that was dropped, `dropped` without a courier, which the order's
- * OrderReady queues (`enqueueOrder`). With `orderHasCourier` (ordering recorded another courier, whose
- * CourierAssigned is on its way) the row is `dropped` without a courier too: that event assigns it.
+ * order not queued yet) or took from `dropped`, `dropped` without a courier, which the order's
+ * OrderReady queues (`enqueueOrder`); if that OrderReady arrived while the reservation awaited its
+ * lease, `enqueueOrder` marked the row `queued`, and it is queued now. With `orderHasCourier` (ordering
+ * recorded another courier, whose CourierAssigned is on its way: had it arrived, it would have replaced
+ * this reservation, see `recordCourierAssigned`) the row is `dropped` without a courier: that event assigns it.
  * Only while the row still holds this unconfirmed reservation; returns whether it undid it. Run as the
  * system actor.
  */
@@ -23,11 +25,11 @@ export async function undoReservation(tx: Tx, input: { tenantId: string; orderId
   const row = rows[0];
   if (row === undefined) return false;
   const back = input.orderHasCourier ? 'dropped' : row.reserved_from === 'queued' || row.reserved_from === 'dead' ? row.reserved_from : 'dropped';
-  // courier_assignment is cleared with the courier: the reservation's number was never appended, and
-  // kept it would make ordering's real (lower-numbered) assignment look older and be ignored.
+  // The reservation's number goes with it (never appended); courier_assignment, the last number ordering
+  // recorded, stays, so that an older CourierAssigned arriving later is still known as older.
   await tx.query(
     `update delivery.dispatch_queue
-        set state = $3, courier_id = null, assigned_at = null, notified_at = null, reserved_from = null, courier_assignment = null,
+        set state = $3, courier_id = null, assigned_at = null, notified_at = null, reserved_from = null, reserved_assignment = null,
             notify_attempts = 0, next_attempt_at = now(), finished_at = case when $3 = 'queued' then null else now() end,
             last_error = $4
       where tenant_id = $1 and order_id = $2`,
