@@ -72,7 +72,8 @@ type Ctx = StepContext<State>;
 /**
  * Attempts of a step that moves money before it gives up (the runner backs off 200 ms · 2^(n−1), at
  * most 30 s, between them: about a minute and a half in all). Past them, an outcome that is not a
- * refusal parks the saga for a person instead of compensating (decision 0079).
+ * refusal parks the saga for a person instead of compensating (decision 0079). The saga's commands to
+ * ordering (the expiry, and the cancel that undoes `order`) retry as long.
  */
 export const MONEY_STEP_ATTEMPTS = 10;
 
@@ -97,6 +98,16 @@ const outcomeUnknown = (error: unknown) =>
  * request may have moved the money: a person must look it up, so the step parks at once.
  */
 const retryableUnlessChanged = (error: unknown) => !(error instanceof PaymentRequestChangedError) && (error as { retryable?: unknown } | null)?.retryable === true;
+
+/**
+ * Whether a failed command to ordering (the cancel that undoes `order`, the expiry) is worth another
+ * attempt: yes unless ordering answered for good (the order is unknown, 404; the command refused, 422,
+ * e.g. an order picked up or delivered). A conflict that outlasted the adapter's own retries (412
+ * `CONCURRENCY_CONFLICT`, 409), a tenant on the move (503 `TENANT_MOVING`), any other 5xx, and an
+ * error that is not Brigade's (a deadlock, 40P01; a connection reset) pass. Both commands are
+ * idempotent, so another attempt is safe.
+ */
+const orderingMayAnswerLater = (error: unknown) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412;
 
 /** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
 export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
@@ -223,6 +234,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     }),
     steps: {
       order: {
+        // The cancel is what stops the kitchen cooking an order nobody paid for. Before, it had neither
+        // `retryable` nor `maxAttempts`: the runner retries only errors marked retryable, so one conflict
+        // or moving tenant failed it at once and the declined order was never cancelled. It is retried
+        // as the expiry is, as long as the money steps (about a minute and a half of backoff, beside the
+        // router's own 30 s wait for a moving tenant), then the saga fails for a person as before.
+        maxAttempts: MONEY_STEP_ATTEMPTS,
+        retryable: orderingMayAnswerLater,
         // The order exists (ordering placed it); this step only gives the saga something to undo.
         action: async () => null,
         compensate: (ctx) =>
@@ -282,7 +300,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         maxAttempts: MONEY_STEP_ATTEMPTS,
         // Retried unless ordering answered for good (the order is unknown, the command refused): a
         // conflict, a tenant on the move, a database or connection error passes.
-        retryable: (error) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412,
+        retryable: orderingMayAnswerLater,
         action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }, ctx.state.cause),
       },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:

@@ -14,7 +14,7 @@ import {
   type LedgerEntry,
   type PaymentProviderClient,
 } from '../../../../src/services/payments/provider/index.ts';
-import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { MONEY_STEP_ATTEMPTS, paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import type { PaymentMethods } from '../../../../src/services/payments/saga/ports.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../../../src/services/payments/paymentMethodsOf.ts';
 
@@ -72,6 +72,9 @@ describe('payment saga decisions while the charge is in flight', () => {
       [new ConcurrencyError(1, 2), new BrigadeError('TENANT_MOVING', 503, 'moving'), new Error('Connection terminated'), new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'no'), new NotFoundError('order')].map(retryable),
       [true, true, true, false, false],
     );
+    // The cancel that undoes `order` is the same command to ordering: one rule, as long (before: neither, so it failed at once).
+    assert.equal(saga.steps.order!.retryable, retryable);
+    assert.deepEqual([saga.steps.order!.maxAttempts, saga.steps.expire!.maxAttempts], [MONEY_STEP_ATTEMPTS, MONEY_STEP_ATTEMPTS]);
   });
 
   test("the accept deadline finds the order delivered (its events never reached payments): the charge is captured and the restaurant and the courier ordering names are paid (before: noted accepted, never captured, nobody paid)", () => {
