@@ -84,6 +84,16 @@ export const MONEY_STEP_ATTEMPTS = 10;
  */
 const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING', 'PAYMENT_METHOD_UNAVAILABLE']);
 
+/** Whether a charge that failed with `code` moved no money (see {@link NOTHING_CHARGED}). */
+export const chargedNothing = (code: string | null | undefined): boolean => code != null && NOTHING_CHARGED.has(code);
+
+/**
+ * Refusals the provider stores under the charge's key (a 4xx is its answer to that key): sent again
+ * under the key, the same request gets the same answer, another request is refused as changed. The
+ * other nothing-charged codes sent nothing, so the key is still unused.
+ */
+const REFUSAL_KEPT_UNDER_KEY = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED']);
+
 /**
  * A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), an answer that is not the
  * charge asked for, or its key's earlier request refused as different. The provider may have acted.
@@ -122,7 +132,8 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
  * (never compensated: one that fails for good parks the saga for a person).
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
- * charges nothing; no accept within `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
+ * charges nothing (an order delivered meanwhile is not cancelled: the saga parks); no accept within
+ * `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
  * Every provider call carries the step's key `${sagaId}:${step}` (`…:compensate` for compensations),
  * so a retried or re-run step moves money once. Every command to ordering (the cancel, the expiry)
  * carries the saga's `cause`, the `OrderPlaced` message that started it: ordering's events then name
@@ -198,6 +209,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       ...(s.courierId !== null && amounts.courier > 0 ? [`pay ${amounts.courier} ${s.currency} out to courier ${s.courierId} (key ${s.orderId}:payoutCourier)`] : []),
     ];
     return left.length === 0 ? 'nothing is left to pay out' : left.join(', then ');
+  };
+  /** The park reason of a charge refused (nothing charged) for an order that was delivered meanwhile. */
+  const deliveredNothingCharged = (s: State, failure: { code: string; message: string }) => {
+    const byHand =
+      `collect the ${s.total} ${s.currency} from the customer another way and settle what the delivery owes by hand (${payoutsLeft(s, 'payoutRestaurant')}), ` +
+      `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+    return (
+      `charge: order ${s.orderId} was delivered, nothing charged (${failure.code}: ${failure.message}). A delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
+      (REFUSAL_KEPT_UNDER_KEY.has(failure.code)
+        ? `The provider keeps its refusal under key ${s.orderId}:charge and would answer a resume with it again: ${byHand}`
+        : `Once the customer has a card on file that can be read, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
+    );
   };
   /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
   const expired = (s: State): SagaDecision<State> => {
@@ -357,6 +380,11 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         const next = { ...s, chargeFailed: true };
         // The order already ended: nothing was charged and there is nothing to cancel.
         if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: next, complete: true };
+        // Delivered while the charge was in flight or parked (a resumed charge declined, say): failing
+        // would undo `order`, a cancel ordering refuses for a delivered order (422), and the saga ended
+        // `failed` saying its compensation failed. A delivered order is never undone (decision 0079):
+        // the saga parks with the charge at its head, nothing captured or paid out, for a person.
+        if (s.outcome === 'delivered') return { park: deliveredNothingCharged(s, failure) };
         return { state: next, fail: `charge failed: ${failure.message}` };
       },
       'refund.succeeded': (s) => ({ state: s, complete: true }),

@@ -284,6 +284,57 @@ describe('a payout of a delivered order that fails for good', () => {
   });
 });
 
+describe('a charge refused after the order was delivered (found by a review)', () => {
+  const courier = '00000000-0000-4000-8000-0000000000c1';
+  type I = SagaInstance<PaymentSagaState>;
+  const step = (i: I, event: Parameters<typeof applySagaEvent>[2]): I => {
+    const t = applySagaEvent(saga, i, event);
+    assert.ok(t, `${event.kind} applies`);
+    return { ...i, ...t, version: i.version + 1 };
+  };
+  /** As resumeSaga leaves it: running, the head from its first attempt, the error from before the park. */
+  const resume = (i: I): I => ({ ...i, status: 'running', attempts: 0, error: i.errorBeforePark, errorBeforePark: null });
+  /** The charge got no answer and parked; meanwhile the order was accepted, assigned and delivered; a person resumed it. */
+  const resumedAfterDelivery = (): I => {
+    let i = step(chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer' }, retry: false });
+    assert.deepEqual([i.status, i.pending], ['parked', ['charge']]);
+    i = step(i, { kind: 'event', event: { type: 'order.accepted', data: {} } });
+    i = step(i, { kind: 'event', event: { type: 'courier.assigned', data: { courierId: courier, assignment: 1 } } });
+    i = step(i, { kind: 'event', event: { type: 'order.delivered', data: { courierId: courier } } });
+    assert.deepEqual([i.status, i.pending, i.state.outcome], ['parked', ['charge'], 'delivered']);
+    return resume(i);
+  };
+
+  test('declined: the saga parks, saying the order was delivered and nothing charged; the order is not cancelled (before: undo:order, refused by ordering, and the saga failed)', () => {
+    const t = applySagaEvent(saga, resumedAfterDelivery(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'The card ending 0002 was declined' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.outcome, t?.state.chargeFailed], ['parked', ['charge'], ['order'], 'delivered', false]);
+    assert.match(
+      t?.error ?? '',
+      new RegExp(
+        `^charge: order ${input.orderId} was delivered, nothing charged \\(PAYMENT_DECLINED: The card ending 0002 was declined\\)\\. A delivered order is not cancelled, .*` +
+          `The provider keeps its refusal under key ${input.orderId}:charge .*collect the 2000 EUR from the customer another way .*` +
+          `pay 1400 EUR out to restaurant .*then pay 300 EUR out to courier ${courier} .*'brigade sagas close ${input.orderId} --reason`,
+      ),
+    );
+    // A refusal the provider stores under the key is not worth a resume; the reason does not offer one.
+    assert.doesNotMatch(t?.error ?? '', /brigade sagas resume/);
+  });
+
+  test('no card on file (nothing sent under the key): the park says a resume charges once there is a card, and that charge captures and pays out', () => {
+    const i = resumedAfterDelivery();
+    const parked = step(i, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_METHOD_MISSING', message: 'no card on file' }, retry: false });
+    assert.deepEqual([parked.status, parked.pending], ['parked', ['charge']]);
+    assert.match(parked.error ?? '', new RegExp(`was delivered, nothing charged \\(PAYMENT_METHOD_MISSING: no card on file\\)\\. .*Once the customer has a card on file that can be read, 'brigade sagas resume ${input.orderId}' charges it`));
+    const charged = applySagaEvent(saga, resume(parked), { kind: 'stepSucceeded', item: 'charge', result: { id: 'ch_1' } });
+    assert.deepEqual([charged?.status, charged?.pending, charged?.state.chargeId], ['running', ['capture', 'payoutRestaurant', 'payoutCourier'], 'ch_1']);
+  });
+
+  test('an order not delivered still fails on a decline, and the saga cancels it', () => {
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.state.chargeFailed], ['compensating', ['undo:order'], true]);
+  });
+});
+
 describe('courier assignments', () => {
   test('the courier paid is the latest assignment by its number, not the last to arrive; unnumbered ones apply as they come', () => {
     const assign = (i: SagaInstance<PaymentSagaState>, courierId: string, assignment?: number) =>
