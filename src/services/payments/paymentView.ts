@@ -26,7 +26,7 @@ export const PaymentViewSchema = Type.Object(
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
     error: Nullable(Type.String()),
-    cardLast4: Nullable(Type.String()),
+    cardLast4: Nullable(Type.String({ description: "the last four digits of the card charged; null before a charge, and for the order's courier" })),
     amounts: Type.Object({
       currency: Type.String(),
       total: Type.Integer({ description: 'the order total, minor units' }),
