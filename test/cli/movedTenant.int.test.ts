@@ -19,6 +19,13 @@ import { eventually } from '../support/eventually.ts';
 import { append, event, newOrder, placed, viewRows } from '../services/ordering/views/support.ts';
 
 const SYSTEM = { kind: 'system', id: 'test' } as const;
+/**
+ * The payments set's last migration, which the upgrade tests forget in the dedicated database to play a
+ * release's new one (it has to be the last, or the set reads as out of order, and it has to be safe to
+ * run again: it rebuilds its index under another name and puts it in place).
+ */
+const NEWEST_PAYMENTS_MIGRATION = '0017_saga_runnable_claimable.sql';
+const newestOnDisk = async () => (await fs.readdir(path.join(repoRoot, 'src/services/payments/migrations'))).filter((f) => f.endsWith('.sql')).sort().at(-1);
 const registry = createSagaRegistry({ schema: 'payments', sagas: [defineSaga({ name: 'probe', initialState: {}, start: () => ({ state: {} }), steps: {}, on: {} })] });
 
 // Decision 0008: after 'brigade tenants move', a restaurant's events, view rows, projection checkpoints
@@ -188,8 +195,9 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.equal(lines[lines.indexOf(title) + 1], 'nothing to apply: the database is current', current.stdout);
 
     // A release's new migration, as the dedicated database sees it: one file it has not applied, the last
-    // of its set. (This one may run again: it drops its policies before it creates them.)
-    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
+    // of its set. (This one may run again: see NEWEST_PAYMENTS_MIGRATION.)
+    assert.equal(await newestOnDisk(), NEWEST_PAYMENTS_MIGRATION, 'the newest payments migration is the one forgotten here');
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = $1`, [NEWEST_PAYMENTS_MIGRATION]);
     assert.equal(forgotten.rowCount, 1);
     const config = loadConfig(env(), { services: SERVICE_NAMES });
     const platform = await createPlatform(config, { url: shared.db.url, embedded: null }, { logger: false });
@@ -198,7 +206,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
       assert.equal(behind.statusCode, 503, behind.body);
       const checks = behind.json().checks as Record<string, { ok: boolean; detail?: string }>;
       assert.deepEqual(Object.keys(checks).sort(), ['database', `database:${db1}`, 'migrations', `migrations:${db1}`]);
-      assert.deepEqual(checks[`migrations:${db1}`], { ok: false, detail: 'payments/0016_saga_actor_read_policies.sql pending; run brigade migrate' });
+      assert.deepEqual(checks[`migrations:${db1}`], { ok: false, detail: `payments/${NEWEST_PAYMENTS_MIGRATION} pending; run brigade migrate` });
       assert.deepEqual([checks.database, checks.migrations, checks[`database:${db1}`]], [{ ok: true }, { ok: true }, { ok: true }]);
       noUrl(behind.body);
 
@@ -206,7 +214,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
       assert.equal(upgraded.code, 0, upgraded.stderr);
       noUrl(upgraded.stdout);
       const after = upgraded.stdout.split('\n');
-      assert.match(after[after.indexOf(title) + 1] ?? '', /^\[1\/1\] applied payments\/0016_saga_actor_read_policies\.sql in \d+ ms$/, upgraded.stdout);
+      assert.match(after[after.indexOf(title) + 1] ?? '', new RegExp(`^\\[1/1\\] applied payments/${NEWEST_PAYMENTS_MIGRATION.replaceAll('.', '\\.')} in \\d+ ms( \\(no transaction\\))?$`), upgraded.stdout);
       const ready = await platform.app.inject({ url: '/health/ready' });
       assert.equal(ready.statusCode, 200, ready.body);
     } finally {
@@ -219,7 +227,7 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
   });
 
   test("brigade start migrates the moved restaurant's database too, as brigade migrate does", async () => {
-    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
+    const forgotten = await targetPool.query(`delete from brigade_meta.schema_migrations where set_name = 'payments' and name = $1`, [NEWEST_PAYMENTS_MIGRATION]);
     assert.equal(forgotten.rowCount, 1);
     const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-start-moved-'));
     const child = spawn(process.execPath, [brigadeBin, 'start'], {
@@ -232,9 +240,9 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     try {
       await eventually('brigade start to be ready', async () => out, (o) => /Brigade is up in \d+ ms/.test(o) || child.exitCode !== null, 90_000);
-      assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/0016_saga_actor_read_policies\\.sql`), out);
+      assert.match(out, new RegExp(`database ${db1} \\(a restaurant's own, placement catalog\\):\n\\[1/1\\] applied payments/${NEWEST_PAYMENTS_MIGRATION.replaceAll('.', '\\.')}`), out);
       noUrl(out);
-      const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = '0016_saga_actor_read_policies.sql'`);
+      const tracked = await targetPool.query(`select 1 from brigade_meta.schema_migrations where set_name = 'payments' and name = $1`, [NEWEST_PAYMENTS_MIGRATION]);
       assert.equal(tracked.rowCount, 1);
     } finally {
       child.kill('SIGTERM');

@@ -1,5 +1,5 @@
 import type { Tx } from '../db/index.ts';
-import type { SagaRegistry } from './createSagaRegistry.ts';
+import type { SagaRegistry, SagaTable } from './createSagaRegistry.ts';
 import { instanceOf, type SagaRow } from './sagaRows.ts';
 import type { SagaInstance } from './types.ts';
 
@@ -10,24 +10,32 @@ import type { SagaInstance } from './types.ts';
  * advance the saga while its step runs.
  */
 export async function claimSagaWork(tx: Tx, registry: SagaRegistry, workerId: string, leaseMs: number): Promise<SagaInstance | null> {
-  const table = registry.table('saga_instances');
-  // One statement: SKIP LOCKED so concurrent runners take different instances (graphile-worker's
-  // getJobs); a lease rather than a transaction held open, because the action is a network call that
-  // must not pin a connection, and a runner killed mid-action loses its claim when the lease expires.
-  const { rows } = await tx.query<SagaRow>(
-    `with next as (
-       select tenant_id, id from ${table}
+  const { rows } = await tx.query<SagaRow>(claimSagaWorkSql(registry.table, registry.claimGuard('tenant_id')), [workerId, leaseMs, registry.names]);
+  return rows[0] === undefined ? null : instanceOf(rows[0]);
+}
+
+/**
+ * The claim's statement (`$1` worker id, `$2` lease in ms, `$3` the saga names), with `guard` the
+ * registry's claim guard on `tenant_id`. One statement: SKIP LOCKED so concurrent runners take
+ * different instances (graphile-worker's getJobs); a lease rather than a transaction held open,
+ * because the action is a network call that must not pin a connection, and a runner killed mid-action
+ * loses its claim when the lease expires. Its conditions on `pending` and `status` are the predicate
+ * of the partial index `saga_instances_runnable` (migration `sagaRunnableIndexSql`), so the scan by
+ * `run_after` visits only claimable sagas: before, the index held parked ones too, and every claim
+ * walked past each parked saga due earlier (50,000 parked: 18 ms a claim).
+ */
+export function claimSagaWorkSql(table: (name: SagaTable) => string, guard = 'true'): string {
+  const instances = table('saga_instances');
+  return `with next as (
+       select tenant_id, id from ${instances}
         where cardinality(pending) > 0 and status in ('running', 'compensating') and run_after <= now()
-          and (locked_until is null or locked_until < now()) and name = any($3::text[]) and ${registry.claimGuard('tenant_id')}
+          and (locked_until is null or locked_until < now()) and name = any($3::text[]) and ${guard}
         order by run_after
         limit 1
         for update skip locked)
-     update ${table} i
+     update ${instances} i
         set locked_by = $1, locked_until = now() + $2::double precision * interval '1 millisecond'
        from next
       where i.tenant_id = next.tenant_id and i.id = next.id
-      returning i.*`,
-    [workerId, leaseMs, registry.names],
-  );
-  return rows[0] === undefined ? null : instanceOf(rows[0]);
+      returning i.*`;
 }

@@ -84,26 +84,27 @@ export class SagaStepInFlightError extends BrigadeError {
   }
 }
 
-/** 409: only a parked saga can be resumed. */
-export class SagaNotParkedError extends BrigadeError {
+/**
+ * 422: only a parked saga can be resumed (a command the saga's status forbids; 409 is for a
+ * conflict, such as {@link SagaStepInFlightError}).
+ */
+export class SagaNotParkedError extends UnprocessableError {
   constructor(sagaId: string, status: SagaStatus) {
     super(
       'SAGA_NOT_PARKED',
-      409,
       `Saga ${sagaId} is ${status}, not parked: only a saga parked for a person can be resumed. 'brigade sagas show ${sagaId}' shows what it is doing`,
-      { details: { sagaId, status } },
+      { sagaId, status },
     );
   }
 }
 
-/** 409: only a saga that waits for a person (parked, or failed) can be closed. */
-export class SagaNotClosableError extends BrigadeError {
+/** 422: only a saga that waits for a person (parked, or failed) can be closed (a command the saga's status forbids). */
+export class SagaNotClosableError extends UnprocessableError {
   constructor(sagaId: string, status: SagaStatus) {
     super(
       'SAGA_NOT_CLOSABLE',
-      409,
       `Saga ${sagaId} is ${status}: only a parked or failed saga, settled by hand, can be closed. 'brigade sagas show ${sagaId}' shows what it is doing`,
-      { details: { sagaId, status } },
+      { sagaId, status },
     );
   }
 }

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import type { SagaDetail, SagaLogEntry } from '../../platform/sagas/index.ts';
-import type { PaymentSagaState } from './saga/index.ts';
+import { chargedNothing, type PaymentSagaState } from './saga/index.ts';
 
 const Instant = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -26,7 +26,7 @@ export const PaymentViewSchema = Type.Object(
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
     error: Nullable(Type.String()),
-    cardLast4: Nullable(Type.String()),
+    cardLast4: Nullable(Type.String({ description: "the last four digits of the card charged; null before a charge, and for the order's courier" })),
     amounts: Type.Object({
       currency: Type.String(),
       total: Type.Integer({ description: 'the order total, minor units' }),
@@ -124,8 +124,13 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     // last outcomes (a charge that failed without an answer) would say failed or authorized.
     if (saga.status === 'closed') return 'settled_by_hand';
     if (refunded > 0) return 'refunded';
-    if (saga.pending[0] === 'charge') return saga.status === 'parked' ? 'unknown' : 'authorizing';
-    if (chargeOutcome?.kind === 'failed') return stringIn(chargeOutcome.data, 'code') === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
+    const chargeFailure = chargeOutcome?.kind === 'failed' ? stringIn(chargeOutcome.data, 'code') : null;
+    if (saga.pending[0] === 'charge') {
+      if (saga.status !== 'parked') return 'authorizing';
+      // Parked after a refusal (a delivered order's card declined, decision 0079): nothing charged, and known.
+      if (!chargedNothing(chargeFailure)) return 'unknown';
+    }
+    if (chargeOutcome?.kind === 'failed') return chargeFailure === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
     if (captured > 0) return 'captured';
     if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';

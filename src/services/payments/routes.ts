@@ -20,8 +20,9 @@ const PAYOUT_STEPS = new Set(['payoutRestaurant', 'payoutCourier']);
  * platform's operators (the provider's address, keys, the commands to run: `brigade sagas resume …`):
  * they read that there is an error. The payouts are the restaurant's and the courier's business: a
  * customer sees neither (the restaurant's share would give the platform's commission away), a courier
- * only their own; the others are `null`, amounts and the provider's references alike. Whether there is
- * an error, and where the money is (`payment`: declined, unknown, …), stay.
+ * only their own; the others are `null`, amounts and the provider's references alike. The card's last
+ * four digits are the customer's: a courier reads `null`. Whether there is an error, and where the
+ * money is (`payment`: declined, unknown, …), stay.
  */
 function asCustomerOrCourier(view: PaymentView, role: 'customer' | 'courier'): PaymentView {
   const hide = (error: string | null) => (error === null ? null : ERROR_FOR_CUSTOMERS);
@@ -29,6 +30,7 @@ function asCustomerOrCourier(view: PaymentView, role: 'customer' | 'courier'): P
   return {
     ...view,
     error: hide(view.error),
+    cardLast4: role === 'courier' ? null : view.cardLast4,
     amounts: { ...view.amounts, paidOutRestaurant: null, paidOutCourier: role === 'courier' ? view.amounts.paidOutCourier : null },
     steps: view.steps.map((step) => ({ ...step, error: hide(step.error), ...(hidden(step.step) ? { amount: null, reference: null } : {}) })),
   };

@@ -277,7 +277,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal(parked.instance.status, 'parked');
     const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
     const { rows: lease } = await pool.query(`select locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
-    const inFlight = (e: unknown) => (e as { code?: string; status?: number }).code === 'SAGA_STEP_IN_FLIGHT' && new RegExp(`lease of a until ${lease[0].locked_until.toISOString()}.*Retry after then`).test((e as Error).message);
+    const inFlight = (e: unknown) => (e as { code?: string; status?: number }).code === 'SAGA_STEP_IN_FLIGHT' && (e as { status?: number }).status === 409 && new RegExp(`lease of a until ${lease[0].locked_until.toISOString()}.*Retry after then`).test((e as Error).message);
     await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops')), inFlight);
     await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', instance.id, { by: 'ops', reason: 'nothing charged' })), inFlight);
     const { rows: after } = await pool.query(`select status, locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
@@ -291,6 +291,9 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(reported, [{ status: 'parked', pending: ['b'], completed: ['a'], error: 'held: ask a person', locked_by: null }]);
     const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops'));
     assert.equal(resumed?.status, 'running');
+    // A command the saga's status forbids is 422 (DESIGN.md: 409/412 are for conflicts, as a step in flight above); before, 409.
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops')), { code: 'SAGA_NOT_PARKED', status: 422 });
+    await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', instance.id, { by: 'ops', reason: 'settled' })), { code: 'SAGA_NOT_CLOSABLE', status: 422 });
     while (await ownRunner.runOnce());
     assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a in flight', 'b']]);
   });

@@ -30,3 +30,16 @@ describe('the payment view of a closed saga', () => {
     assert.deepEqual([view.status, view.payment, view.error], ['closed', 'settled_by_hand', reason]);
   });
 });
+
+describe('the payment view of a charge parked after a refusal', () => {
+  test("a delivered order's card declined (the saga parked, decision 0079) shows declined, not unknown; one parked without an answer stays unknown", () => {
+    const declinedLog = [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_DECLINED' }, 'declined')];
+    const declined = chargeParked({ state: { ...state, outcome: 'delivered' }, error: 'charge: order … was delivered, nothing charged', log: declinedLog });
+    assert.equal(toPaymentView(declined).payment, 'declined');
+    const noCard = chargeParked({ state: { ...state, outcome: 'delivered' }, log: [...declinedLog.slice(0, 2), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_METHOD_MISSING' }, 'no card')] });
+    assert.equal(toPaymentView(noCard).payment, 'failed');
+    assert.equal(toPaymentView(chargeParked({})).payment, 'unknown');
+    // Resumed, the charge runs again.
+    assert.equal(toPaymentView({ ...declined, status: 'running', attempts: 0 }).payment, 'authorizing');
+  });
+});

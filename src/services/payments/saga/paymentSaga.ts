@@ -72,7 +72,8 @@ type Ctx = StepContext<State>;
 /**
  * Attempts of a step that moves money before it gives up (the runner backs off 200 ms · 2^(n−1), at
  * most 30 s, between them: about a minute and a half in all). Past them, an outcome that is not a
- * refusal parks the saga for a person instead of compensating (decision 0079).
+ * refusal parks the saga for a person instead of compensating (decision 0079). The saga's commands to
+ * ordering (the expiry, and the cancel that undoes `order`) retry as long.
  */
 export const MONEY_STEP_ATTEMPTS = 10;
 
@@ -82,6 +83,16 @@ export const MONEY_STEP_ATTEMPTS = 10;
  * other may have authorized.
  */
 const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING', 'PAYMENT_METHOD_UNAVAILABLE']);
+
+/** Whether a charge that failed with `code` moved no money (see {@link NOTHING_CHARGED}). */
+export const chargedNothing = (code: string | null | undefined): boolean => code != null && NOTHING_CHARGED.has(code);
+
+/**
+ * Refusals the provider stores under the charge's key (a 4xx is its answer to that key): sent again
+ * under the key, the same request gets the same answer, another request is refused as changed. The
+ * other nothing-charged codes sent nothing, so the key is still unused.
+ */
+const REFUSAL_KEPT_UNDER_KEY = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED']);
 
 /**
  * A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), an answer that is not the
@@ -98,6 +109,16 @@ const outcomeUnknown = (error: unknown) =>
  */
 const retryableUnlessChanged = (error: unknown) => !(error instanceof PaymentRequestChangedError) && (error as { retryable?: unknown } | null)?.retryable === true;
 
+/**
+ * Whether a failed command to ordering (the cancel that undoes `order`, the expiry) is worth another
+ * attempt: yes unless ordering answered for good (the order is unknown, 404; the command refused, 422,
+ * e.g. an order picked up or delivered). A conflict that outlasted the adapter's own retries (412
+ * `CONCURRENCY_CONFLICT`, 409), a tenant on the move (503 `TENANT_MOVING`), any other 5xx, and an
+ * error that is not Brigade's (a deadlock, 40P01; a connection reset) pass. Both commands are
+ * idempotent, so another attempt is safe.
+ */
+const orderingMayAnswerLater = (error: unknown) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412;
+
 /** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
 export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
   const courier = Math.min(state.total, options.courierFee ?? 300);
@@ -111,7 +132,8 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
  * (never compensated: one that fails for good parks the saga for a person).
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
- * charges nothing; no accept within `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
+ * charges nothing (an order delivered meanwhile is not cancelled: the saga parks); no accept within
+ * `acceptWithinMs` (deadline `accept`) fails it: refund, then cancel.
  * Every provider call carries the step's key `${sagaId}:${step}` (`…:compensate` for compensations),
  * so a retried or re-run step moves money once. Every command to ordering (the cancel, the expiry)
  * carries the saga's `cause`, the `OrderPlaced` message that started it: ordering's events then name
@@ -188,6 +210,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     ];
     return left.length === 0 ? 'nothing is left to pay out' : left.join(', then ');
   };
+  /** The park reason of a charge refused (nothing charged) for an order that was delivered meanwhile. */
+  const deliveredNothingCharged = (s: State, failure: { code: string; message: string }) => {
+    const byHand =
+      `collect the ${s.total} ${s.currency} from the customer another way and settle what the delivery owes by hand (${payoutsLeft(s, 'payoutRestaurant')}), ` +
+      `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+    return (
+      `charge: order ${s.orderId} was delivered, nothing charged (${failure.code}: ${failure.message}). A delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
+      (REFUSAL_KEPT_UNDER_KEY.has(failure.code)
+        ? `The provider keeps its refusal under key ${s.orderId}:charge and would answer a resume with it again: ${byHand}`
+        : `Once the customer has a card on file that can be read, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
+    );
+  };
   /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
   const expired = (s: State): SagaDecision<State> => {
     const next = { ...s, outcome: 'expired' as const };
@@ -223,6 +257,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     }),
     steps: {
       order: {
+        // The cancel is what stops the kitchen cooking an order nobody paid for. Before, it had neither
+        // `retryable` nor `maxAttempts`: the runner retries only errors marked retryable, so one conflict
+        // or moving tenant failed it at once and the declined order was never cancelled. It is retried
+        // as the expiry is, as long as the money steps (about a minute and a half of backoff, beside the
+        // router's own 30 s wait for a moving tenant), then the saga fails for a person as before.
+        maxAttempts: MONEY_STEP_ATTEMPTS,
+        retryable: orderingMayAnswerLater,
         // The order exists (ordering placed it); this step only gives the saga something to undo.
         action: async () => null,
         compensate: (ctx) =>
@@ -282,7 +323,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         maxAttempts: MONEY_STEP_ATTEMPTS,
         // Retried unless ordering answered for good (the order is unknown, the command refused): a
         // conflict, a tenant on the move, a database or connection error passes.
-        retryable: (error) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412,
+        retryable: orderingMayAnswerLater,
         action: (ctx) => ports.orders.expireOrder({ restaurantId: ctx.state.restaurantId, orderId: ctx.state.orderId, reason: 'payment: not accepted in time' }, ctx.state.cause),
       },
       // After a reject or cancel: retried as long as the money steps, then parked (never compensated:
@@ -339,6 +380,11 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         const next = { ...s, chargeFailed: true };
         // The order already ended: nothing was charged and there is nothing to cancel.
         if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: next, complete: true };
+        // Delivered while the charge was in flight or parked (a resumed charge declined, say): failing
+        // would undo `order`, a cancel ordering refuses for a delivered order (422), and the saga ended
+        // `failed` saying its compensation failed. A delivered order is never undone (decision 0079):
+        // the saga parks with the charge at its head, nothing captured or paid out, for a person.
+        if (s.outcome === 'delivered') return { park: deliveredNothingCharged(s, failure) };
         return { state: next, fail: `charge failed: ${failure.message}` };
       },
       'refund.succeeded': (s) => ({ state: s, complete: true }),

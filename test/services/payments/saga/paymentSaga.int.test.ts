@@ -304,8 +304,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual(log?.log.at(-1)?.data, { by: 'ana', reason: 'captured and paid out by hand', was: 'parked', left: ['capture', 'payoutRestaurant', 'payoutCourier'], error: parked?.error });
     const closedView = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json();
     assert.deepEqual([closedView.status, closedView.payment, closedView.error], ['closed', 'settled_by_hand', done?.error]);
-    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: 'again' })), { code: 'SAGA_NOT_CLOSABLE' });
-    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ana')), { code: 'SAGA_NOT_PARKED' });
+    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: 'again' })), { code: 'SAGA_NOT_CLOSABLE', status: 422 });
+    await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ana')), { code: 'SAGA_NOT_PARKED', status: 422 });
     await assert.rejects(t.platform.deps.unitOfWork(ops, (tx) => closeSaga(tx, 'payments', order.id, { by: 'ana', reason: ' ' })), { code: 'VALIDATION_FAILED' });
   });
 
@@ -507,7 +507,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.ok(log?.log.some((e) => e.kind === 'event' && e.item === 'resumed' && (e.data as { by?: string }).by === 'ops'), 'the resume is in the saga log');
     await assert.rejects(
       t.platform.deps.unitOfWork(ops, (tx) => resumeSaga(tx, 'payments', order.id, 'ops')),
-      (e: unknown) => e instanceof SagaNotParkedError && e.code === 'SAGA_NOT_PARKED',
+      (e: unknown) => e instanceof SagaNotParkedError && e.code === 'SAGA_NOT_PARKED' && e.status === 422,
     );
   });
 

@@ -14,7 +14,7 @@ import {
   type LedgerEntry,
   type PaymentProviderClient,
 } from '../../../../src/services/payments/provider/index.ts';
-import { paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { MONEY_STEP_ATTEMPTS, paymentSaga, payoutsOf, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import type { PaymentMethods } from '../../../../src/services/payments/saga/ports.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../../../src/services/payments/paymentMethodsOf.ts';
 
@@ -72,6 +72,9 @@ describe('payment saga decisions while the charge is in flight', () => {
       [new ConcurrencyError(1, 2), new BrigadeError('TENANT_MOVING', 503, 'moving'), new Error('Connection terminated'), new UnprocessableError('ORDER_TRANSITION_FORBIDDEN', 'no'), new NotFoundError('order')].map(retryable),
       [true, true, true, false, false],
     );
+    // The cancel that undoes `order` is the same command to ordering: one rule, as long (before: neither, so it failed at once).
+    assert.equal(saga.steps.order!.retryable, retryable);
+    assert.deepEqual([saga.steps.order!.maxAttempts, saga.steps.expire!.maxAttempts], [MONEY_STEP_ATTEMPTS, MONEY_STEP_ATTEMPTS]);
   });
 
   test("the accept deadline finds the order delivered (its events never reached payments): the charge is captured and the restaurant and the courier ordering names are paid (before: noted accepted, never captured, nobody paid)", () => {
@@ -278,6 +281,57 @@ describe('a payout of a delivered order that fails for good', () => {
     const courierOnly = applySagaEvent(saga, { ...delivered, pending: ['payoutCourier'], completed: [...delivered.completed, 'payoutRestaurant'] }, { kind: 'stepFailed', item: 'payoutCourier', error: { code: 'X', message: 'no' }, retry: false });
     assert.deepEqual([courierOnly?.status, courierOnly?.pending], ['parked', ['payoutCourier']]);
     assert.match(courierOnly?.error ?? '', /does what is left: pay 300 EUR out to courier k1 \(key .*:payoutCourier\);/);
+  });
+});
+
+describe('a charge refused after the order was delivered (found by a review)', () => {
+  const courier = '00000000-0000-4000-8000-0000000000c1';
+  type I = SagaInstance<PaymentSagaState>;
+  const step = (i: I, event: Parameters<typeof applySagaEvent>[2]): I => {
+    const t = applySagaEvent(saga, i, event);
+    assert.ok(t, `${event.kind} applies`);
+    return { ...i, ...t, version: i.version + 1 };
+  };
+  /** As resumeSaga leaves it: running, the head from its first attempt, the error from before the park. */
+  const resume = (i: I): I => ({ ...i, status: 'running', attempts: 0, error: i.errorBeforePark, errorBeforePark: null });
+  /** The charge got no answer and parked; meanwhile the order was accepted, assigned and delivered; a person resumed it. */
+  const resumedAfterDelivery = (): I => {
+    let i = step(chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer' }, retry: false });
+    assert.deepEqual([i.status, i.pending], ['parked', ['charge']]);
+    i = step(i, { kind: 'event', event: { type: 'order.accepted', data: {} } });
+    i = step(i, { kind: 'event', event: { type: 'courier.assigned', data: { courierId: courier, assignment: 1 } } });
+    i = step(i, { kind: 'event', event: { type: 'order.delivered', data: { courierId: courier } } });
+    assert.deepEqual([i.status, i.pending, i.state.outcome], ['parked', ['charge'], 'delivered']);
+    return resume(i);
+  };
+
+  test('declined: the saga parks, saying the order was delivered and nothing charged; the order is not cancelled (before: undo:order, refused by ordering, and the saga failed)', () => {
+    const t = applySagaEvent(saga, resumedAfterDelivery(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'The card ending 0002 was declined' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.outcome, t?.state.chargeFailed], ['parked', ['charge'], ['order'], 'delivered', false]);
+    assert.match(
+      t?.error ?? '',
+      new RegExp(
+        `^charge: order ${input.orderId} was delivered, nothing charged \\(PAYMENT_DECLINED: The card ending 0002 was declined\\)\\. A delivered order is not cancelled, .*` +
+          `The provider keeps its refusal under key ${input.orderId}:charge .*collect the 2000 EUR from the customer another way .*` +
+          `pay 1400 EUR out to restaurant .*then pay 300 EUR out to courier ${courier} .*'brigade sagas close ${input.orderId} --reason`,
+      ),
+    );
+    // A refusal the provider stores under the key is not worth a resume; the reason does not offer one.
+    assert.doesNotMatch(t?.error ?? '', /brigade sagas resume/);
+  });
+
+  test('no card on file (nothing sent under the key): the park says a resume charges once there is a card, and that charge captures and pays out', () => {
+    const i = resumedAfterDelivery();
+    const parked = step(i, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_METHOD_MISSING', message: 'no card on file' }, retry: false });
+    assert.deepEqual([parked.status, parked.pending], ['parked', ['charge']]);
+    assert.match(parked.error ?? '', new RegExp(`was delivered, nothing charged \\(PAYMENT_METHOD_MISSING: no card on file\\)\\. .*Once the customer has a card on file that can be read, 'brigade sagas resume ${input.orderId}' charges it`));
+    const charged = applySagaEvent(saga, resume(parked), { kind: 'stepSucceeded', item: 'charge', result: { id: 'ch_1' } });
+    assert.deepEqual([charged?.status, charged?.pending, charged?.state.chargeId], ['running', ['capture', 'payoutRestaurant', 'payoutCourier'], 'ch_1']);
+  });
+
+  test('an order not delivered still fails on a decline, and the saga cancels it', () => {
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.state.chargeFailed], ['compensating', ['undo:order'], true]);
   });
 });
 

@@ -63,6 +63,14 @@ describe('GET /v1/orders/:id/payment: readable by exactly the people who may rea
     assert.deepEqual(now['the courier, before assignment'], [200, 200], 'the assigned courier reads it');
     assert.deepEqual(now['another courier'], [404, 404]);
 
+    // The card's last four digits are the customer's: the customer, the restaurant and the platform read
+    // them, the courier delivering the order does not (before: it did).
+    const charged = await eventually('the charge authorized', () => paymentOf(w, orderId, r.staff), (p) => p.statusCode === 200 && p.body.cardLast4 !== null);
+    const last4 = charged.body.cardLast4;
+    assert.match(String(last4), /^\d{4}$/);
+    const cardLast4Of = async (token: string) => (await paymentOf(w, orderId, token)).body.cardLast4;
+    assert.deepEqual([await cardLast4Of(owner.token), await cardLast4Of(admin), await cardLast4Of(assigned.token)], [last4, last4, null]);
+
     const body = (await paymentOf(w, order.id, owner.token)).body;
     assert.equal(body.orderId, order.id);
     assert.equal(body.restaurantId, r.rid);
