@@ -208,6 +208,48 @@ describe('batches: statements issued together travel together', () => {
     assert.deepEqual(await rows(), [1]);
   });
 
+  test('a named statement prepared before a migration changed the type of a column it returns is prepared afresh: a read-only batch retries at once, a unit of work on its next use', async () => {
+    const pool = dbs.poolFor('menu');
+    const admin = dbs.poolForUrl(database.db.url);
+    await admin.query('create table menu.retyped (x int); insert into menu.retyped values (7); grant select on menu.retyped to brigade_menu');
+    const read = { name: 'brigade_test_retyped', text: 'select x from menu.retyped' };
+    const inUnit = () => unitOfWork(pool, ctx, async (tx) => (await tx.query(read)).rows);
+    const alone = async () => (await commitStatements(pool, { ...ctx, readOnly: true }, [read]))[0]!.rows;
+    assert.deepEqual(await inUnit(), [{ x: 7 }]);
+    assert.deepEqual(await alone(), [{ x: 7 }], 'prepared on the one connection, used again');
+    await admin.query('alter table menu.retyped alter column x type text');
+    assert.deepEqual(await alone(), [{ x: '7' }], 'the read-only batch was refused once and sent again, prepared afresh');
+    await admin.query('alter table menu.retyped alter column x type bigint using x::bigint');
+    await assert.rejects(inUnit(), /cached plan must not change result type/, 'a unit of work cannot be run again for its function: it fails once');
+    assert.deepEqual(await inUnit(), [{ x: '7' }], 'and its next use prepares the statement afresh (a bigint comes as text)');
+    assert.deepEqual(await alone(), [{ x: '7' }]);
+  });
+
+  test('a read-only batch whose connection is lost says nothing was written (phase work); a writing one that it may have been', async () => {
+    const pool = dbs.poolFor('menu');
+    const admin = database.pool(1); // not the pool of one connection the batch holds
+    const lose = async (readOnly: boolean) => {
+      const pid = (await commitStatements(pool, { ...ctx, readOnly: true }, [{ text: 'select pg_backend_pid() as pid' }]))[0]!.rows[0].pid as number;
+      const slow = commitStatements(pool, { ...ctx, readOnly }, [{ text: 'select pg_sleep(30)' }]).then(
+        () => assert.fail('the batch must fail'),
+        (e: unknown) => e as { code?: string; phase?: string; message: string },
+      );
+      // Ended as the sleep runs, as a server restart or a failover would end it.
+      for (;;) {
+        const { rows } = await admin.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where pid = $1 and query like '%pg_sleep%'`, [pid]);
+        if (rows[0]!.n === 1) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await admin.query('select pg_terminate_backend($1)', [pid]);
+      return slow;
+    };
+    const read = await lose(true);
+    assert.deepEqual([read.code, read.phase], ['DATABASE_UNAVAILABLE', 'work'], read.message);
+    assert.match(read.message, /nothing was written/);
+    const write = await lose(false);
+    assert.deepEqual([write.code, write.phase], ['DATABASE_UNAVAILABLE', 'commit'], write.message);
+  });
+
   test('unitOfWork: a function that runs no statement sends nothing, not even its setup', async () => {
     // An unknown service has no role; with nothing to run, nothing reaches the database to fail.
     assert.equal(await unitOfWork(dbs.poolFor('menu'), { service: 'nosuch' }, async () => 42), 42);

@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { acquireClient } from './acquireClient.ts';
 import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { groupCommitterOf } from './groupCommit.ts';
-import { sendBatch } from './sendBatch.ts';
+import { isStaleResultType, sendBatch } from './sendBatch.ts';
 import { releaseAfterFailure, unanswered } from './unitOfWork.ts';
 import { transactionSetup, type Statement, type UnitOfWorkContext } from './transactionSetup.ts';
 
@@ -62,15 +62,23 @@ export async function commitStatements(
         throw asDatabaseUnavailable(error, pool, 'commit');
       });
   }
+  // A read-only transaction wrote nothing, whatever became of its COMMIT.
+  const phase = context.readOnly === true ? 'work' : 'commit';
   const client = await acquireClient(pool);
-  try {
-    const results = await sendBatch(client, [...prefix, ...statements, { text: 'COMMIT' }]);
-    client.release();
-    return results.slice(prefix.length, prefix.length + statements.length);
-  } catch (error) {
-    // The explicit transaction waits, failed, for ROLLBACK (unless the connection is lost or still busy).
-    await releaseAfterFailure(client, true, unanswered(error));
-    // Its COMMIT left in the same batch: a connection lost on the way may have committed it.
-    throw asDatabaseUnavailable(error, pool, 'commit');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const results = await sendBatch(client, [...prefix, ...statements, { text: 'COMMIT' }]);
+      client.release();
+      return results.slice(prefix.length, prefix.length + statements.length);
+    } catch (error) {
+      // A statement this connection prepared before a migration changed its result's type: nothing
+      // ran, and sent again on the same connection it is prepared afresh (once: a second refusal is
+      // not that). Another connection may hold its own stale copy, so the retry stays here.
+      if (attempt === 1 && isStaleResultType(error) && (await client.query('ROLLBACK').then(() => true, () => false))) continue;
+      // The explicit transaction waits, failed, for ROLLBACK (unless the connection is lost or still busy).
+      await releaseAfterFailure(client, true, unanswered(error));
+      // Its COMMIT left in the same batch: a connection lost on the way may have committed it.
+      throw asDatabaseUnavailable(error, pool, phase);
+    }
   }
 }

@@ -141,10 +141,20 @@ class Batch {
     // names are closed (a no-op when absent) before their next Parse.
     for (const [index, name] of this.parsedHere) {
       if (index < this.current || this.connection === undefined) continue;
-      delete this.connection.parsedStatements[name];
-      (this.connection.brigadeUnsure ??= new Set()).add(name);
+      this.forget(name);
     }
+    // A statement prepared before a migration changed the type of a column it returns: PostgreSQL
+    // refuses to plan it again ("cached plan must not change result type") however often it is sent,
+    // so its name is forgotten and its next use prepares the new text's plan afresh.
+    const failed = this.statements[error.batchIndex]?.name;
+    if (isStaleResultType(error) && failed !== undefined) this.forget(failed);
     this.finish(error);
+  }
+
+  private forget(name: string): void {
+    if (this.connection === undefined) return;
+    delete this.connection.parsedStatements[name];
+    (this.connection.brigadeUnsure ??= new Set()).add(name);
   }
 
   handleReadyForQuery(): void {
@@ -156,6 +166,16 @@ class Batch {
     this.callback = undefined;
     callback?.(error, this.results);
   }
+}
+
+/**
+ * PostgreSQL's refusal of a prepared statement whose result columns changed type since it was
+ * prepared (SQLSTATE 0A000): the batch failed, nothing of it ran, and the statement's name is
+ * prepared again on its next use, so sending the batch again runs it.
+ */
+export function isStaleResultType(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  return e.code === '0A000' && typeof e.message === 'string' && e.message.includes('cached plan must not change result type');
 }
 
 /**
