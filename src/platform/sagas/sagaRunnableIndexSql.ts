@@ -1,4 +1,5 @@
 import { NO_TRANSACTION_MARKER } from '../migrations/index.ts';
+import { replaceIndexConcurrentlySql } from './replaceIndexConcurrentlySql.ts';
 import { sagaSqlNames, type SagaSchemaOptions } from './sagaSchemaSql.ts';
 
 /**
@@ -27,14 +28,6 @@ export function sagaRunnableIndexSql(options: SagaSchemaOptions): string {
 -- every poll of every runner). With the statuses in the predicate, parked (and failed) sagas are not
 -- in the index.
 --
--- Built CONCURRENTLY (the runner, the scheduler and the event handlers go on writing while it
--- builds), so outside a transaction, under a new name; then the old index is dropped and the new one
--- takes its name (a rename takes a lock that lets reads and writes go on). A run that failed leaves
--- an invalid index behind, and this file runs again: the new index is dropped first, then built.
-drop index concurrently if exists ${s}.saga_instances_runnable_next;
-create index concurrently saga_instances_runnable_next on ${s}.saga_instances (run_after)
-  where cardinality(pending) > 0 and status in ('running', 'compensating');
-drop index concurrently if exists ${s}.saga_instances_runnable;
-alter index ${s}.saga_instances_runnable_next rename to saga_instances_runnable;
-`;
+${replaceIndexConcurrentlySql(s, 'saga_instances_runnable', `(run_after)
+  where cardinality(pending) > 0 and status in ('running', 'compensating')`)}`;
 }

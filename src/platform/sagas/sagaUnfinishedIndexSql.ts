@@ -1,4 +1,5 @@
 import { NO_TRANSACTION_MARKER } from '../migrations/index.ts';
+import { replaceIndexConcurrentlySql } from './replaceIndexConcurrentlySql.ts';
 import { sagaSqlNames, type SagaSchemaOptions } from './sagaSchemaSql.ts';
 
 /**
@@ -24,14 +25,6 @@ export function sagaUnfinishedIndexSql(options: SagaSchemaOptions): string {
 -- by their last change. saga_instances_unfinished (0010) was made before parked existed: its
 -- predicate left parked out, so the list could not use it and read every saga, finished or not.
 --
--- Built CONCURRENTLY (the runner, the scheduler and the event handlers go on writing while it
--- builds), so outside a transaction, under a new name; then the old index is dropped and the new one
--- takes its name (a rename takes a lock that lets reads and writes go on). A run that failed leaves
--- an invalid index behind, and this file runs again: the new index is dropped first, then built.
-drop index concurrently if exists ${s}.saga_instances_unfinished_next;
-create index concurrently saga_instances_unfinished_next on ${s}.saga_instances (updated_at)
-  where status in ('running', 'compensating', 'failed', 'parked');
-drop index concurrently if exists ${s}.saga_instances_unfinished;
-alter index ${s}.saga_instances_unfinished_next rename to saga_instances_unfinished;
-`;
+${replaceIndexConcurrentlySql(s, 'saga_instances_unfinished', `(updated_at)
+  where status in ('running', 'compensating', 'failed', 'parked')`)}`;
 }
