@@ -1,3 +1,5 @@
+import { AttemptsExhaustedError } from './errors.ts';
+
 /** The text a dead letter keeps of a handler's error: name, stable code when there is one, message, stack. */
 export function describeError(error: unknown): string {
   if (error instanceof Error) {
@@ -7,4 +9,13 @@ export function describeError(error: unknown): string {
     return stack ? `${head}\n${stack}` : head;
   }
   return String(error);
+}
+
+/**
+ * The note a dead letter keeps of a message whose attempts ran out without a settled last one
+ * ({@link AttemptsExhaustedError}): its first line only, since the stack would be the transport's own.
+ * Written after the last handler error the transport kept, when there is one.
+ */
+export function describeExhausted(maxAttempts: number): string {
+  return describeError(new AttemptsExhaustedError(maxAttempts)).split('\n', 1)[0]!;
 }

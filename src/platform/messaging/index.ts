@@ -15,6 +15,7 @@ export { headerProblem } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
+export { busFailuresLastErrorSql } from './busFailuresLastErrorSql.ts';
 export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
 export { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSql.ts';

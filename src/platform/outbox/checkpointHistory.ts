@@ -14,6 +14,21 @@ export interface CheckpointHistory {
   record(checkpoint: OutboxCheckpoint, at: number): void;
   /** The newest noted checkpoint reached at least `retentionMs` before `now`; `null` while there is none. */
   publishedBefore(now: number): OutboxCheckpoint | null;
+  /**
+   * Forgets the notes past `checkpoint`: a session read a saved checkpoint behind them. The relay's
+   * commits do not wait for the WAL flush (`synchronous_commit = off`), so a database crash can lose
+   * the tail of them, the in-database bus's rows with the checkpoint saves; a checkpoint can also be
+   * moved back by hand. The rows past it are then not published (or to be published again): a note
+   * past it would let the prune delete them before the relay got to them again.
+   */
+  rewind(checkpoint: OutboxCheckpoint): void;
+}
+
+/** Orders two positions in the relay's order, (transaction_id, id): negative when `a` comes first. */
+export function comparePositions(a: OutboxCheckpoint, b: OutboxCheckpoint): number {
+  const x = BigInt(a.transactionId) - BigInt(b.transactionId);
+  const d = x === 0n ? BigInt(a.id) - BigInt(b.id) : x;
+  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }
 
 /**
@@ -39,6 +54,9 @@ export function checkpointHistory(retentionMs: number): CheckpointHistory {
       if (last !== undefined && (at - last.at < spacingMs || (last.checkpoint.transactionId === checkpoint.transactionId && last.checkpoint.id === checkpoint.id))) return;
       notes.push({ checkpoint, at });
       trim(at);
+    },
+    rewind: (checkpoint) => {
+      while (notes.length > 0 && comparePositions(notes.at(-1)!.checkpoint, checkpoint) > 0) notes.pop();
     },
     publishedBefore: (now) => {
       trim(now);

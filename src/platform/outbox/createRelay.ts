@@ -4,7 +4,7 @@ import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
-import { checkpointHistory } from './checkpointHistory.ts';
+import { checkpointHistory, comparePositions } from './checkpointHistory.ts';
 import { OutboxSubjectRefusedError } from './errors.ts';
 import { findForeignSubject } from './findForeignSubject.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
@@ -230,6 +230,11 @@ export function createRelay(options: RelayOptions): Relay {
     // already published it notes as published now; while no note is a retention old, the rows up to
     // what the FIRST session found go by their created_at instead (when another process published
     // them is not known); rows this relay published wait for their note.
+    // A checkpoint behind what this relay noted (a database crash lost the tail of its commits, which
+    // do not wait for the WAL flush, or it was moved back by hand): the rows past it are not published
+    // now, so nothing past it may be pruned before this session publishes them again.
+    if (inherited !== null && comparePositions(checkpoint, inherited) < 0) inherited = checkpoint;
+    history.rewind(checkpoint);
     const found: OutboxCheckpoint = (inherited ??= checkpoint);
     history.record(checkpoint, performance.now());
     // Where this leader's last pass stopped: rows up to it are gone, the next pass starts after it.

@@ -178,6 +178,47 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.deepEqual(await listDeadLetters(s.pool, { subscription: sub }), []);
     });
 
+    test('a last attempt whose dead letter could not be stored is parked on the next delivery with the handler\'s error and the attempts that ran', async () => {
+      const t = token();
+      const sub = `${t}-x`;
+      // A short lease: the delivery after the failed last attempt comes once it runs out.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 1000 });
+      // The dead-letter store refuses this subscription's letters, except the one that says the attempts ran out.
+      const trigger = `refuse_${t}`;
+      await s.pool.query(`create function brigade_bus.${trigger}() returns trigger language plpgsql as $$ begin raise exception 'dead-letter store down'; end $$`);
+      await s.pool.query(
+        `create trigger ${trigger} before insert on brigade_bus.dead_letters for each row
+           when (new.subscription = '${sub}' and new.error not like '%MESSAGE_ATTEMPTS_EXHAUSTED%') execute function brigade_bus.${trigger}()`,
+      );
+      const attempts: number[] = [];
+      const reported: unknown[] = [];
+      const c = worker();
+      const w = s.transport.subscribe(
+        { subscription: sub, maxAttempts: 2, backoff: { initialMs: 20, maxMs: 100 }, signal: c.signal, onError: (e) => void reported.push(e) },
+        async (m) => {
+          attempts.push(m.attempt);
+          throw new Error(`boom on attempt ${m.attempt}`);
+        },
+      );
+      try {
+        await s.transport.publish([message(`${s.prefix}.${t}.poison`, {})]);
+        await waitFor('a dead letter', async () => (await listDeadLetters(s.pool, { subscription: sub })).length === 1, 20_000);
+      } finally {
+        c.abort();
+        await w.done;
+        await s.pool.query(`drop trigger ${trigger} on brigade_bus.dead_letters; drop function brigade_bus.${trigger}()`);
+      }
+      assert.deepEqual(attempts, [1, 2], 'the delivery past the last attempt did not run the handler');
+      assert.ok(reported.some((e) => /dead-letter store down/.test(String((e as Error).message))), 'the failed store was reported');
+      const [letter] = await listDeadLetters(s.pool, { subscription: sub });
+      // Two attempts ran: the third delivery only parked the message (both transports count alike).
+      assert.equal(letter!.attempts, 2);
+      // The handler's last exception comes first, then the note that the last attempt was not settled.
+      assert.match(letter!.error, /^Error: boom on attempt 2\n/);
+      assert.match(letter!.error, /MESSAGE_ATTEMPTS_EXHAUSTED/);
+      assert.equal(letter!.transport, s.transport.kind);
+    });
+
     test('a redelivery to a subscription that does not exist is refused (the dead letter would otherwise be redriven into nothing)', async () => {
       const t = token();
       await assert.rejects(s.transport.redeliver(`${t}-missing`, message(`${s.prefix}.${t}.lost`, {})), (e: unknown) => e instanceof UnknownSubscriptionError && e.code === 'SUBSCRIPTION_UNKNOWN');

@@ -39,4 +39,20 @@ describe('checkpointHistory (the prune bound)', () => {
     assert.ok(bound !== null);
     assert.ok(Number(bound.id) <= 99_000 && Number(bound.id) > 99_000 - 1000 / 128 - 1, `got ${bound.id}`);
   });
+
+  test('a session that reads a checkpoint behind the notes (commits lost in a crash, or moved back) forgets the notes past it', () => {
+    const history = checkpointHistory(1000);
+    history.record(at(1), 0);
+    history.record(at(5), 100);
+    history.record(at(9), 200); // published, as far as the relay knew; the crash lost it
+    history.rewind(at(5));
+    history.record(at(5), 300); // the next session notes what it read: at(5) is noted already, so skipped
+    assert.deepEqual(history.publishedBefore(5000), at(5), 'never a note past the checkpoint read');
+    // Behind every note kept (at(1) went once at(5) had expired): nothing is known to be published.
+    history.rewind(at(3));
+    assert.equal(history.publishedBefore(5000), null);
+    history.record(at(7), 6000); // published again: noted when it was
+    assert.equal(history.publishedBefore(6999), null);
+    assert.deepEqual(history.publishedBefore(7000), at(7));
+  });
 });

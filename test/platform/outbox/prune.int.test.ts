@@ -207,4 +207,61 @@ describe('the relay’s prune', () => {
     }
     assert.deepEqual(await remaining(), ours, 'published a moment ago: kept, however old they were when written');
   });
+
+  test('a session that finds the checkpoint behind what this relay published (a crash lost the tail of its commits, or it was moved back) prunes nothing past it', async () => {
+    // 5 rows written two hours ago. The relay publishes them and notes so; then, between two of its
+    // sessions, the checkpoint goes back to the start: as after a database crash that lost the relay's
+    // last commits (they do not wait for the WAL flush), which on the in-database bus are the bus rows
+    // with the checkpoint. The relay's notes then say "published a retention ago" of rows that are not.
+    const ours = await rows(300, 5, 2 * HOUR_MS);
+    let down = false;
+    // Not the in-database bus (no busPool): a publish that fails leaves the rows unpublished, so the
+    // second session can prune while they wait for the broker.
+    const broker: Transport = {
+      ...transport,
+      busPool: undefined,
+      publish: async (messages) => {
+        if (down) throw new Error('broker down');
+        await transport.publish(messages);
+      },
+    };
+    const retentionMs = 1000;
+    const events: RelayEvent[] = [];
+    const stop = new AbortController();
+    const done = createRelay({ pool, service: 'delivery', transport: broker, retentionMs, pruneIntervalMs: 50, lockPollMs: 50, pollIntervalMs: 100, onProgress: (e) => events.push(e) }).run(stop.signal);
+    const holder = await pool.connect();
+    try {
+      await waitFor('the relay publishes the 5 rows', () => events.some((e) => e.kind === 'published' && e.messages.length === 5), RELAY_MS);
+      // Take the leader lock from the relay: queue for it, then cut the relay's session.
+      const locked = holder.query('select pg_advisory_lock($1::int, hashtext($2))', [0x6f757462, 'brigade_outbox:delivery']);
+      await waitFor('the lock is queued for', async () => (await pool.query(`select 1 from pg_locks where locktype = 'advisory' and classid = $1 and not granted`, [0x6f757462])).rowCount === 1);
+      await pool.query(
+        `select pg_terminate_backend(pid) from pg_locks
+          where locktype = 'advisory' and classid = $1 and objsubid = 2 and granted and database = (select oid from pg_database where datname = current_database())`,
+        [0x6f757462],
+      );
+      await locked;
+      down = true;
+      await pool.query(`update delivery.outbox_state set relayed_transaction_id = '0', relayed_id = 0`);
+      // Past the retention of the relay's note, then the relay leads again from the start.
+      await new Promise((resolve) => setTimeout(resolve, retentionMs + 200));
+      const leaders = events.filter((e) => e.kind === 'leader').length;
+      await holder.query('select pg_advisory_unlock($1::int, hashtext($2))', [0x6f757462, 'brigade_outbox:delivery']);
+      await waitFor('the relay leads again', () => events.filter((e) => e.kind === 'leader').length > leaders, RELAY_MS);
+      const from = events.length;
+      // Passes every 50 ms while it fails to publish (backing off 100, 200, 400 ms between claims).
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.ok(events.slice(from).some((e) => e.kind === 'error' && /broker down/.test(String((e.error as Error).message))), 'the session tried to publish them');
+      assert.deepEqual(await remaining(), ours, 'nothing unpublished was pruned');
+      assert.deepEqual(events.slice(from).filter((e) => e.kind === 'pruned'), []);
+      // Published again, they go a retention later.
+      down = false;
+      await waitFor('published again', () => events.slice(from).some((e) => e.kind === 'published' && e.messages.length === 5), RELAY_MS);
+      await waitFor('pruned a retention after', async () => (await remaining()).length === 0, RELAY_MS);
+    } finally {
+      stop.abort();
+      holder.release(true);
+      await done;
+    }
+  });
 });

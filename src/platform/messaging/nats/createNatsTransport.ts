@@ -6,11 +6,11 @@ import { BrigadeError, UnavailableError } from '../../errors/index.ts';
 import { redact } from '../../config/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
-import { describeError } from '../describeError.ts';
+import { describeError, describeExhausted } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
-import { AttemptsExhaustedError, InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
+import { InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
 
@@ -278,6 +278,14 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (acks.push(m) === 1) setImmediate(flushAcks);
     };
 
+    /** Notes a failed attempt: its first failure's time (JetStream keeps none) and its error, for the letter. */
+    const keepFailure = async (subscription: string, messageId: string, error: string) => {
+      await pool.query(
+        'insert into brigade_bus.failures (subscription, message_id, last_error) values ($1, $2, $3) on conflict (subscription, message_id) do update set last_error = excluded.last_error',
+        [subscription, messageId, error],
+      );
+    };
+
     const handle = async (m: JsMsg): Promise<void> => {
       const { message, redriveFor } = decode(m);
       const subscription = opts.subscription;
@@ -285,7 +293,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (redriveFor !== null && redriveFor !== subscription) return ack(m);
       if (message.attempt > maxAttempts) {
         // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
-        await storeDeadLetter(pool, { subscription, message, error: describeError(new AttemptsExhaustedError(maxAttempts)), attempts: message.attempt - 1, transport: 'nats' });
+        await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: message.attempt - 1, transport: 'nats' });
         return m.term('dead-lettered');
       }
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
@@ -294,10 +302,18 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         return ack(m);
       }
       if (message.attempt >= maxAttempts) {
-        await storeDeadLetter(pool, { subscription, message, error: describeError(failure), attempts: message.attempt, transport: 'nats' });
+        const error = describeError(failure);
+        try {
+          await storeDeadLetter(pool, { subscription, message, error, attempts: message.attempt, transport: 'nats' });
+        } catch (parkError) {
+          // Kept (best effort) for the delivery past the last attempt, which parks the message once
+          // ack_wait runs out: its letter then starts with this error, not only that attempts ran out.
+          await keepFailure(subscription, message.id, error).catch(() => undefined);
+          throw parkError;
+        }
         return m.term('dead-lettered');
       }
-      await pool.query('insert into brigade_bus.failures (subscription, message_id) values ($1, $2) on conflict do nothing', [subscription, message.id]);
+      await keepFailure(subscription, message.id, describeError(failure));
       m.nak(backoffDelay(message.attempt, opts.backoff));
     };
 

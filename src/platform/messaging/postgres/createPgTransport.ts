@@ -1,15 +1,15 @@
 import type pg from 'pg';
 import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
-import { describeError } from '../describeError.ts';
+import { describeError, describeExhausted } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
-import { AttemptsExhaustedError, InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
+import { AttemptsExhaustedError, InvalidMessageError, LeaseLostError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../../runtime/createWakeup.ts';
 import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
-import { createAckBatcher, deadLetterDelivery, extendLease, releaseDelivery, retryDelivery } from './settleDelivery.ts';
+import { createAckBatcher, deadLetterDelivery, extendLease, keepLastError, releaseDelivery, retryDelivery } from './settleDelivery.ts';
 
 /** The first wait before the LISTEN connection is opened again after it broke; it doubles up to {@link RECONNECT_MAX_MS}. */
 const RECONNECT_FIRST_MS = 50;
@@ -145,8 +145,18 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     const settle = async (d: ClaimedDelivery, failure: unknown): Promise<void> => {
       try {
         if (failure === null) await ack(d);
-        else if (d.attempt >= maxAttempts) await deadLetterDelivery(pool, d, describeError(failure));
-        else {
+        else if (d.attempt > maxAttempts) await deadLetterDelivery(pool, d, describeExhausted(maxAttempts), { exhausted: true });
+        else if (d.attempt === maxAttempts) {
+          const error = describeError(failure);
+          try {
+            await deadLetterDelivery(pool, d, error);
+          } catch (parkError) {
+            // Kept on the delivery (best effort), so the claim past the last attempt that parks it
+            // once the lease runs out writes this error into the letter, not only that attempts ran out.
+            if (!(parkError instanceof LeaseLostError)) await keepLastError(pool, d, error).catch(() => undefined);
+            throw parkError;
+          }
+        } else {
           const delay = backoffDelay(d.attempt, opts.backoff);
           await retryDelivery(pool, d, delay, describeError(failure));
           setTimeout(wakeup.wake, delay).unref();

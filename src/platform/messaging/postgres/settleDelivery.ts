@@ -113,21 +113,47 @@ export async function extendLease(pool: pg.Pool, attempt: DeliveryLease, leaseMs
 
 // Moving the delivery to the dead letters is one statement: the DELETE checks the lease, and the
 // INSERT only sees what the DELETE removed, so a message is parked at most once and never lost.
+// $5 (exhausted): the claim is one past the last attempt, whose worker never settled it. That claim
+// never ran the handler, so the letter counts one attempt fewer (as JetStream's does, which parks at
+// deliveryCount - 1), and the error the delivery kept from an earlier attempt (last_error: a handler's
+// own exception, and when storing its dead letter failed, the last attempt's) goes ahead of the note.
 const DEAD_LETTER_SQL = `
 with gone as (
   delete from brigade_bus.deliveries where id = $1 and lease = $2
-  returning subscription, message_id, attempt, coalesce(first_failed_at, now()) as first_failed_at
+  returning subscription, message_id, attempt, last_error, coalesce(first_failed_at, now()) as first_failed_at
 )
 insert into brigade_bus.dead_letters
   (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
-select $3, g.subscription, g.message_id, m.subject, m.key, m.headers, m.payload, $4, g.attempt, g.first_failed_at, now(), 'postgres'
+select $3, g.subscription, g.message_id, m.subject, m.key, m.headers, m.payload,
+       case when $5::boolean then coalesce(g.last_error || E'\\n' || $4::text, $4::text) else $4::text end,
+       g.attempt - case when $5::boolean then 1 else 0 end, g.first_failed_at, now(), 'postgres'
 from gone g join brigade_bus.messages m on m.id = g.message_id
 returning id`;
 
-/** Parks an attempt's message in the dead letters with its error. Throws {@link LeaseLostError} like {@link ackDelivery}. */
-export async function deadLetterDelivery(pool: pg.Pool, attempt: DeliveryLease, error: string): Promise<string> {
+/**
+ * Parks an attempt's message in the dead letters with its error. Throws {@link LeaseLostError} like {@link ackDelivery}.
+ *
+ * `exhausted`: the attempt is a claim past the last one (its workers were lost mid-handle, or the last
+ * attempt's dead letter could not be stored), never run: `error` is the note that says so, written
+ * after the last error the delivery kept, and the claim is not counted as an attempt.
+ */
+export async function deadLetterDelivery(pool: pg.Pool, attempt: DeliveryLease, error: string, options: { readonly exhausted?: boolean } = {}): Promise<string> {
   const id = newMessageId();
-  const { rowCount } = await pool.query(DEAD_LETTER_SQL, [attempt.deliveryId, attempt.lease, id, error]);
+  const { rowCount } = await pool.query(DEAD_LETTER_SQL, [attempt.deliveryId, attempt.lease, id, error, options.exhausted === true]);
   if (rowCount !== 1) throw new LeaseLostError(attempt.deliveryId);
   return id;
+}
+
+/**
+ * Keeps a failed last attempt's error on its delivery when its dead letter could not be stored: the
+ * lease is left to run out, and the claim past the last attempt parks the message with this error
+ * instead of only saying that the attempts ran out. Best effort: a database that refused the dead
+ * letter may refuse this too (the letter then keeps the previous attempt's error).
+ */
+export async function keepLastError(pool: pg.Pool, attempt: DeliveryLease, error: string): Promise<void> {
+  await pool.query('update brigade_bus.deliveries set last_error = $3, first_failed_at = coalesce(first_failed_at, now()) where id = $1 and lease = $2', [
+    attempt.deliveryId,
+    attempt.lease,
+    error,
+  ]);
 }
