@@ -107,13 +107,15 @@ export interface RebuildResult {
 
 const MAX_CATCH_UP_PASSES = 100;
 /**
- * Events per statement (a page) a rebuild reads when not told otherwise. Since the replay streams its
- * reads the size matters little: 240,000 events rebuilt at 84,596 events/s with 5,000 and at
- * 83,581–102,539 with 20,000 (bench/projections/rebuild.ts, same run); with prefetched pages, before
- * streaming, 20,000 had beaten 5,000 by a quarter. It also bounds the pages of the swap's catch-up and
- * of projections without `replay`, which are read whole.
+ * Events per statement (a page) a rebuild reads when not told otherwise. On the machine of the
+ * thirty-fourth and thirty-fifth sessions pages of 5,000 rebuilt 240,000 events at 72,220, 81,653 and
+ * (under load 6–9) 50,734 events/s against 17,395–62,688 with 20,000 in the same runs, with less than
+ * half the server's CPU (2.5 against 6 s; why the server works harder per event on larger pages was
+ * not looked into). (The twelfth session, on another machine: 84,596 with 5,000 and
+ * 83,581–102,539 with 20,000.) It also bounds the pages of the swap's catch-up and of projections
+ * without `replay`, which are read whole. `brigade projections rebuild --batch N` overrides it.
  */
-export const DEFAULT_REBUILD_BATCH: number = 20_000;
+export const DEFAULT_REBUILD_BATCH: number = 5000;
 
 /**
  * Blue/green rebuild: replays the whole log into a new table beside the live one and swaps it in
