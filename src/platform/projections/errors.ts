@@ -20,12 +20,52 @@ export class RebuildInterruptedByMoveError extends BrigadeError {
   }
 }
 
-/** 503: inside the swap, the log kept filling whole catch-up pages: appends outpace the rebuild. */
+/**
+ * 503: the swap's catch-up (live projector paused) read `passes` full pages and there was still more.
+ * Its reads cannot grow while it runs (they stop below its own transaction), so this is what was
+ * appended between the end of the replay and the swap: more than `passes` pages of `batchSize`.
+ */
 export class RebuildFallingBehindError extends BrigadeError {
-  constructor(name: string, passes: number) {
-    super('PROJECTION_REBUILD_FALLING_BEHIND', 503, `The rebuild of projection ${name} read ${passes} full catch-up pages and the log still grew faster; the live view is untouched: retry when appends slow down, or with a larger batch size`, {
-      details: { projection: name, passes },
-    });
+  constructor(name: string, passes: number, batchSize: number) {
+    super(
+      'PROJECTION_REBUILD_FALLING_BEHIND',
+      503,
+      `The swap of projection ${name} read ${passes} full catch-up pages of ${batchSize} events and there was more: over ${passes * batchSize} events were appended between the end of its replay and the swap, too many to catch up while the live projector is paused. Nothing was swapped and the live view serves on: run the rebuild again, or with a larger --batch`,
+      { details: { projection: name, passes, batchSize } },
+    );
+  }
+}
+
+/**
+ * 409: at the swap, with the live view locked, it no longer has the shadow's shape (columns and
+ * types, indexes, constraints): something altered it while the rebuild ran, most likely a migration.
+ * Swapping would drop that change with the old table; nothing was swapped.
+ */
+export class RebuildSchemaChangedError extends BrigadeError {
+  constructor(name: string, table: string, differences: readonly string[]) {
+    super(
+      'PROJECTION_REBUILD_SCHEMA_CHANGED',
+      409,
+      `The view ${table} of projection ${name} had its schema changed during the rebuild (a migration?); nothing swapped; run the rebuild again. Differences: ${differences.join('; ')}`,
+      { details: { projection: name, table, differences } },
+    );
+  }
+}
+
+/**
+ * 403: the live view belongs to a role the connecting role cannot hand the rebuilt table to (it is
+ * not a member of it, or that role may not create in the schema). The rebuilt table must keep the
+ * live owner, or later migrations run as that role fail with "must be owner of table". Refused
+ * before anything was made.
+ */
+export class RebuildOwnerError extends BrigadeError {
+  constructor(name: string, table: string, owner: string, current: string) {
+    super(
+      'PROJECTION_REBUILD_NOT_OWNER',
+      403,
+      `The view ${table} of projection ${name} is owned by role ${owner}, and role ${current} cannot give the rebuilt table to it (it is not a member of ${owner}, or ${owner} may not create in the schema); nothing was done: run the rebuild connected as ${owner} (the migrating role) or as a member of it`,
+      { details: { projection: name, table, owner, role: current } },
+    );
   }
 }
 

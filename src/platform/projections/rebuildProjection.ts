@@ -1,11 +1,11 @@
 import pg from 'pg';
-import { nextTransactionId, unitOfWork, type Tx } from '../db/index.ts';
+import { NO_FLUSH_WAIT, nextTransactionId, unitOfWork, type Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildSwapBlockedError, type BlockingSession } from './errors.ts';
+import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildOwnerError, RebuildSwapBlockedError, type BlockingSession } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -23,7 +23,9 @@ import type { Projection, ProjectionReplay } from './types.ts';
 export interface RebuildProgress {
   /**
    * `replaying` into the shadow table, `waiting` for transactions open when the rebuild started to end
-   * (their events must be in before the swap), `swapping` (live projector paused, final catch-up), `done`.
+   * (their events must be in before the swap), `replaying` again for what was appended meanwhile,
+   * `swapping` (live projector paused, final catch-up, the live table's schema checked and its
+   * security and owner copied), `done`.
    */
   readonly phase: 'replaying' | 'waiting' | 'swapping' | 'done';
   /** Events read so far. */
@@ -121,21 +123,27 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  * Blue/green rebuild: replays the whole log into a new table beside the live one and swaps it in
  * atomically once it has caught up, so readers never see an empty or partial view.
  *
- * 1. Takes the projection's rebuild lock (one rebuild at a time) and creates `<table>_rebuild` like
- *    the live table (`createShadow`: columns, defaults, checks, indexes; owner-only).
+ * 1. Takes the projection's rebuild lock (one rebuild at a time), checks that the connecting role
+ *    can give the rebuilt table to the live table's owner (else {@link RebuildOwnerError}, before
+ *    anything is made) and creates `<table>_rebuild` like the live table (`createShadow`: columns,
+ *    defaults, checks, indexes; owner-only).
  * 2. Replays every event into it while the live projector keeps serving, reading the log on a
  *    connection of its own in statements of `batchSize` until one comes back short. A projection
  *    with a `replay` (row projections) folds the events in memory as they stream in, and the owner's
  *    connection writes the rows in bulk behind the reader (`replayInMemory`); others apply page by
- *    page, read one page ahead (`replayThroughApply`). Then (for the latter, before the replay) the
- *    shadow gets the live table's RLS flags, policies and
- *    grants (`secureShadow`).
+ *    page, read one page ahead (`replayThroughApply`). The shadow gets the live table's RLS flags,
+ *    policies and grants (`secureShadow`): for the latter before the replay, for the former after
+ *    its last pass (step 3).
  * 3. Waits until every transaction that was running when the rebuild started has ended: reads stop
  *    below the oldest running one, so without the wait a view behind the live one could be swapped in.
- *    Then, in ONE transaction: locks the live checkpoint row (every live batch locks it first, so the live
- *    projector pauses), replays what was appended meanwhile, moves the checkpoint to the shadow's,
- *    NOTIFYs the projection's listeners of the new checkpoint
- *    (as a live batch does: the catch-up may have applied events no batch will), renames live →
+ *    Replays again, still beside the live projector, what was appended during the wait, until a
+ *    page comes back short. Then, in ONE transaction: locks the live checkpoint row (every live batch
+ *    locks it first, so the live projector pauses), catches up the little appended since, moves the
+ *    checkpoint to the shadow's, NOTIFYs the projection's listeners of the new checkpoint
+ *    (as a live batch does: the catch-up may have applied events no batch will), takes the live table
+ *    (ACCESS EXCLUSIVE), refuses if its columns, indexes or constraints no longer match the shadow's
+ *    (`RebuildSchemaChangedError`: a migration ran meanwhile), gives the shadow the live
+ *    table's RLS flags, policies, grants and owner as they are now, renames live →
  *    `<table>_old` and shadow → live (indexes renamed to the live names), drops the old table,
  *    commits. Readers that queued on the rename see the new table.
  *
@@ -146,6 +154,9 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  * connections (the owner's, a reader, and for `apply` a writer).
  *
  * @throws {RebuildInProgressError} another rebuild of the projection is running.
+ * @throws {RebuildOwnerError} the connecting role cannot make the rebuilt table the live owner's.
+ * @throws {import("./errors.ts").RebuildSchemaChangedError} the live table's schema changed while the rebuild ran.
+ * @throws {RebuildFallingBehindError} the swap's catch-up found more than 100 pages appended since the replay's last page.
  * @throws {import("./errors.ts").HorizonStalledError} a transaction open since before the rebuild stayed open past `horizonTimeoutMs`.
  */
 export async function rebuildProjection(pool: pg.Pool, projection: Projection, options: RebuildOptions = {}): Promise<RebuildResult> {
@@ -178,6 +189,19 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
     const locked = await owner.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
     if (locked.rows[0]?.ok !== true) throw new RebuildInProgressError(projection.name);
     try {
+      // The swap gives the rebuilt table to the live owner (ALTER OWNER: unless a superuser connects, the
+      // connecting role must be a member of it, and it must be able to create in the schema): checked
+      // here, not found out after the whole replay.
+      const owned = await owner.query<{ owner: string; current: string; may: boolean }>(
+        `select pg_get_userbyid(c.relowner) as owner, current_user::text as current,
+                c.relowner = (select oid from pg_roles where rolname = current_user)
+                or (select rolsuper from pg_roles where rolname = current_user)
+                or (pg_has_role(current_user, c.relowner, 'USAGE') and has_schema_privilege(c.relowner, c.relnamespace, 'CREATE')) as may
+           from pg_class c where c.oid = $1::regclass`,
+        [live],
+      );
+      const { owner: liveOwner, current, may } = owned.rows[0]!;
+      if (!may) throw new RebuildOwnerError(projection.name, live, liveOwner, current);
       // Every transaction that wrote before now is below this fence; the swap waits until all have ended.
       const fence = await nextTransactionId(owner);
       // A tenant move bumps the epoch (decision 0008); the swap refuses a shadow replayed across one.
@@ -189,20 +213,33 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
       estimated.catch(() => undefined); // only the progress waits for it
       await createShadow(owner, projection, shadowName);
       const replay = projection.replay?.();
+      const secure = () =>
+        inTransaction(owner, { service: projection.service }, async (tx) => {
+          await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
+          await secureShadow(owner, projection, shadowName);
+        });
+      // Both resume from `state`: run again, they read on from its checkpoint.
+      const replayFromCheckpoint = () =>
+        replay === undefined
+          ? replayThroughApply({ pool, projection, shadow, context, batchSize, state, onPage })
+          : replayInMemory({ pool, owner, projection, replay, shadow, context, batchSize, rowsInMemory, state, onPage });
       try {
-        // 2. Replay while the live projector serves.
-        if (replay === undefined) {
-          await secureShadow(owner, projection, shadowName);
-          await replayThroughApply({ pool, projection, shadow, context, batchSize, state, onPage });
-        } else {
-          await replayInMemory({ pool, owner, projection, replay, shadow, context, batchSize, rowsInMemory, state, onPage });
-          await secureShadow(owner, projection, shadowName);
-        }
+        // 2. Replay while the live projector serves. `apply` writes as the service role: secured first;
+        // the in-memory replay COPYs as the owner: secured after its last pass (below).
+        if (replay === undefined) await secure();
+        await replayFromCheckpoint();
         // 3. Reads stop below the oldest running transaction: one open since before the rebuild began
         // would otherwise leave out what committed around it, and the swap would put in a view behind
-        // the live one. Wait for it to end, then pause the live projector, catch up, swap, in one transaction.
+        // the live one. Wait for it to end.
         await estimated.catch(() => undefined);
         await waitForHorizon(owner, fence, { timeoutMs: options.horizonTimeoutMs ?? 300_000, onWait: () => progress('waiting') });
+        // What was appended during the wait (up to horizonTimeoutMs of appends, and what the bound held
+        // back) is replayed here, with the live projector serving, until a page comes back short: the
+        // swap, which pauses the live projector, then only catches up what came after that page.
+        // Without a wait this is usually one short page.
+        await replayFromCheckpoint();
+        if (replay !== undefined) await secure();
+        // Then pause the live projector, catch up, swap, in one transaction.
         progress('swapping');
         await inTransaction(owner, context, async (tx) => {
           await enterServiceRole(tx, context);
@@ -213,7 +250,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           // took one), so only transactions older than it can still add to what they see; whatever
           // commits after the last page, the live projector applies from the checkpoint set below.
           for (let passes = 1; (await catchUp(tx, projection, replay, shadow, batchSize, state)) === batchSize; passes++) {
-            if (passes >= MAX_CATCH_UP_PASSES) throw new RebuildFallingBehindError(projection.name, passes);
+            if (passes >= MAX_CATCH_UP_PASSES) throw new RebuildFallingBehindError(projection.name, passes, batchSize);
           }
           if (replay !== undefined && replay.pending > 0) {
             const rows = replay.take();

@@ -1,31 +1,33 @@
 import pg from 'pg';
-import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { qualifiedTable } from './defineProjection.ts';
-import { inTransaction } from './inTransaction.ts';
 import { tableGrants } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
- * Gives the shadow table the live table's row-level security flags, policies (deparsed by
- * `pg_policies`) and grants (from `aclexplode(relacl)`), in one transaction on the owner's connection.
+ * Gives the shadow table exactly the live table's row-level security flags, policies (deparsed by
+ * `pg_policies`) and grants (from `aclexplode(relacl)`): what the shadow had of them before is dropped
+ * and revoked first, so it can run again. Runs on `client` in the caller's transaction: once before
+ * the service role first writes the shadow, and again in the swap's transaction with the live table
+ * locked, so a grant, revoke or policy made on the live table while the rebuild ran is not lost.
  */
-export async function secureShadow(owner: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
+export async function secureShadow(client: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
   const live = qualifiedTable(projection);
   const shadow = qualifiedTable(projection, shadowName);
   const esc = pg.escapeIdentifier;
-  const flags = await owner.query<{ rls: boolean; force: boolean }>(
-    `select relrowsecurity as rls, relforcerowsecurity as force from pg_class where oid = $1::regclass`,
-    [live],
-  );
-  const policies = await owner.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; check: string | null }>(
-    `select policyname as name, permissive, roles::text[] as roles, cmd, qual, with_check as check
-       from pg_policies where schemaname = $1 and tablename = $2 order by policyname`,
-    [projection.schema, projection.table],
-  );
-  const grants = await tableGrants(owner, live);
+  const flags = await client.query<{ rls: boolean; force: boolean }>(`select relrowsecurity as rls, relforcerowsecurity as force from pg_class where oid = $1::regclass`, [live]);
+  const policiesOf = (table: string) =>
+    client.query<{ name: string; permissive: string; roles: string[]; cmd: string; qual: string | null; check: string | null }>(
+      `select policyname as name, permissive, roles::text[] as roles, cmd, qual, with_check as check
+         from pg_policies where schemaname = $1 and tablename = $2 order by policyname`,
+      [projection.schema, table],
+    );
+  const policies = await policiesOf(projection.table);
+  const grants = await tableGrants(client, live);
   const statements: string[] = [];
-  if (flags.rows[0]?.rls === true) statements.push(`alter table ${shadow} enable row level security`);
-  if (flags.rows[0]?.force === true) statements.push(`alter table ${shadow} force row level security`);
+  for (const p of (await policiesOf(shadowName)).rows) statements.push(`drop policy ${esc(p.name)} on ${shadow}`);
+  for (const grantee of new Set((await tableGrants(client, shadow)).map((g) => g.grantee))) statements.push(`revoke all on table ${shadow} from ${grantee}`);
+  statements.push(`alter table ${shadow} ${flags.rows[0]?.rls === true ? 'enable' : 'disable'} row level security`);
+  statements.push(`alter table ${shadow} ${flags.rows[0]?.force === true ? 'force' : 'no force'} row level security`);
   // Policy expressions come from the catalog (pg_policies deparses them), never from input.
   for (const p of policies.rows) {
     const roles = p.roles.map((r) => (r === 'public' ? 'public' : esc(r))).join(', ');
@@ -39,8 +41,5 @@ export async function secureShadow(owner: pg.ClientBase, projection: Projection,
     if (!/^[A-Z ]+$/.test(g.privilege)) continue;
     statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee}`);
   }
-  await inTransaction(owner, { service: projection.service }, async (tx) => {
-    await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
-    for (const sql of statements) await tx.query(sql);
-  });
+  for (const sql of statements) await client.query(sql);
 }
