@@ -181,11 +181,13 @@ describe('rebuild swap: the live view’s schema, grants and owner; the backlog 
   });
 
   test('a connecting role that cannot give the rebuilt table to the live owner: refused before anything is made, naming the owner', async () => {
-    const rebuilder = await role('rv_rebuilder', 'login');
+    // With a password: the embedded PostgreSQL of a machine without one (CI) asks every login for one.
+    const rebuilder = await role('rv_rebuilder', "login password 'rebuild-probe'");
     await admin.query(`grant usage, create on schema ordering to ${pg.escapeIdentifier(rebuilder)}`);
     const liveOwner = (await admin.query(`select pg_get_userbyid(relowner) as owner from pg_class where oid = 'ordering.board_view'::regclass`)).rows[0].owner;
     const url = new URL(database.db.url);
     url.username = rebuilder;
+    url.password = 'rebuild-probe';
     const as = new pg.Pool({ connectionString: url.toString(), max: 4 });
     try {
       await assert.rejects(rebuildProjection(as, board), (e: unknown) => {
