@@ -167,6 +167,19 @@ describe('HTTP shell', () => {
     assert.equal((await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 1 } })).statusCode, 200);
   });
 
+  test('the Bearer scheme is read in any case and after one or more spaces (RFC 9110 §11.1, §11.4)', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const id = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    for (const authorization of [`Bearer ${token}`, `bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization }, payload: { id, maybe: null, lines: [], label: 'x' } });
+      assert.equal(res.statusCode, 200, `${authorization.slice(0, 10)}: ${res.body}`);
+    }
+    for (const authorization of [`Bearer${token}`, `Basic ${token}`, `Bearer ${token} extra`]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization }, payload: {} });
+      assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_INVALID'], res.body);
+    }
+  });
+
   test('400 names the field a body lacks or must not have, at any depth, and says what to do', async () => {
     const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
     const send = (payload: unknown) => platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
