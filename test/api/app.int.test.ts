@@ -194,6 +194,20 @@ describe('HTTP shell', () => {
     assert.match(nestedMissing.json().detail, /body\.lines\.0\.itemId is required/);
   });
 
+  test('a value outside a choice between fixed values gets a 400 naming the values allowed', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    for (const role of ['root', 5, null]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/tokens', headers: { authorization: `Bearer ${token}` }, payload: { role } });
+      assert.deepEqual([res.statusCode, res.json().field], [400, 'body.role'], res.body);
+      // Was "body.role must be equal to constant": the value of one branch, unnamed.
+      assert.equal(res.json().detail, 'body.role must be one of: admin, staff, courier, customer', res.body);
+    }
+    // A union that is more than literals keeps the validator's message.
+    const other = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: `Bearer ${token}` }, payload: { id: '0190c1b2-7a3e-7000-8000-00000000abcd', maybe: 'x', lines: [], label: 'x' } });
+    assert.deepEqual([other.statusCode, other.json().field], [400, 'body.maybe'], other.body);
+    assert.doesNotMatch(other.json().detail, /one of/);
+  });
+
   test('UUIDs of a body and a query string are taken in lower case, wherever the schema declares them; other text as sent', async () => {
     const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
     const id = '0190C1B2-7A3E-7000-8000-00000000ABCD';
