@@ -306,6 +306,11 @@ describe('HTTP shell', () => {
     assert.equal(spec.openapi, '3.1.0');
     assert.ok(spec.paths['/health/ready']);
     assert.deepEqual(spec.paths['/v1/probe/echo'].post.requestBody.content['application/json'].schema.required, ['name', 'count']);
+    // Every write declares its body, NoFields for a command without fields: one without took any JSON body.
+    const undeclared = Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>).flatMap(([path, operations]) =>
+      Object.entries(operations).filter(([method, op]) => ['post', 'put', 'patch', 'delete'].includes(method) && op.requestBody === undefined).map(([method]) => `${method} ${path}`),
+    );
+    assert.deepEqual(undeclared, []);
   });
 
   test('GET /v1 is the API index: links to the docs, the OpenAPI document and readiness, and every documented operation by service', async () => {
