@@ -216,3 +216,20 @@ test('a database URL that is not a URL (keyword/value, or no scheme) is echoed a
   // An unparsable value with a scheme: its query may hold ?password= where no pattern can find it.
   assert.equal(redact('postgres://db:abc/x?password=hunter2'), '(not a URL: 36 characters, not shown)');
 });
+
+test('a <SERVICE>_DATABASE_URL of no service (a typo) is refused, naming the services; the known ones pass', () => {
+  // Before, ORDERS_DATABASE_URL was ignored and ordering's data went to the main database.
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'postgres://db/main', ORDERS_DATABASE_URL: 'postgres://app:hunter2@db/orders', menu_DATABASE_URL: 'postgres://db/menu' }, { services: ['platform', 'menu', 'ordering'] }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.issues.map((i) => i.variable).join() === 'ORDERS_DATABASE_URL,menu_DATABASE_URL' &&
+      /ORDERS_DATABASE_URL: expected no such variable: the services with a database of their own are platform, menu, ordering \(PLATFORM_DATABASE_URL, MENU_DATABASE_URL, ORDERING_DATABASE_URL\); unset it or fix its name, got "postgres:\/\/app:\*\*\*@db\/orders"/.test(error.message) &&
+      !/hunter2/.test(error.message),
+  );
+  const config = loadConfig(
+    { DATABASE_URL: 'postgres://db/main', DATABASE_REPLICA_URL: 'postgres://standby/main', MENU_DATABASE_URL: 'postgres://db/menu', PROVIDER_DATABASE_URL: 'postgres://db/provider', BENCH_DATABASE_URL: 'postgres://db/bench', ORDERS_DATABASE_URL: ' ' },
+    { services },
+  );
+  assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgres://db/menu' });
+});

@@ -143,6 +143,15 @@ export class ConfigError extends BrigadeError {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A variable named as a service's own database is (`<SERVICE>_DATABASE_URL`). */
+const OWN_DATABASE_URL = /^[A-Z][A-Z0-9_]*_DATABASE_URL$/i;
+
+/**
+ * `*_DATABASE_URL` variables that something other than {@link loadConfig} reads: the stand-in payment
+ * provider's own database (`brigade payment-provider`) and the event-store benchmark's client.
+ */
+const DATABASE_URLS_READ_ELSEWHERE: readonly string[] = ['PROVIDER_DATABASE_URL', 'BENCH_DATABASE_URL'];
+
 /** The protocols of a PostgreSQL connection URL (`DATABASE_URL`, `--to-database`). */
 export const POSTGRES_PROTOCOLS: readonly string[] = Object.freeze(['postgres:', 'postgresql:']);
 
@@ -165,7 +174,8 @@ export function isUrlOf(value: string, protocols: readonly string[]): boolean {
  * Reads and validates the environment.
  *
  * @param env - the environment, usually `process.env`.
- * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read.
+ * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read; any other
+ *   `*_DATABASE_URL` that is set (but `PROVIDER_DATABASE_URL`, `BENCH_DATABASE_URL`) is refused.
  * @throws {@link ConfigError} naming every invalid variable.
  * @example
  * const config = loadConfig(process.env, { services: ['platform', 'menu'] });
@@ -203,6 +213,20 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   for (const service of options.services) {
     const u = url(`${service.toUpperCase()}_DATABASE_URL`, POSTGRES_PROTOCOLS);
     if (u !== null) serviceDatabaseUrls[service] = u;
+  }
+
+  // A mistyped one (ORDERS_DATABASE_URL for ORDERING_DATABASE_URL) was ignored, and that service's data
+  // went to the main database: every *_DATABASE_URL that is set must be one something reads.
+  const ownDatabases = options.services.map((service) => `${service.toUpperCase()}_DATABASE_URL`);
+  const readElsewhere = new Set([...ownDatabases, ...DATABASE_URLS_READ_ELSEWHERE]);
+  for (const name of Object.keys(env).sort()) {
+    const v = read(name);
+    if (!OWN_DATABASE_URL.test(name) || readElsewhere.has(name) || v === undefined) continue;
+    issues.push({
+      variable: name,
+      expected: `no such variable: the services with a database of their own are ${options.services.join(', ')} (${ownDatabases.join(', ')}); unset it or fix its name`,
+      got: redact(v),
+    });
   }
 
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
