@@ -21,7 +21,8 @@ declare module 'fastify' {
   }
 }
 
-const BEARER = /^Bearer ([A-Za-z0-9._-]+)$/;
+// RFC 9110 §11.1: the scheme is case-insensitive, and one or more spaces part it from the token (§11.4).
+const BEARER = /^Bearer +([A-Za-z0-9._-]+)$/i;
 
 /** Whether the request's route declares a bearer token in its schema (`security`), as the OpenAPI page shows it. */
 const needsToken = (request: FastifyRequest): boolean => (request.routeOptions.schema?.security?.length ?? 0) > 0;

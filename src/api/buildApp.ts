@@ -88,7 +88,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     // which doubled a 30 s timeout): a few times a timeout instead, at most every 5 s. Its headers
     // timeout (60 s by default) may not exceed the request's.
     requestTimeout,
-    http: { connectionsCheckingInterval: Math.max(10, Math.min(5000, Math.floor(requestTimeout / 4))), headersTimeout: Math.min(60_000, requestTimeout) },
+    // Node's own check of Host answered a bare 400 without a body; the onRequest hook below answers it.
+    http: { connectionsCheckingInterval: Math.max(10, Math.min(5000, Math.floor(requestTimeout / 4))), headersTimeout: Math.min(60_000, requestTimeout), requireHostHeader: false },
     ...(typeof deps.logger === 'object' && 'child' in deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger }),
     // Honour a caller's x-request-id (tracing through a gateway), else make one; it is in every log line.
     genReqId: (req) => {
@@ -109,6 +110,11 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (HTTP/1.0 may omit it).
+    const { httpVersionMajor: major, httpVersionMinor: minor } = request.raw;
+    if (request.headers.host === undefined && (major > 1 || (major === 1 && minor >= 1))) {
+      return sendProblem(request, reply, 400, 'MISSING_HOST', 'An HTTP/1.1 request needs a Host header; send one with the name (and port) the server was reached at.');
+    }
   });
   // A request still in flight when the app closes answers with Connection: close. Closing stops new
   // connections and ends idle ones, but a connection that goes idle after that stays open for its

@@ -4,7 +4,7 @@ import type pg from 'pg';
 import { Type } from 'typebox';
 import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
-import { absentBodyIsEmpty } from './requestInput.ts';
+import { absentBodyIsEmpty, NoFields } from './requestInput.ts';
 
 /** Where the dead letters are and how to send them back. */
 export interface DeadLetterRoutesOptions {
@@ -14,6 +14,10 @@ export interface DeadLetterRoutesOptions {
 
 const Subscription = Type.String({ minLength: 1, maxLength: 200 });
 const admin = { tags: ['admin'], security: [{ bearer: [] }] };
+/** A dead letter's id: a UUID (a malformed one is a 400 naming `params.id`, as on every other route). */
+const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+/** A command on one letter has no fields: no body, or `{}` (before, any JSON body was taken and ignored). */
+const noFields = { preValidation: absentBodyIsEmpty };
 
 /**
  * Admin HTTP for the dead-letter store, the same operations as `brigade dlq`: list (optionally of one
@@ -44,11 +48,11 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) });
     },
   );
-  app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: Type.Object({ id: Type.String() }) } }, async (request) => {
+  app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: IdParams } }, async (request) => {
     authorize(request, 'admin');
     return showDeadLetter(pool, request.params.id);
   });
-  app.post('/admin/dead-letters/:id/redrive', { schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: Type.Object({ id: Type.String() }) } }, async (request) => {
+  app.post('/admin/dead-letters/:id/redrive', { schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: IdParams, body: NoFields }, ...noFields }, async (request) => {
     authorize(request, 'admin');
     await showDeadLetter(pool, request.params.id); // 404 for an unknown id
     return redriveDeadLetters(pool, transport, { id: request.params.id });
@@ -71,7 +75,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription });
     },
   );
-  app.delete('/admin/dead-letters/:id', { schema: { ...admin, summary: 'Drop a dead letter for good', params: Type.Object({ id: Type.String() }) } }, async (request, reply) => {
+  app.delete('/admin/dead-letters/:id', { schema: { ...admin, summary: 'Drop a dead letter for good', params: IdParams, body: NoFields }, ...noFields }, async (request, reply) => {
     authorize(request, 'admin');
     await dropDeadLetter(pool, request.params.id);
     return reply.status(204).send();

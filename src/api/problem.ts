@@ -31,6 +31,41 @@ const TITLES: Record<number, string> = {
  */
 const PATTERN_RULES: ReadonlyMap<string, string> = new Map([[DISPLAY_NAME, DISPLAY_NAME_RULE]]);
 
+/** One error of the validator (ajv's), as much of it as {@link allowedValuesOf} reads. */
+interface SchemaError {
+  readonly keyword: string;
+  readonly instancePath: string;
+  readonly schemaPath: string;
+  readonly params: Record<string, unknown>;
+}
+
+/**
+ * The values a choice between fixed values allows at `instancePath`, when that is what failed there: a
+ * union of literals (`anyOf` of `const`, each branch refused by its `const` or its `type`) or an `enum`.
+ * Ajv's own message for the first is "must be equal to constant", the value of one branch, unnamed.
+ *
+ * @example
+ * // POST /v1/tokens {"role":"root"} → "body.role must be one of: admin, staff, courier, customer"
+ */
+function allowedValuesOf(errors: readonly SchemaError[], instancePath: string): string[] | undefined {
+  const here = errors.filter((e) => e.instancePath === instancePath);
+  const enumError = here.find((e) => e.keyword === 'enum');
+  if (enumError !== undefined && Array.isArray(enumError.params.allowedValues)) return enumError.params.allowedValues.map(String);
+  const anyOf = here.find((e) => e.keyword === 'anyOf');
+  if (anyOf === undefined) return undefined;
+  const branches = new Map<string, unknown[]>();
+  for (const e of here) {
+    if (e === anyOf) continue;
+    const branch = e.schemaPath.startsWith(`${anyOf.schemaPath}/`) ? /^(\d+)\/(const|type)$/.exec(e.schemaPath.slice(anyOf.schemaPath.length + 1)) : null;
+    if (branch === null) return undefined; // a branch that is more than a literal: ajv's message stands
+    const values = branches.get(branch[1]!) ?? [];
+    if (e.keyword === 'const') values.push(e.params.allowedValue);
+    branches.set(branch[1]!, values);
+  }
+  const values = [...branches.values()];
+  return values.length > 0 && values.every((v) => v.length === 1) ? values.map((v) => String(v[0])) : undefined;
+}
+
 /** The stable code of a 4xx that came without one of Brigade's, from its status (RFC 9110's reason phrase). */
 const CODES_OF_STATUS: Record<number, string> = {
   400: 'BAD_REQUEST', 401: 'UNAUTHORIZED', 403: 'FORBIDDEN', 404: 'NOT_FOUND', 405: 'METHOD_NOT_ALLOWED', 406: 'NOT_ACCEPTABLE', 408: 'REQUEST_TIMEOUT',
@@ -98,7 +133,8 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     const params = (first?.params ?? {}) as { missingProperty?: string; additionalProperty?: string; pattern?: string };
     // The field at fault: where the error is, and below it the member missing or not allowed there.
     const field = [fe.validationContext, ...(first?.instancePath ?? '').split('/').filter(Boolean), params.missingProperty ?? params.additionalProperty].filter(Boolean).join('.');
-    const rule = first?.keyword === 'pattern' ? PATTERN_RULES.get(params.pattern ?? '') : undefined;
+    const choices = first === undefined ? undefined : allowedValuesOf(fe.validation, first.instancePath);
+    const rule = first?.keyword === 'pattern' ? PATTERN_RULES.get(params.pattern ?? '') : choices !== undefined ? `must be one of: ${choices.join(', ')}` : undefined;
     const detail =
       params.additionalProperty !== undefined
         ? `${field} is not a field of this request; remove it (see /docs for the fields it takes)`

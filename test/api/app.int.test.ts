@@ -167,6 +167,19 @@ describe('HTTP shell', () => {
     assert.equal((await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', payload: { name: 'x', count: 1 } })).statusCode, 200);
   });
 
+  test('the Bearer scheme is read in any case and after one or more spaces (RFC 9110 §11.1, §11.4)', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const id = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    for (const authorization of [`Bearer ${token}`, `bearer ${token}`, `BEARER ${token}`, `Bearer   ${token}`]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization }, payload: { id, maybe: null, lines: [], label: 'x' } });
+      assert.equal(res.statusCode, 200, `${authorization.slice(0, 10)}: ${res.body}`);
+    }
+    for (const authorization of [`Bearer${token}`, `Basic ${token}`, `Bearer ${token} extra`]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization }, payload: {} });
+      assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_INVALID'], res.body);
+    }
+  });
+
   test('400 names the field a body lacks or must not have, at any depth, and says what to do', async () => {
     const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
     const send = (payload: unknown) => platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: `Bearer ${token}` }, payload: payload as Record<string, unknown> });
@@ -179,6 +192,20 @@ describe('HTTP shell', () => {
     const nestedMissing = await send({ id, maybe: null, lines: [{ note: 'x' }], label: 'x' });
     assert.deepEqual([nestedMissing.statusCode, nestedMissing.json().field], [400, 'body.lines.0.itemId'], nestedMissing.body);
     assert.match(nestedMissing.json().detail, /body\.lines\.0\.itemId is required/);
+  });
+
+  test('a value outside a choice between fixed values gets a 400 naming the values allowed', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    for (const role of ['root', 5, null]) {
+      const res = await platform.app.inject({ method: 'POST', url: '/v1/tokens', headers: { authorization: `Bearer ${token}` }, payload: { role } });
+      assert.deepEqual([res.statusCode, res.json().field], [400, 'body.role'], res.body);
+      // Was "body.role must be equal to constant": the value of one branch, unnamed.
+      assert.equal(res.json().detail, 'body.role must be one of: admin, staff, courier, customer', res.body);
+    }
+    // A union that is more than literals keeps the validator's message.
+    const other = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization: `Bearer ${token}` }, payload: { id: '0190c1b2-7a3e-7000-8000-00000000abcd', maybe: 'x', lines: [], label: 'x' } });
+    assert.deepEqual([other.statusCode, other.json().field], [400, 'body.maybe'], other.body);
+    assert.doesNotMatch(other.json().detail, /one of/);
   });
 
   test('UUIDs of a body and a query string are taken in lower case, wherever the schema declares them; other text as sent', async () => {
@@ -279,6 +306,11 @@ describe('HTTP shell', () => {
     assert.equal(spec.openapi, '3.1.0');
     assert.ok(spec.paths['/health/ready']);
     assert.deepEqual(spec.paths['/v1/probe/echo'].post.requestBody.content['application/json'].schema.required, ['name', 'count']);
+    // Every write declares its body, NoFields for a command without fields: one without took any JSON body.
+    const undeclared = Object.entries(spec.paths as Record<string, Record<string, { requestBody?: unknown }>>).flatMap(([path, operations]) =>
+      Object.entries(operations).filter(([method, op]) => ['post', 'put', 'patch', 'delete'].includes(method) && op.requestBody === undefined).map(([method]) => `${method} ${path}`),
+    );
+    assert.deepEqual(undeclared, []);
   });
 
   test('GET /v1 is the API index: links to the docs, the OpenAPI document and readiness, and every documented operation by service', async () => {

@@ -40,3 +40,24 @@ test("requests Node's HTTP parser refuses get a problem document with a stable c
   const live = await fetch(`http://127.0.0.1:${port}/health/live`);
   assert.equal(live.status, 200);
 });
+
+test('an HTTP/1.1 request without Host gets a 400 MISSING_HOST problem document (Node answered a bare 400); HTTP/1.0 needs none', async (t) => {
+  const app = await buildApp({ bodyLimit: 1024, logger: false, metrics: new client.Registry(), readiness: async () => ({ ok: true, checks: {} }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const { port } = app.server.address() as { port: number };
+
+  const noHost = await exchange(port, 'GET /health/live HTTP/1.1\r\nConnection: close\r\n\r\n');
+  const [head = '', body = ''] = noHost.split('\r\n\r\n');
+  assert.match(head, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  assert.match(head, /\r\nContent-Type: application\/problem\+json/i);
+  const problem = JSON.parse(body) as Record<string, unknown>;
+  assert.equal(problem.code, 'MISSING_HOST');
+  assert.match(String(problem.detail), /needs a Host header/);
+  assert.match(head, new RegExp(`\\r\\nX-Request-Id: ${String(problem.requestId)}\\r\\n`, 'i'));
+
+  const http10 = await exchange(port, 'GET /health/live HTTP/1.0\r\n\r\n');
+  assert.match(http10, /^HTTP\/1\.[01] 200 OK\r\n/);
+  const withHost = await exchange(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+  assert.match(withHost, /^HTTP\/1\.1 200 OK\r\n/);
+});

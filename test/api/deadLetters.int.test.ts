@@ -103,6 +103,25 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     }
   });
 
+  test('commands on one letter take no fields, and its id is a UUID: a body with a field, or a malformed id, is a 400 naming it', async () => {
+    const id = await park(`${token()}-gone`);
+    // Before, any JSON body was taken and ignored, and a malformed id was a 404 found by no lookup.
+    for (const [method, url] of [['POST', `/v1/admin/dead-letters/${id}/redrive`], ['DELETE', `/v1/admin/dead-letters/${id}`]] as const) {
+      const res = await t.request({ method, url, token: admin, payload: { everything: true } });
+      assert.deepEqual([res.statusCode, res.json().field], [400, 'body.everything'], `${method} ${url}: ${res.body}`);
+    }
+    assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
+    for (const [method, url] of [['GET', '/v1/admin/dead-letters/nope'], ['POST', '/v1/admin/dead-letters/nope/redrive'], ['DELETE', '/v1/admin/dead-letters/nope']] as const) {
+      const res = await t.request({ method, url, token: admin });
+      assert.deepEqual([res.statusCode, res.json().field], [400, 'params.id'], `${method} ${url}: ${res.body}`);
+    }
+    for (const body of [{}, { headers: { 'content-type': 'application/json' }, payload: '' }]) {
+      const res = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${id}/redrive`, token: admin, ...body });
+      assert.equal(res.statusCode, 409, `no body is no fields: ${res.body}`); // its subscription is gone
+    }
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin, payload: {} })).statusCode, 204);
+  });
+
   test('redrive of every letter needs no body: none, an empty one, or {} means all', async () => {
     const bodies = [{}, { headers: { 'content-type': 'application/json' }, payload: '' }, { payload: {} }];
     for (const body of bodies) {

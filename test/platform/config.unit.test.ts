@@ -177,11 +177,59 @@ test('redact hides every secret of a URL it echoes: the password of the user par
   assert.equal(redact('postgres://:hunter2@db/x'), 'postgres://:***@db/x');
   assert.equal(redact('postgres://app@db/a?password=hunter2&sslmode=require'), 'postgres://app@db/a?password=***&sslmode=require');
   assert.equal(redact('nats://brigade:Sup3rS3cretPw@127.0.0.1:4222'), 'nats://brigade:***@127.0.0.1:4222');
-  assert.equal(redact('not a url, user:pw@host'), 'not a url, user:pw@host', 'text that is no URL and has no // is left as it is');
+  assert.equal(redact('not a url, user:pw@host'), '(not a URL: 23 characters, not shown)', 'text that is no URL shows only its length');
   assert.equal(redact('http://127.0.0.1:4010'), 'http://127.0.0.1:4010');
   assert.equal(redact('nats://s3cretToken@nats:4222'), 'nats://***@nats:4222', "NATS's token is its user part");
   assert.doesNotMatch(redact('postgres://app:pa/ss@db/x'), /pa\/ss|ss@db/, 'a password that breaks the URL');
   // A password of digits then '#' parses as a port and a fragment: the URL has no user part at all.
   assert.equal(redact('postgres://app:1234#sec@db/brigade'), 'postgres://***@db/brigade');
   assert.equal(redact('postgres://app:1234?x=sec@db/brigade'), 'postgres://***@db/brigade');
+});
+
+test('a database URL that is not a URL (keyword/value, or no scheme) is echoed as its length only, with what to write instead', () => {
+  // Before, both were echoed in full: redact hid only what sat between // and @, and `app:hunter2@db/brigade` parses (scheme `app:`).
+  for (const value of ['host=db user=app password=hunter2', 'app:hunter2@db/brigade']) {
+    for (const variable of ['DATABASE_URL', 'MENU_DATABASE_URL', 'DATABASE_REPLICA_URL']) {
+      const error = (() => {
+        try {
+          loadConfig({ [variable]: value }, { services });
+        } catch (e) {
+          return e;
+        }
+        return null;
+      })();
+      assert.ok(error instanceof ConfigError, `${variable}=${value}`);
+      assert.doesNotMatch(error.message, /hunter2/, `${variable}=${value}`);
+      assert.doesNotMatch(JSON.stringify(error.issues), /hunter2/);
+      assert.equal(error.issues[0]!.got, `(not a URL: ${value.length} characters, not shown)`);
+      assert.match(error.message, new RegExp(`${variable}: expected a URL starting with postgres:// or postgresql://; keyword/value connection strings are not supported; use postgres://user:pass@host/db`));
+    }
+  }
+  // Every other URL variable goes through the same redact.
+  for (const variable of ['REDIS_URL', 'NATS_URL', 'PAYMENT_PROVIDER_URL']) {
+    assert.throws(
+      () => loadConfig({ [variable]: 'host=cache password=hunter2' }, { services }),
+      (error: unknown) => error instanceof ConfigError && !/hunter2/.test(error.message) && error.issues[0]!.got === '(not a URL: 27 characters, not shown)' && !/keyword\/value/.test(error.message),
+      variable,
+    );
+  }
+  // An unparsable value with a scheme: its query may hold ?password= where no pattern can find it.
+  assert.equal(redact('postgres://db:abc/x?password=hunter2'), '(not a URL: 36 characters, not shown)');
+});
+
+test('a <SERVICE>_DATABASE_URL of no service (a typo) is refused, naming the services; the known ones pass', () => {
+  // Before, ORDERS_DATABASE_URL was ignored and ordering's data went to the main database.
+  assert.throws(
+    () => loadConfig({ DATABASE_URL: 'postgres://db/main', ORDERS_DATABASE_URL: 'postgres://app:hunter2@db/orders', menu_DATABASE_URL: 'postgres://db/menu' }, { services: ['platform', 'menu', 'ordering'] }),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.issues.map((i) => i.variable).join() === 'ORDERS_DATABASE_URL,menu_DATABASE_URL' &&
+      /ORDERS_DATABASE_URL: expected no such variable: the services with a database of their own are platform, menu, ordering \(PLATFORM_DATABASE_URL, MENU_DATABASE_URL, ORDERING_DATABASE_URL\); unset it or fix its name, got "postgres:\/\/app:\*\*\*@db\/orders"/.test(error.message) &&
+      !/hunter2/.test(error.message),
+  );
+  const config = loadConfig(
+    { DATABASE_URL: 'postgres://db/main', DATABASE_REPLICA_URL: 'postgres://standby/main', MENU_DATABASE_URL: 'postgres://db/menu', PROVIDER_DATABASE_URL: 'postgres://db/provider', BENCH_DATABASE_URL: 'postgres://db/bench', ORDERS_DATABASE_URL: ' ' },
+    { services },
+  );
+  assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgres://db/menu' });
 });

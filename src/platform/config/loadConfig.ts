@@ -143,6 +143,15 @@ export class ConfigError extends BrigadeError {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
+/** A variable named as a service's own database is (`<SERVICE>_DATABASE_URL`). */
+const OWN_DATABASE_URL = /^[A-Z][A-Z0-9_]*_DATABASE_URL$/i;
+
+/**
+ * `*_DATABASE_URL` variables that something other than {@link loadConfig} reads: the stand-in payment
+ * provider's own database (`brigade payment-provider`) and the event-store benchmark's client.
+ */
+const DATABASE_URLS_READ_ELSEWHERE: readonly string[] = ['PROVIDER_DATABASE_URL', 'BENCH_DATABASE_URL'];
+
 /** The protocols of a PostgreSQL connection URL (`DATABASE_URL`, `--to-database`). */
 export const POSTGRES_PROTOCOLS: readonly string[] = Object.freeze(['postgres:', 'postgresql:']);
 
@@ -165,7 +174,8 @@ export function isUrlOf(value: string, protocols: readonly string[]): boolean {
  * Reads and validates the environment.
  *
  * @param env - the environment, usually `process.env`.
- * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read.
+ * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read; any other
+ *   `*_DATABASE_URL` that is set (but `PROVIDER_DATABASE_URL`, `BENCH_DATABASE_URL`) is refused.
  * @throws {@link ConfigError} naming every invalid variable.
  * @example
  * const config = loadConfig(process.env, { services: ['platform', 'menu'] });
@@ -180,7 +190,10 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     const v = read(name);
     if (v === undefined) return null;
     if (!isUrlOf(v, protocols)) {
-      issues.push({ variable: name, expected: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`, got: redact(v) });
+      const schemes = protocols.map((p) => `${p}//`).join(' or ');
+      // `host=db user=app password=…` is what libpq also takes; pg and Brigade's checks read URLs only.
+      const keywordValue = protocols === POSTGRES_PROTOCOLS && !hasAuthority(v) ? '; keyword/value connection strings are not supported; use postgres://user:pass@host/db' : '';
+      issues.push({ variable: name, expected: `a URL starting with ${schemes}${keywordValue}`, got: redact(v) });
       return null;
     }
     return v;
@@ -200,6 +213,20 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   for (const service of options.services) {
     const u = url(`${service.toUpperCase()}_DATABASE_URL`, POSTGRES_PROTOCOLS);
     if (u !== null) serviceDatabaseUrls[service] = u;
+  }
+
+  // A mistyped one (ORDERS_DATABASE_URL for ORDERING_DATABASE_URL) was ignored, and that service's data
+  // went to the main database: every *_DATABASE_URL that is set must be one something reads.
+  const ownDatabases = options.services.map((service) => `${service.toUpperCase()}_DATABASE_URL`);
+  const readElsewhere = new Set([...ownDatabases, ...DATABASE_URLS_READ_ELSEWHERE]);
+  for (const name of Object.keys(env).sort()) {
+    const v = read(name);
+    if (!OWN_DATABASE_URL.test(name) || readElsewhere.has(name) || v === undefined) continue;
+    issues.push({
+      variable: name,
+      expected: `no such variable: the services with a database of their own are ${options.services.join(', ')} (${ownDatabases.join(', ')}); unset it or fix its name`,
+      got: redact(v),
+    });
   }
 
   const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
@@ -315,19 +342,23 @@ const SECRET_PARAMS = /^(password|sslpassword|pass|token|secret)$/i;
 
 /**
  * Hides the secrets of a URL before it is echoed back (an error message, a progress line): the
- * password of its user part and secret query parameters (`?password=`). One that does not parse as a
- * URL loses everything between `//` and its last `@`.
+ * password of its user part and secret query parameters (`?password=`). A value that is not a URL
+ * with `scheme://` shows nothing but its length: a keyword/value connection string
+ * (`host=db password=…`) or a URL missing its scheme (`app:hunter2@db/x`, which parses with the scheme
+ * `app:`) has its secrets where no pattern can find them all.
  *
  * @example
  * redact('postgres://app:hunter2@db/brigade') // 'postgres://app:***@db/brigade'
+ * redact('host=db password=hunter2')         // '(not a URL: 24 characters, not shown)'
  */
 export function redact(value: string): string {
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    return value.replace(/\/\/.*@/, '//***@');
+    return notShown(value);
   }
+  if (!hasAuthority(value)) return notShown(value);
   // An '@' that the parse did not take as the end of a user part: a password that broke the URL into
   // another shape (`postgres://app:1234#sec@db`: host `app`, port 1234, the rest a fragment). Hide as
   // for an unparsable one; over-hiding an '@' of a path or query costs only a less useful echo.
@@ -341,4 +372,14 @@ export function redact(value: string): string {
   for (const name of secrets) url.searchParams.set(name, '***');
   // URL escapes the stars; the echo reads better with them plain.
   return url.toString().replaceAll('%2A%2A%2A', '***');
+}
+
+/** Whether `value` starts as a URL with an authority does: a scheme, then `//`. */
+function hasAuthority(value: string): boolean {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(value);
+}
+
+/** What is echoed of a value that may hold a secret and is not a URL: its length. */
+function notShown(value: string): string {
+  return `(not a URL: ${value.length} characters, not shown)`;
 }

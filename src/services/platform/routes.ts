@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { actorContext, authorize, callerOf, NameText } from '../../api/index.ts';
+import { absentBodyIsEmpty, actorContext, authorize, callerOf, NameText, NoFields } from '../../api/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
@@ -171,7 +171,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
 
   app.delete(
     '/customers/me/payment-method',
-    { schema: { tags: ['platform'], summary: 'Remove your card on file (customer); 404 when none is set', security: bearer } },
+    // No fields: no body, or {} (before, any JSON body was taken and ignored).
+    { schema: { tags: ['platform'], summary: 'Remove your card on file (customer); 404 when none is set', security: bearer, body: NoFields }, preValidation: absentBodyIsEmpty },
     async (request, reply) => {
       const principal = customerOf(request);
       const removed = await unitOfWork(actorContext(principal, 'platform'), (tx) => removePaymentMethod(tx, principal.subject));

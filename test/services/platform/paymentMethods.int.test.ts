@@ -43,6 +43,21 @@ describe('the card on file (PUT/GET/DELETE /v1/customers/me/payment-method)', ()
     assert.equal(await cardsOnFile(t.platform.deps.unitOfWork).cardOf(c.id), null);
   });
 
+  test('DELETE takes no fields: a body with one is a 400 naming it and the card stays; none, an empty one or {} removes it', async () => {
+    const c = await signUp();
+    const del = (body: object) => t.request({ method: 'DELETE', url: '/v1/customers/me/payment-method', token: c.token, ...body });
+    assert.equal((await put(c.token, VISA)).statusCode, 200);
+    // Before, any JSON body was taken and ignored: the card went.
+    const withField = await del({ payload: { cardNumber: VISA } });
+    assert.deepEqual([withField.statusCode, withField.json().field], [400, 'body.cardNumber'], withField.body);
+    assert.equal((await get(c.token)).statusCode, 200, 'the card stays');
+    for (const body of [{}, { headers: { 'content-type': 'application/json' }, payload: '' }, { payload: {} }]) {
+      assert.equal((await put(c.token, VISA)).statusCode, 200);
+      const removed = await del(body);
+      assert.equal(removed.statusCode, 204, `${JSON.stringify(body)}: ${removed.body}`);
+    }
+  });
+
   test('bad numbers get 400 naming the field; other roles 403; no token 401; a customer not signed up 404', async () => {
     const c = await signUp();
     for (const bad of ['4242424242424241', '4242-4242-abcd-4242', '1234567890', '4'.repeat(20), '0000000000000', '0000 0000 0000 0000']) {
