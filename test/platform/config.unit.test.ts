@@ -217,18 +217,19 @@ test('a database URL that is not a URL (keyword/value, or no scheme) is echoed a
   assert.equal(redact('postgres://db:abc/x?password=hunter2'), '(not a URL: 36 characters, not shown)');
 });
 
-test('a <SERVICE>_DATABASE_URL of no service (a typo) is refused, naming the services; the known ones pass', () => {
+test('a *_DATABASE_URL that begins as a service name but is none (a typo) is refused, naming the services; the known ones and other tools\' pass', () => {
   // Before, ORDERS_DATABASE_URL was ignored and ordering's data went to the main database.
   assert.throws(
     () => loadConfig({ DATABASE_URL: 'postgres://db/main', ORDERS_DATABASE_URL: 'postgres://app:hunter2@db/orders', menu_DATABASE_URL: 'postgres://db/menu' }, { services: ['platform', 'menu', 'ordering'] }),
     (error: unknown) =>
       error instanceof ConfigError &&
       error.issues.map((i) => i.variable).join() === 'ORDERS_DATABASE_URL,menu_DATABASE_URL' &&
-      /ORDERS_DATABASE_URL: expected no such variable: the services with a database of their own are platform, menu, ordering \(PLATFORM_DATABASE_URL, MENU_DATABASE_URL, ORDERING_DATABASE_URL\); unset it or fix its name, got "postgres:\/\/app:\*\*\*@db\/orders"/.test(error.message) &&
+      /ORDERS_DATABASE_URL: expected no such variable: did you mean ORDERING_DATABASE_URL\? The services with a database of their own are platform, menu, ordering \(PLATFORM_DATABASE_URL, MENU_DATABASE_URL, ORDERING_DATABASE_URL\); unset it or fix its name, got "postgres:\/\/app:\*\*\*@db\/orders"/.test(error.message) &&
       !/hunter2/.test(error.message),
   );
   const config = loadConfig(
-    { DATABASE_URL: 'postgres://db/main', DATABASE_REPLICA_URL: 'postgres://standby/main', MENU_DATABASE_URL: 'postgres://db/menu', PROVIDER_DATABASE_URL: 'postgres://db/provider', BENCH_DATABASE_URL: 'postgres://db/bench', ORDERS_DATABASE_URL: ' ' },
+    // Another tool's (TEST_DATABASE_URL, HEROKU_DATABASE_URL) is not ours to refuse: only a name that begins as a service's is a typo.
+    { DATABASE_URL: 'postgres://db/main', DATABASE_REPLICA_URL: 'postgres://standby/main', MENU_DATABASE_URL: 'postgres://db/menu', PROVIDER_DATABASE_URL: 'postgres://db/provider', BENCH_DATABASE_URL: 'postgres://db/bench', ORDERS_DATABASE_URL: ' ', TEST_DATABASE_URL: 'postgres://db/test', HEROKU_DATABASE_URL: 'postgres://db/h' },
     { services },
   );
   assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgres://db/menu' });

@@ -174,8 +174,8 @@ export function isUrlOf(value: string, protocols: readonly string[]): boolean {
  * Reads and validates the environment.
  *
  * @param env - the environment, usually `process.env`.
- * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read; any other
- *   `*_DATABASE_URL` that is set (but `PROVIDER_DATABASE_URL`, `BENCH_DATABASE_URL`) is refused.
+ * @param options.services - service names whose `<SERVICE>_DATABASE_URL` is read; another set
+ *   `*_DATABASE_URL` whose name begins as a service's (`ORDERS_DATABASE_URL`) is refused as a typo.
  * @throws {@link ConfigError} naming every invalid variable.
  * @example
  * const config = loadConfig(process.env, { services: ['platform', 'menu'] });
@@ -216,15 +216,19 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
   }
 
   // A mistyped one (ORDERS_DATABASE_URL for ORDERING_DATABASE_URL) was ignored, and that service's data
-  // went to the main database: every *_DATABASE_URL that is set must be one something reads.
+  // went to the main database: a set *_DATABASE_URL whose name starts as a service's does (its first
+  // four letters) must be that service's. Others (TEST_DATABASE_URL, another tool's) are not ours.
   const ownDatabases = options.services.map((service) => `${service.toUpperCase()}_DATABASE_URL`);
   const readElsewhere = new Set([...ownDatabases, ...DATABASE_URLS_READ_ELSEWHERE]);
   for (const name of Object.keys(env).sort()) {
     const v = read(name);
     if (!OWN_DATABASE_URL.test(name) || readElsewhere.has(name) || v === undefined) continue;
+    const stem = name.slice(0, -'_DATABASE_URL'.length).toLowerCase();
+    const meant = options.services.find((service) => stem.slice(0, 4) === service.slice(0, 4));
+    if (meant === undefined) continue;
     issues.push({
       variable: name,
-      expected: `no such variable: the services with a database of their own are ${options.services.join(', ')} (${ownDatabases.join(', ')}); unset it or fix its name`,
+      expected: `no such variable: did you mean ${meant.toUpperCase()}_DATABASE_URL? The services with a database of their own are ${options.services.join(', ')} (${ownDatabases.join(', ')}); unset it or fix its name`,
       got: redact(v),
     });
   }
