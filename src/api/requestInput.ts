@@ -130,7 +130,14 @@ export function registerRequestInput(app: FastifyInstance): void {
       // Decoded leniently, the bad bytes became U+FFFD and were stored so, with a 201.
       return done(new ValidationError('The body is not valid UTF-8; send JSON text encoded as UTF-8', { field: 'body' }), undefined);
     }
-    return json(request, text, done);
+    return json(request, text, (error, value) => {
+      // Fastify reports a refused `__proto__` or `constructor.prototype` key as JSON that does not
+      // parse; the client needs to hear which it was.
+      if (error !== null && parsesAsJson(text)) {
+        return done(new ValidationError('The body holds a key __proto__, or constructor with a prototype key, which is not accepted; rename it and send again', { field: 'body' }), undefined);
+      }
+      done(error, value);
+    });
   });
   // A compressed body is not decoded here: refused, as RFC 9110 §15.5.16 says, rather than read as if it
   // were not compressed (gzip was a 400 "not valid UTF-8", and JSON labelled gzip was taken as sent).
@@ -152,6 +159,16 @@ export function registerRequestInput(app: FastifyInstance): void {
       for (const [name, value] of Object.entries(params)) if (typeof value === 'string' && isUuid(value)) params[name] = value.toLowerCase();
     }
   });
+}
+
+/** Whether `text` is JSON by the language's own parser (which makes a `__proto__` key an own property, harmlessly). */
+function parsesAsJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether a request comes with a body: a length other than 0, or chunks. */

@@ -231,6 +231,13 @@ describe('HTTP shell', () => {
     const proto = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"__proto__":{"admin":true}}' });
     assert.equal(proto.statusCode, 400, proto.body);
     assert.match(String(proto.headers['content-type']), /^application\/problem\+json/);
+    // Refused for its key, and said so (before: "The body is not valid JSON", which it is).
+    assert.deepEqual([proto.json().code, proto.json().field], ['VALIDATION_FAILED', 'body'], proto.body);
+    assert.match(proto.json().detail, /__proto__/);
+    const constructor = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"constructor":{"prototype":{"admin":true}}}' });
+    assert.deepEqual([constructor.statusCode, constructor.json().code], [400, 'VALIDATION_FAILED'], constructor.body);
+    const broken = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x",' });
+    assert.deepEqual([broken.statusCode, broken.json().code], [400, 'MALFORMED_JSON'], broken.body);
     const notUtf8 = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","count":1}')]) });
     assert.deepEqual([notUtf8.statusCode, notUtf8.json().code, notUtf8.json().field], [400, 'VALIDATION_FAILED', 'body'], notUtf8.body);
     const loneSurrogate = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"a\\ud800","count":1}' });
