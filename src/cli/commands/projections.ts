@@ -3,6 +3,7 @@ import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
+import { abortOnShutdownSignal } from '../io.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { tenantDatabases } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
@@ -79,15 +80,22 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
           `${p.rowsWritten === 0 ? '' : `  ${p.rowsWritten.toLocaleString('en-US')} row${p.rowsWritten === 1 ? '' : 's'} written`}${left}  ${p.phase}`,
       );
     };
-    // One database after the other: each rebuild reads its own database's log and swaps its own table.
-    for (const { label, pool } of every) {
-      ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) in database ${label} …`);
-      lastDrawn = 0;
-      const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw });
-      ctx.io.out(
-        `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
-          `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)} in database ${label}`,
-      );
+    // Ctrl+C or SIGTERM stops the rebuild before its swap and drops its copy (a full copy of the view,
+    // left behind by a process that just died); a second one exits at once.
+    const stop = abortOnShutdownSignal((signal) => ctx.io.err(`brigade projections: ${signal}: stopping the rebuild; the live view stays as it is (Ctrl+C again to exit at once) …`));
+    try {
+      // One database after the other: each rebuild reads its own database's log and swaps its own table.
+      for (const { label, pool } of every) {
+        ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) in database ${label} …`);
+        lastDrawn = 0;
+        const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw, signal: stop.signal });
+        ctx.io.out(
+          `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
+            `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)} in database ${label}`,
+        );
+      }
+    } finally {
+      stop.dispose();
     }
     return 0;
   } finally {

@@ -8,6 +8,21 @@ export class RebuildInProgressError extends BrigadeError {
 }
 
 /**
+ * 503: the caller's signal aborted the rebuild (`brigade projections rebuild` on Ctrl+C or SIGTERM)
+ * before the swap committed: the copy was dropped and the live view serves on, unchanged.
+ */
+export class RebuildCancelledError extends BrigadeError {
+  constructor(name: string, reason: unknown) {
+    super(
+      'PROJECTION_REBUILD_CANCELLED',
+      503,
+      `The rebuild of projection ${name} was stopped by ${typeof reason === 'string' ? reason : 'an abort'} before its swap: its copy was dropped and the live view is unchanged. Run the rebuild again`,
+      { details: { projection: name } },
+    );
+  }
+}
+
+/**
  * 409: a tenant moved to a database of its own while the rebuild replayed (the move bumps the
  * checkpoints' `epoch`, decision 0008): the shadow may hold the moved tenant's rows, which must not
  * come back into this database. Nothing was swapped; run the rebuild again.

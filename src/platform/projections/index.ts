@@ -18,5 +18,5 @@ export { projectionStatus } from './projectionStatus.ts';
 export type { ProjectionState } from './projectionStatus.ts';
 export type { BlockingSession } from './errors.ts';
 export { formatPosition, parsePosition, comparePositions } from './position.ts';
-export { HorizonStalledError, ProjectionCheckpointMissingError, RebuildFallingBehindError, RebuildSwapBlockedError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildOwnerError, RebuildSchemaChangedError } from './errors.ts';
+export { HorizonStalledError, ProjectionCheckpointMissingError, RebuildCancelledError, RebuildFallingBehindError, RebuildSwapBlockedError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildOwnerError, RebuildSchemaChangedError } from './errors.ts';
 export type { Projection, ProjectionReplay, ReplayRows, ViewRow } from './types.ts';

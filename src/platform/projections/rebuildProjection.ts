@@ -5,7 +5,7 @@ import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
 import { createShadow } from './createShadow.ts';
 import { checkpointTable, projectionKey, qualifiedTable } from './defineProjection.ts';
-import { RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildOwnerError, RebuildSwapBlockedError, type BlockingSession } from './errors.ts';
+import { RebuildCancelledError, RebuildFallingBehindError, RebuildInProgressError, RebuildInterruptedByMoveError, RebuildOwnerError, RebuildSwapBlockedError, type BlockingSession } from './errors.ts';
 import { enterServiceRole } from './enterServiceRole.ts';
 import { estimateEvents } from './estimateEvents.ts';
 import { handledEvents } from './handledEvents.ts';
@@ -87,6 +87,12 @@ export interface RebuildOptions {
   /** Called after every replayed page and at each phase. */
   readonly onProgress?: (progress: RebuildProgress) => void;
   /**
+   * Stops the rebuild when it aborts (the CLI's on Ctrl+C or SIGTERM): at the end of the page being
+   * replayed, during the horizon wait, or in the swap before its rename; the copy is dropped and the live
+   * view stays as it is ({@link RebuildCancelledError}). Once the rename has run, the swap commits.
+   */
+  readonly signal?: AbortSignal;
+  /**
    * Called inside the swap transaction after the final catch-up, before the tables are renamed (the
    * live projector is paused there). For tests that force interleavings; leave unset otherwise.
    */
@@ -153,6 +159,7 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  * `brigade_<service>` (actor `system`) so RLS applies as usual. It uses up to three of the pool's
  * connections (the owner's, a reader, and for `apply` a writer).
  *
+ * @throws {RebuildCancelledError} `signal` aborted before the swap's rename.
  * @throws {RebuildInProgressError} another rebuild of the projection is running.
  * @throws {RebuildOwnerError} the connecting role cannot make the rebuilt table the live owner's.
  * @throws {import("./errors.ts").RebuildSchemaChangedError} the live table's schema changed while the rebuild ran.
@@ -180,12 +187,19 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
   let total = 0;
   const progress = (phase: RebuildProgress['phase']) =>
     options.onProgress?.({ phase, events: state.events, total: total === 0 ? 0 : Math.max(total, state.events), rowsWritten: state.rowsWritten, checkpoint: state.checkpoint, seconds: seconds(), eventsPerSecond: state.events / Math.max(1e-3, seconds()) });
+  const signal = options.signal;
+  /** Throws once `signal` has aborted: every caller is before the swap's rename, and the catch below drops the copy. */
+  const stopIfAborted = () => {
+    if (signal?.aborted === true) throw new RebuildCancelledError(projection.name, signal.reason);
+  };
   const onPage = async () => {
+    stopIfAborted();
     progress('replaying');
     if (options.afterBatch !== undefined) await options.afterBatch(state.events);
   };
 
   try {
+    stopIfAborted();
     const locked = await owner.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
     if (locked.rows[0]?.ok !== true) throw new RebuildInProgressError(projection.name);
     try {
@@ -232,13 +246,15 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
         // would otherwise leave out what committed around it, and the swap would put in a view behind
         // the live one. Wait for it to end.
         await estimated.catch(() => undefined);
-        await waitForHorizon(owner, fence, { timeoutMs: options.horizonTimeoutMs ?? 300_000, onWait: () => progress('waiting') });
+        await waitForHorizon(owner, fence, { timeoutMs: options.horizonTimeoutMs ?? 300_000, onWait: () => progress('waiting'), signal });
+        stopIfAborted();
         // What was appended during the wait (up to horizonTimeoutMs of appends, and what the bound held
         // back) is replayed here, with the live projector serving, until a page comes back short: the
         // swap, which pauses the live projector, then only catches up what came after that page.
         // Without a wait this is usually one short page.
         await replayFromCheckpoint();
         if (replay !== undefined) await secure();
+        stopIfAborted();
         // Then pause the live projector, catch up, swap, in one transaction.
         progress('swapping');
         await inTransaction(owner, context, async (tx) => {
@@ -267,6 +283,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           // or open board streams would not hear of those changes until the next batch.
           await notifyProjection(tx, projection, state.checkpoint);
           if (options.beforeSwap !== undefined) await options.beforeSwap();
+          stopIfAborted(); // the last moment: after the rename below, the swap commits
           await tx.query('set local role none');
           // Reads of the view queue behind the swap while it waits for the table: never for long. A
           // session that holds the view (a report, a transaction left idle) fails the swap instead.

@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
-import { HorizonStalledError, RebuildSwapBlockedError, rebuildProjection } from '../../../src/platform/projections/index.ts';
+import { HorizonStalledError, RebuildCancelledError, RebuildSwapBlockedError, rebuildProjection } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
@@ -185,5 +185,67 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     await rebuildProjection(pool, board);
     // (It may hold more: the test before appended after the live view was read, with no projector running.)
     assert.ok((await viewRows(admin, 'board_view')).length >= before.length, 'once the report ended, the rebuild swaps in');
+  });
+  test('a rebuild whose signal aborts (Ctrl+C) stops before its swap at every step: during the replay, in the horizon wait and inside the swap; the copy is dropped and the live view stays', async () => {
+    for (let i = 0; i < 12; i++) await order(i);
+    await rebuildProjection(pool, board); // the live view at the head, to compare with
+    for (let i = 12; i < 24; i++) await order(i); // left for the rebuild: the live view must not get them
+    const before = await viewRows(admin, 'board_view');
+    const refused = (e: unknown) => {
+      assert.ok(e instanceof RebuildCancelledError, String(e));
+      assert.equal(e.code, 'PROJECTION_REBUILD_CANCELLED');
+      assert.match(e.message, /stopped by SIGINT before its swap: its copy was dropped and the live view is unchanged/);
+      return true;
+    };
+    const untouched = async (step: string) => {
+      assert.deepEqual(await viewRows(admin, 'board_view'), before, `the live view is untouched (${step})`);
+      assert.equal((await admin.query(`select to_regclass('ordering.board_view_rebuild') as t`)).rows[0].t, null, `the copy is dropped (${step})`);
+    };
+
+    // During the replay, after its first page: it stops there, not after the rest of the log.
+    let stop = new AbortController();
+    let pagesAfterAbort = 0;
+    await assert.rejects(
+      rebuildProjection(pool, board, {
+        batchSize: 5,
+        signal: stop.signal,
+        afterBatch: async () => {
+          if (stop.signal.aborted) pagesAfterAbort++;
+          stop.abort('SIGINT');
+        },
+      }),
+      refused,
+    );
+    assert.equal(pagesAfterAbort, 0, 'no page was replayed after the abort');
+    await untouched('replay');
+
+    // In the horizon wait, behind a transaction open since before the rebuild: it does not wait for it.
+    const release = deferred();
+    const late = await openAppend(release.promise);
+    try {
+      stop = new AbortController();
+      const started = Date.now();
+      await assert.rejects(
+        rebuildProjection(pool, board, { horizonTimeoutMs: 120_000, signal: stop.signal, onProgress: (p) => p.phase === 'waiting' && stop.abort('SIGINT') }),
+        refused,
+      );
+      assert.ok(Date.now() - started < 60_000, 'it stopped without waiting for the open transaction');
+    } finally {
+      release.resolve();
+      await late.done;
+    }
+    await untouched('horizon wait');
+
+    // Inside the swap transaction, after its catch-up and before the rename.
+    stop = new AbortController();
+    await assert.rejects(rebuildProjection(pool, board, { signal: stop.signal, beforeSwap: async () => stop.abort('SIGINT') }), refused);
+    await untouched('swap');
+    const checkpoint = await admin.query(`select position::text as p from ordering.projection_checkpoints where name = 'board'`);
+
+    // An abort that comes after the swap committed changes nothing: the rebuild is done.
+    stop = new AbortController();
+    const done = await rebuildProjection(pool, board, { signal: stop.signal, onProgress: (p) => p.phase === 'done' && stop.abort('SIGINT') });
+    assert.ok(done.rows > before.length, 'the rebuild swapped in the orders appended after the live view');
+    assert.notEqual((await admin.query(`select position::text as p from ordering.projection_checkpoints where name = 'board'`)).rows[0].p, checkpoint.rows[0].p);
   });
 });
