@@ -36,8 +36,9 @@ export interface CacheOptions {
   /** Where the `brigade_cache_*` metrics go. Several caches may share one registry. */
   readonly registry?: client.Registry;
   /**
-   * Told about backend trouble (Redis down, a timed-out GET, a queued eviction). Reads never fail
-   * because of it. At most one call per operation kind every 5 s; the metrics count every one.
+   * Told about backend trouble (Redis down, a timed-out GET, a queued eviction) and, once, about a Redis
+   * set to refuse writes when full (op `config`: `maxmemory` with the `noeviction` policy). Reads never
+   * fail because of it. At most one call per operation kind every 5 s; the metrics count every one.
    */
   readonly onError?: (error: unknown, context: CacheErrorContext) => void;
   /**
@@ -80,7 +81,9 @@ export interface Cache {
    * no read that starts afterwards on any instance that shares the tier (Redis) or is in this process
    * (memory) can return what was cached before, and no load that began earlier can store its result.
    * Call it after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
-   * eviction that cannot reach it is reported and queued; the queue is replayed in the background as
+   * eviction that cannot reach it is reported and queued (one that Redis refuses, out of memory, still
+   * deletes the values and generations with a plain DEL and broadcasts before it resolves, and is queued
+   * too, to replace the generations once Redis takes writes again); the queue is replayed in the background as
    * soon as Redis takes it (`brigade_cache_evictions_queued`, `brigade_cache_evictions_replayed_total`),
    * and this instance does not read Redis until then.
    */

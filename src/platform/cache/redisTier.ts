@@ -7,9 +7,11 @@ import { READ_OR_TOKEN, RELEASE_TOKEN, runScript, STORE_IF_CURRENT } from './red
 export interface CacheErrorContext {
   /**
    * The failing operation: `get`, `load` (the miss script), `store`, `evict` (an eviction or its replay),
-   * `subscribe`, `connection`, or `close` (evictions still queued when the cache closed, never replayed).
+   * `subscribe`, `connection`, `close` (evictions still queued when the cache closed, never replayed), or
+   * `config` (a warning, once, when Redis is first ready: it has a `maxmemory` with the `noeviction` policy,
+   * so when full it refuses the cache's writes, and an eviction can only delete, see `evict`).
    */
-  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection' | 'close';
+  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection' | 'close' | 'config';
   /** The keys involved, when there are any. */
   readonly keys?: readonly string[];
 }
@@ -31,7 +33,11 @@ export interface RedisTier {
   releaseToken(key: string, token: string): Promise<void>;
   /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
   storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
-  /** Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead). */
+  /**
+   * Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead).
+   * When Redis refuses that transaction (out of memory), deletes values and generations with a plain DEL
+   * and broadcasts at once, and queues the eviction all the same.
+   */
   evict(keys: readonly string[]): Promise<void>;
   /** Replays what is still queued if Redis takes it (bounded wait), reports the rest, and lets go of Redis. */
   close(): Promise<void>;
@@ -68,6 +74,7 @@ const BREAKER_TIMEOUTS = 3;
 /** While the breaker is open, a PING is sent after this back-off, doubling up to the maximum. */
 const BREAKER_FIRST_MS = 250;
 const BREAKER_MAX_MS = 5000;
+const MEMORY_ADVICE = 'give it more memory, or a maxmemory-policy that evicts keys (e.g. volatile-lru: every cache key has a TTL)';
 
 /**
  * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
@@ -163,14 +170,55 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     void replay();
   };
 
+  /**
+   * What an eviction that Redis refused (an error reply) still does at once, with plain commands: out of
+   * memory under the `noeviction` policy (Redis's default) Redis refuses the generation's SET, and in a
+   * MULTI every command queued (EXECABORT), but it takes a plain DEL and PUBLISH. So each key's value
+   * *and* generation are deleted, and the eviction broadcast. Deleting the generation keeps the fence: a
+   * load holding the old token cannot store (an absent generation is not its token) and a generation
+   * created later is random, as after RELEASE_TOKEN. Deleting only the value would let such a load put
+   * the old document back as soon as memory frees (the DEL itself may free it), before the replay. The
+   * caller queues the eviction all the same; its replay replaces the generation. Returns the error to
+   * throw: the refusal, saying what was done instead.
+   */
+  const evictPlainly = async (keys: readonly string[], message: string, refusal: Error): Promise<Error> => {
+    const reasons = (refusal as Error & { previousErrors?: unknown[] }).previousErrors;
+    const reason = reasons?.[0] instanceof Error ? reasons[0].message : refusal.message;
+    try {
+      const pipeline = redis.pipeline();
+      for (const key of keys) pipeline.del(valueKey(key), generationKey(key));
+      if (options.broadcast) pipeline.publish(channel, message);
+      const results = await guard(() => pipeline.exec());
+      const failed = results?.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+    } catch (error) {
+      return new Error(
+        `Redis refused the eviction of ${keys.length} key(s) (${reason}) and the plain DEL too: other instances may serve the old value until the queued eviction is replayed`,
+        { cause: error },
+      );
+    }
+    return new Error(
+      `Redis refused the eviction of ${keys.length} key(s) (${reason}); their values and generations were deleted with a plain DEL` +
+        `${options.broadcast ? ' and the eviction broadcast' : ''}, and it stays queued until Redis takes it` +
+        (reason.startsWith('OOM') ? `. Redis is out of memory: ${MEMORY_ADVICE}` : ''),
+      { cause: refusal },
+    );
+  };
+  /** One eviction: a MULTI that replaces each key's generation, deletes its value and broadcasts. */
   const execEvict = async (keys: readonly string[]) => {
-    const tx = redis.multi();
-    for (const key of keys) tx.set(generationKey(key), randomUUID(), 'PX', generationTtl).del(valueKey(key));
-    if (options.broadcast) tx.publish(channel, JSON.stringify({ from: options.instanceId, keys }));
-    const results = await guard(() => tx.exec());
-    if (results === null) throw new Error('Redis discarded the eviction transaction');
-    const failed = results.find(([error]) => error !== null);
-    if (failed) throw failed[0];
+    const message = JSON.stringify({ from: options.instanceId, keys });
+    try {
+      const tx = redis.multi();
+      for (const key of keys) tx.set(generationKey(key), randomUUID(), 'PX', generationTtl).del(valueKey(key));
+      if (options.broadcast) tx.publish(channel, message);
+      const results = await guard(() => tx.exec());
+      if (results === null) throw new Error('Redis discarded the eviction transaction');
+      const failed = results.find(([error]) => error !== null);
+      if (failed) throw failed[0];
+    } catch (error) {
+      if (!(error instanceof ReplyError)) throw error;
+      throw await evictPlainly(keys, message, error as Error);
+    }
   };
   /** Sends the queued evictions, a bounded batch per transaction, while Redis takes them; retries the rest later. */
   const drain = async () => {
@@ -213,7 +261,34 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     }, delay).unref();
   };
 
+  // Once, when Redis is first ready: Redis's default policy, noeviction, makes a full Redis refuse every
+  // write, the evictions' generation tokens included. Evictions still delete (evictPlainly), but reads
+  // go to the loader and nothing is cached until memory frees: worth saying before it happens.
+  let memoryChecked = false;
+  const checkMemoryPolicy = () => {
+    if (memoryChecked) return;
+    memoryChecked = true;
+    Promise.resolve()
+      .then(() => redis.info('memory'))
+      .then(
+        (info) => {
+          const field = (name: string) => new RegExp(`^${name}:(.*)$`, 'm').exec(info)?.[1]?.trim();
+          const maxmemory = Number(field('maxmemory'));
+          if (closed || !(maxmemory > 0) || field('maxmemory_policy') !== 'noeviction') return;
+          report(
+            new Error(
+              `Redis (cache ${JSON.stringify(namespace)}) has maxmemory ${maxmemory} bytes with maxmemory-policy noeviction: once full it refuses ` +
+                `the cache's writes, so reads go to the loader and evictions can only delete values until memory frees; ${MEMORY_ADVICE}`,
+            ),
+            { op: 'config' },
+          );
+        },
+        () => undefined, // INFO refused (an ACL, a managed Redis) or unanswered: nothing to say
+      );
+  };
+
   const onReady = () => {
+    checkMemoryPolicy();
     connected = true;
     // A new connection is ready only once Redis answered its first command: not hung (any more).
     open = false;
@@ -240,6 +315,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   const subscriber = options.broadcast
     ? redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null, lazyConnect: false, commandTimeout: undefined })
     : null;
+  if (connected) checkMemoryPolicy(); // a shared client that is ready already emits no "ready" again
   if (subscriber === null) {
     subscribed = true;
     checkReady(); // a shared client that is ready already emits no "ready" again

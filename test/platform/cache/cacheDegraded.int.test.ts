@@ -12,7 +12,8 @@ import { useTestDatabase } from '../../support/db.ts';
 import { requireCommand } from '../../support/services.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { within } from '../../support/eventually.ts';
-import { createProbe, metricValue, priceOf, type Probe } from './probe.ts';
+import { testEnv } from '../../support/env.ts';
+import { createProbe, metricValue, pausedRead, priceOf, type Probe } from './probe.ts';
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -60,7 +61,7 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
       if (server !== null) await stopServer();
       await fs.rm(dir, { recursive: true, force: true });
     });
-    port = await freePort();
+    port = testEnv.redisServerPort ?? (await freePort());
     await startServer();
   });
 
@@ -178,7 +179,7 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
     const registry = new client.Registry();
     const writer = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry, onError });
     const reader = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry: new client.Registry(), broadcast: false });
-    return { writer, reader, registry };
+    return { writer, reader, registry, namespace };
   };
   /** Reads on `cache` until it answers from Redis; returns that price. */
   const priceInRedis = async (cache: Cache, tenant: string) => {
@@ -230,12 +231,108 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
       } finally {
         await command('CONFIG', 'SET', 'maxmemory', '0');
       }
-      // Neither a reconnection nor a read on the writer: the retry alone must land it.
-      await until('the reader to see the change', async () => (await priceInRedis(reader, tenant)) === 601);
-      assert.equal(await metricValue(registry, 'brigade_cache_evictions_replayed_total'), 1);
+      // Neither a reconnection nor a read on the writer: the retry alone must land it. (The reader sees 601
+      // before that: the refused eviction deleted the value with a plain DEL, see the next test.)
+      await until('the queued eviction to be replayed', async () => (await metricValue(registry, 'brigade_cache_evictions_replayed_total')) === 1);
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 0);
+      assert.equal(await priceInRedis(reader, tenant), 601);
     } finally {
       await Promise.all([writer.close(), reader.close()]);
     }
+  });
+
+  test('an eviction that Redis refuses for want of memory still deletes the value at once and broadcasts: another instance does not serve the old one meanwhile', async () => {
+    const { writer, reader, registry, namespace } = twoInstances();
+    const listenerRegistry = new client.Registry();
+    const listener = createCache({ namespace, redis: `redis://127.0.0.1:${port}`, registry: listenerRegistry });
+    try {
+      await Promise.all([writer.ready(), reader.ready(), listener.ready()]);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 650, []);
+      assert.equal(await priceInRedis(reader, tenant), 650);
+
+      // Redis's default policy: over maxmemory it refuses writes, and MULTI refuses every command queued
+      // (EXECABORT), but a plain DEL or PUBLISH is still taken.
+      await command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await command('CONFIG', 'SET', 'maxmemory', '1');
+      try {
+        await probe.writePrice(tenant, 651, [writer]);
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1, 'the whole eviction stays queued for the replay');
+        const entry = await reader.getOrLoad(tenant, probe.loader(tenant));
+        assert.equal(priceOf(entry), 651, 'another instance served the evicted price from Redis while it was out of memory');
+        assert.equal(entry.source, 'loader', 'out of memory: nothing can be stored');
+        await until('the broadcast to reach the other instance', async () => (await metricValue(listenerRegistry, 'brigade_cache_evictions_total', { origin: 'remote' })) === 1);
+      } finally {
+        await command('CONFIG', 'SET', 'maxmemory', '0');
+      }
+      // Memory back: the queued eviction lands and reads use Redis again.
+      await until('the queued eviction to be replayed', async () => (await metricValue(registry, 'brigade_cache_evictions_queued')) === 0);
+      assert.equal(await priceInRedis(reader, tenant), 651);
+    } finally {
+      await Promise.all([writer.close(), reader.close(), listener.close()]);
+    }
+  });
+
+  test('a load begun before an eviction that Redis refused for want of memory cannot store the old value once memory frees, before the replay', async () => {
+    const { writer, reader, registry } = twoInstances();
+    try {
+      await Promise.all([writer.ready(), reader.ready()]);
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 700, []);
+      // The reader's load has its generation token and has read 700; it is held there.
+      const read = pausedRead(reader, probe, tenant);
+      await read.selected;
+
+      await command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await command('CONFIG', 'SET', 'maxmemory', '1');
+      // The writer's background retry must not replace the token first: its timer is mocked and never
+      // fires, so what the eviction did straight away is all that stands between the load and Redis.
+      mock.timers.enable({ apis: ['setTimeout'] });
+      try {
+        try {
+          await probe.writePrice(tenant, 701, [writer]);
+        } finally {
+          // Memory frees (the eviction's own DEL may be what frees it).
+          await command('CONFIG', 'SET', 'maxmemory', '0');
+        }
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1, 'not replayed yet');
+      } finally {
+        mock.timers.reset();
+      }
+      read.release();
+      assert.equal(priceOf(await read.result), 700); // began before the change: its caller may get either
+      const after = await reader.getOrLoad(tenant, probe.loader(tenant));
+      assert.equal(priceOf(after), 701, 'a load begun before the eviction stored the old price once memory freed');
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1, 'still not replayed: the fallback alone held the load off');
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
+    }
+  });
+
+  test('warns once ready when Redis has a maxmemory with the noeviction policy, and not otherwise', async () => {
+    const configured = async (maxmemory: string) => {
+      await command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+      await command('CONFIG', 'SET', 'maxmemory', maxmemory);
+      const warnings: string[] = [];
+      const cache = createCache({
+        namespace: `t_${randomUUID().slice(0, 8)}`,
+        redis: `redis://127.0.0.1:${port}`,
+        onError: (error, context) => context.op === 'config' && warnings.push(String(error)),
+      });
+      try {
+        await cache.ready();
+        // On the same connection as the check sent at 'ready': its answer has been handled by then.
+        await cache.getOrLoad(randomUUID(), async () => ({ body: '{}' }));
+        return warnings;
+      } finally {
+        await cache.close();
+        await command('CONFIG', 'SET', 'maxmemory', '0');
+      }
+    };
+    const warned = await configured('512mb');
+    assert.equal(warned.length, 1, `warnings: ${warned.join(' | ')}`);
+    assert.match(warned[0]!, /noeviction/);
+    assert.deepEqual(await configured('0'), []);
   });
 
   test('close replays the evictions still queued when Redis takes them, and reports those it cannot replay', async () => {
