@@ -4,7 +4,8 @@ import { sagaSqlNames, type SagaSchemaOptions } from './sagaSchemaSql.ts';
  * The DDL of a service's saga log, `<schema>.saga_log`: one row per version of every saga instance
  * (the start, each event or deadline it took, each step outcome), written by the runtime in the same
  * statement as the change it records. Keyed by `(tenant_id, saga_id, version)`, so a transition is
- * logged exactly once, and moved with the tenant. The same Row-Level Security as the instances.
+ * logged exactly once, and moved with the tenant. The same Row-Level Security as the instances
+ * (with {@link sagaActorWritesSql}, no customer or courier appends to it).
  * Run it after {@link sagaSchemaSql} (the log references `saga_instances`); a service's migration is
  * exactly this text (a unit test keeps the two equal).
  *

@@ -35,7 +35,8 @@ export function sagaSqlNames(options: SagaSchemaOptions): { s: string; r: string
  * The DDL of a service's saga store: `<schema>.saga_instances` (state as jsonb, `version` for optimistic
  * concurrency, the pending work and a runner's lease) and `<schema>.saga_deadlines` (due times that a
  * scheduler fires, so they survive restarts). Row-Level Security: a transaction sees its tenant's
- * sagas; actor kinds `system` (the runner, the deadline scheduler) and `admin` see every tenant's.
+ * sagas; actor kinds `system` (the runner, the deadline scheduler) and `admin` see every tenant's; a
+ * customer or a courier writes none (a later migration, {@link sagaActorWritesSql}).
  * A service's migration is exactly this text (a unit test keeps the two equal).
  *
  * @example

@@ -177,6 +177,47 @@ describe('per-actor Row-Level Security within a tenant: events, payment saga, de
     assert.deepEqual(await eventsSeen(customer(B)), [oB], 'B still sees only their own order');
   });
 
+  /** Thrown to roll a write back once its outcome is known. */
+  class RolledBack extends Error {
+    constructor(readonly rows: number) {
+      super('rolled back');
+    }
+  }
+  /** The rows `sql` wrote as `actor` in R, or the SQLSTATE it was refused with; rolled back either way, so the seeded rows stay. */
+  const written = (actor: Actor, sql: string, values: unknown[] = []) =>
+    unitOfWork(pool, { service: 'payments', tenantId: R, actor }, async (tx) => {
+      throw new RolledBack((await tx.query(sql, values)).rowCount ?? 0);
+    }).catch((error: unknown) => {
+      if (error instanceof RolledBack) return error.rows;
+      if (typeof (error as { code?: unknown }).code === 'string') return (error as { code: string }).code;
+      throw error;
+    });
+
+  test("a customer's or a courier's transaction writes no row of the payment saga, not another's and not its own; the runtime, admins and staff still do", async () => {
+    const state = (customerId: string) => JSON.stringify({ orderId: randomUUID(), restaurantId: R, customerId, courierId: null, total: 1000, currency: 'EUR' });
+    for (const actor of [customer(A), courier(K1)]) {
+      // The finding: A (or K1) does not see oB's saga, and a bare UPDATE (which reads no column, so the
+      // SELECT policies are not applied to it) changed it anyway, with every other saga of the restaurant.
+      assert.ok(!(await sagasSeen(actor)).includes(oB));
+      assert.equal(await written(actor, `update payments.saga_instances set status = 'failed'`), 0, `${actor.kind}: no saga of the restaurant changes`);
+      assert.equal(await written(actor, `update payments.saga_instances set status = 'failed' where id = $1`, [oA]), 0, `${actor.kind}: not even its own`);
+      assert.equal(await written(actor, `update payments.saga_deadlines set cancelled_at = now()`), 0, `${actor.kind}: no deadline is cancelled`);
+      // New rows are refused outright (WITH CHECK): a saga naming the actor, a log entry or a deadline of its own saga.
+      assert.equal(await written(actor, `insert into payments.saga_instances (tenant_id, id, name, state, status) values ($1, $2, 'payment', $3, 'running')`, [R, randomUUID(), state(A)]), '42501');
+      assert.equal(await written(actor, `insert into payments.saga_log (tenant_id, saga_id, version, kind, item, status) values ($1, $2, 3, 'event', 'X', 'running')`, [R, oA]), '42501');
+      assert.equal(await written(actor, `insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) values ($1, $2, 'x', now())`, [R, oA]), '42501');
+    }
+    // The runtime (system: the consumer that starts sagas, the runner, the deadline scheduler), an admin
+    // (brigade sagas resume/close) and staff write as before: the policies take nothing from them.
+    for (const actor of [system, { kind: 'admin', id: 'ops' } as Actor, staff]) {
+      assert.equal(await written(actor, `update payments.saga_instances set updated_at = now() where tenant_id = $1`, [R]), 2, actor.kind);
+      assert.equal(await written(actor, `update payments.saga_deadlines set cancelled_at = now() where tenant_id = $1`, [R]), 2, actor.kind);
+      assert.equal(await written(actor, `insert into payments.saga_instances (tenant_id, id, name, state, status) values ($1, $2, 'payment', $3, 'running')`, [R, randomUUID(), state(A)]), 1, actor.kind);
+      assert.equal(await written(actor, `insert into payments.saga_log (tenant_id, saga_id, version, kind, item, status) values ($1, $2, 3, 'event', 'X', 'running')`, [R, oA]), 1, actor.kind);
+      assert.equal(await written(actor, `insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) values ($1, $2, 'x', now())`, [R, oA]), 1, actor.kind);
+    }
+  });
+
   /** Every node of the plan of `sql` as `actor` runs it in R, executed (EXPLAIN ANALYZE: loops are counted). */
   const planAs = (actor: Actor, sql: string, values: unknown[]) =>
     as('ordering', actor, R, async (tx) => {
