@@ -1,14 +1,14 @@
 import { setMaxListeners } from 'node:events';
 import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
-import { heldConnections } from '../../composition/heldConnections.ts';
 import { offersDevLogin } from '../../composition/offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { checkPoolSize, loadConfig, redact } from '../../platform/config/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runMigrations } from '../../platform/migrations/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
-import { checkHttpPortFree, listenHttpApi } from '../portInUse.ts';
+import { listenHttpApi } from '../portInUse.ts';
 import { embeddedDataDirOf } from '../migrateEveryDatabase.ts';
+import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -46,7 +46,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  checkPoolSize(loaded, heldConnections(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
+  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
+  await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) });
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
   // PostgreSQL): stopped under live connections instead, the demo died with a driver's stack trace.
   // Stops the workers and the rush (no new orders) on a signal and at the end.
@@ -71,7 +72,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     for (const target of migrationTargets(loaded, db.url)) {
       await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined, embeddedDataDir: embeddedDataDirOf(loaded, db.url, target.url) }));
     }
-    await checkHttpPortFree(loaded);
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));

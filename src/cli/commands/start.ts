@@ -3,7 +3,7 @@ import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
 import { describeDedicatedDatabase } from '../databaseErrors.ts';
-import { checkHttpPortFree } from '../portInUse.ts';
+import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
@@ -40,6 +40,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     ctx.io.err(`brigade start: ${signal} during start-up: stopping the migrations, starting nothing (Ctrl+C again to exit at once) …`);
     stopStartUp.abort(signal);
   });
+  const run = { http: true, services: SERVICES, workers: workersOf(SERVICES) };
+  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before the database is opened
+  // or migrated and before the provider starts: it used to be refused only once those had been done.
+  await checkBeforeStarting(config, run);
   const db = await openDatabase(config, ctx.io.out);
   try {
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
@@ -61,12 +65,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
   let provider: Awaited<ReturnType<typeof startStandInProvider>>;
   try {
-    await checkHttpPortFree(config);
     provider = await startStandInProvider(config, db.url, ctx.env);
   } catch (error) {
     await db.embedded?.stop();
     throw error;
   }
   ctx.io.out(`payment provider at ${provider.url ?? `${redact(String(provider.config.paymentProviderUrl))} (PAYMENT_PROVIDER_URL)`}`);
-  return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close(), startedAt: started }, ctx.io, shutdown);
+  return runUntilSignal(provider.config, db, { ...run, beforeClose: () => provider.close(), startedAt: started }, ctx.io, shutdown);
 }
