@@ -1,8 +1,7 @@
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
-import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
-import { describeDedicatedDatabase } from '../databaseErrors.ts';
+import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
@@ -50,12 +49,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):
     // every other restaurant is served, and that one's requests fail until its database answers.
     const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stopStartUp.signal });
-    for (const failure of failed) {
-      ctx.io.err(
-        `warning: starting without restaurant database ${describeDedicatedDatabase(failure)}: it is not migrated. Every other restaurant is served; ` +
-          `that restaurant's requests fail while its database does not answer, and /health/ready shows it. Once it answers, run brigade migrate.`,
-      );
-    }
+    for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
   } catch (error) {
     await db.embedded?.stop();
     throw error;
