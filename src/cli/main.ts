@@ -4,6 +4,8 @@ import { processIo, shutdownSignalReceived, type Io } from './io.ts';
 import { MAIN_USAGE, UsageError } from './usage.ts';
 import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 import { ConfiguredDatabaseError } from './databaseErrors.ts';
+// The module itself, not the db index: `brigade --help` and usage errors load no driver.
+import { DatabaseUnavailableError } from '../platform/db/databaseUnavailable.ts';
 import type { CommandContext } from './commands/types.ts';
 
 type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
@@ -44,6 +46,20 @@ function connectionAdvice(code: string, variable: string): string | undefined {
     '42501': `${variable}'s user must be able to create schemas and roles, e.g. the database owner (CREATEROLE too): point ${variable} at such a user.`,
   };
   return advice[code];
+}
+
+/**
+ * A configured database (`DATABASE_URL`, a `<SERVICE>_DATABASE_URL`, `DATABASE_REPLICA_URL`) that did
+ * not accept a connection, met through a pool (`brigade tenants`, `sagas`, `dlq` …): the variable that
+ * names it (several joined with "and", as {@link ConfiguredDatabaseError} names them) and the driver's
+ * error. What `migrate` and `start` meet as the driver's error itself, so that the same failure gets the
+ * same words and advice from every command, not the 503 an HTTP client gets ("retry in a moment"). A
+ * restaurant's own database is not one: its error names it and says what to do itself.
+ */
+function unreachableConfiguredDatabase(error: unknown): { readonly variable: string; readonly cause: Error } | undefined {
+  if (!(error instanceof DatabaseUnavailableError) || error.phase !== 'connect' || !(error.cause instanceof Error)) return undefined;
+  if (!/^[A-Z][A-Z_]*_URL(?: \/ [A-Z][A-Z_]*_URL)*$/.test(error.where)) return undefined;
+  return { variable: error.where.split(' / ').join(' and '), cause: error.cause };
 }
 
 /**
@@ -97,13 +113,14 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       return 1;
     }
     // A configured database's failure says which one; any other driver error is the main database's.
-    const variable = error instanceof ConfiguredDatabaseError ? error.variable : 'DATABASE_URL';
-    if (error instanceof BrigadeError && !(error instanceof ConfiguredDatabaseError)) {
+    const unreachable = unreachableConfiguredDatabase(error);
+    const variable = error instanceof ConfiguredDatabaseError ? error.variable : (unreachable?.variable ?? 'DATABASE_URL');
+    if (error instanceof BrigadeError && !(error instanceof ConfiguredDatabaseError) && unreachable === undefined) {
       io.err(`brigade ${name}: ${error.message}`);
       if (error.cause !== undefined && env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
       return 1;
     }
-    const e = (error instanceof ConfiguredDatabaseError ? error.cause : error) as Error & { code?: string };
+    const e = (error instanceof ConfiguredDatabaseError ? error.cause : (unreachable?.cause ?? error)) as Error & { code?: string };
     const advice = e.code === undefined ? undefined : connectionAdvice(e.code, variable);
     io.err(`brigade ${name}: ${e.message ?? String(error)}${advice === undefined ? '' : `\n${advice}`}`);
     if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String(e.stack));

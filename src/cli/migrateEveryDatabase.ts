@@ -50,10 +50,21 @@ export function dedicatedFailureLine(failure: DedicatedDatabaseFailure, what: st
 }
 
 /**
+ * The warning of a process that starts without a restaurant's own database that it could not migrate
+ * (`brigade start`, `brigade demo`): which one, that every other restaurant is served, and what to do.
+ */
+export function startingWithoutLine(failure: DedicatedDatabaseFailure): string {
+  return (
+    `warning: starting without restaurant database ${describeDedicatedDatabase(failure)}: it is not migrated. Every other restaurant is served; ` +
+    `that restaurant's requests fail while its database does not answer, and /health/ready shows it. Once it answers, run brigade migrate.`
+  );
+}
+
+/**
  * Applies pending migrations to every database the release runs on: the configured ones first (each
  * titled when there are several), then each dedicated database of the placement catalog (always
- * titled), whose migrations `/health/ready` requires as well. What `brigade migrate` and `brigade
- * start` both run.
+ * titled), whose migrations `/health/ready` requires as well. What `brigade migrate`, `brigade
+ * start` and `brigade demo` run.
  *
  * A configured database that fails stops the run ({@link ConfiguredDatabaseError}, or the migrator's
  * refusal): nothing runs without it. A restaurant's own database that fails (unreachable, or a

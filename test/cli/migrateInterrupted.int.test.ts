@@ -6,8 +6,8 @@ import { MIGRATION_LOCK_KEY } from '../../src/platform/migrations/index.ts';
 import { spawnCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
-// `brigade migrate` and `brigade start` stopped by Ctrl+C while a migration waits for a table lock.
-describe('brigade migrate and start interrupted', () => {
+// `brigade migrate`, `brigade start` and `brigade demo` stopped by Ctrl+C while a migration waits for a table lock.
+describe('brigade migrate, start and demo interrupted', () => {
   const database = useTestDatabase();
   let admin: pg.Pool;
   // An idempotent file (add column if not exists) that waits for ACCESS EXCLUSIVE on its table. The
@@ -85,6 +85,23 @@ describe('brigade migrate and start interrupted', () => {
       assert.match(result.stderr, /brigade migrate: SIGINT: stopping the migration \(Ctrl\+C again to exit at once\) …/);
       assert.match(result.stderr, /brigade migrate: interrupted by SIGINT before it finished; nothing to fix: run it again/);
       assert.match(result.stdout, /\[1\/\d+\] applying platform\/0021_claim_check_refs_released\.sql …/);
+      const tracked = await admin.query('select 1 from brigade_meta.schema_migrations where set_name = $1 and name = $2', [PENDING.set, PENDING.name]);
+      assert.equal(tracked.rowCount, 0, 'the interrupted file is not recorded');
+    } finally {
+      await run.release();
+    }
+  });
+
+  test('Ctrl+C on brigade demo while a migration waits: the waiting statement is cancelled, no backend stays and the lock is free', async () => {
+    const run = await stoppedWhileMigrating(['demo', '--orders', '1']);
+    try {
+      // Before, demo gave its migrations no signal: it exited at once and left its backend waiting, holding the migration lock.
+      assert.equal(await eventually(async () => (await migrators())[0] === 0), true, 'no brigade-migrate backend remains');
+      assert.equal(await migrationLockFree(), true, 'nobody holds the migration lock');
+      const result = await run.exited;
+      assert.equal(result.code, 130, result.stdout + result.stderr);
+      assert.match(result.stderr, /brigade demo: interrupted by SIGINT before it finished; nothing to fix: run it again/);
+      assert.doesNotMatch(result.stdout, /Brigade is up/);
       const tracked = await admin.query('select 1 from brigade_meta.schema_migrations where set_name = $1 and name = $2', [PENDING.set, PENDING.name]);
       assert.equal(tracked.rowCount, 0, 'the interrupted file is not recorded');
     } finally {

@@ -70,8 +70,9 @@ test('a bad PROVIDER_* variable is a failure (exit 1), not a usage error', async
 });
 
 describe('brigade demo counts are whole numbers from 1', () => {
-  // A database that is not there: were the flags accepted, the run would fail with 1, not 2.
-  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere' };
+  // A database that is not there: were the flags accepted, the run would fail with 1, not 2. PORT 0: the
+  // port is checked before the database, and the default 3000 may be taken on this machine.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', PORT: '0' };
   for (const [flag, value] of [['--orders', '2.5'], ['--restaurants', '1.5'], ['--couriers', '0.5'], ['--orders', '0'], ['--couriers', ' ']]) {
     test(`brigade demo ${flag} ${JSON.stringify(value)}`, async () => {
       const result = await runMain(['demo', flag as string, value as string], env);

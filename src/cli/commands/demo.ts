@@ -1,14 +1,13 @@
 import { setMaxListeners } from 'node:events';
-import { createPlatform, migrationTargets, openDatabase } from '../../composition/runtime.ts';
-import { heldConnections } from '../../composition/heldConnections.ts';
+import { createPlatform, openDatabase } from '../../composition/runtime.ts';
 import { offersDevLogin } from '../../composition/offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { checkPoolSize, loadConfig, redact } from '../../platform/config/index.ts';
-import { runMigrations } from '../../platform/migrations/index.ts';
+import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
 import { parse } from '../parse.ts';
-import { checkHttpPortFree, listenHttpApi } from '../portInUse.ts';
-import { embeddedDataDirOf } from '../migrateEveryDatabase.ts';
+import { listenHttpApi } from '../portInUse.ts';
+import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
+import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { UsageError } from '../usage.ts';
@@ -19,12 +18,12 @@ import type { CommandContext } from './types.ts';
 export const usage = `Usage: brigade demo [--restaurants N] [--couriers N] [--orders N] [--rate R] [--declined SHARE]
 
 Runs a dinner rush through the real HTTP API of a platform it starts itself (embedded PostgreSQL
-when DATABASE_URL is unset) with the stand-in payment provider beside it: a city with restaurants,
-menus, couriers and customers with a card on file; orders placed (and charged), accepted, prepared,
-dispatched, delivered and paid out to restaurant and courier; some cancelled (refunded); a few
-customers' cards declined (payments cancels those orders, nothing charged). Prints the pages to
-watch, a progress bar, and a summary: orders/s, payments by outcome, p50 and p99 per command,
-conflicts, dead letters, cache hit rate.
+when DATABASE_URL is unset; every database migrated first, as brigade start does) with the stand-in
+payment provider beside it: a city with restaurants, menus, couriers and customers with a card on
+file; orders placed (and charged), accepted, prepared, dispatched, delivered and paid out to
+restaurant and courier; some cancelled (refunded); a few customers' cards declined (payments cancels
+those orders, nothing charged). Prints the pages to watch, a progress bar, and a summary: orders/s,
+payments by outcome, p50 and p99 per command, conflicts, dead letters, cache hit rate.
 Defaults: --restaurants 3 --couriers 6 --orders 40 --rate 4 (orders per second) --declined 0.1.`;
 
 /** `brigade demo`. */
@@ -46,7 +45,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  checkPoolSize(loaded, heldConnections(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }));
+  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
+  await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) });
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
   // PostgreSQL): stopped under live connections instead, the demo died with a driver's stack trace.
   // Stops the workers and the rush (no new orders) on a signal and at the end.
@@ -68,10 +68,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   /** Whether the summary was printed: its pages (printed above it) then stop answering, which is said last. */
   let summarised = false;
   try {
-    for (const target of migrationTargets(loaded, db.url)) {
-      await untilInterrupted(runMigrations({ url: target.url, sets: target.sets, onProgress: () => undefined, embeddedDataDir: embeddedDataDirOf(loaded, db.url, target.url) }));
-    }
-    await checkHttpPortFree(loaded);
+    // Every database, as brigade start migrates them (the configured ones and each restaurant's own), saying
+    // what it does: a migration lock another migrator holds is named while the demo waits for it, where the
+    // demo used to wait in silence. Ctrl+C cancels the migration running (its transaction rolls back, the
+    // lock is released), not only the wait for it.
+    const { failed } = await migrateEveryDatabase(loaded, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stop.signal });
+    for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));

@@ -20,7 +20,8 @@ PROVIDER_DATABASE_URL (else Brigade's database, embedded when DATABASE_URL is un
 Faults (flags win over PROVIDER_LATENCY_MS, PROVIDER_ERROR_RATE, PROVIDER_TIMEOUT_RATE, PROVIDER_HANG_MS,
 PROVIDER_DECLINE_CARD): latency before each request; a share of requests answered 503; a share that
 take effect but whose answer is held for --hang-ms (a timeout); a card that is always declined
-(default 4000000000000002). Listens on --port, else PROVIDER_PORT, else PORT, else 3001 (where the payments saga calls by default). Stops cleanly on SIGINT or SIGTERM.`;
+(default 4000000000000002). Listens on --port, else PROVIDER_PORT, else PORT + 1 (3001 with neither
+set): where the payments saga of a brigade on the same PORT calls by default. Stops cleanly on SIGINT or SIGTERM.`;
 
 /** `brigade payment-provider`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -48,7 +49,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   pool.on('error', () => undefined);
   try {
     const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults }).catch((error: unknown) => {
-      throw explainPortInUse(error, { name: 'the payment provider', host: provider.host, port: provider.port, setting: '--port, else PROVIDER_PORT, else PORT', hostSetting: values.host === undefined ? 'HOST' : '--host' });
+      throw explainPortInUse(error, { name: 'the payment provider', host: provider.host, port: provider.port, setting: '--port, else PROVIDER_PORT, else PORT + 1', hostSetting: values.host === undefined ? 'HOST' : '--host' });
     });
     const f = provider.faults;
     ctx.io.out(`Payment provider listening on ${running.url}`);

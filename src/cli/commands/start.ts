@@ -1,9 +1,8 @@
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
-import { migrateEveryDatabase } from '../migrateEveryDatabase.ts';
-import { describeDedicatedDatabase } from '../databaseErrors.ts';
-import { checkHttpPortFree } from '../portInUse.ts';
+import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
+import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
@@ -40,18 +39,17 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     ctx.io.err(`brigade start: ${signal} during start-up: stopping the migrations, starting nothing (Ctrl+C again to exit at once) …`);
     stopStartUp.abort(signal);
   });
+  const run = { http: true, services: SERVICES, workers: workersOf(SERVICES) };
+  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before the database is opened
+  // or migrated and before the provider starts: it used to be refused only once those had been done.
+  await checkBeforeStarting(config, run);
   const db = await openDatabase(config, ctx.io.out);
   try {
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
     // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):
     // every other restaurant is served, and that one's requests fail until its database answers.
     const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stopStartUp.signal });
-    for (const failure of failed) {
-      ctx.io.err(
-        `warning: starting without restaurant database ${describeDedicatedDatabase(failure)}: it is not migrated. Every other restaurant is served; ` +
-          `that restaurant's requests fail while its database does not answer, and /health/ready shows it. Once it answers, run brigade migrate.`,
-      );
-    }
+    for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
   } catch (error) {
     await db.embedded?.stop();
     throw error;
@@ -61,12 +59,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
   let provider: Awaited<ReturnType<typeof startStandInProvider>>;
   try {
-    await checkHttpPortFree(config);
     provider = await startStandInProvider(config, db.url, ctx.env);
   } catch (error) {
     await db.embedded?.stop();
     throw error;
   }
   ctx.io.out(`payment provider at ${provider.url ?? `${redact(String(provider.config.paymentProviderUrl))} (PAYMENT_PROVIDER_URL)`}`);
-  return runUntilSignal(provider.config, db, { http: true, services: SERVICES, workers: workersOf(SERVICES), beforeClose: () => provider.close(), startedAt: started }, ctx.io, shutdown);
+  return runUntilSignal(provider.config, db, { ...run, beforeClose: () => provider.close(), startedAt: started }, ctx.io, shutdown);
 }

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { BrigadeError } from '../errors/index.ts';
+import { defaultProviderPort } from './defaultProviderPort.ts';
 
 /** Log levels accepted by `LOG_LEVEL` (pino's). */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -244,7 +245,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
 
   const port = int('PORT', 3000, 0, 65535);
   // The stand-in provider beside the API: PORT + 1 (PORT - 1 at the top of the range), never PORT itself.
-  const providerPort = int('PROVIDER_PORT', port === 0 ? 0 : port === 65535 ? 65534 : port + 1, 0, 65535);
+  const providerPort = int('PROVIDER_PORT', defaultProviderPort(port), 0, 65535);
   if (providerPort !== 0 && providerPort === port) {
     issues.push({ variable: 'PROVIDER_PORT', expected: `a port other than PORT (${port}): the stand-in payment provider and the API cannot share one`, got: String(providerPort) });
   }

@@ -28,6 +28,11 @@ export class DatabaseUnavailableError extends BrigadeError {
    * follow a change that may have happened (a cache eviction) is still done.
    */
   readonly phase: DatabaseUnavailablePhase;
+  /**
+   * Where the operator finds the database: the setting of its URL (`DATABASE_URL`, `MENU_DATABASE_URL`,
+   * several joined with ` / `), or a description of a restaurant's own database; never the URL.
+   */
+  readonly where: string;
   constructor(reason: string, phase: DatabaseUnavailablePhase, where: string, cause: unknown) {
     const what =
       phase === 'connect'
@@ -40,6 +45,7 @@ export class DatabaseUnavailableError extends BrigadeError {
       details: { retryAfterSeconds: DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS },
     });
     this.phase = phase;
+    this.where = where;
   }
 }
 

@@ -31,6 +31,7 @@ export { runBusRetention } from './runBusRetention.ts';
 export type { BusRetentionEvent, BusRetentionOptions } from './runBusRetention.ts';
 export { createNatsTransport } from './nats/createNatsTransport.ts';
 export type { NatsTransportOptions } from './nats/createNatsTransport.ts';
+export { checkNatsReachable } from './nats/checkNatsReachable.ts';
 export { inboxSchemaSql } from './inbox/inboxSchemaSql.ts';
 export { inboxHandler } from './inbox/inboxHandler.ts';
 export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';

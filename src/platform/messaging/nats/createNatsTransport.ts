@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, RetentionPolicy, StorageType, type JsMsg } from '@nats-io/jetstream';
-import { connect, createInbox, nanos, type NatsConnection } from '@nats-io/transport-node';
+import { createInbox, nanos } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { BrigadeError, UnavailableError } from '../../errors/index.ts';
 import { redact } from '../../config/index.ts';
@@ -9,6 +9,7 @@ import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError, describeExhausted } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
+import { connectNats } from './connectNats.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
 import { InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
@@ -70,14 +71,9 @@ const H_PREFIX = 'Brigade-H-';
 export async function createNatsTransport(options: NatsTransportOptions): Promise<Transport> {
   const stream = options.stream ?? 'BRIGADE';
   options.subjects.forEach(validatePattern);
-  let nc: NatsConnection;
-  try {
-    // Reconnect for ever: a broker outage must end in a drain, not a closed connection (nats.js stops
-    // after 10 attempts by default, about 20 s).
-    nc = await connect({ servers: typeof options.servers === 'string' ? options.servers : [...options.servers], name: options.name ?? 'brigade', maxReconnectAttempts: -1 });
-  } catch (cause) {
-    throw new UnavailableError(`NATS is not reachable at ${serversOf(options.servers)}: start it (nats-server -js), or unset NATS_URL to use the PostgreSQL bus`, { cause });
-  }
+  // Reconnect for ever: a broker outage must end in a drain, not a closed connection (nats.js stops
+  // after 10 attempts by default, about 20 s).
+  const nc = await connectNats(options.servers, { name: options.name ?? 'brigade', maxReconnectAttempts: -1 });
   const streamConfig = {
     name: stream,
     subjects: [...options.subjects],

@@ -1,12 +1,9 @@
+import { defaultProviderPort } from '../../../platform/config/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
 import { NO_FAULTS, type ProviderFaults } from './faults.ts';
 
-/**
- * Where a provider started on its own listens when nothing says otherwise: where the payments saga
- * calls when nothing says otherwise (`PROVIDER_PORT`'s default in `loadConfig`, the default `PORT`
- * 3000 + 1), so that `brigade worker` and `brigade payment-provider` find each other with no settings.
- */
-const DEFAULT_PROVIDER_PORT = 3001;
+/** `PORT`'s default in `loadConfig`: with neither port set, the provider listens on 3001, where the payments saga calls. */
+const DEFAULT_PORT = 3000;
 
 /** The provider's own small configuration. */
 export interface ProviderConfig {
@@ -32,7 +29,8 @@ export interface ProviderFlags {
 
 /**
  * Reads the provider's configuration from flags first, then the given environment record (never
- * `process.env` itself): `PROVIDER_PORT`, else `PORT` (default 3001), `HOST`, `PROVIDER_DATABASE_URL`, `PROVIDER_LATENCY_MS`, `PROVIDER_ERROR_RATE`,
+ * `process.env` itself): `PROVIDER_PORT`, else `PORT` + 1 as `loadConfig` places it
+ * (`defaultProviderPort`; 3001 with neither set), `HOST`, `PROVIDER_DATABASE_URL`, `PROVIDER_LATENCY_MS`, `PROVIDER_ERROR_RATE`,
  * `PROVIDER_TIMEOUT_RATE`, `PROVIDER_HANG_MS`, `PROVIDER_DECLINE_CARD` (`none` for no such card).
  *
  * @throws {@link ValidationError} naming the first invalid value.
@@ -65,8 +63,10 @@ export function loadProviderConfig(env: Readonly<Record<string, string | undefin
     throw new ValidationError('PROVIDER_DATABASE_URL: expected a URL starting with postgres:// or postgresql://', { field: 'PROVIDER_DATABASE_URL' });
   }
   return Object.freeze({
-    // PROVIDER_PORT first, so `brigade start` (where PORT is Brigade's own) can place the provider beside it.
-    port: env.PROVIDER_PORT?.trim() ? int('port', 'PROVIDER_PORT', DEFAULT_PROVIDER_PORT, 65535) : int('port', 'PORT', DEFAULT_PROVIDER_PORT, 65535),
+    // --port, else PROVIDER_PORT, else beside PORT by loadConfig's own rule: where the payments saga calls
+    // by default, so that `brigade worker` and `brigade payment-provider` on the same PORT find each other.
+    // (Listening on PORT itself, it took the API's port and the saga called PORT + 1.)
+    port: pick('port', 'PROVIDER_PORT') !== undefined ? int('port', 'PROVIDER_PORT', 0, 65535) : defaultProviderPort(int('port', 'PORT', DEFAULT_PORT, 65535)),
     host: pick('host', 'HOST') ?? '127.0.0.1',
     databaseUrl: databaseUrl ?? null,
     faults: Object.freeze({

@@ -11,3 +11,15 @@ test('with no settings, brigade payment-provider listens where the payments saga
   // PROVIDER_PORT moves both.
   assert.equal(loadProviderConfig({ PROVIDER_PORT: '4100' }).port, Number(new URL(paymentProviderUrlOf(loadConfig({ PROVIDER_PORT: '4100' }, { services: SERVICE_NAMES }))).port));
 });
+
+test('with PORT set and no PROVIDER_PORT, brigade payment-provider listens where the payments saga calls (PORT + 1), not on PORT itself', () => {
+  for (const port of ['4750', '0', '65535']) {
+    const saga = loadConfig({ PORT: port }, { services: SERVICE_NAMES }).providerPort;
+    assert.equal(loadProviderConfig({ PORT: port }).port, saga, `PORT=${port}`);
+  }
+  assert.equal(loadProviderConfig({ PORT: '4750' }).port, 4751);
+  // --port and PROVIDER_PORT still win over PORT.
+  assert.equal(loadProviderConfig({ PORT: '4750', PROVIDER_PORT: '4760' }).port, 4760);
+  assert.equal(loadProviderConfig({ PORT: '4750', PROVIDER_PORT: '4760' }, { port: '4761' }).port, 4761);
+  assert.throws(() => loadProviderConfig({ PORT: 'x' }), /PORT: expected an integer from 0 to 65535, got "x"/);
+});

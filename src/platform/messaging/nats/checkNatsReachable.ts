@@ -1,0 +1,17 @@
+import { connectNats } from './connectNats.ts';
+
+/** How long {@link checkNatsReachable} waits for a server that does not answer (one that refuses fails at once). */
+const CHECK_TIMEOUT_MS = 5000;
+
+/**
+ * Fails as the JetStream transport would (the same `UnavailableError`, from {@link connectNats}) when no server at `servers`
+ * accepts a connection: one connection attempt, no reconnects, at most `timeoutMs` (default 5 s), closed
+ * at once. For a process to check before it migrates or starts anything, rather than after.
+ *
+ * @example
+ * if (config.natsUrl !== null) await checkNatsReachable(config.natsUrl);
+ */
+export async function checkNatsReachable(servers: string | readonly string[], options: { readonly timeoutMs?: number } = {}): Promise<void> {
+  const nc = await connectNats(servers, { name: 'brigade-check', timeout: options.timeoutMs ?? CHECK_TIMEOUT_MS, reconnect: false, maxReconnectAttempts: 0 });
+  await nc.close();
+}

@@ -1,0 +1,30 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { freePort } from '../../src/platform/db/localPorts.ts';
+import { runMain } from '../support/cli.ts';
+import { useTestDatabase } from '../support/db.ts';
+
+// A database that does not answer is the same failure whichever command meets it: the driver's words
+// and what to do about the variable that names it, as brigade migrate and start say it. The commands
+// that open their pools through openCommandDatabases (tenants, sagas, dlq …) got the 503 wording an HTTP
+// client gets instead ("retry in a moment"), with no word of the embedded PostgreSQL.
+describe('a database that does not answer gets the same advice from every command', () => {
+  const shared = useTestDatabase();
+  const secret = 'x'.repeat(40);
+
+  for (const args of [['migrate'], ['tenants', 'list'], ['sagas', 'list'], ['dlq', 'list']]) {
+    test(`brigade ${args.join(' ')}: DATABASE_URL's advice`, async () => {
+      const closed = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
+      const result = await runMain(args, { DATABASE_URL: closed, BRIGADE_SECRET: secret });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, new RegExp(`^brigade ${args[0]}: connect ECONNREFUSED 127\\.0\\.0\\.1:\\d+\\nIs PostgreSQL running at DATABASE_URL\\? Unset DATABASE_URL to use the embedded one\\.\\nSet LOG_LEVEL=debug for the stack trace\\.$`));
+    });
+  }
+
+  test("brigade sagas list: a service's own database names its variable, without the embedded one", async () => {
+    const closed = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
+    const result = await runMain(['sagas', 'list'], { DATABASE_URL: shared.db.url, PAYMENTS_DATABASE_URL: closed, BRIGADE_SECRET: secret });
+    assert.equal(result.code, 1, result.stdout + result.stderr);
+    assert.match(result.stderr, /^brigade sagas: connect ECONNREFUSED 127\.0\.0\.1:\d+\nIs PostgreSQL running at PAYMENTS_DATABASE_URL\?\nSet LOG_LEVEL=debug/);
+  });
+});
