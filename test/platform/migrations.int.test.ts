@@ -196,6 +196,18 @@ describe('forward-only migrations', () => {
     assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['txctl/0001_ok.sql', 'txctl/0002_commits.sql']);
   });
 
+  test('a BEGIN ATOMIC function with CASE … END in its body migrates, in a transactional file and in a no-transaction one', async () => {
+    // Before: the CASE's END was taken for the body's, so the body's END was refused as a COMMIT, and in
+    // a no-transaction file the function was sent in pieces ("syntax error at end of input").
+    const fn = (name: string) => `create function atomiccase.${name}(x int) returns text language sql\nbegin atomic\n  select case when x > 0 then 'positive' else 'not positive' end;\nend;`;
+    const set = await tempSet('atomiccase', {
+      '0001_tx.sql': `create schema atomiccase;\n${fn('f')}`,
+      '0002_notx.sql': `-- brigade:no-transaction\n${fn('g')}\nselect E'it\\'s; commit; fine';`,
+    });
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['atomiccase/0001_tx.sql', 'atomiccase/0002_notx.sql']);
+    assert.deepEqual(await query(database.db.url, 'select atomiccase.f(1) as f, atomiccase.g(0) as g'), [{ f: 'positive', g: 'not positive' }]);
+  });
+
   test('a new file numbered below an applied one is refused', async () => {
     const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
     await runMigrations({ url: database.db.url, sets: [set] });
