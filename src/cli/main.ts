@@ -103,7 +103,10 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     // the interruption, not something to fix, so say so and exit as the signal would (128 + its number).
     const signal = shutdownSignalReceived();
     if (signal !== null) {
-      io.err(`brigade ${name}: interrupted by ${signal} before it finished; nothing to fix: run it again`);
+      // An interrupted migration says what stays of the file it was on: a no-transaction file cut short
+      // keeps the statements it had finished, and those run again next time (not "nothing to fix").
+      const migration = error instanceof BrigadeError && error.code === 'MIGRATION_INTERRUPTED';
+      io.err(`brigade ${name}: ${migration ? error.message : `interrupted by ${signal} before it finished; nothing to fix: run it again`}`);
       if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error as Error)?.stack ?? error));
       return 128 + (constants.signals[signal] ?? 0);
     }

@@ -9,8 +9,10 @@ import {
   MigrationDriftError,
   MigrationOrderError,
   MigrationFileError,
+  MigrationInterruptedError,
   migrationStatus,
   runMigrations,
+  TRACKING_TABLE,
   type MigrationSet,
 } from '../../src/platform/migrations/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
@@ -31,6 +33,38 @@ async function query<R extends pg.QueryResultRow>(url: string, sql: string, valu
     return (await client.query<R>(sql, values)).rows;
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Aborts `controller` with the reason SIGINT, as Ctrl+C does, the moment the result of `statement`
+ * comes back to its client, before the client's caller sees it: the moment the statement can no
+ * longer be cancelled, forced rather than timed. Returns the undo.
+ */
+function abortOnReturn(controller: AbortController, statement: string): () => void {
+  const send = pg.Client.prototype.query as unknown as (this: pg.Client, ...args: unknown[]) => unknown;
+  const spy = mock.method(pg.Client.prototype, 'query', function (this: pg.Client, ...args: unknown[]) {
+    const result = send.apply(this, args);
+    if (args[0] !== statement) return result;
+    return (result as Promise<unknown>).then((r) => {
+      controller.abort('SIGINT');
+      return r;
+    });
+  } as unknown as typeof pg.Client.prototype.query);
+  return () => spy.mock.restore();
+}
+
+/**
+ * Aborts `controller` with the reason SIGINT once the migrator's session is running `statement` (it
+ * shows as active in pg_stat_activity): a cancel sent earlier, before the server has read the
+ * statement, would be lost.
+ */
+async function abortWhileRunning(url: string, controller: AbortController, statement: string): Promise<void> {
+  for (let i = 0; ; i++) {
+    const running = await query(url, `select 1 from pg_stat_activity where application_name = 'brigade-migrate' and state = 'active' and query = $1`, [statement]);
+    if (running.length > 0) return controller.abort('SIGINT');
+    assert.ok(i < 500, `the migrator never ran ${statement}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
@@ -194,6 +228,153 @@ describe('forward-only migrations', () => {
     assert.deepEqual(await query(database.db.url, `select to_regnamespace('txctl') as s`), [{ s: null }], 'nothing ran, not even 0001');
     await set.write('0002_commits.sql', 'create table txctl.t (x int);');
     assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['txctl/0001_ok.sql', 'txctl/0002_commits.sql']);
+  });
+
+  test('a BEGIN ATOMIC function with CASE … END in its body migrates, in a transactional file and in a no-transaction one', async () => {
+    // Before: the CASE's END was taken for the body's, so the body's END was refused as a COMMIT, and in
+    // a no-transaction file the function was sent in pieces ("syntax error at end of input").
+    const fn = (name: string) => `create function atomiccase.${name}(x int) returns text language sql\nbegin atomic\n  select case when x > 0 then 'positive' else 'not positive' end;\nend;`;
+    const set = await tempSet('atomiccase', {
+      '0001_tx.sql': `create schema atomiccase;\n${fn('f')}`,
+      '0002_notx.sql': `-- brigade:no-transaction\n${fn('g')}\nselect E'it\\'s; commit; fine';`,
+    });
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['atomiccase/0001_tx.sql', 'atomiccase/0002_notx.sql']);
+    assert.deepEqual(await query(database.db.url, 'select atomiccase.f(1) as f, atomiccase.g(0) as g'), [{ f: 'positive', g: 'not positive' }]);
+  });
+
+  // Ctrl+C at each moment of a file: the interruption's message says what stays applied, and that is what stays.
+  describe('interrupted', () => {
+    const tracked = async (set: string) =>
+      (await query<{ name: string }>(database.db.url, 'select name from brigade_meta.schema_migrations where set_name = $1 order by name', [set])).map((r) => r.name);
+    const interrupted = (message: RegExp) => (e: unknown) => {
+      assert.ok(e instanceof MigrationInterruptedError, String(e));
+      assert.match(e.message, message);
+      assert.match(e.message, /the migration lock is released/);
+      return true;
+    };
+
+    test("the moment a no-transaction file's last statement returns: the file is recorded, the run stops before the next file and says so", async () => {
+      // Before: the tracking row went through the abort check and was never sent. Every statement was
+      // applied and nothing recorded it, so the next run applied the file again and failed (relation already exists).
+      const set = await tempSet('lastdone', {
+        '0001_notx.sql': '-- brigade:no-transaction\ncreate schema lastdone;\ncreate table lastdone.t (x int);\ninsert into lastdone.t values (1);',
+        '0002_next.sql': 'create table lastdone.u (x int);',
+      });
+      const controller = new AbortController();
+      const restore = abortOnReturn(controller, 'insert into lastdone.t values (1)');
+      try {
+        await assert.rejects(
+          runMigrations({ url: database.db.url, sets: [set], signal: controller.signal }),
+          interrupted(/^Migrating was interrupted by SIGINT while applying lastdone\/0001_notx\.sql: lastdone\/0001_notx\.sql had finished and is recorded as applied \(the run stopped before the next file\).* Nothing to fix: run brigade migrate again\.$/),
+        );
+      } finally {
+        restore();
+      }
+      assert.deepEqual(await tracked('lastdone'), ['0001_notx.sql']);
+      assert.deepEqual(await query(database.db.url, 'select x from lastdone.t'), [{ x: 1 }]);
+      assert.deepEqual(await query(database.db.url, `select to_regclass('lastdone.u') as u`), [{ u: null }], 'the next file did not run');
+      assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['lastdone/0002_next.sql']);
+    });
+
+    test("while a no-transaction file's tracking row is being written: the abort does not cancel it, the file is recorded", async () => {
+      const set = await tempSet('rowheld', {
+        '0001_notx.sql': '-- brigade:no-transaction\ncreate schema rowheld;',
+        '0002_next.sql': 'create table rowheld.u (x int);',
+      });
+      // A transaction holding the same key keeps the tracking insert waiting (and running) until it rolls back.
+      const blocker = new pg.Client({ connectionString: database.db.url });
+      await blocker.connect();
+      await blocker.query('begin');
+      await blocker.query(`insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ('rowheld', '0001_notx.sql', repeat('0', 64), 0, 'test')`);
+      const controller = new AbortController();
+      try {
+        const run = runMigrations({ url: database.db.url, sets: [set], signal: controller.signal });
+        run.catch(() => undefined);
+        // Asked outside the blocker's transaction, which would see one snapshot of pg_stat_activity.
+        const waiting = async () =>
+          (await query(database.db.url, `select 1 from pg_stat_activity where application_name = 'brigade-migrate' and wait_event_type = 'Lock' and datname = current_database()`)).length === 1;
+        for (let i = 0; !(await waiting()); i++) {
+          assert.ok(i < 500, 'the tracking insert never waited');
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        controller.abort('SIGINT');
+        // Time for a cancel to land, had one been sent (it takes a connection of a few ms): the insert still waits.
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        assert.equal(await waiting(), true, 'the tracking insert was not cancelled');
+        await blocker.query('rollback');
+        await assert.rejects(run, interrupted(/rowheld\/0001_notx\.sql had finished and is recorded as applied/));
+      } finally {
+        await blocker.end();
+      }
+      assert.deepEqual(await tracked('rowheld'), ['0001_notx.sql']);
+    });
+
+    test('the moment a statement in the middle of a no-transaction file returns: the message counts the statements that stay applied and says the file runs again from the top', async () => {
+      const set = await tempSet('middone', {
+        '0001_notx.sql': '-- brigade:no-transaction\ncreate schema middone;\ncreate table middone.t (x int);\ninsert into middone.t values (1);',
+      });
+      const controller = new AbortController();
+      const restore = abortOnReturn(controller, 'create table middone.t (x int)');
+      try {
+        await assert.rejects(
+          runMigrations({ url: database.db.url, sets: [set], signal: controller.signal }),
+          interrupted(
+            /middone\/0001_notx\.sql runs outside a transaction \(-- brigade:no-transaction\): 2 of its 3 statements had finished and stay applied, but it is not recorded, so the next brigade migrate runs it again from its first statement.* Before that, make sure those statements can run twice \(IF NOT EXISTS\)/,
+          ),
+        );
+      } finally {
+        restore();
+      }
+      assert.deepEqual(await tracked('middone'), []);
+      assert.deepEqual(await query(database.db.url, 'select x from middone.t'), [], 'the third statement never ran');
+      // As the message warned: these statements cannot run twice.
+      await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), /schema "middone" already exists/);
+    });
+
+    test("while a no-transaction file's last statement runs: it is cancelled, and the message counts the statements before it", async () => {
+      const set = await tempSet('lastcut', { '0001_notx.sql': '-- brigade:no-transaction\ncreate schema lastcut;\nselect pg_sleep(30);' });
+      const controller = new AbortController();
+      const started = performance.now();
+      const run = runMigrations({ url: database.db.url, sets: [set], signal: controller.signal });
+      run.catch(() => undefined);
+      await abortWhileRunning(database.db.url, controller, 'select pg_sleep(30)');
+      await assert.rejects(
+        run,
+        interrupted(/lastcut\/0001_notx\.sql runs outside a transaction \(-- brigade:no-transaction\): 1 of its 2 statements had finished and stay applied, but it is not recorded/),
+      );
+      assert.ok(performance.now() - started < 20_000, 'the sleep was cancelled');
+      assert.deepEqual(await tracked('lastcut'), []);
+    });
+
+    test("the moment a transactional file's COMMIT returns: the message says it is applied, not rolled back", async () => {
+      // Before: "the file being applied was rolled back", of a file committed and recorded.
+      const set = await tempSet('txdone', { '0001_a.sql': 'create schema txdone;', '0002_b.sql': 'create table txdone.u (x int);' });
+      const controller = new AbortController();
+      const restore = abortOnReturn(controller, 'commit');
+      try {
+        await assert.rejects(
+          runMigrations({ url: database.db.url, sets: [set], signal: controller.signal }),
+          interrupted(/while applying txdone\/0001_a\.sql: txdone\/0001_a\.sql had finished and is recorded as applied \(the run stopped before the next file\)/),
+        );
+      } finally {
+        restore();
+      }
+      assert.deepEqual(await tracked('txdone'), ['0001_a.sql']);
+    });
+
+    test("while a transactional file's statement runs: it is cancelled and the file rolled back, nothing to fix", async () => {
+      const set = await tempSet('txcut', { '0001_a.sql': 'create schema txcut; select pg_sleep(30);' });
+      const controller = new AbortController();
+      const run = runMigrations({ url: database.db.url, sets: [set], signal: controller.signal });
+      run.catch(() => undefined);
+      await abortWhileRunning(database.db.url, controller, 'create schema txcut; select pg_sleep(30);');
+      await assert.rejects(
+        run,
+        interrupted(/while applying txcut\/0001_a\.sql: txcut\/0001_a\.sql was rolled back \(nothing of it is applied\).* Nothing to fix: run brigade migrate again\.$/),
+      );
+      assert.deepEqual(await tracked('txcut'), []);
+      assert.deepEqual(await query(database.db.url, `select to_regnamespace('txcut') as s`), [{ s: null }]);
+    });
   });
 
   test('a new file numbered below an applied one is refused', async () => {

@@ -67,17 +67,48 @@ export class MigrationFileError extends BrigadeError {
 }
 
 /**
- * The run was stopped (its `signal` aborted: Ctrl+C, SIGTERM) before it finished: the statement
- * running was cancelled, so its file's transaction rolled back, and the lock is released.
+ * What an interrupted run left of the file it was on ({@link MigrationInterruptedError}):
+ * - `rolled back`: a transactional file whose statement was cancelled, or that had not started;
+ * - `recorded`: a file that had finished, tracking row and all, when the interruption came (the run
+ *   stopped before the next file);
+ * - `outside a transaction`: a `-- brigade:no-transaction` file cut short, or whose tracking row could
+ *   not be written: its `finished` statements of `statements` stay applied, and it is not recorded, so
+ *   the next run applies it again from its first statement.
+ */
+export type InterruptedFile =
+  | { readonly id: string; readonly state: 'rolled back' }
+  | { readonly id: string; readonly state: 'recorded' }
+  | { readonly id: string; readonly state: 'outside a transaction'; readonly finished: number; readonly statements: number };
+
+/**
+ * The run was stopped (its `signal` aborted: Ctrl+C, SIGTERM) before it finished, and the lock is
+ * released. The message says what stays of the file it was on ({@link InterruptedFile}, also in
+ * `details.file`), and whether anything needs mending before the next run: only a no-transaction file
+ * cut short does (its finished statements run again).
  */
 export class MigrationInterruptedError extends BrigadeError {
-  constructor(reason: unknown, doing: string, options: { cause?: unknown } = {}) {
-    super(
-      'MIGRATION_INTERRUPTED',
-      503,
-      `Migrating was interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while ${doing}: the file being applied was rolled back ` +
-        '(a -- brigade:no-transaction file keeps the statements it had finished) and the migration lock is released. Run brigade migrate again',
-      options,
-    );
+  constructor(reason: unknown, doing: string, file: InterruptedFile | undefined, options: { cause?: unknown } = {}) {
+    let what: string;
+    let next = 'Nothing to fix: run brigade migrate again.';
+    if (file === undefined) {
+      what = 'no file was being applied';
+    } else if (file.state === 'rolled back') {
+      what = `${file.id} was rolled back (nothing of it is applied)`;
+    } else if (file.state === 'recorded') {
+      what = `${file.id} had finished and is recorded as applied (the run stopped before the next file)`;
+    } else if (file.finished === 0) {
+      what = `${file.id} runs outside a transaction (-- brigade:no-transaction): none of its ${file.statements} statement${file.statements === 1 ? '' : 's'} had finished, and it is not recorded`;
+      next = 'Drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left, then run brigade migrate again.';
+    } else {
+      const count = file.finished === file.statements ? 'all' : String(file.finished);
+      what =
+        `${file.id} runs outside a transaction (-- brigade:no-transaction): ${count} of its ${file.statements} statement${file.statements === 1 ? '' : 's'} had finished and stay applied, ` +
+        'but it is not recorded, so the next brigade migrate runs it again from its first statement';
+      next = 'Before that, make sure those statements can run twice (IF NOT EXISTS) and drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left; then run brigade migrate again.';
+    }
+    super('MIGRATION_INTERRUPTED', 503, `Migrating was interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while ${doing}: ${what}, and the migration lock is released. ${next}`, {
+      ...options,
+      details: file === undefined ? {} : { file },
+    });
   }
 }

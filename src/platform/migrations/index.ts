@@ -8,4 +8,4 @@ export { migrationStatus } from './migrationStatus.ts';
 export { splitStatements } from './splitStatements.ts';
 export { transactionControlStatements } from './transactionControlStatements.ts';
 export { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError } from './errors.ts';
-export type { MigrationRefusalOptions } from './errors.ts';
+export type { InterruptedFile, MigrationRefusalOptions } from './errors.ts';

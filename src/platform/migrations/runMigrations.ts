@@ -3,7 +3,7 @@ import pg from 'pg';
 import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
 import { osUserName } from '../runtime/osUserName.ts';
 import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
-import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError, type MigrationRefusalOptions } from './errors.ts';
+import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError, type InterruptedFile, type MigrationRefusalOptions } from './errors.ts';
 import { aheadWarning, highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
 import { splitStatements } from './splitStatements.ts';
 import { transactionControlStatements } from './transactionControlStatements.ts';
@@ -25,8 +25,12 @@ export interface RunMigrationsOptions {
   readonly onWarning?: (line: string) => void;
   /**
    * Stops the run: the statement running is cancelled (its file's transaction rolls back), the lock is
-   * released, and the run ends with {@link MigrationInterruptedError}. `brigade migrate` and `brigade
-   * start` abort it on SIGINT and SIGTERM, with the signal's name as the reason.
+   * released, and the run ends with {@link MigrationInterruptedError}, which says what stays of the file
+   * it was on. A `-- brigade:no-transaction` file whose statements have all run is recorded first (they
+   * are applied whatever happens now): its tracking row is never cancelled. An abort that comes as a
+   * file finishes stops the run before the next file (after the last one, the run has finished and
+   * returns). `brigade migrate` and `brigade start` abort it on SIGINT and SIGTERM, with the signal's
+   * name as the reason.
    */
   readonly signal?: AbortSignal | undefined;
   /**
@@ -72,11 +76,15 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
   client.on('error', () => undefined);
   /** What the run is doing now, for the interruption's message. */
   let doing = 'connecting';
+  /** The file being applied (or the last one applied) and how far it got, for the interruption's message. */
+  let current: { readonly file: MigrationFile; readonly progress: FileProgress } | undefined;
   /** The abort's cancel of the running statement, awaited before anything else runs on the session. */
   let cancelling: Promise<void> | undefined;
   let pid: number | undefined;
   const onAbort = () => {
-    if (pid !== undefined) cancelling = cancelBackend(options.url, pid, 'brigade-migrate-cancel');
+    // A no-transaction file's tracking row, once every statement ran, is let finish: cancelled, it
+    // would leave the file applied and unrecorded.
+    if (pid !== undefined && current?.progress.recording !== true) cancelling = cancelBackend(options.url, pid, 'brigade-migrate-cancel');
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   const settled = async () => {
@@ -128,8 +136,10 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
       };
       const slow = setTimeout(name, SLOW_FILE_MS);
       const started = performance.now();
+      const reached: FileProgress = { finished: 0, statements: 0, recording: false, recorded: false };
+      current = { file, progress: reached };
       try {
-        await applyFile(client, file, appliedBy, started, { signal, settled });
+        await applyFile(client, file, appliedBy, started, reached, { signal, settled });
       } catch (error) {
         if (signal?.aborted === true) name();
         throw error;
@@ -144,7 +154,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     return { applied, alreadyApplied: files.length - applied.length };
   } catch (error) {
     if (signal?.aborted !== true) throw error;
-    throw new MigrationInterruptedError(signal.reason, doing, { cause: error });
+    throw new MigrationInterruptedError(signal.reason, doing, interruptedFile(current), { cause: error });
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await settled();
@@ -223,40 +233,69 @@ function refuseUnsafe(rows: readonly MigrationStatusRow[], files: readonly Migra
   return toApply;
 }
 
+/** How far {@link applyFile} got with a file: what an interruption's message says stays of it. */
+interface FileProgress {
+  /** A no-transaction file's statements that have returned, of `statements`. */
+  finished: number;
+  statements: number;
+  /** A no-transaction file's tracking row is being written, its statements all run: an abort does not cancel it. */
+  recording: boolean;
+  /** The file is applied and recorded (committed, for a transactional one). */
+  recorded: boolean;
+}
+
+/** What stays of the file the run was on, for {@link MigrationInterruptedError}. */
+function interruptedFile(current: { readonly file: MigrationFile; readonly progress: FileProgress } | undefined): InterruptedFile | undefined {
+  if (current === undefined) return undefined;
+  const { file, progress } = current;
+  if (progress.recorded) return { id: file.id, state: 'recorded' };
+  if (!file.noTransaction) return { id: file.id, state: 'rolled back' };
+  return { id: file.id, state: 'outside a transaction', finished: progress.finished, statements: progress.statements };
+}
+
 /**
- * Applies one file with its tracking row. `signal` is checked before each statement is sent (a cancel
- * reaches only a statement the server is running); `settled` waits for an abort's cancel in flight, so
- * that it lands before the rollback, not on it.
+ * Applies one file with its tracking row, noting how far it got in `progress`. `signal` is checked
+ * before each statement is sent (a cancel reaches only a statement the server is running); `settled`
+ * waits for an abort's cancel in flight, so that it lands before the rollback, not on it.
+ *
+ * A no-transaction file whose statements have all returned is applied whatever happens next, so its
+ * tracking row is written even when the run was aborted meanwhile: after the abort's cancel in flight
+ * has landed (on an idle session, where it does nothing), and with no check of `signal`. The run
+ * reports the interruption once it is recorded. (Before, the abort check refused the tracking row: the
+ * file stayed applied and unrecorded, and the next run applied it again and failed.)
  */
 async function applyFile(
   client: pg.Client,
   file: MigrationFile,
   appliedBy: string,
   started: number,
+  progress: FileProgress,
   abort: { readonly signal: AbortSignal | undefined; readonly settled: () => Promise<void> },
 ): Promise<void> {
   const query = (text: string, values?: unknown[]) => {
     abort.signal?.throwIfAborted();
     return client.query(text, values);
   };
-  const record = () =>
-    query(`insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ($1, $2, $3, $4, $5)`, [
-      file.set,
-      file.name,
-      file.checksum,
-      Math.round(performance.now() - started),
-      appliedBy,
-    ]);
+  const tracking = `insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ($1, $2, $3, $4, $5)`;
+  const row = () => [file.set, file.name, file.checksum, Math.round(performance.now() - started), appliedBy];
   try {
     if (file.noTransaction) {
-      for (const statement of splitStatements(file.sql)) await query(statement);
-      await record();
+      const statements = splitStatements(file.sql);
+      progress.statements = statements.length;
+      for (const statement of statements) {
+        await query(statement);
+        progress.finished++;
+      }
+      progress.recording = true;
+      await abort.settled();
+      await client.query(tracking, row());
     } else {
       await query('begin');
       await query(file.sql);
-      await record();
+      await query(tracking, row());
       await query('commit');
     }
+    progress.recorded = true;
   } catch (cause) {
     await abort.settled();
     if (!file.noTransaction) await client.query('rollback').catch(() => undefined);

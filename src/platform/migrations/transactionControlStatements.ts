@@ -8,25 +8,15 @@ const CONTROL = /^(begin|start\s+transaction|commit|end|rollback(?!\s+(?:work\s+
  * message). A transactional migration must hold none: the runner runs the file and its tracking row
  * in one transaction, and a COMMIT inside would end it early. Statements inside quotes, comments and
  * dollar-quoted bodies (a `DO` block's BEGIN … END) are not top-level; neither are the statements of a
- * `BEGIN ATOMIC … END` function body, END included.
+ * `BEGIN ATOMIC … END` function body, END included ({@link splitStatements} keeps such a function whole).
  *
  * @example
  * transactionControlStatements('create table t (x int); commit;'); // ['commit']
  */
 export function transactionControlStatements(sql: string): string[] {
   const found: string[] = [];
-  let inAtomicBody = false;
   for (const statement of splitStatements(sql)) {
     const bare = statement.replace(/--[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '').trim();
-    if (inAtomicBody) {
-      // The body's statements were split at their semicolons; its END closes it.
-      if (/^end\b/i.test(bare)) inAtomicBody = false;
-      continue;
-    }
-    if (/\bbegin\s+atomic\b/i.test(bare)) {
-      inAtomicBody = !/\bend\s*$/i.test(bare);
-      continue;
-    }
     if (CONTROL.test(bare)) found.push(bare.split('\n', 1)[0] ?? bare);
   }
   return found;
