@@ -54,7 +54,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   setMaxListeners(0, stop.signal);
   const shutdown = waitForShutdownSignal();
   const interrupted = shutdown.then((signal) => {
-    stop.abort();
+    stop.abort(signal);
     ctx.io.err(`\nbrigade demo: ${signal}: stopping the rush and the platform (Ctrl+C again to exit at once) …`);
     throw new UnavailableError(`interrupted by ${signal}`);
   });
