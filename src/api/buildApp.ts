@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import { Type } from 'typebox';
 import type { TokenService } from '../platform/auth/index.ts';
+import { registerApiDocs } from './apiDocs.ts';
 import { collectOperations, registerApiIndex, type IndexedOperation } from './apiIndex.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { answerClientError } from './clientErrors.ts';
@@ -149,14 +148,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
   registerAdminAudit(app, deps.audit);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Brigade API', version: '1', description: 'Food-delivery platform backend: tenants, menus, orders, delivery and payments.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerApiDocs(app);
 
   const CheckResult = Type.Object({ ok: Type.Boolean(), checks: Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) })) });
   app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
