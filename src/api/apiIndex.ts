@@ -3,7 +3,7 @@ import { Type, type Static } from 'typebox';
 
 /** One operation as `GET /v1` lists it: its service, method, OpenAPI-style path and summary. */
 export const IndexedOperation = Type.Object({
-  service: Type.String({ description: 'The service that serves it (admin: the dead-letter store)' }),
+  service: Type.String({ description: 'The service that serves it (admin: the dead-letter store; health: the probes; index: this list)' }),
   method: Type.String(),
   path: Type.String({ description: 'OpenAPI style: /v1/orders/{id}' }),
   summary: Type.Optional(Type.String()),
@@ -19,7 +19,7 @@ export const ApiIndex = Type.Object({
     openapi: Type.String({ description: 'The OpenAPI document (JSON)' }),
     health: Type.String({ description: 'Readiness: the database answers and migrations are current' }),
   }),
-  operations: Type.Array(IndexedOperation, { description: 'Every documented operation this process serves, by service, in registration order' }),
+  operations: Type.Array(IndexedOperation, { description: 'Every operation of the OpenAPI document this process serves (this one and the probes too), by service, in registration order' }),
 });
 
 /**
@@ -41,7 +41,8 @@ export function collectOperations(scope: FastifyInstance, service: string, into:
 
 /**
  * `GET /v1` (and `/v1/`), the API root: where the docs, the OpenAPI document and the readiness probe
- * are, and every operation `operations` holds once the app is ready. Register it inside the `/v1` scope.
+ * are, and every operation `operations` holds once the app is ready. Register it inside the `/v1`
+ * scope (in one of its own that {@link collectOperations} watches, for `GET /v1` to list itself).
  */
 export function registerApiIndex(v1: FastifyInstance, operations: readonly IndexedOperation[]): void {
   const index = async (): Promise<Static<typeof ApiIndex>> => ({

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import { Type } from 'typebox';
 import type { TokenService } from '../platform/auth/index.ts';
+import { registerApiDocs } from './apiDocs.ts';
 import { collectOperations, registerApiIndex, type IndexedOperation } from './apiIndex.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { answerClientError } from './clientErrors.ts';
@@ -149,28 +148,29 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
   registerAdminAudit(app, deps.audit);
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Brigade API', version: '1', description: 'Food-delivery platform backend: tenants, menus, orders, delivery and payments.' },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
+  await registerApiDocs(app);
+  // A browser asks every page's origin for its icon: none, rather than a 404 in every console.
+  app.get('/favicon.ico', { schema: { hide: true } }, async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
 
+  // GET /v1 lists every documented operation: the probes here, and each service's routes, collected
+  // in a scope of their own.
+  const operations: IndexedOperation[] = [];
   const CheckResult = Type.Object({ ok: Type.Boolean(), checks: Type.Record(Type.String(), Type.Object({ ok: Type.Boolean(), detail: Type.Optional(Type.String()) })) });
-  app.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
-  app.get(
-    '/health/ready',
-    { schema: { tags: ['health'], summary: 'The database is reachable and migrations are current', response: { 200: CheckResult, 503: CheckResult } } },
-    async (_request, reply) => {
-      const readiness = await deps.readiness();
-      return reply.status(readiness.ok ? 200 : 503).send(readiness);
-    },
-  );
-  app.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
-    reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
-  );
+  await app.register(async (health) => {
+    collectOperations(health, 'health', operations);
+    health.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
+    health.get(
+      '/health/ready',
+      { schema: { tags: ['health'], summary: 'The database is reachable and migrations are current', response: { 200: CheckResult, 503: CheckResult } } },
+      async (_request, reply) => {
+        const readiness = await deps.readiness();
+        return reply.status(readiness.ok ? 200 : 503).send(readiness);
+      },
+    );
+    health.get('/metrics', { schema: { tags: ['health'], summary: 'Prometheus metrics', hide: true } }, async (_request, reply) =>
+      reply.type(deps.metrics.contentType).send(await deps.metrics.metrics()),
+    );
+  });
 
   await app.register(
     async (v1) => {
@@ -180,9 +180,10 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
       v1.addHook('onRoute', (route) => {
         route.schema = { ...route.schema, querystring: route.schema?.querystring ?? NoQuery };
       });
-      // GET /v1 lists every operation: each service's routes are collected in a scope of their own.
-      const operations: IndexedOperation[] = [];
-      registerApiIndex(v1, operations);
+      await v1.register(async (scope) => {
+        collectOperations(scope, 'index', operations);
+        registerApiIndex(scope, operations);
+      });
       const deadLetters = deps.deadLetters;
       if (deadLetters !== undefined) {
         await v1.register(async (scope) => {

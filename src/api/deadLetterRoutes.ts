@@ -16,6 +16,11 @@ const Subscription = Type.String({ minLength: 1, maxLength: 200 });
 const admin = { tags: ['admin'], security: [{ bearer: [] }] };
 /** A dead letter's id: a UUID (a malformed one is a 400 naming `params.id`, as on every other route). */
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+/** What an admin request of the store may be refused with, besides its input's 400. */
+const FORBIDDEN = { 403: 'FORBIDDEN: not an admin token' };
+/** …and one about a letter. */
+const LETTER_ERRORS = { ...FORBIDDEN, 404: 'NOT_FOUND: no such dead letter' };
+
 /** A command on one letter has no fields: no body, or `{}` (before, any JSON body was taken and ignored). */
 const noFields = { preValidation: absentBodyIsEmpty };
 
@@ -41,6 +46,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
           { additionalProperties: false },
         ),
       },
+      config: { docs: { errors: { ...FORBIDDEN, 409: 'DEAD_LETTER_CURSOR_GONE: the letter `before` names is no longer there; start from the first page' } } },
     },
     async (request) => {
       authorize(request, 'admin');
@@ -48,15 +54,23 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) });
     },
   );
-  app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: IdParams } }, async (request) => {
+  app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: IdParams }, config: { docs: { errors: LETTER_ERRORS } } }, async (request) => {
     authorize(request, 'admin');
     return showDeadLetter(pool, request.params.id);
   });
-  app.post('/admin/dead-letters/:id/redrive', { schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: IdParams, body: NoFields }, ...noFields }, async (request) => {
+  app.post(
+    '/admin/dead-letters/:id/redrive',
+    {
+      schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: IdParams, body: NoFields },
+      config: { docs: { errors: { ...LETTER_ERRORS, 409: 'SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it)' } } },
+      ...noFields,
+    },
+    async (request) => {
     authorize(request, 'admin');
     await showDeadLetter(pool, request.params.id); // 404 for an unknown id
     return redriveDeadLetters(pool, transport, { id: request.params.id });
-  });
+    },
+  );
   app.post(
     '/admin/dead-letters/redrive',
     {
@@ -65,6 +79,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         summary: 'Send every dead letter (of one subscription) back; no body (or {}) means every one',
         body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }),
       },
+      config: { docs: { errors: FORBIDDEN } },
       // No body means all, as `{}` does: it was refused with 400 "body must be object".
       preValidation: absentBodyIsEmpty,
     },
@@ -75,9 +90,13 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription });
     },
   );
-  app.delete('/admin/dead-letters/:id', { schema: { ...admin, summary: 'Drop a dead letter for good', params: IdParams, body: NoFields }, ...noFields }, async (request, reply) => {
+  app.delete(
+    '/admin/dead-letters/:id',
+    { schema: { ...admin, summary: 'Drop a dead letter for good', params: IdParams, body: NoFields }, config: { docs: { success: { 204: 'Dropped' }, errors: LETTER_ERRORS } }, ...noFields },
+    async (request, reply) => {
     authorize(request, 'admin');
     await dropDeadLetter(pool, request.params.id);
     return reply.status(204).send();
-  });
+    },
+  );
 };

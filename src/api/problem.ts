@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
 import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
 import { DISPLAY_NAME, DISPLAY_NAME_RULE } from './displayName.ts';
@@ -16,6 +17,25 @@ export interface Problem {
   requestId: string;
   [extra: string]: unknown;
 }
+
+/**
+ * {@link Problem} as JSON Schema: what every error answer's `application/problem+json` body holds, as
+ * the OpenAPI document shows it (`components.schemas.Problem`). For the document only: no route
+ * serializes with it (the members of a problem keep the order {@link problemAt} gives them).
+ */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ description: 'https://brigade.dev/problems/<code, in lower case with dashes>' }),
+    title: Type.String({ description: "The status's reason phrase" }),
+    status: Type.Integer({ description: 'The HTTP status' }),
+    code: Type.String({ description: 'The stable code a client branches on: VALIDATION_FAILED, NOT_FOUND, CONCURRENCY_CONFLICT, …' }),
+    detail: Type.String({ description: 'What went wrong and what to do, for a person' }),
+    instance: Type.String({ description: 'The path (and query) of the request' }),
+    requestId: Type.String({ description: 'The X-Request-Id of the request, also in every log line about it' }),
+    field: Type.Optional(Type.String({ description: 'The input at fault (body.name, querystring.limit, If-Match, …), when one is' })),
+  },
+  { additionalProperties: true, description: 'An RFC 9457 problem document with a stable `code`; other members carry the details of its error (currentVersion on a 412, allow on a 405, …)' },
+);
 
 const TITLES: Record<number, string> = {
   400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 406: 'Not Acceptable', 408: 'Request Timeout',

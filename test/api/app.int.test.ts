@@ -342,6 +342,9 @@ describe('HTTP shell', () => {
       assert.ok(!index.operations.some((o) => o.method === 'HEAD'), 'no HEAD twins');
       // Every operation listed is one the OpenAPI document describes: the index hides nothing and invents nothing.
       for (const o of index.operations) assert.ok(spec.paths[o.path]?.[o.method.toLowerCase()], `${o.method} ${o.path} is in /docs/json`);
+      // And every operation the document describes is listed, the index itself and the probes too (they were not).
+      const listed = new Set(index.operations.map((o) => `${o.method} ${o.path}`));
+      for (const [path, operations] of Object.entries(spec.paths)) for (const method of Object.keys(operations)) assert.ok(listed.has(`${method.toUpperCase()} ${path}`), `${method} ${path} is in GET /v1`);
     }
     assert.ok(spec.paths['/v1']?.get, 'the index itself is documented, as /v1');
   });

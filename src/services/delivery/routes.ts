@@ -11,6 +11,11 @@ import type { DeliveryPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
 const bearer = [{ bearer: [] }];
+/** What a courier's request may be refused with, besides its input's 400. */
+const COURIER_ERRORS = {
+  403: "FORBIDDEN: not a courier token, or one whose subject is not the courier's id",
+  404: 'NOT_FOUND: the courier is not registered',
+};
 const AvailabilitySchema = Type.Object({
   courierId: Type.String({ format: 'uuid' }),
   city: Type.String(),
@@ -46,6 +51,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
           body: Type.Object({ available: Type.Boolean() }, { additionalProperties: false }),
           response: { 200: AvailabilitySchema },
         },
+        config: { docs: { errors: { ...COURIER_ERRORS, 422: 'COURIER_BUSY: going offline while carrying an order' } } },
       },
       async (request) => {
         const principal = authorize(request, 'courier');
@@ -64,7 +70,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
 
     app.get(
       '/couriers/me/availability',
-      { schema: { tags: ['delivery'], summary: 'Your dispatch availability (courier); offline when never set', security: bearer, response: { 200: AvailabilitySchema } } },
+      { schema: { tags: ['delivery'], summary: 'Your dispatch availability (courier); offline when never set', security: bearer, response: { 200: AvailabilitySchema } }, config: { docs: { errors: COURIER_ERRORS } } },
       async (request) => {
         const principal = authorize(request, 'courier');
         const courier = await courierOf(principal);

@@ -43,6 +43,18 @@ const ItemHistory = Type.Object({
     }),
   ),
 });
+/** What a staff write of `rid`'s menu may be refused with, besides its input's 400. */
+const STAFF_ERRORS = {
+  403: 'FORBIDDEN: not a staff or admin token',
+  404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)",
+};
+/** What a write of one menu row (change, delete, restore) may be refused with, besides {@link STAFF_ERRORS}. */
+const ROW_ERRORS = {
+  ...STAFF_ERRORS,
+  404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such row",
+  422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO',
+};
+
 /** Hits a search returns at most. */
 const SEARCH_HITS = 50;
 
@@ -151,7 +163,20 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       const Params = Type.Object({ rid: Uuid, id: Uuid });
       app.post(
         `/restaurants/:rid/menu/${path}`,
-        { schema: { ...tag, summary: `Add a ${entity.replace('_', ' ')} (staff)`, params: Type.Object({ rid: Uuid }), body: create } },
+        {
+          schema: { ...tag, summary: `Add a ${entity.replace('_', ' ')} (staff)`, params: Type.Object({ rid: Uuid }), body: create },
+          config: {
+            docs: {
+              success: { 201: `The new ${entity.replace('_', ' ')}, at version 1` },
+              etag: true,
+              // A category has no parent; an item's category and a group's item must be live rows of this menu.
+              errors:
+                entity === 'category'
+                  ? STAFF_ERRORS
+                  : { ...STAFF_ERRORS, 422: `MENU_PARENT_NOT_FOUND or MENU_PARENT_DELETED: the ${entity === 'item' ? 'category' : 'item'} is not a live one of this menu${entity === 'item' ? '' : '; INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO'}` },
+            },
+          },
+        },
         async (request, reply) => {
           const rid = (request.params as { rid: string }).rid;
           const body = request.body as never;
@@ -161,12 +186,19 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           return reply.status(201).header('etag', etagOf(row.version)).send(row);
         },
       );
-      app.get(`/restaurants/:rid/menu/${path}/:id`, { schema: { tags: ['menu'], summary: `One ${entity.replace('_', ' ')}, deleted or not, with its ETag`, params: Params } }, async (request, reply) => {
+      app.get(
+        `/restaurants/:rid/menu/${path}/:id`,
+        {
+          schema: { tags: ['menu'], summary: `One ${entity.replace('_', ' ')}, deleted or not, with its ETag`, params: Params },
+          config: { docs: { success: { 200: `The ${entity.replace('_', ' ')}` }, etag: true, errors: { 404: 'NOT_FOUND: no such row on this menu' } } },
+        },
+        async (request, reply) => {
         const { rid, id } = request.params as { rid: string; id: string };
         const row = await unitOfWork(publicReader(rid), (tx) => readEntity(tx, entity, rid, id));
         if (row === null) throw new NotFoundError(entity.replace('_', ' '), id);
         return reply.header('etag', etagOf(row.version)).send(row);
-      });
+        },
+      );
       const change = (body: TSchema | undefined, toChange: (body: Record<string, unknown>) => Change) =>
         async (request: FastifyRequest, reply: import('fastify').FastifyReply) => {
           const { rid, id } = request.params as { rid: string; id: string };
@@ -178,16 +210,22 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           );
           return reply.header('etag', etagOf(row.version)).send(row);
         };
-      app.patch(`/restaurants/:rid/menu/${path}/:id`, { schema: { ...tag, summary: `Change a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: patch } }, change(patch, (set) => ({ kind: 'update', set })));
+      /** What a write of one row answers: the row at its new version, with its ETag. */
+      const rowWrite = (done: string) => ({ docs: { success: { 200: `The ${entity.replace('_', ' ')} ${done}, at its new version` }, etag: true, ifMatch: true, errors: ROW_ERRORS } });
+      app.patch(
+        `/restaurants/:rid/menu/${path}/:id`,
+        { schema: { ...tag, summary: `Change a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: patch }, config: rowWrite('changed') },
+        change(patch, (set) => ({ kind: 'update', set })),
+      );
       const noFields = { preValidation: absentBodyIsEmpty };
       app.delete(
         `/restaurants/:rid/menu/${path}/:id`,
-        { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, ...noFields },
+        { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('deleted'), ...noFields },
         change(undefined, () => ({ kind: 'delete' })),
       );
       app.post(
         `/restaurants/:rid/menu/${path}/:id/restore`,
-        { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, ...noFields },
+        { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('restored'), ...noFields },
         change(undefined, () => ({ kind: 'restore' })),
       );
     }
@@ -207,6 +245,14 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
             },
             { additionalProperties: false },
           ),
+          headers: Type.Object({ 'if-none-match': Type.Optional(Type.String({ description: 'The ETag of the menu you hold: 304 while it is current' })) }),
+        },
+        config: {
+          docs: {
+            success: { 200: 'The menu: categories, items and their modifier groups', 304: 'Not Modified: the menu If-None-Match names is current' },
+            headers: { ETag: 'The menu\'s version ("menu-N"), for If-None-Match; none with ?asOf=', 'X-Cache': 'Where the answer came from: miss, hit-<tier>, or off (no cache); none with ?asOf=' },
+            errors: { 404: 'NOT_FOUND: no such restaurant' },
+          },
         },
       },
       async (request, reply) => {
@@ -244,6 +290,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           params: Type.Object({ rid: Uuid, id: Uuid }),
           response: { 200: ItemHistory },
         },
+        config: { docs: { errors: { 404: 'NOT_FOUND: no such item on this menu' } } },
       },
       async (request) => {
         const { rid, id } = request.params;
@@ -261,6 +308,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           summary: "Full-text search across a city's restaurants (deleted items never match)",
           querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 200 }), city: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
         },
+        config: { docs: { success: { 200: `The best hits (at most ${SEARCH_HITS}), best first` } } },
       },
       async (request) => {
         const restaurants = await ports.directory.restaurantsIn(request.query.city);

@@ -25,6 +25,12 @@ const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** What a caller who may not see an order is told. */
+const ORDER_HIDDEN = 'NOT_FOUND: no such order, or not one this caller may see';
+/** What a token of a customer or courier that names nobody is told. */
+const NOT_A_PERSON = "FORBIDDEN: a customer's or courier's token whose subject is not their id";
+/** What a read of an order answers besides its 400 and 401. */
+const READ_ERRORS = { 403: NOT_A_PERSON, 404: ORDER_HIDDEN };
 
 const PlaceBody = Type.Object(
   {
@@ -183,8 +189,22 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           tags: ['ordering'],
           summary: 'Place an order (customer). Idempotency-Key: the same key and body return the same order (201, then 200); another body gets 422',
           security: bearer,
-          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String()) }),
+          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: '1–255 visible ASCII characters (e.g. a UUID), new for each new order; 400 without it' })) }),
           body: PlaceBody,
+        },
+        config: {
+          docs: {
+            success: { 201: 'Placed: the new order, at version 1', 200: 'The order this Idempotency-Key placed before, for the same body (a replay)' },
+            etag: true,
+            headers: { Location: 'The order: /v1/orders/{id}' },
+            requiredHeaders: ['idempotency-key'],
+            errors: {
+              403: `FORBIDDEN: not a customer token, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
+              404: 'NOT_FOUND: no such restaurant',
+              409: 'ORDER_TOTAL_CHANGED (expectedTotal is not what the menu now charges; the details carry the new prices), IDEMPOTENCY_KEY_IN_FLIGHT (the same key is being placed: retry)',
+              422: "IDEMPOTENCY_KEY_REUSED (another body under this key), MENU_ITEM_UNAVAILABLE, MENU_ITEM_SOLD_OUT, MODIFIER_CHOICE_INVALID, ORDER_TOTAL_TOO_HIGH, …",
+            },
+          },
         },
       },
       async (request, reply) => {
@@ -215,7 +235,10 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
 
     app.get(
       '/orders/:id',
-      { schema: { tags: ['ordering'], summary: 'An order as its events fold it, with its version as ETag (its customer, restaurant staff, assigned courier, admin)', security: bearer, params: IdParams } },
+      {
+        schema: { tags: ['ordering'], summary: 'An order as its events fold it, with its version as ETag (its customer, restaurant staff, assigned courier, admin)', security: bearer, params: IdParams },
+        config: { docs: { success: { 200: 'The order, with its version and the position of its last event' }, etag: true, errors: READ_ERRORS } },
+      },
       async (request, reply) => {
         const { id } = request.params;
         const loaded = await readOrder(request, id);
@@ -225,7 +248,10 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
 
     app.get(
       '/orders/:id/events',
-      { schema: { tags: ['ordering'], summary: "An order's event stream with each event's metadata (lineage)", security: bearer, params: IdParams } },
+      {
+        schema: { tags: ['ordering'], summary: "An order's event stream with each event's metadata (lineage)", security: bearer, params: IdParams },
+        config: { docs: { success: { 200: "The order's events, oldest first" }, etag: true, errors: READ_ERRORS } },
+      },
       async (request, reply) => {
         const { id } = request.params;
         const loaded = await readOrder(request, id);
@@ -250,6 +276,18 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
         `/orders/:id/${name}`,
         {
           schema: { tags: ['ordering'], summary: `${route.summary}; If-Match: the version`, security: bearer, params: IdParams, body: route.body ?? NoFields },
+          config: {
+            docs: {
+              success: { 200: 'The order at its new version, with the position of its last event (for ?after= on the views)' },
+              etag: true,
+              ifMatch: true,
+              errors: {
+                403: `FORBIDDEN: a role that may not ${name} an order, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
+                404: ORDER_HIDDEN,
+                422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}`,
+              },
+            },
+          },
           // A command without fields may come without a body: validate it as {} (required fields still fail).
           preValidation: absentBodyIsEmpty,
         },

@@ -56,6 +56,7 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           params: Type.Object({ id: Type.String({ format: 'uuid' }) }),
           response: { 200: PaymentViewSchema },
         },
+        config: { docs: { errors: { 404: 'NOT_FOUND: no such order, or not one this caller may see; PAYMENT_NOT_STARTED: not yet there for this caller (retry in a few seconds)' } } },
       },
       async (request) => {
         const principal = authorize(request, 'customer', 'staff', 'courier', 'admin');

@@ -42,6 +42,12 @@ const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const bearer = [{ bearer: [] }];
+const NOT_ADMIN = { 403: 'FORBIDDEN: not an admin token' };
+/** What the calling customer's request may be refused with, besides its input's 400. */
+const CUSTOMER_ERRORS = { 403: "FORBIDDEN: not a customer token, or one whose subject is not the customer's id" };
+const NO_CARD = { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: no card on file' };
+/** What a request about `rid`'s staff may be refused with, besides its input's 400. */
+const STAFF_ERRORS = { 403: 'FORBIDDEN: not a staff or admin token', 404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)" };
 
 /** The platform service's routes: the directory, sign-up, staff and tokens. */
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
@@ -70,6 +76,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         body: NewRestaurant,
         response: { 201: RestaurantSchema },
       },
+      config: { docs: { success: { 201: 'The new restaurant' }, errors: { ...NOT_ADMIN, 409: 'ALREADY_EXISTS: a restaurant of that name in that city' } } },
     },
     async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body))),
   );
@@ -97,13 +104,17 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         body: Type.Object({ name: Name, city: City }, { additionalProperties: false }),
         response: { 201: CourierSchema },
       },
+      config: { docs: { success: { 201: 'The new courier' }, errors: NOT_ADMIN } },
     },
     async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createCourier(tx, request.body))),
   );
 
   app.get(
     '/couriers/me',
-    { schema: { tags: ['platform'], summary: 'The calling courier', security: bearer, response: { 200: CourierSchema } } },
+    {
+      schema: { tags: ['platform'], summary: 'The calling courier', security: bearer, response: { 200: CourierSchema } },
+      config: { docs: { errors: { 403: 'FORBIDDEN: not a courier token', 404: 'NOT_FOUND: the courier is not registered' } } },
+    },
     async (request) => {
       const principal = authorize(request, 'courier');
       const courier = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCourier(tx, principal.subject));
@@ -121,6 +132,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         body: Type.Object({ name: Name, email: Email, address: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
         response: { 201: Type.Object({ ...CustomerSchema.properties, token: Type.String() }) },
       },
+      config: { docs: { success: { 201: 'The new customer, with a customer token' }, errors: { 409: 'ALREADY_EXISTS: a customer with this e-mail' } } },
     },
     async (request, reply) => {
       const id = randomUUID();
@@ -132,7 +144,10 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
 
   app.get(
     '/customers/me',
-    { schema: { tags: ['platform'], summary: 'The calling customer', security: bearer, response: { 200: CustomerSchema } } },
+    {
+      schema: { tags: ['platform'], summary: 'The calling customer', security: bearer, response: { 200: CustomerSchema } },
+      config: { docs: { errors: { 403: 'FORBIDDEN: not a customer token', 404: 'NOT_FOUND: the customer is not signed up' } } },
+    },
     async (request) => {
       const principal = authorize(request, 'customer');
       const customer = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCustomer(tx, principal.subject));
@@ -151,6 +166,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }) }, { additionalProperties: false }),
         response: { 200: PaymentMethodSchema },
       },
+      config: { docs: { errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: the customer is not signed up' } } },
     },
     async (request) => {
       const principal = customerOf(request);
@@ -160,7 +176,10 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
 
   app.get(
     '/customers/me/payment-method',
-    { schema: { tags: ['platform'], summary: 'Your card on file, last four digits (customer); 404 when none is set', security: bearer, response: { 200: PaymentMethodSchema } } },
+    {
+      schema: { tags: ['platform'], summary: 'Your card on file, last four digits (customer); 404 when none is set', security: bearer, response: { 200: PaymentMethodSchema } },
+      config: { docs: { errors: NO_CARD } },
+    },
     async (request) => {
       const principal = customerOf(request);
       const method = await unitOfWork({ ...actorContext(principal, 'platform'), readOnly: true }, (tx) => getPaymentMethod(tx, principal.subject));
@@ -172,7 +191,11 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   app.delete(
     '/customers/me/payment-method',
     // No fields: no body, or {} (before, any JSON body was taken and ignored).
-    { schema: { tags: ['platform'], summary: 'Remove your card on file (customer); 404 when none is set', security: bearer, body: NoFields }, preValidation: absentBodyIsEmpty },
+    {
+      schema: { tags: ['platform'], summary: 'Remove your card on file (customer); 404 when none is set', security: bearer, body: NoFields },
+      config: { docs: { success: { 204: 'Removed' }, errors: NO_CARD } },
+      preValidation: absentBodyIsEmpty,
+    },
     async (request, reply) => {
       const principal = customerOf(request);
       const removed = await unitOfWork(actorContext(principal, 'platform'), (tx) => removePaymentMethod(tx, principal.subject));
@@ -199,6 +222,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         ),
         response: { 201: Type.Object({ token: Type.String() }) },
       },
+      config: { docs: { success: { 201: 'The token' }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: restaurantId names a restaurant the directory does not know' } } },
     },
     async (request, reply) => {
       authorize(request, 'admin');
@@ -244,6 +268,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
         ),
         response: { 201: StaffSchema },
       },
+      config: {
+        docs: {
+          success: { 201: 'The new staff member' },
+          errors: { ...STAFF_ERRORS, 403: 'FORBIDDEN: not a staff or admin token, or a manager added by someone who is not one of its managers', 409: 'ALREADY_EXISTS: a staff member with this e-mail' },
+        },
+      },
     },
     async (request, reply) => {
       const { rid } = request.params;
@@ -254,7 +284,10 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
 
   app.get(
     '/restaurants/:rid/staff',
-    { schema: { tags: ['platform'], summary: "The restaurant's staff (its staff, or admin)", security: bearer, params: RidParams, response: { 200: Type.Object({ staff: Type.Array(StaffSchema) }) } } },
+    {
+      schema: { tags: ['platform'], summary: "The restaurant's staff (its staff, or admin)", security: bearer, params: RidParams, response: { 200: Type.Object({ staff: Type.Array(StaffSchema) }) } },
+      config: { docs: { errors: STAFF_ERRORS } },
+    },
     async (request) => ({ staff: await unitOfWork(await staffContext(request, request.params.rid), (tx) => listStaff(tx, request.params.rid)) }),
   );
 
@@ -262,6 +295,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
     '/restaurants/:rid/staff/:sid',
     {
       schema: { tags: ['platform'], summary: 'One staff member', security: bearer, params: Type.Object({ rid: Uuid, sid: Uuid }), response: { 200: StaffSchema } },
+      config: { docs: { errors: { ...STAFF_ERRORS, 404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such staff member" } } },
     },
     async (request) => {
       const member = await unitOfWork(await staffContext(request, request.params.rid), (tx) => getStaffMember(tx, request.params.rid, request.params.sid));

@@ -53,6 +53,8 @@ export interface ViewRoutesOptions {
 }
 
 const Uuid = Type.String({ format: 'uuid' });
+/** What a read of a restaurant's board may be refused with, besides its input's 400. */
+const BOARD_ERRORS = { 403: 'FORBIDDEN: not a staff or admin token', 404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)" };
 const bearer = [{ bearer: [] }];
 /** A list's query: `after`, `all`, `limit`, and `before`, a page cursor (the answer's `next`). */
 const ListQuery = Type.Object(
@@ -64,6 +66,11 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** The headers every list answers with. */
+const VIEW_HEADERS = { 'X-View-Position': 'The position the view has applied (as `position`)', 'X-View-Lagging': 'true when the view may miss a write (as `lagging`)' };
+/** A list's answer, as the OpenAPI document describes it. */
+const LIST_ANSWER = '`{ position, lagging, <rows>, next }`: `next` (when more rows exist) is the `before` of the next page';
 
 /** The cursor of `?before=`, or undefined without one; 400 when it is not a cursor an answer gave. */
 function cursorOf(before: string | undefined): PageCursor | undefined {
@@ -364,7 +371,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/couriers/me/tasks',
-      { schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: ListQuery } },
+      {
+        schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: ListQuery },
+        config: { docs: { success: { 200: `The tasks: ${LIST_ANSWER}` }, headers: VIEW_HEADERS, errors: { 403: 'FORBIDDEN: not a courier token', 404: 'NOT_FOUND: the courier is not registered' } } },
+      },
       async (request, reply) => {
         const principal = authorize(request, 'courier');
         const { after, all, limit, before } = request.query;
@@ -386,7 +396,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
 
     app.get(
       '/customers/me/orders',
-      { schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: ListQuery } },
+      {
+        schema: { tags: ['orders'], summary: "The caller's orders, newest first (customer); `next` (when more exist) is the `before` of the next page", security: bearer, querystring: ListQuery },
+        config: { docs: { success: { 200: `The orders: ${LIST_ANSWER}` }, headers: VIEW_HEADERS, errors: { 403: 'FORBIDDEN: not a customer token' } } },
+      },
       async (request, reply) => {
         const principal = authorize(request, 'customer');
         const { after, all, limit, before } = request.query;
@@ -413,6 +426,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           params: Type.Object({ rid: Uuid }),
           querystring: ListQuery,
         },
+        config: { docs: { success: { 200: `The board: ${LIST_ANSWER}` }, headers: VIEW_HEADERS, errors: BOARD_ERRORS } },
       },
       async (request, reply) => {
         const { rid } = request.params;
@@ -438,6 +452,16 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           security: bearer,
           params: Type.Object({ rid: Uuid }),
           querystring: Type.Object({}, { additionalProperties: false }),
+          headers: Type.Object({ 'last-event-id': Type.Optional(Type.String({ description: 'The id of the last event read: the stream resumes after it' })) }),
+        },
+        config: {
+          docs: {
+            success: {
+              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, reload the board',
+            },
+            produces: 'text/event-stream',
+            errors: { ...BOARD_ERRORS, 400: 'VALIDATION_FAILED: a query parameter, or a Last-Event-ID that is not a position', 406: 'NOT_ACCEPTABLE: Accept does not take text/event-stream' },
+          },
         },
         // No HEAD: Fastify's HEAD of a GET runs the handler, which held an endless stream with no headers (405 instead).
         exposeHeadRoute: false,
