@@ -257,6 +257,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
  * token's role (staff: their board; courier: tasks). Customers (no single page) get null. `next` is
  * resolved as the browser would and must stay on `origin`: `/\evil.example` is `//evil.example` to a
  * browser, and the URL parser drops tabs and newlines, so a backslash or control character refuses it.
+ * The path it answers must itself stay on `origin`: resolving removes dot-segments, and
+ * `/.//evil.example` (or `/..//`, `/board/..//`, `/%2e%2e//`) resolved to the path `//evil.example`,
+ * which `location.assign` took for another host.
  */
 export function landingFor(token, next, origin = window.location.origin) {
   const path = samePlatformPath(next, origin);
@@ -277,5 +280,9 @@ function samePlatformPath(next, origin) {
   } catch {
     return null;
   }
-  return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : null;
+  if (url.origin !== origin) return null;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // A path that begins `//` is protocol-relative (another host): checked again as the browser will read it.
+  if (path.startsWith('//') || new URL(path, origin).origin !== origin) return null;
+  return path;
 }

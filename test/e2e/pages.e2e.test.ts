@@ -398,6 +398,26 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('sign-in with a next that the URL parser turns into //host stays on the platform (before: /login?next=/.//evil.example/phish landed on http://evil.example/phish)', async () => {
+    const { page, requested } = await signedInPage(browser, null);
+    // Should the page leave, it gets an answer at once instead of a DNS failure.
+    await page.route('http://evil.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'phished' }));
+    await page.goto(`${p.base}/login?next=${encodeURIComponent('/.//evil.example/phish')}`);
+    await page.getByLabel('Your access token').fill(r.staff);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname !== '/login', WAIT);
+    assert.equal(page.url(), `${p.base}/board/${r.rid}`);
+
+    await page.goto(`${p.base}/dev-login?next=${encodeURIComponent('/board/..//evil.example/phish')}`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.waitForURL((url) => url.pathname !== '/dev-login', WAIT);
+    assert.equal(page.url(), `${p.base}/board/${r.rid}`);
+    assert.deepEqual(requested.filter((url) => new URL(url).host === 'evil.example'), []);
+    await page.context().close();
+  });
+
   test('sign-in: a pasted token opens the board; the development login mints one; a page without a token goes to sign-in', async () => {
     const { page } = await signedInPage(browser, null);
     await page.goto(`${p.base}/board/${r.rid}`);
