@@ -9,8 +9,11 @@ const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
 
 const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
-/** A failed read of the board, shown until a read succeeds (the stream's next start reads it again). */
+/** A failed read of the board, shown until a read succeeds (it is tried again, and at the stream's next start). */
 const readError = readErrorShownOn(message);
+/** The first wait before a failed board read is tried again, doubled at each failure up to the last. */
+const READ_RETRY_FIRST_MS = 1000;
+const READ_RETRY_MAX_MS = 30_000;
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
@@ -22,6 +25,10 @@ const orders = new Map();
 const sending = new Set();
 /** orderId → the version at which a finished order left: an older copy of it (a board read that crossed the stream) does not bring it back. */
 const finished = new Map();
+/** The stream is open, and the board has been read since it (re)started: only both together are "Live". */
+const live = { streamOpen: false, boardRead: false, readFailed: false };
+/** Counts the stream's starts: a newer start's read supersedes an older one's, and its retries. */
+let reads = 0;
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -163,24 +170,73 @@ async function refresh(orderId) {
   upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
 }
 
+/** Shows the stream's state: "Live" only once the board has been read on the open stream. */
+function showStatus() {
+  if (!live.streamOpen) return;
+  if (live.boardRead) {
+    streamStatus.className = 'status live';
+    streamStatus.textContent = 'Live';
+  } else if (live.readFailed) {
+    streamStatus.className = 'status stale';
+    streamStatus.textContent = 'Not up to date';
+  } else {
+    streamStatus.className = 'status';
+    streamStatus.textContent = 'Loading the board…';
+  }
+}
+
+/** A read that may work if tried again: the platform unreachable, busy (429) or failing (5xx). */
+const worthRetrying = (result) => result.status === 0 || result.status === 429 || result.status >= 500;
+
 /**
  * Reads the board caught up at least to `after`, the position the stream continues from, page after
- * page (`next`) until it has every open order: a busy restaurant's board may not fit one page.
+ * page (`next`) until it has every open order: a busy restaurant's board may not fit one page. Answers
+ * the failed answer of a page, or null when every page was read.
  */
-async function loadBoard(after) {
+async function readBoard(after, run) {
   let next = null;
   do {
     const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
     const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
-    if (!result.ok) {
-      readError.failed(result);
-      return;
-    }
-    readError.succeeded();
+    if (run !== reads) return null;
+    if (!result.ok) return result;
     for (const row of result.body.orders) upsert(row);
     render();
     next = result.body.next ?? null;
   } while (next !== null);
+  return null;
+}
+
+/**
+ * The board's read at a start of the stream, tried again after a failure that may pass (network, 429,
+ * 5xx) with a growing wait (or the server's Retry-After) until it works, while the stream stays up:
+ * the stream starts again only when it drops, and the board stayed empty under "Live" after one
+ * failed read. A later start supersedes it; a drop of the stream ends its retries (the next start reads).
+ */
+async function loadBoard(after) {
+  const run = ++reads;
+  live.boardRead = false;
+  live.readFailed = false;
+  showStatus();
+  for (let wait = READ_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, READ_RETRY_MAX_MS)) {
+    const failed = await readBoard(after, run);
+    if (run !== reads) return;
+    if (failed === null) break;
+    live.readFailed = true;
+    showStatus();
+    if (!worthRetrying(failed)) {
+      readError.failed(failed);
+      return;
+    }
+    const delay = Math.min(Math.max(wait, (failed.retryAfter ?? 0) * 1000), READ_RETRY_MAX_MS);
+    readError.failed(failed, `The board tries again in ${Math.round(delay / 1000)} s.`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    // A stream that dropped meanwhile reads the board again at its next start.
+    if (run !== reads || !live.streamOpen) return;
+  }
+  readError.succeeded();
+  live.boardRead = true;
+  showStatus();
   document.body.dataset.loaded = 'true';
 }
 
@@ -190,8 +246,8 @@ if (!UUID.test(rid)) {
   render();
   readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: () => {
-      streamStatus.className = 'status live';
-      streamStatus.textContent = 'Live';
+      live.streamOpen = true;
+      showStatus();
     },
     // The stream's first event names the position it continues from; the board read at least that far
     // (on the primary) and the stream's changes after it together miss nothing.
@@ -205,6 +261,7 @@ if (!UUID.test(rid)) {
       render();
     },
     onDown: (reason, final) => {
+      live.streamOpen = false;
       streamStatus.className = 'status down';
       streamStatus.textContent = final ? 'Not connected' : 'Reconnecting…';
       if (final) say(message, reason, 'error');

@@ -47,8 +47,9 @@ export function wireSignOut(button) {
 }
 
 /**
- * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag }`; a network
- * failure answers status 0. `ifMatch` is the version the page last saw.
+ * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag, retryAfter }`
+ * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
+ * status 0. `ifMatch` is the version the page last saw.
  */
 export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
   const headers = { accept: 'application/json' };
@@ -61,7 +62,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
   } catch (error) {
     if (error?.name === 'AbortError') throw error;
-    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null };
+    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null, retryAfter: null };
   }
   const text = await response.text();
   let parsed = null;
@@ -73,7 +74,8 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   if (response.status === 401) {
     parsed = { ...parsed, detail: `${parsed?.detail ?? 'Your token was refused.'} Sign in again.` };
   }
-  return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag') };
+  const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '') ? Number(response.headers.get('retry-after')) : null;
+  return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }
 
 /** A human sentence for a failed API answer (problem+json `detail`, else its title). */
@@ -89,15 +91,16 @@ export function say(element, text, kind = '') {
 
 /**
  * The error of a read that repeats (a poll, the board's read) shown on `element` until a read
- * succeeds: `failed(result)` shows it, `succeeded()` takes it down again, unless another message has
- * replaced it meanwhile (a command's "picked up" or "changed since" stays). Without it, a poll that
- * failed once left its error on screen over a list that was current again.
+ * succeeds: `failed(result, then)` shows it (followed by `then`, what the page does next, when given),
+ * `succeeded()` takes it down again, unless another message has replaced it meanwhile (a command's
+ * "picked up" or "changed since" stays). Without it, a poll that failed once left its error on screen
+ * over a list that was current again.
  */
 export function readErrorShownOn(element) {
   let shown = null;
   return {
-    failed(result) {
-      shown = problemText(result);
+    failed(result, then = '') {
+      shown = `${problemText(result)}${then === '' ? '' : ` ${then}`}`;
       say(element, shown, 'error');
     },
     succeeded() {

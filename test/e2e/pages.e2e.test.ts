@@ -346,6 +346,24 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a failed board read is tried again while the stream stays up, and the board says it is not up to date until one works (before: empty, "Live", no retry)', async () => {
+    const { id } = await order();
+    const { page, errors } = await signedInPage(browser, r.staff);
+    let reads = 0;
+    await page.route((url) => url.pathname === `/v1/restaurants/${r.rid}/board`, (route) => (++reads === 1 ? route.fulfill(unavailable) : route.continue()));
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#message.error', { hasText: 'The database is not answering' }).waitFor(WAIT);
+    assert.match(await page.locator('#message').innerText(), /tries again in \d+ s/);
+    assert.match(await page.locator('#stream-status').innerText(), /Not up to date/, 'the stream is up, the board is not');
+    // The order open before the page opened comes with the read tried again; only then is the board live.
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await page.locator('#message.error').count(), 0);
+    assert.ok(reads >= 2);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a tracking address without an order id says so in plain words, and asks the API nothing (before: params.id must match format "uuid")', async () => {
     const c = await customer(p.t);
     const { page, requested, errors } = await signedInPage(browser, c.token);
