@@ -29,6 +29,10 @@ const finished = new Map();
 const live = { streamOpen: false, boardRead: false, readFailed: false };
 /** Counts the stream's starts: a newer start's read supersedes an older one's, and its retries. */
 let reads = 0;
+/** Whether the open stream started afresh (no last event id: the first one, or after a move). */
+let freshStart = true;
+/** Orders the stream has changed since its last start: a fresh read's replacement keeps them. */
+const streamedSinceStart = new Set();
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -191,19 +195,28 @@ const worthRetrying = (result) => result.status === 0 || result.status === 429 |
 /**
  * Reads the board caught up at least to `after`, the position the stream continues from, page after
  * page (`next`) until it has every open order: a busy restaurant's board may not fit one page. Answers
- * the failed answer of a page, or null when every page was read.
+ * the failed answer of a page, or null when every page was read. With `replace` (a fresh start), the
+ * orders that neither the read nor the stream since the start holds leave once every page is read.
  */
-async function readBoard(after, run) {
+async function readBoard(after, run, replace) {
+  const read = new Set();
   let next = null;
   do {
     const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
     const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
     if (run !== reads) return null;
     if (!result.ok) return result;
-    for (const row of result.body.orders) upsert(row);
+    for (const row of result.body.orders) {
+      read.add(row.orderId);
+      upsert(row);
+    }
     render();
     next = result.body.next ?? null;
   } while (next !== null);
+  if (replace) {
+    for (const orderId of [...orders.keys()]) if (!read.has(orderId) && !streamedSinceStart.has(orderId)) orders.delete(orderId);
+    render();
+  }
   return null;
 }
 
@@ -212,14 +225,17 @@ async function readBoard(after, run) {
  * 5xx) with a growing wait (or the server's Retry-After) until it works, while the stream stays up:
  * the stream starts again only when it drops, and the board stayed empty under "Live" after one
  * failed read. A later start supersedes it; a drop of the stream ends its retries (the next start reads).
+ * A fresh start (`replace`) replaces the board with the read instead of merging it: after a move of
+ * the restaurant the stream starts afresh, and orders finished meanwhile in the old database stayed.
  */
-async function loadBoard(after) {
+async function loadBoard(after, replace) {
   const run = ++reads;
+  streamedSinceStart.clear();
   live.boardRead = false;
   live.readFailed = false;
   showStatus();
   for (let wait = READ_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, READ_RETRY_MAX_MS)) {
-    const failed = await readBoard(after, run);
+    const failed = await readBoard(after, run, replace);
     if (run !== reads) return;
     if (failed === null) break;
     live.readFailed = true;
@@ -245,19 +261,23 @@ if (!UUID.test(rid)) {
 } else {
   render();
   readEventStream(`/v1/restaurants/${rid}/board/stream`, {
-    onOpen: () => {
+    onOpen: ({ resumed }) => {
+      freshStart = !resumed;
       live.streamOpen = true;
+      live.boardRead = false;
       showStatus();
     },
     // The stream's first event names the position it continues from; the board read at least that far
     // (on the primary) and the stream's changes after it together miss nothing.
     onEvent: (type, data) => {
       if (type === 'start') {
-        loadBoard(JSON.parse(data).position);
+        loadBoard(JSON.parse(data).position, freshStart);
         return;
       }
       if (type !== 'order') return;
-      upsert(JSON.parse(data));
+      const row = JSON.parse(data);
+      streamedSinceStart.add(row.orderId);
+      upsert(row);
       render();
     },
     onDown: (reason, final) => {

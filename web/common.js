@@ -169,7 +169,9 @@ export function h(tag, attributes = {}, ...children) {
 /**
  * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
  * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`. Calls
- * `onOpen()` when a connection is established (the stream's starting point is fixed then),
+ * `onOpen({ resumed })` when a connection is established (the stream's starting point is fixed then;
+ * `resumed`: it was asked to continue after a last event id, else it starts afresh; an `id` field
+ * without a value clears the last event id, as the board's stream does after a restaurant moved),
  * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. A connection on which
  * nothing arrives for `silenceMs` (the server sends a heartbeat every 15 s) is dropped and made again:
  * one that went silent without closing (a network change, a laptop waking) would otherwise read
@@ -197,7 +199,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
       };
       try {
         const headers = { accept: 'text/event-stream', authorization: `Bearer ${getToken()}` };
-        if (lastEventId !== null) headers['last-event-id'] = lastEventId;
+        // As EventSource: an empty last event id (cleared by the server) is not sent.
+        const resumed = lastEventId !== null && lastEventId !== '';
+        if (resumed) headers['last-event-id'] = lastEventId;
         watch();
         const response = await fetch(path, { headers, signal: connection.signal });
         if (!response.ok) {
@@ -208,7 +212,7 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
             return;
           }
         } else {
-          onOpen();
+          onOpen({ resumed });
           const reader = response.body.getReader();
           const decoder = new window.TextDecoder();
           let buffer = '';

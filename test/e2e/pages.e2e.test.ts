@@ -8,7 +8,7 @@ import pg from 'pg';
 import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
-import { FLOW_MS } from '../support/eventually.ts';
+import { eventually, FLOW_MS } from '../support/eventually.ts';
 import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
 import { comparePositions } from '../../src/platform/projections/index.ts';
 import type { GlobalPosition } from '../../src/platform/events/index.ts';
@@ -360,6 +360,41 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
     assert.equal(await page.locator('#message.error').count(), 0);
     assert.ok(reads >= 2);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a stream that starts afresh (the restaurant moved: its event id cleared) reads the board anew, and an order finished meanwhile leaves (before: it stayed)', async () => {
+    const { id } = await order();
+    const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
+    /** Whether the board view holds the order open (the projector may lag behind a loaded cluster). */
+    const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
+    await eventually('the order on the board view', onBoard, (open) => open);
+    const { page, errors } = await signedInPage(browser, r.staff);
+    // The first stream starts at the order's position and ends; the second, resumed from it, is held,
+    // then ends as the platform ends one after a move (an `id` without a value); the third is the platform's.
+    const lastEventIds: Array<string | undefined> = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
+      lastEventIds.push(route.request().headers()['last-event-id']);
+      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${position}\nevent: start\ndata: ${JSON.stringify({ position })}\n\n` });
+      if (lastEventIds.length > 2) return route.continue();
+      await released;
+      return route.fulfill({ status: 200, contentType: 'text/event-stream', body: ': the restaurant moved to another database: reconnect\nid\n\n' });
+    });
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await card(page, 'placed', id).waitFor(WAIT);
+    // Cancelled while the page's stream tells it nothing (as a change in the old database during a move).
+    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason: 'moved away' });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    await eventually('the cancelled order off the board view', onBoard, (open) => !open);
+    const freshRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/board` && lastEventIds.length >= 3, WAIT);
+    release();
+    await freshRead;
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await card(page, 'placed', id).count(), 0, 'the fresh read replaced the board');
+    assert.deepEqual(lastEventIds, [undefined, position, undefined], 'the stream after the move starts afresh, without an empty Last-Event-ID');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
