@@ -1,11 +1,21 @@
 // The restaurant live-board: open orders grouped by status, kept current by the board's
 // Server-Sent Events stream (read with fetch so the token travels in the Authorization header),
-// with a timer on each order and the accept / ready commands sent with If-Match. An order the
+// with a timer on each order and the accept / ready / cancel commands sent with If-Match. An order the
 // delivery service found no courier for carries a dispatch alert, shown on its card and in the
 // alerts list at the top until a courier is assigned.
 import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
+/** Statuses staff may cancel an order in: before its pick-up (the API's rule). */
+const CANCELLABLE = ['placed', 'accepted', 'ready'];
+/** The reason a cancel from the board gives (the customer's tracking page shows it). */
+const CANCEL_REASON = 'Cancelled by the restaurant';
+/** The board's commands: their body, and the word for a success. */
+const COMMANDS = {
+  accept: { body: {}, done: 'accepted' },
+  ready: { body: {}, done: 'marked ready' },
+  cancel: { body: { reason: CANCEL_REASON }, done: 'cancelled' },
+};
 
 const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
@@ -17,8 +27,13 @@ const READ_RETRY_MAX_MS = 30_000;
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
-/** What staff can do about an order without a courier (the commands this platform has). */
-const alertAdvice = 'Assign a courier yourself, or cancel the order.';
+/**
+ * What staff can do about an order without a courier: cancel it here, or assign a courier through the
+ * API (the board cannot: it knows no couriers to choose from).
+ */
+const alertAdvice = (order) =>
+  'Cancel it with the Cancel button on its card, or assign a courier of the restaurant\'s city through the API: ' +
+  `POST /v1/orders/${order.orderId}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "${order.version}".`;
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
 /** Orders whose accept or ready is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
@@ -50,7 +65,7 @@ function upsert(row) {
     return;
   }
   if (row.dispatchAlert && row.dispatchAlert.alertId !== known?.dispatchAlert?.alertId) {
-    announce(`Order ${shortId(row.orderId)}: no courier found. ${alertAdvice}`);
+    announce(`Order ${shortId(row.orderId)}: no courier found: cancel it from its card, or assign a courier through the API (its alert says how).`);
   } else if (known === undefined && row.status === 'placed') {
     const what = (row.lines ?? []).map((l) => `${l.quantity} × ${l.name}`).join(', ');
     announce(`New order ${shortId(row.orderId)}: ${what}.`);
@@ -63,9 +78,9 @@ function upsert(row) {
 /** The words of a dispatch alert. */
 function alertText(order) {
   const a = order.dispatchAlert;
-  // Delivery's reasons say what to do now; older alerts' did not, and get the page's advice.
+  // Delivery's reason may say what to do; the page's advice says how, here.
   const reason = a.reason.replace(/\.$/, '');
-  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}.${/cancel/i.test(reason) ? '' : ` ${alertAdvice}`}`;
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${alertAdvice(order)}`;
 }
 
 function announce(text) {
@@ -92,6 +107,7 @@ function card(order) {
   const actions = [];
   if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'accept') }, 'Accept'));
   if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'ready') }, 'Ready'));
+  if (CANCELLABLE.includes(order.status)) actions.push(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', 'data-order': order.orderId, 'aria-label': `Cancel order ${id}`, disabled: sending.has(order.orderId), onclick: () => cancel(order.orderId) }, 'Cancel'));
   return h(
     'li',
     { class: 'card', 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
@@ -136,7 +152,14 @@ function tick() {
   }
 }
 
-/** Sends accept or ready with the version this board shows; a 412 means someone else got there first. */
+/** Cancels an order once staff confirm it (it cannot be undone, and the customer is told). */
+function cancel(orderId) {
+  if (!orders.has(orderId) || sending.has(orderId)) return;
+  if (!window.confirm(`Cancel order ${shortId(orderId)}? The customer is told it is cancelled; this cannot be undone.`)) return;
+  send(orderId, 'cancel');
+}
+
+/** Sends accept, ready or cancel with the version this board shows; a 412 means someone else got there first. */
 async function send(orderId, command) {
   const order = orders.get(orderId);
   if (order === undefined || sending.has(orderId)) return;
@@ -144,7 +167,7 @@ async function send(orderId, command) {
   for (const b of document.querySelectorAll(`button[data-order="${orderId}"]`)) b.disabled = true;
   let result;
   try {
-    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: {}, ifMatch: order.version });
+    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: COMMANDS[command].body, ifMatch: order.version });
   } finally {
     sending.delete(orderId);
   }
@@ -153,7 +176,7 @@ async function send(orderId, command) {
     const status = result.body.status;
     upsert({ ...order, status, version: result.body.version, etaMinutes: result.body.etaMinutes,
       ...(status === 'accepted' ? { acceptedAt: now } : {}), ...(status === 'ready' ? { readyAt: now } : {}), updatedAt: now });
-    say(message, `Order ${shortId(orderId)}: ${command === 'accept' ? 'accepted' : 'marked ready'}.`, 'ok');
+    say(message, `Order ${shortId(orderId)}: ${COMMANDS[command].done}.`, 'ok');
   } else if (result.status === 412) {
     const now = result.body?.actual ?? 'newer';
     say(message,

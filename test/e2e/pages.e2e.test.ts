@@ -190,7 +190,13 @@ describe('web pages in headless Chromium', { skip }, () => {
     });
     const onCard = card(page, 'accepted', id).locator('.dispatch-alert');
     await onCard.waitFor(WAIT);
-    assert.match(await onCard.innerText(), /Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. Assign a courier yourself, or cancel the order\./);
+    // What the board can do (cancel), and how to assign a courier, which it cannot (before: "Assign a courier yourself", with no way to).
+    // Version 3: placed, accepted, the alert raised.
+    const advice = `Cancel it with the Cancel button on its card, or assign a courier of the restaurant's city through the API: POST /v1/orders/${id}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "3".`;
+    const text = await onCard.innerText();
+    assert.match(text, /^Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. /);
+    assert.equal(text.slice(text.indexOf('attempts. ') + 'attempts. '.length), advice);
+    assert.equal(await card(page, 'accepted', id).getByRole('button', { name: `Cancel order ${short(id)}` }).count(), 1, 'the card has the Cancel button the alert names');
     const list = page.locator('#alerts');
     assert.equal(await list.isVisible(), true);
     assert.match(await list.innerText(), new RegExp(`Orders without a courier \\(1\\)[\\s\\S]*Order ${short(id)}: No courier found after 8 attempts`));
@@ -202,6 +208,46 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.equal((await command(p.t, r.staff, id, 'assign-courier', version, { courierId: k.id })).statusCode, 200);
     await onCard.waitFor({ ...WAIT, state: 'detached' });
     await list.waitFor({ ...WAIT, state: 'hidden' });
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('staff cancel an order from its card, after confirming; the button is disabled while the cancel is on its way (before: the board had no cancel)', async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    const cancel = page.getByRole('button', { name: `Cancel order ${short(id)}` });
+    assert.equal(await cancel.count(), 1, 'the card has a Cancel button');
+    const cancels: Array<{ ifMatch?: string; body: unknown }> = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/orders/${id}/cancel`, async (route) => {
+      cancels.push({ ifMatch: route.request().headers()['if-match'], body: route.request().postDataJSON() });
+      await held;
+      await route.continue();
+    });
+    // Dismissed: nothing is sent.
+    const dialogs: string[] = [];
+    page.once('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await cancel.click();
+    assert.equal(dialogs.length, 1);
+    assert.match(dialogs[0]!, new RegExp(`Cancel order ${short(id)}\\?`));
+    assert.equal(cancels.length, 0, 'a dismissed confirmation sends nothing');
+    assert.equal(await cancel.isDisabled(), false);
+    // Confirmed: sent once with the version shown; disabled until it answers.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await cancel.click();
+    await page.waitForFunction(`document.querySelector('button[data-order="${id}"][data-action="cancel"]')?.disabled === true`, undefined, WAIT);
+    assert.equal(cancels.length, 1);
+    assert.deepEqual(cancels[0], { ifMatch: '"1"', body: { reason: 'Cancelled by the restaurant' } });
+    release();
+    await card(page, 'placed', id).waitFor({ ...WAIT, state: 'detached' });
+    await page.locator('#message.ok', { hasText: `Order ${short(id)}: cancelled.` }).waitFor(WAIT);
+    const events = await p.t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
+    assert.deepEqual(events.json().events.map((e: { type: string }) => e.type), ['OrderPlaced', 'OrderCancelled']);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
