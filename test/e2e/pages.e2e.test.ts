@@ -240,7 +240,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     // Confirmed: sent once with the version shown; disabled until it answers.
     page.once('dialog', (dialog) => void dialog.accept());
     await cancel.click();
-    await page.waitForFunction(`document.querySelector('button[data-order="${id}"][data-action="cancel"]')?.disabled === true`, undefined, WAIT);
+    await page.locator(`button[data-order="${id}"][data-action="cancel"]:disabled`).waitFor(WAIT);
     assert.equal(cancels.length, 1);
     assert.deepEqual(cancels[0], { ifMatch: '"1"', body: { reason: 'Cancelled by the restaurant' } });
     release();
@@ -457,6 +457,18 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a tracking page whose order cannot be read (404, 401) says its status is unknown (before: it stayed on "Loading…" under the error)', async () => {
+    const c = await customer(p.t);
+    for (const [token, said] of [[c.token, /not found|no order/i], ['x.eyJyb2xlIjoiY3VzdG9tZXIifQ.y', /Sign in again/]] as const) {
+      const { page, errors } = await signedInPage(browser, token);
+      await page.goto(`${p.base}/track/${randomUUID()}`);
+      await page.locator('#message.error', { hasText: said }).waitFor(WAIT);
+      assert.equal(await page.locator('#status').innerText(), 'Unknown');
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    }
+  });
+
   test('the courier availability toggle answers with a clear message', async () => {
     // A registered courier, so that the availability route (once it exists) knows their city.
     const admin = await p.t.token('admin', { subject: 'ops' });
@@ -494,6 +506,56 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Get a token and sign in' }).click();
     await page.locator('#message.ok', { hasText: /Signed in as customer [0-9a-f-]{36}/ }).waitFor(WAIT);
     assert.equal(await me('/v1/customers/me'), 200, 'the new customer is registered');
+    await page.context().close();
+  });
+
+  test('the development login sends one request per sign-in: its button is disabled while it runs (before: a second click minted again)', async () => {
+    const { page, errors } = await signedInPage(browser, null);
+    let mints = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/dev/tokens', async (route) => {
+      mints++;
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    const submit = page.getByRole('button', { name: 'Get a token and sign in' });
+    await submit.click();
+    // The submit handler disables it before its first await: by the time the click returns.
+    assert.equal(await submit.isDisabled(), true, 'disabled while the request runs');
+    // Enter in a field submits the form again, unless its button is disabled.
+    await page.getByLabel(/Restaurant id/).press('Enter');
+    release();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    assert.equal(mints, 1);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('the development login shows a network failure in words and can be tried again (before: an unhandled rejection, nothing shown)', async () => {
+    const { page, errors } = await signedInPage(browser, null);
+    let failOne = true;
+    await page.route('**/dev/tokens', (route) => {
+      if (!failOne) return route.continue();
+      failOne = false;
+      return route.abort('connectionrefused');
+    });
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    const submit = page.getByRole('button', { name: 'Get a token and sign in' });
+    await submit.click();
+    await Promise.race([
+      page.locator('#message.error', { hasText: 'could not be reached' }).waitFor(WAIT),
+      page.waitForEvent('pageerror', WAIT).then((error) => assert.fail(`the page's script failed instead: ${error.message}`)),
+    ]);
+    assert.deepEqual(errors, []);
+    assert.equal(await submit.isDisabled(), false);
+    await submit.click();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
     await page.context().close();
   });
 
