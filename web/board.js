@@ -36,7 +36,7 @@ const alertAdvice = (order) =>
   `POST /v1/orders/${order.orderId}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "${order.version}".`;
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
-/** Orders whose accept or ready is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
+/** Orders whose accept, ready or cancel is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
 const sending = new Set();
 /** orderId → the version at which a finished order left: an older copy of it (a board read that crossed the stream) does not bring it back. */
 const finished = new Map();
