@@ -1,27 +1,53 @@
 // The restaurant live-board: open orders grouped by status, kept current by the board's
 // Server-Sent Events stream (read with fetch so the token travels in the Authorization header),
-// with a timer on each order and the accept / ready commands sent with If-Match. An order the
+// with a timer on each order and the accept / ready / cancel commands sent with If-Match. An order the
 // delivery service found no courier for carries a dispatch alert, shown on its card and in the
 // alerts list at the top until a courier is assigned.
 import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
+/** Statuses staff may cancel an order in: before its pick-up (the API's rule). */
+const CANCELLABLE = ['placed', 'accepted', 'ready'];
+/** The reason a cancel from the board gives (the customer's tracking page shows it). */
+const CANCEL_REASON = 'Cancelled by the restaurant';
+/** The board's commands: their body, and the word for a success. */
+const COMMANDS = {
+  accept: { body: {}, done: 'accepted' },
+  ready: { body: {}, done: 'marked ready' },
+  cancel: { body: { reason: CANCEL_REASON }, done: 'cancelled' },
+};
 
 const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
-/** A failed read of the board, shown until a read succeeds (the stream's next start reads it again). */
+/** A failed read of the board, shown until a read succeeds (it is tried again, and at the stream's next start). */
 const readError = readErrorShownOn(message);
+/** The first wait before a failed board read is tried again, doubled at each failure up to the last. */
+const READ_RETRY_FIRST_MS = 1000;
+const READ_RETRY_MAX_MS = 30_000;
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
-/** What staff can do about an order without a courier (the commands this platform has). */
-const alertAdvice = 'Assign a courier yourself, or cancel the order.';
+/**
+ * What staff can do about an order without a courier: cancel it here, or assign a courier through the
+ * API (the board cannot: it knows no couriers to choose from).
+ */
+const alertAdvice = (order) =>
+  'Cancel it with the Cancel button on its card, or assign a courier of the restaurant\'s city through the API: ' +
+  `POST /v1/orders/${order.orderId}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "${order.version}".`;
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
-/** Orders whose accept or ready is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
+/** Orders whose accept, ready or cancel is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
 const sending = new Set();
 /** orderId → the version at which a finished order left: an older copy of it (a board read that crossed the stream) does not bring it back. */
 const finished = new Map();
+/** The stream is open, and the board has been read since it (re)started: only both together are "Live". */
+const live = { streamOpen: false, boardRead: false, readFailed: false };
+/** Counts the stream's starts: a newer start's read supersedes an older one's, and its retries. */
+let reads = 0;
+/** Whether the open stream started afresh (no last event id: the first one, or after a move). */
+let freshStart = true;
+/** Orders the stream has changed since its last start: a fresh read's replacement keeps them. */
+const streamedSinceStart = new Set();
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -39,7 +65,7 @@ function upsert(row) {
     return;
   }
   if (row.dispatchAlert && row.dispatchAlert.alertId !== known?.dispatchAlert?.alertId) {
-    announce(`Order ${shortId(row.orderId)}: no courier found. ${alertAdvice}`);
+    announce(`Order ${shortId(row.orderId)}: no courier found: cancel it from its card, or assign a courier through the API (its alert says how).`);
   } else if (known === undefined && row.status === 'placed') {
     const what = (row.lines ?? []).map((l) => `${l.quantity} × ${l.name}`).join(', ');
     announce(`New order ${shortId(row.orderId)}: ${what}.`);
@@ -52,9 +78,9 @@ function upsert(row) {
 /** The words of a dispatch alert. */
 function alertText(order) {
   const a = order.dispatchAlert;
-  // Delivery's reasons say what to do now; older alerts' did not, and get the page's advice.
+  // Delivery's reason may say what to do; the page's advice says how, here.
   const reason = a.reason.replace(/\.$/, '');
-  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}.${/cancel/i.test(reason) ? '' : ` ${alertAdvice}`}`;
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${alertAdvice(order)}`;
 }
 
 function announce(text) {
@@ -81,6 +107,7 @@ function card(order) {
   const actions = [];
   if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'accept') }, 'Accept'));
   if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'ready') }, 'Ready'));
+  if (CANCELLABLE.includes(order.status)) actions.push(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', 'data-order': order.orderId, 'aria-label': `Cancel order ${id}`, disabled: sending.has(order.orderId), onclick: () => cancel(order.orderId) }, 'Cancel'));
   return h(
     'li',
     { class: 'card', 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
@@ -125,7 +152,14 @@ function tick() {
   }
 }
 
-/** Sends accept or ready with the version this board shows; a 412 means someone else got there first. */
+/** Cancels an order once staff confirm it (it cannot be undone, and the customer is told). */
+function cancel(orderId) {
+  if (!orders.has(orderId) || sending.has(orderId)) return;
+  if (!window.confirm(`Cancel order ${shortId(orderId)}? The customer is told it is cancelled; this cannot be undone.`)) return;
+  send(orderId, 'cancel');
+}
+
+/** Sends accept, ready or cancel with the version this board shows; a 412 means someone else got there first. */
 async function send(orderId, command) {
   const order = orders.get(orderId);
   if (order === undefined || sending.has(orderId)) return;
@@ -133,7 +167,7 @@ async function send(orderId, command) {
   for (const b of document.querySelectorAll(`button[data-order="${orderId}"]`)) b.disabled = true;
   let result;
   try {
-    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: {}, ifMatch: order.version });
+    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: COMMANDS[command].body, ifMatch: order.version });
   } finally {
     sending.delete(orderId);
   }
@@ -142,7 +176,7 @@ async function send(orderId, command) {
     const status = result.body.status;
     upsert({ ...order, status, version: result.body.version, etaMinutes: result.body.etaMinutes,
       ...(status === 'accepted' ? { acceptedAt: now } : {}), ...(status === 'ready' ? { readyAt: now } : {}), updatedAt: now });
-    say(message, `Order ${shortId(orderId)}: ${command === 'accept' ? 'accepted' : 'marked ready'}.`, 'ok');
+    say(message, `Order ${shortId(orderId)}: ${COMMANDS[command].done}.`, 'ok');
   } else if (result.status === 412) {
     const now = result.body?.actual ?? 'newer';
     say(message,
@@ -163,24 +197,85 @@ async function refresh(orderId) {
   upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
 }
 
+/** Shows the stream's state: "Live" only once the board has been read on the open stream. */
+function showStatus() {
+  if (!live.streamOpen) return;
+  if (live.boardRead) {
+    streamStatus.className = 'status live';
+    streamStatus.textContent = 'Live';
+  } else if (live.readFailed) {
+    streamStatus.className = 'status stale';
+    streamStatus.textContent = 'Not up to date';
+  } else {
+    streamStatus.className = 'status';
+    streamStatus.textContent = 'Loading the board…';
+  }
+}
+
+/** A read that may work if tried again: the platform unreachable, busy (429) or failing (5xx). */
+const worthRetrying = (result) => result.status === 0 || result.status === 429 || result.status >= 500;
+
 /**
  * Reads the board caught up at least to `after`, the position the stream continues from, page after
- * page (`next`) until it has every open order: a busy restaurant's board may not fit one page.
+ * page (`next`) until it has every open order: a busy restaurant's board may not fit one page. Answers
+ * the failed answer of a page, or null when every page was read. With `replace` (a fresh start), the
+ * orders that neither the read nor the stream since the start holds leave once every page is read.
  */
-async function loadBoard(after) {
+async function readBoard(after, run, replace) {
+  const read = new Set();
   let next = null;
   do {
     const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
     const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
-    if (!result.ok) {
-      readError.failed(result);
-      return;
+    if (run !== reads) return null;
+    if (!result.ok) return result;
+    for (const row of result.body.orders) {
+      read.add(row.orderId);
+      upsert(row);
     }
-    readError.succeeded();
-    for (const row of result.body.orders) upsert(row);
     render();
     next = result.body.next ?? null;
   } while (next !== null);
+  if (replace) {
+    for (const orderId of [...orders.keys()]) if (!read.has(orderId) && !streamedSinceStart.has(orderId)) orders.delete(orderId);
+    render();
+  }
+  return null;
+}
+
+/**
+ * The board's read at a start of the stream, tried again after a failure that may pass (network, 429,
+ * 5xx) with a growing wait (or the server's Retry-After) until it works, while the stream stays up:
+ * the stream starts again only when it drops, and the board stayed empty under "Live" after one
+ * failed read. A later start supersedes it; a drop of the stream ends its retries (the next start reads).
+ * A fresh start (`replace`) replaces the board with the read instead of merging it: after a move of
+ * the restaurant the stream starts afresh, and orders finished meanwhile in the old database stayed.
+ */
+async function loadBoard(after, replace) {
+  const run = ++reads;
+  streamedSinceStart.clear();
+  live.boardRead = false;
+  live.readFailed = false;
+  showStatus();
+  for (let wait = READ_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, READ_RETRY_MAX_MS)) {
+    const failed = await readBoard(after, run, replace);
+    if (run !== reads) return;
+    if (failed === null) break;
+    live.readFailed = true;
+    showStatus();
+    if (!worthRetrying(failed)) {
+      readError.failed(failed);
+      return;
+    }
+    const delay = Math.min(Math.max(wait, (failed.retryAfter ?? 0) * 1000), READ_RETRY_MAX_MS);
+    readError.failed(failed, `The board tries again in ${Math.round(delay / 1000)} s.`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    // A stream that dropped meanwhile reads the board again at its next start.
+    if (run !== reads || !live.streamOpen) return;
+  }
+  readError.succeeded();
+  live.boardRead = true;
+  showStatus();
   document.body.dataset.loaded = 'true';
 }
 
@@ -189,22 +284,27 @@ if (!UUID.test(rid)) {
 } else {
   render();
   readEventStream(`/v1/restaurants/${rid}/board/stream`, {
-    onOpen: () => {
-      streamStatus.className = 'status live';
-      streamStatus.textContent = 'Live';
+    onOpen: ({ resumed }) => {
+      freshStart = !resumed;
+      live.streamOpen = true;
+      live.boardRead = false;
+      showStatus();
     },
     // The stream's first event names the position it continues from; the board read at least that far
     // (on the primary) and the stream's changes after it together miss nothing.
     onEvent: (type, data) => {
       if (type === 'start') {
-        loadBoard(JSON.parse(data).position);
+        loadBoard(JSON.parse(data).position, freshStart);
         return;
       }
       if (type !== 'order') return;
-      upsert(JSON.parse(data));
+      const row = JSON.parse(data);
+      streamedSinceStart.add(row.orderId);
+      upsert(row);
       render();
     },
     onDown: (reason, final) => {
+      live.streamOpen = false;
       streamStatus.className = 'status down';
       streamStatus.textContent = final ? 'Not connected' : 'Reconnecting…';
       if (final) say(message, reason, 'error');

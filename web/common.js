@@ -47,8 +47,9 @@ export function wireSignOut(button) {
 }
 
 /**
- * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag }`; a network
- * failure answers status 0. `ifMatch` is the version the page last saw.
+ * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag, retryAfter }`
+ * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
+ * status 0. `ifMatch` is the version the page last saw.
  */
 export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
   const headers = { accept: 'application/json' };
@@ -61,7 +62,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
   } catch (error) {
     if (error?.name === 'AbortError') throw error;
-    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null };
+    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null, retryAfter: null };
   }
   const text = await response.text();
   let parsed = null;
@@ -73,7 +74,8 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   if (response.status === 401) {
     parsed = { ...parsed, detail: `${parsed?.detail ?? 'Your token was refused.'} Sign in again.` };
   }
-  return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag') };
+  const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '') ? Number(response.headers.get('retry-after')) : null;
+  return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }
 
 /** A human sentence for a failed API answer (problem+json `detail`, else its title). */
@@ -89,15 +91,16 @@ export function say(element, text, kind = '') {
 
 /**
  * The error of a read that repeats (a poll, the board's read) shown on `element` until a read
- * succeeds: `failed(result)` shows it, `succeeded()` takes it down again, unless another message has
- * replaced it meanwhile (a command's "picked up" or "changed since" stays). Without it, a poll that
- * failed once left its error on screen over a list that was current again.
+ * succeeds: `failed(result, then)` shows it (followed by `then`, what the page does next, when given),
+ * `succeeded()` takes it down again, unless another message has replaced it meanwhile (a command's
+ * "picked up" or "changed since" stays). Without it, a poll that failed once left its error on screen
+ * over a list that was current again.
  */
 export function readErrorShownOn(element) {
   let shown = null;
   return {
-    failed(result) {
-      shown = problemText(result);
+    failed(result, then = '') {
+      shown = `${problemText(result)}${then === '' ? '' : ` ${then}`}`;
       say(element, shown, 'error');
     },
     succeeded() {
@@ -166,7 +169,9 @@ export function h(tag, attributes = {}, ...children) {
 /**
  * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
  * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`. Calls
- * `onOpen()` when a connection is established (the stream's starting point is fixed then),
+ * `onOpen({ resumed })` when a connection is established (the stream's starting point is fixed then;
+ * `resumed`: it was asked to continue after a last event id, else it starts afresh; an `id` field
+ * without a value clears the last event id, as the board's stream does after a restaurant moved),
  * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. A connection on which
  * nothing arrives for `silenceMs` (the server sends a heartbeat every 15 s) is dropped and made again:
  * one that went silent without closing (a network change, a laptop waking) would otherwise read
@@ -194,7 +199,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
       };
       try {
         const headers = { accept: 'text/event-stream', authorization: `Bearer ${getToken()}` };
-        if (lastEventId !== null) headers['last-event-id'] = lastEventId;
+        // As EventSource: an empty last event id (cleared by the server) is not sent.
+        const resumed = lastEventId !== null && lastEventId !== '';
+        if (resumed) headers['last-event-id'] = lastEventId;
         watch();
         const response = await fetch(path, { headers, signal: connection.signal });
         if (!response.ok) {
@@ -205,7 +212,7 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
             return;
           }
         } else {
-          onOpen();
+          onOpen({ resumed });
           const reader = response.body.getReader();
           const decoder = new window.TextDecoder();
           let buffer = '';
@@ -257,6 +264,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
  * token's role (staff: their board; courier: tasks). Customers (no single page) get null. `next` is
  * resolved as the browser would and must stay on `origin`: `/\evil.example` is `//evil.example` to a
  * browser, and the URL parser drops tabs and newlines, so a backslash or control character refuses it.
+ * The path it answers must itself stay on `origin`: resolving removes dot-segments, and
+ * `/.//evil.example` (or `/..//`, `/board/..//`, `/%2e%2e//`) resolved to the path `//evil.example`,
+ * which `location.assign` took for another host.
  */
 export function landingFor(token, next, origin = window.location.origin) {
   const path = samePlatformPath(next, origin);
@@ -277,5 +287,9 @@ function samePlatformPath(next, origin) {
   } catch {
     return null;
   }
-  return url.origin === origin ? `${url.pathname}${url.search}${url.hash}` : null;
+  if (url.origin !== origin) return null;
+  const path = `${url.pathname}${url.search}${url.hash}`;
+  // A path that begins `//` is protocol-relative (another host): checked again as the browser will read it.
+  if (path.startsWith('//') || new URL(path, origin).origin !== origin) return null;
+  return path;
 }

@@ -7,10 +7,15 @@ const form = document.getElementById('dev-login');
 const message = document.getElementById('message');
 const next = new window.URLSearchParams(window.location.search).get('next');
 
-/** POSTs JSON; answers `{ ok, status, body }` as `api()` does. */
+/** POSTs JSON; answers `{ ok, status, body }` as `api()` does (a network failure: status 0, said in words). */
 async function post(path, body, token) {
   const headers = { 'content-type': 'application/json', ...(token === undefined ? {} : { authorization: `Bearer ${token}` }) };
-  const response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  let response;
+  try {
+    response = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
+  } catch {
+    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check that it is running and try again.' } };
+  }
   return { ok: response.ok, status: response.status, body: await response.json().catch(() => null) };
 }
 
@@ -32,8 +37,30 @@ async function register(role, city) {
   return minted.ok ? { ok: true, token: minted.body.token, subject: courier.body.id } : minted;
 }
 
+const submit = form.querySelector('button[type="submit"]');
+
+// One sign-in at a time: the button stays disabled while its requests run (a second click minted,
+// or registered a courier, again).
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
+  if (submit.disabled) return;
+  submit.disabled = true;
+  let leaving = false;
+  try {
+    leaving = await signIn();
+  } finally {
+    // Still disabled while the browser goes on to the next page.
+    if (!leaving) submit.disabled = false;
+  }
+});
+
+// Back to this page from the next one (the back-forward cache keeps it as it was): usable again.
+window.addEventListener('pageshow', (event) => {
+  if (event.persisted) submit.disabled = false;
+});
+
+/** Mints (registering first when asked) and signs in with the token, or says why not; true when it goes on to another page. */
+async function signIn() {
   const role = form.elements.role.value;
   const restaurantId = form.elements.restaurantId.value.trim();
   const subject = form.elements.subject.value.trim();
@@ -43,7 +70,7 @@ form.addEventListener('submit', async (event) => {
     if (role === 'courier' && city === '') {
       form.elements.city.setAttribute('aria-invalid', 'true');
       say(message, 'A new courier needs a city: the city of the restaurants they deliver for (or give your courier id).', 'error');
-      return;
+      return false;
     }
     result = await register(role, city);
   } else {
@@ -52,11 +79,15 @@ form.addEventListener('submit', async (event) => {
   }
   if (!result.ok) {
     say(message, problemText(result), 'error');
-    return;
+    return false;
   }
   form.elements.city.removeAttribute('aria-invalid');
   setToken(result.token);
   const target = landingFor(result.token, next);
-  if (target !== null) window.location.assign(target);
-  else say(message, `Signed in as ${role} ${result.subject}. Open a page: /track/<order id>.`, 'ok');
-});
+  if (target !== null) {
+    window.location.assign(target);
+    return true;
+  }
+  say(message, `Signed in as ${role} ${result.subject}. Open a page: /track/<order id>.`, 'ok');
+  return false;
+}

@@ -38,7 +38,12 @@ async function poll() {
   const result = await api(`/v1/orders/${encodeURIComponent(orderId)}/events`);
   if (!result.ok) {
     say(message, problemText(result), 'error');
-    if (result.status === 0 || result.status >= 500) setTimeout(poll, POLL_MS * 2);
+    if (result.status === 0 || result.status >= 500) {
+      setTimeout(poll, POLL_MS * 2);
+      return;
+    }
+    // Not tried again (401, 403, 404): the status is not known, or no longer kept current.
+    statusEl.textContent = shownVersion === 0 ? 'Unknown' : `${statusEl.textContent} (no longer updated)`;
     return;
   }
   say(message, '');

@@ -17,7 +17,10 @@ describe('landingFor: where the sign-in pages go next', () => {
     assert.equal(landingFor(staff, '/board/r2'), '/board/r2');
     assert.equal(landingFor(staff, '/track/o1?from=mail#top'), '/track/o1?from=mail#top');
   });
-  for (const next of ['/\\evil.example/x', '/\\/evil.example', '//evil.example/x', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', 'javascript:alert(1)', '/login?next=/board/r2', '/dev-login', '/board/../login']) {
+  for (const next of ['/\\evil.example/x', '/\\/evil.example', '//evil.example/x', '/\t/evil.example', '/\n/evil.example', 'https://evil.example/', 'javascript:alert(1)', '/login?next=/board/r2', '/dev-login', '/board/../login',
+    // The URL parser removes dot-segments: each of these became the path `//evil.example/…`, which the
+    // browser then read as another host (before: `/.//evil.example/phish` landed on evil.example).
+    '/.//evil.example/phish', '/..//evil.example', '/board/..//evil.example', '/%2e%2e//evil.example', '/%2E//evil.example', '/././/evil.example']) {
     test(`${JSON.stringify(next)} is not followed: the token's own page instead`, () => {
       const target = landingFor(staff, next);
       assert.equal(target, '/board/r1');

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
-import { FLOW_MS } from '../support/eventually.ts';
+import { eventually, FLOW_MS } from '../support/eventually.ts';
 import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
 import { comparePositions } from '../../src/platform/projections/index.ts';
 import type { GlobalPosition } from '../../src/platform/events/index.ts';
@@ -190,7 +190,13 @@ describe('web pages in headless Chromium', { skip }, () => {
     });
     const onCard = card(page, 'accepted', id).locator('.dispatch-alert');
     await onCard.waitFor(WAIT);
-    assert.match(await onCard.innerText(), /Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. Assign a courier yourself, or cancel the order\./);
+    // What the board can do (cancel), and how to assign a courier, which it cannot (before: "Assign a courier yourself", with no way to).
+    // Version 3: placed, accepted, the alert raised.
+    const advice = `Cancel it with the Cancel button on its card, or assign a courier of the restaurant's city through the API: POST /v1/orders/${id}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "3".`;
+    const text = await onCard.innerText();
+    assert.match(text, /^Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. /);
+    assert.equal(text.slice(text.indexOf('attempts. ') + 'attempts. '.length), advice);
+    assert.equal(await card(page, 'accepted', id).getByRole('button', { name: `Cancel order ${short(id)}` }).count(), 1, 'the card has the Cancel button the alert names');
     const list = page.locator('#alerts');
     assert.equal(await list.isVisible(), true);
     assert.match(await list.innerText(), new RegExp(`Orders without a courier \\(1\\)[\\s\\S]*Order ${short(id)}: No courier found after 8 attempts`));
@@ -202,6 +208,46 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.equal((await command(p.t, r.staff, id, 'assign-courier', version, { courierId: k.id })).statusCode, 200);
     await onCard.waitFor({ ...WAIT, state: 'detached' });
     await list.waitFor({ ...WAIT, state: 'hidden' });
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('staff cancel an order from its card, after confirming; the button is disabled while the cancel is on its way (before: the board had no cancel)', async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    const cancel = page.getByRole('button', { name: `Cancel order ${short(id)}` });
+    assert.equal(await cancel.count(), 1, 'the card has a Cancel button');
+    const cancels: Array<{ ifMatch?: string; body: unknown }> = [];
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/orders/${id}/cancel`, async (route) => {
+      cancels.push({ ifMatch: route.request().headers()['if-match'], body: route.request().postDataJSON() });
+      await held;
+      await route.continue();
+    });
+    // Dismissed: nothing is sent.
+    const dialogs: string[] = [];
+    page.once('dialog', (dialog) => {
+      dialogs.push(dialog.message());
+      void dialog.dismiss();
+    });
+    await cancel.click();
+    assert.equal(dialogs.length, 1);
+    assert.match(dialogs[0]!, new RegExp(`Cancel order ${short(id)}\\?`));
+    assert.equal(cancels.length, 0, 'a dismissed confirmation sends nothing');
+    assert.equal(await cancel.isDisabled(), false);
+    // Confirmed: sent once with the version shown; disabled until it answers.
+    page.once('dialog', (dialog) => void dialog.accept());
+    await cancel.click();
+    await page.locator(`button[data-order="${id}"][data-action="cancel"]:disabled`).waitFor(WAIT);
+    assert.equal(cancels.length, 1);
+    assert.deepEqual(cancels[0], { ifMatch: '"1"', body: { reason: 'Cancelled by the restaurant' } });
+    release();
+    await card(page, 'placed', id).waitFor({ ...WAIT, state: 'detached' });
+    await page.locator('#message.ok', { hasText: `Order ${short(id)}: cancelled.` }).waitFor(WAIT);
+    const events = await p.t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
+    assert.deepEqual(events.json().events.map((e: { type: string }) => e.type), ['OrderPlaced', 'OrderCancelled']);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
@@ -346,6 +392,59 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a failed board read is tried again while the stream stays up, and the board says it is not up to date until one works (before: empty, "Live", no retry)', async () => {
+    const { id } = await order();
+    const { page, errors } = await signedInPage(browser, r.staff);
+    let reads = 0;
+    await page.route((url) => url.pathname === `/v1/restaurants/${r.rid}/board`, (route) => (++reads === 1 ? route.fulfill(unavailable) : route.continue()));
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#message.error', { hasText: 'The database is not answering' }).waitFor(WAIT);
+    assert.match(await page.locator('#message').innerText(), /tries again in \d+ s/);
+    assert.match(await page.locator('#stream-status').innerText(), /Not up to date/, 'the stream is up, the board is not');
+    // The order open before the page opened comes with the read tried again; only then is the board live.
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await page.locator('#message.error').count(), 0);
+    assert.ok(reads >= 2);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a stream that starts afresh (the restaurant moved: its event id cleared) reads the board anew, and an order finished meanwhile leaves (before: it stayed)', async () => {
+    const { id } = await order();
+    const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
+    /** Whether the board view holds the order open (the projector may lag behind a loaded cluster). */
+    const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
+    await eventually('the order on the board view', onBoard, (open) => open);
+    const { page, errors } = await signedInPage(browser, r.staff);
+    // The first stream starts at the order's position and ends; the second, resumed from it, is held,
+    // then ends as the platform ends one after a move (an `id` without a value); the third is the platform's.
+    const lastEventIds: Array<string | undefined> = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
+      lastEventIds.push(route.request().headers()['last-event-id']);
+      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${position}\nevent: start\ndata: ${JSON.stringify({ position })}\n\n` });
+      if (lastEventIds.length > 2) return route.continue();
+      await released;
+      return route.fulfill({ status: 200, contentType: 'text/event-stream', body: ': the restaurant moved to another database: reconnect\nid\n\n' });
+    });
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await card(page, 'placed', id).waitFor(WAIT);
+    // Cancelled while the page's stream tells it nothing (as a change in the old database during a move).
+    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason: 'moved away' });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    await eventually('the cancelled order off the board view', onBoard, (open) => !open);
+    const freshRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/board` && lastEventIds.length >= 3, WAIT);
+    release();
+    await freshRead;
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await card(page, 'placed', id).count(), 0, 'the fresh read replaced the board');
+    assert.deepEqual(lastEventIds, [undefined, position, undefined], 'the stream after the move starts afresh, without an empty Last-Event-ID');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a tracking address without an order id says so in plain words, and asks the API nothing (before: params.id must match format "uuid")', async () => {
     const c = await customer(p.t);
     const { page, requested, errors } = await signedInPage(browser, c.token);
@@ -356,6 +455,18 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.deepEqual(requested.filter((url) => url.includes('/v1/')), []);
     assert.deepEqual(errors, []);
     await page.context().close();
+  });
+
+  test('a tracking page whose order cannot be read (404, 401) says its status is unknown (before: it stayed on "Loading…" under the error)', async () => {
+    const c = await customer(p.t);
+    for (const [token, said] of [[c.token, /not found|no order/i], ['x.eyJyb2xlIjoiY3VzdG9tZXIifQ.y', /Sign in again/]] as const) {
+      const { page, errors } = await signedInPage(browser, token);
+      await page.goto(`${p.base}/track/${randomUUID()}`);
+      await page.locator('#message.error', { hasText: said }).waitFor(WAIT);
+      assert.equal(await page.locator('#status').innerText(), 'Unknown');
+      assert.deepEqual(errors, []);
+      await page.context().close();
+    }
   });
 
   test('the courier availability toggle answers with a clear message', async () => {
@@ -395,6 +506,76 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.getByRole('button', { name: 'Get a token and sign in' }).click();
     await page.locator('#message.ok', { hasText: /Signed in as customer [0-9a-f-]{36}/ }).waitFor(WAIT);
     assert.equal(await me('/v1/customers/me'), 200, 'the new customer is registered');
+    await page.context().close();
+  });
+
+  test('the development login sends one request per sign-in: its button is disabled while it runs (before: a second click minted again)', async () => {
+    const { page, errors } = await signedInPage(browser, null);
+    let mints = 0;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/dev/tokens', async (route) => {
+      mints++;
+      await held;
+      await route.continue();
+    });
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    const submit = page.getByRole('button', { name: 'Get a token and sign in' });
+    await submit.click();
+    // The submit handler disables it before its first await: by the time the click returns.
+    assert.equal(await submit.isDisabled(), true, 'disabled while the request runs');
+    // Enter in a field submits the form again, unless its button is disabled.
+    await page.getByLabel(/Restaurant id/).press('Enter');
+    release();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    assert.equal(mints, 1);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('the development login shows a network failure in words and can be tried again (before: an unhandled rejection, nothing shown)', async () => {
+    const { page, errors } = await signedInPage(browser, null);
+    let failOne = true;
+    await page.route('**/dev/tokens', (route) => {
+      if (!failOne) return route.continue();
+      failOne = false;
+      return route.abort('connectionrefused');
+    });
+    await page.goto(`${p.base}/dev-login`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    const submit = page.getByRole('button', { name: 'Get a token and sign in' });
+    await submit.click();
+    await Promise.race([
+      page.locator('#message.error', { hasText: 'could not be reached' }).waitFor(WAIT),
+      page.waitForEvent('pageerror', WAIT).then((error) => assert.fail(`the page's script failed instead: ${error.message}`)),
+    ]);
+    assert.deepEqual(errors, []);
+    assert.equal(await submit.isDisabled(), false);
+    await submit.click();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    await page.context().close();
+  });
+
+  test('sign-in with a next that the URL parser turns into //host stays on the platform (before: /login?next=/.//evil.example/phish landed on http://evil.example/phish)', async () => {
+    const { page, requested } = await signedInPage(browser, null);
+    // Should the page leave, it gets an answer at once instead of a DNS failure.
+    await page.route('http://evil.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'phished' }));
+    await page.goto(`${p.base}/login?next=${encodeURIComponent('/.//evil.example/phish')}`);
+    await page.getByLabel('Your access token').fill(r.staff);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL((url) => url.pathname !== '/login', WAIT);
+    assert.equal(page.url(), `${p.base}/board/${r.rid}`);
+
+    await page.goto(`${p.base}/dev-login?next=${encodeURIComponent('/board/..//evil.example/phish')}`);
+    await page.getByLabel('Role').selectOption('staff');
+    await page.getByLabel(/Restaurant id/).fill(r.rid);
+    await page.getByRole('button', { name: 'Get a token and sign in' }).click();
+    await page.waitForURL((url) => url.pathname !== '/dev-login', WAIT);
+    assert.equal(page.url(), `${p.base}/board/${r.rid}`);
+    assert.deepEqual(requested.filter((url) => new URL(url).host === 'evil.example'), []);
     await page.context().close();
   });
 
