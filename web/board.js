@@ -219,16 +219,21 @@ const worthRetrying = (result) => result.status === 0 || result.status === 429 |
  * Reads the board caught up at least to `after`, the position the stream continues from, page after
  * page (`next`) until it has every open order: a busy restaurant's board may not fit one page. Answers
  * the failed answer of a page, or null when every page was read. With `replace` (a fresh start), the
- * orders that neither the read nor the stream since the start holds leave once every page is read.
+ * orders that neither the read nor the stream since the start holds leave once every page is read,
+ * unless a page said it was `lagging`.
  */
 async function readBoard(after, run, replace) {
   const read = new Set();
+  // A page answered `lagging` (the view had not caught up with `after` in time) may miss orders: such a
+  // read is merged, never used to take orders off the board.
+  let complete = true;
   let next = null;
   do {
     const page = next === null ? '' : `&before=${encodeURIComponent(next)}`;
     const result = await api(`/v1/restaurants/${rid}/board?after=${encodeURIComponent(after)}${page}`);
     if (run !== reads) return null;
     if (!result.ok) return result;
+    if (result.body.lagging === true) complete = false;
     for (const row of result.body.orders) {
       read.add(row.orderId);
       upsert(row);
@@ -236,7 +241,7 @@ async function readBoard(after, run, replace) {
     render();
     next = result.body.next ?? null;
   } while (next !== null);
-  if (replace) {
+  if (replace && complete) {
     for (const orderId of [...orders.keys()]) if (!read.has(orderId) && !streamedSinceStart.has(orderId)) orders.delete(orderId);
     render();
   }
@@ -267,7 +272,8 @@ async function loadBoard(after, replace) {
       readError.failed(failed);
       return;
     }
-    const delay = Math.min(Math.max(wait, (failed.retryAfter ?? 0) * 1000), READ_RETRY_MAX_MS);
+    // The page's own back-off is capped; a server's Retry-After is waited in full.
+    const delay = Math.max(wait, (failed.retryAfter ?? 0) * 1000);
     readError.failed(failed, `The board tries again in ${Math.round(delay / 1000)} s.`);
     await new Promise((resolve) => setTimeout(resolve, delay));
     // A stream that dropped meanwhile reads the board again at its next start.

@@ -38,7 +38,8 @@ async function poll() {
   const result = await api(`/v1/orders/${encodeURIComponent(orderId)}/events`);
   if (!result.ok) {
     say(message, problemText(result), 'error');
-    if (result.status === 0 || result.status >= 500) {
+    // Tried again as the board tries its reads: the platform unreachable, busy (429) or failing (5xx).
+    if (result.status === 0 || result.status === 429 || result.status >= 500) {
       setTimeout(poll, POLL_MS * 2);
       return;
     }

@@ -59,7 +59,13 @@ function connectionAdvice(code: string, variable: string): string | undefined {
 function unreachableConfiguredDatabase(error: unknown): { readonly variable: string; readonly cause: Error } | undefined {
   if (!(error instanceof DatabaseUnavailableError) || error.phase !== 'connect' || !(error.cause instanceof Error)) return undefined;
   if (!/^[A-Z][A-Z_]*_URL(?: \/ [A-Z][A-Z_]*_URL)*$/.test(error.where)) return undefined;
-  return { variable: error.where.split(' / ').join(' and '), cause: error.cause };
+  const variable = error.where.split(' / ').join(' and ');
+  // Only where the driver's error has advice of its own (refused, unknown host, …): otherwise (a
+  // timeout, a connection cut, a server starting up or full) the pool's message, which names the
+  // variable and says whether to retry, says more than the driver's.
+  const code = (error.cause as Error & { code?: string }).code;
+  if (code === undefined || connectionAdvice(code, variable) === undefined) return undefined;
+  return { variable, cause: error.cause };
 }
 
 /**

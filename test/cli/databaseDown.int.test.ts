@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { freePort } from '../../src/platform/db/localPorts.ts';
 import { runMain } from '../support/cli.ts';
@@ -26,5 +27,20 @@ describe('a database that does not answer gets the same advice from every comman
     const result = await runMain(['sagas', 'list'], { DATABASE_URL: shared.db.url, PAYMENTS_DATABASE_URL: closed, BRIGADE_SECRET: secret });
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stderr, /^brigade sagas: connect ECONNREFUSED 127\.0\.0\.1:\d+\nIs PostgreSQL running at PAYMENTS_DATABASE_URL\?\nSet LOG_LEVEL=debug/);
+  });
+  // Found by the session's adversarial review: the mapping above printed the driver's bare words for
+  // every failure, so a connection cut ("Connection terminated unexpectedly") no longer said which
+  // database or what to do. Without advice of the driver's own, the pool's message says both.
+  test('brigade tenants list: a server that cuts the connection is named by its variable, with what to check', async () => {
+    const cutter = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (cutter.address() as net.AddressInfo).port;
+      const result = await runMain(['tenants', 'list'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere`, BRIGADE_SECRET: secret });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /^brigade tenants: The database did not accept a connection .*DATABASE_URL/);
+    } finally {
+      cutter.close();
+    }
   });
 });

@@ -410,6 +410,15 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test("a board read refused with a Retry-After longer than the page's own back-off waits the server's time (before: capped at 30 s)", async () => {
+    const { page, errors } = await signedInPage(browser, r.staff);
+    await page.route((url) => url.pathname === `/v1/restaurants/${r.rid}/board`, (route) => route.fulfill({ ...unavailable, headers: { 'retry-after': '45' } }));
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#message.error', { hasText: 'tries again in 45 s' }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a stream that starts afresh (the restaurant moved: its event id cleared) reads the board anew, and an order finished meanwhile leaves (before: it stayed)', async () => {
     const { id } = await order();
     const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
@@ -453,6 +462,24 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.doesNotMatch(await page.locator('#message').innerText(), /params|uuid|format/);
     assert.equal(await page.locator('#status').innerText(), 'Unknown');
     assert.deepEqual(requested.filter((url) => url.includes('/v1/')), []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a tracking page whose read is refused as busy (429) tries again, as the board does (before: it stopped, "no longer updated")', async () => {
+    const c = await customer(p.t);
+    const { page, errors } = await signedInPage(browser, c.token);
+    const id = randomUUID();
+    let reads = 0;
+    await page.route(`**/v1/orders/${id}/events`, (route) =>
+      ++reads === 1
+        ? route.fulfill({ status: 429, contentType: 'application/problem+json', body: JSON.stringify({ status: 429, code: 'RATE_LIMITED', detail: 'Too many requests; try again shortly.' }) })
+        : route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ version: 1, events: [{ type: 'OrderPlaced', data: { total: 2850, currency: 'EUR' }, metadata: { occurredAt: new Date().toISOString() } }] }) }),
+    );
+    await page.goto(`${p.base}/track/${id}`);
+    await page.locator('#status', { hasText: 'New' }).waitFor(WAIT);
+    assert.ok(reads >= 2);
+    assert.doesNotMatch(await page.locator('#status').innerText(), /no longer updated/);
     assert.deepEqual(errors, []);
     await page.context().close();
   });

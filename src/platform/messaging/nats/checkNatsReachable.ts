@@ -1,11 +1,15 @@
 import { connectNats } from './connectNats.ts';
 
-/** How long {@link checkNatsReachable} waits for a server that does not answer (one that refuses fails at once). */
-const CHECK_TIMEOUT_MS = 5000;
+/**
+ * How long {@link checkNatsReachable} waits for a server that does not answer (one that refuses fails at
+ * once): what the transport's own connection waits (nats.js's default), so that a server slow to answer
+ * (a slow link, a TLS handshake) that the transport would take is not refused here.
+ */
+const CHECK_TIMEOUT_MS = 20_000;
 
 /**
  * Fails as the JetStream transport would (the same `UnavailableError`, from {@link connectNats}) when no server at `servers`
- * accepts a connection: one connection attempt, no reconnects, at most `timeoutMs` (default 5 s), closed
+ * accepts a connection: one connection attempt, no reconnects, at most `timeoutMs` (default 20 s, as the transport), closed
  * at once. For a process to check before it migrates or starts anything, rather than after.
  *
  * @example
