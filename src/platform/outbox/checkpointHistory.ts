@@ -1,4 +1,5 @@
 import type { OutboxCheckpoint } from './claimOutboxBatch.ts';
+import { compareOutboxPositions } from './compareOutboxPositions.ts';
 
 /**
  * When the relay's checkpoint was where, kept in memory by the leader: the prune's bound. A row at or
@@ -22,13 +23,6 @@ export interface CheckpointHistory {
    * past it would let the prune delete them before the relay got to them again.
    */
   rewind(checkpoint: OutboxCheckpoint): void;
-}
-
-/** Orders two positions in the relay's order, (transaction_id, id): negative when `a` comes first. */
-export function comparePositions(a: OutboxCheckpoint, b: OutboxCheckpoint): number {
-  const x = BigInt(a.transactionId) - BigInt(b.transactionId);
-  const d = x === 0n ? BigInt(a.id) - BigInt(b.id) : x;
-  return d < 0n ? -1 : d > 0n ? 1 : 0;
 }
 
 /**
@@ -56,7 +50,7 @@ export function checkpointHistory(retentionMs: number): CheckpointHistory {
       trim(at);
     },
     rewind: (checkpoint) => {
-      while (notes.length > 0 && comparePositions(notes.at(-1)!.checkpoint, checkpoint) > 0) notes.pop();
+      while (notes.length > 0 && compareOutboxPositions(notes.at(-1)!.checkpoint, checkpoint) > 0) notes.pop();
     },
     publishedBefore: (now) => {
       trim(now);

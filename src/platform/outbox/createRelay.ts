@@ -4,7 +4,8 @@ import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { ValidationError } from '../errors/index.ts';
 import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
-import { checkpointHistory, comparePositions } from './checkpointHistory.ts';
+import { checkpointHistory } from './checkpointHistory.ts';
+import { compareOutboxPositions } from './compareOutboxPositions.ts';
 import { OutboxSubjectRefusedError } from './errors.ts';
 import { findForeignSubject } from './findForeignSubject.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
@@ -233,7 +234,7 @@ export function createRelay(options: RelayOptions): Relay {
     // A checkpoint behind what this relay noted (a database crash lost the tail of its commits, which
     // do not wait for the WAL flush, or it was moved back by hand): the rows past it are not published
     // now, so nothing past it may be pruned before this session publishes them again.
-    if (inherited !== null && comparePositions(checkpoint, inherited) < 0) inherited = checkpoint;
+    if (inherited !== null && compareOutboxPositions(checkpoint, inherited) < 0) inherited = checkpoint;
     history.rewind(checkpoint);
     const found: OutboxCheckpoint = (inherited ??= checkpoint);
     history.record(checkpoint, performance.now());

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { OutboxCheckpoint } from '../outbox/claimOutboxBatch.ts';
+import { compareOutboxPositions } from '../outbox/compareOutboxPositions.ts';
 import { readOutboxCheckpoint } from '../outbox/outboxCheckpoint.ts';
 
 /** Outbox schema → the last row, in the relay's `(transaction_id, id)` order, that its shared relay had not yet published when a tenant moved. */
@@ -39,6 +40,5 @@ export async function readOutboxMarks(db: Pick<pg.ClientBase, 'query' | 'escapeI
 
 /** Whether a relay's checkpoint has passed `mark`: at or after it in the relay's order. */
 export function checkpointPassed(checkpoint: OutboxCheckpoint, mark: OutboxCheckpoint): boolean {
-  const t = BigInt(checkpoint.transactionId) - BigInt(mark.transactionId);
-  return t > 0n || (t === 0n && BigInt(checkpoint.id) >= BigInt(mark.id));
+  return compareOutboxPositions(checkpoint, mark) >= 0;
 }
