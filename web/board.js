@@ -3,7 +3,7 @@
 // with a timer on each order and the accept / ready / cancel commands sent with If-Match. An order the
 // delivery service found no courier for carries a dispatch alert, shown on its card and in the
 // alerts list at the top until a courier is assigned.
-import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
+import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
 /** Statuses staff may cancel an order in: before its pick-up (the API's rule). */
@@ -212,8 +212,6 @@ function showStatus() {
   }
 }
 
-/** A read that may work if tried again: the platform unreachable, busy (429) or failing (5xx). */
-const worthRetrying = (result) => result.status === 0 || result.status === 429 || result.status >= 500;
 
 /**
  * Reads the board caught up at least to `after`, the position the stream continues from, page after

@@ -78,6 +78,9 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }
 
+/** Whether a failed `api()` answer may pass if the request is sent again: the platform unreachable, busy (429) or failing (5xx). */
+export const worthRetrying = (result) => result.status === 0 || result.status === 429 || result.status >= 500;
+
 /** A human sentence for a failed API answer (problem+json `detail`, else its title). */
 export function problemText(result) {
   return result.body?.detail ?? result.body?.title ?? `The request failed (HTTP ${result.status}).`;

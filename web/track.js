@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, h, money, problemText, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut } from './common.js';
+import { api, clockTime, h, money, problemText, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -38,8 +38,7 @@ async function poll() {
   const result = await api(`/v1/orders/${encodeURIComponent(orderId)}/events`);
   if (!result.ok) {
     say(message, problemText(result), 'error');
-    // Tried again as the board tries its reads: the platform unreachable, busy (429) or failing (5xx).
-    if (result.status === 0 || result.status === 429 || result.status >= 500) {
+    if (worthRetrying(result)) {
       setTimeout(poll, POLL_MS * 2);
       return;
     }
