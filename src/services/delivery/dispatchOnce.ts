@@ -127,16 +127,20 @@ async function notify(
       await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped', courierId }));
       return { outcome: 'dropped', orderId, courierId };
     }
-    const failed = assignment.attempts + 1;
     const message = error instanceof Error ? error.message : String(error);
-    const delayMs = backoffDelay(failed, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
-    if (failed === (options.maxNotifyAttempts ?? 8)) {
-      const alerted = await env.unitOfWork(context, (tx) => giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message, delayMs }));
-      // Not alerted: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
-      return alerted ? { outcome: 'unconfirmed', orderId, courierId } : { outcome: 'notify-failed', orderId, courierId };
-    }
-    await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
-    return { outcome: 'notify-failed', orderId, courierId };
+    const delayMs = backoffDelay(assignment.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
+    const maxNotifyAttempts = options.maxNotifyAttempts ?? 8;
+    // The count that decides the alert is the row's, added in SQL, not the claim's plus one: a notice
+    // that hangs past its lease runs beside another worker's notice of the same row, both claimed with
+    // the same count, and the count then jumped past the limit with no alert ever (found by review).
+    // Each failure adds exactly one under the row's lock, so exactly one of them reaches the limit.
+    const alerted = await env.unitOfWork(context, async (tx) => {
+      const failed = await postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message });
+      // null: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
+      if (failed !== maxNotifyAttempts) return false;
+      return giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message });
+    });
+    return { outcome: alerted ? 'unconfirmed' : 'notify-failed', orderId, courierId };
   }
   await env.unitOfWork(context, (tx) => markNotified(tx, { tenantId, orderId, courierId }));
   return { outcome: 'assigned', orderId, courierId };

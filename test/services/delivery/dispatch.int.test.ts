@@ -323,6 +323,69 @@ describe('dispatch by competing workers', () => {
     await dispatchInvariants(db.admin);
   });
 
+  test('two notices of one assignment at once (the first outlives its lease): the count still reaches maxNotifyAttempts once and staff are alerted once (before: it jumped past it, no alert ever; forced interleaving)', async () => {
+    const tenant = randomUUID();
+    const [order] = await addOrders('Viseu', [tenant], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    // Ordering never answers with success; its second call hangs until the test lets it fail.
+    let calls = 0;
+    let hanging!: () => void;
+    let fail!: () => void;
+    const didHang = new Promise<void>((resolve) => (hanging = resolve));
+    const failNow = new Promise<void>((resolve) => (fail = resolve));
+    const orders: OrderCommands = {
+      async assignCourier() {
+        calls += 1;
+        if (calls === 2) {
+          hanging();
+          await failNow;
+        }
+        throw new Error('ordering unreachable');
+      },
+      orderCourier: async () => ({ courierId: null }),
+    };
+    const env = { unitOfWork: uow, orders };
+    const options: DispatchOptions = { maxNotifyAttempts: 3, notifyLeaseMs: 100 };
+    const due = () => db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    assert.equal((await dispatchOnce(env, options)).outcome, 'notify-failed', 'the first notice (count 1)');
+    await due();
+    // The second notice claims the row with count 1 and hangs in ordering past its lease.
+    const slow = dispatchOnce(env, options);
+    await didHang;
+    await due();
+    // Another worker claims the same row, also with count 1, and fails at once (count 2).
+    assert.equal((await dispatchOnce(env, options)).outcome, 'notify-failed');
+    fail();
+    // The slow one fails too: the third failure, the one that alerts.
+    assert.equal((await slow).outcome, 'unconfirmed');
+    const outcomes: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      await due();
+      outcomes.push((await dispatchOnce(env, options)).outcome);
+    }
+    assert.deepEqual(outcomes, ['notify-failed', 'notify-failed', 'notify-failed'], 'the notices go on, with no second alert');
+    const row = await db.admin.query(`select state, courier_id, notified_at, notify_attempts from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(row.rows, [{ state: 'assigned', courier_id: courier, notified_at: null, notify_attempts: 6 }]);
+    const alerts = await db.admin.query(`select order_id, attempts from delivery.dispatch_alerts`);
+    assert.deepEqual(alerts.rows, [{ order_id: order!.orderId, attempts: 3 }], 'staff alerted exactly once');
+    assert.equal((await db.admin.query(`select 1 from delivery.outbox where subject = 'delivery.dispatch.DispatchFailed'`)).rowCount, 1);
+    await dispatchInvariants(db.admin);
+  });
+
+  test("a new assignment of an order queued again counts its own failed notices, not an earlier assignment's", async () => {
+    const [order] = await addOrders('Viseu', [randomUUID()], 1);
+    const [courier] = await addCouriers('Viseu', 1);
+    // An earlier assignment's notices failed before the order was dropped and queued again.
+    await db.admin.query(`update delivery.dispatch_queue set notify_attempts = 5 where order_id = $1`, [order!.orderId]);
+    const port = recordingOrders();
+    port.failWith(() => new Error('ordering unreachable'));
+    const env = { unitOfWork: uow, orders: port.orders };
+    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 2 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
+    await db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
+    assert.deepEqual(await dispatchOnce(env, { maxNotifyAttempts: 2 }), { outcome: 'unconfirmed', orderId: order!.orderId, courierId: courier });
+    assert.equal((await db.admin.query(`select notify_attempts from delivery.dispatch_queue where order_id = $1`, [order!.orderId])).rows[0].notify_attempts, 2);
+  });
+
   test("after the alert for an unconfirmed assignment, ordering's late CourierAssigned finds the courier still on the order, and the dispatch gives them no other order meanwhile (before: freed, dispatched to another order, then given both)", async () => {
     const tenant = randomUUID();
     const [y] = await addOrders('Viseu', [tenant], 1);

@@ -20,7 +20,8 @@ export type ClaimResult = { readonly job: null } | { readonly job: DispatchJob; 
  * Claims the due queued order that has waited longest and, in the same statement, the available
  * courier of its city who has waited longest, then marks both: the order `assigned` to the courier
  * (due for the ordering notification after `notifyLeaseMs`, in case this worker dies before it tells
- * ordering), the courier `busy` with the order, and an assignment row. Run as the system actor.
+ * ordering, with no failed notice counted yet: a row queued again keeps no count of an earlier
+ * assignment's), the courier `busy` with the order, and an assignment row. Run as the system actor.
  *
  * Both picks are `FOR UPDATE SKIP LOCKED`: competing workers never wait on each other's order or
  * courier, and never take the same one (a locked row is skipped, an unlocked one is locked before it
@@ -54,7 +55,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
      ), assigned as (
        update delivery.dispatch_queue q
           set state = 'assigned', courier_id = busy.courier_id, assigned_at = now(), attempts = q.attempts + 1,
-              notified_at = null, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null, reserved_from = null
+              notified_at = null, notify_attempts = 0, next_attempt_at = now() + make_interval(secs => $1::double precision / 1000), last_error = null, reserved_from = null
          from busy, job where q.tenant_id = job.tenant_id and q.order_id = job.order_id
        returning q.order_id
      ), history as (

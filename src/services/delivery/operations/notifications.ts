@@ -51,12 +51,20 @@ export async function markNotified(tx: Tx, input: { tenantId: string; orderId: s
   );
 }
 
-/** Ordering could not be told (a transient failure): retry the notification after `delayMs`. */
-export async function postponeNotification(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; delayMs: number; error: string }): Promise<void> {
-  await tx.query(
+/**
+ * Ordering could not be told (a transient failure): counts the failed notice and retries it after
+ * `delayMs`. Returns the row's count of failed notices after this one, or null when the row no longer
+ * awaits this courier's notice (settled meanwhile). The count is added in SQL, under the row's lock, so
+ * two notices of one assignment running at once (the first outliving its lease while another worker
+ * claimed the row) each get their own number and exactly one of them reaches a given limit.
+ */
+export async function postponeNotification(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; delayMs: number; error: string }): Promise<number | null> {
+  const { rows } = await tx.query<{ notify_attempts: number }>(
     `update delivery.dispatch_queue set next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), last_error = $5,
             notify_attempts = notify_attempts + 1
-      where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null`,
+      where tenant_id = $1 and order_id = $2 and courier_id = $3 and state = 'assigned' and notified_at is null
+      returning notify_attempts`,
     [input.tenantId, input.orderId, input.courierId, input.delayMs, input.error.slice(0, 1000)],
   );
+  return rows[0]?.notify_attempts ?? null;
 }
