@@ -57,13 +57,14 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         const principal = authorize(request, 'courier');
         const courier = await courierOf(principal);
         return unitOfWork(actorContext(principal, 'delivery', null), async (tx) => {
-          const row = await setAvailability(tx, { courierId: courier.id, city: courier.city, available: request.body.available });
-          // A courier who just became available wakes one backing-off order of the city (as the
-          // dispatch system, after this commit, so the wake sees them).
-          if (row.status === 'available') {
-            tx.afterCommit(() => unitOfWork({ service: 'delivery', actor: { kind: 'system', id: 'delivery-availability' } }, (w) => wakeOneInCity(w, row.city)).then(() => undefined));
+          const { availability, becameFree } = await setAvailability(tx, { courierId: courier.id, city: courier.city, available: request.body.available });
+          // A courier who just became free for the dispatch wakes one waiting order of the city (as the
+          // dispatch system, after this commit, so the wake sees them). Not one who was available already
+          // or whom staff hold: the woken order would find no courier it can take and spend an attempt.
+          if (becameFree) {
+            tx.afterCommit(() => unitOfWork({ service: 'delivery', actor: { kind: 'system', id: 'delivery-availability' } }, (w) => wakeOneInCity(w, availability.city)).then(() => undefined));
           }
-          return row;
+          return availability;
         });
       },
     );

@@ -40,9 +40,10 @@ async function addOrder(city: string, agoS = 100): Promise<{ tenantId: string; o
   return order;
 }
 
-/** What the availability route does: the courier marks themselves available, then (as the system, after that commit) wakes the city. */
+/** What the availability route does: the courier marks themselves available, then (as the system, after that commit) wakes the city if that made them free. */
 async function goOnline(courierId: string, city: string): Promise<void> {
-  await uow({ service: 'delivery', actor: { kind: 'courier', id: courierId } }, (tx) => setAvailability(tx, { courierId, city, available: true }));
+  const change = await uow({ service: 'delivery', actor: { kind: 'courier', id: courierId } }, (tx) => setAvailability(tx, { courierId, city, available: true }));
+  assert.equal(change.becameFree, true);
   await uow(system, (tx) => wakeOneInCity(tx, city));
 }
 
