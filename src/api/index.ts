@@ -10,6 +10,8 @@ export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { ifNoneMatchHits } from './ifNoneMatch.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
+export { jsonBodyParser } from './jsonBodyParser.ts';
+export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
 export { DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

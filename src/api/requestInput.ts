@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fast
 import { Type } from 'typebox';
 import { BrigadeError, ValidationError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
+import { jsonBodyParser } from './jsonBodyParser.ts';
 
 type SchemaController = NonNullable<FastifyServerOptions['schemaController']>;
 type BuildValidator = NonNullable<NonNullable<SchemaController['compilersFactory']>['buildValidator']>;
@@ -111,14 +112,15 @@ export function lowerCaseUuids(schema: unknown, value: unknown): unknown {
  *   a tenant (before, a menu cached under the upper-case spelling was never evicted by a write made
  *   under the lower-case one); once validated, so is every UUID of the body and the query string
  *   ({@link lowerCaseUuids});
- * - `application/json` is the only body type, and an empty one is no body;
+ * - `application/json` is the only body type, and an empty one is no body; a `__proto__` or
+ *   `constructor.prototype` key in it is a 400 `FORBIDDEN_JSON_KEY` naming where ({@link jsonBodyParser});
  * - a body with a `Content-Encoding` other than `identity` gets 415 with `Accept-Encoding: identity`.
  */
 export function registerRequestInput(app: FastifyInstance): void {
-  // JSON as Fastify parses it (a `__proto__` key refused), except that an empty body is no body: a
-  // command without fields may come with `Content-Type: application/json` and nothing else, as many
-  // clients send it. No text/plain parser: a body that is not JSON gets 415, not a schema error.
-  const json = app.getDefaultJsonParser('error', 'error');
+  // JSON as Fastify parses it (a `__proto__` key refused, as FORBIDDEN_JSON_KEY), except that an empty
+  // body is no body: a command without fields may come with `Content-Type: application/json` and nothing
+  // else, as many clients send it. No text/plain parser: a body that is not JSON gets 415, not a schema error.
+  const json = jsonBodyParser(app);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeContentTypeParser(['application/json', 'text/plain']);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
@@ -130,14 +132,7 @@ export function registerRequestInput(app: FastifyInstance): void {
       // Decoded leniently, the bad bytes became U+FFFD and were stored so, with a 201.
       return done(new ValidationError('The body is not valid UTF-8; send JSON text encoded as UTF-8', { field: 'body' }), undefined);
     }
-    return json(request, text, (error, value) => {
-      // Fastify reports a refused `__proto__` or `constructor.prototype` key as JSON that does not
-      // parse; the client needs to hear which it was.
-      if (error !== null && parsesAsJson(text)) {
-        return done(new ValidationError('The body holds a key __proto__, or constructor with a prototype key, which is not accepted; rename it and send again', { field: 'body' }), undefined);
-      }
-      done(error, value);
-    });
+    return json(request, text, done);
   });
   // A compressed body is not decoded here: refused, as RFC 9110 §15.5.16 says, rather than read as if it
   // were not compressed (gzip was a 400 "not valid UTF-8", and JSON labelled gzip was taken as sent).
@@ -159,16 +154,6 @@ export function registerRequestInput(app: FastifyInstance): void {
       for (const [name, value] of Object.entries(params)) if (typeof value === 'string' && isUuid(value)) params[name] = value.toLowerCase();
     }
   });
-}
-
-/** Whether `text` is JSON by the language's own parser (which makes a `__proto__` key an own property, harmlessly). */
-function parsesAsJson(text: string): boolean {
-  try {
-    JSON.parse(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Whether a request comes with a body: a length other than 0, or chunks. */

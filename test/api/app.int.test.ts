@@ -231,11 +231,16 @@ describe('HTTP shell', () => {
     const proto = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"__proto__":{"admin":true}}' });
     assert.equal(proto.statusCode, 400, proto.body);
     assert.match(String(proto.headers['content-type']), /^application\/problem\+json/);
-    // Refused for its key, and said so (before: "The body is not valid JSON", which it is).
-    assert.deepEqual([proto.json().code, proto.json().field], ['VALIDATION_FAILED', 'body'], proto.body);
-    assert.match(proto.json().detail, /__proto__/);
+    // Refused for its key, and said so with a code of its own and the key's place (before: "The body is
+    // not valid JSON", which it is; then VALIDATION_FAILED on "body", naming neither key).
+    assert.deepEqual([proto.json().code, proto.json().field], ['FORBIDDEN_JSON_KEY', 'body.__proto__'], proto.body);
+    assert.match(proto.json().detail, /^body\.__proto__: .*remove or rename it/);
     const constructor = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"constructor":{"prototype":{"admin":true}}}' });
-    assert.deepEqual([constructor.statusCode, constructor.json().code], [400, 'VALIDATION_FAILED'], constructor.body);
+    assert.deepEqual([constructor.statusCode, constructor.json().code, constructor.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.constructor.prototype'], constructor.body);
+    const deep = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"tags":[{"a":1},{"b":{"__proto__":null}}]}' });
+    assert.deepEqual([deep.statusCode, deep.json().code, deep.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.tags[1].b.__proto__'], deep.body);
+    const harmless = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x","count":1,"constructor":"y"}' });
+    assert.notEqual(harmless.json().code, 'FORBIDDEN_JSON_KEY', 'a constructor without a prototype inside is an ordinary key (here one the schema does not take)');
     const broken = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: '{"name":"x",' });
     assert.deepEqual([broken.statusCode, broken.json().code], [400, 'MALFORMED_JSON'], broken.body);
     const notUtf8 = await platform.app.inject({ method: 'POST', url: '/v1/probe/echo', headers: { 'content-type': 'application/json' }, payload: Buffer.concat([Buffer.from('{"name":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","count":1}')]) });

@@ -9,7 +9,7 @@ import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } fr
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, NoFields, readIdempotencyKey } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
@@ -24,7 +24,6 @@ const Uuid = Type.String({ format: 'uuid' });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** What a caller who may not see an order is told. */
 const ORDER_HIDDEN = 'NOT_FOUND: no such order, or not one this caller may see';
 /** What a token of a customer or courier that names nobody is told. */
@@ -189,7 +188,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           tags: ['ordering'],
           summary: 'Place an order (customer). Idempotency-Key: the same key and body return the same order (201, then 200); another body gets 422',
           security: bearer,
-          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: '1–255 visible ASCII characters (e.g. a UUID), new for each new order; 400 without it' })) }),
+          headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ description: '1–255 visible ASCII characters, no spaces (e.g. a UUID), new for each new order; 400 without it, or with one that breaks this rule (the detail says how)' })) }),
           body: PlaceBody,
         },
         config: {
@@ -210,10 +209,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       async (request, reply) => {
         const principal = authorize(request, 'customer');
         const actor = actorOf(principal);
-        const key = request.headers['idempotency-key'];
-        if (typeof key !== 'string' || !IDEMPOTENCY_KEY.test(key)) {
-          throw new ValidationError('Send an Idempotency-Key header (1–255 visible ASCII characters, e.g. a UUID) with every new order', { field: 'Idempotency-Key' });
-        }
+        const { key, fault } = readIdempotencyKey(request.headers['idempotency-key']);
+        if (key === null) throw new ValidationError(`${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, new for each new order`, { field: 'Idempotency-Key' });
         const { order, created } = await placeOrder(
           {
             unitOfWork,

@@ -78,6 +78,15 @@ describe('ordering: Idempotency-Key on POST /v1/orders', () => {
 
     const missing = await t.request({ method: 'POST', url: '/v1/orders', token: c.token, payload: body() });
     assert.deepEqual([missing.statusCode, missing.json().code, missing.json().field], [400, 'VALIDATION_FAILED', 'Idempotency-Key']);
+    assert.match(missing.json().detail, /^No Idempotency-Key header was sent; .*1 to 255 visible ASCII characters, no spaces/, missing.body);
+    // A key sent but not valid hears what is wrong with it, not "send one".
+    const spaced = await placeOrder(t, c.token, body(), 'a b');
+    assert.deepEqual([spaced.statusCode, spaced.json().code, spaced.json().field], [400, 'VALIDATION_FAILED', 'Idempotency-Key'], spaced.body);
+    assert.match(spaced.json().detail, /^The Idempotency-Key header is not valid: it holds a space; .*1 to 255 visible ASCII characters, no spaces/, spaced.body);
+    // A body with a __proto__ key is refused for that key, on a real route.
+    const proto = await t.request({ method: 'POST', url: '/v1/orders', token: c.token, headers: { 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload: JSON.stringify(body()).replace(/}$/, ',"__proto__":{"admin":true}}') });
+    assert.deepEqual([proto.statusCode, proto.json().code, proto.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.__proto__'], proto.body);
+    assert.deepEqual(await stored(c.id), { orders: [first.json().id], events: 1 });
     const staffPlaces = await placeOrder(t, r.staff, body());
     assert.equal(staffPlaces.statusCode, 403, 'only customers place orders');
   });

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { errorHandler, sendProblem } from '../../../api/index.ts';
+import { errorHandler, jsonBodyParser, readIdempotencyKey, sendProblem } from '../../../api/index.ts';
 import { authorizeCharge } from './authorizeCharge.ts';
 import { captureCharge } from './captureCharge.ts';
 import { createPayout } from './createPayout.ts';
@@ -27,7 +27,6 @@ export interface PaymentProviderDeps {
 
 const Amount = Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'minor units' });
 const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
-const KEY = /^[\x21-\x7e]{1,255}$/;
 
 /**
  * Builds the payment provider's HTTP app without listening: a stand-in for an external card processor
@@ -51,6 +50,9 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(errorHandler);
+  // Fastify's JSON parser, with a refused `__proto__` key answered as FORBIDDEN_JSON_KEY, not MALFORMED_JSON.
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`));
   // A held (timed-out) answer must not keep the server from closing.
   app.addHook('preClose', async () => closing.abort());
@@ -70,8 +72,8 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     created: number,
     effect: (client: pg.PoolClient, key: string) => Promise<object>,
   ) => {
-    const key = request.headers['idempotency-key'];
-    if (typeof key !== 'string' || !KEY.test(key)) throw new IdempotencyKeyRequiredError();
+    const { key, fault } = readIdempotencyKey(request.headers['idempotency-key']);
+    if (key === null) throw new IdempotencyKeyRequiredError(fault);
     const outcome: IdempotentOutcome = await runIdempotent(deps.pool, key, requestHash(request.method, request.url, request.body), async (client) => ({
       status: created,
       body: { ...(await effect(client, key)) },

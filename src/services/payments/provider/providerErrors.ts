@@ -1,3 +1,4 @@
+import { IDEMPOTENCY_KEY_RULE } from '../../../api/index.ts';
 import { BrigadeError, UnprocessableError } from '../../../platform/errors/index.ts';
 
 /** 402 from the provider's side: the card was declined. */
@@ -14,10 +15,14 @@ export class IdempotencyKeyReusedError extends UnprocessableError {
   }
 }
 
-/** 400: a money-moving request came without an Idempotency-Key. */
+/**
+ * 400: a money-moving request came without a valid Idempotency-Key. One code whether the header was
+ * missing or broke the rule (as ordering's one VALIDATION_FAILED); `fault` (from `readIdempotencyKey`)
+ * says which, and the message the rule.
+ */
 export class IdempotencyKeyRequiredError extends BrigadeError {
-  constructor() {
-    super('IDEMPOTENCY_KEY_REQUIRED', 400, 'Send an Idempotency-Key header (1 to 255 characters) with every charge, capture, refund and payout', { details: { field: 'Idempotency-Key' } });
+  constructor(fault: string) {
+    super('IDEMPOTENCY_KEY_REQUIRED', 400, `${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, and every charge, capture, refund and payout needs one`, { details: { field: 'Idempotency-Key' } });
   }
 }
 

@@ -70,6 +70,40 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     const res = await charge(undefined, { amount: 100, currency: 'EUR', card: CARD, reference: 'x' });
     assert.equal(res.statusCode, 400);
     assert.equal(res.json().code, 'IDEMPOTENCY_KEY_REQUIRED');
+    assert.match(res.json().detail, /^No Idempotency-Key header was sent/, res.body);
+    assert.match(res.json().detail, /1 to 255 visible ASCII characters, no spaces/, res.body);
+  });
+
+  test('an Idempotency-Key that is sent but not 1 to 255 visible ASCII characters: 400 saying what is wrong with it, and nothing moves', async () => {
+    // Before: "Send an Idempotency-Key header (1 to 255 characters)" to a client that had sent one of 3.
+    const payout = (key: string) => provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': key }, payload: { destination: 'd', amount: 1, currency: 'EUR' } });
+    for (const [key, why] of [
+      ['a b', /holds a space/],
+      ['cl\u00e9', /character that is not visible ASCII/],
+      ['', /is empty/],
+      ['k'.repeat(256), /has 256 characters/],
+    ] as const) {
+      const res = await payout(key);
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'IDEMPOTENCY_KEY_REQUIRED', 'Idempotency-Key'], res.body);
+      assert.match(res.json().detail, /^The Idempotency-Key header is not valid: /, res.body);
+      assert.match(res.json().detail, why, res.body);
+      assert.match(res.json().detail, /1 to 255 visible ASCII characters, no spaces/, res.body);
+    }
+    assert.equal((await provider.pool.query(`select count(*)::int as n from payment_provider.ledger_entries where reference = 'd'`)).rows[0].n, 0);
+    assert.equal((await payout('k'.repeat(255))).statusCode, 201, '255 visible ASCII characters are a key');
+  });
+
+  test('a JSON body with a __proto__ or constructor.prototype key: 400 FORBIDDEN_JSON_KEY naming it, not MALFORMED_JSON', async () => {
+    const post = (payload: string) => provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload });
+    const proto = await post('{"destination":"d","amount":1,"currency":"EUR","__proto__":{"x":1}}');
+    assert.deepEqual([proto.statusCode, proto.json().code, proto.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.__proto__'], proto.body);
+    assert.match(String(proto.headers['content-type']), /^application\/problem\+json/);
+    assert.match(proto.json().detail, /body\.__proto__/);
+    assert.match(proto.json().detail, /remove or rename it/);
+    const nested = await post('{"destination":"d","amount":1,"currency":"EUR","meta":[{"constructor":{"prototype":{"x":1}}}]}');
+    assert.deepEqual([nested.statusCode, nested.json().code, nested.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.meta[0].constructor.prototype'], nested.body);
+    const broken = await post('{"destination":"d",');
+    assert.deepEqual([broken.statusCode, broken.json().code], [400, 'MALFORMED_JSON'], broken.body);
   });
 
   test('a duplicate arriving while the first is in flight waits for it and replays its answer', async () => {
