@@ -165,7 +165,8 @@ describe('a projection runner', () => {
       const before = batches;
       const second = await waitForPosition(pool, projection, await appendOne(), { timeoutMs: FLOW_MS, listener });
       assert.equal(second.caughtUp, true, 'the leader ran a batch for the waiting reader');
-      assert.ok(batches > before);
+      // onBatch runs after the batch's commit, which the reader may hear of first (its NOTIFY comes on another connection).
+      await eventually('the runner to count the batch', async () => batches, (n) => n > before);
       stop.abort();
       await within(running, 30_000, 'the runner stops');
       stopped = true;
