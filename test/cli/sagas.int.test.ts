@@ -73,7 +73,7 @@ describe('brigade sagas list|show', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.doesNotMatch(result.stdout, new RegExp(ids.fresh));
     const reasonOf = (id: string) => new RegExp(`${id}[^\\n]*\\n    ([^\\n]*)`).exec(result.stdout)?.[1] ?? '';
-    assert.match(reasonOf(ids.failed), /^failed: charge failed: .*compensation order failed: .*a person must put things right/);
+    assert.match(reasonOf(ids.failed), /^failed: charge failed: .*compensation order failed: .*a person must put things right: undo:order, by hand \(the saga will not retry\)/);
     assert.match(reasonOf(ids.waiting), /^waiting for an event since .* \(deadline accept due .*\)/);
     assert.match(reasonOf(ids.due), /^order has been due since .* no runner took it; is the saga runner \(brigade worker\) running\?/);
     assert.match(result.stdout, /3 saga\(s\) need attention; 'brigade sagas show ID' for the details/);
@@ -95,7 +95,8 @@ describe('brigade sagas list|show', () => {
     const result = await cli('show', ids.failed);
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^saga ${ids.failed} \\(payments/payment\\) of tenant ${tenant}`));
-    assert.match(result.stdout, /status {5}failed \(version 4\): charge failed: .*compensation order failed/);
+    assert.match(result.stdout, /status {5}failed \(version 4\): charge failed: .*compensation order failed: .*; left: undo:order\n/);
+    assert.match(result.stdout, /\n {2}pending {4}undo:order \(left undone: undo:order failed for good after 1 attempt\(s\); settle it by hand, then close the saga\)\n/);
     const log = result.stdout.split('\n').filter((l) => /^ {2}v\d/.test(l));
     assert.deepEqual(
       log.map((l) => l.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, 'T').replace(/\s+/g, ' ').trim().split(' ').slice(0, 5).join(' ')),
@@ -153,7 +154,8 @@ describe('brigade sagas list|show', () => {
     const me = os.userInfo().username; // without --by, the operator's OS user
     const closed = await cli('close', ids.failed, '--reason', 'order cancelled by hand in ordering');
     assert.equal(closed.code, 0, closed.stderr);
-    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.failed} \\(payments\\) by ${me}; it had been failed with nothing left: charge failed: `));
+    // The order's cancel that failed for good is what the person did by hand (before: "nothing left").
+    assert.match(closed.stdout, new RegExp(`^closed saga ${ids.failed} \\(payments\\) by ${me}; it had been failed with undo:order left: charge failed: `));
     const shown = await run('show', ids.failed);
     assert.match(shown.stdout, new RegExp(`status {5}closed \\(version 5\\): Closed by ${me}: order cancelled by hand in ordering\\. It had been failed with: charge failed: `));
     const closedEntry = shown.stdout.split('\n').find((l) => /^ {2}v5 /.test(l)) ?? '';

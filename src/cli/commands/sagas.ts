@@ -245,7 +245,12 @@ function printSaga(io: Io, service: string, database: string, s: SagaDetail): vo
   io.out(`  status     ${s.status} (version ${s.version})${s.error === null ? '' : `: ${s.error}`}`);
   const head = s.pending[0];
   const lease = s.lockedUntil !== null && Date.parse(s.lockedUntil) > Date.now() ? `; running on ${s.lockedBy} until ${s.lockedUntil}` : '';
-  io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease})`}`);
+  // A failed saga runs nothing more: what it has pending is left for the person, not due.
+  const next =
+    s.status === 'failed'
+      ? `left undone: ${head} failed for good after ${s.attempts} attempt(s); settle ${s.pending.length > 1 ? 'it and the rest by hand, in order' : 'it by hand'}, then close the saga`
+      : `next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease}`;
+  io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (${next})`}`);
   io.out(`  completed  ${s.completed.join(', ') || '-'}`);
   io.out(`  created    ${s.createdAt}   updated ${s.updatedAt}`);
   io.out(`  state      ${JSON.stringify(s.state)}`);

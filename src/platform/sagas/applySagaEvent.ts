@@ -84,12 +84,26 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   if (input.kind === 'stepFailed' && input.retry) {
     return { ...base, pending, completed, attempts: attempts + 1, schedule: [], cancel: [] };
   }
+  if (undo && input.kind === 'stepFailed') {
+    // A compensation that failed for good stops the saga for a person, with the failed compensation
+    // still first and those behind it after it, in the order they would have run: what is left
+    // undone, which the row, the error, the stuck list and a close all name. Before, `pending` was
+    // emptied and the compensations behind it (the order's cancel behind a refund) were named nowhere.
+    const left = [...instance.pending];
+    return {
+      ...base,
+      status: 'failed',
+      pending: left,
+      completed,
+      attempts: attempts + 1,
+      error: `${base.error ?? 'failed'}; compensation ${step} failed: ${input.error.message}; left: ${left.join(', ')}`,
+      schedule: [],
+      cancel: 'all',
+    };
+  }
   pending = pending.slice(1);
   attempts = 0;
   if (undo) {
-    if (input.kind === 'stepFailed') {
-      return { ...base, status: 'failed', pending: [], completed, attempts, error: `${base.error ?? 'failed'}; compensation ${step} failed: ${input.error.message}`, schedule: [], cancel: 'all' };
-    }
     return { ...base, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
   }
   if (instance.status === 'compensating') {

@@ -10,7 +10,10 @@ export interface ClosedSaga {
   readonly tenantId: string;
   /** The status it had: `parked` or `failed`. */
   readonly was: SagaStatus;
-  /** The work it had left, which the person settled by hand. */
+  /**
+   * The work it had left, which the person settled by hand: a parked saga's head and what follows it;
+   * a failed one's compensation that failed for good, then the compensations behind it, in order.
+   */
   readonly left: readonly string[];
   /** Its error before the close: why it was parked or failed. */
   readonly error: string | null;

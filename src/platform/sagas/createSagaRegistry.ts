@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors/index.ts';
-import { SagaDefinitionError } from './sagaErrors.ts';
+import { SagaDefinitionError, SagaTypeNotRegisteredError } from './sagaErrors.ts';
 import type { AnySagaDefinition, SagaDefinition } from './types.ts';
 
 /** The tables of a saga store (sagaSchemaSql, sagaLogSchemaSql). */
@@ -11,8 +11,9 @@ export interface SagaRegistry {
   readonly schema: string;
   /** A table of the saga store, qualified and quoted for SQL. */
   readonly table: (name: SagaTable) => string;
-  /** The definition of a saga type. @throws SagaDefinitionError for an unknown name. */
+  /** The definition of a saga type. @throws SagaTypeNotRegisteredError for a name this registry does not hold. */
   definition(name: string): SagaDefinition<unknown, unknown>;
+  /** The saga types it holds: the runner's claim and the deadline scheduler's take only sagas of these. */
   readonly names: readonly string[];
   /**
    * The SQL condition on a row's tenant that claims of saga work and firings of deadlines also require
@@ -67,7 +68,7 @@ export function createSagaRegistry(options: SagaRegistryOptions): SagaRegistry {
     table,
     definition: (name: string) => {
       const found = byName.get(name);
-      if (found === undefined) throw new SagaDefinitionError(`No saga type ${JSON.stringify(name)} is registered (known: ${[...byName.keys()].join(', ')})`);
+      if (found === undefined) throw new SagaTypeNotRegisteredError(name, [...byName.keys()]);
       return found;
     },
     names: Object.freeze([...byName.keys()]),

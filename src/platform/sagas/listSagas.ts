@@ -28,7 +28,7 @@ export interface SagaSummary {
 export interface ListSagasOptions {
   /**
    * Only the sagas that need attention: `failed` ones (a compensation failed for good: a person must
-   * act), `parked` ones (a handler parked the saga for a person instead of compensating), and unfinished ones (running, compensating) that have not changed for longer than this.
+   * act on it and on the compensations left behind it, its `pending`), `parked` ones (a handler parked the saga for a person instead of compensating), and unfinished ones (running, compensating) that have not changed for longer than this.
    */
   readonly stuckAfterMs?: number;
   /** Only this status. */
@@ -102,7 +102,11 @@ export function listSagasSql(table: (name: SagaTable) => string): string {
 
 /** The reason a listed saga needs attention, naming what to do. */
 function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean): string {
-  if (s.status === 'failed') return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')`;
+  if (s.status === 'failed') {
+    // What is left: the failed compensation and those behind it (a saga failed before they were kept has none).
+    const left = s.pending.length === 0 ? '' : `: ${s.pending.join(', ')}${s.pending.length > 1 ? ', in that order' : ''}, by hand`;
+    return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right${left} (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')`;
+  }
   if (s.status === 'parked') return `parked with ${s.pending.join(', ') || 'nothing'} left: ${s.error ?? 'no reason given'} (the saga will not go on by itself)`;
   const head = s.pending[0];
   if (head === undefined) {

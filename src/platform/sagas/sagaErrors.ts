@@ -23,6 +23,19 @@ export class SagaDefinitionError extends BrigadeError {
 }
 
 /**
+ * 500: no saga type of this name is in the registry. Not a bug of the saga: another process's
+ * registry may know it (a rolling deploy, two services' registries on one schema), so the runner and
+ * the deadline scheduler never take it for work that can never be done (no park, no deadline marked
+ * fired with it). Their claims take only the registry's types; should one be met anyway, the
+ * scheduler leaves the deadline unfired and the runner leaves the item to its lease.
+ */
+export class SagaTypeNotRegisteredError extends BrigadeError {
+  constructor(name: string, known: readonly string[]) {
+    super('SAGA_TYPE_NOT_REGISTERED', 500, `No saga type ${JSON.stringify(name)} is registered (known: ${known.join(', ')})`, { details: { name, known } });
+  }
+}
+
+/**
  * 500: a saga's handler threw instead of returning a decision (a bug in the saga's definition; its
  * error is the cause), or returned something that is not a decision (`returned`: `undefined`, `null`,
  * a number). It would do the same again on the same input, so the runner parks a saga whose step

@@ -95,7 +95,8 @@ export interface SagaDefinition<S = unknown, I = unknown> {
 }
 
 /**
- * A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person. `parked`: a
+ * A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person; its
+ * `pending` keeps that compensation first, then those it held up, and nothing of it runs. `parked`: a
  * handler decided `park` (a step failed where undoing is wrong); it needs a person, who reads the error
  * and resumes it (`resumeSaga`) or settles it by hand and closes it. `closed`: a person closed a failed
  * or parked saga (`closeSaga`); finished, nothing more runs.
@@ -111,7 +112,7 @@ export interface SagaInstance<S = unknown> {
   /** Starts at 1; +1 with every change (optimistic concurrency). */
   readonly version: number;
   readonly status: SagaStatus;
-  /** Work waiting to run, in order: step names, or `undo:<step>` during compensation. */
+  /** Work waiting to run, in order: step names, or `undo:<step>` during compensation; while `failed` or `parked`, the work left for a person. */
   readonly pending: readonly string[];
   /** Steps that succeeded, in order. */
   readonly completed: readonly string[];

@@ -133,7 +133,8 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     if (chargeOutcome?.kind === 'failed') return chargeFailure === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';
     if (captured > 0) return 'captured';
-    if (authorized > 0) return saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';
+    // A failed saga keeps the compensations it could not run pending (its refund among them), but runs nothing: not refunding.
+    if (authorized > 0) return saga.status !== 'failed' && saga.pending.some((p) => p === 'refund' || p === `${UNDO}charge`) ? 'refunding' : 'authorized';
     // A total of 0 needs no authorization: once its charge step is done, the order goes on as if authorized (of 0).
     if (s.charged === true && saga.status === 'running' && (s.outcome === 'open' || s.outcome === 'delivered')) return 'authorized';
     return saga.status === 'running' && s.chargeId === null && !s.chargeFailed && saga.pending.includes('charge') ? 'authorizing' : 'voided';

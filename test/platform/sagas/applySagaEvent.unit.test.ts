@@ -141,6 +141,17 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.equal(t?.status, 'failed');
     assert.match(t?.error ?? '', /why; compensation a failed: gone/);
   });
+  test('a compensation that fails for good keeps itself and the compensations behind it pending, in order, and names them (before: pending [], undo:a dropped)', () => {
+    const t = applySagaEvent(saga, instance({ status: 'compensating', pending: ['undo:c', 'undo:a'], completed: ['a', 'b', 'c'], attempts: 2, error: 'why' }), {
+      kind: 'stepFailed',
+      item: 'undo:c',
+      error: { code: 'X', message: 'gone' },
+      retry: false,
+    });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.attempts, t?.cancel], ['failed', ['undo:c', 'undo:a'], ['a', 'b', 'c'], 3, 'all']);
+    assert.equal(t?.error, 'why; compensation c failed: gone; left: undo:c, undo:a');
+    assert.equal(applySagaEvent(saga, instance({ ...t!, version: 2 }), { kind: 'stepSucceeded', item: 'undo:c', result: null }), null, 'a failed saga takes no outcome: it runs nothing more');
+  });
   test('a step runs at most once; completing with work pending and unknown events are refused', () => {
     assert.throws(() => applySagaEvent(saga, instance({ completed: ['a'] }), { kind: 'event', event: { type: 'again' } }), { code: 'SAGA_DEFINITION_INVALID' });
     assert.throws(() => applySagaEvent(saga, instance({ pending: ['b'] }), { kind: 'event', event: { type: 'early' } }), { code: 'SAGA_DEFINITION_INVALID' });

@@ -6,7 +6,8 @@ import pg from 'pg';
 import { unitOfWork, type Tx } from '../../../src/platform/db/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
-import { createDeadlineScheduler, createSagaRegistry, defineSaga, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaDecision, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
+import { createDeadlineScheduler, createSagaRegistry, defineSaga, fireDueDeadlines, loadSaga, sagaWorkers, startSaga, type FiredDeadline, type SagaDecision, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
+import { transitionSaga } from '../../../src/platform/sagas/transitionSaga.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 
@@ -46,6 +47,29 @@ describe('deadline delivery: what passes is delivered later, what never can is m
   const deadlines = async (sagaId: string) =>
     (await pool.query(`select name, fired_at is not null as fired, cancelled_at is not null as cancelled, error from payments.saga_deadlines where saga_id = $1 order by name`, [sagaId])).rows;
   const stateOf = async (tenantId: string, sagaId: string) => (await asTenant(tenantId, (tx) => loadSaga<{ n: number }>(tx, registry, sagaId)))?.state.n;
+
+  test("two schedulers whose registries differ on one schema (a rolling deploy): each fires only its own saga types' deadlines; one that does not know the type leaves the deadline to the one that does (before: it fired it with 'No saga type … is registered', and the saga never got it)", async () => {
+    const { tenantId, sagaId } = await start(0);
+    const other = defineSaga<{ m: number }, null>({ name: 'other', initialState: { m: 0 }, start: () => ({}), steps: {}, on: {} });
+    const registryWithout = createSagaRegistry({ schema: 'payments', sagas: [other] });
+    const firedWithout: FiredDeadline[] = [];
+    const without = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry: registryWithout, onFired: (d) => firedWithout.push(d) });
+    await without.fireDue();
+    assert.deepEqual(firedWithout.filter((d) => d.sagaId === sagaId), [], 'not claimed by the scheduler that does not know the type');
+    assert.deepEqual(await deadlines(sagaId), [
+      { name: 'a', fired: false, cancelled: false, error: null },
+      { name: 'b', fired: false, cancelled: false, error: null },
+    ], 'left open for the scheduler that knows the type');
+    await assert.rejects(asTenant(tenantId, (tx) => transitionSaga(tx, registryWithout, sagaId, { kind: 'event', event: { type: 'deadline.a' } }, { tenantId })), { code: 'SAGA_TYPE_NOT_REGISTERED' });
+    // Should its claim take them anyway (here: a registry that names the type without holding it), the delivery leaves them unfired.
+    const claimsAnyway = { ...registryWithout, names: ['other', 'timed'] };
+    assert.deepEqual((await asTenant(tenantId, (tx) => fireDueDeadlines(tx, claimsAnyway))).filter((d) => d.sagaId === sagaId), [], 'not reported as fired');
+    assert.deepEqual((await deadlines(sagaId)).map((d) => [d.name, d.fired, d.error]), [['a', false, null], ['b', false, null]], 'still open');
+    const fired: FiredDeadline[] = [];
+    await createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, onFired: (d) => fired.push(d) }).fireDue();
+    assert.deepEqual(fired.filter((d) => d.sagaId === sagaId).map((d) => [d.name, d.applied, d.error]), [['a', true, null], ['b', true, null]]);
+    assert.equal(await stateOf(tenantId, sagaId), 1100, 'both delivered to the saga');
+  });
 
   test('a transient database error while delivering (a deadlock) rolls the batch back: the deadlines fire at the next poll (before: marked fired with the error, never delivered)', async () => {
     const { tenantId, sagaId } = await start(0);

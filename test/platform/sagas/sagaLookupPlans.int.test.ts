@@ -119,12 +119,12 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
   });
 
   test('the deadline poll finds the due deadlines through saga_deadlines_due by due time, not by reading every open one', async () => {
-    const nodes = await planOf(fireDueDeadlinesSql(table), [100]);
+    const nodes = await planOf(fireDueDeadlinesSql(table), [100, ['payment']]);
     assertIndexLookup(nodes, 'saga_deadlines', 'saga_deadlines_due', /due_at <= (\$\d|\(InitPlan)/);
     // As payments runs it, with the tenant fence's guard (decision 0008): the same lookup.
-    assertIndexLookup(await planOf(fireDueDeadlinesSql(table, tenantNotMoving('d.tenant_id')), [100]), 'saga_deadlines', 'saga_deadlines_due', /due_at <= (\$\d|\(InitPlan)/);
+    assertIndexLookup(await planOf(fireDueDeadlinesSql(table, tenantNotMoving('d.tenant_id')), [100, ['payment']]), 'saga_deadlines', 'saga_deadlines_due', /due_at <= (\$\d|\(InitPlan)/);
     // The form it replaced compares with the volatile clock_timestamp() in a filter: the index gives only the order.
-    const old = await planOf(fireDueDeadlinesSql(table).replace('(select clock_timestamp())', 'clock_timestamp()'), [100]);
+    const old = await planOf(fireDueDeadlinesSql(table).replace('(select clock_timestamp())', 'clock_timestamp()'), [100, ['payment']]);
     assert.ok(!old.some((n) => /due_at/.test(n['Index Cond'] ?? '')), describePlan(old));
   });
 

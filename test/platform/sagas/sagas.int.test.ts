@@ -83,6 +83,24 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal((await rows('toy_effects', sagaId)).find((r) => r.step === 'undo-b')?.key, `${sagaId}:b:compensate`);
   });
 
+  test("a compensation that fails for good keeps the compensations behind it pending, and says so in its error, the stuck list and the close (before: pending [], undo:a dropped, named nowhere)", async () => {
+    const { tenantId, sagaId } = await start({ failAt: 'c', undoFailAt: 'b' });
+    await drain();
+    const saga = await load(tenantId, sagaId);
+    assert.deepEqual([saga?.status, saga?.pending, saga?.completed], ['failed', ['undo:b', 'undo:a'], ['a', 'b']], 'the failed compensation first, then the one it held up');
+    assert.equal(saga?.error, 'c failed: c refused; compensation b failed: undo of b refused; left: undo:b, undo:a');
+    assert.deepEqual((await rows('toy_attempts', sagaId)).map((r) => r.step), ['a', 'b', 'c', 'undo-b'], 'undo:a did not run: the saga waits for a person');
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const [stuck] = (await uow(ops, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 3_600_000, status: 'failed' }))).filter((s) => s.id === sagaId);
+    assert.deepEqual(stuck?.pending, ['undo:b', 'undo:a']);
+    assert.match(stuck?.stuck ?? '', /^failed: .*; left: undo:b, undo:a; a compensation failed for good, so a person must put things right: undo:b, undo:a, in that order, by hand/);
+    await drain();
+    assert.equal((await load(tenantId, sagaId))?.version, saga?.version, 'a failed saga is not claimed');
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops')), { code: 'SAGA_NOT_PARKED' });
+    const closed = await uow(ops, (tx) => closeSaga(tx, 'payments', sagaId, { by: 'ops', reason: 'undid b and a by hand' }));
+    assert.deepEqual(closed?.left, ['undo:b', 'undo:a'], 'what the person settled by hand');
+  });
+
   test('a retryable failure is retried with the same key and the effect happens once', async () => {
     const { tenantId, sagaId } = await start({ flakyAt: 'b' });
     await drain();

@@ -10,6 +10,8 @@ export interface ToyState {
 export interface ToyInput {
   readonly failAt?: string;
   readonly flakyAt?: string;
+  /** Whose compensation fails for good (a non-retryable error), e.g. `b`: its `undo:b` throws. */
+  readonly undoFailAt?: string;
   /** Schedule deadline `accept` this many ms after start and wait for `accepted` after step a. */
   readonly acceptWithinMs?: number;
 }
@@ -30,6 +32,7 @@ export function toySaga(pool: pg.Pool, options: { hangAt?: string } = {}) {
     await pool.query(`insert into public.toy_attempts (saga_id, step, key) values ($1, $2, $3)`, [ctx.sagaId, step, ctx.idempotencyKey]);
     if (kind === '' && ctx.state.input.failAt === ctx.step) throw Object.assign(new Error(`${ctx.step} refused`), { code: 'TOY_REFUSED' });
     if (kind === '' && ctx.state.input.flakyAt === ctx.step && ctx.attempt === 1) throw Object.assign(new Error(`${ctx.step} timed out`), { retryable: true });
+    if (kind === 'undo-' && ctx.state.input.undoFailAt === ctx.step) throw Object.assign(new Error(`undo of ${ctx.step} refused`), { code: 'TOY_UNDO_REFUSED' });
     await pool.query(`insert into public.toy_effects (key, saga_id, step) values ($1, $2, $3) on conflict (key) do nothing`, [ctx.idempotencyKey, ctx.sagaId, step]);
     if (options.hangAt === step) await new Promise(() => undefined);
     return { step };

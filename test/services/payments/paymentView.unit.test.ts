@@ -43,3 +43,27 @@ describe('the payment view of a charge parked after a refusal', () => {
     assert.equal(toPaymentView({ ...declined, status: 'running', attempts: 0 }).payment, 'authorizing');
   });
 });
+
+describe('the payment view of a saga whose refund failed for good', () => {
+  test("shows the money authorized, not refunding, and the refund and the order's cancel still pending (the saga keeps both for a person)", () => {
+    const log = [
+      entry(1, 'started', 'payment', 'running'),
+      entry(2, 'succeeded', 'order', 'running'),
+      entry(3, 'succeeded', 'charge', 'running', { id: 'ch_1', amount: 2000 }),
+      entry(4, 'event', 'restaurant.rejected', 'compensating'),
+      entry(5, 'failed', 'undo:charge', 'failed', { code: 'PAYMENT_REJECTED' }, 'refund refused'),
+    ];
+    const failed = chargeParked({
+      state: { ...state, chargeId: 'ch_1', charged: true, outcome: 'rejected' },
+      status: 'failed',
+      pending: ['undo:charge', 'undo:order'],
+      completed: ['order', 'charge'],
+      attempts: 1,
+      error: 'rejected; compensation charge failed: refund refused; left: undo:charge, undo:order',
+      log,
+    });
+    const view = toPaymentView(failed);
+    assert.deepEqual([view.status, view.payment, view.amounts.authorized, view.amounts.refunded], ['failed', 'authorized', 2000, 0]);
+    assert.deepEqual(view.steps.filter((s) => s.outcome === 'pending').map((s) => [s.step, s.compensation]), [['charge', true], ['order', true]]);
+  });
+});
