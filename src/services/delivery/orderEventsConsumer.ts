@@ -28,9 +28,12 @@ const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
  * cause of its dispatch (the assignment and a dead letter name it), `CourierAssigned` makes
  * that courier busy with the order and settles its dispatch (staff's choice wins over the dispatch's,
  * see {@link recordCourierAssigned}), `OrderDelivered` and `OrderCancelled` end its dispatch and free
- * its courier. Other order events are claimed and ignored. A message of those four subjects that
- * cannot be handled (a tenant, order or courier id that is not a UUID) throws `InvalidMessageError`
- * before the inbox claims it: retried, then dead-lettered, never dropped.
+ * its courier. An `OrderCancelled` after the pick-up (its `pickedUpBy`: an order lost in transit,
+ * decision 0088) takes that courier offline instead: they vanished with the order, and are not handed
+ * another one until they say they are available again. Other order events are claimed and ignored. A
+ * message of those four subjects that cannot be handled (a tenant, order or courier id that is not a
+ * UUID) throws `InvalidMessageError` before the inbox claims it: retried, then dead-lettered, never
+ * dropped.
  */
 export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
   const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
@@ -43,14 +46,16 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       handle: async (tx, message) => {
         // The subjects acted on below were validated by the outer handler (a malformed one throws there).
         const tenantId = message.headers.tenant;
-        const { orderId, courierId, assignment } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown };
+        const { orderId, courierId, assignment, pickedUpBy } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown; pickedUpBy?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city, cause: causeOfMessage(message) });
         else if (message.subject === COURIER_ASSIGNED && city !== null && typeof courierId === 'string' && isUuid(courierId)) {
           const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;
           await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
         } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
-        else if (message.subject === 'ordering.order.OrderCancelled') await finishOrder(tx, { tenantId, orderId, reason: 'cancelled' });
+        else if (message.subject === 'ordering.order.OrderCancelled') {
+          await finishOrder(tx, { tenantId, orderId, reason: 'cancelled', ...(typeof pickedUpBy === 'string' && isUuid(pickedUpBy) ? { pickedUpBy } : {}) });
+        }
       },
     });
   const others = handlerWith(null);
@@ -71,10 +76,11 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
 
 /**
  * Throws {@link InvalidMessageError} (`MESSAGE_INVALID`) for an order event delivery acts on that it
- * cannot act on: the tenant header or `orderId` not a UUID, or, for CourierAssigned, `courierId` not one.
+ * cannot act on: the tenant header or `orderId` not a UUID, or, for CourierAssigned, `courierId` not
+ * one, or, for OrderCancelled, a `pickedUpBy` that is there and not one.
  */
 function assertOrderEvent(message: Message): void {
-  const { orderId, courierId } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown };
+  const { orderId, courierId, pickedUpBy } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; pickedUpBy?: unknown };
   const bad = (field: string, value: unknown) =>
     new InvalidMessageError(
       `${message.subject} ${message.id} cannot be handled by delivery: its ${field} (${JSON.stringify(value) ?? 'missing'}) is not a UUID; ` +
@@ -84,6 +90,7 @@ function assertOrderEvent(message: Message): void {
   if (!isUuid(message.headers.tenant)) throw bad('tenant header', message.headers.tenant);
   if (typeof orderId !== 'string' || !isUuid(orderId)) throw bad('orderId', orderId);
   if (message.subject === COURIER_ASSIGNED && (typeof courierId !== 'string' || !isUuid(courierId))) throw bad('courierId', courierId);
+  if (message.subject === 'ordering.order.OrderCancelled' && pickedUpBy !== undefined && (typeof pickedUpBy !== 'string' || !isUuid(pickedUpBy))) throw bad('pickedUpBy', pickedUpBy);
 }
 
 /**

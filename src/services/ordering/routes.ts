@@ -98,8 +98,11 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
   },
   cancel: {
     roles: ['customer', 'staff', 'admin'],
-    summary: 'Cancel: a customer before the restaurant accepts, staff before pick-up',
-    body: Type.Object({ reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false }),
+    summary: 'Cancel: a customer before the restaurant accepts, staff before pick-up; an admin also after pick-up (an order lost in transit), with a reason',
+    body: Type.Object(
+      { reason: Type.Optional(Type.String({ maxLength: 500, description: 'why, shown to the customer; required (not blank) for an admin cancelling a picked-up order' })) },
+      { additionalProperties: false },
+    ),
     build: (by, b) => ({ type: 'cancel', by, reason: typeof b.reason === 'string' ? b.reason : '' }),
   },
   'pick-up': { roles: ['courier'], summary: 'Pick up a ready order (the assigned courier)', build: (by) => ({ type: 'pick-up', by }) },
@@ -281,7 +284,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
               errors: {
                 403: `FORBIDDEN: a role that may not ${name} an order, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
                 404: ORDER_HIDDEN,
-                422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}`,
+                422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}${name === 'cancel' ? '; ORDER_CANCEL_REASON_REQUIRED (an admin cancelling a picked-up order without a reason)' : ''}`,
               },
             },
           },

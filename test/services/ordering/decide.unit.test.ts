@@ -102,7 +102,8 @@ const TABLE: Record<string, string[]> = {
   'assign-courier': [N, X, 'CourierAssigned', 'CourierAssigned', X, X, X, X],
   'cancel by customer': [N, 'OrderCancelled', X, X, X, X, X, X],
   'cancel by staff': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
-  'cancel by admin': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
+  // An admin also after the pick-up (an order lost in transit; decision 0088): never once it is finished.
+  'cancel by admin': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X],
   'cancel by system': [N, 'OrderCancelled', 'OrderCancelled', 'OrderCancelled', X, X, X, X],
   'pick-up': [N, X, X, 'OrderPickedUp', X, X, X, X],
   deliver: [N, X, X, X, 'OrderDelivered', X, X, X],
@@ -163,7 +164,20 @@ describe('order decide × status (every command in every status)', () => {
       refusal({ type: 'cancel', by: customer, reason: '' }, 'accepted'),
       'Cannot cancel an order that is accepted (a customer can cancel only before the restaurant accepts): ask the restaurant to cancel it',
     );
-    assert.equal(refusal({ type: 'accept', by: staff }, 'cancelled'), `Cannot accept an order that is cancelled: read the order (GET /v1/orders/${orderId}) for its status and what it takes now`);
+    // Nothing can be done any more: the refusal says so instead of sending the reader to look for a way.
+    for (const status of ['delivered', 'cancelled', 'rejected'] as const) {
+      assert.equal(refusal({ type: 'accept', by: staff }, status), `Cannot accept an order that is ${status}: the order is finished and can no longer be changed`);
+      assert.equal(refusal({ type: 'cancel', by: admin, reason: 'fraud' }, status), `Cannot cancel an order that is ${status}: the order is finished and can no longer be changed`);
+    }
+    const withCourier =
+      'the order is with its courier and can no longer be changed; only its courier can deliver it ' +
+      '(an order lost in transit is cancelled by an admin: POST /v1/orders/{id}/cancel with a reason)';
+    for (const command of [{ type: 'cancel', by: staff, reason: 'x' }, { type: 'cancel', by: customer, reason: '' }, { type: 'ready', by: staff }, { type: 'assign-courier', by: staff, courierId: courier2.id }] as OrderCommand[]) {
+      assert.equal(refusal(command, 'picked_up'), `Cannot ${command.type} an order that is picked_up: ${withCourier}`);
+    }
+    assert.equal(refusal({ type: 'pick-up', by: courier1 }, 'picked_up'), 'Cannot pick-up an order that is picked_up: it is picked up already: deliver it (POST /v1/orders/{id}/deliver)');
+    // A status in which the order still moves, refused for this command: where to look stays the advice.
+    assert.equal(refusal({ type: 'accept', by: staff }, 'ready'), `Cannot accept an order that is ready: read the order (GET /v1/orders/${orderId}) for its status and what it takes now`);
   });
 
   test('decide does not change the state it is given (frozen states above would throw otherwise)', () => {
@@ -223,12 +237,40 @@ describe('order decide: finer rules', () => {
     );
   });
 
-  test('mark-item-prepared: unknown line and a line prepared twice are refused', () => {
+  test('mark-item-prepared: unknown line and a line prepared twice are refused, saying what to do', () => {
     const accepted = stateAt('accepted');
-    assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: '0190a000-0000-7000-8000-0000000000ff' }, accepted), 'ORDER_LINE_UNKNOWN');
+    const unknownLine = '0190a000-0000-7000-8000-0000000000ff';
+    assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: unknownLine }, accepted), 'ORDER_LINE_UNKNOWN');
+    assert.throws(() => decide({ type: 'mark-item-prepared', by: staff, lineId: unknownLine }, accepted), {
+      message: `Order ${orderId} has no line ${unknownLine}: use a lineId from the order's lines (GET /v1/orders/${orderId})`,
+    });
     const once = evolve(accepted, { type: 'ItemPrepared', data: { orderId, lineId: line1 } });
     assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: line1 }, once), 'ORDER_ITEM_ALREADY_PREPARED');
+    assert.throws(() => decide({ type: 'mark-item-prepared', by: staff, lineId: line1 }, once), { message: `Nothing to do: line ${line1} of order ${orderId} is already prepared` });
     assert.equal(code({ type: 'mark-item-prepared', by: staff, lineId: line2 }, once), 'ItemPrepared');
+  });
+
+  test('an admin cancels a picked-up order (lost in transit) only with a reason; the event names the courier who had it; staff, customer and system still may not', () => {
+    const pickedUp = stateAt('picked_up');
+    const lost = decide({ type: 'cancel', by: admin, reason: 'lost in transit: courier unreachable since 20:15' }, pickedUp);
+    assert.deepEqual(lost, [{ type: 'OrderCancelled', data: { orderId, by: 'admin', reason: 'lost in transit: courier unreachable since 20:15', pickedUpBy: courier1.id } }]);
+    const cancelled = foldOrder(lost, pickedUp);
+    assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.courierId], ['cancelled', 'admin', courier1.id]);
+    for (const reason of ['', '   ']) {
+      assert.throws(
+        () => decide({ type: 'cancel', by: admin, reason }, pickedUp),
+        (error: BrigadeError) => {
+          assert.deepEqual([error.status, error.code, error.details], [422, 'ORDER_CANCEL_REASON_REQUIRED', { field: 'reason', orderStatus: 'picked_up' }]);
+          assert.match(error.message, /needs a reason/);
+          return true;
+        },
+      );
+    }
+    // Before the pick-up an admin's cancel is as staff's: no reason needed, no courier named.
+    assert.deepEqual(decide({ type: 'cancel', by: admin, reason: '' }, stateAt('ready')), [{ type: 'OrderCancelled', data: { orderId, by: 'admin', reason: '' } }]);
+    for (const by of [staff, customer, system]) assert.equal(code({ type: 'cancel', by, reason: 'lost' }, pickedUp), X, by.kind);
+    assert.equal(code({ type: 'cancel', by: courier1, reason: 'lost' }, pickedUp), X, 'a courier neither');
+    assert.equal(code({ type: 'deliver', by: admin }, pickedUp), 'FORBIDDEN', 'deliver stays the courier\'s');
   });
 
   test('pick-up needs an assigned courier, and only that courier; deliver only by that courier', () => {

@@ -177,6 +177,35 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.deepEqual((await command(t, r.staff, staffCancel.id, 'cancel', 3, { reason: 'no courier' })).json().cancelledBy, 'staff', 'staff cancel before pick-up');
   });
 
+  test('an order whose courier vanished after the pick-up: staff, the customer and admin deliver are refused; an admin cancels it with a reason, and the courier who had it is recorded', async () => {
+    const c = await customer(t);
+    const k = await courier(t);
+    const admin = await t.token('admin', { subject: 'ops' });
+    const order = (await orderOf(c)).json();
+    for (const [token, name, version, payload] of [
+      [r.staff, 'accept', 1, {}],
+      [r.staff, 'assign-courier', 2, { courierId: k.id }],
+      [r.staff, 'ready', 3, {}],
+      [k.token, 'pick-up', 4, {}],
+    ] as const) assert.equal((await command(t, token, order.id, name, version, payload)).statusCode, 200, name);
+    const staffCancel = await command(t, r.staff, order.id, 'cancel', 5, { reason: 'courier gone' });
+    assert.deepEqual([staffCancel.statusCode, staffCancel.json().code], [422, 'ORDER_TRANSITION_FORBIDDEN'], staffCancel.body);
+    assert.match(staffCancel.json().detail, /with its courier and can no longer be changed.*an admin/);
+    assert.equal((await command(t, c.token, order.id, 'cancel', 5, { reason: 'where is it' })).statusCode, 422);
+    assert.equal((await command(t, admin, order.id, 'deliver', 5)).statusCode, 403, 'deliver stays the courier\'s');
+    for (const payload of [{}, { reason: ' ' }]) {
+      const reasonless = await command(t, admin, order.id, 'cancel', 5, payload);
+      assert.deepEqual([reasonless.statusCode, reasonless.json().code, reasonless.json().field], [422, 'ORDER_CANCEL_REASON_REQUIRED', 'reason'], reasonless.body);
+    }
+    const lost = await command(t, admin, order.id, 'cancel', 5, { reason: 'lost in transit: courier unreachable' });
+    assert.equal(lost.statusCode, 200, lost.body);
+    assert.deepEqual([lost.json().status, lost.json().cancelledBy, lost.json().cancelReason, lost.json().version], ['cancelled', 'admin', 'lost in transit: courier unreachable', 6]);
+    const events = (await t.request({ url: `/v1/orders/${order.id}/events`, token: admin })).json().events as Array<{ type: string; data: Record<string, unknown> }>;
+    assert.deepEqual(events.at(-1), { ...events.at(-1), type: 'OrderCancelled', data: { orderId: order.id, by: 'admin', reason: 'lost in transit: courier unreachable', pickedUpBy: k.id } });
+    const late = await command(t, k.token, order.id, 'deliver', 6);
+    assert.deepEqual([late.statusCode, late.json().detail], [422, 'Cannot deliver an order that is cancelled: the order is finished and can no longer be changed'], 'the courier who turns up later is told it is over');
+  });
+
   test('assign-courier takes only a courier the directory knows, of the restaurant\'s city: else 422 naming courierId, and nothing appended', async () => {
     const c = await customer(t);
     const order = (await orderOf(c)).json();

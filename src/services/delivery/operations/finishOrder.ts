@@ -11,10 +11,13 @@ export type FinishReason = 'delivered' | 'cancelled' | 'dropped';
  * busy with this order). With `courierId` (the dispatch dropping its own assignment) only while the
  * order is still assigned to that courier: staff may have chosen another meanwhile. An order delivery
  * has no row for (it ended before it was queued) gets a finished row, so a late CourierAssigned finds
- * it over. Idempotent: a second call finds nothing to change. Returns the freed courier, or null. Run
+ * it over. With `pickedUpBy` (an order cancelled after its pick-up: lost in transit, decision 0088),
+ * that courier, when they are the order's, is released offline rather than available: they vanished
+ * with the order, and the dispatch must not hand them another one until they say they are back.
+ * Idempotent: a second call finds nothing to change. Returns the courier made available, or null. Run
  * as the system actor.
  */
-export async function finishOrder(tx: Tx, input: { tenantId: string; orderId: string; reason: FinishReason; courierId?: string }): Promise<string | null> {
+export async function finishOrder(tx: Tx, input: { tenantId: string; orderId: string; reason: FinishReason; courierId?: string; pickedUpBy?: string }): Promise<string | null> {
   const { rows } = await tx.query<{ courier_id: string | null }>(
     `update delivery.dispatch_queue set state = $3, finished_at = now()
       where tenant_id = $1 and order_id = $2 and state in ('queued', 'assigned', 'dead', 'dropped') and state <> $3
@@ -31,6 +34,7 @@ export async function finishOrder(tx: Tx, input: { tenantId: string; orderId: st
     );
   }
   if (row === undefined || row.courier_id === null) return null;
-  const freed = await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: input.reason });
+  const gone = input.pickedUpBy !== undefined && input.pickedUpBy === row.courier_id;
+  const freed = await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: row.courier_id, reason: input.reason, ...(gone ? { offline: true } : {}) });
   return freed ? row.courier_id : null;
 }

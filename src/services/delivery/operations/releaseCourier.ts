@@ -9,11 +9,13 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
  * are busy with this order, moves on to another order still assigned to them (staff may give one
  * courier two orders) or else takes their `released_status`: available again (waiting from now),
  * waking one backing-off order of their city, or offline if staff gave them the order while they were
- * offline or unknown to delivery (`recordCourierAssigned`). Idempotent. Returns whether the
- * courier became available. Run as the system actor, in the transaction that ends or replaces the
- * assignment, after locking the order's queue row.
+ * offline or unknown to delivery (`recordCourierAssigned`). With `offline` (the courier vanished with
+ * the order: decision 0088) they go offline when their last order ends, whatever `released_status`
+ * said: now, or after another order staff gave them. Idempotent. Returns whether the courier became
+ * available. Run as the system actor, in the transaction that ends or replaces the assignment, after
+ * locking the order's queue row.
  */
-export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason }): Promise<boolean> {
+export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason; offline?: boolean }): Promise<boolean> {
   // The courier's row is locked before their other orders are looked up, so the lookup's snapshot
   // includes what a concurrent release or assignment of this courier committed: without it, two
   // deliveries of one courier's two orders each saw the other order still assigned (one moved the
@@ -33,6 +35,11 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
     [input.courierId, input.tenantId, input.orderId],
   );
   const other = next.rows[0] ?? null;
+  // A courier who vanished goes offline when their last order ends, whichever of their orders the
+  // row names now (staff may have given them two).
+  if (input.offline === true) {
+    await tx.query(`update delivery.courier_availability set released_status = 'offline' where courier_id = $1 and status = 'busy'`, [input.courierId]);
+  }
   // Free: the status kept for this moment, then back to the default for the next assignment.
   const { rows } = await tx.query<{ city: string; status: string }>(
     `update delivery.courier_availability

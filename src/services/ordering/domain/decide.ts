@@ -4,8 +4,9 @@ import type { OrderEvent } from './orderEvents.ts';
 import type { OrderState, OrderStatus } from './orderState.ts';
 
 /**
- * The statuses each command may run in (for `cancel`: by staff, admin or system; a customer may
- * cancel only while the order is `placed`). Everything else is a transition outside the lifecycle.
+ * The statuses each command may run in (for `cancel`: by staff or system; a customer may cancel only
+ * while the order is `placed` ({@link CUSTOMER_CANCELS_FROM}), an admin also once it is picked up
+ * ({@link ADMIN_CANCELS_FROM})). Everything else is a transition outside the lifecycle.
  */
 export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderStatus[]>> = Object.freeze({
   place: ['none'],
@@ -30,12 +31,33 @@ export const MAX_ORDER_TOTAL = 100_000_000;
 /** Statuses a customer may cancel in: before the restaurant accepts. */
 export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed']);
 
+/**
+ * Statuses an admin may cancel in: staff's, and also `picked_up`, then with a reason (decision 0088).
+ * An order whose courier disappeared after the pick-up could otherwise never end: only its courier
+ * delivers it, and nobody else could move it; payments (the customer's refund) and delivery waited
+ * for ever. Its `OrderCancelled` names the courier who had it (`pickedUpBy`).
+ */
+export const ADMIN_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed', 'accepted', 'ready', 'picked_up']);
+
+/** Statuses in which an order is over: nothing changes it any more. */
+const FINISHED: readonly OrderStatus[] = Object.freeze(['delivered', 'rejected', 'cancelled']);
+
+/** The statuses `command` may run in, for its sender. */
+function allowedFrom(command: OrderCommand): readonly OrderStatus[] {
+  return command.type === 'cancel' && command.by.kind === 'admin' ? ADMIN_CANCELS_FROM : ALLOWED_FROM[command.type];
+}
+
 /** What the sender of a forbidden command can do next, for the common cases; else where to look. */
 function nextStep(state: OrderState, command: OrderCommand['type']): string {
   const notReady = state.status === 'placed' || state.status === 'accepted';
   if (command === 'deliver' && state.status === 'ready') return 'pick it up first (POST /v1/orders/{id}/pick-up), then deliver it';
   if (command === 'deliver' && notReady) return 'wait until the restaurant marks it ready, then pick it up and deliver it';
   if (command === 'pick-up' && notReady) return 'wait until the restaurant marks it ready, then pick it up';
+  if (command === 'pick-up' && state.status === 'picked_up') return 'it is picked up already: deliver it (POST /v1/orders/{id}/deliver)';
+  if (state.status === 'picked_up') {
+    return 'the order is with its courier and can no longer be changed; only its courier can deliver it (an order lost in transit is cancelled by an admin: POST /v1/orders/{id}/cancel with a reason)';
+  }
+  if (FINISHED.includes(state.status)) return 'the order is finished and can no longer be changed';
   return `read the order (GET /v1/orders/${state.orderId ?? '{id}'}) for its status and what it takes now`;
 }
 
@@ -54,7 +76,8 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = '', n
  * assigned courier) and appends nothing.
  *
  * @throws {UnprocessableError} `ORDER_TRANSITION_FORBIDDEN` (422) outside the lifecycle, naming the
- *   status and the command; `ORDER_LINE_UNKNOWN`, `ORDER_ITEM_ALREADY_PREPARED`,
+ *   status and the command; `ORDER_CANCEL_REASON_REQUIRED` for an admin's cancel of a picked-up
+ *   order without a reason; `ORDER_LINE_UNKNOWN`, `ORDER_ITEM_ALREADY_PREPARED`,
  *   `ORDER_COURIER_NOT_ASSIGNED`, `ORDER_EMPTY`, `ORDER_LINE_PRICE_INVALID`, `ORDER_TOTAL_TOO_HIGH`
  *   (above {@link MAX_ORDER_TOTAL}) for the finer rules.
  * @throws {NotFoundError} a command other than `place` on an order that does not exist, or a courier
@@ -72,7 +95,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
   // after the pick-up (its acknowledgement lost) must not be refused, or the dispatch drops the
   // assignment and frees a courier who is still carrying the order.
   if (command.type === 'assign-courier' && state.courierId === command.courierId) return [];
-  if (!ALLOWED_FROM[command.type].includes(state.status)) throw forbidden(state, command.type);
+  if (!allowedFrom(command).includes(state.status)) throw forbidden(state, command.type);
   const orderId = state.orderId!;
   switch (command.type) {
     case 'place': {
@@ -133,10 +156,10 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return [{ type: 'OrderRejected', data: { orderId, reason: command.reason } }];
     case 'mark-item-prepared': {
       if (!state.lines.some((l) => l.lineId === command.lineId)) {
-        throw new UnprocessableError('ORDER_LINE_UNKNOWN', `Order ${orderId} has no line ${command.lineId}`, { lineId: command.lineId });
+        throw new UnprocessableError('ORDER_LINE_UNKNOWN', `Order ${orderId} has no line ${command.lineId}: use a lineId from the order's lines (GET /v1/orders/${orderId})`, { lineId: command.lineId });
       }
       if (state.preparedLineIds.includes(command.lineId)) {
-        throw new UnprocessableError('ORDER_ITEM_ALREADY_PREPARED', `Line ${command.lineId} is already prepared`, { lineId: command.lineId });
+        throw new UnprocessableError('ORDER_ITEM_ALREADY_PREPARED', `Nothing to do: line ${command.lineId} of order ${orderId} is already prepared`, { lineId: command.lineId });
       }
       return [{ type: 'ItemPrepared', data: { orderId, lineId: command.lineId } }];
     }
@@ -159,6 +182,18 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       if (by === 'courier') throw new ForbiddenError('A courier cannot cancel an order');
       if (by === 'customer' && !CUSTOMER_CANCELS_FROM.includes(state.status)) {
         throw forbidden(state, 'cancel', ' (a customer can cancel only before the restaurant accepts)', 'ask the restaurant to cancel it');
+      }
+      if (state.status === 'picked_up') {
+        // Only an admin gets here (ADMIN_CANCELS_FROM). The customer reads the reason, and whoever
+        // settles with the courier and the restaurant later needs it: it cannot be left out.
+        if (command.reason.trim() === '') {
+          throw new UnprocessableError(
+            'ORDER_CANCEL_REASON_REQUIRED',
+            `Cancelling order ${orderId} after its pick-up needs a reason (e.g. "lost in transit: courier unreachable"): send it as reason; the customer sees it`,
+            { field: 'reason', orderStatus: state.status },
+          );
+        }
+        return [{ type: 'OrderCancelled', data: { orderId, by, reason: command.reason, ...(state.courierId === null ? {} : { pickedUpBy: state.courierId }) } }];
       }
       return [{ type: 'OrderCancelled', data: { orderId, by, reason: command.reason } }];
     }

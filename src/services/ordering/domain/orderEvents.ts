@@ -74,7 +74,11 @@ export interface OrderEventData {
   OrderPickedUp: { readonly orderId: string; readonly courierId: string };
   /** `courierId`: who delivered it (absent in events recorded before December 2026); payments pays them. */
   OrderDelivered: { readonly orderId: string; readonly courierId?: string };
-  OrderCancelled: { readonly orderId: string; readonly by: CancelledBy; readonly reason: string };
+  /**
+   * `pickedUpBy`: only on an order cancelled after its pick-up (by an admin: lost in transit, decision
+   * 0088), the courier who had it; delivery takes them off dispatch instead of freeing them.
+   */
+  OrderCancelled: { readonly orderId: string; readonly by: CancelledBy; readonly reason: string; readonly pickedUpBy?: string };
 }
 
 /** An order event type. */

@@ -136,6 +136,28 @@ describe('order views: lifecycle, per-actor RLS, idempotent replay, read-your-wr
     assert.equal((await get('/v1/couriers/me/tasks', await token('customer', c1))).status, 403);
   });
 
+  test("an order cancelled after its pick-up (lost in transit) leaves the board's open orders and the courier's open tasks; the customer's history shows it cancelled", async () => {
+    const r3 = randomUUID();
+    const c3 = randomUUID();
+    const k3 = randomUUID();
+    const lost = newOrder(r3, c3);
+    await append(pool, lost, [placed(lost), event(lost, 'OrderAccepted'), event(lost, 'CourierAssigned', { courierId: k3, assignment: 1 }), event(lost, 'OrderReady'), event(lost, 'OrderPickedUp', { courierId: k3 })]);
+    const last = await append(pool, lost, [event(lost, 'OrderCancelled', { by: 'admin', reason: 'lost in transit', pickedUpBy: k3 })]);
+    await drainAll(last);
+    const rowOf = async (table: string) => (await viewRows(admin, table)).find((r) => r.order_id === lost.orderId)!;
+    assert.deepEqual([(await rowOf('board_view')).status, (await rowOf('board_view')).courier_id], ['cancelled', k3]);
+    assert.deepEqual([(await rowOf('courier_tasks_view')).status, (await rowOf('courier_tasks_view')).courier_id], ['cancelled', k3]);
+    assert.equal((await rowOf('customer_orders_view')).status, 'cancelled');
+
+    const staff3 = await token('staff', randomUUID(), r3);
+    assert.deepEqual((await get(`/v1/restaurants/${r3}/board`, staff3)).body.orders, [], 'not on the live board');
+    assert.deepEqual(((await get(`/v1/restaurants/${r3}/board?all=true`, staff3)).body.orders as Array<{ status: string }>).map((o) => o.status), ['cancelled']);
+    const courier3 = await token('courier', k3);
+    assert.deepEqual((await get('/v1/couriers/me/tasks', courier3)).body.tasks, [], 'no longer a task of the courier');
+    assert.deepEqual(((await get('/v1/couriers/me/tasks?all=true', courier3)).body.tasks as Array<{ status: string }>).map((t) => t.status), ['cancelled']);
+    assert.deepEqual(((await get('/v1/customers/me/orders', await token('customer', c3))).body.orders as Array<{ orderId: string; status: string }>).map((o) => [o.orderId, o.status]), [[lost.orderId, 'cancelled']]);
+  });
+
   test('replay is idempotent: a rewound checkpoint re-reads every event and changes nothing', async () => {
     const before = { board: await viewRows(admin, 'board_view'), customer: await viewRows(admin, 'customer_orders_view'), courier: await viewRows(admin, 'courier_tasks_view') };
     const head = await projectionStatus(pool, [board]);

@@ -367,6 +367,27 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await assertRefundedOnce(order);
   });
 
+  test('an order lost in transit (an admin cancels it after its pick-up): the customer is refunded in full; nothing is captured for the delivery, nobody paid out', async () => {
+    const order = await place();
+    await sync(order.id);
+    await step(r.staff, order.id, 'accept', { etaMinutes: 15 });
+    await step(r.staff, order.id, 'ready');
+    const k = await courier(t);
+    await step(r.staff, order.id, 'assign-courier', { courierId: k.id });
+    await step(k.token, order.id, 'pick-up');
+    const before = await sync(order.id);
+    assert.deepEqual(before.subjects, ['OrderAccepted', 'OrderReady', 'CourierAssigned', 'OrderPickedUp']);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'picked up: authorized only');
+    await step(await t.token('admin', { subject: 'ops' }), order.id, 'cancel', { reason: 'lost in transit: courier unreachable' });
+    const cancelled = await sync(order.id);
+    assert.deepEqual([cancelled.subjects, cancelled.outcomes], [['OrderCancelled'], ['advanced']]);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.state.outcome, done?.completed], ['completed', 'cancelled', ['order', 'charge', 'refund']]);
+    // The provider refunds only a captured charge: the refund step captures under its own key, then refunds it all.
+    await assertRefundedOnce(order);
+    assert.equal(await orderStatus(order.id), 'cancelled');
+  });
+
   test('the refund of a rejected order fails on every attempt: parked with what to do, no cancel, no second refund; resumed, it refunds once', async () => {
     const order = await place();
     await sync(order.id);
