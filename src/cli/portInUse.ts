@@ -81,12 +81,21 @@ export async function listenHttpApi(app: { log: { level: string }; listen(option
  * to this error next. A free port passes (0 checks only `HOST`); something may still take it before
  * the API listens.
  */
-export async function checkHttpPortFree(config: { readonly host: string; readonly port: number }): Promise<void> {
+export function checkHttpPortFree(config: { readonly host: string; readonly port: number }): Promise<void> {
+  return checkPortFree(httpApiAt(config));
+}
+
+/**
+ * Fails with the error of {@link explainPortInUse} when `server` could not listen where it is set to
+ * (its port taken, or its host not an address of this machine): a probe listens there and closes at
+ * once. A free port passes (0 checks only the host); something may still take it before the server listens.
+ */
+export async function checkPortFree(server: ListeningServer): Promise<void> {
   const probe = net.createServer();
   await new Promise<void>((resolve, reject) => {
     probe.once('error', reject);
-    probe.listen({ host: config.host, port: config.port, exclusive: true }, () => probe.close(() => resolve()));
+    probe.listen({ host: server.host, port: server.port, exclusive: true }, () => probe.close(() => resolve()));
   }).catch((error: unknown) => {
-    throw explainPortInUse(error, httpApiAt(config));
+    throw explainPortInUse(error, server);
   });
 }

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../platform/config/index.ts';
-import { explainPortInUse } from './portInUse.ts';
+import { explainPortInUse, type ListeningServer } from './portInUse.ts';
 import { loadProviderConfig, startPaymentProvider } from '../services/payments/provider/index.ts';
 
 /** The stand-in payment provider beside the platform, and the config that points the payments saga at it. */
@@ -36,12 +36,15 @@ export async function startStandInProvider(config: Config, databaseUrl: string, 
     };
   } catch (error) {
     await pool.end();
-    throw explainPortInUse(error, {
-      name: 'the stand-in payment provider',
-      host: providerConfig.host,
-      port: providerConfig.port,
-      setting: 'PROVIDER_PORT, default PORT + 1',
-      alternative: 'PAYMENT_PROVIDER_URL to a provider that already runs',
-    });
+    throw explainPortInUse(error, standInProviderAt(providerConfig));
   }
 }
+
+/** The stand-in payment provider at `host`:`port`, as {@link explainPortInUse} names it. */
+export const standInProviderAt = (at: { readonly host: string; readonly port: number }): ListeningServer => ({
+  name: 'the stand-in payment provider',
+  host: at.host,
+  port: at.port,
+  setting: 'PROVIDER_PORT, default PORT + 1',
+  alternative: 'PAYMENT_PROVIDER_URL to a provider that already runs',
+});

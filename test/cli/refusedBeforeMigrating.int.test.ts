@@ -46,6 +46,12 @@ describe('brigade start and demo refuse a bad setting before they migrate or sta
       commands: [['start'], ['demo', '--orders', '1']],
     },
     {
+      name: 'a PROVIDER_PORT in use',
+      env: async () => ({ PORT: '0', PROVIDER_PORT: String(busyPort) }),
+      says: /the stand-in payment provider cannot listen on 127\.0\.0\.1:\d+ \(PROVIDER_PORT, default PORT \+ 1\): the port is already in use/,
+      commands: [['start'], ['demo', '--orders', '1']],
+    },
+    {
       name: 'a NATS_URL nobody answers at',
       env: async () => ({ PORT: '0', NATS_URL: `nats://127.0.0.1:${await freePort()}` }),
       says: /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+: start it \(nats-server -js\), or unset NATS_URL to use the PostgreSQL bus/,
@@ -67,6 +73,40 @@ describe('brigade start and demo refuse a bad setting before they migrate or sta
         } finally {
           await database.drop();
         }
+      });
+    }
+  }
+});
+
+// serve and worker open no database before the same checks: with a database nobody answers at, the
+// setting is what they name (they used to try the database first, and an embedded one was started).
+describe('brigade serve and worker refuse a bad setting before they open the database', () => {
+  let taken: net.Server;
+  let busyPort: number;
+  before(async () => {
+    taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    busyPort = (taken.address() as net.AddressInfo).port;
+  });
+  after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+
+  const cases: Array<{ name: string; env: () => Promise<Record<string, string>>; says: RegExp; commands: string[][] }> = [
+    { name: 'a PORT in use', env: async () => ({ PORT: String(busyPort) }), says: /the HTTP API cannot listen on 127\.0\.0\.1:\d+ \(PORT\): the port is already in use/, commands: [['serve']] },
+    {
+      name: 'a NATS_URL nobody answers at',
+      env: async () => ({ PORT: '0', NATS_URL: `nats://127.0.0.1:${await freePort()}` }),
+      says: /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+/,
+      commands: [['serve'], ['worker']],
+    },
+    { name: 'a DATABASE_POOL_SIZE below what it keeps', env: async () => ({ PORT: '0', DATABASE_POOL_SIZE: '3' }), says: /DATABASE_POOL_SIZE: expected at least \d+/, commands: [['worker']] },
+  ];
+  for (const c of cases) {
+    for (const command of c.commands) {
+      test(`brigade ${command.join(' ')}: ${c.name}`, async () => {
+        const nobody = `postgres://postgres@127.0.0.1:${await freePort()}/brigade`;
+        const result = await runCli(command, { DATABASE_URL: nobody, BRIGADE_SECRET: 'x'.repeat(40), ...(await c.env()) });
+        assert.equal(result.code, 1, result.stdout + result.stderr);
+        assert.match(result.stderr, c.says);
       });
     }
   }

@@ -45,8 +45,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
-  await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) });
+  // A bad pool size, a PORT or PROVIDER_PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
+  await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, { standInProvider: true });
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
   // PostgreSQL): stopped under live connections instead, the demo died with a driver's stack trace.
   // Stops the workers and the rush (no new orders) on a signal and at the end.

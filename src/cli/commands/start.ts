@@ -40,9 +40,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     stopStartUp.abort(signal);
   });
   const run = { http: true, services: SERVICES, workers: workersOf(SERVICES) };
-  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before the database is opened
+  // A bad pool size, a PORT or PROVIDER_PORT in use or a NATS nobody answers at is refused before the database is opened
   // or migrated and before the provider starts: it used to be refused only once those had been done.
-  await checkBeforeStarting(config, run);
+  await checkBeforeStarting(config, run, { standInProvider: true });
   const db = await openDatabase(config, ctx.io.out);
   try {
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness

@@ -1,6 +1,7 @@
 import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
+import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
@@ -32,6 +33,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
+  const run = { http: false, services: SERVICES, workers };
+  // A bad pool size, or a NATS nobody answers at is refused before the database is opened (an
+  // embedded one started): it used to be refused only once it had been.
+  await checkBeforeStarting(config, run);
   const db = await openDatabase(config, ctx.io.out);
-  return runUntilSignal(config, db, { http: false, services: SERVICES, workers }, ctx.io, shutdown);
+  return runUntilSignal(config, db, run, ctx.io, shutdown);
 }

@@ -125,3 +125,10 @@ export async function lineageOf(w: WiredPlatform, orderId: string, token: string
   const rows = (await w.admin.query<{ id: string; headers: Record<string, string> }>(`select message_id::text as id, headers from ordering.outbox where message_id = any($1::uuid[])`, [events.map((e) => e.metadata.messageId)])).rows;
   return { events, headers: new Map(rows.map((row) => [row.id, row.headers])) };
 }
+
+/**
+ * The saga's steps without their retries: on a loaded machine a provider call may time out and be
+ * tried again (a `retrying` entry before the outcome), which is the saga working, not a second charge;
+ * the provider's ledger says what moved.
+ */
+export const finalOutcomes = <T extends { outcome: string }>(steps: readonly T[]): T[] => steps.filter((s) => s.outcome !== 'retrying');
