@@ -22,9 +22,9 @@ const SYSTEM = { kind: 'system', id: 'test' } as const;
 /**
  * The payments set's last migration, which the upgrade tests forget in the dedicated database to play a
  * release's new one (it has to be the last, or the set reads as out of order, and it has to be safe to
- * run again: it drops each of its policies if it exists and creates it again).
+ * run again: it replaces the outbox's wake-up function with the same text).
  */
-const NEWEST_PAYMENTS_MIGRATION = '0018_saga_actor_writes.sql';
+const NEWEST_PAYMENTS_MIGRATION = '0019_outbox_wake_isolation.sql';
 const newestOnDisk = async () => (await fs.readdir(path.join(repoRoot, 'src/services/payments/migrations'))).filter((f) => f.endsWith('.sql')).sort().at(-1);
 const registry = createSagaRegistry({ schema: 'payments', sagas: [defineSaga({ name: 'probe', initialState: {}, start: () => ({ state: {} }), steps: {}, on: {} })] });
 

@@ -406,11 +406,14 @@ export function createRelay(options: RelayOptions): Relay {
       }
       if (!asleep) {
         // Flag first, then look again: a producer that read the old flag (and did not notify) is either
-        // committed (the next claim sees its row) or still running (the fence waits for it). A producer
-        // reads the flag in its outbox INSERT's trigger, after the INSERT took its transaction id; one
-        // that read "awake" did so before the flag's commit, so its id is below any id taken after that
-        // commit. Once the oldest running transaction is past that fence, each of them has ended and its
-        // row is claimable or gone.
+        // committed (the next claim sees its row) or still running (the fence waits for it). A READ
+        // COMMITTED producer reads the flag in its outbox INSERT's trigger with a snapshot taken after
+        // the INSERT took its transaction id; one that read "awake" did so before the flag's commit, so
+        // its id is below any id taken after that commit. Once the oldest running transaction is past
+        // that fence, each of them has ended and its row is claimable or gone. This does not hold for a
+        // REPEATABLE READ or SERIALIZABLE producer, whose trigger reads with the transaction's first
+        // snapshot (older than the flag's commit, while its id may come after the fence): the trigger
+        // notifies for those always (outboxWakeIsolationSql, decision 0036 "Fixed later").
         await flushCheckpoint();
         await setSleeping(true);
         asleep = true;

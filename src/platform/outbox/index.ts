@@ -2,6 +2,7 @@ export { outboxSchemaSql, outboxChannel } from './outboxSchemaSql.ts';
 export { outboxCheckpointSql } from './outboxCheckpointSql.ts';
 export { outboxBatchPolicySql, outboxMigrationsSql } from './outboxBatchPolicySql.ts';
 export { outboxRelayPolicySql } from './outboxRelayPolicySql.ts';
+export { outboxWakeIsolationSql } from './outboxWakeIsolationSql.ts';
 export type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 export type { OutboxMessage } from './types.ts';
 export { writeToOutbox } from './writeToOutbox.ts';

@@ -1,6 +1,7 @@
 import { outboxCheckpointSql } from './outboxCheckpointSql.ts';
 import { outboxRelayPolicySql } from './outboxRelayPolicySql.ts';
 import { escapeSchemaAndRole, outboxSchemaSql, type OutboxSchemaOptions } from './outboxSchemaSql.ts';
+import { outboxWakeIsolationSql } from './outboxWakeIsolationSql.ts';
 
 /**
  * The third outbox migration of a schema: a merged append (docs/decisions/0063) writes the outbox rows
@@ -28,5 +29,5 @@ create policy outbox_produce_batch on ${s}.outbox
 
 /** Every migration of a schema's outbox, in order: what a new service puts in its migrations folder. */
 export function outboxMigrationsSql(options: OutboxSchemaOptions): string[] {
-  return [outboxSchemaSql(options), outboxCheckpointSql(options), outboxBatchPolicySql(options), outboxRelayPolicySql(options)];
+  return [outboxSchemaSql(options), outboxCheckpointSql(options), outboxBatchPolicySql(options), outboxRelayPolicySql(options), outboxWakeIsolationSql(options)];
 }

@@ -30,8 +30,10 @@ export function escapeSchemaAndRole(options: OutboxSchemaOptions): { s: string; 
 
 /**
  * The DDL of a service's transactional outbox: `<schema>.outbox`, the relay's wake-up flag
- * `<schema>.outbox_state`, the statement trigger that notifies the relay only while it sleeps, Row-Level
- * Security and grants. A service's migration is exactly this text (a unit test keeps the two equal).
+ * `<schema>.outbox_state`, the statement trigger that notifies the relay only while it sleeps (and,
+ * since the fifth migration `outboxWakeIsolationSql`, from every producer that is not READ
+ * COMMITTED), Row-Level Security and grants. A service's migration is exactly this text (a unit test
+ * keeps the two equal).
  *
  * Tenancy: the outbox is not tenant data a service reads, so it has no `tenant_id` column (the tenant
  * travels in `headers.tenant`). RLS is forced all the same: a producing transaction may only INSERT
