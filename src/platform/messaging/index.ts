@@ -11,7 +11,7 @@ export type {
 } from './types.ts';
 export { AttemptsExhaustedError, ClaimCheckMissingError, ClaimCheckReleaseError, DeadLetterCursorGoneError, DeadLetterNotFoundError, DeadLetterTransportMismatchError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
-export { headerProblem } from './validate.ts';
+export { headerProblem, validateMessage } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';

@@ -3,13 +3,14 @@ import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { ValidationError } from '../errors/index.ts';
-import { backoffDelay, type OutgoingMessage, type Transport } from '../messaging/index.ts';
+import { backoffDelay, validateMessage, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { checkpointHistory } from './checkpointHistory.ts';
 import { compareOutboxPositions } from './compareOutboxPositions.ts';
-import { OutboxSubjectRefusedError } from './errors.ts';
+import { OutboxMessageRefusedError, OutboxSubjectRefusedError } from './errors.ts';
 import { findForeignSubject } from './findForeignSubject.ts';
 import { claimOutboxBatch, readOutboxHorizon, type OutboxCheckpoint, type OutboxRow } from './claimOutboxBatch.ts';
-import { publishedPrefixEnd, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
+import { isMessageRefusal } from './isMessageRefusal.ts';
+import { publishedPrefix, readOutboxCheckpoint, saveOutboxCheckpoint } from './outboxCheckpoint.ts';
 import { createWakeup } from '../runtime/createWakeup.ts';
 import { sleep as delay } from '../runtime/sleep.ts';
 import { outboxChannel } from './outboxSchemaSql.ts';
@@ -78,7 +79,7 @@ export interface RelayOptions {
    * dedupes it by message id. Default 250 ms.
    */
   readonly checkpointIntervalMs?: number;
-  /** Registry for the outbox metrics (depth, oldest age, published, latency, leader). */
+  /** Registry for the outbox metrics (depth, oldest age, published, latency, publish failures, leader). */
   readonly registry?: client.Registry;
   /**
    * The database this relay serves, for its metrics: a relay of a dedicated database (decision 0008)
@@ -147,6 +148,10 @@ const LOCK_CLASS = 0x6f75_7462;
  * - A service publishes only its own subjects: a row whose subject does not start with `<service>.`
  *   stops the relay with {@link OutboxSubjectRefusedError} (`OUTBOX_SUBJECT_NOT_OWN`, reported as an
  *   error, retried) until the row is gone, on every transport (decision 0056, "Later").
+ * - A row whose message the transport refuses (written before the check at write time, or by hand)
+ *   stops the relay the same way, with {@link OutboxMessageRefusedError} (`OUTBOX_MESSAGE_REFUSED`)
+ *   naming the row; an outage is reported as the transport's own error. Both count in
+ *   `brigade_outbox_publish_failures_total` (decision 0078, "Fixed later").
  * - Wake-up: LISTEN, with producers notifying only while the relay has flagged itself asleep (decision 0036).
  * - Prune: every `pruneIntervalMs` the leader deletes, beside the relaying and in batches until done,
  *   the rows it published at least `retentionMs` ago, by position in the relay's order (decision 0067).
@@ -170,6 +175,25 @@ export function createRelay(options: RelayOptions): Relay {
     const foreign = rows.find((row) => !row.message.subject.startsWith(subjectPrefix));
     if (foreign === undefined) return rows;
     throw new OutboxSubjectRefusedError({ outbox: schema, service: options.service, id: foreign.id, messageId: foreign.message.id, subject: foreign.message.subject });
+  };
+  /**
+   * A failed publish of `wave` as the relay reports it: a refusal of a message itself becomes
+   * OutboxMessageRefusedError naming the row (the first the transports' own check refuses, else the
+   * wave's first), with the transport's error as its cause; anything else (an outage) stays as it is.
+   */
+  const describeFailure = (wave: readonly OutboxRow[], error: unknown): unknown => {
+    if (wave.length === 0 || !isMessageRefusal(error)) return error;
+    const refused = wave.find((row) => {
+      try {
+        validateMessage(row.message);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    const row = refused ?? wave[0]!;
+    const sentWith = refused === undefined && wave.length > 1 ? wave.length : undefined;
+    return new OutboxMessageRefusedError({ outbox: schema, id: row.id, messageId: row.message.id, subject: row.message.subject }, { cause: error, sentWith });
   };
   const batchSize = positive(options.batchSize ?? 500, 'batchSize');
   const retentionMs = positive(options.retentionMs ?? 3_600_000, 'retentionMs');
@@ -346,8 +370,8 @@ export function createRelay(options: RelayOptions): Relay {
           ahead.catch(() => undefined); // awaited (or dropped) below; never left unhandled
         }
         // In-database: the claim itself published the rows (committed with it).
-        const { published, error } = toBus ? { published: rows, error: null } : await publishInOrder(options.transport, rows);
-        let failure = error;
+        const { published, error, failed } = toBus ? { published: rows, error: null, failed: [] } : await publishInOrder(options.transport, rows);
+        let failure = error === null ? null : describeFailure(failed, error);
         let markable: readonly OutboxRow[] = published;
         if (published.length > 0 && options.afterPublish !== undefined) {
           try {
@@ -357,24 +381,27 @@ export function createRelay(options: RelayOptions): Relay {
             markable = [];
           }
         }
-        const relayedTo = publishedPrefixEnd(rows, markable);
-        if (relayedTo !== null) {
+        // Only the prefix the checkpoint passes is relayed (and counted, and reported): rows of later
+        // waves that went out after a failed one are claimed and published again next round.
+        const relayed = publishedPrefix(rows, markable);
+        if (relayed.length > 0) {
+          const end = relayed.at(-1)!;
+          const relayedTo = { transactionId: end.transactionId, id: end.id };
           checkpoint = relayedTo;
           unsaved = relayedTo;
           history.record(relayedTo, performance.now());
-        }
-        if (markable.length > 0) {
           const now = Date.now();
-          metrics?.published(metricLabels, markable.length, markable.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
-          progress({ kind: 'published', messages: markable.map((row) => row.message) });
+          metrics?.published(metricLabels, relayed.length, relayed.map((r) => Math.max(0, now - r.createdAtMs) / 1000));
+          progress({ kind: 'published', messages: relayed.map((row) => row.message) });
         }
-        if (failure !== null || markable.length < rows.length) {
+        if (failure !== null || relayed.length < rows.length) {
           await ahead?.catch(() => undefined);
           ahead = null;
         }
         if (failure !== null) {
           // The broker refused: back off, then claim again from the first unmarked row.
           failures++;
+          metrics?.publishFailed(metricLabels);
           progress({ kind: 'error', error: failure });
           await wakeup.wait(Math.min(5000, backoffDelay(failures, { initialMs: 100, maxMs: 5000 })), { wakeable: false });
         } else failures = 0;
@@ -475,6 +502,8 @@ export function createRelay(options: RelayOptions): Relay {
           await lead(client, signal, session.signal);
         } catch (error) {
           session.abort();
+          // A row of another service's subject stops the relay as a refused publish does.
+          if (broken === null && error instanceof OutboxSubjectRefusedError) metrics?.publishFailed(metricLabels);
           progress({ kind: 'error', error: broken ?? error });
           await delay(Math.min(lockPollMs, 1000), signal);
         } finally {

@@ -18,3 +18,32 @@ export class OutboxSubjectRefusedError extends BrigadeError {
     );
   }
 }
+
+/**
+ * 500: the broker (or the transport, before sending) refused an outbox row's message itself: a header
+ * name or value it cannot carry, say (decision 0078, "Fixed later"). The relay keeps every aggregate's
+ * order, so it stops at the row and retries it; nothing after it in the outbox's order goes out until
+ * the row is gone. `details` name the row; the transport's error is the `cause`. An outage of the broker
+ * is not this error: the relay reports the transport's error as it is.
+ */
+export class OutboxMessageRefusedError extends BrigadeError {
+  constructor(
+    row: { readonly outbox: string; readonly id: string; readonly messageId: string; readonly subject: string },
+    options: { cause: unknown; sentWith?: number },
+  ) {
+    const reason = options.cause instanceof Error ? options.cause.message : String(options.cause);
+    const which =
+      options.sentWith === undefined
+        ? `Outbox ${row.outbox} row ${row.id} (message ${row.messageId}, subject ${row.subject}) was refused: ${reason}.`
+        : `Outbox ${row.outbox}: a publish of ${options.sentWith} rows, the first row ${row.id} (message ${row.messageId}, subject ${row.subject}), was refused ` +
+          `(the transport did not say which row): ${reason}.`;
+    super(
+      'OUTBOX_MESSAGE_REFUSED',
+      500,
+      `${which} Its relay stops there and retries: nothing after it in the outbox's order goes out until the row is gone. Messages are checked when ` +
+        `they are written, so the row was written before that check or by hand: correct it, or delete it as the database owner ` +
+        `(delete from ${row.outbox}.outbox where id = ${row.id}); the relay goes on with the next one.`,
+      { details: { ...row }, cause: options.cause },
+    );
+  }
+}

@@ -12,4 +12,4 @@ export { outboxInsert } from './outboxInsert.ts';
 export type { OutboxInsert } from './outboxInsert.ts';
 export { createRelay } from './createRelay.ts';
 export type { Relay, RelayEvent, RelayOptions } from './createRelay.ts';
-export { OutboxSubjectRefusedError } from './errors.ts';
+export { OutboxMessageRefusedError, OutboxSubjectRefusedError } from './errors.ts';

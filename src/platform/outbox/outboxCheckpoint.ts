@@ -23,16 +23,13 @@ export function saveOutboxCheckpoint(state: string, to: OutboxCheckpoint): State
 }
 
 /**
- * How far the checkpoint may move after publishing `published` out of `claimed` (both in claim order):
- * to the last row of the longest prefix of `claimed` that was published, or `null` when the first
- * claimed row was not. Rows published after a gap go out again next time; the broker dedupes them.
+ * What the checkpoint may move past after publishing `published` out of `claimed` (both in claim
+ * order): the longest prefix of `claimed` that was published, empty when the first claimed row was not.
+ * The checkpoint moves to its last row. Rows published after a gap go out again next time (the broker
+ * dedupes them): they are not relayed yet, and count as published only when the prefix reaches them.
  */
-export function publishedPrefixEnd(claimed: readonly OutboxRow[], published: readonly OutboxRow[]): OutboxCheckpoint | null {
+export function publishedPrefix(claimed: readonly OutboxRow[], published: readonly OutboxRow[]): readonly OutboxRow[] {
   const done = new Set(published.map((r) => r.id));
-  let end: OutboxRow | null = null;
-  for (const row of claimed) {
-    if (!done.has(row.id)) break;
-    end = row;
-  }
-  return end === null ? null : { transactionId: end.transactionId, id: end.id };
+  const end = claimed.findIndex((row) => !done.has(row.id));
+  return end === -1 ? claimed : claimed.slice(0, end);
 }

@@ -33,6 +33,8 @@ export interface OutboxLabels {
 export interface OutboxMetrics {
   /** Counts published messages and observes commit-to-ack latency. */
   published(labels: OutboxLabels, count: number, latenciesSeconds: readonly number[]): void;
+  /** Counts a publish that failed (the relay backs off and tries the same rows again). */
+  publishFailed(labels: OutboxLabels): void;
   /** 1 while this process's relay of `labels` is the leader. */
   leader(labels: OutboxLabels, isLeader: boolean): void;
   /**
@@ -70,9 +72,13 @@ const keyOf = (labels: OutboxLabels) => JSON.stringify([labels.outbox, labels.da
  * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
  * from the database at scrape time, one read per scrape serving both; the depth saturates at
  * {@link OUTBOX_DEPTH_CAP}; an outbox whose read fails or takes over {@link BACKLOG_READ_TIMEOUT_MS} has
- * no series in that scrape), `brigade_outbox_published_total`, `brigade_outbox_publish_latency_seconds`
- * (row creation — the producing transaction's start — to the broker's ack) and `brigade_outbox_relay_leader`,
- * each labelled `outbox` and, for a dedicated database's relay, `database` ({@link OutboxLabels}).
+ * no series in that scrape), `brigade_outbox_published_total` (rows the checkpoint passed: a row the
+ * broker acked after a failed one is counted when it goes out again), `brigade_outbox_publish_latency_seconds`
+ * (row creation — the producing transaction's start — to the broker's ack), `brigade_outbox_publish_failures_total`
+ * (publishes that failed, each retried: an outage, or a row the broker refuses, which stalls the relay
+ * until it is gone; a count that keeps rising while `brigade_outbox_published_total` does not is a stalled
+ * relay) and `brigade_outbox_relay_leader`, each labelled `outbox` and, for a dedicated database's relay,
+ * `database` ({@link OutboxLabels}).
  */
 export function outboxMetrics(registry: client.Registry): OutboxMetrics {
   let readers = sources.get(registry);
@@ -117,6 +123,12 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
       },
     });
     new client.Counter({ name: 'brigade_outbox_published_total', help: 'Messages the relay published (broker acked)', labelNames: ['outbox', 'database'] as const, registers: [registry] });
+    new client.Counter({
+      name: 'brigade_outbox_publish_failures_total',
+      help: 'Publishes of the relay that failed and are retried (broker down, or a row it refuses: rising while published_total does not, the relay is stalled)',
+      labelNames: ['outbox', 'database'] as const,
+      registers: [registry],
+    });
     new client.Histogram({
       name: 'brigade_outbox_publish_latency_seconds',
       help: 'From the producing transaction to the broker ack of its message',
@@ -128,6 +140,7 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
   }
   const published = registry.getSingleMetric('brigade_outbox_published_total') as client.Counter<'outbox' | 'database'>;
   const latency = registry.getSingleMetric('brigade_outbox_publish_latency_seconds') as client.Histogram<'outbox' | 'database'>;
+  const failures = registry.getSingleMetric('brigade_outbox_publish_failures_total') as client.Counter<'outbox' | 'database'>;
   const leader = registry.getSingleMetric('brigade_outbox_relay_leader') as client.Gauge<'outbox' | 'database'>;
   const map = readers;
   return {
@@ -136,6 +149,7 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
       published.inc(series, count);
       for (const l of latencies) latency.observe(series, l);
     },
+    publishFailed: (labels) => failures.inc(seriesOf(labels)),
     leader: (labels, isLeader) => leader.set(seriesOf(labels), isLeader ? 1 : 0),
     watch: (labels, read) => {
       const key = keyOf(labels);

@@ -7,6 +7,8 @@ export interface PublishOutcome {
   readonly published: readonly OutboxRow[];
   /** The failure that stopped publishing, or `null` when every row went out. */
   readonly error: unknown;
+  /** The wave whose `publish` call failed (in claim order), or `[]` when every row went out. */
+  readonly failed: readonly OutboxRow[];
 }
 
 /**
@@ -31,9 +33,9 @@ export async function publishInOrder(transport: Transport, rows: readonly Outbox
     try {
       await transport.publish(wave.map((row) => row.message));
     } catch (error) {
-      return { published, error: error ?? new Error('publish failed') };
+      return { published, error: error ?? new Error('publish failed'), failed: wave };
     }
     published.push(...wave);
   }
-  return { published, error: null };
+  return { published, error: null, failed: [] };
 }

@@ -1,0 +1,126 @@
+import assert from 'node:assert/strict';
+import { afterEach, before, describe, test } from 'node:test';
+import pg from 'pg';
+import client from 'prom-client';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
+import { UnavailableError } from '../../../src/platform/errors/index.ts';
+import { createPgTransport, InvalidMessageError, type Message, type OutgoingMessage, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createRelay, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
+import { useTestDatabase } from '../../support/db.ts';
+import { produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
+
+/** The xmin horizon is cluster-wide: other test files' open transactions delay relaying (decision 0011). */
+const RELAY_MS = 120_000;
+const database = useTestDatabase();
+let pool: pg.Pool;
+let transport: Transport;
+const cleanups: Array<() => Promise<void>> = [];
+
+before(async () => {
+  await database.ready;
+  pool = database.pool(8);
+  transport = createPgTransport({ pool, pollIntervalMs: 100 });
+  database.defer(() => transport.close());
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** A consumer of `subject` with one handler, collecting what it receives. */
+async function consume(subject: string): Promise<Message[]> {
+  const subscription = `${token()}-c`;
+  await transport.ensureSubscription({ subscription, pattern: subject });
+  const received: Message[] = [];
+  const c = new AbortController();
+  const w = transport.subscribe({ subscription, concurrency: 1, signal: c.signal }, async (m) => {
+    received.push(m);
+  });
+  cleanups.push(async () => (c.abort(), await w.done));
+  return received;
+}
+
+/** A relay of the delivery outbox publishing through `publish` (the general path: not the in-database claim). */
+function startRelay(publish: Transport['publish'], extra: Partial<RelayOptions> = {}) {
+  const events: RelayEvent[] = [];
+  const registry = new client.Registry();
+  const stop = new AbortController();
+  const done = createRelay({ pool, service: 'delivery', transport: { ...transport, busPool: undefined, publish }, lockPollMs: 50, pollIntervalMs: 200, registry, onProgress: (e) => events.push(e), ...extra }).run(stop.signal);
+  cleanups.push(async () => (stop.abort(), await done));
+  /** The value of one of the delivery outbox's series, 0 when it has none. */
+  const metric = async (name: string) => Number(new RegExp(`^${name}\\{outbox="delivery"\\} (\\d+)$`, 'm').exec(await registry.metrics())?.[1] ?? 0);
+  const errors = () => events.flatMap((e) => (e.kind === 'error' ? [e.error] : []));
+  const published = () => events.flatMap((e) => (e.kind === 'published' ? e.messages : []));
+  return { events, metric, errors, published };
+}
+
+describe('what the relay counts and reports when a publish fails', { timeout: 300_000 }, () => {
+  test('after a failed wave, only the rows the checkpoint passed count as published; the rest count when they go out again', async () => {
+    const subject = `delivery.${token()}.Step`;
+    const received = await consume(subject);
+    // One transaction: a1 b1 a2 c1. The relay publishes them in two waves, [a1 b1 c1] and [a2].
+    const ids = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
+      writeToOutbox(tx, [
+        { subject, key: 'a', payload: { key: 'a', seq: 1 } },
+        { subject, key: 'b', payload: { key: 'b', seq: 1 } },
+        { subject, key: 'a', payload: { key: 'a', seq: 2 } },
+        { subject, key: 'c', payload: { key: 'c', seq: 1 } },
+      ]),
+    );
+    const [a1, b1, a2, c1] = ids;
+    let calls = 0;
+    const calledWith: string[][] = [];
+    const relay = startRelay(async (messages: readonly OutgoingMessage[]) => {
+      calledWith.push(messages.map((m) => m.id));
+      // The broker does not answer the second call, the wave with a2: the checkpoint moves past b1 only.
+      if (++calls === 2) throw new UnavailableError('broker down');
+      await transport.publish(messages);
+    });
+    await waitFor('a2 went out after the refusal', () => relay.published().some((m) => m.id === a2), RELAY_MS);
+    await waitFor('consumed', () => received.length === 4, RELAY_MS);
+    assert.deepEqual(calledWith.slice(0, 3), [[a1, b1, c1], [a2], [a2, c1]], 'c1 went out in the first wave and, after the gap, again');
+    // Before, c1 counted twice: published_total 5 for 4 messages, and `published` events a1 b1 c1 a2 c1.
+    assert.deepEqual(
+      relay.published().map((m) => m.id),
+      [a1, b1, a2, c1],
+    );
+    assert.equal(await relay.metric('brigade_outbox_published_total'), 4);
+    assert.equal(await relay.metric('brigade_outbox_publish_latency_seconds_count'), 4);
+    // An outage reads as one, unwrapped, and is counted.
+    assert.ok(relay.errors()[0] instanceof UnavailableError);
+    assert.equal(await relay.metric('brigade_outbox_publish_failures_total'), 1);
+    assert.deepEqual(Object.fromEntries(sequencesByKey(received)), { a: [1, 2], b: [1], c: [1] });
+  });
+
+  test('a row the broker refuses stops the relay with an error that names it and says what to do; the failures count; the relay goes on once it is gone', async () => {
+    const subject = `delivery.${token()}.Poison`;
+    const received = await consume(subject);
+    // Written before the check at write time existed, or by hand (decision 0078): a header name NATS
+    // cannot carry. Between two good rows of another key, so that it shares its wave with the first.
+    await produce(pool, subject, 'g', 1);
+    const { rows } = await pool.query<{ id: string; message_id: string }>(
+      `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
+       values (gen_random_uuid(), $1, 'p', '{"tenant": "", "bad name": "x"}', '{}') returning id, message_id`,
+      [subject],
+    );
+    const poison = rows[0]!;
+    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where id = $1', [poison.id])));
+    await produce(pool, subject, 'g', 2);
+    const relay = startRelay((messages) => transport.publish(messages));
+    await waitFor('the relay refuses the row, and again', () => relay.errors().length >= 2, RELAY_MS);
+    const error = relay.errors()[0] as { code?: string; details?: Record<string, unknown>; message: string; cause?: unknown };
+    // Before, the error was the transport's own (`Header name "bad name" is not printable ASCII …`),
+    // without the outbox, the row or what to do.
+    assert.equal(error.code, 'OUTBOX_MESSAGE_REFUSED', String(error));
+    assert.deepEqual({ ...error.details }, { outbox: 'delivery', id: poison.id, messageId: poison.message_id, subject });
+    assert.match(error.message, new RegExp(`Outbox delivery row ${poison.id} \\(message ${poison.message_id}, subject ${subject.replaceAll('.', '\\.')}\\)`));
+    assert.match(error.message, /Header name "bad name" is not printable ASCII/);
+    assert.match(error.message, new RegExp(`delete from delivery\\.outbox where id = ${poison.id}`));
+    assert.ok(error.cause instanceof InvalidMessageError);
+    assert.deepEqual(received, [], 'nothing of the refused call, nor after it, went out');
+    assert.ok((await relay.metric('brigade_outbox_publish_failures_total')) >= 2, 'the stalled relay shows in its failures');
+
+    await pool.query('delete from delivery.outbox where id = $1', [poison.id]);
+    await waitFor('the relay goes on', () => received.length === 2, RELAY_MS);
+    assert.deepEqual(sequencesByKey(received).get('g'), [1, 2]);
+  });
+});
