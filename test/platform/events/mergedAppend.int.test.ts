@@ -35,7 +35,9 @@ describe('event store: appends merged by the group committer (decision 0063)', (
     admin = database.pool(1);
   });
 
-  const as = (tenantId: string): UnitOfWorkContext => ({ service: 'ordering', tenantId, actor: { kind: 'customer', id: randomUUID() } });
+  // Staff of each restaurant: a customer or a courier appends only to the streams of their own orders
+  // (ordering migration 0041, merged or not), and these streams are in no order index.
+  const as = (tenantId: string): UnitOfWorkContext => ({ service: 'ordering', tenantId, actor: { kind: 'staff', id: randomUUID() } });
   /** Holds the pool's only batch in flight for a moment, so that the units sent next wait and go together. */
   const hold = () => {
     configureGroupCommit(pool, { maxInFlight: 1 });
@@ -146,6 +148,46 @@ describe('event store: appends merged by the group committer (decision 0063)', (
     assert.ok((outcomes[4] as PromiseRejectedResult).reason instanceof ConcurrencyError);
     const n = await admin.query<{ n: number }>('select count(*)::int as n from ordering.events where stream_id = $1', [stream]);
     assert.equal(n.rows[0]!.n, 1);
+  });
+
+  test("customers' and couriers' units merge and still append only to their own orders: an append to another's fails alone", async () => {
+    // Each unit's own order at a restaurant of its own, in the order index (as placement writes it): a
+    // customer's, and a courier's assigned to them.
+    const units = Array.from({ length: 6 }, (_, i) => ({ tenant: randomUUID(), order: randomUUID(), actor: { kind: i % 2 === 0 ? 'customer' : 'courier', id: randomUUID() } as const }));
+    for (const u of units) {
+      const [customerId, courierId] = u.actor.kind === 'customer' ? [u.actor.id, null] : [randomUUID(), u.actor.id];
+      await admin.query(`insert into ordering.order_index (tenant_id, order_id, customer_id, courier_id) values ($1, $2, $3, $4)`, [u.tenant, u.order, customerId, courierId]);
+    }
+    const appendAs = (u: (typeof units)[number], order: string) =>
+      store.appendAndCommit(router.commitStatements, { service: 'ordering', tenantId: u.tenant, actor: u.actor }, `order-${order}`, [{ type: 'OrderPlaced', data: {} }], 'any');
+    const mergedBatches = () => sent.filter((names) => names.some((n) => n.startsWith('brigade_merged_append_ordering_')));
+
+    let blocker = hold();
+    sent.length = 0;
+    const own = await Promise.allSettled(units.map((u) => appendAs(u, u.order)));
+    await blocker;
+    assert.deepEqual(own.map((o) => (o.status === 'fulfilled' ? 'ok' : String(o.reason))), units.map(() => 'ok'));
+    assert.equal(mergedBatches().length, 1, `merged, and the merged statement found each row's order in the index: ${JSON.stringify(sent)}`);
+    assert.equal(sent.filter((names) => names.includes('brigade_enter_tenant')).length, 0, 'nothing ran again unmerged');
+
+    // Unit 2's customer, at unit 4's restaurant, appends to another customer's order there: the merged
+    // statement refuses that row, and the group runs again unmerged, where only unit 2 fails.
+    const victim = randomUUID();
+    await admin.query(`insert into ordering.order_index (tenant_id, order_id, customer_id) values ($1, $2, $3)`, [units[4]!.tenant, victim, randomUUID()]);
+    const intruder = { ...units[2]!, tenant: units[4]!.tenant };
+    blocker = hold();
+    sent.length = 0;
+    const outcomes = await Promise.allSettled(units.map((u, i) => (i === 2 ? appendAs(intruder, victim) : appendAs(u, u.order))));
+    await blocker;
+    assert.deepEqual(outcomes.map((o) => o.status), ['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled']);
+    assert.equal(((outcomes[2] as PromiseRejectedResult).reason as { code?: string }).code, '42501');
+    // Merged first; refused there (an accepted merged batch runs nothing again), so the group ran again
+    // unmerged, and the units before and after unit 2 merged once more around its own transaction.
+    const firstMerged = sent.findIndex((names) => names.some((n) => n.startsWith('brigade_merged_append_ordering_')));
+    const firstUnmerged = sent.findIndex((names) => names.includes('brigade_enter_tenant'));
+    assert.ok(firstMerged >= 0 && firstUnmerged > firstMerged, JSON.stringify(sent));
+    const n = await admin.query<{ n: number }>(`select count(*)::int as n from ordering.events where stream_id = $1`, [`order-${victim}`]);
+    assert.equal(n.rows[0]!.n, 0);
   });
 
   test('the batch tenants admit nothing outside a fenced batch, and the fence takes exactly the batch tenants', async () => {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { afterEach, before, describe, test } from 'node:test';
 import pg from 'pg';
 import client from 'prom-client';
@@ -105,13 +106,16 @@ describe('writeToOutbox and outboxAppendSql', () => {
 
   test('outboxAppendSql writes each appended event as <service>.<aggregate>.<Type>, keyed by stream, in the append’s transaction', async () => {
     const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
-    const stream = `order-${token()}`;
-    const appended = await unitOfWork(pool, { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer', id: TENANT } }, (tx) =>
-      store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 12 }, extra: { traceparent: '00-t-p-01' } }, { type: 'OrderPaid', data: { paid: true } }], 0, {
+    const orderId = randomUUID();
+    const stream = `order-${orderId}`;
+    // As placement does it: the order index names the customer before their first append (ordering 0041).
+    const appended = await unitOfWork(pool, { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer', id: TENANT } }, async (tx) => {
+      await tx.query('insert into ordering.order_index (tenant_id, order_id, customer_id) values ($1, $2, $1)', [TENANT, orderId]);
+      return store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 12 }, extra: { traceparent: '00-t-p-01' } }, { type: 'OrderPaid', data: { paid: true } }], 0, {
         correlationId: '0198c3a0-0000-7000-8000-00000000c0aa',
         causationId: '0198c3a0-0000-7000-8000-00000000c0bb',
-      }),
-    );
+      });
+    });
     const rows = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'system', id: 'test' } }, async (tx) =>
       (await tx.query('select message_id, subject, aggregate_key, headers, payload, transaction_id::text as xid from ordering.outbox where aggregate_key = $1 order by id', [stream])).rows,
     );
@@ -140,7 +144,10 @@ describe('writeToOutbox and outboxAppendSql', () => {
     const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
     const context = { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer' as const, id: TENANT } };
     const commit: CommitStatementsFn = (ctx, statements) => commitStatements(pool, ctx, statements);
-    const stream = `order-${token()}`;
+    const orderId = randomUUID();
+    const stream = `order-${orderId}`;
+    // The customer's order, in the order index: a customer appends only to their own orders (ordering 0041).
+    await unitOfWork(pool, context, (tx) => tx.query('insert into ordering.order_index (tenant_id, order_id, customer_id) values ($1, $2, $1)', [TENANT, orderId]));
     await store.appendAndCommit(commit, context, stream, [{ type: 'OrderPlaced', data: { n: 1 } }], 0);
     await assert.rejects(store.appendAndCommit(commit, context, stream, [{ type: 'OrderAccepted', data: { n: 2 } }], 0), ConcurrencyError);
     await assert.rejects(

@@ -183,9 +183,9 @@ describe('per-actor Row-Level Security within a tenant: events, payment saga, de
       super('rolled back');
     }
   }
-  /** The rows `sql` wrote as `actor` in R, or the SQLSTATE it was refused with; rolled back either way, so the seeded rows stay. */
-  const written = (actor: Actor, sql: string, values: unknown[] = []) =>
-    unitOfWork(pool, { service: 'payments', tenantId: R, actor }, async (tx) => {
+  /** The rows `sql` wrote as `actor` in R (as `service`), or the SQLSTATE it was refused with; rolled back either way, so the seeded rows stay. */
+  const written = (actor: Actor, sql: string, values: unknown[] = [], service = 'payments') =>
+    unitOfWork(pool, { service, tenantId: R, actor }, async (tx) => {
       throw new RolledBack((await tx.query(sql, values)).rowCount ?? 0);
     }).catch((error: unknown) => {
       if (error instanceof RolledBack) return error.rows;
@@ -215,6 +215,31 @@ describe('per-actor Row-Level Security within a tenant: events, payment saga, de
       assert.equal(await written(actor, `insert into payments.saga_instances (tenant_id, id, name, state, status) values ($1, $2, 'payment', $3, 'running')`, [R, randomUUID(), state(A)]), 1, actor.kind);
       assert.equal(await written(actor, `insert into payments.saga_log (tenant_id, saga_id, version, kind, item, status) values ($1, $2, 3, 'event', 'X', 'running')`, [R, oA]), 1, actor.kind);
       assert.equal(await written(actor, `insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) values ($1, $2, 'x', now())`, [R, oA]), 1, actor.kind);
+    }
+  });
+
+  test("a customer's or a courier's transaction appends only to the streams of its own orders: a raw INSERT into another's is refused", async () => {
+    // The finding (decision 0006, "Fixed later: customers and couriers append only to their own
+    // orders"): the events' tenant policy (FOR ALL) admitted any actor's INSERT of the restaurant, and
+    // the per-actor policy filtered reads only, so A appended to B's stream, which A cannot even read.
+    const insert = `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata)
+                    values ($1, $2, $3, gen_random_uuid(), 'OrderCancelled', '{}', '{}')`;
+    const append = (actor: Actor, stream: string) => written(actor, insert, [R, stream, 1000], 'ordering'); // a version no test appends
+    assert.equal(await append(customer(A), `order-${oB}`), '42501', "A into B's order");
+    assert.equal(await append(courier(K1), `order-${oB}`), '42501', "K1 into oB, which went to K2");
+    assert.equal(await append(customer(B), `order-${oA}`), '42501', "B into A's order");
+    assert.equal(await append(customer(A), `order-${randomUUID()}`), '42501', 'an order that is in no order index');
+    assert.equal(await append(customer(A), 'cart-1'), '42501', 'a stream that is no order');
+    assert.equal(await append(customer('not-a-uuid'), `order-${oA}`), '42501', 'an actor id that is not a uuid, without a cast error');
+    // A's own order at R2 (oX), from a transaction of R: the tenant policy refuses it, as before.
+    assert.equal(await written(customer(A), insert, [R2, `order-${oX}`, 1000], 'ordering'), '42501', "R2's row from R's transaction (the tenant policy)");
+    // Their own orders, as before; staff, admins and system actors anywhere in the restaurant.
+    assert.equal(await append(customer(A), `order-${oA}`), 1, "A into A's own order");
+    assert.equal(await append(courier(K2), `order-${oB}`), 1, 'K2 into the order assigned to them now');
+    assert.equal(await append(courier(K1), `order-${oA}`), 1);
+    for (const actor of [staff, system, { kind: 'admin', id: 'ops' } as Actor]) {
+      assert.equal(await append(actor, `order-${oB}`), 1, actor.kind);
+      assert.equal(await append(actor, 'cart-1'), 1, actor.kind);
     }
   });
 
@@ -250,5 +275,43 @@ describe('per-actor Row-Level Security within a tenant: events, payment saga, de
     for (const actor of [staff, system]) {
       assert.deepEqual(probes(await planAs(actor, streamRead, [R, `order-${oA}`])).map((p) => p[2]), [0], `${actor.kind}: never executed`);
     }
+  });
+
+  test("appends: a customer's or a courier's probes the order index by the order's id, once per event appended; staff's never", async () => {
+    // A WITH CHECK's sub-plans are not in EXPLAIN: count the order index's scans instead. The appends run
+    // on the owner's one connection (under the service role, as unitOfWork sets it), whose statistics
+    // are flushed before each count.
+    const scans = async () => {
+      await owner.query('select pg_stat_force_next_flush()');
+      await owner.query('select pg_stat_clear_snapshot()');
+      const { rows } = await owner.query<{ name: string; n: string }>(
+        `select indexrelname as name, idx_scan::text as n from pg_stat_user_indexes where relname = 'order_index'
+         union all select 'seq scan', seq_scan::text from pg_stat_user_tables where relname = 'order_index'`,
+      );
+      return new Map(rows.map((r) => [r.name, Number(r.n)]));
+    };
+    /** The order index's scans (by index, and sequential) that `actor`'s append of two events to a new order's stream made. */
+    const appendScans = async (actor: Actor, order: string) => {
+      const before = await scans();
+      await unitOfWork(owner, { service: 'ordering', tenantId: R, actor }, (tx) =>
+        store.append(tx, `order-${order}`, [{ type: 'OrderPlaced', data: {} }, { type: 'OrderAccepted', data: {} }], 0),
+      );
+      const after = await scans();
+      return Object.fromEntries([...after].map(([name, n]) => [name, n - (before.get(name) ?? 0)]).filter(([, n]) => n !== 0));
+    };
+    const indexed = async (customerId: string, courierId: string | null) => {
+      const order = randomUUID();
+      await owner.query(`insert into ordering.order_index (tenant_id, order_id, customer_id, courier_id) values ($1, $2, $3, $4)`, [R, order, customerId, courierId]);
+      return order;
+    };
+    // New streams: the append's head read finds no event to probe for, so what is counted is the check:
+    // one probe by the order's key per event, never a scan by the actor or of the whole table.
+    const byOrder = (scans: Record<string, number>) => Object.keys(scans).length === 1 && (scans.order_index_pkey === 2 || scans.order_index_order === 2);
+    for (const [actor, order] of [[customer(A), await indexed(A, null)], [courier(K1), await indexed(B, K1)]] as const) {
+      const scans = await appendScans(actor, order);
+      assert.ok(byOrder(scans), `${actor.kind}: ${JSON.stringify(scans)}`);
+    }
+    assert.deepEqual(await appendScans(staff, await indexed(B, null)), {}, 'staff: never read');
+    assert.deepEqual(await appendScans(system, await indexed(B, null)), {}, 'system: never read');
   });
 });
