@@ -36,7 +36,7 @@ describe('event store: appends merged by the group committer (decision 0063)', (
   });
 
   // Staff of each restaurant: a customer or a courier appends only to the streams of their own orders
-  // (ordering migration 0041, merged or not), and these streams are in no order index.
+  // (ordering migration 0042, merged or not), and these streams are in no order index.
   const as = (tenantId: string): UnitOfWorkContext => ({ service: 'ordering', tenantId, actor: { kind: 'staff', id: randomUUID() } });
   /** Holds the pool's only batch in flight for a moment, so that the units sent next wait and go together. */
   const hold = () => {

@@ -9,7 +9,7 @@ const services = new URL('../../../src/services/', import.meta.url);
 const OUTBOX_MIGRATIONS = [
   ['platform', ['platform/migrations/0003_outbox.sql', 'platform/migrations/0006_outbox_checkpoint.sql', 'platform/migrations/0013_outbox_batch_policy.sql', 'platform/migrations/0015_outbox_relay_policy.sql', 'platform/migrations/0024_outbox_wake_isolation.sql']],
   ['menu', ['menu/migrations/0002_outbox.sql', 'menu/migrations/0003_outbox_checkpoint.sql', 'menu/migrations/0004_outbox_batch_policy.sql', 'menu/migrations/0005_outbox_relay_policy.sql', 'menu/migrations/0009_outbox_wake_isolation.sql']],
-  ['ordering', ['ordering/migrations/0020_outbox.sql', 'ordering/migrations/0022_outbox_checkpoint.sql', 'ordering/migrations/0032_outbox_batch_policy.sql', 'ordering/migrations/0034_outbox_relay_policy.sql', 'ordering/migrations/0042_outbox_wake_isolation.sql']],
+  ['ordering', ['ordering/migrations/0020_outbox.sql', 'ordering/migrations/0022_outbox_checkpoint.sql', 'ordering/migrations/0032_outbox_batch_policy.sql', 'ordering/migrations/0034_outbox_relay_policy.sql', 'ordering/migrations/0041_outbox_wake_isolation.sql']],
   ['delivery', ['delivery/migrations/0001_outbox.sql', 'delivery/migrations/0004_outbox_checkpoint.sql', 'delivery/migrations/0005_outbox_batch_policy.sql', 'delivery/migrations/0006_outbox_relay_policy.sql', 'delivery/migrations/0018_outbox_wake_isolation.sql']],
   ['payments', ['payments/migrations/0001_outbox.sql', 'payments/migrations/0003_outbox_checkpoint.sql', 'payments/migrations/0011_outbox_batch_policy.sql', 'payments/migrations/0013_outbox_relay_policy.sql', 'payments/migrations/0019_outbox_wake_isolation.sql']],
 ] as const;

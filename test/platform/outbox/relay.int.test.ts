@@ -108,7 +108,7 @@ describe('writeToOutbox and outboxAppendSql', () => {
     const store = createEventStore({ schema: 'ordering', appendSql: outboxAppendSql('ordering', 'order') });
     const orderId = randomUUID();
     const stream = `order-${orderId}`;
-    // As placement does it: the order index names the customer before their first append (ordering 0041).
+    // As placement does it: the order index names the customer before their first append (ordering 0042).
     const appended = await unitOfWork(pool, { service: 'ordering', tenantId: TENANT, actor: { kind: 'customer', id: TENANT } }, async (tx) => {
       await tx.query('insert into ordering.order_index (tenant_id, order_id, customer_id) values ($1, $2, $1)', [TENANT, orderId]);
       return store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 12 }, extra: { traceparent: '00-t-p-01' } }, { type: 'OrderPaid', data: { paid: true } }], 0, {
@@ -146,7 +146,7 @@ describe('writeToOutbox and outboxAppendSql', () => {
     const commit: CommitStatementsFn = (ctx, statements) => commitStatements(pool, ctx, statements);
     const orderId = randomUUID();
     const stream = `order-${orderId}`;
-    // The customer's order, in the order index: a customer appends only to their own orders (ordering 0041).
+    // The customer's order, in the order index: a customer appends only to their own orders (ordering 0042).
     await unitOfWork(pool, context, (tx) => tx.query('insert into ordering.order_index (tenant_id, order_id, customer_id) values ($1, $2, $1)', [TENANT, orderId]));
     await store.appendAndCommit(commit, context, stream, [{ type: 'OrderPlaced', data: { n: 1 } }], 0);
     await assert.rejects(store.appendAndCommit(commit, context, stream, [{ type: 'OrderAccepted', data: { n: 2 } }], 0), ConcurrencyError);
