@@ -62,7 +62,14 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
     '/admin/dead-letters/:id/redrive',
     {
       schema: { ...admin, summary: 'Send one dead letter back to its subscription', params: IdParams, body: NoFields },
-      config: { docs: { errors: { ...LETTER_ERRORS, 409: 'SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it)' } } },
+      config: {
+        docs: {
+          errors: {
+            ...LETTER_ERRORS,
+            409: 'SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it); DEAD_LETTER_UNDECODABLE: published onto the stream outside the platform, no handler can take it (fix the publisher, drop it)',
+          },
+        },
+      },
       ...noFields,
     },
     async (request) => {

@@ -94,6 +94,23 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
   });
 
+  test('redriving a letter of a message published onto the stream outside the platform is a 409 DEAD_LETTER_UNDECODABLE saying to fix the publisher and drop it; the letter stays', async () => {
+    const pool = t.platform.deps.databases.poolFor('platform');
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), $1, gen_random_uuid(), 'delivery.task.assign', '', $2, '"not json"', 'UndecodableMessageError [MESSAGE_UNDECODABLE]: …', 0, now(), now(), 'nats')
+       returning id::text as id`,
+      [`${token()}-raw`, JSON.stringify({ correlation: '', causation: '', tenant: '', traceparent: '', 'brigade-undecodable': 'it has no message id (Nats-Msg-Id)', 'brigade-stream-sequence': '7' })],
+    );
+    const id = rows[0]!.id;
+    const res = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${id}/redrive`, token: admin });
+    assert.deepEqual([res.statusCode, res.json().code], [409, 'DEAD_LETTER_UNDECODABLE'], res.body);
+    assert.ok(res.json().detail.includes(`'brigade dlq drop ${id}'`), res.json().detail);
+    const shown = await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin });
+    assert.deepEqual([shown.statusCode, shown.json().message.payload], [200, 'not json'], 'the letter stays parked, its body as it came');
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 204);
+  });
+
   test('an id that names no dead letter: 404 NOT_FOUND whose detail says where the ids are and why it may be gone', async () => {
     const nothing = '00000000-0000-7000-8000-000000000000';
     for (const [method, url] of [['GET', `/v1/admin/dead-letters/${nothing}`], ['POST', `/v1/admin/dead-letters/${nothing}/redrive`], ['DELETE', `/v1/admin/dead-letters/${nothing}`]] as const) {

@@ -72,3 +72,38 @@ describe('brigade dlq: list says how many there are past the first page; an id t
     }
   });
 });
+
+describe('brigade dlq: a letter of a message published onto the stream outside the platform', () => {
+  const database = useTestDatabase();
+  let id: string;
+  before(async () => {
+    // As the JetStream transport parks a stream message it cannot take: the body as text, what is wrong and where it was in headers, no attempt.
+    const { rows } = await database.pool(1).query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), 'menu-consumer', gen_random_uuid(), 'menu.item.changed', '', $1, '"not json"', 'UndecodableMessageError [MESSAGE_UNDECODABLE]: …', 0, now(), now(), 'nats')
+       returning id::text as id`,
+      [JSON.stringify({ correlation: '', causation: '', tenant: '', traceparent: '', 'brigade-undecodable': 'its body is not JSON (Unexpected token)', 'brigade-stream-sequence': '42' })],
+    );
+    id = rows[0]!.id;
+  });
+
+  test('show prints its body as it came; redrive refuses it (whatever the transport) and says to drop it; drop removes it', async () => {
+    const env = { DATABASE_URL: database.db.url };
+    const shown = await runMain(['dlq', 'show', id], env);
+    assert.equal(shown.code, 0, shown.stderr);
+    const letter = JSON.parse(shown.stdout) as { message: { payload: unknown; headers: Record<string, string> } };
+    assert.equal(letter.message.payload, 'not json');
+    assert.equal(letter.message.headers['brigade-stream-sequence'], '42');
+    // Without NATS_URL: before, it was refused as the other transport's ("run the redrive with NATS_URL set"), which would only have parked it again.
+    const redriven = await runMain(['dlq', 'redrive', id], env);
+    assert.equal(redriven.code, 1, redriven.stdout);
+    assert.match(redriven.stderr, new RegExp(`Dead letter ${id} cannot go back: its body is not JSON \\(Unexpected token\\) \\(message 42 of the stream\\).*'brigade dlq drop ${id}'`));
+    const all = await runMain(['dlq', 'redrive', '--all'], env);
+    assert.equal(all.code, 1);
+    assert.match(all.stderr, new RegExp(`${id} \\(menu-consumer\\) could not go back: Dead letter ${id} cannot go back`));
+    assert.equal((await runMain(['dlq', 'show', id], env)).code, 0, 'it stays parked');
+    const dropped = await runMain(['dlq', 'drop', id], env);
+    assert.equal(dropped.code, 0, dropped.stderr);
+    assert.equal((await runMain(['dlq', 'show', id], env)).code, 1);
+  });
+});

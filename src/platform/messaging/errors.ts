@@ -101,6 +101,63 @@ export class ClaimCheckReleaseError extends BrigadeError {
 }
 
 /**
+ * 503: a message handled on a retry was acked, but its `brigade_bus.failures` row (the JetStream
+ * transport's record of the earlier attempts) could not be deleted (the bus database not answering).
+ * Reported through the subscription's `onError`, never thrown to the transport: the handler succeeded,
+ * and a message left unacked for this would run again and at last be parked as exhausted. The row
+ * stays; it is harmless, except that a later failure of the same message in the same subscription
+ * (a redrive of another letter of it) would be dated from it.
+ */
+export class FailuresCleanupError extends BrigadeError {
+  constructor(messageId: string, subscription: string, attempt: number, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      'MESSAGE_FAILURES_CLEANUP_FAILED',
+      503,
+      `Message ${messageId} was handled by ${subscription} on attempt ${attempt} and acked, but its failures row could not be deleted (${reason}): ` +
+        'the row stays in brigade_bus.failures, which is harmless',
+      { details: { messageId, subscription, attempt }, cause },
+    );
+  }
+}
+
+/**
+ * 400: a stream message the JetStream transport cannot take: published onto the stream outside the
+ * platform (`nats pub`, a client in another language), with a body that is not JSON, no message id or
+ * one that is not a UUID, or text PostgreSQL cannot store. It is parked at once, without running a
+ * handler (its letter's error is this one's first line), so that it neither comes back for ever nor
+ * holds a slot of the worker.
+ */
+export class UndecodableMessageError extends BrigadeError {
+  constructor(where: { readonly stream: string; readonly sequence: number; readonly subject: string; readonly subscription: string }, problem: string, deadLetter: string) {
+    super(
+      'MESSAGE_UNDECODABLE',
+      400,
+      `Message ${where.sequence} of stream ${where.stream} on ${where.subject} (subscription ${where.subscription}) cannot be handled: ${problem}. ` +
+        `The platform publishes JSON under a UUID message id; this one was published onto the stream outside the platform: fix its publisher, then 'brigade dlq drop ${deadLetter}'`,
+      { details: { ...where, problem, deadLetter } },
+    );
+  }
+}
+
+/**
+ * 409: a redrive of a dead letter whose message no handler could take ({@link UndecodableMessageError}:
+ * published onto the stream outside the platform). Sent back, it would only be parked again: it stays,
+ * and the message says to fix the publisher and drop it.
+ */
+export class DeadLetterUndecodableError extends BrigadeError {
+  constructor(deadLetter: string, problem: string, sequence: string | undefined) {
+    super(
+      'DEAD_LETTER_UNDECODABLE',
+      409,
+      `Dead letter ${deadLetter} cannot go back: ${problem}${sequence === undefined ? '' : ` (message ${sequence} of the stream)`}, so no handler can take it; ` +
+        `it was published onto the stream outside the platform. Fix its publisher (and publish what it meant again), then 'brigade dlq drop ${deadLetter}'`,
+      { details: { deadLetter, problem } },
+    );
+  }
+}
+
+/**
  * 409: a dead letter was parked by one transport (`nats`, `postgres`) and the redrive runs on the
  * other. Both share the subscription registry, so the other would accept it, and the message would sit
  * where no worker of the subscription reads: the letter stays parked instead.

@@ -9,7 +9,21 @@ export type {
   SubscriptionSpec,
   Transport,
 } from './types.ts';
-export { AttemptsExhaustedError, ClaimCheckMissingError, ClaimCheckReleaseError, DeadLetterCursorGoneError, DeadLetterNotFoundError, DeadLetterTransportMismatchError, InvalidMessageError, LeaseLostError, RedriveInterruptedError, UnknownSubscriptionError } from './errors.ts';
+export {
+  AttemptsExhaustedError,
+  ClaimCheckMissingError,
+  ClaimCheckReleaseError,
+  DeadLetterCursorGoneError,
+  DeadLetterNotFoundError,
+  DeadLetterTransportMismatchError,
+  DeadLetterUndecodableError,
+  FailuresCleanupError,
+  InvalidMessageError,
+  LeaseLostError,
+  RedriveInterruptedError,
+  UndecodableMessageError,
+  UnknownSubscriptionError,
+} from './errors.ts';
 export { newMessageId } from './newMessageId.ts';
 export { headerProblem, validateMessage } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';

@@ -382,4 +382,35 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
     assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'neither drop left the reference held');
   });
+
+  test('a drop and a redrive of the same claim-checked letter at once (forced to overlap) both end: the redrive sends it, the drop finds it gone', async () => {
+    const bus = withClaimCheck(transport, { pool, thresholdBytes: 1024 });
+    const sub = `${token()}-race`;
+    await bus.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const m = message('menu.item.changed', null);
+    const sha = await claimChecked(m.id, sub);
+    const letter = await park(sub, { ...m, headers: { ...m.headers, 'claim-check': sha } });
+    // The redrive stops between locking its letter and holding the payload again (a broker round trip, a slow pool).
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    const gated: Transport = { ...bus, redeliver: async (subscription, sent) => (await gate, bus.redeliver(subscription, sent)) };
+    const activity = (where: string) => pool.query(`select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and ${where}`);
+    const redrive = redriveDeadLetters(pool, gated, { id: letter }).then(() => 'redriven', (e: Error) => `redrive failed: ${e.message}`);
+    await waitFor('the redrive holds its letter', async () => (await activity(`query like '%for update skip locked%'`)).rowCount! > 0);
+    const drop = dropDeadLetter(pool, letter).then(() => 'dropped', (e: { code?: string }) => e.code ?? String(e));
+    await waitFor('the drop waits on the letter', async () => (await activity(`wait_event_type = 'Lock' and query like '%from brigade_bus.dead_letters where id%'`)).rowCount! > 0);
+    open();
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([Promise.all([redrive, drop]), new Promise((resolve) => (timer = setTimeout(() => resolve('both still waiting after 5 s'), 5000)))]);
+    clearTimeout(timer);
+    if (!Array.isArray(outcome)) {
+      // Before, each waited on the other through a lock PostgreSQL could not see as a deadlock: ended here, so the database can be dropped.
+      await pool.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`);
+      await Promise.all([redrive, drop]);
+    }
+    assert.deepEqual(outcome, ['redriven', 'NOT_FOUND']);
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.equal(await deliveriesOf(sub), 1, 'sent once');
+    assert.equal((await pool.query('select released_at from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [m.id, sub])).rows[0]?.released_at, null, 'the payload is held for the redriven message');
+  });
 });

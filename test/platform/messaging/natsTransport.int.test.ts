@@ -1,13 +1,25 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { jetstreamManager } from '@nats-io/jetstream';
-import { connect } from '@nats-io/transport-node';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers } from '@nats-io/transport-node';
 import pg from 'pg';
 import { useTestDatabase } from '../../support/db.ts';
-import { deleteTestStream } from '../../support/jetstream.ts';
+import { consumerDeliveries, deleteTestStream } from '../../support/jetstream.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
-import { createNatsTransport, ensureBusSchema, InvalidMessageError, listDeadLetters, redriveDeadLetters, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
+import {
+  createNatsTransport,
+  dropDeadLetter,
+  ensureBusSchema,
+  InvalidMessageError,
+  listDeadLetters,
+  newMessageId,
+  redriveDeadLetters,
+  showDeadLetter,
+  type Message,
+  type Transport,
+} from '../../../src/platform/messaging/index.ts';
+import { isUuid } from '../../../src/platform/ids/index.ts';
 import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token, waitFor } from './support.ts';
 import { transportContract } from './transportContract.ts';
@@ -201,5 +213,148 @@ describe('nats jetstream stream settings', { skip: nats.skip }, () => {
       await jsm.streams.delete(own).catch(() => false);
       await nc.close();
     }
+  });
+});
+
+describe('nats jetstream: what follows a handled message', { skip: nats.skip }, () => {
+  test('a message handled on a retry whose failures row cannot be deleted (a database blip) is acked and the failure reported: not run again, not parked', async () => {
+    const t = token();
+    const sub = `${t}-blip`;
+    const leaseMs = 500;
+    await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*`, leaseMs });
+    // The bus database refuses to delete this subscription's failures rows while the blip lasts.
+    const trigger = `refuse_${t}`;
+    await pool.query(`create function brigade_bus.${trigger}() returns trigger language plpgsql as $$ begin raise exception 'database blip'; end $$`);
+    await pool.query(`create trigger ${trigger} before delete on brigade_bus.failures for each row when (old.subscription = '${sub}') execute function brigade_bus.${trigger}()`);
+    const runs: number[] = [];
+    const reported: unknown[] = [];
+    const c = new AbortController();
+    const w = transport!.subscribe(
+      { subscription: sub, maxAttempts: 2, backoff: { initialMs: 10, maxMs: 10 }, signal: c.signal, onError: (e) => void reported.push(e) },
+      async (m) => {
+        runs.push(m.attempt);
+        if (m.attempt === 1) throw new Error('the first attempt fails');
+      },
+    );
+    const sent = message(`${prefix}.${t}.Happened`, { n: 1 });
+    try {
+      await transport!.publish([sent]);
+      await waitFor('the failed clean-up reported', () => reported.length > 0);
+      // Three leases of the blip: a message left unacked comes back meanwhile, past its last attempt.
+      await new Promise((r) => setTimeout(r, 3 * leaseMs));
+    } finally {
+      await pool.query(`drop trigger ${trigger} on brigade_bus.failures; drop function brigade_bus.${trigger}()`);
+    }
+    // The blip over: before, the next delivery parked it as MESSAGE_ATTEMPTS_EXHAUSTED ("a worker was lost mid-handle").
+    await new Promise((r) => setTimeout(r, 3 * leaseMs));
+    c.abort();
+    await w.done;
+    assert.deepEqual(runs, [1, 2], 'the handler ran twice: the failure and the success');
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), [], 'a handled message is not parked');
+    assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 2, redelivered: 0, ackPending: 0 }, 'acked on its second delivery (none pending), not delivered again');
+    const error = reported[0] as { code?: string; message?: string };
+    assert.equal(error.code, 'MESSAGE_FAILURES_CLEANUP_FAILED');
+    assert.match(error.message ?? '', new RegExp(`^Message ${sent.id} was handled by ${sub} on attempt 2 and acked, but its failures row could not be deleted \\(database blip\\)`));
+    assert.equal(reported.length, 1, 'nothing else went wrong');
+    // The row stays (harmless: only a later failure of the same message in this subscription would date from it).
+    assert.equal((await pool.query('select 1 from brigade_bus.failures where subscription = $1 and message_id = $2', [sub, sent.id])).rowCount, 1);
+  });
+});
+
+describe('nats jetstream: messages published onto the stream outside the platform', { skip: nats.skip }, () => {
+  test('one the transport cannot take (a body not JSON, no message id or one not a UUID, a \\u0000 PostgreSQL cannot store) is parked at once, never run, and its letter says what it is', async () => {
+    const t = token();
+    const sub = `${t}-raw`;
+    const subject = (type: string) => `${prefix}.${t}.${type}`;
+    await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*`, leaseMs: 300 });
+    const handled: string[] = [];
+    const reported: unknown[] = [];
+    const c = new AbortController();
+    const w = transport!.subscribe({ subscription: sub, maxAttempts: 3, backoff: { initialMs: 10, maxMs: 10 }, signal: c.signal, onError: (e) => void reported.push(e) }, async (m) => {
+      handled.push(m.id);
+    });
+    // As `nats pub` or a client in another language would publish.
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const sequences = new Map<string, number>();
+    const publishRaw = async (type: string, body: string | Uint8Array, id?: string) => {
+      const h = headers();
+      if (id !== undefined) h.set('Nats-Msg-Id', id);
+      h.set('Brigade-Key', `k-${type}`);
+      h.set('Brigade-H-source', 'elsewhere');
+      sequences.set(subject(type), (await jetstream(nc).publish(subject(type), body, { headers: h })).seq);
+    };
+    const notJsonId = newMessageId();
+    // An escaped backslash before u0000 is text PostgreSQL stores: that one is the platform's kind of message.
+    const escapedId = newMessageId();
+    try {
+      await publishRaw('NotJson', 'not json', notJsonId);
+      await publishRaw('NoId', '{"n":1}');
+      await publishRaw('BadId', '{"n":2}', 'order-42');
+      await publishRaw('Binary', new Uint8Array([0xff, 0x00, 0x01]), newMessageId());
+      await publishRaw('Nul', '{"text":"a\\u0000b"}', newMessageId());
+      await publishRaw('Escaped', '{"text":"a\\\\u0000b"}', escapedId);
+    } finally {
+      await nc.close();
+    }
+    const fine = message(subject('Fine'), { n: 3 });
+    await transport!.publish([fine]);
+    try {
+      await waitFor('five parked and the good ones handled', async () => handled.length === 2 && (await listDeadLetters(pool, { subscription: sub })).length === 5);
+      // Several leases: one left unsettled would come back meanwhile (before, the first came back every 300 ms, for ever).
+      await new Promise((r) => setTimeout(r, 1000));
+    } finally {
+      c.abort();
+      await w.done;
+    }
+    assert.deepEqual(handled, [escapedId, fine.id], 'no handler ran what the transport could not take');
+    assert.deepEqual(reported, []);
+    assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 7, redelivered: 0, ackPending: 0 }, 'each delivered once and settled');
+
+    const letters = new Map((await listDeadLetters(pool, { subscription: sub })).map((l) => [l.message.subject, l]));
+    const expected: Record<string, { payload: string; problem: RegExp; id?: string; extra?: Record<string, string> }> = {
+      NotJson: { payload: 'not json', problem: /^its body is not JSON \(.+\)$/, id: notJsonId },
+      NoId: { payload: '{"n":1}', problem: /^it has no message id \(Nats-Msg-Id\)$/ },
+      BadId: { payload: '{"n":2}', problem: /^its message id "order-42" is not a UUID$/, extra: { 'brigade-sent-message-id': 'order-42' } },
+      Binary: { payload: '/wAB', problem: /^its body is not JSON \(.+\)$/, extra: { 'brigade-body-encoding': 'base64' } },
+      Nul: { payload: '{"text":"a\\u0000b"}', problem: /^its body holds a \\u0000, which PostgreSQL cannot store$/ },
+    };
+    for (const [type, want] of Object.entries(expected)) {
+      const letter = letters.get(subject(type));
+      assert.ok(letter, type);
+      const seq = String(sequences.get(subject(type)));
+      assert.equal(letter.message.payload, want.payload, `${type}: the body as it came, as text`);
+      assert.equal(letter.message.key, `k-${type}`);
+      assert.equal(letter.message.headers.source, 'elsewhere');
+      assert.equal(letter.message.headers['brigade-stream-sequence'], seq, type);
+      assert.match(letter.message.headers['brigade-undecodable'] ?? '', want.problem, type);
+      for (const [name, value] of Object.entries(want.extra ?? {})) assert.equal(letter.message.headers[name], value, `${type}: ${name}`);
+      if (want.id !== undefined) assert.equal(letter.message.id, want.id, `${type}: its own id, a UUID`);
+      assert.ok(isUuid(letter.message.id), `${type}: a message id of its own when it has none that can be stored`);
+      assert.deepEqual([letter.attempts, letter.transport], [0, 'nats'], `${type}: no handler ran it`);
+      assert.ok(
+        letter.error.startsWith(
+          `UndecodableMessageError [MESSAGE_UNDECODABLE]: Message ${seq} of stream ${stream} on ${subject(type)} (subscription ${sub}) cannot be handled: ${letter.message.headers['brigade-undecodable']}. `,
+        ),
+        letter.error,
+      );
+      assert.ok(letter.error.endsWith(`published onto the stream outside the platform: fix its publisher, then 'brigade dlq drop ${letter.id}'`), letter.error);
+    }
+
+    // show as listed; a redrive refuses them (they would only be parked again) and sends nothing; a drop removes them.
+    const notJson = letters.get(subject('NotJson'))!;
+    assert.deepEqual(await showDeadLetter(pool, notJson.id), notJson);
+    await assert.rejects(redriveDeadLetters(pool, transport!, { id: notJson.id }), (e: unknown) => {
+      assert.ok(e instanceof BrigadeError);
+      assert.deepEqual([e.code, e.status], ['DEAD_LETTER_UNDECODABLE', 409]);
+      assert.match(e.message, new RegExp(`^Dead letter ${notJson.id} cannot go back: .*its body is not JSON.*'brigade dlq drop ${notJson.id}'$`));
+      return true;
+    });
+    const outcome = await redriveDeadLetters(pool, transport!, { all: true, subscription: sub });
+    assert.equal(outcome.redriven, 0);
+    assert.deepEqual(outcome.failed.map((f) => f.id).sort(), [...letters.values()].map((l) => l.id).sort());
+    assert.ok(outcome.failed.every((f) => f.error.includes('cannot go back')));
+    for (const letter of letters.values()) await dropDeadLetter(pool, letter.id);
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 7, redelivered: 0, ackPending: 0 }, 'no redrive was published');
   });
 });

@@ -178,6 +178,33 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.deepEqual(await listDeadLetters(s.pool, { subscription: sub }), []);
     });
 
+    test('a parked message is settled: it does not come back once its lease is over, and is parked once', async () => {
+      const t = token();
+      const sub = `${t}-once`;
+      const leaseMs = 300;
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs });
+      const attempts: number[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal }, async (m) => {
+        attempts.push(m.attempt);
+        throw new Error('poison');
+      });
+      try {
+        await s.transport.publish([message(`${s.prefix}.${t}.poison`, {})]);
+        await waitFor('a dead letter', async () => (await listDeadLetters(s.pool, { subscription: sub })).length > 0);
+        // Several leases: a message the broker still counted as unacked would be delivered again meanwhile.
+        await new Promise((r) => setTimeout(r, 5 * leaseMs));
+      } finally {
+        c.abort();
+        await w.done;
+      }
+      // Before, on JetStream (nats-server 2.9), a TERM with a reason was no TERM: the message came back
+      // every ack_wait and was parked again each time, past its last attempt, as MESSAGE_ATTEMPTS_EXHAUSTED.
+      const letters = await listDeadLetters(s.pool, { subscription: sub });
+      assert.deepEqual(letters.map((l) => [l.attempts, l.error.split('\n', 1)[0]]), [[1, 'Error: poison']]);
+      assert.deepEqual(attempts, [1]);
+    });
+
     test('a last attempt whose dead letter could not be stored is parked on the next delivery with the handler\'s error and the attempts that ran', async () => {
       const t = token();
       const sub = `${t}-x`;

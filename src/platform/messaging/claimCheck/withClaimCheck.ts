@@ -112,7 +112,10 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
 
   // Holds the payload again for the subscription a redrive sends the message to, and restarts its
   // grace, in one statement; no row back means the payload is gone (purged). Before the redelivery, so
-  // that the handler's release always comes after it.
+  // that the handler's release always comes after it. On a connection of its own, committed at once,
+  // while the redrive's transaction holds the letter's lock: so whatever locks both a letter and its
+  // reference takes the letter first (dropDeadLetter), or it waits for this statement while this waits
+  // for it, a deadlock PostgreSQL cannot see (decision 0016).
   const hold = async (sha256: string, messageId: string, subscription: string): Promise<void> => {
     const { rowCount } = await pool.query(
       `with c as (update brigade_bus.claim_checks set created_at = now() where sha256 = $1 returning sha256)

@@ -14,19 +14,26 @@ import { deadLetterId } from './deadLetterId.ts';
  * letters of one message queue on it, and the second, whose check for a remaining letter then reads
  * the first's committed delete, releases it. (In one statement both read a snapshot that still held the
  * other's letter, and neither released it.)
+ *
+ * Locks in the order a redrive takes them: the letter, then the reference. A redrive locks its letter
+ * in its transaction and then, for a claim-checked message, holds the reference again in a statement of
+ * its own on another connection (`withClaimCheck`'s `redeliver`). The drop used to lock the reference
+ * first and then wait for the letter, while that statement waited for the reference and the redrive's
+ * transaction waited for the statement, in Node: a cycle PostgreSQL cannot see, so both hung for good.
+ * Now a drop waits for the redrive's letter, and then finds it gone (`NotFoundError`).
  */
 export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
   const letterId = deadLetterId(id);
   await poolTransaction(pool, async (client) => {
     const { rows } = await client.query<{ subscription: string; message_id: string }>(
-      'select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid',
+      'select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid for update',
       [letterId],
     );
     const letter = rows[0];
     if (letter === undefined) throw new DeadLetterNotFoundError(id);
     await client.query('select from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 for update', [letter.message_id, letter.subscription]);
     const { rowCount } = await client.query('delete from brigade_bus.dead_letters where id = $1::uuid', [letterId]);
-    // Dropped (or redriven) by someone else since it was read.
+    // Locked above, so it is still there; checked all the same.
     if (rowCount !== 1) throw new DeadLetterNotFoundError(id);
     await client.query(
       `update brigade_bus.claim_check_refs r set released_at = now()

@@ -1,8 +1,16 @@
 import type pg from 'pg';
-import { ClaimCheckMissingError, DeadLetterNotFoundError, DeadLetterTransportMismatchError, InvalidMessageError, RedriveInterruptedError, UnknownSubscriptionError } from '../errors.ts';
+import {
+  ClaimCheckMissingError,
+  DeadLetterNotFoundError,
+  DeadLetterTransportMismatchError,
+  DeadLetterUndecodableError,
+  InvalidMessageError,
+  RedriveInterruptedError,
+  UnknownSubscriptionError,
+} from '../errors.ts';
 import type { Transport } from '../types.ts';
 import { deadLetterId } from './deadLetterId.ts';
-import { DEAD_LETTER_COLUMNS, toDeadLetter, type DeadLetter } from './types.ts';
+import { DEAD_LETTER_COLUMNS, STREAM_SEQUENCE_HEADER, toDeadLetter, UNDECODABLE_HEADER, type DeadLetter } from './types.ts';
 
 /** Which dead letters {@link redriveDeadLetters} sends back. */
 export type RedriveSelection = { readonly id: string } | { readonly all: true; readonly subscription?: string };
@@ -41,7 +49,9 @@ export function redriveSelectSql(byId: boolean): string {
  * ({@link DeadLetterTransportMismatchError}: both share the subscription registry, so a PostgreSQL
  * redrive would take a JetStream letter into `brigade_bus.deliveries`, which no JetStream worker reads),
  * and one whose claim-checked payload was purged (the claim-check wrapper's `redeliver` checks it, and
- * holds the payload again for the subscription). Any other failure is the transport's (the broker down):
+ * holds the payload again for the subscription), and one of a message published onto the stream outside
+ * the platform, which no handler could take ({@link DeadLetterUndecodableError}: it would only be parked
+ * again; fix the publisher and drop it). Any other failure is the transport's (the broker down):
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
@@ -90,7 +100,8 @@ function isTheLetters(error: unknown): error is Error {
     error instanceof UnknownSubscriptionError ||
     error instanceof InvalidMessageError ||
     error instanceof ClaimCheckMissingError ||
-    error instanceof DeadLetterTransportMismatchError
+    error instanceof DeadLetterTransportMismatchError ||
+    error instanceof DeadLetterUndecodableError
   );
 }
 
@@ -105,6 +116,13 @@ async function redriveNext(pool: pg.Pool, transport: Transport, sql: string, par
       return null;
     }
     const letter = toDeadLetter(rows[0]);
+    // A message published onto the stream outside the platform, which no handler could take: sent
+    // back, it would only be parked again. Refused first, whatever the transport: neither can send it.
+    const undecodable = letter.message.headers[UNDECODABLE_HEADER];
+    if (undecodable !== undefined) {
+      await client.query('rollback');
+      return { letter, error: new DeadLetterUndecodableError(letter.id, undecodable, letter.message.headers[STREAM_SEQUENCE_HEADER]) };
+    }
     // Each transport's workers read only their own broker: a letter sent back through the other one is lost there.
     if (letter.transport !== transport.kind) {
       await client.query('rollback');

@@ -8,7 +8,8 @@ import type { OutgoingMessage } from '../types.ts';
  *
  * `exhausted`: the message came back past its last attempt, which was never settled (its worker died,
  * or storing its dead letter failed): `error` is the note that says so, written after the last handler
- * error its `failures` row kept, when there is one.
+ * error its `failures` row kept, when there is one. `id`: the letter's id, when its error must name it
+ * (default a new one).
  */
 export async function storeDeadLetter(
   pool: pg.Pool,
@@ -19,9 +20,10 @@ export async function storeDeadLetter(
     readonly attempts: number;
     readonly transport: string;
     readonly exhausted?: boolean;
+    readonly id?: string;
   },
 ): Promise<string> {
-  const id = newMessageId();
+  const id = entry.id ?? newMessageId();
   const m = entry.message;
   await pool.query(
     `with f as (delete from brigade_bus.failures where subscription = $2 and message_id = $3 returning first_failed_at, last_error)

@@ -22,6 +22,20 @@ export interface DeadLetter {
 }
 
 /**
+ * The header of a dead letter whose message no handler could take (published onto the JetStream stream
+ * outside the platform: its body not JSON, no message id or one not a UUID, text PostgreSQL cannot
+ * store): what was wrong with it. Set by the JetStream transport, which parks such a message at once
+ * with its body as it came, as a JSON string (`attempts` 0); a redrive refuses such a letter
+ * (`DEAD_LETTER_UNDECODABLE`). Its other headers: {@link STREAM_SEQUENCE_HEADER}, `brigade-sent-message-id`
+ * (a message id that is no UUID; the letter's message id is then a new one), `brigade-body-encoding:
+ * base64` (a body that is not UTF-8 text, or holds a NUL, which PostgreSQL cannot store as text).
+ */
+export const UNDECODABLE_HEADER = 'brigade-undecodable';
+
+/** The header of a dead letter parked by the JetStream transport for what it was: the message's stream sequence. */
+export const STREAM_SEQUENCE_HEADER = 'brigade-stream-sequence';
+
+/**
  * The columns of `brigade_bus.dead_letters d` (alias `d`). A query orders by `d.id`, never a bare `id`:
  * an unqualified ORDER BY names this list's output, the id as text sorted by the database's collation,
  * not the uuid (the outbox claim lost rows that way: claimOutboxBatch.ts).

@@ -11,7 +11,10 @@ import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import { connectNats } from './connectNats.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
-import { InvalidMessageError, UnknownSubscriptionError } from '../errors.ts';
+import { FailuresCleanupError, InvalidMessageError, UndecodableMessageError, UnknownSubscriptionError } from '../errors.ts';
+import { isUuid } from '../../ids/index.ts';
+import { newMessageId } from '../newMessageId.ts';
+import { storable, undecodableLetter, type UndecodableStreamMessage } from './undecodableLetter.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
 
@@ -54,6 +57,26 @@ const H_KEY = 'Brigade-Key';
 const H_ID = 'Brigade-Message-Id';
 const H_REDRIVE = 'Brigade-Redrive-For';
 const H_PREFIX = 'Brigade-H-';
+/**
+ * Settles a parked message for good. Without a reason: `+TERM <reason>` is a TERM only from nats-server
+ * 2.10 on; 2.9 (decision 0016) took it for no ack at all, so every parked message came back after
+ * ack_wait and was parked again, a new letter each lease, for ever.
+ */
+const terminate = (m: JsMsg): void => m.term();
+/**
+ * A `\u0000` escape in JSON text (not an escaped backslash followed by `u0000`): a string PostgreSQL
+ * cannot store in jsonb. Tested only on a body that holds `\u0000` at all.
+ */
+const JSON_NUL_ESCAPE = /(?<!\\)(?:\\\\)*\\u0000/;
+
+/**
+ * A stream message as {@link createNatsTransport} decodes it: the message, or, for one published onto
+ * the stream outside the platform that no handler can take, what is wrong with it and what of it a dead
+ * letter keeps. `redriveFor` either way: a redrive for another subscription is skipped unread.
+ */
+type Decoded =
+  | { readonly message: Message; readonly redriveFor: string | null }
+  | { readonly message: null; readonly redriveFor: string | null; readonly problem: string; readonly raw: UndecodableStreamMessage };
 
 /**
  * The NATS JetStream transport. On creation it connects and creates or updates the stream (or, with
@@ -63,7 +86,9 @@ const H_PREFIX = 'Brigade-H-';
  * Each subscription is a durable pull consumer with explicit acks, created to deliver what is published
  * after it (`DeliverPolicy.New`, as the PostgreSQL transport); `ack_wait` is the lease, kept alive
  * with `working()` while a handler runs. Retries are NAKs with the backoff delay; after the last attempt
- * the message goes to the PostgreSQL dead-letter store and is then TERMed.
+ * the message goes to the PostgreSQL dead-letter store and is then TERMed. A stream message no handler
+ * can take (published outside the platform: a body not JSON, no UUID message id) is parked at once,
+ * its body kept as it came, and TERMed (decision 0016).
  *
  * @example
  * const transport = await createNatsTransport({ servers: config.natsUrl, pool, subjects: ['ordering.>'] });
@@ -184,33 +209,73 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     nc.publish(m.subject, serializedPayload(m), { reply, headers: encodeHeaders(pairs) });
   };
 
-  const decode = (m: JsMsg): { message: Message; redriveFor: string | null } => {
+  /**
+   * The message of a stream message; or, for one published onto the stream outside the platform, why
+   * no handler can take it: a body that is not JSON, no message id or one that is not a UUID (the
+   * platform's ids, which the failures row, the dead letter and the inbox store as uuid), or a NUL
+   * PostgreSQL cannot store. Never throws: a message that threw here was neither settled nor parked,
+   * and came back every ack_wait for ever (max_deliver is -1), holding a slot of the worker.
+   */
+  const decode = (m: JsMsg): Decoded => {
     // One pass over the headers: nats.js's get() lists and filters every name on each call.
     const headers: Record<string, string> = { correlation: '', causation: '', tenant: '', traceparent: '' };
     let id = '';
     let dedupeId = '';
     let key = '';
     let redriveFor = '';
+    let nul = false;
     for (const [name, values] of m.headers ?? []) {
       const value = values[0] ?? '';
-      if (name.startsWith(H_PREFIX)) headers[name.slice(H_PREFIX.length)] = value;
-      else if (name === H_KEY) key = value;
-      else if (name === 'Nats-Msg-Id') dedupeId = value;
+      if (name.startsWith(H_PREFIX)) {
+        headers[name.slice(H_PREFIX.length)] = value;
+        nul ||= value.includes('\0') || name.includes('\0');
+      } else if (name === H_KEY) {
+        key = value;
+        nul ||= value.includes('\0');
+      } else if (name === 'Nats-Msg-Id') dedupeId = value;
       else if (name === H_ID) id = value;
       else if (name === H_REDRIVE) redriveFor = value;
     }
+    const messageId = id || dedupeId;
     const text = m.string();
+    const problems: string[] = [];
+    if (!isUuid(messageId)) problems.push(messageId === '' ? 'it has no message id (Nats-Msg-Id)' : `its message id ${JSON.stringify(messageId)} is not a UUID`);
+    let payload: unknown = null;
+    if (text !== '') {
+      try {
+        payload = JSON.parse(text) as unknown;
+        if (text.includes('\\u0000') && JSON_NUL_ESCAPE.test(text)) problems.push('its body holds a \\u0000, which PostgreSQL cannot store');
+      } catch (error) {
+        problems.push(`its body is not JSON (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
+    if (nul || m.subject.includes('\0')) problems.push('its subject, key or a header holds a NUL, which PostgreSQL cannot store');
+    if (problems.length > 0) {
+      return {
+        message: null,
+        redriveFor: redriveFor || null,
+        problem: storable(problems.join('; ')),
+        raw: { subject: m.subject, sequence: m.seq, messageId, key, headers, body: m.data },
+      };
+    }
     return {
-      message: {
-        id: id || dedupeId,
-        subject: m.subject,
-        key,
-        headers: headers as MessageHeaders,
-        payload: text === '' ? null : (JSON.parse(text) as unknown),
-        attempt: m.info.deliveryCount,
-      },
+      message: { id: messageId, subject: m.subject, key, headers: headers as MessageHeaders, payload, attempt: m.info.deliveryCount },
       redriveFor: redriveFor || null,
     };
+  };
+
+  /**
+   * Parks a stream message no handler can take, at once and without a handler's attempt, then TERMs it:
+   * retried, it would only fail the same way. Its letter keeps the body as it came and says where the
+   * message was and what to do. When the letter cannot be stored, this throws and the message comes
+   * back after ack_wait to be parked then.
+   */
+  const parkUndecodable = async (m: JsMsg, subscription: string, problem: string, raw: UndecodableStreamMessage): Promise<void> => {
+    const letter = undecodableLetter(raw, problem);
+    const id = newMessageId();
+    const error = new UndecodableMessageError({ stream, sequence: raw.sequence, subject: letter.subject, subscription }, problem, id);
+    await storeDeadLetter(pool, { id, subscription, message: letter, error: `${error.name} [${error.code}]: ${error.message}`, attempts: 0, transport: 'nats' });
+    terminate(m);
   };
 
   const run = async (opts: SubscribeOptions, handler: MessageHandler): Promise<void> => {
@@ -283,19 +348,35 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     };
 
     const handle = async (m: JsMsg): Promise<void> => {
-      const { message, redriveFor } = decode(m);
+      const decoded = decode(m);
+      const { message, redriveFor } = decoded;
       const subscription = opts.subscription;
       // A redrive goes through the stream to every consumer of the subject; the others skip it.
       if (redriveFor !== null && redriveFor !== subscription) return ack(m);
+      if (message === null) return parkUndecodable(m, subscription, decoded.problem, decoded.raw);
       if (message.attempt > maxAttempts) {
         // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
         await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: message.attempt - 1, transport: 'nats' });
-        return m.term('dead-lettered');
+        return terminate(m);
       }
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
       if (failure === null) {
-        if (message.attempt > 1) await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]);
-        return ack(m);
+        // Acked first: the handler succeeded, and nothing after it may undo that. The clean-up of the
+        // earlier attempts' failures row used to come before the ack, and when it failed (a bus database
+        // blip) the message was never acked: it came back, ran again, and past its last attempt was
+        // parked as MESSAGE_ATTEMPTS_EXHAUSTED, though handled. Best effort now, as the claim-check
+        // release (decision 0016): a row left behind is harmless, and is reported.
+        ack(m);
+        if (message.attempt > 1) {
+          await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]).catch((cause: unknown) => {
+            try {
+              report(new FailuresCleanupError(message.id, subscription, message.attempt, cause));
+            } catch {
+              // A throwing reporter must not fail a message its handler handled.
+            }
+          });
+        }
+        return;
       }
       if (message.attempt >= maxAttempts) {
         const error = describeError(failure);
@@ -307,7 +388,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           await keepFailure(subscription, message.id, error).catch(() => undefined);
           throw parkError;
         }
-        return m.term('dead-lettered');
+        return terminate(m);
       }
       await keepFailure(subscription, message.id, describeError(failure));
       m.nak(backoffDelay(message.attempt, opts.backoff));
