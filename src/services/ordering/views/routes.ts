@@ -13,6 +13,7 @@ import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitFo
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
 import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
+import { answerWithin } from '../../../platform/runtime/answerWithin.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
 import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type PagedViewQuery, type RawViewRow } from './listQueries.ts';
@@ -267,7 +268,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       if (after === undefined) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: undefined };
       if (!first.behind) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: true };
       const pool = database.pool();
-      const listener = await listeners.forWait(pool);
+      // Bounded by the wait: the listener's open waits for a connection, which a full pool gives only
+      // at its acquire timeout (before, the wait began after that, and after the client had left).
+      const listener = await listeners.forWait(pool, options.waitUntil, options.signal);
       const wait = {
         checkpoint: first.checkpoint,
         timeoutMs: Math.max(0, options.waitUntil - Date.now()),
@@ -342,8 +345,11 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       const signal = abortOnClose(request);
       const waitUntil = Date.now() + maxWaitMs;
       const database = restaurantDatabase(rid);
-      // Behind: the restaurant's database is the only one when it is the shared one and nothing has moved.
-      const alone = async () => deps.placements.placementOf(rid) === '' && (await deps.placements.dedicatedDatabases().catch(() => undefined))?.length === 0;
+      // Behind: the restaurant's database is the only one when it is the shared one and nothing has
+      // moved. A catalog not read within the last second is read now, on the pool: bounded by the wait
+      // (a catalog not read by then says nothing, and the wait is for `after` or the head).
+      const alone = async () =>
+        deps.placements.placementOf(rid) === '' && (await answerWithin(deps.placements.dedicatedDatabases(), waitUntil - Date.now(), signal).catch(() => undefined))?.length === 0;
       const read = await readIn(database, context, views.board, query, { after: position, waitUntil, signal, alone });
       if (position === undefined || read.reachesAfter !== false || read.lagging) return read;
       // Past the head of the restaurant's database: not written there. Its events from before a move
