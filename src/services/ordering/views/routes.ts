@@ -152,9 +152,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * - `GET /restaurants/:rid/board/stream` (staff of rid, admin): Server-Sent Events, one `order` event per
  *   board row change as it is projected, `id` = the row's position (reconnect with `Last-Event-ID`).
  *   A client that reads slowly is written to as fast as it reads: the stream stops writing while its
- *   socket's buffer is full and goes on at `drain`, so it holds at most about that buffer (16 KiB) and
- *   one row. One that has read nothing of a full buffer from one heartbeat to the next is cut (its
- *   reconnect resumes after the last event it read, and misses nothing). A read of the view that fails
+ *   socket's buffer is full and goes on at `drain` with the rows it had read, reading the view again
+ *   only once they are written. What it holds for such a client meanwhile is bounded, not small: the
+ *   socket's buffer (its high-water mark, 16 KiB by default on Node 20 and 64 KiB from Node 22, and
+ *   the row whose write filled it) and the rest of one read of the view (up to 1000 rows read and not
+ *   yet written); the kernel's socket buffers hold more, outside the process. One that has read
+ *   nothing of a full buffer from one heartbeat to the next is cut (its reconnect resumes after the
+ *   last event it read, and misses nothing). A read of the view that fails
  *   (a full pool, a lost connection) is tried again at each heartbeat until one succeeds, at most one
  *   try a heartbeat; `brigade_board_stream_read_failures_total` counts the failures.
  *
@@ -523,7 +527,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         // Blocked at the last heartbeat, with no drain since: the next heartbeat that finds it blocked cuts the stream.
         let stalled = false;
         // Rows read and not written yet (the socket's buffer filled), with the next one's index, and
-        // whether their read filled its limit (more may follow them).
+        // whether their read filled its limit (more may follow them). Up to one read's 1000 rows wait
+        // here for a slow client: kept rather than read again at `drain`, so it costs no more reads.
         let unsent: ReadonlyArray<{ row: Record<string, unknown> }> = [];
         let next = 0;
         let full = false;
