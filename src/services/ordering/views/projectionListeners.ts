@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { listenToProjections, type ProjectionListener } from '../../../platform/projections/index.ts';
+import { answerWithin } from '../../../platform/runtime/answerWithin.ts';
 
 /** A database's projection listener as {@link ProjectionListeners.of} hands it out. */
 export interface HeldListener extends ProjectionListener {
@@ -15,8 +16,18 @@ export interface HeldListener extends ProjectionListener {
 export interface ProjectionListeners {
   /** The listener of `pool`'s database, opened on first use; rejects when it cannot be opened. */
   of(pool: pg.Pool): Promise<HeldListener>;
-  /** The listener for a wait on `pool`'s database, or none (the wait then polls) while opening one failed there in the last second. */
-  forWait(pool: pg.Pool): Promise<ProjectionListener | undefined>;
+  /**
+   * The listener for a wait on `pool`'s database, or none (the wait then polls): while opening one
+   * failed there in the last second, or when it is not open by `until` (ms since the epoch) or
+   * `signal` aborts first. Its open waits for a connection of `pool` like any other: with every
+   * connection taken it would hold the wait up to the pool's acquire timeout, past the wait's own end
+   * and past the client's leaving. An open not awaited goes on and serves the waits after it.
+   *
+   * @example
+   * const listener = await listeners.forWait(pool, waitUntil, signal);
+   * await waitForPosition(pool, board, after, { timeoutMs: waitUntil - Date.now(), signal, listener });
+   */
+  forWait(pool: pg.Pool, until: number, signal: AbortSignal): Promise<ProjectionListener | undefined>;
   /** Closes every listener opened. */
   close(): Promise<void>;
 }
@@ -54,7 +65,7 @@ export function createProjectionListeners(onLost: (error: unknown) => void): Pro
   };
   return {
     of,
-    forWait: async (pool) => (Date.now() - (failedAt.get(pool) ?? -Infinity) < 1000 ? undefined : of(pool).catch(() => undefined)),
+    forWait: async (pool, until, signal) => (Date.now() - (failedAt.get(pool) ?? -Infinity) < 1000 ? undefined : answerWithin(of(pool), until - Date.now(), signal).catch(() => undefined)),
     async close() {
       const all = [...open.values()];
       open.clear();

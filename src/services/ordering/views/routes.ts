@@ -13,6 +13,7 @@ import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitFo
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
 import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
+import { answerWithin } from '../../../platform/runtime/answerWithin.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
 import { boardQuery, courierTasksQuery, customerOrdersQuery, decodeCursor, encodeCursor, type MergedViewQuery, type PageCursor, type PagedViewQuery, type RawViewRow } from './listQueries.ts';
@@ -151,9 +152,13 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * - `GET /restaurants/:rid/board/stream` (staff of rid, admin): Server-Sent Events, one `order` event per
  *   board row change as it is projected, `id` = the row's position (reconnect with `Last-Event-ID`).
  *   A client that reads slowly is written to as fast as it reads: the stream stops writing while its
- *   socket's buffer is full and goes on at `drain`, so it holds at most about that buffer (16 KiB) and
- *   one row. One that has read nothing of a full buffer from one heartbeat to the next is cut (its
- *   reconnect resumes after the last event it read, and misses nothing). A read of the view that fails
+ *   socket's buffer is full and goes on at `drain` with the rows it had read, reading the view again
+ *   only once they are written. What it holds for such a client meanwhile is bounded, not small: the
+ *   socket's buffer (its high-water mark, 16 KiB by default on Node 20 and 64 KiB from Node 22, and
+ *   the row whose write filled it) and the rest of one read of the view (up to 1000 rows read and not
+ *   yet written); the kernel's socket buffers hold more, outside the process. One that has read
+ *   nothing of a full buffer from one heartbeat to the next is cut (its reconnect resumes after the
+ *   last event it read, and misses nothing). A read of the view that fails
  *   (a full pool, a lost connection) is tried again at each heartbeat until one succeeds, at most one
  *   try a heartbeat; `brigade_board_stream_read_failures_total` counts the failures.
  *
@@ -267,7 +272,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       if (after === undefined) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: undefined };
       if (!first.behind) return { checkpoint: first.checkpoint, rows: first.rows, lagging: false, reachesAfter: true };
       const pool = database.pool();
-      const listener = await listeners.forWait(pool);
+      // Bounded by the wait: the listener's open waits for a connection, which a full pool gives only
+      // at its acquire timeout (before, the wait began after that, and after the client had left).
+      const listener = await listeners.forWait(pool, options.waitUntil, options.signal);
       const wait = {
         checkpoint: first.checkpoint,
         timeoutMs: Math.max(0, options.waitUntil - Date.now()),
@@ -342,8 +349,11 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       const signal = abortOnClose(request);
       const waitUntil = Date.now() + maxWaitMs;
       const database = restaurantDatabase(rid);
-      // Behind: the restaurant's database is the only one when it is the shared one and nothing has moved.
-      const alone = async () => deps.placements.placementOf(rid) === '' && (await deps.placements.dedicatedDatabases().catch(() => undefined))?.length === 0;
+      // Behind: the restaurant's database is the only one when it is the shared one and nothing has
+      // moved. A catalog not read within the last second is read now, on the pool: bounded by the wait
+      // (a catalog not read by then says nothing, and the wait is for `after` or the head).
+      const alone = async () =>
+        deps.placements.placementOf(rid) === '' && (await answerWithin(deps.placements.dedicatedDatabases(), waitUntil - Date.now(), signal).catch(() => undefined))?.length === 0;
       const read = await readIn(database, context, views.board, query, { after: position, waitUntil, signal, alone });
       if (position === undefined || read.reachesAfter !== false || read.lagging) return read;
       // Past the head of the restaurant's database: not written there. Its events from before a move
@@ -517,7 +527,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         // Blocked at the last heartbeat, with no drain since: the next heartbeat that finds it blocked cuts the stream.
         let stalled = false;
         // Rows read and not written yet (the socket's buffer filled), with the next one's index, and
-        // whether their read filled its limit (more may follow them).
+        // whether their read filled its limit (more may follow them). Up to one read's 1000 rows wait
+        // here for a slow client: kept rather than read again at `drain`, so it costs no more reads.
         let unsent: ReadonlyArray<{ row: Record<string, unknown> }> = [];
         let next = 0;
         let full = false;
