@@ -6,20 +6,21 @@ import { runCli } from '../support/cli.ts';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../support/db.ts';
 
-// What start-up would refuse anyway (a DATABASE_POOL_SIZE the process would exhaust, a PORT already in
+/** A port something listens on, for the cases of a port in use. */
+let taken: net.Server;
+let busyPort: number;
+before(async () => {
+  taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  busyPort = (taken.address() as net.AddressInfo).port;
+});
+after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+
+// What start-up would refuse anyway (a DATABASE_POOL_SIZE the process would exhaust, a PORT or PROVIDER_PORT already in
 // use, a NATS_URL nobody answers at) is refused before anything is done: no migration applied, no
 // payment provider started. brigade start used to migrate the database and start the provider first,
 // then refuse; demo checked the port and NATS only after migrating.
 describe('brigade start and demo refuse a bad setting before they migrate or start anything', () => {
-  let taken: net.Server;
-  let busyPort: number;
-  before(async () => {
-    taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    busyPort = (taken.address() as net.AddressInfo).port;
-  });
-  after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
-
   /** The schemas of `database` besides PostgreSQL's own: none while nothing was migrated. */
   const madeSchemas = async (database: TestDatabase) => {
     const client = new pg.Client({ connectionString: database.url });
@@ -81,15 +82,6 @@ describe('brigade start and demo refuse a bad setting before they migrate or sta
 // serve and worker open no database before the same checks: with a database nobody answers at, the
 // setting is what they name (they used to try the database first, and an embedded one was started).
 describe('brigade serve and worker refuse a bad setting before they open the database', () => {
-  let taken: net.Server;
-  let busyPort: number;
-  before(async () => {
-    taken = net.createServer();
-    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    busyPort = (taken.address() as net.AddressInfo).port;
-  });
-  after(() => new Promise<void>((resolve) => taken.close(() => resolve())));
-
   const cases: Array<{ name: string; env: () => Promise<Record<string, string>>; says: RegExp; commands: string[][] }> = [
     { name: 'a PORT in use', env: async () => ({ PORT: String(busyPort) }), says: /the HTTP API cannot listen on 127\.0\.0\.1:\d+ \(PORT\): the port is already in use/, commands: [['serve']] },
     {
