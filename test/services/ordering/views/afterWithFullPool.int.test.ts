@@ -108,6 +108,26 @@ describe('a ?after= read whose wait meets a pool with every connection taken', (
   };
 
   /**
+   * Sends `send` with the pool held after its first read (holdPoolAfterFirstRead), gives the
+   * connections back once the read asks for a second one beside the held one (`waitsFor` names it),
+   * and checks the answer: 200, lagging, within BOUND_MS; then waits for the pool to settle.
+   */
+  const answersLaggingInTime = async (pool: pg.Pool, platformPool: pg.Pool, waitsFor: string, send: () => Promise<{ statusCode: number; json(): unknown }>) => {
+    const began = performance.now();
+    const { answer, release } = await holdPoolAfterFirstRead(pool, platformPool, send);
+    try {
+      await eventually(waitsFor, async () => platformPool.waitingCount, (n) => n >= 2, BOUND_MS);
+    } finally {
+      release();
+    }
+    const response = await within(answer, BOUND_MS, 'the answer');
+    assert.equal(response.statusCode, 200);
+    assert.equal((response.json() as { lagging: boolean }).lagging, true, 'the view has not applied the position');
+    assert.ok(performance.now() - began < BOUND_MS, `answered after ${Math.round(performance.now() - began)} ms`);
+    await settled(platformPool);
+  };
+
+  /**
    * Runs `fn` with a platform of `poolSize` connections and its pool, then closes it; a test that
    * failed while a read was on its way lets it end first (the test has given the connections back):
    * a read that outlives the platform asks `databases.poolFor` again and opens a pool nothing closes.
@@ -127,23 +147,12 @@ describe('a ?after= read whose wait meets a pool with every connection taken', (
     const pool = database.pool(4);
     await withPlatform(2, async (platform, platformPool) => {
       const { token, after } = await customerWithNewOrder(platform, pool);
-      const began = performance.now();
-      const { answer, release } = await holdPoolAfterFirstRead(pool, platformPool, () =>
+      // The listener's open waits for a connection; a wait bounded by WAIT_MS asks for another (the
+      // read after it) once its time is up. The connections are given back only then: a read that
+      // waits out the acquire timeout for its listener first would ask for it 20 s later.
+      await answersLaggingInTime(pool, platformPool, "the read to ask for a connection beside its listener's", () =>
         platform.app.inject({ method: 'GET', url: `/v1/customers/me/orders?after=${after}`, headers: { authorization: `Bearer ${token}` } }),
       );
-      try {
-        // The listener's open waits for a connection; a wait bounded by WAIT_MS asks for another (the
-        // read after it) once its time is up. The connections are given back only then: a read that
-        // waits out the acquire timeout for its listener first would ask for it 20 s later.
-        await eventually("the read to ask for a connection beside its listener's", async () => platformPool.waitingCount, (n) => n >= 2, BOUND_MS);
-      } finally {
-        release();
-      }
-      const response = await within(answer, BOUND_MS, 'the answer');
-      assert.equal(response.statusCode, 200);
-      assert.equal((response.json() as { lagging: boolean }).lagging, true, 'the view has not applied the position');
-      assert.ok(performance.now() - began < BOUND_MS, `answered after ${Math.round(performance.now() - began)} ms`);
-      await settled(platformPool);
     });
   });
 
@@ -184,20 +193,9 @@ describe('a ?after= read whose wait meets a pool with every connection taken', (
       assert.equal(warmUp.statusCode, 200);
       await sleep(DEFAULT_CATALOG_MAX_AGE_MS + 100);
       const send = await boardRead();
-      const began = performance.now();
-      const { answer, release } = await holdPoolAfterFirstRead(pool, platformPool, send);
-      try {
-        // The catalog's read waits for a connection; a wait bounded by WAIT_MS asks for others (the
-        // log's head, the read after it) once its time is up.
-        await eventually("the read to ask for a connection beside the catalog's read", async () => platformPool.waitingCount, (n) => n >= 2, BOUND_MS);
-      } finally {
-        release();
-      }
-      const response = await within(answer, BOUND_MS, 'the answer');
-      assert.equal(response.statusCode, 200);
-      assert.equal((response.json() as { lagging: boolean }).lagging, true, 'the view has not applied the position');
-      assert.ok(performance.now() - began < BOUND_MS, `answered after ${Math.round(performance.now() - began)} ms`);
-      await settled(platformPool);
+      // The catalog's read waits for a connection; a wait bounded by WAIT_MS asks for others (the
+      // log's head, the read after it) once its time is up.
+      await answersLaggingInTime(pool, platformPool, "the read to ask for a connection beside the catalog's read", send);
     });
   });
 });
