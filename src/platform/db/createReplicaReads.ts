@@ -32,8 +32,9 @@ export type ReplicaRouteReason = 'fresh' | 'own-write' | 'lag' | 'down' | 'busy'
 /** Routes reads between a primary and its hot standby, keeping each actor's own writes visible. */
 export interface ReplicaReads {
   /**
-   * Notes that `actor` committed a write on the primary (call it after the commit). Free: the WAL
-   * position it must wait for is read only when that actor next reads.
+   * Notes that `actor` committed a write on the primary (call it after the commit, or after a commit
+   * whose outcome is unknown: a connection lost while committing). Free: the WAL position it must
+   * wait for is read only when that actor next reads.
    */
   wrote(actor: string): void;
   /** The pool a replica-eligible read of `actor` should run on: the standby's when it is fresh enough for that actor. */
@@ -342,7 +343,13 @@ export function createReplicaReads(options: ReplicaReadsOptions): ReplicaReads {
       const since = Math.max(-Infinity, ...own.map((w) => w.at));
       let seen = status !== null && performance.now() - status.startedAt < statusTtlMs && status.startedAt > since ? status : await readStatus(since);
       if (seen === null) return primary(busy ? 'busy' : 'down');
-      const needed = (s: Status) => own.reduce((max, w) => (w.lsn !== undefined && w.lsn > max ? w.lsn : max), 0n) > s.replayed;
+      // The entries held here, not the map's: a write of the same actor during the reading replaces its
+      // entry, and a full map is cleared, so `record` may not have reached them. Each reading begun after
+      // a write gives its position; one whose position is still unknown is waited for, never skipped.
+      const needed = (s: Status) => {
+        for (const w of own) if (w.lsn === undefined && w.at < s.startedAt) w.lsn = s.primary;
+        return own.some((w) => w.lsn === undefined || w.lsn > s.replayed);
+      };
       // Behind the actor's write: read both once more, at once, before giving up on the standby.
       if (needed(seen)) seen = (await readStatus(seen.startedAt)) ?? seen;
       if (performance.now() < downUntil) return primary('down');

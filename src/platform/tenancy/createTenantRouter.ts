@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
-import { commitStatements, unitOfWork } from '../db/index.ts';
+import { commitStatements, DatabaseUnavailableError, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
@@ -218,7 +218,15 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     const replica = options.replicaReads;
     if (replica === undefined || pool !== replica.primary) return attempt(pool, setup);
     if (context.readOnly !== true) {
-      const result = await attempt(pool, setup);
+      let result: T;
+      try {
+        result = await attempt(pool, setup);
+      } catch (error) {
+        // Lost while committing, the write may have been saved, and its error tells the client to read
+        // it back before doing it again: that read must not go to a standby without it.
+        if (context.actor != null && error instanceof DatabaseUnavailableError && error.phase === 'commit') replica.wrote(actorKey(context.actor));
+        throw error;
+      }
       if (context.actor != null) replica.wrote(actorKey(context.actor));
       return result;
     }
