@@ -40,7 +40,7 @@ export interface DispatchOptions {
 export type DispatchStep =
   | { readonly outcome: 'idle' }
   | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped' | 'unconfirmed'; readonly orderId: string; readonly courierId: string }
-  | { readonly outcome: 'contended' | 'deferred' | 'dead'; readonly orderId: string };
+  | { readonly outcome: 'contended' | 'held' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
 export interface DispatchEnv {
@@ -58,7 +58,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    by asking ordering which courier the order has (undone unless it is the reserved one).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
- *    or dead-letters ({@link deferDispatch}).
+ *    or dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by
+ *    staff, waits for the earliest hold's end (`held`, no attempt spent).
  * 3. After that commit it tells ordering (`assignCourier`, idempotent), with the order event that
  *    queued the order as the command's cause. A failure between the commit
  *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`

@@ -48,7 +48,9 @@ test("a courier held for staff's reassignment, or already available, saying they
   const available = (value: boolean) => t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: value } });
   assert.equal((await available(true)).statusCode, 200);
   // Staff reassign another order to the courier: they are held off the dispatch (holdCourier, 0084).
-  await uow(system, (tx) => holdCourier(tx, { tenantId: randomUUID(), orderId: randomUUID(), courierId: k.id, city: 'Braga', leaseMs: 600_000 }));
+  // For longer than the backoff: a hold that ends first makes the order due at its end without an
+  // attempt (`held`, decision 0041 "a hold's end"); this test wants the attempt and the long backoff.
+  await uow(system, (tx) => holdCourier(tx, { tenantId: randomUUID(), orderId: randomUUID(), courierId: k.id, city: 'Braga', leaseMs: 1_200_000 }));
   const order = { tenantId: randomUUID(), orderId: randomUUID() };
   await uow(system, (tx) => enqueueOrder(tx, { ...order, city: 'Braga' }));
   assert.deepEqual(await dispatchOnce(env, options), { outcome: 'deferred', orderId: order.orderId }, 'no free courier: one attempt, then the backoff');

@@ -4,7 +4,7 @@ import { raiseDispatchAlert } from './raiseDispatchAlert.ts';
 import { lockCity } from './wakeCity.ts';
 
 /** What {@link deferDispatch} decided. */
-export type DeferOutcome = 'contended' | 'deferred' | 'dead';
+export type DeferOutcome = 'contended' | 'held' | 'deferred' | 'dead';
 
 /** Options of {@link deferDispatch}. */
 export interface DeferOptions {
@@ -20,9 +20,12 @@ export interface DeferOptions {
  * Handles a claimed order that got no courier, in the claiming transaction (its row is locked).
  * Under the city lock it first re-checks: if a courier is available now (freed since the claim's
  * snapshot, or locked by a competing worker), the order comes back shortly without spending an
- * attempt (`contended`). Otherwise the attempt counts: the order backs off (`deferred`), or after
- * `maxAttempts` it is dead-lettered (`dead`): state `dead`, an alert row, and
- * `delivery.dispatch.DispatchFailed` in the outbox, all committing together.
+ * attempt (`contended`). If the city's only available couriers are held by staff (`holdCourier`) and
+ * a hold ends before the order's backoff would (or this was its last attempt), the order is due when
+ * the earliest of those holds ends, again without spending an attempt (`held`): nothing else happens
+ * when a hold expires, and the retry it brings is the hold's, not the backoff's. Otherwise the attempt
+ * counts: the order backs off (`deferred`), or after `maxAttempts` it is dead-lettered (`dead`): state
+ * `dead`, an alert row, and `delivery.dispatch.DispatchFailed` in the outbox, all committing together.
  */
 export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOptions): Promise<DeferOutcome> {
   await lockCity(tx, job.city);
@@ -37,15 +40,29 @@ export async function deferDispatch(tx: Tx, job: DispatchJob, options: DeferOpti
     return 'contended';
   }
   const attempts = job.attempts + 1;
-  if (attempts < options.maxAttempts) {
-    await tx.query(
-      `update delivery.dispatch_queue
-          set attempts = $3, next_attempt_at = now() + make_interval(secs => $4::double precision / 1000), last_error = 'no courier available'
-        where tenant_id = $1 and order_id = $2`,
-      [job.tenantId, job.orderId, attempts, options.delayMs(attempts)],
-    );
-    return 'deferred';
-  }
+  const delayMs = attempts < options.maxAttempts ? options.delayMs(attempts) : null;
+  // An expired hold wakes nothing (no event marks it), so the order must be due by then by itself
+  // (0041, "a hold's end"): `wait` when an available courier's hold ends before the backoff would (or
+  // this is the last attempt). Not counted: at the hold's end the courier is free, or was taken (the
+  // reassignment confirmed), and that retry decides and counts "no courier". Only available couriers:
+  // a held offline or busy one is no more usable when the hold ends. No courier is free here, so the
+  // city's available rows are all held ones (a short range of courier_availability_pick). One
+  // statement with the backoff's update, so a defer costs no more round trips than before (`coalesce`:
+  // on the last attempt, $4 null, any hold is waited for); no row updated: the last attempt with no
+  // hold, dead-lettered below.
+  const { rows } = await tx.query<{ wait: boolean }>(
+    `update delivery.dispatch_queue q
+        set attempts = case when h.wait then q.attempts else $3 end,
+            next_attempt_at = case when h.wait then h.ends else now() + make_interval(secs => $4::double precision / 1000) end,
+            last_error = case when h.wait then q.last_error else 'no courier available' end
+       from (select ends, coalesce(ends < now() + make_interval(secs => $4::double precision / 1000), ends is not null) as wait
+               from (select min(held_until) as ends from delivery.courier_availability
+                      where city = $5 and status = 'available' and held_until > now()) m) h
+      where q.tenant_id = $1 and q.order_id = $2 and (h.wait or $4::double precision is not null)
+      returning h.wait`,
+    [job.tenantId, job.orderId, attempts, delayMs, job.city],
+  );
+  if (rows[0] !== undefined) return rows[0].wait ? 'held' : 'deferred';
   // Restaurant staff read the reason (the alert, DispatchFailed on the board): what happened and what
   // to do about it, as giveUpNotification's reason says.
   const reason = `no courier available in ${job.city} after ${attempts} attempts: assign a courier to the order or cancel it`;
