@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
-import { commitStatements, configureGroupCommit, createDatabases, NO_FLUSH_WAIT, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
+import { commitStatements, configureGroupCommit, createDatabases, DatabaseBusyError, DatabaseUnavailableError, NO_FLUSH_WAIT, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
 import { localTimeouts } from '../../src/platform/db/localTimeouts.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
 import { useTestDatabase } from '../support/db.ts';
-import { within } from '../support/eventually.ts';
+import { eventually, within } from '../support/eventually.ts';
 
 describe('group commit of one-round-trip units', () => {
   const database = useTestDatabase();
@@ -235,7 +235,9 @@ describe('group commit of one-round-trip units', () => {
 
   test('units that wait for their share go as they are after maxShareWaitMs when the batch in flight is held up', async () => {
     const pool = dbs.poolFor('menu');
-    configureGroupCommit(pool, { maxInFlight: 2, maxShareWaitMs: 50 });
+    // The held-up bound out of the way: after 100 ms the slow singles would leave their slots and the
+    // queued units go early, in other batches than this test arranges (the fourth beside a blocked one).
+    configureGroupCommit(pool, { maxInFlight: 2, maxShareWaitMs: 50, heldUpAfterMs: 60_000 });
     const unit = (text: string) => commitStatements(pool, { service: 'menu' }, [{ text }]);
     const holder = await database.pool(1).connect();
     await holder.query('select pg_advisory_lock(4242)');
@@ -263,6 +265,125 @@ describe('group commit of one-round-trip units', () => {
       [1, 2, 3].map(() => commitStatements(pool, { service: 'menu', isolation: 'repeatable read' }, [{ text: 'select pg_current_xact_id()::text as tx' }])),
     );
     assert.equal(new Set(seen.map(([r]) => r?.rows[0]?.tx)).size, 3);
+  });
+});
+
+describe('group commit when batches are held up in flight, or a backend ends mid-batch', () => {
+  const database = useTestDatabase();
+  /** Pools of 8 and of 2 connections, each answering DATABASE_BUSY after 300 ms without a connection. */
+  let wide: Databases;
+  let narrow: Databases;
+  before(async () => {
+    wide = createDatabases({ url: database.db.url, poolSize: 8, acquireTimeoutMs: 300 });
+    narrow = createDatabases({ url: database.db.url, poolSize: 2, acquireTimeoutMs: 300 });
+    database.defer(() => wide.close());
+    database.defer(() => narrow.close());
+    await wide
+      .poolForUrl(database.db.url)
+      .query('create table menu.gc_held (x int primary key, n int not null default 0); grant select, insert, update on menu.gc_held to brigade_menu');
+  });
+
+  const unit = (pool: import('pg').Pool, statement: Statement) => commitStatements(pool, { service: 'menu' }, [statement]);
+  const bump = (x: number): Statement => ({ text: 'update menu.gc_held set n = n + 1 where x = $1', values: [x] });
+  const add = (x: number): Statement => ({ text: 'insert into menu.gc_held (x) values ($1) returning x', values: [x] });
+  const held = async (from: number, to: number) =>
+    (await wide.poolForUrl(database.db.url).query<{ x: number; n: number }>('select x, n from menu.gc_held where x between $1 and $2 order by x', [from, to])).rows;
+
+  /**
+   * Fills both slots of `pool` (two in flight) with one update each of row `x`, held by another
+   * transaction's row lock; resolves once both wait for the lock. Returns the updates and the lock's release.
+   */
+  const fillSlotsBehindLock = async (pool: import('pg').Pool, x: number) => {
+    const admin = wide.poolForUrl(database.db.url);
+    await admin.query('insert into menu.gc_held (x) values ($1)', [x]);
+    const holder = await database.pool(1).connect();
+    await holder.query('begin');
+    await holder.query('select * from menu.gc_held where x = $1 for update', [x]);
+    // Nothing in flight: each goes at once, alone, in a slot of its own.
+    const updates = [unit(pool, bump(x)), unit(pool, bump(x))];
+    await eventually(
+      'both updates to wait for the row lock',
+      async () => (await admin.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0]!.n,
+      (n) => n === 2,
+      10_000,
+    );
+    return {
+      updates,
+      release: async () => {
+        await holder.query('commit');
+        holder.release();
+      },
+    };
+  };
+
+  test('a unit for another row goes while both batches in flight wait on a lock: a batch out for longer than heldUpAfterMs leaves its slot (before: it waited for ever)', async () => {
+    const pool = wide.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 2 });
+    const { updates, release } = await fillSlotsBehindLock(pool, 1);
+    try {
+      const started = Date.now();
+      const [inserted] = await within(unit(pool, add(2)), 3_000, 'an unrelated unit beside two batches held up on a row lock');
+      assert.equal(inserted?.rows[0]?.x, 2);
+      assert.ok(Date.now() - started < 1_000, `went after ${Date.now() - started} ms`);
+    } finally {
+      await release();
+    }
+    await Promise.all(updates);
+    assert.deepEqual(await held(1, 2), [
+      { x: 1, n: 2 },
+      { x: 2, n: 0 },
+    ]);
+  });
+
+  test("a unit queued behind held-up batches with the pool's every connection in them fails DATABASE_BUSY after the pool's acquire timeout (before: it waited for ever)", async () => {
+    const pool = narrow.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 2 });
+    const { updates, release } = await fillSlotsBehindLock(pool, 11);
+    try {
+      const started = Date.now();
+      const outcome = await within(
+        unit(pool, add(12)).then(
+          () => undefined,
+          (error: unknown) => error,
+        ),
+        3_000,
+        'a unit queued behind a full pool of held-up batches to give up',
+      );
+      const waited = Date.now() - started;
+      assert.ok(outcome instanceof DatabaseBusyError, `got ${String(outcome)}`);
+      assert.equal(outcome.status, 503);
+      assert.ok(waited >= 300, `gave up after ${waited} ms, before the pool's acquire timeout`);
+    } finally {
+      await release();
+    }
+    await Promise.all(updates);
+    assert.deepEqual(await held(11, 12), [{ x: 11, n: 2 }], 'the updates committed once the lock was let go; the unit that gave up wrote nothing');
+  });
+
+  test("a backend ended mid-batch (pg_terminate_backend): the statement running is told nothing was written, the units beside it commit on another connection (before: a unit before it got 'may or may not have been saved' from the dying connection)", async () => {
+    const pool = wide.poolFor('menu');
+    configureGroupCommit(pool, { maxInFlight: 1 });
+    const admin = wide.poolForUrl(database.db.url);
+    const blocker = unit(pool, { text: 'select pg_sleep(0.05)' });
+    // Queued behind the blocker, so one batch: a, then b (the statement running when its backend ends), then c.
+    const a = unit(pool, add(21));
+    const b = unit(pool, { text: 'select pg_sleep(5) as gc_terminated_here' });
+    const c = unit(pool, add(23));
+    const settled = Promise.allSettled([a, b, c]);
+    await blocker;
+    const pid = await eventually(
+      "b's statement to run",
+      async () => (await admin.query<{ pid: number }>(`select pid from pg_stat_activity where datname = current_database() and query like '%gc_terminated_here%' and pid <> pg_backend_pid()`)).rows[0]?.pid,
+      (found) => found !== undefined,
+      10_000,
+    );
+    await admin.query('select pg_terminate_backend($1)', [pid]);
+    const outcomes = await within(settled, 10_000, 'the units of the ended batch');
+    const seen = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : `${(o.reason as { code?: string }).code} ${(o.reason as { phase?: string }).phase}`));
+    assert.deepEqual(seen, ['ok', 'DATABASE_UNAVAILABLE work', 'ok']);
+    const reason = (outcomes[1] as PromiseRejectedResult).reason as DatabaseUnavailableError;
+    assert.match(reason.message, /terminated by an administrator\), so nothing was written/);
+    assert.deepEqual((await held(21, 23)).map((r) => r.x), [21, 23]);
   });
 });
 

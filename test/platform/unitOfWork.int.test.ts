@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import net from 'node:net';
 import { before, describe, test } from 'node:test';
 import { commitStatements, createDatabases, RolledBackError, unitOfWork, type Databases } from '../../src/platform/db/index.ts';
 import { ValidationError } from '../../src/platform/errors/index.ts';
@@ -225,29 +226,59 @@ describe('batches: statements issued together travel together', () => {
     assert.deepEqual(await alone(), [{ x: '7' }]);
   });
 
-  test('a read-only batch whose connection is lost says nothing was written (phase work); a writing one that it may have been', async () => {
+  test('a batch whose backend the server ends says nothing was written (phase work), read-only or writing; a writing one whose connection is lost without an answer, that it may have been', async () => {
     const pool = dbs.poolFor('menu');
     const admin = database.pool(1); // not the pool of one connection the batch holds
-    const lose = async (readOnly: boolean) => {
-      const pid = (await commitStatements(pool, { ...ctx, readOnly: true }, [{ text: 'select pg_backend_pid() as pid' }]))[0]!.rows[0].pid as number;
-      const slow = commitStatements(pool, { ...ctx, readOnly }, [{ text: 'select pg_sleep(30)' }]).then(
+    /** Runs a sleep in `pool`'s batch; once it runs, `end(pid)` ends it somehow. Resolves with the batch's error. */
+    const fail = async (on: import('pg').Pool, readOnly: boolean, end: (pid: number) => Promise<unknown>) => {
+      const pid = (await commitStatements(on, { ...ctx, readOnly: true }, [{ text: 'select pg_backend_pid() as pid' }]))[0]!.rows[0].pid as number;
+      const slow = commitStatements(on, { ...ctx, readOnly }, [{ text: 'select pg_sleep(30)' }]).then(
         () => assert.fail('the batch must fail'),
         (e: unknown) => e as { code?: string; phase?: string; message: string },
       );
-      // Ended as the sleep runs, as a server restart or a failover would end it.
       for (;;) {
         const { rows } = await admin.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where pid = $1 and query like '%pg_sleep%'`, [pid]);
         if (rows[0]!.n === 1) break;
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
-      await admin.query('select pg_terminate_backend($1)', [pid]);
+      await end(pid);
       return slow;
     };
-    const read = await lose(true);
-    assert.deepEqual([read.code, read.phase], ['DATABASE_UNAVAILABLE', 'work'], read.message);
-    assert.match(read.message, /nothing was written/);
-    const write = await lose(false);
-    assert.deepEqual([write.code, write.phase], ['DATABASE_UNAVAILABLE', 'commit'], write.message);
+    // Ended by the server as the sleep runs (an administrator, a shutdown): its FATAL answer says the
+    // transaction rolled back. A writing batch said "may have been saved" before (review, thirty-eighth session).
+    const terminate = (pid: number) => admin.query('select pg_terminate_backend($1)', [pid]);
+    for (const readOnly of [true, false]) {
+      const ended = await fail(pool, readOnly, terminate);
+      assert.deepEqual([ended.code, ended.phase], ['DATABASE_UNAVAILABLE', 'work'], ended.message);
+      assert.match(ended.message, /nothing was written/);
+    }
+    // Lost with no answer (the network between them cut, as a failover may): a writing batch may have committed.
+    const sockets = new Set<net.Socket>();
+    const proxy = net.createServer((client) => {
+      const server = net.connect(Number(new URL(database.db.url).port || 5432), new URL(database.db.url).hostname);
+      for (const socket of [client, server]) {
+        sockets.add(socket);
+        socket.on('error', () => undefined);
+      }
+      client.pipe(server).pipe(client);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxied = new URL(database.db.url);
+    proxied.hostname = '127.0.0.1';
+    proxied.port = String((proxy.address() as net.AddressInfo).port);
+    const cut = createDatabases({ url: proxied.toString(), poolSize: 1 });
+    try {
+      const lost = await fail(cut.poolFor('menu'), false, async (pid) => {
+        for (const socket of sockets) socket.destroy();
+        // Its backend would sleep on, unaware: ended so the database can be dropped.
+        await terminate(pid);
+      });
+      assert.deepEqual([lost.code, lost.phase], ['DATABASE_UNAVAILABLE', 'commit'], lost.message);
+      assert.match(lost.message, /may or may not have been saved/);
+    } finally {
+      await cut.close();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   test('unitOfWork: a function that runs no statement sends nothing, not even its setup', async () => {

@@ -31,8 +31,10 @@ export interface CommitStatementsOptions {
  * is wrapped in BEGIN … COMMIT.
  *
  * A database that cannot be reached, or a connection lost on the way, fails it with
- * `DATABASE_UNAVAILABLE` (503, retry; whether it committed is then unknown), a pool whose every
- * connection stayed in use with `DATABASE_BUSY`.
+ * `DATABASE_UNAVAILABLE` (503, retry; phase `commit`: whether it committed is unknown; phase `work`
+ * when the server ended the session while the statements ran: nothing was written), a pool whose
+ * every connection stayed in use, or held up in group-commit batches, past its acquire timeout with
+ * `DATABASE_BUSY`.
  *
  * Implicit transactions go through the pool's group committer (`groupCommit.ts`, docs/decisions/0055):
  * while the pool has its limit of batches in flight, units that wait are merged into one transaction

@@ -1,7 +1,9 @@
 import pg from 'pg';
-import { acquireClient } from './acquireClient.ts';
+import { acquireClient, DatabaseBusyError } from './acquireClient.ts';
+import { asDatabaseUnavailable } from './databaseUnavailable.ts';
 import { sendBatch, StatementValueError } from './sendBatch.ts';
 import type { Statement } from './transactionSetup.ts';
+import { unanswered } from './unitOfWork.ts';
 
 /** One caller's transaction: its statements, in order, and where its own results start and end. */
 export interface CommitUnit {
@@ -24,6 +26,14 @@ export interface GroupCommitOptions {
    * others by at most this. Default {@link DEFAULT_GROUP_COMMIT.maxShareWaitMs}.
    */
   readonly maxShareWaitMs?: number;
+  /**
+   * After how long in flight a batch stops counting against `maxInFlight`, in ms: a batch held up (a
+   * row lock, a slow statement) leaves its slot to the units queued behind it, up to the pool's size.
+   * Checked by one timer of the committer, armed only while units wait with every slot taken: a batch
+   * is found held up at most this long after it has been out this long. Default
+   * {@link DEFAULT_GROUP_COMMIT.heldUpAfterMs}.
+   */
+  readonly heldUpAfterMs?: number;
 }
 
 /**
@@ -32,12 +42,42 @@ export interface GroupCommitOptions {
  * core: a batch runs serially in its backend) gave more appends/s and more producer transactions/s
  * than 1, 3, 4 or 8. A server with more cores wants more (`DATABASE_COMMITS_IN_FLIGHT`).
  */
-export const DEFAULT_GROUP_COMMIT = Object.freeze({ maxInFlight: 2, maxUnits: 64, maxShareWaitMs: 10 });
+export const DEFAULT_GROUP_COMMIT = Object.freeze({
+  maxInFlight: 2,
+  maxUnits: 64,
+  maxShareWaitMs: 10,
+  /**
+   * 100 ms (decision 0055, "Fixed later", thirty-eighth session): fifty times a batch's round trip
+   * under the benchmark's load (1.9 ms, decision 0076) and seven times the worst p99 measured there
+   * (13.5 ms), so a batch that is merely busy keeps its slot and the limit keeps merging; a tenth of
+   * PostgreSQL's `deadlock_timeout` and a fiftieth of the default acquire timeout (5 s), so units
+   * behind batches stuck on a lock go long before they would be given up. A check frees held-up
+   * batches' slots before it gives up queued units, so even at the smallest acquire timeout allowed
+   * (100 ms) units behind batches already stuck when they queued go rather than fail.
+   */
+  heldUpAfterMs: 100,
+});
 
 interface Pending {
   readonly unit: CommitUnit;
   resolve(results: pg.QueryResult[]): void;
   reject(error: unknown): void;
+}
+
+/** A batch in flight. */
+interface InFlight {
+  /** Its units, counted in `unitsInFlight` until it is held up. */
+  readonly units: number;
+  /** The check armed last when it went: a check armed later that finds it still out finds it held up. */
+  readonly check: number;
+  /** Out for longer than `heldUpAfterMs`: no longer counted against `maxInFlight`. */
+  heldUp: boolean;
+}
+
+/** Units queued at or before `at` (performance.now()): the units numbered below `upTo`, counting every unit ever queued. */
+interface QueueMark {
+  readonly at: number;
+  readonly upTo: number;
 }
 
 /** Runs units of work, merging those that wait into one transaction. */
@@ -86,11 +126,22 @@ export function groupCommitterOf(pool: pg.Pool): GroupCommitter {
  * Units that cannot go yet wait for the next batch to finish, as they would with every slot busy, or
  * at most `maxShareWaitMs`: a batch held up in flight does not hold them for longer.
  *
+ * `maxInFlight` is a target, not a wall: a batch out for longer than `heldUpAfterMs` (waiting on a
+ * row lock, a slow statement) stops counting against it, so the units queued behind batches stuck on
+ * one row still go, each further batch on a connection of its own, up to the pool's size. Units that
+ * still wait longer than the pool's acquire timeout (the pool full of held-up batches) fail with
+ * {@link DatabaseBusyError}, as a caller of a full pool does. Both are the work of one timer, armed
+ * only while units wait with every slot taken; nothing is timed per unit.
+ *
  * Failure stays per caller. A database error rolls the whole transaction back (nothing of it
  * committed), so the units are run again: those before the failing one together, the failing one
  * alone (its error, from its own transaction, is what its caller gets) and those after it together.
  * When no unit can be blamed (a failure at commit) each unit runs alone. A lost connection rejects
- * every unit of the batch, as it would a single one: whether it committed is unknown.
+ * every unit of the batch, as it would a single one: whether it committed is unknown. A server that
+ * ends the session mid-batch (57P01 `pg_terminate_backend` or a shutdown, an 08 error) answers first:
+ * the transaction did not commit. The connection is dropped, the unit whose statement was running is
+ * told nothing was written (`DATABASE_UNAVAILABLE`, phase `work`; it is not run again: the session may
+ * have been ended for that very statement) and the others run again on another connection.
  *
  * Units whose statements all carry a `merge` (an event append with its settings and fence) run merged
  * (docs/decisions/0063): two or more with the same signature become ONE statement per statement kind
@@ -105,13 +156,63 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
   const queue: Pending[] = [];
   let inFlight = 0;
   const maxShareWaitMs = options.maxShareWaitMs ?? DEFAULT_GROUP_COMMIT.maxShareWaitMs;
-  /** Units in the batches in flight. */
+  const heldUpAfterMs = options.heldUpAfterMs ?? DEFAULT_GROUP_COMMIT.heldUpAfterMs;
+  /** pg-pool's own default size. */
+  const poolSize = pool.options.max ?? 10;
+  /** Units in the batches in flight that are not held up. */
   let unitsInFlight = 0;
   /** Armed while queued units wait for their share with a slot free; when it fires they go as they are. */
   let shareWait: NodeJS.Timeout | undefined;
 
+  // The stuck path: one timer, armed only while units wait with every slot taken (under load about
+  // every `heldUpAfterMs`, never while the committer keeps up). No clock is read per unit or per batch:
+  // a batch that was out when the check was armed and is still out when it fires has been out for
+  // `heldUpAfterMs`, and the units queued when a check was armed (its mark) have waited at least as
+  // long as the mark is old. A unit is given up between the acquire timeout and two checks later.
+  const batches = new Set<InFlight>();
+  /** Batches in flight that are held up. */
+  let heldUp = 0;
+  /** Checks armed so far. */
+  let checks = 0;
+  let check: NodeJS.Timeout | undefined;
+  /** Units ever taken from the queue (sent, or given up). */
+  let taken = 0;
+  const marks: QueueMark[] = [];
+
+  const armCheck = () => {
+    checks++;
+    marks.push({ at: performance.now(), upTo: taken + queue.length });
+    check = setTimeout(runCheck, heldUpAfterMs);
+  };
+
+  const runCheck = () => {
+    check = undefined;
+    // Held-up batches leave their slots first: the units behind them go before any is given up.
+    for (const b of batches) {
+      if (b.heldUp || b.check >= checks) continue;
+      b.heldUp = true;
+      heldUp++;
+      unitsInFlight -= b.units;
+    }
+    pump();
+    // Units still queued after the pool's acquire timeout (pg-pool's 0: for ever) fail as a caller of
+    // a full pool fails: the connections they could take are in held-up batches.
+    while (marks.length > 0 && marks[0]!.upTo <= taken) marks.shift();
+    const acquireTimeoutMs = pool.options.connectionTimeoutMillis ?? 0;
+    if (acquireTimeoutMs <= 0) return;
+    const now = performance.now();
+    let expired = 0;
+    while (marks.length > 0 && now - marks[0]!.at >= acquireTimeoutMs) expired = marks.shift()!.upTo - taken;
+    if (expired <= 0) return;
+    const late = queue.splice(0, expired);
+    taken += late.length;
+    const error = new DatabaseBusyError(acquireTimeoutMs, new Error(`queued for group commit behind ${inFlight} batches in flight, ${heldUp} of them held up`));
+    for (const p of late) p.reject(error);
+  };
+
   const pump = (waited = false) => {
-    while (inFlight < maxInFlight && queue.length > 0) {
+    // A slot is free below `maxInFlight`, not counting held-up batches, and within the pool's size.
+    while ((inFlight < maxInFlight || (inFlight - heldUp < maxInFlight && inFlight < poolSize)) && queue.length > 0) {
       const share = Math.min(maxUnits, Math.ceil((queue.length + unitsInFlight) / maxInFlight));
       if (queue.length < share && !waited) {
         // The batch in flight brings the rest when it finishes; if it is held up, the timer sends these.
@@ -124,14 +225,20 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
       clearTimeout(shareWait);
       shareWait = undefined;
       const batch = queue.splice(0, waited ? maxUnits : share);
+      taken += batch.length;
+      const record: InFlight = { units: batch.length, check: checks, heldUp: false };
+      batches.add(record);
       inFlight++;
       unitsInFlight += batch.length;
       void runGroup(batch).finally(() => {
+        batches.delete(record);
         inFlight--;
-        unitsInFlight -= batch.length;
+        if (record.heldUp) heldUp--;
+        else unitsInFlight -= batch.length;
         pump();
       });
     }
+    if (queue.length > 0 && check === undefined) armCheck();
   };
 
   const runGroup = async (group: readonly Pending[], merging = true): Promise<void> => {
@@ -176,20 +283,27 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
       results = await sendBatch(client, statements);
       client.release();
     } catch (error) {
-      // An implicit transaction: the server rolled it back at the Sync; the connection is reusable
-      // unless it broke (pg-pool drops it when released with an error).
-      // A value that could not be sent failed before anything was: the statement is known, as for one
-      // PostgreSQL refused, and the connection is fine.
-      const perStatement = error instanceof pg.DatabaseError || error instanceof StatementValueError;
-      client.release(perStatement ? undefined : (error as Error));
-      if (group.length === 1 || !perStatement) {
+      // An implicit transaction: the server rolled it back at the Sync. The connection is reusable
+      // after a statement PostgreSQL refused, or a value that could not be sent (it failed before
+      // anything was: the statement is known); otherwise pg-pool drops it, released with the error.
+      const lost = unanswered(error);
+      client.release(lost);
+      // The server's answer, whatever it was, means the transaction did not commit. Without one (the
+      // socket closed, a read timeout) it may have: every unit is told so, as a single one would be.
+      const answered = error instanceof pg.DatabaseError || error instanceof StatementValueError;
+      if (!answered) {
         for (const p of group) p.reject(error);
+        return;
+      }
+      const failed = (error as { batchIndex?: number }).batchIndex ?? -1;
+      if (lost !== undefined) return endedSession(group, singles, offsets, { failed, mergedFrom: mergedAt[0] ?? statements.length, total: statements.length }, error);
+      if (group.length === 1) {
+        group[0]!.reject(error);
         return;
       }
       // A merged statement fails for one unit (a stale version, a moved tenant) without saying which:
       // the group runs again unmerged, where each failure is its own unit's.
       if (merged.length > 0) return runGroup(group, false);
-      const failed = (error as { batchIndex?: number }).batchIndex ?? -1;
       const culprit = offsets.findLastIndex((offset) => offset <= failed);
       if (culprit < 0 || failed >= statements.length) {
         for (const p of group) await runGroup([p]);
@@ -206,6 +320,33 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
       const split = splitMergedResults(units, results.slice(mergedAt[m]!, mergedAt[m]! + units[0]!.length));
       section.forEach((p, i) => p.resolve(split[i]!.slice(p.unit.from, p.unit.to)));
     });
+  };
+
+  /**
+   * The server ended the session mid-batch (57P01 terminated or shutting down, an 08 error): it
+   * answered, so nothing of the batch committed, and the connection is gone. The unit whose statement
+   * was running (a single one, before the merged statements at `mergedFrom`) is told nothing was
+   * written and not run again: an administrator may have ended the session for that very statement,
+   * and a shutdown fails it the same way on its next connection. The others run again together on a
+   * fresh connection; with no unit to blame (a merged statement, the commit) the group runs again as
+   * for a refused statement, unmerged, or each unit alone, so that a session ended on every attempt
+   * still reaches a unit of its own and stops.
+   */
+  const endedSession = async (
+    group: readonly Pending[],
+    singles: readonly Pending[],
+    offsets: readonly number[],
+    where: { readonly failed: number; readonly mergedFrom: number; readonly total: number },
+    error: unknown,
+  ): Promise<void> => {
+    const { failed, mergedFrom, total } = where;
+    const culprit = group.length === 1 ? group[0] : failed >= 0 && failed < mergedFrom ? singles[offsets.findLastIndex((offset) => offset <= failed)] : undefined;
+    if (culprit !== undefined) {
+      culprit.reject(asDatabaseUnavailable(error, pool, 'work'));
+      return runGroup(group.filter((p) => p !== culprit));
+    }
+    if (failed >= mergedFrom && failed < total) return runGroup(group, false);
+    for (const p of group) await runGroup([p]);
   };
 
   return {
