@@ -99,10 +99,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // Before the target is migrated: an unknown id is a typo, not a reason to touch that database.
     const known = await unitOfWork(pool, { ...admin, readOnly: true }, async (tx) => (await tx.query('select 1 from platform.restaurants where id = $1', [subject])).rowCount === 1);
     if (!known) throw new BrigadeError('NOT_FOUND', 404, `No restaurant ${subject as string} here: brigade tenants list shows their ids; nothing moved`);
-    // Ctrl+C or SIGTERM cancels the statement the move is running, so its transaction rolls back and
-    // the fence lifts at once; left to die, the process left its backend running the statement and
-    // holding the tenant's writes (a second Ctrl+C still exits at once: its sessions then end themselves,
-    // client_connection_check_interval).
+    // Ctrl+C or SIGTERM cancels the statement the move is running and closes the move's connections, so
+    // its transactions roll back and the fence lifts at once, even when a database stopped answering;
+    // left to die, the process left its backend running the statement and holding the tenant's writes (a
+    // second Ctrl+C still exits at once: its sessions then end themselves, client_connection_check_interval).
     const stop = new AbortController();
     void waitForShutdownSignal().then((signal) => {
       ctx.io.err(`brigade tenants move: ${signal}: stopping the move (Ctrl+C again to exit at once) …`);

@@ -12,14 +12,22 @@ import pg from 'pg';
 export const CLIENT_CONNECTION_CHECK = `select case when current_setting('server_version_num')::int >= 140000 then set_config('client_connection_check_interval', '1s', false) end, pg_backend_pid() as pid`;
 
 /**
+ * How long {@link cancelBackend} waits for its side session to open, and then for the cancel's answer, in
+ * ms: a database that stopped answering (packets dropped) answers no cancel either, and the caller waits
+ * for the cancel before it exits.
+ */
+const CANCEL_TIMEOUT_MS = 5000;
+
+/**
  * Cancels the statement backend `pid` runs, from a session of its own (the session is busy with that
  * statement); its transaction then fails and rolls back. A failure is left unsaid: ending the busy
  * session ends the backend's work too (and {@link CLIENT_CONNECTION_CHECK} ends it when its client dies).
+ * It gives up after {@link CANCEL_TIMEOUT_MS} to connect and as long again for the answer.
  *
  * @param applicationName What `pg_stat_activity` shows for the cancelling session.
  */
 export async function cancelBackend(url: string, pid: number, applicationName: string): Promise<void> {
-  const side = new pg.Client({ connectionString: url, application_name: applicationName });
+  const side = new pg.Client({ connectionString: url, application_name: applicationName, connectionTimeoutMillis: CANCEL_TIMEOUT_MS, query_timeout: CANCEL_TIMEOUT_MS });
   side.on('error', () => undefined);
   try {
     await side.connect();

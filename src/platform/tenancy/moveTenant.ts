@@ -2,6 +2,7 @@ import pg from 'pg';
 import { BrigadeError, NotFoundError } from '../errors/index.ts';
 import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
 import { runMigrations, type MigrationSet } from '../migrations/index.ts';
+import { moveClient, moveSessionSettings } from './moveClient.ts';
 import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
 import { DEFAULT_FENCE_WAIT_MS, takeTenantFence } from './takeTenantFence.ts';
@@ -31,7 +32,9 @@ export interface MoveTenantOptions {
    */
   readonly progressEveryMs?: number;
   /**
-   * Stops the move: the statement running is cancelled and the move ends with
+   * Stops the move: the statements running are cancelled, the move's connections are closed (so a
+   * statement waiting for a database that stopped answering fails at once, and each server rolls back
+   * and releases the session's locks, the fence among them) and the move ends with
    * `TENANT_MOVE_INTERRUPTED`, nothing moved, unless the shared database's commit was already sent (then
    * the move finishes). `brigade tenants move` aborts it on SIGINT and SIGTERM.
    */
@@ -108,7 +111,12 @@ async function projectionCheckpointTables(db: Pick<pg.ClientBase, 'query' | 'esc
  * holds what is not Brigade's, the shared database itself, and one that serves or holds another
  * restaurant. The fence waits at most `fenceWaitMs` for the tenant's transactions in flight
  * (`takeTenantFence`, which names them meanwhile). The sessions set `client_connection_check_interval`,
- * so a killed client's statement stops and its locks go.
+ * so a killed client's statement stops and its locks go, and keepalives and a TCP user timeout on both
+ * ends (`moveClient`, `moveSessionSettings`), so a connection whose peer went silent (packets dropped)
+ * fails instead of waiting for ever: within about half a minute on the server's side, which releases
+ * the fence, and about 11 to 15 minutes on the move's (the system's probe interval). The shared
+ * database also ends the move's session after a minute idle inside a transaction (the copy waiting for a
+ * silent target). An abort closes the move's connections, so it ends at once whatever the databases do.
  *
  * The copy reads one REPEATABLE READ snapshot of the source, which it then ends (it only read). The
  * deletes and the placement run in a new READ COMMITTED transaction of the same connection (the fence
@@ -174,24 +182,31 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
   let committing = false;
   /** The target's copy has committed (and is left there, unplaced, by a failure before the source commits). */
   let copyCommitted = false;
+  const source = moveClient(options.sourceUrl, 'brigade-tenant-move');
+  let target: pg.Client | undefined;
   const onAbort = () => {
-    if (!committing) for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid, 'brigade-tenant-move-cancel'));
+    if (committing) return;
+    for (const s of sessions) cancels.push(cancelBackend(s.url, s.pid, 'brigade-tenant-move-cancel'));
+    // A database that stopped answering answers neither the statement nor its cancel: closing the move's
+    // own connections fails the statement waiting at once (the move then says nothing moved), and each
+    // server, its client gone, rolls the session's transaction back and releases its locks (the fence,
+    // the target's move lock). The cancels still stop a running statement at once on any server.
+    void source.end().catch(() => undefined);
+    void target?.end().catch(() => undefined);
   };
   signal?.addEventListener('abort', onAbort, { once: true });
   /** Between statements: an abort that came meanwhile stops the move here. */
   const checkpoint = () => signal?.throwIfAborted();
-  const enter = async (client: pg.Client, url: string) => {
+  const enter = async (client: pg.Client, url: string, which: 'shared' | 'target') => {
     const { rows } = await client.query<{ pid: number }>(CLIENT_CONNECTION_CHECK);
     sessions.push({ url, pid: rows[0]!.pid });
+    await client.query(moveSessionSettings(which));
   };
 
-  const source = new pg.Client({ connectionString: options.sourceUrl, application_name: 'brigade-tenant-move' });
-  source.on('error', () => undefined);
-  let target: pg.Client | undefined;
   const rows: Record<string, number> = {};
   try {
     await source.connect();
-    await enter(source, options.sourceUrl);
+    await enter(source, options.sourceUrl, 'shared');
     // Every refusal that needs no table of the target's comes before the target is touched, and every
     // other one before it is migrated: a refused move leaves the database it was pointed at as it was.
     await refuseWithoutBypass(source, 'shared');
@@ -200,8 +215,10 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     await refuseIfPlaced(source, tenant);
     checkpoint();
     doing = 'checking the target database';
-    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas] });
-    await enter(target, options.targetUrl);
+    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas], signal });
+    // An abort from here on closes it (onAbort); one that came as it was returned stops the move here.
+    checkpoint();
+    await enter(target, options.targetUrl, 'target');
     await refuseWithoutBypass(target, 'target');
     await refuseTargetIsSource(source, target);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
@@ -241,6 +258,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     fencedAt = performance.now();
     try {
       progress(`fenced tenant ${tenant} after ${seconds(fenceAsked)}: its new transactions wait until the move ends`);
+      doing = 'checking the shared and the target database under the fence';
       // Another move of the tenant may have ended while this one waited for the fence.
       await refuseIfPlaced(source, tenant);
       // The placement catalog stays where it is: it is what says the tenant has moved.

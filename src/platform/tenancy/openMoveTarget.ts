@@ -2,6 +2,7 @@ import pg from 'pg';
 import { redact } from '../config/index.ts';
 import { BrigadeError } from '../errors/index.ts';
 import { TRACKING_TABLE } from '../migrations/index.ts';
+import { moveClient } from './moveClient.ts';
 
 /**
  * The session lock a move holds in its target database from before its first check to its end. Two
@@ -32,6 +33,11 @@ export interface OpenMoveTargetOptions {
   readonly tenantId: string;
   /** The schemas that are Brigade's (the migration sets' names); with any schema named `brigade_…`. */
   readonly schemas: readonly string[];
+  /**
+   * Ends the connection when it aborts before the target is returned: a statement waiting for a target
+   * that stopped answering then fails at once.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -55,22 +61,25 @@ export function targetConnectionError(error: unknown, url: string, always = fals
  * Opens the move's session on its target database (a failure to connect is
  * `TENANT_TARGET_UNREACHABLE`, never a driver error the CLI would blame on DATABASE_URL), takes the
  * move's lock there and checks that the database is Brigade's or empty, all before anything is
- * migrated or written there. The lock is the session's: it lasts until the session ends.
+ * migrated or written there. The lock is the session's: it lasts until the session ends. The client is
+ * a {@link moveClient}: it gives up on a target that does not let it in, and probes an idle connection.
  *
  * @throws {BrigadeError} `TENANT_TARGET_UNREACHABLE` (503); `TENANT_TARGET_BUSY` (409): another move
  * into that database is running; `TENANT_TARGET_NOT_BRIGADE` (409): it holds schemas or tables that
  * are not Brigade's (a mistyped URL that names another application's database).
  */
 export async function openMoveTarget(options: OpenMoveTargetOptions): Promise<pg.Client> {
-  const target = new pg.Client({ connectionString: options.url, application_name: 'brigade-tenant-move' });
-  target.on('error', () => undefined);
+  const target = moveClient(options.url, 'brigade-tenant-move');
+  const stop = () => void target.end().catch(() => undefined);
+  options.signal?.addEventListener('abort', stop, { once: true });
   try {
-    await target.connect();
-  } catch (error) {
-    await target.end().catch(() => undefined);
-    throw targetConnectionError(error, options.url, true);
-  }
-  try {
+    try {
+      await target.connect();
+    } catch (error) {
+      await target.end().catch(() => undefined);
+      throw targetConnectionError(error, options.url, true);
+    }
+    options.signal?.throwIfAborted();
     const locked = await target.query<{ ok: boolean }>(`select pg_try_advisory_lock(${MOVE_TARGET_LOCK}) as ok`);
     if (locked.rows[0]?.ok !== true) {
       throw new BrigadeError(
@@ -85,6 +94,8 @@ export async function openMoveTarget(options: OpenMoveTargetOptions): Promise<pg
   } catch (error) {
     await target.end().catch(() => undefined);
     throw error;
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
   }
 }
 

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { BrigadeError } from '../errors/index.ts';
+import { moveClient } from './moveClient.ts';
 import { tenantFenceKey } from './tenantFence.ts';
 
 /** Default of `fenceWaitMs` in {@link takeTenantFence} and `moveTenant`: how long a move waits for the tenant's transactions in flight. */
@@ -109,8 +110,7 @@ function watchHolders(options: TakeTenantFenceOptions, self: number): { last(): 
   let stopped = false;
   let last: Holder[] = [];
   let wake: (() => void) | undefined;
-  const side = new pg.Client({ connectionString: options.url, application_name: 'brigade-tenant-move-watch' });
-  side.on('error', () => undefined);
+  const side = moveClient(options.url, 'brigade-tenant-move-watch');
   const loop = (async () => {
     await side.connect();
     let shown = '';

@@ -1,0 +1,67 @@
+import net from 'node:net';
+
+/** A TCP proxy in front of a database that can go silent, made by {@link silentProxy}. */
+export interface SilentProxy {
+  /** `url` with its host and port replaced by the proxy's. */
+  readonly url: string;
+  /**
+   * From now on nothing is forwarded either way, not even a close, and every socket stays open: the
+   * peer of each side sees a connection that is up and never answers, as behind a network that drops
+   * packets. Connections made after this are accepted and silent too.
+   */
+  silence(): void;
+  /** Destroys every socket (the database's backends then see their client gone) and stops listening. */
+  close(): Promise<void>;
+}
+
+/**
+ * A proxy on 127.0.0.1 in front of the database of `url`, forwarding until {@link SilentProxy.silence}.
+ *
+ * @example
+ * const proxy = await silentProxy(target.url);
+ * const moving = moveTenant({ ..., targetUrl: proxy.url, onProgress: (l) => l.startsWith('fenced') && proxy.silence() });
+ */
+export async function silentProxy(url: string): Promise<SilentProxy> {
+  const upstream = new URL(url);
+  let forwarding = true;
+  const sockets = new Set<net.Socket>();
+  const track = (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  };
+  const server = net.createServer((inbound) => {
+    track(inbound);
+    if (!forwarding) return;
+    const outbound = net.connect(Number(upstream.port || 5432), upstream.hostname);
+    track(outbound);
+    const pipe = (from: net.Socket, to: net.Socket) => {
+      from.on('data', (chunk) => {
+        if (forwarding) to.write(chunk);
+      });
+      from.on('end', () => {
+        if (forwarding) to.end();
+      });
+      from.on('close', () => {
+        if (forwarding) to.destroy();
+      });
+    };
+    pipe(inbound, outbound);
+    pipe(outbound, inbound);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: proxied.toString(),
+    silence: () => {
+      forwarding = false;
+    },
+    close: async () => {
+      forwarding = false;
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
