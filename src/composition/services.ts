@@ -96,8 +96,9 @@ export const RELAY_WORKERS = Object.freeze(
 
 /**
  * The platform's own background work, run with the platform service's workers. `bus-retention`
- * (decision 0068) deletes bus messages every subscription settled once past the dedupe window, and
- * claim-checked payloads nobody needs any more, from the platform database (where the transport's bus
+ * (decision 0068) deletes bus messages every subscription settled once past the dedupe window,
+ * claim-checked payloads nobody needs any more, and JetStream failures rows no stream message will
+ * settle (past the stream's max_age and an hour), from the platform database (where the transport's bus
  * is), every minute in bounded batches. Every process runs it; passes of several processes skip each
  * other's rows. A failed pass is retried a minute later and said in the log at most once a minute.
  */
@@ -106,11 +107,12 @@ export const PLATFORM_WORKERS = Object.freeze([
     service: 'platform',
     name: 'bus-retention',
     run: (deps: ServiceDeps, signal: AbortSignal) => {
-      const warn = warnEveryMinute('bus retention', 'settled bus messages and unneeded claim-check payloads stay until a pass succeeds');
+      const warn = warnEveryMinute('bus retention', 'settled bus messages, unneeded claim-check payloads and stale JetStream failures rows stay until a pass succeeds');
       return runBusRetention({
         pool: deps.databases.poolFor('platform'),
         messagesOlderThanMs: deps.config.messageDedupeWindowMs,
         claimCheckGraceMs: deps.config.claimCheckGraceMs,
+        streamMaxAgeMs: deps.config.natsStreamMaxAgeMs,
         signal,
         onProgress: (event) => {
           if (event.kind === 'error') warn(event.error);

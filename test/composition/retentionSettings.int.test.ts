@@ -8,11 +8,12 @@ import { PLATFORM_WORKERS, RELAY_WORKERS } from '../../src/composition/services.
 import { eventually, FLOW_MS, within } from '../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
-// The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS): the workers that
-// `brigade start` and `brigade worker` run prune by them, not by their built-in defaults (1 hour, 2 minutes).
+// The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS, NATS_STREAM_MAX_AGE_MS):
+// the workers that `brigade start` and `brigade worker` run prune by them, not by their built-in defaults
+// (1 hour, 2 minutes, 7 days).
 let t: TestPlatform;
 before(async () => {
-  t = await startTestPlatform({ OUTBOX_RETENTION_MS: '1000', MESSAGE_DEDUPE_WINDOW_MS: '1000' });
+  t = await startTestPlatform({ OUTBOX_RETENTION_MS: '1000', MESSAGE_DEDUPE_WINDOW_MS: '1000', NATS_STREAM_MAX_AGE_MS: '60000' });
 });
 after(() => t.close());
 
@@ -65,4 +66,18 @@ test('the bus retention deletes a settled message once MESSAGE_DEDUPE_WINDOW_MS 
   const retention = PLATFORM_WORKERS.find((worker) => worker.name === 'bus-retention')!;
   // Its first pass runs at once; with the 2 minute default it keeps the message.
   await running(retention, () => eventually('the settled message deleted', stored, (n) => n === 0));
+});
+
+test('the bus retention deletes JetStream failures rows last written longer ago than NATS_STREAM_MAX_AGE_MS and an hour', async () => {
+  const pool = t.platform.deps.databases.poolFor('platform');
+  const [gone, kept] = [newMessageId(), newMessageId()];
+  // Two hours: past a minute's max_age and the hour's margin, inside the 7 days of the default. Half an hour: inside both.
+  await pool.query(
+    `insert into brigade_bus.failures (subscription, message_id, last_failed_at) values ('retention-probe', $1, now() - interval '2 hours'), ('retention-probe', $2, now() - interval '30 minutes')`,
+    [gone, kept],
+  );
+  const left = async () => (await pool.query<{ message_id: string }>(`select message_id::text from brigade_bus.failures where subscription = 'retention-probe'`)).rows.map((r) => r.message_id);
+  const retention = PLATFORM_WORKERS.find((worker) => worker.name === 'bus-retention')!;
+  await running(retention, () => eventually('the failures row past the stream\'s max_age deleted', left, (ids) => !ids.includes(gone)));
+  assert.deepEqual(await left(), [kept]);
 });

@@ -9,10 +9,15 @@ export class LeaseLostError extends BrigadeError {
   }
 }
 
-/** 400: a subject, pattern or subscription name the bus cannot use. */
+/**
+ * 400: a message, subject, pattern or subscription name the bus cannot use. `details.field` says what of it;
+ * `details.messageId`, when given, which message of a batch (a broker's refusal of one it was sent:
+ * decision 0078, "Fixed later"), so that the outbox relay names that row rather than the batch's first.
+ */
 export class InvalidMessageError extends BrigadeError {
-  constructor(message: string, field: string, options: { cause?: unknown } = {}) {
-    super('MESSAGE_INVALID', 400, message, { details: { field }, ...options });
+  constructor(message: string, field: string, options: { cause?: unknown; messageId?: string } = {}) {
+    const { messageId, cause } = options;
+    super('MESSAGE_INVALID', 400, message, { details: messageId === undefined ? { field } : { field, messageId }, ...(cause === undefined ? {} : { cause }) });
   }
 }
 

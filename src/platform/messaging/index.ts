@@ -30,6 +30,7 @@ export { serializedPayload, withSerializedPayload } from './serializedPayload.ts
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
 export { busFailuresLastErrorSql } from './busFailuresLastErrorSql.ts';
+export { busFailuresLastFailedAtSql } from './busFailuresLastFailedAtSql.ts';
 export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
 export { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSql.ts';
@@ -46,6 +47,8 @@ export type { BusRetentionEvent, BusRetentionOptions } from './runBusRetention.t
 export { createNatsTransport } from './nats/createNatsTransport.ts';
 export type { NatsTransportOptions } from './nats/createNatsTransport.ts';
 export { checkNatsReachable } from './nats/checkNatsReachable.ts';
+export { FAILURES_MARGIN_MS, pruneFailures } from './nats/pruneFailures.ts';
+export type { PruneFailuresOptions } from './nats/pruneFailures.ts';
 export { inboxSchemaSql } from './inbox/inboxSchemaSql.ts';
 export { inboxHandler } from './inbox/inboxHandler.ts';
 export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';

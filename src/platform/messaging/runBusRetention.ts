@@ -1,12 +1,13 @@
 import type pg from 'pg';
 import { purgeClaimChecks } from './claimCheck/purgeClaimChecks.ts';
+import { pruneFailures } from './nats/pruneFailures.ts';
 import { pruneBus } from './postgres/pruneBus.ts';
 import { sleep } from '../runtime/sleep.ts';
 
 /** What {@link runBusRetention} reports: each batch, each pass's totals, and each failure. */
 export type BusRetentionEvent =
-  | { readonly kind: 'batch'; readonly table: 'messages' | 'claim_checks'; readonly deleted: number }
-  | { readonly kind: 'pass'; readonly messages: number; readonly claimChecks: number }
+  | { readonly kind: 'batch'; readonly table: 'messages' | 'claim_checks' | 'failures'; readonly deleted: number }
+  | { readonly kind: 'pass'; readonly messages: number; readonly claimChecks: number; readonly failures: number }
   | { readonly kind: 'error'; readonly error: unknown };
 
 /** Options for {@link runBusRetention}. */
@@ -21,7 +22,12 @@ export interface BusRetentionOptions {
   readonly messagesOlderThanMs?: number;
   /** Claim-checked payloads are kept this long after their last store or release, and released references after their release. Default {@link purgeClaimChecks}'s: 1 hour. */
   readonly claimCheckGraceMs?: number;
-  /** Rows per delete statement; default each operation's own (1000 messages, 100 payloads). */
+  /**
+   * The JetStream stream's `max_age` (`NATS_STREAM_MAX_AGE_MS`): the JetStream transport's failures rows
+   * last written longer ago than this and an hour go ({@link pruneFailures}). Default 7 days.
+   */
+  readonly streamMaxAgeMs?: number;
+  /** Rows per delete statement; default each operation's own (1000 messages, 100 payloads, 1000 failures rows). */
   readonly batchSize?: number;
   /** Progress and trouble. A failed pass is reported here and retried after `intervalMs`; nothing is thrown. */
   readonly onProgress?: (event: BusRetentionEvent) => void;
@@ -29,9 +35,11 @@ export interface BusRetentionOptions {
 
 /**
  * The bus retention loop (decision 0068): every `intervalMs`, {@link pruneBus} (messages every
- * subscription settled, past the dedupe window) then {@link purgeClaimChecks} (payloads no
- * subscription still needs, past their grace), each in bounded batches while a batch comes back
- * full. Without it `brigade_bus.messages` and the claim-check tables grow for ever. A failure (the
+ * subscription settled, past the dedupe window), {@link purgeClaimChecks} (payloads no subscription
+ * still needs, past their grace) and {@link pruneFailures} (JetStream failures rows no stream message
+ * will settle: last written longer ago than the stream's max_age and an hour, decision 0016), each in
+ * bounded batches while a batch comes back full. Without it `brigade_bus.messages`, the claim-check
+ * tables and the failures rows left behind grow for ever. A failure (the
  * database restarting, say) is reported through `onProgress` and retried at the next pass, never
  * thrown: rows only wait longer. Several processes may run it at once (the batches skip each
  * other's rows). Resolves when `signal` aborts.
@@ -57,7 +65,13 @@ export async function runBusRetention(options: BusRetentionOptions): Promise<voi
         signal,
         onBatch: (deleted) => report({ kind: 'batch', table: 'claim_checks', deleted }),
       });
-      report({ kind: 'pass', messages, claimChecks });
+      const failures = await pruneFailures(pool, {
+        streamMaxAgeMs: options.streamMaxAgeMs,
+        batchSize: options.batchSize,
+        signal,
+        onBatch: (deleted) => report({ kind: 'batch', table: 'failures', deleted }),
+      });
+      report({ kind: 'pass', messages, claimChecks, failures });
     } catch (error) {
       report({ kind: 'error', error });
     }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import type client from 'prom-client';
 import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
-import { ValidationError } from '../errors/index.ts';
+import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { backoffDelay, validateMessage, type OutgoingMessage, type Transport } from '../messaging/index.ts';
 import { checkpointHistory } from './checkpointHistory.ts';
 import { compareOutboxPositions } from './compareOutboxPositions.ts';
@@ -178,12 +178,15 @@ export function createRelay(options: RelayOptions): Relay {
   };
   /**
    * A failed publish of `wave` as the relay reports it: a refusal of a message itself becomes
-   * OutboxMessageRefusedError naming the row (the first the transports' own check refuses, else the
-   * wave's first), with the transport's error as its cause; anything else (an outage) stays as it is.
+   * OutboxMessageRefusedError naming the row (the one the transport's error names, `details.messageId`,
+   * as JetStream's refusals do; else the first the transports' own check refuses; else the wave's first),
+   * with the transport's error as its cause; anything else (an outage) stays as it is.
    */
   const describeFailure = (wave: readonly OutboxRow[], error: unknown): unknown => {
     if (wave.length === 0 || !isMessageRefusal(error)) return error;
+    const named = error instanceof BrigadeError ? error.details.messageId : undefined;
     const refused = wave.find((row) => {
+      if (named !== undefined) return row.message.id === named;
       try {
         validateMessage(row.message);
         return false;

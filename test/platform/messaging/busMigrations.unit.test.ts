@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { busFailuresLastErrorSql, busMigrationsSql, busRetentionIndexesSql, claimCheckRefsReleasedSql } from '../../../src/platform/messaging/index.ts';
+import { busFailuresLastErrorSql, busFailuresLastFailedAtSql, busMigrationsSql, busRetentionIndexesSql, claimCheckRefsReleasedSql } from '../../../src/platform/messaging/index.ts';
 
 const platformMigrations = new URL('../../../src/services/platform/migrations/', import.meta.url);
 
@@ -24,11 +24,17 @@ describe('bus migrations (drift guard)', () => {
     assert.equal(text, claimCheckRefsReleasedSql(), '0021_claim_check_refs_released.sql differs from claimCheckRefsReleasedSql() in src/platform/messaging/claimCheck.');
   });
 
-  test('src/services/platform/migrations/0023_bus_failures_last_error.sql is exactly the fifth and last of busMigrationsSql()', async () => {
+  test('src/services/platform/migrations/0023_bus_failures_last_error.sql is exactly the fifth of busMigrationsSql()', async () => {
     const text = await readFile(new URL('0023_bus_failures_last_error.sql', platformMigrations), 'utf8');
-    assert.equal(busMigrationsSql().length, 5);
     assert.equal(busMigrationsSql()[4], busFailuresLastErrorSql());
     assert.equal(text, busFailuresLastErrorSql(), '0023_bus_failures_last_error.sql differs from busFailuresLastErrorSql() in src/platform/messaging.');
+  });
+
+  test('src/services/platform/migrations/0025_bus_failures_last_failed_at.sql is exactly the sixth and last of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0025_bus_failures_last_failed_at.sql', platformMigrations), 'utf8');
+    assert.equal(busMigrationsSql().length, 6);
+    assert.equal(busMigrationsSql()[5], busFailuresLastFailedAtSql());
+    assert.equal(text, busFailuresLastFailedAtSql(), '0025_bus_failures_last_failed_at.sql differs from busFailuresLastFailedAtSql() in src/platform/messaging.');
   });
 
   test('the in-transaction form (ensureBusSchema) builds the same indexes as the migration', () => {

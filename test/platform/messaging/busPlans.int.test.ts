@@ -4,6 +4,7 @@ import pg from 'pg';
 import { purgeClaimChecksSql, purgeReleasedRefsSql } from '../../../src/platform/messaging/claimCheck/purgeClaimChecks.ts';
 import { LIST_DEAD_LETTERS_SQL } from '../../../src/platform/messaging/deadLetters/listDeadLetters.ts';
 import { redriveSelectSql } from '../../../src/platform/messaging/deadLetters/redriveDeadLetters.ts';
+import { pruneFailuresSql } from '../../../src/platform/messaging/nats/pruneFailures.ts';
 import { pruneBusSql } from '../../../src/platform/messaging/postgres/pruneBus.ts';
 import { ACK_DELIVERIES_SQL } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
 import { useTestDatabase } from '../../support/db.ts';
@@ -21,7 +22,7 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
 
   before(async () => {
     pool = database.pool(2);
-    const tables = ['subscriptions', 'messages', 'deliveries', 'dead_letters', 'claim_checks', 'claim_check_refs'];
+    const tables = ['subscriptions', 'messages', 'deliveries', 'dead_letters', 'claim_checks', 'claim_check_refs', 'failures'];
     for (const t of tables) await pool.query(`alter table brigade_bus.${t} set (autovacuum_enabled = off)`);
     await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ('plans', 'plans.>', '^plans\\.', 30000)`);
     // 6,000 messages over the last 100 minutes; half still have a delivery to settle.
@@ -50,6 +51,11 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
        from generate_series(1, 4000) g returning id::text`,
     );
     deadLetterId = letters.rows[1234]!.id;
+    // JetStream failures rows last written over the last 10 days.
+    await pool.query(
+      `insert into brigade_bus.failures (subscription, message_id, first_failed_at, last_failed_at)
+       select 'plans-' || (g % 20), gen_random_uuid(), now() - g * interval '4 minutes', now() - g * interval '3 minutes' from generate_series(1, 4000) g`,
+    );
     const analysed = await pool.query(
       `select relname from pg_stat_user_tables where schemaname = 'brigade_bus' and (last_analyze is not null or last_autoanalyze is not null)`,
     );
@@ -98,6 +104,15 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
     for (const cursor of ['-infinity', new Date(Date.now() - 7_200_000).toISOString()]) {
       const plan = await planOf(purgeReleasedRefsSql(), [3_600_000, cursor, 100]);
       assert.match(plan, /"Index Name":"claim_check_refs_released_at_idx"/);
+      assert.match(plan, /"Node Type":"Tid Scan"/);
+      assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/);
+    }
+  });
+
+  test('the failures prune walks rows by last_failed_at and deletes them by row address', async () => {
+    for (const cursor of ['-infinity', new Date(Date.now() - 9 * 86_400_000).toISOString()]) {
+      const plan = await planOf(pruneFailuresSql(), [7 * 86_400_000 + 3_600_000, cursor, 1000]);
+      assert.match(plan, /"Index Name":"failures_last_failed_at_idx"/);
       assert.match(plan, /"Node Type":"Tid Scan"/);
       assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/);
     }

@@ -8,6 +8,7 @@ import {
   newMessageId,
   purgeClaimChecks,
   pruneBus,
+  pruneFailures,
   runBusRetention,
   type BusRetentionEvent,
   type Transport,
@@ -36,7 +37,7 @@ before(async () => {
 });
 // Each test counts what the retention deletes: it starts from an empty bus.
 beforeEach(async () => {
-  await pool.query('truncate brigade_bus.messages, brigade_bus.deliveries, brigade_bus.claim_checks, brigade_bus.claim_check_refs');
+  await pool.query('truncate brigade_bus.messages, brigade_bus.deliveries, brigade_bus.claim_checks, brigade_bus.claim_check_refs, brigade_bus.failures');
 });
 
 /** Writes `n` messages published `agoSeconds` ago; `pending` gives each a delivery of that subscription still to settle. */
@@ -165,9 +166,68 @@ describe('purgeClaimChecks', () => {
   });
 });
 
+/** Writes `n` JetStream failures rows (subscription `subscription`) first failed `firstAgoSeconds` ago and last written `agoSeconds` ago. */
+async function failures(n: number, agoSeconds: number, firstAgoSeconds = agoSeconds, subscription = 'retention-sub'): Promise<string[]> {
+  const ids = Array.from({ length: n }, () => newMessageId());
+  await pool.query(
+    `insert into brigade_bus.failures (subscription, message_id, first_failed_at, last_failed_at, last_error)
+     select $2, id, now() - make_interval(secs => $4), now() - make_interval(secs => $3), 'boom' from unnest($1::uuid[]) id`,
+    [ids, subscription, agoSeconds, firstAgoSeconds],
+  );
+  return ids;
+}
+const failuresLeft = async (ids: readonly string[]): Promise<number> =>
+  (await pool.query<{ n: number }>('select count(*)::int as n from brigade_bus.failures where message_id = any($1::uuid[])', [ids])).rows[0]!.n;
+const DAY_S = 24 * 3600;
+
+describe('pruneFailures (decision 0016, "Fixed later: failures rows left behind are pruned")', () => {
+  test('deletes failures rows last written longer ago than the stream\'s max_age and an hour, in bounded batches; keeps a row written again since, however old its first failure', async () => {
+    // Left behind: the delete after a handled retry failed, the consumer was removed, or max_age dropped the message.
+    const leftovers = await failures(5, 8 * DAY_S);
+    // A message still being retried: first failed 8 days ago (a message published again under its id
+    // shares the row), written again a minute ago by its latest failure.
+    const inUse = await failures(2, 60, 8 * DAY_S);
+    // Inside the window: max_age (7 days) and the hour's margin are not over.
+    const young = await failures(2, 7 * DAY_S - 60);
+    const batches: number[] = [];
+    const pruned = await pruneFailures(pool, { batchSize: 2, onBatch: (n) => batches.push(n) });
+    assert.equal(pruned, 5);
+    assert.deepEqual(batches, [2, 2, 1]);
+    assert.equal(await failuresLeft(leftovers), 0);
+    assert.equal(await failuresLeft(inUse), 2, 'the rows a message in retry still writes stay');
+    assert.equal(await failuresLeft(young), 2, 'rows inside max_age and the margin stay');
+    // The stream's max_age is the setting: with one of a day, the 7-day-old rows go too.
+    assert.equal(await pruneFailures(pool, { streamMaxAgeMs: DAY_S * 1000 }), 2);
+    assert.equal(await failuresLeft(young), 0);
+    assert.equal(await failuresLeft(inUse), 2);
+  });
+
+  test('a failure written while the prune holds the row makes it young again: the row is seen on the lock and kept', async () => {
+    const [id] = await failures(1, 8 * DAY_S);
+    // The transport's keepFailure, the same statement: it moves last_failed_at to now.
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(
+        `insert into brigade_bus.failures (subscription, message_id, last_error) values ('retention-sub', $1, 'again')
+         on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now()`,
+        [id],
+      );
+      // The prune skips the locked row now, and after the commit sees it young.
+      assert.equal(await pruneFailures(pool), 0);
+      await client.query('commit');
+    } finally {
+      client.release();
+    }
+    assert.equal(await pruneFailures(pool), 0);
+    assert.equal(await failuresLeft([id!]), 1);
+  });
+});
+
 describe('runBusRetention', () => {
   test('prunes and purges in batches, reports each pass, and resolves when the signal aborts', async () => {
     const settled = await messages(5, 600);
+    const leftover = await failures(1, 8 * DAY_S);
     const kept = await messages(2, 600, { subscription: token() });
     const stop = new AbortController();
     const events: BusRetentionEvent[] = [];
@@ -177,7 +237,12 @@ describe('runBusRetention', () => {
       events.filter((e) => e.kind === 'batch' && e.table === 'messages').map((e) => (e.kind === 'batch' ? e.deleted : -1)),
       [2, 2, 1],
     );
-    assert.deepEqual(events.find((e) => e.kind === 'pass'), { kind: 'pass', messages: 5, claimChecks: 0 });
+    assert.deepEqual(events.find((e) => e.kind === 'pass'), { kind: 'pass', messages: 5, claimChecks: 0, failures: 1 });
+    assert.deepEqual(
+      events.filter((e) => e.kind === 'batch' && e.table === 'failures').map((e) => (e.kind === 'batch' ? e.deleted : -1)),
+      [1],
+    );
+    assert.equal(await failuresLeft(leftover), 0);
     assert.equal(await remaining(settled), 0);
     assert.equal(await remaining(kept), 2);
     // It waits a minute for the next pass; the abort ends that wait at once.
@@ -189,11 +254,14 @@ describe('runBusRetention', () => {
     const worker = workersOf(SERVICES).find((w) => `${w.service}/${w.name}` === 'platform/bus-retention');
     assert.ok(worker, 'workersOf(SERVICES) lists platform/bus-retention');
     const settled = await messages(3, 600);
+    const leftover = await failures(1, 8 * DAY_S);
+    const recent = await failures(1, 6 * DAY_S);
     const asked: string[] = [];
     const deps = { config: loadConfig({}, { services: SERVICE_NAMES }), databases: { poolFor: (service: string) => (asked.push(service), pool) } } as unknown as ServiceDeps;
     const stop = new AbortController();
     const running = worker.run(deps, stop.signal);
-    await waitFor('pruned by the worker', async () => (await remaining(settled)) === 0);
+    await waitFor('pruned by the worker', async () => (await remaining(settled)) === 0 && (await failuresLeft(leftover)) === 0);
+    assert.equal(await failuresLeft(recent), 1, 'a failures row inside NATS_STREAM_MAX_AGE_MS (7 days by default) stays');
     stop.abort();
     await running;
     assert.deepEqual(asked, ['platform'], 'the bus is in the platform database');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { DiscardPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers } from '@nats-io/transport-node';
 import pg from 'pg';
 import { useTestDatabase } from '../../support/db.ts';
@@ -14,6 +14,7 @@ import {
   InvalidMessageError,
   listDeadLetters,
   newMessageId,
+  pruneFailures,
   redriveDeadLetters,
   showDeadLetter,
   type Message,
@@ -58,7 +59,7 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
     }
   });
 
-  test('a message the stream refuses (an error PubAck) rejects the publish with the server\'s reason; stored ones still resolve', async () => {
+  test('a message the stream refuses for what it is (over max_msg_size, headers over 64 KiB) is MESSAGE_INVALID naming it; a refusal for the stream\'s state (full) stays an outage', async () => {
     const small = `BRIGADE_TEST_${token().toUpperCase()}`;
     const subjects = [`${token()}.>`];
     const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: small, subjects });
@@ -69,11 +70,49 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
       await jsm.streams.update(small, { ...info.config, max_msg_size: 1024 });
       const base = subjects[0]!.slice(0, -2);
       await own.publish([message(`${base}.small.Happened`, { n: 1 })]);
-      await assert.rejects(own.publish([message(`${base}.big.Happened`, { text: 'x'.repeat(4096) })]), (error: Error) => error instanceof UnavailableError && /JetStream refused the message: .*size/i.test(error.message));
+      // The refused message is the second of its batch: the error names it, not the batch's first.
+      const big = message(`${base}.big.Happened`, { text: 'x'.repeat(4096) });
+      const refusal = (field: string, m: { id: string; subject: string }, reason: RegExp) => (error: unknown) => {
+        // Before, every refusal was an UnavailableError ("JetStream refused the message: message size …"), which the
+        // relay took for an outage: it retried for ever without naming the row.
+        assert.ok(error instanceof InvalidMessageError, String(error));
+        assert.deepEqual({ ...error.details }, { field, messageId: m.id });
+        assert.match(error.message, new RegExp(`stream ${small} refused message ${m.id} \\(${m.subject.replaceAll('.', '\\.')}\\)`));
+        assert.match(error.message, reason);
+        return true;
+      };
+      await assert.rejects(own.publish([message(`${base}.small.Happened`, { n: 2 }), big]), refusal('payload', big, /message size exceeds maximum allowed \(JetStream error 10054\).*max_msg_size/));
+      // Headers over 64 KiB (a traceparent written by hand, say): JetStream's own limit, whatever max_msg_size.
+      await jsm.streams.update(small, { ...info.config, max_msg_size: -1 });
+      const header = message(`${base}.header.Happened`, { n: 3 }, { headers: { correlation: 'c', causation: '', tenant: '', traceparent: 'y'.repeat(70_000) } });
+      await assert.rejects(own.publish([header]), refusal('headers', header, /header size exceeds maximum allowed of 64k \(JetStream error 10097\)/));
+      // The stream full and refusing new messages (10077 "maximum messages exceeded"): a retry can succeed
+      // once the operator changes the limit, so it stays UnavailableError.
+      await jsm.streams.update(small, { ...info.config, max_msgs: 1, discard: DiscardPolicy.New });
+      await assert.rejects(own.publish([message(`${base}.full.Happened`, { n: 4 })]), (error: Error) => error instanceof UnavailableError && /maximum messages exceeded \(JetStream error 10077\)/.test(error.message));
     } finally {
       await own.close();
       await jsm.streams.delete(small).catch(() => false);
       await nc.close();
+    }
+  });
+
+  test('a message over the server\'s max_payload, which nats.js refuses before sending, is MESSAGE_INVALID naming it (the server would close the connection)', async () => {
+    const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
+    try {
+      const huge = message(`${prefix}.huge.Happened`, { text: 'x'.repeat(1024 * 1024) });
+      // Before, nats.js's own InvalidArgumentError ("'payload' max_payload size exceeded") came out as it
+      // was: no Brigade error, so the relay reported it as an outage.
+      await assert.rejects(own.publish([message(`${prefix}.huge.Happened`, { n: 1 }), huge]), (error: unknown) => {
+        assert.ok(error instanceof InvalidMessageError, String(error));
+        assert.deepEqual({ ...error.details }, { field: 'payload', messageId: huge.id });
+        assert.match(error.message, /max_payload \(1048576 bytes, headers and body together\)/);
+        return true;
+      });
+      // The connection is still up: the next publish goes.
+      await own.publish([message(`${prefix}.huge.Happened`, { n: 2 })]);
+    } finally {
+      await own.close();
     }
   });
 
@@ -182,6 +221,42 @@ describe('nats jetstream redrives', { skip: nats.skip }, () => {
       await Promise.all(workers.map((w) => w.done));
     }
   });
+
+  test('a letter the stream refuses for its size is a failure of the letter: redrive --all reports it and goes on, a redrive by id says MESSAGE_INVALID', async () => {
+    const small = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const base = token();
+    const own = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream: small, subjects: [`${base}.>`] });
+    const nc = await connect({ servers: testEnv.natsUrl });
+    const jsm = await jetstreamManager(nc);
+    try {
+      const sub = `${base}-letters`;
+      await own.ensureSubscription({ subscription: sub, pattern: `${base}.letters.*` });
+      await jsm.streams.update(small, { ...(await jsm.streams.info(small)).config, max_msg_size: 1024 });
+      // The big one parked first (ids are time-ordered): before, its refusal read as the transport down,
+      // and the redrive stopped there with REDRIVE_INTERRUPTED, the small one untried.
+      const letters: string[] = [];
+      for (const m of [message(`${base}.letters.Big`, { text: 'x'.repeat(4096) }), message(`${base}.letters.Small`, { n: 1 })]) {
+        const id = newMessageId();
+        await pool.query(
+          `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+           values ($1, $2, $3, $4, $5, $6, $7, 'it failed', 5, now(), now(), 'nats')`,
+          [id, sub, m.id, m.subject, m.key, JSON.stringify(m.headers), JSON.stringify(m.payload)],
+        );
+        letters.push(id);
+      }
+      const [big, smallLetter] = letters;
+      const outcome = await redriveDeadLetters(pool, own, { all: true, subscription: sub });
+      assert.equal(outcome.redriven, 1);
+      assert.deepEqual(outcome.failed.map((f) => f.id), [big]);
+      assert.match(outcome.failed[0]!.error, /message size exceeds maximum allowed \(JetStream error 10054\)/);
+      assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((l) => l.id), [big], `the small letter ${smallLetter} went back, the big one stays`);
+      await assert.rejects(redriveDeadLetters(pool, own, { id: big! }), (error: unknown) => error instanceof InvalidMessageError && error.details.field === 'payload');
+    } finally {
+      await own.close();
+      await jsm.streams.delete(small).catch(() => false);
+      await nc.close();
+    }
+  });
 });
 
 describe('nats jetstream stream settings', { skip: nats.skip }, () => {
@@ -258,6 +333,47 @@ describe('nats jetstream: what follows a handled message', { skip: nats.skip }, 
     assert.equal(reported.length, 1, 'nothing else went wrong');
     // The row stays (harmless: only a later failure of the same message in this subscription would date from it).
     assert.equal((await pool.query('select 1 from brigade_bus.failures where subscription = $1 and message_id = $2', [sub, sent.id])).rowCount, 1);
+  });
+});
+
+describe('nats jetstream: failures rows and the bus retention (decision 0016, "Fixed later")', { skip: nats.skip }, () => {
+  test('a message still being retried keeps its failures row from the prune, however old its first failure; a row left behind goes', async () => {
+    const t = token();
+    const sub = `${t}-retried`;
+    await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*` });
+    // Left behind (a handled retry whose delete failed): nothing writes it again.
+    const leftover = newMessageId();
+    await pool.query(`insert into brigade_bus.failures (subscription, message_id, first_failed_at, last_failed_at) values ($1, $2, now() - interval '8 days', now() - interval '8 days')`, [sub, leftover]);
+    const m = message(`${prefix}.${t}.Retried`, { n: 1 });
+    const DAY_MS = 86_400_000;
+    const kept: boolean[] = [];
+    const c = new AbortController();
+    const w = transport!.subscribe({ subscription: sub, maxAttempts: 3, backoff: { initialMs: 10, maxMs: 10 }, signal: c.signal }, async (got) => {
+      if (got.attempt === 2) {
+        // The row as a message published again under the same id finds it: first failed 8 days ago, and
+        // not written since (as old as a leftover, until this attempt's failure writes it again).
+        await pool.query(`update brigade_bus.failures set first_failed_at = now() - interval '8 days', last_failed_at = now() - interval '8 days' where message_id = $1`, [got.id]);
+      }
+      if (got.attempt === 3) {
+        // The retention's pass while the last attempt runs: the row attempt 2 wrote stays.
+        await pruneFailures(pool, { streamMaxAgeMs: 7 * DAY_MS });
+        kept.push((await pool.query('select 1 from brigade_bus.failures where subscription = $1 and message_id = $2', [sub, got.id])).rowCount === 1);
+      }
+      throw new Error(`attempt ${got.attempt} failed`);
+    });
+    try {
+      await transport!.publish([m]);
+      await waitFor('parked', async () => (await listDeadLetters(pool, { subscription: sub })).length === 1);
+      assert.deepEqual(kept, [true], 'the prune kept the row of the message in retry');
+      const [letter] = await listDeadLetters(pool, { subscription: sub });
+      assert.equal(letter!.attempts, 3);
+      // The letter's first failure is the row's, 8 days ago: the row was there when the message was parked.
+      assert.ok(Date.now() - letter!.firstFailedAt.getTime() > 7 * DAY_MS, String(letter!.firstFailedAt));
+      assert.equal((await pool.query('select 1 from brigade_bus.failures where message_id = $1', [leftover])).rowCount, 0, 'the row left behind went');
+    } finally {
+      c.abort();
+      await w.done;
+    }
   });
 });
 

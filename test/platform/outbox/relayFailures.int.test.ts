@@ -1,16 +1,22 @@
 import assert from 'node:assert/strict';
 import { afterEach, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import client from 'prom-client';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { UnavailableError } from '../../../src/platform/errors/index.ts';
-import { createPgTransport, InvalidMessageError, type Message, type OutgoingMessage, type Transport } from '../../../src/platform/messaging/index.ts';
+import { createNatsTransport, createPgTransport, InvalidMessageError, type Message, type OutgoingMessage, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, writeToOutbox, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { testEnv } from '../../support/env.ts';
+import { deleteTestStream } from '../../support/jetstream.ts';
+import { requireService } from '../../support/services.ts';
 import { produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
 /** The xmin horizon is cluster-wide: other test files' open transactions delay relaying (decision 0011). */
 const RELAY_MS = 120_000;
+const nats = await requireService('nats');
 const database = useTestDatabase();
 let pool: pg.Pool;
 let transport: Transport;
@@ -122,5 +128,51 @@ describe('what the relay counts and reports when a publish fails', { timeout: 30
     await pool.query('delete from delivery.outbox where id = $1', [poison.id]);
     await waitFor('the relay goes on', () => received.length === 2, RELAY_MS);
     assert.deepEqual(sequencesByKey(received).get('g'), [1, 2]);
+  });
+});
+
+describe('a row JetStream refuses for what it is (decision 0078, "Fixed later")', { skip: nats.skip, timeout: 300_000 }, () => {
+  test('a message over the stream\'s max_msg_size stops the relay with OUTBOX_MESSAGE_REFUSED naming that row, not the wave\'s first; the relay goes on once it is gone', async () => {
+    // A stream of this test's own, under `delivery.` (the relay publishes only delivery's subjects) and a
+    // prefix of its own, so that it overlaps no other stream on the shared server.
+    const stream = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const prefix = `delivery.${token()}`;
+    const jetStream = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
+    cleanups.push(async () => {
+      await jetStream.close();
+      await deleteTestStream(stream);
+    });
+    const nc = await connect({ servers: testEnv.natsUrl });
+    try {
+      const jsm = await jetstreamManager(nc);
+      await jsm.streams.update(stream, { ...(await jsm.streams.info(stream)).config, max_msg_size: 1024 });
+    } finally {
+      await nc.close();
+    }
+    const subject = `${prefix}.Step`;
+    // g1 and the big row go out in one wave, g1 first; g2 waits behind g1.
+    const g1 = await produce(pool, subject, 'g', 1);
+    const [big] = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
+      writeToOutbox(tx, [{ subject, key: 'p', payload: { text: 'x'.repeat(4096) } }]),
+    );
+    const g2 = await produce(pool, subject, 'g', 2);
+    const { rows } = await pool.query<{ id: string }>('select id::text from delivery.outbox where message_id = $1', [big]);
+    const row = rows[0]!.id;
+    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where id = $1', [row])));
+    const relay = startRelay((messages) => jetStream.publish(messages));
+    await waitFor('the relay refuses the row, and again', () => relay.errors().length >= 2, RELAY_MS);
+    const error = relay.errors()[0] as { code?: string; details?: Record<string, unknown>; message: string; cause?: unknown };
+    // Before, JetStream's refusal came out as UnavailableError ("JetStream refused the message: …"): an
+    // outage to the relay, which retried for ever without saying which row.
+    assert.equal(error.code, 'OUTBOX_MESSAGE_REFUSED', String(error));
+    assert.deepEqual({ ...error.details }, { outbox: 'delivery', id: row, messageId: big, subject });
+    assert.match(error.message, new RegExp(`^Outbox delivery row ${row} \\(message ${big}, `));
+    assert.match(error.message, /message size exceeds maximum allowed \(JetStream error 10054\)/);
+    assert.ok(error.cause instanceof InvalidMessageError);
+    assert.ok(!relay.published().some((m) => m.id === g2), 'nothing behind the row went out');
+
+    await pool.query('delete from delivery.outbox where id = $1', [row]);
+    await waitFor('the relay goes on', () => relay.published().some((m) => m.id === g2), RELAY_MS);
+    assert.ok(relay.published().some((m) => m.id === g1));
   });
 });

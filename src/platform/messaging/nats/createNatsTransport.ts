@@ -14,6 +14,7 @@ import { encodeHeaders } from './encodeHeaders.ts';
 import { FailuresCleanupError, InvalidMessageError, UndecodableMessageError, UnknownSubscriptionError } from '../errors.ts';
 import { isUuid } from '../../ids/index.ts';
 import { newMessageId } from '../newMessageId.ts';
+import { pubAckRefusal, type PubAckError } from './pubAckRefusal.ts';
 import { storable, undecodableLetter, type UndecodableStreamMessage } from './undecodableLetter.ts';
 import type { Message, MessageHandler, MessageHeaders, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validatePattern, validateSubscription } from '../validate.ts';
@@ -139,30 +140,34 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   const { pool } = options;
 
   // PubAcks of pipelined publishes come back on one wildcard inbox (JetStream's "async publish"): no
-  // request object, timer and error-with-stack per message as js.publish makes. A batch's messages
-  // share one reply subject, `<inbox>.<batch>`: the batch settles when as many acks as messages came
-  // back (or at the first refusal, or after one timeout for the batch).
+  // request object, timer and error-with-stack per message as js.publish makes. Each message's reply
+  // subject is `<inbox>.<batch>.<index>`: the batch settles when as many acks as messages came back (or
+  // at the first refusal, or after one timeout for the batch), and a refusal names the message it refuses
+  // (the relay reports that row, decision 0078, "Fixed later"; acks of one batch need not come in order).
   const ackInbox = createInbox();
-  const batches = new Map<string, { remaining: number; subject: string; redrive: boolean; resolve(): void; reject(error: Error): void }>();
+  const batches = new Map<string, { remaining: number; messages: ReadonlyArray<{ m: OutgoingMessage }>; redrive: boolean; resolve(): void; reject(error: Error): void }>();
   let nextBatch = 0;
-  nc.subscribe(`${ackInbox}.*`, {
+  nc.subscribe(`${ackInbox}.>`, {
     callback: (error, m) => {
       if (error !== null) return;
-      const id = m.subject.slice(ackInbox.length + 1);
+      const rest = m.subject.slice(ackInbox.length + 1);
+      const dot = rest.indexOf('.');
+      const id = rest.slice(0, dot);
       const batch = batches.get(id);
       if (batch === undefined) return; // settled already (refused or timed out)
       let refusal: Error | null = null;
       const data = m.data.length === 0 ? null : Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
       if (data === null && m.headers?.code === 503) {
-        refusal = new UnavailableError(`No JetStream stream stores ${batch.subject}: is the stream ${stream} up and its subjects right?`);
+        refusal = new UnavailableError(`No JetStream stream stores ${batch.messages[0]!.m.subject}: is the stream ${stream} up and its subjects right?`);
       } else if (data?.includes(ERROR_KEY) === true) {
         // Only a refusal carries "error": a stored message's PubAck ({"stream":…,"seq":…}) is not parsed.
-        const ack = m.json<{ error?: { code?: number; description?: string } }>();
-        if (ack.error !== undefined) refusal = new UnavailableError(`JetStream refused the message: ${ack.error.description ?? ack.error.code}`);
+        const ack = m.json<{ error?: PubAckError }>();
+        const refused = batch.messages[Number(rest.slice(dot + 1))]?.m ?? batch.messages[0]!.m;
+        if (ack.error !== undefined) refusal = pubAckRefusal(stream, refused, ack.error);
       } else if (batch.redrive && data?.includes(DUPLICATE_KEY) === true && m.json<{ duplicate?: boolean }>().duplicate === true) {
         // A publish the relay repeats is meant to be dropped as a duplicate; a redrive is not: its letter
         // would be deleted while no consumer got it. Its id is unique per call, so this is a safety net.
-        refusal = new UnavailableError(`JetStream dropped the redrive of ${batch.subject} as a duplicate of an earlier publish: the dead letter stays parked, redrive it again`);
+        refusal = new UnavailableError(`JetStream dropped the redrive of ${batch.messages[0]!.m.subject} as a duplicate of an earlier publish: the dead letter stays parked, redrive it again`);
       }
       if (refusal !== null) {
         batches.delete(id);
@@ -178,25 +183,44 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
   const publishAll = (messages: ReadonlyArray<{ m: OutgoingMessage; msgId: string; redriveFor?: string }>, redrive = false): Promise<void> => {
     if (messages.length === 0) return Promise.resolve();
     const id = (nextBatch++).toString(36);
-    const reply = `${ackInbox}.${id}`;
+    const reply = `${ackInbox}.${id}.`;
     let timer: NodeJS.Timeout | undefined;
     const acked = new Promise<void>((resolve, reject) => {
-      batches.set(id, { remaining: messages.length, subject: messages[0]!.m.subject, redrive, resolve, reject });
+      batches.set(id, { remaining: messages.length, messages, redrive, resolve, reject });
       timer = setTimeout(() => reject(new UnavailableError(`JetStream did not ack within ${PUBLISH_TIMEOUT_MS} ms; publish again (the relay does so by itself; a redrive can be run again)`)), PUBLISH_TIMEOUT_MS);
     });
+    let i = 0;
     try {
-      for (const { m, msgId, redriveFor } of messages) publishOne(m, msgId, reply, redriveFor);
+      for (; i < messages.length; i++) {
+        const { m, msgId, redriveFor } = messages[i]!;
+        publishOne(m, msgId, `${reply}${i}`, redriveFor);
+      }
     } catch (error) {
-      // The connection refused to send (closed, draining): nothing to wait for.
+      // The connection refused to send (closed, draining), or nats.js refused the message: nothing to wait for.
       clearTimeout(timer);
       batches.delete(id);
       acked.catch(() => undefined);
-      throw error;
+      throw overMaxPayload(error, messages[i]?.m) ?? error;
     }
     return acked.finally(() => {
       clearTimeout(timer);
       batches.delete(id);
     });
+  };
+
+  /**
+   * nats.js's refusal of a message over the server's `max_payload` (headers and body together), which it
+   * checks before sending, as the refusal of that message: the server would close the connection on it
+   * (a protocol error), so it never gets that far. Any other error: `null`.
+   */
+  const overMaxPayload = (error: unknown, m: OutgoingMessage | undefined): InvalidMessageError | null => {
+    if (m === undefined || !isNamed(error, 'InvalidArgumentError') || !/max_payload/.test((error as Error).message)) return null;
+    return new InvalidMessageError(
+      `Message ${m.id} (${m.subject}) is larger than the NATS server's max_payload (${nc.info?.max_payload ?? 'unknown'} bytes, headers and body together), so publishing it again is refused again. ` +
+        'Send it smaller (a payload over the claim-check threshold travels by reference), or raise max_payload on every server',
+      'payload',
+      { messageId: m.id, cause: error },
+    );
   };
 
   const publishOne = (m: OutgoingMessage, msgId: string, reply: string, redriveFor: string | undefined): void => {
@@ -339,10 +363,14 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (acks.push(m) === 1) setImmediate(flushAcks);
     };
 
-    /** Notes a failed attempt: its first failure's time (JetStream keeps none) and its error, for the letter. */
+    /**
+     * Notes a failed attempt: its first failure's time (JetStream keeps none) and its error, for the
+     * letter, and when it was written last, which keeps the row from the bus retention's prune while
+     * the message's retries run (`pruneFailures`).
+     */
     const keepFailure = async (subscription: string, messageId: string, error: string) => {
       await pool.query(
-        'insert into brigade_bus.failures (subscription, message_id, last_error) values ($1, $2, $3) on conflict (subscription, message_id) do update set last_error = excluded.last_error',
+        'insert into brigade_bus.failures (subscription, message_id, last_error) values ($1, $2, $3) on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now()',
         [subscription, messageId, error],
       );
     };
