@@ -23,7 +23,8 @@ Commands:
   dlq list|show|redrive|drop Inspect and act on dead-lettered messages
   sagas list|show|resume|close
                              Inspect sagas (the payment of each order): stuck ones, one saga's log; resume
-                             a parked one, or close one settled by hand
+                             a parked one, or a failed one past a compensation you did by hand (--settled);
+                             close one settled by hand
   demo                       A dinner rush through the real API, with a progress bar and a summary
   payment-provider           Run the stand-in payment provider (idempotency keys, ledger, faults)
 

@@ -96,7 +96,10 @@ describe('brigade sagas list|show', () => {
     assert.equal(result.code, 0, result.stderr);
     assert.match(result.stdout, new RegExp(`^saga ${ids.failed} \\(payments/payment\\) of tenant ${tenant}`));
     assert.match(result.stdout, /status {5}failed \(version 4\): charge failed: .*compensation order failed: .*; left: undo:order\n/);
-    assert.match(result.stdout, /\n {2}pending {4}undo:order \(left undone: undo:order failed for good after 1 attempt\(s\); settle it by hand, then close the saga\)\n/);
+    assert.ok(
+      result.stdout.includes(`\n  pending    undo:order (left undone: undo:order failed for good after 1 attempt(s); settle it by hand, then 'brigade sagas resume ${ids.failed} --settled TEXT' ends it, or settle it by hand and close the saga)\n`),
+      result.stdout,
+    );
     const log = result.stdout.split('\n').filter((l) => /^ {2}v\d/.test(l));
     assert.deepEqual(
       log.map((l) => l.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, 'T').replace(/\s+/g, ' ').trim().split(' ').slice(0, 5).join(' ')),
@@ -128,6 +131,7 @@ describe('brigade sagas list|show', () => {
     for (const args of [
       ['resume'], ['resume', 'not-a-uuid'], ['resume', ids.fresh, '--status', 'parked'], ['close', ids.fresh], ['close', ids.fresh, '--reason', ' '], ['list', '--reason', 'x'],
       ['close', ids.fresh, '--reason', 'x', '--by', ''], ['show', ids.fresh, '--by', 'ana'], ['resume', ids.fresh, '--tenant', 'restaurant-1'],
+      ['resume', ids.fresh, '--settled', ' '], ['close', ids.fresh, '--reason', 'x', '--settled', 'y'], ['show', ids.fresh, '--settled', 'y'], ['resume', ids.fresh, '--reason', 'x'],
     ]) {
       assert.equal((await run(...args)).code, 2, args.join(' '));
     }
@@ -193,5 +197,46 @@ describe('brigade sagas list|show', () => {
     assert.equal(running.code, 1);
     assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running, not parked: .*'brigade sagas show ${ids.fresh}'`));
     assert.match((await run('resume', randomUUID())).stderr, /No saga .* in payments/);
+  });
+
+  test('resume --settled: a failed saga whose compensation a person did by hand is resumed past it, logged with who and what; a running saga and a forward step at the head are refused with what to do', async () => {
+    const failedId = randomUUID();
+    await place(failedId, NO_FAULTS.declineCard as string); // declined → the order's cancel fails for good (404): failed with undo:order left
+    while (await runner.runOnce());
+    const plain = await run('resume', failedId);
+    assert.equal(plain.code, 1);
+    assert.match(plain.stderr, new RegExp(`Saga ${failedId} is failed, not parked: its compensation undo:order failed for good, and a resume would run it again\\. Settle undo:order by hand, then 'brigade sagas resume ${failedId} --settled TEXT'`));
+
+    const running = await run('resume', ids.fresh, '--settled', 'nothing');
+    assert.equal(running.code, 1);
+    assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running: only a failed saga, or one parked on a compensation, has a compensation to settle by hand`));
+    const parkedId = randomUUID();
+    faults = { ...NO_FAULTS, errorRate: 1 };
+    try {
+      await place(parkedId, '4242424242424242');
+      while (await runner.runOnce());
+    } finally {
+      faults = NO_FAULTS;
+    }
+    const atCharge = await run('resume', parkedId, '--settled', 'charged by hand');
+    assert.equal(atCharge.code, 1);
+    assert.match(atCharge.stderr, new RegExp(`Saga ${parkedId} \\(parked\\) is at charge, a forward step, not a compensation: it cannot be settled by hand and skipped.*'brigade sagas resume ${parkedId}' runs it again.*'brigade sagas close ${parkedId} --reason TEXT'`));
+    assert.match((await run('show', parkedId)).stdout, /status {5}parked /, 'left as it was');
+
+    const settled = await cli('resume', failedId, '--settled', 'order cancelled by hand in ordering', '--by', 'ana');
+    assert.equal(settled.code, 0, settled.stderr);
+    assert.match(settled.stdout, new RegExp(`^resumed saga ${failedId} \\(payments\\) by ana past undo:order, settled by hand: order cancelled by hand in ordering; compensated, nothing left to undo; it had been failed with: charge failed: .*; left: undo:order \\(database main\\)`));
+    const shown = await run('show', failedId);
+    assert.match(shown.stdout, /status {5}compensated \(version 5\): charge failed: .*; undo:order settled by hand by ana: order cancelled by hand in ordering\n/);
+    const entry = shown.stdout.split('\n').find((l) => /^ {2}v5 /.test(l)) ?? '';
+    assert.match(entry, /event {5}settled -> compensated {2}\{/);
+    assert.deepEqual(
+      (({ by, settled: what, item, was, left }) => ({ by, what, item, was, left }))(JSON.parse(entry.slice(entry.indexOf('{'))) as { by: string; settled: string; item: string; was: string; left: string[] }),
+      { by: 'ana', what: 'order cancelled by hand in ordering', item: 'undo:order', was: 'failed', left: [] },
+    );
+    assert.doesNotMatch((await run('list', '--stuck')).stdout, new RegExp(failedId), 'no longer stuck');
+    const again = await run('resume', failedId, '--settled', 'again', '--json');
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is compensated: only a failed saga/);
   });
 });

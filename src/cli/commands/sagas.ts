@@ -4,7 +4,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { databaseLabel } from '../../platform/db/createDatabases.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, settleSagaCompensation, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import { createPlacementCatalog, createTenantRouter } from '../../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import type { Io } from '../io.ts';
@@ -30,6 +30,12 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
   brigade sagas resume ID [--by NAME] [--tenant ID]
                        Runs a parked saga's step again, once you have settled what its reason names
                        (recorded in the saga log as resumed by NAME, default your OS user)
+  brigade sagas resume ID --settled TEXT [--by NAME] [--tenant ID]
+                       For a failed saga (a compensation failed for good), or one parked on a
+                       compensation: you did that compensation by hand (TEXT says what); the saga
+                       skips it and runs the compensations behind it, in order (logged as settled
+                       by NAME with TEXT). A forward step at the head cannot be skipped: resume it,
+                       or settle all of it by hand and close
   brigade sagas close ID --reason TEXT [--by NAME] [--tenant ID]
                        Closes a parked or failed saga you have settled by hand (status closed: it
                        runs nothing more and is no longer stuck), logged with who and why
@@ -65,6 +71,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       reason: { type: 'string' },
       by: { type: 'string' },
       tenant: { type: 'string' },
+      settled: { type: 'string' },
     },
     usage,
     2,
@@ -80,6 +87,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (values['older-than'] !== undefined && values.stuck !== true) throw new UsageError('--older-than goes with --stuck', usage);
   if (action !== 'close' && values.reason !== undefined) throw new UsageError('--reason belongs to sagas close', usage);
   if (action === 'close' && (values.reason ?? '').trim() === '') throw new UsageError('sagas close needs --reason TEXT: what you settled by hand', usage);
+  if (action !== 'resume' && values.settled !== undefined) throw new UsageError('--settled belongs to sagas resume', usage);
+  if (values.settled !== undefined && values.settled.trim() === '') throw new UsageError('--settled needs TEXT: what you did by hand in place of the compensation', usage);
   for (const flag of ['by', 'tenant'] as const) {
     if (values[flag] !== undefined && action !== 'resume' && action !== 'close') throw new UsageError(`--${flag} belongs to sagas resume and close`, usage);
   }
@@ -156,6 +165,18 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       const pool = placed === '' ? databases.poolFor(service) : databases.poolForUrl(placed);
       return { result, database: databases.labelOf(pool) ?? (placed === '' ? service : databaseLabel(placed)) };
     };
+    if (action === 'resume' && values.settled !== undefined) {
+      const { place, tenantId } = await home();
+      const { result: settled, database } = await asPerson(place.service, tenantId, (tx) => settleSagaCompensation(tx, place.schema, id as string, { by, settled: values.settled as string, tenantId }));
+      if (settled === null) throw notFound();
+      if (values.json === true) ctx.io.out(JSON.stringify({ service: place.service, database, id, ...settled }, null, 2));
+      else
+        ctx.io.out(
+          `resumed saga ${id} (${place.service}) by ${by} past ${settled.settledItem}, settled by hand: ${values.settled.trim()}; ` +
+            `${settled.status}, ${settled.pending.length === 0 ? 'nothing left to undo' : `next ${settled.pending.join(', ')}`}; it had been ${settled.was} with: ${settled.error ?? 'no reason'} (database ${database})`,
+        );
+      return 0;
+    }
     if (action === 'resume') {
       const { place, tenantId } = await home();
       // Locked and checked again in its transaction (another person may have acted since the look).
@@ -248,7 +269,7 @@ function printSaga(io: Io, service: string, database: string, s: SagaDetail): vo
   // A failed saga runs nothing more: what it has pending is left for the person, not due.
   const next =
     s.status === 'failed'
-      ? `left undone: ${head} failed for good after ${s.attempts} attempt(s); settle ${s.pending.length > 1 ? 'it and the rest by hand, in order' : 'it by hand'}, then close the saga`
+      ? `left undone: ${head} failed for good after ${s.attempts} attempt(s); settle it by hand, then 'brigade sagas resume ${s.id} --settled TEXT' ${s.pending.length > 1 ? 'runs the rest' : 'ends it'}, or settle ${s.pending.length > 1 ? 'all of it' : 'it'} by hand and close the saga`
       : `next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease}`;
   io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (${next})`}`);
   io.out(`  completed  ${s.completed.join(', ') || '-'}`);

@@ -141,7 +141,9 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
       const reason =
         `${item} ${outcome.ok ? 'succeeded' : 'failed'} (attempt ${instance.attempts + 1}) but its outcome could not be recorded: ${error instanceof Error ? error.message : String(error)}. ` +
         `Parked so that it does not run again at every lease: fix the cause (the step's handler, its result) and deploy, then 'brigade sagas resume ${instance.id}' runs ${item} again (with its key: its effect happens once); ` +
-        `or settle by hand what the step did and 'brigade sagas close ${instance.id} --reason "what you did"'`;
+        `or settle by hand what the step did and 'brigade sagas close ${instance.id} --reason "what you did"'` +
+        // A compensation can also be settled alone, the saga running those behind it (settleSagaCompensation).
+        (item.startsWith(UNDO) ? `; or, once you have checked or done ${item} by hand, 'brigade sagas resume ${instance.id} --settled "what you did"' runs the compensations after it` : '');
       try {
         await record({ kind: 'park', item, reason });
       } catch {

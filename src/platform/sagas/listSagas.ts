@@ -105,7 +105,10 @@ function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: bo
   if (s.status === 'failed') {
     // What is left: the failed compensation and those behind it (a saga failed before they were kept has none).
     const left = s.pending.length === 0 ? '' : `: ${s.pending.join(', ')}${s.pending.length > 1 ? ', in that order' : ''}, by hand`;
-    return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right${left} (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')`;
+    // Or only the failed one by hand: the saga runs the rest once told so (settleSagaCompensation).
+    const head = s.pending[0];
+    const orSettle = head?.startsWith('undo:') === true ? `; or settle ${head} by hand and 'brigade sagas resume ${s.id} --settled …' ${s.pending.length > 1 ? 'runs the rest' : 'ends it'}` : '';
+    return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right${left} (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')${orSettle}`;
   }
   if (s.status === 'parked') return `parked with ${s.pending.join(', ') || 'nothing'} left: ${s.error ?? 'no reason given'} (the saga will not go on by itself)`;
   const head = s.pending[0];

@@ -24,7 +24,9 @@ export interface ResumedSaga {
  * and the reason it had been parked with. What the saga took while parked (events and deadlines,
  * which a park leaves open) is in its state and pending work, so the resumed steps act on it. Needs
  * no saga definitions, so the CLI can do it; the service's runner picks the work up on its next poll.
- * Pass `tenantId` when tenants may share the id.
+ * Pass `tenantId` when tenants may share the id. A failed saga is not resumed (its head, the
+ * compensation that failed for good, would run again under its key): once a person has done that
+ * compensation by hand, {@link settleSagaCompensation} skips it and runs the rest.
  *
  * @returns `null` when no saga with this id is visible to the transaction's actor.
  * @throws SagaNotParkedError when the saga is not parked; SagaStepInFlightError while a runner's
@@ -36,7 +38,7 @@ export interface ResumedSaga {
 export async function resumeSaga(tx: Tx, schema: string, sagaId: string, by: string, options: { readonly tenantId?: string } = {}): Promise<ResumedSaga | null> {
   const saga = await lockSagaById(tx, schema, sagaId, options.tenantId);
   if (saga === null) return null;
-  if (saga.status !== 'parked') throw new SagaNotParkedError(sagaId, saga.status);
+  if (saga.status !== 'parked') throw new SagaNotParkedError(sagaId, saga.status, saga.pending);
   // A runner whose step is still in flight (an event parked the saga under it) would run it twice
   // with a second runner: the lease is left to end, and only an ended one is cleared below.
   if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', saga.pending[0], saga.leasedUntil);

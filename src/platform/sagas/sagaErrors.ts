@@ -102,12 +102,47 @@ export class SagaStepInFlightError extends BrigadeError {
  * conflict, such as {@link SagaStepInFlightError}).
  */
 export class SagaNotParkedError extends UnprocessableError {
+  /** `pending`: the saga's pending work, which names the way out of a failed saga. */
+  constructor(sagaId: string, status: SagaStatus, pending: readonly string[] = []) {
+    const head = pending[0];
+    // A failed saga's head is the compensation that failed for good: a plain resume would run it again
+    // under its key, so the message names the resume that skips it once it is settled by hand.
+    const failedHint =
+      status === 'failed' && head?.startsWith('undo:') === true
+        ? `: its compensation ${head} failed for good, and a resume would run it again. Settle ${head} by hand, then 'brigade sagas resume ${sagaId} --settled TEXT' runs ${pending.length > 1 ? `the rest (${pending.slice(1).join(', ')})` : 'nothing more and ends it compensated'}; or settle all of it by hand and 'brigade sagas close ${sagaId} --reason TEXT'`
+        : `: only a saga parked for a person can be resumed. 'brigade sagas show ${sagaId}' shows what it is doing`;
+    super('SAGA_NOT_PARKED', `Saga ${sagaId} is ${status}, not parked${failedHint}`, { sagaId, status });
+  }
+}
+
+/**
+ * 422: only a failed saga, or one parked on a compensation, has a compensation a person can settle by
+ * hand and have the saga go on past ({@link settleSagaCompensation}); a command the saga's status forbids.
+ */
+export class SagaNotSettleableError extends UnprocessableError {
   constructor(sagaId: string, status: SagaStatus) {
     super(
-      'SAGA_NOT_PARKED',
-      `Saga ${sagaId} is ${status}, not parked: only a saga parked for a person can be resumed. 'brigade sagas show ${sagaId}' shows what it is doing`,
+      'SAGA_NOT_SETTLEABLE',
+      `Saga ${sagaId} is ${status}: only a failed saga, or one parked on a compensation, has a compensation to settle by hand and go on past. ` +
+        `'brigade sagas show ${sagaId}' shows what it is doing`,
       { sagaId, status },
     );
+  }
+}
+
+/**
+ * 422: the head of the saga's pending work is not a compensation (an `undo:` item), so it cannot be
+ * settled by hand and skipped: a forward step's outcome is what the saga goes on from (its result, and
+ * whether it must be undone). The person runs it again (`resume`) or settles everything and closes.
+ */
+export class SagaHeadNotCompensationError extends UnprocessableError {
+  constructor(sagaId: string, status: SagaStatus, head: string | undefined) {
+    const what =
+      head === undefined
+        ? `has nothing pending, so there is no compensation to settle: 'brigade sagas resume ${sagaId}' lets it wait for its events, or settle what is left by hand and 'brigade sagas close ${sagaId} --reason TEXT'`
+        : `is at ${head}, a forward step, not a compensation: it cannot be settled by hand and skipped, because the saga goes on from its outcome (its result, and whether it must be undone). ` +
+          `Put its reason right and 'brigade sagas resume ${sagaId}' runs it again, or settle all that is left by hand and 'brigade sagas close ${sagaId} --reason TEXT'`;
+    super('SAGA_HEAD_NOT_COMPENSATION', `Saga ${sagaId} (${status}) ${what}`, { sagaId, status, head: head ?? null });
   }
 }
 

@@ -96,7 +96,8 @@ export interface SagaDefinition<S = unknown, I = unknown> {
 
 /**
  * A saga's lifecycle. `failed`: a compensation itself failed for good and needs a person; its
- * `pending` keeps that compensation first, then those it held up, and nothing of it runs. `parked`: a
+ * `pending` keeps that compensation first, then those it held up, and nothing of it runs until the
+ * person settles that compensation by hand and has the saga run the rest (`settleSagaCompensation`). `parked`: a
  * handler decided `park` (a step failed where undoing is wrong); it needs a person, who reads the error
  * and resumes it (`resumeSaga`) or settles it by hand and closes it. `closed`: a person closed a failed
  * or parked saga (`closeSaga`); finished, nothing more runs.

@@ -22,7 +22,8 @@ export const PaymentViewSchema = Type.Object(
         'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
         'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
         'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged), ' +
-        'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been); an order whose total is 0 is authorized (of 0) once its charge step is done',
+        'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been; ' +
+        'or the refund failed for good and a person did it by hand, then had the saga go on: error says who and what); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
     error: Nullable(Type.String()),
@@ -123,6 +124,9 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     // Closed: the money was settled at the provider by hand, which the log does not show; the steps'
     // last outcomes (a charge that failed without an answer) would say failed or authorized.
     if (saga.status === 'closed') return 'settled_by_hand';
+    // A refund that failed for good, done by hand at the provider and skipped (settleSagaCompensation):
+    // the log has no refund of the provider's to count, and the charge would still read as authorized.
+    if (saga.log.some((e) => e.kind === 'event' && e.item === 'settled' && stringIn(e.data, 'item') === `${UNDO}charge`)) return 'settled_by_hand';
     if (refunded > 0) return 'refunded';
     const chargeFailure = chargeOutcome?.kind === 'failed' ? stringIn(chargeOutcome.data, 'code') : null;
     if (saga.pending[0] === 'charge') {

@@ -16,6 +16,8 @@ import {
   listSagas,
   loadSaga,
   resumeSaga,
+  settleSagaCompensation,
+  showSaga,
   startSaga,
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
@@ -99,6 +101,127 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops')), { code: 'SAGA_NOT_PARKED' });
     const closed = await uow(ops, (tx) => closeSaga(tx, 'payments', sagaId, { by: 'ops', reason: 'undid b and a by hand' }));
     assert.deepEqual(closed?.left, ['undo:b', 'undo:a'], 'what the person settled by hand');
+  });
+
+  test('a person who settled by hand the compensation that failed for good resumes the saga past it: the compensations behind it run, in order, and the settled one never again (before: none of it could run; resume refused, and every compensation was left to the person)', async () => {
+    const { tenantId, sagaId } = await start({ failAt: 'c', undoFailAt: 'b' });
+    await drain();
+    assert.deepEqual((await load(tenantId, sagaId))?.pending, ['undo:b', 'undo:a']);
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ana' } } as const;
+    // A plain resume would run undo:b again under its key: refused, naming the way that skips it.
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ana')), (e: Error & { code?: string }) =>
+      e.code === 'SAGA_NOT_PARKED' && e.message.includes(`Settle undo:b by hand, then 'brigade sagas resume ${sagaId} --settled TEXT' runs the rest (undo:a)`));
+    await assert.rejects(uow(ops, (tx) => settleSagaCompensation(tx, 'payments', sagaId, { by: 'ana', settled: '  ' })), { code: 'VALIDATION_FAILED' });
+    const [stuck] = (await uow(ops, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 3_600_000, status: 'failed' }))).filter((s) => s.id === sagaId);
+    assert.ok(stuck?.stuck?.endsWith(`; or settle undo:b by hand and 'brigade sagas resume ${sagaId} --settled …' runs the rest`), stuck?.stuck ?? undefined);
+
+    const settled = await uow(ops, (tx) => settleSagaCompensation(tx, 'payments', sagaId, { by: 'ana', settled: 'undid b by hand (ticket 42)' }));
+    assert.deepEqual(settled, {
+      tenantId,
+      was: 'failed',
+      settledItem: 'undo:b',
+      status: 'compensating',
+      pending: ['undo:a'],
+      error: 'c failed: c refused; compensation b failed: undo of b refused; left: undo:b, undo:a',
+    });
+    const { rows: [row] } = await pool.query(`select status, pending, attempts, error, run_after <= now() as due from payments.saga_instances where id = $1`, [sagaId]);
+    assert.deepEqual(row, {
+      status: 'compensating',
+      pending: ['undo:a'],
+      attempts: 0,
+      error: 'c failed: c refused; compensation b failed: undo of b refused; undo:b settled by hand by ana: undid b by hand (ticket 42)',
+      due: true,
+    }, 'the rest due at once; the error says why it failed and who settled what, without the old left list');
+    await drain();
+    const done = await load(tenantId, sagaId);
+    assert.deepEqual([done?.status, done?.pending, done?.completed], ['compensated', [], ['a', 'b']]);
+    assert.deepEqual((await rows('toy_attempts', sagaId)).map((r) => r.step), ['a', 'b', 'c', 'undo-b', 'undo-a'], 'undo:b is not run again; undo:a runs');
+    assert.deepEqual((await rows('toy_effects', sagaId)).find((r) => r.step === 'undo-a'), { step: 'undo-a', key: `${sagaId}:a:compensate` });
+    const shown = await uow(ops, (tx) => showSaga(tx, 'payments', sagaId));
+    const entry = shown?.log.find((e) => e.item === 'settled');
+    assert.deepEqual([entry?.kind, entry?.status, entry?.data], [
+      'event',
+      'compensating',
+      { by: 'ana', settled: 'undid b by hand (ticket 42)', item: 'undo:b', was: 'failed', left: ['undo:a'], error: 'c failed: c refused; compensation b failed: undo of b refused; left: undo:b, undo:a' },
+    ]);
+    assert.deepEqual(shown?.log.slice(-2).map((e) => [e.kind, e.item, e.status]), [['event', 'settled', 'compensating'], ['succeeded', 'undo:a', 'compensated']]);
+    await assert.rejects(uow(ops, (tx) => settleSagaCompensation(tx, 'payments', sagaId, { by: 'ana', settled: 'again' })), { code: 'SAGA_NOT_SETTLEABLE', status: 422 });
+  });
+
+  test('a saga the runner parked on a compensation (its outcome could not be recorded) can be resumed past it once settled by hand: the rest runs, it does not; a compensation failing afterwards says what was settled', async () => {
+    const runs: string[] = [];
+    const saga = defineSaga<{ n: number }, null>({
+      name: 'bigundo',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a', 'b', 'c'] }),
+      steps: {
+        a: {
+          action: async () => runs.push('a'),
+          compensate: async () => {
+            runs.push('undo-a');
+            throw new Error('a cannot be undone');
+          },
+        },
+        b: { action: async () => runs.push('b'), compensate: async () => (runs.push('undo-b'), { refunded: 10n }) },
+        c: {
+          action: async () => {
+            runs.push('c');
+            throw new Error('c refused');
+          },
+        },
+      },
+      on: { 'c.failed': () => ({ fail: 'c refused' }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [saga] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'bigundo', input: null }));
+    while (await ownRunner.runOnce());
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([parked?.status, parked?.pending, runs], ['parked', ['undo:b', 'undo:a'], ['a', 'b', 'c', 'undo-b']]);
+    assert.ok(parked?.error?.endsWith(`; or, once you have checked or done undo:b by hand, 'brigade sagas resume ${instance.id} --settled "what you did"' runs the compensations after it`), parked?.error ?? undefined);
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const settled = await uow(ops, (tx) => settleSagaCompensation(tx, 'payments', instance.id, { by: 'ops', settled: 'checked: b was refunded (10)' }));
+    assert.deepEqual([settled?.was, settled?.settledItem, settled?.status, settled?.pending], ['parked', 'undo:b', 'compensating', ['undo:a']]);
+    while (await ownRunner.runOnce());
+    const failed = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([failed?.status, failed?.pending, runs], ['failed', ['undo:a'], ['a', 'b', 'c', 'undo-b', 'undo-a']], 'undo:b ran once, before the park');
+    assert.equal(failed?.error, 'c refused; undo:b settled by hand by ops: checked: b was refunded (10); compensation a failed: a cannot be undone; left: undo:a');
+    // The last one, settled too: nothing is left, so the saga ends compensated.
+    const last = await uow(ops, (tx) => settleSagaCompensation(tx, 'payments', instance.id, { by: 'ops', settled: 'undid a by hand' }));
+    assert.deepEqual([last?.status, last?.pending], ['compensated', []]);
+    assert.equal(await ownRunner.runOnce(), false);
+    assert.deepEqual(runs, ['a', 'b', 'c', 'undo-b', 'undo-a']);
+  });
+
+  test('resuming past a settled compensation is refused for a saga that is not failed or parked, for a forward step at the head (its outcome is needed), with nothing pending, and while a runner holds a live lease', async () => {
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const insert = async (status: string, pending: string[], extra = '') => {
+      const [tenantId, sagaId] = [randomUUID(), randomUUID()];
+      await pool.query(
+        `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, error) values ($1, $2, 'toy', '{"log": [], "input": {}}', $3, $4, 'stopped')`,
+        [tenantId, sagaId, status, pending],
+      );
+      if (extra !== '') await pool.query(`update payments.saga_instances set ${extra} where id = $1`, [sagaId]);
+      return sagaId;
+    };
+    const settle = (sagaId: string) => uow(ops, (tx) => settleSagaCompensation(tx, 'payments', sagaId, { by: 'ops', settled: 'done by hand' }));
+    const running = await insert('running', ['undo:a'], `run_after = now() + interval '1 hour'`);
+    await assert.rejects(settle(running), (e: Error & { code?: string; status?: number }) =>
+      e.code === 'SAGA_NOT_SETTLEABLE' && e.status === 422 && e.message === `Saga ${running} is running: only a failed saga, or one parked on a compensation, has a compensation to settle by hand and go on past. 'brigade sagas show ${running}' shows what it is doing`);
+    const atForward = await insert('parked', ['b', 'undo:a']);
+    await assert.rejects(settle(atForward), (e: Error & { code?: string; status?: number }) =>
+      e.code === 'SAGA_HEAD_NOT_COMPENSATION' && e.status === 422 &&
+      e.message.startsWith(`Saga ${atForward} (parked) is at b, a forward step, not a compensation: it cannot be settled by hand and skipped, because the saga goes on from its outcome`) &&
+      e.message.includes(`'brigade sagas resume ${atForward}' runs it again`) && e.message.includes(`'brigade sagas close ${atForward} --reason TEXT'`));
+    const empty = await insert('parked', []);
+    await assert.rejects(settle(empty), { code: 'SAGA_HEAD_NOT_COMPENSATION', message: /has nothing pending, so there is no compensation to settle/ });
+    const leased = await insert('failed', ['undo:b', 'undo:a'], `locked_by = 'runner-X', locked_until = now() + interval '1 hour'`);
+    await assert.rejects(settle(leased), { code: 'SAGA_STEP_IN_FLIGHT', status: 409, message: /lease of undo:b until .*Retry after then/ });
+    const { rows } = await pool.query(`select id, pending, version from payments.saga_instances where id = any($1::uuid[])`, [[running, atForward, empty, leased]]);
+    assert.ok(rows.every((r) => r.version === 1), 'none changed');
+    assert.deepEqual(rows.find((r) => r.id === leased)?.pending, ['undo:b', 'undo:a']);
+    await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}', locked_by = null, locked_until = null where id = any($1::uuid[])`, [[running, atForward, empty, leased]]); // nothing for the runners of later tests
   });
 
   test('a retryable failure is retried with the same key and the effect happens once', async () => {

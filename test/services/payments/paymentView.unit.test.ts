@@ -66,4 +66,30 @@ describe('the payment view of a saga whose refund failed for good', () => {
     assert.deepEqual([view.status, view.payment, view.amounts.authorized, view.amounts.refunded], ['failed', 'authorized', 2000, 0]);
     assert.deepEqual(view.steps.filter((s) => s.outcome === 'pending').map((s) => [s.step, s.compensation]), [['charge', true], ['order', true]]);
   });
+
+  test("refunded by hand and resumed past the refund (brigade sagas resume --settled): settled_by_hand while the order's cancel runs and after, not authorized (before: the hand refund was nowhere in the view)", () => {
+    const error = 'rejected; compensation charge failed: refund refused; undo:charge settled by hand by ana: refunded re_9 at the provider';
+    const settledEntry = entry(6, 'event', 'settled', 'compensating', { by: 'ana', settled: 'refunded re_9 at the provider', item: 'undo:charge', was: 'failed', left: ['undo:order'] });
+    const base = {
+      state: { ...state, chargeId: 'ch_1', charged: true, outcome: 'rejected' as const },
+      completed: ['order', 'charge'],
+      attempts: 0,
+      error,
+    };
+    const log = [
+      entry(1, 'started', 'payment', 'running'),
+      entry(2, 'succeeded', 'order', 'running'),
+      entry(3, 'succeeded', 'charge', 'running', { id: 'ch_1', amount: 2000 }),
+      entry(4, 'event', 'restaurant.rejected', 'compensating'),
+      entry(5, 'failed', 'undo:charge', 'failed', { code: 'PAYMENT_REJECTED' }, 'refund refused'),
+      settledEntry,
+    ];
+    const running = toPaymentView(chargeParked({ ...base, status: 'compensating', pending: ['undo:order'], log }));
+    assert.deepEqual([running.status, running.payment, running.error], ['compensating', 'settled_by_hand', error]);
+    const done = toPaymentView(chargeParked({ ...base, status: 'compensated', pending: [], log: [...log, entry(7, 'succeeded', 'undo:order', 'compensated')] }));
+    assert.deepEqual([done.status, done.payment, done.amounts.refunded], ['compensated', 'settled_by_hand', 0]);
+    // Only the refund's settle says so: the order's cancel settled by hand leaves the money as it was.
+    const orderOnly = toPaymentView(chargeParked({ ...base, status: 'compensated', pending: [], log: [...log.slice(0, 3), entry(4, 'event', 'settled', 'compensated', { item: 'undo:order' })] }));
+    assert.equal(orderOnly.payment, 'authorized');
+  });
 });

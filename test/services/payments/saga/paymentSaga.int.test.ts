@@ -12,6 +12,7 @@ import {
   loadSaga,
   resumeSaga,
   SagaNotParkedError,
+  settleSagaCompensation,
   showSaga,
   type SagaRegistry,
   type SagaRunner,
@@ -458,6 +459,35 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 1);
+  });
+
+  test("the refund of an expired order fails for good: the saga fails with the order's cancel left behind it; refunded by hand and resumed past it, the cancel runs and the refund is never sent again (before: the cancel too was left to the person)", async () => {
+    const order = await place();
+    await sync(order.id);
+    await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 second' where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+    const scheduler = createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry });
+    await withFaults({ errorRate: 1 }, async () => {
+      assert.equal(await scheduler.fireDue(), 1);
+      while (await runner.runOnce());
+    });
+    const failed = await saga(order.id);
+    assert.deepEqual([failed?.status, failed?.pending, failed?.state.outcome], ['failed', ['undo:charge', 'undo:order'], 'expired']);
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'nothing refunded');
+    // The person refunds at the provider by hand, and says so.
+    const settled = await t.platform.deps.unitOfWork(ops, (tx) => settleSagaCompensation(tx, 'payments', order.id, { by: 'ana', settled: 'refunded in full in the provider dashboard (re_manual_1)' }));
+    assert.deepEqual([settled?.status, settled?.pending], ['compensating', ['undo:order']]);
+    while (await runner.runOnce());
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.pending], ['compensated', []]);
+    assert.match(done?.error ?? '', /did not accept within 600000 ms; compensation charge failed: .*; undo:charge settled by hand by ana: refunded in full in the provider dashboard \(re_manual_1\)$/);
+    const log = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => showSaga(tx, 'payments', order.id));
+    assert.deepEqual(log?.log.slice(-2).map((e) => [e.kind, e.item, e.status]), [['event', 'settled', 'compensating'], ['succeeded', 'undo:order', 'compensated']], "the order's cancel ran after the settle (ordering had cancelled it at the expiry: the cancel finds it so)");
+    assert.equal(log?.log.filter((e) => e.item === 'undo:charge').length, MONEY_STEP_ATTEMPTS, 'the refund was not tried again');
+    assert.equal(await orderStatus(order.id), 'cancelled');
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']], 'no refund sent under the compensation key after the settle');
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; error: string };
+    assert.deepEqual([view.status, view.payment], ['compensated', 'settled_by_hand']);
+    assert.match(view.error, /settled by hand by ana/);
   });
 
   test('a 503 from the provider, then success on retry: charged once, per the ledger', async () => {
