@@ -14,6 +14,7 @@ import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { collectRouteMethods } from './methodNotAllowed.ts';
 import { registerRequestInput, requestValidators } from './requestInput.ts';
+import { DEFAULT_RESPONSE_HEADERS } from './responseHeaders.ts';
 
 /** The result of a readiness probe: each check with whether it passed and why not. */
 export interface Readiness {
@@ -98,8 +99,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     schemaController: { compilersFactory: { buildValidator: requestValidators } },
     // Errors Fastify meets before routing (a URL it cannot decode) get a problem document too.
     frameworkErrors: (error, request, reply) => {
-      // Refused before routing, so before the onRequest hook that sets it on every other answer.
-      reply.header('x-request-id', request.id);
+      // Refused before routing, so before the onRequest hook that sets them on every other answer.
+      reply.header('x-request-id', request.id).headers(DEFAULT_RESPONSE_HEADERS);
       countUnrouted(request, reply);
       return errorHandler(error, request, reply);
     },
@@ -108,7 +109,9 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+    // nosniff and no-store on every answer, errors and the not-found handler's included; a route that
+    // sets its own Cache-Control (the menu's no-cache, a page's) replaces it (see responseHeaders.ts).
+    reply.header('x-request-id', request.id).headers(DEFAULT_RESPONSE_HEADERS);
     // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (HTTP/1.0 may omit it).
     const { httpVersionMajor: major, httpVersionMinor: minor } = request.raw;
     if (request.headers.host === undefined && (major > 1 || (major === 1 && minor >= 1))) {

@@ -30,12 +30,13 @@ export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJ
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const { status, code, detail } = describe(error);
   const requestId = randomUUID();
+  // The headers every other answer carries (DEFAULT_RESPONSE_HEADERS), written by hand here.
   this.log.debug({ err: error, requestId }, `client error: ${code}`);
   if (socket.writable) {
     const body = JSON.stringify(problemAt('', requestId, status, code, detail));
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Error'}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `X-Request-Id: ${requestId}\r\nConnection: close\r\n\r\n${body}`,
+        `X-Request-Id: ${requestId}\r\nX-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
     );
   }
   socket.destroy(error);

@@ -9,6 +9,7 @@ export type { DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { ifNoneMatchHits } from './ifNoneMatch.ts';
+export { DEFAULT_RESPONSE_HEADERS, hijackedHeaders } from './responseHeaders.ts';
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
 export { jsonBodyParser } from './jsonBodyParser.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';

@@ -31,6 +31,9 @@ test("requests Node's HTTP parser refuses get a problem document with a stable c
   assert.equal(problem.code, 'HEADERS_TOO_LARGE');
   assert.match(String(problem.detail), /send fewer or shorter headers/);
   assert.match(head, new RegExp(`\\r\\nX-Request-Id: ${String(problem.requestId)}\\r\\n`, 'i'));
+  // As every other answer (responseHeaders.ts), though written on the socket.
+  assert.match(head, /\r\nX-Content-Type-Options: nosniff\r\n/i);
+  assert.match(head, /\r\nCache-Control: no-store\r\n/i);
 
   const garbage = await exchange(port, 'NOT HTTP AT ALL\r\n\r\n');
   assert.match(garbage, /^HTTP\/1\.1 400 Bad Request\r\n/);
@@ -55,6 +58,8 @@ test('an HTTP/1.1 request without Host gets a 400 MISSING_HOST problem document 
   assert.equal(problem.code, 'MISSING_HOST');
   assert.match(String(problem.detail), /needs a Host header/);
   assert.match(head, new RegExp(`\\r\\nX-Request-Id: ${String(problem.requestId)}\\r\\n`, 'i'));
+  assert.match(head, /\r\nX-Content-Type-Options: nosniff\r\n/i);
+  assert.match(head, /\r\nCache-Control: no-store\r\n/i);
 
   const http10 = await exchange(port, 'GET /health/live HTTP/1.0\r\n\r\n');
   assert.match(http10, /^HTTP\/1\.[01] 200 OK\r\n/);

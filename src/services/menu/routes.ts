@@ -104,6 +104,12 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
 };
 
 /**
+ * The menu's own cache policy, which replaces the API's `no-store`: public data that a browser or proxy
+ * may keep, asking each time with `If-None-Match` (304 while it is current).
+ */
+const MENU_CACHE_CONTROL = 'no-cache';
+
+/**
  * The menu service's routes. Staff of the restaurant (or an admin) edit under optimistic
  * concurrency (ETag / If-Match; 428 without it, 412 when stale); anyone reads the menu (cached),
  * its history and the search.
@@ -250,7 +256,11 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         config: {
           docs: {
             success: { 200: 'The menu: categories, items and their modifier groups', 304: 'Not Modified: the menu If-None-Match names is current' },
-            headers: { ETag: 'The menu\'s version ("menu-N"), for If-None-Match; none with ?asOf=', 'X-Cache': 'Where the answer came from: miss, hit-<tier>, or off (no cache); none with ?asOf=' },
+            headers: {
+              ETag: 'The menu\'s version ("menu-N"), for If-None-Match; none with ?asOf=',
+              'Cache-Control': 'no-cache (public data: a cache may keep it and asks with If-None-Match each time); no-store with ?asOf=, as every other answer',
+              'X-Cache': 'Where the answer came from: miss, hit-<tier>, or off (no cache); none with ?asOf=',
+            },
             errors: { 404: 'NOT_FOUND: no such restaurant' },
           },
         },
@@ -264,7 +274,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
           if (asOf === undefined) {
             const etag = `"menu-${doc.version}"`;
-            reply.header('etag', etag).header('x-cache', 'off');
+            reply.header('etag', etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', 'off');
             if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
           }
           return reply.type('application/json').send(doc.json);
@@ -275,7 +285,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency));
           return { body: doc.json, etag: `"menu-${doc.version}"` };
         });
-        reply.header('etag', entry.etag).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
+        reply.header('etag', entry.etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
         if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);
       },

@@ -4,7 +4,7 @@ import type { ServerResponse } from 'node:http';
 import client from 'prom-client';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { acceptsEventStream, actorContext, authorize } from '../../../api/index.ts';
+import { acceptsEventStream, actorContext, authorize, hijackedHeaders } from '../../../api/index.ts';
 import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
@@ -506,7 +506,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           raw.destroy();
           return;
         }
-        raw.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        // Fastify's headers never reach a hijacked reply: those the app set (x-request-id, nosniff,
+        // no-store: the board is staff's data) are written with the stream's own.
+        raw.writeHead(200, hijackedHeaders(reply, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' }));
         // `start` names the position the stream continues from: a client reads the board with
         // `?after=` it (on the primary, caught up that far) and misses nothing in between. A board read
         // without it may come from a standby behind that position (decision 0082), and an order placed
