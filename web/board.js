@@ -2,7 +2,9 @@
 // Server-Sent Events stream (read with fetch so the token travels in the Authorization header),
 // with a timer on each order and the accept / ready / cancel commands sent with If-Match. An order the
 // delivery service found no courier for carries a dispatch alert, shown on its card and in the
-// alerts list at the top until a courier is assigned.
+// alerts list at the top until a courier is assigned; its card (and that of any ready order without a
+// courier) has a courier picker: the couriers of the restaurant's city staff may assign
+// (GET /v1/restaurants/:rid/couriers), and an Assign button that sends assign-courier with If-Match.
 import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
@@ -15,7 +17,10 @@ const COMMANDS = {
   accept: { body: {}, done: 'accepted' },
   ready: { body: {}, done: 'marked ready' },
   cancel: { body: { reason: CANCEL_REASON }, done: 'cancelled' },
+  'assign-courier': { body: {}, done: 'courier assigned' },
 };
+/** How long the list of couriers is used before it is read again while a card needs it. */
+const COURIERS_FRESH_MS = 15_000;
 
 const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
@@ -27,13 +32,10 @@ const READ_RETRY_MAX_MS = 30_000;
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
-/**
- * What staff can do about an order without a courier: cancel it here, or assign a courier through the
- * API (the board cannot: it knows no couriers to choose from).
- */
-const alertAdvice = (order) =>
-  'Cancel it with the Cancel button on its card, or assign a courier of the restaurant\'s city through the API: ' +
-  `POST /v1/orders/${order.orderId}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "${order.version}".`;
+/** What staff can do about an order without a courier: assign one with the picker on its card, or cancel it. */
+const ALERT_ADVICE =
+  "Choose a courier of the restaurant's city in the picker on its card and press Assign (a busy courier takes it after their current order), " +
+  'or cancel it with the Cancel button.';
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
 /** Orders whose accept, ready or cancel is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
@@ -48,6 +50,20 @@ let reads = 0;
 let freshStart = true;
 /** Orders the stream has changed since its last start: a fresh read's replacement keeps them. */
 const streamedSinceStart = new Set();
+/**
+ * The couriers staff may assign (GET /v1/restaurants/:rid/couriers), read while a card needs them:
+ * `version` counts the reads, so that a card's picker is drawn anew only when the list changed.
+ */
+const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0 };
+/** courierId → name, from every list read: a card names its courier with it. */
+const courierNames = new Map();
+/** orderId → the courier chosen in its picker: kept through redraws until it is assigned. */
+const chosen = new Map();
+/**
+ * orderId → the card drawn for it, and the state it was drawn from: an unchanged card is kept as it is
+ * (a redraw for another order's change does not close an open picker or move focus).
+ */
+const drawn = new Map();
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -65,14 +81,17 @@ function upsert(row) {
     return;
   }
   if (row.dispatchAlert && row.dispatchAlert.alertId !== known?.dispatchAlert?.alertId) {
-    announce(`Order ${shortId(row.orderId)}: no courier found: cancel it from its card, or assign a courier through the API (its alert says how).`);
+    announce(`Order ${shortId(row.orderId)}: no courier found: assign one with the picker on its card, or cancel it.`);
   } else if (known === undefined && row.status === 'placed') {
     const what = (row.lines ?? []).map((l) => `${l.quantity} × ${l.name}`).join(', ');
     announce(`New order ${shortId(row.orderId)}: ${what}.`);
   } else if (known !== undefined && known.status !== row.status) {
     announce(`Order ${shortId(row.orderId)}: ${STATUS_LABELS[row.status]}.`);
   }
-  orders.set(row.orderId, { ...known, ...row });
+  const next = { ...known, ...row };
+  // A card that now needs a courier picker reads the couriers anew: the list read for other cards may be old.
+  if (needsCourier(next) && !(known !== undefined && needsCourier(known))) couriers.readAt = 0;
+  orders.set(row.orderId, next);
 }
 
 /** The words of a dispatch alert. */
@@ -80,7 +99,80 @@ function alertText(order) {
   const a = order.dispatchAlert;
   // Delivery's reason may say what to do; the page's advice says how, here.
   const reason = a.reason.replace(/\.$/, '');
-  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${alertAdvice(order)}`;
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${ALERT_ADVICE}`;
+}
+
+/** Whether staff may pick a courier for the order here: it has none, and the dispatch gave up (an alert) or it is ready. */
+function needsCourier(order) {
+  return !order.courierId && (order.status === 'accepted' || order.status === 'ready') && (Boolean(order.dispatchAlert) || order.status === 'ready');
+}
+
+/** How a courier is named for people: their name, else the end of their id. */
+function courierName(courierId) {
+  return courierNames.get(courierId) ?? `Courier …${shortId(courierId)}`;
+}
+
+/** What the picker says of a courier. */
+function courierOption(courier) {
+  const name = courierName(courier.courierId);
+  if (courier.status === 'busy') return `${name} — busy: takes this order after their current one`;
+  if (courier.held) return `${name} — held for another order until ${clockTime(courier.heldUntil)}`;
+  return `${name} — available since ${clockTime(courier.availableSince)}`;
+}
+
+/** Whether the board needs the list of couriers: a card has a picker, or names a courier it has no name for. */
+function wantsCouriers() {
+  return [...orders.values()].some((o) => needsCourier(o) || (o.courierId && !courierNames.has(o.courierId)));
+}
+
+/** Reads the couriers staff may assign when the board needs them and the list is older than {@link COURIERS_FRESH_MS} (or `now`). */
+async function loadCouriers(now = false) {
+  if (couriers.loading || !UUID.test(rid) || (!now && (!wantsCouriers() || Date.now() - couriers.readAt < COURIERS_FRESH_MS))) return;
+  couriers.loading = true;
+  let result;
+  try {
+    result = await api(`/v1/restaurants/${rid}/couriers`);
+  } finally {
+    couriers.loading = false;
+    couriers.readAt = Date.now();
+  }
+  if (result.ok) {
+    couriers.city = result.body.city;
+    couriers.list = result.body.couriers;
+    couriers.more = result.body.more;
+    couriers.error = null;
+    for (const k of couriers.list) if (k.name) courierNames.set(k.courierId, k.name);
+  } else {
+    couriers.error = problemText(result);
+  }
+  couriers.version += 1;
+  render();
+}
+
+/** The courier picker of an order without a courier: a select of the couriers staff may assign, and Assign. */
+function picker(order) {
+  const id = shortId(order.orderId);
+  const selectId = `courier-${order.orderId}`;
+  let body;
+  if (couriers.error !== null) {
+    body = [h('p', { class: 'hint' }, `The couriers could not be listed: ${couriers.error} The board tries again in ${COURIERS_FRESH_MS / 1000} s.`)];
+  } else if (couriers.version === 0) {
+    body = [h('p', { class: 'hint' }, 'Loading the couriers…')];
+  } else if (couriers.list.length === 0) {
+    body = [h('p', { class: 'hint' }, `No courier of ${couriers.city} is available or busy right now. The list is read again every ${COURIERS_FRESH_MS / 1000} s.`)];
+  } else {
+    const choice = chosen.get(order.orderId) ?? '';
+    body = [
+      h('label', { for: selectId }, 'Courier', h('span', { class: 'visually-hidden' }, ` for order ${id}`)),
+      h('div', { class: 'picker-row' },
+        h('select', { id: selectId, 'data-order': order.orderId, 'data-action': 'courier', disabled: sending.has(order.orderId), onchange: (event) => choose(order.orderId, event.target.value) },
+          h('option', { value: '', selected: choice === '' }, 'Choose a courier…'),
+          couriers.list.map((k) => h('option', { value: k.courierId, selected: k.courierId === choice }, courierOption(k)))),
+        h('button', { type: 'button', 'data-action': 'assign', 'data-order': order.orderId, 'aria-label': `Assign the chosen courier to order ${id}`, disabled: sending.has(order.orderId), onclick: () => assign(order.orderId) }, 'Assign')),
+      couriers.more ? h('p', { class: 'hint' }, 'Only the first couriers of the city are listed.') : null,
+    ];
+  }
+  return h('div', { class: 'picker', role: 'group', 'aria-label': `Assign a courier to order ${id}` }, body);
 }
 
 function announce(text) {
@@ -116,10 +208,33 @@ function card(order) {
       h('span', { class: 'timer', 'data-since': timer.since, 'data-limit': timer.limitMinutes ?? '' }, elapsed(timer.since)),
       order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : ''),
     order.dispatchAlert ? h('p', { class: 'dispatch-alert', 'data-alert': order.dispatchAlert.alertId }, h('strong', {}, 'Dispatch alert: '), alertText(order)) : null,
+    order.courierId ? h('p', { class: 'courier', 'data-courier': order.courierId }, 'Courier: ', courierName(order.courierId)) : null,
     h('ul', {}, (order.lines ?? []).map((l) =>
       h('li', { class: l.prepared ? 'done' : '' }, `${l.quantity} × ${l.name}`, l.modifiers?.length ? ` (${l.modifiers.join(', ')})` : '', l.prepared ? h('span', { class: 'visually-hidden' }, ' prepared') : ''))),
+    needsCourier(order) ? picker(order) : null,
     actions.length > 0 ? h('div', { class: 'actions' }, actions) : null,
   );
+}
+
+/** The card of an order: the one drawn before when nothing it shows has changed since, else a new one. */
+function cardOf(order) {
+  const key = JSON.stringify([order, sending.has(order.orderId), needsCourier(order) ? couriers.version : 0, order.courierId ? courierNames.get(order.courierId) ?? null : null]);
+  const known = drawn.get(order.orderId);
+  if (known?.key === key) return known.node;
+  const node = card(order);
+  drawn.set(order.orderId, { key, node });
+  return node;
+}
+
+/**
+ * Puts `nodes` in `list` in this order, moving only those not in place: a card that stays where it was
+ * is not touched (an open picker stays open, focus stays on it).
+ */
+function place(list, nodes) {
+  nodes.forEach((node, i) => {
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+  });
+  while (list.children.length > nodes.length) list.lastElementChild.remove();
 }
 
 /** Redraws the alerts list and the columns, keeping keyboard focus on the same button when it still exists. */
@@ -135,12 +250,14 @@ function render() {
     const list = [...orders.values()].filter((o) => o.status === status).sort((a, b) => Date.parse(a.placedAt) - Date.parse(b.placedAt));
     section.querySelector('.count').textContent = `(${list.length})`;
     const ul = section.querySelector('.cards');
-    ul.replaceChildren(...(list.length === 0 ? [h('li', { class: 'empty' }, 'None')] : list.map(card)));
+    place(ul, list.length === 0 ? [h('li', { class: 'empty' }, 'None')] : list.map(cardOf));
   }
-  if (focusKey !== null) {
+  for (const orderId of drawn.keys()) if (!orders.has(orderId)) drawn.delete(orderId);
+  if (focusKey !== null && document.activeElement !== focused) {
     const [order, action] = focusKey.split(':');
-    document.querySelector(`button[data-order="${order}"][data-action="${action}"]`)?.focus();
+    document.querySelector(`.card [data-order="${order}"][data-action="${action}"]`)?.focus();
   }
+  loadCouriers();
 }
 
 function tick() {
@@ -159,24 +276,56 @@ function cancel(orderId) {
   send(orderId, 'cancel');
 }
 
-/** Sends accept, ready or cancel with the version this board shows; a 412 means someone else got there first. */
-async function send(orderId, command) {
+/** What the board says to an Assign with no courier chosen. */
+const chooseFirst = (orderId) => `Order ${shortId(orderId)}: choose a courier in its list first.`;
+
+/** Keeps the courier chosen in an order's picker; a choice answers the board's "choose a courier first". */
+function choose(orderId, courierId) {
+  chosen.set(orderId, courierId);
+  if (courierId !== '' && message.textContent === chooseFirst(orderId)) say(message, '');
+}
+
+/** Assigns the courier chosen in the order's picker (none chosen: says so, and sends nothing). */
+function assign(orderId) {
+  if (!orders.has(orderId) || sending.has(orderId)) return;
+  const courierId = chosen.get(orderId) ?? '';
+  if (courierId === '') {
+    say(message, chooseFirst(orderId), 'error');
+    document.getElementById(`courier-${orderId}`)?.focus();
+    return;
+  }
+  send(orderId, 'assign-courier', { courierId });
+}
+
+/**
+ * Sends accept, ready, cancel or assign-courier (with `body`, else the command's own) with the version
+ * this board shows; a 412 means someone else got there first.
+ */
+async function send(orderId, command, body = COMMANDS[command].body) {
   const order = orders.get(orderId);
   if (order === undefined || sending.has(orderId)) return;
   sending.add(orderId);
-  for (const b of document.querySelectorAll(`button[data-order="${orderId}"]`)) b.disabled = true;
+  for (const b of document.querySelectorAll(`.card [data-order="${orderId}"]:is(button, select)`)) b.disabled = true;
+  // The card was drawn enabled: the next redraw draws it anew (disabled while this is on its way).
+  drawn.delete(orderId);
   let result;
   try {
-    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body: COMMANDS[command].body, ifMatch: order.version });
+    result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body, ifMatch: order.version });
   } finally {
     sending.delete(orderId);
   }
   if (result.ok) {
     const now = new Date().toISOString();
     const status = result.body.status;
-    upsert({ ...order, status, version: result.body.version, etaMinutes: result.body.etaMinutes,
+    upsert({ ...order, status, version: result.body.version, etaMinutes: result.body.etaMinutes, courierId: result.body.courierId, dispatchAlert: result.body.dispatchAlert,
       ...(status === 'accepted' ? { acceptedAt: now } : {}), ...(status === 'ready' ? { readyAt: now } : {}), updatedAt: now });
-    say(message, `Order ${shortId(orderId)}: ${COMMANDS[command].done}.`, 'ok');
+    if (command === 'assign-courier') {
+      chosen.delete(orderId);
+      say(message, `Order ${shortId(orderId)}: ${courierName(body.courierId)} assigned.`, 'ok');
+      announce(`Order ${shortId(orderId)}: ${courierName(body.courierId)} assigned.`);
+    } else {
+      say(message, `Order ${shortId(orderId)}: ${COMMANDS[command].done}.`, 'ok');
+    }
   } else if (result.status === 412) {
     const now = result.body?.actual ?? 'newer';
     say(message,
@@ -187,6 +336,8 @@ async function send(orderId, command) {
     say(message, `Order ${shortId(orderId)}: ${problemText(result)}`, 'error');
   }
   render();
+  // Whatever the answer, the couriers may have changed (the one assigned is busy now; a refused one may have gone offline).
+  if (command === 'assign-courier') loadCouriers(true);
 }
 
 /** Re-reads one order from its stream (the board view may lag behind it). */
@@ -194,7 +345,7 @@ async function refresh(orderId) {
   const result = await api(`/v1/orders/${orderId}`);
   const order = orders.get(orderId);
   if (!result.ok || order === undefined) return;
-  upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes });
+  upsert({ ...order, status: result.body.status, version: result.body.version, etaMinutes: result.body.etaMinutes, courierId: result.body.courierId, dispatchAlert: result.body.dispatchAlert });
 }
 
 /** Shows the stream's state: "Live" only once the board has been read on the open stream. */
@@ -315,4 +466,6 @@ if (!UUID.test(rid)) {
     },
   });
   setInterval(tick, 1000);
+  // While a card needs the couriers, their list is read again when it is older than COURIERS_FRESH_MS.
+  setInterval(() => loadCouriers(), COURIERS_FRESH_MS);
 }

@@ -137,6 +137,12 @@ describe('the OpenAPI document says what the routes answer', () => {
     await call('GET', '/v1/restaurants/{rid}/menu', { rid }, { headers: { 'if-none-match': String(menu.headers.etag) } });
     await expect(404, 'GET', '/v1/restaurants/{rid}/menu', { rid: randomUUID() });
 
+    // The couriers staff may assign: theirs, not another restaurant's; not a customer's to read.
+    await expect(200, 'GET', '/v1/restaurants/{rid}/couriers', { rid }, { token: staff });
+    await expect(404, 'GET', '/v1/restaurants/{rid}/couriers', { rid }, { token: otherStaff });
+    await expect(404, 'GET', '/v1/restaurants/{rid}/couriers', { rid: randomUUID() }, { token: admin });
+    await expect(403, 'GET', '/v1/restaurants/{rid}/couriers', { rid }, { token: customer });
+
     // An order: 201, then 200 for the same key and body; every command under If-Match.
     const place = { restaurantId: rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId, quantity: 1 }] };
     const order = await expect(201, 'POST', '/v1/orders', {}, { token: customer, payload: place, headers: { 'idempotency-key': 'documented-1' } });

@@ -190,9 +190,9 @@ describe('web pages in headless Chromium', { skip }, () => {
     });
     const onCard = card(page, 'accepted', id).locator('.dispatch-alert');
     await onCard.waitFor(WAIT);
-    // What the board can do (cancel), and how to assign a courier, which it cannot (before: "Assign a courier yourself", with no way to).
-    // Version 3: placed, accepted, the alert raised.
-    const advice = `Cancel it with the Cancel button on its card, or assign a courier of the restaurant's city through the API: POST /v1/orders/${id}/assign-courier with {"courierId": "<the courier's id>"} and If-Match: "3".`;
+    // What the board can do: assign a courier with the card's picker (decision 0089; before, the advice
+    // sent staff to the API with an id they could not look up), or cancel.
+    const advice = "Choose a courier of the restaurant's city in the picker on its card and press Assign (a busy courier takes it after their current order), or cancel it with the Cancel button.";
     const text = await onCard.innerText();
     assert.match(text, /^Dispatch alert: No courier found after 8 attempts \(since [^)]+\): no courier available in Porto after 8 attempts\. /);
     assert.equal(text.slice(text.indexOf('attempts. ') + 'attempts. '.length), advice);
@@ -201,13 +201,95 @@ describe('web pages in headless Chromium', { skip }, () => {
     assert.equal(await list.isVisible(), true);
     assert.match(await list.innerText(), new RegExp(`Orders without a courier \\(1\\)[\\s\\S]*Order ${short(id)}: No courier found after 8 attempts`));
     assert.match(await page.locator('#updates').innerText(), new RegExp(`Order ${short(id)}: no courier found`));
-    await page.screenshot({ path: path.join(SCREENSHOTS, 'board-alert.png'), fullPage: true });
+    assert.equal(await card(page, 'accepted', id).getByRole('group', { name: `Assign a courier to order ${short(id)}` }).count(), 1, 'the card has the courier picker the alert names');
 
     const k = await courier(p.t);
     const version = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().version as number;
     assert.equal((await command(p.t, r.staff, id, 'assign-courier', version, { courierId: k.id })).statusCode, 200);
     await onCard.waitFor({ ...WAIT, state: 'detached' });
     await list.waitFor({ ...WAIT, state: 'hidden' });
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('staff pick a courier in the picker of a dispatch alert and assign them; a stale version is a 412 that sends nothing, and the card then shows the courier (before: no picker, the alert sent staff to the API)', async () => {
+    const { page, requested, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
+    await card(page, 'accepted', id).waitFor(WAIT);
+    // No alert, not ready: no picker.
+    assert.equal(await card(page, 'accepted', id).locator('.picker').count(), 0);
+
+    // A courier of the restaurant's city (registered in another case of its name), available.
+    const admin = await p.t.token('admin', { subject: 'ops' });
+    const made = await p.t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Marta Picker', city: 'porto' } });
+    assert.equal(made.statusCode, 201, made.body);
+    const courierId = made.json().id as string;
+    const on = await p.t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: await p.t.token('courier', { subject: courierId }), payload: { available: true } });
+    assert.equal(on.statusCode, 200, on.body);
+
+    await dispatchAlertsHandler(p.t.platform.deps)({
+      id: randomUUID(),
+      subject: DISPATCH_FAILED_SUBJECT,
+      key: id,
+      headers: { tenant: r.rid } as never,
+      payload: { alertId: randomUUID(), orderId: id, restaurantId: r.rid, city: 'Porto', attempts: 8, reason: 'no courier available in Porto after 8 attempts', failedAt: new Date().toISOString() },
+      attempt: 1,
+    });
+    const alerted = card(page, 'accepted', id);
+    await alerted.locator('.dispatch-alert').waitFor(WAIT);
+    const select = alerted.getByRole('combobox', { name: `Courier for order ${short(id)}` });
+    await select.locator(`option[value="${courierId}"]`).waitFor({ ...WAIT, state: 'attached' });
+    assert.match(await select.locator(`option[value="${courierId}"]`).innerText(), /^Marta Picker — available since /);
+    assert.ok(requested.some((url) => url === `${p.base}/v1/restaurants/${r.rid}/couriers`), 'the board read the couriers staff may assign');
+
+    // Assign with no courier chosen: said, nothing sent.
+    const assigns: Array<{ ifMatch?: string; body: unknown }> = [];
+    await page.route(`**/v1/orders/${id}/assign-courier`, async (route) => {
+      assigns.push({ ifMatch: route.request().headers()['if-match'], body: route.request().postDataJSON() });
+      await route.continue();
+    });
+    await alerted.getByRole('button', { name: `Assign the chosen courier to order ${short(id)}` }).click();
+    await page.locator('#message.error', { hasText: `Order ${short(id)}: choose a courier in its list first.` }).waitFor(WAIT);
+    assert.equal(assigns.length, 0);
+    await select.selectOption(courierId);
+    await page.locator('#message').waitFor({ ...WAIT, state: 'hidden' });
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'board-alert.png'), fullPage: true });
+
+    // Stale: the order was marked ready meanwhile, which the paused board has not seen (it shows version 3).
+    await p.projector.pause(ORDER_VIEWS.board);
+    try {
+      const ready = await command(p.t, r.staff, id, 'ready', 3);
+      assert.equal(ready.statusCode, 200, ready.body);
+      await alerted.getByRole('button', { name: `Assign the chosen courier to order ${short(id)}` }).click();
+      const stale = page.locator('#message.error', { hasText: 'you saw version 3; it is now version 4' });
+      await stale.waitFor(WAIT);
+      assert.match(await stale.innerText(), /changed by someone else .* Nothing was sent\./);
+      assert.deepEqual(assigns, [{ ifMatch: '"3"', body: { courierId } }]);
+      // The board re-read the order: ready now, still without a courier, its picker keeping the choice.
+      const readyCard = card(page, 'ready', id);
+      await readyCard.waitFor(WAIT);
+      const again = readyCard.getByRole('combobox', { name: `Courier for order ${short(id)}` });
+      assert.equal(await again.inputValue(), courierId, 'the choice is kept through the redraw');
+      await readyCard.getByRole('button', { name: `Assign the chosen courier to order ${short(id)}` }).click();
+      await page.locator('#message.ok', { hasText: `Order ${short(id)}: Marta Picker assigned.` }).waitFor(WAIT);
+      assert.deepEqual(assigns[1], { ifMatch: '"4"', body: { courierId } });
+      // The card shows its courier, and neither alert nor picker.
+      assert.equal(await readyCard.locator('.courier').innerText(), 'Courier: Marta Picker');
+      assert.equal(await readyCard.locator('.picker').count(), 0);
+      assert.equal(await readyCard.locator('.dispatch-alert').count(), 0);
+      await page.locator('#alerts').waitFor({ ...WAIT, state: 'hidden' });
+    } finally {
+      p.projector.resume(ORDER_VIEWS.board);
+    }
+    // The view catches up (version 5) and the card stays as it is.
+    await page.locator(`section[data-status="ready"] li.card[data-order="${id}"][data-version="5"] .courier`, { hasText: 'Courier: Marta Picker' }).waitFor(WAIT);
+    const events = await p.t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
+    assert.deepEqual(events.json().events.map((e: { type: string }) => e.type), ['OrderPlaced', 'OrderAccepted', 'DispatchAlertRaised', 'OrderReady', 'CourierAssigned'], 'the stale assign appended nothing');
+    const courierOf = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().courierId;
+    assert.equal(courierOf, courierId);
+    onlyPlatform(requested);
     assert.deepEqual(errors, []);
     await page.context().close();
   });

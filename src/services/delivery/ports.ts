@@ -11,10 +11,15 @@ export interface RestaurantDirectory {
   restaurant(id: string): Promise<{ readonly id: string; readonly city: string } | null>;
 }
 
-/** The courier directory (owned by the platform service): the city a courier works in. */
+/** The courier directory (owned by the platform service): the city a courier works in, and their names. */
 export interface CourierDirectory {
   /** The courier and their city, or null when there is no such courier. */
   courier(id: string): Promise<{ readonly id: string; readonly city: string } | null>;
+  /**
+   * The display names of the given couriers, by id; a courier the directory does not know is absent.
+   * For the couriers staff may assign (`GET /restaurants/:rid/couriers`), which delivery knows by id only.
+   */
+  names(ids: readonly string[]): Promise<ReadonlyMap<string, string>>;
 }
 
 /**

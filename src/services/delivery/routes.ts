@@ -2,10 +2,11 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../api/index.ts';
-import { ForbiddenError } from '../../platform/errors/index.ts';
+import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { CourierNotRegisteredError } from './errors.ts';
 import { getAvailability, setAvailability } from './operations/availability.ts';
+import { listAssignableCouriers } from './operations/listAssignableCouriers.ts';
 import { wakeOneInCity } from './operations/wakeCity.ts';
 import type { DeliveryPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -23,10 +24,26 @@ const AvailabilitySchema = Type.Object({
   availableSince: Type.Union([Type.String(), Type.Null()]),
   currentOrderId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
 });
+/** The most couriers one answer of `GET /restaurants/:rid/couriers` lists (`more` says whether the city has others). */
+const ASSIGNABLE_LIMIT = 200;
+const AssignableCourierSchema = Type.Object({
+  courierId: Type.String({ format: 'uuid' }),
+  name: Type.Union([Type.String(), Type.Null()], { description: "the courier's name in the platform's directory; null if the directory does not know them" }),
+  status: Type.Union([Type.Literal('available'), Type.Literal('busy')], { description: 'available: waiting for an order; busy: carrying one, takes the assigned order after it' }),
+  held: Type.Boolean({ description: "held off the dispatch by staff's reassignment of another order until heldUntil: assignable, but likely busy with that order" }),
+  heldUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  availableSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'since when an available courier has waited; null when busy' }),
+});
+const AssignableCouriersSchema = Type.Object({
+  city: Type.String({ description: "the restaurant's city, as the platform's directory spells it" }),
+  couriers: Type.Array(AssignableCourierSchema),
+  more: Type.Boolean({ description: `the city has more assignable couriers than the ${ASSIGNABLE_LIMIT} listed` }),
+});
 
 /**
  * The delivery service's routes: a courier marks themselves available (or offline) in their city and
- * reads it back. The city comes from the courier directory (platform.couriers), never from the body.
+ * reads it back (the city comes from the courier directory, platform.couriers, never from the body);
+ * a restaurant's staff list the couriers of its city they may assign to an order (decision 0089).
  */
 export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps: ServiceDeps }> {
   return async (plugin, { deps }) => {
@@ -77,6 +94,43 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         const courier = await courierOf(principal);
         const row = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) => getAvailability(tx, courier.id));
         return row ?? { courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null };
+      },
+    );
+
+    app.get(
+      '/restaurants/:rid/couriers',
+      {
+        schema: {
+          tags: ['delivery'],
+          summary:
+            "The couriers of the restaurant's city that staff may assign to its orders (POST /v1/orders/:id/assign-courier): available ones first (not held before held, longest waiting first), then busy ones, who take the order after their current one; offline couriers are not listed (staff, admin)",
+          security: bearer,
+          params: Type.Object({ rid: Type.String({ format: 'uuid' }) }),
+          response: { 200: AssignableCouriersSchema },
+        },
+        config: {
+          docs: {
+            errors: {
+              403: 'FORBIDDEN: not a staff or admin token',
+              404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)",
+            },
+          },
+        },
+      },
+      async (request) => {
+        const { rid } = request.params;
+        const principal = authorize(request, 'staff', 'admin');
+        // Another restaurant's id is a 404, never a 403 (DESIGN), as the hook says before validation.
+        if (principal.role === 'staff' && principal.restaurantId?.toLowerCase() !== rid.toLowerCase()) throw new NotFoundError('restaurant', rid);
+        // The city is the platform's to know: the directory's, as the dispatch and assign-courier use it.
+        const restaurant = await ports.restaurants.restaurant(rid);
+        if (restaurant === null) throw new NotFoundError('restaurant', rid);
+        // Courier availability is not tenant data (a courier serves every restaurant of the city): no tenant.
+        const { couriers, more } = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) =>
+          listAssignableCouriers(tx, restaurant.city, ASSIGNABLE_LIMIT),
+        );
+        const names = await ports.couriers.names(couriers.map((k) => k.courierId));
+        return { city: restaurant.city, couriers: couriers.map((k) => ({ ...k, name: names.get(k.courierId) ?? null })), more };
       },
     );
   };

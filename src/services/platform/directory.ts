@@ -35,9 +35,21 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
   };
 }
 
-/** The courier directory other services ask through their ports: a courier's city. */
+/** The courier directory other services ask through their ports: a courier's city, couriers' names. */
 export function courierDirectory(unitOfWork: UnitOfWorkFn) {
   return {
+    /**
+     * The names of the couriers `ids` (unknown ids are absent). RLS shows couriers only to themselves
+     * and admins: the directory reads as an admin, as `restaurantsIn` does, and says no more than the
+     * name of each courier asked for.
+     */
+    async names(ids: readonly string[]): Promise<ReadonlyMap<string, string>> {
+      if (ids.length === 0) return new Map();
+      const { rows } = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: 'directory' }, readOnly: true }, (tx) =>
+        tx.query<{ id: string; name: string }>(`select id, name from platform.couriers where id = any($1::uuid[])`, [ids]),
+      );
+      return new Map(rows.map((row) => [row.id, row.name]));
+    },
     async courier(id: string) {
       // The courier reads their own row: RLS shows couriers only themselves.
       return unitOfWork({ service: 'platform', actor: { kind: 'courier', id }, readOnly: true }, async (tx) => {

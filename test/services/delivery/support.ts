@@ -6,7 +6,7 @@ import { loadConfig } from '../../../src/platform/config/index.ts';
 import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import { createDeliveryService, type DeliveryPorts, type DeliveryServiceOptions } from '../../../src/services/delivery/index.ts';
 import { orderCommands } from '../../../src/services/ordering/index.ts';
-import { restaurantDirectory } from '../../../src/services/platform/index.ts';
+import { courierDirectory, restaurantDirectory } from '../../../src/services/platform/index.ts';
 import { getCourier } from '../../../src/services/platform/operations/getCourier.ts';
 import { createTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { TEST_SECRET } from '../../support/platform.ts';
@@ -36,6 +36,7 @@ export function deliveryPorts(): (deps: ServiceDeps) => DeliveryPorts {
         const found = await deps.unitOfWork({ service: 'platform', actor: { kind: 'courier', id }, readOnly: true }, (tx) => getCourier(tx, id));
         return found === null ? null : { id: found.id, city: found.city };
       },
+      names: courierDirectory(deps.unitOfWork).names,
     },
     orders: orderCommands(deps, 'delivery-dispatch'),
   });

@@ -1,0 +1,55 @@
+import type { Tx } from '../../../platform/db/index.ts';
+
+/** A courier staff may assign to an order of a restaurant in the courier's city. */
+export interface AssignableCourier {
+  readonly courierId: string;
+  /**
+   * `available`: waiting for an order; `busy`: carrying one, and would take the assigned order after
+   * it (decision 0084). Offline couriers are not assignable.
+   */
+  readonly status: 'available' | 'busy';
+  /**
+   * Whether staff's reassignment of another order holds the courier off the dispatch for now
+   * (`held_until` in the future, see `holdCourier`): assignable, but likely to be busy with that order.
+   */
+  readonly held: boolean;
+  /** Until when the hold lasts, or null when not held. */
+  readonly heldUntil: string | null;
+  /** Since when an available courier has waited (the dispatch's order: longest first); null when busy. */
+  readonly availableSince: string | null;
+}
+
+/** What {@link listAssignableCouriers} read: at most `limit` couriers, and whether the city has more. */
+export interface AssignableCouriers {
+  readonly couriers: readonly AssignableCourier[];
+  readonly more: boolean;
+}
+
+/**
+ * The couriers of `city` staff may assign: available ones first, those not held before those held,
+ * each longest waiting first (as the dispatch would pick them), then busy ones (who take the order
+ * after their current one), longest busy first. Offline couriers are left out. The city is compared as
+ * written: it is the directory's one spelling of the city (`findOrCreateCity`), the one couriers' rows
+ * and the dispatch carry, and the one ordering's assign-courier checks a courier against.
+ *
+ * Runs as the caller (staff of the restaurant, or an admin; RLS lets both read availability). Never
+ * answers the order a busy courier carries: another restaurant's.
+ */
+export async function listAssignableCouriers(tx: Tx, city: string, limit: number): Promise<AssignableCouriers> {
+  // One row more than the page: whether the city has more. A city's couriers are few (hundreds at
+  // most), and the statement reads only that city's rows.
+  const { rows } = await tx.query<AssignableCourier>(
+    `select courier_id as "courierId", status,
+            coalesce(held_until > now(), false) as held,
+            case when held_until > now() then held_until end as "heldUntil",
+            case when status = 'available' then available_since end as "availableSince"
+       from delivery.courier_availability
+      where city = $1 and status in ('available', 'busy')
+      order by status = 'busy', coalesce(held_until > now(), false), case when status = 'available' then available_since else updated_at end, courier_id
+      limit $2`,
+    [city, limit + 1],
+  );
+  return { couriers: rows.slice(0, limit).map((row) => ({ ...row, heldUntil: iso(row.heldUntil), availableSince: iso(row.availableSince) })), more: rows.length > limit };
+}
+
+const iso = (value: unknown): string | null => (value === null || value === undefined ? null : new Date(value as string).toISOString());
