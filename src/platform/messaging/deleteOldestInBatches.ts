@@ -55,7 +55,30 @@ select count(*)::int as deleted, max(age)::text as last from gone`;
 }
 
 /**
- * Runs one batch statement (an {@link oldestUnreferencedSql}) again and again while a batch comes back
+ * One batch of {@link deleteOldestInBatches} over a table whose key is two columns: the oldest rows
+ * past the minimum age, walked in the age index's order from the cursor, deleted by their row address
+ * (`ctid = any (array(…))`, a TID scan; `(a, b) in (…)` was hashed against a scan of the whole table).
+ * The rows are locked by the same statement, so their address cannot change under it, and a writer
+ * that makes a row young again while it is being deleted is seen on the locked row, as in
+ * {@link oldestUnreferencedSql}.
+ */
+export function oldestByAddressSql(table: string, age: string): string {
+  return `with gone as (
+  delete from ${table} t
+  where t.ctid = any (array(
+    select c.ctid from ${table} c
+    where c.${age} < now() - make_interval(secs => $1::double precision / 1000)
+      and c.${age} >= $2::timestamptz
+    order by c.${age}
+    limit $3
+    for update of c skip locked))
+  returning t.${age} as age
+)
+select count(*)::int as deleted, max(age)::text as last from gone`;
+}
+
+/**
+ * Runs one batch statement (an {@link oldestUnreferencedSql} or {@link oldestByAddressSql}) again and again while a batch comes back
  * full and `signal` is not aborted; returns how many rows went. The statement takes `$1` the minimum
  * age in ms, `$2` the cursor (a timestamptz: nothing older is left to look at in this run;
  * `-infinity` at first) and `$3` the batch size, and answers one row: `deleted` and `last`, the newest

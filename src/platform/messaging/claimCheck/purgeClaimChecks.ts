@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { deleteOldestInBatches, oldestUnreferencedSql, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
+import { deleteOldestInBatches, oldestByAddressSql, oldestUnreferencedSql, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
 
 /** How long a payload nobody needs any more is kept by default (see {@link PurgeClaimChecksOptions.graceMs}): one hour. */
 export const CLAIM_CHECK_GRACE_MS = 3_600_000;
@@ -39,27 +39,13 @@ export function purgeClaimChecksSql(): string {
 /**
  * One batch of the released references' purge (exported for its plan's test): `$1` the grace in ms,
  * `$2` the cursor (released_at), `$3` the batch size. The oldest references released longer than the
- * grace ago, walked in `claim_check_refs_released_at_idx` order, deleted by their row address
- * (`ctid = any (array(…))`, a TID scan: the key is two columns, and `(message_id, subscription) in
- * (…)` was hashed against a scan of the whole table; the rows are locked by the same statement, so
- * their address cannot change under it). A payload published again and again under new message ids
- * (the same content) is never old enough to go, and its released references would pile up without
- * this. A redrive that holds a reference again
+ * grace ago, walked in `claim_check_refs_released_at_idx` order ({@link oldestByAddressSql}). A payload
+ * published again and again under new message ids (the same content) is never old enough to go, and
+ * its released references would pile up without this. A redrive that holds a reference again
  * (`released_at` back to null) is seen on the locked row.
  */
 export function purgeReleasedRefsSql(): string {
-  return `with gone as (
-  delete from brigade_bus.claim_check_refs t
-  where t.ctid = any (array(
-    select c.ctid from brigade_bus.claim_check_refs c
-    where c.released_at < now() - make_interval(secs => $1::double precision / 1000)
-      and c.released_at >= $2::timestamptz
-    order by c.released_at
-    limit $3
-    for update of c skip locked))
-  returning t.released_at as age
-)
-select count(*)::int as deleted, max(age)::text as last from gone`;
+  return oldestByAddressSql('brigade_bus.claim_check_refs', 'released_at');
 }
 
 const PURGE_CLAIM_CHECKS_SQL = purgeClaimChecksSql();

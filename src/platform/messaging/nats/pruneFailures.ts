@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { deleteOldestInBatches, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
+import { deleteOldestInBatches, oldestByAddressSql, type BatchedDeleteOptions } from '../deleteOldestInBatches.ts';
 
 /** The JetStream stream's default `max_age` (createNatsTransport's `maxAgeMs`, `NATS_STREAM_MAX_AGE_MS`): 7 days. */
 const DEFAULT_STREAM_MAX_AGE_MS = 7 * 24 * 3600_000;
@@ -24,26 +24,13 @@ export interface PruneFailuresOptions extends BatchedDeleteOptions {
 
 /**
  * One batch of {@link pruneFailures} (exported for its plan's test): `$1` the age in ms, `$2` the cursor
- * (last_failed_at), `$3` the batch size. The rows last written longer ago than the age, walked in
- * `failures_last_failed_at_idx` order, deleted by their row address (`ctid = any (array(…))`, a TID scan:
- * the key is two columns; the rows are locked by the same statement, so their address cannot change
- * under it). A failed attempt that writes a row again while it is being deleted either waits and inserts
- * it anew, or, having written first, is seen on the locked row (its `last_failed_at` is now) and the row
- * stays.
+ * (last_failed_at), `$3` the batch size; the rows last written longer ago than the age, walked in
+ * `failures_last_failed_at_idx` order ({@link oldestByAddressSql}). A failed attempt that writes a row
+ * again while it is being deleted either waits and inserts it anew, or, having written first, is seen
+ * on the locked row (its `last_failed_at` is now) and the row stays.
  */
 export function pruneFailuresSql(): string {
-  return `with gone as (
-  delete from brigade_bus.failures t
-  where t.ctid = any (array(
-    select c.ctid from brigade_bus.failures c
-    where c.last_failed_at < now() - make_interval(secs => $1::double precision / 1000)
-      and c.last_failed_at >= $2::timestamptz
-    order by c.last_failed_at
-    limit $3
-    for update of c skip locked))
-  returning t.last_failed_at as age
-)
-select count(*)::int as deleted, max(age)::text as last from gone`;
+  return oldestByAddressSql('brigade_bus.failures', 'last_failed_at');
 }
 
 const PRUNE_FAILURES_SQL = pruneFailuresSql();
