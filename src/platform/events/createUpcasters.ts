@@ -21,8 +21,14 @@ export interface Upcasters {
 
 /**
  * A registry of upcasters, applied on read so old events come back in the current shape. Two
- * upcasters for one (type, fromVersion) are an error, and so is a gap in a type's chain (v1 and v3
- * without v2): events read at v2 would otherwise stop there, short of the current version.
+ * upcasters for one (type, fromVersion) are an error, and so is a missing step in a type's chain from
+ * v1 to its current version: a gap (v1 and v3 without v2: events read at v2 would stop there), or a
+ * chain that starts above v1 (v2 and v3 only). A writer stores `schemaVersion` 1 unless it names
+ * another, so every type's events start at v1, and without a v1 → v2 step they would come back at v1,
+ * short of the current version, with nothing to say so.
+ *
+ * @throws {ValidationError} `Missing upcaster for <type> v<n> → v<n+1>` (details `type`, `fromVersion`),
+ *   or two upcasters for one (type, fromVersion), or a `fromVersion` that is not a positive integer.
  *
  * @example
  * const upcasters = createUpcasters([
@@ -41,10 +47,11 @@ export function createUpcasters(list: readonly Upcaster[] = []): Upcasters {
     current.set(u.type, Math.max(current.get(u.type) ?? 1, u.fromVersion + 1));
   }
   for (const [type, next] of current) {
-    const lowest = Math.min(...list.filter((u) => u.type === type).map((u) => u.fromVersion));
-    for (let v = lowest + 1; v < next - 1; v++) {
+    for (let v = 1; v < next; v++) {
       if (!byKey.has(`${v}:${type}`)) {
-        throw new ValidationError(`Missing upcaster for ${type} v${v}: the chain from v${lowest} to v${next} needs one for every version between`, { field: 'fromVersion', type });
+        throw new ValidationError(`Missing upcaster for ${type} v${v} → v${v + 1}: the chain from v1 (where stored events start) to the current v${next} needs one for every version`, {
+          field: 'fromVersion', type, fromVersion: v,
+        });
       }
     }
   }

@@ -1,7 +1,11 @@
 import { escapeSchemaAndRole, type EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 
-/** The columns of `events` a writer names: everything but the two the database assigns. */
-export const WRITABLE_EVENT_COLUMNS = ['tenant_id', 'stream_id', 'stream_version', 'message_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'] as const;
+/**
+ * The columns this migration granted, as ordering 0038 applied them: `recorded_at` was still among them
+ * (taken away by `recordedAtNotWritableSql`, migration 0043). Frozen here so the generator keeps
+ * producing the text its file applied; the current list is `WRITABLE_EVENT_COLUMNS`.
+ */
+const COLUMNS_0038 = ['tenant_id', 'stream_id', 'stream_version', 'message_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at'] as const;
 
 /**
  * The fifth migration of an event store (decision 0011): the service role may insert only the columns
@@ -9,7 +13,8 @@ export const WRITABLE_EVENT_COLUMNS = ['tenant_id', 'stream_id', 'stream_version
  * write a row with an old transaction id (or, with `OVERRIDING SYSTEM VALUE`, a chosen position) that
  * sorts before every stored checkpoint, which no subscriber would ever deliver. Both now always take
  * their defaults: the writer's own transaction id and the next position. A service's migration is
- * exactly this text (a unit test keeps the two equal).
+ * exactly this text (a unit test keeps the two equal). The seventh migration
+ * (`recordedAtNotWritableSql`) takes `recorded_at` off the list too.
  *
  * @example
  * const sql = insertColumnsGrantSql({ schema: 'ordering', role: 'brigade_ordering' });
@@ -23,6 +28,6 @@ export function insertColumnsGrantSql(options: EventStoreSchemaOptions): string 
 -- The service role names every column but the two the database assigns: transaction_id (the writer's
 -- own, which is what keeps the global order gap-free) and global_position (the identity).
 revoke insert on table ${s}.events from ${r};
-grant insert (${WRITABLE_EVENT_COLUMNS.join(', ')}) on table ${s}.events to ${r};
+grant insert (${COLUMNS_0038.join(', ')}) on table ${s}.events to ${r};
 `;
 }

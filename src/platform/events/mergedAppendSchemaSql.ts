@@ -2,6 +2,7 @@ import { appendFunctionSql, TRANSACTION_ORDER, WRONG_EXPECTED_VERSION } from './
 import { crossTenantReadPolicySql } from './crossTenantReadPolicySql.ts';
 import { insertColumnsGrantSql } from './insertColumnsGrantSql.ts';
 import { recordedAtDefaultSql } from './recordedAtDefaultSql.ts';
+import { recordedAtNotWritableSql } from './recordedAtNotWritableSql.ts';
 import { escapeSchemaAndRole, eventStoreSchemaSql, type EventStoreSchemaOptions } from './eventStoreSchemaSql.ts';
 
 /** The tenants of a merged batch, read once per statement (an InitPlan), as the batch policies read them. */
@@ -59,5 +60,5 @@ grant execute on function ${s}.refuse_append(text, bigint, bigint) to ${r};
  * folder (one file each) to get the current store.
  */
 export function eventStoreMigrationsSql(options: EventStoreSchemaOptions): string[] {
-  return [eventStoreSchemaSql(options), appendFunctionSql(options), mergedAppendSchemaSql(options), crossTenantReadPolicySql(options), insertColumnsGrantSql(options), recordedAtDefaultSql(options)];
+  return [eventStoreSchemaSql(options), appendFunctionSql(options), mergedAppendSchemaSql(options), crossTenantReadPolicySql(options), insertColumnsGrantSql(options), recordedAtDefaultSql(options), recordedAtNotWritableSql(options)];
 }

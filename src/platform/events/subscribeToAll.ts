@@ -30,7 +30,12 @@ export interface SubscriptionOptions {
 export interface Subscription {
   /** The checkpoint after the last batch handled. */
   readonly checkpoint: GlobalPosition;
-  /** Reads one batch after the checkpoint and hands it to the handler; resolves to the number of events. */
+  /**
+   * Reads one batch after the checkpoint and hands it to the handler; resolves to the number of events.
+   * A call while a poll is in flight (`run`'s, or another caller's) joins that poll: it settles with
+   * it (the same count, or the same error) and reads nothing of its own, so one subscription never
+   * hands a batch to the handler twice. To read what committed since, poll again once it settled.
+   */
   poll(): Promise<number>;
   /** Polls until `signal` aborts: straight on while batches come back full, after `idleMs` otherwise. */
   run(signal: AbortSignal): Promise<void>;
@@ -56,7 +61,7 @@ export function subscribeToAll(config: StoreConfig, pool: pg.Pool, options: Subs
   let wakeUp: (() => void) | null = null;
   let woken = false;
 
-  const poll = async (): Promise<number> => {
+  const pollOnce = async (): Promise<number> => {
     const page = await unitOfWork(pool, { service: options.service, actor: { kind: 'system', id: options.name }, readOnly: true }, (tx) =>
       readAll(config, tx, { after: checkpoint, limit: batchSize }),
     );
@@ -64,6 +69,19 @@ export function subscribeToAll(config: StoreConfig, pool: pg.Pool, options: Subs
     await options.handler(page.events, page.checkpoint);
     checkpoint = page.checkpoint;
     return page.events.length;
+  };
+
+  // Two reads in flight at once would both start from the same checkpoint (it moves only when the
+  // handler resolves) and deliver the same batch twice, so a poll while one is in flight joins it.
+  let inFlight: Promise<number> | null = null;
+  const poll = (): Promise<number> => {
+    if (inFlight === null) {
+      const current = pollOnce().finally(() => {
+        if (inFlight === current) inFlight = null;
+      });
+      inFlight = current;
+    }
+    return inFlight;
   };
 
   const idle = (signal: AbortSignal) =>

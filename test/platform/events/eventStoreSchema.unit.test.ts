@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { createUpcasters, eventStoreMigrationsSql, eventStoreSchemaSql, uuidv7 } from '../../../src/platform/events/index.ts';
 import { ValidationError } from '../../../src/platform/errors/index.ts';
 
-const migrations = ['0001_event_store.sql', '0021_append_events_raises.sql', '0031_merged_appends.sql', '0035_events_cross_tenant_read_policy.sql', '0038_events_insert_columns.sql', '0040_events_recorded_at_statement_time.sql'].map((f) => new URL(`../../../src/services/ordering/migrations/${f}`, import.meta.url));
+const migrations = ['0001_event_store.sql', '0021_append_events_raises.sql', '0031_merged_appends.sql', '0035_events_cross_tenant_read_policy.sql', '0038_events_insert_columns.sql', '0040_events_recorded_at_statement_time.sql', '0043_events_recorded_at_not_writable.sql'].map((f) => new URL(`../../../src/services/ordering/migrations/${f}`, import.meta.url));
 
 describe('eventStoreSchemaSql', () => {
   test('the ordering migrations are exactly the generators’ output (drift guard)', async () => {
@@ -64,13 +64,25 @@ describe('createUpcasters', () => {
     );
   });
 
-  test('a gap in a chain is an error (v1 and v3 without v2), and a chain may start above v1', () => {
+  test('a gap in a chain is an error (v1 and v3 without v2)', () => {
     assert.throws(
       () => createUpcasters([{ type: 'X', fromVersion: 1, upcast: (d) => d }, { type: 'X', fromVersion: 3, upcast: (d) => d }]),
-      (e: unknown) => e instanceof ValidationError && /^Missing upcaster for X v2: /.test(e.message),
+      (e: unknown) => e instanceof ValidationError && /^Missing upcaster for X v2 → v3: /.test(e.message) && e.details['type'] === 'X' && e.details['fromVersion'] === 2,
     );
-    const fromTwo = createUpcasters([{ type: 'Y', fromVersion: 2, upcast: (d) => d }, { type: 'Y', fromVersion: 3, upcast: (d) => d }]);
-    assert.equal(fromTwo.currentVersion('Y'), 4);
+  });
+
+  test('a chain that starts above v1 is an error: stored v1 events would stay at v1', () => {
+    // Writers store schemaVersion 1 unless they name another, so a type's events start at v1; a chain
+    // from v2 on would hand its v1 events to the reader unchanged, below the current version.
+    for (const list of [
+      [{ type: 'Y', fromVersion: 2, upcast: (d: unknown) => d }, { type: 'Y', fromVersion: 3, upcast: (d: unknown) => d }],
+      [{ type: 'Y', fromVersion: 2, upcast: (d: unknown) => d }],
+    ]) {
+      assert.throws(
+        () => createUpcasters(list),
+        (e: unknown) => e instanceof ValidationError && /^Missing upcaster for Y v1 → v2: /.test(e.message) && e.details['type'] === 'Y' && e.details['fromVersion'] === 1,
+      );
+    }
   });
 });
 

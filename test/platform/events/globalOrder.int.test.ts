@@ -5,7 +5,7 @@ import pg from 'pg';
 import { unitOfWork, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition, type RecordedEvent, type Subscription } from '../../../src/platform/events/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { deferred, holdOpen } from './support.ts';
+import { deferred, holdOpen, readAllUntil } from './support.ts';
 import { FLOW_MS } from '../../support/eventually.ts';
 
 describe('event store: the global order no subscriber can skip', () => {
@@ -110,6 +110,55 @@ describe('event store: the global order no subscriber can skip', () => {
     assert.deepEqual(ofA.events.map((e) => e.type), ['OfA']);
     const none = await unitOfWork(pool, { service: 'ordering', actor: { kind: 'customer', id: randomUUID() } }, (tx) => store.readAll(tx, { after: before }));
     assert.deepEqual(none.events, []);
+  });
+
+  test('poll() while run() (or another poll) is in flight joins it: no batch is delivered twice', { timeout: 30_000 }, async () => {
+    const from = sub.checkpoint;
+    for (const t of ['j1', 'j2', 'j3']) await append(asA, t);
+    // Wait until the three are readable: from then on every read after `from` returns them (the set of
+    // rows below the bound only grows), so a second read at `from` would hand them over again.
+    await readAllUntil(pool, store, (events) => ['j1', 'j2', 'j3'].every((t) => events.some((e) => e.type === t)));
+
+    // A pool that counts the reads the subscription starts (each is one unit of work, one connect).
+    const counted = database.pool(2);
+    const connect = counted.connect.bind(counted);
+    let reads = 0;
+    counted.connect = (() => {
+      reads++;
+      return connect();
+    }) as typeof counted.connect;
+
+    const got: string[] = [];
+    const entered = [deferred(), deferred()];
+    const release = deferred();
+    const stop = new AbortController();
+    const runner = store.subscribe(counted, {
+      service: 'ordering', name: 'joined', after: from, batchSize: 100, idleMs: 60_000,
+      handler: async (events) => {
+        const call = got.length === 0 ? 0 : 1;
+        got.push(...events.map((e) => e.type));
+        entered[call]?.resolve();
+        if (call === 0) await release.promise;
+      },
+    });
+    const running = runner.run(stop.signal);
+    // run()'s poll has read the batch and holds it in the handler; its checkpoint has not moved yet.
+    await entered[0]!.promise;
+    assert.equal(reads, 1);
+    const polls = [runner.poll(), runner.poll()];
+    // A poll that started a read of its own (before the fix) reads at the same checkpoint: let it reach
+    // the handler before run()'s batch completes, which is the interleaving that delivered it twice.
+    if (reads > 1) await entered[1]!.promise;
+    release.resolve();
+    const counts = await Promise.all(polls);
+    stop.abort();
+    await running;
+    assert.deepEqual(got.filter((t) => t.startsWith('j')), ['j1', 'j2', 'j3'], 'each event once');
+    assert.equal(reads, 1, 'the polls joined run()’s read');
+    assert.deepEqual(counts, [got.length, got.length], 'a joined poll resolves with the batch it joined');
+    // Once nothing is in flight, poll() reads again, from the checkpoint the joined batch left.
+    assert.equal(await runner.poll(), 0);
+    assert.equal(reads, 2);
   });
 
   test('run() delivers in batches until the stop signal, and wake() ends an idle wait', { timeout: 30_000 }, async () => {

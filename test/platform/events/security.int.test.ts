@@ -41,13 +41,14 @@ describe('event store: grants and Row-Level Security', () => {
     assert.deepEqual(Object.fromEntries(privileges.map((r) => [r.p, r.granted])), {
       SELECT: true, INSERT: false, UPDATE: false, DELETE: false, TRUNCATE: false, REFERENCES: false, TRIGGER: false,
     });
-    // INSERT is granted on the columns a writer names only: the database assigns transaction_id and global_position.
+    // INSERT is granted on the columns a writer names only: the database assigns transaction_id,
+    // global_position and recorded_at (ordering 0043).
     const insertable = (await admin.query<{ column_name: string }>(
       `select column_name from information_schema.columns
         where table_schema = 'ordering' and table_name = 'events' and has_column_privilege('brigade_ordering', 'ordering.events', column_name, 'INSERT')
         order by ordinal_position`,
     )).rows.map((r) => r.column_name);
-    assert.deepEqual(insertable, ['tenant_id', 'stream_id', 'stream_version', 'message_id', 'type', 'schema_version', 'data', 'metadata', 'recorded_at']);
+    assert.deepEqual(insertable, ['tenant_id', 'stream_id', 'stream_version', 'message_id', 'type', 'schema_version', 'data', 'metadata']);
     const { events } = await unitOfWork(pool, asA, (tx) => store.readStream(tx, streamOfA));
     assert.deepEqual(events.map((e) => e.data), [{ total: 10 }], 'the event is unchanged');
   });
@@ -62,6 +63,25 @@ describe('event store: grants and Row-Level Security', () => {
     for (const sql of forged) {
       await assert.rejects(unitOfWork(pool, asA, (tx) => tx.query(sql, [tenantA])), /permission denied for table events/, sql);
     }
+  });
+
+  test('the application role cannot back-date an event: recorded_at is the database’s time, and appends still work', async () => {
+    const backDated = `insert into ordering.events (tenant_id, stream_id, stream_version, message_id, type, data, metadata, recorded_at)
+       values ($1, $2, 1, gen_random_uuid(), 'BackDated', '{}', '{}', '2000-01-01T00:00:00Z')`;
+    const stream = `order-${randomUUID()}`;
+    await assert.rejects(
+      unitOfWork(pool, asA, (tx) => tx.query(backDated, [tenantA, stream])),
+      (e: unknown) => (e as { code?: string }).code === '42501' && /permission denied for table events/.test((e as Error).message),
+    );
+    const rows = await admin.query('select 1 from ordering.events where stream_id = $1', [stream]);
+    assert.equal(rows.rowCount, 0, 'nothing was written');
+    // The platform's append names no recorded_at: it still works, and the database dates the event.
+    const before = (await admin.query<{ now: Date }>('select clock_timestamp() as now')).rows[0]!.now;
+    const appended = await unitOfWork(pool, asA, (tx) => store.append(tx, stream, [{ type: 'OrderPlaced', data: { total: 1 } }], 0));
+    const recordedAt = new Date(appended.events[0]!.metadata.recordedAt);
+    assert.ok(recordedAt >= before, `recorded ${recordedAt.toISOString()}, not before the append began (${before.toISOString()})`);
+    const read = await unitOfWork(pool, asA, (tx) => store.readStream(tx, stream));
+    assert.deepEqual(read.events.map((e) => [e.type, e.metadata.recordedAt]), [['OrderPlaced', appended.events[0]!.metadata.recordedAt]]);
   });
 
   test('RLS is forced, and a tenant neither sees nor writes another tenant’s events', async () => {
