@@ -187,14 +187,16 @@ export function groupCommitter(pool: pg.Pool, options: GroupCommitOptions = {}):
 
   const runCheck = () => {
     check = undefined;
-    // Held-up batches leave their slots first: the units behind them go before any is given up.
+    // Held-up batches leave their slots first, and the units behind them go at once, as the share
+    // wait's timer sends them (not waiting for a share: their wait is already counted against the
+    // acquire timeout), so none is given up below while a slot is free.
     for (const b of batches) {
       if (b.heldUp || b.check >= checks) continue;
       b.heldUp = true;
       heldUp++;
       unitsInFlight -= b.units;
     }
-    pump();
+    pump(true);
     // Units still queued after the pool's acquire timeout (pg-pool's 0: for ever) fail as a caller of
     // a full pool fails: the connections they could take are in held-up batches.
     while (marks.length > 0 && marks[0]!.upTo <= taken) marks.shift();
