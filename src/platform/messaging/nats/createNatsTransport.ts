@@ -152,6 +152,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (error !== null) return;
       const rest = m.subject.slice(ackInbox.length + 1);
       const dot = rest.indexOf('.');
+      if (dot < 0) return; // not a reply to a message of ours (each has `<batch>.<index>`)
       const id = rest.slice(0, dot);
       const batch = batches.get(id);
       if (batch === undefined) return; // settled already (refused or timed out)
