@@ -5,7 +5,12 @@
 // alerts list at the top until a courier is assigned; its card (and that of any ready order without a
 // courier) has a courier picker: the couriers of the restaurant's city staff may assign
 // (GET /v1/restaurants/:rid/couriers), and an Assign button that sends assign-courier with If-Match.
-import { api, clockTime, elapsed, h, money, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
+// A token the platform refuses (401, from the stream or a command) stops the stream and leaves the
+// cards in view, marked as no longer current, with every button off and a link to sign in again.
+import {
+  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId,
+  signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying,
+} from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
 /** Statuses staff may cancel an order in: before its pick-up (the API's rule). */
@@ -64,6 +69,10 @@ const chosen = new Map();
  * (a redraw for another order's change does not close an open picker or move focus).
  */
 const drawn = new Map();
+/** The platform refused the token: the board is no longer current, and its buttons are off. */
+let signedOut = false;
+/** The actions a card offers next, in the order focus looks for one after its card moved (never Cancel). */
+const NEXT_ACTIONS = ['accept', 'ready', 'courier', 'assign'];
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -127,7 +136,7 @@ function wantsCouriers() {
 
 /** Reads the couriers staff may assign when the board needs them and the list is older than {@link COURIERS_FRESH_MS} (or `now`). */
 async function loadCouriers(now = false) {
-  if (couriers.loading || !UUID.test(rid) || (!now && (!wantsCouriers() || Date.now() - couriers.readAt < COURIERS_FRESH_MS))) return;
+  if (signedOut || couriers.loading || !UUID.test(rid) || (!now && (!wantsCouriers() || Date.now() - couriers.readAt < COURIERS_FRESH_MS))) return;
   couriers.loading = true;
   let result;
   try {
@@ -153,6 +162,7 @@ async function loadCouriers(now = false) {
 function picker(order) {
   const id = shortId(order.orderId);
   const selectId = `courier-${order.orderId}`;
+  const off = sending.has(order.orderId) || signedOut;
   let body;
   if (couriers.error !== null) {
     body = [h('p', { class: 'hint' }, `The couriers could not be listed: ${couriers.error} The board tries again in ${COURIERS_FRESH_MS / 1000} s.`)];
@@ -165,10 +175,10 @@ function picker(order) {
     body = [
       h('label', { for: selectId }, 'Courier', h('span', { class: 'visually-hidden' }, ` for order ${id}`)),
       h('div', { class: 'picker-row' },
-        h('select', { id: selectId, 'data-order': order.orderId, 'data-action': 'courier', disabled: sending.has(order.orderId), onchange: (event) => choose(order.orderId, event.target.value) },
+        h('select', { id: selectId, 'data-order': order.orderId, 'data-action': 'courier', disabled: off, onchange: (event) => choose(order.orderId, event.target.value) },
           h('option', { value: '', selected: choice === '' }, 'Choose a courier…'),
           couriers.list.map((k) => h('option', { value: k.courierId, selected: k.courierId === choice }, courierOption(k)))),
-        h('button', { type: 'button', 'data-action': 'assign', 'data-order': order.orderId, 'aria-label': `Assign the chosen courier to order ${id}`, disabled: sending.has(order.orderId), onclick: () => assign(order.orderId) }, 'Assign')),
+        h('button', { type: 'button', 'data-action': 'assign', 'data-order': order.orderId, 'aria-label': `Assign the chosen courier to order ${id}`, disabled: off, onclick: () => assign(order.orderId) }, 'Assign')),
       couriers.more ? h('p', { class: 'hint' }, 'Only the first couriers of the city are listed.') : null,
     ];
   }
@@ -176,7 +186,7 @@ function picker(order) {
 }
 
 function announce(text) {
-  updates.textContent = `${clockTime(new Date().toISOString())} — ${text}`;
+  announceIn(updates, text);
 }
 
 /** What the timer of an order counts from, and its label. */
@@ -196,14 +206,17 @@ function timerOf(order) {
 function card(order) {
   const id = shortId(order.orderId);
   const timer = timerOf(order);
+  const off = sending.has(order.orderId) || signedOut;
   const actions = [];
-  if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'accept') }, 'Accept'));
-  if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: sending.has(order.orderId), onclick: () => send(order.orderId, 'ready') }, 'Ready'));
-  if (CANCELLABLE.includes(order.status)) actions.push(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', 'data-order': order.orderId, 'aria-label': `Cancel order ${id}`, disabled: sending.has(order.orderId), onclick: () => cancel(order.orderId) }, 'Cancel'));
+  if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: off, onclick: () => send(order.orderId, 'accept') }, 'Accept'));
+  if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: off, onclick: () => send(order.orderId, 'ready') }, 'Ready'));
+  if (CANCELLABLE.includes(order.status)) actions.push(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', 'data-order': order.orderId, 'aria-label': `Cancel order ${id}`, disabled: off, onclick: () => cancel(order.orderId) }, 'Cancel'));
+  // tabindex -1: focus can rest on the card when it has no action left (see focusCard).
   return h(
     'li',
-    { class: 'card', 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
+    { class: signedOut ? 'card stale' : 'card', tabindex: -1, 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
     h('h3', { id: `order-${order.orderId}` }, h('span', {}, `Order ${id}`), h('span', {}, money(order.total, order.currency))),
+    signedOut ? h('p', { class: 'stale-note' }, 'No longer current: sign in again to see this order as it is.') : null,
     h('p', { class: 'meta' }, 'Placed ', h('time', { datetime: order.placedAt }, clockTime(order.placedAt)), ` · ${timer.label} `,
       h('span', { class: 'timer', 'data-since': timer.since, 'data-limit': timer.limitMinutes ?? '' }, elapsed(timer.since)),
       order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : ''),
@@ -218,7 +231,7 @@ function card(order) {
 
 /** The card of an order: the one drawn before when nothing it shows has changed since, else a new one. */
 function cardOf(order) {
-  const key = JSON.stringify([order, sending.has(order.orderId), needsCourier(order) ? couriers.version : 0, order.courierId ? courierNames.get(order.courierId) ?? null : null]);
+  const key = JSON.stringify([order, sending.has(order.orderId), signedOut, needsCourier(order) ? couriers.version : 0, order.courierId ? courierNames.get(order.courierId) ?? null : null]);
   const known = drawn.get(order.orderId);
   if (known?.key === key) return known.node;
   const node = card(order);
@@ -227,24 +240,34 @@ function cardOf(order) {
 }
 
 /**
- * Puts `nodes` in `list` in this order, moving only those not in place: a card that stays where it was
- * is not touched (an open picker stays open, focus stays on it).
+ * Puts focus back on an order's card after a redraw took it away (the card drawn anew, or moved to
+ * another column by an accept or ready): on the same control when the card still has it enabled, else
+ * on the card's next action (Ready after an accept, the courier picker after a ready), else on the card.
+ * Before, focus stayed only on the same button: after Accept or Ready it fell to the page.
  */
-function place(list, nodes) {
-  nodes.forEach((node, i) => {
-    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
-  });
-  while (list.children.length > nodes.length) list.lastElementChild.remove();
+function focusCard(orderId, action = null) {
+  const node = document.querySelector(`section.column li.card[data-order="${orderId}"]`);
+  if (node === null) return;
+  const enabled = (name) => node.querySelector(`[data-action="${name}"]:enabled`);
+  const target = (action === null ? null : enabled(action)) ?? NEXT_ACTIONS.map(enabled).find((e) => e !== null) ?? node;
+  target.focus();
 }
 
-/** Redraws the alerts list and the columns, keeping keyboard focus on the same button when it still exists. */
+/** Whether keyboard focus is in the card of `orderId` (or on nothing at all: a disabled button may have lost it). */
+function focusIsOn(orderId) {
+  const focused = document.activeElement;
+  return focused === null || focused === document.body || focused.closest?.('li.card')?.dataset.order === orderId;
+}
+
+/** Redraws the alerts list and the columns, keeping keyboard focus on the same card (see focusCard). */
 function render() {
   const alerting = [...orders.values()].filter((o) => o.dispatchAlert).sort((a, b) => Date.parse(a.dispatchAlert.raisedAt) - Date.parse(b.dispatchAlert.raisedAt));
   alerts.hidden = alerting.length === 0;
   alerts.querySelector('.count').textContent = `(${alerting.length})`;
   alerts.querySelector('ul').replaceChildren(...alerting.map((o) => h('li', { 'data-order': o.orderId }, h('strong', {}, `Order ${shortId(o.orderId)}: `), alertText(o))));
   const focused = document.activeElement;
-  const focusKey = focused?.dataset?.order ? `${focused.dataset.order}:${focused.dataset.action}` : null;
+  const focusOrder = focused?.closest?.('li.card')?.dataset.order ?? null;
+  const focusAction = focused?.dataset?.action ?? null;
   for (const section of document.querySelectorAll('section.column')) {
     const status = section.dataset.status;
     const list = [...orders.values()].filter((o) => o.status === status).sort((a, b) => Date.parse(a.placedAt) - Date.parse(b.placedAt));
@@ -253,10 +276,8 @@ function render() {
     place(ul, list.length === 0 ? [h('li', { class: 'empty' }, 'None')] : list.map(cardOf));
   }
   for (const orderId of drawn.keys()) if (!orders.has(orderId)) drawn.delete(orderId);
-  if (focusKey !== null && document.activeElement !== focused) {
-    const [order, action] = focusKey.split(':');
-    document.querySelector(`.card [data-order="${order}"][data-action="${action}"]`)?.focus();
-  }
+  // Signed out, focus goes to the way to sign in again (signInAgainOn), not to a card whose buttons are off.
+  if (focusOrder !== null && document.activeElement !== focused && !signedOut) focusCard(focusOrder, focusAction);
   loadCouriers();
 }
 
@@ -303,7 +324,9 @@ function assign(orderId) {
  */
 async function send(orderId, command, body = COMMANDS[command].body) {
   const order = orders.get(orderId);
-  if (order === undefined || sending.has(orderId)) return;
+  if (order === undefined || sending.has(orderId) || signedOut) return;
+  // Pressed from its card: focus follows the card when the answer moves it (Ready after Accept).
+  const keepFocus = focusIsOn(orderId);
   sending.add(orderId);
   for (const b of document.querySelectorAll(`.card [data-order="${orderId}"]:is(button, select)`)) b.disabled = true;
   // The card was drawn enabled: the next redraw draws it anew (disabled while this is on its way).
@@ -313,6 +336,11 @@ async function send(orderId, command, body = COMMANDS[command].body) {
     result = await api(`/v1/orders/${orderId}/${command}`, { method: 'POST', body, ifMatch: order.version });
   } finally {
     sending.delete(orderId);
+  }
+  if (result.status === 401) {
+    // Said once for the whole page (signInAgainOn); the card is drawn again, disabled.
+    render();
+    return;
   }
   if (result.ok) {
     const now = new Date().toISOString();
@@ -336,6 +364,8 @@ async function send(orderId, command, body = COMMANDS[command].body) {
     say(message, `Order ${shortId(orderId)}: ${problemText(result)}`, 'error');
   }
   render();
+  // Lost (its button was disabled, or its card drawn anew while it was): back to the card's next action.
+  if (keepFocus && (document.activeElement === null || document.activeElement === document.body)) focusCard(orderId);
   // Whatever the answer, the couriers may have changed (the one assigned is busy now; a refused one may have gone offline).
   if (command === 'assign-courier') loadCouriers(true);
 }
@@ -438,7 +468,7 @@ if (!UUID.test(rid)) {
   say(message, 'This address has no restaurant id: open /board/<restaurant id>.', 'error');
 } else {
   render();
-  readEventStream(`/v1/restaurants/${rid}/board/stream`, {
+  const stream = readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: ({ resumed }) => {
       freshStart = !resumed;
       live.streamOpen = true;
@@ -459,12 +489,23 @@ if (!UUID.test(rid)) {
       render();
     },
     onDown: (reason, final) => {
+      // Signed out: the refusal's listener has said so.
+      if (signedOut) return;
       live.streamOpen = false;
       streamStatus.className = 'status down';
       streamStatus.textContent = final ? 'Not connected' : 'Reconnecting…';
       if (final) say(message, reason, 'error');
     },
   });
+  onTokenRefused(() => {
+    signedOut = true;
+    stream.stop();
+    live.streamOpen = false;
+    streamStatus.className = 'status down';
+    streamStatus.textContent = 'Signed out';
+    render();
+  });
+  signInAgainOn(message, 'The orders below are no longer kept current, and their buttons are off.');
   setInterval(tick, 1000);
   // While a card needs the couriers, their list is read again when it is older than COURIERS_FRESH_MS.
   setInterval(() => loadCouriers(), COURIERS_FRESH_MS);

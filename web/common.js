@@ -3,14 +3,24 @@
 
 const TOKEN_KEY = 'brigade.token';
 
+/**
+ * Why the platform refused this page's token (a 401 from `api()` or from `readEventStream`: expired,
+ * or not valid), as a sentence; null while it has not. One place for both: the token is forgotten,
+ * the pages' listeners ({@link onTokenRefused}) told once, and `api()` sends nothing more until a new
+ * token is set (each request would be refused the same way).
+ */
+let refusal = null;
+const refusalListeners = [];
+
 /** The token of this tab, or null. */
 export function getToken() {
   return window.sessionStorage.getItem(TOKEN_KEY);
 }
 
-/** Keeps the token for this tab only (sessionStorage: gone when the tab closes). */
+/** Keeps the token for this tab only (sessionStorage: gone when the tab closes); a new token is not refused yet. */
 export function setToken(token) {
   window.sessionStorage.setItem(TOKEN_KEY, token);
+  refusal = null;
 }
 
 /** Forgets the token. */
@@ -28,11 +38,14 @@ export function claimsOf(token) {
   }
 }
 
+/** The sign-in page, coming back to this page afterwards. */
+export const signInPath = () => `/login?next=${encodeURIComponent(window.location.pathname)}`;
+
 /** The token, or a redirect to the sign-in page that comes back here. */
 export function requireToken() {
   const token = getToken();
   if (token === null) {
-    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    window.location.assign(signInPath());
     throw new Error('not signed in');
   }
   return token;
@@ -42,7 +55,52 @@ export function requireToken() {
 export function wireSignOut(button) {
   button.addEventListener('click', () => {
     clearToken();
-    window.location.assign(`/login?next=${encodeURIComponent(window.location.pathname)}`);
+    window.location.assign(signInPath());
+  });
+}
+
+/** Text as a sentence: trimmed, with a full stop unless it ends with one (the API's details have none). */
+export function sentence(text) {
+  const trimmed = String(text).trim();
+  return /[.!?…]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
+/** Whether the platform has refused this page's token. */
+export const tokenRefused = () => refusal !== null;
+
+/** Calls `listener(reason)` once the platform refuses the token (at once if it has already). */
+export function onTokenRefused(listener) {
+  refusalListeners.push(listener);
+  if (refusal !== null) listener(refusal);
+}
+
+/** Records a 401: forgets the token and tells the listeners, the first time only. */
+function refuseToken(detail) {
+  if (refusal !== null) return;
+  refusal = sentence(detail ?? 'Your token was refused.');
+  clearToken();
+  for (const listener of refusalListeners) listener(refusal);
+}
+
+/**
+ * Shows, on the page's message element (an alert), why the token was refused and a "Sign in again" link
+ * to the sign-in page that comes back here, followed by `then` (what no longer works on this page), once
+ * the platform refuses the token. The page stays as it was (marked by the page as no longer current)
+ * rather than being sent to the sign-in page: the reason stays readable, what the page showed stays in
+ * view, and leaving is the reader's choice. Focus that was on nothing (or on a button the refusal
+ * disabled) goes to the link. Later messages ({@link say}) do not replace it.
+ */
+export function signInAgainOn(element, then) {
+  onTokenRefused((reason) => {
+    element.className = 'message error';
+    element.dataset.signIn = 'true';
+    const link = h('a', { href: signInPath() }, 'Sign in again');
+    element.replaceChildren(`${reason} `, link, ` to go on. ${then}`);
+    // After the page's own listeners (registered first) have disabled its buttons.
+    window.setTimeout(() => {
+      const focused = document.activeElement;
+      if (focused === null || focused === document.body || focused.disabled === true) link.focus();
+    }, 0);
   });
 }
 
@@ -52,6 +110,8 @@ export function wireSignOut(button) {
  * status 0. `ifMatch` is the version the page last saw.
  */
 export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
+  // Refused already: asking again would be refused the same way.
+  if (refusal !== null) return { ok: false, status: 401, body: { code: 'TOKEN_REFUSED', detail: refusal }, etag: null, retryAfter: null };
   const headers = { accept: 'application/json' };
   const token = getToken();
   if (token !== null) headers.authorization = `Bearer ${token}`;
@@ -71,9 +131,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   } catch {
     parsed = { detail: text };
   }
-  if (response.status === 401) {
-    parsed = { ...parsed, detail: `${parsed?.detail ?? 'Your token was refused.'} Sign in again.` };
-  }
+  if (response.status === 401) refuseToken(parsed?.detail ?? parsed?.title);
   const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '') ? Number(response.headers.get('retry-after')) : null;
   return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }
@@ -81,15 +139,44 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
 /** Whether a failed `api()` answer may pass if the request is sent again: the platform unreachable, busy (429) or failing (5xx). */
 export const worthRetrying = (result) => result.status === 0 || result.status === 429 || result.status >= 500;
 
-/** A human sentence for a failed API answer (problem+json `detail`, else its title). */
+/** A human sentence for a failed API answer (problem+json `detail`, else its title), ending with a full stop. */
 export function problemText(result) {
-  return result.body?.detail ?? result.body?.title ?? `The request failed (HTTP ${result.status}).`;
+  return sentence(result.body?.detail ?? result.body?.title ?? `The request failed (HTTP ${result.status})`);
 }
 
-/** Shows a message in an element (`kind`: 'error' | 'ok' | ''); the element is an aria-live region. */
+/**
+ * Shows a message in an element (`kind`: 'error' | 'ok' | ''); the element is an aria-live region.
+ * An element showing the way to sign in again ({@link signInAgainOn}) keeps it: after a refused token,
+ * a command's or a read's failure would only say the same and take the link away.
+ */
 export function say(element, text, kind = '') {
+  if (element.dataset.signIn === 'true') return;
   element.className = `message ${kind}`.trim();
   element.textContent = text;
+}
+
+/**
+ * Says `text` in a polite live region (`region`: an element with `aria-live="polite"`), with the time.
+ * Only what changed is said: a region whose content is replaced on every read is read out every time.
+ */
+export function announce(region, text) {
+  region.textContent = `${clockTime(new Date().toISOString())} — ${text}`;
+}
+
+/** Sets an element's text only when it differs: a live region rewritten with the same words may be read out again. */
+export function setText(element, text) {
+  if (element.textContent !== text) element.textContent = text;
+}
+
+/**
+ * Puts `nodes` in `list` in this order, moving only those not in place: a node that stays where it was
+ * is not touched (an open picker stays open, focus stays on it, nothing is redrawn for a screen reader).
+ */
+export function place(list, nodes) {
+  nodes.forEach((node, i) => {
+    if (list.children[i] !== node) list.insertBefore(node, list.children[i] ?? null);
+  });
+  while (list.children.length > nodes.length) list.lastElementChild.remove();
 }
 
 /**
@@ -186,6 +273,11 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
   let retryMs = 2000;
   const connect = async () => {
     while (!controller.signal.aborted) {
+      // A token refused (here or by an api() call) would only be refused again.
+      if (refusal !== null) {
+        onDown(refusal, true);
+        return;
+      }
       let reason = 'the connection closed';
       // This connection's own abort: the page's stop, or the silence watchdog.
       const connection = new AbortController();
@@ -210,6 +302,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
         if (!response.ok) {
           const result = { status: response.status, body: await response.json().catch(() => null) };
           reason = problemText(result);
+          // As api(): the token is forgotten and the page told (its listener may stop this stream).
+          if (response.status === 401) refuseToken(result.body?.detail ?? result.body?.title);
+          if (controller.signal.aborted) return;
           if (response.status === 401 || response.status === 403 || response.status === 404) {
             onDown(reason, true);
             return;

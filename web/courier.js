@@ -1,42 +1,73 @@
 // The courier's page: an availability toggle, the task list (re-read every few seconds, and right
 // after each command with ?after= so the list shows the command's effect), pick-up and deliver.
-import { api, clockTime, h, problemText, readErrorShownOn, requireToken, say, shortId, STATUS_LABELS, wireSignOut } from './common.js';
+// Availability is read again with each read of the list (an assignment makes the courier busy). Only
+// what changed is announced, in a polite live region of its own; unchanged cards are left as they are.
+// A token the platform refuses (401) stops the reads and leaves the list in view, marked as no longer
+// current, with every button off and a link to sign in again.
+import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, signInAgainOn, STATUS_LABELS, wireSignOut } from './common.js';
 
 const POLL_MS = 5000;
 const message = document.getElementById('message');
 const toggle = document.getElementById('availability');
 const toggleState = document.getElementById('availability-state');
 const list = document.getElementById('tasks');
-let tasks = [];
+const updates = document.getElementById('updates');
+/** The tasks last drawn; null before the first read (which is not announced: it is the page itself). */
+let tasks = null;
 let timer = null;
 /** A failed read of the list, shown until a read succeeds. */
 const readError = readErrorShownOn(message);
+/** The courier's availability as last read (`status`, `currentOrderId`), or null when unknown. */
+let availability = null;
+/** Counts the reads and changes of availability: only the latest one's answer is shown. */
+let availabilityReads = 0;
+/** The platform refused the token: nothing is read or sent any more. */
+let signedOut = false;
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
 
-function showAvailability(status) {
-  const available = status === 'available' || status === 'busy';
-  toggle.setAttribute('aria-pressed', String(available));
-  toggle.textContent = available ? 'Stop taking deliveries' : 'Start taking deliveries';
-  toggleState.textContent = { available: 'You are available', busy: 'You are on a delivery', offline: 'You are offline' }[status] ?? 'Availability unknown';
+/**
+ * Shows the availability. The button says the action it takes ("Start …" / "Stop taking deliveries");
+ * the line beside it says the state. No `aria-pressed` as well: a toggle whose label also changes was
+ * read "Stop taking deliveries, pressed", two answers to one question.
+ */
+function showAvailability(status, currentOrderId = null) {
+  availability = status === null ? null : { status, currentOrderId };
+  const taking = status === 'available' || status === 'busy';
+  setText(toggle, taking ? 'Stop taking deliveries' : 'Start taking deliveries');
+  const state =
+    status === 'busy' ? `You are on a delivery${currentOrderId ? ` (order ${shortId(currentOrderId)})` : ''}`
+    : ({ available: 'You are available', offline: 'You are offline' }[status] ?? 'Availability unknown');
+  // A status region: rewritten only when it changes (it is read again with every poll).
+  setText(toggleState, state);
 }
 
 async function loadAvailability() {
+  const read = ++availabilityReads;
   const result = await api('/v1/couriers/me/availability');
-  showAvailability(result.ok ? result.body.status : null);
+  if (read !== availabilityReads || signedOut) return;
+  if (result.ok) showAvailability(result.body.status, result.body.currentOrderId);
+  else if (availability === null) showAvailability(null);
 }
 
 toggle.addEventListener('click', async () => {
-  const wantAvailable = toggle.getAttribute('aria-pressed') !== 'true';
+  const wantAvailable = !(availability?.status === 'available' || availability?.status === 'busy');
   toggle.disabled = true;
+  const change = ++availabilityReads;
   const result = await api('/v1/couriers/me/availability', { method: 'POST', body: { available: wantAvailable } });
+  if (signedOut) return;
   toggle.disabled = false;
   if (result.ok) {
-    showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'));
+    if (change === availabilityReads) showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
     say(message, wantAvailable ? 'You are available: new deliveries can be assigned to you.' : 'You are offline: no new deliveries will be assigned.', 'ok');
   } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
     say(message, 'Availability cannot be changed on this platform yet (the delivery service does not offer it). Ask your dispatcher.', 'error');
+  } else if (result.status === 422 && result.body?.code === 'COURIER_BUSY') {
+    // The API names the courier and the order by their full ids; the page names the order as it does everywhere.
+    const order = result.body.orderId ? ` ${shortId(result.body.orderId)}` : '';
+    say(message, `You are carrying order${order}: deliver it first, then you can stop taking deliveries.`, 'error');
+    loadAvailability();
   } else {
     say(message, problemText(result), 'error');
   }
@@ -44,27 +75,67 @@ toggle.addEventListener('click', async () => {
 
 /** Orders whose pick-up or deliver is on its way: their buttons stay disabled through a redraw (the 5 s refresh rebuilt them enabled, and a second click got a false "changed since"). */
 const sending = new Set();
+/** orderId → the status this page's own command gave it ('delivered': it leaves the list): not announced, the command's message said it. */
+const ownChange = new Map();
+/** orderId → the card drawn for it and the state it was drawn from: an unchanged card is left as it is. */
+const drawn = new Map();
+const noTasks = h('li', { class: 'empty' }, 'No deliveries assigned to you right now.');
+
+function taskCard(t) {
+  const id = shortId(t.orderId);
+  const off = sending.has(t.orderId) || signedOut;
+  const action =
+    t.status === 'ready' ? h('button', { type: 'button', 'data-action': 'pick-up', 'data-order': t.orderId, disabled: off, onclick: () => send(t, 'pick-up') }, `Picked up order ${id}`)
+    : t.status === 'picked_up' ? h('button', { type: 'button', 'data-action': 'deliver', 'data-order': t.orderId, disabled: off, onclick: () => send(t, 'deliver') }, `Delivered order ${id}`)
+    : h('p', { class: 'hint' }, 'Waiting for the restaurant to finish it.');
+  return h('li', { class: signedOut ? 'card stale' : 'card', 'data-order': t.orderId, 'data-status': t.status },
+    h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
+    signedOut ? h('p', { class: 'stale-note' }, 'No longer current: sign in again to see this delivery as it is.') : null,
+    h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, t.deliveryAddress)),
+    h('p', { class: 'meta' }, 'Assigned at ', h('time', { datetime: t.assignedAt }, clockTime(t.assignedAt))),
+    h('div', { class: 'actions' }, action));
+}
+
+/** The card of a task: the one drawn before when nothing it shows has changed, else a new one. */
+function cardOf(t) {
+  const key = JSON.stringify([t, sending.has(t.orderId), signedOut]);
+  const known = drawn.get(t.orderId);
+  if (known?.key === key) return known.node;
+  const node = taskCard(t);
+  drawn.set(t.orderId, { key, node });
+  return node;
+}
 
 function render() {
-  document.getElementById('count').textContent = `(${tasks.length})`;
-  if (tasks.length === 0) {
-    list.replaceChildren(h('li', { class: 'empty' }, 'No deliveries assigned to you right now.'));
-    return;
+  const shown = tasks ?? [];
+  setText(document.getElementById('count'), `(${shown.length})`);
+  const focused = document.activeElement;
+  place(list, shown.length === 0 ? [noTasks] : shown.map(cardOf));
+  for (const orderId of drawn.keys()) if (!shown.some((t) => t.orderId === orderId)) drawn.delete(orderId);
+  // A card drawn anew (its next step: Picked up → Delivered) keeps focus on its button.
+  if (focused?.dataset?.order && document.activeElement !== focused && !signedOut) list.querySelector(`li.card[data-order="${focused.dataset.order}"] button:enabled`)?.focus();
+}
+
+/** Announces what a read changed: a new task, a task whose status changed, a task gone; not this page's own commands. */
+function announceChanges(before, after) {
+  const old = new Map(before.map((t) => [t.orderId, t]));
+  const said = [];
+  for (const t of after) {
+    const was = old.get(t.orderId);
+    const label = STATUS_LABELS[t.status] ?? t.status;
+    if (ownChange.get(t.orderId) === t.status) continue;
+    if (was === undefined) said.push(`New delivery: order ${shortId(t.orderId)} (${label}), to ${t.deliveryAddress}.`);
+    else if (was.status !== t.status) said.push(`Order ${shortId(t.orderId)}: ${label}.`);
   }
-  list.replaceChildren(
-    ...tasks.map((t) => {
-      const id = shortId(t.orderId);
-      const action =
-        t.status === 'ready' ? h('button', { type: 'button', 'data-action': 'pick-up', 'data-order': t.orderId, disabled: sending.has(t.orderId), onclick: () => send(t, 'pick-up') }, `Picked up order ${id}`)
-        : t.status === 'picked_up' ? h('button', { type: 'button', 'data-action': 'deliver', 'data-order': t.orderId, disabled: sending.has(t.orderId), onclick: () => send(t, 'deliver') }, `Delivered order ${id}`)
-        : h('p', { class: 'hint' }, 'Waiting for the restaurant to finish it.');
-      return h('li', { class: 'card', 'data-order': t.orderId, 'data-status': t.status },
-        h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
-        h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, t.deliveryAddress)),
-        h('p', { class: 'meta' }, 'Assigned at ', h('time', { datetime: t.assignedAt }, clockTime(t.assignedAt))),
-        h('div', { class: 'actions' }, action));
-    }),
-  );
+  for (const t of before) {
+    if (after.some((a) => a.orderId === t.orderId) || ownChange.get(t.orderId) === 'delivered') continue;
+    said.push(`Order ${shortId(t.orderId)} is no longer in your list.`);
+  }
+  for (const orderId of [...ownChange.keys()]) {
+    const now = after.find((t) => t.orderId === orderId);
+    if (now === undefined || now.status === ownChange.get(orderId)) ownChange.delete(orderId);
+  }
+  if (said.length > 0) announce(updates, said.join(' '));
 }
 
 /**
@@ -76,11 +147,17 @@ let reads = 0;
 
 async function load(after) {
   clearTimeout(timer);
+  if (signedOut) return;
   const read = ++reads;
+  // Availability with every read: an assignment (or a delivery) changes it without this page.
+  loadAvailability();
   const result = await api(`/v1/couriers/me/tasks${after ? `?after=${encodeURIComponent(after)}` : ''}`);
   // Overtaken: the later read draws the list and schedules the next poll.
   if (read !== reads) return;
+  // Refused: said once for the page (signInAgainOn); no more polls.
+  if (result.status === 401 || signedOut) return;
   if (result.ok) {
+    if (tasks !== null) announceChanges(tasks, result.body.tasks);
     tasks = result.body.tasks;
     render();
     readError.succeeded();
@@ -92,7 +169,7 @@ async function load(after) {
 }
 
 async function send(task, command) {
-  if (sending.has(task.orderId)) return;
+  if (sending.has(task.orderId) || signedOut) return;
   sending.add(task.orderId);
   for (const b of list.querySelectorAll(`button[data-order="${task.orderId}"]`)) b.disabled = true;
   let result;
@@ -101,7 +178,9 @@ async function send(task, command) {
   } finally {
     sending.delete(task.orderId);
   }
+  if (result.status === 401) return;
   if (result.ok) {
+    ownChange.set(task.orderId, command === 'pick-up' ? 'picked_up' : 'delivered');
     say(message, `Order ${shortId(task.orderId)}: ${command === 'pick-up' ? 'picked up' : 'delivered'}.`, 'ok');
     await load(result.body.position);
   } else if (result.status === 412) {
@@ -113,5 +192,11 @@ async function send(task, command) {
   }
 }
 
-loadAvailability();
+onTokenRefused(() => {
+  signedOut = true;
+  clearTimeout(timer);
+  toggle.disabled = true;
+  render();
+});
+signInAgainOn(message, 'The list below is no longer kept current, and its buttons are off.');
 load();

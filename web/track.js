@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, h, money, problemText, requireToken, say, shortId, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
+import { api, clockTime, h, money, problemText, requireToken, say, shortId, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -26,6 +26,7 @@ let shownVersion = 0;
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
+signInAgainOn(message, 'The status below is no longer kept current.');
 
 function detailOf(event) {
   if (event.type === 'OrderAccepted' && typeof event.data.etaMinutes === 'number') return ` — ready in about ${event.data.etaMinutes} min`;

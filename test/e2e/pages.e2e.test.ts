@@ -427,6 +427,189 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  /** A token of `role` that the platform refuses after `seconds` (401 TOKEN_EXPIRED). */
+  const shortLived = (role: 'staff' | 'courier', seconds: number, options: { subject: string; restaurantId?: string }) => p.t.platform.deps.tokens.sign({ role, ...options }, seconds);
+  /** Accepts, readies (unless `stop` is 'accepted') and assigns an order to courier `courierId`, through the API. */
+  const assignTo = async (id: string, courierId: string, stop: 'accepted' | 'ready' = 'ready') => {
+    let version = 1;
+    const steps = stop === 'ready' ? (['accept', 'ready', 'assign-courier'] as const) : (['accept', 'assign-courier'] as const);
+    for (const name of steps) {
+      const res = await command(p.t, r.staff, id, name, version, name === 'accept' ? { etaMinutes: 15 } : name === 'assign-courier' ? { courierId } : undefined);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+    return version;
+  };
+  /** A courier of Porto, available for deliveries. */
+  const availableCourier = async () => {
+    const k = await courier(p.t);
+    const on = await p.t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: true } });
+    assert.equal(on.statusCode, 200, on.body);
+    return k;
+  };
+
+  test('a board whose token expires offers a way to sign in again, marks its cards as no longer current and disables their buttons and picker (before: "Not connected", live-looking cards with enabled buttons, no way forward)', async () => {
+    await availableCourier();
+    const { id: newOne } = await order();
+    const { id: ready } = await order();
+    for (const [name, version] of [['accept', 1], ['ready', 2]] as const) assert.equal((await command(p.t, r.staff, ready, name, version, name === 'accept' ? { etaMinutes: 10 } : undefined)).statusCode, 200);
+    const { page, errors } = await signedInPage(browser, await shortLived('staff', 6, { subject: randomUUID(), restaurantId: r.rid }));
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await card(page, 'placed', newOne).waitFor(WAIT);
+    await card(page, 'ready', ready).getByRole('combobox', { name: `Courier for order ${short(ready)}` }).waitFor(WAIT);
+    // The platform ends the stream when the token expires; the reconnect is refused (401 TOKEN_EXPIRED).
+    const signIn = page.locator('#message.error').getByRole('link', { name: 'Sign in again' });
+    await signIn.waitFor(WAIT);
+    assert.equal(await signIn.getAttribute('href'), `/login?next=${encodeURIComponent(`/board/${r.rid}`)}`);
+    assert.match(await page.locator('#message').innerText(), /^The token has expired; ask for a new one\. Sign in again to go on\. The orders below are no longer kept current, and their buttons are off\.$/);
+    assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), null, 'the refused token is forgotten');
+    assert.equal(await page.locator('#stream-status').innerText(), 'Signed out');
+    for (const id of [newOne, ready]) {
+      const c = page.locator(`li.card[data-order="${id}"]`);
+      assert.match(await c.getAttribute('class') ?? '', /\bstale\b/);
+      assert.match(await c.innerText(), /No longer current: sign in again to see this order as it is\./);
+      assert.equal(await c.locator('button:enabled, select:enabled').count(), 0, 'no button or picker of a card is enabled');
+    }
+    assert.equal(await card(page, 'placed', newOne).getByRole('button', { name: `Accept order ${short(newOne)}` }).isDisabled(), true);
+    assert.equal(await card(page, 'ready', ready).getByRole('combobox', { name: `Courier for order ${short(ready)}` }).isDisabled(), true);
+    await signIn.click();
+    await page.waitForURL(`${p.base}/login?next=${encodeURIComponent(`/board/${r.rid}`)}`, WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a command refused with 401 is handled as the stream's 401: the sign-in link in a sentence, the stream stopped, the cards disabled (before: \"Order …: The token has expired; ask for a new one Sign in again.\")", async () => {
+    const { page, requested, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.route(`**/v1/orders/${id}/accept`, (route) =>
+      route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ status: 401, code: 'TOKEN_EXPIRED', detail: 'The token has expired; ask for a new one' }) }));
+    await page.getByRole('button', { name: `Accept order ${short(id)}` }).click();
+    const signIn = page.locator('#message.error').getByRole('link', { name: 'Sign in again' });
+    await signIn.waitFor(WAIT);
+    const text = await page.locator('#message').innerText();
+    assert.doesNotMatch(text, /one Sign in/, 'proper sentences');
+    assert.match(text, /^The token has expired; ask for a new one\. Sign in again to go on\./);
+    assert.equal(await page.locator('#stream-status').innerText(), 'Signed out');
+    assert.equal(await card(page, 'placed', id).locator('button:enabled').count(), 0);
+    // Keyboard users are not left on a disabled button: focus is on the way forward.
+    assert.equal(await page.evaluate(`document.activeElement?.textContent`), 'Sign in again');
+    // The stream is stopped: a new order does not arrive, and nothing more is asked of the API.
+    const asked = requested.length;
+    await order();
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    assert.deepEqual(requested.slice(asked).filter((url) => url.includes('/v1/')), []);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a courier page whose token expires offers a way to sign in again, disables its buttons and stops polling (before: it polled every 5 s for ever under the server's text)", async () => {
+    const rider = await availableCourier();
+    const { id } = await order();
+    await assignTo(id, rider.id);
+    const { page, requested, errors } = await signedInPage(browser, await shortLived('courier', 5, { subject: rider.id }));
+    await page.goto(`${p.base}/courier`);
+    await page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    const signIn = page.locator('#message.error').getByRole('link', { name: 'Sign in again' });
+    await signIn.waitFor(WAIT);
+    assert.equal(await signIn.getAttribute('href'), `/login?next=${encodeURIComponent('/courier')}`);
+    assert.match(await page.locator('#message').innerText(), /^The token has expired; ask for a new one\. Sign in again to go on\. The list below is no longer kept current, and its buttons are off\.$/);
+    assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), null);
+    const task = page.locator(`li.card[data-order="${id}"]`);
+    assert.match(await task.getAttribute('class') ?? '', /\bstale\b/);
+    assert.equal(await page.getByRole('button', { name: `Picked up order ${short(id)}` }).isDisabled(), true);
+    assert.equal(await page.locator('#availability').isDisabled(), true);
+    // No poll after the refusal (one would be due every 5 s).
+    const asked = requested.length;
+    await new Promise((resolve) => setTimeout(resolve, 6000));
+    assert.deepEqual(requested.slice(asked).filter((url) => url.includes('/v1/')), [], 'the page stopped polling');
+    assert.match(await page.locator('#message').innerText(), /Sign in again/, 'the way forward is still shown');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('the courier task list is not a live region: an unchanged poll announces and redraws nothing, a new task and a status change are announced once (before: the whole list re-read every 5 s)', async () => {
+    const rider = await availableCourier();
+    const { page, errors } = await signedInPage(browser, rider.token);
+    await page.goto(`${p.base}/courier`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    assert.equal(await page.locator('#tasks').getAttribute('aria-live'), null, 'the list itself is not live');
+    assert.equal(await page.locator('#updates').getAttribute('aria-live'), 'polite');
+
+    const { id } = await order();
+    await assignTo(id, rider.id, 'accepted');
+    await page.locator(`li.card[data-order="${id}"][data-status="accepted"]`).waitFor(WAIT);
+    await page.locator('#updates', { hasText: `New delivery: order ${short(id)}` }).waitFor(WAIT);
+
+    // A poll with nothing new changes neither the list nor the live regions. (A poll is asked only once
+    // the one before has been drawn: the second request means the first answer has been handled.)
+    await page.evaluate(`{
+      window.mutations = 0;
+      const count = () => window.mutations++;
+      for (const id of ['tasks', 'updates', 'availability-state']) new MutationObserver(count).observe(document.getElementById(id), { childList: true, subtree: true, characterData: true, attributes: true });
+    }`);
+    for (let i = 0; i < 2; i++) await page.waitForRequest((request) => request.url().endsWith('/v1/couriers/me/tasks'), WAIT);
+    assert.equal(await page.evaluate('window.mutations'), 0, 'an unchanged poll touched the list or the live region');
+
+    const version = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().version as number;
+    assert.equal((await command(p.t, r.staff, id, 'ready', version)).statusCode, 200);
+    await page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    await page.locator('#updates', { hasText: `Order ${short(id)}: Ready for pick-up.` }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("the courier's availability is read with each poll: after an assignment it says busy, and stopping then names the order by its short id (before: \"You are available\" for ever, and the full ids)", async () => {
+    const rider = await courier(p.t);
+    const { page, errors } = await signedInPage(browser, rider.token);
+    await page.goto(`${p.base}/courier`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    const toggle = page.locator('#availability');
+    await page.locator('#availability-state', { hasText: 'You are offline' }).waitFor(WAIT);
+    // One way to say the state: the button's label is the action it takes, with no aria-pressed beside it.
+    assert.equal(await toggle.getAttribute('aria-pressed'), null);
+    assert.equal(await toggle.innerText(), 'Start taking deliveries');
+    await toggle.click();
+    await page.locator('#availability-state', { hasText: 'You are available' }).waitFor(WAIT);
+    assert.equal(await toggle.innerText(), 'Stop taking deliveries');
+    assert.equal(await toggle.getAttribute('aria-pressed'), null);
+
+    const { id } = await order();
+    await assignTo(id, rider.id);
+    const busy = (await p.t.request({ url: '/v1/couriers/me/availability', token: rider.token })).json();
+    assert.equal(busy.status, 'busy', 'the assignment made the courier busy');
+    await page.locator('#availability-state', { hasText: `You are on a delivery (order ${short(id)})` }).waitFor(WAIT);
+
+    await toggle.click();
+    const refused = page.locator('#message.error', { hasText: `You are carrying order ${short(id)}` });
+    await refused.waitFor(WAIT);
+    assert.equal(await refused.innerText(), `You are carrying order ${short(id)}: deliver it first, then you can stop taking deliveries.`);
+    assert.doesNotMatch(await refused.innerText(), new RegExp(id));
+    assert.match(await page.locator('#availability-state').innerText(), /You are on a delivery/);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('after Accept or Ready by keyboard, focus goes with the card to its next action (before: the card moved columns and focus fell to the page)', async () => {
+    await availableCourier();
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    const focused = () => page.evaluate(`(() => { const e = document.activeElement; const c = e?.closest('li.card'); return c ? { order: c.dataset.order, column: c.closest('section')?.dataset.status, action: e.dataset.action ?? null } : null; })()`);
+    await page.getByRole('button', { name: `Accept order ${short(id)}` }).focus();
+    await page.keyboard.press('Enter');
+    await card(page, 'accepted', id).waitFor(WAIT);
+    await page.waitForFunction(`document.activeElement?.dataset.action === 'ready' && document.activeElement.dataset.order === ${JSON.stringify(id)}`, undefined, WAIT).catch(() => undefined);
+    assert.deepEqual(await focused(), { order: id, column: 'accepted', action: 'ready' }, 'focus is on the moved card\'s Ready');
+
+    await page.keyboard.press('Enter');
+    await card(page, 'ready', id).getByRole('combobox', { name: `Courier for order ${short(id)}` }).waitFor(WAIT);
+    await page.waitForFunction(`document.activeElement?.dataset.action === 'courier'`, undefined, WAIT).catch(() => undefined);
+    assert.deepEqual(await focused(), { order: id, column: 'ready', action: 'courier' }, "focus is on the moved card's courier picker");
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   /** A 503 as the platform answers one, for a read the test fails on purpose. */
   const unavailable = { status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'DATABASE_UNAVAILABLE', detail: 'The database is not answering; try again shortly.' }) };
 
