@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import { DatabaseUnavailableError, type UnitOfWorkContext } from '../../platform/db/index.ts';
-import { NotFoundError } from '../../platform/errors/index.ts';
+import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, NameText, NoFields } from '../../api/index.ts';
@@ -15,7 +15,8 @@ import { itemHistory } from './operations/itemHistory.ts';
 import { loadMenu } from './operations/loadMenu.ts';
 import { readEntity } from './operations/readEntity.ts';
 import { createModifierGroup, updateModifierGroup } from './operations/saveModifierGroup.ts';
-import { searchMenu, type SearchHit } from './operations/searchMenu.ts';
+import { decodeSearchCursor, encodeSearchCursor, searchScope } from './operations/searchCursor.ts';
+import { bySearchOrder, searchMenu, type SearchPosition } from './operations/searchMenu.ts';
 import type { MenuPorts } from './ports.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -55,11 +56,32 @@ const ROW_ERRORS = {
   422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO',
 };
 
-/** Hits a search returns at most. */
+/** Hits a page of search results holds at most (and by default). */
 const SEARCH_HITS = 50;
+/**
+ * What `?before=` may be: a cursor holds a name of up to 200 code points (JSON-escaped, then
+ * base64url), which stays under this.
+ */
+const SEARCH_CURSOR_MAX = 2048;
+const SearchQuery = Type.Object(
+  {
+    q: Type.String({ minLength: 1, maxLength: 200 }),
+    city: Type.String({ minLength: 1, maxLength: 100 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: SEARCH_HITS, description: `hits per page (default ${SEARCH_HITS}); a \`next\` in the answer when there are more` })),
+    before: Type.Optional(
+      Type.String({ minLength: 1, maxLength: SEARCH_CURSOR_MAX, description: "the hits after a page: the `next` of the page before's answer, sent with the same q and city" }),
+    ),
+  },
+  { additionalProperties: false },
+);
 
-/** Search order across restaurants: rank, best first, then name (by code point, as the C collation orders it). */
-const byRankThenName = (a: SearchHit, b: SearchHit) => b.rank - a.rank || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/** The position of `?before=` for the search of `scope`, or undefined without one; 400 when it is not a cursor an answer of that search gave. */
+function searchCursorOf(before: string | undefined, scope: string): SearchPosition | undefined {
+  if (before === undefined) return undefined;
+  const position = decodeSearchCursor(before, scope);
+  if (position === null) throw new ValidationError('`before` is not a page cursor of this search: send the `next` of an earlier answer, unchanged, with the same q and city', { field: 'before' });
+  return position;
+}
 
 /** Create and patch bodies per entity; patch bodies are the create fields, all optional. */
 const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
@@ -315,22 +337,35 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       {
         schema: {
           tags: ['menu'],
-          summary: "Full-text search across a city's restaurants (deleted items never match)",
-          querystring: Type.Object({ q: Type.String({ minLength: 1, maxLength: 200 }), city: Type.String({ minLength: 1, maxLength: 100 }) }, { additionalProperties: false }),
+          summary: "Full-text search across a city's restaurants (deleted items never match), best first, a page at a time; `next` (when more hits exist) is the `before` of the next page",
+          querystring: SearchQuery,
         },
-        config: { docs: { success: { 200: `The best hits (at most ${SEARCH_HITS}), best first` } } },
+        config: {
+          docs: {
+            success: {
+              200: `\`{ hits, next }\`: at most \`limit\` hits (default ${SEARCH_HITS}), by rank (best first), then name (by code point), then item id; \`next\` (null on the last page) is the \`before\` of the next page`,
+            },
+          },
+        },
       },
       async (request) => {
-        const restaurants = await ports.directory.restaurantsIn(request.query.city);
+        const { q, city, limit = SEARCH_HITS, before } = request.query;
+        const scope = searchScope(q, city);
+        const after = searchCursorOf(before, scope);
+        const restaurants = await ports.directory.restaurantsIn(city);
         // The restaurants of the shared database in one read (a standby may answer it, decision 0082);
-        // each moved one where it lives (docs/decisions/0008). The hits are merged by rank.
+        // each moved one where it lives (docs/decisions/0008). Each read gives its first hits after the
+        // cursor, one more than a page: merged in the same order, the first `limit` are the page, and
+        // whether any is left over says whether there is a next one.
         const shared = restaurants.filter((r) => !r.dedicated).map((r) => r.id);
-        const search = (context: UnitOfWorkContext, ids: readonly string[]) => unitOfWork(context, (tx) => searchMenu(tx, ids, request.query.q, SEARCH_HITS));
+        const search = (context: UnitOfWorkContext, ids: readonly string[]) => unitOfWork(context, (tx) => searchMenu(tx, ids, q, limit + 1, after));
         const found = await Promise.all([
           search({ ...publicReader(null), replicaOk: true, ownWritesOf: callerOf(request) }, shared),
           ...restaurants.filter((r) => r.dedicated).map((r) => search(publicReader(r.id), [r.id])),
         ]);
-        return { hits: found.flat().sort(byRankThenName).slice(0, SEARCH_HITS) };
+        const merged = found.flat().sort(bySearchOrder);
+        const page = merged.slice(0, limit);
+        return { hits: page.map((f) => f.hit), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null };
       },
     );
   };
