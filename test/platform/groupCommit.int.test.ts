@@ -342,6 +342,10 @@ describe('group commit when batches are held up in flight, or a backend ends mid
     database.defer(() => tight.close());
     const pool = tight.poolFor('menu');
     configureGroupCommit(pool, { maxInFlight: 2 });
+    // Connections opened before the load: opening one can take longer than 100 ms on a loaded machine,
+    // which is the pool's own refusal, not the committer's.
+    const warm = await Promise.all(Array.from({ length: 6 }, () => pool.connect()));
+    for (const client of warm) client.release();
     const admin = wide.poolForUrl(database.db.url);
     await admin.query('insert into menu.gc_held (x) values (31)');
     const holder = await database.pool(1).connect();
