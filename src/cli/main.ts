@@ -6,6 +6,7 @@ import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 import { ConfiguredDatabaseError } from './databaseErrors.ts';
 // The module itself, not the db index: `brigade --help` and usage errors load no driver.
 import { DatabaseUnavailableError } from '../platform/db/databaseUnavailable.ts';
+import { connectFailureOf } from '../platform/db/connectFailure.ts';
 import type { CommandContext } from './commands/types.ts';
 
 type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
@@ -69,6 +70,30 @@ function unreachableConfiguredDatabase(error: unknown): { readonly variable: str
 }
 
 /**
+ * A configured database's connection attempt that no PostgreSQL answered (`connectFailureOf`): nothing
+ * answered within the time limit (another program's port that keeps the connection: Redis's, say), or
+ * the other end closed it while connecting (NATS's port). The driver says "timeout expired" or
+ * "Connection terminated unexpectedly", which name neither the variable nor what to check, and have no
+ * code for {@link connectionAdvice}. Met as the driver's error itself (`migrate`, `start`), as a
+ * {@link ConfiguredDatabaseError}, or as a `DATABASE_UNAVAILABLE` while connecting (a command's pool);
+ * never inside another of brigade's errors, whose message says more (the subscriptions of `migrate`).
+ */
+function silentDatabaseMessage(error: unknown): string | undefined {
+  let variable = 'DATABASE_URL';
+  if (error instanceof ConfiguredDatabaseError) variable = error.variable;
+  else if (error instanceof DatabaseUnavailableError) {
+    if (error.phase !== 'connect' || !/^[A-Z][A-Z_]*_URL(?: \/ [A-Z][A-Z_]*_URL)*$/.test(error.where)) return undefined;
+    variable = error.where.split(' / ').join(' and ');
+  } else if (error instanceof BrigadeError) return undefined;
+  const failure = connectFailureOf(error);
+  if (failure === undefined) return undefined;
+  const embedded = variable === 'DATABASE_URL' ? ' Or unset DATABASE_URL to use the embedded PostgreSQL.' : '';
+  return failure.kind === 'silent'
+    ? `no PostgreSQL answered at ${variable} (${failure.address}) within ${failure.timeoutMs / 1000} s: is that a PostgreSQL server's port, and is it up?${embedded}`
+    : `PostgreSQL at ${variable} (${failure.address}) closed the connection while connecting: is that a PostgreSQL server's port?${embedded}`;
+}
+
+/**
  * The `brigade` command line. Returns the exit code: 0 done, 1 failed (the message says what to do
  * next), 2 bad usage (unknown command or flag), with a usage line.
  */
@@ -119,6 +144,14 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const missing = MIGRATES_ITSELF.has(name) ? undefined : missingTableOrSchema(error);
     if (missing !== undefined) {
       io.err(`brigade ${name}: ${notMigratedAdvice(missing, !env.DATABASE_URL?.trim())}`);
+      return 1;
+    }
+    // A port that takes the connection and never answers, or closes it at once: which variable, which
+    // address, and what to check, rather than the driver's "timeout expired".
+    const silent = silentDatabaseMessage(error);
+    if (silent !== undefined) {
+      io.err(`brigade ${name}: ${silent}`);
+      if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error as Error)?.stack ?? error));
       return 1;
     }
     // A configured database's failure says which one; any other driver error is the main database's.

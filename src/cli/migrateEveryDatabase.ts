@@ -79,11 +79,29 @@ export function startingWithoutLine(failure: DedicatedDatabaseFailure): string {
 export async function migrateEveryDatabase(
   config: Config,
   mainUrl: string,
-  options: { readonly dryRun?: boolean; readonly out: (line: string) => void; readonly err: (line: string) => void; readonly signal?: AbortSignal },
+  options: {
+    readonly dryRun?: boolean;
+    readonly out: (line: string) => void;
+    readonly err: (line: string) => void;
+    readonly signal?: AbortSignal;
+    /** What the user ran (`brigade start`), which an interruption's message tells them to run again. Default `brigade migrate`. */
+    readonly command?: string;
+  },
 ): Promise<{ readonly failed: readonly DedicatedDatabaseFailure[] }> {
   const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean, embeddedDataDir?: string) => {
     if (withTitle) options.out(target.title);
-    return runMigrations({ url: target.url, sets: target.sets, dryRun: options.dryRun === true, onProgress: options.out, onWarning: options.err, signal: options.signal, embeddedDataDir });
+    return runMigrations({
+      url: target.url,
+      sets: target.sets,
+      dryRun: options.dryRun === true,
+      onProgress: options.out,
+      onWarning: options.err,
+      signal: options.signal,
+      embeddedDataDir,
+      // A server that takes the connection and never answers fails the run after DATABASE_ACQUIRE_TIMEOUT_MS.
+      connectTimeoutMs: config.databaseAcquireTimeoutMs,
+      command: options.command,
+    });
   };
   const configured = configuredMigrationTargets(config, mainUrl);
   // The embedded database's refusals (made by another build) tell its user the way out, not a migration author's.

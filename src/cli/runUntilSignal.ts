@@ -6,6 +6,7 @@ import { PLATFORM_WORKERS, RELAY_WORKERS } from '../composition/services.ts';
 import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { heldConnections } from '../composition/heldConnections.ts';
 import { servedPages } from '../api/index.ts';
+import { pingRedis, redisAddress } from '../platform/cache/index.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -48,6 +49,9 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     await refuseIfSignalled(shutdown);
     // Inside the try: a platform that fails to start (NATS unreachable, say) still stops what was
     // started for it (a side server, the embedded database).
+    // Redis is asked once, beside the start-up: without it the menu cache reads uncached (decision 0020)
+    // and the process starts all the same, so it is said in one plain line rather than only in the log.
+    const redisAnswer = options.http && config.redisUrl !== null && config.cacheTtlSeconds !== 0 && options.services.some((s) => s.name === 'menu') ? pingRedis(config.redisUrl) : null;
     platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
     const { deps } = platform;
     await refuseIfSignalled(shutdown);
@@ -64,6 +68,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       const shown = pages.filter((page) => page.devOnly !== true);
       if (shown.length > 0) io.out(`  pages    ${shown.map((page) => `${address}${page.shown}`).join(' · ')}`);
       if (pages.some((page) => page.devOnly === true)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
+      if (config.redisUrl !== null && (await redisAnswer) !== null) io.err(`warning: REDIS_URL (${redisAddress(config.redisUrl)}) did not answer: menus are read uncached until it does`);
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>
@@ -110,7 +115,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
  * with the first of its promises already settled, in their order: a resolved `shutdown` wins over the
  * `null` beside it, a pending one loses.)
  */
-async function refuseIfSignalled(shutdown: Promise<NodeJS.Signals>): Promise<void> {
+export async function refuseIfSignalled(shutdown: Promise<NodeJS.Signals>): Promise<void> {
   const signal = await Promise.race([shutdown, Promise.resolve(null)]);
   if (signal !== null) throw new StartInterruptedError(signal);
 }

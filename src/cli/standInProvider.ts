@@ -22,7 +22,8 @@ export interface StandInProvider {
 export async function startStandInProvider(config: Config, databaseUrl: string, env: Readonly<Record<string, string | undefined>>): Promise<StandInProvider> {
   if (config.paymentProviderUrl !== null) return { config, url: null, close: async () => undefined };
   const providerConfig = loadProviderConfig({ ...env, PROVIDER_PORT: String(config.providerPort) });
-  const pool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? databaseUrl, max: 4, application_name: 'brigade-payment-provider' });
+  // A database that never answers fails the provider's requests after DATABASE_ACQUIRE_TIMEOUT_MS, not never.
+  const pool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? databaseUrl, max: 4, application_name: 'brigade-payment-provider', connectionTimeoutMillis: config.databaseAcquireTimeoutMs });
   pool.on('error', () => undefined);
   try {
     const provider = await startPaymentProvider({ pool, host: providerConfig.host, port: providerConfig.port, faults: providerConfig.faults });

@@ -19,7 +19,7 @@ import { DURABLE_SUBSCRIPTIONS } from './services.ts';
  * const names = await createDurableSubscriptions(config, db.url);
  */
 export async function createDurableSubscriptions(config: Config, mainUrl: string): Promise<readonly string[]> {
-  const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 2, applicationName: 'brigade-migrate' });
+  const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 2, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-migrate' });
   let transport: Transport | undefined;
   try {
     transport = await createTransport(config, databases.poolFor('platform'));

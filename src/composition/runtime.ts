@@ -10,7 +10,7 @@ import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.t
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
-import { createCache, createPgEvictionBus, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
+import { createCache, createPgEvictionBus, redisAddress, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { mintToken, recordAdminAudit } from '../services/platform/index.ts';
@@ -55,7 +55,9 @@ export interface MigrationTarget {
  */
 export async function openCommandDatabases(config: Config, poolSize: number): Promise<{ readonly db: DatabaseHandle; readonly databases: Databases; close(): Promise<void> }> {
   const db = await openDatabase(config, () => undefined);
-  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize, applicationName: 'brigade-cli' });
+  // A database that takes the connection and never answers fails the command after the time limit
+  // (DATABASE_ACQUIRE_TIMEOUT_MS) instead of holding it for ever.
+  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });
   return {
     db,
     databases,
@@ -99,7 +101,7 @@ export interface DedicatedMigrationTarget extends MigrationTarget {
  * connection strings); none while its migrations have not made the catalog yet.
  */
 export async function dedicatedMigrationTargets(config: Config, mainUrl: string): Promise<DedicatedMigrationTarget[]> {
-  const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 1, applicationName: 'brigade-migrate' });
+  const databases = createDatabases({ url: mainUrl, serviceUrls: config.serviceDatabaseUrls, poolSize: 1, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-migrate' });
   try {
     const catalog = await databases.poolFor('platform').query<{ made: boolean }>(`select to_regclass('platform.tenant_placements') is not null as made`);
     if (catalog.rows[0]?.made !== true) return [];
@@ -240,7 +242,12 @@ export async function createPlatform(
       // The admin audit trail is the platform service's table, written in its own transaction.
       audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
     });
-    reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, 'cache degraded');
+    // Named by its setting: the log is where an unreachable REDIS_URL shows once the process runs.
+    const degraded =
+      config.redisUrl === null
+        ? 'cache degraded'
+        : `cache degraded: Redis at REDIS_URL (${redisAddress(config.redisUrl)}) failed or is set up to refuse (err says which); menus are read uncached meanwhile`;
+    reportCacheTrouble = (error, context) => app.log.warn({ err: error, cache: context }, degraded);
     reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
     reportReplicaTrouble = (error) =>
       app.log.warn({ err: error }, 'read replica unusable for now: its reads run on the primary. Check DATABASE_REPLICA_URL names a reachable hot standby of DATABASE_URL');

@@ -30,7 +30,9 @@ describe('a database that does not answer gets the same advice from every comman
   });
   // Found by the session's adversarial review: the mapping above printed the driver's bare words for
   // every failure, so a connection cut ("Connection terminated unexpectedly") no longer said which
-  // database or what to do. Without advice of the driver's own, the pool's message says both.
+  // database or what to do. Without advice of the driver's own, the pool's message said both; since
+  // a later review, a connection closed while connecting gets the words brigade start gives it too (a
+  // port that is not PostgreSQL's: the address, and what to check).
   test('brigade tenants list: a server that cuts the connection is named by its variable, with what to check', async () => {
     const cutter = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => cutter.listen(0, '127.0.0.1', resolve));
@@ -38,7 +40,7 @@ describe('a database that does not answer gets the same advice from every comman
       const port = (cutter.address() as net.AddressInfo).port;
       const result = await runMain(['tenants', 'list'], { DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/nowhere`, BRIGADE_SECRET: secret });
       assert.equal(result.code, 1, result.stdout + result.stderr);
-      assert.match(result.stderr, /^brigade tenants: The database did not accept a connection .*DATABASE_URL/);
+      assert.match(result.stderr, /^brigade tenants: PostgreSQL at DATABASE_URL \(127\.0\.0\.1:\d+\) closed the connection while connecting: is that a PostgreSQL server's port\?/);
     } finally {
       cutter.close();
     }

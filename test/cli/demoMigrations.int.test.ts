@@ -58,7 +58,7 @@ describe('brigade demo migrates every database and says so', () => {
     try {
       const result = await demoUntil(new RegExp(`another migrator \\(backend pid ${pid}, psql\\) holds the migration lock; waiting for it to finish …`));
       assert.equal(result.code, 130, result.stdout + result.stderr);
-      assert.match(result.stderr, /brigade demo: Migrating was interrupted by SIGINT while .* Nothing to fix: run brigade migrate again/);
+      assert.match(result.stderr, /brigade demo: Migrating was interrupted by SIGINT while .* Nothing to fix: run brigade demo again/);
     } finally {
       await holder?.end();
       holder = undefined;

@@ -104,7 +104,7 @@ describe('brigade migrate, start and demo interrupted', () => {
       assert.equal(await migrationLockFree(), true, 'nobody holds the migration lock');
       const result = await run.exited;
       assert.equal(result.code, 130, result.stdout + result.stderr);
-      assert.match(result.stderr, /brigade demo: Migrating was interrupted by SIGINT while .* Nothing to fix: run brigade migrate again/);
+      assert.match(result.stderr, /brigade demo: Migrating was interrupted by SIGINT while .* Nothing to fix: run brigade demo again/);
       assert.doesNotMatch(result.stdout, /Brigade is up/);
       const tracked = await admin.query('select 1 from brigade_meta.schema_migrations where set_name = $1 and name = $2', [PENDING.set, PENDING.name]);
       assert.equal(tracked.rowCount, 0, 'the interrupted file is not recorded');

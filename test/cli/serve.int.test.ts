@@ -1,17 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
+import { freePort } from '../../src/platform/db/localPorts.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 describe('brigade serve --service NAME prints, and serves, only the pages whose API it serves', () => {
   const database = useTestDatabase();
 
   /** Runs `brigade serve --service name` until it is up; returns what it printed and its address, then stops it. */
-  async function serve(name: string, visit: (base: string, out: string) => Promise<void>): Promise<void> {
+  async function serve(name: string, visit: (base: string, out: string, output: () => string) => Promise<void>, env: Record<string, string> = {}): Promise<void> {
     const child = spawn(process.execPath, [brigadeBin, 'serve', '--service', name], {
       cwd: repoRoot,
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: database.db.url, PORT: '0', BRIGADE_SECRET: 'x'.repeat(40) },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, LOG_LEVEL: 'warn', DATABASE_URL: database.db.url, PORT: '0', BRIGADE_SECRET: 'x'.repeat(40), ...env },
     });
     let out = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -25,7 +27,7 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
       assert.ok(up, `brigade serve --service ${name} did not come up:\n${out}`);
       const base = /API\s+(http:\/\/\S+)\/v1/.exec(out)?.[1];
       assert.ok(base !== undefined, out);
-      await visit(base, out);
+      await visit(base, out, () => out);
     } finally {
       child.kill('SIGINT');
     }
@@ -52,5 +54,30 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
       assert.equal((await fetch(`${base}/courier`)).status, 404);
       assert.equal((await fetch(`${base}/web/courier.js`)).status, 404);
     });
+  });
+
+  // Found by a review: a REDIS_URL nobody answers at does not stop the start (the cache reads uncached,
+  // decision 0020), and the only sign was a JSON "cache degraded" warning that did not name REDIS_URL.
+  test('a REDIS_URL that does not answer is said in one line at start-up; one that answers is not', async () => {
+    const nowhere = `redis://127.0.0.1:${await freePort()}`;
+    await serve(
+      'menu',
+      async (_base, _out, output) => {
+        // On stderr: it may reach this process after stdout's "Press Ctrl+C".
+        for (let waited = 0; !output().includes('warning: REDIS_URL') && waited < 3000; waited += 20) await sleep(20);
+        assert.match(output(), new RegExp(`^warning: REDIS_URL \\(127\\.0\\.0\\.1:${nowhere.split(':').at(-1)}\\) did not answer: menus are read uncached until it does$`, 'm'), output());
+      },
+      { REDIS_URL: nowhere },
+    );
+    const redisUrl = process.env.REDIS_URL;
+    if (redisUrl === undefined) return;
+    await serve(
+      'menu',
+      async (_base, _out, output) => {
+        await sleep(300);
+        assert.doesNotMatch(output(), /REDIS_URL/, output());
+      },
+      { REDIS_URL: redisUrl },
+    );
   });
 });

@@ -72,7 +72,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // what it does: a migration lock another migrator holds is named while the demo waits for it, where the
     // demo used to wait in silence. Ctrl+C cancels the migration running (its transaction rolls back, the
     // lock is released), not only the wait for it.
-    const { failed } = await migrateEveryDatabase(loaded, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stop.signal });
+    const { failed } = await migrateEveryDatabase(loaded, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stop.signal, command: 'brigade demo' });
     for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
     provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
     const config = provider.config;

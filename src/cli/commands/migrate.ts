@@ -79,12 +79,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (targets.length > 1) ctx.io.out(target.title);
       let rows: MigrationStatusRow[];
       if (target.dedicated === undefined) {
-        rows = await configuredDatabase(target.variable, () => migrationStatus(target));
+        rows = await configuredDatabase(target.variable, () => migrationStatus({ ...target, connectTimeoutMs: config.databaseAcquireTimeoutMs }));
       } else {
         // A restaurant's own database that cannot be read is said as such, and the others are still
         // read (decision 0008): verify fails, since it could not verify it; status exits 0, as with pending files.
         try {
-          rows = await migrationStatus(target);
+          rows = await migrationStatus({ ...target, connectTimeoutMs: config.databaseAcquireTimeoutMs });
         } catch (error) {
           const line = dedicatedFailureLine(dedicatedFailure(target.dedicated, error), `could not ${action === 'verify' ? 'verify' : 'read'}`, `run brigade migrate ${action} again`);
           (action === 'verify' ? ctx.io.err : ctx.io.out)(line);

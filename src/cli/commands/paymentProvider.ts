@@ -2,6 +2,7 @@ import pg from 'pg';
 import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
+import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../platform/db/index.ts';
 import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
@@ -45,7 +46,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
   const db = provider.databaseUrl === null ? await openDatabase(loadConfig(ctx.env, { services: SERVICE_NAMES }), ctx.io.out) : { url: provider.databaseUrl, embedded: null };
-  const pool = new pg.Pool({ connectionString: db.url, max: 10, application_name: 'brigade-payment-provider' });
+  // A database that takes the connection and never answers fails the start-up then, not never.
+  const pool = new pg.Pool({ connectionString: db.url, max: 10, application_name: 'brigade-payment-provider', connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS });
   pool.on('error', () => undefined);
   try {
     const running = await startPaymentProvider({ pool, host: provider.host, port: provider.port, faults: provider.faults }).catch((error: unknown) => {

@@ -3,7 +3,7 @@ import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
-import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
+import { refuseIfSignalled, runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
@@ -48,7 +48,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
     // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):
     // every other restaurant is served, and that one's requests fail until its database answers.
-    const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stopStartUp.signal });
+    const { failed } = await migrateEveryDatabase(config, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stopStartUp.signal, command: 'brigade start' });
     for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
   } catch (error) {
     await db.embedded?.stop();
@@ -59,6 +59,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // The stand-in payment provider runs beside the platform (unless PAYMENT_PROVIDER_URL names another).
   let provider: Awaited<ReturnType<typeof startStandInProvider>>;
   try {
+    // Ctrl+C just as the migrations finished starts nothing more (runUntilSignal checks again before
+    // each of its steps): the provider used to start, only to be stopped at once.
+    await refuseIfSignalled(shutdown);
     provider = await startStandInProvider(config, db.url, ctx.env);
   } catch (error) {
     await db.embedded?.stop();

@@ -7,3 +7,4 @@ export { CacheClosedError } from './errors.ts';
 export { createPgEvictionBus, EVICTION_CHANNEL } from './createPgEvictionBus.ts';
 export type { EvictionBusErrorContext, PgEvictionBus, PgEvictionBusOptions } from './createPgEvictionBus.ts';
 export type { EvictionBus, EvictionSubscriber } from './evictionBus.ts';
+export { pingRedis, redisAddress, REDIS_PING_TIMEOUT_MS } from './pingRedis.ts';

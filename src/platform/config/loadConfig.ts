@@ -33,7 +33,9 @@ export interface Config {
    * of a full pool, or for a new one to open, before it fails: 503 `DATABASE_BUSY` (every connection was
    * in use) or 503 `DATABASE_UNAVAILABLE` (the new one did not open: the database is down, refusing or
    * unreachable, as when it refuses at once), both with `Retry-After`, for a request; a retry for a
-   * worker. Default 5000, from 100 to 600 000.
+   * worker. Default 5000, from 100 to 600 000. The CLI's connections get it too (the commands' pools,
+   * the migrator's sessions): a server that takes the connection and never answers fails the command
+   * then ("no PostgreSQL answered at DATABASE_URL … within 5 s") instead of holding it for ever.
    */
   readonly databaseAcquireTimeoutMs: number;
   /**

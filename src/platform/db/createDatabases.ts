@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { configureGroupCommit } from './groupCommit.ts';
 import { nameDatabaseSetting } from './databaseUnavailable.ts';
+import { ConnectingClient } from './connectingClient.ts';
 
 /** Options for {@link createDatabases}. */
 export interface DatabasesOptions {
@@ -17,8 +18,9 @@ export interface DatabasesOptions {
    * How long, in ms, a caller of the main database's pool or a service's own waits for a connection
    * (and for a new one to open) before it fails: `DATABASE_BUSY` (503, retry) from a unit of work when
    * every connection was in use (`acquireClient`), `DATABASE_UNAVAILABLE` (503, retry) when a new one
-   * did not open in time. Absent: it waits as long as it takes (the CLI's commands, which run one thing
-   * at a time).
+   * did not open in time (its failure marked as a connection attempt's, `connectFailureOf`, so that a
+   * command can say that nothing answered there). Absent: it waits as long as it takes (tests); the
+   * server and every CLI command give `DATABASE_ACQUIRE_TIMEOUT_MS`.
    */
   readonly acquireTimeoutMs?: number;
   /** Group-commit batches in flight per pool (`configureGroupCommit`). Default `DEFAULT_GROUP_COMMIT.maxInFlight` (2). */
@@ -87,6 +89,8 @@ export function createDatabases(options: DatabasesOptions): Databases {
         max: options.poolSize,
         application_name: options.applicationName ?? 'brigade',
         idleTimeoutMillis: 30_000,
+        // Its failures to connect say where to and how long they were given (`connectFailureOf`).
+        Client: ConnectingClient,
         ...timeoutsFor(url),
       });
       // An idle client that loses its connection emits on the pool; a checked-out one emits on itself

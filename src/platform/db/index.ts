@@ -25,3 +25,6 @@ export { DatabaseUnavailableError, DATABASE_UNAVAILABLE_RETRY_AFTER_SECONDS, dat
 export type { DatabaseUnavailablePhase } from './databaseUnavailable.ts';
 export { asTransactionConflict, TransactionConflictError, TRANSACTION_CONFLICT_RETRY_AFTER_SECONDS } from './transactionConflict.ts';
 export { cancelBackend, CLIENT_CONNECTION_CHECK } from './cancelBackend.ts';
+export { ConnectingClient, connectClient, DEFAULT_CONNECT_TIMEOUT_MS } from './connectingClient.ts';
+export { connectFailureOf } from './connectFailure.ts';
+export type { ConnectAttempt, SilentConnectFailure } from './connectFailure.ts';

@@ -84,30 +84,34 @@ export type InterruptedFile =
  * The run was stopped (its `signal` aborted: Ctrl+C, SIGTERM) before it finished, and the lock is
  * released. The message says what stays of the file it was on ({@link InterruptedFile}, also in
  * `details.file`), and whether anything needs mending before the next run: only a no-transaction file
- * cut short does (its finished statements run again).
+ * cut short does (its finished statements run again). `options.command` is what the user ran, which
+ * the message tells them to run again (`brigade start` migrates as well); default `brigade migrate`.
  */
 export class MigrationInterruptedError extends BrigadeError {
-  constructor(reason: unknown, doing: string, file: InterruptedFile | undefined, options: { cause?: unknown } = {}) {
+  constructor(reason: unknown, doing: string, file: InterruptedFile | undefined, options: { cause?: unknown; command?: string | undefined } = {}) {
+    const command = options.command ?? 'brigade migrate';
     let what: string;
-    let next = 'Nothing to fix: run brigade migrate again.';
+    let next = `Nothing to fix: run ${command} again.`;
     if (file === undefined) {
-      what = 'no file was being applied';
+      what = doing === 'connecting' ? 'nothing was applied' : 'no file was being applied';
     } else if (file.state === 'rolled back') {
       what = `${file.id} was rolled back (nothing of it is applied)`;
     } else if (file.state === 'recorded') {
       what = `${file.id} had finished and is recorded as applied (the run stopped before the next file)`;
     } else if (file.finished === 0) {
       what = `${file.id} runs outside a transaction (-- brigade:no-transaction): none of its ${file.statements} statement${file.statements === 1 ? '' : 's'} had finished, and it is not recorded`;
-      next = 'Drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left, then run brigade migrate again.';
+      next = `Drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left, then run ${command} again.`;
     } else {
       const count = file.finished === file.statements ? 'all' : String(file.finished);
       what =
         `${file.id} runs outside a transaction (-- brigade:no-transaction): ${count} of its ${file.statements} statement${file.statements === 1 ? '' : 's'} had finished and stay applied, ` +
-        'but it is not recorded, so the next brigade migrate runs it again from its first statement';
-      next = 'Before that, make sure those statements can run twice (IF NOT EXISTS) and drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left; then run brigade migrate again.';
+        `but it is not recorded, so the next ${command === 'brigade migrate' ? command : `${command} (or brigade migrate)`} runs it again from its first statement`;
+      next = `Before that, make sure those statements can run twice (IF NOT EXISTS) and drop any INVALID index a cancelled CREATE INDEX CONCURRENTLY left; then run ${command} again.`;
     }
-    super('MIGRATION_INTERRUPTED', 503, `Migrating was interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while ${doing}: ${what}, and the migration lock is released. ${next}`, {
-      ...options,
+    // Interrupted while connecting, it held no lock: nothing to say of one.
+    const lock = doing === 'connecting' ? '' : ', and the migration lock is released';
+    super('MIGRATION_INTERRUPTED', 503, `Migrating was interrupted by ${typeof reason === 'string' ? reason : 'an abort'} while ${doing}: ${what}${lock}. ${next}`, {
+      cause: options.cause,
       details: file === undefined ? {} : { file },
     });
   }

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import pg from 'pg';
 import { cancelBackend, CLIENT_CONNECTION_CHECK } from '../db/cancelBackend.ts';
+import { connectClient, ConnectingClient, DEFAULT_CONNECT_TIMEOUT_MS } from '../db/connectingClient.ts';
 import { osUserName } from '../runtime/osUserName.ts';
 import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
 import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError, type InterruptedFile, type MigrationRefusalOptions } from './errors.ts';
@@ -39,6 +40,17 @@ export interface RunMigrationsOptions {
    * go back to the build that made it, instead of how to write a migration.
    */
   readonly embeddedDataDir?: string | undefined;
+  /**
+   * How long, in ms, the connection may take to open (`DATABASE_ACQUIRE_TIMEOUT_MS` from the CLI):
+   * a server that takes it and never answers (another program's port) fails the run then, its error
+   * marked as a connection attempt's (`connectFailureOf`). Default {@link DEFAULT_CONNECT_TIMEOUT_MS}.
+   */
+  readonly connectTimeoutMs?: number | undefined;
+  /**
+   * The command that runs the migrations, as the interruption's message tells the user to run it again
+   * (`brigade start`, `brigade demo`). Default `brigade migrate`.
+   */
+  readonly command?: string | undefined;
 }
 
 /** What a run did (or, with `dryRun`, would do). */
@@ -72,7 +84,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
   const files = await discoverMigrations(options.sets);
   const signal = options.signal;
   signal?.throwIfAborted();
-  const client = new pg.Client({ connectionString: options.url, application_name: 'brigade-migrate' });
+  const client = new ConnectingClient({ connectionString: options.url, application_name: 'brigade-migrate', connectionTimeoutMillis: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS });
   client.on('error', () => undefined);
   /** What the run is doing now, for the interruption's message. */
   let doing = 'connecting';
@@ -91,7 +103,8 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     await cancelling;
   };
   try {
-    await client.connect();
+    // An abort while connecting (a server that never answers) destroys the attempt at once.
+    await connectClient(client, signal);
     pid = (await client.query<{ pid: number }>(CLIENT_CONNECTION_CHECK)).rows[0]?.pid;
     signal?.throwIfAborted();
     doing = 'reading what is applied';
@@ -154,7 +167,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     return { applied, alreadyApplied: files.length - applied.length };
   } catch (error) {
     if (signal?.aborted !== true) throw error;
-    throw new MigrationInterruptedError(signal.reason, doing, interruptedFile(current), { cause: error });
+    throw new MigrationInterruptedError(signal.reason, doing, interruptedFile(current), { cause: error, command: options.command });
   } finally {
     signal?.removeEventListener('abort', onAbort);
     await settled();
