@@ -151,6 +151,9 @@ async function loadCouriers(now = false) {
     couriers.more = result.body.more;
     couriers.error = null;
     for (const k of couriers.list) if (k.name) courierNames.set(k.courierId, k.name);
+  } else if (result.status === 401) {
+    // Signed out (the refusal's listener has drawn that): no "tries again" under the sign-in link.
+    return;
   } else {
     couriers.error = problemText(result);
   }

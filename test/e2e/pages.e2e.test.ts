@@ -428,6 +428,11 @@ describe('web pages in headless Chromium', { skip }, () => {
   });
 
   /** A token of `role` that the platform refuses after `seconds` (401 TOKEN_EXPIRED). */
+  /**
+   * A short-lived token's lifetime: long enough for the page to load and draw its first read on a
+   * loaded CI machine before it expires (5–6 s was not: the first read was refused and nothing drawn).
+   */
+  const TOKEN_LIFETIME_S = 15;
   const shortLived = (role: 'staff' | 'courier', seconds: number, options: { subject: string; restaurantId?: string }) => p.t.platform.deps.tokens.sign({ role, ...options }, seconds);
   /** Accepts, readies (unless `stop` is 'accepted') and assigns an order to courier `courierId`, through the API. */
   const assignTo = async (id: string, courierId: string, stop: 'accepted' | 'ready' = 'ready') => {
@@ -453,7 +458,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     const { id: newOne } = await order();
     const { id: ready } = await order();
     for (const [name, version] of [['accept', 1], ['ready', 2]] as const) assert.equal((await command(p.t, r.staff, ready, name, version, name === 'accept' ? { etaMinutes: 10 } : undefined)).statusCode, 200);
-    const { page, errors } = await signedInPage(browser, await shortLived('staff', 6, { subject: randomUUID(), restaurantId: r.rid }));
+    const { page, errors } = await signedInPage(browser, await shortLived('staff', TOKEN_LIFETIME_S, { subject: randomUUID(), restaurantId: r.rid }));
     await page.goto(`${p.base}/board/${r.rid}`);
     await card(page, 'placed', newOne).waitFor(WAIT);
     await card(page, 'ready', ready).getByRole('combobox', { name: `Courier for order ${short(ready)}` }).waitFor(WAIT);
@@ -507,7 +512,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     const rider = await availableCourier();
     const { id } = await order();
     await assignTo(id, rider.id);
-    const { page, requested, errors } = await signedInPage(browser, await shortLived('courier', 5, { subject: rider.id }));
+    const { page, requested, errors } = await signedInPage(browser, await shortLived('courier', TOKEN_LIFETIME_S, { subject: rider.id }));
     await page.goto(`${p.base}/courier`);
     await page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
     const signIn = page.locator('#message.error').getByRole('link', { name: 'Sign in again' });

@@ -12,8 +12,8 @@ export interface ConnectAttempt {
  * How a connection attempt failed before any PostgreSQL spoke on it, for a message that says what to
  * check: `silent`, nothing answered within its time limit (a port that takes connections and never
  * answers, a host that drops packets: Redis's port, a dead proxy); `closed`, the other end closed the
- * connection while connecting, with no socket error code and no SQLSTATE (a port of another protocol,
- * NATS's say).
+ * connection while connecting, in the driver's words "Connection terminated unexpectedly" or with a
+ * reset (a port of another protocol, NATS's say).
  */
 export interface SilentConnectFailure extends ConnectAttempt {
   readonly kind: 'silent' | 'closed';
@@ -30,6 +30,9 @@ export function markConnectFailure(error: unknown, attempt: ConnectAttempt): voi
 /** pg's own words for an attempt cut at its time limit: the client's, and the pool's (which wraps the client's error as its cause). */
 const TIMED_OUT = new Set(['timeout expired', 'Connection terminated due to connection timeout']);
 
+/** pg's words for a peer that closed the connection before answering as PostgreSQL does. */
+const CLOSED = 'Connection terminated unexpectedly';
+
 /**
  * The failure of a connection attempt that no PostgreSQL answered ({@link SilentConnectFailure}), found
  * in `error` or its chain of causes (a {@link ConfiguredDatabaseError}, a `DATABASE_UNAVAILABLE`, pg-pool's
@@ -42,16 +45,18 @@ const TIMED_OUT = new Set(['timeout expired', 'Connection terminated due to conn
  */
 export function connectFailureOf(error: unknown): SilentConnectFailure | undefined {
   let timedOut = false;
-  let coded = false;
+  let closed = false;
   let attempt: ConnectAttempt | undefined;
   for (let e: unknown = error, depth = 0; typeof e === 'object' && e !== null && depth < 8; e = (e as { cause?: unknown }).cause, depth++) {
     attempt ??= attempts.get(e);
     const { message, code } = e as { message?: unknown; code?: unknown };
     if (typeof message === 'string' && TIMED_OUT.has(message)) timedOut = true;
-    // A BrigadeError's code is its own (DATABASE_UNAVAILABLE …), not the driver's: only the marked error's counts.
-    if (attempts.has(e) && typeof code === 'string') coded = true;
+    // A peer that hung up, in the driver's words or as a reset (the socket's ECONNRESET, when it closed
+    // with our startup message unread): the driver's other code-less refusals (no SSL on the server, no
+    // password for SCRAM) say what is wrong themselves and are left to the caller.
+    if (message === CLOSED || (attempts.has(e) && code === 'ECONNRESET')) closed = true;
   }
   if (attempt === undefined) return undefined;
   if (timedOut) return { kind: 'silent', ...attempt };
-  return coded ? undefined : { kind: 'closed', ...attempt };
+  return closed ? { kind: 'closed', ...attempt } : undefined;
 }

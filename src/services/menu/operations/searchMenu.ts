@@ -44,10 +44,12 @@ export async function searchMenu(tx: Tx, restaurantIds: readonly string[], query
   // Names compare in the C collation (code points), whatever the database's default collation, as
   // the merge across databases compares them. The rank is compared as the float4 it is: the cursor's
   // text cast back to real is that float4 exactly, so a page boundary in a tie on rank neither skips
-  // nor repeats a hit.
+  // nor repeats a hit. It leaves as float8 (which holds every float4 exactly): its text has at least 15
+  // significant digits whatever `extra_float_digits` says, enough to tell any two float4s apart here
+  // and in the merge, where a float4's text at `extra_float_digits = 0` (6 digits) would not.
   const rows = await tx.query<SearchHit & { rankText: string }>(
     `select h.tenant_id as "restaurantId", h.id as "itemId", h.name, h.description, h.price, h.sold_out as "soldOut",
-            h.rank, h.rank::text as "rankText"
+            h.rank::float8 as rank, h.rank::float8::text as "rankText"
        from (select i.*, ts_rank(i.search, q) as rank
                from menu.live_items i, websearch_to_tsquery('simple', $2) q
               where i.tenant_id = any($1::uuid[]) and i.search @@ q) h
