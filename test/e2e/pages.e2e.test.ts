@@ -641,9 +641,13 @@ describe('web pages in headless Chromium', { skip }, () => {
     const { page, errors } = await signedInPage(browser, r.staff);
     // The first stream says where to read from and ends at once (the page reconnects after its retry);
     // the read it starts fails. The next stream and read are the platform's own.
+    // The next stream waits until the error has been seen: under load it came 200 ms later and took the
+    // error down before the test looked (a loaded CI run never saw it).
     let firstStream = true;
-    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, (route) => {
-      if (!firstStream) return route.continue();
+    let seen = () => {};
+    const errorSeen = new Promise<void>((resolve) => (seen = resolve));
+    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
+      if (!firstStream) return errorSeen.then(() => route.continue());
       firstStream = false;
       return route.fulfill({ status: 200, contentType: 'text/event-stream', body: 'retry: 200\nevent: start\ndata: {"position":"0.0"}\n\n' });
     });
@@ -655,6 +659,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     });
     await page.goto(`${p.base}/board/${r.rid}`);
     await page.locator('#message.error', { hasText: 'The database is not answering' }).waitFor(WAIT);
+    seen();
     await page.locator('body[data-loaded="true"]').waitFor(WAIT);
     assert.equal(await page.locator('#message').innerText(), '');
     assert.equal(await page.locator('#message.error').count(), 0);
