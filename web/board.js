@@ -62,6 +62,12 @@ const streamedSinceStart = new Set();
 const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0 };
 /** courierId → name, from every list read: a card names its courier with it. */
 const courierNames = new Map();
+/**
+ * Couriers of cards that the last successful list read did not name (not in the directory, past the
+ * listed ones, or offline): their cards do not want the list again (it was read every 15 s for ever);
+ * a card with a picker still does, and each such read looks for their names again.
+ */
+const unnamed = new Set();
 /** orderId → the courier chosen in its picker: kept through redraws until it is assigned. */
 const chosen = new Map();
 /**
@@ -129,9 +135,9 @@ function courierOption(courier) {
   return `${name} — available since ${clockTime(courier.availableSince)}`;
 }
 
-/** Whether the board needs the list of couriers: a card has a picker, or names a courier it has no name for. */
+/** Whether the board needs the list of couriers: a card has a picker, or names a courier it has no name for that the last read did not already leave unnamed. */
 function wantsCouriers() {
-  return [...orders.values()].some((o) => needsCourier(o) || (o.courierId && !courierNames.has(o.courierId)));
+  return [...orders.values()].some((o) => needsCourier(o) || (o.courierId && !courierNames.has(o.courierId) && !unnamed.has(o.courierId)));
 }
 
 /** Reads the couriers staff may assign when the board needs them and the list is older than {@link COURIERS_FRESH_MS} (or `now`). */
@@ -151,6 +157,8 @@ async function loadCouriers(now = false) {
     couriers.more = result.body.more;
     couriers.error = null;
     for (const k of couriers.list) if (k.name) courierNames.set(k.courierId, k.name);
+    unnamed.clear();
+    for (const o of orders.values()) if (o.courierId && !courierNames.has(o.courierId)) unnamed.add(o.courierId);
   } else if (result.status === 401) {
     // Signed out (the refusal's listener has drawn that): no "tries again" under the sign-in link.
     return;

@@ -74,9 +74,13 @@ export function onTokenRefused(listener) {
   if (refusal !== null) listener(refusal);
 }
 
-/** Records a 401: forgets the token and tells the listeners, the first time only. */
-function refuseToken(detail) {
-  if (refusal !== null) return;
+/**
+ * Records a 401 of a request sent with `sentWith`: forgets the token and tells the listeners, the first
+ * time only. A refusal of a token that is no longer this tab's (a late answer to a request sent before
+ * another token was set, as on /login) says nothing of the current one: it is ignored.
+ */
+function refuseToken(sentWith, detail) {
+  if (refusal !== null || getToken() !== sentWith) return;
   refusal = sentence(detail ?? 'Your token was refused.');
   clearToken();
   for (const listener of refusalListeners) listener(refusal);
@@ -131,7 +135,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   } catch {
     parsed = { detail: text };
   }
-  if (response.status === 401) refuseToken(parsed?.detail ?? parsed?.title);
+  if (response.status === 401) refuseToken(token, parsed?.detail ?? parsed?.title);
   const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '') ? Number(response.headers.get('retry-after')) : null;
   return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }
@@ -293,7 +297,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
         }, silenceMs);
       };
       try {
-        const headers = { accept: 'text/event-stream', authorization: `Bearer ${getToken()}` };
+        // The token this connection is sent with: only its own refusal is the page's (see refuseToken).
+        const token = getToken();
+        const headers = { accept: 'text/event-stream', authorization: `Bearer ${token}` };
         // As EventSource: an empty last event id (cleared by the server) is not sent.
         const resumed = lastEventId !== null && lastEventId !== '';
         if (resumed) headers['last-event-id'] = lastEventId;
@@ -303,7 +309,7 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
           const result = { status: response.status, body: await response.json().catch(() => null) };
           reason = problemText(result);
           // As api(): the token is forgotten and the page told (its listener may stop this stream).
-          if (response.status === 401) refuseToken(result.body?.detail ?? result.body?.title);
+          if (response.status === 401) refuseToken(token, result.body?.detail ?? result.body?.title);
           if (controller.signal.aborted) return;
           if (response.status === 401 || response.status === 403 || response.status === 404) {
             onDown(reason, true);

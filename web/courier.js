@@ -19,8 +19,13 @@ let timer = null;
 const readError = readErrorShownOn(message);
 /** The courier's availability as last read (`status`, `currentOrderId`), or null when unknown. */
 let availability = null;
-/** Counts the reads and changes of availability: only the latest one's answer is shown. */
+/** Counts the reads of availability: only the latest one's answer is shown. */
 let availabilityReads = 0;
+/**
+ * The toggle's change is on its way: no read's answer is shown meanwhile. A poll that started during
+ * the POST, answered before the change committed, showed the old state for up to a poll (5 s).
+ */
+let changing = false;
 /** The platform refused the token: nothing is read or sent any more. */
 let signedOut = false;
 
@@ -46,7 +51,7 @@ function showAvailability(status, currentOrderId = null) {
 async function loadAvailability() {
   const read = ++availabilityReads;
   const result = await api('/v1/couriers/me/availability');
-  if (read !== availabilityReads || signedOut) return;
+  if (read !== availabilityReads || changing || signedOut) return;
   if (result.ok) showAvailability(result.body.status, result.body.currentOrderId);
   else if (availability === null) showAvailability(null);
 }
@@ -54,12 +59,21 @@ async function loadAvailability() {
 toggle.addEventListener('click', async () => {
   const wantAvailable = !(availability?.status === 'available' || availability?.status === 'busy');
   toggle.disabled = true;
-  const change = ++availabilityReads;
-  const result = await api('/v1/couriers/me/availability', { method: 'POST', body: { available: wantAvailable } });
+  changing = true;
+  let result;
+  try {
+    result = await api('/v1/couriers/me/availability', { method: 'POST', body: { available: wantAvailable } });
+  } finally {
+    changing = false;
+    // Reads started during the change may have been answered before it committed: their answers are dropped.
+    availabilityReads += 1;
+  }
   if (signedOut) return;
   toggle.disabled = false;
+  // Refused or failed: the state as it is now (the page dropped the reads meanwhile).
+  if (!result.ok) loadAvailability();
   if (result.ok) {
-    if (change === availabilityReads) showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
+    showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
     say(message, wantAvailable ? 'You are available: new deliveries can be assigned to you.' : 'You are offline: no new deliveries will be assigned.', 'ok');
   } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
     say(message, 'Availability cannot be changed on this platform yet (the delivery service does not offer it). Ask your dispatcher.', 'error');
@@ -67,7 +81,6 @@ toggle.addEventListener('click', async () => {
     // The API names the courier and the order by their full ids; the page names the order as it does everywhere.
     const order = result.body.orderId ? ` ${shortId(result.body.orderId)}` : '';
     say(message, `You are carrying order${order}: deliver it first, then you can stop taking deliveries.`, 'error');
-    loadAvailability();
   } else {
     say(message, problemText(result), 'error');
   }

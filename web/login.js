@@ -5,9 +5,12 @@ const form = document.getElementById('login');
 const input = document.getElementById('token');
 const message = document.getElementById('message');
 const next = new window.URLSearchParams(window.location.search).get('next');
+/** Counts the sign-ins: only the latest one's answer is shown (an older token's late answer is not this tab's). */
+let submits = 0;
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
+  const submit = ++submits;
   const token = input.value.trim();
   const claims = claimsOf(token);
   if (token === '' || claims === null || typeof claims.role !== 'string') {
@@ -25,6 +28,7 @@ form.addEventListener('submit', async (event) => {
   }
   if (claims.role === 'customer') {
     const result = await api('/v1/customers/me/orders?limit=20');
+    if (submit !== submits) return;
     if (!result.ok) {
       say(message, problemText(result), 'error');
       return;

@@ -771,6 +771,114 @@ describe('web pages in headless Chromium', { skip }, () => {
     }
   });
 
+  test("a late 401 to an older token does not erase the newer one (before: on /login, token A's late refusal cleared token B and put the page in the refused state)", async () => {
+    const a = await customer(p.t);
+    const b = await customer(p.t);
+    const { page, errors } = await signedInPage(browser, null);
+    await page.goto(`${p.base}/login`);
+    // A's read is held until B's has been answered, then refused.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let aAsked!: () => void;
+    const aSeen = new Promise<void>((resolve) => (aAsked = resolve));
+    let aAnswered!: () => void;
+    const aDone = new Promise<void>((resolve) => (aAnswered = resolve));
+    await page.route('**/v1/customers/me/orders*', async (route) => {
+      if (route.request().headers().authorization !== `Bearer ${a.token}`) return route.continue();
+      aAsked();
+      await held;
+      await route.fulfill({ status: 401, contentType: 'application/problem+json', body: JSON.stringify({ code: 'TOKEN_EXPIRED', title: 'Unauthorized', detail: 'The token has expired; ask for a new one' }) });
+      aAnswered();
+    });
+    const input = page.getByLabel('Your access token');
+    await input.fill(a.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await aSeen;
+    await input.fill(b.token);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('#message.ok', { hasText: 'Signed in. Choose an order to track.' }).waitFor(WAIT);
+    release();
+    await aDone;
+    // The refused answer reaches the page: wait for its handler to have run (a round trip of the page's loop).
+    await page.waitForTimeout(300);
+    assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), b.token, "B is kept: A's refusal is not this tab's");
+    assert.equal(await page.evaluate(`import('/web/common.js').then((m) => m.tokenRefused())`), false, 'the page is not in the refused state');
+    assert.equal(await page.locator('#message').innerText(), 'Signed in. Choose an order to track.', "A's late answer does not replace B's");
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a poll that starts while the availability toggle's POST is on its way does not show the old state (before: the poll's read, answered before the change, won for up to 5 s)", async () => {
+    const rider = await courier(p.t);
+    const { page, errors } = await signedInPage(browser, rider.token);
+    await page.goto(`${p.base}/courier`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    await page.locator('#availability-state', { hasText: 'You are offline' }).waitFor(WAIT);
+    // The POST is held until a poll's read of availability has been answered (with the old state).
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let posted!: () => void;
+    const postSeen = new Promise<void>((resolve) => (posted = resolve));
+    await page.route('**/v1/couriers/me/availability', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      posted();
+      await held;
+      await route.continue();
+    });
+    await page.locator('#availability').click();
+    await postSeen;
+    await page.waitForResponse((response) => response.url().endsWith('/v1/couriers/me/availability') && response.request().method() === 'GET', WAIT);
+    // Let the poll's answer reach the page before the POST's.
+    await page.waitForTimeout(200);
+    release();
+    await page.locator('#message.ok', { hasText: 'You are available' }).waitFor(WAIT);
+    // At once, not at the next poll 5 s later.
+    await page.locator('#availability-state', { hasText: 'You are available' }).waitFor({ timeout: 1500 });
+    assert.equal(await page.locator('#availability').innerText(), 'Stop taking deliveries');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("the board does not read the couriers again and again for a card's courier the list does not name (before: every 15 s for ever)", async () => {
+    const own = await seedRestaurant(p.t, 'Unnamed Courier Grill');
+    const k = await availableCourier();
+    const c = await customer(p.t);
+    const place = async () => {
+      const placedOrder = await placeOrder(p.t, c.token, { restaurantId: own.rid, deliveryAddress: 'Rua das Flores 2, Porto', lines: [{ itemId: own.pizza, quantity: 1, modifierIds: [own.large] }] });
+      assert.equal(placedOrder.statusCode, 201, placedOrder.body);
+      return placedOrder.json().id as string;
+    };
+    const id = await place();
+    let version = 1;
+    for (const name of ['accept', 'ready', 'assign-courier'] as const) {
+      const res = await command(p.t, own.staff, id, name, version, name === 'accept' ? { etaMinutes: 15 } : name === 'assign-courier' ? { courierId: k.id } : undefined);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+    const { page, errors } = await signedInPage(browser, own.staff);
+    // The list does not name the assigned courier (as one the directory has no name for, or past the listed ones).
+    let reads = 0;
+    await page.route(`**/v1/restaurants/${own.rid}/couriers`, async (route) => {
+      reads += 1;
+      const response = await route.fetch();
+      const body = await response.json();
+      await route.fulfill({ response, json: { ...body, couriers: body.couriers.filter((x: { courierId: string }) => x.courierId !== k.id) } });
+    });
+    await page.goto(`${p.base}/board/${own.rid}`);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    await page.locator(`section[data-status="ready"] li.card[data-order="${id}"] .courier`, { hasText: `Courier: Courier …${short(k.id)}` }).waitFor(WAIT);
+    await eventually('the first read of the couriers', async () => reads, (n) => n >= 1);
+    assert.equal(reads, 1);
+    // Past the list's 15 s, a redraw (a new order, from the stream) and the 15 s timer would read it again.
+    await page.waitForTimeout(16_000);
+    const other = await place();
+    await card(page, 'placed', other).waitFor(WAIT);
+    await page.waitForTimeout(4_000);
+    assert.equal(reads, 1, 'the couriers were read once');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('the courier availability toggle answers with a clear message', async () => {
     // A registered courier, so that the availability route (once it exists) knows their city.
     const admin = await p.t.token('admin', { subject: 'ops' });
