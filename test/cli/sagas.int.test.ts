@@ -34,6 +34,16 @@ describe('brigade sagas list|show', () => {
     const message = { subject: 'ordering.order.OrderPlaced', headers: { tenant } as never, payload: { orderId, customerId, total: 1250, currency: 'EUR' } };
     assert.equal(await uow({ service: 'payments', tenantId: tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, message)), 'started');
   };
+  /** Places an order whose charge the provider refuses on every attempt, and runs the saga until it parks at `charge`. */
+  const placeParked = async (orderId: string) => {
+    faults = { ...NO_FAULTS, errorRate: 1 };
+    try {
+      await place(orderId, '4242424242424242');
+      while (await runner.runOnce());
+    } finally {
+      faults = NO_FAULTS;
+    }
+  };
   /** `brigade sagas …` as a real child process. */
   const cli = (...args: string[]) => runCli(['sagas', ...args], { DATABASE_URL: database.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
   /** The same `main()` the binary runs, in this process (no start-up cost): for the cases that need no process of their own. */
@@ -174,13 +184,7 @@ describe('brigade sagas list|show', () => {
 
   test('resume: a parked charge, once the provider answers again, is resumed by the person who settled it and goes on', async () => {
     const parkedId = randomUUID();
-    faults = { ...NO_FAULTS, errorRate: 1 };
-    try {
-      await place(parkedId, '4242424242424242');
-      while (await runner.runOnce());
-    } finally {
-      faults = NO_FAULTS;
-    }
+    await placeParked(parkedId);
     assert.match((await run('show', parkedId)).stdout, /status {5}parked /);
     const resumed = await cli('resume', parkedId, '--by', 'ana', '--tenant', tenant);
     assert.equal(resumed.code, 0, resumed.stderr);
@@ -211,13 +215,7 @@ describe('brigade sagas list|show', () => {
     assert.equal(running.code, 1);
     assert.match(running.stderr, new RegExp(`Saga ${ids.fresh} is running: only a failed saga, or one parked on a compensation, has a compensation to settle by hand`));
     const parkedId = randomUUID();
-    faults = { ...NO_FAULTS, errorRate: 1 };
-    try {
-      await place(parkedId, '4242424242424242');
-      while (await runner.runOnce());
-    } finally {
-      faults = NO_FAULTS;
-    }
+    await placeParked(parkedId);
     const atCharge = await run('resume', parkedId, '--settled', 'charged by hand');
     assert.equal(atCharge.code, 1);
     assert.match(atCharge.stderr, new RegExp(`Saga ${parkedId} \\(parked\\) is at charge, a forward step, not a compensation: it cannot be settled by hand and skipped.*'brigade sagas resume ${parkedId}' runs it again.*'brigade sagas close ${parkedId} --reason TEXT'`));

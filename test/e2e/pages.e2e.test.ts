@@ -54,6 +54,13 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.locator('body[data-loaded="true"]').waitFor(WAIT);
     return { page, requested, errors };
   };
+  /** The courier page of the courier of `token`, once its first read is drawn. */
+  const openCourierPage = async (token: string) => {
+    const opened = await signedInPage(browser, token);
+    await opened.page.goto(`${p.base}/courier`);
+    await opened.page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    return opened;
+  };
   /** Every request of the page went to the platform itself. */
   const onlyPlatform = (requested: string[]) => {
     assert.ok(requested.length > 0);
@@ -535,9 +542,7 @@ describe('web pages in headless Chromium', { skip }, () => {
 
   test('the courier task list is not a live region: an unchanged poll announces and redraws nothing, a new task and a status change are announced once (before: the whole list re-read every 5 s)', async () => {
     const rider = await availableCourier();
-    const { page, errors } = await signedInPage(browser, rider.token);
-    await page.goto(`${p.base}/courier`);
-    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    const { page, errors } = await openCourierPage(rider.token);
     assert.equal(await page.locator('#tasks').getAttribute('aria-live'), null, 'the list itself is not live');
     assert.equal(await page.locator('#updates').getAttribute('aria-live'), 'polite');
 
@@ -566,9 +571,7 @@ describe('web pages in headless Chromium', { skip }, () => {
 
   test("the courier's availability is read with each poll: after an assignment it says busy, and stopping then names the order by its short id (before: \"You are available\" for ever, and the full ids)", async () => {
     const rider = await courier(p.t);
-    const { page, errors } = await signedInPage(browser, rider.token);
-    await page.goto(`${p.base}/courier`);
-    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    const { page, errors } = await openCourierPage(rider.token);
     const toggle = page.locator('#availability');
     await page.locator('#availability-state', { hasText: 'You are offline' }).waitFor(WAIT);
     // One way to say the state: the button's label is the action it takes, with no aria-pressed beside it.
@@ -810,9 +813,7 @@ describe('web pages in headless Chromium', { skip }, () => {
 
   test("a poll that starts while the availability toggle's POST is on its way does not show the old state (before: the poll's read, answered before the change, won for up to 5 s)", async () => {
     const rider = await courier(p.t);
-    const { page, errors } = await signedInPage(browser, rider.token);
-    await page.goto(`${p.base}/courier`);
-    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    const { page, errors } = await openCourierPage(rider.token);
     await page.locator('#availability-state', { hasText: 'You are offline' }).waitFor(WAIT);
     // The POST is held until a poll's read of availability has been answered (with the old state).
     let release!: () => void;
@@ -885,9 +886,7 @@ describe('web pages in headless Chromium', { skip }, () => {
     const registered = await p.t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rita', city: 'Porto' } });
     assert.equal(registered.statusCode, 201, registered.body);
     const riderToken = await p.t.token('courier', { subject: registered.json().id });
-    const { page } = await signedInPage(browser, riderToken);
-    await page.goto(`${p.base}/courier`);
-    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    const { page } = await openCourierPage(riderToken);
     await page.getByRole('button', { name: /taking deliveries/ }).click();
     const routeExists = p.t.platform.app.hasRoute({ method: 'POST', url: '/v1/couriers/me/availability' });
     if (routeExists) await page.locator('#message', { hasText: /available|offline/ }).waitFor(WAIT);

@@ -45,14 +45,17 @@ describe('the payment view of a charge parked after a refusal', () => {
 });
 
 describe('the payment view of a saga whose refund failed for good', () => {
-  test("shows the money authorized, not refunding, and the refund and the order's cancel still pending (the saga keeps both for a person)", () => {
-    const log = [
+  /** Its log: charged, the restaurant rejected, the refund refused for good. */
+  const refundFailedLog = [
       entry(1, 'started', 'payment', 'running'),
       entry(2, 'succeeded', 'order', 'running'),
       entry(3, 'succeeded', 'charge', 'running', { id: 'ch_1', amount: 2000 }),
       entry(4, 'event', 'restaurant.rejected', 'compensating'),
       entry(5, 'failed', 'undo:charge', 'failed', { code: 'PAYMENT_REJECTED' }, 'refund refused'),
-    ];
+  ];
+
+  test("shows the money authorized, not refunding, and the refund and the order's cancel still pending (the saga keeps both for a person)", () => {
+    const log = refundFailedLog;
     const failed = chargeParked({
       state: { ...state, chargeId: 'ch_1', charged: true, outcome: 'rejected' },
       status: 'failed',
@@ -76,14 +79,7 @@ describe('the payment view of a saga whose refund failed for good', () => {
       attempts: 0,
       error,
     };
-    const log = [
-      entry(1, 'started', 'payment', 'running'),
-      entry(2, 'succeeded', 'order', 'running'),
-      entry(3, 'succeeded', 'charge', 'running', { id: 'ch_1', amount: 2000 }),
-      entry(4, 'event', 'restaurant.rejected', 'compensating'),
-      entry(5, 'failed', 'undo:charge', 'failed', { code: 'PAYMENT_REJECTED' }, 'refund refused'),
-      settledEntry,
-    ];
+    const log = [...refundFailedLog, settledEntry];
     const running = toPaymentView(chargeParked({ ...base, status: 'compensating', pending: ['undo:order'], log }));
     assert.deepEqual([running.status, running.payment, running.error], ['compensating', 'settled_by_hand', error]);
     const done = toPaymentView(chargeParked({ ...base, status: 'compensated', pending: [], log: [...log, entry(7, 'succeeded', 'undo:order', 'compensated')] }));
