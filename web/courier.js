@@ -94,6 +94,11 @@ const ownChange = new Map();
 const drawn = new Map();
 const noTasks = h('li', { class: 'empty' }, 'No deliveries assigned to you right now.');
 
+/** Where to deliver: the address, or what stands in for it once the customer was erased (their address is gone). */
+function addressOf(t) {
+  return t.deliveryAddress ?? 'address erased at the customer\'s request: ask the restaurant';
+}
+
 function taskCard(t) {
   const id = shortId(t.orderId);
   const off = sending.has(t.orderId) || signedOut;
@@ -104,7 +109,7 @@ function taskCard(t) {
   return h('li', { class: signedOut ? 'card stale' : 'card', 'data-order': t.orderId, 'data-status': t.status },
     h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
     signedOut ? h('p', { class: 'stale-note' }, 'No longer current: sign in again to see this delivery as it is.') : null,
-    h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, t.deliveryAddress)),
+    h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, addressOf(t))),
     h('p', { class: 'meta' }, 'Assigned at ', h('time', { datetime: t.assignedAt }, clockTime(t.assignedAt))),
     h('div', { class: 'actions' }, action));
 }
@@ -137,7 +142,7 @@ function announceChanges(before, after) {
     const was = old.get(t.orderId);
     const label = STATUS_LABELS[t.status] ?? t.status;
     if (ownChange.get(t.orderId) === t.status) continue;
-    if (was === undefined) said.push(`New delivery: order ${shortId(t.orderId)} (${label}), to ${t.deliveryAddress}.`);
+    if (was === undefined) said.push(`New delivery: order ${shortId(t.orderId)} (${label}), to ${addressOf(t)}.`);
     else if (was.status !== t.status) said.push(`Order ${shortId(t.orderId)}: ${label}.`);
   }
   for (const t of before) {

@@ -3,7 +3,8 @@
  * service's own command functions, as its HTTP routes call them, instead of bare appends.
  *
  *   0 place          placeOrder: the customer's key looked up in every database (a read-only
- *                    transaction), then ONE unit of work of two round trips (BEGIN, settings, fence, the
+ *                    transaction), the customer's data key read in a platform transaction of its own
+ *                    (the address is sealed under it, decision 0090), then ONE unit of work of two round trips (BEGIN, settings, fence, the
  *                    idempotency-key claim, the order-index insert and the append with its outbox row as
  *                    one batch; COMMIT), decision 0087
  *   1 accept         runOrderCommand as staff: the stream read (a read-only transaction in one round
@@ -31,6 +32,7 @@ import { requestLineage } from '../../src/services/ordering/operations/lineage.t
 import { placeOrder } from '../../src/services/ordering/operations/placeOrder.ts';
 import { runOrderCommand } from '../../src/services/ordering/operations/runOrderCommand.ts';
 import type { MenuCatalog } from '../../src/services/ordering/ports.ts';
+import { customerKeys } from '../../src/services/platform/index.ts';
 
 /** Commands per order in this mode. */
 export const ORDER_COMMAND_STEPS = 5;
@@ -63,6 +65,7 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
   /** The benchmark's order id → the order id placeOrder chose, until the order's last command. */
   const placed = new Map<string, string>();
   const env = { commitStatements: router.commitStatements, store };
+  const keys = customerKeys(router.unitOfWork);
   return async (w: number, order: string, step: number): Promise<void> => {
     const restaurantId = restaurants[w]!;
     const { customer, staff, courier } = people[w]!;
@@ -75,6 +78,7 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
           placementOf: (tenantId) => router.placementOf(tenantId),
           store,
           menu: MENU,
+          customerKeys: keys,
           clock: () => new Date(),
         },
         {

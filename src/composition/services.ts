@@ -8,7 +8,7 @@ import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
 import { createOrderingService, orderAccess, orderCommands } from '../services/ordering/index.ts';
 import { createPaymentsService } from '../services/payments/index.ts';
-import { cardsOnFile, courierDirectory, platformService, restaurantDirectory } from '../services/platform/index.ts';
+import { cardsOnFile, courierDirectory, customerKeys, platformService, restaurantDirectory } from '../services/platform/index.ts';
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
@@ -16,7 +16,7 @@ const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);
   // Staff's courier is reserved in delivery before ordering records the assignment (decision 0084).
   const reservations = courierReservations({ unitOfWork: deps.unitOfWork, restaurants });
-  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants, couriers: courierDirectory(deps.unitOfWork), reservations };
+  return { menu: menuCatalog(deps.unitOfWork, restaurants), restaurants, couriers: courierDirectory(deps.unitOfWork), reservations, customerKeys: customerKeys(deps.unitOfWork) };
 });
 const deliveryService = createDeliveryService((deps) => ({
   restaurants: restaurantDirectory(deps.unitOfWork),

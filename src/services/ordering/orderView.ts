@@ -11,7 +11,8 @@ export interface OrderView {
   readonly lines: OrderState['lines'];
   readonly total: number;
   readonly currency: string;
-  readonly deliveryAddress: string;
+  /** Where to deliver; `null` once the customer was erased (decision 0090). Sealed until the route reveals it. */
+  readonly deliveryAddress: string | null;
   readonly placedAt: string;
   readonly etaMinutes: number | null;
   readonly preparedLineIds: readonly string[];

@@ -1,3 +1,4 @@
+import type { ReadKeys, SubjectKey } from '../../platform/temporal/index.ts';
 /**
  * What the ordering service asks of the menu service. The composition root wires an implementation:
  * in-process (`menuCatalog` in src/services/menu/priceLinesAdapter.ts) when the services run
@@ -75,4 +76,22 @@ export interface OrderingPorts {
   readonly restaurants: RestaurantLookup;
   readonly couriers: CourierLookup;
   readonly reservations: CourierReservations;
+  readonly customerKeys: CustomerKeys;
+}
+
+/**
+ * What the ordering service asks of the platform, which owns customers: each customer's data key
+ * (decision 0090). Ordering seals a customer's personal fields (an order's delivery address) under it
+ * before they are appended, and opens them when it answers; erasing the customer destroys the key, and
+ * those fields read as `null` everywhere they were copied.
+ */
+export interface CustomerKeys {
+  /**
+   * The customer's key, made on first use.
+   *
+   * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`).
+   */
+  keyFor(customerId: string): Promise<SubjectKey>;
+  /** The keys of the given key ids that exist (an erased customer's is missing): for `revealSealed`. */
+  readonly readKeys: ReadKeys;
 }

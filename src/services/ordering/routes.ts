@@ -5,7 +5,7 @@ import { authorize } from '../../api/index.ts';
 import type { Principal, Role } from '../../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { EventStore } from '../../platform/events/index.ts';
-import { ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from '../../platform/errors/index.ts';
+import { ConcurrencyError, ForbiddenError, NotFoundError, UnprocessableError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
@@ -19,6 +19,7 @@ import { formatPosition } from '../../platform/projections/index.ts';
 import { toOrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
+import { revealSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
@@ -184,6 +185,9 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       return loaded;
     };
 
+    /** `value` with the customer's sealed fields opened (`null` once the customer was erased, decision 0090). */
+    const reveal = <T>(value: T): Promise<T> => revealSealed(value, ports.customerKeys.readKeys);
+
     app.post(
       '/orders',
       {
@@ -221,6 +225,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             placementOf: (tenantId) => deps.placements.placementOf(tenantId),
             store,
             menu: ports.menu,
+            customerKeys: ports.customerKeys,
             clock: () => new Date(),
           },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id), request.headers.traceparent) },
@@ -229,7 +234,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           .status(created ? 201 : 200)
           .header('etag', etagOf(order.version))
           .header('location', `/v1/orders/${order.id}`)
-          .send(order);
+          .send(await reveal(order));
       },
     );
 
@@ -242,7 +247,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       async (request, reply) => {
         const { id } = request.params;
         const loaded = await readOrder(request, id);
-        return reply.header('etag', etagOf(loaded.version)).send(toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition));
+        return reply.header('etag', etagOf(loaded.version)).send(await reveal(toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition)));
       },
     );
 
@@ -258,7 +263,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
         return reply.header('etag', etagOf(loaded.version)).send({
           orderId: id,
           version: loaded.version,
-          events: loaded.events.map((e) => ({
+          // Personal fields opened, as on the order (null once the customer was erased); metadata.encryption says which.
+          events: await reveal(loaded.events.map((e) => ({
             streamId: e.streamId,
             streamVersion: e.streamVersion,
             type: e.type,
@@ -266,7 +272,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             data: e.data,
             metadata: e.metadata,
             position: formatPosition(e.globalPosition),
-          })),
+          }))),
         });
       },
     );
@@ -303,8 +309,12 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           const order = await runOrderCommand(
             { commitStatements, store },
             { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent), ...(beforeAppend === undefined ? {} : { beforeAppend }) },
-          );
-          return reply.header('etag', etagOf(order.version)).send(order);
+          ).catch(async (error: unknown) => {
+            // The 412 carries the order as it is now: opened like every answer's.
+            if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;
+            throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current) });
+          });
+          return reply.header('etag', etagOf(order.version)).send(await reveal(order));
         },
       );
     }

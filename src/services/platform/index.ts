@@ -10,6 +10,7 @@ export { listRestaurants } from './operations/listRestaurants.ts';
 export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
+export { customerKeyId, customerKeys } from './customerKeys.ts';
 
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the

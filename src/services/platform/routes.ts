@@ -13,6 +13,7 @@ import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
 import { NewRestaurant } from './newRestaurant.ts';
+import { eraseCustomer } from './operations/eraseCustomer.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { addStaff } from './operations/addStaff.ts';
@@ -153,6 +154,41 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
       const customer = await unitOfWork(actorContext(principal, 'platform'), (tx) => getCustomer(tx, principal.subject));
       if (customer === null) throw new NotFoundError('customer', principal.subject);
       return customer;
+    },
+  );
+
+  // Erasure (decision 0090): the customer row and card go, and the customer's data key is destroyed,
+  // so their sealed personal data (delivery addresses in orders, in the log, the outbox, the broker and
+  // the views) reads as null from then on. Orders stay, with the address null: the restaurant's books
+  // keep them.
+  const ERASED = { 204: 'Erased: the customer row, the card on file and the data key are gone; their orders read with deliveryAddress null' };
+  app.delete(
+    '/customers/me',
+    {
+      schema: { tags: ['platform'], summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders', security: bearer, body: NoFields },
+      config: { docs: { success: ERASED, errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)' } } },
+      preValidation: absentBodyIsEmpty,
+    },
+    async (request, reply) => {
+      const principal = customerOf(request);
+      const erased = await unitOfWork(actorContext(principal, 'platform'), (tx) => eraseCustomer(tx, principal.subject));
+      if (!erased) throw new NotFoundError('customer', principal.subject);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/customers/:id',
+    {
+      schema: { tags: ['platform'], summary: 'Erase a customer (admin): their record, card on file and the delivery addresses of their orders', security: bearer, params: Type.Object({ id: Uuid }), body: NoFields },
+      config: { docs: { success: ERASED, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: nothing to erase (no such customer, or erased already)' } } },
+      preValidation: absentBodyIsEmpty,
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const erased = await unitOfWork(asAdmin(request), (tx) => eraseCustomer(tx, id));
+      if (!erased) throw new NotFoundError('customer', id);
+      return reply.status(204).send();
     },
   );
 

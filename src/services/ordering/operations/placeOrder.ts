@@ -7,13 +7,14 @@ import { orderStreamId } from '../domain/orderEvents.ts';
 import type { CommandActor } from '../domain/orderCommands.ts';
 import { INITIAL_ORDER } from '../domain/orderState.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
-import type { MenuCatalog } from '../ports.ts';
+import type { CustomerKeys, MenuCatalog } from '../ports.ts';
 import { requestHash } from '../requestHash.ts';
 import { claimIdempotencyKey, claimStatement } from './claimIdempotencyKey.ts';
 import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
 import { indexOrder } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
 import { loadOrder } from './loadOrder.ts';
+import { sealPersonalFields } from './sealPersonalFields.ts';
 
 /** The body of `POST /v1/orders`. */
 export interface PlaceOrderBody {
@@ -33,6 +34,8 @@ export interface PlaceOrderEnv {
   readonly placementOf: TenantRouter['placementOf'];
   readonly store: EventStore;
   readonly menu: MenuCatalog;
+  /** The customer's data key: the delivery address is sealed under it (decision 0090). */
+  readonly customerKeys: CustomerKeys;
   readonly clock: () => Date;
 }
 
@@ -70,7 +73,11 @@ class KeyTaken extends Error {}
  *    body leaves the key free; a placement that fails after it leaves the key bound to its body, which a
  *    retry places under the reserved order id, renewing the reservation.
  *
+ * The delivery address is appended sealed under the customer's data key (decision 0090); the order
+ * this answers carries it as given, and a replay's carries it sealed (the caller reveals it).
+ *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
+ * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`).
  * @throws {BrigadeError} `ORDER_TOTAL_CHANGED` (409): `expectedTotal` sent and the menu now prices the
  *   lines to another total (checked before the key is claimed: the key stays free for the new total).
  */
@@ -115,6 +122,8 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     orderId = known.orderId; // reserved, and not placed yet: an identical request in flight, or one that failed after reserving
   }
 
+  // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer is refused (410) here.
+  const customerKey = await env.customerKeys.keyFor(customerId);
   const priced = await env.menu.priceLines(body.restaurantId, body.lines);
   const currencies = new Set(priced.map((p) => p.currency));
   if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
@@ -173,7 +182,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
         const claimed = tx.query<{ order_id: string }>(claimStatement({ customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 }));
         const written = Promise.all([
           indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt }),
-          env.store.append(tx, orderStreamId(id), toNewEvents(events, input.lineage), 0, appendOptions(input.lineage)),
+          env.store.append(tx, orderStreamId(id), sealPersonalFields(toNewEvents(events, input.lineage), customerKey), 0, appendOptions(input.lineage)),
         ]);
         written.catch(() => undefined); // awaited below unless the claim lost
         if ((await claimed).rows.length === 0) throw new KeyTaken();

@@ -21,7 +21,8 @@ import { mergeViewRows } from './mergeViewRows.ts';
 import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
 import { readView, toViewItem, type ViewQuery } from './readView.ts';
-import type { CourierLookup, RestaurantLookup } from '../ports.ts';
+import type { CourierLookup, CustomerKeys, RestaurantLookup } from '../ports.ts';
+import { revealSealed } from '../../../platform/temporal/index.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 
 /** Options of {@link createViewRoutes}. */
@@ -51,6 +52,12 @@ export interface ViewRoutesOptions {
    * (as delivery's availability route answers). Without it (routes mounted alone) any courier id reads.
    */
   readonly couriers?: CourierLookup;
+  /**
+   * The customers' data keys: a task's delivery address is kept sealed in the view (decision 0090) and
+   * opened as it is answered (`null` once its customer was erased). Without it (routes mounted alone)
+   * the sealed value is answered as it is.
+   */
+  readonly customerKeys?: Pick<CustomerKeys, 'readKeys'>;
 }
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -399,8 +406,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           after,
           courierTasksQuery(principal.subject, all, limit, cursor),
         );
+        const tasks = options.customerKeys === undefined ? items : await revealSealed(items, options.customerKeys.readKeys);
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
-        return { position, lagging, tasks: items, next };
+        return { position, lagging, tasks, next };
       },
     );
 

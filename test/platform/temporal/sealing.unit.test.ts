@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { isSealed, keyIdOf, newDataKey, revealSealed, seal, SealedValueError, sealFields, unseal } from '../../../src/platform/temporal/index.ts';
+
+describe('crypto-shredding: sealed values', () => {
+  const key = newDataKey();
+  const keyId = 'customer:0190a0b0-0000-7000-8000-000000000001';
+
+  test('seal and unseal round-trip; every seal is different; the value names its key and hides the text', () => {
+    const a = seal('Rua 1, Porto — 2º esq', key, keyId);
+    const b = seal('Rua 1, Porto — 2º esq', key, keyId);
+    assert.ok(isSealed(a));
+    assert.notEqual(a, b, 'a random IV per seal');
+    assert.equal(keyIdOf(a), keyId);
+    assert.ok(!a.includes('Rua'));
+    assert.equal(unseal(a, key), 'Rua 1, Porto — 2º esq');
+    assert.equal(unseal(seal('', key, keyId), key), '');
+  });
+
+  test('another key, an altered body, or the value moved under another key id does not open', () => {
+    const sealed = seal('secret', key, keyId);
+    assert.throws(() => unseal(sealed, newDataKey()), (e: unknown) => e instanceof SealedValueError && e.code === 'SEALED_VALUE_INVALID');
+    const body = sealed.slice(sealed.lastIndexOf(':') + 1);
+    const flipped = `${sealed.slice(0, sealed.lastIndexOf(':') + 1)}${body[0] === 'A' ? 'B' : 'A'}${body.slice(1)}`;
+    assert.throws(() => unseal(flipped, key), SealedValueError);
+    const moved = sealed.replace(keyId, 'customer:0190a0b0-0000-7000-8000-000000000002');
+    assert.throws(() => unseal(moved, key), SealedValueError, 'the key id is authenticated');
+    assert.throws(() => unseal('sealed:v1:x:AAAA', key), SealedValueError, 'too short');
+    assert.throws(() => keyIdOf('plain text'), SealedValueError);
+    assert.throws(() => seal('x', Buffer.alloc(16), keyId), SealedValueError, 'AES-256 keys only');
+  });
+
+  test('sealFields seals the strings at the pointers in a copy and says so; absent and null fields stay; others are refused', () => {
+    const data = { orderId: 'o1', deliveryAddress: 'Rua 1', note: null, 'a/b': { '~c': 'x' }, n: 3 };
+    const { data: sealed, encryption } = sealFields(data, ['/deliveryAddress', '/note', '/missing', '/a~1b/~0c'], { keyId, key });
+    assert.deepEqual(encryption, { keyId, fields: ['/deliveryAddress', '/note', '/missing', '/a~1b/~0c'] });
+    assert.equal(data.deliveryAddress, 'Rua 1', 'the input is not changed');
+    assert.ok(isSealed(sealed.deliveryAddress));
+    assert.ok(isSealed(sealed['a/b']['~c']), 'RFC 6901 escapes');
+    assert.equal(sealed.note, null);
+    assert.equal(sealed.orderId, 'o1');
+    assert.throws(() => sealFields(data, ['/n'], { keyId, key }), SealedValueError, 'only strings');
+    assert.throws(() => sealFields(data, ['deliveryAddress'], { keyId, key }), SealedValueError, 'a pointer starts with /');
+    assert.throws(() => sealFields(data, ['/orderId/x'], { keyId, key }), SealedValueError, 'no member of a string');
+  });
+
+  test('revealSealed opens every sealed string of any JSON value with one key read, and gives null where the key is gone', async () => {
+    const other = newDataKey();
+    const otherId = 'customer:0190a0b0-0000-7000-8000-000000000002';
+    const value = {
+      tasks: [
+        { orderId: 'a', deliveryAddress: seal('Rua 1', key, keyId), at: '2026-12-06' },
+        { orderId: 'b', deliveryAddress: seal('Rua 2', other, otherId), nested: [seal('x', key, keyId)] },
+      ],
+      count: 2,
+    };
+    const reads: string[][] = [];
+    const revealed = await revealSealed(value, async (ids) => {
+      reads.push([...ids].sort());
+      return new Map([[keyId, key]]); // the other customer was erased
+    });
+    assert.deepEqual(reads, [[keyId, otherId].sort()], 'one read for every key id at once');
+    assert.deepEqual(revealed, {
+      tasks: [
+        { orderId: 'a', deliveryAddress: 'Rua 1', at: '2026-12-06' },
+        { orderId: 'b', deliveryAddress: null, nested: ['x'] },
+      ],
+      count: 2,
+    });
+    const plain = { a: [1, 'two', null] };
+    assert.equal(await revealSealed(plain, async () => assert.fail('no key read without a sealed value')), plain);
+  });
+});

@@ -1,0 +1,162 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { parsePosition, rebuildProjection } from '../../../src/platform/projections/index.ts';
+import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
+import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { drain } from './views/support.ts';
+import { customerKeys } from '../../../src/services/platform/index.ts';
+import { command, courier, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
+
+const ADDRESS = 'Rua da Erasure 7, 4000-123 Porto';
+
+describe('customer erasure by crypto-shredding (decision 0090)', () => {
+  let t: TestPlatform;
+  let owner: pg.Pool;
+  let r: SeededRestaurant;
+  before(async () => {
+    t = await startTestPlatform();
+    owner = new pg.Pool({ connectionString: t.db.url, max: 2 });
+    r = await seedRestaurant(t, 'Erasure');
+  });
+  after(async () => {
+    await owner?.end();
+    await t?.close();
+  });
+
+  const signUp = async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/customers', payload: { name: 'Rui', email: `rui-${randomUUID()}@example.com`, address: 'Rua 1' } });
+    assert.equal(res.statusCode, 201, res.body);
+    return { id: res.json().id as string, token: res.json().token as string };
+  };
+  /** An order of one cola to ADDRESS, accepted and assigned to courier `k`: its id and version 3. */
+  const assigned = async (c: { token: string }, k: { id: string }) => {
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+    assert.equal(placed.json().deliveryAddress, ADDRESS, 'the placement answers the address as given');
+    const id = placed.json().id as string;
+    assert.equal((await command(t, r.staff, id, 'accept', 1)).statusCode, 200);
+    const done = await command(t, r.staff, id, 'assign-courier', 2, { courierId: k.id });
+    assert.equal(done.statusCode, 200, done.body);
+    return { id, position: done.json().position as string };
+  };
+  /** What every reader of the order is told its address is. */
+  const addressesOf = async (orderId: string, customerToken: string | null, k: { token: string }, position: string) => {
+    await drain(owner, ORDER_VIEWS.courierTasks, parsePosition(position));
+    const order = await t.request({ url: `/v1/orders/${orderId}`, token: r.staff });
+    const events = await t.request({ url: `/v1/orders/${orderId}/events`, token: r.staff });
+    const tasks = await t.request({ url: '/v1/couriers/me/tasks', token: k.token });
+    const stale = await command(t, r.staff, orderId, 'ready', 1);
+    assert.equal(stale.statusCode, 412, stale.body);
+    const placedEvent = (events.json().events as Array<{ type: string; data: { deliveryAddress: unknown }; metadata: { encryption?: unknown } }>).find((e) => e.type === 'OrderPlaced')!;
+    const task = (tasks.json().tasks as Array<{ orderId: string; deliveryAddress: unknown }>).find((x) => x.orderId === orderId)!;
+    const mine = customerToken === null ? undefined : await t.request({ url: `/v1/orders/${orderId}`, token: customerToken });
+    return {
+      staff: order.json().deliveryAddress,
+      customer: mine?.json().deliveryAddress,
+      event: placedEvent.data.deliveryAddress,
+      encryption: placedEvent.metadata.encryption,
+      task: task.deliveryAddress,
+      conflict: stale.json().current.deliveryAddress,
+    };
+  };
+
+  test('the address is sealed at rest (log, outbox, view) and opened for every reader; erasing the customer makes every copy read null', async () => {
+    const c = await signUp();
+    const k = await courier(t);
+    const order = await assigned(c, k);
+
+    const stored = await owner.query<{ address: string }>(
+      `select e.data->>'deliveryAddress' as address from ordering.events e where e.stream_id = $1 and e.type = 'OrderPlaced'
+       union all select o.payload->>'deliveryAddress' from ordering.outbox o where o.payload->>'orderId' = $2::text and o.subject = 'ordering.order.OrderPlaced'
+       union all select v.delivery_address from ordering.courier_tasks_view v where v.order_id = $2::uuid`,
+      [`order-${order.id}`, order.id],
+    );
+    // The view row is there once drained.
+    await drain(owner, ORDER_VIEWS.courierTasks, parsePosition(order.position));
+    const view = await owner.query<{ address: string }>('select delivery_address as address from ordering.courier_tasks_view where order_id = $1', [order.id]);
+    const atRest = [...stored.rows, ...view.rows].map((row) => row.address);
+    assert.ok(atRest.length >= 3, JSON.stringify(atRest));
+    for (const value of atRest) {
+      assert.ok(value.startsWith(`sealed:v1:customer:${c.id}:`), value);
+      assert.ok(!value.includes('Erasure'), 'no plaintext at rest');
+    }
+
+    const before = await addressesOf(order.id, c.token, k, order.position);
+    assert.deepEqual(before, {
+      staff: ADDRESS,
+      customer: ADDRESS,
+      event: ADDRESS,
+      encryption: { keyId: `customer:${c.id}`, fields: ['/deliveryAddress'] },
+      task: ADDRESS,
+      conflict: ADDRESS,
+    });
+
+    const erased = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    assert.equal(erased.statusCode, 204, erased.body);
+    assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 404, 'the customer row is gone');
+    assert.equal((await t.request({ url: '/v1/customers/me/payment-method', token: c.token })).statusCode, 404);
+    const again = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    assert.deepEqual([again.statusCode, again.json().code], [404, 'NOT_FOUND'], 'nothing left to erase');
+
+    const afterwards = await addressesOf(order.id, c.token, k, order.position);
+    assert.deepEqual(afterwards, { staff: null, customer: null, event: null, encryption: before.encryption, task: null, conflict: null });
+    const { rows } = await owner.query<{ key: Buffer | null; erased_at: Date | null }>('select key, erased_at from platform.customer_keys where customer_id = $1', [c.id]);
+    assert.equal(rows[0]!.key, null, 'the key is destroyed');
+    assert.ok(rows[0]!.erased_at instanceof Date, 'its tombstone stays');
+
+    // A rebuilt view copies the sealed value again: still unreadable.
+    await rebuildProjection(owner, ORDER_VIEWS.courierTasks);
+    const rebuilt = await t.request({ url: '/v1/couriers/me/tasks', token: k.token });
+    assert.equal((rebuilt.json().tasks as Array<{ orderId: string; deliveryAddress: unknown }>).find((x) => x.orderId === order.id)!.deliveryAddress, null);
+
+    // Nothing new is recorded for an erased customer (a key made now would outlive the erasure).
+    const refused = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.deepEqual([refused.statusCode, refused.json().code], [410, 'SUBJECT_ERASED'], refused.body);
+  });
+
+  test('an admin erases any customer, also one known only by the orders their token placed; 404 for nothing to erase, 403 for others', async () => {
+    const admin = await t.token('admin', { subject: 'ops' });
+    const id = randomUUID();
+    const c = { id, token: await t.token('customer', { subject: id }) };
+    const k = await courier(t);
+    const order = await assigned(c, k);
+    const other = await signUp();
+
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: r.staff })).statusCode, 403, 'staff may not');
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: other.token })).statusCode, 403, 'nor another customer');
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${randomUUID()}`, token: admin })).statusCode, 404, 'nothing known of the id');
+    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: admin });
+    assert.equal(erased.statusCode, 204, erased.body);
+    const { staff, task } = await addressesOf(order.id, null, k, order.position);
+    assert.deepEqual({ staff, task }, { staff: null, task: null });
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: admin })).statusCode, 404, 'erased already');
+
+    // The other customer is untouched.
+    assert.equal((await t.request({ url: '/v1/customers/me', token: other.token })).statusCode, 200);
+    const theirs = await placeOrder(t, other.token, { restaurantId: r.rid, deliveryAddress: 'Rua 2', lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(theirs.statusCode, 201, theirs.body);
+    assert.equal((await t.request({ url: `/v1/orders/${theirs.json().id}`, token: other.token })).json().deliveryAddress, 'Rua 2');
+  });
+
+  test('a replayed placement (same Idempotency-Key and body) answers the address opened', async () => {
+    const c = await signUp();
+    const key = randomUUID();
+    const body = { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] };
+    assert.equal((await placeOrder(t, c.token, body, key)).statusCode, 201);
+    const replay = await placeOrder(t, c.token, body, key);
+    assert.deepEqual([replay.statusCode, replay.json().deliveryAddress], [200, ADDRESS], replay.body);
+  });
+
+  test("two first uses of a customer's key at once make one key, and both get it", async () => {
+    const keys = customerKeys(t.platform.deps.unitOfWork);
+    const id = randomUUID();
+    // Both inserts wait on the table; released, one makes the key and the other's insert waits on its
+    // row, then finds it (a statement whose snapshot predates the winner's commit did not: it read as erased).
+    const [a, b] = await withTableHeld(t, 'platform.customer_keys', 2, () => Promise.all([keys.keyFor(id), keys.keyFor(id)]));
+    assert.deepEqual(a, b);
+    assert.equal(a.keyId, `customer:${id}`);
+    assert.equal((await keys.readKeys([a.keyId])).get(a.keyId)?.equals(a.key), true);
+  });
+});
