@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
 import { commitStatements, configureGroupCommit, createDatabases, DatabaseBusyError, DatabaseUnavailableError, NO_FLUSH_WAIT, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
 import { localTimeouts } from '../../src/platform/db/localTimeouts.ts';
 import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
@@ -213,8 +214,10 @@ describe('group commit of one-round-trip units', () => {
 
   test('under steady load the batches in flight carry equal shares, not one batch of nearly all and single units beside it (decision 0076)', async () => {
     const pool = dbs.poolFor('menu');
-    // The share wait's bound out of the way: on a slow machine a batch can take longer than 10 ms.
-    configureGroupCommit(pool, { maxInFlight: 2, maxShareWaitMs: 60_000 });
+    // The share wait's bound out of the way: on a slow machine a batch can take longer than 10 ms; and
+    // the held-up bound: on a loaded one a batch can be out for 100 ms, leave its slot, and a third
+    // batch then takes a share of more units than this test's two slots give.
+    configureGroupCommit(pool, { maxInFlight: 2, maxShareWaitMs: 60_000, heldUpAfterMs: 60_000 });
     // 16 writers, each committing one unit after another: a closed loop like the benchmark's.
     const writers = 16;
     const rounds = 12;
@@ -343,8 +346,16 @@ describe('group commit when batches are held up in flight, or a backend ends mid
     const pool = tight.poolFor('menu');
     configureGroupCommit(pool, { maxInFlight: 2 });
     // Connections opened before the load: opening one can take longer than 100 ms on a loaded machine,
-    // which is the pool's own refusal, not the committer's.
-    const warm = await Promise.all(Array.from({ length: 6 }, () => pool.connect()));
+    // which is the pool's own refusal, not the committer's; so a refused opening is tried again (each
+    // one held until all six are open, so that they are six).
+    const warm: pg.PoolClient[] = [];
+    for (let tries = 0; warm.length < 6; tries++) {
+      try {
+        warm.push(await pool.connect());
+      } catch (error) {
+        if (tries >= 100) throw error;
+      }
+    }
     for (const client of warm) client.release();
     const admin = wide.poolForUrl(database.db.url);
     await admin.query('insert into menu.gc_held (x) values (31)');
