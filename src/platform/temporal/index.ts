@@ -5,6 +5,6 @@
  * where the keys live is the owning service's (decision 0090).
  */
 export { SealedValueError, SubjectErasedError } from './errors.ts';
-export { revealSealed, type ReadKeys } from './revealSealed.ts';
+export { revealFields, type ReadKeys } from './revealFields.ts';
 export { sealFields, type SubjectKey } from './sealFields.ts';
 export { DATA_KEY_BYTES, isSealed, keyIdOf, newDataKey, seal, unseal } from './sealedValue.ts';

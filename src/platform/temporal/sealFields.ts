@@ -1,5 +1,6 @@
 import type { EncryptionInfo } from '../events/index.ts';
 import { SealedValueError } from './errors.ts';
+import { memberAt } from './jsonPointer.ts';
 import { seal } from './sealedValue.ts';
 
 /** A subject's data key, as a keyring hands it out. */
@@ -25,24 +26,12 @@ export interface SubjectKey {
 export function sealFields<T>(data: T, pointers: readonly string[], subject: SubjectKey): { data: T; encryption: EncryptionInfo } {
   const copy = structuredClone(data) as unknown;
   for (const pointer of pointers) {
-    const path = parsePointer(pointer);
-    const leaf = path.pop()!;
-    let parent: unknown = copy;
-    for (const part of path) parent = (parent as Record<string, unknown> | null)?.[part];
-    if (parent === null || typeof parent !== 'object' || Array.isArray(parent)) throw new SealedValueError(`${pointer} names no member of an object`);
-    const value = (parent as Record<string, unknown>)[leaf];
+    const member = memberAt(copy, pointer);
+    if (member === null) throw new SealedValueError(`${pointer} names no member of an object`);
+    const value = member.parent[member.name];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'string') throw new SealedValueError(`${pointer} is not a string: only strings are sealed`);
-    (parent as Record<string, unknown>)[leaf] = seal(value, subject.key, subject.keyId);
+    member.parent[member.name] = seal(value, subject.key, subject.keyId);
   }
   return { data: copy as T, encryption: { keyId: subject.keyId, fields: [...pointers] } };
-}
-
-/** The reference tokens of a JSON Pointer (`~1` is `/`, `~0` is `~`). */
-function parsePointer(pointer: string): string[] {
-  if (!pointer.startsWith('/')) throw new SealedValueError(`${JSON.stringify(pointer)} is not a JSON Pointer (it starts with /)`);
-  return pointer
-    .slice(1)
-    .split('/')
-    .map((token) => token.replaceAll('~1', '/').replaceAll('~0', '~'));
 }

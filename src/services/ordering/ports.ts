@@ -92,6 +92,6 @@ export interface CustomerKeys {
    * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`).
    */
   keyFor(customerId: string): Promise<SubjectKey>;
-  /** The keys of the given key ids that exist (an erased customer's is missing): for `revealSealed`. */
+  /** The keys of the given key ids that exist (an erased customer's is missing): for `revealFields`. */
   readonly readKeys: ReadKeys;
 }

@@ -16,10 +16,11 @@ import { locateOrder } from './operations/locateOrder.ts';
 import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { formatPosition } from '../../platform/projections/index.ts';
-import { toOrderView } from './orderView.ts';
+import { toOrderView, type OrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
-import { revealSealed } from '../../platform/temporal/index.ts';
+import { revealAddresses, revealEventData } from './operations/revealPersonalFields.ts';
+import { isSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
 const Reason = Type.String({ minLength: 1, maxLength: 500 });
@@ -185,8 +186,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       return loaded;
     };
 
-    /** `value` with the customer's sealed fields opened (`null` once the customer was erased, decision 0090). */
-    const reveal = <T>(value: T): Promise<T> => revealSealed(value, ports.customerKeys.readKeys);
+    /** The order with its delivery address opened (`null` once the customer was erased, decision 0090). */
+    const reveal = async <T extends { readonly deliveryAddress?: unknown }>(order: T): Promise<T> => (await revealAddresses([order], ports.customerKeys.readKeys))[0]!;
 
     app.post(
       '/orders',
@@ -208,6 +209,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
               403: `FORBIDDEN: not a customer token, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
               404: 'NOT_FOUND: no such restaurant',
               409: 'ORDER_TOTAL_CHANGED (expectedTotal is not what the menu now charges; the details carry the new prices), IDEMPOTENCY_KEY_IN_FLIGHT (the same key is being placed: retry)',
+              410: 'SUBJECT_ERASED: the customer was erased (decision 0090): nothing more is recorded for them',
               422: "IDEMPOTENCY_KEY_REUSED (another body under this key), MENU_ITEM_UNAVAILABLE, MENU_ITEM_SOLD_OUT, MODIFIER_CHOICE_INVALID, ORDER_TOTAL_TOO_HIGH, …",
             },
           },
@@ -218,6 +220,10 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
         const actor = actorOf(principal);
         const { key, fault } = readIdempotencyKey(request.headers['idempotency-key']);
         if (key === null) throw new ValidationError(`${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, new for each new order`, { field: 'Idempotency-Key' });
+        // What the server seals starts so (decision 0090): an address that did would read as sealed.
+        if (isSealed((request.body as PlaceOrderBody).deliveryAddress)) {
+          throw new ValidationError('deliveryAddress may not start with "sealed:v1:" (the form of a sealed value): write the address itself', { field: 'body.deliveryAddress' });
+        }
         const { order, created } = await placeOrder(
           {
             unitOfWork,
@@ -264,7 +270,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           orderId: id,
           version: loaded.version,
           // Personal fields opened, as on the order (null once the customer was erased); metadata.encryption says which.
-          events: await reveal(loaded.events.map((e) => ({
+          events: await revealEventData(loaded.events.map((e) => ({
             streamId: e.streamId,
             streamVersion: e.streamVersion,
             type: e.type,
@@ -272,7 +278,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             data: e.data,
             metadata: e.metadata,
             position: formatPosition(e.globalPosition),
-          }))),
+          })), ports.customerKeys.readKeys),
         });
       },
     );
@@ -312,7 +318,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           ).catch(async (error: unknown) => {
             // The 412 carries the order as it is now: opened like every answer's.
             if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;
-            throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current) });
+            throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current as OrderView) });
           });
           return reply.header('etag', etagOf(order.version)).send(await reveal(order));
         },

@@ -171,8 +171,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
     },
     async (request, reply) => {
       const principal = customerOf(request);
-      const erased = await unitOfWork(actorContext(principal, 'platform'), (tx) => eraseCustomer(tx, principal.subject));
-      if (!erased) throw new NotFoundError('customer', principal.subject);
+      await unitOfWork(actorContext(principal, 'platform'), (tx) => eraseCustomer(tx, principal.subject));
       return reply.status(204).send();
     },
   );
@@ -186,8 +185,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
     },
     async (request, reply) => {
       const { id } = request.params;
-      const erased = await unitOfWork(asAdmin(request), (tx) => eraseCustomer(tx, id));
-      if (!erased) throw new NotFoundError('customer', id);
+      await unitOfWork(asAdmin(request), (tx) => eraseCustomer(tx, id));
       return reply.status(204).send();
     },
   );

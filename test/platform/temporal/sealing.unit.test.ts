@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSealed, keyIdOf, newDataKey, revealSealed, seal, SealedValueError, sealFields, unseal } from '../../../src/platform/temporal/index.ts';
+import { isSealed, keyIdOf, newDataKey, revealFields, seal, SealedValueError, sealFields, unseal } from '../../../src/platform/temporal/index.ts';
 
 describe('crypto-shredding: sealed values', () => {
   const key = newDataKey();
@@ -44,30 +44,33 @@ describe('crypto-shredding: sealed values', () => {
     assert.throws(() => sealFields(data, ['/orderId/x'], { keyId, key }), SealedValueError, 'no member of a string');
   });
 
-  test('revealSealed opens every sealed string of any JSON value with one key read, and gives null where the key is gone', async () => {
+  test('revealFields opens the declared fields of every item with one key read, null where the key is gone, and nothing else', async () => {
     const other = newDataKey();
     const otherId = 'customer:0190a0b0-0000-7000-8000-000000000002';
-    const value = {
-      tasks: [
-        { orderId: 'a', deliveryAddress: seal('Rua 1', key, keyId), at: '2026-12-06' },
-        { orderId: 'b', deliveryAddress: seal('Rua 2', other, otherId), nested: [seal('x', key, keyId)] },
-      ],
-      count: 2,
-    };
+    const lookalike = `sealed:v1:${keyId}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+    const items = [
+      { orderId: 'a', deliveryAddress: seal('Rua 1', key, keyId), cancelReason: lookalike, nested: { note: seal('x', key, keyId) } },
+      { orderId: 'b', deliveryAddress: seal('Rua 2', other, otherId) },
+      { orderId: 'c', deliveryAddress: 'Rua 3 (written before it was sealed)' },
+      { orderId: 'd', deliveryAddress: null },
+    ];
     const reads: string[][] = [];
-    const revealed = await revealSealed(value, async (ids) => {
+    const readKeys = async (ids: readonly string[]) => {
       reads.push([...ids].sort());
       return new Map([[keyId, key]]); // the other customer was erased
-    });
+    };
+    const revealed = await revealFields(items, (item) => (item.orderId === 'a' ? ['/deliveryAddress', '/nested/note', '/missing/x'] : ['/deliveryAddress']), readKeys);
     assert.deepEqual(reads, [[keyId, otherId].sort()], 'one read for every key id at once');
-    assert.deepEqual(revealed, {
-      tasks: [
-        { orderId: 'a', deliveryAddress: 'Rua 1', at: '2026-12-06' },
-        { orderId: 'b', deliveryAddress: null, nested: ['x'] },
-      ],
-      count: 2,
-    });
-    const plain = { a: [1, 'two', null] };
-    assert.equal(await revealSealed(plain, async () => assert.fail('no key read without a sealed value')), plain);
+    assert.deepEqual(revealed, [
+      { orderId: 'a', deliveryAddress: 'Rua 1', cancelReason: lookalike, nested: { note: 'x' } },
+      { orderId: 'b', deliveryAddress: null },
+      { orderId: 'c', deliveryAddress: 'Rua 3 (written before it was sealed)' },
+      { orderId: 'd', deliveryAddress: null },
+    ]);
+    assert.ok(isSealed(items[0]!.deliveryAddress), 'the input is not changed');
+    // A look-alike in a declared field that does not open is an error (altered data), never silently null.
+    await assert.rejects(revealFields([{ deliveryAddress: lookalike }], () => ['/deliveryAddress'], readKeys), SealedValueError);
+    const plain = [{ a: [1, 'two', null], deliveryAddress: 'Rua 4' }];
+    assert.deepEqual(await revealFields(plain, () => ['/deliveryAddress'], async () => assert.fail('no key read without a sealed value')), plain);
   });
 });

@@ -159,4 +159,47 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     assert.equal(a.keyId, `customer:${id}`);
     assert.equal((await keys.readKeys([a.keyId])).get(a.keyId)?.equals(a.key), true);
   });
+
+  test('a DELETE with nothing to erase answers 404 and leaves no tombstone: the id still places orders', async () => {
+    const id = randomUUID();
+    const token = await t.token('customer', { subject: id });
+    assert.equal((await t.request({ method: 'DELETE', url: '/v1/customers/me', token })).statusCode, 404);
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${id}`, token: await t.token('admin', { subject: 'ops' }) })).statusCode, 404);
+    const placed = await placeOrder(t, token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(placed.statusCode, 201, placed.body);
+  });
+
+  test('the key table: customers and admins read no key and nobody deletes a row; only the erasure actor writes a tombstone', async () => {
+    const c = await signUp();
+    const keys = customerKeys(t.platform.deps.unitOfWork);
+    await keys.keyFor(c.id);
+    const as = (kind: 'customer' | 'admin' | 'system', id: string, text: string) =>
+      t.platform.deps.unitOfWork({ service: 'platform', actor: { kind, id } }, (tx) => tx.query(text, [c.id]));
+    assert.equal((await as('customer', c.id, 'select key from platform.customer_keys where customer_id = $1')).rowCount, 0, 'not even their own');
+    assert.equal((await as('admin', 'ops', 'select key from platform.customer_keys where customer_id = $1')).rowCount, 0);
+    for (const kind of ['customer', 'admin', 'system'] as const) {
+      await assert.rejects(as(kind, kind === 'customer' ? c.id : 'customer-erasure', 'delete from platform.customer_keys where customer_id = $1'), { code: '42501' }, `${kind} may not delete`);
+    }
+    assert.equal((await as('system', 'customer-keys', 'update platform.customer_keys set key = null, erased_at = now() where customer_id = $1')).rowCount, 0, "the keys' port does not erase");
+    await assert.rejects(as('system', 'customer-erasure', "update platform.customer_keys set key = '\\x00' where customer_id = $1"), { code: '42501' }, 'the erasure actor writes only tombstones');
+    assert.equal((await keys.readKeys([`customer:${c.id}`])).size, 1, 'the key is still there');
+  });
+
+  test("only the declared field is opened: a reason that looks sealed is answered as written, and an address that does is refused (400)", async () => {
+    const c = await signUp();
+    const lookalike = `sealed:v1:customer:${c.id}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
+    const refused = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: lookalike, lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.deepEqual([refused.statusCode, refused.json().field], [400, 'body.deliveryAddress'], refused.body);
+    const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] }, randomUUID(), { 'x-request-id': lookalike });
+    assert.equal(placed.statusCode, 201, placed.body);
+    const id = placed.json().id as string;
+    const cancelled = await command(t, c.token, id, 'cancel', 1, { reason: lookalike });
+    assert.deepEqual([cancelled.statusCode, cancelled.json().cancelReason, cancelled.json().deliveryAddress], [200, lookalike, ADDRESS], cancelled.body);
+    const events = await t.request({ url: `/v1/orders/${id}/events`, token: r.staff });
+    assert.equal(events.statusCode, 200, events.body);
+    assert.deepEqual(
+      (events.json().events as Array<{ data: Record<string, unknown> }>).map((e) => e.data.deliveryAddress ?? e.data.reason),
+      [ADDRESS, lookalike],
+    );
+  });
 });

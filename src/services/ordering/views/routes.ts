@@ -22,7 +22,7 @@ import { createProjectionListeners } from './projectionListeners.ts';
 import { ORDER_VIEWS, type OrderViewProjections } from './projections.ts';
 import { readView, toViewItem, type ViewQuery } from './readView.ts';
 import type { CourierLookup, CustomerKeys, RestaurantLookup } from '../ports.ts';
-import { revealSealed } from '../../../platform/temporal/index.ts';
+import { revealAddresses } from '../operations/revealPersonalFields.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 
 /** Options of {@link createViewRoutes}. */
@@ -406,7 +406,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           after,
           courierTasksQuery(principal.subject, all, limit, cursor),
         );
-        const tasks = options.customerKeys === undefined ? items : await revealSealed(items, options.customerKeys.readKeys);
+        const tasks = options.customerKeys === undefined ? items : await revealAddresses(items as Array<{ deliveryAddress?: unknown }>, options.customerKeys.readKeys);
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
         return { position, lagging, tasks, next };
       },

@@ -17,22 +17,22 @@ create table platform.customer_keys (
 
 alter table platform.customer_keys enable row level security, force row level security;
 
--- The ordering service's port reads keys and makes missing ones, as a system actor; it never erases.
+-- Only system actors reach the table, and no actor may delete a row. The ordering service's port
+-- (actor `customer-keys`) reads keys and makes missing ones; erasure (eraseCustomer, actor
+-- `customer-erasure`, after the caller's right was checked and their customer row deleted under its
+-- own policies) may only write the tombstone. Customers and admins read no key, and nobody can undo an
+-- erasure by deleting its tombstone.
 create policy system_read on platform.customer_keys for select
   using ((select current_setting('brigade.actor_kind', true)) = 'system');
 create policy system_create on platform.customer_keys for insert
   with check ((select current_setting('brigade.actor_kind', true)) = 'system' and key is not null);
--- Erasure: the customer of their own row, an admin of any; the only write either may make is the
--- tombstone (no key).
-create policy customer_erase on platform.customer_keys for all
-  using ((select current_setting('brigade.actor_kind', true)) = 'customer'
-         and customer_id = (select case when current_setting('brigade.actor_kind', true) = 'customer'
-                                        then nullif(current_setting('brigade.actor_id', true), '')::uuid end))
-  with check ((select current_setting('brigade.actor_kind', true)) = 'customer' and key is null
-         and customer_id = (select case when current_setting('brigade.actor_kind', true) = 'customer'
-                                        then nullif(current_setting('brigade.actor_id', true), '')::uuid end));
-create policy admin_erase on platform.customer_keys for all
-  using ((select current_setting('brigade.actor_kind', true)) = 'admin')
-  with check ((select current_setting('brigade.actor_kind', true)) = 'admin' and key is null);
+create policy erasure_tombstone on platform.customer_keys for insert
+  with check ((select current_setting('brigade.actor_kind', true)) = 'system'
+              and (select current_setting('brigade.actor_id', true)) = 'customer-erasure' and key is null);
+create policy erasure_destroys on platform.customer_keys for update
+  using ((select current_setting('brigade.actor_kind', true)) = 'system'
+         and (select current_setting('brigade.actor_id', true)) = 'customer-erasure')
+  with check (key is null);
 
 revoke all on platform.customer_keys from public;
+revoke delete on platform.customer_keys from brigade_platform;
