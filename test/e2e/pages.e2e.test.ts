@@ -569,6 +569,19 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a task whose customer was erased says so where the address was (decision 0090)', async () => {
+    const rider = await availableCourier();
+    const { id, customer: c } = await order();
+    assert.equal((await p.t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token })).statusCode, 204);
+    await assignTo(id, rider.id, 'accepted');
+    const { page, errors } = await openCourierPage(rider.token);
+    const taskCard = page.locator(`li.card[data-order="${id}"]`);
+    await taskCard.waitFor(WAIT);
+    assert.match(await taskCard.locator('p.meta').first().innerText(), /Deliver to: address erased at the customer's request: ask the restaurant/);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test("the courier's availability is read with each poll: after an assignment it says busy, and stopping then names the order by its short id (before: \"You are available\" for ever, and the full ids)", async () => {
     const rider = await courier(p.t);
     const { page, errors } = await openCourierPage(rider.token);
