@@ -424,6 +424,41 @@ describe('menu', () => {
       await uncached.close();
     }
   });
+  test('a menu larger than an eighth of CACHE_MAX_BYTES is served uncached, and a small one is still cached beside it', async () => {
+    const budgeted = await startTestPlatform({ CACHE_MAX_BYTES: '65536' });
+    try {
+      const big = await seed(budgeted, 'Big menu');
+      for (let i = 0; i < 5; i++) {
+        const item = await budgeted.request({
+          method: 'POST',
+          url: `/v1/restaurants/${big.rid}/menu/items`,
+          token: big.staff,
+          payload: { categoryId: big.categoryId, name: `Dish ${i}`, description: 'd'.repeat(2000), price: 900 },
+        });
+        assert.equal(item.statusCode, 201, item.body);
+      }
+      const small = await seed(budgeted, 'Small menu');
+      const sources = async (rid: string) => {
+        const answers = [];
+        for (let i = 0; i < 2; i++) {
+          const r = await budgeted.request({ url: `/v1/restaurants/${rid}/menu` });
+          assert.equal(r.statusCode, 200, r.body);
+          answers.push([r.body.length > 8192, r.headers['x-cache']]);
+        }
+        return answers;
+      };
+      // The small menu first, until it is a hit: the cache's eviction LISTEN is up (before it is, every read is a miss).
+      for (let i = 0; (await budgeted.request({ url: `/v1/restaurants/${small.rid}/menu` })).headers['x-cache'] !== 'hit-memory'; i++) {
+        assert.ok(i < 200, 'the small menu is never cached');
+        await sleep(10);
+      }
+      assert.deepEqual(await sources(big.rid), [[true, 'miss'], [true, 'miss']], 'over 8 KiB: read each time (before: a hit)');
+      assert.deepEqual(await sources(small.rid), [[false, 'hit-memory'], [false, 'hit-memory']], 'the big one pushed the small one out of nothing');
+    } finally {
+      await budgeted.close();
+    }
+  });
+
   test('a write whose COMMIT lost its connection (saved or not, nobody knows) still evicts the cached menu', async () => {
     const { rid, staff, itemId } = await seed(t, 'Lost commit');
     await menuOf(t, rid);
