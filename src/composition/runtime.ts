@@ -214,6 +214,7 @@ export async function createPlatform(
           redis: config.redisUrl,
           ...(evictions === undefined ? {} : { evictions }),
           ttlSeconds: config.cacheTtlSeconds,
+          maxBytes: config.cacheMaxBytes,
           registry: metrics,
           onError: (error, context) => reportCacheTrouble(error, context),
         });

@@ -14,6 +14,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.databaseAcquireTimeoutMs, 5000);
   assert.equal(config.commitsInFlight, 2);
   assert.equal(config.requestTimeoutMs, 30_000);
+  assert.equal(config.cacheMaxBytes, 64 * 1024 * 1024);
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
   assert.ok(Object.isFrozen(config));
@@ -40,6 +41,7 @@ test('reads every documented variable', () => {
       BRIGADE_HOME: '/var/lib/brigade',
       HTTP_BODY_LIMIT: '2048',
       HTTP_REQUEST_TIMEOUT_MS: '5000',
+      CACHE_MAX_BYTES: '1048576',
     },
     { services },
   );
@@ -56,6 +58,8 @@ test('reads every documented variable', () => {
   assert.equal(config.home, '/var/lib/brigade');
   assert.equal(config.bodyLimit, 2048);
   assert.equal(config.requestTimeoutMs, 5000);
+  assert.equal(config.cacheMaxBytes, 1_048_576);
+  assert.throws(() => loadConfig({ CACHE_MAX_BYTES: '1000' }, { services }), /CACHE_MAX_BYTES: expected an integer from 65536 to /);
 });
 
 test('an invalid value names the variable and what it expects; every bad variable is listed', () => {

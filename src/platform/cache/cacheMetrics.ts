@@ -7,6 +7,7 @@ export interface CacheMetrics {
   readonly miss: client.Counter.Internal;
   readonly fallback: client.Counter.Internal;
   readonly staleLoad: client.Counter.Internal;
+  readonly oversized: client.Counter.Internal;
   readonly evictLocal: client.Counter.Internal;
   readonly evictRemote: client.Counter.Internal;
   readonly evictQueued: client.Gauge.Internal<string>;
@@ -23,6 +24,8 @@ export interface CacheMetrics {
  * - `brigade_cache_fallbacks_total`: reads served straight from the loader because Redis was unusable
  *   (in memory mode: because the eviction bus was not listening)
  * - `brigade_cache_stale_loads_total`: loads not stored because an eviction happened while they ran
+ * - `brigade_cache_oversized_total`: loads not stored in memory because the entry is larger than the
+ *   per-entry limit (an eighth of `CACHE_MAX_BYTES` by default): every read of such a key loads
  * - `brigade_cache_evictions_total{cache,origin}` (origin `local` | `remote`, i.e. a broadcast)
  * - `brigade_cache_evictions_queued`: keys whose eviction could not reach Redis and waits to be replayed;
  *   `brigade_cache_evictions_replayed_total`: keys whose queued eviction reached Redis later
@@ -37,6 +40,7 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
   const misses = counter('brigade_cache_misses_total', 'Cache reads that went to the loader', ['cache']);
   const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis, or in memory mode the eviction LISTEN, was unusable (degraded mode)', ['cache']);
   const stale = counter('brigade_cache_stale_loads_total', 'Loads not stored because the key was evicted while they ran', ['cache']);
+  const oversized = counter('brigade_cache_oversized_total', 'Loads not stored in the in-process cache because the entry is larger than its per-entry limit', ['cache']);
   const evictions = counter('brigade_cache_evictions_total', 'Keys evicted, by origin (local call, remote broadcast)', ['cache', 'origin']);
   const replayed = counter('brigade_cache_evictions_replayed_total', 'Keys whose queued eviction reached Redis once it took them again', ['cache']);
   const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
@@ -60,6 +64,7 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
     miss: misses.labels(cache),
     fallback: fallbacks.labels(cache),
     staleLoad: stale.labels(cache),
+    oversized: oversized.labels(cache),
     evictLocal: evictions.labels(cache, 'local'),
     evictRemote: evictions.labels(cache, 'remote'),
     evictQueued: queued.labels(cache),

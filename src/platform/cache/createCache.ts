@@ -33,6 +33,19 @@ export interface CacheOptions {
   readonly ttlSeconds?: number;
   /** In-process LRU capacity, in entries (memory mode only). Default 10 000. */
   readonly maxEntries?: number;
+  /**
+   * In-process LRU capacity, in bytes of body and ETag (memory mode only; Redis keeps its own
+   * `maxmemory`). Default 64 MiB (`CACHE_MAX_BYTES`). The least recently used entries make room; the
+   * entry count caps it too, whichever is reached first.
+   */
+  readonly maxBytes?: number;
+  /**
+   * Largest entry the in-process LRU keeps, in bytes of body and ETag (memory mode only). A larger one
+   * is returned to its readers (single-flight still shares its load) and not kept, so every read of it
+   * loads again, and it pushes nothing else out (`brigade_cache_oversized_total`). At most `maxBytes`;
+   * default an eighth of it, so that no one entry can take the place of most of the others.
+   */
+  readonly maxEntryBytes?: number;
   /** Where the `brigade_cache_*` metrics go. Several caches may share one registry. */
   readonly registry?: client.Registry;
   /**
@@ -140,6 +153,12 @@ export function createCache(options: CacheOptions): Cache {
   const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
   const maxEntries = options.maxEntries ?? 10_000;
   if (!Number.isSafeInteger(maxEntries) || maxEntries < 1) throw new ValidationError('maxEntries must be a positive integer', { field: 'maxEntries' });
+  const maxBytes = options.maxBytes ?? 64 * 1024 * 1024;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) throw new ValidationError('maxBytes must be a positive integer', { field: 'maxBytes' });
+  const maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(maxBytes / 8));
+  if (!Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 1 || maxEntryBytes > maxBytes) {
+    throw new ValidationError('maxEntryBytes must be a positive integer no larger than maxBytes', { field: 'maxEntryBytes' });
+  }
 
   const metrics = createCacheMetrics(options.registry ?? new client.Registry(), namespace);
   const instanceId = randomUUID();
@@ -242,9 +261,20 @@ export function createCache(options: CacheOptions): Cache {
 
   if (options.redis === undefined || options.redis === null) {
     const bus = options.evictions ?? localEvictionBus;
-    const lru = new LRUCache<string, CacheEntry>({ max: maxEntries, ttl: ttlMs });
+    // Sized by the bytes it holds, not only by count: a menu document can be ~90 KB (decision 0021),
+    // and 10 000 of them were ~900 MB of heap. An entry above maxEntryBytes is not stored (lru-cache
+    // drops it at set), so one oversized document is read uncached instead of emptying the cache.
+    const lru = new LRUCache<string, CacheEntry>({
+      max: maxEntries,
+      ttl: ttlMs,
+      maxSize: maxBytes,
+      maxEntrySize: maxEntryBytes,
+      sizeCalculation: (entry) => entry.body.length + entry.etag.length,
+    });
     const storeInMemory = (key: string) => (entry: CacheEntry) => {
-      lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' });
+      const status: LRUCache.Status<string, CacheEntry> = {};
+      lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' }, { status });
+      if (status.maxEntrySizeExceeded === true) metrics.oversized.inc();
     };
     // Subscribed at the first read (or ready()), so that a process that never reads (a worker that
     // builds the routes) keeps no LISTEN; a cache that has not read holds nothing an eviction must reach.

@@ -98,6 +98,12 @@ export interface Config {
   readonly requestTimeoutMs: number;
   /** `CACHE_TTL_SECONDS`: time-to-live of cached documents (the menu). Default 60; 0 turns caching off. */
   readonly cacheTtlSeconds: number;
+  /**
+   * `CACHE_MAX_BYTES`: bytes (bodies and ETags) each in-process cache keeps, per process; without
+   * `REDIS_URL` only. Default 64 MiB, from 64 KiB to 64 GiB. A document above an eighth of it is
+   * served uncached rather than pushing the others out.
+   */
+  readonly cacheMaxBytes: number;
   /** `PROVIDER_PORT`: where `brigade start` runs the stand-in payment provider. Default `PORT` + 1 (0 when `PORT` is 0). */
   readonly providerPort: number;
   /**
@@ -312,6 +318,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
+    cacheMaxBytes: int('CACHE_MAX_BYTES', 64 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024 * 1024),
     providerPort,
     paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
     paymentProviderTimeoutMs: int('PAYMENT_PROVIDER_TIMEOUT_MS', 5000, 100, 20_000),

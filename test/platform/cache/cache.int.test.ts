@@ -249,6 +249,48 @@ describe('memory mode only', () => {
     assert.equal((await cache.getOrLoad('b', async () => 'b')).source, 'loader');
   });
 
+  test('the LRU keeps at most maxBytes (body and ETag), dropping the least recently used by size, however few the entries', async () => {
+    // Each entry is 100 bytes of body and a 3-byte ETag: 103 bytes; nine fit in 1000, a tenth does not.
+    const cache = await open('memory', { maxBytes: 1000 });
+    const loadOf = (key: string) => async () => ({ body: key.repeat(100), etag: `"${key}"` });
+    const keys = 'abcdefghi'.split('');
+    for (const key of keys) assert.equal((await cache.getOrLoad(key, loadOf(key))).source, 'loader');
+    for (const key of keys) assert.equal((await cache.getOrLoad(key, loadOf(key))).source, 'memory', `${key} is kept: 927 bytes in all`);
+    await cache.getOrLoad('a', loadOf('a')); // a is now the most recent; b the least
+    assert.equal((await cache.getOrLoad('j', loadOf('j'))).source, 'loader'); // 1030 bytes: drops b
+    assert.equal((await cache.getOrLoad('j', loadOf('j'))).source, 'memory');
+    assert.equal((await cache.getOrLoad('a', loadOf('a'))).source, 'memory');
+    assert.equal((await cache.getOrLoad('c', loadOf('c'))).source, 'memory');
+    assert.equal((await cache.getOrLoad('b', loadOf('b'))).source, 'loader', 'b, the least recently used, made room (before: ten entries of at most 10 000 were kept whatever their size)');
+  });
+
+  test('an entry larger than the byte budget, or than an eighth of it, is served but not kept, and pushes nothing else out', async () => {
+    const registry = new client.Registry();
+    const cache = await open('memory', { maxBytes: 8000, registry });
+    const small = async () => ({ body: 's'.repeat(500), etag: '"s"' });
+    for (const key of ['one', 'two', 'three']) await cache.getOrLoad(key, small);
+    // 1003 bytes: above the per-entry limit (8000 / 8 = 1000) and inside the budget; 9003: above the budget.
+    for (const [key, size] of [['big', 1000], ['huge', 9000]] as const) {
+      let loads = 0;
+      const load = async () => {
+        loads++;
+        return { body: 'x'.repeat(size), etag: '"x"' };
+      };
+      const first = await cache.getOrLoad(key, load);
+      assert.deepEqual([first.source, first.body.length], ['loader', size], 'served');
+      assert.equal((await cache.getOrLoad(key, load)).source, 'loader', `${key} is not kept (before: kept, a hit)`);
+      assert.equal(loads, 2);
+    }
+    for (const key of ['one', 'two', 'three']) assert.equal((await cache.getOrLoad(key, small)).source, 'memory', `${key} was not pushed out`);
+    assert.equal(await metricValue(registry, 'brigade_cache_oversized_total', { cache: cache.namespace }), 4);
+  });
+
+  test('rejects a byte budget or a per-entry limit that is not a positive integer, or a per-entry limit above the budget', () => {
+    for (const options of [{ maxBytes: 0 }, { maxBytes: 1.5 }, { maxEntryBytes: 0 }, { maxBytes: 1000, maxEntryBytes: 1001 }]) {
+      assert.throws(() => createCache({ namespace: 'ok', ...options }), ValidationError, JSON.stringify(options));
+    }
+  });
+
   test('an eviction reaches every cache of the namespace in the process, and no other namespace', async () => {
     const namespace = `t_${randomUUID().slice(0, 8)}`;
     const one = await open('memory', { namespace });

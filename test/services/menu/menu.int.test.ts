@@ -35,10 +35,11 @@ const itemsOf = (menu: Awaited<ReturnType<typeof menuOf>>['body']) => menu.categ
 
 /**
  * Fires each of `fires` in turn while restaurant `rid`'s menu version row is locked by an open
- * transaction, the next once the one before waits on a lock, then commits: PostgreSQL queues the
- * waiters of a row, so the requests reach the row in the order fired, whatever they locked before it.
+ * transaction, the next once the one before waits on a lock, then runs `whileHeld` (all of them
+ * waiting) and commits: PostgreSQL queues the waiters of a row, so the requests reach the row in the
+ * order fired, whatever they locked before it.
  */
-async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: ReadonlyArray<() => Promise<T>>): Promise<T[]> {
+async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: ReadonlyArray<() => Promise<T>>, whileHeld?: () => Promise<void>): Promise<T[]> {
   const holder = new pg.Client({ connectionString: t.db.url });
   const watcher = new pg.Client({ connectionString: t.db.url });
   await holder.connect();
@@ -58,6 +59,7 @@ async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: Reado
         await sleep(5);
       }
     }
+    await whileHeld?.();
     await holder.query('commit');
     return await Promise.all(pending);
   } finally {
@@ -422,6 +424,41 @@ describe('menu', () => {
       await uncached.close();
     }
   });
+  test('a menu larger than an eighth of CACHE_MAX_BYTES is served uncached, and a small one is still cached beside it', async () => {
+    const budgeted = await startTestPlatform({ CACHE_MAX_BYTES: '65536' });
+    try {
+      const big = await seed(budgeted, 'Big menu');
+      for (let i = 0; i < 5; i++) {
+        const item = await budgeted.request({
+          method: 'POST',
+          url: `/v1/restaurants/${big.rid}/menu/items`,
+          token: big.staff,
+          payload: { categoryId: big.categoryId, name: `Dish ${i}`, description: 'd'.repeat(2000), price: 900 },
+        });
+        assert.equal(item.statusCode, 201, item.body);
+      }
+      const small = await seed(budgeted, 'Small menu');
+      const sources = async (rid: string) => {
+        const answers = [];
+        for (let i = 0; i < 2; i++) {
+          const r = await budgeted.request({ url: `/v1/restaurants/${rid}/menu` });
+          assert.equal(r.statusCode, 200, r.body);
+          answers.push([r.body.length > 8192, r.headers['x-cache']]);
+        }
+        return answers;
+      };
+      // The small menu first, until it is a hit: the cache's eviction LISTEN is up (before it is, every read is a miss).
+      for (let i = 0; (await budgeted.request({ url: `/v1/restaurants/${small.rid}/menu` })).headers['x-cache'] !== 'hit-memory'; i++) {
+        assert.ok(i < 200, 'the small menu is never cached');
+        await sleep(10);
+      }
+      assert.deepEqual(await sources(big.rid), [[true, 'miss'], [true, 'miss']], 'over 8 KiB: read each time (before: a hit)');
+      assert.deepEqual(await sources(small.rid), [[false, 'hit-memory'], [false, 'hit-memory']], 'the big one pushed the small one out of nothing');
+    } finally {
+      await budgeted.close();
+    }
+  });
+
   test('a write whose COMMIT lost its connection (saved or not, nobody knows) still evicts the cached menu', async () => {
     const { rid, staff, itemId } = await seed(t, 'Lost commit');
     await menuOf(t, rid);
@@ -682,6 +719,107 @@ describe('menu', () => {
     } finally {
       await older.query('rollback').catch(() => undefined);
       await older.end();
+    }
+  });
+
+  test("a version is dated when its transaction commits, not when it began: AS OF an instant while the write waited for the menu lock keeps its answer once the write commits (before: the new price)", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Dated at commit');
+    const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
+    const group = await t.request({
+      method: 'POST',
+      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+      token: staff,
+      payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
+    });
+    assert.equal(group.statusCode, 201, group.body);
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    const instant = async () =>
+      (await sql.query<{ at: string }>(`select to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as at`)).rows[0]!.at;
+    const prices = async (query = '') => itemsOf((await menuOf(t, rid, query)).body).map((i) => i.price);
+    try {
+      // The PATCH (its item and, in the same transaction, nothing else) and a group re-saved with two
+      // modifiers (three rows in one transaction) both wait for the menu lock; meanwhile, instant T2.
+      let during = '';
+      const seen: Record<string, number[]> = {};
+      const [patched, resaved] = await withMenuVersionHeld(
+        t,
+        rid,
+        [
+          () => t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } }),
+          () =>
+            t.request({
+              method: 'PATCH',
+              url: `/v1/restaurants/${rid}/menu/modifier-groups/${group.json().id as string}`,
+              token: staff,
+              headers: { 'if-match': '"1"' },
+              payload: { name: 'Crust', modifiers: [{ name: 'Thin', priceDelta: 0 }, { name: 'Deep', priceDelta: 200 }] },
+            }),
+        ],
+        async () => {
+          await sleep(5);
+          during = await instant();
+          await sleep(5);
+          seen.live = await prices();
+          seen.asOf = await prices(`?asOf=${during}`);
+        },
+      );
+      assert.equal(patched?.statusCode, 200, patched?.body);
+      assert.equal(resaved?.statusCode, 200, resaved?.body);
+      assert.deepEqual(seen, { live: [1000], asOf: [1000] }, 'at T2 the menu, live and as of T2, has the old price');
+      const after = await instant();
+      assert.deepEqual(await prices(), [1500]);
+      assert.deepEqual(await prices(`?asOf=${during}`), [1000], 'as of T2 the price read at T2 (before: 1500, the answer changed after the fact)');
+      // Each transaction's versions start at one instant, after T2 and before its answer came.
+      const { rows } = await sql.query<{ entity: string; starts: string[] }>(
+        `select entity, array_agg(distinct to_char(valid_from at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')) as starts
+           from menu.history where tenant_id = $1 and valid_from > $2::timestamptz group by entity order by entity`,
+        [rid, during],
+      );
+      assert.deepEqual(rows.map((r) => [r.entity, r.starts.length]), [['item', 1], ['modifier', 1], ['modifier_group', 1]], JSON.stringify(rows));
+      const [item, modifier, group2] = rows.map((r) => r.starts[0]!);
+      assert.equal(modifier, group2, 'the group and its modifiers, saved in one transaction, start at one instant');
+      assert.ok(item! < modifier!, 'the PATCH, first to get the lock, is dated before the group it committed before');
+      assert.ok(modifier! < after, `${modifier} is before ${after}`);
+      // Ranges still meet: the version each replaced ends where it begins.
+      const history = (await t.request({ url: `${url}/history` })).json().versions as Array<{ version: number; validFrom: string; validTo: string | null }>;
+      assert.deepEqual(history.map((v) => [v.version, v.validTo]), [[1, history[1]!.validFrom], [2, null]]);
+      assert.ok(history[1]!.validFrom > during, `version 2 starts at ${history[1]!.validFrom}, after T2 (${during}); before, at the PATCH's BEGIN`);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('changes made in a subtransaction and after it are dated at the commit as well: the version replaced in the same transaction never was current (an empty range), and the ranges still meet', async () => {
+    const { rid, itemId } = await seed(t, 'Savepoint');
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      await sql.query('begin');
+      const began = (await sql.query<{ now: string }>(`select now()::text as now`)).rows[0]!.now;
+      // The first change inside the subtransaction: its history row has the subtransaction's xmin, so the
+      // second change does not take it for this transaction's own and opens a range of its own.
+      await sql.query('savepoint s');
+      await sql.query(`update menu.items set price = 1100 where id = $1`, [itemId]);
+      await sql.query('release savepoint s');
+      await sql.query(`update menu.items set price = 1200 where id = $1`, [itemId]);
+      await sleep(20);
+      await sql.query('commit');
+      const { rows } = await sql.query<{ version: number; meets_next: boolean | null; empty: boolean; after_begin: boolean }>(
+        `select version, valid_to = lead(valid_from) over (order by version) as meets_next, valid_from = valid_to as empty,
+                valid_from > $2::timestamptz + interval '15 milliseconds' as after_begin
+           from menu.history where entity = 'item' and id = $1 order by version`,
+        [itemId, began],
+      );
+      assert.deepEqual(rows, [
+        { version: 1, meets_next: true, empty: false, after_begin: false },
+        { version: 2, meets_next: true, empty: true, after_begin: true },
+        { version: 3, meets_next: null, empty: false, after_begin: true },
+      ]);
+      assert.deepEqual(itemsOf((await menuOf(t, rid, `?asOf=${new Date(Date.now() + 1000).toISOString()}`)).body).map((i) => i.price), [1200]);
+    } finally {
+      await sql.query('rollback').catch(() => undefined);
+      await sql.end();
     }
   });
 });
