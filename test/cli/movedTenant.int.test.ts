@@ -148,6 +148,22 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     assert.match(shown.stdout, new RegExp(`^saga ${ids.movedParked} \\(payments/probe\\) of tenant ${movedRid}, in database ${db1}\\n {2}status {5}parked`));
   });
 
+  test('sagas list --stuck over both databases: the moved restaurant\'s failed and parked sagas come before a running one of the shared database that changed since, and a cut says so (before: the running one first, the cut unsaid)', async () => {
+    // The staying restaurant's saga has waited for an event for 20 minutes; the moved ones were parked and failed an hour ago.
+    await pool.query(`update payments.saga_instances set updated_at = now() - interval '20 minutes' where id = $1`, [ids.stayed]);
+    await targetPool.query(`update payments.saga_instances set updated_at = now() - interval '1 hour' where id = any($1::uuid[])`, [[ids.movedParked, ids.movedFailed]]);
+    const listedIds = (stdout: string) => stdout.split('\n').filter((l) => /^[0-9a-f-]{36} {2}/.test(l)).map((l) => l.slice(0, 36));
+    const cut = await run('sagas', 'list', '--stuck', '--limit', '2');
+    assert.equal(cut.code, 0, cut.stderr);
+    assert.deepEqual(listedIds(cut.stdout).sort(), [ids.movedParked, ids.movedFailed].sort(), cut.stdout);
+    assert.match(cut.stdout, /^… and more: the list was cut at 2; /m);
+    const whole = await run('sagas', 'list', '--stuck');
+    assert.equal(whole.code, 0, whole.stderr);
+    assert.equal(listedIds(whole.stdout).at(-1), ids.stayed, whole.stdout);
+    assert.match(whole.stdout, /3 saga\(s\) need attention/);
+    assert.doesNotMatch(whole.stdout, /and more/);
+  });
+
   test('sagas close and resume act on the saga where it lives', async () => {
     const closed = await run('sagas', 'close', ids.movedFailed, '--reason', 'refunded by hand', '--by', 'ana');
     assert.equal(closed.code, 0, closed.stderr);

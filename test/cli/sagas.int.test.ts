@@ -94,6 +94,31 @@ describe('brigade sagas list|show', () => {
     assert.doesNotMatch(older.stdout, new RegExp(`${ids.waiting}|${ids.due}`), 'an hour is not 120 minutes');
   });
 
+  test('list --stuck puts the failed saga first however old, and says when the limit cut the list (before: cut off behind newer running ones, with no word of it)', async () => {
+    // The failed one older than the two unchanged for an hour: the order they were listed in hid it behind them.
+    await pool.query(`update payments.saga_instances set updated_at = updated_at - interval '2 hours' where id = $1`, [ids.failed]);
+    try {
+      const cut = await run('list', '--stuck', '--limit', '2');
+      assert.equal(cut.code, 0, cut.stderr);
+      const listed = cut.stdout.split('\n').filter((l) => /^[0-9a-f-]{36} {2}/.test(l)).map((l) => l.slice(0, 36));
+      assert.equal(listed.length, 2, cut.stdout);
+      assert.equal(listed[0], ids.failed, cut.stdout);
+      assert.ok(([ids.waiting, ids.due] as string[]).includes(listed[1]!), cut.stdout);
+      assert.match(cut.stdout, /^2 saga\(s\) need attention; 'brigade sagas show ID' for the details\n… and more: the list was cut at 2; narrow it with --status or --older-than, or raise --limit$/m);
+      // As JSON the rows stay a list; the cut is said on stderr.
+      const json = await run('list', '--stuck', '--limit', '2', '--json');
+      assert.equal(json.code, 0, json.stderr);
+      assert.deepEqual((JSON.parse(json.stdout) as Array<{ id: string }>).map((r) => r.id)[0], ids.failed);
+      assert.match(json.stderr, /… and more: the list was cut at 2/);
+      // Not cut: no such line.
+      const whole = await run('list', '--stuck', '--limit', '3');
+      assert.match(whole.stdout, /3 saga\(s\) need attention/);
+      assert.doesNotMatch(whole.stdout + whole.stderr, /and more/);
+    } finally {
+      await pool.query(`update payments.saga_instances set updated_at = updated_at + interval '2 hours' where id = $1`, [ids.failed]);
+    }
+  });
+
   test('list --status failed --json: machine-readable', async () => {
     const result = await run('list', '--status', 'failed', '--json');
     assert.equal(result.code, 0, result.stderr);

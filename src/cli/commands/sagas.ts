@@ -21,7 +21,8 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
                        Sagas, most recently changed first. --stuck: only those that need a person:
                        failed ones (a compensation failed for good), parked ones (a step that must
                        not be undone could not go on), and unfinished ones that have not changed for
-                       MINUTES (default 15), each with the reason
+                       MINUTES (default 15), each with the reason; the failed and parked ones first.
+                       At most N (default 100) per saga store; a list cut there ends with '… and more'
   brigade sagas show ID [--json]
                        One saga: status, state, pending work, every step outcome and event with its
                        time (the saga log), and its deadlines; a saga of that id in another database
@@ -226,19 +227,33 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       ...(status === undefined ? {} : { status: status as SagaStatus }),
       ...(limit === undefined ? {} : { limit }),
     };
+    const shown = limit ?? DEFAULT_LIST_LIMIT;
+    // One more than is shown, from each database: more than `shown` in all then says the list was cut.
+    const fetchOptions = { ...options, limit: shown + 1 };
     const found: Array<SagaSummary & { service: string; database: string }> = [];
+    let cut = false;
     for (const store of stores) {
-      // A store's sagas of every database, merged in listSagas's order (most recently changed first, then
-      // id) and cut to the limit, as if they were one table.
+      // A store's sagas of every database, merged in listSagas's order (with --stuck the failed and
+      // parked ones first; then most recently changed first, then id) and cut to the limit, as if they
+      // were one table. Sorted by the last change alone, the running sagas of a shared database that
+      // merely waited long came before an older failed or parked one of another database, and the cut
+      // dropped it.
       const merged: Array<SagaSummary & { service: string; database: string }> = [];
       for (const place of places.filter((p) => p.service === store.service)) {
-        merged.push(...(await read(place, (tx) => listSagas(tx, place.schema, options))).map((s) => ({ service: store.service, database: place.database.label, ...s })));
+        merged.push(...(await read(place, (tx) => listSagas(tx, place.schema, fetchOptions))).map((s) => ({ service: store.service, database: place.database.label, ...s })));
       }
-      merged.sort((a, b) => (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.updatedAt < b.updatedAt ? 1 : -1));
-      found.push(...merged.slice(0, limit ?? DEFAULT_LIST_LIMIT));
+      const needsPerson = (s: SagaSummary) => (values.stuck === true && (s.status === 'failed' || s.status === 'parked') ? 0 : 1);
+      merged.sort((a, b) => needsPerson(a) - needsPerson(b) || (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.updatedAt < b.updatedAt ? 1 : -1));
+      if (merged.length > shown) cut = true;
+      found.push(...merged.slice(0, shown));
     }
+    const more = cut
+      ? `… and more: the list was cut at ${shown}${stores.length > 1 ? ' per saga store' : ''}; narrow it with --status${values.stuck === true ? ' or --older-than' : ''}${shown < 10_000 ? ', or raise --limit' : ''}`
+      : null;
     if (values.json === true) {
       ctx.io.out(JSON.stringify(found, null, 2));
+      // The rows stay a list (what scripts read); the cut is said beside them.
+      if (more !== null) ctx.io.err(more);
       return 0;
     }
     ctx.io.out(`${'id'.padEnd(36)}  ${'service/saga'.padEnd(18)}  ${'status'.padEnd(12)}  ${'pending'.padEnd(18)}  ${'updated'.padEnd(24)}  database`);
@@ -247,6 +262,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (s.stuck !== null) ctx.io.out(`    ${s.stuck}`);
     }
     ctx.io.out(values.stuck === true ? `${found.length} saga(s) need attention${found.length > 0 ? "; 'brigade sagas show ID' for the details" : ''}` : `${found.length} saga(s)`);
+    if (more !== null) ctx.io.out(more);
     return 0;
   } finally {
     await close();

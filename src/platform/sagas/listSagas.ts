@@ -33,16 +33,24 @@ export interface ListSagasOptions {
   readonly stuckAfterMs?: number;
   /** Only this status. */
   readonly status?: SagaStatus;
-  /** At most this many, most recently changed first. Default 100, at most 10 000. */
+  /**
+   * At most this many, most recently changed first (with `stuckAfterMs`, the failed and parked ones
+   * first). Default 100, at most 10 001 (10 000 and one more, for a caller that asks one more than it
+   * shows to tell whether the list was cut).
+   */
   readonly limit?: number;
 }
+
+/** The largest limit {@link listSagas} takes. */
+const MAX_LIMIT = 10_001;
 
 const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating', 'compensated', 'failed', 'parked', 'closed'];
 
 /**
  * Lists sagas of the saga store in `schema` as the transaction's actor sees them (run it as `admin`
  * or `system` to see every tenant's), most recently changed first; with `stuckAfterMs`, only those
- * that need attention, each with the reason. Needs no saga definitions.
+ * that need attention, each with the reason, the failed and parked ones first (so that a limit cuts
+ * the running ones that merely waited long, not them). Needs no saga definitions.
  *
  * A running saga that waits for an outside event (a payment waiting for the delivery) also stops
  * changing: choose `stuckAfterMs` above the longest legitimate wait.
@@ -53,7 +61,7 @@ const STATUSES: readonly SagaStatus[] = ['running', 'completed', 'compensating',
 export async function listSagas(tx: Tx, schema: string, options: ListSagasOptions = {}): Promise<SagaSummary[]> {
   const table = sagaTables(schema);
   const limit = options.limit ?? 100;
-  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 10_000) throw new ValidationError('limit must be an integer from 1 to 10000', { field: 'limit' });
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw new ValidationError(`limit must be an integer from 1 to ${MAX_LIMIT}`, { field: 'limit' });
   if (options.status !== undefined && !STATUSES.includes(options.status)) throw new ValidationError(`status must be one of ${STATUSES.join(', ')}`, { field: 'status' });
   const stuckAfterMs = options.stuckAfterMs ?? null;
   if (stuckAfterMs !== null && !(Number.isFinite(stuckAfterMs) && stuckAfterMs >= 0)) throw new ValidationError('stuckAfterMs must be a number of ms, 0 or more', { field: 'stuckAfterMs' });
@@ -84,19 +92,35 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
  * stuck age in ms or null, `$3` the limit. With `$2`, every status it lists is in the predicate of
  * the partial index `saga_instances_unfinished` (payments migration 0015), so the stuck list walks
  * that index by `updated_at` instead of reading every finished saga.
+ *
+ * With `$2`, the failed and parked sagas come first, then the unfinished ones unchanged that long,
+ * each group most recently changed first. Sorted by the last change alone, the payment sagas of
+ * orders in transit (running, waiting for OrderDelivered, unchanged for longer than the threshold:
+ * normal) filled the limit, and the parked and failed ones, older as a rule, fell below the cut. Two
+ * branches, each cut at the limit on its own walk of the index, then merged and cut again: the
+ * alternative, one `order by (status in ('failed', 'parked')) desc, updated_at desc`, cannot take its
+ * order from the index and sorts every unfinished saga past the threshold to return the first few.
+ * Without `$2` the first branch is empty and the list is by last change, whatever the status.
  */
 export function listSagasSql(table: (name: SagaTable) => string): string {
-  return `select i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until,
+  const columns = 'i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until';
+  return `select ${columns},
             i.locked_until > now() as leased, i.run_after > now() as backing_off, now() as now,
             (select json_build_object('name', d.name, 'dueAt', d.due_at) from ${table('saga_deadlines')} d
               where d.tenant_id = i.tenant_id and d.saga_id = i.id and d.fired_at is null and d.cancelled_at is null
               order by d.due_at limit 1) as next_deadline
-       from ${table('saga_instances')} i
-      where ($1::text is null or i.status = $1)
-        and ($2::double precision is null
-             or i.status in ('failed', 'parked')
-             or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
-      order by i.updated_at desc, i.id
+       from ((select ${columns} from ${table('saga_instances')} i
+               where $2::double precision is not null and i.status in ('failed', 'parked') and ($1::text is null or i.status = $1)
+               order by i.updated_at desc, i.id
+               limit $3)
+             union all
+             (select ${columns} from ${table('saga_instances')} i
+               where ($1::text is null or i.status = $1)
+                 and ($2::double precision is null
+                      or (i.status in ('running', 'compensating') and i.updated_at < now() - $2::double precision * interval '1 millisecond'))
+               order by i.updated_at desc, i.id
+               limit $3)) i
+      order by ($2::double precision is not null and i.status in ('failed', 'parked')) desc, i.updated_at desc, i.id
       limit $3`;
 }
 

@@ -65,7 +65,26 @@ export class PaymentProviderCredentialsError extends BrigadeError {
   }
 }
 
-/** The provider refused the request (4xx other than 402, 401, 403, 408 and 429): `details.providerCode` says why. Not retryable. */
+/**
+ * The provider answered a money-moving request with a 4xx that is no answer to its key: 409 (a request
+ * with that key is still in progress, as Stripe answers a concurrent one), 404 (no such route: a wrong
+ * base path, say) or 400 (a request it did not take up; Stripe answers a key reused with other
+ * parameters so). Whether the key's request moved money is unknown: an earlier attempt under it may
+ * still be processed. Retryable with the same key; a saga step asks the ledger, then parks for a person
+ * past its attempts. Read as a refusal ({@link PaymentRejectedError}), a charge retried after a timeout
+ * was "nothing charged": the order was cancelled and the first attempt's authorization never refunded.
+ */
+export class PaymentProviderOutcomeUnknownError extends BrigadeError {
+  readonly retryable = true;
+  constructor(providerStatus: number, providerCode: string, message: string) {
+    super('PAYMENT_PROVIDER_OUTCOME_UNKNOWN', 502, message, { details: { providerStatus, providerCode } });
+  }
+}
+
+/**
+ * The provider refused the request (a 4xx other than 402, 401, 403, 408 and 429, and on a money-moving
+ * call other than 400, 404 and 409): `details.providerCode` says why. Not retryable.
+ */
 export class PaymentRejectedError extends BrigadeError {
   readonly retryable = false;
   constructor(providerStatus: number, providerCode: string, message: string) {

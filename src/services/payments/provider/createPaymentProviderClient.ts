@@ -3,6 +3,7 @@ import {
   PaymentDeclinedError,
   PaymentProviderAnswerInvalidError,
   PaymentProviderCredentialsError,
+  PaymentProviderOutcomeUnknownError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -51,7 +52,8 @@ const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck
  * An HTTP client of the payment provider with typed failures: {@link PaymentDeclinedError} (402),
  * {@link PaymentProviderUnavailableError} (5xx, 408, 429 or connection refused), {@link PaymentProviderTimeoutError}
  * (no answer within `timeoutMs`), {@link PaymentRequestChangedError} (the key was used with another
- * request), {@link PaymentProviderCredentialsError} (401, 403), {@link PaymentRejectedError} (other 4xx),
+ * request), {@link PaymentProviderCredentialsError} (401, 403), {@link PaymentProviderOutcomeUnknownError}
+ * (400, 404 or 409 to a money-moving call: no answer to its key), {@link PaymentRejectedError} (other 4xx),
  * {@link PaymentProviderAnswerInvalidError} (a 2xx whose body is not the charge, refund or payout asked
  * for: its id missing, its amount, currency, destination or charge another). The client does not retry:
  * the caller (a saga step) does, with the same key.
@@ -104,7 +106,18 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
       throw new PaymentProviderCredentialsError(response.status, `The payment provider refused the platform's credentials (${response.status}: ${detail}); check PAYMENT_PROVIDER_URL and the provider account`);
     }
     if (payload.code === 'IDEMPOTENCY_KEY_REUSED' && idempotencyKey !== undefined) throw new PaymentRequestChangedError(idempotencyKey, detail);
-    throw new PaymentRejectedError(response.status, typeof payload.code === 'string' ? payload.code : 'UNKNOWN', detail);
+    const code = typeof payload.code === 'string' ? payload.code : 'UNKNOWN';
+    // No answer to the key: a request with it still in progress (409), no such route (404), a request
+    // not taken up (400). The key's earlier request may have moved money, or may yet: unknown, retried.
+    // Read as a refusal, a charge retried after a timeout was "nothing charged" (decision 0079).
+    if (idempotencyKey !== undefined && (response.status === 409 || response.status === 404 || response.status === 400)) {
+      throw new PaymentProviderOutcomeUnknownError(
+        response.status,
+        code,
+        `The payment provider answered ${method} ${path} with ${response.status}: ${detail}; whether it acted under key ${idempotencyKey} is unknown: look it up in its ledger`,
+      );
+    }
+    throw new PaymentRejectedError(response.status, code, detail);
   };
   return {
     charge: (request, key) => call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference }), request, key),

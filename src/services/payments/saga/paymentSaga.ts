@@ -3,6 +3,7 @@ import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } 
 import {
   PaymentProviderAnswerInvalidError,
   PaymentProviderCredentialsError,
+  PaymentProviderOutcomeUnknownError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
@@ -78,9 +79,11 @@ type Ctx = StepContext<State>;
 export const MONEY_STEP_ATTEMPTS = 10;
 
 /**
- * Failure codes of a charge that moved no money: the provider refused it, or it was never sent (no
- * card on file, or none could be read, after the ledger showed no authorization under the key). Any
- * other may have authorized.
+ * Failure codes of a charge that moved no money: the provider refused it (a refusal it keeps under the
+ * key; a 400, 404 or 409 is none, and the client reports it as an unknown outcome), or it was never
+ * sent (no card on file, or none could be read, after the ledger showed no authorization under the
+ * key). Any other may have authorized. After a failed attempt the charge step turns the ones that say
+ * nothing of that attempt into an unknown outcome (see `afterAnEarlierAttempt` in the step).
  */
 const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMENT_METHOD_MISSING', 'PAYMENT_METHOD_UNAVAILABLE']);
 
@@ -95,11 +98,24 @@ export const chargedNothing = (code: string | null | undefined): boolean => code
 const REFUSAL_KEPT_UNDER_KEY = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED']);
 
 /**
+ * Statuses of a {@link PaymentRejectedError} that the provider keeps under the key as its answer to it
+ * (a declined card, a request it refused for what it asks): sent again under the key, the same request
+ * gets the same answer, so an earlier attempt's request got it too. Any other 4xx it may answer without
+ * looking at the key's request.
+ */
+const REFUSAL_STATUSES_KEPT_UNDER_KEY = new Set([402, 422]);
+
+/**
  * A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), an answer that is not the
- * charge asked for, or its key's earlier request refused as different. The provider may have acted.
+ * charge asked for, a 4xx that is no answer to its key (400, 404, 409), or its key's earlier request
+ * refused as different. The provider may have acted.
  */
 const outcomeUnknown = (error: unknown) =>
-  error instanceof PaymentProviderTimeoutError || error instanceof PaymentProviderUnavailableError || error instanceof PaymentProviderAnswerInvalidError || error instanceof PaymentRequestChangedError;
+  error instanceof PaymentProviderTimeoutError ||
+  error instanceof PaymentProviderUnavailableError ||
+  error instanceof PaymentProviderAnswerInvalidError ||
+  error instanceof PaymentProviderOutcomeUnknownError ||
+  error instanceof PaymentRequestChangedError;
 
 /**
  * Whether a failure of a money step other than the charge is worth another attempt: a retryable one,
@@ -296,7 +312,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           // attempts since the resume: an earlier one that sent nothing counts too. A card store that
           // fails is left as it was: retried anyway, and only its last failure, after every attempt read
           // the ledger, is taken as nothing charged.)
-          const sentNothing = (error: BrigadeError) => (ctx.attempt > 1 ? new ChargeOutcomeUnknownError(ctx.idempotencyKey, ctx.attempt, error) : error);
+          const afterAnEarlierAttempt = (error: BrigadeError, what?: string) => (ctx.attempt > 1 ? new ChargeOutcomeUnknownError(ctx.idempotencyKey, ctx.attempt, error, what) : error);
+          const sentNothing = (error: BrigadeError) => afterAnEarlierAttempt(error);
           const card = await ports.paymentMethods.cardFor({ restaurantId: ctx.state.restaurantId, customerId: ctx.state.customerId, orderId: ctx.state.orderId }).catch((error: unknown) => {
             // No card on file is a refusal; a store that failed says nothing about the card: retried.
             throw error instanceof PaymentMethodMissingError ? sentNothing(error) : new PaymentMethodUnavailableError(ctx.state.customerId, error);
@@ -306,6 +323,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           } catch (error) {
             // Credentials refused: the provider did not look at the key, so an earlier attempt may still land.
             if (error instanceof PaymentProviderCredentialsError) throw sentNothing(error);
+            // A refusal the provider does not keep under the key (any 4xx but 402 and 422: a 409 "key in
+            // use" from a port other than the HTTP client, which reports 400, 404 and 409 as unknown
+            // outcomes itself, a 410) says nothing of an earlier attempt's request, still processed,
+            // maybe: after a failed attempt it is an unknown outcome too. Before, attempt 1 timed out,
+            // attempt 2 got a 409, and the saga cancelled the order as nothing charged while attempt 1
+            // authorized, never refunded.
+            if (error instanceof PaymentRejectedError) {
+              const providerStatus = (error.details as { providerStatus?: unknown } | undefined)?.providerStatus;
+              if (typeof providerStatus !== 'number' || !REFUSAL_STATUSES_KEPT_UNDER_KEY.has(providerStatus)) {
+                throw afterAnEarlierAttempt(error, `was refused with ${String(providerStatus)}, which the provider keeps under no key`);
+              }
+            }
             if (!outcomeUnknown(error)) throw error;
             // An unknown outcome is not "nothing charged": the ledger says whether this key authorized. A ledger
             // that cannot be read either leaves the failure as it was (retried, then parked).

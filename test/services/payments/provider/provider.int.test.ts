@@ -7,12 +7,15 @@ import {
   PaymentDeclinedError,
   PaymentProviderAnswerInvalidError,
   PaymentProviderCredentialsError,
+  PaymentProviderOutcomeUnknownError,
   PaymentProviderTimeoutError,
   PaymentProviderUnavailableError,
   PaymentRejectedError,
   PaymentRequestChangedError,
 } from '../../../../src/services/payments/provider/index.ts';
 import { requestHash } from '../../../../src/services/payments/provider/runIdempotent.ts';
+import { paymentSaga } from '../../../../src/services/payments/saga/index.ts';
+import type { BrigadeError } from '../../../../src/platform/errors/index.ts';
 import { eventually } from '../../../support/eventually.ts';
 import { listeningProvider, withFaults } from './support.ts';
 
@@ -207,8 +210,10 @@ describe('payment provider client over HTTP', () => {
     const client = createPaymentProviderClient({ baseUrl: provider.baseUrl, timeoutMs: 2000 });
     await assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: '4000000000000002', reference: 'd' }, 'c-declined'), PaymentDeclinedError);
     await withFaults(provider, { errorRate: 1 }, () => assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'u' }, 'c-unavailable'), PaymentProviderUnavailableError));
-    await assert.rejects(client.capture(randomUUID(), 'c-missing'), (e: unknown) => e instanceof PaymentRejectedError && e.details.providerCode === 'NOT_FOUND');
-    await client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'k' }, 'c-changed');
+    // A 404 to a money call is no answer to its key (a wrong base path answers so too): unknown, retried.
+    await assert.rejects(client.capture(randomUUID(), 'c-missing'), (e: unknown) => e instanceof PaymentProviderOutcomeUnknownError && e.retryable && e.details.providerCode === 'NOT_FOUND');
+    const authorized = await client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'k' }, 'c-changed');
+    await assert.rejects(client.refund({ chargeId: authorized.id, amount: 1 }, 'c-not-captured'), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable && e.details.providerCode === 'CHARGE_NOT_REFUNDABLE');
     await assert.rejects(
       client.charge({ amount: 1, currency: 'EUR', card: '5555555555554444', reference: 'k' }, 'c-changed'),
       (e: unknown) => e instanceof PaymentRequestChangedError && e.retryable && e.details.idempotencyKey === 'c-changed',
@@ -251,6 +256,41 @@ describe('payment provider client: answers that are not what was asked for', () 
     for (const status of [401, 403]) {
       await assert.rejects((await answering(t, status, { detail: 'bad key' })).charge(request, 'k'), (e: unknown) => e instanceof PaymentProviderCredentialsError && !e.retryable && /credentials/.test(e.message), String(status));
     }
-    await assert.rejects((await answering(t, 404, { code: 'NOT_FOUND', detail: 'no such charge' })).capture('ch_1', 'k'), PaymentRejectedError);
+    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k'), PaymentRejectedError);
+  });
+
+  test('409, 404 and 400 on a money call say nothing of what its key did (a request with that key still in flight, a wrong base path, a request the provider did not take up): an unknown outcome, retried, and the refund, capture and payouts retry it too (before: PAYMENT_REJECTED, read as nothing charged)', async (t) => {
+    const saga = paymentSaga(
+      { provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) }, paymentMethods: { cardFor: async () => CARD } },
+      { acceptWithinMs: 60_000 },
+    );
+    const answers = [
+      [409, { code: 'IDEMPOTENCY_KEY_IN_USE', detail: 'There is currently another in-progress request using this Idempotency Key' }],
+      [404, { detail: 'Not Found' }],
+      [400, { code: 'VALIDATION_FAILED', detail: 'Keys for idempotent requests can only be used with the same parameters they were first used with' }],
+    ] as const;
+    for (const [status, body] of answers) {
+      const client = await answering(t, status, body);
+      const calls = {
+        charge: () => client.charge(request, 'k:charge'),
+        capture: () => client.capture('ch_1', 'k:capture'),
+        refund: () => client.refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund'),
+        payoutRestaurant: () => client.payout({ destination: 'restaurant:x', amount: 1230, currency: 'EUR' }, 'k:payoutRestaurant'),
+      };
+      for (const [step, call] of Object.entries(calls)) {
+        let failure: unknown;
+        await assert.rejects(call(), (e: unknown) => ((failure = e), true));
+        const error = failure as BrigadeError & { retryable?: boolean };
+        assert.deepEqual([error.code, error.retryable, (error.details as { providerStatus?: number } | undefined)?.providerStatus], ['PAYMENT_PROVIDER_OUTCOME_UNKNOWN', true, status], `${status} ${step}: ${String(error)}`);
+        assert.match(error.message, new RegExp(`^The payment provider answered POST /\\S+ with ${status}: .*; whether it acted under key k:${step} is unknown: look it up in its ledger`), `${status} ${step}`);
+        // The refund, the capture and the payouts retry it with the same key, then park (a 409 on a retry is not a refusal for good).
+        if (step !== 'charge') assert.equal(saga.steps[step]!.retryable!(failure), true, `${status} ${step} is retried`);
+      }
+    }
+    // A refusal the provider keeps under the key stays one: a 422 of its own, another 4xx; a key reused with another request; and any 4xx of the ledger, which moves nothing.
+    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k'), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable);
+    await assert.rejects((await answering(t, 410, { code: 'GONE', detail: 'gone' })).charge(request, 'k'), PaymentRejectedError);
+    await assert.rejects((await answering(t, 422, { code: 'IDEMPOTENCY_KEY_REUSED', detail: 'reused' })).charge(request, 'k'), PaymentRequestChangedError);
+    await assert.rejects((await answering(t, 404, { detail: 'Not Found' })).ledger(), PaymentRejectedError);
   });
 });

@@ -5,6 +5,7 @@ import { applySagaEvent, type SagaInstance } from '../../../../src/platform/saga
 import { applySagaStart } from '../../../../src/platform/sagas/applySagaEvent.ts';
 import {
   createPaymentProviderClient,
+  PaymentDeclinedError,
   PaymentProviderAnswerInvalidError,
   PaymentProviderCredentialsError,
   PaymentProviderTimeoutError,
@@ -228,6 +229,32 @@ describe('a charge that got no answer', () => {
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
     assert.match(t?.error ?? '', new RegExp(`before closing, look reference ${input.orderId} up in the provider's ledger\\. An authorization under key ${input.orderId}:charge means the customer was charged`));
     assert.doesNotMatch(t?.error ?? '', /nothing was charged\./);
+  });
+
+  test("after an attempt that timed out, a 4xx the provider keeps under no key (409 key in use, 404, 400, 410) is an unknown outcome: retried, then parked; a 402 or 422 stays a refusal (before: 409 failed the saga, the order was cancelled, and the first attempt's authorization never refunded)", async () => {
+    const sent: string[] = [];
+    const ledger = async () => [] as LedgerEntry[]; // attempt 1's request is still being processed: nothing committed yet
+    const answering = (error: Error): PaymentProviderClient['charge'] => async (request) => (sent.push(request.card), Promise.reject(error));
+    // Attempt 1 times out while the provider still processes it.
+    await assert.rejects(chargeWith({ charge: answering(new PaymentProviderTimeoutError(1)), ledger }, 1), PaymentProviderTimeoutError);
+    // Attempt 2 finds nothing in the ledger yet, and the provider answers 409: a request with that key is in progress (Stripe's answer).
+    let failure: unknown;
+    await assert.rejects(chargeWith({ charge: answering(new PaymentRejectedError(409, 'IDEMPOTENCY_KEY_IN_USE', 'There is currently another in-progress request using this Idempotency Key')), ledger }, 2), (e: unknown) => ((failure = e), true));
+    const unknown = failure as BrigadeError & { retryable?: boolean };
+    assert.deepEqual([unknown.code, unknown.retryable], ['PAYMENT_CHARGE_OUTCOME_UNKNOWN', true], String(unknown));
+    assert.match(unknown.message, /^attempt 2 was refused with 409, which the provider keeps under no key \(PAYMENT_REJECTED: .*\), but an earlier attempt under key .*:charge failed first and may still authorize/);
+    // Failed for good that way: parked with the key to look up, the order not cancelled.
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: unknown.code, message: unknown.message }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
+    // The same for any other 4xx the provider does not store as its answer to the key.
+    for (const [status, code] of [[404, 'NOT_FOUND'], [400, 'BAD_REQUEST'], [410, 'GONE']] as const) {
+      await assert.rejects(chargeWith({ charge: answering(new PaymentRejectedError(status, code, `refused ${status}`)), ledger }, 2), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN', String(status));
+    }
+    // A refusal the provider keeps under the key is its answer to attempt 1's request too: nothing charged.
+    await assert.rejects(chargeWith({ charge: answering(new PaymentRejectedError(422, 'AMOUNT_TOO_LARGE', 'too large')), ledger }, 2), (e: unknown) => e instanceof PaymentRejectedError && e.code === 'PAYMENT_REJECTED');
+    await assert.rejects(chargeWith({ charge: answering(new PaymentDeclinedError('declined')), ledger }, 2), PaymentDeclinedError);
+    // On a first attempt (the ledger read first, nothing under the key) a refusal stays one.
+    await assert.rejects(chargeWith({ charge: answering(new PaymentRejectedError(410, 'GONE', 'gone')), ledger }, 1), PaymentRejectedError);
   });
 
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
