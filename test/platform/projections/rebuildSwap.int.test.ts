@@ -116,6 +116,7 @@ describe('rebuild swap: the live view’s schema, grants and owner; the backlog 
     const holder = await admin.connect();
     const progress: Array<{ phase: string; events: number }> = [];
     let appendedBeforeCommit = 0;
+    let foreignHolders = 0;
     let last;
     try {
       // A transaction with an id from before the rebuild holds the read bound: the rebuild waits for it.
@@ -147,16 +148,28 @@ describe('rebuild swap: the live view’s schema, grants and owner; the backlog 
       last = lasts.reduce((a, b) => (a.transactionId > b.transactionId || (a.transactionId === b.transactionId && a.position > b.position) ? a : b));
       appendedBeforeCommit = (await admin.query(`select count(*)::int as n from ordering.events`)).rows[0].n;
       await holder.query('commit');
+      // Transaction ids are cluster-wide: another test file's transaction older than the last append,
+      // still open now, holds the second pass's read bound back and leaves the rest to the swap. Only
+      // one open now can (any begun later has a newer id).
+      foreignHolders = (
+        await admin.query(
+          `select count(*)::int as n from pg_stat_activity
+            where datname is distinct from current_database() and backend_xid is not null and age(backend_xid) >= age(xid($1::xid8))`,
+          [String(last.transactionId)],
+        )
+      ).rows[0].n;
       await rebuilt;
     } finally {
       await holder.query('rollback').catch(() => undefined);
       holder.release();
     }
-    // (Transaction ids are cluster-wide: another test file's transaction open across the second pass
-    // could hold its read bound back and leave more to the swap; the runs so far saw none.)
     const swapping = progress.find((p) => p.phase === 'swapping');
     assert.ok(swapping !== undefined, JSON.stringify(progress.map((p) => p.phase)));
-    assert.ok(swapping.events >= appendedBeforeCommit, `the backlog (${appendedBeforeCommit} events in the log) was read before the swap, not in it (${swapping.events} read at the swap)`);
+    // Held back by another test file's transaction (seen once in a CI check: 197 of 280 read), the
+    // swap catches up the rest, which the rebuild having ended at all shows (before: RebuildFallingBehindError).
+    if (foreignHolders === 0) {
+      assert.ok(swapping.events >= appendedBeforeCommit, `the backlog (${appendedBeforeCommit} events in the log) was read before the swap, not in it (${swapping.events} read at the swap)`);
+    }
     await drain(pool, board, last);
     assert.deepEqual(await viewRows(admin, 'board_view'), await freshFold(admin, pool, board), 'the swapped-in view equals a fresh fold');
   });
