@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { NO_FLUSH_WAIT } from '../db/index.ts';
+import { copyTableSettings } from './copyTableSettings.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
 import { tableGrants } from './tableGrants.ts';
@@ -7,7 +8,8 @@ import type { Projection } from './types.ts';
 
 /**
  * Creates the shadow table `<schema>.<shadowName>` like the live one: columns, defaults, checks,
- * indexes (`LIKE … INCLUDING ALL`), replacing a leftover of a failed rebuild. Nothing else yet: no
+ * indexes (`LIKE … INCLUDING ALL`), and the settings `LIKE` leaves out (`copyTableSettings`: a
+ * fillfactor, say, which the replay's writes must honour), replacing a leftover of a failed rebuild. Nothing else yet: no
  * grants (those the schema's default privileges gave are revoked, so only the owner can see it) and
  * no row-level security, so the owner can bulk-load it with COPY; `secureShadow` adds the live
  * table's before any other role uses it.
@@ -21,5 +23,6 @@ export async function createShadow(owner: pg.ClientBase, projection: Projection,
     const grantees = new Set((await tableGrants(tx, shadow)).map((g) => g.grantee));
     grantees.add('public');
     for (const grantee of grantees) await tx.query(`revoke all on table ${shadow} from ${grantee}`);
+    await copyTableSettings(owner, qualifiedTable(projection), shadow);
   });
 }

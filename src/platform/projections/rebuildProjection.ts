@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { NO_FLUSH_WAIT, nextTransactionId, unitOfWork, type Tx } from '../db/index.ts';
+import { NO_FLUSH_WAIT, nextTransactionId, probePeer, stopProbingPeer, unitOfWork, type Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
@@ -47,6 +47,14 @@ export interface RebuildProgress {
 
 /** Default of `swapLockTimeoutMs`: how long reads of the view may queue behind the swap. */
 export const SWAP_LOCK_TIMEOUT_MS = 2000;
+/**
+ * How long the swap's transaction may sit idle before the server ends its session (and with it the
+ * transaction, the checkpoint row it holds and the rebuild lock). Between its statements the swap only
+ * folds a page in memory (milliseconds); idle for this long, the command has stopped (Ctrl+Z, a frozen
+ * host), and the live batches of the projection, and of every projection that shares their turns,
+ * would wait on the row as long as it stays stopped.
+ */
+export const SWAP_IDLE_TIMEOUT_MS = 5000;
 /** SQLSTATE of a lock that `lock_timeout` gave up on. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -62,6 +70,28 @@ async function holdersOf(pool: pg.Pool, table: string) {
     )
     .catch(() => ({ rows: [] }));
   return rows;
+}
+
+/**
+ * Drops the shadow `shadow` of the projection `key` on a connection of the pool, once the owner's
+ * session is gone (ended by the server: a swap left idle, a lost peer) and the rebuild lock with it:
+ * only while no other rebuild has taken the lock since, whose shadow it would then be. Failures are
+ * left unsaid: the next rebuild drops a leftover shadow.
+ */
+async function dropUnclaimed(pool: pg.Pool, key: string, shadow: string): Promise<void> {
+  const client = await pool.connect().catch(() => undefined);
+  if (client === undefined) return;
+  let failed: Error | undefined;
+  try {
+    const locked = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
+    if (locked.rows[0]?.ok !== true) return;
+    await client.query(`drop table if exists ${shadow}`).catch(() => undefined);
+    await client.query(`select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`, [key]);
+  } catch (error) {
+    failed = error instanceof Error ? error : new Error(String(error)); // the connection goes, and a lock it may hold with it
+  } finally {
+    client.release(failed);
+  }
 }
 
 /** Options of {@link rebuildProjection}. */
@@ -132,13 +162,15 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  * 1. Takes the projection's rebuild lock (one rebuild at a time), checks that the connecting role
  *    can give the rebuilt table to the live table's owner (else {@link RebuildOwnerError}, before
  *    anything is made) and creates `<table>_rebuild` like the live table (`createShadow`: columns,
- *    defaults, checks, indexes; owner-only).
+ *    defaults, checks, indexes, storage parameters and the other settings of `copyTableSettings`;
+ *    owner-only). The connection it holds (the owner's) has its peer probed (`probePeer`): when this
+ *    host vanishes, the server ends the session, its lock and its swap within about half a minute.
  * 2. Replays every event into it while the live projector keeps serving, reading the log on a
  *    connection of its own in statements of `batchSize` until one comes back short. A projection
  *    with a `replay` (row projections) folds the events in memory as they stream in, and the owner's
  *    connection writes the rows in bulk behind the reader (`replayInMemory`); others apply page by
  *    page, read one page ahead (`replayThroughApply`). The shadow gets the live table's RLS flags,
- *    policies and grants (`secureShadow`): for the latter before the replay, for the former after
+ *    policies, grants and settings (`secureShadow`): for the latter before the replay, for the former after
  *    its last pass (step 3).
  * 3. Waits until every transaction that was running when the rebuild started has ended: reads stop
  *    below the oldest running one, so without the wait a view behind the live one could be swapped in.
@@ -149,9 +181,10 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  *    (as a live batch does: the catch-up may have applied events no batch will), takes the live table
  *    (ACCESS EXCLUSIVE), refuses if its columns, indexes or constraints no longer match the shadow's
  *    (`RebuildSchemaChangedError`: a migration ran meanwhile), gives the shadow the live
- *    table's RLS flags, policies, grants and owner as they are now, renames live →
+ *    table's RLS flags, policies, table and column grants, settings and owner as they are now, renames live →
  *    `<table>_old` and shadow → live (indexes renamed to the live names), drops the old table,
- *    commits. Readers that queued on the rename see the new table.
+ *    commits. Readers that queued on the rename see the new table. The swap's session is ended by the
+ *    server when it sits idle in its transaction for {@link SWAP_IDLE_TIMEOUT_MS} (a stopped command).
  *
  * Every read of the log is `readAll`'s (or `readAllForFold`'s): below the oldest running transaction,
  * so no late commit is skipped (decision 0011). `pool` must connect as the tables' owner (the
@@ -165,6 +198,7 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  * @throws {import("./errors.ts").RebuildSchemaChangedError} the live table's schema changed while the rebuild ran.
  * @throws {RebuildFallingBehindError} the swap's catch-up found more than 100 pages appended since the replay's last page.
  * @throws {import("./errors.ts").HorizonStalledError} a transaction open since before the rebuild stayed open past `horizonTimeoutMs`.
+ * @throws the server's error (`25P03` idle-in-transaction timeout, …) when it ended the owner's session.
  */
 export async function rebuildProjection(pool: pg.Pool, projection: Projection, options: RebuildOptions = {}): Promise<RebuildResult> {
   const batchSize = options.batchSize ?? DEFAULT_REBUILD_BATCH;
@@ -181,7 +215,8 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
   const context = { service: projection.service, actor: { kind: 'system' as const, id: `rebuild.${projection.name}` } };
   const owner = await pool.connect();
   let ownerError: Error | undefined;
-  const onOwnerError = (error: Error) => (ownerError = error);
+  // The first: the server's reason for ending the session comes before pg's "Connection terminated".
+  const onOwnerError = (error: Error) => (ownerError ??= error);
   owner.on('error', onOwnerError);
   const state: ReplayState = { events: 0, rowsWritten: 0, checkpoint: START };
   let total = 0;
@@ -200,6 +235,10 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
 
   try {
     stopIfAborted();
+    // The rebuild lock, and in the swap the live checkpoint row, are held on this connection: probed,
+    // the server ends the session within about half a minute of this host vanishing (a laptop asleep
+    // mid-rebuild), instead of refusing the next rebuild and pausing the live view for 2 h 11 min.
+    await probePeer(owner);
     const locked = await owner.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
     if (locked.rows[0]?.ok !== true) throw new RebuildInProgressError(projection.name);
     try {
@@ -258,6 +297,8 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
         // Then pause the live projector, catch up, swap, in one transaction.
         progress('swapping');
         await inTransaction(owner, context, async (tx) => {
+          // A command stopped in here (Ctrl+Z) would hold the checkpoint row as long as it stays stopped.
+          await tx.query(`select set_config('idle_in_transaction_session_timeout', $1, true)`, [String(SWAP_IDLE_TIMEOUT_MS)]);
           await enterServiceRole(tx, context);
           const locked = await tx.query<{ epoch: string }>(`select epoch::text as epoch from ${checkpointTable(projection)} where name = $1 for update`, [projection.name]);
           // The shadow may hold rows of a tenant that moved away meanwhile: swapping it in would bring them back.
@@ -297,8 +338,9 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           }
         });
       } catch (error) {
-        await owner.query(`drop table if exists ${shadow}`).catch(() => undefined);
-        throw error;
+        await owner.query(`drop table if exists ${shadow}`).catch(() => dropUnclaimed(pool, key, shadow));
+        // A session the server ended fails the next query with pg's "not queryable": say why it ended.
+        throw ownerError ?? error;
       }
       const took = seconds();
       const rows = await unitOfWork(pool, context, async (tx) => Number((await tx.query<{ n: string }>(`select count(*)::text as n from ${live}`)).rows[0]?.n));
@@ -308,6 +350,8 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
       await owner.query(`select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`, [key]).catch(() => undefined);
     }
   } finally {
+    // Back to the pool as it came (a connection that cannot be put back is dropped).
+    if (ownerError === undefined) await stopProbingPeer(owner).catch((error: unknown) => (ownerError = error instanceof Error ? error : new Error(String(error))));
     owner.off('error', onOwnerError);
     owner.release(ownerError);
   }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import client from 'prom-client';
-import { NO_FLUSH_WAIT, unitOfWork } from '../db/index.ts';
+import { NO_FLUSH_WAIT, probePeer, stopProbingPeer, unitOfWork } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import type { Turns } from '../runtime/takeTurns.ts';
 import { wakeableSleep, type WakeableSleep } from '../runtime/wakeableSleep.ts';
@@ -87,7 +87,9 @@ export interface ProjectionRunner {
  * (`pg_try_advisory_lock(hashtext('brigade.projection'), hashtext('<schema>.<name>'))`) on a
  * connection held for as long as the instance leads. Other instances retry every `lockRetryMs`; when
  * the leader's process dies its session ends, the lock frees and a waiting instance takes over from
- * the stored checkpoint. The leader reads the global order in batches (`applyBatch`: events, view
+ * the stored checkpoint. The connection's peer is probed both ways while it holds the lock
+ * (`probePeer`): when the leader's host vanishes (killed, asleep, cut off) the server ends its session
+ * within about half a minute. The leader reads the global order in batches (`applyBatch`: events, view
  * rows and checkpoint in one transaction, committed without waiting for the WAL flush: decision 0071),
  * straight on while batches come back full, else after `idleMs` or a wake-up: `wake()`, or a NOTIFY on
  * {@link PROJECTION_WAKE_CHANNEL} with payload `<schema>.<name>` (what `waitForPosition` sends when the
@@ -164,7 +166,14 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
           `select pg_try_advisory_lock(hashtext('brigade.projection'), hashtext($1)) as ok`,
           [key],
         );
-        if (rows[0]?.ok === true) return lockClient;
+        if (rows[0]?.ok === true) {
+          // The lock lives as long as this session, which idles between batches (they run on other
+          // connections): probed, the server ends it within about half a minute of this host vanishing
+          // (not the system's 2 h 11 min), and a standby takes over. A failure here releases the
+          // connection with the error, which ends the session and its lock.
+          await probePeer(lockClient);
+          return lockClient;
+        }
         lockClient.release();
         options.onLockBusy?.();
       } catch (error) {
@@ -278,6 +287,7 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         const unlocked = await lockClient
           .query(`select pg_advisory_unlock(hashtext('brigade.projection'), hashtext($1))`, [key])
           .then(() => lockClient.query(`unlisten ${PROJECTION_WAKE_CHANNEL}`))
+          .then(() => stopProbingPeer(lockClient))
           .then(() => undefined, (e: unknown) => (e instanceof Error ? e : new Error(String(e))));
         lockClient.release(unlocked);
       }

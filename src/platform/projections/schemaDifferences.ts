@@ -5,9 +5,10 @@ import type pg from 'pg';
  * probe text`), empty when they match. Compares what a rebuild's swap must not lose, each modulo
  * names where `LIKE … INCLUDING ALL` and the swap rename them: the columns in order (name, type,
  * collation, not null, default, identity, generated), the indexes (kind and definition after `USING`:
- * method, keys, INCLUDE, predicate), the constraints (`pg_get_constraintdef`). Not compared: triggers,
- * rules, comments, storage and statistics settings (`LIKE` copies the last three; the views have no
- * triggers or rules). Policies, RLS flags, grants and the owner are not compared: the swap copies them.
+ * method, keys, INCLUDE, predicate), the constraints (`pg_get_constraintdef`). Not compared: triggers
+ * and rules (the views have none). Not compared because the swap copies them from the live table as it
+ * is then: policies, RLS flags, table and column grants and the owner (`secureShadow`), storage
+ * parameters, statistics targets, comments, column storage and replica identity (`copyTableSettings`).
  */
 export async function schemaDifferences(client: pg.ClientBase, live: string, rebuilt: string): Promise<string[]> {
   const shape = async (table: string) =>

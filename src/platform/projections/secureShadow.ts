@@ -1,14 +1,21 @@
 import pg from 'pg';
+import { copyTableSettings } from './copyTableSettings.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { tableGrants } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
  * Gives the shadow table exactly the live table's row-level security flags, policies (deparsed by
- * `pg_policies`) and grants (from `aclexplode(relacl)`): what the shadow had of them before is dropped
- * and revoked first, so it can run again. Runs on `client` in the caller's transaction: once before
- * the service role first writes the shadow, and again in the swap's transaction with the live table
- * locked, so a grant, revoke or policy made on the live table while the rebuild ran is not lost.
+ * `pg_policies`), grants (`tableGrants`: on the table and on each column, with their grant options,
+ * and a grant another role made through its grant option made again as that role) and the settings
+ * `copyTableSettings` copies (storage parameters, statistics targets, comments, replica identity):
+ * what the shadow had of them before is dropped, revoked or reset first, so it can run again. Runs on
+ * `client` in the caller's transaction: once before the service role first writes the shadow, and
+ * again in the swap's transaction with the live table locked, so a grant, revoke, policy or setting
+ * made on the live table while the rebuild ran is not lost.
+ *
+ * A grant made by a role the connecting one cannot act as (`SET ROLE`: not a member of it, not a
+ * superuser) is made by the owner instead: the grantee keeps the privilege, the grantor is the owner.
  */
 export async function secureShadow(client: pg.ClientBase, projection: Projection, shadowName: string): Promise<void> {
   const live = qualifiedTable(projection);
@@ -25,7 +32,8 @@ export async function secureShadow(client: pg.ClientBase, projection: Projection
   const grants = await tableGrants(client, live);
   const statements: string[] = [];
   for (const p of (await policiesOf(shadowName)).rows) statements.push(`drop policy ${esc(p.name)} on ${shadow}`);
-  for (const grantee of new Set((await tableGrants(client, shadow)).map((g) => g.grantee))) statements.push(`revoke all on table ${shadow} from ${grantee}`);
+  // A table's REVOKE takes its columns' privileges too; CASCADE, what others granted through a grant option.
+  for (const grantee of new Set((await tableGrants(client, shadow)).map((g) => g.grantee))) statements.push(`revoke all on table ${shadow} from ${grantee} cascade`);
   statements.push(`alter table ${shadow} ${flags.rows[0]?.rls === true ? 'enable' : 'disable'} row level security`);
   statements.push(`alter table ${shadow} ${flags.rows[0]?.force === true ? 'force' : 'no force'} row level security`);
   // Policy expressions come from the catalog (pg_policies deparses them), never from input.
@@ -37,9 +45,16 @@ export async function secureShadow(client: pg.ClientBase, projection: Projection
         (p.check === null ? '' : ` with check (${p.check})`),
     );
   }
+  // In the live ACL's order: a grant through a grant option comes after the grant of the option.
+  const shadowColumns = new Set((await client.query<{ name: string }>(`select attname::text as name from pg_attribute where attrelid = $1::regclass and attnum > 0 and not attisdropped`, [shadow])).rows.map((r) => r.name));
   for (const g of grants) {
     if (!/^[A-Z ]+$/.test(g.privilege)) continue;
-    statements.push(`grant ${g.privilege.toLowerCase()} on table ${shadow} to ${g.grantee}`);
+    // A column the shadow lacks (added to the live table since): the swap refuses the shadow anyway.
+    if (g.column !== null && !shadowColumns.has(g.column)) continue;
+    const grant = `grant ${g.privilege.toLowerCase()}${g.column === null ? '' : ` (${esc(g.column)})`} on table ${shadow} to ${g.grantee}${g.grantable ? ' with grant option' : ''}`;
+    if (g.grantor !== null && g.mayActAsGrantor) statements.push(`set local role ${esc(g.grantor)}`, grant, 'set local role none');
+    else statements.push(grant);
   }
   for (const sql of statements) await client.query(sql);
+  await copyTableSettings(client, live, shadow);
 }

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { qualifiedTable } from './defineProjection.ts';
 import { RebuildSchemaChangedError } from './errors.ts';
+import { indexesOf } from './indexesOf.ts';
 import { schemaDifferences } from './schemaDifferences.ts';
 import { secureShadow } from './secureShadow.ts';
 import type { Projection } from './types.ts';
@@ -8,12 +9,13 @@ import type { Projection } from './types.ts';
 /**
  * Inside the caller's transaction, as the tables' owner: takes the live table (ACCESS EXCLUSIVE, so
  * no DDL or grant can land on it any more), checks that it still has the shadow's shape, gives the
- * shadow the live table's RLS flags, policies, grants and owner as they are now, then live → old,
- * shadow → live, old dropped, indexes given the live names.
+ * shadow the live table's RLS flags, policies, grants (table and column), settings (storage
+ * parameters, statistics targets, comments, replica identity) and owner as they are now, then live →
+ * old, shadow → live, old dropped, indexes given the live names.
  *
  * Why check and copy here: the shadow was made `LIKE` the live table when the rebuild started, and
- * secured before the replay's end; a migration, grant or policy applied to the live table since would
- * go with the dropped table while the migrations table says it was applied.
+ * secured before the replay's end; a migration, grant, policy or setting applied to the live table
+ * since would go with the dropped table while the migrations table says it was applied.
  *
  * @throws {RebuildSchemaChangedError} the live table's columns, indexes or constraints no longer match
  *   the shadow's (nothing is swapped; the caller rolls back).
@@ -33,18 +35,8 @@ export async function swapTables(owner: pg.PoolClient, projection: Projection, l
   ]);
   const { live: liveOwner, shadow: shadowOwner } = owners.rows[0]!;
   if (liveOwner !== shadowOwner) await owner.query(`alter table ${shadow} owner to ${esc(liveOwner)}`);
-  const indexes = async (table: string) =>
-    (
-      await owner.query<{ name: string; signature: string }>(
-        `select c.relname as name,
-                i.indisunique::text || i.indisprimary::text || split_part(pg_get_indexdef(i.indexrelid), ' USING ', 2) as signature
-           from pg_index i join pg_class c on c.oid = i.indexrelid
-          where i.indrelid = $1::regclass`,
-        [table],
-      )
-    ).rows;
-  const liveIndexes = await indexes(live);
-  const shadowIndexes = await indexes(shadow);
+  const liveIndexes = await indexesOf(owner, live);
+  const shadowIndexes = await indexesOf(owner, shadow);
   await owner.query(`alter table ${live} rename to ${esc(oldName)}`);
   await owner.query(`alter table ${shadow} rename to ${esc(projection.table)}`);
   await owner.query(`drop table ${qualifiedTable(projection, oldName)}`);

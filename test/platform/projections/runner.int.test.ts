@@ -10,6 +10,7 @@ import { takeTurns, type Turns } from '../../../src/platform/runtime/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { holdOpen } from '../events/support.ts';
 import { eventually, FLOW_MS, within } from '../../support/eventually.ts';
+import { advisoryLockHolder, clientKeepsAlive, peerLossSettingsOf, PROBED } from '../../support/peerLoss.ts';
 
 describe('a projection runner', () => {
   const database = useTestDatabase();
@@ -181,6 +182,37 @@ describe('a projection runner', () => {
       stop.abort();
       if (!stopped) await running.catch(() => undefined);
       await listener.close();
+    }
+  });
+  test('the leader’s lock connection is probed both ways (a leader whose host vanishes loses the lock within about half a minute, not two hours), and goes back to the pool as it was', async () => {
+    // Its own pool, to find the lock's connection among the clients it made.
+    const clients: pg.Client[] = [];
+    const probed = database.pool(2);
+    probed.on('connect', (c) => clients.push(c));
+    const projection = projectionOf('probed');
+    let leading!: () => void;
+    const led = new Promise<void>((resolve) => (leading = resolve));
+    const stop = new AbortController();
+    const running = runProjection(probed, projection, { idleMs: 10, onLeadership: (leader) => leader && leading() }).run(stop.signal);
+    let lockClient: pg.Client;
+    try {
+      await within(led, 30_000, 'the runner to take the lock');
+      lockClient = await advisoryLockHolder(pool, clients, 'brigade.projection', `ordering.${projection.name}`);
+      // The lock's connection idles between batches (they run on others): only probes find its peer gone.
+      // Before: the operating system's 7200 / 75 / 9 and no user timeout on the server, no keepalive on the client.
+      assert.deepEqual(await peerLossSettingsOf(lockClient), PROBED, 'the server probes the leader after 10 s idle, every 5 s, 3 times');
+      assert.notEqual(await clientKeepsAlive(lockClient), false, 'the leader probes the server');
+    } finally {
+      stop.abort();
+      await within(running, 30_000, 'the runner stops');
+    }
+    // Given back without the lock, the connection is a pooled one like the others again.
+    const plain = await pool.connect();
+    try {
+      assert.deepEqual(await peerLossSettingsOf(lockClient), await peerLossSettingsOf(plain));
+      assert.equal(await clientKeepsAlive(lockClient), await clientKeepsAlive(plain));
+    } finally {
+      plain.release();
     }
   });
 });
