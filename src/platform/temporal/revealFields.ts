@@ -21,24 +21,25 @@ export type ReadKeys = (keyIds: readonly string[]) => Promise<ReadonlyMap<string
  * const events = await revealFields(answered, (e) => (e.metadata.encryption?.fields ?? []).map((f) => `/data${f}`), keys.readKeys);
  */
 export async function revealFields<T>(items: readonly T[], fieldsOf: (item: T) => readonly string[], readKeys: ReadKeys): Promise<T[]> {
-  const sealedAt = items.map((item) => fieldsOf(item).filter((pointer) => isSealed(valueAt(item, pointer))));
-  const ids = new Set(items.flatMap((item, i) => sealedAt[i]!.map((pointer) => keyIdOf(valueAt(item, pointer) as string))));
+  // Each item's sealed values, by pointer, read once.
+  const sealed = items.map((item) =>
+    fieldsOf(item).flatMap((pointer) => {
+      const member = memberAt(item, pointer);
+      const value = member === null ? undefined : member.parent[member.name];
+      return isSealed(value) ? [{ pointer, value, keyId: keyIdOf(value) }] : [];
+    }),
+  );
+  const ids = new Set(sealed.flat().map((s) => s.keyId));
   if (ids.size === 0) return [...items];
   const keys = await readKeys([...ids]);
   return items.map((item, i) => {
-    if (sealedAt[i]!.length === 0) return item;
+    if (sealed[i]!.length === 0) return item;
     const copy = structuredClone(item);
-    for (const pointer of sealedAt[i]!) {
+    for (const { pointer, value, keyId } of sealed[i]!) {
       const { parent, name } = memberAt(copy, pointer)!;
-      const sealed = parent[name] as string;
-      const key = keys.get(keyIdOf(sealed));
-      parent[name] = key === undefined ? null : unseal(sealed, key);
+      const key = keys.get(keyId);
+      parent[name] = key === undefined ? null : unseal(value, key);
     }
     return copy;
   });
-}
-
-function valueAt(item: unknown, pointer: string): unknown {
-  const member = memberAt(item, pointer);
-  return member === null ? undefined : member.parent[member.name];
 }

@@ -26,6 +26,18 @@ async function seed(t: TestPlatform, name: string, city = 'Lisbon') {
   return { rid, staff, categoryId: category.json().id as string, itemId: item.json().id as string };
 }
 
+/** Posts a modifier group Size (0–1 of one modifier, Large +300) on the item: the created answer. */
+async function addSizeGroup(t: TestPlatform, rid: string, staff: string, itemId: string) {
+  const group = await t.request({
+    method: 'POST',
+    url: `/v1/restaurants/${rid}/menu/modifier-groups`,
+    token: staff,
+    payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
+  });
+  assert.equal(group.statusCode, 201, group.body);
+  return group;
+}
+
 const menuOf = async (t: TestPlatform, rid: string, query = '') => {
   const r = await t.request({ url: `/v1/restaurants/${rid}/menu${query}` });
   assert.equal(r.statusCode, 200, r.body);
@@ -223,13 +235,7 @@ describe('menu', () => {
     const bodies: string[] = [];
     for (const [what, writes] of pairs) {
       const { rid, staff, categoryId, itemId } = await seed(t, `Lock order ${what}`);
-      const group = await t.request({
-        method: 'POST',
-        url: `/v1/restaurants/${rid}/menu/modifier-groups`,
-        token: staff,
-        payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
-      });
-      assert.equal(group.statusCode, 201, group.body);
+      const group = await addSizeGroup(t, rid, staff, itemId);
       const urls = { item: `items/${itemId}`, category: `categories/${categoryId}`, group: `modifier-groups/${group.json().id as string}` };
       const answers = await withMenuVersionHeld(
         t,
@@ -725,13 +731,7 @@ describe('menu', () => {
   test("a version is dated when its transaction commits, not when it began: AS OF an instant while the write waited for the menu lock keeps its answer once the write commits (before: the new price)", async () => {
     const { rid, staff, itemId } = await seed(t, 'Dated at commit');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
-    const group = await t.request({
-      method: 'POST',
-      url: `/v1/restaurants/${rid}/menu/modifier-groups`,
-      token: staff,
-      payload: { itemId, name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] },
-    });
-    assert.equal(group.statusCode, 201, group.body);
+    const group = await addSizeGroup(t, rid, staff, itemId);
     const sql = new pg.Client({ connectionString: t.db.url });
     await sql.connect();
     const instant = async () =>
