@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { afterEach, before, describe, test } from 'node:test';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
@@ -101,15 +102,23 @@ describe('what the relay counts and reports when a publish fails', { timeout: 30
     const subject = `delivery.${token()}.Poison`;
     const received = await consume(subject);
     // Written before the check at write time existed, or by hand (decision 0078): a header name NATS
-    // cannot carry. Between two good rows of another key, so that it shares its wave with the first.
-    await produce(pool, subject, 'g', 1);
-    const { rows } = await pool.query<{ id: string; message_id: string }>(
-      `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
-       values (gen_random_uuid(), $1, 'p', '{"tenant": "", "bad name": "x"}', '{}') returning id, message_id`,
-      [subject],
-    );
+    // cannot carry. In one transaction with a good row of another key, so that the two share a wave:
+    // written apart, an open transaction of another test file between them can hold the poison row back
+    // (decision 0011) and let g1 go out alone (a CI run saw it).
+    const poisonMessageId = randomUUID();
+    await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, async (tx) => {
+      await writeToOutbox(tx, [{ subject, key: 'g', payload: { key: 'g', seq: 1 } }]);
+      await tx.query(
+        `insert into delivery.outbox (message_id, subject, aggregate_key, headers, payload)
+         values ($1, $2, 'p', jsonb_build_object('tenant', $3::text, 'bad name', 'x'), '{}')`,
+        [poisonMessageId, subject, TENANT],
+      );
+    });
+    // Every row of this test's subject goes when it ends, so that a failure here leaves no row for the
+    // next test's relay (g2 unsent once made the JetStream test below fail too).
+    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where subject = $1', [subject])));
+    const { rows } = await pool.query<{ id: string; message_id: string }>('select id::text, message_id::text from delivery.outbox where message_id = $1', [poisonMessageId]);
     const poison = rows[0]!;
-    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where id = $1', [poison.id])));
     await produce(pool, subject, 'g', 2);
     const relay = startRelay((messages) => transport.publish(messages));
     await waitFor('the relay refuses the row, and again', () => relay.errors().length >= 2, RELAY_MS);
