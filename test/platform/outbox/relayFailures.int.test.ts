@@ -159,15 +159,18 @@ describe('a row JetStream refuses for what it is (decision 0078, "Fixed later")'
       await nc.close();
     }
     const subject = `${prefix}.Step`;
-    // g1 and the big row go out in one wave, g1 first; g2 waits behind g1.
-    const g1 = await produce(pool, subject, 'g', 1);
-    const [big] = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
-      writeToOutbox(tx, [{ subject, key: 'p', payload: { text: 'x'.repeat(4096) } }]),
+    // g1 and the big row go out in one wave, g1 first (one transaction, so that no other test file's
+    // open transaction can part them); g2 waits behind g1.
+    const [g1, big] = await unitOfWork(pool, { service: 'delivery', tenantId: TENANT, actor: { kind: 'staff', id: TENANT } }, (tx) =>
+      writeToOutbox(tx, [
+        { subject, key: 'g', payload: { key: 'g', seq: 1 } },
+        { subject, key: 'p', payload: { text: 'x'.repeat(4096) } },
+      ]),
     );
     const g2 = await produce(pool, subject, 'g', 2);
     const { rows } = await pool.query<{ id: string }>('select id::text from delivery.outbox where message_id = $1', [big]);
     const row = rows[0]!.id;
-    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where id = $1', [row])));
+    cleanups.push(async () => void (await pool.query('delete from delivery.outbox where subject = $1', [subject])));
     const relay = startRelay((messages) => jetStream.publish(messages));
     await waitFor('the relay refuses the row, and again', () => relay.errors().length >= 2, RELAY_MS);
     const error = relay.errors()[0] as { code?: string; details?: Record<string, unknown>; message: string; cause?: unknown };
