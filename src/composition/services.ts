@@ -6,11 +6,13 @@ import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../
 import { courierReservations, createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
-import { createOrderingService, orderAccess, orderCommands } from '../services/ordering/index.ts';
+import { createOrderingService, openOrders, orderAccess, orderCommands } from '../services/ordering/index.ts';
 import { createPaymentsService } from '../services/payments/index.ts';
-import { cardsOnFile, courierDirectory, customerKeys, platformService, restaurantDirectory } from '../services/platform/index.ts';
+import { cardsOnFile, courierDirectory, createPlatformService, customerKeys, restaurantDirectory } from '../services/platform/index.ts';
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
+// Before erasing a customer, the platform asks ordering for their open orders (decision 0090).
+const platformService = createPlatformService((deps) => ({ orders: openOrders(deps) }));
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);

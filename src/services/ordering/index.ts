@@ -15,6 +15,7 @@ export { foldOrder } from './domain/foldOrder.ts';
 export { orderCommands } from './orderCommandsAdapter.ts';
 export { DISPATCH_ALERTS_SUBSCRIPTION, DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 export { orderAccess } from './orderAccessAdapter.ts';
+export { openOrders } from './openOrdersAdapter.ts';
 export { createOrderStore } from './orderStore.ts';
 export type { OrderView } from './orderView.ts';
 

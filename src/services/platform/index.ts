@@ -1,10 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import type { ServiceModule } from '../../platform/runtime/index.ts';
+import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
+import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
+
+export type { OpenOrders, PlatformPorts } from './ports.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
-export { TokenRestaurantUnknownError } from './operations/errors.ts';
+export { CustomerHasOpenOrdersError, TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
 export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
@@ -15,10 +18,16 @@ export { customerKeyId, customerKeys } from './customerKeys.ts';
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the
  * tenant placement catalog and the admin audit log; its first migration creates every service's
- * schema and role.
+ * schema and role. Its port (the ordering service's open orders, asked before an erasure) is wired by
+ * the composition root.
+ *
+ * @example
+ * createPlatformService((deps) => ({ orders: openOrders(deps) }))
  */
-export const platformService: ServiceModule = {
-  name: 'platform',
-  migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
-  routes: platformRoutes,
-};
+export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPorts): ServiceModule {
+  return {
+    name: 'platform',
+    migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
+    routes: async (app, options) => platformRoutes(app, { ...options, ports: ports(options.deps) }),
+  };
+}

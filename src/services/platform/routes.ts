@@ -3,6 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { absentBodyIsEmpty, actorContext, authorize, callerOf, NameText, NoFields } from '../../api/index.ts';
+import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
 import { ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
@@ -14,6 +15,8 @@ import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
 import { NewRestaurant } from './newRestaurant.ts';
 import { eraseCustomer } from './operations/eraseCustomer.ts';
+import { CustomerHasOpenOrdersError } from './operations/errors.ts';
+import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { addStaff } from './operations/addStaff.ts';
@@ -50,8 +53,8 @@ const NO_CARD = { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: no card on file' };
 /** What a request about `rid`'s staff may be refused with, besides its input's 400. */
 const STAFF_ERRORS = { 403: 'FORBIDDEN: not a staff or admin token', 404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)" };
 
-/** The platform service's routes: the directory, sign-up, staff and tokens. */
-export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (plugin, { deps }) => {
+/** The platform service's routes: the directory, sign-up, staff, tokens and erasure (which asks `ports.orders`). */
+export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: PlatformPorts }> = async (plugin, { deps, ports }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { unitOfWork, tokens } = deps;
   const directory = restaurantDirectory(unitOfWork);
@@ -160,18 +163,32 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   // Erasure (decision 0090): the customer row and card go, and the customer's data key is destroyed,
   // so their sealed personal data (delivery addresses in orders, in the log, the outbox, the broker and
   // the views) reads as null from then on. Orders stay, with the address null: the restaurant's books
-  // keep them.
+  // keep them. Refused while an order of theirs is on its way (its courier needs the address), unless
+  // an admin forces it.
   const ERASED = { 204: 'Erased: the customer row, the card on file and the data key are gone; their orders read with deliveryAddress null' };
+  const OPEN_ORDERS = 'CUSTOMER_HAS_OPEN_ORDERS: orders of the customer are not delivered, rejected or cancelled yet (details.orderIds); erase once they are, or cancel them first';
+  /**
+   * Erases `customerId` in a transaction of `context` unless orders of theirs are open: then 409, after
+   * the erasure's own 404 (nothing to erase: an erased customer's open orders do not hide that), and
+   * its work rolls back. The orders are looked up first, outside the transaction; `force` skips them.
+   */
+  const erase = async (context: UnitOfWorkContext, customerId: string, force = false): Promise<void> => {
+    const open = force ? [] : await ports.orders.openOrdersOf(customerId);
+    await unitOfWork(context, async (tx) => {
+      await eraseCustomer(tx, customerId);
+      if (open.length > 0) throw new CustomerHasOpenOrdersError(customerId, open);
+    });
+  };
   app.delete(
     '/customers/me',
     {
-      schema: { tags: ['platform'], summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders', security: bearer, body: NoFields },
-      config: { docs: { success: ERASED, errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)' } } },
+      schema: { tags: ['platform'], summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way', security: bearer, body: NoFields },
+      config: { docs: { success: ERASED, errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)', 409: OPEN_ORDERS } } },
       preValidation: absentBodyIsEmpty,
     },
     async (request, reply) => {
       const principal = customerOf(request);
-      await unitOfWork(actorContext(principal, 'platform'), (tx) => eraseCustomer(tx, principal.subject));
+      await erase(actorContext(principal, 'platform'), principal.subject);
       return reply.status(204).send();
     },
   );
@@ -179,13 +196,19 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps }> = async (
   app.delete(
     '/customers/:id',
     {
-      schema: { tags: ['platform'], summary: 'Erase a customer (admin): their record, card on file and the delivery addresses of their orders', security: bearer, params: Type.Object({ id: Uuid }), body: NoFields },
-      config: { docs: { success: ERASED, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: nothing to erase (no such customer, or erased already)' } } },
+      schema: {
+        tags: ['platform'],
+        summary: 'Erase a customer (admin): their record, card on file and the delivery addresses of their orders, once none is on its way (?force=true: even then)',
+        security: bearer,
+        params: Type.Object({ id: Uuid }),
+        querystring: Type.Object({ force: Type.Optional(Type.Boolean({ description: 'erase even with orders on their way: their couriers then see no address' })) }, { additionalProperties: false }),
+        body: NoFields,
+      },
+      config: { docs: { success: ERASED, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: nothing to erase (no such customer, or erased already)', 409: `${OPEN_ORDERS}, or force` } } },
       preValidation: absentBodyIsEmpty,
     },
     async (request, reply) => {
-      const { id } = request.params;
-      await unitOfWork(asAdmin(request), (tx) => eraseCustomer(tx, id));
+      await erase(asAdmin(request), request.params.id, request.query.force === true);
       return reply.status(204).send();
     },
   );

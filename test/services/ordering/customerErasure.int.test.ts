@@ -62,7 +62,7 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     };
   };
 
-  test('the address is sealed at rest (log, outbox, view) and opened for every reader; erasing the customer makes every copy read null', async () => {
+  test('the address is sealed at rest (log, outbox, view) and opened for every reader; erasing the customer (forced, the order on its way) makes every copy read null', async () => {
     const c = await signUp();
     const k = await courier(t);
     const order = await assigned(c, k);
@@ -93,12 +93,16 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
       conflict: ADDRESS,
     });
 
-    const erased = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    // The order is on its way: the customer's own erasure waits for it; an admin forces it.
+    const waits = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    assert.deepEqual([waits.statusCode, waits.json().code, waits.json().orderIds], [409, 'CUSTOMER_HAS_OPEN_ORDERS', [order.id]], waits.body);
+    assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 200, 'nothing was erased');
+    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: await t.token('admin', { subject: 'ops' }) });
     assert.equal(erased.statusCode, 204, erased.body);
     assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 404, 'the customer row is gone');
     assert.equal((await t.request({ url: '/v1/customers/me/payment-method', token: c.token })).statusCode, 404);
     const again = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
-    assert.deepEqual([again.statusCode, again.json().code], [404, 'NOT_FOUND'], 'nothing left to erase');
+    assert.deepEqual([again.statusCode, again.json().code], [404, 'NOT_FOUND'], 'nothing left to erase (the open order does not hide it)');
 
     const afterwards = await addressesOf(order.id, c.token, k, order.position);
     assert.deepEqual(afterwards, { staff: null, customer: null, event: null, encryption: before.encryption, task: null, conflict: null });
@@ -116,7 +120,7 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     assert.deepEqual([refused.statusCode, refused.json().code], [410, 'SUBJECT_ERASED'], refused.body);
   });
 
-  test('an admin erases any customer, also one known only by the orders their token placed; 404 for nothing to erase, 403 for others', async () => {
+  test('an admin erases any customer, also one known only by the orders their token placed, with an order on its way only when forced; 404 for nothing to erase, 403 for others', async () => {
     const admin = await t.token('admin', { subject: 'ops' });
     const id = randomUUID();
     const c = { id, token: await t.token('customer', { subject: id }) };
@@ -127,7 +131,9 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: r.staff })).statusCode, 403, 'staff may not');
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: other.token })).statusCode, 403, 'nor another customer');
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/customers/${randomUUID()}`, token: admin })).statusCode, 404, 'nothing known of the id');
-    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: admin });
+    const waits = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: admin });
+    assert.deepEqual([waits.statusCode, waits.json().orderIds], [409, [order.id]], waits.body);
+    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: admin });
     assert.equal(erased.statusCode, 204, erased.body);
     const { staff, task } = await addressesOf(order.id, null, k, order.position);
     assert.deepEqual({ staff, task }, { staff: null, task: null });
@@ -138,6 +144,39 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     const theirs = await placeOrder(t, other.token, { restaurantId: r.rid, deliveryAddress: 'Rua 2', lines: [{ itemId: r.cola, quantity: 1 }] });
     assert.equal(theirs.statusCode, 201, theirs.body);
     assert.equal((await t.request({ url: `/v1/orders/${theirs.json().id}`, token: other.token })).json().deliveryAddress, 'Rua 2');
+  });
+
+  test('erasure waits for orders on their way: 409 names them (a delivered or cancelled one does not count, one the view has not shown yet does); once they are finished, 204', async () => {
+    const c = await signUp();
+    const k = await courier(t);
+    const erase = () => t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    // One delivered, one open.
+    const delivered = await assigned(c, k);
+    assert.equal((await command(t, r.staff, delivered.id, 'ready', 3)).statusCode, 200);
+    assert.equal((await command(t, k.token, delivered.id, 'pick-up', 4)).statusCode, 200);
+    const done = await command(t, k.token, delivered.id, 'deliver', 5);
+    assert.equal(done.statusCode, 200, done.body);
+    const open = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(open.statusCode, 201, open.body);
+    const openId = open.json().id as string;
+    await drain(owner, ORDER_VIEWS.customerOrders, parsePosition(open.json().position as string));
+    const refused = await erase();
+    assert.deepEqual([refused.statusCode, refused.json().code, refused.json().orderIds], [409, 'CUSTOMER_HAS_OPEN_ORDERS', [openId]], refused.body);
+    assert.match(refused.json().detail as string, /cancel them first/);
+    // Nothing of the refused erasure stays: the card, the row and the key are there.
+    assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 200);
+    assert.equal((await t.request({ url: `/v1/orders/${openId}`, token: c.token })).json().deliveryAddress, ADDRESS);
+
+    // Cancelled, but the view has not shown it yet (its row removed here, as before the projector's
+    // turn): still counted open. Rebuilt, the view shows it cancelled.
+    const cancelled = await command(t, c.token, openId, 'cancel', 1);
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    await drain(owner, ORDER_VIEWS.customerOrders, parsePosition(cancelled.json().position as string));
+    await owner.query('delete from ordering.customer_orders_view where order_id = $1', [openId]);
+    assert.equal((await erase()).statusCode, 409, 'an order the view does not show counts as open');
+    await rebuildProjection(owner, ORDER_VIEWS.customerOrders);
+    const erased = await erase();
+    assert.equal(erased.statusCode, 204, erased.body);
   });
 
   test('a replayed placement (same Idempotency-Key and body) answers the address opened', async () => {

@@ -35,3 +35,21 @@ export class TokenRestaurantUnknownError extends BrigadeError {
     );
   }
 }
+
+/**
+ * 409 `CUSTOMER_HAS_OPEN_ORDERS`: the customer's erasure was refused while orders of theirs are on
+ * their way (decision 0090): it would leave their courier without the address. `details.orderIds`
+ * names them.
+ */
+export class CustomerHasOpenOrdersError extends BrigadeError {
+  constructor(customerId: string, orderIds: readonly string[]) {
+    super(
+      'CUSTOMER_HAS_OPEN_ORDERS',
+      409,
+      `Customer ${customerId} has orders not yet delivered, rejected or cancelled (${orderIds.join(', ')}): erasing them now would leave the courier without the delivery address. ` +
+        'Erase once they are delivered, or cancel them first (the customer before the restaurant accepts, its staff before pick-up); an order just finished may take a moment to show. ' +
+        'An admin who must erase now anyway sends ?force=true.',
+      { details: { orderIds: [...orderIds] } },
+    );
+  }
+}
