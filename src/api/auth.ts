@@ -33,9 +33,10 @@ const needsToken = (request: FastifyRequest): boolean => (request.routeOptions.s
  * an anonymous caller learns nothing of a route's body); a bad, expired or forged token is refused
  * with 401 even on public routes. On such a route under `/restaurants/:rid`, staff of another
  * restaurant get 404 before validation too. Tenant and actor come from the token only: no other
- * header is read for them.
+ * header is read for them. `checkPrincipal`, when given, runs on every verified token and refuses one
+ * by throwing (a revoked token: 401).
  */
-export function registerAuthentication(app: FastifyInstance, tokens: TokenService): void {
+export function registerAuthentication(app: FastifyInstance, tokens: TokenService, checkPrincipal?: (principal: Principal) => Promise<void>): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
@@ -45,7 +46,9 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
     }
     const match = BEARER.exec(header);
     if (match?.[1] === undefined) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"', 'TOKEN_INVALID');
-    request.principal = await tokens.verify(match[1]);
+    const principal = await tokens.verify(match[1]);
+    await checkPrincipal?.(principal);
+    request.principal = principal;
   });
   // Staff of another restaurant learn nothing of a route under /restaurants/:rid that needs a token,
   // not even its input rules: 404 for the restaurant before the input is validated, as after.

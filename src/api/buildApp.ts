@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
 import { Type } from 'typebox';
-import type { TokenService } from '../platform/auth/index.ts';
+import type { Principal, TokenService } from '../platform/auth/index.ts';
 import { registerApiDocs } from './apiDocs.ts';
 import { collectOperations, registerApiIndex, type IndexedOperation } from './apiIndex.ts';
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
@@ -38,6 +38,8 @@ export interface AppDeps<ServiceDeps = unknown> {
   readonly serviceDeps?: ServiceDeps;
   /** Verifies bearer tokens; without it every request is anonymous. */
   readonly tokens?: TokenService;
+  /** Runs on every verified token and refuses one by throwing (a token revoked since it was signed: 401). */
+  readonly checkPrincipal?: (principal: Principal) => Promise<void>;
   /** Records every admin request (the audit trail). */
   readonly audit?: (entry: AdminAuditEntry) => Promise<void>;
   /** The dead-letter store and transport behind `/v1/admin/dead-letters`. */
@@ -148,7 +150,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`);
   });
   countUnrouted = registerHttpMetrics(app, deps.metrics);
-  if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens);
+  if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens, deps.checkPrincipal);
   registerAdminAudit(app, deps.audit);
 
   await registerApiDocs(app);

@@ -62,7 +62,7 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     };
   };
 
-  test('the address is sealed at rest (log, outbox, view) and opened for every reader; erasing the customer (forced, the order on its way) makes every copy read null', async () => {
+  test('the address is sealed at rest (log, outbox, view) and opened for every reader; erasing the customer (forced, the order on its way) makes every copy read null and revokes their token', async () => {
     const c = await signUp();
     const k = await courier(t);
     const order = await assigned(c, k);
@@ -97,15 +97,20 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     const waits = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
     assert.deepEqual([waits.statusCode, waits.json().code, waits.json().orderIds], [409, 'CUSTOMER_HAS_OPEN_ORDERS', [order.id]], waits.body);
     assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 200, 'nothing was erased');
-    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: await t.token('admin', { subject: 'ops' }) });
+    const admin = await t.token('admin', { subject: 'ops' });
+    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: admin });
     assert.equal(erased.statusCode, 204, erased.body);
-    assert.equal((await t.request({ url: '/v1/customers/me', token: c.token })).statusCode, 404, 'the customer row is gone');
-    assert.equal((await t.request({ url: '/v1/customers/me/payment-method', token: c.token })).statusCode, 404);
-    const again = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    assert.equal((await owner.query('select 1 from platform.customers where id = $1', [c.id])).rowCount, 0, 'the customer row is gone');
+    const again = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}`, token: admin });
     assert.deepEqual([again.statusCode, again.json().code], [404, 'NOT_FOUND'], 'nothing left to erase (the open order does not hide it)');
+    // The customer's token grants nothing any more: no reading, listing or acting on their orders.
+    for (const [method, url] of [['GET', '/v1/customers/me'], ['GET', '/v1/customers/me/payment-method'], ['GET', '/v1/customers/me/orders'], ['GET', `/v1/orders/${order.id}`], ['GET', `/v1/orders/${order.id}/events`], ['DELETE', '/v1/customers/me']] as const) {
+      const res = await t.request({ method, url, token: c.token });
+      assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_REVOKED'], `${method} ${url}: ${res.body}`);
+    }
 
-    const afterwards = await addressesOf(order.id, c.token, k, order.position);
-    assert.deepEqual(afterwards, { staff: null, customer: null, event: null, encryption: before.encryption, task: null, conflict: null });
+    const afterwards = await addressesOf(order.id, null, k, order.position);
+    assert.deepEqual(afterwards, { staff: null, customer: undefined, event: null, encryption: before.encryption, task: null, conflict: null });
     const { rows } = await owner.query<{ key: Buffer | null; erased_at: Date | null }>('select key, erased_at from platform.customer_keys where customer_id = $1', [c.id]);
     assert.equal(rows[0]!.key, null, 'the key is destroyed');
     assert.ok(rows[0]!.erased_at instanceof Date, 'its tombstone stays');
@@ -115,9 +120,11 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     const rebuilt = await t.request({ url: '/v1/couriers/me/tasks', token: k.token });
     assert.equal((rebuilt.json().tasks as Array<{ orderId: string; deliveryAddress: unknown }>).find((x) => x.orderId === order.id)!.deliveryAddress, null);
 
-    // Nothing new is recorded for an erased customer (a key made now would outlive the erasure).
+    // Nothing new is recorded for an erased customer (a key made now would outlive the erasure): their
+    // token is refused, and a placement that got past that check before the erasure gets no key (410).
     const refused = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
-    assert.deepEqual([refused.statusCode, refused.json().code], [410, 'SUBJECT_ERASED'], refused.body);
+    assert.deepEqual([refused.statusCode, refused.json().code], [401, 'TOKEN_REVOKED'], refused.body);
+    await assert.rejects(customerKeys(t.platform.deps.unitOfWork).keyFor(c.id), { code: 'SUBJECT_ERASED', status: 410 });
   });
 
   test('an admin erases any customer, also one known only by the orders their token placed, with an order on its way only when forced; 404 for nothing to erase, 403 for others', async () => {
