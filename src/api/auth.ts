@@ -9,6 +9,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Who the verified bearer token says the caller is; `null` without a token. */
     principal: Principal | null;
+    /** What a route adds to an admin request's audit entry (its `target`), beyond the path parameters and the query: what it made, say. */
+    auditDetails: Readonly<Record<string, unknown>> | null;
   }
   interface FastifyReply {
     /**
@@ -117,6 +119,7 @@ export class AuditUnavailableError extends BrigadeError {
  * for it. Without `record` (an app with no audit trail) nothing is audited.
  */
 export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminAuditEntry) => Promise<void>) | undefined): void {
+  app.decorateRequest('auditDetails', null);
   /** Whether the request needed no entry or its entry was written. */
   const audit = async (request: FastifyRequest, status: number): Promise<boolean> => {
     const principal = request.principal;
@@ -125,7 +128,8 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       actorId: principal.subject,
       method: request.method,
       route: request.routeOptions.url ?? request.url,
-      target: { params: request.params ?? {}, query: request.query ?? {} },
+      // A token minted under another name: its minter too, so that the entry traces back to them.
+      target: { params: request.params ?? {}, query: request.query ?? {}, ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy }), ...request.auditDetails },
       status,
       requestId: String(request.id),
     };

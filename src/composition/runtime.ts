@@ -162,6 +162,14 @@ export async function createPlatform(
     // A tenant's dedicated database takes every set (decision 0008).
     const dedicatedFiles = await discoverMigrations(migrationSets());
     const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
+    if (config.secret === null && config.databaseUrl !== null) {
+      // A shared database but a secret of this machine's own: every other replica or host signs with another.
+      process.emitWarning(
+        `BRIGADE_SECRET is not set: tokens are signed with the secret generated in ${path.resolve(config.home, 'secret')}, which only this BRIGADE_HOME has. ` +
+          'Another process on another host or container (a replica behind a load balancer, a redeploy) refuses them with 401 TOKEN_INVALID. ' +
+          'Set BRIGADE_SECRET (32 characters or more) to the same value for every process of the deployment.',
+      );
+    }
     // A failed after-commit hook (a wake-up, a follow-up transaction) never undoes the commit; it is logged
     // once the app's logger exists, and written to stderr before that.
     let reportAfterCommit: (error: unknown) => void = (error) => process.emitWarning(`after-commit hook failed: ${error instanceof Error ? error.message : String(error)}`);

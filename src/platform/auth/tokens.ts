@@ -17,6 +17,12 @@ export interface Principal {
   /** The restaurant (tenant) of a staff member; `null` for the other roles. */
   readonly restaurantId: string | null;
   /**
+   * Who minted the token through the API (an admin's subject, the token's RFC 8693 `act` claim), so that
+   * what is done with a token minted under another name traces back to its minter. Absent for a token
+   * minted otherwise (sign-up, `brigade token`, the development login).
+   */
+  readonly mintedBy?: string;
+  /**
    * When the token it was read from expires, in milliseconds since the epoch: what a long-lived answer
    * (a stream) must not outlive. Absent for a principal not read from a token.
    */
@@ -34,8 +40,8 @@ const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
 
 /** Token signing and verification with one HS256 secret. */
 export interface TokenService {
-  /** Signs a token for `principal`, valid for `ttlSeconds` (default 12 h). */
-  sign(principal: { role: Role; subject?: string; restaurantId?: string | null }, ttlSeconds?: number): Promise<string>;
+  /** Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintedBy` goes in its `act` claim. */
+  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintedBy?: string }, ttlSeconds?: number): Promise<string>;
   /** Verifies signature, issuer, expiry and claims; throws 401 errors with stable codes. */
   verify(token: string): Promise<Principal>;
 }
@@ -56,6 +62,10 @@ export function createTokenService(secret: string): TokenService {
       const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null });
       const claims: Record<string, unknown> = { role: principal.role };
       if (principal.restaurantId !== null) claims.rid = principal.restaurantId;
+      if (input.mintedBy !== undefined) {
+        if (!SUBJECT.test(input.mintedBy)) throw new ValidationError('mintedBy must be an id', { field: 'mintedBy' });
+        claims.act = { sub: input.mintedBy };
+      }
       return new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
@@ -70,7 +80,7 @@ export function createTokenService(secret: string): TokenService {
         ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['sub', 'exp', 'role'] }));
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenError('TOKEN_EXPIRED', 'The token has expired; ask for a new one');
-        throw new TokenError('TOKEN_INVALID', 'The token is not valid (bad signature, format or claims)');
+        throw new TokenError('TOKEN_INVALID', 'The token is not valid (bad signature, format or claims): ask for a new one. A token signed by another deployment, or by a process with another BRIGADE_SECRET, is refused too');
       }
       try {
         const principal = validatePrincipal({
@@ -78,7 +88,8 @@ export function createTokenService(secret: string): TokenService {
           subject: String(payload.sub),
           restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
         });
-        return Object.freeze({ ...principal, expiresAt: Number(payload.exp) * 1000 });
+        const mintedBy = mintedByOf(payload.act);
+        return Object.freeze({ ...principal, ...(mintedBy === undefined ? {} : { mintedBy }), expiresAt: Number(payload.exp) * 1000 });
       } catch {
         throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role or malformed ids');
       }
@@ -91,6 +102,14 @@ export class TokenError extends UnauthorizedError {
   constructor(code: 'TOKEN_EXPIRED' | 'TOKEN_INVALID', message: string) {
     super(message, code);
   }
+}
+
+/** The minter an `act` claim names; absent without one; throws for one of another shape. */
+function mintedByOf(act: unknown): string | undefined {
+  if (act === undefined) return undefined;
+  const sub = (act as { sub?: unknown } | null)?.sub;
+  if (typeof sub !== 'string' || !SUBJECT.test(sub)) throw new ValidationError('act.sub must be an id', { field: 'act' });
+  return sub;
 }
 
 function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null }): Principal {

@@ -282,10 +282,15 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: { docs: { success: { 201: 'The token' }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: restaurantId names a restaurant the directory does not know' } } },
     },
     async (request, reply) => {
-      authorize(request, 'admin');
+      const admin = authorize(request, 'admin');
       const { ttlSeconds, ...principal } = request.body;
-      // The checks of brigade token and the development login too (one operation).
-      return reply.status(201).send({ token: await mintToken({ unitOfWork, tokens }, principal, ttlSeconds) });
+      // The checks of brigade token and the development login too (one operation). The token names its
+      // minter, and the mint's audit entry what was minted: whatever is done under the subject an admin
+      // chose traces back to them.
+      const token = await mintToken({ unitOfWork, tokens }, { ...principal, mintedBy: admin.subject }, ttlSeconds);
+      const minted = await tokens.verify(token);
+      request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt: new Date(minted.expiresAt!).toISOString() } };
+      return reply.status(201).send({ token });
     },
   );
 

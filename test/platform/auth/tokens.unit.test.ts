@@ -46,6 +46,18 @@ test('claims are validated when signing', async () => {
   await assert.rejects(tokens.sign({ role: 'courier', subject: 'not-a-uuid' }), ValidationError);
 });
 
+test("a token's minter rides in its act claim (RFC 8693) and comes back as mintedBy; an act of another shape is refused", async () => {
+  const minted = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'alice', mintedBy: 'ops' }));
+  assert.equal(minted.mintedBy, 'ops');
+  assert.equal('mintedBy' in (await tokens.verify(await tokens.sign({ role: 'admin', subject: 'ops' }))), false, 'absent without one');
+  await assert.rejects(tokens.sign({ role: 'admin', subject: 'alice', mintedBy: 'has space' }), ValidationError);
+  const key = new TextEncoder().encode(secret);
+  for (const act of ['ops', { sub: 7 }, { sub: 'a b' }, null]) {
+    const odd = await new SignJWT({ role: 'admin', act }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setExpirationTime('1h').sign(key);
+    await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', JSON.stringify(act));
+  }
+});
+
 test('a stored secret shorter than 32 characters is refused with what to do, not used', async () => {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-secret-'));
   try {

@@ -202,6 +202,29 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
     );
   });
 
+  test("a token an admin mints under another name traces back to them: the mint's entry says what was minted, the token's entries who minted it", async () => {
+    const minted = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'admin', subject: 'alice', ttlSeconds: 3600 } });
+    assert.equal(minted.statusCode, 201, minted.body);
+    const alice = minted.json().token as string;
+    const used = await t.request({ method: 'POST', url: '/v1/restaurants', token: alice, payload: { name: 'Minted', city: 'Porto' } });
+    assert.equal(used.statusCode, 201, used.body);
+    const rows = (
+      await dbs.poolForUrl(t.db.url).query<{ actor_id: string; route: string; target: Record<string, unknown> }>(
+        'select actor_id, route, target from platform.admin_audit where request_id = any($1) order by id',
+        [[minted.headers['x-request-id'], used.headers['x-request-id']]],
+      )
+    ).rows;
+    // Before, the mint's entry held only {params, query}, and alice's entries named alice alone.
+    assert.deepEqual(
+      rows.map((r) => [r.actor_id, r.route, (r.target.minted as { subject?: string } | undefined)?.subject, r.target.mintedBy]),
+      [
+        ['ops', '/v1/tokens', 'alice', undefined],
+        ['alice', '/v1/restaurants', undefined, 'ops'],
+      ],
+    );
+    assert.deepEqual({ ...(rows[0]!.target.minted as object), expiresAt: undefined }, { role: 'admin', subject: 'alice', restaurantId: null, expiresAt: undefined });
+  });
+
   test('an admin request whose audit entry cannot be written gets 503, not its answer', async () => {
     const owner = dbs.poolForUrl(t.db.url);
     await owner.query('alter table platform.admin_audit add constraint refuse_all check (false) not valid');

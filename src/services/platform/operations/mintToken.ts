@@ -9,6 +9,8 @@ export interface TokenRequest {
   readonly role: Role;
   readonly subject?: string;
   readonly restaurantId?: string;
+  /** Who asks, when it is someone other than the subject (an admin through `POST /v1/tokens`): the token's `act` claim. */
+  readonly mintedBy?: string;
 }
 
 /**
