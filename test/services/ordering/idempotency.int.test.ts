@@ -4,6 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { pruneIdempotencyKeys } from '../../../src/services/ordering/operations/pruneIdempotencyKeys.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { requestHash } from '../../../src/services/ordering/requestHash.ts';
 import { command, customer, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
 
 describe('ordering: Idempotency-Key on POST /v1/orders', () => {
@@ -108,6 +109,31 @@ describe('ordering: Idempotency-Key on POST /v1/orders', () => {
     );
     assert.deepEqual(results.map((x) => x.statusCode).sort(), [201, 422]);
     assert.equal((await stored(c.id)).orders.length, 1);
+  });
+
+  test('the same order with its modifiers listed in another order is the same request (200); a key claimed before modifiers were sorted still replays its body as sent', async () => {
+    const c = await customer(t);
+    const key = randomUUID();
+    const withModifiers = (modifierIds: string[]) => body({ lines: [{ itemId: r.pizza, quantity: 1, modifierIds }] });
+    const [one, two] = [r.large, r.olives].sort();
+    const first = await placeOrder(t, c.token, withModifiers([two!, one!]), key);
+    assert.equal(first.statusCode, 201, first.body);
+    // Before, the modifiers were hashed in the order sent: 422 IDEMPOTENCY_KEY_REUSED.
+    const again = await placeOrder(t, c.token, withModifiers([one!, two!]), key);
+    assert.deepEqual([again.statusCode, again.json().id], [200, first.json().id], again.body);
+    assert.deepEqual(await stored(c.id), { orders: [first.json().id], events: 1 });
+    // Another choice is still another request.
+    const changed = await placeOrder(t, c.token, withModifiers([r.small, r.olives]), key);
+    assert.deepEqual([changed.statusCode, changed.json().code], [422, 'IDEMPOTENCY_KEY_REUSED'], changed.body);
+
+    // A key claimed before the change holds the hash of its body as sent (modifiers unsorted): the same body still replays.
+    const legacyKey = randomUUID();
+    const legacy = await placeOrder(t, c.token, withModifiers([two!, one!]), legacyKey);
+    assert.equal(legacy.statusCode, 201, legacy.body);
+    const asSent = withModifiers([two!, one!]);
+    await admin.query('update ordering.idempotency_keys set request_hash = $3 where customer_id = $1 and key = $2', [c.id, legacyKey, requestHash({ ...asSent, expectedTotal: undefined })]);
+    const replay = await placeOrder(t, c.token, asSent, legacyKey);
+    assert.deepEqual([replay.statusCode, replay.json().id], [200, legacy.json().id], replay.body);
   });
 
   test('keys expire after 24 h: an expired key places a new order, and the pruner deletes expired keys only', async () => {

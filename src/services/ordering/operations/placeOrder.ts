@@ -8,7 +8,7 @@ import type { CommandActor } from '../domain/orderCommands.ts';
 import { INITIAL_ORDER } from '../domain/orderState.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import type { CustomerKeys, MenuCatalog } from '../ports.ts';
-import { requestHash } from '../requestHash.ts';
+import { placementHashes } from '../requestHash.ts';
 import { claimIdempotencyKey, claimStatement } from './claimIdempotencyKey.ts';
 import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
 import { indexOrder } from './indexOrder.ts';
@@ -73,6 +73,9 @@ class KeyTaken extends Error {}
  *    body leaves the key free; a placement that fails after it leaves the key bound to its body, which a
  *    retry places under the reserved order id, renewing the reservation.
  *
+ * The request's hash takes each line's modifiers sorted (a set to the menu); a key claimed before
+ * that, holding the hash of its body as sent, still answers that body (`placementHashes`).
+ *
  * The delivery address is appended sealed under the customer's data key (decision 0090); the order
  * this answers carries it as given, and a replay's carries it sealed (the caller reveals it).
  *
@@ -90,11 +93,15 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     // Part of the request's hash when sent (a body without it hashes as before it existed).
     expectedTotal: input.body.expectedTotal,
   };
-  const hash = requestHash(body);
+  // Modifiers hashed sorted (a line's modifiers are a set); `asSent`: what a key claimed before that holds.
+  const hashes = placementHashes(body);
+  /** The hash this request claims with: the sorted one, unless the key is held under the body as sent. */
+  let hash = hashes.hash;
+  const isThisBody = (record: IdempotencyRecord) => record.requestHash.equals(hashes.hash) || (hashes.asSent !== null && record.requestHash.equals(hashes.asSent));
   const actor: CommandActor = { kind: 'customer', id: customerId };
 
   const sameBody = (record: IdempotencyRecord) => {
-    if (!record.requestHash.equals(hash)) {
+    if (!isThisBody(record)) {
       throw new UnprocessableError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(key)} was used for a different request; use a new key for a new order`, {
         orderId: record.orderId,
       });
@@ -117,6 +124,9 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   if (known !== null) {
     sameBody(known);
     if (!known.reservation) return replay(known);
+    // Claims name the hash the reservation holds (renewing it compares them): the body as sent, for a
+    // key reserved before modifiers were hashed sorted.
+    hash = known.requestHash;
     const placed = await env.unitOfWork({ service: 'ordering', tenantId: known.restaurantId, actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
     if (placed !== null && !placed.reservation) return replay(placed);
     orderId = known.orderId; // reserved, and not placed yet: an identical request in flight, or one that failed after reserving
