@@ -64,7 +64,7 @@ interface CommandRoute {
   readonly summary: string;
   readonly body?: TSchema;
   readonly build: (by: CommandActor, body: Record<string, unknown>) => OrderCommand;
-  /** What the command names outside the order, checked against the directories before it runs: 422 when wrong. */
+  /** What the command names outside the order, checked against the directories once the version matched (412 first), before `decide`: 422 when wrong. */
   readonly verify?: (ports: OrderingPorts, restaurantId: string, body: Record<string, unknown>) => Promise<void>;
   /** What must happen after `decide` and before the events commit, given the events about to be appended. */
   readonly beforeAppend?: (ports: OrderingPorts, restaurantId: string, orderId: string, events: readonly OrderEvent[]) => Promise<void>;
@@ -165,8 +165,9 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
 
     /**
      * The transaction context for acting on order `id`, with its restaurant as the tenant. Staff act
-     * in their own restaurant (an order of another one is simply not in its stream); everybody else
-     * finds the restaurant in the order index, which RLS filters per actor. 404 when not visible.
+     * in their own restaurant (an order of another one is simply not in its stream: the caller reads
+     * it before anything else of the request, for the same 404); everybody else finds the restaurant
+     * in the order index, which RLS filters per actor. 404 when not visible.
      * `replicaOk`: the lookup may use the read replica (a read whose answer goes straight back).
      */
     const orderContext = async (request: FastifyRequest, id: string, roles: readonly Role[], replicaOk = false): Promise<UnitOfWorkContext> => {
@@ -306,15 +307,30 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
         async (request: FastifyRequest, reply: FastifyReply) => {
           const { id } = request.params as { id: string };
           const context = await orderContext(request, id, route.roles);
+          // Who before what, as for every caller: the order first, read here (the read the command needs
+          // anyway, so no extra round trip), so that staff, whose context is their own restaurant
+          // unlooked-up, get 404 for an order that is not in its stream before If-Match's 428 or 400;
+          // then the version (412, in runOrderCommand), then the directories (422), then decide.
+          const loaded = await loadOrderAndCommit(store, commitStatements, context, id);
+          if (loaded === null) throw new NotFoundError('order', id);
           const expectedVersion = ifMatchVersion(request.headers['if-match']);
           const body = (request.body ?? {}) as Record<string, unknown>;
-          await route.verify?.(ports, context.tenantId!, body);
           const command = route.build(context.actor as CommandActor, body);
           const tenantId = context.tenantId!;
+          const beforeDecide = route.verify === undefined ? undefined : () => route.verify!(ports, tenantId, body);
           const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
           const order = await runOrderCommand(
             { commitStatements, store },
-            { context, orderId: id, expectedVersion, command, lineage: requestLineage(String(request.id), request.headers.traceparent), ...(beforeAppend === undefined ? {} : { beforeAppend }) },
+            {
+              context,
+              orderId: id,
+              expectedVersion,
+              command,
+              loaded,
+              lineage: requestLineage(String(request.id), request.headers.traceparent),
+              ...(beforeDecide === undefined ? {} : { beforeDecide }),
+              ...(beforeAppend === undefined ? {} : { beforeAppend }),
+            },
           ).catch(async (error: unknown) => {
             // The 412 carries the order as it is now: opened like every answer's.
             if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;

@@ -4,7 +4,8 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { pruneIdempotencyKeys } from '../../../src/services/ordering/operations/pruneIdempotencyKeys.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
-import { command, customer, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
+import { requestHash } from '../../../src/services/ordering/requestHash.ts';
+import { command, customer, holdTable, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
 
 describe('ordering: Idempotency-Key on POST /v1/orders', () => {
   let t: TestPlatform;
@@ -108,6 +109,126 @@ describe('ordering: Idempotency-Key on POST /v1/orders', () => {
     );
     assert.deepEqual(results.map((x) => x.statusCode).sort(), [201, 422]);
     assert.equal((await stored(c.id)).orders.length, 1);
+  });
+
+  /** Whether a promise has settled, to stop waiting for a lock it never waited on. */
+  const settledFlag = (p: Promise<unknown>) => {
+    const flag = { settled: false };
+    void p.finally(() => (flag.settled = true)).catch(() => undefined);
+    return flag;
+  };
+
+  /**
+   * Places `payload` under `key` and holds its transaction in flight on `table` (share-locked: with
+   * `ordering.idempotency_keys` its batch stops before its claim, with `ordering.order_index` after it),
+   * runs `meanwhile`, then sends the same request again and releases the first once the retry waits on
+   * a lock or has answered: both answers, and whether the retry waited.
+   */
+  const retryWhileInFlight = async (table: string, token: string, payload: Record<string, unknown>, key: string, meanwhile: () => Promise<void>) => {
+    const held = await holdTable(t.db.url, table);
+    try {
+      const pending = placeOrder(t, token, payload, key);
+      assert.ok(await held.waiters(1), `the first placement waits on ${table}`);
+      await meanwhile();
+      const again = placeOrder(t, token, payload, key);
+      const answered = settledFlag(again);
+      const waited = await held.waiters(2, () => answered.settled);
+      await held.release();
+      const [first, retry] = await Promise.all([pending, again]);
+      return { first, retry, waited };
+    } finally {
+      await held.release();
+    }
+  };
+
+  test('a retry of a placement in flight, refused by the menu meanwhile (sold out): it waits for the first and answers its order (200), not 422', async () => {
+    const rush = await seedRestaurant(t, 'Rush');
+    const c = await customer(t);
+    const key = randomUUID();
+    const payload = body({ restaurantId: rush.rid, lines: [{ itemId: rush.cola, quantity: 1 }] });
+    // Held before its claim: only the key's lock shows it in flight.
+    const { first, retry, waited } = await retryWhileInFlight('ordering.idempotency_keys', c.token, payload, key, async () => {
+      const sold = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rush.rid}/menu/items/${rush.cola}`, token: rush.staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } });
+      assert.equal(sold.statusCode, 200, sold.body);
+    });
+    assert.equal(first.statusCode, 201, first.body);
+    // Before, the retry's lookup missed the uncommitted claim, the menu refused it, and it answered 422 MENU_ITEM_SOLD_OUT at once.
+    assert.deepEqual([retry.statusCode, retry.json().id], [200, first.json().id], `the retry said ${retry.statusCode} ${retry.body.slice(0, 200)} while order ${first.json().id} was placed under its key`);
+    assert.ok(waited, 'the retry waited on the claim in flight');
+    assert.deepEqual(retry.json(), first.json());
+    assert.deepEqual(await stored(c.id), { orders: [first.json().id], events: 1 });
+    // With nothing in flight, the refusal stands, and the refused key stays free (the probe's claim was rolled back).
+    const refusedKey = randomUUID();
+    const refused = await placeOrder(t, c.token, payload, refusedKey);
+    assert.deepEqual([refused.statusCode, refused.json().code], [422, 'MENU_ITEM_SOLD_OUT'], refused.body);
+    assert.equal((await admin.query('select 1 from ordering.idempotency_keys where customer_id = $1 and key = $2', [c.id, refusedKey])).rowCount, 0, 'the refused key holds no row');
+    const corrected = await placeOrder(t, c.token, body({ restaurantId: rush.rid, lines: [{ itemId: rush.pizza, quantity: 1, modifierIds: [rush.small] }] }), refusedKey);
+    assert.equal(corrected.statusCode, 201, corrected.body);
+  });
+
+  test('a retry of a placement in flight with expectedTotal, after a price change: it answers the first order (200), not 409, and one order is placed', async () => {
+    const rush = await seedRestaurant(t, 'Reprice');
+    const c = await customer(t);
+    const key = randomUUID();
+    const payload = body({ restaurantId: rush.rid, lines: [{ itemId: rush.cola, quantity: 2 }], expectedTotal: 500 });
+    // Held after its claim, before its order index row.
+    const { first, retry, waited } = await retryWhileInFlight('ordering.order_index', c.token, payload, key, async () => {
+      const repriced = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rush.rid}/menu/items/${rush.cola}`, token: rush.staff, headers: { 'if-match': '"1"' }, payload: { price: 300 } });
+      assert.equal(repriced.statusCode, 200, repriced.body);
+    });
+    assert.deepEqual([first.statusCode, first.json().total], [201, 500], first.body);
+    // Before, the retry answered 409 ORDER_TOTAL_CHANGED (total 600); the client confirming 600 under a new key placed a second order.
+    assert.deepEqual([retry.statusCode, retry.json().id, retry.json().total], [200, first.json().id, 500], `the retry said ${retry.statusCode} ${retry.body.slice(0, 200)}`);
+    assert.ok(waited);
+    assert.deepEqual(await stored(c.id), { orders: [first.json().id], events: 1 });
+  });
+
+  test('a retry refused by the menu while another body holds the key in flight: the refusal, not a replay of the other body', async () => {
+    const rush = await seedRestaurant(t, 'Other body');
+    const c = await customer(t);
+    const key = randomUUID();
+    const payload = body({ restaurantId: rush.rid, lines: [{ itemId: rush.cola, quantity: 1 }] });
+    const held = await holdTable(t.db.url, 'ordering.order_index');
+    try {
+      const pending = placeOrder(t, c.token, { ...payload, deliveryAddress: 'elsewhere' }, key);
+      assert.ok(await held.waiters(1));
+      const sold = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rush.rid}/menu/items/${rush.cola}`, token: rush.staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } });
+      assert.equal(sold.statusCode, 200, sold.body);
+      const other = placeOrder(t, c.token, payload, key);
+      const answered = settledFlag(other);
+      await held.waiters(2, () => answered.settled);
+      await held.release();
+      const [first, refused] = await Promise.all([pending, other]);
+      assert.equal(first.statusCode, 201, first.body);
+      assert.deepEqual([refused.statusCode, refused.json().code], [422, 'MENU_ITEM_SOLD_OUT'], refused.body);
+    } finally {
+      await held.release();
+    }
+  });
+
+  test('the same order with its modifiers listed in another order is the same request (200); a key claimed before modifiers were sorted still replays its body as sent', async () => {
+    const c = await customer(t);
+    const key = randomUUID();
+    const withModifiers = (modifierIds: string[]) => body({ lines: [{ itemId: r.pizza, quantity: 1, modifierIds }] });
+    const [one, two] = [r.large, r.olives].sort();
+    const first = await placeOrder(t, c.token, withModifiers([two!, one!]), key);
+    assert.equal(first.statusCode, 201, first.body);
+    // Before, the modifiers were hashed in the order sent: 422 IDEMPOTENCY_KEY_REUSED.
+    const again = await placeOrder(t, c.token, withModifiers([one!, two!]), key);
+    assert.deepEqual([again.statusCode, again.json().id], [200, first.json().id], again.body);
+    assert.deepEqual(await stored(c.id), { orders: [first.json().id], events: 1 });
+    // Another choice is still another request.
+    const changed = await placeOrder(t, c.token, withModifiers([r.small, r.olives]), key);
+    assert.deepEqual([changed.statusCode, changed.json().code], [422, 'IDEMPOTENCY_KEY_REUSED'], changed.body);
+
+    // A key claimed before the change holds the hash of its body as sent (modifiers unsorted): the same body still replays.
+    const legacyKey = randomUUID();
+    const legacy = await placeOrder(t, c.token, withModifiers([two!, one!]), legacyKey);
+    assert.equal(legacy.statusCode, 201, legacy.body);
+    const asSent = withModifiers([two!, one!]);
+    await admin.query('update ordering.idempotency_keys set request_hash = $3 where customer_id = $1 and key = $2', [c.id, legacyKey, requestHash({ ...asSent, expectedTotal: undefined })]);
+    const replay = await placeOrder(t, c.token, asSent, legacyKey);
+    assert.deepEqual([replay.statusCode, replay.json().id], [200, legacy.json().id], replay.body);
   });
 
   test('keys expire after 24 h: an expired key places a new order, and the pruner deletes expired keys only', async () => {

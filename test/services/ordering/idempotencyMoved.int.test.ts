@@ -154,6 +154,38 @@ describe("ordering: an Idempotency-Key used at a moved restaurant holds at every
     }
   });
 
+  test('a retry at the moved restaurant that finds the first request\'s reservation, its claim in flight, and the item sold out meanwhile: it answers the first order (200), not 422', async () => {
+    const c = await customer(t);
+    const key = randomUUID();
+    const category = await t.request({ method: 'POST', url: `/v1/restaurants/${moved.rid}/menu/categories`, token: moved.staff, payload: { name: 'Specials' } });
+    assert.equal(category.statusCode, 201, category.body);
+    const soldOutLater = await t.request({ method: 'POST', url: `/v1/restaurants/${moved.rid}/menu/items`, token: moved.staff, payload: { categoryId: category.json().id, name: 'Last bifana', price: 400 } });
+    assert.equal(soldOutLater.statusCode, 201, soldOutLater.body);
+    const item = soldOutLater.json().id as string;
+    const body = { restaurantId: moved.rid, deliveryAddress: 'Rua das Flores 7, Porto', lines: [{ itemId: item, quantity: 1 }] };
+    // The first request reserves the key in the shared database, then waits to claim it in the restaurant's.
+    const held = await holdTable(target.url, 'ordering.idempotency_keys');
+    try {
+      const first = placeOrder(t, c.token, body, key);
+      assert.ok(await held.waiters(1), "the first placement's claim waits in the restaurant's database");
+      assert.equal((await keyIn(t.db.url, c.id, key))?.reservation, true, 'reserved');
+      const sold = await t.request({ method: 'PATCH', url: `/v1/restaurants/${moved.rid}/menu/items/${item}`, token: moved.staff, headers: { 'if-match': '"1"' }, payload: { soldOut: true } });
+      assert.equal(sold.statusCode, 200, sold.body);
+      // The retry finds the reservation of its body, no placed order yet, and prices again: sold out.
+      const retry = placeOrder(t, c.token, body, key);
+      const answered = settledFlag(retry);
+      await held.waiters(2, () => answered.settled);
+      await held.release();
+      const [placed, replayed] = await Promise.all([first, retry]);
+      assert.equal(placed.statusCode, 201, placed.body);
+      // Before, the retry answered 422 MENU_ITEM_SOLD_OUT while the first placed the order.
+      assert.deepEqual([replayed.statusCode, replayed.json().id], [200, placed.json().id], replayed.body);
+      assert.deepEqual(await ordersIn(target.url, c.id), [placed.json().id]);
+    } finally {
+      await held.release();
+    }
+  });
+
   test('a reservation whose placement failed: the same body places the order it names, another body gets 422', async () => {
     const c = await customer(t);
     const key = randomUUID();

@@ -239,6 +239,43 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, k.token, order.id, 'ready', 2)).statusCode, 403, 'a courier cannot mark ready');
   });
 
+  test('assign-courier with a stale If-Match naming a courier the directory does not know (or of another city): 412 first, as every command', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    const lisbon = await courier(t, 'Lisbon');
+    for (const courierId of [randomUUID(), lisbon.id]) {
+      const stale = await command(t, r.staff, order.id, 'assign-courier', 1, { courierId });
+      assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion], [412, 'CONCURRENCY_CONFLICT', 2], stale.body);
+    }
+    // At the current version the directory is asked, and its refusal stands.
+    const unknown = await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: randomUUID() });
+    assert.deepEqual([unknown.statusCode, unknown.json().code], [422, 'COURIER_UNKNOWN'], unknown.body);
+  });
+
+  test("another restaurant's staff, and any staff for an order that does not exist, get 404 before If-Match (428, 400) and the courier check (422)", async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    const other = await seedRestaurant(t, 'Next door');
+    const k = await courier(t);
+    for (const [who, id] of [['other staff', order.id], ['own staff, no such order', randomUUID()]] as const) {
+      const token = who === 'other staff' ? other.staff : r.staff;
+      const noIfMatch = await command(t, token, id, 'accept', null);
+      assert.deepEqual([noIfMatch.statusCode, noIfMatch.json().code], [404, 'NOT_FOUND'], `${who}, no If-Match: ${noIfMatch.body}`);
+      const malformed = await t.request({ method: 'POST', url: `/v1/orders/${id}/ready`, token, headers: { 'if-match': '*' } });
+      assert.deepEqual([malformed.statusCode, malformed.json().code], [404, 'NOT_FOUND'], `${who}, If-Match *: ${malformed.body}`);
+      const assign = await command(t, token, id, 'assign-courier', 1, { courierId: randomUUID() });
+      assert.deepEqual([assign.statusCode, assign.json().code], [404, 'NOT_FOUND'], `${who}, unknown courier: ${assign.body}`);
+      const assignNoIfMatch = await command(t, token, id, 'assign-courier', null, { courierId: k.id });
+      assert.deepEqual([assignNoIfMatch.statusCode, assignNoIfMatch.json().code], [404, 'NOT_FOUND'], `${who}, assign without If-Match: ${assignNoIfMatch.body}`);
+    }
+    // The restaurant's own staff still hear 428 and 400 for their order, and nothing was appended.
+    assert.equal((await command(t, r.staff, order.id, 'accept', null)).statusCode, 428);
+    const own = await t.request({ method: 'POST', url: `/v1/orders/${order.id}/accept`, token: r.staff, headers: { 'if-match': '*' } });
+    assert.deepEqual([own.statusCode, own.json().field], [400, 'If-Match']);
+    assert.equal((await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json().version, 1);
+  });
+
   test('two commands on one order at the same version, forced to both read it before either appends: exactly one wins, the other gets 412', async () => {
     const c = await customer(t);
     const order = (await orderOf(c)).json();

@@ -3,17 +3,19 @@ import { BrigadeError, ConcurrencyError, UnprocessableError } from '../../../pla
 import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
-import { orderStreamId } from '../domain/orderEvents.ts';
+import { orderStreamId, type OrderEvent } from '../domain/orderEvents.ts';
 import type { CommandActor } from '../domain/orderCommands.ts';
 import { INITIAL_ORDER } from '../domain/orderState.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import type { CustomerKeys, MenuCatalog } from '../ports.ts';
-import { requestHash } from '../requestHash.ts';
+import { placementHashes } from '../requestHash.ts';
+import { awaitKeyClaim } from './awaitKeyClaim.ts';
 import { claimIdempotencyKey, claimStatement } from './claimIdempotencyKey.ts';
 import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
 import { indexOrder } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
 import { loadOrder } from './loadOrder.ts';
+import { lockIdempotencyKeyStatement } from './lockIdempotencyKey.ts';
 import { sealPersonalFields } from './sealPersonalFields.ts';
 
 /** The body of `POST /v1/orders`. */
@@ -72,6 +74,15 @@ class KeyTaken extends Error {}
  *    identical requests as in 2. It is made once the menu and `decide` accepted the body, so a refused
  *    body leaves the key free; a placement that fails after it leaves the key bound to its body, which a
  *    retry places under the reserved order id, renewing the reservation.
+ * 4. A body the menu or `decide` refuses (sold out, `ORDER_TOTAL_CHANGED`, …) is refused only once no
+ *    placement of the key is in flight in the restaurant's database (`awaitKeyClaim` waits on the
+ *    key's advisory lock, which every order's transaction takes first, in the batch of its claim): the
+ *    look-up in 1 cannot see an uncommitted claim, and a retry of a request whose first attempt, priced
+ *    before the menu changed, is committing answers that attempt's order instead (decision 0026, Fixed
+ *    later). An accepted placement never runs it; a refused one pays one transaction.
+ *
+ * The request's hash takes each line's modifiers sorted (a set to the menu); a key claimed before
+ * that, holding the hash of its body as sent, still answers that body (`placementHashes`).
  *
  * The delivery address is appended sealed under the customer's data key (decision 0090); the order
  * this answers carries it as given, and a replay's carries it sealed (the caller reveals it).
@@ -90,11 +101,15 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     // Part of the request's hash when sent (a body without it hashes as before it existed).
     expectedTotal: input.body.expectedTotal,
   };
-  const hash = requestHash(body);
+  // Modifiers hashed sorted (a line's modifiers are a set); `asSent`: what a key claimed before that holds.
+  const hashes = placementHashes(body);
+  /** The hash this request claims with: the sorted one, unless the key is held under the body as sent. */
+  let hash = hashes.hash;
+  const isThisBody = (record: IdempotencyRecord) => record.requestHash.equals(hashes.hash) || (hashes.asSent !== null && record.requestHash.equals(hashes.asSent));
   const actor: CommandActor = { kind: 'customer', id: customerId };
 
   const sameBody = (record: IdempotencyRecord) => {
-    if (!record.requestHash.equals(hash)) {
+    if (!isThisBody(record)) {
       throw new UnprocessableError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key ${JSON.stringify(key)} was used for a different request; use a new key for a new order`, {
         orderId: record.orderId,
       });
@@ -117,6 +132,9 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   if (known !== null) {
     sameBody(known);
     if (!known.reservation) return replay(known);
+    // Claims name the hash the reservation holds (renewing it compares them): the body as sent, for a
+    // key reserved before modifiers were hashed sorted.
+    hash = known.requestHash;
     const placed = await env.unitOfWork({ service: 'ordering', tenantId: known.restaurantId, actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
     if (placed !== null && !placed.reservation) return replay(placed);
     orderId = known.orderId; // reserved, and not placed yet: an identical request in flight, or one that failed after reserving
@@ -124,38 +142,55 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
 
   // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer is refused (410) here.
   const customerKey = await env.customerKeys.keyFor(customerId);
-  const priced = await env.menu.priceLines(body.restaurantId, body.lines);
-  const currencies = new Set(priced.map((p) => p.currency));
-  if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
   const placedAt = env.clock().toISOString();
-  const placeEvents = (id: string) =>
-    decide(
-      {
-        type: 'place',
-        by: actor,
-        orderId: id,
-        restaurantId: body.restaurantId,
-        customerId,
-        lines: priced.map((p, i) => ({
-          lineId: uuidv7(),
-          itemId: p.itemId,
-          itemVersion: p.itemVersion,
-          name: p.name,
-          unitPrice: p.unitPrice,
-          quantity: body.lines[i]!.quantity,
-          modifiers: p.modifiers,
-        })),
-        currency: [...currencies][0] ?? '',
-        deliveryAddress: body.deliveryAddress,
-        placedAt,
-        ...(body.expectedTotal === undefined ? {} : { expectedTotal: body.expectedTotal }),
-      },
-      INITIAL_ORDER,
-    );
+  /** Prices the lines and answers how `decide` places them under an order id; throws the menu's refusals. */
+  const priceOrder = async () => {
+    const priced = await env.menu.priceLines(body.restaurantId, body.lines);
+    const currencies = new Set(priced.map((p) => p.currency));
+    if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
+    return (id: string) =>
+      decide(
+        {
+          type: 'place',
+          by: actor,
+          orderId: id,
+          restaurantId: body.restaurantId,
+          customerId,
+          lines: priced.map((p, i) => ({
+            lineId: uuidv7(),
+            itemId: p.itemId,
+            itemVersion: p.itemVersion,
+            name: p.name,
+            unitPrice: p.unitPrice,
+            quantity: body.lines[i]!.quantity,
+            modifiers: p.modifiers,
+          })),
+          currency: [...currencies][0] ?? '',
+          deliveryAddress: body.deliveryAddress,
+          placedAt,
+          ...(body.expectedTotal === undefined ? {} : { expectedTotal: body.expectedTotal }),
+        },
+        INITIAL_ORDER,
+      );
+  };
 
   // Decided before any reservation: a body the domain refuses leaves the key free.
   let id = orderId ?? uuidv7();
-  let events = placeEvents(id);
+  let placeEvents: (id: string) => OrderEvent[];
+  let events: OrderEvent[];
+  try {
+    placeEvents = await priceOrder();
+    events = placeEvents(id);
+  } catch (error) {
+    if (!(error instanceof BrigadeError) || error.status >= 500) throw error;
+    // A refusal (sold out, a new total, …). The look-up above cannot see a claim not yet committed: if
+    // this is a retry of a request whose first attempt, priced before the menu changed, is committing
+    // its claim now, answer that attempt's order, not the refusal. Wait for any claim of the key in
+    // flight where this restaurant's placements claim it, then look again.
+    const holder = await awaitKeyClaim(env.unitOfWork, { service: 'ordering', tenantId: body.restaurantId, actor }, customerId, key);
+    if (holder !== null && !holder.reservation && isThisBody(holder)) return replay(holder);
+    throw error;
+  }
   let reserved = false;
   const elsewhere = () => env.placementOf(body.restaurantId) !== '';
   for (;;) {
@@ -175,11 +210,16 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
         // The router runs this where the restaurant lives, following a move it learns of; moves go one
         // way, so a restaurant found elsewhere than believed when this began needs its reservation first.
         if (!reserved && elsewhere()) throw new KeyNotReserved();
-        // The claim, the order index row and the append leave as ONE batch (with BEGIN, the settings
-        // and the fence): a placement is two round trips, this one and COMMIT. A claim that lost (a
-        // live record holds the key) rolls the other two back; a write after it may have failed for
-        // the same reason (the reserved order id indexed by the winner), which the lost claim explains.
-        const claimed = tx.query<{ order_id: string }>(claimStatement({ customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 }));
+        // The key's lock, the claim, the order index row and the append leave as ONE batch (with BEGIN,
+        // the settings and the fence): a placement is two round trips, this one and COMMIT. The lock
+        // shows the placement in flight to a refused retry (`awaitKeyClaim`) before its claim is made.
+        // A claim that lost (a live record holds the key) rolls the other two back; a write after it
+        // may have failed for the same reason (the reserved order id indexed by the winner), which the
+        // lost claim explains.
+        const claimed = Promise.all([
+          tx.query(lockIdempotencyKeyStatement(customerId, key)),
+          tx.query<{ order_id: string }>(claimStatement({ customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 })),
+        ]).then(([, claim]) => claim);
         const written = Promise.all([
           indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt }),
           env.store.append(tx, orderStreamId(id), sealPersonalFields(toNewEvents(events, input.lineage), customerKey), 0, appendOptions(input.lineage)),

@@ -32,7 +32,12 @@ export interface CommandEnv {
  * @throws {ConcurrencyError} (412) `expectedVersion` is not the stream's version, or another command
  *   appended first; `details.currentVersion` and `details.current` (the order now) let the client retry.
  * `loaded`: the order as the caller has just read it in this tenant (an adapter that read it to choose
- * the command): used instead of reading it again; the append's version check guards it the same way.
+ * the command; the HTTP route, which reads it before If-Match so that an order the caller cannot see
+ * is a 404 first): used instead of reading it again; the append's version check guards it the same way.
+ *
+ * `beforeDecide`: what must hold outside the order, checked once the version matched and before
+ * `decide` (staff's assign-courier asks the courier directory, 422): a stale version is a 412 first,
+ * as for every command. Its error refuses the command.
  *
  * `beforeAppend`: what must be done after `decide` and before the append commits (staff's
  * assign-courier reserves the courier in delivery, decision 0084); its error refuses the command.
@@ -48,6 +53,7 @@ export async function runOrderCommand(
     command: OrderCommand;
     lineage: CommandLineage;
     loaded?: LoadedOrder;
+    beforeDecide?: () => Promise<void>;
     beforeAppend?: (events: readonly OrderEvent[]) => Promise<void>;
   },
 ): Promise<OrderView> {
@@ -63,6 +69,7 @@ export async function runOrderCommand(
   if (loaded === null) throw new NotFoundError('order', orderId);
   const lastPosition = loaded.events.at(-1)!.globalPosition;
   if (loaded.version !== expectedVersion) throw conflict(toOrderView(loaded.state, loaded.version, lastPosition));
+  await input.beforeDecide?.();
   const events = decide(command, loaded.state);
   if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
   await input.beforeAppend?.(events);
