@@ -348,3 +348,57 @@ describe('delivery review: ordering\'s events that reach delivery while a failed
     assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false });
   });
 });
+
+describe('dispatch review: a reassignment delivery has not seen yet, and holds that outlive their lease', () => {
+  const uow = () => t.platform.deps.unitOfWork;
+  const fresh = () => admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+  const availability = async (courierId: string) =>
+    (await admin.query(`select status, current_order_id, held_until is not null as held, held_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+  const claim = async () => {
+    const result = await uow()(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+    return result.job === null ? null : { orderId: result.job.orderId, courierId: result.courierId };
+  };
+
+  for (const first of ['staff', 'dispatch'] as const) {
+    test(`staff reassign X from C (${first === 'staff' ? "staff's, confirmed" : "the dispatch's, its notice not answered yet"}) to D and back to C before D's CourierAssigned reaches delivery: C is held for X, so D's event frees C to nobody and C never carries two orders (before: the reservation changed nothing, D's event made C available and the dispatch gave C order Y)`, async () => {
+      await fresh();
+      const [tenantId, x, y, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await admin.query(
+        `insert into delivery.courier_availability (courier_id, city, status, available_since) values ($1, 'Faro', 'available', now() - interval '10 minutes'), ($2, 'Faro', 'available', now() - interval '5 minutes')`,
+        [c, d],
+      );
+      await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+      const reserve = (courierId: string, assignment: number) => uow()(system, (tx) => reserveCourier(tx, { tenantId, orderId: x, courierId, assignment, city: 'Faro', leaseMs: 600_000 }));
+      const event = (courierId: string, assignment: number) =>
+        uow()(system, (tx) => recordCourierAssigned(tx, { tenantId, orderId: x, courierId, messageId: newMessageId(), assignment, city: 'Faro' }));
+      // X is C's: ordering recorded C (assignment 1) and delivery applied it, or the dispatch claimed X
+      // with C and its notice is on its way (ordering has no courier yet).
+      let n = 0;
+      if (first === 'staff') {
+        assert.equal(await reserve(c, ++n), 'assigned');
+        assert.equal(await event(c, n), 'confirmed');
+      } else {
+        assert.deepEqual(await claim(), { orderId: x, courierId: c });
+      }
+      const moved = ++n;
+      const back = ++n;
+      // Staff reassign X to D: X's row holds C, so D is only held. Then back to C, before D's event
+      // arrives: ordering has D, so it reserves C again and appends; X's row still shows C.
+      assert.equal(await reserve(d, moved), 'held');
+      assert.equal(await reserve(c, back), 'held', 'C is held for X: ordering recorded another courier in between');
+      assert.deepEqual(await availability(c), { status: 'busy', current_order_id: x, held: true, held_order_id: x });
+      // D's CourierAssigned arrives: D takes X, C is released, available but held for X.
+      assert.equal(await event(d, moved), 'assigned');
+      assert.deepEqual(await availability(d), { status: 'busy', current_order_id: x, held: false, held_order_id: null });
+      assert.deepEqual(await availability(c), { status: 'available', current_order_id: null, held: true, held_order_id: x });
+      // Y becomes ready before C's CourierAssigned arrives: no courier for it.
+      await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: y, city: 'Faro' }));
+      assert.deepEqual(await claim(), { orderId: y, courierId: null }, 'ordering has C on X: the claim must not give C order Y');
+      // C's CourierAssigned: C takes X back, the hold ends, D is free and takes Y.
+      assert.equal(await event(c, back), 'assigned');
+      assert.deepEqual(await availability(c), { status: 'busy', current_order_id: x, held: false, held_order_id: null });
+      assert.deepEqual(await claim(), { orderId: y, courierId: d });
+      await dispatchInvariants(admin);
+    });
+  }
+});
