@@ -1,6 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { CourierBusyError } from '../errors.ts';
-import { freeForDispatch, HELD_NOW } from './freeForDispatch.ts';
+import { freeForDispatch, HELD } from './freeForDispatch.ts';
 
 /** A courier's availability as the routes show it. */
 export interface Availability {
@@ -60,7 +60,7 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
             available_since = case when a.status = 'available' and excluded.status = 'available' and a.city = excluded.city
                                    then a.available_since else now() end
       where a.status <> 'busy'
-     returning ${COLUMNS}, ${HELD_NOW} as held`,
+     returning ${COLUMNS}, ${HELD} as held`,
     [input.courierId, input.city, status],
   );
   const written = rows[0];

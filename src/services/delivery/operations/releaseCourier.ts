@@ -1,5 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { freeForDispatch, HELD_NOW } from './freeForDispatch.ts';
+import { freeForDispatch, HELD } from './freeForDispatch.ts';
 import { wakeOneInCity } from './wakeCity.ts';
 
 /** Why a courier stopped carrying an order (the assignment history's `release_reason`). */
@@ -53,7 +53,7 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
             available_since = case when $4::uuid is null then now() else available_since end,
             released_status = case when $4::uuid is null then 'available' else released_status end
       where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3
-      returning city, status, ${HELD_NOW} as held`,
+      returning city, status, ${HELD} as held`,
     [input.courierId, input.tenantId, input.orderId, other?.tenant_id ?? null, other?.order_id ?? null],
   );
   const row = rows[0];
