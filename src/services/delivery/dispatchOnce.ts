@@ -3,6 +3,8 @@ import { BrigadeError } from '../../platform/errors/index.ts';
 import { backoffDelay, type BackoffOptions } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { claimAndAssign } from './operations/claimAndAssign.ts';
+import { claimDueHold, type DueHold } from './operations/claimDueHold.ts';
+import { clearCourierHold } from './operations/clearCourierHold.ts';
 import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
@@ -18,7 +20,11 @@ export interface DispatchOptions {
   readonly backoff?: BackoffOptions;
   /** Retry delay when couriers are free but all were being taken by competing workers, in ms. Default 25. */
   readonly contendedDelayMs?: number;
-  /** How long an assignment may wait for its ordering notification before another worker retries it, in ms. Default 30 000. */
+  /**
+   * How long an assignment may wait for its ordering notification before another worker retries it, in
+   * ms; also how long a staff hold of a courier stands after the sweep found ordering had that courier
+   * on the held order (or could not ask) before it asks again. Default 30 000.
+   */
   readonly notifyLeaseMs?: number;
   /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
   readonly notifyBackoff?: BackoffOptions;
@@ -40,6 +46,13 @@ export interface DispatchOptions {
 export type DispatchStep =
   | { readonly outcome: 'idle' }
   | { readonly outcome: 'assigned' | 'notify-failed' | 'dropped' | 'unconfirmed'; readonly orderId: string; readonly courierId: string }
+  /**
+   * A staff hold of `courierId` for `orderId` whose lease had ended, settled with ordering: it stands
+   * another lease (`hold-kept`: ordering has the courier on the order, its CourierAssigned is late),
+   * or it ended (`hold-ended`). A failed question is `notify-failed` (the hold stands, asked again
+   * after a lease).
+   */
+  | { readonly outcome: 'hold-kept' | 'hold-ended'; readonly orderId: string; readonly courierId: string }
   | { readonly outcome: 'contended' | 'held' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
@@ -55,7 +68,9 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  * One step of a dispatch worker; competing workers run it concurrently.
  * 1. An assignment whose ordering notification is due (a worker died after its commit, or ordering
  *    failed) is retried first. A staff reservation not confirmed within its lease is settled instead
- *    by asking ordering which courier the order has (undone unless it is the reserved one).
+ *    by asking ordering which courier the order has (undone unless it is the reserved one). With none
+ *    due, a staff hold of a courier whose lease has ended is settled the same way (ended unless
+ *    ordering has that courier on the held order: then it stands until its CourierAssigned arrives).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by
@@ -71,8 +86,15 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  */
 export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
-  const pending = await env.unitOfWork(context, (tx) => claimPendingNotification(tx, notifyLeaseMs));
-  if (pending !== null) return pending.reservation ? settleReservation(env, pending, options) : notify(env, pending, options);
+  // One transaction for both sweeps: the hold's look-up (an index probe that almost always finds
+  // nothing) runs only when no notice is due, and costs a statement, not a round trip of its own.
+  const due = await env.unitOfWork(context, async (tx) => {
+    const pending = await claimPendingNotification(tx, notifyLeaseMs);
+    if (pending !== null) return { pending, hold: null };
+    return { pending, hold: await claimDueHold(tx, notifyLeaseMs) };
+  });
+  if (due.pending !== null) return due.pending.reservation ? settleReservation(env, due.pending, options) : notify(env, due.pending, options);
+  if (due.hold !== null) return settleHold(env, due.hold);
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
@@ -113,6 +135,30 @@ async function settleReservation(env: DispatchEnv, reservation: PendingNotificat
   const orderHasCourier = recorded !== null && recorded.courierId !== null;
   await env.unitOfWork(context, (tx) => undoReservation(tx, { tenantId, orderId, courierId, orderHasCourier }));
   return { outcome: 'dropped', orderId, courierId };
+}
+
+/**
+ * Settles a staff hold of a courier (`holdCourier`: staff reassigning an order to them, decision 0084)
+ * whose lease ended before ordering's CourierAssigned for the held order ended it: asks ordering (a
+ * read) which courier the order has. This courier: ordering recorded the reassignment and only its
+ * event is late (relay lag, a broker outage), so the hold stands for the lease {@link claimDueHold}
+ * took (`hold-kept`); it used to lapse by the clock, and the dispatch gave the courier a second order.
+ * Another courier, none, or no such order: the append failed, so the hold ends (`hold-ended`,
+ * {@link clearCourierHold}, which wakes an order of the city if the courier is free). A failed read
+ * leaves the hold standing until the lease's end, when it is asked again (`notify-failed`): while
+ * ordering cannot answer, keeping the courier is the side that never gives them two orders.
+ */
+async function settleHold(env: DispatchEnv, hold: DueHold): Promise<DispatchStep> {
+  const { tenantId, orderId, courierId } = hold;
+  let recorded: { readonly courierId: string | null } | null;
+  try {
+    recorded = await env.orders.orderCourier({ restaurantId: tenantId, orderId });
+  } catch {
+    return { outcome: 'notify-failed', orderId, courierId };
+  }
+  if (recorded?.courierId === courierId) return { outcome: 'hold-kept', orderId, courierId };
+  await env.unitOfWork(context, (tx) => clearCourierHold(tx, { tenantId, orderId, courierId, leasedUntil: hold.leasedUntil }));
+  return { outcome: 'hold-ended', orderId, courierId };
 }
 
 async function notify(

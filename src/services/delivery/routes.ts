@@ -30,8 +30,10 @@ const AssignableCourierSchema = Type.Object({
   courierId: Type.String({ format: 'uuid' }),
   name: Type.Union([Type.String(), Type.Null()], { description: "the courier's name in the platform's directory; null if the directory does not know them" }),
   status: Type.Union([Type.Literal('available'), Type.Literal('busy')], { description: 'available: waiting for an order; busy: carrying one, takes the assigned order after it' }),
-  held: Type.Boolean({ description: "held off the dispatch by staff's reassignment of another order until heldUntil: assignable, but likely busy with that order" }),
-  heldUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+  held: Type.Boolean({ description: "held off the dispatch by staff's reassignment of another order: assignable, but likely busy with that order" }),
+  heldUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'when the hold is next settled with ordering: it ends then, unless ordering has the courier on that order (then it lasts until that assignment reaches delivery); null when not held',
+  }),
   availableSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'since when an available courier has waited; null when busy' }),
 });
 const AssignableCouriersSchema = Type.Object({

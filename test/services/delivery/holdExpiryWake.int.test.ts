@@ -14,7 +14,9 @@ import { useTestDatabase } from '../../support/db.ts';
 // ordering's append failed, the hold just expires, and nothing happens at that moment: an order that
 // found no courier because the city's only available one was held slept its whole backoff (or died at
 // its last attempt) although the courier was usable again. Now such an order is due again when the hold
-// ends, and that retry spends none of its attempts (decision 0041, "a hold's end").
+// ends, and that retry spends none of its attempts (decision 0041, "a hold's end"). Since the dispatch
+// review a hold ends at its lease's end only when the dispatch's sweep finds ordering without the
+// courier on the held order (these holds are for orders ordering does not know); it stands otherwise.
 
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
 /** A backoff longer than any test: the order is due again before it only if something else brings it. */

@@ -3,9 +3,10 @@ import { after, before, describe, test } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { newMessageId, type Message } from '../../../src/platform/messaging/index.ts';
-import { dispatchOnce, orderEventsHandler } from '../../../src/services/delivery/index.ts';
+import { dispatchOnce, orderEventsHandler, type OrderCommands } from '../../../src/services/delivery/index.ts';
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { enqueueOrder } from '../../../src/services/delivery/operations/enqueueOrder.ts';
+import { holdCourier } from '../../../src/services/delivery/operations/holdCourier.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
 import { reserveCourier } from '../../../src/services/delivery/operations/reserveCourier.ts';
 import { orderCommands } from '../../../src/services/ordering/index.ts';
@@ -164,7 +165,7 @@ test("staff reassign an order the dispatch has just claimed with another courier
   await dispatchInvariants(admin);
 });
 
-test('a hold whose ordering append failed (no event ever comes) expires: the courier is dispatched again after the lease', async () => {
+test("a hold whose ordering append failed (no event ever comes) ends at the lease's end, when the dispatch's sweep finds ordering without that courier on the order: the courier is dispatched again (it stands until then: before, it lapsed by the clock alone)", async () => {
   await admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
   const [a, b, tenantId, y, x] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
   await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Faro', 'available'), ($2, 'Faro', 'available')`, [a, b]);
@@ -176,6 +177,12 @@ test('a hold whose ordering append failed (no event ever comes) expires: the cou
   // The lease is over (the test moves the hold's clock instead of waiting).
   await admin.query(`update delivery.courier_availability set held_until = now() - interval '1 second' where courier_id = $1`, [other]);
   await uow(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+  // A claim that runs before the sweep has settled the hold (a competing worker) still skips the courier.
+  const early = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+  assert.deepEqual([early.job?.orderId, early.job === null ? undefined : early.courierId], [x, null], 'the hold stands until it is settled');
+  // The sweep asks ordering, which has no courier on Y (the append failed): the hold ends.
+  const sweep = await dispatchOnce({ unitOfWork: uow, orders: t.ports(t.platform.deps).orders }, { backoff: { initialMs: 600_000 } });
+  assert.deepEqual(sweep, { outcome: 'hold-ended', orderId: y, courierId: other });
   const second = await uow(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
   assert.deepEqual([second.job?.orderId, second.job === null ? null : second.courierId], [x, other]);
   await dispatchInvariants(admin);
@@ -242,7 +249,7 @@ describe('delivery review: ordering\'s events that reach delivery while a failed
   const leaseOver = (orderId: string) => admin.query(`update delivery.dispatch_queue set next_attempt_at = now() - interval '1 second' where order_id = $1`, [orderId]);
   const reservationRow = async (orderId: string) =>
     (await admin.query(`select state, courier_id, reserved_from, courier_assignment, reserved_assignment from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0] ?? null;
-  const held = async (courierId: string) => (await admin.query(`select held_until > now() as held from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0]?.held === true;
+  const held = async (courierId: string) => (await admin.query(`select held_until is not null as held from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0]?.held === true;
   const orderingCourier = async (orderId: string) => (await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff })).json().courierId ?? null;
   /** Ordering's order event as delivery's consumer receives it (the relay is not running here). */
   const orderEvent = (type: string, payload: Record<string, unknown>): Message => {
@@ -346,5 +353,126 @@ describe('delivery review: ordering\'s events that reach delivery while a failed
     assert.equal((await reservationRow(y)).reserved_assignment, 2);
     assert.deepEqual(await dispatch(), { outcome: 'idle' }, 'the reservation is not due for settling');
     assert.deepEqual(await queueRow(y), { state: 'assigned', courier_id: k.id, notified: false });
+  });
+});
+
+describe('dispatch review: a reassignment delivery has not seen yet, and holds that outlive their lease', () => {
+  const uow = () => t.platform.deps.unitOfWork;
+  const fresh = () => admin.query('truncate delivery.courier_availability, delivery.dispatch_queue, delivery.assignments, delivery.dispatch_alerts');
+  const availability = async (courierId: string) =>
+    (await admin.query(`select status, current_order_id, held_until is not null as held, held_order_id from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0];
+  const claim = async () => {
+    const result = await uow()(system, (tx) => claimAndAssign(tx, { notifyLeaseMs: 600_000 }));
+    return result.job === null ? null : { orderId: result.job.orderId, courierId: result.courierId };
+  };
+
+  for (const first of ['staff', 'dispatch'] as const) {
+    test(`staff reassign X from C (${first === 'staff' ? "staff's, confirmed" : "the dispatch's, its notice not answered yet"}) to D and back to C before D's CourierAssigned reaches delivery: C is held for X, so D's event frees C to nobody and C never carries two orders (before: the reservation changed nothing, D's event made C available and the dispatch gave C order Y)`, async () => {
+      await fresh();
+      const [tenantId, x, y, c, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+      await admin.query(
+        `insert into delivery.courier_availability (courier_id, city, status, available_since) values ($1, 'Faro', 'available', now() - interval '10 minutes'), ($2, 'Faro', 'available', now() - interval '5 minutes')`,
+        [c, d],
+      );
+      await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+      const reserve = (courierId: string, assignment: number) => uow()(system, (tx) => reserveCourier(tx, { tenantId, orderId: x, courierId, assignment, city: 'Faro', leaseMs: 600_000 }));
+      const event = (courierId: string, assignment: number) =>
+        uow()(system, (tx) => recordCourierAssigned(tx, { tenantId, orderId: x, courierId, messageId: newMessageId(), assignment, city: 'Faro' }));
+      // X is C's: ordering recorded C (assignment 1) and delivery applied it, or the dispatch claimed X
+      // with C and its notice is on its way (ordering has no courier yet).
+      let n = 0;
+      if (first === 'staff') {
+        assert.equal(await reserve(c, ++n), 'assigned');
+        assert.equal(await event(c, n), 'confirmed');
+      } else {
+        assert.deepEqual(await claim(), { orderId: x, courierId: c });
+      }
+      const moved = ++n;
+      const back = ++n;
+      // Staff reassign X to D: X's row holds C, so D is only held. Then back to C, before D's event
+      // arrives: ordering has D, so it reserves C again and appends; X's row still shows C.
+      assert.equal(await reserve(d, moved), 'held');
+      assert.equal(await reserve(c, back), 'held', 'C is held for X: ordering recorded another courier in between');
+      assert.deepEqual(await availability(c), { status: 'busy', current_order_id: x, held: true, held_order_id: x });
+      // D's CourierAssigned arrives: D takes X, C is released, available but held for X.
+      assert.equal(await event(d, moved), 'assigned');
+      assert.deepEqual(await availability(d), { status: 'busy', current_order_id: x, held: false, held_order_id: null });
+      assert.deepEqual(await availability(c), { status: 'available', current_order_id: null, held: true, held_order_id: x });
+      // Y becomes ready before C's CourierAssigned arrives: no courier for it.
+      await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: y, city: 'Faro' }));
+      assert.deepEqual(await claim(), { orderId: y, courierId: null }, 'ordering has C on X: the claim must not give C order Y');
+      // C's CourierAssigned: C takes X back, the hold ends, D is free and takes Y.
+      assert.equal(await event(c, back), 'assigned');
+      assert.deepEqual(await availability(c), { status: 'busy', current_order_id: x, held: false, held_order_id: null });
+      assert.deepEqual(await claim(), { orderId: y, courierId: d });
+      await dispatchInvariants(admin);
+    });
+  }
+
+  /** Ordering's courier on the order, as staff read it. */
+  const orderingCourier = async (orderId: string) => (await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff })).json().courierId ?? null;
+  const leaseOver = (courierId: string) => admin.query(`update delivery.courier_availability set held_until = now() - interval '1 second' where courier_id = $1`, [courierId]);
+  const heldFor = async (courierId: string) =>
+    (await admin.query(`select held_until > now() + interval '20 seconds' as extended from delivery.courier_availability where courier_id = $1 and held_until is not null`, [courierId])).rows[0]?.extended ?? null;
+  const available = async (k: { token: string }) => {
+    const res = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available: true } });
+    assert.equal(res.statusCode, 200, res.body);
+  };
+  /** A placed, accepted and ready order, queued for dispatch. */
+  const readyOrder = () => order(true);
+
+  test("staff's reassignment recorded by ordering, its CourierAssigned still on its way when the hold's lease ends: the sweep asks ordering, finds the chosen courier on the order and keeps them held until the event (before: the hold lapsed and the dispatch gave them a second order)", async () => {
+    await fresh();
+    const dispatch = () => dispatchOnce({ unitOfWork: uow(), orders: t.ports(t.platform.deps).orders }, { backoff: { initialMs: 600_000 } });
+    const a = await courier(t as never);
+    await available(a);
+    const x = await readyOrder();
+    assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: x, courierId: a.id });
+    const d = await courier(t as never);
+    await available(d);
+    // Staff reassign X to D: ordering records it (assignment 2); its CourierAssigned waits in the outbox
+    // (the relay lags past the hold's lease: the test moves the hold's clock instead of waiting 30 s).
+    const reassigned = await command(t as never, r.staff, x, 'assign-courier', 4, { courierId: d.id });
+    assert.equal(reassigned.statusCode, 200, reassigned.body);
+    assert.equal(await orderingCourier(x), d.id);
+    await leaseOver(d.id);
+    const y = await readyOrder();
+    // A claim that runs before the sweep (a competing worker) skips D: the hold stands until settled.
+    assert.deepEqual(await claim(), { orderId: y, courierId: null }, 'ordering has D on X: the claim must not give D order Y');
+    // The sweep asks ordering, which has D on X: D stays held for another lease.
+    assert.deepEqual(await dispatch(), { outcome: 'hold-kept', orderId: x, courierId: d.id });
+    assert.equal(await heldFor(d.id), true, 'held for another lease');
+    const step = await dispatch();
+    assert.ok(step.outcome === 'held' || step.outcome === 'deferred', `Y gets no courier: ${JSON.stringify(step)}`);
+    // CourierAssigned(X, D, 2) arrives: D takes X, the hold ends, A is released, free, and takes Y.
+    assert.equal(await uow()(system, (tx) => recordCourierAssigned(tx, { tenantId: r.rid, orderId: x, courierId: d.id, messageId: newMessageId(), assignment: 2, city: 'Porto' })), 'assigned');
+    assert.equal(await heldFor(d.id), null);
+    assert.deepEqual(await dispatch(), { outcome: 'assigned', orderId: y, courierId: a.id });
+    assert.equal(await orderingCourier(y), a.id);
+    await dispatchInvariants(admin);
+  });
+
+  test("a hold whose lease ends while ordering cannot be asked stays, and is asked about again a lease later (before: it lapsed, the courier was dispatched though ordering may have them on the order)", async () => {
+    await fresh();
+    const [tenantId, y, x, d] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    await admin.query(`insert into delivery.courier_availability (courier_id, city, status) values ($1, 'Faro', 'available')`, [d]);
+    // Staff reassigned Y (which holds another courier) to D: D held; the lease is over.
+    await uow()(system, (tx) => holdCourier(tx, { tenantId, orderId: y, courierId: d, city: 'Faro', leaseMs: 600_000 }));
+    await leaseOver(d);
+    const asked: string[] = [];
+    const unreachable: OrderCommands = {
+      assignCourier: async () => undefined,
+      orderCourier: async ({ orderId }) => {
+        asked.push(orderId);
+        throw new Error('ordering is down');
+      },
+    };
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow(), orders: unreachable }), { outcome: 'notify-failed', orderId: y, courierId: d });
+    assert.deepEqual(asked, [y]);
+    assert.equal(await heldFor(d), true, 'still held, asked again after a lease');
+    await uow()(system, (tx) => enqueueOrder(tx, { tenantId, orderId: x, city: 'Faro' }));
+    assert.deepEqual(await claim(), { orderId: x, courierId: null });
+    assert.deepEqual(await dispatchOnce({ unitOfWork: uow(), orders: unreachable }, { backoff: { initialMs: 600_000 } }), { outcome: 'held', orderId: x }, 'not due for another question yet: X waits for the hold, D is not asked about again');
+    assert.deepEqual(asked, [y]);
   });
 });

@@ -1,5 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { CourierBusyError } from '../errors.ts';
+import { freeForDispatch, HELD } from './freeForDispatch.ts';
 
 /** A courier's availability as the routes show it. */
 export interface Availability {
@@ -24,9 +25,9 @@ export interface AvailabilityChange {
   /** The courier's availability after the change, as the routes show it. */
   readonly availability: Availability;
   /**
-   * Whether this change made the courier free for the dispatch in their city: available now, not held
-   * for a staff reassignment (`held_until` in the future, see `holdCourier`), and not available in
-   * that city before. Only then may the caller wake a waiting order of the city (`wakeOneInCity`): a
+   * Whether this change made the courier free for the dispatch in their city: free now
+   * (`freeForDispatch`: available, not held for a staff reassignment, see `holdCourier`), and not
+   * available in that city before. Only then may the caller wake a waiting order of the city (`wakeOneInCity`): a
    * wake the claim cannot serve spends an attempt of that order (`deferDispatch` counts it).
    */
   readonly becameFree: boolean;
@@ -59,14 +60,14 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
             available_since = case when a.status = 'available' and excluded.status = 'available' and a.city = excluded.city
                                    then a.available_since else now() end
       where a.status <> 'busy'
-     returning ${COLUMNS}, coalesce(a.held_until > now(), false) as held`,
+     returning ${COLUMNS}, ${HELD} as held`,
     [input.courierId, input.city, status],
   );
   const written = rows[0];
   if (written !== undefined) {
     const { held, ...availability } = written;
     const wasFree = row?.status === 'available' && row.city === availability.city;
-    return { availability, becameFree: availability.status === 'available' && !held && !wasFree };
+    return { availability, becameFree: freeForDispatch({ status: availability.status, held }) && !wasFree };
   }
   const busy = await getAvailability(tx, input.courierId);
   throw new CourierBusyError(input.courierId, String(busy?.currentOrderId));

@@ -1,6 +1,7 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import type { CommandCause } from '../ports.ts';
 import { causeOfRow, type CauseColumns } from './dispatchCause.ts';
+import { HELD } from './freeForDispatch.ts';
 
 /** An order claimed from the dispatch queue (its row stays locked until the transaction ends). */
 export interface DispatchJob {
@@ -27,7 +28,7 @@ export type ClaimResult = { readonly job: null } | { readonly job: DispatchJob; 
  * courier, and never take the same one (a locked row is skipped, an unlocked one is locked before it
  * is marked). The courier's status is re-checked after the lock (EvalPlanQual), so a courier another
  * worker just made busy is never taken, nor one staff hold for an order they are reassigning to them
- * (`held_until`, see `holdCourier`; re-checked likewise). When no courier could be locked the order comes back
+ * (`HELD`, see `holdCourier`: until ordering's event or the sweep ends the hold; re-checked likewise). When no courier could be locked the order comes back
  * (`courierId: null`) still locked, for {@link deferDispatch}.
  */
 export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number }): Promise<ClaimResult> {
@@ -43,7 +44,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
         for update skip locked
      ), pick as (
        select a.courier_id from delivery.courier_availability a, job
-        where a.city = job.city and a.status = 'available' and (a.held_until is null or a.held_until <= now())
+        where a.city = job.city and a.status = 'available' and not ${HELD}
         order by a.available_since, a.courier_id
         limit 1
         for update of a skip locked

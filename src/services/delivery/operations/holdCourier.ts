@@ -4,10 +4,12 @@ import type { Tx } from '../../../platform/db/index.ts';
  * Holds `courierId` off the dispatch for the order staff are assigning them to, without touching the
  * order's row: for a reservation ({@link reserveCourier}) of an order that holds another courier, which
  * ordering's CourierAssigned, once applied, swaps ({@link recordCourierAssigned}). Until then the
- * dispatch's claim and its re-check of the city skip the courier (`held_until` in the future); the
- * event for this order clears the hold, and if it never comes (ordering's append failed) the hold
- * expires after `leaseMs`. A courier delivery never saw gets a row, offline, in `city`. A later hold of
- * the same courier replaces this one (the courier stays held; an earlier order's event then leaves it).
+ * dispatch's claim and its re-check of the city skip the courier (`HELD`: `held_until` set); the
+ * event for this order clears the hold. After `leaseMs` (`held_until`) the dispatch's sweep asks
+ * ordering which courier the order has (`claimDueHold`): this one, and the hold stands another lease
+ * (the event is late); another or none (ordering's append failed), and it ends. A courier delivery
+ * never saw gets a row, offline, in `city`. A later hold of the same courier replaces this one (the
+ * courier stays held; an earlier order's event then leaves it).
  *
  * The courier's row is written, so locked, as the claim locks it: whichever commits first wins, and a
  * claim that locks the row after this commit re-checks `held_until` on the new version. Lock order:

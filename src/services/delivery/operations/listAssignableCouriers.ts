@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { HELD } from './freeForDispatch.ts';
 
 /** A courier staff may assign to an order of a restaurant in the courier's city. */
 export interface AssignableCourier {
@@ -10,10 +11,14 @@ export interface AssignableCourier {
   readonly status: 'available' | 'busy';
   /**
    * Whether staff's reassignment of another order holds the courier off the dispatch for now
-   * (`held_until` in the future, see `holdCourier`): assignable, but likely to be busy with that order.
+   * (`HELD`, see `holdCourier`): assignable, but likely to be busy with that order.
    */
   readonly held: boolean;
-  /** Until when the hold lasts, or null when not held. */
+  /**
+   * When the hold is next settled (it ends then unless ordering has the courier on that order: then
+   * it stands until ordering's event arrives), or null when not held. May be just past while the
+   * dispatch's sweep has not reached it.
+   */
   readonly heldUntil: string | null;
   /** Since when an available courier has waited (the dispatch's order: longest first); null when busy. */
   readonly availableSince: string | null;
@@ -40,12 +45,12 @@ export async function listAssignableCouriers(tx: Tx, city: string, limit: number
   // most), and the statement reads only that city's rows.
   const { rows } = await tx.query<AssignableCourier>(
     `select courier_id as "courierId", status,
-            coalesce(held_until > now(), false) as held,
-            case when held_until > now() then held_until end as "heldUntil",
+            ${HELD} as held,
+            held_until as "heldUntil",
             case when status = 'available' then available_since end as "availableSince"
        from delivery.courier_availability
       where city = $1 and status in ('available', 'busy')
-      order by status = 'busy', coalesce(held_until > now(), false), case when status = 'available' then available_since else updated_at end, courier_id
+      order by status = 'busy', ${HELD}, case when status = 'available' then available_since else updated_at end, courier_id
       limit $2`,
     [city, limit + 1],
   );

@@ -13,7 +13,10 @@ export type CourierAssignedOutcome =
   | 'ignored'
   /**
    * A reservation for an order that holds another courier: the order is left as it is, and the chosen
-   * courier is held off the dispatch ({@link holdCourier}) until ordering's event makes the swap.
+   * courier is held off the dispatch ({@link holdCourier}) until ordering's event makes the swap. Also a
+   * reservation of the courier the order's row holds when ordering has recorded another courier since
+   * (a reassignment delivery has not seen yet): that courier is held for the order, so that the other
+   * courier's event, which releases them, does not make them dispatchable before their own event.
    */
   | 'held';
 
@@ -47,7 +50,12 @@ export type CourierAssignedOutcome =
  * that an order holding another courier is left as it is and the courier is only held off the
  * dispatch (`held`, {@link holdCourier}: the event makes the swap and ends the hold). A reservation of
  * the courier the row already holds under an unconfirmed reservation (staff assigning again after a
- * refused command) starts the lease again and takes the newer number.
+ * refused command) starts the lease again and takes the newer number. A reservation of the courier the
+ * row holds otherwise (confirmed, or the dispatch's own assignment awaiting its notice) with a number
+ * above the one ordering last recorded here means ordering has recorded another courier since, whose
+ * event is still on its way (ordering reserves only a courier the order does not have): the row is
+ * left as it is and the courier is held for the order (`held`), so that event releases them to no
+ * other order and their own event, putting them back on the order, ends the hold.
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -63,10 +71,13 @@ export async function recordCourierAssigned(
   // newer: an assignment ordering recorded after this one was applied (courier_assignment holds only
   // recorded numbers). pending: the row holds a reservation still awaiting its notice; supersedes: its
   // number is above this event's, so ordering recorded this event's courier before deciding it.
-  const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean; pending: boolean; supersedes: boolean; lease_left_ms: number }>(
+  // recorded_before: this assignment's number is above the last one ordering recorded here (or none
+  // is known), so ordering recorded it after what the row shows.
+  const { rows } = await tx.query<{ state: string; courier_id: string | null; newer: boolean; recorded_before: boolean; pending: boolean; supersedes: boolean; lease_left_ms: number }>(
     `select state, courier_id,
             case when courier_assignment is not null and $4::int is not null then courier_assignment > $4::int
                  else coalesce(courier_message_id > $3, false) end as newer,
+            coalesce(courier_assignment < $4::int, $4::int is not null) as recorded_before,
             coalesce(state = 'assigned' and notified_at is null and reserved_from is not null, false) as pending,
             coalesce(state = 'assigned' and notified_at is null and reserved_from is not null and reserved_assignment > $4::int, false) as supersedes,
             greatest(extract(epoch from next_attempt_at - now()) * 1000, 0)::float8 as lease_left_ms
@@ -89,7 +100,7 @@ export async function recordCourierAssigned(
     if (superseded !== null) await holdCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: superseded, city: input.city, leaseMs: row.lease_left_ms });
   };
   if (row.state === 'assigned' && row.courier_id === input.courierId) {
-    if (reservation) {
+    if (input.unconfirmedForMs !== undefined) {
       // Staff assign again the courier whose reservation awaits its notice (their first command was
       // refused, a 412): the lease starts again, or the sweep could undo the reservation between this
       // and the append; the number is the one this append will carry. Else ordering's event confirms it.
@@ -101,6 +112,19 @@ export async function recordCourierAssigned(
             where tenant_id = $1 and order_id = $2`,
           [input.tenantId, input.orderId, input.unconfirmedForMs, input.assignment],
         );
+        return 'confirmed';
+      }
+      // The row holds this courier, confirmed (or as the dispatch's assignment awaiting its notice), yet
+      // ordering reserves them again: it reserves only a courier the order does not have (its decide
+      // appends nothing for the same courier), so it has recorded another courier since, whose
+      // CourierAssigned has not reached delivery. That event will replace this courier and release
+      // them; their own event (this reservation's) then puts them back. In between they must not be
+      // dispatched: held for the order until their event ends the hold (found by review: staff moved X
+      // from C to D and back to C; D's event freed C, the dispatch gave C order Y, then C's event gave
+      // C order X as well). The row is left as it is: this append may still fail.
+      if (row.recorded_before) {
+        await holdCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, city: input.city, leaseMs: input.unconfirmedForMs });
+        return 'held';
       }
       return 'confirmed';
     }

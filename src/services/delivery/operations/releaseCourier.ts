@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { freeForDispatch, HELD } from './freeForDispatch.ts';
 import { wakeOneInCity } from './wakeCity.ts';
 
 /** Why a courier stopped carrying an order (the assignment history's `release_reason`). */
@@ -8,7 +9,8 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
  * Releases `courierId` from an order: the assignment history row is closed, and the courier, if they
  * are busy with this order, moves on to another order still assigned to them (staff may give one
  * courier two orders) or else takes their `released_status`: available again (waiting from now),
- * waking one backing-off order of their city, or offline if staff gave them the order while they were
+ * waking one backing-off order of their city unless staff hold them for another order (then the
+ * hold's end wakes it: `clearCourierHold`), or offline if staff gave them the order while they were
  * offline or unknown to delivery (`recordCourierAssigned`). With `offline` (the courier vanished with
  * the order: decision 0088) they go offline when their last order ends, whatever `released_status`
  * said: now, or after another order staff gave them. Idempotent. Returns whether the courier became
@@ -40,19 +42,22 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
   if (input.offline === true) {
     await tx.query(`update delivery.courier_availability set released_status = 'offline' where courier_id = $1 and status = 'busy'`, [input.courierId]);
   }
-  // Free: the status kept for this moment, then back to the default for the next assignment.
-  const { rows } = await tx.query<{ city: string; status: string }>(
+  // Free: the status kept for this moment, then back to the default for the next assignment. `held`:
+  // staff hold the courier for an order they are reassigning to them; the claim skips them, so they
+  // wake nothing (the route's rule, freeForDispatch): a woken order found no courier and spent an
+  // attempt, a dead one its one revival (found by review). The end of the hold wakes one instead.
+  const { rows } = await tx.query<{ city: string; status: string; held: boolean }>(
     `update delivery.courier_availability
         set status = case when $4::uuid is null then released_status else 'busy' end,
             current_tenant_id = $4, current_order_id = $5, updated_at = now(),
             available_since = case when $4::uuid is null then now() else available_since end,
             released_status = case when $4::uuid is null then 'available' else released_status end
       where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3
-      returning city, status`,
+      returning city, status, ${HELD} as held`,
     [input.courierId, input.tenantId, input.orderId, other?.tenant_id ?? null, other?.order_id ?? null],
   );
   const row = rows[0];
   if (row === undefined || row.status !== 'available') return false;
-  await wakeOneInCity(tx, row.city);
+  if (freeForDispatch(row)) await wakeOneInCity(tx, row.city);
   return true;
 }

@@ -20,7 +20,9 @@ import { recordCourierAssigned, type CourierAssignedOutcome } from './recordCour
  * carry, kept apart from the numbers ordering recorded until it confirms it (`reserved_assignment`): an
  * older CourierAssigned arriving meanwhile is applied, and the reservation becomes a hold of the courier
  * for the rest of its lease. Reserving the courier the row already holds unconfirmed starts the lease
- * again. Run as the system actor.
+ * again; reserving the courier the row holds otherwise, with a number above the one ordering last
+ * recorded here (ordering moved the order to another courier since, and that event has not arrived),
+ * holds them for the order (`held`) until their own event puts them back. Run as the system actor.
  */
 export function reserveCourier(
   tx: Tx,
