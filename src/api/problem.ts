@@ -143,8 +143,9 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     // A stale If-Match: the version the client should read, as the ETag a GET of it carries.
     const current = error.details.currentVersion;
     if (error instanceof ConcurrencyError && error.status === 412 && typeof current === 'number') reply.header('etag', etagOf(current));
-    // RFC 9110: a 401 names the scheme that would have been accepted.
-    if (error.status === 401) reply.header('www-authenticate', error.code === 'UNAUTHORIZED' ? 'Bearer' : 'Bearer error="invalid_token"');
+    // RFC 9110: a 401 names the scheme that would have been accepted; RFC 6750's invalid_token only
+    // where a token was refused (not for a sign-in's wrong password, where none was sent).
+    if (error.status === 401) reply.header('www-authenticate', error.code === 'TOKEN_INVALID' || error.code === 'TOKEN_EXPIRED' ? 'Bearer error="invalid_token"' : 'Bearer');
     return sendProblem(request, reply, error.status, error.code, error.message, { ...error.details });
   }
   const fe = error as FastifyError;

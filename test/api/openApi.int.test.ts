@@ -180,6 +180,18 @@ describe('the OpenAPI document says what the routes answer', () => {
     await call('DELETE', '/v1/customers/me/payment-method', {}, { token: customer });
     assert.equal(answers.at(-1)?.status, 204);
     await expect(404, 'DELETE', '/v1/customers/me/payment-method', {}, { token: customer });
+
+    // Password sign-in: a first password, a change without and with the current one, a sign-in, and
+    // every failure up to the limiter's 429.
+    const password = (payload: Record<string, string>) => call('PUT', '/v1/customers/me/password', {}, { token: customer, payload });
+    assert.equal((await password({ password: 'first password' })).statusCode, 204);
+    await expect(403, 'PUT', '/v1/customers/me/password', {}, { token: customer, payload: { password: 'second password' } });
+    assert.equal((await password({ password: 'second password', currentPassword: 'first password' })).statusCode, 204);
+    await expect(404, 'PUT', '/v1/customers/me/password', {}, { token: await t.token('customer', { subject: randomUUID() }), payload: { password: 'any password' } });
+    await expect(201, 'POST', '/v1/customers', {}, { payload: { name: 'Eva', email: 'eva@example.com', address: 'Rua 3, Porto', password: 'eva password' } });
+    await expect(200, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'eva@example.com', password: 'eva password' } });
+    for (let i = 0; i < 5; i += 1) await expect(401, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'wrong password' } });
+    await expect(429, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'second password' } });
     await expect(200, 'POST', '/v1/admin/dead-letters/redrive', {}, { token: admin });
     await expect(406, 'GET', '/v1/restaurants/{rid}/board/stream', { rid }, { token: staff, headers: { accept: 'application/json' } });
   });

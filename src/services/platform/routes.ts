@@ -19,6 +19,11 @@ import { CustomerHasOpenOrdersError } from './operations/errors.ts';
 import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
+import { signInCustomer } from './operations/signInCustomer.ts';
+import { changeCustomerPassword } from './operations/changeCustomerPassword.ts';
+import { SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
+import { clearCustomerPassword } from './operations/clearCustomerPassword.ts';
+import { hashPassword, PASSWORD_LENGTH } from '../../platform/auth/index.ts';
 import { addStaff } from './operations/addStaff.ts';
 import { getStaffMember } from './operations/getStaffMember.ts';
 import { listStaff } from './operations/listStaff.ts';
@@ -43,6 +48,8 @@ const StaffSchema = Type.Object({
 });
 const CourierSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, createdAt: Type.String() });
 const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.String(), address: Type.String(), createdAt: Type.String() });
+/** A password to set: its length bounds are the platform's (`PASSWORD_LENGTH`). */
+const Password = (options: { description: string }) => Type.String({ minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max, ...options });
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const bearer = [{ bearer: [] }];
@@ -133,16 +140,106 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       schema: {
         tags: ['platform'],
         summary: 'Sign up as a customer (public); returns a customer token',
-        body: Type.Object({ name: Name, email: Email, address: Type.String({ minLength: 1, maxLength: 500 }) }, { additionalProperties: false }),
+        body: Type.Object(
+          { name: Name, email: Email, address: Type.String({ minLength: 1, maxLength: 500 }), password: Type.Optional(Password({ description: 'to sign in with later (POST /v1/customers/sign-in); without one, set it with PUT /v1/customers/me/password' })) },
+          { additionalProperties: false },
+        ),
         response: { 201: Type.Object({ ...CustomerSchema.properties, token: Type.String() }) },
       },
       config: { docs: { success: { 201: 'The new customer, with a customer token' }, errors: { 409: 'ALREADY_EXISTS: a customer with this e-mail' } } },
     },
     async (request, reply) => {
       const id = randomUUID();
+      const { password, ...input } = request.body;
+      // Hashed before the transaction opens: scrypt takes a tenth of a second or more.
+      const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
-      const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...request.body }));
+      const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...input, passwordHash }));
       return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id }) });
+    },
+  );
+
+  // Password sign-in (decision 0007, "Fixed later: customer sign-in with a password"). Every failure
+  // answers one 401, and an address with too many failures one 429, whether or not a customer has it.
+  const TOO_MANY = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} failed sign-ins for this e-mail address within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes; Retry-After (and retryAfterSeconds) says when to try again`;
+  app.post(
+    '/customers/sign-in',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Sign in as a customer with e-mail and password (public); returns a customer token',
+        description:
+          `The token lives as long as sign-up's (12 h). Any failure (an unknown address, a customer without a password, a wrong password) is the same 401; ` +
+          `after ${SIGN_IN_LIMIT.failures} failures for one address within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes every attempt for it is a 429 until the oldest leaves the window.`,
+        body: Type.Object({ email: Email, password: Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max }) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ token: Type.String(), customerId: Uuid }) },
+      },
+      config: {
+        docs: {
+          success: { 200: 'A customer token, and the id of the customer it is for' },
+          errors: { 401: 'INVALID_CREDENTIALS: the e-mail address or the password is not right (one answer for every case); TOKEN_INVALID for a bad bearer token sent along (none is needed)', 429: TOO_MANY },
+        },
+      },
+    },
+    async (request) => signInCustomer({ unitOfWork, tokens }, request.body),
+  );
+
+  app.put(
+    '/customers/me/password',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Set or change your password (customer); a change needs the current one',
+        description:
+          'The first password needs only your token. To change one that is set, send it as `currentPassword`: a wrong one counts as a failed sign-in of your address (429 after too many).',
+        security: bearer,
+        body: Type.Object(
+          {
+            password: Password({ description: 'the new password' }),
+            currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max, description: 'the password you have now; required once one is set' })),
+          },
+          { additionalProperties: false },
+        ),
+      },
+      config: {
+        docs: {
+          success: { 204: 'Set: sign in with it from now on (tokens given before stay valid until they expire)' },
+          errors: {
+            ...CUSTOMER_ERRORS,
+            403: `${CUSTOMER_ERRORS[403]}; CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it`,
+            404: 'NOT_FOUND: the customer is not signed up',
+            429: TOO_MANY,
+          },
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = customerOf(request);
+      await changeCustomerPassword(unitOfWork, principal.subject, request.body);
+      return reply.status(204).send();
+    },
+  );
+
+  app.delete(
+    '/customers/:id/password',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: "Remove a customer's password (admin): the reset without e-mail",
+        description:
+          'For a customer who forgot their password, once you know it is them: remove it here, mint them a customer token ' +
+          '(`POST /v1/tokens` with role customer and their id as subject, or `brigade token --role customer --subject ID`), ' +
+          'and they set a new one with PUT /v1/customers/me/password, which then needs no current password.',
+        security: bearer,
+        params: Type.Object({ id: Uuid }),
+        body: NoFields,
+      },
+      config: { docs: { success: { 204: 'Removed: no password signs the customer in until they set a new one' }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: no such customer' } } },
+      preValidation: absentBodyIsEmpty,
+    },
+    async (request, reply) => {
+      await unitOfWork(asAdmin(request), (tx) => clearCustomerPassword(tx, request.params.id));
+      return reply.status(204).send();
     },
   );
 

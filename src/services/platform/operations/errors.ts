@@ -53,3 +53,48 @@ export class CustomerHasOpenOrdersError extends BrigadeError {
     );
   }
 }
+
+/**
+ * 401 `INVALID_CREDENTIALS`: a sign-in whose e-mail and password do not match a customer's. One
+ * answer, word for word, for an unknown address, a customer without a password and a wrong password
+ * (decision 0007), so that it tells nobody which addresses are customers'.
+ */
+export class InvalidCredentialsError extends BrigadeError {
+  constructor() {
+    super('INVALID_CREDENTIALS', 401, 'The e-mail address or the password is not right; check both and try again');
+  }
+}
+
+/**
+ * 429 `TOO_MANY_ATTEMPTS`: an e-mail address had too many failed sign-ins within the window (decision
+ * 0007), whether or not a customer has it. `details.retryAfterSeconds` (also the `Retry-After` header)
+ * is when the oldest failure that holds it leaves the window.
+ */
+export class TooManyAttemptsError extends BrigadeError {
+  constructor(failures: number, windowSeconds: number, retryAfterSeconds: number) {
+    super(
+      'TOO_MANY_ATTEMPTS',
+      429,
+      `Too many failed sign-ins for this e-mail address (${failures} within ${windowSeconds / 60} minutes). Try again after Retry-After seconds; until then no password is checked for it.`,
+      { details: { retryAfterSeconds } },
+    );
+  }
+}
+
+/**
+ * 403 `CURRENT_PASSWORD_MISMATCH`: a password change without the customer's current password, or with
+ * a wrong one. A token alone does not change a password that is set: whoever holds a stolen token must
+ * not be able to take the account over for good.
+ */
+export class CurrentPasswordMismatchError extends BrigadeError {
+  constructor(sent: boolean) {
+    super(
+      'CURRENT_PASSWORD_MISMATCH',
+      403,
+      sent
+        ? 'currentPassword is not your current password; send the one you sign in with'
+        : 'You have a password already: send it as currentPassword to change it',
+      { details: { field: 'currentPassword' } },
+    );
+  }
+}

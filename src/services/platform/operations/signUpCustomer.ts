@@ -11,15 +11,16 @@ export interface Customer {
 }
 
 /**
- * Inserts a new customer. The transaction must act as that customer (actor = the new id), which is
- * what the customers' WITH CHECK policy demands: nobody signs up someone else.
+ * Inserts a new customer, with the hash of their password when they chose one (`hashPassword`; null:
+ * none yet). The transaction must act as that customer (actor = the new id), which is what the
+ * customers' WITH CHECK policy demands: nobody signs up someone else. The hash is never answered.
  */
-export async function signUpCustomer(tx: Tx, input: { id: string; name: string; email: string; address: string }): Promise<Customer> {
+export async function signUpCustomer(tx: Tx, input: { id: string; name: string; email: string; address: string; passwordHash?: string | null }): Promise<Customer> {
   try {
     const row = await tx.query<Customer>(
-      `insert into platform.customers (id, name, email, address) values ($1, $2, lower($3), $4)
+      `insert into platform.customers (id, name, email, address, password_hash) values ($1, $2, lower($3), $4, $5)
        returning id, name, email, address, created_at as "createdAt"`,
-      [input.id, input.name, input.email, input.address],
+      [input.id, input.name, input.email, input.address, input.passwordHash ?? null],
     );
     return row.rows[0] as Customer;
   } catch (error) {

@@ -1,0 +1,42 @@
+import { hashPassword, verifyPassword } from '../../../platform/auth/index.ts';
+import { NotFoundError } from '../../../platform/errors/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { CurrentPasswordMismatchError } from './errors.ts';
+import { findCustomerCredentials } from './findCustomerCredentials.ts';
+import { releaseSignInAttempt } from './releaseSignInAttempt.ts';
+import { reserveSignInAttempt, SIGN_IN_ACTOR } from './reserveSignInAttempt.ts';
+import { setCustomerPassword } from './setCustomerPassword.ts';
+
+/**
+ * Sets the password of `customerId`, the caller (their transactions act as them). The first password
+ * needs nothing more than the customer's token; changing one that is set needs `currentPassword`, and a
+ * wrong one counts as a failed sign-in of the customer's address ({@link reserveSignInAttempt}), so a
+ * stolen token gives no more guesses than the sign-in route does.
+ *
+ * @throws {NotFoundError} 404: no such customer (a token of an id that never signed up, or erased).
+ * @throws {CurrentPasswordMismatchError} 403 `CURRENT_PASSWORD_MISMATCH`: `currentPassword` missing or
+ *   wrong, or the password changed meanwhile (by another request) so that it no longer matches.
+ * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: the address is held; nothing was checked.
+ *
+ * @example
+ * await changeCustomerPassword(deps.unitOfWork, principal.subject, { password: 'new one', currentPassword: 'old one' });
+ */
+export async function changeCustomerPassword(unitOfWork: UnitOfWorkFn, customerId: string, input: { readonly password: string; readonly currentPassword?: string | undefined }): Promise<void> {
+  const asCustomer = { service: 'platform', actor: { kind: 'customer', id: customerId } } as const;
+  const customer = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
+  if (customer === null) throw new NotFoundError('customer', customerId);
+  const current = customer.passwordHash;
+  if (current !== null) {
+    if (input.currentPassword === undefined) throw new CurrentPasswordMismatchError(false);
+    const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, customer.email));
+    if (!(await verifyPassword(input.currentPassword, current))) throw new CurrentPasswordMismatchError(true);
+    await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => releaseSignInAttempt(tx, attemptId));
+  }
+  const next = await hashPassword(input.password);
+  if (!(await unitOfWork(asCustomer, (tx) => setCustomerPassword(tx, customerId, next, current)))) {
+    // Changed or erased meanwhile: tell which.
+    const now = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
+    if (now === null) throw new NotFoundError('customer', customerId);
+    throw new CurrentPasswordMismatchError(input.currentPassword !== undefined);
+  }
+}
