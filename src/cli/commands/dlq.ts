@@ -15,6 +15,7 @@ import {
 import { constants } from 'node:os';
 import type pg from 'pg';
 import { abortOnShutdownSignal, shutdownSignalReceived } from '../io.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { UsageError } from '../usage.ts';
@@ -47,10 +48,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (id !== undefined && !isUuid(id)) throw new UsageError(`A dead letter ID is a UUID (brigade dlq list shows them), got ${JSON.stringify(id)}`, usage);
   const before = values.before as string | undefined;
   if (before !== undefined && !isUuid(before)) throw new UsageError(`--before takes a dead letter ID (a UUID: the one the last page's summary names), got ${JSON.stringify(before)}`, usage);
-  const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTER_LIST || values.limit.trim() === '')) {
-    throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to ${MAX_DEAD_LETTER_LIST}, got ${JSON.stringify(values.limit)}`, usage);
-  }
+  if (values.limit !== undefined && action !== 'list') throw new UsageError('--limit is for dlq list', usage);
+  const limit = values.limit === undefined ? 100 : numberFlag('limit', values.limit, { min: 1, max: MAX_DEAD_LETTER_LIST }, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
