@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { runMain } from '../support/cli.ts';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { runCli, runMain, spawnCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 
 describe('brigade dlq: list says how many there are past the first page; an id that names nothing says what to do', () => {
@@ -105,5 +106,66 @@ describe('brigade dlq: a letter of a message published onto the stream outside t
     const dropped = await runMain(['dlq', 'drop', id], env);
     assert.equal(dropped.code, 0, dropped.stderr);
     assert.equal((await runMain(['dlq', 'show', id], env)).code, 1);
+  });
+});
+
+// Found by a review: brigade dlq redrive --all said nothing until it had sent every letter back, and a
+// Ctrl+C ended it without a word (how many had gone back, how many were left).
+describe('brigade dlq redrive --all: progress on stderr, and Ctrl+C stops between letters saying what is left', () => {
+  const database = useTestDatabase();
+  const letters = 5;
+  before(async () => {
+    const pool = database.pool(1);
+    await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ('fix-redrive', 'some.event', '^some\\.event$', 30000)`);
+    await pool.query(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       select gen_random_uuid(), 'fix-redrive', gen_random_uuid(), 'some.event', 'k', '{}', 'null', 'it failed', 5, now(), now(), 'postgres'
+         from generate_series(1, $1::int)`,
+      [letters],
+    );
+  });
+
+  test('held on its first letter, it says "redriven 0 of 5" every second; SIGINT lets that letter finish, then it stops: "redriven 1, 4 left: run it again", exit 130', async () => {
+    // A transaction that holds brigade_bus.deliveries in share mode keeps the first redelivery waiting
+    // (its insert) for as long as the test wants: the progress line and the signal come while it waits.
+    const holder = await database.pool(1).connect();
+    let released = false;
+    const release = async () => {
+      if (released) return;
+      released = true;
+      await holder.query('rollback').catch(() => undefined);
+      holder.release();
+    };
+    await holder.query('begin');
+    await holder.query('lock table brigade_bus.deliveries in share mode');
+    const cli = spawnCli(['dlq', 'redrive', '--all'], { DATABASE_URL: database.db.url });
+    try {
+      const waitFor = async (pattern: RegExp, what: string) => {
+        for (const started = Date.now(); !pattern.test(cli.output()); await sleep(20)) {
+          if (cli.gone()) assert.fail(`brigade dlq redrive --all exited before ${what}:\n${cli.output()}`);
+          if (Date.now() - started > 120_000) assert.fail(`no ${what} within 120 s:\n${cli.output()}`);
+        }
+      };
+      // Before: nothing until the end.
+      await waitFor(/redriven 0 of 5\b/, 'progress line');
+      cli.child.kill('SIGINT');
+      await waitFor(/SIGINT/, 'word of the signal');
+      assert.equal(cli.gone(), false, cli.output());
+      await release();
+      const result = await cli.exited;
+      assert.equal(result.code, 130, `${result.stdout}\n${result.stderr}`);
+      assert.match(result.stderr, /redriven 0 of 5\b/);
+      assert.match(result.stderr, /^brigade dlq: redriven 1, 4 left: run it again$/m, result.stderr);
+      const { rows } = await database.pool(1).query<{ n: number }>(`select count(*)::int as n from brigade_bus.dead_letters where subscription = 'fix-redrive'`);
+      assert.equal(rows[0]?.n, 4, 'the letter in flight went back; the others stay parked');
+      // Run again, it sends the rest.
+      const again = await runCli(['dlq', 'redrive', '--all'], { DATABASE_URL: database.db.url });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^redriven 4 dead letter\(s\)$/m);
+    } finally {
+      await release();
+      if (!cli.gone()) cli.child.kill('SIGKILL');
+      await cli.exited;
+    }
   });
 });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/platform/db/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
+import { newBrigadeHome } from '../support/embeddedHome.ts';
 
 describe('commands against a database that was never migrated', () => {
   const database = useTestDatabase({ empty: true });
@@ -42,5 +45,51 @@ describe('commands against a database that was never migrated', () => {
     assert.match(result.stderr, /worker ordering\/dispatch-alerts-consumer crashed: the database at DATABASE_URL is not migrated \(.*does not exist\): run 'brigade migrate' first; shutting down/, result.stderr);
     assert.match(result.stdout, /Stopped \(exit 1: see the errors above\)\./);
     assert.doesNotMatch(result.stdout, /Stopped cleanly/);
+  });
+});
+
+describe('commands on a fresh embedded PostgreSQL that was never migrated (DATABASE_URL unset)', () => {
+  // One new cluster for every case: started here and kept running, so that each command joins it
+  // rather than initialising and starting a server of its own. Its app roles (brigade_platform …) do
+  // not exist yet: migrating creates them, so the first statement that takes one fails with 42704.
+  let home: Awaited<ReturnType<typeof newBrigadeHome>>;
+  let server: EmbeddedDatabase;
+  before(async () => {
+    home = await newBrigadeHome('brigade-never-migrated-');
+    server = await startEmbeddedPostgres({ dir: path.join(home.home, 'pg') });
+  });
+  after(async () => {
+    await server?.stop();
+    await home?.cleanUp();
+  });
+  const commands = [
+    ['tenants', 'list'],
+    ['tenants', 'add', 'Casa Nova', '--city', 'Porto'],
+    ['projections', 'status'],
+    ['projections', 'rebuild', 'board'],
+    ['sagas', 'show', '00000000-0000-4000-8000-000000000000'],
+    ['token', '--role', 'staff', '--restaurant', '00000000-0000-4000-8000-000000000000'],
+  ];
+  for (const args of commands) {
+    test(`brigade ${args.join(' ')} says to run brigade migrate, not that role "brigade_…" does not exist`, async () => {
+      const result = await runMain(args, { BRIGADE_HOME: home.home });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(`^brigade ${args[0]}: the embedded database \\(DATABASE_URL is unset\\) is not migrated \\(role "brigade_\\w+" does not exist\\): run 'brigade migrate' first$`),
+        result.stderr,
+      );
+    });
+  }
+
+  test('another role that does not exist is not taken for a database that was never migrated', async () => {
+    const { missingTableOrSchema } = await import('../../src/cli/notMigrated.ts');
+    // SET ROLE says 22023 (what the commands above meet), a grant to a missing role 42704.
+    for (const code of ['22023', '42704']) {
+      const error = Object.assign(new Error('role "someone_else" does not exist'), { code });
+      assert.equal(missingTableOrSchema(error), undefined);
+      const ours = Object.assign(new Error('role "brigade_platform" does not exist'), { code });
+      assert.equal(missingTableOrSchema(new Error('wrapped', { cause: ours })), 'role "brigade_platform" does not exist');
+    }
   });
 });

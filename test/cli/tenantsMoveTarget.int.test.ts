@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { ensureProviderSchema } from '../../src/services/payments/provider/index.ts';
 import { runMain } from '../support/cli.ts';
 import { urlFor, useTestDatabase } from '../support/db.ts';
 import { restaurantRows } from '../support/restaurantRows.ts';
@@ -55,5 +56,41 @@ describe('brigade tenants move: a target that cannot be reached or entered', () 
     const elsewhere = await runMain(['tenants', 'list', '--fence-timeout', '5'], env());
     assert.equal(elsewhere.code, 2, elsewhere.stderr);
     assert.match(elsewhere.stderr, /--fence-timeout goes with brigade tenants move/);
+  });
+});
+
+// Found by a review: after brigade start or demo, whose stand-in payment provider keeps its tables in
+// schema payment_provider of the shared database, a move pointed at the shared database itself was told
+// the database "is that of another application" (the check of what it holds came first), not that it
+// is the source.
+describe('brigade tenants move --to-database the shared database itself, with the stand-in provider\'s schema in it', () => {
+  const shared = useTestDatabase();
+  const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
+  let admin: pg.Pool;
+  const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
+  const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };
+  before(async () => {
+    admin = shared.pool(2);
+    listeners.SIGINT = process.listeners('SIGINT');
+    listeners.SIGTERM = process.listeners('SIGTERM');
+    // What brigade start and brigade demo leave there: the provider's schema.
+    await ensureProviderSchema(admin);
+  });
+  after(() => {
+    for (const name of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(name)) if (!listeners[name].includes(l)) process.off(name, l);
+    }
+  });
+
+  test('is refused as the source (TENANT_TARGET_IS_SOURCE), not as another application\'s database; nothing moved', async () => {
+    const rid = await addRestaurant('Same Place');
+    for (const url of [shared.db.url, `${shared.db.url}?application_name=same-database`]) {
+      const refused = await runMain(['tenants', 'move', rid, '--to-database', url], env());
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /^brigade tenants: The target is the shared database itself; create a new, empty database and move the tenant there$/m, refused.stderr);
+      assert.doesNotMatch(refused.stderr, /another application|not Brigade's/);
+    }
+    assert.equal(await staffRows(rid), 3);
+    assert.equal(await placed(rid), 0);
   });
 });

@@ -4,13 +4,14 @@ import { offersDevLogin } from '../../composition/offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { loadConfig, redact } from '../../platform/config/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
+import { loadProviderConfig } from '../../services/payments/provider/index.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
 import { listenHttpApi } from '../portInUse.ts';
 import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
-import { UsageError } from '../usage.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { UnavailableError } from '../../platform/errors/index.ts';
 import type { CommandContext } from './types.ts';
@@ -22,29 +23,29 @@ when DATABASE_URL is unset; every database migrated first, as brigade start does
 payment provider beside it: a city with restaurants, menus, couriers and customers with a card on
 file; orders placed (and charged), accepted, prepared, dispatched, delivered and paid out to
 restaurant and courier; some cancelled (refunded); a few customers' cards declined (payments cancels
-those orders, nothing charged). Prints the pages to watch, a progress bar, and a summary: orders/s,
-payments by outcome, p50 and p99 per command, conflicts, dead letters, cache hit rate.
+those orders, nothing charged): they keep the card PROVIDER_DECLINE_CARD names (none with 'none').
+Prints the pages to watch, a progress bar, and a summary: orders/s, payments by outcome, p50 and p99
+per command, conflicts, dead letters, cache hit rate.
 Defaults: --restaurants 3 --couriers 6 --orders 40 --rate 4 (orders per second) --declined 0.1.`;
 
 /** `brigade demo`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values } = parse(args, { restaurants: { type: 'string' }, couriers: { type: 'string' }, orders: { type: 'string' }, rate: { type: 'string' }, declined: { type: 'string' } }, usage, 0);
   if (values.help) return ctx.io.out(usage), 0;
-  // Counts are whole (1.5 restaurants made a negative count deep in the rush); the rate may be a fraction.
-  const number = (name: string, fallback: number, max: number, whole = true) => {
-    const raw = values[name as keyof typeof values];
-    if (raw === undefined) return fallback;
-    const n = Number(raw);
-    if (!Number.isFinite(n) || n <= 0 || n > max || (whole && !Number.isInteger(n)) || String(raw).trim() === '') {
-      throw new UsageError(whole ? `--${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(raw)}` : `--${name} must be a number above 0, at most ${max}, got ${JSON.stringify(raw)}`, usage);
-    }
-    return n;
+  // Counts are whole (1.5 restaurants made a negative count deep in the rush); the rate (orders per second) and the share may be fractions.
+  const count = (name: 'restaurants' | 'couriers' | 'orders', fallback: number, max: number) => {
+    const raw = values[name];
+    return raw === undefined ? fallback : numberFlag(name, raw, { min: 1, max }, usage);
   };
-  const declineShare = values.declined === undefined ? 0.1 : Number(values.declined);
-  if (!(declineShare >= 0 && declineShare <= 1) || values.declined?.trim() === '') throw new UsageError('--declined must be a share from 0 to 1', usage);
-  const options = { restaurants: number('restaurants', 3, 100), couriers: number('couriers', 6, 1000), orders: number('orders', 40, 100_000), rate: number('rate', 4, 1000, false), cancelShare: 0.1, declineShare };
+  const rate = values.rate === undefined ? 4 : numberFlag('rate', values.rate, { min: 0, aboveMin: true, max: 1000, fraction: true }, usage);
+  const declineShare = values.declined === undefined ? 0.1 : numberFlag('declined', values.declined, { min: 0, max: 1, fraction: true }, usage);
+  const options = { restaurants: count('restaurants', 3, 100), couriers: count('couriers', 6, 1000), orders: count('orders', 40, 100_000), rate, cancelShare: 0.1, declineShare };
 
   const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // The card the provider declines (PROVIDER_DECLINE_CARD, as the stand-in beside the demo reads it), or
+  // none: the declining customers keep that one, and with none there are no such customers. Read (and
+  // a bad value refused) before anything starts.
+  const { declineCard } = loadProviderConfig({ ...ctx.env, PROVIDER_PORT: String(loaded.providerPort) }).faults;
   // A bad pool size, a PORT or PROVIDER_PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
   await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, { standInProvider: true });
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
@@ -87,7 +88,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (process.stdout.isTTY) process.stdout.write(`\r${line}${done === total ? '\n' : ''}`);
       else if (done === total || done % Math.max(1, Math.floor(total / 10)) === 0) ctx.io.out(line);
     };
-    const rush = runDinnerRush(address, platform.deps.tokens, { ...options, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar, signal: stop.signal });
+    const rush = runDinnerRush(address, platform.deps.tokens, { ...options, declineCard, devLogin: offersDevLogin(config.host, db.embedded !== null) }, { onSetup: ctx.io.out, onProgress: bar, signal: stop.signal });
     rush.catch(() => undefined); // left behind by an interruption, it fails as the platform closes
     const summary = await untilInterrupted(rush);
     ctx.io.out('');

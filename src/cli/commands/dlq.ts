@@ -1,7 +1,21 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { dropDeadLetter, listDeadLetterPage, MAX_DEAD_LETTER_LIST, redriveDeadLetters, showDeadLetter } from '../../platform/messaging/index.ts';
+import {
+  dropDeadLetter,
+  listDeadLetterPage,
+  MAX_DEAD_LETTER_LIST,
+  redriveDeadLetters,
+  showDeadLetter,
+  type RedriveOutcome,
+  type RedriveProgress,
+  type RedriveSelection,
+  type Transport,
+} from '../../platform/messaging/index.ts';
+import { constants } from 'node:os';
+import type pg from 'pg';
+import { abortOnShutdownSignal, shutdownSignalReceived } from '../io.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { UsageError } from '../usage.ts';
@@ -14,7 +28,9 @@ export const usage = `Usage: brigade dlq <list|show|redrive|drop> …
                                                at most 10000), after the letter ID (the next page)
   brigade dlq show ID                          One dead letter: message, headers, error, attempts
   brigade dlq redrive ID | --all [--subscription S]
-                                               Send it (or every one) back to its subscription
+                                               Send it (or every one) back to its subscription; --all
+                                               says how far it is every second (stderr), and Ctrl+C
+                                               stops it between letters, saying how many are left
   brigade dlq drop ID                          Delete a dead letter for good
 The same operations are at /v1/admin/dead-letters (admin token).`;
 
@@ -32,10 +48,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (id !== undefined && !isUuid(id)) throw new UsageError(`A dead letter ID is a UUID (brigade dlq list shows them), got ${JSON.stringify(id)}`, usage);
   const before = values.before as string | undefined;
   if (before !== undefined && !isUuid(before)) throw new UsageError(`--before takes a dead letter ID (a UUID: the one the last page's summary names), got ${JSON.stringify(before)}`, usage);
-  const limit = values.limit === undefined ? 100 : Number(values.limit);
-  if (values.limit !== undefined && (action !== 'list' || !Number.isInteger(limit) || limit < 1 || limit > MAX_DEAD_LETTER_LIST || values.limit.trim() === '')) {
-    throw new UsageError(action !== 'list' ? '--limit is for dlq list' : `--limit must be a whole number from 1 to ${MAX_DEAD_LETTER_LIST}, got ${JSON.stringify(values.limit)}`, usage);
-  }
+  if (values.limit !== undefined && action !== 'list') throw new UsageError('--limit is for dlq list', usage);
+  const limit = values.limit === undefined ? 100 : numberFlag('limit', values.limit, { min: 1, max: MAX_DEAD_LETTER_LIST }, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
@@ -62,9 +76,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       try {
         if (id !== undefined) await showDeadLetter(pool, id);
         const selection = id !== undefined ? { id } : values.subscription === undefined ? { all: true as const } : { all: true as const, subscription: values.subscription as string };
-        const { redriven, failed } = await redriveDeadLetters(pool, transport, selection);
-        ctx.io.out(`redriven ${redriven} dead letter(s)`);
+        const { redriven, failed, left } = id !== undefined ? await redriveDeadLetters(pool, transport, selection) : await redriveAll(pool, transport, selection, ctx);
         for (const f of failed) ctx.io.err(`${f.id} (${f.subscription}) could not go back: ${f.error}`);
+        // Stopped by Ctrl+C (or SIGTERM) before its end: what went back and what is left, exit 128 + n.
+        if (left !== undefined && left > 0) {
+          ctx.io.err(`brigade dlq: redriven ${redriven}, ${left} left: run it again`);
+          return 128 + (constants.signals[shutdownSignalReceived() ?? 'SIGINT'] ?? 0);
+        }
+        ctx.io.out(`redriven ${redriven} dead letter(s)`);
         if (failed.length > 0) {
           ctx.io.err(`${failed.length} dead letter(s) stayed: fix what their errors say (a removed or renamed subscription), then 'brigade dlq redrive ID', or 'brigade dlq drop ID'`);
           return 1;
@@ -76,6 +95,29 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     return 0;
   } finally {
     await close();
+  }
+}
+
+/** How often `brigade dlq redrive --all` says where it is. */
+const PROGRESS_EVERY_MS = 1_000;
+
+/**
+ * `brigade dlq redrive --all`: says `redriven N of M` on stderr every second while it runs (one letter
+ * held up by the broker included), and stops between letters on Ctrl+C or SIGTERM (a second one exits
+ * at once); the outcome's `left` then says how many it did not get to.
+ */
+async function redriveAll(pool: pg.Pool, transport: Transport, selection: RedriveSelection, ctx: CommandContext): Promise<RedriveOutcome> {
+  let progress: RedriveProgress | null = null;
+  const ticker = setInterval(() => {
+    if (progress === null) return;
+    ctx.io.err(`redriven ${progress.redriven} of ${progress.total}${progress.failed === 0 ? '' : ` (${progress.failed} could not go back)`} …`);
+  }, PROGRESS_EVERY_MS);
+  const stop = abortOnShutdownSignal((signal) => ctx.io.err(`brigade dlq: ${signal}: stopping after the letter in flight (Ctrl+C again to exit at once) …`));
+  try {
+    return await redriveDeadLetters(pool, transport, selection, { signal: stop.signal, onProgress: (p) => (progress = p) });
+  } finally {
+    clearInterval(ticker);
+    stop.dispose();
   }
 }
 

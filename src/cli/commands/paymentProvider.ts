@@ -3,7 +3,8 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { DEFAULT_CONNECT_TIMEOUT_MS } from '../../platform/db/index.ts';
-import { loadProviderConfig, startPaymentProvider } from '../../services/payments/provider/index.ts';
+import { loadProviderConfig, PROVIDER_LIMITS, startPaymentProvider } from '../../services/payments/provider/index.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -42,6 +43,17 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   );
   if (values.help) return ctx.io.out(usage), 0;
   const { help: _help, ...flags } = values;
+  // The number flags are read as every command's are (digits; a decimal point for the rates); the
+  // variables behind them keep the provider's own reading.
+  const whole = { port: PROVIDER_LIMITS.port, 'latency-ms': PROVIDER_LIMITS.latencyMs, 'hang-ms': PROVIDER_LIMITS.hangMs } as const;
+  for (const [flag, max] of Object.entries(whole)) {
+    const raw = flags[flag as keyof typeof whole];
+    if (raw !== undefined) numberFlag(flag, raw, { min: 0, max }, usage);
+  }
+  for (const flag of ['error-rate', 'timeout-rate'] as const) {
+    const raw = flags[flag];
+    if (raw !== undefined) numberFlag(flag, raw, { min: 0, max: 1, fraction: true }, usage);
+  }
   const provider = providerConfigOf(ctx.env, flags);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();

@@ -4,6 +4,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { abortOnShutdownSignal } from '../io.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { tenantDatabases } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
@@ -37,8 +38,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (action === 'rebuild' && projection === undefined) {
     throw new UsageError(name === undefined ? 'rebuild needs a projection NAME' : `Unknown projection ${JSON.stringify(name)}; known: ${PROJECTIONS.map((p) => p.name).join(', ')}`, usage);
   }
-  const batch = values.batch === undefined ? DEFAULT_REBUILD_BATCH : Number(values.batch);
-  if (!Number.isSafeInteger(batch) || batch < 1 || batch > 100_000) throw new UsageError('--batch must be an integer from 1 to 100000', usage);
+  const batch = values.batch === undefined ? DEFAULT_REBUILD_BATCH : numberFlag('batch', values.batch, { min: 1, max: 100_000 }, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 3);

@@ -8,6 +8,7 @@ import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, settleSagaCompe
 import { createPlacementCatalog, createTenantRouter } from '../../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import type { Io } from '../io.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
 import { tenantDatabases, type TenantDatabase } from '../tenantDatabases.ts';
 import { UsageError } from '../usage.ts';
@@ -99,15 +100,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // under a user id with no name (a container's runAsUser) the OS lookup throws, and list and show need none.
   const by = action === 'resume' || action === 'close' ? (values.by ?? operatorName(ctx.env)) : 'operator';
   const tenant = values.tenant === undefined ? {} : { tenantId: values.tenant };
-  const positive = (name: 'older-than' | 'limit', max: number): number | undefined => {
-    const raw = values[name];
-    if (raw === undefined) return undefined;
-    const n = Number(raw);
-    if (!/^\d+$/.test(raw) || n < 1 || n > max) throw new UsageError(`--${name} must be a whole number from 1 to ${max}`, usage);
-    return n;
-  };
-  const olderThan = positive('older-than', 525_600);
-  const limit = positive('limit', 10_000);
+  const olderThan = values['older-than'] === undefined ? undefined : numberFlag('older-than', values['older-than'], { min: 1, max: 525_600, unit: 'minutes', maxNote: '(a year)' }, usage);
+  const limit = values.limit === undefined ? undefined : numberFlag('limit', values.limit, { min: 1, max: 10_000 }, usage);
   const status = values.status;
   if (status !== undefined && !STATUSES.includes(status as SagaStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`, usage);
 

@@ -7,6 +7,7 @@ import { BrigadeError } from '../../platform/errors/index.ts';
 import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
 import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -37,10 +38,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
   flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'], 'fence-timeout': ['move'] }, usage);
-  const fenceTimeout = values['fence-timeout'] === undefined ? undefined : Number(values['fence-timeout']);
-  if (fenceTimeout !== undefined && (!(fenceTimeout > 0 && fenceTimeout <= 3600) || values['fence-timeout']?.trim() === '')) {
-    throw new UsageError(`--fence-timeout must be a number of seconds above 0, at most 3600, got ${JSON.stringify(values['fence-timeout'])}`, usage);
-  }
+  // Seconds: a fraction makes sense (0.5 s).
+  const fenceTimeout = values['fence-timeout'] === undefined ? undefined : numberFlag('fence-timeout', values['fence-timeout'], { min: 0, aboveMin: true, max: 3600, fraction: true, unit: 'seconds' }, usage);
   if (action === 'move' && !isUrlOf(values['to-database'] as string, POSTGRES_PROTOCOLS)) {
     throw new UsageError(`--to-database must be a URL starting with postgres:// or postgresql://, got ${JSON.stringify(redact(values['to-database'] as string))}`, usage);
   }

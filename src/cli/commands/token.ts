@@ -6,6 +6,7 @@ import { unitOfWork } from '../../platform/db/index.ts';
 import { ValidationError } from '../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { mintToken } from '../../services/platform/index.ts';
+import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
@@ -26,8 +27,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (values.help) return ctx.io.out(usage), 0;
   const role = values.role as string | undefined;
   if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`, usage);
-  const ttl = values.ttl === undefined ? undefined : Number(values.ttl);
-  if (ttl !== undefined && (!Number.isInteger(ttl) || values.ttl?.trim() === '')) throw new UsageError(`--ttl must be a whole number of seconds from ${TOKEN_TTL_SECONDS.min} to ${TOKEN_TTL_SECONDS.max} (30 days), got ${JSON.stringify(values.ttl)}`, usage);
+  const ttl = values.ttl === undefined ? undefined : numberFlag('ttl', values.ttl, { min: TOKEN_TTL_SECONDS.min, max: TOKEN_TTL_SECONDS.max, unit: 'seconds', maxNote: '(30 days)' }, usage);
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
   // The database (DATABASE_URL, or the embedded one) is opened only if the directory is read: for a staff token.

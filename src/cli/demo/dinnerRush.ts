@@ -18,8 +18,12 @@ export interface RushOptions {
    * above 0): payments cancels their orders and charges nothing.
    */
   readonly declineShare: number;
-  /** The card the provider declines. Default `4000000000000002` (the stand-in's). */
-  readonly declineCard?: string;
+  /**
+   * The card the provider declines (`PROVIDER_DECLINE_CARD`), which the declining customers keep on
+   * file; `null` when it declines none: then no customer's card is declined, whatever
+   * {@link declineShare}, and the rush says so. Default `4000000000000002` (the stand-in's own).
+   */
+  readonly declineCard?: string | null;
   /** Whether the platform serves the development login (`/dev-login`: embedded database on loopback only, see offersDevLogin); the sign-in hint follows. */
   readonly devLogin?: boolean;
 }
@@ -162,8 +166,10 @@ export async function runDinnerRush(
     await must('availability', 'POST', '/v1/couriers/me/availability', token, { available: true });
   }
   hooks.onSetup?.(`${options.couriers} couriers are available in ${city}`);
-  const declining = options.declineShare > 0 ? spread(options.orders, Math.max(1, Math.round(options.orders * options.declineShare))) : new Set<number>();
+  const declineCard = options.declineCard === undefined ? DECLINED_CARD : options.declineCard;
+  const declining = options.declineShare > 0 && declineCard !== null ? spread(options.orders, Math.max(1, Math.round(options.orders * options.declineShare))) : new Set<number>();
   if (declining.size > 0) hooks.onSetup?.(`${declining.size} customer(s) keep a card on file that the payment provider declines`);
+  else if (options.declineShare > 0) hooks.onSetup?.("the payment provider declines no card (PROVIDER_DECLINE_CARD=none): no customer's card is declined");
 
   let delivered = 0;
   let cancelled = 0;
@@ -205,7 +211,7 @@ export async function runDinnerRush(
   const oneOrder = async (n: number) => {
     const restaurant = restaurants[n % restaurants.length] as Restaurant;
     const customer = await must('sign-up', 'POST', '/v1/customers', null, { name: `Guest ${n}`, email: `guest-${randomUUID()}@demo.example`, address: `${n} Rua Augusta` });
-    const card = declining.has(n) ? (options.declineCard ?? DECLINED_CARD) : (GOOD_CARDS[n % GOOD_CARDS.length] as string);
+    const card = declining.has(n) && declineCard !== null ? declineCard : (GOOD_CARDS[n % GOOD_CARDS.length] as string);
     await must('card on file', 'PUT', '/v1/customers/me/payment-method', customer.token as string, { cardNumber: card });
     const menu = await call('read menu', 'GET', `/v1/restaurants/${restaurant.id}/menu`, null);
     cacheReads++;

@@ -53,3 +53,17 @@ export class EmbeddedVersionMismatchError extends BrigadeError {
     );
   }
 }
+
+/**
+ * A SIGINT or SIGTERM came while a command with no shutdown of its own (`brigade migrate`, `tenants`
+ * …) initialised, started or joined the embedded server: nothing more was started, a server it started
+ * (and nobody else used) was stopped again, and the start lock released. The CLI says it as the
+ * interruption and exits 128 + n.
+ */
+export class EmbeddedStartInterruptedError extends BrigadeError {
+  constructor(readonly signal: NodeJS.Signals) {
+    super('EMBEDDED_START_INTERRUPTED', 503, `interrupted by ${signal} while the embedded PostgreSQL started: it is not left running for nobody; run the command again`, {
+      details: { signal },
+    });
+  }
+}

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
-import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
+import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedStartInterruptedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, removeReusedPostmasterPid, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
@@ -83,10 +83,35 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const dir = path.resolve(options.dir);
   const files = { dir, log: `${dir}.log`, password: `${dir}.password`, lock: `${dir}.lock` };
   const progress = options.onProgress ?? (() => undefined);
+  // From before the start lock is taken until the server's own fallback is in place: a signal then
+  // would end a one-shot command by its default action, and leave the server it was starting running
+  // (pg_ctl is detached) and the lock naming a dead process.
+  const held = holdShutdownSignals(dir, progress);
+  try {
+    const found = await startOrJoin(files, options.postgresFlags ?? [], progress, held);
+    if (held.signal !== null) await leaveInterrupted(found, held.signal);
+    // No await between the last look and the swap: a signal reaches one handler or the other.
+    held.dispose();
+    found.listen();
+    return found.database;
+  } finally {
+    held.dispose();
+  }
+}
+
+/**
+ * Starts (holding the start lock) or joins the server on `files.dir`, waiting for another process
+ * that is initialising, starting or stopping it. A signal {@link holdShutdownSignals} holds ends it
+ * before it starts anything, or (once started or joined) leaves the server again before the lock is
+ * released.
+ */
+async function startOrJoin(files: EmbeddedFiles, flags: readonly string[], progress: (line: string) => void, held: HeldSignals): Promise<Embedded> {
+  const { dir } = files;
   await fs.mkdir(path.dirname(dir), { recursive: true });
 
   const deadline = Date.now() + SETTLE_MS;
   for (;;) {
+    refuseIfSignalled(held);
     const running = await readPostmaster(dir);
     let holder: number | null;
     if (running === null) {
@@ -95,8 +120,12 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
         try {
           // A process that held the lock before this one may have started a server meanwhile: join it.
           if ((await readPostmaster(dir)) === null) {
-            const database = await startLocked(files, options.postgresFlags ?? [], progress);
-            if (database !== null) return database;
+            const found = await startLocked(files, flags, progress, held);
+            if (found !== null) {
+              // Left again while the lock is held: no process joins a server on its way down.
+              if (held.signal !== null) await leaveInterrupted(found, held.signal);
+              return found;
+            }
           }
         } finally {
           await lock.release();
@@ -108,8 +137,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       // The process that started it holds the lock until it uses it itself: join only after that.
       holder = await startLockHolder(files.lock);
       if (holder === null && running.status === 'ready' && running.port > 0) {
-        const database = await join(files, running, progress);
-        if (database !== null) return database;
+        const found = await join(files, running, progress);
+        if (found !== null) return found;
       }
     }
     // Initialised or started by another process, starting, stopping, or refusing sessions while it stops: wait for it to settle.
@@ -148,7 +177,7 @@ const urlFor = (password: string, port: number) => `postgres://postgres:${encode
  * starts the server and takes this process's use of it. Null when another process started one
  * regardless (not through the lock): join that.
  */
-async function startLocked(files: EmbeddedFiles, flags: readonly string[], progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
+async function startLocked(files: EmbeddedFiles, flags: readonly string[], progress: (line: string) => void, held: HeldSignals): Promise<Embedded | null> {
   const { dir, log } = files;
   const reused = existsSync(path.join(dir, 'PG_VERSION'));
   let password: string;
@@ -163,6 +192,8 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
     password = await createPassword(files.password);
     await initialise(dir, password, progress);
   }
+  // A signal during initdb: the data directory is whole, and no server is started only to be stopped.
+  refuseIfSignalled(held);
   const started = await startServer(dir, log, flags).catch(async (error: unknown) => {
     // Another process started one meanwhile without the lock (a brigade older than it): join it.
     if ((await readPostmaster(dir)) !== null) return null;
@@ -177,14 +208,14 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
     throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} did not let it in (${(error as Error).message}), and is stopped again. See its log (${log}) and run the command again.`, { cause: error });
   });
   if (use === null) throw new UnavailableError(`The embedded PostgreSQL this process started in ${dir} is being stopped by another brigade process; run the command again.`);
-  // Its signal fallback is in place before the line that says the server is up.
-  const database = embedded({ dir, log, url, server: started, reused, owned: true, use, progress });
+  // A signal from here on is held (holdShutdownSignals) until the fallback takes over: the server is stopped either way.
+  const found = embedded({ dir, log, url, server: started, reused, owned: true, use, progress });
   progress(`embedded PostgreSQL ${reused ? 'reused' : 'created'} in ${dir}, listening on 127.0.0.1:${started.port} (its log: ${log})`);
-  return database;
+  return found;
 }
 
 /** Joins the ready server `running`; null when it is on its way down (wait for it to stop). */
-async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: string) => void): Promise<EmbeddedDatabase | null> {
+async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: string) => void): Promise<Embedded | null> {
   const { dir, log } = files;
   const url = urlFor(await readPassword(files), running.port);
   const use = await useEmbeddedServer(url).catch((error: unknown) => {
@@ -198,7 +229,7 @@ async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: 
   });
   if (use === null) return null;
   const others = await use.others();
-  const database = embedded({ dir, log, url, server: running, reused: true, owned: others.length === 0, use, progress });
+  const found = embedded({ dir, log, url, server: running, reused: true, owned: others.length === 0, use, progress });
   if (others.length === 0) {
     progress(
       `took over the embedded PostgreSQL left running on port ${running.port} (${dir}, pid ${running.pid}): no brigade process used it ` +
@@ -210,10 +241,20 @@ async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: 
         'it runs until the last brigade process using it stops',
     );
   }
-  return database;
+  return found;
 }
 
-/** {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to. */
+/** A server this process uses ({@link embedded}), and `listen`, which puts its signal fallback in place. */
+interface Embedded {
+  readonly database: EmbeddedDatabase;
+  /** Installs the fallback (see `fallback` in {@link embedded}); its `stop` removes it again. */
+  listen(): void;
+}
+
+/**
+ * {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to (put
+ * in place by `listen`, once {@link holdShutdownSignals} lets go).
+ */
 function embedded(options: {
   dir: string;
   log: string;
@@ -223,13 +264,13 @@ function embedded(options: {
   owned: boolean;
   use: ServerUse;
   progress: (line: string) => void;
-}): EmbeddedDatabase {
+}): Embedded {
   const { dir, log, server, owned, use, progress } = options;
   const port = server.port;
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  let stopping: Promise<void> | null = null;
+  // A second call (the fallback's, beside the command's own) waits for the first.
+  const stop = () => (stopping ??= leave());
+  const leave = async () => {
     for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, fallback);
     const leaving = await use.leave();
     if (leaving.kind === 'last') {
@@ -255,11 +296,16 @@ function embedded(options: {
     process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
     void stop().finally(() => process.exit());
   };
-  for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
   const lost = use.lost.then(
     () => `the embedded PostgreSQL on port ${port} stopped under this process, not by brigade (its log, ${log}, may say why); run the command again to start it`,
   );
-  return { url: options.url, port, reused: options.reused, owned, stop, lost };
+  return {
+    database: { url: options.url, port, reused: options.reused, owned, stop, lost },
+    listen: () => {
+      if (stopping !== null) return;
+      for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
+    },
+  };
 }
 
 let stoppedBy: NodeJS.Signals | null = null;
@@ -275,6 +321,64 @@ export function embeddedStoppedBy(): NodeJS.Signals | null {
 
 /** The signals a one-shot command's embedded server is stopped on (see `fallback`). */
 const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM'] as const; // the ones `waitForShutdownSignal` handles too
+
+/** What {@link holdShutdownSignals} answers: the signal it held, if one came. */
+interface HeldSignals {
+  /** The first SIGINT or SIGTERM that came under a one-shot command, or null. */
+  readonly signal: NodeJS.Signals | null;
+  /** Stops listening (again: a no-op). */
+  dispose(): void;
+}
+
+/**
+ * Listens for SIGINT and SIGTERM while the server is being initialised, started or joined, before its
+ * fallback (`embedded`) is in place. Under a command with a shutdown of its own (start, serve, worker:
+ * another listener) it does nothing, as the fallback does. Under a one-shot command (migrate, tenants,
+ * dlq, …) it keeps the signal, which would otherwise end the process at once: `pg_ctl start -w` runs
+ * on (detached), and so would a server nobody uses, with `pg.lock` naming a dead process. The start
+ * then ends at its next step ({@link refuseIfSignalled}, {@link leaveInterrupted}): nothing more is
+ * started, a server this process started and nobody else uses is stopped, the lock is released, and
+ * the command fails as interrupted, exit 128 + n. A second signal meanwhile changes nothing: the
+ * steps it waits for are bounded (`SETTLE_MS`), and cutting them short is what left the server behind.
+ */
+function holdShutdownSignals(dir: string, progress: (line: string) => void): HeldSignals {
+  let held: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (process.listenerCount(signal) > 1 || held !== null) return;
+    held = signal;
+    progress(`${signal}: stopping once the embedded PostgreSQL in ${dir} can be left cleanly (not running for nobody, its start lock released) …`);
+  };
+  for (const signal of FALLBACK_SIGNALS) process.on(signal, onSignal);
+  return {
+    get signal() {
+      return held;
+    },
+    dispose: () => {
+      for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, onSignal);
+    },
+  };
+}
+
+/** Ends the start, as interrupted, when {@link holdShutdownSignals} held a signal: before anything (more) is started. */
+function refuseIfSignalled(held: HeldSignals): void {
+  if (held.signal !== null) throw interrupted(held.signal);
+}
+
+/** After a held `signal`: leaves the server `found` (stopping it if no other brigade process uses it, as the fallback would) and ends the start as interrupted. */
+async function leaveInterrupted(found: Embedded, signal: NodeJS.Signals): Promise<never> {
+  await found.database.stop();
+  throw interrupted(signal);
+}
+
+/**
+ * The interruption of a start by `signal`: what fails after it is the interruption's doing
+ * ({@link embeddedStoppedBy}), and the process exits with the signal's status.
+ */
+function interrupted(signal: NodeJS.Signals): EmbeddedStartInterruptedError {
+  stoppedBy = signal;
+  process.exitCode = 128 + (os.constants.signals[signal] ?? 0);
+  return new EmbeddedStartInterruptedError(signal);
+}
 
 /**
  * Initialises the new data directory `dir`: `initdb` into `<dir>.initialising`, then renamed into

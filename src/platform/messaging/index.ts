@@ -59,7 +59,7 @@ export { listDeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export type { DeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export { showDeadLetter } from './deadLetters/showDeadLetter.ts';
 export { redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
-export type { RedriveOutcome, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
+export type { RedriveOptions, RedriveOutcome, RedriveProgress, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
 export { dropDeadLetter } from './deadLetters/dropDeadLetter.ts';
 export { registerDeadLetterMetrics } from './deadLetters/registerDeadLetterMetrics.ts';
 export { withClaimCheck, CLAIM_CHECK_HEADER } from './claimCheck/withClaimCheck.ts';

@@ -215,12 +215,11 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
     await refuseIfPlaced(source, tenant);
     checkpoint();
     doing = 'checking the target database';
-    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas], signal });
+    target = await openMoveTarget({ url: options.targetUrl, tenantId: tenant, schemas: [...options.sets.map((s) => s.name), ...options.schemas], source, signal });
     // An abort from here on closes it (onAbort); one that came as it was returned stops the move here.
     checkpoint();
     await enter(target, options.targetUrl, 'target');
     await refuseWithoutBypass(target, 'target');
-    await refuseTargetIsSource(source, target);
     // One restaurant per dedicated database: the workers of a database in the catalog act on every
     // tenant row in it, so a copy that a failed move left behind in such a database would be served
     // (its sagas' deadlines fired, its events projected) beside the live rows in the shared database.
@@ -493,20 +492,6 @@ async function refuseWithoutBypass(client: pg.Client, which: 'shared' | 'target'
   const role = await client.query<{ ok: boolean }>(`select rolsuper or rolbypassrls as ok from pg_roles where rolname = current_user`);
   if (role.rows[0]?.ok !== true) {
     throw new BrigadeError('TENANT_MOVE_NEEDS_BYPASSRLS', 409, `The ${which} database's connection role neither is a superuser nor has BYPASSRLS, so it cannot see every row of the tenant: connect as the migration owner with BYPASSRLS (ALTER ROLE … BYPASSRLS) and move again`);
-  }
-}
-
-/**
- * The target must not be the source itself (under another URL): the move would clear the tenant's rows
- * there and then delete them.
- */
-async function refuseTargetIsSource(source: pg.Client, target: pg.Client): Promise<void> {
-  // The target's session as the source sees it: the same backend (pid and start, to the microsecond) in
-  // the same database means one database under two URLs.
-  const session = await target.query<{ pid: number; started: string }>(`select pid, backend_start::text as started from pg_stat_activity where pid = pg_backend_pid()`);
-  const same = await source.query(`select 1 from pg_stat_activity where pid = $1 and backend_start::text = $2 and datname = current_database()`, [session.rows[0]?.pid, session.rows[0]?.started]);
-  if ((same.rowCount ?? 0) > 0) {
-    throw new BrigadeError('TENANT_TARGET_IS_SOURCE', 409, 'The target is the shared database itself; create a new, empty database and move the tenant there');
   }
 }
 

@@ -3,6 +3,7 @@ import { redact } from '../config/index.ts';
 import { BrigadeError } from '../errors/index.ts';
 import { TRACKING_TABLE } from '../migrations/index.ts';
 import { moveClient } from './moveClient.ts';
+import { refuseTargetIsSource } from './refuseTargetIsSource.ts';
 
 /**
  * The session lock a move holds in its target database from before its first check to its end. Two
@@ -33,6 +34,8 @@ export interface OpenMoveTargetOptions {
   readonly tenantId: string;
   /** The schemas that are Brigade's (the migration sets' names); with any schema named `brigade_…`. */
   readonly schemas: readonly string[];
+  /** The move's session on its source, the shared database: a target that is that database is refused before any other check. */
+  readonly source: pg.Client;
   /**
    * Ends the connection when it aborts before the target is returned: a statement waiting for a target
    * that stopped answering then fails at once.
@@ -59,14 +62,16 @@ export function targetConnectionError(error: unknown, url: string, always = fals
 
 /**
  * Opens the move's session on its target database (a failure to connect is
- * `TENANT_TARGET_UNREACHABLE`, never a driver error the CLI would blame on DATABASE_URL), takes the
- * move's lock there and checks that the database is Brigade's or empty, all before anything is
- * migrated or written there. The lock is the session's: it lasts until the session ends. The client is
- * a {@link moveClient}: it gives up on a target that does not let it in, and probes an idle connection.
+ * `TENANT_TARGET_UNREACHABLE`, never a driver error the CLI would blame on DATABASE_URL), checks first
+ * that it is not the source ({@link refuseTargetIsSource}), takes the move's lock there and checks that
+ * the database is Brigade's or empty, all before anything is migrated or written there. The lock is the
+ * session's: it lasts until the session ends. The client is a {@link moveClient}: it gives up on a
+ * target that does not let it in, and probes an idle connection.
  *
- * @throws {BrigadeError} `TENANT_TARGET_UNREACHABLE` (503); `TENANT_TARGET_BUSY` (409): another move
- * into that database is running; `TENANT_TARGET_NOT_BRIGADE` (409): it holds schemas or tables that
- * are not Brigade's (a mistyped URL that names another application's database).
+ * @throws {BrigadeError} `TENANT_TARGET_UNREACHABLE` (503); `TENANT_TARGET_IS_SOURCE` (409): it is the
+ * shared database itself; `TENANT_TARGET_BUSY` (409): another move into that database is running;
+ * `TENANT_TARGET_NOT_BRIGADE` (409): it holds schemas or tables that are not Brigade's (a mistyped URL
+ * that names another application's database).
  */
 export async function openMoveTarget(options: OpenMoveTargetOptions): Promise<pg.Client> {
   const target = moveClient(options.url, 'brigade-tenant-move');
@@ -80,6 +85,9 @@ export async function openMoveTarget(options: OpenMoveTargetOptions): Promise<pg
       throw targetConnectionError(error, options.url, true);
     }
     options.signal?.throwIfAborted();
+    // First: the shared database itself holds what a Brigade target must not (the stand-in provider's
+    // schema), and "another application's" would hide the mistake.
+    await refuseTargetIsSource(options.source, target);
     const locked = await target.query<{ ok: boolean }>(`select pg_try_advisory_lock(${MOVE_TARGET_LOCK}) as ok`);
     if (locked.rows[0]?.ok !== true) {
       throw new BrigadeError(

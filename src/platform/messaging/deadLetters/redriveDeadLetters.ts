@@ -19,6 +19,32 @@ export type RedriveSelection = { readonly id: string } | { readonly all: true; r
 export interface RedriveOutcome {
   readonly redriven: number;
   readonly failed: ReadonlyArray<{ readonly id: string; readonly subscription: string; readonly error: string }>;
+  /**
+   * Present only when {@link RedriveOptions.signal} stopped an `all` redrive before its end: how many
+   * of the letters counted when it began it did not get to (they stay parked; run it again).
+   */
+  readonly left?: number;
+}
+
+/** Where an `all` redrive is: after the letters are counted (0 done), then after each letter. */
+export interface RedriveProgress {
+  /** Letters sent back so far. */
+  readonly redriven: number;
+  /** Letters that could not go back so far (they stay; the outcome says why). */
+  readonly failed: number;
+  /** The letters of the selection when the redrive began. */
+  readonly total: number;
+}
+
+/** Options of an `all` redrive (a single id is one letter: it takes none). */
+export interface RedriveOptions {
+  /** Called once the letters are counted, then after each letter: `brigade dlq redrive --all` shows it every second. */
+  readonly onProgress?: (progress: RedriveProgress) => void;
+  /**
+   * Aborted (Ctrl+C), the redrive stops before the next letter: the one in flight finishes (sent
+   * back and removed, or left parked), and the outcome says how many are {@link RedriveOutcome.left}.
+   */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -58,11 +84,14 @@ export function redriveSelectSql(byId: boolean): string {
  * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
  * unknown or malformed id throws `NotFoundError` (404).
  *
+ * An `all` redrive reports where it is ({@link RedriveOptions.onProgress}) and stops between letters when
+ * its {@link RedriveOptions.signal} aborts, saying how many it did not get to ({@link RedriveOutcome.left}).
+ *
  * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
  * second redrive delivers it again, which the inbox absorbs. The other order could lose it. Rows are
  * locked (`for update skip locked`) so two concurrent redrives do not send the same row twice.
  */
-export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection): Promise<RedriveOutcome> {
+export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection, options: RedriveOptions = {}): Promise<RedriveOutcome> {
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
     const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
@@ -77,20 +106,28 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     return { redriven: 1, failed: [] };
   }
   let after = '00000000-0000-0000-0000-000000000000';
-  const { rows: last } = await pool.query<{ id: string | null }>(
-    'select id::text as id from brigade_bus.dead_letters where ($1::text is null or subscription = $1) order by id desc limit 1',
+  // The last id and the count in one statement (one snapshot): the count is of the letters up to that id.
+  const { rows: last } = await pool.query<{ id: string | null; total: number }>(
+    `select (select id::text from brigade_bus.dead_letters where ($1::text is null or subscription = $1) order by id desc limit 1) as id,
+            (select count(*)::int from brigade_bus.dead_letters where ($1::text is null or subscription = $1)) as total`,
     [selection.subscription ?? null],
   );
   const until = last[0]?.id ?? after;
+  const total = last[0]?.total ?? 0;
   let redriven = 0;
   const failed: Array<RedriveOutcome['failed'][number]> = [];
+  options.onProgress?.({ redriven, failed: 0, total });
   for (;;) {
+    // Between letters only: the one in flight has finished (its transaction committed or rolled back).
+    // Letters parked meanwhile under an id in the range may make the count low: never below nothing.
+    if (options.signal?.aborted === true) return { redriven, failed, left: Math.max(0, total - redriven - failed.length) };
     const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after, until]);
     if (sent === null) return { redriven, failed };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
     else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error.message });
     else throw new RedriveInterruptedError(redriven, failed, sent.error);
+    options.onProgress?.({ redriven, failed: failed.length, total });
   }
 }
 

@@ -5,7 +5,7 @@ export type { RunningPaymentProvider, StartPaymentProviderOptions } from './star
 export { ensureProviderSchema, PROVIDER_SCHEMA } from './ensureProviderSchema.ts';
 export { NO_FAULTS } from './faults.ts';
 export type { ProviderFaults } from './faults.ts';
-export { loadProviderConfig } from './loadProviderConfig.ts';
+export { loadProviderConfig, PROVIDER_LIMITS } from './loadProviderConfig.ts';
 export type { ProviderConfig, ProviderFlags } from './loadProviderConfig.ts';
 export { createPaymentProviderClient } from './createPaymentProviderClient.ts';
 export type { PaymentProviderClient, PaymentProviderClientOptions } from './createPaymentProviderClient.ts';

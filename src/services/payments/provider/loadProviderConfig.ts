@@ -5,6 +5,9 @@ import { NO_FAULTS, type ProviderFaults } from './faults.ts';
 /** `PORT`'s default in `loadConfig`: with neither port set, the provider listens on 3001, where the payments saga calls. */
 const DEFAULT_PORT = 3000;
 
+/** The largest values the provider's whole-number settings take (the smallest is 0), for `brigade payment-provider`'s flags too. */
+export const PROVIDER_LIMITS = Object.freeze({ port: 65535, latencyMs: 600_000, hangMs: 3_600_000 });
+
 /** The provider's own small configuration. */
 export interface ProviderConfig {
   /** Port to listen on (0 picks a free one). */
@@ -66,14 +69,14 @@ export function loadProviderConfig(env: Readonly<Record<string, string | undefin
     // --port, else PROVIDER_PORT, else beside PORT by loadConfig's own rule: where the payments saga calls
     // by default, so that `brigade worker` and `brigade payment-provider` on the same PORT find each other.
     // (Listening on PORT itself, it took the API's port and the saga called PORT + 1.)
-    port: pick('port', 'PROVIDER_PORT') !== undefined ? int('port', 'PROVIDER_PORT', 0, 65535) : defaultProviderPort(int('port', 'PORT', DEFAULT_PORT, 65535)),
+    port: pick('port', 'PROVIDER_PORT') !== undefined ? int('port', 'PROVIDER_PORT', 0, PROVIDER_LIMITS.port) : defaultProviderPort(int('port', 'PORT', DEFAULT_PORT, PROVIDER_LIMITS.port)),
     host: pick('host', 'HOST') ?? '127.0.0.1',
     databaseUrl: databaseUrl ?? null,
     faults: Object.freeze({
-      latencyMs: int('latency-ms', 'PROVIDER_LATENCY_MS', 0, 600_000),
+      latencyMs: int('latency-ms', 'PROVIDER_LATENCY_MS', 0, PROVIDER_LIMITS.latencyMs),
       errorRate: rate('error-rate', 'PROVIDER_ERROR_RATE'),
       timeoutRate: rate('timeout-rate', 'PROVIDER_TIMEOUT_RATE'),
-      hangMs: int('hang-ms', 'PROVIDER_HANG_MS', NO_FAULTS.hangMs, 3_600_000),
+      hangMs: int('hang-ms', 'PROVIDER_HANG_MS', NO_FAULTS.hangMs, PROVIDER_LIMITS.hangMs),
       declineCard: card === undefined ? NO_FAULTS.declineCard : card === 'none' ? null : card,
     }),
   });
