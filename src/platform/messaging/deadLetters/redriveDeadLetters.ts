@@ -108,7 +108,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   let after = '00000000-0000-0000-0000-000000000000';
   // The last id and the count in one statement (one snapshot): the count is of the letters up to that id.
   const { rows: last } = await pool.query<{ id: string | null; total: number }>(
-    `select (select id::text from brigade_bus.dead_letters where ($1::text is null or subscription = $1) order by id desc limit 1) as id,
+    `select (select d.id::text from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1) as id,
             (select count(*)::int from brigade_bus.dead_letters where ($1::text is null or subscription = $1)) as total`,
     [selection.subscription ?? null],
   );
