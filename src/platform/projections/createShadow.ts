@@ -3,7 +3,7 @@ import { NO_FLUSH_WAIT } from '../db/index.ts';
 import { copyTableSettings } from './copyTableSettings.ts';
 import { qualifiedTable } from './defineProjection.ts';
 import { inTransaction } from './inTransaction.ts';
-import { tableGrants } from './tableGrants.ts';
+import { revokeTableGrantsSql } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
@@ -20,9 +20,7 @@ export async function createShadow(owner: pg.ClientBase, projection: Projection,
     await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
     await tx.query(`drop table if exists ${shadow}`);
     await tx.query(`create table ${shadow} (like ${qualifiedTable(projection)} including all)`);
-    const grantees = new Set((await tableGrants(tx, shadow)).map((g) => g.grantee));
-    grantees.add('public');
-    for (const grantee of grantees) await tx.query(`revoke all on table ${shadow} from ${grantee}`);
+    for (const sql of await revokeTableGrantsSql(tx, shadow)) await tx.query(sql);
     await copyTableSettings(owner, qualifiedTable(projection), shadow);
   });
 }

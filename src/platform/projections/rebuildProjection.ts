@@ -55,6 +55,10 @@ export const SWAP_LOCK_TIMEOUT_MS = 2000;
  * would wait on the row as long as it stays stopped.
  */
 export const SWAP_IDLE_TIMEOUT_MS = 5000;
+/** Takes a projection's rebuild lock (`$1`: its key), if free: one rebuild at a time, and the owner of a shadow. */
+const TRY_REBUILD_LOCK = `select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`;
+/** Releases the lock {@link TRY_REBUILD_LOCK} took. */
+const REBUILD_UNLOCK = `select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`;
 /** SQLSTATE of a lock that `lock_timeout` gave up on. */
 const LOCK_NOT_AVAILABLE = '55P03';
 
@@ -83,10 +87,10 @@ async function dropUnclaimed(pool: pg.Pool, key: string, shadow: string): Promis
   if (client === undefined) return;
   let failed: Error | undefined;
   try {
-    const locked = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
+    const locked = await client.query<{ ok: boolean }>(TRY_REBUILD_LOCK, [key]);
     if (locked.rows[0]?.ok !== true) return;
     await client.query(`drop table if exists ${shadow}`).catch(() => undefined);
-    await client.query(`select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`, [key]);
+    await client.query(REBUILD_UNLOCK, [key]);
   } catch (error) {
     failed = error instanceof Error ? error : new Error(String(error)); // the connection goes, and a lock it may hold with it
   } finally {
@@ -239,7 +243,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
     // the server ends the session within about half a minute of this host vanishing (a laptop asleep
     // mid-rebuild), instead of refusing the next rebuild and pausing the live view for 2 h 11 min.
     await probePeer(owner);
-    const locked = await owner.query<{ ok: boolean }>(`select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`, [key]);
+    const locked = await owner.query<{ ok: boolean }>(TRY_REBUILD_LOCK, [key]);
     if (locked.rows[0]?.ok !== true) throw new RebuildInProgressError(projection.name);
     try {
       // The swap gives the rebuilt table to the live owner (ALTER OWNER: unless a superuser connects, the
@@ -347,7 +351,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
       progress('done');
       return { events: state.events, rows, seconds: took, checkpoint: state.checkpoint };
     } finally {
-      await owner.query(`select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`, [key]).catch(() => undefined);
+      await owner.query(REBUILD_UNLOCK, [key]).catch(() => undefined);
     }
   } finally {
     // Back to the pool as it came (a connection that cannot be put back is dropped).

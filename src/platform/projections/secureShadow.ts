@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { copyTableSettings } from './copyTableSettings.ts';
 import { qualifiedTable } from './defineProjection.ts';
-import { tableGrants } from './tableGrants.ts';
+import { revokeTableGrantsSql, tableGrants } from './tableGrants.ts';
 import type { Projection } from './types.ts';
 
 /**
@@ -32,8 +32,7 @@ export async function secureShadow(client: pg.ClientBase, projection: Projection
   const grants = await tableGrants(client, live);
   const statements: string[] = [];
   for (const p of (await policiesOf(shadowName)).rows) statements.push(`drop policy ${esc(p.name)} on ${shadow}`);
-  // A table's REVOKE takes its columns' privileges too; CASCADE, what others granted through a grant option.
-  for (const grantee of new Set((await tableGrants(client, shadow)).map((g) => g.grantee))) statements.push(`revoke all on table ${shadow} from ${grantee} cascade`);
+  statements.push(...(await revokeTableGrantsSql(client, shadow)));
   statements.push(`alter table ${shadow} ${flags.rows[0]?.rls === true ? 'enable' : 'disable'} row level security`);
   statements.push(`alter table ${shadow} ${flags.rows[0]?.force === true ? 'force' : 'no force'} row level security`);
   // Policy expressions come from the catalog (pg_policies deparses them), never from input.

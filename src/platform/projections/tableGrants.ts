@@ -40,3 +40,14 @@ export async function tableGrants(client: Pick<Tx, 'query'> | pg.ClientBase, tab
   );
   return rows.map((r) => ({ grantee: r.role === null ? 'public' : pg.escapeIdentifier(r.role), privilege: r.privilege, column: r.column, grantable: r.grantable, grantor: r.grantor, mayActAsGrantor: r.may }));
 }
+
+/**
+ * The statements that take from others than its owner every privilege on `table` (a qualified name)
+ * and on its columns (a table's REVOKE takes its columns' too), PUBLIC's included, with what they
+ * granted on through a grant option (CASCADE): a shadow table made `LIKE` the live one starts bare.
+ */
+export async function revokeTableGrantsSql(client: Pick<Tx, 'query'> | pg.ClientBase, table: string): Promise<string[]> {
+  const grantees = new Set((await tableGrants(client, table)).map((g) => g.grantee));
+  grantees.add('public');
+  return [...grantees].map((grantee) => `revoke all on table ${table} from ${grantee} cascade`);
+}
