@@ -4,16 +4,17 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { createPgTransport, newMessageId, type Message } from '../../src/platform/messaging/index.ts';
 import { writeToOutbox } from '../../src/platform/outbox/index.ts';
-import { PLATFORM_WORKERS, RELAY_WORKERS } from '../../src/composition/services.ts';
+import { PLATFORM_WORKERS, RELAY_WORKERS, SERVICES } from '../../src/composition/services.ts';
 import { eventually, FLOW_MS, within } from '../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 
-// The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS, NATS_STREAM_MAX_AGE_MS):
-// the workers that `brigade start` and `brigade worker` run prune by them, not by their built-in defaults
-// (1 hour, 2 minutes, 7 days).
+// The retention windows are settings (OUTBOX_RETENTION_MS, MESSAGE_DEDUPE_WINDOW_MS, NATS_STREAM_MAX_AGE_MS,
+// INBOX_RETENTION_MS): the workers that `brigade start` and `brigade worker` run prune by them, not by their
+// built-in defaults (1 hour, 2 minutes, 7 days, 7 days).
+const DAY_MS = 24 * 3_600_000;
 let t: TestPlatform;
 before(async () => {
-  t = await startTestPlatform({ OUTBOX_RETENTION_MS: '1000', MESSAGE_DEDUPE_WINDOW_MS: '1000', NATS_STREAM_MAX_AGE_MS: '60000' });
+  t = await startTestPlatform({ OUTBOX_RETENTION_MS: '1000', MESSAGE_DEDUPE_WINDOW_MS: '1000', NATS_STREAM_MAX_AGE_MS: '60000', INBOX_RETENTION_MS: String(2 * DAY_MS) });
 });
 after(() => t.close());
 
@@ -80,4 +81,21 @@ test('the bus retention deletes JetStream failures rows last written longer ago 
   const retention = PLATFORM_WORKERS.find((worker) => worker.name === 'bus-retention')!;
   await running(retention, () => eventually('the failures row past the stream\'s max_age deleted', left, (ids) => !ids.includes(gone)));
   assert.deepEqual(await left(), [kept]);
+});
+
+test('the delivery inbox retention deletes claims handled longer ago than INBOX_RETENTION_MS', async () => {
+  const pool = t.platform.deps.databases.poolFor('delivery');
+  const [gone, kept, fresh] = [newMessageId(), newMessageId(), newMessageId()];
+  // Three days: past the setting's two (and inside the 7 days of the default). A day and a half: inside it. Now: inside both.
+  await pool.query(
+    `insert into delivery.inbox (subscription, message_id, subject, handled_at)
+     values ('retention-probe', $1, 'ordering.order.OrderReady', now() - interval '3 days'),
+            ('retention-probe', $2, 'ordering.order.OrderReady', now() - interval '36 hours'),
+            ('retention-probe', $3, 'ordering.order.OrderReady', now())`,
+    [gone, kept, fresh],
+  );
+  const left = async () => (await pool.query<{ message_id: string }>(`select message_id::text from delivery.inbox where subscription = 'retention-probe' order by handled_at`)).rows.map((r) => r.message_id);
+  const retention = SERVICES.find((service) => service.name === 'delivery')!.workers!.find((worker) => worker.name === 'inbox-retention')!;
+  await running(retention, () => eventually('the claim past INBOX_RETENTION_MS deleted', left, (ids) => !ids.includes(gone)));
+  assert.deepEqual(await left(), [kept, fresh]);
 });

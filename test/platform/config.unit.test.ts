@@ -112,11 +112,17 @@ test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {
   }
 });
 
-test('retention windows: the outbox, the dedupe window, the claim-check grace and the stream age', () => {
+test('retention windows: the outbox, the dedupe window, the claim-check grace, the stream age and the inbox', () => {
   const defaults = loadConfig({}, { services });
   assert.deepEqual(
-    [defaults.outboxRetentionMs, defaults.messageDedupeWindowMs, defaults.claimCheckGraceMs, defaults.natsStreamMaxAgeMs],
-    [3_600_000, 120_000, 3_600_000, 7 * 24 * 3_600_000],
+    [defaults.outboxRetentionMs, defaults.messageDedupeWindowMs, defaults.claimCheckGraceMs, defaults.natsStreamMaxAgeMs, defaults.inboxRetentionMs],
+    [3_600_000, 120_000, 3_600_000, 7 * 24 * 3_600_000, 7 * 24 * 3_600_000],
+  );
+  // The inbox keeps a claim at least a day (its delete policy refuses younger ones anyway, decision 0092).
+  assert.equal(loadConfig({ INBOX_RETENTION_MS: '172800000' }, { services }).inboxRetentionMs, 172_800_000);
+  assert.throws(
+    () => loadConfig({ INBOX_RETENTION_MS: '3600000' }, { services }),
+    (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && error.issues[0]?.variable === 'INBOX_RETENTION_MS',
   );
   const set = loadConfig({ OUTBOX_RETENTION_MS: '86400000', MESSAGE_DEDUPE_WINDOW_MS: '300000', CLAIM_CHECK_GRACE_MS: '600000', NATS_STREAM_MAX_AGE_MS: '172800000' }, { services });
   assert.deepEqual([set.outboxRetentionMs, set.messageDedupeWindowMs, set.claimCheckGraceMs, set.natsStreamMaxAgeMs], [86_400_000, 300_000, 600_000, 172_800_000]);

@@ -72,6 +72,12 @@ export interface Config {
    */
   readonly outboxRetentionMs: number;
   /**
+   * `INBOX_RETENTION_MS`: how long a consuming service's inbox keeps the claim of a message it handled
+   * before pruning it (decision 0092). A redelivery or a republish arrives within seconds or minutes;
+   * at least a day, which the inbox's delete policy enforces too. Default 604 800 000 (7 days).
+   */
+  readonly inboxRetentionMs: number;
+  /**
    * `CLAIM_CHECK_GRACE_MS`: how long a claim-checked payload (over 64 KiB) is kept once no subscription
    * needs it any more, for a redelivery after a lost ack, and a released reference to it, for a
    * republish the broker drops (decision 0016). Default 3 600 000 (1 hour); at least
@@ -309,6 +315,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     natsStreamMaxAgeMs,
     messageDedupeWindowMs,
     outboxRetentionMs: int('OUTBOX_RETENTION_MS', 3_600_000, 1000, 30 * day),
+    inboxRetentionMs: int('INBOX_RETENTION_MS', 7 * day, day, 365 * day),
     claimCheckGraceMs,
     host: read('HOST') ?? '127.0.0.1',
     port,

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { runInboxRetention } from '../../platform/messaging/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../../platform/runtime/index.ts';
 import type { DispatchOptions } from './dispatchOnce.ts';
 import { dispatchWorkers } from './dispatchWorkers.ts';
@@ -16,6 +17,7 @@ export { CourierBusyError } from './errors.ts';
 export { courierReservations } from './courierReservationsAdapter.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
+const INBOX_RETENTION = { kind: 'system', id: 'delivery-inbox-retention' } as const;
 
 /** Options of {@link createDeliveryService}. */
 export interface DeliveryServiceOptions extends DispatchOptions, OrderEventsOptions {
@@ -49,6 +51,22 @@ export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPort
             onError: warnEveryMinute('delivery order events', 'order events wait on the bus until it succeeds'),
             ...options,
           }),
+      },
+      {
+        // Claims of handled order events are deleted after INBOX_RETENTION_MS (decision 0092).
+        name: 'inbox-retention',
+        run: (deps, signal) => {
+          const warn = warnEveryMinute('delivery inbox retention', 'handled order events keep their inbox claims until a pass succeeds');
+          return runInboxRetention({
+            schema: 'delivery',
+            transaction: (fn) => deps.unitOfWork({ service: 'delivery', actor: INBOX_RETENTION }, fn),
+            olderThanMs: deps.config.inboxRetentionMs,
+            onProgress: (event) => {
+              if (event.kind === 'error') warn(event.error);
+            },
+            signal,
+          });
+        },
       },
     ],
   };

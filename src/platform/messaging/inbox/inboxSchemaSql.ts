@@ -9,7 +9,8 @@ const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
  * a claim is about a message, and the consumer must see a claim whatever tenant it belongs to (a
  * tenant-filtered claim table would let a second delivery in). The message's tenant is kept for inspection
  * as `message_tenant` (not `tenant_id`: this table is not tenant data, see the tenancy catalog rules).
- * The service's role gets SELECT and INSERT only: a claim is never updated or deleted by the service.
+ * The service's role gets SELECT and INSERT: a claim is never updated, and deleted only by the
+ * retention once it is past a day (inboxRetentionSql, a later migration: decision 0092).
  */
 export function inboxSchemaSql(schema: string): string {
   if (!SCHEMA.test(schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(schema)}`, 'schema');
