@@ -183,10 +183,11 @@ describe('the OpenAPI document says what the routes answer', () => {
 
     // Password sign-in: a first password, a change without and with the current one, a sign-in, and
     // every failure up to the limiter's 429.
-    const password = (payload: Record<string, string>) => call('PUT', '/v1/customers/me/password', {}, { token: customer, payload });
-    assert.equal((await password({ password: 'first password' })).statusCode, 204);
-    await expect(403, 'PUT', '/v1/customers/me/password', {}, { token: customer, payload: { password: 'second password' } });
-    assert.equal((await password({ password: 'second password', currentPassword: 'first password' })).statusCode, 204);
+    // Each change answers a fresh token and revokes the ones given before (401 TOKEN_REVOKED).
+    const first = await expect(200, 'PUT', '/v1/customers/me/password', {}, { token: customer, payload: { password: 'first password' } });
+    await expect(401, 'PUT', '/v1/customers/me/password', {}, { token: customer, payload: { password: 'second password', currentPassword: 'first password' } });
+    await expect(403, 'PUT', '/v1/customers/me/password', {}, { token: String(first.token), payload: { password: 'second password' } });
+    await expect(200, 'PUT', '/v1/customers/me/password', {}, { token: String(first.token), payload: { password: 'second password', currentPassword: 'first password' } });
     await expect(404, 'PUT', '/v1/customers/me/password', {}, { token: await t.token('customer', { subject: randomUUID() }), payload: { password: 'any password' } });
     await expect(201, 'POST', '/v1/customers', {}, { payload: { name: 'Eva', email: 'eva@example.com', address: 'Rua 3, Porto', password: 'eva password' } });
     await expect(200, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'eva@example.com', password: 'eva password' } });

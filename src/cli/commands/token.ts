@@ -16,12 +16,14 @@ export const usage = `Usage: brigade token --role staff|courier|customer|admin [
 Prints a bearer token signed with BRIGADE_SECRET (or the secret generated under BRIGADE_HOME).
 A staff token needs --restaurant, a restaurant of the database (DATABASE_URL, or the embedded one):
 brigade tenants add creates one, brigade tenants list shows their ids.
+A customer token with --subject carries the customer's credentials version, read from that database
+(a token of an older one is refused: a password change or reset revokes earlier tokens).
 --subject defaults to a new UUID; --ttl defaults to 43200 (12 h), from ${TOKEN_TTL_SECONDS.min} to ${TOKEN_TTL_SECONDS.max} (30 days).`;
 
 /** The token service's field names, as this command's flags. */
 const FLAGS: Readonly<Record<string, string>> = { restaurantId: '--restaurant', subject: '--subject', ttlSeconds: '--ttl', role: '--role' };
 
-/** `brigade token …`: the checks of `POST /v1/tokens` (`mintToken`), the directory read only for a restaurant. */
+/** `brigade token …`: the checks of `POST /v1/tokens` (`mintToken`), the database read only for a restaurant or a customer's version. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values } = parse(args, { role: { type: 'string' }, restaurant: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' } }, usage, 0);
   if (values.help) return ctx.io.out(usage), 0;
@@ -30,7 +32,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const ttl = values.ttl === undefined ? undefined : numberFlag('ttl', values.ttl, { min: TOKEN_TTL_SECONDS.min, max: TOKEN_TTL_SECONDS.max, unit: 'seconds', maxNote: '(30 days)' }, usage);
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
-  // The database (DATABASE_URL, or the embedded one) is opened only if the directory is read: for a staff token.
+  // The database (DATABASE_URL, or the embedded one) is opened only if it is read: for a staff token
+  // (the directory), or a customer token with a subject (the customer's credentials version).
   let opened: Awaited<ReturnType<typeof openCommandDatabases>> | undefined;
   const platformTransaction: UnitOfWorkFn = async (context, fn) => {
     opened ??= await openCommandDatabases(config, 1);

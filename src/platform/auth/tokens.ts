@@ -23,6 +23,13 @@ export interface Principal {
    */
   readonly mintedBy?: string;
   /**
+   * The customer's credentials version when the token was signed (its `cv` claim; 0 without one, and
+   * for every other role): a customer token older than the customer's current version (a password
+   * changed, set or removed since) is refused (decision 0007, "a credential change revokes earlier
+   * customer tokens").
+   */
+  readonly credentialsVersion: number;
+  /**
    * When the token it was read from expires, in milliseconds since the epoch: what a long-lived answer
    * (a stream) must not outlive. Absent for a principal not read from a token.
    */
@@ -37,11 +44,16 @@ export const TOKEN_TTL_SECONDS = Object.freeze({ min: 60, max: 30 * 24 * 3600 })
 
 const ISSUER = 'brigade';
 const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
+/** The largest credentials version: PostgreSQL's `integer`, the column it is read from. */
+const MAX_CREDENTIALS_VERSION = 2 ** 31 - 1;
 
 /** Token signing and verification with one HS256 secret. */
 export interface TokenService {
-  /** Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintedBy` goes in its `act` claim. */
-  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintedBy?: string }, ttlSeconds?: number): Promise<string>;
+  /**
+   * Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintedBy` goes in its `act`
+   * claim, a customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim.
+   */
+  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintedBy?: string; credentialsVersion?: number }, ttlSeconds?: number): Promise<string>;
   /** Verifies signature, issuer, expiry and claims; throws 401 errors with stable codes. */
   verify(token: string): Promise<Principal>;
 }
@@ -59,9 +71,11 @@ export function createTokenService(secret: string): TokenService {
   const key = new TextEncoder().encode(secret);
   return {
     async sign(input, ttlSeconds = 12 * 3600) {
-      const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null });
+      const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null, credentialsVersion: input.credentialsVersion });
       const claims: Record<string, unknown> = { role: principal.role };
       if (principal.restaurantId !== null) claims.rid = principal.restaurantId;
+      // 0 is the absent claim: a customer who never changed a credential gets the token they got before.
+      if (principal.credentialsVersion > 0) claims.cv = principal.credentialsVersion;
       if (input.mintedBy !== undefined) {
         if (!SUBJECT.test(input.mintedBy)) throw new ValidationError('mintedBy must be an id', { field: 'mintedBy' });
         claims.act = { sub: input.mintedBy };
@@ -87,11 +101,12 @@ export function createTokenService(secret: string): TokenService {
           role: payload.role as Role,
           subject: String(payload.sub),
           restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
+          credentialsVersion: payload.cv,
         });
         const mintedBy = mintedByOf(payload.act);
         return Object.freeze({ ...principal, ...(mintedBy === undefined ? {} : { mintedBy }), expiresAt: Number(payload.exp) * 1000 });
       } catch {
-        throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role or malformed ids');
+        throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role, malformed ids or a malformed claim (act, cv)');
       }
     },
   };
@@ -112,7 +127,7 @@ function mintedByOf(act: unknown): string | undefined {
   return sub;
 }
 
-function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null }): Principal {
+function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown }): Principal {
   if (!(ROLES as readonly string[]).includes(p.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
   if (!SUBJECT.test(p.subject) || (p.role !== 'admin' && !isUuid(p.subject))) {
     throw new ValidationError(p.role === 'admin' ? 'subject must be an id' : 'subject must be a UUID', { field: 'subject' });
@@ -121,12 +136,20 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
     throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
   }
   if (p.role !== 'staff' && p.restaurantId !== null) throw new ValidationError('only staff tokens carry a restaurantId', { field: 'restaurantId' });
+  const cv = p.credentialsVersion;
+  if (cv !== undefined) {
+    if (p.role !== 'customer') throw new ValidationError('only customer tokens carry a credentialsVersion', { field: 'credentialsVersion' });
+    if (typeof cv !== 'number' || !Number.isInteger(cv) || cv < 0 || cv > MAX_CREDENTIALS_VERSION) {
+      throw new ValidationError(`credentialsVersion must be a whole number from 0 to ${MAX_CREDENTIALS_VERSION}`, { field: 'credentialsVersion' });
+    }
+  }
   // UUIDs in their lower-case form, as path parameters are taken (decision 0083): a staff token minted
   // with an upper-case restaurant id matched no route's restaurant.
   return Object.freeze({
     role: p.role,
     subject: p.role === 'admin' ? p.subject : p.subject.toLowerCase(),
     restaurantId: p.restaurantId === null ? null : p.restaurantId.toLowerCase(),
+    credentialsVersion: (cv as number | undefined) ?? 0,
   });
 }
 

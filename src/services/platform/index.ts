@@ -14,7 +14,7 @@ export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
 export { customerKeyId, customerKeys } from './customerKeys.ts';
-export { refuseErasedCustomers } from './erasedCustomerTokens.ts';
+export { refuseRevokedCustomerTokens } from './revokedCustomerTokens.ts';
 
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the

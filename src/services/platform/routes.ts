@@ -155,7 +155,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
       const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...input, passwordHash }));
-      return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id }) });
+      // A new customer's credentials are at version 0 (the column's default).
+      return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id, credentialsVersion: 0 }) });
     },
   );
 
@@ -189,9 +190,10 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     {
       schema: {
         tags: ['platform'],
-        summary: 'Set or change your password (customer); a change needs the current one',
+        summary: 'Set or change your password (customer); a change needs the current one; answers a fresh token',
         description:
-          'The first password needs only your token. To change one that is set, send it as `currentPassword`: a wrong one counts as a failed sign-in of your address (429 after too many).',
+          'The first password needs only your token. To change one that is set, send it as `currentPassword`: a wrong one counts as a failed sign-in of your address (429 after too many). ' +
+          'Every change (the first password too) revokes every customer token given before, this one included (401 `TOKEN_REVOKED` from now on): go on with the token of the answer.',
         security: bearer,
         body: Type.Object(
           {
@@ -200,10 +202,11 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           },
           { additionalProperties: false },
         ),
+        response: { 200: Type.Object({ token: Type.String({ description: "a fresh customer token (sign-up's lifetime): the tokens given before are revoked" }) }) },
       },
       config: {
         docs: {
-          success: { 204: 'Set: sign in with it from now on (tokens given before stay valid until they expire)' },
+          success: { 200: 'Set: sign in with it from now on. A fresh token, since every token given before is now refused (401 TOKEN_REVOKED)' },
           errors: {
             ...CUSTOMER_ERRORS,
             403: `${CUSTOMER_ERRORS[403]}; CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it`,
@@ -213,11 +216,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         },
       },
     },
-    async (request, reply) => {
-      const principal = customerOf(request);
-      await changeCustomerPassword(unitOfWork, principal.subject, request.body);
-      return reply.status(204).send();
-    },
+    async (request) => changeCustomerPassword({ unitOfWork, tokens }, customerOf(request).subject, request.body),
   );
 
   app.delete(
@@ -227,14 +226,15 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: "Remove a customer's password (admin): the reset without e-mail",
         description:
-          'For a customer who forgot their password, once you know it is them: remove it here, mint them a customer token ' +
+          'For a customer who forgot their password, or whose token or password was stolen, once you know it is them: remove it here, ' +
+          'which revokes every customer token given before (401 `TOKEN_REVOKED`), mint them a customer token ' +
           '(`POST /v1/tokens` with role customer and their id as subject, or `brigade token --role customer --subject ID`), ' +
           'and they set a new one with PUT /v1/customers/me/password, which then needs no current password.',
         security: bearer,
         params: Type.Object({ id: Uuid }),
         body: NoFields,
       },
-      config: { docs: { success: { 204: 'Removed: no password signs the customer in until they set a new one' }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: no such customer' } } },
+      config: { docs: { success: { 204: "Removed: no password signs the customer in until they set a new one, and the customer's tokens given before are refused" }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: no such customer' } } },
       preValidation: absentBodyIsEmpty,
     },
     async (request, reply) => {

@@ -16,7 +16,7 @@ test('a signed token verifies to the same principal', async () => {
   const sub = randomUUID();
   const before = Date.now();
   const { expiresAt, ...verified } = await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub }, 600));
-  assert.deepEqual(verified, { role: 'staff', subject: sub, restaurantId: rid });
+  assert.deepEqual(verified, { role: 'staff', subject: sub, restaurantId: rid, credentialsVersion: 0 });
   assert.ok(expiresAt !== undefined && Math.abs(expiresAt - (before + 600_000)) <= 2000, 'the token’s expiry, in ms');
   const customer = await tokens.verify(await tokens.sign({ role: 'customer' }));
   assert.equal(customer.role, 'customer');
@@ -55,6 +55,31 @@ test("a token's minter rides in its act claim (RFC 8693) and comes back as minte
   for (const act of ['ops', { sub: 7 }, { sub: 'a b' }, null]) {
     const odd = await new SignJWT({ role: 'admin', act }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setExpirationTime('1h').sign(key);
     await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', JSON.stringify(act));
+  }
+});
+
+test("a customer token carries its customer's credentials version in the cv claim (absent: 0); one of another shape, or on another role, is refused", async () => {
+  const key = new TextEncoder().encode(secret);
+  const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  const subject = randomUUID();
+  const third = await tokens.sign({ role: 'customer', subject, credentialsVersion: 3 });
+  assert.equal(payloadOf(third).cv, 3);
+  assert.equal((await tokens.verify(third)).credentialsVersion, 3);
+  const zero = await tokens.sign({ role: 'customer', subject, credentialsVersion: 0 });
+  assert.equal('cv' in payloadOf(zero), false, 'version 0 is the absent claim: tokens signed before the claim existed read as 0');
+  assert.equal((await tokens.verify(zero)).credentialsVersion, 0);
+  assert.equal((await tokens.verify(await tokens.sign({ role: 'customer', subject }))).credentialsVersion, 0, 'absent: 0');
+  assert.equal((await tokens.verify(await tokens.sign({ role: 'admin', subject: 'ops' }))).credentialsVersion, 0, 'other roles: 0');
+
+  for (const credentialsVersion of [-1, 1.5, Number.NaN, 2 ** 31]) {
+    await assert.rejects(tokens.sign({ role: 'customer', subject, credentialsVersion }), (e: unknown) => e instanceof ValidationError && e.details.field === 'credentialsVersion', String(credentialsVersion));
+  }
+  for (const role of ['admin', 'courier'] as const) {
+    await assert.rejects(tokens.sign({ role, subject: randomUUID(), credentialsVersion: 1 }), (e: unknown) => e instanceof ValidationError && e.details.field === 'credentialsVersion', role);
+  }
+  for (const [role, cv] of [['customer', -1], ['customer', '3'], ['customer', 1.5], ['customer', null], ['customer', { v: 1 }], ['customer', 2 ** 31], ['admin', 1], ['courier', 0]] as const) {
+    const odd = await new SignJWT({ role, cv }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject(randomUUID()).setExpirationTime('1h').sign(key);
+    await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', `${role} ${JSON.stringify(cv)}`);
   }
 });
 

@@ -185,22 +185,23 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     const c = await signUp();
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 401, 'no password yet');
     const set = await setPassword(c.token, { password: PASSWORD });
-    assert.equal(set.statusCode, 204, set.body);
-    assert.equal(set.body, '');
+    assert.equal(set.statusCode, 200, set.body);
+    assert.deepEqual(Object.keys(set.json()), ['token'], 'a fresh token: the change revoked the one that made it');
+    const token = set.json().token as string;
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 200);
 
-    const missing = await setPassword(c.token, { password: 'a new password' });
+    const missing = await setPassword(token, { password: 'a new password' });
     assert.deepEqual([missing.statusCode, missing.json().code], [403, 'CURRENT_PASSWORD_MISMATCH'], missing.body);
-    const wrong = await setPassword(c.token, { password: 'a new password', currentPassword: 'not the password' });
+    const wrong = await setPassword(token, { password: 'a new password', currentPassword: 'not the password' });
     assert.deepEqual([wrong.statusCode, wrong.json().code], [403, 'CURRENT_PASSWORD_MISMATCH'], wrong.body);
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 200, 'unchanged');
 
-    const changed = await setPassword(c.token, { password: 'a new password', currentPassword: PASSWORD });
-    assert.equal(changed.statusCode, 204, changed.body);
+    const changed = await setPassword(token, { password: 'a new password', currentPassword: PASSWORD });
+    assert.equal(changed.statusCode, 200, changed.body);
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 401, 'the old one no longer signs in');
     assert.equal((await signIn(c.email, 'a new password')).statusCode, 200);
 
-    const short = await setPassword(c.token, { password: 'short', currentPassword: 'a new password' });
+    const short = await setPassword(changed.json().token, { password: 'short', currentPassword: 'a new password' });
     assert.deepEqual([short.statusCode, short.json().field], [400, 'body.password'], short.body);
   });
 
@@ -225,7 +226,7 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 401, 'the old password is gone');
     const minted = await request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'customer', subject: c.id } });
     assert.equal(minted.statusCode, 201, minted.body);
-    assert.equal((await setPassword(minted.json().token, { password: 'a fresh password' })).statusCode, 204);
+    assert.equal((await setPassword(minted.json().token, { password: 'a fresh password' })).statusCode, 200);
     assert.equal((await signIn(c.email, 'a fresh password')).statusCode, 200);
   });
 
@@ -253,7 +254,8 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     answers.push(docs);
     const paths = docs.json().paths as Record<string, Record<string, { responses: Record<string, unknown> }>>;
     for (const status of ['200', '400', '401', '429']) assert.ok(status in paths['/v1/customers/sign-in']!.post!.responses, status);
-    for (const status of ['204', '401', '403', '404', '429']) assert.ok(status in paths['/v1/customers/me/password']!.put!.responses, status);
+    for (const status of ['200', '401', '403', '404', '429']) assert.ok(status in paths['/v1/customers/me/password']!.put!.responses, status);
+    assert.equal(paths['/v1/customers/me/password']!.put!.responses['204'], undefined, 'a change answers a fresh token now');
     for (const status of ['204', '401', '403', '404']) assert.ok(status in paths['/v1/customers/{id}/password']!.delete!.responses, status);
     const { rows } = await owner.query<{ password_hash: string }>('select password_hash from platform.customers where password_hash is not null');
     assert.ok(rows.length > 5);

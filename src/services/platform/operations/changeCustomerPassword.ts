@@ -1,4 +1,4 @@
-import { hashPassword, verifyPassword } from '../../../platform/auth/index.ts';
+import { hashPassword, verifyPassword, type TokenService } from '../../../platform/auth/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { CurrentPasswordMismatchError } from './errors.ts';
@@ -13,15 +13,25 @@ import { setCustomerPassword } from './setCustomerPassword.ts';
  * wrong one counts as a failed sign-in of the customer's address ({@link reserveSignInAttempt}), so a
  * stolen token gives no more guesses than the sign-in route does.
  *
+ * Either way the customer's credentials version goes up by one with the hash ({@link setCustomerPassword}),
+ * so every customer token signed before is refused from now on (401 `TOKEN_REVOKED`, decision 0007);
+ * the answer is a fresh customer token of the new version (sign-up's lifetime), so the caller's own
+ * session goes on.
+ *
  * @throws {NotFoundError} 404: no such customer (a token of an id that never signed up, or erased).
  * @throws {CurrentPasswordMismatchError} 403 `CURRENT_PASSWORD_MISMATCH`: `currentPassword` missing or
  *   wrong, or the password changed meanwhile (by another request) so that it no longer matches.
  * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: the address is held; nothing was checked.
  *
  * @example
- * await changeCustomerPassword(deps.unitOfWork, principal.subject, { password: 'new one', currentPassword: 'old one' });
+ * const { token } = await changeCustomerPassword({ unitOfWork, tokens }, principal.subject, { password: 'new one', currentPassword: 'old one' });
  */
-export async function changeCustomerPassword(unitOfWork: UnitOfWorkFn, customerId: string, input: { readonly password: string; readonly currentPassword?: string | undefined }): Promise<void> {
+export async function changeCustomerPassword(
+  deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService },
+  customerId: string,
+  input: { readonly password: string; readonly currentPassword?: string | undefined },
+): Promise<{ token: string }> {
+  const { unitOfWork } = deps;
   const asCustomer = { service: 'platform', actor: { kind: 'customer', id: customerId } } as const;
   const customer = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
   if (customer === null) throw new NotFoundError('customer', customerId);
@@ -33,10 +43,12 @@ export async function changeCustomerPassword(unitOfWork: UnitOfWorkFn, customerI
     await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => releaseSignInAttempt(tx, attemptId));
   }
   const next = await hashPassword(input.password);
-  if (!(await unitOfWork(asCustomer, (tx) => setCustomerPassword(tx, customerId, next, current)))) {
+  const credentialsVersion = await unitOfWork(asCustomer, (tx) => setCustomerPassword(tx, customerId, next, current));
+  if (credentialsVersion === null) {
     // Changed or erased meanwhile: tell which.
     const now = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
     if (now === null) throw new NotFoundError('customer', customerId);
     throw new CurrentPasswordMismatchError(input.currentPassword !== undefined);
   }
+  return { token: await deps.tokens.sign({ role: 'customer', subject: customerId, credentialsVersion }) };
 }

@@ -6,9 +6,11 @@ export interface CustomerCredentials {
   readonly email: string;
   /** `scrypt$…` (src/platform/auth/passwords.ts), or null while the customer has set no password. */
   readonly passwordHash: string | null;
+  /** What a token signed now carries in its `cv` claim: one more for every credential change. */
+  readonly credentialsVersion: number;
 }
 
-const COLUMNS = 'id as "customerId", email, password_hash as "passwordHash"';
+const COLUMNS = 'id as "customerId", email, password_hash as "passwordHash", credentials_version as "credentialsVersion"';
 
 /**
  * The credentials of the customer with `email` (matched without regard to case, as sign-up stores it)

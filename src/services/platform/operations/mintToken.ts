@@ -1,8 +1,10 @@
 import { TOKEN_TTL_SECONDS, type Role, type TokenService } from '../../../platform/auth/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
+import { isUuid } from '../../../platform/ids/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { restaurantDirectory } from '../directory.ts';
 import { TokenRestaurantUnknownError } from './errors.ts';
+import { readCredentialsVersion } from './readCredentialsVersion.ts';
 
 /** What a token is asked for: its role, and the subject and restaurant it names. */
 export interface TokenRequest {
@@ -21,6 +23,11 @@ export interface TokenRequest {
  * transaction of the platform service) only when the request names a restaurant: an admin token
  * needs no database.
  *
+ * A customer token names its customer's current credentials version (its `cv` claim, decision 0007),
+ * read as that customer in a read-only transaction of the platform service: a token of an older one
+ * would be refused at once (401 `TOKEN_REVOKED`). A subject that is no customer (never signed up, or
+ * erased) gets 0, and no subject (a new UUID) reads nothing.
+ *
  * @throws {ValidationError} 400, `details.field` `ttlSeconds`, `role`, `subject` or `restaurantId`.
  * @throws {TokenRestaurantUnknownError} 404 `NOT_FOUND`: the restaurant is not in the directory.
  *
@@ -32,8 +39,14 @@ export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; reado
     throw new ValidationError(`ttlSeconds must be a whole number of seconds from ${TOKEN_TTL_SECONDS.min} (a minute) to ${TOKEN_TTL_SECONDS.max} (30 days), got ${String(ttlSeconds)}`, { field: 'ttlSeconds' });
   }
   // Signed first: its checks of the claims come before any database is opened; the token is dropped
-  // if the restaurant turns out unknown.
-  const token = await deps.tokens.sign(request, ttlSeconds);
+  // if the restaurant turns out unknown. A customer's version is read before, for a request whose
+  // claims can pass (a UUID subject, no restaurant); sign refuses the others without a read.
+  const { subject } = request;
+  const credentialsVersion =
+    request.role === 'customer' && subject !== undefined && isUuid(subject) && request.restaurantId === undefined
+      ? await deps.unitOfWork({ service: 'platform', actor: { kind: 'customer', id: subject.toLowerCase() }, readOnly: true }, (tx) => readCredentialsVersion(tx, subject))
+      : undefined;
+  const token = await deps.tokens.sign({ ...request, ...(credentialsVersion === undefined ? {} : { credentialsVersion }) }, ttlSeconds);
   if (request.restaurantId !== undefined && (await restaurantDirectory(deps.unitOfWork).restaurant(request.restaurantId)) === null) {
     throw new TokenRestaurantUnknownError(request.restaurantId);
   }

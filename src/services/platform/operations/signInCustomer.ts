@@ -4,7 +4,7 @@ import { InvalidCredentialsError } from './errors.ts';
 import { findCustomerCredentials } from './findCustomerCredentials.ts';
 import { releaseSignInAttempt } from './releaseSignInAttempt.ts';
 import { reserveSignInAttempt, SIGN_IN_ACTOR } from './reserveSignInAttempt.ts';
-import { setCustomerPassword } from './setCustomerPassword.ts';
+import { upgradeCustomerPasswordHash } from './upgradeCustomerPasswordHash.ts';
 
 /**
  * Signs a customer in with their e-mail address and password (decision 0007): a customer token of the
@@ -16,7 +16,9 @@ import { setCustomerPassword } from './setCustomerPassword.ts';
  *    against the hash, or against a dummy when there is none, so an unknown address, a customer
  *    without a password and a wrong password cost the same and get the same 401.
  * 3. On a match the attempt is deleted, a hash of older parameters is replaced by one of the current
- *    (as the customer), and the token is signed.
+ *    (as the customer; the same password, so the credentials version stays), and the token is signed
+ *    with the credentials version read in step 1: should a change have come in between, it is older
+ *    than the customer's and refused, as it should be (it was checked against the password changed).
  *
  * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`, with `retryAfterSeconds`.
  * @throws {InvalidCredentialsError} 401 `INVALID_CREDENTIALS`, whatever did not match.
@@ -39,7 +41,8 @@ export async function signInCustomer(
   if (passwordNeedsRehash(stored)) {
     const upgraded = await hashPassword(input.password);
     // A change the customer made meanwhile wins (compare-and-set): the upgrade is then moot.
-    await deps.unitOfWork({ service: 'platform', actor: { kind: 'customer', id: customer.customerId } }, (tx) => setCustomerPassword(tx, customer.customerId, upgraded, stored));
+    await deps.unitOfWork({ service: 'platform', actor: { kind: 'customer', id: customer.customerId } }, (tx) => upgradeCustomerPasswordHash(tx, customer.customerId, upgraded, stored));
   }
-  return { token: await deps.tokens.sign({ role: 'customer', subject: customer.customerId }), customerId: customer.customerId };
+  const token = await deps.tokens.sign({ role: 'customer', subject: customer.customerId, credentialsVersion: customer.credentialsVersion });
+  return { token, customerId: customer.customerId };
 }
