@@ -7,7 +7,7 @@ export interface RestaurantDirectory {
   /** The restaurant's currency, or null when there is no such restaurant. */
   restaurant(id: string): Promise<{ readonly id: string; readonly currency: string; readonly city: string } | null>;
   /**
-   * A city's restaurants, each with whether it lives in a database of its own (a moved tenant,
+   * A city's restaurants (the city matched whatever its case), each with whether it lives in a database of its own (a moved tenant,
    * docs/decisions/0008): those are read one by one where they live, the rest together.
    */
   restaurantsIn(city: string): Promise<ReadonlyArray<{ readonly id: string; readonly dedicated: boolean }>>;

@@ -343,14 +343,16 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         config: {
           docs: {
             success: {
-              200: `\`{ hits, next }\`: at most \`limit\` hits (default ${SEARCH_HITS}), by rank (best first), then name (by code point), then item id; \`next\` (null on the last page) is the \`before\` of the next page`,
+              200: `\`{ hits, next }\`: at most \`limit\` hits (default ${SEARCH_HITS}), by rank (best first), then name (by code point), then item id; \`next\` (null on the last page) is the \`before\` of the next page. The city matches whatever its case; one the platform does not know has no restaurants, so its page is empty`,
             },
           },
         },
       },
       async (request) => {
         const { q, city, limit = SEARCH_HITS, before } = request.query;
-        const scope = searchScope(q, city);
+        // The city matches whatever its case (as the directory matched it when the restaurant was made),
+        // so a cursor carries over between spellings of one city.
+        const scope = searchScope(q, city.toLowerCase());
         const after = searchCursorOf(before, scope);
         const restaurants = await ports.directory.restaurantsIn(city);
         // The restaurants of the shared database in one read (a standby may answer it, decision 0082);

@@ -26,7 +26,7 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
                from platform.restaurants r
                join platform.cities c on c.id = r.city_id
                left join platform.tenant_placements p on p.tenant_id = r.id
-              where c.name = $1`,
+              where lower(c.name) = lower($1)`,
             [city],
           )
         ).rows,

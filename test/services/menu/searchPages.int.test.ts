@@ -214,6 +214,16 @@ describe('menu search, a page at a time', () => {
     }
   });
 
+  test('the city matches whatever its case, as the directory matches it when restaurants are made; a cursor carries over between cases', async () => {
+    const all = await page(`q=pizza&city=${city}`);
+    for (const spelled of [city.toLowerCase(), city.toUpperCase()]) {
+      assert.deepEqual(await page(`q=pizza&city=${spelled}`), all, spelled);
+    }
+    const first = await page(`q=pizza&city=${city}&limit=2`);
+    const second = await page(`q=pizza&city=${city.toLowerCase()}&limit=2&before=${encodeURIComponent(first.next!)}`);
+    assert.deepEqual([...first.hits, ...second.hits].map((h) => h.itemId), all.hits.slice(0, 4).map((h) => h.itemId));
+  });
+
   test('the OpenAPI document describes limit, before and next', async () => {
     const doc = (await t.request({ url: '/docs/json' })).json() as { paths: Record<string, { get: { parameters: Array<{ name: string; in: string }>; summary: string; responses: Record<string, { description: string }> } }> };
     const op = doc.paths['/v1/menu/search']!.get;
