@@ -177,13 +177,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     const chargeId = ctx.state.chargeId;
     if (chargeId === null) return { refunded: false, amount: 0 };
     try {
-      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`);
+      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
     } catch (error) {
       // Already captured (the order was delivered): refund what was captured.
       const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
       if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
     }
-    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey);
+    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey, { currency: ctx.state.currency });
     return { refunded: true, refundId: refund.id, amount: refund.amount };
   };
   /**
@@ -363,7 +363,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         maxAttempts: MONEY_STEP_ATTEMPTS,
         retryable: retryableUnlessChanged,
         action: async (ctx) => {
-          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey);
+          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency });
           // Only a total of 0 charges nothing. Without a charge to capture, paying out would pay for an
           // order nobody paid for: the step fails for good and the saga parks before any payout.
           if (ctx.state.total === 0) return null;
