@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import type { SagaDetail, SagaLogEntry } from '../../platform/sagas/index.ts';
-import { chargedNothing, type PaymentSagaState } from './saga/index.ts';
+import { parkedChargeChargedNothing, type PaymentSagaState } from './saga/index.ts';
 
 const Instant = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -19,8 +19,9 @@ export const PaymentViewSchema = Type.Object(
     }),
     payment: Type.Enum([...PAYMENT_STAGES], {
       description:
-        'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
-        'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
+        'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), ' +
+        "failed (the charge failed otherwise and nothing was charged: no card on file, or, with status parked, the provider refused the platform's credentials; error says what to do), " +
+        'unknown (no answer says whether the card was charged: the saga is parked and error says what to do), ' +
         'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged), ' +
         'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been; ' +
         'or the refund failed for good and a person did it by hand, then had the saga go on: error says who and what); an order whose total is 0 is authorized (of 0) once its charge step is done',
@@ -131,8 +132,10 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     const chargeFailure = chargeOutcome?.kind === 'failed' ? stringIn(chargeOutcome.data, 'code') : null;
     if (saga.pending[0] === 'charge') {
       if (saga.status !== 'parked') return 'authorizing';
-      // Parked after a refusal (a delivered order's card declined, decision 0079): nothing charged, and known.
-      if (!chargedNothing(chargeFailure)) return 'unknown';
+      // Parked after a refusal (a delivered order's card declined, decision 0079), or the platform's
+      // credentials refused on a first attempt: nothing charged, and known (the park reason says so).
+      // Before, the credentials' park showed `unknown`, which is for a charge nobody knows the outcome of.
+      if (!parkedChargeChargedNothing(chargeFailure)) return 'unknown';
     }
     if (chargeOutcome?.kind === 'failed') return chargeFailure === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';

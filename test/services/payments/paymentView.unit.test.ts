@@ -44,6 +44,20 @@ describe('the payment view of a charge parked after a refusal', () => {
   });
 });
 
+describe("the payment view of a charge parked because the provider refused the platform's credentials", () => {
+  test("on a first attempt (the ledger held nothing under the key, nothing was sent that it looked at): failed, as the park reason says nothing was charged, not unknown (before: unknown); after an earlier attempt it is an unknown outcome and stays unknown", () => {
+    const refused = chargeParked({
+      error: "charge: The payment provider refused the platform's credentials (401: bad key); nothing was charged. …",
+      log: [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_PROVIDER_CREDENTIALS' }, 'bad key')],
+    });
+    assert.deepEqual([toPaymentView(refused).status, toPaymentView(refused).payment], ['parked', 'failed']);
+    const afterAnEarlierAttempt = chargeParked({ log: [...refused.log.slice(0, 2), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_CHARGE_OUTCOME_UNKNOWN' }, 'attempt 2 …')] });
+    assert.equal(toPaymentView(afterAnEarlierAttempt).payment, 'unknown');
+    // Resumed once the credentials are fixed, the charge runs again.
+    assert.equal(toPaymentView({ ...refused, status: 'running', attempts: 0 }).payment, 'authorizing');
+  });
+});
+
 describe('the payment view of a saga whose refund failed for good', () => {
   /** Its log: charged, the restaurant rejected, the refund refused for good. */
   const refundFailedLog = [

@@ -1,4 +1,4 @@
-export { chargedNothing, MONEY_STEP_ATTEMPTS, paymentSaga, payoutsOf, PAYMENT_SAGA } from './paymentSaga.ts';
+export { chargedNothing, MONEY_STEP_ATTEMPTS, parkedChargeChargedNothing, paymentSaga, payoutsOf, PAYMENT_SAGA } from './paymentSaga.ts';
 export type { PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
 export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';

@@ -91,6 +91,16 @@ const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMEN
 export const chargedNothing = (code: string | null | undefined): boolean => code != null && NOTHING_CHARGED.has(code);
 
 /**
+ * Whether a charge parked after failing with `code` is known to have charged nothing: a refusal (see
+ * {@link chargedNothing}; a delivered order's charge parks on one), or the platform's credentials refused
+ * on a first attempt (`PAYMENT_PROVIDER_CREDENTIALS`: the ledger held nothing under the key, and the
+ * provider looked at nothing this attempt sent; after an earlier attempt the charge fails with
+ * `PAYMENT_CHARGE_OUTCOME_UNKNOWN` instead). Its park reason says "nothing was charged"; any other
+ * failure parks an outcome nobody knows.
+ */
+export const parkedChargeChargedNothing = (code: string | null | undefined): boolean => chargedNothing(code) || code === 'PAYMENT_PROVIDER_CREDENTIALS';
+
+/**
  * Refusals the provider stores under the charge's key (a 4xx is its answer to that key): sent again
  * under the key, the same request gets the same answer, another request is refused as changed. The
  * other nothing-charged codes sent nothing, so the key is still unused.
