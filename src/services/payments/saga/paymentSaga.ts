@@ -241,13 +241,30 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     const byHand =
       `collect the ${s.total} ${s.currency} from the customer another way and settle what the delivery owes by hand (${payoutsLeft(s, 'payoutRestaurant')}), ` +
       `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+    // What must change before a resume can charge: the platform's credentials, or the customer's card.
+    const once = failure.code === 'PAYMENT_PROVIDER_CREDENTIALS' ? "Once the provider takes the platform's credentials again" : 'Once the customer has a card on file that can be read';
     return (
       `charge: order ${s.orderId} was delivered, nothing charged (${failure.code}: ${failure.message}). A delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
       (REFUSAL_KEPT_UNDER_KEY.has(failure.code)
         ? `The provider keeps its refusal under key ${s.orderId}:charge and would answer a resume with it again: ${byHand}`
-        : `Once the customer has a card on file that can be read, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
+        : `${once}, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
     );
   };
+  /**
+   * The park reason of a charge whose outcome is unknown (`lead` says why) for an order that was
+   * delivered meanwhile: a resume charges (or finds the authorization), captures and pays out; by hand,
+   * the capture and the payouts the delivery owes, each under the key the saga would use. Never a
+   * cancel: ordering refuses to cancel a delivered order. Before, the reason said "capture it … then
+   * close", and a close dropped the payouts the saga had never queued (the charge had not landed).
+   */
+  const deliveredOutcomeUnknown = (s: State, lead: string) =>
+    `${lead} Meanwhile order ${s.orderId} was delivered: a delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
+    `Once the payment provider answers, 'brigade sagas resume ${s.orderId}' charges again (it first looks key ${s.orderId}:charge up in the provider's ledger and goes on with an authorization it finds there), ` +
+    `then captures it and pays ${s.courierId === null ? 'the restaurant' : 'the restaurant and the courier'} out. ` +
+    `Or settle it by hand: look up reference ${s.orderId} in the provider's ledger; an authorization under key ${s.orderId}:charge means the customer was charged: ` +
+    `capture it (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}; ` +
+    `none means nothing was charged: collect the ${s.total} ${s.currency} from the customer another way and make the same payouts; ` +
+    `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
   /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
   const expired = (s: State): SagaDecision<State> => {
     const next = { ...s, outcome: 'expired' as const };
@@ -390,6 +407,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
           // The platform's key, not the customer's payment: the order waits for a person instead of being cancelled.
           // Only a first attempt ends here (after a failed one it is PAYMENT_CHARGE_OUTCOME_UNKNOWN, below).
+          // A delivered order is not cancelled: the reason offers the charge, capture and payouts instead.
+          if (s.outcome === 'delivered') return { park: deliveredNothingCharged(s, failure) };
           return {
             park:
               `charge: ${failure.message}; nothing was charged. (The provider's ledger held no authorization under key ${s.orderId}:charge before this first attempt, which it refused.) ` +
@@ -397,6 +416,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           };
         }
         if (failure.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN') {
+          if (s.outcome === 'delivered') return { park: deliveredOutcomeUnknown(s, `charge: ${failure.message}. Whether the customer was charged is unknown.`) };
           return {
             park:
               `charge: ${failure.message}. Whether the customer was charged is unknown: before closing, look reference ${s.orderId} up in the provider's ledger. ` +
@@ -407,6 +427,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           };
         }
         if (!NOTHING_CHARGED.has(failure.code)) {
+          if (s.outcome === 'delivered') return { park: deliveredOutcomeUnknown(s, `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}).`) };
           return {
             park:
               `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}). ` +
