@@ -59,6 +59,9 @@ export async function handleOrderEvent(
       total: Number(data.total),
       currency: String(data.currency),
       ...(message.id === undefined ? {} : { cause: causeOfMessage(message as Pick<Message, 'id' | 'headers'>) }),
+      // The accept deadline runs from it (a backlog of this consumer no longer delays it); one that is
+      // not a date is left out, and the deadline runs from now as it did before placedAt was read.
+      ...(typeof data.placedAt === 'string' && !Number.isNaN(Date.parse(data.placedAt)) ? { placedAt: data.placedAt } : {}),
     };
     const { created } = await startSaga(tx, registry, { name: PAYMENT_SAGA, id: orderId, input });
     return created ? 'started' : 'ignored';

@@ -31,6 +31,12 @@ export interface PaymentSagaInput {
    * it was kept, whose commands go without one.
    */
   readonly cause?: CommandCause;
+  /**
+   * When the order was placed (ISO-8601, `OrderPlaced`'s `placedAt`): the accept deadline runs from
+   * it, not from when payments took the event, which a consumer's backlog delays. Absent in sagas
+   * started before it was kept: their deadline ran `acceptWithinMs` from the start.
+   */
+  readonly placedAt?: string;
 }
 
 /** Where the order stands, as the saga saw it. */
@@ -265,6 +271,16 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     `capture it (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}; ` +
     `none means nothing was charged: collect the ${s.total} ${s.currency} from the customer another way and make the same payouts; ` +
     `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+  /**
+   * The accept deadline: `acceptWithinMs` after the order was placed. Before, it ran from the saga's
+   * start, so after a backlog of the order-events consumer an unaccepted order was refunded as late as
+   * the backlog. A deadline already past is due at once (the store never schedules one before now).
+   * An input without a readable `placedAt` (an event from before it was kept) runs it from now.
+   */
+  const acceptDeadline = (input: PaymentSagaInput) => {
+    const placed = input.placedAt === undefined ? Number.NaN : Date.parse(input.placedAt);
+    return Number.isNaN(placed) ? { name: 'accept', inMs: options.acceptWithinMs } : { name: 'accept', at: new Date(placed + options.acceptWithinMs) };
+  };
   /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
   const expired = (s: State): SagaDecision<State> => {
     const next = { ...s, outcome: 'expired' as const };
@@ -294,9 +310,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         total: input.total,
         currency: input.currency,
         ...(input.cause === undefined ? {} : { cause: input.cause }),
+        ...(input.placedAt === undefined ? {} : { placedAt: input.placedAt }),
       },
       run: ['order', 'charge'],
-      schedule: [{ name: 'accept', inMs: options.acceptWithinMs }],
+      schedule: [acceptDeadline(input)],
     }),
     steps: {
       order: {

@@ -69,4 +69,29 @@ describe('handleOrderEvent: an order event advances its payment saga, read by th
     assert.deepEqual([unchanged?.version, unchanged?.state.accepted], [1, false]);
     assert.equal(await deliver(message(tenant, 'OrderAccepted', { orderId })), 'advanced');
   });
+
+  test("the accept deadline runs from the order's placedAt, not from when payments took its OrderPlaced (a backlog delays the refund of an unaccepted order no more), and never before now; an OrderPlaced without placedAt runs it from now as before", async () => {
+    const dueInSeconds = async (tenant: string, orderId: string) =>
+      Number((await pool.query<{ s: string }>(`select extract(epoch from (due_at - now())) as s from payments.saga_deadlines where tenant_id = $1 and saga_id = $2 and name = 'accept'`, [tenant, orderId])).rows[0]?.s);
+    const tenant = randomUUID();
+    const placed = async (placedAt?: string) => {
+      const orderId = randomUUID();
+      assert.equal(await deliver(message(tenant, 'OrderPlaced', { orderId, customerId: randomUUID(), total: 1200, currency: 'EUR', ...(placedAt === undefined ? {} : { placedAt }) })), 'started');
+      return orderId;
+    };
+    // Placed 45 s ago, taken now: 15 s are left of the minute (before: a whole minute from now).
+    const late = await placed(new Date(Date.now() - 45_000).toISOString());
+    const left = await dueInSeconds(tenant, late);
+    assert.ok(left > 5 && left <= 15.5, `due in ${left} s`);
+    assert.equal((await saga(tenant, late))?.state.placedAt !== undefined, true, 'the saga keeps placedAt');
+    // Placed an hour ago (a consumer's backlog): due now, not in the past and not a minute from now.
+    const backlog = await placed(new Date(Date.now() - 60 * 60_000).toISOString());
+    const overdue = await dueInSeconds(tenant, backlog);
+    assert.ok(overdue > -5 && overdue <= 0.5, `due in ${overdue} s`);
+    // Without placedAt (an event recorded before it was read, or one that is not a date): a minute from now, as before.
+    for (const orderId of [await placed(), await placed('not a date')]) {
+      const whole = await dueInSeconds(tenant, orderId);
+      assert.ok(whole > 50 && whole <= 60.5, `due in ${whole} s`);
+    }
+  });
 });

@@ -127,6 +127,13 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([staffCancel?.state.outcome, staffCancel?.pending], ['cancelled', ['refund']]);
   });
 
+  test("the accept deadline is scheduled at placedAt + acceptWithinMs when the input has placedAt (before: acceptWithinMs from whenever payments took the OrderPlaced); without it, acceptWithinMs from now", () => {
+    const placedAt = '2026-12-01T12:00:00.000Z';
+    const t = applySagaStart(saga, { ...input, placedAt });
+    assert.deepEqual([t.schedule, t.state.placedAt], [[{ name: 'accept', at: new Date(Date.parse(placedAt) + 60_000) }], placedAt]);
+    assert.deepEqual(applySagaStart(saga, input).schedule, [{ name: 'accept', inMs: 60_000 }]);
+  });
+
   test('a reject after a declined charge completes with nothing to refund or cancel', () => {
     const rejected = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'order.rejected', data: {} } });
     const declined = applySagaEvent(saga, { ...chargeInFlight(), ...rejected!, version: 3 }, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
