@@ -13,6 +13,7 @@ import {
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
+import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -37,6 +38,12 @@ export interface PaymentSagaInput {
    * started before it was kept: their deadline ran `acceptWithinMs` from the start.
    */
   readonly placedAt?: string;
+  /**
+   * The order had ended (cancelled, rejected) before its `OrderPlaced` reached payments: the consumer
+   * took that end first and could give it to no saga. The saga then ends at once, charging nothing
+   * (its log's `started` entry keeps this; the view says `voided`, with the outcome).
+   */
+  readonly endedBeforeStart?: OrderEndedBeforeStart;
 }
 
 /** Where the order stands, as the saga saw it. */
@@ -301,8 +308,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
   return defineSaga<State, PaymentSagaInput>({
     name: PAYMENT_SAGA,
     initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
-    start: (s, input) => ({
-      state: {
+    start: (s, input) => {
+      const state: State = {
         ...s,
         orderId: input.orderId,
         restaurantId: input.restaurantId,
@@ -311,10 +318,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         currency: input.currency,
         ...(input.cause === undefined ? {} : { cause: input.cause }),
         ...(input.placedAt === undefined ? {} : { placedAt: input.placedAt }),
-      },
-      run: ['order', 'charge'],
-      schedule: [acceptDeadline(input)],
-    }),
+      };
+      // The order ended before its OrderPlaced reached payments: nothing to charge, nothing to cancel.
+      // Before, the saga charged an order that had ended, refunded only when the accept deadline asked ordering.
+      if (input.endedBeforeStart !== undefined) {
+        const outcome = input.endedBeforeStart.event === 'OrderRejected' ? 'rejected' : 'cancelled';
+        return { state: { ...state, endedBeforeStart: input.endedBeforeStart, outcome }, complete: true };
+      }
+      return { state, run: ['order', 'charge'], schedule: [acceptDeadline(input)] };
+    },
     steps: {
       order: {
         // The cancel is what stops the kitchen cooking an order nobody paid for. Before, it had neither
