@@ -27,7 +27,13 @@ export const PaymentViewSchema = Type.Object(
         'or the refund failed for good and a person did it by hand, then had the saga go on: error says who and what); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
-    error: Nullable(Type.String()),
+    error: Nullable(
+      Type.String({
+        description:
+          "why the saga failed or waits, and what to do: the operator's text for the restaurant's staff and admins; a customer reads what to do about a charge that " +
+          'failed for a reason they can fix once the saga ended (no card on file, a declined card), and otherwise, as a courier does, that the payment needs attention',
+      }),
+    ),
     cardLast4: Nullable(Type.String({ description: "the last four digits of the card charged; null before a charge, and for the order's courier" })),
     amounts: Type.Object({
       currency: Type.String(),
@@ -90,6 +96,29 @@ function stepOf(entry: SagaLogEntry): Step {
     reference: moved ? (stringIn(entry.data, 'refundId') ?? stringIn(entry.data, 'id')) : null,
     error: entry.error,
   };
+}
+
+/**
+ * What a customer reads of a charge that failed for a reason only they can put right, by its code. The
+ * errors' own text is for the restaurant and the platform (the provider's words, keys, commands).
+ */
+const CUSTOMER_ERRORS: ReadonlyMap<string, string> = new Map([
+  ['PAYMENT_METHOD_MISSING', 'No card on file: add one with PUT /v1/customers/me/payment-method and order again'],
+  ['PAYMENT_DECLINED', 'Your card was declined: use another card (PUT /v1/customers/me/payment-method) and order again'],
+]);
+
+/**
+ * The message a customer reads in place of the saga's error when its charge failed for a reason they
+ * can fix (no card on file, a declined card) and the saga waits for nothing (nothing pending: the order
+ * was cancelled, nothing charged), or `null`: any other failure, or a saga still waiting for a person
+ * (a delivered order's refused charge is parked), reads the general message. Before, every failure read
+ * "the payment needs attention; the restaurant and the platform can see why", a customer's own as well.
+ */
+export function customerErrorOf(saga: Pick<SagaDetail<PaymentSagaState>, 'pending' | 'log'>): string | null {
+  if (saga.pending.length > 0) return null;
+  const chargeOutcome = saga.log.findLast((e) => e.item === 'charge' && (e.kind === 'succeeded' || e.kind === 'failed'));
+  if (chargeOutcome?.kind !== 'failed') return null;
+  return CUSTOMER_ERRORS.get(stringIn(chargeOutcome.data, 'code') ?? '') ?? null;
 }
 
 /**

@@ -47,8 +47,15 @@ describe('the wired platform: compensations', () => {
     const payment = await eventually('the saga to end', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
     const body = payment.body as { payment: string; error: string; amounts: Record<string, number>; steps: Array<{ step: string; compensation: boolean; outcome: string }> };
     assert.equal(body.payment, 'declined');
-    // The customer reads that the card was declined (payment), not the provider's text (decision 0083, Later).
-    assert.equal(body.error, ERROR_FOR_CUSTOMERS);
+    // The customer reads what to do about it, not the provider's text (decision 0083, Later; 0052, Fixed
+    // later): before, "the payment needs attention; the restaurant and the platform can see why".
+    assert.equal(body.error, 'Your card was declined: use another card (PUT /v1/customers/me/payment-method) and order again');
+    const charge = (body.steps as Array<{ step: string; compensation: boolean; outcome: string; error: string | null }>).find((s) => s.step === 'charge' && s.outcome === 'failed');
+    assert.equal(charge?.error, body.error);
+    assert.ok(!JSON.stringify(body).includes('ending 0002'), "none of the provider's text");
+    const asStaff = (await paymentOf(w, order.id, r.staff)).body as { error: string };
+    assert.match(asStaff.error, /^charge failed: /, 'the restaurant reads the operator text');
+    assert.notEqual(ERROR_FOR_CUSTOMERS, body.error);
     assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [0, 0, 0]);
     assert.deepEqual(
       finalOutcomes(body.steps).map((s) => [s.step, s.compensation, s.outcome]),
