@@ -5,7 +5,7 @@ export interface SagaEvent {
   readonly data?: unknown;
 }
 
-/** A deadline a decision schedules: the event `deadline.<name>` fires at `at` (or `inMs` from the transaction's clock). */
+/** A deadline a decision schedules: the event `deadline.<name>` fires at `at` (or `inMs` from the transaction's clock), or at once when that is already past (due then, never before the transaction's clock). */
 export interface DeadlineRequest {
   readonly name: string;
   readonly at?: Date;

@@ -15,9 +15,11 @@ export async function writeDeadlines(tx: Tx, registry: SagaRegistry, tenantId: s
     );
   }
   for (const d of transition.schedule) {
+    // Never before now: a deadline asked for at an instant already past (one that runs from when its
+    // cause happened, after a backlog) is due at once, and says when it was scheduled.
     await tx.query(
       `insert into ${table} (tenant_id, saga_id, name, due_at)
-       values ($1, $2, $3, coalesce($4::timestamptz, now() + $5::double precision * interval '1 millisecond'))`,
+       values ($1, $2, $3, greatest(coalesce($4::timestamptz, now() + $5::double precision * interval '1 millisecond'), now()))`,
       [tenantId, sagaId, d.name, d.at ?? null, d.at === undefined ? (d.inMs ?? 0) : 0],
     );
   }

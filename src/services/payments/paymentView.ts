@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from 'typebox';
 import type { SagaDetail, SagaLogEntry } from '../../platform/sagas/index.ts';
-import { chargedNothing, type PaymentSagaState } from './saga/index.ts';
+import { parkedChargeChargedNothing, type PaymentSagaState } from './saga/index.ts';
 
 const Instant = Type.String({ format: 'date-time' });
 const Nullable = <T extends TSchema>(t: T) => Type.Union([t, Type.Null()]);
@@ -19,14 +19,21 @@ export const PaymentViewSchema = Type.Object(
     }),
     payment: Type.Enum([...PAYMENT_STAGES], {
       description:
-        'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), failed (the charge failed otherwise), ' +
-        'unknown (the provider never answered the charge: the saga is parked and error says what to do), ' +
+        'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), ' +
+        "failed (the charge failed otherwise and nothing was charged: no card on file, or, with status parked, the provider refused the platform's credentials; error says what to do), " +
+        'unknown (no answer says whether the card was charged: the saga is parked and error says what to do), ' +
         'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged), ' +
         'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been; ' +
         'or the refund failed for good and a person did it by hand, then had the saga go on: error says who and what); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
     outcome: Type.Enum(['open', 'rejected', 'cancelled', 'expired', 'delivered'], { description: 'what ended the order, as the saga saw it' }),
-    error: Nullable(Type.String()),
+    error: Nullable(
+      Type.String({
+        description:
+          "why the saga failed or waits, and what to do: the operator's text for the restaurant's staff and admins; a customer reads what to do about a charge that " +
+          'failed for a reason they can fix once the saga ended (no card on file, a declined card), and otherwise, as a courier does, that the payment needs attention',
+      }),
+    ),
     cardLast4: Nullable(Type.String({ description: "the last four digits of the card charged; null before a charge, and for the order's courier" })),
     amounts: Type.Object({
       currency: Type.String(),
@@ -92,6 +99,29 @@ function stepOf(entry: SagaLogEntry): Step {
 }
 
 /**
+ * What a customer reads of a charge that failed for a reason only they can put right, by its code. The
+ * errors' own text is for the restaurant and the platform (the provider's words, keys, commands).
+ */
+const CUSTOMER_ERRORS: ReadonlyMap<string, string> = new Map([
+  ['PAYMENT_METHOD_MISSING', 'No card on file: add one with PUT /v1/customers/me/payment-method and order again'],
+  ['PAYMENT_DECLINED', 'Your card was declined: use another card (PUT /v1/customers/me/payment-method) and order again'],
+]);
+
+/**
+ * The message a customer reads in place of the saga's error when its charge failed for a reason they
+ * can fix (no card on file, a declined card) and the saga waits for nothing (nothing pending: the order
+ * was cancelled, nothing charged), or `null`: any other failure, or a saga still waiting for a person
+ * (a delivered order's refused charge is parked), reads the general message. Before, every failure read
+ * "the payment needs attention; the restaurant and the platform can see why", a customer's own as well.
+ */
+export function customerErrorOf(saga: Pick<SagaDetail<PaymentSagaState>, 'pending' | 'log'>): string | null {
+  if (saga.pending.length > 0) return null;
+  const chargeOutcome = saga.log.findLast((e) => e.item === 'charge' && (e.kind === 'succeeded' || e.kind === 'failed'));
+  if (chargeOutcome?.kind !== 'failed') return null;
+  return CUSTOMER_ERRORS.get(stringIn(chargeOutcome.data, 'code') ?? '') ?? null;
+}
+
+/**
  * Shapes the payment saga of an order (its state, log and deadlines) for HTTP: the money at each
  * step, as the provider answered it, and where the payment stands.
  */
@@ -131,8 +161,10 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     const chargeFailure = chargeOutcome?.kind === 'failed' ? stringIn(chargeOutcome.data, 'code') : null;
     if (saga.pending[0] === 'charge') {
       if (saga.status !== 'parked') return 'authorizing';
-      // Parked after a refusal (a delivered order's card declined, decision 0079): nothing charged, and known.
-      if (!chargedNothing(chargeFailure)) return 'unknown';
+      // Parked after a refusal (a delivered order's card declined, decision 0079), or the platform's
+      // credentials refused on a first attempt: nothing charged, and known (the park reason says so).
+      // Before, the credentials' park showed `unknown`, which is for a charge nobody knows the outcome of.
+      if (!parkedChargeChargedNothing(chargeFailure)) return 'unknown';
     }
     if (chargeOutcome?.kind === 'failed') return chargeFailure === 'PAYMENT_DECLINED' ? 'declined' : 'failed';
     if (saga.status === 'completed' && s.outcome === 'delivered') return 'paid_out';

@@ -5,11 +5,11 @@ import { actorContext, authorize } from '../../api/index.ts';
 import { BrigadeError, NotFoundError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { showSaga } from '../../platform/sagas/index.ts';
-import { PaymentViewSchema, toPaymentView, type PaymentView } from './paymentView.ts';
+import { customerErrorOf, PaymentViewSchema, toPaymentView, type PaymentView } from './paymentView.ts';
 import type { OrderAccess } from './ports.ts';
 import type { PaymentSagaState } from './saga/index.ts';
 
-/** What a customer or a courier reads in place of an error's text. */
+/** What a customer or a courier reads in place of an error's text (a customer reads its own failures' as {@link customerErrorOf} words them). */
 export const ERROR_FOR_CUSTOMERS = 'the payment needs attention; the restaurant and the platform can see why';
 
 /** The steps that pay the restaurant and the courier out. */
@@ -22,17 +22,24 @@ const PAYOUT_STEPS = new Set(['payoutRestaurant', 'payoutCourier']);
  * customer sees neither (the restaurant's share would give the platform's commission away), a courier
  * only their own; the others are `null`, amounts and the provider's references alike. The card's last
  * four digits are the customer's: a courier reads `null`. Whether there is an error, and where the
- * money is (`payment`: declined, unknown, …), stay.
+ * money is (`payment`: declined, unknown, …), stay. A customer whose charge failed for a reason they can
+ * fix (`customerError`: no card on file, a declined card, on a saga that waits for nothing) reads what to
+ * do, in the view's error and the charge's failed steps; every other error reads {@link ERROR_FOR_CUSTOMERS}.
  */
-function asCustomerOrCourier(view: PaymentView, role: 'customer' | 'courier'): PaymentView {
-  const hide = (error: string | null) => (error === null ? null : ERROR_FOR_CUSTOMERS);
+function asCustomerOrCourier(view: PaymentView, role: 'customer' | 'courier', customerError: string | null): PaymentView {
+  const own = role === 'customer' ? customerError : null;
+  const hide = (error: string | null, mine = false) => (error === null ? null : mine && own !== null ? own : ERROR_FOR_CUSTOMERS);
   const hidden = (step: string) => PAYOUT_STEPS.has(step) && !(role === 'courier' && step === 'payoutCourier');
   return {
     ...view,
-    error: hide(view.error),
+    error: hide(view.error, true),
     cardLast4: role === 'courier' ? null : view.cardLast4,
     amounts: { ...view.amounts, paidOutRestaurant: null, paidOutCourier: role === 'courier' ? view.amounts.paidOutCourier : null },
-    steps: view.steps.map((step) => ({ ...step, error: hide(step.error), ...(hidden(step.step) ? { amount: null, reference: null } : {}) })),
+    steps: view.steps.map((step) => ({
+      ...step,
+      error: hide(step.error, step.step === 'charge' && !step.compensation),
+      ...(hidden(step.step) ? { amount: null, reference: null } : {}),
+    })),
   };
 }
 
@@ -75,7 +82,7 @@ export function paymentRoutes(orderAccess: (deps: ServiceDeps) => OrderAccess): 
           throw new BrigadeError('PAYMENT_NOT_STARTED', 404, `The payment of order ${id} is not there for you yet (${why}): retry in a few seconds`, { details: { orderId: id } });
         }
         // The money's own people (the restaurant, the platform) read the errors and every payout.
-        return principal.role === 'customer' || principal.role === 'courier' ? asCustomerOrCourier(toPaymentView(saga), principal.role) : toPaymentView(saga);
+        return principal.role === 'customer' || principal.role === 'courier' ? asCustomerOrCourier(toPaymentView(saga), principal.role, customerErrorOf(saga)) : toPaymentView(saga);
       },
     );
   };

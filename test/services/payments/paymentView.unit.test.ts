@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { SagaDetail, SagaLogEntry } from '../../../src/platform/sagas/index.ts';
-import { toPaymentView } from '../../../src/services/payments/paymentView.ts';
+import { customerErrorOf, toPaymentView } from '../../../src/services/payments/paymentView.ts';
 import type { PaymentSagaState } from '../../../src/services/payments/saga/index.ts';
 
 const orderId = '00000000-0000-4000-8000-000000000001';
@@ -41,6 +41,20 @@ describe('the payment view of a charge parked after a refusal', () => {
     assert.equal(toPaymentView(chargeParked({})).payment, 'unknown');
     // Resumed, the charge runs again.
     assert.equal(toPaymentView({ ...declined, status: 'running', attempts: 0 }).payment, 'authorizing');
+  });
+});
+
+describe("the payment view of a charge parked because the provider refused the platform's credentials", () => {
+  test("on a first attempt (the ledger held nothing under the key, nothing was sent that it looked at): failed, as the park reason says nothing was charged, not unknown (before: unknown); after an earlier attempt it is an unknown outcome and stays unknown", () => {
+    const refused = chargeParked({
+      error: "charge: The payment provider refused the platform's credentials (401: bad key); nothing was charged. …",
+      log: [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_PROVIDER_CREDENTIALS' }, 'bad key')],
+    });
+    assert.deepEqual([toPaymentView(refused).status, toPaymentView(refused).payment], ['parked', 'failed']);
+    const afterAnEarlierAttempt = chargeParked({ log: [...refused.log.slice(0, 2), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_CHARGE_OUTCOME_UNKNOWN' }, 'attempt 2 …')] });
+    assert.equal(toPaymentView(afterAnEarlierAttempt).payment, 'unknown');
+    // Resumed once the credentials are fixed, the charge runs again.
+    assert.equal(toPaymentView({ ...refused, status: 'running', attempts: 0 }).payment, 'authorizing');
   });
 });
 
@@ -87,5 +101,29 @@ describe('the payment view of a saga whose refund failed for good', () => {
     // Only the refund's settle says so: the order's cancel settled by hand leaves the money as it was.
     const orderOnly = toPaymentView(chargeParked({ ...base, status: 'compensated', pending: [], log: [...log.slice(0, 3), entry(4, 'event', 'settled', 'compensated', { item: 'undo:order' })] }));
     assert.equal(orderOnly.payment, 'authorized');
+  });
+});
+
+describe("what a customer reads of a failed charge (found by a review: before, always 'the payment needs attention; the restaurant and the platform can see why')", () => {
+  /** A saga whose charge failed with `code` and that ended (`pending` empty) or waits (`pending` as given). */
+  const failedWith = (code: string, over: Partial<SagaDetail<PaymentSagaState>> = {}) =>
+    chargeParked({
+      status: 'compensated', pending: [], attempts: 0, error: `charge failed: ${code} detail for the operator`,
+      log: [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'compensating', { code }, 'detail'), entry(4, 'succeeded', 'undo:order', 'compensated')],
+      ...over,
+    });
+
+  test('a failure the customer can fix, on a saga that ended, says what to do: no card on file, a declined card', () => {
+    assert.equal(customerErrorOf(failedWith('PAYMENT_METHOD_MISSING')), 'No card on file: add one with PUT /v1/customers/me/payment-method and order again');
+    assert.equal(customerErrorOf(failedWith('PAYMENT_DECLINED')), 'Your card was declined: use another card (PUT /v1/customers/me/payment-method) and order again');
+  });
+
+  test("anything else, or a saga still waiting for a person (parked: the order may yet be charged), keeps the general message (null here)", () => {
+    for (const code of ['PAYMENT_METHOD_UNAVAILABLE', 'PAYMENT_REJECTED', 'PAYMENT_PROVIDER_TIMEOUT']) assert.equal(customerErrorOf(failedWith(code)), null, code);
+    // A delivered order's charge refused and parked: the customer's card matters, but a person settles it.
+    assert.equal(customerErrorOf(failedWith('PAYMENT_METHOD_MISSING', { status: 'parked', pending: ['charge'] })), null);
+    // A charge that failed, was resumed and succeeded says nothing of the old failure.
+    const recharged = failedWith('PAYMENT_DECLINED', { status: 'running', log: [...failedWith('PAYMENT_DECLINED').log.slice(0, 3), entry(4, 'succeeded', 'charge', 'running', { id: 'ch_1', amount: 2000 })] });
+    assert.equal(customerErrorOf(recharged), null);
   });
 });

@@ -26,14 +26,31 @@ export interface PaymentProviderClientOptions {
 export interface PaymentProviderClient {
   /** Authorizes a charge. @throws {@link PaymentDeclinedError} for a declined card. */
   charge(request: ChargeRequest, idempotencyKey: string): Promise<Charge>;
-  /** Captures an authorized charge. */
-  capture(chargeId: string, idempotencyKey: string): Promise<Charge>;
-  /** Refunds (part of) a captured charge. */
-  refund(request: RefundRequest, idempotencyKey: string): Promise<Refund>;
+  /**
+   * Captures an authorized charge (in full). `expected`: the charge's amount and currency, which the
+   * answer must carry with status `captured` (the request itself sends neither: its body stays `{}`, so
+   * a capture retried under its key is the same request).
+   */
+  capture(chargeId: string, idempotencyKey: string, expected: CaptureExpected): Promise<Charge>;
+  /** Refunds (part of) a captured charge. `expected.currency`: the charge's, which the answer must carry (the request sends none). */
+  refund(request: RefundRequest, idempotencyKey: string, expected: RefundExpected): Promise<Refund>;
   /** Pays out to a destination. */
   payout(request: PayoutRequest, idempotencyKey: string): Promise<Payout>;
   /** The provider's ledger, optionally filtered. */
   ledger(filter?: LedgerFilter): Promise<LedgerEntry[]>;
+}
+
+/** What a capture's answer must carry besides the charge's id: the charge's amount and currency. */
+export interface CaptureExpected {
+  /** Minor units: the whole charge (the provider captures in full). */
+  readonly amount: number;
+  readonly currency: string;
+}
+
+/** What a refund's answer must carry besides the charge and the amount asked for. */
+export interface RefundExpected {
+  /** The charge's currency. */
+  readonly currency: string;
 }
 
 /** What a 2xx answer must be: `null` when it is, else what is wrong with it. */
@@ -55,7 +72,8 @@ const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck
  * request), {@link PaymentProviderCredentialsError} (401, 403), {@link PaymentProviderOutcomeUnknownError}
  * (400, 404 or 409 to a money-moving call: no answer to its key), {@link PaymentRejectedError} (other 4xx),
  * {@link PaymentProviderAnswerInvalidError} (a 2xx whose body is not the charge, refund or payout asked
- * for: its id missing, its amount, currency, destination or charge another). The client does not retry:
+ * for: its id missing, its amount, currency, destination or charge another, or a charge's status not
+ * `authorized`, a capture's not `captured`). The client does not retry:
  * the caller (a saga step) does, with the same key.
  *
  * @example
@@ -120,9 +138,15 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
     throw new PaymentRejectedError(response.status, code, detail);
   };
   return {
-    charge: (request, key) => call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference }), request, key),
-    capture: (chargeId, key) => call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId }), {}, key),
-    refund: (request, key) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount }), request, key),
+    // A charge is an authorization (status `authorized`), a capture a captured charge of the whole amount:
+    // a 2xx whose status says otherwise ('declined', 'authorized') moved no money as asked. Before, only
+    // the ids and amounts were checked: a charge answered 201 'declined' became the saga's charge, and a
+    // capture answered 'authorized' counted as captured, so the payouts paid for money never captured.
+    charge: (request, key) =>
+      call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference, status: 'authorized' }), request, key),
+    capture: (chargeId, key, expected) =>
+      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId, status: 'captured', amount: expected.amount, currency: expected.currency }), {}, key),
+    refund: (request, key, expected) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount, currency: expected.currency }), request, key),
     payout: (request, key) => call<Payout>('POST', '/payouts', expecting('payout', { destination: request.destination, amount: request.amount, currency: request.currency }), request, key),
     ledger: async (filter = {}) => {
       const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => typeof e[1] === 'string')).toString();

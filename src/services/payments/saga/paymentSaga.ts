@@ -13,6 +13,7 @@ import {
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
+import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -31,6 +32,18 @@ export interface PaymentSagaInput {
    * it was kept, whose commands go without one.
    */
   readonly cause?: CommandCause;
+  /**
+   * When the order was placed (ISO-8601, `OrderPlaced`'s `placedAt`): the accept deadline runs from
+   * it, not from when payments took the event, which a consumer's backlog delays. Absent in sagas
+   * started before it was kept: their deadline ran `acceptWithinMs` from the start.
+   */
+  readonly placedAt?: string;
+  /**
+   * The order had ended (cancelled, rejected) before its `OrderPlaced` reached payments: the consumer
+   * took that end first and could give it to no saga. The saga then ends at once, charging nothing
+   * (its log's `started` entry keeps this; the view says `voided`, with the outcome).
+   */
+  readonly endedBeforeStart?: OrderEndedBeforeStart;
 }
 
 /** Where the order stands, as the saga saw it. */
@@ -89,6 +102,16 @@ const NOTHING_CHARGED = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED', 'PAYMEN
 
 /** Whether a charge that failed with `code` moved no money (see {@link NOTHING_CHARGED}). */
 export const chargedNothing = (code: string | null | undefined): boolean => code != null && NOTHING_CHARGED.has(code);
+
+/**
+ * Whether a charge parked after failing with `code` is known to have charged nothing: a refusal (see
+ * {@link chargedNothing}; a delivered order's charge parks on one), or the platform's credentials refused
+ * on a first attempt (`PAYMENT_PROVIDER_CREDENTIALS`: the ledger held nothing under the key, and the
+ * provider looked at nothing this attempt sent; after an earlier attempt the charge fails with
+ * `PAYMENT_CHARGE_OUTCOME_UNKNOWN` instead). Its park reason says "nothing was charged"; any other
+ * failure parks an outcome nobody knows.
+ */
+export const parkedChargeChargedNothing = (code: string | null | undefined): boolean => chargedNothing(code) || code === 'PAYMENT_PROVIDER_CREDENTIALS';
 
 /**
  * Refusals the provider stores under the charge's key (a 4xx is its answer to that key): sent again
@@ -177,13 +200,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     const chargeId = ctx.state.chargeId;
     if (chargeId === null) return { refunded: false, amount: 0 };
     try {
-      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`);
+      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
     } catch (error) {
       // Already captured (the order was delivered): refund what was captured.
       const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
       if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
     }
-    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey);
+    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey, { currency: ctx.state.currency });
     return { refunded: true, refundId: refund.id, amount: refund.amount };
   };
   /**
@@ -231,12 +254,39 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     const byHand =
       `collect the ${s.total} ${s.currency} from the customer another way and settle what the delivery owes by hand (${payoutsLeft(s, 'payoutRestaurant')}), ` +
       `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+    // What must change before a resume can charge: the platform's credentials, or the customer's card.
+    const once = failure.code === 'PAYMENT_PROVIDER_CREDENTIALS' ? "Once the provider takes the platform's credentials again" : 'Once the customer has a card on file that can be read';
     return (
       `charge: order ${s.orderId} was delivered, nothing charged (${failure.code}: ${failure.message}). A delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
       (REFUSAL_KEPT_UNDER_KEY.has(failure.code)
         ? `The provider keeps its refusal under key ${s.orderId}:charge and would answer a resume with it again: ${byHand}`
-        : `Once the customer has a card on file that can be read, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
+        : `${once}, 'brigade sagas resume ${s.orderId}' charges it under key ${s.orderId}:charge, then captures it and pays out; or ${byHand}`)
     );
+  };
+  /**
+   * The park reason of a charge whose outcome is unknown (`lead` says why) for an order that was
+   * delivered meanwhile: a resume charges (or finds the authorization), captures and pays out; by hand,
+   * the capture and the payouts the delivery owes, each under the key the saga would use. Never a
+   * cancel: ordering refuses to cancel a delivered order. Before, the reason said "capture it … then
+   * close", and a close dropped the payouts the saga had never queued (the charge had not landed).
+   */
+  const deliveredOutcomeUnknown = (s: State, lead: string) =>
+    `${lead} Meanwhile order ${s.orderId} was delivered: a delivered order is not cancelled, so nothing was undone; nothing was captured or paid out. ` +
+    `Once the payment provider answers, 'brigade sagas resume ${s.orderId}' charges again (it first looks key ${s.orderId}:charge up in the provider's ledger and goes on with an authorization it finds there), ` +
+    `then captures it and pays ${s.courierId === null ? 'the restaurant' : 'the restaurant and the courier'} out. ` +
+    `Or settle it by hand: look up reference ${s.orderId} in the provider's ledger; an authorization under key ${s.orderId}:charge means the customer was charged: ` +
+    `capture it (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}; ` +
+    `none means nothing was charged: collect the ${s.total} ${s.currency} from the customer another way and make the same payouts; ` +
+    `then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
+  /**
+   * The accept deadline: `acceptWithinMs` after the order was placed. Before, it ran from the saga's
+   * start, so after a backlog of the order-events consumer an unaccepted order was refunded as late as
+   * the backlog. A deadline already past is due at once (the store never schedules one before now).
+   * An input without a readable `placedAt` (an event from before it was kept) runs it from now.
+   */
+  const acceptDeadline = (input: PaymentSagaInput) => {
+    const placed = input.placedAt === undefined ? Number.NaN : Date.parse(input.placedAt);
+    return Number.isNaN(placed) ? { name: 'accept', inMs: options.acceptWithinMs } : { name: 'accept', at: new Date(placed + options.acceptWithinMs) };
   };
   /** The order was cancelled because the restaurant did not accept in time: refund, as a failure of the saga. */
   const expired = (s: State): SagaDecision<State> => {
@@ -258,8 +308,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
   return defineSaga<State, PaymentSagaInput>({
     name: PAYMENT_SAGA,
     initialState: { orderId: '', restaurantId: '', customerId: '', total: 0, currency: '', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' },
-    start: (s, input) => ({
-      state: {
+    start: (s, input) => {
+      const state: State = {
         ...s,
         orderId: input.orderId,
         restaurantId: input.restaurantId,
@@ -267,10 +317,16 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         total: input.total,
         currency: input.currency,
         ...(input.cause === undefined ? {} : { cause: input.cause }),
-      },
-      run: ['order', 'charge'],
-      schedule: [{ name: 'accept', inMs: options.acceptWithinMs }],
-    }),
+        ...(input.placedAt === undefined ? {} : { placedAt: input.placedAt }),
+      };
+      // The order ended before its OrderPlaced reached payments: nothing to charge, nothing to cancel.
+      // Before, the saga charged an order that had ended, refunded only when the accept deadline asked ordering.
+      if (input.endedBeforeStart !== undefined) {
+        const outcome = input.endedBeforeStart.event === 'OrderRejected' ? 'rejected' : 'cancelled';
+        return { state: { ...state, endedBeforeStart: input.endedBeforeStart, outcome }, complete: true };
+      }
+      return { state, run: ['order', 'charge'], schedule: [acceptDeadline(input)] };
+    },
     steps: {
       order: {
         // The cancel is what stops the kitchen cooking an order nobody paid for. Before, it had neither
@@ -363,7 +419,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         maxAttempts: MONEY_STEP_ATTEMPTS,
         retryable: retryableUnlessChanged,
         action: async (ctx) => {
-          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey);
+          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency });
           // Only a total of 0 charges nothing. Without a charge to capture, paying out would pay for an
           // order nobody paid for: the step fails for good and the saga parks before any payout.
           if (ctx.state.total === 0) return null;
@@ -380,6 +436,8 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
           // The platform's key, not the customer's payment: the order waits for a person instead of being cancelled.
           // Only a first attempt ends here (after a failed one it is PAYMENT_CHARGE_OUTCOME_UNKNOWN, below).
+          // A delivered order is not cancelled: the reason offers the charge, capture and payouts instead.
+          if (s.outcome === 'delivered') return { park: deliveredNothingCharged(s, failure) };
           return {
             park:
               `charge: ${failure.message}; nothing was charged. (The provider's ledger held no authorization under key ${s.orderId}:charge before this first attempt, which it refused.) ` +
@@ -387,6 +445,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           };
         }
         if (failure.code === 'PAYMENT_CHARGE_OUTCOME_UNKNOWN') {
+          if (s.outcome === 'delivered') return { park: deliveredOutcomeUnknown(s, `charge: ${failure.message}. Whether the customer was charged is unknown.`) };
           return {
             park:
               `charge: ${failure.message}. Whether the customer was charged is unknown: before closing, look reference ${s.orderId} up in the provider's ledger. ` +
@@ -397,6 +456,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           };
         }
         if (!NOTHING_CHARGED.has(failure.code)) {
+          if (s.outcome === 'delivered') return { park: deliveredOutcomeUnknown(s, `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}).`) };
           return {
             park:
               `charge: no answer says whether the card was charged (${failure.code}: ${failure.message}). ` +

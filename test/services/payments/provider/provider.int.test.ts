@@ -14,7 +14,8 @@ import {
   PaymentRequestChangedError,
 } from '../../../../src/services/payments/provider/index.ts';
 import { requestHash } from '../../../../src/services/payments/provider/runIdempotent.ts';
-import { paymentSaga } from '../../../../src/services/payments/saga/index.ts';
+import { paymentSaga, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
+import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
 import type { BrigadeError } from '../../../../src/platform/errors/index.ts';
 import { eventually } from '../../../support/eventually.ts';
 import { listeningProvider, withFaults } from './support.ts';
@@ -211,9 +212,9 @@ describe('payment provider client over HTTP', () => {
     await assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: '4000000000000002', reference: 'd' }, 'c-declined'), PaymentDeclinedError);
     await withFaults(provider, { errorRate: 1 }, () => assert.rejects(client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'u' }, 'c-unavailable'), PaymentProviderUnavailableError));
     // A 404 to a money call is no answer to its key (a wrong base path answers so too): unknown, retried.
-    await assert.rejects(client.capture(randomUUID(), 'c-missing'), (e: unknown) => e instanceof PaymentProviderOutcomeUnknownError && e.retryable && e.details.providerCode === 'NOT_FOUND');
+    await assert.rejects(client.capture(randomUUID(), 'c-missing', { amount: 1, currency: 'EUR' }), (e: unknown) => e instanceof PaymentProviderOutcomeUnknownError && e.retryable && e.details.providerCode === 'NOT_FOUND');
     const authorized = await client.charge({ amount: 1, currency: 'EUR', card: CARD, reference: 'k' }, 'c-changed');
-    await assert.rejects(client.refund({ chargeId: authorized.id, amount: 1 }, 'c-not-captured'), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable && e.details.providerCode === 'CHARGE_NOT_REFUNDABLE');
+    await assert.rejects(client.refund({ chargeId: authorized.id, amount: 1 }, 'c-not-captured', { currency: 'EUR' }), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable && e.details.providerCode === 'CHARGE_NOT_REFUNDABLE');
     await assert.rejects(
       client.charge({ amount: 1, currency: 'EUR', card: '5555555555554444', reference: 'k' }, 'c-changed'),
       (e: unknown) => e instanceof PaymentRequestChangedError && e.retryable && e.details.idempotencyKey === 'c-changed',
@@ -245,10 +246,62 @@ describe('payment provider client: answers that are not what was asked for', () 
     }
     const right = await answering(t, 201, { id: 'ch_1', amount: 1800, currency: 'EUR', reference: 'order-1', status: 'authorized' });
     assert.equal((await right.charge(request, 'k:charge')).id, 'ch_1');
-    await assert.rejects((await answering(t, 200, { id: 'ch_2' })).capture('ch_1', 'k:capture'), PaymentProviderAnswerInvalidError);
+    await assert.rejects((await answering(t, 200, { id: 'ch_2' })).capture('ch_1', 'k:capture', { amount: 1800, currency: 'EUR' }), PaymentProviderAnswerInvalidError);
     await assert.rejects((await answering(t, 201, { id: 'po_1', destination: 'restaurant:x', amount: 5, currency: 'EUR' })).payout({ destination: 'restaurant:x', amount: 1230, currency: 'EUR' }, 'k:payout'), PaymentProviderAnswerInvalidError);
-    await assert.rejects((await answering(t, 201, { id: 're_1', chargeId: 'ch_9', amount: 1800 })).refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund'), PaymentProviderAnswerInvalidError);
+    await assert.rejects((await answering(t, 201, { id: 're_1', chargeId: 'ch_9', amount: 1800 })).refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund', { currency: 'EUR' }), PaymentProviderAnswerInvalidError);
     await assert.rejects((await answering(t, 200, { entries: 'none' })).ledger(), PaymentProviderAnswerInvalidError);
+  });
+
+  test("a 2xx whose status says the money did not move is not taken as moved: a charge answered 'declined', a capture answered 'authorized' or of another amount, a refund in another currency (before: each was taken as done, and the order was paid out uncharged)", async (t) => {
+    const charge = { id: 'ch_1', amount: 1800, currency: 'EUR', reference: 'order-1', cardLast4: '4242', refundedAmount: 0 };
+    for (const status of ['declined', 'captured', undefined]) {
+      await assert.rejects(
+        (await answering(t, 201, { ...charge, status })).charge(request, 'k:charge'),
+        (e: unknown) => e instanceof PaymentProviderAnswerInvalidError && e.retryable && /a charge whose status is .*, not "authorized"/.test(e.message),
+        String(status),
+      );
+    }
+    const expected = { amount: 1800, currency: 'EUR' };
+    for (const answer of [{ ...charge, status: 'authorized' }, { ...charge, status: 'captured', amount: 900 }, { ...charge, status: 'captured', currency: 'USD' }]) {
+      await assert.rejects((await answering(t, 200, answer)).capture('ch_1', 'k:capture', expected), PaymentProviderAnswerInvalidError, JSON.stringify(answer));
+    }
+    assert.equal((await (await answering(t, 200, { ...charge, status: 'captured' })).capture('ch_1', 'k:capture', expected)).status, 'captured');
+    await assert.rejects((await answering(t, 201, { id: 're_1', chargeId: 'ch_1', amount: 1800, currency: 'USD' })).refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund', { currency: 'EUR' }), PaymentProviderAnswerInvalidError);
+    assert.equal((await (await answering(t, 201, { id: 're_1', chargeId: 'ch_1', amount: 1800, currency: 'EUR' })).refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund', { currency: 'EUR' })).id, 're_1');
+  });
+
+  test("the saga on such answers: a charge answered 'declined' with nothing under its key is retried, then parks (not charged, not cancelled); a capture answered 'authorized' is retried, then parks before any payout", async (t) => {
+    const orderId = randomUUID();
+    const { createServer } = await import('node:http');
+    const server = createServer((req, response) => {
+      req.resume();
+      req.on('end', () => {
+        const path = (req.url ?? '').split('?')[0]!;
+        const body = path === '/ledger' ? { entries: [] } : { id: 'ch_1', amount: 1800, currency: 'EUR', reference: orderId, cardLast4: '0002', refundedAmount: 0, status: path === '/charges' ? 'declined' : 'authorized' };
+        response.writeHead(path === '/charges' ? 201 : 200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise((resolve) => server.close(resolve)));
+    const provider = createPaymentProviderClient({ baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}`, timeoutMs: 2000 });
+    const saga = paymentSaga(
+      { provider, orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'accepted', courierId: null }) }, paymentMethods: { cardFor: async () => '4000000000000002' } },
+      { acceptWithinMs: 60_000 },
+    );
+    const restaurantId = randomUUID();
+    const state = { orderId, restaurantId, customerId: randomUUID(), total: 1800, currency: 'EUR', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' as const };
+    const ctx = (step: string, s: PaymentSagaState) => ({ sagaId: orderId, tenantId: restaurantId, step, idempotencyKey: `${orderId}:${step}`, state: s, attempt: 1 });
+    let failure: unknown;
+    await assert.rejects(saga.steps.charge!.action(ctx('charge', state)), (e: unknown) => ((failure = e), true));
+    assert.ok(failure instanceof PaymentProviderAnswerInvalidError && failure.retryable, String(failure));
+    const base: SagaInstance<PaymentSagaState> = { tenantId: restaurantId, id: orderId, name: 'payment', version: 3, state, status: 'running', pending: ['charge'], completed: ['order'], attempts: 9, error: null, errorBeforePark: null };
+    const parked = applySagaEvent(saga, base, { kind: 'stepFailed', item: 'charge', error: { code: failure.code, message: failure.message }, retry: false });
+    assert.deepEqual([parked?.status, parked?.pending, parked?.state.chargeId, parked?.state.chargeFailed], ['parked', ['charge'], null, false]);
+    // The capture of a delivered order answered 'authorized': not captured, and no payout is queued.
+    const delivered = { ...state, chargeId: 'ch_1', charged: true, accepted: true, courierId: randomUUID(), outcome: 'delivered' as const };
+    await assert.rejects(saga.steps.capture!.action(ctx('capture', delivered)), (e: unknown) => ((failure = e), e instanceof PaymentProviderAnswerInvalidError && saga.steps.capture!.retryable!(e)));
+    const capture = applySagaEvent(saga, { ...base, state: delivered, pending: ['capture', 'payoutRestaurant', 'payoutCourier'], completed: ['order', 'charge'] }, { kind: 'stepFailed', item: 'capture', error: { code: (failure as BrigadeError).code, message: (failure as BrigadeError).message }, retry: false });
+    assert.deepEqual([capture?.status, capture?.pending], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier']]);
   });
 
   test('429 and 408 are a busy provider (retried); 401 and 403 its refusal of the platform\'s credentials, not of the payment (before: all four cancelled the order)', async (t) => {
@@ -256,7 +309,7 @@ describe('payment provider client: answers that are not what was asked for', () 
     for (const status of [401, 403]) {
       await assert.rejects((await answering(t, status, { detail: 'bad key' })).charge(request, 'k'), (e: unknown) => e instanceof PaymentProviderCredentialsError && !e.retryable && /credentials/.test(e.message), String(status));
     }
-    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k'), PaymentRejectedError);
+    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k', { amount: 1800, currency: 'EUR' }), PaymentRejectedError);
   });
 
   test('409, 404 and 400 on a money call say nothing of what its key did (a request with that key still in flight, a wrong base path, a request the provider did not take up): an unknown outcome, retried, and the refund, capture and payouts retry it too (before: PAYMENT_REJECTED, read as nothing charged)', async (t) => {
@@ -273,8 +326,8 @@ describe('payment provider client: answers that are not what was asked for', () 
       const client = await answering(t, status, body);
       const calls = {
         charge: () => client.charge(request, 'k:charge'),
-        capture: () => client.capture('ch_1', 'k:capture'),
-        refund: () => client.refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund'),
+        capture: () => client.capture('ch_1', 'k:capture', { amount: 1800, currency: 'EUR' }),
+        refund: () => client.refund({ chargeId: 'ch_1', amount: 1800 }, 'k:refund', { currency: 'EUR' }),
         payoutRestaurant: () => client.payout({ destination: 'restaurant:x', amount: 1230, currency: 'EUR' }, 'k:payoutRestaurant'),
       };
       for (const [step, call] of Object.entries(calls)) {
@@ -288,7 +341,7 @@ describe('payment provider client: answers that are not what was asked for', () 
       }
     }
     // A refusal the provider keeps under the key stays one: a 422 of its own, another 4xx; a key reused with another request; and any 4xx of the ledger, which moves nothing.
-    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k'), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable);
+    await assert.rejects((await answering(t, 422, { code: 'CHARGE_NOT_CAPTURABLE', detail: 'captured' })).capture('ch_1', 'k', { amount: 1800, currency: 'EUR' }), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable);
     await assert.rejects((await answering(t, 410, { code: 'GONE', detail: 'gone' })).charge(request, 'k'), PaymentRejectedError);
     await assert.rejects((await answering(t, 422, { code: 'IDEMPOTENCY_KEY_REUSED', detail: 'reused' })).charge(request, 'k'), PaymentRequestChangedError);
     await assert.rejects((await answering(t, 404, { detail: 'Not Found' })).ledger(), PaymentRejectedError);

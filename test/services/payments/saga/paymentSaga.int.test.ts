@@ -74,8 +74,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const ports: PaymentSagaPorts = {
       provider: {
         charge: (request, key) => calling().charge(request, key),
-        capture: (chargeId, key) => calling().capture(chargeId, key),
-        refund: (request, key) => calling().refund(request, key),
+        capture: (chargeId, key, expected) => calling().capture(chargeId, key, expected),
+        refund: (request, key, expected) => calling().refund(request, key, expected),
         payout: (request, key) => calling().payout(request, key),
         ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : calling().ledger(filter)),
       },

@@ -127,6 +127,13 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([staffCancel?.state.outcome, staffCancel?.pending], ['cancelled', ['refund']]);
   });
 
+  test("the accept deadline is scheduled at placedAt + acceptWithinMs when the input has placedAt (before: acceptWithinMs from whenever payments took the OrderPlaced); without it, acceptWithinMs from now", () => {
+    const placedAt = '2026-12-01T12:00:00.000Z';
+    const t = applySagaStart(saga, { ...input, placedAt });
+    assert.deepEqual([t.schedule, t.state.placedAt], [[{ name: 'accept', at: new Date(Date.parse(placedAt) + 60_000) }], placedAt]);
+    assert.deepEqual(applySagaStart(saga, input).schedule, [{ name: 'accept', inMs: 60_000 }]);
+  });
+
   test('a reject after a declined charge completes with nothing to refund or cancel', () => {
     const rejected = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'order.rejected', data: {} } });
     const declined = applySagaEvent(saga, { ...chargeInFlight(), ...rejected!, version: 3 }, { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_DECLINED', message: 'declined' }, retry: false });
@@ -354,6 +361,32 @@ describe('a charge refused after the order was delivered (found by a review)', (
     assert.match(parked.error ?? '', new RegExp(`was delivered, nothing charged \\(PAYMENT_METHOD_MISSING: no card on file\\)\\. .*Once the customer has a card on file that can be read, 'brigade sagas resume ${input.orderId}' charges it`));
     const charged = applySagaEvent(saga, resume(parked), { kind: 'stepSucceeded', item: 'charge', result: { id: 'ch_1' } });
     assert.deepEqual([charged?.status, charged?.pending, charged?.state.chargeId], ['running', ['capture', 'payoutRestaurant', 'payoutCourier'], 'ch_1']);
+  });
+
+  test("no answer says whether the card was charged (a timeout, an unknown outcome), the order delivered meanwhile: the park names the capture under its key, then both payouts with theirs, and no cancel; a resume does all of it (before: 'capture it … then close', payouts named nowhere, and a cancel ordering refuses)", () => {
+    const id = input.orderId;
+    for (const code of ['PAYMENT_PROVIDER_TIMEOUT', 'PAYMENT_CHARGE_OUTCOME_UNKNOWN']) {
+      const t = applySagaEvent(saga, resumedAfterDelivery(), { kind: 'stepFailed', item: 'charge', error: { code, message: 'no answer' }, retry: false });
+      assert.deepEqual([t?.status, t?.pending, t?.state.outcome], ['parked', ['charge'], 'delivered'], code);
+      const reason = t?.error ?? '';
+      assert.match(reason, new RegExp(`order ${id} was delivered`), code);
+      assert.match(reason, new RegExp(`'brigade sagas resume ${id}' .*then captures it and pays the restaurant and the courier out`), code);
+      assert.match(
+        reason,
+        new RegExp(`authorization under key ${id}:charge means the customer was charged: capture it \\(key ${id}:capture\\), then pay 1400 EUR out to restaurant ${input.restaurantId} \\(key ${id}:payoutRestaurant\\), then pay 300 EUR out to courier ${courier} \\(key ${id}:payoutCourier\\)`),
+        code,
+      );
+      assert.match(reason, /none means nothing was charged: collect the 2000 EUR from the customer another way/, code);
+      assert.doesNotMatch(reason, /cancel the order|refund it/, code);
+    }
+    // The platform's credentials refused on a first attempt: nothing was charged; no cancel either.
+    const refused = applySagaEvent(saga, resumedAfterDelivery(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_CREDENTIALS', message: "The payment provider refused the platform's credentials (401: bad key)" }, retry: false });
+    assert.equal(refused?.status, 'parked');
+    assert.match(refused?.error ?? '', new RegExp(`was delivered, nothing charged .*'brigade sagas resume ${id}' charges it under key ${id}:charge, then captures it and pays out; or collect the 2000 EUR`));
+    assert.doesNotMatch(refused?.error ?? '', /cancel the order/);
+    // Not delivered: the reasons are as they were (refund and cancel are right for an open order).
+    const open = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer' }, retry: false });
+    assert.match(open?.error ?? '', /capture it if the order was delivered, else refund it and cancel the order/);
   });
 
   test('an order not delivered still fails on a decline, and the saga cancels it', () => {
