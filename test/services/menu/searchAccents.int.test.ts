@@ -125,7 +125,8 @@ describe('menu search ignores accents', () => {
 /**
  * What reads the folded search (decision 0093): the restaurants' key, not a full-text index. Under the
  * public reader's row-level security `@@` is not leakproof, so PostgreSQL never makes it an index
- * condition (no GIN index can serve it, the old items_search included); at 20,000 items of 200
+ * condition (no GIN index can serve it: the old items_search never did, and went with the old column
+ * in menu 0011); at 20,000 items of 200
  * restaurants, a search of 50 of them reads their items by tenant_id, never the whole table.
  */
 describe('menu search: the plan under row-level security', () => {
@@ -158,7 +159,7 @@ describe('menu search: the plan under row-level security', () => {
     assert.ok(!nodes.some((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'items'), `no sequential scan of menu.items: ${shown}`);
     assert.ok(nodes.some((n) => /\btenant_id = ANY\b/.test(n['Index Cond'] ?? '')), `an index condition on the restaurants searched: ${shown}`);
     // Why no full-text index serves it: if this ever fails (a PostgreSQL that makes ts_match_vq
-    // leakproof), an expression index on the folded vector would, and decision 0093 should be revisited.
+    // leakproof), a GIN index on the stored `search` would, and decision 0093 should be revisited.
     assert.ok(!nodes.some((n) => (n['Index Cond'] ?? '').includes('@@')), `the match is not an index condition under row-level security: ${shown}`);
     const found = await unitOfWork(pool, reader, (tx) => searchMenu(tx, ids, 'creme', 1000));
     const expected = await pool.query<{ n: number }>(`select count(*)::int as n from menu.items where tenant_id = any($1::uuid[]) and name like 'Crème%'`, [ids]);

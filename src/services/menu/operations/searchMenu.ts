@@ -34,11 +34,10 @@ export interface FoundHit {
  * `$5` its name, `$6` its item id.
  *
  * Words match with accents and case folded on both sides (`creme` finds "Crème brûlée", `café` finds
- * "Cafe"): the configuration menu.search_simple is `simple` behind `unaccent` (menu migration 0011).
- * The vector is computed for each live item of the restaurants given, which the restaurants' key finds
- * (an index on tenant_id): under row-level security `@@` is not leakproof, so no full-text index can
- * be an index condition here (decision 0093; measured: 3 to 9 µs an item more than the stored vector
- * the search read before).
+ * "Cafe"): the stored vector `menu.items.search` and the query are both of the configuration
+ * menu.search_simple, `simple` behind `unaccent` (menu migration 0011, decision 0093). The restaurants'
+ * key (an index on tenant_id) finds the candidate items: under row-level security `@@` is not
+ * leakproof, so no full-text index can be an index condition here.
  *
  * The order is total (the item id last), so a page starts exactly after the hit its cursor names.
  * Names compare in the C collation (code points), whatever the database's default collation, as
@@ -50,9 +49,9 @@ export interface FoundHit {
  */
 export const SEARCH_MENU_SQL = `select h.tenant_id as "restaurantId", h.id as "itemId", h.name, h.description, h.price, h.sold_out as "soldOut",
        h.rank::float8 as rank, h.rank::float8::text as "rankText"
-  from (select i.*, ts_rank(to_tsvector('menu.search_simple', i.name || ' ' || i.description), q) as rank
+  from (select i.*, ts_rank(i.search, q) as rank
           from menu.live_items i, websearch_to_tsquery('menu.search_simple', $2) q
-         where i.tenant_id = any($1::uuid[]) and to_tsvector('menu.search_simple', i.name || ' ' || i.description) @@ q) h
+         where i.tenant_id = any($1::uuid[]) and i.search @@ q) h
  where $4::real is null
     or h.rank < $4::real
     or (h.rank = $4::real and (h.name collate "C" > $5 or (h.name collate "C" = $5 and h.id > $6::uuid)))
