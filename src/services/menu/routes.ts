@@ -65,7 +65,11 @@ const SEARCH_HITS = 50;
 const SEARCH_CURSOR_MAX = 2048;
 const SearchQuery = Type.Object(
   {
-    q: Type.String({ minLength: 1, maxLength: 200 }),
+    q: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'the words to find (web search syntax: `"a phrase"`, `-word`, `or`); accents and case are ignored on both sides, so `creme` finds "Crème" and `café` finds "Cafe"',
+    }),
     city: Type.String({ minLength: 1, maxLength: 100 }),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: SEARCH_HITS, description: `hits per page (default ${SEARCH_HITS}); a \`next\` in the answer when there are more` })),
     before: Type.Optional(
@@ -337,7 +341,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       {
         schema: {
           tags: ['menu'],
-          summary: "Full-text search across a city's restaurants (deleted items never match), best first, a page at a time; `next` (when more hits exist) is the `before` of the next page",
+          summary: "Full-text search across a city's restaurants (accents and case are ignored: `creme` finds \"Crème brûlée\", `café` finds \"Cafe\"; deleted items never match), best first, a page at a time; `next` (when more hits exist) is the `before` of the next page",
           querystring: SearchQuery,
         },
         config: {

@@ -29,9 +29,39 @@ export interface FoundHit {
 }
 
 /**
- * Full-text search (PostgreSQL `websearch_to_tsquery`, 'simple' dictionary: menus mix languages)
- * over the live items of the given restaurants; deleted items never match (the live view filters
- * them, and the GIN index only holds live rows). The first `limit` hits in the search order
+ * The statement of {@link searchMenu}: `$1` the restaurants (uuid[]), `$2` the query text, `$3` the
+ * limit; then the position to start after, or nulls for the first page: `$4` its rank (as text),
+ * `$5` its name, `$6` its item id.
+ *
+ * Words match with accents and case folded on both sides (`creme` finds "Crème brûlée", `café` finds
+ * "Cafe"): the stored vector `menu.items.search` and the query are both of the configuration
+ * menu.search_simple, `simple` behind `unaccent` (menu migration 0011, decision 0093). The restaurants'
+ * key (an index on tenant_id) finds the candidate items: under row-level security `@@` is not
+ * leakproof, so no full-text index can be an index condition here.
+ *
+ * The order is total (the item id last), so a page starts exactly after the hit its cursor names.
+ * Names compare in the C collation (code points), whatever the database's default collation, as
+ * the merge across databases compares them. The rank is compared as the float4 it is: the cursor's
+ * text cast back to real is that float4 exactly, so a page boundary in a tie on rank neither skips
+ * nor repeats a hit. It leaves as float8 (which holds every float4 exactly): its text has at least 15
+ * significant digits whatever `extra_float_digits` says, enough to tell any two float4s apart here
+ * and in the merge, where a float4's text at `extra_float_digits = 0` (6 digits) would not.
+ */
+export const SEARCH_MENU_SQL = `select h.tenant_id as "restaurantId", h.id as "itemId", h.name, h.description, h.price, h.sold_out as "soldOut",
+       h.rank::float8 as rank, h.rank::float8::text as "rankText"
+  from (select i.*, ts_rank(i.search, q) as rank
+          from menu.live_items i, websearch_to_tsquery('menu.search_simple', $2) q
+         where i.tenant_id = any($1::uuid[]) and i.search @@ q) h
+ where $4::real is null
+    or h.rank < $4::real
+    or (h.rank = $4::real and (h.name collate "C" > $5 or (h.name collate "C" = $5 and h.id > $6::uuid)))
+ order by h.rank desc, h.name collate "C", h.id
+ limit $3`;
+
+/**
+ * Full-text search (PostgreSQL `websearch_to_tsquery`; no stemming, as the 'simple' dictionary: menus
+ * mix languages; accents and case ignored) over the live items of the given restaurants; deleted
+ * items never match (the live view filters them). The first `limit` hits in the search order
  * ({@link bySearchOrder}), after `after` when given (a page's last hit: keyset paging).
  *
  * @example
@@ -40,26 +70,7 @@ export interface FoundHit {
  */
 export async function searchMenu(tx: Tx, restaurantIds: readonly string[], query: string, limit: number, after?: SearchPosition): Promise<FoundHit[]> {
   if (restaurantIds.length === 0) return [];
-  // The order is total (the item id last), so a page starts exactly after the hit its cursor names.
-  // Names compare in the C collation (code points), whatever the database's default collation, as
-  // the merge across databases compares them. The rank is compared as the float4 it is: the cursor's
-  // text cast back to real is that float4 exactly, so a page boundary in a tie on rank neither skips
-  // nor repeats a hit. It leaves as float8 (which holds every float4 exactly): its text has at least 15
-  // significant digits whatever `extra_float_digits` says, enough to tell any two float4s apart here
-  // and in the merge, where a float4's text at `extra_float_digits = 0` (6 digits) would not.
-  const rows = await tx.query<SearchHit & { rankText: string }>(
-    `select h.tenant_id as "restaurantId", h.id as "itemId", h.name, h.description, h.price, h.sold_out as "soldOut",
-            h.rank::float8 as rank, h.rank::float8::text as "rankText"
-       from (select i.*, ts_rank(i.search, q) as rank
-               from menu.live_items i, websearch_to_tsquery('simple', $2) q
-              where i.tenant_id = any($1::uuid[]) and i.search @@ q) h
-      where $4::real is null
-         or h.rank < $4::real
-         or (h.rank = $4::real and (h.name collate "C" > $5 or (h.name collate "C" = $5 and h.id > $6::uuid)))
-      order by h.rank desc, h.name collate "C", h.id
-      limit $3`,
-    [restaurantIds, query, limit, after?.rank ?? null, after?.name ?? null, after?.itemId ?? null],
-  );
+  const rows = await tx.query<SearchHit & { rankText: string }>(SEARCH_MENU_SQL, [restaurantIds, query, limit, after?.rank ?? null, after?.name ?? null, after?.itemId ?? null]);
   return rows.rows.map(({ rankText, ...hit }) => ({ hit, position: { rank: rankText, name: hit.name, itemId: hit.itemId } }));
 }
 
