@@ -31,6 +31,8 @@ const rid = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
 const message = document.getElementById('message');
 /** A failed read of the board, shown until a read succeeds (it is tried again, and at the stream's next start). */
 const readError = readErrorShownOn(message);
+/** The stream's refusal (a non-OK answer, asked again later), shown until a connection opens. */
+const streamError = readErrorShownOn(message);
 /** The first wait before a failed board read is tried again, doubled at each failure up to the last. */
 const READ_RETRY_FIRST_MS = 1000;
 const READ_RETRY_MAX_MS = 30_000;
@@ -51,6 +53,12 @@ const finished = new Map();
 const live = { streamOpen: false, boardRead: false, readFailed: false };
 /** Counts the stream's starts: a newer start's read supersedes an older one's, and its retries. */
 let reads = 0;
+/**
+ * Whether a read of the board has worked yet. Until one has, its rows are not announced: the orders
+ * open when the page opened are the page itself, not news ("New order …" was said of an order placed
+ * before, as the courier page does not).
+ */
+let boardReadOnce = false;
 /** Whether the open stream started afresh (no last event id: the first one, or after a move). */
 let freshStart = true;
 /** Orders the stream has changed since its last start: a fresh read's replacement keeps them. */
@@ -84,9 +92,10 @@ requireToken();
 wireSignOut(document.getElementById('sign-out'));
 document.getElementById('restaurant').textContent = `for restaurant ${rid}`;
 
-/** Applies a row unless the board already holds a newer version of it; finished orders leave. */
-function upsert(row) {
+/** Applies a row unless the board already holds a newer version of it; finished orders leave. Changes are announced unless `quiet`. */
+function upsert(row, quiet = false) {
   const known = orders.get(row.orderId);
+  const announce = quiet ? () => {} : announceChange;
   if (known !== undefined && known.version > row.version) return;
   if ((finished.get(row.orderId) ?? -1) >= row.version) return;
   if (!OPEN.includes(row.status)) {
@@ -196,7 +205,7 @@ function picker(order) {
   return h('div', { class: 'picker', role: 'group', 'aria-label': `Assign a courier to order ${id}` }, body);
 }
 
-function announce(text) {
+function announceChange(text) {
   announceIn(updates, text);
 }
 
@@ -361,7 +370,7 @@ async function send(orderId, command, body = COMMANDS[command].body) {
     if (command === 'assign-courier') {
       chosen.delete(orderId);
       say(message, `Order ${shortId(orderId)}: ${courierName(body.courierId)} assigned.`, 'ok');
-      announce(`Order ${shortId(orderId)}: ${courierName(body.courierId)} assigned.`);
+      announceChange(`Order ${shortId(orderId)}: ${courierName(body.courierId)} assigned.`);
     } else {
       say(message, `Order ${shortId(orderId)}: ${COMMANDS[command].done}.`, 'ok');
     }
@@ -426,7 +435,7 @@ async function readBoard(after, run, replace) {
     if (result.body.lagging === true) complete = false;
     for (const row of result.body.orders) {
       read.add(row.orderId);
-      upsert(row);
+      upsert(row, !boardReadOnce);
     }
     render();
     next = result.body.next ?? null;
@@ -470,6 +479,7 @@ async function loadBoard(after, replace) {
     if (run !== reads || !live.streamOpen) return;
   }
   readError.succeeded();
+  boardReadOnce = true;
   live.boardRead = true;
   showStatus();
   document.body.dataset.loaded = 'true';
@@ -481,6 +491,7 @@ if (!UUID.test(rid)) {
   render();
   const stream = readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: ({ resumed }) => {
+      streamError.succeeded();
       freshStart = !resumed;
       live.streamOpen = true;
       live.boardRead = false;
@@ -499,13 +510,23 @@ if (!UUID.test(rid)) {
       upsert(row);
       render();
     },
-    onDown: (reason, final) => {
+    onDown: (reason, final, { retryInMs, status }) => {
       // Signed out: the refusal's listener has said so.
       if (signedOut) return;
       live.streamOpen = false;
       streamStatus.className = 'status down';
-      streamStatus.textContent = final ? 'Not connected' : 'Reconnecting…';
-      if (final) say(message, reason, 'error');
+      if (final) {
+        streamStatus.textContent = 'Not connected';
+        say(message, reason, 'error');
+      } else if (status === null) {
+        // A drop (or the network): made again after the server's retry, a moment.
+        streamStatus.textContent = 'Reconnecting…';
+      } else {
+        // Refused (busy, failing): the wait may be long, and is said, as the board's read says its own.
+        const seconds = Math.max(1, Math.round(retryInMs / 1000));
+        streamStatus.textContent = `Reconnecting in ${seconds} s…`;
+        streamError.failed({ status, body: { detail: reason } }, `The board reconnects in ${seconds} s.`);
+      }
     },
   });
   onTokenRefused(() => {

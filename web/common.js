@@ -41,21 +41,41 @@ export function claimsOf(token) {
 /** The sign-in page, coming back to this page afterwards. */
 export const signInPath = () => `/login?next=${encodeURIComponent(window.location.pathname)}`;
 
-/** The token, or a redirect to the sign-in page that comes back here. */
+/**
+ * The token, or a redirect to the sign-in page that comes back here. The redirect replaces this page
+ * in the tab's history: Back from sign-in does not come here only to be sent there again.
+ *
+ * A page the browser kept in its back-forward cache comes back on Back as it was left, without being
+ * loaded again, so this check would not run: the page checks again when it is shown (`pageshow`). The
+ * tab signed out meanwhile (on another page of the tab): to sign-in. Signed in with another token:
+ * loaded again, as that token's.
+ */
 export function requireToken() {
   const token = getToken();
   if (token === null) {
-    window.location.assign(signInPath());
+    window.location.replace(signInPath());
     throw new Error('not signed in');
   }
+  window.addEventListener('pageshow', (event) => {
+    if (!event.persisted) return;
+    const now = getToken();
+    if (now === null) window.location.replace(signInPath());
+    else if (now !== token) window.location.reload();
+  });
   return token;
 }
 
-/** Wires a "sign out" button: forget the token and go to the sign-in page. */
+/**
+ * Wires a "sign out" button: forget the token, empty the page and go to the sign-in page in its place
+ * in the tab's history. Before, Back after "Sign out" showed the page as it was (the browser had kept
+ * it): a courier's customer address, a board's cards. Now there is no entry to go back to, and the
+ * page left holds nothing even if a browser kept it.
+ */
 export function wireSignOut(button) {
   button.addEventListener('click', () => {
     clearToken();
-    window.location.assign(signInPath());
+    document.querySelector('main')?.replaceChildren();
+    window.location.replace(signInPath());
   });
 }
 
@@ -126,7 +146,8 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });
   } catch (error) {
     if (error?.name === 'AbortError') throw error;
-    return { ok: false, status: 0, body: { detail: 'The platform could not be reached. Check your connection and try again.' }, etag: null, retryAfter: null };
+    // Not "try again": the pages' reads try again on their own, and say when.
+    return { ok: false, status: 0, body: { detail: 'The platform could not be reached: check your connection.' }, etag: null, retryAfter: null };
   }
   const text = await response.text();
   let parsed = null;
@@ -159,12 +180,28 @@ export function say(element, text, kind = '') {
   element.textContent = text;
 }
 
+/** region → the texts announced in it in this task, not yet written. */
+const announcing = new Map();
+
 /**
  * Says `text` in a polite live region (`region`: an element with `aria-live="polite"`), with the time.
  * Only what changed is said: a region whose content is replaced on every read is read out every time.
+ * What is announced in one task (a stream's events read together, a page of the board) is said in one
+ * text, written once the task's own work is done: each text replaced the one before, and a screen
+ * reader heard only the last of several orders.
  */
 export function announce(region, text) {
-  region.textContent = `${clockTime(new Date().toISOString())} — ${text}`;
+  const queued = announcing.get(region);
+  if (queued !== undefined) {
+    queued.push(text);
+    return;
+  }
+  announcing.set(region, [text]);
+  window.queueMicrotask(() => {
+    const texts = announcing.get(region);
+    announcing.delete(region);
+    region.textContent = `${clockTime(new Date().toISOString())} — ${texts.join(' ')}`;
+  });
 }
 
 /** Sets an element's text only when it differs: a live region rewritten with the same words may be read out again. */
@@ -194,7 +231,10 @@ export function readErrorShownOn(element) {
   let shown = null;
   return {
     failed(result, then = '') {
-      shown = `${problemText(result)}${then === '' ? '' : ` ${then}`}`;
+      const text = `${problemText(result)}${then === '' ? '' : ` ${then}`}`;
+      // The same failure again (a read that repeats): an alert rewritten with the same words may be read out again.
+      if (text === shown && element.textContent === text) return;
+      shown = text;
       say(element, shown, 'error');
     },
     succeeded() {
@@ -260,13 +300,36 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
+/** The longest wait the page's own back-off makes before asking a refusing stream again (a server's longer `retry` or `Retry-After` is waited in full). */
+const RECONNECT_MAX_MS = 30_000;
+
+/**
+ * How long to wait before connecting again: after a drop (`refusals` 0: the connection had opened,
+ * or the network failed) the server's `retry`; after the `refusals`-th non-OK answer in a row, `retry`
+ * doubled each time up to {@link RECONNECT_MAX_MS}, and never less than the answer's `Retry-After`
+ * (`retryAfter`, in seconds, or null).
+ *
+ * @example
+ * reconnectDelay(2000, 3, null); // 8000
+ * reconnectDelay(2000, 1, 60); // 60000
+ */
+export function reconnectDelay(retryMs, refusals, retryAfter) {
+  const backoff = refusals === 0 ? retryMs : Math.min(retryMs * 2 ** (refusals - 1), Math.max(RECONNECT_MAX_MS, retryMs));
+  return Math.max(backoff, (retryAfter ?? 0) * 1000);
+}
+
 /**
  * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
- * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`. Calls
+ * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`; after a non-OK
+ * answer (a 503 of a busy database, a 429) it waits longer ({@link reconnectDelay}: its `Retry-After`,
+ * and a wait that doubles while the answers stay non-OK, until a connection opens): it asked again
+ * every 2 s whatever the server said. Calls
  * `onOpen({ resumed })` when a connection is established (the stream's starting point is fixed then;
  * `resumed`: it was asked to continue after a last event id, else it starts afresh; an `id` field
  * without a value clears the last event id, as the board's stream does after a restaurant moved),
- * `onEvent(type, data, id)` per event and `onDown(reason)` when it drops. A connection on which
+ * `onEvent(type, data, id)` per event and `onDown(reason, final, { retryInMs, status })` when it drops
+ * (`final`: it is not made again, as after a 401; `retryInMs`: the wait before the next try; `status`:
+ * the non-OK answer's HTTP status, or null after a drop or a network failure). A connection on which
  * nothing arrives for `silenceMs` (the server sends a heartbeat every 15 s) is dropped and made again:
  * one that went silent without closing (a network change, a laptop waking) would otherwise read
  * nothing for ever while the page said "Live". Returns `stop()`.
@@ -275,14 +338,19 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
   const controller = new AbortController();
   let lastEventId = null;
   let retryMs = 2000;
+  /** The non-OK answers in a row since a connection last opened. */
+  let refusals = 0;
   const connect = async () => {
     while (!controller.signal.aborted) {
       // A token refused (here or by an api() call) would only be refused again.
       if (refusal !== null) {
-        onDown(refusal, true);
+        onDown(refusal, true, { retryInMs: null, status: 401 });
         return;
       }
       let reason = 'the connection closed';
+      /** A non-OK answer's status and Retry-After (seconds), else null. */
+      let status = null;
+      let retryAfter = null;
       // This connection's own abort: the page's stop, or the silence watchdog.
       const connection = new AbortController();
       const stopConnection = () => connection.abort();
@@ -312,10 +380,15 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
           if (response.status === 401) refuseToken(token, result.body?.detail ?? result.body?.title);
           if (controller.signal.aborted) return;
           if (response.status === 401 || response.status === 403 || response.status === 404) {
-            onDown(reason, true);
+            onDown(reason, true, { retryInMs: null, status: response.status });
             return;
           }
+          refusals += 1;
+          status = response.status;
+          const header = response.headers.get('retry-after') ?? '';
+          retryAfter = /^\d+$/.test(header) ? Number(header) : null;
         } else {
+          refusals = 0;
           onOpen({ resumed });
           const reader = response.body.getReader();
           const decoder = new window.TextDecoder();
@@ -355,8 +428,9 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
         controller.signal.removeEventListener('abort', stopConnection);
       }
       if (controller.signal.aborted) return;
-      onDown(reason, false);
-      await new Promise((resolve) => setTimeout(resolve, retryMs));
+      const wait = reconnectDelay(retryMs, status === null ? 0 : refusals, retryAfter);
+      onDown(reason, false, { retryInMs: wait, status });
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   };
   connect();

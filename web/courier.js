@@ -14,6 +14,8 @@ const list = document.getElementById('tasks');
 const updates = document.getElementById('updates');
 /** The tasks last drawn; null before the first read (which is not announced: it is the page itself). */
 let tasks = null;
+/** When the list was last read (ISO), or null: a failed read says the list shown is as of then. */
+let readAt = null;
 let timer = null;
 /** A failed read of the list, shown until a read succeeds. */
 const readError = readErrorShownOn(message);
@@ -174,16 +176,22 @@ async function load(after) {
   if (read !== reads) return;
   // Refused: said once for the page (signInAgainOn); no more polls.
   if (result.status === 401 || signedOut) return;
+  // The next poll; a refusal's Retry-After is waited in full.
+  const wait = Math.max(POLL_MS, (result.retryAfter ?? 0) * 1000);
   if (result.ok) {
     if (tasks !== null) announceChanges(tasks, result.body.tasks);
     tasks = result.body.tasks;
+    readAt = new Date().toISOString();
     render();
     readError.succeeded();
     document.body.dataset.loaded = 'true';
   } else {
-    readError.failed(result);
+    // The page polls on its own (the platform's "try again" would ask the courier to), and the list in
+    // view may be old: both are said.
+    const seconds = Math.round(wait / 1000);
+    readError.failed(result, readAt === null ? `The page tries again in ${seconds} s.` : `The list below is not updated since ${clockTime(readAt)}; the page tries again in ${seconds} s.`);
   }
-  timer = setTimeout(load, POLL_MS);
+  timer = setTimeout(load, wait);
 }
 
 async function send(task, command) {

@@ -5,6 +5,8 @@ const form = document.getElementById('login');
 const input = document.getElementById('token');
 const message = document.getElementById('message');
 const next = new window.URLSearchParams(window.location.search).get('next');
+/** How many of a customer's orders sign-in lists (the latest). */
+const ORDERS_SHOWN = 20;
 /** Counts the sign-ins: only the latest one's answer is shown (an older token's late answer is not this tab's). */
 let submits = 0;
 
@@ -27,17 +29,27 @@ form.addEventListener('submit', async (event) => {
     return;
   }
   if (claims.role === 'customer') {
-    const result = await api('/v1/customers/me/orders?limit=20');
+    const result = await api(`/v1/customers/me/orders?limit=${ORDERS_SHOWN}`);
     if (submit !== submits) return;
     if (!result.ok) {
       say(message, problemText(result), 'error');
       return;
     }
+    const { orders, next } = result.body;
+    // No orders: nothing to choose (it said "Choose an order to track" above an empty list).
+    document.getElementById('orders').hidden = orders.length === 0;
+    if (orders.length === 0) {
+      say(message, 'Signed in. You have no orders yet.', 'ok');
+      return;
+    }
     say(message, 'Signed in. Choose an order to track.', 'ok');
     document.getElementById('order-links').replaceChildren(
-      ...result.body.orders.map((o) => h('li', {}, h('a', { href: `/track/${o.orderId}` }, `Order ${shortId(o.orderId)} — ${STATUS_LABELS[o.status] ?? o.status}`))),
+      ...orders.map((o) => h('li', {}, h('a', { href: `/track/${o.orderId}` }, `Order ${shortId(o.orderId)} — ${STATUS_LABELS[o.status] ?? o.status}`))),
     );
-    document.getElementById('orders').hidden = false;
+    // `next`: the customer has older orders than the ones listed.
+    const more = document.getElementById('orders-more');
+    more.textContent = `Only your latest ${ORDERS_SHOWN} orders are shown.`;
+    more.hidden = next === null || next === undefined;
   } else {
     say(message, `Signed in as ${claims.role}.`, 'ok');
   }

@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, h, money, problemText, requireToken, say, shortId, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
+import { api, clockTime, h, money, problemText, requireToken, say, setText, shortId, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -23,6 +23,9 @@ const message = document.getElementById('message');
 const statusEl = document.getElementById('status');
 const timeline = document.getElementById('timeline');
 let shownVersion = 0;
+/** The status last read, in words, and when it was read (ISO); null before the first read. */
+let shownStatus = null;
+let readAt = null;
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
@@ -35,25 +38,38 @@ function detailOf(event) {
   return '';
 }
 
+/** Says `text` unless the message already says it: an alert rewritten with the same words may be read out again. */
+function tell(text) {
+  if (message.textContent !== text || !message.classList.contains('error')) say(message, text, 'error');
+}
+
 async function poll() {
   const result = await api(`/v1/orders/${encodeURIComponent(orderId)}/events`);
   if (!result.ok) {
-    say(message, problemText(result), 'error');
     if (worthRetrying(result)) {
-      setTimeout(poll, POLL_MS * 2);
+      // Tried again, after the server's Retry-After when it is longer: the page says so (the platform's
+      // "try again" would ask the reader to), and that the status shown is the last one known.
+      const wait = Math.max(POLL_MS * 2, (result.retryAfter ?? 0) * 1000);
+      tell(`${problemText(result)} The page tries again in ${Math.round(wait / 1000)} s.`);
+      if (shownStatus !== null) setText(statusEl, `${shownStatus} (not updated since ${clockTime(readAt)})`);
+      setTimeout(poll, wait);
       return;
     }
+    say(message, problemText(result), 'error');
     // Not tried again (401, 403, 404): the status is not known, or no longer kept current.
-    statusEl.textContent = shownVersion === 0 ? 'Unknown' : `${statusEl.textContent} (no longer updated)`;
+    statusEl.textContent = shownStatus === null ? 'Unknown' : `${shownStatus} (no longer updated)`;
     return;
   }
   say(message, '');
+  readAt = new Date().toISOString();
   const { events, version } = result.body;
   let status = 'placed';
   for (const e of events) status = STATUS_OF[e.type] ?? status;
+  shownStatus = STATUS_LABELS[status] ?? status;
+  // Rewritten only when it changes (a live region): after a failed read it loses its "not updated since".
+  setText(statusEl, shownStatus);
   if (version !== shownVersion) {
     shownVersion = version;
-    statusEl.textContent = STATUS_LABELS[status] ?? status;
     document.body.dataset.status = status;
     const placed = events.find((e) => e.type === 'OrderPlaced');
     if (placed) document.getElementById('summary').textContent = `Order ${shortId(orderId)} · ${money(placed.data.total, placed.data.currency)}`;

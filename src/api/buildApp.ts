@@ -112,7 +112,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
 
   app.addHook('onRequest', async (request, reply) => {
     // nosniff and no-store on every answer, errors and the not-found handler's included; a route that
-    // sets its own Cache-Control (the menu's no-cache, a page's) replaces it (see responseHeaders.ts).
+    // sets its own Cache-Control (the menu's no-cache, the pages' assets') replaces it (see responseHeaders.ts).
     reply.header('x-request-id', request.id).headers(DEFAULT_RESPONSE_HEADERS);
     // RFC 9112 §3.2: a server answers 400 to an HTTP/1.1 request without Host (HTTP/1.0 may omit it).
     const { httpVersionMajor: major, httpVersionMinor: minor } = request.raw;

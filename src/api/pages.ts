@@ -79,14 +79,21 @@ const SHARED_ASSETS: Readonly<Record<string, string>> = {
   'common.js': 'text/javascript; charset=utf-8',
 };
 const SCRIPT = 'text/javascript; charset=utf-8';
+const HTML = 'text/html; charset=utf-8';
 
 // The pages load and call nothing but the platform itself: the browser enforces it.
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'cache-control': 'no-cache',
 };
+/**
+ * A page is not kept (`no-store`): not on disk, and not in the browser's back-forward cache, from which
+ * Back after "Sign out" showed it again as it was left (a courier's customer address, a board's cards).
+ * Its assets hold nothing of anyone: a browser may keep them, and asks each time whether they changed.
+ */
+const PAGE_CACHE = { 'cache-control': 'no-store' };
+const ASSET_CACHE = { 'cache-control': 'no-cache' };
 
 const Uuid = Type.String({ format: 'uuid' });
 
@@ -103,7 +110,7 @@ const Uuid = Type.String({ format: 'uuid' });
 export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options) => {
   const root = options.root ?? path.resolve(import.meta.dirname, '..', '..', 'web');
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  const send = (reply: FastifyReply, type: string, body: Buffer) => reply.headers(SECURITY_HEADERS).type(type).send(body);
+  const send = (reply: FastifyReply, type: string, body: Buffer) => reply.headers(SECURITY_HEADERS).headers(type === HTML ? PAGE_CACHE : ASSET_CACHE).type(type).send(body);
   const hide = { hide: true };
 
   const pages = servedPages(options);
@@ -115,7 +122,7 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
   for (const [name, type] of Object.entries(SHARED_ASSETS)) assets.set(name, { type, body: await readFile(path.join(root, name)) });
   for (const page of pages) {
     const body = await readFile(path.join(root, page.file));
-    typed.get(page.url, { schema: hide }, async (_request, reply) => send(reply, 'text/html; charset=utf-8', body));
+    typed.get(page.url, { schema: hide }, async (_request, reply) => send(reply, HTML, body));
     assets.set(page.script, { type: SCRIPT, body: await readFile(path.join(root, page.script)) });
   }
   typed.get('/web/:file', { schema: { ...hide, params: Type.Object({ file: Type.String({ maxLength: 64 }) }) } }, async (request, reply) => {

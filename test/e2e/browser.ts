@@ -32,9 +32,13 @@ export async function requireChromium(): Promise<{ skip: string | false }> {
   }
 }
 
-/** Headless Chromium driven by playwright-core. */
-export function launchChromium(): Promise<Browser> {
-  return chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+/**
+ * Headless Chromium driven by playwright-core. Playwright turns the back-forward cache off;
+ * `backForwardCache` keeps it on, as in a browser people use (a page left is kept, and Back shows it
+ * again as it was, without loading it).
+ */
+export function launchChromium({ backForwardCache = false }: { backForwardCache?: boolean } = {}): Promise<Browser> {
+  return chromium.launch({ executablePath: CHROMIUM, args: ARGS, ...(backForwardCache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}) });
 }
 
 /** A page of its own (its own sessionStorage) signed in with `token`, recording every URL it requests. */

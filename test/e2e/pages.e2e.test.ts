@@ -815,14 +815,14 @@ describe('web pages in headless Chromium', { skip }, () => {
     await aSeen;
     await input.fill(b.token);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.locator('#message.ok', { hasText: 'Signed in. Choose an order to track.' }).waitFor(WAIT);
+    await page.locator('#message.ok', { hasText: 'Signed in. You have no orders yet.' }).waitFor(WAIT);
     release();
     await aDone;
     // The refused answer reaches the page: wait for its handler to have run (a round trip of the page's loop).
     await page.waitForTimeout(300);
     assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), b.token, "B is kept: A's refusal is not this tab's");
     assert.equal(await page.evaluate(`import('/web/common.js').then((m) => m.tokenRefused())`), false, 'the page is not in the refused state');
-    assert.equal(await page.locator('#message').innerText(), 'Signed in. Choose an order to track.', "A's late answer does not replace B's");
+    assert.equal(await page.locator('#message').innerText(), 'Signed in. You have no orders yet.', "A's late answer does not replace B's");
     assert.deepEqual(errors, []);
     await page.context().close();
   });

@@ -24,6 +24,9 @@ describe('pages plugin', () => {
         assert.match(res.headers['content-type'] as string, /^text\/html/);
         assert.match(res.headers['content-security-policy'] as string, /default-src 'none'; script-src 'self'.*connect-src 'self'/);
         assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        // no-store: a page left is not kept (not on disk, nor in the back-forward cache, where Back after
+        // "Sign out" showed it again as it was, cards and addresses included).
+        assert.equal(res.headers['cache-control'], 'no-store', url);
         // Every script and stylesheet a page names is one the plugin serves.
         for (const [, asset] of res.body.matchAll(/(?:src|href)="\/web\/([^"]+)"/g)) {
           const file = await app.inject({ url: `/web/${asset}` });
@@ -34,6 +37,8 @@ describe('pages plugin', () => {
       assert.match(js.headers['content-type'] as string, /^text\/javascript/);
       const css = await app.inject({ url: '/web/app.css' });
       assert.match(css.headers['content-type'] as string, /^text\/css/);
+      // The assets hold nothing of anyone: a browser may keep them, and asks each time whether they changed.
+      for (const asset of [js, css]) assert.equal(asset.headers['cache-control'], 'no-cache');
     } finally {
       await app.close();
     }
