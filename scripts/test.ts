@@ -58,12 +58,14 @@ async function main(): Promise<number> {
 
     const tapFile = path.join(root, '.brigade', `test-${runId}.tap`);
     await fs.mkdir(path.dirname(tapFile), { recursive: true });
-    // --test-timeout bounds a hung test, it is not a measurement: the CLI files spawn several brigade
-    // processes each and took 180 s on a loaded machine, so the bound leaves room for a slow one.
+    // --test-timeout bounds a hung test, it is not a measurement. It also bounds each file as a whole (node
+    // runs a file as one test): the CLI files spawn several brigade processes each and took 180 s on a
+    // loaded machine, and the browser file pages.e2e (33 tests) took 208 s alone at a load average of 15,
+    // so the bound leaves room for a slow one.
     const code = await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=360000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
         {
           cwd: root,
           stdio: 'inherit',
