@@ -15,8 +15,10 @@ import {
   listDeadLetters,
   newMessageId,
   pruneFailures,
+  purgeClaimChecks,
   redriveDeadLetters,
   showDeadLetter,
+  withClaimCheck,
   type Message,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
@@ -178,6 +180,49 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
     } finally {
       await nc.close();
     }
+  });
+});
+
+describe('nats jetstream subscriptions', { skip: nats.skip }, () => {
+  test('a new subscription is in the registry before its consumer takes messages: a claim-checked message published meanwhile never reaches it without a reference', async () => {
+    const t = token();
+    const sub = `${t}-reg`;
+    const bus = withClaimCheck(transport!, { pool, thresholdBytes: 1024 });
+    // Forced interleaving: the subscription's registry row waits for this transaction, and a
+    // claim-checked message is published while it waits.
+    const holder = await pool.connect();
+    let ensuring: Promise<void> | undefined;
+    const early = message(`${prefix}.${t}.big`, { blob: 'x'.repeat(4096) });
+    try {
+      await holder.query('begin');
+      await holder.query('lock table brigade_bus.subscriptions in exclusive mode');
+      ensuring = bus.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*` });
+      ensuring.catch(() => undefined);
+      await waitFor('the registry write waits for the lock', async () =>
+        ((await pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into brigade_bus.subscriptions%'`)).rowCount ?? 0) > 0,
+      );
+      await bus.publish([early]);
+    } finally {
+      await holder.query('commit');
+      holder.release();
+    }
+    await ensuring;
+    // No subscription held a reference to it at its publish: its payload goes with the next purge.
+    await purgeClaimChecks(pool, { graceMs: 0 });
+    const got: Message[] = [];
+    const reported: unknown[] = [];
+    const c = new AbortController();
+    const w = bus.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal, onError: (e) => void reported.push(e) }, async (m) => void got.push(m));
+    const later = message(`${prefix}.${t}.small`, { n: 1 });
+    await bus.publish([later]);
+    await waitFor('the later message', () => got.some((m) => m.id === later.id));
+    c.abort();
+    await w.done;
+    // Before, the consumer was created first: it took the early message, whose payload was purged,
+    // and parked it as CLAIM_CHECK_MISSING.
+    assert.deepEqual(got.map((m) => m.id), [later.id]);
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.deepEqual(reported, []);
   });
 });
 

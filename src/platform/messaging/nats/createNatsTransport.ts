@@ -458,6 +458,15 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     }
   };
 
+  /** Writes the subscription's row of the registry (`brigade_bus.subscriptions`), shared with the PostgreSQL transport. */
+  const register = async (subscription: string, pattern: string, leaseMs: number): Promise<void> => {
+    await pool.query(
+      `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
+       on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
+      [subscription, pattern, patternToRegex(pattern), leaseMs],
+    );
+  };
+
   return {
     kind: 'nats',
     publish: async (messages) => {
@@ -483,18 +492,29 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         max_deliver: -1,
         max_ack_pending: 10_000,
       };
-      let existing: string | undefined;
+      let current: { pattern: string; ackWait: number } | undefined;
       try {
-        existing = (await jsm.consumers.info(stream, spec.subscription)).config.filter_subject ?? '';
+        const info = await jsm.consumers.info(stream, spec.subscription);
+        current = { pattern: info.config.filter_subject ?? '', ackWait: info.config.ack_wait ?? config.ack_wait };
       } catch (error) {
         if (!isNamed(error, 'ConsumerNotFoundError')) throw error;
       }
-      if (existing === undefined) await jsm.consumers.add(stream, config);
+      // The registry first: claim-check references are written for the subscriptions it lists when a
+      // message is published, so a consumer that took messages before its row was there could be handed
+      // a claim-checked message with no reference of its own, whose payload the purge may then delete
+      // (CLAIM_CHECK_MISSING). The other way round, a publish between the two writes a reference that no
+      // handler of this consumer releases (it starts after that message): a payload kept until the
+      // reference is dropped by hand, which is cheaper than one lost.
+      await register(spec.subscription, spec.pattern, leaseMs);
+      if (current === undefined) await jsm.consumers.add(stream, config);
       else {
-        // A changed pattern must reach the consumer too: the registry below is what claim-checks and
-        // the PostgreSQL transport go by. nats-server before 2.10 cannot change a consumer's filter.
+        // A changed pattern must reach the consumer too: the registry is what claim-checks and the
+        // PostgreSQL transport go by. nats-server before 2.10 cannot change a consumer's filter.
+        const { pattern: existing, ackWait } = current;
         const update = existing === spec.pattern ? {} : { filter_subject: spec.pattern };
-        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, ...update }).catch((cause: unknown) => {
+        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, ...update }).catch(async (cause: unknown) => {
+          // Nothing of the consumer changed: the registry goes back to what the consumer is.
+          if (existing !== '') await register(spec.subscription, existing, Number(ackWait) / 1e6);
           if (existing === spec.pattern) throw cause;
           throw new BrigadeError(
             'SUBSCRIPTION_PATTERN_FIXED',
@@ -504,11 +524,6 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           );
         });
       }
-      await pool.query(
-        `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
-         on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
-        [spec.subscription, spec.pattern, patternToRegex(spec.pattern), leaseMs],
-      );
     },
     subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
     redeliver: async (subscription, message) => {
