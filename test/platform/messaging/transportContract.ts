@@ -359,6 +359,44 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.deepEqual([...ids].sort(), sent.map((m) => m.id).sort(), 'each message handled exactly once');
     });
 
+    test('a stopping worker starts nothing more, and what it had fetched ahead goes to the next worker well before its lease runs out', async () => {
+      const t = token();
+      const sub = `${t}-stop`;
+      // A lease far longer than the test waits: a message left to run out its lease would show.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 30_000 });
+      const sent = Array.from({ length: 5 }, (_, n) => message(`${s.prefix}.${t}.m`, { n }));
+      // Worker 1 (a rolling restart's old process): one handler at a time, four fetched ahead; it is
+      // stopped while its first handler runs.
+      const c1 = worker();
+      const first: Message[] = [];
+      const running = deferred();
+      const w1 = s.transport.subscribe({ subscription: sub, concurrency: 1, prefetch: 4, signal: c1.signal }, async (m) => {
+        first.push(m);
+        running.resolve();
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      await s.transport.publish(sent);
+      await running.promise;
+      await new Promise((r) => setTimeout(r, 100));
+      c1.abort();
+      await w1.done;
+      // Before, on JetStream, the worker started one more handler after the abort, and left the rest
+      // of its prefetch to come back only once their lease ran out.
+      assert.equal(first.length, 1, 'no handler starts after the abort');
+      const stoppedAt = Date.now();
+      const second: Array<{ m: Message; at: number }> = [];
+      const c2 = worker();
+      const w2 = s.transport.subscribe({ subscription: sub, concurrency: 4, signal: c2.signal }, async (m) => void second.push({ m, at: Date.now() - stoppedAt }));
+      const handled = () => new Set([...first, ...second.map((x) => x.m)].map((m) => m.id));
+      await waitFor('all handled', () => sent.every((m) => handled().has(m.id)), 40_000);
+      c2.abort();
+      await w2.done;
+      assert.equal(second.length, 4, 'each of the others handled once, by the next worker');
+      // At once on PostgreSQL; on JetStream once the stopped worker's pull requests expired (5 s), not
+      // after the lease (see NAK_ON_STOP_MS in createNatsTransport.ts).
+      assert.ok(Math.max(...second.map((x) => x.at)) < 10_000, `the next worker got them after ${JSON.stringify(second.map((x) => x.at))} ms`);
+    });
+
     test('claim-check: a large payload rides the bus as a reference, arrives whole, and expires once acked', async () => {
       const t = token();
       const sub = `${t}-c`;

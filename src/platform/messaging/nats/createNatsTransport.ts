@@ -54,6 +54,13 @@ const DUPLICATE_KEY = '"duplicate"';
 /** How long a batch waits for its PubAcks (as js.publish's default). */
 const PUBLISH_TIMEOUT_MS = 5000;
 const PULL_EXPIRES_MS = 5000;
+/**
+ * How long a message a stopping worker had fetched but not started is held back by its NAK: until every
+ * pull request of the worker has expired at the server (decision 0016, "Fixed later: attempts that ran…").
+ * NAKed at once, it could be offered to the stopped worker's pull request still open there, and
+ * nats-server 2.9.10 then loses it until its ack_wait ran out while delivering another message twice.
+ */
+const NAK_ON_STOP_MS = PULL_EXPIRES_MS + 250;
 const H_KEY = 'Brigade-Key';
 const H_ID = 'Brigade-Message-Id';
 const H_REDRIVE = 'Brigade-Redrive-For';
@@ -348,11 +355,23 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       while (samples.length > 1 && samples[1]!.received < k) samples.shift();
       return samples[0]!.at;
     };
-    const stop = () => messages.stop();
-    opts.signal.addEventListener('abort', stop, { once: true });
-    if (opts.signal.aborted) stop();
     const running = new Set<Promise<void>>();
     let freed: (() => void) | null = null;
+    const wake = () => {
+      const f = freed;
+      freed = null;
+      f?.();
+    };
+    // Stopping: nats.js stops pulling, and the iterator yields what it had received before it ends.
+    // The loop below NAKs those, so the next worker gets them once this worker's pull requests have
+    // expired (NAK_ON_STOP_MS); left alone, each came back only once its ack_wait ran out (30 s by
+    // default), on every rolling restart, and cost an attempt.
+    const stop = () => {
+      messages.stop();
+      wake();
+    };
+    opts.signal.addEventListener('abort', stop, { once: true });
+    if (opts.signal.aborted) stop();
     // Acks leave together: those of every handler that finished in this turn of the event loop go out
     // in one write (nats.js flushes at the end of the microtask queue, which each handler's own
     // completion would otherwise reach on its own). Fewer writes, and fewer wake-ups of nats-server.
@@ -426,12 +445,20 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     try {
       for await (const m of messages) {
         const arrived = arrivedAfter(messages.getProcessed());
-        while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
+        while (running.size >= concurrency && !opts.signal.aborted) await new Promise<void>((resolve) => (freed = resolve));
         // As the PostgreSQL transport does with a delivery queued for half its lease: renewed before it
         // runs, or, when its ack_wait may have run out meanwhile, left to the server's redelivery (it
-        // is neither acked nor NAKed: the server already counts it as not delivered here).
+        // is neither acked nor NAKed: the server already counts it as not delivered here, and a NAK
+        // could hand it out again while another worker runs it).
         const waited = Date.now() - arrived;
         if (waited >= ackWaitMs) {
+          sample();
+          continue;
+        }
+        // Stopping: not started here, given back for the next worker (as the PostgreSQL transport
+        // releases what it claimed ahead).
+        if (opts.signal.aborted) {
+          m.nak(NAK_ON_STOP_MS);
           sample();
           continue;
         }
@@ -440,13 +467,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
           .finally(() => {
             running.delete(p);
-            const f = freed;
-            freed = null;
-            f?.();
+            wake();
           });
         running.add(p);
         sample();
-        if (opts.signal.aborted) break;
       }
     } finally {
       clearInterval(sampler);
