@@ -291,7 +291,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       };
     }
     return {
-      message: { id: messageId, subject: m.subject, key, headers: headers as MessageHeaders, payload, attempt: m.info.deliveryCount },
+      // Attempt 1 here; a redelivery's is counted by the worker (startAttempt), not taken from the server.
+      message: { id: messageId, subject: m.subject, key, headers: headers as MessageHeaders, payload, attempt: 1 },
       redriveFor: redriveFor || null,
     };
   };
@@ -385,26 +386,49 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
     /**
      * Notes a failed attempt: its first failure's time (JetStream keeps none) and its error, for the
-     * letter, and when it was written last, which keeps the row from the bus retention's prune while
-     * the message's retries run (`pruneFailures`).
+     * letter, the attempt's number (`attempts`), and when it was written last, which keeps the row from
+     * the bus retention's prune while the message's retries run (`pruneFailures`).
      */
-    const keepFailure = async (subscription: string, messageId: string, error: string) => {
+    const keepFailure = async (subscription: string, messageId: string, error: string, attempt: number) => {
       await pool.query(
-        'insert into brigade_bus.failures (subscription, message_id, last_error) values ($1, $2, $3) on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now()',
-        [subscription, messageId, error],
+        'insert into brigade_bus.failures (subscription, message_id, last_error, attempts) values ($1, $2, $3, $4) on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now(), attempts = excluded.attempts',
+        [subscription, messageId, error, attempt],
       );
+    };
+
+    /**
+     * Counts the run a redelivered message is about to get, and returns its number. The server's
+     * delivery count cannot say it: it also counts deliveries that ran no handler (a message that waited
+     * in a worker's buffer behind slow handlers until its ack_wait ran out, one a stopping worker gave
+     * back), so one transient failure could park a message after a single run, and a backlog could park
+     * messages that never ran. Counted before the handler starts, so a run whose worker dies is counted
+     * too, and a message that kills its worker is parked after its last attempt rather than run for
+     * ever; only a first delivery, which writes nothing (the common case stays without a write), is not
+     * counted when its worker dies: such a message gets one run more than `maxAttempts`.
+     */
+    const startAttempt = async (subscription: string, messageId: string): Promise<number> => {
+      const { rows } = await pool.query<{ attempts: number }>(
+        `insert into brigade_bus.failures (subscription, message_id, attempts) values ($1, $2, 1)
+         on conflict (subscription, message_id) do update set attempts = failures.attempts + 1, last_failed_at = now()
+         returning attempts`,
+        [subscription, messageId],
+      );
+      return rows[0]!.attempts;
     };
 
     const handle = async (m: JsMsg): Promise<void> => {
       const decoded = decode(m);
-      const { message, redriveFor } = decoded;
       const subscription = opts.subscription;
       // A redrive goes through the stream to every consumer of the subject; the others skip it.
-      if (redriveFor !== null && redriveFor !== subscription) return ack(m);
-      if (message === null) return parkUndecodable(m, subscription, decoded.problem, decoded.raw);
-      if (message.attempt > maxAttempts) {
-        // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
-        await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: message.attempt - 1, transport: 'nats' });
+      if (decoded.redriveFor !== null && decoded.redriveFor !== subscription) return ack(m);
+      if (decoded.message === null) return parkUndecodable(m, subscription, decoded.problem, decoded.raw);
+      const redelivered = m.info.deliveryCount > 1;
+      const attempt = redelivered ? await startAttempt(subscription, decoded.message.id) : 1;
+      const message = attempt === 1 ? decoded.message : { ...decoded.message, attempt };
+      if (attempt > maxAttempts) {
+        // The last attempt was not settled (its worker died, or storing its letter failed): park it
+        // rather than retry for ever.
+        await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: attempt - 1, transport: 'nats' });
         return terminate(m);
       }
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
@@ -415,10 +439,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         // parked as MESSAGE_ATTEMPTS_EXHAUSTED, though handled. Best effort now, as the claim-check
         // release (decision 0016): a row left behind is harmless, and is reported.
         ack(m);
-        if (message.attempt > 1) {
+        // A redelivery wrote the row (startAttempt), whether or not an earlier run failed.
+        if (redelivered) {
           await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]).catch((cause: unknown) => {
             try {
-              report(new FailuresCleanupError(message.id, subscription, message.attempt, cause));
+              report(new FailuresCleanupError(message.id, subscription, attempt, cause));
             } catch {
               // A throwing reporter must not fail a message its handler handled.
             }
@@ -426,20 +451,20 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         }
         return;
       }
-      if (message.attempt >= maxAttempts) {
+      if (attempt >= maxAttempts) {
         const error = describeError(failure);
         try {
-          await storeDeadLetter(pool, { subscription, message, error, attempts: message.attempt, transport: 'nats' });
+          await storeDeadLetter(pool, { subscription, message, error, attempts: attempt, transport: 'nats' });
         } catch (parkError) {
           // Kept (best effort) for the delivery past the last attempt, which parks the message once
           // ack_wait runs out: its letter then starts with this error, not only that attempts ran out.
-          await keepFailure(subscription, message.id, error).catch(() => undefined);
+          await keepFailure(subscription, message.id, error, attempt).catch(() => undefined);
           throw parkError;
         }
         return terminate(m);
       }
-      await keepFailure(subscription, message.id, describeError(failure));
-      m.nak(backoffDelay(message.attempt, opts.backoff));
+      await keepFailure(subscription, message.id, describeError(failure), attempt);
+      m.nak(backoffDelay(attempt, opts.backoff));
     };
 
     try {
