@@ -406,14 +406,42 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
      * ever; only a first delivery, which writes nothing (the common case stays without a write), is not
      * counted when its worker dies: such a message gets one run more than `maxAttempts`.
      */
-    const startAttempt = async (subscription: string, messageId: string): Promise<number> => {
-      const { rows } = await pool.query<{ attempts: number }>(
-        `insert into brigade_bus.failures (subscription, message_id, attempts) values ($1, $2, 1)
-         on conflict (subscription, message_id) do update set attempts = failures.attempts + 1, last_failed_at = now()
-         returning attempts`,
+    const startAttempt = async (subscription: string, messageId: string): Promise<number | null> => {
+      // `null`: the message is parked in this subscription already, by a worker that stored its letter
+      // and did not TERM it (it died, or the TERM was late): it is only to be settled. The letter is
+      // read `for share`, so that a redrive deleting it (before it sends the message back) is waited for.
+      const { rows } = await pool.query<{ attempts: number | null }>(
+        `with parked as (
+           select from brigade_bus.dead_letters where subscription = $1 and message_id = $2 for share
+         ), counted as (
+           insert into brigade_bus.failures (subscription, message_id, attempts) select $1, $2, 1 where not exists (select from parked)
+           on conflict (subscription, message_id) do update set attempts = failures.attempts + 1, last_failed_at = now()
+           returning attempts
+         )
+         select (select attempts from counted) as attempts`,
         [subscription, messageId],
       );
-      return rows[0]!.attempts;
+      return rows[0]?.attempts ?? null;
+    };
+
+    /**
+     * Runs `work` (a write to the bus database) while keeping `m`'s ack_wait from running out: the server
+     * must not hand the message to another worker while this one is still settling it. A letter stored
+     * slower than ack_wait used to be followed by a second one, stored by the worker the message went to.
+     */
+    const keptWorking = async <T>(m: JsMsg, work: () => Promise<T>): Promise<T> => {
+      const heartbeat = setInterval(() => {
+        try {
+          m.working();
+        } catch {
+          // The connection is closed: the server redelivers the message once its ack_wait runs out.
+        }
+      }, Math.max(50, ackWaitMs / 3));
+      try {
+        return await work();
+      } finally {
+        clearInterval(heartbeat);
+      }
     };
 
     const handle = async (m: JsMsg): Promise<void> => {
@@ -421,14 +449,19 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const subscription = opts.subscription;
       // A redrive goes through the stream to every consumer of the subject; the others skip it.
       if (decoded.redriveFor !== null && decoded.redriveFor !== subscription) return ack(m);
-      if (decoded.message === null) return parkUndecodable(m, subscription, decoded.problem, decoded.raw);
+      if (decoded.message === null) {
+        const { problem, raw } = decoded;
+        return keptWorking(m, () => parkUndecodable(m, subscription, problem, raw));
+      }
       const redelivered = m.info.deliveryCount > 1;
-      const attempt = redelivered ? await startAttempt(subscription, decoded.message.id) : 1;
+      const { id } = decoded.message;
+      const attempt = redelivered ? await keptWorking(m, () => startAttempt(subscription, id)) : 1;
+      if (attempt === null) return terminate(m);
       const message = attempt === 1 ? decoded.message : { ...decoded.message, attempt };
       if (attempt > maxAttempts) {
         // The last attempt was not settled (its worker died, or storing its letter failed): park it
         // rather than retry for ever.
-        await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: attempt - 1, transport: 'nats' });
+        await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: attempt - 1, transport: 'nats' }));
         return terminate(m);
       }
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
@@ -454,7 +487,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (attempt >= maxAttempts) {
         const error = describeError(failure);
         try {
-          await storeDeadLetter(pool, { subscription, message, error, attempts: attempt, transport: 'nats' });
+          await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error, attempts: attempt, transport: 'nats' }));
         } catch (parkError) {
           // Kept (best effort) for the delivery past the last attempt, which parks the message once
           // ack_wait runs out: its letter then starts with this error, not only that attempts ran out.
@@ -463,7 +496,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         }
         return terminate(m);
       }
-      await keepFailure(subscription, message.id, describeError(failure), attempt);
+      await keptWorking(m, () => keepFailure(subscription, message.id, describeError(failure), attempt));
       m.nak(backoffDelay(attempt, opts.backoff));
     };
 
