@@ -13,7 +13,7 @@ import { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSq
 const BUS_SCHEMA_LOCK = 0x6272_6275; // 'brbu'
 
 /**
- * Every bus migration, in order: platform migrations 0004, 0011, 0014, 0021, 0023, 0025, 0028 and 0029 are exactly these
+ * Every bus migration, in order: platform migrations 0004, 0011, 0014, 0021, 0023, 0025, 0029 and 0030 are exactly these
  * texts. Each is idempotent; the third runs outside a transaction (`-- brigade:no-transaction`).
  */
 export function busMigrationsSql(): string[] {

@@ -36,17 +36,17 @@ describe('bus migrations (drift guard)', () => {
     assert.equal(text, busFailuresLastFailedAtSql(), '0025_bus_failures_last_failed_at.sql differs from busFailuresLastFailedAtSql() in src/platform/messaging.');
   });
 
-  test('src/services/platform/migrations/0028_bus_failures_attempts.sql is exactly the seventh of busMigrationsSql()', async () => {
-    const text = await readFile(new URL('0028_bus_failures_attempts.sql', platformMigrations), 'utf8');
+  test('src/services/platform/migrations/0029_bus_failures_attempts.sql is exactly the seventh of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0029_bus_failures_attempts.sql', platformMigrations), 'utf8');
     assert.equal(busMigrationsSql()[6], busFailuresAttemptsSql());
-    assert.equal(text, busFailuresAttemptsSql(), '0028_bus_failures_attempts.sql differs from busFailuresAttemptsSql() in src/platform/messaging.');
+    assert.equal(text, busFailuresAttemptsSql(), '0029_bus_failures_attempts.sql differs from busFailuresAttemptsSql() in src/platform/messaging.');
   });
 
-  test('src/services/platform/migrations/0029_bus_dead_letters_unique.sql is exactly the eighth and last of busMigrationsSql()', async () => {
-    const text = await readFile(new URL('0029_bus_dead_letters_unique.sql', platformMigrations), 'utf8');
+  test('src/services/platform/migrations/0030_bus_dead_letters_unique.sql is exactly the eighth and last of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0030_bus_dead_letters_unique.sql', platformMigrations), 'utf8');
     assert.equal(busMigrationsSql().length, 8);
     assert.equal(busMigrationsSql()[7], busDeadLettersUniqueSql());
-    assert.equal(text, busDeadLettersUniqueSql(), '0029_bus_dead_letters_unique.sql differs from busDeadLettersUniqueSql() in src/platform/messaging.');
+    assert.equal(text, busDeadLettersUniqueSql(), '0030_bus_dead_letters_unique.sql differs from busDeadLettersUniqueSql() in src/platform/messaging.');
   });
 
   test('the in-transaction form (ensureBusSchema) builds the same indexes as the migration', () => {
