@@ -2,6 +2,8 @@ import type pg from 'pg';
 import { runExclusiveDdl } from '../db/index.ts';
 import { busDeliveriesLeanSql } from './busDeliveriesLeanSql.ts';
 import { busFailuresLastErrorSql } from './busFailuresLastErrorSql.ts';
+import { busDeadLettersUniqueSql } from './busDeadLettersUniqueSql.ts';
+import { busFailuresAttemptsSql } from './busFailuresAttemptsSql.ts';
 import { busFailuresLastFailedAtSql } from './busFailuresLastFailedAtSql.ts';
 import { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 import { busSchemaSql } from './busSchemaSql.ts';
@@ -11,11 +13,11 @@ import { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSq
 const BUS_SCHEMA_LOCK = 0x6272_6275; // 'brbu'
 
 /**
- * Every bus migration, in order: platform migrations 0004, 0011, 0014, 0021, 0023 and 0025 are exactly these
+ * Every bus migration, in order: platform migrations 0004, 0011, 0014, 0021, 0023, 0025, 0029 and 0030 are exactly these
  * texts. Each is idempotent; the third runs outside a transaction (`-- brigade:no-transaction`).
  */
 export function busMigrationsSql(): string[] {
-  return [busSchemaSql(), busDeliveriesLeanSql(), busRetentionIndexesSql(), claimCheckRefsReleasedSql(), busFailuresLastErrorSql(), busFailuresLastFailedAtSql()];
+  return [busSchemaSql(), busDeliveriesLeanSql(), busRetentionIndexesSql(), claimCheckRefsReleasedSql(), busFailuresLastErrorSql(), busFailuresLastFailedAtSql(), busFailuresAttemptsSql(), busDeadLettersUniqueSql()];
 }
 
 /**
@@ -44,5 +46,5 @@ begin
   end if;
 end
 $repair$;`;
-  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), repair, busRetentionIndexesSql({ concurrently: false }), claimCheckRefsReleasedSql(), busFailuresLastErrorSql(), busFailuresLastFailedAtSql()].join('\n'));
+  await runExclusiveDdl(pool, BUS_SCHEMA_LOCK, [create, busDeliveriesLeanSql(), repair, busRetentionIndexesSql({ concurrently: false }), claimCheckRefsReleasedSql(), busFailuresLastErrorSql(), busFailuresLastFailedAtSql(), busFailuresAttemptsSql(), busDeadLettersUniqueSql()].join('\n'));
 }

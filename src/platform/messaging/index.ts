@@ -29,6 +29,8 @@ export { headerProblem, validateMessage } from './validate.ts';
 export { serializedPayload, withSerializedPayload } from './serializedPayload.ts';
 export { backoffDelay } from './backoffDelay.ts';
 export { BUS_SCHEMA, busSchemaSql } from './busSchemaSql.ts';
+export { busDeadLettersUniqueSql } from './busDeadLettersUniqueSql.ts';
+export { busFailuresAttemptsSql } from './busFailuresAttemptsSql.ts';
 export { busFailuresLastErrorSql } from './busFailuresLastErrorSql.ts';
 export { busFailuresLastFailedAtSql } from './busFailuresLastFailedAtSql.ts';
 export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';

@@ -32,7 +32,12 @@ export interface OutgoingMessage {
 
 /** A message as a handler receives it. */
 export interface Message extends OutgoingMessage {
-  /** 1 for the first delivery to this subscription, 2 for the first retry, … */
+  /**
+   * Which run of the handler this is, in this subscription: 1 the first, 2 the first retry, … A delivery
+   * that ran no handler (it waited in a worker past its lease, a stopping worker gave it back) does not
+   * count. On JetStream a run on the message's first delivery whose worker died is not counted either
+   * (decision 0016, "Fixed later: attempts that ran…").
+   */
   readonly attempt: number;
 }
 

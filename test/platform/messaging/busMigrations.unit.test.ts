@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { describe, test } from 'node:test';
-import { busFailuresLastErrorSql, busFailuresLastFailedAtSql, busMigrationsSql, busRetentionIndexesSql, claimCheckRefsReleasedSql } from '../../../src/platform/messaging/index.ts';
+import { busDeadLettersUniqueSql, busFailuresAttemptsSql, busFailuresLastErrorSql, busFailuresLastFailedAtSql, busMigrationsSql, busRetentionIndexesSql, claimCheckRefsReleasedSql } from '../../../src/platform/messaging/index.ts';
 
 const platformMigrations = new URL('../../../src/services/platform/migrations/', import.meta.url);
 
@@ -30,11 +30,23 @@ describe('bus migrations (drift guard)', () => {
     assert.equal(text, busFailuresLastErrorSql(), '0023_bus_failures_last_error.sql differs from busFailuresLastErrorSql() in src/platform/messaging.');
   });
 
-  test('src/services/platform/migrations/0025_bus_failures_last_failed_at.sql is exactly the sixth and last of busMigrationsSql()', async () => {
+  test('src/services/platform/migrations/0025_bus_failures_last_failed_at.sql is exactly the sixth of busMigrationsSql()', async () => {
     const text = await readFile(new URL('0025_bus_failures_last_failed_at.sql', platformMigrations), 'utf8');
-    assert.equal(busMigrationsSql().length, 6);
     assert.equal(busMigrationsSql()[5], busFailuresLastFailedAtSql());
     assert.equal(text, busFailuresLastFailedAtSql(), '0025_bus_failures_last_failed_at.sql differs from busFailuresLastFailedAtSql() in src/platform/messaging.');
+  });
+
+  test('src/services/platform/migrations/0029_bus_failures_attempts.sql is exactly the seventh of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0029_bus_failures_attempts.sql', platformMigrations), 'utf8');
+    assert.equal(busMigrationsSql()[6], busFailuresAttemptsSql());
+    assert.equal(text, busFailuresAttemptsSql(), '0029_bus_failures_attempts.sql differs from busFailuresAttemptsSql() in src/platform/messaging.');
+  });
+
+  test('src/services/platform/migrations/0030_bus_dead_letters_unique.sql is exactly the eighth and last of busMigrationsSql()', async () => {
+    const text = await readFile(new URL('0030_bus_dead_letters_unique.sql', platformMigrations), 'utf8');
+    assert.equal(busMigrationsSql().length, 8);
+    assert.equal(busMigrationsSql()[7], busDeadLettersUniqueSql());
+    assert.equal(text, busDeadLettersUniqueSql(), '0030_bus_dead_letters_unique.sql differs from busDeadLettersUniqueSql() in src/platform/messaging.');
   });
 
   test('the in-transaction form (ensureBusSchema) builds the same indexes as the migration', () => {

@@ -16,6 +16,7 @@ import {
   showDeadLetter,
   purgeClaimChecks,
   withClaimCheck,
+  busDeadLettersUniqueSql,
   ClaimCheckMissingError,
   DeadLetterTransportMismatchError,
   RedriveInterruptedError,
@@ -23,7 +24,7 @@ import {
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { UnavailableError } from '../../../src/platform/errors/index.ts';
-import { useTestDatabase } from '../../support/db.ts';
+import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { createHash } from 'node:crypto';
 import { message, token, waitFor } from './support.ts';
 
@@ -235,19 +236,26 @@ describe('poison message, dead-letter store and redrive', () => {
   test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {
     const sub = await parkedLetters('again', 2);
     let sends = 0;
+    const reparked: Array<Promise<unknown>> = [];
     const reparking: Transport = {
       ...transport,
       async redeliver(subscription, m) {
         sends++;
         if (sends > 10) throw new Error('the redrive keeps taking the letters it parked again');
-        // As if the handler failed again at once: the letter is parked anew, under a later id.
-        await pool.query(
-          `insert into brigade_bus.dead_letters select (json_populate_record(d, json_build_object('id', $2::uuid))).* from brigade_bus.dead_letters d where d.subscription = $3 and d.message_id = $1 limit 1`,
-          [m.id, newMessageId(), subscription],
+        // As if the handler failed again at once: the letter is parked anew, under a later id (once the
+        // redrive's delete of the old one commits: one letter per message and subscription).
+        const letter = (await listDeadLetters(pool, { subscription })).find((d) => d.message.id === m.id)!;
+        reparked.push(
+          pool.query(
+            `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+             values ($1, $2, $3, $4, $5, $6, $7, 'failed again', 1, now(), now(), 'postgres')`,
+            [newMessageId(), subscription, m.id, m.subject, m.key, JSON.stringify(letter.message.headers), JSON.stringify(letter.message.payload)],
+          ),
         );
       },
     };
     const outcome = await redriveDeadLetters(pool, reparking, { all: true, subscription: sub });
+    await Promise.all(reparked);
     // Before, each letter parked anew was taken again, for ever (the test's transport stops it at 10).
     assert.deepEqual([outcome.redriven, outcome.failed, sends], [2, [], 2]);
     assert.equal((await listDeadLetters(pool, { subscription: sub })).length, 2, 'the two parked anew stay for the next redrive');
@@ -336,53 +344,6 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'released by its handler, it goes');
   });
 
-  test('dropping one of two letters of the same message keeps the payload the other still needs; dropping the second releases it', async () => {
-    const sub = `${token()}-twice`;
-    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
-    const m = message('menu.item.changed', null);
-    const sha = await claimChecked(m.id, sub);
-    const parked = { ...m, headers: { ...m.headers, 'claim-check': sha } };
-    const first = await park(sub, parked);
-    const second = await park(sub, parked); // the same message parked again (a redrive whose removal was lost, then a new failure)
-    const payloadStored = async () => (await pool.query('select 1 from brigade_bus.claim_checks where sha256 = $1', [sha])).rowCount === 1;
-    await dropDeadLetter(pool, first);
-    // Before, the drop deleted the reference the second letter still needed, and the purge took the payload.
-    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 0);
-    assert.ok(await payloadStored());
-    await dropDeadLetter(pool, second);
-    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1);
-    assert.ok(!(await payloadStored()));
-    await assert.rejects(dropDeadLetter(pool, second), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND');
-  });
-
-  test('two drops at once of the two letters of one message (forced to overlap) release its payload once both are gone', async () => {
-    const sub = `${token()}-both`;
-    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
-    const m = message('menu.item.changed', null);
-    const sha = await claimChecked(m.id, sub);
-    const parked = { ...m, headers: { ...m.headers, 'claim-check': sha } };
-    const letters = [await park(sub, parked), await park(sub, parked)];
-    // The two drops start while the reference is locked, so both run with the other's letter still there.
-    const holder = await pool.connect();
-    let drops: Promise<void[]>;
-    try {
-      await holder.query('begin');
-      await holder.query('select from brigade_bus.claim_check_refs where message_id = $1 for update', [m.id]);
-      drops = Promise.all(letters.map((id) => dropDeadLetter(pool, id)));
-      await waitFor(
-        'both drops waiting on the reference',
-        async () =>
-          (await pool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%claim_check_refs%for update'`)).rows[0]!.n === 2,
-      );
-      await holder.query('commit');
-    } finally {
-      holder.release();
-    }
-    await drops;
-    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
-    assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'neither drop left the reference held');
-  });
-
   test('a drop and a redrive of the same claim-checked letter at once (forced to overlap) both end: the redrive sends it, the drop finds it gone', async () => {
     const bus = withClaimCheck(transport, { pool, thresholdBytes: 1024 });
     const sub = `${token()}-race`;
@@ -412,5 +373,80 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
     assert.equal(await deliveriesOf(sub), 1, 'sent once');
     assert.equal((await pool.query('select released_at from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [m.id, sub])).rows[0]?.released_at, null, 'the payload is held for the redriven message');
+  });
+});
+
+describe('one dead letter per subscription and message', () => {
+  test('a redriven message that fails again before its redrive commits is parked anew, not lost: the old letter goes before the message is sent back', async () => {
+    const sub = `${token()}-refail`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const m = message('menu.item.changed', { n: 1 });
+    const old = await park(sub, m);
+    const runs: unknown[] = [];
+    const c = new AbortController();
+    const w = transport.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal }, async (msg) => {
+      runs.push(msg);
+      throw new Error('fails again');
+    });
+    // Forced interleaving: the redrive's transaction stays open until the redriven message has failed
+    // and its park has either been stored or is waiting for that transaction.
+    const parkWaitsOrIsDone = async () =>
+      (
+        await pool.query<{ done: boolean }>(
+          `select (select count(*) from brigade_bus.deliveries where subscription = $1) = 0
+               or exists (select from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%insert into brigade_bus.dead_letters%') as done`,
+          [sub],
+        )
+      ).rows[0]!.done;
+    const holding: Transport = {
+      ...transport,
+      redeliver: async (subscription, sent) => {
+        await transport.redeliver(subscription, sent);
+        await waitFor('the redriven message failed and is being parked', async () => runs.length === 1 && (await parkWaitsOrIsDone()));
+      },
+    };
+    try {
+      assert.deepEqual(await redriveDeadLetters(pool, holding, { id: old }), { redriven: 1, failed: [] });
+      await waitFor('parked anew', async () => (await listDeadLetters(pool, { subscription: sub })).length === 1 && (await deliveriesOf(sub)) === 0);
+    } finally {
+      c.abort();
+      await w.done;
+    }
+    // Deleted after the redelivery, the old letter would have made the park store nothing (the message
+    // parked already), and then gone itself: no letter left, the message lost.
+    const letters = await listDeadLetters(pool, { subscription: sub });
+    assert.equal(letters.length, 1);
+    assert.notEqual(letters[0]!.id, old);
+    assert.match(letters[0]!.error, /fails again/);
+  });
+
+  test('the migration keeps the oldest letter of each subscription and message, deletes the later ones, and changes nothing when run again', async () => {
+    const db = await createTestDatabase();
+    const other = new pg.Pool({ connectionString: db.url, max: 2 });
+    try {
+      // A bus from before the migration, holding letters parked twice.
+      await other.query('drop index brigade_bus.dead_letters_message_subscription_key');
+      const [m1, m2] = [message('menu.item.changed', { n: 1 }), message('menu.item.changed', { n: 2 })];
+      const letter = (n: number, subscription: string, m: ReturnType<typeof message>) =>
+        other.query(
+          `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+           values ($1, $2, $3, $4, $5, '{}', 'null', $6, 1, now(), now(), 'nats')`,
+          [`01900000-0000-7000-8000-00000000000${n}`, subscription, m.id, m.subject, m.key, `letter ${n}`],
+        );
+      await letter(3, 'a', m1);
+      await letter(1, 'a', m1);
+      await letter(2, 'a', m1);
+      await letter(4, 'a', m2);
+      await letter(5, 'b', m1);
+      const left = async () => (await other.query<{ error: string }>('select error from brigade_bus.dead_letters order by id')).rows.map((r) => r.error);
+      await other.query(busDeadLettersUniqueSql());
+      assert.deepEqual(await left(), ['letter 1', 'letter 4', 'letter 5']);
+      await other.query(busDeadLettersUniqueSql());
+      assert.deepEqual(await left(), ['letter 1', 'letter 4', 'letter 5']);
+      await assert.rejects(letter(6, 'a', m1), (e: { code?: string }) => e.code === '23505');
+    } finally {
+      await other.end();
+      await db.drop();
+    }
   });
 });

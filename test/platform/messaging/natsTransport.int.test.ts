@@ -15,11 +15,14 @@ import {
   listDeadLetters,
   newMessageId,
   pruneFailures,
+  purgeClaimChecks,
   redriveDeadLetters,
   showDeadLetter,
+  withClaimCheck,
   type Message,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
+import { storeDeadLetter } from '../../../src/platform/messaging/deadLetters/storeDeadLetter.ts';
 import { isUuid } from '../../../src/platform/ids/index.ts';
 import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token, waitFor } from './support.ts';
@@ -181,6 +184,49 @@ describe('nats jetstream publish acks', { skip: nats.skip }, () => {
   });
 });
 
+describe('nats jetstream subscriptions', { skip: nats.skip }, () => {
+  test('a new subscription is in the registry before its consumer takes messages: a claim-checked message published meanwhile never reaches it without a reference', async () => {
+    const t = token();
+    const sub = `${t}-reg`;
+    const bus = withClaimCheck(transport!, { pool, thresholdBytes: 1024 });
+    // Forced interleaving: the subscription's registry row waits for this transaction, and a
+    // claim-checked message is published while it waits.
+    const holder = await pool.connect();
+    let ensuring: Promise<void> | undefined;
+    const early = message(`${prefix}.${t}.big`, { blob: 'x'.repeat(4096) });
+    try {
+      await holder.query('begin');
+      await holder.query('lock table brigade_bus.subscriptions in exclusive mode');
+      ensuring = bus.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*` });
+      ensuring.catch(() => undefined);
+      await waitFor('the registry write waits for the lock', async () =>
+        ((await pool.query(`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like 'insert into brigade_bus.subscriptions%'`)).rowCount ?? 0) > 0,
+      );
+      await bus.publish([early]);
+    } finally {
+      await holder.query('commit');
+      holder.release();
+    }
+    await ensuring;
+    // No subscription held a reference to it at its publish: its payload goes with the next purge.
+    await purgeClaimChecks(pool, { graceMs: 0 });
+    const got: Message[] = [];
+    const reported: unknown[] = [];
+    const c = new AbortController();
+    const w = bus.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal, onError: (e) => void reported.push(e) }, async (m) => void got.push(m));
+    const later = message(`${prefix}.${t}.small`, { n: 1 });
+    await bus.publish([later]);
+    await waitFor('the later message', () => got.some((m) => m.id === later.id));
+    c.abort();
+    await w.done;
+    // Before, the consumer was created first: it took the early message, whose payload was purged,
+    // and parked it as CLAIM_CHECK_MISSING.
+    assert.deepEqual(got.map((m) => m.id), [later.id]);
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    assert.deepEqual(reported, []);
+  });
+});
+
 describe('nats jetstream redrives', { skip: nats.skip }, () => {
   test('one message parked by two subscriptions, both letters redriven at once in the same millisecond: each subscription gets it', async () => {
     const t = token();
@@ -256,6 +302,92 @@ describe('nats jetstream redrives', { skip: nats.skip }, () => {
       await jsm.streams.delete(small).catch(() => false);
       await nc.close();
     }
+  });
+});
+
+describe('nats jetstream: one dead letter per message', { skip: nats.skip }, () => {
+  test('a last attempt whose letter is slow to store keeps its lease: the message is parked once, and a redrive runs it once', async () => {
+    // Worker A's bus database answers the dead-letter insert only after 2.5 s (an I/O stall, a lock
+    // wait), two and a half leases: before, the server redelivered the message meanwhile, and worker B
+    // parked it a second time.
+    const slowPool = database.pool(5);
+    const query = slowPool.query.bind(slowPool) as (...args: unknown[]) => Promise<unknown>;
+    (slowPool as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+      const result = await query(...args);
+      if (typeof args[0] === 'string' && args[0].includes('insert into brigade_bus.dead_letters')) await new Promise((r) => setTimeout(r, 2500));
+      return result;
+    };
+    const a = await createNatsTransport({ servers: testEnv.natsUrl, pool: slowPool, stream, subjects: [`${prefix}.>`] });
+    database.defer(() => a.close());
+    const t = token();
+    const sub = `${t}-slowpark`;
+    await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*`, leaseMs: 1000 });
+    const runs: Message[] = [];
+    let fixed = false;
+    const handler = async (m: Message) => {
+      runs.push(m);
+      if (!fixed) throw new Error('always fails');
+    };
+    const ca = new AbortController();
+    const cb = new AbortController();
+    const wa = a.subscribe({ subscription: sub, maxAttempts: 1, signal: ca.signal }, handler);
+    const m = message(`${prefix}.${t}.x`, {});
+    await transport!.publish([m]);
+    await waitFor('A ran it', () => runs.length === 1);
+    const wb = transport!.subscribe({ subscription: sub, maxAttempts: 1, signal: cb.signal }, handler);
+    await waitFor('settled', async () => (await consumerDeliveries(stream, sub)).ackPending === 0, 15_000, 100);
+    await new Promise((r) => setTimeout(r, 1500)); // a lease more: a second delivery would show
+    ca.abort();
+    await wa.done;
+    const letters = await listDeadLetters(pool, { subscription: sub });
+    assert.equal(letters.length, 1, 'parked once');
+    assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 1, redelivered: 0, ackPending: 0 }, 'A kept its lease while it stored the letter');
+    assert.equal(runs.length, 1);
+    fixed = true;
+    assert.deepEqual(await redriveDeadLetters(pool, transport!, { all: true, subscription: sub }), { redriven: 1, failed: [] });
+    await waitFor('the redriven message handled', () => runs.length === 2);
+    await new Promise((r) => setTimeout(r, 500));
+    cb.abort();
+    await wb.done;
+    assert.equal(runs.length, 2, 'the redrive ran it once');
+    assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+  });
+
+  test('a message parked by a worker that died before its TERM is settled when it comes back: not run, not parked again', async () => {
+    const t = token();
+    const sub = `${t}-died`;
+    await transport!.ensureSubscription({ subscription: sub, pattern: `${prefix}.${t}.*`, leaseMs: 1000 });
+    const m = message(`${prefix}.${t}.x`, {});
+    await transport!.publish([m]);
+    // The worker that parked it: it took the delivery, stored the letter and died before its TERM.
+    const nc = await connect({ servers: testEnv.natsUrl });
+    let letterId: string | null;
+    try {
+      const delivery = await (await jetstream(nc).consumers.get(stream, sub)).next({ expires: 5000 });
+      assert.ok(delivery !== null, 'delivered to the worker that died');
+      letterId = await storeDeadLetter(pool, { subscription: sub, message: m, error: 'Error: it failed', attempts: 5, transport: 'nats' });
+    } finally {
+      await nc.close();
+    }
+    const runs: Message[] = [];
+    const c = new AbortController();
+    const w = transport!.subscribe({ subscription: sub, maxAttempts: 5, signal: c.signal }, async (msg) => void runs.push(msg));
+    await waitFor('the redelivery settled', async () => {
+      const d = await consumerDeliveries(stream, sub);
+      return d.delivered >= 2 && d.ackPending === 0;
+    }, 15_000, 100);
+    // Before, the redelivery was run (attempt 2 of 5) though the message was parked, and a redrive then ran it again.
+    assert.equal(runs.length, 0, 'not run');
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((l) => l.id), [letterId]);
+    assert.deepEqual(await redriveDeadLetters(pool, transport!, { id: letterId! }), { redriven: 1, failed: [] });
+    await waitFor('the redriven message handled', () => runs.length === 1);
+    c.abort();
+    await w.done;
+    assert.deepEqual(runs.map((r) => [r.id, r.attempt]), [[m.id, 1]]);
+    // The letter store itself keeps one letter per subscription and message: the first.
+    const first = await storeDeadLetter(pool, { subscription: sub, message: m, error: 'Error: first', attempts: 1, transport: 'nats' });
+    assert.equal(await storeDeadLetter(pool, { subscription: sub, message: m, error: 'Error: second', attempts: 1, transport: 'nats' }), null);
+    assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((l) => [l.id, l.error]), [[first, 'Error: first']]);
   });
 });
 

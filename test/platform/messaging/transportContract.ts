@@ -359,6 +359,76 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.deepEqual([...ids].sort(), sent.map((m) => m.id).sort(), 'each message handled exactly once');
     });
 
+    test('attempts count the handler\'s runs: messages that wait behind slow handlers past their lease run once as attempt 1, and one that fails there gets all its attempts', async () => {
+      const t = token();
+      const sub = `${t}-n`;
+      // A lease of 1 s, handlers of 1.5 s, one at a time with two more fetched ahead: the messages
+      // queued in the worker wait past their lease, and JetStream delivers them again meanwhile.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 1000 });
+      const runs: Message[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, concurrency: 1, prefetch: 2, maxAttempts: 3, backoff: { initialMs: 10, maxMs: 10 }, signal: c.signal }, async (m) => {
+        runs.push(m);
+        if (m.subject.endsWith('.bad')) throw new Error(`transient failure on attempt ${m.attempt}`);
+        await new Promise((r) => setTimeout(r, 1500));
+      });
+      const slow = Array.from({ length: 5 }, (_, n) => message(`${s.prefix}.${t}.slow`, { n }));
+      const bad = message(`${s.prefix}.${t}.bad`, {});
+      await s.transport.publish([...slow, bad]);
+      await waitFor('the failing message parked', async () => (await listDeadLetters(s.pool, { subscription: sub })).length > 0, 60_000, 100);
+      await waitFor('every slow message run', () => slow.every((m) => runs.some((r) => r.id === m.id)), 60_000);
+      c.abort();
+      await w.done;
+      const of = (id: string) => runs.filter((r) => r.id === id).map((r) => r.attempt);
+      // Before, on JetStream, the attempt was the server's delivery count, which each redelivery of a
+      // message left waiting in the worker raised: the failing message was parked after one run
+      // ("attempts" 3), and with a longer backlog messages that never ran were parked.
+      assert.deepEqual(of(bad.id), [1, 2, 3]);
+      assert.deepEqual(slow.map((m) => of(m.id)), slow.map(() => [1]), 'each slow message ran once, as its first attempt');
+      const letters = await listDeadLetters(s.pool, { subscription: sub });
+      assert.deepEqual(letters.map((l) => [l.message.id, l.attempts]), [[bad.id, 3]]);
+      assert.match(letters[0]!.error, /transient failure on attempt 3/);
+    });
+
+    test('a stopping worker starts nothing more, and what it had fetched ahead goes to the next worker well before its lease runs out', async () => {
+      const t = token();
+      const sub = `${t}-stop`;
+      // A lease far longer than the test waits: a message left to run out its lease would show.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 30_000 });
+      const sent = Array.from({ length: 5 }, (_, n) => message(`${s.prefix}.${t}.m`, { n }));
+      // Worker 1 (a rolling restart's old process): one handler at a time, four fetched ahead; it is
+      // stopped while its first handler runs.
+      const c1 = worker();
+      const first: Message[] = [];
+      const running = deferred();
+      const w1 = s.transport.subscribe({ subscription: sub, concurrency: 1, prefetch: 4, signal: c1.signal }, async (m) => {
+        first.push(m);
+        running.resolve();
+        await new Promise((r) => setTimeout(r, 300));
+      });
+      await s.transport.publish(sent);
+      await running.promise;
+      await new Promise((r) => setTimeout(r, 100));
+      c1.abort();
+      await w1.done;
+      // Before, on JetStream, the worker started one more handler after the abort, and left the rest
+      // of its prefetch to come back only once their lease ran out.
+      assert.equal(first.length, 1, 'no handler starts after the abort');
+      const stoppedAt = Date.now();
+      const second: Array<{ m: Message; at: number }> = [];
+      const c2 = worker();
+      const w2 = s.transport.subscribe({ subscription: sub, concurrency: 4, signal: c2.signal }, async (m) => void second.push({ m, at: Date.now() - stoppedAt }));
+      const handled = () => new Set([...first, ...second.map((x) => x.m)].map((m) => m.id));
+      await waitFor('all handled', () => sent.every((m) => handled().has(m.id)), 40_000);
+      c2.abort();
+      await w2.done;
+      assert.equal(second.length, 4, 'each of the others handled once, by the next worker');
+      assert.deepEqual(second.map((x) => x.m.attempt), [1, 1, 1, 1], 'given back unrun, they cost no attempt');
+      // At once on PostgreSQL; on JetStream once the stopped worker's pull requests expired (5 s), not
+      // after the lease (see NAK_ON_STOP_MS in createNatsTransport.ts).
+      assert.ok(Math.max(...second.map((x) => x.at)) < 10_000, `the next worker got them after ${JSON.stringify(second.map((x) => x.at))} ms`);
+    });
+
     test('claim-check: a large payload rides the bus as a reference, arrives whole, and expires once acked', async () => {
       const t = token();
       const sub = `${t}-c`;

@@ -6,9 +6,9 @@ import { deadLetterId } from './deadLetterId.ts';
 /**
  * Deletes a dead letter for good (`brigade dlq drop ID`), and releases its claim-check reference, so a
  * claim-checked payload nobody else needs can expire; unless another letter of the same message and
- * subscription is still parked (a redrive whose removal was lost, a message that failed again after a
- * redrive), which still needs the payload to go back. Throws `NotFoundError` (404) for an unknown or
- * malformed id.
+ * subscription is still parked, which still needs the payload to go back. (Since platform migration
+ * 0030 a subscription holds at most one letter of a message, so there is none; the check stays, as
+ * cheap as it is.) Throws `NotFoundError` (404) for an unknown or malformed id.
  *
  * One transaction: the reference is locked before the letter goes, so that two drops of the two
  * letters of one message queue on it, and the second, whose check for a remaining letter then reads

@@ -87,9 +87,10 @@ export function redriveSelectSql(byId: boolean): string {
  * An `all` redrive reports where it is ({@link RedriveOptions.onProgress}) and stops between letters when
  * its {@link RedriveOptions.signal} aborts, saying how many it did not get to ({@link RedriveOutcome.left}).
  *
- * Redeliver-then-delete: a crash between the two leaves the row parked and the message delivered; a
- * second redrive delivers it again, which the inbox absorbs. The other order could lose it. Rows are
- * locked (`for update skip locked`) so two concurrent redrives do not send the same row twice.
+ * The letter is deleted and the message redelivered in one transaction, committed once the transport
+ * accepted the message: a crash before the commit leaves the row parked and the message perhaps
+ * delivered; a second redrive delivers it again, which the inbox absorbs. Rows are locked (`for update
+ * skip locked`) so two concurrent redrives do not send the same row twice.
  */
 export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection, options: RedriveOptions = {}): Promise<RedriveOutcome> {
   if ('id' in selection) {
@@ -165,13 +166,17 @@ async function redriveNext(pool: pg.Pool, transport: Transport, sql: string, par
       await client.query('rollback');
       return { letter, error: new DeadLetterTransportMismatchError(letter.id, letter.transport, transport.kind) };
     }
+    // Deleted before it is sent back, in this transaction: a failure of the redriven message parked
+    // before the commit waits for it on the one-letter-per-message index and is stored once it is gone.
+    // Deleted after, that park would meet the old letter and store nothing (the message being parked
+    // already), and the delete would then take the only letter: the message lost.
+    await client.query('delete from brigade_bus.dead_letters where id = $1', [letter.id]);
     try {
       await transport.redeliver(letter.subscription, letter.message);
     } catch (error) {
       await client.query('rollback');
       return { letter, error };
     }
-    await client.query('delete from brigade_bus.dead_letters where id = $1', [letter.id]);
     await client.query('commit');
     return { letter };
   } catch (error) {

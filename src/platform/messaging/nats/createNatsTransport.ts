@@ -54,6 +54,13 @@ const DUPLICATE_KEY = '"duplicate"';
 /** How long a batch waits for its PubAcks (as js.publish's default). */
 const PUBLISH_TIMEOUT_MS = 5000;
 const PULL_EXPIRES_MS = 5000;
+/**
+ * How long a message a stopping worker had fetched but not started is held back by its NAK: until every
+ * pull request of the worker has expired at the server (decision 0016, "Fixed later: attempts that ran…").
+ * NAKed at once, it could be offered to the stopped worker's pull request still open there, and
+ * nats-server 2.9.10 then loses it until its ack_wait ran out while delivering another message twice.
+ */
+const NAK_ON_STOP_MS = PULL_EXPIRES_MS + 250;
 const H_KEY = 'Brigade-Key';
 const H_ID = 'Brigade-Message-Id';
 const H_REDRIVE = 'Brigade-Redrive-For';
@@ -284,7 +291,8 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       };
     }
     return {
-      message: { id: messageId, subject: m.subject, key, headers: headers as MessageHeaders, payload, attempt: m.info.deliveryCount },
+      // Attempt 1 here; a redelivery's is counted by the worker (startAttempt), not taken from the server.
+      message: { id: messageId, subject: m.subject, key, headers: headers as MessageHeaders, payload, attempt: 1 },
       redriveFor: redriveFor || null,
     };
   };
@@ -348,11 +356,23 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       while (samples.length > 1 && samples[1]!.received < k) samples.shift();
       return samples[0]!.at;
     };
-    const stop = () => messages.stop();
-    opts.signal.addEventListener('abort', stop, { once: true });
-    if (opts.signal.aborted) stop();
     const running = new Set<Promise<void>>();
     let freed: (() => void) | null = null;
+    const wake = () => {
+      const f = freed;
+      freed = null;
+      f?.();
+    };
+    // Stopping: nats.js stops pulling, and the iterator yields what it had received before it ends.
+    // The loop below NAKs those, so the next worker gets them once this worker's pull requests have
+    // expired (NAK_ON_STOP_MS); left alone, each came back only once its ack_wait ran out (30 s by
+    // default), on every rolling restart, and cost an attempt.
+    const stop = () => {
+      messages.stop();
+      wake();
+    };
+    opts.signal.addEventListener('abort', stop, { once: true });
+    if (opts.signal.aborted) stop();
     // Acks leave together: those of every handler that finished in this turn of the event loop go out
     // in one write (nats.js flushes at the end of the microtask queue, which each handler's own
     // completion would otherwise reach on its own). Fewer writes, and fewer wake-ups of nats-server.
@@ -366,26 +386,82 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 
     /**
      * Notes a failed attempt: its first failure's time (JetStream keeps none) and its error, for the
-     * letter, and when it was written last, which keeps the row from the bus retention's prune while
-     * the message's retries run (`pruneFailures`).
+     * letter, the attempt's number (`attempts`), and when it was written last, which keeps the row from
+     * the bus retention's prune while the message's retries run (`pruneFailures`).
      */
-    const keepFailure = async (subscription: string, messageId: string, error: string) => {
+    const keepFailure = async (subscription: string, messageId: string, error: string, attempt: number) => {
       await pool.query(
-        'insert into brigade_bus.failures (subscription, message_id, last_error) values ($1, $2, $3) on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now()',
-        [subscription, messageId, error],
+        'insert into brigade_bus.failures (subscription, message_id, last_error, attempts) values ($1, $2, $3, $4) on conflict (subscription, message_id) do update set last_error = excluded.last_error, last_failed_at = now(), attempts = excluded.attempts',
+        [subscription, messageId, error, attempt],
       );
+    };
+
+    /**
+     * Counts the run a redelivered message is about to get, and returns its number. The server's
+     * delivery count cannot say it: it also counts deliveries that ran no handler (a message that waited
+     * in a worker's buffer behind slow handlers until its ack_wait ran out, one a stopping worker gave
+     * back), so one transient failure could park a message after a single run, and a backlog could park
+     * messages that never ran. Counted before the handler starts, so a run whose worker dies is counted
+     * too, and a message that kills its worker is parked after its last attempt rather than run for
+     * ever; only a first delivery, which writes nothing (the common case stays without a write), is not
+     * counted when its worker dies: such a message gets one run more than `maxAttempts`.
+     */
+    const startAttempt = async (subscription: string, messageId: string): Promise<number | null> => {
+      // `null`: the message is parked in this subscription already, by a worker that stored its letter
+      // and did not TERM it (it died, or the TERM was late): it is only to be settled. The letter is
+      // read `for share`, so that a redrive deleting it (before it sends the message back) is waited for.
+      const { rows } = await pool.query<{ attempts: number | null }>(
+        `with parked as (
+           select from brigade_bus.dead_letters where subscription = $1 and message_id = $2 for share
+         ), counted as (
+           insert into brigade_bus.failures (subscription, message_id, attempts) select $1, $2, 1 where not exists (select from parked)
+           on conflict (subscription, message_id) do update set attempts = failures.attempts + 1, last_failed_at = now()
+           returning attempts
+         )
+         select (select attempts from counted) as attempts`,
+        [subscription, messageId],
+      );
+      return rows[0]?.attempts ?? null;
+    };
+
+    /**
+     * Runs `work` (a write to the bus database) while keeping `m`'s ack_wait from running out: the server
+     * must not hand the message to another worker while this one is still settling it. A letter stored
+     * slower than ack_wait used to be followed by a second one, stored by the worker the message went to.
+     */
+    const keptWorking = async <T>(m: JsMsg, work: () => Promise<T>): Promise<T> => {
+      const heartbeat = setInterval(() => {
+        try {
+          m.working();
+        } catch {
+          // The connection is closed: the server redelivers the message once its ack_wait runs out.
+        }
+      }, Math.max(50, ackWaitMs / 3));
+      try {
+        return await work();
+      } finally {
+        clearInterval(heartbeat);
+      }
     };
 
     const handle = async (m: JsMsg): Promise<void> => {
       const decoded = decode(m);
-      const { message, redriveFor } = decoded;
       const subscription = opts.subscription;
       // A redrive goes through the stream to every consumer of the subject; the others skip it.
-      if (redriveFor !== null && redriveFor !== subscription) return ack(m);
-      if (message === null) return parkUndecodable(m, subscription, decoded.problem, decoded.raw);
-      if (message.attempt > maxAttempts) {
-        // The last attempt's worker died (ack_wait ran out): park it rather than retry for ever.
-        await storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: message.attempt - 1, transport: 'nats' });
+      if (decoded.redriveFor !== null && decoded.redriveFor !== subscription) return ack(m);
+      if (decoded.message === null) {
+        const { problem, raw } = decoded;
+        return keptWorking(m, () => parkUndecodable(m, subscription, problem, raw));
+      }
+      const redelivered = m.info.deliveryCount > 1;
+      const { id } = decoded.message;
+      const attempt = redelivered ? await keptWorking(m, () => startAttempt(subscription, id)) : 1;
+      if (attempt === null) return terminate(m);
+      const message = attempt === 1 ? decoded.message : { ...decoded.message, attempt };
+      if (attempt > maxAttempts) {
+        // The last attempt was not settled (its worker died, or storing its letter failed): park it
+        // rather than retry for ever.
+        await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: attempt - 1, transport: 'nats' }));
         return terminate(m);
       }
       const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
@@ -396,10 +472,11 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         // parked as MESSAGE_ATTEMPTS_EXHAUSTED, though handled. Best effort now, as the claim-check
         // release (decision 0016): a row left behind is harmless, and is reported.
         ack(m);
-        if (message.attempt > 1) {
+        // A redelivery wrote the row (startAttempt), whether or not an earlier run failed.
+        if (redelivered) {
           await pool.query('delete from brigade_bus.failures where subscription = $1 and message_id = $2', [subscription, message.id]).catch((cause: unknown) => {
             try {
-              report(new FailuresCleanupError(message.id, subscription, message.attempt, cause));
+              report(new FailuresCleanupError(message.id, subscription, attempt, cause));
             } catch {
               // A throwing reporter must not fail a message its handler handled.
             }
@@ -407,31 +484,39 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         }
         return;
       }
-      if (message.attempt >= maxAttempts) {
+      if (attempt >= maxAttempts) {
         const error = describeError(failure);
         try {
-          await storeDeadLetter(pool, { subscription, message, error, attempts: message.attempt, transport: 'nats' });
+          await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error, attempts: attempt, transport: 'nats' }));
         } catch (parkError) {
           // Kept (best effort) for the delivery past the last attempt, which parks the message once
           // ack_wait runs out: its letter then starts with this error, not only that attempts ran out.
-          await keepFailure(subscription, message.id, error).catch(() => undefined);
+          await keepFailure(subscription, message.id, error, attempt).catch(() => undefined);
           throw parkError;
         }
         return terminate(m);
       }
-      await keepFailure(subscription, message.id, describeError(failure));
-      m.nak(backoffDelay(message.attempt, opts.backoff));
+      await keptWorking(m, () => keepFailure(subscription, message.id, describeError(failure), attempt));
+      m.nak(backoffDelay(attempt, opts.backoff));
     };
 
     try {
       for await (const m of messages) {
         const arrived = arrivedAfter(messages.getProcessed());
-        while (running.size >= concurrency) await new Promise<void>((resolve) => (freed = resolve));
+        while (running.size >= concurrency && !opts.signal.aborted) await new Promise<void>((resolve) => (freed = resolve));
         // As the PostgreSQL transport does with a delivery queued for half its lease: renewed before it
         // runs, or, when its ack_wait may have run out meanwhile, left to the server's redelivery (it
-        // is neither acked nor NAKed: the server already counts it as not delivered here).
+        // is neither acked nor NAKed: the server already counts it as not delivered here, and a NAK
+        // could hand it out again while another worker runs it).
         const waited = Date.now() - arrived;
         if (waited >= ackWaitMs) {
+          sample();
+          continue;
+        }
+        // Stopping: not started here, given back for the next worker (as the PostgreSQL transport
+        // releases what it claimed ahead).
+        if (opts.signal.aborted) {
+          m.nak(NAK_ON_STOP_MS);
           sample();
           continue;
         }
@@ -440,13 +525,10 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           .catch((error: unknown) => report(error)) // the message is redelivered after ack_wait
           .finally(() => {
             running.delete(p);
-            const f = freed;
-            freed = null;
-            f?.();
+            wake();
           });
         running.add(p);
         sample();
-        if (opts.signal.aborted) break;
       }
     } finally {
       clearInterval(sampler);
@@ -456,6 +538,15 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       await Promise.all(running);
       flushAcks();
     }
+  };
+
+  /** Writes the subscription's row of the registry (`brigade_bus.subscriptions`), shared with the PostgreSQL transport. */
+  const register = async (subscription: string, pattern: string, leaseMs: number): Promise<void> => {
+    await pool.query(
+      `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
+       on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
+      [subscription, pattern, patternToRegex(pattern), leaseMs],
+    );
   };
 
   return {
@@ -483,18 +574,29 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         max_deliver: -1,
         max_ack_pending: 10_000,
       };
-      let existing: string | undefined;
+      let current: { pattern: string; ackWait: number } | undefined;
       try {
-        existing = (await jsm.consumers.info(stream, spec.subscription)).config.filter_subject ?? '';
+        const info = await jsm.consumers.info(stream, spec.subscription);
+        current = { pattern: info.config.filter_subject ?? '', ackWait: info.config.ack_wait ?? config.ack_wait };
       } catch (error) {
         if (!isNamed(error, 'ConsumerNotFoundError')) throw error;
       }
-      if (existing === undefined) await jsm.consumers.add(stream, config);
+      // The registry first: claim-check references are written for the subscriptions it lists when a
+      // message is published, so a consumer that took messages before its row was there could be handed
+      // a claim-checked message with no reference of its own, whose payload the purge may then delete
+      // (CLAIM_CHECK_MISSING). The other way round, a publish between the two writes a reference that no
+      // handler of this consumer releases (it starts after that message): a payload kept until the
+      // reference is dropped by hand, which is cheaper than one lost.
+      await register(spec.subscription, spec.pattern, leaseMs);
+      if (current === undefined) await jsm.consumers.add(stream, config);
       else {
-        // A changed pattern must reach the consumer too: the registry below is what claim-checks and
-        // the PostgreSQL transport go by. nats-server before 2.10 cannot change a consumer's filter.
+        // A changed pattern must reach the consumer too: the registry is what claim-checks and the
+        // PostgreSQL transport go by. nats-server before 2.10 cannot change a consumer's filter.
+        const { pattern: existing, ackWait } = current;
         const update = existing === spec.pattern ? {} : { filter_subject: spec.pattern };
-        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, ...update }).catch((cause: unknown) => {
+        await jsm.consumers.update(stream, spec.subscription, { ack_wait: config.ack_wait, max_ack_pending: config.max_ack_pending, ...update }).catch(async (cause: unknown) => {
+          // Nothing of the consumer changed: the registry goes back to what the consumer is.
+          if (existing !== '') await register(spec.subscription, existing, Number(ackWait) / 1e6);
           if (existing === spec.pattern) throw cause;
           throw new BrigadeError(
             'SUBSCRIPTION_PATTERN_FIXED',
@@ -504,11 +606,6 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
           );
         });
       }
-      await pool.query(
-        `insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, $2, $3, $4)
-         on conflict (name) do update set pattern = excluded.pattern, pattern_regex = excluded.pattern_regex, lease_ms = excluded.lease_ms`,
-        [spec.subscription, spec.pattern, patternToRegex(spec.pattern), leaseMs],
-      );
     },
     subscribe: (opts: SubscribeOptions, handler: MessageHandler): Subscription => ({ done: run(opts, handler) }),
     redeliver: async (subscription, message) => {

@@ -112,7 +112,9 @@ export async function extendLease(pool: pg.Pool, attempt: DeliveryLease, leaseMs
 }
 
 // Moving the delivery to the dead letters is one statement: the DELETE checks the lease, and the
-// INSERT only sees what the DELETE removed, so a message is parked at most once and never lost.
+// INSERT only sees what the DELETE removed, so a message is parked at most once and never lost. A
+// letter of the same message in that subscription already there (one per subscription and message: a
+// relay's republish after the dedupe window of a parked message) is kept, and the delivery settled.
 // $5 (exhausted): the claim is one past the last attempt, whose worker never settled it. That claim
 // never ran the handler, so the letter counts one attempt fewer (as JetStream's does, which parks at
 // deliveryCount - 1), and the error the delivery kept from an earlier attempt (last_error: a handler's
@@ -121,14 +123,16 @@ const DEAD_LETTER_SQL = `
 with gone as (
   delete from brigade_bus.deliveries where id = $1 and lease = $2
   returning subscription, message_id, attempt, last_error, coalesce(first_failed_at, now()) as first_failed_at
+), parked as (
+  insert into brigade_bus.dead_letters
+    (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+  select $3, g.subscription, g.message_id, m.subject, m.key, m.headers, m.payload,
+         case when $5::boolean then coalesce(g.last_error || E'\\n' || $4::text, $4::text) else $4::text end,
+         g.attempt - case when $5::boolean then 1 else 0 end, g.first_failed_at, now(), 'postgres'
+  from gone g join brigade_bus.messages m on m.id = g.message_id
+  on conflict (subscription, message_id) do nothing
 )
-insert into brigade_bus.dead_letters
-  (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
-select $3, g.subscription, g.message_id, m.subject, m.key, m.headers, m.payload,
-       case when $5::boolean then coalesce(g.last_error || E'\\n' || $4::text, $4::text) else $4::text end,
-       g.attempt - case when $5::boolean then 1 else 0 end, g.first_failed_at, now(), 'postgres'
-from gone g join brigade_bus.messages m on m.id = g.message_id
-returning id`;
+select count(*)::int as settled from gone`;
 
 /**
  * Parks an attempt's message in the dead letters with its error. Throws {@link LeaseLostError} like {@link ackDelivery}.
@@ -139,8 +143,8 @@ returning id`;
  */
 export async function deadLetterDelivery(pool: pg.Pool, attempt: DeliveryLease, error: string, options: { readonly exhausted?: boolean } = {}): Promise<string> {
   const id = newMessageId();
-  const { rowCount } = await pool.query(DEAD_LETTER_SQL, [attempt.deliveryId, attempt.lease, id, error, options.exhausted === true]);
-  if (rowCount !== 1) throw new LeaseLostError(attempt.deliveryId);
+  const { rows } = await pool.query<{ settled: number }>(DEAD_LETTER_SQL, [attempt.deliveryId, attempt.lease, id, error, options.exhausted === true]);
+  if (rows[0]?.settled !== 1) throw new LeaseLostError(attempt.deliveryId);
   return id;
 }
 
