@@ -88,7 +88,8 @@ describe('web pages after signing out, with the back-forward cache on', { skip }
     // The courier opens their page, then goes on to another page in the same tab and signs out there.
     const page = await signedInTab(courierToken, '/courier', 'Travessa Escondida 5');
     await page.goto(`${p.base}/track/${id}`);
-    await page.waitForFunction(`document.getElementById('status').textContent !== 'Loading…'`, null, WAIT);
+    // A locator, not waitForFunction: a string predicate is evaluated with eval, which the pages' CSP refuses.
+    await page.locator('#status').filter({ hasNotText: 'Loading…' }).waitFor(WAIT);
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.waitForURL(/\/login\?next=/, WAIT);
     await back(page);

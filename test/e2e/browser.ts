@@ -53,6 +53,21 @@ export async function signedInPage(browser: Browser, token: string | null): Prom
   return { page, requested, errors };
 }
 
+/**
+ * Waits until `expression`, evaluated in the page, is true (polled every 50 ms), or `timeout` ms pass;
+ * answers whether it became true. Playwright's `waitForFunction` evaluates a string predicate with
+ * `eval`, which the pages' Content Security Policy refuses (no 'unsafe-eval'); `page.evaluate` goes
+ * through the debugger protocol, which the policy does not govern.
+ */
+export async function waitForExpression(page: Page, expression: string, timeout: number): Promise<boolean> {
+  const until = Date.now() + timeout;
+  for (;;) {
+    if ((await page.evaluate(expression)) === true) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 /** The order projections, each stoppable on its own (to make a view lag on purpose). */
 export interface Projector {
   /** Stops one projection (its current batch finishes). */

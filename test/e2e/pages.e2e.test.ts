@@ -12,7 +12,7 @@ import { eventually, FLOW_MS } from '../support/eventually.ts';
 import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
 import { comparePositions } from '../../src/platform/projections/index.ts';
 import type { GlobalPosition } from '../../src/platform/events/index.ts';
-import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
+import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, waitForExpression, type BrowserPlatform } from './browser.ts';
 
 const chromiumCheck = await requireChromium();
 const skip = chromiumCheck.skip;
@@ -623,12 +623,12 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.getByRole('button', { name: `Accept order ${short(id)}` }).focus();
     await page.keyboard.press('Enter');
     await card(page, 'accepted', id).waitFor(WAIT);
-    await page.waitForFunction(`document.activeElement?.dataset.action === 'ready' && document.activeElement.dataset.order === ${JSON.stringify(id)}`, undefined, WAIT).catch(() => undefined);
+    await waitForExpression(page, `document.activeElement?.dataset.action === 'ready' && document.activeElement.dataset.order === ${JSON.stringify(id)}`, WAIT.timeout);
     assert.deepEqual(await focused(), { order: id, column: 'accepted', action: 'ready' }, 'focus is on the moved card\'s Ready');
 
     await page.keyboard.press('Enter');
     await card(page, 'ready', id).getByRole('combobox', { name: `Courier for order ${short(id)}` }).waitFor(WAIT);
-    await page.waitForFunction(`document.activeElement?.dataset.action === 'courier'`, undefined, WAIT).catch(() => undefined);
+    await waitForExpression(page, `document.activeElement?.dataset.action === 'courier'`, WAIT.timeout);
     assert.deepEqual(await focused(), { order: id, column: 'ready', action: 'courier' }, "focus is on the moved card's courier picker");
     assert.deepEqual(errors, []);
     await page.context().close();

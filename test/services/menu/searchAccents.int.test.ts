@@ -9,26 +9,15 @@ import { SEARCH_MENU_SQL, searchMenu } from '../../../src/services/menu/operatio
 import { adminQuery, urlFor, useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { seedSearchRestaurant } from './support.ts';
 import { planNodes, type PlanNode } from '../../support/plans.ts';
 
 type Hit = { restaurantId: string; itemId: string; name: string; rank: number };
 type Page = { hits: Hit[]; next: string | null };
 
 /** A restaurant of `city` with one category and the items given as [name, description]. */
-async function seed(t: TestPlatform, name: string, city: string, items: ReadonlyArray<readonly [string, string]>) {
-  const admin = await t.token('admin', { subject: 'ops' });
-  const created = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city, currency: 'EUR' } });
-  assert.equal(created.statusCode, 201, created.body);
-  const rid = created.json().id as string;
-  const staff = await t.token('staff', { restaurantId: rid });
-  const category = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories`, token: staff, payload: { name: 'Doces', position: 1 } });
-  assert.equal(category.statusCode, 201, category.body);
-  for (const [itemName, description] of items) {
-    const item = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/items`, token: staff, payload: { categoryId: category.json().id, name: itemName, description, price: 450 } });
-    assert.equal(item.statusCode, 201, item.body);
-  }
-  return rid;
-}
+const seed = (t: TestPlatform, name: string, city: string, items: ReadonlyArray<readonly [string, string]>) =>
+  seedSearchRestaurant(t, name, city, items, { category: 'Doces', price: 450 });
 
 /**
  * Decision 0093: the search folds accents (and case) on both sides, so a customer who types without

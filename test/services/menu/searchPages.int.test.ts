@@ -7,25 +7,14 @@ import { moveTenant } from '../../../src/platform/tenancy/index.ts';
 import { adminQuery, urlFor } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { seedSearchRestaurant } from './support.ts';
 
 type Hit = { restaurantId: string; itemId: string; name: string; description: string; price: number; soldOut: boolean; rank: number };
 type Page = { hits: Hit[]; next: string | null };
 
 /** A restaurant of `city` with one category and the items given as [name, description]. */
-async function seed(t: TestPlatform, name: string, city: string, items: ReadonlyArray<readonly [string, string]>) {
-  const admin = await t.token('admin', { subject: 'ops' });
-  const created = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city, currency: 'EUR' } });
-  assert.equal(created.statusCode, 201, created.body);
-  const rid = created.json().id as string;
-  const staff = await t.token('staff', { restaurantId: rid });
-  const category = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/categories`, token: staff, payload: { name: 'Mains', position: 1 } });
-  assert.equal(category.statusCode, 201, category.body);
-  for (const [itemName, description] of items) {
-    const item = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/items`, token: staff, payload: { categoryId: category.json().id, name: itemName, description, price: 900 } });
-    assert.equal(item.statusCode, 201, item.body);
-  }
-  return rid;
-}
+const seed = (t: TestPlatform, name: string, city: string, items: ReadonlyArray<readonly [string, string]>) =>
+  seedSearchRestaurant(t, name, city, items, { category: 'Mains', price: 900 });
 
 const LOWEST_ID = '00000000-0000-4000-8000-000000000001';
 const HIGHEST_ID = 'ffffffff-ffff-4fff-bfff-ffffffffffff';
