@@ -4,10 +4,16 @@ import { isUuid } from '../ids/index.ts';
 
 const SUBSCRIPTION = /^[A-Za-z0-9_-]{1,64}$/;
 const TOKEN = /^[A-Za-z0-9_-]+$/;
+const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
 
 /** Throws unless `name` is a usable subscription (JetStream durable) name. */
 export function validateSubscription(name: string): void {
   if (!SUBSCRIPTION.test(name)) throw new InvalidMessageError(`Subscription names are [A-Za-z0-9_-]{1,64}, got ${JSON.stringify(name)}`, 'subscription');
+}
+
+/** Refuses a name that is not a service's schema (the inbox's, for its SQL): lower-case letters, digits, `_`. */
+export function validateServiceSchema(schema: string): void {
+  if (!SCHEMA.test(schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(schema)}`, 'schema');
 }
 
 /** Throws unless `pattern` is a NATS subject pattern: tokens, `*` for one token, a final `>` for the rest. */

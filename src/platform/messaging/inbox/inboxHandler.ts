@@ -1,11 +1,8 @@
 import { escapeIdentifier } from 'pg';
 import type { Tx } from '../../db/index.ts';
-import { InvalidMessageError } from '../errors.ts';
 import type { Message, MessageHandler } from '../types.ts';
-import { validateSubscription } from '../validate.ts';
+import { validateSubscription, validateServiceSchema } from '../validate.ts';
 import { isUuid } from '../../ids/index.ts';
-
-const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
 
 /** Options for {@link inboxHandler}. */
 export interface InboxHandlerOptions {
@@ -42,7 +39,7 @@ export interface InboxHandlerOptions {
  */
 export function inboxHandler(options: InboxHandlerOptions): MessageHandler {
   validateSubscription(options.subscription);
-  if (!SCHEMA.test(options.schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(options.schema)}`, 'schema');
+  validateServiceSchema(options.schema);
   const claimSql = `insert into ${escapeIdentifier(options.schema)}.inbox (subscription, message_id, message_tenant, subject)
     values ($1, $2, $3, $4) on conflict (subscription, message_id) do nothing`;
   return async (message) => {

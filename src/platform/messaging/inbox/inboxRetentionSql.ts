@@ -1,8 +1,6 @@
 import { escapeIdentifier } from 'pg';
 import { NO_TRANSACTION_MARKER } from '../../migrations/index.ts';
-import { InvalidMessageError } from '../errors.ts';
-
-const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
+import { validateServiceSchema } from '../validate.ts';
 
 /**
  * The youngest claim a service may delete: a day. {@link pruneInbox} keeps claims longer than this
@@ -26,7 +24,7 @@ export const INBOX_RETENTION_FLOOR_MS = 24 * 3_600_000;
  * const migration = inboxRetentionSql('delivery'); // delivery migration 0021's text
  */
 export function inboxRetentionSql(schema: string): string {
-  if (!SCHEMA.test(schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(schema)}`, 'schema');
+  validateServiceSchema(schema);
   const s = escapeIdentifier(schema);
   const role = escapeIdentifier(`brigade_${schema}`);
   return `${NO_TRANSACTION_MARKER}

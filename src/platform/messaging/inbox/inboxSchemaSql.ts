@@ -1,7 +1,5 @@
 import { escapeIdentifier } from 'pg';
-import { InvalidMessageError } from '../errors.ts';
-
-const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
+import { validateServiceSchema } from '../validate.ts';
 
 /**
  * The DDL of a consuming service's inbox, `<schema>.inbox`, for its migrations. One row per
@@ -13,7 +11,7 @@ const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
  * retention once it is past a day (inboxRetentionSql, a later migration: decision 0092).
  */
 export function inboxSchemaSql(schema: string): string {
-  if (!SCHEMA.test(schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(schema)}`, 'schema');
+  validateServiceSchema(schema);
   const s = escapeIdentifier(schema);
   const role = escapeIdentifier(`brigade_${schema}`);
   return `

@@ -1,9 +1,7 @@
 import { escapeIdentifier } from 'pg';
 import type { Tx } from '../../db/index.ts';
-import { InvalidMessageError } from '../errors.ts';
+import { validateServiceSchema } from '../validate.ts';
 import { INBOX_RETENTION_FLOOR_MS } from './inboxRetentionSql.ts';
-
-const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
 
 /**
  * Deletes up to `batchSize` claims of `<schema>.inbox` handled longer ago than `olderThanMs` (never
@@ -18,7 +16,7 @@ const SCHEMA = /^[a-z][a-z0-9_]{0,40}$/;
  * const deleted = await unitOfWork(ctx, (tx) => pruneInbox(tx, { schema: 'delivery', olderThanMs: 7 * 86_400_000 }));
  */
 export async function pruneInbox(tx: Tx, options: { readonly schema: string; readonly olderThanMs: number; readonly batchSize?: number }): Promise<number> {
-  if (!SCHEMA.test(options.schema)) throw new InvalidMessageError(`Not a service schema: ${JSON.stringify(options.schema)}`, 'schema');
+  validateServiceSchema(options.schema);
   const inbox = `${escapeIdentifier(options.schema)}.inbox`;
   const olderThanMs = Math.max(options.olderThanMs, INBOX_RETENTION_FLOOR_MS);
   const { rowCount } = await tx.query(
