@@ -8,7 +8,7 @@
 // A token the platform refuses (401, from the stream or a command) stops the stream and leaves the
 // cards in view, marked as no longer current, with every button off and a link to sign in again.
 import {
-  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, requireToken, say, shortId,
+  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, reconnectDelay, requireToken, say, shortId,
   signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying,
 } from './common.js';
 
@@ -33,9 +33,8 @@ const message = document.getElementById('message');
 const readError = readErrorShownOn(message);
 /** The stream's refusal (a non-OK answer, asked again later), shown until a connection opens. */
 const streamError = readErrorShownOn(message);
-/** The first wait before a failed board read is tried again, doubled at each failure up to the last. */
+/** The first wait before a failed board read is tried again, doubled at each failure ({@link reconnectDelay}). */
 const READ_RETRY_FIRST_MS = 1000;
-const READ_RETRY_MAX_MS = 30_000;
 const updates = document.getElementById('updates');
 const streamStatus = document.getElementById('stream-status');
 const alerts = document.getElementById('alerts');
@@ -461,7 +460,7 @@ async function loadBoard(after, replace) {
   live.boardRead = false;
   live.readFailed = false;
   showStatus();
-  for (let wait = READ_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, READ_RETRY_MAX_MS)) {
+  for (let failures = 1; ; failures += 1) {
     const failed = await readBoard(after, run, replace);
     if (run !== reads) return;
     if (failed === null) break;
@@ -471,8 +470,8 @@ async function loadBoard(after, replace) {
       readError.failed(failed);
       return;
     }
-    // The page's own back-off is capped; a server's Retry-After is waited in full.
-    const delay = Math.max(wait, (failed.retryAfter ?? 0) * 1000);
+    // The page's own back-off is capped; a server's Retry-After is waited in full (the stream's rule).
+    const delay = reconnectDelay(READ_RETRY_FIRST_MS, failures, failed.retryAfter);
     readError.failed(failed, `The board tries again in ${Math.round(delay / 1000)} s.`);
     await new Promise((resolve) => setTimeout(resolve, delay));
     // A stream that dropped meanwhile reads the board again at its next start.

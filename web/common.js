@@ -300,14 +300,14 @@ export function h(tag, attributes = {}, ...children) {
   return element;
 }
 
-/** The longest wait the page's own back-off makes before asking a refusing stream again (a server's longer `retry` or `Retry-After` is waited in full). */
+/** The longest wait the page's own back-off makes before asking a refusing server again (a server's longer `retry` or `Retry-After` is waited in full). */
 const RECONNECT_MAX_MS = 30_000;
 
 /**
- * How long to wait before connecting again: after a drop (`refusals` 0: the connection had opened,
- * or the network failed) the server's `retry`; after the `refusals`-th non-OK answer in a row, `retry`
- * doubled each time up to {@link RECONNECT_MAX_MS}, and never less than the answer's `Retry-After`
- * (`retryAfter`, in seconds, or null).
+ * How long to wait before asking again (a stream's connection, the board's read): after a drop
+ * (`refusals` 0: the connection had opened, or the network failed) `retryMs`, the server's `retry`;
+ * after the `refusals`-th failure in a row, `retryMs` doubled each time up to {@link RECONNECT_MAX_MS},
+ * and never less than the answer's `Retry-After` (`retryAfter`, in seconds, or null).
  *
  * @example
  * reconnectDelay(2000, 3, null); // 8000
