@@ -67,7 +67,7 @@ async function main(): Promise<number> {
     const code = await new Promise<number>((resolve) => {
       const child = spawn(
         process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, ...files],
+        ['--import', 'tsx', '--test', '--test-concurrency=4', '--test-timeout=600000', '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tapFile}`, '--test-reporter=./scripts/fileTimes.mjs', '--test-reporter-destination=stdout', ...files],
         {
           cwd: root,
           stdio: 'inherit',

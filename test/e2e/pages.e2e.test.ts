@@ -310,8 +310,11 @@ describe('web pages in headless Chromium', { skip }, () => {
     const cancels: Array<{ ifMatch?: string; body: unknown }> = [];
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    let sent!: () => void;
+    const cancelSeen = new Promise<void>((resolve) => (sent = resolve));
     await page.route(`**/v1/orders/${id}/cancel`, async (route) => {
       cancels.push({ ifMatch: route.request().headers()['if-match'], body: route.request().postDataJSON() });
+      sent();
       await held;
       await route.continue();
     });
@@ -330,6 +333,8 @@ describe('web pages in headless Chromium', { skip }, () => {
     page.once('dialog', (dialog) => void dialog.accept());
     await cancel.click();
     await page.locator(`button[data-order="${id}"][data-action="cancel"]:disabled`).waitFor(WAIT);
+    // The button is disabled before the request reaches the route: wait for the request itself.
+    await cancelSeen;
     assert.equal(cancels.length, 1);
     assert.deepEqual(cancels[0], { ifMatch: '"1"', body: { reason: 'Cancelled by the restaurant' } });
     release();
