@@ -518,8 +518,9 @@ if (!UUID.test(rid)) {
         streamStatus.textContent = 'Not connected';
         say(message, reason, 'error');
       } else if (status === null) {
-        // A drop (or the network): made again after the server's retry, a moment.
-        streamStatus.textContent = 'Reconnecting…';
+        // A drop (or the network): made again after the server's retry, a moment, or, after drops in a
+        // row, a wait that is said.
+        streamStatus.textContent = retryInMs > 5000 ? `Reconnecting in ${Math.round(retryInMs / 1000)} s…` : 'Reconnecting…';
       } else {
         // Refused (busy, failing): the wait may be long, and is said, as the board's read says its own.
         const seconds = Math.max(1, Math.round(retryInMs / 1000));

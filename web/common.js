@@ -304,26 +304,29 @@ export function h(tag, attributes = {}, ...children) {
 const RECONNECT_MAX_MS = 30_000;
 
 /**
- * How long to wait before asking again (a stream's connection, the board's read): after a drop
- * (`refusals` 0: the connection had opened, or the network failed) `retryMs`, the server's `retry`;
- * after the `refusals`-th failure in a row, `retryMs` doubled each time up to {@link RECONNECT_MAX_MS},
- * and never less than the answer's `Retry-After` (`retryAfter`, in seconds, or null).
+ * How long to wait before asking again (a stream's connection, the board's read): after the
+ * `failures`-th failure in a row (the first: 1), `retryMs` (the server's `retry`) doubled for each one
+ * before it, up to {@link RECONNECT_MAX_MS}, and never less than the answer's `Retry-After`
+ * (`retryAfter`, in seconds, or null).
  *
  * @example
+ * reconnectDelay(2000, 1, null); // 2000
  * reconnectDelay(2000, 3, null); // 8000
  * reconnectDelay(2000, 1, 60); // 60000
  */
-export function reconnectDelay(retryMs, refusals, retryAfter) {
-  const backoff = refusals === 0 ? retryMs : Math.min(retryMs * 2 ** (refusals - 1), Math.max(RECONNECT_MAX_MS, retryMs));
+export function reconnectDelay(retryMs, failures, retryAfter) {
+  const backoff = Math.min(retryMs * 2 ** (Math.max(1, failures) - 1), Math.max(RECONNECT_MAX_MS, retryMs));
   return Math.max(backoff, (retryAfter ?? 0) * 1000);
 }
 
 /**
  * Reads a Server-Sent Events stream with fetch(), which (unlike EventSource) can send the
- * Authorization header. Reconnects after the server's `retry` with `Last-Event-ID`; after a non-OK
- * answer (a 503 of a busy database, a 429) it waits longer ({@link reconnectDelay}: its `Retry-After`,
- * and a wait that doubles while the answers stay non-OK, until a connection opens): it asked again
- * every 2 s whatever the server said. Calls
+ * Authorization header. Reconnects with `Last-Event-ID` after the server's `retry`, doubled for each
+ * failure in a row ({@link reconnectDelay}, up to 30 s) and never sooner than a `Retry-After`: a
+ * failure is a non-OK answer (a 503 of a busy database, a 429), a network failure, or a connection
+ * that dropped before it had stayed open `stableMs`; one that stayed open that long starts the count
+ * again. Before, it asked again every 2 s whatever the server said, and while the platform was down
+ * or a proxy closed each connection at once, every page asked every 2 s. Calls
  * `onOpen({ resumed })` when a connection is established (the stream's starting point is fixed then;
  * `resumed`: it was asked to continue after a last event id, else it starts afresh; an `id` field
  * without a value clears the last event id, as the board's stream does after a restaurant moved),
@@ -334,12 +337,12 @@ export function reconnectDelay(retryMs, refusals, retryAfter) {
  * one that went silent without closing (a network change, a laptop waking) would otherwise read
  * nothing for ever while the page said "Live". Returns `stop()`.
  */
-export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_000 }) {
+export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_000, stableMs = 10_000 }) {
   const controller = new AbortController();
   let lastEventId = null;
   let retryMs = 2000;
-  /** The non-OK answers in a row since a connection last opened. */
-  let refusals = 0;
+  /** The tries in a row that failed: refused, not reached, or dropped before `stableMs`. */
+  let failures = 0;
   const connect = async () => {
     while (!controller.signal.aborted) {
       // A token refused (here or by an api() call) would only be refused again.
@@ -351,6 +354,8 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
       /** A non-OK answer's status and Retry-After (seconds), else null. */
       let status = null;
       let retryAfter = null;
+      /** When this connection opened (performance.now()), or null while it has not. */
+      let openedAt = null;
       // This connection's own abort: the page's stop, or the silence watchdog.
       const connection = new AbortController();
       const stopConnection = () => connection.abort();
@@ -383,12 +388,11 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
             onDown(reason, true, { retryInMs: null, status: response.status });
             return;
           }
-          refusals += 1;
           status = response.status;
           const header = response.headers.get('retry-after') ?? '';
           retryAfter = /^\d+$/.test(header) ? Number(header) : null;
         } else {
-          refusals = 0;
+          openedAt = performance.now();
           onOpen({ resumed });
           const reader = response.body.getReader();
           const decoder = new window.TextDecoder();
@@ -428,7 +432,8 @@ export function readEventStream(path, { onOpen, onEvent, onDown, silenceMs = 45_
         controller.signal.removeEventListener('abort', stopConnection);
       }
       if (controller.signal.aborted) return;
-      const wait = reconnectDelay(retryMs, status === null ? 0 : refusals, retryAfter);
+      failures = openedAt !== null && performance.now() - openedAt >= stableMs ? 1 : failures + 1;
+      const wait = reconnectDelay(retryMs, failures, retryAfter);
       onDown(reason, false, { retryInMs: wait, status });
       await new Promise((resolve) => setTimeout(resolve, wait));
     }

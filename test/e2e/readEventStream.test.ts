@@ -7,10 +7,10 @@ import { pathToFileURL } from 'node:url';
 // web/common.js is the browser's module, served as it is; its stream reader runs on fetch, which Node has too.
 Object.assign(globalThis, { window: { TextDecoder, sessionStorage: { getItem: () => 'token' }, location: { origin: 'http://127.0.0.1' } } });
 const commonJs = pathToFileURL(path.resolve(import.meta.dirname, '..', '..', 'web', 'common.js')).href;
-type Handlers = { onOpen(): void; onEvent(type: string, data: string, id: string | null): void; onDown(reason: string, final: boolean, wait?: unknown): void; silenceMs?: number };
+type Handlers = { onOpen(): void; onEvent(type: string, data: string, id: string | null): void; onDown(reason: string, final: boolean, wait?: unknown): void; silenceMs?: number; stableMs?: number };
 const { readEventStream, reconnectDelay } = (await import(commonJs)) as {
   readEventStream(path: string, handlers: Handlers): { stop(): void };
-  reconnectDelay(retryMs: number, refusals: number, retryAfter: number | null): number;
+  reconnectDelay(retryMs: number, failures: number, retryAfter: number | null): number;
 };
 
 test('a stream that goes silent without closing is dropped after silenceMs and made again with Last-Event-ID (before: it read nothing for ever while the board said Live)', async (t) => {
@@ -63,7 +63,7 @@ test('a stream that goes silent without closing is dropped after silenceMs and m
   assert.match(requests.at(-1) ?? '', /^1\.\d+$/, 'the last connection resumed after an event');
 });
 
-test("a stream refused (non-OK) is asked again no sooner than its Retry-After, then after a wait that doubles, reset once one opens (before: every `retry`, 2 s, whatever the server said)", async (t) => {
+test("a stream refused (non-OK) is asked again no sooner than its Retry-After, then after a wait that doubles with each failure in a row, drops that come at once included (before: every `retry`, 2 s, whatever the server said)", async (t) => {
   // The answers, in order: a stream that opens and ends (retry 50 ms), a 503 with Retry-After: 1, two
   // 503s without, a stream that opens and ends, then one held open.
   const answers: Array<{ status: number; retryAfter?: string }> = [{ status: 200 }, { status: 503, retryAfter: '1' }, { status: 503 }, { status: 503 }, { status: 200 }];
@@ -104,16 +104,62 @@ test("a stream refused (non-OK) is asked again no sooner than its Retry-After, t
   });
   assert.deepEqual(
     downs.map((d) => [d.final, d.retryInMs, d.status]),
-    [[false, 50, null], [false, 1000, 503], [false, 100, 503], [false, 200, 503], [false, 50, null]],
-    'a drop after an open waits `retry`; a refusal waits its Retry-After, else `retry` doubled per refusal in a row',
+    [[false, 50, null], [false, 1000, 503], [false, 200, 503], [false, 400, 503], [false, 800, null]],
+    'the first failure waits `retry`; a refusal waits its Retry-After at least; each failure in a row doubles the wait, a connection that opened and dropped at once too',
   );
   assert.equal(downs[1]?.reason, 'Busy.');
   assert.ok(times[2]! - times[1]! >= 1000, `asked again ${times[2]! - times[1]!} ms after a Retry-After of 1 s`);
+});
+
+test('a connection that stayed open stableMs starts the count again; a network failure counts as one (before: a drop at once or a platform down was asked again every 2 s for ever)', async (t) => {
+  // The answers, in order: two streams that open and end at once, one that stays open 300 ms (stableMs
+  // is 200), a connection cut without an answer, then one held open.
+  let requests = 0;
+  const held: ServerResponse[] = [];
+  const server = createServer((request, response) => {
+    requests += 1;
+    if (requests === 4) {
+      request.socket.destroy();
+      return;
+    }
+    response.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 50\n\nevent: start\ndata: {}\n\n');
+    if (requests <= 2) response.end();
+    else if (requests === 3) setTimeout(() => response.end(), 300);
+    else held.push(response);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const response of held) response.destroy();
+    server.close();
+  });
+  const { port } = server.address() as { port: number };
+  const downs: Array<{ retryInMs: number; status: number | null }> = [];
+  await new Promise<void>((resolve, reject) => {
+    let opened = 0;
+    const timeout = setTimeout(() => reject(new Error(`not reopened; downs: ${JSON.stringify(downs)}`)), 10_000);
+    const reader = readEventStream(`http://127.0.0.1:${port}/stream`, {
+      onOpen: () => {
+        if (++opened === 4) {
+          clearTimeout(timeout);
+          reader.stop();
+          resolve();
+        }
+      },
+      onEvent: () => {},
+      onDown: (_reason, _final, wait) => downs.push(wait as { retryInMs: number; status: number | null }),
+      stableMs: 200,
+    });
+  });
+  assert.deepEqual(
+    downs.map((d) => [d.retryInMs, d.status]),
+    [[50, null], [100, null], [50, null], [100, null]],
+    'two drops at once: 50, 100; after one that stayed open: 50 again; the network failure after it: 100',
+  );
 });
 
 test('the wait before a refused stream is asked again doubles up to 30 s, and a longer Retry-After is waited in full', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 10].map((refusals) => reconnectDelay(2000, refusals, null)), [2000, 4000, 8000, 16000, 30000, 30000, 30000]);
   assert.equal(reconnectDelay(2000, 1, 60), 60_000);
   assert.equal(reconnectDelay(2000, 4, 1), 16_000);
-  assert.equal(reconnectDelay(50, 0, null), 50, 'no refusal: the stream’s retry');
+  assert.equal(reconnectDelay(50, 1, null), 50, 'the first failure: the stream’s retry');
 });
