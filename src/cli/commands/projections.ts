@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type RebuildProgress } from '../../platform/projections/index.ts';
+import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type HorizonWait, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { abortOnShutdownSignal } from '../io.ts';
 import { numberFlag } from '../numberFlag.ts';
@@ -67,10 +67,19 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return unreadable === 0 ? 0 : 1;
     }
     let lastDrawn = 0;
+    let lastPhase: RebuildProgress['phase'] | undefined;
     const draw = (p: RebuildProgress) => {
-      const now = Date.now();
+      const now = performance.now();
       if (p.phase === 'replaying' && now - lastDrawn < 500) return;
       lastDrawn = now;
+      // The horizon wait lasts up to 5 minutes: the bar when it begins, and at once and every 5 s (each
+      // report) the backend it waits for and how to end it.
+      const entered = p.phase !== lastPhase;
+      lastPhase = p.phase;
+      if (p.phase === 'waiting' && p.waiting !== null && !entered) {
+        ctx.io.out(waitingFor(p.waiting));
+        return;
+      }
       const ratio = p.total === 0 ? 0 : Math.min(1, p.events / p.total);
       const bar = '#'.repeat(Math.round(ratio * 30)).padEnd(30, '-');
       const total = p.total === 0 ? '?' : p.total.toLocaleString('en-US');
@@ -79,6 +88,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         `[${bar}] ${(ratio * 100).toFixed(0).padStart(3)}%  ${p.events.toLocaleString('en-US')}/${total} events  ${Math.round(p.eventsPerSecond).toLocaleString('en-US')} events/s` +
           `${p.rowsWritten === 0 ? '' : `  ${p.rowsWritten.toLocaleString('en-US')} row${p.rowsWritten === 1 ? '' : 's'} written`}${left}  ${p.phase}`,
       );
+      if (p.phase === 'waiting' && p.waiting !== null) ctx.io.out(waitingFor(p.waiting));
     };
     // Ctrl+C or SIGTERM stops the rebuild before its swap and drops its copy (a full copy of the view,
     // left behind by a process that just died); a second one exits at once.
@@ -88,10 +98,16 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       for (const { label, pool } of every) {
         ctx.io.out(`rebuilding ${projection!.name} (${projection!.schema}.${projection!.table}) in database ${label} …`);
         lastDrawn = 0;
+        lastPhase = undefined;
         const result = await rebuildProjection(pool, projection!, { batchSize: batch, onProgress: draw, signal: stop.signal });
+        // The rate is over the rebuild's own work: a wait for an open transaction is said apart.
+        const rate = Math.round(result.events / Math.max(result.seconds - result.waitSeconds, 1e-3)).toLocaleString('en-US');
+        const took =
+          result.waitSeconds === 0
+            ? `${result.seconds.toFixed(1)} s (${rate} events/s)`
+            : `${result.seconds.toFixed(1)} s (${result.waitSeconds.toFixed(1)} s of it waiting for transactions open since before it; ${rate} events/s over the rest)`;
         ctx.io.out(
-          `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s ` +
-            `(${Math.round(result.events / Math.max(result.seconds, 1e-3)).toLocaleString('en-US')} events/s), swapped in at ${formatPosition(result.checkpoint)} in database ${label}`,
+          `rebuilt ${projection!.name}: ${result.events.toLocaleString('en-US')} events → ${result.rows.toLocaleString('en-US')} rows in ${took}, swapped in at ${formatPosition(result.checkpoint)} in database ${label}`,
         );
       }
     } finally {
@@ -101,6 +117,17 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   } finally {
     await close();
   }
+}
+
+/**
+ * What a rebuild's horizon wait waits for, and what the operator can do: end that session, or wait
+ * until the rebuild gives up.
+ */
+function waitingFor(wait: HorizonWait): string {
+  const waited = `  waiting ${Math.floor(wait.waitedSeconds)} s for`;
+  const givesUp = `gives up after ${Math.round(wait.timeoutSeconds)} s`;
+  if (wait.holder === null) return `${waited} transactions open since before the rebuild to end (the oldest has just ended); wait (${givesUp})`;
+  return `${waited} ${heldBy(wait.holder)} to end; end it with SELECT pg_terminate_backend(${wait.holder.pid}), or wait (${givesUp})`;
 }
 
 /** The session holding a projection back, for `status`: pid, how long its transaction has been open, its state and query. */

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import type { Tx } from '../db/index.ts';
 import type { FoldRead, GlobalPosition } from '../events/index.ts';
 import { checkpointTable, qualifiedTable } from './defineProjection.ts';
@@ -18,8 +19,12 @@ export interface BatchResult {
   readonly checkpoint: GlobalPosition;
   /** Rows the batch wrote (see {@link Projection.apply}). */
   readonly changes: readonly ViewRow[];
-  /** `occurredAt` of the batch's last event (for lag), or null when nothing was read. */
-  readonly lastOccurredAt: string | null;
+  /**
+   * Age of the batch's last event when the batch ran, in seconds: the database server's clock less the
+   * event's `recorded_at` (the projector's lag, whatever the host clocks say and whenever the event says
+   * it occurred); null when nothing was read.
+   */
+  readonly lagSeconds: number | null;
 }
 
 /**
@@ -65,16 +70,20 @@ export async function applyBatch(tx: Tx, projection: Projection, limit: number, 
   if (row === undefined) throw new ProjectionCheckpointMissingError(projection.name);
   const after: GlobalPosition = { transactionId: BigInt(row.transaction_id), position: BigInt(row.position) };
   const { page, handled, changes } = await readAndApply(tx, projection, after, limit, target, { database, epoch: BigInt(row.epoch) });
-  if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lastOccurredAt: null };
-  // One round trip for both (the unit of work sends statements issued together as one batch).
-  await Promise.all([
-    tx.query(
-      `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1`,
+  if (page.events.length === 0) return { read: 0, checkpoint: after, changes: [], lagSeconds: null };
+  // One round trip for both (the unit of work sends statements issued together as one batch). The
+  // update also returns the lag: the age of the last event (the new checkpoint) on the server's clock,
+  // which wrote its `recorded_at` (fold events carry no recorded time; one step on events_global_order).
+  const [updated] = await Promise.all([
+    tx.query<{ lag_seconds: number | null }>(
+      `update ${table} set transaction_id = $2::xid8, position = $3::bigint, events_applied = events_applied + $4, updated_at = now() where name = $1
+       returning (select greatest(0, extract(epoch from clock_timestamp() - e.recorded_at))::float8 from ${pg.escapeIdentifier(projection.store.schema)}.events e
+                   where (e.transaction_id, e.global_position) = ($2::xid8, $3::bigint)) as lag_seconds`,
       [projection.name, page.checkpoint.transactionId.toString(), page.checkpoint.position.toString(), handled],
     ),
     notifyProjection(tx, projection, page.checkpoint),
   ]);
-  return { read: page.events.length, checkpoint: page.checkpoint, changes, lastOccurredAt: page.events[page.events.length - 1]!.metadata.occurredAt };
+  return { read: page.events.length, checkpoint: page.checkpoint, changes, lagSeconds: updated.rows[0]?.lag_seconds ?? null };
 }
 
 /**

@@ -12,11 +12,17 @@ export interface ProjectionState {
   readonly name: string;
   readonly table: string;
   readonly checkpoint: GlobalPosition;
-  /** Events the projection has applied since its checkpoint row was made (a rebuild keeps the count). */
+  /**
+   * Events the projection has applied since its checkpoint row was made: a rebuild keeps the count and
+   * adds the events it applied past the live checkpoint (those of the types the projection handles).
+   */
   readonly eventsApplied: number;
   /** Events committed after the checkpoint, whether a batch could read them yet or not. */
   readonly lagEvents: number;
-  /** Age of the oldest event not yet applied (its `recorded_at`), in seconds; 0 at the head. */
+  /**
+   * Age of the oldest event not yet applied, in seconds: the database server's clock now less its
+   * `recorded_at` (also the server's), so a caller whose clock is off reads the same; 0 at the head.
+   */
   readonly lagSeconds: number;
   /**
    * Of {@link lagEvents}, those no batch can read yet: committed by transactions at or after the
@@ -51,8 +57,10 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
         );
         // Every committed event after the checkpoint, and those of them a batch cannot read yet (at or
         // past the oldest running transaction): the projector is behind by all of them.
-        const lag = await tx.query<{ n: string; held: string; oldest: Date | null }>(
-          `select count(*)::text as n, (count(*) filter (where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())))::text as held, min(recorded_at) as oldest
+        // The age on the server's clock, which wrote `recorded_at`: this host's may be minutes off.
+        const lag = await tx.query<{ n: string; held: string; seconds: number | null }>(
+          `select count(*)::text as n, (count(*) filter (where transaction_id >= pg_snapshot_xmin(pg_current_snapshot())))::text as held,
+                  greatest(0, extract(epoch from clock_timestamp() - min(recorded_at)))::float8 as seconds
              from ${pg.escapeIdentifier(projection.schema)}.events
             where (transaction_id, global_position) > ($1::xid8, $2::bigint)`,
           [checkpoint.transactionId.toString(), checkpoint.position.toString()],
@@ -64,14 +72,13 @@ export async function projectionStatus(pool: pg.Pool, projections: readonly Proj
               and classid = hashtext('brigade.projection')::oid and objid = hashtext($1)::oid and objsubid = 2`,
           [projectionKey(projection)],
         );
-        const oldest = lag.rows[0]?.oldest ?? null;
         return {
           name: projection.name,
           table: `${projection.schema}.${projection.table}`,
           checkpoint,
           eventsApplied: Number(meta.rows[0]?.events_applied ?? 0),
           lagEvents: Number(lag.rows[0]?.n ?? 0),
-          lagSeconds: oldest === null ? 0 : Math.max(0, (Date.now() - oldest.getTime()) / 1000),
+          lagSeconds: lag.rows[0]?.seconds ?? 0,
           heldEvents,
           heldBy: heldEvents === 0 ? null : await readOldestTransaction(tx),
           leaderPid: leader.rows[0]?.pid ?? null,

@@ -38,10 +38,10 @@ export interface RunProjectionOptions {
   readonly turns?: Turns;
   /**
    * Registers `brigade_projection_*` metrics here: events applied, position, leader, batch seconds,
-   * failed batches, and the lag in seconds: after a batch that applied events, the age of its last
-   * (from its `occurredAt`); otherwise the age of the oldest event committed after the checkpoint (its
-   * `recorded_at`), whether the batch failed or an older running transaction hides it (decision 0011);
-   * 0 only at the head.
+   * failed batches, and the lag in seconds: after a batch that applied events, the age of its last;
+   * otherwise the age of the oldest event committed after the checkpoint, whether the batch failed or
+   * an older running transaction hides it (decision 0011); 0 only at the head. An age is the database
+   * server's clock less the event's `recorded_at` (the server's too): this host's clock plays no part.
    */
   readonly registry?: client.Registry;
   /**
@@ -215,13 +215,12 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
         return;
       }
       // For the lag when a batch fails and the database cannot say how far behind it is: the lag the
-      // last good batch found, and when.
-      let knownLag = { seconds: 0, at: Date.now() };
+      // last good batch found, and when (on the monotonic clock: only the time since is added to it).
+      let knownLag = { seconds: 0, at: performance.now() };
       const setLag = (seconds: number) => {
-        knownLag = { seconds, at: Date.now() };
+        knownLag = { seconds, at: performance.now() };
         metrics?.lag.set(labels, seconds);
       };
-      const lagSince = (recordedAt: string | Date) => setLag(Math.max(0, (Date.now() - new Date(recordedAt).getTime()) / 1000));
       let failuresInRow = 0;
       while (!signal.aborted && !lost.signal.aborted) {
         let read = 0;
@@ -236,23 +235,23 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
               async (tx) => {
                 const result = await applyBatch(tx, projection, batchSize, { database: pool });
                 // Nothing readable need not mean the head: an older transaction may hold committed events back (decision 0011).
-                const pendingSince = result.read === 0 && metrics !== null ? await readOldestUnapplied(tx, projection, result.checkpoint) : null;
-                return { result, pendingSince };
+                const pendingLag = result.read === 0 && metrics !== null ? await readOldestUnapplied(tx, projection, result.checkpoint) : null;
+                return { result, pendingLag };
               },
               BATCH_OPTIONS,
             );
           };
-          const { result, pendingSince } = await (options.turns === undefined ? batch() : options.turns.run(batch));
+          const { result, pendingLag } = await (options.turns === undefined ? batch() : options.turns.run(batch));
           failuresInRow = 0;
           read = result.read;
           if (read > 0) {
             metrics?.events.inc(labels, read);
             metrics?.position.set(labels, Number(result.checkpoint.position));
             metrics?.batchSeconds.observe(labels, (performance.now() - started) / 1000);
-            if (result.lastOccurredAt !== null) lagSince(result.lastOccurredAt);
+            if (result.lagSeconds !== null) setLag(result.lagSeconds);
             options.onBatch?.(result);
-          } else if (pendingSince !== null) {
-            lagSince(pendingSince);
+          } else if (pendingLag !== null) {
+            setLag(pendingLag);
           } else {
             setLag(0);
           }
@@ -262,10 +261,9 @@ export function runProjection(pool: pg.Pool, projection: Projection, options: Ru
           options.onError?.(error);
           if (metrics !== null) {
             // The lag from the oldest event not applied; when the database cannot say, the last lag known plus the time since.
-            const since = await unitOfWork(pool, { service: projection.service, actor, readOnly: true }, async (tx) => readOldestUnapplied(tx, projection, await readCheckpoint(tx, projection))).catch(() => undefined);
-            if (since === undefined) metrics.lag.set(labels, knownLag.seconds + (Date.now() - knownLag.at) / 1000);
-            else if (since === null) setLag(0);
-            else lagSince(since);
+            const lag = await unitOfWork(pool, { service: projection.service, actor, readOnly: true }, async (tx) => readOldestUnapplied(tx, projection, await readCheckpoint(tx, projection))).catch(() => undefined);
+            if (lag === undefined) metrics.lag.set(labels, knownLag.seconds + (performance.now() - knownLag.at) / 1000);
+            else setLag(lag ?? 0);
           }
           // A batch that keeps failing (an event its apply refuses, the database gone) is retried less and
           // less often, and wake-ups do not cut that wait short: readers waiting for the view would.
@@ -349,7 +347,7 @@ function projectionMetrics(registry: client.Registry): ProjectionMetrics {
     leader: new client.Gauge({ name: 'brigade_projection_leader', help: '1 while this process holds the projection leader lock', labelNames, registers }),
     lag: new client.Gauge({
       name: 'brigade_projection_lag_seconds',
-      help: 'Age of the last event a batch applied (its occurredAt) when the batch ran; after a batch that failed or read nothing, age of the oldest event committed after the checkpoint (its recorded_at); 0 at the head',
+      help: 'Age of the last event a batch applied when the batch ran; after a batch that failed or read nothing, age of the oldest event committed after the checkpoint; 0 at the head. Ages are the database server\'s clock less the event\'s recorded_at',
       labelNames,
       registers,
     }),

@@ -8,7 +8,8 @@ import { projectionStatus } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { holdOpen } from '../events/support.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { append, event, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
+import { append, drain, event, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
+import { eventually } from '../../support/eventually.ts';
 
 describe('brigade projections status|rebuild', () => {
   const database = useTestDatabase();
@@ -73,6 +74,92 @@ describe('brigade projections status|rebuild', () => {
     } finally {
       await held.rollback();
     }
+  });
+
+  test('rebuild behind an open transaction says which backend it waits for, how to end it and when it gives up; its events/s leaves the wait out', async () => {
+    for (let i = 0; i < 3; i++) {
+      const o = newOrder(randomUUID());
+      await append(pool, o, [placed(o), event(o, 'OrderAccepted', { etaMinutes: 5 })]);
+    }
+    const held = await holdOpen(holder, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
+      await tx.query('select pg_current_xact_id()');
+    });
+    lines.length = 0;
+    let rebuilding: Promise<number> | undefined;
+    try {
+      rebuilding = run(['rebuild', 'board'], ctx());
+      const waitLine = /^ {2}waiting (\d+) s for the transaction of backend pid (\d+) \(open \d+ s, [a-z ]+: ".*"\) to end; end it with SELECT pg_terminate_backend\((\d+)\), or wait \(gives up after 300 s\)$/;
+      const found = await eventually('the line that says what the rebuild waits for', async () => lines.find((l) => waitLine.test(l)), (l) => l !== undefined, 30_000);
+      const [, , pid, terminate] = waitLine.exec(found!)!;
+      assert.equal(pid, terminate, 'the command to run names the backend waited for');
+      if (Number(pid) !== held.pid) {
+        // Another test file's older transaction may hold the cluster's horizon too; never one of this database.
+        const other = await pool.query<{ datname: string | null }>('select datname from pg_stat_activity where pid = $1', [Number(pid)]);
+        assert.notEqual(other.rows[0]?.datname, database.db.name, `backend ${pid} is not the held one (${held.pid})`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await held.rollback();
+      // Ended before the next test starts one of its own, whatever failed above.
+      await rebuilding?.catch(() => undefined);
+    }
+    assert.equal(await rebuilding, 0);
+    const last = lines.at(-1)!;
+    const summary = /^rebuilt board: (\d+) events → \d+ rows in ([\d.]+) s \(([\d.]+) s of it waiting for transactions open since before it; ([\d,]+) events\/s over the rest\), swapped in at /.exec(last);
+    assert.ok(summary !== null, last);
+    const [, events, seconds, waited, rate] = summary;
+    assert.ok(Number(waited) >= 1.4, `the wait is counted (${waited} s)`);
+    assert.ok(Number(rate!.replaceAll(',', '')) > Number(events) / Number(seconds), `events/s (${rate}) is over the replay, not the ${seconds} s with the wait`);
+  });
+
+  test('a rebuild adds the events it applied past the live checkpoint to the applied count', async () => {
+    const board = ORDER_VIEWS.all.find((p) => p.name === 'board')!;
+    const unrelated = async () => {
+      const o = newOrder(randomUUID());
+      return append(pool, o, [{ type: 'NotAnOrderEvent', data: {} }]);
+    };
+    const orders = async (n: number) => {
+      let last;
+      for (let i = 0; i < n; i++) {
+        const o = newOrder(randomUUID());
+        last = await append(pool, o, [placed(o), event(o, 'OrderAccepted', { etaMinutes: 5 })]);
+      }
+      return last!;
+    };
+    // The live projector at the head: what the tests before left unapplied is applied and counted.
+    await drain(pool, board, await unrelated());
+    const [start] = await projectionStatus(pool, [board]);
+    assert.equal(start!.lagEvents, 0);
+    // 2 events the live projector applies, then 6 (and 2 it does not handle) only the rebuild does.
+    await drain(pool, board, await orders(1));
+    await unrelated();
+    await orders(3);
+    await unrelated();
+    const [live] = await projectionStatus(pool, [board]);
+    assert.equal(live!.eventsApplied, start!.eventsApplied + 2);
+    lines.length = 0;
+    assert.equal(await run(['rebuild', 'board'], ctx()), 0);
+    const [after] = await projectionStatus(pool, [board]);
+    assert.equal(after!.lagEvents, 0);
+    assert.equal(after!.eventsApplied, start!.eventsApplied + 8, 'the 6 events the rebuild applied past the live checkpoint are counted, not the 2 it does not handle');
+  });
+
+  test('status measures the lag in seconds on the database’s clock: a host clock 5 minutes off changes nothing', async () => {
+    const board = ORDER_VIEWS.all.find((p) => p.name === 'board')!;
+    const o = newOrder(randomUUID());
+    await append(pool, o, [placed(o)]);
+    const real = Date.now;
+    const seen: number[] = [];
+    try {
+      for (const offset of [300_000, -300_000]) {
+        Date.now = () => real() + offset;
+        const [state] = await projectionStatus(pool, [board]);
+        seen.push(state!.lagSeconds);
+      }
+    } finally {
+      Date.now = real;
+    }
+    for (const seconds of seen) assert.ok(seconds > 0 && seconds < 60, `lag ${seconds} s: the event was appended a moment ago`);
   });
 
   test('bad input is a usage error', async () => {

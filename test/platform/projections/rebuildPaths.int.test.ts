@@ -4,7 +4,7 @@ import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { createEventStore, type GlobalPosition } from '../../../src/platform/events/index.ts';
-import { HorizonStalledError, RebuildCancelledError, RebuildSwapBlockedError, rebuildProjection } from '../../../src/platform/projections/index.ts';
+import { HorizonStalledError, RebuildCancelledError, RebuildSwapBlockedError, rebuildProjection, type RebuildProgress } from '../../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { append, drain, event, freshFold, newOrder, placed, viewRows } from '../../services/ordering/views/support.ts';
@@ -102,14 +102,14 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
   /** Appends an order's placement in a transaction that stays open until `release` resolves. */
   const openAppend = async (release: Promise<void>) => {
     const o = newOrder(tenants[0]!);
-    const appended = deferred();
+    const appended = deferred<number>();
     const done = unitOfWork(pool, { service: 'ordering', tenantId: o.tenantId, actor: { kind: 'system', id: 'test' } }, async (tx) => {
       await store.append(tx, `order-${o.orderId}`, [placed(o)], 'any');
-      appended.resolve();
+      appended.resolve((await tx.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid);
       await release;
     });
-    await appended.promise;
-    return { orderId: o.orderId, done };
+    const pid = await appended.promise;
+    return { orderId: o.orderId, pid, done };
   };
 
   test('a transaction open when the rebuild starts: the swap waits for it, and what it commits is in the new view', async () => {
@@ -130,6 +130,50 @@ describe('rebuild paths: through apply, in memory past its memory bound, and beh
     assert.ok(phases.includes('waiting'), `the rebuild waited (phases: ${phases.join(', ')})`);
     const rows = await viewRows(admin, 'board_view');
     assert.ok(rows.some((r) => r.order_id === late.orderId), 'the late transaction’s order is in the swapped-in view');
+  });
+
+  test('behind a transaction open since before it, the rebuild reports every horizonReportMs how long it has waited, for which backend, and when it gives up; its events/s leaves the wait out', async () => {
+    for (let i = 0; i < 6; i++) await order(i);
+    const release = deferred();
+    const late = await openAppend(release.promise);
+    const waits: RebuildProgress[] = [];
+    let done: RebuildProgress | undefined;
+    // Released after four reports of the wait; after 10 s whatever came, so that too few fail the test, not hang it.
+    const giveUp = setTimeout(() => release.resolve(), 10_000);
+    try {
+      await rebuildProjection(pool, board, {
+        horizonReportMs: 100,
+        onProgress: (p) => {
+          if (p.phase === 'waiting') waits.push(p);
+          if (waits.length >= 4) release.resolve();
+          if (p.phase === 'done') done = p;
+        },
+      });
+    } finally {
+      clearTimeout(giveUp);
+      release.resolve();
+      await late.done;
+    }
+    assert.ok(waits.length >= 4, `the wait was reported again and again (${waits.length} times)`);
+    for (const [i, p] of waits.entries()) {
+      const wait = p.waiting;
+      assert.ok(wait !== null, 'a report of the wait says what it waits for');
+      assert.equal(wait.timeoutSeconds, 300, 'and when it gives up');
+      if (i > 0) assert.ok(wait.waitedSeconds > waits[i - 1]!.waiting!.waitedSeconds, 'and how long it has waited');
+      assert.ok(wait.holder !== null, 'the transaction is named');
+      if (wait.holder.pid !== late.pid) {
+        // Another test file's older transaction may hold the cluster's horizon too; never one of this database.
+        const other = await admin.query<{ datname: string | null }>('select datname from pg_stat_activity where pid = $1', [wait.holder.pid]);
+        assert.notEqual(other.rows[0]?.datname, database.db.name, `backend ${wait.holder.pid} is not the open append's (${late.pid})`);
+      } else {
+        assert.equal(wait.holder.state, 'idle in transaction');
+      }
+    }
+    assert.ok(done !== undefined);
+    assert.equal(done.waiting, null, 'out of the wait, nothing is waited for');
+    assert.ok(done.waitSeconds >= 0.3, `the wait is counted (${done.waitSeconds} s)`);
+    const replaySeconds = done.seconds - done.waitSeconds;
+    assert.ok(Math.abs(done.eventsPerSecond * replaySeconds - done.events) < 0.5, `events/s (${done.eventsPerSecond}) is over the ${replaySeconds.toFixed(3)} s of replay, not the ${done.seconds.toFixed(3)} s with the wait`);
   });
 
   test('a transaction that stays open past horizonTimeoutMs: the rebuild gives up naming it, and the live view stays', async () => {

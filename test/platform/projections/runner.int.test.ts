@@ -30,20 +30,29 @@ describe('a projection runner', () => {
     name: `${prefix}-${randomUUID()}`, service: 'ordering', schema: 'ordering', table: 'unused', store, reads: 'fold', apply,
   });
 
-  test('reports a batch in metrics: events applied, the checkpoint position, and the lag counted from when the last event occurred', async () => {
+  test('reports a batch in metrics: events applied, the checkpoint position, and the lag counted from when the last event was recorded, on the database’s clock', async () => {
+    // Back-dated (an import): its occurredAt says nothing about how long it has waited for the projector.
     const position = await appendOne(new Date(Date.now() - 60_000));
+    await new Promise((resolve) => setTimeout(resolve, 1000));
     const applied: FoldEvent[] = [];
     const projection = projectionOf('metrics', async (_tx, batch) => (applied.push(...batch), []));
     const registry = new client.Registry();
     const stop = new AbortController();
-    const running = runProjection(pool, projection, { registry, idleMs: 10, onBatch: () => stop.abort() }).run(stop.signal);
-    await within(running, 30_000, 'the runner applies the event and stops');
+    // This host's clock 5 minutes ahead of the database server's: the lag is the database's to say.
+    const real = Date.now;
+    Date.now = () => real() + 300_000;
+    try {
+      const running = runProjection(pool, projection, { registry, idleMs: 10, onBatch: () => stop.abort() }).run(stop.signal);
+      await within(running, 30_000, 'the runner applies the event and stops');
+    } finally {
+      Date.now = real;
+    }
     const value = async (name: string) => (await registry.getSingleMetric(name)!.get()).values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
     assert.equal(applied.length, 1);
     assert.equal(await value('brigade_projection_events_total'), 1);
     assert.equal(await value('brigade_projection_position'), Number(position.position));
     const lag = (await value('brigade_projection_lag_seconds'))!;
-    assert.ok(lag >= 59 && lag < 120, `lag ${lag} s: the event occurred 60 s before it was applied`);
+    assert.ok(lag >= 0.9 && lag < 30, `lag ${lag} s: the event was recorded a second before it was applied`);
   });
 
   test('a batch that keeps failing is counted, shows the lag of the event it cannot apply, and is retried less and less often', async () => {
@@ -98,6 +107,35 @@ describe('a projection runner', () => {
         await appendOne();
         await eventually('the held event to show as lag', lag, (seconds) => seconds !== undefined && seconds >= 0.3, 20_000);
       } finally {
+        await held.rollback();
+      }
+    } finally {
+      stop.abort();
+      await running;
+    }
+  });
+
+  test('the lag of an event an open transaction holds back is measured on the database’s clock, not this host’s', async () => {
+    await appendOne();
+    const projection = projectionOf('held-clock');
+    const registry = new client.Registry();
+    const lag = async () => (await registry.getSingleMetric('brigade_projection_lag_seconds')?.get())?.values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
+    const stop = new AbortController();
+    const running = runProjection(pool, projection, { registry, idleMs: 10 }).run(stop.signal);
+    try {
+      await eventually('the runner at the head', lag, (seconds) => seconds === 0);
+      const held = await holdOpen(pool, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
+        await tx.query('select pg_current_xact_id()');
+      });
+      // This host's clock 5 minutes ahead of the database server's.
+      const real = Date.now;
+      Date.now = () => real() + 300_000;
+      try {
+        await appendOne();
+        const seconds = await eventually('the held event to show as lag', lag, (s) => s !== undefined && s >= 0.3, 20_000);
+        assert.ok(seconds! < 30, `lag ${seconds} s: the event was appended a moment ago`);
+      } finally {
+        Date.now = real;
         await held.rollback();
       }
     } finally {

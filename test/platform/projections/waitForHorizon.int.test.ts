@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import pg from 'pg';
-import { HorizonStalledError } from '../../../src/platform/projections/index.ts';
+import { HorizonStalledError, type HorizonWait } from '../../../src/platform/projections/index.ts';
 import { waitForHorizon } from '../../../src/platform/projections/waitForHorizon.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { eventually } from '../../support/eventually.ts';
 
 const database = useTestDatabase();
 let pool: pg.Pool;
@@ -37,3 +38,56 @@ test('a stalled horizon names the transaction with the oldest id, not the one th
     for (const c of [first, holder, waiter]) c.release();
   }
 });
+
+test('a wait reports, every reportEveryMs, how long it has waited, the transaction it waits for (backend, age, state, query) and when it gives up', async () => {
+  const [holder, waiter] = await Promise.all([pool.connect(), pool.connect()]);
+  let waiting: Promise<void> | undefined;
+  try {
+    const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    await holder.query('begin');
+    await holder.query('select pg_current_xact_id() /* the holder */');
+    const fence = BigInt((await waiter.query<{ next: string }>('select (pg_current_xact_id()::text::bigint + 1)::text as next')).rows[0]!.next);
+    const reports: HorizonWait[] = [];
+    const at: number[] = [];
+    waiting = waitForHorizon(waiter, fence, {
+      timeoutMs: 60_000,
+      maxStepMs: 20,
+      reportEveryMs: 150,
+      onWait: (wait) => {
+        reports.push(wait);
+        at.push(performance.now());
+      },
+    });
+    await eventually('three reports', async () => reports.length, (n) => n >= 3, 20_000);
+    await holder.query('rollback');
+    await waiting;
+    assert.equal(reports[0]!.waitedSeconds < 0.15, true, `the first report comes at once (${reports[0]!.waitedSeconds} s)`);
+    for (let i = 1; i < reports.length; i++) {
+      assert.ok(at[i]! - at[i - 1]! >= 140, `reports ${reportEveryMs(at)} ms apart`);
+      assert.ok(reports[i]!.waitedSeconds > reports[i - 1]!.waitedSeconds, 'each report says how long the wait has lasted');
+    }
+    for (const report of reports) {
+      assert.equal(report.timeoutSeconds, 60, 'each report says when the wait gives up');
+      assert.ok(report.holder !== null, 'each report names the transaction it waits for');
+      if (report.holder.pid !== pid) {
+        // Another test file's older transaction may hold the cluster's horizon too; never one of this database.
+        const other = await pool.query<{ datname: string | null }>('select datname from pg_stat_activity where pid = $1', [report.holder.pid]);
+        assert.notEqual(other.rows[0]?.datname, database.db.name, `backend ${report.holder.pid} is not the holder (${pid})`);
+        continue;
+      }
+      assert.equal(report.holder.state, 'idle in transaction');
+      assert.match(report.holder.query ?? '', /the holder/);
+    }
+    const named = reports.filter((r) => r.holder?.pid === pid);
+    if (named.length >= 2) assert.ok(named.at(-1)!.holder!.seconds - named[0]!.holder!.seconds >= 0.25, 'each report says how long the transaction has been open');
+  } finally {
+    await holder.query('rollback');
+    await waiting?.catch(() => undefined);
+    for (const c of [holder, waiter]) c.release();
+  }
+});
+
+/** The gaps between report times, for a failure message. */
+function reportEveryMs(at: readonly number[]): string {
+  return at.slice(1).map((t, i) => (t - at[i]!).toFixed(0)).join(', ');
+}
