@@ -1,7 +1,7 @@
 /**
  * What the outbox's wake-up trigger costs a producer per INSERT statement (decision 0036), server side
- * only: one backend inserts `BENCH_STATEMENTS` single-row messages into a real outbox (all five
- * migrations) from a PL/pgSQL loop, with the relay flagged awake (the producers' normal case), under each
+ * only: one backend inserts `BENCH_STATEMENTS` single-row messages into a real outbox (every
+ * migration) from a PL/pgSQL loop, with the relay flagged awake (the producers' normal case), under each
  * variant in turn, `BENCH_ROUNDS` rounds in rotating order:
  *
  *   no trigger     the trigger disabled: the INSERT alone
@@ -13,7 +13,7 @@
  *   DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres node --import tsx bench/outbox/wakeTriggerCost.ts
  */
 import pg from 'pg';
-import { outboxMigrationsSql, outboxSchemaSql } from '../../src/platform/outbox/index.ts';
+import { outboxMigrationsSql, outboxSchemaSql, outboxWakeIsolationSql } from '../../src/platform/outbox/index.ts';
 import { adminQuery, dropDatabase, freshDatabase } from '../database.ts';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 8);
@@ -22,7 +22,7 @@ const options = { schema: 'bench', role: 'bench_producer' };
 
 /** The first migration's trigger function, cut out of its DDL. */
 const flagOnly = /create function "bench"\.outbox_wake\(\)[\s\S]*?\$fn\$;/.exec(outboxSchemaSql(options))![0].replace('create function', 'create or replace function');
-const asBuilt = outboxMigrationsSql(options).at(-1)!;
+const asBuilt = outboxWakeIsolationSql(options);
 const variants: Array<{ name: string; setup: string }> = [
   { name: 'no trigger', setup: 'alter table bench.outbox disable trigger outbox_wake' },
   { name: 'flag only', setup: `alter table bench.outbox enable trigger outbox_wake; ${flagOnly}` },

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type client from 'prom-client';
-import { nextTransactionId, sendBatch, unitOfWork } from '../db/index.ts';
+import { nextTransactionId, probePeer, sendBatch, unitOfWork } from '../db/index.ts';
 import { boundedUntil } from '../db/localTimeouts.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { backoffDelay, validateMessage, type OutgoingMessage, type Transport } from '../messaging/index.ts';
@@ -135,7 +135,9 @@ const LOCK_CLASS = 0x6f75_7462;
  * Creates the relay of one service's outbox (decision 0035).
  *
  * - One active relay per outbox: the leader holds a session advisory lock; standbys try it every
- *   `lockPollMs` and take over when the leader's session ends (its process died, its connection broke).
+ *   `lockPollMs` and take over when the leader's session ends (its process died, its connection broke;
+ *   its host vanished: the lock's connection is probed both ways, `probePeer`, so the server ends the
+ *   session within about half a minute).
  *   Every claim and mark runs on the very session that holds the lock, so a relay that lost the lock
  *   cannot mark anything.
  * - Rows are claimed after the relay's checkpoint and below the oldest running transaction, in
@@ -491,6 +493,11 @@ export function createRelay(options: RelayOptions): Relay {
             await delay(lockPollMs, signal);
             continue;
           }
+          // The lock lives as long as this session, which idles while the relay sleeps on LISTEN: probed,
+          // the server ends it within about half a minute of this host vanishing (killed, asleep, cut
+          // off), not the system's 2 h 11 min, and a standby takes over. A failure here destroys the
+          // connection below, which ends the session and its lock.
+          await probePeer(client);
         } catch (error) {
           client.release(true);
           progress({ kind: 'error', error });

@@ -3,6 +3,7 @@ export { outboxCheckpointSql } from './outboxCheckpointSql.ts';
 export { outboxBatchPolicySql, outboxMigrationsSql } from './outboxBatchPolicySql.ts';
 export { outboxRelayPolicySql } from './outboxRelayPolicySql.ts';
 export { outboxWakeIsolationSql } from './outboxWakeIsolationSql.ts';
+export { outboxInsertColumnsSql, WRITABLE_OUTBOX_COLUMNS } from './outboxInsertColumnsSql.ts';
 export type { OutboxSchemaOptions } from './outboxSchemaSql.ts';
 export type { OutboxMessage } from './types.ts';
 export { writeToOutbox } from './writeToOutbox.ts';

@@ -1,4 +1,5 @@
 import { outboxCheckpointSql } from './outboxCheckpointSql.ts';
+import { outboxInsertColumnsSql } from './outboxInsertColumnsSql.ts';
 import { outboxRelayPolicySql } from './outboxRelayPolicySql.ts';
 import { escapeSchemaAndRole, outboxSchemaSql, type OutboxSchemaOptions } from './outboxSchemaSql.ts';
 import { outboxWakeIsolationSql } from './outboxWakeIsolationSql.ts';
@@ -29,5 +30,5 @@ create policy outbox_produce_batch on ${s}.outbox
 
 /** Every migration of a schema's outbox, in order: what a new service puts in its migrations folder. */
 export function outboxMigrationsSql(options: OutboxSchemaOptions): string[] {
-  return [outboxSchemaSql(options), outboxCheckpointSql(options), outboxBatchPolicySql(options), outboxRelayPolicySql(options), outboxWakeIsolationSql(options)];
+  return [outboxSchemaSql(options), outboxCheckpointSql(options), outboxBatchPolicySql(options), outboxRelayPolicySql(options), outboxWakeIsolationSql(options), outboxInsertColumnsSql(options)];
 }

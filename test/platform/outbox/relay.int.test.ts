@@ -9,7 +9,8 @@ import { ConcurrencyError, ValidationError } from '../../../src/platform/errors/
 import { createPgTransport, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { createRelay, outboxAppendSql, writeToOutbox, OutboxSubjectRefusedError, type RelayEvent, type RelayOptions } from '../../../src/platform/outbox/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { outboxRows, produce, sequencesByKey, TENANT, token, waitFor } from './support.ts';
+import { clientKeepsAlive, peerLossSettingsOf, PROBED } from '../../support/peerLoss.ts';
+import { outboxRows, produce, relayLockHolder, sequencesByKey, TENANT, token, waitFor } from './support.ts';
 
 /**
  * Safety net for anything that waits on the xmin horizon: it is cluster-wide, so a transaction another
@@ -326,6 +327,23 @@ describe('relay', { timeout: 600_000 }, () => {
       await relay.stop();
     });
   }
+
+  test('the leader’s lock connection is probed both ways: a leader whose host vanishes loses the lock within about half a minute, not two hours', async () => {
+    // Its own pool, to find the lock's connection among the clients it made.
+    const clients: pg.Client[] = [];
+    const probed = database.pool(2);
+    probed.on('connect', (c) => clients.push(c));
+    // Polling is off, so once asleep the relay sends nothing: the client's socket shows its keepalive
+    // timer, not the retransmission timer of a claim in flight.
+    const relay = startRelay({ pool: probed, pollIntervalMs: 60_000 });
+    await waitFor('the relay sleeps', () => relay.events.some((e) => e.kind === 'sleeping'), DELIVERY_MS);
+    const lockClient = await relayLockHolder(pool, clients, 'delivery');
+    // The leader's session idles while the relay sleeps on LISTEN: only probes find its peer gone.
+    // Before: the operating system's 7200 / 75 / 9 and no user timeout on the server, no keepalive on the client.
+    assert.deepEqual(await peerLossSettingsOf(lockClient), PROBED, 'the server probes the leader after 10 s idle, every 5 s, 3 times');
+    assert.notEqual(await clientKeepsAlive(lockClient), false, 'the leader probes the server');
+    await relay.stop();
+  });
 
   test('an idle relay is woken by the producer’s NOTIFY (polling is off)', async () => {
     const subject = `delivery.${token()}.Woken`;

@@ -37,3 +37,21 @@ export function sequencesByKey(messages: ReadonlyArray<{ readonly payload: unkno
   }
   return out;
 }
+
+/**
+ * The client, among `clients` (a pool's, collected from its `connect` event), whose session holds the
+ * relay's leader lock of the outbox `schema` (createRelay: `pg_try_advisory_lock(0x6f757462,
+ * hashtext('brigade_outbox:<schema>'))`). Asked on `admin`.
+ */
+export async function relayLockHolder(admin: pg.Pool, clients: readonly pg.Client[], schema: string): Promise<pg.Client> {
+  const { rows } = await admin.query<{ pid: number }>(
+    `select pid from pg_locks
+      where locktype = 'advisory' and granted and objsubid = 2 and database = (select oid from pg_database where datname = current_database())
+        and classid = $1::int::oid and objid = hashtext($2)::oid`,
+    [0x6f75_7462, `brigade_outbox:${schema}`],
+  );
+  const pid = rows[0]?.pid;
+  const holder = clients.find((c) => (c as pg.Client & { processID?: number }).processID === pid);
+  if (holder === undefined) throw new Error(`no client of the pool holds the leader lock of the outbox ${schema} (held by ${pid ?? 'nobody'})`);
+  return holder;
+}
