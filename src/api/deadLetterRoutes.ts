@@ -4,6 +4,7 @@ import type pg from 'pg';
 import { Type } from 'typebox';
 import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
+import { INPUT_ERRORS } from './documentOperations.ts';
 import { absentBodyIsEmpty, NoFields } from './requestInput.ts';
 
 /** Where the dead letters are and how to send them back. */
@@ -18,6 +19,10 @@ const admin = { tags: ['admin'], security: [{ bearer: [] }] };
 const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 /** What an admin request of the store may be refused with, besides its input's 400. */
 const FORBIDDEN = { 403: 'FORBIDDEN: not an admin token' };
+/** A `subscription` that names none (a typo), besides the input's other 400s. */
+const NO_SUCH_SUBSCRIPTION = {
+  400: `${INPUT_ERRORS}; or NO_SUCH_SUBSCRIPTION: \`subscription\` names no subscription, neither the registry's nor a letter's (\`known\` lists those there are)`,
+};
 /** …and one about a letter. */
 const LETTER_ERRORS = { ...FORBIDDEN, 404: 'NOT_FOUND: no such dead letter' };
 
@@ -46,7 +51,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
           { additionalProperties: false },
         ),
       },
-      config: { docs: { errors: { ...FORBIDDEN, 409: 'DEAD_LETTER_CURSOR_GONE: the letter `before` names is no longer there; start from the first page' } } },
+      config: { docs: { errors: { ...FORBIDDEN, ...NO_SUCH_SUBSCRIPTION, 409: 'DEAD_LETTER_CURSOR_GONE: the letter `before` names is no longer there; start from the first page' } } },
     },
     async (request) => {
       authorize(request, 'admin');
@@ -86,7 +91,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         summary: 'Send every dead letter (of one subscription) back; no body (or {}) means every one',
         body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }),
       },
-      config: { docs: { errors: FORBIDDEN } },
+      config: { docs: { errors: { ...FORBIDDEN, ...NO_SUCH_SUBSCRIPTION } } },
       // No body means all, as `{}` does: it was refused with 400 "body must be object".
       preValidation: absentBodyIsEmpty,
     },

@@ -78,9 +78,12 @@ interface Response {
 const PROBLEM_REF = { $ref: '#/components/schemas/Problem' };
 const text = (description: string) => ({ description, schema: { type: 'string' } });
 
+/** What every operation's 400 means: a route that answers 400 for a reason of its own too says this, then its own. */
+export const INPUT_ERRORS = 'VALIDATION_FAILED (`field` names the input at fault), MALFORMED_JSON (a body that does not parse), FORBIDDEN_JSON_KEY (a body with a `__proto__` key or a `constructor` holding `prototype`; `field` says where), or another malformed request (BAD_URL, MISSING_HOST)';
+
 /** What the problem statuses {@link documentOperations} adds on its own mean. */
 const ERRORS = {
-  400: 'VALIDATION_FAILED (`field` names the input at fault), MALFORMED_JSON (a body that does not parse), FORBIDDEN_JSON_KEY (a body with a `__proto__` key or a `constructor` holding `prototype`; `field` says where), or another malformed request (BAD_URL, MISSING_HOST)',
+  400: INPUT_ERRORS,
   401: 'UNAUTHORIZED without a bearer token where one is needed; TOKEN_INVALID for a malformed or forged token and TOKEN_EXPIRED for an expired one, on any route; TOKEN_REVOKED for a customer token whose customer was erased or changed or reset their password since',
   412: 'CONCURRENCY_CONFLICT: If-Match names a version that is no longer current; ETag carries the current one (read it again, then decide)',
   413: 'PAYLOAD_TOO_LARGE: the body is larger than the server takes',

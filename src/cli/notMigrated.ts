@@ -22,7 +22,10 @@ export function missingTableOrSchema(error: unknown): string | undefined {
   return undefined;
 }
 
-/** What to tell the user when {@link missingTableOrSchema} found `missing`: which database, and to migrate it. */
-export function notMigratedAdvice(missing: string, embedded: boolean): string {
-  return `${embedded ? 'the embedded database (DATABASE_URL is unset)' : 'the database at DATABASE_URL'} is not migrated (${missing}): run 'brigade migrate' first`;
+/**
+ * What to tell the user when {@link missingTableOrSchema} found `missing` (or files are pending): which
+ * database (`variable`, `DATABASE_URL` unless a service's own), and to migrate it.
+ */
+export function notMigratedAdvice(missing: string, embedded: boolean, variable = 'DATABASE_URL'): string {
+  return `${embedded ? 'the embedded database (DATABASE_URL is unset)' : `the database at ${variable}`} is not migrated (${missing}): run 'brigade migrate' first`;
 }

@@ -7,6 +7,7 @@ import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { heldConnections } from '../composition/heldConnections.ts';
 import { servedPages } from '../api/index.ts';
 import { pingRedis, redisAddress } from '../platform/cache/index.ts';
+import { databaseHostPort, pingDatabase } from '../platform/db/index.ts';
 import { setMaxListeners } from 'node:events';
 import type { Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -52,6 +53,9 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     // Redis is asked once, beside the start-up: without it the menu cache reads uncached (decision 0020)
     // and the process starts all the same, so it is said in one plain line rather than only in the log.
     const redisAnswer = options.http && config.redisUrl !== null && config.cacheTtlSeconds !== 0 && options.services.some((s) => s.name === 'menu') ? pingRedis(config.redisUrl) : null;
+    // So is DATABASE_URL: serve comes up without it and recovers when it answers (/health/ready says 503
+    // meanwhile), and that was all it said. The embedded database was just started: not asked.
+    const databaseAnswer = options.http && db.embedded === null ? pingDatabase(db.url) : null;
     platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
     const { deps } = platform;
     await refuseIfSignalled(shutdown);
@@ -68,6 +72,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       const shown = pages.filter((page) => page.devOnly !== true);
       if (shown.length > 0) io.out(`  pages    ${shown.map((page) => `${address}${page.shown}`).join(' · ')}`);
       if (pages.some((page) => page.devOnly === true)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
+      if ((await databaseAnswer) !== null) io.err(`warning: DATABASE_URL (${databaseHostPort(db.url)}) did not answer: /health/ready answers 503 until it does`);
       if (config.redisUrl !== null && (await redisAnswer) !== null) io.err(`warning: REDIS_URL (${redisAddress(config.redisUrl)}) did not answer: menus are read uncached until it does`);
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));

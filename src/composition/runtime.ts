@@ -343,9 +343,12 @@ async function readiness(
       // Files a newer release applied (`ahead`) do not make an older one unready: a rolling deploy runs both.
       const behind = rows.filter((r) => r.state !== 'applied' && r.state !== 'ahead');
       const ahead = rows.filter((r) => r.state === 'ahead');
+      // Pending files only: brigade migrate applies them. A changed, missing or out-of-order one it
+      // refuses to run for: said in brigade migrate status' words (it used to say "run brigade migrate").
+      const refused = behind.some((r) => r.state !== 'pending');
       checks[`migrations${suffix}`] =
         behind.length > 0
-          ? { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; run brigade migrate` }
+          ? { ok: false, detail: `${behind.map((r) => `${r.id} ${r.state}`).join(', ')}; ${refused ? 'brigade migrate refuses to run: brigade migrate verify says why' : 'run brigade migrate'}` }
           : ahead.length > 0
             ? { ok: true, detail: `${ahead.map((r) => r.id).join(', ')} ahead (applied by a newer release)` }
             : { ok: true };

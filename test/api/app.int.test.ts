@@ -371,7 +371,7 @@ test('/health/ready is 503 while migrations are pending, naming them', async () 
   }
 });
 
-test('/health/ready stays 200 with files a newer release applied (ahead), and is 503 for an applied file gone below the highest (missing)', async () => {
+test('/health/ready stays 200 with files a newer release applied (ahead), and is 503 for an applied file gone below the highest (missing) or changed, saying brigade migrate refuses to run', async () => {
   const db = await createTestDatabase();
   const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
   const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
@@ -387,7 +387,15 @@ test('/health/ready stays 200 with files a newer release applied (ahead), and is
     await track('0001_deleted_file.sql');
     const missing = await platform.app.inject({ url: '/health/ready' });
     assert.equal(missing.statusCode, 503);
-    assert.deepEqual(missing.json().checks.migrations, { ok: false, detail: 'platform/0001_deleted_file.sql missing; run brigade migrate' });
+    // Found by a review of the CLI: it said "run brigade migrate", which refuses to run on a missing,
+    // changed or out-of-order file. Now the words of brigade migrate status for them.
+    assert.deepEqual(missing.json().checks.migrations, { ok: false, detail: 'platform/0001_deleted_file.sql missing; brigade migrate refuses to run: brigade migrate verify says why' });
+    const pool = platform.deps.databases.poolForUrl(db.url);
+    await pool.query(`delete from brigade_meta.schema_migrations where set_name = 'platform' and name = '0001_deleted_file.sql'`);
+    const { rows } = await pool.query<{ name: string }>(`update brigade_meta.schema_migrations set checksum = repeat('1', 64) where (set_name, name) = (select set_name, name from brigade_meta.schema_migrations where set_name = 'platform' order by name limit 1) returning name`);
+    const changed = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(changed.statusCode, 503);
+    assert.deepEqual(changed.json().checks.migrations, { ok: false, detail: `platform/${rows[0]!.name} changed; brigade migrate refuses to run: brigade migrate verify says why` });
   } finally {
     await platform.close();
     await db.drop();

@@ -152,6 +152,25 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.equal(unknownField.statusCode, 400, 'a field it does not know is still refused');
   });
 
+  // Found by a review of the CLI: a subscription that does not exist (a typo) was answered as one with no
+  // letters, 200 with none listed or none redriven.
+  test('a subscription that names nothing is a 400 NO_SUCH_SUBSCRIPTION naming the known ones, for the list and the redrive; one with no letters is a 200', async () => {
+    const pool = t.platform.deps.databases.poolFor('platform');
+    const quiet = `${token()}-quiet`;
+    await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, 'some.event', '^some\\.event$', 30000)`, [quiet]);
+    const typo = `${quiet}x`;
+    for (const [method, url, payload] of [['GET', `/v1/admin/dead-letters?subscription=${typo}`, undefined], ['POST', '/v1/admin/dead-letters/redrive', { subscription: typo }]] as const) {
+      const res = await t.request({ method, url, token: admin, ...(payload === undefined ? {} : { payload }) });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'NO_SUCH_SUBSCRIPTION', 'subscription'], `${method} ${url}: ${res.body}`);
+      assert.ok(res.json().detail.startsWith(`no subscription named "${typo}" (known: `), res.json().detail);
+      assert.ok(res.json().detail.includes(quiet), res.json().detail);
+    }
+    const listed = await t.request({ url: `/v1/admin/dead-letters?subscription=${quiet}`, token: admin });
+    assert.deepEqual([listed.statusCode, listed.json().total], [200, 0], listed.body);
+    const redriven = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { subscription: quiet } });
+    assert.deepEqual([redriven.statusCode, redriven.json().redriven], [200, 0], redriven.body);
+  });
+
   test('the list pages: ?limit and ?before (the last page\'s next) walk every letter once, newest failure first, with the total on each page', async () => {
     const sub = `${token()}-paged`;
     // Five failed in the same instant (the cursor is failed-at and id, so ties are neither lost nor repeated), two earlier.

@@ -169,3 +169,42 @@ describe('brigade dlq redrive --all: progress on stderr, and Ctrl+C stops betwee
     }
   });
 });
+
+// Found by a review of the CLI: a subscription named by --subscription that does not exist (a typo)
+// was taken as one with no letters: "redriven 0 dead letter(s)", exit 0, in the middle of an incident.
+describe('brigade dlq list|redrive --all --subscription S: a name that is no subscription is refused, naming those that are', () => {
+  const database = useTestDatabase();
+  before(async () => {
+    const pool = database.pool(1);
+    // One registered subscription without letters, and letters of a subscription gone from the registry.
+    await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ('quiet-consumer', 'some.event', '^some\\.event$', 30000)`);
+    await pool.query(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), 'removed-consumer', gen_random_uuid(), 'some.event', 'k', '{}', 'null', 'it failed', 5, now(), now(), 'postgres')`,
+    );
+  });
+
+  test('a typo: exit 2, "no subscription named …", with the known ones (the registry\'s and the letters\'); nothing is redriven', async () => {
+    const env = { DATABASE_URL: database.db.url };
+    for (const args of [['dlq', 'list', '--subscription', 'quiet-consumr'], ['dlq', 'redrive', '--all', '--subscription', 'quiet-consumr']]) {
+      const result = await runMain(args, env);
+      // Before: exit 0, "0 dead letter(s)" and "redriven 0 dead letter(s)".
+      assert.equal(result.code, 2, `${args.join(' ')}: ${result.stdout}${result.stderr}`);
+      assert.match(result.stderr, /^brigade dlq: no subscription named "quiet-consumr" \(known: quiet-consumer, removed-consumer\)$/m, result.stderr);
+      assert.doesNotMatch(result.stdout, /dead letter\(s\)/);
+    }
+    const { rows } = await database.pool(1).query<{ n: number }>('select count(*)::int as n from brigade_bus.dead_letters');
+    assert.equal(rows[0]?.n, 1);
+  });
+
+  test('a subscription that exists with no letters answers 0 as before; one known only by its letters lists them', async () => {
+    const env = { DATABASE_URL: database.db.url };
+    const listed = await runMain(['dlq', 'list', '--subscription', 'quiet-consumer'], env);
+    assert.deepEqual([listed.code, listed.stdout.split('\n').at(-1)], [0, '0 dead letter(s)'], listed.stderr);
+    const redriven = await runMain(['dlq', 'redrive', '--all', '--subscription', 'quiet-consumer'], env);
+    assert.equal(redriven.code, 0, redriven.stderr);
+    assert.match(redriven.stdout, /^redriven 0 dead letter\(s\)$/m);
+    const removed = await runMain(['dlq', 'list', '--subscription', 'removed-consumer'], env);
+    assert.deepEqual([removed.code, removed.stdout.split('\n').at(-1)], [0, '1 dead letter(s)'], removed.stderr);
+  });
+});

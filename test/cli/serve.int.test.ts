@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
@@ -66,6 +67,8 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
         // On stderr: it may reach this process after stdout's "Press Ctrl+C" (seconds later on a loaded machine).
         for (let waited = 0; !output().includes('warning: REDIS_URL') && waited < 30_000; waited += 20) await sleep(20);
         assert.match(output(), new RegExp(`^warning: REDIS_URL \\(127\\.0\\.0\\.1:${nowhere.split(':').at(-1)}\\) did not answer: menus are read uncached until it does$`, 'm'), output());
+        // The database's line, when there is one, comes before Redis's on the same stream: this one answers.
+        assert.doesNotMatch(output(), /DATABASE_URL/, output());
       },
       { REDIS_URL: nowhere },
     );
@@ -79,5 +82,50 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
       },
       { REDIS_URL: redisUrl },
     );
+  });
+
+  // Found by a review of the CLI: with a DATABASE_URL that refused connections, serve said "Brigade is
+  // up" and nothing else (Redis got a line); only /health/ready's 503 and the log told why.
+  test('a DATABASE_URL that refuses connections is said in one line at start-up; serve still comes up, and is ready once the database answers', async () => {
+    const port = await freePort();
+    const real = new URL(database.db.url);
+    const closed = new URL(database.db.url);
+    closed.hostname = '127.0.0.1';
+    closed.port = String(port);
+    // Opened on that port once the warning is seen: a plain TCP relay to the test's PostgreSQL.
+    const sockets = new Set<net.Socket>();
+    const relay = net.createServer((socket) => {
+      const upstream = net.connect(Number(real.port === '' ? '5432' : real.port), real.hostname);
+      for (const end of [socket, upstream]) {
+        sockets.add(end);
+        end.on('error', () => undefined);
+        end.on('close', () => sockets.delete(end));
+      }
+      socket.pipe(upstream).pipe(socket);
+    });
+    try {
+      await serve(
+        'menu',
+        async (base, _out, output) => {
+          for (let waited = 0; !output().includes('warning: DATABASE_URL') && waited < 30_000; waited += 20) await sleep(20);
+          assert.match(output(), new RegExp(`^warning: DATABASE_URL \\(127\\.0\\.0\\.1:${port}\\) did not answer: /health/ready answers 503 until it does$`, 'm'), output());
+          assert.equal(output().match(/warning: DATABASE_URL/g)?.length, 1, output());
+          assert.equal((await fetch(`${base}/health/ready`)).status, 503);
+          await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+          let status = 0;
+          for (let waited = 0; status !== 200 && waited < 30_000; waited += 200) {
+            status = (await fetch(`${base}/health/ready`)).status;
+            if (status !== 200) await sleep(200);
+          }
+          assert.equal(status, 200, 'ready once the database answers');
+        },
+        { DATABASE_URL: closed.toString() },
+      );
+    } finally {
+      await new Promise<void>((resolve) => {
+        relay.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    }
   });
 });

@@ -21,6 +21,14 @@ describe('brigade tenants and brigade token', () => {
       const listed = await runCli(['tenants', 'list'], env);
       assert.match(listed.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`));
       assert.equal((await runCli(['tenants', 'add', 'No City'], env)).code, 2);
+      // Found by a review of the CLI: list took --city as it came, where add trims it, and a blank one listed nothing with success.
+      const spaced = await runMain(['tenants', 'list', '--city', ' Porto '], env);
+      assert.equal(spaced.code, 0, spaced.stderr);
+      assert.match(spaced.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`), 'a stray space is trimmed, as add trims it');
+      for (const blank of ['', '   ']) {
+        const bad = await runMain(['tenants', 'list', '--city', blank], env);
+        assert.deepEqual([bad.code, /--city must not be blank or hold a control character/.test(bad.stderr)], [2, true], `${JSON.stringify(blank)}: ${bad.stdout}${bad.stderr}`);
+      }
       // Bad input is bad usage (exit 2, naming the flag), not a check constraint's message.
       const lowerCurrency = await runCli(['tenants', 'add', 'Casa Velha', '--city', 'Porto', '--currency', 'eur'], env);
       assert.deepEqual([lowerCurrency.code, /--currency must match pattern .*three capital letters/.test(lowerCurrency.stderr)], [2, true], lowerCurrency.stderr);

@@ -5,6 +5,7 @@ import {
   dropDeadLetter,
   listDeadLetterPage,
   MAX_DEAD_LETTER_LIST,
+  NoSuchSubscriptionError,
   redriveDeadLetters,
   showDeadLetter,
   type RedriveOutcome,
@@ -93,6 +94,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       }
     }
     return 0;
+  } catch (error) {
+    // --subscription names no subscription (a typo): bad usage, exit 2, naming the ones there are.
+    if (error instanceof NoSuchSubscriptionError) throw new UsageError(error.message, usage);
+    throw error;
   } finally {
     await close();
   }

@@ -5,7 +5,7 @@ import { isUrlOf, loadConfig, POSTGRES_PROTOCOLS, redact } from '../../platform/
 import { unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
-import { createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
+import { cityProblems, createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
@@ -23,6 +23,11 @@ export const usage = `Usage: brigade tenants <add|list|move> …
                                                           for its transactions in flight at most --fence-timeout, default ${DEFAULT_FENCE_WAIT_MS / 1000} s;
                                                           Ctrl+C stops it, nothing moved unless it had committed)
 Every change is recorded in the admin audit log as actor "cli".`;
+
+/** A name rule's refusal in words: its pattern and its minimum length forbid a blank name or a control character. */
+function nameRuleInWords(message: string): string {
+  return /^must (match pattern|not have fewer than)/.test(message) ? 'must not be blank or hold a control character (a newline, a tab)' : message;
+}
 
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -49,11 +54,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     if (problem !== undefined) {
       const what = problem.field === 'name' ? 'NAME' : `--${problem.field}`;
       const hint = problem.field === 'currency' ? ` (three capital letters, ISO 4217, e.g. EUR; got ${JSON.stringify(values.currency)})` : '';
-      const blankOrControl = problem.field !== 'currency' && /^must (match pattern|not have fewer than)/.test(problem.message);
-      const message = blankOrControl ? 'must not be blank or hold a control character (a newline, a tab)' : problem.message;
-      throw new UsageError(`${what} ${message}${hint}`, usage);
+      throw new UsageError(`${what} ${problem.field === 'currency' ? problem.message : nameRuleInWords(problem.message)}${hint}`, usage);
     }
   }
+  // The city of a list: trimmed and held to the same rule as add's (a blank one listed nothing, with success).
+  const [cityProblem] = action === 'list' && city !== undefined ? cityProblems(city) : [];
+  if (cityProblem !== undefined) throw new UsageError(`--city ${nameRuleInWords(cityProblem)}`, usage);
   if (!['add', 'list', 'move'].includes(action ?? '')) throw new UsageError(action === undefined ? 'Missing action' : `Unknown action ${JSON.stringify(action)}`, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
@@ -84,7 +90,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     }
     if (action === 'list') {
       const rows = await unitOfWork(pool, admin, async (tx) => {
-        const restaurants = await listRestaurants(tx, { city: values.city as string | undefined, limit: 100_000 });
+        const restaurants = await listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: 100_000 });
         const placed = await tx.query<{ tenant_id: string; database_url: string | null }>('select tenant_id, database_url from platform.tenant_placements');
         const where = new Map(placed.rows.map((p) => [p.tenant_id, p.database_url]));
         return restaurants.map((r) => ({ ...r, placement: where.get(r.id) ? `dedicated ${redact(where.get(r.id) as string)}` : 'shared' }));

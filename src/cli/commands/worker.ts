@@ -2,6 +2,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
+import { refuseIfNotMigrated } from '../refuseIfNotMigrated.ts';
 import { runUntilSignal, workersOf } from '../runUntilSignal.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
@@ -38,5 +39,13 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // embedded one started): it used to be refused only once it had been.
   await checkBeforeStarting(config, run);
   const db = await openDatabase(config, ctx.io.out);
+  try {
+    // A database with migrations pending is said in one line before any worker starts (each worker
+    // used to start and warn of its missing tables).
+    await refuseIfNotMigrated(config, db);
+  } catch (error) {
+    await db.embedded?.stop();
+    throw error;
+  }
   return runUntilSignal(config, db, run, ctx.io, shutdown);
 }

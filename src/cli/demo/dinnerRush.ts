@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TokenService } from '../../platform/auth/index.ts';
+import { waitUntil } from './waitUntil.ts';
 
 /** The size and pace of a rush. */
 export interface RushOptions {
@@ -105,7 +106,10 @@ export async function runDinnerRush(
     /** Called (and awaited) once the city is set up, right before the first order: a benchmark takes its "before" readings here. */
     onStarted?(): void | Promise<void>;
     onProgress?(done: number, total: number, perSecond: number): void;
-    /** Once aborted (Ctrl+C), no new order is placed and the orders in flight fail without a word: the platform under them is closing. */
+    /**
+     * Once aborted (Ctrl+C), no new order is placed and the orders in flight end without a word and
+     * without {@link onProgress}: the platform under them is closing, and one that fails is not counted as failed.
+     */
     readonly signal?: AbortSignal;
   } = {},
 ): Promise<RushSummary> {
@@ -194,19 +198,6 @@ export async function runDinnerRush(
     throw new Error(`${name} kept conflicting`);
   };
 
-  /**
-   * Calls `read` until `done` holds, as a client without a push channel would: first after 50 ms,
-   * then each wait half as long again, up to 500 ms. Past `deadline` it throws. Returns the answer that was done.
-   */
-  const waitUntil = async <T>(what: string, read: () => Promise<T>, done: (value: T) => boolean, deadline = Date.now() + WAIT_MS): Promise<T> => {
-    for (let pause = 50; ; pause = Math.min(500, pause * 1.5)) {
-      const value = await read();
-      if (done(value)) return value;
-      if (Date.now() > deadline) throw new Error(`gave up waiting for ${what}`);
-      await sleep(pause);
-    }
-  };
-
   let warnedSlowPayment = false;
   const oneOrder = async (n: number) => {
     const restaurant = restaurants[n % restaurants.length] as Restaurant;
@@ -230,15 +221,17 @@ export async function runDinnerRush(
       }
       // Restaurants cook what is paid for: wait until the payment is authorized (or refused).
       const waitedFrom = performance.now();
-      const readPayment = async () => {
-        const answer = await call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff);
-        if (!warnedSlowPayment && performance.now() - waitedFrom > SLOW_PAYMENT_MS) {
-          warnedSlowPayment = true;
-          hooks.onSetup?.(`order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s for its payment (${String(answer.json?.payment ?? 'not started')}): is the payment provider up? (GET /v1/orders/${orderId}/payment; brigade sagas list --stuck)`);
-        }
-        return answer;
+      // Said once per rush, of an answer still authorizing (or not started): not of the one that ended the wait.
+      const slow = (answer: Awaited<ReturnType<typeof call>>) => {
+        if (warnedSlowPayment) return;
+        warnedSlowPayment = true;
+        hooks.onSetup?.(`order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s for its payment (${String(answer.json?.payment ?? 'not started')}): is the payment provider up? (GET /v1/orders/${orderId}/payment; brigade sagas list --stuck)`);
       };
-      const payment = await waitUntil('the payment', readPayment, (p) => p.status === 200 && p.json?.payment !== 'authorizing');
+      const readPayment = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff);
+      const payment = await waitUntil('the payment', readPayment, (p) => p.status === 200 && p.json?.payment !== 'authorizing', {
+        deadline: Date.now() + WAIT_MS,
+        slow: { afterMs: SLOW_PAYMENT_MS, onSlow: slow },
+      });
       if (payment.json?.status === PARKED_SAGA) {
         // The charge got no answer: parked for a person, nothing will cancel the order on its own.
         // The saga's error is long (what happened, then what a person can do): its first sentence, and where the rest is.
@@ -247,7 +240,7 @@ export async function runDinnerRush(
       }
       if (payment.json?.payment !== 'authorized') {
         // Declined: the payments saga cancels the order (its compensation); wait for that to land.
-        await waitUntil('the cancel', () => call('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.json?.status === 'cancelled' && o.json.cancelledBy === 'system');
+        await waitUntil('the cancel', () => call('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.json?.status === 'cancelled' && o.json.cancelledBy === 'system', { deadline: Date.now() + WAIT_MS });
         throw new PaymentsCancelled();
       }
       record(WAITED_FOR_PAYMENT, performance.now() - waitedFrom);
@@ -256,7 +249,7 @@ export async function runDinnerRush(
       await command(orderId, 'ready', restaurant.staff, version);
       // The delivery service's dispatch workers assign a courier; wait for it (bounded).
       const readyAt = performance.now();
-      const assigned = await waitUntil('a courier', () => must('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.courierId !== null);
+      const assigned = await waitUntil('a courier', () => must('read order', 'GET', `/v1/orders/${orderId}`, restaurant.staff), (o) => o.courierId !== null, { deadline: Date.now() + WAIT_MS });
       record(WAITED_FOR_COURIER, performance.now() - readyAt);
       version.v = assigned.version as number;
       const courier = courierTokens.get(assigned.courierId as string) as string;
@@ -269,13 +262,21 @@ export async function runDinnerRush(
       declined++;
     }
   };
+  const stopped = () => hooks.signal?.aborted === true;
+  // Once the rush is stopped (Ctrl+C) the bar stands still and nothing more is counted as failed: the
+  // orders in flight then end with the platform closing under them, and each used to advance it.
   const attempt = (n: number) =>
-    oneOrder(n)
-      .catch((error: unknown) => {
+    oneOrder(n).then(
+      () => {
+        if (!stopped()) progress();
+      },
+      (error: unknown) => {
+        if (stopped()) return;
         failed++;
-        if (hooks.signal?.aborted !== true) hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
-      })
-      .finally(progress);
+        hooks.onSetup?.(`order ${n + 1} failed: ${error instanceof Error ? error.message : String(error)}`);
+        progress();
+      },
+    );
 
   if (options.clients !== undefined) {
     // Closed loop: each client places its next order once its previous one has ended.
@@ -300,7 +301,7 @@ export async function runDinnerRush(
     const read = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, token);
     let stage: string;
     try {
-      const ended = (await waitUntil('the payment to settle', read, (p) => p.status === 200 && (FINISHED_SAGA.has(String(p.json?.status)) || p.json?.status === PARKED_SAGA), deadline)).json;
+      const ended = (await waitUntil('the payment to settle', read, (p) => p.status === 200 && (FINISHED_SAGA.has(String(p.json?.status)) || p.json?.status === PARKED_SAGA), { deadline })).json;
       stage = ended?.status === PARKED_SAGA ? `parked (${String(ended?.payment)})` : String(ended?.payment);
       if (ended?.status !== PARKED_SAGA) settled++;
     } catch {

@@ -27,5 +27,6 @@ export { asTransactionConflict, TransactionConflictError, TRANSACTION_CONFLICT_R
 export { cancelBackend, CLIENT_CONNECTION_CHECK } from './cancelBackend.ts';
 export { ConnectingClient, connectClient, DEFAULT_CONNECT_TIMEOUT_MS } from './connectingClient.ts';
 export { connectFailureOf } from './connectFailure.ts';
+export { databaseHostPort, DATABASE_PING_TIMEOUT_MS, pingDatabase } from './pingDatabase.ts';
 export type { ConnectAttempt, SilentConnectFailure } from './connectFailure.ts';
 export { KEEPALIVE_CLIENT, KEEPALIVE_DELAY_MS, peerProbeSettings, probePeer, stopProbingPeer } from './probePeer.ts';

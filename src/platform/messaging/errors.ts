@@ -43,6 +43,23 @@ export class UnknownSubscriptionError extends BrigadeError {
 }
 
 /**
+ * 400 `NO_SUCH_SUBSCRIPTION`: the subscription a dead-letter list or redrive was asked to keep to
+ * (`brigade dlq list|redrive --all --subscription S`, `?subscription=` / `{ subscription }` of the admin
+ * HTTP) names none: not in the registry, and no letter's. It was taken as one without letters, so a typo
+ * answered "redriven 0 dead letter(s)" with success. `details.known` lists the names there are (the
+ * registry's and the letters', sorted; at most {@link KNOWN_SUBSCRIPTIONS_SHOWN}).
+ */
+export class NoSuchSubscriptionError extends BrigadeError {
+  constructor(subscription: string, known: readonly string[], more: boolean) {
+    const list = known.length === 0 ? 'none' : `${known.join(', ')}${more ? ', …' : ''}`;
+    super('NO_SUCH_SUBSCRIPTION', 400, `no subscription named ${JSON.stringify(subscription)} (known: ${list})`, { details: { field: 'subscription', subscription, known } });
+  }
+}
+
+/** How many names a {@link NoSuchSubscriptionError} lists at most. */
+export const KNOWN_SUBSCRIPTIONS_SHOWN = 20;
+
+/**
  * 404 `NOT_FOUND`: no dead letter has this id (or it is no id at all). A `NotFoundError` whose message
  * says where the ids are and why one may be gone, for `brigade dlq show|redrive|drop` and the admin HTTP.
  */

@@ -20,6 +20,7 @@ export {
   FailuresCleanupError,
   InvalidMessageError,
   LeaseLostError,
+  NoSuchSubscriptionError,
   RedriveInterruptedError,
   UndecodableMessageError,
   UnknownSubscriptionError,

@@ -10,7 +10,7 @@ export { mintToken, type TokenRequest } from './operations/mintToken.ts';
 export { CustomerHasOpenOrdersError, TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
-export { NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
+export { cityProblems, NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
 export { customerKeyId, customerKeys } from './customerKeys.ts';

@@ -20,3 +20,11 @@ export const NewRestaurant = Type.Object(
 export function newRestaurantProblems(input: unknown): Array<{ readonly field: string; readonly message: string }> {
   return Value.Errors(NewRestaurant, input).map((e) => ({ field: e.instancePath.replace(/^\//, ''), message: e.message }));
 }
+
+/**
+ * What is wrong with the city a list of restaurants is asked for (`brigade tenants list --city`): a
+ * new restaurant's city rule, which `GET /v1/restaurants?city=` applies too. One message per broken rule, or none.
+ */
+export function cityProblems(city: string): string[] {
+  return Value.Errors(NewRestaurant.properties.city, city).map((e) => e.message);
+}

@@ -2,6 +2,7 @@ import type pg from 'pg';
 import { ValidationError } from '../../errors/index.ts';
 import { isUuid } from '../../ids/index.ts';
 import { DeadLetterCursorGoneError } from '../errors.ts';
+import { checkSubscriptionNamed } from './checkSubscriptionNamed.ts';
 import { deadLetterListLimit, LIST_DEAD_LETTERS_SQL, type ListDeadLettersOptions } from './listDeadLetters.ts';
 import { toDeadLetter, type DeadLetter } from './types.ts';
 
@@ -21,6 +22,8 @@ export interface DeadLetterPage {
  * cursor are read in one snapshot (a read-only repeatable-read transaction), so they agree.
  *
  * @throws ValidationError when `before` is not a dead letter id (a UUID).
+ * @throws NoSuchSubscriptionError (400) when `subscription` names no subscription (neither the
+ *   registry's nor a letter's): a typo, which was answered as an empty list.
  * @throws DeadLetterCursorGoneError (409) when the letter named by `before` is no longer there
  *   (redriven or dropped since the page that ended with it): its place in the order is gone with it.
  * @example
@@ -37,6 +40,7 @@ export async function listDeadLetterPage(pool: pg.Pool, options: ListDeadLetters
   const client = await pool.connect();
   try {
     await client.query('begin isolation level repeatable read read only');
+    if (subscription !== null) await checkSubscriptionNamed(client, subscription);
     if (before !== null && (await client.query('select 1 from brigade_bus.dead_letters where id = $1::uuid', [before])).rowCount === 0) {
       throw new DeadLetterCursorGoneError(before);
     }

@@ -9,6 +9,7 @@ import {
   UnknownSubscriptionError,
 } from '../errors.ts';
 import type { Transport } from '../types.ts';
+import { checkSubscriptionNamed } from './checkSubscriptionNamed.ts';
 import { deadLetterId } from './deadLetterId.ts';
 import { DEAD_LETTER_COLUMNS, STREAM_SEQUENCE_HEADER, toDeadLetter, UNDECODABLE_HEADER, type DeadLetter } from './types.ts';
 
@@ -82,7 +83,9 @@ export function redriveSelectSql(byId: boolean): string {
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
  * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
- * unknown or malformed id throws `NotFoundError` (404).
+ * unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
+ * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
+ * starts; it used to send 0 and report success.
  *
  * An `all` redrive reports where it is ({@link RedriveOptions.onProgress}) and stops between letters when
  * its {@link RedriveOptions.signal} aborts, saying how many it did not get to ({@link RedriveOutcome.left}).
@@ -106,6 +109,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     if (sent.error !== undefined) throw sent.error;
     return { redriven: 1, failed: [] };
   }
+  if (selection.subscription !== undefined) await checkSubscriptionNamed(pool, selection.subscription);
   let after = '00000000-0000-0000-0000-000000000000';
   // The last id and the count in one statement (one snapshot): the count is of the letters up to that id.
   const { rows: last } = await pool.query<{ id: string | null; total: number }>(
