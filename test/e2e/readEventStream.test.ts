@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { pathToFileURL } from 'node:url';
 
 // web/common.js is the browser's module, served as it is; its stream reader runs on fetch, which Node has too.
@@ -63,36 +63,35 @@ test('a stream that goes silent without closing is dropped after silenceMs and m
   assert.match(requests.at(-1) ?? '', /^1\.\d+$/, 'the last connection resumed after an event');
 });
 
-test("a stream refused (non-OK) is asked again no sooner than its Retry-After, then after a wait that doubles with each failure in a row, drops that come at once included (before: every `retry`, 2 s, whatever the server said)", async (t) => {
-  // The answers, in order: a stream that opens and ends (retry 50 ms), a 503 with Retry-After: 1, two
-  // 503s without, a stream that opens and ends, then one held open.
-  const answers: Array<{ status: number; retryAfter?: string }> = [{ status: 200 }, { status: 503, retryAfter: '1' }, { status: 503 }, { status: 503 }, { status: 200 }];
-  const times: number[] = [];
+type Down = { reason: string; final: boolean; retryInMs: number; status: number | null };
+
+/**
+ * Serves each request with `answer(n, request, response)` (n from 1; a response it passes to `hold`
+ * stays open until the test ends) and reads the stream until it has opened `opens` times; returns
+ * each drop as `onDown` told it.
+ */
+async function dropsUntilOpened(
+  t: TestContext,
+  opens: number,
+  answer: (n: number, request: IncomingMessage, response: ServerResponse, hold: (response: ServerResponse) => void) => void,
+  options: { stableMs?: number } = {},
+): Promise<Down[]> {
+  let requests = 0;
   const held: ServerResponse[] = [];
-  const server = createServer((_request, response) => {
-    times.push(Date.now());
-    const answer = answers[times.length - 1] ?? { status: 200 };
-    if (answer.status !== 200) {
-      response.writeHead(answer.status, { 'content-type': 'application/problem+json', ...(answer.retryAfter ? { 'retry-after': answer.retryAfter } : {}) }).end(JSON.stringify({ detail: 'Busy' }));
-      return;
-    }
-    response.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 50\n\nevent: start\ndata: {}\n\n');
-    if (times.length <= answers.length) response.end();
-    else held.push(response);
-  });
+  const server = createServer((request, response) => answer(++requests, request, response, (r) => void held.push(r)));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
     for (const response of held) response.destroy();
     server.close();
   });
   const { port } = server.address() as { port: number };
-  const downs: Array<{ reason: string; final: boolean; retryInMs: number; status: number | null }> = [];
+  const downs: Down[] = [];
   await new Promise<void>((resolve, reject) => {
     let opened = 0;
     const timeout = setTimeout(() => reject(new Error(`not reopened; downs: ${JSON.stringify(downs)}`)), 10_000);
     const reader = readEventStream(`http://127.0.0.1:${port}/stream`, {
       onOpen: () => {
-        if (++opened === 3) {
+        if (++opened === opens) {
           clearTimeout(timeout);
           reader.stop();
           resolve();
@@ -100,7 +99,30 @@ test("a stream refused (non-OK) is asked again no sooner than its Retry-After, t
       },
       onEvent: () => {},
       onDown: (reason, final, wait) => downs.push({ reason, final, ...(wait as { retryInMs: number; status: number | null }) }),
+      ...options,
     });
+  });
+  return downs;
+}
+
+/** A stream's answer: `retry: 50` and a start event. */
+const opening = (response: ServerResponse) => response.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 50\n\nevent: start\ndata: {}\n\n');
+
+test("a stream refused (non-OK) is asked again no sooner than its Retry-After, then after a wait that doubles with each failure in a row, drops that come at once included (before: every `retry`, 2 s, whatever the server said)", async (t) => {
+  // The answers, in order: a stream that opens and ends (retry 50 ms), a 503 with Retry-After: 1, two
+  // 503s without, a stream that opens and ends, then one held open.
+  const answers: Array<{ status: number; retryAfter?: string }> = [{ status: 200 }, { status: 503, retryAfter: '1' }, { status: 503 }, { status: 503 }, { status: 200 }];
+  const times: number[] = [];
+  const downs = await dropsUntilOpened(t, 3, (n, _request, response, hold) => {
+    times.push(Date.now());
+    const answer = answers[n - 1] ?? { status: 200 };
+    if (answer.status !== 200) {
+      response.writeHead(answer.status, { 'content-type': 'application/problem+json', ...(answer.retryAfter ? { 'retry-after': answer.retryAfter } : {}) }).end(JSON.stringify({ detail: 'Busy' }));
+      return;
+    }
+    opening(response);
+    if (n <= answers.length) response.end();
+    else hold(response);
   });
   assert.deepEqual(
     downs.map((d) => [d.final, d.retryInMs, d.status]),
@@ -114,42 +136,21 @@ test("a stream refused (non-OK) is asked again no sooner than its Retry-After, t
 test('a connection that stayed open stableMs starts the count again; a network failure counts as one (before: a drop at once or a platform down was asked again every 2 s for ever)', async (t) => {
   // The answers, in order: two streams that open and end at once, one that stays open 300 ms (stableMs
   // is 200), a connection cut without an answer, then one held open.
-  let requests = 0;
-  const held: ServerResponse[] = [];
-  const server = createServer((request, response) => {
-    requests += 1;
-    if (requests === 4) {
-      request.socket.destroy();
-      return;
-    }
-    response.writeHead(200, { 'content-type': 'text/event-stream' }).write('retry: 50\n\nevent: start\ndata: {}\n\n');
-    if (requests <= 2) response.end();
-    else if (requests === 3) setTimeout(() => response.end(), 300);
-    else held.push(response);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  t.after(() => {
-    for (const response of held) response.destroy();
-    server.close();
-  });
-  const { port } = server.address() as { port: number };
-  const downs: Array<{ retryInMs: number; status: number | null }> = [];
-  await new Promise<void>((resolve, reject) => {
-    let opened = 0;
-    const timeout = setTimeout(() => reject(new Error(`not reopened; downs: ${JSON.stringify(downs)}`)), 10_000);
-    const reader = readEventStream(`http://127.0.0.1:${port}/stream`, {
-      onOpen: () => {
-        if (++opened === 4) {
-          clearTimeout(timeout);
-          reader.stop();
-          resolve();
-        }
-      },
-      onEvent: () => {},
-      onDown: (_reason, _final, wait) => downs.push(wait as { retryInMs: number; status: number | null }),
-      stableMs: 200,
-    });
-  });
+  const downs = await dropsUntilOpened(
+    t,
+    4,
+    (n, request, response, hold) => {
+      if (n === 4) {
+        request.socket.destroy();
+        return;
+      }
+      opening(response);
+      if (n <= 2) response.end();
+      else if (n === 3) setTimeout(() => response.end(), 300);
+      else hold(response);
+    },
+    { stableMs: 200 },
+  );
   assert.deepEqual(
     downs.map((d) => [d.retryInMs, d.status]),
     [[50, null], [100, null], [50, null], [100, null]],
