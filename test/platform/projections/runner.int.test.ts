@@ -90,22 +90,25 @@ describe('a projection runner', () => {
     }
   });
 
-  test('an event that an open transaction holds back counts as lag, not 0', async () => {
+  /**
+   * Runs a projector named `name` until it is at the head, then holds a writer's transaction open (an
+   * event committed after it is above the horizon, decision 0011, so batches read nothing) and runs
+   * `body` with a reader of the projector's lag gauge; ends both after it.
+   */
+  async function withWriterHeldOpen(name: string, body: (lag: () => Promise<number | undefined>) => Promise<void>): Promise<void> {
     await appendOne();
-    const projection = projectionOf('held');
+    const projection = projectionOf(name);
     const registry = new client.Registry();
     const lag = async () => (await registry.getSingleMetric('brigade_projection_lag_seconds')?.get())?.values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
     const stop = new AbortController();
     const running = runProjection(pool, projection, { registry, idleMs: 10 }).run(stop.signal);
     try {
       await eventually('the runner at the head', lag, (seconds) => seconds === 0);
-      // A writer's transaction left open: the event committed after it is above the horizon (decision 0011), so batches read nothing.
       const held = await holdOpen(pool, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
         await tx.query('select pg_current_xact_id()');
       });
       try {
-        await appendOne();
-        await eventually('the held event to show as lag', lag, (seconds) => seconds !== undefined && seconds >= 0.3, 20_000);
+        await body(lag);
       } finally {
         await held.rollback();
       }
@@ -113,20 +116,17 @@ describe('a projection runner', () => {
       stop.abort();
       await running;
     }
+  }
+
+  test('an event that an open transaction holds back counts as lag, not 0', async () => {
+    await withWriterHeldOpen('held', async (lag) => {
+      await appendOne();
+      await eventually('the held event to show as lag', lag, (seconds) => seconds !== undefined && seconds >= 0.3, 20_000);
+    });
   });
 
   test('the lag of an event an open transaction holds back is measured on the database’s clock, not this host’s', async () => {
-    await appendOne();
-    const projection = projectionOf('held-clock');
-    const registry = new client.Registry();
-    const lag = async () => (await registry.getSingleMetric('brigade_projection_lag_seconds')?.get())?.values.find((v) => v.labels.projection === `ordering.${projection.name}`)?.value;
-    const stop = new AbortController();
-    const running = runProjection(pool, projection, { registry, idleMs: 10 }).run(stop.signal);
-    try {
-      await eventually('the runner at the head', lag, (seconds) => seconds === 0);
-      const held = await holdOpen(pool, { service: 'ordering', tenantId: randomUUID(), actor: { kind: 'staff', id: randomUUID() } }, async (tx) => {
-        await tx.query('select pg_current_xact_id()');
-      });
+    await withWriterHeldOpen('held-clock', async (lag) => {
       // This host's clock 5 minutes ahead of the database server's.
       const real = Date.now;
       Date.now = () => real() + 300_000;
@@ -136,12 +136,8 @@ describe('a projection runner', () => {
         assert.ok(seconds! < 30, `lag ${seconds} s: the event was appended a moment ago`);
       } finally {
         Date.now = real;
-        await held.rollback();
       }
-    } finally {
-      stop.abort();
-      await running;
-    }
+    });
   });
 
   test('commits a batch without waiting for the WAL flush, and only that batch', async () => {
