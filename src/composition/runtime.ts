@@ -28,6 +28,13 @@ export interface DatabaseHandle {
 const EMBEDDED_DATA_DIR = 'pg';
 
 /**
+ * The embedded PostgreSQL as an operator finds it, for `DATABASE_UNAVAILABLE`'s advice when no
+ * `DATABASE_URL` is set (it named that setting, which was not set). No path: the advice reaches API
+ * clients in problem documents.
+ */
+const EMBEDDED_SETTING = `the embedded database (DATABASE_URL is not set; its log is ${EMBEDDED_DATA_DIR}.log in BRIGADE_HOME)`;
+
+/**
  * The embedded PostgreSQL's data directory, `BRIGADE_HOME/pg` (absolute), when the main database is
  * that one; null when `DATABASE_URL` is set.
  */
@@ -57,7 +64,7 @@ export async function openCommandDatabases(config: Config, poolSize: number): Pr
   const db = await openDatabase(config, () => undefined);
   // A database that takes the connection and never answers fails the command after the time limit
   // (DATABASE_ACQUIRE_TIMEOUT_MS) instead of holding it for ever.
-  const databases = createDatabases({ url: db.url, serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });
+  const databases = createDatabases({ url: db.url, ...(db.embedded === null ? {} : { mainSetting: EMBEDDED_SETTING }), serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });
   return {
     db,
     databases,
@@ -139,6 +146,7 @@ export async function createPlatform(
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
   const databases = createDatabases({
     url: db.url,
+    ...(db.embedded === null ? {} : { mainSetting: EMBEDDED_SETTING }),
     replicaUrl: config.databaseReplicaUrl,
     serviceUrls: config.serviceDatabaseUrls,
     poolSize: config.poolSize,

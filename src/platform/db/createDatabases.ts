@@ -27,6 +27,11 @@ export interface DatabasesOptions {
   readonly commitsInFlight?: number;
   /** `application_name` shown in `pg_stat_activity`. Default `brigade`. */
   readonly applicationName?: string;
+  /**
+   * Where the operator finds the main database, in `DATABASE_UNAVAILABLE`'s advice. Default
+   * `DATABASE_URL`; the embedded PostgreSQL (no `DATABASE_URL` set) is described instead.
+   */
+  readonly mainSetting?: string;
 }
 
 /**
@@ -108,7 +113,7 @@ export function createDatabases(options: DatabasesOptions): Databases {
   const labelFor = (url: string): string => poolLabel(url, options);
   /** Where the operator finds the database of `url` (DATABASE_UNAVAILABLE's advice): its setting, never the URL. */
   const settingOf = (url: string, label: string): string => {
-    if (url === options.url) return 'DATABASE_URL';
+    if (url === options.url) return options.mainSetting ?? 'DATABASE_URL';
     if (url === options.replicaUrl) return 'DATABASE_REPLICA_URL';
     const services = Object.entries(serviceUrls).filter(([, u]) => u === url).map(([s]) => `${s.toUpperCase()}_DATABASE_URL`);
     return services.length > 0 ? services.join(' / ') : `the restaurant database ${label} (brigade tenants list shows which)`;

@@ -50,6 +50,25 @@ test('a database that refuses connections: a unit of work and a group-committed 
   }
 });
 
+test('the embedded database is named as itself, not as a DATABASE_URL that is not set (before: "check that PostgreSQL at DATABASE_URL is up")', async () => {
+  const port = await closedPort();
+  const where = 'the embedded database (DATABASE_URL is not set; its log is pg.log in BRIGADE_HOME)';
+  const databases = createDatabases({ url: `postgres://postgres@127.0.0.1:${port}/brigade`, mainSetting: where, poolSize: 1, acquireTimeoutMs: 2000 });
+  try {
+    await within(
+      assert.rejects(unitOfWork(databases.poolFor('platform'), { service: 'platform' }, (tx) => tx.query('select 1')), (error) => {
+        assert.equal((error as { code?: string }).code, 'DATABASE_UNAVAILABLE');
+        assert.ok((error as Error).message.includes(`check that PostgreSQL at ${where} is up`), (error as Error).message);
+        return true;
+      }),
+      20_000,
+      'the unit of work to fail',
+    );
+  } finally {
+    await databases.close();
+  }
+});
+
 test('a database whose host never answers: the new connection that does not open within the acquire timeout is DATABASE_UNAVAILABLE, not DATABASE_BUSY', async () => {
   // Accepts the TCP connection and never says a word, as a host behind a black hole would.
   const sockets = new Set<net.Socket>();
