@@ -105,6 +105,14 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     for (const rows of lags(status.stdout)) assert.deepEqual(rows, expected, status.stdout);
   });
 
+  test('tenants list names the moved restaurant\'s database by the label the other commands use, with its redacted URL (before: the URL only)', async () => {
+    const listed = await run('tenants', 'list');
+    assert.equal(listed.code, 0, listed.stderr);
+    const line = (rid: string) => listed.stdout.split('\n').find((l) => l.startsWith(rid)) ?? '';
+    assert.match(line(movedRid), new RegExp(`  dedicated ${db1} \\(postgres://[^)]*/${target.name}\\)$`), listed.stdout);
+    assert.match(line(stayedRid), / {2}shared$/, listed.stdout);
+  });
+
   test('projections rebuild rebuilds in every database, one after the other, naming each', async () => {
     const rebuilt = await run('projections', 'rebuild', 'board');
     assert.equal(rebuilt.code, 0, rebuilt.stderr);

@@ -2,7 +2,7 @@ import { constants } from 'node:os';
 import { migrationSets, MOVING_SCHEMAS, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { isUrlOf, loadConfig, POSTGRES_PROTOCOLS, redact } from '../../platform/config/index.ts';
-import { unitOfWork } from '../../platform/db/index.ts';
+import { databaseLabel, unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
 import { cityProblems, createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
@@ -93,7 +93,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         const restaurants = await listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: 100_000 });
         const placed = await tx.query<{ tenant_id: string; database_url: string | null }>('select tenant_id, database_url from platform.tenant_placements');
         const where = new Map(placed.rows.map((p) => [p.tenant_id, p.database_url]));
-        return restaurants.map((r) => ({ ...r, placement: where.get(r.id) ? `dedicated ${redact(where.get(r.id) as string)}` : 'shared' }));
+        // The database's label, as projections status, sagas and migrate status name it, then where it is (redacted).
+        return restaurants.map((r) => {
+          const url = where.get(r.id);
+          return { ...r, placement: url ? `dedicated ${databaseLabel(url)} (${redact(url)})` : 'shared' };
+        });
       });
       ctx.io.out(`${'id'.padEnd(36)}  ${'city'.padEnd(16)}  ${'name'.padEnd(28)}  placement`);
       for (const r of rows) ctx.io.out(`${r.id}  ${r.city.padEnd(16)}  ${r.name.padEnd(28)}  ${r.placement}`);

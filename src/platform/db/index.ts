@@ -1,4 +1,4 @@
-export { createDatabases } from './createDatabases.ts';
+export { createDatabases, databaseLabel } from './createDatabases.ts';
 export type { Databases, DatabasesOptions } from './createDatabases.ts';
 export { unitOfWork, clientTx, RolledBackError } from './unitOfWork.ts';
 export type { Tx, UnitOfWorkOptions } from './unitOfWork.ts';
