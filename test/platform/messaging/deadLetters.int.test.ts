@@ -27,6 +27,7 @@ import { UnavailableError } from '../../../src/platform/errors/index.ts';
 import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { createHash } from 'node:crypto';
 import { message, token, waitFor } from './support.ts';
+import { within } from '../../support/eventually.ts';
 
 const database = useTestDatabase();
 let pool: pg.Pool;
@@ -352,15 +353,25 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     const sha = await claimChecked(m.id, sub);
     const letter = await park(sub, { ...m, headers: { ...m.headers, 'claim-check': sha } });
     // The redrive stops between locking its letter and holding the payload again (a broker round trip, a slow pool).
+    // (Waited for by the gate itself: a wait for its query in pg_stat_activity matched any idle backend
+    // whose last query had locked with skip locked, and without one timed out and left the redrive's
+    // transaction open, which held every relay and projector of the cluster behind it.)
     let open!: () => void;
     const gate = new Promise<void>((resolve) => (open = resolve));
-    const gated: Transport = { ...bus, redeliver: async (subscription, sent) => (await gate, bus.redeliver(subscription, sent)) };
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    const gated: Transport = { ...bus, redeliver: async (subscription, sent) => (reached(), await gate, bus.redeliver(subscription, sent)) };
     const activity = (where: string) => pool.query(`select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and ${where}`);
     const redrive = redriveDeadLetters(pool, gated, { id: letter }).then(() => 'redriven', (e: Error) => `redrive failed: ${e.message}`);
-    await waitFor('the redrive holds its letter', async () => (await activity(`query like '%for update skip locked%'`)).rowCount! > 0);
-    const drop = dropDeadLetter(pool, letter).then(() => 'dropped', (e: { code?: string }) => e.code ?? String(e));
-    await waitFor('the drop waits on the letter', async () => (await activity(`wait_event_type = 'Lock' and query like '%from brigade_bus.dead_letters where id%'`)).rowCount! > 0);
-    open();
+    let drop: Promise<string>;
+    try {
+      await within(atGate, 15_000, 'the redrive holding its letter');
+      drop = dropDeadLetter(pool, letter).then(() => 'dropped', (e: { code?: string }) => e.code ?? String(e));
+      await waitFor('the drop waits on the letter', async () => (await activity(`wait_event_type = 'Lock' and query like '%from brigade_bus.dead_letters where id%'`)).rowCount! > 0);
+    } finally {
+      // Never left holding its transaction, whatever failed above.
+      open();
+    }
     let timer: NodeJS.Timeout | undefined;
     const outcome = await Promise.race([Promise.all([redrive, drop]), new Promise((resolve) => (timer = setTimeout(() => resolve('both still waiting after 5 s'), 5000)))]);
     clearTimeout(timer);
