@@ -34,6 +34,9 @@ const EMBEDDED_DATA_DIR = 'pg';
  */
 const EMBEDDED_SETTING = `the embedded database (DATABASE_URL is not set; its log is ${EMBEDDED_DATA_DIR}.log in BRIGADE_HOME)`;
 
+/** `createDatabases`' `mainSetting` for `db`: the embedded database described, else the default (`DATABASE_URL`). */
+const mainSettingOf = (db: DatabaseHandle): { mainSetting?: string } => (db.embedded === null ? {} : { mainSetting: EMBEDDED_SETTING });
+
 /**
  * The embedded PostgreSQL's data directory, `BRIGADE_HOME/pg` (absolute), when the main database is
  * that one; null when `DATABASE_URL` is set.
@@ -64,7 +67,7 @@ export async function openCommandDatabases(config: Config, poolSize: number): Pr
   const db = await openDatabase(config, () => undefined);
   // A database that takes the connection and never answers fails the command after the time limit
   // (DATABASE_ACQUIRE_TIMEOUT_MS) instead of holding it for ever.
-  const databases = createDatabases({ url: db.url, ...(db.embedded === null ? {} : { mainSetting: EMBEDDED_SETTING }), serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });
+  const databases = createDatabases({ url: db.url, ...mainSettingOf(db), serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });
   return {
     db,
     databases,
@@ -146,7 +149,7 @@ export async function createPlatform(
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
   const databases = createDatabases({
     url: db.url,
-    ...(db.embedded === null ? {} : { mainSetting: EMBEDDED_SETTING }),
+    ...mainSettingOf(db),
     replicaUrl: config.databaseReplicaUrl,
     serviceUrls: config.serviceDatabaseUrls,
     poolSize: config.poolSize,
