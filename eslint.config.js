@@ -22,7 +22,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/main.ts', 'scripts/**', 'test/**', 'bench/**', 'bin/**'],
+    files: ['src/cli/main.ts', 'src/cli/bin.ts', 'scripts/**', 'test/**', 'bench/**', 'bin/**'],
     rules: { 'no-restricted-properties': 'off' },
   },
 );

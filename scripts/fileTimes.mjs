@@ -3,7 +3,7 @@
  * A node:test reporter for `scripts/test.ts`: at the end of the run, prints the test files that took
  * longest, as the sum of their top-level tests' durations (a file's start-up, its compile and its
  * database clone, is not counted), so that the CI log's tail says where the suite's time goes. Plain
- * JavaScript: node loads reporters before the `--import tsx` hooks that would compile TypeScript.
+ * JavaScript: the runner's process runs no TypeScript (it runs the compiled test files).
  */
 import path from 'node:path';
 
@@ -26,5 +26,16 @@ export default async function* fileTimes(source) {
   if (ms.size === 0) return;
   const total = [...ms.values()].reduce((a, b) => a + b, 0);
   yield `\nlongest test files (seconds of their top-level tests; all ${ms.size} files: ${(total / 1000).toFixed(0)} s):\n`;
-  for (const [file, t] of [...ms].sort((a, b) => b[1] - a[1]).slice(0, SHOWN)) yield `${(t / 1000).toFixed(0).padStart(6)}  ${path.relative(process.cwd(), file)}\n`;
+  for (const [file, t] of [...ms].sort((a, b) => b[1] - a[1]).slice(0, SHOWN)) yield `${(t / 1000).toFixed(0).padStart(6)}  ${sourceOf(file)}\n`;
+}
+
+/**
+ * The test file's source, relative to the checkout: the runner runs the compiled mirror's `.js`
+ * (`BRIGADE_TEST_MIRROR`, scripts/compileForTests.ts), whose layout is the checkout's.
+ * @param {string} file
+ */
+function sourceOf(file) {
+  const mirror = process.env.BRIGADE_TEST_MIRROR;
+  if (mirror !== undefined && file.startsWith(mirror + path.sep)) return path.relative(mirror, file).replace(/\.js$/, '.ts');
+  return path.relative(process.cwd(), file);
 }

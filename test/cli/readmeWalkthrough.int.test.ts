@@ -4,7 +4,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { brigadeBin, repoRoot } from '../support/cli.ts';
+import { checkoutBrigadeBin, repoRoot } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { serveBrigade } from '../support/embeddedHome.ts';
 import { FLOW_MS } from '../support/eventually.ts';
@@ -44,7 +44,7 @@ describe('the README walkthrough', () => {
       .join('\n')
       .replace(/\bsleep 2;/, waitForCharge)
       .replaceAll('localhost:3000', api)
-      .replaceAll('npx brigade', `${JSON.stringify(process.execPath)} ${JSON.stringify(brigadeBin)}`);
+      .replaceAll('npx brigade', `${JSON.stringify(process.execPath)} ${JSON.stringify(checkoutBrigadeBin)}`);
     // stdin from /dev/null: bash given a socket for stdin (Node's pipes) takes itself for rshd's and reads bashrc.
     const shell = spawn('bash', ['-euo', 'pipefail', '-c', script], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

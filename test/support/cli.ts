@@ -1,8 +1,13 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import path from 'node:path';
 
+/** The root of the tree the tests run from: under `npm test`, the compiled mirror of the checkout (scripts/compileForTests.ts). */
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
+/** The `brigade` command of that tree: under `npm test`, the mirror's, which runs the compiled CLI without tsx. */
 export const brigadeBin = path.join(repoRoot, 'bin', 'brigade.js');
+/** The checkout's own `brigade` command, as `npx brigade` runs it (tsx's loader, then src/cli/bin.ts). */
+export const checkoutBrigadeBin = path.join(path.dirname(realpathSync(path.join(repoRoot, 'package.json'))), 'bin', 'brigade.js');
 
 /** The result of one `brigade` run. */
 export interface CliResult {
