@@ -23,7 +23,7 @@ import { revealAddresses, revealEventData } from './operations/revealPersonalFie
 import { isSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Reason = Type.String({ minLength: 1, maxLength: 500 });
+const Reason = Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'why, shown to the customer; not blank' });
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
 /** What a caller who may not see an order is told. */

@@ -177,6 +177,18 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.deepEqual((await command(t, r.staff, staffCancel.id, 'cancel', 3, { reason: 'no courier' })).json().cancelledBy, 'staff', 'staff cancel before pick-up');
   });
 
+  test('reject needs a reason the customer can read: a blank one gets 400 naming body.reason, and the order stays placed', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    for (const reason of ['   ', '\t\n']) {
+      const res = await command(t, r.staff, order.id, 'reject', 1, { reason });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', 'body.reason'], res.body);
+    }
+    assert.equal((await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json().status, 'placed');
+    const rejected = await command(t, r.staff, order.id, 'reject', 1, { reason: 'out of dough' });
+    assert.deepEqual([rejected.statusCode, rejected.json().status], [200, 'rejected'], rejected.body);
+  });
+
   test('an order whose courier vanished after the pick-up: staff, the customer and admin deliver are refused; an admin cancels it with a reason, and the courier who had it is recorded', async () => {
     const c = await customer(t);
     const k = await courier(t);
