@@ -35,10 +35,13 @@ async function main(): Promise<number> {
   let embedded: EmbeddedDatabase | null = null;
   let adminUrl = process.env.DATABASE_URL;
   if (adminUrl === undefined || adminUrl === '') {
-    // fsync off: this cluster holds only throw-away test databases.
+    // fsync off: this cluster holds only throw-away test databases. An idle transaction ends after 90 s:
+    // a test that fails while it holds one open at a gate would otherwise hold the cluster's xid horizon,
+    // and with it every relay and projector of every other test file, until the file's 600 s bound
+    // (one CI check failed 20 tests that way); 90 s is shorter than the tests' waits (FLOW_MS, 120 s).
     embedded = await startEmbeddedPostgres({
       dir: path.join(root, '.brigade', 'test-pg'),
-      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300'],
+      postgresFlags: ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=300', '-c', 'idle_in_transaction_session_timeout=90s'],
       onProgress: (line) => console.log(`[test] ${line}`),
     });
     adminUrl = embedded.url;

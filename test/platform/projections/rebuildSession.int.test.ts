@@ -56,7 +56,8 @@ describe('a rebuild’s own session: probed while it holds the rebuild lock; its
     try {
       assert.deepEqual(await peerLossSettingsOf(owner!), await peerLossSettingsOf(plain), 'given back, the connection is a pooled one like the others');
       assert.equal(await clientKeepsAlive(owner!), await clientKeepsAlive(plain));
-      assert.equal((await owner!.query(`select current_setting('idle_in_transaction_session_timeout') as idle`)).rows[0].idle, '0');
+      const idleOf = async (c: pg.ClientBase) => (await c.query(`select current_setting('idle_in_transaction_session_timeout') as idle`)).rows[0].idle;
+      assert.equal(await idleOf(owner!), await idleOf(plain), "the server's idle timeout, not the swap's");
     } finally {
       plain.release();
     }
