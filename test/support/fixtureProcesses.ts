@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { scriptRun } from './scriptRun.ts';
 
 /** A fixture script running as a child process of the test. */
 export interface FixtureProcess {
@@ -11,7 +12,7 @@ export interface FixtureProcess {
 }
 
 /**
- * The child processes of one test file, each running a fixture script under tsx with one JSON
+ * The child processes of one test file, each running a fixture script (compiled, or under tsx: `scriptRun`) with one JSON
  * argument (stdout read by `line`, stderr passed through). Call `killAll` in `after`: a test that
  * failed half-way must not leave a relay or worker running.
  */
@@ -19,7 +20,8 @@ export function fixtureProcesses(): { start(script: string, config: Record<strin
   const children: ChildProcess[] = [];
   return {
     start(script, config) {
-      const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const { execArgv, file } = scriptRun(script);
+      const child = spawn(process.execPath, [...execArgv, file, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
       children.push(child);
       let out = '';
       const waiters: Array<() => void> = [];

@@ -7,6 +7,7 @@ import { Redis } from 'ioredis';
 import { useTestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
+import { scriptRun } from '../../support/scriptRun.ts';
 import { createProbe } from './probe.ts';
 
 const redis = await requireService('redis');
@@ -18,8 +19,9 @@ interface Instance {
 
 /** Starts one app instance (a real process) sharing the database and Redis. */
 async function start(url: string, namespace: string): Promise<Instance> {
-  const child: ChildProcess = fork(path.join(import.meta.dirname, 'cacheProcess.ts'), [url, testEnv.redisUrl, namespace], {
-    execArgv: ['--import', 'tsx'],
+  const { execArgv, file } = scriptRun(path.join(import.meta.dirname, 'cacheProcess.ts'));
+  const child: ChildProcess = fork(file, [url, testEnv.redisUrl, namespace], {
+    execArgv: [...execArgv],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const waiting = new Map<number, (reply: Record<string, unknown>) => void>();

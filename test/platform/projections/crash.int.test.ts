@@ -9,6 +9,7 @@ import { createEventStore, type GlobalPosition } from '../../../src/platform/eve
 import { comparePositions, projectionStatus, runProjection } from '../../../src/platform/projections/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
+import { scriptRun } from '../../support/scriptRun.ts';
 import { COUNTS_DDL, countingProjection } from './fixtures/countingProjection.ts';
 
 /** Bound on each forced step (a safety net, not a timing claim). */
@@ -54,7 +55,8 @@ describe('projector crash: killed mid-batch, a second instance takes over withou
     const last = positions.at(-1)!;
     const total = async () => Number((await admin.query('select coalesce(sum(n), 0) as n from ordering.crash_counts')).rows[0].n);
 
-    child = spawn(process.execPath, ['--import', 'tsx', fixture, database.db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { execArgv, file } = scriptRun(fixture);
+    child = spawn(process.execPath, [...execArgv, file, database.db.url], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stderr!.on('data', (c: Buffer) => (err += c.toString()));

@@ -24,6 +24,7 @@ import {
 import { claimSagaWork } from '../../../src/platform/sagas/claimSagaWork.ts';
 import { transitionSaga } from '../../../src/platform/sagas/transitionSaga.ts';
 import { repoRoot } from '../../support/cli.ts';
+import { scriptRun } from '../../support/scriptRun.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { eventually } from '../../support/eventually.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
@@ -641,7 +642,8 @@ describe('saga runtime (toy saga on the payments schema)', () => {
 
   test('a runner killed between a step effect and its record: another resumes, finishes, each effect once', async () => {
     const { tenantId, sagaId } = await start({});
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/platform/sagas/fixtures/toyRunner.ts'), database.db.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const { execArgv, file } = scriptRun(path.join(repoRoot, 'test/platform/sagas/fixtures/toyRunner.ts'));
+    const child = spawn(process.execPath, [...execArgv, file, database.db.url], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
