@@ -26,11 +26,12 @@ export interface ServiceDeps {
   readonly transport: Transport;
   /**
    * The tenants' databases beyond the shared one (decision 0008): reads across tenants run on each
-   * (`findInEveryDatabase`), background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}),
+   * (`findInEveryDatabase`), reads of several tenants that live apart leave out one that fails
+   * (`readEachTenant`), background work serves each (`onDatabase`, see {@link ServiceWorker.everyDatabase}),
    * and a tenant's database is found for what needs its pool (`poolOfTenant`: a LISTEN, a wait; or
    * `placementOf`, where a routed transaction of the tenant just ran).
    */
-  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'findInEveryDatabase' | 'onDatabase' | 'placementOf' | 'poolOfTenant'>;
+  readonly placements: Pick<TenantRouter, 'dedicatedDatabases' | 'findInEveryDatabase' | 'onDatabase' | 'placementOf' | 'poolOfTenant' | 'readEachTenant'>;
   /**
    * In an instance of an {@link ServiceWorker.everyDatabase} worker that serves a dedicated database:
    * that database's short name (its pool's label, `db-` and 8 hex digits: `databaseLabel`), for logs and metric labels. Absent for

@@ -7,7 +7,7 @@ import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
 import { isStaleList, type PlacementCatalog } from './placementCatalog.ts';
 import { withDeadline } from '../runtime/withDeadline.ts';
-import { boundedUntil } from '../db/localTimeouts.ts';
+import { boundedUntil, localTimeouts } from '../db/localTimeouts.ts';
 
 /** Runs one transaction for a context, on whichever database holds its tenant. */
 export type UnitOfWorkFn = <T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T>) => Promise<T>;
@@ -35,9 +35,9 @@ export interface TenantRouterOptions {
   readonly sharedServices?: readonly string[];
   /** The dedicated databases of the placement catalog, for reads and background work that span tenants. Absent: none. */
   readonly catalog?: PlacementCatalog;
-  /** How long `findInEveryDatabase` waits for a dedicated database. Default {@link DEDICATED_READ_TIMEOUT_MS}. */
+  /** How long `findInEveryDatabase` waits for a dedicated database, and `readEachTenant` for each tenant. Default {@link DEDICATED_READ_TIMEOUT_MS}. */
   readonly readTimeoutMs?: number;
-  /** Receives what left a dedicated database out of a look-up (its label in the error's message, never its URL). */
+  /** Receives what left a database out of a look-up or of a read of several tenants (its label in the error's message, never its URL). */
   readonly onDatabaseTrouble?: (error: Error) => void;
 }
 
@@ -90,6 +90,26 @@ export interface TenantRouter {
    * counts as a database that did not answer. A `'skip'` look-up, whose miss is safe, spares that read.
    */
   findInEveryDatabase<T>(context: UnitOfWorkContext, fn: (tx: Tx) => Promise<T | null>, lookup?: { readonly unanswered?: 'fail' | 'skip' }): Promise<T | null>;
+  /**
+   * For a read of several tenants that live apart (each in a dedicated database), where an answer
+   * without some of them is still worth giving: the menu search of a city's moved restaurants. Runs
+   * `fn` for each of `tenantIds`, at once, each in its own transaction of `context` with that tenant,
+   * routed and fenced as `unitOfWork` runs it, and bounded as `findInEveryDatabase` bounds a dedicated
+   * database's look-up: `statement_timeout` and `lock_timeout` of `readTimeoutMs` in the database (a
+   * read stuck there gives its connection back), and no longer a wait for the caller. A tenant whose
+   * read fails or has not answered by then is left out: it is in `missing`, and what left it out goes
+   * to `onDatabaseTrouble` (by its database's label). So the answer comes within about `readTimeoutMs`
+   * whatever the tenants' databases do, and a read that fails never fails the others. A tenant being
+   * moved for longer than that is left out too.
+   *
+   * `answers` holds the values of the tenants that answered, in the order of `tenantIds`. A `context`
+   * with a tenant, or a tenant id that is not a UUID, is refused (`VALIDATION_FAILED`) before anything
+   * runs.
+   *
+   * @example
+   * const { answers, missing } = await router.readEachTenant({ service: 'menu', actor, readOnly: true }, movedIds, (tx, rid) => searchMenu(tx, [rid], q, 51));
+   */
+  readEachTenant<T>(context: UnitOfWorkContext, tenantIds: readonly string[], fn: (tx: Tx, tenantId: string) => Promise<T>): Promise<{ readonly answers: readonly T[]; readonly missing: readonly string[] }>;
   /**
    * The transactions of background work that serves the tenants of the database at `url` (a relay, a
    * projector, a saga runner there): the ones of `service` without a tenant (their claims and their
@@ -309,6 +329,41 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       }
       if (unanswered.length === 0 || lookup.unanswered === 'skip') return null;
       throw new BrigadeError('DATABASE_UNAVAILABLE', 503, 'Not found in the databases that answered, and a restaurant database did not answer in time; retry shortly');
+    },
+    async readEachTenant<T>(context: UnitOfWorkContext, tenantIds: readonly string[], fn: (tx: Tx, tenantId: string) => Promise<T>) {
+      if (context.tenantId != null) throw new ValidationError('readEachTenant takes its tenants as tenantIds: leave the context without a tenant', { field: 'tenantId' });
+      const notUuid = tenantIds.find((tenantId) => !isUuid(tenantId));
+      if (notUuid !== undefined) throw new ValidationError(`readEachTenant's tenantIds must be UUIDs, not ${JSON.stringify(notUuid)}`, { field: 'tenantIds' });
+      const readTimeoutMs = options.readTimeoutMs ?? DEDICATED_READ_TIMEOUT_MS;
+      const until = Date.now() + readTimeoutMs;
+      /** The label of the database the tenant's read ran on last (where this process believes it lives). */
+      const labelOfTenant = (tenantId: string) => {
+        const placed = placementOf(tenantId);
+        const pool = placed === '' ? options.databases.poolFor(context.service) : options.databases.poolForUrl(placed);
+        return options.databases.labelOf(pool) ?? (placed === '' ? 'the shared database' : 'a dedicated database');
+      };
+      const reads = tenantIds.map((tenantId) => {
+        const own: UnitOfWorkContext = { ...context, tenantId };
+        // Each try (a move's fence refuses one, a move sends one elsewhere) is bounded by the time left
+        // until `until`: one that starts after it gives up at once in the database.
+        const read = routed(own, (pool, setup) => unitOfWork(pool, own, (tx) => fn(tx, tenantId), { ...setup, setupStatements: [localTimeouts(until), ...(setup.setupStatements ?? [])] }));
+        return withDeadline(read, readTimeoutMs).then(
+          (value) => ({ tenantId, answered: true as const, value }),
+          (error: unknown) => ({ tenantId, answered: false as const, error }),
+        );
+      });
+      const answers: T[] = [];
+      const missing: string[] = [];
+      for (const read of await Promise.all(reads)) {
+        if (read.answered) {
+          answers.push(read.value);
+          continue;
+        }
+        missing.push(read.tenantId);
+        const { error } = read;
+        options.onDatabaseTrouble?.(new Error(`${labelOfTenant(read.tenantId)} left out of a read of several tenants (tenant ${read.tenantId}): ${error instanceof Error ? error.message : String(error)}`));
+      }
+      return { answers, missing };
     },
     onDatabase(url, service) {
       const pool = options.databases.poolForUrl(url);

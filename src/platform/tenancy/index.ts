@@ -1,4 +1,4 @@
-export { createTenantRouter, DEFAULT_MOVE_WAIT_MS } from './createTenantRouter.ts';
+export { createTenantRouter, DEDICATED_READ_TIMEOUT_MS, DEFAULT_MOVE_WAIT_MS } from './createTenantRouter.ts';
 export type { CommitStatementsFn, TenantRouter, TenantRouterOptions, UnitOfWorkFn } from './createTenantRouter.ts';
 export { moveTenant } from './moveTenant.ts';
 export { DEFAULT_FENCE_WAIT_MS } from './takeTenantFence.ts';

@@ -5,6 +5,7 @@ import { actorContext, authorize, callerOf } from '../../api/index.ts';
 import { DatabaseUnavailableError, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { DEDICATED_READ_TIMEOUT_MS } from '../../platform/tenancy/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
@@ -78,6 +79,27 @@ const SearchQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A page of search hits (`GET /v1/menu/search`). */
+const SearchPage = Type.Object({
+  hits: Type.Array(
+    Type.Object({
+      restaurantId: Uuid,
+      itemId: Uuid,
+      name: Type.String(),
+      description: Type.String(),
+      price: Type.Integer({ description: 'minor units of the restaurant currency' }),
+      soldOut: Type.Boolean(),
+      rank: Type.Number({ description: 'how well the item matches, higher first; compare ranks of one search only' }),
+    }),
+  ),
+  next: Type.Union([Type.String(), Type.Null()], { description: 'the `before` of the next page; null on the last page' }),
+  unavailable: Type.Integer({
+    minimum: 0,
+    description:
+      `how many of the city's restaurants could not be searched this time: a restaurant with a database of its own that failed or did not answer in time (${DEDICATED_READ_TIMEOUT_MS / 1000} s). Their hits are missing from this page, and the pages after it (which start after its last hit) do not bring back the ones it missed: search again from the first page later for a complete answer. 0: every restaurant was searched`,
+  }),
+});
 
 /** The position of `?before=` for the search of `scope`, or undefined without one; 400 when it is not a cursor an answer of that search gave. */
 function searchCursorOf(before: string | undefined, scope: string): SearchPosition | undefined {
@@ -343,11 +365,15 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           tags: ['menu'],
           summary: "Full-text search across a city's restaurants (accents and case are ignored: `creme` finds \"Crème brûlée\", `café` finds \"Cafe\"; deleted items never match), best first, a page at a time; `next` (when more hits exist) is the `before` of the next page",
           querystring: SearchQuery,
+          response: { 200: SearchPage },
         },
         config: {
           docs: {
             success: {
-              200: `\`{ hits, next }\`: at most \`limit\` hits (default ${SEARCH_HITS}), by rank (best first), then name (by code point), then item id; \`next\` (null on the last page) is the \`before\` of the next page. The city matches whatever its case; one the platform does not know has no restaurants, so its page is empty`,
+              200: `\`{ hits, next, unavailable }\`: at most \`limit\` hits (default ${SEARCH_HITS}), by rank (best first), then name (by code point), then item id; \`next\` (null on the last page) is the \`before\` of the next page. The city matches whatever its case; one the platform does not know has no restaurants, so its page is empty. A restaurant with a database of its own that fails or does not answer within ${DEDICATED_READ_TIMEOUT_MS / 1000} s is left out and counted in \`unavailable\` (the page is partial; 0 when it is not), so one restaurant's outage does not stop the search of its city`,
+            },
+            errors: {
+              503: "DATABASE_UNAVAILABLE or DATABASE_BUSY: the shared database (the directory, or the restaurants without a database of their own) failed or is busy; retry shortly. A restaurant's own database is never the cause: it is counted in `unavailable`",
             },
           },
         },
@@ -359,19 +385,21 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         const scope = searchScope(q, city.toLowerCase());
         const after = searchCursorOf(before, scope);
         const restaurants = await ports.directory.restaurantsIn(city);
-        // The restaurants of the shared database in one read (a standby may answer it, decision 0082);
-        // each moved one where it lives (docs/decisions/0008). Each read gives its first hits after the
-        // cursor, one more than a page: merged in the same order, the first `limit` are the page, and
-        // whether any is left over says whether there is a next one.
+        // The restaurants of the shared database in one read (a standby may answer it, decision 0082),
+        // whose failure fails the search; each moved one where it lives (docs/decisions/0008), bounded,
+        // and left out (counted in `unavailable`, reported by the router) when its database fails or does
+        // not answer in time. Each read gives its first hits after the cursor, one more than a page:
+        // merged in the same order, the first `limit` are the page, and whether any is left over says
+        // whether there is a next one.
         const shared = restaurants.filter((r) => !r.dedicated).map((r) => r.id);
-        const search = (context: UnitOfWorkContext, ids: readonly string[]) => unitOfWork(context, (tx) => searchMenu(tx, ids, q, limit + 1, after));
-        const found = await Promise.all([
-          search({ ...publicReader(null), replicaOk: true, ownWritesOf: callerOf(request) }, shared),
-          ...restaurants.filter((r) => r.dedicated).map((r) => search(publicReader(r.id), [r.id])),
+        const apart = restaurants.filter((r) => r.dedicated).map((r) => r.id);
+        const [inShared, moved] = await Promise.all([
+          unitOfWork({ ...publicReader(null), replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => searchMenu(tx, shared, q, limit + 1, after)),
+          deps.placements.readEachTenant(publicReader(null), apart, (tx, rid) => searchMenu(tx, [rid], q, limit + 1, after)),
         ]);
-        const merged = found.flat().sort(bySearchOrder);
+        const merged = [...inShared, ...moved.answers.flat()].sort(bySearchOrder);
         const page = merged.slice(0, limit);
-        return { hits: page.map((f) => f.hit), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null };
+        return { hits: page.map((f) => f.hit), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null, unavailable: moved.missing.length };
       },
     );
   };

@@ -9,6 +9,7 @@ import { createPlacementCatalog, createTenantRouter, listDedicatedDatabases, typ
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { deferred } from '../events/support.ts';
 import { eventually } from '../../support/eventually.ts';
+import { silentProxy } from '../../support/silentProxy.ts';
 
 describe('the placement catalog as the process sees it (createPlacementCatalog)', () => {
   test('a second call within maxAgeMs does not read again; with maxAgeMs 0 every call reads', async () => {
@@ -152,6 +153,51 @@ describe('the placement catalog as the process sees it (createPlacementCatalog)'
   });
 });
 
+/** Runs `sql` as a superuser on the database at `url`. */
+async function onUrl(url: string, sql: string, values: unknown[] = []) {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(sql, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Records in the shared database at `sharedUrl` what a move of `tenant` to `url` records (moveTenant): a restaurant, in a city of its own, placed there. */
+async function placeTenant(sharedUrl: string, tenant: string, url: string): Promise<void> {
+  await onUrl(
+    sharedUrl,
+    `with c as (insert into platform.cities (name) values ($2) returning id), r as (insert into platform.restaurants (id, city_id, name) select $1, id, 'Placed' from c)
+     insert into platform.tenant_placements (tenant_id, database_url) values ($1, $3)`,
+    [tenant, `City ${tenant}`, url],
+  );
+}
+
+/**
+ * Runs `read` while a session of the database at `url` holds `menu.placement_probe` exclusively, then
+ * waits (30 s at most) until no statement there waits for a lock: a read bounded in the database
+ * (`lock_timeout`) gave up there by itself, freeing its connection, not only for its caller.
+ */
+async function whileProbeLocked(url: string, read: () => Promise<void>): Promise<void> {
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  try {
+    await holder.query('begin');
+    await holder.query('lock table menu.placement_probe in access exclusive mode');
+    await read();
+    await eventually(
+      'the statement that waited for the lock to end in the database',
+      async () => Number((await onUrl(url, `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0].n),
+      (n) => n === 0,
+      30_000,
+    );
+  } finally {
+    await holder.query('rollback').catch(() => undefined);
+    await holder.end();
+  }
+}
+
 describe('the tenant router across databases (findInEveryDatabase, onDatabase, sharedServices)', () => {
   const database = useTestDatabase();
   let dedicated: TestDatabase;
@@ -162,30 +208,13 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
   // A table without row-level security, so that a transaction without a tenant reads every row of it.
   const probe = 'create table menu.placement_probe (n int not null); grant select, insert on menu.placement_probe to brigade_menu';
 
-  /** Runs `sql` as a superuser on the database at `url`. */
-  const onUrl = async (url: string, sql: string, values: unknown[] = []) => {
-    const client = new pg.Client({ connectionString: url });
-    await client.connect();
-    try {
-      return await client.query(sql, values);
-    } finally {
-      await client.end();
-    }
-  };
-
   before(async () => {
     // Dropped after the pools: clean-ups run last first.
     dedicated = await createTestDatabase();
     database.defer(() => dedicated.drop());
     await onUrl(database.db.url, `${probe}; insert into menu.placement_probe values (1), (2)`);
     await onUrl(dedicated.url, `${probe}; insert into menu.placement_probe values (10)`);
-    // What a move records in the shared database (moveTenant).
-    await onUrl(
-      database.db.url,
-      `with c as (insert into platform.cities (name) values ($2) returning id), r as (insert into platform.restaurants (id, city_id, name) select $1, id, 'Placed' from c)
-       insert into platform.tenant_placements (tenant_id, database_url) values ($1, $3)`,
-      [placed, `City ${placed}`, dedicated.url],
-    );
+    await placeTenant(database.db.url, placed, dedicated.url);
     dbs = createDatabases({ url: database.db.url, poolSize: 2 });
     database.defer(() => dbs.close());
     // The catalog read as the composition root reads it: the platform service, as an admin.
@@ -296,24 +325,10 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
   });
 
   test('a dedicated database that is connected but stuck behind a lock: its look-up statement ends in the database too, not only for the caller', async () => {
-    const holder = new pg.Client({ connectionString: dedicated.url });
-    await holder.connect();
-    try {
-      await holder.query('begin');
-      await holder.query('lock table menu.placement_probe in access exclusive mode');
+    await whileProbeLocked(dedicated.url, async () => {
       const stuck = createTenantRouter({ databases: dbs, catalog: createPlacementCatalog(async () => [dedicated.url]), readTimeoutMs: 300 });
       await assert.rejects(stuck.findInEveryDatabase(admin, holding(99)), (error: { code?: string }) => error.code === 'DATABASE_UNAVAILABLE');
-      // The statement that waited for the lock gave up there (lock_timeout), freeing its connection.
-      await eventually(
-        'the look-up statement to end in the dedicated database',
-        async () => Number((await onUrl(dedicated.url, `select count(*) as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`)).rows[0].n),
-        (n) => n === 0,
-        30_000,
-      );
-    } finally {
-      await holder.query('rollback').catch(() => undefined);
-      await holder.end();
-    }
+    });
   });
 
   test("onDatabase(url, service): that service's transactions without a tenant run on url; the others are routed as usual", async () => {
@@ -372,5 +387,67 @@ describe('the tenant router across databases (findInEveryDatabase, onDatabase, s
     // The same tenant in a service whose rows move: the fence sends it to the dedicated database.
     assert.equal(await fresh.unitOfWork({ ...context, service: 'menu' }, databaseName), dedicated.name);
     assert.equal(fresh.placementOf(placed), dedicated.url);
+  });
+});
+
+describe('the tenant router: a read of several tenants that live apart (readEachTenant)', () => {
+  const database = useTestDatabase();
+  let dedicated: TestDatabase;
+  let dbs: Databases;
+  /** Tenants placed in the dedicated database, in one that refuses connections, in one that never answers; one in the shared database. */
+  const apart = randomUUID();
+  const refused = randomUUID();
+  const unanswered = randomUUID();
+  const home = randomUUID();
+  const reader: UnitOfWorkContext = { service: 'menu', actor: { kind: 'public', id: 'anonymous' }, readOnly: true };
+  const probe = 'create table menu.placement_probe (n int not null); grant select on menu.placement_probe to brigade_menu';
+  const databaseName = async (tx: Tx) => (await tx.query<{ name: string }>('select current_database() as name')).rows[0]!.name;
+
+  before(async () => {
+    dedicated = await createTestDatabase();
+    database.defer(() => dedicated.drop());
+    await onUrl(dedicated.url, probe);
+    // A database that accepts connections and never answers: a proxy gone silent before anyone connects.
+    const silent = await silentProxy(dedicated.url);
+    silent.silence();
+    // What moves record in the shared database (moveTenant): there the fence sends each tenant to its URL.
+    for (const [tenant, url] of [[apart, dedicated.url], [refused, 'postgres://postgres@127.0.0.1:1/refusing'], [unanswered, silent.url]] as const) await placeTenant(database.db.url, tenant, url);
+    dbs = createDatabases({ url: database.db.url, poolSize: 2 });
+    database.defer(() => dbs.close());
+    // Closed first (clean-ups run last first): the pool's connections to it fail and let go.
+    database.defer(() => silent.close());
+  });
+
+  test('each tenant read where it lives, at once; one whose database refuses or never answers is left out within readTimeoutMs, reported by label, and the others answer', async () => {
+    const troubles: string[] = [];
+    const router = createTenantRouter({ databases: dbs, readTimeoutMs: 500, onDatabaseTrouble: (e) => troubles.push(e.message) });
+    const began = performance.now();
+    const { answers, missing } = await router.readEachTenant(reader, [apart, refused, home, unanswered], async (tx, tenant) => `${tenant}@${await databaseName(tx)}`);
+    const ms = performance.now() - began;
+    assert.deepEqual(answers, [`${apart}@${dedicated.name}`, `${home}@${database.db.name}`], 'in the order asked, those that answered');
+    assert.deepEqual(missing, [refused, unanswered]);
+    assert.ok(ms < 5000, `answered after ${Math.round(ms)} ms (the silent one held for the bound only)`);
+    assert.equal(troubles.length, 2, troubles.join('\n'));
+    assert.ok(troubles[0]!.startsWith(`db-`) && troubles[0]!.includes(`left out of a read of several tenants (tenant ${refused})`), troubles[0]);
+    assert.ok(troubles[1]!.includes(`(tenant ${unanswered})`) && troubles[1]!.includes('no answer within 500 ms'), troubles[1]);
+    assert.ok(troubles.every((t) => /^db-[0-9a-f]{8} left out/.test(t) && !t.includes('postgres://')), troubles.join('\n'));
+    assert.deepEqual(await router.readEachTenant(reader, [], databaseName), { answers: [], missing: [] });
+  });
+
+  test("a read stuck behind a lock in its tenant's database ends there too (lock_timeout), not only for the caller", async () => {
+    await whileProbeLocked(dedicated.url, async () => {
+      const router = createTenantRouter({ databases: dbs, readTimeoutMs: 300 });
+      const { missing } = await router.readEachTenant(reader, [apart], (tx) => tx.query('select n from menu.placement_probe'));
+      assert.deepEqual(missing, [apart]);
+    });
+  });
+
+  test('a context with a tenant, or a tenant id that is not a UUID, is refused before anything runs', async () => {
+    const router = createTenantRouter({ databases: dbs });
+    let ran = 0;
+    const count = async () => ran++;
+    await assert.rejects(router.readEachTenant({ ...reader, tenantId: apart }, [apart], count), (error: unknown) => error instanceof ValidationError && error.details.field === 'tenantId');
+    await assert.rejects(router.readEachTenant(reader, [apart, 'not-a-uuid'], count), (error: unknown) => error instanceof ValidationError && error.details.field === 'tenantIds');
+    assert.equal(ran, 0);
   });
 });

@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../src/composition/services.ts';
 import { moveTenant } from '../../../src/platform/tenancy/index.ts';
-import { adminQuery, urlFor } from '../../support/db.ts';
+import { adminQuery, createTestDatabase, urlFor, type TestDatabase } from '../../support/db.ts';
 import { testEnv } from '../../support/env.ts';
+import { within } from '../../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
+import { silentProxy, type SilentProxy } from '../../support/silentProxy.ts';
 import { seedSearchRestaurant } from './support.ts';
 
 type Hit = { restaurantId: string; itemId: string; name: string; description: string; price: number; soldOut: boolean; rank: number };
-type Page = { hits: Hit[]; next: string | null };
+type Page = { hits: Hit[]; next: string | null; unavailable: number };
 
 /** A restaurant of `city` with one category and the items given as [name, description]. */
 const seed = (t: TestPlatform, name: string, city: string, items: ReadonlyArray<readonly [string, string]>) =>
@@ -221,3 +224,119 @@ describe('menu search, a page at a time', () => {
   });
 
 });
+
+/**
+ * A restaurant's own database (decision 0008) that stops answering or refuses connections costs the
+ * search that restaurant's hits only: each dedicated read is bounded (the router's `readTimeoutMs`, 2 s
+ * by default), the restaurant is left out and counted in `unavailable`, and the other restaurants' hits
+ * are answered. The shared database's own failure still fails the search.
+ */
+describe("menu search when a restaurant's own database does not answer", () => {
+  let t: TestPlatform;
+  const city = 'Probetown';
+  /** Two dedicated databases, each behind a proxy: one goes silent, the other then refuses connections. */
+  const dedicated: Array<{ db: TestDatabase; proxy: SilentProxy }> = [];
+  let shared: string;
+  let silent: string;
+  let refusing: string;
+
+  before(async () => {
+    t = await startTestPlatform();
+    for (let i = 0; i < 2; i++) {
+      const db = await createTestDatabase({ empty: true });
+      dedicated.push({ db, proxy: await silentProxy(db.url) });
+    }
+    shared = await seed(t, 'Forno Shared', city, [['Pizza margherita', 'tomato, mozzarella']]);
+    silent = await seed(t, 'Forno Silent', city, [['Pizza diavola', 'salami']]);
+    refusing = await seed(t, 'Forno Refusing', city, [['Pizza bianca', 'no tomato']]);
+    // Each moved to its database through its proxy: the placement (and so the search) goes through it.
+    for (const [rid, { proxy }] of [[silent, dedicated[0]!], [refusing, dedicated[1]!]] as const) {
+      await moveTenant({ tenantId: rid, sourceUrl: t.db.url, targetUrl: proxy.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
+    }
+  });
+  after(async () => {
+    // The proxies first: a read still waiting on a silent one fails, and the platform's pools let go.
+    for (const { proxy } of dedicated) await proxy.close();
+    await t?.close();
+    for (const { db } of dedicated) {
+      const deadline = Date.now() + 30_000;
+      while ((await adminQuery(`select 1 from pg_stat_activity where datname = $1`, [db.name])).rowCount !== 0 && Date.now() < deadline) await sleep(50);
+      await db.drop();
+    }
+  });
+
+  /** One search for pizza, bounded well past the dedicated reads' 2 s: a search that hangs fails here. */
+  const pizza = async () => {
+    const began = performance.now();
+    const r = await within(t.request({ url: `/v1/menu/search?q=pizza&city=${city}` }), 20_000, 'the search to answer');
+    return { status: r.statusCode, body: r.json() as Page & { code?: string }, ms: performance.now() - began, text: r.body };
+  };
+  const restaurantsOf = (page: Page) => new Set(page.hits.map((h) => h.restaurantId));
+
+  test('every database up: every hit, unavailable 0', async () => {
+    const { status, body, text } = await pizza();
+    assert.equal(status, 200, text);
+    assert.deepEqual(restaurantsOf(body), new Set([shared, silent, refusing]));
+    assert.equal(body.unavailable, 0);
+  });
+
+  test("a restaurant's database that goes silent: the others' hits within the bound, that restaurant counted in unavailable; again once its pool is full of hung reads", async () => {
+    dedicated[0]!.proxy.silence();
+    const one = await pizza();
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual(restaurantsOf(one.body), new Set([shared, refusing]), 'the shared restaurant and the other moved one');
+    assert.equal(one.body.unavailable, 1);
+    assert.equal(one.body.next, null);
+    assert.ok(one.ms < 10_000, `answered after ${Math.round(one.ms)} ms`);
+    // Each search leaves one read hanging on the silent database (its pool holds 8): more searches than
+    // that at once, then one more, still answer the others' hits, not 503 DATABASE_BUSY.
+    const many = await Promise.all(Array.from({ length: 10 }, () => pizza()));
+    many.push(await pizza());
+    for (const answer of many) {
+      assert.equal(answer.status, 200, answer.text);
+      assert.deepEqual([restaurantsOf(answer.body), answer.body.unavailable], [new Set([shared, refusing]), 1]);
+      assert.ok(answer.ms < 10_000, `answered after ${Math.round(answer.ms)} ms`);
+    }
+  });
+
+  test("a restaurant's database that refuses connections: the others' hits, not 503", async () => {
+    await dedicated[1]!.proxy.close();
+    const { status, body, text } = await pizza();
+    assert.equal(status, 200, text);
+    assert.deepEqual(restaurantsOf(body), new Set([shared]));
+    assert.equal(body.unavailable, 2, 'the silent one and the refusing one');
+  });
+
+  test("the shared database's own failure still fails the search: no page of the dedicated hits alone", async () => {
+    // The shared database's search fails (its text search configuration gone); the directory still answers.
+    await adminQueryOn(t.db.url, 'alter text search configuration menu.search_simple rename to search_simple_away');
+    try {
+      const { status, body, text } = await pizza();
+      assert.deepEqual([status, body.code, body.hits], [500, 'INTERNAL', undefined], text);
+    } finally {
+      await adminQueryOn(t.db.url, 'alter text search configuration menu.search_simple_away rename to search_simple');
+    }
+  });
+
+  test('the OpenAPI document describes unavailable', async () => {
+    const doc = (await t.request({ url: '/docs/json' })).json() as {
+      paths: Record<string, { get: { responses: Record<string, { description: string; content?: Record<string, { schema: { properties?: Record<string, { description?: string }> } }> }> } }>;
+    };
+    const ok = doc.paths['/v1/menu/search']!.get.responses['200']!;
+    const properties = ok.content?.['application/json']?.schema.properties ?? {};
+    assert.deepEqual(Object.keys(properties).sort(), ['hits', 'next', 'unavailable']);
+    assert.match(properties['unavailable']?.description ?? '', /could not be searched/);
+    assert.match(ok.description, /`unavailable`/);
+  });
+});
+
+/** Runs one statement as a superuser on the database at `url`. */
+async function adminQueryOn(url: string, text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
