@@ -11,13 +11,12 @@ describe('brigade tenants move interrupted', () => {
   const shared = useTestDatabase();
   let admin: pg.Pool;
   const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
-  const FENCE = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
 
   before(async () => {
     admin = shared.pool(4);
   });
 
-  const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
+  const { addRestaurant, staffRows, placed, fenceFree } = restaurantRows(() => admin);
   /** The move's sessions in the shared database: [all of them, those waiting for a lock]. */
   const moveSessions = async () => {
     const { rows } = await admin.query<{ n: number; waiting: number }>(
@@ -31,17 +30,6 @@ describe('brigade tenants move interrupted', () => {
     while (!(await done())) {
       assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
       await sleep(50);
-    }
-  };
-  /** Whether nobody holds the tenant's fence (tried, and let go at once). */
-  const fenceFree = async (tenant: string) => {
-    const client = await admin.connect();
-    try {
-      const { rows } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(${FENCE}) as ok`, [tenant]);
-      if (rows[0]!.ok) await client.query(`select pg_advisory_unlock(${FENCE})`, [tenant]);
-      return rows[0]!.ok;
-    } finally {
-      client.release();
     }
   };
 

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { commitStatements, configureGroupCommit, createDatabases, DatabaseBusyError, DatabaseUnavailableError, NO_FLUSH_WAIT, sendBatch, type Databases, type Statement, type StatementMerge } from '../../src/platform/db/index.ts';
 import { localTimeouts } from '../../src/platform/db/localTimeouts.ts';
-import { createTenantRouter } from '../../src/platform/tenancy/index.ts';
+import { createTenantRouter, tenantFenceKey } from '../../src/platform/tenancy/index.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { eventually, within } from '../support/eventually.ts';
 
@@ -189,7 +189,7 @@ describe('group commit of one-round-trip units', () => {
     const tenants = Array.from({ length: 5 }, () => randomUUID());
     // The move's exclusive hold of the third tenant's fence (moveTenant), on a connection of its own.
     const move = await database.pool(1).connect();
-    const fence = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
+    const fence = tenantFenceKey('$1::uuid');
     await move.query(`select pg_advisory_lock(${fence})`, [tenants[2]]);
     try {
       const blocker = router.commitStatements({ service: 'menu' }, [{ text: 'select pg_sleep(0.05)' }]);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
+import { moveFenceKeys } from '../../src/platform/tenancy/index.ts';
 
 /**
  * Restaurants written past RLS by the test's superuser, and what a move test reads of them. `admin` is
@@ -19,5 +20,20 @@ export function restaurantRows(admin: () => pg.Pool) {
     staffRows: async (tenant: string) => (await admin().query<{ n: number }>(`select count(*)::int as n from platform.staff where tenant_id = $1`, [tenant])).rows[0]!.n,
     /** Whether `tenant` has a placement (1) or not (0). */
     placed: async (tenant: string) => (await admin().query(`select 1 from platform.tenant_placements where tenant_id = $1`, [tenant])).rowCount,
+    /** Whether nobody holds any key of `tenant`'s fence (each tried, and let go at once). */
+    async fenceFree(tenant: string): Promise<boolean> {
+      const client = await admin().connect();
+      try {
+        let free = true;
+        for (const key of moveFenceKeys('$1::uuid')) {
+          const { rows } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(${key}) as ok`, [tenant]);
+          if (rows[0]!.ok) await client.query(`select pg_advisory_unlock(${key})`, [tenant]);
+          free &&= rows[0]!.ok;
+        }
+        return free;
+      } finally {
+        client.release();
+      }
+    },
   };
 }

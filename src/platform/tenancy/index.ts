@@ -4,7 +4,7 @@ export { moveTenant } from './moveTenant.ts';
 export { DEFAULT_FENCE_WAIT_MS } from './takeTenantFence.ts';
 export { createPlacementCatalog, DEFAULT_CATALOG_MAX_AGE_MS, type PlacementCatalog } from './placementCatalog.ts';
 export { listDedicatedDatabases } from './listDedicatedDatabases.ts';
-export { tenantFence, tenantFenceKey, tenantNotMoving } from './tenantFence.ts';
+export { moveFenceKeys, tenantFence, tenantFenceKey, tenantNotMoving } from './tenantFence.ts';
 export type { MoveTenantOptions } from './moveTenant.ts';
 export { tenantTables } from './tenantTables.ts';
 export type { TenantTable } from './tenantTables.ts';

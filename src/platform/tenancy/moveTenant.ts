@@ -5,8 +5,8 @@ import { runMigrations, type MigrationSet } from '../migrations/index.ts';
 import { moveClient, moveSessionSettings } from './moveClient.ts';
 import { openMoveTarget, targetConnectionError } from './openMoveTarget.ts';
 import { readOutboxMarks } from './outboxMarks.ts';
+import { releaseTenantFence } from './releaseTenantFence.ts';
 import { DEFAULT_FENCE_WAIT_MS, takeTenantFence } from './takeTenantFence.ts';
-import { tenantFenceKey } from './tenantFence.ts';
 import { tenantTables, type TenantTable } from './tenantTables.ts';
 
 /** Options of {@link moveTenant}. */
@@ -422,7 +422,7 @@ export async function moveTenant(options: MoveTenantOptions): Promise<{ rows: Re
       await source.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      await source.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [tenant]).catch(() => undefined);
+      await releaseTenantFence(source, tenant).catch(() => undefined);
     }
     return { rows };
   } catch (error) {

@@ -1,7 +1,8 @@
 import pg from 'pg';
 import { BrigadeError } from '../errors/index.ts';
 import { moveClient } from './moveClient.ts';
-import { tenantFenceKey } from './tenantFence.ts';
+import { releaseTenantFence } from './releaseTenantFence.ts';
+import { moveFenceKeys, tenantFenceKey, tenantFenceKeyBefore0032 } from './tenantFence.ts';
 
 /** Default of `fenceWaitMs` in {@link takeTenantFence} and `moveTenant`: how long a move waits for the tenant's transactions in flight. */
 export const DEFAULT_FENCE_WAIT_MS = 10_000;
@@ -33,19 +34,22 @@ interface Holder {
 }
 
 /**
- * Holders of the tenant's shared move lock other than `self`, read from `pg_locks` (the two-int
- * advisory key of {@link tenantFenceKey} is `classid`, `objid`, with `objsubid` 2), longest first.
+ * Holders of the tenant's shared move locks other than `self`, read from `pg_locks`, longest first: of
+ * {@link tenantFenceKey} (one bigint: its high and low 32 bits are `classid`, `objid`, with `objsubid`
+ * 1) and of {@link tenantFenceKeyBefore0032} (two ints: `classid`, `objid`, with `objsubid` 2), which an
+ * older release's saga claims try.
  */
 async function readHolders(db: pg.ClientBase, tenantId: string, self: number): Promise<Holder[]> {
   const { rows } = await db.query<{ pid: number; app: string; state: string; age_s: number }>(
-    `select l.pid, coalesce(nullif(a.application_name, ''), '(no application_name)') as app, coalesce(a.state, '?') as state,
+    `select distinct l.pid, coalesce(nullif(a.application_name, ''), '(no application_name)') as app, coalesce(a.state, '?') as state,
             coalesce(extract(epoch from now() - coalesce(a.xact_start, a.backend_start)), 0)::int as age_s
        from pg_locks l
        left join pg_stat_activity a on a.pid = l.pid
-       cross join lateral (values (${tenantFenceKey('$1::uuid')})) k(class, obj)
+       cross join lateral (values (${tenantFenceKey('$1::uuid')}, ${tenantFenceKeyBefore0032('$1::uuid')})) k(fence, class, obj)
       where l.locktype = 'advisory' and l.granted and l.pid <> $2
         and l.database = (select oid from pg_database where datname = current_database())
-        and l.classid = k.class::oid and l.objid = k.obj::oid and l.objsubid = 2
+        and ((l.objsubid = 1 and l.classid = ((k.fence >> 32) & 4294967295)::oid and l.objid = (k.fence & 4294967295)::oid)
+          or (l.objsubid = 2 and l.classid = k.class::oid and l.objid = k.obj::oid))
       order by age_s desc, l.pid`,
     [tenantId, self],
   );
@@ -58,34 +62,42 @@ function describeHolders(holders: readonly Holder[]): string {
 }
 
 /**
- * Takes the tenant's fence, the exclusive move lock that `platform.enter_tenant` tries shared in every
- * tenant transaction, as a session lock of `session`, waiting at most `waitMs` for the tenant's
- * transactions in flight. While the request waits it is queued, so the tenant's new transactions are
- * refused (`BRMVG`) and wait in the router: the wait is bounded because a transaction left open (idle in
- * transaction, a stuck client) would otherwise hold the move and the tenant's writes with it. Meanwhile
- * a side session names the holders (pid, application, state, age) whenever they change and every
- * `reportEveryMs`.
+ * Takes the tenant's fence, the exclusive move locks ({@link moveFenceKeys}) that `platform.enter_tenant`
+ * and the saga claims' guard try shared, as session locks of `session`, waiting at most `waitMs` in all
+ * for the tenant's transactions in flight. While a request waits it is queued, so the tenant's new
+ * transactions are refused (`BRMVG`) and wait in the router: the wait is bounded because a transaction
+ * left open (idle in transaction, a stuck client) would otherwise hold the move and the tenant's writes
+ * with it. Meanwhile a side session names the holders (pid, application, state, age) whenever they
+ * change and every `reportEveryMs`. Released by {@link releaseTenantFence}.
  *
  * @throws {BrigadeError} `TENANT_FENCE_TIMEOUT` (409): the holders did not finish within `waitMs`; the
- * request is withdrawn (the tenant's transactions run again) and nothing moved.
+ * requests are withdrawn and the keys taken let go (the tenant's transactions run again), nothing moved.
  */
 export async function takeTenantFence(options: TakeTenantFenceOptions): Promise<void> {
   const { session, tenantId, progress } = options;
   const waitMs = options.waitMs ?? DEFAULT_FENCE_WAIT_MS;
-  const first = await session.query<{ ok: boolean; pid: number; timeout: string }>(
-    `select pg_try_advisory_lock(${tenantFenceKey('$1::uuid')}) as ok, pg_backend_pid() as pid, current_setting('lock_timeout') as timeout`,
+  const deadline = performance.now() + waitMs;
+  const keys = moveFenceKeys('$1::uuid');
+  const first = await session.query<{ taken: boolean[]; pid: number; timeout: string }>(
+    `select array[${keys.map((k) => `pg_try_advisory_lock(${k})`).join(', ')}] as taken, pg_backend_pid() as pid, current_setting('lock_timeout') as timeout`,
     [tenantId],
   );
-  const { ok, pid, timeout } = first.rows[0]!;
-  if (ok) return;
+  const { taken, pid, timeout } = first.rows[0]!;
+  const held = keys.filter((_, i) => taken[i] === true);
+  const missing = keys.filter((_, i) => taken[i] !== true);
+  if (missing.length === 0) return;
   progress(`fencing tenant ${tenantId}: waiting up to ${(waitMs / 1000).toFixed(1)} s for its transactions in flight to finish (its new ones wait meanwhile) …`);
   const watching = watchHolders(options, pid);
-  // lock_timeout bounds the one queued request; a loop of pg_try_advisory_lock would not queue, and a
-  // busy tenant's next transaction could always slip in before it.
-  await session.query(`select set_config('lock_timeout', $1, false)`, [String(Math.max(1, Math.round(waitMs)))]);
   try {
-    await session.query(`select pg_advisory_lock(${tenantFenceKey('$1::uuid')})`, [tenantId]);
+    for (const key of missing) {
+      // lock_timeout bounds the one queued request; a loop of pg_try_advisory_lock would not queue, and a
+      // busy tenant's next transaction could always slip in before it. One deadline for every key.
+      await session.query(`select set_config('lock_timeout', $1, false)`, [String(Math.max(1, Math.round(deadline - performance.now())))]);
+      await session.query(`select pg_advisory_lock(${key})`, [tenantId]);
+      held.push(key);
+    }
   } catch (error) {
+    await releaseTenantFence(session, tenantId, held).catch(() => undefined);
     if ((error as { code?: string }).code !== '55P03') throw error;
     const holders = await readHolders(session, tenantId, pid).catch(() => watching.last());
     const named = holders.length === 0 ? 'they have ended since' : describeHolders(holders);

@@ -45,10 +45,36 @@ export function tenantNotMoving(column: string): string {
 }
 
 /**
- * The two-int advisory lock key of the tenant `tenant` (an SQL expression of type uuid, e.g. `$1::uuid`
- * or `tenant_id`): what a move holds exclusively and `platform.enter_tenant` and {@link tenantNotMoving}
- * try shared. The uuid's canonical text is hashed, so every spelling of one tenant is one key.
+ * The advisory lock key of the tenant `tenant` (an SQL expression of type uuid, e.g. `$1::uuid` or
+ * `tenant_id`), one bigint: what a move holds exclusively and `platform.enter_tenant` and
+ * {@link tenantNotMoving} try shared. The uuid's canonical text is hashed, so every spelling of one
+ * tenant is one key: `hashtextextended` (64 bits, seeded with `hashtext('brigade.tenant_fence')`) with
+ * the sign bit set, which leaves 63 bits (300,000 tenants share a fence with probability about 5e-9)
+ * and keeps the key apart from every other single-bigint advisory lock of the platform, all fixed
+ * non-negative numbers (`MIGRATION_LOCK_KEY`, the bus's and the stand-in provider's DDL locks). The
+ * platform's other advisory locks take two ints, another key space (`objsubid` 2 in `pg_locks`, 1 here).
+ * Platform migration 0032 spells the same expression in the fences; before it, the key was
+ * {@link tenantFenceKeyBefore0032}, 32 bits of the id (decision 0008).
  */
 export function tenantFenceKey(tenant: string): string {
+  return `(hashtextextended(${tenant}::text, hashtext('brigade.tenant_fence')) | x'8000000000000000'::bigint)`;
+}
+
+/**
+ * The fence's key before platform migration 0032: two ints, the second only `hashtext` (32 bits) of the
+ * id, so two tenants could share it and a move of one held the other's writes. Processes of an older
+ * release still try it in their own SQL (their saga claims' guard), so a move takes it as well as
+ * {@link tenantFenceKey} ({@link moveFenceKeys}). Remove it there, with migration 0032's trigger that
+ * refuses an older release's move, once no release older than 0032 runs.
+ */
+export function tenantFenceKeyBefore0032(tenant: string): string {
   return `hashtext('brigade.tenant_fence'), hashtext(${tenant}::text)`;
+}
+
+/**
+ * The keys a move holds exclusively, in the order it takes them: {@link tenantFenceKey}, then, while a
+ * release older than platform migration 0032 may run, {@link tenantFenceKeyBefore0032}.
+ */
+export function moveFenceKeys(tenant: string): readonly string[] {
+  return [tenantFenceKey(tenant), tenantFenceKeyBefore0032(tenant)];
 }

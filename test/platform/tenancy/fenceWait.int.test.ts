@@ -5,13 +5,16 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { createDatabases, type Databases, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
 import { BrigadeError } from '../../../src/platform/errors/index.ts';
-import { createTenantRouter, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
+import { createTenantRouter, tenantNotMoving, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
+import { releaseTenantFence } from '../../../src/platform/tenancy/releaseTenantFence.ts';
+import { takeTenantFence } from '../../../src/platform/tenancy/takeTenantFence.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../support/db.ts';
 
-// A move holds the tenant's fence exclusively for its copy (moveTenant). These tests hold it the same
-// way, with a session-level advisory lock on a connection of their own, so the move lasts exactly as
-// long as the test wants.
-const FENCE = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
+// A move holds the tenant's fence exclusively for its copy (moveTenant). These tests take it with the
+// move's own code (session locks) on a connection of their own, so the move lasts exactly as long as
+// the test wants.
+// The fence's key before platform migration 0032, which an older release's code still uses.
+const OLD_FENCE = `hashtext('brigade.tenant_fence'), hashtext($1::uuid::text)`;
 
 describe('the tenant fence while a move holds it (decision 0008)', () => {
   const database = useTestDatabase();
@@ -42,12 +45,12 @@ describe('the tenant fence while a move holds it (decision 0008)', () => {
   /** Holds `tenant`'s fence exclusively, as a move does, until the returned function lets it go. */
   const holdFence = async (tenant: string) => {
     const client = await admin.connect();
-    await client.query(`select pg_advisory_lock(${FENCE})`, [tenant]);
+    await takeTenantFence({ session: client, url: database.db.url, tenantId: tenant, reportEveryMs: 60_000, progress: () => undefined });
     let held = true;
     return async () => {
       if (!held) return;
       held = false;
-      await client.query(`select pg_advisory_unlock(${FENCE})`, [tenant]);
+      await releaseTenantFence(client, tenant);
       client.release();
     };
   };
@@ -187,5 +190,99 @@ describe('the tenant fence while a move holds it (decision 0008)', () => {
     // Once the move is over the same router serves the tenant again.
     await impatient.commitStatements(staff('menu', moving), [insert(3)]);
     assert.deepEqual(await rows(database.db.url, moving), [3]);
+  });
+  test('two tenants whose ids share a 32-bit hash have a fence each: while a move holds the one, the other writes', async () => {
+    // Found by a review: the fence was keyed on hashtext (32 bits) of the id, and these two collide.
+    const [a, b] = ['1430f7c9-b192-4b5b-b427-a4366e00a754', 'ab4a98a0-aacb-4760-97ad-0ef4e23ce5b1'];
+    const hashes = await admin.query<{ a: number; b: number }>('select hashtext($1) as a, hashtext($2) as b', [a, b]);
+    assert.equal(hashes.rows[0]!.a, hashes.rows[0]!.b, 'the pair collides in 32 bits');
+    const impatient = createTenantRouter({ databases: dbs, moveWaitMs: 1000 });
+    const release = await holdFence(a);
+    try {
+      // B's routed transactions (platform.enter_tenant) commit: before, both failed with TENANT_MOVING (BRMVG).
+      await impatient.unitOfWork(staff('menu', b), (tx) => tx.query(insert(1).text, insert(1).values));
+      await impatient.commitStatements(staff('menu', b), [insert(2)]);
+      assert.deepEqual(await rows(database.db.url, b), [1, 2]);
+      // The other users of the key: a merged batch's fence and a saga claim's guard let B in, not A.
+      const client = await admin.connect();
+      try {
+        const enterBatch = async (tenant: string) => {
+          await client.query('begin');
+          try {
+            await client.query(`select set_config('brigade.batch_tenants', $1, true)`, [tenant]);
+            await client.query('set local role brigade_menu');
+            await client.query(`select platform.enter_tenants(array[$1]::uuid[], array['']::text[])`, [tenant]);
+            return 'entered';
+          } catch (error) {
+            return (error as { code?: string }).code;
+          } finally {
+            await client.query('rollback');
+          }
+        };
+        assert.equal(await enterBatch(b), 'entered');
+        assert.equal(await enterBatch(a), 'BRMVG');
+        const guard = async (tenant: string, key = tenantNotMoving('$1::uuid')) => {
+          await client.query('begin');
+          try {
+            return (await client.query<{ free: boolean }>(`select ${key} as free`, [tenant])).rows[0]!.free;
+          } finally {
+            await client.query('rollback');
+          }
+        };
+        assert.equal(await guard(b), true, "B's saga rows are claimed");
+        assert.equal(await guard(a), false, "A's are left for a later poll");
+        // A process of an older release (rolling deploy) tries the old key in its saga claims: the move holds that one too.
+        assert.equal(await guard(a, `pg_try_advisory_xact_lock_shared(${OLD_FENCE})`), false, "an older release's claim leaves A's rows too");
+      } finally {
+        client.release();
+      }
+      // A itself still waits for its move.
+      const refused = await impatient.commitStatements(staff('menu', a), [insert(3)]).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      assert.ok(refused instanceof BrigadeError && refused.code === 'TENANT_MOVING', String(refused));
+    } finally {
+      await release();
+    }
+    await impatient.commitStatements(staff('menu', a), [insert(4)]);
+    assert.deepEqual(await rows(database.db.url, a), [4]);
+  });
+
+  test("an older release's move, which holds only the fence's old key, cannot record the placement: it fails whole (platform migration 0032)", async () => {
+    const tenant = randomUUID();
+    await admin.query(
+      `with c as (insert into platform.cities (name) values ($2) returning id) insert into platform.restaurants (id, city_id, name) select $1, id, 'Old move' from c`,
+      [tenant, `City ${tenant}`],
+    );
+    const place = `insert into platform.tenant_placements (tenant_id, database_url) values ($1, $2)`;
+    const elsewhere = `postgres://elsewhere/${tenant}`;
+    const client = await admin.connect();
+    try {
+      // The tenant's writes do not wait for the old key any more: such a move must not complete.
+      await client.query(`select pg_advisory_lock(${OLD_FENCE})`, [tenant]);
+      await client.query('begin');
+      const refused = await client.query(place, [tenant, elsewhere]).then(
+        () => undefined,
+        (error: unknown) => error as { code?: string; message: string; hint?: string },
+      );
+      await client.query('rollback');
+      assert.equal(refused?.code, '55000', String(refused));
+      assert.match(refused.message, /only the fence of releases before platform migration 0032/);
+      assert.match(refused.hint ?? '', /Nothing moved\. Run brigade tenants move from the release that migrated this database/);
+      await client.query(`select pg_advisory_unlock(${OLD_FENCE})`, [tenant]);
+    } finally {
+      client.release();
+    }
+    // A move of this release holds both keys and records it.
+    const move = await admin.connect();
+    try {
+      await takeTenantFence({ session: move, url: database.db.url, tenantId: tenant, reportEveryMs: 60_000, progress: () => undefined });
+      await move.query(place, [tenant, elsewhere]);
+      await releaseTenantFence(move, tenant);
+    } finally {
+      move.release();
+    }
+    assert.equal((await admin.query('select database_url from platform.tenant_placements where tenant_id = $1', [tenant])).rows[0]?.database_url, elsewhere);
   });
 });

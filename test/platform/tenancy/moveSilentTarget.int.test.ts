@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../src/composition/services.ts';
 import { createDatabases, type Databases, type UnitOfWorkContext } from '../../../src/platform/db/index.ts';
-import { createTenantRouter, moveTenant, tenantFenceKey, type MoveTenantOptions, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
+import { createTenantRouter, moveTenant, type MoveTenantOptions, type TenantRouter } from '../../../src/platform/tenancy/index.ts';
 import { adminQuery, createTestDatabase, useTestDatabase, type TestDatabase } from '../../support/db.ts';
 import { within } from '../../support/eventually.ts';
 import { restaurantRows } from '../../support/restaurantRows.ts';
@@ -30,21 +30,10 @@ describe('a move whose target goes silent', () => {
     admin = database.pool(4);
   });
 
-  const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
+  const { addRestaurant, staffRows, placed, fenceFree } = restaurantRows(() => admin);
   const staffOf = (tenantId: string): UnitOfWorkContext => ({ service: 'platform', tenantId, actor: { kind: 'staff', id: randomUUID() } });
   const addStaff = (via: TenantRouter, tenant: string) =>
     via.unitOfWork(staffOf(tenant), (tx) => tx.query(`insert into platform.staff (tenant_id, name, email) values ($1, 'during', $2)`, [tenant, `${randomUUID()}@example.com`]));
-  /** Whether nobody holds the tenant's fence (tried, and let go at once). */
-  const fenceFree = async (tenant: string) => {
-    const client = await admin.connect();
-    try {
-      const { rows } = await client.query<{ ok: boolean }>(`select pg_try_advisory_lock(${tenantFenceKey('$1::uuid')}) as ok`, [tenant]);
-      if (rows[0]!.ok) await client.query(`select pg_advisory_unlock(${tenantFenceKey('$1::uuid')})`, [tenant]);
-      return rows[0]!.ok;
-    } finally {
-      client.release();
-    }
-  };
   /** Polls `done` until it holds, for at most `ms`. */
   const until = async (what: string, ms: number, done: () => Promise<boolean> | boolean, said: () => string = () => '') => {
     const deadline = Date.now() + ms;
