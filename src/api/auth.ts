@@ -4,6 +4,7 @@ import type { Actor, UnitOfWorkContext } from '../platform/db/index.ts';
 import { BrigadeError, ForbiddenError, NotFoundError, UnauthorizedError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
 import { problemDocument } from './problem.ts';
+import { storableCopy } from './requestInput.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -113,6 +114,8 @@ export class AuditUnavailableError extends BrigadeError {
 /**
  * Audits every request made with an admin token, whatever its outcome: a structured log line and a
  * call to `record` (the platform service writes it to its audit table) before the response is sent.
+ * The entry is made storable first ({@link storableCopy}): a NUL or half a surrogate pair anywhere in
+ * it, as a refused request's query or path brings, is written as its escape, `\u0000`, in plain text.
  * The audit fails closed: when `record` fails, the admin gets 503 `AUDIT_UNAVAILABLE` instead of the
  * answer (a change the request made stands, and the 503 says so; the entry stays in the log).
  * A route that takes its reply over calls `reply.auditBeforeHijack()` first, as that step is skipped
@@ -124,7 +127,9 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
   const audit = async (request: FastifyRequest, status: number): Promise<boolean> => {
     const principal = request.principal;
     if (record === undefined || principal?.role !== 'admin') return true;
-    const entry: AdminAuditEntry = {
+    // Storable before it is written: a request refused for a NUL in its query or path brings it along
+    // (params and query as sent), and jsonb refused the entry (22P05), so the admin got 503 for a 400.
+    const entry = storableCopy<AdminAuditEntry>({
       actorId: principal.subject,
       method: request.method,
       route: request.routeOptions.url ?? request.url,
@@ -132,7 +137,7 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       target: { params: request.params ?? {}, query: request.query ?? {}, ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy }), ...request.auditDetails },
       status,
       requestId: String(request.id),
-    };
+    });
     request.log.info({ audit: entry }, 'admin request');
     try {
       await record(entry);

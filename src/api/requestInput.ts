@@ -67,6 +67,65 @@ export function unstorableTextAt(value: unknown, path: string): string | null {
   return null;
 }
 
+/** Every match of {@link UNSTORABLE}. */
+const UNSTORABLES = new RegExp(UNSTORABLE.source, 'g');
+
+/** `text` with each U+0000 and each lone surrogate written as its escape: the six characters `\u0000`, `\ud800`. */
+const storableText = (text: string): string => text.replace(UNSTORABLES, (unit) => `\\u${unit.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/**
+ * A copy of `value` that a database's text and jsonb can hold, for what is kept about a request that
+ * may have been refused for what {@link unstorableTextAt} finds (an admin's audit entry): in every string
+ * and every object key, at any depth, U+0000 and each half of a surrogate pair without its other half
+ * are written as their JSON escape in plain characters, a backslash, `u` and four hex digits
+ * (`"a\u0000b"` becomes the eight characters `a\u0000b`), so the record still shows what was sent. Such
+ * text is spelled the same as a client that sent those six characters; the request that held the real
+ * one was refused with 400. Arrays and objects are copied as JSON writes them, own members in their
+ * order (`__proto__` a member like any other) into a plain array or object; a value JSON writes by its
+ * `toJSON` (a `Date`) and anything not an object (a number) are kept as they are.
+ * `value` is left unchanged.
+ *
+ * @example
+ * storableCopy({ query: { city: 'a\u0000b' } }); // { query: { city: 'a\\u0000b' } }
+ */
+export function storableCopy<T>(value: T): T {
+  // An explicit stack, as in unstorableTextAt: each item is a value and the member of the copy it becomes.
+  const root: Record<string, unknown> = {};
+  const stack: Array<[unknown, object, string]> = [[value, root, 'value']];
+  // Each object copied once: one met again has the same copy, so a cycle stays a cycle (which JSON then
+  // refuses, as it did the original) instead of a walk that never ends.
+  const copies = new Map<object, object>();
+  while (stack.length > 0) {
+    const [current, into, key] = stack.pop()!;
+    let copy: unknown = current;
+    if (typeof current === 'string') copy = storableText(current);
+    else if (typeof current === 'object' && current !== null && copies.has(current)) copy = copies.get(current);
+    else if (Array.isArray(current) || isMemberObject(current)) {
+      const container: object = Array.isArray(current) ? new Array<unknown>(current.length) : {};
+      copies.set(current, container);
+      const entries = Object.entries(current);
+      // Pushed last to first, so that the members are made, and an object's keys ordered, first to last.
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [name, inner] = entries[i]!;
+        stack.push([inner, container, Array.isArray(current) ? name : storableText(name)]);
+      }
+      copy = container;
+    }
+    // Defined, not assigned: a `__proto__` member would otherwise set the copy's prototype.
+    Object.defineProperty(into, key, { value: copy, enumerable: true, writable: true, configurable: true });
+  }
+  // The same shape: strings stay strings, only their text changes.
+  return root.value as T;
+}
+
+/**
+ * Whether `value` is an object that JSON writes as its own members: one without a `toJSON` (a `Date` has
+ * one). Its prototype does not matter: a parsed query string is an object of the parser's own kind.
+ */
+function isMemberObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON !== 'function';
+}
+
 /** A JSON schema as far as {@link lowerCaseUuids} reads it. */
 interface SchemaShape {
   readonly format?: string;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { unstorableTextAt } from '../../src/api/requestInput.ts';
+import { storableCopy, unstorableTextAt } from '../../src/api/requestInput.ts';
 
 test('unstorableTextAt finds U+0000 in values and keys at any depth, and walks a body nested far deeper than the call stack (before: a RangeError, answered 500)', () => {
   assert.equal(unstorableTextAt({ a: [{ b: 'x' }, { c: 'y\u0000' }] }, 'body'), 'body.a[1].c');
@@ -17,4 +17,37 @@ test('unstorableTextAt finds half a surrogate pair, either half, and lets whole 
   assert.equal(unstorableTextAt({ name: '\udc00x' }, 'body'), 'body.name');
   assert.equal(unstorableTextAt({ ['k\udfff']: 1 }, 'body'), 'body.k\udfff');
   assert.equal(unstorableTextAt({ name: 'pizza \ud83c\udf55 ok', other: 'ção' }, 'body'), null);
+});
+
+test('storableCopy writes U+0000 and lone surrogates as their escapes in every string and key, at any depth, and leaves the rest and the original alone', () => {
+  const sent = { params: { id: '\u0000' }, query: { city: 'a\u0000b', ['k\u0000']: ['x\ud800', '\udc00y', 'pizza \ud83c\udf55'] }, n: 1, t: true, z: null };
+  const copy = storableCopy(sent);
+  assert.deepEqual(copy, { params: { id: '\\u0000' }, query: { city: 'a\\u0000b', ['k\\u0000']: ['x\\ud800', '\\udc00y', 'pizza \ud83c\udf55'] }, n: 1, t: true, z: null });
+  assert.equal(unstorableTextAt(copy, 'target'), null);
+  assert.equal(sent.params.id, '\u0000', 'the request keeps what it was sent');
+  // A query string as Fastify parses it (fast-querystring: an object whose prototype has no prototype),
+  // members in their order; a __proto__ key, which such an object can hold, stays a member.
+  const query = Object.assign(Object.create(Object.create(null) as object) as Record<string, unknown>, { b: '1', a: '2', ['__proto__']: 'p\u0000' });
+  const keys = storableCopy(query);
+  assert.deepEqual(Object.keys(keys), ['b', 'a', '__proto__']);
+  assert.equal(JSON.stringify(keys), '{"b":"1","a":"2","__proto__":"p\\\\u0000"}');
+  // Objects that are not plain data keep their own JSON (a Date), and a deep value does not overflow the stack.
+  const at = new Date(0);
+  assert.equal(storableCopy({ at }).at, at);
+  let deep: unknown = 'end\u0000';
+  for (let i = 0; i < 100_000; i++) deep = [deep];
+  let inner = storableCopy(deep);
+  for (let i = 0; i < 100_000; i++) inner = (inner as unknown[])[0];
+  assert.equal(inner, 'end\\u0000');
+});
+
+test('storableCopy copies an object met twice once, so a cycle ends the walk and stays a cycle (JSON refuses it as it did the original)', () => {
+  const shared = { a: 'x\u0000' };
+  const cyclic: Record<string, unknown> = { shared, again: shared };
+  cyclic.self = cyclic;
+  const copy = storableCopy(cyclic);
+  assert.equal(copy.self, copy);
+  assert.equal(copy.shared, copy.again);
+  assert.deepEqual(copy.shared, { a: 'x\\u0000' });
+  assert.throws(() => JSON.stringify(copy), TypeError);
 });

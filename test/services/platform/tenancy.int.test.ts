@@ -202,6 +202,52 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
     );
   });
 
+  test('an admin request with U+0000 in its path or query gets the 400 everyone gets, and its audit entry is written with a stand-in for it', async () => {
+    const staff = tenants[0]!.staffToken;
+    const answer = (r: { statusCode: number; json(): { code?: string; field?: string } }) => [r.statusCode, r.json().code, r.json().field];
+    // Anyone else gets the same answer, but on the dead letters, which are for admins only.
+    const sent = [
+      { url: '/v1/restaurants?city=a%00b', expected: [400, 'VALIDATION_FAILED', 'querystring.city'] },
+      { url: '/v1/admin/dead-letters/%00', expected: [400, 'VALIDATION_FAILED', 'params.id'] },
+      { url: '/v1/no-such%00route', expected: [400, 'VALIDATION_FAILED', 'params.*'] },
+    ];
+    const requestIds: string[] = [];
+    for (const { url, expected } of sent) {
+      const admins = await t.request({ url, token: admin });
+      // Before: 503 AUDIT_UNAVAILABLE ("a change it made stands"), as jsonb refused the NUL of the entry.
+      assert.deepEqual(answer(admins), expected, `${url}: ${admins.body}`);
+      if (!url.startsWith('/v1/admin/')) {
+        for (const token of [undefined, staff]) assert.deepEqual(answer(admins), answer(await t.request({ url, token })), `${url}: ${admins.body}`);
+      }
+      requestIds.push(String(admins.headers['x-request-id']));
+    }
+    const rows = (
+      await dbs.poolForUrl(t.db.url).query<{ route: string; status: number; target: { params: Record<string, unknown>; query: Record<string, unknown> } }>(
+        'select route, status, target from platform.admin_audit where request_id = any($1) order by id',
+        [requestIds],
+      )
+    ).rows;
+    assert.equal(rows.length, 3, 'every refused admin request is in the audit table');
+    // An unknown route's entry names the URL as sent (its NUL still percent-encoded) and the 400.
+    assert.deepEqual(
+      rows.map((r) => [r.route, r.status]),
+      [
+        ['/v1/restaurants', 400],
+        ['/v1/admin/dead-letters/:id', 400],
+        ['/v1/no-such%00route', 400],
+      ],
+    );
+    // The NUL is written as the six characters \u0000, so the entry still shows what was sent.
+    assert.deepEqual(
+      rows.map((r) => [r.target.params, r.target.query]),
+      [
+        [{}, { city: 'a\\u0000b' }],
+        [{ id: '\\u0000' }, {}],
+        [{ '*': 'v1/no-such\\u0000route' }, {}],
+      ],
+    );
+  });
+
   test("a token an admin mints under another name traces back to them: the mint's entry says what was minted, the token's entries who minted it", async () => {
     const minted = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'admin', subject: 'alice', ttlSeconds: 3600 } });
     assert.equal(minted.statusCode, 201, minted.body);
