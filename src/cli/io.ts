@@ -1,5 +1,7 @@
-// The module itself, not the db index: `brigade --help` and usage errors load no driver.
+import { constants } from 'node:os';
+// The modules themselves, not the db and runtime indexes: `brigade --help` and usage errors load no driver.
 import { embeddedStoppedBy } from '../platform/db/embeddedPostgres.ts';
+import { handOverSignals } from '../platform/runtime/handOverSignals.ts';
 
 /** Where commands write: plain lines for people (progress, tables), errors on stderr. */
 export interface Io {
@@ -47,20 +49,21 @@ export function abortOnShutdownSignal(onSignal: (signal: NodeJS.Signals) => void
   return { signal: controller.signal, dispose };
 }
 
+const SHUTDOWN_SIGNALS = ['SIGINT', 'SIGTERM'] as const;
+
+/** A second shutdown signal: exit at once, as the signal would (128 + its number). */
+const exitAtOnce = (signal: NodeJS.Signals) => process.exit(128 + (constants.signals[signal] ?? 0));
+
 /** Calls `fn` on the first SIGINT or SIGTERM and from then on exits at once on either; returns a function that stops listening before one came. */
 function listenForShutdownSignal(fn: (signal: NodeJS.Signals) => void): () => void {
   const onSignal = (signal: NodeJS.Signals) => {
     received = signal;
-    off();
-    process.once('SIGINT', () => process.exit(130));
-    process.once('SIGTERM', () => process.exit(143));
+    // In before out (`handOverSignals`): a second Ctrl+C pressed right after the first is not lost.
+    handOverSignals(SHUTDOWN_SIGNALS, onSignal, exitAtOnce);
     fn(signal);
   };
-  const off = () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+  for (const signal of SHUTDOWN_SIGNALS) process.on(signal, onSignal);
+  return () => {
+    for (const signal of SHUTDOWN_SIGNALS) process.off(signal, onSignal);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  return off;
 }

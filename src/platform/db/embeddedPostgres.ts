@@ -7,6 +7,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
+// The file itself, not the runtime index: io.ts imports this module, and `brigade --help` loads no driver.
+import { handOverSignals } from '../runtime/handOverSignals.ts';
 import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedStartInterruptedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
@@ -90,9 +92,10 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   try {
     const found = await startOrJoin(files, options.postgresFlags ?? [], progress, held);
     if (held.signal !== null) await leaveInterrupted(found, held.signal);
-    // No await between the last look and the swap: a signal reaches one handler or the other.
-    held.dispose();
-    found.listen();
+    // No await between the last look and the hand-over, and the fallback goes in before the hold comes
+    // out (`handOverSignals`): a signal reaches one handler or the other. (The other order closed node's
+    // signal watcher for an instant and dropped a signal it had caught: a migrate stopped then ran on.)
+    found.takeOverSignals(held.listener);
     return found.database;
   } finally {
     held.dispose();
@@ -244,16 +247,16 @@ async function join(files: EmbeddedFiles, running: Postmaster, progress: (line: 
   return found;
 }
 
-/** A server this process uses ({@link embedded}), and `listen`, which puts its signal fallback in place. */
+/** A server this process uses ({@link embedded}), and `takeOverSignals`, which puts its signal fallback in place. */
 interface Embedded {
   readonly database: EmbeddedDatabase;
-  /** Installs the fallback (see `fallback` in {@link embedded}); its `stop` removes it again. */
-  listen(): void;
+  /** Installs the fallback (see `fallback` in {@link embedded}) in place of `held`'s listener; its `stop` removes it again. */
+  takeOverSignals(held: (signal: NodeJS.Signals) => void): void;
 }
 
 /**
  * {@link EmbeddedDatabase} of a server this process uses, with the stop a signal falls back to (put
- * in place by `listen`, once {@link holdShutdownSignals} lets go).
+ * in place by `takeOverSignals`, once {@link holdShutdownSignals} lets go).
  */
 function embedded(options: {
   dir: string;
@@ -301,9 +304,9 @@ function embedded(options: {
   );
   return {
     database: { url: options.url, port, reused: options.reused, owned, stop, lost },
-    listen: () => {
+    takeOverSignals: (held) => {
       if (stopping !== null) return;
-      for (const signal of FALLBACK_SIGNALS) process.on(signal, fallback);
+      handOverSignals(FALLBACK_SIGNALS, held, fallback);
     },
   };
 }
@@ -326,6 +329,8 @@ const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM'] as const; // the ones `waitForShu
 interface HeldSignals {
   /** The first SIGINT or SIGTERM that came under a one-shot command, or null. */
   readonly signal: NodeJS.Signals | null;
+  /** Its listener, for the fallback to take over from (`handOverSignals`). */
+  readonly listener: (signal: NodeJS.Signals) => void;
   /** Stops listening (again: a no-op). */
   dispose(): void;
 }
@@ -353,6 +358,7 @@ function holdShutdownSignals(dir: string, progress: (line: string) => void): Hel
     get signal() {
       return held;
     },
+    listener: onSignal,
     dispose: () => {
       for (const signal of FALLBACK_SIGNALS) process.removeListener(signal, onSignal);
     },

@@ -106,3 +106,4 @@ export { withDeadline } from './withDeadline.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';
 export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';
 export { osUserName } from './osUserName.ts';
+export { handOverSignals } from './handOverSignals.ts';
