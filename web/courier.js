@@ -19,7 +19,7 @@ let readAt = null;
 let timer = null;
 /** A failed read of the list, shown until a read succeeds. */
 const readError = readErrorShownOn(message);
-/** The courier's availability as last read (`status`, `currentOrderId`), or null when unknown. */
+/** The courier's availability as last read (`status`, `currentOrderId`, `afterCurrentOrder`), or null when unknown. */
 let availability = null;
 /** Counts the reads of availability: only the latest one's answer is shown. */
 let availabilityReads = 0;
@@ -34,18 +34,24 @@ let signedOut = false;
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
 
+/** Whether the courier takes deliveries: available, or busy and available again after the order (not after a "stop"). */
+function taking(a) {
+  return a?.status === 'available' || (a?.status === 'busy' && a.afterCurrentOrder !== 'offline');
+}
+
 /**
  * Shows the availability. The button says the action it takes ("Start …" / "Stop taking deliveries");
  * the line beside it says the state. No `aria-pressed` as well: a toggle whose label also changes was
- * read "Stop taking deliveries, pressed", two answers to one question.
+ * read "Stop taking deliveries, pressed", two answers to one question. A busy courier who said stop
+ * is still on the delivery (delivery frees them when it hears of it): the line says they stop after it.
  */
-function showAvailability(status, currentOrderId = null) {
-  availability = status === null ? null : { status, currentOrderId };
-  const taking = status === 'available' || status === 'busy';
-  setText(toggle, taking ? 'Stop taking deliveries' : 'Start taking deliveries');
+function showAvailability(status, currentOrderId = null, afterCurrentOrder = null) {
+  availability = status === null ? null : { status, currentOrderId, afterCurrentOrder };
+  setText(toggle, taking(availability) ? 'Stop taking deliveries' : 'Start taking deliveries');
   const state =
-    status === 'busy' ? `You are on a delivery${currentOrderId ? ` (order ${shortId(currentOrderId)})` : ''}`
-    : ({ available: 'You are available', offline: 'You are offline' }[status] ?? 'Availability unknown');
+    status === 'busy'
+      ? `You are on a delivery${currentOrderId ? ` (order ${shortId(currentOrderId)})` : ''}${afterCurrentOrder === 'offline' ? ': you will stop taking deliveries after it' : ''}`
+      : ({ available: 'You are available', offline: 'You are offline' }[status] ?? 'Availability unknown');
   // A status region: rewritten only when it changes (it is read again with every poll).
   setText(toggleState, state);
 }
@@ -54,12 +60,12 @@ async function loadAvailability() {
   const read = ++availabilityReads;
   const result = await api('/v1/couriers/me/availability');
   if (read !== availabilityReads || changing || signedOut) return;
-  if (result.ok) showAvailability(result.body.status, result.body.currentOrderId);
+  if (result.ok) showAvailability(result.body.status, result.body.currentOrderId, result.body.afterCurrentOrder);
   else if (availability === null) showAvailability(null);
 }
 
 toggle.addEventListener('click', async () => {
-  const wantAvailable = !(availability?.status === 'available' || availability?.status === 'busy');
+  const wantAvailable = !taking(availability);
   toggle.disabled = true;
   changing = true;
   let result;
@@ -74,15 +80,17 @@ toggle.addEventListener('click', async () => {
   toggle.disabled = false;
   // Refused or failed: the state as it is now (the page dropped the reads meanwhile).
   if (!result.ok) loadAvailability();
-  if (result.ok) {
+  if (result.ok && result.body?.status === 'busy') {
+    // Still on a delivery as far as dispatch knows (one just delivered reaches it within seconds): the
+    // change takes effect when it ends. The page names the order by its short id, as everywhere.
+    showAvailability('busy', result.body.currentOrderId, result.body.afterCurrentOrder);
+    const order = result.body.currentOrderId ? ` ${shortId(result.body.currentOrderId)}` : '';
+    say(message, wantAvailable ? `You will keep taking deliveries after order${order}.` : `You will stop taking deliveries after order${order}.`, 'ok');
+  } else if (result.ok) {
     showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
     say(message, wantAvailable ? 'You are available: new deliveries can be assigned to you.' : 'You are offline: no new deliveries will be assigned.', 'ok');
   } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
     say(message, 'Availability cannot be changed on this platform yet (the delivery service does not offer it). Ask your dispatcher.', 'error');
-  } else if (result.status === 422 && result.body?.code === 'COURIER_BUSY') {
-    // The API names the courier and the order by their full ids; the page names the order as it does everywhere.
-    const order = result.body.orderId ? ` ${shortId(result.body.orderId)}` : '';
-    say(message, `You are carrying order${order}: deliver it first, then you can stop taking deliveries.`, 'error');
   } else {
     say(message, problemText(result), 'error');
   }

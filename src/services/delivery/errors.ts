@@ -1,14 +1,4 @@
-import { BrigadeError, UnprocessableError } from '../../platform/errors/index.ts';
-
-/**
- * 422: a courier carrying an order cannot change their availability until it is delivered or
- * cancelled: a command their current state forbids (DESIGN: 422; 409/412 are for conflicting writes).
- */
-export class CourierBusyError extends UnprocessableError {
-  constructor(courierId: string, orderId: string) {
-    super('COURIER_BUSY', `Courier ${courierId} is carrying order ${orderId}; deliver it first`, { courierId, orderId });
-  }
-}
+import { BrigadeError } from '../../platform/errors/index.ts';
 
 /** 404: a courier token whose courier is not registered in the courier directory; says what to do. */
 export class CourierNotRegisteredError extends BrigadeError {

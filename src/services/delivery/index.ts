@@ -13,7 +13,6 @@ export { dispatchOnce } from './dispatchOnce.ts';
 export { dispatchWorkers, runDispatchLoop } from './dispatchWorkers.ts';
 export { ORDER_EVENTS_SUBSCRIPTION, orderEventsHandler, runOrderEventsConsumer } from './orderEventsConsumer.ts';
 export type { OrderEventsOptions } from './orderEventsConsumer.ts';
-export { CourierBusyError } from './errors.ts';
 export { courierReservations } from './courierReservationsAdapter.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));

@@ -23,6 +23,10 @@ const AvailabilitySchema = Type.Object({
   status: Type.Union([Type.Literal('available'), Type.Literal('busy'), Type.Literal('offline')]),
   availableSince: Type.Union([Type.String(), Type.Null()]),
   currentOrderId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
+  afterCurrentOrder: Type.Union([Type.Literal('available'), Type.Literal('offline'), Type.Null()], {
+    description:
+      "what a busy courier becomes when the order they carry ends: available, or offline when they said they would stop (POST available: false while busy); what they said last counts. Delivery learns of a delivery from ordering's OrderDelivered, within milliseconds to seconds, so a courier who has just delivered is busy until then. Null when not busy",
+  }),
 });
 /** The most couriers one answer of `GET /restaurants/:rid/couriers` lists (`more` says whether the city has others). */
 const ASSIGNABLE_LIMIT = 200;
@@ -65,12 +69,13 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
       {
         schema: {
           tags: ['delivery'],
-          summary: 'Mark yourself available for dispatch in your city, or offline (courier); 422 COURIER_BUSY while carrying an order',
+          summary:
+            'Mark yourself available for dispatch in your city, or offline (courier). While you carry an order you stay busy, and the answer says what you become when it ends (afterCurrentOrder): offline after available: false, available after available: true',
           security: bearer,
           body: Type.Object({ available: Type.Boolean() }, { additionalProperties: false }),
           response: { 200: AvailabilitySchema },
         },
-        config: { docs: { errors: { ...COURIER_ERRORS, 422: 'COURIER_BUSY: going offline while carrying an order' } } },
+        config: { docs: { errors: COURIER_ERRORS } },
       },
       async (request) => {
         const principal = authorize(request, 'courier');
@@ -95,7 +100,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         const principal = authorize(request, 'courier');
         const courier = await courierOf(principal);
         const row = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) => getAvailability(tx, courier.id));
-        return row ?? { courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null };
+        return row ?? { courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null, afterCurrentOrder: null };
       },
     );
 

@@ -1,5 +1,4 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { CourierBusyError } from '../errors.ts';
 import { freeForDispatch, HELD } from './freeForDispatch.ts';
 
 /** A courier's availability as the routes show it. */
@@ -10,9 +9,16 @@ export interface Availability {
   /** When the courier last became available (the dispatch order: longest wait first). */
   readonly availableSince: string;
   readonly currentOrderId: string | null;
+  /**
+   * What a busy courier becomes when the order they carry ends (and any other order staff gave them
+   * with it): `available`, or `offline` when they asked to stop meanwhile (or staff gave them the order
+   * while they were offline). The row's `released_status` (decision 0042). Null when not busy.
+   */
+  readonly afterCurrentOrder: 'available' | 'offline' | null;
 }
 
-const COLUMNS = `courier_id as "courierId", city, status, available_since as "availableSince", current_order_id as "currentOrderId"`;
+const COLUMNS = `courier_id as "courierId", city, status, available_since as "availableSince", current_order_id as "currentOrderId",
+  case when status = 'busy' then released_status end as "afterCurrentOrder"`;
 
 /** The courier's availability row, or null when they never said they were available. */
 export async function getAvailability(tx: Tx, courierId: string): Promise<Availability | null> {
@@ -36,18 +42,19 @@ export interface AvailabilityChange {
 /**
  * Marks a courier available (in `city`) or offline. Becoming available again keeps the original
  * `available_since` (no queue jumping by toggling); coming back from offline starts the wait now.
- * Runs as the courier: the policy lets them write only their own row and never make themselves busy.
- *
- * @throws {CourierBusyError} (422 `COURIER_BUSY`) the courier is carrying an order.
+ * A courier carrying an order stays busy: what they asked for is what they become when it ends
+ * (`released_status`, applied by `releaseCourier`), and the answer says so (`afterCurrentOrder`).
+ * Delivery frees a courier only when ordering's OrderDelivered reaches it over the bus, so one who
+ * has just delivered is still busy here for a moment; refusing them (422 "deliver it first") told
+ * them to do what they had just done (decision 0040, "Fixed later").
+ * Runs as the courier: the policy lets them write only their own row, never make themselves busy,
+ * and of a busy row only `released_status` (delivery migration 0023).
  */
 export async function setAvailability(tx: Tx, input: { courierId: string; city: string; available: boolean }): Promise<AvailabilityChange> {
-  const current = await tx.query<{ status: string; city: string; current_order_id: string | null }>(
-    `select status, city, current_order_id from delivery.courier_availability where courier_id = $1 for update`,
-    [input.courierId],
-  );
+  const current = await tx.query<{ status: string; city: string }>(`select status, city from delivery.courier_availability where courier_id = $1 for update`, [input.courierId]);
   const row = current.rows[0];
-  if (row?.status === 'busy') throw new CourierBusyError(input.courierId, String(row.current_order_id));
   const status = input.available ? 'available' : 'offline';
+  if (row?.status === 'busy') return { availability: await afterCurrentOrder(tx, input.courierId, status), becameFree: false };
   // With no row to lock above, staff's reservation (or ordering's CourierAssigned) may insert the
   // courier's row as busy before this insert: the conflict update then skips it (`a.status <> 'busy'`)
   // instead of trying to make a busy row available, which the courier policy refused (42501, a 500).
@@ -69,6 +76,20 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
     const wasFree = row?.status === 'available' && row.city === availability.city;
     return { availability, becameFree: freeForDispatch({ status: availability.status, held }) && !wasFree };
   }
-  const busy = await getAvailability(tx, input.courierId);
-  throw new CourierBusyError(input.courierId, String(busy?.currentOrderId));
+  // The row skipped is busy, and locked by the conflict: as with a row busy from the start.
+  return { availability: await afterCurrentOrder(tx, input.courierId, status), becameFree: false };
+}
+
+/**
+ * Keeps what a busy courier asked for until their last order ends (`releaseCourier` applies
+ * `released_status`). The caller holds the row's lock and saw it busy, so the update finds it.
+ */
+async function afterCurrentOrder(tx: Tx, courierId: string, status: 'available' | 'offline'): Promise<Availability> {
+  const { rows } = await tx.query<Availability>(
+    `update delivery.courier_availability set released_status = $2, updated_at = now()
+      where courier_id = $1 and status = 'busy'
+      returning ${COLUMNS}`,
+    [courierId, status],
+  );
+  return rows[0]!;
 }
