@@ -242,6 +242,96 @@ describe('forward-only migrations', () => {
     assert.deepEqual(await query(database.db.url, 'select atomiccase.f(1) as f, atomiccase.g(0) as g'), [{ f: 'positive', g: 'not positive' }]);
   });
 
+  test("a plain SET in a file (search_path, timeouts, SET ROLE, SET SESSION AUTHORIZATION) ends with the file: the files build the same schema in one run as in a run each, and the runner records them", async () => {
+    // Before: every file of a run shared one session and nothing reset it. In one run 0005's table went
+    // to schema sessionset (0001's search_path), its sleep hit 0002's statement_timeout, and 0003's SET
+    // ROLE made the tracking insert run as that role ("permission denied"); a run per file did none of that.
+    const files: Record<string, string> = {
+      '0001_path.sql': 'create schema sessionset;\nset search_path = sessionset;\ncreate table sessionset_t1 (x int);',
+      '0002_timeouts.sql': "-- brigade:no-transaction\nset statement_timeout = '100ms';\nset lock_timeout = '100ms';\ncreate temp table sessionset_scratch (x int);",
+      '0003_role.sql': 'set role pg_read_all_data;',
+      '0004_authorization.sql': '-- brigade:no-transaction\nset session authorization pg_read_all_data;',
+      '0005_after.sql': `select pg_sleep(0.3);
+create table sessionset_t5 (y int);
+do $$ begin
+  if current_user <> session_user or to_regclass('pg_temp.sessionset_scratch') is not null
+     or current_setting('client_connection_check_interval') <> '1s' or current_setting('application_name') <> 'brigade-migrate' then
+    raise exception 'not the runner''s session: user % (session %), temp table %, check interval %, application %', current_user, session_user,
+      to_regclass('pg_temp.sessionset_scratch'), current_setting('client_connection_check_interval'), current_setting('application_name');
+  end if;
+end $$;`,
+    };
+    const built = (url: string) =>
+      query<{ table: string; schema: string }>(
+        url,
+        `select c.relname as table, n.nspname as schema from pg_class c join pg_namespace n on n.oid = c.relnamespace
+          where c.relname like 'sessionset\\_%' and c.relpersistence = 'p' order by 1`,
+      );
+    const recordedByRunner = async (url: string) =>
+      (await query<{ name: string }>(url, `select name from brigade_meta.schema_migrations where set_name = 'sessionset' and applied_by like session_user || ' via %' order by name`)).map((r) => r.name);
+    const expected = [
+      { table: 'sessionset_t1', schema: 'sessionset' },
+      { table: 'sessionset_t5', schema: 'public' },
+    ];
+
+    const together = await tempSet('sessionset', files);
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [together] })).applied, Object.keys(files).map((name) => `sessionset/${name}`));
+    assert.deepEqual(await built(database.db.url), expected);
+    assert.deepEqual(await recordedByRunner(database.db.url), Object.keys(files));
+
+    const fresh = await createTestDatabase({ empty: true });
+    try {
+      const oneByOne = await tempSet('sessionset', {});
+      for (const [name, sql] of Object.entries(files)) {
+        await oneByOne.write(name, sql);
+        assert.deepEqual((await runMigrations({ url: fresh.url, sets: [oneByOne] })).applied, [`sessionset/${name}`]);
+      }
+      assert.deepEqual(await built(fresh.url), expected);
+      assert.deepEqual(await recordedByRunner(fresh.url), Object.keys(files));
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  test('a no-transaction file that leaves a transaction open fails the run, naming the file: what ran after its BEGIN is rolled back, nothing of it is recorded', async () => {
+    // Before: "[1/2] applied unclosed/0001_unclosed.sql", and the next file's BEGIN was a no-op (a
+    // warning) whose COMMIT ended this file's transaction; had the file been the last, ending the
+    // session rolled back its work and its tracking row after "applied", and the run exited 0.
+    const set = await tempSet('unclosed', {
+      '0001_unclosed.sql': '-- brigade:no-transaction\ncreate schema unclosed;\nbegin;\ncreate table unclosed.t (x int);',
+      '0002_next.sql': 'create table unclosed.u (x int);',
+    });
+    const refused = (e: unknown) => {
+      assert.ok(e instanceof MigrationFileError, String(e));
+      assert.match(e.message, /^unclosed\/0001_unclosed\.sql left a transaction open: /);
+      assert.match(e.message, /add its COMMIT/);
+      assert.deepEqual(e.details, { file: 'unclosed/0001_unclosed.sql', openTransaction: true });
+      return true;
+    };
+    await assert.rejects(runMigrations({ url: database.db.url, sets: [set] }), refused);
+    const tracked = async () => (await query<{ name: string }>(database.db.url, `select name from brigade_meta.schema_migrations where set_name = 'unclosed'`)).map((r) => r.name);
+    assert.deepEqual(await tracked(), []);
+    assert.deepEqual(await query(database.db.url, `select to_regnamespace('unclosed') is not null as s, to_regclass('unclosed.t') as t, to_regclass('unclosed.u') as u`), [
+      { s: true, t: null, u: null },
+    ]);
+
+    // Ctrl+C the moment its last statement returns: still this refusal, not an interruption saying every statement stays applied.
+    await set.write('0001_unclosed.sql', '-- brigade:no-transaction\ncreate schema if not exists unclosed;\nstart transaction;\ncreate table unclosed.t (x int);');
+    const controller = new AbortController();
+    const restore = abortOnReturn(controller, 'create table unclosed.t (x int)');
+    try {
+      await assert.rejects(runMigrations({ url: database.db.url, sets: [set], signal: controller.signal }), refused);
+    } finally {
+      restore();
+    }
+    assert.deepEqual(await tracked(), []);
+
+    // Closed, it applies, and so does the next file.
+    await set.write('0001_unclosed.sql', '-- brigade:no-transaction\ncreate schema if not exists unclosed;\nbegin;\ncreate table unclosed.t (x int);\ncommit;');
+    assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['unclosed/0001_unclosed.sql', 'unclosed/0002_next.sql']);
+    assert.deepEqual(await query(database.db.url, `select to_regclass('unclosed.t')::text as t, to_regclass('unclosed.u')::text as u`), [{ t: 'unclosed.t', u: 'unclosed.u' }]);
+  });
+
   // Ctrl+C at each moment of a file: the interruption's message says what stays applied, and that is what stays.
   describe('interrupted', () => {
     const tracked = async (set: string) =>

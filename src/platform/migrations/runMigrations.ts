@@ -67,6 +67,19 @@ export interface MigrationRunResult {
 export const MIGRATION_LOCK_KEY = '7301265839251847';
 
 /**
+ * Undoes what a file may have left in the session, so that the next file starts from the session the
+ * runner opened, whether it runs in the same run or in a later one: a plain `SET` (search_path, a
+ * timeout) outlives its file's COMMIT, and any SET outlives a no-transaction file; a `SET ROLE` or `SET
+ * SESSION AUTHORIZATION` would also have the file's tracking row written as that role. It is what
+ * `DISCARD ALL` does but `pg_advisory_unlock_all()`, which would release the migration lock (and
+ * `DISCARD ALL` may not run inside the transaction of a file). `RESET ALL` leaves the session user
+ * and the role be, so they come first (as the session's own user, `RESET ALL` may reset any
+ * setting); the runner's own setting ({@link CLIENT_CONNECTION_CHECK}) is set again last. A
+ * transactional file's session is reset inside its transaction, before its tracking row.
+ */
+const RESET_SESSION = `reset session authorization; reset role; reset all; close all; deallocate all; unlisten *; discard plans; discard temp; discard sequences; ${CLIENT_CONNECTION_CHECK}`;
+
+/**
  * Applies pending migrations, forward only. Each file runs in its own transaction together with its
  * tracking row, unless its first line is `-- brigade:no-transaction`; a transactional file with a
  * top-level BEGIN, COMMIT, ROLLBACK, END or START TRANSACTION is refused. Refuses to run at all while an
@@ -77,6 +90,10 @@ export const MIGRATION_LOCK_KEY = '7301265839251847';
  *
  * The session sets `client_connection_check_interval`: a migrator killed outright (a second Ctrl+C,
  * SIGKILL) leaves no backend running its statement and holding the lock for the next one to wait on.
+ * Each file starts from that session ({@link RESET_SESSION}): what a file sets (`SET search_path`,
+ * `SET ROLE`) ends with it, as it would were the next file applied by a run of its own. A
+ * no-transaction file that leaves a transaction open (a BEGIN without its COMMIT) fails the run:
+ * what ran since its BEGIN is rolled back, and it is not recorded.
  */
 export async function runMigrations(options: RunMigrationsOptions): Promise<MigrationRunResult> {
   const progress = options.onProgress ?? (() => undefined);
@@ -166,7 +183,8 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     progress(applied.length === 0 ? 'nothing to apply: the database is current' : `applied ${applied.length} migration(s)`);
     return { applied, alreadyApplied: files.length - applied.length };
   } catch (error) {
-    if (signal?.aborted !== true) throw error;
+    // A file left a transaction open: that is what the user must hear, even when an abort came as it finished.
+    if (signal?.aborted !== true || isOpenTransactionRefusal(error)) throw error;
     throw new MigrationInterruptedError(signal.reason, doing, interruptedFile(current), { cause: error, command: options.command });
   } finally {
     signal?.removeEventListener('abort', onAbort);
@@ -276,6 +294,8 @@ function interruptedFile(current: { readonly file: MigrationFile; readonly progr
  * has landed (on an idle session, where it does nothing), and with no check of `signal`. The run
  * reports the interruption once it is recorded. (Before, the abort check refused the tracking row: the
  * file stayed applied and unrecorded, and the next run applied it again and failed.)
+ *
+ * The session is reset ({@link RESET_SESSION}) before the tracking row, which is written as the runner.
  */
 async function applyFile(
   client: pg.Client,
@@ -299,17 +319,29 @@ async function applyFile(
         await query(statement);
         progress.finished++;
       }
+      // A BEGIN of the file's without its COMMIT: the tracking row would be written in that transaction,
+      // and the end of the session (or the next file's COMMIT) would roll it back with the file's work
+      // (or commit both with the next file's), after "applied" was printed. The protocol's transaction
+      // status after the last statement says so exactly.
+      if (client.getTransactionStatus() !== 'I') {
+        await abort.settled();
+        await client.query('rollback').catch(() => undefined);
+        throw openTransactionRefusal(file);
+      }
       progress.recording = true;
       await abort.settled();
+      await client.query(RESET_SESSION);
       await client.query(tracking, row());
     } else {
       await query('begin');
       await query(file.sql);
+      await query(RESET_SESSION);
       await query(tracking, row());
       await query('commit');
     }
     progress.recorded = true;
   } catch (cause) {
+    if (isOpenTransactionRefusal(cause)) throw cause;
     await abort.settled();
     if (!file.noTransaction) await client.query('rollback').catch(() => undefined);
     const pgError = cause as { message?: string; position?: string };
@@ -321,4 +353,19 @@ async function applyFile(
       { cause, details: { file: file.id } },
     );
   }
+}
+
+/** The refusal of a no-transaction file that left a transaction open, its work since its BEGIN rolled back. */
+function openTransactionRefusal(file: MigrationFile): MigrationFileError {
+  return new MigrationFileError(
+    `${file.id} left a transaction open: it runs statement by statement (${NO_TRANSACTION_MARKER}), and a BEGIN or START TRANSACTION in it has no COMMIT after it. ` +
+      'What ran since that BEGIN was rolled back, the statements before it stay applied, and the file is not recorded.\n' +
+      'Close the transaction in the file (add its COMMIT), or remove the BEGIN (each statement of such a file commits on its own); make the statements before it able to run twice (IF NOT EXISTS), and run brigade migrate again.',
+    { details: { file: file.id, openTransaction: true } },
+  );
+}
+
+/** Whether `error` is {@link openTransactionRefusal}'s. */
+function isOpenTransactionRefusal(error: unknown): boolean {
+  return error instanceof MigrationFileError && error.details['openTransaction'] === true;
 }
