@@ -2,10 +2,10 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
-import { createDatabases, createReplicaReads, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { boundedRead, createDatabases, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { databaseAddress, databaseLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
-import { withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
+import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
@@ -246,7 +246,8 @@ export async function createPlatform(
       requestTimeoutMs: config.requestTimeoutMs,
       logger: options.logger,
       metrics,
-      readiness: () => readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),
+      // Probes that overlap share the checks in flight: one read of each database however many ask.
+      readiness: shareInFlight(() => readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed'))),
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
@@ -325,11 +326,17 @@ export async function createTransport(config: Config, pool: import('pg').Pool, o
   return withClaimCheck(transport, { pool });
 }
 
+/** How long `/health/ready` waits for each database (and its read waits in the database, a little less). */
+const READINESS_TIMEOUT_MS = 2000;
+
 /**
  * `/health/ready`: each migration target's database answers and has every file applied (`database`,
  * `migrations`, suffixed `:<n>` with several targets), and so does each dedicated database of the
  * placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
- * that cannot be read adds a failed `placement-catalog` check. Every check at once, each within 2 s.
+ * that cannot be read adds a failed `placement-catalog` check. Every check at once, each within 2 s:
+ * a database's read of its migrations is bounded in the database too ({@link boundedRead}), so one
+ * stuck behind a lock (a migration's ALTER of the tracking table) ends there and gives its connection
+ * back, instead of waiting with it after the probe has answered.
  *
  * A dedicated database that does not answer, and an unreadable catalog, are shown but do not make the
  * process unready: one restaurant's database down must not take every instance out of rotation (its
@@ -349,7 +356,7 @@ async function readiness(
   const advisory = new Set<string>();
   const check = async (suffix: string, url: string, files: MigrationFile[], placed = false) => {
     try {
-      const rows = await withDeadline(inspectMigrations(databases.poolForUrl(url), files), 2000);
+      const rows = await boundedRead(databases.poolForUrl(url), READINESS_TIMEOUT_MS, (db) => inspectMigrations(db, files));
       checks[`database${suffix}`] = { ok: true };
       // Files a newer release applied (`ahead`) do not make an older one unready: a rolling deploy runs both.
       const behind = rows.filter((r) => r.state !== 'applied' && r.state !== 'ahead');
@@ -365,19 +372,26 @@ async function readiness(
             : { ok: true };
     } catch (error) {
       onTrouble(`database${suffix}`, error);
-      const kind = /within/.test(error instanceof Error ? error.message : String(error)) ? 'no answer within 2 s' : 'unreachable';
+      // The database cut the read short (a lock it waited on, an overloaded server): it is up, and saying
+      // "check that it is up" sent the operator the wrong way (found by a review).
+      const held = isLocalTimeout(error);
+      const kind = held ? 'its read held past 2 s by a lock or a busy server' : /within/.test(error instanceof Error ? error.message : String(error)) ? 'no answer within 2 s' : 'unreachable';
       checks[`database${suffix}`] = {
         ok: false,
-        detail: placed ? `a restaurant's own database: ${kind} (its restaurant's reads wait; the instance stays ready)` : `${kind}: check that the database is up and its URL is right (the log has the reason)`,
+        detail: placed
+          ? `a restaurant's own database: ${kind} (its restaurant's reads wait; the instance stays ready)`
+          : held
+            ? 'no answer within 2 s: the database answered, but its read of the migrations waited past that on a lock (a migration running, say) or a busy server: the log has the reason'
+            : `${kind}: check that the database is up and its URL is right (the log has the reason)`,
       };
-      checks[`migrations${suffix}`] = { ok: false, detail: 'unknown while the database is unreachable' };
+      checks[`migrations${suffix}`] = { ok: false, detail: kind === 'unreachable' ? 'unknown while the database is unreachable' : 'unknown while its read does not answer' };
       if (placed) for (const name of [`database${suffix}`, `migrations${suffix}`]) advisory.add(name);
     }
   };
   const checkDedicated = async () => {
     let urls: readonly string[];
     try {
-      urls = await withDeadline(dedicated.catalog.list(), 2000);
+      urls = await withDeadline(dedicated.catalog.list(), READINESS_TIMEOUT_MS);
     } catch (error) {
       onTrouble('placement-catalog', error);
       checks['placement-catalog'] = { ok: false, detail: 'the dedicated databases are unknown: the catalog could not be read (the log has the reason)' };

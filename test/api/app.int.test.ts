@@ -10,6 +10,7 @@ import { loadConfig } from '../../src/platform/config/index.ts';
 import { BatchAbortedError } from '../../src/platform/db/index.ts';
 import { ConcurrencyError } from '../../src/platform/errors/index.ts';
 import { createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { overlapUnderLock } from '../support/overlapUnderLock.ts';
 
 // A service of the test's own, to exercise the shared plumbing through real routes.
 const probeRoutes: FastifyPluginAsync = async (app) => {
@@ -396,6 +397,28 @@ test('/health/ready stays 200 with files a newer release applied (ahead), and is
     const changed = await platform.app.inject({ url: '/health/ready' });
     assert.equal(changed.statusCode, 503);
     assert.deepEqual(changed.json().checks.migrations, { ok: false, detail: `platform/${rows[0]!.name} changed; brigade migrate refuses to run: brigade migrate verify says why` });
+  } finally {
+    await platform.close();
+    await db.drop();
+  }
+});
+
+test('/health/ready with the migrations table locked: 503 within its bound saying why, the probes at once share one read, and the read ends in the database', async () => {
+  const db = await createTestDatabase();
+  const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
+  const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
+  try {
+    // As a migration's ALTER or a long `brigade migrate` transaction holds it. Found by a review: each probe
+    // gave up after 2 s but left its query waiting, with a connection, and said to check that the database was up.
+    const answers = await overlapUnderLock(db.url, 'brigade_meta.schema_migrations', 5, () => platform.app.inject({ url: '/health/ready' }), 3000);
+    for (const answer of answers) {
+      assert.equal(answer.statusCode, 503, answer.body);
+      const detail = answer.json().checks.database.detail as string;
+      assert.match(detail, /^no answer within 2 s: the database answered, but .*lock/, detail);
+      assert.doesNotMatch(detail, /check that the database is up/, 'the database is up: the advice was wrong');
+    }
+    const ready = await platform.app.inject({ url: '/health/ready' });
+    assert.equal(ready.statusCode, 200, ready.body);
   } finally {
     await platform.close();
     await db.drop();

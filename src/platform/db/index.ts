@@ -12,6 +12,8 @@ export { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVe
 export type { EmbeddedDatabase, EmbeddedPostgresOptions } from './embeddedPostgres.ts';
 export { registerPoolMetrics, replicaRouteMetrics } from './poolMetrics.ts';
 export { poolTransaction } from './poolTransaction.ts';
+export { boundedRead, DATABASE_BOUND_MARGIN_MS } from './boundedRead.ts';
+export { isLocalTimeout } from './localTimeouts.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './groupCommit.ts';
 export type { GroupCommitOptions } from './groupCommit.ts';

@@ -103,6 +103,7 @@ export { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
 export { takeTurns, type Turns } from './takeTurns.ts';
 export { warnEveryMinute } from './warnEveryMinute.ts';
 export { withDeadline } from './withDeadline.ts';
+export { shareInFlight } from './shareInFlight.ts';
 export { announceWork, waitForWork } from './workWakeups.ts';
 export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';
 export { osUserName } from './osUserName.ts';

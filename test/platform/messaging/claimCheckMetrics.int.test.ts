@@ -4,6 +4,7 @@ import type pg from 'pg';
 import client from 'prom-client';
 import { createPgTransport, purgeClaimChecks, registerClaimCheckMetrics, withClaimCheck, type Message, type Transport } from '../../../src/platform/messaging/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { overlapUnderLock } from '../../support/overlapUnderLock.ts';
 import { message, token, waitFor } from './support.ts';
 
 const database = useTestDatabase();
@@ -65,5 +66,18 @@ describe('claim-check metrics', () => {
     // The purge takes what was expired, and only that.
     assert.equal(await purgeClaimChecks(pool), 1);
     assert.deepEqual(await scrape(registry), { held: zero, held_past_grace: { payloads: 1, bytes: size(leftOne) }, released: zero, expired: zero });
+  });
+
+  test('with the payloads locked, overlapping scrapes of both gauges share one read, which ends in the database within its bound, and the gauges have no series rather than their last values', async () => {
+    const registry = new client.Registry();
+    registerClaimCheckMetrics(registry, pool, { graceMs: 3_600_000 });
+    const t = token();
+    await bus.ensureSubscription({ subscription: `${t}-l`, pattern: `pgc.${t}.*` });
+    await bus.publish([message(`pgc.${t}.big`, { blob: 'c'.repeat(5000) })]);
+    assert.ok((await scrape(registry)).held!.payloads >= 1);
+    // Found by a review: 20 scrapes held the whole pool the API shares until the lock went.
+    const texts = await overlapUnderLock(database.db.url, 'brigade_bus.claim_checks', 5, () => registry.metrics(), 4000);
+    for (const text of texts) assert.doesNotMatch(text, /^brigade_claim_check_(payloads|bytes)\{/m, 'no series, not the last values as if current');
+    assert.ok((await scrape(registry)).held!.payloads >= 1, 'the lock gone, the next scrape reads again');
   });
 });

@@ -28,6 +28,7 @@ import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { createHash } from 'node:crypto';
 import { message, token, waitFor } from './support.ts';
 import { within } from '../../support/eventually.ts';
+import { overlapUnderLock } from '../../support/overlapUnderLock.ts';
 
 const database = useTestDatabase();
 let pool: pg.Pool;
@@ -180,6 +181,17 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.equal(await depth(registry, removed), 1);
     await dropDeadLetter(pool, rows[0]!.id);
     assert.equal(await depth(registry, removed), 0);
+  });
+
+  test('with the dead letters locked, overlapping scrapes share one read, which ends in the database within its bound, and the gauge has no series rather than its last counts', async () => {
+    const sub = await parkedLetters('locked', 1);
+    const registry = new client.Registry();
+    registerDeadLetterMetrics(registry, pool);
+    assert.equal(await depth(registry, sub), 1);
+    // Found by a review: 20 scrapes held the whole pool the API shares until the lock went.
+    const texts = await overlapUnderLock(database.db.url, 'brigade_bus.dead_letters', 8, () => registry.metrics(), 4000);
+    for (const text of texts) assert.doesNotMatch(text, /^brigade_dlq_depth\{/m, 'no series, not the last counts as if current');
+    assert.equal(await depth(registry, sub), 1, 'the lock gone, the next scrape reads again');
   });
 
   test('redrive --all commits each letter on its own: one that cannot go back stays and is reported, the others go, and none is sent twice', async () => {

@@ -1,6 +1,14 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import { boundedRead } from '../../db/boundedRead.ts';
+import { shareInFlight } from '../../runtime/shareInFlight.ts';
 import { CLAIM_CHECK_GRACE_MS } from './purgeClaimChecks.ts';
+
+/**
+ * How long a scrape's read of the store may take, in the database and for the scrape (as the outbox
+ * gauges' and `/health/ready`'s): past it the scrape goes on without the series.
+ */
+export const CLAIM_CHECK_READ_TIMEOUT_MS = 2000;
 
 /** Options for {@link registerClaimCheckMetrics}. */
 export interface ClaimCheckMetricsOptions {
@@ -34,26 +42,28 @@ select case when exists (select from brigade_bus.claim_check_refs r where r.sha2
  * - `released`: every subscription handled it; kept for the grace, for a redelivery after a lost ack;
  * - `expired`: released longer than the grace ago: the next purge (`runBusRetention`) deletes it. It stays
  *   near zero while the retention runs; a count that grows says the retention does not.
- * Each state is exported, with 0 when empty. A scrape that cannot reach the database leaves the last
- * values and does not fail the whole scrape.
+ * Each state is exported, with 0 when empty.
+ *
+ * The read is bounded ({@link boundedRead}, {@link CLAIM_CHECK_READ_TIMEOUT_MS}: a read stuck behind a
+ * lock on the store ends in the database too, giving its connection back to the pool the API shares),
+ * and both gauges of a scrape, and scrapes that overlap, share the read in flight: one connection
+ * however many there are. A scrape whose read failed or ran out of time has no series of either gauge,
+ * as the outbox gauges (before, they went on showing the last values as if current); it does not fail
+ * the whole scrape.
  *
  * @example
  * registerClaimCheckMetrics(metrics, busPool); // beside registerDeadLetterMetrics
  */
 export function registerClaimCheckMetrics(registry: client.Registry, pool: pg.Pool, options: ClaimCheckMetricsOptions = {}): void {
   const graceMs = options.graceMs ?? CLAIM_CHECK_GRACE_MS;
-  // The two gauges of one scrape share one read (prom-client collects a registry's metrics together).
-  let reading: Promise<Map<State, { payloads: number; bytes: number }> | null> | null = null;
-  const read = () =>
-    (reading ??= pool
-      .query<{ state: State; payloads: number; bytes: number }>(READ_SQL, [graceMs])
-      .then(
-        ({ rows }) => new Map(rows.map((r) => [r.state, { payloads: r.payloads, bytes: r.bytes }])),
-        () => null,
-      )
-      .finally(() => {
-        reading = null;
-      }));
+  // The two gauges of one scrape share one read (prom-client collects a registry's metrics together),
+  // and so do scrapes that overlap.
+  const read = shareInFlight(() =>
+    boundedRead(pool, CLAIM_CHECK_READ_TIMEOUT_MS, (db) => db.query<{ state: State; payloads: number; bytes: number }>(READ_SQL, [graceMs])).then(
+      ({ rows }) => new Map(rows.map((r) => [r.state, { payloads: r.payloads, bytes: r.bytes }])),
+      () => null,
+    ),
+  );
   const gauge = (name: string, help: string, field: 'payloads' | 'bytes') =>
     new client.Gauge({
       name,
@@ -62,7 +72,10 @@ export function registerClaimCheckMetrics(registry: client.Registry, pool: pg.Po
       registers: [registry],
       async collect() {
         const byState = await read();
-        if (byState === null) return;
+        if (byState === null) {
+          this.reset();
+          return;
+        }
         for (const state of STATES) this.set({ state }, byState.get(state)?.[field] ?? 0);
       },
     });
