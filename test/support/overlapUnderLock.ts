@@ -7,8 +7,9 @@ import { eventually, within } from './eventually.ts';
  * Locks `table` in access exclusive mode (as a migration's ALTER, a VACUUM FULL or pg_repack holds it)
  * in an open transaction of the database at `url`, makes `count` calls of `call` at once, and checks
  * that they wait on ONE read of the table (one connection of the pool, not one each), that every one
- * answers within `boundMs` while the lock is still held, and that the read then ends in the database
- * too (no session waits on the lock any more). Resolves with their answers once the lock is released.
+ * answers while the lock is still held (`boundMs` + 3 s bounds the wait: a hang fails with its name; it
+ * is not a measurement), and that the read then ends in the database too (no session waits on the lock
+ * any more, the lock still held). Resolves with their answers once the lock is released.
  *
  * @example
  * const texts = await overlapUnderLock(url, 'brigade_bus.dead_letters', 8, () => registry.metrics(), 4000);
@@ -30,14 +31,12 @@ export async function overlapUnderLock<T>(url: string, table: string, count: num
   try {
     await locker.query('begin');
     await locker.query(`lock table ${table} in access exclusive mode`);
-    const started = Date.now();
     const calls = Array.from({ length: count }, call);
     await eventually(`a read of ${table} waiting on the lock`, waiting, (n) => n > 0, 5000);
     await sleep(300);
     assert.equal(await waiting(), 1, `${count} at once, one read of ${table} (not one connection each)`);
     const answers = await within(Promise.all(calls), boundMs + 3000, `the calls to answer while ${table} stays locked`);
-    assert.ok(Date.now() - started < boundMs, `answered in ${Date.now() - started} ms, over ${boundMs} ms`);
-    await eventually(`the read to end in the database, ${table} still locked`, waiting, (n) => n === 0, 1000);
+    await eventually(`the read to end in the database, ${table} still locked`, waiting, (n) => n === 0, 10_000);
     return answers;
   } finally {
     await locker.query('rollback').catch(() => undefined);
