@@ -131,7 +131,9 @@ export function signInAgainOn(element, then) {
 /**
  * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag, retryAfter }`
  * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
- * status 0. `ifMatch` is the version the page last saw.
+ * status 0, and so does an answer whose body is cut off after its headers (the connection reset
+ * mid-way: likeliest on a courier's mobile network). `ifMatch` is the version the page last saw.
+ * It never rejects but on an abort (`signal`): the pages' polls schedule their next read after it.
  */
 export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
   // Refused already: asking again would be refused the same way.
@@ -149,7 +151,15 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
     // Not "try again": the pages' reads try again on their own, and say when.
     return { ok: false, status: 0, body: { detail: 'The platform could not be reached: check your connection.' }, etag: null, retryAfter: null };
   }
-  const text = await response.text();
+  let text;
+  try {
+    text = await response.text();
+  } catch (error) {
+    if (error?.name === 'AbortError') throw error;
+    // The answer's headers came, its body did not: a network failure, tried again as one. It rejected,
+    // and a poll that awaited it (the courier's list, the tracking page) never asked again.
+    return { ok: false, status: 0, body: { detail: "The platform's answer was cut off: check your connection." }, etag: null, retryAfter: null };
+  }
   let parsed = null;
   try {
     parsed = text === '' ? null : JSON.parse(text);

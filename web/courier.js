@@ -4,7 +4,7 @@
 // what changed is announced, in a polite live region of its own; unchanged cards are left as they are.
 // A token the platform refuses (401) stops the reads and leaves the list in view, marked as no longer
 // current, with every button off and a link to sign in again.
-import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, signInAgainOn, STATUS_LABELS, wireSignOut } from './common.js';
+import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, signInAgainOn, signInPath, STATUS_LABELS, wireSignOut } from './common.js';
 
 const POLL_MS = 5000;
 const message = document.getElementById('message');
@@ -28,7 +28,7 @@ let availabilityReads = 0;
  * the POST, answered before the change committed, showed the old state for up to a poll (5 s).
  */
 let changing = false;
-/** The platform refused the token: nothing is read or sent any more. */
+/** The platform refused the token (401), or it is not a courier's (403): nothing is read or sent any more. */
 let signedOut = false;
 
 requireToken();
@@ -184,6 +184,11 @@ async function load(after) {
   if (read !== reads) return;
   // Refused: said once for the page (signInAgainOn); no more polls.
   if (result.status === 401 || signedOut) return;
+  // A token of another role: asking again would be refused the same way.
+  if (result.status === 403) {
+    notForThisToken(result);
+    return;
+  }
   // The next poll; a refusal's Retry-After is waited in full.
   const wait = Math.max(POLL_MS, (result.retryAfter ?? 0) * 1000);
   if (result.ok) {
@@ -202,10 +207,29 @@ async function load(after) {
   timer = setTimeout(load, wait);
 }
 
+/**
+ * The token is not a courier's (403: a staff member's, after `/login?next=/courier`): the page stops
+ * asking and its toggle is off, and the message says why, what this page is for, and links to sign-in
+ * (which comes back here). It polled the 403 every 5 s for ever, saying it tried again.
+ */
+function notForThisToken(result) {
+  signedOut = true;
+  clearTimeout(timer);
+  toggle.disabled = true;
+  message.className = 'message error';
+  // As signInAgainOn's link: later messages (say) do not replace it.
+  message.dataset.signIn = 'true';
+  message.replaceChildren(`${problemText(result)} This page is for couriers: `, h('a', { href: signInPath() }, "sign in with a courier's token"), '.');
+}
+
 async function send(task, command) {
   if (sending.has(task.orderId) || signedOut) return;
   sending.add(task.orderId);
   for (const b of list.querySelectorAll(`button[data-order="${task.orderId}"]`)) b.disabled = true;
+  // The card was drawn enabled and its button is now off by hand: the next draw draws it anew (as the
+  // board does). Kept, its key came back the same once the command ended, and a failed command left
+  // the button off until a reload ("try again shortly", with nothing to try it with).
+  drawn.delete(task.orderId);
   let result;
   try {
     result = await api(`/v1/orders/${task.orderId}/${command}`, { method: 'POST', body: {}, ifMatch: task.version });
@@ -222,6 +246,8 @@ async function send(task, command) {
     await load();
   } else {
     say(message, `Order ${shortId(task.orderId)}: ${problemText(result)}`, 'error');
+    // Nothing changed: the button is back at once (the read below may fail too, on a network that does).
+    render();
     await load();
   }
 }

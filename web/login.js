@@ -7,15 +7,19 @@ const message = document.getElementById('message');
 const next = new window.URLSearchParams(window.location.search).get('next');
 /** How many of a customer's orders sign-in lists (the latest). */
 const ORDERS_SHOWN = 20;
+/** A compact JWT: three base64url parts. Any other character (a quote, an ellipsis pasted with it) is refused here, not by fetch. */
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 /** Counts the sign-ins: only the latest one's answer is shown (an older token's late answer is not this tab's). */
 let submits = 0;
 
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   const submit = ++submits;
-  const token = input.value.trim();
+  // A token holds no whitespace: one copied from a terminal that wrapped it holds line breaks (and
+  // maybe spaces), which fetch refuses in a header ("could not be reached", a board reconnecting for ever).
+  const token = input.value.replace(/\s+/g, '');
   const claims = claimsOf(token);
-  if (token === '' || claims === null || typeof claims.role !== 'string') {
+  if (!TOKEN_SHAPE.test(token) || claims === null || typeof claims.role !== 'string') {
     say(message, 'That is not a Brigade token: it should be three parts separated by dots (xxxxx.yyyyy.zzzzz).', 'error');
     input.setAttribute('aria-invalid', 'true');
     input.focus();

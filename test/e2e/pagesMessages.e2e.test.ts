@@ -8,8 +8,34 @@ import { launchChromium, requireChromium, signedInPage, startBrowserPlatform, ty
 
 const { skip } = await requireChromium();
 const WAIT = { timeout: FLOW_MS };
+/** For what the page does on its own within a poll or two (no projection in between). */
+const SOON = { timeout: 30_000 };
 /** How the pages name an order for people: the last 8 characters of its id. */
 const short = (id: string) => id.slice(-8);
+/**
+ * Wraps the page's fetch so that the answer to the next request whose URL holds `window.cutNext` has its
+ * body cut after the headers, once: as Chromium's `text()` does when the connection resets mid-body (a
+ * mobile network, a proxy). Records every text the page's message takes (`window.said`): a read's error
+ * is taken down at the next read that works, which may be too soon to be seen by waiting for it.
+ */
+const CUT_A_BODY = `{
+  const realFetch = window.fetch;
+  window.cuts = 0;
+  window.said = [];
+  window.fetch = async (input, init) => {
+    const response = await realFetch(input, init);
+    const url = typeof input === 'string' ? input : input.url;
+    if (typeof window.cutNext !== 'string' || !url.includes(window.cutNext)) return response;
+    window.cutNext = null;
+    window.cuts += 1;
+    return new Response(new ReadableStream({ start: (c) => c.error(new TypeError('network error')) }), { status: response.status, headers: response.headers });
+  };
+  document.addEventListener('DOMContentLoaded', () => {
+    const message = document.getElementById('message');
+    new MutationObserver(() => window.said.push(message.textContent)).observe(message, { childList: true, characterData: true, subtree: true });
+  });
+}`;
+const CUT_OFF = "The platform's answer was cut off: check your connection.";
 const unavailable = { status: 503, contentType: 'application/problem+json', body: JSON.stringify({ status: 503, code: 'DATABASE_UNAVAILABLE', detail: 'The database is not answering; try again shortly.' }) };
 
 /**
@@ -54,6 +80,18 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
       assert.equal(res.statusCode, 200, res.body);
       version = res.json().version;
     }
+  };
+
+  /** A courier with an order assigned to them, ready for pick-up, and their page once it shows it (`init` run before the page's own scripts). */
+  const courierPageWithTask = async (init?: string) => {
+    const rider = await courier(p.t);
+    const { id } = await order();
+    await assignTo(id, rider.id);
+    const opened = await signedInPage(browser, rider.token);
+    if (init !== undefined) await opened.page.addInitScript(init);
+    await opened.page.goto(`${p.base}/courier`);
+    await opened.page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    return { id, ...opened };
   };
 
   test("the board's first read announces nothing (the orders open before the page opened are the page itself), and later changes still are (before: \"New order …\" for an order placed before)", async () => {
@@ -141,12 +179,7 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
   });
 
   test("a courier page that cannot reach the platform says it tries again and since when its list is not updated (before: \"Check your connection and try again\" while it polled)", async () => {
-    const rider = await courier(p.t);
-    const { id } = await order();
-    await assignTo(id, rider.id);
-    const { page, errors } = await signedInPage(browser, rider.token);
-    await page.goto(`${p.base}/courier`);
-    await page.locator(`li.card[data-order="${id}"]`).waitFor(WAIT);
+    const { page, errors } = await courierPageWithTask();
     await page.context().setOffline(true);
     await page.locator('#message.error').waitFor(WAIT);
     const said = await page.locator('#message').innerText();
@@ -176,6 +209,124 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     await page.locator('#message', { hasText: 'Choose an order to track' }).waitFor(WAIT);
     assert.equal(await page.locator('#order-links li').count(), 20);
     assert.equal(await page.locator('#orders-more').innerText(), 'Only your latest 20 orders are shown.');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a courier's pick-up that fails (503, then the network) leaves its button usable, and the next click picks the order up (before: the button stayed disabled until a reload)", async () => {
+    const { id, page, errors } = await courierPageWithTask();
+    const answers = ['unavailable', 'no network'];
+    await page.route(`**/v1/orders/${id}/pick-up`, (route) => {
+      const answer = answers.shift();
+      if (answer === 'unavailable') return route.fulfill(unavailable);
+      if (answer === 'no network') return route.abort('failed');
+      return route.continue();
+    });
+    const pickUp = page.getByRole('button', { name: `Picked up order ${short(id)}` });
+    await pickUp.click();
+    await page.locator('#message.error', { hasText: `Order ${short(id)}: The database is not answering` }).waitFor(WAIT);
+    // Drawn again with the answer (not a poll later): the courier can try again at once.
+    assert.equal(await pickUp.isDisabled(), false, 'the button is usable after a 503');
+    await pickUp.click();
+    await page.locator('#message.error', { hasText: `Order ${short(id)}: The platform could not be reached` }).waitFor(WAIT);
+    assert.equal(await pickUp.isDisabled(), false, 'the button is usable after a network failure');
+    await pickUp.click();
+    await page.locator(`li.card[data-order="${id}"][data-status="picked_up"]`).waitFor(WAIT);
+    await page.locator('#message.ok', { hasText: `Order ${short(id)}: picked up.` }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a courier's list read whose answer is cut off mid-way says so and is read again at the next poll, which takes the message down (before: api() rejected, the polling stopped for good, nothing said)", async () => {
+    const { page, errors } = await courierPageWithTask(CUT_A_BODY);
+    await page.evaluate(`window.cutNext = '/v1/couriers/me/tasks'`);
+    await page.locator('#message.error', { hasText: CUT_OFF }).waitFor(SOON);
+    assert.match(await page.locator('#message').innerText(), /The list below is not updated since \d{1,2}:\d{2}:\d{2}.*; the page tries again in 5 s\.$/);
+    // The poll goes on: the next read works and takes the message down.
+    await page.locator('#message.error').waitFor({ ...SOON, state: 'detached' });
+    assert.equal(await page.locator('#message').innerText(), '');
+    assert.equal(await page.evaluate('window.cuts'), 1);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a tracking page's read whose answer is cut off mid-way says so and goes on polling: a later change is shown (before: the status froze, nothing said)", async () => {
+    const { id, customer: c } = await order();
+    const { page, errors } = await signedInPage(browser, c.token);
+    await page.addInitScript(CUT_A_BODY);
+    await page.goto(`${p.base}/track/${id}`);
+    await page.locator('body[data-status="placed"]').waitFor(WAIT);
+    await page.evaluate(`window.cutNext = '/v1/orders/${id}/events'`);
+    await page.locator('#message.error', { hasText: `${CUT_OFF} The page tries again in 4 s.` }).waitFor(SOON);
+    const accepted = await command(p.t, r.staff, id, 'accept', 1, { etaMinutes: 15 });
+    assert.equal(accepted.statusCode, 200, accepted.body);
+    await page.locator('body[data-status="accepted"]').waitFor(WAIT);
+    assert.equal(await page.locator('#message').innerText(), '');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a board read whose answer is cut off mid-way says so and is tried again; a command's cut-off answer is said on the board (before: \"Loading the board…\" until the stream dropped; the command's failure said nothing)", async () => {
+    const { id } = await order();
+    const { page, errors } = await signedInPage(browser, r.staff);
+    await page.addInitScript(CUT_A_BODY);
+    // The board's first read (not its stream, /board/stream).
+    await page.addInitScript(`window.cutNext = '/v1/restaurants/${r.rid}/board?after='`);
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    await card(page, 'placed', id).waitFor(WAIT);
+    const said = (await page.evaluate('window.said')) as string[];
+    assert.ok(said.includes(`${CUT_OFF} The board tries again in 1 s.`), `the message said ${JSON.stringify(said)}`);
+    assert.equal(await page.evaluate('window.cuts'), 1);
+    assert.equal(await page.locator('#message').innerText(), '', 'taken down once a read worked');
+
+    await page.evaluate(`window.cutNext = '/v1/orders/${id}/accept'`);
+    await card(page, 'placed', id).getByRole('button', { name: `Accept order ${short(id)}` }).click();
+    await page.locator('#message.error', { hasText: `Order ${short(id)}: ${CUT_OFF}` }).waitFor(SOON);
+    // The platform did accept it (only its answer was lost): the stream shows it.
+    await card(page, 'accepted', id).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a token pasted with line breaks and spaces inside it signs in (before: "could not be reached" and a board "Reconnecting" for ever); one with characters no token holds is refused in words', async () => {
+    const { page, errors } = await signedInPage(browser, null);
+    await page.goto(`${p.base}/login`);
+    const field = page.getByLabel('Your access token');
+    // As copied from a terminal that wrapped it.
+    const wrapped = `${r.staff.slice(0, 40)}\n${r.staff.slice(40, -10)}\r\n ${r.staff.slice(-10)}\n`;
+    await field.fill(wrapped);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), r.staff);
+
+    const other = await signedInPage(browser, null);
+    await other.page.goto(`${p.base}/login`);
+    await other.page.getByLabel('Your access token').fill(`${r.staff.slice(0, -10)}…${r.staff.slice(-10)}`);
+    await other.page.getByRole('button', { name: 'Sign in' }).click();
+    assert.match(await other.page.locator('#message.error').innerText(), /^That is not a Brigade token/);
+    assert.equal(await other.page.evaluate(`window.sessionStorage.getItem('brigade.token')`), null);
+    assert.deepEqual([...errors, ...other.errors], []);
+    await page.context().close();
+    await other.page.context().close();
+  });
+
+  test("a courier page opened with another role's token says it is for couriers, links to sign-in, and stops asking (before: the 403 every 5 s for ever, \"the page tries again\")", async () => {
+    const { page, requested, errors } = await signedInPage(browser, r.staff);
+    await page.goto(`${p.base}/courier`);
+    const link = page.locator('#message.error').getByRole('link', { name: "sign in with a courier's token" });
+    await link.waitFor(SOON);
+    assert.equal(await link.getAttribute('href'), `/login?next=${encodeURIComponent('/courier')}`);
+    const said = await page.locator('#message').innerText();
+    assert.equal(said, "This needs the role courier; your token is staff. This page is for couriers: sign in with a courier's token.");
+    assert.doesNotMatch(said, /tries again/);
+    assert.equal(await page.locator('#availability').isDisabled(), true);
+    // No poll after the refusal (one would be due every 5 s).
+    await page.waitForTimeout(500);
+    const asked = requested.length;
+    await page.waitForTimeout(6000);
+    assert.deepEqual(requested.slice(asked).filter((url) => url.includes('/v1/')), [], 'the page stopped polling');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
