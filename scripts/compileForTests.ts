@@ -81,6 +81,23 @@ export async function compileForTests(root: string, outDir: string): Promise<str
   return outDir;
 }
 
+/** How old a mirror left behind must be before {@link removeStaleMirrors} takes it away: no run lasts that long. */
+const STALE_MS = 6 * 3600 * 1000;
+
+/**
+ * Removes the mirrors under `dir` whose name starts with `prefix` and that are older than six hours: a
+ * run stopped by Ctrl+C or killed does not remove its own, and a run of another `npm test` in the same
+ * checkout may be using a younger one.
+ */
+export async function removeStaleMirrors(dir: string, prefix: string): Promise<void> {
+  const entries = await fs.readdir(dir).catch(() => [] as string[]);
+  for (const name of entries.filter((entry) => entry.startsWith(prefix))) {
+    const full = path.join(dir, name);
+    const stat = await fs.lstat(full).catch(() => null);
+    if (stat !== null && Date.now() - stat.mtimeMs > STALE_MS) await fs.rm(full, { recursive: true, force: true });
+  }
+}
+
 /** Appends every file under `root/rel` (relative to `root`) to `out`, skipping node_modules. */
 async function walk(root: string, rel: string, out: string[]): Promise<void> {
   for (const entry of await fs.readdir(path.join(root, rel), { withFileTypes: true })) {

@@ -16,7 +16,7 @@ import pg from 'pg';
 import { migrationSets } from '../src/composition/services.ts';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../src/platform/db/index.ts';
 import { runMigrations } from '../src/platform/migrations/index.ts';
-import { compileForTests } from './compileForTests.ts';
+import { compileForTests, removeStaleMirrors } from './compileForTests.ts';
 
 const root = path.resolve(import.meta.dirname, '..');
 const filters = process.argv.slice(2);
@@ -68,6 +68,7 @@ async function main(): Promise<number> {
     // Each test file is a process of its own: compiled once here, it runs as plain JavaScript instead of
     // paying tsx's loader in every process (decision 0004, "Fixed later").
     const started = Date.now();
+    await removeStaleMirrors(path.dirname(mirror), 'test-build-');
     await compileForTests(root, mirror);
     console.log(`[test] compiled the sources and tests into ${path.relative(root, mirror)} in ${Date.now() - started} ms`);
     // --test-timeout bounds a hung test, it is not a measurement. It also bounds each file as a whole (node
