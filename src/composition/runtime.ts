@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { buildApp, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
-import { boundedRead, createDatabases, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { databaseAddress, databaseLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
+import { isStaleList } from '../platform/tenancy/placementCatalog.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
 import { createCache, createPgEvictionBus, redisAddress, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
@@ -196,8 +197,10 @@ export async function createPlatform(
             onRoute: replicaRouteMetrics(metrics),
             onTrouble: (error) => reportReplicaTrouble(error),
           });
-    // The placement catalog is the platform's own table, readable by admins only (decision 0008).
-    const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog'));
+    // The placement catalog is the platform's own table, readable by admins only (decision 0008). Each
+    // read is bounded in the database as readiness bounds its wait for it: one stuck behind a lock on the
+    // catalog ends there and gives its connection back (the router answers meanwhile with the last list).
+    const catalog = createPlacementCatalog(() => readPlacementCatalog(databases, 'placement-catalog', Date.now() + READINESS_TIMEOUT_MS - DATABASE_BOUND_MARGIN_MS));
     // A restaurant database left out of a look-up across databases is logged once the app's logger exists.
     let reportDatabaseTrouble: (error: Error) => void = (error) => process.emitWarning(error.message);
     const router = createTenantRouter({
@@ -333,10 +336,12 @@ const READINESS_TIMEOUT_MS = 2000;
  * `/health/ready`: each migration target's database answers and has every file applied (`database`,
  * `migrations`, suffixed `:<n>` with several targets), and so does each dedicated database of the
  * placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
- * that cannot be read adds a failed `placement-catalog` check. Every check at once, each within 2 s:
- * a database's read of its migrations is bounded in the database too ({@link boundedRead}), so one
- * stuck behind a lock (a migration's ALTER of the tracking table) ends there and gives its connection
- * back, instead of waiting with it after the probe has answered.
+ * that cannot be read adds a failed `placement-catalog` check (also when the catalog answers with the
+ * last list it read, `isStaleList`). Every check at once, each within 2 s: a database's read of its
+ * migrations is bounded in the database too ({@link boundedRead}), and so is the catalog's read
+ * (`readPlacementCatalog` with a bound), so one stuck behind a lock (a migration's ALTER of the
+ * tracking table or of the catalog) ends there and gives its connection back, instead of waiting
+ * with it after the probe has answered.
  *
  * A dedicated database that does not answer, and an unreadable catalog, are shown but do not make the
  * process unready: one restaurant's database down must not take every instance out of rotation (its
@@ -397,6 +402,12 @@ async function readiness(
       checks['placement-catalog'] = { ok: false, detail: 'the dedicated databases are unknown: the catalog could not be read (the log has the reason)' };
       advisory.add('placement-catalog');
       return;
+    }
+    // The catalog's read failed (cut short in the database behind a lock, say) after an earlier one
+    // succeeded: the databases it last listed are checked, and the catalog's failure is shown.
+    if (isStaleList(urls)) {
+      checks['placement-catalog'] = { ok: false, detail: 'the catalog could not be read: the dedicated databases it last listed are checked (the log has the reason)' };
+      advisory.add('placement-catalog');
     }
     const known = new Set(targets.map((t) => t.url));
     await Promise.all(

@@ -1,4 +1,5 @@
 import client from 'prom-client';
+import { shareInFlight } from '../runtime/shareInFlight.ts';
 import { withDeadline } from '../runtime/withDeadline.ts';
 import { OUTBOX_DEPTH_CAP } from './readOutboxBacklog.ts';
 
@@ -57,10 +58,10 @@ interface SharedRead<T> {
   endedAt: number | null;
 }
 
-/** A watched outbox: its labels and its reader, keyed by outbox and database. */
+/** A watched outbox: its labels and its read (shared while in flight, see {@link outboxMetrics}), keyed by outbox and database. */
 interface Watched {
   readonly labels: OutboxLabels;
-  readonly read: BacklogReader;
+  readonly read: () => Promise<Awaited<ReturnType<BacklogReader>> | null>;
 }
 
 const sources = new WeakMap<client.Registry, Map<string, Watched>>();
@@ -71,8 +72,9 @@ const keyOf = (labels: OutboxLabels) => JSON.stringify([labels.outbox, labels.da
 /**
  * Registers (once per registry) `brigade_outbox_depth`, `brigade_outbox_oldest_age_seconds` (both read
  * from the database at scrape time, one read per scrape serving both; the depth saturates at
- * {@link OUTBOX_DEPTH_CAP}; an outbox whose read fails or takes over {@link BACKLOG_READ_TIMEOUT_MS} has
- * no series in that scrape), `brigade_outbox_published_total` (rows the checkpoint passed: a row the
+ * {@link OUTBOX_DEPTH_CAP}; scrapes that overlap share each outbox's read in flight, so however many
+ * there are, one read of an outbox holds one connection; an outbox whose read fails or takes over
+ * {@link BACKLOG_READ_TIMEOUT_MS} has no series in that scrape), `brigade_outbox_published_total` (rows the checkpoint passed: a row the
  * broker acked after a failed one is counted when it goes out again), `brigade_outbox_publish_latency_seconds`
  * (row creation — the producing transaction's start — to the broker's ack), `brigade_outbox_publish_failures_total`
  * (publishes that failed, each retried: an outage, or a row the broker refuses, which stalls the relay
@@ -87,7 +89,7 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
     readers = map;
     sources.set(registry, map);
     // Each outbox read on its own: a failed or hung database (a dedicated one, say) loses only its own series.
-    const readAll = async () => Promise.all([...map.values()].map(async ({ labels, read }) => ({ labels: seriesOf(labels), ...(await readWithin(read)) })));
+    const readAll = async () => Promise.all([...map.values()].map(async ({ labels, read }) => ({ labels: seriesOf(labels), ...(await read()) })));
     // Both gauges come from one read per scrape: the first gauge collected starts it, the other takes
     // the same result (prom-client collects a registry's metrics concurrently). A gauge collected again
     // starts a new read, as does one whose partner's read ended more than SHARED_READ_MS ago.
@@ -153,7 +155,9 @@ export function outboxMetrics(registry: client.Registry): OutboxMetrics {
     leader: (labels, isLeader) => leader.set(seriesOf(labels), isLeader ? 1 : 0),
     watch: (labels, read) => {
       const key = keyOf(labels);
-      const watched: Watched = { labels, read };
+      // Scrapes that overlap share each outbox's read in flight (it settles within BACKLOG_READ_TIMEOUT_MS),
+      // so they hold one connection of its pool however many there are.
+      const watched: Watched = { labels, read: shareInFlight(() => readWithin(read)) };
       map.set(key, watched);
       return () => {
         if (map.get(key) === watched) map.delete(key);
