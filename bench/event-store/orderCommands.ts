@@ -43,8 +43,9 @@ const COLA = randomUUID();
 /** The menu as a fixed catalog: two items, in EUR (the product asks the menu service). */
 const MENU: MenuCatalog = {
   priceLines: (_restaurantId, lines) =>
-    Promise.resolve(
-      lines.map((line) => ({
+    Promise.resolve({
+      pricedAt: new Date().toISOString(),
+      lines: lines.map((line) => ({
         itemId: line.itemId,
         itemVersion: line.itemId === MARGHERITA ? 3 : 1,
         name: line.itemId === MARGHERITA ? 'Margherita' : 'Cola',
@@ -52,7 +53,7 @@ const MENU: MenuCatalog = {
         currency: 'EUR',
         modifiers: [],
       })),
-    ),
+    }),
 };
 
 /**
@@ -79,7 +80,6 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
           store,
           menu: MENU,
           customerKeys: keys,
-          clock: () => new Date(),
         },
         {
           customerId: customer,

@@ -28,3 +28,26 @@ export const DISPLAY_NAME_RULE = 'must not start or end with a space, nor hold a
  */
 export const NameText = (maxLength: number) =>
   Type.String({ minLength: 1, maxLength, pattern: DISPLAY_NAME, description: 'no space at either end, no control or bidi-override character' });
+
+/**
+ * A text of several lines people read beside a name (a menu item's description): none of
+ * {@link NEVER} but a tab, a line feed and a carriage return before a line feed (a textarea sends its
+ * lines LF or CRLF). A description is shown where names are (the menu, an item, search hits), so an
+ * override disguises it as it would a name, and a BEL or an ESC sequence rings or colours a terminal
+ * that prints it; a lone CR, which moves back over the line, is refused. Line breaks and tabs are what
+ * the name rule refuses for tables and lists (one line per row), which a description is not shown in.
+ * Ends and blank text are as sent. The alternatives are disjoint, so the match is linear.
+ */
+export const DESCRIPTION_TEXT = `^(?:[^${NEVER}]|\\t|\\r?\\n)*$`;
+
+/** What a value that fails {@link DESCRIPTION_TEXT} gets told, after its field's name (see {@link DISPLAY_NAME_RULE}). */
+export const DESCRIPTION_TEXT_RULE = 'must not hold a control or bidi-override character other than a tab or a line break';
+
+/**
+ * A description: 0 to `maxLength` characters of {@link DESCRIPTION_TEXT}.
+ *
+ * @example
+ * const Body = Type.Object({ description: Type.Optional(DescriptionText(2000)) });
+ */
+export const DescriptionText = (maxLength: number) =>
+  Type.String({ maxLength, pattern: DESCRIPTION_TEXT, description: 'lines of text: no control or bidi-override character but a tab or a line break (LF or CRLF)' });

@@ -13,6 +13,6 @@ export { DEFAULT_RESPONSE_HEADERS, hijackedHeaders } from './responseHeaders.ts'
 export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
 export { jsonBodyParser } from './jsonBodyParser.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
-export { DISPLAY_NAME, NameText } from './displayName.ts';
+export { DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
-import { DISPLAY_NAME, DISPLAY_NAME_RULE } from './displayName.ts';
+import { DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE, DISPLAY_NAME, DISPLAY_NAME_RULE } from './displayName.ts';
 import { etagOf } from './ifMatch.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
@@ -49,7 +49,10 @@ const TITLES: Record<number, string> = {
  * name): a name with a space at its end got `must match pattern "^[^\x00-…"` (some 200 characters).
  * A pattern not here is shown as the validator gives it (`^[A-Z]{3}$` reads well enough).
  */
-const PATTERN_RULES: ReadonlyMap<string, string> = new Map([[DISPLAY_NAME, DISPLAY_NAME_RULE]]);
+const PATTERN_RULES: ReadonlyMap<string, string> = new Map([
+  [DISPLAY_NAME, DISPLAY_NAME_RULE],
+  [DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE],
+]);
 
 /** One error of the validator (ajv's), as much of it as {@link allowedValuesOf} reads. */
 interface SchemaError {

@@ -14,14 +14,14 @@ import type { RestaurantDirectory } from './ports.ts';
  */
 export function menuCatalog(unitOfWork: UnitOfWorkFn, directory: RestaurantDirectory) {
   return {
-    /** Prices lines (see `priceLines`); 404 for an unknown restaurant. Each result carries the restaurant's currency. */
+    /** Prices lines (see `priceLines`), with the instant read; 404 for an unknown restaurant. Each line carries the restaurant's currency. */
     async priceLines(restaurantId: string, lines: readonly PriceLineRequest[]) {
       const restaurant = await directory.restaurant(restaurantId);
       if (restaurant === null) throw new NotFoundError('restaurant', restaurantId);
       const priced = await unitOfWork({ service: 'menu', tenantId: restaurantId, actor: { kind: 'system', id: 'menu.priceLines' }, readOnly: true }, (tx) =>
         priceLines(tx, restaurantId, lines),
       );
-      return priced.map((line) => ({ ...line, currency: restaurant.currency }));
+      return { pricedAt: priced.pricedAt, lines: priced.lines.map((line) => ({ ...line, currency: restaurant.currency })) };
     },
   };
 }

@@ -7,7 +7,7 @@ import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { DEDICATED_READ_TIMEOUT_MS } from '../../platform/tenancy/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
-import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, DescriptionText, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -23,6 +23,8 @@ import type { MenuPorts } from './ports.ts';
 const Uuid = Type.String({ format: 'uuid' });
 /** A category's, item's, group's or modifier's name: the directory's name rule (decision 0083), one definition. */
 const Name = NameText(200);
+/** An item's description: lines of text under the same rule but for tabs and line breaks (decision 0083). */
+const Description = DescriptionText(2000);
 const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });
@@ -119,14 +121,14 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
   item: {
     path: 'items',
     create: Type.Object(
-      { categoryId: Uuid, name: Name, description: Type.Optional(Type.String({ maxLength: 2000 })), price: Price, soldOut: Type.Optional(Type.Boolean()) },
+      { categoryId: Uuid, name: Name, description: Type.Optional(Description), price: Price, soldOut: Type.Optional(Type.Boolean()) },
       { additionalProperties: false },
     ),
     patch: Type.Object(
       {
         categoryId: Type.Optional(Uuid),
         name: Type.Optional(Name),
-        description: Type.Optional(Type.String({ maxLength: 2000 })),
+        description: Type.Optional(Description),
         price: Type.Optional(Price),
         soldOut: Type.Optional(Type.Boolean()),
       },

@@ -7,14 +7,26 @@ import type { ReadKeys, SubjectKey } from '../../platform/temporal/index.ts';
 export interface MenuCatalog {
   /**
    * Prices the requested lines against the restaurant's live menu, one result per requested line, in
-   * the same order.
+   * the same order, with the instant the prices were read at.
    *
    * @throws {NotFoundError} no such restaurant (404).
    * @throws {UnprocessableError} an item unknown, deleted or sold out (`MENU_ITEM_UNAVAILABLE`,
    *   `MENU_ITEM_SOLD_OUT`), or modifier choices that are unknown or break a group's min/max
    *   (`MODIFIER_CHOICE_INVALID`) (422).
    */
-  priceLines(restaurantId: string, lines: readonly LineRequest[]): Promise<PricedLine[]>;
+  priceLines(restaurantId: string, lines: readonly LineRequest[]): Promise<PricedLines>;
+}
+
+/** The requested lines as the menu prices them, and the instant it read them at. */
+export interface PricedLines {
+  /**
+   * An instant (RFC 3339 in UTC, to the microsecond, on the menu database's clock) at which the menu's
+   * history has every price of `lines` in force: read after the prices' snapshot, so every version
+   * charged had started by then. The order's `placedAt`, so that `?asOf=<placedAt>` shows what it charged.
+   */
+  readonly pricedAt: string;
+  /** One per requested line, in the same order. */
+  readonly lines: PricedLine[];
 }
 
 /** A line the customer asks for. */

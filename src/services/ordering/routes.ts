@@ -233,7 +233,6 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             store,
             menu: ports.menu,
             customerKeys: ports.customerKeys,
-            clock: () => new Date(),
           },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id), request.headers.traceparent) },
         );

@@ -668,6 +668,31 @@ describe('menu', () => {
     assert.deepEqual([restaurant.statusCode, restaurant.json().field], [400, 'body.name'], restaurant.body);
   });
 
+  test("an item's description refuses what names refuse (control and bidi-override characters), line breaks and tabs aside (400 naming the field; before: 200, stored and served)", async () => {
+    const { rid, staff, categoryId, itemId } = await seed(t, 'Descriptions');
+    const menu = `/v1/restaurants/${rid}/menu`;
+    for (const bad of ['ok \u202Eevil', 'ring\u0007', 'red \u001b[31m', 'a\u2066b', 'a\u0085b', 'a\u007fb', 'a\u0000b', 'over\rwrite', 'a\u000bb']) {
+      for (const [method, url, payload] of [
+        ['POST', `${menu}/items`, { categoryId, name: 'Calzone', description: bad, price: 100 }],
+        ['PATCH', `${menu}/items/${itemId}`, { description: bad }],
+      ] as const) {
+        const r = await t.request({ method, url, token: staff, headers: { 'if-match': '"1"' }, payload });
+        assert.deepEqual([r.statusCode, r.json().code, r.json().field], [400, 'VALIDATION_FAILED', 'body.description'], `${method} ${url} ${JSON.stringify(bad)}: ${r.body}`);
+        // NUL is refused before, by the platform-wide check that no text holds it, in its own words.
+        if (!bad.includes('\u0000')) assert.equal(r.json().detail, 'body.description must not hold a control or bidi-override character other than a tab or a line break', r.body);
+      }
+    }
+    assert.equal((await t.request({ url: `${menu}/items/${itemId}` })).json().description, 'tomato mozzarella basil', 'nothing was stored');
+    // A description may run over lines (as a textarea sends them, LF or CRLF) and hold tabs, any script, emoji.
+    let version = 1;
+    for (const description of ['Tomato,\nmozzarella,\r\nbasil.', '\tIndented\n\n', 'بيتزا 🍕 “caseros”', '']) {
+      const created = await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId, name: 'Calzone', description, price: 100 } });
+      assert.deepEqual([created.statusCode, created.json().description], [201, description], created.body);
+      const patched = await t.request({ method: 'PATCH', url: `${menu}/items/${itemId}`, token: staff, headers: { 'if-match': `"${version++}"` }, payload: { description } });
+      assert.deepEqual([patched.statusCode, patched.json().description], [200, description], patched.body);
+    }
+  });
+
   test('history from any write path: an UPDATE that leaves the version alone still bumps it and keeps a current version; two changes in one transaction leave one range', async () => {
     const { rid, itemId } = await seed(t, 'Console');
     const sql = new pg.Client({ connectionString: t.db.url });
@@ -788,6 +813,54 @@ describe('menu', () => {
     } finally {
       await sql.end();
     }
+  });
+
+  test("an order's placedAt is an instant at which the menu's history has the prices it charged: a price change committed while the placement waited on the directory is the one charged, and ?asOf=placedAt says so (before: placedAt read first, the old price)", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Placed at');
+    const customer = await t.token('customer', { subject: randomUUID() });
+    // The reviewer's probe: the placement waits on the directory (after the instant it used to read)
+    // while staff change the price and commit; then the directory is released.
+    const holder = new pg.Client({ connectionString: t.db.url });
+    const watcher = new pg.Client({ connectionString: t.db.url });
+    await holder.connect();
+    await watcher.connect();
+    let order: Awaited<ReturnType<TestPlatform['request']>>;
+    try {
+      await holder.query('begin');
+      await holder.query('lock table platform.restaurants in access exclusive mode');
+      const placing = t.request({
+        method: 'POST',
+        url: '/v1/orders',
+        token: customer,
+        headers: { 'idempotency-key': randomUUID() },
+        payload: { restaurantId: rid, deliveryAddress: 'Rua 1, Lisboa', lines: [{ itemId, quantity: 1 }] },
+      });
+      for (let i = 0; ; i++) {
+        const { rows } = await watcher.query<{ n: number }>(
+          `select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%platform.restaurants%' and pid <> pg_backend_pid()`,
+        );
+        if (rows[0]!.n >= 1) break;
+        assert.ok(i < 2000, 'the placement never waited on the directory');
+        await sleep(5);
+      }
+      await sleep(20);
+      const patched = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 1500 } });
+      assert.equal(patched.statusCode, 200, patched.body);
+      await holder.query('commit');
+      order = await placing;
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      await holder.end();
+      await watcher.end();
+    }
+    assert.equal(order.statusCode, 201, order.body);
+    const placed = order.json() as { placedAt: string; lines: Array<{ itemId: string; itemVersion: number; unitPrice: number }> };
+    assert.deepEqual(placed.lines.map((l) => [l.itemVersion, l.unitPrice]), [[2, 1500]], 'the price committed before the menu was read is charged');
+    const asOf = itemsOf((await menuOf(t, rid, `?asOf=${encodeURIComponent(placed.placedAt)}`)).body);
+    assert.deepEqual(asOf.map((i) => [i.id, i.price]), [[itemId, 1500]], `as of placedAt ${placed.placedAt} the menu had the price charged (before: 1000)`);
+    const history = (await t.request({ url: `/v1/restaurants/${rid}/menu/items/${itemId}/history` })).json().versions as Array<{ version: number; validFrom: string; validTo: string | null }>;
+    const current = history.find((v) => v.validFrom <= placed.placedAt && (v.validTo === null || placed.placedAt < v.validTo));
+    assert.equal(current?.version, 2, `${placed.placedAt} within version 2's range: ${JSON.stringify(history)}`);
   });
 
   test('changes made in a subtransaction and after it are dated at the commit as well: the version replaced in the same transaction never was current (an empty range), and the ranges still meet', async () => {

@@ -17,7 +17,22 @@ export interface PricedMenuLine {
   readonly modifiers: ReadonlyArray<{ readonly modifierId: string; readonly name: string; readonly priceDelta: number }>;
 }
 
+/** Priced lines, one per requested line, and the instant the prices were read at. */
+export interface PricedMenu {
+  /**
+   * `clock_timestamp()` (RFC 3339 in UTC, to the microsecond, as `/history` gives instants) read by the
+   * pricing statement after its snapshot: every version it priced was dated (at its commit, decision
+   * 0021) before then, so `?asOf=<pricedAt>` has these prices.
+   */
+  readonly pricedAt: string;
+  readonly lines: PricedMenuLine[];
+}
+
+/** RFC 3339 in UTC with all six fraction digits: the history's own precision (a millisecond could fall before a version's start). */
+const INSTANT_NOW = `to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 interface ItemRow {
+  priced_at: string;
   id: string;
   version: number;
   name: string;
@@ -28,18 +43,24 @@ interface ItemRow {
 
 /**
  * Prices lines against a restaurant's live menu (the `live_*` views: soft-deleted items, and items
- * under a deleted category, are unavailable), one result per line, in order. The ordering service
- * asks this through its `MenuCatalog` port at placement.
+ * under a deleted category, are unavailable), one result per line, in order, and the instant the
+ * prices were read at (see {@link PricedMenu.pricedAt}). The ordering service asks this through its
+ * `MenuCatalog` port at placement, and places the order at that instant.
  *
  * @throws {UnprocessableError} `MENU_ITEM_UNAVAILABLE` (unknown or deleted item), `MENU_ITEM_SOLD_OUT`,
  *   `MODIFIER_CHOICE_INVALID` (a modifier not offered on the item, chosen twice, or a group's choices
  *   outside its min/max) — all 422, with the item (and group) in the details.
  */
-export async function priceLines(tx: Tx, tenantId: string, lines: readonly PriceLineRequest[]): Promise<PricedMenuLine[]> {
+export async function priceLines(tx: Tx, tenantId: string, lines: readonly PriceLineRequest[]): Promise<PricedMenu> {
+  if (lines.length === 0) return { pricedAt: (await tx.query<{ at: string }>(`select ${INSTANT_NOW} as at`)).rows[0]!.at, lines: [] };
   const ids = [...new Set(lines.map((l) => l.itemId))];
-  // One statement: the items with their live groups and modifiers as JSON.
+  // One statement: the items with their live groups and modifiers as JSON, and the instant they were
+  // read at. The clock is read by the statement (an uncorrelated subquery: once, as its first row is
+  // made), so after its snapshot: a version it sees committed, and was dated, before (0021's commit-time
+  // dating). Read before the statement, a version committed in between would be charged from before it
+  // started. A version dated but not yet visible (its COMMIT's last moment, 0021's "Left") is not seen.
   const { rows } = await tx.query<ItemRow>(
-    `select i.id, i.version, i.name, i.price, i.sold_out,
+    `select (select ${INSTANT_NOW}) as priced_at, i.id, i.version, i.name, i.price, i.sold_out,
             coalesce((select json_agg(json_build_object(
                        'id', g.id, 'name', g.name, 'minChoices', g.min_choices, 'maxChoices', g.max_choices,
                        'modifiers', coalesce((select json_agg(json_build_object('id', m.id, 'name', m.name, 'priceDelta', m.price_delta))
@@ -50,7 +71,7 @@ export async function priceLines(tx: Tx, tenantId: string, lines: readonly Price
     [tenantId, ids],
   );
   const items = new Map(rows.map((r) => [r.id, r]));
-  return lines.map((line) => {
+  const priced = lines.map((line): PricedMenuLine => {
     const item = items.get(line.itemId);
     if (item === undefined) throw new UnprocessableError('MENU_ITEM_UNAVAILABLE', `Item ${line.itemId} is not on this restaurant's menu (unknown or deleted)`, { itemId: line.itemId });
     if (item.sold_out) throw new UnprocessableError('MENU_ITEM_SOLD_OUT', `${item.name} is sold out`, { itemId: item.id });
@@ -82,4 +103,6 @@ export async function priceLines(tx: Tx, tenantId: string, lines: readonly Price
     }
     return { itemId: item.id, itemVersion: item.version, name: item.name, unitPrice: item.price, modifiers };
   });
+  // Every line found an item (else it threw above), so there is a row.
+  return { pricedAt: rows[0]!.priced_at, lines: priced };
 }

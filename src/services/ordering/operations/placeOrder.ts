@@ -38,7 +38,6 @@ export interface PlaceOrderEnv {
   readonly menu: MenuCatalog;
   /** The customer's data key: the delivery address is sealed under it (decision 0090). */
   readonly customerKeys: CustomerKeys;
-  readonly clock: () => Date;
 }
 
 /** The outcome: the order, and whether this call created it (201) or replayed a key (200). */
@@ -142,10 +141,16 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
 
   // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer is refused (410) here.
   const customerKey = await env.customerKeys.keyFor(customerId);
-  const placedAt = env.clock().toISOString();
+  /**
+   * When the order was placed: the instant the menu read the prices at (`pricedAt`), set by `priceOrder`.
+   * Not this process's clock read before pricing: a price change committed in between was charged
+   * while the menu's history (`?asOf=`, dated on the database's clock) had the old price in force then.
+   */
+  let placedAt = '';
   /** Prices the lines and answers how `decide` places them under an order id; throws the menu's refusals. */
   const priceOrder = async () => {
-    const priced = await env.menu.priceLines(body.restaurantId, body.lines);
+    const { pricedAt, lines: priced } = await env.menu.priceLines(body.restaurantId, body.lines);
+    placedAt = pricedAt;
     const currencies = new Set(priced.map((p) => p.currency));
     if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
     return (id: string) =>
