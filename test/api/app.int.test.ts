@@ -10,7 +10,7 @@ import { SERVICES, SERVICE_NAMES } from '../../src/composition/services.ts';
 import { loadConfig } from '../../src/platform/config/index.ts';
 import { BatchAbortedError } from '../../src/platform/db/index.ts';
 import { ConcurrencyError } from '../../src/platform/errors/index.ts';
-import { createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { createTestDatabase, useTestDatabase, type TestDatabase } from '../support/db.ts';
 import { overlapUnderLock } from '../support/overlapUnderLock.ts';
 
 // A service of the test's own, to exercise the shared plumbing through real routes.
@@ -357,31 +357,37 @@ describe('HTTP shell', () => {
   });
 });
 
-test('/health/ready is 503 while migrations are pending, naming them', async () => {
-  const empty = await createTestDatabase({ empty: true });
-  const config = loadConfig({ DATABASE_URL: empty.url }, { services: SERVICE_NAMES });
-  const platform = await createPlatform(config, { url: empty.url, embedded: null }, { logger: false });
-  try {
-    const ready = await platform.app.inject({ url: '/health/ready' });
-    assert.equal(ready.statusCode, 503);
-    assert.equal(ready.json().checks.database.ok, true);
-    assert.equal(ready.json().checks.migrations.ok, false);
-    assert.match(ready.json().checks.migrations.detail, /^platform\/0001_service_schemas_and_roles\.sql pending, .*; run brigade migrate$/);
-  } finally {
-    await platform.close();
-    await empty.drop();
-  }
-});
-
-test('/health/ready stays 200 with files a newer release applied (ahead), and is 503 for an applied file gone below the highest (missing) or changed, saying brigade migrate refuses to run', async () => {
-  const db = await createTestDatabase();
+/** Runs `fn` against a platform of its own on a new test database (`empty`: not migrated), then closes both. */
+async function withOwnPlatform(fn: (platform: Platform, db: TestDatabase) => Promise<void>, options: { readonly empty?: boolean } = {}): Promise<void> {
+  const db = await createTestDatabase({ empty: options.empty === true });
   const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
   const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
-  const track = (name: string) =>
-    platform.deps.databases
-      .poolForUrl(db.url)
-      .query(`insert into brigade_meta.schema_migrations (set_name, name, checksum, duration_ms, applied_by) values ('platform', $1, repeat('0', 64), 1, 'test')`, [name]);
   try {
+    await fn(platform, db);
+  } finally {
+    await platform.close();
+    await db.drop();
+  }
+}
+
+test('/health/ready is 503 while migrations are pending, naming them', () =>
+  withOwnPlatform(
+    async (platform) => {
+      const ready = await platform.app.inject({ url: '/health/ready' });
+      assert.equal(ready.statusCode, 503);
+      assert.equal(ready.json().checks.database.ok, true);
+      assert.equal(ready.json().checks.migrations.ok, false);
+      assert.match(ready.json().checks.migrations.detail, /^platform\/0001_service_schemas_and_roles\.sql pending, .*; run brigade migrate$/);
+    },
+    { empty: true },
+  ));
+
+test('/health/ready stays 200 with files a newer release applied (ahead), and is 503 for an applied file gone below the highest (missing) or changed, saying brigade migrate refuses to run', () =>
+  withOwnPlatform(async (platform, db) => {
+    const track = (name: string) =>
+      platform.deps.databases
+        .poolForUrl(db.url)
+        .query(`insert into brigade_meta.schema_migrations (set_name, name, checksum, duration_ms, applied_by) values ('platform', $1, repeat('0', 64), 1, 'test')`, [name]);
     await track('9999_next_release.sql');
     const ahead = await platform.app.inject({ url: '/health/ready' });
     assert.equal(ahead.statusCode, 200, ahead.body);
@@ -398,44 +404,31 @@ test('/health/ready stays 200 with files a newer release applied (ahead), and is
     const changed = await platform.app.inject({ url: '/health/ready' });
     assert.equal(changed.statusCode, 503);
     assert.deepEqual(changed.json().checks.migrations, { ok: false, detail: `platform/${rows[0]!.name} changed; brigade migrate refuses to run: brigade migrate verify says why` });
-  } finally {
-    await platform.close();
-    await db.drop();
-  }
-});
+  }));
 
-test('/health/ready with the migrations table locked: 503 within its bound saying why, the probes at once share one read, and the read ends in the database', async () => {
-  const db = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
-  const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
-  try {
+test('/health/ready with the migrations table locked: 503 within its bound saying why, the probes at once share one read, and the read ends in the database', () =>
+  withOwnPlatform(async (platform, db) => {
     // As a migration's ALTER or a long `brigade migrate` transaction holds it. Found by a review: each probe
     // gave up after 2 s but left its query waiting, with a connection, and said to check that the database was up.
     // The database ends the read 200 ms before the probe stops waiting, so the probe can say a lock held
     // it; on a loaded machine the probe's own bound may still come first (and say only "no answer"), so
     // the lock is taken again, up to three times, until a round answers from the database's side.
+    const saysLockHeldIt = (detail: string) => /^no answer within 2 s: the database answered, but .*lock/.test(detail) && !/check that the database is up/.test(detail);
     const details: string[] = [];
-    for (let round = 0; round < 3 && !details.some((d) => /the database answered, but .*lock/.test(d)); round++) {
+    for (let round = 0; round < 3 && !details.some(saysLockHeldIt); round++) {
       const answers = await overlapUnderLock(db.url, 'brigade_meta.schema_migrations', 5, () => platform.app.inject({ url: '/health/ready' }), 3000);
       for (const answer of answers) {
         assert.equal(answer.statusCode, 503, answer.body);
         details.push(answer.json().checks.database.detail as string);
       }
     }
-    assert.ok(details.some((d) => /^no answer within 2 s: the database answered, but .*lock/.test(d) && !/check that the database is up/.test(d)), details.join('\n'));
+    assert.ok(details.some(saysLockHeldIt), details.join('\n'));
     const ready = await platform.app.inject({ url: '/health/ready' });
     assert.equal(ready.statusCode, 200, ready.body);
-  } finally {
-    await platform.close();
-    await db.drop();
-  }
-});
+  }));
 
-test('/health/ready with the placement catalog locked: the probes at once share one read of it, which ends in the database; the catalog check fails and the instance stays ready', async () => {
-  const db = await createTestDatabase();
-  const config = loadConfig({ DATABASE_URL: db.url }, { services: SERVICE_NAMES });
-  const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false });
-  try {
+test('/health/ready with the placement catalog locked: the probes at once share one read of it, which ends in the database; the catalog check fails and the instance stays ready', () =>
+  withOwnPlatform(async (platform, db) => {
     assert.equal((await platform.app.inject({ url: '/health/ready' })).statusCode, 200);
     // The catalog's list is served for a second before it is read again.
     await sleep(1100);
@@ -450,8 +443,4 @@ test('/health/ready with the placement catalog locked: the probes at once share 
     const ready = await platform.app.inject({ url: '/health/ready' });
     assert.equal(ready.statusCode, 200, ready.body);
     assert.equal(ready.json().checks['placement-catalog'], undefined, ready.body);
-  } finally {
-    await platform.close();
-    await db.drop();
-  }
-});
+  }));
