@@ -142,18 +142,16 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer is refused (410) here.
   const customerKey = await env.customerKeys.keyFor(customerId);
   /**
-   * When the order was placed: the instant the menu read the prices at (`pricedAt`), set by `priceOrder`.
-   * Not this process's clock read before pricing: a price change committed in between was charged
-   * while the menu's history (`?asOf=`, dated on the database's clock) had the old price in force then.
+   * Prices the lines and answers when the order is placed and how `decide` places it under an order id;
+   * throws the menu's refusals. `placedAt` is the instant the menu read the prices at (`pricedAt`), not
+   * this process's clock read before pricing: a price change committed in between was charged while
+   * the menu's history (`?asOf=`, dated on the database's clock) had the old price in force then.
    */
-  let placedAt = '';
-  /** Prices the lines and answers how `decide` places them under an order id; throws the menu's refusals. */
   const priceOrder = async () => {
-    const { pricedAt, lines: priced } = await env.menu.priceLines(body.restaurantId, body.lines);
-    placedAt = pricedAt;
+    const { pricedAt: placedAt, lines: priced } = await env.menu.priceLines(body.restaurantId, body.lines);
     const currencies = new Set(priced.map((p) => p.currency));
     if (currencies.size > 1) throw new UnprocessableError('ORDER_CURRENCY_MIXED', `The menu priced the lines in ${[...currencies].join(', ')}`);
-    return (id: string) =>
+    const eventsFor = (id: string) =>
       decide(
         {
           type: 'place',
@@ -177,15 +175,16 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
         },
         INITIAL_ORDER,
       );
+    return { placedAt, eventsFor };
   };
 
   // Decided before any reservation: a body the domain refuses leaves the key free.
   let id = orderId ?? uuidv7();
-  let placeEvents: (id: string) => OrderEvent[];
+  let placed: Awaited<ReturnType<typeof priceOrder>>;
   let events: OrderEvent[];
   try {
-    placeEvents = await priceOrder();
-    events = placeEvents(id);
+    placed = await priceOrder();
+    events = placed.eventsFor(id);
   } catch (error) {
     if (!(error instanceof BrigadeError) || error.status >= 500) throw error;
     // A refusal (sold out, a new total, …). The look-up above cannot see a claim not yet committed: if
@@ -207,7 +206,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
       if (!reservation.won) return replay(reservation.existing); // another body's key, or this body's placed before the restaurant moved
       // An identical request reserved first (in flight, or failed after reserving): one order for both,
       // under its id; the restaurant's claim decides between them.
-      if (reservation.orderId !== id) events = placeEvents((id = reservation.orderId));
+      if (reservation.orderId !== id) events = placed.eventsFor((id = reservation.orderId));
       reserved = true;
     }
     try {
@@ -226,7 +225,7 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
           tx.query<{ order_id: string }>(claimStatement({ customerId, key, requestHash: hash, orderId: id, restaurantId: body.restaurantId, responseStatus: 201 })),
         ]).then(([, claim]) => claim);
         const written = Promise.all([
-          indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt }),
+          indexOrder(tx, { orderId: id, restaurantId: body.restaurantId, customerId, placedAt: placed.placedAt }),
           env.store.append(tx, orderStreamId(id), sealPersonalFields(toNewEvents(events, input.lineage), customerKey), 0, appendOptions(input.lineage)),
         ]);
         written.catch(() => undefined); // awaited below unless the claim lost
