@@ -107,6 +107,22 @@ function refuseToken(sentWith, detail) {
 }
 
 /**
+ * Shows on the page's message element (an alert) `before`, a link to the sign-in page that comes back
+ * here reading `linkText`, and `after`, and marks it so that later messages ({@link say}) do not replace
+ * it. Answers the link.
+ *
+ * @example
+ * showSignInLink(message, 'This page is for couriers: ', "sign in with a courier's token", '.');
+ */
+export function showSignInLink(element, before, linkText, after) {
+  element.className = 'message error';
+  element.dataset.signIn = 'true';
+  const link = h('a', { href: signInPath() }, linkText);
+  element.replaceChildren(before, link, after);
+  return link;
+}
+
+/**
  * Shows, on the page's message element (an alert), why the token was refused and a "Sign in again" link
  * to the sign-in page that comes back here, followed by `then` (what no longer works on this page), once
  * the platform refuses the token. The page stays as it was (marked by the page as no longer current)
@@ -116,10 +132,7 @@ function refuseToken(sentWith, detail) {
  */
 export function signInAgainOn(element, then) {
   onTokenRefused((reason) => {
-    element.className = 'message error';
-    element.dataset.signIn = 'true';
-    const link = h('a', { href: signInPath() }, 'Sign in again');
-    element.replaceChildren(`${reason} `, link, ` to go on. ${then}`);
+    const link = showSignInLink(element, `${reason} `, 'Sign in again', ` to go on. ${then}`);
     // After the page's own listeners (registered first) have disabled its buttons.
     window.setTimeout(() => {
       const focused = document.activeElement;

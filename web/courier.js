@@ -4,7 +4,7 @@
 // what changed is announced, in a polite live region of its own; unchanged cards are left as they are.
 // A token the platform refuses (401) stops the reads and leaves the list in view, marked as no longer
 // current, with every button off and a link to sign in again.
-import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, signInAgainOn, signInPath, STATUS_LABELS, wireSignOut } from './common.js';
+import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, wireSignOut } from './common.js';
 
 const POLL_MS = 5000;
 const message = document.getElementById('message');
@@ -216,10 +216,8 @@ function notForThisToken(result) {
   signedOut = true;
   clearTimeout(timer);
   toggle.disabled = true;
-  message.className = 'message error';
   // As signInAgainOn's link: later messages (say) do not replace it.
-  message.dataset.signIn = 'true';
-  message.replaceChildren(`${problemText(result)} This page is for couriers: `, h('a', { href: signInPath() }, "sign in with a courier's token"), '.');
+  showSignInLink(message, `${problemText(result)} This page is for couriers: `, "sign in with a courier's token", '.');
 }
 
 async function send(task, command) {
