@@ -36,7 +36,8 @@ export interface Message extends OutgoingMessage {
    * Which run of the handler this is, in this subscription: 1 the first, 2 the first retry, … A delivery
    * that ran no handler (it waited in a worker past its lease, a stopping worker gave it back) does not
    * count. On JetStream a run on the message's first delivery whose worker died is not counted either
-   * (decision 0016, "Fixed later: attempts that ran…").
+   * (decision 0016, "Fixed later: attempts that ran…"); on PostgreSQL every run is counted as it starts
+   * (decision 0015, "Fixed later (forty-fourth session…)").
    */
   readonly attempt: number;
 }

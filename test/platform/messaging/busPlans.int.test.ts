@@ -7,6 +7,7 @@ import { redriveSelectSql } from '../../../src/platform/messaging/deadLetters/re
 import { pruneFailuresSql } from '../../../src/platform/messaging/nats/pruneFailures.ts';
 import { pruneBusSql } from '../../../src/platform/messaging/postgres/pruneBus.ts';
 import { ACK_DELIVERIES_SQL } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
+import { START_DELIVERIES_SQL } from '../../../src/platform/messaging/postgres/startDeliveries.ts';
 import { useTestDatabase } from '../../support/db.ts';
 
 /**
@@ -134,6 +135,16 @@ describe('bus statements: index-served, no scan (unanalysed tables of a few thou
       [batch, leases],
     );
     assert.match(old, /"Node Type":"Seq Scan"/, 'the join alone hashed a scan of the deliveries');
+  });
+
+  test('a start batch (counting the runs) finds its deliveries by primary key, whatever its size', async () => {
+    for (const size of [1, 50, 500]) {
+      const batch = deliveryIds.slice(0, size);
+      const leases = batch.map(() => '00000000-0000-4000-8000-000000000000');
+      const plan = await planOf(START_DELIVERIES_SQL, [batch, leases, 30000]);
+      assert.match(plan, /"Index Name":"deliveries_pkey"/, `batch of ${size}`);
+      assert.doesNotMatch(plan, /"Node Type":"Seq Scan"/, `batch of ${size}`);
+    }
   });
 
   test('a redrive by id finds the dead letter by primary key', async () => {

@@ -12,7 +12,8 @@ import {
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
 import { claimDeliveries } from '../../../src/platform/messaging/postgres/claimDeliveries.ts';
-import { ackDelivery, retryDelivery } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
+import { ackDelivery, releaseDelivery, retryDelivery } from '../../../src/platform/messaging/postgres/settleDelivery.ts';
+import { startDeliveries } from '../../../src/platform/messaging/postgres/startDeliveries.ts';
 import { within } from '../../support/eventually.ts';
 import { message, token, waitFor } from './support.ts';
 import { transportContract } from './transportContract.ts';
@@ -36,13 +37,16 @@ describe('PostgreSQL transport: leases and fencing', () => {
     const t = token();
     await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
     await transport.publish([message(`pgc.${t}.leased`, {})]);
-    // Worker A claims with a lease of 0 ms: it has expired by the next statement.
+    // Worker A claims and starts its run with a lease of 0 ms: it has expired by the next statement.
     const [a] = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 0 });
     assert.ok(a);
+    assert.equal(a.attempt, 0, 'a claim counts no attempt');
+    assert.deepEqual([...(await startDeliveries(pool, [a], 0))], [[a.deliveryId, 1]], 'the start counts the run');
     const [b] = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 });
     assert.ok(b, 'the expired lease was taken over');
     assert.equal(b.deliveryId, a.deliveryId);
-    assert.equal(b.attempt, 2);
+    assert.equal(b.attempt, 1, "A's run");
+    assert.deepEqual([...(await startDeliveries(pool, [a], 60_000))], [], "A's lease no longer starts a run");
     assert.notEqual(b.lease, a.lease);
     await assert.rejects(ackDelivery(pool, a), (e: unknown) => e instanceof LeaseLostError && e.code === 'MESSAGE_LEASE_LOST');
     await assert.rejects(retryDelivery(pool, a, 0, 'late'), LeaseLostError);
@@ -53,15 +57,36 @@ describe('PostgreSQL transport: leases and fencing', () => {
     assert.equal(rows[0].n, 0);
   });
 
-  test('a message whose workers were lost on every attempt is parked, not run again (attempts counted by the takeovers)', async () => {
+  test('a claim counts a run only for the deliveries started at once (its oldest), not for those queued nor for one whose attempts are used up; a release takes its count back', async () => {
+    const t = token();
+    await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
+    const sent = [1, 2, 3, 4].map((n) => message(`pgc.${t}.x`, { n }));
+    await transport.publish(sent);
+    // The oldest has used up its 3 attempts (its workers were lost): the claim does not count it.
+    await pool.query('update brigade_bus.deliveries set attempt = 3 where message_id = $1', [sent[0]!.id]);
+    const claimed = await claimDeliveries(pool, { subscription: t, limit: 4, leaseMs: 60_000, startNow: 2, maxAttempts: 3 });
+    const byMessage = (id: string) => claimed.find((d) => d.messageId === id)!;
+    assert.deepEqual(
+      sent.map((m) => [byMessage(m.id).attempt, byMessage(m.id).started]),
+      [[3, false], [1, true], [0, false], [0, false]],
+    );
+    await releaseDelivery(pool, byMessage(sent[1]!.id));
+    await releaseDelivery(pool, byMessage(sent[2]!.id));
+    const { rows } = await pool.query('select message_id::text as id, attempt from brigade_bus.deliveries where message_id = any($1::uuid[])', [[sent[1]!.id, sent[2]!.id]]);
+    assert.deepEqual(rows.map((r) => r.attempt), [0, 0], 'given back unrun: no run counted');
+  });
+
+  test('a message whose workers were lost on every attempt is parked, not run again (attempts counted as each run started)', async () => {
     const t = token();
     await transport.ensureSubscription({ subscription: t, pattern: `pgc.${t}.*` });
     const m = message(`pgc.${t}.lethal`, {});
     await transport.publish([m]);
-    // Three workers claim it and die before settling: a lease of 0 ms lets the next claim take it over.
+    // Three workers claim it, start a run and die before settling: a lease of 0 ms lets the next claim
+    // take it over. Each claim sees the runs started before it.
     for (let attempt = 1; attempt <= 3; attempt++) {
       const [d] = await claimDeliveries(pool, { subscription: t, limit: 1, leaseMs: 0 });
-      assert.equal(d?.attempt, attempt);
+      assert.equal(d?.attempt, attempt - 1);
+      assert.equal((await startDeliveries(pool, [d!], 0)).get(d!.deliveryId), attempt);
     }
     const handled: string[] = [];
     const stop = new AbortController();
@@ -75,7 +100,7 @@ describe('PostgreSQL transport: leases and fencing', () => {
     assert.deepEqual(handled, [], 'the fourth claim did not run the handler');
     const { rows } = await pool.query('select message_id::text, attempts, error from brigade_bus.dead_letters where subscription = $1', [t]);
     assert.equal(rows[0].message_id, m.id);
-    // Three attempts ran (and were lost): the fourth claim only parked it, and is not counted (as on JetStream).
+    // Three attempts ran (and were lost): the fourth claim only parked it (as on JetStream).
     assert.equal(rows[0].attempts, 3);
     assert.match(rows[0].error, /^AttemptsExhaustedError \[MESSAGE_ATTEMPTS_EXHAUSTED\]: No attempt succeeded within 3 deliveries/);
     assert.equal((await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1', [t])).rows[0].n, 0);
@@ -145,7 +170,8 @@ describe('PostgreSQL transport: leases and fencing', () => {
       // Another worker takes the second over once its lease has run out.
       let takenOver: Awaited<ReturnType<typeof claimDeliveries>> = [];
       await waitFor('the waiting delivery is taken over', async () => (takenOver = await claimDeliveries(pool, { subscription: t, limit: 10, leaseMs: 60_000 })).length > 0, 60_000, 50);
-      assert.deepEqual(takenOver.map((d) => [d.messageId, d.attempt]), [[second.id, 2]]);
+      // Its claim by the first worker counted no attempt: it never ran there.
+      assert.deepEqual(takenOver.map((d) => [d.messageId, d.attempt]), [[second.id, 0]]);
       release();
       await waitFor('the first is acked', async () => (await pool.query('select 1 from brigade_bus.deliveries where message_id = $1', [first.id])).rowCount === 0);
       await new Promise((r) => setTimeout(r, 300));

@@ -390,6 +390,56 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.match(letters[0]!.error, /transient failure on attempt 3/);
     });
 
+    test('attempts count the handler\'s runs with competing workers: a message that waited in one worker past its lease and went to another costs no attempt, and one failing once runs again', async () => {
+      const t = token();
+      const sub = `${t}-cw`;
+      // Three workers on one subscription, a lease of 1 s, handlers of 1.5 s one at a time with two
+      // more fetched ahead: messages queued in one worker wait past their lease, and another worker
+      // with room takes them over (PostgreSQL) or gets them redelivered (JetStream), unrun.
+      await s.transport.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*`, leaseMs: 1000 });
+      const runs: Array<{ id: string; attempt: number; by: string }> = [];
+      const succeeded = new Set<string>();
+      const workers = ['a', 'b', 'c'].map((by) => {
+        const c = worker();
+        const w = s.transport.subscribe(
+          { subscription: sub, concurrency: 1, prefetch: 2, maxAttempts: 3, backoff: { initialMs: 10, maxMs: 10 }, signal: c.signal },
+          async (m) => {
+            const first = !runs.some((r) => r.id === m.id);
+            runs.push({ id: m.id, attempt: m.attempt, by });
+            await new Promise((r) => setTimeout(r, 1500));
+            // Every third message fails on its first run only: a transient failure.
+            if (first && (m.payload as { n: number }).n % 3 === 0) throw new Error(`transient failure of message ${(m.payload as { n: number }).n}`);
+            succeeded.add(m.id);
+          },
+        );
+        return { c, w };
+      });
+      const sent = Array.from({ length: 18 }, (_, n) => message(`${s.prefix}.${t}.m`, { n }));
+      try {
+        await s.transport.publish(sent);
+        await waitFor(
+          'every message handled or parked',
+          async () => sent.every((m) => succeeded.has(m.id)) || (await listDeadLetters(s.pool, { subscription: sub })).length > 0,
+          120_000,
+          100,
+        );
+      } finally {
+        for (const { c } of workers) c.abort();
+        await Promise.all(workers.map(({ w }) => w.done));
+      }
+      const of = (id: string) => runs.filter((r) => r.id === id).map((r) => r.attempt);
+      const letters = await listDeadLetters(s.pool, { subscription: sub });
+      // Before, on PostgreSQL, every claim counted: a message taken over from another worker's queue
+      // ran for the first time as attempt 2 or 3, and one failing once could be parked after one run.
+      assert.deepEqual(letters.map((l) => [l.message.id, l.attempts, l.error.split('\n', 1)[0]]), [], 'nothing parked');
+      assert.deepEqual(
+        sent.map((m) => [(m.payload as { n: number }).n, of(m.id)]),
+        sent.map((m) => [(m.payload as { n: number }).n, (m.payload as { n: number }).n % 3 === 0 ? [1, 2] : [1]]),
+        'each message ran as attempt 1 first, and a failing one once more as attempt 2',
+      );
+      assert.ok(new Set(runs.map((r) => r.by)).size > 1, 'the workers competed');
+    });
+
     test('a stopping worker starts nothing more, and what it had fetched ahead goes to the next worker well before its lease runs out', async () => {
       const t = token();
       const sub = `${t}-stop`;

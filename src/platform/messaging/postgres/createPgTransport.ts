@@ -9,6 +9,7 @@ import { patternToRegex, validateMessage, validateSubscription } from '../valida
 import { createWakeup } from '../../runtime/createWakeup.ts';
 import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
+import { startDeliveries } from './startDeliveries.ts';
 import { createAckBatcher, deadLetterDelivery, extendLease, keepLastError, releaseDelivery, retryDelivery } from './settleDelivery.ts';
 
 /** The first wait before the LISTEN connection is opened again after it broke; it doubles up to {@link RECONNECT_MAX_MS}. */
@@ -132,8 +133,8 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     set.add(wakeup.wake);
     await listen().catch(report);
 
-    /** Claimed and not started yet, with when they were claimed: their leases run from then. */
-    const queue: Array<{ readonly d: ClaimedDelivery; readonly claimedAt: number }> = [];
+    /** Claimed and not started yet. */
+    const queue: ClaimedDelivery[] = [];
     const ack = createAckBatcher(pool);
     // Handlers running (at most `concurrency`), and outcomes being written (ack, retry, dead letter).
     // A handler's slot is free as soon as it returns: its outcome is written behind it (acks of many
@@ -142,17 +143,18 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     const running = new Set<Promise<void>>();
     const settling = new Set<Promise<void>>();
 
-    const settle = async (d: ClaimedDelivery, failure: unknown): Promise<void> => {
+    /** `exhausted`: the claim found every attempt used up and the handler was not run. */
+    const settle = async (d: ClaimedDelivery, failure: unknown, exhausted = false): Promise<void> => {
       try {
         if (failure === null) await ack(d);
-        else if (d.attempt > maxAttempts) await deadLetterDelivery(pool, d, describeExhausted(maxAttempts), { exhausted: true });
-        else if (d.attempt === maxAttempts) {
+        else if (exhausted) await deadLetterDelivery(pool, d, describeExhausted(maxAttempts), { exhausted: true });
+        else if (d.attempt >= maxAttempts) {
           const error = describeError(failure);
           try {
             await deadLetterDelivery(pool, d, error);
           } catch (parkError) {
-            // Kept on the delivery (best effort), so the claim past the last attempt that parks it
-            // once the lease runs out writes this error into the letter, not only that attempts ran out.
+            // Kept on the delivery (best effort), so the claim that finds the attempts used up once the
+            // lease runs out writes this error into the letter, not only that attempts ran out.
             if (!(parkError instanceof LeaseLostError)) await keepLastError(pool, d, error).catch(() => undefined);
             throw parkError;
           }
@@ -166,24 +168,41 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       }
     };
 
-    const handle = async ({ d, claimedAt }: { readonly d: ClaimedDelivery; readonly claimedAt: number }): Promise<void> => {
-      // A delivery that waited in the queue for half its lease is renewed before it runs; one whose
-      // lease ran out meanwhile belongs to whichever worker took it over, and is not run here too.
-      if (Date.now() - claimedAt > leaseMs / 2 && !(await extendLease(pool, d, leaseMs).catch((error: unknown) => (report(error), false)))) return;
-      const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
-      // Keep the lease while the handler runs; a handler that outlives it because the process stalled
-      // loses the message to another worker, and its ack is then refused. A claim past the last attempt
-      // means the workers of the earlier ones were lost mid-handle (each lease ran out): the message is
-      // parked instead of run again, so one that kills its worker does not loop for ever.
-      const failure =
-        d.attempt > maxAttempts
-          ? new AttemptsExhaustedError(maxAttempts)
-          : await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs);
-      const p: Promise<void> = settle(d, failure).finally(() => {
+    /**
+     * Runs one claimed delivery. Attempts count the handler's runs, not claims (decision 0015, "Fixed
+     * later (forty-fourth session…)"): a delivery the claim counted (`d.started`) runs at once as that
+     * attempt; one that waited in the queue runs once `started` (its batch's start, see startDeliveries)
+     * counted the run and renewed the lease. A queued delivery whose lease ran out meanwhile and which
+     * another worker took over is missing from `started`: it is not run here, and costs no attempt.
+     */
+    const handle = async (d: ClaimedDelivery, started: Promise<ReadonlyMap<string, number>> | null): Promise<void> => {
+      let outcome: { readonly d: ClaimedDelivery; readonly failure: unknown; readonly exhausted?: boolean };
+      if (started === null || d.attempt < maxAttempts) {
+        const attempt = started === null ? d.attempt : (await started).get(d.deliveryId);
+        if (attempt === undefined) return;
+        const run: ClaimedDelivery = { ...d, attempt };
+        const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt };
+        // Keep the lease while the handler runs; a handler that outlives it because the process stalled
+        // loses the message to another worker, and its ack is then refused.
+        outcome = { d: run, failure: await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs) };
+      } else {
+        // Every attempt was counted as its run started and none was settled: the workers of those runs
+        // were lost mid-handle (or the last one's dead letter could not be stored). The message is parked
+        // instead of run again, so one that kills its worker does not loop for ever.
+        outcome = { d, failure: new AttemptsExhaustedError(maxAttempts), exhausted: true };
+      }
+      const p: Promise<void> = settle(outcome.d, outcome.failure, outcome.exhausted).finally(() => {
         settling.delete(p);
         wakeup.wake();
       });
       settling.add(p);
+    };
+    const launch = (d: ClaimedDelivery, started: Promise<ReadonlyMap<string, number>> | null) => {
+      const p: Promise<void> = handle(d, started).finally(() => {
+        running.delete(p);
+        wakeup.wake();
+      });
+      running.add(p);
     };
 
     while (!opts.signal.aborted) {
@@ -194,27 +213,37 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       // handler would be one UPDATE and commit per message under load.
       if (room > 0 && (room * 2 >= capacity || queue.length === 0)) {
         try {
-          const batch = await claimDeliveries(pool, { subscription: opts.subscription, limit: room, leaseMs });
-          const claimedAt = Date.now();
-          for (const d of batch) queue.push({ d, claimedAt });
+          // The deliveries that take the slots free now start at once, their runs counted by the claim;
+          // slots cannot fill meanwhile (only this loop starts handlers), and what is queued goes first.
+          const startNow = Math.max(0, concurrency - running.size - queue.length);
+          const batch = await claimDeliveries(pool, { subscription: opts.subscription, limit: room, leaseMs, startNow, maxAttempts });
+          for (const d of batch) {
+            if (!d.started) queue.push(d);
+            else if (opts.signal.aborted) await releaseDelivery(pool, d).catch(report);
+            else launch(d, null);
+          }
           claimed = batch.length;
         } catch (error) {
           report(error);
         }
       }
-      while (running.size < concurrency && queue.length > 0 && !opts.signal.aborted) {
-        const p: Promise<void> = handle(queue.shift()!).finally(() => {
-          running.delete(p);
-          wakeup.wake();
+      if (running.size < concurrency && queue.length > 0 && !opts.signal.aborted) {
+        // Queued deliveries taking the free slots start together: one statement counts their runs and
+        // renews their leases (those with no attempt left are parked by handle without a run). A start
+        // that failed runs none of them: each lease runs out and the delivery comes back.
+        const batch = queue.splice(0, concurrency - running.size);
+        const started = startDeliveries(pool, batch.filter((d) => d.attempt < maxAttempts), leaseMs).catch((error: unknown) => {
+          report(error);
+          return new Map<string, number>();
         });
-        running.add(p);
+        for (const d of batch) launch(d, started);
       }
       // A full batch means more may be waiting: claim again at once. Otherwise sleep until a NOTIFY,
       // a finished handler (a free slot) or the poll interval.
       if (claimed === 0 || claimed < room) await wakeup.wait(pollMs);
     }
     set.delete(wakeup.wake);
-    await Promise.all(queue.splice(0).map(({ d }) => releaseDelivery(pool, d).catch(report)));
+    await Promise.all(queue.splice(0).map((d) => releaseDelivery(pool, d).catch(report)));
     await Promise.all(running);
     await Promise.all(settling);
   };

@@ -93,12 +93,14 @@ export async function retryDelivery(pool: pg.Pool, attempt: DeliveryLease, delay
 
 /**
  * Gives a claimed but never started delivery back (a worker stopping with prefetched messages): due
- * now, and the attempt it never made is not counted.
+ * now, and no run counted for it. `started`: its claim counted the run it was to start at once (see
+ * `claimDeliveries`), which is taken back.
  */
-export async function releaseDelivery(pool: pg.Pool, attempt: DeliveryLease): Promise<void> {
-  await pool.query('update brigade_bus.deliveries set run_at = now(), lease = null, attempt = attempt - 1 where id = $1 and lease = $2', [
+export async function releaseDelivery(pool: pg.Pool, attempt: DeliveryLease & { readonly started?: boolean }): Promise<void> {
+  await pool.query('update brigade_bus.deliveries set run_at = now(), lease = null, attempt = attempt - $3 where id = $1 and lease = $2', [
     attempt.deliveryId,
     attempt.lease,
+    attempt.started === true ? 1 : 0,
   ]);
 }
 
@@ -115,10 +117,11 @@ export async function extendLease(pool: pg.Pool, attempt: DeliveryLease, leaseMs
 // INSERT only sees what the DELETE removed, so a message is parked at most once and never lost. A
 // letter of the same message in that subscription already there (one per subscription and message: a
 // relay's republish after the dedupe window of a parked message) is kept, and the delivery settled.
-// $5 (exhausted): the claim is one past the last attempt, whose worker never settled it. That claim
-// never ran the handler, so the letter counts one attempt fewer (as JetStream's does, which parks at
-// deliveryCount - 1), and the error the delivery kept from an earlier attempt (last_error: a handler's
-// own exception, and when storing its dead letter failed, the last attempt's) goes ahead of the note.
+// $5 (exhausted): the claim found every attempt used up (the last run's worker never settled it: it
+// died, or its dead letter could not be stored), and parks the message without running it. The attempts
+// are the runs the delivery counted (the claim counts none), and the error the delivery kept from an
+// earlier attempt (last_error: a handler's own exception, and when storing its dead letter failed, the
+// last attempt's) goes ahead of the note.
 const DEAD_LETTER_SQL = `
 with gone as (
   delete from brigade_bus.deliveries where id = $1 and lease = $2
@@ -128,7 +131,7 @@ with gone as (
     (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
   select $3, g.subscription, g.message_id, m.subject, m.key, m.headers, m.payload,
          case when $5::boolean then coalesce(g.last_error || E'\\n' || $4::text, $4::text) else $4::text end,
-         g.attempt - case when $5::boolean then 1 else 0 end, g.first_failed_at, now(), 'postgres'
+         g.attempt, g.first_failed_at, now(), 'postgres'
   from gone g join brigade_bus.messages m on m.id = g.message_id
   on conflict (subscription, message_id) do nothing
 )
@@ -137,9 +140,9 @@ select count(*)::int as settled from gone`;
 /**
  * Parks an attempt's message in the dead letters with its error. Throws {@link LeaseLostError} like {@link ackDelivery}.
  *
- * `exhausted`: the attempt is a claim past the last one (its workers were lost mid-handle, or the last
- * attempt's dead letter could not be stored), never run: `error` is the note that says so, written
- * after the last error the delivery kept, and the claim is not counted as an attempt.
+ * `exhausted`: the claim found the attempts used up (the workers of the runs were lost mid-handle, or
+ * the last attempt's dead letter could not be stored) and did not run it: `error` is the note that says
+ * so, written after the last error the delivery kept.
  */
 export async function deadLetterDelivery(pool: pg.Pool, attempt: DeliveryLease, error: string, options: { readonly exhausted?: boolean } = {}): Promise<string> {
   const id = newMessageId();
@@ -150,7 +153,7 @@ export async function deadLetterDelivery(pool: pg.Pool, attempt: DeliveryLease, 
 
 /**
  * Keeps a failed last attempt's error on its delivery when its dead letter could not be stored: the
- * lease is left to run out, and the claim past the last attempt parks the message with this error
+ * lease is left to run out, and the claim that finds the attempts used up parks the message with this error
  * instead of only saying that the attempts ran out. Best effort: a database that refused the dead
  * letter may refuse this too (the letter then keeps the previous attempt's error).
  */
