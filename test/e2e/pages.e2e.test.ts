@@ -775,6 +775,40 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('a stream resumed with an id past the board\'s checkpoint (from a history the database lost: a failover, a restore) starts afresh and reads the board anew, and an order finished meanwhile leaves (before: the stream stayed silent under "Live" and the order stayed)', async () => {
+    const { id } = await order();
+    const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
+    const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
+    await eventually('the order on the board view', onBoard, (open) => open);
+    // An id the platform's database never reached (as one sent before a failover to a standby that lost it).
+    const lost = `${BigInt(position.split('.')[0]!) + 1_000_000_000n}.1`;
+    const { page, errors } = await signedInPage(browser, r.staff);
+    // The first stream starts at the lost id and ends; the page resumes from it to the platform itself
+    // (held until the order is cancelled), and then reconnects as the platform tells it.
+    const lastEventIds: Array<string | undefined> = [];
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
+      lastEventIds.push(route.request().headers()['last-event-id']);
+      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${lost}\nevent: start\ndata: ${JSON.stringify({ position: lost })}\n\n` });
+      if (lastEventIds.length === 2) await released;
+      return route.continue();
+    });
+    await page.goto(`${p.base}/board/${r.rid}`);
+    await card(page, 'placed', id).waitFor(WAIT);
+    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason: 'lost in a failover' });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    await eventually('the cancelled order off the board view', onBoard, (open) => !open);
+    const freshRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/board` && lastEventIds.length >= 3, WAIT);
+    release();
+    await freshRead;
+    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
+    assert.equal(await card(page, 'placed', id).count(), 0, 'the fresh read replaced the board');
+    assert.deepEqual(lastEventIds, [undefined, lost, undefined], 'the platform cleared the unknown id: the page started afresh');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a tracking address without an order id says so in plain words, and asks the API nothing (before: params.id must match format "uuid")', async () => {
     const c = await customer(p.t);
     const { page, requested, errors } = await signedInPage(browser, c.token);

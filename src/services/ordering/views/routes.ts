@@ -195,7 +195,9 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   without `Last-Event-ID`; positions of the old database mean nothing in the new one), the stream it
  *   reconnects to starts at the new database's checkpoint, and the client reloads the board as on any
  *   fresh start. A stream whose listener lost its connection ends too, without that event: the client
- *   reconnects with its `Last-Event-ID` and misses nothing.
+ *   reconnects with its `Last-Event-ID` and misses nothing. A `Last-Event-ID` past the checkpoint of
+ *   the restaurant's database (one it never sent: a failover that lost the last writes, a restore, a
+ *   move to a database whose positions are lower) gets that event and the end at once, not a resume.
  * - The courier's tasks and the customer's orders read every database (the shared one and each
  *   dedicated one of the placement catalog) and merge the rows in the query's order and limit (see
  *   `mergeViewRows`, also for a row found in two databases during a move). Their `position` and
@@ -475,7 +477,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         config: {
           docs: {
             success: {
-              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, reload the board',
+              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, or the Last-Event-ID is past the board\'s checkpoint (a failover, a restore, a move): reconnect without Last-Event-ID and reload the board',
             },
             produces: 'text/event-stream',
             errors: { ...BOARD_ERRORS, 400: 'VALIDATION_FAILED: a query parameter, or a Last-Event-ID that is not a position', 406: 'NOT_ACCEPTABLE: Accept does not take text/event-stream' },
@@ -493,13 +495,21 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         }
         const lastEventId = request.headers['last-event-id'];
         const resumeAfter = typeof lastEventId === 'string' && lastEventId !== '' ? parsePosition(lastEventId, 'Last-Event-ID') : undefined;
-        // Resume after the client's last event, else start at the projection's checkpoint (changes from
-        // now on), read by a routed transaction, which follows a move of the restaurant.
-        let since: GlobalPosition = resumeAfter ?? (await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board)));
-        // The board's changes are notified in the restaurant's database: listen there (where that read
-        // ran, or as the router finds it). A push that finds the restaurant placed elsewhere than here
-        // ends the stream (see the JSDoc of createViewRoutes).
-        const pool = resumeAfter === undefined ? poolOfPlacement(deps.placements.placementOf(rid)) : await deps.placements.poolOfTenant(context);
+        // The projection's checkpoint in the restaurant's database, read by a routed transaction, which
+        // follows a move of the restaurant.
+        const checkpoint = await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board));
+        // Every id this stream sends is at most the checkpoint of the database it read (rows and
+        // checkpoint commit together): an id past it comes from another history, one this database
+        // never had (a failover to a standby that lost the last writes, a restore, a move to a database
+        // whose positions are lower). Resumed after it, a stream would skip every change up to it, for
+        // good (it did before): such a stream clears the client's id and ends instead, as after a move.
+        const unknownId = resumeAfter !== undefined && comparePositions(resumeAfter, checkpoint) > 0;
+        // Resume after the client's last event, else start at the checkpoint (changes from now on).
+        let since: GlobalPosition = resumeAfter ?? checkpoint;
+        // The board's changes are notified in the restaurant's database: listen where that read ran. A
+        // push that finds the restaurant placed elsewhere than here ends the stream (see the JSDoc of
+        // createViewRoutes).
+        const pool = poolOfPlacement(deps.placements.placementOf(rid));
         const placed = deps.placements.placementOf(rid);
         const events = await listeners.of(pool);
         let catalogSeen = new Set(await deps.placements.dedicatedDatabases().catch(() => [] as readonly string[]));
@@ -517,6 +527,14 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         // Fastify's headers never reach a hijacked reply: those the app set (x-request-id, nosniff,
         // no-store: the board is staff's data) are written with the stream's own.
         raw.writeHead(200, hijackedHeaders(reply, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' }));
+        // An id this database never sent: the client forgets it (an `id` field without a value) and
+        // reconnects without one, so it starts afresh: a `start` at the checkpoint, and the board read
+        // anew (the page replaces its board on a fresh start, which takes off orders that ended in the
+        // changes it never got; a `start` on this resumed connection would only be merged).
+        if (unknownId) {
+          raw.end(`retry: 2000\n: board ${rid}: Last-Event-ID ${formatPosition(since)} is past this database's checkpoint ${formatPosition(checkpoint)} (a failover, a restore or a move): reconnect without it and read the board again\nid\n\n`);
+          return;
+        }
         // `start` names the position the stream continues from: a client reads the board with
         // `?after=` it (on the primary, caught up that far) and misses nothing in between. A board read
         // without it may come from a standby behind that position (decision 0082), and an order placed

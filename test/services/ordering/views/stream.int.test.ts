@@ -119,6 +119,39 @@ describe('live-board stream (Server-Sent Events)', () => {
     await resumed.close();
   });
 
+  test('a Last-Event-ID past the checkpoint (a failover to a standby that lost the tail, a restore, a move to a database with lower positions) clears the id and ends, and the fresh start misses nothing (before: the stream stayed silent and skipped every change up to that id)', async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const first = await open(rid, staff);
+    await first.until((t) => t.includes('event: start'));
+    const [, checkpoint] = /\nid: (\d+)\.\d+\nevent: start/.exec(first.text()) ?? [];
+    await first.close();
+    // An id this database never sent: its every id is at most its checkpoint (rows and checkpoint commit together).
+    const unknown = `${BigInt(checkpoint!) + 1_000_000_000n}.1`;
+    const stream = await open(rid, staff, { 'last-event-id': unknown });
+    assert.equal(stream.response.status, 200);
+    const o = newOrder(rid);
+    const p1 = await append(pool, o, [placed(o)]);
+    // Told to start afresh (or given the change): never silence.
+    await stream.until((t) => /\nid\n\n$/.test(t) || t.includes(`id: ${formatPosition(p1)}\n`));
+    await within(stream.ended, 20_000, 'the stream to end');
+    assert.match(stream.text(), /\nid\n\n$/, 'its last block clears the last event id');
+    assert.ok(!stream.text().includes(`id: ${unknown}`), 'it does not start from the unknown id');
+    assert.ok(!stream.text().includes('event: order'), 'nothing is pushed after an id from another history');
+
+    // The client reconnects without Last-Event-ID (the id was cleared), reads the board as far as the
+    // start's position and gets the order there or on the stream; a later change comes on the stream.
+    const fresh = await open(rid, staff);
+    await fresh.until((t) => t.includes('event: start'));
+    const [, position] = /\nevent: start\ndata: \{"position":"(\d+\.\d+)"\}/.exec(fresh.text()) ?? [];
+    const board = await fetch(`${base}/v1/restaurants/${rid}/board?after=${position}`, { headers: { authorization: `Bearer ${staff}` } });
+    const read = (await board.json()) as { orders: Array<{ orderId: string }> };
+    const p2 = await append(pool, o, [event(o, 'OrderAccepted', { etaMinutes: 15 })]);
+    await fresh.until((t) => t.includes(`id: ${formatPosition(p2)}\n`));
+    assert.ok(read.orders.some((r) => r.orderId === o.orderId) || fresh.text().includes(`id: ${formatPosition(p1)}\n`), 'the order placed before the fresh start is in its board read or its stream');
+    await fresh.close();
+  });
+
   test('HEAD is a 405 (it held an endless stream without headers); an Accept without event streams is a 406', async () => {
     const rid = randomUUID();
     const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
