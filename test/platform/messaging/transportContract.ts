@@ -565,6 +565,66 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.equal((await s.pool.query('select 1 from brigade_bus.claim_check_refs where message_id = $1', [big.id])).rowCount, 0, 'its released reference went with it');
     });
 
+    test('claim-check: a republish and a release of the same message at once (forced to overlap) both finish, and the payload is purged after the grace', async () => {
+      const t = token();
+      const sub = `${t}-dl`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      const big = message(`${s.prefix}.${t}.big`, { blob: 'd'.repeat(5000), n: 7 });
+      const gate = deferred();
+      const reported: unknown[] = [];
+      let handled = 0;
+      const c = worker();
+      const w = bus.subscribe({ subscription: sub, signal: c.signal, onError: (e) => reported.push(e) }, async () => {
+        handled++;
+        await gate.promise;
+      });
+      await bus.publish([big]);
+      await waitFor('the handler took it', () => handled === 1);
+      // Sessions of this database waiting on a lock, by what they run.
+      const waiting = async (waits: string[], text: string) =>
+        (
+          await s.pool.query(`select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock' and wait_event = any($1::text[]) and query ilike $2`, [waits, text])
+        ).rowCount! > 0;
+      // The republish's statement stops after it locked the payload's row, before it writes the reference:
+      // a trigger on that insert waits for an advisory lock the test holds.
+      const holder = await s.pool.connect();
+      await s.pool.query(`create function public."pause_${t}"() returns trigger language plpgsql as $f$ begin perform pg_advisory_xact_lock(hashtext('${t}')); return new; end $f$`);
+      await s.pool.query(`create trigger "pause_${t}" before insert on brigade_bus.claim_check_refs for each row when (new.message_id = '${big.id}') execute function public."pause_${t}"()`);
+      try {
+        await holder.query('select pg_advisory_lock(hashtext($1))', [t]);
+        const republish = bus.publish([big]).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        await waitFor('the republish holds the payload and waits at the reference', () => waiting(['advisory'], '%insert into brigade_bus.claim_checks%'));
+        // The handler returns: its release runs while the republish holds the payload's row.
+        gate.resolve();
+        await waitFor('the release waits for the payload', () => waiting(['transactionid', 'tuple'], '%released_at = now()%'));
+        await holder.query('select pg_advisory_unlock(hashtext($1))', [t]);
+        const released = async () =>
+          (await s.pool.query('select 1 from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 and released_at is not null', [big.id, sub])).rowCount === 1;
+        await waitFor('the reference released or the release reported', async () => reported.length > 0 || (await released()));
+        // Before, the release locked the reference and then the payload, the republish the other way round:
+        // PostgreSQL aborted one of them (40P01), and a release that lost left the reference held for good.
+        const codes = (e: unknown) => [e, (e as { cause?: unknown } | null)?.cause].map((x) => (x as { code?: string } | null)?.code);
+        assert.deepEqual(reported.map(codes), [], 'the release was not aborted');
+        assert.equal(await republish, null, 'the republish was not aborted');
+        assert.ok(await released(), 'the reference is released');
+      } finally {
+        await holder.query('select pg_advisory_unlock_all()');
+        holder.release();
+        gate.resolve();
+        await s.pool.query(`drop trigger "pause_${t}" on brigade_bus.claim_check_refs`);
+        await s.pool.query(`drop function public."pause_${t}"()`);
+        c.abort();
+        await w.done;
+      }
+      const sha = (await s.pool.query<{ sha256: string }>('select sha256 from brigade_bus.claim_check_refs where message_id = $1', [big.id])).rows[0]!.sha256;
+      await s.pool.query(`update brigade_bus.claim_checks set created_at = now() - interval '2 hours' where sha256 = $1`, [sha]);
+      assert.equal(await purgeClaimChecks(s.pool), 1, 'nothing holds the payload any more');
+    });
+
     test('claim-check: a release that fails after the handler succeeded is reported, and the message is acked, not retried or dead-lettered', async () => {
       const t = token();
       const sub = `${t}-rel`;
@@ -595,6 +655,49 @@ export function transportContract(name: string, skip: string | false, setup: () 
         assert.equal((await s.pool.query('select released_at from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [big.id, sub])).rows[0]?.released_at, null, 'the reference stays held');
       } finally {
         await s.pool.query(`drop trigger "refuse_${t}" on brigade_bus.claim_check_refs`);
+      }
+    });
+
+    test('claim-check: a release that PostgreSQL aborts as a deadlock or a serialization failure is tried again, not left held', async () => {
+      const t = token();
+      const sub = `${t}-rt`;
+      const bus = withClaimCheck(s.transport, { pool: s.pool, thresholdBytes: 1024 });
+      await bus.ensureSubscription({ subscription: sub, pattern: `${s.prefix}.${t}.*` });
+      // The release's update is aborted once as a deadlock victim, once as a serialization failure, then allowed.
+      await s.pool.query(`create sequence public."abort_${t}"`);
+      await s.pool.query(
+        `create function public."abort_${t}"() returns trigger language plpgsql as $f$
+         declare n bigint := nextval('public."abort_${t}"');
+         begin
+           if n = 1 then raise exception 'forced deadlock' using errcode = 'deadlock_detected'; end if;
+           if n = 2 then raise exception 'forced serialization failure' using errcode = 'serialization_failure'; end if;
+           return new;
+         end $f$`,
+      );
+      await s.pool.query(`create trigger "abort_${t}" before update on brigade_bus.claim_check_refs for each row when (old.subscription = '${sub}') execute function public."abort_${t}"()`);
+      try {
+        const big = message(`${s.prefix}.${t}.big`, { blob: 'a'.repeat(5000), n: 8 });
+        const reported: unknown[] = [];
+        let handled = 0;
+        const c = worker();
+        const w = bus.subscribe({ subscription: sub, maxAttempts: 1, signal: c.signal, onError: (e) => reported.push(e) }, async () => {
+          handled++;
+        });
+        await bus.publish([big]);
+        const released = async () =>
+          (await s.pool.query('select 1 from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 and released_at is not null', [big.id, sub])).rowCount === 1;
+        await waitFor('the reference released or the release reported', async () => reported.length > 0 || (await released()));
+        c.abort();
+        await w.done;
+        assert.equal(handled, 1);
+        // Before, the first abort was reported (CLAIM_CHECK_RELEASE_FAILED) and the reference stayed held.
+        assert.deepEqual(reported.map((e) => (e as { message?: string }).message), []);
+        assert.ok(await released(), 'the reference is released');
+        assert.equal((await s.pool.query<{ n: string }>(`select last_value::text as n from public."abort_${t}"`)).rows[0]!.n, '3', 'two aborted tries, the third went through');
+      } finally {
+        await s.pool.query(`drop trigger "abort_${t}" on brigade_bus.claim_check_refs`);
+        await s.pool.query(`drop function public."abort_${t}"()`);
+        await s.pool.query(`drop sequence public."abort_${t}"`);
       }
     });
   });

@@ -1,11 +1,37 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
+import { asTransactionConflict } from '../../db/transactionConflict.ts';
 import { ClaimCheckMissingError, ClaimCheckReleaseError } from '../errors.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Transport } from '../types.ts';
 
 /** Header naming the sha-256 of a payload that stayed in PostgreSQL. */
 export const CLAIM_CHECK_HEADER = 'claim-check';
+
+// One lock order for every statement that locks both a payload's row and a reference's: the payload
+// first. The publish's `check` upserts the payload and then meets the references; a redrive's `hold`
+// updates the payload and then the reference; the purge deletes payloads, whose references go by the
+// cascade after. The release used to update the reference and then the payload: a republish of the same
+// message (the relay after a crash before its checkpoint) holding the payload and waiting on that
+// reference made a deadlock, and when PostgreSQL aborted the release the reference stayed held and the
+// payload was never purged. Now the release restarts the payload's grace first, and only when the
+// reference it finds (not locked, a snapshot read) is still held; the update of the reference then
+// rechecks `released_at is null` on its locked row (a release of a second delivery of the message finds
+// it released and changes nothing, having restarted the grace once more, as the first did).
+const RELEASE_SQL = `with payload as (
+  update brigade_bus.claim_checks c set created_at = now()
+   where c.sha256 = (select r.sha256 from brigade_bus.claim_check_refs r where r.message_id = $1 and r.subscription = $2 and r.released_at is null)
+  returning c.sha256
+)
+update brigade_bus.claim_check_refs r set released_at = now()
+  from payload p
+ where r.message_id = $1 and r.subscription = $2 and r.released_at is null and r.sha256 = p.sha256`;
+
+/**
+ * How many times a handler's release of its reference is run when PostgreSQL aborts it as a deadlock
+ * (40P01) or a serialization failure (40001) before it is reported (`CLAIM_CHECK_RELEASE_FAILED`).
+ */
+const CLAIM_CHECK_RELEASE_ATTEMPTS = 5;
 
 /** Options for {@link withClaimCheck}. */
 export interface ClaimCheckOptions {
@@ -27,8 +53,9 @@ export interface ClaimCheckOptions {
  * duplicate) meets it instead of writing a reference no handler would release. A dead-lettered message
  * keeps its reference until it is redriven and handled, or dropped.
  *
- * A release that fails (the database not answering) does not fail the message: the handler succeeded,
- * and a retry would run it again and at last dead-letter a message that was handled. The error goes to
+ * A release that PostgreSQL aborts as a deadlock or a serialization failure is run again (up to five
+ * times). A release that fails otherwise (the database not answering) does not fail the message: the
+ * handler succeeded, and a retry would run it again and at last dead-letter a message that was handled. The error goes to
  * the subscription's `onError`; the reference stays unreleased and keeps its payload (counted
  * `held_past_grace` by {@link registerClaimCheckMetrics} once the grace is over).
  *
@@ -89,16 +116,19 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
   // find the payload, however long ago it was stored (a backlog, a redrive). The reference stays,
   // released, so that a republish of this message meets it (`on conflict do nothing` in check) rather
   // than writing a reference that no handler would release once the broker dropped the duplicate.
+  // A deadlock or serialization failure (a lock order not foreseen above) rolled the statement back
+  // whole, and the same statement again will very likely pass: it is tried again, up to
+  // CLAIM_CHECK_RELEASE_ATTEMPTS times, before it is reported and the payload left held.
   const release = async (message: Message, opts: SubscribeOptions): Promise<void> => {
     try {
-      await pool.query(
-        `with released as (
-           update brigade_bus.claim_check_refs set released_at = now()
-            where message_id = $1 and subscription = $2 and released_at is null returning sha256
-         )
-         update brigade_bus.claim_checks c set created_at = now() from released where c.sha256 = released.sha256`,
-        [message.id, opts.subscription],
-      );
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await pool.query(RELEASE_SQL, [message.id, opts.subscription]);
+          return;
+        } catch (cause) {
+          if (attempt >= CLAIM_CHECK_RELEASE_ATTEMPTS || asTransactionConflict(cause) === undefined) throw cause;
+        }
+      }
     } catch (cause) {
       const error = new ClaimCheckReleaseError(message.id, opts.subscription, cause);
       try {
