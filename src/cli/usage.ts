@@ -19,6 +19,8 @@ Commands:
   worker [NAME...]           Run background workers, all or the ones named
   tenants add|list|move      Create and list restaurants (tenants); move one to its own database
   token --role ROLE          Print a signed bearer token (admin, staff, courier or customer)
+  token revoke --role ROLE --subject ID
+                             Refuse every token of that role and subject issued up to now
   projections status|rebuild Show each projection's position and lag; rebuild one blue/green
   dlq list|show|redrive|drop Inspect and act on dead-lettered messages
   sagas list|show|resume|close

@@ -14,7 +14,7 @@ import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedResta
 import { createCache, createPgEvictionBus, redisAddress, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
 import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
-import { mintToken, recordAdminAudit, refuseRevokedCustomerTokens } from '../services/platform/index.ts';
+import { mintToken, recordAdminAudit, refuseRevokedTokens } from '../services/platform/index.ts';
 import path from 'node:path';
 import { offersDevLogin } from './offersDevLogin.ts';
 import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES, migrationSets } from './services.ts';
@@ -254,8 +254,9 @@ export async function createPlatform(
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
-      // A customer token is refused once its customer is erased (decision 0090) or changed a credential (decision 0007).
-      checkPrincipal: refuseRevokedCustomerTokens(deps.commitStatements),
+      // A token is refused once an admin revoked its role and subject, a customer token once its customer is
+      // erased (decision 0090) or changed a credential (decision 0007).
+      checkPrincipal: refuseRevokedTokens(deps.commitStatements),
       deadLetters: { pool: busPool, transport: bus },
       // The development login mints tokens without a secret: only on the embedded database, bound to loopback,
       // with the checks of POST /v1/tokens (a staff token only for a restaurant the directory knows).

@@ -193,6 +193,12 @@ describe('the OpenAPI document says what the routes answer', () => {
     await expect(200, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'eva@example.com', password: 'eva password' } });
     for (let i = 0; i < 5; i += 1) await expect(401, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'wrong password' } });
     await expect(429, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'second password' } });
+    // Token revocations: one, a subject that is no UUID for its role, a non-admin, the list, and the revoked courier's next request.
+    await expect(200, 'POST', '/v1/admin/token-revocations', {}, { token: admin, payload: { role: 'courier', subject: courierId, reason: 'documented' } });
+    await expect(400, 'POST', '/v1/admin/token-revocations', {}, { token: admin, payload: { role: 'staff', subject: 'not-a-uuid' } });
+    await expect(403, 'POST', '/v1/admin/token-revocations', {}, { token: staff, payload: { role: 'staff', subject: randomUUID() } });
+    await expect(200, 'GET', '/v1/admin/token-revocations', {}, { token: admin });
+    await expect(401, 'GET', '/v1/couriers/me', {}, { token: courier });
     await expect(200, 'POST', '/v1/admin/dead-letters/redrive', {}, { token: admin });
     await expect(406, 'GET', '/v1/restaurants/{rid}/board/stream', { rid }, { token: staff, headers: { accept: 'application/json' } });
   });

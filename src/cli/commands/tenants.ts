@@ -7,6 +7,7 @@ import { BrigadeError } from '../../platform/errors/index.ts';
 import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
 import { cityProblems, createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
+import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { flagsOnlyFor, parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
@@ -23,11 +24,6 @@ export const usage = `Usage: brigade tenants <add|list|move> …
                                                           for its transactions in flight at most --fence-timeout, default ${DEFAULT_FENCE_WAIT_MS / 1000} s;
                                                           Ctrl+C stops it, nothing moved unless it had committed)
 Every change is recorded in the admin audit log as actor "cli".`;
-
-/** A name rule's refusal in words: its pattern and its minimum length forbid a blank name or a control character. */
-function nameRuleInWords(message: string): string {
-  return /^must (match pattern|not have fewer than)/.test(message) ? 'must not be blank or hold a control character (a newline, a tab)' : message;
-}
 
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {

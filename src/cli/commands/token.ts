@@ -5,43 +5,93 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { ValidationError } from '../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
-import { mintToken } from '../../services/platform/index.ts';
+import { mintToken, newTokenRevocationProblems, recordAdminAudit, revokeTokens } from '../../services/platform/index.ts';
+import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 
 export const usage = `Usage: brigade token --role staff|courier|customer|admin [--restaurant ID] [--subject ID] [--ttl SECONDS]
+       brigade token revoke --role staff|courier|admin|customer --subject ID [--reason TEXT]
 
 Prints a bearer token signed with BRIGADE_SECRET (or the secret generated under BRIGADE_HOME).
 A staff token needs --restaurant, a restaurant of the database (DATABASE_URL, or the embedded one):
 brigade tenants add creates one, brigade tenants list shows their ids.
 A customer token with --subject carries the customer's credentials version, read from that database
 (a token of an older one is refused: a password change or reset revokes earlier tokens).
---subject defaults to a new UUID; --ttl defaults to 43200 (12 h), from ${TOKEN_TTL_SECONDS.min} to ${TOKEN_TTL_SECONDS.max} (30 days).`;
+--subject defaults to a new UUID; --ttl defaults to 43200 (12 h), from ${TOKEN_TTL_SECONDS.min} to ${TOKEN_TTL_SECONDS.max} (30 days).
+
+revoke refuses every token of the role and subject issued up to now (401 TOKEN_REVOKED), as
+POST /v1/admin/token-revocations does: a staff member let go, a courier removed, a leaked admin token,
+a customer's lost phone (their password stays: they sign in again). --subject is the tokens' subject
+(a UUID; an admin's name). Tokens minted once it has answered are valid. It writes to the database
+(DATABASE_URL, or the embedded one) and is recorded in the admin audit log as actor "cli".`;
 
 /** The token service's field names, as this command's flags. */
-const FLAGS: Readonly<Record<string, string>> = { restaurantId: '--restaurant', subject: '--subject', ttlSeconds: '--ttl', role: '--role' };
+const FLAGS: Readonly<Record<string, string>> = { restaurantId: '--restaurant', subject: '--subject', ttlSeconds: '--ttl', role: '--role', reason: '--reason' };
 
-/** `brigade token …`: the checks of `POST /v1/tokens` (`mintToken`), the database read only for a restaurant or a customer's version. */
+/** Whose id `--subject` is, by role: what `brigade token revoke` without it asks for. */
+const SUBJECT_OF: Readonly<Record<Role, string>> = {
+  admin: "the admin's name, their tokens' subject",
+  staff: "the staff member's id (a UUID)",
+  courier: "the courier's id (a UUID)",
+  customer: "the customer's id (a UUID)",
+};
+
+/** `brigade token …` and `brigade token revoke …`: the checks of `POST /v1/tokens` (`mintToken`) and of `POST /v1/admin/token-revocations` (`revokeTokens`). */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values } = parse(args, { role: { type: 'string' }, restaurant: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' } }, usage, 0);
+  const { values, positionals } = parse(
+    args,
+    { role: { type: 'string' }, restaurant: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' }, reason: { type: 'string' } },
+    usage,
+    1,
+  );
   if (values.help) return ctx.io.out(usage), 0;
+  const [action] = positionals;
+  if (action !== undefined && action !== 'revoke') {
+    throw new UsageError(`Unknown action ${JSON.stringify(action)}: brigade token --role … mints a token, brigade token revoke … revokes tokens`, usage);
+  }
+  const revoking = action === 'revoke';
+  if (revoking) {
+    for (const flag of ['restaurant', 'ttl'] as const) {
+      if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with brigade token, not brigade token revoke: a revocation is of a role and a subject`, usage);
+    }
+  } else if (values.reason !== undefined) {
+    throw new UsageError('--reason goes with brigade token revoke', usage);
+  }
   const role = values.role as string | undefined;
   if (role === undefined || !(ROLES as readonly string[]).includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}`, usage);
+  if (revoking) {
+    if (values.subject === undefined) throw new UsageError(`token revoke needs --subject ID: ${SUBJECT_OF[role as Role]}`, usage);
+    // The rules of POST /v1/admin/token-revocations (one schema), checked before any database is opened.
+    const [problem] = newTokenRevocationProblems({ role, subject: values.subject, ...(values.reason === undefined ? {} : { reason: values.reason }) });
+    if (problem !== undefined) throw new UsageError(`${FLAGS[problem.field] ?? problem.field} ${problem.field === 'reason' ? nameRuleInWords(problem.message) : problem.message}`, usage);
+  }
   const ttl = values.ttl === undefined ? undefined : numberFlag('ttl', values.ttl, { min: TOKEN_TTL_SECONDS.min, max: TOKEN_TTL_SECONDS.max, unit: 'seconds', maxNote: '(30 days)' }, usage);
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
-  // The database (DATABASE_URL, or the embedded one) is opened only if it is read: for a staff token
-  // (the directory), or a customer token with a subject (the customer's credentials version).
+  // The database (DATABASE_URL, or the embedded one) is opened only if it is read or written: for a
+  // staff token (the directory), a customer token with a subject (the customer's credentials version),
+  // or a revocation.
   let opened: Awaited<ReturnType<typeof openCommandDatabases>> | undefined;
   const platformTransaction: UnitOfWorkFn = async (context, fn) => {
     opened ??= await openCommandDatabases(config, 1);
     return unitOfWork(opened.databases.poolFor('platform'), context, fn);
   };
   try {
+    if (revoking) {
+      const request = { role: role as Role, subject: values.subject as string, ...(values.reason === undefined ? {} : { reason: values.reason }) };
+      const revoked = await revokeTokens(platformTransaction, 'cli', request);
+      const target = { revoked: { role: revoked.role, subject: revoked.subject, reason: revoked.reason, revokedBefore: revoked.revokedBefore } };
+      await platformTransaction({ service: 'platform', actor: { kind: 'admin', id: 'cli' } }, (tx) =>
+        recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route: 'brigade token revoke', target, status: 0, requestId: `cli-${process.pid}` }),
+      );
+      const anew = `brigade token --role ${revoked.role}${revoked.role === 'staff' ? ' --restaurant ID' : ''} --subject ${revoked.subject} mints one${revoked.role === 'customer' ? ', or they sign in' : ''}`;
+      ctx.io.out(`revoked the ${revoked.role} tokens of ${revoked.subject} issued up to ${revoked.revokedBefore} (that second included); tokens issued from ${revoked.validFrom} on are valid (${anew})`);
+      return 0;
+    }
     const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };
-    ctx.io.out(await mintToken({ unitOfWork: platformTransaction, tokens }, request, ttl));
+    ctx.io.out(await mintToken({ unitOfWork: platformTransaction, tokens: createTokenService(await loadOrCreateSecret(config.secret, config.home)) }, request, ttl));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     // The checks name their fields (restaurantId, ttlSeconds, subject); here they are flags.

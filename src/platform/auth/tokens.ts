@@ -34,6 +34,13 @@ export interface Principal {
    * (a stream) must not outlive. Absent for a principal not read from a token.
    */
   readonly expiresAt?: number;
+  /**
+   * When the token it was read from was issued (its `iat` claim, whole seconds), in milliseconds since
+   * the epoch; 0 for a token without one, which counts as older than any revocation. A token of a role
+   * and subject revoked at or after it is refused (decision 0007, "staff, courier and admin tokens can
+   * be revoked"). Absent for a principal not read from a token.
+   */
+  readonly issuedAt?: number;
 }
 
 /**
@@ -104,7 +111,9 @@ export function createTokenService(secret: string): TokenService {
           credentialsVersion: payload.cv,
         });
         const mintedBy = mintedByOf(payload.act);
-        return Object.freeze({ ...principal, ...(mintedBy === undefined ? {} : { mintedBy }), expiresAt: Number(payload.exp) * 1000 });
+        // jose has checked that an iat, when there is one, is a number.
+        const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : 0;
+        return Object.freeze({ ...principal, ...(mintedBy === undefined ? {} : { mintedBy }), expiresAt: Number(payload.exp) * 1000, issuedAt });
       } catch {
         throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role, malformed ids or a malformed claim (act, cv)');
       }
@@ -127,11 +136,26 @@ function mintedByOf(act: unknown): string | undefined {
   return sub;
 }
 
-function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown }): Principal {
-  if (!(ROLES as readonly string[]).includes(p.role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
-  if (!SUBJECT.test(p.subject) || (p.role !== 'admin' && !isUuid(p.subject))) {
-    throw new ValidationError(p.role === 'admin' ? 'subject must be an id' : 'subject must be a UUID', { field: 'subject' });
+/**
+ * The subject of a token of `role` as tokens carry it: an admin's id as given (letters, digits and
+ * `_.:-`, 1 to 100), any other role's UUID in lower case (decision 0083), so that what names a subject
+ * (a revocation, say) matches the tokens of it however it was typed.
+ *
+ * @throws {ValidationError} 400, `details.field` `role` or `subject`.
+ *
+ * @example
+ * tokenSubject('staff', 'A1B2…') // 'a1b2…'
+ */
+export function tokenSubject(role: Role, subject: string): string {
+  if (!(ROLES as readonly string[]).includes(role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
+  if (!SUBJECT.test(subject) || (role !== 'admin' && !isUuid(subject))) {
+    throw new ValidationError(role === 'admin' ? 'subject must be an id (letters, digits and _.:-, 1 to 100 characters)' : 'subject must be a UUID', { field: 'subject' });
   }
+  return role === 'admin' ? subject : subject.toLowerCase();
+}
+
+function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown }): Principal {
+  const subject = tokenSubject(p.role, p.subject);
   if (p.role === 'staff' && (p.restaurantId === null || !isUuid(p.restaurantId))) {
     throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
   }
@@ -147,7 +171,7 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
   // with an upper-case restaurant id matched no route's restaurant.
   return Object.freeze({
     role: p.role,
-    subject: p.role === 'admin' ? p.subject : p.subject.toLowerCase(),
+    subject,
     restaurantId: p.restaurantId === null ? null : p.restaurantId.toLowerCase(),
     credentialsVersion: (cv as number | undefined) ?? 0,
   });

@@ -14,7 +14,9 @@ export { cityProblems, NewRestaurant, newRestaurantProblems } from './newRestaur
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
 export { customerKeyId, customerKeys } from './customerKeys.ts';
-export { refuseRevokedCustomerTokens } from './revokedCustomerTokens.ts';
+export { refuseRevokedTokens } from './revokedTokens.ts';
+export { revokeTokens } from './operations/revokeTokens.ts';
+export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the

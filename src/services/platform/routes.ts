@@ -30,6 +30,9 @@ import { listStaff } from './operations/listStaff.ts';
 import { getPaymentMethod } from './operations/getPaymentMethod.ts';
 import { removePaymentMethod } from './operations/removePaymentMethod.ts';
 import { setPaymentMethod } from './operations/setPaymentMethod.ts';
+import { revokeTokens } from './operations/revokeTokens.ts';
+import { listTokenRevocations } from './operations/listTokenRevocations.ts';
+import { NewTokenRevocation } from './newTokenRevocation.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -52,6 +55,14 @@ const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.
 const Password = (options: { description: string }) => Type.String({ minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max, ...options });
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
+const TokenRevocationSchema = Type.Object({
+  role: Type.String(),
+  subject: Type.String(),
+  revokedBefore: Type.String({ format: 'date-time', description: 'a whole second: tokens of the role and subject issued up to it, that second included, are refused (401 TOKEN_REVOKED)' }),
+  validFrom: Type.String({ format: 'date-time', description: 'the next second: tokens issued from it on are valid' }),
+  revokedBy: Type.String(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+});
 const bearer = [{ bearer: [] }];
 const NOT_ADMIN = { 403: 'FORBIDDEN: not an admin token' };
 /** What the calling customer's request may be refused with, besides its input's 400. */
@@ -389,6 +400,54 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt: new Date(minted.expiresAt!).toISOString() } };
       return reply.status(201).send({ token });
     },
+  );
+
+  // Revocation of a role's and subject's tokens (decision 0007, "staff, courier and admin tokens can
+  // be revoked"): a staff member let go, a courier removed, a leaked admin token, a customer's lost phone.
+  app.post(
+    '/admin/token-revocations',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "Revoke every token of a role and subject issued up to now (admin): they get 401 TOKEN_REVOKED from now on",
+        description:
+          'Tokens are stateless and live up to 30 days; this ends them early, for one subject, without rotating BRIGADE_SECRET (which ends every token). ' +
+          'The time is cut to the whole second, as a token\'s `iat` is, and a token issued within that second is refused too; the answer comes once it is over, ' +
+          'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
+          'The same as `brigade token revoke`.',
+        security: bearer,
+        body: NewTokenRevocation,
+        response: { 200: TokenRevocationSchema },
+      },
+      config: {
+        docs: {
+          success: { 200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid" },
+          errors: NOT_ADMIN,
+        },
+      },
+    },
+    async (request) => {
+      const admin = authorize(request, 'admin');
+      const revocation = await revokeTokens(unitOfWork, admin.subject, request.body);
+      const { role, subject, reason, revokedBefore } = revocation;
+      request.auditDetails = { revoked: { role, subject, reason, revokedBefore } };
+      return revocation;
+    },
+  );
+
+  app.get(
+    '/admin/token-revocations',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'The token revocations, newest first, with who revoked and why (admin)',
+        security: bearer,
+        querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'at most this many (default 100)' })) }, { additionalProperties: false }),
+        response: { 200: Type.Object({ revocations: Type.Array(TokenRevocationSchema) }) },
+      },
+      config: { docs: { errors: NOT_ADMIN } },
+    },
+    async (request) => ({ revocations: await unitOfWork({ ...asAdmin(request), readOnly: true }, (tx) => listTokenRevocations(tx, request.query.limit ?? 100)) }),
   );
 
   /**

@@ -15,9 +15,11 @@ test('a signed token verifies to the same principal', async () => {
   const rid = randomUUID();
   const sub = randomUUID();
   const before = Date.now();
-  const { expiresAt, ...verified } = await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub }, 600));
+  const { expiresAt, issuedAt, ...verified } = await tokens.verify(await tokens.sign({ role: 'staff', restaurantId: rid, subject: sub }, 600));
   assert.deepEqual(verified, { role: 'staff', subject: sub, restaurantId: rid, credentialsVersion: 0 });
   assert.ok(expiresAt !== undefined && Math.abs(expiresAt - (before + 600_000)) <= 2000, 'the token’s expiry, in ms');
+  // Its iat, whole seconds, in ms: what a revocation is compared with (decision 0007).
+  assert.ok(issuedAt !== undefined && issuedAt % 1000 === 0 && issuedAt <= Date.now() && issuedAt >= Math.floor(before / 1000) * 1000, `the token’s issue time, in ms: ${issuedAt}`);
   const customer = await tokens.verify(await tokens.sign({ role: 'customer' }));
   assert.equal(customer.role, 'customer');
   assert.match(customer.subject, /^[0-9a-f-]{36}$/);
@@ -126,4 +128,10 @@ test("UUIDs in a token are kept in lower case, as path parameters are taken: a s
   assert.deepEqual([staff.restaurantId, staff.subject], [rid, customer]);
   const admin = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'Ops-Team' }));
   assert.equal(admin.subject, 'Ops-Team', "an admin's subject is a name, kept as it is");
+});
+
+test('a token without iat verifies with issuedAt 0: older than any revocation', async () => {
+  const key = new TextEncoder().encode(secret);
+  const noIat = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('ops').setExpirationTime('1h').sign(key);
+  assert.equal((await tokens.verify(noIat)).issuedAt, 0);
 });

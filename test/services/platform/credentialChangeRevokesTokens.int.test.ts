@@ -173,7 +173,7 @@ describe('a credential change revokes earlier customer tokens', () => {
     const c = await signUp(PASSWORD);
     const uow = t.platform.deps.unitOfWork;
     const as = (actor: { kind: 'system'; id: string }, sql: string, values: unknown[] = []) => uow({ service: 'platform', actor }, (tx) => tx.query(sql, values));
-    const check = { kind: 'system', id: 'customer-token-check' } as const;
+    const check = { kind: 'system', id: 'token-check' } as const;
     assert.equal((await as(check, 'select credentials_version from platform.customers where id = $1', [c.id])).rowCount, 1);
     assert.equal((await as(check, 'update platform.customers set credentials_version = 0, name = $2 where id = $1', [c.id, 'x'])).rowCount, 0, 'it writes no customer');
     assert.equal((await as(check, 'delete from platform.customers where id = $1', [c.id])).rowCount, 0);

@@ -135,7 +135,7 @@ describe('order view reads across databases: what a read costs, a dedicated data
     const response = await platform.app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${auth}` } });
     return { status: response.statusCode, body: response.json() as Answer['body'] };
   };
-  /** `get`, and how many transactions (connections taken from the shared pool) its read ran there: the token's check (decision 0090) aside. */
+  /** `get`, and how many transactions (connections taken from the shared pool) its read ran there: the token's check (decisions 0090 and 0007, one for every role) aside. */
   const counted = async (url: string, auth: string) => {
     const traced = trace();
     try {
@@ -149,8 +149,9 @@ describe('order view reads across databases: what a read costs, a dedicated data
   /**
    * Starts tracing the transactions taken from the shared pool: each as `view` (the reader's own, as
    * the customer or staff), `head` (the log's head, as the projection), `wake` (the projector's wake-up),
-   * `listen` (the process's projection listener, opened once), `token` (a customer token's check that
-   * its customer was not erased, decision 0090, before the route) or `checkpoint` (a read of the
+   * `listen` (the process's projection listener, opened once), `token` (the token's check before the
+   * route, a staff token's too: not revoked, decision 0007; a customer's not erased either, decision
+   * 0090; its one statement names `platform.customer_keys` whatever the role) or `checkpoint` (a read of the
    * checkpoint alone), told apart by the first batch the connection is given; `failed` for a
    * connection that could not be had (a loaded machine: no transaction, and the caller tries again).
    * `stop` ends it.

@@ -1,0 +1,43 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tokenSubject, type Role } from '../../../platform/auth/index.ts';
+import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { REVOCATION_COLUMNS, type TokenRevocation } from './tokenRevocation.ts';
+
+/** The longest {@link revokeTokens} waits for its second to end: more means another host's clock runs ahead (its revocation moved the time). */
+const MAX_WAIT_MS = 1000;
+
+/**
+ * Revokes every token of `role` and `subject` issued up to now (decision 0007, "staff, courier and
+ * admin tokens can be revoked"), as the admin `revokedBy` (an admin's transaction of the platform
+ * service): from the commit on, the check on every request refuses them with 401 `TOKEN_REVOKED`.
+ * Used by `POST /v1/admin/token-revocations` and `brigade token revoke`.
+ *
+ * The time is this process's clock, cut to the whole second, as a token's `iat` is, and a token
+ * issued within that second is refused too: it may have been minted before the revocation. So that a
+ * token minted once this returns is valid, it returns only when that second is over (at most a
+ * second's wait, after the commit). A subject revoked before keeps one row, its time moved forward
+ * (never back), its reason and revoker the latest.
+ *
+ * @throws {ValidationError} 400, `details.field` `role` or `subject` (a UUID but for an admin).
+ *
+ * @example
+ * const { validFrom } = await revokeTokens(deps.unitOfWork, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
+ */
+export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, request: { readonly role: Role; readonly subject: string; readonly reason?: string }): Promise<TokenRevocation> {
+  const subject = tokenSubject(request.role, request.subject);
+  const second = Math.floor(Date.now() / 1000);
+  const revocation = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
+    const { rows } = await tx.query<TokenRevocation>(
+      `insert into platform.token_revocations as r (role, subject, revoked_before, revoked_by, reason)
+       values ($1, $2, to_timestamp($3), $4, $5)
+       on conflict (role, subject) do update
+         set revoked_before = greatest(r.revoked_before, excluded.revoked_before), revoked_by = excluded.revoked_by, reason = excluded.reason
+       returning ${REVOCATION_COLUMNS}`,
+      [request.role, subject, second, revokedBy, request.reason ?? null],
+    );
+    return rows[0]!;
+  });
+  const wait = Date.parse(revocation.validFrom) - Date.now();
+  if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
+  return revocation;
+}

@@ -1,0 +1,55 @@
+import type { Principal } from '../../platform/auth/index.ts';
+import type { CommitStatementsFn } from '../../platform/db/index.ts';
+import { UnauthorizedError } from '../../platform/errors/index.ts';
+import { tokenCheckStatement, type TokenStanding } from './operations/tokenCheck.ts';
+
+/** The actor of the look-up: the key table lets system actors read it, platform migrations 0028 and 0033 customers and revocations. */
+const CHECK = { kind: 'system', id: 'token-check' } as const;
+
+/**
+ * The check the API runs on every verified token (`checkPrincipal` of `buildApp`). A token is refused
+ * with 401 `TOKEN_REVOKED`
+ * - when its customer was erased (decision 0090), so a token left on a lost or shared device no longer
+ *   lists the orders, reads them or acts on them;
+ * - when it is a customer's and carries an older credentials version than the customer's (decision
+ *   0007): their password was changed, set or removed by an admin since it was signed, so a stolen
+ *   token ends with the reset;
+ * - when an admin revoked its role and subject at or after the second it was issued in (decision
+ *   0007, `POST /v1/admin/token-revocations`, `brigade token revoke`): a staff member let go, a courier
+ *   removed, a leaked admin token.
+ *
+ * One statement, one round trip, per request with a token, whatever its role (read-only, on the
+ * primary: never a replica that has not replayed the erasure, the change or the revocation).
+ *
+ * @example
+ * await buildApp({ …, tokens, checkPrincipal: refuseRevokedTokens(deps.commitStatements) });
+ */
+export function refuseRevokedTokens(commitStatements: CommitStatementsFn): (principal: Principal) => Promise<void> {
+  return async (principal) => {
+    const [result] = await commitStatements({ service: 'platform', actor: CHECK, readOnly: true }, [tokenCheckStatement(principal)]);
+    const standing = result?.rows[0] as TokenStanding | undefined;
+    if (standing === undefined) return;
+    if (standing.erased) {
+      throw new UnauthorizedError(
+        `This token's customer (${principal.subject}) was erased at their request, so it grants nothing any more. Sign up again for a new account.`,
+        'TOKEN_REVOKED',
+      );
+    }
+    if (principal.credentialsVersion < standing.credentialsVersion) {
+      throw new UnauthorizedError(
+        "This token was issued before the customer's password was changed or reset, so it grants nothing any more: sign in again (POST /v1/customers/sign-in) with the current password, or after a reset use the token an admin mints.",
+        'TOKEN_REVOKED',
+      );
+    }
+    // iat is whole seconds, and so is the revocation: a token issued in its second is refused too, as
+    // it may have been minted before the revocation within that second (migration 0033).
+    if (standing.revokedBefore !== null && (principal.issuedAt ?? 0) <= standing.revokedBefore) {
+      const at = new Date(standing.revokedBefore).toISOString();
+      throw new UnauthorizedError(
+        `This ${principal.role} token (subject ${principal.subject}) was revoked by an admin: tokens of it issued up to ${at} grant nothing any more. ` +
+          (principal.role === 'customer' ? 'Sign in again (POST /v1/customers/sign-in) for a new token.' : 'If you still need access, ask an admin for a new token.'),
+        'TOKEN_REVOKED',
+      );
+    }
+  };
+}

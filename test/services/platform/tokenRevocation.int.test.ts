@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import { startTestPlatform, TEST_SECRET, type TestPlatform } from '../../support/platform.ts';
+
+const PASSWORD = 'correct horse battery staple';
+
+/**
+ * Staff, courier and admin tokens can be revoked before they expire (decision 0007, "Fixed later
+ * (forty-fourth session): staff, courier and admin tokens can be revoked"): an admin revokes a role and
+ * subject (`POST /v1/admin/token-revocations`), and every token of them issued at or before the
+ * revocation's second is refused with 401 `TOKEN_REVOKED`; tokens minted after it work.
+ */
+describe('token revocation by role and subject', () => {
+  let t: TestPlatform;
+  let owner: pg.Pool;
+  let admin: string;
+  let rid: string;
+  before(async () => {
+    t = await startTestPlatform();
+    owner = new pg.Pool({ connectionString: t.db.url, max: 2 });
+    admin = await t.token('admin', { subject: 'ops' });
+    const restaurant = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Revoked Bistro', city: 'Porto' } });
+    assert.equal(restaurant.statusCode, 201, restaurant.body);
+    rid = restaurant.json().id;
+  });
+  after(async () => {
+    await owner?.end();
+    await t?.close();
+  });
+
+  type Revocation = { role: string; subject: string; revokedBefore: string; validFrom: string; revokedBy: string; reason: string | null };
+  const revoke = async (body: Record<string, unknown>, token = admin) => {
+    const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token, payload: body });
+    assert.equal(res.statusCode, 200, res.body);
+    return res.json() as Revocation;
+  };
+  /** The status and code a request with `token` gets from a route its role may use. */
+  const use = async (token: string, url: string) => {
+    const res = await t.request({ url, token });
+    return res.statusCode === 200 ? { status: 200 } : { status: res.statusCode, code: res.json().code as string, detail: res.json().detail as string };
+  };
+  const assertRevoked = async (token: string, url: string, what: string) => {
+    const res = await use(token, url);
+    assert.deepEqual([res.status, res.code], [401, 'TOKEN_REVOKED'], `${what}: ${JSON.stringify(res)}`);
+    assert.match(res.detail!, /was revoked by an admin/, what);
+    assert.match(res.detail!, /for a new token/, what);
+  };
+  const courier = async () => {
+    const res = await t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rui', city: 'Porto' } });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().id as string;
+  };
+  const mint = async (body: Record<string, unknown>) => {
+    const res = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: body });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().token as string;
+  };
+  /** A token signed with the platform's secret whose `iat` is `iat` (whole seconds), as a minting process would have signed it then. */
+  const signedAt = (iat: number, claims: Record<string, unknown>, subject: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuer('brigade')
+      .setSubject(subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(iat + 3600)
+      .sign(new TextEncoder().encode(TEST_SECRET));
+  const seconds = (iso: string) => Date.parse(iso) / 1000;
+  const staffUrl = () => `/v1/restaurants/${rid}/staff`;
+
+  test('a revoked staff member, courier and admin are refused (401 TOKEN_REVOKED) while other subjects go on; a token minted after the revocation works', async () => {
+    const [fired, colleague] = [randomUUID(), randomUUID()];
+    const firedToken = await t.token('staff', { restaurantId: rid, subject: fired });
+    const firedMinted = await mint({ role: 'staff', restaurantId: rid, subject: fired, ttlSeconds: 30 * 24 * 3600 });
+    const colleagueToken = await t.token('staff', { restaurantId: rid, subject: colleague });
+    const [removed, other] = [await courier(), await courier()];
+    const removedToken = await t.token('courier', { subject: removed });
+    const otherCourier = await t.token('courier', { subject: other });
+    const leaked = await t.token('admin', { subject: 'leaked' });
+    for (const [token, url] of [[firedToken, staffUrl()], [firedMinted, staffUrl()], [removedToken, '/v1/couriers/me'], [leaked, '/v1/admin/token-revocations']] as const) {
+      assert.deepEqual(await use(token, url), { status: 200 }, url);
+    }
+
+    const staffRevocation = await revoke({ role: 'staff', subject: fired.toUpperCase(), reason: 'left the restaurant' });
+    assert.deepEqual({ ...staffRevocation, revokedBefore: undefined, validFrom: undefined }, { role: 'staff', subject: fired, revokedBy: 'ops', reason: 'left the restaurant', revokedBefore: undefined, validFrom: undefined });
+    assert.equal(seconds(staffRevocation.validFrom), seconds(staffRevocation.revokedBefore) + 1, 'tokens issued from the next whole second on are valid');
+    await revoke({ role: 'courier', subject: removed });
+    await revoke({ role: 'admin', subject: 'leaked', reason: 'pasted into a ticket' });
+
+    await assertRevoked(firedToken, staffUrl(), 'the fired staff member');
+    await assertRevoked(firedMinted, staffUrl(), "the fired staff member's 30-day token");
+    await assertRevoked(removedToken, '/v1/couriers/me', 'the removed courier');
+    await assertRevoked(leaked, '/v1/admin/token-revocations', 'the leaked admin token');
+    // On every route, the public ones too: the check runs before any.
+    await assertRevoked(firedToken, `/v1/restaurants?city=Porto`, 'a public route');
+
+    assert.deepEqual(await use(colleagueToken, staffUrl()), { status: 200 }, 'a colleague');
+    assert.deepEqual(await use(otherCourier, '/v1/couriers/me'), { status: 200 }, 'another courier');
+    assert.deepEqual(await use(admin, '/v1/admin/token-revocations'), { status: 200 }, 'another admin');
+    // A revocation is of a role and a subject: the same id in another role is not revoked.
+    assert.deepEqual(await use(await t.token('customer', { subject: removed }), '/v1/customers/me/orders'), { status: 200 }, 'a customer token of the courier id');
+
+    // Minted right after the answer: the answer came once tokens minted from then on are valid.
+    assert.deepEqual(await use(await mint({ role: 'staff', restaurantId: rid, subject: fired }), staffUrl()), { status: 200 }, 'a staff token minted after');
+    assert.deepEqual(await use(await t.token('courier', { subject: removed }), '/v1/couriers/me'), { status: 200 }, 'a courier token signed after');
+    assert.deepEqual(await use(await t.token('admin', { subject: 'leaked' }), '/v1/admin/token-revocations'), { status: 200 }, 'an admin token signed after');
+  });
+
+  test("the revocation's second: a token issued in it or before is refused, one issued from the next second (validFrom) on works", async () => {
+    const subject = randomUUID();
+    const revocation = await revoke({ role: 'staff', subject });
+    const at = seconds(revocation.revokedBefore);
+    assert.ok(Number.isInteger(at), 'stored in whole seconds, as iat is');
+    const claims = { role: 'staff', rid };
+    await assertRevoked(await signedAt(at - 1, claims, subject), staffUrl(), 'issued the second before');
+    await assertRevoked(await signedAt(at, claims, subject), staffUrl(), 'issued in the same second (it may have been minted before the revocation within it)');
+    assert.deepEqual(await use(await signedAt(seconds(revocation.validFrom), claims, subject), staffUrl()), { status: 200 }, 'issued at validFrom');
+    // A token without iat cannot be placed in time: it counts as older than any revocation.
+    const noIat = await new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject(subject).setExpirationTime('1h').sign(new TextEncoder().encode(TEST_SECRET));
+    await assertRevoked(noIat, staffUrl(), 'no iat');
+  });
+
+  test('revoking a subject again later moves its time forward: a token minted between the two is refused after the second', async () => {
+    const subject = randomUUID();
+    const first = await revoke({ role: 'courier', subject, reason: 'first' });
+    const between = await t.token('courier', { subject });
+    assert.deepEqual(await use(between, '/v1/restaurants'), { status: 200 });
+    const second = await revoke({ role: 'courier', subject, reason: 'second' });
+    assert.ok(seconds(second.revokedBefore) > seconds(first.revokedBefore), `${second.revokedBefore} after ${first.revokedBefore}`);
+    await assertRevoked(between, '/v1/restaurants', 'minted between the two revocations');
+    const rows = await owner.query('select reason, revoked_by from platform.token_revocations where role = $1 and subject = $2', ['courier', subject]);
+    assert.deepEqual(rows.rows, [{ reason: 'second', revoked_by: 'ops' }], 'one row per role and subject, the latest reason');
+  });
+
+  test('a customer revocation refuses their tokens and leaves the password and credentials version alone: they sign in again', async () => {
+    const email = `rv-${randomUUID()}@example.com`;
+    const signedUp = await t.request({ method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email, address: 'Rua 2', password: PASSWORD } });
+    assert.equal(signedUp.statusCode, 201, signedUp.body);
+    const { id, token } = signedUp.json() as { id: string; token: string };
+    await revoke({ role: 'customer', subject: id, reason: 'phone stolen' });
+    await assertRevoked(token, '/v1/customers/me', 'the sign-up token');
+    const version = await owner.query('select credentials_version as v from platform.customers where id = $1', [id]);
+    assert.equal(version.rows[0].v, 0);
+    const signedIn = await t.request({ method: 'POST', url: '/v1/customers/sign-in', payload: { email, password: PASSWORD } });
+    assert.equal(signedIn.statusCode, 200, signedIn.body);
+    assert.deepEqual(await use(signedIn.json().token, '/v1/customers/me'), { status: 200 });
+  });
+
+  test('the list: newest first, with who revoked and why; ?limit bounds it', async () => {
+    const subject = randomUUID();
+    await revoke({ role: 'staff', subject, reason: 'listed' });
+    const res = await t.request({ url: '/v1/admin/token-revocations?limit=1', token: admin });
+    assert.equal(res.statusCode, 200, res.body);
+    const { revocations } = res.json() as { revocations: Revocation[] };
+    assert.equal(revocations.length, 1);
+    assert.deepEqual({ ...revocations[0], revokedBefore: undefined, validFrom: undefined }, { role: 'staff', subject, revokedBy: 'ops', reason: 'listed', revokedBefore: undefined, validFrom: undefined });
+    const all = (await t.request({ url: '/v1/admin/token-revocations', token: admin })).json() as { revocations: Revocation[] };
+    assert.ok(all.revocations.length > 1);
+    const times = all.revocations.map((r) => Date.parse(r.revokedBefore));
+    assert.deepEqual(times, [...times].sort((a, b) => b - a), 'newest first');
+  });
+
+  test('bad input is 400 naming the field; a token of another role is 403 and none 401; nothing is written', async () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ subject: randomUUID() }, 'body.role'],
+      [{ role: 'root', subject: randomUUID() }, 'body.role'],
+      [{ role: 'staff' }, 'body.subject'],
+      [{ role: 'staff', subject: 'not-a-uuid' }, 'subject'],
+      [{ role: 'admin', subject: 'has space' }, 'subject'],
+      [{ role: 'staff', subject: randomUUID(), reason: '' }, 'body.reason'],
+      [{ role: 'staff', subject: randomUUID(), reason: 'line\nbreak' }, 'body.reason'],
+      [{ role: 'staff', subject: randomUUID(), reason: 'x'.repeat(501) }, 'body.reason'],
+      [{ role: 'staff', subject: randomUUID(), until: 'tomorrow' }, 'body.until'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token: admin, payload: body });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', field], `${JSON.stringify(body)}: ${res.body}`);
+    }
+    const subject = randomUUID();
+    for (const token of [await t.token('staff', { restaurantId: rid, subject: randomUUID() }), await t.token('courier', { subject: randomUUID() }), await t.token('customer', { subject: randomUUID() })]) {
+      const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token, payload: { role: 'staff', subject } });
+      assert.deepEqual([res.statusCode, res.json().code], [403, 'FORBIDDEN'], res.body);
+      const list = await t.request({ url: '/v1/admin/token-revocations', token });
+      assert.deepEqual([list.statusCode, list.json().code], [403, 'FORBIDDEN'], list.body);
+    }
+    const anonymous = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', payload: { role: 'staff', subject } });
+    assert.deepEqual([anonymous.statusCode, anonymous.json().code], [401, 'UNAUTHORIZED'], anonymous.body);
+    assert.equal((await owner.query('select 1 from platform.token_revocations where subject = $1', [subject])).rowCount, 0);
+  });
+
+  test("the admin's revocation is audited: who, what, and the revocation's time", async () => {
+    const subject = randomUUID();
+    const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token: admin, payload: { role: 'staff', subject, reason: 'audited' } });
+    assert.equal(res.statusCode, 200, res.body);
+    const { rows } = await owner.query<{ actor_id: string; method: string; route: string; status: number; target: Record<string, unknown> }>(
+      'select actor_id, method, route, status, target from platform.admin_audit where request_id = $1',
+      [res.headers['x-request-id']],
+    );
+    assert.equal(rows.length, 1, JSON.stringify(res.headers));
+    const [entry] = rows;
+    assert.deepEqual([entry!.actor_id, entry!.method, entry!.route, entry!.status], ['ops', 'POST', '/v1/admin/token-revocations', 200]);
+    assert.deepEqual(entry!.target.revoked, { role: 'staff', subject, reason: 'audited', revokedBefore: res.json().revokedBefore });
+  });
+
+  test('Row-Level Security: the token check reads revocations and writes none; admins write them; no one deletes one; other actors read none', async () => {
+    const subject = randomUUID();
+    await revoke({ role: 'staff', subject });
+    const uow = t.platform.deps.unitOfWork;
+    const as = (actor: { kind: 'system' | 'admin' | 'staff' | 'courier' | 'customer'; id: string }, sql: string, tenantId: string | null = null) =>
+      uow({ service: 'platform', actor, tenantId }, (tx) => tx.query(sql, [subject]));
+    const check = { kind: 'system', id: 'token-check' } as const;
+    assert.equal((await as(check, 'select 1 from platform.token_revocations where subject = $1')).rowCount, 1);
+    assert.equal((await as(check, "update platform.token_revocations set revoked_before = 'epoch' where subject = $1")).rowCount, 0, 'it moves no revocation back');
+    await assert.rejects(as(check, "insert into platform.token_revocations (role, subject, revoked_before, revoked_by) values ('admin', $1, now(), 'x')"), { code: '42501' });
+    await assert.rejects(as({ kind: 'admin', id: 'ops' }, 'delete from platform.token_revocations where subject = $1'), { code: '42501' }, 'an admin may not undo a revocation by deleting it');
+    for (const actor of [{ kind: 'system', id: 'customer-keys' }, { kind: 'staff', id: subject }, { kind: 'courier', id: randomUUID() }, { kind: 'customer', id: randomUUID() }] as const) {
+      assert.equal((await as(actor, 'select 1 from platform.token_revocations where subject = $1', actor.kind === 'staff' ? rid : null)).rowCount, 0, `${actor.kind} ${actor.id}`);
+    }
+  });
+});
