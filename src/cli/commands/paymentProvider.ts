@@ -23,7 +23,8 @@ Faults (flags win over PROVIDER_LATENCY_MS, PROVIDER_ERROR_RATE, PROVIDER_TIMEOU
 PROVIDER_DECLINE_CARD): latency before each request; a share of requests answered 503; a share that
 take effect but whose answer is held for --hang-ms (a timeout); a card that is always declined
 (default 4000000000000002). Listens on --port, else PROVIDER_PORT, else PORT + 1 (3001 with neither
-set): where the payments saga of a brigade on the same PORT calls by default. Stops cleanly on SIGINT or SIGTERM.`;
+set): where the payments saga of a brigade on the same PORT calls by default. Stops cleanly on SIGINT,
+SIGTERM or SIGHUP.`;
 
 /** `brigade payment-provider`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
