@@ -55,6 +55,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     const raw = flags[flag];
     if (raw !== undefined) numberFlag(flag, raw, { min: 0, max: 1, fraction: true }, usage);
   }
+  // A blank value is a mistake (`--host "$PROVIDER_HOST"` with the variable unset), not "the default":
+  // the provider's own reading takes a blank as unset, and served on 127.0.0.1 with no word said.
+  if (flags.host !== undefined && flags.host.trim() === '') {
+    throw new UsageError('--host needs a value: the address to listen on, e.g. 127.0.0.1 (without the flag, HOST, else 127.0.0.1)', usage);
+  }
+  if (flags['decline-card'] !== undefined && flags['decline-card'].trim() === '') {
+    throw new UsageError("--decline-card needs a value: 12 to 19 digits, or 'none' for no declined card", usage);
+  }
   const provider = providerConfigOf(ctx.env, flags);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
