@@ -26,8 +26,8 @@ export interface Readiness {
 export interface AppDeps<ServiceDeps = unknown> {
   /** Largest request body in bytes; larger ones get 413. */
   readonly bodyLimit: number;
-  /** Logger options (`{ level }`), a logger, or `false` for none. */
-  readonly logger: boolean | { level: string } | FastifyBaseLogger;
+  /** Logger options (`{ level }`, and where the lines go: `stream`, stdout by default), a logger, or `false` for none. */
+  readonly logger: boolean | { level: string; stream?: { write(text: string): void } } | FastifyBaseLogger;
   /** Registry `/metrics` exposes; HTTP metrics are added to it. */
   readonly metrics: client.Registry;
   /** Readiness probe behind `/health/ready`. */

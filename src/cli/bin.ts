@@ -9,7 +9,10 @@
  * its number) exits with that status, whatever its failure then was.
  */
 import { exitWhenFlushed } from './exitWhenFlushed.ts';
+import { stopWritingWhenReadersGo } from './io.ts';
 import { main } from './main.ts';
 
+// `brigade … | head -1`: the rest of the output goes nowhere, and the command still ends in order.
+stopWritingWhenReadersGo();
 const code = await main(process.argv.slice(2), process.env);
 await exitWhenFlushed(typeof process.exitCode === 'number' && process.exitCode > 128 ? process.exitCode : code);

@@ -9,14 +9,14 @@ import { servedPages } from '../api/index.ts';
 import { pingRedis, redisAddress } from '../platform/cache/index.ts';
 import { databaseHostPort, pingDatabase } from '../platform/db/index.ts';
 import { setMaxListeners } from 'node:events';
-import type { Io } from './io.ts';
+import { processLog, type Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
 import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
 const WORKER_STOP_MS = 10_000;
 
-/** What to run until SIGINT/SIGTERM. */
+/** What to run until SIGINT, SIGTERM or SIGHUP. */
 export interface RunOptions {
   readonly http: boolean;
   readonly services: readonly ServiceModule[];
@@ -56,7 +56,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     // So is DATABASE_URL: serve comes up without it and recovers when it answers (/health/ready says 503
     // meanwhile), and that was all it said. The embedded database was just started: not asked.
     const databaseAnswer = options.http && db.embedded === null ? pingDatabase(db.url) : null;
-    platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel }, embedded: db.embedded !== null });
+    platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel, stream: processLog }, embedded: db.embedded !== null });
     const { deps } = platform;
     await refuseIfSignalled(shutdown);
     if (options.http) {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
-import { buildApp, type Readiness } from '../api/index.ts';
+import { buildApp, type AppDeps, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
 import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { databaseAddress, databaseLabel } from '../platform/db/createDatabases.ts';
@@ -144,7 +144,7 @@ export interface Platform {
 export async function createPlatform(
   config: Config,
   db: DatabaseHandle,
-  options: { services?: readonly ServiceModule[]; logger: boolean | { level: string }; embedded?: boolean },
+  options: { services?: readonly ServiceModule[]; logger: AppDeps['logger']; embedded?: boolean },
 ): Promise<Platform> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });

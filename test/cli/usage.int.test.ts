@@ -63,6 +63,26 @@ describe('a flag given to an action it does nothing for is bad usage, not ignore
   }
 });
 
+describe('brigade payment-provider refuses a blank --host or --decline-card (exit 2), not ignoring it for the default', () => {
+  // Found by a review: a blank value fell back to the built-in default (127.0.0.1, card 4000000000000002),
+  // not even to HOST, with no word said: `--host "$PROVIDER_HOST"` with the variable unset served elsewhere.
+  // A database that is not there and HOST set: were the flags taken, the run would fail with 1, not 2.
+  const env = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/nowhere', HOST: '127.0.0.2' };
+  for (const [args, message] of [
+    [['payment-provider', '--host', ''], /^brigade payment-provider: --host needs a value: the address to listen on, e\.g\. 127\.0\.0\.1 \(without the flag, HOST, else 127\.0\.0\.1\)\n/],
+    [['payment-provider', '--host= '], /^brigade payment-provider: --host needs a value/],
+    [['payment-provider', '--decline-card', ''], /^brigade payment-provider: --decline-card needs a value: 12 to 19 digits, or 'none' for no declined card\n/],
+    [['payment-provider', '--decline-card', '  ', '--host', '127.0.0.1'], /^brigade payment-provider: --decline-card needs a value/],
+  ] as const) {
+    test(`brigade ${args.map((a) => JSON.stringify(a)).join(' ')}`, async () => {
+      const result = await runMain(args, env);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, /\nUsage: brigade payment-provider[^\n]*\nRun 'brigade payment-provider --help' for details\.$/);
+    });
+  }
+});
+
 test('a bad PROVIDER_* variable is a failure (exit 1), not a usage error', async () => {
   const result = await runMain(['payment-provider'], { PROVIDER_ERROR_RATE: '2' });
   assert.equal(result.code, 1, result.stdout + result.stderr);

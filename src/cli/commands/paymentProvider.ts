@@ -23,7 +23,8 @@ Faults (flags win over PROVIDER_LATENCY_MS, PROVIDER_ERROR_RATE, PROVIDER_TIMEOU
 PROVIDER_DECLINE_CARD): latency before each request; a share of requests answered 503; a share that
 take effect but whose answer is held for --hang-ms (a timeout); a card that is always declined
 (default 4000000000000002). Listens on --port, else PROVIDER_PORT, else PORT + 1 (3001 with neither
-set): where the payments saga of a brigade on the same PORT calls by default. Stops cleanly on SIGINT or SIGTERM.`;
+set): where the payments saga of a brigade on the same PORT calls by default. Stops cleanly on SIGINT,
+SIGTERM or SIGHUP.`;
 
 /** `brigade payment-provider`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -53,6 +54,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   for (const flag of ['error-rate', 'timeout-rate'] as const) {
     const raw = flags[flag];
     if (raw !== undefined) numberFlag(flag, raw, { min: 0, max: 1, fraction: true }, usage);
+  }
+  // A blank value is a mistake (`--host "$PROVIDER_HOST"` with the variable unset), not "the default":
+  // the provider's own reading takes a blank as unset, and served on 127.0.0.1 with no word said.
+  if (flags.host !== undefined && flags.host.trim() === '') {
+    throw new UsageError('--host needs a value: the address to listen on, e.g. 127.0.0.1 (without the flag, HOST, else 127.0.0.1)', usage);
+  }
+  if (flags['decline-card'] !== undefined && flags['decline-card'].trim() === '') {
+    throw new UsageError("--decline-card needs a value: 12 to 19 digits, or 'none' for no declined card", usage);
   }
   const provider = providerConfigOf(ctx.env, flags);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.

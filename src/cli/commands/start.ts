@@ -16,7 +16,7 @@ unset; reused by the next start, shared with any other brigade command on it, an
 of them to stop), the pending migrations of every database (as brigade migrate: the
 configured ones and each restaurant's own), the HTTP API for every service and every worker, and the
 stand-in payment provider (PROVIDER_PORT, default PORT + 1; not started when PAYMENT_PROVIDER_URL
-names another provider). Stops cleanly on Ctrl+C (SIGINT) or SIGTERM.
+names another provider). Stops cleanly on Ctrl+C (SIGINT), SIGTERM or SIGHUP (the terminal closed).
 
 A restaurant's own database that cannot be reached or migrated does not stop it: it says which one
 (its label, address and restaurant) and serves every other restaurant.`;

@@ -14,7 +14,8 @@ const ALL = workersOf(SERVICES);
 export const usage = `Usage: brigade worker [NAME...]
 
 Runs background workers (relay, projections, consumers, sagas) without HTTP: every worker, or the
-ones named (each as service/worker or worker), in this one process. Stops cleanly on SIGINT or SIGTERM.
+ones named (each as service/worker or worker), in this one process. Stops cleanly on SIGINT, SIGTERM
+or SIGHUP.
 Workers that share turns (the order views' projections, decision 0075) share them only within one
 process: name them together.
 Workers: ${ALL.length === 0 ? 'none registered yet' : ALL.map((w) => `${w.service}/${w.name}`).join(', ')}`;

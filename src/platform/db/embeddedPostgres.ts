@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { UnavailableError } from '../errors/index.ts';
 // The file itself, not the runtime index: io.ts imports this module, and `brigade --help` loads no driver.
 import { handOverSignals } from '../runtime/handOverSignals.ts';
+import { SHUTDOWN_SIGNALS } from '../runtime/shutdownSignals.ts';
 import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedStartInterruptedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
 import { freePort } from './localPorts.ts';
@@ -322,12 +323,16 @@ export function embeddedStoppedBy(): NodeJS.Signals | null {
   return stoppedBy;
 }
 
-/** The signals a one-shot command's embedded server is stopped on (see `fallback`). */
-const FALLBACK_SIGNALS = ['SIGINT', 'SIGTERM'] as const; // the ones `waitForShutdownSignal` handles too
+/**
+ * The signals a one-shot command's embedded server is stopped on (see `fallback`), held while it starts
+ * ({@link holdShutdownSignals}) and handed over between the two: the ones `waitForShutdownSignal` handles
+ * too, SIGHUP (a closed terminal) among them.
+ */
+const FALLBACK_SIGNALS = SHUTDOWN_SIGNALS;
 
 /** What {@link holdShutdownSignals} answers: the signal it held, if one came. */
 interface HeldSignals {
-  /** The first SIGINT or SIGTERM that came under a one-shot command, or null. */
+  /** The first shutdown signal (SIGINT, SIGTERM, SIGHUP) that came under a one-shot command, or null. */
   readonly signal: NodeJS.Signals | null;
   /** Its listener, for the fallback to take over from (`handOverSignals`). */
   readonly listener: (signal: NodeJS.Signals) => void;
@@ -336,7 +341,7 @@ interface HeldSignals {
 }
 
 /**
- * Listens for SIGINT and SIGTERM while the server is being initialised, started or joined, before its
+ * Listens for SIGINT, SIGTERM and SIGHUP while the server is being initialised, started or joined, before its
  * fallback (`embedded`) is in place. Under a command with a shutdown of its own (start, serve, worker:
  * another listener) it does nothing, as the fallback does. Under a one-shot command (migrate, tenants,
  * dlq, …) it keeps the signal, which would otherwise end the process at once: `pg_ctl start -w` runs

@@ -108,3 +108,4 @@ export { announceWork, waitForWork } from './workWakeups.ts';
 export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnEveryDatabase.ts';
 export { osUserName } from './osUserName.ts';
 export { handOverSignals } from './handOverSignals.ts';
+export { SHUTDOWN_SIGNALS } from './shutdownSignals.ts';

@@ -7,6 +7,7 @@ import { AttemptsExhaustedError, InvalidMessageError, LeaseLostError, UnknownSub
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../../runtime/createWakeup.ts';
+import { readSubscriptionLease } from './readSubscriptionLease.ts';
 import { claimDeliveries, type ClaimedDelivery } from './claimDeliveries.ts';
 import { publishToBus } from './publishToBus.ts';
 import { startDeliveries } from './startDeliveries.ts';
@@ -120,9 +121,10 @@ export function createPgTransport(options: PgTransportOptions): Transport {
 
   const run = async (opts: SubscribeOptions, handler: MessageHandler): Promise<void> => {
     validateSubscription(opts.subscription);
-    const { rows } = await pool.query('select lease_ms from brigade_bus.subscriptions where name = $1', [opts.subscription]);
-    if (rows.length === 0) throw new UnknownSubscriptionError(opts.subscription);
-    const leaseMs = rows[0].lease_ms as number;
+    // Read again while the database does not answer, with the LISTEN connection's back-off: a worker
+    // started before its database waits for it. Only an unknown subscription (or a database never migrated) is fatal.
+    const leaseMs = await readSubscriptionLease(pool, opts.subscription, { signal: opts.signal, report: opts.onError ?? (() => undefined), firstDelayMs: RECONNECT_FIRST_MS, maxDelayMs: RECONNECT_MAX_MS });
+    if (leaseMs === null) return; // stopped before the database answered
     const concurrency = Math.max(1, opts.concurrency ?? 1);
     const prefetch = Math.max(0, opts.prefetch ?? concurrency);
     const maxAttempts = Math.max(1, opts.maxAttempts ?? 5);
