@@ -70,6 +70,21 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     assert.equal(badId.statusCode, 400);
   });
 
+  test('a NUL character (or half a surrogate pair) in reference, destination or the ledger query: 400 VALIDATION_FAILED naming the field, and nothing moves (before: 500 INTERNAL, which a client retries)', async () => {
+    const reference = randomUUID();
+    const post = (url: string, body: Record<string, unknown>) => provider.app.inject({ method: 'POST', url, headers: { 'idempotency-key': randomUUID() }, payload: body });
+    for (const [res, field] of [
+      [await post('/charges', { amount: 100, currency: 'EUR', card: CARD, reference: `${reference}\u0000x` }), 'body.reference'],
+      [await post('/charges', { amount: 100, currency: 'EUR', card: CARD, reference: `${reference}\ud800` }), 'body.reference'],
+      [await post('/payouts', { destination: `${reference}\u0000`, amount: 1, currency: 'EUR' }), 'body.destination'],
+      [await provider.app.inject({ url: `/ledger?reference=${reference}%00b` }), 'querystring.reference'],
+    ] as const) {
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', field], res.body);
+      assert.match(res.json().detail, /NUL character .*remove it and send again/, res.body);
+    }
+    assert.equal((await provider.pool.query(`select count(*)::int as n from payment_provider.ledger_entries where reference like $1`, [`${reference}%`])).rows[0].n, 0);
+  });
+
   test('a money-moving request without Idempotency-Key is refused with 400', async () => {
     const res = await charge(undefined, { amount: 100, currency: 'EUR', card: CARD, reference: 'x' });
     assert.equal(res.statusCode, 400);
