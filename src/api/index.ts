@@ -10,7 +10,7 @@ export { acceptsEventStream } from './acceptsEventStream.ts';
 export { etagOf, ifMatchVersion } from './ifMatch.ts';
 export { ifNoneMatchHits } from './ifNoneMatch.ts';
 export { DEFAULT_RESPONSE_HEADERS, hijackedHeaders } from './responseHeaders.ts';
-export { NoFields, absentBodyIsEmpty } from './requestInput.ts';
+export { NoFields, absentBodyIsEmpty, registerRequestInput } from './requestInput.ts';
 export { jsonBodyParser } from './jsonBodyParser.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
 export { DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { errorHandler, jsonBodyParser, readIdempotencyKey, sendProblem } from '../../../api/index.ts';
+import { errorHandler, readIdempotencyKey, registerRequestInput, sendProblem } from '../../../api/index.ts';
 import { authorizeCharge } from './authorizeCharge.ts';
 import { captureCharge } from './captureCharge.ts';
 import { createPayout } from './createPayout.ts';
@@ -50,9 +50,11 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(errorHandler);
-  // Fastify's JSON parser, with a refused `__proto__` key answered as FORBIDDEN_JSON_KEY, not MALFORMED_JSON.
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, jsonBodyParser(app));
+  // What the platform's own routes take, checked the same way: a NUL character or half a surrogate
+  // pair anywhere in the body, the query or the path is a 400 VALIDATION_FAILED naming the field (before,
+  // PostgreSQL refused a NUL in `reference`, `destination` or `GET /ledger?reference=` and the client got
+  // a 500, which it retries), a `__proto__` key a 400 FORBIDDEN_JSON_KEY, a body not UTF-8 a 400.
+  registerRequestInput(app);
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`));
   // A held (timed-out) answer must not keep the server from closing.
   app.addHook('preClose', async () => closing.abort());

@@ -1,18 +1,11 @@
 import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
-import {
-  PaymentProviderAnswerInvalidError,
-  PaymentProviderCredentialsError,
-  PaymentProviderOutcomeUnknownError,
-  PaymentProviderTimeoutError,
-  PaymentProviderUnavailableError,
-  PaymentRejectedError,
-  PaymentRequestChangedError,
-  type Charge,
-} from '../provider/index.ts';
+import { PaymentProviderCredentialsError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
+import { findLedgerEntry } from './findLedgerEntry.ts';
+import { providerOutcomeUnknown, reconcileWithLedger } from './reconcileWithLedger.ts';
 import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
@@ -129,22 +122,11 @@ const REFUSAL_KEPT_UNDER_KEY = new Set(['PAYMENT_DECLINED', 'PAYMENT_REJECTED'])
 const REFUSAL_STATUSES_KEPT_UNDER_KEY = new Set([402, 422]);
 
 /**
- * A call whose outcome is unknown: no answer (a timeout, a reset, a 5xx), an answer that is not the
- * charge asked for, a 4xx that is no answer to its key (400, 404, 409), or its key's earlier request
- * refused as different. The provider may have acted.
- */
-const outcomeUnknown = (error: unknown) =>
-  error instanceof PaymentProviderTimeoutError ||
-  error instanceof PaymentProviderUnavailableError ||
-  error instanceof PaymentProviderAnswerInvalidError ||
-  error instanceof PaymentProviderOutcomeUnknownError ||
-  error instanceof PaymentRequestChangedError;
-
-/**
  * Whether a failure of a money step other than the charge is worth another attempt: a retryable one,
  * except a request the provider refused as changed under its key (422 IDEMPOTENCY_KEY_REUSED). The
- * step sends the same body again on every attempt, so it would be refused again; and the key's first
- * request may have moved the money: a person must look it up, so the step parks at once.
+ * step sends the same body again on every attempt, so it would be refused again; the ledger holding
+ * nothing under the key when asked (see `reconcileWithLedger`), the step parks at once (its
+ * `MoneyOutcomeUnknownError` is not retryable then).
  */
 const retryableUnlessChanged = (error: unknown) => !(error instanceof PaymentRequestChangedError) && (error as { retryable?: unknown } | null)?.retryable === true;
 
@@ -193,29 +175,50 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
    * refuses an amount of 0): a small order's fee and commission can take the restaurant's whole share,
    * and a refused payout would refund a delivered order.
    */
-  const payOut = async (ctx: Ctx, destination: string, amount: number) =>
-    amount > 0 ? ports.provider.payout({ destination, amount, currency: ctx.state.currency }, ctx.idempotencyKey) : null;
-  /** Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured ones), under its own derived key. */
+  const payOut = async (ctx: Ctx, destination: string, amount: number) => {
+    if (amount <= 0) return null;
+    const key = ctx.idempotencyKey;
+    // An answer lost: the ledger, by the destination, says whether the key paid out (and how much).
+    return reconcileWithLedger(
+      ports.provider,
+      { what: `the payout of ${amount} ${ctx.state.currency} to ${destination} (key ${key})`, idempotencyKey: key, movement: 'payout', reference: destination },
+      () => ports.provider.payout({ destination, amount, currency: ctx.state.currency }, key),
+      (entry) => ({ id: entry.objectId, destination, amount: entry.amount, currency: entry.currency, reconciled: true }),
+    );
+  };
+  /**
+   * Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured
+   * ones), under its own derived key. An answer lost on either call: a refund under the step's key in the
+   * ledger is the refund made (the capture came before it).
+   */
   const refundAll = async (ctx: Ctx) => {
     const chargeId = ctx.state.chargeId;
     if (chargeId === null) return { refunded: false, amount: 0 };
-    try {
-      await ports.provider.capture(chargeId, `${ctx.idempotencyKey}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
-    } catch (error) {
-      // Already captured (the order was delivered): refund what was captured.
-      const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
-      if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
-    }
-    const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, ctx.idempotencyKey, { currency: ctx.state.currency });
-    return { refunded: true, refundId: refund.id, amount: refund.amount };
+    const key = ctx.idempotencyKey;
+    return reconcileWithLedger(
+      ports.provider,
+      { what: `the refund of charge ${chargeId} (key ${key}, after its capture under ${key}:capture)`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      async () => {
+        try {
+          await ports.provider.capture(chargeId, `${key}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
+        } catch (error) {
+          // Already captured (the order was delivered): refund what was captured.
+          const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
+          if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
+        }
+        const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, key, { currency: ctx.state.currency });
+        return { refunded: true, refundId: refund.id, amount: refund.amount };
+      },
+      (entry) => ({ refunded: true, refundId: entry.objectId, amount: entry.amount, reconciled: true }),
+    );
   };
   /**
    * The authorization the provider's ledger holds under this step's key, as the charge it made, or
    * `null`: what a charge whose answer was lost did. (The ledger has no card: `cardLast4` is absent.)
    */
   const authorizationOf = async (ctx: Ctx) => {
-    const entry = (await ports.provider.ledger({ reference: ctx.state.orderId })).find((e) => e.movement === 'authorization' && e.idempotencyKey === ctx.idempotencyKey);
-    return entry === undefined ? null : { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
+    const entry = await findLedgerEntry(ports.provider, { idempotencyKey: ctx.idempotencyKey, movement: 'authorization', reference: ctx.state.orderId });
+    return entry === null ? null : { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
   };
   const ended = (s: State) => s.outcome !== 'open';
   /** The charge has landed: `false` while it is in flight (or failed). */
@@ -233,12 +236,23 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     `Once the payment provider answers, 'brigade sagas resume ${s.orderId}' ${resume}; each key moves the money once however often it is sent. ` +
     `Or do it by hand under those keys, then 'brigade sagas close ${s.orderId} --reason "what you did"'`;
   /**
-   * A step of a delivered order failed for good: refunding and cancelling a delivered order would be
-   * wrong, so the saga parks, saying what a person should do (`todo`).
+   * What a person does first about a money step whose outcome nobody knows (`PAYMENT_OUTCOME_UNKNOWN`:
+   * no answer, and nothing under its key in the ledger when the saga asked, or no ledger; its message
+   * names the key and the reference): look again, since the request may have landed after the saga
+   * asked. `movement` is the ledger's word for what the step makes, `done` what an entry would mean.
    */
-  const parkDelivered = (step: string, todo: (s: State) => string) => (s: State, e: { data?: unknown }): SagaDecision<State> => {
+  const lookAgain = (movement: string, done: string) =>
+    `Look that key up in the provider's ledger again (the request may have landed after the saga asked): a ${movement} under it means ${done}, and a resume finds it there and goes on; none means the money did not move.`;
+  /**
+   * A step of a delivered order failed for good: refunding and cancelling a delivered order would be
+   * wrong, so the saga parks, saying what a person should do (`todo`). A failure whose outcome is
+   * unknown says so and what to look up, not "failed for good".
+   */
+  const parkDelivered = (step: string, movement: string, done: string, todo: (s: State) => string) => (s: State, e: { data?: unknown }): SagaDecision<State> => {
     const failure = e.data as { code: string; message: string };
-    return { park: `${step} of the delivered order failed for good (${failure.code}: ${failure.message}); nothing was refunded. ${resumeOrClose(s, `does what is left: ${todo(s)}`)}` };
+    const left = resumeOrClose(s, `does what is left: ${todo(s)}`);
+    if (failure.code === 'PAYMENT_OUTCOME_UNKNOWN') return { park: `${step} of the delivered order: ${failure.message}; nothing was refunded. ${lookAgain(movement, done)} ${left}` };
+    return { park: `${step} of the delivered order failed for good (${failure.code}: ${failure.message}); nothing was refunded. ${left}` };
   };
   /** The payouts still to make from `first` on, in words, with their keys. */
   const payoutsLeft = (s: State, first: 'payoutRestaurant' | 'payoutCourier') => {
@@ -391,7 +405,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
                 throw afterAnEarlierAttempt(error, `was refused with ${String(providerStatus)}, which the provider keeps under no key`);
               }
             }
-            if (!outcomeUnknown(error)) throw error;
+            if (!providerOutcomeUnknown(error)) throw error;
             // An unknown outcome is not "nothing charged": the ledger says whether this key authorized. A ledger
             // that cannot be read either leaves the failure as it was (retried, then parked).
             const authorized = await authorizationOf(ctx).catch(() => null);
@@ -419,7 +433,16 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         maxAttempts: MONEY_STEP_ATTEMPTS,
         retryable: retryableUnlessChanged,
         action: async (ctx) => {
-          if (ctx.state.chargeId !== null) return ports.provider.capture(ctx.state.chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency });
+          const chargeId = ctx.state.chargeId;
+          if (chargeId !== null) {
+            // An answer lost: a capture under the key in the ledger is the capture made.
+            return reconcileWithLedger(
+              ports.provider,
+              { what: `the capture of charge ${chargeId} (key ${ctx.idempotencyKey})`, idempotencyKey: ctx.idempotencyKey, movement: 'capture', reference: ctx.state.orderId },
+              () => ports.provider.capture(chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency }),
+              (entry): object => ({ id: chargeId, reference: entry.reference ?? ctx.state.orderId, amount: entry.amount, currency: entry.currency, status: 'captured', reconciled: true }),
+            );
+          }
           // Only a total of 0 charges nothing. Without a charge to capture, paying out would pay for an
           // order nobody paid for: the step fails for good and the saga parks before any payout.
           if (ctx.state.total === 0) return null;
@@ -479,17 +502,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'refund.succeeded': (s) => ({ state: s, complete: true }),
       'refund.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
-        return {
-          park:
-            `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ` +
-            resumeOrClose(s, `refunds charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized)`),
-        };
+        const left = resumeOrClose(s, `refunds charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized)`);
+        // No answer, and no refund under the key in the ledger (or no ledger): unknown, not "failed for good".
+        if (failure.code === 'PAYMENT_OUTCOME_UNKNOWN') {
+          return { park: `refund of the ${s.outcome} order: ${failure.message}; the order needs nothing more. ${lookAgain('refund', 'the customer was refunded')} ${left}` };
+        }
+        return { park: `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ${left}` };
       },
       'payoutRestaurant.succeeded': (s) => (s.courierId === null ? { complete: true } : {}),
       'payoutCourier.succeeded': () => ({ complete: true }),
-      'capture.failed': parkDelivered('capture', (s) => `capture charge ${s.chargeId ?? '?'} (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}`),
-      'payoutRestaurant.failed': parkDelivered('payoutRestaurant', (s) => payoutsLeft(s, 'payoutRestaurant')),
-      'payoutCourier.failed': parkDelivered('payoutCourier', (s) => payoutsLeft(s, 'payoutCourier')),
+      'capture.failed': parkDelivered('capture', 'capture', 'the charge was captured', (s) => `capture charge ${s.chargeId ?? '?'} (key ${s.orderId}:capture), then ${payoutsLeft(s, 'payoutRestaurant')}`),
+      'payoutRestaurant.failed': parkDelivered('payoutRestaurant', 'payout', 'the restaurant was paid', (s) => payoutsLeft(s, 'payoutRestaurant')),
+      'payoutCourier.failed': parkDelivered('payoutCourier', 'payout', 'the courier was paid', (s) => payoutsLeft(s, 'payoutCourier')),
       'order.accepted': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, accepted: true }, cancel: ['accept'] }),
       'order.rejected': orderEnded('rejected'),
       'order.cancelled': orderEnded('cancelled'),

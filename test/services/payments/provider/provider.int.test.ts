@@ -70,6 +70,21 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     assert.equal(badId.statusCode, 400);
   });
 
+  test('a NUL character (or half a surrogate pair) in reference, destination or the ledger query: 400 VALIDATION_FAILED naming the field, and nothing moves (before: 500 INTERNAL, which a client retries)', async () => {
+    const reference = randomUUID();
+    const post = (url: string, body: Record<string, unknown>) => provider.app.inject({ method: 'POST', url, headers: { 'idempotency-key': randomUUID() }, payload: body });
+    for (const [res, field] of [
+      [await post('/charges', { amount: 100, currency: 'EUR', card: CARD, reference: `${reference}\u0000x` }), 'body.reference'],
+      [await post('/charges', { amount: 100, currency: 'EUR', card: CARD, reference: `${reference}\ud800` }), 'body.reference'],
+      [await post('/payouts', { destination: `${reference}\u0000`, amount: 1, currency: 'EUR' }), 'body.destination'],
+      [await provider.app.inject({ url: `/ledger?reference=${reference}%00b` }), 'querystring.reference'],
+    ] as const) {
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', field], res.body);
+      assert.match(res.json().detail, /NUL character .*remove it and send again/, res.body);
+    }
+    assert.equal((await provider.pool.query(`select count(*)::int as n from payment_provider.ledger_entries where reference like $1`, [`${reference}%`])).rows[0].n, 0);
+  });
+
   test('a money-moving request without Idempotency-Key is refused with 400', async () => {
     const res = await charge(undefined, { amount: 100, currency: 'EUR', card: CARD, reference: 'x' });
     assert.equal(res.statusCode, 400);
@@ -299,7 +314,11 @@ describe('payment provider client: answers that are not what was asked for', () 
     assert.deepEqual([parked?.status, parked?.pending, parked?.state.chargeId, parked?.state.chargeFailed], ['parked', ['charge'], null, false]);
     // The capture of a delivered order answered 'authorized': not captured, and no payout is queued.
     const delivered = { ...state, chargeId: 'ch_1', charged: true, accepted: true, courierId: randomUUID(), outcome: 'delivered' as const };
-    await assert.rejects(saga.steps.capture!.action(ctx('capture', delivered)), (e: unknown) => ((failure = e), e instanceof PaymentProviderAnswerInvalidError && saga.steps.capture!.retryable!(e)));
+    // Nothing under its key in the ledger either: an unknown outcome (the answer kept as its cause), retried.
+    await assert.rejects(
+      saga.steps.capture!.action(ctx('capture', delivered)),
+      (e: unknown) => ((failure = e), (e as BrigadeError).code === 'PAYMENT_OUTCOME_UNKNOWN' && (e as Error).cause instanceof PaymentProviderAnswerInvalidError && saga.steps.capture!.retryable!(e)),
+    );
     const capture = applySagaEvent(saga, { ...base, state: delivered, pending: ['capture', 'payoutRestaurant', 'payoutCourier'], completed: ['order', 'charge'] }, { kind: 'stepFailed', item: 'capture', error: { code: (failure as BrigadeError).code, message: (failure as BrigadeError).message }, retry: false });
     assert.deepEqual([capture?.status, capture?.pending], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier']]);
   });

@@ -48,6 +48,10 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   let impatient: PaymentProviderClient;
   /** Whether the saga calls the provider through {@link impatient}. */
   let answersHeld = false;
+  /** The saga's provider calls (the port's method names) whose answers are lost while {@link withLostAnswers} runs: the provider acts, then holds the answer. */
+  let answersLostOf: ReadonlySet<string> = new Set();
+  /** A call of {@link answersLostOf} is in flight: the provider holds its answer after acting. */
+  let losingAnswer = false;
   let registry: SagaRegistry;
   let runner: SagaRunner;
   let r: SeededRestaurant;
@@ -64,19 +68,29 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     t = await startTestPlatform();
     pool = new pg.Pool({ connectionString: t.db.url, max: 4 });
     await ensureProviderSchema(pool);
-    provider = await buildPaymentProvider({ pool, faults: () => faults });
+    provider = await buildPaymentProvider({ pool, faults: () => (losingAnswer ? { ...faults, timeoutRate: 1, hangMs: 10_000 } : faults) });
     const baseUrl = await provider.listen({ host: '127.0.0.1', port: 0 });
     client = createPaymentProviderClient({ baseUrl, timeoutMs: 30_000 });
     impatient = createPaymentProviderClient({ baseUrl, timeoutMs: 1500 });
     const calling = () => (answersHeld ? impatient : client);
+    /** Sends `method`'s call; one of {@link answersLostOf} goes through {@link impatient} while the provider holds its answer. */
+    const send = async <T,>(method: string, call: (c: PaymentProviderClient) => Promise<T>): Promise<T> => {
+      if (!answersLostOf.has(method)) return call(calling());
+      losingAnswer = true;
+      try {
+        return await call(impatient);
+      } finally {
+        losingAnswer = false;
+      }
+    };
     r = await seedRestaurant(t, 'Saga');
     const admin = await t.token('admin', { subject: 'payments-test' });
     const ports: PaymentSagaPorts = {
       provider: {
-        charge: (request, key) => calling().charge(request, key),
-        capture: (chargeId, key, expected) => calling().capture(chargeId, key, expected),
-        refund: (request, key, expected) => calling().refund(request, key, expected),
-        payout: (request, key) => calling().payout(request, key),
+        charge: (request, key) => send('charge', (c) => c.charge(request, key)),
+        capture: (chargeId, key, expected) => send('capture', (c) => c.capture(chargeId, key, expected)),
+        refund: (request, key, expected) => send('refund', (c) => c.refund(request, key, expected)),
+        payout: (request, key) => send('payout', (c) => c.payout(request, key)),
         ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : calling().ledger(filter)),
       },
       paymentMethods: {
@@ -159,6 +173,15 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     } finally {
       faults = NO_FAULTS;
       answersHeld = false;
+    }
+  };
+  /** Runs `fn` while the provider acts on every call of `methods` (the port's names) and then holds its answer past the saga's patience. */
+  const withLostAnswers = async <T,>(methods: string[], fn: () => Promise<T>): Promise<T> => {
+    answersLostOf = new Set(methods);
+    try {
+      return await fn();
+    } finally {
+      answersLostOf = new Set();
     }
   };
   const step = async (token: string, orderId: string, name: string, payload?: Record<string, unknown>) => {
@@ -282,7 +305,10 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
     assert.equal(
       parked?.error,
-      `capture of the delivered order failed for good (PAYMENT_PROVIDER_UNAVAILABLE: The payment provider answered 503: The payment provider is unavailable (injected fault); retry with the same Idempotency-Key); nothing was refunded. ` +
+      `capture of the delivered order: no answer says whether the capture of charge ${parked?.state.chargeId} (key ${order.id}:capture) was made ` +
+        `(PAYMENT_PROVIDER_UNAVAILABLE: The payment provider answered 503: The payment provider is unavailable (injected fault); retry with the same Idempotency-Key); ` +
+        `the provider's ledger held no capture under key ${order.id}:capture (reference ${order.id}) when asked after it; nothing was refunded. ` +
+        `Look that key up in the provider's ledger again (the request may have landed after the saga asked): a capture under it means the charge was captured, and a resume finds it there and goes on; none means the money did not move. ` +
         `Once the payment provider answers, 'brigade sagas resume ${order.id}' does what is left: capture charge ${parked?.state.chargeId} (key ${order.id}:capture), then pay ${split.restaurant} EUR out to restaurant ${r.rid} (key ${order.id}:payoutRestaurant), ` +
         `then pay ${split.courier} EUR out to courier ${k.id} (key ${order.id}:payoutCourier); each key moves the money once however often it is sent. ` +
         `Or do it by hand under those keys, then 'brigade sagas close ${order.id} --reason "what you did"'`,
@@ -396,7 +422,14 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await withFaults({ errorRate: 1 }, () => sync(order.id));
     const parked = await saga(order.id);
     assert.deepEqual([parked?.status, parked?.pending, parked?.attempts], ['parked', ['refund'], MONEY_STEP_ATTEMPTS]);
-    assert.match(parked?.error ?? '', new RegExp(`^refund of the rejected order failed for good .*brigade sagas resume ${order.id}`));
+    // No answer and no refund under the key in the ledger: unknown, with what to look up (before: "failed for good").
+    assert.match(
+      parked?.error ?? '',
+      new RegExp(
+        `^refund of the rejected order: no answer says whether the refund of charge ${parked?.state.chargeId} \\(key ${order.id}:refund, .*\\) was made \\(PAYMENT_PROVIDER_UNAVAILABLE: .*\\); ` +
+          `the provider's ledger held no refund under key ${order.id}:refund \\(reference ${order.id}\\) when asked after it; .*a refund under it means the customer was refunded.*'brigade sagas resume ${order.id}' refunds`,
+      ),
+    );
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
     assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
 
@@ -404,6 +437,36 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
     await assertRefundedOnce(order);
+  });
+
+  test("a refund that lands while every answer to it is lost: the ledger holds it under the step's key, so the saga completes refunded (before: parked as failed for good, the view refunding 0)", async () => {
+    const order = await place();
+    await sync(order.id);
+    await step(r.staff, order.id, 'reject', { reason: 'out of basil' });
+    await withLostAnswers(['refund'], () => sync(order.id));
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.pending, done?.error], ['completed', ['order', 'charge', 'refund'], [], null]);
+    await assertRefundedOnce(order);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { refunded: number } };
+    assert.deepEqual([view.status, view.payment, view.amounts.refunded], ['completed', 'refunded', order.total]);
+  });
+
+  test("a capture and payouts that land while every answer to them is lost: each is found in the ledger under its key, and the delivered order completes paid out (before: parked at the capture)", async () => {
+    const order = await place();
+    await sync(order.id);
+    await toDelivered(order);
+    await withLostAnswers(['capture', 'payout'], () => sync(order.id));
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.error], ['completed', ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier'], null]);
+    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'capture'],
+      ['payout', split.restaurant, 'payoutRestaurant'],
+      ['payout', split.courier, 'payoutCourier'],
+    ]);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { payment: string; amounts: { captured: number; paidOutRestaurant: number; paidOutCourier: number } };
+    assert.deepEqual([view.payment, view.amounts.captured, view.amounts.paidOutRestaurant, view.amounts.paidOutCourier], ['paid_out', order.total, split.restaurant, split.courier]);
   });
 
   test('an order event that arrives before its OrderPlaced is delivered again, not dropped; on its last attempt it is ignored', async () => {
