@@ -225,6 +225,10 @@ export async function createPlatform(
       unitOfWork: router.unitOfWork,
       commitStatements: router.commitStatements,
       tokens,
+      // A token is refused once an admin revoked its role and subject, a customer token once its customer is
+      // erased (decision 0090) or changed a credential (decision 0007): on every request (buildApp below),
+      // and again now and then on an open board stream (decision 0032).
+      checkPrincipal: refuseRevokedTokens(router.commitStatements),
       metrics,
       transport: bus,
       placements: router,
@@ -254,9 +258,7 @@ export async function createPlatform(
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
-      // A token is refused once an admin revoked its role and subject, a customer token once its customer is
-      // erased (decision 0090) or changed a credential (decision 0007).
-      checkPrincipal: refuseRevokedTokens(deps.commitStatements),
+      checkPrincipal: deps.checkPrincipal,
       deadLetters: { pool: busPool, transport: bus },
       // The development login mints tokens without a secret: only on the embedded database, bound to loopback,
       // with the checks of POST /v1/tokens (a staff token only for a restaurant the directory knows).

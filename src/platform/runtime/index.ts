@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
-import type { TokenService } from '../auth/index.ts';
+import type { Principal, TokenService } from '../auth/index.ts';
 import type { Cache } from '../cache/index.ts';
 import type { SubscriptionSpec, Transport } from '../messaging/index.ts';
 import type { Config } from '../config/index.ts';
@@ -16,6 +16,13 @@ export interface ServiceDeps {
   /** `commitStatements(context, statements)`: statements known up front, one transaction, one round trip, routed like `unitOfWork`. */
   readonly commitStatements: CommitStatementsFn;
   readonly tokens: TokenService;
+  /**
+   * The check the app runs on every verified token (`checkPrincipal` of `buildApp`, the same function):
+   * it refuses a token revoked since it was signed by throwing a 401 (`TOKEN_REVOKED`), and any other
+   * error means only that it could not tell (the database unavailable). A route whose answer outlives
+   * its request's start (the board's stream) runs it again now and then, so a revocation reaches it too.
+   */
+  readonly checkPrincipal: (principal: Principal) => Promise<void>;
   readonly metrics: client.Registry;
   /**
    * A cache-aside cache for a namespace: Redis when REDIS_URL is set, else in-process; TTL from

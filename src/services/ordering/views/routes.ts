@@ -39,7 +39,9 @@ export interface ViewRoutesOptions {
   readonly databaseTimeoutMs?: number;
   /**
    * Interval of SSE heartbeats (comment lines), in ms. Default 15000. A stream whose client has read
-   * nothing of a full buffer through two heartbeats in a row is cut (see {@link createViewRoutes}).
+   * nothing of a full buffer through two heartbeats in a row is cut (see {@link createViewRoutes}). It
+   * is also how often a stream checks its token again (`checkPrincipal`): a token revoked meanwhile
+   * ends the stream within about one heartbeat.
    */
   readonly heartbeatMs?: number;
   /**
@@ -168,6 +170,11 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  *   last event it read, and misses nothing). A read of the view that fails
  *   (a full pool, a lost connection) is tried again at each heartbeat until one succeeds, at most one
  *   try a heartbeat; `brigade_board_stream_read_failures_total` counts the failures.
+ *   The stream's token is checked again at each heartbeat (`deps.checkPrincipal`, the check every
+ *   request passes; one statement, never two at once for a stream): a token revoked since the stream
+ *   opened (decision 0007) ends it with a comment saying so and what to do, as its expiry does; a check
+ *   that cannot tell (the database unavailable) leaves the stream open and is made at the next
+ *   heartbeat (`brigade_board_stream_token_check_failures_total` counts them).
  *
  * Every list answers `{ position, lagging, <items>, next }` with headers `x-view-position` (the
  * projection's checkpoint) and `x-view-lagging`. With `?after=<position>` (a command's response
@@ -245,6 +252,13 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       new client.Counter({
         name: 'brigade_board_stream_read_failures_total',
         help: "Reads of the board view by a live-board stream that failed (each is tried again at the stream's next heartbeat)",
+        registers: [deps.metrics],
+      });
+    const tokenCheckFailures =
+      (deps.metrics.getSingleMetric('brigade_board_stream_token_check_failures_total') as client.Counter | undefined) ??
+      new client.Counter({
+        name: 'brigade_board_stream_token_check_failures_total',
+        help: "Checks of an open live-board stream's token that could not tell (the database unavailable); the stream goes on and checks again at its next heartbeat",
         registers: [deps.metrics],
       });
     const listeners = createProjectionListeners((error) => app.log.warn({ err: error }, 'projection listener lost its connection'));
@@ -477,7 +491,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         config: {
           docs: {
             success: {
-              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, or the Last-Event-ID is past the board\'s checkpoint (a failover, a restore, a move): reconnect without Last-Event-ID and reload the board',
+              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, or the Last-Event-ID is past the board\'s checkpoint (a failover, a restore, a move): reconnect without Last-Event-ID and reload the board. The stream also ends (after a comment saying why) when its token expires or is revoked: reconnect with a new token',
             },
             produces: 'text/event-stream',
             errors: { ...BOARD_ERRORS, 400: 'VALIDATION_FAILED: a query parameter, or a Last-Event-ID that is not a position', 406: 'NOT_ACCEPTABLE: Accept does not take text/event-stream' },
@@ -667,6 +681,33 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const unsubscribe = events.subscribe(views.board, wake);
         const onLost = () => end('the server lost its connection to the board\'s notifications: reconnect', false);
         events.lost.addEventListener('abort', onLost, { once: true });
+        // The token passed the check when the request started; one revoked since (a staff member let go,
+        // a leaked admin token: decision 0007) must not go on reading the board until it expires (12 h,
+        // up to 30 days). So each heartbeat checks it again: the stream's one clock, which already paces
+        // its retries and its look for a move, and a revocation takes effect within about one (15 s by
+        // default) for one primary-key statement per stream per heartbeat (300 open boards: 20 a
+        // second). A check still running at the next heartbeat (a slow database) is not doubled.
+        const principal = request.principal;
+        let checking = false;
+        const checkToken = () => {
+          if (checking || closed || principal === null) return;
+          checking = true;
+          deps
+            .checkPrincipal(principal)
+            .catch((error: unknown) => {
+              // A 401 is the check's refusal; anything else only says it could not tell (the database
+              // unavailable): the stream goes on, and the next heartbeat checks again.
+              if (error instanceof BrigadeError && error.status === 401) {
+                end(`the token was revoked: ${error.message.replace(/[\r\n]+/g, ' ')} Then reconnect with the new token.`, false);
+                return;
+              }
+              tokenCheckFailures.inc();
+              request.log.warn({ err: error }, 'board stream: its token could not be checked again; the next heartbeat tries again');
+            })
+            .finally(() => {
+              checking = false;
+            });
+        };
         const heartbeat = setInterval(() => {
           // Behind a full buffer a heartbeat reaches the client no sooner than what waits there.
           if (blocked) {
@@ -678,11 +719,12 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
             // push running now, or one blocked by that write, already has it in hand).
             if (again) run();
           }
+          checkToken();
           lookForMove().catch((error: unknown) => request.log.warn({ err: error }, 'board stream: looking for a move failed'));
         }, heartbeatMs);
         heartbeat.unref();
-        // Tokens cannot be revoked, so their expiry is the one limit on access: the stream ends with it
-        // (the client's reconnect then gets 401 TOKEN_EXPIRED and must sign in again).
+        // The check above does not look at the expiry: this timer ends the stream at it (the client's
+        // reconnect then gets 401 TOKEN_EXPIRED and must sign in again).
         // A timer fires at once past 2^31 − 1 ms (24.8 days; tokens may live 30): it is set again until the expiry is near.
         const expiresAt = request.principal?.expiresAt;
         let expiry: NodeJS.Timeout | undefined;

@@ -7,6 +7,7 @@ import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
 import { loadConfig } from '../../../../src/platform/config/index.ts';
 import { formatPosition, PROJECTION_CHANNEL, runProjection } from '../../../../src/platform/projections/index.ts';
 import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
+import { revokeTokens } from '../../../../src/services/platform/index.ts';
 import { createTestDatabase, useTestDatabase, type TestDatabase } from '../../../support/db.ts';
 import { within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
@@ -80,7 +81,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     assert.deepEqual([unknownParameter.status, ((await unknownParameter.json()) as { field: string }).field], [400, 'querystring.after'], 'the stream takes no query parameters (it resumes by Last-Event-ID)');
   });
 
-  test('a stream ends when its token expires (tokens cannot be revoked: the expiry is the one limit), and a reconnect with it gets 401', async () => {
+  test('a stream ends when its token expires, and a reconnect with it gets 401', async () => {
     const rid = randomUUID();
     const shortLived = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }, 5);
     const stream = await open(rid, shortLived);
@@ -91,6 +92,90 @@ describe('live-board stream (Server-Sent Events)', () => {
     const again = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${shortLived}` } });
     assert.equal(again.status, 401);
     assert.equal(((await again.json()) as { code: string }).code, 'TOKEN_EXPIRED');
+  });
+
+  test("a stream ends once its token is revoked, with a comment saying so and what to do, and a colleague's stream goes on (before: it ran until the token expired)", async () => {
+    const rid = randomUUID();
+    const [leaving, staying] = [randomUUID(), randomUUID()];
+    const revoked = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: leaving });
+    const colleague = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: staying });
+    const stream = await open(rid, revoked);
+    const other = await open(rid, colleague);
+    await stream.until((t) => t.includes(': heartbeat'));
+    await other.until((t) => t.includes(': heartbeat'));
+    // What POST /v1/admin/token-revocations and `brigade token revoke` run.
+    await revokeTokens(platform.deps.unitOfWork, 'ops', { role: 'staff', subject: leaving, reason: 'let go' });
+    await within(stream.ended, 20_000, 'the stream to end at its token’s revocation');
+    assert.match(stream.text(), new RegExp(`\\n: the token was revoked: This staff token \\(subject ${leaving}\\) was revoked by an admin: [^\\n]* ask an admin for a new token\\. Then reconnect with the new token\\.\\n\\n$`));
+    assert.ok(!/^id$/m.test(stream.text()), 'not the reset of a move: the client keeps its last event id');
+    const again = await fetch(`${base}/v1/restaurants/${rid}/board/stream`, { headers: { authorization: `Bearer ${revoked}` } });
+    assert.deepEqual([again.status, ((await again.json()) as { code: string }).code], [401, 'TOKEN_REVOKED'], 'its reconnect is refused');
+
+    // The colleague's stream goes on: a change made now reaches it.
+    const o = newOrder(rid);
+    const p1 = await append(pool, o, [placed(o)]);
+    await other.until((t) => t.includes(`id: ${formatPosition(p1)}\n`));
+    const beats = (other.text().match(/: heartbeat\n/g) ?? []).length;
+    await other.until((t) => (t.match(/: heartbeat\n/g) ?? []).length >= beats + 3);
+    assert.doesNotMatch(other.text(), /revoked/);
+    await other.close();
+  });
+
+  test('a check of the token that fails for another reason (the database) leaves the stream open and is tried again at the next heartbeat', async () => {
+    const rid = randomUUID();
+    const subject = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject });
+    const stream = await open(rid, staff);
+    await stream.until((t) => t.includes(': heartbeat'));
+    const failures = async () => (await platform.deps.metrics.getSingleMetric('brigade_board_stream_token_check_failures_total')?.get())?.values[0]?.value ?? 0;
+    const heartbeats = () => (stream.text().match(/: heartbeat\n/g) ?? []).length;
+    const before = await failures();
+    // Every check by the platform's role fails at once (permission denied) while this lasts.
+    await pool.query('revoke select on platform.token_revocations from brigade_platform');
+    try {
+      for (let i = 0; (await failures()) < before + 3; i++) {
+        if (i > 2000) throw new Error('the check never failed three times');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const beats = heartbeats();
+      await stream.until(() => heartbeats() >= beats + 2);
+      assert.doesNotMatch(stream.text(), /revoked|token/, 'the stream goes on, with nothing said of the token');
+    } finally {
+      await pool.query('grant select on platform.token_revocations to brigade_platform');
+    }
+    // Checks work again: the next one after the revocation ends the stream.
+    await revokeTokens(platform.deps.unitOfWork, 'ops', { role: 'staff', subject });
+    await within(stream.ended, 20_000, 'the stream to end at its token’s revocation');
+    assert.match(stream.text(), /\n: the token was revoked: /);
+  });
+
+  test('a check of the token that does not answer (held by a lock) is not made again beside it at the next heartbeats', async () => {
+    const rid = randomUUID();
+    const stream = await open(rid, await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() }));
+    await stream.until((t) => t.includes(': heartbeat'));
+    const heartbeats = () => (stream.text().match(/: heartbeat\n/g) ?? []).length;
+    const waitingChecks = async () =>
+      (await pool.query(`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and query like '%platform.token_revocations%'`)).rows[0].n as number;
+    const holder = await pool.connect();
+    try {
+      await holder.query('begin');
+      await holder.query('lock table platform.token_revocations in access exclusive mode');
+      for (let i = 0; (await waitingChecks()) === 0; i++) {
+        if (i > 2000) throw new Error('the check never reached the lock');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const beats = heartbeats();
+      await stream.until(() => heartbeats() >= beats + 5);
+      assert.equal(await waitingChecks(), 1, 'one check in flight for the stream, however many heartbeats pass');
+      await holder.query('commit');
+    } finally {
+      await holder.query('rollback').catch(() => undefined);
+      holder.release();
+    }
+    const beats = heartbeats();
+    await stream.until(() => heartbeats() >= beats + 2);
+    assert.doesNotMatch(stream.text(), /revoked/);
+    await stream.close();
   });
 
   test('a token that lives past 24.8 days keeps its stream open (before: the expiry timer overflowed and fired at once, and the board reconnected every 2 s)', async () => {
