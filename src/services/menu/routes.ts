@@ -6,6 +6,7 @@ import { DatabaseUnavailableError, type UnitOfWorkContext } from '../../platform
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { DEDICATED_READ_TIMEOUT_MS } from '../../platform/tenancy/index.ts';
+import { MAX_ORDER_TOTAL } from '../../platform/money/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, DescriptionText, NameText, NoFields } from '../../api/index.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
@@ -25,7 +26,8 @@ const Uuid = Type.String({ format: 'uuid' });
 const Name = NameText(200);
 /** An item's description: lines of text under the same rule but for tabs and line breaks (decision 0083). */
 const Description = DescriptionText(2000);
-const Price = Type.Integer({ minimum: 0, maximum: 100_000_000, description: 'minor units of the restaurant currency' });
+/** An item's price: no more than one order may cost (an item dearer than that could never be ordered). */
+const Price = Type.Integer({ minimum: 0, maximum: MAX_ORDER_TOTAL, description: 'minor units of the restaurant currency' });
 const Modifier = Type.Object({ name: Name, priceDelta: Type.Integer({ minimum: -100_000_000, maximum: 100_000_000 }) }, { additionalProperties: false });
 const Choices = Type.Integer({ minimum: 0, maximum: 50 });
 /** A category's place in the menu: what the column (a PostgreSQL integer) holds. */
@@ -56,7 +58,7 @@ const STAFF_ERRORS = {
 const ROW_ERRORS = {
   ...STAFF_ERRORS,
   404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such row",
-  422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO',
+  422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
 };
 
 /** Hits a page of search results holds at most (and by default). */
@@ -229,7 +231,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
               errors:
                 entity === 'category'
                   ? STAFF_ERRORS
-                  : { ...STAFF_ERRORS, 422: `MENU_PARENT_NOT_FOUND or MENU_PARENT_DELETED: the ${entity === 'item' ? 'category' : 'item'} is not a live one of this menu${entity === 'item' ? '' : '; INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO'}` },
+                  : { ...STAFF_ERRORS, 422: `MENU_PARENT_NOT_FOUND or MENU_PARENT_DELETED: the ${entity === 'item' ? 'category' : 'item'} is not a live one of this menu${entity === 'item' ? '' : '; INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT'}` },
             },
           },
         },

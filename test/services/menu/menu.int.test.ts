@@ -6,6 +6,7 @@ import { requireService } from '../../support/services.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { testEnv } from '../../support/env.ts';
 import { withTableHeld } from '../ordering/support.ts';
+import { MAX_ORDER_TOTAL } from '../../../src/platform/money/index.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -624,6 +625,64 @@ describe('menu', () => {
     assert.match(detail.detail, /cheapest order of Margherita would cost -1 \(price 600; One off: Free -601\)/);
     const items = itemsOf((await menuOf(t, rid)).body);
     assert.deepEqual(items.map((i) => [i.price, i.modifierGroups.length]), [[600, 1]], 'nothing refused was kept');
+  });
+
+  test("no menu write leaves an item whose cheapest order is above the order cap: the menu refuses it (422) instead of showing an item every order refuses", async () => {
+    const { rid, staff, itemId } = await seed(t, 'Banquet'); // price 1000
+    const menu = `/v1/restaurants/${rid}/menu`;
+    const itemUrl = `${menu}/items/${itemId}`;
+    const send = (method: 'PATCH' | 'DELETE' | 'POST', url: string, version: number | null, payload?: object) =>
+      t.request({ method, url, token: staff, ...(version === null ? {} : { headers: { 'if-match': `"${version}"` } }), ...(payload === undefined ? {} : { payload }) });
+    const group = (name: string, minChoices: number, maxChoices: number, deltas: number[]) =>
+      send('POST', `${menu}/modifier-groups`, null, { itemId, name, minChoices, maxChoices, modifiers: deltas.map((priceDelta, i) => ({ name: `${name} ${i}`, priceDelta })) });
+    const refused = (r: Awaited<ReturnType<typeof send>>, field: string | undefined, cheapest: number) =>
+      assert.deepEqual(
+        [r.statusCode, r.json().code, r.json().field, r.json().itemId, r.json().cheapest, r.json().maxTotal],
+        [422, 'MENU_PRICE_ABOVE_ORDER_LIMIT', field, itemId, cheapest, MAX_ORDER_TOTAL],
+        r.body,
+      );
+    const customer = await t.token('customer', { subject: randomUUID() });
+    const order = (modifierIds: string[]) =>
+      t.request({ method: 'POST', url: '/v1/orders', token: customer, headers: { 'idempotency-key': randomUUID() }, payload: { restaurantId: rid, deliveryAddress: 'Rua 1, Lisboa', lines: [{ itemId, quantity: 1, modifierIds }] } });
+
+    // Exactly at the cap: the menu takes it, and so does ordering.
+    assert.equal((await send('PATCH', itemUrl, 1, { price: MAX_ORDER_TOTAL })).statusCode, 200);
+    const atCap = await order([]);
+    assert.deepEqual([atCap.statusCode, atCap.json().total], [201, MAX_ORDER_TOTAL], atCap.body);
+    // A required group on an item at the cap: before, 201, and every order of it a 422 ORDER_TOTAL_TOO_HIGH ("split it").
+    const over = await group('Size', 1, 1, [2, 5]);
+    refused(over, 'modifiers', MAX_ORDER_TOTAL + 2);
+    assert.match(over.json().detail, /cheapest order of Margherita would cost 100000002 \(price 100000000; Size: Size 0 2\), above the 100000000 one order may cost/);
+    assert.match(over.json().detail, /lower the price/);
+    // An optional group with a positive modifier adds nothing every order must take.
+    const extra = await group('Extra', 0, 1, [2]);
+    assert.equal(extra.statusCode, 201, extra.body);
+    // The price lowered, the same required group fits exactly at the cap.
+    assert.equal((await send('PATCH', itemUrl, 2, { price: MAX_ORDER_TOTAL - 2 })).statusCode, 200);
+    const size = await group('Size', 1, 1, [2, 5]);
+    assert.equal(size.statusCode, 201, size.body);
+    const sizeUrl = `${menu}/modifier-groups/${size.json().id}`;
+    const [regular] = size.json().modifiers as Array<{ id: string }>;
+    const fits = await order([regular!.id]);
+    assert.deepEqual([fits.statusCode, fits.json().total], [201, MAX_ORDER_TOTAL], fits.body);
+    // A price raised over it (before: 200), a required modifier made dearer, a second required group.
+    refused(await send('PATCH', itemUrl, 3, { price: MAX_ORDER_TOTAL - 1 }), 'price', MAX_ORDER_TOTAL + 1);
+    refused(await send('PATCH', sizeUrl, 1, { modifiers: [{ name: 'Regular', priceDelta: 3 }] }), 'modifiers', MAX_ORDER_TOTAL + 1);
+    refused(await group('Crust', 1, 1, [1]), 'modifiers', MAX_ORDER_TOTAL + 1);
+    refused(await send('PATCH', `${menu}/modifier-groups/${extra.json().id}`, 1, { minChoices: 1 }), 'minChoices', MAX_ORDER_TOTAL + 2);
+    // A discount any order may take lowers the cheapest order; deleting it raises it again.
+    const discount = await group('Discount', 0, 1, [-10]);
+    assert.equal(discount.statusCode, 201, discount.body);
+    const discountUrl = `${menu}/modifier-groups/${discount.json().id}`;
+    assert.equal((await send('PATCH', itemUrl, 3, { price: MAX_ORDER_TOTAL })).statusCode, 200, 'cheapest: 100000000 + 2 - 10');
+    refused(await send('DELETE', discountUrl, 1), undefined, MAX_ORDER_TOTAL + 2);
+
+    // Nothing refused was kept.
+    const items = itemsOf((await menuOf(t, rid)).body) as Array<{ price: number; modifierGroups: Array<{ name: string; minChoices: number; maxChoices: number; modifiers: Array<{ priceDelta: number }> }> }>;
+    assert.deepEqual(
+      items.map((i) => [i.price, i.modifierGroups.map((g) => [g.name, g.minChoices, g.maxChoices, g.modifiers.map((m) => m.priceDelta)])]),
+      [[MAX_ORDER_TOTAL, [['Discount', 0, 1, [-10]], ['Extra', 0, 1, [2]], ['Size', 1, 1, [2, 5]]]]],
+    );
   });
 
   test("two modifier groups saved at once, each fine alone, together below 0: forced to overlap, the second sees the first and is refused", async () => {

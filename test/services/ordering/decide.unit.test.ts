@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { BrigadeError } from '../../../src/platform/errors/index.ts';
-import { decide, MAX_ORDER_TOTAL } from '../../../src/services/ordering/domain/decide.ts';
+import { MAX_ORDER_TOTAL } from '../../../src/platform/money/index.ts';
+import { decide } from '../../../src/services/ordering/domain/decide.ts';
 import { evolve } from '../../../src/services/ordering/domain/evolve.ts';
 import { foldOrder } from '../../../src/services/ordering/domain/foldOrder.ts';
 import type { CommandActor, OrderCommand } from '../../../src/services/ordering/domain/orderCommands.ts';

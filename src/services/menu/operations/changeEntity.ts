@@ -3,7 +3,7 @@ import { ConcurrencyError, NotFoundError, UnprocessableError } from '../../../pl
 import { ENTITY, type MenuEntity, type Versioned } from './entities.ts';
 import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
-import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
+import { requireCheapestOrderable } from './requireCheapestOrderable.ts';
 import { requireLiveParent, unknownParent } from './requireLiveParent.ts';
 
 /** What a change does besides bumping the version: set fields, soft-delete or restore. */
@@ -72,8 +72,8 @@ export async function changeEntity(tx: Tx, entity: MenuEntity, tenantId: string,
     }
     // What an item's cheapest order costs changes with its price and with its groups coming and going
     // (a group's own fields and modifiers: updateModifierGroup, after it replaced them).
-    if (entity === 'item' && change.kind === 'update' && change.set.price !== undefined) await requireCheapestNotNegative(tx, tenantId, row.id, 'price');
-    if (entity === 'modifier_group' && change.kind !== 'update') await requireCheapestNotNegative(tx, tenantId, String(row.itemId));
+    if (entity === 'item' && change.kind === 'update' && change.set.price !== undefined) await requireCheapestOrderable(tx, tenantId, row.id, 'price');
+    if (entity === 'modifier_group' && change.kind !== 'update') await requireCheapestOrderable(tx, tenantId, String(row.itemId));
     return row;
   }
   const current = await readEntity(tx, entity, tenantId, id);

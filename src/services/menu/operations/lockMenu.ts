@@ -10,7 +10,7 @@ import type { Tx } from '../../../platform/db/index.ts';
  * order"). The history trigger bumps that row on every change anyway, so a restaurant's writes
  * already took turns from their first change to their commit; taken first, the turn also covers the
  * locks each write takes afterwards. Before, a write locked its own row, then the version row
- * (trigger), then its parent (`requireLiveParent`, `requireCheapestNotNegative`), while a write of
+ * (trigger), then its parent (`requireLiveParent`, `requireCheapestOrderable`), while a write of
  * that parent locked the parent, then the version row: the opposite order, a deadlock (500) when
  * they met. Writes of different restaurants never wait for each other.
  */

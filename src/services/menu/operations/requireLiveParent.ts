@@ -12,7 +12,7 @@ interface Ancestor {
  * either waits for this transaction (and this waits for one in flight, then reads what it left). A
  * category is share-locked; an item, the parent of modifier groups, `FOR NO KEY UPDATE`, so that the
  * group writes of one item take turns and each one's cheapest-order check sees the others'
- * (`requireCheapestNotNegative`; share locks there would deadlock when both upgrade).
+ * (`requireCheapestOrderable`; share locks there would deadlock when both upgrade).
  */
 const CHAIN = {
   category: `select c.id as "categoryId", c.deleted_at is not null as "categoryDeleted", null::uuid as "itemId", false as "itemDeleted"

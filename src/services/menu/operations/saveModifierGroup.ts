@@ -4,7 +4,7 @@ import { changeEntity, staleVersion } from './changeEntity.ts';
 import type { Versioned } from './entities.ts';
 import { lockMenu } from './lockMenu.ts';
 import { readEntity } from './readEntity.ts';
-import { requireCheapestNotNegative } from './requireCheapestNotNegative.ts';
+import { requireCheapestOrderable } from './requireCheapestOrderable.ts';
 import { requireLiveParent, unknownParent } from './requireLiveParent.ts';
 
 /** A modifier as clients send it. */
@@ -37,7 +37,7 @@ export async function createModifierGroup(
     throw error;
   }
   await replaceModifiers(tx, tenantId, id, input.modifiers);
-  await requireCheapestNotNegative(tx, tenantId, input.itemId, 'modifiers');
+  await requireCheapestOrderable(tx, tenantId, input.itemId, 'modifiers');
   return (await readEntity(tx, 'modifier_group', tenantId, id)) as Versioned;
 }
 
@@ -66,7 +66,7 @@ export async function updateModifierGroup(
   checkChoices(group.minChoices, group.maxChoices, group.modifiers.length);
   // What the item's cheapest order costs, when this changed what may be chosen (a name does not).
   const choices = modifiers !== undefined ? 'modifiers' : input.maxChoices !== undefined ? 'maxChoices' : input.minChoices !== undefined ? 'minChoices' : undefined;
-  if (choices !== undefined) await requireCheapestNotNegative(tx, tenantId, group.itemId, choices);
+  if (choices !== undefined) await requireCheapestOrderable(tx, tenantId, group.itemId, choices);
   return { ...group, version: updated.version };
 }
 

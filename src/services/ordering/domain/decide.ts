@@ -1,4 +1,5 @@
 import { BrigadeError, ForbiddenError, NotFoundError, UnprocessableError } from '../../../platform/errors/index.ts';
+import { MAX_ORDER_TOTAL } from '../../../platform/money/index.ts';
 import type { OrderCommand } from './orderCommands.ts';
 import type { OrderEvent } from './orderEvents.ts';
 import type { OrderState, OrderStatus } from './orderState.ts';
@@ -20,13 +21,6 @@ export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderS
   'pick-up': ['ready'],
   deliver: ['picked_up'],
 });
-
-/**
- * The most one order may cost, in minor units of its currency (1,000,000.00 in a currency of two
- * decimals, the most one menu item may cost): above it, the order is refused at placement instead of
- * being charged for an amount no card takes, then cancelled by the payment saga.
- */
-export const MAX_ORDER_TOTAL = 100_000_000;
 
 /** Statuses a customer may cancel in: before the restaurant accepts. */
 export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed']);
