@@ -16,12 +16,14 @@ export interface SilentProxy {
 
 /**
  * A proxy on 127.0.0.1 in front of the database of `url`, forwarding until {@link SilentProxy.silence}.
+ * It listens on `port` when given (a database that "comes up" on a port a client already tries), else
+ * on a free one.
  *
  * @example
  * const proxy = await silentProxy(target.url);
  * const moving = moveTenant({ ..., targetUrl: proxy.url, onProgress: (l) => l.startsWith('fenced') && proxy.silence() });
  */
-export async function silentProxy(url: string): Promise<SilentProxy> {
+export async function silentProxy(url: string, port = 0): Promise<SilentProxy> {
   const upstream = new URL(url);
   let forwarding = true;
   const sockets = new Set<net.Socket>();
@@ -49,7 +51,7 @@ export async function silentProxy(url: string): Promise<SilentProxy> {
     pipe(inbound, outbound);
     pipe(outbound, inbound);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const proxied = new URL(url);
   proxied.hostname = '127.0.0.1';
   proxied.port = String((server.address() as net.AddressInfo).port);

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { test } from 'node:test';
 import pg from 'pg';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { createPgTransport, ensureBusSchema, UnknownSubscriptionError } from '../../../src/platform/messaging/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
+import { silentProxy } from '../../support/silentProxy.ts';
 import { message, token, waitFor } from './support.ts';
 
 // Found by a review: a PostgreSQL-transport worker started while its database was down (compose or k8s
@@ -13,34 +13,6 @@ import { message, token, waitFor } from './support.ts';
 // that was already running when the database went away retried, as the LISTEN connection does.
 
 const database = useTestDatabase();
-
-/**
- * A TCP proxy on 127.0.0.1:`port` to the database of `url`: the database "comes up" on that port. Its
- * `close` destroys the connections and stops listening.
- */
-async function forwardTo(url: string, port: number): Promise<{ close(): Promise<void> }> {
-  const upstream = new URL(url);
-  const sockets = new Set<net.Socket>();
-  const track = (socket: net.Socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
-  };
-  const server = net.createServer((inbound) => {
-    const outbound = net.connect(Number(upstream.port || 5432), upstream.hostname);
-    track(inbound);
-    track(outbound);
-    inbound.pipe(outbound);
-    outbound.pipe(inbound);
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
-  return {
-    close: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 test('a worker subscribed while its database does not answer yet reports and retries, then consumes once it answers; an unknown subscription still fails it', async () => {
   await database.ready;
@@ -74,7 +46,7 @@ test('a worker subscribed while its database does not answer yet reports and ret
     // The database comes up on that port: the worker gets its subscription and consumes what waits.
     const m = message(`pgd.${t}.waited`, {});
     await publisher.publish([m]);
-    proxy = await forwardTo(database.db.url, port);
+    proxy = await silentProxy(database.db.url, port);
     await waitFor('the waiting message to be handled', () => failed !== null || handled.length === 1, 60_000);
     assert.equal(failed, null, `the worker failed: ${String(failed)}`);
     assert.deepEqual(handled, [m.id]);
