@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
 import { freePort } from '../../src/platform/db/localPorts.ts';
 import { useTestDatabase } from '../support/db.ts';
+import { silentProxy, type SilentProxy } from '../support/silentProxy.ts';
 
 describe('brigade serve --service NAME prints, and serves, only the pages whose API it serves', () => {
   const database = useTestDatabase();
@@ -88,21 +88,11 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
   // up" and nothing else (Redis got a line); only /health/ready's 503 and the log told why.
   test('a DATABASE_URL that refuses connections is said in one line at start-up; serve still comes up, and is ready once the database answers', async () => {
     const port = await freePort();
-    const real = new URL(database.db.url);
     const closed = new URL(database.db.url);
     closed.hostname = '127.0.0.1';
     closed.port = String(port);
-    // Opened on that port once the warning is seen: a plain TCP relay to the test's PostgreSQL.
-    const sockets = new Set<net.Socket>();
-    const relay = net.createServer((socket) => {
-      const upstream = net.connect(Number(real.port === '' ? '5432' : real.port), real.hostname);
-      for (const end of [socket, upstream]) {
-        sockets.add(end);
-        end.on('error', () => undefined);
-        end.on('close', () => sockets.delete(end));
-      }
-      socket.pipe(upstream).pipe(socket);
-    });
+    // Opened on that port once the warning is seen: a proxy to the test's PostgreSQL.
+    let relay = null as SilentProxy | null;
     try {
       await serve(
         'menu',
@@ -111,7 +101,7 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
           assert.match(output(), new RegExp(`^warning: DATABASE_URL \\(127\\.0\\.0\\.1:${port}\\) did not answer: /health/ready answers 503 until it does$`, 'm'), output());
           assert.equal(output().match(/warning: DATABASE_URL/g)?.length, 1, output());
           assert.equal((await fetch(`${base}/health/ready`)).status, 503);
-          await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+          relay = await silentProxy(database.db.url, port);
           let status = 0;
           for (let waited = 0; status !== 200 && waited < 30_000; waited += 200) {
             status = (await fetch(`${base}/health/ready`)).status;
@@ -122,10 +112,7 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
         { DATABASE_URL: closed.toString() },
       );
     } finally {
-      await new Promise<void>((resolve) => {
-        relay.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+      await relay?.close();
     }
   });
 });

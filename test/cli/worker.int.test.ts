@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { describe, test } from 'node:test';
 import { freePort } from '../../src/platform/db/localPorts.ts';
 import { projectionStatus } from '../../src/platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
 import { brigadeBin, repoRoot } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
+import { silentProxy, type SilentProxy } from '../support/silentProxy.ts';
 import { eventually } from '../support/eventually.ts';
 
 describe('brigade worker NAME...', () => {
@@ -41,7 +41,6 @@ describe('brigade worker NAME...', () => {
   test('the bus consumers started before their database answers warn and wait for it, then consume; SIGTERM stops them cleanly', async () => {
     const pool = database.pool(2);
     const port = await freePort();
-    const real = new URL(database.db.url);
     const later = new URL(database.db.url);
     later.hostname = '127.0.0.1';
     later.port = String(port);
@@ -55,22 +54,13 @@ describe('brigade worker NAME...', () => {
     child.stderr.on('data', (c: Buffer) => (out += c.toString()));
     let gone = false;
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => ((gone = true), resolve(code))));
-    // The database "comes up" on that port once every consumer has said it waits: a plain TCP relay to it.
-    const sockets = new Set<net.Socket>();
-    const relay = net.createServer((socket) => {
-      const upstream = net.connect(Number(real.port === '' ? '5432' : real.port), real.hostname);
-      for (const end of [socket, upstream]) {
-        sockets.add(end);
-        end.on('error', () => undefined);
-        end.on('close', () => sockets.delete(end));
-      }
-      socket.pipe(upstream).pipe(socket);
-    });
+    // The database "comes up" on that port once every consumer has said it waits: a proxy to it.
+    let relay = null as SilentProxy | null;
     try {
       const waiting = ['ordering dispatch alerts', 'delivery order events', 'payments order events'].map((what) => `${what}: connect ECONNREFUSED`);
       await eventually('each consumer to warn that the database refused it (or the worker to exit)', async () => out, (text) => gone || waiting.every((line) => text.includes(line)));
       assert.equal(gone, false, `brigade worker exited while the database was down:\n${out}`);
-      await new Promise<void>((resolve) => relay.listen(port, '127.0.0.1', resolve));
+      relay = await silentProxy(database.db.url, port);
       // The PostgreSQL transport's LISTEN connection is opened once a consumer has read its subscription.
       const listening = async () =>
         (await pool.query<{ n: number }>(`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'listen %' and pid <> pg_backend_pid()`)).rows[0]?.n ?? 0;
@@ -79,10 +69,7 @@ describe('brigade worker NAME...', () => {
     } finally {
       child.kill('SIGTERM');
       await exited;
-      await new Promise<void>((resolve) => {
-        relay.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
-      });
+      await relay?.close();
     }
     assert.equal(await exited, 0, out);
     assert.doesNotMatch(out, /crashed/);
