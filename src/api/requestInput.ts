@@ -24,6 +24,8 @@ const FORMATS = [addFormats, (ajv: { addFormat(name: string, format: { type: 'st
  * text, so their values are converted to the schema's types (`"20"` → 20, one value → an array);
  * a JSON body is taken as sent. Converting bodies too turned `{"price": null}` into a price of 0 and
  * `{"available": 0}` into `false` instead of answering 400 (DESIGN.md, "What bad input gets").
+ * Every part, once valid, is also refused if it holds a number that is not finite ({@link nonFiniteNumberAt}):
+ * `?limit=1e309` converts to Infinity, which the schema's `maximum` let through.
  *
  * @example
  * const app = Fastify({ schemaController: { compilersFactory: { buildValidator: requestValidators } } });
@@ -33,8 +35,78 @@ export const requestValidators: BuildValidator = (externalSchemas) => {
   const plugins = FORMATS as unknown as NonNullable<Parameters<typeof build>[1]>['plugins'];
   const asText = build(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: 'array' }, plugins });
   const asSent = build(externalSchemas, { customOptions: { ...AJV_OPTIONS, coerceTypes: false }, plugins });
-  return (route) => (route.httpPart === 'body' ? asSent(route) : asText(route));
+  return (route) => finiteOnly(route.httpPart === 'body' ? asSent(route) : asText(route));
 };
+
+/** One error as ajv reports it, as far as the error handler reads it (`instancePath` names the field). */
+interface AjvError {
+  readonly instancePath: string;
+  readonly schemaPath: string;
+  readonly keyword: string;
+  readonly params: Record<string, unknown>;
+  readonly message: string;
+}
+
+/** A compiled ajv validator, as the compiler gives it. */
+type Validate = ReturnType<ReturnType<BuildValidator>>;
+
+/** A compiled ajv validator, as Fastify calls it: with `schemaEnv`, it passes the data's parent, so that a converted root can be replaced. */
+type AjvValidate = ((data: unknown, context?: { parentData: Record<string, unknown>; parentDataProperty: string }) => unknown) & { errors?: AjvError[] | null };
+
+/**
+ * `validate` that also refuses data holding a number that is not finite, anywhere (400 naming it, as
+ * any schema error). Ajv converts query-string text with `+text`, so `"1e309"`, `"-1e309"` and
+ * `"Infinity"` became ±Infinity, and the number keywords (`minimum`, `maximum`) skip a number that is
+ * not finite: `?limit=1e309` passed an `Integer({ maximum: 500 })` and reached the SQL (500). A JSON
+ * body's `1e309` parses to Infinity as well; ajv's number types refuse it there, and this check refuses
+ * it in a member the schema leaves untyped too. Runs after the schema, on the converted data.
+ */
+function finiteOnly(compiled: Validate): Validate {
+  const validate = compiled as unknown as AjvValidate;
+  const checked: AjvValidate = (data, context) => {
+    const valid = validate(data, context);
+    if (valid !== true) {
+      checked.errors = validate.errors ?? null;
+      return valid;
+    }
+    // A converted root is written to the parent (Fastify's request); members are converted in place.
+    const at = nonFiniteNumberAt(context === undefined ? data : context.parentData[context.parentDataProperty]);
+    if (at === null) {
+      checked.errors = null;
+      return true;
+    }
+    checked.errors = [{ instancePath: at, schemaPath: '#/finite', keyword: 'finite', params: {}, message: 'must be a finite number (not Infinity, NaN or beyond ±1.8e308); send one within the range /docs gives' }];
+    return false;
+  };
+  // Fastify passes the parent (and so lets ajv replace a converted root) only to a validator with `schemaEnv`.
+  return Object.assign(checked, { schema: compiled.schema, schemaEnv: compiled.schemaEnv }) as unknown as Validate;
+}
+
+/**
+ * The JSON pointer (`/limit`, `/at/1`, `''` for the root) of the first number in `value` that is not
+ * finite (±Infinity or NaN), at any depth; `null` when there is none.
+ *
+ * @example
+ * nonFiniteNumberAt({ limit: Infinity }); // '/limit'
+ */
+export function nonFiniteNumberAt(value: unknown): string | null {
+  // An explicit stack, as in unstorableTextAt: a deep body must not overflow the call stack.
+  const stack: Array<[unknown, string]> = [[value, '']];
+  while (stack.length > 0) {
+    const [current, at] = stack.pop()!;
+    if (typeof current === 'number') {
+      if (!Number.isFinite(current)) return at;
+      continue;
+    }
+    if (current === null || typeof current !== 'object') continue;
+    const entries = Object.entries(current);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, inner] = entries[i]!;
+      stack.push([inner, `${at}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`]);
+    }
+  }
+  return null;
+}
 
 /** U+0000, or half of a surrogate pair without its other half. */
 // eslint-disable-next-line no-control-regex -- U+0000 is what this looks for

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { storableCopy, unstorableTextAt } from '../../src/api/requestInput.ts';
+import { requestValidators, storableCopy, unstorableTextAt } from '../../src/api/requestInput.ts';
 
 test('unstorableTextAt finds U+0000 in values and keys at any depth, and walks a body nested far deeper than the call stack (before: a RangeError, answered 500)', () => {
   assert.equal(unstorableTextAt({ a: [{ b: 'x' }, { c: 'y\u0000' }] }, 'body'), 'body.a[1].c');
@@ -50,4 +50,30 @@ test('storableCopy copies an object met twice once, so a cycle ends the walk and
   assert.equal(copy.shared, copy.again);
   assert.deepEqual(copy.shared, { a: 'x\\u0000' });
   assert.throws(() => JSON.stringify(copy), TypeError);
+});
+
+test('requestValidators refuse a number that is not finite, as a query string converts it ("1e309", "-1e309", "Infinity") or a body parses it, naming the field (before: ±Infinity passed minimum and maximum, reached SQL and answered 500)', () => {
+  const limit = { type: 'object', properties: { limit: { type: 'integer', minimum: 1, maximum: 500 }, at: { type: 'array', items: { type: 'number' } } } };
+  const validatorOf = (httpPart: string) => (requestValidators as unknown as (external: object) => (route: object) => ((data: unknown) => boolean) & { errors?: Array<{ instancePath: string; message?: string }> | null })({})({ schema: limit, httpPart, method: 'GET', url: '/probe' });
+  const query = validatorOf('querystring');
+  for (const sent of ['1e309', '-1e309', 'Infinity', '-Infinity', 'NaN', '1e3', '0']) {
+    assert.equal(query({ limit: sent }), false, `limit=${sent}`);
+    assert.equal(query.errors?.[0]?.instancePath, '/limit', `limit=${sent}`);
+  }
+  const converted = { limit: '5', at: ['1.5', '1e309'] };
+  assert.equal(query(converted), false, 'a non-finite item of an array');
+  assert.equal(query.errors?.[0]?.instancePath, '/at/1');
+  assert.match(query.errors?.[0]?.message ?? '', /finite/);
+  const fine = { limit: '5e2', at: ['-2', '1e308'] };
+  assert.equal(query(fine), true, JSON.stringify(query.errors));
+  assert.deepEqual(fine, { limit: 500, at: [-2, 1e308] });
+  // Params and headers are converted as the query string is.
+  const params = validatorOf('params');
+  assert.equal(params({ limit: 'Infinity' }), false);
+  const body = validatorOf('body');
+  for (const sent of [JSON.parse('1e309') as number, -Infinity, NaN]) {
+    assert.equal(body({ limit: sent }), false, `{"limit": ${sent}}`);
+    assert.equal(body({ at: [1, sent] }), false, `{"at": [1, ${sent}]}`);
+  }
+  assert.equal(body({ limit: 7, at: [0.5] }), true);
 });

@@ -23,6 +23,7 @@ export function courierReservations(deps: { readonly unitOfWork: UnitOfWorkFn; r
      * Reserves `courierId` for the order (number `assignment` of its courier assignments).
      *
      * @throws {UnprocessableError} `RESTAURANT_UNKNOWN`: the restaurant is not in the directory (ordering refuses the assignment).
+     * @throws {CourierStoppingError} `COURIER_STOPPING` (422): the courier is on another delivery and asked to stop after it (see `recordCourierAssigned`).
      */
     async reserveCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number }): Promise<void> {
       // The city is asked before the transaction (the directory runs its own): no connection held while waiting for another.

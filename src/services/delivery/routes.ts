@@ -33,7 +33,7 @@ const ASSIGNABLE_LIMIT = 200;
 const AssignableCourierSchema = Type.Object({
   courierId: Type.String({ format: 'uuid' }),
   name: Type.Union([Type.String(), Type.Null()], { description: "the courier's name in the platform's directory; null if the directory does not know them" }),
-  status: Type.Union([Type.Literal('available'), Type.Literal('busy')], { description: 'available: waiting for an order; busy: carrying one, takes the assigned order after it' }),
+  status: Type.Union([Type.Literal('available'), Type.Literal('busy')], { description: 'available: waiting for an order; busy: carrying one, takes the assigned order after it (a busy courier who asked to stop after their current order is not listed)' }),
   held: Type.Boolean({ description: "held off the dispatch by staff's reassignment of another order: assignable, but likely busy with that order" }),
   heldUntil: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
     description: 'when the hold is next settled with ordering: it ends then, unless ordering has the courier on that order (then it lasts until that assignment reaches delivery); null when not held',
@@ -110,7 +110,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         schema: {
           tags: ['delivery'],
           summary:
-            "The couriers of the restaurant's city that staff may assign to its orders (POST /v1/orders/:id/assign-courier): available ones first (not held before held, longest waiting first), then busy ones, who take the order after their current one; offline couriers are not listed (staff, admin)",
+            "The couriers of the restaurant's city that staff may assign to its orders (POST /v1/orders/:id/assign-courier): available ones first (not held before held, longest waiting first), then busy ones, who take the order after their current one; offline couriers are not listed, nor busy ones who asked to stop taking deliveries after their current order (assign-courier refuses them: 422 COURIER_STOPPING) (staff, admin)",
           security: bearer,
           params: Type.Object({ rid: Type.String({ format: 'uuid' }) }),
           response: { 200: AssignableCouriersSchema },

@@ -77,7 +77,8 @@ export interface CourierReservations {
    * other order (a courier busy with another order keeps it and takes this one next). `assignment`
    * is the number the CourierAssigned about to be appended carries. Idempotent.
    *
-   * @throws delivery could not reserve (its error, such as 422 `RESTAURANT_UNKNOWN`): the assignment is refused, nothing is appended.
+   * @throws delivery could not reserve (its error, such as 422 `RESTAURANT_UNKNOWN`, or 422 `COURIER_STOPPING` for a courier on a
+   *   delivery who asked to stop after it): the assignment is refused, nothing is appended.
    */
   reserveCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number }): Promise<void>;
 }

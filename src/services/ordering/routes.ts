@@ -296,7 +296,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
               errors: {
                 403: `FORBIDDEN: a role that may not ${name} an order, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
                 404: ORDER_HIDDEN,
-                422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}${name === 'cancel' ? '; ORDER_CANCEL_REASON_REQUIRED (an admin cancelling a picked-up order without a reason)' : ''}`,
+                422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY, COURIER_STOPPING (the courier is on a delivery and asked to stop after it)'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}${name === 'cancel' ? '; ORDER_CANCEL_REASON_REQUIRED (an admin cancelling a picked-up order without a reason)' : ''}`,
               },
             },
           },

@@ -122,6 +122,66 @@ describe("the couriers staff may assign: GET /v1/restaurants/:rid/couriers", () 
     assert.match(String(bad.headers['content-type']), /^application\/problem\+json/);
   });
 
+  test("a busy courier who asked to stop after their current order is not listed, and staff's assign-courier to them is refused with 422 COURIER_STOPPING, appending nothing; once they say they will go on, they are listed and assignable (before: listed as taking the order after their current one, and handed it)", async () => {
+    const c = await customer(t);
+    /** A new order of the restaurant, accepted (version 2, no courier): no dispatch before it is ready. */
+    const acceptedOrder = async () => {
+      const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 9, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
+      assert.equal(placed.statusCode, 201, placed.body);
+      const id = placed.json().id as string;
+      assert.equal((await command(t, r.staff, id, 'accept', 1)).statusCode, 200);
+      return id;
+    };
+    const listed = async (courierId: string) => ((await list(r.rid, r.staff)).json() as { couriers: Array<{ courierId: string; status: string }> }).couriers.find((k) => k.courierId === courierId);
+    const availability = async (token: string) => (await t.request({ method: 'GET', url: '/v1/couriers/me/availability', token })).json() as { status: string; currentOrderId: string | null; afterCurrentOrder: string | null };
+
+    // Sara carries X (staff's assignment), then presses Stop: she stops after X.
+    const sara = await courierIn('Sara', 'Porto');
+    const x = await acceptedOrder();
+    assert.equal((await command(t, r.staff, x, 'assign-courier', 2, { courierId: sara.id })).statusCode, 200);
+    assert.deepEqual(await listed(sara.id), { courierId: sara.id, name: 'Sara', status: 'busy', held: false, heldUntil: null, availableSince: null }, 'busy, and going on after X: listed');
+    const stop = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: sara.token, payload: { available: false } });
+    assert.equal(stop.statusCode, 200, stop.body);
+    assert.equal(stop.json().afterCurrentOrder, 'offline');
+    assert.equal(await listed(sara.id), undefined, 'stopping after X: not offered to staff');
+
+    // Staff assign her Y anyway (a list read before she stopped): refused, nothing recorded anywhere.
+    const y = await acceptedOrder();
+    const refused = await command(t, r.staff, y, 'assign-courier', 2, { courierId: sara.id });
+    assert.equal(refused.statusCode, 422, refused.body);
+    assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
+    const problem = refused.json() as { code: string; detail: string; field?: string };
+    assert.equal(problem.code, 'COURIER_STOPPING');
+    assert.equal(problem.field, 'courierId');
+    assert.match(problem.detail, /stop/);
+    const orderY = (await t.request({ method: 'GET', url: `/v1/orders/${y}`, token: r.staff })).json() as { version: number; courierId?: string | null };
+    assert.equal(orderY.version, 2, 'no CourierAssigned appended');
+    assert.equal(orderY.courierId ?? null, null);
+    assert.deepEqual(await availability(sara.token), { ...(await availability(sara.token)), status: 'busy', currentOrderId: x, afterCurrentOrder: 'offline' }, 'still stopping after X');
+
+    // She changes her mind ("Start taking deliveries"): listed again, and Y can be hers after X.
+    assert.equal((await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: sara.token, payload: { available: true } })).statusCode, 200);
+    assert.equal((await listed(sara.id))?.status, 'busy');
+    const assigned = await command(t, r.staff, y, 'assign-courier', 2, { courierId: sara.id });
+    assert.equal(assigned.statusCode, 200, assigned.body);
+
+    // A courier staff gave an order while offline (decision 0042) goes offline after it too, but did not
+    // ask to stop: listed busy, and staff may give them another order, as before.
+    const olga = await courierIn('Olga', 'Porto', 'offline');
+    const first = await acceptedOrder();
+    assert.equal((await command(t, r.staff, first, 'assign-courier', 2, { courierId: olga.id })).statusCode, 200);
+    assert.deepEqual(await availability(olga.token), { ...(await availability(olga.token)), status: 'busy', currentOrderId: first, afterCurrentOrder: 'offline' });
+    assert.equal((await listed(olga.id))?.status, 'busy');
+    const again = await command(t, r.staff, await acceptedOrder(), 'assign-courier', 2, { courierId: olga.id });
+    assert.equal(again.statusCode, 200, again.body);
+    // Once Olga presses Stop herself, she is out of the list and refused like Sara.
+    assert.equal((await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: olga.token, payload: { available: false } })).statusCode, 200);
+    assert.equal(await listed(olga.id), undefined);
+    const third = await command(t, r.staff, await acceptedOrder(), 'assign-courier', 2, { courierId: olga.id });
+    assert.equal(third.statusCode, 422, third.body);
+    assert.equal(third.json().code, 'COURIER_STOPPING');
+  });
+
   test('a restaurant whose city has no courier answers an empty list, not an error', async () => {
     const lonely = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Far Away', city: 'Faro' } });
     assert.equal(lonely.statusCode, 201, lonely.body);

@@ -82,11 +82,13 @@ export async function setAvailability(tx: Tx, input: { courierId: string; city: 
 
 /**
  * Keeps what a busy courier asked for until their last order ends (`releaseCourier` applies
- * `released_status`). The caller holds the row's lock and saw it busy, so the update finds it.
+ * `released_status`), and whether they asked to stop (`asked_to_stop`: staff's picker leaves them out
+ * and staff's assign-courier refuses them, decision 0089). The caller holds the row's lock and saw it
+ * busy, so the update finds it.
  */
 async function afterCurrentOrder(tx: Tx, courierId: string, status: 'available' | 'offline'): Promise<Availability> {
   const { rows } = await tx.query<Availability>(
-    `update delivery.courier_availability set released_status = $2, updated_at = now()
+    `update delivery.courier_availability set released_status = $2, asked_to_stop = ($2 = 'offline'), updated_at = now()
       where courier_id = $1 and status = 'busy'
       returning ${COLUMNS}`,
     [courierId, status],

@@ -6,7 +6,8 @@ export interface AssignableCourier {
   readonly courierId: string;
   /**
    * `available`: waiting for an order; `busy`: carrying one, and would take the assigned order after
-   * it (decision 0084). Offline couriers are not assignable.
+   * it (decision 0084). Offline couriers are not listed, nor busy ones who asked to stop after their
+   * current order (`asked_to_stop`).
    */
   readonly status: 'available' | 'busy';
   /**
@@ -33,7 +34,12 @@ export interface AssignableCouriers {
 /**
  * The couriers of `city` staff may assign: available ones first, those not held before those held,
  * each longest waiting first (as the dispatch would pick them), then busy ones (who take the order
- * after their current one), longest busy first. Offline couriers are left out. The city is compared as
+ * after their current one), longest busy first. Offline couriers are left out, and so are busy ones
+ * who asked to stop after their current order (pressed Stop while on it: `released_status` offline
+ * and `asked_to_stop`): the dispatch will offer them nothing, their page tells them they stop after it,
+ * and staff's assign-courier refuses them (`COURIER_STOPPING`, see `recordCourierAssigned`; decision
+ * 0089, "Fixed later"). A courier staff gave an order while offline is listed busy (0042 lets staff
+ * give them more). The city is compared as
  * written: it is the directory's one spelling of the city (`findOrCreateCity`), the one couriers' rows
  * and the dispatch carry, and the one ordering's assign-courier checks a courier against.
  *
@@ -49,7 +55,7 @@ export async function listAssignableCouriers(tx: Tx, city: string, limit: number
             held_until as "heldUntil",
             case when status = 'available' then available_since end as "availableSince"
        from delivery.courier_availability
-      where city = $1 and status in ('available', 'busy')
+      where city = $1 and (status = 'available' or (status = 'busy' and not (released_status = 'offline' and asked_to_stop)))
       order by status = 'busy', ${HELD}, case when status = 'available' then available_since else updated_at end, courier_id
       limit $2`,
     [city, limit + 1],

@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { CourierStoppingError } from '../errors.ts';
 import { clearCourierHold } from './clearCourierHold.ts';
 import { holdCourier } from './holdCourier.ts';
 import { releaseCourier } from './releaseCourier.ts';
@@ -55,7 +56,10 @@ export type CourierAssignedOutcome =
  * above the one ordering last recorded here means ordering has recorded another courier since, whose
  * event is still on its way (ordering reserves only a courier the order does not have): the row is
  * left as it is and the courier is held for the order (`held`), so that event releases them to no
- * other order and their own event, putting them back on the order, ends the hold.
+ * other order and their own event, putting them back on the order, ends the hold. A reservation of a
+ * courier who carries another order and asked themself to stop after it (`released_status` offline and
+ * `asked_to_stop`, set by their route) is refused ({@link CourierStoppingError}); ordering's event is
+ * never refused (the assignment is recorded).
  */
 export async function recordCourierAssigned(
   tx: Tx,
@@ -90,6 +94,22 @@ export async function recordCourierAssigned(
   if (row.state === 'delivered' || row.state === 'cancelled' || row.newer) {
     await ended?.();
     return 'ignored';
+  }
+  // Staff giving an order to a courier who asked to stop after the one they carry (they pressed Stop
+  // while on it; their page says they stop after it) is refused, and the command with it: they would
+  // have been handed this order after all (found by a review). A courier staff gave an order while
+  // offline (released_status offline, asked_to_stop false) may still be given another (0042). Their row is
+  // locked after the order's, as everywhere, so a Stop committing meanwhile is seen. An order that
+  // already holds them gives them nothing new.
+  if (reservation && !(row.state === 'assigned' && row.courier_id === input.courierId)) {
+    const { rows: courier } = await tx.query<{ stopping: boolean; current_order_id: string | null }>(
+      `select status = 'busy' and released_status = 'offline' and asked_to_stop
+              and (current_tenant_id, current_order_id) is distinct from ($2::uuid, $3::uuid) as stopping,
+              current_order_id
+         from delivery.courier_availability where courier_id = $1 for update`,
+      [input.courierId, input.tenantId, input.orderId],
+    );
+    if (courier[0]?.stopping === true) throw new CourierStoppingError(input.courierId, courier[0].current_order_id);
   }
   // An event older than the row's unconfirmed reservation: the reservation's append may still commit,
   // and its event then give the order to the reserved courier; until then they are held, not freed
@@ -164,7 +184,7 @@ export async function recordCourierAssigned(
      values ($1, $2, 'busy', $3, $4, 'offline')
      on conflict (courier_id) do update
         set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, updated_at = now(),
-            released_status = a.status
+            released_status = a.status, asked_to_stop = false
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],
   );

@@ -14,7 +14,8 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
  * offline or unknown to delivery (`recordCourierAssigned`). With `offline` (the courier vanished with
  * the order: decision 0088) they go offline when their last order ends, whatever `released_status`
  * said: now, or after another order staff gave them. Idempotent. Returns whether the courier became
- * available. Run as the system actor, in the transaction that ends or replaces the assignment, after
+ * available. A courier freed forgets that they asked to stop (`asked_to_stop`, delivery migration 0024).
+ * Run as the system actor, in the transaction that ends or replaces the assignment, after
  * locking the order's queue row.
  */
 export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; reason: ReleaseReason; offline?: boolean }): Promise<boolean> {
@@ -51,7 +52,8 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
         set status = case when $4::uuid is null then released_status else 'busy' end,
             current_tenant_id = $4, current_order_id = $5, updated_at = now(),
             available_since = case when $4::uuid is null then now() else available_since end,
-            released_status = case when $4::uuid is null then 'available' else released_status end
+            released_status = case when $4::uuid is null then 'available' else released_status end,
+            asked_to_stop = case when $4::uuid is null then false else asked_to_stop end
       where courier_id = $1 and current_tenant_id = $2 and current_order_id = $3
       returning city, status, ${HELD} as held`,
     [input.courierId, input.tenantId, input.orderId, other?.tenant_id ?? null, other?.order_id ?? null],

@@ -23,6 +23,9 @@ import { recordCourierAssigned, type CourierAssignedOutcome } from './recordCour
  * again; reserving the courier the row holds otherwise, with a number above the one ordering last
  * recorded here (ordering moved the order to another courier since, and that event has not arrived),
  * holds them for the order (`held`) until their own event puts them back. Run as the system actor.
+ *
+ * @throws {CourierStoppingError} `COURIER_STOPPING` (422): the courier carries another order and asked
+ *   to stop after it (`asked_to_stop`); nothing is written, and ordering refuses the command.
  */
 export function reserveCourier(
   tx: Tx,

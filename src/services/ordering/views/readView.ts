@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { ValidationError } from '../../../platform/errors/index.ts';
 import type { GlobalPosition } from '../../../platform/events/index.ts';
 import { comparePositions, qualifiedTable, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
 import type { RawViewRow } from './listQueries.ts';
@@ -52,11 +53,18 @@ export function toViewItem(row: Record<string, unknown>): ViewItem {
 export async function readView(tx: Tx, projection: Projection, query: ViewQuery, options: { readonly atLeast?: GlobalPosition } = {}): Promise<ViewRead> {
   const checkpoint = await readCheckpoint(tx, projection);
   if (options.atLeast !== undefined && comparePositions(checkpoint, options.atLeast) < 0) return { checkpoint, rows: [], behind: true };
-  const { rows } = await tx.query<{ row: RawViewRow }>(viewSql(projection, query), [...query.values]);
+  const { rows } = await tx.query<{ row: RawViewRow }>(viewSql(projection, query));
   return { checkpoint, rows: rows.map((r) => r.row), behind: false };
 }
 
-/** The statement of {@link readView} for `query` (exported for its plans' test). */
-export function viewSql(projection: Pick<Projection, 'schema' | 'table'>, query: ViewQuery): string {
-  return `select to_jsonb(t) as row from ${qualifiedTable(projection)} t where ${query.where} order by ${query.orderBy} limit ${Math.trunc(query.limit)}`;
+/**
+ * The statement of {@link readView} for `query`, its values with the limit bound after them (exported
+ * for its plans' test). A limit that is not a whole number from 0 is refused (400 `VALIDATION_FAILED`,
+ * field `limit`): before, it was written into the text, and `?limit=1e309`, which the query string's
+ * validator once let through as Infinity, became `limit Infinity` and a 500.
+ */
+export function viewSql(projection: Pick<Projection, 'schema' | 'table'>, query: ViewQuery): { text: string; values: unknown[] } {
+  if (!Number.isSafeInteger(query.limit) || query.limit < 0) throw new ValidationError(`limit must be a whole number from 0 (got ${String(query.limit)}); send a whole number within the range /docs gives`, { field: 'limit' });
+  const values = [...query.values, query.limit];
+  return { text: `select to_jsonb(t) as row from ${qualifiedTable(projection)} t where ${query.where} order by ${query.orderBy} limit $${values.length}`, values };
 }

@@ -54,7 +54,8 @@ describe('order view lists: index-served at any size', () => {
   /** The plan of `query` as `context` runs it (its role and row-level security), as JSON text. */
   const planOf = (context: UnitOfWorkContext, projection: Projection, query: ViewQuery) =>
     unitOfWork(pool, { ...context, readOnly: true }, async (tx) => {
-      const { rows } = await tx.query<{ 'QUERY PLAN': unknown }>(`explain (format json) ${viewSql(projection, query)}`, [...query.values]);
+      const statement = viewSql(projection, query);
+      const { rows } = await tx.query<{ 'QUERY PLAN': unknown }>(`explain (format json) ${statement.text}`, statement.values);
       return JSON.stringify(rows[0]!['QUERY PLAN']);
     });
   const read = (context: UnitOfWorkContext, projection: Projection, query: ViewQuery) =>
