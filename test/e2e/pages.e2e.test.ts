@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Page, Route } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { finishOrder } from '../../src/services/delivery/operations/finishOrder.ts';
@@ -740,29 +740,33 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.context().close();
   });
 
-  test('a stream that starts afresh (the restaurant moved: its event id cleared) reads the board anew, and an order finished meanwhile leaves (before: it stayed)', async () => {
+  /**
+   * A board whose stream must start afresh. With an order on the board view, the page's first stream
+   * starts at `firstId(position of the order)` and ends; the second, resumed from that id, is held while
+   * the order is cancelled behind the page's back (as a change in the old database during a move), then
+   * answered by `resumed`; every later stream reaches the platform. Checks that the page read the board
+   * anew and went live again without the finished order, and returns the Last-Event-IDs it sent.
+   */
+  const startAfresh = async (firstId: (position: string) => string, resumed: (route: Route) => Promise<void>, reason: string) => {
     const { id } = await order();
-    const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
+    const first = firstId((await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string);
     /** Whether the board view holds the order open (the projector may lag behind a loaded cluster). */
     const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
     await eventually('the order on the board view', onBoard, (open) => open);
     const { page, errors } = await signedInPage(browser, r.staff);
-    // The first stream starts at the order's position and ends; the second, resumed from it, is held,
-    // then ends as the platform ends one after a move (an `id` without a value); the third is the platform's.
     const lastEventIds: Array<string | undefined> = [];
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
     await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
       lastEventIds.push(route.request().headers()['last-event-id']);
-      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${position}\nevent: start\ndata: ${JSON.stringify({ position })}\n\n` });
+      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${first}\nevent: start\ndata: ${JSON.stringify({ position: first })}\n\n` });
       if (lastEventIds.length > 2) return route.continue();
       await released;
-      return route.fulfill({ status: 200, contentType: 'text/event-stream', body: ': the restaurant moved to another database: reconnect\nid\n\n' });
+      return resumed(route);
     });
     await page.goto(`${p.base}/board/${r.rid}`);
     await card(page, 'placed', id).waitFor(WAIT);
-    // Cancelled while the page's stream tells it nothing (as a change in the old database during a move).
-    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason: 'moved away' });
+    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason });
     assert.equal(cancelled.statusCode, 200, cancelled.body);
     await eventually('the cancelled order off the board view', onBoard, (open) => !open);
     const freshRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/board` && lastEventIds.length >= 3, WAIT);
@@ -770,43 +774,24 @@ describe('web pages in headless Chromium', { skip }, () => {
     await freshRead;
     await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
     assert.equal(await card(page, 'placed', id).count(), 0, 'the fresh read replaced the board');
-    assert.deepEqual(lastEventIds, [undefined, position, undefined], 'the stream after the move starts afresh, without an empty Last-Event-ID');
     assert.deepEqual(errors, []);
     await page.context().close();
+    return { first, lastEventIds };
+  };
+
+  test('a stream that starts afresh (the restaurant moved: its event id cleared) reads the board anew, and an order finished meanwhile leaves (before: it stayed)', async () => {
+    // The held stream ends as the platform ends one after a move: an `id` without a value.
+    const moved = (route: Route) => route.fulfill({ status: 200, contentType: 'text/event-stream', body: ': the restaurant moved to another database: reconnect\nid\n\n' });
+    const { first, lastEventIds } = await startAfresh((position) => position, moved, 'moved away');
+    assert.deepEqual(lastEventIds, [undefined, first, undefined], 'the stream after the move starts afresh, without an empty Last-Event-ID');
   });
 
   test('a stream resumed with an id past the board\'s checkpoint (from a history the database lost: a failover, a restore) starts afresh and reads the board anew, and an order finished meanwhile leaves (before: the stream stayed silent under "Live" and the order stayed)', async () => {
-    const { id } = await order();
-    const position = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().position as string;
-    const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
-    await eventually('the order on the board view', onBoard, (open) => open);
-    // An id the platform's database never reached (as one sent before a failover to a standby that lost it).
-    const lost = `${BigInt(position.split('.')[0]!) + 1_000_000_000n}.1`;
-    const { page, errors } = await signedInPage(browser, r.staff);
-    // The first stream starts at the lost id and ends; the page resumes from it to the platform itself
-    // (held until the order is cancelled), and then reconnects as the platform tells it.
-    const lastEventIds: Array<string | undefined> = [];
-    let release!: () => void;
-    const released = new Promise<void>((resolve) => (release = resolve));
-    await page.route(`**/v1/restaurants/${r.rid}/board/stream`, async (route) => {
-      lastEventIds.push(route.request().headers()['last-event-id']);
-      if (lastEventIds.length === 1) return route.fulfill({ status: 200, contentType: 'text/event-stream', body: `retry: 100\nid: ${lost}\nevent: start\ndata: ${JSON.stringify({ position: lost })}\n\n` });
-      if (lastEventIds.length === 2) await released;
-      return route.continue();
-    });
-    await page.goto(`${p.base}/board/${r.rid}`);
-    await card(page, 'placed', id).waitFor(WAIT);
-    const cancelled = await command(p.t, r.staff, id, 'cancel', 1, { reason: 'lost in a failover' });
-    assert.equal(cancelled.statusCode, 200, cancelled.body);
-    await eventually('the cancelled order off the board view', onBoard, (open) => !open);
-    const freshRead = page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/board` && lastEventIds.length >= 3, WAIT);
-    release();
-    await freshRead;
-    await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
-    assert.equal(await card(page, 'placed', id).count(), 0, 'the fresh read replaced the board');
-    assert.deepEqual(lastEventIds, [undefined, lost, undefined], 'the platform cleared the unknown id: the page started afresh');
-    assert.deepEqual(errors, []);
-    await page.context().close();
+    // An id the platform's database never reached (as one sent before a failover to a standby that lost
+    // it); the held stream resumed from it goes to the platform itself, which clears it.
+    const lost = (position: string) => `${BigInt(position.split('.')[0]!) + 1_000_000_000n}.1`;
+    const { first, lastEventIds } = await startAfresh(lost, (route) => route.continue(), 'lost in a failover');
+    assert.deepEqual(lastEventIds, [undefined, first, undefined], 'the platform cleared the unknown id: the page started afresh');
   });
 
   test('a tracking address without an order id says so in plain words, and asks the API nothing (before: params.id must match format "uuid")', async () => {

@@ -1,4 +1,5 @@
-import client from 'prom-client';
+import type client from 'prom-client';
+import { sharedCounter, sharedGauge, sharedHistogram } from '../runtime/sharedMetric.ts';
 
 /** The children one cache increments; label values are bound once so a hit costs one `inc()`. */
 export interface CacheMetrics {
@@ -34,8 +35,7 @@ export interface CacheMetrics {
  *   connected but not answering in time, i.e. the breaker is open; absent in memory mode)
  */
 export function createCacheMetrics(registry: client.Registry, cache: string): CacheMetrics {
-  const counter = (name: string, help: string, labelNames: string[]) =>
-    (registry.getSingleMetric(name) as client.Counter | undefined) ?? new client.Counter({ name, help, labelNames, registers: [registry] });
+  const counter = (name: string, help: string, labelNames: string[]) => sharedCounter(registry, { name, help, labelNames });
   const hits = counter('brigade_cache_hits_total', 'Cache reads answered by the cache, by tier (memory, redis)', ['cache', 'tier']);
   const misses = counter('brigade_cache_misses_total', 'Cache reads that went to the loader', ['cache']);
   const fallbacks = counter('brigade_cache_fallbacks_total', 'Reads served by the loader because Redis, or in memory mode the eviction LISTEN, was unusable (degraded mode)', ['cache']);
@@ -44,19 +44,15 @@ export function createCacheMetrics(registry: client.Registry, cache: string): Ca
   const evictions = counter('brigade_cache_evictions_total', 'Keys evicted, by origin (local call, remote broadcast)', ['cache', 'origin']);
   const replayed = counter('brigade_cache_evictions_replayed_total', 'Keys whose queued eviction reached Redis once it took them again', ['cache']);
   const errors = counter('brigade_cache_errors_total', 'Cache backend errors by operation (reads never fail because of them)', ['cache', 'op']);
-  const gauge = (name: string, help: string) =>
-    (registry.getSingleMetric(name) as client.Gauge | undefined) ?? new client.Gauge({ name, help, labelNames: ['cache'], registers: [registry] });
+  const gauge = (name: string, help: string) => sharedGauge(registry, { name, help, labelNames: ['cache'] });
   const up = gauge('brigade_cache_redis_up', '1 when the cache can use Redis, 0 when it serves from the loader (Redis disconnected, or not answering in time)');
   const queued = gauge('brigade_cache_evictions_queued', 'Keys whose eviction could not reach Redis and waits to be replayed');
-  const loads =
-    (registry.getSingleMetric('brigade_cache_load_duration_seconds') as client.Histogram | undefined) ??
-    new client.Histogram({
-      name: 'brigade_cache_load_duration_seconds',
-      help: 'Time the loader took on a miss, by outcome (ok, error)',
-      labelNames: ['cache', 'outcome'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-      registers: [registry],
-    });
+  const loads = sharedHistogram(registry, {
+    name: 'brigade_cache_load_duration_seconds',
+    help: 'Time the loader took on a miss, by outcome (ok, error)',
+    labelNames: ['cache', 'outcome'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  });
   const errorChildren = new Map<string, client.Counter.Internal>();
   return {
     hitMemory: hits.labels(cache, 'memory'),

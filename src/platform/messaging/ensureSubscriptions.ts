@@ -5,7 +5,7 @@ import type { SubscriptionSpec, Transport } from './types.ts';
  * Creates every subscription in `specs` (`ensureSubscription`, which keeps an existing one's place),
  * trying again every `retryMs` until all exist or `signal` aborts: the bus may not be reachable or
  * migrated yet. A publisher calls it before its first publish, since a subscription gets only what is
- * published after its creation (decision 0015); a consumer before it subscribes, with `giveUpOn`.
+ * published after its creation (decision 0015); a consumer before it subscribes, with `giveUpOn` ({@link runConsumer} does both).
  *
  * @param options.giveUpOn - errors thrown rather than tried again: a consumer gives up on a database
  *   never migrated ({@link isLastingBusError}), which `brigade worker` then says, and waits only for

@@ -38,6 +38,7 @@ export { busRetentionIndexesSql } from './busRetentionIndexesSql.ts';
 export { busMigrationsSql, ensureBusSchema } from './ensureBusSchema.ts';
 export { claimCheckRefsReleasedSql } from './claimCheck/claimCheckRefsReleasedSql.ts';
 export { ensureSubscriptions } from './ensureSubscriptions.ts';
+export { runConsumer } from './runConsumer.ts';
 export { isLastingBusError } from './isLastingBusError.ts';
 export { causeOfMessage, type MessageCause } from './causeOfMessage.ts';
 export { createPgTransport } from './postgres/createPgTransport.ts';

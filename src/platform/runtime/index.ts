@@ -116,3 +116,4 @@ export { depsForDatabase, runOnEveryDatabase, PLACEMENT_POLL_MS } from './runOnE
 export { osUserName } from './osUserName.ts';
 export { handOverSignals } from './handOverSignals.ts';
 export { SHUTDOWN_SIGNALS } from './shutdownSignals.ts';
+export { sharedCounter, sharedGauge, sharedHistogram } from './sharedMetric.ts';

@@ -1,5 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { causeOfMessage, ensureSubscriptions, inboxHandler, InvalidMessageError, isLastingBusError, type Message, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, inboxHandler, InvalidMessageError, runConsumer, type Message, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
@@ -102,11 +102,5 @@ export async function runOrderEventsConsumer(
   signal: AbortSignal,
   options: OrderEventsOptions & { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  // Tried again while the bus's database does not answer (a worker started before it); a database never migrated fails the worker.
-  await ensureSubscriptions(env.transport, [ORDER_EVENTS_SUBSCRIPTION_SPEC], { signal, giveUpOn: isLastingBusError, ...(options.onError === undefined ? {} : { onError: options.onError }) });
-  const subscription = env.transport.subscribe(
-    { subscription: ORDER_EVENTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
-    orderEventsHandler(env, options),
-  );
-  await subscription.done;
+  await runConsumer(env.transport, ORDER_EVENTS_SUBSCRIPTION_SPEC, orderEventsHandler(env, options), { signal, onError: options.onError });
 }

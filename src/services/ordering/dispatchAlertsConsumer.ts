@@ -1,5 +1,5 @@
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { causeOfMessage, ensureSubscriptions, isLastingBusError, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, runConsumer, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { CommitStatementsFn, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { orderCommands } from './orderCommandsAdapter.ts';
 import { isUuid } from '../../platform/ids/index.ts';
@@ -46,11 +46,5 @@ export function dispatchAlertsHandler(deps: { readonly unitOfWork: UnitOfWorkFn;
 
 /** Subscribes {@link dispatchAlertsHandler} to `delivery.dispatch.DispatchFailed` and runs until `signal` aborts. */
 export async function runDispatchAlertsConsumer(env: { unitOfWork: UnitOfWorkFn; commitStatements: CommitStatementsFn; transport: Transport }, signal: AbortSignal, options: { readonly onError?: (error: unknown) => void } = {}): Promise<void> {
-  // Tried again while the bus's database does not answer (a worker started before it); a database never migrated fails the worker.
-  await ensureSubscriptions(env.transport, [DISPATCH_ALERTS_SUBSCRIPTION_SPEC], { signal, giveUpOn: isLastingBusError, ...(options.onError === undefined ? {} : { onError: options.onError }) });
-  const subscription = env.transport.subscribe(
-    { subscription: DISPATCH_ALERTS_SUBSCRIPTION, signal, ...(options.onError === undefined ? {} : { onError: options.onError }) },
-    dispatchAlertsHandler(env),
-  );
-  await subscription.done;
+  await runConsumer(env.transport, DISPATCH_ALERTS_SUBSCRIPTION_SPEC, dispatchAlertsHandler(env), { signal, onError: options.onError });
 }

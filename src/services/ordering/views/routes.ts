@@ -1,7 +1,6 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import client from 'prom-client';
 import type pg from 'pg';
 import { Type } from 'typebox';
 import { acceptsEventStream, actorContext, authorize, hijackedHeaders } from '../../../api/index.ts';
@@ -12,7 +11,7 @@ import { BrigadeError, NotFoundError, ValidationError } from '../../../platform/
 import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
-import { withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
+import { sharedCounter, sharedGauge, withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
 import { answerWithin } from '../../../platform/runtime/answerWithin.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { isStaleList } from '../../../platform/tenancy/placementCatalog.ts';
@@ -244,23 +243,15 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
     const shared: ViewDatabase = { pool: () => sharedPool, unitOfWork: deps.unitOfWork };
     const streams = new Set<ServerResponse>();
     // How many board streams this process serves: what an operator watches for a leak, or a crowd.
-    const openStreams =
-      (deps.metrics.getSingleMetric('brigade_board_streams') as client.Gauge | undefined) ??
-      new client.Gauge({ name: 'brigade_board_streams', help: 'Live-board streams (Server-Sent Events) open in this process', registers: [deps.metrics] });
-    const streamReadFailures =
-      (deps.metrics.getSingleMetric('brigade_board_stream_read_failures_total') as client.Counter | undefined) ??
-      new client.Counter({
-        name: 'brigade_board_stream_read_failures_total',
-        help: "Reads of the board view by a live-board stream that failed (each is tried again at the stream's next heartbeat)",
-        registers: [deps.metrics],
-      });
-    const tokenCheckFailures =
-      (deps.metrics.getSingleMetric('brigade_board_stream_token_check_failures_total') as client.Counter | undefined) ??
-      new client.Counter({
-        name: 'brigade_board_stream_token_check_failures_total',
-        help: "Checks of an open live-board stream's token that could not tell (the database unavailable); the stream goes on and checks again at its next heartbeat",
-        registers: [deps.metrics],
-      });
+    const openStreams = sharedGauge(deps.metrics, { name: 'brigade_board_streams', help: 'Live-board streams (Server-Sent Events) open in this process' });
+    const streamReadFailures = sharedCounter(deps.metrics, {
+      name: 'brigade_board_stream_read_failures_total',
+      help: "Reads of the board view by a live-board stream that failed (each is tried again at the stream's next heartbeat)",
+    });
+    const tokenCheckFailures = sharedCounter(deps.metrics, {
+      name: 'brigade_board_stream_token_check_failures_total',
+      help: "Checks of an open live-board stream's token that could not tell (the database unavailable); the stream goes on and checks again at its next heartbeat",
+    });
     const listeners = createProjectionListeners((error) => app.log.warn({ err: error }, 'projection listener lost its connection'));
     plugin.addHook('preClose', async () => {
       for (const stream of streams) stream.end();

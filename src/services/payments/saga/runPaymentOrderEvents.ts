@@ -1,5 +1,5 @@
 import type { Actor } from '../../../platform/db/index.ts';
-import { ensureSubscriptions, isLastingBusError, type MessageHandler, type SubscriptionSpec, type Transport } from '../../../platform/messaging/index.ts';
+import { runConsumer, type MessageHandler, type SubscriptionSpec, type Transport } from '../../../platform/messaging/index.ts';
 import type { SagaRegistry } from '../../../platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { handleOrderEvent } from './handleOrderEvent.ts';
@@ -38,11 +38,5 @@ export async function runPaymentOrderEvents(
   signal: AbortSignal,
   options: { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  // Tried again while the bus's database does not answer (a worker started before it); a database never migrated fails the worker.
-  await ensureSubscriptions(env.transport, [PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC], { signal, giveUpOn: isLastingBusError, ...(options.onError === undefined ? {} : { onError: options.onError }) });
-  const subscription = env.transport.subscribe(
-    { subscription: PAYMENT_ORDER_EVENTS_SUBSCRIPTION, signal, maxAttempts: MAX_ATTEMPTS, ...(options.onError === undefined ? {} : { onError: options.onError }) },
-    paymentOrderEventsHandler(env),
-  );
-  await subscription.done;
+  await runConsumer(env.transport, PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, paymentOrderEventsHandler(env), { signal, maxAttempts: MAX_ATTEMPTS, onError: options.onError });
 }
