@@ -1,11 +1,30 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { migrationSets, SERVICE_NAMES } from '../../src/composition/services.ts';
+import { runMigrations } from '../../src/platform/migrations/index.ts';
 import { ensureProviderSchema } from '../../src/services/payments/provider/index.ts';
 import { runMain } from '../support/cli.ts';
-import { urlFor, useTestDatabase } from '../support/db.ts';
+import { adminQuery, createOwnerRole, urlFor, useTestDatabase } from '../support/db.ts';
 import { restaurantRows } from '../support/restaurantRows.ts';
+
+/**
+ * runMain: the command listens for SIGINT and SIGTERM while it moves; the listeners it adds go with the
+ * suite (registered in the calling describe).
+ */
+function dropSignalListenersAfter(): void {
+  const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };
+  before(() => {
+    listeners.SIGINT = process.listeners('SIGINT');
+    listeners.SIGTERM = process.listeners('SIGTERM');
+  });
+  after(() => {
+    for (const name of ['SIGINT', 'SIGTERM'] as const) {
+      for (const l of process.listeners(name)) if (!listeners[name].includes(l)) process.off(name, l);
+    }
+  });
+}
 
 // `brigade tenants move` pointed at a database it cannot reach or enter (decision 0008): said of the
 // target, never as the DATABASE_URL advice that main gives a failure to reach the shared database.
@@ -15,17 +34,9 @@ describe('brigade tenants move: a target that cannot be reached or entered', () 
   const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
   const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
 
-  // runMain: the command listens for SIGINT and SIGTERM while it moves; those listeners go with the test.
-  const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };
+  dropSignalListenersAfter();
   before(() => {
     admin = shared.pool(2);
-    listeners.SIGINT = process.listeners('SIGINT');
-    listeners.SIGTERM = process.listeners('SIGTERM');
-  });
-  after(() => {
-    for (const name of ['SIGINT', 'SIGTERM'] as const) {
-      for (const l of process.listeners(name)) if (!listeners[name].includes(l)) process.off(name, l);
-    }
   });
 
   test('is said as the target database, with what to do and its password hidden, never as advice about DATABASE_URL', async () => {
@@ -68,18 +79,11 @@ describe('brigade tenants move --to-database the shared database itself, with th
   const env = () => ({ DATABASE_URL: shared.db.url, BRIGADE_SECRET: 'x'.repeat(40) });
   let admin: pg.Pool;
   const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
-  const listeners = { SIGINT: [] as unknown[], SIGTERM: [] as unknown[] };
+  dropSignalListenersAfter();
   before(async () => {
     admin = shared.pool(2);
-    listeners.SIGINT = process.listeners('SIGINT');
-    listeners.SIGTERM = process.listeners('SIGTERM');
     // What brigade start and brigade demo leave there: the provider's schema.
     await ensureProviderSchema(admin);
-  });
-  after(() => {
-    for (const name of ['SIGINT', 'SIGTERM'] as const) {
-      for (const l of process.listeners(name)) if (!listeners[name].includes(l)) process.off(name, l);
-    }
   });
 
   test('is refused as the source (TENANT_TARGET_IS_SOURCE), not as another application\'s database; nothing moved', async () => {
@@ -92,5 +96,49 @@ describe('brigade tenants move --to-database the shared database itself, with th
     }
     assert.equal(await staffRows(rid), 3);
     assert.equal(await placed(rid), 0);
+  });
+});
+
+// Found by a review: the check told the shared database by the target session's backend start in
+// pg_stat_activity, which PostgreSQL shows as NULL to a role without the other role's privileges. A
+// shared database owned by a BYPASSRLS role that is no superuser (decision 0008), named in
+// --to-database with another login role that is a member of the owner, passed the check, and the move
+// "succeeded": it cleared the live rows as an earlier copy, copied them back, deleted them as moved, and
+// left the restaurant with no rows anywhere (with no other restaurant there to trip TENANT_TARGET_IN_USE).
+describe('brigade tenants move --to-database the shared database under another login role, one restaurant in it', () => {
+  dropSignalListenersAfter();
+
+  test('is refused as the source (TENANT_TARGET_IS_SOURCE): the other role cannot see the owner\'s sessions in pg_stat_activity, nor the owner its; nothing moved', async () => {
+    const owner = await createOwnerRole(
+      SERVICE_NAMES.map((s) => `brigade_${s}`),
+      { bypassRls: true },
+    );
+    // Not brigade_…: roles are the cluster's (see createOwnerRole). A member of the owner, as an ops
+    // role would be, with BYPASSRLS and neither superuser nor pg_read_all_stats.
+    const other = `test_other_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    try {
+      const shared = await owner.createDatabase();
+      await runMigrations({ url: shared.url, sets: migrationSets() });
+      await adminQuery(`create role "${other}" login password '${password}' nosuperuser bypassrls in role "${owner.name}"`);
+      const asOther = new URL(shared.url);
+      asOther.username = other;
+      asOther.password = password;
+      const admin = new pg.Pool({ connectionString: urlFor(shared.name), max: 2 });
+      try {
+        const { addRestaurant, staffRows, placed } = restaurantRows(() => admin);
+        const rid = await addRestaurant('Two Logins');
+        const refused = await runMain(['tenants', 'move', rid, '--to-database', asOther.toString()], { DATABASE_URL: shared.url, BRIGADE_SECRET: 'x'.repeat(40) });
+        assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+        assert.match(refused.stderr, /^brigade tenants: The target is the shared database itself; create a new, empty database and move the tenant there$/m, refused.stderr);
+        assert.equal(await staffRows(rid), 3, 'the restaurant keeps its rows');
+        assert.equal(await placed(rid), 0, 'and is placed nowhere else');
+      } finally {
+        await admin.end();
+      }
+    } finally {
+      await owner.drop();
+      await adminQuery(`drop role if exists "${other}"`);
+    }
   });
 });

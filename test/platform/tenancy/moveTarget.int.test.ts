@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import pg from 'pg';
 import { migrationSets, MOVING_SCHEMAS } from '../../../src/composition/services.ts';
 import { moveTenant } from '../../../src/platform/tenancy/index.ts';
-import { createTestDatabase } from '../../support/db.ts';
+import { refuseTargetIsSource } from '../../../src/platform/tenancy/refuseTargetIsSource.ts';
+import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
 import { startTestPlatform } from '../../support/platform.ts';
 
 test('a dedicated database serves one restaurant: a move into a database that already serves another is refused before anything is copied', async () => {
@@ -110,4 +111,31 @@ test('two moves of one restaurant at once: one moves it, the other is refused on
     await a.drop();
     await b.drop();
   }
+});
+
+// The check tells the databases apart by an advisory lock (advisory locks are per database), and lets
+// go of it in both sessions whatever it answers: a lock left held would stay for the whole move.
+describe('refuseTargetIsSource', () => {
+  const one = useTestDatabase({ empty: true });
+  const two = useTestDatabase({ empty: true });
+  const open = async (url: string) => {
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    return client;
+  };
+  const advisoryLocksOf = async (client: pg.Client) =>
+    (await client.query<{ n: number }>(`select count(*)::int as n from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()`)).rows[0]!.n;
+
+  test('refuses a target that is the source under another URL, lets another database through, and leaves no lock held in either session', async () => {
+    const source = await open(one.db.url);
+    const same = await open(`${one.db.url}?application_name=same-database`);
+    const other = await open(two.db.url);
+    try {
+      await assert.rejects(refuseTargetIsSource(source, same), (error: { code?: string; message?: string }) => error.code === 'TENANT_TARGET_IS_SOURCE' && error.message?.startsWith('The target is the shared database itself') === true);
+      await refuseTargetIsSource(source, other);
+      assert.deepEqual([await advisoryLocksOf(source), await advisoryLocksOf(same), await advisoryLocksOf(other)], [0, 0, 0]);
+    } finally {
+      await Promise.all([source.end(), same.end(), other.end()]);
+    }
+  });
 });
