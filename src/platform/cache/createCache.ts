@@ -49,7 +49,8 @@ export interface CacheOptions {
   /** Where the `brigade_cache_*` metrics go. Several caches may share one registry. */
   readonly registry?: client.Registry;
   /**
-   * Told about backend trouble (Redis down, a timed-out GET, a queued eviction) and, once, about a Redis
+   * Told about backend trouble (Redis down, a timed-out GET, a queued eviction, a refused eviction
+   * broadcast: op `broadcast`) and, once, about a Redis
    * set to refuse writes when full (op `config`: `maxmemory` with the `noeviction` policy). Reads never
    * fail because of it. At most one call per operation kind every 5 s; the metrics count every one.
    */
@@ -61,6 +62,17 @@ export interface CacheOptions {
    * reconnect); false saves one connection per cache.
    */
   readonly broadcast?: boolean;
+  /**
+   * Redis mode: how long `evict()` waits, when it finds the Redis client reconnecting (its connection
+   * dropped: a Redis restart, a failover, a proxy restart), for the client to be back and the eviction to
+   * land before it resolves, in milliseconds. Other instances that reconnect first would otherwise serve
+   * the old value from Redis after the write returned. Past the bound the eviction is queued and replayed
+   * in the background, as during an outage; once one wait in an outage ran out, later evictions of that
+   * outage queue at once. Default 1000; 0 queues at once; at most 60 000.
+   * @example
+   * createCache({ namespace: 'menu', redis: config.redisUrl, evictWaitMs: 500 }); // a write waits 0.5 s at most
+   */
+  readonly evictWaitMs?: number;
   /**
    * Memory mode: how evictions reach the other caches of the namespace. Default: the in-process bus,
    * which reaches only this process's. With several processes on one database (no Redis), give every
@@ -88,12 +100,14 @@ export interface Cache {
   getOrLoad(key: string, loader: Loader): Promise<CacheEntry>;
   /**
    * Evicts keys on every instance: in Redis mode the value is deleted and the key's generation
-   * replaced in one transaction, then broadcast; in memory mode every cache of the namespace on the
+   * replaced in one transaction, then broadcast (a refused broadcast is reported, op `broadcast`, and
+   * the eviction stands); in memory mode every cache of the namespace on the
    * eviction bus drops it: those in this process before it resolves, those in other processes (with
    * `createPgEvictionBus`) once its NOTIFY, sent before it resolves, reaches them. When it resolves,
    * no read that starts afterwards on any instance that shares the tier (Redis) or is in this process
    * (memory) can return what was cached before, and no load that began earlier can store its result.
-   * Call it after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis: an
+   * Call it after commit: `tx.afterCommit(() => cache.evict(key))`. Never rejects because of Redis. When
+   * the Redis client is reconnecting it waits for it, `evictWaitMs` at most (default 1 s). An
    * eviction that cannot reach it is reported and queued (one that Redis refuses, out of memory, still
    * deletes the values and generations with a plain DEL and broadcasts before it resolves, and is queued
    * too, to replace the generations once Redis takes writes again); the queue is replayed in the background as
@@ -158,6 +172,11 @@ export function createCache(options: CacheOptions): Cache {
   const maxEntryBytes = options.maxEntryBytes ?? Math.max(1, Math.floor(maxBytes / 8));
   if (!Number.isSafeInteger(maxEntryBytes) || maxEntryBytes < 1 || maxEntryBytes > maxBytes) {
     throw new ValidationError('maxEntryBytes must be a positive integer no larger than maxBytes', { field: 'maxEntryBytes' });
+  }
+
+  const evictWaitMs = options.evictWaitMs ?? 1000;
+  if (!Number.isSafeInteger(evictWaitMs) || evictWaitMs < 0 || evictWaitMs > 60_000) {
+    throw new ValidationError('evictWaitMs must be a whole number of milliseconds from 0 to 60000', { field: 'evictWaitMs' });
   }
 
   const metrics = createCacheMetrics(options.registry ?? new client.Registry(), namespace);
@@ -330,7 +349,18 @@ export function createCache(options: CacheOptions): Cache {
 
   const owned = typeof options.redis === 'string';
   const redis = typeof options.redis === 'string' ? createCacheRedis(options.redis) : options.redis;
-  const tier: RedisTier = createRedisTier({ redis, owned, namespace, ttlMs, instanceId, metrics, report, broadcast: options.broadcast ?? true, onRemoteEvict: detach });
+  const tier: RedisTier = createRedisTier({
+    redis,
+    owned,
+    namespace,
+    ttlMs,
+    instanceId,
+    metrics,
+    report,
+    broadcast: options.broadcast ?? true,
+    onRemoteEvict: detach,
+    evictWaitMs,
+  });
 
   const storeInRedis = (key: string) => async (entry: CacheEntry, flight: Flight) => {
     if (flight.token === null) return;

@@ -7,11 +7,13 @@ import { READ_OR_TOKEN, RELEASE_TOKEN, runScript, STORE_IF_CURRENT } from './red
 export interface CacheErrorContext {
   /**
    * The failing operation: `get`, `load` (the miss script), `store`, `evict` (an eviction or its replay),
-   * `subscribe`, `connection`, `close` (evictions still queued when the cache closed, never replayed), or
+   * `broadcast` (the PUBLISH that follows an eviction that landed: the eviction stands, only other
+   * instances' loads under way are not dropped at once), `subscribe`, `connection`, `close` (evictions
+   * still queued when the cache closed, never replayed), or
    * `config` (a warning, once, when Redis is first ready: it has a `maxmemory` with the `noeviction` policy,
    * so when full it refuses the cache's writes, and an eviction can only delete, see `evict`).
    */
-  readonly op: 'get' | 'load' | 'store' | 'evict' | 'subscribe' | 'connection' | 'close' | 'config';
+  readonly op: 'get' | 'load' | 'store' | 'evict' | 'broadcast' | 'subscribe' | 'connection' | 'close' | 'config';
   /** The keys involved, when there are any. */
   readonly keys?: readonly string[];
 }
@@ -34,9 +36,11 @@ export interface RedisTier {
   /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
   storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
   /**
-   * Replaces the keys' generations, deletes their values and broadcasts; never throws (queues instead).
-   * When Redis refuses that transaction (out of memory), deletes values and generations with a plain DEL
-   * and broadcasts at once, and queues the eviction all the same.
+   * Replaces the keys' generations and deletes their values in one transaction, then broadcasts (a
+   * refused broadcast is reported, op `broadcast`, and does not fail the eviction); never throws (queues
+   * instead). When Redis refuses that transaction (out of memory), deletes values and generations with a
+   * plain DEL and broadcasts at once, and queues the eviction all the same. When the client is
+   * reconnecting, waits up to `evictWaitMs` for it to be back and the eviction to land before queueing.
    */
   evict(keys: readonly string[]): Promise<void>;
   /** Replays what is still queued if Redis takes it (bounded wait), reports the rest, and lets go of Redis. */
@@ -56,6 +60,11 @@ interface RedisTierOptions {
   readonly broadcast: boolean;
   /** Called with the keys another instance evicted (from the broadcast). */
   readonly onRemoteEvict: (keys: readonly string[]) => void;
+  /**
+   * How long `evict` waits, when it finds the client reconnecting, for it to be ready and the eviction to
+   * land before it queues the eviction and returns; 0 queues at once.
+   */
+  readonly evictWaitMs: number;
 }
 
 /** Keys per replayed eviction transaction, so a long queue does not become one command past the timeout. */
@@ -75,6 +84,25 @@ const BREAKER_TIMEOUTS = 3;
 const BREAKER_FIRST_MS = 250;
 const BREAKER_MAX_MS = 5000;
 const MEMORY_ADVICE = 'give it more memory, or a maxmemory-policy that evicts keys (e.g. volatile-lru: every cache key has a TTL)';
+/**
+ * ioredis states from which the client becomes ready by itself (a drop of the connection, a Redis
+ * restart or failover): an eviction may wait for it. `end` (no more reconnection) and `wait` (never
+ * connected, lazy) may not.
+ */
+const RECONNECTING: ReadonlySet<string> = new Set(['connecting', 'connect', 'reconnecting']);
+
+/** An `evict` call waiting for its keys' queued eviction to land: each key with its queue number. */
+interface Waiter {
+  readonly keys: Map<string, number>;
+  readonly done: (landed: boolean) => void;
+}
+
+/** The message of a command's error, or the first queued command's in an aborted transaction. */
+const reasonOf = (error: unknown): string => {
+  const reasons = (error as { previousErrors?: unknown[] } | null)?.previousErrors;
+  if (reasons?.[0] instanceof Error) return reasons[0].message;
+  return error instanceof Error ? error.message : String(error);
+};
 
 /**
  * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
@@ -82,7 +110,8 @@ const MEMORY_ADVICE = 'give it more memory, or a maxmemory-policy that evicts ke
  * Evictions that cannot reach Redis are queued and replayed in the background, at once when the
  * connection is ready again and otherwise retried with a capped backoff, reads or not (other instances
  * serve the old value until the replay lands); until it does, this instance does not read from Redis
- * (it could hold the value the eviction removes).
+ * (it could hold the value the eviction removes). An eviction that finds the client reconnecting waits
+ * for the replay, `evictWaitMs` at most, before it returns.
  *
  * A Redis that stays connected but stops answering is treated as down after {@link BREAKER_TIMEOUTS}
  * commands in a row time out (the breaker opens): no command is sent on the read path, evictions are
@@ -109,6 +138,10 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   let probeTimer: NodeJS.Timeout | null = null;
   let probes = 0;
   metrics.redisUp.set(connected ? 1 : 0);
+  // Evictions waiting to land while the client reconnects, and whether one such wait in the current
+  // outage ran out (then the outage is a long one, and later evictions queue at once until 'ready').
+  const waiters = new Set<Waiter>();
+  let outageOutlastedWait = false;
   let subscribed = false;
   let resolveReady!: () => void;
   const readyPromise = new Promise<void>((resolve) => (resolveReady = resolve));
@@ -171,46 +204,77 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   };
 
   /**
+   * Tells the other instances that `keys` were evicted, once the eviction landed: outside its
+   * transaction, so that a Redis that refuses PUBLISH (an ACL, pub/sub disabled on a managed Redis) does
+   * not fail the eviction too. Correctness does not depend on the broadcast (a load under way elsewhere is
+   * refused at its fenced write instead of dropped at once), so a failure is only reported (op
+   * `broadcast`, naming the command). Returns whether the broadcast was sent.
+   */
+  const publish = async (keys: readonly string[], message: string): Promise<boolean> => {
+    if (!options.broadcast) return false;
+    try {
+      await guard(() => redis.publish(channel, message));
+      return true;
+    } catch (error) {
+      const refused = error instanceof ReplyError;
+      report(
+        new Error(
+          `Redis ${refused ? 'refused' : 'did not take'} the eviction broadcast (PUBLISH ${channel}) of ${keys.length} key(s) (${reasonOf(error)}); ` +
+            "the eviction itself landed, only other instances' loads under way are not dropped at once (their fenced writes are refused instead). " +
+            (refused
+              ? `Allow PUBLISH and SUBSCRIBE on ${channel} for the cache's Redis user, or create the cache with broadcast: false`
+              : 'Nothing to do unless it persists; then check that Redis is reachable and answering'),
+          { cause: error },
+        ),
+        { op: 'broadcast', keys },
+      );
+      return false;
+    }
+  };
+  /**
    * What an eviction that Redis refused (an error reply) still does at once, with plain commands: out of
    * memory under the `noeviction` policy (Redis's default) Redis refuses the generation's SET, and in a
    * MULTI every command queued (EXECABORT), but it takes a plain DEL and PUBLISH. So each key's value
    * *and* generation are deleted, and the eviction broadcast. Deleting the generation keeps the fence: a
    * load holding the old token cannot store (an absent generation is not its token) and a generation
    * created later is random, as after RELEASE_TOKEN. Deleting only the value would let such a load put
-   * the old document back as soon as memory frees (the DEL itself may free it), before the replay. The
+   * the old document back as soon as memory frees (the DEL itself may free it), before the replay. Only
+   * the DELs' replies decide what the report says; a refused broadcast is reported on its own. The
    * caller queues the eviction all the same; its replay replaces the generation. Returns the error to
    * throw: the refusal, saying what was done instead.
    */
   const evictPlainly = async (keys: readonly string[], message: string, refusal: Error): Promise<Error> => {
-    const reasons = (refusal as Error & { previousErrors?: unknown[] }).previousErrors;
-    const reason = reasons?.[0] instanceof Error ? reasons[0].message : refusal.message;
+    const reason = reasonOf(refusal);
     try {
       const pipeline = redis.pipeline();
       for (const key of keys) pipeline.del(valueKey(key), generationKey(key));
-      if (options.broadcast) pipeline.publish(channel, message);
       const results = await guard(() => pipeline.exec());
       const failed = results?.find(([error]) => error !== null);
       if (failed) throw failed[0];
     } catch (error) {
       return new Error(
-        `Redis refused the eviction of ${keys.length} key(s) (${reason}) and the plain DEL too: other instances may serve the old value until the queued eviction is replayed`,
+        `Redis refused the eviction of ${keys.length} key(s) (${reason}) and the plain DEL too (${reasonOf(error)}): other instances may serve the old value ` +
+          'until the queued eviction is replayed' +
+          (reason.startsWith('OOM')
+            ? `. Redis is out of memory: ${MEMORY_ADVICE}`
+            : `. The reasons in parentheses name what Redis refused: let the cache's Redis user run SET and DEL on ${namespace}:* (an ACL), or point it at a primary (a read-only replica)`),
         { cause: error },
       );
     }
+    const broadcast = await publish(keys, message);
     return new Error(
       `Redis refused the eviction of ${keys.length} key(s) (${reason}); their values and generations were deleted with a plain DEL` +
-        `${options.broadcast ? ' and the eviction broadcast' : ''}, and it stays queued until Redis takes it` +
+        `${broadcast ? ' and the eviction broadcast' : ''}, and it stays queued until Redis takes it` +
         (reason.startsWith('OOM') ? `. Redis is out of memory: ${MEMORY_ADVICE}` : ''),
       { cause: refusal },
     );
   };
-  /** One eviction: a MULTI that replaces each key's generation, deletes its value and broadcasts. */
+  /** One eviction: a MULTI that replaces each key's generation and deletes its value; then the broadcast. */
   const execEvict = async (keys: readonly string[]) => {
     const message = JSON.stringify({ from: options.instanceId, keys });
     try {
       const tx = redis.multi();
       for (const key of keys) tx.set(generationKey(key), randomUUID(), 'PX', generationTtl).del(valueKey(key));
-      if (options.broadcast) tx.publish(channel, message);
       const results = await guard(() => tx.exec());
       if (results === null) throw new Error('Redis discarded the eviction transaction');
       const failed = results.find(([error]) => error !== null);
@@ -219,6 +283,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       if (!(error instanceof ReplyError)) throw error;
       throw await evictPlainly(keys, message, error as Error);
     }
+    await publish(keys, message);
   };
   /** Sends the queued evictions, a bounded batch per transaction, while Redis takes them; retries the rest later. */
   const drain = async () => {
@@ -235,10 +300,39 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       for (const [key, seq] of batch) if (pending.get(key) === seq) pending.delete(key);
       metrics.evictReplayed.inc(batch.length);
       retries = 0;
+      landed(batch);
     }
     metrics.evictQueued.set(pending.size);
     if (pending.size > 0 && !closed) retryLater();
   };
+  /** Tells the waiting `evict` calls which keys' evictions landed (this batch, or a later one of the key). */
+  const landed = (batch: ReadonlyArray<readonly [string, number]>) => {
+    for (const waiter of waiters) {
+      for (const [key, seq] of batch) if (seq >= (waiter.keys.get(key) ?? Infinity)) waiter.keys.delete(key);
+      if (waiter.keys.size === 0) waiter.done(true);
+    }
+  };
+  /**
+   * Resolves true once every key of `keys` (with its queue number) has landed, false after `evictWaitMs`
+   * (or at close). A wait that runs out while the client is still not ready marks the outage as long.
+   */
+  const awaitLanding = (keys: Map<string, number>): Promise<boolean> =>
+    new Promise((resolve) => {
+      const waiter: Waiter = {
+        keys,
+        done: (landedAll) => {
+          waiters.delete(waiter);
+          clearTimeout(timer);
+          resolve(landedAll);
+        },
+      };
+      // Not unref'd: a write is waiting on it, and it is short.
+      const timer = setTimeout(() => {
+        if (redis.status !== 'ready') outageOutlastedWait = true;
+        waiter.done(false);
+      }, options.evictWaitMs);
+      waiters.add(waiter);
+    });
   /** One replay at a time; its promise. */
   const replay = (): Promise<void> => {
     if (replaying === null) {
@@ -290,6 +384,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   const onReady = () => {
     checkMemoryPolicy();
     connected = true;
+    outageOutlastedWait = false;
     // A new connection is ready only once Redis answered its first command: not hung (any more).
     open = false;
     shut();
@@ -365,23 +460,43 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       return stored === 1;
     },
     async evict(keys) {
+      let reported = false;
       if (redis.status === 'ready' && !open) {
         try {
           await execEvict(keys);
           return;
         } catch (error) {
           report(error, { op: 'evict', keys });
+          reported = true;
         }
-      } else {
-        const state = open ? 'not answering' : redis.status;
-        report(new Error(`Redis is ${state}; eviction of ${keys.length} key(s) queued until it is back`), { op: 'evict', keys });
       }
-      for (const key of keys) pending.set(key, ++pendingSeq);
+      const queued = new Map<string, number>();
+      for (const key of keys) {
+        pending.set(key, ++pendingSeq);
+        queued.set(key, pendingSeq);
+      }
       metrics.evictQueued.set(pending.size);
       // Even while a replay runs: it may have found the queue empty already (its last MULTI answered in
       // the same read as this one's failure) and only not yet cleared `replaying`, and then no retry
       // would ever send this key. A timer already armed is kept; a drain that finds nothing is harmless.
       retryLater();
+      // A client that is only reconnecting (every connection dropped: a Redis restart, a failover, a proxy)
+      // is usually back within a moment, and the instances that reconnect first would serve the old value
+      // from Redis until this one replays: the write waits for the replay ('ready', then this key's MULTI),
+      // for evictWaitMs at most. Not once a wait in this outage ran out (a real outage: writes would each
+      // pay the bound for nothing), nor while the breaker is open (a hung Redis).
+      const wait = !closed && !open && !outageOutlastedWait && options.evictWaitMs > 0 && RECONNECTING.has(redis.status);
+      if (wait && (await awaitLanding(queued))) return;
+      if (reported) return;
+      const state = open ? 'not answering' : redis.status;
+      report(
+        new Error(
+          `Redis is ${state}; eviction of ${keys.length} key(s) queued until it is back` +
+            (wait ? ` (it waited ${options.evictWaitMs} ms for Redis to reconnect); other instances may serve the old value until the replay lands` : '') +
+            '. Check that Redis is up and reachable from this instance',
+        ),
+        { op: 'evict', keys },
+      );
     },
     async close() {
       if (closed) return;
@@ -396,6 +511,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       }
       if (retryTimer !== null) clearTimeout(retryTimer);
       if (probeTimer !== null) clearTimeout(probeTimer);
+      for (const waiter of waiters) waiter.done(false);
       if (pending.size > 0) {
         const keys = [...pending.keys()];
         report(

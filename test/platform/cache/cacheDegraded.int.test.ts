@@ -7,7 +7,7 @@ import path from 'node:path';
 import { before, describe, mock, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
-import { createCache, type Cache, type CacheErrorContext } from '../../../src/platform/cache/index.ts';
+import { createCache, createCacheRedis, type Cache, type CacheErrorContext } from '../../../src/platform/cache/index.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { requireCommand } from '../../support/services.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
@@ -377,6 +377,138 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
         await Promise.all([writer.close(), reader.close()]);
         await startServer();
       }
+    }
+  });
+
+  /** Once both are ready, a new tenant with `price`, which `reader` reads from Redis; returns the tenant. */
+  const cachedFor = async (writer: Cache, reader: Cache, price: number) => {
+    await Promise.all([writer.ready(), reader.ready()]);
+    const tenant = randomUUID();
+    await probe.writePrice(tenant, price, []);
+    assert.equal(await priceInRedis(reader, tenant), price);
+    return tenant;
+  };
+  /** Reads on `cache` until it answers from Redis, asserting the price of every answer from Redis. */
+  const readsFromRedis = async (cache: Cache, tenant: string, price: number, message: string) => {
+    await until('a read answered from Redis', async () => {
+      const entry = await cache.getOrLoad(tenant, probe.loader(tenant));
+      if (entry.source === 'redis') assert.equal(priceOf(entry), price, message);
+      return entry.source === 'redis';
+    });
+  };
+  /**
+   * A writer whose client reconnects `writerBackoffMs` after its connection drops, and a reader (no
+   * broadcast) whose client is back after 10 ms: after a drop of every connection the reader reads Redis
+   * again while the writer is still reconnecting. Both clients are the test's (quit by `close`).
+   */
+  const reconnectingPair = (writerBackoffMs: number, options: { evictWaitMs?: number; onError?: (error: unknown, context: CacheErrorContext) => void } = {}) => {
+    const url = `redis://127.0.0.1:${port}`;
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const registry = new client.Registry();
+    const writerRedis = createCacheRedis(url, { retryStrategy: () => writerBackoffMs });
+    const readerRedis = createCacheRedis(url, { retryStrategy: () => 10 });
+    const writer = createCache({ namespace, redis: writerRedis, registry, ...options });
+    const reader = createCache({ namespace, redis: readerRedis, registry: new client.Registry(), broadcast: false });
+    const close = async () => {
+      await Promise.all([writer.close(), reader.close()]);
+      writerRedis.disconnect();
+      readerRedis.disconnect();
+    };
+    /**
+     * Caches `price` for a new tenant (the reader reads it from Redis), then drops every client connection
+     * of the private Redis (the admin connection that asks is kept) and waits for the writer to notice.
+     */
+    const cachedThenDropped = async (price: number) => {
+      const tenant = await cachedFor(writer, reader, price);
+      await command('CLIENT', 'KILL', 'TYPE', 'normal');
+      await until('the writer to lose its connection', () => writerRedis.status !== 'ready');
+      return tenant;
+    };
+    return { writer, reader, registry, cachedThenDropped, close };
+  };
+  /** How long `write` took, in milliseconds. */
+  const timed = async (write: Promise<void>) => {
+    const started = performance.now();
+    await write;
+    return performance.now() - started;
+  };
+
+  test('an eviction made while the writer reconnects waits for it to land: an instance that reconnected first does not serve the old value after the write returned', async () => {
+    const { writer, reader, registry, cachedThenDropped, close } = reconnectingPair(300);
+    try {
+      const tenant = await cachedThenDropped(1000);
+      const took = await timed(probe.writePrice(tenant, 1001, [writer])); // the writer is back in 300 ms, the reader in 10 ms
+      assert.ok(took < 1000, `the write waited ${Math.round(took)} ms, past the 1 s bound`);
+      // The write has returned: the reader, which reconnected long before the writer, must not read 1000.
+      await readsFromRedis(reader, tenant, 1001, 'another instance served the old price from Redis after the write returned, while the writer was reconnecting');
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 0);
+      assert.equal(await metricValue(registry, 'brigade_cache_errors_total', { op: 'evict' }), 0, 'an eviction that landed within the wait is no error');
+    } finally {
+      await close();
+    }
+  });
+
+  test('an eviction made while the writer reconnects for longer than the bound is queued after the bound, and the next writes of that outage do not wait', async () => {
+    const errors: string[] = [];
+    const { writer, reader, registry, cachedThenDropped, close } = reconnectingPair(3000, { evictWaitMs: 800, onError: (_e, ctx) => errors.push(ctx.op) });
+    try {
+      const tenant = await cachedThenDropped(1100);
+      let took = await timed(probe.writePrice(tenant, 1101, [writer]));
+      assert.ok(took >= 790 && took < 2500, `the first write of the outage took ${Math.round(took)} ms, not the 800 ms bound`);
+      assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 1);
+      assert.ok(errors.includes('evict'), `reported: ${errors.join(', ')}`);
+
+      // The outage has outlasted one wait: a real outage, and writes no longer pay the bound each.
+      took = await timed(probe.writePrice(tenant, 1102, [writer]));
+      assert.ok(took < 600, `a later write of the same outage waited ${Math.round(took)} ms`);
+
+      // The writer is back after 3 s and replays: reads see the last price.
+      await until('the queued eviction to be replayed', async () => (await metricValue(registry, 'brigade_cache_evictions_queued')) === 0);
+      await readsFromRedis(reader, tenant, 1102, 'the replayed eviction did not reach the reader');
+    } finally {
+      await close();
+    }
+  });
+
+  test('a Redis that refuses PUBLISH (an ACL) still takes the eviction: it is not queued, the writer keeps using Redis, and the refusal is counted as a broadcast error naming PUBLISH', async () => {
+    const reports: Array<{ op: string; message: string }> = [];
+    const { writer, reader, registry } = twoInstances((error, ctx) => reports.push({ op: ctx.op, message: String(error) }));
+    try {
+      const tenant = await cachedFor(writer, reader, 1200);
+
+      await command('ACL', 'SETUSER', 'default', '-publish');
+      try {
+        await probe.writePrice(tenant, 1201, [writer]);
+        assert.equal(await metricValue(registry, 'brigade_cache_evictions_queued'), 0, 'the eviction stayed queued because its broadcast was refused');
+        assert.equal(await metricValue(registry, 'brigade_cache_errors_total', { op: 'evict' }), 0);
+        assert.equal(await metricValue(registry, 'brigade_cache_errors_total', { op: 'broadcast' }), 1);
+        const broadcast = reports.find((r) => r.op === 'broadcast');
+        assert.match(broadcast?.message ?? '', /PUBLISH/, `reported: ${JSON.stringify(reports)}`);
+        await readsFromRedis(reader, tenant, 1201, 'the reader served the evicted price');
+        // The writer has nothing queued: it reads Redis (before the fix it read the database for ever).
+        await readsFromRedis(writer, tenant, 1201, 'the writer served the evicted price');
+
+        // Out of memory too: the transaction is refused, the plain DEL lands, and the report says so; only
+        // the broadcast was refused, not the DEL.
+        await command('CONFIG', 'SET', 'maxmemory-policy', 'noeviction');
+        await command('CONFIG', 'SET', 'maxmemory', '1');
+        try {
+          await probe.writePrice(tenant, 1202, [writer]);
+        } finally {
+          await command('CONFIG', 'SET', 'maxmemory', '0');
+        }
+        const evict = reports.find((r) => r.op === 'evict');
+        assert.match(evict?.message ?? '', /deleted with a plain DEL/, `reported: ${JSON.stringify(reports)}`);
+        assert.doesNotMatch(evict?.message ?? '', /plain DEL too|and the eviction broadcast/);
+        assert.ok((await metricValue(registry, 'brigade_cache_errors_total', { op: 'broadcast' })) >= 2, 'the plain DEL path broadcasts too, and its refusal is counted');
+        // Memory back, PUBLISH still refused: the queued eviction lands all the same.
+        await until('the queued eviction to be replayed', async () => (await metricValue(registry, 'brigade_cache_evictions_queued')) === 0);
+        await readsFromRedis(writer, tenant, 1202, 'the writer served the evicted price after the replay');
+      } finally {
+        await command('ACL', 'SETUSER', 'default', '+publish');
+      }
+    } finally {
+      await Promise.all([writer.close(), reader.close()]);
     }
   });
 

@@ -52,6 +52,7 @@ test('an eviction refused while a background replay ends in the same read is sti
     report: () => undefined,
     broadcast: false,
     onRemoteEvict: () => undefined,
+    evictWaitMs: 1000,
   });
   // Redis refuses an eviction of a (out of memory): queued, the background retry armed.
   const first = tier.evict(['a']);
