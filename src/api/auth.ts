@@ -133,8 +133,13 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       actorId: principal.subject,
       method: request.method,
       route: request.routeOptions.url ?? request.url,
-      // A token minted under another name: its minter too, so that the entry traces back to them.
-      target: { params: request.params ?? {}, query: request.query ?? {}, ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy }), ...request.auditDetails },
+      // A token minted under another name: its minters too, so that the entry traces back to them.
+      target: {
+        params: request.params ?? {},
+        query: request.query ?? {},
+        ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy, mintChain: principal.mintChain }),
+        ...request.auditDetails,
+      },
       status,
       requestId: String(request.id),
     });
