@@ -286,6 +286,37 @@ describe('token revocation by role and subject', () => {
     assert.deepEqual(await use(minted, '/v1/admin/token-revocations'), { status: 200 });
   });
 
+  test('a request made with a revoked admin token is audited (actor, route, 401, the refusal); an audit that cannot be written leaves it a 401', async () => {
+    const leaked = `audited-${randomUUID().slice(0, 8)}`;
+    const minter = await t.token('admin', { subject: leaked });
+    const minted = await mintWith(minter, { role: 'admin', subject: `minted-${leaked}` });
+    await revoke({ role: 'admin', subject: leaked });
+    const entriesOf = async (res: { headers: Record<string, unknown> }) =>
+      (
+        await owner.query<{ actor_id: string; method: string; route: string; status: number; target: Record<string, unknown> }>(
+          'select actor_id, method, route, status, target from platform.admin_audit where request_id = $1',
+          [res.headers['x-request-id']],
+        )
+      ).rows.map((r) => [r.actor_id, r.method, r.route, r.status, r.target.refused, r.target.mintedBy, r.target.minted]);
+    const own = await t.request({ url: '/v1/admin/token-revocations', token: minter });
+    assert.deepEqual([own.statusCode, own.json().code], [401, 'TOKEN_REVOKED']);
+    assert.deepEqual(await entriesOf(own), [[leaked, 'GET', '/v1/admin/token-revocations', 401, 'TOKEN_REVOKED', undefined, undefined]], 'the revoked token itself');
+    const chained = await t.request({ method: 'POST', url: '/v1/tokens', token: minted, payload: { role: 'admin', subject: leaked } });
+    assert.deepEqual([chained.statusCode, chained.json().code], [401, 'TOKEN_REVOKED']);
+    // Nothing minted, so no target.minted.
+    assert.deepEqual(await entriesOf(chained), [[`minted-${leaked}`, 'POST', '/v1/tokens', 401, 'TOKEN_REVOKED', leaked, undefined]], 'a token the revoked admin minted');
+
+    await owner.query('alter table platform.admin_audit add constraint refuse_all check (false) not valid');
+    try {
+      const res = await t.request({ url: '/v1/admin/token-revocations', token: minter });
+      assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_REVOKED'], 'not 503: the audit of a refusal is best-effort');
+      const admitted = await use(admin, '/v1/restaurants');
+      assert.deepEqual([admitted.status, admitted.code], [503, 'AUDIT_UNAVAILABLE'], 'an admin request let in still fails closed');
+    } finally {
+      await owner.query('alter table platform.admin_audit drop constraint refuse_all');
+    }
+  });
+
   test('Row-Level Security: the token check reads revocations and writes none; admins write them; no one deletes one; other actors read none', async () => {
     const subject = randomUUID();
     await revoke({ role: 'staff', subject });
