@@ -12,6 +12,11 @@ declare module 'fastify' {
     principal: Principal | null;
     /** What a route adds to an admin request's audit entry (its `target`), beyond the path parameters and the query: what it made, say. */
     auditDetails: Readonly<Record<string, unknown>> | null;
+    /**
+     * A verified token that `checkPrincipal` refused (401, a revoked token), with the refusal's code:
+     * kept only so that the admin audit can name who tried. It authorizes nothing; `principal` stays null.
+     */
+    refusedToken: { readonly principal: Principal; readonly code: string } | null;
   }
   interface FastifyReply {
     /**
@@ -37,10 +42,12 @@ const needsToken = (request: FastifyRequest): boolean => (request.routeOptions.s
  * with 401 even on public routes. On such a route under `/restaurants/:rid`, staff of another
  * restaurant get 404 before validation too. Tenant and actor come from the token only: no other
  * header is read for them. `checkPrincipal`, when given, runs on every verified token and refuses one
- * by throwing (a revoked token: 401).
+ * by throwing (a revoked token: 401); a token it refuses with a 401 is kept in `request.refusedToken`
+ * for the admin audit, never as the principal.
  */
 export function registerAuthentication(app: FastifyInstance, tokens: TokenService, checkPrincipal?: (principal: Principal) => Promise<void>): void {
   app.decorateRequest('principal', null);
+  app.decorateRequest('refusedToken', null);
   app.addHook('onRequest', async (request) => {
     const header = request.headers.authorization;
     if (header === undefined) {
@@ -50,7 +57,13 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
     const match = BEARER.exec(header);
     if (match?.[1] === undefined) throw new UnauthorizedError('The Authorization header must be "Bearer <token>"', 'TOKEN_INVALID');
     const principal = await tokens.verify(match[1]);
-    await checkPrincipal?.(principal);
+    try {
+      await checkPrincipal?.(principal);
+    } catch (error) {
+      // Not a principal: only the audit of a revoked admin token's attempt reads it (registerAdminAudit).
+      if (error instanceof UnauthorizedError) request.refusedToken = { principal, code: error.code };
+      throw error;
+    }
     request.principal = principal;
   });
   // Staff of another restaurant learn nothing of a route under /restaurants/:rid that needs a token,
@@ -114,6 +127,9 @@ export class AuditUnavailableError extends BrigadeError {
 /**
  * Audits every request made with an admin token, whatever its outcome: a structured log line and a
  * call to `record` (the platform service writes it to its audit table) before the response is sent.
+ * A request whose verified admin token the check refused (revoked: 401, `request.refusedToken`) is
+ * audited too, with `target.refused` (the code), so that a leaked token's tries after its revocation
+ * show in the trail; that entry is best-effort, as failing closed would turn the 401 into a 503.
  * The entry is made storable first ({@link storableCopy}): a NUL or half a surrogate pair anywhere in
  * it, as a refused request's query or path brings, is written as its escape, `\u0000`, in plain text.
  * The audit fails closed: when `record` fails, the admin gets 503 `AUDIT_UNAVAILABLE` instead of the
@@ -125,7 +141,8 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
   app.decorateRequest('auditDetails', null);
   /** Whether the request needed no entry or its entry was written. */
   const audit = async (request: FastifyRequest, status: number): Promise<boolean> => {
-    const principal = request.principal;
+    const refused = request.principal === null ? request.refusedToken : null;
+    const principal = request.principal ?? refused?.principal;
     if (record === undefined || principal?.role !== 'admin') return true;
     // Storable before it is written: a request refused for a NUL in its query or path brings it along
     // (params and query as sent), and jsonb refused the entry (22P05), so the admin got 503 for a 400.
@@ -133,8 +150,14 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       actorId: principal.subject,
       method: request.method,
       route: request.routeOptions.url ?? request.url,
-      // A token minted under another name: its minter too, so that the entry traces back to them.
-      target: { params: request.params ?? {}, query: request.query ?? {}, ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy }), ...request.auditDetails },
+      // A token minted under another name: its minters too, so that the entry traces back to them.
+      target: {
+        params: request.params ?? {},
+        query: request.query ?? {},
+        ...(principal.mintedBy === undefined ? {} : { mintedBy: principal.mintedBy, mintChain: principal.mintChain }),
+        ...(refused === null ? {} : { refused: refused.code }),
+        ...request.auditDetails,
+      },
       status,
       requestId: String(request.id),
     });
@@ -143,6 +166,11 @@ export function registerAdminAudit(app: FastifyInstance, record: ((entry: AdminA
       await record(entry);
       return true;
     } catch (error) {
+      // A refused token's 401 stands: it let nothing happen, and a 503 would only tell the caller less.
+      if (refused !== null) {
+        request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry of a refused token; its 401 stands');
+        return true;
+      }
       request.log.error({ err: error, audit: entry }, 'could not write the admin audit entry; the answer is withheld (503)');
       return false;
     }

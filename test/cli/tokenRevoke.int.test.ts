@@ -55,15 +55,22 @@ describe('brigade token revoke', () => {
     assert.deepEqual(stored.rows, [{ revoked_by: 'cli', reason: 'left the restaurant' }]);
   });
 
-  test('an admin and a customer are revoked the same way', async () => {
+  test('an admin and a customer are revoked the same way; for an admin it says that the tokens it minted are refused too', async () => {
     const leaked = await t.token('admin', { subject: 'leaked-cli' });
+    const minted = await t.request({ method: 'POST', url: '/v1/tokens', token: leaked, payload: { role: 'admin', subject: 'minted-by-leaked-cli' } });
+    assert.equal(minted.statusCode, 201, minted.body);
     const customer = await t.token('customer', { subject: randomUUID() });
     const customerId = (await t.platform.deps.tokens.verify(customer)).subject;
+    const said: string[] = [];
     for (const [role, subject] of [['admin', 'leaked-cli'], ['customer', customerId]] as const) {
       const result = await runMain(['token', 'revoke', '--role', role, '--subject', subject], env);
       assert.equal(result.code, 0, result.stderr);
+      said.push(result.stdout);
     }
+    assert.match(said[0]!, /tokens leaked-cli minted .*are refused too.*mint again/s, said[0]);
+    assert.doesNotMatch(said[1]!, /minted .*refused too/, 'a customer mints nothing');
     assert.equal((await t.request({ url: '/v1/admin/token-revocations', token: leaked })).json().code, 'TOKEN_REVOKED');
+    assert.equal((await t.request({ url: '/v1/admin/token-revocations', token: minted.json().token })).json().code, 'TOKEN_REVOKED');
     assert.equal((await t.request({ url: '/v1/customers/me/orders', token: customer })).json().code, 'TOKEN_REVOKED');
   });
 

@@ -25,7 +25,9 @@ A customer token with --subject carries the customer's credentials version, read
 revoke refuses every token of the role and subject issued up to now (401 TOKEN_REVOKED), as
 POST /v1/admin/token-revocations does: a staff member let go, a courier removed, a leaked admin token,
 a customer's lost phone (their password stays: they sign in again). --subject is the tokens' subject
-(a UUID; an admin's name). Tokens minted once it has answered are valid. It writes to the database
+(a UUID; an admin's name). Revoking an admin also refuses the tokens minted through them (POST /v1/tokens
+with their token, and the tokens minted with those), whatever their role. Tokens minted once it has
+answered are valid. It writes to the database
 (DATABASE_URL, or the embedded one) and is recorded in the admin audit log as actor "cli".`;
 
 /** The token service's field names, as this command's flags. */
@@ -88,6 +90,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       );
       const anew = `brigade token --role ${revoked.role}${revoked.role === 'staff' ? ' --restaurant ID' : ''} --subject ${revoked.subject} mints one${revoked.role === 'customer' ? ', or they sign in' : ''}`;
       ctx.io.out(`revoked the ${revoked.role} tokens of ${revoked.subject} issued up to ${revoked.revokedBefore} (that second included); tokens issued from ${revoked.validFrom} on are valid (${anew})`);
+      if (revoked.alsoRefused !== undefined) ctx.io.out(revoked.alsoRefused);
       return 0;
     }
     const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };

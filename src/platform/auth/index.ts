@@ -1,3 +1,3 @@
 export { hashPassword, PASSWORD_LENGTH, passwordNeedsRehash, SCRYPT_PARAMETERS, verifyPassword } from './passwords.ts';
-export { createTokenService, loadOrCreateSecret, ROLES, TOKEN_TTL_SECONDS, TokenError, tokenSubject } from './tokens.ts';
+export { createTokenService, loadOrCreateSecret, MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS, TokenError, tokenSubject } from './tokens.ts';
 export type { Principal, Role, TokenService } from './tokens.ts';

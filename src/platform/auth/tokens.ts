@@ -18,10 +18,17 @@ export interface Principal {
   readonly restaurantId: string | null;
   /**
    * Who minted the token through the API (an admin's subject, the token's RFC 8693 `act` claim), so that
-   * what is done with a token minted under another name traces back to its minter. Absent for a token
-   * minted otherwise (sign-up, `brigade token`, the development login).
+   * what is done with a token minted under another name traces back to its minter: `mintChain[0]`.
+   * Absent for a token minted otherwise (sign-up, `brigade token`, the development login).
    */
   readonly mintedBy?: string;
+  /**
+   * Every admin through whom the token was minted, its minter first, then whoever minted the minter's
+   * token, and so on (the `act` claim nested as RFC 8693 nests it; at most {@link MINT_CHAIN_MAX}). A
+   * token is refused once any of them was revoked at or after its issue (decision 0007). A token minted
+   * before the chain was carried has its minter alone. Absent when `mintedBy` is.
+   */
+  readonly mintChain?: readonly string[];
   /**
    * The customer's credentials version when the token was signed (its `cv` claim; 0 without one, and
    * for every other role): a customer token older than the customer's current version (a password
@@ -49,6 +56,13 @@ export interface Principal {
  */
 export const TOKEN_TTL_SECONDS = Object.freeze({ min: 60, max: 30 * 24 * 3600 });
 
+/**
+ * The most admins a token's chain of minters (`act`, nested) names: a token minted through this many
+ * cannot mint (`POST /v1/tokens` answers 403 `MINT_CHAIN_TOO_LONG`), and one whose `act` nests deeper
+ * is invalid. It bounds the claim's size and the request-time check's look-up.
+ */
+export const MINT_CHAIN_MAX = 8;
+
 const ISSUER = 'brigade';
 const SUBJECT = /^[A-Za-z0-9_.:-]{1,100}$/;
 /** The largest credentials version: PostgreSQL's `integer`, the column it is read from. */
@@ -57,10 +71,11 @@ const MAX_CREDENTIALS_VERSION = 2 ** 31 - 1;
 /** Token signing and verification with one HS256 secret. */
 export interface TokenService {
   /**
-   * Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintedBy` goes in its `act`
-   * claim, a customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim.
+   * Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintChain` (its minter first,
+   * at most {@link MINT_CHAIN_MAX}) goes in its `act` claim, nested (`{ sub, act: { sub, … } }`), a
+   * customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim.
    */
-  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintedBy?: string; credentialsVersion?: number }, ttlSeconds?: number): Promise<string>;
+  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintChain?: readonly string[]; credentialsVersion?: number }, ttlSeconds?: number): Promise<string>;
   /** Verifies signature, issuer, expiry and claims; throws 401 errors with stable codes. */
   verify(token: string): Promise<Principal>;
 }
@@ -83,10 +98,8 @@ export function createTokenService(secret: string): TokenService {
       if (principal.restaurantId !== null) claims.rid = principal.restaurantId;
       // 0 is the absent claim: a customer who never changed a credential gets the token they got before.
       if (principal.credentialsVersion > 0) claims.cv = principal.credentialsVersion;
-      if (input.mintedBy !== undefined) {
-        if (!SUBJECT.test(input.mintedBy)) throw new ValidationError('mintedBy must be an id', { field: 'mintedBy' });
-        claims.act = { sub: input.mintedBy };
-      }
+      const act = actOf(input.mintChain ?? []);
+      if (act !== undefined) claims.act = act;
       return new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setIssuer(ISSUER)
@@ -110,10 +123,11 @@ export function createTokenService(secret: string): TokenService {
           restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
           credentialsVersion: payload.cv,
         });
-        const mintedBy = mintedByOf(payload.act);
+        const mintChain = mintChainOf(payload.act);
         // jose has checked that an iat, when there is one, is a number.
         const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : 0;
-        return Object.freeze({ ...principal, ...(mintedBy === undefined ? {} : { mintedBy }), expiresAt: Number(payload.exp) * 1000, issuedAt });
+        const minted = mintChain.length === 0 ? {} : { mintedBy: mintChain[0]!, mintChain: Object.freeze(mintChain) };
+        return Object.freeze({ ...principal, ...minted, expiresAt: Number(payload.exp) * 1000, issuedAt });
       } catch {
         throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role, malformed ids or a malformed claim (act, cv)');
       }
@@ -128,12 +142,35 @@ export class TokenError extends UnauthorizedError {
   }
 }
 
-/** The minter an `act` claim names; absent without one; throws for one of another shape. */
-function mintedByOf(act: unknown): string | undefined {
-  if (act === undefined) return undefined;
-  const sub = (act as { sub?: unknown } | null)?.sub;
-  if (typeof sub !== 'string' || !SUBJECT.test(sub)) throw new ValidationError('act.sub must be an id', { field: 'act' });
-  return sub;
+/**
+ * The `act` claim of a chain of minters, nested as RFC 8693 §4.1 nests prior actors: the minter is the
+ * outer `sub`, whoever minted the minter's token the `sub` of its `act`, and so on. None for an empty
+ * chain. Throws for a subject that is no id or a chain longer than {@link MINT_CHAIN_MAX}.
+ */
+function actOf(chain: readonly string[]): Record<string, unknown> | undefined {
+  if (chain.length > MINT_CHAIN_MAX) throw new ValidationError(`mintChain names at most ${MINT_CHAIN_MAX} minters, got ${chain.length}`, { field: 'mintChain' });
+  let act: Record<string, unknown> | undefined;
+  for (const sub of [...chain].reverse()) {
+    if (!SUBJECT.test(sub)) throw new ValidationError('mintChain must hold ids', { field: 'mintChain' });
+    act = act === undefined ? { sub } : { sub, act };
+  }
+  return act;
+}
+
+/**
+ * The minters an `act` claim names, the outer one first: none without one, one for the flat `act` of
+ * tokens minted before the chain was carried. Throws for an `act` of another shape (a level that is no
+ * object, a `sub` that is no id) or nested deeper than {@link MINT_CHAIN_MAX}. Other members of a level
+ * are ignored, as RFC 8693 lets them be.
+ */
+function mintChainOf(act: unknown): string[] {
+  const chain: string[] = [];
+  for (let level = act; level !== undefined; level = (level as { act?: unknown }).act) {
+    const sub = typeof level === 'object' && level !== null ? (level as { sub?: unknown }).sub : undefined;
+    if (typeof sub !== 'string' || !SUBJECT.test(sub)) throw new ValidationError('act.sub must be an id', { field: 'act' });
+    if (chain.push(sub) > MINT_CHAIN_MAX) throw new ValidationError(`act nests more than ${MINT_CHAIN_MAX} minters`, { field: 'act' });
+  }
+  return chain;
 }
 
 /**

@@ -7,7 +7,7 @@ export type { OpenOrders, PlatformPorts } from './ports.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
-export { CustomerHasOpenOrdersError, TokenRestaurantUnknownError } from './operations/errors.ts';
+export { CustomerHasOpenOrdersError, MintChainTooLongError, TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
 export { cityProblems, NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
@@ -15,7 +15,7 @@ export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';
 export { customerKeyId, customerKeys } from './customerKeys.ts';
 export { refuseRevokedTokens } from './revokedTokens.ts';
-export { revokeTokens } from './operations/revokeTokens.ts';
+export { revokeTokens, type RevokedTokens } from './operations/revokeTokens.ts';
 export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 
 /**

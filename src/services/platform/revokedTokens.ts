@@ -16,7 +16,9 @@ const CHECK = { kind: 'system', id: 'token-check' } as const;
  *   token ends with the reset;
  * - when an admin revoked its role and subject at or after the second it was issued in (decision
  *   0007, `POST /v1/admin/token-revocations`, `brigade token revoke`): a staff member let go, a courier
- *   removed, a leaked admin token.
+ *   removed, a leaked admin token;
+ * - when any admin in its chain of minters (its `act` claim, `Principal.mintChain`) was revoked at or
+ *   after that second: a token minted with a leaked admin token ends with it, whatever its role.
  *
  * One statement, one round trip, per request with a token, whatever its role (read-only, on the
  * primary: never a replica that has not replayed the erasure, the change or the revocation).
@@ -43,11 +45,20 @@ export function refuseRevokedTokens(commitStatements: CommitStatementsFn): (prin
     }
     // iat is whole seconds, and so is the revocation: a token issued in its second is refused too, as
     // it may have been minted before the revocation within that second (migration 0033).
-    if (standing.revokedBefore !== null && (principal.issuedAt ?? 0) <= standing.revokedBefore) {
+    const issuedAt = principal.issuedAt ?? 0;
+    const anew = principal.role === 'customer' ? 'Sign in again (POST /v1/customers/sign-in) for a new token.' : 'If you still need access, ask an admin for a new token.';
+    if (standing.revokedBefore !== null && issuedAt <= standing.revokedBefore) {
       const at = new Date(standing.revokedBefore).toISOString();
+      throw new UnauthorizedError(`This ${principal.role} token (subject ${principal.subject}) was revoked by an admin: tokens of it issued up to ${at} grant nothing any more. ${anew}`, 'TOKEN_REVOKED');
+    }
+    // The same rule for each admin through whom it was minted: a token minted before (or in the second
+    // of) that admin's revocation may have been minted with the token that leaked.
+    const minter = standing.minterRevocations?.find((r) => issuedAt <= r.revokedBefore);
+    if (minter !== undefined) {
+      const at = new Date(minter.revokedBefore).toISOString();
       throw new UnauthorizedError(
-        `This ${principal.role} token (subject ${principal.subject}) was revoked by an admin: tokens of it issued up to ${at} grant nothing any more. ` +
-          (principal.role === 'customer' ? 'Sign in again (POST /v1/customers/sign-in) for a new token.' : 'If you still need access, ask an admin for a new token.'),
+        `This ${principal.role} token (subject ${principal.subject}) was revoked by an admin: it was minted through admin ${minter.subject}, whose tokens were revoked, ` +
+          `and tokens minted through them up to ${at} grant nothing any more. ${anew}`,
         'TOKEN_REVOKED',
       );
     }

@@ -6,7 +6,7 @@ import { absentBodyIsEmpty, actorContext, authorize, callerOf, NameText, NoField
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
-import { ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
+import { MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
 import { restaurantDirectory } from './directory.ts';
 import { createCourier } from './operations/createCourier.ts';
 import { mintToken } from './operations/mintToken.ts';
@@ -62,6 +62,13 @@ const TokenRevocationSchema = Type.Object({
   validFrom: Type.String({ format: 'date-time', description: 'the next second: tokens issued from it on are valid' }),
   revokedBy: Type.String(),
   reason: Type.Union([Type.String(), Type.Null()]),
+});
+/** The revocation's answer: the revocation, and for an admin what else it refuses. */
+const RevokedTokensSchema = Type.Object({
+  ...TokenRevocationSchema.properties,
+  alsoRefused: Type.Optional(
+    Type.String({ description: "an admin's revocation: the tokens that admin minted (POST /v1/tokens), and those minted with them, issued up to revokedBefore, are refused too" }),
+  ),
 });
 const bearer = [{ bearer: [] }];
 const NOT_ADMIN = { 403: 'FORBIDDEN: not an admin token' };
@@ -387,17 +394,27 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         ),
         response: { 201: Type.Object({ token: Type.String() }) },
       },
-      config: { docs: { success: { 201: 'The token' }, errors: { ...NOT_ADMIN, 404: 'NOT_FOUND: restaurantId names a restaurant the directory does not know' } } },
+      config: {
+        docs: {
+          success: { 201: "The token: its act claim names the calling admin, then the minters of the caller's token (RFC 8693, nested); revoking any of them refuses it" },
+          errors: {
+            403: `FORBIDDEN: not an admin token; MINT_CHAIN_TOO_LONG: the caller's token was itself minted through ${MINT_CHAIN_MAX} admins`,
+            404: 'NOT_FOUND: restaurantId names a restaurant the directory does not know',
+          },
+        },
+      },
     },
     async (request, reply) => {
       const admin = authorize(request, 'admin');
       const { ttlSeconds, ...principal } = request.body;
       // The checks of brigade token and the development login too (one operation). The token names its
-      // minter, and the mint's audit entry what was minted: whatever is done under the subject an admin
-      // chose traces back to them.
-      const token = await mintToken({ unitOfWork, tokens }, { ...principal, mintedBy: admin.subject }, ttlSeconds);
+      // minters, and the mint's audit entry what was minted: whatever is done under the subject an admin
+      // chose traces back to them, and revoking any of them refuses it.
+      const token = await mintToken({ unitOfWork, tokens }, { ...principal, minter: admin }, ttlSeconds);
       const minted = await tokens.verify(token);
-      request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt: new Date(minted.expiresAt!).toISOString() } };
+      const expiresAt = new Date(minted.expiresAt!).toISOString();
+      // Its chain of minters too: the audit then finds every token minted through an admin who is revoked.
+      request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt, mintChain: minted.mintChain } };
       return reply.status(201).send({ token });
     },
   );
@@ -414,14 +431,17 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           'Tokens are stateless and live up to 30 days; this ends them early, for one subject, without rotating BRIGADE_SECRET (which ends every token). ' +
           'The time is cut to the whole second, as a token\'s `iat` is, and a token issued within that second is refused too; the answer comes once it is over, ' +
           'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
+          'Revoking an admin also refuses every token minted through them (`POST /v1/tokens` with their token, and tokens minted with those), whatever its role, issued up to the same second: mint again the ones still needed. ' +
           'The same as `brigade token revoke`.',
         security: bearer,
         body: NewTokenRevocation,
-        response: { 200: TokenRevocationSchema },
+        response: { 200: RevokedTokensSchema },
       },
       config: {
         docs: {
-          success: { 200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid" },
+          success: {
+            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused)",
+          },
           errors: NOT_ADMIN,
         },
       },

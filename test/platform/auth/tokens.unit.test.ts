@@ -5,11 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createTokenService, loadOrCreateSecret, TokenError } from '../../../src/platform/auth/index.ts';
+import { createTokenService, loadOrCreateSecret, MINT_CHAIN_MAX, TokenError } from '../../../src/platform/auth/index.ts';
 import { BrigadeError, ValidationError } from '../../../src/platform/errors/index.ts';
 
 const secret = 'a-secret-of-at-least-thirty-two-characters!';
 const tokens = createTokenService(secret);
+const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
 
 test('a signed token verifies to the same principal', async () => {
   const rid = randomUUID();
@@ -49,20 +50,41 @@ test('claims are validated when signing', async () => {
 });
 
 test("a token's minter rides in its act claim (RFC 8693) and comes back as mintedBy; an act of another shape is refused", async () => {
-  const minted = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'alice', mintedBy: 'ops' }));
+  const minted = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'alice', mintChain: ['ops'] }));
   assert.equal(minted.mintedBy, 'ops');
-  assert.equal('mintedBy' in (await tokens.verify(await tokens.sign({ role: 'admin', subject: 'ops' }))), false, 'absent without one');
-  await assert.rejects(tokens.sign({ role: 'admin', subject: 'alice', mintedBy: 'has space' }), ValidationError);
+  assert.deepEqual(minted.mintChain, ['ops']);
+  const plain = await tokens.verify(await tokens.sign({ role: 'admin', subject: 'ops' }));
+  assert.equal('mintedBy' in plain || 'mintChain' in plain, false, 'absent without one');
+  assert.equal('act' in payloadOf(await tokens.sign({ role: 'admin', subject: 'ops', mintChain: [] })), false, 'an empty chain is no act');
+  await assert.rejects(tokens.sign({ role: 'admin', subject: 'alice', mintChain: ['has space'] }), (e: unknown) => e instanceof ValidationError && e.details.field === 'mintChain');
   const key = new TextEncoder().encode(secret);
-  for (const act of ['ops', { sub: 7 }, { sub: 'a b' }, null]) {
+  for (const act of ['ops', { sub: 7 }, { sub: 'a b' }, null, { sub: 'ops', act: 'root' }, { sub: 'ops', act: { sub: 'a b' } }, { sub: 'ops', act: null }]) {
     const odd = await new SignJWT({ role: 'admin', act }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setExpirationTime('1h').sign(key);
     await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', JSON.stringify(act));
   }
 });
 
+test("a token minted with a minted token carries the whole chain of minters, nested as RFC 8693 nests act (the minter first); a flat act of earlier tokens still verifies; more than 8 is refused", async () => {
+  const key = new TextEncoder().encode(secret);
+  const chained = await tokens.sign({ role: 'staff', restaurantId: randomUUID(), subject: randomUUID(), mintChain: ['backup', 'ops', 'root'] });
+  assert.deepEqual(payloadOf(chained).act, { sub: 'backup', act: { sub: 'ops', act: { sub: 'root' } } });
+  const verified = await tokens.verify(chained);
+  assert.deepEqual([verified.mintedBy, verified.mintChain], ['backup', ['backup', 'ops', 'root']]);
+  // Signed before the chain was carried: one level, as every minted token had.
+  const flat = await new SignJWT({ role: 'admin', act: { sub: 'ops' } }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setIssuedAt().setExpirationTime('1h').sign(key);
+  assert.deepEqual(await tokens.verify(flat).then((p) => [p.mintedBy, p.mintChain]), ['ops', ['ops']]);
+
+  const names = (n: number) => Array.from({ length: n }, (_, i) => `admin-${i + 1}`);
+  const nest = (chain: readonly string[]): unknown => (chain.length === 0 ? undefined : { sub: chain[0], ...(chain.length > 1 ? { act: nest(chain.slice(1)) } : {}) });
+  assert.equal(MINT_CHAIN_MAX, 8);
+  assert.deepEqual((await tokens.verify(await tokens.sign({ role: 'admin', subject: 'deep', mintChain: names(8) }))).mintChain, names(8), '8 levels are carried');
+  await assert.rejects(tokens.sign({ role: 'admin', subject: 'deep', mintChain: names(9) }), (e: unknown) => e instanceof ValidationError && e.details.field === 'mintChain' && /at most 8/.test(e.message));
+  const nine = await new SignJWT({ role: 'admin', act: nest(names(9)) }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('deep').setExpirationTime('1h').sign(key);
+  await assert.rejects(tokens.verify(nine), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', 'an act nested deeper than 8');
+});
+
 test("a customer token carries its customer's credentials version in the cv claim (absent: 0); one of another shape, or on another role, is refused", async () => {
   const key = new TextEncoder().encode(secret);
-  const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
   const subject = randomUUID();
   const third = await tokens.sign({ role: 'customer', subject, credentialsVersion: 3 });
   assert.equal(payloadOf(third).cv, 3);

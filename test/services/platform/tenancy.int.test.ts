@@ -268,7 +268,28 @@ describe('tenancy: restaurants as tenants under Row-Level Security', () => {
         ['alice', '/v1/restaurants', undefined, 'ops'],
       ],
     );
-    assert.deepEqual({ ...(rows[0]!.target.minted as object), expiresAt: undefined }, { role: 'admin', subject: 'alice', restaurantId: null, expiresAt: undefined });
+    assert.deepEqual({ ...(rows[0]!.target.minted as object), expiresAt: undefined }, { role: 'admin', subject: 'alice', restaurantId: null, expiresAt: undefined, mintChain: ['ops'] });
+    assert.deepEqual(rows[1]!.target.mintChain, ['ops']);
+
+    // A token minted with alice's: its chain names both, in the mint's entry and in its own requests',
+    // so that the audit finds every token minted through an admin who is revoked (decision 0007).
+    const second = await t.request({ method: 'POST', url: '/v1/tokens', token: alice, payload: { role: 'admin', subject: 'bob', ttlSeconds: 3600 } });
+    assert.equal(second.statusCode, 201, second.body);
+    const usedByBob = await t.request({ url: '/v1/restaurants', token: second.json().token });
+    assert.equal(usedByBob.statusCode, 200, usedByBob.body);
+    const chained = (
+      await dbs.poolForUrl(t.db.url).query<{ actor_id: string; target: Record<string, unknown> }>(
+        "select actor_id, target from platform.admin_audit where request_id = any($1) and target->'minted'->'mintChain' ? 'ops' or request_id = $2 order by id",
+        [[second.headers['x-request-id']], usedByBob.headers['x-request-id']],
+      )
+    ).rows;
+    assert.deepEqual(
+      chained.map((r) => [r.actor_id, (r.target.minted as { mintChain?: unknown } | undefined)?.mintChain, r.target.mintChain]),
+      [
+        ['alice', ['alice', 'ops'], ['ops']],
+        ['bob', undefined, ['alice', 'ops']],
+      ],
+    );
   });
 
   test('an admin request whose audit entry cannot be written gets 503, not its answer', async () => {

@@ -204,6 +204,119 @@ describe('token revocation by role and subject', () => {
     assert.deepEqual(entry!.target.revoked, { role: 'staff', subject, reason: 'audited', revokedBefore: res.json().revokedBefore });
   });
 
+  /** A token `minter` mints through `POST /v1/tokens`. */
+  const mintWith = async (minter: string, body: Record<string, unknown>) => {
+    const res = await t.request({ method: 'POST', url: '/v1/tokens', token: minter, payload: body });
+    assert.equal(res.statusCode, 201, res.body);
+    return res.json().token as string;
+  };
+  const payloadOf = (token: string) => JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as Record<string, unknown>;
+  /** `chain` as RFC 8693 nests it in `act`: the minter first, then whoever minted the minter's token. */
+  const nest = (chain: readonly string[]): Record<string, unknown> => ({ sub: chain[0], ...(chain.length > 1 ? { act: nest(chain.slice(1)) } : {}) });
+
+  test("revoking an admin refuses the tokens it minted, and the tokens those minted, whatever their role; the answer says so; other admins' tokens, and tokens minted after, work", async () => {
+    const minter = `minter-${randomUUID().slice(0, 8)}`;
+    const minterToken = await mint({ role: 'admin', subject: minter });
+    // The leak of the finding: minter's token mints a 30-day admin token under another name, which mints more.
+    const backup = await mintWith(minterToken, { role: 'admin', subject: `backup-${minter}`, ttlSeconds: 30 * 24 * 3600 });
+    const deep = await mintWith(backup, { role: 'admin', subject: `deep-${minter}` });
+    const staffToken = await mintWith(minterToken, { role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const courierToken = await mintWith(backup, { role: 'courier', subject: await courier() });
+    assert.deepEqual(payloadOf(deep).act, { sub: `backup-${minter}`, act: { sub: minter, act: { sub: 'ops' } } }, 'the whole chain, nested');
+    const bystander = await mint({ role: 'admin', subject: `bystander-${minter}` });
+    for (const [token, url] of [[backup, '/v1/admin/token-revocations'], [deep, '/v1/admin/token-revocations'], [staffToken, staffUrl()], [courierToken, '/v1/couriers/me']] as const) {
+      assert.deepEqual(await use(token, url), { status: 200 }, url);
+    }
+
+    const revocation = (await revoke({ role: 'admin', subject: minter, reason: 'leaked' })) as Revocation & { alsoRefused?: string };
+    assert.match(revocation.alsoRefused ?? '', new RegExp(`tokens ${minter} minted .*are refused too`), JSON.stringify(revocation));
+    assert.match(revocation.alsoRefused ?? '', /mint again/);
+
+    await assertRevoked(minterToken, '/v1/admin/token-revocations', 'the revoked admin');
+    for (const [token, url, what] of [
+      [backup, '/v1/admin/token-revocations', 'the 30-day admin token it minted'],
+      [deep, '/v1/admin/token-revocations', 'an admin token minted with that one'],
+      [staffToken, staffUrl(), 'a staff token it minted'],
+      [courierToken, '/v1/couriers/me', 'a courier token minted with its admin token'],
+    ] as const) {
+      await assertRevoked(token, url, what);
+      const { detail } = await use(token, url);
+      assert.match(detail!, new RegExp(`minted through admin ${minter}, whose tokens were revoked`), what);
+    }
+    // The backdoor of the finding: the minted token can no longer mint a fresh token of the revoked admin.
+    const backdoor = await t.request({ method: 'POST', url: '/v1/tokens', token: backup, payload: { role: 'admin', subject: minter } });
+    assert.deepEqual([backdoor.statusCode, backdoor.json().code], [401, 'TOKEN_REVOKED']);
+
+    assert.deepEqual(await use(bystander, '/v1/admin/token-revocations'), { status: 200 }, "a token another admin minted");
+    assert.deepEqual(await use(admin, '/v1/admin/token-revocations'), { status: 200 }, 'the admin who minted the revoked one');
+    // Minted after the revocation: by the revoked admin's new token, and anew by another admin.
+    const fresh = await t.token('admin', { subject: minter });
+    assert.deepEqual(await use(await mintWith(fresh, { role: 'admin', subject: `backup-${minter}` }), '/v1/admin/token-revocations'), { status: 200 }, 'minted by its new token');
+    assert.deepEqual(await use(await mint({ role: 'staff', restaurantId: rid, subject: randomUUID() }), staffUrl()), { status: 200 }, 'minted again by another admin');
+  });
+
+  test("a minted token's issue second against its minter's revocation: issued in it or before is refused, from validFrom on works; a flat act of earlier tokens counts as well", async () => {
+    const minter = `second-${randomUUID().slice(0, 8)}`;
+    const revocation = await revoke({ role: 'admin', subject: minter });
+    const [at, from] = [seconds(revocation.revokedBefore), seconds(revocation.validFrom)];
+    for (const act of [{ sub: minter }, nest(['middle', minter, 'ops']), nest(['a', 'b', 'c', 'd', 'e', 'f', 'g', minter])]) {
+      const what = JSON.stringify(act);
+      await assertRevoked(await signedAt(at - 1, { role: 'admin', act }, 'x'), '/v1/admin/token-revocations', `the second before: ${what}`);
+      await assertRevoked(await signedAt(at, { role: 'admin', act }, 'x'), '/v1/admin/token-revocations', `the same second: ${what}`);
+      assert.deepEqual(await use(await signedAt(from, { role: 'admin', act }, 'x'), '/v1/admin/token-revocations'), { status: 200 }, `at validFrom: ${what}`);
+    }
+    // Another role's revocation of the same name is not an admin's: the chain names admins.
+    const name = randomUUID();
+    await revoke({ role: 'staff', subject: name });
+    assert.deepEqual(await use(await signedAt(at, { role: 'admin', act: { sub: name } }, 'x'), '/v1/admin/token-revocations'), { status: 200 }, 'a staff revocation of the same name');
+  });
+
+  test('a chain of minters is bounded: a token minted through 8 admins cannot mint (403 MINT_CHAIN_TOO_LONG, saying what to do); one through 7 can', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const chain = Array.from({ length: 8 }, (_, i) => `link-${i + 1}`);
+    const eight = await signedAt(now, { role: 'admin', act: nest(chain) }, 'end');
+    assert.deepEqual(await use(eight, '/v1/admin/token-revocations'), { status: 200 }, 'it verifies and works');
+    const refused = await t.request({ method: 'POST', url: '/v1/tokens', token: eight, payload: { role: 'admin', subject: 'ninth' } });
+    assert.deepEqual([refused.statusCode, refused.json().code], [403, 'MINT_CHAIN_TOO_LONG'], refused.body);
+    assert.match(refused.json().detail, /8 admins/);
+    assert.match(refused.json().detail, /brigade token --role admin/);
+    const seven = await signedAt(now, { role: 'admin', act: nest(chain.slice(1)) }, 'link-1');
+    const minted = await mintWith(seven, { role: 'admin', subject: 'end' });
+    assert.deepEqual(payloadOf(minted).act, nest(chain));
+    assert.deepEqual(await use(minted, '/v1/admin/token-revocations'), { status: 200 });
+  });
+
+  test('a request made with a revoked admin token is audited (actor, route, 401, the refusal); an audit that cannot be written leaves it a 401', async () => {
+    const leaked = `audited-${randomUUID().slice(0, 8)}`;
+    const minter = await t.token('admin', { subject: leaked });
+    const minted = await mintWith(minter, { role: 'admin', subject: `minted-${leaked}` });
+    await revoke({ role: 'admin', subject: leaked });
+    const entriesOf = async (res: { headers: Record<string, unknown> }) =>
+      (
+        await owner.query<{ actor_id: string; method: string; route: string; status: number; target: Record<string, unknown> }>(
+          'select actor_id, method, route, status, target from platform.admin_audit where request_id = $1',
+          [res.headers['x-request-id']],
+        )
+      ).rows.map((r) => [r.actor_id, r.method, r.route, r.status, r.target.refused, r.target.mintedBy, r.target.minted]);
+    const own = await t.request({ url: '/v1/admin/token-revocations', token: minter });
+    assert.deepEqual([own.statusCode, own.json().code], [401, 'TOKEN_REVOKED']);
+    assert.deepEqual(await entriesOf(own), [[leaked, 'GET', '/v1/admin/token-revocations', 401, 'TOKEN_REVOKED', undefined, undefined]], 'the revoked token itself');
+    const chained = await t.request({ method: 'POST', url: '/v1/tokens', token: minted, payload: { role: 'admin', subject: leaked } });
+    assert.deepEqual([chained.statusCode, chained.json().code], [401, 'TOKEN_REVOKED']);
+    // Nothing minted, so no target.minted.
+    assert.deepEqual(await entriesOf(chained), [[`minted-${leaked}`, 'POST', '/v1/tokens', 401, 'TOKEN_REVOKED', leaked, undefined]], 'a token the revoked admin minted');
+
+    await owner.query('alter table platform.admin_audit add constraint refuse_all check (false) not valid');
+    try {
+      const res = await t.request({ url: '/v1/admin/token-revocations', token: minter });
+      assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_REVOKED'], 'not 503: the audit of a refusal is best-effort');
+      const admitted = await use(admin, '/v1/restaurants');
+      assert.deepEqual([admitted.status, admitted.code], [503, 'AUDIT_UNAVAILABLE'], 'an admin request let in still fails closed');
+    } finally {
+      await owner.query('alter table platform.admin_audit drop constraint refuse_all');
+    }
+  });
+
   test('Row-Level Security: the token check reads revocations and writes none; admins write them; no one deletes one; other actors read none', async () => {
     const subject = randomUUID();
     await revoke({ role: 'staff', subject });

@@ -37,6 +37,22 @@ export class TokenRestaurantUnknownError extends BrigadeError {
 }
 
 /**
+ * 403 `MINT_CHAIN_TOO_LONG`: an admin token that was itself minted through `depth` admins (the most a
+ * token's `act` claim names, `MINT_CHAIN_MAX`) asked `POST /v1/tokens` for another (decision 0007).
+ */
+export class MintChainTooLongError extends BrigadeError {
+  constructor(minter: string, depth: number) {
+    super(
+      'MINT_CHAIN_TOO_LONG',
+      403,
+      `This admin token (${minter}) was itself minted through ${depth} admins, the most a token's chain of minters names, so it cannot mint another. ` +
+        'Mint with an admin token that was minted through fewer (one from brigade token --role admin, which holds the secret, names none).',
+      { details: { depth } },
+    );
+  }
+}
+
+/**
  * 409 `CUSTOMER_HAS_OPEN_ORDERS`: the customer's erasure was refused while orders of theirs are on
  * their way (decision 0090): it would leave their courier without the address. `details.orderIds`
  * names them.

@@ -1,9 +1,9 @@
-import { TOKEN_TTL_SECONDS, type Role, type TokenService } from '../../../platform/auth/index.ts';
+import { MINT_CHAIN_MAX, TOKEN_TTL_SECONDS, type Principal, type Role, type TokenService } from '../../../platform/auth/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { restaurantDirectory } from '../directory.ts';
-import { TokenRestaurantUnknownError } from './errors.ts';
+import { MintChainTooLongError, TokenRestaurantUnknownError } from './errors.ts';
 import { readCredentialsVersion } from './readCredentialsVersion.ts';
 
 /** What a token is asked for: its role, and the subject and restaurant it names. */
@@ -11,8 +11,11 @@ export interface TokenRequest {
   readonly role: Role;
   readonly subject?: string;
   readonly restaurantId?: string;
-  /** Who asks, when it is someone other than the subject (an admin through `POST /v1/tokens`): the token's `act` claim. */
-  readonly mintedBy?: string;
+  /**
+   * The admin who asks through `POST /v1/tokens`: the token's `act` claim names them first, then the
+   * minters of their own token (its `mintChain`), so that revoking any of them refuses it (decision 0007).
+   */
+  readonly minter?: Pick<Principal, 'subject' | 'mintChain'>;
 }
 
 /**
@@ -28,7 +31,11 @@ export interface TokenRequest {
  * would be refused at once (401 `TOKEN_REVOKED`). A subject that is no customer (never signed up, or
  * erased) gets 0, and no subject (a new UUID) reads nothing.
  *
+ * A token asked for by a `minter` names the chain of minters (the minter, then the minters of its
+ * token), at most {@link MINT_CHAIN_MAX}.
+ *
  * @throws {ValidationError} 400, `details.field` `ttlSeconds`, `role`, `subject` or `restaurantId`.
+ * @throws {MintChainTooLongError} 403 `MINT_CHAIN_TOO_LONG`: the minter's token was itself minted through {@link MINT_CHAIN_MAX} admins.
  * @throws {TokenRestaurantUnknownError} 404 `NOT_FOUND`: the restaurant is not in the directory.
  *
  * @example
@@ -38,6 +45,9 @@ export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; reado
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= TOKEN_TTL_SECONDS.min && ttlSeconds <= TOKEN_TTL_SECONDS.max)) {
     throw new ValidationError(`ttlSeconds must be a whole number of seconds from ${TOKEN_TTL_SECONDS.min} (a minute) to ${TOKEN_TTL_SECONDS.max} (30 days), got ${String(ttlSeconds)}`, { field: 'ttlSeconds' });
   }
+  const { minter, ...claims } = request;
+  const mintChain = minter === undefined ? undefined : [minter.subject, ...(minter.mintChain ?? [])];
+  if (mintChain !== undefined && mintChain.length > MINT_CHAIN_MAX) throw new MintChainTooLongError(minter!.subject, mintChain.length - 1);
   // Signed first: its checks of the claims come before any database is opened; the token is dropped
   // if the restaurant turns out unknown. A customer's version is read before, for a request whose
   // claims can pass (a UUID subject, no restaurant); sign refuses the others without a read.
@@ -46,7 +56,7 @@ export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; reado
     request.role === 'customer' && subject !== undefined && isUuid(subject) && request.restaurantId === undefined
       ? await deps.unitOfWork({ service: 'platform', actor: { kind: 'customer', id: subject.toLowerCase() }, readOnly: true }, (tx) => readCredentialsVersion(tx, subject))
       : undefined;
-  const token = await deps.tokens.sign({ ...request, ...(credentialsVersion === undefined ? {} : { credentialsVersion }) }, ttlSeconds);
+  const token = await deps.tokens.sign({ ...claims, ...(mintChain === undefined ? {} : { mintChain }), ...(credentialsVersion === undefined ? {} : { credentialsVersion }) }, ttlSeconds);
   if (request.restaurantId !== undefined && (await restaurantDirectory(deps.unitOfWork).restaurant(request.restaurantId)) === null) {
     throw new TokenRestaurantUnknownError(request.restaurantId);
   }

@@ -3,6 +3,16 @@ import { tokenSubject, type Role } from '../../../platform/auth/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { REVOCATION_COLUMNS, type TokenRevocation } from './tokenRevocation.ts';
 
+/** What {@link revokeTokens} answers: the revocation, and for an admin what else it refuses. */
+export interface RevokedTokens extends TokenRevocation {
+  /**
+   * An admin's revocation: a sentence saying that the tokens that admin minted (`POST /v1/tokens` with
+   * their token, and the tokens minted with those), of any role, issued up to `revokedBefore`, are
+   * refused too, and are to be minted again. Absent for another role: only admins mint.
+   */
+  readonly alsoRefused?: string;
+}
+
 /** The longest {@link revokeTokens} waits for its second to end: more means another host's clock runs ahead (its revocation moved the time). */
 const MAX_WAIT_MS = 1000;
 
@@ -18,12 +28,16 @@ const MAX_WAIT_MS = 1000;
  * second's wait, after the commit). A subject revoked before keeps one row, its time moved forward
  * (never back), its reason and revoker the latest.
  *
+ * Revoking an admin also refuses every token minted through them (its chain of minters, the `act`
+ * claim, names them) issued up to the same second, whatever its role: the answer says so in
+ * `alsoRefused`.
+ *
  * @throws {ValidationError} 400, `details.field` `role` or `subject` (a UUID but for an admin).
  *
  * @example
  * const { validFrom } = await revokeTokens(deps.unitOfWork, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
  */
-export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, request: { readonly role: Role; readonly subject: string; readonly reason?: string }): Promise<TokenRevocation> {
+export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, request: { readonly role: Role; readonly subject: string; readonly reason?: string }): Promise<RevokedTokens> {
   const subject = tokenSubject(request.role, request.subject);
   const second = Math.floor(Date.now() / 1000);
   const revocation = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
@@ -39,5 +53,12 @@ export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, 
   });
   const wait = Date.parse(revocation.validFrom) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
-  return revocation;
+  if (revocation.role !== 'admin') return revocation;
+  return {
+    ...revocation,
+    alsoRefused:
+      `The tokens ${revocation.subject} minted with POST /v1/tokens, and the tokens minted with those, whatever their role, issued up to ${revocation.revokedBefore}, are refused too: ` +
+      "mint again the ones still needed, with another admin's token. The admin audit log has each mint: route /v1/tokens, " +
+      `with ${revocation.subject} in target.minted.mintChain.`,
+  };
 }
