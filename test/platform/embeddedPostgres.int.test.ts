@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/platform/db/index.ts';
+import { SERVER_LOG_KEEP_BYTES } from '../../src/platform/db/serverLog.ts';
 
 const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-embedded-'));
 // PostgreSQL runs as the `postgres` OS user when the tests run as root: let it into the folder.
@@ -215,4 +216,26 @@ test('a start lock left by a process killed while it started the server is taken
   } finally {
     await started.stop();
   }
+});
+
+test("a start keeps the server's earlier log (why the last server died): appended to after a line naming the start; a log over SERVER_LOG_KEEP_BYTES is moved to pg.log.1 first", async () => {
+  await stoppedDataDir();
+  const log = `${dir}.log`;
+  const marker = 'PANIC:  could not write to file "pg_wal/xlogtemp.1": No space left on device (the last server)';
+  await fs.appendFile(log, `${marker}\n`);
+  await (await startEmbeddedPostgres({ dir })).stop();
+  const kept = await fs.readFile(log, 'utf8');
+  // Before, every start emptied the log.
+  assert.ok(kept.includes(marker), `the earlier lines are kept:\n${kept}`);
+  assert.match(kept.slice(kept.indexOf(marker)), new RegExp(`\\n--- \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z brigade \\(pid ${process.pid}\\) starts the server ---\\n`));
+  assert.equal((await fs.stat(log)).mode & 0o077, 0, 'the log stays private');
+
+  // Bounded: a log grown past the bound is moved aside (one generation kept), and the new one starts afresh.
+  await fs.appendFile(log, `${'x'.repeat(1023)}\n`.repeat(SERVER_LOG_KEEP_BYTES / 1024));
+  await (await startEmbeddedPostgres({ dir })).stop();
+  const previous = await fs.readFile(`${log}.1`, 'utf8');
+  assert.ok(previous.includes(marker), 'the moved log holds the earlier lines');
+  const fresh = await fs.readFile(log, 'utf8');
+  assert.ok(!fresh.includes(marker) && fresh.length < 100_000, `a new log: ${fresh.length} characters`);
+  assert.match(fresh, /^--- .* brigade \(pid \d+\) starts the server ---\n/);
 });

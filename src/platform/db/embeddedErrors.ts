@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { BrigadeError } from '../errors/index.ts';
 
 /** What to do with a data directory that cannot be used as it is, said the same way by every error below. */
@@ -65,5 +66,41 @@ export class EmbeddedStartInterruptedError extends BrigadeError {
     super('EMBEDDED_START_INTERRUPTED', 503, `interrupted by ${signal} while the embedded PostgreSQL started: it is not left running for nobody; run the command again`, {
       details: { signal },
     });
+  }
+}
+
+/** A directory the `postgres` OS user must reach, and the one on its way that keeps it out. */
+export interface Unreachable {
+  /** What it must reach: BRIGADE_HOME, or the folder of the PostgreSQL binaries. */
+  readonly target: string;
+  /** The directory it may not pass through (no x bit for it). */
+  readonly path: string;
+  /** That directory's permission bits, e.g. 0o700. */
+  readonly mode: number;
+  /** Its owner's login name. */
+  readonly owner: string;
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` OS user (it refuses to run as root), and that user
+ * cannot reach BRIGADE_HOME (a clone in /root, drwx------ on Debian) or the PostgreSQL binaries in
+ * node_modules: initdb failed. Says which directory keeps it out, and what to do.
+ */
+export class EmbeddedUnreachableError extends BrigadeError {
+  constructor(dir: string, binaries: string, blocked: readonly Unreachable[], initdbSaid: string) {
+    const home = path.dirname(dir);
+    const what = blocked.map((b) => (b.target === home ? home : `its programs in ${b.target}`)).join(' nor ');
+    const blockers = [...new Map(blocked.map((b) => [b.path, `${b.path} is mode ${b.mode.toString(8)} (owner ${b.owner})`])).values()].join(', ');
+    const outside = new Set(blocked.map((b) => b.path)).size === 1 ? 'it' : 'them';
+    const move = blocked.some((b) => b.target !== home)
+      ? `Put the checkout (its node_modules) and BRIGADE_HOME in directories outside ${outside}`
+      : `Set BRIGADE_HOME to a directory outside ${outside} (e.g. /var/lib/brigade)`;
+    super(
+      'EMBEDDED_UNREACHABLE',
+      503,
+      `PostgreSQL runs as the OS user postgres when brigade runs as root, and it cannot reach ${what}: ${blockers}. ` +
+        `${move}, run brigade as another user, or set DATABASE_URL to use an existing PostgreSQL. (initdb said: ${initdbSaid})`,
+      { details: { dir, binaries, blocked: blocked.map((b) => b.path) } },
+    );
   }
 }

