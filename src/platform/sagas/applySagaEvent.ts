@@ -165,12 +165,14 @@ function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance
 }
 
 /**
- * Runs a handler of the definition; what it throws, or a result that is not a decision (`undefined`
- * from a branch that forgot its `return`, `null`, a number, a promise), is a {@link SagaHandlerError}: a bug in
+ * Runs a handler of the definition; what it throws, a result that is not a decision (`undefined`
+ * from a branch that forgot its `return`, `null`, a number, a promise), or a decision whose `state`
+ * JSON cannot hold (a BigInt, a cycle, a `toJSON` that throws) is a {@link SagaHandlerError}: a bug in
  * the saga, which the runner and the deadline scheduler tell from a database that failed. Before, a
- * result that was not a decision made `decide` throw a TypeError outside this wrapper, which they
- * took for a passing failure: the runner ran the step again at every lease, and the scheduler rolled
- * back its whole batch at every poll.
+ * result that was not a decision made `decide` throw a TypeError outside this wrapper, and a state
+ * JSON cannot hold made the write (`transitionSaga`, `startSaga`) throw one, which they took for a
+ * passing failure: the runner ran the step again at every lease, and the scheduler rolled back its
+ * whole batch at every poll.
  */
 function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): SagaDecision<S> {
   let decision: unknown;
@@ -181,6 +183,19 @@ function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): 
   }
   // A promise (an async handler) is no decision either: handlers are pure and synchronous.
   if (typeof decision !== 'object' || decision === null || Array.isArray(decision) || typeof (decision as { then?: unknown }).then === 'function') throw new SagaHandlerError(saga, type, undefined, { returned: decision });
+  // The state is stored as JSON with the transition: one that JSON cannot hold fails the same way at
+  // every try, so it is the handler's bug, said here, not a TypeError from the write. (A second
+  // serialisation of a small object per transition; the write serialises it again.)
+  const { state } = decision as SagaDecision<S>;
+  if (state !== undefined) {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(state);
+    } catch (error) {
+      throw new SagaHandlerError(saga, type, error, { stateNotJson: true });
+    }
+    if (json === undefined) throw new SagaHandlerError(saga, type, new TypeError(`JSON.stringify gives nothing for ${typeof state === 'function' ? 'a function' : typeof state}`), { stateNotJson: true });
+  }
   return decision as SagaDecision<S>;
 }
 

@@ -68,7 +68,7 @@ function unrecordable(error: unknown): boolean {
  * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
  * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
  * loses its lease; the item runs again with the same key, so its effect happens once. An outcome that
- * can never be recorded (a handler that throws, a result PostgreSQL refuses as data or JSON cannot hold) parks the saga
+ * can never be recorded (a handler that throws or returns a state JSON cannot hold, a result PostgreSQL refuses as data or JSON cannot hold) parks the saga
  * with the error instead of running the item again at every lease expiry; any other failure to
  * record (a deadlock, a lost connection) leaves the item to its lease.
  *

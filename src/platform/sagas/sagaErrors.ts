@@ -37,15 +37,23 @@ export class SagaTypeNotRegisteredError extends BrigadeError {
 
 /**
  * 500: a saga's handler threw instead of returning a decision (a bug in the saga's definition; its
- * error is the cause), or returned something that is not a decision (`returned`: `undefined`, `null`,
- * a number). It would do the same again on the same input, so the runner parks a saga whose step
- * outcome it makes unrecordable, and the deadline scheduler marks the deadline fired with the error.
+ * error is the cause), returned something that is not a decision (`returned`: `undefined`, `null`,
+ * a number), or returned a decision whose state JSON cannot hold (`stateNotJson`: a BigInt, a cycle;
+ * the serialiser's error is the cause). It would do the same again on the same input, so the runner
+ * parks a saga whose step outcome it makes unrecordable, and the deadline scheduler marks the
+ * deadline fired with the error.
  */
 export class SagaHandlerError extends BrigadeError {
-  constructor(saga: string, type: string, cause: unknown, result?: { readonly returned: unknown }) {
-    const what = result === undefined ? `threw: ${cause instanceof Error ? cause.message : String(cause)}` : `returned ${describeValue(result.returned)}, not a decision (an object such as {} or { run: [...] })`;
-    super('SAGA_HANDLER_FAILED', 500, `The handler of ${JSON.stringify(type)} in saga ${saga} ${what}. A handler must return a decision: fix it, then deliver the event again`, {
-      ...(result === undefined ? { cause } : {}),
+  constructor(saga: string, type: string, cause: unknown, result?: { readonly returned: unknown } | { readonly stateNotJson: true }) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const [what, rule] =
+      result === undefined
+        ? [`threw: ${reason}`, 'A handler must return a decision']
+        : 'stateNotJson' in result
+          ? [`returned a state that cannot be stored as JSON: ${reason}`, 'A state must be plain JSON data (numbers as numbers or strings, no BigInt, no cycles)']
+          : [`returned ${describeValue(result.returned)}, not a decision (an object such as {} or { run: [...] })`, 'A handler must return a decision'];
+    super('SAGA_HANDLER_FAILED', 500, `The handler of ${JSON.stringify(type)} in saga ${saga} ${what}. ${rule}: fix it, then deliver the event again`, {
+      ...(result === undefined || 'stateNotJson' in result ? { cause } : {}),
       details: { saga, type },
     });
   }

@@ -14,7 +14,10 @@ export interface DeadlineRequest {
 
 /** What a handler decides; every field optional ("nothing changes" is `{}`). */
 export interface SagaDecision<S> {
-  /** The new state; the old one stays when absent. */
+  /**
+   * The new state; the old one stays when absent. Stored as JSON: plain data only (an amount as a
+   * number or a string, no BigInt, no cycles), else the handler fails with `SAGA_HANDLER_FAILED`.
+   */
   readonly state?: S;
   /** Steps to run next, appended in order to the steps already pending. Each step runs at most once per saga. */
   readonly run?: readonly string[];

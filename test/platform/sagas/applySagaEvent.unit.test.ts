@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applySagaEvent, defineSaga, type SagaInstance } from '../../../src/platform/sagas/index.ts';
-import { statusBeforePark } from '../../../src/platform/sagas/applySagaEvent.ts';
+import { applySagaStart, statusBeforePark } from '../../../src/platform/sagas/applySagaEvent.ts';
 
 const noop = async () => null;
 const saga = defineSaga<{ n: number }, null>({
@@ -156,6 +156,24 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.throws(() => applySagaEvent(saga, instance({ completed: ['a'] }), { kind: 'event', event: { type: 'again' } }), { code: 'SAGA_DEFINITION_INVALID' });
     assert.throws(() => applySagaEvent(saga, instance({ pending: ['b'] }), { kind: 'event', event: { type: 'early' } }), { code: 'SAGA_DEFINITION_INVALID' });
     assert.throws(() => applySagaEvent(saga, instance({}), { kind: 'event', event: { type: 'nope' } }), { code: 'SAGA_EVENT_UNHANDLED' });
+  });
+  test('a handler whose state JSON cannot hold (a BigInt, a cycle, a toJSON that throws, a function) is a SagaHandlerError naming it, not a TypeError from the write (before: a plain TypeError, which the runner and the scheduler took for a passing failure)', () => {
+    const cyclic: Record<string, unknown> = { n: 1 };
+    cyclic.self = cyclic;
+    const states: Record<string, unknown> = { bigint: { n: 10n }, cyclic, throwing: { n: 1, toJSON: () => { throw new Error('no JSON here'); } }, fn: () => 1 };
+    const bad = defineSaga<unknown, null>({
+      name: 'badstate',
+      initialState: {},
+      start: () => ({}),
+      steps: { a: { action: noop } },
+      on: Object.fromEntries(Object.entries(states).map(([type, state]) => [type, () => ({ state })])),
+    });
+    for (const type of Object.keys(states)) {
+      assert.throws(() => applySagaEvent(bad, instance({ name: 'badstate' }), { kind: 'event', event: { type } }), (e: Error & { code?: string }) =>
+        e.code === 'SAGA_HANDLER_FAILED' && e.message.startsWith(`The handler of "${type}" in saga badstate returned a state that cannot be stored as JSON`), type);
+    }
+    const startsBig = defineSaga<unknown, null>({ name: 'startbig', initialState: {}, start: () => ({ state: { n: 1n } }), steps: {}, on: {} });
+    assert.throws(() => applySagaStart(startsBig, null), { code: 'SAGA_HANDLER_FAILED' }, 'start is a handler too');
   });
   test('a finished saga takes nothing', () => {
     assert.equal(applySagaEvent(saga, instance({ status: 'completed' }), { kind: 'event', event: { type: 'again' } }), null);

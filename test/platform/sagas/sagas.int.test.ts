@@ -19,6 +19,7 @@ import {
   settleSagaCompensation,
   showSaga,
   startSaga,
+  type SagaDecision,
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
 import { claimSagaWork } from '../../../src/platform/sagas/claimSagaWork.ts';
@@ -527,49 +528,47 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}' where id = $1`, [sagaId]); // nothing for the runner of later tests
   });
 
-  test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
+  /**
+   * Runs saga `name`, whose one step `a` returns `result` and whose `a.succeeded` handler is `onSucceeded`, on a
+   * runner with a lease of 0 ms (were the item left leased, the next runOnce could take it again at once) until
+   * nothing is due: how often `a` ran, the saga as it was left, and what the runner reported to onError.
+   */
+  const runOutcome = async (name: string, result: unknown, onSucceeded: () => SagaDecision<{ n: number }>) => {
     const runs: string[] = [];
     const errors: unknown[] = [];
-    const buggy = defineSaga<{ n: number }, null>({
-      name: 'buggy',
-      initialState: { n: 0 },
-      start: () => ({ run: ['a'] }),
-      steps: { a: { action: async () => runs.push('a') } },
-      on: { 'a.succeeded': () => { throw new TypeError('handler bug'); } },
-    });
-    const buggyRegistry = createSagaRegistry({ schema: 'payments', sagas: [buggy] });
-    // A lease of 0 ms: were the item left leased, the next runOnce could take it again at once.
-    const buggyRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: buggyRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
+    const saga = defineSaga<{ n: number }, null>({ name, initialState: { n: 0 }, start: () => ({ run: ['a'] }), steps: { a: { action: async () => (runs.push('a'), result) } }, on: { 'a.succeeded': onSucceeded } });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [saga] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
     const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, buggyRegistry, { name: 'buggy', input: null }));
-    assert.equal(await buggyRunner.runOnce(), true);
-    assert.equal(await buggyRunner.runOnce(), false, 'nothing left to run');
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name, input: null }));
+    assert.equal(await ownRunner.runOnce(), true);
+    assert.equal(await ownRunner.runOnce(), false, 'nothing left to run');
+    return { runs, errors: errors.map((e) => (e as { code?: string }).code), saga: await asTenant(tenantId, (tx) => loadSaga<{ n: number }>(tx, ownRegistry, instance.id)) };
+  };
+
+  test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
+    const { runs, errors, saga: parked } = await runOutcome('buggy', 1, () => {
+      throw new TypeError('handler bug');
+    });
     assert.deepEqual(runs, ['a'], 'the step ran once');
-    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, buggyRegistry, instance.id));
     assert.deepEqual([parked?.status, parked?.pending, parked?.completed], ['parked', ['a'], []]);
     assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: The handler of "a\.succeeded" in saga buggy threw: handler bug\. .*Parked so that/);
-    assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_HANDLER_FAILED'], 'and reported to onError');
+    assert.deepEqual(errors, ['SAGA_HANDLER_FAILED'], 'and reported to onError');
   });
 
   test('a result JSON cannot hold (a BigInt) parks the saga at once, instead of running the step again at every lease', async () => {
-    const runs: string[] = [];
-    const big = defineSaga<{ n: number }, null>({
-      name: 'big',
-      initialState: { n: 0 },
-      start: () => ({ run: ['a'] }),
-      steps: { a: { action: async () => (runs.push('a'), { amount: 10n }) } },
-      on: { 'a.succeeded': () => ({ complete: true }) },
-    });
-    const bigRegistry = createSagaRegistry({ schema: 'payments', sagas: [big] });
-    const bigRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: bigRegistry, leaseMs: 0 });
-    const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, bigRegistry, { name: 'big', input: null }));
-    assert.equal(await bigRunner.runOnce(), true);
-    assert.equal(await bigRunner.runOnce(), false, 'nothing left to run');
+    const { runs, saga: parked } = await runOutcome('big', { amount: 10n }, () => ({ complete: true }));
     assert.deepEqual(runs, ['a'], 'the step ran once');
-    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, bigRegistry, instance.id));
     assert.equal(parked?.status, 'parked');
     assert.match(parked?.error ?? '', /could not be recorded: The result of a in saga big cannot be stored as JSON: .*BigInt/);
+  });
+
+  test('a handler state JSON cannot hold (a BigInt) parks the saga at once, instead of running the step again at every lease (before: a plain TypeError, the step ran again at each lease and the saga was never parked)', async () => {
+    const { runs, errors, saga: parked } = await runOutcome('bigstate', null, () => ({ state: { n: 10n } as unknown as { n: number } }));
+    assert.deepEqual(runs, ['a'], 'the step ran once');
+    assert.deepEqual([parked?.status, parked?.pending, parked?.state], ['parked', ['a'], { n: 0 }]);
+    assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: The handler of "a\.succeeded" in saga bigstate returned a state that cannot be stored as JSON: .*BigInt/);
+    assert.deepEqual(errors, ['SAGA_HANDLER_FAILED']);
   });
 
   test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {
