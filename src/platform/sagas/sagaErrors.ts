@@ -1,4 +1,5 @@
 import { BrigadeError, NotFoundError, UnprocessableError } from '../errors/index.ts';
+import { DEFAULT_STEP_TIMEOUT_MS } from './stepTimeout.ts';
 import type { SagaStatus } from './types.ts';
 
 /** 404: no saga with this id (in the transaction's tenant). */
@@ -91,16 +92,41 @@ export class SagaIdAmbiguousError extends BrigadeError {
 /**
  * 409: a runner holds a live lease on the saga's head item, so its step may still be in flight (and
  * may yet move money): a person's resume or close waits until the lease ends, when the step's
- * outcome is recorded or the lease has expired.
+ * outcome is recorded, its timeout passes, or the lease expires. The message names the runner
+ * (`lockedBy`, by default its host and process id): a live runner renews the lease while the step
+ * runs, so "until" moves, and a runner that is hung is restarted, not waited for.
  */
 export class SagaStepInFlightError extends BrigadeError {
-  constructor(sagaId: string, command: 'resume' | 'close', item: string | undefined, leasedUntil: Date) {
+  constructor(sagaId: string, command: 'resume' | 'close', item: string | undefined, leasedUntil: Date, lockedBy: string | null) {
+    const minutes = DEFAULT_STEP_TIMEOUT_MS / 60_000;
     super(
       'SAGA_STEP_IN_FLIGHT',
       409,
-      `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: a runner holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()}, so that step may still be running. ` +
-        `Retry after then; 'brigade sagas show ${sagaId}' shows what it did meanwhile`,
-      { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString() } },
+      `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: ${lockedBy === null ? 'a runner' : `runner ${lockedBy}`} holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()} and renews it while the step runs, so that step may still be running. ` +
+        `Retry once the step has ended: its outcome is then recorded, or at the step's timeout (timeoutMs, ${minutes} minutes by default) the attempt counts as failed and the lease is let go; 'brigade sagas show ${sagaId}' shows what it did meanwhile. ` +
+        `If that runner is hung (the lease keeps moving past the step's timeout), restart the process it names${lockedBy === null ? '' : ` (${lockedBy})`}: the lease then lapses within its length (leaseMs, 30 s by default)`,
+      { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString(), lockedBy } },
+    );
+  }
+}
+
+/**
+ * 504: a step's action (or compensation) did not settle within its timeout (`SagaStep.timeoutMs`, or
+ * the runner's `stepTimeoutMs`). The runner stopped waiting for it, aborted `ctx.signal` with this
+ * error, and records the attempt as a failure; `retryable`, so it is retried with the same key (as the
+ * step's `retryable` decides, up to its `maxAttempts`), then goes to `<step>.failed`.
+ */
+export class SagaStepTimeoutError extends BrigadeError {
+  /** A step that timed out may succeed on another attempt. */
+  readonly retryable = true;
+
+  constructor(saga: string, item: string, timeoutMs: number, attempt: number) {
+    super(
+      'SAGA_STEP_TIMED_OUT',
+      504,
+      `${item} of saga ${saga} did not settle within ${timeoutMs} ms (attempt ${attempt}): the runner stopped waiting, aborted the step's signal and counts the attempt as failed; it runs again with the same key under the step's retry rules. ` +
+        `Give the step's calls timeouts of their own (or pass ctx.signal to them), or raise the step's timeoutMs if it is this slow by design`,
+      { details: { saga, item, timeoutMs, attempt } },
     );
   }
 }
