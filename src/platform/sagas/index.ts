@@ -12,6 +12,7 @@ export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
 export { showSaga } from './showSaga.ts';
 export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';
 export { listSagas } from './listSagas.ts';
+export { listSagaTenants } from './listSagaTenants.ts';
 export { resumeSaga } from './resumeSaga.ts';
 export type { ResumedSaga } from './resumeSaga.ts';
 export { closeSaga } from './closeSaga.ts';

@@ -15,6 +15,7 @@ import {
   createSagaRunner,
   defineSaga,
   listSagas,
+  listSagaTenants,
   loadSaga,
   resumeSaga,
   settleSagaCompensation,
@@ -588,6 +589,10 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const ambiguous = (e: unknown) => (e as { code?: string }).code === 'SAGA_ID_AMBIGUOUS' && new RegExp(`${first}.*${second}|${second}.*${first}`).test((e as Error).message);
     await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops')), ambiguous);
     await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', sagaId, { by: 'ops', reason: 'settled' })), ambiguous);
+    // Where a tool finds the saga (the CLI, before it acts): every tenant that has the id, not the first one started alone.
+    assert.deepEqual(await uow(ops, (tx) => listSagaTenants(tx, 'payments', sagaId)), [first, second], 'oldest first');
+    assert.deepEqual(await uow(ops, (tx) => listSagaTenants(tx, 'payments', randomUUID())), []);
+    assert.deepEqual(await uow({ service: SERVICE, tenantId: second, actor: { kind: 'staff', id: randomUUID() } }, (tx) => listSagaTenants(tx, 'payments', sagaId)), [second], "RLS: a tenant's staff sees its own");
     const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops', { tenantId: second }));
     assert.deepEqual([resumed?.tenantId, resumed?.status], [second, 'running']);
     const { rows } = await pool.query(`select tenant_id, status from payments.saga_instances where id = $1 order by created_at`, [sagaId]);
