@@ -19,7 +19,11 @@ export interface SagaDecision<S> {
    * number or a string, no BigInt, no cycles), else the handler fails with `SAGA_HANDLER_FAILED`.
    */
   readonly state?: S;
-  /** Steps to run next, appended in order to the steps already pending. Each step runs at most once per saga. */
+  /**
+   * Steps to run next, appended in order to the steps already pending. Each step runs at most once per
+   * saga: running one that is pending or done, or, from its own `.failed` handler, the step that just
+   * failed for good, is a `SagaDefinitionError` (a retry is the step's `retryable` and `maxAttempts`).
+   */
   readonly run?: readonly string[];
   /** Deadlines to schedule (stored in the same transaction). */
   readonly schedule?: readonly DeadlineRequest[];

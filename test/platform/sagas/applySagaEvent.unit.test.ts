@@ -175,6 +175,23 @@ describe('applySagaEvent (the saga decide function)', () => {
     const startsBig = defineSaga<unknown, null>({ name: 'startbig', initialState: {}, start: () => ({ state: { n: 1n } }), steps: {}, on: {} });
     assert.throws(() => applySagaStart(startsBig, null), { code: 'SAGA_HANDLER_FAILED' }, 'start is a handler too');
   });
+  test("a step's .failed handler cannot run that step again: it failed for good under its key, and a step runs at most once (before: queued again, to run under the same key)", () => {
+    const retrier = defineSaga<{ n: number }, null>({
+      name: 'retrier',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: noop }, b: { action: noop } },
+      on: { 'a.failed': () => ({ run: ['a'] }), 'b.failed': () => ({ run: ['a'] }) },
+    });
+    const failed = (over: Partial<SagaInstance<{ n: number }>>, item = 'a') =>
+      applySagaEvent(retrier, instance({ name: 'retrier', ...over }), { kind: 'stepFailed', item, error: { code: 'DECLINED', message: 'declined' }, retry: false });
+    const refused = (e: Error & { code?: string }) =>
+      e.code === 'SAGA_DEFINITION_INVALID' && e.message.startsWith('Step a of saga retrier failed for good, and its handler "a.failed" runs it again: a step runs at most once per saga');
+    assert.throws(() => failed({ pending: ['a'] }), refused);
+    assert.throws(() => failed({ status: 'parked', pending: ['a'], error: 'held' }), refused, 'its outcome under a park is decided as unparked');
+    // Another step's failure may queue a step that has not run (the once-only rule is per step).
+    assert.deepEqual(failed({ pending: ['b'] }, 'b')?.pending, ['a']);
+  });
   test('a finished saga takes nothing', () => {
     assert.equal(applySagaEvent(saga, instance({ status: 'completed' }), { kind: 'event', event: { type: 'again' } }), null);
   });

@@ -643,6 +643,28 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(errors, ['SAGA_HANDLER_FAILED']);
   });
 
+  test("a step's .failed handler that runs the step again parks the saga at once with the refusal, instead of running it again under the key it failed with (before: queued again, it ran a second time with the same key)", async () => {
+    let runs = 0;
+    const errors: unknown[] = [];
+    const retrier = defineSaga<{ n: number }, null>({
+      name: 'retrier',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs++, Promise.reject(Object.assign(new Error('declined'), { code: 'DECLINED' }))) } },
+      on: { 'a.failed': () => ({ run: ['a'] }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [retrier] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'retrier', input: null }));
+    // At most four runs: before the fix, every run queued the next.
+    for (let i = 0; i < 4 && (await ownRunner.runOnce()); i++);
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([runs, parked?.status, parked?.pending], [1, 'parked', ['a']], 'a ran once, and waits for a person');
+    assert.match(parked?.error ?? '', /^a failed \(attempt 1\) but its outcome could not be recorded: Step a of saga retrier failed for good, and its handler "a\.failed" runs it again: a step runs at most once per saga/);
+    assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_DEFINITION_INVALID']);
+  });
+
   test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {
     const runs: string[] = [];
     const twice = defineSaga<{ n: number }, { result: unknown }>({
