@@ -262,4 +262,34 @@ describe('brigade sagas list|show', () => {
     assert.equal(again.code, 1);
     assert.match(again.stderr, /is compensated: only a failed saga/);
   });
+  test('an id two tenants share in one database: resume, resume --settled and close refuse with SAGA_ID_AMBIGUOUS and ask for --tenant; show names the other tenant and shows either with --tenant (before: the CLI acted on the first-started one, and show hid the other)', async () => {
+    const [first, second, sagaId] = [randomUUID(), randomUUID(), randomUUID()];
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, error, created_at)
+       values ($1, $3, 'payment', '{}', 'parked', '{charge}', 'settle the charge', now() - interval '1 minute'), ($2, $3, 'payment', '{}', 'parked', '{charge}', 'settle the charge', now())`,
+      [first, second, sagaId],
+    );
+    const statuses = async () => (await pool.query(`select tenant_id, status from payments.saga_instances where id = $1 order by created_at`, [sagaId])).rows;
+    for (const args of [['close', sagaId, '--reason', 'settled'], ['resume', sagaId], ['resume', sagaId, '--settled', 'done by hand']]) {
+      const refused = await run(...args, '--by', 'ops');
+      assert.equal(refused.code, 1, args.join(' '));
+      assert.match(refused.stderr, new RegExp(`Saga id ${sagaId} exists in 2 tenants \\(${first}, ${second}\\): say which one \\(--tenant ID\\)`), args.join(' '));
+    }
+    assert.deepEqual(await statuses(), [{ tenant_id: first, status: 'parked' }, { tenant_id: second, status: 'parked' }], 'neither was touched');
+
+    const shown = await run('show', sagaId);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, new RegExp(`^saga ${sagaId} \\(payments/payment\\) of tenant ${first}, in database main\\n`));
+    assert.match(shown.stdout, new RegExp(`^note: another saga with this id, of tenant ${second}, is in database main; resume and close need --tenant$`, 'm'));
+    assert.deepEqual((JSON.parse((await run('show', sagaId, '--json')).stdout) as { alsoIn: unknown }).alsoIn, [{ database: 'main', tenantId: second }]);
+    const theSecond = await run('show', sagaId, '--tenant', second);
+    assert.equal(theSecond.code, 0, theSecond.stderr);
+    assert.match(theSecond.stdout, new RegExp(`^saga ${sagaId} \\(payments/payment\\) of tenant ${second}, in database main\\n`));
+    assert.doesNotMatch(theSecond.stdout, /^note:/m, 'the tenant named, nothing else matches');
+
+    const closed = await run('close', sagaId, '--reason', 'settled', '--by', 'ops', '--tenant', second);
+    assert.equal(closed.code, 0, closed.stderr);
+    assert.deepEqual(await statuses(), [{ tenant_id: first, status: 'parked' }, { tenant_id: second, status: 'closed' }], "only the named tenant's saga");
+    assert.equal((await run('close', sagaId, '--reason', 'settled', '--by', 'ops', '--tenant', first)).code, 0); // nothing stuck for the other tests
+  });
 });

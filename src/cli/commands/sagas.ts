@@ -4,7 +4,7 @@ import { loadConfig } from '../../platform/config/index.ts';
 import { databaseLabel } from '../../platform/db/createDatabases.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
-import { closeSaga, listSagas, resumeSaga, SagaIdAmbiguousError, settleSagaCompensation, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
+import { closeSaga, listSagas, listSagaTenants, resumeSaga, SagaIdAmbiguousError, settleSagaCompensation, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
 import { createPlacementCatalog, createTenantRouter } from '../../platform/tenancy/index.ts';
 import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import type { Io } from '../io.ts';
@@ -24,11 +24,11 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
                        not be undone could not go on), and unfinished ones that have not changed for
                        MINUTES (default 15), each with the reason; the failed and parked ones first.
                        At most N (default 100) per saga store; a list cut there ends with '… and more'
-  brigade sagas show ID [--json]
+  brigade sagas show ID [--tenant ID] [--json]
                        One saga: status, state, pending work, every step outcome and event with its
-                       time (the saga log), and its deadlines; a saga of that id in another database
-                       (a copy an unfinished move left, or another tenant's) is named after it
-                       (alsoIn with --json)
+                       time (the saga log), and its deadlines; another saga of that id (another
+                       tenant's, in this database or another, or a copy an unfinished move left) is
+                       named after it (alsoIn with --json)
   brigade sagas resume ID [--by NAME] [--tenant ID]
                        Runs a parked saga's step again, once you have settled what its reason names
                        (recorded in the saga log as resumed by NAME, default your OS user)
@@ -41,7 +41,8 @@ export const usage = `Usage: brigade sagas <list|show|resume|close> …
   brigade sagas close ID --reason TEXT [--by NAME] [--tenant ID]
                        Closes a parked or failed saga you have settled by hand (status closed: it
                        runs nothing more and is no longer stuck), logged with who and why
-  --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id
+  --tenant ID          The saga's tenant (its restaurant), when two tenants have a saga with this id:
+                       resume and close refuse such an id without it
 The payment saga of an order has the order's id; GET /v1/orders/:id/payment shows it over HTTP.
 Sagas live with their restaurant: every command looks in the shared database and in each database of
 the placement catalog (restaurants moved with 'brigade tenants move'), named by its label (main, or db- and 8 hex digits of its host, port and name).
@@ -91,15 +92,15 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (action === 'close' && (values.reason ?? '').trim() === '') throw new UsageError('sagas close needs --reason TEXT: what you settled by hand', usage);
   if (action !== 'resume' && values.settled !== undefined) throw new UsageError('--settled belongs to sagas resume', usage);
   if (values.settled !== undefined && values.settled.trim() === '') throw new UsageError('--settled needs TEXT: what you did by hand in place of the compensation', usage);
-  for (const flag of ['by', 'tenant'] as const) {
-    if (values[flag] !== undefined && action !== 'resume' && action !== 'close') throw new UsageError(`--${flag} belongs to sagas resume and close`, usage);
-  }
+  if (values.by !== undefined && action !== 'resume' && action !== 'close') throw new UsageError('--by belongs to sagas resume and close', usage);
+  if (values.tenant !== undefined && action === 'list') throw new UsageError('--tenant belongs to sagas show, resume and close', usage);
   if (values.by !== undefined && values.by.trim() === '') throw new UsageError('--by needs a name', usage);
   if (values.tenant !== undefined && !isUuid(values.tenant)) throw new UsageError(`--tenant ${JSON.stringify(values.tenant)} is not a tenant ID (a UUID)`, usage);
   // Who acts, as the saga log records it: the operator, not the tool. Asked only of resume and close:
   // under a user id with no name (a container's runAsUser) the OS lookup throws, and list and show need none.
   const by = action === 'resume' || action === 'close' ? (values.by ?? operatorName(ctx.env)) : 'operator';
-  const tenant = values.tenant === undefined ? {} : { tenantId: values.tenant };
+  // As PostgreSQL prints a uuid, to compare with the tenants found.
+  const tenant = values.tenant?.toLowerCase();
   const olderThan = values['older-than'] === undefined ? undefined : numberFlag('older-than', values['older-than'], { min: 1, max: 525_600, unit: 'minutes', maxNote: '(a year)' }, usage);
   const limit = values.limit === undefined ? undefined : numberFlag('limit', values.limit, { min: 1, max: 10_000 }, usage);
   const status = values.status;
@@ -123,16 +124,22 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       );
     // As an admin: the saga tables' RLS shows admins every tenant's sagas, read-only.
     const read = <T>(place: Place, fn: (tx: Tx) => Promise<T>) => unitOfWork(place.database.pool, { service: place.service, actor: CLI, readOnly: true }, fn);
-    /** Where saga `id` lives (with `--tenant`, that tenant's): the places that have it, each with its tenant. */
+    /**
+     * Where saga `id` lives (with `--tenant`, that tenant's): every saga of that id, each with its place
+     * and tenant, in the order of the places, then first started first. Every tenant of each place:
+     * before, `showSaga` gave only the first started there, so an id two tenants share in one database
+     * looked like one tenant's, and resume and close acted on it without asking for `--tenant`.
+     */
     const whereIs = async () => {
       const found: Array<{ place: Place; tenantId: string }> = [];
       for (const place of places) {
-        const saga = await read(place, (tx) => showSaga(tx, place.schema, id as string, tenant));
-        if (saga !== null) found.push({ place, tenantId: saga.tenantId });
+        for (const tenantId of await read(place, (tx) => listSagaTenants(tx, place.schema, id as string))) {
+          if (tenant === undefined || tenantId === tenant) found.push({ place, tenantId });
+        }
       }
       return found;
     };
-    /** The one place of the saga a person acts on, and its tenant; ambiguous when tenants of two databases share its id and no `--tenant` says which. */
+    /** The one place of the saga a person acts on, and its tenant; ambiguous when tenants (of one database or of two) share its id and no `--tenant` says which. */
     const home = async () => {
       const found = await whereIs();
       if (found.length === 0) throw notFound();
@@ -193,15 +200,14 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return 0;
     }
     if (action === 'show') {
-      const found: Array<{ place: Place; saga: SagaDetail }> = [];
-      for (const place of places) {
-        const saga = await read(place, (tx) => showSaga(tx, place.schema, id as string));
-        if (saga !== null) found.push({ place, saga });
-      }
-      const [shown, ...others] = found;
-      if (shown === undefined) throw notFound();
-      // The first one found is shown; the others are named, as resume and close refuse to choose.
-      const alsoIn = others.map((o) => ({ database: o.place.database.label, tenantId: o.saga.tenantId }));
+      const [first, ...others] = await whereIs();
+      if (first === undefined) throw notFound();
+      const saga = await read(first.place, (tx) => showSaga(tx, first.place.schema, id as string, { tenantId: first.tenantId }));
+      if (saga === null) throw notFound(); // gone since the look
+      const shown = { place: first.place, saga };
+      // The first one found is shown; the others are named (another tenant's in the same database
+      // too), as resume and close refuse to choose.
+      const alsoIn = others.map((o) => ({ database: o.place.database.label, tenantId: o.tenantId }));
       if (values.json === true) {
         ctx.io.out(JSON.stringify({ service: shown.place.service, database: shown.place.database.label, ...shown.saga, ...(alsoIn.length > 0 ? { alsoIn } : {}) }, null, 2));
         return 0;

@@ -136,7 +136,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handle(definition.name, `${step}.failed`, () => handler(instance.state, { type: `${step}.failed`, data: input.error }));
   // Parked, the failed step stays at the head with its failed attempts: the work a person finds left.
   if (decision.park !== undefined) return decide(definition, { ...base, pending: [...instance.pending], completed, attempts: instance.attempts + 1 }, decision);
-  return decide(definition, { ...base, pending, completed, attempts }, decision);
+  return decide(definition, { ...base, pending, completed, attempts }, decision, false, step);
 }
 
 /**
@@ -165,12 +165,14 @@ function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance
 }
 
 /**
- * Runs a handler of the definition; what it throws, or a result that is not a decision (`undefined`
- * from a branch that forgot its `return`, `null`, a number, a promise), is a {@link SagaHandlerError}: a bug in
+ * Runs a handler of the definition; what it throws, a result that is not a decision (`undefined`
+ * from a branch that forgot its `return`, `null`, a number, a promise), or a decision whose `state`
+ * JSON cannot hold (a BigInt, a cycle, a `toJSON` that throws) is a {@link SagaHandlerError}: a bug in
  * the saga, which the runner and the deadline scheduler tell from a database that failed. Before, a
- * result that was not a decision made `decide` throw a TypeError outside this wrapper, which they
- * took for a passing failure: the runner ran the step again at every lease, and the scheduler rolled
- * back its whole batch at every poll.
+ * result that was not a decision made `decide` throw a TypeError outside this wrapper, and a state
+ * JSON cannot hold made the write (`transitionSaga`, `startSaga`) throw one, which they took for a
+ * passing failure: the runner ran the step again at every lease, and the scheduler rolled back its
+ * whole batch at every poll.
  */
 function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): SagaDecision<S> {
   let decision: unknown;
@@ -181,13 +183,31 @@ function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): 
   }
   // A promise (an async handler) is no decision either: handlers are pure and synchronous.
   if (typeof decision !== 'object' || decision === null || Array.isArray(decision) || typeof (decision as { then?: unknown }).then === 'function') throw new SagaHandlerError(saga, type, undefined, { returned: decision });
+  // The state is stored as JSON with the transition: one that JSON cannot hold fails the same way at
+  // every try, so it is the handler's bug, said here, not a TypeError from the write. (A second
+  // serialisation of a small object per transition; the write serialises it again.)
+  const { state } = decision as SagaDecision<S>;
+  if (state !== undefined) {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(state);
+    } catch (error) {
+      throw new SagaHandlerError(saga, type, error, { stateNotJson: true });
+    }
+    if (json === undefined) throw new SagaHandlerError(saga, type, new TypeError(`JSON.stringify gives nothing for ${typeof state === 'function' ? 'a function' : typeof state}`), { stateNotJson: true });
+  }
   return decision as SagaDecision<S>;
 }
 
 type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error' | 'errorBeforePark'>;
 
-/** `headMayRun`: the head of `current.pending` may be running right now (the decision is an event's, not a step outcome's). */
-function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>, headMayRun = false): SagaTransition<S> {
+/**
+ * `headMayRun`: the head of `current.pending` may be running right now (the decision is an event's, not
+ * a step outcome's). `failedStep`: the step that just failed for good, whose `.failed` handler made the
+ * decision: it is neither pending nor completed any more, yet it ran under its key, so the decision may
+ * not run it again either.
+ */
+function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>, headMayRun = false, failedStep?: string): SagaTransition<S> {
   const state = decision.state === undefined ? current.state : decision.state;
   if (decision.park !== undefined) {
     if (current.pending.length === 0) throw new SagaDefinitionError(`Saga ${definition.name} cannot park with nothing pending: a resume would have nothing to run (fail or complete it instead)`);
@@ -207,6 +227,16 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
   const pending = [...current.pending];
   for (const step of decision.run ?? []) {
     if (definition.steps[step] === undefined) throw new SagaDefinitionError(`Saga ${definition.name} has no step ${JSON.stringify(step)}`);
+    // Before, a `.failed` handler's "try it again" ({ run: [step] }) was taken: the step ran again under
+    // the key it had failed with, so a provider that keeps the failure under the key answered it again,
+    // and one that does not acted a second time under a key the saga had already used.
+    if (step === failedStep) {
+      throw new SagaDefinitionError(
+        `Step ${step} of saga ${definition.name} failed for good, and its handler "${step}.failed" runs it again: a step runs at most once per saga ` +
+          `(its idempotency key is per saga and step, so a second run would go under the key the failure came with). ` +
+          `To try it again, make the failure retryable (the step's retryable and maxAttempts: retried with backoff under its key), or park the saga ({ park: reason }) so that a person resumes it`,
+      );
+    }
     if (current.completed.includes(step) || pending.includes(step)) {
       throw new SagaDefinitionError(`Step ${step} of saga ${definition.name} is already ${pending.includes(step) ? 'pending' : 'done'}: a step runs at most once (its idempotency key is per saga and step)`);
     }

@@ -52,7 +52,7 @@ export async function closeSaga(tx: Tx, schema: string, sagaId: string, options:
   if (saga.status !== 'parked' && saga.status !== 'failed') throw new SagaNotClosableError(sagaId, saga.status);
   // A step still in flight may move money after the person settled it by hand ("nothing charged"):
   // the close waits until its outcome is recorded or its lease has ended.
-  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'close', saga.pending[0], saga.leasedUntil);
+  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'close', saga.pending[0], saga.leasedUntil, saga.leasedBy);
   const table = sagaTables(schema);
   const error = `Closed by ${options.by}: ${reason}. It had been ${saga.status}${saga.error === null ? '' : ` with: ${saga.error}`}`;
   // The close, its log entry and the cancelled deadlines in one statement.

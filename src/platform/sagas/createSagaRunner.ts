@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
+import { ValidationError } from '../errors/index.ts';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO, type SagaInput } from './applySagaEvent.ts';
 import pg from 'pg';
-import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError } from './sagaErrors.ts';
+import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError, SagaStepTimeoutError } from './sagaErrors.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import { renewSagaLease } from './renewSagaLease.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
 import { sagaWorkKey } from './sagaWork.ts';
+import { DEFAULT_STEP_TIMEOUT_MS, isStepTimeout, MAX_STEP_TIMEOUT_MS } from './stepTimeout.ts';
 import { transitionSaga } from './transitionSaga.ts';
 import { sleep } from '../runtime/sleep.ts';
 import { waitForWork } from '../runtime/workWakeups.ts';
@@ -18,7 +21,11 @@ export interface SagaRunnerOptions {
   /** The service whose role the transactions take, e.g. `payments`. */
   readonly service: string;
   readonly registry: SagaRegistry;
-  /** Names this runner in leases. Default a random id. */
+  /**
+   * Names this runner in leases (`locked_by`, which `brigade sagas show`, the stuck list and a refused
+   * resume or close print). Default `<host>:<pid>/runner-<8 hex>`: the process a person restarts
+   * should the runner hang.
+   */
   readonly workerId?: string;
   /**
    * How long a claimed item stays this runner's without news from it. While the step runs, the runner
@@ -30,6 +37,12 @@ export interface SagaRunnerOptions {
   readonly pollMs?: number;
   /** Attempts of a retryable failure before the step counts as failed, for steps without their own `maxAttempts`. Default 5. */
   readonly maxAttempts?: number;
+  /**
+   * How long an attempt of a step may take, in ms, for steps without their own `timeoutMs`: then the
+   * runner stops waiting, aborts `ctx.signal`, lets its lease go and records a retryable failure
+   * (`SAGA_STEP_TIMED_OUT`). Default 300 000 (5 minutes).
+   */
+  readonly stepTimeoutMs?: number;
   /** Delay before attempt `n + 1` after `n` failures. Default 200 ms · 2^(n−1), at most 30 s. */
   readonly backoffMs?: (failures: number) => number;
   /** Receives errors of the loop itself (database down); the loop goes on after pollMs. */
@@ -68,7 +81,7 @@ function unrecordable(error: unknown): boolean {
  * (`…:compensate` for compensations), then records the outcome as the event `<step>.succeeded` or
  * `<step>.failed` under optimistic concurrency. A process killed between the action and that record
  * loses its lease; the item runs again with the same key, so its effect happens once. An outcome that
- * can never be recorded (a handler that throws, a result PostgreSQL refuses as data or JSON cannot hold) parks the saga
+ * can never be recorded (a handler that throws or returns a state JSON cannot hold, a result PostgreSQL refuses as data or JSON cannot hold) parks the saga
  * with the error instead of running the item again at every lease expiry; any other failure to
  * record (a deadlock, a lost connection) leaves the item to its lease.
  *
@@ -77,8 +90,10 @@ function unrecordable(error: unknown): boolean {
  * await runner.run(signal);
  */
 export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
-  const workerId = options.workerId ?? `runner-${randomUUID()}`;
+  const workerId = options.workerId ?? `${os.hostname()}:${process.pid}/runner-${randomUUID().slice(0, 8)}`;
   const leaseMs = options.leaseMs ?? 30_000;
+  const stepTimeoutMs = options.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+  if (!isStepTimeout(stepTimeoutMs)) throw new ValidationError(`stepTimeoutMs must be a whole number of ms from 1 to ${MAX_STEP_TIMEOUT_MS}`, { field: 'stepTimeoutMs' });
   const maxAttempts = options.maxAttempts ?? 5;
   const backoff = options.backoffMs ?? ((n: number) => Math.min(30_000, 200 * 2 ** (n - 1)));
   const { registry, service } = options;
@@ -91,7 +106,8 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     const step = undo ? item.slice(UNDO.length) : item;
     const definition = registry.definition(instance.name);
     const spec = definition.steps[step];
-    const ctx = { sagaId: instance.id, tenantId: instance.tenantId, step, idempotencyKey: `${instance.id}:${step}${undo ? ':compensate' : ''}`, state: instance.state, attempt: instance.attempts + 1 };
+    const abort = new AbortController();
+    const ctx = { sagaId: instance.id, tenantId: instance.tenantId, step, idempotencyKey: `${instance.id}:${step}${undo ? ':compensate' : ''}`, state: instance.state, attempt: instance.attempts + 1, signal: abort.signal };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
     // Before, a step slower than the lease lost it while it ran: another runner started the same step
     // beside it, and a person's close or resume was no longer refused as in flight.
@@ -100,14 +116,30 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         .unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, (tx) => renewSagaLease(tx, registry, { tenantId: instance.tenantId, sagaId: instance.id, workerId, leaseMs }))
         .catch((error: unknown) => options.onError?.(error));
     }, Math.max(1, Math.floor(leaseMs / 3)));
+    // The renewal keeps the lease for as long as the action is pending, so an action that never
+    // settles (a call without a timeout, a lost promise) held it for ever: the saga could be neither
+    // claimed, resumed nor closed, and this runner ran nothing else. At the step's timeout the runner
+    // stops waiting (the renewal ends with it), aborts the signal, and records a retryable failure,
+    // which releases the lease. An action that ignores the signal may still make its effect later,
+    // under the same key as the retry: once, as after a lapsed lease.
+    const timeoutMs = spec?.timeoutMs ?? stepTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new SagaStepTimeoutError(instance.name, item, timeoutMs, ctx.attempt);
+        abort.abort(error);
+        reject(error);
+      }, timeoutMs);
+    });
     try {
       const act = undo ? spec?.compensate : spec?.action;
       if (act === undefined) throw new Error(`Saga ${instance.name} has no ${undo ? 'compensation' : 'action'} for step ${step}`);
-      outcome = { ok: true, result: (await act(ctx)) ?? null };
+      outcome = { ok: true, result: (await Promise.race([act(ctx), timedOut])) ?? null };
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
       clearInterval(renewal);
+      clearTimeout(timer);
     }
     const record = (input: SagaInput, delayMs?: number) =>
       options.unitOfWork({ service, tenantId: instance.tenantId, actor: SYSTEM }, (tx) =>

@@ -1,4 +1,5 @@
 import { SagaDefinitionError } from './sagaErrors.ts';
+import { isStepTimeout, MAX_STEP_TIMEOUT_MS } from './stepTimeout.ts';
 import type { SagaDefinition } from './types.ts';
 
 const NAME = /^[a-z][a-z0-9_.-]{0,99}$/;
@@ -21,6 +22,9 @@ export function defineSaga<S, I = unknown>(definition: SagaDefinition<S, I>): Sa
     if (!STEP.test(step)) throw new SagaDefinitionError(`Step name ${JSON.stringify(step)} of saga ${definition.name} must match ${STEP.source}`);
     if (spec.maxAttempts !== undefined && !(Number.isSafeInteger(spec.maxAttempts) && spec.maxAttempts >= 1)) {
       throw new SagaDefinitionError(`maxAttempts of step ${step} of saga ${definition.name} must be a whole number, 1 or more`);
+    }
+    if (spec.timeoutMs !== undefined && !isStepTimeout(spec.timeoutMs)) {
+      throw new SagaDefinitionError(`timeoutMs of step ${step} of saga ${definition.name} must be a whole number of ms from 1 to ${MAX_STEP_TIMEOUT_MS}`);
     }
   }
   return Object.freeze({ ...definition });

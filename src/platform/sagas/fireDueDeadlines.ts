@@ -18,7 +18,7 @@ export interface FiredDeadline {
  * Claims up to `limit` due deadlines, marks them fired and delivers `deadline.<name>` to each saga,
  * all in the caller's transaction (run it as actor `system`): the mark and the saga's change commit
  * together, so a deadline fires exactly once even with several schedulers or a crash in between.
- * A deadline that can never be delivered (its handler throws, the saga has no handler for it, its
+ * A deadline that can never be delivered (its handler throws or returns a state JSON cannot hold, the saga has no handler for it, its
  * decision is inconsistent, PostgreSQL refuses the data) does not block the batch: it is marked fired
  * with the error. Anything else (a deadlock, a serialization failure, a lost connection, a saga that
  * kept changing) passes: it is thrown, the batch rolls back, and its deadlines fire at a later poll.

@@ -1,6 +1,7 @@
 import type { Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { sagaTables, type SagaTable } from './createSagaRegistry.ts';
+import { DEFAULT_STEP_TIMEOUT_MS } from './stepTimeout.ts';
 import type { SagaStatus } from './types.ts';
 
 /** One saga in a list, with why it is stuck when the list asked for stuck ones. */
@@ -18,6 +19,8 @@ export interface SagaSummary {
   readonly updatedAt: string;
   readonly runAfter: string;
   readonly lockedUntil: string | null;
+  /** The runner that holds (or last held) the lease on the head item (`locked_by`), or null. */
+  readonly lockedBy: string | null;
   /** The earliest open deadline, or null. */
   readonly nextDeadline: { readonly name: string; readonly dueAt: string } | null;
   /** Why it needs attention (only with `stuckAfterMs`), in words an operator can act on. */
@@ -81,6 +84,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
       updatedAt: (row.updated_at as Date).toISOString(),
       runAfter: (row.run_after as Date).toISOString(),
       lockedUntil: row.locked_until === null ? null : (row.locked_until as Date).toISOString(),
+      lockedBy: (row.locked_by as string | null) ?? null,
       nextDeadline: nextDeadline === null ? null : { name: nextDeadline.name, dueAt: new Date(nextDeadline.dueAt).toISOString() },
     };
     return { ...summary, stuck: stuckAfterMs === null ? null : whyStuck(summary, row.leased === true, row.backing_off === true) };
@@ -103,7 +107,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
  * Without `$2` the first branch is empty and the list is by last change, whatever the status.
  */
 export function listSagasSql(table: (name: SagaTable) => string): string {
-  const columns = 'i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until';
+  const columns = 'i.tenant_id, i.id, i.name, i.status, i.version, i.pending, i.attempts, i.error, i.created_at, i.updated_at, i.run_after, i.locked_until, i.locked_by';
   return `select ${columns},
             i.locked_until > now() as leased, i.run_after > now() as backing_off, now() as now,
             (select json_build_object('name', d.name, 'dueAt', d.due_at) from ${table('saga_deadlines')} d
@@ -140,7 +144,14 @@ function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: bo
     const waiting = s.nextDeadline === null ? 'no open deadline' : `deadline ${s.nextDeadline.name} due ${s.nextDeadline.dueAt}`;
     return `waiting for an event since ${s.updatedAt} (${waiting}); check that its events are still being delivered`;
   }
-  if (leased) return `${head} is running (attempt ${s.attempts + 1}, lease until ${s.lockedUntil}); a step this slow may be hanging on its provider`;
+  if (leased) {
+    // A live runner renews its lease while the step runs, up to the step's timeout; one that is hung
+    // renews it, or not, for ever: the way out is to restart it, which only its name tells where.
+    return (
+      `${head} is running on runner ${s.lockedBy ?? '?'} (attempt ${s.attempts + 1}, lease until ${s.lockedUntil}); a step this slow may be hanging on what it calls. ` +
+      `Its runner gives up at the step's timeout (timeoutMs, ${DEFAULT_STEP_TIMEOUT_MS / 60_000} minutes by default) and retries it; if the lease keeps moving past that, that runner is hung: restart the process it names`
+    );
+  }
   if (backingOff) return `${head} failed ${s.attempts} time(s) and retries at ${s.runAfter}; check the service it calls`;
   return `${head} has been due since ${s.runAfter} and no runner took it; is the saga runner (brigade worker) running?`;
 }

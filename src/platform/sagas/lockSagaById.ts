@@ -13,6 +13,8 @@ export interface LockedSaga {
   readonly errorBeforePark: string | null;
   /** When a runner's lease on its head item ends, while that lease is live (its step may be in flight); else `null`. */
   readonly leasedUntil: Date | null;
+  /** The runner holding that live lease (`locked_by`); else `null`. */
+  readonly leasedBy: string | null;
 }
 
 /**
@@ -26,8 +28,8 @@ export interface LockedSaga {
 export async function lockSagaById(tx: Tx, schema: string, sagaId: string, tenantId?: string): Promise<LockedSaga | null> {
   const table = sagaTables(schema)('saga_instances');
   // The lease is compared with the database's clock, the one the runner's lease was taken with.
-  const columns = `tenant_id, status, pending, error, error_before_park, case when locked_until > now() then locked_until end as leased_until`;
-  const { rows } = await tx.query<{ tenant_id: string; status: SagaStatus; pending: string[]; error: string | null; error_before_park: string | null; leased_until: Date | null }>(
+  const columns = `tenant_id, status, pending, error, error_before_park, case when locked_until > now() then locked_until end as leased_until, case when locked_until > now() then locked_by end as leased_by`;
+  const { rows } = await tx.query<{ tenant_id: string; status: SagaStatus; pending: string[]; error: string | null; error_before_park: string | null; leased_until: Date | null; leased_by: string | null }>(
     tenantId === undefined
       ? `select ${columns} from ${table} where id = $1 for update`
       : `select ${columns} from ${table} where tenant_id = $2 and id = $1 for update`,
@@ -37,5 +39,5 @@ export async function lockSagaById(tx: Tx, schema: string, sagaId: string, tenan
   const row = rows[0];
   return row === undefined
     ? null
-    : { tenantId: row.tenant_id, status: row.status, pending: row.pending, error: row.error, errorBeforePark: row.error_before_park, leasedUntil: row.leased_until };
+    : { tenantId: row.tenant_id, status: row.status, pending: row.pending, error: row.error, errorBeforePark: row.error_before_park, leasedUntil: row.leased_until, leasedBy: row.leased_by };
 }

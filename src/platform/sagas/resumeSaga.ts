@@ -41,7 +41,7 @@ export async function resumeSaga(tx: Tx, schema: string, sagaId: string, by: str
   if (saga.status !== 'parked') throw new SagaNotParkedError(sagaId, saga.status, saga.pending);
   // A runner whose step is still in flight (an event parked the saga under it) would run it twice
   // with a second runner: the lease is left to end, and only an ended one is cleared below.
-  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', saga.pending[0], saga.leasedUntil);
+  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', saga.pending[0], saga.leasedUntil, saga.leasedBy);
   const status: SagaStatus = statusBeforePark(saga);
   const table = sagaTables(schema);
   // The resume and its log entry in one statement.

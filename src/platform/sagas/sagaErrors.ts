@@ -1,4 +1,5 @@
 import { BrigadeError, NotFoundError, UnprocessableError } from '../errors/index.ts';
+import { DEFAULT_STEP_TIMEOUT_MS } from './stepTimeout.ts';
 import type { SagaStatus } from './types.ts';
 
 /** 404: no saga with this id (in the transaction's tenant). */
@@ -37,15 +38,23 @@ export class SagaTypeNotRegisteredError extends BrigadeError {
 
 /**
  * 500: a saga's handler threw instead of returning a decision (a bug in the saga's definition; its
- * error is the cause), or returned something that is not a decision (`returned`: `undefined`, `null`,
- * a number). It would do the same again on the same input, so the runner parks a saga whose step
- * outcome it makes unrecordable, and the deadline scheduler marks the deadline fired with the error.
+ * error is the cause), returned something that is not a decision (`returned`: `undefined`, `null`,
+ * a number), or returned a decision whose state JSON cannot hold (`stateNotJson`: a BigInt, a cycle;
+ * the serialiser's error is the cause). It would do the same again on the same input, so the runner
+ * parks a saga whose step outcome it makes unrecordable, and the deadline scheduler marks the
+ * deadline fired with the error.
  */
 export class SagaHandlerError extends BrigadeError {
-  constructor(saga: string, type: string, cause: unknown, result?: { readonly returned: unknown }) {
-    const what = result === undefined ? `threw: ${cause instanceof Error ? cause.message : String(cause)}` : `returned ${describeValue(result.returned)}, not a decision (an object such as {} or { run: [...] })`;
-    super('SAGA_HANDLER_FAILED', 500, `The handler of ${JSON.stringify(type)} in saga ${saga} ${what}. A handler must return a decision: fix it, then deliver the event again`, {
-      ...(result === undefined ? { cause } : {}),
+  constructor(saga: string, type: string, cause: unknown, result?: { readonly returned: unknown } | { readonly stateNotJson: true }) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    const [what, rule] =
+      result === undefined
+        ? [`threw: ${reason}`, 'A handler must return a decision']
+        : 'stateNotJson' in result
+          ? [`returned a state that cannot be stored as JSON: ${reason}`, 'A state must be plain JSON data (numbers as numbers or strings, no BigInt, no cycles)']
+          : [`returned ${describeValue(result.returned)}, not a decision (an object such as {} or { run: [...] })`, 'A handler must return a decision'];
+    super('SAGA_HANDLER_FAILED', 500, `The handler of ${JSON.stringify(type)} in saga ${saga} ${what}. ${rule}: fix it, then deliver the event again`, {
+      ...(result === undefined || 'stateNotJson' in result ? { cause } : {}),
       details: { saga, type },
     });
   }
@@ -83,16 +92,41 @@ export class SagaIdAmbiguousError extends BrigadeError {
 /**
  * 409: a runner holds a live lease on the saga's head item, so its step may still be in flight (and
  * may yet move money): a person's resume or close waits until the lease ends, when the step's
- * outcome is recorded or the lease has expired.
+ * outcome is recorded, its timeout passes, or the lease expires. The message names the runner
+ * (`lockedBy`, by default its host and process id): a live runner renews the lease while the step
+ * runs, so "until" moves, and a runner that is hung is restarted, not waited for.
  */
 export class SagaStepInFlightError extends BrigadeError {
-  constructor(sagaId: string, command: 'resume' | 'close', item: string | undefined, leasedUntil: Date) {
+  constructor(sagaId: string, command: 'resume' | 'close', item: string | undefined, leasedUntil: Date, lockedBy: string | null) {
+    const minutes = DEFAULT_STEP_TIMEOUT_MS / 60_000;
     super(
       'SAGA_STEP_IN_FLIGHT',
       409,
-      `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: a runner holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()}, so that step may still be running. ` +
-        `Retry after then; 'brigade sagas show ${sagaId}' shows what it did meanwhile`,
-      { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString() } },
+      `Saga ${sagaId} cannot be ${command === 'resume' ? 'resumed' : 'closed'} yet: ${lockedBy === null ? 'a runner' : `runner ${lockedBy}`} holds the lease of ${item ?? 'its work'} until ${leasedUntil.toISOString()} and renews it while the step runs, so that step may still be running. ` +
+        `Retry once the step has ended: its outcome is then recorded, or at the step's timeout (timeoutMs, ${minutes} minutes by default) the attempt counts as failed and the lease is let go; 'brigade sagas show ${sagaId}' shows what it did meanwhile. ` +
+        `If that runner is hung (the lease keeps moving past the step's timeout), restart the process it names${lockedBy === null ? '' : ` (${lockedBy})`}: the lease then lapses within its length (leaseMs, 30 s by default)`,
+      { details: { sagaId, item: item ?? null, leasedUntil: leasedUntil.toISOString(), lockedBy } },
+    );
+  }
+}
+
+/**
+ * 504: a step's action (or compensation) did not settle within its timeout (`SagaStep.timeoutMs`, or
+ * the runner's `stepTimeoutMs`). The runner stopped waiting for it, aborted `ctx.signal` with this
+ * error, and records the attempt as a failure; `retryable`, so it is retried with the same key (as the
+ * step's `retryable` decides, up to its `maxAttempts`), then goes to `<step>.failed`.
+ */
+export class SagaStepTimeoutError extends BrigadeError {
+  /** A step that timed out may succeed on another attempt. */
+  readonly retryable = true;
+
+  constructor(saga: string, item: string, timeoutMs: number, attempt: number) {
+    super(
+      'SAGA_STEP_TIMED_OUT',
+      504,
+      `${item} of saga ${saga} did not settle within ${timeoutMs} ms (attempt ${attempt}): the runner stopped waiting, aborted the step's signal and counts the attempt as failed; it runs again with the same key under the step's retry rules. ` +
+        `Give the step's calls timeouts of their own (or pass ctx.signal to them), or raise the step's timeoutMs if it is this slow by design`,
+      { details: { saga, item, timeoutMs, attempt } },
     );
   }
 }

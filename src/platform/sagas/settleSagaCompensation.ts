@@ -67,7 +67,7 @@ export async function settleSagaCompensation(tx: Tx, schema: string, sagaId: str
   if (head === undefined || !head.startsWith(UNDO)) throw new SagaHeadNotCompensationError(sagaId, saga.status, head);
   // A runner may still be running the compensation (a lease that outlived a park): settling it by hand
   // beside it would do it twice. Only an ended lease is cleared below.
-  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', head, saga.leasedUntil);
+  if (saga.leasedUntil !== null) throw new SagaStepInFlightError(sagaId, 'resume', head, saga.leasedUntil, saga.leasedBy);
   const status: SagaStatus = rest.length === 0 ? 'compensated' : 'compensating';
   // Why it failed: a failed saga's error, or a parked one's from before the park. The `; left: …` that a
   // compensation failing for good appended named this very pending list, which is no longer what is left.

@@ -54,7 +54,8 @@ const isoOrNull = (value: unknown): string | null => (value === null || value ==
  * as the transaction's actor sees it (RLS: its tenant's sagas; `system` and `admin` see all), or
  * `null`. Needs no saga definitions, so tools can inspect sagas without running them. Pass
  * `tenantId` when it is known (the saga is then read through its primary key); without it the saga is
- * found by id alone, in whichever tenant the actor sees (the first started, should two share the id).
+ * found by id alone, in whichever tenant the actor sees (the first started, should two share the id:
+ * {@link listSagaTenants} names them all).
  *
  * @example
  * const saga = await unitOfWork(pool, { service: 'payments', actor: { kind: 'admin', id: 'cli' }, readOnly: true }, (tx) => showSaga(tx, 'payments', id));

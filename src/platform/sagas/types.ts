@@ -14,9 +14,16 @@ export interface DeadlineRequest {
 
 /** What a handler decides; every field optional ("nothing changes" is `{}`). */
 export interface SagaDecision<S> {
-  /** The new state; the old one stays when absent. */
+  /**
+   * The new state; the old one stays when absent. Stored as JSON: plain data only (an amount as a
+   * number or a string, no BigInt, no cycles), else the handler fails with `SAGA_HANDLER_FAILED`.
+   */
   readonly state?: S;
-  /** Steps to run next, appended in order to the steps already pending. Each step runs at most once per saga. */
+  /**
+   * Steps to run next, appended in order to the steps already pending. Each step runs at most once per
+   * saga: running one that is pending or done, or, from its own `.failed` handler, the step that just
+   * failed for good, is a `SagaDefinitionError` (a retry is the step's `retryable` and `maxAttempts`).
+   */
   readonly run?: readonly string[];
   /** Deadlines to schedule (stored in the same transaction). */
   readonly schedule?: readonly DeadlineRequest[];
@@ -59,6 +66,13 @@ export interface StepContext<S> {
   readonly state: S;
   /** 1 on the first attempt. */
   readonly attempt: number;
+  /**
+   * Aborted when the step's timeout passes (`SagaStep.timeoutMs`), with the `SagaStepTimeoutError` as
+   * its reason: the runner has stopped waiting and counted the attempt as failed. Pass it to the
+   * action's I/O (`fetch(url, { signal: ctx.signal })`) so that an abandoned attempt stops too; one
+   * that goes on may still make its effect, under the same key as the retry.
+   */
+  readonly signal: AbortSignal;
 }
 
 /** One step: an action with an effect outside the saga's row, and optionally the action that undoes it. */
@@ -74,6 +88,16 @@ export interface SagaStep<S> {
   readonly retryable?: (error: unknown) => boolean;
   /** Attempts of a retryable failure of this step (its action, and its compensation) before it counts as failed. Default the runner's maxAttempts. */
   readonly maxAttempts?: number;
+  /**
+   * How long an attempt of the action (or of the compensation) may take, in ms. When it passes, the
+   * runner stops waiting, aborts `ctx.signal`, stops renewing its lease and records the attempt as a
+   * failure (`SAGA_STEP_TIMED_OUT`, retryable: retried with backoff up to `maxAttempts`, as this
+   * step's `retryable` decides, then `<step>.failed`). Without it, an action that never settles (a
+   * call without a timeout, a lost promise) kept its lease renewed for ever: the saga could be neither
+   * claimed, resumed nor closed, and its runner ran nothing else. Set it above the slowest attempt the
+   * step may legitimately make. Default the runner's `stepTimeoutMs` (5 minutes); at most 2^31 − 1.
+   */
+  readonly timeoutMs?: number;
 }
 
 /**

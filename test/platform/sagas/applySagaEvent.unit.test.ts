@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { applySagaEvent, defineSaga, type SagaInstance } from '../../../src/platform/sagas/index.ts';
-import { statusBeforePark } from '../../../src/platform/sagas/applySagaEvent.ts';
+import { applySagaStart, statusBeforePark } from '../../../src/platform/sagas/applySagaEvent.ts';
 
 const noop = async () => null;
 const saga = defineSaga<{ n: number }, null>({
@@ -156,6 +156,41 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.throws(() => applySagaEvent(saga, instance({ completed: ['a'] }), { kind: 'event', event: { type: 'again' } }), { code: 'SAGA_DEFINITION_INVALID' });
     assert.throws(() => applySagaEvent(saga, instance({ pending: ['b'] }), { kind: 'event', event: { type: 'early' } }), { code: 'SAGA_DEFINITION_INVALID' });
     assert.throws(() => applySagaEvent(saga, instance({}), { kind: 'event', event: { type: 'nope' } }), { code: 'SAGA_EVENT_UNHANDLED' });
+  });
+  test('a handler whose state JSON cannot hold (a BigInt, a cycle, a toJSON that throws, a function) is a SagaHandlerError naming it, not a TypeError from the write (before: a plain TypeError, which the runner and the scheduler took for a passing failure)', () => {
+    const cyclic: Record<string, unknown> = { n: 1 };
+    cyclic.self = cyclic;
+    const states: Record<string, unknown> = { bigint: { n: 10n }, cyclic, throwing: { n: 1, toJSON: () => { throw new Error('no JSON here'); } }, fn: () => 1 };
+    const bad = defineSaga<unknown, null>({
+      name: 'badstate',
+      initialState: {},
+      start: () => ({}),
+      steps: { a: { action: noop } },
+      on: Object.fromEntries(Object.entries(states).map(([type, state]) => [type, () => ({ state })])),
+    });
+    for (const type of Object.keys(states)) {
+      assert.throws(() => applySagaEvent(bad, instance({ name: 'badstate' }), { kind: 'event', event: { type } }), (e: Error & { code?: string }) =>
+        e.code === 'SAGA_HANDLER_FAILED' && e.message.startsWith(`The handler of "${type}" in saga badstate returned a state that cannot be stored as JSON`), type);
+    }
+    const startsBig = defineSaga<unknown, null>({ name: 'startbig', initialState: {}, start: () => ({ state: { n: 1n } }), steps: {}, on: {} });
+    assert.throws(() => applySagaStart(startsBig, null), { code: 'SAGA_HANDLER_FAILED' }, 'start is a handler too');
+  });
+  test("a step's .failed handler cannot run that step again: it failed for good under its key, and a step runs at most once (before: queued again, to run under the same key)", () => {
+    const retrier = defineSaga<{ n: number }, null>({
+      name: 'retrier',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: noop }, b: { action: noop } },
+      on: { 'a.failed': () => ({ run: ['a'] }), 'b.failed': () => ({ run: ['a'] }) },
+    });
+    const failed = (over: Partial<SagaInstance<{ n: number }>>, item = 'a') =>
+      applySagaEvent(retrier, instance({ name: 'retrier', ...over }), { kind: 'stepFailed', item, error: { code: 'DECLINED', message: 'declined' }, retry: false });
+    const refused = (e: Error & { code?: string }) =>
+      e.code === 'SAGA_DEFINITION_INVALID' && e.message.startsWith('Step a of saga retrier failed for good, and its handler "a.failed" runs it again: a step runs at most once per saga');
+    assert.throws(() => failed({ pending: ['a'] }), refused);
+    assert.throws(() => failed({ status: 'parked', pending: ['a'], error: 'held' }), refused, 'its outcome under a park is decided as unparked');
+    // Another step's failure may queue a step that has not run (the once-only rule is per step).
+    assert.deepEqual(failed({ pending: ['b'] }, 'b')?.pending, ['a']);
   });
   test('a finished saga takes nothing', () => {
     assert.equal(applySagaEvent(saga, instance({ status: 'completed' }), { kind: 'event', event: { type: 'again' } }), null);

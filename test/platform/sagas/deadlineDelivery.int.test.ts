@@ -31,6 +31,13 @@ describe('deadline delivery: what passes is delivered later, what never can is m
       },
       // A branch that forgot its `return`.
       'deadline.silent': () => undefined as unknown as SagaDecision<{ n: number }>,
+      // A state JSON cannot hold: an amount in minor units as a BigInt, a cycle.
+      'deadline.bigint': () => ({ state: { n: 10n } as unknown as { n: number } }),
+      'deadline.cyclic': (s) => {
+        const state: { n: number; self?: unknown } = { n: s.n };
+        state.self = state;
+        return { state };
+      },
     },
   });
   before(() => {
@@ -139,6 +146,26 @@ describe('deadline delivery: what passes is delivered later, what never can is m
     assert.deepEqual([silent?.fired, silent?.cancelled], [true, false]);
     assert.match(silent?.error ?? '', /^The handler of "deadline\.silent" in saga timed returned undefined, not a decision/);
     assert.deepEqual(fired.map((d) => [d.name, d.applied, d.error === null]).sort(), [['a', true, true], ['b', true, true], ['silent', false, false]], 'told, as a deadline that cannot be delivered');
+    assert.equal(await scheduler.fireDue(), 0, 'nothing left due');
+  });
+
+  test("a deadline whose handler returns a state JSON cannot hold (a BigInt, a cycle) is marked fired with an error naming the saga and the handler; the other deadlines of its batch and of other sagas fire (before: a plain TypeError rolled the batch back at every poll, and no deadline of the store fired again)", async () => {
+    const { tenantId, sagaId } = await start(0);
+    const other = await start(0);
+    // Due before a and b of both sagas: they sort first in the batch.
+    for (const name of ['bigint', 'cyclic']) {
+      await pool.query(`insert into payments.saga_deadlines (tenant_id, saga_id, name, due_at) select tenant_id, id, $2, now() - interval '1 minute' from payments.saga_instances where id = $1`, [sagaId, name]);
+    }
+    const fired: FiredDeadline[] = [];
+    const scheduler = createDeadlineScheduler({ unitOfWork: uow, service: SERVICE, registry, onFired: (d) => fired.push(d) });
+    assert.equal(await scheduler.fireDue(), 6);
+    assert.deepEqual([await stateOf(tenantId, sagaId), await stateOf(other.tenantId, other.sagaId)], [1100, 1100], 'a and b were delivered to both sagas');
+    const byName = new Map((await deadlines(sagaId)).map((d) => [d.name, d]));
+    for (const name of ['bigint', 'cyclic']) {
+      assert.deepEqual([byName.get(name)?.fired, byName.get(name)?.cancelled], [true, false], name);
+      assert.match(byName.get(name)?.error ?? '', new RegExp(`^The handler of "deadline\\.${name}" in saga timed returned a state that cannot be stored as JSON: .*(BigInt|circular)`), name);
+    }
+    assert.deepEqual(fired.filter((d) => d.error !== null).map((d) => [d.name, d.applied]).sort(), [['bigint', false], ['cyclic', false]], 'told, as a deadline that cannot be delivered');
     assert.equal(await scheduler.fireDue(), 0, 'nothing left due');
   });
 

@@ -6,6 +6,7 @@ import { unitOfWork } from '../../../src/platform/db/index.ts';
 import { advanceSaga, createSagaRegistry, sagaTables, showSaga, type SagaRegistry } from '../../../src/platform/sagas/index.ts';
 import { fireDueDeadlinesSql } from '../../../src/platform/sagas/fireDueDeadlines.ts';
 import { listSagasSql } from '../../../src/platform/sagas/listSagas.ts';
+import { listSagaTenantsSql } from '../../../src/platform/sagas/listSagaTenants.ts';
 import { showSagaSql } from '../../../src/platform/sagas/showSaga.ts';
 import { selectSagaSql } from '../../../src/platform/sagas/transitionSaga.ts';
 import { tenantNotMoving } from '../../../src/platform/tenancy/index.ts';
@@ -99,9 +100,11 @@ describe('saga lookups and the deadline poll use their indexes on tables that we
     assert.ok(!oldPlan.some((n) => /tenant_id = /.test(n['Index Cond'] ?? '')), describePlan(oldPlan));
   });
 
-  test('showSaga reads the instance the same way, with and without the tenant', async () => {
+  test('showSaga reads the instance the same way, with and without the tenant, and listSagaTenants by saga_instances_id', async () => {
     assertIndexLookup(await planOf(showSagaSql(table, true), [sagaId, tenantId], tenantId), 'saga_instances', 'saga_instances_pkey', /tenant_id = .*id = |id = .*tenant_id = /);
     assertIndexLookup(await planOf(showSagaSql(table, false), [sagaId]), 'saga_instances', 'saga_instances_id', /\(id = /);
+    // The tenants of an id (where the CLI looks before it acts) likewise.
+    assertIndexLookup(await planOf(listSagaTenantsSql(table('saga_instances')), [sagaId]), 'saga_instances', 'saga_instances_id', /\(id = /);
   });
 
   test('without saga_instances_id, a read by id alone scans every tenant’s instances (why the index exists)', async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import pg from 'pg';
@@ -14,11 +15,13 @@ import {
   createSagaRunner,
   defineSaga,
   listSagas,
+  listSagaTenants,
   loadSaga,
   resumeSaga,
   settleSagaCompensation,
   showSaga,
   startSaga,
+  type SagaDecision,
   type SagaRegistry,
 } from '../../../src/platform/sagas/index.ts';
 import { claimSagaWork } from '../../../src/platform/sagas/claimSagaWork.ts';
@@ -26,7 +29,7 @@ import { transitionSaga } from '../../../src/platform/sagas/transitionSaga.ts';
 import { repoRoot } from '../../support/cli.ts';
 import { scriptRun } from '../../support/scriptRun.ts';
 import { useTestDatabase } from '../../support/db.ts';
-import { eventually } from '../../support/eventually.ts';
+import { eventually, within } from '../../support/eventually.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
 
 const SERVICE = 'payments';
@@ -218,7 +221,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const empty = await insert('parked', []);
     await assert.rejects(settle(empty), { code: 'SAGA_HEAD_NOT_COMPENSATION', message: /has nothing pending, so there is no compensation to settle/ });
     const leased = await insert('failed', ['undo:b', 'undo:a'], `locked_by = 'runner-X', locked_until = now() + interval '1 hour'`);
-    await assert.rejects(settle(leased), { code: 'SAGA_STEP_IN_FLIGHT', status: 409, message: /lease of undo:b until .*Retry after then/ });
+    await assert.rejects(settle(leased), { code: 'SAGA_STEP_IN_FLIGHT', status: 409, message: /runner runner-X holds the lease of undo:b until .*restart the process it names/ });
     const { rows } = await pool.query(`select id, pending, version from payments.saga_instances where id = any($1::uuid[])`, [[running, atForward, empty, leased]]);
     assert.ok(rows.every((r) => r.version === 1), 'none changed');
     assert.deepEqual(rows.find((r) => r.id === leased)?.pending, ['undo:b', 'undo:a']);
@@ -419,7 +422,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal(parked.instance.status, 'parked');
     const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
     const { rows: lease } = await pool.query(`select locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
-    const inFlight = (e: unknown) => (e as { code?: string; status?: number }).code === 'SAGA_STEP_IN_FLIGHT' && (e as { status?: number }).status === 409 && new RegExp(`lease of a until ${lease[0].locked_until.toISOString()}.*Retry after then`).test((e as Error).message);
+    const inFlight = (e: unknown) => (e as { code?: string; status?: number }).code === 'SAGA_STEP_IN_FLIGHT' && (e as { status?: number }).status === 409 && new RegExp(`runner ${lease[0].locked_by} holds the lease of a until ${lease[0].locked_until.toISOString()} and renews it while the step runs`).test((e as Error).message);
     await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', instance.id, 'ops')), inFlight);
     await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', instance.id, { by: 'ops', reason: 'nothing charged' })), inFlight);
     const { rows: after } = await pool.query(`select status, locked_by, locked_until from payments.saga_instances where id = $1`, [instance.id]);
@@ -427,6 +430,7 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.equal(await ownRunner.runOnce(), false, 'nothing else runs a meanwhile');
     release();
     await stepA;
+    assert.ok(String(lease[0].locked_by).startsWith(`${os.hostname()}:${process.pid}/runner-`), `the default runner id names the process to restart should it hang: ${lease[0].locked_by}`);
     // a's success is taken though the saga is parked (before, it was dropped, and the resume ran a
     // again); the saga stays parked with what is left, and the runner's lease is gone with its report.
     const { rows: reported } = await pool.query(`select status, pending, completed, error, locked_by from payments.saga_instances where id = $1`, [instance.id]);
@@ -471,6 +475,71 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     }
     await first;
     assert.deepEqual([(await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id)))?.status, runs], ['completed', ['a']]);
+  });
+
+  test("a step whose action never settles gives up at its timeout: its signal aborts, its lease is let go, and the attempt counts as a retryable failure under the step's retry rules (before: the runner renewed the lease for ever, and the saga could be neither claimed again, resumed nor closed)", async () => {
+    const signals: AbortSignal[] = [];
+    const releases: Array<() => void> = [];
+    const hang = defineSaga<{ n: number }, null>({
+      name: 'hang',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: {
+        a: {
+          timeoutMs: 300,
+          maxAttempts: 2,
+          // Never settles by itself, and ignores its signal (released at the end, so that the test ends without the fix too).
+          action: (ctx) => (signals.push(ctx.signal), new Promise((resolve) => releases.push(() => resolve(null)))),
+        },
+      },
+      on: { 'a.failed': (_s, e) => ({ park: `a: ${(e.data as { code: string; message: string }).code}: ${(e.data as { message: string }).message}` }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [hang] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, backoffMs: () => 0, leaseMs: 150 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'hang', input: null }));
+    const row = async () => (await pool.query(`select status, pending, attempts, locked_by, error from payments.saga_instances where id = $1`, [instance.id])).rows[0];
+    try {
+      assert.equal(await within(ownRunner.runOnce(), 15_000, 'the first attempt of a to time out'), true);
+      assert.deepEqual(await row(), { status: 'running', pending: ['a'], attempts: 1, locked_by: null, error: null }, 'a retryable failure; the lease let go');
+      assert.deepEqual([signals.length, signals[0]?.aborted, (signals[0]?.reason as { code?: string } | undefined)?.code], [1, true, 'SAGA_STEP_TIMED_OUT'], 'the action was told through its signal');
+      const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+      const log = (await uow(ops, (tx) => showSaga(tx, 'payments', instance.id)))?.log.at(-1);
+      assert.deepEqual([log?.kind, log?.item, log?.attempt, log?.data], ['retrying', 'a', 1, { code: 'SAGA_STEP_TIMED_OUT' }]);
+      assert.match(log?.error ?? '', /^a of saga hang did not settle within 300 ms \(attempt 1\)/);
+      // The second and last attempt times out too: a final failure, which the step's .failed handler parks.
+      assert.equal(await within(ownRunner.runOnce(), 15_000, 'the second attempt of a to time out'), true);
+      const parked = await row();
+      assert.deepEqual([parked.status, parked.pending, parked.attempts, parked.locked_by], ['parked', ['a'], 2, null]);
+      assert.match(parked.error, /^a: SAGA_STEP_TIMED_OUT: a of saga hang did not settle within 300 ms \(attempt 2\)/);
+      assert.equal(signals.length, 2, 'a ran twice, once per attempt');
+      const closed = await uow(ops, (tx) => closeSaga(tx, 'payments', instance.id, { by: 'ops', reason: 'checked by hand' }));
+      assert.deepEqual(closed?.left, ['a'], 'no lease holds the close back');
+    } finally {
+      for (const release of releases) release();
+    }
+  });
+
+  test('a step in flight names the runner that holds its lease, in the refusal of a resume or close and in the stuck list, and says what to do if that runner is hung (before: "Retry after" a time the renewed lease kept moving past)', async () => {
+    const [tenantId, parkedId, runningId] = [randomUUID(), randomUUID(), randomUUID()];
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, error, locked_by, locked_until, updated_at)
+       values ($1, $2, 'toy', '{"log": [], "input": {}}', 'parked', '{b}', 'settle b', 'worker-7:4242/runner-X', now() + interval '1 hour', now()),
+              ($1, $3, 'toy', '{"log": [], "input": {}}', 'running', '{b}', null, 'worker-7:4242/runner-X', now() + interval '1 hour', now() - interval '1 hour')`,
+      [tenantId, parkedId, runningId],
+    );
+    const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+    const names = (command: string) => (e: unknown) =>
+      (e as { code?: string }).code === 'SAGA_STEP_IN_FLIGHT' &&
+      new RegExp(`^Saga ${parkedId} cannot be ${command} yet: runner worker-7:4242/runner-X holds the lease of b until [^ ]+Z and renews it while the step runs`).test((e as Error).message) &&
+      (e as Error).message.includes('If that runner is hung (the lease keeps moving past the step\'s timeout), restart the process it names') &&
+      (e as { details?: { lockedBy?: string } }).details?.lockedBy === 'worker-7:4242/runner-X';
+    await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', parkedId, 'ops')), names('resumed'));
+    await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', parkedId, { by: 'ops', reason: 'settled' })), names('closed'));
+    const [stuck] = (await uow(ops, (tx) => listSagas(tx, 'payments', { stuckAfterMs: 60_000, status: 'running' }))).filter((s) => s.id === runningId);
+    assert.equal(stuck?.lockedBy, 'worker-7:4242/runner-X');
+    assert.match(stuck?.stuck ?? '', /^b is running on runner worker-7:4242\/runner-X \(attempt 1, lease until [^)]+\); .*restart the process it names/);
+    await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}', locked_by = null, locked_until = null where id = any($1::uuid[])`, [[parkedId, runningId]]); // nothing for the runners of later tests
   });
 
   test("a stale step outcome releases its runner's lease: the next step is claimed at once (before: the lease stayed until it ran out, and a resume or close was refused as in flight)", async () => {
@@ -520,6 +589,10 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     const ambiguous = (e: unknown) => (e as { code?: string }).code === 'SAGA_ID_AMBIGUOUS' && new RegExp(`${first}.*${second}|${second}.*${first}`).test((e as Error).message);
     await assert.rejects(uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops')), ambiguous);
     await assert.rejects(uow(ops, (tx) => closeSaga(tx, 'payments', sagaId, { by: 'ops', reason: 'settled' })), ambiguous);
+    // Where a tool finds the saga (the CLI, before it acts): every tenant that has the id, not the first one started alone.
+    assert.deepEqual(await uow(ops, (tx) => listSagaTenants(tx, 'payments', sagaId)), [first, second], 'oldest first');
+    assert.deepEqual(await uow(ops, (tx) => listSagaTenants(tx, 'payments', randomUUID())), []);
+    assert.deepEqual(await uow({ service: SERVICE, tenantId: second, actor: { kind: 'staff', id: randomUUID() } }, (tx) => listSagaTenants(tx, 'payments', sagaId)), [second], "RLS: a tenant's staff sees its own");
     const resumed = await uow(ops, (tx) => resumeSaga(tx, 'payments', sagaId, 'ops', { tenantId: second }));
     assert.deepEqual([resumed?.tenantId, resumed?.status], [second, 'running']);
     const { rows } = await pool.query(`select tenant_id, status from payments.saga_instances where id = $1 order by created_at`, [sagaId]);
@@ -527,49 +600,69 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     await pool.query(`update payments.saga_instances set status = 'completed', pending = '{}' where id = $1`, [sagaId]); // nothing for the runner of later tests
   });
 
-  test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
+  /**
+   * Runs saga `name`, whose one step `a` returns `result` and whose `a.succeeded` handler is `onSucceeded`, on a
+   * runner with a lease of 0 ms (were the item left leased, the next runOnce could take it again at once) until
+   * nothing is due: how often `a` ran, the saga as it was left, and what the runner reported to onError.
+   */
+  const runOutcome = async (name: string, result: unknown, onSucceeded: () => SagaDecision<{ n: number }>) => {
     const runs: string[] = [];
     const errors: unknown[] = [];
-    const buggy = defineSaga<{ n: number }, null>({
-      name: 'buggy',
-      initialState: { n: 0 },
-      start: () => ({ run: ['a'] }),
-      steps: { a: { action: async () => runs.push('a') } },
-      on: { 'a.succeeded': () => { throw new TypeError('handler bug'); } },
-    });
-    const buggyRegistry = createSagaRegistry({ schema: 'payments', sagas: [buggy] });
-    // A lease of 0 ms: were the item left leased, the next runOnce could take it again at once.
-    const buggyRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: buggyRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
+    const saga = defineSaga<{ n: number }, null>({ name, initialState: { n: 0 }, start: () => ({ run: ['a'] }), steps: { a: { action: async () => (runs.push('a'), result) } }, on: { 'a.succeeded': onSucceeded } });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [saga] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
     const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, buggyRegistry, { name: 'buggy', input: null }));
-    assert.equal(await buggyRunner.runOnce(), true);
-    assert.equal(await buggyRunner.runOnce(), false, 'nothing left to run');
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name, input: null }));
+    assert.equal(await ownRunner.runOnce(), true);
+    assert.equal(await ownRunner.runOnce(), false, 'nothing left to run');
+    return { runs, errors: errors.map((e) => (e as { code?: string }).code), saga: await asTenant(tenantId, (tx) => loadSaga<{ n: number }>(tx, ownRegistry, instance.id)) };
+  };
+
+  test('an outcome that cannot be recorded (its handler throws) parks the saga with the error, instead of running the step again at every lease', async () => {
+    const { runs, errors, saga: parked } = await runOutcome('buggy', 1, () => {
+      throw new TypeError('handler bug');
+    });
     assert.deepEqual(runs, ['a'], 'the step ran once');
-    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, buggyRegistry, instance.id));
     assert.deepEqual([parked?.status, parked?.pending, parked?.completed], ['parked', ['a'], []]);
     assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: The handler of "a\.succeeded" in saga buggy threw: handler bug\. .*Parked so that/);
-    assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_HANDLER_FAILED'], 'and reported to onError');
+    assert.deepEqual(errors, ['SAGA_HANDLER_FAILED'], 'and reported to onError');
   });
 
   test('a result JSON cannot hold (a BigInt) parks the saga at once, instead of running the step again at every lease', async () => {
-    const runs: string[] = [];
-    const big = defineSaga<{ n: number }, null>({
-      name: 'big',
-      initialState: { n: 0 },
-      start: () => ({ run: ['a'] }),
-      steps: { a: { action: async () => (runs.push('a'), { amount: 10n }) } },
-      on: { 'a.succeeded': () => ({ complete: true }) },
-    });
-    const bigRegistry = createSagaRegistry({ schema: 'payments', sagas: [big] });
-    const bigRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: bigRegistry, leaseMs: 0 });
-    const tenantId = randomUUID();
-    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, bigRegistry, { name: 'big', input: null }));
-    assert.equal(await bigRunner.runOnce(), true);
-    assert.equal(await bigRunner.runOnce(), false, 'nothing left to run');
+    const { runs, saga: parked } = await runOutcome('big', { amount: 10n }, () => ({ complete: true }));
     assert.deepEqual(runs, ['a'], 'the step ran once');
-    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, bigRegistry, instance.id));
     assert.equal(parked?.status, 'parked');
     assert.match(parked?.error ?? '', /could not be recorded: The result of a in saga big cannot be stored as JSON: .*BigInt/);
+  });
+
+  test('a handler state JSON cannot hold (a BigInt) parks the saga at once, instead of running the step again at every lease (before: a plain TypeError, the step ran again at each lease and the saga was never parked)', async () => {
+    const { runs, errors, saga: parked } = await runOutcome('bigstate', null, () => ({ state: { n: 10n } as unknown as { n: number } }));
+    assert.deepEqual(runs, ['a'], 'the step ran once');
+    assert.deepEqual([parked?.status, parked?.pending, parked?.state], ['parked', ['a'], { n: 0 }]);
+    assert.match(parked?.error ?? '', /^a succeeded \(attempt 1\) but its outcome could not be recorded: The handler of "a\.succeeded" in saga bigstate returned a state that cannot be stored as JSON: .*BigInt/);
+    assert.deepEqual(errors, ['SAGA_HANDLER_FAILED']);
+  });
+
+  test("a step's .failed handler that runs the step again parks the saga at once with the refusal, instead of running it again under the key it failed with (before: queued again, it ran a second time with the same key)", async () => {
+    let runs = 0;
+    const errors: unknown[] = [];
+    const retrier = defineSaga<{ n: number }, null>({
+      name: 'retrier',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs++, Promise.reject(Object.assign(new Error('declined'), { code: 'DECLINED' }))) } },
+      on: { 'a.failed': () => ({ run: ['a'] }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [retrier] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, leaseMs: 0, onError: (e) => errors.push(e) });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'retrier', input: null }));
+    // At most four runs: before the fix, every run queued the next.
+    for (let i = 0; i < 4 && (await ownRunner.runOnce()); i++);
+    const parked = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([runs, parked?.status, parked?.pending], [1, 'parked', ['a']], 'a ran once, and waits for a person');
+    assert.match(parked?.error ?? '', /^a failed \(attempt 1\) but its outcome could not be recorded: Step a of saga retrier failed for good, and its handler "a\.failed" runs it again: a step runs at most once per saga/);
+    assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_DEFINITION_INVALID']);
   });
 
   test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {

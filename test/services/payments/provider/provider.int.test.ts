@@ -305,7 +305,7 @@ describe('payment provider client: answers that are not what was asked for', () 
     );
     const restaurantId = randomUUID();
     const state = { orderId, restaurantId, customerId: randomUUID(), total: 1800, currency: 'EUR', chargeId: null, charged: false, chargeFailed: false, accepted: false, courierId: null, outcome: 'open' as const };
-    const ctx = (step: string, s: PaymentSagaState) => ({ sagaId: orderId, tenantId: restaurantId, step, idempotencyKey: `${orderId}:${step}`, state: s, attempt: 1 });
+    const ctx = (step: string, s: PaymentSagaState) => ({ sagaId: orderId, tenantId: restaurantId, step, idempotencyKey: `${orderId}:${step}`, state: s, attempt: 1, signal: new AbortController().signal });
     let failure: unknown;
     await assert.rejects(saga.steps.charge!.action(ctx('charge', state)), (e: unknown) => ((failure = e), true));
     assert.ok(failure instanceof PaymentProviderAnswerInvalidError && failure.retryable, String(failure));

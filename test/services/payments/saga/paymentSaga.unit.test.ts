@@ -156,7 +156,7 @@ describe('a charge that got no answer', () => {
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
-    return fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state, attempt });
+    return fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state, attempt, signal: new AbortController().signal });
   };
 
   test('the ledger holds an authorization under its key: the charge succeeded, as that authorization', async () => {
@@ -282,14 +282,14 @@ describe('answers the charge cannot trust (a review found each moving money wron
       { acceptWithinMs: 60_000 },
     );
     const state = chargeInFlight().state;
-    await assert.rejects(fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1 }), (e: unknown) => e instanceof PaymentProviderAnswerInvalidError && e.retryable);
+    await assert.rejects(fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1, signal: new AbortController().signal }), (e: unknown) => e instanceof PaymentProviderAnswerInvalidError && e.retryable);
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_ANSWER_INVALID', message: 'a charge without an id' }, retry: false });
     assert.deepEqual([t?.status, t?.state.chargeFailed], ['parked', false]);
   });
 
   test('a delivered order whose saga holds no charge of a total above 0: capture fails for good (and the saga parks) instead of paying out what nobody paid', async () => {
     const capture = saga.steps.capture!;
-    const ctx = (total: number) => ({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: { ...chargeInFlight().state, total, chargeId: null, charged: true, outcome: 'delivered' as const }, attempt: 1 });
+    const ctx = (total: number) => ({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: { ...chargeInFlight().state, total, chargeId: null, charged: true, outcome: 'delivered' as const }, attempt: 1, signal: new AbortController().signal });
     await assert.rejects(capture.action(ctx(2000)), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_CHARGE_MISSING' && capture.retryable?.(e) === false);
     assert.equal(await capture.action(ctx(0)), null, 'a total of 0 has nothing to capture');
   });
@@ -330,7 +330,7 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
       { acceptWithinMs: 60_000 },
     );
     const spec = fake.steps[step]!;
-    const ctx = { sagaId: input.orderId, tenantId: input.restaurantId, step, idempotencyKey: `${input.orderId}:${step}${undo ? ':compensate' : ''}`, state: delivered, attempt: 1 };
+    const ctx = { sagaId: input.orderId, tenantId: input.restaurantId, step, idempotencyKey: `${input.orderId}:${step}${undo ? ':compensate' : ''}`, state: delivered, attempt: 1, signal: new AbortController().signal };
     return { act: () => (undo ? spec.compensate!(ctx) : spec.action(ctx)), retryable: (e: unknown) => spec.retryable?.(e) ?? (e as { retryable?: unknown }).retryable === true };
   };
   const lost = () => Promise.reject(new PaymentProviderTimeoutError(1500));
@@ -522,13 +522,13 @@ describe('an order whose total is 0', () => {
     );
     const inFlight = chargeInFlight();
     const state = { ...inFlight.state, total: 0 };
-    assert.equal(await free.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1 }), null);
+    assert.equal(await free.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: `${input.orderId}:charge`, state, attempt: 1, signal: new AbortController().signal }), null);
     const landed = applySagaEvent(free, { ...inFlight, state }, { kind: 'stepSucceeded', item: 'charge', result: null });
     assert.deepEqual([landed?.status, landed?.completed, landed?.state.chargeId, landed?.state.charged], ['running', ['order', 'charge'], null, true]);
     const after = { ...inFlight, ...landed!, version: 3 };
     const delivered = applySagaEvent(free, after, { kind: 'event', event: { type: 'order.delivered' } });
     assert.deepEqual(delivered?.pending, ['capture', 'payoutRestaurant']);
-    assert.equal(await free.steps.capture!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: landed!.state, attempt: 1 }), null);
+    assert.equal(await free.steps.capture!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'capture', idempotencyKey: `${input.orderId}:capture`, state: landed!.state, attempt: 1, signal: new AbortController().signal }), null);
     assert.deepEqual(applySagaEvent(free, after, { kind: 'event', event: { type: 'order.rejected', data: {} } })?.pending, ['refund']);
   });
 });
