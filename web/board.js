@@ -8,7 +8,7 @@
 // A token the platform refuses (401, from the stream or a command) stops the stream and leaves the
 // cards in view, marked as no longer current, with every button off and a link to sign in again.
 import {
-  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, reconnectDelay, requireToken, say, shortId,
+  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, reconnectDelay, requireToken, say, setText, shortId,
   signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying,
 } from './common.js';
 
@@ -64,9 +64,12 @@ let freshStart = true;
 const streamedSinceStart = new Set();
 /**
  * The couriers staff may assign (GET /v1/restaurants/:rid/couriers), read while a card needs them:
- * `version` counts the reads, so that a card's picker is drawn anew only when the list changed.
+ * `version` counts the reads that changed what a picker shows (`shown`, that read's {@link pickerShows}),
+ * so that a card's picker is drawn anew only when the list changed. It counted every read: a picker was
+ * drawn anew every 15–30 s with the same couriers, which closed it while open and moved focus to the new
+ * one (a screen reader said it again).
  */
-const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0 };
+const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0, shown: null };
 /** courierId → name, from every list read: a card names its courier with it. */
 const courierNames = new Map();
 /**
@@ -82,6 +85,8 @@ const chosen = new Map();
  * (a redraw for another order's change does not close an open picker or move focus).
  */
 const drawn = new Map();
+/** Orders the board has seen past their ETA: each is announced once (see showLate). */
+const lateSeen = new Set();
 /** The platform refused the token: the board is no longer current, and its buttons are off. */
 let signedOut = false;
 /** The actions a card offers next, in the order focus looks for one after its card moved (never Cancel). */
@@ -173,8 +178,18 @@ async function loadCouriers(now = false) {
   } else {
     couriers.error = problemText(result);
   }
-  couriers.version += 1;
+  const shown = pickerShows();
+  if (shown !== couriers.shown) {
+    couriers.shown = shown;
+    couriers.version += 1;
+  }
   render();
+}
+
+/** What the pickers show of the last read of the couriers, as one string: a read that leaves it the same draws nothing anew. */
+function pickerShows() {
+  const listed = couriers.list.map((k) => [k.courierId, k.name, k.status, k.held, k.heldUntil, k.availableSince]);
+  return JSON.stringify([couriers.city, listed, couriers.more, couriers.error]);
 }
 
 /** The courier picker of an order without a courier: a select of the couriers staff may assign, and Assign. */
@@ -222,23 +237,30 @@ function timerOf(order) {
   }
 }
 
+/** When an order's ETA passes (ISO), for an accepted order with an ETA; else null. */
+function dueAt(timer) {
+  return timer.limitMinutes > 0 ? new Date(Date.parse(timer.since) + timer.limitMinutes * 60_000).toISOString() : null;
+}
+
 function card(order) {
   const id = shortId(order.orderId);
   const timer = timerOf(order);
+  const due = dueAt(timer);
   const off = sending.has(order.orderId) || signedOut;
   const actions = [];
   if (order.status === 'placed') actions.push(h('button', { type: 'button', 'data-action': 'accept', 'data-order': order.orderId, 'aria-label': `Accept order ${id}`, disabled: off, onclick: () => send(order.orderId, 'accept') }, 'Accept'));
   if (order.status === 'accepted') actions.push(h('button', { type: 'button', 'data-action': 'ready', 'data-order': order.orderId, 'aria-label': `Mark order ${id} ready`, disabled: off, onclick: () => send(order.orderId, 'ready') }, 'Ready'));
   if (CANCELLABLE.includes(order.status)) actions.push(h('button', { type: 'button', class: 'secondary', 'data-action': 'cancel', 'data-order': order.orderId, 'aria-label': `Cancel order ${id}`, disabled: off, onclick: () => cancel(order.orderId) }, 'Cancel'));
   // tabindex -1: focus can rest on the card when it has no action left (see focusCard).
-  return h(
+  const node = h(
     'li',
     { class: signedOut ? 'card stale' : 'card', tabindex: -1, 'data-order': order.orderId, 'data-version': order.version, 'aria-labelledby': `order-${order.orderId}` },
     h('h3', { id: `order-${order.orderId}` }, h('span', {}, `Order ${id}`), h('span', {}, money(order.total, order.currency))),
     signedOut ? h('p', { class: 'stale-note' }, 'No longer current: sign in again to see this order as it is.') : null,
     h('p', { class: 'meta' }, 'Placed ', h('time', { datetime: order.placedAt }, clockTime(order.placedAt)), ` · ${timer.label} `,
-      h('span', { class: 'timer', 'data-since': timer.since, 'data-limit': timer.limitMinutes ?? '' }, elapsed(timer.since)),
-      order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : ''),
+      h('span', { class: 'timer', 'data-since': timer.since }, elapsed(timer.since)),
+      order.etaMinutes ? ` · ETA ${order.etaMinutes} min` : '',
+      due === null ? null : h('strong', { class: 'late-note', 'data-due': due })),
     order.dispatchAlert ? h('p', { class: 'dispatch-alert', 'data-alert': order.dispatchAlert.alertId }, h('strong', {}, 'Dispatch alert: '), alertText(order)) : null,
     order.courierId ? h('p', { class: 'courier', 'data-courier': order.courierId }, 'Courier: ', courierName(order.courierId)) : null,
     h('ul', {}, (order.lines ?? []).map((l) =>
@@ -246,6 +268,30 @@ function card(order) {
     needsCourier(order) ? picker(order) : null,
     actions.length > 0 ? h('div', { class: 'actions' }, actions) : null,
   );
+  showLate(node, Date.now());
+  return node;
+}
+
+/**
+ * Marks the card `node` of an order past its ETA (accepted, and its ETA from the acceptance gone by) in
+ * words and not by colour alone: " · late by m:ss" in bold after the ETA, a wide left border on the card,
+ * and the timer's colour. The first time the board sees an order late it says so once in "Latest"
+ * ("Order 1a2b3c4d is past its ETA."), unless it was already late at the board's first read (the page
+ * itself, as its orders are). Before, the timer's colour was the only sign (WCAG 1.4.1), and nothing
+ * was said.
+ */
+function showLate(node, now) {
+  const note = node.querySelector('.late-note[data-due]');
+  if (note === null) return;
+  const due = note.dataset.due;
+  const late = now > Date.parse(due);
+  setText(note, late ? ` · late by ${elapsed(due, now)}` : '');
+  node.classList.toggle('late', late);
+  node.querySelector('.timer')?.classList.toggle('late', late);
+  const orderId = node.dataset.order;
+  if (!late || lateSeen.has(orderId)) return;
+  lateSeen.add(orderId);
+  if (boardReadOnce && !signedOut) announceChange(`Order ${shortId(orderId)} is past its ETA.`);
 }
 
 /** The card of an order: the one drawn before when nothing it shows has changed since, else a new one. */
@@ -295,6 +341,7 @@ function render() {
     place(ul, list.length === 0 ? [h('li', { class: 'empty' }, 'None')] : list.map(cardOf));
   }
   for (const orderId of drawn.keys()) if (!orders.has(orderId)) drawn.delete(orderId);
+  for (const orderId of lateSeen) if (!orders.has(orderId)) lateSeen.delete(orderId);
   // Signed out, focus goes to the way to sign in again (signInAgainOn), not to a card whose buttons are off.
   if (focusOrder !== null && document.activeElement !== focused && !signedOut) focusCard(focusOrder, focusAction);
   loadCouriers();
@@ -302,11 +349,8 @@ function render() {
 
 function tick() {
   const now = Date.now();
-  for (const timer of document.querySelectorAll('.timer[data-since]')) {
-    timer.textContent = elapsed(timer.dataset.since, now);
-    const limit = Number(timer.dataset.limit);
-    timer.classList.toggle('late', limit > 0 && now - Date.parse(timer.dataset.since) > limit * 60_000);
-  }
+  for (const timer of document.querySelectorAll('.timer[data-since]')) timer.textContent = elapsed(timer.dataset.since, now);
+  for (const node of document.querySelectorAll('section.column li.card')) showLate(node, now);
 }
 
 /** Cancels an order once staff confirm it (it cannot be undone, and the customer is told). */

@@ -184,9 +184,13 @@ async function load(after) {
   if (read !== reads) return;
   // Refused: said once for the page (signInAgainOn); no more polls.
   if (result.status === 401 || signedOut) return;
-  // A token of another role: asking again would be refused the same way.
+  // A token of another role, or of a courier never registered: asking again would be refused the same way.
   if (result.status === 403) {
-    notForThisToken(result);
+    notForThisToken(result, 'This page is for couriers: ', "sign in with a courier's token");
+    return;
+  }
+  if (result.status === 404 && result.body?.resource === 'courier') {
+    notForThisToken(result, '', "Sign in with a registered courier's token");
     return;
   }
   // The next poll; a refusal's Retry-After is waited in full.
@@ -208,16 +212,19 @@ async function load(after) {
 }
 
 /**
- * The token is not a courier's (403: a staff member's, after `/login?next=/courier`): the page stops
- * asking and its toggle is off, and the message says why, what this page is for, and links to sign-in
- * (which comes back here). It polled the 403 every 5 s for ever, saying it tried again.
+ * The token can never read this page: not a courier's (403: a staff member's, after
+ * `/login?next=/courier`), or a courier's that no courier is registered under (404 `resource:
+ * 'courier'`: `brigade token --role courier` without `--subject` gives a random one, and registering a
+ * courier makes a new id). The page stops asking and its toggle is off, and the message says why, then
+ * `before` and a link to sign-in (which comes back here) reading `linkText`. It polled the 403 (and,
+ * later found, the 404) every 5 s for ever, saying it tried again, with the toggle answering the same.
  */
-function notForThisToken(result) {
+function notForThisToken(result, before, linkText) {
   signedOut = true;
   clearTimeout(timer);
   toggle.disabled = true;
   // As signInAgainOn's link: later messages (say) do not replace it.
-  showSignInLink(message, `${problemText(result)} This page is for couriers: `, "sign in with a courier's token", '.');
+  showSignInLink(message, `${problemText(result)} ${before}`, linkText, '.');
 }
 
 async function send(task, command) {

@@ -54,6 +54,10 @@ form.addEventListener('submit', async (event) => {
   }
 });
 
+// The button is shipped disabled (the form, submitted before this script had run, reloaded the page
+// with its fields in the URL): the form has its handler now.
+submit.disabled = false;
+
 // Back to this page from the next one (the back-forward cache keeps it as it was): usable again.
 window.addEventListener('pageshow', (event) => {
   if (event.persisted) submit.disabled = false;

@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { access } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
@@ -51,6 +52,17 @@ export async function signedInPage(browser: Browser, token: string | null): Prom
   page.on('pageerror', (error) => errors.push(error.message));
   if (token !== null) await page.addInitScript(`window.sessionStorage.setItem('brigade.token', ${JSON.stringify(token)});`);
   return { page, requested, errors };
+}
+
+/**
+ * Asserts that the page asks the API nothing more (a courier's poll would be due every 5 s): `requested`
+ * (from {@link signedInPage}) gains no `/v1/` URL in the `ms` after a moment for what was on its way.
+ */
+export async function assertStopsAsking(page: Page, requested: string[], ms = 6000): Promise<void> {
+  await page.waitForTimeout(500);
+  const asked = requested.length;
+  await page.waitForTimeout(ms);
+  assert.deepEqual(requested.slice(asked).filter((url) => url.includes('/v1/')), [], 'the page stopped polling');
 }
 
 /**

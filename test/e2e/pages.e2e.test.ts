@@ -13,7 +13,7 @@ import { eventually, FLOW_MS } from '../support/eventually.ts';
 import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
 import { comparePositions } from '../../src/platform/projections/index.ts';
 import type { GlobalPosition } from '../../src/platform/events/index.ts';
-import { launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, waitForExpression, type BrowserPlatform } from './browser.ts';
+import { assertStopsAsking, launchChromium, requireChromium, SCREENSHOTS, signedInPage, startBrowserPlatform, waitForExpression, type BrowserPlatform } from './browser.ts';
 
 const chromiumCheck = await requireChromium();
 const skip = chromiumCheck.skip;
@@ -1075,6 +1075,155 @@ describe('web pages in headless Chromium', { skip }, () => {
     await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
     const unlabelled = await page.evaluate(`[...document.querySelectorAll('input, select, textarea')].filter((e) => e.labels.length === 0).length`);
     assert.equal(unlabelled, 0);
+    await page.context().close();
+  });
+
+  test('a sign-in pressed before the page\'s script has run sends nothing, and the token never goes into a URL (before: the form submitted itself as GET /login?token=<the token>); the development login likewise', async () => {
+    const rider = await courier(p.t);
+    const { page, requested, errors } = await signedInPage(browser, null);
+    // A slow network: the pages' shared module arrives only once released.
+    let release!: () => void;
+    let released!: Promise<void>;
+    const hold = () => (released = new Promise<void>((resolve) => (release = resolve)));
+    hold();
+    await page.route('**/web/common.js', async (route) => {
+      await released;
+      await route.continue();
+    });
+    await page.goto(`${p.base}/login?next=${encodeURIComponent('/courier')}`, { waitUntil: 'commit' });
+    const submit = page.locator('#login button[type="submit"]');
+    await submit.waitFor({ state: 'attached' });
+    await page.evaluate(`document.getElementById('token').value = ${JSON.stringify(rider.token)}`);
+    // The reader presses Sign in at once (force: a person's click, whatever the button's state).
+    await submit.click({ force: true, noWaitAfter: true });
+    await page.waitForTimeout(500);
+    assert.equal(page.url(), `${p.base}/login?next=${encodeURIComponent('/courier')}`, 'the page did not submit itself');
+    assert.equal(await submit.isDisabled(), true, 'the button is off until the script can sign in');
+    assert.equal(await page.evaluate(`document.querySelector('#login [name]')`), null, 'no field of the sign-in form has a name a native submit would send');
+    release();
+    await page.locator('#login button[type="submit"]:enabled').waitFor(WAIT);
+    await submit.click();
+    await page.waitForURL(`${p.base}/courier`, WAIT);
+
+    // The development login: the same, with its fields (role, ids) out of the URL.
+    hold();
+    await page.goto(`${p.base}/dev-login`, { waitUntil: 'commit' });
+    const devSubmit = page.locator('#dev-login button[type="submit"]');
+    await devSubmit.waitFor({ state: 'attached' });
+    await devSubmit.click({ force: true, noWaitAfter: true });
+    await page.waitForTimeout(500);
+    assert.equal(page.url(), `${p.base}/dev-login`, 'the development login did not submit itself');
+    release();
+    await page.locator('#dev-login button[type="submit"]:enabled').waitFor(WAIT);
+    assert.deepEqual(requested.filter((url) => url.includes(rider.token.slice(0, 40))), [], 'no request carried the token in its URL');
+    assert.deepEqual(requested.filter((url) => /\/(?:login|dev-login)\?(?!next=)/.test(url)), [], 'no form was submitted natively');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a later sign-in takes the previous customer's orders off the page, whatever its answer (before: A's \"Your orders\" stayed under B's refusal, an admin's sign-in, or a non-token)", async () => {
+    const a = (await order()).customer;
+    const { page, errors } = await signedInPage(browser, null);
+    await page.goto(`${p.base}/login`);
+    const input = page.getByLabel('Your access token');
+    const signIn = () => page.getByRole('button', { name: 'Sign in' }).click();
+    const orders = page.locator('#orders');
+    // After A's sign-in lists A's orders: B's token, expired (refused by the platform); an admin's (no page
+    // to go to); a text that is no token.
+    const attempts = [
+      ['an expired token', await p.t.platform.deps.tokens.sign({ role: 'customer', subject: randomUUID() }, -60), '#message.error', 'expired'],
+      ["an admin's token", await p.t.token('admin', { subject: 'ops' }), '#message.ok', 'Signed in as admin.'],
+      ['a text that is no token', 'not a token', '#message.error', 'not a Brigade token'],
+    ] as const;
+    for (const [what, token, shown, said] of attempts) {
+      await input.fill(a.token);
+      await signIn();
+      await page.locator('#order-links a').first().waitFor(WAIT);
+      assert.equal(await orders.isVisible(), true);
+      await input.fill(token);
+      await signIn();
+      await page.locator(shown, { hasText: said }).waitFor(WAIT);
+      assert.equal(await orders.isHidden(), true, `${what}: the orders are hidden`);
+      assert.equal(await page.locator('#order-links li').count(), 0, `${what}: the list is empty`);
+      assert.equal(await page.locator('#orders-more').isHidden(), true, `${what}: no "only the latest"`);
+    }
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('a courier picker is kept as it is when a read of the couriers brings the same list: an open choice and focus stay (before: every read drew it anew, which closed it and moved focus); a changed list is drawn', async () => {
+    await availableCourier();
+    const ready = async () => {
+      const { id } = await order();
+      for (const [name, version] of [['accept', 1], ['ready', 2]] as const) assert.equal((await command(p.t, r.staff, id, name, version, name === 'accept' ? { etaMinutes: 10 } : undefined)).statusCode, 200);
+      return id;
+    };
+    const first = await ready();
+    const { page, errors } = await openBoard();
+    const select = `select[data-order="${first}"]`;
+    await page.locator(`${select} option:not([value=""])`).first().waitFor({ ...WAIT, state: 'attached' });
+    await page.focus(select);
+    await page.keyboard.press('ArrowDown');
+    const chosen = await page.locator(select).inputValue();
+    assert.notEqual(chosen, '', 'a courier is chosen by keyboard');
+    await page.evaluate(`{ document.querySelector('${select}').marked = true; window.focusins = 0; document.addEventListener('focusin', () => window.focusins++); }`);
+    const couriersRead = () => page.waitForResponse((response) => new URL(response.url()).pathname === `/v1/restaurants/${r.rid}/couriers`, WAIT);
+    // Another order becomes ready without a courier: its picker reads the list again (the same list).
+    let read = couriersRead();
+    const second = await ready();
+    await card(page, 'ready', second).locator('.picker').waitFor(WAIT);
+    await read;
+    await page.waitForTimeout(300);
+    assert.deepEqual(await page.evaluate(`(() => { const s = document.querySelector('${select}'); return { same: s.marked === true, focused: document.activeElement === s, value: s.value, focusins: window.focusins }; })()`),
+      { same: true, focused: true, value: chosen, focusins: 0 }, 'the picker was left as it was');
+    // A courier more: the next read draws the pickers with them, and keeps the choice and focus.
+    const k = await availableCourier();
+    read = couriersRead();
+    await ready();
+    await read;
+    await page.locator(`${select} option[value="${k.id}"]`).waitFor({ ...WAIT, state: 'attached' });
+    assert.equal(await page.locator(select).inputValue(), chosen);
+    assert.equal(await page.evaluate(`document.activeElement?.matches('${select}') ?? false`), true);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test('an order past its ETA says so in words on its card, with a mark that is not colour alone, and is announced once (before: only its timer turned red)', async () => {
+    const { id } = await order();
+    assert.equal((await command(p.t, r.staff, id, 'accept', 1, { etaMinutes: 1 })).statusCode, 200);
+    const { page, errors } = await openBoard();
+    const accepted = card(page, 'accepted', id);
+    await accepted.waitFor(WAIT);
+    assert.doesNotMatch(await accepted.innerText(), /late by/);
+    // Two minutes on: the page's clock says so (its timers keep running).
+    await page.clock.setFixedTime(Date.now() + 120_000);
+    // The page's own tick (every second) sees it: no projection in between.
+    await page.locator('#updates', { hasText: `Order ${short(id)} is past its ETA.` }).waitFor({ timeout: 10_000 });
+    assert.match(await accepted.locator('.meta').innerText(), /preparing \d+:\d\d · ETA 1 min · late by \d+:\d\d$/);
+    assert.match(await accepted.ariaSnapshot(), /late by \d+:\d\d/, 'in the accessibility tree');
+    assert.match(await accepted.getAttribute('class') ?? '', /\blate\b/);
+    assert.equal(await page.evaluate(`getComputedStyle(document.querySelector('li.card[data-order="${id}"]')).borderLeftWidth`), '6px', 'a wide border beside the words');
+    // Once: the ticks after it announce nothing more.
+    await page.evaluate(`{ window.updates = 0; new MutationObserver(() => window.updates++).observe(document.getElementById('updates'), { childList: true, characterData: true, subtree: true }); }`);
+    await page.waitForTimeout(2500);
+    assert.equal(await page.evaluate('window.updates'), 0, 'announced once');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("a courier page opened with an unregistered courier's token says so, links to sign-in, and stops asking (before: the 404 every 5 s for ever, \"the page tries again\", the toggle on)", async () => {
+    const unregistered = randomUUID();
+    const { page, requested, errors } = await signedInPage(browser, await p.t.token('courier', { subject: unregistered }));
+    await page.goto(`${p.base}/courier`);
+    const link = page.locator('#message.error').getByRole('link', { name: "Sign in with a registered courier's token" });
+    // The page's first read answers it (the directory is read directly, no projection in between).
+    await link.waitFor({ timeout: 30_000 });
+    assert.equal(await link.getAttribute('href'), `/login?next=${encodeURIComponent('/courier')}`);
+    const said = await page.locator('#message').innerText();
+    assert.match(said, new RegExp(`^Courier ${unregistered} is not registered; ask an admin to register the courier \\(POST /v1/couriers\\), then use a token for that courier\\. Sign in with a registered courier's token\\.$`));
+    assert.equal(await page.locator('#availability').isDisabled(), true);
+    await assertStopsAsking(page, requested);
+    assert.deepEqual(errors, []);
     await page.context().close();
   });
 });

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
 import { eventually, FLOW_MS } from '../support/eventually.ts';
-import { launchChromium, requireChromium, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
+import { assertStopsAsking, launchChromium, requireChromium, signedInPage, startBrowserPlatform, type BrowserPlatform } from './browser.ts';
 
 const { skip } = await requireChromium();
 const WAIT = { timeout: FLOW_MS };
@@ -322,11 +322,7 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     assert.equal(said, "This needs the role courier; your token is staff. This page is for couriers: sign in with a courier's token.");
     assert.doesNotMatch(said, /tries again/);
     assert.equal(await page.locator('#availability').isDisabled(), true);
-    // No poll after the refusal (one would be due every 5 s).
-    await page.waitForTimeout(500);
-    const asked = requested.length;
-    await page.waitForTimeout(6000);
-    assert.deepEqual(requested.slice(asked).filter((url) => url.includes('/v1/')), [], 'the page stopped polling');
+    await assertStopsAsking(page, requested);
     assert.deepEqual(errors, []);
     await page.context().close();
   });
