@@ -88,7 +88,8 @@ export async function migrateEveryDatabase(
     readonly command?: string;
   },
 ): Promise<{ readonly failed: readonly DedicatedDatabaseFailure[] }> {
-  const apply = (target: MigrationTarget & { readonly title: string }, withTitle: boolean, embeddedDataDir?: string) => {
+  // `setting`: the variable of a configured database (not the embedded one's), which a file failed for want of a privilege names.
+  const apply = (target: MigrationTarget & { readonly title: string; readonly variable?: string }, withTitle: boolean, embeddedDataDir?: string) => {
     if (withTitle) options.out(target.title);
     return runMigrations({
       url: target.url,
@@ -101,6 +102,7 @@ export async function migrateEveryDatabase(
       // A server that takes the connection and never answers fails the run after DATABASE_ACQUIRE_TIMEOUT_MS.
       connectTimeoutMs: config.databaseAcquireTimeoutMs,
       command: options.command,
+      setting: embeddedDataDir === undefined ? target.variable : undefined,
     });
   };
   const configured = configuredMigrationTargets(config, mainUrl);

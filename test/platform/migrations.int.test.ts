@@ -10,13 +10,14 @@ import {
   MigrationOrderError,
   MigrationFileError,
   MigrationInterruptedError,
+  MIGRATION_LOCK_KEY,
   migrationStatus,
   runMigrations,
   TRACKING_TABLE,
   type MigrationSet,
 } from '../../src/platform/migrations/index.ts';
 import { runCli, runMain } from '../support/cli.ts';
-import { adminQuery, createTestDatabase, useTestDatabase } from '../support/db.ts';
+import { adminQuery, createTestDatabase, urlFor, useTestDatabase } from '../support/db.ts';
 import { randomBytes } from 'node:crypto';
 
 async function tempSet(name: string, files: Record<string, string>): Promise<MigrationSet & { write(file: string, sql: string): Promise<void>; remove(file: string): Promise<void> }> {
@@ -60,9 +61,15 @@ function abortOnReturn(controller: AbortController, statement: string): () => vo
  * statement, would be lost.
  */
 async function abortWhileRunning(url: string, controller: AbortController, statement: string): Promise<void> {
+  await untilRunning(url, statement);
+  controller.abort('SIGINT');
+}
+
+/** Waits until the migrator's session is running `statement` (it shows as active in pg_stat_activity); returns its backend pid. */
+async function untilRunning(url: string, statement: string): Promise<number> {
   for (let i = 0; ; i++) {
-    const running = await query(url, `select 1 from pg_stat_activity where application_name = 'brigade-migrate' and state = 'active' and query = $1`, [statement]);
-    if (running.length > 0) return controller.abort('SIGINT');
+    const running = await query<{ pid: number }>(url, `select pid from pg_stat_activity where application_name = 'brigade-migrate' and state = 'active' and query = $1`, [statement]);
+    if (running[0] !== undefined) return running[0].pid;
     assert.ok(i < 500, `the migrator never ran ${statement}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
@@ -467,6 +474,97 @@ end $$;`,
     });
   });
 
+  // What a failed file's message tells the operator to do depends on why it failed (its SQLSTATE):
+  // before, every failure said "Fix the file (it has never been applied …) and run brigade migrate again".
+  describe('a failed file says what to do by why it failed', () => {
+    // 3 s: the runner looks for the sessions a file waits behind once it has run 1 s.
+    test('a lock another session holds past the file\'s lock_timeout: nothing applied, the holder named, run the command again when it is done (not "fix the file")', async () => {
+      const set = await tempSet('lockwait', { '0001_table.sql': 'create schema lockwait; create table lockwait.t (x int);' });
+      await runMigrations({ url: database.db.url, sets: [set] });
+      await set.write('0002_alter.sql', "set local lock_timeout = '3s';\nalter table lockwait.t add column y int;");
+      const holder = new pg.Client({ connectionString: database.db.url, application_name: 'test-lock-holder' });
+      await holder.connect();
+      try {
+        const holderPid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]?.pid;
+        await holder.query('begin');
+        await holder.query('select * from lockwait.t');
+        await assert.rejects(runMigrations({ url: database.db.url, sets: [set], command: 'brigade start' }), (e: unknown) => {
+          assert.ok(e instanceof MigrationFileError, String(e));
+          assert.match(e.message, /^lockwait\/0002_alter\.sql failed: canceling statement due to lock timeout\n/);
+          assert.match(e.message, /Nothing of it was applied/);
+          assert.match(e.message, new RegExp(`backend pid ${holderPid}\\b[^\\n]*test-lock-holder`));
+          assert.match(e.message, /run brigade start again/);
+          assert.doesNotMatch(e.message, /[Ff]ix the file|brigade migrate again/);
+          return true;
+        });
+      } finally {
+        await holder.query('rollback').catch(() => undefined);
+        await holder.end();
+      }
+      assert.deepEqual((await runMigrations({ url: database.db.url, sets: [set] })).applied, ['lockwait/0002_alter.sql'], 'run again once the holder is done, it applies');
+    });
+
+    test('the connection lost while a file runs (its backend terminated): the database went away, see brigade migrate status (not "fix the file")', async () => {
+      const set = await tempSet('gone', { '0001_sleep.sql': 'create schema gone; select pg_sleep(30);' });
+      const run = runMigrations({ url: database.db.url, sets: [set] });
+      run.catch(() => undefined);
+      const pid = await untilRunning(database.db.url, 'create schema gone; select pg_sleep(30);');
+      await query(database.db.url, 'select pg_terminate_backend($1)', [pid]);
+      await assert.rejects(run, (e: unknown) => {
+        assert.ok(e instanceof MigrationFileError, String(e));
+        assert.match(e.message, /^gone\/0001_sleep\.sql failed: terminating connection due to administrator command\n/);
+        assert.match(e.message, /[Tt]he database went away/);
+        assert.match(e.message, /Nothing of it was applied/);
+        assert.match(e.message, /brigade migrate status/);
+        assert.doesNotMatch(e.message, /[Ff]ix the file/);
+        return true;
+      });
+      assert.deepEqual(await query(database.db.url, `select to_regnamespace('gone') as s`), [{ s: null }]);
+    });
+
+    test('a file with an error of its own (a syntax error) still says to fix the file, with the command to run again', async () => {
+      const set = await tempSet('typo', { '0001_typo.sql': 'create tabel typo (x int);' });
+      await assert.rejects(runMigrations({ url: database.db.url, sets: [set], command: 'brigade demo' }), (e: unknown) => {
+        assert.ok(e instanceof MigrationFileError, String(e));
+        assert.match(e.message, /typo\/0001_typo\.sql failed: syntax error at or near "tabel"/);
+        assert.match(e.message, /Nothing of it was applied\. Fix the file \(it has never been applied, so it may still change\) and run brigade demo again\.$/);
+        return true;
+      });
+    });
+  });
+
+  test('the holder of the migration lock gone by the time it is looked up: the run tries the lock again instead of saying "another migrator (it has just finished) holds the migration lock"', async () => {
+    // Forced: the holder lets go of the lock just after the migrator's try failed, before its look-up of the holder.
+    const set = await tempSet('lockgone', { '0001_a.sql': 'create schema lockgone;' });
+    const holder = new pg.Client({ connectionString: database.db.url });
+    await holder.connect();
+    const send = pg.Client.prototype.query as unknown as (this: pg.Client, ...args: unknown[]) => unknown;
+    const tryLock = 'select pg_try_advisory_lock($1::bigint) as ok';
+    let released = false;
+    const spy = mock.method(pg.Client.prototype, 'query', function (this: pg.Client, ...args: unknown[]) {
+      const result = send.apply(this, args);
+      if (args[0] !== tryLock || released) return result;
+      return (result as Promise<pg.QueryResult<{ ok: boolean }>>).then(async (r) => {
+        if (r.rows[0]?.ok === false) {
+          released = true;
+          await holder.query('select pg_advisory_unlock($1::bigint)', [MIGRATION_LOCK_KEY]);
+        }
+        return r;
+      });
+    } as unknown as typeof pg.Client.prototype.query);
+    try {
+      await holder.query('select pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+      const lines: string[] = [];
+      const result = await runMigrations({ url: database.db.url, sets: [set], onProgress: (l) => lines.push(l) });
+      assert.equal(released, true, 'the lock was held when the migrator first tried it');
+      assert.deepEqual(result.applied, ['lockgone/0001_a.sql']);
+      assert.deepEqual(lines.filter((l) => /migration lock/.test(l)), [], lines.join('\n'));
+    } finally {
+      spy.mock.restore();
+      await holder.end();
+    }
+  });
+
   test('a new file numbered below an applied one is refused', async () => {
     const set = await tempSet('order', { '0002_second.sql': 'create schema ordered;' });
     await runMigrations({ url: database.db.url, sets: [set] });
@@ -527,6 +625,30 @@ describe('brigade migrate (CLI)', () => {
       assert.match(result.stderr, /DATABASE_URL's user must be able to create schemas and roles, e\.g\. the database owner/);
     } finally {
       await fresh.drop();
+      await adminQuery(`drop role if exists "${role}"`);
+    }
+  });
+
+  test('a database owner without CREATEROLE (a managed PostgreSQL): the first file says the role in DATABASE_URL needs CREATEROLE, not "fix the file"', async () => {
+    // Its own database, so it may create schemas: the first file fails creating the brigade_ roles.
+    const role = `test_nocreaterole_${randomBytes(4).toString('hex')}`;
+    const password = randomBytes(12).toString('hex');
+    const name = `brigade_nocreaterole_t_${randomBytes(4).toString('hex')}`;
+    await adminQuery(`create role "${role}" login password '${password}' nosuperuser nocreaterole`);
+    try {
+      await adminQuery(`create database "${name}" owner "${role}" template template0`);
+      const url = new URL(urlFor(name));
+      url.username = role;
+      url.password = password;
+      const result = await runMain(['migrate'], { DATABASE_URL: url.toString() });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /platform\/0001_service_schemas_and_roles\.sql failed: permission denied to create role/);
+      assert.match(result.stderr, /Nothing of it was applied/);
+      assert.match(result.stderr, new RegExp(`DATABASE_URL's role \\(${role}\\)[^\\n]*CREATEROLE[^\\n]*create schemas[^\\n]*superuser`));
+      assert.match(result.stderr, /run brigade migrate again/);
+      assert.doesNotMatch(result.stderr, /[Ff]ix the file/);
+    } finally {
+      await adminQuery(`drop database if exists "${name}"`);
       await adminQuery(`drop role if exists "${role}"`);
     }
   });

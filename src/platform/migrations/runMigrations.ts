@@ -5,11 +5,13 @@ import { connectClient, ConnectingClient, DEFAULT_CONNECT_TIMEOUT_MS } from '../
 import { osUserName } from '../runtime/osUserName.ts';
 import { discoverMigrations, NO_TRANSACTION_MARKER, type MigrationFile, type MigrationSet } from './discoverMigrations.ts';
 import { MigrationDriftError, MigrationFileError, MigrationInterruptedError, MigrationOrderError, type InterruptedFile, type MigrationRefusalOptions } from './errors.ts';
+import { failedFileAdvice, failureKind } from './failedFileAdvice.ts';
 import { aheadWarning, highestApplied, inspectMigrations, TRACKING_TABLE, type MigrationStatusRow } from './inspectMigrations.ts';
 import { splitStatements } from './splitStatements.ts';
 import { transactionControlStatements } from './transactionControlStatements.ts';
+import { readLockHolders, watchLockWaits, type LockHolder } from './watchLockWaits.ts';
 
-/** A file still running after this long is named (`[i/n] applying …`) before it ends. */
+/** A file still running after this long is named (`[i/n] applying …`) before it ends, and the sessions it may wait behind watched (`watchLockWaits`). */
 const SLOW_FILE_MS = 1000;
 
 /** Options for {@link runMigrations}. */
@@ -47,10 +49,16 @@ export interface RunMigrationsOptions {
    */
   readonly connectTimeoutMs?: number | undefined;
   /**
-   * The command that runs the migrations, as the interruption's message tells the user to run it again
-   * (`brigade start`, `brigade demo`). Default `brigade migrate`.
+   * The command that runs the migrations, as the interruption's and a failed file's messages tell the
+   * user to run it again (`brigade start`, `brigade demo`). Default `brigade migrate`.
    */
   readonly command?: string | undefined;
+  /**
+   * The setting `url` came from (`DATABASE_URL`, `MENU_DATABASE_URL`), which a file failed for want of a
+   * privilege names with the role: "DATABASE_URL's role (app) may not do what the file does: migrating
+   * needs a role with CREATEROLE …". Without it: "the role brigade migrates as (app)".
+   */
+  readonly setting?: string | undefined;
 }
 
 /** What a run did (or, with `dryRun`, would do). */
@@ -150,7 +158,9 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
     const pending = refuseUnsafe(await inspectMigrations(client, files), files, warn, options);
     // A uid with no passwd entry (a container's runAsUser) has no name: its number says who.
     const osUser = osUserName() ?? `uid ${process.getuid?.() ?? '?'}`;
-    const appliedBy = `${(await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?'} via ${osUser}@${os.hostname()} pid ${process.pid}`;
+    const role = (await client.query<{ u: string }>('select current_user as u')).rows[0]?.u ?? '?';
+    const appliedBy = `${role} via ${osUser}@${os.hostname()} pid ${process.pid}`;
+    const failure: FailureContext = { url: options.url, pid, role, setting: options.setting, command: options.command ?? 'brigade migrate', connectTimeoutMs: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS };
     const applied: string[] = [];
     for (const [index, file] of pending.entries()) {
       signal?.throwIfAborted();
@@ -169,7 +179,7 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
       const reached: FileProgress = { finished: 0, statements: 0, recording: false, recorded: false };
       current = { file, progress: reached };
       try {
-        await applyFile(client, file, appliedBy, started, reached, { signal, settled });
+        await applyFile(client, file, appliedBy, started, reached, { signal, settled }, failure);
       } catch (error) {
         if (signal?.aborted === true) name();
         throw error;
@@ -199,13 +209,25 @@ export async function runMigrations(options: RunMigrationsOptions): Promise<Migr
  * `pg_advisory_lock`: a waiter blocked there sits inside a statement's transaction, and
  * `CREATE INDEX CONCURRENTLY` in the lock holder waits for every such transaction to end, so the
  * two deadlock (seen in the five-migrator test). Each poll is a short transaction of its own.
+ *
+ * The waiting line names the holder, once. A holder that let go between the failed try and the
+ * look-up is not there to name: the lock is tried again at once, and the line waits for a holder that is
+ * (before, it said "another migrator (it has just finished) holds the migration lock; waiting …").
  */
 async function takeLock(client: pg.Client, progress: (line: string) => void, signal: AbortSignal | undefined): Promise<void> {
+  let named = false;
   for (let attempt = 0; ; attempt++) {
     signal?.throwIfAborted();
     const locked = await client.query<{ ok: boolean }>('select pg_try_advisory_lock($1::bigint) as ok', [MIGRATION_LOCK_KEY]);
     if (locked.rows[0]?.ok === true) return;
-    if (attempt === 0) progress(`another migrator (${await lockHolder(client)}) holds the migration lock; waiting for it to finish …`);
+    if (!named) {
+      const holder = await lockHolder(client);
+      // Gone already: try again now rather than wait for nobody. Only a few times in a row, so that a
+      // holder the look-up cannot see (it always should) costs a poll's wait, not a busy loop.
+      if (holder === undefined && attempt < 3) continue;
+      if (holder !== undefined) progress(`another migrator (${holder}) holds the migration lock; waiting for it to finish …`);
+      named = holder !== undefined;
+    }
     await new Promise<void>((resolve) => {
       const done = () => {
         clearTimeout(timer);
@@ -220,10 +242,11 @@ async function takeLock(client: pg.Client, progress: (line: string) => void, sig
 
 /**
  * Who holds the migration lock, for the waiting line: its backend pid and application, so that a
- * stuck holder can be found (`pg_stat_activity`) and, if need be, ended (`pg_terminate_backend`).
- * A bigint advisory key shows in `pg_locks` as its high 32 bits (classid) and low 32 bits (objid).
+ * stuck holder can be found (`pg_stat_activity`) and, if need be, ended (`pg_terminate_backend`);
+ * `undefined` when nobody does any more. A bigint advisory key shows in `pg_locks` as its high 32 bits
+ * (classid) and low 32 bits (objid).
  */
-async function lockHolder(client: pg.Client): Promise<string> {
+async function lockHolder(client: pg.Client): Promise<string | undefined> {
   const { rows } = await client.query<{ pid: number; app: string | null }>(
     `select l.pid, a.application_name as app
        from pg_locks l left join pg_stat_activity a on a.pid = l.pid
@@ -232,7 +255,7 @@ async function lockHolder(client: pg.Client): Promise<string> {
     [MIGRATION_LOCK_KEY],
   );
   const holder = rows[0];
-  return holder === undefined ? 'it has just finished' : `backend pid ${holder.pid}${holder.app ? `, ${holder.app}` : ''}`;
+  return holder === undefined ? undefined : `backend pid ${holder.pid}${holder.app ? `, ${holder.app}` : ''}`;
 }
 
 /**
@@ -284,6 +307,17 @@ function interruptedFile(current: { readonly file: MigrationFile; readonly progr
   return { id: file.id, state: 'outside a transaction', finished: progress.finished, statements: progress.statements };
 }
 
+/** What a failed file's message names ({@link failedFileAdvice}), and where to look for the sessions it waited behind. */
+interface FailureContext {
+  readonly url: string;
+  /** The migrator's backend, whose lock waits {@link watchLockWaits} follows; none known, none followed. */
+  readonly pid: number | undefined;
+  readonly role: string;
+  readonly setting: string | undefined;
+  readonly command: string;
+  readonly connectTimeoutMs: number;
+}
+
 /**
  * Applies one file with its tracking row, noting how far it got in `progress`. `signal` is checked
  * before each statement is sent (a cancel reaches only a statement the server is running); `settled`
@@ -296,6 +330,10 @@ function interruptedFile(current: { readonly file: MigrationFile; readonly progr
  * file stayed applied and unrecorded, and the next run applied it again and failed.)
  *
  * The session is reset ({@link RESET_SESSION}) before the tracking row, which is written as the runner.
+ *
+ * A failure's message says what to do by its SQLSTATE ({@link failedFileAdvice}): fix the file only
+ * for an error of the file's own; for a lock it waited on past its `lock_timeout` (or a deadlock), the
+ * sessions it waited behind, which {@link watchLockWaits} notes while the file runs.
  */
 async function applyFile(
   client: pg.Client,
@@ -304,6 +342,7 @@ async function applyFile(
   started: number,
   progress: FileProgress,
   abort: { readonly signal: AbortSignal | undefined; readonly settled: () => Promise<void> },
+  failure: FailureContext,
 ): Promise<void> {
   const query = (text: string, values?: unknown[]) => {
     abort.signal?.throwIfAborted();
@@ -311,6 +350,9 @@ async function applyFile(
   };
   const tracking = `insert into ${TRACKING_TABLE} (set_name, name, checksum, duration_ms, applied_by) values ($1, $2, $3, $4, $5)`;
   const row = () => [file.set, file.name, file.checksum, Math.round(performance.now() - started), appliedBy];
+  const watch = failure.pid === undefined ? undefined : watchLockWaits(failure.url, failure.pid, { afterMs: SLOW_FILE_MS, connectTimeoutMs: failure.connectTimeoutMs });
+  /** A transactional file's COMMIT, or a no-transaction file's tracking row, was sent: a lost connection may have kept it. */
+  let finishing = false;
   try {
     if (file.noTransaction) {
       const statements = splitStatements(file.sql);
@@ -331,12 +373,14 @@ async function applyFile(
       progress.recording = true;
       await abort.settled();
       await client.query(RESET_SESSION);
+      finishing = true;
       await client.query(tracking, row());
     } else {
       await query('begin');
       await query(file.sql);
       await query(RESET_SESSION);
       await query(tracking, row());
+      finishing = true;
       await query('commit');
     }
     progress.recorded = true;
@@ -344,15 +388,24 @@ async function applyFile(
     if (isOpenTransactionRefusal(cause)) throw cause;
     await abort.settled();
     if (!file.noTransaction) await client.query('rollback').catch(() => undefined);
-    const pgError = cause as { message?: string; position?: string };
+    const pgError = cause as { message?: string; position?: string; code?: string; detail?: string };
+    const holders = [...((await watch?.stop()) ?? [])];
+    // A deadlock found before the watch looked: PostgreSQL's detail names the other processes.
+    if (holders.length === 0 && pgError.code === '40P01') holders.push(...(await deadlockPartners(client, pgError.detail, failure.pid)));
     throw new MigrationFileError(
       `${file.id} failed: ${pgError.message ?? String(cause)}${pgError.position ? ` (at character ${pgError.position})` : ''}\n` +
-        (file.noTransaction
-          ? 'It ran outside a transaction, so statements before the failing one stay applied: make them idempotent (IF NOT EXISTS), drop any INVALID index, fix the file and run brigade migrate again.'
-          : 'Nothing of it was applied. Fix the file (it has never been applied, so it may still change) and run brigade migrate again.'),
-      { cause, details: { file: file.id } },
+        failedFileAdvice({ id: file.id, noTransaction: file.noTransaction, cause, role: failure.role, setting: failure.setting, command: failure.command, holders, finishing }),
+      { cause, details: { file: file.id, reason: failureKind(cause) } },
     );
+  } finally {
+    await watch?.stop();
   }
+}
+
+/** The other sessions a deadlock's detail names ("Process 12 waits for … blocked by process 34."), as they are now; none when they cannot be read. */
+async function deadlockPartners(client: pg.Client, detail: string | undefined, own: number | undefined): Promise<LockHolder[]> {
+  const pids = [...new Set([...(detail ?? '').matchAll(/\bprocess (\d+)/gi)].map((m) => Number(m[1])))].filter((p) => p !== own);
+  return readLockHolders(client, pids).catch(() => pids.map((pid) => ({ pid, user: null, app: null, state: null, transactionSeconds: null })));
 }
 
 /** The refusal of a no-transaction file that left a transaction open, its work since its BEGIN rolled back. */
