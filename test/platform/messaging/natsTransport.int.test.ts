@@ -8,6 +8,7 @@ import { consumerDeliveries, deleteTestStream } from '../../support/jetstream.ts
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import {
+  checkNatsReachable,
   createNatsTransport,
   dropDeadLetter,
   ensureBusSchema,
@@ -26,6 +27,8 @@ import { storeDeadLetter } from '../../../src/platform/messaging/deadLetters/sto
 import { isUuid } from '../../../src/platform/ids/index.ts';
 import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token, waitFor } from './support.ts';
+import { freePort } from '../../../src/platform/db/localPorts.ts';
+import { loadConfig } from '../../../src/platform/config/index.ts';
 import { transportContract } from './transportContract.ts';
 
 const nats = await requireService('nats');
@@ -604,5 +607,41 @@ describe('nats jetstream: messages published onto the stream outside the platfor
     for (const letter of letters.values()) await dropDeadLetter(pool, letter.id);
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
     assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 7, redelivered: 0, ackPending: 0 }, 'no redrive was published');
+  });
+});
+
+describe('nats jetstream: the servers NATS_URL lists', { skip: nats.skip }, () => {
+  // Found by a review: NATS_URL took one URL only, so with its one server down the process could not
+  // start although another node of the cluster was up.
+  test('a NATS_URL listing a server nobody answers at first and the live one second connects to the live one', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const base = token();
+    const dead = `nats://127.0.0.1:${await freePort()}`;
+    const servers = loadConfig({ NATS_URL: `${dead}, ${testEnv.natsUrl}` }, { services: ['platform'] }).natsUrl;
+    assert.ok(servers !== null);
+    const stop = new AbortController();
+    try {
+      // nats.js tries the servers in a random order: ten checks try the dead one first about ten times
+      // over (with maxReconnectAttempts: 0 every such check lost the live one too, and was refused).
+      for (let i = 0; i < 10; i++) await checkNatsReachable(servers);
+      const listed = await createNatsTransport({ servers, pool, stream: own, subjects: [`${base}.>`] });
+      try {
+        await listed.ensureSubscription({ subscription: `${base}-listed`, pattern: `${base}.listed.*` });
+        const handled: string[] = [];
+        void listed.subscribe({ subscription: `${base}-listed`, signal: stop.signal }, async (m) => {
+          handled.push(m.id);
+        });
+        const sent = message(`${base}.listed.Happened`, { n: 1 });
+        await listed.publish([sent]);
+        await waitFor('the message handled', () => handled.includes(sent.id));
+      } finally {
+        stop.abort();
+        await listed.close();
+      }
+      // Every server down: the error names them all.
+      await assert.rejects(checkNatsReachable([dead, `nats://127.0.0.1:${await freePort()}`]), /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+, nats:\/\/127\.0\.0\.1:\d+: /);
+    } finally {
+      await deleteTestStream(own);
+    }
   });
 });
