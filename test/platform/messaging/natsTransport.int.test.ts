@@ -10,6 +10,7 @@ import { requireService } from '../../support/services.ts';
 import {
   checkNatsReachable,
   createNatsTransport,
+  createNatsTransportInBackground,
   dropDeadLetter,
   ensureBusSchema,
   InvalidMessageError,
@@ -29,6 +30,7 @@ import { BrigadeError, UnavailableError } from '../../../src/platform/errors/ind
 import { message, token, waitFor } from './support.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { loadConfig } from '../../../src/platform/config/index.ts';
+import { silentProxy, type SilentProxy } from '../../support/silentProxy.ts';
 import { transportContract } from './transportContract.ts';
 
 const nats = await requireService('nats');
@@ -610,7 +612,7 @@ describe('nats jetstream: messages published onto the stream outside the platfor
   });
 });
 
-describe('nats jetstream: the servers NATS_URL lists', { skip: nats.skip }, () => {
+describe('nats jetstream: the servers NATS_URL lists, and a connection made in the background', { skip: nats.skip }, () => {
   // Found by a review: NATS_URL took one URL only, so with its one server down the process could not
   // start although another node of the cluster was up.
   test('a NATS_URL listing a server nobody answers at first and the live one second connects to the live one', async () => {
@@ -641,6 +643,81 @@ describe('nats jetstream: the servers NATS_URL lists', { skip: nats.skip }, () =
       // Every server down: the error names them all.
       await assert.rejects(checkNatsReachable([dead, `nats://127.0.0.1:${await freePort()}`]), /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+, nats:\/\/127\.0\.0\.1:\d+: /);
     } finally {
+      await deleteTestStream(own);
+    }
+  });
+
+  // Found by a review: `brigade serve` runs no relay, consumer or saga, yet refused to start while NATS
+  // was down: its only use of the broker is the admin redrive. It now connects in the background.
+  test('in the background: created at once while nobody answers, a redrive refused with 503 saying what to do, then connected once the server answers', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const base = token();
+    const port = await freePort();
+    const troubles: Error[] = [];
+    let connectedAt = 0;
+    const started = Date.now();
+    const background = createNatsTransportInBackground({
+      servers: `nats://127.0.0.1:${port}`,
+      pool,
+      stream: own,
+      subjects: [`${base}.>`],
+      retryMs: { first: 50, max: 200 },
+      onTrouble: (error) => troubles.push(error),
+      onConnected: () => (connectedAt = Date.now()),
+    });
+    let proxy: SilentProxy | undefined;
+    try {
+      assert.ok(Date.now() - started < 1000, 'created without waiting for the broker');
+      assert.equal(background.kind, 'nats');
+      assert.equal(background.isConnected(), false);
+      await assert.rejects(background.redeliver(`${base}-sub`, message(`${base}.x.Happened`, { n: 1 })), (error: unknown) => {
+        assert.ok(error instanceof UnavailableError, String(error));
+        assert.equal(error.status, 503);
+        assert.match(error.message, new RegExp(`^NATS is not connected at nats://127\\.0\\.0\\.1:${port}: this process keeps trying in the background\\. Check that the server is up \\(nats-server -js\\) and that NATS_URL names it, then try again: /health/ready shows "nats" ok once it is connected`));
+        return true;
+      });
+      await assert.rejects(background.publish([message(`${base}.x.Happened`, { n: 1 })]), UnavailableError);
+      await waitFor('the first failure reported', () => troubles.length > 0);
+      // Said once, not at every retry.
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(troubles.length, 1, troubles.map((e) => e.message).join('\n'));
+      assert.match(troubles[0]!.message, /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+/);
+      // The server comes up on that port.
+      proxy = await silentProxy(testEnv.natsUrl, port);
+      await waitFor('connected', () => background.isConnected());
+      assert.ok(connectedAt > 0);
+      await background.ensureSubscription({ subscription: `${base}-sub`, pattern: `${base}.x.*` });
+      const handled: string[] = [];
+      const stop = new AbortController();
+      void background.subscribe({ subscription: `${base}-sub`, signal: stop.signal }, async (m) => {
+        handled.push(m.id);
+      });
+      const sent = message(`${base}.x.Happened`, { n: 2 });
+      await background.publish([sent]);
+      await waitFor('handled once connected', () => handled.includes(sent.id));
+      stop.abort();
+    } finally {
+      await background.close();
+      await proxy?.close();
+      await deleteTestStream(own);
+    }
+  });
+
+  test('in the background: closed before it connects, it stops trying and leaves nothing open', async () => {
+    const port = await freePort();
+    const troubles: Error[] = [];
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const background = createNatsTransportInBackground({ servers: `nats://127.0.0.1:${port}`, pool, stream: own, subjects: [`${token()}.>`], retryMs: { first: 20, max: 20 }, onTrouble: (e) => troubles.push(e) });
+    await waitFor('the first failure reported', () => troubles.length > 0);
+    await background.close();
+    // A server that comes up afterwards is not connected to.
+    const proxy = await silentProxy(testEnv.natsUrl, port);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(background.isConnected(), false);
+      await assert.rejects(background.publish([message('x.y.Z', { n: 1 })]), UnavailableError);
+    } finally {
+      await proxy.close();
       await deleteTestStream(own);
     }
   });
