@@ -1,4 +1,4 @@
-import { checkPoolSize, type Config } from '../platform/config/index.ts';
+import { checkPoolSize, redact, type Config } from '../platform/config/index.ts';
 import { BrigadeError } from '../platform/errors/index.ts';
 import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
@@ -8,6 +8,7 @@ import { heldConnections } from '../composition/heldConnections.ts';
 import { servedPages } from '../api/index.ts';
 import { pingRedis, redisAddress } from '../platform/cache/index.ts';
 import { databaseHostPort, pingDatabase } from '../platform/db/index.ts';
+import { pingNats } from '../platform/messaging/index.ts';
 import { setMaxListeners } from 'node:events';
 import { processLog, type Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -56,7 +57,11 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     // So is DATABASE_URL: serve comes up without it and recovers when it answers (/health/ready says 503
     // meanwhile), and that was all it said. The embedded database was just started: not asked.
     const databaseAnswer = options.http && db.embedded === null ? pingDatabase(db.url) : null;
-    platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel, stream: processLog }, embedded: db.embedded !== null });
+    // A process without workers (serve) needs no broker to serve: it connects to NATS in the background
+    // and comes up during an outage, saying so in one line as for Redis.
+    const brokerOptional = options.workers.length === 0;
+    const natsAnswer = options.http && brokerOptional && config.natsUrl !== null ? pingNats(config.natsUrl) : null;
+    platform = await createPlatform(config, db, { services: options.services, logger: { level: config.logLevel, stream: processLog }, embedded: db.embedded !== null, brokerOptional });
     const { deps } = platform;
     await refuseIfSignalled(shutdown);
     if (options.http) {
@@ -74,6 +79,9 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       if (pages.some((page) => page.devOnly === true)) io.out(`  sign in  ${address}/dev-login (development tokens: embedded database on loopback only)`);
       if ((await databaseAnswer) !== null) io.err(`warning: DATABASE_URL (${databaseHostPort(db.url)}) did not answer: /health/ready answers 503 until it does`);
       if (config.redisUrl !== null && (await redisAnswer) !== null) io.err(`warning: REDIS_URL (${redisAddress(config.redisUrl)}) did not answer: menus are read uncached until it does`);
+      if (config.natsUrl !== null && (await natsAnswer) !== null) {
+        io.err(`warning: NATS_URL (${config.natsUrl.map(redact).join(', ')}) did not answer: this process runs no workers and serves without it; dead-letter redrives answer 503 until it connects (it keeps trying; /health/ready shows "nats")`);
+      }
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));
     const running = options.workers.map((w) =>

@@ -12,7 +12,16 @@ import { isStaleList } from '../platform/tenancy/placementCatalog.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
 import { createCache, createPgEvictionBus, redisAddress, type Cache, type PgEvictionBus } from '../platform/cache/index.ts';
-import { createNatsTransport, createPgTransport, registerClaimCheckMetrics, registerDeadLetterMetrics, withClaimCheck, type Transport } from '../platform/messaging/index.ts';
+import {
+  createNatsTransport,
+  createNatsTransportInBackground,
+  createPgTransport,
+  registerClaimCheckMetrics,
+  registerDeadLetterMetrics,
+  withClaimCheck,
+  type NatsTransportOptions,
+  type Transport,
+} from '../platform/messaging/index.ts';
 import { unitOfWork } from '../platform/db/index.ts';
 import { mintToken, recordAdminAudit, refuseRevokedTokens } from '../services/platform/index.ts';
 import path from 'node:path';
@@ -144,7 +153,18 @@ export interface Platform {
 export async function createPlatform(
   config: Config,
   db: DatabaseHandle,
-  options: { services?: readonly ServiceModule[]; logger: AppDeps['logger']; embedded?: boolean },
+  options: {
+    services?: readonly ServiceModule[];
+    logger: AppDeps['logger'];
+    embedded?: boolean;
+    /**
+     * The process runs no relay, consumer or saga (`brigade serve`): with `NATS_URL`, the broker is
+     * connected in the background ({@link createTransportInBackground}) instead of before the app is
+     * built, and readiness shows it (`nats`) without counting it. Its one use here, an admin's redrive of
+     * dead letters, answers 503 until it is connected.
+     */
+    brokerOptional?: boolean;
+  },
 ): Promise<Platform> {
   const metrics = new client.Registry();
   client.collectDefaultMetrics({ register: metrics, prefix: 'brigade_' });
@@ -215,7 +235,15 @@ export async function createPlatform(
     let reportCacheTrouble: (error: unknown, context: unknown) => void = () => undefined;
     // Every service's integration events share one stream (JetStream) or one bus schema (PostgreSQL).
     const busPool = databases.poolFor('platform');
-    const bus = await createTransport(config, busPool);
+    // Trouble with a broker connected in the background is logged once the app's logger exists (kept till then).
+    let brokerTrouble: Error | undefined;
+    let reportBrokerTrouble: (error: Error) => void = (error) => (brokerTrouble = error);
+    let reportBrokerConnected: () => void = () => undefined;
+    const background =
+      options.brokerOptional === true && config.natsUrl !== null
+        ? createTransportInBackground(config, config.natsUrl, busPool, { onTrouble: (error) => reportBrokerTrouble(error), onConnected: () => reportBrokerConnected() })
+        : null;
+    const bus = background?.transport ?? (await createTransport(config, busPool));
     transport = bus;
     registerDeadLetterMetrics(metrics, busPool);
     registerClaimCheckMetrics(metrics, busPool, { graceMs: config.claimCheckGraceMs });
@@ -254,7 +282,12 @@ export async function createPlatform(
       logger: options.logger,
       metrics,
       // Probes that overlap share the checks in flight: one read of each database however many ask.
-      readiness: shareInFlight(() => readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed'))),
+      readiness: shareInFlight(async () =>
+        withBrokerShown(
+          await readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),
+          background,
+        ),
+      ),
       services: options.services ?? SERVICES,
       serviceDeps: deps,
       tokens,
@@ -280,6 +313,10 @@ export async function createPlatform(
     reportAfterCommit = (error) => app.log.warn({ err: error }, 'after-commit hook failed (the transaction stands)');
     reportReplicaTrouble = (error) =>
       app.log.warn({ err: error }, 'read replica unusable for now: its reads run on the primary. Check DATABASE_REPLICA_URL names a reachable hot standby of DATABASE_URL');
+    reportBrokerTrouble = (error) =>
+      app.log.warn({ err: error }, 'NATS not connected: this process runs no workers and serves without it; dead-letter redrives answer 503 until it connects (it keeps trying)');
+    reportBrokerConnected = () => app.log.info('NATS connected: dead-letter redrives go to JetStream');
+    if (brokerTrouble !== undefined) reportBrokerTrouble(brokerTrouble);
     reportDatabaseTrouble = (error) =>
       app.log.warn({ err: error }, "a restaurant's own database did not answer a look-up: check it is up (brigade migrate status lists it by label; /health/ready checks it)");
     return {
@@ -317,19 +354,57 @@ export async function createPlatform(
  * const transport = await createTransport(config, pool, { manageStream: false });
  */
 export async function createTransport(config: Config, pool: import('pg').Pool, options: { readonly manageStream?: boolean } = {}): Promise<Transport> {
-  const transport =
-    config.natsUrl === null
-      ? createPgTransport({ pool })
-      : await createNatsTransport({
-          servers: config.natsUrl,
-          pool,
-          subjects: SERVICE_NAMES.map((s) => `${s}.>`),
-          replicas: config.natsStreamReplicas,
-          duplicateWindowMs: config.messageDedupeWindowMs,
-          maxAgeMs: config.natsStreamMaxAgeMs,
-          manageStream: options.manageStream ?? true,
-        });
+  const transport = config.natsUrl === null ? createPgTransport({ pool }) : await createNatsTransport(natsOptions(config, config.natsUrl, pool, options.manageStream ?? true));
   return withClaimCheck(transport, { pool });
+}
+
+/** The platform's JetStream transport options: the stream for every service's subjects, set up as `NATS_STREAM_*` say. */
+function natsOptions(config: Config, servers: readonly string[], pool: import('pg').Pool, manageStream: boolean): NatsTransportOptions {
+  return {
+    servers,
+    pool,
+    subjects: SERVICE_NAMES.map((s) => `${s}.>`),
+    replicas: config.natsStreamReplicas,
+    duplicateWindowMs: config.messageDedupeWindowMs,
+    maxAgeMs: config.natsStreamMaxAgeMs,
+    manageStream,
+  };
+}
+
+/**
+ * The JetStream transport of a process without workers (`brigade serve`), returned at once and
+ * connected in the background (`createNatsTransportInBackground`, which says the first failure to
+ * `onTrouble` and keeps trying): with the claim-check as {@link createTransport}'s, and whether it is
+ * connected yet, for readiness. `servers` is the set `NATS_URL`'s list.
+ *
+ * @example
+ * if (config.natsUrl !== null) createTransportInBackground(config, config.natsUrl, pool, { onTrouble: (e) => log.warn(e.message) });
+ */
+function createTransportInBackground(
+  config: Config,
+  servers: readonly string[],
+  pool: import('pg').Pool,
+  reports: { readonly onTrouble?: (error: Error) => void; readonly onConnected?: () => void } = {},
+): { readonly transport: Transport; isConnected(): boolean } {
+  const nats = createNatsTransportInBackground({ ...natsOptions(config, servers, pool, true), ...reports });
+  return { transport: withClaimCheck(nats, { pool }), isConnected: () => nats.isConnected() };
+}
+
+/**
+ * `ready` with the check `nats` added when the broker is connected in the background: shown, never
+ * deciding (the process serves without it), so a broker outage takes no API instance out of rotation.
+ */
+function withBrokerShown(ready: Readiness, broker: { isConnected(): boolean } | null): Readiness {
+  if (broker === null) return ready;
+  const nats = broker.isConnected()
+    ? { ok: true }
+    : {
+        ok: false,
+        detail:
+          'not connected: this process runs no workers and serves without it (dead-letter redrives answer 503 until it connects; the instance stays ready). ' +
+          'Check that NATS is up and NATS_URL names it (the log has the reason)',
+      };
+  return { ok: ready.ok, checks: Object.fromEntries([...Object.entries(ready.checks), ['nats', nats] as const].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
 }
 
 /** How long `/health/ready` waits for each database (and its read waits in the database, a little less). */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { brigadeBin, repoRoot } from '../support/cli.ts';
+import pg from 'pg';
+import { brigadeBin, repoRoot, runMain } from '../support/cli.ts';
 import { freePort } from '../../src/platform/db/localPorts.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { silentProxy, type SilentProxy } from '../support/silentProxy.ts';
@@ -114,5 +115,69 @@ describe('brigade serve --service NAME prints, and serves, only the pages whose 
     } finally {
       await relay?.close();
     }
+  });
+  // Found by a review: serve runs no relay, consumer or saga (requests write to the outbox), yet it
+  // refused to start while NATS was down ("NATS is not reachable"), so an API instance that crashed or
+  // was redeployed during a broker outage could not come back. Its only use of the broker is the admin
+  // redrive of dead letters.
+  test('a NATS_URL nobody answers at: serve comes up, says so in one line, reads a menu, is ready with "nats" shown but not counted, and a redrive answers 503 saying what to do', async () => {
+    const env = { DATABASE_URL: database.db.url, BRIGADE_SECRET: 'x'.repeat(40) };
+    const added = await runMain(['tenants', 'add', 'Casa Sem Broker', '--city', 'Porto'], env);
+    assert.equal(added.code, 0, added.stderr);
+    const rid = /created restaurant ([0-9a-f-]{36})/.exec(added.stdout)![1]!;
+    const minted = await runMain(['token', '--role', 'admin'], env);
+    assert.equal(minted.code, 0, minted.stderr);
+    const admin = minted.stdout.trim();
+    // A letter JetStream parked, for the redrive to need the broker.
+    const client = new pg.Client({ connectionString: database.db.url });
+    await client.connect();
+    let letter: string;
+    try {
+      const { rows } = await client.query<{ id: string }>(
+        `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+         values (gen_random_uuid(), 'delivery.order-events', gen_random_uuid(), 'ordering.order.Placed', 'k', '{}', '{}', 'it failed', 5, now(), now(), 'nats') returning id::text as id`,
+      );
+      letter = rows[0]!.id;
+    } finally {
+      await client.end();
+    }
+    const port = await freePort();
+    await serve(
+      'menu',
+      async (base, _out, output) => {
+        for (let waited = 0; !output().includes('warning: NATS_URL') && waited < 30_000; waited += 20) await sleep(20);
+        assert.match(
+          output(),
+          new RegExp(`^warning: NATS_URL \\(nats://127\\.0\\.0\\.1:${port}\\) did not answer: this process runs no workers and serves without it; dead-letter redrives answer 503 until it connects \\(it keeps trying; /health/ready shows "nats"\\)$`, 'm'),
+          output(),
+        );
+        const menu = await fetch(`${base}/v1/restaurants/${rid}/menu`);
+        assert.equal(menu.status, 200, await menu.text());
+        const ready = await fetch(`${base}/health/ready`);
+        const readiness = (await ready.json()) as { ok: boolean; checks: Record<string, { ok: boolean; detail?: string }> };
+        assert.equal(ready.status, 200, JSON.stringify(readiness));
+        assert.equal(readiness.ok, true);
+        assert.deepEqual(readiness.checks.nats, {
+          ok: false,
+          detail: 'not connected: this process runs no workers and serves without it (dead-letter redrives answer 503 until it connects; the instance stays ready). Check that NATS is up and NATS_URL names it (the log has the reason)',
+        });
+        const auth = { authorization: `Bearer ${admin}` };
+        // The store is the database's: listed as before.
+        const list = await fetch(`${base}/v1/admin/dead-letters`, { headers: auth });
+        assert.equal(list.status, 200);
+        assert.equal(((await list.json()) as { total: number }).total, 1);
+        const redrive = await fetch(`${base}/v1/admin/dead-letters/${letter}/redrive`, { method: 'POST', headers: auth });
+        const problem = (await redrive.json()) as { code: string; detail: string };
+        assert.equal(redrive.status, 503, JSON.stringify(problem));
+        assert.equal(problem.code, 'UNAVAILABLE');
+        assert.match(problem.detail, new RegExp(`^NATS is not connected at nats://127\\.0\\.0\\.1:${port}: this process keeps trying in the background`));
+        const all = await fetch(`${base}/v1/admin/dead-letters/redrive`, { method: 'POST', headers: auth });
+        assert.equal(all.status, 503);
+        assert.match(((await all.json()) as { detail: string }).detail, /NATS is not connected at/);
+        // The letter stays parked.
+        assert.equal(((await (await fetch(`${base}/v1/admin/dead-letters`, { headers: auth })).json()) as { total: number }).total, 1);
+      },
+      { ...env, NATS_URL: `nats://127.0.0.1:${port}` },
+    );
   });
 });

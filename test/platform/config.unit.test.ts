@@ -52,7 +52,7 @@ test('reads every documented variable', () => {
   assert.equal(config.databaseAcquireTimeoutMs, 2500);
   assert.equal(config.commitsInFlight, 8);
   assert.equal(config.redisUrl, 'redis://cache:6379');
-  assert.equal(config.natsUrl, 'nats://bus:4222');
+  assert.deepEqual(config.natsUrl, ['nats://bus:4222']);
   assert.equal(config.port, 8080);
   assert.equal(config.logLevel, 'debug');
   assert.equal(config.home, '/var/lib/brigade');
@@ -102,6 +102,39 @@ test('DATABASE_REPLICA_URL naming the primary itself (DATABASE_URL or a service 
   for (const replica of ['postgres://app@standby.example/brigade', 'postgres://app@db.example:5433/brigade', 'postgres://app@db.example/other']) {
     assert.equal(loadConfig({ DATABASE_URL: 'postgres://app@db.example/brigade', DATABASE_REPLICA_URL: replica }, { services }).databaseReplicaUrl, replica, 'another host, port or database');
   }
+});
+
+// Found by a review: NATS_URL took one URL only, so a cluster could be given one seed, and with that
+// node down the process refused to start although the cluster was up.
+test('NATS_URL: one server or a comma-separated list of them, each trimmed; an empty entry or a bad one is refused, saying what to write', () => {
+  assert.deepEqual(loadConfig({ NATS_URL: 'nats://a:4222' }, { services }).natsUrl, ['nats://a:4222']);
+  const listed = loadConfig({ NATS_URL: ' nats://a:4222, tls://u:hunter2@b:4222 ,nats://c:4222 ' }, { services }).natsUrl;
+  assert.deepEqual(listed, ['nats://a:4222', 'tls://u:hunter2@b:4222', 'nats://c:4222']);
+  assert.ok(Object.isFrozen(listed));
+  const refused = (value: string, says: RegExp, got: string) =>
+    assert.throws(
+      () => loadConfig({ NATS_URL: value }, { services }),
+      (error: unknown) =>
+        error instanceof ConfigError &&
+        error.issues.length === 1 &&
+        error.issues[0]!.variable === 'NATS_URL' &&
+        says.test(error.message) &&
+        error.issues[0]!.got === got &&
+        !error.message.includes('hunter2'),
+      value,
+    );
+  const empty = /NATS_URL: expected a comma-separated list of server URLs with no empty entry \(entry 2 of 3 is empty: remove the extra comma\)/;
+  refused('nats://a:4222,,nats://u:hunter2@b:4222', empty, 'nats://a:4222,,nats://u:***@b:4222');
+  refused('nats://a:4222, ,nats://b:4222', empty, 'nats://a:4222,,nats://b:4222');
+  refused('nats://a:4222,', /NATS_URL: expected a comma-separated list of server URLs with no empty entry \(entry 2 of 2 is empty: remove the extra comma\)/, 'nats://a:4222,');
+  refused(
+    'nats://a:4222,http://u:hunter2@b:4222',
+    /NATS_URL: expected a URL starting with nats:\/\/ or tls:\/\/ or ws:\/\/ or wss:\/\/ for every server of the list \(entry 2 of 2 is not\)/,
+    // Redacted as URL writes it (http's path: a trailing slash), as every URL variable is.
+    'nats://a:4222,http://u:***@b:4222/',
+  );
+  // One URL that is wrong reads as before.
+  refused('http://b:4222', /NATS_URL: expected a URL starting with nats:\/\/ or tls:\/\/ or ws:\/\/ or wss:\/\/, got "http:\/\/b:4222"/, 'http://b:4222');
 });
 
 test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {

@@ -26,8 +26,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
   const run = { http: true, services, workers: [] };
-  // A bad pool size, a PORT in use or a NATS nobody answers at is refused before the database is opened (an
-  // embedded one started): it used to be refused only once it had been.
+  // A bad pool size or a PORT in use is refused before the database is opened (an embedded one started):
+  // it used to be refused only once it had been. A NATS nobody answers at is not: serve runs no workers,
+  // and connects to it in the background.
   await checkBeforeStarting(config, run);
   const db = await openDatabase(config, ctx.io.out);
   return runUntilSignal(config, db, run, ctx.io, shutdown);

@@ -45,8 +45,11 @@ export interface Config {
   readonly commitsInFlight: number;
   /** `REDIS_URL`, or `null` for the in-process cache. */
   readonly redisUrl: string | null;
-  /** `NATS_URL`, or `null` for the PostgreSQL transport. */
-  readonly natsUrl: string | null;
+  /**
+   * The NATS servers `NATS_URL` lists (one URL, or several separated by commas: the seeds of a cluster,
+   * any of which will do), or `null` for the PostgreSQL transport. Each trimmed; frozen.
+   */
+  readonly natsUrl: readonly string[] | null;
   /**
    * `NATS_STREAM_REPLICAS`: replicas of the JetStream stream (1 to 5). Default 1, for a single server;
    * a single server writes acknowledged messages to disk only every `sync_interval` (2 minutes by
@@ -213,6 +216,30 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     }
     return v;
   };
+  /** A URL, or a comma-separated list of them (NATS's form for a cluster's seeds): each entry trimmed, none empty. */
+  const urlList = (name: string, protocols: readonly string[]): readonly string[] | null => {
+    const v = read(name);
+    if (v === undefined) return null;
+    const entries = v.split(',').map((entry) => entry.trim());
+    if (entries.length === 1) {
+      const one = url(name, protocols);
+      return one === null ? null : Object.freeze([one]);
+    }
+    // Each entry is redacted on its own: a password in one is not shown, the others are.
+    const got = entries.map((entry) => (entry === '' ? '' : redact(entry))).join(',');
+    const empty = entries.findIndex((entry) => entry === '');
+    if (empty >= 0) {
+      issues.push({ variable: name, expected: `a comma-separated list of server URLs with no empty entry (entry ${empty + 1} of ${entries.length} is empty: remove the extra comma)`, got });
+      return null;
+    }
+    const bad = entries.findIndex((entry) => !isUrlOf(entry, protocols));
+    if (bad >= 0) {
+      const schemes = protocols.map((p) => `${p}//`).join(' or ');
+      issues.push({ variable: name, expected: `a URL starting with ${schemes} for every server of the list (entry ${bad + 1} of ${entries.length} is not)`, got });
+      return null;
+    }
+    return Object.freeze(entries);
+  };
   const int = (name: string, fallback: number, min: number, max: number): number => {
     const v = read(name);
     if (v === undefined) return fallback;
@@ -310,7 +337,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     databaseAcquireTimeoutMs: int('DATABASE_ACQUIRE_TIMEOUT_MS', 5000, 100, 600_000),
     commitsInFlight: int('DATABASE_COMMITS_IN_FLIGHT', 2, 1, 64),
     redisUrl: url('REDIS_URL', ['redis:', 'rediss:']),
-    natsUrl: url('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsUrl: urlList('NATS_URL', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsStreamReplicas: int('NATS_STREAM_REPLICAS', 1, 1, 5),
     natsStreamMaxAgeMs,
     messageDedupeWindowMs,

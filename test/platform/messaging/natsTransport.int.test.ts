@@ -8,7 +8,9 @@ import { consumerDeliveries, deleteTestStream } from '../../support/jetstream.ts
 import { testEnv } from '../../support/env.ts';
 import { requireService } from '../../support/services.ts';
 import {
+  checkNatsReachable,
   createNatsTransport,
+  createNatsTransportInBackground,
   dropDeadLetter,
   ensureBusSchema,
   InvalidMessageError,
@@ -26,6 +28,9 @@ import { storeDeadLetter } from '../../../src/platform/messaging/deadLetters/sto
 import { isUuid } from '../../../src/platform/ids/index.ts';
 import { BrigadeError, UnavailableError } from '../../../src/platform/errors/index.ts';
 import { message, token, waitFor } from './support.ts';
+import { freePort } from '../../../src/platform/db/localPorts.ts';
+import { loadConfig } from '../../../src/platform/config/index.ts';
+import { silentProxy, type SilentProxy } from '../../support/silentProxy.ts';
 import { transportContract } from './transportContract.ts';
 
 const nats = await requireService('nats');
@@ -604,5 +609,116 @@ describe('nats jetstream: messages published onto the stream outside the platfor
     for (const letter of letters.values()) await dropDeadLetter(pool, letter.id);
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
     assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 7, redelivered: 0, ackPending: 0 }, 'no redrive was published');
+  });
+});
+
+describe('nats jetstream: the servers NATS_URL lists, and a connection made in the background', { skip: nats.skip }, () => {
+  // Found by a review: NATS_URL took one URL only, so with its one server down the process could not
+  // start although another node of the cluster was up.
+  test('a NATS_URL listing a server nobody answers at first and the live one second connects to the live one', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const base = token();
+    const dead = `nats://127.0.0.1:${await freePort()}`;
+    const servers = loadConfig({ NATS_URL: `${dead}, ${testEnv.natsUrl}` }, { services: ['platform'] }).natsUrl;
+    assert.ok(servers !== null);
+    const stop = new AbortController();
+    try {
+      // nats.js tries the servers in a random order: ten checks try the dead one first about ten times
+      // over (with maxReconnectAttempts: 0 every such check lost the live one too, and was refused).
+      for (let i = 0; i < 10; i++) await checkNatsReachable(servers);
+      const listed = await createNatsTransport({ servers, pool, stream: own, subjects: [`${base}.>`] });
+      try {
+        await listed.ensureSubscription({ subscription: `${base}-listed`, pattern: `${base}.listed.*` });
+        const handled: string[] = [];
+        void listed.subscribe({ subscription: `${base}-listed`, signal: stop.signal }, async (m) => {
+          handled.push(m.id);
+        });
+        const sent = message(`${base}.listed.Happened`, { n: 1 });
+        await listed.publish([sent]);
+        await waitFor('the message handled', () => handled.includes(sent.id));
+      } finally {
+        stop.abort();
+        await listed.close();
+      }
+      // Every server down: the error names them all.
+      await assert.rejects(checkNatsReachable([dead, `nats://127.0.0.1:${await freePort()}`]), /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+, nats:\/\/127\.0\.0\.1:\d+: /);
+    } finally {
+      await deleteTestStream(own);
+    }
+  });
+
+  // Found by a review: `brigade serve` runs no relay, consumer or saga, yet refused to start while NATS
+  // was down: its only use of the broker is the admin redrive. It now connects in the background.
+  test('in the background: created at once while nobody answers, a redrive refused with 503 saying what to do, then connected once the server answers', async () => {
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const base = token();
+    const port = await freePort();
+    const troubles: Error[] = [];
+    let connectedAt = 0;
+    const started = Date.now();
+    const background = createNatsTransportInBackground({
+      servers: `nats://127.0.0.1:${port}`,
+      pool,
+      stream: own,
+      subjects: [`${base}.>`],
+      retryMs: { first: 50, max: 200 },
+      onTrouble: (error) => troubles.push(error),
+      onConnected: () => (connectedAt = Date.now()),
+    });
+    let proxy: SilentProxy | undefined;
+    try {
+      assert.ok(Date.now() - started < 1000, 'created without waiting for the broker');
+      assert.equal(background.kind, 'nats');
+      assert.equal(background.isConnected(), false);
+      await assert.rejects(background.redeliver(`${base}-sub`, message(`${base}.x.Happened`, { n: 1 })), (error: unknown) => {
+        assert.ok(error instanceof UnavailableError, String(error));
+        assert.equal(error.status, 503);
+        assert.match(error.message, new RegExp(`^NATS is not connected at nats://127\\.0\\.0\\.1:${port}: this process keeps trying in the background\\. Check that the server is up \\(nats-server -js\\) and that NATS_URL names it, then try again: /health/ready shows "nats" ok once it is connected`));
+        return true;
+      });
+      await assert.rejects(background.publish([message(`${base}.x.Happened`, { n: 1 })]), UnavailableError);
+      await waitFor('the first failure reported', () => troubles.length > 0);
+      // Said once, not at every retry.
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(troubles.length, 1, troubles.map((e) => e.message).join('\n'));
+      assert.match(troubles[0]!.message, /NATS is not reachable at nats:\/\/127\.0\.0\.1:\d+/);
+      // The server comes up on that port.
+      proxy = await silentProxy(testEnv.natsUrl, port);
+      await waitFor('connected', () => background.isConnected());
+      assert.ok(connectedAt > 0);
+      await background.ensureSubscription({ subscription: `${base}-sub`, pattern: `${base}.x.*` });
+      const handled: string[] = [];
+      const stop = new AbortController();
+      void background.subscribe({ subscription: `${base}-sub`, signal: stop.signal }, async (m) => {
+        handled.push(m.id);
+      });
+      const sent = message(`${base}.x.Happened`, { n: 2 });
+      await background.publish([sent]);
+      await waitFor('handled once connected', () => handled.includes(sent.id));
+      stop.abort();
+    } finally {
+      await background.close();
+      await proxy?.close();
+      await deleteTestStream(own);
+    }
+  });
+
+  test('in the background: closed before it connects, it stops trying and leaves nothing open', async () => {
+    const port = await freePort();
+    const troubles: Error[] = [];
+    const own = `BRIGADE_TEST_${token().toUpperCase()}`;
+    const background = createNatsTransportInBackground({ servers: `nats://127.0.0.1:${port}`, pool, stream: own, subjects: [`${token()}.>`], retryMs: { first: 20, max: 20 }, onTrouble: (e) => troubles.push(e) });
+    await waitFor('the first failure reported', () => troubles.length > 0);
+    await background.close();
+    // A server that comes up afterwards is not connected to.
+    const proxy = await silentProxy(testEnv.natsUrl, port);
+    try {
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(background.isConnected(), false);
+      await assert.rejects(background.publish([message('x.y.Z', { n: 1 })]), UnavailableError);
+    } finally {
+      await proxy.close();
+      await deleteTestStream(own);
+    }
   });
 });
