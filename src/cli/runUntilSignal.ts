@@ -1,4 +1,4 @@
-import { checkPoolSize, redact, type Config } from '../platform/config/index.ts';
+import { checkPoolSize, type Config } from '../platform/config/index.ts';
 import { BrigadeError } from '../platform/errors/index.ts';
 import { runOnEveryDatabase, type ServiceDeps, type ServiceModule, type ServiceWorker } from '../platform/runtime/index.ts';
 import { createPlatform, type DatabaseHandle, type Platform } from '../composition/runtime.ts';
@@ -8,7 +8,7 @@ import { heldConnections } from '../composition/heldConnections.ts';
 import { servedPages } from '../api/index.ts';
 import { pingRedis, redisAddress } from '../platform/cache/index.ts';
 import { databaseHostPort, pingDatabase } from '../platform/db/index.ts';
-import { pingNats } from '../platform/messaging/index.ts';
+import { natsServersNamed, pingNats } from '../platform/messaging/index.ts';
 import { setMaxListeners } from 'node:events';
 import { processLog, type Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
@@ -80,7 +80,7 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
       if ((await databaseAnswer) !== null) io.err(`warning: DATABASE_URL (${databaseHostPort(db.url)}) did not answer: /health/ready answers 503 until it does`);
       if (config.redisUrl !== null && (await redisAnswer) !== null) io.err(`warning: REDIS_URL (${redisAddress(config.redisUrl)}) did not answer: menus are read uncached until it does`);
       if (config.natsUrl !== null && (await natsAnswer) !== null) {
-        io.err(`warning: NATS_URL (${config.natsUrl.map(redact).join(', ')}) did not answer: this process runs no workers and serves without it; dead-letter redrives answer 503 until it connects (it keeps trying; /health/ready shows "nats")`);
+        io.err(`warning: NATS_URL (${natsServersNamed(config.natsUrl)}) did not answer: this process runs no workers and serves without it; dead-letter redrives answer 503 until it connects (it keeps trying; /health/ready shows "nats")`);
       }
     }
     const pending = new Set(options.workers.map((w) => `${w.service}/${w.name}`));

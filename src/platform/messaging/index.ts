@@ -54,6 +54,7 @@ export type { NatsTransportOptions } from './nats/createNatsTransport.ts';
 export { createNatsTransportInBackground } from './nats/createNatsTransportInBackground.ts';
 export type { BackgroundNatsTransport, BackgroundNatsTransportOptions } from './nats/createNatsTransportInBackground.ts';
 export { checkNatsReachable } from './nats/checkNatsReachable.ts';
+export { natsServersNamed } from './nats/connectNats.ts';
 export { NATS_PING_TIMEOUT_MS, pingNats } from './nats/pingNats.ts';
 export { FAILURES_MARGIN_MS, pruneFailures } from './nats/pruneFailures.ts';
 export type { PruneFailuresOptions } from './nats/pruneFailures.ts';

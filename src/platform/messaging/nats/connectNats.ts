@@ -15,7 +15,11 @@ export async function connectNats(servers: string | readonly string[], options: 
   try {
     return await connect({ ...options, servers: typeof servers === 'string' ? servers : [...servers] });
   } catch (cause) {
-    const named = (typeof servers === 'string' ? [servers] : [...servers]).map(redact).join(', ');
-    throw new UnavailableError(`NATS is not reachable at ${named}: start it (nats-server -js), or unset NATS_URL to use the PostgreSQL bus`, { cause });
+    throw new UnavailableError(`NATS is not reachable at ${natsServersNamed(servers)}: start it (nats-server -js), or unset NATS_URL to use the PostgreSQL bus`, { cause });
   }
+}
+
+/** The servers of `NATS_URL` as a message may show them: each without its credentials, comma-separated. */
+export function natsServersNamed(servers: string | readonly string[]): string {
+  return (typeof servers === 'string' ? [servers] : [...servers]).map(redact).join(', ');
 }

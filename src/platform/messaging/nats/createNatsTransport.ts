@@ -3,13 +3,12 @@ import { AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, R
 import { createInbox, nanos } from '@nats-io/transport-node';
 import type pg from 'pg';
 import { BrigadeError, UnavailableError } from '../../errors/index.ts';
-import { redact } from '../../config/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
 import { describeError, describeExhausted } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
-import { connectNats } from './connectNats.ts';
+import { connectNats, natsServersNamed } from './connectNats.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
 import { FailuresCleanupError, InvalidMessageError, UndecodableMessageError, UnknownSubscriptionError } from '../errors.ts';
 import { isUuid } from '../../ids/index.ts';
@@ -128,7 +127,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       if (!isNamed(error, 'StreamNotFoundError')) throw error;
       if (!manage) {
         throw new UnavailableError(
-          `The JetStream stream ${stream} does not exist at ${serversOf(options.servers)}: start the platform (brigade serve or brigade worker) or run brigade migrate with this NATS_URL, which create it, then run this again`,
+          `The JetStream stream ${stream} does not exist at ${natsServersNamed(options.servers)}: start the platform (brigade serve or brigade worker) or run brigade migrate with this NATS_URL, which create it, then run this again`,
           { cause: error },
         );
       }
@@ -139,7 +138,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
     await nc.close().catch(() => undefined);
     if (cause instanceof UnavailableError) throw cause;
     throw new UnavailableError(
-      `JetStream setup of stream ${stream} at ${serversOf(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
+      `JetStream setup of stream ${stream} at ${natsServersNamed(options.servers)} failed (${cause instanceof Error ? cause.message : String(cause)}): is nats-server started with -js, and do no other stream's subjects overlap ${options.subjects.join(', ')}?`,
       { cause },
     );
   }
@@ -638,9 +637,4 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
 /** Whether `error` is nats.js's error of that class name (its classes are not all exported). */
 function isNamed(error: unknown, name: string): boolean {
   return (error as { name?: unknown } | null)?.name === name;
-}
-
-/** The servers as an error message may show them: without credentials. */
-function serversOf(servers: string | readonly string[]): string {
-  return (typeof servers === 'string' ? [servers] : [...servers]).map(redact).join(', ');
 }

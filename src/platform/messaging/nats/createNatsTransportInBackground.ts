@@ -1,6 +1,6 @@
 import { UnavailableError } from '../../errors/index.ts';
-import { redact } from '../../config/index.ts';
 import type { Transport } from '../types.ts';
+import { natsServersNamed } from './connectNats.ts';
 import { createNatsTransport, type NatsTransportOptions } from './createNatsTransport.ts';
 
 /** Options for {@link createNatsTransportInBackground}: the transport's, and how it is told. */
@@ -45,7 +45,7 @@ const DEFAULT_RETRY_MS = { first: 1000, max: 10_000 };
  */
 export function createNatsTransportInBackground(options: BackgroundNatsTransportOptions): BackgroundNatsTransport {
   const { retryMs = DEFAULT_RETRY_MS, onTrouble, onConnected, ...transportOptions } = options;
-  const named = (typeof options.servers === 'string' ? [options.servers] : [...options.servers]).map(redact).join(', ');
+  const named = natsServersNamed(options.servers);
   let real: Transport | null = null;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;
