@@ -38,3 +38,37 @@ export class DevLoginHostError extends BrigadeError {
     );
   }
 }
+
+/** Headers a reverse proxy adds to what it forwards (RFC 7239 and the de-facto ones). */
+const FORWARDING_HEADERS = ['forwarded', 'x-forwarded-for', 'x-forwarded-host', 'x-real-ip'] as const;
+
+/**
+ * The first forwarding header `headers` carries (`Forwarded`, `X-Forwarded-For`, `X-Forwarded-Host`,
+ * `X-Real-IP`), or `undefined`. A reverse proxy on this machine reaches a loopback listener with a
+ * loopback `Host` of its own (nginx's default `Host: $proxy_host`), so only these tell that the
+ * request came from elsewhere.
+ *
+ * @example
+ * forwardedBy({ 'x-forwarded-for': '203.0.113.7' }); // 'x-forwarded-for'
+ * forwardedBy({ host: 'localhost:3000' }); // undefined
+ */
+export function forwardedBy(headers: Readonly<Record<string, unknown>>): string | undefined {
+  return FORWARDING_HEADERS.find((name) => headers[name] !== undefined);
+}
+
+/**
+ * 403: the development login's token route was reached through a reverse proxy (the request carries
+ * a forwarding header). The route hands any token out without credentials, so it answers only
+ * requests made on this machine.
+ */
+export class DevLoginProxiedError extends BrigadeError {
+  constructor(header: string) {
+    super(
+      'DEV_LOGIN_PROXIED',
+      403,
+      `The development login mints tokens only for requests made on this machine; this one came through a proxy (it carries ${header}); ` +
+        'open the page on this machine as http://localhost:<port>/dev-login, or mint a token with `brigade token` (see `brigade token --help`)',
+      { details: { header } },
+    );
+  }
+}

@@ -7,7 +7,7 @@ import { Type } from 'typebox';
 import type { Role } from '../platform/auth/index.ts';
 import { ValidationError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
-import { DevLoginHostError, isLoopbackHost } from './devLoginHost.ts';
+import { DevLoginHostError, DevLoginProxiedError, forwardedBy, isLoopbackHost } from './devLoginHost.ts';
 
 /** What the development login may ask a token for. */
 export interface DevTokenRequest {
@@ -153,6 +153,9 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
       // Loopback binding is not enough: a page whose own name resolves to 127.0.0.1 (DNS rebinding)
       // calls this route as same-origin from the developer's browser, its name in Host.
       if (!isLoopbackHost(request.headers.host ?? '')) throw new DevLoginHostError(request.headers.host);
+      // Nor is a loopback Host: a reverse proxy on this machine sends its own; its forwarding headers tell.
+      const proxied = forwardedBy(request.headers);
+      if (proxied !== undefined) throw new DevLoginProxiedError(proxied);
       const { role, restaurantId, subject } = request.body;
       if (role === 'staff' && restaurantId === undefined) throw new ValidationError('A staff token needs the restaurant id', { field: 'restaurantId' });
       // Customers and couriers act as themselves: their subject must be their UUID.

@@ -13,7 +13,7 @@ test("the platform's development login mints with the checks of POST /v1/tokens:
   // As `brigade start` on the embedded database, bound to loopback.
   const platform = await createPlatform(config, { url: db.url, embedded: null }, { logger: false, embedded: true });
   try {
-    const mint = (payload: Record<string, unknown>, host = 'localhost:3000') => platform.app.inject({ method: 'POST', url: '/dev/tokens', headers: { host }, payload });
+    const mint = (payload: Record<string, unknown>, host = 'localhost:3000', headers: Record<string, string> = {}) => platform.app.inject({ method: 'POST', url: '/dev/tokens', headers: { host, ...headers }, payload });
     const admin = await mint({ role: 'admin' });
     assert.equal(admin.statusCode, 201, admin.body);
     const rid = (await platform.app.inject({ method: 'POST', url: '/v1/restaurants', headers: { authorization: `Bearer ${admin.json().token}` }, payload: { name: 'Dev Tasca', city: 'Porto' } })).json().id as string;
@@ -29,6 +29,14 @@ test("the platform's development login mints with the checks of POST /v1/tokens:
 
     const rebound = await mint({ role: 'admin' }, 'evil.example:3000');
     assert.deepEqual([rebound.statusCode, rebound.json().code], [403, 'DEV_LOGIN_HOST_REFUSED'], rebound.body);
+
+    // A reverse proxy on this machine forwards outside traffic with a loopback Host (nginx's default
+    // `Host: $proxy_host`); the forwarding headers it adds give it away.
+    for (const [name, value] of [['x-forwarded-for', '203.0.113.7'], ['forwarded', 'for=203.0.113.7'], ['x-real-ip', '203.0.113.7'], ['x-forwarded-host', 'brigade.example']]) {
+      const proxied = await mint({ role: 'admin' }, '127.0.0.1:3000', { [name as string]: value as string });
+      assert.deepEqual([proxied.statusCode, proxied.json().code], [403, 'DEV_LOGIN_PROXIED'], `${name}: ${proxied.body}`);
+      assert.match(proxied.json().detail, new RegExp(`${name}.*open the page on this machine`));
+    }
   } finally {
     await platform.close();
     await db.drop();
