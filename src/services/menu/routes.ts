@@ -288,6 +288,27 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       );
     }
 
+    app.post(
+      '/restaurants/:rid/menu/refresh',
+      {
+        schema: {
+          tags: ['menu'],
+          security: bearer,
+          summary: 'After an edit made outside the API (SQL, a restore): drop the cached menu on every instance and announce menu.menu.MenuChanged (staff)',
+          params: Type.Object({ rid: Uuid }),
+          body: NoFields,
+        },
+        config: { docs: { success: { 204: 'The next read of the menu loads it from the database, on every instance' }, errors: STAFF_ERRORS } },
+        preValidation: absentBodyIsEmpty,
+      },
+      async (request, reply) => {
+        const { rid } = request.params;
+        // A write that changes no row: the announcement and the eviction after its commit are the point.
+        await write(await editor(request, rid), rid, async () => undefined);
+        return reply.status(204).send();
+      },
+    );
+
     app.get(
       '/restaurants/:rid/menu',
       {

@@ -489,6 +489,36 @@ describe('menu', () => {
     assert.equal((await menuOf(t, rid)).headers['x-cache'], 'miss');
   });
 
+  test('POST …/menu/refresh (staff or admin) drops the cached menu on every instance after an edit made outside the API, and announces MenuChanged', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Edited in SQL');
+    await menuOf(t, rid);
+    assert.equal((await menuOf(t, rid)).headers['x-cache'], 'hit-memory');
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      await sql.query('update menu.items set price = 4321 where id = $1', [itemId]);
+      const outbox = async () => Number((await sql.query(`select count(*) as n from menu.outbox where subject = 'menu.menu.MenuChanged' and aggregate_key = $1`, [rid])).rows[0].n);
+      const before = await outbox();
+      // Before, nothing but a write through the API (or the TTL) dropped the cached menu: it served 4321's old price.
+      assert.notEqual(itemsOf((await menuOf(t, rid)).body)[0]?.price, 4321);
+      const refreshed = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: staff });
+      assert.equal(refreshed.statusCode, 204, refreshed.body);
+      const after = await menuOf(t, rid);
+      assert.deepEqual([after.headers['x-cache'], itemsOf(after.body)[0]?.price], ['miss', 4321]);
+      assert.equal(await outbox(), before + 1);
+    } finally {
+      await sql.end();
+    }
+    const admin = await t.token('admin', { subject: 'ops' });
+    assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: admin })).statusCode, 204);
+    const unknown = await t.request({ method: 'POST', url: `/v1/restaurants/${randomUUID()}/menu/refresh`, token: admin });
+    assert.deepEqual([unknown.statusCode, unknown.json().code], [404, 'NOT_FOUND'], unknown.body);
+    const other = await seed(t, 'Someone else');
+    assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: other.staff })).statusCode, 404);
+    assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: await t.token('customer') })).statusCode, 403);
+    assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh` })).statusCode, 401);
+  });
+
   test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
     const { rid, staff, itemId } = await seed(t, 'Shouty');
     const upper = rid.toUpperCase();
