@@ -18,6 +18,9 @@ test('brigade demo: a small dinner rush through the real API, paid out, refunded
   assert.match(result.stdout, /\/board\/([0-9a-f-]{36}) +\(sign in with the token of: brigade token --role staff --restaurant \1\)/);
   assert.doesNotMatch(result.stdout, /dev-login/);
   assert.match(result.stdout, /dead letters +0\n/, 'the dead letter from before the demo is not counted');
+  // Its couriers go off duty at the end: left available, the next run's orders in their city (or anyone's) went to them.
+  const available = await database.pool(1).query(`select count(*)::int as n from delivery.courier_availability where status = 'available'`);
+  assert.equal(available.rows[0].n, 0);
   assert.match(result.stdout, /payment provider at http:\/\/127\.0\.0\.1:\d+/, 'it runs the stand-in provider beside the platform');
   assert.match(result.stdout, /2 customer\(s\) keep a card on file that the payment provider declines/);
   assert.match(result.stdout, /\[#+\] 10\/10 orders/, 'it shows progress');

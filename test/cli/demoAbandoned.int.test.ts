@@ -41,3 +41,35 @@ test('once the rush is stopped, the orders in flight end without a word and the 
     await t.db.drop();
   }
 });
+
+// Found by a review of the demo: with the pipeline held up (no relay, so no saga) it said "is the
+// payment provider up?", though the provider had been asked nothing.
+test("a payment that has not started after the wait is put down to the order's event not reaching payments, not to the provider", async () => {
+  const t = await startTestPlatform();
+  let closed = false;
+  try {
+    const address = await t.platform.app.listen({ host: '127.0.0.1', port: 0 });
+    const stop = new AbortController();
+    const lines: string[] = [];
+    // No worker runs here: the order's event never leaves the outbox, so its payment never starts.
+    const rush = runDinnerRush(
+      address,
+      t.platform.deps.tokens,
+      { restaurants: 1, couriers: 1, orders: 1, rate: 50, cancelShare: 0, declineShare: 0 },
+      { onSetup: (line) => lines.push(line), signal: stop.signal },
+    ).then(
+      () => undefined,
+      () => undefined,
+    );
+    const hint = await eventually('the slow-payment line', async () => lines.find((line) => /has waited/.test(line)), (line) => line !== undefined, 30_000);
+    assert.match(hint as string, /its payment has not started: the order's event has not reached the payments service; is the outbox relay or the bus held up\?/);
+    assert.doesNotMatch(hint as string, /payment provider/);
+    stop.abort('SIGINT');
+    await t.platform.close();
+    closed = true;
+    await within(rush, 60_000, 'the rush to end');
+  } finally {
+    if (!closed) await t.platform.close();
+    await t.db.drop();
+  }
+});

@@ -140,11 +140,13 @@ export async function runDinnerRush(
     return r.json as Record<string, unknown>;
   };
 
-  const city = `Demo City ${randomUUID().slice(0, 4)}`;
+  // Eight hex digits: cities are matched by name, and two runs sharing one would hand out each other's couriers.
+  const city = `Demo City ${randomUUID().slice(0, 8)}`;
   const admin = await tokens.sign({ role: 'admin', subject: 'demo' });
-  // The dead letters there before the rush are not its own: only those parked since are counted.
-  const deadLetterIds = async () => ((await must('admin', 'GET', '/v1/admin/dead-letters', admin)).deadLetters as Array<{ id: string }>).map((l) => l.id);
-  const deadBefore = new Set(await deadLetterIds());
+  // The dead letters there before the rush are not its own: only those parked since are counted (by
+  // the list's total: its first page held at most 100, so a count of ids stopped there).
+  const deadLetterTotal = async () => Number((await must('admin', 'GET', '/v1/admin/dead-letters?limit=1', admin)).total);
+  const deadBefore = await deadLetterTotal();
   const restaurants: Restaurant[] = [];
   for (let i = 0; i < options.restaurants; i++) {
     const r = await must('setup', 'POST', '/v1/restaurants', admin, { name: `Trattoria ${i + 1}`, city });
@@ -225,7 +227,13 @@ export async function runDinnerRush(
       const slow = (answer: Awaited<ReturnType<typeof call>>) => {
         if (warnedSlowPayment) return;
         warnedSlowPayment = true;
-        hooks.onSetup?.(`order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s for its payment (${String(answer.json?.payment ?? 'not started')}): is the payment provider up? (GET /v1/orders/${orderId}/payment; brigade sagas list --stuck)`);
+        // No payment yet means the saga never started: the order's event has not reached the payments
+        // service (the outbox relay or the bus), and the provider has not been asked anything.
+        hooks.onSetup?.(
+          answer.status === 200
+            ? `order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s for its payment (${String(answer.json?.payment)}): is the payment provider up? (GET /v1/orders/${orderId}/payment; brigade sagas list --stuck)`
+            : `order ${n + 1} has waited ${SLOW_PAYMENT_MS / 1000} s and its payment has not started: the order's event has not reached the payments service; is the outbox relay or the bus held up? (GET /health/ready; brigade_outbox_depth and brigade_outbox_oldest_age_seconds on /metrics; brigade dlq list)`,
+        );
       };
       const readPayment = () => call('read payment', 'GET', `/v1/orders/${orderId}/payment`, restaurant.staff);
       const payment = await waitUntil('the payment', readPayment, (p) => p.status === 200 && p.json?.payment !== 'authorizing', {
@@ -311,7 +319,9 @@ export async function runDinnerRush(
     payments[stage] = (payments[stage] ?? 0) + 1;
   }
   const seconds = (performance.now() - started) / 1000;
-  const deadSince = (await deadLetterIds()).filter((id) => !deadBefore.has(id)).length;
+  const deadSince = Math.max(0, (await deadLetterTotal()) - deadBefore);
+  // Off duty: a courier left available would be dispatched to the next run's (or anyone's) orders in this city.
+  for (const token of courierTokens.values()) await call('availability', 'POST', '/v1/couriers/me/availability', token, { available: false });
   return {
     seconds,
     delivered,
