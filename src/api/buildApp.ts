@@ -166,7 +166,18 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     health.get('/health/live', { schema: { tags: ['health'], summary: 'The process is up', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
     health.get(
       '/health/ready',
-      { schema: { tags: ['health'], summary: 'The database is reachable and migrations are current', response: { 200: CheckResult, 503: CheckResult } } },
+      {
+        schema: {
+          tags: ['health'],
+          summary: 'The database is reachable and migrations are current',
+          description:
+            "200 when every check that decides readiness passes, else 503. The process's databases (the platform's and those of the services it serves; " +
+            "another service's own database is not checked) each give `database` and `migrations`; with several, each is suffixed by the setting it comes from: " +
+            '`database:main` (DATABASE_URL), `database:ordering` (ORDERING_DATABASE_URL). A restaurant\'s own database (`database:db-…`), the placement catalog ' +
+            'and `nats` (a process without workers) are shown without deciding.',
+          response: { 200: CheckResult, 503: CheckResult },
+        },
+      },
       async (_request, reply) => {
         const readiness = await deps.readiness();
         return reply.status(readiness.ok ? 200 : 503).send(readiness);

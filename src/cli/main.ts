@@ -8,6 +8,8 @@ import { ConfiguredDatabaseError } from './databaseErrors.ts';
 import { DatabaseUnavailableError } from '../platform/db/databaseUnavailable.ts';
 import { connectFailureOf } from '../platform/db/connectFailure.ts';
 import type { CommandContext } from './commands/types.ts';
+// The module itself, not the config index: it loads nothing else.
+import { logLevelOf, printsStackTraces } from '../platform/config/logLevelOf.ts';
 
 type Command = { run(args: readonly string[], ctx: CommandContext): Promise<number> };
 
@@ -124,6 +126,8 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   try {
     return await (await load()).run(args, { env, io });
   } catch (error) {
+    // LOG_LEVEL read as the config reads it (trimmed, any case): stack traces at debug and at trace.
+    const stacks = printsStackTraces(logLevelOf(env));
     if (error instanceof UsageError) {
       io.err(`brigade ${name}: ${error.message}`);
       io.err(error.usage.split('\n')[0] ?? '');
@@ -138,7 +142,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       // keeps the statements it had finished, and those run again next time (not "nothing to fix").
       const migration = error instanceof BrigadeError && error.code === 'MIGRATION_INTERRUPTED';
       io.err(`brigade ${name}: ${migration ? error.message : `interrupted by ${signal} before it finished; nothing to fix: run it again`}`);
-      if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error as Error)?.stack ?? error));
+      if (stacks) io.err(String((error as Error)?.stack ?? error));
       return 128 + (constants.signals[signal] ?? 0);
     }
     const missing = MIGRATES_ITSELF.has(name) ? undefined : missingTableOrSchema(error);
@@ -151,7 +155,7 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const silent = silentDatabaseMessage(error);
     if (silent !== undefined) {
       io.err(`brigade ${name}: ${silent}`);
-      if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error as Error)?.stack ?? error));
+      if (stacks) io.err(String((error as Error)?.stack ?? error));
       return 1;
     }
     // A configured database's failure says which one; any other driver error is the main database's.
@@ -159,13 +163,13 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     const variable = error instanceof ConfiguredDatabaseError ? error.variable : (unreachable?.variable ?? 'DATABASE_URL');
     if (error instanceof BrigadeError && !(error instanceof ConfiguredDatabaseError) && unreachable === undefined) {
       io.err(`brigade ${name}: ${error.message}`);
-      if (error.cause !== undefined && env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String((error.cause as Error).stack ?? error.cause));
+      if (error.cause !== undefined && stacks) io.err(String((error.cause as Error).stack ?? error.cause));
       return 1;
     }
     const e = (error instanceof ConfiguredDatabaseError ? error.cause : (unreachable?.cause ?? error)) as Error & { code?: string };
     const advice = e.code === undefined ? undefined : connectionAdvice(e.code, variable);
     io.err(`brigade ${name}: ${e.message ?? String(error)}${advice === undefined ? '' : `\n${advice}`}`);
-    if (env.LOG_LEVEL?.toLowerCase() === 'debug') io.err(String(e.stack));
+    if (stacks) io.err(String(e.stack));
     else io.err('Set LOG_LEVEL=debug for the stack trace.');
     return 1;
   }

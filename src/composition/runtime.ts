@@ -3,7 +3,7 @@ import client from 'prom-client';
 import { buildApp, type AppDeps, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
 import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
-import { databaseAddress, databaseLabel } from '../platform/db/createDatabases.ts';
+import { databaseAddress, databaseLabel, poolLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
@@ -104,6 +104,32 @@ export function migrationTargets(config: Config, mainUrl: string): MigrationTarg
   return [...byUrl].map(([url, services]) => ({ url, sets: migrationSets(services) }));
 }
 
+/** A migration target that readiness counts, with the label of the setting it comes from. */
+export interface ServedMigrationTarget extends MigrationTarget {
+  /**
+   * `main` (`DATABASE_URL`, or the embedded database), else the services whose `<SERVICE>_DATABASE_URL`
+   * it is, joined with `+` (`ordering`, `menu+ordering`): the pool's label (`poolLabel`), never its URL.
+   */
+  readonly label: string;
+}
+
+/**
+ * The {@link migrationTargets} that a process serving `services` uses, each labelled by its setting: the
+ * platform's database (`PLATFORM_DATABASE_URL`, else the main one: tenants, tokens, the bus), and each
+ * served service's. Another service's own database is not among them: `brigade serve --service menu`
+ * does not depend on ordering's, and must not go unready when it is down.
+ *
+ * @example
+ * servedMigrationTargets(config, db.url, ['menu']).map((t) => t.label) // ['main'] with ORDERING_DATABASE_URL set
+ */
+export function servedMigrationTargets(config: Config, mainUrl: string, services: readonly string[]): ServedMigrationTarget[] {
+  const urlOf = (service: string): string => config.serviceDatabaseUrls[service] ?? mainUrl;
+  const used = new Set(['platform', ...services].map(urlOf));
+  return migrationTargets(config, mainUrl)
+    .filter((t) => used.has(t.url))
+    .map((t) => ({ ...t, label: poolLabel(t.url, { url: mainUrl, serviceUrls: config.serviceDatabaseUrls }) }));
+}
+
 /** A tenant's dedicated database as a migration target: every set (as `brigade tenants move` migrated it), named by its label. */
 export interface DedicatedMigrationTarget extends MigrationTarget {
   /** `databaseLabel(url)`: what progress lines and readiness checks show instead of the URL. */
@@ -147,8 +173,9 @@ export interface Platform {
 }
 
 /**
- * Builds the app on the given database: pools, metrics, readiness (database reachable and every
- * target's and every dedicated database's migrations current), and the chosen services' routes.
+ * Builds the app on the given database: pools, metrics, readiness (the platform's and the chosen
+ * services' databases reachable, theirs and every dedicated database's migrations current), and the
+ * chosen services' routes.
  */
 export async function createPlatform(
   config: Config,
@@ -188,9 +215,13 @@ export async function createPlatform(
   let transport: Transport | undefined;
   try {
     registerPoolMetrics(metrics, databases);
+    // Readiness counts the platform's database and the served services' own, not another service's.
+    const served = options.services ?? SERVICES;
     const targets = await Promise.all(
-      migrationTargets(config, db.url).map(async (t) => ({ url: t.url, files: await discoverMigrations(t.sets) })),
+      servedMigrationTargets(config, db.url, served.map((s) => s.name)).map(async (t) => ({ url: t.url, label: t.label, files: await discoverMigrations(t.sets) })),
     );
+    // Every configured database, served or not, is told apart from a restaurant's dedicated one.
+    const configured = new Set(migrationTargets(config, db.url).map((t) => t.url));
     // A tenant's dedicated database takes every set (decision 0008).
     const dedicatedFiles = await discoverMigrations(migrationSets());
     const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
@@ -284,11 +315,11 @@ export async function createPlatform(
       // Probes that overlap share the checks in flight: one read of each database however many ask.
       readiness: shareInFlight(async () =>
         withBrokerShown(
-          await readiness(databases, targets, { catalog, files: dedicatedFiles }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),
+          await readiness(databases, targets, { catalog, files: dedicatedFiles, configured }, (check, error) => app.log.warn({ err: error, check }, 'a readiness check failed')),
           background,
         ),
       ),
-      services: options.services ?? SERVICES,
+      services: served,
       serviceDeps: deps,
       tokens,
       checkPrincipal: deps.checkPrincipal,
@@ -299,7 +330,7 @@ export async function createPlatform(
       pages: {
         devLogin: offersDevLogin(config.host, options.embedded === true),
         mintToken: (request) => mintToken({ unitOfWork: deps.unitOfWork, tokens }, request),
-        services: (options.services ?? SERVICES).map((s) => s.name),
+        services: served.map((s) => s.name),
       },
       // The admin audit trail is the platform service's table, written in its own transaction.
       audit: (entry) => unitOfWork(databases.poolFor('platform'), { service: 'platform', actor: { kind: 'admin', id: entry.actorId } }, (tx) => recordAdminAudit(tx, entry)),
@@ -411,9 +442,11 @@ function withBrokerShown(ready: Readiness, broker: { isConnected(): boolean } | 
 const READINESS_TIMEOUT_MS = 2000;
 
 /**
- * `/health/ready`: each migration target's database answers and has every file applied (`database`,
- * `migrations`, suffixed `:<n>` with several targets), and so does each dedicated database of the
- * placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
+ * `/health/ready`: each served migration target's database ({@link servedMigrationTargets}: the
+ * platform's and the served services' own, not another service's) answers and has every file applied
+ * (`database`, `migrations`; with several, suffixed by the setting each comes from: `database:main` for
+ * `DATABASE_URL`, `database:ordering` for `ORDERING_DATABASE_URL`), and so does each dedicated database
+ * of the placement catalog (`database:<label>`, `migrations:<label>`: its label, never its URL). A catalog
  * that cannot be read adds a failed `placement-catalog` check (also when the catalog answers with the
  * last list it read, `isStaleList`). Every check at once, each within 2 s: a database's read of its
  * migrations is bounded in the database too ({@link boundedRead}), and so is the catalog's read
@@ -430,8 +463,8 @@ const READINESS_TIMEOUT_MS = 2000;
  */
 async function readiness(
   databases: Databases,
-  targets: ReadonlyArray<{ url: string; files: MigrationFile[] }>,
-  dedicated: { readonly catalog: PlacementCatalog; readonly files: MigrationFile[] },
+  targets: ReadonlyArray<{ url: string; label: string; files: MigrationFile[] }>,
+  dedicated: { readonly catalog: PlacementCatalog; readonly files: MigrationFile[]; readonly configured: ReadonlySet<string> },
   onTrouble: (check: string, error: unknown) => void,
 ): Promise<Readiness> {
   const checks: Record<string, { ok: boolean; detail?: string }> = {};
@@ -487,11 +520,10 @@ async function readiness(
       checks['placement-catalog'] = { ok: false, detail: 'the catalog could not be read: the dedicated databases it last listed are checked (the log has the reason)' };
       advisory.add('placement-catalog');
     }
-    const known = new Set(targets.map((t) => t.url));
     await Promise.all(
-      urls.filter((url) => !known.has(url)).map((url) => check(`:${databases.labelOf(databases.poolForUrl(url)) ?? databaseLabel(url)}`, url, dedicated.files, true)),
+      urls.filter((url) => !dedicated.configured.has(url)).map((url) => check(`:${databases.labelOf(databases.poolForUrl(url)) ?? databaseLabel(url)}`, url, dedicated.files, true)),
     );
   };
-  await Promise.all([...targets.map((target, index) => check(targets.length > 1 ? `:${index}` : '', target.url, target.files)), checkDedicated()]);
+  await Promise.all([...targets.map((target) => check(targets.length > 1 ? `:${target.label}` : '', target.url, target.files)), checkDedicated()]);
   return { ok: Object.entries(checks).every(([name, c]) => c.ok || advisory.has(name)), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
 }

@@ -28,6 +28,18 @@ describe('a database that does not answer gets the same advice from every comman
     assert.equal(result.code, 1, result.stdout + result.stderr);
     assert.match(result.stderr, /^brigade sagas: connect ECONNREFUSED 127\.0\.0\.1:\d+\nIs PostgreSQL running at PAYMENTS_DATABASE_URL\?\nSet LOG_LEVEL=debug/);
   });
+  // Found by a review: the stack trace was printed only for LOG_LEVEL exactly `debug` in any case, not
+  // for ' debug ' (which the config takes as debug) nor for `trace`, which logs more than debug.
+  for (const level of ['trace', ' Trace ', ' DEBUG ']) {
+    test(`brigade tenants list with LOG_LEVEL=${JSON.stringify(level)}: the stack trace after the advice`, async () => {
+      const closed = `postgres://postgres@127.0.0.1:${await freePort()}/nowhere`;
+      const result = await runMain(['tenants', 'list'], { DATABASE_URL: closed, BRIGADE_SECRET: secret, LOG_LEVEL: level });
+      assert.equal(result.code, 1, result.stdout + result.stderr);
+      assert.match(result.stderr, /^brigade tenants: connect ECONNREFUSED 127\.0\.0\.1:\d+\nIs PostgreSQL running at DATABASE_URL\?.*\nError: connect ECONNREFUSED[^\n]*\n\s+at /);
+      assert.doesNotMatch(result.stderr, /Set LOG_LEVEL=debug/);
+    });
+  }
+
   // Found by the session's adversarial review: the mapping above printed the driver's bare words for
   // every failure, so a connection cut ("Connection terminated unexpectedly") no longer said which
   // database or what to do. Without advice of the driver's own, the pool's message said both; since

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { migrationTargets } from '../../src/composition/runtime.ts';
+import { migrationTargets, servedMigrationTargets } from '../../src/composition/runtime.ts';
 import { SERVICE_NAMES } from '../../src/composition/services.ts';
 import { loadConfig } from '../../src/platform/config/index.ts';
 
@@ -20,5 +20,22 @@ test('PLATFORM_DATABASE_URL is migrated too: the platform service\'s tables (ten
   assert.deepEqual(targets({ PLATFORM_DATABASE_URL: 'postgres://app@platform/brigade' }), [
     ['postgres://app@platform/brigade', ['platform']],
     [MAIN, ['platform', 'menu', 'ordering', 'delivery', 'payments']],
+  ]);
+});
+
+test("readiness's targets: the platform's database and the served services' own, labelled by their settings", () => {
+  const config = loadConfig(
+    { DATABASE_URL: MAIN, PLATFORM_DATABASE_URL: 'postgres://app@platform/brigade', MENU_DATABASE_URL: 'postgres://app@shared/brigade', ORDERING_DATABASE_URL: 'postgres://app@shared/brigade', PAYMENTS_DATABASE_URL: 'postgres://app@pay/brigade' },
+    { services: SERVICE_NAMES },
+  );
+  const served = (services: string[]) => servedMigrationTargets(config, MAIN, services).map((t) => [t.label, t.url]);
+  assert.deepEqual(served(['menu']), [
+    ['platform', 'postgres://app@platform/brigade'],
+    ['menu+ordering', 'postgres://app@shared/brigade'],
+  ]);
+  // Delivery has no setting of its own: it is on the main database; payments' own is not checked.
+  assert.deepEqual(served(['delivery']), [
+    ['platform', 'postgres://app@platform/brigade'],
+    ['main', MAIN],
   ]);
 });

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, paymentProviderUrlOf, redact } from '../../src/platform/config/index.ts';
+import { ConfigError, loadConfig, logLevelOf, paymentProviderUrlOf, printsStackTraces, redact } from '../../src/platform/config/index.ts';
 
 const services = ['platform', 'menu'];
 
@@ -276,4 +276,18 @@ test('a *_DATABASE_URL that begins as a service name but is none (a typo) is ref
     { services },
   );
   assert.deepEqual(config.serviceDatabaseUrls, { menu: 'postgres://db/menu' });
+});
+
+// Found by a review: the CLI read LOG_LEVEL for its stack traces on its own (untrimmed, and only `debug`),
+// so ' debug' gave no stack though the config took it as debug, and `trace` (more than debug) gave none.
+test('LOG_LEVEL is read one way (logLevelOf) by the config and by the stack traces: trimmed, any case; stacks at debug and trace', () => {
+  assert.deepEqual(
+    [{}, { LOG_LEVEL: '' }, { LOG_LEVEL: '  ' }, { LOG_LEVEL: ' Trace ' }, { LOG_LEVEL: 'DEBUG\n' }, { LOG_LEVEL: 'loud' }].map((env) => logLevelOf(env)),
+    ['info', 'info', 'info', 'trace', 'debug', null],
+  );
+  for (const LOG_LEVEL of [' Trace ', 'DEBUG\n', 'warn']) assert.equal(loadConfig({ LOG_LEVEL }, { services }).logLevel, logLevelOf({ LOG_LEVEL }));
+  assert.deepEqual(
+    (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', null] as const).map((level) => printsStackTraces(level)),
+    [false, false, false, false, true, true, false, false],
+  );
 });

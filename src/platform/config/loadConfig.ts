@@ -2,9 +2,7 @@ import path from 'node:path';
 import { BrigadeError } from '../errors/index.ts';
 import { defaultProviderPort } from './defaultProviderPort.ts';
 
-/** Log levels accepted by `LOG_LEVEL` (pino's). */
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+import { LOG_LEVELS, logLevelOf, type LogLevel } from './logLevelOf.ts';
 
 /**
  * Brigade's configuration, read from the environment once at start-up, validated and frozen.
@@ -275,9 +273,10 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     });
   }
 
-  const logLevel = (read('LOG_LEVEL') ?? 'info').toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) {
-    issues.push({ variable: 'LOG_LEVEL', expected: `one of ${LOG_LEVELS.join(', ')}`, got: logLevel });
+  // Read as the CLI reads it for its stack traces (logLevelOf): one reading, so the two agree.
+  const logLevel = logLevelOf(env);
+  if (logLevel === null) {
+    issues.push({ variable: 'LOG_LEVEL', expected: `one of ${LOG_LEVELS.join(', ')}`, got: (read('LOG_LEVEL') ?? '').toLowerCase() });
   }
   const secret = read('BRIGADE_SECRET') ?? null;
   if (secret !== null && secret.length < 32) {
@@ -347,7 +346,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     host: read('HOST') ?? '127.0.0.1',
     port,
     secret,
-    logLevel: logLevel as LogLevel,
+    logLevel: logLevel ?? 'info',
     home: path.resolve(options.cwd ?? process.cwd(), read('BRIGADE_HOME') ?? '.brigade'),
     bodyLimit: int('HTTP_BODY_LIMIT', 1024 * 1024, 1024, 1024 * 1024 * 1024),
     requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),

@@ -15,12 +15,13 @@ export interface DatabasesOptions {
   /** Connections per pool. */
   readonly poolSize: number;
   /**
-   * How long, in ms, a caller of the main database's pool or a service's own waits for a connection
-   * (and for a new one to open) before it fails: `DATABASE_BUSY` (503, retry) from a unit of work when
-   * every connection was in use (`acquireClient`), `DATABASE_UNAVAILABLE` (503, retry) when a new one
-   * did not open in time (its failure marked as a connection attempt's, `connectFailureOf`, so that a
-   * command can say that nothing answered there). Absent: it waits as long as it takes (tests); the
-   * server and every CLI command give `DATABASE_ACQUIRE_TIMEOUT_MS`.
+   * How long, in ms, a caller of the main database's pool, a service's own or a restaurant's dedicated
+   * one waits for a connection (and for a new one to open) before it fails: `DATABASE_BUSY` (503, retry)
+   * from a unit of work when every connection was in use (`acquireClient`), `DATABASE_UNAVAILABLE` (503,
+   * retry) when a new one did not open in time (its failure marked as a connection attempt's,
+   * `connectFailureOf`, so that a command can say that nothing answered there). Absent: the main and the
+   * services' pools wait as long as it takes, a dedicated one {@link PLACED_CONNECT_TIMEOUT_MS} (tests);
+   * the server and every CLI command give `DATABASE_ACQUIRE_TIMEOUT_MS`. The replica keeps its own.
    */
   readonly acquireTimeoutMs?: number;
   /** Group-commit batches in flight per pool (`configureGroupCommit`). Default `DEFAULT_GROUP_COMMIT.maxInFlight` (2). */
@@ -36,8 +37,10 @@ export interface DatabasesOptions {
 
 /**
  * How long a connection to a database that is neither configured nor the replica (a tenant's dedicated
- * one, met through the placement catalog) may take to open: a database that hangs must not keep a
- * connection attempt pending for the kernel's timeout behind every read and worker that asks for it.
+ * one, met through the placement catalog) may take to open when no `acquireTimeoutMs` is given: a
+ * database that hangs must not keep a connection attempt pending for the kernel's timeout behind every
+ * read and worker that asks for it. With one (the server, the commands), it takes that, as the
+ * configured databases do.
  */
 const PLACED_CONNECT_TIMEOUT_MS = 5000;
 /** How long a connection to the read replica may take to open before its read goes to the primary. */
@@ -84,7 +87,8 @@ export function createDatabases(options: DatabasesOptions): Databases {
     // A standby that hangs must not hold reads for the kernel's connect timeout: they go to the primary.
     // A read the standby stops answering fails after REPLICA_QUERY_TIMEOUT_MS and runs on the primary.
     if (url === options.replicaUrl) return { connectionTimeoutMillis: REPLICA_CONNECT_TIMEOUT_MS, query_timeout: REPLICA_QUERY_TIMEOUT_MS };
-    return { connectionTimeoutMillis: PLACED_CONNECT_TIMEOUT_MS };
+    // A restaurant's dedicated database waits as long as the configured ones (it used to wait a fixed 5 s).
+    return { connectionTimeoutMillis: options.acquireTimeoutMs ?? PLACED_CONNECT_TIMEOUT_MS };
   };
   const poolForUrl = (url: string, label = labelFor(url)): pg.Pool => {
     let entry = pools.get(url);

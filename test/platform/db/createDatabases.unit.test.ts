@@ -43,3 +43,18 @@ test('a replica of its own gets the short timeouts, the main pool the acquire ti
     await databases.close();
   }
 });
+
+test("a restaurant's dedicated database gets the configured acquire timeout (DATABASE_ACQUIRE_TIMEOUT_MS), not a fixed 5 s", async () => {
+  // Found by a review: a tenant's own database (a placement, `brigade tenants move`) waited a fixed 5 s for a
+  // connection whatever DATABASE_ACQUIRE_TIMEOUT_MS said, while the main pool and the services' own followed it.
+  const databases = createDatabases({ url: 'postgres://app@main.example/brigade', poolSize: 1, acquireTimeoutMs: 1500 });
+  const unbounded = createDatabases({ url: 'postgres://app@main.example/brigade', poolSize: 1 });
+  try {
+    const placed = databases.poolForUrl('postgres://app@tenant.example/brand_a');
+    assert.deepEqual([databases.poolFor('platform').options.connectionTimeoutMillis, placed.options.connectionTimeoutMillis], [1500, 1500]);
+    // Without one (tests), a placed database still gives up after 5 s: one that hangs must not hold its callers for the kernel's timeout.
+    assert.equal(unbounded.poolForUrl('postgres://app@tenant.example/brand_a').options.connectionTimeoutMillis, 5000);
+  } finally {
+    await Promise.all([databases.close(), unbounded.close()]);
+  }
+});
