@@ -7,12 +7,13 @@ import { offersDevLogin } from '../composition/offersDevLogin.ts';
 import { heldConnections } from '../composition/heldConnections.ts';
 import { servedPages } from '../api/index.ts';
 import { pingRedis, redisAddress } from '../platform/cache/index.ts';
-import { databaseHostPort, pingDatabase } from '../platform/db/index.ts';
+import { databaseHostPort, pingDatabase, type CutPool } from '../platform/db/index.ts';
 import { natsServersNamed, pingNats } from '../platform/messaging/index.ts';
 import { setMaxListeners } from 'node:events';
 import { processLog, type Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
 import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
+import { cutPoolAdvice } from './cutPoolAdvice.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
 const WORKER_STOP_MS = 10_000;
@@ -21,8 +22,11 @@ const WORKER_STOP_MS = 10_000;
 export interface RunOptions {
   readonly http: boolean;
   readonly services: readonly ServiceModule[];
-  /** Work to do before the platform closes (e.g. stop a side server that uses the database). */
-  readonly beforeClose?: () => Promise<void>;
+  /**
+   * Work to do before the platform closes (e.g. stop a side server that uses the database); it returns
+   * the pools of its own whose connections it had to cut (`endPools`), said and counted as the platform's.
+   */
+  readonly beforeClose?: () => Promise<readonly CutPool[]>;
   /** `performance.now()` when the command started: the "up" line says how long it took to get there. */
   readonly startedAt?: number;
   /** Workers to run (name → run), all of the chosen services' when absent. */
@@ -34,6 +38,11 @@ export interface RunOptions {
  * and let in-flight ones finish, stop workers, end the pools, leave the embedded database (stopping it
  * when no other brigade process uses it). A worker that crashes, or an embedded database that stops
  * under it, shuts the process down (exit 1) so a supervisor restarts it.
+ *
+ * Every step is bounded: workers get {@link WORKER_STOP_MS}, requests in flight `buildApp`'s close
+ * grace (10 s, then their connections are closed), and the pools `END_POOLS_DEADLINE_MS` (5 s) for the
+ * connections still in use, which are then cut (backends cancelled, sockets closed): each cut pool is
+ * named on stderr with what to do, and the exit is 1, never "Stopped cleanly.".
  */
 export async function runUntilSignal(config: Config, db: DatabaseHandle, options: RunOptions, io: Io, shutdown: Promise<NodeJS.Signals>): Promise<number> {
   let platform: Platform | undefined;
@@ -115,8 +124,11 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     }
   } finally {
     stopWorkers.abort();
-    await options.beforeClose?.();
-    await platform?.close();
+    // Bounded: connections still in use (a request or a worker behind a lock another session holds)
+    // are cut END_POOLS_DEADLINE_MS after the pools begin to close, said, and the exit is 1.
+    const cut = [...((await options.beforeClose?.()) ?? []), ...((await platform?.close()) ?? [])];
+    for (const pool of cut) io.err(cutPoolAdvice(pool));
+    if (cut.length > 0) exitCode = 1;
     await db.embedded?.stop();
   }
   io.out(exitCode === 0 ? 'Stopped cleanly.' : 'Stopped (exit 1: see the errors above).');

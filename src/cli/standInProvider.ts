@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../platform/config/index.ts';
+import { endPools, type CutPool } from '../platform/db/index.ts';
 import { explainPortInUse, type ListeningServer } from './portInUse.ts';
 import { loadProviderConfig, startPaymentProvider } from '../services/payments/provider/index.ts';
 
@@ -9,8 +10,11 @@ export interface StandInProvider {
   readonly config: Config;
   /** Where the provider listens, or `null` when PAYMENT_PROVIDER_URL names another provider (none was started). */
   readonly url: string | null;
-  /** Stops the provider and ends its pool (nothing when none was started). */
-  close(): Promise<void>;
+  /**
+   * Stops the provider and ends its pool, bounded as the platform's are (`endPools`): returns the pool
+   * if connections still in use had to be cut (none when none was started).
+   */
+  close(): Promise<CutPool[]>;
 }
 
 /**
@@ -20,7 +24,7 @@ export interface StandInProvider {
  * provider. What `brigade start` and `brigade demo` run.
  */
 export async function startStandInProvider(config: Config, databaseUrl: string, env: Readonly<Record<string, string | undefined>>): Promise<StandInProvider> {
-  if (config.paymentProviderUrl !== null) return { config, url: null, close: async () => undefined };
+  if (config.paymentProviderUrl !== null) return { config, url: null, close: async () => [] };
   const providerConfig = loadProviderConfig({ ...env, PROVIDER_PORT: String(config.providerPort) });
   // A database that never answers fails the provider's requests after DATABASE_ACQUIRE_TIMEOUT_MS, not never.
   const pool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? databaseUrl, max: 4, application_name: 'brigade-payment-provider', connectionTimeoutMillis: config.databaseAcquireTimeoutMs });
@@ -32,7 +36,7 @@ export async function startStandInProvider(config: Config, databaseUrl: string, 
       url: provider.url,
       close: async () => {
         await provider.close();
-        await pool.end();
+        return endPools([{ label: 'payment-provider', pool }]);
       },
     };
   } catch (error) {

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import client from 'prom-client';
 import { buildApp, type AppDeps, type Readiness } from '../api/index.ts';
 import type { Config } from '../platform/config/index.ts';
-import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
+import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaReads, isLocalTimeout, registerPoolMetrics, replicaRouteMetrics, startEmbeddedPostgres, type CutPool, type Databases, type EmbeddedDatabase } from '../platform/db/index.ts';
 import { databaseAddress, databaseLabel, poolLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
@@ -168,8 +168,12 @@ export interface Platform {
   readonly metrics: client.Registry;
   /** What every service got: handy for workers and tests. */
   readonly deps: ServiceDeps;
-  /** Stops HTTP, then the pools. */
-  close(): Promise<void>;
+  /**
+   * Stops HTTP (requests still open get `buildApp`'s grace, then their connections are closed), the
+   * caches and the transport, then the pools: bounded (`Databases.close`), it returns the pools whose
+   * connections still in use had to be cut, for the caller to say so and exit 1.
+   */
+  close(): Promise<CutPool[]>;
 }
 
 /**
@@ -359,7 +363,7 @@ export async function createPlatform(
         await app.close();
         await closeCaches();
         await bus.close();
-        await databases.close();
+        return databases.close();
       },
     };
   } catch (error) {

@@ -3,6 +3,10 @@ import pg from 'pg';
 import { configureGroupCommit } from './groupCommit.ts';
 import { nameDatabaseSetting } from './databaseUnavailable.ts';
 import { ConnectingClient } from './connectingClient.ts';
+import { databaseAddress } from './databaseAddress.ts';
+import { endPools, type CutPool } from './endPools.ts';
+
+export { databaseAddress };
 
 /** Options for {@link createDatabases}. */
 export interface DatabasesOptions {
@@ -62,8 +66,13 @@ export interface Databases {
   list(): ReadonlyArray<{ readonly label: string; readonly pool: pg.Pool }>;
   /** The label of a pool of this registry ({@link Databases.list}); `undefined` for a pool it did not make. */
   labelOf(pool: pg.Pool): string | undefined;
-  /** Ends every pool; waits for checked-out clients to be released. */
-  close(): Promise<void>;
+  /**
+   * Ends every pool ({@link endPools}): idle connections at once, those in use as they are released,
+   * but no longer than `deadlineMs` (default `END_POOLS_DEADLINE_MS`, 5 s): those still in use then
+   * are cut (their backends cancelled, their sockets closed). Returns the pools that were cut, none
+   * when every connection came back in time; a caller that shuts a process down says so.
+   */
+  close(options?: { readonly deadlineMs?: number }): Promise<CutPool[]>;
 }
 
 /**
@@ -128,10 +137,10 @@ export function createDatabases(options: DatabasesOptions): Databases {
     poolForUrl: (url) => poolForUrl(url),
     list: () => [...pools.values()],
     labelOf: (pool) => [...pools.values()].find((entry) => entry.pool === pool)?.label,
-    close: async () => {
+    close: async (closing) => {
       const all = [...pools.values()];
       pools.clear();
-      await Promise.all(all.map((e) => e.pool.end()));
+      return endPools(all, closing);
     },
   };
 }
@@ -165,31 +174,4 @@ export function poolLabel(url: string, options: Pick<DatabasesOptions, 'url' | '
  */
 export function databaseLabel(url: string): string {
   return `db-${createHash('sha256').update(databaseAddress(url)).digest('hex').slice(0, 8)}`;
-}
-
-/**
- * `host:port/database` of a connection string as pg reads it (the port 5432 when none is given),
- * never its user or password: what {@link databaseLabel} hashes, and what a command shows beside the
- * label of a database the operator must go and fix. `''` for a string pg cannot read either.
- *
- * @example
- * databaseAddress('postgres://app:secret@DB-eu-1/brand_a') // 'db-eu-1:5432/brand_a'
- */
-export function databaseAddress(url: string): string {
-  // pg's socket form: `/run/postgresql dbname`.
-  if (url.startsWith('/')) {
-    const [host = '', database = ''] = url.split(' ');
-    return `${host}:5432/${database}`;
-  }
-  try {
-    const parsed = new URL(url);
-    // pg reads a socket directory or a database from the query too (`?host=/run/postgresql`).
-    const host = parsed.searchParams.get('host') ?? decodeURIComponent(parsed.hostname);
-    const port = parsed.searchParams.get('port') ?? (parsed.port === '' ? '5432' : parsed.port);
-    const database = parsed.searchParams.get('dbname') ?? decodeURIComponent(parsed.pathname.replace(/^\//, ''));
-    return `${host.toLowerCase()}:${port}/${database}`;
-  } catch {
-    // pg connects to nothing with it either; nothing of it (a password, say) goes into the label.
-    return '';
-  }
 }

@@ -1,5 +1,7 @@
 export { createDatabases, databaseLabel } from './createDatabases.ts';
 export type { Databases, DatabasesOptions } from './createDatabases.ts';
+export { endPools, END_POOLS_DEADLINE_MS } from './endPools.ts';
+export type { CutPool } from './endPools.ts';
 export { unitOfWork, clientTx, RolledBackError } from './unitOfWork.ts';
 export type { Tx, UnitOfWorkOptions } from './unitOfWork.ts';
 export { commitStatements } from './commitStatements.ts';

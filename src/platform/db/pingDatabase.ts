@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { databaseAddress } from './createDatabases.ts';
+import { databaseAddress } from './databaseAddress.ts';
 
 /**
  * How long {@link pingDatabase} waits by default: as long as `/health/ready` gives a database before it
