@@ -289,6 +289,7 @@ function printSaga(io: Io, service: string, database: string, s: SagaDetail): vo
       : `next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease}`;
   io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (${next})`}`);
   io.out(`  completed  ${s.completed.join(', ') || '-'}`);
+  if (s.failed.length > 0) io.out(`  failed     ${s.failed.join(', ')} (failed for good while the saga went on: not run again)`);
   io.out(`  created    ${s.createdAt}   updated ${s.updatedAt}`);
   io.out(`  state      ${JSON.stringify(s.state)}`);
   io.out('log:');

@@ -8,6 +8,7 @@ export { sagaParkedSql } from './sagaParkedSql.ts';
 export { sagaUnfinishedIndexSql } from './sagaUnfinishedIndexSql.ts';
 export { sagaRunnableIndexSql } from './sagaRunnableIndexSql.ts';
 export { sagaActorWritesSql } from './sagaActorWritesSql.ts';
+export { sagaFailedStepsSql } from './sagaFailedStepsSql.ts';
 export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
 export { showSaga } from './showSaga.ts';
 export type { SagaDeadlineInfo, SagaDetail, SagaLogEntry } from './showSaga.ts';
