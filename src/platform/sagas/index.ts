@@ -7,6 +7,7 @@ export { sagaIdIndexSql } from './sagaIdIndexSql.ts';
 export { sagaParkedSql } from './sagaParkedSql.ts';
 export { sagaUnfinishedIndexSql } from './sagaUnfinishedIndexSql.ts';
 export { sagaRunnableIndexSql } from './sagaRunnableIndexSql.ts';
+export { sagaRunnableByTypeIndexSql } from './sagaRunnableByTypeIndexSql.ts';
 export { sagaActorWritesSql } from './sagaActorWritesSql.ts';
 export { sagaFailedStepsSql } from './sagaFailedStepsSql.ts';
 export { sagaMigrationsSql } from './sagaMigrationsSql.ts';
