@@ -321,3 +321,22 @@ describe('brigade sagas list --stuck names the sagas of a type no runner holds a
     assert.match(reasonOf(known), /^ {4}charge has been due since .* and no runner took it; is the saga runner \(brigade worker\) running\?$/);
   });
 });
+
+describe('brigade sagas list without --stuck shows a bounded page', () => {
+  const database = useTestDatabase();
+
+  test('of many sagas, the 100 most recently changed, then a line that says the list was cut and how to see more', async () => {
+    const pool = database.pool(1);
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, updated_at)
+       select gen_random_uuid(), gen_random_uuid(), 'payment', '{}', 'completed', '{}', now() - g * interval '1 second' from generate_series(1, 5000) g`,
+    );
+    const newest = (await pool.query<{ id: string }>(`select id from payments.saga_instances order by updated_at desc limit 1`)).rows[0]!.id;
+    const listed = await runMain(['sagas', 'list'], { DATABASE_URL: database.db.url });
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split('\n');
+    assert.equal(lines.filter((l) => / payments\/payment /.test(l)).length, 100);
+    assert.ok(lines[1]!.startsWith(newest), 'newest first');
+    assert.deepEqual(lines.slice(-2), ['100 saga(s)', '… and more: the list was cut at 100; narrow it with --status, or raise --limit']);
+  });
+});
