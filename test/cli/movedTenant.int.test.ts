@@ -24,7 +24,7 @@ const SYSTEM = { kind: 'system', id: 'test' } as const;
  * release's new one (it has to be the last, or the set reads as out of order, and it has to be safe to
  * run again: it only revokes and grants privileges, which leaves the same grants however often it runs).
  */
-const NEWEST_PAYMENTS_MIGRATION = '0021_outbox_insert_columns.sql';
+const NEWEST_PAYMENTS_MIGRATION = '0023_saga_runnable_by_type.sql';
 const newestOnDisk = async () => (await fs.readdir(path.join(repoRoot, 'src/services/payments/migrations'))).filter((f) => f.endsWith('.sql')).sort().at(-1);
 const registry = createSagaRegistry({ schema: 'payments', sagas: [defineSaga({ name: 'probe', initialState: {}, start: () => ({ state: {} }), steps: {}, on: {} })] });
 

@@ -293,3 +293,50 @@ describe('brigade sagas list|show', () => {
     assert.equal((await run('close', sagaId, '--reason', 'settled', '--by', 'ops', '--tenant', first)).code, 0); // nothing stuck for the other tests
   });
 });
+
+describe('brigade sagas list --stuck names the sagas of a type no runner holds any more', () => {
+  const database = useTestDatabase();
+
+  test('a running saga of a retired type is listed as such, with what to do (before: "no runner took it; is the saga runner running?", which sent the operator to a runner that was running)', async () => {
+    const pool = database.pool(1);
+    const tenant = randomUUID();
+    const retired = randomUUID();
+    const known = randomUUID();
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after, updated_at) values
+         ($1, $2, 'loyalty', '{}', 'running', '{grant}', now() - interval '2 hours', now() - interval '2 hours'),
+         ($1, $3, 'payment', '{}', 'running', '{charge}', now() - interval '1 hour', now() - interval '1 hour')`,
+      [tenant, retired, known],
+    );
+    const listed = await runMain(['sagas', 'list', '--stuck'], { DATABASE_URL: database.db.url });
+    assert.equal(listed.code, 0, listed.stderr);
+    const reasonOf = (id: string) => {
+      const lines = listed.stdout.split('\n');
+      return lines[lines.findIndex((l) => l.startsWith(id)) + 1] ?? '';
+    };
+    assert.match(
+      reasonOf(retired),
+      /^ {4}saga type loyalty is held by no runner of this release \(payment\): a type retired from the code, or a runner deployed without it; nothing runs its steps \(grant\) or delivers its deadlines\. Deploy a release that registers loyalty/,
+    );
+    assert.match(reasonOf(known), /^ {4}charge has been due since .* and no runner took it; is the saga runner \(brigade worker\) running\?$/);
+  });
+});
+
+describe('brigade sagas list without --stuck shows a bounded page', () => {
+  const database = useTestDatabase();
+
+  test('of many sagas, the 100 most recently changed, then a line that says the list was cut and how to see more', async () => {
+    const pool = database.pool(1);
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, updated_at)
+       select gen_random_uuid(), gen_random_uuid(), 'payment', '{}', 'completed', '{}', now() - g * interval '1 second' from generate_series(1, 5000) g`,
+    );
+    const newest = (await pool.query<{ id: string }>(`select id from payments.saga_instances order by updated_at desc limit 1`)).rows[0]!.id;
+    const listed = await runMain(['sagas', 'list'], { DATABASE_URL: database.db.url });
+    assert.equal(listed.code, 0, listed.stderr);
+    const lines = listed.stdout.trimEnd().split('\n');
+    assert.equal(lines.filter((l) => / payments\/payment /.test(l)).length, 100);
+    assert.ok(lines[1]!.startsWith(newest), 'newest first');
+    assert.deepEqual(lines.slice(-2), ['100 saga(s)', '… and more: the list was cut at 100; narrow it with --status, or raise --limit']);
+  });
+});

@@ -106,7 +106,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const status = values.status;
   if (status !== undefined && !STATUSES.includes(status as SagaStatus)) throw new UsageError(`--status must be one of ${STATUSES.join(', ')}`, usage);
 
-  const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema }]));
+  const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema, types: s.sagaTypes }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2);
   const router = createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
@@ -240,7 +240,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       // dropped it.
       const merged: Array<SagaSummary & { service: string; database: string }> = [];
       for (const place of places.filter((p) => p.service === store.service)) {
-        merged.push(...(await read(place, (tx) => listSagas(tx, place.schema, fetchOptions))).map((s) => ({ service: store.service, database: place.database.label, ...s })));
+        const knownTypes = store.types === undefined ? {} : { knownTypes: store.types };
+        merged.push(...(await read(place, (tx) => listSagas(tx, place.schema, { ...fetchOptions, ...knownTypes }))).map((s) => ({ service: store.service, database: place.database.label, ...s })));
       }
       const needsPerson = (s: SagaSummary) => (values.stuck === true && (s.status === 'failed' || s.status === 'parked') ? 0 : 1);
       merged.sort((a, b) => needsPerson(a) - needsPerson(b) || (a.updatedAt === b.updatedAt ? (a.id < b.id ? -1 : a.id > b.id ? 1 : 0) : a.updatedAt < b.updatedAt ? 1 : -1));
@@ -289,6 +290,7 @@ function printSaga(io: Io, service: string, database: string, s: SagaDetail): vo
       : `next: ${head}, attempt ${s.attempts + 1}, due ${s.runAfter}${lease}`;
   io.out(`  pending    ${head === undefined ? '-' : `${s.pending.join(', ')} (${next})`}`);
   io.out(`  completed  ${s.completed.join(', ') || '-'}`);
+  if (s.failed.length > 0) io.out(`  failed     ${s.failed.join(', ')} (failed for good while the saga went on: not run again)`);
   io.out(`  created    ${s.createdAt}   updated ${s.updatedAt}`);
   io.out(`  state      ${JSON.stringify(s.state)}`);
   io.out('log:');

@@ -88,6 +88,12 @@ export interface ServiceModule {
   readonly routes?: FastifyPluginAsync<{ deps: ServiceDeps }>;
   /** The schema of its saga store (`saga_instances`, `saga_log`, `saga_deadlines`) when it runs sagas; `brigade sagas` reads it. */
   readonly sagaSchema?: string;
+  /**
+   * The saga types its runners hold (the names in its saga registry): `brigade sagas list --stuck`
+   * names an unfinished saga of any other type as one that no runner takes (a type retired from the
+   * code, its rows left in the table). Absent: the list does not check types.
+   */
+  readonly sagaTypes?: readonly string[];
   /** Long-running loops `brigade worker` and `brigade start` run; each stops when `signal` aborts. */
   readonly workers?: readonly ServiceWorker[];
   /**

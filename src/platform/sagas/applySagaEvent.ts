@@ -15,6 +15,8 @@ export interface SagaTransition<S> {
   readonly status: SagaStatus;
   readonly pending: string[];
   readonly completed: string[];
+  /** Steps failed for good, in order (none runs again). */
+  readonly failed: string[];
   readonly attempts: number;
   readonly error: string | null;
   readonly errorBeforePark: string | null;
@@ -56,7 +58,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   let pending = [...instance.pending];
   let completed = [...instance.completed];
   let attempts = instance.attempts;
-  const base = { state: instance.state, status: instance.status, error: instance.error, errorBeforePark: instance.errorBeforePark };
+  const base = { state: instance.state, status: instance.status, failed: [...instance.failed], error: instance.error, errorBeforePark: instance.errorBeforePark };
 
   if (input.kind === 'event') {
     // A failing saga takes no more business events; nor does one parked while it was compensating.
@@ -119,7 +121,7 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
       if (decision.park !== undefined) {
         return { ...base, state, status: 'parked', pending: [...instance.pending], completed, attempts: instance.attempts + 1, error: decision.park, errorBeforePark: instance.error, schedule: [], cancel: [] };
       }
-      return { ...base, state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, attempts, schedule: [], cancel: [] };
+      return { ...base, state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed, failed: [...base.failed, step], attempts, schedule: [], cancel: [] };
     }
     const onSuccess = definition.on[`${step}.succeeded`];
     const state = (onSuccess === undefined ? undefined : handle(definition.name, `${step}.succeeded`, () => onSuccess(instance.state, { type: `${step}.succeeded`, data: input.result })).state) ?? instance.state;
@@ -136,7 +138,8 @@ export function applySagaEvent<S, I = unknown>(definition: SagaDefinition<S, I>,
   const decision: SagaDecision<S> = handler === undefined ? { fail: `${step} failed: ${input.error.message}` } : handle(definition.name, `${step}.failed`, () => handler(instance.state, { type: `${step}.failed`, data: input.error }));
   // Parked, the failed step stays at the head with its failed attempts: the work a person finds left.
   if (decision.park !== undefined) return decide(definition, { ...base, pending: [...instance.pending], completed, attempts: instance.attempts + 1 }, decision);
-  return decide(definition, { ...base, pending, completed, attempts }, decision, false, step);
+  // Dropped from pending, the step is kept as failed for good: no later decision runs it again.
+  return decide(definition, { ...base, pending, completed, failed: [...base.failed, step], attempts }, decision, false, step);
 }
 
 /**
@@ -154,7 +157,7 @@ function headOutcomeWhileParked<S, I>(definition: SagaDefinition<S, I>, instance
   if (instance.pending[0] !== input.item) return null;
   const also = (reason: string | null) => (reason === null || reason === instance.error ? instance.error : `${instance.error ?? 'parked'}; then ${reason}`);
   if (input.kind === 'park') {
-    return { state: instance.state, status: 'parked', pending: [...instance.pending], completed: [...instance.completed], attempts: instance.attempts, error: also(input.reason), errorBeforePark: instance.errorBeforePark, schedule: [], cancel: [] };
+    return { state: instance.state, status: 'parked', pending: [...instance.pending], completed: [...instance.completed], failed: [...instance.failed], attempts: instance.attempts, error: also(input.reason), errorBeforePark: instance.errorBeforePark, schedule: [], cancel: [] };
   }
   const unparked: SagaInstance<S> = { ...instance, status: statusBeforePark(instance), error: instance.errorBeforePark, errorBeforePark: null };
   const t = applySagaEvent(definition, unparked, input);
@@ -199,13 +202,13 @@ function handle<S>(saga: string, type: string, handler: () => SagaDecision<S>): 
   return decision as SagaDecision<S>;
 }
 
-type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'attempts' | 'error' | 'errorBeforePark'>;
+type Fields<S> = Pick<SagaTransition<S>, 'state' | 'status' | 'pending' | 'completed' | 'failed' | 'attempts' | 'error' | 'errorBeforePark'>;
 
 /**
  * `headMayRun`: the head of `current.pending` may be running right now (the decision is an event's, not
- * a step outcome's). `failedStep`: the step that just failed for good, whose `.failed` handler made the
- * decision: it is neither pending nor completed any more, yet it ran under its key, so the decision may
- * not run it again either.
+ * a step outcome's). `current.failed`: the steps failed for good, neither pending nor completed, yet
+ * run under their keys, so no decision may run them again. `failedStep`: the one of them that just
+ * failed, whose `.failed` handler made the decision (named in the refusal).
  */
 function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, decision: SagaDecision<S>, headMayRun = false, failedStep?: string): SagaTransition<S> {
   const state = decision.state === undefined ? current.state : decision.state;
@@ -222,7 +225,7 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
     const head = current.pending[0];
     const running = headMayRun && head !== undefined && !head.startsWith(UNDO) ? [head] : [];
     const pending = [...running, ...undo];
-    return { state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed: current.completed, attempts: running.length > 0 ? current.attempts : 0, error: decision.fail, errorBeforePark: current.errorBeforePark, schedule: [], cancel: 'all' };
+    return { state, status: pending.length === 0 ? 'compensated' : 'compensating', pending, completed: current.completed, failed: current.failed, attempts: running.length > 0 ? current.attempts : 0, error: decision.fail, errorBeforePark: current.errorBeforePark, schedule: [], cancel: 'all' };
   }
   const pending = [...current.pending];
   for (const step of decision.run ?? []) {
@@ -230,9 +233,12 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
     // Before, a `.failed` handler's "try it again" ({ run: [step] }) was taken: the step ran again under
     // the key it had failed with, so a provider that keeps the failure under the key answered it again,
     // and one that does not acted a second time under a key the saga had already used.
-    if (step === failedStep) {
+    // And a step that failed for good earlier, while the saga went on (its handler decided neither
+    // fail nor park): before, the instance did not remember it, and a later event's or step's decision
+    // queued it again under the same key (`failed`, payments migration 0022).
+    if (current.failed.includes(step)) {
       throw new SagaDefinitionError(
-        `Step ${step} of saga ${definition.name} failed for good, and its handler "${step}.failed" runs it again: a step runs at most once per saga ` +
+        `Step ${step} of saga ${definition.name} failed for good${step === failedStep ? `, and its handler "${step}.failed" runs it again` : ' earlier, and this decision runs it again'}: a step runs at most once per saga ` +
           `(its idempotency key is per saga and step, so a second run would go under the key the failure came with). ` +
           `To try it again, make the failure retryable (the step's retryable and maxAttempts: retried with backoff under its key), or park the saga ({ park: reason }) so that a person resumes it`,
       );
@@ -251,6 +257,6 @@ function decide<S, I>(definition: SagaDefinition<S, I>, current: Fields<S>, deci
 
 /** The fields of a new instance: the definition's initial state and the decision of `start`. */
 export function applySagaStart<S, I>(definition: SagaDefinition<S, I>, input: I): SagaTransition<S> {
-  const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], attempts: 0, error: null, errorBeforePark: null };
+  const initial: Fields<S> = { state: definition.initialState, status: 'running', pending: [], completed: [], failed: [], attempts: 0, error: null, errorBeforePark: null };
   return decide(definition, initial, handle(definition.name, 'start', () => definition.start(definition.initialState, input)));
 }

@@ -42,6 +42,12 @@ export interface ListSagasOptions {
    * shows to tell whether the list was cut).
    */
   readonly limit?: number;
+  /**
+   * The saga types the store's runners hold (their registry's `names`). With `stuckAfterMs`, an
+   * unfinished saga of any other type is said to be one no runner takes (a type retired from the code,
+   * or a runner deployed without it) instead of blaming a runner that is not running. Default: unchecked.
+   */
+  readonly knownTypes?: readonly string[];
 }
 
 /** The largest limit {@link listSagas} takes. */
@@ -87,7 +93,7 @@ export async function listSagas(tx: Tx, schema: string, options: ListSagasOption
       lockedBy: (row.locked_by as string | null) ?? null,
       nextDeadline: nextDeadline === null ? null : { name: nextDeadline.name, dueAt: new Date(nextDeadline.dueAt).toISOString() },
     };
-    return { ...summary, stuck: stuckAfterMs === null ? null : whyStuck(summary, row.leased === true, row.backing_off === true) };
+    return { ...summary, stuck: stuckAfterMs === null ? null : whyStuck(summary, row.leased === true, row.backing_off === true, options.knownTypes) };
   });
 }
 
@@ -129,7 +135,7 @@ export function listSagasSql(table: (name: SagaTable) => string): string {
 }
 
 /** The reason a listed saga needs attention, naming what to do. */
-function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean): string {
+function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: boolean, knownTypes?: readonly string[]): string {
   if (s.status === 'failed') {
     // What is left: the failed compensation and those behind it (a saga failed before they were kept has none).
     const left = s.pending.length === 0 ? '' : `: ${s.pending.join(', ')}${s.pending.length > 1 ? ', in that order' : ''}, by hand`;
@@ -139,6 +145,15 @@ function whyStuck(s: Omit<SagaSummary, 'stuck'>, leased: boolean, backingOff: bo
     return `failed: ${s.error ?? 'unknown error'}; a compensation failed for good, so a person must put things right${left} (the saga will not retry), then close it ('brigade sagas close ${s.id} --reason …')${orSettle}`;
   }
   if (s.status === 'parked') return `parked with ${s.pending.join(', ') || 'nothing'} left: ${s.error ?? 'no reason given'} (the saga will not go on by itself)`;
+  // Claims and deadline firings take only the types a runner's registry holds (in SQL): a saga of any
+  // other type waits for ever, and "is the saga runner running?" sent the operator to one that was.
+  if (knownTypes !== undefined && !knownTypes.includes(s.name)) {
+    return (
+      `saga type ${s.name} is held by no runner of this release (${knownTypes.join(', ') || 'none'}): a type retired from the code, or a runner deployed without it; ` +
+      `nothing runs its steps (${s.pending.join(', ') || 'none pending'}) or delivers its deadlines. Deploy a release that registers ${s.name} to finish it, ` +
+      `or settle by hand what it did (its log: 'brigade sagas show ${s.id}')`
+    );
+  }
   const head = s.pending[0];
   if (head === undefined) {
     const waiting = s.nextDeadline === null ? 'no open deadline' : `deadline ${s.nextDeadline.name} due ${s.nextDeadline.dueAt}`;

@@ -10,6 +10,7 @@ export interface SagaRow {
   status: SagaStatus;
   pending: string[];
   completed: string[];
+  failed: string[];
   attempts: number;
   error: string | null;
   error_before_park: string | null;
@@ -26,6 +27,7 @@ export function instanceOf<S = unknown>(row: SagaRow): SagaInstance<S> {
     status: row.status,
     pending: row.pending,
     completed: row.completed,
+    failed: row.failed,
     attempts: row.attempts,
     error: row.error,
     errorBeforePark: row.error_before_park ?? null,

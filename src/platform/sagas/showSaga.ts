@@ -74,6 +74,7 @@ export async function showSaga<S = unknown>(tx: Tx, schema: string, sagaId: stri
     status: row.status as SagaStatus,
     pending: row.pending as string[],
     completed: row.completed as string[],
+    failed: row.failed as string[],
     attempts: Number(row.attempts),
     error: (row.error as string | null) ?? null,
     errorBeforePark: (row.error_before_park as string | null) ?? null,
@@ -109,7 +110,7 @@ export async function showSaga<S = unknown>(tx: Tx, schema: string, sagaId: stri
  * tenant out of the index condition (docs/decisions/0066-saga-lookups-use-their-indexes.md).
  */
 export function showSagaSql(table: (name: SagaTable) => string, byTenant: boolean): string {
-  return `select i.tenant_id, i.id, i.name, i.state, i.version, i.status, i.pending, i.completed, i.attempts, i.error, i.error_before_park,
+  return `select i.tenant_id, i.id, i.name, i.state, i.version, i.status, i.pending, i.completed, i.failed, i.attempts, i.error, i.error_before_park,
           i.created_at, i.updated_at, i.run_after, i.locked_by, i.locked_until,
           coalesce((select json_agg(json_build_object('version', l.version, 'at', l.at, 'kind', l.kind, 'item', l.item, 'attempt', l.attempt,
                                                       'status', l.status, 'data', l.data, 'error', l.error) order by l.version)

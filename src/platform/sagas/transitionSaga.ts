@@ -71,7 +71,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
     const updated = await tx.query<SagaRow>(
       `with changed as (
          update ${table}
-            set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], attempts = $8, error = $9, error_before_park = $17,
+            set state = $4::jsonb, status = $5, pending = $6::text[], completed = $7::text[], failed = $19::text[], attempts = $8, error = $9, error_before_park = $17,
                 run_after = case when $18 then run_after else now() + $10::double precision * interval '1 millisecond' end,
                 locked_by = case when locked_by = $11 then null else locked_by end,
                 locked_until = case when locked_by = $11 then null else locked_until end,
@@ -84,7 +84,7 @@ export async function transitionSaga<S = unknown>(tx: Tx, registry: SagaRegistry
        select * from changed`,
       [
         row.tenant_id, row.id, row.version, JSON.stringify(t.state), t.status, t.pending, t.completed, t.attempts, t.error, options.delayMs ?? 0, options.releaseLeaseOf ?? null,
-        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error, t.errorBeforePark, keepRunAfter,
+        entry.kind, entry.item, entry.attempt, entry.data === undefined ? null : JSON.stringify(entry.data), entry.error, t.errorBeforePark, keepRunAfter, t.failed,
       ],
     );
     if (updated.rows[0] !== undefined) {

@@ -21,8 +21,8 @@ export interface SagaDecision<S> {
   readonly state?: S;
   /**
    * Steps to run next, appended in order to the steps already pending. Each step runs at most once per
-   * saga: running one that is pending or done, or, from its own `.failed` handler, the step that just
-   * failed for good, is a `SagaDefinitionError` (a retry is the step's `retryable` and `maxAttempts`).
+   * saga: running one that is pending, done, or failed for good (`SagaInstance.failed`, also from its
+   * own `.failed` handler) is a `SagaDefinitionError` (a retry is the step's `retryable` and `maxAttempts`).
    */
   readonly run?: readonly string[];
   /** Deadlines to schedule (stored in the same transaction). */
@@ -141,6 +141,11 @@ export interface SagaInstance<S = unknown> {
   readonly pending: readonly string[];
   /** Steps that succeeded, in order. */
   readonly completed: readonly string[];
+  /**
+   * Steps that failed for good (their retries spent, or a failure not worth retrying) while the saga
+   * went on, in order: like the completed ones, none of them runs again (`SagaDecision.run` refuses them).
+   */
+  readonly failed: readonly string[];
   /** Failed attempts of the head of `pending`. */
   readonly attempts: number;
   /** Why the saga failed, or `null`; while `parked`, why it was parked (what the person should do). */

@@ -7,7 +7,7 @@ import { paymentMethodsOf } from './paymentMethodsOf.ts';
 import type { PaymentsPorts } from './ports.ts';
 import { createPaymentProviderClient } from './provider/index.ts';
 import { paymentRoutes } from './routes.ts';
-import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './saga/index.ts';
+import { PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC, PAYMENT_SAGA, paymentSaga, runPaymentOrderEvents, type PaymentSagaOptions } from './saga/index.ts';
 
 export type { CardsOnFile, OrderAccess, PaymentsPorts } from './ports.ts';
 export type { PaymentView } from './paymentView.ts';
@@ -76,6 +76,8 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
     name: 'payments',
     migrationsDir,
     sagaSchema: SCHEMA,
+    // The names registryOf's registry holds (a unit test keeps the two equal).
+    sagaTypes: [PAYMENT_SAGA],
     routes: paymentRoutes((deps) => ports(deps).orderAccess),
     subscriptions: [PAYMENT_ORDER_EVENTS_SUBSCRIPTION_SPEC],
     workers: [

@@ -23,7 +23,7 @@ const saga = defineSaga<{ n: number }, null>({
   },
 });
 const instance = (over: Partial<SagaInstance<{ n: number }>>): SagaInstance<{ n: number }> => ({
-  tenantId: 't', id: 's', name: 'unit', state: { n: 0 }, version: 1, status: 'running', pending: [], completed: [], attempts: 0, error: null, errorBeforePark: null, ...over,
+  tenantId: 't', id: 's', name: 'unit', state: { n: 0 }, version: 1, status: 'running', pending: [], completed: [], failed: [], attempts: 0, error: null, errorBeforePark: null, ...over,
 });
 
 describe('applySagaEvent (the saga decide function)', () => {
@@ -191,6 +191,25 @@ describe('applySagaEvent (the saga decide function)', () => {
     assert.throws(() => failed({ status: 'parked', pending: ['a'], error: 'held' }), refused, 'its outcome under a park is decided as unparked');
     // Another step's failure may queue a step that has not run (the once-only rule is per step).
     assert.deepEqual(failed({ pending: ['b'] }, 'b')?.pending, ['a']);
+  });
+  test('a step that failed for good stays failed: no later decision (an event, another step, a deadline) runs it again, and a success or a retry does not forget it (before: the instance did not remember it, and a later event queued it under the key it failed with)', () => {
+    const goesOn = defineSaga<{ n: number }, null>({
+      name: 'goeson',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: noop }, b: { action: noop } },
+      on: { 'a.failed': () => ({ run: ['b'] }), again: () => ({ run: ['a'] }), 'b.succeeded': () => ({ run: ['a'] }) },
+    });
+    const of = (over: Partial<SagaInstance<{ n: number }>>) => instance({ name: 'goeson', ...over });
+    const failed = applySagaEvent(goesOn, of({ pending: ['a'] }), { kind: 'stepFailed', item: 'a', error: { code: 'DECLINED', message: 'declined' }, retry: false });
+    assert.deepEqual([failed?.status, failed?.pending, failed?.completed, failed?.failed], ['running', ['b'], [], ['a']], 'the saga goes on, a kept as failed for good');
+    const after = of({ pending: failed?.pending, failed: failed?.failed });
+    const refused = (e: Error & { code?: string }) =>
+      e.code === 'SAGA_DEFINITION_INVALID' && e.message.startsWith('Step a of saga goeson failed for good earlier, and this decision runs it again: a step runs at most once per saga');
+    assert.throws(() => applySagaEvent(goesOn, after, { kind: 'event', event: { type: 'again' } }), refused, 'a later event');
+    assert.throws(() => applySagaEvent(goesOn, after, { kind: 'stepSucceeded', item: 'b', result: null }), refused, "another step's handler");
+    const retried = applySagaEvent(goesOn, after, { kind: 'stepFailed', item: 'b', error: { code: 'X', message: 'x' }, retry: true });
+    assert.deepEqual(retried?.failed, ['a'], 'a retry of another step keeps it');
   });
   test('a finished saga takes nothing', () => {
     assert.equal(applySagaEvent(saga, instance({ status: 'completed' }), { kind: 'event', event: { type: 'again' } }), null);

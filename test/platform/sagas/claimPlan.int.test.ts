@@ -88,10 +88,10 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
     assert.equal(scan['Actual Rows'], 1, plan);
   };
 
-  test("saga_instances_runnable's predicate holds the claimable statuses", async () => {
+  test("saga_instances_runnable's predicate holds the claimable statuses, its keys the saga type and run_after", async () => {
     const { rows } = await pool.query<{ indexdef: string }>(`select indexdef from pg_indexes where schemaname = 'payments' and indexname = 'saga_instances_runnable'`);
     assert.equal(rows.length, 1);
-    assert.match(rows[0]!.indexdef, /WHERE \(\(cardinality\(pending\) > 0\) AND \(status = ANY \(ARRAY\['running'::text, 'compensating'::text\]\)\)\)$/, rows[0]!.indexdef);
+    assert.match(rows[0]!.indexdef, /\(name, run_after\) WHERE \(\(cardinality\(pending\) > 0\) AND \(status = ANY \(ARRAY\['running'::text, 'compensating'::text\]\)\)\)$/, rows[0]!.indexdef);
   });
 
   test(`with ${PARKED} parked sagas due earlier, the claim reads one index entry (no statistics yet)`, async () => {
@@ -104,7 +104,8 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
   });
 
   test('the migration runs again (a failed run is repeated) to the same index, each statement on its own', async () => {
-    const sql = await readFile(path.join(repoRoot, 'src/services/payments/migrations/0017_saga_runnable_claimable.sql'), 'utf8');
+    // The newest migration of the index (0023, by saga type; 0017 put in the claimable statuses).
+    const sql = await readFile(path.join(repoRoot, 'src/services/payments/migrations/0023_saga_runnable_by_type.sql'), 'utf8');
     assert.equal(sql.split('\n', 1)[0], NO_TRANSACTION_MARKER);
     // A run that failed after building the new index, before the rename: both exist.
     await pool.query(`create index saga_instances_runnable_next on payments.saga_instances (run_after) where cardinality(pending) > 0`);
@@ -121,5 +122,68 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
     const registry = createSagaRegistry({ schema: 'payments', sagas: [toySaga(pool)], claimGuard: tenantNotMoving });
     const claimed = await unitOfWork(pool, { service: 'payments', actor: { kind: 'system', id: 'test' } }, (tx) => claimSagaWork(tx, registry, 'plan-test', 30_000));
     assert.deepEqual([claimed?.id, claimed?.status], [dueId, 'running']);
+  });
+});
+
+describe("a claim of saga work walks only the saga types its registry holds, not a retired type's due sagas", () => {
+  const database = useTestDatabase();
+  let pool: pg.Pool;
+  let dueId: string;
+  const RETIRED = 3000;
+
+  before(async () => {
+    pool = database.pool(2);
+    await pool.query(TOY_TABLES);
+    await pool.query(`alter table payments.saga_instances set (autovacuum_enabled = false)`);
+    const tenants = Array.from({ length: 20 }, () => randomUUID());
+    // A saga type retired from the code: its unfinished sagas stay in the table, running, each with a
+    // step due long ago, which no runner of this release takes (its registry lacks the type).
+    await pool.query(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after)
+       select ($1::uuid[])[1 + g % 20], gen_random_uuid(), 'retired', '{}', 'running', '{a}', now() - interval '1 day' + g * interval '1 millisecond'
+         from generate_series(1, $2::int) g`,
+      [tenants, RETIRED],
+    );
+    const { rows } = await pool.query<{ id: string }>(
+      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after)
+       values ($1, gen_random_uuid(), 'toy', '{"log": [], "input": {}}', 'running', '{a}', now() - interval '1 minute') returning id`,
+      [tenants[0]],
+    );
+    dueId = rows[0]!.id;
+  });
+
+  const analyzedClaim = async () => {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      await client.query(`select set_config('role', 'brigade_payments', true), set_config('brigade.actor_kind', 'system', true)`);
+      const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: AnalyzedNode }> }>(`explain (analyze, format json) ${claimSagaWorkSql(table, tenantNotMoving('tenant_id'))}`, ['plan-test', 30_000, ['toy']]);
+      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan) as AnalyzedNode[];
+    } finally {
+      await client.query('rollback');
+      client.release();
+    }
+  };
+
+  for (const analysed of [false, true]) {
+    test(`the claim reads one index entry, whatever the retired sagas due earlier (${analysed ? 'analysed' : 'no statistics yet'})`, async () => {
+      if (analysed) await pool.query('analyze payments.saga_instances');
+      const nodes = await analyzedClaim();
+      const plan = describePlan(nodes);
+      assert.equal(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances').length, 0, `a Seq Scan on saga_instances: ${plan}`);
+      const scan = nodes.find((n) => n['Index Name'] === 'saga_instances_runnable');
+      assert.ok(scan !== undefined, `saga_instances_runnable unused: ${plan}`);
+      // Before, the index led with run_after alone: the scan read every retired saga due earlier and the name filter dropped it.
+      assert.equal(scan['Rows Removed by Filter'] ?? 0, 0, `the claim walked past sagas of a type it does not run: ${plan}`);
+      assert.equal(scan['Actual Rows'], 1, plan);
+    });
+  }
+
+  test(`the claim takes the due saga of a known type, not one of the ${RETIRED} retired ones due earlier, and locks none of them`, async () => {
+    const registry = createSagaRegistry({ schema: 'payments', sagas: [toySaga(pool)], claimGuard: tenantNotMoving });
+    const claimed = await unitOfWork(pool, { service: 'payments', actor: { kind: 'system', id: 'test' } }, (tx) => claimSagaWork(tx, registry, 'plan-test', 30_000));
+    assert.equal(claimed?.id, dueId);
+    const { rows } = await pool.query(`select count(*)::int as n from payments.saga_instances where name = 'retired' and locked_by is not null`);
+    assert.deepEqual(rows, [{ n: 0 }]);
   });
 });

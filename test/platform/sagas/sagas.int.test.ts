@@ -665,6 +665,28 @@ describe('saga runtime (toy saga on the payments schema)', () => {
     assert.deepEqual(errors.map((e) => (e as { code?: string }).code), ['SAGA_DEFINITION_INVALID']);
   });
 
+  test('a step that failed for good while the saga went on is refused to a later event that runs it again, across transactions (before: queued, it ran a second time under the key it failed with)', async () => {
+    const runs: string[] = [];
+    const goesOn = defineSaga<{ n: number }, null>({
+      name: 'goeson',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: { a: { action: async () => (runs.push('a'), Promise.reject(Object.assign(new Error('declined'), { code: 'DECLINED' }))) }, b: { action: async () => (runs.push('b'), null) } },
+      on: { 'a.failed': () => ({ run: ['b'] }), again: () => ({ run: ['a'] }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [goesOn] });
+    const ownRunner = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, leaseMs: 0 });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'goeson', input: null }));
+    while (await ownRunner.runOnce());
+    assert.deepEqual(runs, ['a', 'b']);
+    await assert.rejects(asTenant(tenantId, (tx) => advanceSaga(tx, ownRegistry, instance.id, { type: 'again' }, { tenantId })), { code: 'SAGA_DEFINITION_INVALID', message: /^Step a of saga goeson failed for good earlier/ });
+    while (await ownRunner.runOnce());
+    assert.deepEqual(runs, ['a', 'b'], 'a ran once');
+    const saga = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+    assert.deepEqual([saga?.status, saga?.pending, saga?.completed, saga?.failed], ['running', [], ['b'], ['a']]);
+  });
+
   test('a result PostgreSQL refuses as data (SQLSTATE class 22) parks the saga at once; a failure to record that passes (a deadlock, twice in a row) leaves the step to its lease', async () => {
     const runs: string[] = [];
     const twice = defineSaga<{ n: number }, { result: unknown }>({

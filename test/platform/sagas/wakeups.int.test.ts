@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { before, describe, test } from 'node:test';
 import pg from 'pg';
 import { unitOfWork } from '../../../src/platform/db/index.ts';
-import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaLogSchemaSql, sagaParkedSql, sagaSchemaSql, startSaga } from '../../../src/platform/sagas/index.ts';
+import { advanceSaga, createSagaRegistry, createSagaRunner, defineSaga, sagaFailedStepsSql, sagaLogSchemaSql, sagaParkedSql, sagaSchemaSql, startSaga } from '../../../src/platform/sagas/index.ts';
 import type { UnitOfWorkFn } from '../../../src/platform/tenancy/index.ts';
 import { FLOW_MS, within } from '../../support/eventually.ts';
 import { createTestDatabase, useTestDatabase } from '../../support/db.ts';
@@ -29,7 +29,7 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
   before(async () => {
     pool = database.pool(6);
     await pool.query(`create schema ${SCHEMA}; grant usage on schema ${SCHEMA} to brigade_payments`);
-    for (const sql of [sagaSchemaSql, sagaLogSchemaSql, sagaParkedSql]) await pool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
+    for (const sql of [sagaSchemaSql, sagaLogSchemaSql, sagaParkedSql, sagaFailedStepsSql]) await pool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
   });
 
   /**
@@ -85,7 +85,7 @@ describe('an idle saga runner wakes when this process makes a step due', () => {
     const dedicatedPool = new pg.Pool({ connectionString: dedicated.url, max: 3 });
     database.defer(() => dedicatedPool.end());
     await dedicatedPool.query(`create schema ${SCHEMA}; grant usage on schema ${SCHEMA} to brigade_payments`);
-    for (const sql of [sagaSchemaSql, sagaLogSchemaSql, sagaParkedSql]) await dedicatedPool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
+    for (const sql of [sagaSchemaSql, sagaLogSchemaSql, sagaParkedSql, sagaFailedStepsSql]) await dedicatedPool.query(sql({ schema: SCHEMA, role: 'brigade_payments' }));
     const stop = new AbortController();
     const shared = await idleRunner(stop.signal);
     const placed = await idleRunner(stop.signal, { pool: dedicatedPool, database: 'db-dedicated' });

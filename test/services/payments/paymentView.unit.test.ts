@@ -14,7 +14,7 @@ const entry = (version: number, kind: SagaLogEntry['kind'], item: string, status
 
 /** A payment saga whose charge got no answer and was parked: `pending` and `status` as given. */
 const chargeParked = (over: Partial<SagaDetail<PaymentSagaState>>): SagaDetail<PaymentSagaState> => ({
-  tenantId: state.restaurantId, id: orderId, name: 'payment', state, version: 4, status: 'parked', pending: ['charge'], completed: ['order'], attempts: 10,
+  tenantId: state.restaurantId, id: orderId, name: 'payment', state, version: 4, status: 'parked', pending: ['charge'], completed: ['order'], failed: [], attempts: 10,
   error: 'charge: no answer says whether the card was charged', errorBeforePark: null, createdAt: at, updatedAt: at, runAfter: at, lockedBy: null, lockedUntil: null,
   log: [entry(1, 'started', 'payment', 'running'), entry(2, 'succeeded', 'order', 'running'), entry(3, 'failed', 'charge', 'parked', { code: 'PAYMENT_PROVIDER_TIMEOUT' }, 'no answer')],
   deadlines: [],

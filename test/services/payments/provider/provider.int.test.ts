@@ -309,7 +309,7 @@ describe('payment provider client: answers that are not what was asked for', () 
     let failure: unknown;
     await assert.rejects(saga.steps.charge!.action(ctx('charge', state)), (e: unknown) => ((failure = e), true));
     assert.ok(failure instanceof PaymentProviderAnswerInvalidError && failure.retryable, String(failure));
-    const base: SagaInstance<PaymentSagaState> = { tenantId: restaurantId, id: orderId, name: 'payment', version: 3, state, status: 'running', pending: ['charge'], completed: ['order'], attempts: 9, error: null, errorBeforePark: null };
+    const base: SagaInstance<PaymentSagaState> = { tenantId: restaurantId, id: orderId, name: 'payment', version: 3, state, status: 'running', pending: ['charge'], completed: ['order'], failed: [], attempts: 9, error: null, errorBeforePark: null };
     const parked = applySagaEvent(saga, base, { kind: 'stepFailed', item: 'charge', error: { code: failure.code, message: failure.message }, retry: false });
     assert.deepEqual([parked?.status, parked?.pending, parked?.state.chargeId, parked?.state.chargeFailed], ['parked', ['charge'], null, false]);
     // The capture of a delivered order answered 'authorized': not captured, and no payout is queued.
