@@ -16,7 +16,7 @@ import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
 import { cutPoolAdvice } from './cutPoolAdvice.ts';
 
 /** How long workers get to finish their current step after a shutdown signal. */
-const WORKER_STOP_MS = 10_000;
+export const WORKER_STOP_MS = 10_000;
 
 /** What to run until SIGINT, SIGTERM or SIGHUP. */
 export interface RunOptions {

@@ -10,7 +10,8 @@ import { parse } from '../parse.ts';
 import { listenHttpApi } from '../portInUse.ts';
 import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
-import { workersOf } from '../runUntilSignal.ts';
+import { WORKER_STOP_MS, workersOf } from '../runUntilSignal.ts';
+import { cutPoolAdvice } from '../cutPoolAdvice.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { UnavailableError } from '../../platform/errors/index.ts';
@@ -66,6 +67,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   let platform;
   let provider: StandInProvider | undefined;
   let workers: Array<Promise<unknown>> = [];
+  /** The workers not yet stopped: named when one outlasts the stop. */
+  const runningWorkers = new Set<string>();
+  /** What the shutdown had to cut short (a worker that did not stop, a pool's connections): exit 1. */
+  let cutShort = false;
+  let code = 1;
   /** Whether the summary was printed: its pages (printed above it) then stop answering, which is said last. */
   let summarised = false;
   try {
@@ -79,7 +85,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));
     const address = await untilInterrupted(listenHttpApi(platform.app, config));
-    workers = workersOf(SERVICES).map((w) => w.run(platform!.deps, stop.signal).catch(() => undefined));
+    workers = workersOf(SERVICES).map((w) => {
+      const name = `${w.service}/${w.name}`;
+      runningWorkers.add(name);
+      return w.run(platform!.deps, stop.signal).catch(() => undefined).finally(() => runningWorkers.delete(name));
+    });
     ctx.io.out(`Brigade is up at ${address} (pages: ${address}/login; courier ${address}/courier); payment provider at ${redact(String(config.paymentProviderUrl))}`);
     const bar = (done: number, total: number, perSecond: number) => {
       const width = 30;
@@ -106,13 +116,19 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       ctx.io.out(`  ${name.padEnd(20)} ${String(sorted.length).padStart(6)} ${at(0.5).padStart(8)} ${at(0.99).padStart(8)}`);
     }
     summarised = true;
-    return summary.failed === 0 ? 0 : 1;
+    code = summary.failed === 0 ? 0 : 1;
   } finally {
-    // The workers stop before the pools they use close.
+    // The workers stop before the pools they use close; one that does not (a statement stuck behind a
+    // lock) is named, and the pools' close cuts its connection after its own bound, as brigade start does.
     stop.abort();
-    await Promise.race([Promise.all(workers), new Promise((r) => setTimeout(r, 10_000).unref())]);
-    await platform?.close();
-    await provider?.close();
+    const stopped = await Promise.race([Promise.all(workers).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_MS).unref())]);
+    if (!stopped) {
+      ctx.io.err(`worker(s) ${[...runningWorkers].join(', ')} did not stop within ${WORKER_STOP_MS / 1000} s; closing anyway`);
+      cutShort = true;
+    }
+    const cut = [...((await platform?.close()) ?? []), ...((await provider?.close()) ?? [])];
+    for (const pool of cut) ctx.io.err(cutPoolAdvice(pool));
+    if (cut.length > 0) cutShort = true;
     await db.embedded?.stop();
     // The board and tracking links printed above answered only while the demo ran: say so, and how to get them back.
     if (summarised) {
@@ -121,4 +137,5 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       ctx.io.out(`npx brigade start${db.embedded === null ? ' (with the same DATABASE_URL)' : ''} serves those pages again (at the same address when PORT is the same).`);
     }
   }
+  return cutShort ? 1 : code;
 }
