@@ -12,7 +12,7 @@ export { ifNoneMatchHits } from './ifNoneMatch.ts';
 export { DEFAULT_RESPONSE_HEADERS, hijackedHeaders } from './responseHeaders.ts';
 export { NoFields, absentBodyIsEmpty, registerRequestInput } from './requestInput.ts';
 export { jsonBodyParser } from './jsonBodyParser.ts';
-export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
+export { headerLines, IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
 export { DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

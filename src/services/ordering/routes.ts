@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { authorize } from '../../api/index.ts';
+import { authorize, callerOf } from '../../api/index.ts';
 import type { Principal, Role } from '../../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { EventStore } from '../../platform/events/index.ts';
@@ -9,7 +9,7 @@ import { ConcurrencyError, ForbiddenError, NotFoundError, UnprocessableError, Va
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
-import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, NoFields, readIdempotencyKey } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, NoFields, readIdempotencyKey } from '../../api/index.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
@@ -20,6 +20,7 @@ import { toOrderView, type OrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { revealAddresses, revealEventData } from './operations/revealPersonalFields.ts';
+import { eventsForCaller } from './operations/eventsForCaller.ts';
 import { isSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -219,7 +220,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       async (request, reply) => {
         const principal = authorize(request, 'customer');
         const actor = actorOf(principal);
-        const { key, fault } = readIdempotencyKey(request.headers['idempotency-key']);
+        const { key, fault } = readIdempotencyKey(headerLines(request.raw.rawHeaders, 'idempotency-key'));
         if (key === null) throw new ValidationError(`${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, new for each new order`, { field: 'Idempotency-Key' });
         // What the server seals starts so (decision 0090): an address that did would read as sealed.
         if (isSealed((request.body as PlaceOrderBody).deliveryAddress)) {
@@ -266,11 +267,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       async (request, reply) => {
         const { id } = request.params;
         const loaded = await readOrder(request, id);
-        return reply.header('etag', etagOf(loaded.version)).send({
-          orderId: id,
-          version: loaded.version,
-          // Personal fields opened, as on the order (null once the customer was erased); metadata.encryption says which.
-          events: await revealEventData(loaded.events.map((e) => ({
+        const events = loaded.events.map((e) => ({
             streamId: e.streamId,
             streamVersion: e.streamVersion,
             type: e.type,
@@ -278,7 +275,13 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             data: e.data,
             metadata: e.metadata,
             position: formatPosition(e.globalPosition),
-          })), ports.customerKeys.readKeys),
+          }));
+        return reply.header('etag', etagOf(loaded.version)).send({
+          orderId: id,
+          version: loaded.version,
+          // Personal fields opened, as on the order (null once the customer was erased); metadata.encryption
+          // says which. A customer or courier is told who else acted by kind only (eventsForCaller).
+          events: await revealEventData(eventsForCaller(events, callerOf(request)!, loaded.state.courierId), ports.customerKeys.readKeys),
         });
       },
     );

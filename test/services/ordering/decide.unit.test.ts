@@ -289,6 +289,11 @@ describe('order decide: finer rules', () => {
     // In any status: delivery's notice sent again after the pick-up is done, not refused.
     for (const status of ['picked_up', 'delivered'] as const) assert.deepEqual(decide({ type: 'assign-courier', by: system, courierId: courier1.id }, stateAt(status)), [], status);
     assert.equal(code({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('picked_up')), 'ORDER_TRANSITION_FORBIDDEN', 'another courier still is refused');
+    // Only delivery's notice: staff or an admin assigning the same courier to a finished order is outside
+    // the lifecycle (found by a review: it answered 200, unchanged, where any other assignment gets 422).
+    for (const by of [staff, admin]) {
+      for (const status of ['picked_up', 'delivered'] as const) assert.equal(code({ type: 'assign-courier', by, courierId: courier1.id }, stateAt(status)), 'ORDER_TRANSITION_FORBIDDEN', `${by.kind} ${status}`);
+    }
     const reassigning = decide({ type: 'assign-courier', by: system, courierId: courier2.id }, stateAt('ready'));
     const reassigned = foldOrder(reassigning, stateAt('ready'));
     assert.equal(reassigned.courierId, courier2.id);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { request as httpRequest } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { pruneIdempotencyKeys } from '../../../src/services/ordering/operations/pruneIdempotencyKeys.ts';
@@ -84,6 +85,20 @@ describe('ordering: Idempotency-Key on POST /v1/orders', () => {
     const spaced = await placeOrder(t, c.token, body(), 'a b');
     assert.deepEqual([spaced.statusCode, spaced.json().code, spaced.json().field], [400, 'VALIDATION_FAILED', 'Idempotency-Key'], spaced.body);
     assert.match(spaced.json().detail, /^The Idempotency-Key header is not valid: it holds a space; .*1 to 255 visible ASCII characters, no spaces/, spaced.body);
+    // A key sent twice (two header lines) is told so. Node joins the lines into "k1, k2", so before it
+    // heard "it holds a space", which the client never sent. Over a real socket: inject joins them first.
+    const address = await t.platform.app.listen({ host: '127.0.0.1', port: 0 });
+    const twice = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(`${address}/v1/orders`, { method: 'POST', headers: { authorization: `Bearer ${c.token}`, 'content-type': 'application/json', 'idempotency-key': ['k-1', 'k-2'] } }, (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(body()));
+    });
+    assert.equal(twice.status, 400, twice.body);
+    assert.match(JSON.parse(twice.body).detail, /^The Idempotency-Key header is not valid: it was sent more than once/, twice.body);
     // A body with a __proto__ key is refused for that key, on a real route.
     const proto = await t.request({ method: 'POST', url: '/v1/orders', token: c.token, headers: { 'idempotency-key': randomUUID(), 'content-type': 'application/json' }, payload: JSON.stringify(body()).replace(/}$/, ',"__proto__":{"admin":true}}') });
     assert.deepEqual([proto.statusCode, proto.json().code, proto.json().field], [400, 'FORBIDDEN_JSON_KEY', 'body.__proto__'], proto.body);

@@ -338,6 +338,46 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, strangers['an unassigned courier'], order.id, 'pick-up', 3)).statusCode, 404, 'an unassigned courier cannot pick up');
   });
 
+  test("GET …/events to a customer or a courier names no one else who acted, nor a courier who no longer has the order; staff and admin see every id", async () => {
+    const c = await customer(t);
+    const k1 = await courier(t);
+    const k2 = await courier(t);
+    const order = (await orderOf(c)).json();
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: k1.id })).statusCode, 200);
+    const admin = await t.token('admin', { subject: 'alice.smith' });
+    const reassigned = await command(t, admin, order.id, 'assign-courier', 3, { courierId: k2.id });
+    assert.equal(reassigned.statusCode, 200, reassigned.body);
+    const seen = async (token: string) =>
+      ((await t.request({ url: `/v1/orders/${order.id}/events`, token })).json().events as Array<{ type: string; data: { courierId?: string | null }; metadata: { actor: unknown } }>).map((e) => [
+        e.type,
+        e.metadata.actor,
+        ...(e.type === 'CourierAssigned' ? [e.data.courierId] : []),
+      ]);
+    const staffId = (await seen(r.staff))[1]![1] as { id: string };
+    // Before: a customer read the admin's name, the staff member's id and the courier taken off the order.
+    assert.deepEqual(await seen(c.token), [
+      ['OrderPlaced', { kind: 'customer', id: c.id }],
+      ['OrderAccepted', { kind: 'staff' }],
+      ['CourierAssigned', { kind: 'staff' }, null],
+      ['CourierAssigned', { kind: 'admin' }, k2.id],
+    ]);
+    assert.deepEqual(await seen(k2.token), [
+      ['OrderPlaced', { kind: 'customer' }],
+      ['OrderAccepted', { kind: 'staff' }],
+      ['CourierAssigned', { kind: 'staff' }, null],
+      ['CourierAssigned', { kind: 'admin' }, k2.id],
+    ]);
+    for (const token of [r.staff, admin]) {
+      assert.deepEqual(await seen(token), [
+        ['OrderPlaced', { kind: 'customer', id: c.id }],
+        ['OrderAccepted', { kind: 'staff', id: staffId.id }],
+        ['CourierAssigned', { kind: 'staff', id: staffId.id }, k1.id],
+        ['CourierAssigned', { kind: 'admin', id: 'alice.smith' }, k2.id],
+      ]);
+    }
+  });
+
   test('recordedAt is never before occurredAt, even when the placing transaction waited on a lock before its append', async () => {
     const c = await customer(t);
     const held = await holdTable(t.db.url, 'ordering.idempotency_keys');

@@ -85,10 +85,11 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = '', n
  */
 export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
   if (command.type !== 'place' && state.status === 'none') throw new NotFoundError('order');
-  // The courier already assigned, assigned again, is done in any status: delivery's notice sent again
-  // after the pick-up (its acknowledgement lost) must not be refused, or the dispatch drops the
-  // assignment and frees a courier who is still carrying the order.
-  if (command.type === 'assign-courier' && state.courierId === command.courierId) return [];
+  // The courier already assigned, assigned again, is done: by delivery (the system) in any status, since
+  // its notice sent again after the pick-up (its acknowledgement lost) must not be refused, or the
+  // dispatch drops the assignment and frees a courier who is still carrying the order; by staff or an
+  // admin only where an assignment may be made (a finished order is outside the lifecycle: 422).
+  if (command.type === 'assign-courier' && state.courierId === command.courierId && (command.by.kind === 'system' || allowedFrom(command).includes(state.status))) return [];
   if (!allowedFrom(command).includes(state.status)) throw forbidden(state, command.type);
   const orderId = state.orderId!;
   switch (command.type) {

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { errorHandler, readIdempotencyKey, registerRequestInput, sendProblem } from '../../../api/index.ts';
+import { errorHandler, headerLines, readIdempotencyKey, registerRequestInput, sendProblem } from '../../../api/index.ts';
 import { authorizeCharge } from './authorizeCharge.ts';
 import { captureCharge } from './captureCharge.ts';
 import { createPayout } from './createPayout.ts';
@@ -74,7 +74,7 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     created: number,
     effect: (client: pg.PoolClient, key: string) => Promise<object>,
   ) => {
-    const { key, fault } = readIdempotencyKey(request.headers['idempotency-key']);
+    const { key, fault } = readIdempotencyKey(headerLines(request.raw.rawHeaders, 'idempotency-key'));
     if (key === null) throw new IdempotencyKeyRequiredError(fault);
     const outcome: IdempotentOutcome = await runIdempotent(deps.pool, key, requestHash(request.method, request.url, request.body), async (client) => ({
       status: created,

@@ -1,0 +1,34 @@
+import type { Actor } from '../../../platform/db/index.ts';
+import type { EventMetadata } from '../../../platform/events/index.ts';
+
+/** An answered event: what {@link eventsForCaller} may narrow. */
+interface AnsweredEvent {
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: EventMetadata;
+}
+
+/**
+ * An order's events as `caller` may see them. Staff of the restaurant and admins see every id. A
+ * customer or a courier sees who acted by kind only, unless it was themselves or a service (`system`,
+ * named by its service): not the staff member's id, the admin's name, the customer's id (to a courier)
+ * or another courier's; and a `CourierAssigned` of a courier who no longer has the order says
+ * `courierId: null`. The order itself names its current courier, so that one stays.
+ *
+ * @example
+ * eventsForCaller(events, { kind: 'customer', id: customerId }, order.courierId);
+ */
+export function eventsForCaller<T extends AnsweredEvent>(events: readonly T[], caller: Actor, currentCourierId: string | null): T[] {
+  if (caller.kind !== 'customer' && caller.kind !== 'courier') return [...events];
+  const shown = (actor: Actor | null): Actor | Pick<Actor, 'kind'> | null =>
+    actor === null || actor.kind === 'system' || (actor.kind === caller.kind && actor.id === caller.id) ? actor : { kind: actor.kind };
+  return events.map((event) => {
+    const data = event.data as Record<string, unknown> | null;
+    const formerCourier = event.type === 'CourierAssigned' && data !== null && typeof data.courierId === 'string' && data.courierId !== currentCourierId;
+    return {
+      ...event,
+      data: formerCourier ? { ...data, courierId: null } : event.data,
+      metadata: { ...event.metadata, actor: shown(event.metadata.actor) },
+    };
+  });
+}
