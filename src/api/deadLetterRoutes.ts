@@ -25,6 +25,8 @@ const NO_SUCH_SUBSCRIPTION = {
 };
 /** …and one about a letter. */
 const LETTER_ERRORS = { ...FORBIDDEN, 404: 'NOT_FOUND: no such dead letter' };
+/** A redrive or drop of a letter another redrive or drop holds (it was a 404, though the letter was there and might stay). */
+const BUSY = 'DEAD_LETTER_BUSY: another redrive or drop of it is in flight, and may yet leave it parked; retry in a moment';
 
 /** A command on one letter has no fields: no body, or `{}` (before, any JSON body was taken and ignored). */
 const noFields = { preValidation: absentBodyIsEmpty };
@@ -71,7 +73,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         docs: {
           errors: {
             ...LETTER_ERRORS,
-            409: 'SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it); DEAD_LETTER_UNDECODABLE: published onto the stream outside the platform, no handler can take it (fix the publisher, drop it)',
+            409: `${BUSY}; SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it); DEAD_LETTER_UNDECODABLE: published onto the stream outside the platform, no handler can take it (fix the publisher, drop it)`,
           },
         },
       },
@@ -104,7 +106,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
   );
   app.delete(
     '/admin/dead-letters/:id',
-    { schema: { ...admin, summary: 'Drop a dead letter for good', params: IdParams, body: NoFields }, config: { docs: { success: { 204: 'Dropped' }, errors: LETTER_ERRORS } }, ...noFields },
+    { schema: { ...admin, summary: 'Drop a dead letter for good', params: IdParams, body: NoFields }, config: { docs: { success: { 204: 'Dropped' }, errors: { ...LETTER_ERRORS, 409: BUSY } } }, ...noFields },
     async (request, reply) => {
     authorize(request, 'admin');
     await dropDeadLetter(pool, request.params.id);

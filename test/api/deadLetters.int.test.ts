@@ -111,6 +111,27 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 204);
   });
 
+  // Found by a review: while one redrive held the letter, a second answered 404 "may have been redriven
+  // or dropped already", though GET showed it, and it stayed parked when the first failed.
+  test('a letter another redrive or drop holds right now: its redrive and its drop are a 409 DEAD_LETTER_BUSY saying to retry, not a 404; GET shows it', async () => {
+    const id = await park(`${token()}-gone`);
+    const holder = await t.platform.deps.databases.poolFor('platform').connect();
+    try {
+      await holder.query('begin');
+      await holder.query('select from brigade_bus.dead_letters where id = $1 for update', [id]);
+      for (const [method, url] of [['POST', `/v1/admin/dead-letters/${id}/redrive`], ['DELETE', `/v1/admin/dead-letters/${id}`]] as const) {
+        const res = await t.request({ method, url, token: admin });
+        assert.deepEqual([res.statusCode, res.json().code, res.json().deadLetter], [409, 'DEAD_LETTER_BUSY', id], `${method} ${url}: ${res.body}`);
+        assert.match(res.json().detail, /is being redriven or dropped right now: retry in a moment/);
+      }
+      assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200);
+    } finally {
+      await holder.query('rollback');
+      holder.release();
+    }
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 204, 'once let go, the drop goes through');
+  });
+
   test('an id that names no dead letter: 404 NOT_FOUND whose detail says where the ids are and why it may be gone', async () => {
     const nothing = '00000000-0000-7000-8000-000000000000';
     for (const [method, url] of [['GET', `/v1/admin/dead-letters/${nothing}`], ['POST', `/v1/admin/dead-letters/${nothing}/redrive`], ['DELETE', `/v1/admin/dead-letters/${nothing}`]] as const) {

@@ -71,6 +71,23 @@ export class DeadLetterNotFoundError extends NotFoundError {
 }
 
 /**
+ * 409 `DEAD_LETTER_BUSY`: a redrive or drop of one dead letter found it locked by another redrive or
+ * drop in flight. The letter is there (a `GET` shows it) and its fate is not known yet: the other may
+ * still fail and leave it parked. It was answered 404 ("may have been redriven or dropped already"),
+ * which told the caller it was gone while it might stay.
+ */
+export class DeadLetterBusyError extends BrigadeError {
+  constructor(deadLetter: string, options: { cause?: unknown } = {}) {
+    super(
+      'DEAD_LETTER_BUSY',
+      409,
+      `Dead letter ${deadLetter} is being redriven or dropped right now: retry in a moment ('brigade dlq show ${deadLetter}' shows whether it is still parked)`,
+      { details: { deadLetter }, cause: options.cause },
+    );
+  }
+}
+
+/**
  * 409: a page of dead letters was asked for after a letter that is no longer there (redriven or
  * dropped since the page that ended with it), so where that page starts is not known.
  */

@@ -13,6 +13,7 @@ export {
   AttemptsExhaustedError,
   ClaimCheckMissingError,
   ClaimCheckReleaseError,
+  DeadLetterBusyError,
   DeadLetterCursorGoneError,
   DeadLetterNotFoundError,
   DeadLetterTransportMismatchError,

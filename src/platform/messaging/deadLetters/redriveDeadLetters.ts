@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import {
   ClaimCheckMissingError,
+  DeadLetterBusyError,
   DeadLetterNotFoundError,
   DeadLetterTransportMismatchError,
   DeadLetterUndecodableError,
@@ -54,12 +55,19 @@ export interface RedriveOptions {
  * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
  * null for all, `$2` the id after which to look, and `$3` the last id when the redrive began (a letter
  * that fails again after going back is parked under a new, later id: the same redrive must not take it).
+ *
+ * By id, `nowait`: a letter another redrive or drop holds fails at once (55P03), and is answered
+ * `DEAD_LETTER_BUSY`. With `skip locked`, as the walk of many takes them, it was skipped, found "not
+ * there" and answered 404, though it was there and stayed when the other redrive failed.
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
        where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid'}
-       order by d.id limit 1 for update skip locked`;
+       order by d.id limit 1 for update ${byId ? 'nowait' : 'skip locked'}`;
 }
+
+/** SQLSTATE `lock_not_available`: what a `for update nowait` of a row another transaction holds fails with. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Sends dead letters back to their subscription (`brigade dlq redrive ID|--all`): each is redelivered
@@ -82,8 +90,9 @@ export function redriveSelectSql(byId: boolean): string {
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
- * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
- * unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
+ * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), one that
+ * another redrive or drop holds right now throws {@link DeadLetterBusyError} (409: retry; it may yet
+ * stay), and an unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
  * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
  * starts; it used to send 0 and report success.
  *
@@ -93,12 +102,15 @@ export function redriveSelectSql(byId: boolean): string {
  * The letter is deleted and the message redelivered in one transaction, committed once the transport
  * accepted the message: a crash before the commit leaves the row parked and the message perhaps
  * delivered; a second redrive delivers it again, which the inbox absorbs. Rows are locked (`for update
- * skip locked`) so two concurrent redrives do not send the same row twice.
+ * skip locked` by a redrive of many, `nowait` by id) so two concurrent redrives do not send the same row twice.
  */
 export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection, options: RedriveOptions = {}): Promise<RedriveOutcome> {
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
-    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
+    const id = deadLetterId(selection.id);
+    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [id]).catch((error: unknown) => {
+      throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(id, { cause: error }) : error;
+    });
     if (sent === null) throw new DeadLetterNotFoundError(selection.id);
     // The transport names the subscription only; the operator also needs the letter to act on.
     if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
