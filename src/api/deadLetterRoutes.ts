@@ -73,7 +73,11 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         docs: {
           errors: {
             ...LETTER_ERRORS,
-            409: `${BUSY}; SUBSCRIPTION_UNKNOWN: no subscription takes its subject any more (drop it); DEAD_LETTER_UNDECODABLE: published onto the stream outside the platform, no handler can take it (fix the publisher, drop it)`,
+            409:
+              `${BUSY}; it cannot go back, and stays parked (each says what to do): SUBSCRIPTION_UNKNOWN, its subscription is gone (removed or renamed); ` +
+              'SUBSCRIPTION_SUBJECT_MISMATCH, its subscription no longer takes its subject (`pattern` says what it takes); ' +
+              'DEAD_LETTER_OTHER_TRANSPORT, parked by the other transport (NATS_URL set or not); ' +
+              'DEAD_LETTER_UNDECODABLE, published onto the stream outside the platform, no handler can take it (fix the publisher, drop it)',
           },
         },
       },

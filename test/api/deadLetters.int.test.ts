@@ -132,6 +132,26 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 204, 'once let go, the drop goes through');
   });
 
+  // Found by a review: it was a 400 MESSAGE_INVALID naming field "subject", which the request has not.
+  test('redriving a letter whose subscription no longer takes its subject is a 409 SUBSCRIPTION_SUBJECT_MISMATCH naming both and saying what to do; the letter stays', async () => {
+    const moved = `${token()}-moved`;
+    await t.platform.deps.databases.poolFor('platform').query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, 'menu.item.*', '^menu\\.item\\.[^.]+$', 30000)`, [moved]);
+    const id = await park(moved);
+    const res = await t.request({ method: 'POST', url: `/v1/admin/dead-letters/${id}/redrive`, token: admin });
+    assert.equal(res.statusCode, 409, res.body);
+    const problem = res.json();
+    assert.deepEqual([problem.code, problem.deadLetter, problem.subscription, problem.pattern, problem.subject, problem.field], ['SUBSCRIPTION_SUBJECT_MISMATCH', id, moved, 'menu.item.*', 'delivery.task.assign', undefined]);
+    assert.equal(
+      problem.detail,
+      `Dead letter ${id} cannot go back: its subscription ${moved} takes menu.item.*, not its subject delivery.task.assign (its pattern changed since it was parked). ` +
+        `If it should take it, change the subscription's pattern back, then redrive it again; or 'brigade dlq drop ${id}' if no subscription is to take it any more`,
+    );
+    assert.equal((await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 200, 'the letter stays parked');
+    const docs = (await t.request({ url: '/docs/json' })).json();
+    assert.match(JSON.stringify(docs.paths['/v1/admin/dead-letters/{id}/redrive'].post.responses['409']), /SUBSCRIPTION_SUBJECT_MISMATCH/);
+    assert.equal((await t.request({ method: 'DELETE', url: `/v1/admin/dead-letters/${id}`, token: admin })).statusCode, 204);
+  });
+
   test('an id that names no dead letter: 404 NOT_FOUND whose detail says where the ids are and why it may be gone', async () => {
     const nothing = '00000000-0000-7000-8000-000000000000';
     for (const [method, url] of [['GET', `/v1/admin/dead-letters/${nothing}`], ['POST', `/v1/admin/dead-letters/${nothing}/redrive`], ['DELETE', `/v1/admin/dead-letters/${nothing}`]] as const) {

@@ -43,6 +43,29 @@ export class UnknownSubscriptionError extends BrigadeError {
 }
 
 /**
+ * 409 `SUBSCRIPTION_SUBJECT_MISMATCH`: a message redelivered (a dead letter redriven) to a subscription
+ * whose pattern does not take its subject (the pattern changed since the letter was parked); nothing is
+ * sent. The letter is there and the request was well formed: a conflict with the subscription as it is
+ * now, as `SUBSCRIPTION_UNKNOWN` is. It was a 400 `MESSAGE_INVALID` naming `field: "subject"`, which the
+ * redrive's request does not have. Given the dead letter (`deadLetter`), the message says what the
+ * operator can do with it.
+ */
+export class SubscriptionSubjectMismatchError extends BrigadeError {
+  constructor(subscription: string, pattern: string, subject: string, options: { cause?: unknown; deadLetter?: string } = {}) {
+    const { deadLetter } = options;
+    super(
+      'SUBSCRIPTION_SUBJECT_MISMATCH',
+      409,
+      deadLetter === undefined
+        ? `Subscription ${subscription} takes ${pattern}, not ${subject}: the message cannot be redelivered to it`
+        : `Dead letter ${deadLetter} cannot go back: its subscription ${subscription} takes ${pattern}, not its subject ${subject} (its pattern changed since it was parked). ` +
+            `If it should take it, change the subscription's pattern back, then redrive it again; or 'brigade dlq drop ${deadLetter}' if no subscription is to take it any more`,
+      { details: deadLetter === undefined ? { subscription, pattern, subject } : { subscription, pattern, subject, deadLetter }, cause: options.cause },
+    );
+  }
+}
+
+/**
  * 400 `NO_SUCH_SUBSCRIPTION`: the subscription a dead-letter list or redrive was asked to keep to
  * (`brigade dlq list|redrive --all --subscription S`, `?subscription=` / `{ subscription }` of the admin
  * HTTP) names none: not in the registry, and no letter's. It was taken as one without letters, so a typo

@@ -23,6 +23,7 @@ export {
   LeaseLostError,
   NoSuchSubscriptionError,
   RedriveInterruptedError,
+  SubscriptionSubjectMismatchError,
   UndecodableMessageError,
   UnknownSubscriptionError,
 } from './errors.ts';

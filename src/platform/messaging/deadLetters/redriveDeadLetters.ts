@@ -7,6 +7,7 @@ import {
   DeadLetterUndecodableError,
   InvalidMessageError,
   RedriveInterruptedError,
+  SubscriptionSubjectMismatchError,
   UnknownSubscriptionError,
 } from '../errors.ts';
 import type { Transport } from '../types.ts';
@@ -90,7 +91,9 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
- * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), one that
+ * subscription gone: {@link UnknownSubscriptionError}, 409; its subscription no longer taking its
+ * subject: {@link SubscriptionSubjectMismatchError}, 409, which was a 400 `MESSAGE_INVALID` naming a
+ * `subject` field no request has; each naming the letter and what to do), one that
  * another redrive or drop holds right now throws {@link DeadLetterBusyError} (409: retry; it may yet
  * stay), and an unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
  * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
@@ -115,10 +118,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     // The transport names the subscription only; the operator also needs the letter to act on.
     if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error instanceof ClaimCheckMissingError) throw new ClaimCheckMissingError(String(sent.error.details.sha256), { cause: sent.error, deadLetter: sent.letter.id });
-    if (sent.error instanceof InvalidMessageError && sent.error.details.field === 'subject') {
-      throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject', { cause: sent.error });
-    }
-    if (sent.error !== undefined) throw sent.error;
+    if (sent.error !== undefined) throw ofTheLetter(sent.letter, sent.error);
     return { redriven: 1, failed: [] };
   }
   if (selection.subscription !== undefined) await checkSubscriptionNamed(pool, selection.subscription);
@@ -142,16 +142,29 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     if (sent === null) return { redriven, failed };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
-    else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error.message });
+    else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: ofTheLetter(sent.letter, sent.error).message });
     else throw new RedriveInterruptedError(redriven, failed, sent.error);
     options.onProgress?.({ redriven, failed: failed.length, total });
   }
+}
+
+/**
+ * A transport's refusal of a letter, as the operator is told it: naming the letter and what to do with
+ * it (`brigade dlq drop ID`, when it cannot go back). The transport names only the subscription.
+ */
+function ofTheLetter<E>(letter: DeadLetter, error: E): E | UnknownSubscriptionError | ClaimCheckMissingError | SubscriptionSubjectMismatchError {
+  if (error instanceof SubscriptionSubjectMismatchError) {
+    const { subscription, pattern, subject } = error.details as { subscription: string; pattern: string; subject: string };
+    return new SubscriptionSubjectMismatchError(subscription, pattern, subject, { cause: error, deadLetter: letter.id });
+  }
+  return error;
 }
 
 /** Whether a redelivery failed for a reason of the letter's own, which the next letter does not share. */
 function isTheLetters(error: unknown): error is Error {
   return (
     error instanceof UnknownSubscriptionError ||
+    error instanceof SubscriptionSubjectMismatchError ||
     error instanceof InvalidMessageError ||
     error instanceof ClaimCheckMissingError ||
     error instanceof DeadLetterTransportMismatchError ||
