@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { dropDeadLetter, listDeadLetterPage, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
+import { dropDeadLetter, listDeadLetterPage, NoSuchSubscriptionError, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
 import { INPUT_ERRORS } from './documentOperations.ts';
 import { absentBodyIsEmpty, NoFields } from './requestInput.ts';
@@ -21,12 +21,22 @@ const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 const FORBIDDEN = { 403: 'FORBIDDEN: not an admin token' };
 /** A `subscription` that names none (a typo), besides the input's other 400s. */
 const NO_SUCH_SUBSCRIPTION = {
-  400: `${INPUT_ERRORS}; or NO_SUCH_SUBSCRIPTION: \`subscription\` names no subscription, neither the registry's nor a letter's (\`known\` lists those there are)`,
+  400: `${INPUT_ERRORS}; or NO_SUCH_SUBSCRIPTION: \`subscription\` names no subscription, neither the registry's nor a letter's (\`field\` says where it was, \`querystring.subscription\` or \`body.subscription\`; \`known\` lists those there are)`,
 };
 /** …and one about a letter. */
 const LETTER_ERRORS = { ...FORBIDDEN, 404: 'NOT_FOUND: no such dead letter' };
 /** A redrive or drop of a letter another redrive or drop holds (it was a 404, though the letter was there and might stay). */
 const BUSY = 'DEAD_LETTER_BUSY: another redrive or drop of it is in flight, and may yet leave it parked; retry in a moment';
+
+/**
+ * Rethrows a {@link NoSuchSubscriptionError} naming where the request carried the subscription
+ * (`querystring.subscription`, `body.subscription`), as the schema's 400s on the same routes do.
+ */
+const subscriptionAt =
+  (field: string) =>
+  (error: unknown): never => {
+    throw error instanceof NoSuchSubscriptionError ? error.at(field) : error;
+  };
 
 /** A command on one letter has no fields: no body, or `{}` (before, any JSON body was taken and ignored). */
 const noFields = { preValidation: absentBodyIsEmpty };
@@ -58,7 +68,9 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
     async (request) => {
       authorize(request, 'admin');
       const { subscription, limit, before } = request.query;
-      return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) });
+      return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) }).catch(
+        subscriptionAt('querystring.subscription'),
+      );
     },
   );
   app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: IdParams }, config: { docs: { errors: LETTER_ERRORS } } }, async (request) => {
@@ -105,7 +117,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       authorize(request, 'admin');
       const subscription = request.body.subscription;
       // Those that could not go back stay, each with why, in `failed`; the others went.
-      return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription });
+      return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }).catch(subscriptionAt('body.subscription'));
     },
   );
   app.delete(

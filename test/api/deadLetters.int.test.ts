@@ -186,8 +186,11 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
       const gone = await park(`${token()}-gone`);
       const res = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, ...body });
       assert.equal(res.statusCode, 200, `${JSON.stringify(body)}: ${res.body}`);
-      // Every letter was taken: this one could not go back (no such subscription) and says so.
-      assert.ok((res.json().failed as Array<{ id: string }>).some((f) => f.id === gone), res.body);
+      // Every letter was taken: this one could not go back (no such subscription) and says so, with
+      // what to do with it, as a redrive of that one letter does (it lacked the "drop ID").
+      const failed = (res.json().failed as Array<{ id: string; error: string }>).find((f) => f.id === gone);
+      assert.ok(failed?.error.startsWith(`Dead letter ${gone} cannot go back: its subscription `), res.body);
+      assert.ok(failed?.error.endsWith(`or 'brigade dlq drop ${gone}' if it is not wanted`), failed?.error);
     }
     const unknownField = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { everything: true } });
     assert.equal(unknownField.statusCode, 400, 'a field it does not know is still refused');
@@ -200,9 +203,13 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     const quiet = `${token()}-quiet`;
     await pool.query(`insert into brigade_bus.subscriptions (name, pattern, pattern_regex, lease_ms) values ($1, 'some.event', '^some\\.event$', 30000)`, [quiet]);
     const typo = `${quiet}x`;
-    for (const [method, url, payload] of [['GET', `/v1/admin/dead-letters?subscription=${typo}`, undefined], ['POST', '/v1/admin/dead-letters/redrive', { subscription: typo }]] as const) {
+    // The field where the request carried it, as the routes' other 400s name it (it was a bare "subscription").
+    for (const [method, url, payload, field] of [
+      ['GET', `/v1/admin/dead-letters?subscription=${typo}`, undefined, 'querystring.subscription'],
+      ['POST', '/v1/admin/dead-letters/redrive', { subscription: typo }, 'body.subscription'],
+    ] as const) {
       const res = await t.request({ method, url, token: admin, ...(payload === undefined ? {} : { payload }) });
-      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'NO_SUCH_SUBSCRIPTION', 'subscription'], `${method} ${url}: ${res.body}`);
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'NO_SUCH_SUBSCRIPTION', field], `${method} ${url}: ${res.body}`);
       assert.ok(res.json().detail.startsWith(`no subscription named "${typo}" (known: `), res.json().detail);
       assert.ok(res.json().detail.includes(quiet), res.json().detail);
     }

@@ -73,9 +73,26 @@ export class SubscriptionSubjectMismatchError extends BrigadeError {
  * registry's and the letters', sorted; at most {@link KNOWN_SUBSCRIPTIONS_SHOWN}).
  */
 export class NoSuchSubscriptionError extends BrigadeError {
-  constructor(subscription: string, known: readonly string[], more: boolean) {
+  /**
+   * @param field Where the name came from, as the problem document's `field` says it: `subscription`
+   *   (the option) unless a caller says more ({@link NoSuchSubscriptionError.at}).
+   */
+  constructor(
+    readonly subscription: string,
+    readonly known: readonly string[],
+    readonly more: boolean,
+    field = 'subscription',
+  ) {
     const list = known.length === 0 ? 'none' : `${known.join(', ')}${more ? ', …' : ''}`;
-    super('NO_SUCH_SUBSCRIPTION', 400, `no subscription named ${JSON.stringify(subscription)} (known: ${list})`, { details: { field: 'subscription', subscription, known } });
+    super('NO_SUCH_SUBSCRIPTION', 400, `no subscription named ${JSON.stringify(subscription)} (known: ${list})`, { details: { field, subscription, known } });
+  }
+
+  /**
+   * The same error naming where the request carried the name (`querystring.subscription`,
+   * `body.subscription`), as the HTTP routes' other 400s name their fields; it said a bare `subscription`.
+   */
+  at(field: string): NoSuchSubscriptionError {
+    return new NoSuchSubscriptionError(this.subscription, this.known, this.more, field);
   }
 }
 

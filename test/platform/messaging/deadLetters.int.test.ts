@@ -211,7 +211,7 @@ describe('poison message, dead-letter store and redrive', () => {
       },
     };
     const outcome = await redriveDeadLetters(pool, flaky, { all: true, subscription: sub });
-    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub).message }] });
+    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub, { deadLetter: bad!.id }).message }] });
     assert.deepEqual(sent, [first!.message.id, last!.message.id]);
     assert.deepEqual(seenGone, [false, true, true]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [bad!.id], 'the one that could not go back stays');
@@ -344,7 +344,8 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     await park(sub, { ...kept, headers: { ...kept.headers, 'claim-check': keptSha } });
     const outcome = await redriveDeadLetters(pool, bus, { all: true, subscription: sub });
     assert.equal(outcome.redriven, 1);
-    assert.deepEqual(outcome.failed.map((f) => [f.id, f.error]), [[purgedId, new ClaimCheckMissingError(sha).message]]);
+    // With what to do with the letter, as its redrive alone says it.
+    assert.deepEqual(outcome.failed.map((f) => [f.id, f.error]), [[purgedId, new ClaimCheckMissingError(sha, { deadLetter: purgedId }).message]]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [purgedId], 'the one that cannot go back stays');
     // The redriven message holds its payload again until its handler releases it: the purge leaves it.
     assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 0);

@@ -115,9 +115,6 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
       throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(id, { cause: error }) : error;
     });
     if (sent === null) throw new DeadLetterNotFoundError(selection.id);
-    // The transport names the subscription only; the operator also needs the letter to act on.
-    if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
-    if (sent.error instanceof ClaimCheckMissingError) throw new ClaimCheckMissingError(String(sent.error.details.sha256), { cause: sent.error, deadLetter: sent.letter.id });
     if (sent.error !== undefined) throw ofTheLetter(sent.letter, sent.error);
     return { redriven: 1, failed: [] };
   }
@@ -150,9 +147,13 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
 
 /**
  * A transport's refusal of a letter, as the operator is told it: naming the letter and what to do with
- * it (`brigade dlq drop ID`, when it cannot go back). The transport names only the subscription.
+ * it (`brigade dlq drop ID`, when it cannot go back). The transport names only the subscription. The
+ * same words for a redrive of that letter (thrown) and in a redrive of many (`failed[].error`), which
+ * gave the transport's alone ("'brigade migrate' creates the platform's subscriptions"), without the drop.
  */
 function ofTheLetter<E>(letter: DeadLetter, error: E): E | UnknownSubscriptionError | ClaimCheckMissingError | SubscriptionSubjectMismatchError {
+  if (error instanceof UnknownSubscriptionError) return new UnknownSubscriptionError(letter.subscription, { cause: error, deadLetter: letter.id });
+  if (error instanceof ClaimCheckMissingError) return new ClaimCheckMissingError(String(error.details.sha256), { cause: error, deadLetter: letter.id });
   if (error instanceof SubscriptionSubjectMismatchError) {
     const { subscription, pattern, subject } = error.details as { subscription: string; pattern: string; subject: string };
     return new SubscriptionSubjectMismatchError(subscription, pattern, subject, { cause: error, deadLetter: letter.id });
