@@ -2,7 +2,16 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { dropDeadLetter, listDeadLetterPage, NoSuchSubscriptionError, redriveDeadLetters, showDeadLetter, type Transport } from '../platform/messaging/index.ts';
+import {
+  DEFAULT_REDRIVE_LIMIT,
+  dropDeadLetter,
+  listDeadLetterPage,
+  MAX_REDRIVE_LIMIT,
+  NoSuchSubscriptionError,
+  redriveDeadLetters,
+  showDeadLetter,
+  type Transport,
+} from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
 import { INPUT_ERRORS } from './documentOperations.ts';
 import { absentBodyIsEmpty, NoFields } from './requestInput.ts';
@@ -44,10 +53,16 @@ const noFields = { preValidation: absentBodyIsEmpty };
 /**
  * Admin HTTP for the dead-letter store, the same operations as `brigade dlq`: list (optionally of one
  * subscription; a page at a time, with the total and the next page's cursor), show, redrive one or
- * all, drop. Every call is audited like any admin request.
+ * all (a bounded run at a time, with what is left and the next run's cursor), drop. Every call is
+ * audited like any admin request.
  */
 export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = async (plugin, { pool, transport }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
+  // Aborted when the app begins to close: a run of the redrive of all stops after the letter in flight
+  // and answers, before the pools close under it (it went on, and failed with "Cannot use a pool after
+  // calling end on the pool", a 500).
+  const shuttingDown = new AbortController();
+  plugin.addHook('preClose', async () => shuttingDown.abort());
   app.get(
     '/admin/dead-letters',
     {
@@ -106,18 +121,53 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
     {
       schema: {
         ...admin,
-        summary: 'Send every dead letter (of one subscription) back; no body (or {}) means every one',
-        body: Type.Object({ subscription: Type.Optional(Subscription) }, { additionalProperties: false }),
+        summary:
+          'Send every dead letter (of one subscription) back, at most `limit` in one request: the answer says how many went back, which could not (each with why and what to do), ' +
+          'how many are `left`, and `next`, to send back as `after` and `until` (with the same subscription) for the next run, until it is null. ' +
+          'No body (or {}) means every one, from the first. A run stops after the letter in flight when the client goes away or the server shuts down (the rest stay parked).',
+        body: Type.Object(
+          {
+            subscription: Type.Optional(Subscription),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_REDRIVE_LIMIT, description: `at most this many letters in this run (default ${DEFAULT_REDRIVE_LIMIT})` })),
+            after: Type.Optional(Type.String({ format: 'uuid', description: "the last run's `next.after`: go on after the letters it took" })),
+            until: Type.Optional(Type.String({ format: 'uuid', description: "the last run's `next.until`: only the letters there when the first run began" })),
+          },
+          { additionalProperties: false },
+        ),
       },
-      config: { docs: { errors: { ...FORBIDDEN, ...NO_SUCH_SUBSCRIPTION } } },
+      config: {
+        docs: {
+          errors: {
+            ...FORBIDDEN,
+            ...NO_SUCH_SUBSCRIPTION,
+            503: 'REDRIVE_INTERRUPTED: the transport failed (the broker down); `redriven` went back, the rest stay parked: run it again once it answers',
+          },
+        },
+      },
       // No body means all, as `{}` does: it was refused with 400 "body must be object".
       preValidation: absentBodyIsEmpty,
     },
-    async (request) => {
+    async (request, reply) => {
       authorize(request, 'admin');
-      const subscription = request.body.subscription;
-      // Those that could not go back stay, each with why, in `failed`; the others went.
-      return redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }).catch(subscriptionAt('body.subscription'));
+      const { subscription, limit, after, until } = request.body;
+      // The client gone (a proxy's timeout, a Ctrl+C of curl): the run stops after the letter in flight.
+      // It went on to the end unseen, and a client that retried started a second run over the same
+      // letters. (The response's close, not the request's: that one fires once the body is read.)
+      const clientGone = new AbortController();
+      const onClose = () => {
+        if (!reply.raw.writableFinished) clientGone.abort();
+      };
+      reply.raw.once('close', onClose);
+      try {
+        // Those that could not go back stay, each with why, in `failed`; the others went.
+        return await redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }, {
+          signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
+          ...(limit === undefined ? {} : { limit }),
+          from: { ...(after === undefined ? {} : { after }), ...(until === undefined ? {} : { until }) },
+        }).catch(subscriptionAt('body.subscription'));
+      } finally {
+        reply.raw.off('close', onClose);
+      }
     },
   );
   app.delete(

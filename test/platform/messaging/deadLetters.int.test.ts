@@ -140,7 +140,7 @@ describe('poison message, dead-letter store and redrive', () => {
     registerDeadLetterMetrics(registry, pool);
     assert.equal(await depth(registry, subA), 2);
 
-    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), { redriven: 2, failed: [] });
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), { redriven: 2, failed: [], left: 0, next: null });
     assert.equal((await listDeadLetters(pool, { subscription: subA })).length, 0);
     const redelivered = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and attempt = 0', [subA]);
     assert.equal(redelivered.rows[0].n, 2, 'only subscription A got them back');
@@ -211,7 +211,7 @@ describe('poison message, dead-letter store and redrive', () => {
       },
     };
     const outcome = await redriveDeadLetters(pool, flaky, { all: true, subscription: sub });
-    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub, { deadLetter: bad!.id }).message }] });
+    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub, { deadLetter: bad!.id }).message }], left: 0, next: null });
     assert.deepEqual(sent, [first!.message.id, last!.message.id]);
     assert.deepEqual(seenGone, [false, true, true]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [bad!.id], 'the one that could not go back stays');
@@ -244,7 +244,7 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.deepEqual(tried, [first!.message.id, second!.message.id], 'the third is not tried against a transport that is down');
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id).sort(), [second!.id, third!.id].sort(), 'the rest stay parked');
     // Once it answers again, the next redrive sends them.
-    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: sub }), { redriven: 2, failed: [] });
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: sub }), { redriven: 2, failed: [], left: 0, next: null });
   });
 
   test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {

@@ -350,7 +350,7 @@ describe('nats jetstream: one dead letter per message', { skip: nats.skip }, () 
     assert.deepEqual(await consumerDeliveries(stream, sub), { delivered: 1, redelivered: 0, ackPending: 0 }, 'A kept its lease while it stored the letter');
     assert.equal(runs.length, 1);
     fixed = true;
-    assert.deepEqual(await redriveDeadLetters(pool, transport!, { all: true, subscription: sub }), { redriven: 1, failed: [] });
+    assert.deepEqual(await redriveDeadLetters(pool, transport!, { all: true, subscription: sub }), { redriven: 1, failed: [], left: 0, next: null });
     await waitFor('the redriven message handled', () => runs.length === 2);
     await new Promise((r) => setTimeout(r, 500));
     cb.abort();

@@ -10,6 +10,8 @@ import {
   SubscriptionSubjectMismatchError,
   UnknownSubscriptionError,
 } from '../errors.ts';
+import { ValidationError } from '../../errors/index.ts';
+import { isUuid } from '../../ids/index.ts';
 import type { Transport } from '../types.ts';
 import { checkSubscriptionNamed } from './checkSubscriptionNamed.ts';
 import { deadLetterId } from './deadLetterId.ts';
@@ -18,15 +20,29 @@ import { DEAD_LETTER_COLUMNS, STREAM_SEQUENCE_HEADER, toDeadLetter, UNDECODABLE_
 /** Which dead letters {@link redriveDeadLetters} sends back. */
 export type RedriveSelection = { readonly id: string } | { readonly all: true; readonly subscription?: string };
 
+/**
+ * Where a run of an `all` redrive stopped, for the next run to go on from ({@link RedriveOptions.from}):
+ * after the letter `after`, up to the letter `until`, the last one there when the first run began.
+ */
+export interface RedriveCursor {
+  /** The id of the last letter the run took (sent back or not). */
+  readonly after: string;
+  /** The id of the last letter of the selection when the first run began: letters parked since (later ids) are not taken. */
+  readonly until: string;
+}
+
 /** What {@link redriveDeadLetters} did: how many went back, and the ones that could not, with why. */
 export interface RedriveOutcome {
   readonly redriven: number;
   readonly failed: ReadonlyArray<{ readonly id: string; readonly subscription: string; readonly error: string }>;
   /**
-   * Present only when {@link RedriveOptions.signal} stopped an `all` redrive before its end: how many
-   * of the letters counted when it began it did not get to (they stay parked; run it again).
+   * An `all` redrive only: how many letters of the selection the run did not get to (its
+   * {@link RedriveOptions.limit} reached, or stopped by its {@link RedriveOptions.signal}); they stay
+   * parked. 0 when it went through them all.
    */
   readonly left?: number;
+  /** An `all` redrive only: where the next run goes on from ({@link RedriveOptions.from}), or `null` when none is {@link left}. */
+  readonly next?: RedriveCursor | null;
 }
 
 /** Where an `all` redrive is: after the letters are counted (0 done), then after each letter. */
@@ -35,19 +51,36 @@ export interface RedriveProgress {
   readonly redriven: number;
   /** Letters that could not go back so far (they stay; the outcome says why). */
   readonly failed: number;
-  /** The letters of the selection when the redrive began. */
+  /** The letters of the selection when the run began (after its {@link RedriveOptions.from}, if any). */
   readonly total: number;
 }
+
+/** The letters a run of an `all` redrive takes when no {@link RedriveOptions.limit} is given. */
+export const DEFAULT_REDRIVE_LIMIT = 1_000;
+/** The most letters one run of an `all` redrive takes. */
+export const MAX_REDRIVE_LIMIT = 10_000;
 
 /** Options of an `all` redrive (a single id is one letter: it takes none). */
 export interface RedriveOptions {
   /** Called once the letters are counted, then after each letter: `brigade dlq redrive --all` shows it every second. */
   readonly onProgress?: (progress: RedriveProgress) => void;
   /**
-   * Aborted (Ctrl+C), the redrive stops before the next letter: the one in flight finishes (sent
-   * back and removed, or left parked), and the outcome says how many are {@link RedriveOutcome.left}.
+   * Aborted (Ctrl+C; over HTTP, the client gone or the server shutting down), the run stops before the
+   * next letter: the one in flight finishes (sent back and removed, or left parked), and the outcome
+   * says how many are {@link RedriveOutcome.left} and where to go on from ({@link RedriveOutcome.next}).
    */
   readonly signal?: AbortSignal;
+  /**
+   * The most letters (sent back or not) this run takes: an integer from 1 to {@link MAX_REDRIVE_LIMIT},
+   * default {@link DEFAULT_REDRIVE_LIMIT}. A run of every letter took them all in one call, which over
+   * HTTP was one request of minutes (about 70 letters a second) that no client or proxy waited for.
+   */
+  readonly limit?: number;
+  /**
+   * Goes on from where an earlier run stopped: its {@link RedriveOutcome.next}. Without `until`, up to
+   * the last letter there now; without `after`, from the first.
+   */
+  readonly from?: Partial<RedriveCursor>;
 }
 
 /**
@@ -99,8 +132,16 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
  * starts; it used to send 0 and report success.
  *
- * An `all` redrive reports where it is ({@link RedriveOptions.onProgress}) and stops between letters when
- * its {@link RedriveOptions.signal} aborts, saying how many it did not get to ({@link RedriveOutcome.left}).
+ * An `all` redrive runs in bounded runs: each takes at most {@link RedriveOptions.limit} letters (default
+ * 1,000) and says how many it did not get to ({@link RedriveOutcome.left}) and where the next run goes on
+ * from ({@link RedriveOutcome.next}, passed back as {@link RedriveOptions.from}); it reports where it is
+ * ({@link RedriveOptions.onProgress}) and stops between letters when its {@link RedriveOptions.signal}
+ * aborts. The cursor keeps the letters the first run counted: the letters a run could not send back are
+ * not taken again by the next, nor is a letter parked since (one that failed again after going back).
+ *
+ * @example
+ * let run = await redriveDeadLetters(pool, transport, { all: true }, { limit: 500 });
+ * while (run.next) run = await redriveDeadLetters(pool, transport, { all: true }, { limit: 500, from: run.next });
  *
  * The letter is deleted and the message redelivered in one transaction, committed once the transport
  * accepted the message: a crash before the commit leaves the row parked and the message perhaps
@@ -118,31 +159,63 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
     if (sent.error !== undefined) throw ofTheLetter(sent.letter, sent.error);
     return { redriven: 1, failed: [] };
   }
-  if (selection.subscription !== undefined) await checkSubscriptionNamed(pool, selection.subscription);
-  let after = '00000000-0000-0000-0000-000000000000';
-  // The last id and the count in one statement (one snapshot): the count is of the letters up to that id.
-  const { rows: last } = await pool.query<{ id: string | null; total: number }>(
-    `select (select d.id::text from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1) as id,
-            (select count(*)::int from brigade_bus.dead_letters where ($1::text is null or subscription = $1)) as total`,
-    [selection.subscription ?? null],
+  const limit = redriveLimit(options.limit);
+  const subscription = selection.subscription ?? null;
+  let after = cursorId(options.from?.after, 'after') ?? FIRST;
+  if (subscription !== null) await checkSubscriptionNamed(pool, subscription);
+  // The last id (unless the cursor names it) and the count in one statement (one snapshot): the count
+  // is of the letters after the cursor up to that id.
+  const { rows: last } = await pool.query<{ until: string | null; total: number }>(
+    `with u as (select coalesce($3::uuid, (select d.id from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1)) as id)
+     select u.id::text as until,
+            (select count(*)::int from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= u.id) as total
+       from u`,
+    [subscription, after, cursorId(options.from?.until, 'until') ?? null],
   );
-  const until = last[0]?.id ?? after;
+  const until = last[0]?.until ?? after;
   const total = last[0]?.total ?? 0;
   let redriven = 0;
   const failed: Array<RedriveOutcome['failed'][number]> = [];
+  /** The run stopped before the end (its limit, or its signal): what is left counted now, after the last letter it took. */
+  const stopped = async (): Promise<RedriveOutcome> => {
+    const { rows } = await pool.query<{ n: number }>(
+      'select count(*)::int as n from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid',
+      [subscription, after, until],
+    );
+    const left = rows[0]?.n ?? 0;
+    return { redriven, failed, left, next: left === 0 ? null : { after, until } };
+  };
   options.onProgress?.({ redriven, failed: 0, total });
-  for (;;) {
+  for (let taken = 0; ; taken++) {
     // Between letters only: the one in flight has finished (its transaction committed or rolled back).
-    // Letters parked meanwhile under an id in the range may make the count low: never below nothing.
-    if (options.signal?.aborted === true) return { redriven, failed, left: Math.max(0, total - redriven - failed.length) };
-    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after, until]);
-    if (sent === null) return { redriven, failed };
+    if (taken >= limit || options.signal?.aborted === true) return stopped();
+    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [subscription, after, until]);
+    if (sent === null) return { redriven, failed, left: 0, next: null };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
     else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: ofTheLetter(sent.letter, sent.error).message });
     else throw new RedriveInterruptedError(redriven, failed, sent.error);
     options.onProgress?.({ redriven, failed: failed.length, total });
   }
+}
+
+/** The id before every dead letter's: where a run with no cursor starts. */
+const FIRST = '00000000-0000-0000-0000-000000000000';
+
+/** {@link RedriveOptions.limit}, checked: its default, or an integer from 1 to {@link MAX_REDRIVE_LIMIT}. */
+function redriveLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_REDRIVE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_REDRIVE_LIMIT) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_REDRIVE_LIMIT} (letters in one run of the redrive), got ${limit}`, { field: 'limit' });
+  }
+  return limit;
+}
+
+/** An id of {@link RedriveOptions.from}, checked (a dead letter id: a UUID, as an earlier run's `next` gives it), lower case; `undefined` when not given. */
+function cursorId(id: string | undefined, field: 'after' | 'until'): string | undefined {
+  if (id === undefined) return undefined;
+  if (!isUuid(id)) throw new ValidationError(`${field} must be a dead letter id (a UUID: the ${field} of an earlier run's next), got ${JSON.stringify(id)}`, { field });
+  return id.toLowerCase();
 }
 
 /**
