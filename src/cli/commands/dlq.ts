@@ -2,14 +2,15 @@ import { SERVICE_NAMES } from '../../composition/services.ts';
 import { createTransport, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import {
+  DEFAULT_REDRIVE_LIMIT,
   dropDeadLetter,
   listDeadLetterPage,
   MAX_DEAD_LETTER_LIST,
   NoSuchSubscriptionError,
   redriveDeadLetters,
   showDeadLetter,
+  type RedriveCursor,
   type RedriveOutcome,
-  type RedriveProgress,
   type RedriveSelection,
   type Transport,
 } from '../../platform/messaging/index.ts';
@@ -30,8 +31,9 @@ export const usage = `Usage: brigade dlq <list|show|redrive|drop> …
   brigade dlq show ID                          One dead letter: message, headers, error, attempts
   brigade dlq redrive ID | --all [--subscription S]
                                                Send it (or every one) back to its subscription; --all
-                                               says how far it is every second (stderr), and Ctrl+C
-                                               stops it between letters, saying how many are left
+                                               goes through them all, a run of 1000 at a time, says
+                                               how far it is every second (stderr), and Ctrl+C stops
+                                               it between letters, saying how many are left
   brigade dlq drop ID                          Delete a dead letter for good
 The same operations are at /v1/admin/dead-letters (admin token).`;
 
@@ -107,19 +109,39 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
 const PROGRESS_EVERY_MS = 1_000;
 
 /**
- * `brigade dlq redrive --all`: says `redriven N of M` on stderr every second while it runs (one letter
+ * `brigade dlq redrive --all`: every letter there when it began, in runs of {@link DEFAULT_REDRIVE_LIMIT}
+ * (a run of the library is bounded, as the HTTP request is), each going on from the last one's `next`
+ * until none is left. Says `redriven N of M, L left` on stderr every second while it runs (one letter
  * held up by the broker included), and stops between letters on Ctrl+C or SIGTERM (a second one exits
  * at once); the outcome's `left` then says how many it did not get to.
  */
 async function redriveAll(pool: pg.Pool, transport: Transport, selection: RedriveSelection, ctx: CommandContext): Promise<RedriveOutcome> {
-  let progress: RedriveProgress | null = null;
+  /** The runs before this one: what they sent back and could not. */
+  let redriven = 0;
+  const failed: Array<RedriveOutcome['failed'][number]> = [];
+  /** The letters counted when the first run began, and where the current run is. */
+  let progress: { total: number; redriven: number; failed: number; left: number } | null = null;
   const ticker = setInterval(() => {
     if (progress === null) return;
-    ctx.io.err(`redriven ${progress.redriven} of ${progress.total}${progress.failed === 0 ? '' : ` (${progress.failed} could not go back)`} …`);
+    ctx.io.err(`redriven ${progress.redriven} of ${progress.total}, ${progress.left} left${progress.failed === 0 ? '' : ` (${progress.failed} could not go back)`} …`);
   }, PROGRESS_EVERY_MS);
   const stop = abortOnShutdownSignal((signal) => ctx.io.err(`brigade dlq: ${signal}: stopping after the letter in flight (Ctrl+C again to exit at once) …`));
   try {
-    return await redriveDeadLetters(pool, transport, selection, { signal: stop.signal, onProgress: (p) => (progress = p) });
+    let from: RedriveCursor | undefined;
+    for (;;) {
+      const run = await redriveDeadLetters(pool, transport, selection, {
+        signal: stop.signal,
+        limit: DEFAULT_REDRIVE_LIMIT,
+        ...(from === undefined ? {} : { from }),
+        onProgress: (p) => {
+          progress = { total: progress?.total ?? p.total, redriven: redriven + p.redriven, failed: failed.length + p.failed, left: p.total - p.redriven - p.failed };
+        },
+      });
+      redriven += run.redriven;
+      failed.push(...run.failed);
+      if (run.next === undefined || run.next === null || stop.signal.aborted) return { redriven, failed, left: run.left ?? 0, next: run.next ?? null };
+      from = run.next;
+    }
   } finally {
     clearInterval(ticker);
     stop.dispose();

@@ -43,6 +43,29 @@ export class UnknownSubscriptionError extends BrigadeError {
 }
 
 /**
+ * 409 `SUBSCRIPTION_SUBJECT_MISMATCH`: a message redelivered (a dead letter redriven) to a subscription
+ * whose pattern does not take its subject (the pattern changed since the letter was parked); nothing is
+ * sent. The letter is there and the request was well formed: a conflict with the subscription as it is
+ * now, as `SUBSCRIPTION_UNKNOWN` is. It was a 400 `MESSAGE_INVALID` naming `field: "subject"`, which the
+ * redrive's request does not have. Given the dead letter (`deadLetter`), the message says what the
+ * operator can do with it.
+ */
+export class SubscriptionSubjectMismatchError extends BrigadeError {
+  constructor(subscription: string, pattern: string, subject: string, options: { cause?: unknown; deadLetter?: string } = {}) {
+    const { deadLetter } = options;
+    super(
+      'SUBSCRIPTION_SUBJECT_MISMATCH',
+      409,
+      deadLetter === undefined
+        ? `Subscription ${subscription} takes ${pattern}, not ${subject}: the message cannot be redelivered to it`
+        : `Dead letter ${deadLetter} cannot go back: its subscription ${subscription} takes ${pattern}, not its subject ${subject} (its pattern changed since it was parked). ` +
+            `If it should take it, change the subscription's pattern back, then redrive it again; or 'brigade dlq drop ${deadLetter}' if no subscription is to take it any more`,
+      { details: deadLetter === undefined ? { subscription, pattern, subject } : { subscription, pattern, subject, deadLetter }, cause: options.cause },
+    );
+  }
+}
+
+/**
  * 400 `NO_SUCH_SUBSCRIPTION`: the subscription a dead-letter list or redrive was asked to keep to
  * (`brigade dlq list|redrive --all --subscription S`, `?subscription=` / `{ subscription }` of the admin
  * HTTP) names none: not in the registry, and no letter's. It was taken as one without letters, so a typo
@@ -50,9 +73,26 @@ export class UnknownSubscriptionError extends BrigadeError {
  * registry's and the letters', sorted; at most {@link KNOWN_SUBSCRIPTIONS_SHOWN}).
  */
 export class NoSuchSubscriptionError extends BrigadeError {
-  constructor(subscription: string, known: readonly string[], more: boolean) {
+  /**
+   * @param field Where the name came from, as the problem document's `field` says it: `subscription`
+   *   (the option) unless a caller says more ({@link NoSuchSubscriptionError.at}).
+   */
+  constructor(
+    readonly subscription: string,
+    readonly known: readonly string[],
+    readonly more: boolean,
+    field = 'subscription',
+  ) {
     const list = known.length === 0 ? 'none' : `${known.join(', ')}${more ? ', …' : ''}`;
-    super('NO_SUCH_SUBSCRIPTION', 400, `no subscription named ${JSON.stringify(subscription)} (known: ${list})`, { details: { field: 'subscription', subscription, known } });
+    super('NO_SUCH_SUBSCRIPTION', 400, `no subscription named ${JSON.stringify(subscription)} (known: ${list})`, { details: { field, subscription, known } });
+  }
+
+  /**
+   * The same error naming where the request carried the name (`querystring.subscription`,
+   * `body.subscription`), as the HTTP routes' other 400s name their fields; it said a bare `subscription`.
+   */
+  at(field: string): NoSuchSubscriptionError {
+    return new NoSuchSubscriptionError(this.subscription, this.known, this.more, field);
   }
 }
 
@@ -67,6 +107,23 @@ export class DeadLetterNotFoundError extends NotFoundError {
   constructor(id: string) {
     super('Dead letter', id);
     this.message = `Dead letter ${id} not found: 'brigade dlq list' (GET /v1/admin/dead-letters) shows the ids; it may have been redriven or dropped already`;
+  }
+}
+
+/**
+ * 409 `DEAD_LETTER_BUSY`: a redrive or drop of one dead letter found it locked by another redrive or
+ * drop in flight. The letter is there (a `GET` shows it) and its fate is not known yet: the other may
+ * still fail and leave it parked. It was answered 404 ("may have been redriven or dropped already"),
+ * which told the caller it was gone while it might stay.
+ */
+export class DeadLetterBusyError extends BrigadeError {
+  constructor(deadLetter: string, options: { cause?: unknown } = {}) {
+    super(
+      'DEAD_LETTER_BUSY',
+      409,
+      `Dead letter ${deadLetter} is being redriven or dropped right now: retry in a moment ('brigade dlq show ${deadLetter}' shows whether it is still parked)`,
+      { details: { deadLetter }, cause: options.cause },
+    );
   }
 }
 

@@ -13,6 +13,7 @@ export {
   AttemptsExhaustedError,
   ClaimCheckMissingError,
   ClaimCheckReleaseError,
+  DeadLetterBusyError,
   DeadLetterCursorGoneError,
   DeadLetterNotFoundError,
   DeadLetterTransportMismatchError,
@@ -22,6 +23,7 @@ export {
   LeaseLostError,
   NoSuchSubscriptionError,
   RedriveInterruptedError,
+  SubscriptionSubjectMismatchError,
   UndecodableMessageError,
   UnknownSubscriptionError,
 } from './errors.ts';
@@ -70,8 +72,8 @@ export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';
 export { listDeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export type { DeadLetterPage } from './deadLetters/listDeadLetterPage.ts';
 export { showDeadLetter } from './deadLetters/showDeadLetter.ts';
-export { redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
-export type { RedriveOptions, RedriveOutcome, RedriveProgress, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
+export { DEFAULT_REDRIVE_LIMIT, MAX_REDRIVE_LIMIT, redriveDeadLetters } from './deadLetters/redriveDeadLetters.ts';
+export type { RedriveCursor, RedriveOptions, RedriveOutcome, RedriveProgress, RedriveSelection } from './deadLetters/redriveDeadLetters.ts';
 export { dropDeadLetter } from './deadLetters/dropDeadLetter.ts';
 export { registerDeadLetterMetrics } from './deadLetters/registerDeadLetterMetrics.ts';
 export { withClaimCheck, CLAIM_CHECK_HEADER } from './claimCheck/withClaimCheck.ts';

@@ -118,7 +118,7 @@ export interface Transport {
    * Delivers a message again to one subscription only (dead-letter redrive), with the same message id,
    * so the consumer's inbox still recognises it. Attempts start again at 1. Every transport refuses,
    * sending nothing, a subscription that does not exist (`UnknownSubscriptionError`) and one
-   * whose pattern does not take the message's subject (`InvalidMessageError`, `field: 'subject'`):
+   * whose pattern does not take the message's subject (`SubscriptionSubjectMismatchError`, 409):
    * either would take the message into nothing.
    */
   redeliver(subscription: string, message: OutgoingMessage): Promise<void>;

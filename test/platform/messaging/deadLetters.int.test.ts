@@ -18,6 +18,7 @@ import {
   withClaimCheck,
   busDeadLettersUniqueSql,
   ClaimCheckMissingError,
+  DeadLetterBusyError,
   DeadLetterTransportMismatchError,
   RedriveInterruptedError,
   UnknownSubscriptionError,
@@ -139,7 +140,7 @@ describe('poison message, dead-letter store and redrive', () => {
     registerDeadLetterMetrics(registry, pool);
     assert.equal(await depth(registry, subA), 2);
 
-    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), { redriven: 2, failed: [] });
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: subA }), { redriven: 2, failed: [], left: 0, next: null });
     assert.equal((await listDeadLetters(pool, { subscription: subA })).length, 0);
     const redelivered = await pool.query('select count(*)::int as n from brigade_bus.deliveries where subscription = $1 and attempt = 0', [subA]);
     assert.equal(redelivered.rows[0].n, 2, 'only subscription A got them back');
@@ -210,7 +211,7 @@ describe('poison message, dead-letter store and redrive', () => {
       },
     };
     const outcome = await redriveDeadLetters(pool, flaky, { all: true, subscription: sub });
-    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub).message }] });
+    assert.deepEqual(outcome, { redriven: 2, failed: [{ id: bad!.id, subscription: sub, error: new UnknownSubscriptionError(sub, { deadLetter: bad!.id }).message }], left: 0, next: null });
     assert.deepEqual(sent, [first!.message.id, last!.message.id]);
     assert.deepEqual(seenGone, [false, true, true]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [bad!.id], 'the one that could not go back stays');
@@ -243,7 +244,7 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.deepEqual(tried, [first!.message.id, second!.message.id], 'the third is not tried against a transport that is down');
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id).sort(), [second!.id, third!.id].sort(), 'the rest stay parked');
     // Once it answers again, the next redrive sends them.
-    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: sub }), { redriven: 2, failed: [] });
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { all: true, subscription: sub }), { redriven: 2, failed: [], left: 0, next: null });
   });
 
   test('redrive --all takes the letters there when it began: one that fails again and is parked anew (a later id) is not taken again by the same redrive', async () => {
@@ -343,7 +344,8 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     await park(sub, { ...kept, headers: { ...kept.headers, 'claim-check': keptSha } });
     const outcome = await redriveDeadLetters(pool, bus, { all: true, subscription: sub });
     assert.equal(outcome.redriven, 1);
-    assert.deepEqual(outcome.failed.map((f) => [f.id, f.error]), [[purgedId, new ClaimCheckMissingError(sha).message]]);
+    // With what to do with the letter, as its redrive alone says it.
+    assert.deepEqual(outcome.failed.map((f) => [f.id, f.error]), [[purgedId, new ClaimCheckMissingError(sha, { deadLetter: purgedId }).message]]);
     assert.deepEqual((await listDeadLetters(pool, { subscription: sub })).map((d) => d.id), [purgedId], 'the one that cannot go back stays');
     // The redriven message holds its payload again until its handler releases it: the purge leaves it.
     assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 0);
@@ -357,7 +359,7 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     assert.equal(await purgeClaimChecks(pool, { graceMs: 0 }), 1, 'released by its handler, it goes');
   });
 
-  test('a drop and a redrive of the same claim-checked letter at once (forced to overlap) both end: the redrive sends it, the drop finds it gone', async () => {
+  test('a drop and a redrive of the same claim-checked letter at once (forced to overlap) both end: the redrive sends it, the drop is told at once that it is busy', async () => {
     const bus = withClaimCheck(transport, { pool, thresholdBytes: 1024 });
     const sub = `${token()}-race`;
     await bus.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
@@ -373,13 +375,13 @@ describe('what a redrive refuses, and what a drop keeps', () => {
     let reached!: () => void;
     const atGate = new Promise<void>((resolve) => (reached = resolve));
     const gated: Transport = { ...bus, redeliver: async (subscription, sent) => (reached(), await gate, bus.redeliver(subscription, sent)) };
-    const activity = (where: string) => pool.query(`select 1 from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and ${where}`);
     const redrive = redriveDeadLetters(pool, gated, { id: letter }).then(() => 'redriven', (e: Error) => `redrive failed: ${e.message}`);
     let drop: Promise<string>;
     try {
       await within(atGate, 15_000, 'the redrive holding its letter');
       drop = dropDeadLetter(pool, letter).then(() => 'dropped', (e: { code?: string }) => e.code ?? String(e));
-      await waitFor('the drop waits on the letter', async () => (await activity(`wait_event_type = 'Lock' and query like '%from brigade_bus.dead_letters where id%'`)).rowCount! > 0);
+      // Answered at once (409 DEAD_LETTER_BUSY), not left waiting behind the redrive's broker round trip.
+      await within(drop, 5_000, 'the drop answered while the redrive holds the letter');
     } finally {
       // Never left holding its transaction, whatever failed above.
       open();
@@ -392,10 +394,45 @@ describe('what a redrive refuses, and what a drop keeps', () => {
       await pool.query(`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid() and wait_event_type = 'Lock'`);
       await Promise.all([redrive, drop]);
     }
-    assert.deepEqual(outcome, ['redriven', 'NOT_FOUND']);
+    assert.deepEqual(outcome, ['redriven', 'DEAD_LETTER_BUSY']);
     assert.deepEqual(await listDeadLetters(pool, { subscription: sub }), []);
+    await assert.rejects(dropDeadLetter(pool, letter), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND', 'a drop once the redrive went: gone for real');
     assert.equal(await deliveriesOf(sub), 1, 'sent once');
     assert.equal((await pool.query('select released_at from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2', [m.id, sub])).rows[0]?.released_at, null, 'the payload is held for the redriven message');
+  });
+});
+
+// Found by a review: a redrive of a letter another redrive held skipped its locked row and answered
+// 404 "may have been redriven or dropped already"; when the first then failed, the letter stayed parked.
+describe('a letter another redrive holds', () => {
+  test('a redrive or a drop of it is a 409 DEAD_LETTER_BUSY (retry), not a 404; the first redrive failing, the letter is still there and goes back on the retry', async () => {
+    const sub = `${token()}-busy`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    const letter = await park(sub, message('menu.item.changed', { n: 1 }));
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => (open = resolve));
+    let reached!: () => void;
+    const atGate = new Promise<void>((resolve) => (reached = resolve));
+    // The first redrive holds its letter until the gate opens, then its transport fails (rolled back: the letter stays).
+    const failing: Transport = { ...transport, redeliver: async () => (reached(), await gate, Promise.reject(new UnavailableError('the broker went away'))) };
+    const first = redriveDeadLetters(pool, failing, { id: letter }).then(() => 'redriven', (e: { code?: string }) => e.code ?? String(e));
+    const busy = (e: unknown) => {
+      assert.ok(e instanceof DeadLetterBusyError, String(e));
+      assert.deepEqual([e.code, e.status, e.details], ['DEAD_LETTER_BUSY', 409, { deadLetter: letter }]);
+      assert.equal(e.message, `Dead letter ${letter} is being redriven or dropped right now: retry in a moment ('brigade dlq show ${letter}' shows whether it is still parked)`);
+      return true;
+    };
+    try {
+      await within(atGate, 15_000, 'the first redrive holding its letter');
+      await assert.rejects(redriveDeadLetters(pool, transport, { id: letter }), busy);
+      await assert.rejects(dropDeadLetter(pool, letter), busy);
+    } finally {
+      open();
+    }
+    assert.equal(await first, 'UNAVAILABLE');
+    assert.equal((await showDeadLetter(pool, letter)).id, letter, 'still parked');
+    assert.deepEqual(await redriveDeadLetters(pool, transport, { id: letter }), { redriven: 1, failed: [] });
+    await assert.rejects(redriveDeadLetters(pool, transport, { id: letter }), (e: unknown) => (e as { code?: string }).code === 'NOT_FOUND', 'gone for real: 404');
   });
 });
 

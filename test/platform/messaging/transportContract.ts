@@ -11,6 +11,7 @@ import {
   redriveDeadLetters,
   withClaimCheck,
   InvalidMessageError,
+  SubscriptionSubjectMismatchError,
   UnknownSubscriptionError,
   type Message,
   type Transport,
@@ -263,13 +264,22 @@ export function transportContract(name: string, skip: string | false, setup: () 
         [sub, parked.id, parked.subject, parked.key, JSON.stringify(parked.headers), JSON.stringify(parked.payload), s.transport.kind],
       );
       const id = rows[0]!.id;
-      const refused = (e: unknown) => e instanceof InvalidMessageError && e.code === 'MESSAGE_INVALID' && e.message.includes(`takes ${s.prefix}.${t}.now.*, not ${parked.subject}`);
-      await assert.rejects(s.transport.redeliver(sub, parked), refused);
-      await assert.rejects(redriveDeadLetters(s.pool, s.transport, { id }), (e: unknown) => refused(e) && (e as Error).message.endsWith(`'brigade dlq drop ${id}'`));
+      // A 409 of its own: it was a 400 MESSAGE_INVALID naming field "subject", which no request has.
+      const refused = (e: unknown) =>
+        e instanceof SubscriptionSubjectMismatchError &&
+        e.code === 'SUBSCRIPTION_SUBJECT_MISMATCH' &&
+        e.status === 409 &&
+        e.details.subscription === sub &&
+        e.details.pattern === `${s.prefix}.${t}.now.*` &&
+        e.details.subject === parked.subject;
+      await assert.rejects(s.transport.redeliver(sub, parked), (e: unknown) => refused(e) && (e as Error).message.includes(`takes ${s.prefix}.${t}.now.*, not ${parked.subject}`));
+      const advice = new SubscriptionSubjectMismatchError(sub, `${s.prefix}.${t}.now.*`, parked.subject, { deadLetter: id }).message;
+      assert.ok(advice.endsWith(`'brigade dlq drop ${id}' if no subscription is to take it any more`), advice);
+      await assert.rejects(redriveDeadLetters(s.pool, s.transport, { id }), (e: unknown) => refused(e) && (e as Error).message === advice && (e as SubscriptionSubjectMismatchError).details.deadLetter === id);
       const outcome = await redriveDeadLetters(s.pool, s.transport, { all: true, subscription: sub });
       assert.equal(outcome.redriven, 0);
       assert.deepEqual(outcome.failed.map((f) => [f.id, f.subscription]), [[id, sub]]);
-      assert.match(outcome.failed[0]!.error, /cannot be redelivered/);
+      assert.equal(outcome.failed[0]!.error, advice, 'the same advice as the redrive of that one letter');
       assert.deepEqual((await listDeadLetters(s.pool, { subscription: sub })).map((d) => d.id), [id], 'the letter stays parked');
       const written = await s.pool.query('select (select count(*)::int from brigade_bus.messages where id = $1) + (select count(*)::int from brigade_bus.deliveries where subscription = $2) as n', [parked.id, sub]);
       assert.equal(written.rows[0].n, 0, 'nothing was sent');

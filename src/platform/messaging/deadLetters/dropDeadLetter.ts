@@ -1,14 +1,19 @@
 import type pg from 'pg';
 import { poolTransaction } from '../../db/index.ts';
-import { DeadLetterNotFoundError } from '../errors.ts';
+import { DeadLetterBusyError, DeadLetterNotFoundError } from '../errors.ts';
 import { deadLetterId } from './deadLetterId.ts';
+
+/** SQLSTATE `lock_not_available`: what a `for update nowait` of a row another transaction holds fails with. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Deletes a dead letter for good (`brigade dlq drop ID`), and releases its claim-check reference, so a
  * claim-checked payload nobody else needs can expire; unless another letter of the same message and
  * subscription is still parked, which still needs the payload to go back. (Since platform migration
  * 0030 a subscription holds at most one letter of a message, so there is none; the check stays, as
- * cheap as it is.) Throws `NotFoundError` (404) for an unknown or malformed id.
+ * cheap as it is.) Throws `NotFoundError` (404) for an unknown or malformed id, and
+ * {@link DeadLetterBusyError} (409 `DEAD_LETTER_BUSY`: retry) for a letter a redrive or another drop
+ * holds right now.
  *
  * One transaction: the reference is locked before the letter goes, so that two drops of the two
  * letters of one message queue on it, and the second, whose check for a remaining letter then reads
@@ -20,15 +25,18 @@ import { deadLetterId } from './deadLetterId.ts';
  * its own on another connection (`withClaimCheck`'s `redeliver`). The drop used to lock the reference
  * first and then wait for the letter, while that statement waited for the reference and the redrive's
  * transaction waited for the statement, in Node: a cycle PostgreSQL cannot see, so both hung for good.
- * Now a drop waits for the redrive's letter, and then finds it gone (`NotFoundError`).
+ * A drop then waited for the redrive's letter (as long as the redrive's broker round trip) and found it
+ * gone; now it does not wait (`nowait`, SQLSTATE 55P03): it answers `DEAD_LETTER_BUSY` at once, as a
+ * second redrive of the letter does, since the other may yet fail and leave the letter parked.
  */
 export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
   const letterId = deadLetterId(id);
   await poolTransaction(pool, async (client) => {
-    const { rows } = await client.query<{ subscription: string; message_id: string }>(
-      'select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid for update',
-      [letterId],
-    );
+    const { rows } = await client
+      .query<{ subscription: string; message_id: string }>('select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid for update nowait', [letterId])
+      .catch((error: unknown) => {
+        throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(letterId, { cause: error }) : error;
+      });
     const letter = rows[0];
     if (letter === undefined) throw new DeadLetterNotFoundError(id);
     await client.query('select from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 for update', [letter.message_id, letter.subscription]);

@@ -1,13 +1,17 @@
 import type pg from 'pg';
 import {
   ClaimCheckMissingError,
+  DeadLetterBusyError,
   DeadLetterNotFoundError,
   DeadLetterTransportMismatchError,
   DeadLetterUndecodableError,
   InvalidMessageError,
   RedriveInterruptedError,
+  SubscriptionSubjectMismatchError,
   UnknownSubscriptionError,
 } from '../errors.ts';
+import { ValidationError } from '../../errors/index.ts';
+import { isUuid } from '../../ids/index.ts';
 import type { Transport } from '../types.ts';
 import { checkSubscriptionNamed } from './checkSubscriptionNamed.ts';
 import { deadLetterId } from './deadLetterId.ts';
@@ -16,15 +20,29 @@ import { DEAD_LETTER_COLUMNS, STREAM_SEQUENCE_HEADER, toDeadLetter, UNDECODABLE_
 /** Which dead letters {@link redriveDeadLetters} sends back. */
 export type RedriveSelection = { readonly id: string } | { readonly all: true; readonly subscription?: string };
 
+/**
+ * Where a run of an `all` redrive stopped, for the next run to go on from ({@link RedriveOptions.from}):
+ * after the letter `after`, up to the letter `until`, the last one there when the first run began.
+ */
+export interface RedriveCursor {
+  /** The id of the last letter the run took (sent back or not). */
+  readonly after: string;
+  /** The id of the last letter of the selection when the first run began: letters parked since (later ids) are not taken. */
+  readonly until: string;
+}
+
 /** What {@link redriveDeadLetters} did: how many went back, and the ones that could not, with why. */
 export interface RedriveOutcome {
   readonly redriven: number;
   readonly failed: ReadonlyArray<{ readonly id: string; readonly subscription: string; readonly error: string }>;
   /**
-   * Present only when {@link RedriveOptions.signal} stopped an `all` redrive before its end: how many
-   * of the letters counted when it began it did not get to (they stay parked; run it again).
+   * An `all` redrive only: how many letters of the selection the run did not get to (its
+   * {@link RedriveOptions.limit} reached, or stopped by its {@link RedriveOptions.signal}); they stay
+   * parked. 0 when it went through them all.
    */
   readonly left?: number;
+  /** An `all` redrive only: where the next run goes on from ({@link RedriveOptions.from}), or `null` when none is {@link left}. */
+  readonly next?: RedriveCursor | null;
 }
 
 /** Where an `all` redrive is: after the letters are counted (0 done), then after each letter. */
@@ -33,19 +51,36 @@ export interface RedriveProgress {
   readonly redriven: number;
   /** Letters that could not go back so far (they stay; the outcome says why). */
   readonly failed: number;
-  /** The letters of the selection when the redrive began. */
+  /** The letters of the selection when the run began (after its {@link RedriveOptions.from}, if any). */
   readonly total: number;
 }
+
+/** The letters a run of an `all` redrive takes when no {@link RedriveOptions.limit} is given. */
+export const DEFAULT_REDRIVE_LIMIT = 1_000;
+/** The most letters one run of an `all` redrive takes. */
+export const MAX_REDRIVE_LIMIT = 10_000;
 
 /** Options of an `all` redrive (a single id is one letter: it takes none). */
 export interface RedriveOptions {
   /** Called once the letters are counted, then after each letter: `brigade dlq redrive --all` shows it every second. */
   readonly onProgress?: (progress: RedriveProgress) => void;
   /**
-   * Aborted (Ctrl+C), the redrive stops before the next letter: the one in flight finishes (sent
-   * back and removed, or left parked), and the outcome says how many are {@link RedriveOutcome.left}.
+   * Aborted (Ctrl+C; over HTTP, the client gone or the server shutting down), the run stops before the
+   * next letter: the one in flight finishes (sent back and removed, or left parked), and the outcome
+   * says how many are {@link RedriveOutcome.left} and where to go on from ({@link RedriveOutcome.next}).
    */
   readonly signal?: AbortSignal;
+  /**
+   * The most letters (sent back or not) this run takes: an integer from 1 to {@link MAX_REDRIVE_LIMIT},
+   * default {@link DEFAULT_REDRIVE_LIMIT}. A run of every letter took them all in one call, which over
+   * HTTP was one request of minutes (about 70 letters a second) that no client or proxy waited for.
+   */
+  readonly limit?: number;
+  /**
+   * Goes on from where an earlier run stopped: its {@link RedriveOutcome.next}. Without `until`, up to
+   * the last letter there now; without `after`, from the first.
+   */
+  readonly from?: Partial<RedriveCursor>;
 }
 
 /**
@@ -54,12 +89,19 @@ export interface RedriveOptions {
  * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
  * null for all, `$2` the id after which to look, and `$3` the last id when the redrive began (a letter
  * that fails again after going back is parked under a new, later id: the same redrive must not take it).
+ *
+ * By id, `nowait`: a letter another redrive or drop holds fails at once (55P03), and is answered
+ * `DEAD_LETTER_BUSY`. With `skip locked`, as the walk of many takes them, it was skipped, found "not
+ * there" and answered 404, though it was there and stayed when the other redrive failed.
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
        where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid'}
-       order by d.id limit 1 for update skip locked`;
+       order by d.id limit 1 for update ${byId ? 'nowait' : 'skip locked'}`;
 }
+
+/** SQLSTATE `lock_not_available`: what a `for update nowait` of a row another transaction holds fails with. */
+const LOCK_NOT_AVAILABLE = '55P03';
 
 /**
  * Sends dead letters back to their subscription (`brigade dlq redrive ID|--all`): each is redelivered
@@ -82,64 +124,121 @@ export function redriveSelectSql(byId: boolean): string {
  * every later letter would fail the same way, each after its own timeout, and be reported as if it
  * were at fault, so the redrive stops there with {@link RedriveInterruptedError} (503), which counts
  * what went back; the rest stay parked. A single id that cannot go back throws, as before (its
- * subscription gone: {@link UnknownSubscriptionError}, 409, naming the letter and what to do), and an
- * unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
+ * subscription gone: {@link UnknownSubscriptionError}, 409; its subscription no longer taking its
+ * subject: {@link SubscriptionSubjectMismatchError}, 409, which was a 400 `MESSAGE_INVALID` naming a
+ * `subject` field no request has; each naming the letter and what to do), one that
+ * another redrive or drop holds right now throws {@link DeadLetterBusyError} (409: retry; it may yet
+ * stay), and an unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
  * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
  * starts; it used to send 0 and report success.
  *
- * An `all` redrive reports where it is ({@link RedriveOptions.onProgress}) and stops between letters when
- * its {@link RedriveOptions.signal} aborts, saying how many it did not get to ({@link RedriveOutcome.left}).
+ * An `all` redrive runs in bounded runs: each takes at most {@link RedriveOptions.limit} letters (default
+ * 1,000) and says how many it did not get to ({@link RedriveOutcome.left}) and where the next run goes on
+ * from ({@link RedriveOutcome.next}, passed back as {@link RedriveOptions.from}); it reports where it is
+ * ({@link RedriveOptions.onProgress}) and stops between letters when its {@link RedriveOptions.signal}
+ * aborts. The cursor keeps the letters the first run counted: the letters a run could not send back are
+ * not taken again by the next, nor is a letter parked since (one that failed again after going back).
+ *
+ * @example
+ * let run = await redriveDeadLetters(pool, transport, { all: true }, { limit: 500 });
+ * while (run.next) run = await redriveDeadLetters(pool, transport, { all: true }, { limit: 500, from: run.next });
  *
  * The letter is deleted and the message redelivered in one transaction, committed once the transport
  * accepted the message: a crash before the commit leaves the row parked and the message perhaps
  * delivered; a second redrive delivers it again, which the inbox absorbs. Rows are locked (`for update
- * skip locked`) so two concurrent redrives do not send the same row twice.
+ * skip locked` by a redrive of many, `nowait` by id) so two concurrent redrives do not send the same row twice.
  */
 export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, selection: RedriveSelection, options: RedriveOptions = {}): Promise<RedriveOutcome> {
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
-    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [deadLetterId(selection.id)]);
+    const id = deadLetterId(selection.id);
+    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [id]).catch((error: unknown) => {
+      throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(id, { cause: error }) : error;
+    });
     if (sent === null) throw new DeadLetterNotFoundError(selection.id);
-    // The transport names the subscription only; the operator also needs the letter to act on.
-    if (sent.error instanceof UnknownSubscriptionError) throw new UnknownSubscriptionError(sent.letter.subscription, { cause: sent.error, deadLetter: sent.letter.id });
-    if (sent.error instanceof ClaimCheckMissingError) throw new ClaimCheckMissingError(String(sent.error.details.sha256), { cause: sent.error, deadLetter: sent.letter.id });
-    if (sent.error instanceof InvalidMessageError && sent.error.details.field === 'subject') {
-      throw new InvalidMessageError(`${sent.error.message}. If no subscription is to take it any more, 'brigade dlq drop ${sent.letter.id}'`, 'subject', { cause: sent.error });
-    }
-    if (sent.error !== undefined) throw sent.error;
+    if (sent.error !== undefined) throw ofTheLetter(sent.letter, sent.error);
     return { redriven: 1, failed: [] };
   }
-  if (selection.subscription !== undefined) await checkSubscriptionNamed(pool, selection.subscription);
-  let after = '00000000-0000-0000-0000-000000000000';
-  // The last id and the count in one statement (one snapshot): the count is of the letters up to that id.
-  const { rows: last } = await pool.query<{ id: string | null; total: number }>(
-    `select (select d.id::text from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1) as id,
-            (select count(*)::int from brigade_bus.dead_letters where ($1::text is null or subscription = $1)) as total`,
-    [selection.subscription ?? null],
+  const limit = redriveLimit(options.limit);
+  const subscription = selection.subscription ?? null;
+  let after = cursorId(options.from?.after, 'after') ?? FIRST;
+  if (subscription !== null) await checkSubscriptionNamed(pool, subscription);
+  // The last id (unless the cursor names it) and the count in one statement (one snapshot): the count
+  // is of the letters after the cursor up to that id.
+  const { rows: last } = await pool.query<{ until: string | null; total: number }>(
+    `with u as (select coalesce($3::uuid, (select d.id from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1)) as id)
+     select u.id::text as until,
+            (select count(*)::int from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= u.id) as total
+       from u`,
+    [subscription, after, cursorId(options.from?.until, 'until') ?? null],
   );
-  const until = last[0]?.id ?? after;
+  const until = last[0]?.until ?? after;
   const total = last[0]?.total ?? 0;
   let redriven = 0;
   const failed: Array<RedriveOutcome['failed'][number]> = [];
+  /** The run stopped before the end (its limit, or its signal): what is left counted now, after the last letter it took. */
+  const stopped = async (): Promise<RedriveOutcome> => {
+    const { rows } = await pool.query<{ n: number }>(
+      'select count(*)::int as n from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid',
+      [subscription, after, until],
+    );
+    const left = rows[0]?.n ?? 0;
+    return { redriven, failed, left, next: left === 0 ? null : { after, until } };
+  };
   options.onProgress?.({ redriven, failed: 0, total });
-  for (;;) {
+  for (let taken = 0; ; taken++) {
     // Between letters only: the one in flight has finished (its transaction committed or rolled back).
-    // Letters parked meanwhile under an id in the range may make the count low: never below nothing.
-    if (options.signal?.aborted === true) return { redriven, failed, left: Math.max(0, total - redriven - failed.length) };
-    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [selection.subscription ?? null, after, until]);
-    if (sent === null) return { redriven, failed };
+    if (taken >= limit || options.signal?.aborted === true) return stopped();
+    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [subscription, after, until]);
+    if (sent === null) return { redriven, failed, left: 0, next: null };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
-    else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: sent.error.message });
+    else if (isTheLetters(sent.error)) failed.push({ id: sent.letter.id, subscription: sent.letter.subscription, error: ofTheLetter(sent.letter, sent.error).message });
     else throw new RedriveInterruptedError(redriven, failed, sent.error);
     options.onProgress?.({ redriven, failed: failed.length, total });
   }
+}
+
+/** The id before every dead letter's: where a run with no cursor starts. */
+const FIRST = '00000000-0000-0000-0000-000000000000';
+
+/** {@link RedriveOptions.limit}, checked: its default, or an integer from 1 to {@link MAX_REDRIVE_LIMIT}. */
+function redriveLimit(limit: number | undefined): number {
+  if (limit === undefined) return DEFAULT_REDRIVE_LIMIT;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_REDRIVE_LIMIT) {
+    throw new ValidationError(`limit must be an integer from 1 to ${MAX_REDRIVE_LIMIT} (letters in one run of the redrive), got ${limit}`, { field: 'limit' });
+  }
+  return limit;
+}
+
+/** An id of {@link RedriveOptions.from}, checked (a dead letter id: a UUID, as an earlier run's `next` gives it), lower case; `undefined` when not given. */
+function cursorId(id: string | undefined, field: 'after' | 'until'): string | undefined {
+  if (id === undefined) return undefined;
+  if (!isUuid(id)) throw new ValidationError(`${field} must be a dead letter id (a UUID: the ${field} of an earlier run's next), got ${JSON.stringify(id)}`, { field });
+  return id.toLowerCase();
+}
+
+/**
+ * A transport's refusal of a letter, as the operator is told it: naming the letter and what to do with
+ * it (`brigade dlq drop ID`, when it cannot go back). The transport names only the subscription. The
+ * same words for a redrive of that letter (thrown) and in a redrive of many (`failed[].error`), which
+ * gave the transport's alone ("'brigade migrate' creates the platform's subscriptions"), without the drop.
+ */
+function ofTheLetter<E>(letter: DeadLetter, error: E): E | UnknownSubscriptionError | ClaimCheckMissingError | SubscriptionSubjectMismatchError {
+  if (error instanceof UnknownSubscriptionError) return new UnknownSubscriptionError(letter.subscription, { cause: error, deadLetter: letter.id });
+  if (error instanceof ClaimCheckMissingError) return new ClaimCheckMissingError(String(error.details.sha256), { cause: error, deadLetter: letter.id });
+  if (error instanceof SubscriptionSubjectMismatchError) {
+    const { subscription, pattern, subject } = error.details as { subscription: string; pattern: string; subject: string };
+    return new SubscriptionSubjectMismatchError(subscription, pattern, subject, { cause: error, deadLetter: letter.id });
+  }
+  return error;
 }
 
 /** Whether a redelivery failed for a reason of the letter's own, which the next letter does not share. */
 function isTheLetters(error: unknown): error is Error {
   return (
     error instanceof UnknownSubscriptionError ||
+    error instanceof SubscriptionSubjectMismatchError ||
     error instanceof InvalidMessageError ||
     error instanceof ClaimCheckMissingError ||
     error instanceof DeadLetterTransportMismatchError ||

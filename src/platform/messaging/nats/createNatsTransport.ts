@@ -10,7 +10,7 @@ import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import { connectNats, natsServersNamed } from './connectNats.ts';
 import { encodeHeaders } from './encodeHeaders.ts';
-import { FailuresCleanupError, InvalidMessageError, UndecodableMessageError, UnknownSubscriptionError } from '../errors.ts';
+import { FailuresCleanupError, InvalidMessageError, SubscriptionSubjectMismatchError, UndecodableMessageError, UnknownSubscriptionError } from '../errors.ts';
 import { isUuid } from '../../ids/index.ts';
 import { newMessageId } from '../newMessageId.ts';
 import { pubAckRefusal, type PubAckError } from './pubAckRefusal.ts';
@@ -619,7 +619,7 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
         throw cause;
       }
       if (filter !== undefined && filter !== '' && !new RegExp(patternToRegex(filter)).test(message.subject)) {
-        throw new InvalidMessageError(`Subscription ${subscription} takes ${filter}, not ${message.subject}: the message cannot be redelivered to it`, 'subject');
+        throw new SubscriptionSubjectMismatchError(subscription, filter, message.subject);
       }
       // A new stream message (a fresh delivery count) under a dedupe id of its own for each call: the
       // message id would be dropped within the duplicate window, and an id made of the time alone was

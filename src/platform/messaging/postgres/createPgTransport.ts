@@ -3,7 +3,7 @@ import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
 import { describeError, describeExhausted } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
-import { AttemptsExhaustedError, InvalidMessageError, LeaseLostError, UnknownSubscriptionError } from '../errors.ts';
+import { AttemptsExhaustedError, LeaseLostError, SubscriptionSubjectMismatchError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../../runtime/createWakeup.ts';
@@ -291,7 +291,7 @@ export function createPgTransport(options: PgTransportOptions): Transport {
       const pattern = rows[0]?.pattern ?? null;
       if (pattern === null) throw new UnknownSubscriptionError(subscription);
       if (rows[0]?.takes !== true) {
-        throw new InvalidMessageError(`Subscription ${subscription} takes ${pattern}, not ${message.subject}: the message cannot be redelivered to it`, 'subject');
+        throw new SubscriptionSubjectMismatchError(subscription, pattern, message.subject);
       }
     },
     close: async () => {
