@@ -1,7 +1,7 @@
 import { SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
-import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, type BlockingSession, type HorizonWait, type RebuildProgress } from '../../platform/projections/index.ts';
+import { DEFAULT_REBUILD_BATCH, formatPosition, projectionStatus, rebuildProjection, describeHorizonHolder, endHorizonHolder, type HorizonHolder, type HorizonWait, type RebuildProgress } from '../../platform/projections/index.ts';
 import { ORDER_VIEWS } from '../../services/ordering/views/index.ts';
 import { abortOnShutdownSignal } from '../io.ts';
 import { numberFlag } from '../numberFlag.ts';
@@ -127,11 +127,10 @@ function waitingFor(wait: HorizonWait): string {
   const waited = `  waiting ${Math.floor(wait.waitedSeconds)} s for`;
   const givesUp = `gives up after ${Math.round(wait.timeoutSeconds)} s`;
   if (wait.holder === null) return `${waited} transactions open since before the rebuild to end (the oldest has just ended); wait (${givesUp})`;
-  return `${waited} ${heldBy(wait.holder)} to end; end it with SELECT pg_terminate_backend(${wait.holder.pid}), or wait (${givesUp})`;
+  return `${waited} ${heldBy(wait.holder)} to end; end it with ${endHorizonHolder(wait.holder)}, or wait (${givesUp})`;
 }
 
-/** The session holding a projection back, for `status`: pid, how long its transaction has been open, its state and query. */
-function heldBy(session: BlockingSession | null): string {
-  if (session === null) return 'an older transaction (it has ended since)';
-  return `the transaction of backend pid ${session.pid} (open ${Math.round(session.seconds)} s, ${session.state ?? 'unknown state'}: ${JSON.stringify(session.query ?? '')})`;
+/** What holds a projection back, for `status`: a session's transaction (pid, age, state, query) or a prepared one. */
+function heldBy(holder: HorizonHolder | null): string {
+  return holder === null ? 'an older transaction (it has ended since)' : describeHorizonHolder(holder);
 }

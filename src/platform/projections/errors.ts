@@ -100,14 +100,52 @@ export interface BlockingSession {
   readonly query: string | null;
 }
 
+/**
+ * A prepared (two-phase) transaction: no session holds it (its own has gone), so `pg_stat_activity`
+ * does not list it; only `COMMIT PREPARED` or `ROLLBACK PREPARED` of its `gid`, in its database, ends it.
+ */
+export interface PreparedTransaction {
+  readonly gid: string;
+  readonly database: string;
+  /** The role that prepared it (who, besides a superuser, may end it). */
+  readonly owner: string;
+  /** How long ago it was prepared. */
+  readonly seconds: number;
+}
+
+/** What holds the horizon back (decision 0011): a session's running transaction, or a prepared one. */
+export type HorizonHolder = BlockingSession | PreparedTransaction;
+
+/**
+ * `holder` in words, for status lines and errors: the backend with its transaction's age, state and
+ * query, or the prepared transaction with its database and owner.
+ *
+ * @example
+ * describeHorizonHolder({ pid: 42, seconds: 73, state: 'idle in transaction', query: 'update …' });
+ * // 'the transaction of backend pid 42 (open 73 s, idle in transaction: "update …")'
+ */
+export function describeHorizonHolder(holder: HorizonHolder): string {
+  if ('gid' in holder) return `prepared transaction '${holder.gid}' of database ${holder.database} (prepared ${Math.round(holder.seconds)} s ago, by ${holder.owner}; no session holds it)`;
+  // A role without pg_read_all_stats sees another role's sessions without state or query.
+  const hidden = holder.query === '<insufficient privilege>';
+  return `the transaction of backend pid ${holder.pid} (open ${Math.round(holder.seconds)} s, ${hidden ? "state and query hidden from this role: see pg_stat_activity as a superuser" : `${holder.state ?? 'unknown state'}: ${JSON.stringify(holder.query ?? '')}`})`;
+}
+
+/** How an operator ends what {@link describeHorizonHolder} names. */
+export function endHorizonHolder(holder: HorizonHolder): string {
+  if ('gid' in holder) return `COMMIT PREPARED '${holder.gid}' or ROLLBACK PREPARED '${holder.gid}' in database ${holder.database} (as ${holder.owner} or a superuser)`;
+  return `SELECT pg_terminate_backend(${holder.pid})`;
+}
+
 /** 503: a transaction that was open when a rebuild started is still open, so the rebuild cannot see all it must replay. */
 export class HorizonStalledError extends BrigadeError {
-  constructor(oldest: BlockingSession | null, waitedMs: number) {
-    const who = oldest === null ? 'a transaction' : `transaction of backend ${oldest.pid} (open ${Math.round(oldest.seconds)} s, ${oldest.state ?? 'unknown state'}: ${JSON.stringify(oldest.query ?? '')})`;
+  constructor(oldest: HorizonHolder | null, waitedMs: number) {
+    const who = oldest === null ? 'a transaction' : describeHorizonHolder(oldest);
     super(
       'PROJECTION_HORIZON_STALLED',
       503,
-      `Waited ${(waitedMs / 1000).toFixed(1)} s for ${who} to end: the rebuild cannot swap in before it has seen every event committed before it started. End that transaction (pg_terminate_backend(pid)) or retry later`,
+      `Waited ${(waitedMs / 1000).toFixed(1)} s for ${who} to end: the rebuild cannot swap in before it has seen every event committed before it started. ` +
+        `${oldest === null ? 'End that transaction' : `End it with ${endHorizonHolder(oldest)}`} or retry later`,
       { details: { oldest } },
     );
   }

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { unitOfWork } from '../db/index.ts';
 import type { GlobalPosition } from '../events/index.ts';
 import { checkpointTable, projectionKey } from './defineProjection.ts';
-import type { BlockingSession } from './errors.ts';
+import type { HorizonHolder } from './errors.ts';
 import { readOldestTransaction } from './readOldestTransaction.ts';
 import { readCheckpoint } from './readCheckpoint.ts';
 import type { Projection } from './types.ts';
@@ -33,7 +33,7 @@ export interface ProjectionState {
    * While {@link heldEvents} is not 0: the session whose open transaction holds them back (the oldest
    * running transaction with an id, in any database of the cluster), or null when it ended meanwhile.
    */
-  readonly heldBy: BlockingSession | null;
+  readonly heldBy: HorizonHolder | null;
   /** Backend pid of the session holding the leader lock, or null when no instance leads. */
   readonly leaderPid: number | null;
   /** When the checkpoint last moved, or null when it never did. */

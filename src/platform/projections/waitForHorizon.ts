@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { HorizonStalledError, type BlockingSession } from './errors.ts';
+import { HorizonStalledError, type HorizonHolder } from './errors.ts';
 import { wakeableSleep } from '../runtime/wakeableSleep.ts';
 import { readOldestTransaction } from './readOldestTransaction.ts';
 
@@ -14,7 +14,7 @@ export interface HorizonWait {
    * any database of the cluster: backend pid, how long its transaction has been open, its state, the
    * start of its query), or null when that transaction ended between the two reads.
    */
-  readonly holder: BlockingSession | null;
+  readonly holder: HorizonHolder | null;
 }
 
 /** Default of `reportEveryMs`: how often a wait that lasts says again what it waits for. */

@@ -69,6 +69,7 @@ test('a wait reports, every reportEveryMs, how long it has waited, the transacti
     for (const report of reports) {
       assert.equal(report.timeoutSeconds, 60, 'each report says when the wait gives up');
       assert.ok(report.holder !== null, 'each report names the transaction it waits for');
+      assert.ok('pid' in report.holder, 'no prepared transactions on this server');
       if (report.holder.pid !== pid) {
         // Another test file's older transaction may hold the cluster's horizon too; never one of this database.
         const other = await pool.query<{ datname: string | null }>('select datname from pg_stat_activity where pid = $1', [report.holder.pid]);
@@ -78,7 +79,7 @@ test('a wait reports, every reportEveryMs, how long it has waited, the transacti
       assert.equal(report.holder.state, 'idle in transaction');
       assert.match(report.holder.query ?? '', /the holder/);
     }
-    const named = reports.filter((r) => r.holder?.pid === pid);
+    const named = reports.filter((r) => r.holder !== null && 'pid' in r.holder && r.holder.pid === pid);
     // How long the transaction has been open grows from report to report (by about reportEveryMs between
     // this test's own, but other files' transactions may take the reports between: no amount asserted).
     for (let i = 1; i < named.length; i++) assert.ok(named[i]!.holder!.seconds > named[i - 1]!.holder!.seconds, 'each report says how long the transaction has been open');

@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import pg from 'pg';
+import { startEmbeddedPostgres } from '../../../src/platform/db/index.ts';
+import { describeHorizonHolder, HorizonStalledError } from '../../../src/platform/projections/index.ts';
+import { readOldestTransaction } from '../../../src/platform/projections/readOldestTransaction.ts';
+import { waitForHorizon } from '../../../src/platform/projections/waitForHorizon.ts';
+
+// Found by a review of the event store: a prepared (two-phase) transaction holds the horizon of every
+// database of the cluster with no session at all, so pg_stat_activity does not show it: status said
+// the holder "has ended since" and a rebuild gave up advising pg_terminate_backend with no pid to give.
+// A server of the test's own: the machine's has max_prepared_transactions = 0.
+test('a prepared transaction holding the horizon is named by its gid and database, with COMMIT/ROLLBACK PREPARED as the way out', async () => {
+  const root = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-prepared-'));
+  await fs.chmod(root, 0o755);
+  const server = await startEmbeddedPostgres({ dir: path.join(root, 'pg'), postgresFlags: ['-c', 'fsync=off', '-c', 'max_prepared_transactions=2'] });
+  const preparer = new pg.Client({ connectionString: server.url });
+  const reader = new pg.Client({ connectionString: server.url });
+  try {
+    await Promise.all([preparer.connect(), reader.connect()]);
+    await preparer.query('begin');
+    await preparer.query('select pg_current_xact_id()');
+    await preparer.query(`prepare transaction 'brigade-test-2pc'`);
+    await preparer.end();
+    const fence = BigInt((await reader.query<{ next: string }>('select (pg_current_xact_id()::text::bigint + 1)::text as next')).rows[0]!.next);
+
+    const holder = await readOldestTransaction(reader);
+    assert.ok(holder !== null && 'gid' in holder, JSON.stringify(holder));
+    assert.deepEqual([holder.gid, holder.database], ['brigade-test-2pc', 'postgres']);
+    assert.match(describeHorizonHolder(holder), /^prepared transaction 'brigade-test-2pc' of database postgres \(prepared \d+ s ago, by postgres; no session holds it\)/);
+    await assert.rejects(waitForHorizon(reader, fence, { timeoutMs: 50 }), (e: unknown) => {
+      assert.ok(e instanceof HorizonStalledError);
+      assert.match(e.message, /prepared transaction 'brigade-test-2pc'.*COMMIT PREPARED 'brigade-test-2pc' or ROLLBACK PREPARED 'brigade-test-2pc' in database postgres/);
+      assert.doesNotMatch(e.message, /pg_terminate_backend/);
+      return true;
+    });
+    await reader.query(`rollback prepared 'brigade-test-2pc'`);
+    await waitForHorizon(reader, fence, { timeoutMs: 5000 });
+  } finally {
+    await reader.query(`rollback prepared 'brigade-test-2pc'`).catch(() => undefined);
+    await reader.end().catch(() => undefined);
+    await server.stop();
+    await fs.rm(root, { recursive: true, force: true });
+  }
+});
