@@ -4,6 +4,7 @@ import { PaymentProviderCredentialsError, PaymentProviderUnavailableError, Payme
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
+import { ChargeWithheldError } from './chargeWithheldError.ts';
 import { findLedgerEntry } from './findLedgerEntry.ts';
 import { providerOutcomeUnknown, reconcileWithLedger } from './reconcileWithLedger.ts';
 import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
@@ -61,6 +62,17 @@ export interface PaymentSagaState extends PaymentSagaInput {
    * cancel appends may arrive before the step's own success (absent in sagas from before it existed).
    */
   readonly expiring?: boolean;
+  /**
+   * The order ended while `charge` was still in flight with nothing under its key in the provider's
+   * ledger: the charge was never sent again and nothing was charged (see {@link ChargeWithheld}).
+   */
+  readonly chargeWithheld?: boolean;
+}
+
+/** What `charge` answers when the order ended before anything was charged: it sent nothing. */
+export interface ChargeWithheld {
+  readonly withheld: true;
+  readonly outcome: PaymentOutcome;
 }
 
 /** Options of {@link paymentSaga}. */
@@ -374,6 +386,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             );
           });
           if (authorized !== null) return authorized;
+          // The order ended (rejected, cancelled, expired) while the charge was being retried: nothing is
+          // sent. Before, the charge went on, authorized once the provider was back, and the saga then
+          // captured and refunded it: a card charged and refunded for an order that ended before any
+          // money moved. On a first attempt nothing was sent before, so nothing can land: withheld at
+          // once. After a failed attempt (a timeout, whose request may still be processed) the ledger
+          // is asked again on each attempt left, sending nothing: an authorization that lands is taken
+          // and undone; none by the last attempt, the charge is withheld.
+          const outcome = ctx.state.outcome;
+          if (outcome === 'rejected' || outcome === 'cancelled' || outcome === 'expired') {
+            if (ctx.attempt === 1 || ctx.attempt >= MONEY_STEP_ATTEMPTS) return { withheld: true, outcome } satisfies ChargeWithheld;
+            throw new ChargeWithheldError(ctx.idempotencyKey, ctx.attempt, outcome);
+          }
           // After a failed attempt, "sent nothing now" is not "nothing charged": the earlier attempt (a
           // timeout, say) may still be processed at the provider, and commit after this attempt read
           // the ledger. Before, a card removed meanwhile failed the saga, cancelling the order, and an
@@ -453,7 +477,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
-      'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true }),
+      'charge.succeeded': (s, e) => {
+        // Withheld: the order ended before anything was charged, and nothing was sent. The saga ends
+        // (after an expiry already queued, which then finds the order ended).
+        if ((e.data as Partial<ChargeWithheld> | null)?.withheld === true) {
+          const next = { ...s, chargeWithheld: true };
+          return s.expiring === true ? { state: next } : { state: next, complete: true };
+        }
+        return afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true });
+      },
       'charge.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
         if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
@@ -537,7 +569,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
       'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
-        if (ended(s)) return {};
+        if (ended(s)) return s.chargeWithheld === true ? { complete: true } : {};
         // A string: the answer of a step run before the answer named the courier.
         const answer: OrderExpiry = typeof e.data === 'string' ? { status: e.data, courierId: null } : (e.data as OrderExpiry);
         // Delivered already: no OrderDelivered may ever come (the order's events were dropped or

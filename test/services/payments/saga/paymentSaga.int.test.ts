@@ -625,7 +625,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     );
   });
 
-  test('an order rejected while its charge is parked: the reject is taken into the state; resumed, the charge authorizes and is refunded', async () => {
+  test('an order rejected while its charge is parked: the reject is taken into the state; resumed, the ledger holds nothing under the key, so nothing is charged and the saga completes (before: it authorized, captured and refunded)', async () => {
     const order = await placeParked();
     await step(r.staff, order.id, 'reject', { reason: 'closing early' });
     const rejected = await sync(order.id);
@@ -634,8 +634,38 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge'], 'rejected']);
     await resume(order.id);
     const done = await saga(order.id);
-    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
-    await assertRefundedOnce(order);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome, done?.state.chargeId], ['completed', ['order', 'charge'], 'rejected', null]);
+    assert.deepEqual(await ledger(order.id), [], 'no money moved');
+  });
+
+  test('an order cancelled while its charge is retrying on 503s (nothing charged): the charge is not sent again; the saga completes cancelled, no money moved (before: authorized, captured and refunded after the cancel)', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withFaults({ errorRate: 1 }, async () => {
+      await runner.runOnce();
+      await runner.runOnce();
+    });
+    const retrying = await saga(order.id);
+    assert.deepEqual([retrying?.status, retrying?.pending, retrying?.attempts], ['running', ['charge'], 2]);
+    await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome, done?.state.chargeId], ['completed', ['order', 'charge'], 'rejected', null]);
+    assert.deepEqual(await ledger(order.id), [], 'no money moved after the order ended');
+    const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
+    assert.equal(view.json().payment, 'voided', view.body);
+  });
+
+  test('an order rejected while an earlier charge attempt authorized with its answer lost: the ledger shows it, and the saga undoes only that authorization', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withLostAnswers(['charge'], () => runner.runOnce());
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+    await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome], ['completed', ['order', 'charge', 'refund'], 'rejected']);
+    assert.equal((await ledger(order.id)).filter((e) => e[0] === 'authorization').length, 1, 'authorized once, never sent again');
   });
 
   test('the accept deadline passes while the charge is parked: it fires into the state; resumed, the charge authorizes, is refunded and the order cancelled', async () => {
