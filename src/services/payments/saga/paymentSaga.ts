@@ -162,7 +162,7 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
 /**
  * The payment saga of an order (one instance per order; its id is the order id). Steps:
  * `order` (no effect of its own; its compensation cancels the order through ordering), `charge`
- * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
+ * (authorize; compensated by a void, or a refund once captured), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
  * (never compensated: one that fails for good parks the saga for a person).
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
  * charges nothing (an order delivered meanwhile is not cancelled: the saga parks); no accept within
@@ -199,25 +199,40 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     );
   };
   /**
-   * Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured
-   * ones), under its own derived key. An answer lost on either call: a refund under the step's key in the
-   * ledger is the refund made (the capture came before it).
+   * Gives the whole charge back. An authorization that was never captured is voided (released: nothing
+   * was taken, so nothing is refunded), under the derived key `<key>:void`; only a charge the provider
+   * says is captured already (an order lost in transit, a capture made by hand, a saga from before the
+   * void that captured under `<key>:capture`) is refunded, under the step's key. Before, an authorized
+   * charge was captured, then refunded: the money moved twice, the customer saw a charge until the
+   * refund settled, and a real processor charges fees for both. An answer lost on either call: the
+   * ledger entry under that call's key is what was done.
    */
   const refundAll = async (ctx: Ctx) => {
     const chargeId = ctx.state.chargeId;
     if (chargeId === null) return { refunded: false, amount: 0 };
     const key = ctx.idempotencyKey;
-    return reconcileWithLedger(
+    const voidKey = `${key}:void`;
+    const voided = await reconcileWithLedger(
       ports.provider,
-      { what: `the refund of charge ${chargeId} (key ${key}, after its capture under ${key}:capture)`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      { what: `the void of charge ${chargeId} (key ${voidKey})`, idempotencyKey: voidKey, movement: 'void', reference: ctx.state.orderId },
       async () => {
         try {
-          await ports.provider.capture(chargeId, `${key}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
+          const charge = await ports.provider.void(chargeId, voidKey, { amount: ctx.state.total, currency: ctx.state.currency });
+          return { refunded: false, voided: true, voidId: charge.id, amount: charge.amount };
         } catch (error) {
-          // Already captured (the order was delivered): refund what was captured.
-          const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
-          if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
+          const details = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown; chargeStatus?: unknown } | undefined) : undefined;
+          // Captured already: refunded below. Any other refusal (voided under another key, declined) is thrown.
+          if (details?.providerCode === 'CHARGE_NOT_VOIDABLE' && details.chargeStatus === 'captured') return null;
+          throw error;
         }
+      },
+      (entry) => ({ refunded: false, voided: true, voidId: entry.objectId, amount: entry.amount, reconciled: true }),
+    );
+    if (voided !== null) return voided;
+    return reconcileWithLedger(
+      ports.provider,
+      { what: `the refund of charge ${chargeId} (key ${key})`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      async () => {
         const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, key, { currency: ctx.state.currency });
         return { refunded: true, refundId: refund.id, amount: refund.amount };
       },
@@ -534,10 +549,12 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'refund.succeeded': (s) => ({ state: s, complete: true }),
       'refund.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
-        const left = resumeOrClose(s, `refunds charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized)`);
-        // No answer, and no refund under the key in the ledger (or no ledger): unknown, not "failed for good".
+        const left = resumeOrClose(s, `voids charge ${s.chargeId ?? '?'} if it is only authorized (key ${s.orderId}:refund:void), else refunds it in full (key ${s.orderId}:refund)`);
+        // No answer, and no void or refund under its key in the ledger (or no ledger): unknown, not "failed for good".
         if (failure.code === 'PAYMENT_OUTCOME_UNKNOWN') {
-          return { park: `refund of the ${s.outcome} order: ${failure.message}; the order needs nothing more. ${lookAgain('refund', 'the customer was refunded')} ${left}` };
+          const voiding = failure.message.includes(`(key ${s.orderId}:refund:void)`);
+          const look = voiding ? lookAgain('void', 'the authorization was released') : lookAgain('refund', 'the customer was refunded');
+          return { park: `refund of the ${s.outcome} order: ${failure.message}; the order needs nothing more. ${look} ${left}` };
         }
         return { park: `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ${left}` };
       },

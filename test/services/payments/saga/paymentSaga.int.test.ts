@@ -90,6 +90,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
         charge: (request, key) => send('charge', (c) => c.charge(request, key)),
         capture: (chargeId, key, expected) => send('capture', (c) => c.capture(chargeId, key, expected)),
         refund: (request, key, expected) => send('refund', (c) => c.refund(request, key, expected)),
+        void: (chargeId, key, expected) => send('void', (c) => c.void(chargeId, key, expected)),
         payout: (request, key) => send('payout', (c) => c.payout(request, key)),
         ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : calling().ledger(filter)),
       },
@@ -208,12 +209,11 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     return resumed;
   };
 
-  /** The order's charge was authorized and refunded once by the `refund` step (after capturing it), and the order was not cancelled by payments (a rejected order needs no cancel). */
+  /** The order's authorization was voided once by the `refund` step (never captured, so nothing refunded), and the order was not cancelled by payments (a rejected order needs no cancel). */
   const assertRefundedOnce = async (order: { id: string; total: number }) => {
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'refund:capture'],
-      ['refund', order.total, 'refund'],
+      ['void', order.total, 'refund:void'],
     ]);
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
   };
@@ -410,7 +410,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([cancelled.subjects, cancelled.outcomes], [['OrderCancelled'], ['advanced']]);
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.state.outcome, done?.completed], ['completed', 'cancelled', ['order', 'charge', 'refund']]);
-    // The provider refunds only a captured charge: the refund step captures under its own key, then refunds it all.
+    // Only authorized, never captured: the refund step voids it under its own key (before: captured, then refunded).
     await assertRefundedOnce(order);
     assert.equal(await orderStatus(order.id), 'cancelled');
   });
@@ -426,8 +426,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.match(
       parked?.error ?? '',
       new RegExp(
-        `^refund of the rejected order: no answer says whether the refund of charge ${parked?.state.chargeId} \\(key ${order.id}:refund, .*\\) was made \\(PAYMENT_PROVIDER_UNAVAILABLE: .*\\); ` +
-          `the provider's ledger held no refund under key ${order.id}:refund \\(reference ${order.id}\\) when asked after it; .*a refund under it means the customer was refunded.*'brigade sagas resume ${order.id}' refunds`,
+        `^refund of the rejected order: no answer says whether the void of charge ${parked?.state.chargeId} \\(key ${order.id}:refund:void\\) was made \\(PAYMENT_PROVIDER_UNAVAILABLE: .*\\); ` +
+          `the provider's ledger held no void under key ${order.id}:refund:void \\(reference ${order.id}\\) when asked after it; .*a void under it means the authorization was released.*'brigade sagas resume ${order.id}' voids`,
       ),
     );
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
@@ -439,16 +439,34 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await assertRefundedOnce(order);
   });
 
-  test("a refund that lands while every answer to it is lost: the ledger holds it under the step's key, so the saga completes refunded (before: parked as failed for good, the view refunding 0)", async () => {
+  test("a void that lands while every answer to it is lost: the ledger holds it under the step's key, so the saga completes voided (before: parked as failed for good)", async () => {
     const order = await place();
     await sync(order.id);
     await step(r.staff, order.id, 'reject', { reason: 'out of basil' });
-    await withLostAnswers(['refund'], () => sync(order.id));
+    await withLostAnswers(['void'], () => sync(order.id));
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.completed, done?.pending, done?.error], ['completed', ['order', 'charge', 'refund'], [], null]);
     await assertRefundedOnce(order);
-    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { refunded: number } };
-    assert.deepEqual([view.status, view.payment, view.amounts.refunded], ['completed', 'refunded', order.total]);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { captured: number; refunded: number } };
+    assert.deepEqual([view.status, view.payment, view.amounts.captured, view.amounts.refunded], ['completed', 'voided', 0, 0]);
+  });
+
+  test('a charge captured before the order ended (an operator captured it by hand, say) is refunded, not voided', async () => {
+    const order = await place();
+    await sync(order.id);
+    const chargeId = (await saga(order.id))?.state.chargeId as string;
+    await client.capture(chargeId, `${order.id}:by-hand`, { amount: order.total, currency: 'EUR' });
+    await step(r.staff, order.id, 'reject', { reason: 'out of basil' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'by-hand'],
+      ['refund', order.total, 'refund'],
+    ]);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { payment: string; amounts: { refunded: number } };
+    assert.deepEqual([view.payment, view.amounts.refunded], ['refunded', order.total]);
   });
 
   test("a capture and payouts that land while every answer to them is lost: each is found in the ledger under its key, and the delivered order completes paid out (before: parked at the capture)", async () => {
@@ -517,8 +535,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.match(done?.error ?? '', /did not accept within 600000 ms/);
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'charge:compensate:capture'],
-      ['refund', order.total, 'charge:compensate'],
+      ['void', order.total, 'charge:compensate:void'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 1);
@@ -681,8 +698,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([done?.status, done?.state.outcome], ['compensated', 'expired']);
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'charge:compensate:capture'],
-      ['refund', order.total, 'charge:compensate'],
+      ['void', order.total, 'charge:compensate:void'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
   });
