@@ -136,7 +136,19 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
 
   app.get(
     '/ledger',
-    { schema: { querystring: Type.Object({ reference: Type.Optional(Type.String({ maxLength: 200 })), chargeId: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            reference: Type.Optional(Type.String({ maxLength: 200 })),
+            chargeId: Type.Optional(Type.String({ format: 'uuid' })),
+            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+            movement: Type.Optional(Type.Union(['authorization', 'capture', 'void', 'refund', 'payout'].map((m) => Type.Literal(m)))),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
     async (request) => ({ entries: await readLedger(deps.pool, request.query) }),
   );
 

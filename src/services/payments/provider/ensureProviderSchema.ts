@@ -82,6 +82,9 @@ begin
 end $$;
 create index if not exists ledger_entries_charge on payment_provider.ledger_entries (charge_id);
 create index if not exists ledger_entries_reference on payment_provider.ledger_entries (reference);
+-- A money step's reconciliation looks its own key up (findLedgerEntry): before, it read every entry of
+-- the reference, a restaurant's or courier's whole payout history for a payout.
+create index if not exists ledger_entries_idempotency_key on payment_provider.ledger_entries (idempotency_key);
 `;
 
 /**

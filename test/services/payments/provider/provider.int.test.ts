@@ -200,6 +200,22 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     const listed = await provider.app.inject({ url: `/ledger?chargeId=${authorized.id}` });
     assert.deepEqual(listed.json().entries.map((e: { movement: string }) => e.movement), ['authorization', 'capture', 'refund']);
   });
+
+  test("GET /ledger by idempotencyKey (and movement) answers that key's entries only, through an index: a payout's lookup no longer reads its destination's whole history (before: no such filter)", async () => {
+    const destination = `restaurant:${randomUUID()}`;
+    for (const n of [1, 2, 3]) {
+      const paid = await provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': `${destination}:k${n}` }, payload: { destination, amount: 100 * n, currency: 'EUR' } });
+      assert.equal(paid.statusCode, 201, paid.body);
+    }
+    const byKey = await provider.app.inject({ url: `/ledger?reference=${encodeURIComponent(destination)}&idempotencyKey=${encodeURIComponent(`${destination}:k2`)}&movement=payout` });
+    assert.equal(byKey.statusCode, 200, byKey.body);
+    assert.deepEqual(byKey.json().entries.map((e: { amount: number; idempotencyKey: string }) => [e.amount, e.idempotencyKey]), [[200, `${destination}:k2`]]);
+    const otherMovement = await provider.app.inject({ url: `/ledger?idempotencyKey=${encodeURIComponent(`${destination}:k2`)}&movement=refund` });
+    assert.deepEqual(otherMovement.json().entries, []);
+    assert.equal((await provider.app.inject({ url: '/ledger?movement=teleport' })).statusCode, 400, 'an unknown movement is refused');
+    const { rows } = await provider.pool.query(`select indexdef from pg_indexes where schemaname = 'payment_provider' and tablename = 'ledger_entries' and indexdef like '%(idempotency_key)%'`);
+    assert.equal(rows.length, 1, 'an index on idempotency_key');
+  });
   test('an authorized charge is voided once per key, with a void in the ledger; a captured one cannot be voided, nor a voided one captured (before: no void, so an order ended after its authorization was captured, then refunded)', async () => {
     const reference = randomUUID();
     const authorized = (await charge('k-void-charge', { amount: 2100, currency: 'EUR', card: CARD, reference })).json();

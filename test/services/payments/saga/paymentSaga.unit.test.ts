@@ -341,7 +341,8 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
   test('an entry under the step\'s key is the step done, with the entry\'s amount; one under another key is not', async () => {
     const key = (step: string) => `${input.orderId}:${step}`;
     const readBy: string[] = [];
-    const ledger = (entries: LedgerEntry[]): PaymentProviderClient['ledger'] => async (filter) => (readBy.push(String(filter?.reference)), entries);
+    const askedFor: string[] = [];
+    const ledger = (entries: LedgerEntry[]): PaymentProviderClient['ledger'] => async (filter) => (readBy.push(String(filter?.reference)), askedFor.push(`${String(filter?.movement)} ${String(filter?.idempotencyKey)}`), entries);
     assert.deepEqual(await run({ capture: lost, ledger: ledger([entry('capture', key('capture'), 2000)]) }, 'capture').act(), { id: 'ch_1', reference: input.orderId, amount: 2000, currency: 'EUR', status: 'captured', reconciled: true });
     // A captured charge (the void refused): the refund's answer lost. An authorized one: the void's answer lost.
     assert.deepEqual(await run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('refund'), 2000)]) }, 'refund').act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
@@ -351,6 +352,8 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
     // A payout is looked up by its destination; what moved is the entry's amount.
     assert.deepEqual(await run({ payout: lost, ledger: ledger([entry('payout', key('payoutRestaurant'), 1390, restaurant)]) }, 'payoutRestaurant').act(), { id: 'payout_1', destination: restaurant, amount: 1390, currency: 'EUR', reconciled: true });
     assert.deepEqual(readBy, [input.orderId, input.orderId, input.orderId, input.orderId, restaurant]);
+    // Each lookup asks for its key and movement (a provider that knows the filter answers those entries only: found by a review, a payout read its destination's whole history).
+    assert.deepEqual(askedFor, [`capture ${key('capture')}`, `refund ${key('refund')}`, `void ${key('refund:void')}`, `refund ${key('charge:compensate')}`, `payout ${key('payoutRestaurant')}`]);
     // Another key's refund (the compensation's), or another movement under the key, is not this step's.
     await assert.rejects(run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000), entry('capture', key('refund'), 2000)]) }, 'refund').act(), { code: 'PAYMENT_OUTCOME_UNKNOWN' });
   });
