@@ -5,7 +5,7 @@ import { useTestDatabase } from '../support/db.ts';
 
 const database = useTestDatabase();
 
-test('brigade demo: a small dinner rush through the real API, paid out, refunded and declined, with its summary', async () => {
+test('brigade demo: a small dinner rush through the real API, paid out, voided (cancelled before capture) and declined, with its summary', async () => {
   // A dead letter from before the demo: not the demo's, so not in its count.
   await database.pool(1).query(
     `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
@@ -30,7 +30,7 @@ test('brigade demo: a small dinner rush through the real API, paid out, refunded
   const payments = /payments +(.*) \((\d+)\/10 settled/.exec(result.stdout) ?? assert.fail(result.stdout);
   const tally = Object.fromEntries((payments[1] as string).split(', ').map((part) => [part.replace(/^\d+ /, ''), Number(part.split(' ')[0])]));
   assert.equal(payments[2], '10', 'every payment settled');
-  assert.deepEqual(tally, { ...(delivered ? { 'paid out': delivered } : {}), ...(cancelled ? { refunded: cancelled } : {}), declined: 2 });
+  assert.deepEqual(tally, { ...(delivered ? { 'paid out': delivered } : {}), ...(cancelled ? { voided: cancelled } : {}), declined: 2 });
   for (const line of ['completed orders/s', 'conflicts (412)', 'dead letters', 'menu cache hit rate']) assert.match(result.stdout, new RegExp(line.replace(/[()]/g, '\\$&')));
   assert.match(result.stdout, /place\s+10\s+[\d.]+\s+[\d.]+/);
   assert.match(result.stdout, /card on file\s+10\s+/);

@@ -23,7 +23,7 @@ Runs a dinner rush through the real HTTP API of a platform it starts itself (emb
 when DATABASE_URL is unset; every database migrated first, as brigade start does) with the stand-in
 payment provider beside it: a city with restaurants, menus, couriers and customers with a card on
 file; orders placed (and charged), accepted, prepared, dispatched, delivered and paid out to
-restaurant and courier; some cancelled (refunded); a few customers' cards declined (payments cancels
+restaurant and courier; some cancelled (authorization voided); a few customers' cards declined (payments cancels
 those orders, nothing charged): they keep the card PROVIDER_DECLINE_CARD names (none with 'none').
 Prints the pages to watch, a progress bar, and a summary: orders/s, payments by outcome, p50 and p99
 per command, conflicts, dead letters, cache hit rate.

@@ -42,7 +42,7 @@ export interface RushSummary {
   /** Cancelled by payments: the card on file was declined. */
   readonly declined: number;
   readonly failed: number;
-  /** Orders whose payment saga finished (paid out, refunded, or declined with nothing charged). */
+  /** Orders whose payment saga finished (paid out, voided, or declined with nothing charged). */
   readonly settled: number;
   readonly payments: PaymentTally;
   /**
@@ -93,7 +93,7 @@ function spread(total: number, count: number): Set<number> {
  * and menus, couriers who mark themselves available, customers who sign up, put a card on file, read
  * menus and order; restaurants accept, prepare and mark ready; the delivery service dispatches
  * couriers, who pick up and deliver; the payments saga charges each order at placement and captures
- * and pays out on delivery. Some customers cancel before the restaurant accepts (refunded); a few
+ * and pays out on delivery. Some customers cancel before the restaurant accepts (their authorization voided); a few
  * keep the provider's declined card on file (payments cancels their orders, nothing charged). Every
  * call is timed per command; at the end the rush waits for every payment to settle and tallies them.
  */
@@ -301,7 +301,7 @@ export async function runDinnerRush(
     await Promise.all(running);
   }
 
-  // The payments settle after the orders: payouts follow the delivery, refunds the cancel.
+  // The payments settle after the orders: payouts follow the delivery, voids the cancel.
   const payments: Record<string, number> = {};
   let settled = 0;
   const deadline = Date.now() + WAIT_MS;

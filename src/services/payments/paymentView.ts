@@ -22,7 +22,7 @@ export const PaymentViewSchema = Type.Object(
         'where the money is: authorizing (charge in flight), authorized, declined (the card was refused: nothing charged), ' +
         "failed (the charge failed otherwise and nothing was charged: no card on file, or, with status parked, the provider refused the platform's credentials; error says what to do), " +
         'unknown (no answer says whether the card was charged: the saga is parked and error says what to do), ' +
-        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged), ' +
+        'captured, paid_out (restaurant and courier paid), refunding, refunded, voided (the order ended before anything was charged, or its authorization was released uncaptured), ' +
         'settled_by_hand (the saga is closed: a person settled the money by hand, and error says who, what they did and what the saga had been; ' +
         'or the refund failed for good and a person did it by hand, then had the saga go on: error says who and what); an order whose total is 0 is authorized (of 0) once its charge step is done',
     }),
@@ -142,7 +142,8 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     done.filter((d) => d.step === name && d.compensation === compensation && d.outcome === 'succeeded').reduce((sum, d) => sum + (d.amount ?? 0), 0);
   const authorized = moved('charge');
   const refunded = moved('refund') + moved('charge', true);
-  // A refund captures the authorization first (the provider refunds captured charges only).
+  const voided = saga.log.some((e) => e.kind === 'succeeded' && (e.item === 'refund' || e.item === `${UNDO}charge`) && (e.data as { voided?: unknown } | null)?.voided === true);
+  // A refund of a saga from before the void captured the authorization first (the provider refunds captured charges only).
   const captured = Math.max(moved('capture'), refunded);
   const paidOutRestaurant = moved('payoutRestaurant');
   const paidOutCourier = moved('payoutCourier');
@@ -158,6 +159,8 @@ export function toPaymentView(saga: SagaDetail<PaymentSagaState>): PaymentView {
     // the log has no refund of the provider's to count, and the charge would still read as authorized.
     if (saga.log.some((e) => e.kind === 'event' && e.item === 'settled' && stringIn(e.data, 'item') === `${UNDO}charge`)) return 'settled_by_hand';
     if (refunded > 0) return 'refunded';
+    // An authorization released (voided) when the order ended: nothing was taken, nothing refunded.
+    if (voided) return 'voided';
     const chargeFailure = chargeOutcome?.kind === 'failed' ? stringIn(chargeOutcome.data, 'code') : null;
     if (saga.pending[0] === 'charge') {
       if (saga.status !== 'parked') return 'authorizing';

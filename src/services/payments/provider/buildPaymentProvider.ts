@@ -11,6 +11,7 @@ import { IdempotencyKeyRequiredError, InjectedUnavailableError } from './provide
 import { readLedger } from './readLedger.ts';
 import { refundCharge } from './refundCharge.ts';
 import { requestHash, runIdempotent, type IdempotentOutcome } from './runIdempotent.ts';
+import { voidCharge } from './voidCharge.ts';
 import { sleep } from '../../../platform/runtime/index.ts';
 
 /** What {@link buildPaymentProvider} needs. */
@@ -30,7 +31,7 @@ const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
 
 /**
  * Builds the payment provider's HTTP app without listening: a stand-in for an external card processor
- * that Brigade calls over the network. Charges (authorize, then capture), refunds and payouts each take
+ * that Brigade calls over the network. Charges (authorize, then capture or void), refunds and payouts each take
  * an `Idempotency-Key` (same key and body: the same answer, replayed; another body: 422), every movement
  * of money is written to its ledger (`GET /ledger`), and faults are injected as configured: latency,
  * 503s, answers lost after the effect committed (timeouts) and an always-declined card (402).
@@ -114,6 +115,13 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
     (request, reply) => idempotent(request, reply, 200, (client, key) => captureCharge(client, request.params.id, key)),
   );
 
+  // Releases an authorization that will not be captured (the order ended): nothing taken, nothing to refund.
+  app.post(
+    '/charges/:id/void',
+    { schema: { params: Type.Object({ id: Type.String({ format: 'uuid' }) }) } },
+    (request, reply) => idempotent(request, reply, 200, (client, key) => voidCharge(client, request.params.id, key)),
+  );
+
   app.post(
     '/refunds',
     { schema: { body: Type.Object({ chargeId: Type.String({ format: 'uuid' }), amount: Amount }, { additionalProperties: false }) } },
@@ -128,7 +136,19 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
 
   app.get(
     '/ledger',
-    { schema: { querystring: Type.Object({ reference: Type.Optional(Type.String({ maxLength: 200 })), chargeId: Type.Optional(Type.String({ format: 'uuid' })) }, { additionalProperties: false }) } },
+    {
+      schema: {
+        querystring: Type.Object(
+          {
+            reference: Type.Optional(Type.String({ maxLength: 200 })),
+            chargeId: Type.Optional(Type.String({ format: 'uuid' })),
+            idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+            movement: Type.Optional(Type.Union(['authorization', 'capture', 'void', 'refund', 'payout'].map((m) => Type.Literal(m)))),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
     async (request) => ({ entries: await readLedger(deps.pool, request.query) }),
   );
 

@@ -83,11 +83,12 @@ export class PaymentProviderOutcomeUnknownError extends BrigadeError {
 
 /**
  * The provider refused the request (a 4xx other than 402, 401, 403, 408 and 429, and on a money-moving
- * call other than 400, 404 and 409): `details.providerCode` says why. Not retryable.
+ * call other than 400, 404 and 409): `details.providerCode` says why, and `details.chargeStatus` the
+ * charge's status when the provider named it (a capture or void refused for a charge in another). Not retryable.
  */
 export class PaymentRejectedError extends BrigadeError {
   readonly retryable = false;
-  constructor(providerStatus: number, providerCode: string, message: string) {
-    super('PAYMENT_REJECTED', 422, message, { details: { providerStatus, providerCode } });
+  constructor(providerStatus: number, providerCode: string, message: string, chargeStatus?: string) {
+    super('PAYMENT_REJECTED', 422, message, { details: { providerStatus, providerCode, ...(chargeStatus === undefined ? {} : { chargeStatus }) } });
   }
 }

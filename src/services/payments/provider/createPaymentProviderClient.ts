@@ -32,6 +32,13 @@ export interface PaymentProviderClient {
    * a capture retried under its key is the same request).
    */
   capture(chargeId: string, idempotencyKey: string, expected: CaptureExpected): Promise<Charge>;
+  /**
+   * Voids an authorized charge (releases the authorization; nothing was taken). `expected`: the charge's
+   * amount and currency, which the answer must carry with status `voided` (the request's body stays `{}`,
+   * as a capture's). A charge that is not authorized (captured, say) is refused: {@link PaymentRejectedError}
+   * with `details.providerCode` `CHARGE_NOT_VOIDABLE` and `details.chargeStatus`.
+   */
+  void(chargeId: string, idempotencyKey: string, expected: VoidExpected): Promise<Charge>;
   /** Refunds (part of) a captured charge. `expected.currency`: the charge's, which the answer must carry (the request sends none). */
   refund(request: RefundRequest, idempotencyKey: string, expected: RefundExpected): Promise<Refund>;
   /** Pays out to a destination. */
@@ -46,6 +53,9 @@ export interface CaptureExpected {
   readonly amount: number;
   readonly currency: string;
 }
+
+/** What a void's answer must carry besides the charge's id: the charge's amount and currency. */
+export type VoidExpected = CaptureExpected;
 
 /** What a refund's answer must carry besides the charge and the amount asked for. */
 export interface RefundExpected {
@@ -73,7 +83,7 @@ const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck
  * (400, 404 or 409 to a money-moving call: no answer to its key), {@link PaymentRejectedError} (other 4xx),
  * {@link PaymentProviderAnswerInvalidError} (a 2xx whose body is not the charge, refund or payout asked
  * for: its id missing, its amount, currency, destination or charge another, or a charge's status not
- * `authorized`, a capture's not `captured`). The client does not retry:
+ * `authorized`, a capture's not `captured`, a void's not `voided`). The client does not retry:
  * the caller (a saga step) does, with the same key.
  *
  * @example
@@ -135,7 +145,7 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
         `The payment provider answered ${method} ${path} with ${response.status}: ${detail}; whether it acted under key ${idempotencyKey} is unknown: look it up in its ledger`,
       );
     }
-    throw new PaymentRejectedError(response.status, code, detail);
+    throw new PaymentRejectedError(response.status, code, detail, typeof payload.chargeStatus === 'string' ? payload.chargeStatus : undefined);
   };
   return {
     // A charge is an authorization (status `authorized`), a capture a captured charge of the whole amount:
@@ -146,6 +156,8 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
       call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference, status: 'authorized' }), request, key),
     capture: (chargeId, key, expected) =>
       call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId, status: 'captured', amount: expected.amount, currency: expected.currency }), {}, key),
+    void: (chargeId, key, expected) =>
+      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/void`, expecting('charge', { id: chargeId, status: 'voided', amount: expected.amount, currency: expected.currency }), {}, key),
     refund: (request, key, expected) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount, currency: expected.currency }), request, key),
     payout: (request, key) => call<Payout>('POST', '/payouts', expecting('payout', { destination: request.destination, amount: request.amount, currency: request.currency }), request, key),
     ledger: async (filter = {}) => {

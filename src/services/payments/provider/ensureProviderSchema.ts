@@ -30,7 +30,7 @@ create table if not exists payment_provider.charges (
   card_last4      text        not null,
   amount          bigint      not null check (amount > 0),
   currency        text        not null,
-  status          text        not null check (status in ('authorized', 'captured', 'declined')),
+  status          text        not null check (status in ('authorized', 'captured', 'declined', 'voided')),
   refunded_amount bigint      not null default 0 check (refunded_amount between 0 and amount),
   created_at      timestamptz not null default now(),
   updated_at      timestamptz not null default now()
@@ -56,7 +56,7 @@ create table if not exists payment_provider.payouts (
 -- these rows to prove that a retried request moved money exactly once.
 create table if not exists payment_provider.ledger_entries (
   id              bigint      generated always as identity primary key,
-  movement        text        not null check (movement in ('authorization', 'capture', 'refund', 'payout')),
+  movement        text        not null check (movement in ('authorization', 'capture', 'void', 'refund', 'payout')),
   object_id       uuid        not null,
   charge_id       uuid,
   reference       text,
@@ -65,8 +65,26 @@ create table if not exists payment_provider.ledger_entries (
   idempotency_key text        not null,
   created_at      timestamptz not null default now()
 );
+-- A void (an authorization released): tables created before it existed get the wider checks. Only
+-- when the check lacks it, so a start takes no lock on tables already up to date.
+do $$
+begin
+  if not exists (select 1 from pg_constraint where conname = 'charges_status_check' and conrelid = 'payment_provider.charges'::regclass
+                    and pg_get_constraintdef(oid) like '%voided%') then
+    alter table payment_provider.charges drop constraint if exists charges_status_check;
+    alter table payment_provider.charges add constraint charges_status_check check (status in ('authorized', 'captured', 'declined', 'voided'));
+  end if;
+  if not exists (select 1 from pg_constraint where conname = 'ledger_entries_movement_check' and conrelid = 'payment_provider.ledger_entries'::regclass
+                    and pg_get_constraintdef(oid) like '%''void''%') then
+    alter table payment_provider.ledger_entries drop constraint if exists ledger_entries_movement_check;
+    alter table payment_provider.ledger_entries add constraint ledger_entries_movement_check check (movement in ('authorization', 'capture', 'void', 'refund', 'payout'));
+  end if;
+end $$;
 create index if not exists ledger_entries_charge on payment_provider.ledger_entries (charge_id);
 create index if not exists ledger_entries_reference on payment_provider.ledger_entries (reference);
+-- A money step's reconciliation looks its own key up (findLedgerEntry): before, it read every entry of
+-- the reference, a restaurant's or courier's whole payout history for a payout.
+create index if not exists ledger_entries_idempotency_key on payment_provider.ledger_entries (idempotency_key);
 `;
 
 /**

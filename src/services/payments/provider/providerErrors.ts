@@ -22,7 +22,7 @@ export class IdempotencyKeyReusedError extends UnprocessableError {
  */
 export class IdempotencyKeyRequiredError extends BrigadeError {
   constructor(fault: string) {
-    super('IDEMPOTENCY_KEY_REQUIRED', 400, `${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, and every charge, capture, refund and payout needs one`, { details: { field: 'Idempotency-Key' } });
+    super('IDEMPOTENCY_KEY_REQUIRED', 400, `${fault}; an Idempotency-Key is ${IDEMPOTENCY_KEY_RULE}, and every charge, capture, void, refund and payout needs one`, { details: { field: 'Idempotency-Key' } });
   }
 }
 

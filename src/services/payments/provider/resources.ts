@@ -5,7 +5,7 @@ export interface Charge {
   readonly cardLast4: string;
   readonly amount: number;
   readonly currency: string;
-  readonly status: 'authorized' | 'captured' | 'declined';
+  readonly status: 'authorized' | 'captured' | 'declined' | 'voided';
   readonly refundedAmount: number;
 }
 
@@ -28,7 +28,7 @@ export interface Payout {
 /** One movement of money in the provider's ledger. */
 export interface LedgerEntry {
   readonly id: number;
-  readonly movement: 'authorization' | 'capture' | 'refund' | 'payout';
+  readonly movement: 'authorization' | 'capture' | 'void' | 'refund' | 'payout';
   readonly objectId: string;
   readonly chargeId: string | null;
   readonly reference: string | null;

@@ -22,6 +22,9 @@ export interface LedgerLookup {
  * const refund = await findLedgerEntry(provider, { idempotencyKey: `${orderId}:refund`, movement: 'refund', reference: orderId });
  */
 export async function findLedgerEntry(provider: Pick<PaymentProviderClient, 'ledger'>, lookup: LedgerLookup): Promise<LedgerEntry | null> {
-  const entries = await provider.ledger({ reference: lookup.reference });
+  // By the key and movement too: the provider answers those entries only (an index), where the
+  // reference alone read a destination's whole payout history. Still matched here, for a provider
+  // that ignores a filter it does not know.
+  const entries = await provider.ledger({ reference: lookup.reference, idempotencyKey: lookup.idempotencyKey, movement: lookup.movement });
   return entries.find((e) => e.movement === lookup.movement && e.idempotencyKey === lookup.idempotencyKey) ?? null;
 }

@@ -1,5 +1,6 @@
 export { chargedNothing, MONEY_STEP_ATTEMPTS, parkedChargeChargedNothing, paymentSaga, payoutsOf, PAYMENT_SAGA } from './paymentSaga.ts';
-export type { PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
+export type { ChargeWithheld, PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
+export { ChargeWithheldError } from './chargeWithheldError.ts';
 export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';
 export type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';

@@ -4,6 +4,7 @@ import { PaymentProviderCredentialsError, PaymentProviderUnavailableError, Payme
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
+import { ChargeWithheldError } from './chargeWithheldError.ts';
 import { findLedgerEntry } from './findLedgerEntry.ts';
 import { providerOutcomeUnknown, reconcileWithLedger } from './reconcileWithLedger.ts';
 import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
@@ -61,6 +62,17 @@ export interface PaymentSagaState extends PaymentSagaInput {
    * cancel appends may arrive before the step's own success (absent in sagas from before it existed).
    */
   readonly expiring?: boolean;
+  /**
+   * The order ended while `charge` was still in flight with nothing under its key in the provider's
+   * ledger: the charge was never sent again and nothing was charged (see {@link ChargeWithheld}).
+   */
+  readonly chargeWithheld?: boolean;
+}
+
+/** What `charge` answers when the order ended before anything was charged: it sent nothing. */
+export interface ChargeWithheld {
+  readonly withheld: true;
+  readonly outcome: PaymentOutcome;
 }
 
 /** Options of {@link paymentSaga}. */
@@ -150,7 +162,7 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
 /**
  * The payment saga of an order (one instance per order; its id is the order id). Steps:
  * `order` (no effect of its own; its compensation cancels the order through ordering), `charge`
- * (authorize; compensated by a refund), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
+ * (authorize; compensated by a void, or a refund once captured), then on delivery `capture`, `payoutRestaurant`, `payoutCourier`
  * (never compensated: one that fails for good parks the saga for a person).
  * A reject or cancel refunds (`refund`); a declined card fails the saga, which cancels the order and
  * charges nothing (an order delivered meanwhile is not cancelled: the saga parks); no accept within
@@ -187,25 +199,40 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     );
   };
   /**
-   * Refunds the whole charge. An authorized charge is captured first (the provider refunds only captured
-   * ones), under its own derived key. An answer lost on either call: a refund under the step's key in the
-   * ledger is the refund made (the capture came before it).
+   * Gives the whole charge back. An authorization that was never captured is voided (released: nothing
+   * was taken, so nothing is refunded), under the derived key `<key>:void`; only a charge the provider
+   * says is captured already (an order lost in transit, a capture made by hand, a saga from before the
+   * void that captured under `<key>:capture`) is refunded, under the step's key. Before, an authorized
+   * charge was captured, then refunded: the money moved twice, the customer saw a charge until the
+   * refund settled, and a real processor charges fees for both. An answer lost on either call: the
+   * ledger entry under that call's key is what was done.
    */
   const refundAll = async (ctx: Ctx) => {
     const chargeId = ctx.state.chargeId;
     if (chargeId === null) return { refunded: false, amount: 0 };
     const key = ctx.idempotencyKey;
-    return reconcileWithLedger(
+    const voidKey = `${key}:void`;
+    const voided = await reconcileWithLedger(
       ports.provider,
-      { what: `the refund of charge ${chargeId} (key ${key}, after its capture under ${key}:capture)`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      { what: `the void of charge ${chargeId} (key ${voidKey})`, idempotencyKey: voidKey, movement: 'void', reference: ctx.state.orderId },
       async () => {
         try {
-          await ports.provider.capture(chargeId, `${key}:capture`, { amount: ctx.state.total, currency: ctx.state.currency });
+          const charge = await ports.provider.void(chargeId, voidKey, { amount: ctx.state.total, currency: ctx.state.currency });
+          return { refunded: false, voided: true, voidId: charge.id, amount: charge.amount };
         } catch (error) {
-          // Already captured (the order was delivered): refund what was captured.
-          const providerCode = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown } | undefined)?.providerCode : undefined;
-          if (providerCode !== 'CHARGE_NOT_CAPTURABLE') throw error;
+          const details = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown; chargeStatus?: unknown } | undefined) : undefined;
+          // Captured already: refunded below. Any other refusal (voided under another key, declined) is thrown.
+          if (details?.providerCode === 'CHARGE_NOT_VOIDABLE' && details.chargeStatus === 'captured') return null;
+          throw error;
         }
+      },
+      (entry) => ({ refunded: false, voided: true, voidId: entry.objectId, amount: entry.amount, reconciled: true }),
+    );
+    if (voided !== null) return voided;
+    return reconcileWithLedger(
+      ports.provider,
+      { what: `the refund of charge ${chargeId} (key ${key})`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      async () => {
         const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, key, { currency: ctx.state.currency });
         return { refunded: true, refundId: refund.id, amount: refund.amount };
       },
@@ -374,6 +401,18 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             );
           });
           if (authorized !== null) return authorized;
+          // The order ended (rejected, cancelled, expired) while the charge was being retried: nothing is
+          // sent. Before, the charge went on, authorized once the provider was back, and the saga then
+          // captured and refunded it: a card charged and refunded for an order that ended before any
+          // money moved. On a first attempt nothing was sent before, so nothing can land: withheld at
+          // once. After a failed attempt (a timeout, whose request may still be processed) the ledger
+          // is asked again on each attempt left, sending nothing: an authorization that lands is taken
+          // and undone; none by the last attempt, the charge is withheld.
+          const outcome = ctx.state.outcome;
+          if (outcome === 'rejected' || outcome === 'cancelled' || outcome === 'expired') {
+            if (ctx.attempt === 1 || ctx.attempt >= MONEY_STEP_ATTEMPTS) return { withheld: true, outcome } satisfies ChargeWithheld;
+            throw new ChargeWithheldError(ctx.idempotencyKey, ctx.attempt, outcome);
+          }
           // After a failed attempt, "sent nothing now" is not "nothing charged": the earlier attempt (a
           // timeout, say) may still be processed at the provider, and commit after this attempt read
           // the ledger. Before, a card removed meanwhile failed the saga, cancelling the order, and an
@@ -453,7 +492,15 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       payoutCourier: { maxAttempts: MONEY_STEP_ATTEMPTS, retryable: retryableUnlessChanged, action: (ctx) => payOut(ctx, `courier:${ctx.state.courierId ?? ''}`, payouts(ctx.state, options).courier) },
     },
     on: {
-      'charge.succeeded': (s, e) => afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true }),
+      'charge.succeeded': (s, e) => {
+        // Withheld: the order ended before anything was charged, and nothing was sent. The saga ends
+        // (after an expiry already queued, which then finds the order ended).
+        if ((e.data as Partial<ChargeWithheld> | null)?.withheld === true) {
+          const next = { ...s, chargeWithheld: true };
+          return s.expiring === true ? { state: next } : { state: next, complete: true };
+        }
+        return afterCharge({ ...s, chargeId: (e.data as Charge | null)?.id ?? null, charged: true });
+      },
       'charge.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
         if (failure.code === 'PAYMENT_PROVIDER_CREDENTIALS') {
@@ -502,10 +549,12 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       'refund.succeeded': (s) => ({ state: s, complete: true }),
       'refund.failed': (s, e) => {
         const failure = e.data as { code: string; message: string };
-        const left = resumeOrClose(s, `refunds charge ${s.chargeId ?? '?'} in full (key ${s.orderId}:refund, after capturing it under ${s.orderId}:refund:capture if it is only authorized)`);
-        // No answer, and no refund under the key in the ledger (or no ledger): unknown, not "failed for good".
+        const left = resumeOrClose(s, `voids charge ${s.chargeId ?? '?'} if it is only authorized (key ${s.orderId}:refund:void), else refunds it in full (key ${s.orderId}:refund)`);
+        // No answer, and no void or refund under its key in the ledger (or no ledger): unknown, not "failed for good".
         if (failure.code === 'PAYMENT_OUTCOME_UNKNOWN') {
-          return { park: `refund of the ${s.outcome} order: ${failure.message}; the order needs nothing more. ${lookAgain('refund', 'the customer was refunded')} ${left}` };
+          const voiding = failure.message.includes(`(key ${s.orderId}:refund:void)`);
+          const look = voiding ? lookAgain('void', 'the authorization was released') : lookAgain('refund', 'the customer was refunded');
+          return { park: `refund of the ${s.outcome} order: ${failure.message}; the order needs nothing more. ${look} ${left}` };
         }
         return { park: `refund of the ${s.outcome} order failed for good (${failure.code}: ${failure.message}); the order needs nothing more. ${left}` };
       },
@@ -537,7 +586,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
       'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
-        if (ended(s)) return {};
+        if (ended(s)) return s.chargeWithheld === true ? { complete: true } : {};
         // A string: the answer of a step run before the answer named the courier.
         const answer: OrderExpiry = typeof e.data === 'string' ? { status: e.data, courierId: null } : (e.data as OrderExpiry);
         // Delivered already: no OrderDelivered may ever come (the order's events were dropped or

@@ -200,6 +200,43 @@ describe('payment provider: idempotency keys, ledger and faults', () => {
     const listed = await provider.app.inject({ url: `/ledger?chargeId=${authorized.id}` });
     assert.deepEqual(listed.json().entries.map((e: { movement: string }) => e.movement), ['authorization', 'capture', 'refund']);
   });
+
+  test("GET /ledger by idempotencyKey (and movement) answers that key's entries only, through an index: a payout's lookup no longer reads its destination's whole history (before: no such filter)", async () => {
+    const destination = `restaurant:${randomUUID()}`;
+    for (const n of [1, 2, 3]) {
+      const paid = await provider.app.inject({ method: 'POST', url: '/payouts', headers: { 'idempotency-key': `${destination}:k${n}` }, payload: { destination, amount: 100 * n, currency: 'EUR' } });
+      assert.equal(paid.statusCode, 201, paid.body);
+    }
+    const byKey = await provider.app.inject({ url: `/ledger?reference=${encodeURIComponent(destination)}&idempotencyKey=${encodeURIComponent(`${destination}:k2`)}&movement=payout` });
+    assert.equal(byKey.statusCode, 200, byKey.body);
+    assert.deepEqual(byKey.json().entries.map((e: { amount: number; idempotencyKey: string }) => [e.amount, e.idempotencyKey]), [[200, `${destination}:k2`]]);
+    const otherMovement = await provider.app.inject({ url: `/ledger?idempotencyKey=${encodeURIComponent(`${destination}:k2`)}&movement=refund` });
+    assert.deepEqual(otherMovement.json().entries, []);
+    assert.equal((await provider.app.inject({ url: '/ledger?movement=teleport' })).statusCode, 400, 'an unknown movement is refused');
+    const { rows } = await provider.pool.query(`select indexdef from pg_indexes where schemaname = 'payment_provider' and tablename = 'ledger_entries' and indexdef like '%(idempotency_key)%'`);
+    assert.equal(rows.length, 1, 'an index on idempotency_key');
+  });
+  test('an authorized charge is voided once per key, with a void in the ledger; a captured one cannot be voided, nor a voided one captured (before: no void, so an order ended after its authorization was captured, then refunded)', async () => {
+    const reference = randomUUID();
+    const authorized = (await charge('k-void-charge', { amount: 2100, currency: 'EUR', card: CARD, reference })).json();
+    const voiding = (id: string, key: string) => provider.app.inject({ method: 'POST', url: `/charges/${id}/void`, headers: { 'idempotency-key': key }, payload: {} });
+    const voided = await voiding(authorized.id, 'k-void');
+    assert.equal(voided.statusCode, 200, voided.body);
+    assert.deepEqual([voided.json().id, voided.json().status, voided.json().amount], [authorized.id, 'voided', 2100]);
+    const replayed = await voiding(authorized.id, 'k-void');
+    assert.deepEqual([replayed.statusCode, replayed.headers['idempotent-replayed'], replayed.json()], [200, 'true', voided.json()]);
+    const again = await voiding(authorized.id, 'k-void-2');
+    assert.deepEqual([again.statusCode, again.json().code, again.json().chargeStatus], [422, 'CHARGE_NOT_VOIDABLE', 'voided']);
+    const capture = await provider.app.inject({ method: 'POST', url: `/charges/${authorized.id}/capture`, headers: { 'idempotency-key': 'k-void-capture' }, payload: {} });
+    assert.deepEqual([capture.statusCode, capture.json().code, capture.json().chargeStatus], [422, 'CHARGE_NOT_CAPTURABLE', 'voided']);
+    assert.deepEqual((await ledger(reference)).map((e) => [e.movement, e.amount, e.idempotency_key]), [['authorization', '2100', 'k-void-charge'], ['void', '2100', 'k-void']]);
+    const capturedOne = (await charge('k-void-charge-2', { amount: 900, currency: 'EUR', card: CARD, reference })).json();
+    await provider.app.inject({ method: 'POST', url: `/charges/${capturedOne.id}/capture`, headers: { 'idempotency-key': 'k-void-capture-2' }, payload: {} });
+    const tooLate = await voiding(capturedOne.id, 'k-void-3');
+    assert.deepEqual([tooLate.statusCode, tooLate.json().code, tooLate.json().chargeStatus], [422, 'CHARGE_NOT_VOIDABLE', 'captured']);
+    assert.equal((await voiding(randomUUID(), 'k-void-4')).statusCode, 404);
+    assert.equal((await provider.app.inject({ method: 'POST', url: `/charges/${authorized.id}/void`, payload: {} })).statusCode, 400, 'a void needs an Idempotency-Key');
+  });
 });
 
 describe('payment provider client over HTTP', () => {
@@ -234,6 +271,14 @@ describe('payment provider client over HTTP', () => {
       client.charge({ amount: 1, currency: 'EUR', card: '5555555555554444', reference: 'k' }, 'c-changed'),
       (e: unknown) => e instanceof PaymentRequestChangedError && e.retryable && e.details.idempotencyKey === 'c-changed',
     );
+    // A void: the voided charge; a captured one refused for good (the caller refunds it instead).
+    const toVoid = await client.charge({ amount: 7, currency: 'EUR', card: CARD, reference: 'v' }, 'c-void-charge');
+    const voided = await client.void(toVoid.id, 'c-void', { amount: 7, currency: 'EUR' });
+    assert.deepEqual([voided.id, voided.status, voided.amount], [toVoid.id, 'voided', 7]);
+    const capturedOne = await client.charge({ amount: 7, currency: 'EUR', card: CARD, reference: 'v' }, 'c-void-charge-2');
+    await client.capture(capturedOne.id, 'c-void-capture', { amount: 7, currency: 'EUR' });
+    await assert.rejects(client.void(capturedOne.id, 'c-void-2', { amount: 7, currency: 'EUR' }), (e: unknown) => e instanceof PaymentRejectedError && !e.retryable && e.details.providerCode === 'CHARGE_NOT_VOIDABLE');
+    await assert.rejects(client.void(randomUUID(), 'c-void-missing', { amount: 7, currency: 'EUR' }), (e: unknown) => e instanceof PaymentProviderOutcomeUnknownError && e.retryable);
     const nowhere = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await assert.rejects(nowhere.ledger(), PaymentProviderUnavailableError);
   });

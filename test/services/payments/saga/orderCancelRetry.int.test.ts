@@ -20,6 +20,7 @@ const decliningProvider: PaymentProviderClient = {
     throw new PaymentDeclinedError('The card ending 0002 was declined');
   },
   capture: () => Promise.reject(new Error('not called')),
+  void: () => Promise.reject(new Error('not called')),
   refund: () => Promise.reject(new Error('not called')),
   payout: () => Promise.reject(new Error('not called')),
 };

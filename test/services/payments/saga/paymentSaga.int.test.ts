@@ -90,6 +90,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
         charge: (request, key) => send('charge', (c) => c.charge(request, key)),
         capture: (chargeId, key, expected) => send('capture', (c) => c.capture(chargeId, key, expected)),
         refund: (request, key, expected) => send('refund', (c) => c.refund(request, key, expected)),
+        void: (chargeId, key, expected) => send('void', (c) => c.void(chargeId, key, expected)),
         payout: (request, key) => send('payout', (c) => c.payout(request, key)),
         ledger: (filter) => (ledgerAnswers-- <= 0 ? Promise.reject(new PaymentProviderUnavailableError('ledger down (test)')) : calling().ledger(filter)),
       },
@@ -208,12 +209,11 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     return resumed;
   };
 
-  /** The order's charge was authorized and refunded once by the `refund` step (after capturing it), and the order was not cancelled by payments (a rejected order needs no cancel). */
+  /** The order's authorization was voided once by the `refund` step (never captured, so nothing refunded), and the order was not cancelled by payments (a rejected order needs no cancel). */
   const assertRefundedOnce = async (order: { id: string; total: number }) => {
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'refund:capture'],
-      ['refund', order.total, 'refund'],
+      ['void', order.total, 'refund:void'],
     ]);
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
   };
@@ -410,7 +410,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([cancelled.subjects, cancelled.outcomes], [['OrderCancelled'], ['advanced']]);
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.state.outcome, done?.completed], ['completed', 'cancelled', ['order', 'charge', 'refund']]);
-    // The provider refunds only a captured charge: the refund step captures under its own key, then refunds it all.
+    // Only authorized, never captured: the refund step voids it under its own key (before: captured, then refunded).
     await assertRefundedOnce(order);
     assert.equal(await orderStatus(order.id), 'cancelled');
   });
@@ -426,8 +426,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.match(
       parked?.error ?? '',
       new RegExp(
-        `^refund of the rejected order: no answer says whether the refund of charge ${parked?.state.chargeId} \\(key ${order.id}:refund, .*\\) was made \\(PAYMENT_PROVIDER_UNAVAILABLE: .*\\); ` +
-          `the provider's ledger held no refund under key ${order.id}:refund \\(reference ${order.id}\\) when asked after it; .*a refund under it means the customer was refunded.*'brigade sagas resume ${order.id}' refunds`,
+        `^refund of the rejected order: no answer says whether the void of charge ${parked?.state.chargeId} \\(key ${order.id}:refund:void\\) was made \\(PAYMENT_PROVIDER_UNAVAILABLE: .*\\); ` +
+          `the provider's ledger held no void under key ${order.id}:refund:void \\(reference ${order.id}\\) when asked after it; .*a void under it means the authorization was released.*'brigade sagas resume ${order.id}' voids`,
       ),
     );
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'a rejected order needs no cancel');
@@ -439,16 +439,34 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await assertRefundedOnce(order);
   });
 
-  test("a refund that lands while every answer to it is lost: the ledger holds it under the step's key, so the saga completes refunded (before: parked as failed for good, the view refunding 0)", async () => {
+  test("a void that lands while every answer to it is lost: the ledger holds it under the step's key, so the saga completes voided (before: parked as failed for good)", async () => {
     const order = await place();
     await sync(order.id);
     await step(r.staff, order.id, 'reject', { reason: 'out of basil' });
-    await withLostAnswers(['refund'], () => sync(order.id));
+    await withLostAnswers(['void'], () => sync(order.id));
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.completed, done?.pending, done?.error], ['completed', ['order', 'charge', 'refund'], [], null]);
     await assertRefundedOnce(order);
-    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { refunded: number } };
-    assert.deepEqual([view.status, view.payment, view.amounts.refunded], ['completed', 'refunded', order.total]);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string; amounts: { captured: number; refunded: number } };
+    assert.deepEqual([view.status, view.payment, view.amounts.captured, view.amounts.refunded], ['completed', 'voided', 0, 0]);
+  });
+
+  test('a charge captured before the order ended (an operator captured it by hand, say) is refunded, not voided', async () => {
+    const order = await place();
+    await sync(order.id);
+    const chargeId = (await saga(order.id))?.state.chargeId as string;
+    await client.capture(chargeId, `${order.id}:by-hand`, { amount: order.total, currency: 'EUR' });
+    await step(r.staff, order.id, 'reject', { reason: 'out of basil' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
+    assert.deepEqual(await ledger(order.id), [
+      ['authorization', order.total, 'charge'],
+      ['capture', order.total, 'by-hand'],
+      ['refund', order.total, 'refund'],
+    ]);
+    const view = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { payment: string; amounts: { refunded: number } };
+    assert.deepEqual([view.payment, view.amounts.refunded], ['refunded', order.total]);
   });
 
   test("a capture and payouts that land while every answer to them is lost: each is found in the ledger under its key, and the delivered order completes paid out (before: parked at the capture)", async () => {
@@ -517,8 +535,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.match(done?.error ?? '', /did not accept within 600000 ms/);
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'charge:compensate:capture'],
-      ['refund', order.total, 'charge:compensate'],
+      ['void', order.total, 'charge:compensate:void'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
     assert.equal(cancels.filter((c) => c.orderId === order.id).length, 1);
@@ -625,7 +642,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     );
   });
 
-  test('an order rejected while its charge is parked: the reject is taken into the state; resumed, the charge authorizes and is refunded', async () => {
+  test('an order rejected while its charge is parked: the reject is taken into the state; resumed, the ledger holds nothing under the key, so nothing is charged and the saga completes (before: it authorized, captured and refunded)', async () => {
     const order = await placeParked();
     await step(r.staff, order.id, 'reject', { reason: 'closing early' });
     const rejected = await sync(order.id);
@@ -634,8 +651,38 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([noted?.status, noted?.pending, noted?.state.outcome], ['parked', ['charge'], 'rejected']);
     await resume(order.id);
     const done = await saga(order.id);
-    assert.deepEqual([done?.status, done?.completed], ['completed', ['order', 'charge', 'refund']]);
-    await assertRefundedOnce(order);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome, done?.state.chargeId], ['completed', ['order', 'charge'], 'rejected', null]);
+    assert.deepEqual(await ledger(order.id), [], 'no money moved');
+  });
+
+  test('an order cancelled while its charge is retrying on 503s (nothing charged): the charge is not sent again; the saga completes cancelled, no money moved (before: authorized, captured and refunded after the cancel)', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withFaults({ errorRate: 1 }, async () => {
+      await runner.runOnce();
+      await runner.runOnce();
+    });
+    const retrying = await saga(order.id);
+    assert.deepEqual([retrying?.status, retrying?.pending, retrying?.attempts], ['running', ['charge'], 2]);
+    await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome, done?.state.chargeId], ['completed', ['order', 'charge'], 'rejected', null]);
+    assert.deepEqual(await ledger(order.id), [], 'no money moved after the order ended');
+    const view = await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff });
+    assert.equal(view.json().payment, 'voided', view.body);
+  });
+
+  test('an order rejected while an earlier charge attempt authorized with its answer lost: the ledger shows it, and the saga undoes only that authorization', async () => {
+    const order = await place();
+    await placedUpToCharge(order.id);
+    await withLostAnswers(['charge'], () => runner.runOnce());
+    assert.deepEqual(await ledger(order.id), [['authorization', order.total, 'charge']]);
+    await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+    await sync(order.id);
+    const done = await saga(order.id);
+    assert.deepEqual([done?.status, done?.completed, done?.state.outcome], ['completed', ['order', 'charge', 'refund'], 'rejected']);
+    assert.equal((await ledger(order.id)).filter((e) => e[0] === 'authorization').length, 1, 'authorized once, never sent again');
   });
 
   test('the accept deadline passes while the charge is parked: it fires into the state; resumed, the charge authorizes, is refunded and the order cancelled', async () => {
@@ -651,8 +698,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     assert.deepEqual([done?.status, done?.state.outcome], ['compensated', 'expired']);
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
-      ['capture', order.total, 'charge:compensate:capture'],
-      ['refund', order.total, 'charge:compensate'],
+      ['void', order.total, 'charge:compensate:void'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
   });

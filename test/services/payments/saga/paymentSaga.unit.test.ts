@@ -334,24 +334,28 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
     return { act: () => (undo ? spec.compensate!(ctx) : spec.action(ctx)), retryable: (e: unknown) => spec.retryable?.(e) ?? (e as { retryable?: unknown }).retryable === true };
   };
   const lost = () => Promise.reject(new PaymentProviderTimeoutError(1500));
-  const captured = async () => ({ id: 'ch_1' }) as never;
+  /** The provider's answer to a void of a charge captured already: refunded instead. */
+  const notVoidable = () => Promise.reject(new PaymentRejectedError(422, 'CHARGE_NOT_VOIDABLE', 'Charge ch_1 is captured', 'captured'));
   const restaurant = `restaurant:${input.restaurantId}`;
 
   test('an entry under the step\'s key is the step done, with the entry\'s amount; one under another key is not', async () => {
     const key = (step: string) => `${input.orderId}:${step}`;
     const readBy: string[] = [];
-    const ledger = (entries: LedgerEntry[]): PaymentProviderClient['ledger'] => async (filter) => (readBy.push(String(filter?.reference)), entries);
+    const askedFor: string[] = [];
+    const ledger = (entries: LedgerEntry[]): PaymentProviderClient['ledger'] => async (filter) => (readBy.push(String(filter?.reference)), askedFor.push(`${String(filter?.movement)} ${String(filter?.idempotencyKey)}`), entries);
     assert.deepEqual(await run({ capture: lost, ledger: ledger([entry('capture', key('capture'), 2000)]) }, 'capture').act(), { id: 'ch_1', reference: input.orderId, amount: 2000, currency: 'EUR', status: 'captured', reconciled: true });
-    // The refund's own capture answered; the refund's answer lost; or the capture's answer lost after both landed earlier.
-    assert.deepEqual(await run({ capture: captured, refund: lost, ledger: ledger([entry('refund', key('refund'), 2000)]) }, 'refund').act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
-    assert.deepEqual(await run({ capture: lost, ledger: ledger([entry('capture', key('refund:capture'), 2000), entry('refund', key('refund'), 2000)]) }, 'refund').act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
+    // A captured charge (the void refused): the refund's answer lost. An authorized one: the void's answer lost.
+    assert.deepEqual(await run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('refund'), 2000)]) }, 'refund').act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
+    assert.deepEqual(await run({ void: lost, ledger: ledger([entry('void', key('refund:void'), 2000)]) }, 'refund').act(), { refunded: false, voided: true, voidId: 'void_1', amount: 2000, reconciled: true });
     // The compensation's refund, under its own key.
-    assert.deepEqual(await run({ capture: captured, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000)]) }, 'charge', true).act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
+    assert.deepEqual(await run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000)]) }, 'charge', true).act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
     // A payout is looked up by its destination; what moved is the entry's amount.
     assert.deepEqual(await run({ payout: lost, ledger: ledger([entry('payout', key('payoutRestaurant'), 1390, restaurant)]) }, 'payoutRestaurant').act(), { id: 'payout_1', destination: restaurant, amount: 1390, currency: 'EUR', reconciled: true });
     assert.deepEqual(readBy, [input.orderId, input.orderId, input.orderId, input.orderId, restaurant]);
+    // Each lookup asks for its key and movement (a provider that knows the filter answers those entries only: found by a review, a payout read its destination's whole history).
+    assert.deepEqual(askedFor, [`capture ${key('capture')}`, `refund ${key('refund')}`, `void ${key('refund:void')}`, `refund ${key('charge:compensate')}`, `payout ${key('payoutRestaurant')}`]);
     // Another key's refund (the compensation's), or another movement under the key, is not this step's.
-    await assert.rejects(run({ capture: captured, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000), entry('capture', key('refund'), 2000)]) }, 'refund').act(), { code: 'PAYMENT_OUTCOME_UNKNOWN' });
+    await assert.rejects(run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000), entry('capture', key('refund'), 2000)]) }, 'refund').act(), { code: 'PAYMENT_OUTCOME_UNKNOWN' });
   });
 
   test('nothing under the key, or no ledger: PAYMENT_OUTCOME_UNKNOWN saying which, with the key and the reference; retried, except after a key refused as changed', async () => {
@@ -369,20 +373,20 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
     assert.equal(failure?.code, 'PAYMENT_OUTCOME_UNKNOWN');
     assert.match(failure?.message ?? '', new RegExp(`^no answer says whether the capture of charge ch_1 \\(key ${input.orderId}:capture\\) was made \\(PAYMENT_PROVIDER_TIMEOUT: .*\\); the provider's ledger could not be read to tell \\(ledger down\\): look key ${input.orderId}:capture up under reference ${input.orderId}$`));
     // A key refused as changed: the same body would be refused again, so the step parks at once (still asking the ledger first).
-    const changed = run({ capture: captured, refund: () => Promise.reject(new PaymentRequestChangedError(`${input.orderId}:refund`, 'refused')), ledger: async () => [] }, 'refund');
+    const changed = run({ void: notVoidable, refund: () => Promise.reject(new PaymentRequestChangedError(`${input.orderId}:refund`, 'refused')), ledger: async () => [] }, 'refund');
     await assert.rejects(changed.act(), keep);
     assert.deepEqual([failure?.code, changed.retryable(failure)], ['PAYMENT_OUTCOME_UNKNOWN', false]);
-    const foundAnyway = run({ capture: captured, refund: () => Promise.reject(new PaymentRequestChangedError(`${input.orderId}:refund`, 'refused')), ledger: async () => [entry('refund', `${input.orderId}:refund`, 2000)] }, 'refund');
+    const foundAnyway = run({ void: notVoidable, refund: () => Promise.reject(new PaymentRequestChangedError(`${input.orderId}:refund`, 'refused')), ledger: async () => [entry('refund', `${input.orderId}:refund`, 2000)] }, 'refund');
     assert.deepEqual(await foundAnyway.act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
   });
 
   test('a refusal the provider keeps under the key is thrown as it is, without reading the ledger', async () => {
     const unread = () => Promise.reject(new Error('the ledger is not read for a refusal'));
-    await assert.rejects(run({ capture: captured, refund: () => Promise.reject(new PaymentRejectedError(422, 'REFUND_EXCEEDS_CHARGE', 'too much')), ledger: unread }, 'refund').act(), PaymentRejectedError);
+    await assert.rejects(run({ void: notVoidable, refund: () => Promise.reject(new PaymentRejectedError(422, 'REFUND_EXCEEDS_CHARGE', 'too much')), ledger: unread }, 'refund').act(), PaymentRejectedError);
   });
 
   test('parked on an unknown outcome, the reason says what is unknown and what to look up, not "failed for good"; a refusal still says failed for good', () => {
-    const message = `no answer says whether the refund of charge ch_1 (key ${input.orderId}:refund, after its capture under ${input.orderId}:refund:capture) was made (PAYMENT_PROVIDER_TIMEOUT: no answer); the provider's ledger held no refund under key ${input.orderId}:refund (reference ${input.orderId}) when asked after it`;
+    const message = `no answer says whether the refund of charge ch_1 (key ${input.orderId}:refund) was made (PAYMENT_PROVIDER_TIMEOUT: no answer); the provider's ledger held no refund under key ${input.orderId}:refund (reference ${input.orderId}) when asked after it`;
     const refunding: SagaInstance<PaymentSagaState> = { ...chargeInFlight(), state: { ...delivered, outcome: 'cancelled' }, pending: ['refund'], completed: ['order', 'charge'] };
     const t = applySagaEvent(saga, refunding, { kind: 'stepFailed', item: 'refund', error: { code: 'PAYMENT_OUTCOME_UNKNOWN', message }, retry: false });
     assert.deepEqual([t?.status, t?.pending], ['parked', ['refund']]);
@@ -390,7 +394,7 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
       t?.error,
       `refund of the cancelled order: ${message}; the order needs nothing more. ` +
         `Look that key up in the provider's ledger again (the request may have landed after the saga asked): a refund under it means the customer was refunded, and a resume finds it there and goes on; none means the money did not move. ` +
-        `Once the payment provider answers, 'brigade sagas resume ${input.orderId}' refunds charge ch_1 in full (key ${input.orderId}:refund, after capturing it under ${input.orderId}:refund:capture if it is only authorized); ` +
+        `Once the payment provider answers, 'brigade sagas resume ${input.orderId}' voids charge ch_1 if it is only authorized (key ${input.orderId}:refund:void), else refunds it in full (key ${input.orderId}:refund); ` +
         `each key moves the money once however often it is sent. Or do it by hand under those keys, then 'brigade sagas close ${input.orderId} --reason "what you did"'`,
     );
     const refused = applySagaEvent(saga, refunding, { kind: 'stepFailed', item: 'refund', error: { code: 'PAYMENT_REJECTED', message: 'charge ch_1 is declined' }, retry: false });

@@ -77,12 +77,12 @@ describe('the wired platform: compensations', () => {
     assert.equal((await command(w.t, r.staff, order.id, 'reject', order.version, { reason: 'out of dough' })).statusCode, 200);
     const refunded = await eventually('the refund', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'completed');
     const body = refunded.body as { payment: string; outcome: string; cardLast4: string; amounts: Record<string, number> };
-    assert.deepEqual([body.payment, body.outcome, body.cardLast4], ['refunded', 'rejected', '4242']);
-    assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [2850, 2850, 2850]);
+    // Authorized, never captured: voided (before: captured, then refunded, moving the money twice).
+    assert.deepEqual([body.payment, body.outcome, body.cardLast4], ['voided', 'rejected', '4242']);
+    assert.deepEqual([body.amounts.authorized, body.amounts.captured, body.amounts.refunded], [2850, 0, 0]);
     assert.deepEqual(await ledgerOf(w, order.id), [
       ['authorization', 2850, 'charge'],
-      ['capture', 2850, 'refund:capture'],
-      ['refund', 2850, 'refund'],
+      ['void', 2850, 'refund:void'],
     ]);
 
     // At-least-once delivery: the broker hands the same OrderRejected to the payments consumer again.
@@ -97,7 +97,7 @@ describe('the wired platform: compensations', () => {
       async () => (await w.admin.query(`select 1 from brigade_bus.deliveries where subscription = $1 and message_id = $2 union all select 1 from brigade_bus.dead_letters where message_id = $2`, [PAYMENT_ORDER_EVENTS_SUBSCRIPTION, rejected.id])).rowCount,
       (n) => n === 0,
     );
-    assert.equal((await ledgerOf(w, order.id)).filter(([movement]) => movement === 'refund').length, 1, 'refunded once');
+    assert.equal((await ledgerOf(w, order.id)).filter(([movement]) => movement === 'void').length, 1, 'voided once');
     assert.equal((await paymentOf(w, order.id, customer.token)).body.version, refunded.body.version, 'the saga did not change');
   });
 
@@ -117,14 +117,13 @@ describe('the wired platform: compensations', () => {
     const moved = await w.admin.query(`update payments.saga_deadlines set due_at = now() where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
     assert.equal(moved.rowCount, 1);
     const ended = await eventually('the compensation', () => paymentOf(w, order.id, customer.token), (p) => p.body.status === 'compensated');
-    assert.deepEqual([ended.body.payment, ended.body.outcome], ['refunded', 'expired']);
+    assert.deepEqual([ended.body.payment, ended.body.outcome], ['voided', 'expired']);
     const cancelled = await orderOf(order.id);
     assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.cancelReason], ['cancelled', 'system', 'payment: not accepted in time']);
     await assertCancelCausedByPlacement(order.id, traceparent);
     assert.deepEqual(await ledgerOf(w, order.id), [
       ['authorization', 2850, 'charge'],
-      ['capture', 2850, 'charge:compensate:capture'],
-      ['refund', 2850, 'charge:compensate'],
+      ['void', 2850, 'charge:compensate:void'],
     ]);
   });
 });
