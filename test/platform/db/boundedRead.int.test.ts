@@ -10,6 +10,9 @@ const database = useTestDatabase();
 test('a bounded read stuck behind a lock fails with the lock timeout before the caller gives up, and gives its connection back', async () => {
   await database.ready;
   const pool = database.pool(1);
+  // The pool's one connection opened first: the bound is the read's, and a connection opened under a
+  // loaded CI machine took most of it (the read then failed as "no answer within 1000 ms").
+  await pool.query('select 1');
   const locker = new pg.Client({ connectionString: database.db.url });
   await locker.connect();
   try {
@@ -38,6 +41,7 @@ test('a bounded read stuck behind a lock fails with the lock timeout before the 
 test('a bounded read is read-only, and one whose connection came free only after its time ran nothing', async () => {
   await database.ready;
   const pool = database.pool(1);
+  await pool.query('select 1');
   await assert.rejects(
     boundedRead(pool, 1000, (db) => db.query('create table public.bounded_read_probe (a int)')),
     (e: unknown) => (e as { code?: string }).code === '25006',
