@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { spawnCli } from '../support/cli.ts';
+import { brigadeWaitsOnLock, spawnCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { eventually, within } from '../support/eventually.ts';
 
@@ -24,12 +24,7 @@ test('Ctrl+C of brigade demo while its workers wait on a lock another session ho
     await locker.connect();
     await locker.query('begin');
     await locker.query('lock table ordering.outbox in access exclusive mode');
-    await eventually(
-      'a demo connection to wait for the lock',
-      async () => (await locker.query<{ n: number }>(`select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid) where not l.granted and a.application_name = 'brigade'`)).rows[0]?.n ?? 0,
-      (n) => n > 0,
-      30_000,
-    );
+    await brigadeWaitsOnLock(locker, 'a demo connection to wait for the lock');
     demo.child.kill('SIGINT');
     // A bound for the wait, not a measurement: before, the demo waited for the lock, which this test
     // holds until the demo has exited.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { spawnCli } from '../support/cli.ts';
+import { brigadeWaitsOnLock, spawnCli } from '../support/cli.ts';
 import { useTestDatabase } from '../support/db.ts';
 import { eventually, within } from '../support/eventually.ts';
 
@@ -43,12 +43,7 @@ test('SIGTERM to brigade serve while a request waits on a row lock another sessi
       (answer) => answer.status,
       () => 'cut' as const,
     );
-    await eventually(
-      'the password change to wait for the row lock',
-      async () => (await locker.query<{ n: number }>(`select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid) where not l.granted and a.application_name = 'brigade'`)).rows[0]?.n ?? 0,
-      (n) => n > 0,
-      30_000,
-    );
+    await brigadeWaitsOnLock(locker, 'the password change to wait for the row lock');
 
     serve.child.kill('SIGTERM');
     // A bound for the wait, not a measurement: before, serve waited for the lock, which this test holds

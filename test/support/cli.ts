@@ -1,6 +1,8 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
+import type pg from 'pg';
+import { eventually } from './eventually.ts';
 
 /** The root of the tree the tests run from: under `npm test`, the compiled mirror of the checkout (scripts/compileForTests.ts). */
 export const repoRoot = path.resolve(import.meta.dirname, '..', '..');
@@ -62,4 +64,18 @@ export async function runMain(args: readonly string[], env: Record<string, strin
   const err: string[] = [];
   const code = await main(args, { LOG_LEVEL: 'warn', ...env }, { out: (line) => out.push(line), err: (line) => err.push(line) });
   return { code, stdout: out.join('\n'), stderr: err.join('\n') };
+}
+
+/**
+ * Waits until a connection of a brigade process (`application_name` `brigade`) waits on a lock, as
+ * seen by `client` (a session of the same server): a test that holds a lock knows the process is stuck
+ * behind it.
+ */
+export async function brigadeWaitsOnLock(client: pg.Client, what: string): Promise<void> {
+  await eventually(
+    what,
+    async () => (await client.query<{ n: number }>(`select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid) where not l.granted and a.application_name = 'brigade'`)).rows[0]?.n ?? 0,
+    (n) => n > 0,
+    30_000,
+  );
 }
