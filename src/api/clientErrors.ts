@@ -31,7 +31,9 @@ export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJ
   const { status, code, detail } = describe(error);
   const requestId = randomUUID();
   // The headers every other answer carries (DEFAULT_RESPONSE_HEADERS), written by hand here.
-  this.log.debug({ err: error, requestId }, `client error: ${code}`);
+  // The parser's code and reason only: Node's error also carries `rawPacket`, the request's bytes
+  // (a bearer token, a card number, a password), which must never reach the log (decision 0052).
+  this.log.debug({ requestId, parserCode: error.code, reason: (error as { reason?: string }).reason ?? error.message }, `client error: ${code}`);
   if (socket.writable) {
     const body = JSON.stringify(problemAt('', requestId, status, code, detail));
     socket.write(

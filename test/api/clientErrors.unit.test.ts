@@ -66,3 +66,25 @@ test('an HTTP/1.1 request without Host gets a 400 MISSING_HOST problem document 
   const withHost = await exchange(port, 'GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
   assert.match(withHost, /^HTTP\/1\.1 200 OK\r\n/);
 });
+
+// Found by a review: at LOG_LEVEL=debug the refused request was logged with Node's error whole, whose
+// `rawPacket` holds the request's bytes: bearer tokens, card numbers and passwords in clear (decision 0052).
+test("a request the parser refuses is logged by its code and the parser's reason, never with the request's bytes", async (t) => {
+  const lines: string[] = [];
+  const app = await buildApp({ bodyLimit: 1024, logger: { level: 'debug', stream: { write: (line: string) => lines.push(line) } }, metrics: new client.Registry(), readiness: async () => ({ ok: true, checks: {} }) });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  t.after(() => app.close());
+  const { port } = app.server.address() as { port: number };
+  const body = '{"cardNumber":"4111111111111111","password":"hunter2hunter2"}';
+  const answer = await exchange(
+    port,
+    `PUT /v1/customers/me/payment-method HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer SECRETTOKEN123\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nContent-Length: 3\r\n\r\n${body}`,
+  );
+  assert.match(answer, /^HTTP\/1\.1 400 Bad Request\r\n/);
+  const logged = lines.join('');
+  assert.match(logged, /client error: MALFORMED_REQUEST/);
+  // The bytes went in as a Buffer's JSON (`"data":[80,85,84,…]`): read every such list as text too.
+  const buffers = [...logged.matchAll(/"data":\[([\d,]+)\]/g)].map((m) => Buffer.from((m[1] as string).split(',').map(Number)).toString('latin1'));
+  assert.doesNotMatch(logged, /rawPacket/);
+  for (const secret of ['SECRETTOKEN123', '4111111111111111', 'hunter2hunter2']) assert.doesNotMatch(logged + buffers.join(''), new RegExp(secret), `${secret} in the log`);
+});
