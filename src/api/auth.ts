@@ -4,6 +4,7 @@ import type { Actor, UnitOfWorkContext } from '../platform/db/index.ts';
 import { BrigadeError, ForbiddenError, NotFoundError, UnauthorizedError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
 import { problemDocument } from './problem.ts';
+import { headerLines } from './headerLines.ts';
 import { storableCopy } from './requestInput.ts';
 
 declare module 'fastify' {
@@ -49,6 +50,11 @@ export function registerAuthentication(app: FastifyInstance, tokens: TokenServic
   app.decorateRequest('principal', null);
   app.decorateRequest('refusedToken', null);
   app.addHook('onRequest', async (request) => {
+    // Node keeps the first of several Authorization lines and drops the rest: a proxy in front that reads
+    // another one would see another caller. Refused, whatever they hold.
+    if (Array.isArray(headerLines(request.raw.rawHeaders, 'authorization'))) {
+      throw new UnauthorizedError('The Authorization header was sent more than once; send one "Bearer <token>"', 'TOKEN_INVALID');
+    }
     const header = request.headers.authorization;
     if (header === undefined) {
       if (needsToken(request)) throw new UnauthorizedError();

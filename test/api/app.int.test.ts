@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import { before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Type } from 'typebox';
@@ -180,6 +181,31 @@ describe('HTTP shell', () => {
       const res = await platform.app.inject({ method: 'POST', url: '/v1/probe/ids', headers: { authorization }, payload: {} });
       assert.deepEqual([res.statusCode, res.json().code], [401, 'TOKEN_INVALID'], res.body);
     }
+  });
+
+  // Found by a review: Node keeps the first of two Authorization lines and drops the second, so the app
+  // and a gateway in front that reads the last one saw different callers.
+  test('two Authorization headers get 401 TOKEN_INVALID saying so, whichever of them is valid', async () => {
+    const token = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const id = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    const address = await platform.app.listen({ host: '127.0.0.1', port: 0 });
+    const send = (authorization: string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = httpRequest(`${address}/v1/probe/ids`, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (chunk: Buffer) => (text += chunk.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        });
+        req.setHeader('authorization', authorization);
+        req.on('error', reject);
+        req.end(JSON.stringify({ id, maybe: null, lines: [], label: 'x' }));
+      });
+    for (const pair of [[`Bearer ${token}`, 'Bearer garbage'], ['Bearer garbage', `Bearer ${token}`], [`Bearer ${token}`, `Bearer ${token}`]]) {
+      const res = await send(pair);
+      assert.deepEqual([res.status, JSON.parse(res.body).code], [401, 'TOKEN_INVALID'], res.body);
+      assert.match(JSON.parse(res.body).detail, /Authorization header was sent more than once/);
+    }
+    assert.equal((await send([`Bearer ${token}`])).status, 200);
   });
 
   test('400 names the field a body lacks or must not have, at any depth, and says what to do', async () => {
