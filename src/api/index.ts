@@ -14,6 +14,6 @@ export { NoFields, absentBodyIsEmpty, registerRequestInput } from './requestInpu
 export { jsonBodyParser } from './jsonBodyParser.ts';
 export { headerLines } from './headerLines.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
-export { DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';
+export { CONTROL_OR_BIDI, DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

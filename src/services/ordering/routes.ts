@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { authorize, callerOf } from '../../api/index.ts';
+import { authorize, callerOf, NameText } from '../../api/index.ts';
 import type { Principal, Role } from '../../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { EventStore } from '../../platform/events/index.ts';
@@ -37,7 +37,8 @@ const READ_ERRORS = { 403: NOT_A_PERSON, 404: ORDER_HIDDEN };
 const PlaceBody = Type.Object(
   {
     restaurantId: Uuid,
-    deliveryAddress: Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'where to deliver; not blank' }),
+    // One line under the name rule (decision 0083): the courier's page and the board show it as they show names.
+    deliveryAddress: { ...NameText(500), description: 'where to deliver: one line, no space at either end, no control or bidi-override character' },
     lines: Type.Array(
       Type.Object(
         {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { absentBodyIsEmpty, actorContext, authorize, callerOf, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, actorContext, authorize, callerOf, CONTROL_OR_BIDI, NameText, NoFields } from '../../api/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
@@ -38,7 +38,10 @@ import { isUuid } from '../../platform/ids/index.ts';
 const Uuid = Type.String({ format: 'uuid' });
 const Name = NameText(200);
 const City = NameText(100);
-const Email = Type.String({ minLength: 3, maxLength: 320, pattern: '^[^@\\s]+@[^@\\s]+$' });
+/** An e-mail address: one `@`, no white space, and (as a name, decision 0083) no control or bidi-override character. */
+const Email = Type.String({ minLength: 3, maxLength: 320, pattern: `^[^@\\s${CONTROL_OR_BIDI}]+@[^@\\s${CONTROL_OR_BIDI}]+$` });
+/** A postal address: one line under the name rule (decision 0083), shown to couriers and staff as names are. */
+const Address = NameText(500);
 const RestaurantSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, currency: Type.String(), createdAt: Type.String() });
 const StaffSchema = Type.Object({
   id: Uuid,
@@ -159,7 +162,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Sign up as a customer (public); returns a customer token',
         body: Type.Object(
-          { name: Name, email: Email, address: Type.String({ minLength: 1, maxLength: 500 }), password: Type.Optional(Password({ description: 'to sign in with later (POST /v1/customers/sign-in); without one, set it with PUT /v1/customers/me/password' })) },
+          { name: Name, email: Email, address: Address, password: Type.Optional(Password({ description: 'to sign in with later (POST /v1/customers/sign-in); without one, set it with PUT /v1/customers/me/password' })) },
           { additionalProperties: false },
         ),
         response: { 201: Type.Object({ ...CustomerSchema.properties, token: Type.String() }) },

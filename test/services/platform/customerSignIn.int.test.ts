@@ -78,6 +78,17 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     await signUp({ password: 'y'.repeat(200) });
   });
 
+  // Found by a review: the address and the e-mail took what the name refuses (decision 0083): an ESC
+  // sequence colours a terminal that prints it, U+202E reverses the text shown.
+  test('sign-up refuses an address or an e-mail holding a control or bidi-override character (400 naming it), as a name', async () => {
+    for (const [field, value] of [['address', 'Street 1\u001b[31mRED'], ['address', 'Rua 2\u202e'], ['address', ' Rua 2'], ['email', `ana\u202e-${randomUUID()}@example.com`], ['email', `ana\u0007-${randomUUID()}@example.com`]] as const) {
+      const res = await request({ method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email: newEmail(), address: 'Rua 2', [field]: value } });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', `body.${field}`], `${JSON.stringify(value)}: ${res.body}`);
+    }
+    const placedWith = await request({ method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email: newEmail(), address: 'Rua 2, 4000-123 Porto' } });
+    assert.equal(placedWith.statusCode, 201, placedWith.body);
+  });
+
   test('a wrong password, an unknown e-mail and a customer without a password all get the same 401 INVALID_CREDENTIALS', async () => {
     const withPassword = await signUp({ password: PASSWORD });
     const without = await signUp();
