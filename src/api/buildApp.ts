@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify';
 import type client from 'prom-client';
@@ -9,7 +10,7 @@ import { collectOperations, registerApiIndex, type IndexedOperation } from './ap
 import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from './auth.ts';
 import { answerClientError } from './clientErrors.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
-import { registerHttpMetrics, type CountUnrouted } from './httpMetrics.ts';
+import { registerHttpMetrics, type CountUnparsed, type CountUnrouted } from './httpMetrics.ts';
 import { pagesPlugin, type PagesOptions } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { collectRouteMethods } from './methodNotAllowed.ts';
@@ -84,6 +85,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   const requestTimeout = deps.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   // Requests Fastify answers before routing run no hook; /metrics counts them through this.
   let countUnrouted: CountUnrouted = () => undefined;
+  let countUnparsed: CountUnparsed = () => undefined;
   const app = Fastify({
     bodyLimit: deps.bodyLimit,
     // Node checks for requests past their timeout every connectionsCheckingInterval (30 s by default,
@@ -107,7 +109,9 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
       return errorHandler(error, request, reply);
     },
     // And requests Node's parser refuses before Fastify sees them (headers too large, say).
-    clientErrorHandler: answerClientError,
+    clientErrorHandler(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket) {
+      answerClientError.call(this, error, socket, (status) => countUnparsed(status));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -149,7 +153,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
     }
     return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`);
   });
-  countUnrouted = registerHttpMetrics(app, deps.metrics);
+  ({ countUnrouted, countUnparsed } = registerHttpMetrics(app, deps.metrics));
   if (deps.tokens !== undefined) registerAuthentication(app, deps.tokens, deps.checkPrincipal);
   registerAdminAudit(app, deps.audit);
 

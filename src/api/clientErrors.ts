@@ -8,7 +8,7 @@ import { problemAt } from './problem.ts';
 function describe(error: NodeJS.ErrnoException): { status: number; code: string; detail: string } {
   switch (error.code) {
     case 'HPE_HEADER_OVERFLOW':
-      return { status: 431, code: 'HEADERS_TOO_LARGE', detail: "The request's headers are larger than this server accepts (16 KiB in all); send fewer or shorter headers (a smaller cookie or token)." };
+      return { status: 431, code: 'HEADERS_TOO_LARGE', detail: "The request's URL and headers are larger than this server accepts (16 KiB in all); shorten the URL (fewer or shorter query parameters), or send fewer or shorter headers (a smaller cookie or token)." };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
       return { status: 408, code: 'REQUEST_TIMEOUT', detail: 'The request did not arrive in full in time; send it again.' };
     default:
@@ -23,12 +23,15 @@ function describe(error: NodeJS.ErrnoException): { status: number; code: string;
  * error (Fastify's default answers plain JSON without a `code`). A connection the client already
  * reset gets nothing.
  *
+ * `counted` is told the status answered (the metrics' `unparsed` route).
+ *
  * @example
  * Fastify({ clientErrorHandler: answerClientError });
  */
-export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket): void {
+export function answerClientError(this: { log: FastifyBaseLogger }, error: NodeJS.ErrnoException, socket: Socket, counted: (status: number) => void = () => undefined): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
   const { status, code, detail } = describe(error);
+  counted(status);
   const requestId = randomUUID();
   // The headers every other answer carries (DEFAULT_RESPONSE_HEADERS), written by hand here.
   // The parser's code and reason only: Node's error also carries `rawPacket`, the request's bytes

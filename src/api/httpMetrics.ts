@@ -4,13 +4,18 @@ import client from 'prom-client';
 /** Counts one answered request that no hook saw, under the route `unmatched`. */
 export type CountUnrouted = (request: FastifyRequest, reply: FastifyReply) => void;
 
+/** Counts one request Node's HTTP parser refused (no method or route known), by the status it was answered with. */
+export type CountUnparsed = (status: number) => void;
+
 /**
  * Per-route request counts (by status), 5xx errors and latency histograms, labelled with the route
  * pattern (`/v1/orders/:id`), never the raw URL, so the label set stays bounded. A request no route
  * took is `unmatched`. Returns what counts, in the same series, the requests Fastify answers before
- * routing without running hooks (its `frameworkErrors`: a URL with a broken %-escape, say).
+ * routing without running hooks (its `frameworkErrors`: a URL with a broken %-escape, say), and those
+ * Node's parser refused before Fastify saw them (method `unknown`, route `unparsed`: headers too large,
+ * a request that timed out, bytes that are not HTTP).
  */
-export function registerHttpMetrics(app: FastifyInstance, registry: client.Registry): CountUnrouted {
+export function registerHttpMetrics(app: FastifyInstance, registry: client.Registry): { readonly countUnrouted: CountUnrouted; readonly countUnparsed: CountUnparsed } {
   const requests = new client.Counter({
     name: 'brigade_http_requests_total',
     help: 'HTTP requests by method, route and status',
@@ -37,8 +42,11 @@ export function registerHttpMetrics(app: FastifyInstance, registry: client.Regis
     duration.observe(labels, reply.elapsedTime / 1000);
   };
   app.addHook('onResponse', async (request, reply) => count(request, reply, request.routeOptions.url ?? 'unmatched'));
-  return (request, reply) => {
-    if (reply.raw.writableFinished) count(request, reply, 'unmatched');
-    else reply.raw.once('finish', () => count(request, reply, 'unmatched'));
+  return {
+    countUnrouted: (request, reply) => {
+      if (reply.raw.writableFinished) count(request, reply, 'unmatched');
+      else reply.raw.once('finish', () => count(request, reply, 'unmatched'));
+    },
+    countUnparsed: (status) => requests.inc({ method: 'unknown', route: 'unparsed', status: String(status) }),
   };
 }
