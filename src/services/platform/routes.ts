@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import { absentBodyIsEmpty, actorContext, authorize, callerOf, CONTROL_OR_BIDI, NameText, NoFields } from '../../api/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
-import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import { MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
 import { restaurantDirectory } from './directory.ts';
 import { createCourier } from './operations/createCourier.ts';
@@ -13,6 +13,7 @@ import { mintToken } from './operations/mintToken.ts';
 import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
+import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
 import { NewRestaurant } from './newRestaurant.ts';
 import { eraseCustomer } from './operations/eraseCustomer.ts';
 import { CustomerHasOpenOrdersError } from './operations/errors.ts';
@@ -42,6 +43,8 @@ const City = NameText(100);
 const Email = Type.String({ minLength: 3, maxLength: 320, pattern: `^[^@\\s${CONTROL_OR_BIDI}]+@[^@\\s${CONTROL_OR_BIDI}]+$` });
 /** A postal address: one line under the name rule (decision 0083), shown to couriers and staff as names are. */
 const Address = NameText(500);
+/** Restaurants a page of `GET /v1/restaurants` holds at most (and by default). */
+const RESTAURANTS_PAGE = 500;
 const RestaurantSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, currency: Type.String(), createdAt: Type.String() });
 const StaffSchema = Type.Object({
   id: Uuid,
@@ -118,12 +121,32 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     {
       schema: {
         tags: ['platform'],
-        summary: 'List restaurants, optionally of one city (public)',
-        querystring: Type.Object({ city: Type.Optional(City) }, { additionalProperties: false }),
-        response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema) }) },
+        summary: 'List restaurants, optionally of one city (public), by city and name, a page at a time: `next` (null on the last page) is the `after` of the next page',
+        querystring: Type.Object(
+          {
+            city: Type.Optional(City),
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: RESTAURANTS_PAGE, description: `restaurants per page (default ${RESTAURANTS_PAGE})` })),
+            after: Type.Optional(Type.String({ minLength: 1, maxLength: 2048, description: 'the `next` of the page before, for the same city' })),
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema), next: Type.Union([Type.String(), Type.Null()]) }) },
       },
     },
-    async (request) => ({ restaurants: await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => listRestaurants(tx, request.query)) }),
+    async (request) => {
+      const { city, after } = request.query;
+      const limit = request.query.limit ?? RESTAURANTS_PAGE;
+      const scope = city?.toLowerCase() ?? '';
+      const position = after === undefined ? undefined : decodeRestaurantCursor(after, scope);
+      if (position === null) throw new ValidationError('after is not the `next` of a page of this list (of the same city): start again without it', { field: 'querystring.after' });
+      // One more than the page: whether there is a next one.
+      const rows = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) =>
+        listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: limit + 1, ...(position === undefined ? {} : { after: position }) }),
+      );
+      const restaurants = rows.slice(0, limit);
+      const last = restaurants.at(-1);
+      return { restaurants, next: rows.length > limit && last !== undefined ? encodeRestaurantCursor({ city: last.city, name: last.name, id: last.id }, scope) : null };
+    },
   );
 
   app.post(

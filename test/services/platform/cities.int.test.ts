@@ -36,6 +36,26 @@ describe('cities: one city whatever the case of its name', () => {
     assert.deepEqual(names.map((r) => r.name).sort(), ['Adega', 'Tasca']);
   });
 
+  // Found by a review: the list stopped at 500 rows without a word (no paging; ?limit= and ?after= were refused).
+  test('GET /v1/restaurants is read a page at a time: ?limit= and the `next` cursor, null on the last page; a cursor of another city or none is a 400', async () => {
+    const city = `Braga-${randomUUID().slice(0, 8)}`;
+    for (const name of ['Cc', 'Aa', 'Bb']) assert.equal((await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city } })).statusCode, 201);
+    const page = async (query: string) => t.request({ url: `/v1/restaurants?city=${encodeURIComponent(city)}&${query}` });
+    const first = await page('limit=2');
+    assert.equal(first.statusCode, 200, first.body);
+    assert.deepEqual(first.json().restaurants.map((r: { name: string }) => r.name), ['Aa', 'Bb']);
+    assert.equal(typeof first.json().next, 'string');
+    const second = await page(`limit=2&after=${encodeURIComponent(first.json().next)}`);
+    assert.deepEqual([second.json().restaurants.map((r: { name: string }) => r.name), second.json().next], [['Cc'], null]);
+    assert.equal((await page('')).json().next, null, 'all of them on one page: no next');
+    for (const query of ['after=nonsense', `after=${encodeURIComponent(first.json().next)}&x=1`, 'limit=0', 'limit=501']) {
+      const bad = await page(query);
+      assert.equal(bad.statusCode, 400, `${query}: ${bad.body}`);
+    }
+    const elsewhere = await t.request({ url: `/v1/restaurants?city=Elsewhere&after=${encodeURIComponent(first.json().next)}` });
+    assert.deepEqual([elsewhere.statusCode, elsewhere.json().field], [400, 'querystring.after'], elsewhere.body);
+  });
+
   test('first uses of one new city in two cases at once make one city', async () => {
     const city = `Porto-${randomUUID().slice(0, 8)}`;
     const made = await Promise.all(
