@@ -39,7 +39,7 @@ test('Ctrl+C in the terminal (SIGINT to the whole process group) reaches brigade
       const answer = await request;
       const body = await answer.text();
       assert.equal(answer.status, 200, body);
-      assert.deepEqual(JSON.parse(body), { restaurants: [] });
+      assert.deepEqual(JSON.parse(body), { restaurants: [], next: null });
       await session.end();
       assert.equal(await brigade.exited, 0, brigade.output());
       assert.match(brigade.output(), /Shutting down \(SIGINT\)[\s\S]*Stopped cleanly/);
