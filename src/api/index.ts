@@ -13,6 +13,7 @@ export { DEFAULT_RESPONSE_HEADERS, hijackedHeaders } from './responseHeaders.ts'
 export { NoFields, absentBodyIsEmpty, registerRequestInput } from './requestInput.ts';
 export { jsonBodyParser } from './jsonBodyParser.ts';
 export { headerLines } from './headerLines.ts';
+export { encodePageCursor, isCursorName, pageCursorParts } from './pageCursor.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
 export { CONTROL_OR_BIDI, DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, NameText } from './displayName.ts';
 export { pagesPlugin, servedPages } from './pages.ts';

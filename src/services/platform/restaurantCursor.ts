@@ -1,15 +1,16 @@
+import { encodePageCursor, isCursorName, pageCursorParts } from '../../api/index.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import type { RestaurantPosition } from './operations/listRestaurants.ts';
 
-/** A text the directory could hold: a city's or restaurant's name (at most 200 code points, no U+0000). */
-const isName = (value: unknown): value is string => typeof value === 'string' && value.length > 0 && [...value].length <= 200 && !value.includes('\u0000');
+/** What the directory holds of a city's or a restaurant's name, in code points (`NameText(200)`). */
+const NAME_MAX = 200;
 
 /**
  * The `next` of a page of `GET /v1/restaurants`: its last restaurant's position, for the list of
- * `scope` (the city asked for, lower-cased, or `''` for every city), as base64url JSON.
+ * `scope` (the city asked for, lower-cased, or `''` for every city).
  */
 export function encodeRestaurantCursor(position: RestaurantPosition, scope: string): string {
-  return Buffer.from(JSON.stringify(['restaurants', scope, position.city, position.name, position.id])).toString('base64url');
+  return encodePageCursor(['restaurants', scope, position.city, position.name, position.id]);
 }
 
 /**
@@ -18,13 +19,9 @@ export function encodeRestaurantCursor(position: RestaurantPosition, scope: stri
  * cursor of another city's list).
  */
 export function decodeRestaurantCursor(text: string, scope: string): RestaurantPosition | null {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value.length !== 5) return null;
-    const [kind, cursorScope, city, name, id] = value as unknown[];
-    if (kind !== 'restaurants' || cursorScope !== scope || !isName(city) || !isName(name) || typeof id !== 'string' || !isUuid(id)) return null;
-    return { city, name, id: id.toLowerCase() };
-  } catch {
-    return null;
-  }
+  const parts = pageCursorParts(text, 5);
+  if (parts === null) return null;
+  const [kind, cursorScope, city, name, id] = parts;
+  if (kind !== 'restaurants' || cursorScope !== scope || !isCursorName(city, NAME_MAX) || !isCursorName(name, NAME_MAX) || typeof id !== 'string' || !isUuid(id)) return null;
+  return { city, name, id: id.toLowerCase() };
 }

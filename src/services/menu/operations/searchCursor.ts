@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { encodePageCursor, isCursorName, pageCursorParts } from '../../../api/index.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 import type { SearchPosition } from './searchMenu.ts';
 
@@ -18,7 +19,7 @@ export function searchScope(query: string, city: string): string {
  * const next = encodeSearchCursor(page.at(-1)!.position, searchScope(q, city));
  */
 export function encodeSearchCursor(position: SearchPosition, scope: string): string {
-  return Buffer.from(JSON.stringify(['search', scope, position.rank, position.name, position.itemId])).toString('base64url');
+  return encodePageCursor(['search', scope, position.rank, position.name, position.itemId]);
 }
 
 /** A rank as PostgreSQL writes a float4 (`0.06079271`, `1e-05`): digits only, no NaN or Infinity. */
@@ -28,8 +29,6 @@ const REAL_MIN = 1.2e-38;
 const REAL_MAX = 3.4e38;
 /** What the items table holds (`check (length(name) between 1 and 200)`, counted in code points). */
 const NAME_MAX = 200;
-/** Half a surrogate pair (in `u` mode a whole pair is one code point, not `Cs`). */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * The position {@link encodeSearchCursor} wrote for the search `scope`, or null when `text` is not
@@ -38,18 +37,14 @@ const LONE_SURROGATE = /\p{Cs}/u;
  * is no uuid, or another search's cursor (another `q` or `city`, or another list's cursor).
  */
 export function decodeSearchCursor(text: string, scope: string): SearchPosition | null {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value.length !== 5) return null;
-    const [kind, cursorScope, rank, name, itemId] = value as unknown[];
-    if (kind !== 'search' || cursorScope !== scope) return null;
-    if (typeof rank !== 'string' || !RANK.test(rank)) return null;
-    const magnitude = Number(rank);
-    if (!(magnitude === 0 || (magnitude >= REAL_MIN && magnitude <= REAL_MAX))) return null;
-    if (typeof name !== 'string' || name.length === 0 || [...name].length > NAME_MAX || name.includes('\u0000') || LONE_SURROGATE.test(name)) return null;
-    if (typeof itemId !== 'string' || !isUuid(itemId)) return null;
-    return { rank, name, itemId: itemId.toLowerCase() };
-  } catch {
-    return null;
-  }
+  const parts = pageCursorParts(text, 5);
+  if (parts === null) return null;
+  const [kind, cursorScope, rank, name, itemId] = parts;
+  if (kind !== 'search' || cursorScope !== scope) return null;
+  if (typeof rank !== 'string' || !RANK.test(rank)) return null;
+  const magnitude = Number(rank);
+  if (!(magnitude === 0 || (magnitude >= REAL_MIN && magnitude <= REAL_MAX))) return null;
+  if (!isCursorName(name, NAME_MAX)) return null;
+  if (typeof itemId !== 'string' || !isUuid(itemId)) return null;
+  return { rank, name, itemId: itemId.toLowerCase() };
 }

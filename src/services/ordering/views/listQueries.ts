@@ -1,3 +1,4 @@
+import { encodePageCursor, pageCursorParts } from '../../../api/index.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
 import { OPEN_ORDER_SQL, uuidOrNull } from './orderEventsOf.ts';
 import type { ViewQuery } from './readView.ts';
@@ -68,23 +69,19 @@ export interface PageCursor {
 /** The cursor a client sends back as `before` to read the rows after `row` (opaque: base64url JSON). */
 export function encodeCursor(row: RawViewRow, sortKey: string): string {
   const at = row[sortKey];
-  return Buffer.from(JSON.stringify([at === null || at === undefined ? null : String(at), String(row.order_id)])).toString('base64url');
+  return encodePageCursor([at === null || at === undefined ? null : String(at), String(row.order_id)]);
 }
 
 const CURSOR_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)$/;
 
 /** The cursor {@link encodeCursor} wrote, or null when `text` is not one. */
 export function decodeCursor(text: string): PageCursor | null {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (!Array.isArray(value) || value.length !== 2) return null;
-    const [at, orderId] = value as unknown[];
-    if (typeof orderId !== 'string' || !isUuid(orderId)) return null;
-    if (at !== null && (typeof at !== 'string' || !CURSOR_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) return null;
-    return { at, orderId };
-  } catch {
-    return null;
-  }
+  const parts = pageCursorParts(text, 2);
+  if (parts === null) return null;
+  const [at, orderId] = parts;
+  if (typeof orderId !== 'string' || !isUuid(orderId)) return null;
+  if (at !== null && (typeof at !== 'string' || !CURSOR_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) return null;
+  return { at, orderId };
 }
 
 /**
