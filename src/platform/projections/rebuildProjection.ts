@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { NO_FLUSH_WAIT, nextTransactionId, probePeer, stopProbingPeer, unitOfWork, type Tx } from '../db/index.ts';
+import { isLockNotAvailable, NO_FLUSH_WAIT, nextTransactionId, probePeer, stopProbingPeer, unitOfWork, type Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
@@ -70,8 +70,6 @@ export const SWAP_IDLE_TIMEOUT_MS = 5000;
 const TRY_REBUILD_LOCK = `select pg_try_advisory_lock(hashtext('brigade.projection-rebuild'), hashtext($1)) as ok`;
 /** Releases the lock {@link TRY_REBUILD_LOCK} took. */
 const REBUILD_UNLOCK = `select pg_advisory_unlock(hashtext('brigade.projection-rebuild'), hashtext($1))`;
-/** SQLSTATE of a lock that `lock_timeout` gave up on. */
-const LOCK_NOT_AVAILABLE = '55P03';
 
 /** The sessions that hold a lock on `table` (for {@link RebuildSwapBlockedError}): read on a connection of their own, since the swap's transaction is aborted. */
 async function holdersOf(pool: pg.Pool, table: string) {
@@ -395,7 +393,7 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           try {
             await swapTables(owner, projection, live, shadowName, `${projection.table}_old`);
           } catch (error) {
-            if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+            if (!isLockNotAvailable(error)) throw error;
             throw new RebuildSwapBlockedError(projection.name, live, await holdersOf(pool, live), lockTimeoutMs);
           }
         });

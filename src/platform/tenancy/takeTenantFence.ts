@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { BrigadeError } from '../errors/index.ts';
+import { isLockNotAvailable } from '../db/index.ts';
 import { moveClient } from './moveClient.ts';
 import { releaseTenantFence } from './releaseTenantFence.ts';
 import { moveFenceKeys, tenantFenceKey, tenantFenceKeyBefore0032 } from './tenantFence.ts';
@@ -98,7 +99,7 @@ export async function takeTenantFence(options: TakeTenantFenceOptions): Promise<
     }
   } catch (error) {
     await releaseTenantFence(session, tenantId, held).catch(() => undefined);
-    if ((error as { code?: string }).code !== '55P03') throw error;
+    if (!isLockNotAvailable(error)) throw error;
     const holders = await readHolders(session, tenantId, pid).catch(() => watching.last());
     const named = holders.length === 0 ? 'they have ended since' : describeHolders(holders);
     throw new BrigadeError(

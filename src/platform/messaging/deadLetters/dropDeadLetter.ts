@@ -1,10 +1,8 @@
 import type pg from 'pg';
 import { poolTransaction } from '../../db/index.ts';
-import { DeadLetterBusyError, DeadLetterNotFoundError } from '../errors.ts';
+import { DeadLetterNotFoundError } from '../errors.ts';
 import { deadLetterId } from './deadLetterId.ts';
-
-/** SQLSTATE `lock_not_available`: what a `for update nowait` of a row another transaction holds fails with. */
-const LOCK_NOT_AVAILABLE = '55P03';
+import { heldAsBusy } from './heldAsBusy.ts';
 
 /**
  * Deletes a dead letter for good (`brigade dlq drop ID`), and releases its claim-check reference, so a
@@ -12,7 +10,7 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * subscription is still parked, which still needs the payload to go back. (Since platform migration
  * 0030 a subscription holds at most one letter of a message, so there is none; the check stays, as
  * cheap as it is.) Throws `NotFoundError` (404) for an unknown or malformed id, and
- * {@link DeadLetterBusyError} (409 `DEAD_LETTER_BUSY`: retry) for a letter a redrive or another drop
+ * `DeadLetterBusyError` (`heldAsBusy`) (409 `DEAD_LETTER_BUSY`: retry) for a letter a redrive or another drop
  * holds right now.
  *
  * One transaction: the reference is locked before the letter goes, so that two drops of the two
@@ -34,9 +32,7 @@ export async function dropDeadLetter(pool: pg.Pool, id: string): Promise<void> {
   await poolTransaction(pool, async (client) => {
     const { rows } = await client
       .query<{ subscription: string; message_id: string }>('select subscription, message_id::text as message_id from brigade_bus.dead_letters where id = $1::uuid for update nowait', [letterId])
-      .catch((error: unknown) => {
-        throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(letterId, { cause: error }) : error;
-      });
+      .catch(heldAsBusy(letterId));
     const letter = rows[0];
     if (letter === undefined) throw new DeadLetterNotFoundError(id);
     await client.query('select from brigade_bus.claim_check_refs where message_id = $1 and subscription = $2 for update', [letter.message_id, letter.subscription]);

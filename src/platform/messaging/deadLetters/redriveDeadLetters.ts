@@ -1,7 +1,6 @@
 import type pg from 'pg';
 import {
   ClaimCheckMissingError,
-  DeadLetterBusyError,
   DeadLetterNotFoundError,
   DeadLetterTransportMismatchError,
   DeadLetterUndecodableError,
@@ -15,6 +14,7 @@ import { isUuid } from '../../ids/index.ts';
 import type { Transport } from '../types.ts';
 import { checkSubscriptionNamed } from './checkSubscriptionNamed.ts';
 import { deadLetterId } from './deadLetterId.ts';
+import { heldAsBusy } from './heldAsBusy.ts';
 import { DEAD_LETTER_COLUMNS, STREAM_SEQUENCE_HEADER, toDeadLetter, UNDECODABLE_HEADER, type DeadLetter } from './types.ts';
 
 /** Which dead letters {@link redriveDeadLetters} sends back. */
@@ -100,9 +100,6 @@ export function redriveSelectSql(byId: boolean): string {
        order by d.id limit 1 for update ${byId ? 'nowait' : 'skip locked'}`;
 }
 
-/** SQLSTATE `lock_not_available`: what a `for update nowait` of a row another transaction holds fails with. */
-const LOCK_NOT_AVAILABLE = '55P03';
-
 /**
  * Sends dead letters back to their subscription (`brigade dlq redrive ID|--all`): each is redelivered
  * through the transport to that one subscription, with its original message id (so the inbox still
@@ -127,7 +124,7 @@ const LOCK_NOT_AVAILABLE = '55P03';
  * subscription gone: {@link UnknownSubscriptionError}, 409; its subscription no longer taking its
  * subject: {@link SubscriptionSubjectMismatchError}, 409, which was a 400 `MESSAGE_INVALID` naming a
  * `subject` field no request has; each naming the letter and what to do), one that
- * another redrive or drop holds right now throws {@link DeadLetterBusyError} (409: retry; it may yet
+ * another redrive or drop holds right now throws `DeadLetterBusyError` (`heldAsBusy`) (409: retry; it may yet
  * stay), and an unknown or malformed id throws `NotFoundError` (404). An `all` redrive of a subscription that names none
  * (neither the registry's nor a letter's: a typo) throws `NoSuchSubscriptionError` (400) before it
  * starts; it used to send 0 and report success.
@@ -152,9 +149,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   if ('id' in selection) {
     // Checked before a connection is taken: a malformed id is NOT_FOUND, as an unknown one.
     const id = deadLetterId(selection.id);
-    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [id]).catch((error: unknown) => {
-      throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new DeadLetterBusyError(id, { cause: error }) : error;
-    });
+    const sent = await redriveNext(pool, transport, redriveSelectSql(true), [id]).catch(heldAsBusy(id));
     if (sent === null) throw new DeadLetterNotFoundError(selection.id);
     if (sent.error !== undefined) throw ofTheLetter(sent.letter, sent.error);
     return { redriven: 1, failed: [] };
