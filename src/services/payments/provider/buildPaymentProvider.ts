@@ -12,6 +12,7 @@ import { readLedger } from './readLedger.ts';
 import { refundCharge } from './refundCharge.ts';
 import { requestHash, runIdempotent, type IdempotentOutcome } from './runIdempotent.ts';
 import { voidCharge } from './voidCharge.ts';
+import { LEDGER_MOVEMENTS } from './resources.ts';
 import { sleep } from '../../../platform/runtime/index.ts';
 
 /** What {@link buildPaymentProvider} needs. */
@@ -143,7 +144,7 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
             reference: Type.Optional(Type.String({ maxLength: 200 })),
             chargeId: Type.Optional(Type.String({ format: 'uuid' })),
             idempotencyKey: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
-            movement: Type.Optional(Type.Union(['authorization', 'capture', 'void', 'refund', 'payout'].map((m) => Type.Literal(m)))),
+            movement: Type.Optional(Type.Union(LEDGER_MOVEMENTS.map((m) => Type.Literal(m)))),
           },
           { additionalProperties: false },
         ),

@@ -25,10 +25,13 @@ export interface Payout {
   readonly currency: string;
 }
 
+/** The kinds of movement the ledger holds (its `movement` check says the same in SQL: `ensureProviderSchema`). */
+export const LEDGER_MOVEMENTS = ['authorization', 'capture', 'void', 'refund', 'payout'] as const;
+
 /** One movement of money in the provider's ledger. */
 export interface LedgerEntry {
   readonly id: number;
-  readonly movement: 'authorization' | 'capture' | 'void' | 'refund' | 'payout';
+  readonly movement: (typeof LEDGER_MOVEMENTS)[number];
   readonly objectId: string;
   readonly chargeId: string | null;
   readonly reference: string | null;
