@@ -13,10 +13,8 @@ import { setMaxListeners } from 'node:events';
 import { processLog, type Io } from './io.ts';
 import { listenHttpApi } from './portInUse.ts';
 import { missingTableOrSchema, notMigratedAdvice } from './notMigrated.ts';
-import { cutPoolAdvice } from './cutPoolAdvice.ts';
+import { saidCutPools, workersStopped } from './shutdownSteps.ts';
 
-/** How long workers get to finish their current step after a shutdown signal. */
-export const WORKER_STOP_MS = 10_000;
 
 /** What to run until SIGINT, SIGTERM or SIGHUP. */
 export interface RunOptions {
@@ -39,7 +37,7 @@ export interface RunOptions {
  * when no other brigade process uses it). A worker that crashes, or an embedded database that stops
  * under it, shuts the process down (exit 1) so a supervisor restarts it.
  *
- * Every step is bounded: workers get {@link WORKER_STOP_MS}, requests in flight `buildApp`'s close
+ * Every step is bounded: workers get `WORKER_STOP_MS` (`workersStopped`), requests in flight `buildApp`'s close
  * grace (10 s, then their connections are closed), and the pools `END_POOLS_DEADLINE_MS` (5 s) for the
  * connections still in use, which are then cut (backends cancelled, sockets closed): each cut pool is
  * named on stderr with what to do, and the exit is 1, never "Stopped cleanly.".
@@ -117,18 +115,12 @@ export async function runUntilSignal(config: Config, db: DatabaseHandle, options
     io.out(`Shutting down (${reason}) …`);
     stopWorkers.abort();
     // Bounded: a worker that does not stop in time is named, and the shutdown goes on without it.
-    const stopped = await Promise.race([Promise.all(running).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_MS).unref())]);
-    if (!stopped) {
-      io.err(`worker(s) ${[...pending].join(', ')} did not stop within ${WORKER_STOP_MS / 1000} s; closing anyway`);
-      exitCode = 1;
-    }
+    if (!(await workersStopped(running, pending, io))) exitCode = 1;
   } finally {
     stopWorkers.abort();
     // Bounded: connections still in use (a request or a worker behind a lock another session holds)
     // are cut END_POOLS_DEADLINE_MS after the pools begin to close, said, and the exit is 1.
-    const cut = [...((await options.beforeClose?.()) ?? []), ...((await platform?.close()) ?? [])];
-    for (const pool of cut) io.err(cutPoolAdvice(pool));
-    if (cut.length > 0) exitCode = 1;
+    if (saidCutPools([...((await options.beforeClose?.()) ?? []), ...((await platform?.close()) ?? [])], io)) exitCode = 1;
     await db.embedded?.stop();
   }
   io.out(exitCode === 0 ? 'Stopped cleanly.' : 'Stopped (exit 1: see the errors above).');

@@ -10,8 +10,8 @@ import { parse } from '../parse.ts';
 import { listenHttpApi } from '../portInUse.ts';
 import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
-import { WORKER_STOP_MS, workersOf } from '../runUntilSignal.ts';
-import { cutPoolAdvice } from '../cutPoolAdvice.ts';
+import { workersOf } from '../runUntilSignal.ts';
+import { saidCutPools, workersStopped } from '../shutdownSteps.ts';
 import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { UnavailableError } from '../../platform/errors/index.ts';
@@ -121,14 +121,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // The workers stop before the pools they use close; one that does not (a statement stuck behind a
     // lock) is named, and the pools' close cuts its connection after its own bound, as brigade start does.
     stop.abort();
-    const stopped = await Promise.race([Promise.all(workers).then(() => true), new Promise<false>((r) => setTimeout(() => r(false), WORKER_STOP_MS).unref())]);
-    if (!stopped) {
-      ctx.io.err(`worker(s) ${[...runningWorkers].join(', ')} did not stop within ${WORKER_STOP_MS / 1000} s; closing anyway`);
-      cutShort = true;
-    }
-    const cut = [...((await platform?.close()) ?? []), ...((await provider?.close()) ?? [])];
-    for (const pool of cut) ctx.io.err(cutPoolAdvice(pool));
-    if (cut.length > 0) cutShort = true;
+    if (!(await workersStopped(workers, runningWorkers, ctx.io))) cutShort = true;
+    if (saidCutPools([...((await platform?.close()) ?? []), ...((await provider?.close()) ?? [])], ctx.io)) cutShort = true;
     await db.embedded?.stop();
     // The board and tracking links printed above answered only while the demo ran: say so, and how to get them back.
     if (summarised) {
