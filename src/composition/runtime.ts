@@ -439,7 +439,7 @@ function withBrokerShown(ready: Readiness, broker: { isConnected(): boolean } | 
           'not connected: this process runs no workers and serves without it (dead-letter redrives answer 503 until it connects; the instance stays ready). ' +
           'Check that NATS is up and NATS_URL names it (the log has the reason)',
       };
-  return { ok: ready.ok, checks: Object.fromEntries([...Object.entries(ready.checks), ['nats', nats] as const].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  return { ok: ready.ok, checks: byName({ ...ready.checks, nats }) };
 }
 
 /** How long `/health/ready` waits for each database (and its read waits in the database, a little less). */
@@ -529,5 +529,10 @@ async function readiness(
     );
   };
   await Promise.all([...targets.map((target) => check(targets.length > 1 ? `:${target.label}` : '', target.url, target.files)), checkDedicated()]);
-  return { ok: Object.entries(checks).every(([name, c]) => c.ok || advisory.has(name)), checks: Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) };
+  return { ok: Object.entries(checks).every(([name, c]) => c.ok || advisory.has(name)), checks: byName(checks) };
+}
+
+/** Readiness checks in the order of their names (by code unit), as `/health/ready` lists them. */
+function byName(checks: Readiness['checks']): Readiness['checks'] {
+  return Object.fromEntries(Object.entries(checks).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
