@@ -26,6 +26,47 @@ const describePlan = (nodes: readonly AnalyzedNode[]) =>
 const PARKED = 3000;
 const table = sagaTables('payments');
 
+/** Inserts a toy saga of `tenant` due a minute ago, the one a claim should take: its id. */
+async function insertDue(pool: pg.Pool, tenant: string): Promise<string> {
+  const { rows } = await pool.query<{ id: string }>(
+    `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after)
+     values ($1, gen_random_uuid(), 'toy', '{"log": [], "input": {}}', 'running', '{a}', now() - interval '1 minute') returning id`,
+    [tenant],
+  );
+  return rows[0]!.id;
+}
+
+/** The claim as payments runs it (the tenant fence's guard, decision 0008), executed and rolled back, as the service role under Row-Level Security. */
+async function analyzedClaim(pool: pg.Pool): Promise<AnalyzedNode[]> {
+  const client = await pool.connect();
+  try {
+    await client.query('begin');
+    await client.query(`select set_config('role', 'brigade_payments', true), set_config('brigade.actor_kind', 'system', true)`);
+    const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: AnalyzedNode }> }>(`explain (analyze, format json) ${claimSagaWorkSql(table, tenantNotMoving('tenant_id'))}`, [
+      'plan-test',
+      30_000,
+      ['toy'],
+    ]);
+    return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan) as AnalyzedNode[];
+  } finally {
+    await client.query('rollback');
+    client.release();
+  }
+}
+
+/**
+ * The claim's plan reads saga_instances_runnable alone (no Seq Scan), one entry, and drops none by a
+ * filter; `walkedPast` says, when it does, what it walked past.
+ */
+function assertReadsOneEntry(nodes: readonly AnalyzedNode[], walkedPast: string): void {
+  const plan = describePlan(nodes);
+  assert.equal(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances').length, 0, `a Seq Scan on saga_instances: ${plan}`);
+  const scan = nodes.find((n) => n['Index Name'] === 'saga_instances_runnable');
+  assert.ok(scan !== undefined, `saga_instances_runnable unused: ${plan}`);
+  assert.equal(scan['Rows Removed by Filter'] ?? 0, 0, `the claim walked past ${walkedPast}: ${plan}`);
+  assert.equal(scan['Actual Rows'], 1, plan);
+}
+
 describe('a claim of saga work walks only the sagas a runner may take, not the parked ones', () => {
   const database = useTestDatabase();
   let pool: pg.Pool;
@@ -52,41 +93,11 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
          from generate_series(1, 200) g`,
       [tenants],
     );
-    const { rows } = await pool.query<{ id: string }>(
-      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after)
-       values ($1, gen_random_uuid(), 'toy', '{"log": [], "input": {}}', 'running', '{a}', now() - interval '1 minute') returning id`,
-      [tenants[0]],
-    );
-    dueId = rows[0]!.id;
+    dueId = await insertDue(pool, tenants[0]!);
   });
 
-  /** The claim as payments runs it (the tenant fence's guard, decision 0008), executed and rolled back, as the service role under Row-Level Security. */
-  const analyzedClaim = async () => {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`select set_config('role', 'brigade_payments', true), set_config('brigade.actor_kind', 'system', true)`);
-      const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: AnalyzedNode }> }>(`explain (analyze, format json) ${claimSagaWorkSql(table, tenantNotMoving('tenant_id'))}`, [
-        'plan-test',
-        30_000,
-        ['toy'],
-      ]);
-      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan) as AnalyzedNode[];
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
-  };
-
-  const assertWalksOnlyClaimable = (nodes: readonly AnalyzedNode[]) => {
-    const plan = describePlan(nodes);
-    assert.equal(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances').length, 0, `a Seq Scan on saga_instances: ${plan}`);
-    const scan = nodes.find((n) => n['Index Name'] === 'saga_instances_runnable');
-    assert.ok(scan !== undefined, `saga_instances_runnable unused: ${plan}`);
-    // Before, the index held the parked sagas too: the scan read each one due earlier and its status filter dropped it.
-    assert.equal(scan['Rows Removed by Filter'] ?? 0, 0, `the claim walked past sagas it cannot take: ${plan}`);
-    assert.equal(scan['Actual Rows'], 1, plan);
-  };
+  // Before, the index held the parked sagas too: the scan read each one due earlier and its status filter dropped it.
+  const assertWalksOnlyClaimable = (nodes: readonly AnalyzedNode[]) => assertReadsOneEntry(nodes, 'sagas it cannot take');
 
   test("saga_instances_runnable's predicate holds the claimable statuses, its keys the saga type and run_after", async () => {
     const { rows } = await pool.query<{ indexdef: string }>(`select indexdef from pg_indexes where schemaname = 'payments' and indexname = 'saga_instances_runnable'`);
@@ -95,12 +106,12 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
   });
 
   test(`with ${PARKED} parked sagas due earlier, the claim reads one index entry (no statistics yet)`, async () => {
-    assertWalksOnlyClaimable(await analyzedClaim());
+    assertWalksOnlyClaimable(await analyzedClaim(pool));
   });
 
   test('the same once the table is analysed', async () => {
     await pool.query('analyze payments.saga_instances');
-    assertWalksOnlyClaimable(await analyzedClaim());
+    assertWalksOnlyClaimable(await analyzedClaim(pool));
   });
 
   test('the migration runs again (a failed run is repeated) to the same index, each statement on its own', async () => {
@@ -115,7 +126,7 @@ describe('a claim of saga work walks only the sagas a runner may take, not the p
         where i.indrelid = 'payments.saga_instances'::regclass and c.relname like 'saga_instances_runnable%'`,
     );
     assert.deepEqual(rows, [{ indexname: 'saga_instances_runnable', valid: true }]);
-    assertWalksOnlyClaimable(await analyzedClaim());
+    assertWalksOnlyClaimable(await analyzedClaim(pool));
   });
 
   test('the claim takes the due running saga, none of the parked ones', async () => {
@@ -144,38 +155,14 @@ describe("a claim of saga work walks only the saga types its registry holds, not
          from generate_series(1, $2::int) g`,
       [tenants, RETIRED],
     );
-    const { rows } = await pool.query<{ id: string }>(
-      `insert into payments.saga_instances (tenant_id, id, name, state, status, pending, run_after)
-       values ($1, gen_random_uuid(), 'toy', '{"log": [], "input": {}}', 'running', '{a}', now() - interval '1 minute') returning id`,
-      [tenants[0]],
-    );
-    dueId = rows[0]!.id;
+    dueId = await insertDue(pool, tenants[0]!);
   });
-
-  const analyzedClaim = async () => {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      await client.query(`select set_config('role', 'brigade_payments', true), set_config('brigade.actor_kind', 'system', true)`);
-      const { rows } = await client.query<{ 'QUERY PLAN': Array<{ Plan: AnalyzedNode }> }>(`explain (analyze, format json) ${claimSagaWorkSql(table, tenantNotMoving('tenant_id'))}`, ['plan-test', 30_000, ['toy']]);
-      return planNodes(rows[0]!['QUERY PLAN'][0]!.Plan) as AnalyzedNode[];
-    } finally {
-      await client.query('rollback');
-      client.release();
-    }
-  };
 
   for (const analysed of [false, true]) {
     test(`the claim reads one index entry, whatever the retired sagas due earlier (${analysed ? 'analysed' : 'no statistics yet'})`, async () => {
       if (analysed) await pool.query('analyze payments.saga_instances');
-      const nodes = await analyzedClaim();
-      const plan = describePlan(nodes);
-      assert.equal(nodes.filter((n) => n['Node Type'] === 'Seq Scan' && n['Relation Name'] === 'saga_instances').length, 0, `a Seq Scan on saga_instances: ${plan}`);
-      const scan = nodes.find((n) => n['Index Name'] === 'saga_instances_runnable');
-      assert.ok(scan !== undefined, `saga_instances_runnable unused: ${plan}`);
       // Before, the index led with run_after alone: the scan read every retired saga due earlier and the name filter dropped it.
-      assert.equal(scan['Rows Removed by Filter'] ?? 0, 0, `the claim walked past sagas of a type it does not run: ${plan}`);
-      assert.equal(scan['Actual Rows'], 1, plan);
+      assertReadsOneEntry(await analyzedClaim(pool), 'sagas of a type it does not run');
     });
   }
 
