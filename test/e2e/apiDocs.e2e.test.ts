@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import type { Browser } from 'playwright-core';
+import { FLOW_MS } from '../support/eventually.ts';
 import { startTestPlatform, type TestPlatform } from '../support/platform.ts';
 import { launchChromium, requireChromium } from './browser.ts';
 
@@ -36,6 +37,9 @@ describe('the API docs page in headless Chromium', { skip }, () => {
 
   test('renders under its policy, and Try it out sends the token the Authorize box took', async () => {
     const page = await (await browser.newContext()).newPage();
+    // Swagger UI draws some hundred operations from a 1 MB bundle: on a loaded CI machine (4 test files at
+    // once, two of them browsers) that took longer than Playwright's 30 s default.
+    page.setDefaultTimeout(FLOW_MS);
     const complaints: string[] = [];
     const requested: Array<{ url: string; authorization: string | undefined }> = [];
     page.on('console', (message) => {
@@ -49,7 +53,13 @@ describe('the API docs page in headless Chromium', { skip }, () => {
 
     const opened = await page.goto(`${base}/docs/`);
     assert.match((await opened?.allHeaders())?.['content-security-policy'] ?? '', /frame-ancestors 'none'/);
-    await page.locator('.opblock').first().waitFor();
+    await page
+      .locator('.opblock')
+      .first()
+      .waitFor()
+      .catch((error: Error) => {
+        throw new Error(`Swagger UI drew no operation: ${error.message}\ncomplaints: ${complaints.join('; ') || 'none'}\nrequested: ${requested.map((r) => r.url).join(' ')}`);
+      });
     const documented = (await t.request({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
     const operations = Object.values(documented.paths).reduce((n, ops) => n + Object.keys(ops).length, 0);
     assert.equal(await page.locator('.opblock').count(), operations, 'every operation is drawn');
