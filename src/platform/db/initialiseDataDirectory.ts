@@ -43,7 +43,7 @@ export async function initialiseDataDirectory(dir: string, password: string, pro
     await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600, flag: 'wx' });
     if (owner !== undefined) await fs.chown(pwfile, owner.uid, owner.gid);
     const locales = await installedLocales();
-    const args = [`--pgdata=${temporary}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, ...clusterLocale(locales), `--lc-messages=${messagesLocale(locales)}`];
+    const args = [`--pgdata=${temporary}`, '--auth=scram-sha-256', '--username=postgres', `--pwfile=${pwfile}`, ...clusterLocale(locales, await environmentCtype()), `--lc-messages=${messagesLocale(locales)}`];
     const ran = await runDetached(initdb, args, { ...owner }).catch((error: unknown) => ({ code: null, signal: null, stderr: `could not run ${initdb}: ${(error as Error).message}` }) satisfies Ran);
     if (ran.code !== 0) throw await initdbFailed(dir, initdb, owner, ran);
     // Replaces a missing or empty directory; fails on one that holds anything.
@@ -139,18 +139,30 @@ function messagesLocale(installed: ReadonlySet<string>): string {
 }
 
 /**
+ * The character-type locale the environment names (LC_ALL, else LC_CTYPE, else LANG), as `locale`
+ * prints it: what initdb, which inherits the environment, would take. Empty when `locale` cannot run.
+ */
+async function environmentCtype(): Promise<string> {
+  if (process.platform === 'win32') return '';
+  const printed = await promisify(execFile)('locale', []).then(
+    (r) => r.stdout,
+    () => '',
+  );
+  return /^LC_CTYPE="?([^"\n]*)"?$/m.exec(printed)?.[1] ?? '';
+}
+
+/**
  * initdb's encoding and locale: always UTF8. initdb derives both from the environment, and where no
  * locale is set (a container or a service manager often sets none) that is C and SQL_ASCII: the
  * server then counts bytes, not characters, in a name's length checks, and `lower()` leaves
  * non-ASCII letters as they are, so "ÉVORA" and "évora" were two cities. A UTF-8 locale the
- * environment names is kept (its collation orders the lists); otherwise the first UTF-8 one
+ * environment names (`ctype`, {@link environmentCtype}) is kept (its collation orders the lists); otherwise the first UTF-8 one
  * installed (en_US, then C), else C, which orders by code point and folds only ASCII letters' case.
  * On Windows initdb's own choice stands (its locales are not named so, and UTF8 would not match them).
  */
-function clusterLocale(installed: ReadonlySet<string>): string[] {
+function clusterLocale(installed: ReadonlySet<string>, ctype: string): string[] {
   if (process.platform === 'win32') return [];
-  const named = process.env.LC_ALL || process.env.LC_CTYPE || process.env.LANG || '';
-  if (/utf-?8/i.test(named)) return ['--encoding=UTF8'];
+  if (/utf-?8/i.test(ctype)) return ['--encoding=UTF8'];
   const utf8 = ['en_US.UTF-8', 'en_US.utf8', 'C.UTF-8', 'C.utf8'].find((locale) => installed.has(locale));
   return ['--encoding=UTF8', `--locale=${utf8 ?? 'C'}`];
 }
