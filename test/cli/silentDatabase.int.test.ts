@@ -4,6 +4,12 @@ import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnCli, type CliResult } from '../support/cli.ts';
 
+/**
+ * How long a command may run before it counts as hung (before the fix these ran for ever). Not a
+ * timing: a loaded machine took over 15 s to start brigade at all.
+ */
+const HANG_MS = 60_000;
+
 /** Runs brigade to its exit, or kills it (SIGKILL) after `ms`: a hang fails the test instead of holding it. */
 async function runWithin(ms: number, args: readonly string[], env: Record<string, string>): Promise<CliResult & { readonly killed: boolean }> {
   const cli = spawnCli(args, env);
@@ -68,9 +74,9 @@ describe('a DATABASE_URL at a port where no PostgreSQL answers', () => {
 
   for (const args of [['start'], ['migrate'], ['migrate', 'status'], ['dlq', 'list']]) {
     test(`brigade ${args.join(' ')} gives up after DATABASE_ACQUIRE_TIMEOUT_MS and says where nothing answered`, async () => {
-      const result = await runWithin(15_000, args, { DATABASE_URL: urlAt(silent), DATABASE_ACQUIRE_TIMEOUT_MS: '400', BRIGADE_SECRET: secret, PORT: '0', PROVIDER_PORT: '0' });
+      const result = await runWithin(HANG_MS, args, { DATABASE_URL: urlAt(silent), DATABASE_ACQUIRE_TIMEOUT_MS: '400', BRIGADE_SECRET: secret, PORT: '0', PROVIDER_PORT: '0' });
       // Before: still running after 10 minutes, having printed nothing.
-      assert.equal(result.killed, false, `still running after 15 s: ${result.stdout}${result.stderr}`);
+      assert.equal(result.killed, false, `still running after ${HANG_MS / 1000} s: ${result.stdout}${result.stderr}`);
       assert.equal(result.code, 1, result.stdout + result.stderr);
       assert.match(result.stderr, silentMessage(args[0] as string));
       assert.equal(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
@@ -102,7 +108,7 @@ describe('a DATABASE_URL at a port where no PostgreSQL answers', () => {
     ['resets', () => resetting],
   ] as const) {
     test(`brigade start: a port that ${how} the connection is named, with what to check`, async () => {
-      const result = await runWithin(15_000, ['start'], { DATABASE_URL: urlAt(server()), BRIGADE_SECRET: secret, PORT: '0', PROVIDER_PORT: '0' });
+      const result = await runWithin(HANG_MS, ['start'], { DATABASE_URL: urlAt(server()), BRIGADE_SECRET: secret, PORT: '0', PROVIDER_PORT: '0' });
       assert.equal(result.code, 1, result.stdout + result.stderr);
       // Before: "brigade start: Connection terminated unexpectedly" (or "read ECONNRESET") and the stack-trace hint, no advice.
       assert.match(
@@ -113,7 +119,7 @@ describe('a DATABASE_URL at a port where no PostgreSQL answers', () => {
   }
 
   test("brigade migrate status: the driver's own refusal while connecting (no SSL where sslmode=require asks for it) is said in its words, not as a wrong port", async () => {
-    const result = await runWithin(15_000, ['migrate', 'status'], { DATABASE_URL: `${urlAt(noSsl)}?sslmode=require`, BRIGADE_SECRET: secret });
+    const result = await runWithin(HANG_MS, ['migrate', 'status'], { DATABASE_URL: `${urlAt(noSsl)}?sslmode=require`, BRIGADE_SECRET: secret });
     assert.equal(result.code, 1, result.stdout + result.stderr);
     // Before (a cross-check of the connect messages): "closed the connection while connecting: is that a PostgreSQL server's port?".
     assert.match(result.stderr, /^brigade migrate: The server does not support SSL connections/m);
