@@ -2,13 +2,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { actorContext, authorize, callerOf } from '../../api/index.ts';
-import { DatabaseUnavailableError, type UnitOfWorkContext } from '../../platform/db/index.ts';
+import { DatabaseUnavailableError, isLockNotAvailable, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { DEDICATED_READ_TIMEOUT_MS } from '../../platform/tenancy/index.ts';
 import { MAX_ORDER_TOTAL } from '../../platform/money/index.ts';
 import { writeToOutbox } from '../../platform/outbox/index.ts';
 import { absentBodyIsEmpty, etagOf, ifMatchVersion, ifNoneMatchHits, DescriptionText, NameText, NoFields } from '../../api/index.ts';
+import { bumpMenuVersion } from './operations/bumpMenuVersion.ts';
 import { changeEntity, type Change } from './operations/changeEntity.ts';
 import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
@@ -19,6 +20,7 @@ import { readEntity } from './operations/readEntity.ts';
 import { createModifierGroup, updateModifierGroup } from './operations/saveModifierGroup.ts';
 import { decodeSearchCursor, encodeSearchCursor, searchScope } from './operations/searchCursor.ts';
 import { bySearchOrder, searchMenu, type SearchPosition } from './operations/searchMenu.ts';
+import { waitForMenuTurn } from './operations/waitForMenuTurn.ts';
 import type { MenuPorts } from './ports.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -162,6 +164,14 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
 const MENU_CACHE_CONTROL = 'no-cache';
 
 /**
+ * How long a menu write whose COMMIT lost its connection waits, before it answers 503, for that
+ * transaction to end in PostgreSQL, so that its second eviction comes after the commit (if any) is
+ * visible. Ordinarily a few milliseconds (the rest of the COMMIT); the bound is for a backend that
+ * never got the COMMIT and waits for its client behind a dead network.
+ */
+const LOST_COMMIT_WAIT_MS = 10_000;
+
+/**
  * The menu service's routes. Staff of the restaurant (or an admin) edit under optimistic
  * concurrency (ETag / If-Match; 428 without it, 412 when stale); anyone reads the menu (cached),
  * its history and the search.
@@ -195,6 +205,13 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
      * menu is evicted on every instance once it commits, and also when the connection was lost while
      * it committed (`DATABASE_UNAVAILABLE` in phase `commit`): the change may have been saved, and an
      * eviction is always safe, where skipping it served the old menu until the TTL.
+     *
+     * After a lost COMMIT it evicts twice: at once, and again once the transaction has ended in
+     * PostgreSQL, which may still be committing it when the client hears of the loss; a read between
+     * the two loads the old menu and would keep it until the TTL. The end is seen by waiting for the
+     * menu's lock ({@link waitForMenuTurn}; every menu write holds it until it ends), at most
+     * {@link LOST_COMMIT_WAIT_MS}, before the 503 is answered, so that "read it back" in its message
+     * reads the outcome.
      */
     const write = async <T>(context: UnitOfWorkContext, rid: string, fn: Parameters<typeof unitOfWork<T>>[1]) => {
       try {
@@ -205,7 +222,16 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           return result;
         });
       } catch (error) {
-        if (menus !== null && error instanceof DatabaseUnavailableError && error.phase === 'commit') await menus.evict(rid).catch(() => undefined);
+        if (menus !== null && error instanceof DatabaseUnavailableError && error.phase === 'commit') {
+          await menus.evict(rid).catch(() => undefined);
+          await unitOfWork(context, (tx) => waitForMenuTurn(tx, rid, LOST_COMMIT_WAIT_MS)).catch((waitError: unknown) => {
+            app.log.warn(
+              { restaurantId: rid, err: waitError },
+              `menu ${rid}: a write's COMMIT lost its connection, and whether that transaction had ended could not be seen (${isLockNotAvailable(waitError) ? `the menu's lock was still held after ${LOST_COMMIT_WAIT_MS} ms` : 'the database could not be asked'}); if it commits later, instances may serve the old menu until CACHE_TTL_SECONDS: POST /v1/restaurants/${rid}/menu/refresh then`,
+            );
+          });
+          await menus.evict(rid).catch(() => undefined);
+        }
         throw error;
       }
     };
@@ -294,17 +320,24 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         schema: {
           tags: ['menu'],
           security: bearer,
-          summary: 'After an edit made outside the API (SQL, a restore): drop the cached menu on every instance and announce menu.menu.MenuChanged (staff)',
+          summary: 'After an edit made outside the API (SQL, a restore): give the menu a new version (and so a new ETag), drop the cached menu on every instance and announce menu.menu.MenuChanged (staff)',
+          description:
+            'For a menu changed in the database directly. Such an edit may bypass the triggers that count versions (a data-only restore with --disable-triggers, session_replication_role = replica, a disabled trigger), so the refresh itself counts one: the menu read after it has a new ETag, and a conditional GET with an ETag from before the refresh (If-None-Match) never gets 304 for it. Every refresh is a new version, whether or not anything changed.',
           params: Type.Object({ rid: Uuid }),
           body: NoFields,
         },
-        config: { docs: { success: { 204: 'The next read of the menu loads it from the database, on every instance' }, errors: STAFF_ERRORS } },
+        config: {
+          docs: {
+            success: { 204: "The menu's version went up by one: the next read of the menu loads it from the database, on every instance, with a new ETag" },
+            errors: STAFF_ERRORS,
+          },
+        },
         preValidation: absentBodyIsEmpty,
       },
       async (request, reply) => {
         const { rid } = request.params;
-        // A write that changes no row: the announcement and the eviction after its commit are the point.
-        await write(await editor(request, rid), rid, async () => undefined);
+        // A write that changes no menu row but the version: a new ETag, the announcement and the eviction after its commit are the point.
+        await write(await editor(request, rid), rid, (tx) => bumpMenuVersion(tx, rid));
         return reply.status(204).send();
       },
     );

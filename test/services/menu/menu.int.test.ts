@@ -82,6 +82,83 @@ async function withMenuVersionHeld<T>(t: TestPlatform, rid: string, fires: Reado
   }
 }
 
+/**
+ * A PATCH of the item's price to 4242 whose COMMIT is held inside PostgreSQL (a deferred trigger waits
+ * on an advisory lock the test holds) while the platform's connection is cut: the platform answers
+ * DATABASE_UNAVAILABLE in phase `commit`, and the backend goes on to commit once the gate opens. A
+ * read while the commit is held loads the old menu after the at-once eviction; the read after the
+ * PATCH has answered must see the commit (the finding: it was served the old menu, from the cache,
+ * until the TTL).
+ */
+async function lostCommitLandingLater(t: TestPlatform) {
+  const { rid, staff, itemId } = await seed(t, `Late commit ${randomUUID().slice(0, 8)}`);
+  assert.equal(itemsOf((await menuOf(t, rid)).body)[0]?.price, 1000);
+  const acquired: pg.PoolClient[] = [];
+  const pool = t.platform.databases.poolFor('menu');
+  const onAcquire = (client: pg.PoolClient) => acquired.push(client);
+  pool.on('acquire', onAcquire);
+  const sql = new pg.Client({ connectionString: t.db.url });
+  await sql.connect();
+  const gate = 474_200;
+  const lockWaits = async (kind: 'advisory' | 'menu') =>
+    (
+      await sql.query<{ pid: number }>(
+        `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock' and pid <> pg_backend_pid() and (wait_event = 'advisory') = $1`,
+        [kind === 'advisory'],
+      )
+    ).rows.map((r) => r.pid);
+  try {
+    await sql.query(`create function menu.gate_at_commit() returns trigger language plpgsql security definer set search_path = pg_catalog
+                       as $$ begin if new.price = 4242 then perform pg_advisory_xact_lock_shared(${gate}); end if; return null; end $$`);
+    await sql.query(`create constraint trigger gate_at_commit after update on menu.items deferrable initially deferred for each row execute function menu.gate_at_commit()`);
+    await sql.query('select pg_advisory_lock($1)', [gate]);
+    let answered = false;
+    const patching = t
+      .request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { price: 4242 } })
+      .finally(() => {
+        answered = true;
+      });
+    let committing: number | undefined;
+    for (let i = 0; committing === undefined; i++) {
+      committing = (await lockWaits('advisory'))[0];
+      assert.ok(i < 6000, 'the COMMIT never reached the gate');
+      if (committing === undefined) await sleep(5);
+    }
+    // The connection drops (a network cut, a pooler restart): the client hears nothing more, and the
+    // backend, busy in its COMMIT, does not notice.
+    const client = acquired.find((c) => (c as pg.PoolClient & { processID?: number }).processID === committing);
+    assert.ok(client !== undefined, 'no client of the pool runs the held COMMIT');
+    (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+    // Once the platform has evicted at once (before: the PATCH answered 503; now: it waits for the
+    // menu's lock, which the held COMMIT keeps), a read loads the menu the database still shows.
+    for (let i = 0; !answered && (await lockWaits('menu')).length === 0; i++) {
+      assert.ok(i < 6000, 'the PATCH neither answered nor waited for the held COMMIT');
+      await sleep(5);
+    }
+    const between = await menuOf(t, rid);
+    assert.deepEqual([between.headers['x-cache'], itemsOf(between.body)[0]?.price], ['miss', 1000]);
+    await sql.query('select pg_advisory_unlock($1)', [gate]);
+    const patched = await patching;
+    assert.deepEqual([patched.statusCode, patched.json().code], [503, 'DATABASE_UNAVAILABLE'], patched.body);
+    assert.match(patched.json().detail, /while the work was being committed/);
+    // The held backend ends once its COMMIT is done (before the fix, the PATCH had answered before that).
+    for (let i = 0; (await sql.query('select 1 from pg_stat_activity where pid = $1', [committing])).rowCount !== 0; i++) {
+      assert.ok(i < 6000, 'the backend of the lost COMMIT never ended');
+      await sleep(5);
+    }
+    assert.equal((await sql.query<{ price: number }>('select price from menu.items where id = $1', [itemId])).rows[0]?.price, 4242, 'the lost COMMIT committed');
+    // Before, the read in between had been stored under the at-once eviction's generation: 1000, hit, until the TTL.
+    const read = await menuOf(t, rid);
+    assert.deepEqual([read.headers['x-cache'], itemsOf(read.body)[0]?.price], ['miss', 4242]);
+  } finally {
+    pool.off('acquire', onAcquire);
+    await sql.query('select pg_advisory_unlock_all()').catch(() => undefined);
+    await sql.query('drop trigger if exists gate_at_commit on menu.items');
+    await sql.query('drop function if exists menu.gate_at_commit()');
+    await sql.end();
+  }
+}
+
 describe('menu', () => {
   let t: TestPlatform;
   before(async () => {
@@ -489,6 +566,10 @@ describe('menu', () => {
     assert.equal((await menuOf(t, rid)).headers['x-cache'], 'miss');
   });
 
+  test('a write whose COMMIT lost its connection and commits later, after the at-once eviction, is not hidden by a read in between: the write waits for the commit to end and evicts again (in-process cache)', async () => {
+    await lostCommitLandingLater(t);
+  });
+
   test('POST …/menu/refresh (staff or admin) drops the cached menu on every instance after an edit made outside the API, and announces MenuChanged', async () => {
     const { rid, staff, itemId } = await seed(t, 'Edited in SQL');
     await menuOf(t, rid);
@@ -517,6 +598,71 @@ describe('menu', () => {
     assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: other.staff })).statusCode, 404);
     assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: await t.token('customer') })).statusCode, 403);
     assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh` })).statusCode, 401);
+  });
+
+  test('POST …/menu/refresh gives the menu a new version, so a conditional GET with the ETag from before an edit that bypassed the version triggers gets the new menu, not 304', async () => {
+    const { rid, staff, itemId } = await seed(t, 'Restored behind the triggers');
+    const before = await menuOf(t, rid);
+    const etag = String(before.headers.etag);
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      // What a data-only restore with --disable-triggers, or a fix made as a replica, does: the rows
+      // change and menu.menu_versions does not.
+      await sql.query(`set session_replication_role = replica`);
+      await sql.query('update menu.items set price = 2000 where id = $1', [itemId]);
+    } finally {
+      await sql.end();
+    }
+    const refreshed = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: staff });
+    assert.equal(refreshed.statusCode, 204, refreshed.body);
+    const after = await menuOf(t, rid);
+    assert.equal(itemsOf(after.body)[0]?.price, 2000);
+    assert.notEqual(after.headers.etag, etag, 'the changed menu under the ETag of the one before');
+    assert.equal((after.body as unknown as { version: number }).version, (before.body as unknown as { version: number }).version + 1);
+    // Before, the refreshed menu kept its ETag, and a client revalidating got 304 for the old prices.
+    const revalidated = await t.request({ url: `/v1/restaurants/${rid}/menu`, headers: { 'if-none-match': etag } });
+    assert.equal(revalidated.statusCode, 200);
+    assert.equal(itemsOf(revalidated.json())[0]?.price, 2000);
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}/menu`, headers: { 'if-none-match': String(after.headers.etag) } })).statusCode, 304);
+    // Every refresh is a new version: the announcement and the version say the same thing.
+    assert.equal((await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/refresh`, token: staff })).statusCode, 204);
+    assert.notEqual((await menuOf(t, rid)).headers.etag, after.headers.etag);
+    const doc = (await t.request({ url: '/docs/json' })).json() as { paths: Record<string, { post: { summary: string; description: string; responses: Record<string, { description: string }> } }> };
+    const refresh = doc.paths['/v1/restaurants/{rid}/menu/refresh']!.post;
+    assert.match(refresh.summary, /new version/);
+    assert.match(refresh.description, /never gets 304/);
+    assert.match(refresh.responses['204']!.description, /new ETag/);
+  });
+
+  test('rows tied on what the menu orders them by (name, or position and name) come in id order, in the live menu and AS OF: one version, one document', async () => {
+    const { rid, itemId, categoryId } = await seed(t, 'Twins');
+    // Inserted with the higher id first, so that the order they were written in is not the id order.
+    const [low, high] = [(n: number) => `00000000-0000-4000-8000-00000000000${n}`, (n: number) => `ffffffff-ffff-4fff-bfff-fffffffffff${n}`];
+    const sql = new pg.Client({ connectionString: t.db.url });
+    await sql.connect();
+    try {
+      await sql.query('begin');
+      for (const id of [high(1), low(1)]) await sql.query(`insert into menu.categories (tenant_id, id, name, position) values ($1, $2, 'Drinks', 5)`, [rid, id]);
+      for (const id of [high(2), low(2)]) await sql.query(`insert into menu.items (tenant_id, id, category_id, name, price) values ($1, $2, $3, 'Twin', 500)`, [rid, id, categoryId]);
+      for (const id of [high(3), low(3)]) await sql.query(`insert into menu.modifier_groups (tenant_id, id, item_id, name, min_choices, max_choices) values ($1, $2, $3, 'Extra', 0, 2)`, [rid, id, itemId]);
+      for (const id of [high(4), low(4)]) await sql.query(`insert into menu.modifiers (tenant_id, id, group_id, name, price_delta, position) values ($1, $2, $3, 'Cheese', 100, 0)`, [rid, id, low(3)]);
+      await sql.query('commit');
+    } finally {
+      await sql.query('rollback').catch(() => undefined);
+      await sql.end();
+    }
+    type Doc = { categories: Array<{ id: string; name: string; items: Array<{ id: string; name: string; modifierGroups: Array<{ id: string; modifiers: Array<{ id: string }> }> }> }> };
+    const shape = (doc: Doc) => ({
+      categories: doc.categories.filter((c) => c.name === 'Drinks').map((c) => c.id),
+      items: doc.categories.flatMap((c) => c.items).filter((i) => i.name === 'Twin').map((i) => i.id),
+      groups: doc.categories.flatMap((c) => c.items).find((i) => i.id === itemId)!.modifierGroups.map((g) => g.id),
+      modifiers: doc.categories.flatMap((c) => c.items).find((i) => i.id === itemId)!.modifierGroups.find((g) => g.id === low(3))!.modifiers.map((m) => m.id),
+    });
+    const expected = { categories: [low(1), high(1)], items: [low(2), high(2)], groups: [low(3), high(3)], modifiers: [low(4), high(4)] };
+    // Before, each tie came out as it was read (here the order written: the higher id first).
+    assert.deepEqual(shape((await menuOf(t, rid)).body as unknown as Doc), expected);
+    assert.deepEqual(shape((await menuOf(t, rid, `?asOf=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`)).body as unknown as Doc), expected);
   });
 
   test('a restaurant id spelled in upper case is the same restaurant: its cached menu is evicted by a write under the lower-case spelling', async () => {
@@ -1015,6 +1161,17 @@ describe('menu cache in Redis, shared by two app instances', () => {
       } finally {
         await b.close();
       }
+    } finally {
+      await a.close();
+    }
+  });
+
+  test('a write whose COMMIT lost its connection and commits later, after the at-once eviction, is not hidden by a read in between (Redis)', async (tc) => {
+    const redis = await requireService('redis');
+    if (redis.skip) return tc.skip(redis.skip);
+    const a = await startTestPlatform({ REDIS_URL: testEnv.redisUrl });
+    try {
+      await lostCommitLandingLater(a);
     } finally {
       await a.close();
     }

@@ -15,7 +15,8 @@ interface Sources {
  * `version`: the version is read in the same statement, so under one snapshot with the content. (Read
  * by a statement of its own before, under READ COMMITTED, a change committed between the two
  * labelled the new content with the old version, and the ETag `menu-<version>` then named two
- * documents.)
+ * documents.) Every level is in a total order, its id last: rows tied on name (or position and name)
+ * came out as the plan read them, so one version could be sent as two byte-different documents.
  */
 export function menuDocumentSql(s: Sources): string {
   return `
@@ -33,13 +34,13 @@ select json_build_object(
             select json_agg(json_build_object(
               'id', g.id, 'name', g.name, 'minChoices', g.min_choices, 'maxChoices', g.max_choices,
               'modifiers', coalesce((
-                select json_agg(json_build_object('id', m.id, 'name', m.name, 'priceDelta', m.price_delta) order by m.position, m.name)
+                select json_agg(json_build_object('id', m.id, 'name', m.name, 'priceDelta', m.price_delta) order by m.position, m.name, m.id)
                   from ${s.modifiers} m where m.tenant_id = g.tenant_id and m.group_id = g.id), '[]'::json)
-            ) order by g.name)
+            ) order by g.name, g.id)
               from ${s.groups} g where g.tenant_id = i.tenant_id and g.item_id = i.id), '[]'::json)
-        ) order by i.name)
+        ) order by i.name, i.id)
           from ${s.items} i where i.tenant_id = c.tenant_id and i.category_id = c.id), '[]'::json)
-    ) order by c.position, c.name)
+    ) order by c.position, c.name, c.id)
       from ${s.categories} c where c.tenant_id = $1), '[]'::json)
 )::text as doc, v.version
   from (${s.version}) v`;
@@ -76,18 +77,18 @@ export const LIVE_MENU_SQL = menuDocumentSql({
  */
 export const MENU_AS_OF_SQL = `
 with m as (
-  select x.group_id, json_agg(json_build_object('id', x.id, 'name', x.name, 'priceDelta', x.price_delta) order by x.position, x.name) as list
+  select x.group_id, json_agg(json_build_object('id', x.id, 'name', x.name, 'priceDelta', x.price_delta) order by x.position, x.name, x.id) as list
     from ${asOf('modifier', 'menu.modifiers')} x group by x.group_id
 ), g as (
   select x.item_id, json_agg(json_build_object(
            'id', x.id, 'name', x.name, 'minChoices', x.min_choices, 'maxChoices', x.max_choices, 'modifiers', coalesce(m.list, '[]'::json)
-         ) order by x.name) as list
+         ) order by x.name, x.id) as list
     from ${asOf('modifier_group', 'menu.modifier_groups')} x left join m on m.group_id = x.id group by x.item_id
 ), i as (
   select x.category_id, json_agg(json_build_object(
            'id', x.id, 'name', x.name, 'description', x.description, 'price', x.price, 'soldOut', x.sold_out, 'version', x.version,
            'modifierGroups', coalesce(g.list, '[]'::json)
-         ) order by x.name) as list
+         ) order by x.name, x.id) as list
     from ${asOf('item', 'menu.items')} x left join g on g.item_id = x.id group by x.category_id
 )
 select json_build_object(
@@ -95,7 +96,7 @@ select json_build_object(
   'currency', $2::text,
   'version', v.version,
   'categories', coalesce((
-    select json_agg(json_build_object('id', c.id, 'name', c.name, 'position', c.position, 'items', coalesce(i.list, '[]'::json)) order by c.position, c.name)
+    select json_agg(json_build_object('id', c.id, 'name', c.name, 'position', c.position, 'items', coalesce(i.list, '[]'::json)) order by c.position, c.name, c.id)
       from ${asOf('category', 'menu.categories')} c left join i on i.category_id = c.id), '[]'::json)
 )::text as doc, v.version
   from (select count(*)::bigint as version from menu.history where tenant_id = $1 and valid_from <= $3::timestamptz) v`;
