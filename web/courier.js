@@ -88,7 +88,15 @@ toggle.addEventListener('click', async () => {
     say(message, wantAvailable ? `You will keep taking deliveries after order${order}.` : `You will stop taking deliveries after order${order}.`, 'ok');
   } else if (result.ok) {
     showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
-    say(message, wantAvailable ? 'You are available: new deliveries can be assigned to you.' : 'You are offline: no new deliveries will be assigned.', 'ok');
+    // Offline keeps the dispatch from offering them orders; staff may still ask an offline courier to
+    // take one (assign-courier, decisions 0042 and 0089), so the page does not promise that none comes.
+    say(
+      message,
+      wantAvailable
+        ? 'You are available: new deliveries can be assigned to you.'
+        : 'You are offline: the dispatch will not offer you deliveries (restaurant staff may still ask you to take one).',
+      'ok',
+    );
   } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
     say(message, 'Availability cannot be changed on this platform yet (the delivery service does not offer it). Ask your dispatcher.', 'error');
   } else {

@@ -1,18 +1,26 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
-import { waitForMovedMessages } from '../platform/tenancy/index.ts';
+import { waitForMovedMessages, type UnitOfWorkFn } from '../platform/tenancy/index.ts';
 import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../platform/messaging/index.ts';
-import { courierReservations, createDeliveryService } from '../services/delivery/index.ts';
+import { courierDispatch, courierReservations, createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
 import { createOrderingService, openOrders, orderAccess, orderCommands } from '../services/ordering/index.ts';
 import { createPaymentsService } from '../services/payments/index.ts';
-import { cardsOnFile, courierDirectory, createPlatformService, customerKeys, restaurantDirectory } from '../services/platform/index.ts';
+import { cardsOnFile, courierDirectory, createPlatformService, customerKeys, restaurantDirectory, type CourierDispatch } from '../services/platform/index.ts';
 
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
+/**
+ * Delivery's dispatch as the platform's `CourierDispatch` port: revoking a courier's tokens takes them off
+ * dispatch (decision 0007), whether `POST /v1/admin/token-revocations` or `brigade token revoke` revokes.
+ */
+export function courierDispatchPort(unitOfWork: UnitOfWorkFn): CourierDispatch {
+  return courierDispatch({ unitOfWork, couriers: courierDirectory(unitOfWork) });
+}
+
 // Before erasing a customer, the platform asks ordering for their open orders (decision 0090).
-const platformService = createPlatformService((deps) => ({ orders: openOrders(deps) }));
+const platformService = createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatchPort(deps.unitOfWork) }));
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);

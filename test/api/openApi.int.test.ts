@@ -193,6 +193,14 @@ describe('the OpenAPI document says what the routes answer', () => {
     await expect(200, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'eva@example.com', password: 'eva password' } });
     for (let i = 0; i < 5; i += 1) await expect(401, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'wrong password' } });
     await expect(429, 'POST', '/v1/customers/sign-in', {}, { payload: { email: 'ana@example.com', password: 'second password' } });
+    // An admin reads a courier's availability and takes them off dispatch; not a staff's to do; an unknown courier; only off.
+    await expect(200, 'GET', '/v1/couriers/{courierId}/availability', { courierId }, { token: admin });
+    await expect(404, 'GET', '/v1/couriers/{courierId}/availability', { courierId: randomUUID() }, { token: admin });
+    await expect(403, 'GET', '/v1/couriers/{courierId}/availability', { courierId }, { token: staff });
+    await expect(200, 'POST', '/v1/couriers/{courierId}/availability', { courierId }, { token: admin, payload: { available: false } });
+    await expect(400, 'POST', '/v1/couriers/{courierId}/availability', { courierId }, { token: admin, payload: { available: true } });
+    await expect(403, 'POST', '/v1/couriers/{courierId}/availability', { courierId }, { token: staff, payload: { available: false } });
+    await expect(404, 'POST', '/v1/couriers/{courierId}/availability', { courierId: randomUUID() }, { token: admin, payload: { available: false } });
     // Token revocations: one, a subject that is no UUID for its role, a non-admin, the list, and the revoked courier's next request.
     await expect(200, 'POST', '/v1/admin/token-revocations', {}, { token: admin, payload: { role: 'courier', subject: courierId, reason: 'documented' } });
     await expect(400, 'POST', '/v1/admin/token-revocations', {}, { token: admin, payload: { role: 'staff', subject: 'not-a-uuid' } });

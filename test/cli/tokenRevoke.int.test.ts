@@ -74,6 +74,21 @@ describe('brigade token revoke', () => {
     assert.equal((await t.request({ url: '/v1/customers/me/orders', token: customer })).json().code, 'TOKEN_REVOKED');
   });
 
+  test("revoking a courier takes them off dispatch too, and says so (before: they stayed available and were given orders)", async () => {
+    const admin = await t.token('admin', { subject: 'ops' });
+    const made = await t.request({ method: 'POST', url: '/v1/couriers', token: admin, payload: { name: 'Rui', city: 'Porto' } });
+    assert.equal(made.statusCode, 201, made.body);
+    const courierId = made.json().id as string;
+    const on = await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: await t.token('courier', { subject: courierId }), payload: { available: true } });
+    assert.equal(on.json().status, 'available', on.body);
+    const result = await runMain(['token', 'revoke', '--role', 'courier', '--subject', courierId], env);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, new RegExp(`^Courier ${courierId} was taken off dispatch: offline`, 'm'), result.stdout);
+    assert.deepEqual((await owner.query('select status from delivery.courier_availability where courier_id = $1', [courierId])).rows, [{ status: 'offline' }]);
+    const { rows } = await owner.query(`select target from platform.admin_audit where actor_id = 'cli' and target->'revoked'->>'subject' = $1`, [courierId]);
+    assert.match(rows[0]?.target.takenOffDispatch ?? '', /taken off dispatch/);
+  });
+
   test('bad usage exits 2 naming the flag and what to do; nothing is written', async () => {
     const cases: Array<[string[], RegExp]> = [
       [['token', 'revoke', '--subject', randomUUID()], /--role must be one of admin, staff, courier, customer/],

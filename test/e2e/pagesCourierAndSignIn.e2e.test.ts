@@ -368,8 +368,13 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     const { page } = await openCourierPage(riderToken);
     await page.getByRole('button', { name: /taking deliveries/ }).click();
     const routeExists = p.t.platform.app.hasRoute({ method: 'POST', url: '/v1/couriers/me/availability' });
-    if (routeExists) await page.locator('#message', { hasText: /available|offline/ }).waitFor(WAIT);
-    else await page.locator('#message.error', { hasText: 'Availability cannot be changed on this platform yet' }).waitFor(WAIT);
+    if (routeExists) {
+      await page.locator('#message', { hasText: 'You are available: new deliveries can be assigned to you.' }).waitFor(WAIT);
+      // Stop: offline keeps the dispatch away, but staff may still assign them (decisions 0042, 0089);
+      // before, the page promised "no new deliveries will be assigned".
+      await page.getByRole('button', { name: 'Stop taking deliveries' }).click();
+      await page.locator('#message', { hasText: 'You are offline: the dispatch will not offer you deliveries (restaurant staff may still ask you to take one).' }).waitFor(WAIT);
+    } else await page.locator('#message.error', { hasText: 'Availability cannot be changed on this platform yet' }).waitFor(WAIT);
     await page.context().close();
   });
 

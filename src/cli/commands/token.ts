@@ -1,11 +1,11 @@
-import { SERVICE_NAMES } from '../../composition/services.ts';
+import { courierDispatchPort, SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { createTokenService, loadOrCreateSecret, ROLES, TOKEN_TTL_SECONDS, type Role } from '../../platform/auth/index.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { ValidationError } from '../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
-import { mintToken, newTokenRevocationProblems, recordAdminAudit, revokeTokens } from '../../services/platform/index.ts';
+import { CourierStillOnDispatchError, mintToken, newTokenRevocationProblems, recordAdminAudit, revokeTokens } from '../../services/platform/index.ts';
 import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
@@ -26,8 +26,9 @@ revoke refuses every token of the role and subject issued up to now (401 TOKEN_R
 POST /v1/admin/token-revocations does: a staff member let go, a courier removed, a leaked admin token,
 a customer's lost phone (their password stays: they sign in again). --subject is the tokens' subject
 (a UUID; an admin's name). Revoking an admin also refuses the tokens minted through them (POST /v1/tokens
-with their token, and the tokens minted with those), whatever their role. Tokens minted once it has
-answered are valid. It writes to the database
+with their token, and the tokens minted with those), whatever their role. Revoking a courier also
+takes them off dispatch (offline, or offline after the order they carry), as
+POST /v1/couriers/ID/availability does. Tokens minted once it has answered are valid. It writes to the database
 (DATABASE_URL, or the embedded one) and is recorded in the admin audit log as actor "cli".`;
 
 /** The token service's field names, as this command's flags. */
@@ -74,27 +75,34 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   // The database (DATABASE_URL, or the embedded one) is opened only if it is read or written: for a
   // staff token (the directory), a customer token with a subject (the customer's credentials version),
-  // or a revocation.
+  // or a revocation (a courier's in delivery's database too: it takes them off dispatch).
   let opened: Awaited<ReturnType<typeof openCommandDatabases>> | undefined;
-  const platformTransaction: UnitOfWorkFn = async (context, fn) => {
+  const transaction: UnitOfWorkFn = async (context, fn) => {
     opened ??= await openCommandDatabases(config, 1);
-    return unitOfWork(opened.databases.poolFor('platform'), context, fn);
+    return unitOfWork(opened.databases.poolFor(context.service), context, fn);
   };
   try {
     if (revoking) {
       const request = { role: role as Role, subject: values.subject as string, ...(values.reason === undefined ? {} : { reason: values.reason }) };
-      const revoked = await revokeTokens(platformTransaction, 'cli', request);
+      const audit = (target: Record<string, unknown>, status: number) =>
+        transaction({ service: 'platform', actor: { kind: 'admin', id: 'cli' } }, (tx) =>
+          recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route: 'brigade token revoke', target, status, requestId: `cli-${process.pid}` }),
+        );
+      const revoked = await revokeTokens({ unitOfWork: transaction, dispatch: courierDispatchPort(transaction) }, 'cli', request).catch(async (error: unknown) => {
+        // The revocation stands though the courier is still on dispatch: audited as the route's 503 is.
+        if (error instanceof CourierStillOnDispatchError) await audit({ revoked: error.revocation, takenOffDispatch: null, error: error.code }, 0);
+        throw error;
+      });
       const target = { revoked: { role: revoked.role, subject: revoked.subject, reason: revoked.reason, revokedBefore: revoked.revokedBefore } };
-      await platformTransaction({ service: 'platform', actor: { kind: 'admin', id: 'cli' } }, (tx) =>
-        recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route: 'brigade token revoke', target, status: 0, requestId: `cli-${process.pid}` }),
-      );
+      await audit(revoked.takenOffDispatch === undefined ? target : { ...target, takenOffDispatch: revoked.takenOffDispatch }, 0);
       const anew = `brigade token --role ${revoked.role}${revoked.role === 'staff' ? ' --restaurant ID' : ''} --subject ${revoked.subject} mints one${revoked.role === 'customer' ? ', or they sign in' : ''}`;
       ctx.io.out(`revoked the ${revoked.role} tokens of ${revoked.subject} issued up to ${revoked.revokedBefore} (that second included); tokens issued from ${revoked.validFrom} on are valid (${anew})`);
       if (revoked.alsoRefused !== undefined) ctx.io.out(revoked.alsoRefused);
+      if (revoked.takenOffDispatch !== undefined) ctx.io.out(revoked.takenOffDispatch);
       return 0;
     }
     const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };
-    ctx.io.out(await mintToken({ unitOfWork: platformTransaction, tokens: createTokenService(await loadOrCreateSecret(config.secret, config.home)) }, request, ttl));
+    ctx.io.out(await mintToken({ unitOfWork: transaction, tokens: createTokenService(await loadOrCreateSecret(config.secret, config.home)) }, request, ttl));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;
     // The checks name their fields (restaurantId, ttlSeconds, subject); here they are flags.

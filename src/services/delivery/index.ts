@@ -14,6 +14,7 @@ export { dispatchWorkers, runDispatchLoop } from './dispatchWorkers.ts';
 export { ORDER_EVENTS_SUBSCRIPTION, orderEventsHandler, runOrderEventsConsumer } from './orderEventsConsumer.ts';
 export type { OrderEventsOptions } from './orderEventsConsumer.ts';
 export { courierReservations } from './courierReservationsAdapter.ts';
+export { courierDispatch } from './courierDispatchAdapter.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 const INBOX_RETENTION = { kind: 'system', id: 'delivery-inbox-retention' } as const;

@@ -2,8 +2,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { actorContext, authorize } from '../../api/index.ts';
-import { ForbiddenError, NotFoundError } from '../../platform/errors/index.ts';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
+import { courierDispatch } from './courierDispatchAdapter.ts';
 import { CourierNotRegisteredError } from './errors.ts';
 import { getAvailability, setAvailability } from './operations/availability.ts';
 import { listAssignableCouriers } from './operations/listAssignableCouriers.ts';
@@ -21,13 +22,23 @@ const AvailabilitySchema = Type.Object({
   courierId: Type.String({ format: 'uuid' }),
   city: Type.String(),
   status: Type.Union([Type.Literal('available'), Type.Literal('busy'), Type.Literal('offline')]),
-  availableSince: Type.Union([Type.String(), Type.Null()]),
+  availableSince: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'since when an available courier has waited (the dispatch gives an order to the one who has waited longest); null unless status is available',
+  }),
   currentOrderId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()]),
   afterCurrentOrder: Type.Union([Type.Literal('available'), Type.Literal('offline'), Type.Null()], {
     description:
       "what a busy courier becomes when the order they carry ends: available, or offline when they said they would stop (POST available: false while busy); what they said last counts. Delivery learns of a delivery from ordering's OrderDelivered, within milliseconds to seconds, so a courier who has just delivered is busy until then. Null when not busy",
   }),
 });
+/** What an admin's request about a courier's availability may be refused with, besides its input's 400. */
+const ADMIN_COURIER_ERRORS = {
+  403: 'FORBIDDEN: not an admin token',
+  404: 'NOT_FOUND: no courier of that id is registered (POST /v1/couriers)',
+};
+/** The courier's availability when delivery has no row of them: they never said they were available. */
+const neverAvailable = (courier: { readonly id: string; readonly city: string }) =>
+  ({ courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null, afterCurrentOrder: null });
 /** The most couriers one answer of `GET /restaurants/:rid/couriers` lists (`more` says whether the city has others). */
 const ASSIGNABLE_LIMIT = 200;
 const AssignableCourierSchema = Type.Object({
@@ -49,7 +60,8 @@ const AssignableCouriersSchema = Type.Object({
 /**
  * The delivery service's routes: a courier marks themselves available (or offline) in their city and
  * reads it back (the city comes from the courier directory, platform.couriers, never from the body);
- * a restaurant's staff list the couriers of its city they may assign to an order (decision 0089).
+ * a restaurant's staff list the couriers of its city they may assign to an order (decision 0089); an
+ * admin reads a courier's availability and takes them off dispatch (`courierDispatch`).
  */
 export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps: ServiceDeps }> {
   return async (plugin, { deps }) => {
@@ -100,7 +112,67 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         const principal = authorize(request, 'courier');
         const courier = await courierOf(principal);
         const row = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) => getAvailability(tx, courier.id));
-        return row ?? { courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null, afterCurrentOrder: null };
+        return row ?? neverAvailable(courier);
+      },
+    );
+
+    // An admin takes a courier off dispatch (one who left, or stopped answering without pressing Stop),
+    // as the revocation of the courier's tokens also does (decision 0040, "Fixed later (forty-seventh
+    // session, 7 Dec 2026)"). Only off: a courier comes back by pressing "Start taking deliveries".
+    const CourierParams = Type.Object({ courierId: Type.String({ format: 'uuid' }) });
+    const dispatch = courierDispatch({ unitOfWork, couriers: ports.couriers });
+
+    app.post(
+      '/couriers/:courierId/availability',
+      {
+        schema: {
+          tags: ['delivery'],
+          summary:
+            "Take a courier off dispatch (admin): available: false, with the rules of the courier's own Stop. An idle courier is offline now; one carrying an order stays busy and is offline when it ends (afterCurrentOrder), and meanwhile staff's courier list leaves them out and assign-courier refuses them (422 COURIER_STOPPING). Revoking a courier's tokens does the same",
+          description:
+            'Only off: available: true is refused (400), as only the courier can say they are there to take deliveries (POST /v1/couriers/me/availability). ' +
+            'Staff may still give an offline courier an order with assign-courier (decisions 0042, 0089). Recorded in the admin audit log (target.takenOffDispatch).',
+          security: bearer,
+          params: CourierParams,
+          body: Type.Object({ available: Type.Boolean({ description: 'false: take the courier off dispatch' }) }, { additionalProperties: false }),
+          response: { 200: AvailabilitySchema },
+        },
+        config: { docs: { success: { 200: "The courier's availability after it: offline, or busy and offline after the current order" }, errors: ADMIN_COURIER_ERRORS } },
+      },
+      async (request) => {
+        authorize(request, 'admin');
+        const { courierId } = request.params;
+        if (request.body.available) {
+          throw new ValidationError(
+            'body.available: an admin can only take a courier off dispatch (false); a courier makes themselves available by pressing "Start taking deliveries" (POST /v1/couriers/me/availability)',
+            { field: 'body.available' },
+          );
+        }
+        const availability = await dispatch.takeOffDispatch(courierId);
+        if (availability === null) throw new NotFoundError('courier', courierId);
+        request.auditDetails = { takenOffDispatch: { courierId: availability.courierId, status: availability.status, currentOrderId: availability.currentOrderId } };
+        return availability;
+      },
+    );
+
+    app.get(
+      '/couriers/:courierId/availability',
+      {
+        schema: {
+          tags: ['delivery'],
+          summary: "A courier's dispatch availability (admin); offline when never set",
+          security: bearer,
+          params: CourierParams,
+          response: { 200: AvailabilitySchema },
+        },
+        config: { docs: { errors: ADMIN_COURIER_ERRORS } },
+      },
+      async (request) => {
+        const principal = authorize(request, 'admin');
+        const courier = await ports.couriers.courier(request.params.courierId);
+        if (courier === null) throw new NotFoundError('courier', request.params.courierId);
+        const row = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) => getAvailability(tx, courier.id));
+        return row ?? neverAvailable(courier);
       },
     );
 

@@ -10,6 +10,7 @@ import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
 import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, NoFields, readIdempotencyKey } from '../../api/index.ts';
+import { CourierOrderNotFoundError } from './errors.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
@@ -29,6 +30,8 @@ const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
 /** What a caller who may not see an order is told. */
 const ORDER_HIDDEN = 'NOT_FOUND: no such order, or not one this caller may see';
+/** A courier's command's 404: the same two cases, said so that the courier knows what to do. */
+const ORDER_HIDDEN_FROM_COURIER = `${ORDER_HIDDEN}; to a courier: "not found, or no longer assigned to you" (reassigned), without saying which: refresh the task list`;
 /** What a token of a customer or courier that names nobody is told. */
 const NOT_A_PERSON = "FORBIDDEN: a customer's or courier's token whose subject is not their id";
 /** What a read of an order answers besides its 400 and 401. */
@@ -299,7 +302,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
               ifMatch: true,
               errors: {
                 403: `FORBIDDEN: a role that may not ${name} an order, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
-                404: ORDER_HIDDEN,
+                404: route.roles.includes('courier') ? ORDER_HIDDEN_FROM_COURIER : ORDER_HIDDEN,
                 422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY, COURIER_STOPPING (the courier is on a delivery and asked to stop after it)'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}${name === 'cancel' ? '; ORDER_CANCEL_REASON_REQUIRED (an admin cancelling a picked-up order without a reason)' : ''}`,
               },
             },
@@ -309,39 +312,49 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
         },
         async (request: FastifyRequest, reply: FastifyReply) => {
           const { id } = request.params as { id: string };
-          const context = await orderContext(request, id, route.roles);
-          // Who before what, as for every caller: the order first, read here (the read the command needs
-          // anyway, so no extra round trip), so that staff, whose context is their own restaurant
-          // unlooked-up, get 404 for an order that is not in its stream before If-Match's 428 or 400;
-          // then the version (412, in runOrderCommand), then the directories (422), then decide.
-          const loaded = await loadOrderAndCommit(store, commitStatements, context, id);
-          if (loaded === null) throw new NotFoundError('order', id);
-          const expectedVersion = ifMatchVersion(request.headers['if-match']);
-          const body = (request.body ?? {}) as Record<string, unknown>;
-          const command = route.build(context.actor as CommandActor, body);
-          const tenantId = context.tenantId!;
-          const beforeDecide = route.verify === undefined ? undefined : () => route.verify!(ports, tenantId, body);
-          const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
-          const order = await runOrderCommand(
-            { commitStatements, store },
-            {
-              context,
-              orderId: id,
-              expectedVersion,
-              command,
-              loaded,
-              lineage: requestLineage(String(request.id), request.headers.traceparent),
-              ...(beforeDecide === undefined ? {} : { beforeDecide }),
-              ...(beforeAppend === undefined ? {} : { beforeAppend }),
-            },
-          ).catch(async (error: unknown) => {
-            // The 412 carries the order as it is now: opened like every answer's.
-            if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;
-            throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current as OrderView) });
+          return handleCommand(request, reply, id, route).catch((error: unknown) => {
+            // A courier's order may have been given to another courier since their list was drawn:
+            // the 404 says so, and to refresh, for that case and an order that never was alike.
+            if (request.principal?.role === 'courier' && error instanceof NotFoundError && error.details.resource === 'order') throw new CourierOrderNotFoundError(id);
+            throw error;
           });
-          return reply.header('etag', etagOf(order.version)).send(await reveal(order));
         },
       );
+    }
+
+    /** A lifecycle command (`route`) on order `id`: the commands' handler, but for a courier's 404. */
+    async function handleCommand(request: FastifyRequest, reply: FastifyReply, id: string, route: CommandRoute) {
+      const context = await orderContext(request, id, route.roles);
+      // Who before what, as for every caller: the order first, read here (the read the command needs
+      // anyway, so no extra round trip), so that staff, whose context is their own restaurant
+      // unlooked-up, get 404 for an order that is not in its stream before If-Match's 428 or 400;
+      // then the version (412, in runOrderCommand), then the directories (422), then decide.
+      const loaded = await loadOrderAndCommit(store, commitStatements, context, id);
+      if (loaded === null) throw new NotFoundError('order', id);
+      const expectedVersion = ifMatchVersion(request.headers['if-match']);
+      const body = (request.body ?? {}) as Record<string, unknown>;
+      const command = route.build(context.actor as CommandActor, body);
+      const tenantId = context.tenantId!;
+      const beforeDecide = route.verify === undefined ? undefined : () => route.verify!(ports, tenantId, body);
+      const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
+      const order = await runOrderCommand(
+        { commitStatements, store },
+        {
+          context,
+          orderId: id,
+          expectedVersion,
+          command,
+          loaded,
+          lineage: requestLineage(String(request.id), request.headers.traceparent),
+          ...(beforeDecide === undefined ? {} : { beforeDecide }),
+          ...(beforeAppend === undefined ? {} : { beforeAppend }),
+        },
+      ).catch(async (error: unknown) => {
+        // The 412 carries the order as it is now: opened like every answer's.
+        if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;
+        throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current as OrderView) });
+      });
+      return reply.header('etag', etagOf(order.version)).send(await reveal(order));
     }
   };
 }

@@ -3,11 +3,11 @@ import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts
 import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
 
-export type { OpenOrders, PlatformPorts } from './ports.ts';
+export type { CourierDispatch, OpenOrders, PlatformPorts } from './ports.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
-export { CustomerHasOpenOrdersError, MintChainTooLongError, TokenRestaurantUnknownError } from './operations/errors.ts';
+export { CourierStillOnDispatchError, CustomerHasOpenOrdersError, MintChainTooLongError, TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
 export { listRestaurants } from './operations/listRestaurants.ts';
 export { cityProblems, NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
@@ -21,11 +21,12 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the
  * tenant placement catalog and the admin audit log; its first migration creates every service's
- * schema and role. Its port (the ordering service's open orders, asked before an erasure) is wired by
- * the composition root.
+ * schema and role. Its ports (the ordering service's open orders, asked before an erasure; the delivery
+ * service's dispatch, which takes a courier whose tokens are revoked off it) are wired by the
+ * composition root.
  *
  * @example
- * createPlatformService((deps) => ({ orders: openOrders(deps) }))
+ * createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }) }))
  */
 export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPorts): ServiceModule {
   return {

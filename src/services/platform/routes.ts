@@ -17,7 +17,7 @@ import { listRestaurants } from './operations/listRestaurants.ts';
 import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
 import { NewRestaurant } from './newRestaurant.ts';
 import { eraseCustomer } from './operations/eraseCustomer.ts';
-import { CustomerHasOpenOrdersError } from './operations/errors.ts';
+import { CourierStillOnDispatchError, CustomerHasOpenOrdersError } from './operations/errors.ts';
 import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
@@ -76,6 +76,12 @@ const RevokedTokensSchema = Type.Object({
   alsoRefused: Type.Optional(
     Type.String({ description: "an admin's revocation: the tokens that admin minted (POST /v1/tokens), and those minted with them, issued up to revokedBefore, are refused too" }),
   ),
+  takenOffDispatch: Type.Optional(
+    Type.String({
+      description:
+        "a courier's revocation: the courier was taken off dispatch (offline; or, carrying an order, offline after it, which it names with what to do about it), or is not registered",
+    }),
+  ),
 });
 const bearer = [{ bearer: [] }];
 const NOT_ADMIN = { 403: 'FORBIDDEN: not an admin token' };
@@ -85,7 +91,7 @@ const NO_CARD = { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: no card on file' };
 /** What a request about `rid`'s staff may be refused with, besides its input's 400. */
 const STAFF_ERRORS = { 403: 'FORBIDDEN: not a staff or admin token', 404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff)" };
 
-/** The platform service's routes: the directory, sign-up, staff, tokens and erasure (which asks `ports.orders`). */
+/** The platform service's routes: the directory, sign-up, staff, tokens (a courier's revocation asks `ports.dispatch`) and erasure (which asks `ports.orders`). */
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: PlatformPorts }> = async (plugin, { deps, ports }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { unitOfWork, tokens } = deps;
@@ -459,6 +465,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           'The time is cut to the whole second, as a token\'s `iat` is, and a token issued within that second is refused too; the answer comes once it is over, ' +
           'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
           'Revoking an admin also refuses every token minted through them (`POST /v1/tokens` with their token, and tokens minted with those), whatever its role, issued up to the same second: mint again the ones still needed. ' +
+          "Revoking a courier also takes them off dispatch, as `POST /v1/couriers/{courierId}/availability` with `available: false` does (takenOffDispatch says how). " +
           'The same as `brigade token revoke`.',
         security: bearer,
         body: NewTokenRevocation,
@@ -467,17 +474,21 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: {
         docs: {
           success: {
-            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused)",
+            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused); a courier's takes them off dispatch (takenOffDispatch)",
           },
-          errors: NOT_ADMIN,
+          errors: { ...NOT_ADMIN, 503: "COURIER_STILL_ON_DISPATCH: a courier's tokens were revoked, but delivery could not take them off dispatch; revoke again" },
         },
       },
     },
     async (request) => {
       const admin = authorize(request, 'admin');
-      const revocation = await revokeTokens(unitOfWork, admin.subject, request.body);
-      const { role, subject, reason, revokedBefore } = revocation;
-      request.auditDetails = { revoked: { role, subject, reason, revokedBefore } };
+      const revocation = await revokeTokens({ unitOfWork, dispatch: ports.dispatch }, admin.subject, request.body).catch((error: unknown) => {
+        // The revocation stands: its audit entry says so, and that the courier is still on dispatch.
+        if (error instanceof CourierStillOnDispatchError) request.auditDetails = { revoked: error.revocation, takenOffDispatch: null };
+        throw error;
+      });
+      const { role, subject, reason, revokedBefore, takenOffDispatch } = revocation;
+      request.auditDetails = { revoked: { role, subject, reason, revokedBefore }, ...(takenOffDispatch === undefined ? {} : { takenOffDispatch }) };
       return revocation;
     },
   );

@@ -55,7 +55,7 @@ describe('courier availability route', () => {
     assert.equal(again.json().availableSince, on.json().availableSince, 'saying available again keeps the wait');
     assert.deepEqual((await availability(k.token)).json(), on.json());
     const off = await availability(k.token, false);
-    assert.equal(off.json().status, 'offline');
+    assert.deepEqual([off.json().status, off.json().availableSince], ['offline', null], 'availableSince is null unless available (before: the time they went offline)');
     const back = await availability(k.token, true);
     assert.ok(Date.parse(back.json().availableSince) > Date.parse(on.json().availableSince), 'back from offline: the wait starts again');
   });

@@ -338,6 +338,30 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, strangers['an unassigned courier'], order.id, 'pick-up', 3)).statusCode, 404, 'an unassigned courier cannot pick up');
   });
 
+  test("a courier's pick-up or deliver of an order no longer assigned to them (reassigned), or of none, is a 404 that says to refresh the task list without telling which; other roles' 404 is unchanged (before: a bare 'order <id> not found')", async () => {
+    const c = await customer(t);
+    const [k1, k2] = [await courier(t), await courier(t)];
+    const order = (await orderOf(c)).json();
+    assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
+    assert.equal((await command(t, r.staff, order.id, 'assign-courier', 2, { courierId: k1.id })).statusCode, 200);
+    assert.equal((await command(t, r.staff, order.id, 'assign-courier', 3, { courierId: k2.id })).statusCode, 200);
+    const ghost = randomUUID();
+    const answers = [
+      await command(t, k1.token, order.id, 'pick-up', 4),
+      await command(t, k1.token, order.id, 'deliver', 4),
+      await command(t, k1.token, ghost, 'pick-up', 1),
+    ];
+    const details = answers.map((res) => {
+      assert.deepEqual([res.statusCode, res.json().code], [404, 'NOT_FOUND'], res.body);
+      assert.match(res.json().detail, /not found, or no longer assigned to you.*refresh your task list/);
+      return res.json().detail.replace(order.id, '<id>').replace(ghost, '<id>');
+    });
+    assert.deepEqual(new Set(details).size, 1, 'reassigned and non-existent read alike: nothing leaks');
+    const staff = await command(t, r.staff, ghost, 'accept', 1);
+    assert.deepEqual([staff.statusCode, staff.json().detail], [404, `order ${ghost} not found`]);
+    assert.equal((await command(t, k2.token, order.id, 'pick-up', 4)).statusCode, 422, 'the new courier gets on with it (not ready yet)');
+  });
+
   test("GET …/events to a customer or a courier names no one else who acted, nor a courier who no longer has the order; staff and admin see every id", async () => {
     const c = await customer(t);
     const k1 = await courier(t);

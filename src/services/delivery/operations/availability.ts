@@ -6,8 +6,12 @@ export interface Availability {
   readonly courierId: string;
   readonly city: string;
   readonly status: 'available' | 'busy' | 'offline';
-  /** When the courier last became available (the dispatch order: longest wait first). */
-  readonly availableSince: string;
+  /**
+   * Since when an available courier has waited (the dispatch order: longest wait first); null unless
+   * `status` is available, as staff's picker shows it. The column keeps the time of the last change
+   * for every status (going offline stamps it), which read as "available since" the time they left.
+   */
+  readonly availableSince: string | null;
   readonly currentOrderId: string | null;
   /**
    * What a busy courier becomes when the order they carry ends (and any other order staff gave them
@@ -17,7 +21,7 @@ export interface Availability {
   readonly afterCurrentOrder: 'available' | 'offline' | null;
 }
 
-const COLUMNS = `courier_id as "courierId", city, status, available_since as "availableSince", current_order_id as "currentOrderId",
+const COLUMNS = `courier_id as "courierId", city, status, case when status = 'available' then available_since end as "availableSince", current_order_id as "currentOrderId",
   case when status = 'busy' then released_status end as "afterCurrentOrder"`;
 
 /** The courier's availability row, or null when they never said they were available. */
@@ -48,7 +52,8 @@ export interface AvailabilityChange {
  * has just delivered is still busy here for a moment; refusing them (422 "deliver it first") told
  * them to do what they had just done (decision 0040, "Fixed later").
  * Runs as the courier: the policy lets them write only their own row, never make themselves busy,
- * and of a busy row only `released_status` (delivery migration 0023).
+ * and of a busy row only `released_status` (delivery migration 0023). An admin's taking a courier off
+ * dispatch (`courierDispatch`) runs the same statements with `available: false`, as a system actor.
  */
 export async function setAvailability(tx: Tx, input: { courierId: string; city: string; available: boolean }): Promise<AvailabilityChange> {
   const current = await tx.query<{ status: string; city: string }>(`select status, city from delivery.courier_availability where courier_id = $1 for update`, [input.courierId]);

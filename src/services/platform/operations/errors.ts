@@ -114,3 +114,24 @@ export class CurrentPasswordMismatchError extends BrigadeError {
     );
   }
 }
+
+/**
+ * 503 `COURIER_STILL_ON_DISPATCH`: a courier's tokens were revoked (the revocation stands, `revocation`)
+ * but taking them off dispatch failed (delivery unavailable): the dispatch may still give them orders
+ * they cannot act on. Revoking again is safe (it moves the time forward) and takes them off dispatch
+ * too; so does the admin route. The cause is kept.
+ */
+export class CourierStillOnDispatchError extends BrigadeError {
+  readonly revocation: { readonly role: string; readonly subject: string; readonly reason: string | null; readonly revokedBefore: string };
+  constructor(revocation: CourierStillOnDispatchError['revocation'], cause: unknown) {
+    super(
+      'COURIER_STILL_ON_DISPATCH',
+      503,
+      `The tokens of courier ${revocation.subject} were revoked (up to ${revocation.revokedBefore}), but taking the courier off dispatch failed, so the dispatch may still give them orders: ` +
+        `revoke again once the delivery service answers (it takes them off dispatch too), or POST /v1/couriers/${revocation.subject}/availability with {"available": false}`,
+      { cause, details: { revokedBefore: revocation.revokedBefore, courierId: revocation.subject } },
+    );
+    const { role, subject, reason, revokedBefore } = revocation;
+    this.revocation = { role, subject, reason, revokedBefore };
+  }
+}

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tokenSubject, type Role } from '../../../platform/auth/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import type { CourierDispatch } from '../ports.ts';
+import { CourierStillOnDispatchError } from './errors.ts';
 import { REVOCATION_COLUMNS, type TokenRevocation } from './tokenRevocation.ts';
 
 /** What {@link revokeTokens} answers: the revocation, and for an admin what else it refuses. */
@@ -11,6 +13,12 @@ export interface RevokedTokens extends TokenRevocation {
    * refused too, and are to be minted again. Absent for another role: only admins mint.
    */
   readonly alsoRefused?: string;
+  /**
+   * A courier's revocation: a sentence saying that the courier was taken off dispatch (offline, or
+   * offline after the order they carry, which it names with what to do about it), or that no courier
+   * of that id is registered. Absent for another role.
+   */
+  readonly takenOffDispatch?: string;
 }
 
 /** The longest {@link revokeTokens} waits for its second to end: more means another host's clock runs ahead (its revocation moved the time). */
@@ -32,12 +40,26 @@ const MAX_WAIT_MS = 1000;
  * claim, names them) issued up to the same second, whatever its role: the answer says so in
  * `alsoRefused`.
  *
+ * Revoking a courier also takes them off dispatch (`dispatch`, delivery's port), after the commit: a
+ * courier who can no longer sign in would otherwise stay available, and be given orders nobody picks
+ * up. After, not before: from the commit on the courier cannot press "Start taking deliveries" again,
+ * so what the take-off leaves stays. Not in the revocation's transaction: delivery's tables are
+ * delivery's, in another database when the services run apart. The answer says what became of them
+ * (`takenOffDispatch`).
+ *
  * @throws {ValidationError} 400, `details.field` `role` or `subject` (a UUID but for an admin).
+ * @throws {CourierStillOnDispatchError} 503: a courier's revocation committed, but delivery could not
+ *   take them off dispatch; revoking again does both.
  *
  * @example
- * const { validFrom } = await revokeTokens(deps.unitOfWork, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
+ * const { validFrom } = await revokeTokens({ unitOfWork: deps.unitOfWork, dispatch }, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
  */
-export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, request: { readonly role: Role; readonly subject: string; readonly reason?: string }): Promise<RevokedTokens> {
+export async function revokeTokens(
+  deps: { readonly unitOfWork: UnitOfWorkFn; readonly dispatch: CourierDispatch },
+  revokedBy: string,
+  request: { readonly role: Role; readonly subject: string; readonly reason?: string },
+): Promise<RevokedTokens> {
+  const { unitOfWork } = deps;
   const subject = tokenSubject(request.role, request.subject);
   const second = Math.floor(Date.now() / 1000);
   const revocation = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
@@ -51,8 +73,10 @@ export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, 
     );
     return rows[0]!;
   });
+  const takenOffDispatch = revocation.role === 'courier' ? await takeOffDispatch(deps.dispatch, revocation) : undefined;
   const wait = Date.parse(revocation.validFrom) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
+  if (takenOffDispatch !== undefined) return { ...revocation, takenOffDispatch };
   if (revocation.role !== 'admin') return revocation;
   return {
     ...revocation,
@@ -61,4 +85,22 @@ export async function revokeTokens(unitOfWork: UnitOfWorkFn, revokedBy: string, 
       "mint again the ones still needed, with another admin's token. The admin audit log has each mint: route /v1/tokens, " +
       `with ${revocation.subject} in target.minted.mintChain.`,
   };
+}
+
+/** Takes the revoked courier off dispatch; says what became of them (`RevokedTokens.takenOffDispatch`). */
+async function takeOffDispatch(dispatch: CourierDispatch, revocation: TokenRevocation): Promise<string> {
+  const courierId = revocation.subject;
+  const off = await dispatch.takeOffDispatch(courierId).catch((error: unknown) => {
+    throw new CourierStillOnDispatchError(revocation, error);
+  });
+  if (off === null) return `Courier ${courierId} is not registered (POST /v1/couriers), so there was no one to take off dispatch.`;
+  if (off.status === 'busy' && off.currentOrderId !== null) {
+    const orderId = off.currentOrderId;
+    return (
+      `Courier ${courierId} was taken off dispatch after order ${orderId}, which they carry: the dispatch gives them no other order, staff's courier list leaves them out ` +
+      `and assign-courier refuses them. With their tokens revoked they can neither pick it up nor deliver it: have staff give it to another courier ` +
+      `(POST /v1/orders/${orderId}/assign-courier) if it is not picked up yet, or cancel it as an admin with a reason if it is.`
+    );
+  }
+  return `Courier ${courierId} was taken off dispatch: offline, so the dispatch gives them no more orders and staff's courier list leaves them out.`;
 }
