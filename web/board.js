@@ -5,11 +5,13 @@
 // alerts list at the top until a courier is assigned; its card (and that of any ready order without a
 // courier) has a courier picker: the couriers of the restaurant's city staff may assign
 // (GET /v1/restaurants/:rid/couriers), and an Assign button that sends assign-courier with If-Match.
+// Served without delivery (that route not found), the pickers say couriers cannot be assigned here.
+// A token that cannot read this board (403, 404) stops it with a link to sign in as this restaurant's staff.
 // A token the platform refuses (401, from the stream or a command) stops the stream and leaves the
 // cards in view, marked as no longer current, with every button off and a link to sign in again.
 import {
-  announce as announceIn, api, clockTime, elapsed, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, reconnectDelay, requireToken, say, setText, shortId,
-  signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying,
+  announce as announceIn, api, clockTime, elapsed, focusIfLost, h, money, onTokenRefused, place, problemText, readErrorShownOn, readEventStream, reconnectDelay, requireToken, say, setText,
+  shortId, showSignInLink, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying,
 } from './common.js';
 
 const OPEN = ['placed', 'accepted', 'ready', 'picked_up'];
@@ -42,6 +44,10 @@ const alerts = document.getElementById('alerts');
 const ALERT_ADVICE =
   "Choose a courier of the restaurant's city in the picker on its card and press Assign (a busy courier takes it after their current order), " +
   'or cancel it with the Cancel button.';
+/** Why this board has no courier picker: the server serves ordering without delivery (`brigade serve --service ordering`). */
+const NO_COURIERS_HERE = 'Couriers cannot be assigned on this server: it does not serve the delivery service.';
+/** The advice of a dispatch alert on such a board. */
+const ALERT_ADVICE_WITHOUT_PICKER = `${NO_COURIERS_HERE} Cancel it with the Cancel button, or have a courier assigned where delivery is served.`;
 /** orderId → board row (as GET /board and the stream give it). */
 const orders = new Map();
 /** Orders whose accept, ready or cancel is on its way: their buttons stay disabled through a redraw (a stream event rebuilt them enabled, and a second click got a false 412). */
@@ -69,7 +75,7 @@ const streamedSinceStart = new Set();
  * drawn anew every 15–30 s with the same couriers, which closed it while open and moved focus to the new
  * one (a screen reader said it again).
  */
-const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0, shown: null };
+const couriers = { city: '', list: [], more: false, error: null, readAt: 0, loading: false, version: 0, shown: null, unavailable: false };
 /** courierId → name, from every list read: a card names its courier with it. */
 const courierNames = new Map();
 /**
@@ -127,7 +133,7 @@ function alertText(order) {
   const a = order.dispatchAlert;
   // Delivery's reason may say what to do; the page's advice says how, here.
   const reason = a.reason.replace(/\.$/, '');
-  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${ALERT_ADVICE}`;
+  return `No courier found after ${a.attempts} attempt${a.attempts === 1 ? '' : 's'} (since ${clockTime(a.raisedAt)}): ${reason}. ${couriers.unavailable ? ALERT_ADVICE_WITHOUT_PICKER : ALERT_ADVICE}`;
 }
 
 /** Whether staff may pick a courier for the order here: it has none, and the dispatch gave up (an alert) or it is ready. */
@@ -155,7 +161,7 @@ function wantsCouriers() {
 
 /** Reads the couriers staff may assign when the board needs them and the list is older than {@link COURIERS_FRESH_MS} (or `now`). */
 async function loadCouriers(now = false) {
-  if (signedOut || couriers.loading || !UUID.test(rid) || (!now && (!wantsCouriers() || Date.now() - couriers.readAt < COURIERS_FRESH_MS))) return;
+  if (signedOut || couriers.unavailable || couriers.loading || !UUID.test(rid) || (!now && (!wantsCouriers() || Date.now() - couriers.readAt < COURIERS_FRESH_MS))) return;
   couriers.loading = true;
   let result;
   try {
@@ -175,6 +181,10 @@ async function loadCouriers(now = false) {
   } else if (result.status === 401) {
     // Signed out (the refusal's listener has drawn that): no "tries again" under the sign-in link.
     return;
+  } else if (result.status === 404 && result.body?.code === 'ROUTE_NOT_FOUND') {
+    // This server serves ordering without delivery: asking again would find no route again (it was
+    // asked every 15 s for ever, its route-not-found sentence on every card that needs a courier).
+    couriers.unavailable = true;
   } else {
     couriers.error = problemText(result);
   }
@@ -189,7 +199,7 @@ async function loadCouriers(now = false) {
 /** What the pickers show of the last read of the couriers, as one string: a read that leaves it the same draws nothing anew. */
 function pickerShows() {
   const listed = couriers.list.map((k) => [k.courierId, k.name, k.status, k.held, k.heldUntil, k.availableSince]);
-  return JSON.stringify([couriers.city, listed, couriers.more, couriers.error]);
+  return JSON.stringify([couriers.city, listed, couriers.more, couriers.error, couriers.unavailable]);
 }
 
 /** The courier picker of an order without a courier: a select of the couriers staff may assign, and Assign. */
@@ -198,7 +208,9 @@ function picker(order) {
   const selectId = `courier-${order.orderId}`;
   const off = sending.has(order.orderId) || signedOut;
   let body;
-  if (couriers.error !== null) {
+  if (couriers.unavailable) {
+    body = [h('p', { class: 'hint' }, `${NO_COURIERS_HERE} Dispatch assigns one on its own; if it cannot, the order gets a dispatch alert.`)];
+  } else if (couriers.error !== null) {
     body = [h('p', { class: 'hint' }, `The couriers could not be listed: ${couriers.error} The board tries again in ${COURIERS_FRESH_MS / 1000} s.`)];
   } else if (couriers.version === 0) {
     body = [h('p', { class: 'hint' }, 'Loading the couriers…')];
@@ -528,6 +540,20 @@ async function loadBoard(after, replace) {
   document.body.dataset.loaded = 'true';
 }
 
+/**
+ * The token of this tab cannot read this board (the stream's final 403 or 404): not staff's (a
+ * courier's, a customer's), or staff of another restaurant (404: another restaurant's board is not
+ * found for them), or no restaurant has this id. The board says so with a link to sign-in, which comes
+ * back here; it said the API's sentence alone ("restaurant … not found.", read as if the restaurant did
+ * not exist), with nothing to do but "Sign out".
+ */
+function notThisTokensBoard(reason, status) {
+  const link = status === 403
+    ? showSignInLink(message, `${reason} This board is for the restaurant's staff: `, 'sign in with a staff token of this restaurant', '.')
+    : showSignInLink(message, `Your token is not for this restaurant (or there is no restaurant ${rid}). `, "Sign in with this restaurant's staff token", '.');
+  focusIfLost(link);
+}
+
 if (!UUID.test(rid)) {
   say(message, 'This address has no restaurant id: open /board/<restaurant id>.', 'error');
 } else {
@@ -560,7 +586,8 @@ if (!UUID.test(rid)) {
       streamStatus.className = 'status down';
       if (final) {
         streamStatus.textContent = 'Not connected';
-        say(message, reason, 'error');
+        if (status === 403 || status === 404) notThisTokensBoard(reason, status);
+        else say(message, reason, 'error');
       } else if (status === null) {
         // A drop (or the network): made again after the server's retry, a moment, or, after drops in a
         // row, a wait that is said.

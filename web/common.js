@@ -101,9 +101,18 @@ export function onTokenRefused(listener) {
  */
 function refuseToken(sentWith, detail) {
   if (refusal !== null || getToken() !== sentWith) return;
-  refusal = sentence(detail ?? 'Your token was refused.');
+  refusal = sentence(withoutRoutes(detail ?? 'Your token was refused.'));
   clearToken();
   for (const listener of refusalListeners) listener(refusal);
+}
+
+/**
+ * The API's sentence without the routes it names for API callers ("sign in again (POST
+ * /v1/customers/sign-in) with …"): on a page, the way on is its link, and a route means nothing to a
+ * customer.
+ */
+function withoutRoutes(text) {
+  return String(text).replace(/\s*\((?:GET|POST|PUT|PATCH|DELETE) \/v1\/[^)]*\)/g, '');
 }
 
 /**
@@ -132,27 +141,43 @@ export function showSignInLink(element, before, linkText, after) {
  */
 export function signInAgainOn(element, then) {
   onTokenRefused((reason) => {
-    const link = showSignInLink(element, `${reason} `, 'Sign in again', ` to go on. ${then}`);
-    // After the page's own listeners (registered first) have disabled its buttons.
-    window.setTimeout(() => {
-      const focused = document.activeElement;
-      if (focused === null || focused === document.body || focused.disabled === true) link.focus();
-    }, 0);
+    focusIfLost(showSignInLink(element, `${reason} `, 'Sign in again', ` to go on. ${then}`));
   });
 }
+
+/**
+ * Puts focus on `element` (the way on, a sign-in link) when it is on nothing, or on a button that has
+ * been disabled: after the page's own work of this task (a refusal's listeners turn buttons off).
+ */
+export function focusIfLost(element) {
+  window.setTimeout(() => {
+    const focused = document.activeElement;
+    if (focused === null || focused === document.body || focused.disabled === true) element.focus();
+  }, 0);
+}
+
+/**
+ * What sign-in says to an admin, whom no page is for: where to go, around a link to the API's
+ * documentation (`before`, the link `/docs`, `after`).
+ */
+export const ADMIN_NEXT_STEP = Object.freeze({
+  before: "Open a restaurant's board at /board/<restaurant id> (the ids: brigade tenants list), or the API and its documentation at ",
+  after: '.',
+});
 
 /**
  * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag, retryAfter }`
  * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
  * status 0, and so does an answer whose body is cut off after its headers (the connection reset
  * mid-way: likeliest on a courier's mobile network). `ifMatch` is the version the page last saw.
- * It never rejects but on an abort (`signal`): the pages' polls schedule their next read after it.
+ * `anonymous`: sent without the tab's token (a customer's sign-in), whose refusal it then says
+ * nothing of. It never rejects but on an abort (`signal`): the pages' polls schedule their next read after it.
  */
-export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) {
+export async function api(path, { method = 'GET', body, ifMatch, signal, anonymous = false } = {}) {
   // Refused already: asking again would be refused the same way.
-  if (refusal !== null) return { ok: false, status: 401, body: { code: 'TOKEN_REFUSED', detail: refusal }, etag: null, retryAfter: null };
+  if (refusal !== null && !anonymous) return { ok: false, status: 401, body: { code: 'TOKEN_REFUSED', detail: refusal }, etag: null, retryAfter: null };
   const headers = { accept: 'application/json' };
-  const token = getToken();
+  const token = anonymous ? null : getToken();
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
@@ -179,7 +204,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal } = {}) 
   } catch {
     parsed = { detail: text };
   }
-  if (response.status === 401) refuseToken(token, parsed?.detail ?? parsed?.title);
+  if (response.status === 401 && !anonymous) refuseToken(token, parsed?.detail ?? parsed?.title);
   const retryAfter = /^\d+$/.test(response.headers.get('retry-after') ?? '') ? Number(response.headers.get('retry-after')) : null;
   return { ok: response.ok, status: response.status, body: parsed, etag: response.headers.get('etag'), retryAfter };
 }

@@ -1,7 +1,7 @@
 // The development login: asks the platform (embedded only) to mint a token, then signs in with it.
 // A courier or customer without an id is registered first, through the platform's own API (an admin
 // token registers the courier; a customer signs up), so the pages that read them find them.
-import { landingFor, problemText, say, setToken } from './common.js';
+import { ADMIN_NEXT_STEP, landingFor, problemText, say, setToken } from './common.js';
 
 const form = document.getElementById('dev-login');
 const message = document.getElementById('message');
@@ -70,28 +70,42 @@ async function signIn() {
   const subject = form.elements.subject.value.trim();
   const city = form.elements.city.value.trim();
   let result;
+  for (const field of FIELDS) form.elements[field].removeAttribute('aria-invalid');
   if ((role === 'courier' || role === 'customer') && subject === '') {
     if (role === 'courier' && city === '') {
-      form.elements.city.setAttribute('aria-invalid', 'true');
+      markField('city');
       say(message, 'A new courier needs a city: the city of the restaurants they deliver for (or give your courier id).', 'error');
       return false;
     }
     result = await register(role, city);
   } else {
-    const minted = await mint({ role, ...(role === 'staff' ? { restaurantId } : {}), ...(subject === '' ? {} : { subject }) });
+    // An empty field is not sent: `restaurantId: ""` got the schema's "must match format uuid" instead
+    // of the route's own "A staff token needs the restaurant id".
+    const minted = await mint({ role, ...(role === 'staff' && restaurantId !== '' ? { restaurantId } : {}), ...(subject === '' ? {} : { subject }) });
     result = minted.ok ? { ok: true, token: minted.body.token, subject: minted.body.subject } : minted;
   }
   if (!result.ok) {
     say(message, problemText(result), 'error');
+    // The route names the field it refuses (`field`): marked and focused, as the city above.
+    if (FIELDS.includes(result.body?.field)) markField(result.body.field);
     return false;
   }
-  form.elements.city.removeAttribute('aria-invalid');
   setToken(result.token);
   const target = landingFor(result.token, next);
   if (target !== null) {
     window.location.assign(target);
     return true;
   }
-  say(message, `Signed in as ${role} ${result.subject}. Open a page: /track/<order id>.`, 'ok');
+  const where = role === 'admin' ? `${ADMIN_NEXT_STEP.before}/docs${ADMIN_NEXT_STEP.after}` : 'Open a page: /track/<order id>.';
+  say(message, `Signed in as ${role} ${result.subject}. ${where}`, 'ok');
   return false;
+}
+
+/** The form's fields that the page or the token route may refuse, by name. */
+const FIELDS = ['restaurantId', 'subject', 'city'];
+
+/** Marks the field named `name` as the one to correct, and puts focus on it. */
+function markField(name) {
+  form.elements[name].setAttribute('aria-invalid', 'true');
+  form.elements[name].focus();
 }

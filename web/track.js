@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, h, money, problemText, requireToken, say, setText, shortId, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
+import { api, clockTime, focusIfLost, h, money, problemText, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -55,9 +55,10 @@ async function poll() {
       setTimeout(poll, wait);
       return;
     }
-    say(message, problemText(result), 'error');
     // Not tried again (401, 403, 404): the status is not known, or no longer kept current.
     statusEl.textContent = shownStatus === null ? 'Unknown' : `${shownStatus} (no longer updated)`;
+    if (result.status === 403 || result.status === 404) notThisTokensOrder(result);
+    else say(message, problemText(result), 'error');
     return;
   }
   say(message, '');
@@ -78,6 +79,19 @@ async function poll() {
     );
   }
   if (!FINISHED.includes(status)) setTimeout(poll, POLL_MS);
+}
+
+/**
+ * The token of this tab cannot read the order: another customer's (404: an order that is not theirs is
+ * not found for them), or not a customer's (403, a courier's; or 404). Likely on a shared device, or
+ * after support pasted a token. The page says so and links to sign-in, which comes back here: it said
+ * "order … not found." with nothing more, and the reader had only "Sign out".
+ */
+function notThisTokensOrder(result) {
+  const why = result.status === 404
+    ? `Order ${shortId(orderId)} was not found for the token of this tab: it is not one of your orders, or it does not exist. `
+    : `${problemText(result)} This page is for the customer who placed order ${shortId(orderId)}. `;
+  focusIfLost(showSignInLink(message, why, 'Sign in as the customer who placed it', '.'));
 }
 
 // An address that holds no order id is said as such, before the API is asked: its answer was

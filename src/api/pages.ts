@@ -1,13 +1,14 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Role } from '../platform/auth/index.ts';
 import { ValidationError } from '../platform/errors/index.ts';
 import { isUuid } from '../platform/ids/index.ts';
 import { DevLoginHostError, DevLoginProxiedError, forwardedBy, isLoopbackHost } from './devLoginHost.ts';
+import { ifNoneMatchHits } from './ifNoneMatch.ts';
 
 /** What the development login may ask a token for. */
 export interface DevTokenRequest {
@@ -57,6 +58,9 @@ const PAGES: readonly Page[] = [
   { url: '/login', shown: '/login', file: 'login.html', script: 'login.js', services: ['ordering'] },
   // Registers couriers and customers (platform), then leads to the pages.
   { url: '/dev-login', shown: '/dev-login', file: 'dev-login.html', script: 'dev-login.js', services: ['platform', 'ordering'], devOnly: true },
+  // Orders and their commands (ordering). Its courier picker reads delivery's couriers of the city, but
+  // without delivery the board says couriers cannot be assigned here and is otherwise whole: a process
+  // serving ordering alone still serves the restaurant its orders.
   { url: '/board/:rid', shown: '/board/<restaurant id>', file: 'board.html', script: 'board.js', services: ['ordering'] },
   // Availability (delivery), tasks and pick-up/delivered (ordering).
   { url: '/courier', shown: '/courier', file: 'courier.html', script: 'courier.js', services: ['delivery', 'ordering'] },
@@ -90,12 +94,23 @@ const SECURITY_HEADERS = {
 /**
  * A page is not kept (`no-store`): not on disk, and not in the browser's back-forward cache, from which
  * Back after "Sign out" showed it again as it was left (a courier's customer address, a board's cards).
- * Its assets hold nothing of anyone: a browser may keep them, and asks each time whether they changed.
+ * Its assets hold nothing of anyone: a browser may keep them, and asks each time whether they changed
+ * (`no-cache` with the asset's ETag, answered 304 while it has not).
  */
 const PAGE_CACHE = { 'cache-control': 'no-store' };
 const ASSET_CACHE = { 'cache-control': 'no-cache' };
 
 const Uuid = Type.String({ format: 'uuid' });
+
+/** A file under `/web/`, read once at registration: its type, its bytes and its entity tag. */
+interface Asset {
+  readonly type: string;
+  readonly body: Buffer;
+  /** Strong: the sha256 of the bytes (base64url), quoted. A deployment with other files has other tags. */
+  readonly etag: string;
+}
+
+const assetOf = (type: string, body: Buffer): Asset => ({ type, body, etag: `"${createHash('sha256').update(body).digest('base64url')}"` });
 
 /**
  * Serves the web pages (restaurant live-board, courier task list, customer tracking, sign-in) and
@@ -111,6 +126,11 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
   const root = options.root ?? path.resolve(import.meta.dirname, '..', '..', 'web');
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
   const send = (reply: FastifyReply, type: string, body: Buffer) => reply.headers(SECURITY_HEADERS).headers(type === HTML ? PAGE_CACHE : ASSET_CACHE).type(type).send(body);
+  const sendAsset = (request: FastifyRequest, reply: FastifyReply, asset: Asset) => {
+    reply.header('etag', asset.etag);
+    if (ifNoneMatchHits(request.headers['if-none-match'], asset.etag)) return reply.headers(SECURITY_HEADERS).headers(ASSET_CACHE).status(304).send();
+    return send(reply, asset.type, asset.body);
+  };
   const hide = { hide: true };
 
   const pages = servedPages(options);
@@ -118,17 +138,17 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
   const home = pages.some((page) => page.url === '/login') ? '/login' : '/docs';
   typed.get('/', { schema: hide }, async (_request, reply) => reply.redirect(home));
   if (pages.length === 0) return;
-  const assets = new Map<string, { readonly type: string; readonly body: Buffer }>();
-  for (const [name, type] of Object.entries(SHARED_ASSETS)) assets.set(name, { type, body: await readFile(path.join(root, name)) });
+  const assets = new Map<string, Asset>();
+  for (const [name, type] of Object.entries(SHARED_ASSETS)) assets.set(name, assetOf(type, await readFile(path.join(root, name))));
   for (const page of pages) {
     const body = await readFile(path.join(root, page.file));
     typed.get(page.url, { schema: hide }, async (_request, reply) => send(reply, HTML, body));
-    assets.set(page.script, { type: SCRIPT, body: await readFile(path.join(root, page.script)) });
+    assets.set(page.script, assetOf(SCRIPT, await readFile(path.join(root, page.script))));
   }
   typed.get('/web/:file', { schema: { ...hide, params: Type.Object({ file: Type.String({ maxLength: 64 }) }) } }, async (request, reply) => {
     const asset = assets.get(request.params.file);
     if (asset === undefined) return reply.callNotFound();
-    return send(reply, asset.type, asset.body);
+    return sendAsset(request, reply, asset);
   });
 
   if (!pages.some((page) => page.devOnly === true)) return;

@@ -314,10 +314,10 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     });
     const input = page.getByLabel('Your access token');
     await input.fill(a.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await aSeen;
     await input.fill(b.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#message.ok', { hasText: 'Signed in. You have no orders yet.' }).waitFor(WAIT);
     release();
     await aDone;
@@ -458,7 +458,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     await page.route('http://evil.example/**', (route) => route.fulfill({ status: 200, contentType: 'text/plain', body: 'phished' }));
     await page.goto(`${p.base}/login?next=${encodeURIComponent('/.//evil.example/phish')}`);
     await page.getByLabel('Your access token').fill(r.staff);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL((url) => url.pathname !== '/login', WAIT);
     assert.equal(page.url(), `${p.base}/board/${r.rid}`);
 
@@ -477,12 +477,12 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     await page.goto(`${p.base}/board/${r.rid}`);
     await page.waitForURL(`${p.base}/login?next=${encodeURIComponent(`/board/${r.rid}`)}`, WAIT);
     await page.getByLabel('Your access token').fill('not a token');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     assert.match(await page.locator('#message.error').innerText(), /not a Brigade token/);
     assert.equal(await page.getByLabel('Your access token').getAttribute('aria-invalid'), 'true');
     await page.screenshot({ path: path.join(SCREENSHOTS, 'login.png'), fullPage: true });
     await page.getByLabel('Your access token').fill(r.staff);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
     await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
 
@@ -548,7 +548,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     const { page, errors } = await signedInPage(browser, null);
     await page.goto(`${p.base}/login`);
     const input = page.getByLabel('Your access token');
-    const signIn = () => page.getByRole('button', { name: 'Sign in' }).click();
+    const signIn = () => page.getByRole('button', { name: 'Sign in', exact: true }).click();
     const orders = page.locator('#orders');
     // After A's sign-in lists A's orders: B's token, expired (refused by the platform); an admin's (no page
     // to go to); a text that is no token.

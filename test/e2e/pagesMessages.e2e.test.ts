@@ -198,14 +198,14 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     const { page, errors } = await signedInPage(browser, null);
     await page.goto(`${p.base}/login`);
     await page.getByLabel('Your access token').fill(c.token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#message.ok').waitFor(WAIT);
     assert.equal(await page.locator('#message').innerText(), 'Signed in. You have no orders yet.');
     assert.equal(await page.locator('#orders').isVisible(), false);
 
     const orders = Array.from({ length: 20 }, () => ({ orderId: randomUUID(), status: 'delivered' }));
     await page.route('**/v1/customers/me/orders*', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify({ position: '0.0', lagging: false, orders, next: 'more' }) }));
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.locator('#message', { hasText: 'Choose an order to track' }).waitFor(WAIT);
     assert.equal(await page.locator('#order-links li').count(), 20);
     assert.equal(await page.locator('#orders-more').innerText(), 'Only your latest 20 orders are shown.');
@@ -296,7 +296,7 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     // As copied from a terminal that wrapped it.
     const wrapped = `${r.staff.slice(0, 40)}\n${r.staff.slice(40, -10)}\r\n ${r.staff.slice(-10)}\n`;
     await field.fill(wrapped);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Sign in', exact: true }).click();
     await page.waitForURL(`${p.base}/board/${r.rid}`, WAIT);
     await page.locator('#stream-status', { hasText: 'Live' }).waitFor(WAIT);
     assert.equal(await page.evaluate(`window.sessionStorage.getItem('brigade.token')`), r.staff);
@@ -304,7 +304,7 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     const other = await signedInPage(browser, null);
     await other.page.goto(`${p.base}/login`);
     await other.page.getByLabel('Your access token').fill(`${r.staff.slice(0, -10)}…${r.staff.slice(-10)}`);
-    await other.page.getByRole('button', { name: 'Sign in' }).click();
+    await other.page.getByRole('button', { name: 'Sign in', exact: true }).click();
     assert.match(await other.page.locator('#message.error').innerText(), /^That is not a Brigade token/);
     assert.equal(await other.page.evaluate(`window.sessionStorage.getItem('brigade.token')`), null);
     assert.deepEqual([...errors, ...other.errors], []);

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
 import { errorHandler } from '../../src/api/index.ts';
@@ -39,6 +42,36 @@ describe('pages plugin', () => {
       assert.match(css.headers['content-type'] as string, /^text\/css/);
       // The assets hold nothing of anyone: a browser may keep them, and asks each time whether they changed.
       for (const asset of [js, css]) assert.equal(asset.headers['cache-control'], 'no-cache');
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('an asset carries a strong ETag, the hash of its file, and a request that names it is answered 304 without a body (before: no validator, so every page load downloaded every asset again)', async () => {
+    const { app } = await pagesApp(false);
+    try {
+      const root = path.resolve(import.meta.dirname, '..', '..', 'web');
+      for (const asset of ['common.js', 'app.css', 'board.js', 'login.js']) {
+        const url = `/web/${asset}`;
+        const first = await app.inject({ url });
+        assert.equal(first.statusCode, 200, url);
+        const etag = first.headers.etag as string;
+        assert.equal(etag, `"${createHash('sha256').update(await readFile(path.join(root, asset))).digest('base64url')}"`, `${url}: the file's own hash`);
+        assert.equal(first.headers['cache-control'], 'no-cache');
+        const again = await app.inject({ url, headers: { 'if-none-match': etag } });
+        assert.equal(again.statusCode, 304, url);
+        assert.equal(again.body, '', `${url}: no body`);
+        assert.equal(again.headers.etag, etag);
+        assert.equal(again.headers['cache-control'], 'no-cache');
+        assert.match(again.headers['content-security-policy'] as string, /default-src 'none'/);
+        // A weak comparison (RFC 9110 §13.1.2), a list, and `*` match too; another tag does not.
+        for (const header of [`W/${etag}`, `"other", ${etag}`, '*']) assert.equal((await app.inject({ url, headers: { 'if-none-match': header } })).statusCode, 304, `${url}: ${header}`);
+        const changed = await app.inject({ url, headers: { 'if-none-match': '"an-older-version"' } });
+        assert.equal(changed.statusCode, 200, url);
+        assert.equal(changed.body, first.body);
+      }
+      // Pages are not kept at all (no-store): they get no validator.
+      assert.equal((await app.inject({ url: '/login' })).headers.etag, undefined);
     } finally {
       await app.close();
     }
