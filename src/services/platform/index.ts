@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
 import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
+import { signInAttemptsRetention } from './signInAttemptsRetention.ts';
 
 export type { OpenOrders, PlatformPorts } from './ports.ts';
 
@@ -21,8 +22,8 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the
  * tenant placement catalog and the admin audit log; its first migration creates every service's
- * schema and role. Its port (the ordering service's open orders, asked before an erasure) is wired by
- * the composition root.
+ * schema and role. Its worker `sign-in-attempts-retention` deletes expired sign-in attempts. Its port
+ * (the ordering service's open orders, asked before an erasure) is wired by the composition root.
  *
  * @example
  * createPlatformService((deps) => ({ orders: openOrders(deps) }))
@@ -32,5 +33,6 @@ export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPort
     name: 'platform',
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     routes: async (app, options) => platformRoutes(app, { ...options, ports: ports(options.deps) }),
+    workers: [signInAttemptsRetention],
   };
 }
