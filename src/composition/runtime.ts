@@ -6,7 +6,7 @@ import { boundedRead, createDatabases, DATABASE_BOUND_MARGIN_MS, createReplicaRe
 import { databaseAddress, databaseLabel, poolLabel } from '../platform/db/createDatabases.ts';
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
-import { createTokenService, loadOrCreateSecret } from '../platform/auth/index.ts';
+import { createTokenService, deriveKeys, loadOrCreateSecret } from '../platform/auth/index.ts';
 import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
 import { isStaleList } from '../platform/tenancy/placementCatalog.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
@@ -228,12 +228,13 @@ export async function createPlatform(
     const configured = new Set(migrationTargets(config, db.url).map((t) => t.url));
     // A tenant's dedicated database takes every set (decision 0008).
     const dedicatedFiles = await discoverMigrations(migrationSets());
-    const tokens = createTokenService(await loadOrCreateSecret(config.secret, config.home));
+    const secret = await loadOrCreateSecret(config.secret, config.home);
+    const tokens = createTokenService(secret);
     if (config.secret === null && config.databaseUrl !== null) {
       // A shared database but a secret of this machine's own: every other replica or host signs with another.
       process.emitWarning(
         `BRIGADE_SECRET is not set: tokens are signed with the secret generated in ${path.resolve(config.home, 'secret')}, which only this BRIGADE_HOME has. ` +
-          'Another process on another host or container (a replica behind a load balancer, a redeploy) refuses them with 401 TOKEN_INVALID. ' +
+          'Another process on another host or container (a replica behind a load balancer, a redeploy) refuses them with 401 TOKEN_INVALID, and counts failed customer sign-ins apart from this one. ' +
           'Set BRIGADE_SECRET (32 characters or more) to the same value for every process of the deployment.',
       );
     }
@@ -288,6 +289,7 @@ export async function createPlatform(
       unitOfWork: router.unitOfWork,
       commitStatements: router.commitStatements,
       tokens,
+      deriveKey: deriveKeys(secret),
       // A token is refused once an admin revoked its role and subject, a customer token once its customer is
       // erased (decision 0090) or changed a credential (decision 0007): on every request (buildApp below),
       // and again now and then on an open board stream (decision 0032).

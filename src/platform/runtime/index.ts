@@ -17,6 +17,13 @@ export interface ServiceDeps {
   readonly commitStatements: CommitStatementsFn;
   readonly tokens: TokenService;
   /**
+   * A key of the deployment's own for `purpose`, derived from the token secret (`deriveKeys`): for a
+   * keyed hash of what the database keeps (a sign-in attempt's e-mail address) that nobody without the
+   * secret can recompute. The same in every process that shares `BRIGADE_SECRET`; a rotated secret
+   * gives other keys.
+   */
+  readonly deriveKey: (purpose: string) => Buffer;
+  /**
    * The check the app runs on every verified token (`checkPrincipal` of `buildApp`, the same function):
    * it refuses a token revoked since it was signed by throwing a 401 (`TOKEN_REVOKED`), and any other
    * error means only that it could not tell (the database unavailable). A route whose answer outlives

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts';
 import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
+import { signInAttemptsRetention } from './signInAttemptsRetention.ts';
 
 export type { CourierDispatch, OpenOrders, PlatformPorts } from './ports.ts';
 
@@ -21,9 +22,9 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the
  * tenant placement catalog and the admin audit log; its first migration creates every service's
- * schema and role. Its ports (the ordering service's open orders, asked before an erasure; the delivery
- * service's dispatch, which takes a courier whose tokens are revoked off it) are wired by the
- * composition root.
+ * schema and role. Its worker `sign-in-attempts-retention` deletes expired sign-in attempts. Its ports
+ * (the ordering service's open orders, asked before an erasure; the delivery service's dispatch, which
+ * takes a courier whose tokens are revoked off it) are wired by the composition root.
  *
  * @example
  * createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }) }))
@@ -33,5 +34,6 @@ export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPort
     name: 'platform',
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     routes: async (app, options) => platformRoutes(app, { ...options, ports: ports(options.deps) }),
+    workers: [signInAttemptsRetention],
   };
 }

@@ -24,6 +24,7 @@ import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { signInCustomer } from './operations/signInCustomer.ts';
 import { changeCustomerPassword } from './operations/changeCustomerPassword.ts';
 import { SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
+import { SIGN_IN_ATTEMPTS_KEY } from './operations/signInAttemptHash.ts';
 import { clearCustomerPassword } from './operations/clearCustomerPassword.ts';
 import { hashPassword, PASSWORD_LENGTH } from '../../platform/auth/index.ts';
 import { addStaff } from './operations/addStaff.ts';
@@ -95,6 +96,8 @@ const STAFF_ERRORS = { 403: 'FORBIDDEN: not a staff or admin token', 404: "NOT_F
 export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: PlatformPorts }> = async (plugin, { deps, ports }) => {
   const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
   const { unitOfWork, tokens } = deps;
+  /** The key of the sign-in attempts' address hashes (decision 0007): sign-in, a password change and erasure use it. */
+  const attemptsKey = deps.deriveKey(SIGN_IN_ATTEMPTS_KEY);
   const directory = restaurantDirectory(unitOfWork);
   /** A restaurant the directory does not know is a 404 (a token or a staff row for it would be an orphan). */
   const knownRestaurant = async (rid: string): Promise<void> => {
@@ -233,7 +236,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         },
       },
     },
-    async (request) => signInCustomer({ unitOfWork, tokens }, request.body),
+    async (request) => signInCustomer({ unitOfWork, tokens, attemptsKey }, request.body),
   );
 
   app.put(
@@ -267,7 +270,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         },
       },
     },
-    async (request) => changeCustomerPassword({ unitOfWork, tokens }, customerOf(request).subject, request.body),
+    async (request) => changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, customerOf(request).subject, request.body),
   );
 
   app.delete(
@@ -323,7 +326,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   const erase = async (context: UnitOfWorkContext, customerId: string, force = false): Promise<void> => {
     const open = force ? [] : await ports.orders.openOrdersOf(customerId);
     await unitOfWork(context, async (tx) => {
-      await eraseCustomer(tx, customerId);
+      await eraseCustomer(tx, customerId, attemptsKey);
       if (open.length > 0) throw new CustomerHasOpenOrdersError(customerId, open);
     });
   };

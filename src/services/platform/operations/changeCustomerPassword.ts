@@ -23,11 +23,13 @@ import { setCustomerPassword } from './setCustomerPassword.ts';
  *   wrong, or the password changed meanwhile (by another request) so that it no longer matches.
  * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: the address is held; nothing was checked.
  *
+ * `deps.attemptsKey` is the sign-in attempts' key, as {@link reserveSignInAttempt} takes it.
+ *
  * @example
- * const { token } = await changeCustomerPassword({ unitOfWork, tokens }, principal.subject, { password: 'new one', currentPassword: 'old one' });
+ * const { token } = await changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, principal.subject, { password: 'new one', currentPassword: 'old one' });
  */
 export async function changeCustomerPassword(
-  deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService },
+  deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService; readonly attemptsKey: Buffer },
   customerId: string,
   input: { readonly password: string; readonly currentPassword?: string | undefined },
 ): Promise<{ token: string }> {
@@ -38,7 +40,7 @@ export async function changeCustomerPassword(
   const current = customer.passwordHash;
   if (current !== null) {
     if (input.currentPassword === undefined) throw new CurrentPasswordMismatchError(false);
-    const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, customer.email));
+    const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, deps.attemptsKey, customer.email));
     if (!(await verifyPassword(input.currentPassword, current))) throw new CurrentPasswordMismatchError(true);
     await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => releaseSignInAttempt(tx, attemptId));
   }

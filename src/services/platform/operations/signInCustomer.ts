@@ -23,15 +23,17 @@ import { upgradeCustomerPasswordHash } from './upgradeCustomerPasswordHash.ts';
  * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`, with `retryAfterSeconds`.
  * @throws {InvalidCredentialsError} 401 `INVALID_CREDENTIALS`, whatever did not match.
  *
+ * `deps.attemptsKey` is the sign-in attempts' key, `deriveKey(SIGN_IN_ATTEMPTS_KEY)` ({@link reserveSignInAttempt}).
+ *
  * @example
- * const { token, customerId } = await signInCustomer({ unitOfWork, tokens }, { email, password });
+ * const { token, customerId } = await signInCustomer({ unitOfWork, tokens, attemptsKey }, { email, password });
  */
 export async function signInCustomer(
-  deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService },
+  deps: { readonly unitOfWork: UnitOfWorkFn; readonly tokens: TokenService; readonly attemptsKey: Buffer },
   input: { readonly email: string; readonly password: string },
 ): Promise<{ token: string; customerId: string }> {
   const { attemptId, customer } = await deps.unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, async (tx) => ({
-    attemptId: await reserveSignInAttempt(tx, input.email),
+    attemptId: await reserveSignInAttempt(tx, deps.attemptsKey, input.email),
     customer: await findCustomerCredentials(tx, { email: input.email }),
   }));
   const matches = await verifyPassword(input.password, customer?.passwordHash ?? null);

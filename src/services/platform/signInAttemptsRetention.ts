@@ -1,0 +1,34 @@
+import { sleep, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../platform/runtime/index.ts';
+import { pruneSignInAttempts } from './operations/pruneSignInAttempts.ts';
+import { SIGN_IN_ACTOR } from './operations/reserveSignInAttempt.ts';
+
+/** Pause between passes: an expired attempt stays at most this long past the limiter's window. */
+const PASS_INTERVAL_MS = 60_000;
+/** Attempts per delete statement, each its own short transaction. */
+const BATCH_SIZE = 1000;
+
+/**
+ * Worker `platform/sign-in-attempts-retention` (decision 0007): every minute, deletes the sign-in
+ * attempts older than the limiter's window ({@link pruneSignInAttempts}), in batches while a batch comes
+ * back full, whether or not anyone signs in (the reservations pruned them only as they came, so with no
+ * later sign-in they stayed for ever). A failed pass is said in the log at most once a minute and
+ * retried at the next one; rows only wait longer. Several processes may run it at once: their batches
+ * skip each other's rows. `brigade start` and `brigade worker` run it.
+ */
+export const signInAttemptsRetention: ServiceWorker = {
+  name: 'sign-in-attempts-retention',
+  async run(deps: ServiceDeps, signal: AbortSignal): Promise<void> {
+    const warn = warnEveryMinute('sign-in attempts retention', 'expired failed sign-ins stay in platform.customer_sign_in_attempts until a pass succeeds');
+    while (!signal.aborted) {
+      try {
+        let deleted = BATCH_SIZE;
+        while (deleted === BATCH_SIZE && !signal.aborted) {
+          deleted = await deps.unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => pruneSignInAttempts(tx, BATCH_SIZE));
+        }
+      } catch (error) {
+        if (!signal.aborted) warn(error);
+      }
+      await sleep(PASS_INTERVAL_MS, signal);
+    }
+  },
+};
