@@ -32,6 +32,7 @@ import { requestLineage } from '../../src/services/ordering/operations/lineage.t
 import { placeOrder } from '../../src/services/ordering/operations/placeOrder.ts';
 import { runOrderCommand } from '../../src/services/ordering/operations/runOrderCommand.ts';
 import type { MenuCatalog } from '../../src/services/ordering/ports.ts';
+import { orderCommands } from '../../src/services/ordering/index.ts';
 import { customerKeys } from '../../src/services/platform/index.ts';
 
 /** Commands per order in this mode. */
@@ -67,6 +68,7 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
   const placed = new Map<string, string>();
   const env = { commitStatements: router.commitStatements, store };
   const keys = customerKeys(router.unitOfWork);
+  const { cancelOrder } = orderCommands(env, 'customer-erasure');
   return async (w: number, order: string, step: number): Promise<void> => {
     const restaurantId = restaurants[w]!;
     const { customer, staff, courier } = people[w]!;
@@ -80,6 +82,7 @@ export function orderCommandDriver(router: TenantRouter, store: EventStore, rest
           store,
           menu: MENU,
           customerKeys: keys,
+          cancelOrder,
         },
         {
           customerId: customer,

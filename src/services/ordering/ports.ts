@@ -105,6 +105,12 @@ export interface CustomerKeys {
    * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`).
    */
   keyFor(customerId: string): Promise<SubjectKey>;
+  /**
+   * Whether the customer is erased (their key destroyed), read once an erasure of theirs in progress
+   * has committed or rolled back: it waits for it. A placement asks after its own commit, so that an
+   * erasure that did not see its order cannot have answered 204 unseen by it.
+   */
+  isErased(customerId: string): Promise<boolean>;
   /** The keys of the given key ids that exist (an erased customer's is missing): for `revealFields`. */
   readonly readKeys: ReadKeys;
 }

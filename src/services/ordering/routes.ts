@@ -15,6 +15,7 @@ import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
 import { locateOrder } from './operations/locateOrder.ts';
 import { placeOrder, type PlaceOrderBody } from './operations/placeOrder.ts';
+import { orderCommands } from './orderCommandsAdapter.ts';
 import { runOrderCommand } from './operations/runOrderCommand.ts';
 import { formatPosition } from '../../platform/projections/index.ts';
 import { toOrderView, type OrderView } from './orderView.ts';
@@ -159,6 +160,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
   return async (plugin, { deps }) => {
     const app = plugin.withTypeProvider<TypeBoxTypeProvider>();
     const { unitOfWork, commitStatements } = deps;
+    /** A placement whose customer was erased meanwhile cancels its order as the erasure's actor (decision 0090). */
+    const erasedCustomers = orderCommands(deps, 'customer-erasure');
 
     /** The actor a principal acts as; customers and couriers must carry their UUID as the subject. */
     const actorOf = (principal: Principal): CommandActor => {
@@ -215,7 +218,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
               403: `FORBIDDEN: not a customer token, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
               404: 'NOT_FOUND: no such restaurant',
               409: 'ORDER_TOTAL_CHANGED (expectedTotal is not what the menu now charges; the details carry the new prices), IDEMPOTENCY_KEY_IN_FLIGHT (the same key is being placed: retry)',
-              410: 'SUBJECT_ERASED: the customer was erased (decision 0090): nothing more is recorded for them',
+              410: 'SUBJECT_ERASED: the customer was erased (decision 0090): nothing more is recorded for them (an order whose placement met the erasure is cancelled at once)',
               422: "IDEMPOTENCY_KEY_REUSED (another body under this key), MENU_ITEM_UNAVAILABLE, MENU_ITEM_SOLD_OUT, MODIFIER_CHOICE_INVALID, ORDER_TOTAL_TOO_HIGH, …",
             },
           },
@@ -238,6 +241,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             store,
             menu: ports.menu,
             customerKeys: ports.customerKeys,
+            cancelOrder: erasedCustomers.cancelOrder,
           },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id), request.headers.traceparent) },
         );

@@ -17,6 +17,7 @@ import { listRestaurants } from './operations/listRestaurants.ts';
 import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
 import { NewRestaurant } from './newRestaurant.ts';
 import { eraseCustomer } from './operations/eraseCustomer.ts';
+import { lockCustomerErasure } from './operations/lockCustomerErasure.ts';
 import { CourierStillOnDispatchError, CustomerHasOpenOrdersError } from './operations/errors.ts';
 import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
@@ -318,17 +319,34 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   // an admin forces it.
   const ERASED = { 204: 'Erased: the customer row, the card on file and the data key are gone; their orders read with deliveryAddress null' };
   const OPEN_ORDERS = 'CUSTOMER_HAS_OPEN_ORDERS: orders of the customer are not delivered, rejected or cancelled yet (details.orderIds); erase once they are, or cancel them first';
+  /** Erasures of this process, one at a time (see `erase`). */
+  let erasing: Promise<void> = Promise.resolve();
   /**
    * Erases `customerId` in a transaction of `context` unless orders of theirs are open: then 409, after
    * the erasure's own 404 (nothing to erase: an erased customer's open orders do not hide that), and
-   * its work rolls back. The orders are looked up first, outside the transaction; `force` skips them.
+   * its work rolls back. `force` skips the look-up.
+   *
+   * The look-up runs after the erasure's own statements, in its transaction, under the customer's
+   * erasure lock (`lockCustomerErasure`, taken first). A placement that commits before the look-up is
+   * seen by it; one that commits after it asks, once committed, whether its customer is erased, and
+   * that question waits for this transaction to end (ordering's `placeOrder`): no order is left open
+   * for an erased customer, without a transaction across the two services' databases.
+   *
+   * The transaction holds a connection while the look-up takes one (of the same pool when the services
+   * share a database): one erasure at a time per process, so that erasures cannot take every connection
+   * of a pool and wait for one more (the pool keeps `POOL_SIZE_RESERVE` for requests).
    */
-  const erase = async (context: UnitOfWorkContext, customerId: string, force = false): Promise<void> => {
-    const open = force ? [] : await ports.orders.openOrdersOf(customerId);
-    await unitOfWork(context, async (tx) => {
-      await eraseCustomer(tx, customerId, attemptsKey);
-      if (open.length > 0) throw new CustomerHasOpenOrdersError(customerId, open);
-    });
+  const erase = (context: UnitOfWorkContext, customerId: string, force = false): Promise<void> => {
+    const run = async () =>
+      unitOfWork(context, async (tx) => {
+        await lockCustomerErasure(tx, customerId, 'exclusive');
+        await eraseCustomer(tx, customerId, attemptsKey);
+        const open = force ? [] : await ports.orders.openOrdersOf(customerId);
+        if (open.length > 0) throw new CustomerHasOpenOrdersError(customerId, open);
+      });
+    const done = erasing.then(run);
+    erasing = done.catch(() => undefined);
+    return done;
   };
   app.delete(
     '/customers/me',

@@ -1,5 +1,6 @@
-import { uuidv7, type EventStore } from '../../../platform/events/index.ts';
+import { uuidv7, type AppendResult, type EventStore } from '../../../platform/events/index.ts';
 import { BrigadeError, ConcurrencyError, UnprocessableError } from '../../../platform/errors/index.ts';
+import { SubjectErasedError } from '../../../platform/temporal/index.ts';
 import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import { decide } from '../domain/decide.ts';
 import { foldOrder } from '../domain/foldOrder.ts';
@@ -13,7 +14,7 @@ import { awaitKeyClaim } from './awaitKeyClaim.ts';
 import { claimIdempotencyKey, claimStatement } from './claimIdempotencyKey.ts';
 import { findIdempotencyKey, type IdempotencyRecord } from './findIdempotencyKey.ts';
 import { indexOrder } from './indexOrder.ts';
-import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
+import { appendOptions, toNewEvents, type CommandCause, type CommandLineage } from './lineage.ts';
 import { loadOrder } from './loadOrder.ts';
 import { lockIdempotencyKeyStatement } from './lockIdempotencyKey.ts';
 import { sealPersonalFields } from './sealPersonalFields.ts';
@@ -38,7 +39,15 @@ export interface PlaceOrderEnv {
   readonly menu: MenuCatalog;
   /** The customer's data key: the delivery address is sealed under it (decision 0090). */
   readonly customerKeys: CustomerKeys;
+  /**
+   * Cancels an order as the system actor `customer-erasure` (`orderCommands(deps, 'customer-erasure').cancelOrder`):
+   * the placement's own order, when its customer turns out erased after its commit.
+   */
+  readonly cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause) => Promise<void>;
 }
+
+/** The reason an order is cancelled with when its customer was erased while it was being placed. */
+export const ERASED_WHILE_PLACED = 'the customer was erased while the order was being placed';
 
 /** The outcome: the order, and whether this call created it (201) or replayed a key (200). */
 export interface PlaceOrderResult {
@@ -86,8 +95,17 @@ class KeyTaken extends Error {}
  * The delivery address is appended sealed under the customer's data key (decision 0090); the order
  * this answers carries it as given, and a replay's carries it sealed (the caller reveals it).
  *
+ * 5. The key is read before the order's transaction, which may run in another database (a moved
+ *    restaurant's) than the keys, so an erasure may commit in between without seeing the order. Once
+ *    its transaction has committed, a placement asks whether its customer is erased, waiting for an
+ *    erasure in progress (`CustomerKeys.isErased`); if so it cancels its order at once, as the system
+ *    actor `customer-erasure` ({@link ERASED_WHILE_PLACED}), and answers 410. An erasure looks for open
+ *    orders after destroying the key, in its transaction: either it sees this order (409, rolled back)
+ *    or it destroyed the key before this order committed, and this check sees that (decision 0090).
+ *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
- * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`).
+ * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`), before the placement
+ *   or while it was placed (its order then cancelled).
  * @throws {BrigadeError} `ORDER_TOTAL_CHANGED` (409): `expectedTotal` sent and the menu now prices the
  *   lines to another total (checked before the key is claimed: the key stays free for the new total).
  */
@@ -209,8 +227,9 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
       if (reservation.orderId !== id) events = placed.eventsFor((id = reservation.orderId));
       reserved = true;
     }
+    let appended: AppendResult;
     try {
-      const appended = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
+      appended = await env.unitOfWork({ service: 'ordering', tenantId: body.restaurantId, actor }, async (tx) => {
         // The router runs this where the restaurant lives, following a move it learns of; moves go one
         // way, so a restaurant found elsewhere than believed when this began needs its reservation first.
         if (!reserved && elsewhere()) throw new KeyNotReserved();
@@ -232,7 +251,6 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
         if ((await claimed).rows.length === 0) throw new KeyTaken();
         return (await written)[1];
       });
-      return { order: toOrderView(foldOrder(events), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition), created: true };
     } catch (error) {
       if (error instanceof KeyNotReserved) continue;
       // Lost to a live record of the key: the claim came back empty, or, two identical requests placing
@@ -244,7 +262,18 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
       if (existing !== null) return replay(existing);
       if (collided) throw error;
       // The record that held it is gone (expired and pruned): claim again.
+      continue;
     }
+    // Committed. An erasure that did not see the order (its look-up ran before this commit) destroyed
+    // the key before it, and has committed or is about to: the check waits for it. Step 5 above.
+    if (await env.customerKeys.isErased(customerId)) {
+      // Caused by the OrderPlaced, in its correlation.
+      const { messageId, correlationId } = appended.events[0]!.metadata;
+      const cause = { causationId: messageId, correlationId, ...(input.lineage.traceparent === undefined ? {} : { traceparent: input.lineage.traceparent }) };
+      await env.cancelOrder({ restaurantId: body.restaurantId, orderId: id, reason: ERASED_WHILE_PLACED }, cause);
+      throw new SubjectErasedError(customerKey.keyId);
+    }
+    return { order: toOrderView(foldOrder(events), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition), created: true };
   }
 }
 
