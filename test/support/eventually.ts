@@ -13,7 +13,7 @@ export async function eventually<T>(what: string, read: () => Promise<T>, done: 
   const deadline = Date.now() + timeoutMs;
   let last: T = await read();
   while (!done(last)) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last seen: ${JSON.stringify(last)}`);
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last seen: ${JSON.stringify(last, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value))}`);
     await sleep(100);
     last = await read();
   }
