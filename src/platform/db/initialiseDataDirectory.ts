@@ -156,9 +156,10 @@ async function environmentCtype(): Promise<string> {
  * locale is set (a container or a service manager often sets none) that is C and SQL_ASCII: the
  * server then counts bytes, not characters, in a name's length checks, and `lower()` leaves
  * non-ASCII letters as they are, so "ÉVORA" and "évora" were two cities. A UTF-8 locale the
- * environment names (`ctype`, {@link environmentCtype}) is kept (its collation orders the lists); otherwise the first UTF-8 one
- * installed (en_US, then C), else C, which orders by code point and folds only ASCII letters' case.
- * On Windows initdb's own choice stands (its locales are not named so, and UTF8 would not match them).
+ * environment names (`ctype`, {@link environmentCtype}) is kept (its collation orders the lists);
+ * otherwise the first UTF-8 one installed (en_US, then C), else C, which orders by code point and
+ * folds only ASCII letters' case. On Windows initdb's own choice stands (its locales are not named
+ * so, and UTF8 would not match them).
  */
 function clusterLocale(installed: ReadonlySet<string>, ctype: string): string[] {
   if (process.platform === 'win32') return [];
