@@ -1,4 +1,4 @@
-import { sleep, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../platform/runtime/index.ts';
+import { runRetentionPasses, warnEveryMinute, type ServiceDeps, type ServiceWorker } from '../../platform/runtime/index.ts';
 import { pruneSignInAttempts } from './operations/pruneSignInAttempts.ts';
 import { SIGN_IN_ACTOR } from './operations/reserveSignInAttempt.ts';
 
@@ -17,18 +17,12 @@ const BATCH_SIZE = 1000;
  */
 export const signInAttemptsRetention: ServiceWorker = {
   name: 'sign-in-attempts-retention',
-  async run(deps: ServiceDeps, signal: AbortSignal): Promise<void> {
-    const warn = warnEveryMinute('sign-in attempts retention', 'expired failed sign-ins stay in platform.customer_sign_in_attempts until a pass succeeds');
-    while (!signal.aborted) {
-      try {
-        let deleted = BATCH_SIZE;
-        while (deleted === BATCH_SIZE && !signal.aborted) {
-          deleted = await deps.unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => pruneSignInAttempts(tx, BATCH_SIZE));
-        }
-      } catch (error) {
-        if (!signal.aborted) warn(error);
-      }
-      await sleep(PASS_INTERVAL_MS, signal);
-    }
-  },
+  run: (deps: ServiceDeps, signal: AbortSignal) =>
+    runRetentionPasses({
+      pruneBatch: (batchSize) => deps.unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => pruneSignInAttempts(tx, batchSize)),
+      batchSize: BATCH_SIZE,
+      intervalMs: PASS_INTERVAL_MS,
+      onError: warnEveryMinute('sign-in attempts retention', 'expired failed sign-ins stay in platform.customer_sign_in_attempts until a pass succeeds'),
+      signal,
+    }),
 };

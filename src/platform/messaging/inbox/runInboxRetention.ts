@@ -1,5 +1,5 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Tx } from '../../db/index.ts';
+import { runRetentionPasses } from '../../runtime/runRetentionPasses.ts';
 import { pruneInbox } from './pruneInbox.ts';
 
 /** Options of {@link runInboxRetention}. */
@@ -20,29 +20,23 @@ export interface InboxRetentionOptions {
 }
 
 /**
- * The inbox retention loop (decision 0092): every `intervalMs`, {@link pruneInbox} in batches, each its
- * own short transaction, while a batch comes back full. Without it a consuming service's inbox keeps one
- * row per message it ever handled. A failure is reported through `onProgress` and retried at the next
- * pass, never thrown. Several processes may run it at once. Resolves when `signal` aborts.
+ * The inbox retention loop (decision 0092, {@link runRetentionPasses}): every `intervalMs`,
+ * {@link pruneInbox} in batches, each its own short transaction, while a batch comes back full. Without
+ * it a consuming service's inbox keeps one row per message it ever handled. A failure is reported
+ * through `onProgress` and retried at the next pass, never thrown. Several processes may run it at
+ * once. Resolves when `signal` aborts.
  *
  * @example
  * await runInboxRetention({ schema: 'delivery', transaction: (fn) => unitOfWork(ctx, fn), olderThanMs: config.inboxRetentionMs, signal });
  */
 export async function runInboxRetention(options: InboxRetentionOptions): Promise<void> {
-  const { signal } = options;
-  const batchSize = options.batchSize ?? 1000;
   const report = options.onProgress ?? (() => undefined);
-  while (!signal.aborted) {
-    try {
-      let deleted = batchSize;
-      while (deleted === batchSize && !signal.aborted) {
-        deleted = await options.transaction((tx) => pruneInbox(tx, { schema: options.schema, olderThanMs: options.olderThanMs, batchSize }));
-        if (deleted > 0) report({ kind: 'batch', deleted });
-      }
-    } catch (error) {
-      if (signal.aborted) break;
-      report({ kind: 'error', error });
-    }
-    await sleep(options.intervalMs ?? 600_000, undefined, { signal }).catch(() => undefined);
-  }
+  await runRetentionPasses({
+    pruneBatch: (batchSize) => options.transaction((tx) => pruneInbox(tx, { schema: options.schema, olderThanMs: options.olderThanMs, batchSize })),
+    batchSize: options.batchSize ?? 1000,
+    intervalMs: options.intervalMs ?? 600_000,
+    onBatch: (deleted) => report({ kind: 'batch', deleted }),
+    onError: (error) => report({ kind: 'error', error }),
+    signal: options.signal,
+  });
 }
