@@ -166,6 +166,29 @@ export const ADMIN_NEXT_STEP = Object.freeze({
 });
 
 /**
+ * Calls `read` after `ms`; while the tab is hidden, not until it is shown again (then at once). A page
+ * left open in a background tab asked the platform every few seconds, for as long as the tab stayed
+ * open, for a list nobody saw. Answers a function that cancels the call.
+ */
+export function pollWhenVisible(read, ms) {
+  let timer = null;
+  const shown = () => {
+    if (document.hidden) return;
+    document.removeEventListener('visibilitychange', shown);
+    read();
+  };
+  timer = window.setTimeout(() => {
+    timer = null;
+    if (document.hidden) document.addEventListener('visibilitychange', shown);
+    else read();
+  }, ms);
+  return () => {
+    if (timer !== null) window.clearTimeout(timer);
+    document.removeEventListener('visibilitychange', shown);
+  };
+}
+
+/**
  * Calls the platform's API with the bearer token. Answers `{ ok, status, body, etag, retryAfter }`
  * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
  * status 0, and so does an answer whose body is cut off after its headers (the connection reset

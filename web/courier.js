@@ -4,7 +4,7 @@
 // what changed is announced, in a polite live region of its own; unchanged cards are left as they are.
 // A token the platform refuses (401) stops the reads and leaves the list in view, marked as no longer
 // current, with every button off and a link to sign in again.
-import { announce, api, clockTime, h, onTokenRefused, place, problemText, readErrorShownOn, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, wireSignOut } from './common.js';
+import { announce, api, clockTime, h, onTokenRefused, place, pollWhenVisible, problemText, readErrorShownOn, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, wireSignOut } from './common.js';
 
 const POLL_MS = 5000;
 const message = document.getElementById('message');
@@ -16,7 +16,8 @@ const updates = document.getElementById('updates');
 let tasks = null;
 /** When the list was last read (ISO), or null: a failed read says the list shown is as of then. */
 let readAt = null;
-let timer = null;
+/** Cancels the next read (pollWhenVisible's answer). */
+let cancelPoll = () => {};
 /** A failed read of the list, shown until a read succeeds. */
 const readError = readErrorShownOn(message);
 /** The courier's availability as last read (`status`, `currentOrderId`, `afterCurrentOrder`), or null when unknown. */
@@ -182,7 +183,7 @@ function announceChanges(before, after) {
 let reads = 0;
 
 async function load(after) {
-  clearTimeout(timer);
+  cancelPoll();
   if (signedOut) return;
   const read = ++reads;
   // Availability with every read: an assignment (or a delivery) changes it without this page.
@@ -216,7 +217,7 @@ async function load(after) {
     const seconds = Math.round(wait / 1000);
     readError.failed(result, readAt === null ? `The page tries again in ${seconds} s.` : `The list below is not updated since ${clockTime(readAt)}; the page tries again in ${seconds} s.`);
   }
-  timer = setTimeout(load, wait);
+  cancelPoll = pollWhenVisible(load, wait);
 }
 
 /**
@@ -229,7 +230,7 @@ async function load(after) {
  */
 function notForThisToken(result, before, linkText) {
   signedOut = true;
-  clearTimeout(timer);
+  cancelPoll();
   toggle.disabled = true;
   // As signInAgainOn's link: later messages (say) do not replace it.
   showSignInLink(message, `${problemText(result)} ${before}`, linkText, '.');
@@ -267,7 +268,7 @@ async function send(task, command) {
 
 onTokenRefused(() => {
   signedOut = true;
-  clearTimeout(timer);
+  cancelPoll();
   toggle.disabled = true;
   render();
 });

@@ -1,6 +1,6 @@
 // Customer order tracking: the order's events as a timeline with the time of each, re-read every
 // few seconds until the order is finished.
-import { api, clockTime, focusIfLost, h, money, problemText, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
+import { api, clockTime, focusIfLost, h, money, pollWhenVisible, problemText, requireToken, say, setText, shortId, showSignInLink, signInAgainOn, STATUS_LABELS, UUID, wireSignOut, worthRetrying } from './common.js';
 
 const EVENT_LABELS = {
   OrderPlaced: 'Order placed',
@@ -52,7 +52,7 @@ async function poll() {
       const wait = Math.max(POLL_MS * 2, (result.retryAfter ?? 0) * 1000);
       tell(`${problemText(result)} The page tries again in ${Math.round(wait / 1000)} s.`);
       if (shownStatus !== null) setText(statusEl, `${shownStatus} (not updated since ${clockTime(readAt)})`);
-      setTimeout(poll, wait);
+      pollWhenVisible(poll, wait);
       return;
     }
     // Not tried again (401, 403, 404): the status is not known, or no longer kept current.
@@ -78,7 +78,7 @@ async function poll() {
       ...events.map((e) => h('li', { 'data-type': e.type }, h('time', { datetime: e.metadata.occurredAt }, clockTime(e.metadata.occurredAt)), EVENT_LABELS[e.type] ?? e.type, detailOf(e))),
     );
   }
-  if (!FINISHED.includes(status)) setTimeout(poll, POLL_MS);
+  if (!FINISHED.includes(status)) pollWhenVisible(poll, POLL_MS);
 }
 
 /**

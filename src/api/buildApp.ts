@@ -11,7 +11,7 @@ import { registerAdminAudit, registerAuthentication, type AdminAuditEntry } from
 import { answerClientError } from './clientErrors.ts';
 import { deadLetterRoutes, type DeadLetterRoutesOptions } from './deadLetterRoutes.ts';
 import { registerHttpMetrics, type CountUnparsed, type CountUnrouted } from './httpMetrics.ts';
-import { pagesPlugin, type PagesOptions } from './pages.ts';
+import { asksForPage, pagesPlugin, type PagesOptions, sendPageNotFound, servedPages } from './pages.ts';
 import { errorHandler, sendProblem } from './problem.ts';
 import { collectRouteMethods } from './methodNotAllowed.ts';
 import { registerRequestInput, requestValidators } from './requestInput.ts';
@@ -143,6 +143,7 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
   registerRequestInput(app);
   app.setErrorHandler(errorHandler);
   const allowedMethods = collectRouteMethods(app);
+  const pages = deps.pages !== undefined && servedPages(deps.pages).length > 0 ? deps.pages : undefined;
   app.setNotFoundHandler((request, reply) => {
     // A path that exists, asked with a method it does not take: 405 with the methods it does. (A route
     // of this method that found nothing, such as a page's file that is not served, is a 404.)
@@ -151,6 +152,8 @@ export async function buildApp<ServiceDeps>(deps: AppDeps<ServiceDeps>): Promise
       reply.header('allow', allow.join(', '));
       return sendProblem(request, reply, 405, 'METHOD_NOT_ALLOWED', `${request.method} is not taken at ${request.url.split('?')[0]}; it takes ${allow.join(', ')} (see /docs).`, { allow });
     }
+    // A browser's address that is no page is shown a page that says so; the API's clients get the problem.
+    if (pages !== undefined && asksForPage(request)) return sendPageNotFound(reply, pages, request.url);
     return sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}; see /docs for the API.`);
   });
   ({ countUnrouted, countUnparsed } = registerHttpMetrics(app, deps.metrics));

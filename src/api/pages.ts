@@ -85,9 +85,12 @@ const SHARED_ASSETS: Readonly<Record<string, string>> = {
 const SCRIPT = 'text/javascript; charset=utf-8';
 const HTML = 'text/html; charset=utf-8';
 
-// The pages load and call nothing but the platform itself: the browser enforces it.
+// The pages load and call nothing but the platform itself: the browser enforces it. A page that a
+// page of another site opened (`window.open`, a link with a target) gets no handle on that site's
+// window, nor that site on the page's (`same-origin`): the token lives in the page's sessionStorage.
 const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+  'cross-origin-opener-policy': 'same-origin',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
 };
@@ -99,6 +102,64 @@ const SECURITY_HEADERS = {
  */
 const PAGE_CACHE = { 'cache-control': 'no-store' };
 const ASSET_CACHE = { 'cache-control': 'no-cache' };
+
+/** The API's own paths: an unknown one is answered with problem JSON, whatever the client accepts. */
+const API_PATHS = /^\/(?:v1|health|docs|metrics|dev|web)(?:[/?]|$)/;
+
+/**
+ * Whether an unknown address is asked for by a browser that is shown a page, not an API client: a GET
+ * or HEAD outside the API's paths whose `Accept` names `text/html` (a browser's navigation does; `fetch`
+ * and curl send `*\/*` and keep the API's problem JSON).
+ */
+export function asksForPage(request: Pick<FastifyRequest, 'method' | 'url' | 'headers'>): boolean {
+  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
+  if (API_PATHS.test(request.url)) return false;
+  const accept = request.headers.accept;
+  return typeof accept === 'string' && /(?:^|,)\s*text\/html\s*(?:[;,]|$)/i.test(accept);
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/**
+ * Answers an address that is no page (a mistyped or outdated link: `/bord/…`, `/tracking/…`) with a 404
+ * page that says so and lists the pages this process serves, with the API's docs, under the pages' own
+ * headers. It was the API's problem JSON (`ROUTE_NOT_FOUND`, "see /docs for the API"), shown raw by the
+ * browser to a courier or a customer. The address is shown as asked (escaped), without its query.
+ *
+ * @example
+ * app.setNotFoundHandler((request, reply) => (asksForPage(request) ? sendPageNotFound(reply, options, request.url) : sendProblem(…)));
+ */
+export function sendPageNotFound(reply: FastifyReply, options: Pick<PagesOptions, 'devLogin' | 'services'>, url: string): FastifyReply {
+  const pages = servedPages(options).filter((page) => page.devOnly !== true);
+  let asked = url.split('?')[0] ?? url;
+  try {
+    asked = decodeURI(asked);
+  } catch {
+    // Shown as it came.
+  }
+  const links = pages.map((page) => (page.shown === page.url ? `<li><a href="${page.url}">${page.url}</a></li>` : `<li><code>${escapeHtml(page.shown)}</code></li>`));
+  const start = pages.some((page) => page.url === '/login') ? '<a href="/login">Sign in</a> to reach your page, or open the link you were given again.' : 'This process serves no page to sign in with.';
+  const body = `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>No such page · Brigade</title>
+  <link rel="stylesheet" href="/web/app.css">
+</head>
+<body>
+  <header class="bar"><h1>Brigade · no such page</h1></header>
+  <main>
+    <p class="message error" role="alert">There is no page at <code>${escapeHtml(asked.slice(0, 200))}</code>: the address may be mistyped or out of date.</p>
+    <p>${start}</p>
+    ${links.length > 0 ? `<p>The pages are:</p>\n    <ul>${links.join('')}</ul>` : ''}
+    <p>Looking for the API? Its documentation is at <a href="/docs">/docs</a>.</p>
+  </main>
+</body>
+</html>
+`;
+  return reply.status(404).headers(SECURITY_HEADERS).headers(PAGE_CACHE).type(HTML).send(body);
+}
 
 const Uuid = Type.String({ format: 'uuid' });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
 import { finishOrder } from '../../src/services/delivery/operations/finishOrder.ts';
 import { command, courier, customer, type SeededRestaurant } from '../services/ordering/support.ts';
@@ -279,6 +279,42 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     assert.doesNotMatch(await page.locator('#status').innerText(), /no longer updated/);
     assert.deepEqual(errors, []);
     await page.context().close();
+  });
+
+  test('a tracking page and a courier page in a hidden tab ask nothing until the tab is shown, then read at once (before: every 2 s and 5 s for as long as the tab stayed open)', async () => {
+    const { id, customer: c } = await order();
+    const rider = await courier(p.t);
+    /** Hides or shows the tab as a browser does (Playwright's page is always visible). */
+    const setHidden = (page: Page, hidden: boolean) =>
+      page.evaluate(`Object.defineProperty(document, 'hidden', { configurable: true, get: () => ${hidden} });
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => '${hidden ? 'hidden' : 'visible'}' });
+        document.dispatchEvent(new Event('visibilitychange'));`);
+    const tracking = await signedInPage(browser, c.token);
+    await tracking.page.goto(`${p.base}/track/${id}`);
+    await tracking.page.locator('body[data-status="placed"]').waitFor(WAIT);
+    const courierPage = await signedInPage(browser, rider.token);
+    await courierPage.page.goto(`${p.base}/courier`);
+    await courierPage.page.locator('body[data-loaded="true"]').waitFor(WAIT);
+
+    await setHidden(tracking.page, true);
+    await setHidden(courierPage.page, true);
+    await assertStopsAsking(tracking.page, tracking.requested);
+    await assertStopsAsking(courierPage.page, courierPage.requested, 1000);
+    let version = 1;
+    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
+      const res = await command(p.t, r.staff, id, name, version, body);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+    assert.equal(await tracking.page.locator('body').getAttribute('data-status'), 'placed', 'nothing read while hidden');
+
+    await setHidden(tracking.page, false);
+    await tracking.page.locator('body[data-status="ready"]').waitFor(WAIT);
+    await setHidden(courierPage.page, false);
+    await courierPage.page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
+    assert.deepEqual([...tracking.errors, ...courierPage.errors], []);
+    await tracking.page.context().close();
+    await courierPage.page.context().close();
   });
 
   test('a tracking page whose order cannot be read (404, 401) says its status is unknown (before: it stayed on "Loading…" under the error)', async () => {

@@ -27,6 +27,8 @@ describe('pages plugin', () => {
         assert.match(res.headers['content-type'] as string, /^text\/html/);
         assert.match(res.headers['content-security-policy'] as string, /default-src 'none'; script-src 'self'.*connect-src 'self'/);
         assert.equal(res.headers['x-content-type-options'], 'nosniff');
+        // A page opened from another site's page (or opening one) shares no window handle with it (before: no COOP).
+        assert.equal(res.headers['cross-origin-opener-policy'], 'same-origin', url);
         // no-store: a page left is not kept (not on disk, nor in the back-forward cache, where Back after
         // "Sign out" showed it again as it was, cards and addresses included).
         assert.equal(res.headers['cache-control'], 'no-store', url);
