@@ -329,6 +329,26 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     }
   });
 
+  test("a reason the customer gave for cancelling is shown on the tracking page, and once the customer is erased the page says it was erased (before: the reason stayed readable for ever, decision 0090)", async () => {
+    const { id, customer: c } = await order();
+    const reason = 'I moved to 12 Rua X, call me on 555 0100';
+    const cancelled = await command(p.t, c.token, id, 'cancel', 1, { reason });
+    assert.equal(cancelled.statusCode, 200, cancelled.body);
+    const { page, errors } = await signedInPage(browser, r.staff);
+    const cancelStep = page.locator('#timeline li[data-type="OrderCancelled"]');
+    await page.goto(`${p.base}/track/${id}`);
+    await page.locator('body[data-status="cancelled"]').waitFor(WAIT);
+    assert.match(await cancelStep.innerText(), /Cancelled — I moved to 12 Rua X, call me on 555 0100$/);
+    const erased = await p.t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: await p.t.token('admin', { subject: 'ops' }) });
+    assert.equal(erased.statusCode, 204, erased.body);
+    await page.reload();
+    await page.locator('body[data-status="cancelled"]').waitFor(WAIT);
+    assert.match(await cancelStep.innerText(), /Cancelled — the reason the customer gave was erased with their data$/);
+    assert.doesNotMatch(await page.locator('body').innerText(), /Rua X/);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test("a late 401 to an older token does not erase the newer one (before: on /login, token A's late refusal cleared token B and put the page in the refused state)", async () => {
     const a = await customer(p.t);
     const b = await customer(p.t);

@@ -21,7 +21,7 @@ import { formatPosition } from '../../platform/projections/index.ts';
 import { toOrderView, type OrderView } from './orderView.ts';
 import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
-import { revealAddresses, revealEventData } from './operations/revealPersonalFields.ts';
+import { revealEventData, revealOrders } from './operations/revealPersonalFields.ts';
 import { eventsForCaller } from './operations/eventsForCaller.ts';
 import { isSealed } from '../../platform/temporal/index.ts';
 
@@ -35,6 +35,8 @@ const ORDER_HIDDEN = 'NOT_FOUND: no such order, or not one this caller may see';
 const ORDER_HIDDEN_FROM_COURIER = `${ORDER_HIDDEN}; to a courier: "not found, or no longer assigned to you" (reassigned), without saying which: refresh the task list`;
 /** What a token of a customer or courier that names nobody is told. */
 const NOT_A_PERSON = "FORBIDDEN: a customer's or courier's token whose subject is not their id";
+/** The cancel's own errors: a customer's reason is sealed under their key (decision 0090), and none is made once they were erased. */
+const CANCEL_ERRORS: Record<number, string> = { 410: "SUBJECT_ERASED: a customer's cancel met their erasure (their token is refused from then on: 401)" };
 /** What a read of an order answers besides its 400 and 401. */
 const READ_ERRORS = { 403: NOT_A_PERSON, 404: ORDER_HIDDEN };
 
@@ -108,7 +110,14 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
     roles: ['customer', 'staff', 'admin'],
     summary: 'Cancel: a customer before the restaurant accepts, staff before pick-up; an admin also after pick-up (an order lost in transit), with a reason',
     body: Type.Object(
-      { reason: Type.Optional(Type.String({ maxLength: 500, description: 'why, shown to the customer; required (not blank) for an admin cancelling a picked-up order' })) },
+      {
+        reason: Type.Optional(
+          Type.String({
+            maxLength: 500,
+            description: "why, shown to the customer; required (not blank) for an admin cancelling a picked-up order. A customer's own reason is kept sealed under their key and reads null once they are erased (decision 0090)",
+          }),
+        ),
+      },
       { additionalProperties: false },
     ),
     build: (by, b) => ({ type: 'cancel', by, reason: typeof b.reason === 'string' ? b.reason : '' }),
@@ -195,8 +204,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       return loaded;
     };
 
-    /** The order with its delivery address opened (`null` once the customer was erased, decision 0090). */
-    const reveal = async <T extends { readonly deliveryAddress?: unknown }>(order: T): Promise<T> => (await revealAddresses([order], ports.customerKeys.readKeys))[0]!;
+    /** The order with the customer's delivery address, and cancel reason, opened (`null` once the customer was erased, decision 0090). */
+    const reveal = async (order: OrderView): Promise<OrderView> => (await revealOrders([order], ports.customerKeys.readKeys))[0]!;
 
     app.post(
       '/orders',
@@ -308,6 +317,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
                 403: `FORBIDDEN: a role that may not ${name} an order, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
                 404: route.roles.includes('courier') ? ORDER_HIDDEN_FROM_COURIER : ORDER_HIDDEN,
                 422: `ORDER_TRANSITION_FORBIDDEN: the order's state does not take ${name}${route.verify === undefined ? '' : '; COURIER_UNKNOWN, COURIER_OTHER_CITY, COURIER_STOPPING (the courier is on a delivery and asked to stop after it)'}${name === 'mark-item-prepared' ? '; ORDER_LINE_UNKNOWN, ORDER_ITEM_ALREADY_PREPARED' : ''}${name === 'pick-up' ? '; ORDER_COURIER_NOT_ASSIGNED' : ''}${name === 'cancel' ? '; ORDER_CANCEL_REASON_REQUIRED (an admin cancelling a picked-up order without a reason)' : ''}`,
+                ...(name === 'cancel' ? CANCEL_ERRORS : {}),
               },
             },
           },
@@ -342,7 +352,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       const beforeDecide = route.verify === undefined ? undefined : () => route.verify!(ports, tenantId, body);
       const beforeAppend = route.beforeAppend === undefined ? undefined : (events: readonly OrderEvent[]) => route.beforeAppend!(ports, tenantId, id, events);
       const order = await runOrderCommand(
-        { commitStatements, store },
+        { commitStatements, store, customerKeys: ports.customerKeys },
         {
           context,
           orderId: id,

@@ -127,6 +127,76 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     await assert.rejects(customerKeys(t.platform.deps.unitOfWork).keyFor(c.id), { code: 'SUBJECT_ERASED', status: 410 });
   });
 
+  test("a cancel reason the customer wrote is sealed at rest like the address, opened for every reader, and reads null after the erasure; staff's reason stays in the clear", async () => {
+    const c = await signUp();
+    const reason = 'I moved to 12 Rua X, call me on 555 0100';
+    const staffReason = 'out of cola, sorry';
+    const place = async () => {
+      const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+      assert.equal(placed.statusCode, 201, placed.body);
+      return placed.json().id as string;
+    };
+    const mine = await place();
+    const cancelled = await command(t, c.token, mine, 'cancel', 1, { reason });
+    assert.deepEqual([cancelled.statusCode, cancelled.json().cancelReason], [200, reason], cancelled.body);
+    const theirs = await place();
+    const byStaff = await command(t, r.staff, theirs, 'cancel', 1, { reason: staffReason });
+    assert.deepEqual([byStaff.statusCode, byStaff.json().cancelReason], [200, staffReason], byStaff.body);
+
+    // At rest: the event and its outbox message hold the customer's reason sealed, staff's as written;
+    // no view row holds either.
+    const stored = await owner.query<{ stream_id: string; reason: string }>(
+      `select e.stream_id, e.data->>'reason' as reason from ordering.events e where e.stream_id = any($1) and e.type = 'OrderCancelled'
+       union all select 'order-' || (o.payload->>'orderId'), o.payload->>'reason' from ordering.outbox o where o.payload->>'orderId' = any($2) and o.subject = 'ordering.order.OrderCancelled'`,
+      [[`order-${mine}`, `order-${theirs}`], [mine, theirs]],
+    );
+    assert.equal(stored.rowCount, 4, JSON.stringify(stored.rows));
+    for (const row of stored.rows) {
+      if (row.stream_id === `order-${theirs}`) assert.equal(row.reason, staffReason, "staff's reason is not the customer's data");
+      else assert.ok(row.reason.startsWith(`sealed:v1:customer:${c.id}:`) && !row.reason.includes('Rua X'), `sealed at rest: ${row.reason}`);
+    }
+    await drain(owner, ORDER_VIEWS.customerOrders, parsePosition(byStaff.json().position as string));
+    await drain(owner, ORDER_VIEWS.board, parsePosition(byStaff.json().position as string));
+    const views = await owner.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'ordering' and table_name like '%\\_view'");
+    assert.ok(views.rowCount! >= 3, JSON.stringify(views.rows));
+    for (const { table_name } of views.rows) {
+      const held = await owner.query(`select 1 from ordering.${table_name} v where v::text like '%Rua X%'`);
+      assert.equal(held.rowCount, 0, `${table_name} holds the reason`);
+    }
+
+    /** The reasons each reader is told: the order's and the OrderCancelled event's, of both orders. */
+    const reasonsFor = async (token: string) => {
+      const read = async (id: string) => {
+        const order = await t.request({ url: `/v1/orders/${id}`, token });
+        const events = await t.request({ url: `/v1/orders/${id}/events`, token });
+        assert.equal(events.statusCode, 200, events.body);
+        const event = (events.json().events as Array<{ type: string; data: { reason: unknown }; metadata: { encryption?: unknown } }>).find((e) => e.type === 'OrderCancelled')!;
+        return { order: order.json().cancelReason, event: event.data.reason, encryption: event.metadata.encryption ?? null };
+      };
+      return { mine: await read(mine), theirs: await read(theirs) };
+    };
+    const admin = await t.token('admin', { subject: 'ops' });
+    const sealedAs = { keyId: `customer:${c.id}`, fields: ['/reason'] };
+    for (const token of [c.token, r.staff, admin]) {
+      assert.deepEqual(await reasonsFor(token), {
+        mine: { order: reason, event: reason, encryption: sealedAs },
+        theirs: { order: staffReason, event: staffReason, encryption: null },
+      });
+    }
+
+    const erased = await t.request({ method: 'DELETE', url: '/v1/customers/me', token: c.token });
+    assert.equal(erased.statusCode, 204, erased.body);
+    for (const token of [r.staff, admin]) {
+      assert.deepEqual(await reasonsFor(token), {
+        mine: { order: null, event: null, encryption: sealedAs },
+        theirs: { order: staffReason, event: staffReason, encryption: null },
+      });
+    }
+    // An erased customer cancels nothing more: their token is refused.
+    const again = await command(t, c.token, theirs, 'cancel', 2, { reason });
+    assert.deepEqual([again.statusCode, again.json().code], [401, 'TOKEN_REVOKED'], again.body);
+  });
+
   test('an admin erases any customer, also one known only by the orders their token placed, with an order on its way only when forced; 404 for nothing to erase, 403 for others', async () => {
     const admin = await t.token('admin', { subject: 'ops' });
     const id = randomUUID();
@@ -231,7 +301,7 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     assert.equal((await keys.readKeys([`customer:${c.id}`])).size, 1, 'the key is still there');
   });
 
-  test("only the declared field is opened: a reason that looks sealed is answered as written, and an address that does is refused (400)", async () => {
+  test("only the declared fields are opened: a reason that looks sealed is answered as written (the customer's sealed and opened once, staff's never opened), and an address that does is refused (400)", async () => {
     const c = await signUp();
     const lookalike = `sealed:v1:customer:${c.id}:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA`;
     const refused = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: lookalike, lines: [{ itemId: r.cola, quantity: 1 }] });
@@ -247,5 +317,19 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
       (events.json().events as Array<{ data: Record<string, unknown> }>).map((e) => e.data.deliveryAddress ?? e.data.reason),
       [ADDRESS, lookalike],
     );
+    // The customer's reason was sealed (opened once, to what they wrote); staff's is kept as written
+    // and never opened, by the order, its events or a 412's current.
+    const stale = await command(t, r.staff, id, 'accept', 1);
+    assert.deepEqual([stale.statusCode, stale.json().current.cancelReason], [412, lookalike], stale.body);
+    const other = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] });
+    const otherId = other.json().id as string;
+    const byStaff = await command(t, r.staff, otherId, 'cancel', 1, { reason: lookalike });
+    assert.deepEqual([byStaff.statusCode, byStaff.json().cancelReason], [200, lookalike], byStaff.body);
+    assert.equal((await t.request({ url: `/v1/orders/${otherId}`, token: c.token })).json().cancelReason, lookalike);
+    const { rows } = await owner.query<{ stream_id: string; reason: string }>("select stream_id, data->>'reason' as reason from ordering.events where stream_id = any($1) and type = 'OrderCancelled'", [
+      [`order-${id}`, `order-${otherId}`],
+    ]);
+    assert.equal(rows.find((row) => row.stream_id === `order-${otherId}`)!.reason, lookalike);
+    assert.notEqual(rows.find((row) => row.stream_id === `order-${id}`)!.reason, lookalike, "the customer's is sealed");
   });
 });

@@ -7,14 +7,23 @@ import type { OrderCommand } from '../domain/orderCommands.ts';
 import type { OrderEvent } from '../domain/orderEvents.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
+import type { CustomerKeys } from '../ports.ts';
 import { indexCourier } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
 import { loadOrderAndCommit, type LoadedOrder } from './loadOrder.ts';
+import { hasPersonalFields, sealPersonalFields } from './sealPersonalFields.ts';
 
 /** What running a command needs. */
 export interface CommandEnv {
   readonly commitStatements: CommitStatementsFn;
   readonly store: EventStore;
+  /**
+   * The customers' keys, for a command whose events carry the customer's personal fields (a customer's
+   * cancel reason, decision 0090): sealed under the order's customer's key before the append. Needed
+   * only by callers that run customers' commands (the HTTP routes); a command that needs it without it
+   * fails rather than append in the clear.
+   */
+  readonly customerKeys?: Pick<CustomerKeys, 'keyFor'>;
 }
 
 /**
@@ -42,7 +51,13 @@ export interface CommandEnv {
  * `beforeAppend`: what must be done after `decide` and before the append commits (staff's
  * assign-courier reserves the courier in delivery, decision 0084); its error refuses the command.
  *
+ * The customer's personal fields of the decided events (the reason of a cancel the customer sent) are
+ * sealed under the order's customer's key, read before `beforeAppend` (decision 0090); the order this
+ * answers carries them sealed, as a read does (the caller opens them, once: a reason that merely looks
+ * sealed is answered as written).
+ *
  * @throws {NotFoundError} (404) no such order in the tenant. Plus whatever `decide` throws (422/403/404).
+ * @throws {SubjectErasedError} (410) the events carry personal fields of a customer who was erased.
  */
 export async function runOrderCommand(
   env: CommandEnv,
@@ -72,16 +87,22 @@ export async function runOrderCommand(
   await input.beforeDecide?.();
   const events = decide(command, loaded.state);
   if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
+  let newEvents = toNewEvents(events, input.lineage);
+  if (hasPersonalFields(newEvents)) {
+    if (env.customerKeys === undefined) throw new Error(`order ${orderId}: ${command.type} records the customer's personal fields, and this caller has no customer keys to seal them with`);
+    newEvents = sealPersonalFields(newEvents, await env.customerKeys.keyFor(loaded.state.customerId!));
+  }
   await input.beforeAppend?.(events);
   const extra = events.flatMap((event) =>
     event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
   );
   try {
-    const appended = await env.store.appendAndCommit(env.commitStatements, context, orderStreamId(orderId), toNewEvents(events, input.lineage), loaded.version, {
+    const appended = await env.store.appendAndCommit(env.commitStatements, context, orderStreamId(orderId), newEvents, loaded.version, {
       ...appendOptions(input.lineage),
       extra,
     });
-    return toOrderView(foldOrder(events, loaded.state), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition);
+    // Folded as appended: the customer's fields sealed, as in every other answer, which the caller opens once.
+    return toOrderView(foldOrder(newEvents as readonly OrderEvent[], loaded.state), appended.nextExpectedVersion, appended.events.at(-1)!.globalPosition);
   } catch (error) {
     // Lost the race at the append: report the order as the winner left it (a fresh read).
     if (error instanceof ConcurrencyError) {
