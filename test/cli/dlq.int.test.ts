@@ -69,7 +69,7 @@ describe('brigade dlq: list says how many there are past the first page; an id t
     for (const action of ['show', 'redrive', 'drop']) {
       const result = await runMain(['dlq', action, nothing], { DATABASE_URL: database.db.url });
       assert.equal(result.code, 1, `${action}: ${result.stderr}`);
-      assert.match(result.stderr, new RegExp(`Dead letter ${nothing} not found: 'brigade dlq list' .*shows the ids; it may have been redriven or dropped already`), action);
+      assert.match(result.stderr, new RegExp(`Dead letter ${nothing} not found: 'brigade dlq list' .*shows the ids; it may have been dropped, or redriven already \\(one whose handler failed again is parked under a new id`), action);
     }
   });
 });
@@ -193,10 +193,22 @@ describe('brigade dlq redrive --all: more letters than a run takes', () => {
     const result = await runMain(['dlq', 'redrive', '--all'], { DATABASE_URL: database.db.url });
     assert.equal(result.code, 1, `${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /^redriven 1202 dead letter\(s\)$/m);
+    // Where a letter whose handler fails again goes (before: nothing, and its old id then "not found").
+    assert.match(result.stdout, /^sent back to their subscriptions: one whose handler fails again is parked under a new id \(brigade dlq list\)$/m);
     assert.equal(result.stderr.split(`${other} (many-redrive) could not go back: Dead letter ${other} was parked by the nats transport`).length, 2, result.stderr);
     assert.match(result.stderr, /^1 dead letter\(s\) stayed/m);
     const { rows } = await database.pool(1).query<{ id: string }>('select id::text as id from brigade_bus.dead_letters');
     assert.deepEqual(rows.map((r) => r.id), [other]);
+  });
+
+  test('a letter redriven by its id: the answer names its subscription, where it is parked again under a new id if its handler fails again', async () => {
+    const { rows } = await database.pool(1).query<{ id: string }>(
+      `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+       values (gen_random_uuid(), 'many-redrive', gen_random_uuid(), 'some.event', 'k', '{}', 'null', 'it failed', 5, now(), now(), 'postgres') returning id::text as id`,
+    );
+    const result = await runMain(['dlq', 'redrive', rows[0]!.id], { DATABASE_URL: database.db.url });
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /^redriven 1 dead letter\(s\)\nsent back to many-redrive: one whose handler fails again is parked under a new id \(brigade dlq list --subscription many-redrive\)$/m);
   });
 });
 

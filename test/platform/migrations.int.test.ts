@@ -661,6 +661,10 @@ describe('brigade migrate (CLI)', () => {
       assert.equal(pendingStatus.code, 0, pendingStatus.stderr);
       assert.match(pendingStatus.stdout, /platform\/0001_service_schemas_and_roles\.sql\s+pending/);
       assert.match(pendingStatus.stdout, /0 applied, \d+ pending \(run brigade migrate\)/);
+      // Verify passes (nothing applied has drifted) but says what is not applied (before: "verified: 0 applied file(s) match their checksums", nothing more).
+      const pendingVerify = await runCli(['migrate', 'verify'], env);
+      assert.equal(pendingVerify.code, 0, pendingVerify.stderr);
+      assert.match(pendingVerify.stdout, /^verified: 0 applied file\(s\) match their checksums; \d+ pending, not applied yet \(run brigade migrate\)$/m);
 
       const dry = await runCli(['migrate', '--dry-run'], env);
       assert.equal(dry.code, 0, dry.stderr);
@@ -673,6 +677,7 @@ describe('brigade migrate (CLI)', () => {
       assert.match(status.stdout, /\d+ applied, 0 pending/);
       const verified = await runCli(['migrate', 'verify'], env);
       assert.equal(verified.code, 0, verified.stderr);
+      assert.match(verified.stdout, /^verified: \d+ applied file\(s\) match their checksums$/m, 'nothing pending is said once migrated');
 
       // A file a newer release applied (numbered above every platform file here): listed as ahead, not an error.
       await query(

@@ -77,7 +77,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       // the production one's) must not rewrite the running platform's stream.
       const transport = await createTransport(config, pool, { manageStream: false });
       try {
-        if (id !== undefined) await showDeadLetter(pool, id);
+        const letter = id === undefined ? undefined : await showDeadLetter(pool, id);
         const selection = id !== undefined ? { id } : values.subscription === undefined ? { all: true as const } : { all: true as const, subscription: values.subscription as string };
         const { redriven, failed, left } = id !== undefined ? await redriveDeadLetters(pool, transport, selection) : await redriveAll(pool, transport, selection, ctx);
         for (const f of failed) ctx.io.err(`${f.id} (${f.subscription}) could not go back: ${f.error}`);
@@ -87,6 +87,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
           return 128 + (constants.signals[shutdownSignalReceived() ?? 'SIGINT'] ?? 0);
         }
         ctx.io.out(`redriven ${redriven} dead letter(s)`);
+        // A letter whose handler fails again is parked under a new id (so that --all does not take it
+        // twice): its old id then leads nowhere, and this says where to look.
+        if (redriven > 0) {
+          const where = letter?.subscription ?? (values.subscription as string | undefined);
+          ctx.io.out(`sent back to ${where ?? 'their subscriptions'}: one whose handler fails again is parked under a new id (brigade dlq list${where === undefined ? '' : ` --subscription ${where}`})`);
+        }
         if (failed.length > 0) {
           ctx.io.err(`${failed.length} dead letter(s) stayed: fix what their errors say (a removed or renamed subscription), then 'brigade dlq redrive ID', or 'brigade dlq drop ID'`);
           return 1;

@@ -105,7 +105,12 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         if (drift.length > 0) ctx.io.err(new MigrationDriftError(drift.map((d) => ({ id: d.id, problem: d.state as 'changed' | 'missing' })), refusal).message);
         if (late.length > 0) ctx.io.err(new MigrationOrderError(late.map((r) => ({ id: r.id, below: highestApplied(rows, r.id.split('/')[0] ?? '') })), refusal).message);
         if (values.strict === true && ahead.length > 0) ctx.io.err(`--strict: ${ahead.length} applied file(s) with no file in this release (named above): restore a deleted file, or verify with the release that has them`);
-        else if (drift.length + late.length === 0) ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums`);
+        else if (drift.length + late.length === 0) {
+          // Pending files are not verify's to refuse (a deploy verifies before it migrates), but a
+          // database never migrated read "verified: 0 applied file(s)" as if all were well.
+          const pending = rows.filter((r) => r.state === 'pending').length;
+          ctx.io.out(`verified: ${rows.filter((r) => r.state === 'applied').length} applied file(s) match their checksums${pending > 0 ? `; ${pending} pending, not applied yet (run brigade migrate)` : ''}`);
+        }
       }
       bad += drift.length + late.length + (action === 'verify' && values.strict === true ? ahead.length : 0);
     }

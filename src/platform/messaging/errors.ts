@@ -106,7 +106,7 @@ export const KNOWN_SUBSCRIPTIONS_SHOWN = 20;
 export class DeadLetterNotFoundError extends NotFoundError {
   constructor(id: string) {
     super('Dead letter', id);
-    this.message = `Dead letter ${id} not found: 'brigade dlq list' (GET /v1/admin/dead-letters) shows the ids; it may have been redriven or dropped already`;
+    this.message = `Dead letter ${id} not found: 'brigade dlq list' (GET /v1/admin/dead-letters) shows the ids; it may have been dropped, or redriven already (one whose handler failed again is parked under a new id, the same message id)`;
   }
 }
 

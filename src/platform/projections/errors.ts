@@ -98,6 +98,12 @@ export interface BlockingSession {
   readonly seconds: number;
   readonly state: string | null;
   readonly query: string | null;
+  /**
+   * Its database, when not the reader's: the horizon is the cluster's, so another application's
+   * session, or a restaurant's dedicated database on the same server, holds a rebuild here too.
+   * Absent for a session of the reader's own database.
+   */
+  readonly otherDatabase?: string;
 }
 
 /**
@@ -128,12 +134,14 @@ export function describeHorizonHolder(holder: HorizonHolder): string {
   if ('gid' in holder) return `prepared transaction '${holder.gid}' of database ${holder.database} (prepared ${Math.round(holder.seconds)} s ago, by ${holder.owner}; no session holds it)`;
   // A role without pg_read_all_stats sees another role's sessions without state or query.
   const hidden = holder.query === '<insufficient privilege>';
-  return `the transaction of backend pid ${holder.pid} (open ${Math.round(holder.seconds)} s, ${hidden ? "state and query hidden from this role: see pg_stat_activity as a superuser" : `${holder.state ?? 'unknown state'}: ${JSON.stringify(holder.query ?? '')}`})`;
+  const where = holder.otherDatabase === undefined ? '' : ` of database ${holder.otherDatabase} (another database of this server)`;
+  return `the transaction of backend pid ${holder.pid}${where} (open ${Math.round(holder.seconds)} s, ${hidden ? "state and query hidden from this role: see pg_stat_activity as a superuser" : `${holder.state ?? 'unknown state'}: ${JSON.stringify(holder.query ?? '')}`})`;
 }
 
 /** How an operator ends what {@link describeHorizonHolder} names. */
 export function endHorizonHolder(holder: HorizonHolder): string {
   if ('gid' in holder) return `COMMIT PREPARED '${holder.gid}' or ROLLBACK PREPARED '${holder.gid}' in database ${holder.database} (as ${holder.owner} or a superuser)`;
+  if (holder.otherDatabase !== undefined) return `SELECT pg_terminate_backend(${holder.pid}) (it is database ${holder.otherDatabase}'s: ask whoever runs it first)`;
   return `SELECT pg_terminate_backend(${holder.pid})`;
 }
 

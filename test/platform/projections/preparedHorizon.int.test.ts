@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../../src/platform/db/index.ts';
+import { createTestDatabase } from '../../support/db.ts';
 import { describeHorizonHolder, HorizonStalledError } from '../../../src/platform/projections/index.ts';
 import { readOldestTransaction } from '../../../src/platform/projections/readOldestTransaction.ts';
 import { waitForHorizon } from '../../../src/platform/projections/waitForHorizon.ts';
@@ -44,5 +45,42 @@ test('a prepared transaction holding the horizon is named by its gid and databas
     await reader.end().catch(() => undefined);
     await server.stop();
     await fs.rm(root, { recursive: true, force: true });
+  }
+});
+
+// Found by the CLI review: a rebuild waiting on a session of another database of the server (another
+// application's, or a restaurant's dedicated database) advised pg_terminate_backend(pid) without saying
+// whose it was.
+test("a session of another database holding the horizon is named with its database, and the way out says it is that database's", async () => {
+  const here = await createTestDatabase({ empty: true });
+  const there = await createTestDatabase({ empty: true });
+  const holder = new pg.Client({ connectionString: there.url });
+  const reader = new pg.Client({ connectionString: here.url });
+  try {
+    await Promise.all([holder.connect(), reader.connect()]);
+    await holder.query('begin');
+    await holder.query('select pg_current_xact_id()');
+    const pid = (await holder.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    const thereName = there.name;
+    const fence = BigInt((await reader.query<{ next: string }>('select (pg_current_xact_id()::text::bigint + 1)::text as next')).rows[0]!.next);
+    // The oldest transaction of the server may be another test's: wait until it is ours.
+    let oldest = await readOldestTransaction(reader);
+    for (let i = 0; i < 200 && !(oldest !== null && 'pid' in oldest && oldest.pid === pid); i += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      oldest = await readOldestTransaction(reader);
+    }
+    assert.ok(oldest !== null && 'pid' in oldest && oldest.pid === pid, JSON.stringify(oldest));
+    assert.equal(oldest.otherDatabase, thereName);
+    assert.match(describeHorizonHolder(oldest), new RegExp(`^the transaction of backend pid ${pid} of database ${thereName} \\(another database of this server\\) \\(open \\d+ s, `));
+    await assert.rejects(waitForHorizon(reader, fence, { timeoutMs: 50 }), (e: unknown) => {
+      assert.ok(e instanceof HorizonStalledError);
+      assert.match(e.message, new RegExp(`pg_terminate_backend\\(${pid}\\) \\(it is database ${thereName}'s: ask whoever runs it first\\)`));
+      return true;
+    });
+  } finally {
+    await holder.end().catch(() => undefined);
+    await reader.end().catch(() => undefined);
+    await here.drop();
+    await there.drop();
   }
 });
