@@ -7,7 +7,7 @@ import type { OrderCommand } from '../domain/orderCommands.ts';
 import type { OrderEvent } from '../domain/orderEvents.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
-import { indexCourier } from './indexOrder.ts';
+import { indexCourier, unindexCourier } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
 import { loadOrderAndCommit, type LoadedOrder } from './loadOrder.ts';
 
@@ -74,7 +74,11 @@ export async function runOrderCommand(
   if (events.length === 0) return toOrderView(loaded.state, loaded.version, lastPosition);
   await input.beforeAppend?.(events);
   const extra = events.flatMap((event) =>
-    event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
+    event.type === 'CourierAssigned'
+      ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })]
+      : event.type === 'CourierUnassigned'
+        ? [unindexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })]
+        : [],
   );
   try {
     const appended = await env.store.appendAndCommit(env.commitStatements, context, orderStreamId(orderId), toNewEvents(events, input.lineage), loaded.version, {
