@@ -10,6 +10,7 @@ const EVENT_LABELS = {
   OrderReady: 'Ready for pick-up',
   DispatchAlertRaised: 'No courier free yet: the restaurant is arranging the delivery',
   CourierAssigned: 'A courier is assigned',
+  CourierUnassigned: 'The courier did not come for it: finding another courier',
   OrderPickedUp: 'Picked up by the courier',
   OrderDelivered: 'Delivered',
   OrderCancelled: 'Cancelled',

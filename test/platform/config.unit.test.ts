@@ -213,6 +213,18 @@ test('payments: provider port and URL, timeout, accept deadline and the default 
   );
 });
 
+test('delivery: the pick-up deadline (PICKUP_DEADLINE_MINUTES), 15 minutes by default, 1 to 1440', () => {
+  assert.equal(loadConfig({}, { services }).pickupDeadlineMinutes, 15);
+  assert.equal(loadConfig({ PICKUP_DEADLINE_MINUTES: '4' }, { services }).pickupDeadlineMinutes, 4);
+  for (const bad of ['0', '1441', 'soon']) {
+    assert.throws(
+      () => loadConfig({ PICKUP_DEADLINE_MINUTES: bad }, { services }),
+      (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && error.issues[0]!.variable === 'PICKUP_DEADLINE_MINUTES',
+      bad,
+    );
+  }
+});
+
 test('redact hides every secret of a URL it echoes: the password of the user part, one with @ in it, one without a user, and ?password=', () => {
   assert.equal(redact('postgres://app:hunter2@db/brigade'), 'postgres://app:***@db/brigade');
   // Before, the three below kept their secret: the pattern stopped at the first @, needed a user, and never read the query.

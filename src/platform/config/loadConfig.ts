@@ -123,6 +123,12 @@ export interface Config {
   /** `ACCEPT_DEADLINE_MINUTES`: a restaurant that has not accepted an order within this long: cancel and refund. Default 10. */
   readonly acceptDeadlineMinutes: number;
   /**
+   * `PICKUP_DEADLINE_MINUTES`: a courier who has not picked up an order this long after it was both
+   * ready and assigned to them is taken off it (the order goes back to dispatch) and off dispatch.
+   * Default 15.
+   */
+  readonly pickupDeadlineMinutes: number;
+  /**
    * `PAYMENT_DEFAULT_CARD`: the card charged for a customer with no card on file. Default
    * `4242424242424242` (the stand-in provider approves it); `none`: such a customer's orders are
    * cancelled for want of a payment method.
@@ -356,6 +362,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
     paymentProviderTimeoutMs: int('PAYMENT_PROVIDER_TIMEOUT_MS', 5000, 100, 20_000),
     acceptDeadlineMinutes: int('ACCEPT_DEADLINE_MINUTES', 10, 1, 24 * 60),
+    pickupDeadlineMinutes: int('PICKUP_DEADLINE_MINUTES', 15, 1, 24 * 60),
     paymentDefaultCard: defaultCard === 'none' ? null : defaultCard,
   };
   if (issues.length > 0) throw new ConfigError(issues);

@@ -9,6 +9,7 @@ import { deferDispatch } from './operations/deferDispatch.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
 import { claimPendingNotification, markNotified, postponeNotification, type PendingNotification } from './operations/notifications.ts';
+import { claimMissedPickup, endPickupDeadline, type MissedPickup } from './operations/pickupDeadlines.ts';
 import { undoReservation } from './operations/undoReservation.ts';
 import type { CommandCause, OrderCommands } from './ports.ts';
 
@@ -53,6 +54,13 @@ export type DispatchStep =
    * after a lease).
    */
   | { readonly outcome: 'hold-kept' | 'hold-ended'; readonly orderId: string; readonly courierId: string }
+  /**
+   * A pick-up deadline that had passed, fired: ordering took the courier off the order
+   * (`pickup-missed`; its CourierUnassigned queues the order again and takes the courier off dispatch)
+   * or the assignment was over (`pickup-settled`: picked up, reassigned, the order ended). A failed
+   * command is `notify-failed` (the deadline fires again after a lease).
+   */
+  | { readonly outcome: 'pickup-missed' | 'pickup-settled'; readonly orderId: string; readonly courierId: string }
   | { readonly outcome: 'contended' | 'held' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
@@ -71,6 +79,7 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    by asking ordering which courier the order has (undone unless it is the reserved one). With none
  *    due, a staff hold of a courier whose lease has ended is settled the same way (ended unless
  *    ordering has that courier on the held order: then it stands until its CourierAssigned arrives).
+ *    With none of those due either, a pick-up deadline that has passed is fired ({@link firePickupDeadline}).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by
@@ -90,11 +99,13 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
   // nothing) runs only when no notice is due, and costs a statement, not a round trip of its own.
   const due = await env.unitOfWork(context, async (tx) => {
     const pending = await claimPendingNotification(tx, notifyLeaseMs);
-    if (pending !== null) return { pending, hold: null };
-    return { pending, hold: await claimDueHold(tx, notifyLeaseMs) };
+    if (pending !== null) return { pending, hold: null, pickup: null };
+    const hold = await claimDueHold(tx, notifyLeaseMs);
+    return { pending, hold, pickup: hold === null ? await claimMissedPickup(tx, notifyLeaseMs) : null };
   });
   if (due.pending !== null) return due.pending.reservation ? settleReservation(env, due.pending, options) : notify(env, due.pending, options);
   if (due.hold !== null) return settleHold(env, due.hold);
+  if (due.pickup !== null) return firePickupDeadline(env, due.pickup);
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
@@ -159,6 +170,29 @@ async function settleHold(env: DispatchEnv, hold: DueHold): Promise<DispatchStep
   if (recorded?.courierId === courierId) return { outcome: 'hold-kept', orderId, courierId };
   await env.unitOfWork(context, (tx) => clearCourierHold(tx, { tenantId, orderId, courierId, leasedUntil: hold.leasedUntil }));
   return { outcome: 'hold-ended', orderId, courierId };
+}
+
+/**
+ * Fires a pick-up deadline that has passed ({@link claimMissedPickup} pushed it a lease on): asks
+ * ordering to take the courier off the order for that assignment (`unassignCourier`). Ordering
+ * decides against the order's stream: an order picked up meanwhile, delivered, cancelled or rejected
+ * answers 404/422, and a reassignment (another courier, or the same one given it again) appends
+ * nothing; either way the deadline ends (`pickup-settled`), doing nothing. Else ordering appends
+ * CourierUnassigned (`pickup-missed`), and the order-events consumer queues the order again and takes
+ * the courier off dispatch ({@link recordCourierUnassigned}). Any other failure leaves the deadline to
+ * fire again at the lease's end (`notify-failed`).
+ */
+async function firePickupDeadline(env: DispatchEnv, missed: MissedPickup): Promise<DispatchStep> {
+  const { tenantId, orderId, courierId, assignment } = missed;
+  let outcome: 'pickup-missed' | 'pickup-settled' = 'pickup-missed';
+  try {
+    await env.orders.unassignCourier({ restaurantId: tenantId, orderId, courierId, assignment, reason: 'not picked up in time' }, missed.cause);
+  } catch (error) {
+    if (!(error instanceof BrigadeError && (error.status === 404 || error.status === 422))) return { outcome: 'notify-failed', orderId, courierId };
+    outcome = 'pickup-settled';
+  }
+  await env.unitOfWork(context, (tx) => endPickupDeadline(tx, missed));
+  return { outcome, orderId, courierId };
 }
 
 async function notify(

@@ -50,6 +50,8 @@ export function createDeliveryService(ports: (deps: ServiceDeps) => DeliveryPort
           runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports(deps).restaurants, transport: deps.transport }, signal, {
             onError: warnEveryMinute('delivery order events', 'order events wait on the bus until it succeeds'),
             ...options,
+            // PICKUP_DEADLINE_MINUTES, unless the service was given its own (tests).
+            pickupWithinMs: options.pickupWithinMs ?? deps.config.pickupDeadlineMinutes * 60_000,
           }),
       },
       {

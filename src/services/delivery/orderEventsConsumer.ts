@@ -3,7 +3,9 @@ import { causeOfMessage, inboxHandler, InvalidMessageError, runConsumer, type Me
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
+import { startPickupDeadline } from './operations/pickupDeadlines.ts';
 import { recordCourierAssigned } from './operations/recordCourierAssigned.ts';
+import { recordCourierUnassigned } from './operations/recordCourierUnassigned.ts';
 import type { RestaurantDirectory } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 
@@ -16,10 +18,20 @@ export const ORDER_EVENTS_SUBSCRIPTION_SPEC: SubscriptionSpec = { subscription: 
 export interface OrderEventsOptions {
   /** The order event that puts an order in the dispatch queue. Default `OrderReady`. */
   readonly enqueueOn?: 'OrderReady' | 'OrderAccepted';
+  /**
+   * How long a courier has to pick up an order once it is both ready and assigned to them, in ms
+   * (the composition root passes `PICKUP_DEADLINE_MINUTES`). Default 15 minutes.
+   */
+  readonly pickupWithinMs?: number;
 }
+
+/** {@link OrderEventsOptions.pickupWithinMs} by default: 15 minutes. */
+export const DEFAULT_PICKUP_WITHIN_MS = 15 * 60_000;
 
 const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
 const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
+const COURIER_UNASSIGNED = 'ordering.order.CourierUnassigned';
+const ORDER_READY = 'ordering.order.OrderReady';
 
 /**
  * The handler of `ordering.order.*` for the delivery service, made idempotent by the inbox
@@ -30,13 +42,18 @@ const COURIER_ASSIGNED = 'ordering.order.CourierAssigned';
  * see {@link recordCourierAssigned}), `OrderDelivered` and `OrderCancelled` end its dispatch and free
  * its courier. An `OrderCancelled` after the pick-up (its `pickedUpBy`: an order lost in transit,
  * decision 0088) takes that courier offline instead: they vanished with the order, and are not handed
- * another one until they say they are available again. Other order events are claimed and ignored. A
- * message of those four subjects that cannot be handled (a tenant, order or courier id that is not a
- * UUID) throws `InvalidMessageError` before the inbox claims it: retried, then dead-lettered, never
- * dropped.
+ * another one until they say they are available again. Once an order is both ready (`OrderReady`,
+ * whichever event queued it) and assigned, its courier's pick-up deadline starts
+ * ({@link startPickupDeadline}, `pickupWithinMs`); `CourierUnassigned` (the deadline missed, ordering
+ * took the courier off) queues the order again and takes that courier off dispatch
+ * ({@link recordCourierUnassigned}). Other order events are claimed and ignored. A message of the
+ * subjects acted on that cannot be handled (a tenant, order or courier id that is not a UUID, an
+ * assignment number that is not one) throws `InvalidMessageError` before the inbox claims it: retried,
+ * then dead-lettered, never dropped.
  */
 export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
   const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
+  const pickupWithinMs = options.pickupWithinMs ?? DEFAULT_PICKUP_WITHIN_MS;
   /** The inbox-wrapped handler; `city` is the restaurant's city for the events that may add a row, else null. */
   const handlerWith = (city: string | null) =>
     inboxHandler({
@@ -49,9 +66,15 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
         const { orderId, courierId, assignment, pickedUpBy } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown; pickedUpBy?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city, cause: causeOfMessage(message) });
-        else if (message.subject === COURIER_ASSIGNED && city !== null && typeof courierId === 'string' && isUuid(courierId)) {
+        // After the enqueue (which adds the row of an order queued on OrderReady): the order is ready now.
+        if (message.subject === ORDER_READY) await startPickupDeadline(tx, { tenantId, orderId, withinMs: pickupWithinMs, ready: true });
+        if (message.subject === enqueueOn || message.subject === ORDER_READY) return;
+        if (message.subject === COURIER_ASSIGNED && city !== null && typeof courierId === 'string' && isUuid(courierId)) {
           const numbered = Number.isSafeInteger(assignment) && (assignment as number) > 0 ? (assignment as number) : null;
           await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
+          await startPickupDeadline(tx, { tenantId, orderId, withinMs: pickupWithinMs });
+        } else if (message.subject === COURIER_UNASSIGNED && typeof courierId === 'string' && isUuid(courierId) && isAssignmentNumber(assignment)) {
+          await recordCourierUnassigned(tx, { tenantId, orderId, courierId, assignment });
         } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') {
           await finishOrder(tx, { tenantId, orderId, reason: 'cancelled', ...(typeof pickedUpBy === 'string' && isUuid(pickedUpBy) ? { pickedUpBy } : {}) });
@@ -59,7 +82,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       },
     });
   const others = handlerWith(null);
-  const actedOn = new Set([enqueueOn, COURIER_ASSIGNED, 'ordering.order.OrderDelivered', 'ordering.order.OrderCancelled']);
+  const actedOn = new Set([enqueueOn, ORDER_READY, COURIER_ASSIGNED, COURIER_UNASSIGNED, 'ordering.order.OrderDelivered', 'ordering.order.OrderCancelled']);
   return async (message) => {
     // A malformed message of a subject delivery acts on fails, before the inbox claims it: the transport
     // retries it, then parks it as a dead letter with this error (it used to be claimed and ignored,
@@ -76,8 +99,8 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
 
 /**
  * Throws {@link InvalidMessageError} (`MESSAGE_INVALID`) for an order event delivery acts on that it
- * cannot act on: the tenant header or `orderId` not a UUID, or, for CourierAssigned, `courierId` not
- * one, or, for OrderCancelled, a `pickedUpBy` that is there and not one.
+ * cannot act on: the tenant header or `orderId` not a UUID, or, for CourierAssigned and
+ * CourierUnassigned, `courierId` not one (for CourierUnassigned, `assignment` not a positive integer), or, for OrderCancelled, a `pickedUpBy` that is there and not one.
  */
 function assertOrderEvent(message: Message): void {
   const { orderId, courierId, pickedUpBy } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; pickedUpBy?: unknown };
@@ -89,8 +112,21 @@ function assertOrderEvent(message: Message): void {
     );
   if (!isUuid(message.headers.tenant)) throw bad('tenant header', message.headers.tenant);
   if (typeof orderId !== 'string' || !isUuid(orderId)) throw bad('orderId', orderId);
-  if (message.subject === COURIER_ASSIGNED && (typeof courierId !== 'string' || !isUuid(courierId))) throw bad('courierId', courierId);
+  if ((message.subject === COURIER_ASSIGNED || message.subject === COURIER_UNASSIGNED) && (typeof courierId !== 'string' || !isUuid(courierId))) throw bad('courierId', courierId);
+  if (message.subject === COURIER_UNASSIGNED && !isAssignmentNumber((message.payload as { assignment?: unknown }).assignment)) {
+    const { assignment } = message.payload as { assignment?: unknown };
+    throw new InvalidMessageError(
+      `${message.subject} ${message.id} cannot be handled by delivery: its assignment (${JSON.stringify(assignment) ?? 'missing'}) is not a positive integer; ` +
+        'fix the publisher, then drop the dead letter (brigade dlq drop) or redrive a corrected copy',
+      'assignment',
+    );
+  }
   if (message.subject === 'ordering.order.OrderCancelled' && pickedUpBy !== undefined && (typeof pickedUpBy !== 'string' || !isUuid(pickedUpBy))) throw bad('pickedUpBy', pickedUpBy);
+}
+
+/** Ordering's number of an assignment: a positive integer. */
+function isAssignmentNumber(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) > 0;
 }
 
 /**

@@ -44,6 +44,18 @@ export interface OrderCommands {
    */
   assignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void>;
   /**
+   * Takes `courierId` off the order when they still have it by ordering's assignment number
+   * `assignment` and have not picked it up (ordering's `unassign-courier`, retried on a version
+   * conflict): the pick-up deadline, missed (decision 0040). Ordering appends `CourierUnassigned`,
+   * which the order-events consumer applies. Must be idempotent: another courier or a later assignment
+   * by now, or the courier taken off already, appends nothing.
+   *
+   * @throws {BrigadeError} with status 404 or 422 when the order can no longer lose the courier (it is
+   *   gone, picked up, delivered, cancelled or rejected): the deadline does nothing. Any other error is
+   *   taken as transient, and the deadline fires again after the notice lease.
+   */
+  unassignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<void>;
+  /**
    * The courier ordering has recorded on the order (null: none yet), or null when there is no such
    * order. A read: the dispatch settles a staff reservation whose command may have failed with it
    * (decision 0084), without carrying the command out. Any error is taken as transient and retried.

@@ -73,6 +73,17 @@ export function orderCommands(deps: { readonly commitStatements: CommitStatement
         return { type: 'assign-courier', by, courierId: input.courierId };
       }),
     /**
+     * Takes `courierId` off the order (`unassign-courier`) when they still have it by assignment number
+     * `assignment` and have not picked it up: delivery's pick-up deadline, missed (decision 0040). The
+     * order has no courier again (CourierUnassigned). Another courier or a later assignment by now (the
+     * deadline belonged to an assignment that is over), or a courier already taken off, appends nothing.
+     *
+     * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up, delivered,
+     *   cancelled or rejected: the deadline does nothing.
+     */
+    unassignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<void> =>
+      command(input, cause, () => ({ type: 'unassign-courier', by, courierId: input.courierId, assignment: input.assignment, reason: input.reason })),
+    /**
      * The order's courier as ordering has it (null: none), or null when there is no such order: a read
      * at the order's current version, appending nothing (delivery settles a staff reservation with it).
      */

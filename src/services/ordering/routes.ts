@@ -78,7 +78,7 @@ interface CommandRoute {
   readonly beforeAppend?: (ports: OrderingPorts, restaurantId: string, orderId: string, events: readonly OrderEvent[]) => Promise<void>;
 }
 
-const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-alert'>, CommandRoute> = {
+const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-alert' | 'unassign-courier'>, CommandRoute> = {
   accept: {
     roles: ['staff', 'admin'],
     summary: 'Accept a placed order, with an optional ETA (staff)',

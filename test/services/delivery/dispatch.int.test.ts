@@ -30,6 +30,7 @@ function recordingOrders() {
       if (before !== undefined && before !== courierId) reassigned.push(orderId);
       courierOf.set(orderId, courierId);
     },
+    async unassignCourier() {},
     async orderCourier({ orderId }) {
       if (fail !== null) throw fail();
       return { courierId: courierOf.get(orderId) ?? null };
@@ -342,7 +343,7 @@ describe('dispatch by competing workers', () => {
         }
         throw new Error('ordering unreachable');
       },
-      orderCourier: async () => ({ courierId: null }),
+      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }),
     };
     const env = { unitOfWork: uow, orders };
     const options: DispatchOptions = { maxNotifyAttempts: 3, notifyLeaseMs: 100 };
@@ -430,7 +431,7 @@ describe('dispatch by competing workers', () => {
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId }));
         throw new Error('ordering timed out');
       },
-      orderCourier: async () => ({ courierId: null }),
+      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
     const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
@@ -490,7 +491,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: chosen! }));
         throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${orderId} already has courier ${chosen}`);
       },
-      orderCourier: async () => ({ courierId: chosen! }),
+      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: chosen! }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: dispatched });
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });

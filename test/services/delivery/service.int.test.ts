@@ -9,7 +9,7 @@ import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
 import { dispatchOnce, runOrderEventsConsumer, type DeliveryPorts } from '../../../src/services/delivery/index.ts';
 import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
 import { waitFor } from '../../platform/messaging/support.ts';
-import { startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
+import { registerCourier as registerCourierOn, startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
 
 /** The xmin horizon is cluster-wide: other test files' open transactions delay the relay (decision 0011). */
 const DELIVERY_MS = 120_000;
@@ -30,12 +30,7 @@ after(async () => {
 });
 
 /** Registers a courier in `city` through the platform's admin route; returns id and token. */
-async function registerCourier(city: string) {
-  const res = await t.request({ method: 'POST', url: '/v1/couriers', token: await t.token('admin', { subject: 'ops' }), payload: { name: 'Rita', city } });
-  assert.equal(res.statusCode, 201, res.body);
-  const id = res.json().id as string;
-  return { id, token: await t.token('courier', { subject: id }) };
-}
+const registerCourier = (city: string) => registerCourierOn(t, city);
 
 const availability = (token: string, available?: boolean) =>
   available === undefined

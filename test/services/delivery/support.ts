@@ -61,3 +61,11 @@ export async function startDeliveryPlatform(options: DeliveryServiceOptions = {}
     },
   };
 }
+
+/** Registers a courier in `city` through the platform's admin route; returns their id and a courier token. */
+export async function registerCourier(t: DeliveryPlatform, city: string, name = 'Rita'): Promise<{ id: string; token: string }> {
+  const res = await t.request({ method: 'POST', url: '/v1/couriers', token: await t.token('admin', { subject: 'ops' }), payload: { name, city } });
+  if (res.statusCode !== 201) throw new Error(`registering a courier answered ${res.statusCode}: ${res.body}`);
+  const id = res.json().id as string;
+  return { id, token: await t.token('courier', { subject: id }) };
+}

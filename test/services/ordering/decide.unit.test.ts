@@ -283,6 +283,27 @@ describe('order decide: finer rules', () => {
     assert.equal(code({ type: 'deliver', by: admin }, stateAt('picked_up')), 'FORBIDDEN');
   });
 
+  test('unassign-courier (the pick-up deadline, missed): only that courier by that assignment, before the pick-up, by delivery only', () => {
+    const unassign = (courierId: string, assignment: number, by: CommandActor = system): OrderCommand => ({ type: 'unassign-courier', by, courierId, assignment, reason: 'not picked up in time' });
+    const ready = stateAt('ready');
+    assert.equal(ready.assignments, 1);
+    const events = decide(unassign(courier1.id, 1), ready);
+    assert.deepEqual(events, [{ type: 'CourierUnassigned', data: { orderId, courierId: courier1.id, assignment: 1, reason: 'not picked up in time' } }]);
+    const after = foldOrder(events, ready);
+    assert.deepEqual([after.status, after.courierId, after.assignments], ['ready', null, 1], 'ready, no courier; the next assignment is number 2');
+    assert.deepEqual(decide(unassign(courier1.id, 1), after), [], 'already taken off');
+    assert.deepEqual(decide({ type: 'assign-courier', by: system, courierId: courier2.id }, after), [{ type: 'CourierAssigned', data: { orderId, courierId: courier2.id, assignment: 2 } }], 'dispatch assigns another');
+    // Reassigned: another courier, or the same one given the order again (a new assignment, its own deadline).
+    const toCourier2 = foldOrder(decide({ type: 'assign-courier', by: staff, courierId: courier2.id }, ready), ready);
+    assert.deepEqual(decide(unassign(courier1.id, 1), toCourier2), []);
+    const backToCourier1 = foldOrder(decide({ type: 'assign-courier', by: staff, courierId: courier1.id }, toCourier2), toCourier2);
+    assert.deepEqual(decide(unassign(courier1.id, 1), backToCourier1), [], 'assignment 1 is over: courier1 holds the order by assignment 3');
+    assert.equal(decide(unassign(courier1.id, 3), backToCourier1).length, 1);
+    // Picked up in time, or the order over: refused (delivery's deadline then does nothing).
+    for (const status of ['picked_up', 'delivered', 'cancelled', 'rejected'] as const) assert.equal(code(unassign(courier1.id, 1), stateAt(status)), 'ORDER_TRANSITION_FORBIDDEN', status);
+    for (const by of [staff, admin, courier1, customer]) assert.equal(code(unassign(courier1.id, 1, by), ready), 'FORBIDDEN', by.kind);
+  });
+
   test('a courier never cancels; assigning the courier already assigned appends nothing; reassigning replaces', () => {
     assert.equal(code({ type: 'cancel', by: courier1, reason: '' }, stateAt('ready')), 'FORBIDDEN');
     assert.deepEqual(decide({ type: 'assign-courier', by: staff, courierId: courier1.id }, stateAt('ready')), []);

@@ -16,6 +16,7 @@ export const ALLOWED_FROM: Readonly<Record<OrderCommand['type'], readonly OrderS
   'mark-item-prepared': ['accepted'],
   ready: ['accepted'],
   'assign-courier': ['accepted', 'ready'],
+  'unassign-courier': ['accepted', 'ready'],
   'raise-dispatch-alert': ['accepted', 'ready'],
   cancel: ['placed', 'accepted', 'ready'],
   'pick-up': ['ready'],
@@ -67,7 +68,8 @@ function forbidden(state: OrderState, command: OrderCommand['type'], why = '', n
  * Decides what a command does to an order: the events to append, or a typed error. Pure: no I/O,
  * no clock, no ids (the command carries them). An empty result means "already so" (assigning the
  * courier who is already assigned, recording a dispatch alert already recorded or made moot by an
- * assigned courier) and appends nothing.
+ * assigned courier, taking off a courier who is no longer the order's or whose assignment was
+ * followed by another) and appends nothing.
  *
  * @throws {UnprocessableError} `ORDER_TRANSITION_FORBIDDEN` (422) outside the lifecycle, naming the
  *   status and the command; `ORDER_CANCEL_REASON_REQUIRED` for an admin's cancel of a picked-up
@@ -162,6 +164,12 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       return [{ type: 'OrderReady', data: { orderId } }];
     case 'assign-courier':
       return [{ type: 'CourierAssigned', data: { orderId, courierId: command.courierId, assignment: state.assignments + 1 } }];
+    case 'unassign-courier':
+      if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service takes a courier off an order (its pick-up deadline)');
+      // Reassigned meanwhile (another courier, or the same one again: a new assignment has its own
+      // deadline) or already taken off: the deadline belonged to an assignment that is over.
+      if (state.courierId !== command.courierId || state.assignments !== command.assignment) return [];
+      return [{ type: 'CourierUnassigned', data: { orderId, courierId: command.courierId, assignment: command.assignment, reason: command.reason } }];
     case 'raise-dispatch-alert': {
       if (command.by.kind !== 'system') throw new ForbiddenError('Only the delivery service raises a dispatch alert');
       // Already recorded, older than the one recorded (an earlier alert delivered again after a later

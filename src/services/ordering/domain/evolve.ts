@@ -37,6 +37,8 @@ export function evolve(state: OrderState, event: OrderEvent): OrderState {
     }
     case 'CourierAssigned':
       return { ...state, courierId: event.data.courierId, assignments: state.assignments + 1, dispatchAlert: null };
+    case 'CourierUnassigned':
+      return state.courierId === event.data.courierId ? { ...state, courierId: null } : state;
     case 'OrderPickedUp':
       return { ...state, status: 'picked_up', courierId: event.data.courierId };
     case 'OrderDelivered':

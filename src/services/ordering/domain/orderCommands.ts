@@ -41,6 +41,12 @@ export type OrderCommand =
   | { readonly type: 'mark-item-prepared'; readonly by: CommandActor; readonly lineId: string }
   | { readonly type: 'ready'; readonly by: CommandActor }
   | { readonly type: 'assign-courier'; readonly by: CommandActor; readonly courierId: string }
+  /**
+   * Takes `courierId` off the order, for assignment number `assignment` only (system only; no HTTP
+   * route): delivery's pick-up deadline, missed (decision 0040). Another courier or a later assignment
+   * by now appends nothing.
+   */
+  | { readonly type: 'unassign-courier'; readonly by: CommandActor; readonly courierId: string; readonly assignment: number; readonly reason: string }
   /** Records delivery's alert that no courier was found (system only; no HTTP route). */
   | ({ readonly type: 'raise-dispatch-alert'; readonly by: CommandActor } & DispatchAlert)
   | { readonly type: 'cancel'; readonly by: CommandActor; readonly reason: string }

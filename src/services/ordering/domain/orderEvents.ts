@@ -67,6 +67,11 @@ export interface OrderEventData {
    */
   CourierAssigned: { readonly orderId: string; readonly courierId: string; readonly assignment?: number };
   /**
+   * Assignment number `assignment` of `courierId` is over without a pick-up: the order has no courier
+   * again and goes back to dispatch (delivery's pick-up deadline, missed: decision 0040). `reason` says why.
+   */
+  CourierUnassigned: { readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string };
+  /**
    * The delivery service found no courier for the order after its last attempt (its
    * `delivery.dispatch.DispatchFailed`): the restaurant must act. A later CourierAssigned ends it.
    */
@@ -96,6 +101,7 @@ export const ORDER_EVENT_TYPES: readonly OrderEventType[] = Object.freeze([
   'OrderReady',
   'DispatchAlertRaised',
   'CourierAssigned',
+  'CourierUnassigned',
   'OrderPickedUp',
   'OrderDelivered',
   'OrderCancelled',

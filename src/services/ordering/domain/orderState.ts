@@ -17,7 +17,7 @@ export interface OrderState {
   readonly etaMinutes: number | null;
   /** Lines marked prepared, in the order they were marked. */
   readonly preparedLineIds: readonly string[];
-  /** The assigned courier (set by CourierAssigned, kept through pick-up and delivery). */
+  /** The assigned courier (set by CourierAssigned, kept through pick-up and delivery; cleared by CourierUnassigned). */
   readonly courierId: string | null;
   /** How many CourierAssigned the order has had: the next one is `assignments + 1`. */
   readonly assignments: number;

@@ -12,7 +12,7 @@ interface AnsweredEvent {
  * An order's events as `caller` may see them. Staff of the restaurant and admins see every id. A
  * customer or a courier sees who acted by kind only, unless it was themselves or a service (`system`,
  * named by its service): not the staff member's id, the admin's name, the customer's id (to a courier)
- * or another courier's; and a `CourierAssigned` of a courier who no longer has the order says
+ * or another courier's; and a `CourierAssigned` (or `CourierUnassigned`) of a courier who no longer has the order says
  * `courierId: null`. The order itself names its current courier, so that one stays.
  *
  * @example
@@ -24,7 +24,7 @@ export function eventsForCaller<T extends AnsweredEvent>(events: readonly T[], c
     actor === null || actor.kind === 'system' || (actor.kind === caller.kind && actor.id === caller.id) ? actor : { kind: actor.kind };
   return events.map((event) => {
     const data = event.data as Record<string, unknown> | null;
-    const formerCourier = event.type === 'CourierAssigned' && data !== null && typeof data.courierId === 'string' && data.courierId !== currentCourierId;
+    const formerCourier = (event.type === 'CourierAssigned' || event.type === 'CourierUnassigned') && data !== null && typeof data.courierId === 'string' && data.courierId !== currentCourierId;
     return {
       ...event,
       data: formerCourier ? { ...data, courierId: null } : event.data,

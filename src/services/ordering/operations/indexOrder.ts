@@ -17,3 +17,12 @@ export function indexCourier(order: { orderId: string; restaurantId: string; cou
     values: [order.restaurantId, order.orderId, order.courierId],
   };
 }
+
+/** Forgets the courier taken off the order (they no longer find it): a statement for the transaction that appends CourierUnassigned. */
+export function unindexCourier(order: { orderId: string; restaurantId: string; courierId: string }): Statement {
+  return {
+    name: 'brigade_unindex_courier',
+    text: `update ordering.order_index set courier_id = null where tenant_id = $1 and order_id = $2 and courier_id = $3`,
+    values: [order.restaurantId, order.orderId, order.courierId],
+  };
+}

@@ -8,7 +8,7 @@ import type { OrderEvent } from '../domain/orderEvents.ts';
 import { orderStreamId } from '../domain/orderEvents.ts';
 import { toOrderView, type OrderView } from '../orderView.ts';
 import type { CustomerKeys } from '../ports.ts';
-import { indexCourier } from './indexOrder.ts';
+import { indexCourier, unindexCourier } from './indexOrder.ts';
 import { appendOptions, toNewEvents, type CommandLineage } from './lineage.ts';
 import { loadOrderAndCommit, type LoadedOrder } from './loadOrder.ts';
 import { hasPersonalFields, sealPersonalFields } from './sealPersonalFields.ts';
@@ -94,7 +94,11 @@ export async function runOrderCommand(
   }
   await input.beforeAppend?.(events);
   const extra = events.flatMap((event) =>
-    event.type === 'CourierAssigned' ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })] : [],
+    event.type === 'CourierAssigned'
+      ? [indexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })]
+      : event.type === 'CourierUnassigned'
+        ? [unindexCourier({ orderId, restaurantId: loaded.state.restaurantId!, courierId: event.data.courierId })]
+        : [],
   );
   try {
     const appended = await env.store.appendAndCommit(env.commitStatements, context, orderStreamId(orderId), newEvents, loaded.version, {

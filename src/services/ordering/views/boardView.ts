@@ -68,6 +68,8 @@ export function evolveBoard(row: RowState | null, event: FoldEvent): RowState | 
     }
     case 'CourierAssigned':
       return { ...row, ...base, courier_id: uuidOrNull(dataOf(event, 'CourierAssigned').courierId), dispatch_alert: null };
+    case 'CourierUnassigned':
+      return row.courier_id === uuidOrNull(dataOf(event, 'CourierUnassigned').courierId) ? { ...row, ...base, courier_id: null } : { ...row, ...base };
     case 'OrderPickedUp':
       return { ...row, ...base, status: 'picked_up', courier_id: uuidOrNull(dataOf(event, 'OrderPickedUp').courierId) ?? row.courier_id };
     default: {

@@ -6,7 +6,7 @@ import { dataOf, orderKey, STATUS_OF, uuidOrNull } from './orderEventsOf.ts';
 
 /**
  * The fold of the courier task-list: one row per order from placement (pickup restaurant and
- * delivery address known early), assigned to a courier by CourierAssigned.
+ * delivery address known early), assigned to a courier by CourierAssigned, taken off them by CourierUnassigned.
  */
 export function evolveCourierTask(row: RowState | null, event: FoldEvent): RowState | undefined {
   const type = event.type as OrderEventType;
@@ -28,6 +28,11 @@ export function evolveCourierTask(row: RowState | null, event: FoldEvent): RowSt
   if (row === null) return undefined;
   if (type === 'CourierAssigned') {
     return { ...row, ...base, courier_id: uuidOrNull(dataOf(event, 'CourierAssigned').courierId), assigned_at: event.metadata.occurredAt };
+  }
+  if (type === 'CourierUnassigned') {
+    // The courier taken off (the pick-up deadline) no longer has the order in their list.
+    if (row.courier_id !== uuidOrNull(dataOf(event, 'CourierUnassigned').courierId)) return { ...row, ...base };
+    return { ...row, ...base, courier_id: null, assigned_at: null };
   }
   if (type === 'OrderPickedUp') {
     return { ...row, ...base, status: 'picked_up', courier_id: uuidOrNull(dataOf(event, 'OrderPickedUp').courierId) ?? row.courier_id };

@@ -1,22 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
-import type { FoldEvent } from '../../../../src/platform/events/index.ts';
 import { evolveBoard, evolveCourierTask, evolveCustomerOrder, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
 import { placesOrder } from '../../../../src/services/ordering/views/orderEventsOf.ts';
+import { foldEventOf } from './support.ts';
 
 const tenantId = randomUUID();
 const orderId = randomUUID();
-const fold = (type: string, data: Record<string, unknown>, version: number): FoldEvent => ({
-  streamId: `order-${orderId}`,
-  streamVersion: version,
-  type,
-  schemaVersion: 1,
-  storedSchemaVersion: 1,
-  data: { orderId, ...data },
-  globalPosition: { transactionId: 9n, position: BigInt(version) },
-  metadata: { tenantId, occurredAt: `2026-12-03T12:0${version}:00.000Z` },
-});
+const fold = foldEventOf(tenantId, orderId);
 const placed = fold(
   'OrderPlaced',
   {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type pg from 'pg';
 import { unitOfWork } from '../../../../src/platform/db/index.ts';
-import { createEventStore, type GlobalPosition, type NewEvent } from '../../../../src/platform/events/index.ts';
+import { createEventStore, type FoldEvent, type GlobalPosition, type NewEvent } from '../../../../src/platform/events/index.ts';
 import { applyBatch, comparePositions, ensureCheckpoint, type Projection } from '../../../../src/platform/projections/index.ts';
 import { runOnEveryDatabase, type ServiceDeps } from '../../../../src/platform/runtime/index.ts';
 import { createViewWorkers } from '../../../../src/services/ordering/views/index.ts';
@@ -156,4 +156,21 @@ export async function openBoardStream(base: string, rid: string, token: string, 
       waiters.push({ test, resolve: () => (clearTimeout(timer), resolve()) });
     });
   return { response, until, text: () => text, ended: reading, close: async () => (abort.abort(), await reading) };
+}
+
+/**
+ * An event of order `orderId` of `tenantId` as a view's fold receives it, for the folds' unit tests:
+ * `foldEventOf(tenantId, orderId)('OrderAccepted', {}, 2)` (its `orderId` added to the data).
+ */
+export function foldEventOf(tenantId: string, orderId: string) {
+  return (type: string, data: Record<string, unknown>, version: number): FoldEvent => ({
+    streamId: `order-${orderId}`,
+    streamVersion: version,
+    type,
+    schemaVersion: 1,
+    storedSchemaVersion: 1,
+    data: { orderId, ...data },
+    globalPosition: { transactionId: 9n, position: BigInt(version) },
+    metadata: { tenantId, occurredAt: `2026-12-03T12:0${version}:00.000Z` },
+  });
 }

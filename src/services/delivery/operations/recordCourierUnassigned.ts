@@ -1,0 +1,40 @@
+import type { Tx } from '../../../platform/db/index.ts';
+import { setAvailability } from './availability.ts';
+import { announceDispatch } from './dispatchWork.ts';
+import { releaseCourier } from './releaseCourier.ts';
+
+/**
+ * Applies ordering's `CourierUnassigned { orderId, courierId, assignment }` (the pick-up deadline,
+ * missed: decision 0040) to delivery, in the order-events consumer's inbox transaction: while the
+ * order's row still holds that courier by that assignment, the order goes back to the dispatch queue
+ * (queued, due now, no courier, a new count of attempts: dispatch or staff assign another courier),
+ * the courier is released from it ({@link releaseCourier}, reason `dropped`), and then taken off
+ * dispatch with the statements of the admin's take-off (`setAvailability` with `available: false`,
+ * as `courierDispatch` runs it): offline now, or, if staff gave them another order too, offline once
+ * it ends and out of staff's picker meanwhile (`asked_to_stop`). They are not given the next order;
+ * they come back by pressing "Start taking deliveries". A row holding another courier or a later
+ * assignment (applied before this event arrived), or an order over, is left alone. Idempotent.
+ * Returns whether the order was queued again. Run as the system actor.
+ */
+export async function recordCourierUnassigned(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; assignment: number }): Promise<boolean> {
+  // Lock order as on every path: the order's queue row (this update), then the courier's row
+  // (releaseCourier, setAvailability), then the city (releaseCourier's wake).
+  const { rows } = await tx.query<{ order_id: string }>(
+    `update delivery.dispatch_queue
+        set state = 'queued', courier_id = null, assigned_at = null, notified_at = null, notify_attempts = 0, attempts = 0,
+            next_attempt_at = now(), last_error = null, reserved_from = null,
+            pickup_due_at = null, pickup_courier_id = null, pickup_assignment = null
+      where tenant_id = $1 and order_id = $2 and state = 'assigned' and courier_id = $3
+        and (courier_assignment is null or courier_assignment <= $4)
+      returning order_id`,
+    [input.tenantId, input.orderId, input.courierId, input.assignment],
+  );
+  if (rows.length === 0) return false;
+  // `offline`: they go offline rather than available (no wake of their city's orders for a courier who is not there).
+  await releaseCourier(tx, { tenantId: input.tenantId, orderId: input.orderId, courierId: input.courierId, reason: 'dropped', offline: true });
+  const courier = await tx.query<{ city: string }>(`select city from delivery.courier_availability where courier_id = $1`, [input.courierId]);
+  const city = courier.rows[0]?.city;
+  if (city !== undefined) await setAvailability(tx, { courierId: input.courierId, city, available: false });
+  announceDispatch(tx);
+  return true;
+}

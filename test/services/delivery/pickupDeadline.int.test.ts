@@ -1,0 +1,198 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { ensureBusSchema } from '../../../src/platform/messaging/index.ts';
+import { createRelay } from '../../../src/platform/outbox/index.ts';
+import type { ServiceDeps } from '../../../src/platform/runtime/index.ts';
+import { dispatchOnce, runOrderEventsConsumer, type DeliveryPorts } from '../../../src/services/delivery/index.ts';
+import { command, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
+import { waitFor } from '../../platform/messaging/support.ts';
+import { registerCourier as registerCourierOn, startDeliveryPlatform, type DeliveryPlatform } from './support.ts';
+
+/**
+ * The pick-up deadline of an assignment (decision 0040, "Fixed later (forty-eighth session …)"): a
+ * courier who has not picked up an order PICKUP_DEADLINE_MINUTES after it was both ready and assigned
+ * to them is taken off it (the order goes back to dispatch) and off dispatch. Over the real ordering
+ * service, its outbox relay, the PostgreSQL transport and delivery's order-events consumer. The clock
+ * is driven as the accept deadline's tests drive it: the deadline's due time is brought forward in the
+ * database, never waited for.
+ */
+
+/** The xmin horizon is cluster-wide: other test files' open transactions delay the relay (decision 0011). */
+const DELIVERY_MS = 120_000;
+/** The consumer's deadline: long, so that only the tests bring it forward. */
+const PICKUP_WITHIN_MS = 30 * 60_000;
+let t: DeliveryPlatform;
+let admin: pg.Pool;
+let r: SeededRestaurant;
+
+before(async () => {
+  t = await startDeliveryPlatform();
+  admin = new pg.Pool({ connectionString: t.db.url, max: 2 });
+  await ensureBusSchema(admin);
+  r = await seedRestaurant(t as never, 'Casa Braga');
+});
+after(async () => {
+  await admin?.end();
+  await t?.close();
+});
+
+const registerCourier = (city: string) => registerCourierOn(t, city, 'Rui');
+type Courier = Awaited<ReturnType<typeof registerCourier>>;
+
+const availability = async (k: Courier, available?: boolean) =>
+  (available === undefined
+    ? await t.request({ method: 'GET', url: '/v1/couriers/me/availability', token: k.token })
+    : await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available } })
+  ).json() as { status: string; currentOrderId: string | null; afterCurrentOrder: string | null };
+
+const orderOf = async (orderId: string) => (await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff })).json() as { status: string; courierId: string | null; version: number };
+const rowOf = async (orderId: string) =>
+  (await admin.query<{ state: string; courier_id: string | null; pickup_due_at: Date | null }>(`select state, courier_id, pickup_due_at from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
+/** The clock moves: the order's running pick-up deadline is brought forward to now (returns whether one was running). */
+const deadlinePasses = async (orderId: string) => (await admin.query(`update delivery.dispatch_queue set pickup_due_at = now() where order_id = $1 and pickup_due_at is not null`, [orderId])).rowCount === 1;
+
+/**
+ * Runs `fn` with ordering's relay and delivery's order-events consumer (deadline {@link PICKUP_WITHIN_MS})
+ * running, a customer, and couriers `k` and `m` of Porto (`k` available first, so the dispatch picks them).
+ */
+async function withOrderEvents(fn: (env: { deps: ServiceDeps; ports: DeliveryPorts; k: Courier; m: Courier; c: Awaited<ReturnType<typeof customer>> }) => Promise<void>): Promise<void> {
+  const stop = new AbortController();
+  const deps = t.platform.deps;
+  const ports = t.ports(deps);
+  const relay = createRelay({ pool: t.platform.databases.poolFor('ordering'), service: 'ordering', transport: deps.transport }).run(stop.signal);
+  const consumer = runOrderEventsConsumer({ unitOfWork: deps.unitOfWork, restaurants: ports.restaurants, transport: deps.transport }, stop.signal, { pickupWithinMs: PICKUP_WITHIN_MS });
+  try {
+    // Each test starts alone: earlier tests' couriers leave, their waiting orders and running deadlines are over.
+    await admin.query(`update delivery.courier_availability set status = 'offline' where city = 'Porto' and status = 'available'`);
+    await admin.query(`update delivery.dispatch_queue set state = 'cancelled', finished_at = now() where state in ('queued', 'dead')`);
+    await admin.query(`update delivery.dispatch_queue set pickup_due_at = null`);
+    const k = await registerCourier('Porto');
+    assert.equal((await availability(k, true)).status, 'available');
+    const m = await registerCourier('Porto');
+    assert.equal((await availability(m, true)).status, 'available');
+    await fn({ deps, ports, k, m, c: await customer(t as never) });
+  } finally {
+    stop.abort();
+    await Promise.all([relay, consumer]);
+  }
+}
+
+/** A ready order, queued in delivery, dispatched to the longest-waiting courier and confirmed by ordering: its deadline runs. */
+async function assignedOrder(env: { deps: ServiceDeps; ports: DeliveryPorts; c: { token: string } }, courier: Courier): Promise<string> {
+  const placed = await placeOrder(t as never, env.c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 9', lines: [{ itemId: r.cola, quantity: 1 }] });
+  assert.equal(placed.statusCode, 201, placed.body);
+  const orderId = placed.json().id as string;
+  assert.equal((await command(t as never, r.staff, orderId, 'accept', 1)).statusCode, 200);
+  assert.equal((await command(t as never, r.staff, orderId, 'ready', 2)).statusCode, 200);
+  await waitFor('OrderReady queued the order', async () => (await rowOf(orderId)) !== undefined, DELIVERY_MS);
+  assert.deepEqual(await dispatchOnce({ unitOfWork: env.deps.unitOfWork, orders: env.ports.orders }), { outcome: 'assigned', orderId, courierId: courier.id });
+  await waitFor('CourierAssigned started the pick-up deadline', async () => (await rowOf(orderId))?.pickup_due_at != null, DELIVERY_MS);
+  const due = (await rowOf(orderId))!.pickup_due_at!.getTime();
+  const now = (await admin.query<{ now: Date }>('select now()')).rows[0]!.now.getTime();
+  assert.ok(due > now + PICKUP_WITHIN_MS - 60_000 && due <= now + PICKUP_WITHIN_MS, `due pickupWithinMs after the assignment, not ${due - now} ms from now`);
+  return orderId;
+}
+
+describe('the pick-up deadline of an assignment', () => {
+  test('missed: the order goes back to dispatch without a courier, the courier is taken off dispatch, and the next courier gets it', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k, m } = env;
+      const orderId = await assignedOrder(env, k);
+      assert.ok(await deadlinePasses(orderId));
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-missed', orderId, courierId: k.id });
+      const order = await orderOf(orderId);
+      assert.deepEqual([order.status, order.courierId], ['ready', null], 'ordering took the courier off the order');
+      await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
+      assert.deepEqual(await rowOf(orderId), { state: 'queued', courier_id: null, pickup_due_at: null });
+      assert.deepEqual(await availability(k), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null } as never);
+      // The courier who missed it no longer finds the order; the board and their task list show no courier.
+      assert.equal((await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: k.token })).statusCode, 404);
+      // The dispatch gives it to the other courier, not back to the one who missed it.
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'assigned', orderId, courierId: m.id });
+      await waitFor('the new assignment starts a deadline of its own', async () => (await rowOf(orderId))?.pickup_due_at != null, DELIVERY_MS);
+      const version = (await orderOf(orderId)).version;
+      assert.equal((await command(t as never, m.token, orderId, 'pick-up', version)).statusCode, 200);
+      // The events say what happened, in order.
+      const events = (await t.request({ method: 'GET', url: `/v1/orders/${orderId}/events`, token: r.staff })).json().events as Array<{ type: string; data: Record<string, unknown> }>;
+      assert.deepEqual(
+        events.filter((e) => e.type.startsWith('Courier')).map((e) => [e.type, e.data.courierId, e.data.assignment]),
+        [
+          ['CourierAssigned', k.id, 1],
+          ['CourierUnassigned', k.id, 1],
+          ['CourierAssigned', m.id, 2],
+        ],
+      );
+      // The courier who missed it is back when they say so.
+      assert.equal((await availability(k, true)).status, 'available');
+    });
+  });
+
+  test('picked up in time: the deadline does nothing', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k } = env;
+      const orderId = await assignedOrder(env, k);
+      const version = (await orderOf(orderId)).version;
+      assert.equal((await command(t as never, k.token, orderId, 'pick-up', version)).statusCode, 200);
+      assert.ok(await deadlinePasses(orderId), 'delivery does not hear of the pick-up: ordering decides when the deadline fires');
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-settled', orderId, courierId: k.id });
+      const order = await orderOf(orderId);
+      assert.deepEqual([order.status, order.courierId, order.version], ['picked_up', k.id, version + 1], 'nothing appended');
+      assert.deepEqual(await rowOf(orderId), { state: 'assigned', courier_id: k.id, pickup_due_at: null }, 'the deadline is over');
+      assert.deepEqual([(await availability(k)).status, (await availability(k)).currentOrderId], ['busy', orderId]);
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' }, 'it does not fire again');
+    });
+  });
+
+  test('reassigned by staff: the old assignment’s deadline does nothing, the new one has its own', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k, m } = env;
+      const orderId = await assignedOrder(env, k);
+      const oldDue = (await rowOf(orderId))!.pickup_due_at!;
+      // The old deadline is due and claimed by a worker while staff reassign the order to m.
+      assert.ok(await deadlinePasses(orderId));
+      const version = (await orderOf(orderId)).version;
+      assert.equal((await command(t as never, r.staff, orderId, 'assign-courier', version, { courierId: m.id })).statusCode, 200);
+      // Fired before delivery heard of the reassignment: ordering decides, for assignment 1 of k, that it is over.
+      assert.deepEqual(await ports.orders.unassignCourier({ restaurantId: r.rid, orderId, courierId: k.id, assignment: 1, reason: 'not picked up in time' }), undefined);
+      assert.equal((await orderOf(orderId)).version, version + 1, 'nothing appended for the old assignment');
+      await waitFor('CourierAssigned of m reached delivery', async () => (await rowOf(orderId))?.courier_id === m.id, DELIVERY_MS);
+      const row = (await rowOf(orderId))!;
+      assert.ok(row.pickup_due_at !== null && row.pickup_due_at.getTime() > oldDue.getTime() - 1, 'the new assignment runs a deadline of its own, not the old, passed one');
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' }, 'nothing due: the passed deadline was the old assignment’s');
+      assert.deepEqual([(await orderOf(orderId)).courierId, (await availability(m)).status, (await availability(k)).status], [m.id, 'busy', 'available'], 'k was released by the reassignment, not taken off dispatch');
+    });
+  });
+
+  test('a deadline claimed by a worker that died fires again after its lease, from another process (durable)', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k } = env;
+      const orderId = await assignedOrder(env, k);
+      assert.ok(await deadlinePasses(orderId));
+      // A worker claims it and dies before ordering answers: its command fails as a crash would leave it.
+      const failing = { ...ports.orders, unassignCourier: async () => Promise.reject(new Error('process killed')) };
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: failing }), { outcome: 'notify-failed', orderId, courierId: k.id });
+      const leased = await admin.query(`select 1 from delivery.dispatch_queue where order_id = $1 and pickup_due_at > now()`, [orderId]);
+      assert.equal(leased.rowCount, 1, 'pushed a lease on: not fired again at once');
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' });
+      // The lease ends: a new worker (a restarted process, state only in the database) fires it.
+      assert.ok(await deadlinePasses(orderId));
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-missed', orderId, courierId: k.id });
+      await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
+      assert.equal((await availability(k)).status, 'offline');
+    });
+  });
+
+  test('cancelled before the deadline: the deadline does nothing, the courier is freed as before', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k } = env;
+      const orderId = await assignedOrder(env, k);
+      const version = (await orderOf(orderId)).version;
+      assert.equal((await command(t as never, r.staff, orderId, 'cancel', version, { reason: 'kitchen fire' })).statusCode, 200);
+      await waitFor('OrderCancelled ended the dispatch', async () => (await rowOf(orderId))?.state === 'cancelled', DELIVERY_MS);
+      await deadlinePasses(orderId);
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' });
+      assert.equal((await availability(k)).status, 'available');
+    });
+  });
+});
