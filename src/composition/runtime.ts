@@ -302,6 +302,7 @@ export async function createPlatform(
         if (config.redisUrl === null) evictions ??= createPgEvictionBus({ pool: busPool, onError: (error, context) => reportCacheTrouble(error, context) });
         const cache = createCache({
           namespace,
+          keyPrefix: config.cacheKeyPrefix,
           redis: config.redisUrl,
           ...(evictions === undefined ? {} : { evictions }),
           ttlSeconds: config.cacheTtlSeconds,

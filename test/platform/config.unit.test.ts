@@ -15,6 +15,7 @@ test('defaults when nothing is set, and the result is frozen', () => {
   assert.equal(config.commitsInFlight, 2);
   assert.equal(config.requestTimeoutMs, 30_000);
   assert.equal(config.cacheMaxBytes, 64 * 1024 * 1024);
+  assert.equal(config.cacheKeyPrefix, '');
   assert.equal(config.logLevel, 'info');
   assert.equal(config.home, '/srv/app/.brigade');
   assert.ok(Object.isFrozen(config));
@@ -42,6 +43,7 @@ test('reads every documented variable', () => {
       HTTP_BODY_LIMIT: '2048',
       HTTP_REQUEST_TIMEOUT_MS: '5000',
       CACHE_MAX_BYTES: '1048576',
+      CACHE_KEY_PREFIX: 'staging:',
     },
     { services },
   );
@@ -59,6 +61,7 @@ test('reads every documented variable', () => {
   assert.equal(config.bodyLimit, 2048);
   assert.equal(config.requestTimeoutMs, 5000);
   assert.equal(config.cacheMaxBytes, 1_048_576);
+  assert.equal(config.cacheKeyPrefix, 'staging:');
   assert.throws(() => loadConfig({ CACHE_MAX_BYTES: '1000' }, { services }), /CACHE_MAX_BYTES: expected an integer from 65536 to /);
 });
 
@@ -302,4 +305,14 @@ test('LOG_LEVEL is read one way (logLevelOf) by the config and by the stack trac
     (['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', null] as const).map((level) => printsStackTraces(level)),
     [false, false, false, false, true, true, false, false],
   );
+});
+
+test('CACHE_KEY_PREFIX: up to 32 letters, digits or _.:-; anything else is refused naming the variable', () => {
+  for (const bad of ['has space', 'x'.repeat(33), 'é:', '{menu}']) {
+    assert.throws(() => loadConfig({ CACHE_KEY_PREFIX: bad }, { services }), (e: unknown) => {
+      assert.match(String((e as Error).message), /CACHE_KEY_PREFIX/);
+      return true;
+    }, bad);
+  }
+  assert.equal(loadConfig({ CACHE_KEY_PREFIX: 'prod-eu.1:' }, { services }).cacheKeyPrefix, 'prod-eu.1:');
 });

@@ -29,6 +29,12 @@ export interface CacheOptions {
   readonly redis?: Redis | string | null;
   /** Prefix of every key and of the broadcast channel, e.g. `menu`. Letters, digits, `_.:-`. */
   readonly namespace: string;
+  /**
+   * Redis mode: put before the namespace in every key and channel (`staging:` gives `staging:menu:{…}:v`),
+   * so that deployments sharing one Redis keep apart (`CACHE_KEY_PREFIX`). Default none. Up to 32 letters,
+   * digits, `_.:-`. Metrics and errors name the namespace alone.
+   */
+  readonly keyPrefix?: string;
   /** Time-to-live of a cached value, in seconds (fractions allowed). Default 60. */
   readonly ttlSeconds?: number;
   /** In-process LRU capacity, in entries (memory mode only). Default 10 000. */
@@ -162,6 +168,8 @@ const NAMESPACE = /^[A-Za-z0-9_.:-]{1,64}$/;
 export function createCache(options: CacheOptions): Cache {
   const { namespace } = options;
   if (!NAMESPACE.test(namespace)) throw new ValidationError('namespace must be 1-64 letters, digits or _.:-', { field: 'namespace' });
+  const keyPrefix = options.keyPrefix ?? '';
+  if (!/^[A-Za-z0-9_.:-]{0,32}$/.test(keyPrefix)) throw new ValidationError('keyPrefix must be up to 32 letters, digits or _.:-', { field: 'keyPrefix' });
   const ttlSeconds = options.ttlSeconds ?? 60;
   if (!Number.isFinite(ttlSeconds) || ttlSeconds <= 0 || ttlSeconds > 365 * 86400) throw new ValidationError('ttlSeconds must be a positive number of seconds', { field: 'ttlSeconds' });
   const ttlMs = Math.max(1, Math.round(ttlSeconds * 1000));
@@ -353,6 +361,7 @@ export function createCache(options: CacheOptions): Cache {
     redis,
     owned,
     namespace,
+    keyPrefix,
     ttlMs,
     instanceId,
     metrics,

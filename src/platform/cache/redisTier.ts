@@ -52,6 +52,8 @@ interface RedisTierOptions {
   /** Whether the tier created the client (and so quits it on close). */
   readonly owned: boolean;
   readonly namespace: string;
+  /** Put before the namespace in every key and channel (a deployment's own, `CACHE_KEY_PREFIX`); may be empty. */
+  readonly keyPrefix?: string;
   readonly ttlMs: number;
   readonly instanceId: string;
   readonly metrics: CacheMetrics;
@@ -105,8 +107,8 @@ const reasonOf = (error: unknown): string => {
 };
 
 /**
- * Builds the Redis tier. Keys are `<namespace>:{<key>}:v` (value) and `<namespace>:{<key>}:g`
- * (generation); the braces are a hash tag so both land on one Cluster slot, as the scripts need.
+ * Builds the Redis tier. Keys are `<keyPrefix><namespace>:{<key>}:v` (value) and
+ * `<keyPrefix><namespace>:{<key>}:g` (generation); the braces are a hash tag so both land on one Cluster slot, as the scripts need.
  * Evictions that cannot reach Redis are queued and replayed in the background, at once when the
  * connection is ready again and otherwise retried with a capped backoff, reads or not (other instances
  * serve the old value until the replay lands); until it does, this instance does not read from Redis
@@ -122,9 +124,11 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   const ttl = String(options.ttlMs);
   // Longer than any sane load; if it lapses mid-load the fenced write is refused, which is safe.
   const generationTtl = String(Math.max(2 * options.ttlMs, 600_000));
-  const channel = `${namespace}:evictions`;
-  const valueKey = (key: string) => `${namespace}:{${key}}:v`;
-  const generationKey = (key: string) => `${namespace}:{${key}}:g`;
+  // The keys' and channel's stem: the namespace, after the deployment's prefix.
+  const stem = `${options.keyPrefix ?? ''}${namespace}`;
+  const channel = `${stem}:evictions`;
+  const valueKey = (key: string) => `${stem}:{${key}}:v`;
+  const generationKey = (key: string) => `${stem}:{${key}}:g`;
   const pending = new Map<string, number>();
   let pendingSeq = 0;
   let replaying: Promise<void> | null = null;
@@ -257,7 +261,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
           'until the queued eviction is replayed' +
           (reason.startsWith('OOM')
             ? `. Redis is out of memory: ${MEMORY_ADVICE}`
-            : `. The reasons in parentheses name what Redis refused: let the cache's Redis user run SET and DEL on ${namespace}:* (an ACL), or point it at a primary (a read-only replica)`),
+            : `. The reasons in parentheses name what Redis refused: let the cache's Redis user run SET and DEL on ${stem}:* (an ACL), or point it at a primary (a read-only replica)`),
         { cause: error },
       );
     }
@@ -517,7 +521,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
         report(
           new Error(
             `${keys.length} eviction(s) of cache ${JSON.stringify(namespace)} never reached Redis before close: other instances may serve ` +
-              `the old value until its TTL (${options.ttlMs / 1000} s) runs out; to end it sooner, delete ${namespace}:{<key>}:v in Redis for these keys`,
+              `the old value until its TTL (${options.ttlMs / 1000} s) runs out; to end it sooner, delete ${stem}:{<key>}:v in Redis for these keys`,
           ),
           { op: 'close', keys },
         );

@@ -111,6 +111,13 @@ export interface Config {
    * served uncached rather than pushing the others out.
    */
   readonly cacheMaxBytes: number;
+  /**
+   * `CACHE_KEY_PREFIX`: put before every cache key and channel in Redis (`<prefix>menu:{…}`), so that two
+   * deployments sharing one Redis (staging beside production, a copy restored from production's backup,
+   * whose restaurant ids are production's) neither read nor evict each other's menus. Empty by default:
+   * every process of one deployment must be given the same. Up to 32 letters, digits or `_.:-`.
+   */
+  readonly cacheKeyPrefix: string;
   /** `PROVIDER_PORT`: where `brigade start` runs the stand-in payment provider. Default `PORT` + 1 (0 when `PORT` is 0). */
   readonly providerPort: number;
   /**
@@ -314,6 +321,11 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     issues.push({ variable: 'CLAIM_CHECK_GRACE_MS', expected: `at least MESSAGE_DEDUPE_WINDOW_MS (${messageDedupeWindowMs})`, got: String(claimCheckGraceMs) });
   }
 
+  const cacheKeyPrefix = read('CACHE_KEY_PREFIX') ?? '';
+  if (!/^[A-Za-z0-9_.:-]{0,32}$/.test(cacheKeyPrefix)) {
+    issues.push({ variable: 'CACHE_KEY_PREFIX', expected: 'up to 32 letters, digits or _.:- (e.g. staging:)', got: cacheKeyPrefix.length > 40 ? `${cacheKeyPrefix.length} characters` : JSON.stringify(cacheKeyPrefix) });
+  }
+
   const databaseUrl = url('DATABASE_URL', POSTGRES_PROTOCOLS);
   const databaseReplicaUrl = url('DATABASE_REPLICA_URL', POSTGRES_PROTOCOLS);
   if (databaseReplicaUrl !== null) {
@@ -358,6 +370,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     requestTimeoutMs: int('HTTP_REQUEST_TIMEOUT_MS', 30_000, 1000, 600_000),
     cacheTtlSeconds: int('CACHE_TTL_SECONDS', 60, 0, 7 * 24 * 3600),
     cacheMaxBytes: int('CACHE_MAX_BYTES', 64 * 1024 * 1024, 64 * 1024, 64 * 1024 * 1024 * 1024),
+    cacheKeyPrefix,
     providerPort,
     paymentProviderUrl: url('PAYMENT_PROVIDER_URL', ['http:', 'https:']),
     paymentProviderTimeoutMs: int('PAYMENT_PROVIDER_TIMEOUT_MS', 5000, 100, 20_000),

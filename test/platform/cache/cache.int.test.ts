@@ -313,6 +313,24 @@ describe('redis mode only', { skip: redisService.skip }, () => {
     assert.ok(ttl > 30_000 && ttl <= 42_000, `PTTL ${ttl}`);
   });
 
+  test('two deployments on one Redis, each with its key prefix (CACHE_KEY_PREFIX), neither read nor evict each other\'s values (before: one key space, a restored copy\'s menu served to the other)', async () => {
+    const namespace = `t_${randomUUID().slice(0, 8)}`;
+    const production = await open('redis', { namespace });
+    const staging = await open('redis', { namespace, keyPrefix: 'staging:' });
+    const again = await open('redis', { namespace, keyPrefix: 'staging:' });
+    if (!namespaces.includes(`staging:${namespace}`)) namespaces.push(`staging:${namespace}`);
+    await production.getOrLoad('tenant-1', async () => 'production menu');
+    const read = await staging.getOrLoad('tenant-1', async () => 'staging menu');
+    assert.deepEqual([read.source, read.body.toString()], ['loader', 'staging menu'], "staging does not read production's value");
+    assert.equal(await admin!.exists(`staging:${namespace}:{tenant-1}:v`), 1, 'the prefix is in the key');
+    assert.equal(await admin!.get(`${namespace}:{tenant-1}:v`).then((v) => v !== null), true, 'production keeps its own key');
+    // Staging's eviction (a change there) leaves production's value; another staging process sees it.
+    await staging.evict('tenant-1');
+    assert.equal((await production.getOrLoad('tenant-1', () => Promise.reject(new Error('must not load')))).body.toString(), 'production menu');
+    assert.equal((await again.getOrLoad('tenant-1', async () => 'staging menu 2')).source, 'loader', "a process of the same deployment shares the prefix's keys and evictions");
+    assert.throws(() => createCache({ namespace, keyPrefix: 'has space', redis: null }), ValidationError);
+  });
+
   test('a load that fails leaves no key in Redis (reads of unknown keys create nothing), and keeps a generation it did not create', async () => {
     const namespace = `t_${randomUUID().slice(0, 8)}`;
     const cache = await open('redis', { namespace });
