@@ -2,22 +2,33 @@ import { Type } from 'typebox';
 
 /** Control characters (C0, DEL, C1) and the bidi embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069), as the inside of a regular expression's character class. */
 export const CONTROL_OR_BIDI = '\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u2069';
-/** Never at either end, besides {@link CONTROL_OR_BIDI}: white space and the zero-width characters (U+200B–U+200D, U+2060). */
-const NOT_AT_AN_END = `${CONTROL_OR_BIDI}\\s\\u200b-\\u200d\\u2060`;
+/**
+ * Never anywhere in a name, besides {@link CONTROL_OR_BIDI}: the zero-width space, the word joiner and
+ * the zero-width no-break space (U+200B, U+2060, U+FEFF), which only make "Zero\u200BWidth" a second
+ * name that reads as "ZeroWidth"; and U+FFFD, which a decoder leaves of bytes that were not UTF-8
+ * (`printf 'Caf\xc3'` in a shell made a restaurant "Caf\uFFFD"). The zero-width joiner and non-joiner
+ * (U+200D, U+200C) are allowed inside: emoji (a woman cook is U+1F469 U+200D U+1F373) and scripts (Persian, the Indic ones) need them.
+ */
+const NEVER_IN_A_NAME = `${CONTROL_OR_BIDI}\\u200b\\u2060\\ufeff\\ufffd`;
+/** Never at either end, besides {@link NEVER_IN_A_NAME}: white space and the zero-width characters (U+200B–U+200D, U+2060). */
+const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060`;
 
 /**
  * A name as people see it in lists, tables and menus (decision 0083): not blank, no space at either
  * end, no control character (a newline in a name broke `brigade tenants list`, and "A " passed the
  * duplicate check of "A"), and no bidi override (`"\u202Eazzip"` shows as "pizza" and sorts, searches
- * and compares as something else); a zero-width character cannot make a name look blank either.
+ * and compares as something else); a zero-width character cannot make a name look blank either, nor
+ * a zero-width space make it look like another, and U+FFFD is not a name's ({@link NEVER_IN_A_NAME}).
  */
-export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${CONTROL_OR_BIDI}]*[^${NOT_AT_AN_END}])?$`;
+export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NOT_AT_AN_END}])?$`;
 
 /**
  * What a value that fails {@link DISPLAY_NAME} gets told, after its field's name: the rule in words.
- * The pattern itself (some 200 characters of escapes) says nothing to whoever sent "Ana ".
+ * The pattern itself (some 200 characters of escapes) says nothing to whoever sent "Ana ". The CLI
+ * says it too (`nameRuleInWords`), for a name that is blank (too short) as well.
  */
-export const DISPLAY_NAME_RULE = 'must not start or end with a space, nor hold a control or bidi-override character';
+export const DISPLAY_NAME_RULE =
+  'must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
 
 /**
  * A name of a restaurant, a city, a person, or a menu's category, item, modifier group or modifier:
@@ -27,7 +38,7 @@ export const DISPLAY_NAME_RULE = 'must not start or end with a space, nor hold a
  * const Body = Type.Object({ name: NameText(200) });
  */
 export const NameText = (maxLength: number) =>
-  Type.String({ minLength: 1, maxLength, pattern: DISPLAY_NAME, description: 'no space at either end, no control or bidi-override character' });
+  Type.String({ minLength: 1, maxLength, pattern: DISPLAY_NAME, description: 'no space at either end, no control or bidi-override character, zero-width space or U+FFFD' });
 
 /**
  * A text of several lines people read beside a name (a menu item's description): none of

@@ -27,7 +27,7 @@ describe('brigade tenants and brigade token', () => {
       assert.match(spaced.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`), 'a stray space is trimmed, as add trims it');
       for (const blank of ['', '   ']) {
         const bad = await runMain(['tenants', 'list', '--city', blank], env);
-        assert.deepEqual([bad.code, /--city must not be blank or hold a control character/.test(bad.stderr)], [2, true], `${JSON.stringify(blank)}: ${bad.stdout}${bad.stderr}`);
+        assert.deepEqual([bad.code, /--city must not be blank, start or end with a space, nor hold a control or bidi-override character/.test(bad.stderr)], [2, true], `${JSON.stringify(blank)}: ${bad.stdout}${bad.stderr}`);
       }
       // Bad input is bad usage (exit 2, naming the flag), not a check constraint's message.
       const lowerCurrency = await runCli(['tenants', 'add', 'Casa Velha', '--city', 'Porto', '--currency', 'eur'], env);
@@ -38,9 +38,23 @@ describe('brigade tenants and brigade token', () => {
       // In this process (runMain): a process start each costs seconds on a busy machine, and the file has a budget.
       const again = await runMain(['tenants', 'add', 'Casa Nova ', '--city', ' Porto'], env);
       assert.equal(again.code, 1, again.stdout + again.stderr);
-      for (const name of ['   ', 'Evil\nName', 'Tab\tbed']) {
+      // Found by a review of the CLI (forty-eighth session): the city as typed, and no next step.
+      assert.equal(again.stderr, 'brigade tenants: A restaurant named Casa Nova in Porto already exists: brigade tenants list --city Porto (or GET /v1/restaurants?city=Porto) shows its id');
+      const otherCase = await runMain(['tenants', 'add', 'Casa Nova', '--city', 'porto'], env);
+      assert.deepEqual([otherCase.code, otherCase.stderr], [1, 'brigade tenants: A restaurant named Casa Nova in Porto already exists: brigade tenants list --city Porto (or GET /v1/restaurants?city=Porto) shows its id'], 'the city as the directory spells it');
+      // One name whatever its Unicode form (NFC), as cities are: "Café" typed with a combining accent (NFD) was a second restaurant.
+      const decomposed = await runMain(['tenants', 'add', 'Café'.normalize('NFD'), '--city', 'São Paulo'.normalize('NFD')], env);
+      assert.equal(decomposed.code, 0, decomposed.stderr);
+      assert.match(decomposed.stdout, /^created restaurant [0-9a-f-]{36} \(Café, São Paulo, EUR\)$/, 'kept in composed form');
+      assert.ok(decomposed.stdout.includes('Café'.normalize('NFC')), 'composed');
+      const composed = await runMain(['tenants', 'add', 'Café', '--city', 'são paulo'], env);
+      assert.deepEqual([composed.code, composed.stderr], [1, "brigade tenants: A restaurant named Café in São Paulo already exists: brigade tenants list --city 'São Paulo' (or GET /v1/restaurants?city=S%C3%A3o%20Paulo) shows its id"]);
+      const rule = 'must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
+      // A bidi override was told "a control character (a newline, a tab)"; U+FFFD (bytes that were not UTF-8,
+      // as the shell passed `printf 'Caf\xc3'`) and an inner zero-width space were created.
+      for (const name of ['   ', 'Evil\nName', 'Tab\tbed', 'A\u202eB', 'Caf\ufffd', 'Zero\u200bWidth', 'Word\u2060Joiner']) {
         const bad = await runMain(['tenants', 'add', name, '--city', 'Porto'], env);
-        assert.deepEqual([bad.code, /NAME must not be blank or hold a control character/.test(bad.stderr)], [2, true], `${JSON.stringify(name)}: ${bad.stderr}`);
+        assert.deepEqual([bad.code, bad.stderr.split('\n')[0]], [2, `brigade tenants: NAME ${rule}`], `${JSON.stringify(name)}: ${bad.stderr}`);
       }
       assert.equal((await runCli(['tenants', 'move', 'not-a-uuid', '--to-database', url], env)).code, 2);
       // An unknown restaurant: said before the target database is touched (it is not even reachable here).

@@ -5,7 +5,7 @@ import { isUrlOf, loadConfig, POSTGRES_PROTOCOLS, redact } from '../../platform/
 import { databaseLabel, unitOfWork } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { DEFAULT_FENCE_WAIT_MS, moveTenant } from '../../platform/tenancy/index.ts';
-import { cityProblems, createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit } from '../../services/platform/index.ts';
+import { cityProblems, createRestaurant, listRestaurants, newRestaurantProblems, recordAdminAudit, type RestaurantPosition } from '../../services/platform/index.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
@@ -24,6 +24,13 @@ export const usage = `Usage: brigade tenants <add|list|move> …
                                                           for its transactions in flight at most --fence-timeout, default ${DEFAULT_FENCE_WAIT_MS / 1000} s;
                                                           Ctrl+C stops it, nothing moved unless it had committed)
 Every change is recorded in the admin audit log as actor "cli".`;
+
+/**
+ * Restaurants `brigade tenants list` reads in one transaction: a page of its list. Each page sorts what
+ * is left of its city (the keyset runs across the join with cities, so no index serves it: some 40 ms
+ * for 50,000 rows left), so pages are large: 100,000 restaurants are 10 pages.
+ */
+const LIST_PAGE = 10_000;
 
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
@@ -74,6 +81,20 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const admin = { service: 'platform', actor: { kind: 'admin' as const, id: 'cli' } };
   const audit = (route: string, target: Record<string, unknown>) => (tx: Parameters<typeof recordAdminAudit>[0]) =>
     recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route, target, status: 0, requestId: `cli-${process.pid}` });
+  // One page of the list: its restaurants after `after`, each with where its rows are.
+  const readPage = (after: RestaurantPosition | undefined) =>
+    unitOfWork(pool, { ...admin, readOnly: true }, async (tx) => {
+      const restaurants = await listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: LIST_PAGE, ...(after === undefined ? {} : { after }) });
+      const placed = await tx.query<{ tenant_id: string; database_url: string | null }>('select tenant_id, database_url from platform.tenant_placements where tenant_id = any($1::uuid[])', [
+        restaurants.map((r) => r.id),
+      ]);
+      const where = new Map(placed.rows.map((p) => [p.tenant_id, p.database_url]));
+      // The database's label, as projections status, sagas and migrate status name it, then where it is (redacted).
+      return restaurants.map((r) => {
+        const url = where.get(r.id);
+        return { ...r, placement: url ? `dedicated ${databaseLabel(url)} (${redact(url)})` : 'shared' };
+      });
+    });
   try {
     if (action === 'add') {
       const restaurant = await unitOfWork(pool, admin, async (tx) => {
@@ -85,19 +106,22 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       return 0;
     }
     if (action === 'list') {
-      const rows = await unitOfWork(pool, admin, async (tx) => {
-        const restaurants = await listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: 100_000 });
-        const placed = await tx.query<{ tenant_id: string; database_url: string | null }>('select tenant_id, database_url from platform.tenant_placements');
-        const where = new Map(placed.rows.map((p) => [p.tenant_id, p.database_url]));
-        // The database's label, as projections status, sagas and migrate status name it, then where it is (redacted).
-        return restaurants.map((r) => {
-          const url = where.get(r.id);
-          return { ...r, placement: url ? `dedicated ${databaseLabel(url)} (${redact(url)})` : 'shared' };
-        });
-      });
-      ctx.io.out(`${'id'.padEnd(36)}  ${'city'.padEnd(16)}  ${'name'.padEnd(28)}  placement`);
-      for (const r of rows) ctx.io.out(`${r.id}  ${r.city.padEnd(16)}  ${r.name.padEnd(28)}  ${r.placement}`);
-      ctx.io.out(`${rows.length} restaurant(s)`);
+      let count = 0;
+      let after: RestaurantPosition | undefined;
+      // A page at a time, in the list's order, each printed as it comes and read in a transaction of its
+      // own (keyset paging needs no snapshot across pages, so no transaction lasts the whole list): one
+      // read of at most 100,000 rows stopped there and counted 100,000, and whole cities went missing.
+      for (;;) {
+        const page = await readPage(after);
+        // The header once the first page is read: a database that does not answer gets its error alone.
+        if (after === undefined) ctx.io.out(`${'id'.padEnd(36)}  ${'city'.padEnd(16)}  ${'name'.padEnd(28)}  placement`);
+        for (const r of page) ctx.io.out(`${r.id}  ${r.city.padEnd(16)}  ${r.name.padEnd(28)}  ${r.placement}`);
+        count += page.length;
+        const last = page.at(-1);
+        if (page.length < LIST_PAGE || last === undefined) break;
+        after = { city: last.city, name: last.name, id: last.id };
+      }
+      ctx.io.out(`${count} restaurant(s)`);
       return 0;
     }
     const targetUrl = values['to-database'] as string;

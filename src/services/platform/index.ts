@@ -10,7 +10,7 @@ export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
 export { CourierStillOnDispatchError, CustomerHasOpenOrdersError, MintChainTooLongError, TokenRestaurantUnknownError } from './operations/errors.ts';
 export { createRestaurant } from './operations/createRestaurant.ts';
-export { listRestaurants } from './operations/listRestaurants.ts';
+export { listRestaurants, type RestaurantPosition } from './operations/listRestaurants.ts';
 export { cityProblems, NewRestaurant, newRestaurantProblems } from './newRestaurant.ts';
 export { courierDirectory, restaurantDirectory } from './directory.ts';
 export { cardsOnFile } from './cardsOnFile.ts';

@@ -82,6 +82,31 @@ describe('cities: one city whatever the case of its name', () => {
     }
   });
 
+  // Found by a review of the CLI (forty-eighth session): cities were taken in composed form, restaurant
+  // names were not, so "Café" typed composed and decomposed were two restaurants of one city.
+  test("a restaurant's name is taken in composed form (NFC): one restaurant whatever the form, and the 409 says where to find it", async () => {
+    const city = `Évora ${randomUUID().slice(0, 8)}`;
+    const first = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Café Crème'.normalize('NFD'), city } });
+    assert.equal(first.statusCode, 201, first.body);
+    assert.equal(first.json().name, 'Café Crème'.normalize('NFC'), 'kept in composed form');
+    for (const name of ['Café Crème'.normalize('NFC'), 'Café Crème'.normalize('NFD')]) {
+      const again = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city: city.toLowerCase() } });
+      assert.deepEqual([again.statusCode, again.json().code, again.json().field], [409, 'ALREADY_EXISTS', 'name'], again.body);
+      assert.equal(
+        again.json().detail,
+        `A restaurant named Café Crème in ${city} already exists: brigade tenants list --city '${city}' (or GET /v1/restaurants?city=${encodeURIComponent(city)}) shows its id`,
+        'the city as the directory spells it, and how to find the one that exists',
+      );
+    }
+    const listed = await t.request({ url: `/v1/restaurants?city=${encodeURIComponent(city)}` });
+    assert.deepEqual(listed.json().restaurants.map((r: { id: string }) => r.id), [first.json().id]);
+    // What a decoder leaves of bytes that were not UTF-8, and a zero-width space inside a name: refused, as a name's rule says.
+    for (const name of ['Caf\ufffd', 'Zero\u200bWidth']) {
+      const bad = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city } });
+      assert.deepEqual([bad.statusCode, bad.json().field], [400, 'body.name'], bad.body);
+    }
+  });
+
   test('first uses of one new city in two cases at once make one city', async () => {
     const city = `Porto-${randomUUID().slice(0, 8)}`;
     const made = await Promise.all(

@@ -1,6 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { mapPlatformError } from './errors.ts';
-import { findOrCreateCity } from './findOrCreateCity.ts';
+import { type City, findOrCreateCity } from './findOrCreateCity.ts';
 
 /** A restaurant (a tenant) as the API shows it. */
 export interface Restaurant {
@@ -12,17 +12,42 @@ export interface Restaurant {
   createdAt: string;
 }
 
-/** Creates a restaurant in a city, creating the city on first use (matched whatever its case, see {@link findOrCreateCity}). Admin only (RLS enforces it). */
+/**
+ * Creates a restaurant in a city, creating the city on first use (matched whatever its case, see {@link findOrCreateCity}). Admin only (RLS enforces it).
+ * The name is kept in composed form ({@link restaurantName}), so a name that exists in the city in another Unicode form is refused too.
+ *
+ * @throws {AlreadyExistsError} 409 on `name`: the city has a restaurant of that name; its message names the city as the directory spells it and how to find the restaurant's id.
+ */
 export async function createRestaurant(tx: Tx, input: { name: string; city: string; currency?: string }): Promise<Restaurant> {
+  const name = restaurantName(input.name);
+  let city: City | undefined;
   try {
-    const city = await findOrCreateCity(tx, input.city);
+    city = await findOrCreateCity(tx, input.city);
     const row = await tx.query<Restaurant>(
       `insert into platform.restaurants (city_id, name, currency) values ($1, $2, $3)
        returning id, name, $4::text as city, city_id as "cityId", currency, created_at as "createdAt"`,
-      [city.id, input.name, input.currency ?? 'EUR', city.name],
+      [city.id, name, input.currency ?? 'EUR', city.name],
     );
     return row.rows[0] as Restaurant;
   } catch (error) {
-    mapPlatformError(error, { unique: [`A restaurant named ${input.name} in ${input.city}`, 'name'] });
+    const spelled = city?.name ?? input.city;
+    mapPlatformError(error, {
+      unique: [`A restaurant named ${name} in ${spelled}`, 'name', `brigade tenants list --city ${shellWord(spelled)} (or GET /v1/restaurants?city=${encodeURIComponent(spelled)}) shows its id`],
+    });
   }
+}
+
+/**
+ * A restaurant's name as the directory keeps and compares it: in Unicode's composed form (NFC), as a
+ * city's (`cityName`). "Café" typed with one code point for the é and pasted with an e and a
+ * combining accent (NFD) read the same, and were two restaurants of one city that the unique (city,
+ * name) let through. Restaurants made before this in decomposed form stay as they are.
+ */
+export function restaurantName(name: string): string {
+  return name.normalize('NFC');
+}
+
+/** `text` as one word of a shell command: as it is when that is safe to paste, else in single quotes. */
+function shellWord(text: string): string {
+  return /^[\p{L}\p{N}_.,:@%+=/-]+$/u.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

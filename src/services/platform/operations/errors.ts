@@ -1,9 +1,9 @@
 import { BrigadeError, NotFoundError } from '../../../platform/errors/index.ts';
 
-/** 409: a unique value (an e-mail, a name) is taken. */
+/** 409: a unique value (an e-mail, a name) is taken; `next`, when given, says what to do (how to find the one that exists). */
 export class AlreadyExistsError extends BrigadeError {
-  constructor(what: string, field: string) {
-    super('ALREADY_EXISTS', 409, `${what} already exists`, { details: { field } });
+  constructor(what: string, field: string, next?: string) {
+    super('ALREADY_EXISTS', 409, `${what} already exists${next === undefined ? '' : `: ${next}`}`, { details: { field } });
   }
 }
 
@@ -12,9 +12,9 @@ export class AlreadyExistsError extends BrigadeError {
  * only these. A foreign key into another tenant fails exactly like one to a missing row; the tenant's
  * own key (`<table>_tenant_id_fkey`: a restaurant the directory does not have) names the restaurant.
  */
-export function mapPlatformError(error: unknown, what: { unique?: [string, string]; reference?: string }): never {
+export function mapPlatformError(error: unknown, what: { unique?: [string, string] | [string, string, string]; reference?: string }): never {
   const e = error as { code?: string; constraint?: string };
-  if (e.code === '23505' && what.unique !== undefined) throw new AlreadyExistsError(what.unique[0], what.unique[1]);
+  if (e.code === '23505' && what.unique !== undefined) throw new AlreadyExistsError(what.unique[0], what.unique[1], what.unique[2]);
   if (e.code === '23503' && e.constraint?.endsWith('_tenant_id_fkey') === true) throw new NotFoundError('restaurant');
   if (e.code === '23503' && what.reference !== undefined) throw new NotFoundError(what.reference);
   throw error;
