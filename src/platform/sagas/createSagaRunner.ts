@@ -4,7 +4,7 @@ import { ValidationError } from '../errors/index.ts';
 import type { UnitOfWorkFn } from '../tenancy/index.ts';
 import { UNDO, type SagaInput } from './applySagaEvent.ts';
 import pg from 'pg';
-import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError, SagaStepTimeoutError } from './sagaErrors.ts';
+import { SagaDefinitionError, SagaHandlerError, SagaResultNotSerializableError, SagaStepAbortedError, SagaStepTimeoutError } from './sagaErrors.ts';
 import { claimSagaWork } from './claimSagaWork.ts';
 import { renewSagaLease } from './renewSagaLease.ts';
 import type { SagaRegistry } from './createSagaRegistry.ts';
@@ -57,9 +57,19 @@ export interface SagaRunnerOptions {
 
 /** A saga runner. */
 export interface SagaRunner {
-  /** Claims and runs one due work item; `false` when none was due. */
-  runOnce(): Promise<boolean>;
-  /** Runs items until `signal` aborts; while idle, polls every pollMs and wakes when this process makes a step due. */
+  /**
+   * Claims and runs one due work item; `false` when none was due (or `signal` was already aborted).
+   * `signal` stops the item's step as `run`'s does: it aborts `ctx.signal`, and a step that then fails
+   * is recorded as stopped (`SAGA_STEP_ABORTED`), its lease let go.
+   */
+  runOnce(signal?: AbortSignal): Promise<boolean>;
+  /**
+   * Runs items until `signal` aborts; while idle, polls every pollMs and wakes when this process makes a
+   * step due. An abort while a step runs aborts the step's `ctx.signal` too, and `run` returns once that
+   * step has ended and its outcome is recorded: a step that passes the signal to its I/O ends at once,
+   * and its attempt is recorded as a retryable failure (`SAGA_STEP_ABORTED`) with its lease let go, so
+   * another runner takes it at once. A step that ignores the signal is waited for (up to its timeout).
+   */
   run(signal: AbortSignal): Promise<void>;
 }
 
@@ -98,7 +108,10 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
   const backoff = options.backoffMs ?? ((n: number) => Math.min(30_000, 200 * 2 ** (n - 1)));
   const { registry, service } = options;
 
-  const runOnce = async (): Promise<boolean> => {
+  const runOnce = async (stop?: AbortSignal): Promise<boolean> => {
+    // A function, not a narrowed property: the signal may abort while the claim runs.
+    const stopping = (): boolean => stop?.aborted === true;
+    if (stopping()) return false;
     const instance = await options.unitOfWork({ service, actor: SYSTEM }, (tx) => claimSagaWork(tx, registry, workerId, leaseMs));
     if (instance === null) return false;
     const item = instance.pending[0] as string;
@@ -109,6 +122,20 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     const abort = new AbortController();
     const ctx = { sagaId: instance.id, tenantId: instance.tenantId, step, idempotencyKey: `${instance.id}:${step}${undo ? ':compensate' : ''}`, state: instance.state, attempt: instance.attempts + 1, signal: abort.signal };
     let outcome: { ok: true; result: unknown } | { ok: false; error: unknown };
+    // Before, only the step's timeout aborted its signal, and `run` looked at its own only between
+    // steps: a shutdown during a slow provider call waited for the call (past the CLI's 10 s worker
+    // stop, which then closed the pools under the step and exited 1), and the item, its outcome never
+    // recorded, waited for its lease before another instance ran it. Now the stop aborts the step's
+    // signal; the runner still waits for the step (a step that passes the signal to its I/O ends at
+    // once; a database command finishes its transaction), and records a failure then as stopped.
+    let stopped = false;
+    const onStop = () => {
+      if (abort.signal.aborted) return; // timed out first: that is the attempt's failure
+      stopped = true;
+      abort.abort(new SagaStepAbortedError(instance.name, item, ctx.attempt));
+    };
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stopping()) onStop(); // aborted while the claim ran
     // Before, a step slower than the lease lost it while it ran: another runner started the same step
     // beside it, and a person's close or resume was no longer refused as in flight.
     const renewal = setInterval(() => {
@@ -138,6 +165,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
     } catch (error) {
       outcome = { ok: false, error };
     } finally {
+      stop?.removeEventListener('abort', onStop);
       clearInterval(renewal);
       clearTimeout(timer);
     }
@@ -156,6 +184,15 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
         return record({ kind: 'stepSucceeded', item, result: outcome.result });
       }
       const e = outcome.error as { code?: unknown; message?: unknown; retryable?: unknown };
+      if (stopped) {
+        // Stopped, not refused: retried at once, whatever the step's retry rules and attempts left (a
+        // stop on the last attempt does not fail the step). The attempt still counts (`ctx.attempt`
+        // grows): its request may have been sent and may yet be processed, which the payment charge
+        // must know on its next attempt (an unknown outcome, not "nothing charged").
+        const reason = abort.signal.reason as SagaStepAbortedError;
+        const ended = typeof e?.message === 'string' ? e.message : String(outcome.error);
+        return record({ kind: 'stepFailed', item, error: { code: reason.code, message: `${reason.message}. The step ended with: ${ended}` }, retry: true });
+      }
       const retryable = spec?.retryable !== undefined ? spec.retryable(outcome.error) : e?.retryable === true;
       const retry = retryable && instance.attempts + 1 < (spec?.maxAttempts ?? maxAttempts);
       const error = { code: typeof e?.code === 'string' ? e.code : 'STEP_FAILED', message: typeof e?.message === 'string' ? e.message : String(outcome.error) };
@@ -192,7 +229,7 @@ export function createSagaRunner(options: SagaRunnerOptions): SagaRunner {
       while (!signal.aborted) {
         let worked = false;
         try {
-          worked = await runOnce();
+          worked = await runOnce(signal);
         } catch (error) {
           // The database is down, say: wait out the poll whatever is announced meanwhile.
           options.onError?.(error);

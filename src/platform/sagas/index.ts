@@ -37,7 +37,7 @@ export { fireDueDeadlines } from './fireDueDeadlines.ts';
 export type { FiredDeadline } from './fireDueDeadlines.ts';
 export { createDeadlineScheduler } from './createDeadlineScheduler.ts';
 export type { DeadlineScheduler, DeadlineSchedulerOptions } from './createDeadlineScheduler.ts';
-export { SagaDefinitionError, SagaEventUnhandledError, SagaHandlerError, SagaHeadNotCompensationError, SagaIdAmbiguousError, SagaNotClosableError, SagaNotFoundError, SagaNotParkedError, SagaNotSettleableError, SagaResultNotSerializableError, SagaStepInFlightError, SagaStepTimeoutError, SagaTypeNotRegisteredError } from './sagaErrors.ts';
+export { SagaDefinitionError, SagaEventUnhandledError, SagaHandlerError, SagaHeadNotCompensationError, SagaIdAmbiguousError, SagaNotClosableError, SagaNotFoundError, SagaNotParkedError, SagaNotSettleableError, SagaResultNotSerializableError, SagaStepAbortedError, SagaStepInFlightError, SagaStepTimeoutError, SagaTypeNotRegisteredError } from './sagaErrors.ts';
 export type { AnySagaDefinition, DeadlineRequest, SagaDecision, SagaDefinition, SagaEvent, SagaInstance, SagaStatus, SagaStep, StepContext } from './types.ts';
 export { sagaWorkers } from './sagaWorkers.ts';
 export type { SagaWorkersOptions } from './sagaWorkers.ts';

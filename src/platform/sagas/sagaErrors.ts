@@ -132,6 +132,28 @@ export class SagaStepTimeoutError extends BrigadeError {
 }
 
 /**
+ * 503: the runner was stopped (its `run(signal)` aborted: a shutdown, a rolling restart) while a step's
+ * action (or compensation) ran. The runner aborts `ctx.signal` with this error, waits for the step to
+ * end (a step that passes the signal to its I/O ends at once), and records an attempt that failed so as
+ * this error: `retryable`, retried at once with the same key whatever the step's retry rules and
+ * attempts left, with its lease let go, so another runner takes it without waiting for the lease. A
+ * step that succeeded all the same is recorded as succeeded.
+ */
+export class SagaStepAbortedError extends BrigadeError {
+  /** A step stopped by its runner was not refused: another runner runs it again. */
+  readonly retryable = true;
+
+  constructor(saga: string, item: string, attempt: number) {
+    super(
+      'SAGA_STEP_ABORTED',
+      503,
+      `${item} of saga ${saga} was stopped (attempt ${attempt}): its runner is stopping and aborted the step's signal. The attempt counts as failed and its lease is let go: another runner runs it again at once with the same key, so its effect happens once`,
+      { details: { saga, item, attempt } },
+    );
+  }
+}
+
+/**
  * 422: only a parked saga can be resumed (a command the saga's status forbids; 409 is for a
  * conflict, such as {@link SagaStepInFlightError}).
  */

@@ -68,9 +68,11 @@ export interface StepContext<S> {
   readonly attempt: number;
   /**
    * Aborted when the step's timeout passes (`SagaStep.timeoutMs`), with the `SagaStepTimeoutError` as
-   * its reason: the runner has stopped waiting and counted the attempt as failed. Pass it to the
-   * action's I/O (`fetch(url, { signal: ctx.signal })`) so that an abandoned attempt stops too; one
-   * that goes on may still make its effect, under the same key as the retry.
+   * its reason: the runner has stopped waiting and counted the attempt as failed. Aborted too when the
+   * runner is stopped (a shutdown), with a `SagaStepAbortedError`: the runner waits for the step to end,
+   * then records a failure as stopped (retried at once, by any runner: its lease is let go). Pass it to
+   * the action's I/O (`fetch(url, { signal: ctx.signal })`) so that the attempt stops at once; one that
+   * goes on may still make its effect, under the same key as the retry, and holds a stopping process up.
    */
   readonly signal: AbortSignal;
 }

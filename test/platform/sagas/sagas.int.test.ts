@@ -30,6 +30,7 @@ import { repoRoot } from '../../support/cli.ts';
 import { scriptRun } from '../../support/scriptRun.ts';
 import { useTestDatabase } from '../../support/db.ts';
 import { eventually, within } from '../../support/eventually.ts';
+import { unansweredServer } from '../../support/unansweredServer.ts';
 import { TOY_TABLES, toySaga, type ToyInput, type ToyState } from './toySaga.ts';
 
 const SERVICE = 'payments';
@@ -517,6 +518,56 @@ describe('saga runtime (toy saga on the payments schema)', () => {
       assert.deepEqual(closed?.left, ['a'], 'no lease holds the close back');
     } finally {
       for (const release of releases) release();
+    }
+  });
+
+  test("a runner's stop aborts the signal of the step it is running: a step waiting on I/O ends at once, its attempt is recorded as a retryable failure (SAGA_STEP_ABORTED) with its lease let go and the item due at once, and another runner completes it (before: the signal was aborted only at the step's timeout, so run() waited for the step and the item for its lease)", async () => {
+    // A server that takes the request and never answers: the step's I/O, which only its signal ends.
+    const server = await unansweredServer();
+    const signals: AbortSignal[] = [];
+    const stoppable = defineSaga<{ n: number }, null>({
+      name: 'stoppable',
+      initialState: { n: 0 },
+      start: () => ({ run: ['a'] }),
+      steps: {
+        a: {
+          maxAttempts: 1, // an attempt ended by a stop is retried even when it was the last
+          action: async (ctx) => {
+            signals.push(ctx.signal);
+            if (ctx.attempt === 1) await fetch(server.url, { signal: ctx.signal });
+            return { attempt: ctx.attempt };
+          },
+        },
+      },
+      on: { 'a.succeeded': () => ({ complete: true }) },
+    });
+    const ownRegistry = createSagaRegistry({ schema: 'payments', sagas: [stoppable] });
+    const first = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, workerId: 'stopping-runner' });
+    const tenantId = randomUUID();
+    const { instance } = await asTenant(tenantId, (tx) => startSaga(tx, ownRegistry, { name: 'stoppable', input: null }));
+    const row = async () => (await pool.query(`select status, pending, attempts, locked_by, run_after <= now() as due, error from payments.saga_instances where id = $1`, [instance.id])).rows[0];
+    const stop = new AbortController();
+    try {
+      const running = first.run(stop.signal);
+      await eventually('the step to wait on its request', async () => server.taken(), (n) => n === 1, 15_000);
+      stop.abort();
+      await within(running, 15_000, "run() to return once the runner was stopped mid-step");
+      assert.deepEqual([signals.length, signals[0]?.aborted, (signals[0]?.reason as { code?: string } | undefined)?.code], [1, true, 'SAGA_STEP_ABORTED'], "the step's signal was aborted by the stop");
+      await eventually('the request to be abandoned', async () => server.closed(), (n) => n >= 1, 15_000);
+      assert.deepEqual(await row(), { status: 'running', pending: ['a'], attempts: 1, locked_by: null, due: true, error: null }, 'a retryable failure, the lease let go, due at once');
+      const ops = { service: SERVICE, actor: { kind: 'admin', id: 'ops' } } as const;
+      const log = (await uow(ops, (tx) => showSaga(tx, 'payments', instance.id)))?.log.at(-1);
+      assert.deepEqual([log?.kind, log?.item, log?.attempt, log?.data], ['retrying', 'a', 1, { code: 'SAGA_STEP_ABORTED' }]);
+      assert.match(log?.error ?? '', /^a of saga stoppable was stopped \(attempt 1\): its runner is stopping/);
+      // Another runner (another instance) takes the item at once, not after the lease, and completes it.
+      const other = createSagaRunner({ unitOfWork: uow, service: SERVICE, registry: ownRegistry, workerId: 'other-runner' });
+      assert.equal(await other.runOnce(), true, 'the item was claimable at once');
+      const done = await asTenant(tenantId, (tx) => loadSaga(tx, ownRegistry, instance.id));
+      assert.deepEqual([done?.status, done?.completed], ['completed', ['a']]);
+      assert.equal(signals[1]?.aborted, false, "the rerun's signal is its own");
+    } finally {
+      stop.abort();
+      await server.close();
     }
   });
 

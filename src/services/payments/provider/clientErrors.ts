@@ -54,6 +54,27 @@ export class PaymentProviderAnswerInvalidError extends BrigadeError {
 }
 
 /**
+ * The caller's signal aborted the call before its answer came (a saga runner stopping aborts its step's
+ * `ctx.signal`, which the payment steps pass to every call): the request was abandoned, so whether the
+ * provider acted on it (`details.idempotencyKey`, absent for a read) is unknown, as after a timeout.
+ * Retryable: the step runs again under the same key (the charge reads the ledger first), so the money
+ * moves once. The cause is the signal's reason.
+ */
+export class PaymentProviderCallAbortedError extends BrigadeError {
+  readonly retryable = true;
+  constructor(method: string, path: string, idempotencyKey: string | undefined, options: { cause?: unknown } = {}) {
+    const why = options.cause instanceof Error ? options.cause.message : 'no reason given';
+    super(
+      'PAYMENT_PROVIDER_CALL_ABORTED',
+      503,
+      `The call ${method} ${path} to the payment provider was abandoned by its caller (${why}) before an answer came` +
+        (idempotencyKey === undefined ? '' : `; whether it acted under key ${idempotencyKey} is unknown: the same key is sent again on the next attempt, and the ledger tells`),
+      { ...options, details: { method, path, ...(idempotencyKey === undefined ? {} : { idempotencyKey }) } },
+    );
+  }
+}
+
+/**
  * The provider refused the platform's credentials (401, 403): the platform is misconfigured, not the
  * customer's payment. Not retryable, and not a refusal of the payment: a saga parks (a person fixes
  * the key, then resumes) instead of cancelling every order placed meanwhile.

@@ -2,6 +2,7 @@ import type { ChargeRequest } from './authorizeCharge.ts';
 import {
   PaymentDeclinedError,
   PaymentProviderAnswerInvalidError,
+  PaymentProviderCallAbortedError,
   PaymentProviderCredentialsError,
   PaymentProviderOutcomeUnknownError,
   PaymentProviderTimeoutError,
@@ -22,29 +23,33 @@ export interface PaymentProviderClientOptions {
   readonly timeoutMs: number;
 }
 
-/** The provider's API as Brigade calls it. Every money-moving call takes the idempotency key to send. */
+/**
+ * The provider's API as Brigade calls it. Every money-moving call takes the idempotency key to send.
+ * Every call takes an optional `signal` (a saga step's `ctx.signal`): when it aborts, the request is
+ * abandoned at once and the call fails with {@link PaymentProviderCallAbortedError}.
+ */
 export interface PaymentProviderClient {
   /** Authorizes a charge. @throws {@link PaymentDeclinedError} for a declined card. */
-  charge(request: ChargeRequest, idempotencyKey: string): Promise<Charge>;
+  charge(request: ChargeRequest, idempotencyKey: string, signal?: AbortSignal): Promise<Charge>;
   /**
    * Captures an authorized charge (in full). `expected`: the charge's amount and currency, which the
    * answer must carry with status `captured` (the request itself sends neither: its body stays `{}`, so
    * a capture retried under its key is the same request).
    */
-  capture(chargeId: string, idempotencyKey: string, expected: CaptureExpected): Promise<Charge>;
+  capture(chargeId: string, idempotencyKey: string, expected: CaptureExpected, signal?: AbortSignal): Promise<Charge>;
   /**
    * Voids an authorized charge (releases the authorization; nothing was taken). `expected`: the charge's
    * amount and currency, which the answer must carry with status `voided` (the request's body stays `{}`,
    * as a capture's). A charge that is not authorized (captured, say) is refused: {@link PaymentRejectedError}
    * with `details.providerCode` `CHARGE_NOT_VOIDABLE` and `details.chargeStatus`.
    */
-  void(chargeId: string, idempotencyKey: string, expected: VoidExpected): Promise<Charge>;
+  void(chargeId: string, idempotencyKey: string, expected: VoidExpected, signal?: AbortSignal): Promise<Charge>;
   /** Refunds (part of) a captured charge. `expected.currency`: the charge's, which the answer must carry (the request sends none). */
-  refund(request: RefundRequest, idempotencyKey: string, expected: RefundExpected): Promise<Refund>;
+  refund(request: RefundRequest, idempotencyKey: string, expected: RefundExpected, signal?: AbortSignal): Promise<Refund>;
   /** Pays out to a destination. */
-  payout(request: PayoutRequest, idempotencyKey: string): Promise<Payout>;
+  payout(request: PayoutRequest, idempotencyKey: string, signal?: AbortSignal): Promise<Payout>;
   /** The provider's ledger, optionally filtered. */
-  ledger(filter?: LedgerFilter): Promise<LedgerEntry[]>;
+  ledger(filter?: LedgerFilter, signal?: AbortSignal): Promise<LedgerEntry[]>;
 }
 
 /** What a capture's answer must carry besides the charge's id: the charge's amount and currency. */
@@ -83,8 +88,9 @@ const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck
  * (400, 404 or 409 to a money-moving call: no answer to its key), {@link PaymentRejectedError} (other 4xx),
  * {@link PaymentProviderAnswerInvalidError} (a 2xx whose body is not the charge, refund or payout asked
  * for: its id missing, its amount, currency, destination or charge another, or a charge's status not
- * `authorized`, a capture's not `captured`, a void's not `voided`). The client does not retry:
- * the caller (a saga step) does, with the same key.
+ * `authorized`, a capture's not `captured`, a void's not `voided`), {@link PaymentProviderCallAbortedError}
+ * (the caller's `signal` aborted first). The client does not retry: the caller (a saga step) does, with
+ * the same key.
  *
  * @example
  * const provider = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:3001', timeoutMs: 2000 });
@@ -92,7 +98,17 @@ const expecting = (what: string, expected: Record<string, unknown>): AnswerCheck
  */
 export function createPaymentProviderClient(options: PaymentProviderClientOptions): PaymentProviderClient {
   const base = options.baseUrl.replace(/\/+$/, '');
-  const call = async <T>(method: 'GET' | 'POST', path: string, check: AnswerCheck, body?: unknown, idempotencyKey?: string): Promise<T> => {
+  const call = async <T>(method: 'GET' | 'POST', path: string, check: AnswerCheck, signal: AbortSignal | undefined, body?: unknown, idempotencyKey?: string): Promise<T> => {
+    // The caller's signal beside the client's timeout. Before, a call ran to its timeout whatever its
+    // caller did, and a saga runner stopping (a shutdown) waited for it: up to three calls of up to
+    // PAYMENT_PROVIDER_TIMEOUT_MS each in one charge step.
+    const timeout = AbortSignal.timeout(options.timeoutMs);
+    /** What a call that ended before its answer throws: abandoned by the caller, or timed out; `null` for any other failure. */
+    const ended = (cause: unknown) => {
+      if (signal?.aborted === true) return new PaymentProviderCallAbortedError(method, path, idempotencyKey, { cause: signal.reason });
+      if (cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) return new PaymentProviderTimeoutError(options.timeoutMs, { cause });
+      return null;
+    };
     let response: Response;
     try {
       response = await fetch(`${base}${path}`, {
@@ -103,11 +119,10 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
           ...(idempotencyKey !== undefined ? { 'idempotency-key': idempotencyKey } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(options.timeoutMs),
+        signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
       });
     } catch (cause) {
-      if (cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) throw new PaymentProviderTimeoutError(options.timeoutMs, { cause });
-      throw new PaymentProviderUnavailableError(`The payment provider at ${base} could not be reached`, { cause });
+      throw ended(cause) ?? new PaymentProviderUnavailableError(`The payment provider at ${base} could not be reached`, { cause });
     }
     let payload: Record<string, unknown>;
     try {
@@ -115,8 +130,7 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
       // JSON that is not an object (null, a list, a number) has none of the members read below.
       payload = parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : {};
     } catch (cause) {
-      if (cause instanceof DOMException && (cause.name === 'TimeoutError' || cause.name === 'AbortError')) throw new PaymentProviderTimeoutError(options.timeoutMs, { cause });
-      throw new PaymentProviderUnavailableError(`The payment provider answered ${response.status} without a JSON body`, { cause });
+      throw ended(cause) ?? new PaymentProviderUnavailableError(`The payment provider answered ${response.status} without a JSON body`, { cause });
     }
     if (response.ok) {
       const wrong = check(payload);
@@ -152,18 +166,18 @@ export function createPaymentProviderClient(options: PaymentProviderClientOption
     // a 2xx whose status says otherwise ('declined', 'authorized') moved no money as asked. Before, only
     // the ids and amounts were checked: a charge answered 201 'declined' became the saga's charge, and a
     // capture answered 'authorized' counted as captured, so the payouts paid for money never captured.
-    charge: (request, key) =>
-      call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference, status: 'authorized' }), request, key),
-    capture: (chargeId, key, expected) =>
-      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId, status: 'captured', amount: expected.amount, currency: expected.currency }), {}, key),
-    void: (chargeId, key, expected) =>
-      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/void`, expecting('charge', { id: chargeId, status: 'voided', amount: expected.amount, currency: expected.currency }), {}, key),
-    refund: (request, key, expected) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount, currency: expected.currency }), request, key),
-    payout: (request, key) => call<Payout>('POST', '/payouts', expecting('payout', { destination: request.destination, amount: request.amount, currency: request.currency }), request, key),
-    ledger: async (filter = {}) => {
+    charge: (request, key, signal) =>
+      call<Charge>('POST', '/charges', expecting('charge', { amount: request.amount, currency: request.currency, reference: request.reference, status: 'authorized' }), signal, request, key),
+    capture: (chargeId, key, expected, signal) =>
+      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/capture`, expecting('charge', { id: chargeId, status: 'captured', amount: expected.amount, currency: expected.currency }), signal, {}, key),
+    void: (chargeId, key, expected, signal) =>
+      call<Charge>('POST', `/charges/${encodeURIComponent(chargeId)}/void`, expecting('charge', { id: chargeId, status: 'voided', amount: expected.amount, currency: expected.currency }), signal, {}, key),
+    refund: (request, key, expected, signal) => call<Refund>('POST', '/refunds', expecting('refund', { chargeId: request.chargeId, amount: request.amount, currency: expected.currency }), signal, request, key),
+    payout: (request, key, signal) => call<Payout>('POST', '/payouts', expecting('payout', { destination: request.destination, amount: request.amount, currency: request.currency }), signal, request, key),
+    ledger: async (filter = {}, signal) => {
       const query = new URLSearchParams(Object.entries(filter).filter((e): e is [string, string] => typeof e[1] === 'string')).toString();
       const entriesListed: AnswerCheck = (payload) => (Array.isArray(payload.entries) ? null : 'no list of entries');
-      return (await call<{ entries: LedgerEntry[] }>('GET', `/ledger${query ? `?${query}` : ''}`, entriesListed)).entries;
+      return (await call<{ entries: LedgerEntry[] }>('GET', `/ledger${query ? `?${query}` : ''}`, entriesListed, signal)).entries;
     },
   };
 }

@@ -9,7 +9,7 @@ export { loadProviderConfig, PROVIDER_LIMITS } from './loadProviderConfig.ts';
 export type { ProviderConfig, ProviderFlags } from './loadProviderConfig.ts';
 export { createPaymentProviderClient } from './createPaymentProviderClient.ts';
 export type { CaptureExpected, PaymentProviderClient, PaymentProviderClientOptions, RefundExpected, VoidExpected } from './createPaymentProviderClient.ts';
-export { PaymentDeclinedError, PaymentProviderAnswerInvalidError, PaymentProviderCredentialsError, PaymentProviderOutcomeUnknownError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError } from './clientErrors.ts';
+export { PaymentDeclinedError, PaymentProviderAnswerInvalidError, PaymentProviderCallAbortedError, PaymentProviderCredentialsError, PaymentProviderOutcomeUnknownError, PaymentProviderTimeoutError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError } from './clientErrors.ts';
 export type { ChargeRequest } from './authorizeCharge.ts';
 export type { RefundRequest } from './refundCharge.ts';
 export type { PayoutRequest } from './createPayout.ts';

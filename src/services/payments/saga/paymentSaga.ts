@@ -1,11 +1,12 @@
 import { BrigadeError } from '../../../platform/errors/index.ts';
 import { defineSaga, type SagaDecision, type SagaDefinition, type StepContext } from '../../../platform/sagas/index.ts';
-import { PaymentProviderCredentialsError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge } from '../provider/index.ts';
+import { PaymentProviderCredentialsError, PaymentProviderUnavailableError, PaymentRejectedError, PaymentRequestChangedError, type Charge, type LedgerEntry } from '../provider/index.ts';
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../paymentMethodsOf.ts';
 import type { CommandCause, OrderExpiry, PaymentSagaPorts } from './ports.ts';
 import { ChargeOutcomeUnknownError } from './chargeOutcomeUnknownError.ts';
 import { ChargeWithheldError } from './chargeWithheldError.ts';
 import { findLedgerEntry } from './findLedgerEntry.ts';
+import { ledgerEntryAsAsked } from './ledgerEntryAsAsked.ts';
 import { providerOutcomeUnknown, reconcileWithLedger } from './reconcileWithLedger.ts';
 import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
 
@@ -193,9 +194,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     // An answer lost: the ledger, by the destination, says whether the key paid out (and how much).
     return reconcileWithLedger(
       ports.provider,
-      { what: `the payout of ${amount} ${ctx.state.currency} to ${destination} (key ${key})`, idempotencyKey: key, movement: 'payout', reference: destination },
-      () => ports.provider.payout({ destination, amount, currency: ctx.state.currency }, key),
+      { what: `the payout of ${amount} ${ctx.state.currency} to ${destination} (key ${key})`, idempotencyKey: key, movement: 'payout', reference: destination, expected: { amount, currency: ctx.state.currency } },
+      () => ports.provider.payout({ destination, amount, currency: ctx.state.currency }, key, ctx.signal),
       (entry) => ({ id: entry.objectId, destination, amount: entry.amount, currency: entry.currency, reconciled: true }),
+      ctx.signal,
     );
   };
   /**
@@ -212,12 +214,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
     if (chargeId === null) return { refunded: false, amount: 0 };
     const key = ctx.idempotencyKey;
     const voidKey = `${key}:void`;
+    const whole = { amount: ctx.state.total, currency: ctx.state.currency };
     const voided = await reconcileWithLedger(
       ports.provider,
-      { what: `the void of charge ${chargeId} (key ${voidKey})`, idempotencyKey: voidKey, movement: 'void', reference: ctx.state.orderId },
+      { what: `the void of charge ${chargeId} (key ${voidKey})`, idempotencyKey: voidKey, movement: 'void', reference: ctx.state.orderId, expected: whole },
       async () => {
         try {
-          const charge = await ports.provider.void(chargeId, voidKey, { amount: ctx.state.total, currency: ctx.state.currency });
+          const charge = await ports.provider.void(chargeId, voidKey, whole, ctx.signal);
           return { refunded: false, voided: true, voidId: charge.id, amount: charge.amount };
         } catch (error) {
           const details = error instanceof PaymentRejectedError ? (error.details as { providerCode?: unknown; chargeStatus?: unknown } | undefined) : undefined;
@@ -227,25 +230,40 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         }
       },
       (entry) => ({ refunded: false, voided: true, voidId: entry.objectId, amount: entry.amount, reconciled: true }),
+      ctx.signal,
     );
     if (voided !== null) return voided;
     return reconcileWithLedger(
       ports.provider,
-      { what: `the refund of charge ${chargeId} (key ${key})`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId },
+      { what: `the refund of charge ${chargeId} (key ${key})`, idempotencyKey: key, movement: 'refund', reference: ctx.state.orderId, expected: whole },
       async () => {
-        const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, key, { currency: ctx.state.currency });
+        const refund = await ports.provider.refund({ chargeId, amount: ctx.state.total }, key, { currency: ctx.state.currency }, ctx.signal);
         return { refunded: true, refundId: refund.id, amount: refund.amount };
       },
       (entry) => ({ refunded: true, refundId: entry.objectId, amount: entry.amount, reconciled: true }),
+      ctx.signal,
     );
   };
+  /** Where the charge's authorization would be in the provider's ledger, and what it must be. */
+  const authorizationLookup = (ctx: Ctx) => ({
+    what: `the charge of ${ctx.state.total} ${ctx.state.currency} (key ${ctx.idempotencyKey})`,
+    idempotencyKey: ctx.idempotencyKey,
+    movement: 'authorization' as const,
+    reference: ctx.state.orderId,
+    expected: { amount: ctx.state.total, currency: ctx.state.currency },
+  });
+  /** The entry the provider's ledger holds under the charge's key, or `null`; throws what the read throws. */
+  const authorizationEntryOf = (ctx: Ctx) => findLedgerEntry(ports.provider, authorizationLookup(ctx), ctx.signal);
   /**
-   * The authorization the provider's ledger holds under this step's key, as the charge it made, or
-   * `null`: what a charge whose answer was lost did. (The ledger has no card: `cardLast4` is absent.)
+   * `entry` (see {@link authorizationEntryOf}) as the charge it made, or `null` for none: what a charge
+   * whose answer was lost did. One of another amount or currency is not the charge asked for:
+   * `PAYMENT_PROVIDER_ANSWER_INVALID`, naming both (retried, then parked; before, a 1 USD authorization
+   * was taken as a 2000 EUR order's charge). (The ledger has no card: `cardLast4` is absent.)
    */
-  const authorizationOf = async (ctx: Ctx) => {
-    const entry = await findLedgerEntry(ports.provider, { idempotencyKey: ctx.idempotencyKey, movement: 'authorization', reference: ctx.state.orderId });
-    return entry === null ? null : { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
+  const authorizationIn = (ctx: Ctx, entry: LedgerEntry | null) => {
+    if (entry === null) return null;
+    ledgerEntryAsAsked(entry, authorizationLookup(ctx));
+    return { id: entry.objectId, reference: entry.reference, amount: entry.amount, currency: entry.currency, status: 'authorized' as const, reconciled: true };
   };
   const ended = (s: State) => s.outcome !== 'open';
   /** The charge has landed: `false` while it is in flight (or failed). */
@@ -394,12 +412,13 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           // what the key did. A ledger that cannot be read fails the attempt: nothing is sent blind.
           // Any error of that read, a refusal (429, 401, 408) too, says nothing about what the key did:
           // it is an unknown outcome (retried, then parked), never "nothing charged".
-          const authorized = await authorizationOf(ctx).catch((error: unknown) => {
+          const found = await authorizationEntryOf(ctx).catch((error: unknown) => {
             throw new PaymentProviderUnavailableError(
               `The payment provider's ledger could not be read before the charge was sent (${error instanceof Error ? error.message : String(error)}), so whether key ${ctx.idempotencyKey} authorized earlier is unknown; the charge is retried with the same key`,
               { cause: error },
             );
           });
+          const authorized = authorizationIn(ctx, found);
           if (authorized !== null) return authorized;
           // The order ended (rejected, cancelled, expired) while the charge was being retried: nothing is
           // sent. Before, the charge went on, authorized once the provider was back, and the saga then
@@ -428,7 +447,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             throw error instanceof PaymentMethodMissingError ? sentNothing(error) : new PaymentMethodUnavailableError(ctx.state.customerId, error);
           });
           try {
-            return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey);
+            return await ports.provider.charge({ amount: ctx.state.total, currency: ctx.state.currency, card, reference: ctx.state.orderId }, ctx.idempotencyKey, ctx.signal);
           } catch (error) {
             // Credentials refused: the provider did not look at the key, so an earlier attempt may still land.
             if (error instanceof PaymentProviderCredentialsError) throw sentNothing(error);
@@ -447,9 +466,9 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             if (!providerOutcomeUnknown(error)) throw error;
             // An unknown outcome is not "nothing charged": the ledger says whether this key authorized. A ledger
             // that cannot be read either leaves the failure as it was (retried, then parked).
-            const authorized = await authorizationOf(ctx).catch(() => null);
-            if (authorized === null) throw error;
-            return authorized;
+            const found = await authorizationEntryOf(ctx).catch(() => null);
+            if (found === null) throw error;
+            return authorizationIn(ctx, found);
           }
         },
         compensate: refundAll,
@@ -477,9 +496,10 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
             // An answer lost: a capture under the key in the ledger is the capture made.
             return reconcileWithLedger(
               ports.provider,
-              { what: `the capture of charge ${chargeId} (key ${ctx.idempotencyKey})`, idempotencyKey: ctx.idempotencyKey, movement: 'capture', reference: ctx.state.orderId },
-              () => ports.provider.capture(chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency }),
+              { what: `the capture of charge ${chargeId} (key ${ctx.idempotencyKey})`, idempotencyKey: ctx.idempotencyKey, movement: 'capture', reference: ctx.state.orderId, expected: { amount: ctx.state.total, currency: ctx.state.currency } },
+              () => ports.provider.capture(chargeId, ctx.idempotencyKey, { amount: ctx.state.total, currency: ctx.state.currency }, ctx.signal),
               (entry): object => ({ id: chargeId, reference: entry.reference ?? ctx.state.orderId, amount: entry.amount, currency: entry.currency, status: 'captured', reconciled: true }),
+              ctx.signal,
             );
           }
           // Only a total of 0 charges nothing. Without a charge to capture, paying out would pay for an

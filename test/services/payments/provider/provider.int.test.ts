@@ -6,6 +6,7 @@ import {
   ensureProviderSchema,
   PaymentDeclinedError,
   PaymentProviderAnswerInvalidError,
+  PaymentProviderCallAbortedError,
   PaymentProviderCredentialsError,
   PaymentProviderOutcomeUnknownError,
   PaymentProviderTimeoutError,
@@ -17,7 +18,8 @@ import { requestHash } from '../../../../src/services/payments/provider/runIdemp
 import { paymentSaga, type PaymentSagaState } from '../../../../src/services/payments/saga/index.ts';
 import { applySagaEvent, type SagaInstance } from '../../../../src/platform/sagas/index.ts';
 import type { BrigadeError } from '../../../../src/platform/errors/index.ts';
-import { eventually } from '../../../support/eventually.ts';
+import { eventually, within } from '../../../support/eventually.ts';
+import { unansweredServer } from '../../../support/unansweredServer.ts';
 import { listeningProvider, withFaults } from './support.ts';
 
 const CARD = '4242424242424242';
@@ -281,6 +283,37 @@ describe('payment provider client over HTTP', () => {
     await assert.rejects(client.void(randomUUID(), 'c-void-missing', { amount: 7, currency: 'EUR' }), (e: unknown) => e instanceof PaymentProviderOutcomeUnknownError && e.retryable);
     const nowhere = createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:1', timeoutMs: 2000 });
     await assert.rejects(nowhere.ledger(), PaymentProviderUnavailableError);
+  });
+});
+
+describe("payment provider client: the caller's signal", () => {
+  test("a call in flight is abandoned when the caller's signal aborts (a saga runner stopping), long before the client's own timeout: its request is closed, and the error says the outcome is unknown (before: the client took no signal, and the call ran to its timeout)", async (t) => {
+    const server = await unansweredServer();
+    t.after(() => server.close());
+    const client = createPaymentProviderClient({ baseUrl: server.url, timeoutMs: 600_000 });
+    const calls = [
+      (signal: AbortSignal) => client.charge({ amount: 1800, currency: 'EUR', card: CARD, reference: 'order-1' }, 'order-1:charge', signal),
+      (signal: AbortSignal) => client.capture('ch_1', 'order-1:capture', { amount: 1800, currency: 'EUR' }, signal),
+      (signal: AbortSignal) => client.void('ch_1', 'order-1:refund:void', { amount: 1800, currency: 'EUR' }, signal),
+      (signal: AbortSignal) => client.refund({ chargeId: 'ch_1', amount: 1800 }, 'order-1:refund', { currency: 'EUR' }, signal),
+      (signal: AbortSignal) => client.payout({ destination: 'restaurant:r', amount: 1400, currency: 'EUR' }, 'order-1:payoutRestaurant', signal),
+      (signal: AbortSignal) => client.ledger({ reference: 'order-1' }, signal),
+    ];
+    for (const [i, call] of calls.entries()) {
+      const stop = new AbortController();
+      const pending = call(stop.signal);
+      await eventually('the request to reach the provider', async () => server.taken(), (n) => n === i + 1, 15_000);
+      stop.abort(new Error('runner stopping'));
+      await within(
+        assert.rejects(pending, (e: unknown) => e instanceof PaymentProviderCallAbortedError && e.retryable && /abandoned by its caller \(runner stopping\)/.test(e.message) && (i === 5 || /whether it acted under key order-1:\w+/.test(e.message))),
+        15_000,
+        `call ${i} to end on its signal`,
+      );
+      await eventually('the request to be closed', async () => server.closed(), (n) => n === i + 1, 15_000);
+    }
+    // A signal aborted before the call: nothing is sent.
+    await assert.rejects(client.ledger({}, AbortSignal.abort(new Error('stopped'))), PaymentProviderCallAbortedError);
+    assert.equal(server.taken(), calls.length);
   });
 });
 

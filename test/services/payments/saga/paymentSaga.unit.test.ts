@@ -264,6 +264,46 @@ describe('a charge that got no answer', () => {
     await assert.rejects(chargeWith({ charge: answering(new PaymentRejectedError(410, 'GONE', 'gone')), ledger }, 1), PaymentRejectedError);
   });
 
+  test("an authorization under its key of another amount or currency is not the charge: PAYMENT_PROVIDER_ANSWER_INVALID naming both, before sending and after no answer; nothing is sent, and the saga parks (before: a 1 USD authorization was taken as the order's 2000 EUR charge)", async () => {
+    const sent: string[] = [];
+    const charge: PaymentProviderClient['charge'] = async (request) => (sent.push(request.card), Promise.reject(new PaymentProviderTimeoutError(1)));
+    const differs = (e: unknown) =>
+      e instanceof PaymentProviderAnswerInvalidError &&
+      e.retryable &&
+      e.message.includes(`holds an authorization under key ${key} (ch_lost) of 1 USD, not the 2000 EUR asked for`) &&
+      e.message.includes(`Look key ${key} up in its ledger`);
+    // Found before sending: nothing is sent.
+    await assert.rejects(chargeWith({ charge, ledger: async () => [{ ...authorization, amount: 1, currency: 'USD' }] }, 1), differs);
+    assert.deepEqual(sent, []);
+    // Found after an answer that did not come: not taken either.
+    let reads = 0;
+    const landsLate: PaymentProviderClient['ledger'] = async () => (reads++ === 0 ? [] : [{ ...authorization, amount: 1, currency: 'USD' }]);
+    await assert.rejects(chargeWith({ charge, ledger: landsLate }, 1), differs);
+    assert.equal(sent.length, 1);
+    // The amount alone, or the currency alone, differs: refused the same way.
+    await assert.rejects(chargeWith({ charge, ledger: async () => [{ ...authorization, amount: 1999 }] }, 2), PaymentProviderAnswerInvalidError);
+    await assert.rejects(chargeWith({ charge, ledger: async () => [{ ...authorization, currency: 'USD' }] }, 2), PaymentProviderAnswerInvalidError);
+    // Failed for good so (retried first: each attempt reads the same entry): parked with both amounts in the reason, the order not cancelled.
+    let failure: BrigadeError | undefined;
+    await assert.rejects(chargeWith({ charge, ledger: async () => [{ ...authorization, amount: 1, currency: 'USD' }] }, 1), (e: unknown) => ((failure = e as BrigadeError), true));
+    const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: failure!.code, message: failure!.message }, retry: false });
+    assert.deepEqual([t?.status, t?.pending, t?.state.chargeId, t?.state.chargeFailed], ['parked', ['charge'], null, false]);
+    assert.match(t?.error ?? '', /of 1 USD, not the 2000 EUR asked for/);
+  });
+
+  test("each provider call of the charge carries the step's signal, so a runner's stop abandons it at once", async () => {
+    const seen: Array<AbortSignal | undefined> = [];
+    const ledger: PaymentProviderClient['ledger'] = async (_filter, signal) => (seen.push(signal), []);
+    const charge: PaymentProviderClient['charge'] = async (request, _key, signal) => (seen.push(signal), { id: 'ch_1', reference: request.reference, cardLast4: '4242', amount: request.amount, currency: request.currency, status: 'authorized' as const, refundedAmount: 0 });
+    const fake = paymentSaga(
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), charge, ledger }, orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) }, paymentMethods: { cardFor: async () => '4242424242424242' } },
+      { acceptWithinMs: 60_000 },
+    );
+    const signal = new AbortController().signal;
+    await fake.steps.charge!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step: 'charge', idempotencyKey: key, state: chargeInFlight().state, attempt: 1, signal });
+    assert.deepEqual(seen, [signal, signal]);
+  });
+
   test('still no answer on the last attempt: the saga is parked for a person, the order is not cancelled and nothing is refunded', () => {
     const t = applySagaEvent(saga, chargeInFlight(), { kind: 'stepFailed', item: 'charge', error: { code: 'PAYMENT_PROVIDER_TIMEOUT', message: 'no answer within 2000 ms' }, retry: false });
     assert.deepEqual([t?.status, t?.pending, t?.completed, t?.state.chargeFailed], ['parked', ['charge'], ['order'], false]);
@@ -338,7 +378,7 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
   const notVoidable = () => Promise.reject(new PaymentRejectedError(422, 'CHARGE_NOT_VOIDABLE', 'Charge ch_1 is captured', 'captured'));
   const restaurant = `restaurant:${input.restaurantId}`;
 
-  test('an entry under the step\'s key is the step done, with the entry\'s amount; one under another key is not', async () => {
+  test('an entry under the step\'s key (of the amount and currency asked) is the step done; one under another key is not', async () => {
     const key = (step: string) => `${input.orderId}:${step}`;
     const readBy: string[] = [];
     const askedFor: string[] = [];
@@ -349,8 +389,8 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
     assert.deepEqual(await run({ void: lost, ledger: ledger([entry('void', key('refund:void'), 2000)]) }, 'refund').act(), { refunded: false, voided: true, voidId: 'void_1', amount: 2000, reconciled: true });
     // The compensation's refund, under its own key.
     assert.deepEqual(await run({ void: notVoidable, refund: lost, ledger: ledger([entry('refund', key('charge:compensate'), 2000)]) }, 'charge', true).act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
-    // A payout is looked up by its destination; what moved is the entry's amount.
-    assert.deepEqual(await run({ payout: lost, ledger: ledger([entry('payout', key('payoutRestaurant'), 1390, restaurant)]) }, 'payoutRestaurant').act(), { id: 'payout_1', destination: restaurant, amount: 1390, currency: 'EUR', reconciled: true });
+    // A payout is looked up by its destination (one of another amount is refused: see the next test).
+    assert.deepEqual(await run({ payout: lost, ledger: ledger([entry('payout', key('payoutRestaurant'), 1400, restaurant)]) }, 'payoutRestaurant').act(), { id: 'payout_1', destination: restaurant, amount: 1400, currency: 'EUR', reconciled: true });
     assert.deepEqual(readBy, [input.orderId, input.orderId, input.orderId, input.orderId, restaurant]);
     // Each lookup asks for its key and movement (a provider that knows the filter answers those entries only: found by a review, a payout read its destination's whole history).
     assert.deepEqual(askedFor, [`capture ${key('capture')}`, `refund ${key('refund')}`, `void ${key('refund:void')}`, `refund ${key('charge:compensate')}`, `payout ${key('payoutRestaurant')}`]);
@@ -378,6 +418,42 @@ describe('the capture, the refund and the payouts ask the ledger when no answer 
     assert.deepEqual([failure?.code, changed.retryable(failure)], ['PAYMENT_OUTCOME_UNKNOWN', false]);
     const foundAnyway = run({ void: notVoidable, refund: () => Promise.reject(new PaymentRequestChangedError(`${input.orderId}:refund`, 'refused')), ledger: async () => [entry('refund', `${input.orderId}:refund`, 2000)] }, 'refund');
     assert.deepEqual(await foundAnyway.act(), { refunded: true, refundId: 'refund_1', amount: 2000, reconciled: true });
+  });
+
+  test("an entry under the step's key of another amount or currency is not the step done: PAYMENT_PROVIDER_ANSWER_INVALID naming both, and the step parks (before: its amount was taken as it was, and the payouts were computed from the order's total)", async () => {
+    const key = (step: string) => `${input.orderId}:${step}`;
+    const differs = (movement: string, k: string, found: string, asked: string) => (e: unknown) =>
+      e instanceof PaymentProviderAnswerInvalidError && e.message.includes(`holds a ${movement} under key ${k} (${movement}_1) of ${found}, not the ${asked} asked for`);
+    const usd = (e: LedgerEntry): LedgerEntry => ({ ...e, currency: 'USD' });
+    await assert.rejects(run({ capture: lost, ledger: async () => [entry('capture', key('capture'), 1)] }, 'capture').act(), differs('capture', key('capture'), '1 EUR', '2000 EUR'));
+    await assert.rejects(run({ capture: lost, ledger: async () => [usd(entry('capture', key('capture'), 2000))] }, 'capture').act(), differs('capture', key('capture'), '2000 USD', '2000 EUR'));
+    await assert.rejects(run({ void: lost, ledger: async () => [entry('void', key('refund:void'), 1)] }, 'refund').act(), differs('void', key('refund:void'), '1 EUR', '2000 EUR'));
+    await assert.rejects(run({ void: notVoidable, refund: lost, ledger: async () => [entry('refund', key('refund'), 1)] }, 'refund').act(), differs('refund', key('refund'), '1 EUR', '2000 EUR'));
+    await assert.rejects(run({ void: notVoidable, refund: lost, ledger: async () => [entry('refund', key('charge:compensate'), 1)] }, 'charge', true).act(), differs('refund', key('charge:compensate'), '1 EUR', '2000 EUR'));
+    await assert.rejects(run({ payout: lost, ledger: async () => [entry('payout', key('payoutRestaurant'), 1390, restaurant)] }, 'payoutRestaurant').act(), differs('payout', key('payoutRestaurant'), '1390 EUR', '1400 EUR'));
+    await assert.rejects(run({ payout: lost, ledger: async () => [usd(entry('payout', key('payoutCourier'), 300, `courier:k1`))] }, 'payoutCourier').act(), differs('payout', key('payoutCourier'), '300 USD', '300 EUR'));
+    // Failed for good so: the delivered order's saga parks with both amounts, nothing paid out on them.
+    let failure: BrigadeError | undefined;
+    await assert.rejects(run({ capture: lost, ledger: async () => [entry('capture', key('capture'), 1)] }, 'capture').act(), (e: unknown) => ((failure = e as BrigadeError), true));
+    const capturing: SagaInstance<PaymentSagaState> = { ...chargeInFlight(), state: delivered, pending: ['capture', 'payoutRestaurant', 'payoutCourier'], completed: ['order', 'charge'] };
+    const t = applySagaEvent(saga, capturing, { kind: 'stepFailed', item: 'capture', error: { code: failure!.code, message: failure!.message }, retry: false });
+    assert.deepEqual([t?.status, t?.pending], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier']]);
+    assert.match(t?.error ?? '', /of 1 EUR, not the 2000 EUR asked for/);
+  });
+
+  test("the capture, the void, the refund and the payouts carry the step's signal to the provider, their ledger reads too", async () => {
+    const seen: string[] = [];
+    const signal = new AbortController().signal;
+    const mark = (what: string) => (...args: unknown[]) => (seen.push(`${what} ${String(args.at(-1) === signal)}`), Promise.reject(new PaymentProviderTimeoutError(1)));
+    const ledger: PaymentProviderClient['ledger'] = async (_filter, s) => (seen.push(`ledger ${String(s === signal)}`), []);
+    const fake = paymentSaga(
+      { provider: { ...createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }), capture: mark('capture'), void: mark('void'), refund: mark('refund'), payout: mark('payout'), ledger }, orders: { cancelOrder: async () => undefined, expireOrder: async () => ({ status: 'cancelled', courierId: null }) }, paymentMethods: { cardFor: async () => '4242424242424242' } },
+      { acceptWithinMs: 60_000 },
+    );
+    for (const step of ['capture', 'refund', 'payoutRestaurant']) {
+      await assert.rejects(fake.steps[step]!.action({ sagaId: input.orderId, tenantId: input.restaurantId, step, idempotencyKey: `${input.orderId}:${step}`, state: delivered, attempt: 1, signal }), { code: 'PAYMENT_OUTCOME_UNKNOWN' });
+    }
+    assert.deepEqual(seen, ['capture true', 'ledger true', 'void true', 'ledger true', 'payout true', 'ledger true']);
   });
 
   test('a refusal the provider keeps under the key is thrown as it is, without reading the ledger', async () => {
