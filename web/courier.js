@@ -1,5 +1,6 @@
 // The courier's page: an availability toggle, the task list (re-read every few seconds, and right
-// after each command with ?after= so the list shows the command's effect), pick-up and deliver.
+// after each command with ?after= so the list shows the command's effect), each task saying where to
+// pick the order up (the restaurant's name and pick-up address) before where to deliver it, pick-up and deliver.
 // Availability is read again with each read of the list (an assignment makes the courier busy). Only
 // what changed is announced, in a polite live region of its own; unchanged cards are left as they are.
 // A token the platform refuses (401) stops the reads and leaves the list in view, marked as no longer
@@ -118,6 +119,15 @@ function addressOf(t) {
   return t.deliveryAddress ?? 'address erased at the customer\'s request: ask the restaurant';
 }
 
+/**
+ * Where to pick the order up: the restaurant's name and pick-up address as it has them now, or what
+ * stands in for the address when the restaurant has set none, or for both when they could not be read.
+ */
+function pickUpOf(t) {
+  if (t.restaurantName == null) return 'the restaurant (its name and address could not be read just now: ask the restaurant, or wait for the next read)';
+  return t.pickupAddress == null ? `${t.restaurantName} (no pick-up address given: ask the restaurant)` : `${t.restaurantName}, ${t.pickupAddress}`;
+}
+
 function taskCard(t) {
   const id = shortId(t.orderId);
   const off = sending.has(t.orderId) || signedOut;
@@ -128,6 +138,7 @@ function taskCard(t) {
   return h('li', { class: signedOut ? 'card stale' : 'card', 'data-order': t.orderId, 'data-status': t.status },
     h('h3', {}, `Order ${id}`, h('span', {}, STATUS_LABELS[t.status] ?? t.status)),
     signedOut ? h('p', { class: 'stale-note' }, 'No longer current: sign in again to see this delivery as it is.') : null,
+    h('p', { class: 'meta' }, 'Pick up at ', h('strong', {}, pickUpOf(t))),
     h('p', { class: 'meta' }, 'Deliver to: ', h('strong', {}, addressOf(t))),
     h('p', { class: 'meta' }, 'Assigned at ', h('time', { datetime: t.assignedAt }, clockTime(t.assignedAt))),
     h('div', { class: 'actions' }, action));

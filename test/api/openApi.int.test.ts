@@ -94,6 +94,12 @@ describe('the OpenAPI document says what the routes answer', () => {
     const otherStaff = await t.token('staff', { restaurantId: other, subject: randomUUID() });
     const customer = String(signedUp.token);
     const courier = await t.token('courier', { subject: courierId });
+    // The pick-up address (decision 0040, forty-eighth session): its staff or an admin; another's 404, bad bodies 400.
+    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: staff, payload: { pickupAddress: 'Rua das Flores 1, Porto' } });
+    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: null } });
+    await expect(400, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: ' ' } });
+    await expect(403, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: courier, payload: { pickupAddress: 'Rua 1' } });
+    await expect(404, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: otherStaff, payload: { pickupAddress: 'Rua 1' } });
 
     // The menu's creates: every status they document, and only those (see below).
     const create = MENU_CREATES;

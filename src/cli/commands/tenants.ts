@@ -16,7 +16,9 @@ import { isUuid } from '../../platform/ids/index.ts';
 
 export const usage = `Usage: brigade tenants <add|list|move> …
 
-  brigade tenants add NAME --city CITY [--currency EUR]   Create a restaurant (a tenant) in a city
+  brigade tenants add NAME --city CITY [--currency EUR] [--address TEXT]
+                                                          Create a restaurant (a tenant) in a city; --address is where
+                                                          couriers pick its orders up (later: PATCH /v1/restaurants/ID)
   brigade tenants list [--city CITY]                      List restaurants with their placement
   brigade tenants move ID --to-database URL [--fence-timeout SECONDS]
                                                           Move a restaurant's rows to a new, empty database of its own
@@ -34,7 +36,7 @@ const LIST_PAGE = 10_000;
 
 /** `brigade tenants add|list|move`. */
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
-  const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, 'to-database': { type: 'string' }, 'fence-timeout': { type: 'string' } }, usage, 2);
+  const { values, positionals } = parse(args, { city: { type: 'string' }, currency: { type: 'string' }, address: { type: 'string' }, 'to-database': { type: 'string' }, 'fence-timeout': { type: 'string' } }, usage, 2);
   if (values.help) return ctx.io.out(usage), 0;
   const [action, given] = positionals;
   // What a shell passes with a stray space ("A " for A) is the name meant; blank is no name.
@@ -45,7 +47,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     throw new UsageError('tenants move needs a tenant ID (UUID) and --to-database URL', usage);
   }
   if (action === 'list' && subject !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(subject)}`, usage);
-  flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], 'to-database': ['move'], 'fence-timeout': ['move'] }, usage);
+  flagsOnlyFor('tenants', action, values, { city: ['add', 'list'], currency: ['add'], address: ['add'], 'to-database': ['move'], 'fence-timeout': ['move'] }, usage);
   // Seconds: a fraction makes sense (0.5 s).
   const fenceTimeout = values['fence-timeout'] === undefined ? undefined : numberFlag('fence-timeout', values['fence-timeout'], { min: 0, aboveMin: true, max: 3600, fraction: true, unit: 'seconds' }, usage);
   if (action === 'move' && !isUrlOf(values['to-database'] as string, POSTGRES_PROTOCOLS)) {
@@ -53,9 +55,10 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   if (action === 'add') {
     // The rules of POST /v1/restaurants (one schema), checked before any database is opened.
-    const [problem] = newRestaurantProblems({ name: subject, city, ...(values.currency === undefined ? {} : { currency: values.currency }) });
+    const address = values.address?.trim();
+    const [problem] = newRestaurantProblems({ name: subject, city, ...(values.currency === undefined ? {} : { currency: values.currency }), ...(address === undefined ? {} : { pickupAddress: address }) });
     if (problem !== undefined) {
-      const what = problem.field === 'name' ? 'NAME' : `--${problem.field}`;
+      const what = problem.field === 'name' ? 'NAME' : problem.field === 'pickupAddress' ? '--address' : `--${problem.field}`;
       const hint = problem.field === 'currency' ? ` (three capital letters, ISO 4217, e.g. EUR; got ${JSON.stringify(values.currency)})` : '';
       throw new UsageError(`${what} ${problem.field === 'currency' ? problem.message : nameRuleInWords(problem.message)}${hint}`, usage);
     }
@@ -98,11 +101,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   try {
     if (action === 'add') {
       const restaurant = await unitOfWork(pool, admin, async (tx) => {
-        const created = await createRestaurant(tx, { name: subject as string, city: city as string, currency: values.currency as string | undefined });
-        await audit('tenants add', { id: created.id, name: created.name, city: created.city })(tx);
+        const created = await createRestaurant(tx, { name: subject as string, city: city as string, currency: values.currency as string | undefined, pickupAddress: values.address?.trim() });
+        await audit('tenants add', { id: created.id, name: created.name, city: created.city, pickupAddress: created.pickupAddress })(tx);
         return created;
       });
-      ctx.io.out(`created restaurant ${restaurant.id} (${restaurant.name}, ${restaurant.city}, ${restaurant.currency})`);
+      ctx.io.out(`created restaurant ${restaurant.id} (${restaurant.name}, ${restaurant.city}, ${restaurant.currency})${restaurant.pickupAddress === null ? '' : `, pick-up at ${restaurant.pickupAddress}`}`);
       return 0;
     }
     if (action === 'list') {

@@ -149,7 +149,7 @@ export async function runDinnerRush(
   const deadBefore = await deadLetterTotal();
   const restaurants: Restaurant[] = [];
   for (let i = 0; i < options.restaurants; i++) {
-    const r = await must('setup', 'POST', '/v1/restaurants', admin, { name: `Trattoria ${i + 1}`, city });
+    const r = await must('setup', 'POST', '/v1/restaurants', admin, { name: `Trattoria ${i + 1}`, city, pickupAddress: `${10 + i} Praça do Comércio` });
     const id = r.id as string;
     const staff = await tokens.sign({ role: 'staff', restaurantId: id, subject: randomUUID() });
     const category = await must('setup', 'POST', `/v1/restaurants/${id}/menu/categories`, staff, { name: 'Pizza' });

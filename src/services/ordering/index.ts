@@ -7,7 +7,7 @@ import { orderingRoutes } from './routes.ts';
 import { createViewRoutes, createViewWorkers, orderViewProjections } from './views/index.ts';
 import { DISPATCH_ALERTS_SUBSCRIPTION_SPEC, runDispatchAlertsConsumer } from './dispatchAlertsConsumer.ts';
 
-export type { CourierLookup, CourierReservations, CustomerKeys, LineRequest, MenuCatalog, OrderingPorts, PricedLine, PricedLines, RestaurantLookup } from './ports.ts';
+export type { CourierLookup, CourierReservations, CustomerKeys, LineRequest, MenuCatalog, OrderingPorts, PickUpPlace, PricedLine, PricedLines, RestaurantLookup } from './ports.ts';
 export type { DispatchAlert, OrderEvent, OrderEventData, OrderEventType, OrderLine, LineModifier, CancelledBy } from './domain/orderEvents.ts';
 export { ORDER_EVENT_TYPES, orderStreamId } from './domain/orderEvents.ts';
 export type { OrderState, OrderStatus } from './domain/orderState.ts';

@@ -51,12 +51,25 @@ export interface PricedLine {
 
 /**
  * What the ordering service asks of the platform's restaurant directory: whether a restaurant exists,
- * so that an admin's read of an unknown restaurant's board is a 404 and not an empty board, and its
- * city, which a courier assigned to its orders must serve.
+ * so that an admin's read of an unknown restaurant's board is a 404 and not an empty board, its
+ * city, which a courier assigned to its orders must serve, and where couriers pick its orders up.
  */
 export interface RestaurantLookup {
   /** The restaurant, or `null` when the directory does not know `id`. */
   restaurant(id: string): Promise<{ readonly city: string } | null>;
+  /**
+   * Where couriers pick up the orders of the restaurants `ids`, by id: each one's name and pick-up
+   * address (`null` until the restaurant has one); a restaurant the directory does not know is absent.
+   * Asked as a courier's tasks are answered, so that an address changed after an order was placed
+   * shows at once (decision 0040).
+   */
+  pickUpPlaces(ids: readonly string[]): Promise<ReadonlyMap<string, PickUpPlace>>;
+}
+
+/** Where a courier picks an order up: its restaurant's name and pick-up address (`null` until set). */
+export interface PickUpPlace {
+  readonly name: string;
+  readonly pickupAddress: string | null;
 }
 
 /** What the ordering service asks of the platform's courier directory: a courier's city. */

@@ -16,6 +16,18 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
         return row.rows[0] ?? null;
       });
     },
+    /**
+     * Where couriers pick up the orders of the restaurants `ids`: each one's name and pick-up address
+     * (null until set), by id; a restaurant the directory does not know is absent. One statement for a
+     * page of tasks, read as they are answered: an address changed since an order was placed shows at once.
+     */
+    async pickUpPlaces(ids: readonly string[]): Promise<ReadonlyMap<string, { readonly name: string; readonly pickupAddress: string | null }>> {
+      if (ids.length === 0) return new Map();
+      const { rows } = await unitOfWork(reader, (tx) =>
+        tx.query<{ id: string; name: string; pickupAddress: string | null }>(`select id, name, pickup_address as "pickupAddress" from platform.restaurants where id = any($1::uuid[])`, [ids]),
+      );
+      return new Map(rows.map((row) => [row.id, { name: row.name, pickupAddress: row.pickupAddress }]));
+    },
     async restaurantsIn(city: string) {
       // The placement catalog is the platform's own and readable by admins only: this read says no
       // more of it than whether each restaurant lives apart.

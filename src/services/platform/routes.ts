@@ -15,7 +15,8 @@ import { createRestaurant } from './operations/createRestaurant.ts';
 import { cityName } from './operations/findOrCreateCity.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
 import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
-import { NewRestaurant } from './newRestaurant.ts';
+import { NewRestaurant, PickupAddress } from './newRestaurant.ts';
+import { setPickupAddress } from './operations/setPickupAddress.ts';
 import { eraseCustomer } from './operations/eraseCustomer.ts';
 import { lockCustomerErasure } from './operations/lockCustomerErasure.ts';
 import { CourierStillOnDispatchError, CustomerHasOpenOrdersError } from './operations/errors.ts';
@@ -48,7 +49,15 @@ const Email = Type.String({ minLength: 3, maxLength: 320, pattern: `^[^@\\s${CON
 const Address = NameText(500);
 /** Restaurants a page of `GET /v1/restaurants` holds at most (and by default). */
 const RESTAURANTS_PAGE = 500;
-const RestaurantSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.String(), cityId: Uuid, currency: Type.String(), createdAt: Type.String() });
+const RestaurantSchema = Type.Object({
+  id: Uuid,
+  name: Type.String(),
+  city: Type.String(),
+  cityId: Uuid,
+  currency: Type.String(),
+  pickupAddress: Type.Union([Type.String(), Type.Null()], { description: 'where couriers pick its orders up (NFC); null until set (PATCH /v1/restaurants/{rid})' }),
+  createdAt: Type.String(),
+});
 const StaffSchema = Type.Object({
   id: Uuid,
   restaurantId: Uuid,
@@ -125,6 +134,38 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: { docs: { success: { 201: 'The new restaurant' }, errors: { ...NOT_ADMIN, 409: 'ALREADY_EXISTS: a restaurant of that name in that city' } } },
     },
     async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body))),
+  );
+
+  app.patch(
+    '/restaurants/:rid',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: "Set or clear the restaurant's pick-up address, where couriers fetch its orders (its staff, or admin)",
+        description:
+          'Couriers see the new address in their tasks (GET /v1/couriers/me/tasks) at their next read, also for orders placed before the change. ' +
+          'null clears it (couriers are then told to ask the restaurant). Kept in Unicode\'s composed form (NFC). An admin\'s change is in the admin audit log.',
+        security: bearer,
+        params: RidParams,
+        body: Type.Object({ pickupAddress: Type.Union([PickupAddress, Type.Null()]) }, { additionalProperties: false }),
+        response: { 200: RestaurantSchema },
+      },
+      config: { docs: { success: { 200: 'The restaurant as changed' }, errors: STAFF_ERRORS } },
+    },
+    async (request) => {
+      const { rid } = request.params;
+      const principal = authorize(request, 'staff', 'admin');
+      if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+      // The directory is the shared database's, also for a restaurant moved to a database of its own
+      // (which holds a copy of its row only for its keys): a staff member's transaction would be routed
+      // there, and only admins write the directory (RLS). Their change runs as the directory, as its
+      // reads do (directory.ts), once their token's restaurant is checked above; it sets this column only.
+      const context = principal.role === 'admin' ? asAdmin(request) : { service: 'platform', tenantId: null, actor: { kind: 'admin' as const, id: 'directory' } };
+      const restaurant = await unitOfWork(context, (tx) => setPickupAddress(tx, rid, request.body.pickupAddress));
+      if (restaurant === null) throw new NotFoundError('restaurant', rid);
+      request.auditDetails = { pickupAddress: restaurant.pickupAddress };
+      return restaurant;
+    },
   );
 
   app.get(

@@ -23,6 +23,7 @@ import { readView, toViewItem, type ViewQuery } from './readView.ts';
 import type { CourierLookup, CustomerKeys, RestaurantLookup } from '../ports.ts';
 import { revealAddresses } from '../operations/revealPersonalFields.ts';
 import { isUuid } from '../../../platform/ids/index.ts';
+import { withPickUpPlaces } from './withPickUpPlaces.ts';
 
 /** Options of {@link createViewRoutes}. */
 export interface ViewRoutesOptions {
@@ -44,8 +45,11 @@ export interface ViewRoutesOptions {
    */
   readonly heartbeatMs?: number;
   /**
-   * The restaurant directory: an admin's board or stream of a restaurant it does not know is a 404.
-   * Without it (routes mounted alone, in tests) an admin reads any id's board, empty if unknown.
+   * The restaurant directory: an admin's board or stream of a restaurant it does not know is a 404,
+   * and each courier task names its restaurant and pick-up address (`withPickUpPlaces`; a directory
+   * that has not answered within `databaseTimeoutMs` leaves them `null`, with `pickupUnknown` saying why).
+   * Without it (routes mounted alone, in tests) an admin reads any id's board, empty if unknown, and
+   * tasks carry no pick-up fields.
    */
   readonly restaurants?: RestaurantLookup;
   /**
@@ -75,6 +79,13 @@ const ListQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+/** A courier task's fields, as the OpenAPI document describes them. */
+const TASK_FIELDS =
+  'Each task: `orderId`, `status`, `restaurantId`, `restaurantName` and `pickupAddress` (where to pick the order up, as the restaurant has it now; ' +
+  '`pickupAddress` is null until the restaurant sets one: ask the restaurant), `pickupUnknown` (null, or why `restaurantName` and `pickupAddress` are null: ' +
+  'the restaurant directory did not answer in time, or does not know the restaurant), `deliveryAddress` (null once the customer was erased), ' +
+  '`courierId`, `assignedAt`, `updatedAt`, `version`, `position`';
 
 /** The headers every list answers with. */
 const VIEW_HEADERS = { 'X-View-Position': 'The position the view has applied (as `position`)', 'X-View-Lagging': 'true when the view may miss a write (as `lagging`)' };
@@ -397,7 +408,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
       '/couriers/me/tasks',
       {
         schema: { tags: ['orders'], summary: "The caller's delivery tasks (courier), newest assignment first, open ones unless ?all=true; `next` (when more exist) is the `before` of the next page; 404 for a courier not registered", security: bearer, querystring: ListQuery },
-        config: { docs: { success: { 200: `The tasks: ${LIST_ANSWER}` }, headers: VIEW_HEADERS, errors: { 403: 'FORBIDDEN: not a courier token', 404: 'NOT_FOUND: the courier is not registered' } } },
+        config: { docs: { success: { 200: `The tasks: ${LIST_ANSWER}. ${TASK_FIELDS}` }, headers: VIEW_HEADERS, errors: { 403: 'FORBIDDEN: not a courier token', 404: 'NOT_FOUND: the courier is not registered' } } },
       },
       async (request, reply) => {
         const principal = authorize(request, 'courier');
@@ -413,7 +424,8 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           after,
           courierTasksQuery(principal.subject, all, limit, cursor),
         );
-        const tasks = options.customerKeys === undefined ? items : await revealAddresses(items as Array<{ deliveryAddress?: unknown }>, options.customerKeys.readKeys);
+        const revealed = options.customerKeys === undefined ? items : await revealAddresses(items as Array<{ deliveryAddress?: unknown }>, options.customerKeys.readKeys);
+        const tasks = options.restaurants === undefined ? revealed : await withPickUpPlaces(revealed, options.restaurants, databaseTimeoutMs, request.log);
         reply.header('x-view-position', position).header('x-view-lagging', String(lagging));
         return { position, lagging, tasks, next };
       },

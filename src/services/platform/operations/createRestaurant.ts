@@ -1,6 +1,7 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { mapPlatformError } from './errors.ts';
 import { type City, findOrCreateCity } from './findOrCreateCity.ts';
+import { pickupAddressOf } from '../newRestaurant.ts';
 
 /** A restaurant (a tenant) as the API shows it. */
 export interface Restaurant {
@@ -9,24 +10,27 @@ export interface Restaurant {
   city: string;
   cityId: string;
   currency: string;
+  /** Where couriers pick its orders up, or null until it is set. */
+  pickupAddress: string | null;
   createdAt: string;
 }
 
 /**
- * Creates a restaurant in a city, creating the city on first use (matched whatever its case, see {@link findOrCreateCity}). Admin only (RLS enforces it).
+ * Creates a restaurant in a city, creating the city on first use (matched whatever its case, see {@link findOrCreateCity}),
+ * with its pick-up address when given (kept NFC, `pickupAddressOf`). Admin only (RLS enforces it).
  * The name is kept in composed form ({@link restaurantName}), so a name that exists in the city in another Unicode form is refused too.
  *
  * @throws {AlreadyExistsError} 409 on `name`: the city has a restaurant of that name; its message names the city as the directory spells it and how to find the restaurant's id.
  */
-export async function createRestaurant(tx: Tx, input: { name: string; city: string; currency?: string }): Promise<Restaurant> {
+export async function createRestaurant(tx: Tx, input: { name: string; city: string; currency?: string | undefined; pickupAddress?: string | undefined }): Promise<Restaurant> {
   const name = restaurantName(input.name);
   let city: City | undefined;
   try {
     city = await findOrCreateCity(tx, input.city);
     const row = await tx.query<Restaurant>(
-      `insert into platform.restaurants (city_id, name, currency) values ($1, $2, $3)
-       returning id, name, $4::text as city, city_id as "cityId", currency, created_at as "createdAt"`,
-      [city.id, name, input.currency ?? 'EUR', city.name],
+      `insert into platform.restaurants (city_id, name, currency, pickup_address) values ($1, $2, $3, $5)
+       returning id, name, $4::text as city, city_id as "cityId", currency, pickup_address as "pickupAddress", created_at as "createdAt"`,
+      [city.id, name, input.currency ?? 'EUR', city.name, input.pickupAddress === undefined ? null : pickupAddressOf(input.pickupAddress)],
     );
     return row.rows[0] as Restaurant;
   } catch (error) {
