@@ -7,4 +7,5 @@
 export { SealedValueError, SubjectErasedError } from './errors.ts';
 export { revealFields, type ReadKeys } from './revealFields.ts';
 export { sealFields, type SubjectKey } from './sealFields.ts';
+export { subjectDigest } from './subjectDigest.ts';
 export { DATA_KEY_BYTES, isSealed, keyIdOf, newDataKey, seal, unseal } from './sealedValue.ts';

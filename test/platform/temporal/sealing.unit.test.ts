@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isSealed, keyIdOf, newDataKey, revealFields, seal, SealedValueError, sealFields, unseal } from '../../../src/platform/temporal/index.ts';
+import { isSealed, keyIdOf, newDataKey, revealFields, seal, SealedValueError, sealFields, subjectDigest, unseal } from '../../../src/platform/temporal/index.ts';
 
 describe('crypto-shredding: sealed values', () => {
   const key = newDataKey();
@@ -72,5 +72,15 @@ describe('crypto-shredding: sealed values', () => {
     await assert.rejects(revealFields([{ deliveryAddress: lookalike }], () => ['/deliveryAddress'], readKeys), SealedValueError);
     const plain = [{ a: [1, 'two', null], deliveryAddress: 'Rua 4' }];
     assert.deepEqual(await revealFields(plain, () => ['/deliveryAddress'], async () => assert.fail('no key read without a sealed value')), plain);
+  });
+
+  test("a subject's digest is the same for the same key, purpose and text, and another for any other", () => {
+    const subject = { keyId, key };
+    const digest = subjectDigest(subject, 'a purpose', 'Rua 1, Porto');
+    assert.equal(digest.length, 32);
+    assert.ok(digest.equals(subjectDigest({ keyId, key: Buffer.from(key) }, 'a purpose', 'Rua 1, Porto')));
+    assert.ok(!digest.equals(subjectDigest(subject, 'a purpose', 'Rua 2, Porto')));
+    assert.ok(!digest.equals(subjectDigest(subject, 'another purpose', 'Rua 1, Porto')));
+    assert.ok(!digest.equals(subjectDigest({ keyId, key: newDataKey() }, 'a purpose', 'Rua 1, Porto')), 'without the key (destroyed by the erasure) no guess matches');
   });
 });

@@ -7,6 +7,7 @@ import { ORDER_VIEWS } from '../../../src/services/ordering/views/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { drain } from './views/support.ts';
 import { customerKeys } from '../../../src/services/platform/index.ts';
+import { requestHash } from '../../../src/services/ordering/requestHash.ts';
 import { command, courier, placeOrder, seedRestaurant, withTableHeld, type SeededRestaurant } from './support.ts';
 
 const ADDRESS = 'Rua da Erasure 7, 4000-123 Porto';
@@ -263,6 +264,38 @@ describe('customer erasure by crypto-shredding (decision 0090)', () => {
     assert.equal((await placeOrder(t, c.token, body, key)).statusCode, 201);
     const replay = await placeOrder(t, c.token, body, key);
     assert.deepEqual([replay.statusCode, replay.json().deliveryAddress], [200, ADDRESS], replay.body);
+  });
+
+  test("an idempotency key's row holds no hash of the body that the address can be tested against, before or after the erasure; its replay after the erasure places nothing", async () => {
+    const c = await signUp();
+    const key = randomUUID();
+    const body = { restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1 }] };
+    const placed = await placeOrder(t, c.token, body, key);
+    assert.equal(placed.statusCode, 201, placed.body);
+    assert.equal((await placeOrder(t, c.token, body, key)).statusCode, 200, 'the key replays');
+    const stored = async () =>
+      (await owner.query<{ request_hash: Buffer }>('select request_hash from ordering.idempotency_keys where customer_id = $1 and key = $2', [c.id, key])).rows.map((row) => row.request_hash);
+    // What anyone with the database and a guess of the address could compute: the body as the
+    // placement hashes it (modifiers listed, no expectedTotal), under no key.
+    const guess = requestHash({ restaurantId: r.rid, deliveryAddress: ADDRESS, lines: [{ itemId: r.cola, quantity: 1, modifierIds: [] }] });
+    const [held] = await stored();
+    assert.ok(held !== undefined && held.length === 32, 'the key is remembered');
+    assert.ok(!held.equals(guess), 'an unkeyed SHA-256 of the body (with the address) is not what the row holds');
+
+    const admin = await t.token('admin', { subject: 'ops' });
+    const erased = await t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: admin });
+    assert.equal(erased.statusCode, 204, erased.body);
+    for (const hash of await stored()) assert.ok(!hash.equals(guess), 'after the erasure neither');
+
+    // The key cannot be replayed into anything: every token of the customer is refused, one minted
+    // after the erasure too, and no order is added.
+    const minted = await t.token('customer', { subject: c.id });
+    for (const token of [c.token, minted]) {
+      const replay = await placeOrder(t, token, body, key);
+      assert.deepEqual([replay.statusCode, replay.json().code], [401, 'TOKEN_REVOKED'], replay.body);
+    }
+    const orders = await owner.query('select order_id from ordering.order_index where customer_id = $1', [c.id]);
+    assert.equal(orders.rowCount, 1);
   });
 
   test("two first uses of a customer's key at once make one key, and both get it", async () => {

@@ -89,11 +89,14 @@ class KeyTaken extends Error {}
  *    before the menu changed, is committing answers that attempt's order instead (decision 0026, Fixed
  *    later). An accepted placement never runs it; a refused one pays one transaction.
  *
- * The request's hash takes each line's modifiers sorted (a set to the menu); a key claimed before
- * that, holding the hash of its body as sent, still answers that body (`placementHashes`).
+ * The request's hash is an HMAC under the customer's data key, read first (`placementHashes`): the body
+ * holds the address, and the key's row keeps the hash for 24 hours, which after the customer's erasure
+ * nobody can test a guess against. It takes each line's modifiers sorted (a set to the menu); a key
+ * claimed before either change, holding an unkeyed hash, still answers its body.
  *
  * The delivery address is appended sealed under the customer's data key (decision 0090); the order
- * this answers carries it as given, and a replay's carries it sealed (the caller reveals it).
+ * this answers carries it as given, and a replay's carries it sealed (the caller reveals it). An erased
+ * customer is refused before anything, a replay of a key of theirs too (410).
  *
  * 5. The key is read before the order's transaction, which may run in another database (a moved
  *    restaurant's) than the keys, so an erasure may commit in between without seeing the order. Once
@@ -105,7 +108,7 @@ class KeyTaken extends Error {}
  *
  * @throws {UnprocessableError} `IDEMPOTENCY_KEY_REUSED`, `ORDER_CURRENCY_MIXED`, the menu's 422s.
  * @throws {SubjectErasedError} the customer was erased (410 `SUBJECT_ERASED`), before the placement
- *   or while it was placed (its order then cancelled).
+ *   (a replay of a key placed before the erasure too) or while it was placed (its order then cancelled).
  * @throws {BrigadeError} `ORDER_TOTAL_CHANGED` (409): `expectedTotal` sent and the menu now prices the
  *   lines to another total (checked before the key is claimed: the key stays free for the new total).
  */
@@ -118,11 +121,15 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
     // Part of the request's hash when sent (a body without it hashes as before it existed).
     expectedTotal: input.body.expectedTotal,
   };
-  // Modifiers hashed sorted (a line's modifiers are a set); `asSent`: what a key claimed before that holds.
-  const hashes = placementHashes(body);
-  /** The hash this request claims with: the sorted one, unless the key is held under the body as sent. */
+  // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer
+  // is refused (410) here, a replay of their key too. The request's hash is keyed by it.
+  const customerKey = await env.customerKeys.keyFor(customerId);
+  // Modifiers hashed sorted (a line's modifiers are a set); `matches` also knows the unkeyed hashes
+  // that keys claimed before hold.
+  const hashes = placementHashes(body, customerKey);
+  /** The hash this request claims with: its own, unless the key is reserved under an earlier one. */
   let hash = hashes.hash;
-  const isThisBody = (record: IdempotencyRecord) => record.requestHash.equals(hashes.hash) || (hashes.asSent !== null && record.requestHash.equals(hashes.asSent));
+  const isThisBody = (record: IdempotencyRecord) => hashes.matches(record.requestHash);
   const actor: CommandActor = { kind: 'customer', id: customerId };
 
   const sameBody = (record: IdempotencyRecord) => {
@@ -149,16 +156,14 @@ export async function placeOrder(env: PlaceOrderEnv, input: { customerId: string
   if (known !== null) {
     sameBody(known);
     if (!known.reservation) return replay(known);
-    // Claims name the hash the reservation holds (renewing it compares them): the body as sent, for a
-    // key reserved before modifiers were hashed sorted.
+    // Claims name the hash the reservation holds (renewing it compares them): an unkeyed one, for a key
+    // reserved before the hash was keyed.
     hash = known.requestHash;
     const placed = await env.unitOfWork({ service: 'ordering', tenantId: known.restaurantId, actor, readOnly: true }, (tx) => findIdempotencyKey(tx, customerId, key));
     if (placed !== null && !placed.reservation) return replay(placed);
     orderId = known.orderId; // reserved, and not placed yet: an identical request in flight, or one that failed after reserving
   }
 
-  // The customer's key, read (or made) in a transaction of its own like the pricing: an erased customer is refused (410) here.
-  const customerKey = await env.customerKeys.keyFor(customerId);
   /**
    * Prices the lines and answers when the order is placed and how `decide` places it under an order id;
    * throws the menu's refusals. `placedAt` is the instant the menu read the prices at (`pricedAt`), not
