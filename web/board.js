@@ -102,6 +102,9 @@ requireToken();
 wireSignOut(document.getElementById('sign-out'));
 document.getElementById('restaurant').textContent = `for restaurant ${rid}`;
 
+/** What the board says of an order whose courier was taken off it (not picked up in time, decision 0040). */
+const COURIER_LOST = 'courier taken off: not picked up in time. It needs a courier again: the dispatch is looking for one, or pick one on its card.';
+
 /** Applies a row unless the board already holds a newer version of it; finished orders leave. Changes are announced unless `quiet`. */
 function upsert(row, quiet = false) {
   const known = orders.get(row.orderId);
@@ -122,7 +125,10 @@ function upsert(row, quiet = false) {
   } else if (known !== undefined && known.status !== row.status) {
     announce(`Order ${shortId(row.orderId)}: ${STATUS_LABELS[row.status]}.`);
   }
-  const next = { ...known, ...row };
+  // Only ordering's CourierUnassigned takes a courier off an open order: the pick-up deadline, missed.
+  const courierLost = Boolean(known?.courierId) && !row.courierId;
+  if (courierLost) announce(`Order ${shortId(row.orderId)}: ${COURIER_LOST}`);
+  const next = { ...known, ...row, courierLost: row.courierId ? false : courierLost || Boolean(known?.courierLost) };
   // A card that now needs a courier picker reads the couriers anew: the list read for other cards may be old.
   if (needsCourier(next) && !(known !== undefined && needsCourier(known))) couriers.readAt = 0;
   orders.set(row.orderId, next);
@@ -275,6 +281,7 @@ function card(order) {
       due === null ? null : h('strong', { class: 'late-note', 'data-due': due })),
     order.dispatchAlert ? h('p', { class: 'dispatch-alert', 'data-alert': order.dispatchAlert.alertId }, h('strong', {}, 'Dispatch alert: '), alertText(order)) : null,
     order.courierId ? h('p', { class: 'courier', 'data-courier': order.courierId }, 'Courier: ', courierName(order.courierId)) : null,
+    order.courierLost && !order.courierId ? h('p', { class: 'courier-lost' }, h('strong', {}, 'Courier taken off: '), 'not picked up in time. It needs a courier again: the dispatch is looking for one, or pick one below.') : null,
     h('ul', {}, (order.lines ?? []).map((l) =>
       h('li', { class: l.prepared ? 'done' : '' }, `${l.quantity} × ${l.name}`, l.modifiers?.length ? ` (${l.modifiers.join(', ')})` : '', l.prepared ? h('span', { class: 'visually-hidden' }, ' prepared') : ''))),
     needsCourier(order) ? picker(order) : null,

@@ -47,22 +47,23 @@ function taking(a) {
  * read "Stop taking deliveries, pressed", two answers to one question. A busy courier who said stop
  * is still on the delivery (delivery frees them when it hears of it): the line says they stop after it.
  */
-function showAvailability(status, currentOrderId = null, afterCurrentOrder = null) {
+function showAvailability(status, currentOrderId = null, afterCurrentOrder = null, notice = null) {
   availability = status === null ? null : { status, currentOrderId, afterCurrentOrder };
   setText(toggle, taking(availability) ? 'Stop taking deliveries' : 'Start taking deliveries');
   const state =
     status === 'busy'
       ? `You are on a delivery${currentOrderId ? ` (order ${shortId(currentOrderId)})` : ''}${afterCurrentOrder === 'offline' ? ': you will stop taking deliveries after it' : ''}`
       : ({ available: 'You are available', offline: 'You are offline' }[status] ?? 'Availability unknown');
-  // A status region: rewritten only when it changes (it is read again with every poll).
-  setText(toggleState, state);
+  // A status region: rewritten only when it changes (it is read again with every poll). `notice`: the
+  // API's words for why they are off dispatch (an order taken off them, not picked up in time).
+  setText(toggleState, notice ? `${state}. ${notice}` : state);
 }
 
 async function loadAvailability() {
   const read = ++availabilityReads;
   const result = await api('/v1/couriers/me/availability');
   if (read !== availabilityReads || changing || signedOut) return;
-  if (result.ok) showAvailability(result.body.status, result.body.currentOrderId, result.body.afterCurrentOrder);
+  if (result.ok) showAvailability(result.body.status, result.body.currentOrderId, result.body.afterCurrentOrder, result.body.notice);
   else if (availability === null) showAvailability(null);
 }
 

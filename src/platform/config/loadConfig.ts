@@ -131,8 +131,8 @@ export interface Config {
   readonly acceptDeadlineMinutes: number;
   /**
    * `PICKUP_DEADLINE_MINUTES`: a courier who has not picked up an order this long after it was both
-   * ready and assigned to them is taken off it (the order goes back to dispatch) and off dispatch.
-   * Default 15.
+   * ready and assigned to them, and they free for it (not on another delivery), is taken off it (the
+   * order goes back to dispatch) and off dispatch. Default 15.
    */
   readonly pickupDeadlineMinutes: number;
   /**

@@ -61,6 +61,12 @@ export type DispatchStep =
    * command is `notify-failed` (the deadline fires again after a lease).
    */
   | { readonly outcome: 'pickup-missed' | 'pickup-settled'; readonly orderId: string; readonly courierId: string }
+  /**
+   * A pick-up deadline that had passed while `courierId` was not free for the order for a whole window
+   * (busy with another order staff gave them before it, or moved on to it from that order less than a
+   * window ago): moved on, not fired ({@link claimMissedPickup}).
+   */
+  | { readonly outcome: 'pickup-waits'; readonly orderId: string; readonly courierId: string }
   | { readonly outcome: 'contended' | 'held' | 'deferred' | 'dead'; readonly orderId: string };
 
 /** What a dispatch step needs. */
@@ -79,7 +85,8 @@ const context = { service: 'delivery', actor: SYSTEM } as const;
  *    by asking ordering which courier the order has (undone unless it is the reserved one). With none
  *    due, a staff hold of a courier whose lease has ended is settled the same way (ended unless
  *    ordering has that courier on the held order: then it stands until its CourierAssigned arrives).
- *    With none of those due either, a pick-up deadline that has passed is fired ({@link firePickupDeadline}).
+ *    With none of those due either, a pick-up deadline that has passed is fired ({@link firePickupDeadline}),
+ *    or moved on while its courier is not yet free for the order (`pickup-waits`).
  * 2. Else it claims the queued order that waited longest with the courier of its city who waited
  *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
  *    or dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by
@@ -105,6 +112,7 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
   });
   if (due.pending !== null) return due.pending.reservation ? settleReservation(env, due.pending, options) : notify(env, due.pending, options);
   if (due.hold !== null) return settleHold(env, due.hold);
+  if (due.pickup?.postponed === true) return { outcome: 'pickup-waits', orderId: due.pickup.orderId, courierId: due.pickup.courierId };
   if (due.pickup !== null) return firePickupDeadline(env, due.pickup);
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });

@@ -30,6 +30,10 @@ const AvailabilitySchema = Type.Object({
     description:
       "what a busy courier becomes when the order they carry ends: available, or offline when they said they would stop (POST available: false while busy); what they said last counts. Delivery learns of a delivery from ordering's OrderDelivered, within milliseconds to seconds, so a courier who has just delivered is busy until then. Null when not busy",
   }),
+  notice: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'why the courier is off dispatch when they did not choose it, in words to show them: an order was taken off them because they had not picked it up within the pick-up deadline (PICKUP_DEADLINE_MINUTES), and they take no orders until they press Start (POST available: true, which ends the notice). Null otherwise',
+  }),
 });
 /** What an admin's request about a courier's availability may be refused with, besides its input's 400. */
 const ADMIN_COURIER_ERRORS = {
@@ -38,7 +42,7 @@ const ADMIN_COURIER_ERRORS = {
 };
 /** The courier's availability when delivery has no row of them: they never said they were available. */
 const neverAvailable = (courier: { readonly id: string; readonly city: string }) =>
-  ({ courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null, afterCurrentOrder: null });
+  ({ courierId: courier.id, city: courier.city, status: 'offline' as const, availableSince: null, currentOrderId: null, afterCurrentOrder: null, notice: null });
 /** The most couriers one answer of `GET /restaurants/:rid/couriers` lists (`more` says whether the city has others). */
 const ASSIGNABLE_LIMIT = 200;
 const AssignableCourierSchema = Type.Object({

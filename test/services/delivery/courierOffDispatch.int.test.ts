@@ -67,7 +67,7 @@ describe('taking a courier off dispatch', () => {
     assert.equal((await listed(ana.id))?.status, 'available');
     const res = await takeOff(ana.id);
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json(), { courierId: ana.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null });
+    assert.deepEqual(res.json(), { courierId: ana.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null, notice: null });
     assert.equal(await listed(ana.id), undefined, "out of staff's list");
     const read = await readAsAdmin(ana.id);
     assert.equal(read.statusCode, 200, read.body);
@@ -95,7 +95,7 @@ describe('taking a courier off dispatch', () => {
     assert.equal((await listed(bea.id))?.status, 'busy');
     const res = await takeOff(bea.id);
     assert.equal(res.statusCode, 200, res.body);
-    assert.deepEqual(res.json(), { courierId: bea.id, city: 'Porto', status: 'busy', availableSince: null, currentOrderId: x, afterCurrentOrder: 'offline' });
+    assert.deepEqual(res.json(), { courierId: bea.id, city: 'Porto', status: 'busy', availableSince: null, currentOrderId: x, afterCurrentOrder: 'offline', notice: null });
     assert.equal(await listed(bea.id), undefined);
     const refused = await command(t, r.staff, await acceptedOrder(), 'assign-courier', 2, { courierId: bea.id });
     assert.deepEqual([refused.statusCode, refused.json().code], [422, 'COURIER_STOPPING'], refused.body);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { ensureBusSchema } from '../../../src/platform/messaging/index.ts';
@@ -44,13 +45,28 @@ const availability = async (k: Courier, available?: boolean) =>
   (available === undefined
     ? await t.request({ method: 'GET', url: '/v1/couriers/me/availability', token: k.token })
     : await t.request({ method: 'POST', url: '/v1/couriers/me/availability', token: k.token, payload: { available } })
-  ).json() as { status: string; currentOrderId: string | null; afterCurrentOrder: string | null };
+  ).json() as { status: string; currentOrderId: string | null; afterCurrentOrder: string | null; notice: string | null };
 
 const orderOf = async (orderId: string) => (await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: r.staff })).json() as { status: string; courierId: string | null; version: number };
 const rowOf = async (orderId: string) =>
   (await admin.query<{ state: string; courier_id: string | null; pickup_due_at: Date | null }>(`select state, courier_id, pickup_due_at from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0];
-/** The clock moves: the order's running pick-up deadline is brought forward to now (returns whether one was running). */
-const deadlinePasses = async (orderId: string) => (await admin.query(`update delivery.dispatch_queue set pickup_due_at = now() where order_id = $1 and pickup_due_at is not null`, [orderId])).rowCount === 1;
+/** The order's running pick-up deadline is brought forward to now, the clock alone (returns whether one was running). */
+const dueNow = async (orderId: string) => (await admin.query(`update delivery.dispatch_queue set pickup_due_at = now() where order_id = $1 and pickup_due_at is not null`, [orderId])).rowCount === 1;
+/**
+ * The clock moves a whole window on: the order's running pick-up deadline is brought forward to now,
+ * and its courier, if free for it, has been so for longer than the window (returns whether one was running).
+ */
+async function deadlinePasses(orderId: string): Promise<boolean> {
+  await admin.query(
+    `update delivery.courier_availability a set current_since = a.current_since - make_interval(secs => $2::double precision / 1000 + 60)
+       from delivery.dispatch_queue q where q.order_id = $1 and a.courier_id = q.pickup_courier_id and a.current_order_id = q.order_id`,
+    [orderId, PICKUP_WITHIN_MS],
+  );
+  return dueNow(orderId);
+}
+/** How far off the order's running pick-up deadline is, in ms (by the database's clock). */
+const dueInMs = async (orderId: string) =>
+  (await admin.query<{ ms: number }>(`select extract(epoch from pickup_due_at - now()) * 1000 as ms from delivery.dispatch_queue where order_id = $1`, [orderId])).rows[0]!.ms;
 
 /**
  * Runs `fn` with ordering's relay and delivery's order-events consumer (deadline {@link PICKUP_WITHIN_MS})
@@ -78,20 +94,43 @@ async function withOrderEvents(fn: (env: { deps: ServiceDeps; ports: DeliveryPor
   }
 }
 
-/** A ready order, queued in delivery, dispatched to the longest-waiting courier and confirmed by ordering: its deadline runs. */
-async function assignedOrder(env: { deps: ServiceDeps; ports: DeliveryPorts; c: { token: string } }, courier: Courier): Promise<string> {
+/** A ready order, queued in delivery (not dispatched). */
+async function readyOrder(env: { c: { token: string } }): Promise<string> {
   const placed = await placeOrder(t as never, env.c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 9', lines: [{ itemId: r.cola, quantity: 1 }] });
   assert.equal(placed.statusCode, 201, placed.body);
   const orderId = placed.json().id as string;
   assert.equal((await command(t as never, r.staff, orderId, 'accept', 1)).statusCode, 200);
   assert.equal((await command(t as never, r.staff, orderId, 'ready', 2)).statusCode, 200);
   await waitFor('OrderReady queued the order', async () => (await rowOf(orderId)) !== undefined, DELIVERY_MS);
+  return orderId;
+}
+
+/** A ready order, queued in delivery, dispatched to the longest-waiting courier and confirmed by ordering: its deadline runs. */
+async function assignedOrder(env: { deps: ServiceDeps; ports: DeliveryPorts; c: { token: string } }, courier: Courier): Promise<string> {
+  const orderId = await readyOrder(env);
   assert.deepEqual(await dispatchOnce({ unitOfWork: env.deps.unitOfWork, orders: env.ports.orders }), { outcome: 'assigned', orderId, courierId: courier.id });
   await waitFor('CourierAssigned started the pick-up deadline', async () => (await rowOf(orderId))?.pickup_due_at != null, DELIVERY_MS);
   const due = (await rowOf(orderId))!.pickup_due_at!.getTime();
   const now = (await admin.query<{ now: Date }>('select now()')).rows[0]!.now.getTime();
   assert.ok(due > now + PICKUP_WITHIN_MS - 60_000 && due <= now + PICKUP_WITHIN_MS, `due pickupWithinMs after the assignment, not ${due - now} ms from now`);
   return orderId;
+}
+
+/** The window passes and the deadline fires: ordering takes `courier` off the order, which goes back to the queue, and they are offline. */
+async function missedAndOffline(env: { deps: ServiceDeps; ports: DeliveryPorts }, orderId: string, courier: Courier): Promise<void> {
+  assert.ok(await deadlinePasses(orderId));
+  assert.deepEqual(await dispatchOnce({ unitOfWork: env.deps.unitOfWork, orders: env.ports.orders }), { outcome: 'pickup-missed', orderId, courierId: courier.id });
+  await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
+  assert.equal((await availability(courier)).status, 'offline');
+}
+
+/** `m` goes offline, and staff give busy `k` a second, ready order ("after their current one"): its deadline runs. */
+async function staffGiveBusyCourier(env: { c: { token: string } }, k: Courier, m: Courier): Promise<string> {
+  assert.equal((await availability(m, false)).status, 'offline');
+  const second = await readyOrder(env);
+  assert.equal((await command(t as never, r.staff, second, 'assign-courier', (await orderOf(second)).version, { courierId: k.id })).statusCode, 200);
+  await waitFor('CourierAssigned started the pick-up deadline', async () => (await rowOf(second))?.pickup_due_at != null, DELIVERY_MS);
+  return second;
 }
 
 describe('the pick-up deadline of an assignment', () => {
@@ -105,9 +144,19 @@ describe('the pick-up deadline of an assignment', () => {
       assert.deepEqual([order.status, order.courierId], ['ready', null], 'ordering took the courier off the order');
       await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
       assert.deepEqual(await rowOf(orderId), { state: 'queued', courier_id: null, pickup_due_at: null });
-      assert.deepEqual(await availability(k), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null } as never);
+      // Their availability, which their page shows, says why they are offline and what to do.
+      const off = await availability(k);
+      assert.deepEqual({ ...off, notice: null }, { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null, notice: null } as never);
+      assert.equal(
+        off.notice,
+        `Order ${orderId} was taken off you: it was not picked up within 30 minutes of it being ready and assigned to you, so it went to another courier. You are off dispatch: press "Start taking deliveries" to take orders again.`,
+      );
       // The courier who missed it no longer finds the order; the board and their task list show no courier.
       assert.equal((await t.request({ method: 'GET', url: `/v1/orders/${orderId}`, token: k.token })).statusCode, 404);
+      // Their stale "Picked up" is refused with words that name the deadline and the way back.
+      const stale = await command(t as never, k.token, orderId, 'pick-up', (await orderOf(orderId)).version);
+      assert.equal(stale.statusCode, 404);
+      assert.match(stale.json().detail, /taken off you because it was not picked up in time: then your availability says so, and you take no orders until you press "Start taking deliveries"/);
       // The dispatch gives it to the other courier, not back to the one who missed it.
       assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'assigned', orderId, courierId: m.id });
       await waitFor('the new assignment starts a deadline of its own', async () => (await rowOf(orderId))?.pickup_due_at != null, DELIVERY_MS);
@@ -123,8 +172,8 @@ describe('the pick-up deadline of an assignment', () => {
           ['CourierAssigned', m.id, 2],
         ],
       );
-      // The courier who missed it is back when they say so.
-      assert.equal((await availability(k, true)).status, 'available');
+      // The courier who missed it is back when they say so, and the notice ends.
+      assert.deepEqual([(await availability(k, true)).status, (await availability(k)).notice], ['available', null]);
     });
   });
 
@@ -176,10 +225,7 @@ describe('the pick-up deadline of an assignment', () => {
       assert.equal(leased.rowCount, 1, 'pushed a lease on: not fired again at once');
       assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' });
       // The lease ends: a new worker (a restarted process, state only in the database) fires it.
-      assert.ok(await deadlinePasses(orderId));
-      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-missed', orderId, courierId: k.id });
-      await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
-      assert.equal((await availability(k)).status, 'offline');
+      await missedAndOffline(env, orderId, k);
     });
   });
 
@@ -193,6 +239,80 @@ describe('the pick-up deadline of an assignment', () => {
       await deadlinePasses(orderId);
       assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'idle' });
       assert.equal((await availability(k)).status, 'available');
+    });
+  });
+  test('a courier staff gave the order while they carried another: the deadline counts from when that order ends, and a courier busy delivering is neither taken off it nor off dispatch', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k, m } = env;
+      const first = await assignedOrder(env, k);
+      assert.equal((await command(t as never, k.token, first, 'pick-up', (await orderOf(first)).version)).statusCode, 200);
+      // m leaves: only staff's choice gives the second order a courier. Staff give it to k, who is busy
+      // ("takes this order after their current one", staff's picker).
+      const second = await staffGiveBusyCourier(env, k, m);
+      // The window passes while k is still delivering the first order: the deadline waits, a window on.
+      assert.ok(await dueNow(second));
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-waits', orderId: second, courierId: k.id });
+      assert.ok((await dueInMs(second)) > PICKUP_WITHIN_MS - 60_000, 'moved a whole window on');
+      assert.equal((await orderOf(second)).courierId, k.id, 'ordering was not asked to take k off');
+      assert.deepEqual(await availability(k), { courierId: k.id, city: 'Porto', status: 'busy', availableSince: null, currentOrderId: first, afterCurrentOrder: 'available', notice: null } as never);
+      // k delivers the first order and moves on to the second: the window counts from now.
+      assert.equal((await command(t as never, k.token, first, 'deliver', (await orderOf(first)).version)).statusCode, 200);
+      await waitFor('OrderDelivered moved k on to the second order', async () => (await availability(k)).currentOrderId === second, DELIVERY_MS);
+      assert.ok(await dueNow(second));
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-waits', orderId: second, courierId: k.id });
+      assert.ok((await dueInMs(second)) > PICKUP_WITHIN_MS - 60_000, 'a window after k became free for it');
+      // A whole window after k became free for it, they have still not picked it up: missed, as for any courier.
+      await missedAndOffline(env, second, k);
+    });
+  });
+
+  test('a deadline that fires while its courier carries another order (started before the window waited for them) takes them off that order only, not off dispatch', async () => {
+    await withOrderEvents(async (env) => {
+      const { ports, k, m } = env;
+      const first = await assignedOrder(env, k);
+      const second = await staffGiveBusyCourier(env, k, m);
+      // As a worker of the previous release fired it: ordering takes k off the second order.
+      await ports.orders.unassignCourier({ restaurantId: r.rid, orderId: second, courierId: k.id, assignment: 1, reason: 'not picked up in time' });
+      await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(second))?.state === 'queued', DELIVERY_MS);
+      assert.deepEqual(await availability(k), { courierId: k.id, city: 'Porto', status: 'busy', availableSince: null, currentOrderId: first, afterCurrentOrder: 'available', notice: null } as never);
+    });
+  });
+
+  test('migration 0027: an order ready and assigned before 0025 gets a deadline; one staff assigned before it was ready is left alone', async () => {
+    await withOrderEvents(async (env) => {
+      const { deps, ports, k, m } = env;
+      const inFlight = await assignedOrder(env, k);
+      // Staff give m an order that is not ready yet: delivery's row has no cause and no readiness.
+      const placed = await placeOrder(t as never, env.c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 9', lines: [{ itemId: r.cola, quantity: 1 }] });
+      const early = placed.json().id as string;
+      assert.equal((await command(t as never, r.staff, early, 'accept', 1)).statusCode, 200);
+      assert.equal((await command(t as never, r.staff, early, 'assign-courier', 2, { courierId: m.id })).statusCode, 200);
+      await waitFor('CourierAssigned of m reached delivery', async () => (await rowOf(early))?.courier_id === m.id, DELIVERY_MS);
+      // The rows as 0025 found them: its columns empty, the OrderReady consumed long ago.
+      await admin.query(
+        `update delivery.dispatch_queue set order_ready_at = null, pickup_due_at = null, pickup_courier_id = null, pickup_assignment = null where order_id = any($1::uuid[])`,
+        [[inFlight, early]],
+      );
+      const migration = await readFile(new URL('../../../src/services/delivery/migrations/0027_pickup_deadline_follow_up.sql', import.meta.url), 'utf8');
+      const client = await admin.connect();
+      try {
+        await client.query('begin');
+        await client.query(migration);
+        await client.query('commit');
+      } finally {
+        client.release();
+      }
+      const rows = await admin.query<{ order_id: string; ready: boolean; pickup_courier_id: string | null; pickup_assignment: number | null }>(
+        `select order_id, order_ready_at = ready_at as ready, pickup_courier_id, pickup_assignment from delivery.dispatch_queue where order_id = any($1::uuid[])`,
+        [[inFlight, early]],
+      );
+      const byId = new Map(rows.rows.map((row) => [row.order_id, row]));
+      assert.deepEqual({ ...byId.get(inFlight) }, { order_id: inFlight, ready: true, pickup_courier_id: k.id, pickup_assignment: 1 });
+      assert.deepEqual({ ...byId.get(early) }, { order_id: early, ready: null, pickup_courier_id: null, pickup_assignment: null });
+      const due = await dueInMs(inFlight);
+      assert.ok(due > 15 * 60_000 - 60_000 && due <= 15 * 60_000, `the default window from the migration, not ${due} ms`);
+      assert.ok(await deadlinePasses(inFlight));
+      assert.deepEqual(await dispatchOnce({ unitOfWork: deps.unitOfWork, orders: ports.orders }), { outcome: 'pickup-missed', orderId: inFlight, courierId: k.id });
     });
   });
 });

@@ -42,7 +42,7 @@ describe('courier availability route', () => {
     const k = await registerCourier('Porto');
     const never = await availability(k.token);
     assert.equal(never.statusCode, 200, never.body);
-    assert.deepEqual(never.json(), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null });
+    assert.deepEqual(never.json(), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null, notice: null });
     const on = await availability(k.token, true);
     assert.equal(on.statusCode, 200, on.body);
     assert.deepEqual([on.json().status, on.json().city, on.json().currentOrderId, on.json().afterCurrentOrder], ['available', 'Porto', null, null]);

@@ -50,7 +50,7 @@ export async function claimAndAssign(tx: Tx, options: { notifyLeaseMs: number })
         for update of a skip locked
      ), busy as (
        update delivery.courier_availability a
-          set status = 'busy', current_tenant_id = job.tenant_id, current_order_id = job.order_id, updated_at = now()
+          set status = 'busy', current_tenant_id = job.tenant_id, current_order_id = job.order_id, current_since = now(), updated_at = now()
          from pick, job where a.courier_id = pick.courier_id
        returning a.courier_id
      ), assigned as (

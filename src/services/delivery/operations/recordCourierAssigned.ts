@@ -180,10 +180,10 @@ export async function recordCourierAssigned(
   // released_status keeps what the courier was (a.status is the row before this update); one who is
   // busy keeps theirs, from before their first order.
   await tx.query(
-    `insert into delivery.courier_availability as a (courier_id, city, status, current_tenant_id, current_order_id, released_status)
-     values ($1, $2, 'busy', $3, $4, 'offline')
+    `insert into delivery.courier_availability as a (courier_id, city, status, current_tenant_id, current_order_id, current_since, released_status)
+     values ($1, $2, 'busy', $3, $4, now(), 'offline')
      on conflict (courier_id) do update
-        set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, updated_at = now(),
+        set status = 'busy', current_tenant_id = excluded.current_tenant_id, current_order_id = excluded.current_order_id, current_since = now(), updated_at = now(),
             released_status = a.status, asked_to_stop = false
       where a.status <> 'busy'`,
     [input.courierId, input.city, input.tenantId, input.orderId],

@@ -15,6 +15,8 @@ export type ReleaseReason = 'delivered' | 'cancelled' | 'dropped' | 'reassigned'
  * the order: decision 0088) they go offline when their last order ends, whatever `released_status`
  * said: now, or after another order staff gave them. Idempotent. Returns whether the courier became
  * available. A courier freed forgets that they asked to stop (`asked_to_stop`, delivery migration 0024).
+ * A courier moved on to another order is free for it from now (`current_since`, migration 0027): its
+ * pick-up deadline counts from then (`claimMissedPickup`).
  * Run as the system actor, in the transaction that ends or replaces the assignment, after
  * locking the order's queue row.
  */
@@ -51,6 +53,7 @@ export async function releaseCourier(tx: Tx, input: { tenantId: string; orderId:
     `update delivery.courier_availability
         set status = case when $4::uuid is null then released_status else 'busy' end,
             current_tenant_id = $4, current_order_id = $5, updated_at = now(),
+            current_since = case when $4::uuid is null then null else now() end,
             available_since = case when $4::uuid is null then now() else available_since end,
             released_status = case when $4::uuid is null then 'available' else released_status end,
             asked_to_stop = case when $4::uuid is null then false else asked_to_stop end
