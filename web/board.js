@@ -100,7 +100,25 @@ const NEXT_ACTIONS = ['accept', 'ready', 'courier', 'assign'];
 
 requireToken();
 wireSignOut(document.getElementById('sign-out'));
-document.getElementById('restaurant').textContent = `for restaurant ${rid}`;
+// The id, smaller, under the heading: staff use it in the CLI (brigade token --restaurant …).
+if (UUID.test(rid)) document.getElementById('restaurant-id').textContent = rid;
+/** Whether the header names the restaurant yet ({@link nameRestaurant}). */
+let restaurantNamed = false;
+
+/**
+ * Names the restaurant in the header and the tab's title, read from the public directory
+ * (GET /v1/restaurants/:rid, asked without the token: a refusal of it is not the board's). Asked at the
+ * page's start and at each read of the board until it works; until then the header says "Live board"
+ * and the id. The header said the id alone (to screen readers only), though staff know it by its name.
+ */
+async function nameRestaurant() {
+  if (restaurantNamed || !UUID.test(rid)) return;
+  const result = await api(`/v1/restaurants/${rid}`, { anonymous: true });
+  if (restaurantNamed || !result.ok || typeof result.body?.name !== 'string') return;
+  restaurantNamed = true;
+  document.getElementById('restaurant').textContent = ` · ${result.body.name}`;
+  document.title = `${result.body.name} · Live board · Brigade`;
+}
 
 /** What the board says of an order whose courier was taken off it (not picked up in time, decision 0040). */
 const COURIER_LOST = 'courier taken off: not picked up in time. It needs a courier again: the dispatch is looking for one, or pick one on its card.';
@@ -542,6 +560,7 @@ async function loadBoard(after, replace) {
   }
   readError.succeeded();
   boardReadOnce = true;
+  nameRestaurant();
   live.boardRead = true;
   showStatus();
   document.body.dataset.loaded = 'true';
@@ -565,6 +584,7 @@ if (!UUID.test(rid)) {
   say(message, 'This address has no restaurant id: open /board/<restaurant id>.', 'error');
 } else {
   render();
+  nameRestaurant();
   const stream = readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: ({ resumed }) => {
       streamError.succeeded();

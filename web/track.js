@@ -17,6 +17,16 @@ const EVENT_LABELS = {
 };
 const STATUS_OF = { OrderPlaced: 'placed', OrderAccepted: 'accepted', OrderRejected: 'rejected', OrderReady: 'ready', OrderPickedUp: 'picked_up', OrderDelivered: 'delivered', OrderCancelled: 'cancelled' };
 const FINISHED = ['delivered', 'rejected', 'cancelled'];
+/**
+ * What the note under the timeline says once the order is finished and the page stops reading it: it
+ * said "checks for news every few seconds until the order is delivered" under Delivered, Rejected and
+ * Cancelled alike.
+ */
+const STOPPED = {
+  delivered: 'The order is delivered: this page no longer checks for news.',
+  rejected: 'The restaurant rejected the order: this page no longer checks for news.',
+  cancelled: 'The order is cancelled: this page no longer checks for news.',
+};
 const POLL_MS = 2000;
 
 const orderId = decodeURIComponent(window.location.pathname.split('/')[2] ?? '');
@@ -81,7 +91,8 @@ async function poll() {
       ...events.map((e) => h('li', { 'data-type': e.type }, h('time', { datetime: e.metadata.occurredAt }, clockTime(e.metadata.occurredAt)), EVENT_LABELS[e.type] ?? e.type, detailOf(e))),
     );
   }
-  if (!FINISHED.includes(status)) pollWhenVisible(poll, POLL_MS);
+  if (FINISHED.includes(status)) setText(document.getElementById('poll-note'), STOPPED[status]);
+  else pollWhenVisible(poll, POLL_MS);
 }
 
 /**

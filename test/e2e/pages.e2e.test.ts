@@ -56,6 +56,29 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     await page.context().close();
   });
 
+  test('the board names its restaurant in its header, its id in smaller text beside it, and "Latest" does not say it waits for orders while it shows one (before: the id alone, "waiting for orders…" above a New order)', async () => {
+    const { id } = await order();
+    const onBoard = async () => ((await p.t.request({ url: `/v1/restaurants/${r.rid}/board`, token: r.staff })).json().orders as Array<{ orderId: string }>).some((o) => o.orderId === id);
+    await eventually('the order on the board view', onBoard, (open) => open);
+    const { page, errors } = await openBoard();
+    await card(page, 'placed', id).waitFor(WAIT);
+    await page.locator('h1', { hasText: 'Pages Pizzeria' }).waitFor(WAIT);
+    assert.equal(await page.locator('h1').innerText(), 'Live board · Pages Pizzeria');
+    assert.equal(await page.title(), 'Pages Pizzeria · Live board · Brigade');
+    // Staff need the id for the CLI (brigade token --restaurant …): shown, smaller, outside the heading.
+    assert.equal(await page.locator('#restaurant-id').innerText(), r.rid);
+    assert.equal(await page.locator('#restaurant-id').isVisible(), true);
+    assert.doesNotMatch(await page.locator('#updates').innerText(), /waiting for orders/);
+    // After a reload as well (the finding saw it after sign-in and after a reload).
+    await page.reload();
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    await card(page, 'placed', id).waitFor(WAIT);
+    assert.doesNotMatch(await page.locator('#updates').innerText(), /waiting for orders/);
+    await page.locator('h1', { hasText: 'Pages Pizzeria' }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test('a board with more open orders than one page of the API shows every one (before: the API cut it at 500 with no way to the rest)', async () => {
     // 501 orders of a restaurant of their own, appended to its log and projected before the page opens.
     const rid = randomUUID();

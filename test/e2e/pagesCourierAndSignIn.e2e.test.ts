@@ -25,6 +25,8 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     const tracking = await signedInPage(browser, c.token);
     await tracking.page.goto(`${p.base}/track/${id}`);
     await tracking.page.locator('body[data-status="placed"]').waitFor(WAIT);
+    const pollNote = tracking.page.locator('#poll-note');
+    assert.equal(await pollNote.innerText(), 'This page checks for news every few seconds until the order is delivered.');
 
     let version = 1;
     for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
@@ -55,6 +57,8 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
 
     await tracking.page.locator('body[data-status="delivered"]').waitFor(WAIT);
     assert.equal(await tracking.page.locator('#status').innerText(), 'Delivered');
+    // It stopped checking, and says so (before: "checks for news every few seconds until the order is delivered" under Delivered).
+    assert.equal(await pollNote.innerText(), 'The order is delivered: this page no longer checks for news.');
     const steps = tracking.page.locator('#timeline li');
     assert.deepEqual(await steps.evaluateAll((items) => items.map((li) => li.getAttribute('data-type'))), [
       'OrderPlaced', 'OrderAccepted', 'OrderReady', 'CourierAssigned', 'OrderPickedUp', 'OrderDelivered',
@@ -347,6 +351,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     await page.goto(`${p.base}/track/${id}`);
     await page.locator('body[data-status="cancelled"]').waitFor(WAIT);
     assert.match(await cancelStep.innerText(), /Cancelled — I moved to 12 Rua X, call me on 555 0100$/);
+    assert.equal(await page.locator('#poll-note').innerText(), 'The order is cancelled: this page no longer checks for news.');
     const erased = await p.t.request({ method: 'DELETE', url: `/v1/customers/${c.id}?force=true`, token: await p.t.token('admin', { subject: 'ops' }) });
     assert.equal(erased.statusCode, 204, erased.body);
     await page.reload();

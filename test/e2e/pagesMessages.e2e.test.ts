@@ -101,7 +101,7 @@ describe('what the web pages say, in headless Chromium', { skip }, () => {
     await eventually('the order on the board view', onBoard, (open) => open);
     const { page, errors } = await openBoard();
     await card(page, 'placed', old).waitFor(WAIT);
-    assert.equal(await page.locator('#updates').innerText(), 'waiting for orders…');
+    assert.equal(await page.locator('#updates').innerText(), 'no change since this board opened.');
     const { id: later } = await order();
     await page.locator('#updates', { hasText: `New order ${short(later)}` }).waitFor(WAIT);
     assert.doesNotMatch(await page.locator('#updates').innerText(), new RegExp(short(old)));

@@ -14,6 +14,7 @@ import { getCourier } from './operations/getCourier.ts';
 import { createRestaurant } from './operations/createRestaurant.ts';
 import { cityName } from './operations/findOrCreateCity.ts';
 import { listRestaurants } from './operations/listRestaurants.ts';
+import { getRestaurant } from './operations/getRestaurant.ts';
 import { decodeRestaurantCursor, encodeRestaurantCursor } from './restaurantCursor.ts';
 import { NewRestaurant, PickupAddress } from './newRestaurant.ts';
 import { setPickupAddress } from './operations/setPickupAddress.ts';
@@ -198,6 +199,26 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const restaurants = rows.slice(0, limit);
       const last = restaurants.at(-1);
       return { restaurants, next: rows.length > limit && last !== undefined ? encodeRestaurantCursor({ city: last.city, name: last.name, id: last.id }, scope) : null };
+    },
+  );
+
+  app.get(
+    '/restaurants/:rid',
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'One restaurant (public, as the list): its name, city, currency and pick-up address',
+        description: 'The live board names its restaurant with it. The directory is public: no token is needed, and any valid one reads it alike.',
+        params: RidParams,
+        response: { 200: RestaurantSchema },
+      },
+      config: { docs: { success: { 200: 'The restaurant' }, errors: { 404: 'NOT_FOUND: no such restaurant (its id is in GET /v1/restaurants, or brigade tenants list)' } } },
+    },
+    async (request) => {
+      const { rid } = request.params;
+      const restaurant = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => getRestaurant(tx, rid));
+      if (restaurant === null) throw new NotFoundError('restaurant', rid);
+      return restaurant;
     },
   );
 

@@ -56,6 +56,24 @@ describe('cities: one city whatever the case of its name', () => {
     assert.deepEqual([elsewhere.statusCode, elsewhere.json().field], [400, 'querystring.after'], elsewhere.body);
   });
 
+  // Found in the forty-eighth session's walkthrough: the board could name its restaurant by id only,
+  // as no route read one restaurant (the list is by city).
+  test('GET /v1/restaurants/{rid} reads one restaurant, publicly as the list does; an unknown id is a 404 that says so, a malformed one a 400', async () => {
+    const city = `Faro-${randomUUID().slice(0, 8)}`;
+    const created = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Marisqueira', city, pickupAddress: 'Rua do Cais 3' } });
+    assert.equal(created.statusCode, 201, created.body);
+    const read = await t.request({ url: `/v1/restaurants/${created.json().id}` });
+    assert.equal(read.statusCode, 200, read.body);
+    assert.deepEqual(read.json(), created.json());
+    const asStaffOfAnother = await t.request({ url: `/v1/restaurants/${created.json().id}`, token: await t.token('staff', { restaurantId: randomUUID(), subject: randomUUID() }) });
+    assert.deepEqual([asStaffOfAnother.statusCode, asStaffOfAnother.json().name], [200, 'Marisqueira'], 'public: a token of another restaurant reads it as anyone does');
+    const unknown = randomUUID();
+    const missing = await t.request({ url: `/v1/restaurants/${unknown}` });
+    assert.deepEqual([missing.statusCode, missing.json().code], [404, 'NOT_FOUND'], missing.body);
+    assert.match(missing.json().detail, new RegExp(unknown));
+    assert.equal((await t.request({ url: '/v1/restaurants/not-an-id' })).statusCode, 400);
+  });
+
   // Found in the forty-seventh session: a name in decomposed form (E + U+0301, as some keyboards and
   // copied text give it) was a second city beside the composed one, though it reads the same.
   test('a city named in decomposed Unicode (NFD) is the city named in composed form (NFC), and the directory finds it either way', async () => {
