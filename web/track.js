@@ -47,7 +47,7 @@ function detailOf(event) {
   if (event.type === 'OrderRejected' && event.data.reason) return ` — ${event.data.reason}`;
   if (event.type === 'OrderCancelled' && event.data.reason) return ` — ${event.data.reason}`;
   // A customer's reason is sealed under their key: null once they were erased (decision 0090).
-  if (event.type === 'OrderCancelled' && event.data.reason === null) return ' — the reason the customer gave was erased with their data';
+  if (event.type === 'OrderCancelled' && event.data.reason === null) return ' — any reason the customer gave was erased with their data';
   return '';
 }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { DISPATCH_FAILED_SUBJECT, dispatchAlertsHandler } from '../../src/services/ordering/index.ts';
 import { ORDER_VIEWS } from '../../src/services/ordering/views/index.ts';
+import { orderCommands } from '../../src/services/ordering/orderCommandsAdapter.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../services/ordering/support.ts';
 import { eventually } from '../support/eventually.ts';
 import { append, drain, newOrder, placed } from '../services/ordering/views/support.ts';
@@ -278,6 +279,34 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     const courierOf = (await p.t.request({ url: `/v1/orders/${id}`, token: r.staff })).json().courierId;
     assert.equal(courierOf, courierId);
     onlyPlatform(requested);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("an order whose courier the pick-up deadline took off says so on its card and is announced, and the card offers the picker; a new assignment takes the note down (decision 0040)", async () => {
+    const { page, errors } = await openBoard();
+    const { id } = await order();
+    await card(page, 'placed', id).waitFor(WAIT);
+    const rider = await courier(p.t);
+    let version = 1;
+    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
+      const res = await command(p.t, r.staff, id, name, version, body);
+      assert.equal(res.statusCode, 200, res.body);
+      version = res.json().version;
+    }
+    const ready = card(page, 'ready', id);
+    await ready.locator(`.courier[data-courier="${rider.id}"]`).waitFor(WAIT);
+    // What delivery's sweep asks of ordering when the courier has not come (decision 0040).
+    await orderCommands({ commitStatements: p.t.platform.deps.commitStatements }).unassignCourier({ restaurantId: r.rid, orderId: id, courierId: rider.id, assignment: 1, reason: 'not picked up in time' });
+    await ready.locator('.courier-lost', { hasText: 'Courier taken off: not picked up in time' }).waitFor(WAIT);
+    assert.equal(await ready.locator('.courier').count(), 0, 'no courier is shown');
+    await page.locator('#updates', { hasText: `Order ${short(id)}: courier taken off: not picked up in time` }).waitFor(WAIT);
+    await ready.locator('.picker').waitFor(WAIT);
+    const other = await courier(p.t);
+    const again = await command(p.t, r.staff, id, 'assign-courier', version + 1, { courierId: other.id });
+    assert.equal(again.statusCode, 200, again.body);
+    await ready.locator(`.courier[data-courier="${other.id}"]`).waitFor(WAIT);
+    assert.equal(await ready.locator('.courier-lost').count(), 0, 'the note leaves with the new assignment');
     assert.deepEqual(errors, []);
     await page.context().close();
   });
