@@ -72,7 +72,7 @@ describe('brigade projections status|rebuild', () => {
       assert.equal(await run(['status'], ctx()), 0);
       const at = lines.findIndex((l) => l.startsWith('board'));
       assert.match(lines[at]!, new RegExp(`^board\\s+\\d+\\.\\d+\\s+${before!.lagEvents + 50}\\s+\\d+\\.\\d`));
-      assert.match(lines[at + 1]!, /^ {2}held back: \d+ of those events wait for the transaction of backend pid \d+ \(open \d+ s, /);
+      assert.match(lines[at + 1]!, /^ {2}held back: \d+ of those events wait for the transaction of backend pid \d+(?: of database \S+ \(another database of this server\))? \(open \d+ s, /);
     } finally {
       await held.rollback();
     }
@@ -90,7 +90,7 @@ describe('brigade projections status|rebuild', () => {
     let rebuilding: Promise<number> | undefined;
     try {
       rebuilding = run(['rebuild', 'board'], ctx());
-      const waitLine = /^ {2}waiting (\d+) s for the transaction of backend pid (\d+) \(open \d+ s, [a-z ]+: ".*"\) to end; end it with SELECT pg_terminate_backend\((\d+)\), or wait \(gives up after 300 s\)$/;
+      const waitLine = /^ {2}waiting (\d+) s for the transaction of backend pid (\d+)(?: of database \S+ \(another database of this server\))? \(open \d+ s, [a-z ]+: ".*"\) to end; end it with SELECT pg_terminate_backend\((\d+)\)(?: \(it is database \S+'s: ask whoever runs it first\))?, or wait \(gives up after 300 s\)$/;
       const found = await eventually('the line that says what the rebuild waits for', async () => lines.find((l) => waitLine.test(l)), (l) => l !== undefined, 30_000);
       const [, , pid, terminate] = waitLine.exec(found!)!;
       assert.equal(pid, terminate, 'the command to run names the backend waited for');
