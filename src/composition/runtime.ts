@@ -55,7 +55,11 @@ export function embeddedDataDir(config: Config): string | null {
   return config.databaseUrl === null ? path.join(config.home, EMBEDDED_DATA_DIR) : null;
 }
 
-/** Uses `DATABASE_URL`, or starts (or joins) the embedded PostgreSQL under `BRIGADE_HOME/pg`. */
+/**
+ * Uses `DATABASE_URL`, or starts (or joins, or takes over) the embedded PostgreSQL under `BRIGADE_HOME/pg`,
+ * saying what it does with it on `progress`: a command's stderr (decision 0003), so that its stdout is its
+ * answer alone (`brigade migrate status | head`, `$(brigade tenants add …)`).
+ */
 export async function openDatabase(config: Config, progress: (line: string) => void): Promise<DatabaseHandle> {
   if (config.databaseUrl !== null) return { url: config.databaseUrl, embedded: null };
   const embedded = await startEmbeddedPostgres({ dir: path.join(config.home, EMBEDDED_DATA_DIR), onProgress: progress });
@@ -71,10 +75,17 @@ export interface MigrationTarget {
 /**
  * A CLI command's databases: the main one (embedded when no `DATABASE_URL` is set), and pools that
  * send each service to its `<SERVICE>_DATABASE_URL` as the server's do, so that a command reads the
- * tables the server writes. `close` ends the pools, then the embedded server.
+ * tables the server writes. `close` ends the pools, then the embedded server. What is done with the
+ * embedded server (initialised, started, joined, taken over from a killed brigade, stopped or left
+ * running) is said on `progress`, the command's stderr: it used to be dropped, and a command took over
+ * and stopped a server left running without a word.
  */
-export async function openCommandDatabases(config: Config, poolSize: number): Promise<{ readonly db: DatabaseHandle; readonly databases: Databases; close(): Promise<void> }> {
-  const db = await openDatabase(config, () => undefined);
+export async function openCommandDatabases(
+  config: Config,
+  poolSize: number,
+  progress: (line: string) => void,
+): Promise<{ readonly db: DatabaseHandle; readonly databases: Databases; close(): Promise<void> }> {
+  const db = await openDatabase(config, progress);
   // A database that takes the connection and never answers fails the command after the time limit
   // (DATABASE_ACQUIRE_TIMEOUT_MS) instead of holding it for ever.
   const databases = createDatabases({ url: db.url, ...mainSettingOf(db), serviceUrls: config.serviceDatabaseUrls, poolSize, acquireTimeoutMs: config.databaseAcquireTimeoutMs, applicationName: 'brigade-cli' });

@@ -26,7 +26,7 @@ test('Ctrl+C during brigade demo on the embedded database: the rush stops, the p
     assert.match(err, /brigade demo: SIGINT: stopping the rush and the platform/);
     assert.match(err, /brigade demo: interrupted by SIGINT before it finished; nothing to fix: run it again/);
     assert.doesNotMatch(err, /Unhandled 'error' event|Warning:|\n\s+at /, 'no stack trace, no warning of a worker outliving its pool');
-    assert.match(out, /stopped the embedded PostgreSQL on port \d+/);
+    assert.match(err, /stopped the embedded PostgreSQL on port \d+/);
     // The orders in flight end with the platform under them: no "order N failed: fetch failed" lines.
     assert.doesNotMatch(out + err, /order \d+ failed/);
     assert.equal(await postmasterPid(home), null, 'PostgreSQL is stopped');

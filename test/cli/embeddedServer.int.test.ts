@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { test } from 'node:test';
+import { runCli } from '../support/cli.ts';
 import { newBrigadeHome, postmasterPid, serveOnEmbedded, superuserSession } from '../support/embeddedHome.ts';
 import { eventually, within } from '../support/eventually.ts';
 
@@ -70,6 +71,39 @@ test('a brigade start killed outright (SIGKILL) leaves PostgreSQL running; the n
     assert.equal(second.port, first.port);
     assert.equal(await second.stop('SIGINT'), 0, second.output());
     assert.equal(existsSync(path.join(home, 'pg', 'postmaster.pid')), false, 'the start that took it over stopped it');
+  } finally {
+    await cleanUp();
+  }
+});
+
+test('one-shot commands say on stderr what they do with the embedded PostgreSQL (took over, joined, started, stopped), never on stdout, which is their answer', async () => {
+  const { home, cleanUp } = await newBrigadeHome('brigade-quiet-');
+  try {
+    const first = await serveOnEmbedded(home, ['start']);
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    // Before, tenants list (as token, dlq, sagas and projections) took the server over and stopped it without a word.
+    const listed = await runCli(['tenants', 'list'], { BRIGADE_HOME: home });
+    const printed = `exit ${listed.code}\n--- stdout\n${listed.stdout}--- stderr\n${listed.stderr}`;
+    assert.equal(listed.code, 0, printed);
+    assert.match(listed.stderr, new RegExp(`took over the embedded PostgreSQL left running on port ${first.port} .*no brigade process used it`), printed);
+    assert.match(listed.stderr, new RegExp(`stopped the embedded PostgreSQL on port ${first.port} \\(no other brigade process used it\\)`), printed);
+    assert.deepEqual(listed.stdout.split('\n').slice(0, 1), [`${'id'.padEnd(36)}  ${'city'.padEnd(16)}  ${'name'.padEnd(28)}  placement`], printed);
+    assert.equal(await postmasterPid(home), null, 'the command that took it over stopped it');
+
+    // Before, migrate status printed "joined …" above its table and "left …" below it, on stdout.
+    const owner = await serveOnEmbedded(home, ['start']);
+    try {
+      const status = await runCli(['migrate', 'status'], { BRIGADE_HOME: home });
+      const said = `exit ${status.code}\n--- stdout\n${status.stdout}--- stderr\n${status.stderr}`;
+      assert.equal(status.code, 0, said);
+      assert.doesNotMatch(status.stdout, /embedded PostgreSQL/, said);
+      assert.match(status.stderr, new RegExp(`^joined the embedded PostgreSQL already running on port ${owner.port} .*used by brigade \\(pid ${owner.child.pid}\\)`, 'm'), said);
+      assert.match(status.stderr, new RegExp(`^left the embedded PostgreSQL on port ${owner.port} running for brigade \\(pid ${owner.child.pid}\\)`, 'm'), said);
+    } finally {
+      assert.equal(await owner.stop('SIGINT'), 0, owner.output());
+    }
   } finally {
     await cleanUp();
   }

@@ -8,6 +8,7 @@ import { after, test } from 'node:test';
 import pg from 'pg';
 import { startEmbeddedPostgres } from '../../src/platform/db/index.ts';
 import { SERVER_LOG_KEEP_BYTES } from '../../src/platform/db/serverLog.ts';
+import { eventually } from '../support/eventually.ts';
 
 const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-embedded-'));
 // PostgreSQL runs as the `postgres` OS user when the tests run as root: let it into the folder.
@@ -213,6 +214,33 @@ test('a start lock left by a process killed while it started the server is taken
     assert.deepEqual(await sql(started.url, 'select 1 as one'), [{ one: 1 }]);
     assert.equal(existsSync(`${fresh}.lock`), false, 'the lock is released once the server is up');
     assert.equal(existsSync(`${fresh}.initialising`), false);
+  } finally {
+    await started.stop();
+  }
+});
+
+test('a start waiting for another process that initialises the server says once, after a moment, whom it waits for and in which directory', async () => {
+  const fresh = path.join(await fs.mkdtemp(path.join(home, 'waiting-')), 'pg');
+  await fs.chmod(path.dirname(fresh), 0o755);
+  // Another (live) process holds the start lock of a directory not yet initialised: it is running initdb, as far as this start can tell.
+  const holder = spawn('sleep', ['600'], { stdio: 'ignore' });
+  await fs.writeFile(`${fresh}.lock`, `${holder.pid}\n`);
+  const lines: string[] = [];
+  const starting = startEmbeddedPostgres({ dir: fresh, onProgress: (line) => lines.push(line) });
+  // Before, it waited up to 60 s without a word: a second brigade start looked hung.
+  const waiting = `waiting for brigade (pid ${holder.pid}), which is initialising the embedded PostgreSQL in ${fresh} (up to 60 s) …`;
+  // Bounded below the start's own 60 s: a start that never says it fails here, not with its own error.
+  const said = await eventually('the waiting line', async () => lines, (printed) => printed.includes(waiting), 50_000).then(
+    () => null,
+    (error: unknown) => error,
+  );
+  // The holder goes (as if killed): its lock is stale, and the waiting start takes it over and starts the server itself.
+  holder.kill();
+  const started = await starting;
+  try {
+    if (said !== null) throw said;
+    assert.equal(lines.filter((line) => line.startsWith('waiting for')).length, 1, lines.join('\n'));
+    assert.equal(started.owned, true);
   } finally {
     await started.stop();
   }

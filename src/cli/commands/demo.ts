@@ -63,7 +63,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   interrupted.catch(() => undefined);
   /** `step`, or the interruption's error as soon as a signal comes (what `step` was doing is left to the shutdown below). */
   const untilInterrupted = <T>(step: Promise<T>): Promise<T> => Promise.race([step, interrupted]);
-  const db = await openDatabase(loaded, ctx.io.out);
+  const db = await openDatabase(loaded, ctx.io.err);
   let platform;
   let provider: StandInProvider | undefined;
   let workers: Array<Promise<unknown>> = [];

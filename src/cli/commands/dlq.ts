@@ -55,7 +55,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const limit = values.limit === undefined ? 100 : numberFlag('limit', values.limit, { min: 1, max: MAX_DEAD_LETTER_LIST }, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const { databases, close } = await openCommandDatabases(config, 2);
+  const { databases, close } = await openCommandDatabases(config, 2, ctx.io.err);
   const pool = databases.poolFor('platform');
   try {
     if (action === 'list') {

@@ -44,7 +44,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   if (values.strict && action !== 'verify') throw new UsageError('--strict goes with brigade migrate verify', usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const db = await openDatabase(config, ctx.io.out);
+  const db = await openDatabase(config, ctx.io.err);
   try {
     if (action === 'apply') {
       // Ctrl+C or SIGTERM cancels the statement a migration is running, so its transaction rolls back and

@@ -66,7 +66,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const provider = providerConfigOf(ctx.env, flags);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
-  const db = provider.databaseUrl === null ? await openDatabase(loadConfig(ctx.env, { services: SERVICE_NAMES }), ctx.io.out) : { url: provider.databaseUrl, embedded: null };
+  const db = provider.databaseUrl === null ? await openDatabase(loadConfig(ctx.env, { services: SERVICE_NAMES }), ctx.io.err) : { url: provider.databaseUrl, embedded: null };
   // A database that takes the connection and never answers fails the start-up then, not never.
   const pool = new pg.Pool({ connectionString: db.url, max: 10, application_name: 'brigade-payment-provider', connectionTimeoutMillis: DEFAULT_CONNECT_TIMEOUT_MS });
   pool.on('error', () => undefined);

@@ -41,7 +41,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const batch = values.batch === undefined ? DEFAULT_REBUILD_BATCH : numberFlag('batch', values.batch, { min: 1, max: 100_000 }, usage);
 
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const { databases, close } = await openCommandDatabases(config, 3);
+  const { databases, close } = await openCommandDatabases(config, 3, ctx.io.err);
   try {
     // The views and their checkpoints live with the restaurants' events: in the shared database and in
     // each dedicated one (decision 0008).

@@ -108,7 +108,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
 
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema, types: s.sagaTypes }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
-  const { databases, close } = await openCommandDatabases(config, 2);
+  const { databases, close } = await openCommandDatabases(config, 2, ctx.io.err);
   const router = createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
   try {
     // Sagas live with their restaurant (decision 0008): in the service's shared database and in each

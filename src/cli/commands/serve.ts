@@ -30,6 +30,6 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // it used to be refused only once it had been. A NATS nobody answers at is not: serve runs no workers,
   // and connects to it in the background.
   await checkBeforeStarting(config, run);
-  const db = await openDatabase(config, ctx.io.out);
+  const db = await openDatabase(config, ctx.io.err);
   return runUntilSignal(config, db, run, ctx.io, shutdown);
 }

@@ -43,7 +43,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // A bad pool size, a PORT or PROVIDER_PORT in use or a NATS nobody answers at is refused before the database is opened
   // or migrated and before the provider starts: it used to be refused only once those had been done.
   await checkBeforeStarting(config, run, { standInProvider: true });
-  const db = await openDatabase(config, ctx.io.out);
+  const db = await openDatabase(config, ctx.io.err);
   try {
     // Every database, as brigade migrate does: the configured ones and each restaurant's own (readiness
     // requires them all). A restaurant's own database that fails does not stop the start (decision 0008):

@@ -79,7 +79,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       `tenants move moves restaurants whose services share the main database; ${apart.join(', ')} ${apart.length === 1 ? 'has' : 'have'} a database of ${apart.length === 1 ? 'its' : 'their'} own (${apart.map((s) => `${s.toUpperCase()}_DATABASE_URL`).join(', ')}): nothing moved`,
     );
   }
-  const { db, databases, close } = await openCommandDatabases(config, 2);
+  const { db, databases, close } = await openCommandDatabases(config, 2, ctx.io.err);
   const pool = databases.poolFor('platform');
   const admin = { service: 'platform', actor: { kind: 'admin' as const, id: 'cli' } };
   const audit = (route: string, target: Record<string, unknown>) => (tx: Parameters<typeof recordAdminAudit>[0]) =>

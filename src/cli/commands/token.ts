@@ -78,7 +78,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // or a revocation (a courier's in delivery's database too: it takes them off dispatch).
   let opened: Awaited<ReturnType<typeof openCommandDatabases>> | undefined;
   const transaction: UnitOfWorkFn = async (context, fn) => {
-    opened ??= await openCommandDatabases(config, 1);
+    opened ??= await openCommandDatabases(config, 1, ctx.io.err);
     return unitOfWork(opened.databases.poolFor(context.service), context, fn);
   };
   try {

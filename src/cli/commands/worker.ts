@@ -39,7 +39,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   // A bad pool size, or a NATS nobody answers at is refused before the database is opened (an
   // embedded one started): it used to be refused only once it had been.
   await checkBeforeStarting(config, run);
-  const db = await openDatabase(config, ctx.io.out);
+  const db = await openDatabase(config, ctx.io.err);
   try {
     // A database with migrations pending is said in one line before any worker starts (each worker
     // used to start and warn of its missing tables).

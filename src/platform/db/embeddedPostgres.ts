@@ -60,6 +60,8 @@ export interface EmbeddedPostgresOptions {
 
 /** How long a server another process is starting or stopping may take to settle before we give up. */
 const SETTLE_MS = 60_000;
+/** How long a start waits for another process's server before it says so ({@link waitingLine}): a wait that goes unsaid looks like a hang. */
+const QUIET_WAIT_MS = 1_000;
 /** Errors of a server on its way down: ECONNREFUSED, ECONNRESET, cannot_connect_now, admin_shutdown. */
 const SETTLING = new Set(['ECONNREFUSED', 'ECONNRESET', '57P03', '57P01']);
 /** How long a fast shutdown may take. */
@@ -118,7 +120,9 @@ async function startOrJoin(files: EmbeddedFiles, flags: readonly string[], progr
   const { dir } = files;
   await fs.mkdir(path.dirname(dir), { recursive: true });
 
-  const deadline = Date.now() + SETTLE_MS;
+  const began = Date.now();
+  const deadline = began + SETTLE_MS;
+  let saidWaiting = false;
   for (;;) {
     refuseIfSignalled(held);
     const running = await readPostmaster(dir);
@@ -152,8 +156,30 @@ async function startOrJoin(files: EmbeddedFiles, flags: readonly string[], progr
     }
     // Initialised or started by another process, starting, stopping, or refusing sessions while it stops: wait for it to settle.
     if (Date.now() > deadline) throw notSettled(files, running, holder);
+    if (!saidWaiting && Date.now() - began >= QUIET_WAIT_MS) {
+      saidWaiting = true;
+      progress(waitingLine(dir, running, holder));
+    }
     await sleep(100);
   }
+}
+
+/**
+ * What a start says, once, when it has waited {@link QUIET_WAIT_MS} for another process's server: for
+ * whom (the process holding the start lock, else the server's own pid), doing what, in which
+ * directory, and for how long at most. A process holding the lock of a directory without `PG_VERSION`
+ * is initialising it (initdb takes seconds, more on a slow disk); with one, starting it.
+ */
+function waitingLine(dir: string, running: Postmaster | null, holder: number | null): string {
+  const bound = `(up to ${SETTLE_MS / 1000} s) …`;
+  if (holder !== null) {
+    const doing = running === null && !existsSync(path.join(dir, 'PG_VERSION')) ? 'initialising' : 'starting';
+    return `waiting for brigade (pid ${holder}), which is ${doing} the embedded PostgreSQL in ${dir} ${bound}`;
+  }
+  if (running === null) return `waiting for the embedded PostgreSQL in ${dir} to settle ${bound}`;
+  // Ready but refusing this process's session: on its way down.
+  const doing = running.status === 'ready' ? 'stopping' : running.status;
+  return `waiting for the embedded PostgreSQL in ${dir} (pid ${running.pid}), which is ${doing}, to be ready or stopped ${bound}`;
 }
 
 /** What {@link startEmbeddedPostgres} says when the server did not settle: what it waited for, and what to do. */
