@@ -22,7 +22,11 @@ test('Ctrl+C during brigade demo on the embedded database: the rush stops, the p
     await within(eventually('the rush under way', async () => out, (text) => /couriers are available in/.test(text), 120_000), 125_000, 'the rush to start');
     await new Promise((resolve) => setTimeout(resolve, 2000));
     child.kill('SIGINT');
-    assert.equal(await within(exited, 60_000, 'brigade demo to exit'), 130, out + err);
+    // On a time-out, what the demo said last tells which shutdown step it was in.
+    const code = await within(exited, 60_000, 'brigade demo to exit').catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; its last output:\n${(out + err).split('\n').slice(-40).join('\n')}`, { cause: error });
+    });
+    assert.equal(code, 130, out + err);
     assert.match(err, /brigade demo: SIGINT: stopping the rush and the platform/);
     assert.match(err, /brigade demo: interrupted by SIGINT before it finished; nothing to fix: run it again/);
     assert.doesNotMatch(err, /Unhandled 'error' event|Warning:|\n\s+at /, 'no stack trace, no warning of a worker outliving its pool');
