@@ -580,11 +580,87 @@ function notThisTokensBoard(reason, status) {
   focusIfLost(link);
 }
 
+// ---- Pausing new orders (decision 0094): a section of its own above the columns. ----
+
+/** How long a pause from the board lasts: minutes (0: until staff resume), and the words of each choice. */
+const PAUSE_FOR = [[0, 'until resumed'], [30, 'for 30 minutes'], [60, 'for 1 hour'], [120, 'for 2 hours'], [240, 'for 4 hours']];
+/** How often the board reads again whether new orders are taken: a pause with an end reopens by itself. */
+const ORDER_PAUSE_READ_MS = 30_000;
+
+/**
+ * The "Pause new orders" / "Resume new orders" control: whether the restaurant takes new orders, as its
+ * public menu says (`takingOrders`, `pause`), a reason shown to customers and how long, sent with
+ * PUT / DELETE /v1/restaurants/:rid/order-pause. While paused, placements are refused with 409
+ * RESTAURANT_NOT_TAKING_ORDERS; the orders on the board are not affected. Drawn once, above the columns.
+ */
+function orderPauseControl() {
+  const state = h('p', { id: 'order-taking', class: 'order-taking' }, 'Reading whether new orders are taken…');
+  const reason = h('input', { id: 'pause-reason', type: 'text', maxlength: 200, autocomplete: 'off', placeholder: 'e.g. Kitchen closed early' });
+  const duration = h('select', { id: 'pause-for' }, PAUSE_FOR.map(([minutes, words]) => h('option', { value: minutes }, words)));
+  const pause = h('button', { type: 'button', id: 'pause-orders' }, 'Pause new orders');
+  const resume = h('button', { type: 'button', id: 'resume-orders', class: 'secondary' }, 'Resume new orders');
+  const pauseForm = h('div', { class: 'order-pause-form' },
+    h('label', { for: 'pause-reason' }, 'Reason shown to customers (optional)'), reason,
+    h('label', { for: 'pause-for' }, 'Pause'), h('div', { class: 'picker-row' }, duration, pause));
+  const note = h('div', { class: 'message', role: 'alert' });
+  const section = h('section', { id: 'order-pause', class: 'order-pause', 'aria-labelledby': 'h-order-pause' },
+    h('h2', { id: 'h-order-pause' }, 'New orders'), h('div', { role: 'status' }, state), pauseForm, resume, note);
+  document.getElementById('board').before(section);
+  let paused = null;
+  let busy = false;
+  const draw = () => {
+    const off = busy || signedOut;
+    if (paused === null) {
+      state.textContent = 'Taking new orders.';
+      state.className = 'order-taking';
+    } else {
+      const until = paused.until === null ? 'until you resume them' : `until ${clockTime(paused.until)}`;
+      state.textContent = `New orders paused ${until}${paused.reason === null ? '' : ` — “${paused.reason}”`}. Customers cannot order; the orders below go on as usual.`;
+      state.className = 'order-taking paused';
+    }
+    pauseForm.hidden = paused !== null;
+    resume.hidden = paused === null;
+    for (const control of [reason, duration, pause, resume]) control.disabled = off;
+  };
+  const read = async () => {
+    if (signedOut) return;
+    const result = await api(`/v1/restaurants/${rid}/menu`, { anonymous: true });
+    if (result.ok) paused = result.body.takingOrders === false ? result.body.pause : null;
+    else if (result.status !== 0) say(note, `Whether new orders are taken could not be read: ${problemText(result)}`, 'error');
+    draw();
+  };
+  const send = async (method, body) => {
+    busy = true;
+    draw();
+    const result = await api(`/v1/restaurants/${rid}/order-pause`, { method, body });
+    busy = false;
+    if (result.ok) {
+      paused = result.body.pause;
+      say(note, paused === null ? 'New orders are taken again.' : 'New orders are paused: customers are told so, and cannot order.', 'ok');
+      if (paused === null) reason.value = '';
+    } else if (result.status !== 401) {
+      say(note, problemText(result), 'error');
+    }
+    draw();
+  };
+  pause.addEventListener('click', () => {
+    const minutes = Number(duration.value);
+    const text = reason.value.trim();
+    send('PUT', { ...(text === '' ? {} : { reason: text }), ...(minutes > 0 ? { until: new Date(Date.now() + minutes * 60_000).toISOString() } : {}) });
+  });
+  resume.addEventListener('click', () => send('DELETE'));
+  onTokenRefused(draw);
+  draw();
+  read();
+  setInterval(read, ORDER_PAUSE_READ_MS);
+}
+
 if (!UUID.test(rid)) {
   say(message, 'This address has no restaurant id: open /board/<restaurant id>.', 'error');
 } else {
   render();
   nameRestaurant();
+  orderPauseControl();
   const stream = readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: ({ resumed }) => {
       streamError.succeeded();

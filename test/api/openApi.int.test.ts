@@ -27,6 +27,7 @@ interface Answer {
 
 const BODY_LIMIT = 8192;
 const MENU_CREATES = ['categories', 'items', 'modifier-groups'].map((entity) => `/v1/restaurants/{rid}/menu/${entity}`);
+const ORDER_PAUSE = '/v1/restaurants/{rid}/order-pause';
 
 /**
  * The OpenAPI document against what the routes really answer: a scenario drives every route that
@@ -143,6 +144,26 @@ describe('the OpenAPI document says what the routes answer', () => {
     await call('GET', '/v1/restaurants/{rid}/menu', { rid }, { headers: { 'if-none-match': String(menu.headers.etag) } });
     await expect(404, 'GET', '/v1/restaurants/{rid}/menu', { rid: randomUUID() });
 
+    // Pausing new orders (decision 0094): its staff or an admin; another restaurant's staff 404, a
+    // customer or courier 403; bad bodies 400; a placement meanwhile 409; every status both routes document.
+    for (const method of ['PUT', 'DELETE'] as const) {
+      const body = method === 'PUT' ? { reason: 'Busy night' } : undefined;
+      const some = body === undefined ? {} : { payload: body };
+      await expect(400, method, ORDER_PAUSE, { rid }, { token: staff, payload: { colour: 'red' } });
+      await expect(401, method, ORDER_PAUSE, { rid }, some);
+      await expect(403, method, ORDER_PAUSE, { rid }, { token: courier, ...some });
+      await expect(403, method, ORDER_PAUSE, { rid }, { token: customer, ...some });
+      await expect(404, method, ORDER_PAUSE, { rid }, { token: otherStaff, ...some });
+      await expect(404, method, ORDER_PAUSE, { rid: randomUUID() }, { token: admin, ...some });
+      await expect(413, method, ORDER_PAUSE, { rid }, { token: staff, payload: { reason: 'x'.repeat(BODY_LIMIT) } });
+      await expect(415, method, ORDER_PAUSE, { rid }, { token: staff, raw: 'reason=Busy', headers: { 'content-type': 'text/plain' } });
+    }
+    await expect(400, 'PUT', ORDER_PAUSE, { rid }, { token: staff, payload: { until: '2000-01-01T00:00:00Z' } });
+    await expect(200, 'PUT', ORDER_PAUSE, { rid }, { token: staff, payload: { reason: 'Busy night', until: new Date(Date.now() + 3_600_000).toISOString() } });
+    const paused = { restaurantId: rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId, quantity: 1 }] };
+    await expect(409, 'POST', '/v1/orders', {}, { token: customer, payload: paused, headers: { 'idempotency-key': 'documented-paused' } });
+    await expect(200, 'DELETE', ORDER_PAUSE, { rid }, { token: admin });
+
     // The couriers staff may assign: theirs, not another restaurant's; not a customer's to read.
     await expect(200, 'GET', '/v1/restaurants/{rid}/couriers', { rid }, { token: staff });
     await expect(404, 'GET', '/v1/restaurants/{rid}/couriers', { rid }, { token: otherStaff });
@@ -249,6 +270,14 @@ describe('the OpenAPI document says what the routes answer', () => {
       const answered = [...new Set(answers.filter((a) => a.method === 'POST' && a.path === path).map((a) => String(a.status)))].sort();
       assert.deepEqual(documented, answered, path);
       assert.ok(operation('POST', path).responses['201']!.headers?.ETag, `${path}: the new row's ETag`);
+    }
+  });
+
+  test('the order-pause routes document exactly the statuses they answer', () => {
+    for (const method of ['PUT', 'DELETE']) {
+      const documented = Object.keys(operation(method, ORDER_PAUSE).responses).sort();
+      const answered = [...new Set(answers.filter((a) => a.method === method && a.path === ORDER_PAUSE).map((a) => String(a.status)))].sort();
+      assert.deepEqual(documented, answered, `${method} ${ORDER_PAUSE}`);
     }
   });
 

@@ -641,4 +641,35 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     assert.deepEqual(errors, []);
     await page.context().close();
   });
+
+  test('staff pause new orders on the board: it says so, a placement is refused with the reason, and Resume takes orders again (before: no way to stop orders, decision 0094)', async () => {
+    const own = await seedRestaurant(p.t, `Trattoria ${randomUUID().slice(0, 8)}`);
+    const { page, requested, errors } = await signedInPage(browser, own.staff);
+    await page.goto(`${p.base}/board/${own.rid}`);
+    await page.locator('body[data-loaded="true"]').waitFor(WAIT);
+    await page.locator('#order-taking', { hasText: 'Taking new orders.' }).waitFor(WAIT);
+    const c = await customer(p.t);
+    const lines = { restaurantId: own.rid, deliveryAddress: 'Rua das Flores 1, Porto', lines: [{ itemId: own.cola, quantity: 1 }] };
+
+    await page.getByLabel('Reason shown to customers (optional)').fill('Kitchen closed early');
+    await page.getByLabel('Pause', { exact: true }).selectOption({ label: 'for 1 hour' });
+    await page.getByRole('button', { name: 'Pause new orders' }).click();
+    await page.locator('#order-taking', { hasText: /^New orders paused until .+ — “Kitchen closed early”/ }).waitFor(WAIT);
+    await page.getByRole('button', { name: 'Resume new orders' }).waitFor(WAIT);
+    assert.equal(await page.getByRole('button', { name: 'Pause new orders' }).count(), 0, 'the pause form is hidden while paused');
+    const refused = await placeOrder(p.t, c.token, lines);
+    assert.equal(refused.statusCode, 409, refused.body);
+    assert.equal(refused.json().code, 'RESTAURANT_NOT_TAKING_ORDERS');
+    assert.match(refused.json().detail, /not taking new orders until .+Kitchen closed early/);
+    await page.screenshot({ path: path.join(SCREENSHOTS, 'board-paused.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Resume new orders' }).click();
+    await page.locator('#order-taking', { hasText: 'Taking new orders.' }).waitFor(WAIT);
+    await page.locator('#order-pause .message', { hasText: 'New orders are taken again.' }).waitFor(WAIT);
+    const placedAgain = await placeOrder(p.t, c.token, lines);
+    assert.equal(placedAgain.statusCode, 201, placedAgain.body);
+    onlyPlatform(requested);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
 });

@@ -1,6 +1,7 @@
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { NotFoundError } from '../../platform/errors/index.ts';
 import { priceLines, type PriceLineRequest } from './operations/priceLines.ts';
+import { requireTakingOrders } from './operations/requireTakingOrders.ts';
 import type { RestaurantDirectory } from './ports.ts';
 
 /**
@@ -14,12 +15,17 @@ import type { RestaurantDirectory } from './ports.ts';
  */
 export function menuCatalog(unitOfWork: UnitOfWorkFn, directory: RestaurantDirectory) {
   return {
-    /** Prices lines (see `priceLines`), with the instant read; 404 for an unknown restaurant. Each line carries the restaurant's currency. */
+    /**
+     * Prices lines (see `priceLines`), with the instant read; 404 for an unknown restaurant; 409
+     * `RESTAURANT_NOT_TAKING_ORDERS` while its new orders are paused (decision 0094). Each line carries
+     * the restaurant's currency.
+     */
     async priceLines(restaurantId: string, lines: readonly PriceLineRequest[]) {
       const restaurant = await directory.restaurant(restaurantId);
       if (restaurant === null) throw new NotFoundError('restaurant', restaurantId);
       const priced = await unitOfWork({ service: 'menu', tenantId: restaurantId, actor: { kind: 'system', id: 'menu.priceLines' }, readOnly: true }, (tx) =>
-        priceLines(tx, restaurantId, lines),
+        // Sent together (one connection, in order): the pause's refusal, read first, wins over a line's.
+        Promise.all([requireTakingOrders(tx, restaurantId), priceLines(tx, restaurantId, lines)]).then(([, priced]) => priced),
       );
       return { pricedAt: priced.pricedAt, lines: priced.lines.map((line) => ({ ...line, currency: restaurant.currency })) };
     },

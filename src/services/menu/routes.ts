@@ -15,7 +15,10 @@ import { createCategory } from './operations/createCategory.ts';
 import { createItem } from './operations/createItem.ts';
 import type { MenuEntity, Versioned } from './operations/entities.ts';
 import { itemHistory } from './operations/itemHistory.ts';
-import { loadMenu } from './operations/loadMenu.ts';
+import { loadMenu, type MenuDocument } from './operations/loadMenu.ts';
+import { MAX_PAUSE_DAYS } from './operations/orderPauseSql.ts';
+import { pauseOrders } from './operations/pauseOrders.ts';
+import { resumeOrders } from './operations/resumeOrders.ts';
 import { readEntity } from './operations/readEntity.ts';
 import { createModifierGroup, updateModifierGroup } from './operations/saveModifierGroup.ts';
 import { decodeSearchCursor, encodeSearchCursor, searchScope } from './operations/searchCursor.ts';
@@ -61,6 +64,44 @@ const ROW_ERRORS = {
   ...STAFF_ERRORS,
   404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such row",
   422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
+};
+
+/** A pause of new orders as the API shows it (decision 0094). */
+const OrderPauseSchema = Type.Object({
+  reason: Type.Union([Type.String(), Type.Null()], { description: 'what staff told customers, or null' }),
+  until: Type.Union([Instant('when the restaurant takes orders again by itself'), Type.Null()], { description: 'null: until its staff resume' }),
+  since: Instant('when the pause was made'),
+});
+/** Whether a restaurant takes new orders (the answer of a pause or a resume). */
+const OrderTaking = Type.Object({
+  restaurantId: Uuid,
+  takingOrders: Type.Boolean(),
+  pause: Type.Union([OrderPauseSchema, Type.Null()], { description: 'the pause in force, or null while the restaurant takes orders' }),
+});
+const PauseBody = Type.Object(
+  {
+    reason: Type.Optional(NameText(200)),
+    until: Type.Optional(
+      Type.String({
+        format: 'date-time',
+        description: `RFC 3339: when the restaurant takes orders again by itself, later than now and at most ${MAX_PAUSE_DAYS} days ahead; leave it out to pause until resumed`,
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * The live menu's ETag: its version, and whether the document said the restaurant was paused, with
+ * the pause's end (epoch ms) when it has one. A pause that ends by itself changes the document (it then
+ * says `takingOrders: true`) without a write, so without the suffix one ETag would name both documents
+ * and a client holding the paused one would get 304 after it reopened (decision 0094).
+ */
+const menuEtag = (doc: MenuDocument) => (doc.pause === null ? `"menu-${doc.version}"` : `"menu-${doc.version}-paused${doc.pause.untilMs === null ? '' : `-${doc.pause.untilMs}`}"`);
+/** Whether a cached menu's ETag ({@link menuEtag}) names a pause that has ended by `now` (epoch ms). */
+const pauseEndedBy = (etag: string, now: number) => {
+  const until = /-paused-(\d+)"$/.exec(etag)?.[1];
+  return until !== undefined && Number(until) <= now;
 };
 
 /** Hits a page of search results holds at most (and by default). */
@@ -342,6 +383,61 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       },
     );
 
+    // Pausing and resuming new orders (decision 0094): menu writes (the menu's lock, a new version,
+    // menu.menu.MenuChanged, the cached menu evicted after commit), since the menu document shows it.
+    app.put(
+      '/restaurants/:rid/order-pause',
+      {
+        schema: {
+          tags: ['menu'],
+          security: bearer,
+          summary: 'Pause new orders (staff): placements are refused with 409 RESTAURANT_NOT_TAKING_ORDERS until `until` or a resume; orders already placed are unaffected',
+          description:
+            `Sets (or replaces) the pause. \`reason\` is shown to customers (the menu's \`pause.reason\` and the refusal's words); \`until\` (later than now, at most ${MAX_PAUSE_DAYS} days ahead) is when the restaurant takes orders again by itself; without it, until DELETE. The menu gets a new version (a new ETag) and shows \`takingOrders: false\` at once. An admin's pause is in the admin audit log.`,
+          params: Type.Object({ rid: Uuid }),
+          body: PauseBody,
+          response: { 200: OrderTaking },
+        },
+        config: {
+          docs: {
+            success: { 200: '`{ restaurantId, takingOrders: false, pause: { reason, until, since } }`' },
+            errors: { ...STAFF_ERRORS, 400: `VALIDATION_FAILED: a field unknown or malformed, a reason that breaks the name rule, or \`until\` not later than now or more than ${MAX_PAUSE_DAYS} days ahead` },
+          },
+        },
+        preValidation: absentBodyIsEmpty,
+      },
+      async (request) => {
+        const { rid } = request.params;
+        const context = await editor(request, rid);
+        const by = request.principal === null ? 'unknown' : `${request.principal.role}:${request.principal.subject}`;
+        const pause = await write(context, rid, (tx) => pauseOrders(tx, rid, request.body, by));
+        request.auditDetails = { pause };
+        return { restaurantId: rid, takingOrders: false, pause };
+      },
+    );
+    app.delete(
+      '/restaurants/:rid/order-pause',
+      {
+        schema: {
+          tags: ['menu'],
+          security: bearer,
+          summary: 'Resume new orders (staff): the pause, if any, ends now',
+          description: 'The menu gets a new version (a new ETag) and shows `takingOrders: true` at once. Resuming a restaurant that takes orders is not an error. An admin\'s resume is in the admin audit log.',
+          params: Type.Object({ rid: Uuid }),
+          body: NoFields,
+          response: { 200: OrderTaking },
+        },
+        config: { docs: { success: { 200: '`{ restaurantId, takingOrders: true, pause: null }`' }, errors: STAFF_ERRORS } },
+        preValidation: absentBodyIsEmpty,
+      },
+      async (request) => {
+        const { rid } = request.params;
+        const resumed = await write(await editor(request, rid), rid, (tx) => resumeOrders(tx, rid));
+        request.auditDetails = { resumed };
+        return { restaurantId: rid, takingOrders: true, pause: null };
+      },
+    );
+
     app.get(
       '/restaurants/:rid/menu',
       {
@@ -361,9 +457,12 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         },
         config: {
           docs: {
-            success: { 200: 'The menu: categories, items and their modifier groups', 304: 'Not Modified: the menu If-None-Match names is current' },
+            success: {
+              200: 'The menu: categories, items and their modifier groups, and whether the restaurant takes new orders now (`takingOrders`; `pause`: `{ reason, until, since }` while paused, else null; a document ?asOf= has neither)',
+              304: 'Not Modified: the menu If-None-Match names is current',
+            },
             headers: {
-              ETag: 'The menu\'s version ("menu-N"), for If-None-Match; none with ?asOf=',
+              ETag: 'The menu\'s version ("menu-N"; "menu-N-paused…" while new orders are paused), for If-None-Match; none with ?asOf=',
               'Cache-Control': 'no-cache (public data: a cache may keep it and asks with If-None-Match each time); no-store with ?asOf=, as every other answer',
               'X-Cache': 'Where the answer came from: miss, hit-<tier>, or off (no cache); none with ?asOf=',
             },
@@ -379,18 +478,24 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           const { currency } = await restaurant(rid);
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency, asOf));
           if (asOf === undefined) {
-            const etag = `"menu-${doc.version}"`;
+            const etag = menuEtag(doc);
             reply.header('etag', etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', 'off');
             if (ifNoneMatchHits(request.headers['if-none-match'], etag)) return reply.status(304).send();
           }
           return reply.type('application/json').send(doc.json);
         }
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
-        const entry = await menus.getOrLoad(rid, async () => {
+        const load = async () => {
           const { currency } = await restaurant(rid);
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency));
-          return { body: doc.json, etag: `"menu-${doc.version}"` };
-        });
+          return { body: doc.json, etag: menuEtag(doc) };
+        };
+        let entry = await menus.getOrLoad(rid, load);
+        // A cached document of a pause that has ended by itself is stale without any write: drop it, load again.
+        if (entry.source !== 'loader' && pauseEndedBy(entry.etag, Date.now())) {
+          await menus.evict(rid);
+          entry = await menus.getOrLoad(rid, load);
+        }
         reply.header('etag', entry.etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
         if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);

@@ -10,6 +10,8 @@ export interface MenuCatalog {
    * the same order, with the instant the prices were read at.
    *
    * @throws {NotFoundError} no such restaurant (404).
+   * @throws a 409 `RESTAURANT_NOT_TAKING_ORDERS` while the restaurant's staff have paused new orders
+   *   (decision 0094), with `until` and `reason` in its details: refused before anything is reserved or charged.
    * @throws {UnprocessableError} an item unknown, deleted or sold out (`MENU_ITEM_UNAVAILABLE`,
    *   `MENU_ITEM_SOLD_OUT`), or modifier choices that are unknown or break a group's min/max
    *   (`MODIFIER_CHOICE_INVALID`) (422).

@@ -226,7 +226,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             errors: {
               403: `FORBIDDEN: not a customer token, or ${NOT_A_PERSON.slice('FORBIDDEN: '.length)}`,
               404: 'NOT_FOUND: no such restaurant',
-              409: 'ORDER_TOTAL_CHANGED (expectedTotal is not what the menu now charges; the details carry the new prices), IDEMPOTENCY_KEY_IN_FLIGHT (the same key is being placed: retry)',
+              409: 'ORDER_TOTAL_CHANGED (expectedTotal is not what the menu now charges; the details carry the new prices), RESTAURANT_NOT_TAKING_ORDERS (its staff paused new orders; the details carry `until`, null until they resume, and `reason`; nothing was charged), IDEMPOTENCY_KEY_IN_FLIGHT (the same key is being placed: retry)',
               410: 'SUBJECT_ERASED: the customer was erased (decision 0090): nothing more is recorded for them, nor replayed under a key of theirs (an order whose placement met the erasure is cancelled at once)',
               422: "IDEMPOTENCY_KEY_REUSED (another body under this key), MENU_ITEM_UNAVAILABLE, MENU_ITEM_SOLD_OUT, MODIFIER_CHOICE_INVALID, ORDER_TOTAL_TOO_HIGH, …",
             },

@@ -43,7 +43,10 @@ describe('menu as of an instant: each level of history read once', () => {
     assert.equal(menu.categories[0]!.items.length, 10);
     assert.equal(menu.categories[0]!.items[0]!.price, 102);
     assert.equal(menu.categories[0]!.items[0]!.modifierGroups[0]!.modifiers.length, 3);
-    assert.deepEqual(JSON.parse(past), JSON.parse(live));
+    // The live document also says whether the restaurant takes orders now (decision 0094), which the menu's history does not keep.
+    const { takingOrders, pause, ...menuNow } = JSON.parse(live) as Record<string, unknown>;
+    assert.deepEqual([takingOrders, pause], [true, null]);
+    assert.deepEqual(JSON.parse(past), menuNow);
   });
 
   test('every scan of the history runs once, whatever the number of categories, items and groups', async () => {

@@ -6,6 +6,12 @@ import { LIVE_MENU_SQL, MENU_AS_OF_SQL } from './menuDocumentSql.ts';
 export interface MenuDocument {
   readonly json: string;
   readonly version: number;
+  /**
+   * The live document's pause of new orders in force when it was read (decision 0094): null when the
+   * restaurant takes orders (and for a document `asOf`, which has no such state); `untilMs`, the
+   * instant it ends by itself in epoch milliseconds, or null (until resumed).
+   */
+  readonly pause: { readonly untilMs: number | null } | null;
 }
 
 /** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, a zone offset past ±15:59) or parse. */
@@ -24,9 +30,9 @@ const BAD_INSTANT = new Set(['22007', '22008', '22009']);
 export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?: string): Promise<MenuDocument> {
   try {
     // One statement: the version and the content under one snapshot (menuDocumentSql).
-    const { rows } = await tx.query<{ doc: string; version: string }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
+    const { rows } = await tx.query<{ doc: string; version: string; paused?: boolean; paused_until_ms?: number | null }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
     const row = rows[0];
-    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0) };
+    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0), pause: row?.paused === true ? { untilMs: row.paused_until_ms ?? null } : null };
   } catch (error) {
     if (asOf !== undefined && BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
       throw new ValidationError(`asOf ${JSON.stringify(asOf)} is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59): send one such as 2024-05-01T12:00:00.000000Z`, {

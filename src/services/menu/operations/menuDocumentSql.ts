@@ -1,3 +1,5 @@
+import { instantText } from './orderPauseSql.ts';
+
 /** Where the four levels of a menu come from: the live views, or history rows valid at an instant. */
 interface Sources {
   /** A query of one row, `version`: the document's version, read in the document's own statement. */
@@ -6,6 +8,11 @@ interface Sources {
   readonly items: string;
   readonly groups: string;
   readonly modifiers: string;
+  /**
+   * The restaurant's pause of new orders in force (zero or one row of `menu.order_pauses`: `tenant_id`,
+   * `reason`, `until`, `paused_at`), or null for a document without that state (decision 0094).
+   */
+  readonly pause: string | null;
 }
 
 /**
@@ -17,13 +24,20 @@ interface Sources {
  * labelled the new content with the old version, and the ETag `menu-<version>` then named two
  * documents.) Every level is in a total order, its id last: rows tied on name (or position and name)
  * came out as the plan read them, so one version could be sent as two byte-different documents.
+ *
+ * With a `pause` source (the live menu), the document also says whether the restaurant takes orders
+ * at the statement's `now()` (`takingOrders`, and `pause`: `{ reason, until, since }` or null), and the
+ * statement returns `paused` and `paused_until_ms` (the `until` in epoch milliseconds, rounded up) for
+ * the ETag and the cache (decision 0094).
  */
 export function menuDocumentSql(s: Sources): string {
   return `
 select json_build_object(
   'restaurantId', $1::uuid,
   'currency', $2::text,
-  'version', v.version,
+  'version', v.version,${s.pause === null ? '' : `
+  'takingOrders', p.tenant_id is null,
+  'pause', case when p.tenant_id is not null then json_build_object('reason', p.reason, 'until', ${instantText('p.until')}, 'since', ${instantText('p.paused_at')}) end,`}
   'categories', coalesce((
     select json_agg(json_build_object(
       'id', c.id, 'name', c.name, 'position', c.position,
@@ -42,8 +56,8 @@ select json_build_object(
           from ${s.items} i where i.tenant_id = c.tenant_id and i.category_id = c.id), '[]'::json)
     ) order by c.position, c.name, c.id)
       from ${s.categories} c where c.tenant_id = $1), '[]'::json)
-)::text as doc, v.version
-  from (${s.version}) v`;
+)::text as doc, v.version${s.pause === null ? '' : `, p.tenant_id is not null as paused, ceil(extract(epoch from p.until) * 1000)::float8 as paused_until_ms`}
+  from (${s.version}) v${s.pause === null ? '' : ` left join (${s.pause}) p on true`}`;
 }
 
 /** History rows of one entity valid at `$3`, not deleted then, typed as the base table's rows. */
@@ -64,6 +78,8 @@ export const LIVE_MENU_SQL = menuDocumentSql({
   items: '(select * from menu.items where deleted_at is null)',
   groups: '(select * from menu.modifier_groups where deleted_at is null)',
   modifiers: '(select * from menu.modifiers where deleted_at is null)',
+  // The pause in force at the statement's now(): one whose `until` has passed is over (decision 0094).
+  pause: '(select * from menu.order_pauses where tenant_id = $1 and (until is null or until > now()))',
 });
 
 /**

@@ -1,0 +1,18 @@
+/** An instant column as RFC 3339 in UTC with all six fraction digits, as the menu gives every instant. */
+export const instantText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
+/** The longest pause with an `until` that staff may set (decision 0094); without `until`, a pause lasts until resumed. */
+export const MAX_PAUSE_DAYS = 7;
+
+/**
+ * A restaurant's pause of new orders as the API shows it: `takingOrders` false while it lasts. A pause
+ * whose `until` has passed is over (the restaurant takes orders), whether or not anyone resumed.
+ */
+export interface OrderPause {
+  /** What staff told customers, or null. */
+  readonly reason: string | null;
+  /** When the restaurant takes orders again by itself (RFC 3339 in UTC), or null: when its staff resume. */
+  readonly until: string | null;
+  /** When the pause was made (RFC 3339 in UTC). */
+  readonly since: string;
+}
