@@ -25,7 +25,17 @@ export interface PaymentProviderDeps {
   readonly random?: () => number;
   /** Logger options, a logger, or `false` (default). */
   readonly logger?: boolean | { level: string } | FastifyBaseLogger;
+  /**
+   * How long `close()` lets the requests still open finish, in ms, before it closes their connections.
+   * Default 5000.
+   */
+  readonly closeGraceMs?: number;
 }
+
+/** {@link PaymentProviderDeps.closeGraceMs}'s default. */
+const CLOSE_GRACE_MS = 5000;
+/** How long a client may take to send a whole request: one that stopped half-way holds no connection for ever. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 const Amount = Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'minor units' });
 const Currency = Type.String({ pattern: '^[A-Z]{3}$' });
@@ -50,6 +60,7 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
   const app = Fastify({
     ...(typeof deps.logger === 'object' && 'child' in deps.logger ? { loggerInstance: deps.logger } : { logger: deps.logger ?? false }),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    requestTimeout: REQUEST_TIMEOUT_MS,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setErrorHandler(errorHandler);
   // What the platform's own routes take, checked the same way: a NUL character or half a surrogate
@@ -58,8 +69,16 @@ export async function buildPaymentProvider(deps: PaymentProviderDeps): Promise<F
   // a 500, which it retries), a `__proto__` key a 400 FORBIDDEN_JSON_KEY, a body not UTF-8 a 400.
   registerRequestInput(app);
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, 404, 'ROUTE_NOT_FOUND', `No route ${request.method} ${request.url}`));
-  // A held (timed-out) answer must not keep the server from closing.
-  app.addHook('preClose', async () => closing.abort());
+  // A held (timed-out) answer must not keep the server from closing, nor a connection whose request
+  // never ends (a client that stopped sending it half-way, its caller aborted): after the grace, close
+  // cuts what is still open. Without it `brigade demo`, stopped by Ctrl+C under load, waited on such a
+  // connection for ever after "stopping the rush and the platform".
+  let forceClose: NodeJS.Timeout | undefined;
+  app.addHook('preClose', async () => {
+    closing.abort();
+    forceClose = setTimeout(() => app.server.closeAllConnections(), deps.closeGraceMs ?? CLOSE_GRACE_MS).unref();
+  });
+  app.addHook('onClose', async () => clearTimeout(forceClose));
 
   // Faults before anything happens: latency, then an injected 503 (nothing is written).
   app.addHook('preHandler', async (request) => {
