@@ -86,11 +86,12 @@ toggle.addEventListener('click', async () => {
   if (result.ok && result.body?.status === 'busy') {
     // Still on a delivery as far as dispatch knows (one just delivered reaches it within seconds): the
     // change takes effect when it ends. The page names the order by its short id, as everywhere.
-    showAvailability('busy', result.body.currentOrderId, result.body.afterCurrentOrder);
+    // The answer's notice too (only Start ends it): dropped here, it came back with the next poll, up to 5 s later.
+    showAvailability('busy', result.body.currentOrderId, result.body.afterCurrentOrder, result.body.notice ?? null);
     const order = result.body.currentOrderId ? ` ${shortId(result.body.currentOrderId)}` : '';
     say(message, wantAvailable ? `You will keep taking deliveries after order${order}.` : `You will stop taking deliveries after order${order}.`, 'ok');
   } else if (result.ok) {
-    showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null);
+    showAvailability(result.body?.status ?? (wantAvailable ? 'available' : 'offline'), result.body?.currentOrderId ?? null, result.body?.afterCurrentOrder ?? null, result.body?.notice ?? null);
     // Offline keeps the dispatch from offering them orders; staff may still ask an offline courier to
     // take one (assign-courier, decisions 0042 and 0089), so the page does not promise that none comes.
     say(

@@ -96,8 +96,12 @@ describe('the OpenAPI document says what the routes answer', () => {
     const customer = String(signedUp.token);
     const courier = await t.token('courier', { subject: courierId });
     // The pick-up address (decision 0040, forty-eighth session): its staff or an admin; another's 404, bad bodies 400.
-    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: staff, payload: { pickupAddress: 'Rua das Flores 1, Porto' } });
-    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: null } });
+    // Under If-Match (the review of the new routes, finding 3): 428 without it, 412 stale, 200 with the GET's ETag.
+    await expect(428, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: staff, payload: { pickupAddress: 'Rua das Flores 1, Porto' } });
+    await expect(200, 'GET', '/v1/restaurants/{rid}', { rid }, {});
+    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: staff, payload: { pickupAddress: 'Rua das Flores 1, Porto' }, headers: { 'if-match': '"1"' } });
+    await expect(412, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: null }, headers: { 'if-match': '"1"' } });
+    await expect(200, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: null }, headers: { 'if-match': '"2"' } });
     await expect(400, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: admin, payload: { pickupAddress: ' ' } });
     await expect(403, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: courier, payload: { pickupAddress: 'Rua 1' } });
     await expect(404, 'PATCH', '/v1/restaurants/{rid}', { rid }, { token: otherStaff, payload: { pickupAddress: 'Rua 1' } });

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { finishOrder } from '../../src/services/delivery/operations/finishOrder.ts';
 import { command, courier, customer, type SeededRestaurant } from '../services/ordering/support.ts';
 import { assertStopsAsking, requireChromium, SCREENSHOTS, signedInPage, type BrowserPlatform } from './browser.ts';
@@ -44,7 +45,9 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     // has no pick-up address yet, then its staff sets one, which the next read of the list shows.
     const lines = () => task.locator('p.meta').allInnerTexts();
     assert.deepEqual((await lines()).slice(0, 2), ['Pick up at Pages Courier Grill (no pick-up address given: ask the restaurant)', 'Deliver to: Rua das Flores 1, Porto']);
-    const set = await p.t.request({ method: 'PATCH', url: `/v1/restaurants/${r.rid}`, token: r.staff, payload: { pickupAddress: 'Rua de Cedofeita 12, Porto' } });
+    // Under If-Match, the ETag the restaurant's GET answers (the review of the new routes, finding 3).
+    const etag = (await p.t.request({ url: `/v1/restaurants/${r.rid}` })).headers.etag as string;
+    const set = await p.t.request({ method: 'PATCH', url: `/v1/restaurants/${r.rid}`, token: r.staff, headers: { 'if-match': etag }, payload: { pickupAddress: 'Rua de Cedofeita 12, Porto' } });
     assert.equal(set.statusCode, 200, set.body);
     await task.locator('p.meta', { hasText: 'Pick up at Pages Courier Grill, Rua de Cedofeita 12, Porto' }).waitFor(WAIT);
     assert.deepEqual((await lines()).slice(0, 2), ['Pick up at Pages Courier Grill, Rua de Cedofeita 12, Porto', 'Deliver to: Rua das Flores 1, Porto']);
@@ -424,6 +427,32 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     // At once, not at the next poll 5 s later.
     await page.locator('#availability-state', { hasText: 'You are available' }).waitFor({ timeout: 1500 });
     assert.equal(await page.locator('#availability').innerText(), 'Stop taking deliveries');
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
+  test("the toggle's answer keeps the missed pick-up's notice on the availability line (before: it was dropped until the next poll, up to 5 s)", async () => {
+    // Found by the review of the new routes (forty-eighth session, finding 5).
+    const rider = await availableCourier();
+    const { page, errors } = await openCourierPage(rider.token);
+    await page.locator('#availability-state', { hasText: 'You are available' }).waitFor(WAIT);
+    // The page's polls of availability are held: what the line shows after the press comes from the POST's answer.
+    await page.route('**/v1/couriers/me/availability', async (route) => {
+      if (route.request().method() === 'POST') return route.continue();
+      await new Promise<void>(() => undefined);
+    });
+    // The pick-up deadline took an order off them since the page last read (recordCourierUnassigned's columns).
+    const missed = randomUUID();
+    const owner = new pg.Pool({ connectionString: p.t.db.url, max: 1 });
+    try {
+      await owner.query(`update delivery.courier_availability set status = 'offline', missed_order_id = $2, missed_within = '15 minutes' where courier_id = $1`, [rider.id, missed]);
+    } finally {
+      await owner.end();
+    }
+    await page.getByRole('button', { name: 'Stop taking deliveries' }).click();
+    await page.locator('#message.ok', { hasText: 'You are offline' }).waitFor(WAIT);
+    await page.locator('#availability-state', { hasText: `Order ${missed} was taken off you` }).waitFor(WAIT);
+    assert.match(await page.locator('#availability-state').innerText(), /^You are offline\. Order .* press "Start taking deliveries" to take orders again\.$/);
     assert.deepEqual(errors, []);
     await page.context().close();
   });

@@ -94,6 +94,30 @@ test('an actor reads its own write at once while the standby lags; others read t
   assert.deepEqual(delta(start, await routed()), { 'replica/fresh': 1 }, 'once replayed, the writer reads the standby too');
 });
 
+// Found by the review of the new routes (forty-eighth session, finding 2): a staff member's change of
+// the pick-up address runs as the directory (decision 0040), and its write was noted for that actor, so
+// their next read went to the lagging standby and showed the old address.
+test("a staff member reads their own change of the pick-up address back at once, though it runs as the directory", async () => {
+  const admin = await t.token('admin', { subject: randomUUID() });
+  const city = `Braga ${randomUUID().slice(0, 8)}`;
+  const rid = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: 'Moving Kitchen', city, pickupAddress: 'Old 1' } })).json().id as string;
+  const staff = await t.token('staff', { restaurantId: rid, subject: randomUUID() });
+  await standbyCaughtUp();
+  await pauseReplay();
+  try {
+    const changed = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}`, token: staff, headers: { 'if-match': '"1"' }, payload: { pickupAddress: 'New 2' } });
+    assert.deepEqual([changed.statusCode, changed.json().pickupAddress], [200, 'New 2'], changed.body);
+    const one = await t.request({ url: `/v1/restaurants/${rid}`, token: staff });
+    assert.deepEqual([one.statusCode, one.json().pickupAddress, one.headers.etag], [200, 'New 2', '"2"'], 'the staff member reads their write (on the primary)');
+    const listed = (await t.request({ url: `/v1/restaurants?city=${encodeURIComponent(city)}`, token: staff })).json().restaurants as Array<{ pickupAddress: string }>;
+    assert.deepEqual(listed.map((r) => r.pickupAddress), ['New 2']);
+    // Anyone else reads the standby, which has not replayed it: the write was noted for its caller only.
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}` })).json().pickupAddress, 'Old 1', 'an anonymous read came from the lagging standby');
+  } finally {
+    await resumeReplay();
+  }
+});
+
 /**
  * A routing of its own on the pair (every read takes a new reading), and what it routed and reported.
  * The standby's answer may take 30 s (a new pool's first connection on a loaded machine) unless a step

@@ -31,7 +31,9 @@ export interface UnitOfWorkContext {
   readonly replicaOk?: boolean;
   /**
    * With `replicaOk`: whose own writes the read must see, when that is not `actor` (a read that runs
-   * as the anonymous public for RLS but is made by a signed-in caller). Default `actor`.
+   * as the anonymous public for RLS but is made by a signed-in caller). Default `actor`. On a write:
+   * the caller it is made for, when it runs as another actor (a staff member's change of the
+   * directory runs as the directory): it counts as their write too, which their next reads see.
    */
   readonly ownWritesOf?: Actor | null;
 }

@@ -232,22 +232,28 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
 
   /**
    * On the primary, a `replicaOk` read goes to the standby when it is fresh enough for the actor whose
-   * writes it must see (and back to the primary when the standby fails it); a write notes its actor.
+   * writes it must see (and back to the primary when the standby fails it); a write notes its actor,
+   * and the caller it is made for (`ownWritesOf`) when that is another one.
    */
   const onPrimaryOrReplica = async <T>(context: UnitOfWorkContext, pool: pg.Pool, setup: UnitOfWorkOptions, attempt: (pool: pg.Pool, setup: UnitOfWorkOptions) => Promise<T>): Promise<T> => {
     const replica = options.replicaReads;
     if (replica === undefined || pool !== replica.primary) return attempt(pool, setup);
     if (context.readOnly !== true) {
+      // A write made as another actor for a signed-in caller (a staff member's change of the directory
+      // runs as the directory) counts as the caller's too: their next read must see it (decision 0082).
+      const wrote = () => {
+        for (const writer of new Set([context.actor, context.ownWritesOf].flatMap((a) => (a == null ? [] : [actorKey(a)])))) replica.wrote(writer);
+      };
       let result: T;
       try {
         result = await attempt(pool, setup);
       } catch (error) {
         // Lost while committing, the write may have been saved, and its error tells the client to read
         // it back before doing it again: that read must not go to a standby without it.
-        if (context.actor != null && error instanceof DatabaseUnavailableError && error.phase === 'commit') replica.wrote(actorKey(context.actor));
+        if (error instanceof DatabaseUnavailableError && error.phase === 'commit') wrote();
         throw error;
       }
-      if (context.actor != null) replica.wrote(actorKey(context.actor));
+      wrote();
       return result;
     }
     if (context.replicaOk !== true) return attempt(pool, setup);

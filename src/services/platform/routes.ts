@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { absentBodyIsEmpty, actorContext, authorize, callerOf, CONTROL_OR_BIDI, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, CONTROL_OR_BIDI, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
@@ -58,7 +58,15 @@ const RestaurantSchema = Type.Object({
   currency: Type.String(),
   pickupAddress: Type.Union([Type.String(), Type.Null()], { description: 'where couriers pick its orders up (NFC); null until set (PATCH /v1/restaurants/{rid})' }),
   createdAt: Type.String(),
+  version: Type.Integer({ minimum: 1, description: 'counts its changes; GET /v1/restaurants/{rid} sends it as ETag, and PATCH /v1/restaurants/{rid} takes it as If-Match' }),
 });
+/** Who set or cleared the pick-up address last and when: shown to the restaurant's admins and staff, not in the public directory. */
+const AddressChanges = {
+  pickupAddressChangedBy: Type.Union([Type.String(), Type.Null()], {
+    description: "who set or cleared the pick-up address last: the token's role and subject (staff:<staff id>, admin:<subject>); null until it was changed after the restaurant was made",
+  }),
+  pickupAddressChangedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when the pick-up address was set or cleared last; null until then' }),
+};
 const StaffSchema = Type.Object({
   id: Uuid,
   restaurantId: Uuid,
@@ -132,9 +140,15 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         body: NewRestaurant,
         response: { 201: RestaurantSchema },
       },
-      config: { docs: { success: { 201: 'The new restaurant' }, errors: { ...NOT_ADMIN, 409: 'ALREADY_EXISTS: a restaurant of that name in that city' } } },
+      config: { docs: { success: { 201: 'The new restaurant' }, etag: true, errors: { ...NOT_ADMIN, 409: 'ALREADY_EXISTS: a restaurant of that name in that city' } } },
     },
-    async (request, reply) => reply.status(201).send(await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body))),
+    async (request, reply) => {
+      const restaurant = await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body));
+      // What was made, as `brigade tenants add` audits it: an address's history begins here.
+      const { id, name, city, pickupAddress } = restaurant;
+      request.auditDetails = { created: { id, name, city, pickupAddress } };
+      return reply.status(201).header('etag', etagOf(restaurant.version)).send(restaurant);
+    },
   );
 
   app.patch(
@@ -145,27 +159,35 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         summary: "Set or clear the restaurant's pick-up address, where couriers fetch its orders (its staff, or admin)",
         description:
           'Couriers see the new address in their tasks (GET /v1/couriers/me/tasks) at their next read, also for orders placed before the change. ' +
-          'null clears it (couriers are then told to ask the restaurant). Kept in Unicode\'s composed form (NFC). An admin\'s change is in the admin audit log.',
+          'null clears it (couriers are then told to ask the restaurant). Kept in Unicode\'s composed form (NFC). ' +
+          'Send the ETag of GET /v1/restaurants/{rid} as If-Match: a restaurant changed since (by another staff member) is not changed again (412, read it again). ' +
+          'The restaurant records who changed the address and when (pickupAddressChangedBy, pickupAddressChangedAt, also in its GET for its staff and admins); an admin\'s change is in the admin audit log too.',
         security: bearer,
         params: RidParams,
         body: Type.Object({ pickupAddress: Type.Union([PickupAddress, Type.Null()]) }, { additionalProperties: false }),
-        response: { 200: RestaurantSchema },
+        response: { 200: Type.Object({ ...RestaurantSchema.properties, ...AddressChanges }) },
       },
-      config: { docs: { success: { 200: 'The restaurant as changed' }, errors: STAFF_ERRORS } },
+      config: { docs: { success: { 200: 'The restaurant as changed, at its new version' }, etag: true, ifMatch: true, errors: STAFF_ERRORS } },
     },
-    async (request) => {
+    async (request, reply) => {
       const { rid } = request.params;
       const principal = authorize(request, 'staff', 'admin');
       if (principal.role === 'staff' && principal.restaurantId !== rid) throw new NotFoundError('restaurant', rid);
+      const expectedVersion = ifMatchVersion(request.headers['if-match']);
       // The directory is the shared database's, also for a restaurant moved to a database of its own
       // (which holds a copy of its row only for its keys): a staff member's transaction would be routed
       // there, and only admins write the directory (RLS). Their change runs as the directory, as its
       // reads do (directory.ts), once their token's restaurant is checked above; it sets this column only.
-      const context = principal.role === 'admin' ? asAdmin(request) : { service: 'platform', tenantId: null, actor: { kind: 'admin' as const, id: 'directory' } };
-      const restaurant = await unitOfWork(context, (tx) => setPickupAddress(tx, rid, request.body.pickupAddress));
+      // The row names them (changedBy), and the write counts as theirs for their next reads (ownWritesOf:
+      // read-your-writes on a standby, decision 0082).
+      const context =
+        principal.role === 'admin' ? asAdmin(request) : { service: 'platform', tenantId: null, actor: { kind: 'admin' as const, id: 'directory' }, ownWritesOf: actorOf(principal) };
+      const restaurant = await unitOfWork(context, (tx) =>
+        setPickupAddress(tx, rid, { address: request.body.pickupAddress, expectedVersion, changedBy: `${principal.role}:${principal.subject}` }),
+      );
       if (restaurant === null) throw new NotFoundError('restaurant', rid);
-      request.auditDetails = { pickupAddress: restaurant.pickupAddress };
-      return restaurant;
+      request.auditDetails = { pickupAddress: restaurant.pickupAddress, version: restaurant.version };
+      return reply.header('etag', etagOf(restaurant.version)).send(restaurant);
     },
   );
 
@@ -207,18 +229,26 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     {
       schema: {
         tags: ['platform'],
-        summary: 'One restaurant (public, as the list): its name, city, currency and pick-up address',
-        description: 'The live board names its restaurant with it. The directory is public: no token is needed, and any valid one reads it alike.',
+        summary: 'One restaurant (public, as the list): its name, city, currency and pick-up address, with its version as ETag',
+        description:
+          'The live board names its restaurant with it. The directory is public: no token is needed. ' +
+          "With an admin's token or one of its staff's, the answer also says who changed the pick-up address last and when (pickupAddressChangedBy, pickupAddressChangedAt). " +
+          'Its ETag is the If-Match of PATCH /v1/restaurants/{rid}.',
         params: RidParams,
-        response: { 200: RestaurantSchema },
+        response: { 200: Type.Object({ ...RestaurantSchema.properties, pickupAddressChangedBy: Type.Optional(AddressChanges.pickupAddressChangedBy), pickupAddressChangedAt: Type.Optional(AddressChanges.pickupAddressChangedAt) }) },
       },
-      config: { docs: { success: { 200: 'The restaurant' }, errors: { 404: 'NOT_FOUND: no such restaurant (its id is in GET /v1/restaurants, or brigade tenants list)' } } },
+      config: { docs: { success: { 200: 'The restaurant' }, etag: true, errors: { 404: 'NOT_FOUND: no such restaurant (its id is in GET /v1/restaurants, or brigade tenants list)' } } },
     },
-    async (request) => {
+    async (request, reply) => {
       const { rid } = request.params;
       const restaurant = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => getRestaurant(tx, rid));
       if (restaurant === null) throw new NotFoundError('restaurant', rid);
-      return restaurant;
+      reply.header('etag', etagOf(restaurant.version));
+      // Who changed the address names a staff member or an admin: for those who run the restaurant only.
+      const caller = request.principal;
+      if (caller?.role === 'admin' || (caller?.role === 'staff' && caller.restaurantId === rid)) return restaurant;
+      const { pickupAddressChangedBy: _by, pickupAddressChangedAt: _at, ...directoryEntry } = restaurant;
+      return directoryEntry;
     },
   );
 

@@ -28,8 +28,11 @@ describe("a courier task names its restaurant and where to pick the order up (th
     await t?.close();
   });
 
-  const patch = (rid: string, token: string | undefined, payload: unknown) =>
-    t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}`, ...(token === undefined ? {} : { token }), payload: payload as Record<string, unknown> });
+  /** A PATCH of the restaurant, with `ifMatch` (by default the ETag its GET answers now; `null`: none). */
+  const patch = async (rid: string, token: string | undefined, payload: unknown, ifMatch?: string | null) => {
+    const tag = ifMatch === undefined ? ((await t.request({ url: `/v1/restaurants/${rid}` })).headers.etag as string | undefined) : ifMatch;
+    return t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}`, ...(token === undefined ? {} : { token }), ...(tag == null ? {} : { headers: { 'if-match': tag } }), payload: payload as Record<string, unknown> });
+  };
   /** The courier's task of `orderId`, once the view has applied `position`. */
   const taskOf = async (k: { token: string }, orderId: string, position: string): Promise<Task> => {
     await drain(owner, ORDER_VIEWS.courierTasks, parsePosition(position));
@@ -89,7 +92,7 @@ describe("a courier task names its restaurant and where to pick the order up (th
       const refused = await patch(rid, token, { pickupAddress: 'Rua Falsa 1' });
       assert.equal(refused.statusCode, status, refused.body);
     }
-    assert.equal((await patch(randomUUID(), admin, { pickupAddress: 'Rua 1' })).statusCode, 404, 'a restaurant the directory does not know');
+    assert.equal((await patch(randomUUID(), admin, { pickupAddress: 'Rua 1' }, '"1"')).statusCode, 404, 'a restaurant the directory does not know');
     // Bad bodies: none, an unknown field (the name is not changed here), a value the name rule refuses.
     for (const payload of [{}, { name: 'Renamed' }, { pickupAddress: 'Rua 1', name: 'Renamed' }, { pickupAddress: '' }, { pickupAddress: ' Rua 1' }, { pickupAddress: 'Rua\u00071' }, { pickupAddress: '\u2066Rua 1' }, { pickupAddress: 'x'.repeat(501) }, { pickupAddress: 5 }]) {
       const refused = await patch(rid, admin, payload);
@@ -102,6 +105,58 @@ describe("a courier task names its restaurant and where to pick the order up (th
       [[made.json().name, null]],
       'refused requests changed nothing',
     );
+  });
+
+  // Found by the review of the new routes (forty-eighth session, findings 1, 3 and 4).
+  test("the restaurant records who changed its pick-up address last and when: a staff member's change too; its admins and staff read it, the public does not", async () => {
+    const rid = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: `Who ${randomUUID().slice(0, 8)}`, city: 'Porto' } })).json().id as string;
+    const fresh = (await t.request({ url: `/v1/restaurants/${rid}`, token: admin })).json();
+    assert.deepEqual([fresh.pickupAddressChangedBy, fresh.pickupAddressChangedAt], [null, null], 'never changed');
+    const sid = randomUUID();
+    const staff = await t.token('staff', { restaurantId: rid, subject: sid });
+    const byStaff = await patch(rid, staff, { pickupAddress: 'Rua Leaked 1' });
+    assert.equal(byStaff.statusCode, 200, byStaff.body);
+    assert.equal(byStaff.json().pickupAddressChangedBy, `staff:${sid}`, 'the answer names the caller');
+    const seen = (await t.request({ url: `/v1/restaurants/${rid}`, token: admin })).json();
+    assert.equal(seen.pickupAddressChangedBy, `staff:${sid}`, 'an admin sees which staff member changed it');
+    assert.ok(Math.abs(Date.parse(seen.pickupAddressChangedAt) - Date.now()) < 60_000, seen.pickupAddressChangedAt);
+    assert.equal((await t.request({ url: `/v1/restaurants/${rid}`, token: staff })).json().pickupAddressChangedBy, `staff:${sid}`, 'and so does its staff');
+    const anonymous = (await t.request({ url: `/v1/restaurants/${rid}` })).json();
+    assert.ok(!('pickupAddressChangedBy' in anonymous) && !('pickupAddressChangedAt' in anonymous), `the public directory does not name staff: ${JSON.stringify(anonymous)}`);
+    const otherStaff = (await t.request({ url: `/v1/restaurants/${rid}`, token: await t.token('staff', { restaurantId: r.rid, subject: randomUUID() }) })).json();
+    assert.ok(!('pickupAddressChangedBy' in otherStaff), "nor to another restaurant's staff");
+    const listed = (await t.request({ url: '/v1/restaurants?city=Porto', token: admin })).json().restaurants as Array<Record<string, unknown>>;
+    assert.ok(listed.every((x) => !('pickupAddressChangedBy' in x)), 'the list stays the public directory');
+    const byAdmin = await patch(rid, admin, { pickupAddress: null });
+    assert.deepEqual([byAdmin.statusCode, byAdmin.json().pickupAddressChangedBy], [200, 'admin:ops'], byAdmin.body);
+  });
+
+  test('PATCH /v1/restaurants/{rid} takes If-Match as the menu\'s PATCHes do: the ETag of GET, 428 without one, 412 for a stale one (nothing changed), a new ETag after', async () => {
+    const rid = (await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name: `Match ${randomUUID().slice(0, 8)}`, city: 'Porto' } })).json().id as string;
+    const staff = await t.token('staff', { restaurantId: rid, subject: randomUUID() });
+    const read = await t.request({ url: `/v1/restaurants/${rid}` });
+    assert.deepEqual([read.headers.etag, read.json().version], ['"1"', 1], read.body);
+    const missing = await patch(rid, staff, { pickupAddress: 'Rua 1' }, null);
+    assert.deepEqual([missing.statusCode, missing.json().code], [428, 'PRECONDITION_REQUIRED'], missing.body);
+    const first = await patch(rid, staff, { pickupAddress: 'Rua 1' }, '"1"');
+    assert.deepEqual([first.statusCode, first.headers.etag, first.json().version], [200, '"2"', 2], first.body);
+    // A second staff member who read version 1 too: refused, told the current version.
+    const stale = await patch(rid, admin, { pickupAddress: 'Rua 2' }, '"1"');
+    assert.deepEqual([stale.statusCode, stale.json().code, stale.headers.etag], [412, 'CONCURRENCY_CONFLICT', '"2"'], stale.body);
+    assert.match(stale.json().detail, /read it again/);
+    for (const bad of ['*', '"1", "2"', 'abc']) assert.equal((await patch(rid, staff, { pickupAddress: 'Rua 3' }, bad)).statusCode, 400, bad);
+    assert.equal((await patch(rid, staff, { pickupAddress: 'Rua 3' }, 'W/"2"')).statusCode, 200, 'a weak tag of the current version');
+    const now = await t.request({ url: `/v1/restaurants/${rid}` });
+    assert.deepEqual([now.json().pickupAddress, now.headers.etag], ['Rua 3', '"3"'], 'the refused writes changed nothing');
+    assert.equal((await patch(randomUUID(), admin, { pickupAddress: 'Rua 1' }, '"1"')).statusCode, 404, 'an unknown restaurant is a 404 still');
+  });
+
+  test("POST /v1/restaurants audits the restaurant it made and its pick-up address, as brigade tenants add does", async () => {
+    const name = `Audited ${randomUUID().slice(0, 8)}`;
+    const made = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city: 'porto', pickupAddress: 'Rua do Audit 1' } });
+    assert.equal(made.statusCode, 201, made.body);
+    const audit = await owner.query<{ target: { created?: Record<string, unknown> } }>('select target from platform.admin_audit where request_id = $1', [String(made.headers['x-request-id'])]);
+    assert.deepEqual(audit.rows.map((a) => a.target.created), [{ id: made.json().id, name, city: 'Porto', pickupAddress: 'Rua do Audit 1' }]);
   });
 
   test("a courier's task names the restaurant and its pick-up address, null until set, and the current one after a change made since the order was placed", async () => {
@@ -146,5 +201,10 @@ describe("a courier task names its restaurant and where to pick the order up (th
     assert.ok(JSON.stringify(patchOp.requestBody).includes('pickupAddress'));
     assert.ok(JSON.stringify(patchOp.responses['200']).includes('pickupAddress'));
     assert.ok(JSON.stringify(spec.paths['/v1/restaurants'].post.requestBody).includes('pickupAddress'));
+    // If-Match and the ETag (finding 3), who changed the address (finding 1).
+    assert.ok(patchOp.parameters.some((p: { in: string; name: string }) => p.in === 'header' && p.name.toLowerCase() === 'if-match'), 'the PATCH takes If-Match');
+    for (const status of ['412', '428']) assert.ok(patchOp.responses[status], status);
+    for (const op of [patchOp, spec.paths['/v1/restaurants/{rid}'].get]) assert.ok(op.responses['200'].headers?.ETag ?? op.responses['200'].headers?.etag, 'ETag');
+    assert.ok(JSON.stringify(spec.paths['/v1/restaurants/{rid}'].get.responses['200']).includes('pickupAddressChangedBy'));
   });
 });

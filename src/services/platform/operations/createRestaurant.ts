@@ -13,6 +13,15 @@ export interface Restaurant {
   /** Where couriers pick its orders up, or null until it is set. */
   pickupAddress: string | null;
   createdAt: string;
+  /** Counts its changes (1 when made): its ETag, and the If-Match of `PATCH /v1/restaurants/{rid}`. */
+  version: number;
+}
+
+/** A restaurant with who set or cleared its pick-up address last and when (null until then): for its admins and staff, not the public directory. */
+export interface RestaurantWithChanges extends Restaurant {
+  /** The token's role and subject (`staff:<id>`, `admin:<subject>`). */
+  pickupAddressChangedBy: string | null;
+  pickupAddressChangedAt: string | null;
 }
 
 /**
@@ -29,7 +38,7 @@ export async function createRestaurant(tx: Tx, input: { name: string; city: stri
     city = await findOrCreateCity(tx, input.city);
     const row = await tx.query<Restaurant>(
       `insert into platform.restaurants (city_id, name, currency, pickup_address) values ($1, $2, $3, $5)
-       returning id, name, $4::text as city, city_id as "cityId", currency, pickup_address as "pickupAddress", created_at as "createdAt"`,
+       returning id, name, $4::text as city, city_id as "cityId", currency, pickup_address as "pickupAddress", created_at as "createdAt", version`,
       [city.id, name, input.currency ?? 'EUR', city.name, input.pickupAddress === undefined ? null : pickupAddressOf(input.pickupAddress)],
     );
     return row.rows[0] as Restaurant;

@@ -16,7 +16,7 @@ export interface RestaurantPosition {
  */
 export async function listRestaurants(tx: Tx, filter: { city?: string; limit?: number; after?: RestaurantPosition }): Promise<Restaurant[]> {
   const rows = await tx.query<Restaurant>(
-    `select r.id, r.name, c.name as city, c.id as "cityId", r.currency, r.pickup_address as "pickupAddress", r.created_at as "createdAt"
+    `select r.id, r.name, c.name as city, c.id as "cityId", r.currency, r.pickup_address as "pickupAddress", r.created_at as "createdAt", r.version
        from platform.restaurants r join platform.cities c on c.id = r.city_id
       where ($1::text is null or lower(c.name) = lower($1))
         and ($3::text is null or (c.name, r.name, r.id) > ($3::text, $4::text, $5::uuid))
