@@ -63,7 +63,7 @@ test('brigade killed outright (SIGKILL) during initdb: the superuser password wa
     assert.equal(again.code, 0, printed);
     assert.equal(existsSync(pwfile), false, `${pwfile} is removed:\n${printed}`);
     assert.deepEqual(await fs.readdir(tmp), ['pg-password-4a5b6c'], `only the leftover holding this server's password is removed:\n${printed}`);
-    assert.match(again.stdout, new RegExp(`removed ${literal(path.join(tmp, 'pg-password-1x2y3z'))}`), printed);
+    assert.match(again.stderr, new RegExp(`removed ${literal(path.join(tmp, 'pg-password-1x2y3z'))}`), printed);
   } finally {
     await cleanUp();
   }
