@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { finishOrder } from '../../src/services/delivery/operations/finishOrder.ts';
 import { command, courier, customer, type SeededRestaurant } from '../services/ordering/support.ts';
+import { eventually } from '../support/eventually.ts';
 import { assertStopsAsking, requireChromium, SCREENSHOTS, signedInPage, type BrowserPlatform } from './browser.ts';
 import { pagesFixture, WAIT, short, unavailable, TOKEN_LIFETIME_S } from './pagesFixture.ts';
 
@@ -643,6 +644,9 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
 
   test("a later sign-in takes the previous customer's orders off the page, whatever its answer (before: A's \"Your orders\" stayed under B's refusal, an admin's sign-in, or a non-token)", async () => {
     const a = (await order()).customer;
+    // The sign-in lists the customer's order history, a projection: under load it may not hold the order
+    // just placed, and the page would say "no orders yet" (found failing in a full run).
+    await eventually('the order in the customer\'s history', async () => (await p.t.request({ url: '/v1/customers/me/orders', token: a.token })).json().orders as unknown[], (listed) => listed.length > 0);
     const { page, errors } = await signedInPage(browser, null);
     await page.goto(`${p.base}/login`);
     const input = page.getByLabel('Your access token');
