@@ -20,7 +20,7 @@ const { skip } = await requireChromium();
 /** The restaurant's board: live orders, commands, courier pickers, its stream's restarts and errors. */
 describe('web pages in headless Chromium: the board', { skip }, () => {
   const f = pagesFixture('Pages Pizzeria');
-  const { order, card, openBoard, onlyPlatform, shortLived, availableCourier } = f;
+  const { order, card, openBoard, onlyPlatform, shortLived, availableCourier, assignTo } = f;
   let p: BrowserPlatform;
   let browser: Browser;
   let r: SeededRestaurant;
@@ -288,12 +288,7 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     const { id } = await order();
     await card(page, 'placed', id).waitFor(WAIT);
     const rider = await courier(p.t);
-    let version = 1;
-    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
-      const res = await command(p.t, r.staff, id, name, version, body);
-      assert.equal(res.statusCode, 200, res.body);
-      version = res.json().version;
-    }
+    const version = await assignTo(id, rider.id);
     const ready = card(page, 'ready', id);
     await ready.locator(`.courier[data-courier="${rider.id}"]`).waitFor(WAIT);
     // What delivery's sweep asks of ordering when the courier has not come (decision 0040).

@@ -30,12 +30,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     const pollNote = tracking.page.locator('#poll-note');
     assert.equal(await pollNote.innerText(), 'This page checks for news every few seconds until the order is delivered.');
 
-    let version = 1;
-    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
-      const res = await command(p.t, r.staff, id, name, version, body);
-      assert.equal(res.statusCode, 200, res.body);
-      version = res.json().version;
-    }
+    await assignTo(id, rider.id);
 
     const courierPage = await signedInPage(browser, rider.token);
     await courierPage.page.goto(`${p.base}/courier`);
@@ -81,12 +76,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
   test("a poll that answers after a pick-up's own read does not bring back the order as it was (a Picked up button of the old version, a false 412)", async () => {
     const { id } = await order();
     const rider = await courier(p.t);
-    let version = 1;
-    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
-      const res = await command(p.t, r.staff, id, name, version, body);
-      assert.equal(res.statusCode, 200, res.body);
-      version = res.json().version;
-    }
+    await assignTo(id, rider.id);
     const { page, errors } = await signedInPage(browser, rider.token);
     await page.goto(`${p.base}/courier`);
     await page.locator(`li.card[data-order="${id}"][data-status="ready"]`).waitFor(WAIT);
@@ -316,12 +306,7 @@ describe('web pages in headless Chromium: courier, tracking and sign-in', { skip
     await setHidden(courierPage.page, true);
     await assertStopsAsking(tracking.page, tracking.requested);
     await assertStopsAsking(courierPage.page, courierPage.requested, 1000);
-    let version = 1;
-    for (const [name, body] of [['accept', { etaMinutes: 15 }], ['ready', undefined], ['assign-courier', { courierId: rider.id }]] as const) {
-      const res = await command(p.t, r.staff, id, name, version, body);
-      assert.equal(res.statusCode, 200, res.body);
-      version = res.json().version;
-    }
+    await assignTo(id, rider.id);
     assert.equal(await tracking.page.locator('body').getAttribute('data-status'), 'placed', 'nothing read while hidden');
 
     await setHidden(tracking.page, false);
