@@ -103,6 +103,9 @@ const SECURITY_HEADERS = {
 const PAGE_CACHE = { 'cache-control': 'no-store' };
 const ASSET_CACHE = { 'cache-control': 'no-cache' };
 
+/** Sends a page (or an asset) with the pages' headers: their security policy, and the cache policy of its kind. */
+const send = (reply: FastifyReply, type: string, body: Buffer | string) => reply.headers(SECURITY_HEADERS).headers(type === HTML ? PAGE_CACHE : ASSET_CACHE).type(type).send(body);
+
 /** The API's own paths: an unknown one is answered with problem JSON, whatever the client accepts. */
 const API_PATHS = /^\/(?:v1|health|docs|metrics|dev|web)(?:[/?]|$)/;
 
@@ -158,7 +161,7 @@ export function sendPageNotFound(reply: FastifyReply, options: Pick<PagesOptions
 </body>
 </html>
 `;
-  return reply.status(404).headers(SECURITY_HEADERS).headers(PAGE_CACHE).type(HTML).send(body);
+  return send(reply.status(404), HTML, body);
 }
 
 const Uuid = Type.String({ format: 'uuid' });
@@ -186,7 +189,6 @@ const assetOf = (type: string, body: Buffer): Asset => ({ type, body, etag: `"${
 export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options) => {
   const root = options.root ?? path.resolve(import.meta.dirname, '..', '..', 'web');
   const typed = app.withTypeProvider<TypeBoxTypeProvider>();
-  const send = (reply: FastifyReply, type: string, body: Buffer) => reply.headers(SECURITY_HEADERS).headers(type === HTML ? PAGE_CACHE : ASSET_CACHE).type(type).send(body);
   const sendAsset = (request: FastifyRequest, reply: FastifyReply, asset: Asset) => {
     reply.header('etag', asset.etag);
     if (ifNoneMatchHits(request.headers['if-none-match'], asset.etag)) return reply.headers(SECURITY_HEADERS).headers(ASSET_CACHE).status(304).send();
