@@ -7,7 +7,7 @@ export type { Tx, UnitOfWorkOptions } from './unitOfWork.ts';
 export { commitStatements } from './commitStatements.ts';
 export { sendBatch, BatchAbortedError } from './sendBatch.ts';
 export type { CommitStatementsFn, CommitStatementsOptions } from './commitStatements.ts';
-export { serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
+export { actorName, serviceRole, CONTEXT_SETTINGS } from './transactionSetup.ts';
 export type { Actor, Statement, StatementMerge, UnitOfWorkContext } from './transactionSetup.ts';
 export { embeddedStoppedBy, startEmbeddedPostgres } from './embeddedPostgres.ts';
 export { EmbeddedPasswordMissingError, EmbeddedPasswordRejectedError, EmbeddedVersionMismatchError } from './embeddedErrors.ts';

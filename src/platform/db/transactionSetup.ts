@@ -10,6 +10,14 @@ export interface Actor {
   readonly id: string;
 }
 
+/**
+ * An actor as one string, `kind:id` (`staff:<id>`, `admin:ops`, `system:delivery-dispatch`): how the
+ * outbox's `actor` header, the replica router's own-writes and the records of who changed what name it.
+ */
+export function actorName(actor: Actor): string {
+  return `${actor.kind}:${actor.id}`;
+}
+
 /** What one transaction runs as. */
 export interface UnitOfWorkContext {
   /** The service whose role the transaction takes (`brigade_<service>`, transaction-local). */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Actor, Statement } from '../db/index.ts';
+import { actorName, type Actor, type Statement } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { headerProblem, newMessageId } from '../messaging/index.ts';
 import type { OutboxMessage } from './types.ts';
@@ -29,7 +29,7 @@ export function outboxInsert(schema: string, tenantId: string | null | undefined
   const keys: string[] = [];
   const headers: string[] = [];
   const payloads: string[] = [];
-  const actorHeader = actor == null ? '' : `${actor.kind}:${actor.id}`;
+  const actorHeader = actor == null ? '' : actorName(actor);
   for (const m of messages) {
     const id = m.id ?? newMessageId();
     if (!isUuid(id)) throw new ValidationError(`Message id must be a UUID, got ${JSON.stringify(id)}`, { field: 'id' });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import type { Actor, CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
-import { commitStatements, DatabaseUnavailableError, unitOfWork } from '../db/index.ts';
+import type { CommitStatementsFn, Databases, ReplicaReads, Tx, UnitOfWorkContext, UnitOfWorkOptions } from '../db/index.ts';
+import { actorName, commitStatements, DatabaseUnavailableError, unitOfWork } from '../db/index.ts';
 import { BrigadeError, ValidationError } from '../errors/index.ts';
 import { tenantFence } from './tenantFence.ts';
 import { isUuid } from '../ids/index.ts';
@@ -242,7 +242,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
       // A write made as another actor for a signed-in caller (a staff member's change of the directory
       // runs as the directory) counts as the caller's too: their next read must see it (decision 0082).
       const wrote = () => {
-        for (const writer of new Set([context.actor, context.ownWritesOf].flatMap((a) => (a == null ? [] : [actorKey(a)])))) replica.wrote(writer);
+        for (const writer of new Set([context.actor, context.ownWritesOf].flatMap((a) => (a == null ? [] : [actorName(a)])))) replica.wrote(writer);
       };
       let result: T;
       try {
@@ -258,7 +258,7 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
     }
     if (context.replicaOk !== true) return attempt(pool, setup);
     const writer = context.ownWritesOf === undefined ? context.actor : context.ownWritesOf;
-    const chosen = await replica.poolFor(writer == null ? '' : actorKey(writer));
+    const chosen = await replica.poolFor(writer == null ? '' : actorName(writer));
     if (chosen === pool) return attempt(pool, setup);
     try {
       return await attempt(chosen, setup);
@@ -397,7 +397,6 @@ export function createTenantRouter(options: TenantRouterOptions): TenantRouter {
   };
 }
 
-const actorKey = (actor: Actor) => `${actor.kind}:${actor.id}`;
 
 /**
  * Whether a failed standby read is the standby's fault, not the read's, and so runs again on the

@@ -2,7 +2,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
 import { actorContext, authorize, callerOf } from '../../api/index.ts';
-import { DatabaseUnavailableError, isLockNotAvailable, type UnitOfWorkContext } from '../../platform/db/index.ts';
+import { actorName, DatabaseUnavailableError, isLockNotAvailable, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { DEDICATED_READ_TIMEOUT_MS } from '../../platform/tenancy/index.ts';
@@ -409,8 +409,8 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
       async (request) => {
         const { rid } = request.params;
         const context = await editor(request, rid);
-        const by = request.principal === null ? 'unknown' : `${request.principal.role}:${request.principal.subject}`;
-        const pause = await write(context, rid, (tx) => pauseOrders(tx, rid, request.body, by));
+        // `editor` authorized a staff member or an admin: the context's actor is theirs.
+        const pause = await write(context, rid, (tx) => pauseOrders(tx, rid, request.body, actorName(context.actor!)));
         request.auditDetails = { pause };
         return { restaurantId: rid, takingOrders: false, pause };
       },

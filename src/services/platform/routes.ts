@@ -3,7 +3,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, CONTROL_OR_BIDI, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
-import type { UnitOfWorkContext } from '../../platform/db/index.ts';
+import { actorName, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import { MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
@@ -183,7 +183,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const context =
         principal.role === 'admin' ? asAdmin(request) : { service: 'platform', tenantId: null, actor: { kind: 'admin' as const, id: 'directory' }, ownWritesOf: actorOf(principal) };
       const restaurant = await unitOfWork(context, (tx) =>
-        setPickupAddress(tx, rid, { address: request.body.pickupAddress, expectedVersion, changedBy: `${principal.role}:${principal.subject}` }),
+        setPickupAddress(tx, rid, { address: request.body.pickupAddress, expectedVersion, changedBy: actorName(actorOf(principal)) }),
       );
       if (restaurant === null) throw new NotFoundError('restaurant', rid);
       request.auditDetails = { pickupAddress: restaurant.pickupAddress, version: restaurant.version };
