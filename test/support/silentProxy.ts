@@ -1,6 +1,6 @@
 import net from 'node:net';
 
-/** A TCP proxy in front of a database that can go silent, made by {@link silentProxy}. */
+/** A TCP proxy in front of a database that can go silent or slow, made by {@link silentProxy}. */
 export interface SilentProxy {
   /** `url` with its host and port replaced by the proxy's. */
   readonly url: string;
@@ -10,12 +10,17 @@ export interface SilentProxy {
    * packets. Connections made after this are accepted and silent too.
    */
   silence(): void;
+  /**
+   * From now on what the database sends is held `ms` before it is forwarded, in order (0: at once, after
+   * what is held already): a server that answers every command, slowly. What the client sends is not held.
+   */
+  delayAnswers(ms: number): void;
   /** Destroys every socket (the database's backends then see their client gone) and stops listening. */
   close(): Promise<void>;
 }
 
 /**
- * A proxy on 127.0.0.1 in front of the database of `url`, forwarding until {@link SilentProxy.silence}.
+ * A proxy on 127.0.0.1 in front of the database (or Redis) of `url`, forwarding until {@link SilentProxy.silence}.
  * It listens on `port` when given (a database that "comes up" on a port a client already tries), else
  * on a free one.
  *
@@ -26,6 +31,7 @@ export interface SilentProxy {
 export async function silentProxy(url: string, port = 0): Promise<SilentProxy> {
   const upstream = new URL(url);
   let forwarding = true;
+  let answerDelayMs = 0;
   const sockets = new Set<net.Socket>();
   const track = (socket: net.Socket) => {
     sockets.add(socket);
@@ -37,9 +43,23 @@ export async function silentProxy(url: string, port = 0): Promise<SilentProxy> {
     if (!forwarding) return;
     const outbound = net.connect(Number(upstream.port || 5432), upstream.hostname);
     track(outbound);
-    const pipe = (from: net.Socket, to: net.Socket) => {
-      from.on('data', (chunk) => {
-        if (forwarding) to.write(chunk);
+    const pipe = (from: net.Socket, to: net.Socket, held: boolean) => {
+      const queue: Array<{ chunk: Buffer; at: number }> = [];
+      const release = () => {
+        const now = Date.now();
+        while (queue.length > 0 && queue[0]!.at <= now) {
+          const { chunk } = queue.shift()!;
+          if (forwarding) to.write(chunk);
+        }
+        if (queue.length > 0) setTimeout(release, queue[0]!.at - now);
+      };
+      from.on('data', (chunk: Buffer) => {
+        if (!held || (answerDelayMs === 0 && queue.length === 0)) {
+          if (forwarding) to.write(chunk);
+          return;
+        }
+        queue.push({ chunk, at: Math.max(Date.now() + answerDelayMs, queue.at(-1)?.at ?? 0) });
+        if (queue.length === 1) setTimeout(release, queue[0]!.at - Date.now());
       });
       from.on('end', () => {
         if (forwarding) to.end();
@@ -48,8 +68,8 @@ export async function silentProxy(url: string, port = 0): Promise<SilentProxy> {
         if (forwarding) to.destroy();
       });
     };
-    pipe(inbound, outbound);
-    pipe(outbound, inbound);
+    pipe(inbound, outbound, false);
+    pipe(outbound, inbound, true);
   });
   await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, '127.0.0.1', resolve));
   const proxied = new URL(url);
@@ -59,6 +79,9 @@ export async function silentProxy(url: string, port = 0): Promise<SilentProxy> {
     url: proxied.toString(),
     silence: () => {
       forwarding = false;
+    },
+    delayAnswers: (ms) => {
+      answerDelayMs = ms;
     },
     close: async () => {
       forwarding = false;

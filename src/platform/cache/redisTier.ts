@@ -77,11 +77,20 @@ const RETRY_MAX_MS = 2000;
 const CLOSE_REPLAY_MS = 2000;
 /**
  * The breaker: this many commands in a row that timed out (no answer within the client's command
- * timeout, on a connection that stays open: a Redis stopped, swapping or stuck in a slow script) and
- * Redis is taken for hung. A hung Redis otherwise costs every read the whole command timeout, for ever:
- * ioredis stays `ready` as long as TCP does.
+ * timeout, on a connection that stays open: a Redis stopped, swapping or stuck in a slow script) or
+ * answered slowly (see {@link SLOW_SHARE}), then a PING that does too, and Redis is taken for hung. A
+ * hung Redis otherwise costs every read the whole command timeout, for ever: ioredis stays `ready` as
+ * long as TCP does; a slow one costs every read nearly as much, where the loader takes a few ms.
  */
-const BREAKER_TIMEOUTS = 3;
+const BREAKER_STRIKES = 3;
+/**
+ * A command answered after this share of the client's command timeout (100 ms of the cache's 250) is
+ * slow. The confirming PING keeps one pause of this process (a long garbage collection, a blocked
+ * event loop, which delays every answer in flight at once) from opening the breaker.
+ */
+const SLOW_SHARE = 0.4;
+/** The slow bound of a client with no command timeout. */
+const SLOW_DEFAULT_MS = 100;
 /** While the breaker is open, a PING is sent after this back-off, doubling up to the maximum. */
 const BREAKER_FIRST_MS = 250;
 const BREAKER_MAX_MS = 5000;
@@ -115,9 +124,10 @@ const reasonOf = (error: unknown): string => {
  * (it could hold the value the eviction removes). An eviction that finds the client reconnecting waits
  * for the replay, `evictWaitMs` at most, before it returns.
  *
- * A Redis that stays connected but stops answering is treated as down after {@link BREAKER_TIMEOUTS}
- * commands in a row time out (the breaker opens): no command is sent on the read path, evictions are
- * queued, and a PING after a back-off decides when to trust it again (then the queue is replayed first).
+ * A Redis that stays connected but stops answering, or answers slowly, is treated as down after
+ * {@link BREAKER_STRIKES} commands in a row time out or answer slowly and a PING confirms it (the breaker
+ * opens): no command is sent on the read path, evictions are queued, and a PING answered in time after a
+ * back-off decides when to trust it again (then the queue is replayed first).
  */
 export function createRedisTier(options: RedisTierOptions): RedisTier {
   const { redis, namespace, metrics, report } = options;
@@ -136,8 +146,11 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
   let retries = 0;
   let connected = redis.status === 'ready';
   let closed = false;
-  // The breaker: commands in a row that timed out, whether it is open, and its PING's timer and back-off.
-  let timeouts = 0;
+  // The breaker: commands in a row that timed out or answered slowly, whether a PING is confirming them,
+  // whether it is open, and its PING's timer and back-off.
+  const slowMs = redis.options.commandTimeout ? redis.options.commandTimeout * SLOW_SHARE : SLOW_DEFAULT_MS;
+  let strikes = 0;
+  let confirming = false;
   let open = false;
   let probeTimer: NodeJS.Timeout | null = null;
   let probes = 0;
@@ -153,29 +166,55 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     if (closed || (subscribed && redis.status === 'ready')) resolveReady();
   };
 
-  /** Runs one command, counting it for the breaker: any answer (even an error reply) resets the count. */
+  /**
+   * Runs one command, counting it for the breaker: an answer in time (even an error reply) resets the
+   * count, one that timed out or came slowly adds to it.
+   */
   const guard = async <T>(command: () => Promise<T>): Promise<T> => {
+    const started = performance.now();
     try {
       const result = await command();
-      timeouts = 0;
+      answered(performance.now() - started);
       return result;
     } catch (error) {
-      if (error instanceof Error && error.message === 'Command timed out') {
-        timeouts += 1;
-        if (timeouts >= BREAKER_TIMEOUTS && !open && !closed) trip();
-      } else if (error instanceof ReplyError) {
-        timeouts = 0; // Redis answered, if with an error (out of memory, NOSCRIPT)
-      }
+      if (error instanceof Error && error.message === 'Command timed out') strike();
+      else if (error instanceof ReplyError) answered(performance.now() - started); // Redis answered, if with an error (out of memory, NOSCRIPT)
       throw error;
     }
+  };
+  const answered = (ms: number) => {
+    if (ms >= slowMs) strike();
+    else strikes = 0;
+  };
+  const strike = () => {
+    strikes += 1;
+    if (strikes >= BREAKER_STRIKES && !open && !closed && !confirming) confirm();
+  };
+  /** A PING, off the read path, that answers in time or not: whether Redis itself is slow, not this process. */
+  const pingInTime = async (): Promise<boolean> => {
+    const started = performance.now();
+    try {
+      await redis.ping();
+      return performance.now() - started < slowMs;
+    } catch {
+      return false;
+    }
+  };
+  const confirm = () => {
+    confirming = true;
+    void pingInTime().then((inTime) => {
+      confirming = false;
+      if (inTime) strikes = 0;
+      else if (!open && !closed && redis.status === 'ready') trip();
+    });
   };
   const trip = () => {
     open = true;
     metrics.redisUp.set(0);
     report(
       new Error(
-        `Redis (cache ${JSON.stringify(namespace)}) answered none of the last ${BREAKER_TIMEOUTS} commands in time although connected: ` +
-          'reads go to the loader and evictions are queued until it answers a PING. Check that Redis is not stopped, swapping or running a slow command',
+        `Redis (cache ${JSON.stringify(namespace)}) answered none of the last ${BREAKER_STRIKES} commands, nor a PING, within ${Math.round(slowMs)} ms although connected: ` +
+          'reads go to the loader and evictions are queued until it answers a PING in time. Check that Redis is not stopped, swapping, short of CPU or running a slow command',
       ),
       { op: 'connection' },
     );
@@ -189,10 +228,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
       probeTimer = null;
       // Not connected: the next 'ready' (a reconnection answers a command first) closes the breaker.
       if (closed || !open || redis.status !== 'ready') return;
-      redis.ping().then(
-        () => shut(),
-        () => probeLater(),
-      );
+      void pingInTime().then((inTime) => (inTime ? shut() : probeLater()));
     }, delay).unref();
   };
   /** Closes the breaker: Redis answers again. Queued evictions are replayed before any read uses it. */
@@ -200,7 +236,7 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     if (probeTimer !== null) clearTimeout(probeTimer);
     probeTimer = null;
     probes = 0;
-    timeouts = 0;
+    strikes = 0;
     if (!open || closed) return;
     open = false;
     metrics.redisUp.set(redis.status === 'ready' ? 1 : 0);

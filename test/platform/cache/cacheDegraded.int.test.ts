@@ -13,6 +13,7 @@ import { requireCommand } from '../../support/services.ts';
 import { freePort } from '../../../src/platform/db/localPorts.ts';
 import { within } from '../../support/eventually.ts';
 import { testEnv } from '../../support/env.ts';
+import { silentProxy } from '../../support/silentProxy.ts';
 import { createProbe, metricValue, pausedRead, priceOf, type Probe } from './probe.ts';
 
 async function until(what: string, check: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
@@ -161,6 +162,45 @@ describe('degraded mode: Redis stopped, then back', { skip: redisServer.skip }, 
     } finally {
       running.kill('SIGCONT');
       await cache.close();
+    }
+  });
+
+  test('a Redis that answers every command, slowly, is taken for down: reads go to the loader until a PING answers in time', async () => {
+    const proxy = await silentProxy(`redis://127.0.0.1:${port}`);
+    const registry = new client.Registry();
+    const errors: string[] = [];
+    const cache = createCache({ namespace: `t_${randomUUID().slice(0, 8)}`, redis: proxy.url, registry, onError: (error) => errors.push(String(error)) });
+    try {
+      await cache.ready();
+      const tenant = randomUUID();
+      await probe.writePrice(tenant, 700, []);
+      await until('a read answered from Redis', async () => (await cache.getOrLoad(tenant, probe.loader(tenant))).source === 'redis');
+
+      // Every answer 150 ms late: inside the 250 ms command timeout, so no command times out, but 100 times
+      // what the loader takes here.
+      proxy.delayAnswers(150);
+      let reads = 0;
+      while ((await metricValue(registry, 'brigade_cache_redis_up')) === 1) {
+        assert.ok(reads < 10, `the breaker did not open after ${reads} reads that Redis answered slowly`);
+        assert.equal(priceOf(await cache.getOrLoad(tenant, probe.loader(tenant))), 700);
+        reads += 1;
+      }
+      assert.ok(
+        errors.some((e) => e.includes('nor a PING, within 100 ms although connected')),
+        `the open breaker was reported, saying why: ${errors.join(' | ')}`,
+      );
+      for (let i = 0; i < 10; i += 1) assert.equal((await cache.getOrLoad(tenant, probe.loader(tenant))).source, 'loader');
+
+      // Still slow: a PING answered late keeps it open.
+      await new Promise((r) => setTimeout(r, 1_000));
+      assert.equal(await metricValue(registry, 'brigade_cache_redis_up'), 0, 'a PING answered in 150 ms closed the breaker');
+
+      proxy.delayAnswers(0);
+      await until('the breaker to close', async () => (await metricValue(registry, 'brigade_cache_redis_up')) === 1, 30_000);
+      await until('a read answered from Redis', async () => (await cache.getOrLoad(tenant, probe.loader(tenant))).source === 'redis');
+    } finally {
+      await cache.close();
+      await proxy.close();
     }
   });
 

@@ -14,6 +14,7 @@ function answeredByTest() {
   const execs: Array<{ keys: string[]; resolve: (replies: unknown) => void; reject: (error: Error) => void }> = [];
   const redis = {
     status: 'ready',
+    options: { commandTimeout: 250 },
     on: () => redis,
     off: () => redis,
     multi() {
