@@ -148,6 +148,18 @@ test('NATS_STREAM_REPLICAS: 1 by default, 1 to 5', () => {
   }
 });
 
+test("TOKEN_REVOCATION_GRACE_MS: an hour by default, from a minute (the revocations' delete policy keeps that much anyway) to 365 days", () => {
+  assert.equal(loadConfig({}, { services }).tokenRevocationGraceMs, 3_600_000);
+  assert.equal(loadConfig({ TOKEN_REVOCATION_GRACE_MS: '60000' }, { services }).tokenRevocationGraceMs, 60_000);
+  for (const bad of ['59999', '0', String(366 * 86_400_000), '1h']) {
+    assert.throws(
+      () => loadConfig({ TOKEN_REVOCATION_GRACE_MS: bad }, { services }),
+      (error: unknown) => error instanceof ConfigError && error.issues.length === 1 && error.issues[0]?.variable === 'TOKEN_REVOCATION_GRACE_MS',
+      bad,
+    );
+  }
+});
+
 test('retention windows: the outbox, the dedupe window, the claim-check grace, the stream age and the inbox', () => {
   const defaults = loadConfig({}, { services });
   assert.deepEqual(

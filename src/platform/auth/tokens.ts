@@ -43,18 +43,29 @@ export interface Principal {
   readonly expiresAt?: number;
   /**
    * When the token it was read from was issued (its `iat` claim, whole seconds), in milliseconds since
-   * the epoch; 0 for a token without one, which counts as older than any revocation. A token of a role
-   * and subject revoked at or after it is refused (decision 0007, "staff, courier and admin tokens can
-   * be revoked"). Absent for a principal not read from a token.
+   * the epoch; a token without one is refused by `verify`. A token of a role and subject revoked at or
+   * after it is refused (decision 0007, "staff, courier and admin tokens can be revoked"). Absent for a
+   * principal not read from a token.
    */
   readonly issuedAt?: number;
 }
 
 /**
  * How long a token asked for may live, in seconds (`POST /v1/tokens` `ttlSeconds`, `brigade token
- * --ttl`): from a minute to 30 days. `sign` itself takes any lifetime (tests sign expired tokens).
+ * --ttl`): from a minute to 30 days. `sign` itself takes any lifetime (tests sign expired tokens), but
+ * `verify` refuses a token that lives longer than {@link TOKEN_MAX_LIFETIME_SECONDS}.
  */
 export const TOKEN_TTL_SECONDS = Object.freeze({ min: 60, max: 30 * 24 * 3600 });
+
+/**
+ * The longest a token that `verify` accepts lives: from its `iat` to its `exp`, at most
+ * {@link TOKEN_TTL_SECONDS}' max and one second (the second may tick between the two stamps of `sign`).
+ * A token issued at or before a revocation's second therefore expires at most this long after it, which
+ * is what a revocation is kept for (decision 0007, "token revocations are pruned"): a token that lives
+ * longer (signed by `brigade token --ttl` before it was bounded) or that carries no `iat` is refused, as
+ * it could outlive its revocation.
+ */
+export const TOKEN_MAX_LIFETIME_SECONDS = TOKEN_TTL_SECONDS.max + 1;
 
 /**
  * The most admins a token's chain of minters (`act`, nested) names: a token minted through this many
@@ -76,7 +87,10 @@ export interface TokenService {
    * customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim.
    */
   sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintChain?: readonly string[]; credentialsVersion?: number }, ttlSeconds?: number): Promise<string>;
-  /** Verifies signature, issuer, expiry and claims; throws 401 errors with stable codes. */
+  /**
+   * Verifies signature, issuer, expiry and claims (`iat` is required, and a lifetime of at most
+   * {@link TOKEN_MAX_LIFETIME_SECONDS}); throws 401 errors with stable codes.
+   */
   verify(token: string): Promise<Principal>;
 }
 
@@ -111,10 +125,20 @@ export function createTokenService(secret: string): TokenService {
     async verify(token) {
       let payload;
       try {
-        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['sub', 'exp', 'role'] }));
+        // No clockTolerance: expiry is exact, so a revocation kept past its tokens' longest lifetime
+        // needs a margin only for a verifying host's clock behind the database's (TOKEN_REVOCATION_GRACE_MS).
+        ({ payload } = await jwtVerify(token, key, { algorithms: ['HS256'], issuer: ISSUER, requiredClaims: ['sub', 'exp', 'role', 'iat'] }));
       } catch (error) {
         if (error instanceof joseErrors.JWTExpired) throw new TokenError('TOKEN_EXPIRED', 'The token has expired; ask for a new one');
         throw new TokenError('TOKEN_INVALID', 'The token is not valid (bad signature, format or claims): ask for a new one. A token signed by another deployment, or by a process with another BRIGADE_SECRET, is refused too');
+      }
+      // jose has checked that exp and iat are numbers. A token that could outlive its revocation's row
+      // (kept for TOKEN_MAX_LIFETIME_SECONDS and a grace, then pruned) would work again once it went.
+      if (Number(payload.exp) - Number(payload.iat) > TOKEN_MAX_LIFETIME_SECONDS) {
+        throw new TokenError(
+          'TOKEN_INVALID',
+          `The token lives longer than ${TOKEN_TTL_SECONDS.max / 86_400} days from its issue, which no token may any more (it was signed before lifetimes were bounded): ask for a new one`,
+        );
       }
       try {
         const principal = validatePrincipal({
@@ -124,8 +148,7 @@ export function createTokenService(secret: string): TokenService {
           credentialsVersion: payload.cv,
         });
         const mintChain = mintChainOf(payload.act);
-        // jose has checked that an iat, when there is one, is a number.
-        const issuedAt = typeof payload.iat === 'number' ? payload.iat * 1000 : 0;
+        const issuedAt = Number(payload.iat) * 1000;
         const minted = mintChain.length === 0 ? {} : { mintedBy: mintChain[0]!, mintChain: Object.freeze(mintChain) };
         return Object.freeze({ ...principal, ...minted, expiresAt: Number(payload.exp) * 1000, issuedAt });
       } catch {

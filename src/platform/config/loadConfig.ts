@@ -85,6 +85,15 @@ export interface Config {
    * `MESSAGE_DEDUPE_WINDOW_MS`.
    */
   readonly claimCheckGraceMs: number;
+  /**
+   * `TOKEN_REVOCATION_GRACE_MS`: how long a token revocation is kept past the expiry of the last token
+   * it can refuse (its time plus the longest token lifetime, 30 days and a second) before the worker
+   * `platform/token-revocation-retention` deletes it (decision 0007). The verifier allows tokens no clock
+   * skew, so this is the margin for a process's clock behind the database's: by that much a token would
+   * still pass there once its revocation was gone. Default 3 600 000 (1 hour), at least 60 000 (a
+   * minute, which the table's delete policy enforces too), at most 365 days.
+   */
+  readonly tokenRevocationGraceMs: number;
   /** `HOST`: interface the HTTP server binds. Default `127.0.0.1`. */
   readonly host: string;
   /** `PORT`: HTTP port. Default 3000; 0 picks a free one. */
@@ -361,6 +370,7 @@ export function loadConfig(env: Env, options: { services: readonly string[]; cwd
     outboxRetentionMs: int('OUTBOX_RETENTION_MS', 3_600_000, 1000, 30 * day),
     inboxRetentionMs: int('INBOX_RETENTION_MS', 7 * day, day, 365 * day),
     claimCheckGraceMs,
+    tokenRevocationGraceMs: int('TOKEN_REVOCATION_GRACE_MS', 3_600_000, 60_000, 365 * day),
     host: read('HOST') ?? '127.0.0.1',
     port,
     secret,

@@ -119,6 +119,7 @@ export interface ServiceModule {
 
 export { sleep } from './sleep.ts';
 export { runRetentionPasses, type RetentionPassesOptions } from './runRetentionPasses.ts';
+export { countRetentionDeletes } from './countRetentionDeletes.ts';
 export { createWakeup, type Wakeup } from './createWakeup.ts';
 export { wakeableSleep, type WakeableSleep } from './wakeableSleep.ts';
 export { takeTurns, type Turns } from './takeTurns.ts';

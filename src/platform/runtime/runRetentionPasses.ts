@@ -8,7 +8,7 @@ export interface RetentionPassesOptions {
   readonly batchSize: number;
   /** Pause after each pass, whether it succeeded or failed. */
   readonly intervalMs: number;
-  /** Each batch that deleted something. */
+  /** Each batch that deleted something (`countRetentionDeletes` counts them in /metrics). */
   readonly onBatch?: (deleted: number) => void;
   /** A failed pass (retried after `intervalMs`; nothing is thrown). Not called for a failure after the abort. */
   readonly onError: (error: unknown) => void;

@@ -3,6 +3,7 @@ import type { ServiceDeps, ServiceModule } from '../../platform/runtime/index.ts
 import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
 import { signInAttemptsRetention } from './signInAttemptsRetention.ts';
+import { tokenRevocationRetention } from './tokenRevocationRetention.ts';
 
 export type { CourierDispatch, OpenOrders, PlatformPorts } from './ports.ts';
 
@@ -22,7 +23,8 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
 /**
  * The platform service: owns cities, restaurants (the tenants), staff, couriers and customers, the
  * tenant placement catalog and the admin audit log; its first migration creates every service's
- * schema and role. Its worker `sign-in-attempts-retention` deletes expired sign-in attempts. Its ports
+ * schema and role. Its workers `sign-in-attempts-retention` and `token-revocation-retention` delete
+ * expired sign-in attempts and the revocations of tokens that have all expired. Its ports
  * (the ordering service's open orders, asked before an erasure; the delivery service's dispatch, which
  * takes a courier whose tokens are revoked off it) are wired by the composition root.
  *
@@ -34,6 +36,6 @@ export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPort
     name: 'platform',
     migrationsDir: fileURLToPath(new URL('./migrations', import.meta.url)),
     routes: async (app, options) => platformRoutes(app, { ...options, ports: ports(options.deps) }),
-    workers: [signInAttemptsRetention],
+    workers: [signInAttemptsRetention, tokenRevocationRetention],
   };
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { SignJWT } from 'jose';
-import { createTokenService, loadOrCreateSecret, MINT_CHAIN_MAX, TokenError } from '../../../src/platform/auth/index.ts';
+import { createTokenService, loadOrCreateSecret, MINT_CHAIN_MAX, TOKEN_MAX_LIFETIME_SECONDS, TOKEN_TTL_SECONDS, TokenError } from '../../../src/platform/auth/index.ts';
 import { BrigadeError, ValidationError } from '../../../src/platform/errors/index.ts';
 
 const secret = 'a-secret-of-at-least-thirty-two-characters!';
@@ -39,7 +39,7 @@ test('expired, forged, tampered and alg=none tokens are refused with stable code
   const none = `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from('{"role":"admin","sub":"x","iss":"brigade","exp":9999999999}').toString('base64url')}.`;
   await assert.rejects(tokens.verify(none), TokenError);
   // Correctly signed but with a role the platform does not know.
-  const weird = await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('x').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+  const weird = await new SignJWT({ role: 'root' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('x').setIssuedAt().setExpirationTime('1h').sign(new TextEncoder().encode(secret));
   await assert.rejects(tokens.verify(weird), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
 });
 
@@ -59,7 +59,7 @@ test("a token's minter rides in its act claim (RFC 8693) and comes back as minte
   await assert.rejects(tokens.sign({ role: 'admin', subject: 'alice', mintChain: ['has space'] }), (e: unknown) => e instanceof ValidationError && e.details.field === 'mintChain');
   const key = new TextEncoder().encode(secret);
   for (const act of ['ops', { sub: 7 }, { sub: 'a b' }, null, { sub: 'ops', act: 'root' }, { sub: 'ops', act: { sub: 'a b' } }, { sub: 'ops', act: null }]) {
-    const odd = await new SignJWT({ role: 'admin', act }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setExpirationTime('1h').sign(key);
+    const odd = await new SignJWT({ role: 'admin', act }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('alice').setIssuedAt().setExpirationTime('1h').sign(key);
     await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', JSON.stringify(act));
   }
 });
@@ -79,7 +79,7 @@ test("a token minted with a minted token carries the whole chain of minters, nes
   assert.equal(MINT_CHAIN_MAX, 8);
   assert.deepEqual((await tokens.verify(await tokens.sign({ role: 'admin', subject: 'deep', mintChain: names(8) }))).mintChain, names(8), '8 levels are carried');
   await assert.rejects(tokens.sign({ role: 'admin', subject: 'deep', mintChain: names(9) }), (e: unknown) => e instanceof ValidationError && e.details.field === 'mintChain' && /at most 8/.test(e.message));
-  const nine = await new SignJWT({ role: 'admin', act: nest(names(9)) }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('deep').setExpirationTime('1h').sign(key);
+  const nine = await new SignJWT({ role: 'admin', act: nest(names(9)) }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('deep').setIssuedAt().setExpirationTime('1h').sign(key);
   await assert.rejects(tokens.verify(nine), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', 'an act nested deeper than 8');
 });
 
@@ -102,7 +102,7 @@ test("a customer token carries its customer's credentials version in the cv clai
     await assert.rejects(tokens.sign({ role, subject: randomUUID(), credentialsVersion: 1 }), (e: unknown) => e instanceof ValidationError && e.details.field === 'credentialsVersion', role);
   }
   for (const [role, cv] of [['customer', -1], ['customer', '3'], ['customer', 1.5], ['customer', null], ['customer', { v: 1 }], ['customer', 2 ** 31], ['admin', 1], ['courier', 0]] as const) {
-    const odd = await new SignJWT({ role, cv }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject(randomUUID()).setExpirationTime('1h').sign(key);
+    const odd = await new SignJWT({ role, cv }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject(randomUUID()).setIssuedAt().setExpirationTime('1h').sign(key);
     await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', `${role} ${JSON.stringify(cv)}`);
   }
 });
@@ -152,8 +152,21 @@ test("UUIDs in a token are kept in lower case, as path parameters are taken: a s
   assert.equal(admin.subject, 'Ops-Team', "an admin's subject is a name, kept as it is");
 });
 
-test('a token without iat verifies with issuedAt 0: older than any revocation', async () => {
+test('a token without iat, or living longer than 30 days and a second from it, is refused: it could outlive its revocation (decision 0007)', async () => {
   const key = new TextEncoder().encode(secret);
-  const noIat = await new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('ops').setExpirationTime('1h').sign(key);
-  assert.equal((await tokens.verify(noIat)).issuedAt, 0);
+  const jwt = () => new SignJWT({ role: 'admin' }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject('ops');
+  const noIat = await jwt().setExpirationTime('1h').sign(key);
+  await assert.rejects(tokens.verify(noIat), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
+  const now = Math.floor(Date.now() / 1000);
+  // As `brigade token --ttl 1e300` signed before --ttl was bounded: a year, issued a day ago.
+  const ancient = await jwt().setIssuedAt(now - 86_400).setExpirationTime(now + 365 * 86_400).sign(key);
+  await assert.rejects(tokens.verify(ancient), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID' && /lives longer than 30 days .*ask for a new one/.test(e.message));
+  const justOver = await jwt().setIssuedAt(now - 10).setExpirationTime(now - 10 + TOKEN_MAX_LIFETIME_SECONDS + 1).sign(key);
+  await assert.rejects(tokens.verify(justOver), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID');
+  // The longest: 30 days, and the second `sign` may tick between its two stamps.
+  const longest = await jwt().setIssuedAt(now - 10).setExpirationTime(now - 10 + TOKEN_MAX_LIFETIME_SECONDS).sign(key);
+  assert.equal((await tokens.verify(longest)).issuedAt, (now - 10) * 1000);
+  assert.equal(TOKEN_MAX_LIFETIME_SECONDS, TOKEN_TTL_SECONDS.max + 1);
+  const minted = payloadOf(await tokens.sign({ role: 'admin', subject: 'ops' }, TOKEN_TTL_SECONDS.max));
+  assert.ok((minted.exp as number) - (minted.iat as number) <= TOKEN_MAX_LIFETIME_SECONDS, 'the longest token sign makes verifies');
 });
