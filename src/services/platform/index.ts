@@ -4,7 +4,7 @@ import type { PlatformPorts } from './ports.ts';
 import { platformRoutes } from './routes.ts';
 import { signInAttemptsRetention } from './signInAttemptsRetention.ts';
 
-export type { CourierDispatch, OpenOrders, PlatformPorts } from './ports.ts';
+export type { CourierDispatch, OpenOrders, OrderPauseState, OrderTaking, PlatformPorts } from './ports.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
@@ -24,10 +24,15 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
  * tenant placement catalog and the admin audit log; its first migration creates every service's
  * schema and role. Its worker `sign-in-attempts-retention` deletes expired sign-in attempts. Its ports
  * (the ordering service's open orders, asked before an erasure; the delivery service's dispatch, which
- * takes a courier whose tokens are revoked off it) are wired by the composition root.
+ * takes a courier whose tokens are revoked off it; the menu service's pauses of new orders, which its
+ * directory shows) are wired by the composition root.
  *
  * @example
- * createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }) }))
+ * createPlatformService((deps) => ({
+ *   orders: openOrders(deps),
+ *   dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }),
+ *   orderTaking: orderTaking(deps, restaurantDirectory(deps.unitOfWork)),
+ * }))
  */
 export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPorts): ServiceModule {
   return {
