@@ -584,7 +584,10 @@ function notThisTokensBoard(reason, status) {
 
 /** How long a pause from the board lasts: minutes (0: until staff resume), and the words of each choice. */
 const PAUSE_FOR = [[0, 'until resumed'], [30, 'for 30 minutes'], [60, 'for 1 hour'], [120, 'for 2 hours'], [240, 'for 4 hours']];
-/** How often the board reads again whether new orders are taken: a pause with an end reopens by itself. */
+/**
+ * How often the board reads again whether new orders are taken: a pause with an end reopens by itself.
+ * Each read sends the menu's ETag it holds (If-None-Match): an unchanged menu answers 304, no body.
+ */
 const ORDER_PAUSE_READ_MS = 30_000;
 
 /**
@@ -607,6 +610,8 @@ function orderPauseControl() {
     h('h2', { id: 'h-order-pause' }, 'New orders'), h('div', { role: 'status' }, state), pauseForm, resume, note);
   document.getElementById('board').before(section);
   let paused = null;
+  /** The ETag of the menu `paused` was read from: the next read's If-None-Match (a pause that ends by itself changes it, decision 0094). */
+  let menuEtag = null;
   let busy = false;
   const draw = () => {
     const off = busy || signedOut;
@@ -624,9 +629,15 @@ function orderPauseControl() {
   };
   const read = async () => {
     if (signedOut) return;
-    const result = await api(`/v1/restaurants/${rid}/menu`, { anonymous: true });
-    if (result.ok) paused = result.body.takingOrders === false ? result.body.pause : null;
-    else if (result.status !== 0) say(note, `Whether new orders are taken could not be read: ${problemText(result)}`, 'error');
+    const result = await api(`/v1/restaurants/${rid}/menu`, { anonymous: true, ifNoneMatch: menuEtag });
+    // 304: the menu read last is current, and so is what it said of new orders.
+    if (result.status === 304) return;
+    if (result.ok) {
+      paused = result.body.takingOrders === false ? result.body.pause : null;
+      menuEtag = result.etag;
+    } else if (result.status !== 0) {
+      say(note, `Whether new orders are taken could not be read: ${problemText(result)}`, 'error');
+    }
     draw();
   };
   const send = async (method, body) => {

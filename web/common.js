@@ -193,10 +193,12 @@ export function pollWhenVisible(read, ms) {
  * (`retryAfter`: the seconds of a `Retry-After` header, else null); a network failure answers
  * status 0, and so does an answer whose body is cut off after its headers (the connection reset
  * mid-way: likeliest on a courier's mobile network). `ifMatch` is the version the page last saw.
+ * `ifNoneMatch` is the ETag of the answer the page holds, sent as it came: an unchanged one answers
+ * status 304 (`ok` false, no body), which the caller reads as "what you hold is current".
  * `anonymous`: sent without the tab's token (a customer's sign-in), whose refusal it then says
  * nothing of. It never rejects but on an abort (`signal`): the pages' polls schedule their next read after it.
  */
-export async function api(path, { method = 'GET', body, ifMatch, signal, anonymous = false } = {}) {
+export async function api(path, { method = 'GET', body, ifMatch, ifNoneMatch, signal, anonymous = false } = {}) {
   // Refused already: asking again would be refused the same way.
   if (refusal !== null && !anonymous) return { ok: false, status: 401, body: { code: 'TOKEN_REFUSED', detail: refusal }, etag: null, retryAfter: null };
   const headers = { accept: 'application/json' };
@@ -204,6 +206,7 @@ export async function api(path, { method = 'GET', body, ifMatch, signal, anonymo
   if (token !== null) headers.authorization = `Bearer ${token}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
   if (ifMatch !== undefined) headers['if-match'] = `"${ifMatch}"`;
+  if (ifNoneMatch !== undefined && ifNoneMatch !== null) headers['if-none-match'] = ifNoneMatch;
   let response;
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal });

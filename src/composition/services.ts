@@ -4,7 +4,7 @@ import { createRelay } from '../platform/outbox/index.ts';
 import { waitForMovedMessages, type UnitOfWorkFn } from '../platform/tenancy/index.ts';
 import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../platform/messaging/index.ts';
 import { courierDispatch, courierReservations, createDeliveryService } from '../services/delivery/index.ts';
-import { createMenuService } from '../services/menu/index.ts';
+import { createMenuService, orderTaking } from '../services/menu/index.ts';
 import { menuCatalog } from '../services/menu/priceLinesAdapter.ts';
 import { createOrderingService, openOrders, orderAccess, orderCommands } from '../services/ordering/index.ts';
 import { createPaymentsService } from '../services/payments/index.ts';
@@ -19,8 +19,13 @@ export function courierDispatchPort(unitOfWork: UnitOfWorkFn): CourierDispatch {
   return courierDispatch({ unitOfWork, couriers: courierDirectory(unitOfWork) });
 }
 
-// Before erasing a customer, the platform asks ordering for their open orders (decision 0090).
-const platformService = createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatchPort(deps.unitOfWork) }));
+// Before erasing a customer, the platform asks ordering for their open orders (decision 0090); its
+// directory asks the menu whether restaurants take new orders (decision 0094).
+const platformService = createPlatformService((deps) => ({
+  orders: openOrders(deps),
+  dispatch: courierDispatchPort(deps.unitOfWork),
+  orderTaking: orderTaking(deps, restaurantDirectory(deps.unitOfWork)),
+}));
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));
 const orderingService = createOrderingService((deps) => {
   const restaurants = restaurantDirectory(deps.unitOfWork);

@@ -667,4 +667,51 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     assert.deepEqual(errors, []);
     await page.context().close();
   });
+
+  test("the board's reread of new orders' state (every 30 s) sends the menu's ETag itself: an unchanged menu answers 304, a pause made elsewhere 200 and is shown (before: a conditional read only while the browser's cache kept the menu, else the whole menu every 30 s)", async () => {
+    const own = await seedRestaurant(p.t, `Osteria ${randomUUID().slice(0, 8)}`);
+    const { page, errors } = await signedInPage(browser, own.staff);
+    /** The board's reads of its menu: the If-None-Match each sent, and the status and ETag each got. */
+    const reads: Array<{ ifNoneMatch: string | null; status: number; etag: string | null }> = [];
+    page.on('response', async (response) => {
+      if (new URL(response.url()).pathname !== `/v1/restaurants/${own.rid}/menu`) return;
+      const sent = await response.request().allHeaders();
+      reads.push({ ifNoneMatch: sent['if-none-match'] ?? null, status: response.status(), etag: (await response.allHeaders()).etag ?? null });
+    });
+    // Without the browser's HTTP cache (DevTools' "Disable cache", or a cache that dropped the menu):
+    // with it, Chromium revalidated the menu (no-cache) by itself, but only while it kept a copy.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.setCacheDisabled', { cacheDisabled: true });
+    // The page's timers run on a clock the test moves: 30 s pass at once.
+    await page.clock.install();
+    await page.goto(`${p.base}/board/${own.rid}`);
+    await page.locator('#order-taking', { hasText: 'Taking new orders.' }).waitFor(WAIT);
+    const readsAfter = async (count: number) => {
+      await page.clock.runFor(30_000);
+      await eventually('the next read of the menu', async () => reads.length, (n) => n >= count);
+    };
+    await eventually('the first read of the menu', async () => reads.length, (n) => n >= 1);
+    assert.deepEqual([reads[0]!.ifNoneMatch, reads[0]!.status], [null, 200]);
+    const first = reads[0]!.etag;
+    assert.ok(first !== null);
+
+    await readsAfter(2);
+    assert.deepEqual(reads[1], { ifNoneMatch: first, status: 304, etag: first }, 'the unchanged menu: 304, no body');
+    assert.equal(await page.locator('#order-taking').innerText(), 'Taking new orders.', 'what it showed stays');
+
+    // Paused from elsewhere (another device): the menu's ETag changes, and the next read shows it.
+    const paused = await p.t.request({ method: 'PUT', url: `/v1/restaurants/${own.rid}/order-pause`, token: own.staff, payload: { reason: 'Oven broke' } });
+    assert.equal(paused.statusCode, 200, paused.body);
+    await readsAfter(3);
+    assert.equal(reads[2]!.ifNoneMatch, first);
+    assert.equal(reads[2]!.status, 200);
+    assert.notEqual(reads[2]!.etag, first);
+    await page.locator('#order-taking', { hasText: /^New orders paused until you resume them — “Oven broke”/ }).waitFor(WAIT);
+    await readsAfter(4);
+    assert.deepEqual(reads[3], { ifNoneMatch: reads[2]!.etag, status: 304, etag: reads[2]!.etag }, 'the paused menu, unchanged: 304 again');
+    await page.locator('#order-taking', { hasText: /^New orders paused/ }).waitFor(WAIT);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
 });

@@ -4,6 +4,8 @@ import type { MenuPorts } from './ports.ts';
 import { menuRoutes } from './routes.ts';
 
 export type { MenuPorts, RestaurantDirectory } from './ports.ts';
+export type { OrderPause } from './operations/orderPauseSql.ts';
+export { orderTaking } from './orderTakingAdapter.ts';
 
 const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 

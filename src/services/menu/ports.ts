@@ -11,6 +11,11 @@ export interface RestaurantDirectory {
    * docs/decisions/0008): those are read one by one where they live, the rest together.
    */
   restaurantsIn(city: string): Promise<ReadonlyArray<{ readonly id: string; readonly dedicated: boolean }>>;
+  /**
+   * Which of the restaurants `ids` live in a database of their own (a moved tenant, docs/decisions/0008):
+   * their menu rows are read there, one by one; the others' together in the shared database.
+   */
+  placedApart(ids: readonly string[]): Promise<ReadonlySet<string>>;
 }
 
 /** The menu service's ports. */

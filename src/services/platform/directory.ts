@@ -28,6 +28,17 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
       );
       return new Map(rows.map((row) => [row.id, { name: row.name, pickupAddress: row.pickupAddress }]));
     },
+    /**
+     * Which of the restaurants `ids` live in a database of their own (a moved tenant, decision 0008). As
+     * {@link restaurantsIn}, it reads the admins' placement catalog and says no more of it than that.
+     */
+    async placedApart(ids: readonly string[]): Promise<ReadonlySet<string>> {
+      if (ids.length === 0) return new Set();
+      const { rows } = await unitOfWork({ ...reader, actor: { kind: 'admin', id: 'directory' } }, (tx) =>
+        tx.query<{ id: string }>(`select tenant_id as id from platform.tenant_placements where tenant_id = any($1::uuid[]) and coalesce(database_url, '') <> ''`, [ids]),
+      );
+      return new Set(rows.map((row) => row.id));
+    },
     async restaurantsIn(city: string) {
       // The placement catalog is the platform's own and readable by admins only: this read says no
       // more of it than whether each restaurant lives apart.

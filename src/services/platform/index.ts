@@ -5,7 +5,7 @@ import { platformRoutes } from './routes.ts';
 import { signInAttemptsRetention } from './signInAttemptsRetention.ts';
 import { tokenRevocationRetention } from './tokenRevocationRetention.ts';
 
-export type { CourierDispatch, OpenOrders, PlatformPorts } from './ports.ts';
+export type { CourierDispatch, OpenOrders, OrderPauseState, OrderTaking, PlatformPorts } from './ports.ts';
 
 export { recordAdminAudit } from './operations/recordAdminAudit.ts';
 export { mintToken, type TokenRequest } from './operations/mintToken.ts';
@@ -26,10 +26,15 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
  * schema and role. Its workers `sign-in-attempts-retention` and `token-revocation-retention` delete
  * expired sign-in attempts and the revocations of tokens that have all expired. Its ports
  * (the ordering service's open orders, asked before an erasure; the delivery service's dispatch, which
- * takes a courier whose tokens are revoked off it) are wired by the composition root.
+ * takes a courier whose tokens are revoked off it; the menu service's pauses of new orders, which its
+ * directory shows) are wired by the composition root.
  *
  * @example
- * createPlatformService((deps) => ({ orders: openOrders(deps), dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }) }))
+ * createPlatformService((deps) => ({
+ *   orders: openOrders(deps),
+ *   dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }),
+ *   orderTaking: orderTaking(deps, restaurantDirectory(deps.unitOfWork)),
+ * }))
  */
 export function createPlatformService(ports: (deps: ServiceDeps) => PlatformPorts): ServiceModule {
   return {

@@ -23,8 +23,34 @@ export interface CourierDispatch {
   takeOffDispatch(courierId: string): Promise<{ readonly status: 'available' | 'busy' | 'offline'; readonly currentOrderId: string | null } | null>;
 }
 
+/** A restaurant's pause of new orders in force, as the menu shows it (decision 0094). */
+export interface OrderPauseState {
+  /** What its staff told customers, or null. */
+  readonly reason: string | null;
+  /** When it takes orders again by itself (RFC 3339 in UTC), or null: when its staff resume. */
+  readonly until: string | null;
+  /** When the pause was made (RFC 3339 in UTC). */
+  readonly since: string;
+}
+
+/**
+ * What the platform asks of the menu service, which keeps the pauses of new orders (decision 0094,
+ * "Fixed later (forty-ninth session)"), to say in its directory (`GET /v1/restaurants`, `GET
+ * /v1/restaurants/{rid}`) whether each restaurant takes new orders now. The composition root wires
+ * menu's implementation; the platform never reads menu's tables.
+ */
+export interface OrderTaking {
+  /**
+   * The pauses in force now of the restaurants `ids`, by id: a restaurant that takes orders (no pause,
+   * or one whose `until` has passed) is absent. `unread`: those whose state could not be read now (a
+   * restaurant's own database that failed or did not answer in time). Rejects when none could be read.
+   */
+  pausesOf(ids: readonly string[]): Promise<{ readonly pauses: ReadonlyMap<string, OrderPauseState>; readonly unread: readonly string[] }>;
+}
+
 /** The platform service's ports. */
 export interface PlatformPorts {
   readonly orders: OpenOrders;
   readonly dispatch: CourierDispatch;
+  readonly orderTaking: OrderTaking;
 }

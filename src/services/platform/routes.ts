@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, CONTROL_OR_BIDI, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
 import { actorName, type UnitOfWorkContext } from '../../platform/db/index.ts';
@@ -60,6 +60,31 @@ const RestaurantSchema = Type.Object({
   createdAt: Type.String(),
   version: Type.Integer({ minimum: 1, description: 'counts its changes; GET /v1/restaurants/{rid} sends it as ETag, and PATCH /v1/restaurants/{rid} takes it as If-Match' }),
 });
+/**
+ * Whether a restaurant takes new orders now (decision 0094), as the menu service keeps it: what the
+ * directory's reads (`GET /v1/restaurants`, `GET /v1/restaurants/{rid}`) add to each restaurant, asked
+ * through the `OrderTaking` port, so that a customer app browsing restaurants greys out the paused ones.
+ */
+const OrderTakingFields = {
+  takingOrders: Type.Union([Type.Boolean(), Type.Null()], {
+    description:
+      'whether it takes new orders now: false while its staff have paused them (PUT /v1/restaurants/{rid}/order-pause), true again once they resume or the pause\'s until has passed; ' +
+      "null when that could not be read now (the menu's database, or the restaurant's own, failed or did not answer in time): read its menu, or try again. Placing an order checks it anyway",
+  }),
+  pause: Type.Union(
+    [
+      Type.Object({
+        reason: Type.Union([Type.String(), Type.Null()], { description: 'what its staff told customers, or null' }),
+        until: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when it takes orders again by itself, or null: when its staff resume' }),
+        since: Type.String({ format: 'date-time', description: 'when the pause was made' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'the pause in force while takingOrders is false, as the menu shows it; else null' },
+  ),
+};
+/** A restaurant as the directory's reads show it: with whether it takes new orders now. */
+const ListedRestaurantSchema = Type.Object({ ...RestaurantSchema.properties, ...OrderTakingFields });
 /** Who set or cleared the pick-up address last and when: shown to the restaurant's admins and staff, not in the public directory. */
 const AddressChanges = {
   pickupAddressChangedBy: Type.Union([Type.String(), Type.Null()], {
@@ -121,6 +146,24 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   /** A restaurant the directory does not know is a 404 (a token or a staff row for it would be an orphan). */
   const knownRestaurant = async (rid: string): Promise<void> => {
     if ((await directory.restaurant(rid)) === null) throw new NotFoundError('restaurant', rid);
+  };
+  /**
+   * `rows` with whether each takes new orders now (`takingOrders`, `pause`), asked of the menu service
+   * (`ports.orderTaking`) in one call for the page. A restaurant whose state could not be read gets
+   * `takingOrders: null`, and so does every one when the menu could not be asked at all (logged): the
+   * directory answers without that state rather than not at all.
+   */
+  const withOrderTaking = async <R extends { readonly id: string }>(request: FastifyRequest, rows: readonly R[]) => {
+    const state = await ports.orderTaking.pausesOf(rows.map((row) => row.id)).catch((error: unknown) => {
+      request.log.warn({ err: error }, 'whether restaurants take new orders could not be read from the menu service: the directory answers takingOrders null');
+      return null;
+    });
+    const unread = new Set(state?.unread);
+    return rows.map((row) => {
+      if (state === null || unread.has(row.id)) return { ...row, takingOrders: null, pause: null };
+      const pause = state.pauses.get(row.id) ?? null;
+      return { ...row, takingOrders: pause === null, pause };
+    });
   };
   const asAdmin = (request: Parameters<typeof authorize>[0], tenantId: string | null = null) => actorContext(authorize(request, 'admin'), 'platform', tenantId);
   /** The calling customer, whose token must carry their id as its subject. */
@@ -197,6 +240,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       schema: {
         tags: ['platform'],
         summary: 'List restaurants, optionally of one city (public), by city and name, a page at a time: `next` (null on the last page) is the `after` of the next page',
+        description:
+          'Each restaurant says whether it takes new orders now (takingOrders, and pause while paused: its reason and until), as its menu does: a customer app greys out the paused ones without reading every menu.',
         querystring: Type.Object(
           {
             city: Type.Optional(City),
@@ -205,7 +250,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           },
           { additionalProperties: false },
         ),
-        response: { 200: Type.Object({ restaurants: Type.Array(RestaurantSchema), next: Type.Union([Type.String(), Type.Null()]) }) },
+        response: { 200: Type.Object({ restaurants: Type.Array(ListedRestaurantSchema), next: Type.Union([Type.String(), Type.Null()]) }) },
       },
     },
     async (request) => {
@@ -218,7 +263,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const rows = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) =>
         listRestaurants(tx, { ...(city === undefined ? {} : { city }), limit: limit + 1, ...(position === undefined ? {} : { after: position }) }),
       );
-      const restaurants = rows.slice(0, limit);
+      const restaurants = await withOrderTaking(request, rows.slice(0, limit));
       const last = restaurants.at(-1);
       return { restaurants, next: rows.length > limit && last !== undefined ? encodeRestaurantCursor({ city: last.city, name: last.name, id: last.id }, scope) : null };
     },
@@ -229,20 +274,21 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     {
       schema: {
         tags: ['platform'],
-        summary: 'One restaurant (public, as the list): its name, city, currency and pick-up address, with its version as ETag',
+        summary: 'One restaurant (public, as the list): its name, city, currency and pick-up address, whether it takes new orders now, with its version as ETag',
         description:
           'The live board names its restaurant with it. The directory is public: no token is needed. ' +
           "With an admin's token or one of its staff's, the answer also says who changed the pick-up address last and when (pickupAddressChangedBy, pickupAddressChangedAt). " +
-          'Its ETag is the If-Match of PATCH /v1/restaurants/{rid}.',
+          'Its ETag is the If-Match of PATCH /v1/restaurants/{rid}: it counts changes of the directory entry, not pauses of new orders (takingOrders, pause), which its menu\'s ETag follows.',
         params: RidParams,
-        response: { 200: Type.Object({ ...RestaurantSchema.properties, pickupAddressChangedBy: Type.Optional(AddressChanges.pickupAddressChangedBy), pickupAddressChangedAt: Type.Optional(AddressChanges.pickupAddressChangedAt) }) },
+        response: { 200: Type.Object({ ...ListedRestaurantSchema.properties, pickupAddressChangedBy: Type.Optional(AddressChanges.pickupAddressChangedBy), pickupAddressChangedAt: Type.Optional(AddressChanges.pickupAddressChangedAt) }) },
       },
       config: { docs: { success: { 200: 'The restaurant' }, etag: true, errors: { 404: 'NOT_FOUND: no such restaurant (its id is in GET /v1/restaurants, or brigade tenants list)' } } },
     },
     async (request, reply) => {
       const { rid } = request.params;
-      const restaurant = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => getRestaurant(tx, rid));
-      if (restaurant === null) throw new NotFoundError('restaurant', rid);
+      const found = await unitOfWork({ service: 'platform', readOnly: true, replicaOk: true, ownWritesOf: callerOf(request) }, (tx) => getRestaurant(tx, rid));
+      if (found === null) throw new NotFoundError('restaurant', rid);
+      const restaurant = (await withOrderTaking(request, [found]))[0]!;
       reply.header('etag', etagOf(restaurant.version));
       // Who changed the address names a staff member or an admin: for those who run the restaurant only.
       const caller = request.principal;

@@ -64,7 +64,8 @@ describe('cities: one city whatever the case of its name', () => {
     assert.equal(created.statusCode, 201, created.body);
     const read = await t.request({ url: `/v1/restaurants/${created.json().id}` });
     assert.equal(read.statusCode, 200, read.body);
-    assert.deepEqual(read.json(), created.json());
+    // As made, and whether it takes new orders now (decision 0094, fixed later): a new one does.
+    assert.deepEqual(read.json(), { ...created.json(), takingOrders: true, pause: null });
     const asStaffOfAnother = await t.request({ url: `/v1/restaurants/${created.json().id}`, token: await t.token('staff', { restaurantId: randomUUID(), subject: randomUUID() }) });
     assert.deepEqual([asStaffOfAnother.statusCode, asStaffOfAnother.json().name], [200, 'Marisqueira'], 'public: a token of another restaurant reads it as anyone does');
     const unknown = randomUUID();
