@@ -1,11 +1,13 @@
-import type { Actor } from '../../platform/db/index.ts';
+import type { Actor, Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { backoffDelay, type BackoffOptions } from '../../platform/messaging/index.ts';
+import { withDeadline } from '../../platform/runtime/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { claimAndAssign } from './operations/claimAndAssign.ts';
 import { claimDueHold, type DueHold } from './operations/claimDueHold.ts';
 import { clearCourierHold } from './operations/clearCourierHold.ts';
 import { deferDispatch } from './operations/deferDispatch.ts';
+import { deferRestaurantQueue } from './operations/deferRestaurantQueue.ts';
 import { finishOrder } from './operations/finishOrder.ts';
 import { giveUpNotification } from './operations/giveUpNotification.ts';
 import { claimPendingNotification, markNotified, postponeNotification, type PendingNotification } from './operations/notifications.ts';
@@ -29,6 +31,15 @@ export interface DispatchOptions {
   readonly notifyLeaseMs?: number;
   /** Backoff of failed ordering notifications. Default 1 s doubling to 60 s. */
   readonly notifyBackoff?: BackoffOptions;
+  /**
+   * How long one call to ordering from a dispatch step may take before the step stops waiting and
+   * counts it as failed (a failed notice, retried with `notifyBackoff`), in ms; never more than half
+   * `notifyLeaseMs`, so that a call that hangs ends, and its failure is recorded, while the step still
+   * holds its claim (no second worker runs the same notice beside it). The call itself is abandoned,
+   * not cancelled: ordering's commands are idempotent, so a late success only confirms what the retry
+   * would. Default 10 000 (ordering's own wait for a connection, `DATABASE_ACQUIRE_TIMEOUT_MS`, is 5 s).
+   */
+  readonly orderCallTimeoutMs?: number;
   /**
    * Failed notices to ordering of one assignment before staff are alerted (an alert, as for an order
    * that finds no courier, asking them to assign a courier or cancel). The courier stays busy with the
@@ -79,41 +90,95 @@ const SYSTEM: Actor = { kind: 'system', id: 'delivery-dispatch' };
 const context = { service: 'delivery', actor: SYSTEM } as const;
 
 /**
- * One step of a dispatch worker; competing workers run it concurrently.
- * 1. An assignment whose ordering notification is due (a worker died after its commit, or ordering
- *    failed) is retried first. A staff reservation not confirmed within its lease is settled instead
- *    by asking ordering which courier the order has (undone unless it is the reserved one). With none
- *    due, a staff hold of a courier whose lease has ended is settled the same way (ended unless
- *    ordering has that courier on the held order: then it stands until its CourierAssigned arrives).
- *    With none of those due either, a pick-up deadline that has passed is fired ({@link firePickupDeadline}),
- *    or moved on while its courier is not yet free for the order (`pickup-waits`).
- * 2. Else it claims the queued order that waited longest with the courier of its city who waited
- *    longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off
- *    or dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by
- *    staff, waits for the earliest hold's end (`held`, no attempt spent).
- * 3. After that commit it tells ordering (`assignCourier`, idempotent), with the order event that
- *    queued the order as the command's cause. A failure between the commit
- *    and ordering's command leaves the row `assigned` with `notified_at` null and `next_attempt_at`
- *    at the lease's end, so step 1 of some worker retries it; ordering appends nothing when the same
- *    courier is assigned twice. A 404/422 (the order is gone or cancelled, or staff chose another
- *    courier) drops the assignment and frees the courier. After `maxNotifyAttempts` failed notices staff
- *    are alerted (`unconfirmed`) and the notices go on; the courier stays busy with the order (ordering
- *    may have recorded it, with only its answer lost).
+ * One step of a dispatch worker; competing workers run it concurrently. A step does one of two kinds
+ * of work, and `turn` (the worker's step number, counted by `runDispatchLoop`) says which comes first:
+ * due work on even turns, a new order's claim on odd ones; the other is done only when the first
+ * finds nothing. So a claim gets every other step of each worker however much due work there is (one
+ * restaurant whose ordering calls hang made every step a failing notice, and no other order of any
+ * city was claimed; found by review), and due work gets every other step however long the queue is.
+ *
+ * Due work (one kind per step; `turn` also rotates which kind is looked for first, so that none of
+ * them starves the others):
+ * - An assignment whose ordering notification is due (a worker died after its commit, or ordering
+ *   failed) is retried. A staff reservation not confirmed within its lease is settled instead by
+ *   asking ordering which courier the order has (undone unless it is the reserved one).
+ * - A staff hold of a courier whose lease has ended is settled the same way (ended unless ordering has
+ *   that courier on the held order: then it stands until its CourierAssigned arrives).
+ * - A pick-up deadline that has passed is fired ({@link firePickupDeadline}), or moved on while its
+ *   courier is not yet free for the order (`pickup-waits`).
+ *
+ * A claim takes the queued order that has been due longest with the courier of its city who waited
+ * longest, marking both in one transaction ({@link claimAndAssign}); with no courier it backs off or
+ * dead-letters ({@link deferDispatch}), or, when the city's available couriers are only held by staff,
+ * waits for the earliest hold's end (`held`, no attempt spent). After that commit it tells ordering
+ * (`assignCourier`, idempotent), with the order event that queued the order as the command's cause.
+ * A failure between the commit and ordering's command leaves the row `assigned` with `notified_at`
+ * null and `next_attempt_at` at the lease's end, so due work of some worker retries it; ordering
+ * appends nothing when the same courier is assigned twice. A 404/422 (the order is gone or cancelled,
+ * or staff chose another courier) drops the assignment and frees the courier. After
+ * `maxNotifyAttempts` failed notices staff are alerted (`unconfirmed`) and the notices go on; the
+ * courier stays busy with the order (ordering may have recorded it, with only its answer lost). A
+ * failed notice also puts the restaurant's other queued orders off as long ({@link deferRestaurantQueue}).
+ *
+ * Every call to ordering is given up after `orderCallTimeoutMs` (at most half the lease) and counts as failed.
  */
-export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}): Promise<DispatchStep> {
+export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = {}, turn = 0): Promise<DispatchStep> {
+  const claimFirst = turn % 2 === 1;
+  if (claimFirst) {
+    const claimed = await claimNewOrder(env, options);
+    if (claimed.outcome !== 'idle') return claimed;
+  }
   const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
-  // One transaction for both sweeps: the hold's look-up (an index probe that almost always finds
-  // nothing) runs only when no notice is due, and costs a statement, not a round trip of its own.
-  const due = await env.unitOfWork(context, async (tx) => {
-    const pending = await claimPendingNotification(tx, notifyLeaseMs);
-    if (pending !== null) return { pending, hold: null, pickup: null };
-    const hold = await claimDueHold(tx, notifyLeaseMs);
-    return { pending, hold, pickup: hold === null ? await claimMissedPickup(tx, notifyLeaseMs) : null };
-  });
-  if (due.pending !== null) return due.pending.reservation ? settleReservation(env, due.pending, options) : notify(env, due.pending, options);
-  if (due.hold !== null) return settleHold(env, due.hold);
-  if (due.pickup?.postponed === true) return { outcome: 'pickup-waits', orderId: due.pickup.orderId, courierId: due.pickup.courierId };
-  if (due.pickup !== null) return firePickupDeadline(env, due.pickup);
+  // One transaction for every sweep: each look-up after the first (an index probe that almost always
+  // finds nothing) runs only when the ones before found nothing, and costs a statement, not a round trip.
+  const due = await env.unitOfWork(context, (tx) => claimDueWork(tx, notifyLeaseMs, Math.floor(turn / 2)));
+  if (due !== null) return doDueWork(env, due, options);
+  return claimFirst ? { outcome: 'idle' } : claimNewOrder(env, options);
+}
+
+/** Due work one step claimed, with its lease. */
+type DueWork = { readonly kind: 'notice'; readonly notice: PendingNotification } | { readonly kind: 'hold'; readonly hold: DueHold } | { readonly kind: 'pickup'; readonly pickup: MissedPickup };
+
+/** The sweeps for due work, in the order of turn 0. */
+const SWEEPS: ReadonlyArray<(tx: Tx, leaseMs: number) => Promise<DueWork | null>> = [
+  async (tx, leaseMs) => {
+    const notice = await claimPendingNotification(tx, leaseMs);
+    return notice === null ? null : { kind: 'notice', notice };
+  },
+  async (tx, leaseMs) => {
+    const hold = await claimDueHold(tx, leaseMs);
+    return hold === null ? null : { kind: 'hold', hold };
+  },
+  async (tx, leaseMs) => {
+    const pickup = await claimMissedPickup(tx, leaseMs);
+    return pickup === null ? null : { kind: 'pickup', pickup };
+  },
+];
+
+/** Claims the first due work the sweeps find, starting with sweep number `first` (modulo their count). */
+async function claimDueWork(tx: Tx, leaseMs: number, first: number): Promise<DueWork | null> {
+  for (let i = 0; i < SWEEPS.length; i++) {
+    const found = await SWEEPS[(first + i) % SWEEPS.length]!(tx, leaseMs);
+    if (found !== null) return found;
+  }
+  return null;
+}
+
+async function doDueWork(env: DispatchEnv, due: DueWork, options: DispatchOptions): Promise<DispatchStep> {
+  switch (due.kind) {
+    case 'notice':
+      return due.notice.reservation ? settleReservation(env, due.notice, options) : notify(env, due.notice, options);
+    case 'hold':
+      return settleHold(env, due.hold, options);
+    case 'pickup':
+      if (due.pickup.postponed) return { outcome: 'pickup-waits', orderId: due.pickup.orderId, courierId: due.pickup.courierId };
+      return firePickupDeadline(env, due.pickup, options);
+  }
+}
+
+/** Claims a new order with a courier and tells ordering; `idle` when no queued order is due. */
+async function claimNewOrder(env: DispatchEnv, options: DispatchOptions): Promise<DispatchStep> {
+  const notifyLeaseMs = options.notifyLeaseMs ?? 30_000;
   const claimed = await env.unitOfWork(context, async (tx) => {
     const result = await claimAndAssign(tx, { notifyLeaseMs });
     if (result.job === null) return { outcome: 'idle' } as const;
@@ -130,6 +195,26 @@ export async function dispatchOnce(env: DispatchEnv, options: DispatchOptions = 
 }
 
 /**
+ * `call` (to ordering), given up after `orderCallTimeoutMs`, at most half the notice lease (see
+ * {@link DispatchOptions.orderCallTimeoutMs}): a call that hangs fails as any transient failure does.
+ */
+function askOrdering<T>(call: Promise<T>, options: DispatchOptions): Promise<T> {
+  const ms = Math.min(options.orderCallTimeoutMs ?? 10_000, (options.notifyLeaseMs ?? 30_000) / 2);
+  return withDeadline(call, ms, `ordering did not answer within ${ms} ms (the dispatch gave the call up; it is retried)`);
+}
+
+/**
+ * A notice to ordering of an assignment of `tenantId`'s order failed: it is retried after `delayMs`
+ * (returns the row's count of failed notices, {@link postponeNotification}), and the restaurant's
+ * queued orders wait as long ({@link deferRestaurantQueue}).
+ */
+async function noticeFailed(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; delayMs: number; error: string }): Promise<number | null> {
+  const failed = await postponeNotification(tx, input);
+  await deferRestaurantQueue(tx, { tenantId: input.tenantId, delayMs: input.delayMs });
+  return failed;
+}
+
+/**
  * Settles a staff reservation that ordering's CourierAssigned has not confirmed within its lease: asks
  * ordering (a read, never the command) which courier the order has. That courier: the reservation
  * stands (`assigned`; the event only confirms it). Another courier or none: staff's command was refused
@@ -140,11 +225,11 @@ async function settleReservation(env: DispatchEnv, reservation: PendingNotificat
   const { tenantId, orderId, courierId } = reservation;
   let recorded: { readonly courierId: string | null } | null;
   try {
-    recorded = await env.orders.orderCourier({ restaurantId: tenantId, orderId });
+    recorded = await askOrdering(env.orders.orderCourier({ restaurantId: tenantId, orderId }), options);
   } catch (error) {
     const delayMs = backoffDelay(reservation.attempts + 1, { initialMs: 1000, maxMs: 60_000, ...options.notifyBackoff }, options.random);
     const message = error instanceof Error ? error.message : String(error);
-    await env.unitOfWork(context, (tx) => postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message }));
+    await env.unitOfWork(context, (tx) => noticeFailed(tx, { tenantId, orderId, courierId, delayMs, error: message }));
     return { outcome: 'notify-failed', orderId, courierId };
   }
   if (recorded?.courierId === courierId) {
@@ -167,11 +252,11 @@ async function settleReservation(env: DispatchEnv, reservation: PendingNotificat
  * leaves the hold standing until the lease's end, when it is asked again (`notify-failed`): while
  * ordering cannot answer, keeping the courier is the side that never gives them two orders.
  */
-async function settleHold(env: DispatchEnv, hold: DueHold): Promise<DispatchStep> {
+async function settleHold(env: DispatchEnv, hold: DueHold, options: DispatchOptions): Promise<DispatchStep> {
   const { tenantId, orderId, courierId } = hold;
   let recorded: { readonly courierId: string | null } | null;
   try {
-    recorded = await env.orders.orderCourier({ restaurantId: tenantId, orderId });
+    recorded = await askOrdering(env.orders.orderCourier({ restaurantId: tenantId, orderId }), options);
   } catch {
     return { outcome: 'notify-failed', orderId, courierId };
   }
@@ -184,17 +269,20 @@ async function settleHold(env: DispatchEnv, hold: DueHold): Promise<DispatchStep
  * Fires a pick-up deadline that has passed ({@link claimMissedPickup} pushed it a lease on): asks
  * ordering to take the courier off the order for that assignment (`unassignCourier`). Ordering
  * decides against the order's stream: an order picked up meanwhile, delivered, cancelled or rejected
- * answers 404/422, and a reassignment (another courier, or the same one given it again) appends
- * nothing; either way the deadline ends (`pickup-settled`), doing nothing. Else ordering appends
- * CourierUnassigned (`pickup-missed`), and the order-events consumer queues the order again and takes
- * the courier off dispatch ({@link recordCourierUnassigned}). Any other failure leaves the deadline to
- * fire again at the lease's end (`notify-failed`).
+ * answers 404/422, and a reassignment (another courier, or the same one given it again) or a courier
+ * taken off already appends nothing (it answers false); either way the deadline ends
+ * (`pickup-settled`), doing nothing. Else ordering appends CourierUnassigned (`pickup-missed`), and the
+ * order-events consumer queues the order again and takes the courier off dispatch
+ * ({@link recordCourierUnassigned}). Any other failure leaves the deadline to fire again at the
+ * lease's end (`notify-failed`).
  */
-async function firePickupDeadline(env: DispatchEnv, missed: MissedPickup): Promise<DispatchStep> {
+async function firePickupDeadline(env: DispatchEnv, missed: MissedPickup, options: DispatchOptions): Promise<DispatchStep> {
   const { tenantId, orderId, courierId, assignment } = missed;
-  let outcome: 'pickup-missed' | 'pickup-settled' = 'pickup-missed';
+  let outcome: 'pickup-missed' | 'pickup-settled';
   try {
-    await env.orders.unassignCourier({ restaurantId: tenantId, orderId, courierId, assignment, reason: 'not picked up in time' }, missed.cause);
+    const unassigned = await askOrdering(env.orders.unassignCourier({ restaurantId: tenantId, orderId, courierId, assignment, reason: 'not picked up in time' }, missed.cause), options);
+    // Found by review: a reassignment (nothing appended) was reported as `pickup-missed`.
+    outcome = unassigned ? 'pickup-missed' : 'pickup-settled';
   } catch (error) {
     if (!(error instanceof BrigadeError && (error.status === 404 || error.status === 422))) return { outcome: 'notify-failed', orderId, courierId };
     outcome = 'pickup-settled';
@@ -210,7 +298,7 @@ async function notify(
 ): Promise<DispatchStep> {
   const { tenantId, orderId, courierId } = assignment;
   try {
-    await env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId }, assignment.cause);
+    await askOrdering(env.orders.assignCourier({ restaurantId: tenantId, orderId, courierId }, assignment.cause), options);
   } catch (error) {
     if (error instanceof BrigadeError && (error.status === 404 || error.status === 422)) {
       await env.unitOfWork(context, (tx) => finishOrder(tx, { tenantId, orderId, reason: 'dropped', courierId }));
@@ -224,7 +312,7 @@ async function notify(
     // the same count, and the count then jumped past the limit with no alert ever (found by review).
     // Each failure adds exactly one under the row's lock, so exactly one of them reaches the limit.
     const alerted = await env.unitOfWork(context, async (tx) => {
-      const failed = await postponeNotification(tx, { tenantId, orderId, courierId, delayMs, error: message });
+      const failed = await noticeFailed(tx, { tenantId, orderId, courierId, delayMs, error: message });
       // null: a CourierAssigned settled the order meanwhile (confirmed it, or staff chose).
       if (failed !== maxNotifyAttempts) return false;
       return giveUpNotification(tx, { tenantId, orderId, courierId, attempts: failed, error: message });

@@ -7,7 +7,8 @@ import type { DeliveryPorts } from './ports.ts';
 export type Worker = ServiceWorker;
 
 /**
- * Runs dispatch steps until `signal` aborts: back to back while there is work, `idleMs` apart when
+ * Runs dispatch steps until `signal` aborts, numbering them (`dispatchOnce`'s `turn`: due work and a
+ * new order's claim take turns coming first): back to back while there is work, `idleMs` apart when
  * the queue has nothing due, unless this process makes an order due meanwhile (it wakes the loop).
  * Errors of a step (database unreachable) go to `onError` and the loop backs off a second; the
  * step's transaction rolled back, so nothing is lost.
@@ -17,9 +18,10 @@ export async function runDispatchLoop(
   signal: AbortSignal,
   options: DispatchOptions & { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  while (!signal.aborted) {
+  // The step's number: a claim of a new order comes first on every other step (dispatchOnce).
+  for (let turn = 0; !signal.aborted; turn++) {
     try {
-      const step = await dispatchOnce(env, options);
+      const step = await dispatchOnce(env, options, turn);
       // Idle: an order made due in this process wakes the loop at once (decision 0073); other processes' at the poll.
       if (step.outcome === 'idle') await waitForWork(DISPATCH_WORK, options.idleMs ?? 500, signal);
     } catch (error) {

@@ -29,7 +29,12 @@ export interface CourierDirectory {
  */
 export type CommandCause = MessageCause;
 
-/** What delivery tells the ordering service. */
+/**
+ * What delivery tells the ordering service. The dispatch gives up waiting for a call after its
+ * `orderCallTimeoutMs` (below the notice lease) and takes it as a transient failure; the call is
+ * abandoned, not cancelled, so it may still take effect afterwards: hence every command must be
+ * idempotent, as each one says.
+ */
 export interface OrderCommands {
   /**
    * Assigns `courierId` to the order (ordering's `assign-courier` command, retried on a version
@@ -47,14 +52,15 @@ export interface OrderCommands {
    * Takes `courierId` off the order when they still have it by ordering's assignment number
    * `assignment` and have not picked it up (ordering's `unassign-courier`, retried on a version
    * conflict): the pick-up deadline, missed (decision 0040). Ordering appends `CourierUnassigned`,
-   * which the order-events consumer applies. Must be idempotent: another courier or a later assignment
-   * by now, or the courier taken off already, appends nothing.
+   * which the order-events consumer applies, and answers true. Must be idempotent: another courier or
+   * a later assignment by now, or the courier taken off already, appends nothing and answers false
+   * (the deadline is settled, not missed).
    *
    * @throws {BrigadeError} with status 404 or 422 when the order can no longer lose the courier (it is
    *   gone, picked up, delivered, cancelled or rejected): the deadline does nothing. Any other error is
    *   taken as transient, and the deadline fires again after the notice lease.
    */
-  unassignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<void>;
+  unassignCourier(input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<boolean>;
   /**
    * The courier ordering has recorded on the order (null: none yet), or null when there is no such
    * order. A read: the dispatch settles a staff reservation whose command may have failed with it

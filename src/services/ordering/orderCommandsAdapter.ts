@@ -38,19 +38,20 @@ export function orderCommands(deps: { readonly commitStatements: CommitStatement
 
   /**
    * Runs the command `build(state)` gives on the order at its current version, with the lineage of
-   * `cause`; `null` means the order is already as wanted (nothing to append). Retries on a version conflict.
+   * `cause`; `null` means the order is already as wanted (nothing to append). Retries on a version
+   * conflict. Answers whether it appended events (false: `build` or `decide` found nothing to do).
    */
-  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, cause: CommandCause | undefined, build: (state: OrderState) => OrderCommand | null): Promise<void> => {
+  const command = async (input: { readonly restaurantId: string; readonly orderId: string }, cause: CommandCause | undefined, build: (state: OrderState) => OrderCommand | null): Promise<boolean> => {
     const lineage = messageLineage(cause);
     const context = { service: 'ordering', tenantId: input.restaurantId, actor: by };
     for (let attempt = 0; ; attempt++) {
       const loaded = await loadOrderAndCommit(store, commitStatements, context, input.orderId);
       if (loaded === null) throw new NotFoundError('order', input.orderId);
       const wanted = build(loaded.state);
-      if (wanted === null) return;
+      if (wanted === null) return false;
       try {
-        await runOrderCommand({ commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage, loaded });
-        return;
+        const after = await runOrderCommand({ commitStatements, store }, { context, orderId: input.orderId, expectedVersion: loaded.version, command: wanted, lineage, loaded });
+        return after.version !== loaded.version;
       } catch (error) {
         if (!(error instanceof ConcurrencyError) || attempt >= 3) throw error;
       }
@@ -65,23 +66,25 @@ export function orderCommands(deps: { readonly commitStatements: CommitStatement
      * @throws {UnprocessableError} 422 `ORDER_COURIER_TAKEN` when the order has another courier (staff
      *   chose one meanwhile): the dispatch drops its assignment instead of overwriting theirs.
      */
-    assignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void> =>
-      command(input, cause, ({ courierId }) => {
+    assignCourier: async (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string }, cause?: CommandCause): Promise<void> => {
+      await command(input, cause, ({ courierId }) => {
         if (courierId !== null && courierId !== input.courierId) {
           throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${input.orderId} already has courier ${courierId}; the assignment of ${input.courierId} is dropped`, { courierId });
         }
         return { type: 'assign-courier', by, courierId: input.courierId };
-      }),
+      });
+    },
     /**
      * Takes `courierId` off the order (`unassign-courier`) when they still have it by assignment number
      * `assignment` and have not picked it up: delivery's pick-up deadline, missed (decision 0040). The
      * order has no courier again (CourierUnassigned). Another courier or a later assignment by now (the
      * deadline belonged to an assignment that is over), or a courier already taken off, appends nothing.
+     * Answers whether it took the courier off (appended CourierUnassigned).
      *
      * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up, delivered,
      *   cancelled or rejected: the deadline does nothing.
      */
-    unassignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<void> =>
+    unassignCourier: (input: { readonly restaurantId: string; readonly orderId: string; readonly courierId: string; readonly assignment: number; readonly reason: string }, cause?: CommandCause): Promise<boolean> =>
       command(input, cause, () => ({ type: 'unassign-courier', by, courierId: input.courierId, assignment: input.assignment, reason: input.reason })),
     /**
      * The order's courier as ordering has it (null: none), or null when there is no such order: a read
@@ -97,8 +100,9 @@ export function orderCommands(deps: { readonly commitStatements: CommitStatement
      *
      * @throws {UnprocessableError} 422 `ORDER_TRANSITION_FORBIDDEN` for an order picked up or delivered.
      */
-    cancelOrder: (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<void> =>
-      command(input, cause, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason })),
+    cancelOrder: async (input: { readonly restaurantId: string; readonly orderId: string; readonly reason: string }, cause?: CommandCause): Promise<void> => {
+      await command(input, cause, ({ status }) => (ENDED_UNDELIVERED.has(status) ? null : { type: 'cancel', by, reason: input.reason }));
+    },
     /**
      * Cancels the order only while it is `placed` (not accepted in time), at the version it was read at
      * (an accept in between wins: the cancel is tried again on the accepted order, and left), and
@@ -122,7 +126,8 @@ export function orderCommands(deps: { readonly commitStatements: CommitStatement
      *
      * @throws {UnprocessableError} 422 for an order no longer waiting for a courier (picked up, finished).
      */
-    raiseDispatchAlert: (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert, cause?: CommandCause): Promise<void> =>
-      command(input, cause, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt })),
+    raiseDispatchAlert: async (input: { readonly restaurantId: string; readonly orderId: string } & DispatchAlert, cause?: CommandCause): Promise<void> => {
+      await command(input, cause, () => ({ type: 'raise-dispatch-alert', by, alertId: input.alertId, attempts: input.attempts, reason: input.reason, raisedAt: input.raisedAt }));
+    },
   };
 }

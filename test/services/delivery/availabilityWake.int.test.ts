@@ -39,7 +39,7 @@ function recordingOrders(): { orders: OrderCommands; calls: string[] } {
     calls,
     orders: {
       assignCourier: async ({ orderId }) => void calls.push(orderId),
-      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }),
+      unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }),
     },
   };
 }

@@ -8,7 +8,7 @@ import { dispatchOnce, orderEventsHandler, type DispatchOptions, type OrderComma
 import { claimAndAssign } from '../../../src/services/delivery/operations/claimAndAssign.ts';
 import { finishOrder } from '../../../src/services/delivery/operations/finishOrder.ts';
 import { recordCourierAssigned } from '../../../src/services/delivery/operations/recordCourierAssigned.ts';
-import { dispatchInvariants, settledOrBlocked, useDispatchDatabase } from './dispatchDatabase.ts';
+import { addCouriers as addCouriersTo, addOrders as addOrdersTo, dispatchInvariants, settledOrBlocked, useDispatchDatabase } from './dispatchDatabase.ts';
 
 const db = useDispatchDatabase(20);
 const uow = db.uow;
@@ -30,7 +30,9 @@ function recordingOrders() {
       if (before !== undefined && before !== courierId) reassigned.push(orderId);
       courierOf.set(orderId, courierId);
     },
-    async unassignCourier() {},
+    async unassignCourier() {
+      return true;
+    },
     async orderCourier({ orderId }) {
       if (fail !== null) throw fail();
       return { courierId: courierOf.get(orderId) ?? null };
@@ -39,27 +41,8 @@ function recordingOrders() {
   return { orders, courierOf, calls, reassigned, failWith: (f: (() => Error) | null) => void (fail = f) };
 }
 
-async function addCouriers(city: string, count: number): Promise<string[]> {
-  const ids = Array.from({ length: count }, () => randomUUID());
-  // Staggered available_since: the longest wait is well defined.
-  await db.admin.query(
-    `insert into delivery.courier_availability (courier_id, city, status, available_since)
-     select id, $2, 'available', now() - make_interval(secs => 1000 - ord) from unnest($1::uuid[]) with ordinality as u(id, ord)`,
-    [ids, city],
-  );
-  return ids;
-}
-
-async function addOrders(city: string, tenants: readonly string[], count: number): Promise<Array<{ tenantId: string; orderId: string }>> {
-  const orders = Array.from({ length: count }, (_, i) => ({ tenantId: tenants[i % tenants.length]!, orderId: randomUUID() }));
-  await db.admin.query(
-    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
-     select t, o, $3, now() - make_interval(secs => 5000 - ord), now() - interval '1 second'
-       from unnest($1::uuid[], $2::uuid[]) with ordinality as u(t, o, ord)`,
-    [orders.map((o) => o.tenantId), orders.map((o) => o.orderId), city],
-  );
-  return orders;
-}
+const addCouriers = (city: string, count: number) => addCouriersTo(db.admin, city, count);
+const addOrders = (city: string, tenants: readonly string[], count: number) => addOrdersTo(db.admin, city, tenants, count);
 
 const system = { service: 'delivery', actor: { kind: 'system', id: 'delivery-test' } } as const;
 
@@ -343,10 +326,12 @@ describe('dispatch by competing workers', () => {
         }
         throw new Error('ordering unreachable');
       },
-      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }),
+      unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }),
     };
     const env = { unitOfWork: uow, orders };
-    const options: DispatchOptions = { maxNotifyAttempts: 3, notifyLeaseMs: 100 };
+    // The test ends the lease itself (`due`); a long one keeps the hanging call within its time limit
+    // (half the lease), which would otherwise give it up first (decision 0042, forty-ninth session).
+    const options: DispatchOptions = { maxNotifyAttempts: 3, notifyLeaseMs: 10_000 };
     const due = () => db.admin.query(`update delivery.dispatch_queue set next_attempt_at = now() where order_id = $1`, [order!.orderId]);
     assert.equal((await dispatchOnce(env, options)).outcome, 'notify-failed', 'the first notice (count 1)');
     await due();
@@ -431,7 +416,7 @@ describe('dispatch by competing workers', () => {
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId }));
         throw new Error('ordering timed out');
       },
-      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }),
+      unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }, { maxNotifyAttempts: 1 }), { outcome: 'notify-failed', orderId: order!.orderId, courierId: courier });
     const row = await db.admin.query(`select state, courier_id, notified_at is not null as notified from delivery.dispatch_queue where order_id = $1`, [order!.orderId]);
@@ -491,7 +476,7 @@ describe("ordering's CourierAssigned: a courier staff chose is busy in delivery"
         await handle(orderEvent('CourierAssigned', tenant, { orderId, courierId: chosen! }));
         throw new UnprocessableError('ORDER_COURIER_TAKEN', `Order ${orderId} already has courier ${chosen}`);
       },
-      unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: chosen! }),
+      unassignCourier: async () => true, orderCourier: async () => ({ courierId: chosen! }),
     };
     assert.deepEqual(await dispatchOnce({ unitOfWork: uow, orders }), { outcome: 'dropped', orderId: order!.orderId, courierId: dispatched });
     assert.deepEqual(await queueRow(order!.orderId), { state: 'assigned', courier_id: chosen, notified: true });

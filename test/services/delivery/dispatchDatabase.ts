@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { before, beforeEach } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
@@ -36,6 +37,32 @@ export function useDispatchDatabase(poolSize: number): DispatchDatabase {
     },
     uow: (context, fn) => unitOfWork(pool, context, fn),
   };
+}
+
+/** `count` available couriers of `city`, with staggered `available_since` (the longest wait is well defined); returns their ids. */
+export async function addCouriers(admin: pg.Pool, city: string, count: number): Promise<string[]> {
+  const ids = Array.from({ length: count }, () => randomUUID());
+  await admin.query(
+    `insert into delivery.courier_availability (courier_id, city, status, available_since)
+     select id, $2, 'available', now() - make_interval(secs => 1000 - ord) from unnest($1::uuid[]) with ordinality as u(id, ord)`,
+    [ids, city],
+  );
+  return ids;
+}
+
+/**
+ * `count` queued orders of `city`, of `tenants` in turn, ready in the order given and due
+ * `dueSecondsAgo` seconds ago (default 1): a queue that waited longer is claimed first.
+ */
+export async function addOrders(admin: pg.Pool, city: string, tenants: readonly string[], count: number, dueSecondsAgo = 1): Promise<Array<{ tenantId: string; orderId: string }>> {
+  const orders = Array.from({ length: count }, (_, i) => ({ tenantId: tenants[i % tenants.length]!, orderId: randomUUID() }));
+  await admin.query(
+    `insert into delivery.dispatch_queue (tenant_id, order_id, city, ready_at, next_attempt_at)
+     select t, o, $3, now() - make_interval(secs => 5000 - ord), now() - make_interval(secs => $4::double precision)
+       from unnest($1::uuid[], $2::uuid[]) with ordinality as u(t, o, ord)`,
+    [orders.map((o) => o.tenantId), orders.map((o) => o.orderId), city, dueSecondsAgo],
+  );
+  return orders;
 }
 
 /** No courier holds two orders, no order two couriers, and every busy courier's order is assigned to them. */

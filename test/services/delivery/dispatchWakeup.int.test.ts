@@ -21,7 +21,7 @@ describe('an idle dispatch loop wakes when this process queues an order', () => 
     await pool.query(`insert into delivery.courier_availability (courier_id, city, status, available_since) values ($1, 'Braga', 'available', now())`, [courierId]);
     let assigned!: (courier: string) => void;
     const assignment = new Promise<string>((resolve) => (assigned = resolve));
-    const orders: OrderCommands = { assignCourier: async ({ courierId: courier }) => assigned(courier), unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }) };
+    const orders: OrderCommands = { assignCourier: async ({ courierId: courier }) => assigned(courier), unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }) };
     // `wentIdle` resolves when a dispatch step found nothing due: the loop then waits.
     const { unitOfWork: uow, wentIdle } = watchForIdle(pool, (step) => (step as { outcome?: string } | null)?.outcome === 'idle');
     const stop = new AbortController();

@@ -49,7 +49,7 @@ describe("an order that found only a held courier is tried again when the hold e
   const heldUntil = async (courierId: string) =>
     (await pool.query(`select held_until from delivery.courier_availability where courier_id = $1`, [courierId])).rows[0].held_until as Date;
   const alerts = async (orderId: string) => (await pool.query(`select 1 from delivery.dispatch_alerts where order_id = $1`, [orderId])).rowCount;
-  const silentOrders: OrderCommands = { assignCourier: async () => undefined, unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }) };
+  const silentOrders: OrderCommands = { assignCourier: async () => undefined, unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }) };
 
   test('a hold that expires (ordering never recorded the reassignment): a running dispatch loop gives the order the courier when the hold ends, with no attempt spent on the hold (before: the order slept its whole backoff)', async () => {
     const courierId = await availableCourier('Evora');
@@ -64,7 +64,7 @@ describe("an order that found only a held courier is tried again when the hold e
 
     let assigned!: (courier: string) => void;
     const assignment = new Promise<string>((resolve) => (assigned = resolve));
-    const orders: OrderCommands = { assignCourier: async ({ courierId: courier }) => assigned(courier), unassignCourier: async () => undefined, orderCourier: async () => ({ courierId: null }) };
+    const orders: OrderCommands = { assignCourier: async ({ courierId: courier }) => assigned(courier), unassignCourier: async () => true, orderCourier: async () => ({ courierId: null }) };
     const stop = new AbortController();
     // The loop is idle until the hold ends: nothing but the order's own due time brings it back.
     const running = runDispatchLoop({ unitOfWork: uow, orders }, stop.signal, { ...LONG_BACKOFF, idleMs: 200 });

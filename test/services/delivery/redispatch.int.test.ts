@@ -25,7 +25,7 @@ function recordingOrders() {
   const calls: Array<{ orderId: string; courierId: string }> = [];
   const orders: OrderCommands = {
     assignCourier: async ({ orderId, courierId }) => void calls.push({ orderId, courierId }),
-    unassignCourier: async () => undefined, orderCourier: async ({ orderId }) => ({ courierId: calls.findLast((c) => c.orderId === orderId)?.courierId ?? null }),
+    unassignCourier: async () => true, orderCourier: async ({ orderId }) => ({ courierId: calls.findLast((c) => c.orderId === orderId)?.courierId ?? null }),
   };
   return { orders, calls, env: { unitOfWork: uow, orders } };
 }

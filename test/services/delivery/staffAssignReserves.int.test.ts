@@ -462,7 +462,7 @@ describe('dispatch review: a reassignment delivery has not seen yet, and holds t
     const asked: string[] = [];
     const unreachable: OrderCommands = {
       assignCourier: async () => undefined,
-      unassignCourier: async () => undefined, orderCourier: async ({ orderId }) => {
+      unassignCourier: async () => true, orderCourier: async ({ orderId }) => {
         asked.push(orderId);
         throw new Error('ordering is down');
       },
