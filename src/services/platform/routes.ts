@@ -26,6 +26,7 @@ import { getCustomer } from './operations/getCustomer.ts';
 import { signUpCustomer } from './operations/signUpCustomer.ts';
 import { signInCustomer } from './operations/signInCustomer.ts';
 import { changeCustomerPassword } from './operations/changeCustomerPassword.ts';
+import { confirmCurrentPassword } from './operations/confirmCurrentPassword.ts';
 import { SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
 import { SIGN_IN_ATTEMPTS_KEY } from './operations/signInAttemptHash.ts';
 import { clearCustomerPassword } from './operations/clearCustomerPassword.ts';
@@ -80,6 +81,9 @@ const CourierSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.St
 const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.String(), address: Type.String(), createdAt: Type.String() });
 /** A password to set: its length bounds are the platform's (`PASSWORD_LENGTH`). */
 const Password = (options: { description: string }) => Type.String({ minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max, ...options });
+/** The password the customer has now: what a token alone may not do once one is set asks for it (decisions 0007, 0090). */
+const CurrentPassword = (what: string) =>
+  Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max, description: `the password you have now; required to ${what} once one is set (a customer without one needs only the token)` });
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const TokenRevocationSchema = Type.Object({
@@ -309,6 +313,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
 
   // Password sign-in (decision 0007, "Fixed later: customer sign-in with a password"). Every failure
   // answers one 401, and an address with too many failures one 429, whether or not a customer has it.
+  const CURRENT_PASSWORD = 'CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it';
   const TOO_MANY = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} failed sign-ins for this e-mail address within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes; Retry-After (and retryAfterSeconds) says when to try again`;
   app.post(
     '/customers/sign-in',
@@ -345,7 +350,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         body: Type.Object(
           {
             password: Password({ description: 'the new password' }),
-            currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max, description: 'the password you have now; required once one is set' })),
+            currentPassword: Type.Optional(CurrentPassword('change it')),
           },
           { additionalProperties: false },
         ),
@@ -356,7 +361,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           success: { 200: 'Set: sign in with it from now on. A fresh token, since every token given before is now refused (401 TOKEN_REVOKED)' },
           errors: {
             ...CUSTOMER_ERRORS,
-            403: `${CUSTOMER_ERRORS[403]}; CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it`,
+            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
             404: 'NOT_FOUND: the customer is not signed up',
             429: TOO_MANY,
           },
@@ -443,12 +448,32 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   app.delete(
     '/customers/me',
     {
-      schema: { tags: ['platform'], summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way', security: bearer, body: NoFields },
-      config: { docs: { success: ERASED, errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)', 409: OPEN_ORDERS } } },
+      schema: {
+        tags: ['platform'],
+        summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way',
+        description:
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not erase an account for good. A wrong one counts as a failed sign-in (429 after too many). ' +
+          'Without a password, no body (or `{}`) is needed.',
+        security: bearer,
+        body: Type.Object({ currentPassword: Type.Optional(CurrentPassword('erase your account')) }, { additionalProperties: false }),
+      },
+      config: {
+        docs: {
+          success: ERASED,
+          errors: {
+            ...CUSTOMER_ERRORS,
+            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
+            404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)',
+            409: OPEN_ORDERS,
+            429: TOO_MANY,
+          },
+        },
+      },
       preValidation: absentBodyIsEmpty,
     },
     async (request, reply) => {
       const principal = customerOf(request);
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'erase your account');
       await erase(actorContext(principal, 'platform'), principal.subject);
       return reply.status(204).send();
     },
@@ -480,14 +505,17 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       schema: {
         tags: ['platform'],
         summary: 'Put your card on file (customer): the payments saga charges it for your orders. Answers the last four digits only',
+        description:
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not replace the card your orders are charged to. A wrong one counts as a failed sign-in (429 after too many).',
         security: bearer,
-        body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }) }, { additionalProperties: false }),
+        body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }), currentPassword: Type.Optional(CurrentPassword('put a card on file')) }, { additionalProperties: false }),
         response: { 200: PaymentMethodSchema },
       },
-      config: { docs: { errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: the customer is not signed up' } } },
+      config: { docs: { errors: { ...CUSTOMER_ERRORS, 403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`, 404: 'NOT_FOUND: the customer is not signed up', 429: TOO_MANY } } },
     },
     async (request) => {
       const principal = customerOf(request);
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'put a card on file');
       return unitOfWork(actorContext(principal, 'platform'), (tx) => setPaymentMethod(tx, { customerId: principal.subject, cardNumber: request.body.cardNumber }));
     },
   );

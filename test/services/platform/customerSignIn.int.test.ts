@@ -251,7 +251,7 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
   test('an erased customer cannot sign in (the row and its hash are gone): 401 like any unknown e-mail', async () => {
     const c = await signUp({ password: PASSWORD });
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 200);
-    assert.equal((await request({ method: 'DELETE', url: '/v1/customers/me', token: c.token })).statusCode, 204);
+    assert.equal((await request({ method: 'DELETE', url: '/v1/customers/me', token: c.token, payload: { currentPassword: PASSWORD } })).statusCode, 204);
     const res = await signIn(c.email, PASSWORD);
     assert.deepEqual([res.statusCode, res.json().code], [401, 'INVALID_CREDENTIALS'], res.body);
     const again = await signUp({ email: c.email });

@@ -98,18 +98,20 @@ export class TooManyAttemptsError extends BrigadeError {
 }
 
 /**
- * 403 `CURRENT_PASSWORD_MISMATCH`: a password change without the customer's current password, or with
- * a wrong one. A token alone does not change a password that is set: whoever holds a stolen token must
- * not be able to take the account over for good.
+ * 403 `CURRENT_PASSWORD_MISMATCH`: an action a customer token alone may not do once a password is set
+ * (changing the password, putting a card on file, erasing the account; decisions 0007, 0090), without
+ * the customer's current password or with a wrong one: whoever holds a stolen token must not be able to
+ * take the account over, charge another card or erase it for good. `action` says what the password is
+ * needed for ("change it", "erase your account" …).
  */
 export class CurrentPasswordMismatchError extends BrigadeError {
-  constructor(sent: boolean) {
+  constructor(sent: boolean, action: string) {
     super(
       'CURRENT_PASSWORD_MISMATCH',
       403,
       sent
         ? 'currentPassword is not your current password; send the one you sign in with'
-        : 'You have a password already: send it as currentPassword to change it',
+        : `You have a password already: send it as currentPassword to ${action}`,
       { details: { field: 'currentPassword' } },
     );
   }
