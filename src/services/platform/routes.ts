@@ -314,6 +314,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   // Password sign-in (decision 0007, "Fixed later: customer sign-in with a password"). Every failure
   // answers one 401, and an address with too many failures one 429, whether or not a customer has it.
   const CURRENT_PASSWORD = 'CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it';
+  /** The 429 of a route that asks for the current password: the customer's own bucket, not the address's (decision 0007). */
+  const TOO_MANY_CURRENT = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} wrong current passwords sent with your tokens within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes (failed sign-ins of your address do not count); Retry-After (and retryAfterSeconds) says when to try again`;
   const TOO_MANY = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} failed sign-ins for this e-mail address within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes; Retry-After (and retryAfterSeconds) says when to try again`;
   app.post(
     '/customers/sign-in',
@@ -344,7 +346,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Set or change your password (customer); a change needs the current one; answers a fresh token',
         description:
-          'The first password needs only your token. To change one that is set, send it as `currentPassword`: a wrong one counts as a failed sign-in of your address (429 after too many). ' +
+          'The first password needs only your token. To change one that is set, send it as `currentPassword`: wrong ones are limited per customer (429 after too many), and failed sign-ins of your address do not hold this route. ' +
           'Every change (the first password too) revokes every customer token given before, this one included (401 `TOKEN_REVOKED` from now on): go on with the token of the answer.',
         security: bearer,
         body: Type.Object(
@@ -363,7 +365,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
             ...CUSTOMER_ERRORS,
             403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
             404: 'NOT_FOUND: the customer is not signed up',
-            429: TOO_MANY,
+            429: TOO_MANY_CURRENT,
           },
         },
       },
@@ -452,7 +454,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way',
         description:
-          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not erase an account for good. A wrong one counts as a failed sign-in (429 after too many). ' +
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not erase an account for good. Wrong ones are limited per customer (429 after too many). ' +
           'Without a password, no body (or `{}`) is needed.',
         security: bearer,
         body: Type.Object({ currentPassword: Type.Optional(CurrentPassword('erase your account')) }, { additionalProperties: false }),
@@ -465,7 +467,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
             403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
             404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)',
             409: OPEN_ORDERS,
-            429: TOO_MANY,
+            429: TOO_MANY_CURRENT,
           },
         },
       },
@@ -506,12 +508,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Put your card on file (customer): the payments saga charges it for your orders. Answers the last four digits only',
         description:
-          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not replace the card your orders are charged to. A wrong one counts as a failed sign-in (429 after too many).',
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not replace the card your orders are charged to. Wrong ones are limited per customer (429 after too many).',
         security: bearer,
         body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }), currentPassword: Type.Optional(CurrentPassword('put a card on file')) }, { additionalProperties: false }),
         response: { 200: PaymentMethodSchema },
       },
-      config: { docs: { errors: { ...CUSTOMER_ERRORS, 403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`, 404: 'NOT_FOUND: the customer is not signed up', 429: TOO_MANY } } },
+      config: { docs: { errors: { ...CUSTOMER_ERRORS, 403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`, 404: 'NOT_FOUND: the customer is not signed up', 429: TOO_MANY_CURRENT } } },
     },
     async (request) => {
       const principal = customerOf(request);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 
 const PASSWORD = 'owner password 1';
@@ -8,10 +9,13 @@ const VISA = '4242424242424242';
 
 describe('what a customer token alone may not do once a password is set (decisions 0007, 0090)', () => {
   let t: TestPlatform;
+  let owner: pg.Pool;
   before(async () => {
     t = await startTestPlatform();
+    owner = new pg.Pool({ connectionString: t.db.url, max: 1 });
   });
   after(async () => {
+    await owner?.end();
     await t?.close();
   });
 
@@ -70,6 +74,43 @@ describe('what a customer token alone may not do once a password is set (decisio
     assert.deepEqual(codeOf(held), [429, 'TOO_MANY_ATTEMPTS'], held.body);
     assert.ok(held.headers['retry-after'] !== undefined);
     assert.equal((await putCard(c.token, { currentPassword: PASSWORD })).statusCode, 429);
+  });
+
+  test('five wrong passwords at the anonymous sign-in hold the address, not the owner: with their token and the right password they still change it, put a card on file and erase', async () => {
+    const c = await signUp(PASSWORD);
+    for (let i = 0; i < 5; i += 1) assert.equal((await signIn(c.email, `a guess ${i}`)).statusCode, 401);
+    assert.equal((await signIn(c.email, PASSWORD)).statusCode, 429, 'the address is held');
+    const changed = await t.request({ method: 'PUT', url: '/v1/customers/me/password', token: c.token, payload: { password: 'owner password 2', currentPassword: PASSWORD } });
+    assert.equal(changed.statusCode, 200, changed.body);
+    const token = changed.json().token as string;
+    assert.equal((await putCard(token, { currentPassword: 'owner password 2' })).statusCode, 200);
+    assert.equal((await erase(token, { currentPassword: 'owner password 2' })).statusCode, 204);
+  });
+
+  test("a token holder's wrong current passwords hold only that customer's own check: the 429 says so, and the address still signs in", async () => {
+    const c = await signUp(PASSWORD);
+    for (let i = 0; i < 5; i += 1) {
+      const res = await t.request({ method: 'PUT', url: '/v1/customers/me/password', token: c.token, payload: { password: 'thief password', currentPassword: `guess ${i}` } });
+      assert.equal(res.statusCode, 403, res.body);
+    }
+    const held = await t.request({ method: 'PUT', url: '/v1/customers/me/password', token: c.token, payload: { password: 'thief password', currentPassword: PASSWORD } });
+    assert.deepEqual(codeOf(held), [429, 'TOO_MANY_ATTEMPTS'], held.body);
+    assert.match(held.json().detail, /current password/);
+    assert.doesNotMatch(held.json().detail, /sign-ins for this e-mail/);
+    const other = await signUp(PASSWORD);
+    assert.equal((await putCard(other.token, { currentPassword: PASSWORD })).statusCode, 200, "another customer's check is not held");
+    assert.equal((await signIn(c.email, PASSWORD)).statusCode, 200, 'the owner signs in: the anonymous bucket of the address is not touched');
+  });
+
+  test("the erasure deletes the customer's wrong current passwords with their address's failed sign-ins", async () => {
+    const c = await signUp(PASSWORD);
+    const before = (await owner.query<{ id: string }>('select coalesce(max(id), 0)::text as id from platform.customer_sign_in_attempts')).rows[0]!.id;
+    assert.equal((await putCard(c.token, { currentPassword: 'wrong 1' })).statusCode, 403);
+    assert.equal((await signIn(c.email, 'wrong 2')).statusCode, 401);
+    const mine = async () => (await owner.query<{ n: number }>('select count(*)::int as n from platform.customer_sign_in_attempts where id > $1', [before])).rows[0]!.n;
+    assert.equal(await mine(), 2, 'one row in each bucket');
+    assert.equal((await erase(c.token, { currentPassword: PASSWORD })).statusCode, 204);
+    assert.equal(await mine(), 0);
   });
 
   test("an admin's erasure of a customer with a password is unchanged: no password asked", async () => {

@@ -216,13 +216,14 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     assert.deepEqual([short.statusCode, short.json().field], [400, 'body.password'], short.body);
   });
 
-  test('wrong current passwords count as failed sign-ins of the address: a stolen token cannot guess the password either', async () => {
+  test("wrong current passwords are limited in the customer's own bucket: a stolen token cannot guess the password either (the address is not held by them)", async () => {
     const c = await signUp({ password: PASSWORD });
     for (let i = 1; i <= 5; i += 1) assert.equal((await setPassword(c.token, { password: 'a new password', currentPassword: `guess ${i}` })).statusCode, 403);
     const held = await setPassword(c.token, { password: 'a new password', currentPassword: PASSWORD });
     assert.deepEqual([held.statusCode, held.json().code], [429, 'TOO_MANY_ATTEMPTS'], held.body);
     assert.ok(Number(held.headers['retry-after']) > 0);
-    assert.equal((await signIn(c.email, PASSWORD)).statusCode, 429);
+    // Their own bucket (forty-ninth session): an anonymous guesser's failures do not hold the owner's change, nor do these the sign-in.
+    assert.equal((await signIn(c.email, PASSWORD)).statusCode, 200);
   });
 
   test('the reset without e-mail: an admin removes the password and mints a token, with which the customer sets a new one', async () => {

@@ -23,7 +23,7 @@ const ACTION = 'change it';
  * @throws {NotFoundError} 404: no such customer (a token of an id that never signed up, or erased).
  * @throws {CurrentPasswordMismatchError} 403 `CURRENT_PASSWORD_MISMATCH`: `currentPassword` missing or
  *   wrong, or the password changed meanwhile (by another request) so that it no longer matches.
- * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: the address is held; nothing was checked.
+ * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: too many wrong current passwords lately; nothing was checked.
  *
  * `deps.attemptsKey` is the sign-in attempts' key, as {@link confirmCurrentPassword} takes it.
  *

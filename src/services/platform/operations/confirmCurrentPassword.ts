@@ -10,8 +10,10 @@ import { reserveSignInAttempt, SIGN_IN_ACTOR } from './reserveSignInAttempt.ts';
  * alone (decision 0007): changing the password, putting a card on file, erasing the account (0090).
  * Reads `customerId`'s credentials as the customer themselves; when a password is set, `currentPassword`
  * must be it. The attempt is reserved before the password is checked ({@link reserveSignInAttempt}),
- * so a wrong one counts as a failed sign-in and a stolen token gives no more guesses than the sign-in
- * route does; a right one is released. A customer without a password (or without a row: a token of an
+ * in the customer's own bucket of wrong current passwords, not their address's: only a holder of the
+ * customer's token adds to it, so an anonymous guesser who holds the address (five wrong sign-ins)
+ * cannot keep the owner from rotating their password, and a thief with a token still gets the sign-in
+ * limit's five guesses a window here; a right one is released. A customer without a password (or without a row: a token of an
  * id that never signed up) needs nothing more than the token, and `currentPassword` is not looked at.
  *
  * The password is checked outside any transaction (scrypt takes a tenth of a second or more).
@@ -36,7 +38,7 @@ export async function confirmCurrentPassword(
   const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id: customerId }, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
   if (customer === null || customer.passwordHash === null) return customer;
   if (currentPassword === undefined) throw new CurrentPasswordMismatchError(false, action);
-  const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, deps.attemptsKey, customer.email));
+  const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, deps.attemptsKey, { customerId }));
   if (!(await verifyPassword(currentPassword, customer.passwordHash))) throw new CurrentPasswordMismatchError(true, action);
   await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => releaseSignInAttempt(tx, attemptId));
   return customer;

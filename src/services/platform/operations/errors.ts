@@ -82,16 +82,22 @@ export class InvalidCredentialsError extends BrigadeError {
 }
 
 /**
- * 429 `TOO_MANY_ATTEMPTS`: an e-mail address had too many failed sign-ins within the window (decision
- * 0007), whether or not a customer has it. `details.retryAfterSeconds` (also the `Retry-After` header)
- * is when the oldest failure that holds it leaves the window.
+ * 429 `TOO_MANY_ATTEMPTS`: too many failures within the window (decision 0007) of one bucket: failed
+ * sign-ins of an e-mail address (`sign-in`), whether or not a customer has it; or wrong current
+ * passwords sent with one customer's token (`current-password`: a password change, the card on file,
+ * the erasure). `details.retryAfterSeconds` (also the `Retry-After` header) is when the oldest failure
+ * that holds it leaves the window.
  */
 export class TooManyAttemptsError extends BrigadeError {
-  constructor(failures: number, windowSeconds: number, retryAfterSeconds: number) {
+  constructor(failures: number, windowSeconds: number, retryAfterSeconds: number, bucket: 'sign-in' | 'current-password' = 'sign-in') {
+    const within = `${failures} within ${windowSeconds / 60} minutes`;
     super(
       'TOO_MANY_ATTEMPTS',
       429,
-      `Too many failed sign-ins for this e-mail address (${failures} within ${windowSeconds / 60} minutes). Try again after Retry-After seconds; until then no password is checked for it.`,
+      bucket === 'sign-in'
+        ? `Too many failed sign-ins for this e-mail address (${within}). Try again after Retry-After seconds; until then no password is checked for it.`
+        : `Too many wrong current passwords sent with this customer's tokens (${within}). Try again after Retry-After seconds; until then no current password is checked. ` +
+          'Signing in (POST /v1/customers/sign-in) is not held by them. If they were not yours, someone else holds a token of yours: ask support to revoke your tokens.',
       { details: { retryAfterSeconds } },
     );
   }
