@@ -100,6 +100,12 @@ const RevokedTokensSchema = Type.Object({
   alsoRefused: Type.Optional(
     Type.String({ description: "an admin's revocation: the tokens that admin minted (POST /v1/tokens), and those minted with them, issued up to revokedBefore, are refused too" }),
   ),
+  passwordStays: Type.Optional(
+    Type.String({
+      description:
+        "a customer's revocation: their password, if any, stays, so whoever knows it signs in again; if someone else may know it, also remove it (DELETE /v1/customers/{id}/password)",
+    }),
+  ),
   takenOffDispatch: Type.Optional(
     Type.String({
       description:
@@ -609,6 +615,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
           'Revoking an admin also refuses every token minted through them (`POST /v1/tokens` with their token, and tokens minted with those), whatever its role, issued up to the same second: mint again the ones still needed. ' +
           "Revoking a courier also takes them off dispatch, as `POST /v1/couriers/{courierId}/availability` with `available: false` does (takenOffDispatch says how). " +
+          "Revoking a customer leaves their password: if someone else may know it, also remove it with `DELETE /v1/customers/{id}/password` (passwordStays says so). " +
           'The same as `brigade token revoke`.',
         security: bearer,
         body: NewTokenRevocation,
@@ -617,7 +624,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: {
         docs: {
           success: {
-            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused); a courier's takes them off dispatch (takenOffDispatch)",
+            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused); a courier's takes them off dispatch (takenOffDispatch); a customer's leaves their password (passwordStays)",
           },
           errors: { ...NOT_ADMIN, 503: "COURIER_STILL_ON_DISPATCH: a courier's tokens were revoked, but delivery could not take them off dispatch; revoke again" },
         },

@@ -19,6 +19,12 @@ export interface RevokedTokens extends TokenRevocation {
    * of that id is registered. Absent for another role.
    */
   readonly takenOffDispatch?: string;
+  /**
+   * A customer's revocation: a sentence saying that the customer's password, if they have one, stays
+   * (a revocation signs out everywhere, it resets nothing), so whoever knows it signs in again; to end
+   * that too, remove it (`DELETE /v1/customers/{id}/password`). Absent for another role.
+   */
+  readonly passwordStays?: string;
 }
 
 /** The longest {@link revokeTokens} waits for its second to end: more means another host's clock runs ahead (its revocation moved the time). */
@@ -39,6 +45,9 @@ const MAX_WAIT_MS = 1000;
  * Revoking an admin also refuses every token minted through them (its chain of minters, the `act`
  * claim, names them) issued up to the same second, whatever its role: the answer says so in
  * `alsoRefused`.
+ *
+ * Revoking a customer leaves their password (a revocation is "sign out everywhere", not a reset): the
+ * answer says so in `passwordStays`, with the admin route that removes it.
  *
  * Revoking a courier also takes them off dispatch (`dispatch`, delivery's port), after the commit: a
  * courier who can no longer sign in would otherwise stay available, and be given orders nobody picks
@@ -77,6 +86,14 @@ export async function revokeTokens(
   const wait = Date.parse(revocation.validFrom) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
   if (takenOffDispatch !== undefined) return { ...revocation, takenOffDispatch };
+  if (revocation.role === 'customer') {
+    return {
+      ...revocation,
+      passwordStays:
+        `Customer ${revocation.subject}'s password, if they have one, stays: whoever knows it signs in again. If someone else may know it (a copy of a token of a customer without a password ` +
+        `sets one with it), also remove it: DELETE /v1/customers/${revocation.subject}/password, which refuses their tokens too; then mint them a token with which they set their own.`,
+    };
+  }
   if (revocation.role !== 'admin') return revocation;
   return {
     ...revocation,
