@@ -100,6 +100,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (revoked.alsoRefused !== undefined) ctx.io.out(revoked.alsoRefused);
       if (revoked.takenOffDispatch !== undefined) ctx.io.out(revoked.takenOffDispatch);
       if (revoked.passwordStays !== undefined) ctx.io.out(revoked.passwordStays);
+      if (revoked.unmatched !== undefined) ctx.io.out(revoked.unmatched);
       return 0;
     }
     const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };

@@ -106,6 +106,12 @@ const RevokedTokensSchema = Type.Object({
         "a customer's revocation: their password, if any, stays, so whoever knows it signs in again; if someone else may know it, also remove it (DELETE /v1/customers/{id}/password)",
     }),
   ),
+  unmatched: Type.Optional(
+    Type.String({
+      description:
+        'present only when the subject names nobody known: no staff, courier or customer row of the UUID, no admin audit entry by or minting the admin name. The revocation stands; check the spelling',
+    }),
+  ),
   takenOffDispatch: Type.Optional(
     Type.String({
       description:
@@ -615,6 +621,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
           'Revoking an admin also refuses every token minted through them (`POST /v1/tokens` with their token, and tokens minted with those), whatever its role, issued up to the same second: mint again the ones still needed. ' +
           "Revoking a courier also takes them off dispatch, as `POST /v1/couriers/{courierId}/availability` with `available: false` does (takenOffDispatch says how). " +
+          'Admin names are compared in lower case, as tokens carry them. When the subject names nobody known, the revocation still stands and `unmatched` says so. ' +
           "Revoking a customer leaves their password: if someone else may know it, also remove it with `DELETE /v1/customers/{id}/password` (passwordStays says so). " +
           'The same as `brigade token revoke`.',
         security: bearer,
