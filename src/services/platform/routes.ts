@@ -23,11 +23,12 @@ import { lockCustomerErasure } from './operations/lockCustomerErasure.ts';
 import { CourierStillOnDispatchError, CustomerHasOpenOrdersError } from './operations/errors.ts';
 import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
-import { signUpCustomer } from './operations/signUpCustomer.ts';
+import { customerEmailTaken, signUpCustomer } from './operations/signUpCustomer.ts';
+import { isCustomerEmailTaken } from './operations/isCustomerEmailTaken.ts';
 import { signInCustomer } from './operations/signInCustomer.ts';
 import { changeCustomerPassword } from './operations/changeCustomerPassword.ts';
 import { confirmCurrentPassword } from './operations/confirmCurrentPassword.ts';
-import { SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
+import { SIGN_IN_ACTOR, SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
 import { SIGN_IN_ATTEMPTS_KEY } from './operations/signInAttemptHash.ts';
 import { clearCustomerPassword } from './operations/clearCustomerPassword.ts';
 import { hashPassword, PASSWORD_LENGTH } from '../../platform/auth/index.ts';
@@ -314,6 +315,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     async (request, reply) => {
       const id = randomUUID();
       const { password, ...input } = request.body;
+      // A taken address is refused before the hash (decision 0007): scrypt's tenth of a second on the
+      // thread pool is not spent on a 409, on a route anyone may call. The insert's unique constraint
+      // still decides a race.
+      if (password !== undefined && (await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR, readOnly: true }, (tx) => isCustomerEmailTaken(tx, input.email)))) {
+        throw customerEmailTaken();
+      }
       // Hashed before the transaction opens: scrypt takes a tenth of a second or more.
       const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { createHook } from 'node:async_hooks';
 import { randomBytes, randomUUID, scryptSync } from 'node:crypto';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { withTableHeld } from '../ordering/support.ts';
@@ -247,6 +248,23 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     assert.equal((await setPassword(await t.token('admin', { subject: 'ops' }), { password: PASSWORD })).statusCode, 403);
     const ghost = await setPassword(await t.token('customer', { subject: randomUUID() }), { password: PASSWORD });
     assert.deepEqual([ghost.statusCode, ghost.json().code], [404, 'NOT_FOUND'], ghost.body);
+  });
+
+  test('signing up with an address that has an account is refused (409) before the password is hashed: no scrypt for a duplicate', async () => {
+    const c = await signUp({ password: PASSWORD });
+    let hashes = 0;
+    // Each scrypt of node:crypto's asynchronous API is one SCRYPTREQUEST on the thread pool.
+    const hook = createHook({ init: (_id, type) => void (type === 'SCRYPTREQUEST' && (hashes += 1)) }).enable();
+    try {
+      const res = await request({ method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email: c.email.toUpperCase(), address: 'Rua 2', password: PASSWORD } });
+      assert.deepEqual([res.statusCode, res.json().code], [409, 'ALREADY_EXISTS'], res.body);
+      assert.equal(hashes, 0, 'no hash for a sign-up that is refused');
+      const fresh = await request({ method: 'POST', url: '/v1/customers', payload: { name: 'Eva', email: newEmail(), address: 'Rua 2', password: PASSWORD } });
+      assert.equal(fresh.statusCode, 201, fresh.body);
+      assert.equal(hashes, 1, 'a new address is hashed once (the hook sees scrypt)');
+    } finally {
+      hook.disable();
+    }
   });
 
   test('an erased customer cannot sign in (the row and its hash are gone): 401 like any unknown e-mail', async () => {

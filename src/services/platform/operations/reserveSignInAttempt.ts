@@ -3,7 +3,7 @@ import { TooManyAttemptsError } from './errors.ts';
 import { lockSignInAddress } from './lockSignInAddress.ts';
 import { signInAttemptHash } from './signInAttemptHash.ts';
 
-/** The system actor that signs customers in: the only one that reads their password hashes by e-mail and writes attempts. */
+/** The system actor that signs customers in: the only one that reads their password hashes by e-mail and writes attempts (sign-up's duplicate pre-check reads as it too, `isCustomerEmailTaken`). */
 export const SIGN_IN_ACTOR = { kind: 'system', id: 'customer-sign-in' } as const;
 
 /**
