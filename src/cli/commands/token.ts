@@ -99,6 +99,8 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       ctx.io.out(`revoked the ${revoked.role} tokens of ${revoked.subject} issued up to ${revoked.revokedBefore} (that second included); tokens issued from ${revoked.validFrom} on are valid (${anew})`);
       if (revoked.alsoRefused !== undefined) ctx.io.out(revoked.alsoRefused);
       if (revoked.takenOffDispatch !== undefined) ctx.io.out(revoked.takenOffDispatch);
+      if (revoked.passwordStays !== undefined) ctx.io.out(revoked.passwordStays);
+      if (revoked.unmatched !== undefined) ctx.io.out(revoked.unmatched);
       return 0;
     }
     const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };

@@ -175,7 +175,9 @@ function actOf(chain: readonly string[]): Record<string, unknown> | undefined {
   let act: Record<string, unknown> | undefined;
   for (const sub of [...chain].reverse()) {
     if (!SUBJECT.test(sub)) throw new ValidationError('mintChain must hold ids', { field: 'mintChain' });
-    act = act === undefined ? { sub } : { sub, act };
+    // Each minter is an admin: its name folded, as tokenSubject folds it.
+    const folded = sub.toLowerCase();
+    act = act === undefined ? { sub: folded } : { sub: folded, act };
   }
   return act;
 }
@@ -191,27 +193,32 @@ function mintChainOf(act: unknown): string[] {
   for (let level = act; level !== undefined; level = (level as { act?: unknown }).act) {
     const sub = typeof level === 'object' && level !== null ? (level as { sub?: unknown }).sub : undefined;
     if (typeof sub !== 'string' || !SUBJECT.test(sub)) throw new ValidationError('act.sub must be an id', { field: 'act' });
-    if (chain.push(sub) > MINT_CHAIN_MAX) throw new ValidationError(`act nests more than ${MINT_CHAIN_MAX} minters`, { field: 'act' });
+    // Folded as tokenSubject folds an admin's name: a token minted through `Night-Ops` before names `night-ops`.
+    if (chain.push(sub.toLowerCase()) > MINT_CHAIN_MAX) throw new ValidationError(`act nests more than ${MINT_CHAIN_MAX} minters`, { field: 'act' });
   }
   return chain;
 }
 
 /**
- * The subject of a token of `role` as tokens carry it: an admin's id as given (letters, digits and
- * `_.:-`, 1 to 100), any other role's UUID in lower case (decision 0083), so that what names a subject
- * (a revocation, say) matches the tokens of it however it was typed.
+ * The subject of a token of `role` as tokens carry it: an admin's name (letters, digits and `_.:-`, 1
+ * to 100) and any other role's UUID (decision 0083) in lower case, so that what names a subject (a
+ * revocation, say) matches the tokens of it however it was typed: `sign`, `verify` and `revokeTokens`
+ * all go through it. An admin token signed before with a mixed-case name verifies as the folded name,
+ * so either spelling revokes it (decision 0007, forty-ninth session; platform migration 0039 folded the
+ * revocations recorded before).
  *
  * @throws {ValidationError} 400, `details.field` `role` or `subject`.
  *
  * @example
  * tokenSubject('staff', 'A1B2…') // 'a1b2…'
+ * tokenSubject('admin', 'Night-Ops') // 'night-ops'
  */
 export function tokenSubject(role: Role, subject: string): string {
   if (!(ROLES as readonly string[]).includes(role)) throw new ValidationError(`role must be one of ${ROLES.join(', ')}`, { field: 'role' });
   if (!SUBJECT.test(subject) || (role !== 'admin' && !isUuid(subject))) {
     throw new ValidationError(role === 'admin' ? 'subject must be an id (letters, digits and _.:-, 1 to 100 characters)' : 'subject must be a UUID', { field: 'subject' });
   }
-  return role === 'admin' ? subject : subject.toLowerCase();
+  return subject.toLowerCase();
 }
 
 function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown }): Principal {

@@ -23,10 +23,12 @@ import { lockCustomerErasure } from './operations/lockCustomerErasure.ts';
 import { CourierStillOnDispatchError, CustomerHasOpenOrdersError } from './operations/errors.ts';
 import type { PlatformPorts } from './ports.ts';
 import { getCustomer } from './operations/getCustomer.ts';
-import { signUpCustomer } from './operations/signUpCustomer.ts';
+import { customerEmailTaken, signUpCustomer } from './operations/signUpCustomer.ts';
+import { isCustomerEmailTaken } from './operations/isCustomerEmailTaken.ts';
 import { signInCustomer } from './operations/signInCustomer.ts';
 import { changeCustomerPassword } from './operations/changeCustomerPassword.ts';
-import { SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
+import { confirmCurrentPassword } from './operations/confirmCurrentPassword.ts';
+import { SIGN_IN_ACTOR, SIGN_IN_LIMIT } from './operations/reserveSignInAttempt.ts';
 import { SIGN_IN_ATTEMPTS_KEY } from './operations/signInAttemptHash.ts';
 import { clearCustomerPassword } from './operations/clearCustomerPassword.ts';
 import { hashPassword, PASSWORD_LENGTH } from '../../platform/auth/index.ts';
@@ -105,6 +107,9 @@ const CourierSchema = Type.Object({ id: Uuid, name: Type.String(), city: Type.St
 const CustomerSchema = Type.Object({ id: Uuid, name: Type.String(), email: Type.String(), address: Type.String(), createdAt: Type.String() });
 /** A password to set: its length bounds are the platform's (`PASSWORD_LENGTH`). */
 const Password = (options: { description: string }) => Type.String({ minLength: PASSWORD_LENGTH.min, maxLength: PASSWORD_LENGTH.max, ...options });
+/** The password the customer has now: what a token alone may not do once one is set asks for it (decisions 0007, 0090). */
+const CurrentPassword = (what: string) =>
+  Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max, description: `the password you have now; required to ${what} once one is set (a customer without one needs only the token)` });
 const PaymentMethodSchema = Type.Object({ cardLast4: Type.String({ pattern: '^[0-9]{4}$' }), updatedAt: Type.String() });
 const RidParams = Type.Object({ rid: Uuid });
 const TokenRevocationSchema = Type.Object({
@@ -120,6 +125,18 @@ const RevokedTokensSchema = Type.Object({
   ...TokenRevocationSchema.properties,
   alsoRefused: Type.Optional(
     Type.String({ description: "an admin's revocation: the tokens that admin minted (POST /v1/tokens), and those minted with them, issued up to revokedBefore, are refused too" }),
+  ),
+  passwordStays: Type.Optional(
+    Type.String({
+      description:
+        "a customer's revocation: their password, if any, stays, so whoever knows it signs in again; if someone else may know it, also remove it (DELETE /v1/customers/{id}/password)",
+    }),
+  ),
+  unmatched: Type.Optional(
+    Type.String({
+      description:
+        'present only when the subject names nobody known: no staff, courier or customer row of the UUID, no admin audit entry by or minting the admin name. The revocation stands; check the spelling',
+    }),
   ),
   takenOffDispatch: Type.Optional(
     Type.String({
@@ -344,6 +361,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     async (request, reply) => {
       const id = randomUUID();
       const { password, ...input } = request.body;
+      // A taken address is refused before the hash (decision 0007): scrypt's tenth of a second on the
+      // thread pool is not spent on a 409, on a route anyone may call. The insert's unique constraint
+      // still decides a race.
+      if (password !== undefined && (await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR, readOnly: true }, (tx) => isCustomerEmailTaken(tx, input.email)))) {
+        throw customerEmailTaken();
+      }
       // Hashed before the transaction opens: scrypt takes a tenth of a second or more.
       const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
@@ -355,6 +378,9 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
 
   // Password sign-in (decision 0007, "Fixed later: customer sign-in with a password"). Every failure
   // answers one 401, and an address with too many failures one 429, whether or not a customer has it.
+  const CURRENT_PASSWORD = 'CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it';
+  /** The 429 of a route that asks for the current password: the customer's own bucket, not the address's (decision 0007). */
+  const TOO_MANY_CURRENT = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} wrong current passwords sent with your tokens within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes (failed sign-ins of your address do not count); Retry-After (and retryAfterSeconds) says when to try again`;
   const TOO_MANY = `TOO_MANY_ATTEMPTS: ${SIGN_IN_LIMIT.failures} failed sign-ins for this e-mail address within ${SIGN_IN_LIMIT.windowSeconds / 60} minutes; Retry-After (and retryAfterSeconds) says when to try again`;
   app.post(
     '/customers/sign-in',
@@ -385,13 +411,13 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Set or change your password (customer); a change needs the current one; answers a fresh token',
         description:
-          'The first password needs only your token. To change one that is set, send it as `currentPassword`: a wrong one counts as a failed sign-in of your address (429 after too many). ' +
+          'The first password needs only your token. To change one that is set, send it as `currentPassword`: wrong ones are limited per customer (429 after too many), and failed sign-ins of your address do not hold this route. ' +
           'Every change (the first password too) revokes every customer token given before, this one included (401 `TOKEN_REVOKED` from now on): go on with the token of the answer.',
         security: bearer,
         body: Type.Object(
           {
             password: Password({ description: 'the new password' }),
-            currentPassword: Type.Optional(Type.String({ minLength: 1, maxLength: PASSWORD_LENGTH.max, description: 'the password you have now; required once one is set' })),
+            currentPassword: Type.Optional(CurrentPassword('change it')),
           },
           { additionalProperties: false },
         ),
@@ -402,9 +428,9 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           success: { 200: 'Set: sign in with it from now on. A fresh token, since every token given before is now refused (401 TOKEN_REVOKED)' },
           errors: {
             ...CUSTOMER_ERRORS,
-            403: `${CUSTOMER_ERRORS[403]}; CURRENT_PASSWORD_MISMATCH: a password is set and currentPassword is missing or not it`,
+            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
             404: 'NOT_FOUND: the customer is not signed up',
-            429: TOO_MANY,
+            429: TOO_MANY_CURRENT,
           },
         },
       },
@@ -489,12 +515,32 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
   app.delete(
     '/customers/me',
     {
-      schema: { tags: ['platform'], summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way', security: bearer, body: NoFields },
-      config: { docs: { success: ERASED, errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)', 409: OPEN_ORDERS } } },
+      schema: {
+        tags: ['platform'],
+        summary: 'Erase yourself (customer): your record, card on file and the delivery addresses of your orders, once none is on its way',
+        description:
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not erase an account for good. Wrong ones are limited per customer (429 after too many). ' +
+          'Without a password, no body (or `{}`) is needed.',
+        security: bearer,
+        body: Type.Object({ currentPassword: Type.Optional(CurrentPassword('erase your account')) }, { additionalProperties: false }),
+      },
+      config: {
+        docs: {
+          success: ERASED,
+          errors: {
+            ...CUSTOMER_ERRORS,
+            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
+            404: 'NOT_FOUND: nothing to erase (never signed up nor ordered, or erased already)',
+            409: OPEN_ORDERS,
+            429: TOO_MANY_CURRENT,
+          },
+        },
+      },
       preValidation: absentBodyIsEmpty,
     },
     async (request, reply) => {
       const principal = customerOf(request);
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'erase your account');
       await erase(actorContext(principal, 'platform'), principal.subject);
       return reply.status(204).send();
     },
@@ -526,14 +572,17 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       schema: {
         tags: ['platform'],
         summary: 'Put your card on file (customer): the payments saga charges it for your orders. Answers the last four digits only',
+        description:
+          'Once you have a password, send it as `currentPassword`: a token alone (a stolen one) does not replace the card your orders are charged to. Wrong ones are limited per customer (429 after too many).',
         security: bearer,
-        body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }) }, { additionalProperties: false }),
+        body: Type.Object({ cardNumber: Type.String({ minLength: 12, maxLength: 40 }), currentPassword: Type.Optional(CurrentPassword('put a card on file')) }, { additionalProperties: false }),
         response: { 200: PaymentMethodSchema },
       },
-      config: { docs: { errors: { ...CUSTOMER_ERRORS, 404: 'NOT_FOUND: the customer is not signed up' } } },
+      config: { docs: { errors: { ...CUSTOMER_ERRORS, 403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`, 404: 'NOT_FOUND: the customer is not signed up', 429: TOO_MANY_CURRENT } } },
     },
     async (request) => {
       const principal = customerOf(request);
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'put a card on file');
       return unitOfWork(actorContext(principal, 'platform'), (tx) => setPaymentMethod(tx, { customerId: principal.subject, cardNumber: request.body.cardNumber }));
     },
   );
@@ -625,6 +674,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           'so a token minted from then on (`POST /v1/tokens`, `brigade token`, a customer\'s sign-in) is valid. Revoking a subject again moves its time forward. ' +
           'Revoking an admin also refuses every token minted through them (`POST /v1/tokens` with their token, and tokens minted with those), whatever its role, issued up to the same second: mint again the ones still needed. ' +
           "Revoking a courier also takes them off dispatch, as `POST /v1/couriers/{courierId}/availability` with `available: false` does (takenOffDispatch says how). " +
+          'Admin names are compared in lower case, as tokens carry them. When the subject names nobody known, the revocation still stands and `unmatched` says so. ' +
+          "Revoking a customer leaves their password: if someone else may know it, also remove it with `DELETE /v1/customers/{id}/password` (passwordStays says so). " +
           'The same as `brigade token revoke`.',
         security: bearer,
         body: NewTokenRevocation,
@@ -633,7 +684,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: {
         docs: {
           success: {
-            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused); a courier's takes them off dispatch (takenOffDispatch)",
+            200: "The revocation: tokens issued up to revokedBefore are refused, tokens issued from validFrom on are valid. An admin's revocation refuses the tokens it minted too (alsoRefused); a courier's takes them off dispatch (takenOffDispatch); a customer's leaves their password (passwordStays)",
           },
           errors: { ...NOT_ADMIN, 503: "COURIER_STILL_ON_DISPATCH: a courier's tokens were revoked, but delivery could not take them off dispatch; revoke again" },
         },

@@ -83,6 +83,22 @@ describe('a credential change revokes earlier customer tokens', () => {
     assert.deepEqual(await me(changedAgain.json().token), { status: 200, id: c.id });
   });
 
+  test("a copy of a password-less customer's token sets a first password: the owner's 401 does not send them to a password they never had, and says how to get the account back", async () => {
+    const c = await signUp();
+    const taken = await setPassword(c.token, { password: 'chosen by whoever copied the token' });
+    assert.equal(taken.statusCode, 200, taken.body);
+    const owner = await me(c.token);
+    assert.deepEqual([owner.status, owner.code], [401, 'TOKEN_REVOKED']);
+    assert.match(owner.detail!, /never set a password/, owner.detail);
+    assert.match(owner.detail!, new RegExp(`DELETE /v1/customers/${c.id}/password`), owner.detail);
+    const admin = await t.token('admin', { subject: 'ops' });
+    const revoked = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token: admin, payload: { role: 'customer', subject: c.id, reason: 'stolen' } });
+    assert.equal(revoked.statusCode, 200, revoked.body);
+    assert.match(revoked.json().passwordStays, new RegExp(`DELETE /v1/customers/${c.id}/password`), revoked.body);
+    const staff = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token: admin, payload: { role: 'staff', subject: randomUUID() } });
+    assert.equal(staff.json().passwordStays, undefined, 'only a customer has a password');
+  });
+
   test('a refused change (wrong current password) revokes nothing', async () => {
     const c = await signUp(PASSWORD);
     const wrong = await setPassword(c.token, { password: NEW_PASSWORD, currentPassword: 'not the password' });

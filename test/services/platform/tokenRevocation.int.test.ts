@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { SignJWT } from 'jose';
 import pg from 'pg';
@@ -31,7 +32,7 @@ describe('token revocation by role and subject', () => {
     await t?.close();
   });
 
-  type Revocation = { role: string; subject: string; revokedBefore: string; validFrom: string; revokedBy: string; reason: string | null };
+  type Revocation = { role: string; subject: string; revokedBefore: string; validFrom: string; revokedBy: string; reason: string | null; unmatched?: string };
   const revoke = async (body: Record<string, unknown>, token = admin) => {
     const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token, payload: body });
     assert.equal(res.statusCode, 200, res.body);
@@ -84,7 +85,9 @@ describe('token revocation by role and subject', () => {
     }
 
     const staffRevocation = await revoke({ role: 'staff', subject: fired.toUpperCase(), reason: 'left the restaurant' });
-    assert.deepEqual({ ...staffRevocation, revokedBefore: undefined, validFrom: undefined }, { role: 'staff', subject: fired, revokedBy: 'ops', reason: 'left the restaurant', revokedBefore: undefined, validFrom: undefined });
+    // `fired` is a random subject with no staff row: the answer says so (unmatched), and the revocation stands.
+    assert.deepEqual({ ...staffRevocation, revokedBefore: undefined, validFrom: undefined, unmatched: undefined }, { role: 'staff', subject: fired, revokedBy: 'ops', reason: 'left the restaurant', revokedBefore: undefined, validFrom: undefined, unmatched: undefined });
+    assert.match(staffRevocation.unmatched ?? '', /No staff has the id/);
     assert.equal(seconds(staffRevocation.validFrom), seconds(staffRevocation.revokedBefore) + 1, 'tokens issued from the next whole second on are valid');
     await revoke({ role: 'courier', subject: removed });
     await revoke({ role: 'admin', subject: 'leaked', reason: 'pasted into a ticket' });
@@ -336,5 +339,66 @@ describe('token revocation by role and subject', () => {
     for (const actor of [{ kind: 'system', id: 'customer-keys' }, { kind: 'staff', id: subject }, { kind: 'courier', id: randomUUID() }, { kind: 'customer', id: randomUUID() }] as const) {
       assert.equal((await as(actor, 'select 1 from platform.token_revocations where subject = $1', actor.kind === 'staff' ? rid : null)).rowCount, 0, `${actor.kind} ${actor.id}`);
     }
+  });
+
+  test('admin names are one subject whatever their case: a mixed-case token signed before is revoked by either spelling, its minted tokens too, and tokens are signed folded', async () => {
+    const now = Math.floor(Date.now() / 1000) - 5;
+    const tag = randomUUID().slice(0, 8);
+    const leaked = await signedAt(now, { role: 'admin' }, `Night-Ops-${tag}`);
+    const mintedWithIt = await signedAt(now, { role: 'staff', rid, act: { sub: `Night-Ops-${tag}` } }, randomUUID());
+    assert.deepEqual(await use(leaked, '/v1/admin/token-revocations'), { status: 200 });
+    const revoked = await revoke({ role: 'admin', subject: `night-ops-${tag}`, reason: 'leaked' });
+    assert.equal(revoked.subject, `night-ops-${tag}`);
+    await assertRevoked(leaked, '/v1/admin/token-revocations', 'the mixed-case token, revoked in lower case');
+    await assertRevoked(mintedWithIt, staffUrl(), 'a token it minted');
+    const other = await signedAt(now, { role: 'admin' }, `day-ops-${tag}`);
+    assert.equal((await revoke({ role: 'admin', subject: `DAY-OPS-${tag}` })).subject, `day-ops-${tag}`);
+    await assertRevoked(other, '/v1/admin/token-revocations', 'a lower-case token, revoked in upper case');
+    const signed = await t.token('admin', { subject: `Mixed-Case-${tag}` });
+    const payload = JSON.parse(Buffer.from(signed.split('.')[1]!, 'base64url').toString()) as { sub: string };
+    assert.equal(payload.sub, `mixed-case-${tag}`);
+  });
+
+  test('revocations of mixed-case admin names made before are folded by the migration, keeping the later time, so their tokens stay refused', async () => {
+    const tag = randomUUID().slice(0, 8);
+    const now = Math.floor(Date.now() / 1000) - 60;
+    const insert = 'insert into platform.token_revocations (role, subject, revoked_before, revoked_by, reason) values ($1, $2, to_timestamp($3), $4, $5)';
+    await owner.query(insert, ['admin', `Solo-${tag}`, now, 'ops', 'leaked']);
+    await owner.query(insert, ['admin', `Twice-${tag}`, now, 'ops', 'later']);
+    await owner.query(insert, ['admin', `twice-${tag}`, now - 100, 'ops', 'earlier']);
+    await owner.query(insert, ['staff', randomUUID().toUpperCase(), now, 'ops', null]);
+    const sql = await readFile(new URL('../../../src/services/platform/migrations/0039_admin_subjects_fold_case.sql', import.meta.url), 'utf8');
+    await owner.query(sql);
+    const { rows } = await owner.query<{ subject: string; at: number; reason: string }>(
+      `select subject, extract(epoch from revoked_before)::int as at, reason from platform.token_revocations where role = 'admin' and lower(subject) in ($1, $2) order by subject`,
+      [`solo-${tag}`, `twice-${tag}`],
+    );
+    assert.deepEqual(rows, [
+      { subject: `solo-${tag}`, at: now, reason: 'leaked' },
+      { subject: `twice-${tag}`, at: now, reason: 'later' },
+    ]);
+    const { rows: staff } = await owner.query(`select 1 from platform.token_revocations where role <> 'admin' and subject <> lower(subject)`);
+    assert.equal(staff.length, 1, 'other roles are left as they are (their subjects are UUIDs, folded when checked)');
+    await assertRevoked(await signedAt(now - 1, { role: 'admin' }, `Solo-${tag}`), '/v1/admin/token-revocations', 'a token of the name revoked before');
+  });
+
+  test('the answer says when the subject matches nothing known (no row for the UUID, no audit entry for the admin name), and stays a 200', async () => {
+    const nobody = (await revoke({ role: 'admin', subject: `nobody-${randomUUID().slice(0, 8)}` })).unmatched;
+    assert.match(nobody ?? '', /audit/, 'an admin name never seen');
+    const known = `Known-Admin-${randomUUID().slice(0, 8)}`;
+    assert.equal((await t.request({ url: '/v1/admin/token-revocations?limit=1', token: await t.token('admin', { subject: known }) })).statusCode, 200);
+    assert.equal((await revoke({ role: 'admin', subject: known.toUpperCase() })).unmatched, undefined, 'its request is in the audit log, in any case');
+    const minted = `minted-${randomUUID().slice(0, 8)}`;
+    await mint({ role: 'admin', subject: minted });
+    assert.equal((await revoke({ role: 'admin', subject: minted })).unmatched, undefined, 'minted, never used: the mint is in the audit log');
+    for (const role of ['staff', 'courier', 'customer']) {
+      assert.match((await revoke({ role, subject: randomUUID() })).unmatched ?? '', new RegExp(`No ${role}`), role);
+    }
+    const staffRow = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/staff`, token: admin, payload: { name: 'Ines', email: `ines-${randomUUID()}@example.com`, role: 'staff' } });
+    assert.equal(staffRow.statusCode, 201, staffRow.body);
+    assert.equal((await revoke({ role: 'staff', subject: staffRow.json().id })).unmatched, undefined);
+    assert.equal((await revoke({ role: 'courier', subject: await courier() })).unmatched, undefined);
+    const customer = await t.request({ method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email: `u-${randomUUID()}@example.com`, address: 'Rua 2' } });
+    assert.equal((await revoke({ role: 'customer', subject: customer.json().id })).unmatched, undefined);
   });
 });

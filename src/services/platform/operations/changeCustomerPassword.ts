@@ -1,17 +1,19 @@
-import { hashPassword, verifyPassword, type TokenService } from '../../../platform/auth/index.ts';
+import { hashPassword, type TokenService } from '../../../platform/auth/index.ts';
 import { NotFoundError } from '../../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import { confirmCurrentPassword } from './confirmCurrentPassword.ts';
 import { CurrentPasswordMismatchError } from './errors.ts';
 import { findCustomerCredentials } from './findCustomerCredentials.ts';
-import { releaseSignInAttempt } from './releaseSignInAttempt.ts';
-import { reserveSignInAttempt, SIGN_IN_ACTOR } from './reserveSignInAttempt.ts';
 import { setCustomerPassword } from './setCustomerPassword.ts';
+
+/** What the 403 of a password change says the current password is needed for. */
+const ACTION = 'change it';
 
 /**
  * Sets the password of `customerId`, the caller (their transactions act as them). The first password
- * needs nothing more than the customer's token; changing one that is set needs `currentPassword`, and a
- * wrong one counts as a failed sign-in of the customer's address ({@link reserveSignInAttempt}), so a
- * stolen token gives no more guesses than the sign-in route does.
+ * needs nothing more than the customer's token; changing one that is set needs `currentPassword`
+ * ({@link confirmCurrentPassword}, which limits wrong ones), so a stolen token does not take the account
+ * over for good.
  *
  * Either way the customer's credentials version goes up by one with the hash ({@link setCustomerPassword}),
  * so every customer token signed before is refused from now on (401 `TOKEN_REVOKED`, decision 0007);
@@ -21,9 +23,9 @@ import { setCustomerPassword } from './setCustomerPassword.ts';
  * @throws {NotFoundError} 404: no such customer (a token of an id that never signed up, or erased).
  * @throws {CurrentPasswordMismatchError} 403 `CURRENT_PASSWORD_MISMATCH`: `currentPassword` missing or
  *   wrong, or the password changed meanwhile (by another request) so that it no longer matches.
- * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: the address is held; nothing was checked.
+ * @throws {TooManyAttemptsError} 429 `TOO_MANY_ATTEMPTS`: too many wrong current passwords lately; nothing was checked.
  *
- * `deps.attemptsKey` is the sign-in attempts' key, as {@link reserveSignInAttempt} takes it.
+ * `deps.attemptsKey` is the sign-in attempts' key, as {@link confirmCurrentPassword} takes it.
  *
  * @example
  * const { token } = await changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, principal.subject, { password: 'new one', currentPassword: 'old one' });
@@ -35,22 +37,16 @@ export async function changeCustomerPassword(
 ): Promise<{ token: string }> {
   const { unitOfWork } = deps;
   const asCustomer = { service: 'platform', actor: { kind: 'customer', id: customerId } } as const;
-  const customer = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
+  const customer = await confirmCurrentPassword(deps, customerId, input.currentPassword, ACTION);
   if (customer === null) throw new NotFoundError('customer', customerId);
   const current = customer.passwordHash;
-  if (current !== null) {
-    if (input.currentPassword === undefined) throw new CurrentPasswordMismatchError(false);
-    const attemptId = await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => reserveSignInAttempt(tx, deps.attemptsKey, customer.email));
-    if (!(await verifyPassword(input.currentPassword, current))) throw new CurrentPasswordMismatchError(true);
-    await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, (tx) => releaseSignInAttempt(tx, attemptId));
-  }
   const next = await hashPassword(input.password);
   const credentialsVersion = await unitOfWork(asCustomer, (tx) => setCustomerPassword(tx, customerId, next, current));
   if (credentialsVersion === null) {
     // Changed or erased meanwhile: tell which.
     const now = await unitOfWork({ ...asCustomer, readOnly: true }, (tx) => findCustomerCredentials(tx, { id: customerId }));
     if (now === null) throw new NotFoundError('customer', customerId);
-    throw new CurrentPasswordMismatchError(input.currentPassword !== undefined);
+    throw new CurrentPasswordMismatchError(input.currentPassword !== undefined, ACTION);
   }
   return { token: await deps.tokens.sign({ role: 'customer', subject: customerId, credentialsVersion }) };
 }

@@ -14,7 +14,7 @@ const ERASURE = 'customer-erasure';
  * their policies. The caller's right to erase `customerId` is the route's to check before; the key is
  * then destroyed as the system actor `customer-erasure`, the only one the key table lets write a
  * tombstone (and nobody reads a key but system actors); as that actor too, their address's sign-in
- * attempts are deleted ({@link forgetSignInAttempts}, hashed under `attemptsKey`).
+ * attempts and their wrong current passwords are deleted ({@link forgetSignInAttempts}, hashed under `attemptsKey`).
  *
  * @throws {NotFoundError} nothing to erase: no customer row and no live key (an id never seen, or one
  *   erased already). The transaction then rolls back, writing no tombstone.
@@ -30,5 +30,5 @@ export async function eraseCustomer(tx: Tx, customerId: string, attemptsKey: Buf
   );
   // An insert (xmax 0) is a tombstone for a customer who never had a key; an update destroyed a live one.
   if (gone.rowCount === 0 && rows[0]?.had_key !== true) throw new NotFoundError('customer', customerId);
-  await forgetSignInAttempts(tx, attemptsKey, gone.rows[0]?.email);
+  await forgetSignInAttempts(tx, attemptsKey, customerId, gone.rows[0]?.email);
 }

@@ -82,34 +82,42 @@ export class InvalidCredentialsError extends BrigadeError {
 }
 
 /**
- * 429 `TOO_MANY_ATTEMPTS`: an e-mail address had too many failed sign-ins within the window (decision
- * 0007), whether or not a customer has it. `details.retryAfterSeconds` (also the `Retry-After` header)
- * is when the oldest failure that holds it leaves the window.
+ * 429 `TOO_MANY_ATTEMPTS`: too many failures within the window (decision 0007) of one bucket: failed
+ * sign-ins of an e-mail address (`sign-in`), whether or not a customer has it; or wrong current
+ * passwords sent with one customer's token (`current-password`: a password change, the card on file,
+ * the erasure). `details.retryAfterSeconds` (also the `Retry-After` header) is when the oldest failure
+ * that holds it leaves the window.
  */
 export class TooManyAttemptsError extends BrigadeError {
-  constructor(failures: number, windowSeconds: number, retryAfterSeconds: number) {
+  constructor(failures: number, windowSeconds: number, retryAfterSeconds: number, bucket: 'sign-in' | 'current-password' = 'sign-in') {
+    const within = `${failures} within ${windowSeconds / 60} minutes`;
     super(
       'TOO_MANY_ATTEMPTS',
       429,
-      `Too many failed sign-ins for this e-mail address (${failures} within ${windowSeconds / 60} minutes). Try again after Retry-After seconds; until then no password is checked for it.`,
+      bucket === 'sign-in'
+        ? `Too many failed sign-ins for this e-mail address (${within}). Try again after Retry-After seconds; until then no password is checked for it.`
+        : `Too many wrong current passwords sent with this customer's tokens (${within}). Try again after Retry-After seconds; until then no current password is checked. ` +
+          'Signing in (POST /v1/customers/sign-in) is not held by them. If they were not yours, someone else holds a token of yours: ask support to revoke your tokens.',
       { details: { retryAfterSeconds } },
     );
   }
 }
 
 /**
- * 403 `CURRENT_PASSWORD_MISMATCH`: a password change without the customer's current password, or with
- * a wrong one. A token alone does not change a password that is set: whoever holds a stolen token must
- * not be able to take the account over for good.
+ * 403 `CURRENT_PASSWORD_MISMATCH`: an action a customer token alone may not do once a password is set
+ * (changing the password, putting a card on file, erasing the account; decisions 0007, 0090), without
+ * the customer's current password or with a wrong one: whoever holds a stolen token must not be able to
+ * take the account over, charge another card or erase it for good. `action` says what the password is
+ * needed for ("change it", "erase your account" …).
  */
 export class CurrentPasswordMismatchError extends BrigadeError {
-  constructor(sent: boolean) {
+  constructor(sent: boolean, action: string) {
     super(
       'CURRENT_PASSWORD_MISMATCH',
       403,
       sent
         ? 'currentPassword is not your current password; send the one you sign in with'
-        : 'You have a password already: send it as currentPassword to change it',
+        : `You have a password already: send it as currentPassword to ${action}`,
       { details: { field: 'currentPassword' } },
     );
   }

@@ -1,8 +1,8 @@
 import type { Tx } from '../../../platform/db/index.ts';
 
 /**
- * Takes the transaction's advisory lock of an e-mail address's sign-in attempts, and answers the
- * address as PostgreSQL's `lower` folds it (the form sign-up stores, and {@link signInAttemptHash}
+ * Takes the transaction's advisory lock of an e-mail address's sign-in attempts (or of another bucket
+ * of attempts, by its name: `attemptBucketName`), and answers the address as PostgreSQL's `lower` folds it (the form sign-up stores, and {@link signInAttemptHash}
  * hashes). One transaction at a time per address, across processes, counts or deletes its attempts:
  * a reservation ({@link reserveSignInAttempt}) and an erasure ({@link forgetSignInAttempts}). A statement
  * after this one sees every attempt committed before the lock was granted (READ COMMITTED takes a

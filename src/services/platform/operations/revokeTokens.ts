@@ -3,6 +3,7 @@ import { tokenSubject, type Role } from '../../../platform/auth/index.ts';
 import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import type { CourierDispatch } from '../ports.ts';
 import { CourierStillOnDispatchError } from './errors.ts';
+import { isKnownTokenSubject } from './isKnownTokenSubject.ts';
 import { REVOCATION_COLUMNS, type TokenRevocation } from './tokenRevocation.ts';
 
 /** What {@link revokeTokens} answers: the revocation, and for an admin what else it refuses. */
@@ -19,6 +20,18 @@ export interface RevokedTokens extends TokenRevocation {
    * of that id is registered. Absent for another role.
    */
   readonly takenOffDispatch?: string;
+  /**
+   * A customer's revocation: a sentence saying that the customer's password, if they have one, stays
+   * (a revocation signs out everywhere, it resets nothing), so whoever knows it signs in again; to end
+   * that too, remove it (`DELETE /v1/customers/{id}/password`). Absent for another role.
+   */
+  readonly passwordStays?: string;
+  /**
+   * Present only when the subject names nobody known ({@link isKnownTokenSubject}): no staff, courier
+   * or customer row of the UUID, no admin audit entry by or minting the admin name. The revocation
+   * stands (a token may name any subject); this says to check the spelling.
+   */
+  readonly unmatched?: string;
 }
 
 /** The longest {@link revokeTokens} waits for its second to end: more means another host's clock runs ahead (its revocation moved the time). */
@@ -39,6 +52,9 @@ const MAX_WAIT_MS = 1000;
  * Revoking an admin also refuses every token minted through them (its chain of minters, the `act`
  * claim, names them) issued up to the same second, whatever its role: the answer says so in
  * `alsoRefused`.
+ *
+ * Revoking a customer leaves their password (a revocation is "sign out everywhere", not a reset): the
+ * answer says so in `passwordStays`, with the admin route that removes it.
  *
  * Revoking a courier also takes them off dispatch (`dispatch`, delivery's port), after the commit: a
  * courier who can no longer sign in would otherwise stay available, and be given orders nobody picks
@@ -62,7 +78,7 @@ export async function revokeTokens(
   const { unitOfWork } = deps;
   const subject = tokenSubject(request.role, request.subject);
   const second = Math.floor(Date.now() / 1000);
-  const revocation = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
+  const { revocation, known } = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
     const { rows } = await tx.query<TokenRevocation>(
       `insert into platform.token_revocations as r (role, subject, revoked_before, revoked_by, reason)
        values ($1, $2, to_timestamp($3), $4, $5)
@@ -71,15 +87,24 @@ export async function revokeTokens(
        returning ${REVOCATION_COLUMNS}`,
       [request.role, subject, second, revokedBy, request.reason ?? null],
     );
-    return rows[0]!;
+    return { revocation: rows[0]!, known: await isKnownTokenSubject(tx, request.role, subject) };
   });
   const takenOffDispatch = revocation.role === 'courier' ? await takeOffDispatch(deps.dispatch, revocation) : undefined;
   const wait = Date.parse(revocation.validFrom) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
-  if (takenOffDispatch !== undefined) return { ...revocation, takenOffDispatch };
-  if (revocation.role !== 'admin') return revocation;
+  const answer = known ? revocation : { ...revocation, unmatched: unmatchedSentence(revocation.role, revocation.subject) };
+  if (takenOffDispatch !== undefined) return { ...answer, takenOffDispatch };
+  if (revocation.role === 'customer') {
+    return {
+      ...answer,
+      passwordStays:
+        `Customer ${revocation.subject}'s password, if they have one, stays: whoever knows it signs in again. If someone else may know it (a copy of a token of a customer without a password ` +
+        `sets one with it), also remove it: DELETE /v1/customers/${revocation.subject}/password, which refuses their tokens too; then mint them a token with which they set their own.`,
+    };
+  }
+  if (revocation.role !== 'admin') return answer;
   return {
-    ...revocation,
+    ...answer,
     alsoRefused:
       `The tokens ${revocation.subject} minted with POST /v1/tokens, and the tokens minted with those, whatever their role, issued up to ${revocation.revokedBefore}, are refused too: ` +
       "mint again the ones still needed, with another admin's token. The admin audit log has each mint: route /v1/tokens, " +
@@ -103,4 +128,13 @@ async function takeOffDispatch(dispatch: CourierDispatch, revocation: TokenRevoc
     );
   }
   return `Courier ${courierId} was taken off dispatch: offline, so the dispatch gives them no more orders and staff's courier list leaves them out.`;
+}
+
+/** What `RevokedTokens.unmatched` says of a subject nobody is known by. */
+function unmatchedSentence(role: Role, subject: string): string {
+  const where =
+    role === 'admin'
+      ? `No admin request or mint by the name ${subject} is in the admin audit log (names are compared in lower case)`
+      : `No ${role} has the id ${subject} (the platform has no such row)`;
+  return `${where}: check the spelling against the token. The revocation stands anyway, since a token may name any subject (one minted with brigade token leaves no trace until it is used).`;
 }

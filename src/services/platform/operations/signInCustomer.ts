@@ -33,7 +33,7 @@ export async function signInCustomer(
   input: { readonly email: string; readonly password: string },
 ): Promise<{ token: string; customerId: string }> {
   const { attemptId, customer } = await deps.unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR }, async (tx) => ({
-    attemptId: await reserveSignInAttempt(tx, deps.attemptsKey, input.email),
+    attemptId: await reserveSignInAttempt(tx, deps.attemptsKey, { email: input.email }),
     customer: await findCustomerCredentials(tx, { email: input.email }),
   }));
   const matches = await verifyPassword(input.password, customer?.passwordHash ?? null);

@@ -1,5 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { mapPlatformError } from './errors.ts';
+import { AlreadyExistsError, mapPlatformError } from './errors.ts';
 
 /** A customer's own record. Personal data: erased by a real DELETE, never soft-deleted. */
 export interface Customer {
@@ -9,6 +9,9 @@ export interface Customer {
   address: string;
   createdAt: string;
 }
+
+/** The 409 of a sign-up whose address has an account, whether the pre-check or the unique constraint found it. */
+export const customerEmailTaken = (): AlreadyExistsError => new AlreadyExistsError('A customer with this e-mail', 'email');
 
 /**
  * Inserts a new customer, with the hash of their password when they chose one (`hashPassword`; null:
@@ -24,6 +27,7 @@ export async function signUpCustomer(tx: Tx, input: { id: string; name: string; 
     );
     return row.rows[0] as Customer;
   } catch (error) {
-    mapPlatformError(error, { unique: ['A customer with this e-mail', 'email'] });
+    if ((error as { code?: string }).code === '23505') throw customerEmailTaken();
+    mapPlatformError(error, {});
   }
 }
