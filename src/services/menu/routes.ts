@@ -98,11 +98,6 @@ const PauseBody = Type.Object(
  * and a client holding the paused one would get 304 after it reopened (decision 0094).
  */
 const menuEtag = (doc: MenuDocument) => (doc.pause === null ? `"menu-${doc.version}"` : `"menu-${doc.version}-paused${doc.pause.untilMs === null ? '' : `-${doc.pause.untilMs}`}"`);
-/** Whether a cached menu's ETag ({@link menuEtag}) names a pause that has ended by `now` (epoch ms). */
-const pauseEndedBy = (etag: string, now: number) => {
-  const until = /-paused-(\d+)"$/.exec(etag)?.[1];
-  return until !== undefined && Number(until) <= now;
-};
 
 /** Hits a page of search results holds at most (and by default). */
 const SEARCH_HITS = 50;
@@ -487,15 +482,17 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
         const load = async () => {
           const { currency } = await restaurant(rid);
+          const started = performance.now();
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency));
-          return { body: doc.json, etag: menuEtag(doc) };
+          // A paused document goes stale by itself when its pause ends, with no write to evict it: it is
+          // cached no longer than the pause had left by the database's clock, counted from before the read
+          // (so never past the end), on the cache's own clock. Comparing the database's `until` with this
+          // process's clock instead, a clock ahead evicted the menu everywhere on each read near the end,
+          // and a clock behind kept a reopened restaurant's menu paused (decision 0094).
+          const left = doc.pause?.leftMs ?? null;
+          return { body: doc.json, etag: menuEtag(doc), ...(left === null ? {} : { ttlSeconds: Math.max(1, left - (performance.now() - started)) / 1000 }) };
         };
-        let entry = await menus.getOrLoad(rid, load);
-        // A cached document of a pause that has ended by itself is stale without any write: drop it, load again.
-        if (entry.source !== 'loader' && pauseEndedBy(entry.etag, Date.now())) {
-          await menus.evict(rid);
-          entry = await menus.getOrLoad(rid, load);
-        }
+        const entry = await menus.getOrLoad(rid, load);
         reply.header('etag', entry.etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
         if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);
