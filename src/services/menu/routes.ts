@@ -130,7 +130,8 @@ const SearchPage = Type.Object({
       itemId: Uuid,
       name: Type.String(),
       description: Type.String(),
-      price: Type.Integer({ description: 'minor units of the restaurant currency' }),
+      price: Type.Integer({ description: 'minor units of `currency` (JPY has none below the yen, EUR cents): compare prices of hits in one currency only' }),
+      currency: Type.String({ description: "the restaurant's currency, ISO 4217 (e.g. EUR, JPY): a city's restaurants may have different ones" }),
       soldOut: Type.Boolean(),
       rank: Type.Number({ description: 'how well the item matches, higher first; compare ranks of one search only' }),
     }),
@@ -559,7 +560,10 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         ]);
         const merged = [...inShared, ...moved.answers.flat()].sort(bySearchOrder);
         const page = merged.slice(0, limit);
-        return { hits: page.map((f) => f.hit), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null, unavailable: moved.missing.length };
+        // Each price in its restaurant's currency, as the directory read above gave it (the menu's rows
+        // have none: a restaurant's currency is the platform's, and cannot change after creation).
+        const currencies = new Map(restaurants.map((r) => [r.id, r.currency]));
+        return { hits: page.map((f) => ({ ...f.hit, currency: currencies.get(f.hit.restaurantId)! })), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null, unavailable: moved.missing.length };
       },
     );
   };
