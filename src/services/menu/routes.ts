@@ -63,7 +63,7 @@ const STAFF_ERRORS = {
 const ROW_ERRORS = {
   ...STAFF_ERRORS,
   404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such row",
-  422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
+  422: 'MENU_ENTITY_DELETED (change or delete a deleted row: a category or an item takes the change in its restore\'s body instead), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
 };
 
 /** A pause of new orders as the API shows it (decision 0094). */
@@ -152,12 +152,30 @@ function searchCursorOf(before: string | undefined, scope: string): SearchPositi
   return position;
 }
 
-/** Create and patch bodies per entity; patch bodies are the create fields, all optional. */
-const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
+/** A category's PATCH fields, all optional: its patch body, and its restore's. */
+const CategoryFields = { name: Type.Optional(Name), position: Type.Optional(Position) };
+/** An item's PATCH fields, all optional: its patch body, and its restore's. */
+const ItemFields = {
+  categoryId: Type.Optional(Uuid),
+  name: Type.Optional(Name),
+  description: Type.Optional(Description),
+  price: Type.Optional(Price),
+  soldOut: Type.Optional(Type.Boolean()),
+};
+
+/**
+ * Create, patch and restore bodies per entity; patch bodies are the create fields, all optional. A
+ * category's or an item's restore takes its PATCH fields too (none needed), set in the restore's own
+ * write, so that a deleted item comes back at a new price, or sold out, without ever being orderable
+ * as it was deleted; a modifier group's restore takes none (its PATCH replaces its modifiers, in an
+ * operation of its own).
+ */
+const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema; restore: TSchema }> = {
   category: {
     path: 'categories',
     create: Type.Object({ name: Name, position: Type.Optional(Position) }, { additionalProperties: false }),
-    patch: Type.Object({ name: Type.Optional(Name), position: Type.Optional(Position) }, { additionalProperties: false, minProperties: 1 }),
+    patch: Type.Object(CategoryFields, { additionalProperties: false, minProperties: 1 }),
+    restore: Type.Object(CategoryFields, { additionalProperties: false, description: 'Any of the PATCH fields, set as the category comes back; none needed' }),
   },
   item: {
     path: 'items',
@@ -165,16 +183,11 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
       { categoryId: Uuid, name: Name, description: Type.Optional(Description), price: Price, soldOut: Type.Optional(Type.Boolean()) },
       { additionalProperties: false },
     ),
-    patch: Type.Object(
-      {
-        categoryId: Type.Optional(Uuid),
-        name: Type.Optional(Name),
-        description: Type.Optional(Description),
-        price: Type.Optional(Price),
-        soldOut: Type.Optional(Type.Boolean()),
-      },
-      { additionalProperties: false, minProperties: 1 },
-    ),
+    patch: Type.Object(ItemFields, { additionalProperties: false, minProperties: 1 }),
+    restore: Type.Object(ItemFields, {
+      additionalProperties: false,
+      description: 'Any of the PATCH fields (a new price, soldOut, …), set in the restore\'s own write: the item comes back with them, never live as it was deleted; none needed',
+    }),
   },
   modifier_group: {
     path: 'modifier-groups',
@@ -191,6 +204,7 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
       },
       { additionalProperties: false, minProperties: 1 },
     ),
+    restore: NoFields,
   },
 };
 
@@ -279,7 +293,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
     };
 
     for (const entity of Object.keys(BODIES) as MenuEntity[]) {
-      const { path, create, patch } = BODIES[entity];
+      const { path, create, patch, restore } = BODIES[entity];
       const tag = { tags: ['menu'], security: bearer };
       const Params = Type.Object({ rid: Uuid, id: Uuid });
       app.post(
@@ -344,10 +358,24 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('deleted'), ...noFields },
         change(undefined, () => ({ kind: 'delete' })),
       );
+      // A category's or an item's restore sets the PATCH fields sent in the same guarded write (one new
+      // version); the checks of a change of them (a live category, the cheapest order) run after it.
       app.post(
         `/restaurants/:rid/menu/${path}/:id/restore`,
-        { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('restored'), ...noFields },
-        change(undefined, () => ({ kind: 'restore' })),
+        {
+          schema: {
+            ...tag,
+            summary:
+              entity === 'modifier_group'
+                ? 'Restore a soft-deleted modifier group (If-Match)'
+                : `Restore a soft-deleted ${entity} (If-Match), with any of its PATCH fields set in the same write (e.g. \`{"price": 400}\`: it comes back at the new price, never orderable at the old one in between)`,
+            params: Params,
+            body: restore,
+          },
+          config: rowWrite('restored'),
+          ...noFields,
+        },
+        change(undefined, (set) => ({ kind: 'restore', set })),
       );
     }
 
