@@ -11,7 +11,7 @@ import type { EvictionBus } from './evictionBus.ts';
 import { localEvictionBus } from './localBus.ts';
 import { reportAtMostEvery } from './reportAtMostEvery.ts';
 import { createRedisTier, type CacheErrorContext, type RedisTier } from './redisTier.ts';
-import { toCacheEntry, type CacheEntry, type LoadedValue } from './toCacheEntry.ts';
+import { toCacheEntry, type CacheEntry, type LoadedEntry, type LoadedValue } from './toCacheEntry.ts';
 
 /**
  * Loads the document on a miss, already serialised. Runs once per key at a time per process (while
@@ -206,42 +206,44 @@ export function createCache(options: CacheOptions): Cache {
     }
   };
 
-  const load = async (loader: Loader): Promise<CacheEntry> => {
+  const load = async (loader: Loader): Promise<LoadedEntry> => {
     const done = metrics.loadTimer();
     try {
-      const entry = toCacheEntry(await loader());
+      const loaded = toCacheEntry(await loader());
       done('ok');
-      return entry;
+      return loaded;
     } catch (error) {
       done('error');
       throw error;
     }
   };
   /**
-   * Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier, and
-   * `failed` (awaited before the loader's error is passed on) undoes what the miss left in it.
+   * Starts the one load of `key` that concurrent readers join; `store` puts its result in the tier for
+   * `ttl` ms (the cache's, or the loader's own when shorter), and `failed` (awaited before the loader's
+   * error is passed on) undoes what the miss left in it.
    */
   const startFlight = (
     key: string,
     token: string | null,
     loader: Loader,
-    store: (entry: CacheEntry, flight: Flight) => Promise<void> | void,
+    store: (entry: CacheEntry, flight: Flight, ttl: number) => Promise<void> | void,
     failed?: () => Promise<void>,
   ): Promise<CacheEntry> => {
     const flight: Flight = { token, stale: false, promise: Promise.resolve(null as never) };
     flights.set(key, flight);
     flight.promise = (async () => {
       try {
-        let entry: CacheEntry;
+        let loaded: LoadedEntry;
         try {
-          entry = await load(loader);
+          loaded = await load(loader);
         } catch (error) {
           if (failed !== undefined && !closed) await failed();
           throw error;
         }
+        const { entry } = loaded;
         if (closed) return entry;
         if (flight.stale) metrics.staleLoad.inc();
-        else await store(entry, flight);
+        else await store(entry, flight, Math.min(ttlMs, loaded.ttlMs ?? ttlMs));
         return entry;
       } finally {
         if (flights.get(key) === flight) flights.delete(key);
@@ -268,7 +270,7 @@ export function createCache(options: CacheOptions): Cache {
   // exactly when the load is highest.
   const degraded = new Map<string, { readonly running: Promise<CacheEntry>; next: Promise<CacheEntry> | null }>();
   const startDegraded = (key: string, loader: Loader): Promise<CacheEntry> => {
-    const loads = { running: load(loader), next: null };
+    const loads = { running: load(loader).then((loaded) => loaded.entry), next: null };
     degraded.set(key, loads);
     // Registered before any successor's start (below), so it runs first when the load ends.
     const ended = () => {
@@ -298,9 +300,9 @@ export function createCache(options: CacheOptions): Cache {
       maxEntrySize: maxEntryBytes,
       sizeCalculation: (entry) => entry.body.length + entry.etag.length,
     });
-    const storeInMemory = (key: string) => (entry: CacheEntry) => {
+    const storeInMemory = (key: string) => (entry: CacheEntry, _flight: Flight, ttl: number) => {
       const status: LRUCache.Status<string, CacheEntry> = {};
-      lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' }, { status });
+      lru.set(key, { body: entry.body, etag: entry.etag, source: 'memory' }, { status, ttl });
       if (status.maxEntrySizeExceeded === true) metrics.oversized.inc();
     };
     // Subscribed at the first read (or ready()), so that a process that never reads (a worker that
@@ -371,10 +373,10 @@ export function createCache(options: CacheOptions): Cache {
     evictWaitMs,
   });
 
-  const storeInRedis = (key: string) => async (entry: CacheEntry, flight: Flight) => {
+  const storeInRedis = (key: string) => async (entry: CacheEntry, flight: Flight, ttl: number) => {
     if (flight.token === null) return;
     try {
-      if (!(await tier.storeIfCurrent(key, flight.token, encodeEntry(entry)))) metrics.staleLoad.inc();
+      if (!(await tier.storeIfCurrent(key, flight.token, encodeEntry(entry), ttl))) metrics.staleLoad.inc();
     } catch (error) {
       report(error, { op: 'store', keys: [key] });
     }

@@ -33,8 +33,8 @@ export interface RedisTier {
   readOrToken(key: string): Promise<{ readonly value: Buffer } | { readonly token: string; readonly created: boolean }>;
   /** Deletes the key's generation if it is still `token`: a failed load leaves no key behind. */
   releaseToken(key: string, token: string): Promise<void>;
-  /** Stores the payload only if the generation is still `token`; false when an eviction intervened. */
-  storeIfCurrent(key: string, token: string, payload: Buffer): Promise<boolean>;
+  /** Stores the payload for `ttlMs` (Redis's own clock, `PX`) only if the generation is still `token`; false when an eviction intervened. */
+  storeIfCurrent(key: string, token: string, payload: Buffer, ttlMs: number): Promise<boolean>;
   /**
    * Replaces the keys' generations and deletes their values in one transaction, then broadcasts (a
    * refused broadcast is reported, op `broadcast`, and does not fail the eviction); never throws (queues
@@ -131,7 +131,6 @@ const reasonOf = (error: unknown): string => {
  */
 export function createRedisTier(options: RedisTierOptions): RedisTier {
   const { redis, namespace, metrics, report } = options;
-  const ttl = String(options.ttlMs);
   // Longer than any sane load; if it lapses mid-load the fenced write is refused, which is safe.
   const generationTtl = String(Math.max(2 * options.ttlMs, 600_000));
   // The keys' and channel's stem: the namespace, after the deployment's prefix.
@@ -495,8 +494,8 @@ export function createRedisTier(options: RedisTierOptions): RedisTier {
     async releaseToken(key, token) {
       await guard(() => runScript(redis, RELEASE_TOKEN, [generationKey(key)], [token]));
     },
-    async storeIfCurrent(key, token, payload) {
-      const stored = await guard(() => runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, ttl]));
+    async storeIfCurrent(key, token, payload, ttlMs) {
+      const stored = await guard(() => runScript(redis, STORE_IF_CURRENT, [valueKey(key), generationKey(key)], [token, payload, String(ttlMs)]));
       return stored === 1;
     },
     async evict(keys) {

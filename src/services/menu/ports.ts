@@ -7,10 +7,12 @@ export interface RestaurantDirectory {
   /** The restaurant's currency, or null when there is no such restaurant. */
   restaurant(id: string): Promise<{ readonly id: string; readonly currency: string; readonly city: string } | null>;
   /**
-   * A city's restaurants (the city matched whatever its case), each with whether it lives in a database of its own (a moved tenant,
-   * docs/decisions/0008): those are read one by one where they live, the rest together.
+   * A city's restaurants (the city matched whatever its case), each with its currency (a city's
+   * restaurants may have different ones: a search hit's price is in its restaurant's) and whether it
+   * lives in a database of its own (a moved tenant, docs/decisions/0008): those are read one by one
+   * where they live, the rest together.
    */
-  restaurantsIn(city: string): Promise<ReadonlyArray<{ readonly id: string; readonly dedicated: boolean }>>;
+  restaurantsIn(city: string): Promise<ReadonlyArray<{ readonly id: string; readonly currency: string; readonly dedicated: boolean }>>;
   /**
    * Which of the restaurants `ids` live in a database of their own (a moved tenant, docs/decisions/0008):
    * their menu rows are read there, one by one; the others' together in the shared database.

@@ -63,7 +63,7 @@ const STAFF_ERRORS = {
 const ROW_ERRORS = {
   ...STAFF_ERRORS,
   404: "NOT_FOUND: no such restaurant (or another restaurant's, for its staff), or no such row",
-  422: 'MENU_ENTITY_DELETED (change or delete a deleted row), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
+  422: 'MENU_ENTITY_DELETED (change or delete a deleted row: a category or an item takes the change in its restore\'s body instead), MENU_ENTITY_NOT_DELETED (restore a live one), MENU_PARENT_DELETED, MENU_PARENT_NOT_FOUND, INVALID_MENU_VALUE, MENU_PRICE_BELOW_ZERO, MENU_PRICE_ABOVE_ORDER_LIMIT',
 };
 
 /** A pause of new orders as the API shows it (decision 0094). */
@@ -98,11 +98,6 @@ const PauseBody = Type.Object(
  * and a client holding the paused one would get 304 after it reopened (decision 0094).
  */
 const menuEtag = (doc: MenuDocument) => (doc.pause === null ? `"menu-${doc.version}"` : `"menu-${doc.version}-paused${doc.pause.untilMs === null ? '' : `-${doc.pause.untilMs}`}"`);
-/** Whether a cached menu's ETag ({@link menuEtag}) names a pause that has ended by `now` (epoch ms). */
-const pauseEndedBy = (etag: string, now: number) => {
-  const until = /-paused-(\d+)"$/.exec(etag)?.[1];
-  return until !== undefined && Number(until) <= now;
-};
 
 /** Hits a page of search results holds at most (and by default). */
 const SEARCH_HITS = 50;
@@ -135,7 +130,8 @@ const SearchPage = Type.Object({
       itemId: Uuid,
       name: Type.String(),
       description: Type.String(),
-      price: Type.Integer({ description: 'minor units of the restaurant currency' }),
+      price: Type.Integer({ description: 'minor units of `currency` (JPY has none below the yen, EUR cents): compare prices of hits in one currency only' }),
+      currency: Type.String({ description: "the restaurant's currency, ISO 4217 (e.g. EUR, JPY): a city's restaurants may have different ones" }),
       soldOut: Type.Boolean(),
       rank: Type.Number({ description: 'how well the item matches, higher first; compare ranks of one search only' }),
     }),
@@ -156,12 +152,30 @@ function searchCursorOf(before: string | undefined, scope: string): SearchPositi
   return position;
 }
 
-/** Create and patch bodies per entity; patch bodies are the create fields, all optional. */
-const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema }> = {
+/** A category's PATCH fields, all optional: its patch body, and its restore's. */
+const CategoryFields = { name: Type.Optional(Name), position: Type.Optional(Position) };
+/** An item's PATCH fields, all optional: its patch body, and its restore's. */
+const ItemFields = {
+  categoryId: Type.Optional(Uuid),
+  name: Type.Optional(Name),
+  description: Type.Optional(Description),
+  price: Type.Optional(Price),
+  soldOut: Type.Optional(Type.Boolean()),
+};
+
+/**
+ * Create, patch and restore bodies per entity; patch bodies are the create fields, all optional. A
+ * category's or an item's restore takes its PATCH fields too (none needed), set in the restore's own
+ * write, so that a deleted item comes back at a new price, or sold out, without ever being orderable
+ * as it was deleted; a modifier group's restore takes none (its PATCH replaces its modifiers, in an
+ * operation of its own).
+ */
+const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema; restore: TSchema }> = {
   category: {
     path: 'categories',
     create: Type.Object({ name: Name, position: Type.Optional(Position) }, { additionalProperties: false }),
-    patch: Type.Object({ name: Type.Optional(Name), position: Type.Optional(Position) }, { additionalProperties: false, minProperties: 1 }),
+    patch: Type.Object(CategoryFields, { additionalProperties: false, minProperties: 1 }),
+    restore: Type.Object(CategoryFields, { additionalProperties: false, description: 'Any of the PATCH fields, set as the category comes back; none needed' }),
   },
   item: {
     path: 'items',
@@ -169,16 +183,11 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
       { categoryId: Uuid, name: Name, description: Type.Optional(Description), price: Price, soldOut: Type.Optional(Type.Boolean()) },
       { additionalProperties: false },
     ),
-    patch: Type.Object(
-      {
-        categoryId: Type.Optional(Uuid),
-        name: Type.Optional(Name),
-        description: Type.Optional(Description),
-        price: Type.Optional(Price),
-        soldOut: Type.Optional(Type.Boolean()),
-      },
-      { additionalProperties: false, minProperties: 1 },
-    ),
+    patch: Type.Object(ItemFields, { additionalProperties: false, minProperties: 1 }),
+    restore: Type.Object(ItemFields, {
+      additionalProperties: false,
+      description: 'Any of the PATCH fields (a new price, soldOut, …), set in the restore\'s own write: the item comes back with them, never live as it was deleted; none needed',
+    }),
   },
   modifier_group: {
     path: 'modifier-groups',
@@ -195,6 +204,7 @@ const BODIES: Record<MenuEntity, { path: string; create: TSchema; patch: TSchema
       },
       { additionalProperties: false, minProperties: 1 },
     ),
+    restore: NoFields,
   },
 };
 
@@ -283,7 +293,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
     };
 
     for (const entity of Object.keys(BODIES) as MenuEntity[]) {
-      const { path, create, patch } = BODIES[entity];
+      const { path, create, patch, restore } = BODIES[entity];
       const tag = { tags: ['menu'], security: bearer };
       const Params = Type.Object({ rid: Uuid, id: Uuid });
       app.post(
@@ -348,10 +358,24 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         { schema: { ...tag, summary: `Soft-delete a ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('deleted'), ...noFields },
         change(undefined, () => ({ kind: 'delete' })),
       );
+      // A category's or an item's restore sets the PATCH fields sent in the same guarded write (one new
+      // version); the checks of a change of them (a live category, the cheapest order) run after it.
       app.post(
         `/restaurants/:rid/menu/${path}/:id/restore`,
-        { schema: { ...tag, summary: `Restore a soft-deleted ${entity.replace('_', ' ')} (If-Match)`, params: Params, body: NoFields }, config: rowWrite('restored'), ...noFields },
-        change(undefined, () => ({ kind: 'restore' })),
+        {
+          schema: {
+            ...tag,
+            summary:
+              entity === 'modifier_group'
+                ? 'Restore a soft-deleted modifier group (If-Match)'
+                : `Restore a soft-deleted ${entity} (If-Match), with any of its PATCH fields set in the same write (e.g. \`{"price": 400}\`: it comes back at the new price, never orderable at the old one in between)`,
+            params: Params,
+            body: restore,
+          },
+          config: rowWrite('restored'),
+          ...noFields,
+        },
+        change(undefined, (set) => ({ kind: 'restore', set })),
       );
     }
 
@@ -487,15 +511,17 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         // A hit touches nothing but the cache: the restaurant lookup is part of the load.
         const load = async () => {
           const { currency } = await restaurant(rid);
+          const started = performance.now();
           const doc = await unitOfWork(publicReader(rid), (tx) => loadMenu(tx, rid, currency));
-          return { body: doc.json, etag: menuEtag(doc) };
+          // A paused document goes stale by itself when its pause ends, with no write to evict it: it is
+          // cached no longer than the pause had left by the database's clock, counted from before the read
+          // (so never past the end), on the cache's own clock. Comparing the database's `until` with this
+          // process's clock instead, a clock ahead evicted the menu everywhere on each read near the end,
+          // and a clock behind kept a reopened restaurant's menu paused (decision 0094).
+          const left = doc.pause?.leftMs ?? null;
+          return { body: doc.json, etag: menuEtag(doc), ...(left === null ? {} : { ttlSeconds: Math.max(1, left - (performance.now() - started)) / 1000 }) };
         };
-        let entry = await menus.getOrLoad(rid, load);
-        // A cached document of a pause that has ended by itself is stale without any write: drop it, load again.
-        if (entry.source !== 'loader' && pauseEndedBy(entry.etag, Date.now())) {
-          await menus.evict(rid);
-          entry = await menus.getOrLoad(rid, load);
-        }
+        const entry = await menus.getOrLoad(rid, load);
         reply.header('etag', entry.etag).header('cache-control', MENU_CACHE_CONTROL).header('x-cache', entry.source === 'loader' ? 'miss' : `hit-${entry.source}`);
         if (ifNoneMatchHits(request.headers['if-none-match'], entry.etag)) return reply.status(304).send();
         return reply.type('application/json').send(entry.body);
@@ -562,7 +588,10 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         ]);
         const merged = [...inShared, ...moved.answers.flat()].sort(bySearchOrder);
         const page = merged.slice(0, limit);
-        return { hits: page.map((f) => f.hit), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null, unavailable: moved.missing.length };
+        // Each price in its restaurant's currency, as the directory read above gave it (the menu's rows
+        // have none: a restaurant's currency is the platform's, and cannot change after creation).
+        const currencies = new Map(restaurants.map((r) => [r.id, r.currency]));
+        return { hits: page.map((f) => ({ ...f.hit, currency: currencies.get(f.hit.restaurantId)! })), next: merged.length > limit ? encodeSearchCursor(page.at(-1)!.position, scope) : null, unavailable: moved.missing.length };
       },
     );
   };

@@ -44,8 +44,8 @@ export function restaurantDirectory(unitOfWork: UnitOfWorkFn) {
       // more of it than whether each restaurant lives apart.
       return unitOfWork({ ...reader, actor: { kind: 'admin', id: 'directory' } }, async (tx) =>
         (
-          await tx.query<{ id: string; dedicated: boolean }>(
-            `select r.id, coalesce(p.database_url, '') <> '' as dedicated
+          await tx.query<{ id: string; currency: string; dedicated: boolean }>(
+            `select r.id, r.currency, coalesce(p.database_url, '') <> '' as dedicated
                from platform.restaurants r
                join platform.cities c on c.id = r.city_id
                left join platform.tenant_placements p on p.tenant_id = r.id

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { before, describe, test } from 'node:test';
+import { before, describe, mock, test } from 'node:test';
 import { Redis } from 'ioredis';
 import client from 'prom-client';
 import { createCache, CacheClosedError, type Cache, type CacheOptions } from '../../../src/platform/cache/index.ts';
@@ -223,6 +223,37 @@ for (const mode of ['memory', 'redis'] as const) {
       }
       assert.equal(entry.source, 'loader');
       assert.equal(entry.body.toString(), 'v2');
+    });
+
+    test("a loader's ttlSeconds shortens its entry's life (never lengthens it past the cache's), timed by the tier's own clock", async () => {
+      const cache = await open(mode, { ttlSeconds: 60 });
+      await cache.getOrLoad('short', async () => ({ body: 'v1', ttlSeconds: 0.5 }));
+      await cache.getOrLoad('long', async () => ({ body: 'v1', ttlSeconds: 3600 }));
+      // Hours ahead by this process's clock: the tiers time entries by their own (performance.now, Redis's PX).
+      const realNow = Date.now.bind(Date);
+      mock.method(Date, 'now', () => realNow() + 3_600_000);
+      try {
+        assert.equal((await cache.getOrLoad('short', async () => 'v2')).source, mode, 'read back before its TTL ran out');
+        // Bounded wait for an eventual event: the entry must be gone within 5 s (its TTL 0.5 s).
+        const deadline = realNow() + 5000;
+        let entry = await cache.getOrLoad('short', async () => 'v2');
+        while (entry.source !== 'loader' && realNow() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+          entry = await cache.getOrLoad('short', async () => 'v2');
+        }
+        assert.equal(entry.body.toString(), 'v2');
+        assert.equal((await cache.getOrLoad('long', async () => 'v2')).source, mode);
+      } finally {
+        mock.restoreAll();
+      }
+      if (mode === 'redis') {
+        // Capped at the cache's own TTL (60 s).
+        const ttl = await admin!.pttl(`${cache.namespace}:{long}:v`);
+        assert.ok(ttl > 30_000 && ttl <= 60_000, `PTTL ${ttl}`);
+      }
+      for (const ttlSeconds of [0, -1, Number.NaN, Number.POSITIVE_INFINITY, '1' as unknown as number]) {
+        await assert.rejects(cache.getOrLoad(`bad-${String(ttlSeconds)}`, async () => ({ body: 'x', ttlSeconds })), ValidationError);
+      }
     });
 
     test('rejects bad options and keys with VALIDATION_FAILED, and reads after close with CACHE_CLOSED', async () => {

@@ -5,7 +5,7 @@ import pg from 'pg';
 import { requireService } from '../../support/services.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 import { testEnv } from '../../support/env.ts';
-import { withTableHeld } from '../ordering/support.ts';
+import { customer, placeOrder, seedRestaurant, withTableHeld } from '../ordering/support.ts';
 import { MAX_ORDER_TOTAL } from '../../../src/platform/money/index.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -339,6 +339,56 @@ describe('menu', () => {
     assert.equal(history, 1);
   });
 
+  test('a deleted item comes back re-priced (or sold out) in its restore: one write, one version, never live at its old price in between', async () => {
+    const r = await seedRestaurant(t, `Restore ${randomUUID().slice(0, 8)}`);
+    const url = `/v1/restaurants/${r.rid}/menu/items/${r.cola}`;
+    const send = (method: 'POST' | 'PATCH', path: string, version: number, payload?: Record<string, unknown>) =>
+      t.request({ method, url: path, token: r.staff, headers: { 'if-match': `"${version}"` }, ...(payload === undefined ? {} : { payload }) });
+    assert.equal((await t.request({ method: 'DELETE', url, token: r.staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    // A change of the deleted item is still refused, and now says how to bring it back changed.
+    const patched = await send('PATCH', url, 2, { price: 400 });
+    assert.deepEqual([patched.statusCode, patched.json().code], [422, 'MENU_ENTITY_DELETED'], patched.body);
+    assert.match(patched.json().detail, /restore it with the change in the restore's body \(POST …\/[0-9a-f-]+\/restore with \{"price": …\}\)/);
+    // Fields that break a rule roll the whole restore back: still deleted, still version 2.
+    assert.deepEqual([(await send('POST', `${url}/restore`, 2, { price: -1 })).json().field, (await send('POST', `${url}/restore`, 2, { junk: 1 })).statusCode], ['body.price', 400]);
+    const emptyName = await send('POST', `${url}/restore`, 2, { price: 400, name: '' });
+    assert.equal(emptyName.statusCode, 400, emptyName.body);
+    assert.deepEqual([(await t.request({ url })).json().version, (await t.request({ url })).json().deletedAt !== null], [2, true]);
+
+    const restored = await send('POST', `${url}/restore`, 2, { price: 400, soldOut: false });
+    assert.equal(restored.statusCode, 200, restored.body);
+    assert.deepEqual([restored.headers.etag, restored.json().price, restored.json().deletedAt, restored.json().soldOut], ['"3"', 400, null, false]);
+    // One version: deleted at the old price, then live at the new one; never live at 250 after the delete.
+    const history = (await t.request({ url: `${url}/history` })).json().versions as Array<{ version: number; price: number; deleted: boolean }>;
+    assert.deepEqual(history.map((v) => [v.version, v.price, v.deleted]), [[1, 250, false], [2, 250, true], [3, 400, false]]);
+    const c = await customer(t);
+    const order = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua 1, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
+    assert.equal(order.statusCode, 201, order.body);
+    assert.equal(order.json().lines[0].unitPrice, 400);
+
+    // Back sold out: on the menu, not orderable.
+    assert.equal((await t.request({ method: 'DELETE', url, token: r.staff, headers: { 'if-match': '"3"' } })).statusCode, 200);
+    const soldOut = await send('POST', `${url}/restore`, 4, { soldOut: true });
+    assert.deepEqual([soldOut.statusCode, soldOut.json().soldOut, soldOut.json().price], [200, true, 400], soldOut.body);
+    // A restore's price gets the checks a PATCH's does: Margherita at 100 with Small at −200 would cost
+    // less than nothing, so the restore is refused and rolled back.
+    const pizzaUrl = `/v1/restaurants/${r.rid}/menu/items/${r.pizza}`;
+    assert.equal((await t.request({ method: 'DELETE', url: pizzaUrl, token: r.staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    const cheap = await send('POST', `${pizzaUrl}/restore`, 2, { price: 100 });
+    assert.deepEqual([cheap.statusCode, cheap.json().code], [422, 'MENU_PRICE_BELOW_ZERO'], cheap.body);
+    assert.deepEqual([(await t.request({ url: pizzaUrl })).json().version, (await t.request({ url: pizzaUrl })).json().deletedAt !== null], [2, true]);
+    assert.equal((await send('POST', `${pizzaUrl}/restore`, 2)).statusCode, 200, 'a restore without a body, as before');
+    // A category comes back renamed the same way; a modifier group's restore still takes no fields.
+    const categoryId = restored.json().categoryId as string;
+    const categoryUrl = `/v1/restaurants/${r.rid}/menu/categories/${categoryId}`;
+    assert.equal((await t.request({ method: 'DELETE', url: categoryUrl, token: r.staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
+    const renamed = await send('POST', `${categoryUrl}/restore`, 2, { name: 'Drinks' });
+    assert.deepEqual([renamed.statusCode, renamed.json().name, renamed.json().deletedAt], [200, 'Drinks', null], renamed.body);
+    const group = (await t.request({ url: `/v1/restaurants/${r.rid}/menu` })).json().categories[0].items.find((i: { id: string }) => i.id === r.pizza).modifierGroups[0].id as string;
+    const groupBody = await send('POST', `/v1/restaurants/${r.rid}/menu/modifier-groups/${group}/restore`, 1, { name: 'Sizes' });
+    assert.equal(groupBody.statusCode, 400, groupBody.body);
+  });
+
   test('soft delete then restore: gone from the live menu and search, still resolvable, back after restore', async () => {
     const { rid, staff, itemId } = await seed(t, 'Soft', 'Faro');
     const url = `/v1/restaurants/${rid}/menu/items/${itemId}`;
@@ -352,10 +402,13 @@ describe('menu', () => {
     const stillThere = await t.request({ url });
     assert.deepEqual([stillThere.statusCode, stillThere.json().name], [200, 'Margherita'], 'a deleted item still resolves (orders, history)');
     // What does not fit a deleted item is refused at its current version, and leaves it at that version.
-    for (const [method, path, payload, code] of [['PATCH', url, { price: 1 }, 'MENU_ENTITY_DELETED'], ['DELETE', url, undefined, 'MENU_ENTITY_DELETED']] as const) {
+    for (const [method, path, payload, code, next] of [
+      ['PATCH', url, { price: 1 }, 'MENU_ENTITY_DELETED', /restore it with the change in the restore's body/],
+      ['DELETE', url, undefined, 'MENU_ENTITY_DELETED', /restore it first/],
+    ] as const) {
       const refused = await t.request({ method, url: path, token: staff, headers: { 'if-match': '"2"' }, ...(payload === undefined ? {} : { payload }) });
       assert.deepEqual([refused.statusCode, refused.json().code], [422, code], refused.body);
-      assert.match(refused.json().detail, /restore it first/);
+      assert.match(refused.json().detail, next);
     }
     assert.equal((await t.request({ url })).json().version, 2, 'the refused writes bumped no version');
     const restored = await t.request({ method: 'POST', url: `${url}/restore`, token: staff, headers: { 'if-match': '"2"' } });

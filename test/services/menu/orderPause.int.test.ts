@@ -8,6 +8,7 @@ import { loadConfig } from '../../../src/platform/config/index.ts';
 import { requireService } from '../../support/services.ts';
 import { startTestPlatform, TEST_SECRET, type TestPlatform } from '../../support/platform.ts';
 import { testEnv } from '../../support/env.ts';
+import { metricValue } from '../../platform/cache/probe.ts';
 import { command, courier, customer, placeOrder, seedRestaurant, type SeededRestaurant } from '../ordering/support.ts';
 
 /** The menu document's order-taking state (decision 0094). */
@@ -94,37 +95,71 @@ describe('a restaurant pauses and resumes new orders', () => {
     assert.equal((await placeOrder(t, c.token, orderOf(r))).statusCode, 201);
   });
 
-  test('once until has passed the restaurant takes orders again without a resume, and the cached menu says so', async () => {
-    const r = await seedRestaurant(t, `Reopens ${randomUUID().slice(0, 8)}`);
-    const c = await customer(t);
-    const until = inHours(1);
-    assert.equal((await pause(r, r.staff, { reason: 'Short of staff', until })).statusCode, 200);
-    // The pause's eviction also reaches this instance through the eviction bus, after its commit: read
-    // until the paused document is the cached one.
+  /** Reads `r`'s menu until the cached document is the one served (the pause's eviction reaches this instance through the eviction bus, after its commit). */
+  const cachedMenu = async (r: SeededRestaurant) => {
     let cached = await menu(r);
     for (let i = 0; i < 200 && cached.headers['x-cache'] !== 'hit-memory'; i++) {
       await new Promise((resolve) => setTimeout(resolve, 10));
       cached = await menu(r);
     }
     assert.equal(cached.headers['x-cache'], 'hit-memory');
+    return cached;
+  };
+  /** Runs `body` with this process's clock (`Date.now`, all the menu route reads) `offsetMs` off the database's. */
+  const withClockOff = async <T>(offsetMs: number, body: () => Promise<T>): Promise<T> => {
+    const realNow = Date.now.bind(Date);
+    mock.method(Date, 'now', () => realNow() + offsetMs);
+    try {
+      return await body();
+    } finally {
+      mock.restoreAll();
+    }
+  };
+
+  test('once until has passed the restaurant takes orders again without a resume, and the cached menu says so, even with this process\'s clock behind the database\'s', async () => {
+    const r = await seedRestaurant(t, `Reopens ${randomUUID().slice(0, 8)}`);
+    const c = await customer(t);
+    // A short pause, waited out for real: the cached paused document lives no longer than the time the
+    // database said was left of it when it was loaded.
+    const until = new Date(Date.now() + 1500).toISOString();
+    assert.equal((await pause(r, r.staff, { reason: 'Short of staff', until })).statusCode, 200);
+    const cached = await cachedMenu(r);
     assert.equal((cached.json() as MenuState).takingOrders, false);
     assert.equal((await placeOrder(t, c.token, orderOf(r))).statusCode, 409);
 
-    // The hour passes: the stored until goes into the past (the database's clock), and this process's clock past it.
-    await sql.query(`update menu.order_pauses set until = now() - interval '1 second' where tenant_id = $1`, [r.rid]);
-    const placed = await placeOrder(t, c.token, orderOf(r));
-    assert.equal(placed.statusCode, 201, placed.body);
-    mock.timers.enable({ apis: ['Date'], now: Date.parse(until) + 1000 });
-    let reopened;
-    try {
-      reopened = await menu(r, { 'if-none-match': String(cached.headers.etag) });
-    } finally {
-      mock.timers.reset();
-    }
+    // This process's clock 5 s behind the database's (before: the cache compared the database's until
+    // with it, and served the paused document for 5 s after the restaurant had reopened).
+    const ended = Date.parse(until) - Date.now() + 300;
+    const reopened = await withClockOff(-5000, async () => {
+      await new Promise((resolve) => setTimeout(resolve, ended));
+      return menu(r, { 'if-none-match': String(cached.headers.etag) });
+    });
     assert.equal(reopened.statusCode, 200, 'the paused document is not current any more');
     assert.equal(reopened.headers['x-cache'], 'miss');
     assert.deepEqual({ takingOrders: reopened.json().takingOrders, pause: reopened.json().pause }, { takingOrders: true, pause: null });
     assert.notEqual(reopened.headers.etag, cached.headers.etag);
+    const placed = await placeOrder(t, c.token, orderOf(r));
+    assert.equal(placed.statusCode, 201, placed.body);
+  });
+
+  test("with this process's clock ahead of the database's, a cached paused menu is served from the cache until its pause ends, and no read evicts it", async () => {
+    const r = await seedRestaurant(t, `Ahead ${randomUUID().slice(0, 8)}`);
+    assert.equal((await pause(r, r.staff, { reason: 'Oven repair', until: new Date(Date.now() + 8000).toISOString() })).statusCode, 200);
+    const cached = await cachedMenu(r);
+    const evictions = () => metricValue(t.platform.deps.metrics, 'brigade_cache_evictions_total', { origin: 'local' });
+    const evictedBefore = await evictions();
+    // 10 s ahead: past the pause's end by this process's clock, 8 s before it by the database's (before:
+    // each read took the hit, judged the pause over, evicted the menu everywhere and loaded it again).
+    const reads = await withClockOff(10_000, async () => {
+      const answers = [];
+      for (let i = 0; i < 5; i++) answers.push(await menu(r));
+      return answers;
+    });
+    assert.deepEqual(
+      reads.map((read) => [read.headers['x-cache'], read.headers.etag, read.json().takingOrders]),
+      reads.map(() => ['hit-memory', cached.headers.etag, false]),
+    );
+    assert.equal(await evictions(), evictedBefore, 'no read evicted the menu');
   });
 
   test('a cached menu shows a pause and a resume at once, with a new ETag each time', async () => {

@@ -12,7 +12,7 @@ import { startTestPlatform, type TestPlatform } from '../../support/platform.ts'
 import { silentProxy, type SilentProxy } from '../../support/silentProxy.ts';
 import { seedSearchRestaurant } from './support.ts';
 
-type Hit = { restaurantId: string; itemId: string; name: string; description: string; price: number; soldOut: boolean; rank: number };
+type Hit = { restaurantId: string; itemId: string; name: string; description: string; price: number; currency: string; soldOut: boolean; rank: number };
 type Page = { hits: Hit[]; next: string | null; unavailable: number };
 
 /** A restaurant of `city` with one category and the items given as [name, description]. */
@@ -121,7 +121,7 @@ describe('menu search, a page at a time', () => {
     assert.deepEqual([margheritas[0]!.itemId, margheritas.at(-1)!.itemId], [LOWEST_ID, HIGHEST_ID]);
     assert.deepEqual(new Set(margheritas.map((h) => h.rank)).size, 1);
     assert.ok(one.hits[0]!.rank > one.hits[1]!.rank && one.hits[1]!.rank === one.hits[2]!.rank && one.hits[2]!.rank > one.hits[3]!.rank);
-    assert.deepEqual(Object.keys(one.hits[0]!).sort(), ['description', 'itemId', 'name', 'price', 'rank', 'restaurantId', 'soldOut'], 'a hit carries nothing of the cursor');
+    assert.deepEqual(Object.keys(one.hits[0]!).sort(), ['currency', 'description', 'itemId', 'name', 'price', 'rank', 'restaurantId', 'soldOut'], 'a hit carries nothing of the cursor');
   });
 
   test('paging with every limit yields every hit exactly once, in the order of the one big page; ties in rank and name fall on page boundaries', async () => {
@@ -216,11 +216,33 @@ describe('menu search, a page at a time', () => {
     assert.deepEqual([...first.hits, ...second.hits].map((h) => h.itemId), all.hits.slice(0, 4).map((h) => h.itemId));
   });
 
-  test('the OpenAPI document describes limit, before and next', async () => {
-    const doc = (await t.request({ url: '/docs/json' })).json() as { paths: Record<string, { get: { parameters: Array<{ name: string; in: string }>; summary: string; responses: Record<string, { description: string }> } }> };
+  test('the OpenAPI document describes limit, before and next, and each hit\'s price with its currency', async () => {
+    type Schema = { properties?: Record<string, Schema & { description?: string }>; items?: Schema; required?: string[] };
+    const doc = (await t.request({ url: '/docs/json' })).json() as {
+      paths: Record<string, { get: { parameters: Array<{ name: string; in: string }>; summary: string; responses: Record<string, { description: string; content?: Record<string, { schema: Schema }> }> } }>;
+    };
     const op = doc.paths['/v1/menu/search']!.get;
     assert.deepEqual(op.parameters.filter((p) => p.in === 'query').map((p) => p.name).sort(), ['before', 'city', 'limit', 'q']);
     assert.match(op.responses['200']!.description, /`next`.*`before` of the next page/);
+    const hit = op.responses['200']!.content?.['application/json']?.schema.properties?.['hits']?.items;
+    assert.ok(hit?.required?.includes('currency'), 'currency is a required field of a hit');
+    assert.match(hit?.properties?.['currency']?.description ?? '', /ISO 4217/);
+    assert.match(hit?.properties?.['price']?.description ?? '', /minor units of `currency`/);
+  });
+
+  test("each hit carries its restaurant's currency (from a restaurant's own database too): equal prices in different currencies are told apart", async () => {
+    const where = `Porto ${randomUUID().slice(0, 8)}`;
+    const euros = await seedSearchRestaurant(t, 'Ramen EU', where, [['Ramen', 'noodles']], { category: 'Mains', price: 1200, currency: 'EUR' });
+    const yen = await seedSearchRestaurant(t, 'Ramen JP', where, [['Ramen', 'noodles']], { category: 'Mains', price: 1200, currency: 'JPY' });
+    const found = await page(`q=ramen&city=${encodeURIComponent(where)}`);
+    assert.deepEqual(
+      found.hits.map((h) => [h.restaurantId, h.price, h.currency]).sort(),
+      [[euros, 1200, 'EUR'], [yen, 1200, 'JPY']].sort(),
+    );
+    // Braga's hits come from the shared database and from Forno C's own: every one in euros.
+    const braga = await page(`q=pizza&city=${city}`);
+    assert.ok(braga.hits.length > 0);
+    assert.deepEqual([...new Set(braga.hits.map((h) => h.currency))], ['EUR']);
   });
 
 });

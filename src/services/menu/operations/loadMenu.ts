@@ -9,9 +9,11 @@ export interface MenuDocument {
   /**
    * The live document's pause of new orders in force when it was read (decision 0094): null when the
    * restaurant takes orders (and for a document `asOf`, which has no such state); `untilMs`, the
-   * instant it ends by itself in epoch milliseconds, or null (until resumed).
+   * instant it ends by itself in epoch milliseconds, or null (until resumed); `leftMs`, how long it had
+   * left by the database's clock when the document was read (null with `untilMs`). Judge the pause's end
+   * by `leftMs` and a clock of your own, never by `untilMs` and `Date.now()`: the hosts' clocks differ.
    */
-  readonly pause: { readonly untilMs: number | null } | null;
+  readonly pause: { readonly untilMs: number | null; readonly leftMs: number | null } | null;
 }
 
 /** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, a zone offset past ±15:59) or parse. */
@@ -30,9 +32,9 @@ const BAD_INSTANT = new Set(['22007', '22008', '22009']);
 export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?: string): Promise<MenuDocument> {
   try {
     // One statement: the version and the content under one snapshot (menuDocumentSql).
-    const { rows } = await tx.query<{ doc: string; version: string; paused?: boolean; paused_until_ms?: number | null }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
+    const { rows } = await tx.query<{ doc: string; version: string; paused?: boolean; paused_until_ms?: number | null; paused_left_ms?: number | null }>(asOf === undefined ? LIVE_MENU_SQL : MENU_AS_OF_SQL, asOf === undefined ? [tenantId, currency] : [tenantId, currency, asOf]);
     const row = rows[0];
-    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0), pause: row?.paused === true ? { untilMs: row.paused_until_ms ?? null } : null };
+    return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0), pause: row?.paused === true ? { untilMs: row.paused_until_ms ?? null, leftMs: row.paused_left_ms ?? null } : null };
   } catch (error) {
     if (asOf !== undefined && BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
       throw new ValidationError(`asOf ${JSON.stringify(asOf)} is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59): send one such as 2024-05-01T12:00:00.000000Z`, {

@@ -27,8 +27,10 @@ interface Sources {
  *
  * With a `pause` source (the live menu), the document also says whether the restaurant takes orders
  * at the statement's `now()` (`takingOrders`, and `pause`: `{ reason, until, since }` or null), and the
- * statement returns `paused` and `paused_until_ms` (the `until` in epoch milliseconds, rounded up) for
- * the ETag and the cache (decision 0094).
+ * statement returns `paused`, `paused_until_ms` (the `until` in epoch milliseconds, rounded up) for
+ * the ETag, and `paused_left_ms` (how long the pause has left by the database's clock, `until - now()`
+ * in milliseconds, rounded down) for the cache, which must never compare the database's instant with
+ * the app's clock (decision 0094).
  */
 export function menuDocumentSql(s: Sources): string {
   return `
@@ -56,7 +58,7 @@ select json_build_object(
           from ${s.items} i where i.tenant_id = c.tenant_id and i.category_id = c.id), '[]'::json)
     ) order by c.position, c.name, c.id)
       from ${s.categories} c where c.tenant_id = $1), '[]'::json)
-)::text as doc, v.version${s.pause === null ? '' : `, p.tenant_id is not null as paused, ceil(extract(epoch from p.until) * 1000)::float8 as paused_until_ms`}
+)::text as doc, v.version${s.pause === null ? '' : `, p.tenant_id is not null as paused, ceil(extract(epoch from p.until) * 1000)::float8 as paused_until_ms, floor(extract(epoch from p.until - now()) * 1000)::float8 as paused_left_ms`}
   from (${s.version}) v${s.pause === null ? '' : ` left join (${s.pause}) p on true`}`;
 }
 
