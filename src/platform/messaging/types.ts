@@ -67,6 +67,20 @@ export interface SubscribeOptions {
   readonly signal: AbortSignal;
   /** Called with errors of the worker loop itself (broker or database unreachable); it keeps retrying. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Says whether a message was handled already: the consumer's inbox holds its claim. Asked only of a
+   * message delivered again past its last attempt, whose last run was never settled (its worker was
+   * lost between the handler's commit and the ack, or its ack was not stored): `true`, the message is
+   * acked, not dead-lettered; `false`, it is parked as not handled. Without it (or when it throws) the
+   * letter says the outcome is unknown: the last run may have been handled. The handler is not run
+   * then, and on a claim-checked message the payload is not put back (the check needs only its id).
+   * {@link inboxHandler} gives it as its `handled`.
+   *
+   * @example
+   * const handler = inboxHandler({ subscription: 'delivery-orders', schema: 'delivery', transaction, handle });
+   * transport.subscribe({ subscription: 'delivery-orders', handled: handler.handled, signal }, handler);
+   */
+  readonly handled?: (message: Message) => Promise<boolean>;
 }
 
 /**
