@@ -23,7 +23,7 @@ export interface OutgoingMessage {
   readonly id: string;
   /** `<service>.<aggregate>.<type>`, e.g. `ordering.order.placed`. */
   readonly subject: string;
-  /** The aggregate key (an order id): the unit of ordering for the relay. */
+  /** The aggregate key (an order id): the unit of ordering for the relay, not for consumers (see {@link MessageHandler}). */
   readonly key: string;
   readonly headers: MessageHeaders;
   /** Any JSON value. */
@@ -52,7 +52,10 @@ export interface BackoffOptions {
   readonly maxMs?: number;
 }
 
-/** How a subscription's workers consume. */
+/**
+ * How a subscription's workers consume. Messages of one key reach the handler in no guaranteed order
+ * (see {@link MessageHandler}).
+ */
 export interface SubscribeOptions {
   /** The subscription (a durable consumer); each subscription gets every message. `[a-z0-9_-]`. */
   readonly subscription: string;
@@ -86,7 +89,10 @@ export interface SubscribeOptions {
 /**
  * Handles one message. Resolve to ack; throw to retry (after the backoff) or, after the last attempt,
  * dead-letter the message with the thrown error. Must be idempotent: delivery is at-least-once (use
- * {@link inboxHandler} to make the side effects happen once).
+ * {@link inboxHandler} to make the side effects happen once). Per-key order (a message's `key`) holds at
+ * the relay, not at the consumer: a retry lets later messages of the same key run first, and
+ * `concurrency` above 1 (or competing workers) runs them at once, so a handler must not assume that a
+ * key's messages arrive in the order they were written.
  */
 export type MessageHandler = (message: Message) => Promise<void>;
 
