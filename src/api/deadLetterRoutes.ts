@@ -123,7 +123,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         ...admin,
         summary:
           'Send every dead letter (of one subscription) back, at most `limit` in one request: the answer says how many went back, which could not (each with why and what to do), ' +
-          'how many are `left`, and `next`, to send back as `after` and `until` (with the same subscription) for the next run, until it is null. ' +
+          'how many are `left`, and `next`, to send back as `after`, `until` and `parkedBy` (with the same subscription) for the next run, until it is null. ' +
           'No body (or {}) means every one, from the first. A run stops after the letter in flight when the client goes away or the server shuts down (the rest stay parked).',
         body: Type.Object(
           {
@@ -131,6 +131,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
             limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_REDRIVE_LIMIT, description: `at most this many letters in this run (default ${DEFAULT_REDRIVE_LIMIT})` })),
             after: Type.Optional(Type.String({ format: 'uuid', description: "the last run's `next.after`: go on after the letters it took" })),
             until: Type.Optional(Type.String({ format: 'uuid', description: "the last run's `next.until`: only the letters there when the first run began" })),
+            parkedBy: Type.Optional(Type.String({ format: 'date-time', description: "the last run's `next.parkedBy` (the database's time when the first run began): no letter parked since, such as one that failed again after going back" })),
           },
           { additionalProperties: false },
         ),
@@ -149,7 +150,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
     },
     async (request, reply) => {
       authorize(request, 'admin');
-      const { subscription, limit, after, until } = request.body;
+      const { subscription, limit, after, until, parkedBy } = request.body;
       // The client gone (a proxy's timeout, a Ctrl+C of curl): the run stops after the letter in flight.
       // It went on to the end unseen, and a client that retried started a second run over the same
       // letters. (The response's close, not the request's: that one fires once the body is read.)
@@ -163,7 +164,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
         return await redriveDeadLetters(pool, transport, subscription === undefined ? { all: true } : { all: true, subscription }, {
           signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
           ...(limit === undefined ? {} : { limit }),
-          from: { ...(after === undefined ? {} : { after }), ...(until === undefined ? {} : { until }) },
+          from: { ...(after === undefined ? {} : { after }), ...(until === undefined ? {} : { until }), ...(parkedBy === undefined ? {} : { parkedBy }) },
         }).catch(subscriptionAt('body.subscription'));
       } finally {
         reply.raw.off('close', onClose);

@@ -305,15 +305,17 @@ describe('redrive of every letter over admin HTTP: bounded runs that stop when t
     const run = async (body: Record<string, unknown>) => {
       const res = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { subscription: sub, ...body } });
       assert.equal(res.statusCode, 200, res.body);
-      return res.json() as { redriven: number; failed: Array<{ id: string; error: string }>; left: number; next: { after: string; until: string } | null };
+      return res.json() as { redriven: number; failed: Array<{ id: string; error: string }>; left: number; next: { after: string; until: string; parkedBy?: string } | null };
     };
     const first = await run({ limit: 2 });
-    assert.deepEqual([first.redriven, first.failed.map((f) => f.id), first.left, first.next], [1, [ids[1]], 3, { after: ids[1], until: ids[4] }]);
+    assert.deepEqual([first.redriven, first.failed.map((f) => f.id), first.left, first.next], [1, [ids[1]], 3, { after: ids[1], until: ids[4], parkedBy: first.next?.parkedBy }]);
+    // The database's time when the run began: the letters parked since are not taken, whatever their id.
+    assert.ok(!Number.isNaN(Date.parse(String(first.next?.parkedBy))));
     assert.match(first.failed[0]!.error, /was parked by the nats transport/);
     await sleep(5);
     const later = await parkOne(sub); // parked after the run began: a later id (time-ordered), past `until`
     const second = await run({ limit: 2, ...first.next });
-    assert.deepEqual([second.redriven, second.failed, second.left, second.next], [2, [], 1, { after: ids[3], until: ids[4] }], 'the letter that could not go back is not taken again');
+    assert.deepEqual([second.redriven, second.failed, second.left, second.next], [2, [], 1, { after: ids[3], until: ids[4], parkedBy: first.next?.parkedBy }], 'the letter that could not go back is not taken again');
     const third = await run({ limit: 2, ...second.next });
     assert.deepEqual([third.redriven, third.failed, third.left, third.next], [1, [], 0, null]);
     assert.deepEqual(await parkedOf(sub), [ids[1], later], 'the one that could not go back, and the one parked since, stay');

@@ -13,9 +13,10 @@ export function describeError(error: unknown): string {
 
 /**
  * The note a dead letter keeps of a message whose attempts ran out without a settled last one
- * ({@link AttemptsExhaustedError}): its first line only, since the stack would be the transport's own.
- * Written after the last handler error the transport kept, when there is one.
+ * ({@link AttemptsExhaustedError}, with what the consumer's inbox said of it): its first line only,
+ * since the stack would be the transport's own. Written after the last handler error the transport
+ * kept, when there is one.
  */
-export function describeExhausted(maxAttempts: number): string {
-  return describeError(new AttemptsExhaustedError(maxAttempts)).split('\n', 1)[0]!;
+export function describeExhausted(maxAttempts: number, handled: false | 'unknown' = 'unknown', checkError?: unknown): string {
+  return describeError(new AttemptsExhaustedError(maxAttempts, handled, checkError)).split('\n', 1)[0]!;
 }

@@ -258,12 +258,25 @@ export class DeadLetterTransportMismatchError extends BrigadeError {
   }
 }
 
-/** 500: every attempt was delivered and none was settled: the dead-letter error of a message whose workers were lost mid-handle. */
+/**
+ * 500: the message came back past its last attempt, which was never settled (its worker was lost
+ * mid-handle, or its ack or dead letter was not stored): the dead-letter error of such a message.
+ * `handled`: what the subscription's inbox check (`SubscribeOptions.handled`) said: `false`, it
+ * holds no claim of the message, which was not handled; `'unknown'`, there is no check, or it failed
+ * (`checkError`): the last run may have committed its work, and a redrive runs it again.
+ */
 export class AttemptsExhaustedError extends BrigadeError {
-  constructor(attempts: number) {
-    super('MESSAGE_ATTEMPTS_EXHAUSTED', 500, `No attempt succeeded within ${attempts} deliveries (a worker was lost mid-handle)`, {
-      details: { attempts },
-    });
+  constructor(attempts: number, handled: false | 'unknown' = 'unknown', checkError?: unknown) {
+    const settled = `The last of ${attempts} attempts was never settled (its worker was lost mid-handle, or its ack or dead letter was not stored)`;
+    const failed = checkError === undefined ? '' : ` (asking the consumer's inbox failed: ${checkError instanceof Error ? checkError.message : String(checkError)})`;
+    super(
+      'MESSAGE_ATTEMPTS_EXHAUSTED',
+      500,
+      handled === false
+        ? `${settled}, and the consumer's inbox holds no claim of it: it was not handled. Redrive it once its cause is fixed`
+        : `${settled}${failed}: its outcome is unknown: it may have been handled. Redrive it only if its handler is idempotent (an inbox), or once you checked that its effects are missing`,
+      { details: { attempts, handled } },
+    );
   }
 }
 

@@ -65,7 +65,7 @@ export { inboxHandler } from './inbox/inboxHandler.ts';
 export { INBOX_RETENTION_FLOOR_MS, inboxRetentionSql } from './inbox/inboxRetentionSql.ts';
 export { pruneInbox } from './inbox/pruneInbox.ts';
 export { runInboxRetention, type InboxRetentionOptions } from './inbox/runInboxRetention.ts';
-export type { InboxHandlerOptions } from './inbox/inboxHandler.ts';
+export type { InboxHandlerOptions, InboxMessageHandler } from './inbox/inboxHandler.ts';
 export type { DeadLetter } from './deadLetters/types.ts';
 export { listDeadLetters, MAX_DEAD_LETTER_LIST } from './deadLetters/listDeadLetters.ts';
 export type { ListDeadLettersOptions } from './deadLetters/listDeadLetters.ts';

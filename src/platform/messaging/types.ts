@@ -23,7 +23,7 @@ export interface OutgoingMessage {
   readonly id: string;
   /** `<service>.<aggregate>.<type>`, e.g. `ordering.order.placed`. */
   readonly subject: string;
-  /** The aggregate key (an order id): the unit of ordering for the relay. */
+  /** The aggregate key (an order id): the unit of ordering for the relay, not for consumers (see {@link MessageHandler}). */
   readonly key: string;
   readonly headers: MessageHeaders;
   /** Any JSON value. */
@@ -52,7 +52,10 @@ export interface BackoffOptions {
   readonly maxMs?: number;
 }
 
-/** How a subscription's workers consume. */
+/**
+ * How a subscription's workers consume. Messages of one key reach the handler in no guaranteed order
+ * (see {@link MessageHandler}).
+ */
 export interface SubscribeOptions {
   /** The subscription (a durable consumer); each subscription gets every message. `[a-z0-9_-]`. */
   readonly subscription: string;
@@ -67,12 +70,29 @@ export interface SubscribeOptions {
   readonly signal: AbortSignal;
   /** Called with errors of the worker loop itself (broker or database unreachable); it keeps retrying. */
   readonly onError?: (error: unknown) => void;
+  /**
+   * Says whether a message was handled already: the consumer's inbox holds its claim. Asked only of a
+   * message delivered again past its last attempt, whose last run was never settled (its worker was
+   * lost between the handler's commit and the ack, or its ack was not stored): `true`, the message is
+   * acked, not dead-lettered; `false`, it is parked as not handled. Without it (or when it throws) the
+   * letter says the outcome is unknown: the last run may have been handled. The handler is not run
+   * then, and on a claim-checked message the payload is not put back (the check needs only its id).
+   * {@link inboxHandler} gives it as its `handled`.
+   *
+   * @example
+   * const handler = inboxHandler({ subscription: 'delivery-orders', schema: 'delivery', transaction, handle });
+   * transport.subscribe({ subscription: 'delivery-orders', handled: handler.handled, signal }, handler);
+   */
+  readonly handled?: (message: Message) => Promise<boolean>;
 }
 
 /**
  * Handles one message. Resolve to ack; throw to retry (after the backoff) or, after the last attempt,
  * dead-letter the message with the thrown error. Must be idempotent: delivery is at-least-once (use
- * {@link inboxHandler} to make the side effects happen once).
+ * {@link inboxHandler} to make the side effects happen once). Per-key order (a message's `key`) holds at
+ * the relay, not at the consumer: a retry lets later messages of the same key run first, and
+ * `concurrency` above 1 (or competing workers) runs them at once, so a handler must not assume that a
+ * key's messages arrive in the order they were written.
  */
 export type MessageHandler = (message: Message) => Promise<void>;
 

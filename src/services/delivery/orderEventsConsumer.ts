@@ -1,5 +1,5 @@
 import type { Actor } from '../../platform/db/index.ts';
-import { causeOfMessage, inboxHandler, InvalidMessageError, runConsumer, type Message, type MessageHandler, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
+import { causeOfMessage, inboxHandler, InvalidMessageError, runConsumer, type InboxMessageHandler, type Message, type SubscriptionSpec, type Transport } from '../../platform/messaging/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { enqueueOrder } from './operations/enqueueOrder.ts';
 import { finishOrder } from './operations/finishOrder.ts';
@@ -51,7 +51,7 @@ const ORDER_READY = 'ordering.order.OrderReady';
  * assignment number that is not one) throws `InvalidMessageError` before the inbox claims it: retried,
  * then dead-lettered, never dropped.
  */
-export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): MessageHandler {
+export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants: RestaurantDirectory }, options: OrderEventsOptions = {}): InboxMessageHandler {
   const enqueueOn = `ordering.order.${options.enqueueOn ?? 'OrderReady'}`;
   const pickupWithinMs = options.pickupWithinMs ?? DEFAULT_PICKUP_WITHIN_MS;
   /** The inbox-wrapped handler; `city` is the restaurant's city for the events that may add a row, else null. */
@@ -83,7 +83,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
     });
   const others = handlerWith(null);
   const actedOn = new Set([enqueueOn, ORDER_READY, COURIER_ASSIGNED, COURIER_UNASSIGNED, 'ordering.order.OrderDelivered', 'ordering.order.OrderCancelled']);
-  return async (message) => {
+  const handler = async (message: Message): Promise<void> => {
     // A malformed message of a subject delivery acts on fails, before the inbox claims it: the transport
     // retries it, then parks it as a dead letter with this error (it used to be claimed and ignored,
     // silently dropped). Other order events are not read, so their payloads are not checked.
@@ -95,6 +95,8 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
     if (restaurant === null) throw new Error(`restaurant ${message.headers.tenant} of order event ${message.id} is not in the directory`);
     return handlerWith(restaurant.city)(message);
   };
+  // One inbox (subscription, schema) for every subject: any of the wrapped handlers' checks will do.
+  return Object.assign(handler, { handled: others.handled });
 }
 
 /**
@@ -138,5 +140,7 @@ export async function runOrderEventsConsumer(
   signal: AbortSignal,
   options: OrderEventsOptions & { readonly onError?: (error: unknown) => void } = {},
 ): Promise<void> {
-  await runConsumer(env.transport, ORDER_EVENTS_SUBSCRIPTION_SPEC, orderEventsHandler(env, options), { signal, onError: options.onError });
+  const handler = orderEventsHandler(env, options);
+  // The inbox check: an order event whose worker was lost between its commit and its ack on its last attempt is acked, not parked.
+  await runConsumer(env.transport, ORDER_EVENTS_SUBSCRIPTION_SPEC, handler, { signal, handled: handler.handled, onError: options.onError });
 }

@@ -274,6 +274,51 @@ describe('poison message, dead-letter store and redrive', () => {
     assert.deepEqual([outcome.redriven, outcome.failed, sends], [2, [], 2]);
     assert.equal((await listDeadLetters(pool, { subscription: sub })).length, 2, 'the two parked anew stay for the next redrive');
   });
+
+  test('redrive --all bounds its letters by the database\'s clock: one parked anew during the run under an id below the bound (a host whose clock is behind) is not sent back twice', async () => {
+    const sub = `${token()}-skew`;
+    await transport.ensureSubscription({ subscription: sub, pattern: 'menu.item.*' });
+    // Ids that leave room between them: the second letter's id is the run's bound (`until`).
+    const base = newMessageId().slice(0, 24);
+    const [first, second] = [message('menu.item.changed', { n: 1 }), message('menu.item.changed', { n: 2 })];
+    for (const [m, suffix] of [[first, '000000000001'], [second, '000000000003']] as const) {
+      await pool.query(
+        `insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+         values ($1, $2, $3, $4, $5, $6, $7, 'it failed', 1, now(), now(), 'postgres')`,
+        [base + suffix, sub, m.id, m.subject, m.key, JSON.stringify(m.headers), JSON.stringify(m.payload)],
+      );
+    }
+    // Forced: as the first letter is taken, its message fails again and is parked anew by a worker on a
+    // host whose clock is behind, under an id between the two letters (below the bound, above the
+    // cursor). In the redrive's own transaction, so the next letter's read sees it, as it would once committed.
+    const trigger = `skew_${token()}`;
+    await pool.query(
+      `create function brigade_bus.${trigger}() returns trigger language plpgsql as $f$ begin
+         insert into brigade_bus.dead_letters (id, subscription, message_id, subject, key, headers, payload, error, attempts, first_failed_at, last_failed_at, transport)
+         values ('${base}000000000002', old.subscription, old.message_id, old.subject, old.key, old.headers, old.payload, 'failed again', 1, now(), now(), 'postgres');
+         return old;
+       end $f$`,
+    );
+    await pool.query(`create trigger ${trigger} after delete on brigade_bus.dead_letters for each row when (old.subscription = '${sub}' and old.id = '${base}000000000001') execute function brigade_bus.${trigger}()`);
+    const sent: string[] = [];
+    const counting: Transport = {
+      ...transport,
+      async redeliver(subscription, m) {
+        sent.push(m.id);
+        return transport.redeliver(subscription, m);
+      },
+    };
+    try {
+      const outcome = await redriveDeadLetters(pool, counting, { all: true, subscription: sub });
+      // Before, the letter parked anew sorted below the bound and was taken by the same run: its message sent back twice.
+      assert.deepEqual(sent, [first.id, second.id], 'each message sent back once');
+      assert.deepEqual(outcome, { redriven: 2, failed: [], left: 0, next: null });
+    } finally {
+      await pool.query(`drop trigger ${trigger} on brigade_bus.dead_letters; drop function brigade_bus.${trigger}()`);
+    }
+    const left = await listDeadLetters(pool, { subscription: sub });
+    assert.deepEqual(left.map((l) => [l.id, l.error]), [[`${base}000000000002`, 'failed again']], 'the letter parked anew stays for the next redrive');
+  });
 });
 
 /** Parks a letter of `subscription` straight in the store, as `transport` would have; resolves with its id. */

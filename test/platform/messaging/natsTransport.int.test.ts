@@ -52,7 +52,7 @@ before(async () => {
 
 transportContract('nats jetstream', nats.skip, async () => {
   transport = await createNatsTransport({ servers: testEnv.natsUrl, pool, stream, subjects: [`${prefix}.>`] });
-  return { transport, pool, prefix, teardown: async () => undefined };
+  return { transport, pool, prefix, killableWorker: { kind: 'nats', dbUrl: database.db.url, natsUrl: testEnv.natsUrl, stream, subjects: [`${prefix}.>`] }, teardown: async () => undefined };
 });
 
 describe('nats jetstream publish acks', { skip: nats.skip }, () => {

@@ -3,9 +3,13 @@
  * (pgTransport.int.test.ts, natsTransport.int.test.ts). Not a test file itself.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
+import { unitOfWork } from '../../../src/platform/db/index.ts';
 import {
+  inboxHandler,
+  inboxSchemaSql,
   listDeadLetters,
   purgeClaimChecks,
   redriveDeadLetters,
@@ -16,6 +20,7 @@ import {
   type Message,
   type Transport,
 } from '../../../src/platform/messaging/index.ts';
+import { fixtureProcesses } from '../../support/fixtureProcesses.ts';
 import { deferred, message, token, waitFor } from './support.ts';
 
 /** What a transport needs for the suite: made once per file, torn down after. */
@@ -24,12 +29,18 @@ export interface ContractSetup {
   readonly pool: pg.Pool;
   /** First subject token every test subject must start with (the NATS stream captures `<prefix>.>`). */
   readonly prefix: string;
+  /**
+   * How a worker process (fixtures/killableWorker.ts) makes this transport: `kind`, `dbUrl` (the test
+   * database, holding the `delivery` schema), and for JetStream `natsUrl`, `stream` and `subjects`.
+   */
+  readonly killableWorker: Readonly<Record<string, unknown>>;
   teardown(): Promise<void>;
 }
 
 export function transportContract(name: string, skip: string | false, setup: () => Promise<ContractSetup>): void {
   describe(`transport contract: ${name}`, { skip }, () => {
     let s: ContractSetup;
+    const children = fixtureProcesses();
     const stops: AbortController[] = [];
     const worker = () => {
       const c = new AbortController();
@@ -40,6 +51,7 @@ export function transportContract(name: string, skip: string | false, setup: () 
       s = await setup();
     });
     after(async () => {
+      children.killAll();
       for (const c of stops) c.abort();
       await s?.teardown();
     });
@@ -245,6 +257,123 @@ export function transportContract(name: string, skip: string | false, setup: () 
       assert.match(letter!.error, /^Error: boom on attempt 2\n/);
       assert.match(letter!.error, /MESSAGE_ATTEMPTS_EXHAUSTED/);
       assert.equal(letter!.transport, s.transport.kind);
+    });
+
+    /**
+     * Runs the killable worker on a new subscription (maxAttempts 2): the message's first attempt throws,
+     * and the second (the last) hangs where `mode` says, until the worker is killed. Returns the message.
+     */
+    const killOnLastAttempt = async (sub: string, subject: string, leaseMs: number, mode: 'mid-handle' | 'after-commit', inbox: boolean) => {
+      await s.pool.query(inboxSchemaSql('delivery'));
+      await s.pool.query('create table if not exists delivery.effects (id bigint generated always as identity primary key, message_id uuid not null, worker text not null)');
+      await s.transport.ensureSubscription({ subscription: sub, pattern: subject, leaseMs });
+      const a = children.start(path.join(import.meta.dirname, 'fixtures', 'killableWorker.ts'), { ...s.killableWorker, subscription: sub, mode, inbox, failFirst: true, maxAttempts: 2 });
+      await a.line(/READY/);
+      const m = message(subject, { task: 1 });
+      await s.transport.publish([m]);
+      await a.line(mode === 'mid-handle' ? /IN_HANDLER \S+/ : /COMMITTED \S+/);
+      a.child.kill('SIGKILL');
+      await a.exited;
+      return m;
+    };
+    const effectsOf = async (id: string) => (await s.pool.query<{ worker: string }>('select worker from delivery.effects where message_id = $1', [id])).rows.map((r) => r.worker);
+    /** Worker B, in this process: the inbox handler of `sub` (schema `delivery`), and the subscribe options that give its `handled` check. */
+    const inboxWorker = (sub: string, runs: Message[], asked: Message[]) => {
+      const h = inboxHandler({
+        subscription: sub,
+        schema: 'delivery',
+        transaction: (_m, fn) => unitOfWork(s.pool, { service: 'delivery', actor: { kind: 'system', id: 'worker-b' } }, fn),
+        handle: async (tx, m) => {
+          await tx.query('insert into delivery.effects (message_id, worker) values ($1, $2)', [m.id, 'b']);
+        },
+      });
+      const handler = async (m: Message) => {
+        runs.push(m);
+        await h(m);
+      };
+      const handled = async (m: Message) => {
+        asked.push(m);
+        return h.handled(m);
+      };
+      return { handler, handled };
+    };
+
+    test('a message handled on its last attempt whose worker died before the ack is acked, not dead-lettered, when the consumer\'s inbox says it was handled', async () => {
+      const t = token();
+      const sub = `${t}-acklost`;
+      const subject = `${s.prefix}.${t}.task`;
+      const leaseMs = 2000;
+      const m = await killOnLastAttempt(sub, subject, leaseMs, 'after-commit', true);
+      const runs: Message[] = [];
+      const asked: Message[] = [];
+      const b = inboxWorker(sub, runs, asked);
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, maxAttempts: 2, handled: b.handled, signal: c.signal }, b.handler);
+      try {
+        await waitFor('B asked the inbox, or parked the message', async () => asked.length > 0 || (await listDeadLetters(s.pool, { subscription: sub })).length > 0, 30_000);
+        // A later message is handled by B; by then, and a lease later, a message left unacked would have come back.
+        const marker = message(subject, { marker: true });
+        await s.transport.publish([marker]);
+        await waitFor('the marker handled', () => runs.some((r) => r.id === marker.id));
+        await new Promise((r) => setTimeout(r, 1.5 * leaseMs));
+      } finally {
+        c.abort();
+        await w.done;
+      }
+      // Before, it was parked as MESSAGE_ATTEMPTS_EXHAUSTED "No attempt succeeded", though A's last attempt had committed.
+      assert.deepEqual((await listDeadLetters(s.pool, { subscription: sub })).map((l) => l.error), []);
+      assert.deepEqual(asked.map((x) => x.id), [m.id], 'the inbox was asked once, about that message');
+      assert.deepEqual(runs.map((r) => r.id).filter((id) => id === m.id), [], 'the handler did not run past the last attempt');
+      assert.deepEqual(await effectsOf(m.id), ['killed']);
+    });
+
+    test('a message whose worker died on its last attempt, with no claim in the consumer\'s inbox, is parked as not handled', async () => {
+      const t = token();
+      const sub = `${t}-lostrun`;
+      const m = await killOnLastAttempt(sub, `${s.prefix}.${t}.task`, 2000, 'mid-handle', true);
+      const runs: Message[] = [];
+      const asked: Message[] = [];
+      const b = inboxWorker(sub, runs, asked);
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, maxAttempts: 2, handled: b.handled, signal: c.signal }, b.handler);
+      try {
+        await waitFor('a dead letter', async () => (await listDeadLetters(s.pool, { subscription: sub })).length > 0, 30_000);
+      } finally {
+        c.abort();
+        await w.done;
+      }
+      const [letter] = await listDeadLetters(s.pool, { subscription: sub });
+      assert.equal(letter!.message.id, m.id);
+      assert.equal(letter!.attempts, 2);
+      // The first attempt's error, then the note: the inbox was asked, so the outcome is known.
+      assert.match(letter!.error, /^Error: fails its first attempt/);
+      assert.match(letter!.error, /MESSAGE_ATTEMPTS_EXHAUSTED.*the consumer's inbox holds no claim of it: it was not handled/);
+      assert.deepEqual(asked.map((x) => x.id), [m.id]);
+      assert.deepEqual(runs, []);
+      assert.deepEqual(await effectsOf(m.id), [], 'the killed transaction rolled back');
+    });
+
+    test('a message whose worker died on its last attempt, in a subscription with no inbox check, is parked with its outcome unknown', async () => {
+      const t = token();
+      const sub = `${t}-noinbox`;
+      const m = await killOnLastAttempt(sub, `${s.prefix}.${t}.task`, 2000, 'after-commit', false);
+      const runs: Message[] = [];
+      const c = worker();
+      const w = s.transport.subscribe({ subscription: sub, maxAttempts: 2, signal: c.signal }, async (x) => void runs.push(x));
+      try {
+        await waitFor('a dead letter', async () => (await listDeadLetters(s.pool, { subscription: sub })).length > 0, 30_000);
+      } finally {
+        c.abort();
+        await w.done;
+      }
+      const [letter] = await listDeadLetters(s.pool, { subscription: sub });
+      assert.equal(letter!.message.id, m.id);
+      assert.equal(letter!.attempts, 2);
+      // Before: "No attempt succeeded within 2 deliveries", though the last one had committed its effect.
+      assert.doesNotMatch(letter!.error, /No attempt succeeded/);
+      assert.match(letter!.error, /MESSAGE_ATTEMPTS_EXHAUSTED.*its outcome is unknown: it may have been handled\. Redrive it only if its handler is idempotent/);
+      assert.deepEqual(runs, []);
+      assert.deepEqual(await effectsOf(m.id), ['killed'], 'it was handled');
     });
 
     test('a redelivery to a subscription that does not exist is refused (the dead letter would otherwise be redriven into nothing)', async () => {

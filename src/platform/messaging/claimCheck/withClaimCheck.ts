@@ -162,11 +162,26 @@ export function withClaimCheck(transport: Transport, options: ClaimCheckOptions)
     ...(transport.busPool === undefined ? {} : { busPool: transport.busPool }),
     publish: async (messages) => transport.publish(await check(messages)),
     ensureSubscription: (spec) => transport.ensureSubscription(spec),
-    subscribe: (opts: SubscribeOptions, handler: MessageHandler) =>
-      transport.subscribe(opts, async (message) => {
+    subscribe: (opts: SubscribeOptions, handler: MessageHandler) => {
+      const { handled } = opts;
+      // A message the inbox check finds handled (its worker lost before the ack) is acked: its reference
+      // is released then, as after a handler's success, or it would keep its payload for ever.
+      const checked: SubscribeOptions =
+        handled === undefined
+          ? opts
+          : {
+              ...opts,
+              handled: async (message) => {
+                const was = await handled(message);
+                if (was && message.headers[CLAIM_CHECK_HEADER]) await release(message, opts);
+                return was;
+              },
+            };
+      return transport.subscribe(checked, async (message) => {
         await handler(await resolve(message));
         if (message.headers[CLAIM_CHECK_HEADER]) await release(message, opts);
-      }),
+      });
+    },
     redeliver: async (subscription, message) => {
       const sha256 = message.headers[CLAIM_CHECK_HEADER];
       // A dead letter keeps the reference form (its payload column is null): the payload must still be there.

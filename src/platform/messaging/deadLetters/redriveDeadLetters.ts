@@ -27,8 +27,15 @@ export type RedriveSelection = { readonly id: string } | { readonly all: true; r
 export interface RedriveCursor {
   /** The id of the last letter the run took (sent back or not). */
   readonly after: string;
-  /** The id of the last letter of the selection when the first run began: letters parked since (later ids) are not taken. */
+  /** The id of the last letter of the selection when the first run began: letters with later ids are not taken. */
   readonly until: string;
+  /**
+   * The database's time when the first run began (ISO 8601): letters parked since (`last_failed_at`,
+   * stamped by the database) are not taken, whatever their id. An id is a UUID v7 from the clock of the
+   * host that parked the letter, and one behind can park a letter that fails again under an id below
+   * `until`. A cursor without it (an older client's) bounds the run by the time it begins.
+   */
+  readonly parkedBy?: string;
 }
 
 /** What {@link redriveDeadLetters} did: how many went back, and the ones that could not, with why. */
@@ -78,7 +85,8 @@ export interface RedriveOptions {
   readonly limit?: number;
   /**
    * Goes on from where an earlier run stopped: its {@link RedriveOutcome.next}. Without `until`, up to
-   * the last letter there now; without `after`, from the first.
+   * the last letter there now; without `after`, from the first; without `parkedBy`, the letters parked
+   * before this run.
    */
   readonly from?: Partial<RedriveCursor>;
 }
@@ -87,8 +95,11 @@ export interface RedriveOptions {
  * The statement that picks and locks the next dead letter {@link redriveDeadLetters} sends back
  * (exported for its plan's test): by id, `$1` is the id, compared as a uuid so that the primary key
  * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
- * null for all, `$2` the id after which to look, and `$3` the last id when the redrive began (a letter
- * that fails again after going back is parked under a new, later id: the same redrive must not take it).
+ * null for all, `$2` the id after which to look, `$3` the last id when the redrive began, and `$4` the
+ * database's time then. A letter that fails again after going back is parked anew, and the same redrive
+ * must not take it: its `last_failed_at` (the database's clock, stamped as it is parked, after it was
+ * sent back) is later than `$4`. Its id alone cannot say so: a UUID v7 from the parking host's clock, one
+ * behind the host that parked the newest letter gives an id below `$3`.
  *
  * By id, `nowait`: a letter another redrive or drop holds fails at once (55P03), and is answered
  * `DEAD_LETTER_BUSY`. With `skip locked`, as the walk of many takes them, it was skipped, found "not
@@ -96,7 +107,7 @@ export interface RedriveOptions {
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
-       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid'}
+       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid and d.last_failed_at <= $4::timestamptz'}
        order by d.id limit 1 for update ${byId ? 'nowait' : 'skip locked'}`;
 }
 
@@ -158,33 +169,37 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   const subscription = selection.subscription ?? null;
   let after = cursorId(options.from?.after, 'after') ?? FIRST;
   if (subscription !== null) await checkSubscriptionNamed(pool, subscription);
-  // The last id (unless the cursor names it) and the count in one statement (one snapshot): the count
-  // is of the letters after the cursor up to that id.
-  const { rows: last } = await pool.query<{ until: string | null; total: number }>(
-    `with u as (select coalesce($3::uuid, (select d.id from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1)) as id)
-     select u.id::text as until,
-            (select count(*)::int from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= u.id) as total
+  // The last id and the database's time (unless the cursor names them) and the count in one statement
+  // (one snapshot): the count is of the letters after the cursor up to that id, parked by that time.
+  // The time as JSON text: ISO 8601 with microseconds, which reads back as the same timestamptz.
+  const { rows: last } = await pool.query<{ until: string | null; parked_by: string; total: number }>(
+    `with u as (select coalesce($3::uuid, (select d.id from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1)) as id,
+                       coalesce($4::timestamptz, now()) as parked_by)
+     select u.id::text as until, to_json(u.parked_by) #>> '{}' as parked_by,
+            (select count(*)::int from brigade_bus.dead_letters d
+              where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= u.id and d.last_failed_at <= u.parked_by) as total
        from u`,
-    [subscription, after, cursorId(options.from?.until, 'until') ?? null],
+    [subscription, after, cursorId(options.from?.until, 'until') ?? null, cursorTime(options.from?.parkedBy)],
   );
   const until = last[0]?.until ?? after;
+  const parkedBy = last[0]!.parked_by;
   const total = last[0]?.total ?? 0;
   let redriven = 0;
   const failed: Array<RedriveOutcome['failed'][number]> = [];
   /** The run stopped before the end (its limit, or its signal): what is left counted now, after the last letter it took. */
   const stopped = async (): Promise<RedriveOutcome> => {
     const { rows } = await pool.query<{ n: number }>(
-      'select count(*)::int as n from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid',
-      [subscription, after, until],
+      'select count(*)::int as n from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid and d.last_failed_at <= $4::timestamptz',
+      [subscription, after, until, parkedBy],
     );
     const left = rows[0]?.n ?? 0;
-    return { redriven, failed, left, next: left === 0 ? null : { after, until } };
+    return { redriven, failed, left, next: left === 0 ? null : { after, until, parkedBy } };
   };
   options.onProgress?.({ redriven, failed: 0, total });
   for (let taken = 0; ; taken++) {
     // Between letters only: the one in flight has finished (its transaction committed or rolled back).
     if (taken >= limit || options.signal?.aborted === true) return stopped();
-    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [subscription, after, until]);
+    const sent = await redriveNext(pool, transport, redriveSelectSql(false), [subscription, after, until, parkedBy]);
     if (sent === null) return { redriven, failed, left: 0, next: null };
     after = sent.letter.id;
     if (sent.error === undefined) redriven++;
@@ -211,6 +226,15 @@ function cursorId(id: string | undefined, field: 'after' | 'until'): string | un
   if (id === undefined) return undefined;
   if (!isUuid(id)) throw new ValidationError(`${field} must be a dead letter id (a UUID: the ${field} of an earlier run's next), got ${JSON.stringify(id)}`, { field });
   return id.toLowerCase();
+}
+
+/** {@link RedriveCursor.parkedBy}, checked (an ISO 8601 time, as an earlier run's `next` gives it); `null` when not given. */
+function cursorTime(time: string | undefined): string | null {
+  if (time === undefined) return null;
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/.test(time) || Number.isNaN(Date.parse(time))) {
+    throw new ValidationError(`parkedBy must be a time (ISO 8601, the parkedBy of an earlier run's next), got ${JSON.stringify(time)}`, { field: 'parkedBy' });
+  }
+  return time;
 }
 
 /**

@@ -5,7 +5,8 @@ import type pg from 'pg';
 import { BrigadeError, UnavailableError } from '../../errors/index.ts';
 import { backoffDelay } from '../backoffDelay.ts';
 import { storeDeadLetter } from '../deadLetters/storeDeadLetter.ts';
-import { describeError, describeExhausted } from '../describeError.ts';
+import { checkHandled } from '../checkHandled.ts';
+import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
 import { serializedPayload } from '../serializedPayload.ts';
 import { connectNats, natsServersNamed } from './connectNats.ts';
@@ -457,13 +458,16 @@ export async function createNatsTransport(options: NatsTransportOptions): Promis
       const attempt = redelivered ? await keptWorking(m, () => startAttempt(subscription, id)) : 1;
       if (attempt === null) return terminate(m);
       const message = attempt === 1 ? decoded.message : { ...decoded.message, attempt };
-      if (attempt > maxAttempts) {
-        // The last attempt was not settled (its worker died, or storing its letter failed): park it
-        // rather than retry for ever.
-        await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error: describeExhausted(maxAttempts), exhausted: true, attempts: attempt - 1, transport: 'nats' }));
+      const exhausted = attempt > maxAttempts;
+      // The last attempt was not settled (its worker died, or its ack or letter was not stored): not run
+      // again, so that a message that kills its worker does not loop for ever. Acked when the consumer's
+      // inbox says the last run was handled (a worker lost between its commit and its ack), else parked.
+      const note = exhausted ? await checkHandled(opts.handled, { ...message, attempt: attempt - 1 }, maxAttempts, () => m.working(), ackWaitMs) : null;
+      if (note !== null) {
+        await keptWorking(m, () => storeDeadLetter(pool, { subscription, message, error: note, exhausted: true, attempts: attempt - 1, transport: 'nats' }));
         return terminate(m);
       }
-      const failure = await runHandler(handler, message, () => m.working(), ackWaitMs);
+      const failure = exhausted ? null : await runHandler(handler, message, () => m.working(), ackWaitMs);
       if (failure === null) {
         // Acked first: the handler succeeded, and nothing after it may undo that. The clean-up of the
         // earlier attempts' failures row used to come before the ack, and when it failed (a bus database

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import { backoffDelay } from '../backoffDelay.ts';
 import { BUS_CHANNEL } from '../busSchemaSql.ts';
-import { describeError, describeExhausted } from '../describeError.ts';
+import { checkHandled } from '../checkHandled.ts';
+import { describeError } from '../describeError.ts';
 import { runHandler } from '../runHandler.ts';
-import { AttemptsExhaustedError, LeaseLostError, SubscriptionSubjectMismatchError, UnknownSubscriptionError } from '../errors.ts';
+import { LeaseLostError, SubscriptionSubjectMismatchError, UnknownSubscriptionError } from '../errors.ts';
 import type { Message, MessageHandler, OutgoingMessage, SubscribeOptions, Subscription, SubscriptionSpec, Transport } from '../types.ts';
 import { patternToRegex, validateMessage, validateSubscription } from '../validate.ts';
 import { createWakeup } from '../../runtime/createWakeup.ts';
@@ -145,11 +146,11 @@ export function createPgTransport(options: PgTransportOptions): Transport {
     const running = new Set<Promise<void>>();
     const settling = new Set<Promise<void>>();
 
-    /** `exhausted`: the claim found every attempt used up and the handler was not run. */
+    /** `exhausted`: the claim found every attempt used up and the handler was not run; `failure` is the letter's note ({@link checkHandled}). */
     const settle = async (d: ClaimedDelivery, failure: unknown, exhausted = false): Promise<void> => {
       try {
         if (failure === null) await ack(d);
-        else if (exhausted) await deadLetterDelivery(pool, d, describeExhausted(maxAttempts), { exhausted: true });
+        else if (exhausted) await deadLetterDelivery(pool, d, String(failure), { exhausted: true });
         else if (d.attempt >= maxAttempts) {
           const error = describeError(failure);
           try {
@@ -179,19 +180,23 @@ export function createPgTransport(options: PgTransportOptions): Transport {
      */
     const handle = async (d: ClaimedDelivery, started: Promise<ReadonlyMap<string, number>> | null): Promise<void> => {
       let outcome: { readonly d: ClaimedDelivery; readonly failure: unknown; readonly exhausted?: boolean };
+      // Keep the lease while the handler (or the inbox check) runs; a handler that outlives it because
+      // the process stalled loses the message to another worker, and its ack is then refused.
+      const beat = () => void extendLease(pool, d, leaseMs).catch(report);
       if (started === null || d.attempt < maxAttempts) {
         const attempt = started === null ? d.attempt : (await started).get(d.deliveryId);
         if (attempt === undefined) return;
         const run: ClaimedDelivery = { ...d, attempt };
         const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt };
-        // Keep the lease while the handler runs; a handler that outlives it because the process stalled
-        // loses the message to another worker, and its ack is then refused.
-        outcome = { d: run, failure: await runHandler(handler, message, () => void extendLease(pool, d, leaseMs).catch(report), leaseMs) };
+        outcome = { d: run, failure: await runHandler(handler, message, beat, leaseMs) };
       } else {
         // Every attempt was counted as its run started and none was settled: the workers of those runs
-        // were lost mid-handle (or the last one's dead letter could not be stored). The message is parked
-        // instead of run again, so one that kills its worker does not loop for ever.
-        outcome = { d, failure: new AttemptsExhaustedError(maxAttempts), exhausted: true };
+        // were lost mid-handle (or the last one's ack or dead letter could not be stored). The message is
+        // not run again, so one that kills its worker does not loop for ever: acked when the consumer's
+        // inbox says the last run was handled (a worker lost between its commit and its ack), else parked.
+        const message: Message = { id: d.messageId, subject: d.subject, key: d.key, headers: d.headers, payload: d.payload, attempt: d.attempt };
+        const note = await checkHandled(opts.handled, message, maxAttempts, beat, leaseMs);
+        outcome = note === null ? { d, failure: null } : { d, failure: note, exhausted: true };
       }
       const p: Promise<void> = settle(outcome.d, outcome.failure, outcome.exhausted).finally(() => {
         settling.delete(p);
