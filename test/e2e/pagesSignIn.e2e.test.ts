@@ -54,7 +54,7 @@ describe('web pages in headless Chromium: sign-in, and where a page that cannot 
     const said = await page.locator('#message').innerText();
     // The reason in words a customer can act on: no route of the API in it.
     assert.doesNotMatch(said, /\/v1\/|POST/);
-    assert.match(said, /sign in again with the current password/);
+    assert.match(said, /sign in again with that password/);
     await again.click();
     await page.waitForURL(`${p.base}/login?next=${encodeURIComponent(`/track/${c.orderId}`)}`, WAIT);
 
