@@ -10,6 +10,8 @@ export type { ProjectionRunner, RunProjectionOptions } from './runProjection.ts'
 export { DEFAULT_REBUILD_BATCH, rebuildProjection } from './rebuildProjection.ts';
 export type { RebuildOptions, RebuildProgress, RebuildResult } from './rebuildProjection.ts';
 export { readCheckpoint } from './readCheckpoint.ts';
+export { readViewGeneration, sentBeforeRebuild } from './readViewGeneration.ts';
+export type { ViewGeneration } from './readViewGeneration.ts';
 export type { HorizonWait } from './waitForHorizon.ts';
 export { waitForPosition } from './waitForPosition.ts';
 export type { WaitForPositionOptions, WaitResult } from './waitForPosition.ts';

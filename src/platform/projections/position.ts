@@ -20,14 +20,19 @@ export function formatPosition(position: GlobalPosition): string {
 /**
  * Parses {@link formatPosition}'s form.
  *
- * @throws {ValidationError} (`field` as given) anything else.
+ * @throws {ValidationError} (`field` as given) anything else, or a part past its type's range (the
+ *   transaction id an `xid8`, the position a `bigint`): the message names both bounds.
  */
 export function parsePosition(text: string, field = 'after'): GlobalPosition {
   const match = FORMAT.exec(text);
   if (match === null) throw new ValidationError(`${field} must be a position "<transactionId>.<position>", e.g. "7342.1051"`, { field });
   const transactionId = BigInt(match[1]!);
   const position = BigInt(match[2]!);
-  if (transactionId > MAX_XID8 || position > MAX_BIGINT) throw new ValidationError(`${field} is out of range`, { field });
+  if (transactionId > MAX_XID8 || position > MAX_BIGINT) {
+    // Only a hand-made value gets here: say what fits and what to send instead.
+    const send = field === 'Last-Event-ID' ? 'the id of the last event the stream sent' : 'the position a command returned';
+    throw new ValidationError(`${field} is out of range: the transaction id must be at most ${MAX_XID8} and the position at most ${MAX_BIGINT}; send ${send}, unchanged`, { field });
+  }
   return { transactionId, position };
 }
 

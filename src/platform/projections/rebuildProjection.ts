@@ -199,7 +199,8 @@ export const DEFAULT_REBUILD_BATCH: number = 5000;
  *    page comes back short. Then, in ONE transaction: locks the live checkpoint row (every live batch
  *    locks it first, so the live projector pauses), catches up the little appended since, moves the
  *    checkpoint to the shadow's (adding to `events_applied` the events it handles between the two, as
- *    live batches would have), NOTIFYs the projection's listeners of the new checkpoint
+ *    live batches would have; adding one to the view's generation and recording this checkpoint as where
+ *    it was rebuilt, for readers that follow the view by position: `readViewGeneration`), NOTIFYs the projection's listeners of the new checkpoint
  *    (as a live batch does: the catch-up may have applied events no batch will), takes the live table
  *    (ACCESS EXCLUSIVE), refuses if its columns, indexes or constraints no longer match the shadow's
  *    (`RebuildSchemaChangedError`: a migration ran meanwhile), gives the shadow the live
@@ -369,8 +370,12 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
           // `c.transaction_id`, `c.position` are the row's values before this update: the live checkpoint.
           // With the live projector near the head the range is a few events on events_global_order; with
           // none ever run, the whole log: 0.2 s for 240,000 events (measured, load 28), before the view is locked.
+          // The rebuilt rows keep the positions of their last events, so a reader that follows the view by
+          // position (the live-board stream) would never be sent them: the swap adds one to the view's
+          // generation and records its checkpoint, which such a reader watches (readViewGeneration).
           await tx.query(
             `update ${checkpointTable(projection)} c set transaction_id = $2::xid8, position = $3::bigint, updated_at = now(),
+                    generation = c.generation + 1, rebuilt_transaction_id = $2::xid8, rebuilt_position = $3::bigint,
                     events_applied = c.events_applied + (
                       select count(*) from ${pg.escapeIdentifier(projection.store.schema)}.events e
                        where (e.transaction_id, e.global_position) > (c.transaction_id, c.position)

@@ -18,3 +18,19 @@ test('positions compare numerically, transaction id first', () => {
   assert.ok(comparePositions(at('10.2'), at('10.10')) < 0);
   assert.equal(comparePositions(at('7.7'), at('7.7')), 0);
 });
+
+test('a position out of range names the range of each part and says to send the position a command returned, unchanged (before: only "after is out of range")', () => {
+  for (const bad of ['99999999999999999999.1', '1.9223372036854775808']) {
+    assert.throws(
+      () => parsePosition(bad),
+      (e: unknown) =>
+        e instanceof ValidationError &&
+        e.details?.field === 'after' &&
+        e.message.includes('18446744073709551615') &&
+        e.message.includes('9223372036854775807') &&
+        /send the position a command returned, unchanged/.test(e.message),
+      bad,
+    );
+  }
+  assert.throws(() => parsePosition('18446744073709551616.1', 'Last-Event-ID'), (e: unknown) => e instanceof ValidationError && /^Last-Event-ID is out of range: /.test(e.message));
+});

@@ -72,7 +72,25 @@ export function encodeCursor(row: RawViewRow, sortKey: string): string {
   return encodePageCursor([at === null || at === undefined ? null : String(at), String(row.order_id)]);
 }
 
-const CURSOR_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?([+-]\d{2}:\d{2}|Z)$/;
+const CURSOR_INSTANT = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?(?:[+-](\d{2}):(\d{2})|Z)$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether `text` is an instant in the form `to_jsonb` writes that PostgreSQL holds as `timestamptz`:
+ * a real calendar date (29 February only in a leap year, no year 0000), a time of day up to
+ * `24:00:00` (which PostgreSQL takes as the next midnight), and a zone offset up to ±15:59. V8's
+ * `Date.parse` is no check: it takes 30 February (as 2 March) and year 0000, which PostgreSQL refuses
+ * (22008), and the list answered 500.
+ */
+function isCursorInstant(text: string): boolean {
+  const match = CURSOR_INSTANT.exec(text);
+  if (match === null) return false;
+  const [year, month, day, hour, minute, second, fraction, offsetHours, offsetMinutes] = match.slice(1).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number, number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  if (year < 1 || month < 1 || month > 12 || day < 1 || day > (month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1]!)) return false;
+  if (minute > 59 || second > 59 || offsetHours > 15 || offsetMinutes > 59) return false;
+  return hour < 24 || (hour === 24 && minute === 0 && second === 0 && fraction === 0);
+}
 
 /** The cursor {@link encodeCursor} wrote, or null when `text` is not one. */
 export function decodeCursor(text: string): PageCursor | null {
@@ -80,7 +98,7 @@ export function decodeCursor(text: string): PageCursor | null {
   if (parts === null) return null;
   const [at, orderId] = parts;
   if (typeof orderId !== 'string' || !isUuid(orderId)) return null;
-  if (at !== null && (typeof at !== 'string' || !CURSOR_INSTANT.test(at) || Number.isNaN(Date.parse(at)))) return null;
+  if (at !== null && (typeof at !== 'string' || !isCursorInstant(at))) return null;
   return { at, orderId };
 }
 

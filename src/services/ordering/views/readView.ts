@@ -25,6 +25,9 @@ export interface ViewRead {
   readonly behind: boolean;
 }
 
+/** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, 30 February, a zone offset past ±15:59) or parse. */
+const BAD_INSTANT = new Set(['22007', '22008', '22009']);
+
 const INSTANT_COLUMNS = new Set(['placed_at', 'accepted_at', 'ready_at', 'assigned_at', 'updated_at']);
 const HIDDEN = new Set(['tenant_id', 'last_transaction_id', 'last_position']);
 
@@ -49,12 +52,23 @@ export function toViewItem(row: Record<string, unknown>): ViewItem {
  *
  * @example
  * const { checkpoint, rows } = await unitOfWork(pool, context, (tx) => readView(tx, board, boardQuery(rid, false)));
+ * @throws {ValidationError} (field `before`) PostgreSQL refused an instant of the query as a date/time
+ *   (22007, 22008, 22009): the lists bind one only from a page cursor.
  */
 export async function readView(tx: Tx, projection: Projection, query: ViewQuery, options: { readonly atLeast?: GlobalPosition } = {}): Promise<ViewRead> {
   const checkpoint = await readCheckpoint(tx, projection);
   if (options.atLeast !== undefined && comparePositions(checkpoint, options.atLeast) < 0) return { checkpoint, rows: [], behind: true };
-  const { rows } = await tx.query<{ row: RawViewRow }>(viewSql(projection, query));
-  return { checkpoint, rows: rows.map((r) => r.row), behind: false };
+  try {
+    const { rows } = await tx.query<{ row: RawViewRow }>(viewSql(projection, query));
+    return { checkpoint, rows: rows.map((r) => r.row), behind: false };
+  } catch (error) {
+    // The lists bind an instant only from a page cursor (`before`), which `decodeCursor` checks already:
+    // this maps one PostgreSQL still refuses to the 400 a bad cursor gets, not a 500.
+    if (BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
+      throw new ValidationError('`before` is not a page cursor (its instant is not one PostgreSQL can hold): send the `next` of an earlier answer, unchanged', { field: 'before' });
+    }
+    throw error;
+  }
 }
 
 /**

@@ -8,7 +8,7 @@ import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
 import { BrigadeError, NotFoundError, ValidationError } from '../../../platform/errors/index.ts';
-import { comparePositions, formatPosition, parsePosition, readCheckpoint, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
+import { comparePositions, formatPosition, parsePosition, readViewGeneration, sentBeforeRebuild, waitForPosition, type Projection } from '../../../platform/projections/index.ts';
 import { readLogHeadOf } from '../../../platform/projections/readLogHead.ts';
 import { waitForPositionOrHead, type HeadBoundedWaitResult } from '../../../platform/projections/waitForPositionOrHead.ts';
 import { sharedCounter, sharedGauge, withDeadline, type ServiceDeps } from '../../../platform/runtime/index.ts';
@@ -494,7 +494,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         config: {
           docs: {
             success: {
-              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, or the Last-Event-ID is past the board\'s checkpoint (a failover, a restore, a move): reconnect without Last-Event-ID and reload the board. The stream also ends (after a comment saying why) when its token expires or is revoked: reconnect with a new token',
+              200: 'Server-Sent Events: `start` (data `{ position }`), then one `order` per board row change (data: the row), each with its position as `id`; comment lines as heartbeats. An event with an empty `id` and no data, then the end: the restaurant moved, the board was rebuilt (`brigade projections rebuild`), the Last-Event-ID is past the board\'s checkpoint (a failover, a restore, a move) or from before the board was rebuilt: reconnect without Last-Event-ID and reload the board. The stream also ends (after a comment saying why) when its token expires or is revoked: reconnect with a new token',
             },
             produces: 'text/event-stream',
             errors: { ...BOARD_ERRORS, 400: 'VALIDATION_FAILED: a query parameter, or a Last-Event-ID that is not a position', 406: 'NOT_ACCEPTABLE: Accept does not take text/event-stream' },
@@ -514,13 +514,18 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         const resumeAfter = typeof lastEventId === 'string' && lastEventId !== '' ? parsePosition(lastEventId, 'Last-Event-ID') : undefined;
         // The projection's checkpoint in the restaurant's database, read by a routed transaction, which
         // follows a move of the restaurant.
-        const checkpoint = await deps.unitOfWork(context, (tx) => readCheckpoint(tx, views.board));
+        // With its generation: the stream ends when a rebuild swaps in another (see `push`).
+        const view = await deps.unitOfWork(context, (tx) => readViewGeneration(tx, views.board));
+        const { checkpoint } = view;
         // Every id this stream sends is at most the checkpoint of the database it read (rows and
         // checkpoint commit together): an id past it comes from another history, one this database
         // never had (a failover to a standby that lost the last writes, a restore, a move to a database
         // whose positions are lower). Resumed after it, a stream would skip every change up to it, for
         // good (it did before): such a stream clears the client's id and ends instead, as after a move.
         const unknownId = resumeAfter !== undefined && comparePositions(resumeAfter, checkpoint) > 0;
+        // A rebuild swapped in rows that keep the positions of their last events: resumed after an id the
+        // view before it may have sent, the stream would never send the rebuilt rows. Refused as above.
+        const beforeRebuild = resumeAfter !== undefined && !unknownId && sentBeforeRebuild(resumeAfter, view);
         // Resume after the client's last event, else start at the checkpoint (changes from now on).
         let since: GlobalPosition = resumeAfter ?? checkpoint;
         // The board's changes are notified in the restaurant's database: listen where that read ran. A
@@ -552,6 +557,10 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           raw.end(`retry: 2000\n: board ${rid}: Last-Event-ID ${formatPosition(since)} is past this database's checkpoint ${formatPosition(checkpoint)} (a failover, a restore or a move): reconnect without it and read the board again\nid\n\n`);
           return;
         }
+        if (beforeRebuild) {
+          raw.end(`retry: 2000\n: board ${rid}: Last-Event-ID ${formatPosition(since)} is from before the board was rebuilt (at ${formatPosition(view.rebuiltAt)}): reconnect without it and read the board again\nid\n\n`);
+          return;
+        }
         // `start` names the position the stream continues from: a client reads the board with
         // `?after=` it (on the primary, caught up that far) and misses nothing in between. A board read
         // without it may come from a standby behind that position (decision 0082), and an order placed
@@ -579,7 +588,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
         let full = false;
         const moved = () => deps.placements.placementOf(rid) !== placed;
         /**
-         * Ends the stream; after a move, first clears the client's last event id (an `id` field without
+         * Ends the stream; after a move or a rebuild, first clears the client's last event id (an `id` field without
          * a value). Behind a full buffer the end waits for the client to read; one that has not read
          * it by the second heartbeat from now is cut.
          */
@@ -602,6 +611,7 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
           raw.destroy();
         };
         const endMoved = () => end('the restaurant moved to another database: reconnect', true);
+        const endRebuilt = () => end('the board was rebuilt (its rows changed where they stood): reconnect and read the board again', true);
         /** Writes `text`; false when the socket's buffer is full: nothing more is written until `drain`, where the push goes on. */
         const send = (text: string): boolean => {
           if (raw.write(text)) return true;
@@ -630,15 +640,20 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
                 // Cleared before the read, so a change notified while it runs is read after it.
                 again = false;
                 let rows: ReadonlyArray<{ row: Record<string, unknown> }>;
+                let generation: bigint;
                 try {
-                  ({ rows } = await deps.unitOfWork(context, (tx) =>
-                    tx.query<{ row: Record<string, unknown> }>(
-                      `select to_jsonb(t) as row from ordering.board_view t
-                        where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
-                        order by t.last_transaction_id, t.last_position limit 1000`,
-                      [rid, since.transactionId.toString(), since.position.toString()],
-                    ),
-                  ));
+                  // The view's generation in the same round trip: a rebuild's swap (which notifies) changes it.
+                  [{ generation }, { rows }] = await deps.unitOfWork(context, (tx) =>
+                    Promise.all([
+                      readViewGeneration(tx, views.board),
+                      tx.query<{ row: Record<string, unknown> }>(
+                        `select to_jsonb(t) as row from ordering.board_view t
+                          where t.tenant_id = $1 and (t.last_transaction_id, t.last_position) > ($2::xid8, $3::bigint)
+                          order by t.last_transaction_id, t.last_position limit 1000`,
+                        [rid, since.transactionId.toString(), since.position.toString()],
+                      ),
+                    ]),
+                  );
                 } catch (error) {
                   // The changes it was to read are still unsent (a full pool's DATABASE_BUSY, a dropped
                   // connection, a failover): the next heartbeat reads again. Not at once: a database
@@ -650,6 +665,9 @@ export function createViewRoutes(options: ViewRoutesOptions = {}): FastifyPlugin
                 }
                 // The routed read ran in another database than this stream's: its positions do not continue `since`.
                 if (moved()) return endMoved();
+                // A rebuild swapped in rows that kept their positions: none is after `since`, so none would be
+                // pushed. The client forgets its id, reconnects afresh and reads the rebuilt board.
+                if (generation !== view.generation) return endRebuilt();
                 [unsent, next, full] = [rows, 0, rows.length === 1000];
               }
               while (next < unsent.length && !closed) {

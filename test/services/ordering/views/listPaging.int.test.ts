@@ -3,6 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { startTestPlatform, type TestPlatform } from '../../../support/platform.ts';
 import { assignedOrder, courier, customer, seedRestaurant, type SeededRestaurant } from '../support.ts';
+import { ValidationError } from '../../../../src/platform/errors/index.ts';
+import { ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
+import { boardQuery } from '../../../../src/services/ordering/views/listQueries.ts';
+import { readView } from '../../../../src/services/ordering/views/readView.ts';
 import { startOrderViewWorkers } from './support.ts';
 
 let t: TestPlatform;
@@ -68,6 +72,32 @@ describe('the courier tasks and the customer orders come in pages', () => {
     const orders = (await get(`/v1/customers/me/orders?after=${at}`, c.token)).body.orders!.map((o) => o.orderId);
     assert.equal(orders.length, 5);
     assert.deepEqual(await pages(`/v1/customers/me/orders?after=${at}&limit=3`, c.token, 'orders'), [orders.slice(0, 3), orders.slice(3)]);
+  });
+
+  test('a `before` whose instant is no calendar date PostgreSQL holds (30 February, year 0000, 1900-02-29, 24:00:00.5, an offset past 15:59) is a 400 naming the field on all three lists (before: a 500 INTERNAL from 22008), and 24:00:00 and 29 February of a leap year still read', async () => {
+    const k = await courier(t);
+    const c = await customer(t);
+    const lists = [`/v1/restaurants/${r.rid}/board`, '/v1/customers/me/orders', '/v1/couriers/me/tasks'];
+    const tokens = [r.staff, c.token, k.token];
+    const cursor = (at: string) => Buffer.from(JSON.stringify([at, randomUUID()])).toString('base64url');
+    for (const at of ['2025-02-30T00:00:00Z', '0000-01-01T00:00:00Z', '1900-02-29T00:00:00Z', '2025-04-31T12:00:00.5+02:00', '2025-01-01T24:00:00.5Z', '2025-01-01T12:00:00+16:00', '2025-01-01T12:00:00+01:60', '2025-13-01T00:00:00Z']) {
+      for (const [i, list] of lists.entries()) {
+        const page = await get(`${list}?before=${cursor(at)}`, tokens[i]!);
+        assert.equal(page.statusCode, 400, `${at} ${list}: ${JSON.stringify(page.body)}`);
+        assert.equal(page.body.field, 'before', `${at} ${list}`);
+      }
+    }
+    for (const at of ['2025-01-01T24:00:00Z', '2024-02-29T23:59:59.999999+15:59', '2000-02-29T00:00:00-03:30']) {
+      for (const [i, list] of lists.entries()) assert.equal((await get(`${list}?before=${cursor(at)}`, tokens[i]!)).statusCode, 200, `${at} ${list}`);
+    }
+  });
+
+  test("the view gateway answers an instant PostgreSQL refuses (22008) as a 400 on `before`, behind the cursor decoder's own check", async () => {
+    const query = boardQuery(r.rid, true, 10, { at: '0000-01-01T00:00:00Z', orderId: randomUUID() });
+    await assert.rejects(
+      t.platform.deps.unitOfWork({ service: 'ordering', tenantId: r.rid, actor: { kind: 'admin', id: randomUUID() } }, (tx) => readView(tx, ORDER_VIEWS.board, query)),
+      (error: unknown) => error instanceof ValidationError && error.details.field === 'before',
+    );
   });
 
   test('a `before` that is not a cursor of an answer is a 400 naming the field', async () => {

@@ -7,11 +7,12 @@ import { SERVICE_NAMES } from '../../../../src/composition/services.ts';
 import { loadConfig } from '../../../../src/platform/config/index.ts';
 import type { GlobalPosition } from '../../../../src/platform/events/index.ts';
 import { comparePositions, formatPosition, listenToProjections, rebuildProjection } from '../../../../src/platform/projections/index.ts';
-import { createViewRoutes, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
+import { createViewRoutes, evolveBoard, ORDER_VIEWS } from '../../../../src/services/ordering/views/index.ts';
+import { defineOrderView } from '../../../../src/services/ordering/views/defineOrderView.ts';
 import { useTestDatabase } from '../../../support/db.ts';
 import { FLOW_MS, within } from '../../../support/eventually.ts';
 import { TEST_SECRET } from '../../../support/platform.ts';
-import { append, drain, newOrder, openBoardStream, placed } from './support.ts';
+import { append, drain, newOrder, openBoardStream, placed, store } from './support.ts';
 
 const { board } = ORDER_VIEWS;
 
@@ -31,7 +32,7 @@ describe('a rebuild while the projector is stopped', () => {
     base = await platform.app.listen({ host: '127.0.0.1', port: 0 });
   });
 
-  test("the swap notifies what its catch-up applied: listeners hear its checkpoint and an open board stream pushes the order (before: nothing was sent, and the live projector then found nothing new)", async () => {
+  test("the swap notifies what its catch-up applied: listeners hear its checkpoint, an open board stream hears it and ends for a fresh start, whose board read has the order (before: nothing was sent, and the live projector then found nothing new)", async () => {
     const rid = randomUUID();
     const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
     const stream = await openBoardStream(base, rid, staff);
@@ -56,8 +57,63 @@ describe('a rebuild while the projector is stopped', () => {
     assert.ok(comparePositions(rebuilt.checkpoint, p2) >= 0, 'the swap applied the order');
     const at = await within(heardPast, FLOW_MS, 'a notification at or past the order');
     assert.equal(formatPosition(at), formatPosition(rebuilt.checkpoint), "the notification carries the swap's checkpoint");
-    await stream.until((t) => t.includes(`id: ${formatPosition(p2)}\nevent: order`));
-    assert.ok(stream.text().includes(o.orderId));
-    await stream.close();
+    // The stream reads on the swap's notification alone (no projector runs), finds the view rebuilt and
+    // ends with its id cleared (the next test); the client starts afresh and reads the board.
+    await within(stream.ended, 20_000, 'the open stream to end after the rebuild');
+    assert.match(stream.text(), /\nid\n\n$/);
+    const read = await fetch(`${base}/v1/restaurants/${rid}/board?after=${formatPosition(rebuilt.checkpoint)}`, { headers: { authorization: `Bearer ${staff}` } });
+    const orders = ((await read.json()) as { orders: Array<{ orderId: string }> }).orders.map((r) => r.orderId);
+    assert.ok(orders.includes(o.orderId), 'the order the swap applied is on the board');
+  });
+
+  test('a rebuild that changes the fold ends open board streams with the id cleared, and refuses a Last-Event-ID from before it, so every board reloads the rebuilt rows (before: the rebuilt rows kept their positions, and open and resumed streams never sent them)', async () => {
+    const rid = randomUUID();
+    const staff = await platform.deps.tokens.sign({ role: 'staff', restaurantId: rid, subject: randomUUID() });
+    const open = await openBoardStream(base, rid, staff);
+    assert.equal(open.response.status, 200);
+    const o = newOrder(rid);
+    const p1 = await append(pool, o, [placed(o)]);
+    await drain(pool, board, p1);
+    await open.until((t) => t.includes(`id: ${formatPosition(p1)}\nevent: order`));
+    assert.ok(!open.text().includes('"currency":"XXX"'));
+
+    // A corrected fold, as after a fix to `evolve`: every row changes, none moves past its last event.
+    const corrected = defineOrderView(store, {
+      name: board.name,
+      table: board.table,
+      columns: {
+        tenant_id: 'uuid', order_id: 'uuid', status: 'text', lines: 'jsonb', total: 'bigint', currency: 'text', placed_at: 'timestamptz', accepted_at: 'timestamptz',
+        ready_at: 'timestamptz', eta_minutes: 'integer', courier_id: 'uuid', dispatch_alert: 'jsonb', updated_at: 'timestamptz', version: 'integer',
+      },
+      evolve: (row, event) => {
+        const next = evolveBoard(row, event);
+        return next === undefined ? undefined : { ...next, currency: 'XXX' };
+      },
+    });
+    await rebuildProjection(pool, corrected);
+    const read = (await (await fetch(`${base}/v1/restaurants/${rid}/board`, { headers: { authorization: `Bearer ${staff}` } })).json()) as { orders: Array<{ currency: string }> };
+    assert.deepEqual(read.orders.map((r) => r.currency), ['XXX'], 'the board read has the rebuilt row');
+
+    // The open stream ends and clears its id: the client reconnects afresh and reads the board again.
+    await within(open.ended, 20_000, 'the open stream to end after the rebuild');
+    assert.match(open.text(), /rebuilt[^\n]*\nid\n\n$/, 'the open stream says why and clears the last event id');
+
+    // A client resuming after an id sent before the rebuild is told the same at once.
+    const resumed = await openBoardStream(base, rid, staff, { 'last-event-id': formatPosition(p1) });
+    assert.equal(resumed.response.status, 200);
+    await within(resumed.ended, 20_000, 'the resumed stream to end');
+    assert.match(resumed.text(), /rebuilt[^\n]*\nid\n\n$/, 'a Last-Event-ID from before the rebuild clears the id');
+    assert.ok(!resumed.text().includes('event: start'));
+
+    // Once the view has moved on past the rebuild, a stream started afresh can be resumed after its start.
+    const other = newOrder(rid);
+    await drain(pool, board, await append(pool, other, [placed(other)]));
+    const fresh = await openBoardStream(base, rid, staff);
+    await fresh.until((t) => t.includes('event: start'));
+    const [, start] = /\nid: (\d+\.\d+)\nevent: start/.exec(fresh.text()) ?? [];
+    await fresh.close();
+    const again = await openBoardStream(base, rid, staff, { 'last-event-id': start! });
+    await again.until((t) => t.includes('event: start'));
+    await again.close();
   });
 });
