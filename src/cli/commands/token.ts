@@ -12,7 +12,7 @@ import { parse } from '../parse.ts';
 import { UsageError } from '../usage.ts';
 import type { CommandContext } from './types.ts';
 
-export const usage = `Usage: brigade token --role staff|courier|customer|admin [--restaurant ID] [--subject ID] [--ttl SECONDS]
+export const usage = `Usage: brigade token --role staff|courier|customer|admin [--restaurant ID] [--subject ID] [--ttl SECONDS] [--reset]
        brigade token revoke --role staff|courier|admin|customer --subject ID [--reason TEXT]
 
 Prints a bearer token signed with BRIGADE_SECRET (or the secret generated under BRIGADE_HOME).
@@ -20,6 +20,8 @@ A staff token needs --restaurant, a restaurant of the database (DATABASE_URL, or
 brigade tenants add creates one, brigade tenants list shows their ids.
 A customer token with --subject carries the customer's credentials version, read from that database
 (a token of an older one is refused: a password change or reset revokes earlier tokens).
+--reset (a customer token with --subject) mints a reset token: after DELETE /v1/customers/ID/password,
+the customer sets their first password with it, which a customer token minted without it cannot.
 --subject defaults to a new UUID; --ttl defaults to 43200 (12 h), from ${TOKEN_TTL_SECONDS.min} to ${TOKEN_TTL_SECONDS.max} (30 days).
 
 revoke refuses every token of the role and subject issued up to now (401 TOKEN_REVOKED), as
@@ -32,7 +34,7 @@ POST /v1/couriers/ID/availability does. Tokens minted once it has answered are v
 (DATABASE_URL, or the embedded one) and is recorded in the admin audit log as actor "cli".`;
 
 /** The token service's field names, as this command's flags. */
-const FLAGS: Readonly<Record<string, string>> = { restaurantId: '--restaurant', subject: '--subject', ttlSeconds: '--ttl', role: '--role', reason: '--reason' };
+const FLAGS: Readonly<Record<string, string>> = { restaurantId: '--restaurant', subject: '--subject', ttlSeconds: '--ttl', role: '--role', reason: '--reason', reset: '--reset' };
 
 /** Whose id `--subject` is, by role: what `brigade token revoke` without it asks for. */
 const SUBJECT_OF: Readonly<Record<Role, string>> = {
@@ -46,7 +48,7 @@ const SUBJECT_OF: Readonly<Record<Role, string>> = {
 export async function run(args: readonly string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parse(
     args,
-    { role: { type: 'string' }, restaurant: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' }, reason: { type: 'string' } },
+    { role: { type: 'string' }, restaurant: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' }, reason: { type: 'string' }, reset: { type: 'boolean' } },
     usage,
     1,
   );
@@ -57,7 +59,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   }
   const revoking = action === 'revoke';
   if (revoking) {
-    for (const flag of ['restaurant', 'ttl'] as const) {
+    for (const flag of ['restaurant', 'ttl', 'reset'] as const) {
       if (values[flag] !== undefined) throw new UsageError(`--${flag} goes with brigade token, not brigade token revoke: a revocation is of a role and a subject`, usage);
     }
   } else if (values.reason !== undefined) {
@@ -103,7 +105,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
       if (revoked.unmatched !== undefined) ctx.io.out(revoked.unmatched);
       return 0;
     }
-    const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }) };
+    const request = { role: role as Role, ...(values.restaurant === undefined ? {} : { restaurantId: values.restaurant }), ...(values.subject === undefined ? {} : { subject: values.subject }), ...(values.reset === true ? { reset: true } : {}) };
     ctx.io.out(await mintToken({ unitOfWork: transaction, tokens: createTokenService(await loadOrCreateSecret(config.secret, config.home)) }, request, ttl));
   } catch (error) {
     if (!(error instanceof ValidationError)) throw error;

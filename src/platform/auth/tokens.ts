@@ -48,7 +48,25 @@ export interface Principal {
    * principal not read from a token.
    */
   readonly issuedAt?: number;
+  /**
+   * How a customer token came to be, when that lets it set the customer's first password (its `amr`
+   * claim, one value): `signup`, the token sign-up answered (for {@link FIRST_PASSWORD_SIGNUP_SECONDS}
+   * from its issue), or `reset`, one an admin minted for a password reset (`POST /v1/tokens` with
+   * `reset: true`, `brigade token --reset`). Absent for every other token (decision 0007, "the first
+   * password needs something the copy lacks").
+   */
+  readonly amr?: FirstPasswordProof;
 }
+
+/** What a customer token's `amr` claim may say: how it lets its holder set the first password. */
+export const FIRST_PASSWORD_PROOFS = ['signup', 'reset'] as const;
+export type FirstPasswordProof = (typeof FIRST_PASSWORD_PROOFS)[number];
+
+/**
+ * How long after its issue the token sign-up answered may set the customer's first password with no
+ * `currentPassword`: 10 minutes. A copy lifted later (a log, a shared device) cannot (decision 0007).
+ */
+export const FIRST_PASSWORD_SIGNUP_SECONDS = 10 * 60;
 
 /**
  * How long a token asked for may live, in seconds (`POST /v1/tokens` `ttlSeconds`, `brigade token
@@ -84,9 +102,13 @@ export interface TokenService {
   /**
    * Signs a token for `principal`, valid for `ttlSeconds` (default 12 h); `mintChain` (its minter first,
    * at most {@link MINT_CHAIN_MAX}) goes in its `act` claim, nested (`{ sub, act: { sub, … } }`), a
-   * customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim.
+   * customer's `credentialsVersion` (a whole number from 0; absent: 0) in its `cv` claim, and a
+   * customer's `amr` (how it may set the first password) in its `amr` claim, as a one-value array.
    */
-  sign(principal: { role: Role; subject?: string; restaurantId?: string | null; mintChain?: readonly string[]; credentialsVersion?: number }, ttlSeconds?: number): Promise<string>;
+  sign(
+    principal: { role: Role; subject?: string; restaurantId?: string | null; mintChain?: readonly string[]; credentialsVersion?: number; amr?: FirstPasswordProof },
+    ttlSeconds?: number,
+  ): Promise<string>;
   /**
    * Verifies signature, issuer, expiry and claims (`iat` is required, and a lifetime of at most
    * {@link TOKEN_MAX_LIFETIME_SECONDS}); throws 401 errors with stable codes.
@@ -107,11 +129,12 @@ export function createTokenService(secret: string): TokenService {
   const key = new TextEncoder().encode(secret);
   return {
     async sign(input, ttlSeconds = 12 * 3600) {
-      const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null, credentialsVersion: input.credentialsVersion });
+      const principal = validatePrincipal({ role: input.role, subject: input.subject ?? randomUUID(), restaurantId: input.restaurantId ?? null, credentialsVersion: input.credentialsVersion, amr: input.amr });
       const claims: Record<string, unknown> = { role: principal.role };
       if (principal.restaurantId !== null) claims.rid = principal.restaurantId;
       // 0 is the absent claim: a customer who never changed a credential gets the token they got before.
       if (principal.credentialsVersion > 0) claims.cv = principal.credentialsVersion;
+      if (principal.amr !== undefined) claims.amr = [principal.amr];
       const act = actOf(input.mintChain ?? []);
       if (act !== undefined) claims.act = act;
       return new SignJWT(claims)
@@ -146,13 +169,14 @@ export function createTokenService(secret: string): TokenService {
           subject: String(payload.sub),
           restaurantId: typeof payload.rid === 'string' ? payload.rid : null,
           credentialsVersion: payload.cv,
+          amr: amrOf(payload.amr),
         });
         const mintChain = mintChainOf(payload.act);
         const issuedAt = Number(payload.iat) * 1000;
         const minted = mintChain.length === 0 ? {} : { mintedBy: mintChain[0]!, mintChain: Object.freeze(mintChain) };
         return Object.freeze({ ...principal, ...minted, expiresAt: Number(payload.exp) * 1000, issuedAt });
       } catch {
-        throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role, malformed ids or a malformed claim (act, cv)');
+        throw new TokenError('TOKEN_INVALID', 'The token carries an unknown role, malformed ids or a malformed claim (act, cv, amr)');
       }
     },
   };
@@ -221,7 +245,14 @@ export function tokenSubject(role: Role, subject: string): string {
   return subject.toLowerCase();
 }
 
-function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown }): Principal {
+/** The one value of an `amr` claim (RFC 8176 makes it an array); throws for any other shape. */
+function amrOf(amr: unknown): unknown {
+  if (amr === undefined) return undefined;
+  if (!Array.isArray(amr) || amr.length !== 1) throw new ValidationError('amr must hold one value', { field: 'amr' });
+  return amr[0];
+}
+
+function validatePrincipal(p: { role: Role; subject: string; restaurantId: string | null; credentialsVersion: unknown; amr?: unknown }): Principal {
   const subject = tokenSubject(p.role, p.subject);
   if (p.role === 'staff' && (p.restaurantId === null || !isUuid(p.restaurantId))) {
     throw new ValidationError('a staff token needs restaurantId (a UUID)', { field: 'restaurantId' });
@@ -234,6 +265,11 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
       throw new ValidationError(`credentialsVersion must be a whole number from 0 to ${MAX_CREDENTIALS_VERSION}`, { field: 'credentialsVersion' });
     }
   }
+  const amr = p.amr;
+  if (amr !== undefined) {
+    if (p.role !== 'customer') throw new ValidationError('only customer tokens carry an amr (a sign-up or reset token)', { field: 'amr' });
+    if (!(FIRST_PASSWORD_PROOFS as readonly unknown[]).includes(amr)) throw new ValidationError(`amr must be one of ${FIRST_PASSWORD_PROOFS.join(', ')}`, { field: 'amr' });
+  }
   // UUIDs in their lower-case form, as path parameters are taken (decision 0083): a staff token minted
   // with an upper-case restaurant id matched no route's restaurant.
   return Object.freeze({
@@ -241,6 +277,7 @@ function validatePrincipal(p: { role: Role; subject: string; restaurantId: strin
     subject,
     restaurantId: p.restaurantId === null ? null : p.restaurantId.toLowerCase(),
     credentialsVersion: (cv as number | undefined) ?? 0,
+    ...(amr === undefined ? {} : { amr: amr as FirstPasswordProof }),
   });
 }
 

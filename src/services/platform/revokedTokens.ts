@@ -44,7 +44,7 @@ export function refuseRevokedTokens(commitStatements: CommitStatementsFn): (prin
         "This token was issued before the customer's password was changed or reset (setting a first password counts too), so it grants nothing any more. " +
           'If you made that change, go on with the token it answered, or sign in again (POST /v1/customers/sign-in) with that password; after a reset, use the token an admin mints. ' +
           `If you did not, or you never set a password, someone else may have used a copy of your token: ask support to remove the password (DELETE /v1/customers/${principal.subject}/password, an admin's) ` +
-          'and mint you a new token, then set a password of your own (PUT /v1/customers/me/password).',
+          'and mint you a reset token, then set a password of your own with it (PUT /v1/customers/me/password).',
         'TOKEN_REVOKED',
       );
     }

@@ -6,7 +6,7 @@ import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, CONTROL_
 import { actorName, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
-import { MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
+import { FIRST_PASSWORD_SIGNUP_SECONDS, MINT_CHAIN_MAX, ROLES, TOKEN_TTL_SECONDS } from '../../platform/auth/index.ts';
 import { restaurantDirectory } from './directory.ts';
 import { createCourier } from './operations/createCourier.ts';
 import { mintToken } from './operations/mintToken.ts';
@@ -351,10 +351,15 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Sign up as a customer (public); returns a customer token',
         body: Type.Object(
-          { name: Name, email: Email, address: Address, password: Type.Optional(Password({ description: 'to sign in with later (POST /v1/customers/sign-in); without one, set it with PUT /v1/customers/me/password' })) },
+          { name: Name, email: Email, address: Address, password: Type.Optional(Password({ description: `to sign in with later (POST /v1/customers/sign-in); without one, set it with PUT /v1/customers/me/password and the token this answers, within ${FIRST_PASSWORD_SIGNUP_SECONDS / 60} minutes (after that, ask support for a reset token)` })) },
           { additionalProperties: false },
         ),
-        response: { 201: Type.Object({ ...CustomerSchema.properties, token: Type.String() }) },
+        response: {
+          201: Type.Object({
+            ...CustomerSchema.properties,
+            token: Type.String({ description: `a customer token; without a password, set the first one with it (PUT /v1/customers/me/password) within ${FIRST_PASSWORD_SIGNUP_SECONDS / 60} minutes` }),
+          }),
+        },
       },
       config: { docs: { success: { 201: 'The new customer, with a customer token' }, errors: { 409: 'ALREADY_EXISTS: a customer with this e-mail' } } },
     },
@@ -371,8 +376,9 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
       const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...input, passwordHash }));
-      // A new customer's credentials are at version 0 (the column's default).
-      return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id, credentialsVersion: 0 }) });
+      // A new customer's credentials are at version 0 (the column's default). The token is marked as
+      // sign-up's (amr): for 10 minutes it sets the first password, which other tokens may not (decision 0007).
+      return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id, credentialsVersion: 0, amr: 'signup' }) });
     },
   );
 
@@ -411,7 +417,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         tags: ['platform'],
         summary: 'Set or change your password (customer); a change needs the current one; answers a fresh token',
         description:
-          'The first password needs only your token. To change one that is set, send it as `currentPassword`: wrong ones are limited per customer (429 after too many), and failed sign-ins of your address do not hold this route. ' +
+          `The first password needs no currentPassword, but one of two tokens: the token sign-up answered, within ${FIRST_PASSWORD_SIGNUP_SECONDS / 60} minutes of sign-up, or a reset token support minted you (POST /v1/tokens with reset: true). ` +
+          'Any other token (a copy of yours, say) gets 403 FIRST_PASSWORD_NEEDS_RESET_TOKEN: ask support for a reset token. To change one that is set, send it as `currentPassword`: wrong ones are limited per customer (429 after too many), and failed sign-ins of your address do not hold this route. ' +
           'Every change (the first password too) revokes every customer token given before, this one included (401 `TOKEN_REVOKED` from now on): go on with the token of the answer.',
         security: bearer,
         body: Type.Object(
@@ -428,14 +435,14 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
           success: { 200: 'Set: sign in with it from now on. A fresh token, since every token given before is now refused (401 TOKEN_REVOKED)' },
           errors: {
             ...CUSTOMER_ERRORS,
-            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}`,
+            403: `${CUSTOMER_ERRORS[403]}; ${CURRENT_PASSWORD}; FIRST_PASSWORD_NEEDS_RESET_TOKEN: no password is set and the token is neither sign-up's (within ${FIRST_PASSWORD_SIGNUP_SECONDS / 60} minutes) nor a reset token: ask support for one`,
             404: 'NOT_FOUND: the customer is not signed up',
             429: TOO_MANY_CURRENT,
           },
         },
       },
     },
-    async (request) => changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, customerOf(request).subject, request.body),
+    async (request) => changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, customerOf(request), request.body),
   );
 
   app.delete(
@@ -446,9 +453,9 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         summary: "Remove a customer's password (admin): the reset without e-mail",
         description:
           'For a customer who forgot their password, or whose token or password was stolen, once you know it is them: remove it here, ' +
-          'which revokes every customer token given before (401 `TOKEN_REVOKED`), mint them a customer token ' +
-          '(`POST /v1/tokens` with role customer and their id as subject, or `brigade token --role customer --subject ID`), ' +
-          'and they set a new one with PUT /v1/customers/me/password, which then needs no current password.',
+          'which revokes every customer token given before (401 `TOKEN_REVOKED`), mint them a reset token ' +
+          '(`POST /v1/tokens` with role customer, their id as subject and `reset: true`, or `brigade token --role customer --subject ID --reset`), ' +
+          'and they set a new one with it (PUT /v1/customers/me/password), which then needs no current password. A customer token minted without reset cannot set it.',
         security: bearer,
         params: Type.Object({ id: Uuid }),
         body: NoFields,
@@ -630,6 +637,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
             restaurantId: Type.Optional(Uuid),
             subject: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
             ttlSeconds: Type.Optional(Type.Integer({ minimum: TOKEN_TTL_SECONDS.min, maximum: TOKEN_TTL_SECONDS.max })),
+            reset: Type.Optional(
+              Type.Boolean({
+                description:
+                  "a reset token (role customer, subject their id): it sets the customer's first password with no currentPassword, after DELETE /v1/customers/{id}/password; a customer token minted without it cannot",
+              }),
+            ),
           },
           { additionalProperties: false },
         ),
@@ -655,7 +668,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const minted = await tokens.verify(token);
       const expiresAt = new Date(minted.expiresAt!).toISOString();
       // Its chain of minters too: the audit then finds every token minted through an admin who is revoked.
-      request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt, mintChain: minted.mintChain } };
+      request.auditDetails = { minted: { role: minted.role, subject: minted.subject, restaurantId: minted.restaurantId, expiresAt, mintChain: minted.mintChain, ...(minted.amr === undefined ? {} : { amr: minted.amr }) } };
       return reply.status(201).send({ token });
     },
   );

@@ -107,6 +107,24 @@ test("a customer token carries its customer's credentials version in the cv clai
   }
 });
 
+test("a customer token says how it may set the first password in an amr claim (signup, reset; absent on others); one of another shape, or on another role, is refused (decision 0007)", async () => {
+  const key = new TextEncoder().encode(secret);
+  const subject = randomUUID();
+  for (const amr of ['signup', 'reset'] as const) {
+    const token = await tokens.sign({ role: 'customer', subject, amr });
+    assert.deepEqual(payloadOf(token).amr, [amr]);
+    assert.equal((await tokens.verify(token)).amr, amr);
+  }
+  const plain = await tokens.sign({ role: 'customer', subject });
+  assert.equal('amr' in payloadOf(plain), false);
+  assert.equal((await tokens.verify(plain)).amr, undefined);
+  await assert.rejects(tokens.sign({ role: 'courier', subject, amr: 'reset' }), (e: unknown) => e instanceof ValidationError && e.details.field === 'amr');
+  for (const [role, amr] of [['customer', 'signup'], ['customer', ['pwd']], ['customer', []], ['customer', ['signup', 'reset']], ['admin', ['reset']], ['courier', ['signup']]] as const) {
+    const odd = await new SignJWT({ role, amr }).setProtectedHeader({ alg: 'HS256' }).setIssuer('brigade').setSubject(role === 'admin' ? 'ops' : randomUUID()).setIssuedAt().setExpirationTime('1h').sign(key);
+    await assert.rejects(tokens.verify(odd), (e: unknown) => e instanceof TokenError && e.code === 'TOKEN_INVALID', `${role} ${JSON.stringify(amr)}`);
+  }
+});
+
 test('a stored secret shorter than 32 characters is refused with what to do, not used', async () => {
   const home = await fs.mkdtemp(path.join(os.tmpdir(), 'brigade-secret-'));
   try {

@@ -136,7 +136,7 @@ describe('a credential change revokes earlier customer tokens', () => {
     const thief = await setPassword(stolen, { password: 'the thief would like this' });
     assert.deepEqual([thief.statusCode, thief.json().code], [401, 'TOKEN_REVOKED'], 'the stolen token cannot set the password the reset left open');
 
-    const minted = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'customer', subject: c.id } });
+    const minted = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'customer', subject: c.id, reset: true } });
     assert.equal(minted.statusCode, 201, minted.body);
     const fresh = minted.json().token as string;
     assert.deepEqual(await me(fresh), { status: 200, id: c.id }, 'minted after the reset: carries the current version');

@@ -237,7 +237,7 @@ describe('customer password sign-in (POST /v1/customers/sign-in, PUT /v1/custome
     assert.equal((await clear(admin, c.id)).statusCode, 204);
     assert.equal(await storedHash(c.id), null);
     assert.equal((await signIn(c.email, PASSWORD)).statusCode, 401, 'the old password is gone');
-    const minted = await request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'customer', subject: c.id } });
+    const minted = await request({ method: 'POST', url: '/v1/tokens', token: admin, payload: { role: 'customer', subject: c.id, reset: true } });
     assert.equal(minted.statusCode, 201, minted.body);
     assert.equal((await setPassword(minted.json().token, { password: 'a fresh password' })).statusCode, 200);
     assert.equal((await signIn(c.email, 'a fresh password')).statusCode, 200);

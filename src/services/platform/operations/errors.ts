@@ -124,6 +124,24 @@ export class CurrentPasswordMismatchError extends BrigadeError {
 }
 
 /**
+ * 403 `FIRST_PASSWORD_NEEDS_RESET_TOKEN`: a customer without a password sets the first one with no
+ * `currentPassword` only with the token sign-up answered, within `signUpSeconds` of its issue, or a
+ * reset token an admin minted (decision 0007, "the first password needs something the copy lacks"):
+ * any other token may be a copy (a log, a shared device), and the password would give its holder the
+ * account for good.
+ */
+export class FirstPasswordNeedsResetTokenError extends BrigadeError {
+  constructor(customerId: string, signUpSeconds: number) {
+    super(
+      'FIRST_PASSWORD_NEEDS_RESET_TOKEN',
+      403,
+      `You have no password yet, and this token cannot set the first one: only the token sign-up answered can, within ${signUpSeconds / 60} minutes, or a reset token from support. ` +
+        `Ask support to check it is you and mint you a reset token (an admin's POST /v1/tokens with role customer, subject ${customerId} and reset: true, or brigade token --role customer --subject ${customerId} --reset), then set your password with it.`,
+    );
+  }
+}
+
+/**
  * 503 `COURIER_STILL_ON_DISPATCH`: a courier's tokens were revoked (the revocation stands, `revocation`)
  * but taking them off dispatch failed (delivery unavailable): the dispatch may still give them orders
  * they cannot act on. Revoking again is safe (it moves the time forward) and takes them off dispatch

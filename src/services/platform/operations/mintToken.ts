@@ -16,6 +16,12 @@ export interface TokenRequest {
    * minters of their own token (its `mintChain`), so that revoking any of them refuses it (decision 0007).
    */
   readonly minter?: Pick<Principal, 'subject' | 'mintChain'>;
+  /**
+   * A reset token (`POST /v1/tokens` `reset`, `brigade token --reset`): a customer token naming its
+   * customer, marked (`amr: ["reset"]`) so that it sets their first password with no `currentPassword`,
+   * which a customer's other tokens may not (decision 0007). Minted after `DELETE /v1/customers/{id}/password`.
+   */
+  readonly reset?: boolean;
 }
 
 /**
@@ -34,7 +40,9 @@ export interface TokenRequest {
  * A token asked for by a `minter` names the chain of minters (the minter, then the minters of its
  * token), at most {@link MINT_CHAIN_MAX}.
  *
- * @throws {ValidationError} 400, `details.field` `ttlSeconds`, `role`, `subject` or `restaurantId`.
+ * A `reset` request must be of a customer token naming its subject; the token carries `amr: ["reset"]`.
+ *
+ * @throws {ValidationError} 400, `details.field` `ttlSeconds`, `role`, `subject`, `restaurantId` or `reset`.
  * @throws {MintChainTooLongError} 403 `MINT_CHAIN_TOO_LONG`: the minter's token was itself minted through {@link MINT_CHAIN_MAX} admins.
  * @throws {TokenRestaurantUnknownError} 404 `NOT_FOUND`: the restaurant is not in the directory.
  *
@@ -45,7 +53,10 @@ export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; reado
   if (ttlSeconds !== undefined && !(Number.isInteger(ttlSeconds) && ttlSeconds >= TOKEN_TTL_SECONDS.min && ttlSeconds <= TOKEN_TTL_SECONDS.max)) {
     throw new ValidationError(`ttlSeconds must be a whole number of seconds from ${TOKEN_TTL_SECONDS.min} (a minute) to ${TOKEN_TTL_SECONDS.max} (30 days), got ${String(ttlSeconds)}`, { field: 'ttlSeconds' });
   }
-  const { minter, ...claims } = request;
+  if (request.reset === true && (request.role !== 'customer' || request.subject === undefined)) {
+    throw new ValidationError('reset is for a customer token naming its customer: role customer and their id as subject', { field: 'reset' });
+  }
+  const { minter, reset, ...claims } = request;
   const mintChain = minter === undefined ? undefined : [minter.subject, ...(minter.mintChain ?? [])];
   if (mintChain !== undefined && mintChain.length > MINT_CHAIN_MAX) throw new MintChainTooLongError(minter!.subject, mintChain.length - 1);
   // Signed first: its checks of the claims come before any database is opened; the token is dropped
@@ -56,7 +67,7 @@ export async function mintToken(deps: { readonly unitOfWork: UnitOfWorkFn; reado
     request.role === 'customer' && subject !== undefined && isUuid(subject) && request.restaurantId === undefined
       ? await deps.unitOfWork({ service: 'platform', actor: { kind: 'customer', id: subject.toLowerCase() }, readOnly: true }, (tx) => readCredentialsVersion(tx, subject))
       : undefined;
-  const token = await deps.tokens.sign({ ...claims, ...(mintChain === undefined ? {} : { mintChain }), ...(credentialsVersion === undefined ? {} : { credentialsVersion }) }, ttlSeconds);
+  const token = await deps.tokens.sign({ ...claims, ...(mintChain === undefined ? {} : { mintChain }), ...(credentialsVersion === undefined ? {} : { credentialsVersion }), ...(reset === true ? { amr: 'reset' as const } : {}) }, ttlSeconds);
   if (request.restaurantId !== undefined && (await restaurantDirectory(deps.unitOfWork).restaurant(request.restaurantId)) === null) {
     throw new TokenRestaurantUnknownError(request.restaurantId);
   }
