@@ -1,7 +1,7 @@
 import type { MigrationSet } from '../platform/migrations/index.ts';
 import { warnEveryMinute, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createRelay } from '../platform/outbox/index.ts';
-import { waitForMovedMessages, type UnitOfWorkFn } from '../platform/tenancy/index.ts';
+import { waitForMovedMessages, type CommitStatementsFn, type UnitOfWorkFn } from '../platform/tenancy/index.ts';
 import { ensureSubscriptions, runBusRetention, type SubscriptionSpec } from '../platform/messaging/index.ts';
 import { courierDispatch, courierReservations, createDeliveryService } from '../services/delivery/index.ts';
 import { createMenuService, orderTaking } from '../services/menu/index.ts';
@@ -13,17 +13,19 @@ import { cardsOnFile, courierDirectory, createPlatformService, customerKeys, res
 // Ports: each service's needs of another, wired here (in-process adapters when they run together).
 /**
  * Delivery's dispatch as the platform's `CourierDispatch` port: revoking a courier's tokens takes them off
- * dispatch (decision 0007), whether `POST /v1/admin/token-revocations` or `brigade token revoke` revokes.
+ * dispatch (decision 0007), whether `POST /v1/admin/token-revocations` or `brigade token revoke` revokes,
+ * and hands the orders they have not picked up back to dispatch through delivery's port to ordering, as
+ * the dispatch's own (decision 0040): the platform never commands ordering itself.
  */
-export function courierDispatchPort(unitOfWork: UnitOfWorkFn): CourierDispatch {
-  return courierDispatch({ unitOfWork, couriers: courierDirectory(unitOfWork) });
+export function courierDispatchPort(deps: { readonly unitOfWork: UnitOfWorkFn; readonly commitStatements: CommitStatementsFn }): CourierDispatch {
+  return courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork), orders: orderCommands(deps, 'delivery-dispatch') });
 }
 
 // Before erasing a customer, the platform asks ordering for their open orders (decision 0090); its
 // directory asks the menu whether restaurants take new orders (decision 0094).
 const platformService = createPlatformService((deps) => ({
   orders: openOrders(deps),
-  dispatch: courierDispatchPort(deps.unitOfWork),
+  dispatch: courierDispatchPort(deps),
   orderTaking: orderTaking(deps, restaurantDirectory(deps.unitOfWork)),
 }));
 const menuService = createMenuService((deps) => ({ directory: restaurantDirectory(deps.unitOfWork) }));

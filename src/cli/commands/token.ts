@@ -1,10 +1,11 @@
-import { courierDispatchPort, SERVICE_NAMES } from '../../composition/services.ts';
+import { courierDispatchPort, SERVICE_NAMES, SHARED_SERVICE_NAMES } from '../../composition/services.ts';
 import { openCommandDatabases } from '../../composition/runtime.ts';
 import { createTokenService, loadOrCreateSecret, ROLES, TOKEN_TTL_SECONDS, type Role } from '../../platform/auth/index.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { ValidationError } from '../../platform/errors/index.ts';
-import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { createPlacementCatalog, createTenantRouter, type CommitStatementsFn, type TenantRouter, type UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import { CourierStillOnDispatchError, mintToken, newTokenRevocationProblems, recordAdminAudit, revokeTokens } from '../../services/platform/index.ts';
 import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
@@ -77,11 +78,17 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   // The database (DATABASE_URL, or the embedded one) is opened only if it is read or written: for a
   // staff token (the directory), a customer token with a subject (the customer's credentials version),
-  // or a revocation (a courier's in delivery's database too: it takes them off dispatch).
+  // or a revocation (a courier's in delivery's database too: it takes them off dispatch, and hands the
+  // orders they have not picked up back through ordering, whose streams live with their restaurant:
+  // those commands go through the tenant router, as `brigade sagas` does).
   let opened: Awaited<ReturnType<typeof openCommandDatabases>> | undefined;
-  const transaction: UnitOfWorkFn = async (context, fn) => {
-    opened ??= await openCommandDatabases(config, 1, ctx.io.err);
-    return unitOfWork(opened.databases.poolFor(context.service), context, fn);
+  const open = async () => (opened ??= await openCommandDatabases(config, 1, ctx.io.err));
+  const transaction: UnitOfWorkFn = async (context, fn) => unitOfWork((await open()).databases.poolFor(context.service), context, fn);
+  let router: TenantRouter | undefined;
+  const commitStatements: CommitStatementsFn = async (context, statements) => {
+    const { databases } = await open();
+    router ??= createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
+    return router.commitStatements(context, statements);
   };
   try {
     if (revoking) {
@@ -90,7 +97,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         transaction({ service: 'platform', actor: { kind: 'admin', id: 'cli' } }, (tx) =>
           recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route: 'brigade token revoke', target, status, requestId: `cli-${process.pid}` }),
         );
-      const revoked = await revokeTokens({ unitOfWork: transaction, dispatch: courierDispatchPort(transaction) }, 'cli', request).catch(async (error: unknown) => {
+      const revoked = await revokeTokens({ unitOfWork: transaction, dispatch: courierDispatchPort({ unitOfWork: transaction, commitStatements }) }, 'cli', request).catch(async (error: unknown) => {
         // The revocation stands though the courier is still on dispatch: audited as the route's 503 is.
         if (error instanceof CourierStillOnDispatchError) await audit({ revoked: error.revocation, takenOffDispatch: null, error: error.code }, 0);
         throw error;

@@ -1,7 +1,10 @@
 import type { Actor } from '../../platform/db/index.ts';
+import { BrigadeError } from '../../platform/errors/index.ts';
 import type { UnitOfWorkFn } from '../../platform/tenancy/index.ts';
+import { assignmentsOfCourier } from './operations/assignmentsOfCourier.ts';
 import { setAvailability, type Availability } from './operations/availability.ts';
-import type { CourierDirectory } from './ports.ts';
+import { TOKENS_REVOKED_REASON } from './operations/recordCourierUnassigned.ts';
+import type { CourierDirectory, OrderCommands } from './ports.ts';
 
 /** Taking a courier off dispatch is an admin's act (the route, or a revocation of the courier's tokens); delivery's policies let admins read only, so the write runs as this system actor after that check. */
 const SYSTEM: Actor = { kind: 'system', id: 'delivery-off-dispatch' };
@@ -9,12 +12,15 @@ const SYSTEM: Actor = { kind: 'system', id: 'delivery-off-dispatch' };
 /**
  * Takes couriers off dispatch for an admin: `POST /v1/couriers/:courierId/availability` with
  * `available: false`, and the platform's revocation of a courier's tokens through its port (decision
- * 0007, "Fixed later (forty-seventh session, 7 Dec 2026)"). The caller has checked that an admin asks.
+ * 0007, "Fixed later (forty-seventh session, 7 Dec 2026)"), which also hands the orders the courier
+ * has not picked up back to dispatch (`handBackOrders`, with `orders`, delivery's port to ordering:
+ * decision 0040, "Fixed later (forty-ninth session, 7 Dec 2026)"). The caller has checked that an
+ * admin asks.
  *
  * @example
- * createPlatformService((deps) => ({ …, dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }) }))
+ * createPlatformService((deps) => ({ …, dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork), orders: orderCommands(deps, 'delivery-dispatch') }) }))
  */
-export function courierDispatch(deps: { readonly unitOfWork: UnitOfWorkFn; readonly couriers: Pick<CourierDirectory, 'courier'> }) {
+export function courierDispatch(deps: { readonly unitOfWork: UnitOfWorkFn; readonly couriers: Pick<CourierDirectory, 'courier'>; readonly orders: Pick<OrderCommands, 'unassignCourier'> }) {
   return {
     /**
      * What the courier's own "Stop" does, with the same statement (`setAvailability` with `available:
@@ -31,6 +37,36 @@ export function courierDispatch(deps: { readonly unitOfWork: UnitOfWorkFn; reado
       if (courier === null) return null;
       const { availability } = await deps.unitOfWork({ service: 'delivery', actor: SYSTEM }, (tx) => setAvailability(tx, { courierId: courier.id, city: courier.city, available: false }));
       return availability;
+    },
+    /**
+     * Hands the orders assigned to the courier that they have not picked up back to dispatch at once,
+     * by the pick-up deadline's own path (decision 0040): ordering's `unassign-courier` for each
+     * assignment ordering numbered ({@link assignmentsOfCourier}), with the reason
+     * {@link TOKENS_REVOKED_REASON}; its CourierUnassigned, applied by the order-events consumer,
+     * queues the order again and releases the courier (offline, no notice of a missed pick-up). For
+     * a courier whose tokens were revoked: they can no longer pick an order up, and it used to wait
+     * for the deadline. Ordering refuses a picked-up order (422), which stays theirs (they carry the
+     * food), and one that is over (404/422): those are `kept`. An assignment ordering has not
+     * confirmed yet is not seen: its deadline hands it back. Idempotent: a courier taken off already
+     * appends nothing. Answers the orders handed back and kept.
+     *
+     * @throws the error of the first command that failed otherwise (the orders before it were handed
+     *   back; calling again hands back the rest).
+     */
+    async handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[]; readonly kept: readonly string[] }> {
+      const assignments = await deps.unitOfWork({ service: 'delivery', actor: SYSTEM }, (tx) => assignmentsOfCourier(tx, courierId));
+      const handedBack: string[] = [];
+      const kept: string[] = [];
+      for (const { tenantId, orderId, assignment, cause } of assignments) {
+        try {
+          const unassigned = await deps.orders.unassignCourier({ restaurantId: tenantId, orderId, courierId, assignment, reason: TOKENS_REVOKED_REASON }, cause);
+          if (unassigned) handedBack.push(orderId);
+        } catch (error) {
+          if (!(error instanceof BrigadeError && (error.status === 404 || error.status === 422))) throw error;
+          kept.push(orderId);
+        }
+      }
+      return { handedBack, kept };
     },
   };
 }

@@ -45,7 +45,7 @@ const ORDER_READY = 'ordering.order.OrderReady';
  * another one until they say they are available again. Once an order is both ready (`OrderReady`,
  * whichever event queued it) and assigned, its courier's pick-up deadline starts
  * ({@link startPickupDeadline}, `pickupWithinMs`); `CourierUnassigned` (the deadline missed, ordering
- * took the courier off) queues the order again and takes that courier off dispatch
+ * took the courier off, or the courier's tokens were revoked) queues the order again and takes that courier off dispatch
  * ({@link recordCourierUnassigned}). Other order events are claimed and ignored. A message of the
  * subjects acted on that cannot be handled (a tenant, order or courier id that is not a UUID, an
  * assignment number that is not one) throws `InvalidMessageError` before the inbox claims it: retried,
@@ -63,7 +63,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
       handle: async (tx, message) => {
         // The subjects acted on below were validated by the outer handler (a malformed one throws there).
         const tenantId = message.headers.tenant;
-        const { orderId, courierId, assignment, pickedUpBy } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown; pickedUpBy?: unknown };
+        const { orderId, courierId, assignment, pickedUpBy, reason } = (message.payload ?? {}) as { orderId?: unknown; courierId?: unknown; assignment?: unknown; pickedUpBy?: unknown; reason?: unknown };
         if (!isUuid(tenantId) || typeof orderId !== 'string' || !isUuid(orderId)) return;
         if (message.subject === enqueueOn && city !== null) await enqueueOrder(tx, { tenantId, orderId, city, cause: causeOfMessage(message) });
         // After the enqueue (which adds the row of an order queued on OrderReady): the order is ready now.
@@ -74,7 +74,7 @@ export function orderEventsHandler(env: { unitOfWork: UnitOfWorkFn; restaurants:
           await recordCourierAssigned(tx, { tenantId, orderId, courierId, messageId: message.id, assignment: numbered, city });
           await startPickupDeadline(tx, { tenantId, orderId, withinMs: pickupWithinMs });
         } else if (message.subject === COURIER_UNASSIGNED && typeof courierId === 'string' && isUuid(courierId) && isAssignmentNumber(assignment)) {
-          await recordCourierUnassigned(tx, { tenantId, orderId, courierId, assignment });
+          await recordCourierUnassigned(tx, { tenantId, orderId, courierId, assignment, ...(typeof reason === 'string' ? { reason } : {}) });
         } else if (message.subject === 'ordering.order.OrderDelivered') await finishOrder(tx, { tenantId, orderId, reason: 'delivered' });
         else if (message.subject === 'ordering.order.OrderCancelled') {
           await finishOrder(tx, { tenantId, orderId, reason: 'cancelled', ...(typeof pickedUpBy === 'string' && isUuid(pickedUpBy) ? { pickedUpBy } : {}) });

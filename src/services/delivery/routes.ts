@@ -124,7 +124,7 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
     // as the revocation of the courier's tokens also does (decision 0040, "Fixed later (forty-seventh
     // session, 7 Dec 2026)"). Only off: a courier comes back by pressing "Start taking deliveries".
     const CourierParams = Type.Object({ courierId: Type.String({ format: 'uuid' }) });
-    const dispatch = courierDispatch({ unitOfWork, couriers: ports.couriers });
+    const dispatch = courierDispatch({ unitOfWork, couriers: ports.couriers, orders: ports.orders });
 
     app.post(
       '/couriers/:courierId/availability',

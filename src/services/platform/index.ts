@@ -32,7 +32,7 @@ export { newTokenRevocationProblems } from './newTokenRevocation.ts';
  * @example
  * createPlatformService((deps) => ({
  *   orders: openOrders(deps),
- *   dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork) }),
+ *   dispatch: courierDispatch({ unitOfWork: deps.unitOfWork, couriers: courierDirectory(deps.unitOfWork), orders: orderCommands(deps, 'delivery-dispatch') }),
  *   orderTaking: orderTaking(deps, restaurantDirectory(deps.unitOfWork)),
  * }))
  */

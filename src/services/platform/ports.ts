@@ -21,6 +21,14 @@ export interface CourierDispatch {
    * meanwhile. Null when delivery's courier directory does not know the courier: nothing to take off.
    */
   takeOffDispatch(courierId: string): Promise<{ readonly status: 'available' | 'busy' | 'offline'; readonly currentOrderId: string | null } | null>;
+  /**
+   * Hands the orders assigned to the courier that they have not picked up back to dispatch at once
+   * (decision 0040, "Fixed later (forty-ninth session, 7 Dec 2026)"), as a missed pick-up deadline
+   * does: another courier gets them. `handedBack`: those orders; `kept`: orders of theirs that stay
+   * (picked up, or over). Rejects when delivery or ordering could not be asked; asking again hands
+   * back the rest.
+   */
+  handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[]; readonly kept: readonly string[] }>;
 }
 
 /** A restaurant's pause of new orders in force, as the menu shows it (decision 0094). */

@@ -323,3 +323,77 @@ describe('the pick-up deadline of an assignment', () => {
     });
   });
 });
+
+/**
+ * Revoking a courier's tokens (decision 0040 and 0007, "Fixed later (forty-ninth session, 7 Dec
+ * 2026)"): the orders assigned to them that they have not picked up go back to dispatch at once,
+ * through the deadline's own path (ordering's `unassign-courier`, CourierUnassigned), not a whole
+ * window later; the order they picked up stays theirs (they carry the food).
+ */
+describe("revoking a courier's tokens", () => {
+  const revoke = async (courierId: string) => {
+    const res = await t.request({ method: 'POST', url: '/v1/admin/token-revocations', token: await t.token('admin', { subject: 'ops' }), payload: { role: 'courier', subject: courierId, reason: 'left' } });
+    assert.equal(res.statusCode, 200, res.body);
+    return (res.json() as { takenOffDispatch?: string }).takenOffDispatch ?? '';
+  };
+  const asAdmin = async (courierId: string) =>
+    (await t.request({ method: 'GET', url: `/v1/couriers/${courierId}/availability`, token: await t.token('admin', { subject: 'ops' }) })).json() as {
+      status: string;
+      currentOrderId: string | null;
+      afterCurrentOrder: string | null;
+      notice: string | null;
+    };
+  const courierEvents = async (orderId: string) =>
+    ((await t.request({ method: 'GET', url: `/v1/orders/${orderId}/events`, token: r.staff })).json().events as Array<{ type: string; data: Record<string, unknown> }>)
+      .filter((e) => e.type.startsWith('Courier'))
+      .map((e) => [e.type, e.data.courierId, e.data.assignment, ...(e.type === 'CourierUnassigned' ? [e.data.reason] : [])]);
+  /**
+   * A ready order staff gave `courier` (their CourierAssigned started its deadline). Not the dispatch's:
+   * an earlier test's CourierUnassigned, applied by this test's consumer, may queue an order of its own.
+   */
+  const staffAssigned = async (env: { c: { token: string } }, courier: Courier) => {
+    const orderId = await readyOrder(env);
+    assert.equal((await command(t as never, r.staff, orderId, 'assign-courier', (await orderOf(orderId)).version, { courierId: courier.id })).statusCode, 200);
+    await waitFor('CourierAssigned started the pick-up deadline', async () => (await rowOf(orderId))?.pickup_due_at != null, DELIVERY_MS);
+    return orderId;
+  };
+
+  test('a courier assigned a ready order is revoked: ordering takes them off it at once (CourierUnassigned), delivery queues it again, the courier is offline without a missed pick-up notice (before: it waited for the pick-up deadline)', async () => {
+    await withOrderEvents(async (env) => {
+      const { k } = env;
+      const orderId = await staffAssigned(env, k);
+      const said = await revoke(k.id);
+      assert.match(said, new RegExp(`Order ${orderId}, which they had not picked up, went back to dispatch at once`), said);
+      const order = await orderOf(orderId);
+      assert.deepEqual([order.status, order.courierId], ['ready', null], 'ordering took the courier off the order before the revocation answered');
+      assert.deepEqual(await courierEvents(orderId), [
+        ['CourierAssigned', k.id, 1],
+        ['CourierUnassigned', k.id, 1, 'courier tokens revoked'],
+      ]);
+      await waitFor('CourierUnassigned queued the order again', async () => (await rowOf(orderId))?.state === 'queued', DELIVERY_MS);
+      assert.deepEqual(await rowOf(orderId), { state: 'queued', courier_id: null, pickup_due_at: null });
+      assert.deepEqual(await asAdmin(k.id), { courierId: k.id, city: 'Porto', status: 'offline', availableSince: null, currentOrderId: null, afterCurrentOrder: null, notice: null } as never);
+    });
+  });
+
+  test('the order the revoked courier picked up stays theirs; the one staff gave them after it, not picked up, goes back to dispatch', async () => {
+    await withOrderEvents(async (env) => {
+      const { k, m } = env;
+      const carried = await staffAssigned(env, k);
+      assert.equal((await command(t as never, k.token, carried, 'pick-up', (await orderOf(carried)).version)).statusCode, 200);
+      const second = await staffGiveBusyCourier(env, k, m);
+      const pickedVersion = (await orderOf(carried)).version;
+      const said = await revoke(k.id);
+      assert.match(said, new RegExp(`Order ${second}, which they had not picked up, went back to dispatch at once`), said);
+      assert.match(said, new RegExp(`after order ${carried}, which they carry`), said);
+      assert.deepEqual([(await orderOf(second)).status, (await orderOf(second)).courierId], ['ready', null]);
+      await waitFor('CourierUnassigned queued the second order again', async () => (await rowOf(second))?.state === 'queued', DELIVERY_MS);
+      const kept = await orderOf(carried);
+      assert.deepEqual([kept.status, kept.courierId, kept.version], ['picked_up', k.id, pickedVersion], 'nothing appended to the picked-up order');
+      assert.deepEqual((await rowOf(carried))?.state, 'assigned');
+      assert.deepEqual(await courierEvents(carried), [['CourierAssigned', k.id, 1]]);
+      const off = await asAdmin(k.id);
+      assert.deepEqual([off.status, off.currentOrderId, off.afterCurrentOrder, off.notice], ['busy', carried, 'offline', null]);
+    });
+  });
+});

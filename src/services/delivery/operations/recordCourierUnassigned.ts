@@ -4,6 +4,13 @@ import { announceDispatch } from './dispatchWork.ts';
 import { releaseCourier } from './releaseCourier.ts';
 
 /**
+ * The `reason` delivery gives ordering's `unassign-courier` when an admin revoked the courier's tokens
+ * (`courierDispatch().handBackOrders`): the CourierUnassigned it appends is no missed pick-up, so
+ * {@link recordCourierUnassigned} leaves the courier no notice of one.
+ */
+export const TOKENS_REVOKED_REASON = 'courier tokens revoked';
+
+/**
  * Applies ordering's `CourierUnassigned { orderId, courierId, assignment }` (the pick-up deadline,
  * missed: decision 0040) to delivery, in the order-events consumer's inbox transaction: while the
  * order's row still holds that courier by that assignment, the order goes back to the dispatch queue
@@ -18,8 +25,12 @@ import { releaseCourier } from './releaseCourier.ts';
  * the order, migration 0027) is only released from this one: they were delivering, not gone. A row
  * holding another courier or a later assignment (applied before this event arrived), or an order
  * over, is left alone. Idempotent. Returns whether the order was queued again. Run as the system actor.
+ *
+ * The same for a CourierUnassigned of a revocation of the courier's tokens (`reason`
+ * {@link TOKENS_REVOKED_REASON}, decision 0040, "Fixed later (forty-ninth session, 7 Dec 2026)"),
+ * except that their availability gets no notice of a missed pick-up: they missed none.
  */
-export async function recordCourierUnassigned(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; assignment: number }): Promise<boolean> {
+export async function recordCourierUnassigned(tx: Tx, input: { tenantId: string; orderId: string; courierId: string; assignment: number; reason?: string }): Promise<boolean> {
   // Lock order as on every path: the order's queue row (this update), then the courier's row
   // (read for update below, releaseCourier, setAvailability), then the city (releaseCourier's wake).
   const { rows } = await tx.query<{ within: string | null }>(
@@ -48,7 +59,7 @@ export async function recordCourierUnassigned(tx: Tx, input: { tenantId: string;
   const city = courier.rows[0]?.city;
   if (city !== undefined && !elsewhere) {
     await setAvailability(tx, { courierId: input.courierId, city, available: false });
-    await tx.query(`update delivery.courier_availability set missed_order_id = $2, missed_within = $3::interval where courier_id = $1`, [input.courierId, input.orderId, rows[0]!.within]);
+    if (input.reason !== TOKENS_REVOKED_REASON) await tx.query(`update delivery.courier_availability set missed_order_id = $2, missed_within = $3::interval where courier_id = $1`, [input.courierId, input.orderId, rows[0]!.within]);
   }
   announceDispatch(tx);
   return true;

@@ -16,8 +16,9 @@ export interface RevokedTokens extends TokenRevocation {
   readonly alsoRefused?: string;
   /**
    * A courier's revocation: a sentence saying that the courier was taken off dispatch (offline, or
-   * offline after the order they carry, which it names with what to do about it), or that no courier
-   * of that id is registered. Absent for another role.
+   * offline after the order they carry, which it names with what to do about it), then which orders
+   * they had not picked up went back to dispatch (or that handing them back failed, and to revoke
+   * again); or that no courier of that id is registered. Absent for another role.
    */
   readonly takenOffDispatch?: string;
   /**
@@ -60,8 +61,12 @@ const MAX_WAIT_MS = 1000;
  * courier who can no longer sign in would otherwise stay available, and be given orders nobody picks
  * up. After, not before: from the commit on the courier cannot press "Start taking deliveries" again,
  * so what the take-off leaves stays. Not in the revocation's transaction: delivery's tables are
- * delivery's, in another database when the services run apart. The answer says what became of them
- * (`takenOffDispatch`).
+ * delivery's, in another database when the services run apart. Then the orders assigned to the
+ * courier that they have not picked up go back to dispatch at once (`dispatch.handBackOrders`, the
+ * pick-up deadline's path: decision 0040, "Fixed later (forty-ninth session, 7 Dec 2026)"), since
+ * they can no longer pick them up; the one they picked up stays theirs. A failure there leaves the
+ * revocation and the take-off standing: the answer says so, and the pick-up deadline hands those
+ * orders back later. The answer says what became of the courier and their orders (`takenOffDispatch`).
  *
  * @throws {ValidationError} 400, `details.field` `role` or `subject` (a UUID but for an admin).
  * @throws {CourierStillOnDispatchError} 503: a courier's revocation committed, but delivery could not
@@ -112,15 +117,28 @@ export async function revokeTokens(
   };
 }
 
-/** Takes the revoked courier off dispatch; says what became of them (`RevokedTokens.takenOffDispatch`). */
+/**
+ * Takes the revoked courier off dispatch, then hands the orders they have not picked up back to
+ * dispatch; says what became of them (`RevokedTokens.takenOffDispatch`).
+ */
 async function takeOffDispatch(dispatch: CourierDispatch, revocation: TokenRevocation): Promise<string> {
   const courierId = revocation.subject;
   const off = await dispatch.takeOffDispatch(courierId).catch((error: unknown) => {
     throw new CourierStillOnDispatchError(revocation, error);
   });
   if (off === null) return `Courier ${courierId} is not registered (POST /v1/couriers), so there was no one to take off dispatch.`;
-  if (off.status === 'busy' && off.currentOrderId !== null) {
-    const orderId = off.currentOrderId;
+  const handedBack = await dispatch.handBackOrders(courierId).then(
+    ({ handedBack }) => handedBack,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+  const carried = off.status === 'busy' && off.currentOrderId !== null && !(Array.isArray(handedBack) && handedBack.includes(off.currentOrderId)) ? off.currentOrderId : null;
+  return `${takenOffSentence(courierId, carried)} ${handedBackSentence(courierId, handedBack)}`.trim();
+}
+
+/** What became of the courier: off dispatch, after `carried` (an order still theirs) or now. */
+function takenOffSentence(courierId: string, carried: string | null): string {
+  if (carried !== null) {
+    const orderId = carried;
     return (
       `Courier ${courierId} was taken off dispatch after order ${orderId}, which they carry: the dispatch gives them no other order, staff's courier list leaves them out ` +
       `and assign-courier refuses them. With their tokens revoked they can neither pick it up nor deliver it: have staff give it to another courier ` +
@@ -128,6 +146,19 @@ async function takeOffDispatch(dispatch: CourierDispatch, revocation: TokenRevoc
     );
   }
   return `Courier ${courierId} was taken off dispatch: offline, so the dispatch gives them no more orders and staff's courier list leaves them out.`;
+}
+
+/** What became of the orders the courier had not picked up (`handedBack`), or the error that kept them. */
+function handedBackSentence(courierId: string, handedBack: readonly string[] | Error): string {
+  if (handedBack instanceof Error) {
+    return (
+      `Handing the orders they have not picked up back to dispatch failed (${handedBack.message}): revoke again to retry; ` +
+      `until then each goes back by itself at its pick-up deadline (PICKUP_DEADLINE_MINUTES), or staff give it to another courier (POST /v1/orders/{id}/assign-courier).`
+    );
+  }
+  if (handedBack.length === 0) return '';
+  const orders = handedBack.length === 1 ? `Order ${handedBack[0]}, which they had not picked up, went` : `Orders ${handedBack.join(', ')}, which they had not picked up, went`;
+  return `${orders} back to dispatch at once (ordering took courier ${courierId} off: CourierUnassigned), for the dispatch or staff to give to another courier.`;
 }
 
 /** What `RevokedTokens.unmatched` says of a subject nobody is known by. */
