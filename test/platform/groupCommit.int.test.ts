@@ -277,28 +277,29 @@ describe('group commit when batches are held up in flight, or a backend ends mid
   /** Pools of 8 and of 2 connections, each answering DATABASE_BUSY after 300 ms without a connection. */
   let wide: Databases;
   let narrow: Databases;
+  let admin: import('pg').Pool;
   before(async () => {
     wide = createDatabases({ url: database.db.url, poolSize: 8, acquireTimeoutMs: 300 });
     narrow = createDatabases({ url: database.db.url, poolSize: 2, acquireTimeoutMs: 300 });
     database.defer(() => wide.close());
     database.defer(() => narrow.close());
-    await wide
-      .poolForUrl(database.db.url)
-      .query('create table menu.gc_held (x int primary key, n int not null default 0); grant select, insert, update on menu.gc_held to brigade_menu');
+    // Set up and read through a pool of the fixture's, with no connect timeout: the pools under test
+    // give a connection 300 ms, which a loaded CI machine's connect can take (it failed the hook once).
+    admin = database.pool(1);
+    await admin.query('create table menu.gc_held (x int primary key, n int not null default 0); grant select, insert, update on menu.gc_held to brigade_menu');
   });
 
   const unit = (pool: import('pg').Pool, statement: Statement) => commitStatements(pool, { service: 'menu' }, [statement]);
   const bump = (x: number): Statement => ({ text: 'update menu.gc_held set n = n + 1 where x = $1', values: [x] });
   const add = (x: number): Statement => ({ text: 'insert into menu.gc_held (x) values ($1) returning x', values: [x] });
   const held = async (from: number, to: number) =>
-    (await wide.poolForUrl(database.db.url).query<{ x: number; n: number }>('select x, n from menu.gc_held where x between $1 and $2 order by x', [from, to])).rows;
+    (await admin.query<{ x: number; n: number }>('select x, n from menu.gc_held where x between $1 and $2 order by x', [from, to])).rows;
 
   /**
    * Fills both slots of `pool` (two in flight) with one update each of row `x`, held by another
    * transaction's row lock; resolves once both wait for the lock. Returns the updates and the lock's release.
    */
   const fillSlotsBehindLock = async (pool: import('pg').Pool, x: number) => {
-    const admin = wide.poolForUrl(database.db.url);
     await admin.query('insert into menu.gc_held (x) values ($1)', [x]);
     const holder = await database.pool(1).connect();
     await holder.query('begin');
@@ -357,7 +358,6 @@ describe('group commit when batches are held up in flight, or a backend ends mid
       }
     }
     for (const client of warm) client.release();
-    const admin = wide.poolForUrl(database.db.url);
     await admin.query('insert into menu.gc_held (x) values (31)');
     const holder = await database.pool(1).connect();
     await holder.query('begin');
@@ -425,7 +425,6 @@ describe('group commit when batches are held up in flight, or a backend ends mid
   test("a backend ended mid-batch (pg_terminate_backend): the statement running is told nothing was written, the units beside it commit on another connection (before: a unit before it got 'may or may not have been saved' from the dying connection)", async () => {
     const pool = wide.poolFor('menu');
     configureGroupCommit(pool, { maxInFlight: 1 });
-    const admin = wide.poolForUrl(database.db.url);
     const blocker = unit(pool, { text: 'select pg_sleep(0.05)' });
     // Queued behind the blocker, so one batch: a, then b (the statement running when its backend ends), then c.
     const a = unit(pool, add(21));
