@@ -10,8 +10,11 @@ export interface Customer {
   createdAt: string;
 }
 
-/** The 409 of a sign-up whose address has an account, whether the pre-check or the unique constraint found it. */
-export const customerEmailTaken = (): AlreadyExistsError => new AlreadyExistsError('A customer with this e-mail', 'email');
+/** What the 409 of a sign-up whose address has an account names, whether the pre-check or the unique constraint found it. */
+const CUSTOMER_EMAIL: [string, string] = ['A customer with this e-mail', 'email'];
+
+/** The 409 of a sign-up whose address has an account (the route's pre-check). */
+export const customerEmailTaken = (): AlreadyExistsError => new AlreadyExistsError(...CUSTOMER_EMAIL);
 
 /**
  * Inserts a new customer, with the hash of their password when they chose one (`hashPassword`; null:
@@ -27,7 +30,6 @@ export async function signUpCustomer(tx: Tx, input: { id: string; name: string; 
     );
     return row.rows[0] as Customer;
   } catch (error) {
-    if ((error as { code?: string }).code === '23505') throw customerEmailTaken();
-    mapPlatformError(error, {});
+    mapPlatformError(error, { unique: CUSTOMER_EMAIL });
   }
 }
