@@ -16,6 +16,7 @@ export { registerPoolMetrics, replicaRouteMetrics } from './poolMetrics.ts';
 export { poolTransaction } from './poolTransaction.ts';
 export { boundedRead, DATABASE_BOUND_MARGIN_MS } from './boundedRead.ts';
 export { isLocalTimeout } from './localTimeouts.ts';
+export { isBadInstant } from './isBadInstant.ts';
 export { isLockNotAvailable } from './isLockNotAvailable.ts';
 export { runExclusiveDdl } from './runExclusiveDdl.ts';
 export { configureGroupCommit, DEFAULT_GROUP_COMMIT, mergeStatements } from './groupCommit.ts';

@@ -1,4 +1,4 @@
-import type { Tx } from '../../../platform/db/index.ts';
+import { isBadInstant, type Tx } from '../../../platform/db/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
 import { LIVE_MENU_SQL, MENU_AS_OF_SQL } from './menuDocumentSql.ts';
 
@@ -15,9 +15,6 @@ export interface MenuDocument {
    */
   readonly pause: { readonly untilMs: number | null; readonly leftMs: number | null } | null;
 }
-
-/** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, a zone offset past ±15:59) or parse. */
-const BAD_INSTANT = new Set(['22007', '22008', '22009']);
 
 /**
  * The live menu of a restaurant, or as it stood at `asOf` (history rows valid then), with the version
@@ -36,7 +33,7 @@ export async function loadMenu(tx: Tx, tenantId: string, currency: string, asOf?
     const row = rows[0];
     return { json: row?.doc ?? '{}', version: Number(row?.version ?? 0), pause: row?.paused === true ? { untilMs: row.paused_until_ms ?? null, leftMs: row.paused_left_ms ?? null } : null };
   } catch (error) {
-    if (asOf !== undefined && BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
+    if (asOf !== undefined && isBadInstant(error)) {
       throw new ValidationError(`asOf ${JSON.stringify(asOf)} is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59): send one such as 2024-05-01T12:00:00.000000Z`, {
         field: 'querystring.asOf',
       });

@@ -1,10 +1,8 @@
-import type { Tx } from '../../../platform/db/index.ts';
+import { isBadInstant, type Tx } from '../../../platform/db/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
 import { bumpMenuVersion } from './bumpMenuVersion.ts';
-import { instantText, MAX_PAUSE_DAYS, type OrderPause } from './orderPauseSql.ts';
-
-/** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, a zone offset past ±15:59) or parse. */
-const BAD_INSTANT = new Set(['22007', '22008', '22009']);
+import { instantText } from './instantText.ts';
+import { MAX_PAUSE_DAYS, type OrderPause } from './orderPauseSql.ts';
 
 /**
  * Pauses restaurant `tenantId`'s new orders (decision 0094), or replaces its pause: `reason` is shown
@@ -30,7 +28,7 @@ export async function pauseOrders(tx: Tx, tenantId: string, pause: { readonly re
       [tenantId, pause.reason ?? null, pause.until ?? null, pausedBy, MAX_PAUSE_DAYS],
     ));
   } catch (error) {
-    if (BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
+    if (isBadInstant(error)) {
       throw new ValidationError(`until ${JSON.stringify(pause.until)} is not an instant PostgreSQL can hold: send one such as 2026-12-07T22:00:00Z`, { field: 'until' });
     }
     throw error;

@@ -1,4 +1,4 @@
-import type { Tx } from '../../../platform/db/index.ts';
+import { isBadInstant, type Tx } from '../../../platform/db/index.ts';
 import { ValidationError } from '../../../platform/errors/index.ts';
 import type { GlobalPosition } from '../../../platform/events/index.ts';
 import { comparePositions, qualifiedTable, readCheckpoint, type Projection } from '../../../platform/projections/index.ts';
@@ -24,9 +24,6 @@ export interface ViewRead {
   /** The checkpoint is before the `atLeast` asked for, and the rows were not read. */
   readonly behind: boolean;
 }
-
-/** SQLSTATEs of an instant PostgreSQL cannot hold (year 0, 30 February, a zone offset past ±15:59) or parse. */
-const BAD_INSTANT = new Set(['22007', '22008', '22009']);
 
 const INSTANT_COLUMNS = new Set(['placed_at', 'accepted_at', 'ready_at', 'assigned_at', 'updated_at']);
 const HIDDEN = new Set(['tenant_id', 'last_transaction_id', 'last_position']);
@@ -64,7 +61,7 @@ export async function readView(tx: Tx, projection: Projection, query: ViewQuery,
   } catch (error) {
     // The lists bind an instant only from a page cursor (`before`), which `decodeCursor` checks already:
     // this maps one PostgreSQL still refuses to the 400 a bad cursor gets, not a 500.
-    if (BAD_INSTANT.has((error as { code?: string }).code ?? '')) {
+    if (isBadInstant(error)) {
       throw new ValidationError('`before` is not a page cursor (its instant is not one PostgreSQL can hold): send the `next` of an earlier answer, unchanged', { field: 'before' });
     }
     throw error;
