@@ -1,4 +1,5 @@
 import type { Tx } from '../../../platform/db/index.ts';
+import { instantText } from './instantText.ts';
 
 /** One version of an item, with the instant range it was current. */
 export interface ItemVersion {
@@ -13,19 +14,12 @@ export interface ItemVersion {
   validTo: string | null;
 }
 
-/**
- * An instant as RFC 3339 text in UTC with all six fraction digits. Not a JS Date: history ranges are
- * stored to the microsecond, and a Date (milliseconds) cut `validFrom` to an instant before the
- * version began, so `?asOf=<validFrom>` read the version before it.
- */
-const ISO_MICROS = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
-
 /** Every version of an item, oldest first (soft-deleted items included). */
 export async function itemHistory(tx: Tx, tenantId: string, itemId: string): Promise<ItemVersion[]> {
   const rows = await tx.query<ItemVersion>(
     `select version, data->>'name' as name, (data->>'price')::int as price, (data->>'sold_out')::boolean as "soldOut",
-            data->>'deleted_at' is not null as deleted, ${ISO_MICROS('valid_from')} as "validFrom",
-            case when valid_to = 'infinity' then null else ${ISO_MICROS('valid_to')} end as "validTo"
+            data->>'deleted_at' is not null as deleted, ${instantText('valid_from')} as "validFrom",
+            case when valid_to = 'infinity' then null else ${instantText('valid_to')} end as "validTo"
        from menu.history where tenant_id = $1 and entity = 'item' and id = $2 order by version`,
     [tenantId, itemId],
   );

@@ -1,4 +1,4 @@
-import { instantText } from './orderPauseSql.ts';
+import { instantText } from './instantText.ts';
 
 /** Where the four levels of a menu come from: the live views, or history rows valid at an instant. */
 interface Sources {

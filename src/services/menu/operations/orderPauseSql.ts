@@ -1,5 +1,3 @@
-/** An instant column as RFC 3339 in UTC with all six fraction digits, as the menu gives every instant. */
-export const instantText = (column: string) => `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** The longest pause with an `until` that staff may set (decision 0094); without `until`, a pause lasts until resumed. */
 export const MAX_PAUSE_DAYS = 7;

@@ -1,5 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
 import { UnprocessableError } from '../../../platform/errors/index.ts';
+import { instantText } from './instantText.ts';
 
 /** A line to price: an item, how many, and the chosen modifiers. */
 export interface PriceLineRequest {
@@ -29,7 +30,7 @@ export interface PricedMenu {
 }
 
 /** RFC 3339 in UTC with all six fraction digits: the history's own precision (a millisecond could fall before a version's start). */
-const INSTANT_NOW = `to_char(clock_timestamp() at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+const INSTANT_NOW = instantText('clock_timestamp()');
 
 interface ItemRow {
   priced_at: string;

@@ -1,5 +1,6 @@
 import type { Tx } from '../../../platform/db/index.ts';
-import { instantText, type OrderPause } from './orderPauseSql.ts';
+import { instantText } from './instantText.ts';
+import type { OrderPause } from './orderPauseSql.ts';
 
 /**
  * The pauses of new orders in force now (`until` unset, or later than the transaction's `now()`) of
