@@ -92,6 +92,12 @@ export interface RedriveOptions {
 }
 
 /**
+ * The letters of a redrive run (`d`): of subscription `$1` (null: any), after id `$2` up to id `$3`, parked
+ * by the database's time `$4` (see {@link redriveSelectSql}).
+ */
+const RUN_LETTERS = '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid and d.last_failed_at <= $4::timestamptz';
+
+/**
  * The statement that picks and locks the next dead letter {@link redriveDeadLetters} sends back
  * (exported for its plan's test): by id, `$1` is the id, compared as a uuid so that the primary key
  * finds it (compared as text, every dead letter was read and cast); else `$1` is the subscription or
@@ -107,7 +113,7 @@ export interface RedriveOptions {
  */
 export function redriveSelectSql(byId: boolean): string {
   return `select ${DEAD_LETTER_COLUMNS} from brigade_bus.dead_letters d
-       where ${byId ? 'd.id = $1::uuid' : '($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid and d.last_failed_at <= $4::timestamptz'}
+       where ${byId ? 'd.id = $1::uuid' : RUN_LETTERS}
        order by d.id limit 1 for update ${byId ? 'nowait' : 'skip locked'}`;
 }
 
@@ -189,7 +195,7 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   /** The run stopped before the end (its limit, or its signal): what is left counted now, after the last letter it took. */
   const stopped = async (): Promise<RedriveOutcome> => {
     const { rows } = await pool.query<{ n: number }>(
-      'select count(*)::int as n from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= $3::uuid and d.last_failed_at <= $4::timestamptz',
+      `select count(*)::int as n from brigade_bus.dead_letters d where ${RUN_LETTERS}`,
       [subscription, after, until, parkedBy],
     );
     const left = rows[0]?.n ?? 0;
