@@ -7,7 +7,7 @@ import { databaseAddress, databaseLabel, poolLabel } from '../platform/db/create
 import { discoverMigrations, inspectMigrations, type MigrationFile, type MigrationSet } from '../platform/migrations/index.ts';
 import { shareInFlight, withDeadline, type ServiceDeps, type ServiceModule } from '../platform/runtime/index.ts';
 import { createTokenService, deriveKeys, loadOrCreateSecret } from '../platform/auth/index.ts';
-import { createPlacementCatalog, createTenantRouter, type PlacementCatalog } from '../platform/tenancy/index.ts';
+import { createPlacementCatalog, createTenantRouter, type PlacementCatalog, type TenantRouter } from '../platform/tenancy/index.ts';
 import { isStaleList } from '../platform/tenancy/placementCatalog.ts';
 import { readPlacementCatalog } from '../platform/tenancy/readPlacementCatalog.ts';
 import { listDedicatedRestaurants } from '../platform/tenancy/listDedicatedRestaurants.ts';
@@ -97,6 +97,15 @@ export async function openCommandDatabases(
       await db.embedded?.stop();
     },
   };
+}
+
+/**
+ * A CLI command's tenant router over `databases` (from {@link openCommandDatabases}): each restaurant's
+ * statements go to its placement, read from the catalog as `brigade-cli`, so a command reaches the
+ * restaurants moved to a database of their own as the server does.
+ */
+export function commandTenantRouter(databases: Databases): TenantRouter {
+  return createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
 }
 
 /**

@@ -1,12 +1,10 @@
-import { SERVICES, SERVICE_NAMES, SHARED_SERVICE_NAMES } from '../../composition/services.ts';
-import { openCommandDatabases } from '../../composition/runtime.ts';
+import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { commandTenantRouter, openCommandDatabases } from '../../composition/runtime.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { databaseLabel } from '../../platform/db/createDatabases.ts';
 import { unitOfWork, type Tx } from '../../platform/db/index.ts';
 import { BrigadeError } from '../../platform/errors/index.ts';
 import { closeSaga, listSagas, listSagaTenants, resumeSaga, SagaIdAmbiguousError, settleSagaCompensation, showSaga, type SagaDetail, type SagaStatus, type SagaSummary } from '../../platform/sagas/index.ts';
-import { createPlacementCatalog, createTenantRouter } from '../../platform/tenancy/index.ts';
-import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
 import type { Io } from '../io.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
@@ -109,7 +107,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const stores = SERVICES.flatMap((s) => (s.sagaSchema === undefined ? [] : [{ service: s.name, schema: s.sagaSchema, types: s.sagaTypes }]));
   const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
   const { databases, close } = await openCommandDatabases(config, 2, ctx.io.err);
-  const router = createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
+  const router = commandTenantRouter(databases);
   try {
     // Sagas live with their restaurant (decision 0008): in the service's shared database and in each
     // dedicated database of the placement catalog. Each store is looked at in every one of them.

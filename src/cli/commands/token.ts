@@ -1,11 +1,10 @@
-import { courierDispatchPort, SERVICE_NAMES, SHARED_SERVICE_NAMES } from '../../composition/services.ts';
-import { openCommandDatabases } from '../../composition/runtime.ts';
+import { courierDispatchPort, SERVICE_NAMES } from '../../composition/services.ts';
+import { commandTenantRouter, openCommandDatabases } from '../../composition/runtime.ts';
 import { createTokenService, loadOrCreateSecret, ROLES, TOKEN_TTL_SECONDS, type Role } from '../../platform/auth/index.ts';
 import { loadConfig } from '../../platform/config/index.ts';
 import { unitOfWork } from '../../platform/db/index.ts';
 import { ValidationError } from '../../platform/errors/index.ts';
-import { createPlacementCatalog, createTenantRouter, type CommitStatementsFn, type TenantRouter, type UnitOfWorkFn } from '../../platform/tenancy/index.ts';
-import { readPlacementCatalog } from '../../platform/tenancy/readPlacementCatalog.ts';
+import type { CommitStatementsFn, TenantRouter, UnitOfWorkFn } from '../../platform/tenancy/index.ts';
 import { CourierStillOnDispatchError, mintToken, newTokenRevocationProblems, recordAdminAudit, revokeTokens } from '../../services/platform/index.ts';
 import { nameRuleInWords } from '../nameRuleInWords.ts';
 import { numberFlag } from '../numberFlag.ts';
@@ -87,7 +86,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   let router: TenantRouter | undefined;
   const commitStatements: CommitStatementsFn = async (context, statements) => {
     const { databases } = await open();
-    router ??= createTenantRouter({ databases, catalog: createPlacementCatalog(() => readPlacementCatalog(databases, 'brigade-cli')), sharedServices: SHARED_SERVICE_NAMES });
+    router ??= commandTenantRouter(databases);
     return router.commitStatements(context, statements);
   };
   try {
