@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { isLockNotAvailable, NO_FLUSH_WAIT, nextTransactionId, probePeer, stopProbingPeer, unitOfWork, type Tx } from '../db/index.ts';
+import { asTransactionConflict, isLockNotAvailable, NO_FLUSH_WAIT, nextTransactionId, probePeer, stopProbingPeer, unitOfWork, type Tx } from '../db/index.ts';
 import { ValidationError } from '../errors/index.ts';
 import { readAllForFold, START, type GlobalPosition } from '../events/index.ts';
 import { ensureCheckpoint } from './applyBatch.ts';
@@ -165,6 +165,14 @@ export interface RebuildResult {
 
 const MAX_CATCH_UP_PASSES = 100;
 /**
+ * Attempts at securing the shadow before the swap. Its grants and policies take shared locks on the
+ * roles they name (cluster-wide objects) and the shadow's own lock: PostgreSQL has aborted it once as
+ * a deadlock's victim in a full test run (decision 0031), and it is safe to run again (secureShadow
+ * drops and revokes what it made first), so a deadlock or serialization failure is tried again rather
+ * than throwing the whole replay away.
+ */
+const SECURE_ATTEMPTS = 3;
+/**
  * Events per statement (a page) a rebuild reads when not told otherwise. On the machine of the
  * thirty-fourth and thirty-fifth sessions pages of 5,000 rebuilt 240,000 events at 72,220, 81,653 and
  * (under load 6–9) 50,734 events/s against 17,395–62,688 with 20,000 in the same runs, with less than
@@ -299,11 +307,18 @@ export async function rebuildProjection(pool: pg.Pool, projection: Projection, o
       estimated.catch(() => undefined); // only the progress waits for it
       await createShadow(owner, projection, shadowName);
       const replay = projection.replay?.();
-      const secure = () =>
-        inTransaction(owner, { service: projection.service }, async (tx) => {
-          await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
-          await secureShadow(owner, projection, shadowName);
-        });
+      const secure = async () => {
+        for (let attempt = 1; ; attempt++) {
+          try {
+            return await inTransaction(owner, { service: projection.service }, async (tx) => {
+              await tx.query(NO_FLUSH_WAIT); // the shadow is disposable until the swap commits
+              await secureShadow(owner, projection, shadowName);
+            });
+          } catch (error) {
+            if (attempt >= SECURE_ATTEMPTS || asTransactionConflict(error) === undefined) throw error;
+          }
+        }
+      };
       // Both resume from `state`: run again, they read on from its checkpoint.
       const replayFromCheckpoint = () =>
         replay === undefined

@@ -311,4 +311,30 @@ describe('rebuild swap: the live view’s schema, grants and owner; the backlog 
       await admin.query(`comment on table ordering.board_view is null`);
     }
   });
+
+  test('a deadlock while securing the shadow before the swap is tried again: the rebuild swaps in, the grants on it', async () => {
+    // An event trigger fails the first GRANT after it is made as PostgreSQL fails a deadlock's victim
+    // (40P01); a sequence counts, since the failed transaction rolls back whatever it wrote.
+    await admin.query(`create sequence ordering.secure_deadlocks`);
+    await admin.query(`create function ordering.secure_deadlock() returns event_trigger language plpgsql as $$
+      begin
+        if nextval('ordering.secure_deadlocks') = 1 then raise exception 'deadlock detected (test)' using errcode = '40P01'; end if;
+      end $$`);
+    await admin.query(`create event trigger secure_deadlock on ddl_command_end when tag in ('GRANT') execute function ordering.secure_deadlock()`);
+    try {
+      const o = newOrder(tenant);
+      const head = await append(pool, o, [placed(o)]);
+      await rebuildProjection(pool, board, { batchSize: 10 });
+      await drain(pool, board, head);
+      assert.ok(Number((await admin.query(`select last_value from ordering.secure_deadlocks`)).rows[0].last_value) > 1, 'the deadlock was met, and the grants made again');
+      assert.deepEqual(await viewRows(admin, 'board_view'), await freshFold(admin, pool, board));
+      const grants = (await admin.query(`select grantee, privilege_type from information_schema.role_table_grants where table_schema = 'ordering' and table_name = 'board_view' and grantee = 'brigade_ordering'`)).rows;
+      assert.ok(grants.some((g) => g.privilege_type === 'SELECT'), JSON.stringify(grants));
+      await shadowGone();
+    } finally {
+      await admin.query(`drop event trigger secure_deadlock`);
+      await admin.query(`drop function ordering.secure_deadlock()`);
+      await admin.query(`drop sequence ordering.secure_deadlocks`);
+    }
+  });
 });
