@@ -13,6 +13,9 @@ const NEVER_IN_A_NAME = `${CONTROL_OR_BIDI}\\u200b\\u2060\\ufeff\\ufffd`;
 /** Never at either end, besides {@link NEVER_IN_A_NAME}: white space and the zero-width characters (U+200B–U+200D, U+2060). */
 const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060`;
 
+/** One name, unanchored: a first and a last character not at an end, and none in between that is never in a name. */
+const A_NAME = `[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NOT_AT_AN_END}])?`;
+
 /**
  * A name as people see it in lists, tables and menus (decision 0083): not blank, no space at either
  * end, no control character (a newline in a name broke `brigade tenants list`, and "A " passed the
@@ -20,7 +23,13 @@ const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060`;
  * and compares as something else); a zero-width character cannot make a name look blank either, nor
  * a zero-width space make it look like another, and U+FFFD is not a name's ({@link NEVER_IN_A_NAME}).
  */
-export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NOT_AT_AN_END}])?$`;
+export const DISPLAY_NAME = `^${A_NAME}$`;
+
+/**
+ * {@link DISPLAY_NAME}, or nothing at all: a one-line text a field may leave empty (an order's cancel
+ * reason, which a client may send as `""` for none), and that is otherwise held to the name rule.
+ */
+export const DISPLAY_NAME_OR_EMPTY = `^(?:${A_NAME})?$`;
 
 /**
  * What a value that fails {@link DISPLAY_NAME} gets told, after its field's name: the rule in words.
@@ -29,6 +38,9 @@ export const DISPLAY_NAME = `^[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NO
  */
 export const DISPLAY_NAME_RULE =
   'must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
+
+/** What a value that fails {@link DISPLAY_NAME_OR_EMPTY} gets told, after its field's name. */
+export const DISPLAY_NAME_OR_EMPTY_RULE = `may be empty; else it ${DISPLAY_NAME_RULE}`;
 
 /**
  * A name of a restaurant, a city, a person, or a menu's category, item, modifier group or modifier:
@@ -39,6 +51,16 @@ export const DISPLAY_NAME_RULE =
  */
 export const NameText = (maxLength: number) =>
   Type.String({ minLength: 1, maxLength, pattern: DISPLAY_NAME, description: 'no space at either end, no control or bidi-override character, zero-width space or U+FFFD' });
+
+/**
+ * A one-line text that may be empty, and else is held to the name rule: 0 to `maxLength` characters
+ * of {@link DISPLAY_NAME_OR_EMPTY}. Blank (spaces only) is refused; empty is not.
+ *
+ * @example
+ * const Body = Type.Object({ reason: Type.Optional(NameTextOrEmpty(500)) });
+ */
+export const NameTextOrEmpty = (maxLength: number) =>
+  Type.String({ maxLength, pattern: DISPLAY_NAME_OR_EMPTY, description: 'empty, or else no space at either end, no control or bidi-override character, zero-width space or U+FFFD' });
 
 /**
  * A text of several lines people read beside a name (a menu item's description): none of

@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
-import { DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE, DISPLAY_NAME, DISPLAY_NAME_RULE } from './displayName.ts';
+import { DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE, DISPLAY_NAME, DISPLAY_NAME_OR_EMPTY, DISPLAY_NAME_OR_EMPTY_RULE, DISPLAY_NAME_RULE } from './displayName.ts';
 import { etagOf } from './ifMatch.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
@@ -51,6 +51,7 @@ const TITLES: Record<number, string> = {
  */
 const PATTERN_RULES: ReadonlyMap<string, string> = new Map([
   [DISPLAY_NAME, DISPLAY_NAME_RULE],
+  [DISPLAY_NAME_OR_EMPTY, DISPLAY_NAME_OR_EMPTY_RULE],
   [DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE],
 ]);
 

@@ -3,11 +3,13 @@ import { test } from 'node:test';
 import type { FastifyPluginAsync } from 'fastify';
 import client from 'prom-client';
 import { Type } from 'typebox';
-import { buildApp, NameText } from '../../src/api/index.ts';
+import { buildApp, NameText, NameTextOrEmpty } from '../../src/api/index.ts';
 
 // As the customer, courier, restaurant and menu routes declare a name.
 const names: FastifyPluginAsync = async (app) => {
   app.post('/names', { schema: { body: Type.Object({ name: NameText(200), currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$' })) }, { additionalProperties: false }) } }, async (request) => request.body);
+  // As an order's cancel declares its reason.
+  app.post('/reasons', { schema: { body: Type.Object({ reason: Type.Optional(NameTextOrEmpty(500)) }, { additionalProperties: false }) } }, async (request) => request.body);
 };
 
 test('a name with a space at an end gets 400 saying what to fix, not the ~200-character pattern it failed', async (t) => {
@@ -30,4 +32,18 @@ test('a name with a space at an end gets 400 saying what to fix, not the ~200-ch
   // Another pattern is said as the validator says it: short, and the field's own.
   const currency = await app.inject({ method: 'POST', url: '/v1/names', payload: { name: 'Ana', currency: 'eur' } });
   assert.equal(currency.json().detail, 'body.currency must match pattern "^[A-Z]{3}$"');
+});
+
+test('a text that may be empty is empty or a name: blank, a control, an override or a zero-width space gets the name rule\'s words, after "may be empty"', async (t) => {
+  const app = await buildApp({ bodyLimit: 4096, logger: false, metrics: new client.Registry(), readiness: async () => ({ ok: true, checks: {} }), services: [{ name: 'probe', routes: names }] });
+  t.after(() => app.close());
+  for (const reason of [' ', '\u200B', 'a\rB', '\u001b[31mX', 'ok \u202eevil', 'one\ntwo']) {
+    const res = await app.inject({ method: 'POST', url: '/v1/reasons', payload: { reason } });
+    assert.equal(res.statusCode, 400, `${JSON.stringify(reason)}: ${res.body}`);
+    assert.deepEqual([res.json().field, res.json().detail], ['body.reason', 'body.reason may be empty; else it must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)']);
+  }
+  for (const payload of [{}, { reason: '' }, { reason: 'Cancelled by the restaurant' }, { reason: 'Chef \u{1F469}\u200D\u{1F373} left' }]) {
+    const res = await app.inject({ method: 'POST', url: '/v1/reasons', payload });
+    assert.equal(res.statusCode, 200, `${JSON.stringify(payload)}: ${res.body}`);
+  }
 });

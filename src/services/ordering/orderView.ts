@@ -6,7 +6,8 @@ import type { OrderState } from './domain/orderState.ts';
 export interface OrderView {
   readonly id: string;
   readonly restaurantId: string;
-  readonly customerId: string;
+  /** The customer's id; `null` to a courier, who is not told whose order it is (`orderForCaller`, decision 0025). */
+  readonly customerId: string | null;
   readonly status: Exclude<OrderState['status'], 'none'>;
   readonly lines: OrderState['lines'];
   readonly total: number;

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { authorize, callerOf, NameText } from '../../api/index.ts';
+import { authorize, callerOf, NameText, NameTextOrEmpty } from '../../api/index.ts';
 import type { Principal, Role } from '../../platform/auth/index.ts';
 import type { UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { EventStore } from '../../platform/events/index.ts';
@@ -23,10 +23,14 @@ import type { OrderingPorts } from './ports.ts';
 import { isUuid } from '../../platform/ids/index.ts';
 import { revealEventData, revealOrders } from './operations/revealPersonalFields.ts';
 import { eventsForCaller } from './operations/eventsForCaller.ts';
+import { orderForCaller } from './operations/orderForCaller.ts';
 import { isSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Reason = Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'why, shown to the customer; not blank' });
+// Reasons follow the name rule (one line, decision 0083): the customer's tracking page, the board and the
+// order's events show them, where an ESC sequence, a bidi override or a lone CR disguised what was said.
+const REASON_RULE = 'one line: no space at either end, no control or bidi-override character, zero-width space or U+FFFD';
+const Reason = { ...NameText(500), description: `why, shown to the customer; not blank, ${REASON_RULE}` };
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
 /** What a caller who may not see an order is told. */
@@ -37,6 +41,8 @@ const ORDER_HIDDEN_FROM_COURIER = `${ORDER_HIDDEN}; to a courier: "not found, or
 const NOT_A_PERSON = "FORBIDDEN: a customer's or courier's token whose subject is not their id";
 /** The cancel's own errors: a customer's reason is sealed under their key (decision 0090), and none is made once they were erased. */
 const CANCEL_ERRORS: Record<number, string> = { 410: "SUBJECT_ERASED: a customer's cancel met their erasure (their token is refused from then on: 401)" };
+/** What an order answered to a courier leaves out (decision 0025): whose order it is. */
+const CUSTOMER_HIDDEN_FROM_COURIER = 'to a courier, customerId is null (they are not told whose order it is; the delivery address stays)';
 /** What a read of an order answers besides its 400 and 401. */
 const READ_ERRORS = { 403: NOT_A_PERSON, 404: ORDER_HIDDEN };
 
@@ -111,12 +117,10 @@ const COMMANDS: Record<Exclude<OrderCommand['type'], 'place' | 'raise-dispatch-a
     summary: 'Cancel: a customer before the restaurant accepts, staff before pick-up; an admin also after pick-up (an order lost in transit), with a reason',
     body: Type.Object(
       {
-        reason: Type.Optional(
-          Type.String({
-            maxLength: 500,
-            description: "why, shown to the customer; required (not blank) for an admin cancelling a picked-up order. A customer's own reason is kept sealed under their key and reads null once they are erased (decision 0090)",
-          }),
-        ),
+        reason: Type.Optional({
+          ...NameTextOrEmpty(500),
+          description: `why, shown to the customer: absent or empty for none, else ${REASON_RULE}; required (not empty) for an admin cancelling a picked-up order. A customer's own reason is kept sealed under their key and reads null once they are erased (decision 0090)`,
+        }),
       },
       { additionalProperties: false },
     ),
@@ -204,8 +208,13 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       return loaded;
     };
 
-    /** The order with the customer's delivery address, and cancel reason, opened (`null` once the customer was erased, decision 0090). */
-    const reveal = async (order: OrderView): Promise<OrderView> => (await revealOrders([order], ports.customerKeys.readKeys))[0]!;
+    /**
+     * The order as `request`'s caller is answered it: the customer's delivery address, and cancel reason,
+     * opened (`null` once the customer was erased, decision 0090); to a courier without the customer's id
+     * (`orderForCaller`, decision 0025).
+     */
+    const reveal = async (request: FastifyRequest, order: OrderView): Promise<OrderView> =>
+      orderForCaller((await revealOrders([order], ports.customerKeys.readKeys))[0]!, callerOf(request));
 
     app.post(
       '/orders',
@@ -258,7 +267,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           .status(created ? 201 : 200)
           .header('etag', etagOf(order.version))
           .header('location', `/v1/orders/${order.id}`)
-          .send(await reveal(order));
+          .send(await reveal(request, order));
       },
     );
 
@@ -266,12 +275,12 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       '/orders/:id',
       {
         schema: { tags: ['ordering'], summary: 'An order as its events fold it, with its version as ETag (its customer, restaurant staff, assigned courier, admin)', security: bearer, params: IdParams },
-        config: { docs: { success: { 200: 'The order, with its version and the position of its last event' }, etag: true, errors: READ_ERRORS } },
+        config: { docs: { success: { 200: `The order, with its version and the position of its last event; ${CUSTOMER_HIDDEN_FROM_COURIER}` }, etag: true, errors: READ_ERRORS } },
       },
       async (request, reply) => {
         const { id } = request.params;
         const loaded = await readOrder(request, id);
-        return reply.header('etag', etagOf(loaded.version)).send(await reveal(toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition)));
+        return reply.header('etag', etagOf(loaded.version)).send(await reveal(request, toOrderView(loaded.state, loaded.version, loaded.events.at(-1)!.globalPosition)));
       },
     );
 
@@ -279,7 +288,15 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       '/orders/:id/events',
       {
         schema: { tags: ['ordering'], summary: "An order's event stream with each event's metadata (lineage)", security: bearer, params: IdParams },
-        config: { docs: { success: { 200: "The order's events, oldest first" }, etag: true, errors: READ_ERRORS } },
+        config: {
+          docs: {
+            success: {
+              200: "The order's events, oldest first. To a customer or a courier, anyone else who acted is named by kind only (metadata.actor), and a courier who no longer has the order is courierId null; to a courier, OrderPlaced's data.customerId and metadata.encryption.keyId are null (the customer is not named to them)",
+            },
+            etag: true,
+            errors: READ_ERRORS,
+          },
+        },
       },
       async (request, reply) => {
         const { id } = request.params;
@@ -310,7 +327,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
           schema: { tags: ['ordering'], summary: `${route.summary}; If-Match: the version`, security: bearer, params: IdParams, body: route.body ?? NoFields },
           config: {
             docs: {
-              success: { 200: 'The order at its new version, with the position of its last event (for ?after= on the views)' },
+              success: { 200: `The order at its new version, with the position of its last event (for ?after= on the views); ${CUSTOMER_HIDDEN_FROM_COURIER}` },
               etag: true,
               ifMatch: true,
               errors: {
@@ -366,9 +383,9 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
       ).catch(async (error: unknown) => {
         // The 412 carries the order as it is now: opened like every answer's.
         if (!(error instanceof ConcurrencyError) || error.details.current === undefined) throw error;
-        throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(error.details.current as OrderView) });
+        throw new ConcurrencyError(error.expected, error.actual, error.message, { ...error.details, current: await reveal(request, error.details.current as OrderView) });
       });
-      return reply.header('etag', etagOf(order.version)).send(await reveal(order));
+      return reply.header('etag', etagOf(order.version)).send(await reveal(request, order));
     }
   };
 }

@@ -257,7 +257,8 @@ describe('order decide: finer rules', () => {
     assert.deepEqual(lost, [{ type: 'OrderCancelled', data: { orderId, by: 'admin', reason: 'lost in transit: courier unreachable since 20:15', pickedUpBy: courier1.id } }]);
     const cancelled = foldOrder(lost, pickedUp);
     assert.deepEqual([cancelled.status, cancelled.cancelledBy, cancelled.courierId], ['cancelled', 'admin', courier1.id]);
-    for (const reason of ['', '   ']) {
+    // Invisible-only reads as blank too (before: a lone zero-width space passed `trim()` and was the customer's "reason").
+    for (const reason of ['', '   ', '\u200B', ' \u2060\uFEFF ', '\u00AD', '\u200D\u200C', '\u3164', '\u001b']) {
       assert.throws(
         () => decide({ type: 'cancel', by: admin, reason }, pickedUp),
         (error: BrigadeError) => {

@@ -189,6 +189,27 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.deepEqual([rejected.statusCode, rejected.json().status], [200, 'rejected'], rejected.body);
   });
 
+  test('reject and cancel reasons follow the one-line name rule: a control character, a bidi override, a lone CR, a line break or an invisible-only reason gets 400 naming body.reason, the order still placed; no reason, an empty one or the board\'s own still cancels', async () => {
+    const c = await customer(t);
+    const order = (await orderOf(c)).json();
+    // Before: 200, and the customer's tracking page showed "Rejected — " with the ESC sequence, the reversed text, or nothing.
+    for (const reason of ['\u001b[31mX', 'ok \u202eevil', 'a\rB', 'one\ntwo', '\u0085', '\u200B', '\u2060', ' late']) {
+      for (const [who, token, name] of [['staff', r.staff, 'reject'], ['staff', r.staff, 'cancel'], ['customer', c.token, 'cancel']] as const) {
+        const res = await command(t, token, order.id, name, 1, { reason });
+        assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', 'body.reason'], `${who} ${name} ${JSON.stringify(reason)}: ${res.body}`);
+        assert.match(res.json().detail, /^body\.reason .*must not be blank, start or end with a space, nor hold a control or bidi-override character/, res.body);
+      }
+    }
+    const current = (await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json();
+    assert.deepEqual([current.status, current.version], ['placed', 1], 'nothing appended');
+    // The cancel reason stays optional: absent, empty, or the board's canned one (web/board.js CANCEL_REASON).
+    for (const payload of [undefined, {}, { reason: '' }, { reason: 'Cancelled by the restaurant' }]) {
+      const placed = (await orderOf(c)).json();
+      const res = await command(t, r.staff, placed.id, 'cancel', 1, payload);
+      assert.deepEqual([res.statusCode, res.json().status, res.json().cancelReason], [200, 'cancelled', (payload as { reason?: string } | undefined)?.reason ?? ''], `${JSON.stringify(payload)}: ${res.body}`);
+    }
+  });
+
   test('an order whose courier vanished after the pick-up: staff, the customer and admin deliver are refused; an admin cancels it with a reason, and the courier who had it is recorded', async () => {
     const c = await customer(t);
     const k = await courier(t);
@@ -205,9 +226,14 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.match(staffCancel.json().detail, /with its courier and can no longer be changed.*an admin/);
     assert.equal((await command(t, c.token, order.id, 'cancel', 5, { reason: 'where is it' })).statusCode, 422);
     assert.equal((await command(t, admin, order.id, 'deliver', 5)).statusCode, 403, 'deliver stays the courier\'s');
-    for (const payload of [{}, { reason: ' ' }]) {
+    for (const payload of [{}, { reason: '' }]) {
       const reasonless = await command(t, admin, order.id, 'cancel', 5, payload);
       assert.deepEqual([reasonless.statusCode, reasonless.json().code, reasonless.json().field], [422, 'ORDER_CANCEL_REASON_REQUIRED', 'reason'], reasonless.body);
+    }
+    // A reason the customer cannot read is refused by the body's rule first (before: a lone U+200B cancelled it, 200).
+    for (const reason of [' ', '\u200B', '\u200B \u2060']) {
+      const unreadable = await command(t, admin, order.id, 'cancel', 5, { reason });
+      assert.deepEqual([unreadable.statusCode, unreadable.json().code, unreadable.json().field], [400, 'VALIDATION_FAILED', 'body.reason'], unreadable.body);
     }
     const lost = await command(t, admin, order.id, 'cancel', 5, { reason: 'lost in transit: courier unreachable' });
     assert.equal(lost.statusCode, 200, lost.body);
@@ -362,7 +388,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, k2.token, order.id, 'pick-up', 4)).statusCode, 422, 'the new courier gets on with it (not ready yet)');
   });
 
-  test("GET …/events to a customer or a courier names no one else who acted, nor a courier who no longer has the order; staff and admin see every id", async () => {
+  test("GET …/events to a customer or a courier names no one else who acted (nor, to a courier, the customer: not in the events, the order or a command's answer), nor a courier who no longer has the order; staff and admin see every id", async () => {
     const c = await customer(t);
     const k1 = await courier(t);
     const k2 = await courier(t);
@@ -399,6 +425,28 @@ describe('ordering: the order lifecycle over HTTP', () => {
         ['CourierAssigned', { kind: 'staff', id: staffId.id }, k1.id],
         ['CourierAssigned', { kind: 'admin', id: 'alice.smith' }, k2.id],
       ]);
+    }
+
+    // Nor the customer's id, anywhere in what the courier reads (before: OrderPlaced's data.customerId,
+    // its metadata.encryption.keyId "customer:<id>", and the order's customerId all gave it).
+    assert.equal((await command(t, r.staff, order.id, 'ready', 4)).statusCode, 200);
+    const pickedUp = await command(t, k2.token, order.id, 'pick-up', 5);
+    assert.equal(pickedUp.statusCode, 200, pickedUp.body);
+    const stale = await command(t, k2.token, order.id, 'deliver', 5);
+    assert.deepEqual([stale.statusCode, stale.json().current?.status], [412, 'picked_up'], stale.body);
+    const courierEvents = await t.request({ url: `/v1/orders/${order.id}/events`, token: k2.token });
+    const courierOrder = await t.request({ url: `/v1/orders/${order.id}`, token: k2.token });
+    for (const [what, res] of Object.entries({ 'pick-up': pickedUp, '412': stale, events: courierEvents, order: courierOrder })) {
+      assert.doesNotMatch(res.body, new RegExp(c.id), `the courier's ${what} names the customer`);
+    }
+    const placedSeen = courierEvents.json().events[0];
+    assert.deepEqual([placedSeen.type, placedSeen.data.customerId, placedSeen.data.deliveryAddress, placedSeen.metadata.encryption], ['OrderPlaced', null, 'Rua das Flores 10, Porto', { keyId: null, fields: ['/deliveryAddress'] }]);
+    assert.deepEqual([pickedUp.json().customerId, stale.json().current.customerId, courierOrder.json().customerId], [null, null, null]);
+    assert.equal(courierOrder.json().deliveryAddress, 'Rua das Flores 10, Porto', 'the courier still reads where to deliver');
+    for (const token of [c.token, r.staff, admin]) {
+      assert.equal((await t.request({ url: `/v1/orders/${order.id}`, token })).json().customerId, c.id);
+      const events = (await t.request({ url: `/v1/orders/${order.id}/events`, token })).json().events;
+      assert.deepEqual([events[0].data.customerId, events[0].metadata.encryption.keyId], [c.id, `customer:${c.id}`]);
     }
   });
 

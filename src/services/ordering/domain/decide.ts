@@ -34,6 +34,13 @@ export const CUSTOMER_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['pla
  */
 export const ADMIN_CANCELS_FROM: readonly OrderStatus[] = Object.freeze(['placed', 'accepted', 'ready', 'picked_up']);
 
+/**
+ * A reason nobody can read: empty, or only white space, control characters and characters drawn as
+ * nothing (U+200B, U+2060, U+FEFF, U+00AD, the joiners, the Hangul fillers: Default_Ignorable_Code_Point).
+ * `trim()` left a lone U+200B, which the customer was shown as the reason of an admin's cancel.
+ */
+const UNREADABLE = /^[\p{White_Space}\p{Cc}\p{Default_Ignorable_Code_Point}]*$/u;
+
 /** Statuses in which an order is over: nothing changes it any more. */
 const FINISHED: readonly OrderStatus[] = Object.freeze(['delivered', 'rejected', 'cancelled']);
 
@@ -189,7 +196,7 @@ export function decide(command: OrderCommand, state: OrderState): OrderEvent[] {
       if (state.status === 'picked_up') {
         // Only an admin gets here (ADMIN_CANCELS_FROM). The customer reads the reason, and whoever
         // settles with the courier and the restaurant later needs it: it cannot be left out.
-        if (command.reason.trim() === '') {
+        if (UNREADABLE.test(command.reason)) {
           throw new UnprocessableError(
             'ORDER_CANCEL_REASON_REQUIRED',
             `Cancelling order ${orderId} after its pick-up needs a reason (e.g. "lost in transit: courier unreachable"): send it as reason; the customer sees it`,
