@@ -14,20 +14,26 @@ before(async () => {
   pool = database.pool(4);
 });
 
-/** Publishes `messages` with the bus's own publish statement (the in-database relay's), as `role`, in one transaction. */
-async function publishAs(role: string, messages: readonly OutgoingMessage[]): Promise<void> {
+/** Runs `fn` as `role` in one transaction, committed. */
+async function asRole<T>(role: string, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
     await client.query('begin');
     await client.query(`set local role ${client.escapeIdentifier(role)}`);
-    await publishToBus(client, messages);
+    const result = await fn(client);
     await client.query('commit');
+    return result;
   } catch (error) {
     await client.query('rollback');
     throw error;
   } finally {
     client.release();
   }
+}
+
+/** Publishes `messages` with the bus's own publish statement (the in-database relay's), as `role`, in one transaction. */
+async function publishAs(role: string, messages: readonly OutgoingMessage[]): Promise<void> {
+  await asRole(role, (client) => publishToBus(client, messages));
 }
 
 describe('PostgreSQL bus: a service role publishes only its own subjects (platform migration 0020)', () => {
@@ -56,6 +62,31 @@ describe('PostgreSQL bus: a service role publishes only its own subjects (platfo
     const anySubject = message(`ordering.${t}.Happened`, {});
     await transport.publish([anySubject]);
     assert.equal((await pool.query('select 1 from brigade_bus.messages where id = $1', [anySubject.id])).rowCount, 1);
+  });
+
+  test("a service role queues deliveries of its own messages only, not another service's (platform migration 0041)", async () => {
+    const t = token();
+    const transport = createPgTransport({ pool });
+    database.defer(() => transport.close());
+    // Ordering's OrderPlaced, published and fanned out; a subscription added after it has no delivery of it.
+    await transport.ensureSubscription({ subscription: `${t}-placed`, pattern: `ordering.${t}.*` });
+    const placed = message(`ordering.${t}.OrderPlaced`, { orderId: 'o-1' });
+    await transport.publish([placed]);
+    await transport.ensureSubscription({ subscription: `${t}-late`, pattern: `ordering.${t}.*` });
+    const queue = (role: string, subscription: string, messageId: string) =>
+      asRole(role, (client) => client.query('insert into brigade_bus.deliveries (subscription, message_id) values ($1, $2)', [subscription, messageId]));
+    const refused = (e: unknown) => (e as { code?: string }).code === '42501';
+    // Menu may not queue ordering's message, neither for a subscription that never had it nor again for one that had it (acked since).
+    await pool.query('delete from brigade_bus.deliveries where message_id = $1', [placed.id]);
+    await assert.rejects(queue('brigade_menu', `${t}-late`, placed.id), refused, 'menu queued ordering.*.OrderPlaced');
+    await assert.rejects(queue('brigade_menu', `${t}-placed`, placed.id), refused, 'menu queued ordering.*.OrderPlaced again');
+    // Nor a delivery of a message that does not exist (yet): it would be waiting for that id.
+    await assert.rejects(queue('brigade_menu', `${t}-late`, message(`menu.${t}.Happened`, {}).id), refused);
+    assert.equal((await pool.query('select 1 from brigade_bus.deliveries where message_id = $1', [placed.id])).rowCount, 0);
+    // Ordering itself may (its own message).
+    await queue('brigade_ordering', `${t}-late`, placed.id);
+    const queued = await pool.query('select subscription from brigade_bus.deliveries where message_id = $1', [placed.id]);
+    assert.deepEqual(queued.rows, [{ subscription: `${t}-late` }]);
   });
 
   test("a service role reads back only its own messages' ids and subjects", async () => {
