@@ -208,8 +208,11 @@ export function deliveryRoutes(ports: DeliveryPorts): FastifyPluginAsync<{ deps:
         // The city is the platform's to know: the directory's, as the dispatch and assign-courier use it.
         const restaurant = await ports.restaurants.restaurant(rid);
         if (restaurant === null) throw new NotFoundError('restaurant', rid);
-        // Courier availability is not tenant data (a courier serves every restaurant of the city): no tenant.
-        const { couriers, more } = await unitOfWork({ ...actorContext(principal, 'delivery', null), readOnly: true }, (tx) =>
+        // Courier availability is not tenant data (a courier serves every restaurant of the city), but the
+        // rows name the restaurants whose orders couriers carry: the restaurant is the tenant, and the
+        // read shows only its own (delivery.couriers_of_city, migration 0028). Delivery's tenant rows stay
+        // in the shared database, so the tenant takes no fence and no hop.
+        const { couriers, more } = await unitOfWork({ ...actorContext(principal, 'delivery', restaurant.id), readOnly: true }, (tx) =>
           listAssignableCouriers(tx, restaurant.city, ASSIGNABLE_LIMIT),
         );
         const names = await ports.couriers.names(couriers.map((k) => k.courierId));

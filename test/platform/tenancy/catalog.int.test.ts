@@ -53,6 +53,7 @@ describe('tenancy rules, read from the catalog of the fully migrated database', 
   test('lists every SECURITY DEFINER function: each pins search_path and checks the tenant', async () => {
     const definers = await listSecurityDefinerFunctions(client);
     assert.deepEqual(definers, [
+      { name: 'delivery.couriers_of_city(p_city text)', pinnedSearchPath: true, checksTenant: true },
       { name: 'platform.enter_tenant(p_tenant uuid, p_believed text)', pinnedSearchPath: true, checksTenant: true },
       { name: 'platform.enter_tenants(p_tenants uuid[], p_believed text[])', pinnedSearchPath: true, checksTenant: true },
     ]);

@@ -43,8 +43,13 @@ export interface AssignableCouriers {
  * written: it is the directory's one spelling of the city (`findOrCreateCity`), the one couriers' rows
  * and the dispatch carry, and the one ordering's assign-courier checks a courier against.
  *
- * Runs as the caller (staff of the restaurant, or an admin; RLS lets both read availability). Never
- * answers the order a busy courier carries: another restaurant's.
+ * Runs as the caller (staff of the restaurant, or an admin) with the restaurant as the transaction's
+ * tenant, and reads through `delivery.couriers_of_city` (delivery migration 0028), which refuses any
+ * other transaction (42501) and masks the restaurant and order a courier carries or is held for unless
+ * they are the tenant's: staff have no policy on the table itself. Never answers those either.
+ *
+ * @example
+ * await unitOfWork({ service: 'delivery', tenantId: rid, actor, readOnly: true }, (tx) => listAssignableCouriers(tx, 'Porto', 200));
  */
 export async function listAssignableCouriers(tx: Tx, city: string, limit: number): Promise<AssignableCouriers> {
   // One row more than the page: whether the city has more. A city's couriers are few (hundreds at
@@ -54,8 +59,8 @@ export async function listAssignableCouriers(tx: Tx, city: string, limit: number
             ${HELD} as held,
             held_until as "heldUntil",
             case when status = 'available' then available_since end as "availableSince"
-       from delivery.courier_availability
-      where city = $1 and (status = 'available' or (status = 'busy' and not (released_status = 'offline' and asked_to_stop)))
+       from delivery.couriers_of_city($1)
+      where (status = 'available' or (status = 'busy' and not (released_status = 'offline' and asked_to_stop)))
       order by status = 'busy', ${HELD}, case when status = 'available' then available_since else updated_at end, courier_id
       limit $2`,
     [city, limit + 1],
