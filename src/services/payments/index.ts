@@ -18,7 +18,7 @@ const migrationsDir = fileURLToPath(new URL('./migrations', import.meta.url));
 const SCHEMA = 'payments';
 
 /** Options of {@link createPaymentsService}. */
-export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>> {
+export interface PaymentsServiceOptions extends Partial<Pick<PaymentSagaOptions, 'courierFees' | 'commissionRate'>> {
   /** Competing saga runners in this process: provider calls of different orders overlap. Default 4. */
   readonly runners?: number;
   /** The saga runner's idle poll, ms. Default 500. */
@@ -63,7 +63,7 @@ export function createPaymentsService(ports: (deps: ServiceDeps) => PaymentsPort
         { provider, orders: wired.orders, paymentMethods: paymentMethodsOf(wired.cards, deps.config.paymentDefaultCard) },
         {
           acceptWithinMs: deps.config.acceptDeadlineMinutes * 60_000,
-          ...(options.courierFee === undefined ? {} : { courierFee: options.courierFee }),
+          ...(options.courierFees === undefined ? {} : { courierFees: options.courierFees }),
           ...(options.commissionRate === undefined ? {} : { commissionRate: options.commissionRate }),
         },
       );

@@ -1,6 +1,8 @@
 export { chargedNothing, MONEY_STEP_ATTEMPTS, parkedChargeChargedNothing, paymentSaga, payoutsOf, PAYMENT_SAGA } from './paymentSaga.ts';
 export type { ChargeWithheld, PaymentOutcome, PaymentSagaInput, PaymentSagaOptions, PaymentSagaState } from './paymentSaga.ts';
 export { ChargeWithheldError } from './chargeWithheldError.ts';
+export { courierFeeOf, DEFAULT_COURIER_FEE_MAJOR, DEFAULT_COURIER_FEES, LEGACY_COURIER_FEE, type CourierFees } from './courierFeeOf.ts';
+export { CourierFeesInvalidError } from './checkCourierFees.ts';
 export { handleOrderEvent, PaymentSagaNotStartedError } from './handleOrderEvent.ts';
 export type { OrderEventOutcome } from './handleOrderEvent.ts';
 export type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';

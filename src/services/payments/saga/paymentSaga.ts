@@ -9,6 +9,8 @@ import { findLedgerEntry } from './findLedgerEntry.ts';
 import { ledgerEntryAsAsked } from './ledgerEntryAsAsked.ts';
 import { providerOutcomeUnknown, reconcileWithLedger } from './reconcileWithLedger.ts';
 import type { OrderEndedBeforeStart } from './findOrderEndedBeforeStart.ts';
+import { courierFeeOf, LEGACY_COURIER_FEE, type CourierFees } from './courierFeeOf.ts';
+import { checkCourierFees } from './checkCourierFees.ts';
 
 /** The saga type's name, as stored in `payments.saga_instances.name`. */
 export const PAYMENT_SAGA = 'payment';
@@ -68,6 +70,12 @@ export interface PaymentSagaState extends PaymentSagaInput {
    * ledger: the charge was never sent again and nothing was charged (see {@link ChargeWithheld}).
    */
   readonly chargeWithheld?: boolean;
+  /**
+   * The courier's payout of this order, minor units of `currency` ({@link courierFeeOf} when the saga
+   * started): a change of the fees later leaves an order in flight as it was. Absent in sagas started
+   * before it was kept, which pay 300 ({@link LEGACY_COURIER_FEE}) as they did.
+   */
+  readonly courierFee?: number;
 }
 
 /** What `charge` answers when the order ended before anything was charged: it sent nothing. */
@@ -80,8 +88,13 @@ export interface ChargeWithheld {
 export interface PaymentSagaOptions {
   /** A restaurant that has not accepted within this many ms after the order was placed: cancel and refund. */
   readonly acceptWithinMs: number;
-  /** The courier's payout per delivered order, minor units. Default 300. */
-  readonly courierFee?: number;
+  /**
+   * The courier's payout per delivered order, by currency, minor units of each (`{ EUR: 300, JPY: 500 }`);
+   * a currency it does not name gets {@link courierFeeOf}'s default (3 major units by its ISO 4217
+   * exponent; 500 JPY). Fixed into a saga's state when it starts. An entry that is not a whole number of
+   * minor units, or a code that is not three capital letters, throws `PAYMENT_COURIER_FEES_INVALID`.
+   */
+  readonly courierFees?: CourierFees;
   /** The platform's share of the total, 0..1, kept from the restaurant's payout. Default 0.15. */
   readonly commissionRate?: number;
 }
@@ -153,9 +166,12 @@ const retryableUnlessChanged = (error: unknown) => !(error instanceof PaymentReq
  */
 const orderingMayAnswerLater = (error: unknown) => !(error instanceof BrigadeError) || error.status >= 500 || error.status === 409 || error.status === 412;
 
-/** The payouts of a delivered order: the courier's fee, and the rest less the commission to the restaurant. */
-export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSagaOptions, 'courierFee' | 'commissionRate'>): { restaurant: number; courier: number } {
-  const courier = Math.min(state.total, options.courierFee ?? 300);
+/**
+ * The payouts of a delivered order: the courier's fee (the one its saga fixed at start, in the order's
+ * currency; 300 for a saga from before that), and the rest less the commission to the restaurant.
+ */
+export function payoutsOf(state: Pick<State, 'total' | 'courierFee'>, options: Pick<PaymentSagaOptions, 'commissionRate'>): { restaurant: number; courier: number } {
+  const courier = Math.min(state.total, state.courierFee ?? LEGACY_COURIER_FEE);
   const commission = Math.round(state.total * (options.commissionRate ?? 0.15));
   return { restaurant: Math.max(0, state.total - courier - commission), courier };
 }
@@ -183,6 +199,7 @@ export function payoutsOf(state: Pick<State, 'total'>, options: Pick<PaymentSaga
  */
 export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions): SagaDefinition<State, PaymentSagaInput> {
   const payouts = payoutsOf;
+  const courierFees = checkCourierFees(options.courierFees ?? {});
   /**
    * Pays `amount` to `destination` under the step's key. A payout of nothing is no payout (the provider
    * refuses an amount of 0): a small order's fee and commission can take the restaurant's whole share,
@@ -375,6 +392,7 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
         customerId: input.customerId,
         total: input.total,
         currency: input.currency,
+        courierFee: courierFeeOf(input.currency, courierFees),
         ...(input.cause === undefined ? {} : { cause: input.cause }),
         ...(input.placedAt === undefined ? {} : { placedAt: input.placedAt }),
       };
@@ -557,8 +575,12 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
           };
         }
         const next = { ...s, chargeFailed: true };
-        // The order already ended: nothing was charged and there is nothing to cancel.
-        if (s.outcome === 'rejected' || s.outcome === 'cancelled') return { state: next, complete: true };
+        // The order already ended: nothing was charged and there is nothing to cancel. The saga ends,
+        // after an expiry already queued behind the charge (the accept deadline fired while the charge
+        // was in flight), which then finds the order ended, as a withheld charge does. Before, it
+        // completed with `expire` pending: the runner could not record the refusal and parked the saga
+        // (SAGA_OUTCOME_UNRECORDED, payment `unknown`, the customer never told the card was declined).
+        if (s.outcome === 'rejected' || s.outcome === 'cancelled') return s.expiring === true ? { state: next } : { state: next, complete: true };
         // Delivered while the charge was in flight or parked (a resumed charge declined, say): failing
         // would undo `order`, a cancel ordering refuses for a delivered order (422), and the saga ended
         // `failed` saying its compensation failed. A delivered order is never undone (decision 0079):
@@ -606,7 +628,9 @@ export function paymentSaga(ports: PaymentSagaPorts, options: PaymentSagaOptions
       // Runs after the charge when that is in flight (steps run in turn), so the charge has landed.
       'deadline.accept': (s) => (s.accepted || ended(s) ? {} : { state: { ...s, expiring: true }, run: ['expire'] }),
       'expire.succeeded': (s, e) => {
-        if (ended(s)) return s.chargeWithheld === true ? { complete: true } : {};
+        // Ended while the charge was in flight, and the charge then withheld or refused: nothing was
+        // charged and `expire` was the last work queued, so the saga ends. (Landed, the refund runs.)
+        if (ended(s)) return s.chargeWithheld === true || s.chargeFailed ? { complete: true } : {};
         // A string: the answer of a step run before the answer named the courier.
         const answer: OrderExpiry = typeof e.data === 'string' ? { status: e.data, courierId: null } : (e.data as OrderExpiry);
         // Delivered already: no OrderDelivered may ever come (the order's events were dropped or

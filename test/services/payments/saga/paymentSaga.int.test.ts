@@ -57,12 +57,16 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
   let r: SeededRestaurant;
   const cards = new Map<string, string>();
   const cancels: Array<{ orderId: string; reason: string }> = [];
+  /** The orders `expire` asked ordering about, once per call. */
+  const expiresAsked: string[] = [];
   const delivered = new Map<string, number>();
   let faults: ProviderFaults = NO_FAULTS;
   /** How many more of the saga's reads of the provider's ledger answer; the others fail as if the provider could not be reached. */
   let ledgerAnswers = Infinity;
   /** How many more reads of the card on file fail as if its database had blinked. */
   let cardStoreBlips = 0;
+  /** While set, a read of the card on file says it has begun, then waits until the test opens the gate: a charge attempt held in flight. */
+  let cardGate: { entered: () => void; opened: Promise<void> } | null = null;
 
   before(async () => {
     t = await startTestPlatform();
@@ -96,6 +100,10 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       },
       paymentMethods: {
         cardFor: async ({ customerId }) => {
+          if (cardGate !== null) {
+            cardGate.entered();
+            await cardGate.opened;
+          }
           if (cardStoreBlips > 0 && cardStoreBlips--) throw new Error('Connection terminated unexpectedly (test)');
           if (cards.get(customerId) === NO_CARD) throw new PaymentMethodMissingError(customerId);
           return cards.get(customerId) ?? GOOD_CARD;
@@ -113,6 +121,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
         },
         // Only an order still placed is cancelled; any other answers its status.
         expireOrder: async ({ orderId, reason }) => {
+          expiresAsked.push(orderId);
           const current = await t.request({ url: `/v1/orders/${orderId}`, token: admin });
           assert.equal(current.statusCode, 200, current.body);
           const courierId = (current.json().courierId as string | null | undefined) ?? null;
@@ -124,7 +133,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
         },
       },
     };
-    registry = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga(ports, { acceptWithinMs: 10 * 60_000, courierFee: 300, commissionRate: 0.15 })] });
+    registry = createSagaRegistry({ schema: 'payments', sagas: [paymentSaga(ports, { acceptWithinMs: 10 * 60_000, courierFees: { EUR: 300 }, commissionRate: 0.15 })] });
     runner = createSagaRunner({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry, backoffMs: () => 0 });
   });
   after(async () => {
@@ -133,8 +142,8 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await t.close();
   });
 
-  /** Hands the order's new integration messages (ordering's outbox rows, as published) to handleOrderEvent, then runs the saga's steps. */
-  const sync = async (orderId: string) => {
+  /** Hands the order's new integration messages to handleOrderEvent only (a step may be in flight meanwhile). */
+  const handOver = async (orderId: string) => {
     const { rows } = await pool.query<{ id: string; subject: string; headers: MessageHeaders; payload: unknown }>(
       `select id, subject, headers, payload from ordering.outbox where payload ->> 'orderId' = $1 and id > $2 order by transaction_id, id`,
       [orderId, delivered.get(orderId) ?? 0],
@@ -144,8 +153,13 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       outcomes.push(await t.platform.deps.unitOfWork({ service: 'payments', tenantId: m.headers.tenant, actor: SYSTEM }, (tx) => handleOrderEvent(tx, registry, m)));
       delivered.set(orderId, Number(m.id));
     }
-    while (await runner.runOnce());
     return { subjects: rows.map((m) => m.subject.replace('ordering.order.', '')), outcomes, messages: rows };
+  };
+  /** Hands the order's new integration messages (ordering's outbox rows, as published) to handleOrderEvent, then runs the saga's steps. */
+  const sync = async (orderId: string) => {
+    const handed = await handOver(orderId);
+    while (await runner.runOnce());
+    return handed;
   };
   const saga = (orderId: string) => t.platform.deps.unitOfWork({ service: 'payments', tenantId: r.rid, actor: SYSTEM }, (tx) => loadSaga<PaymentSagaState>(tx, registry, orderId));
   /** The provider's ledger entries moved under this saga's keys, in order. */
@@ -248,6 +262,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const running = await saga(order.id);
     assert.deepEqual([running?.status, running?.state.accepted, running?.state.courierId], ['running', true, k.id]);
     assert.equal(running?.version, 5, 'start, order, charge, accepted, courier assigned: one version per change');
+    assert.equal(running?.state.courierFee, 300, "the EUR fee, fixed into the saga's state when it started");
 
     await step(k.token, order.id, 'pick-up');
     await step(k.token, order.id, 'deliver');
@@ -255,7 +270,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const done = await saga(order.id);
     assert.equal(done?.status, 'completed');
     assert.deepEqual(done?.completed, ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier']);
-    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    const split = payoutsOf({ ...order, courierFee: 300 }, { commissionRate: 0.15 });
     assert.deepEqual(split, { restaurant: 2850 - 300 - 428, courier: 300 });
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
@@ -279,7 +294,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     const placed = await placeOrder(t, c.token, { restaurantId: r.rid, deliveryAddress: 'Rua das Flores 10, Porto', lines: [{ itemId: r.cola, quantity: 1 }] });
     assert.equal(placed.statusCode, 201, placed.body);
     const order = placed.json() as { id: string; total: number; lines: Array<{ lineId: string }> };
-    assert.deepEqual(payoutsOf(order, { courierFee: 300, commissionRate: 0.15 }), { restaurant: 0, courier: 250 });
+    assert.deepEqual(payoutsOf({ ...order, courierFee: 300 }, { commissionRate: 0.15 }), { restaurant: 0, courier: 250 });
     await sync(order.id);
     await toDelivered(order);
     await sync(order.id);
@@ -302,7 +317,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     while (await runner.runOnce()); // the provider is back: nothing more runs
     const parked = await saga(order.id);
     assert.deepEqual([parked?.status, parked?.pending, parked?.completed, parked?.attempts], ['parked', ['capture', 'payoutRestaurant', 'payoutCourier'], ['order', 'charge'], MONEY_STEP_ATTEMPTS]);
-    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    const split = payoutsOf({ ...order, courierFee: 300 }, { commissionRate: 0.15 });
     assert.equal(
       parked?.error,
       `capture of the delivered order: no answer says whether the capture of charge ${parked?.state.chargeId} (key ${order.id}:capture) was made ` +
@@ -476,7 +491,7 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
     await withLostAnswers(['capture', 'payout'], () => sync(order.id));
     const done = await saga(order.id);
     assert.deepEqual([done?.status, done?.completed, done?.error], ['completed', ['order', 'charge', 'capture', 'payoutRestaurant', 'payoutCourier'], null]);
-    const split = payoutsOf(order, { courierFee: 300, commissionRate: 0.15 });
+    const split = payoutsOf({ ...order, courierFee: 300 }, { commissionRate: 0.15 });
     assert.deepEqual(await ledger(order.id), [
       ['authorization', order.total, 'charge'],
       ['capture', order.total, 'capture'],
@@ -701,6 +716,53 @@ describe('payment saga: order events drive charge, refund, capture and payouts o
       ['void', order.total, 'charge:compensate:void'],
     ]);
     assert.equal(await orderStatus(order.id), 'cancelled');
+  });
+
+  test("a card refused (declined, or no card on file) for an order that ended while the accept deadline's `expire` waited behind the charge: the refusal is recorded, `expire` runs, and the saga completes with the payment declined; no park, no resume (before: parked SAGA_OUTCOME_UNRECORDED, payment unknown)", async () => {
+    for (const { card, end, payment, customerReads } of [
+      { card: NO_FAULTS.declineCard as string, end: 'cancel', payment: 'declined', customerReads: /^Your card was declined/ },
+      { card: NO_CARD, end: 'reject', payment: 'failed', customerReads: /^No card on file/ },
+    ]) {
+      const order = await place(card);
+      await placedUpToCharge(order.id);
+      // The order-events consumer's backlog: the order was placed 11 minutes ago, so the accept deadline is due at once.
+      await pool.query(`update payments.saga_deadlines set due_at = now() - interval '1 minute' where saga_id = $1 and name = 'accept' and fired_at is null`, [order.id]);
+      let entered!: () => void;
+      const inFlight = new Promise<void>((resolve) => (entered = resolve));
+      let open!: () => void;
+      cardGate = { entered, opened: new Promise<void>((resolve) => (open = resolve)) };
+      let charging: Promise<boolean>;
+      try {
+        charging = runner.runOnce();
+        await inFlight;
+        // While the charge attempt is in flight: the deadline fires, and the order ends.
+        assert.equal(await createDeadlineScheduler({ unitOfWork: t.platform.deps.unitOfWork, service: 'payments', registry }).fireDue(), 1);
+        if (end === 'cancel') await step(order.customerToken, order.id, 'cancel', { reason: 'changed my mind' });
+        else await step(r.staff, order.id, 'reject', { reason: 'out of dough' });
+        const ended = await handOver(order.id);
+        assert.deepEqual(ended.outcomes, ['advanced'], end);
+        const noted = await saga(order.id);
+        assert.deepEqual([noted?.status, noted?.pending, noted?.state.expiring, noted?.state.outcome], ['running', ['charge', 'expire'], true, end === 'cancel' ? 'cancelled' : 'rejected'], end);
+      } finally {
+        cardGate = null;
+        open();
+      }
+      assert.equal(await charging, true, 'the charge attempt');
+      while (await runner.runOnce());
+      const done = await saga(order.id);
+      assert.deepEqual([done?.status, done?.pending, done?.completed, done?.state.chargeFailed], ['completed', [], ['order', 'expire'], true], `${end}: ${done?.error ?? ''}`);
+      const log = await t.platform.deps.unitOfWork({ ...ops, readOnly: true }, (tx) => showSaga(tx, 'payments', order.id));
+      assert.ok(!log?.log.some((e) => e.status === 'parked'), 'never parked');
+      assert.deepEqual(expiresAsked.filter((id) => id === order.id).length, 1, 'ordering asked once, after the charge');
+      assert.deepEqual(await ledger(order.id), [], 'nothing charged');
+      assert.equal(cancels.filter((c) => c.orderId === order.id).length, 0, 'the order had ended: payments cancels nothing');
+      const asStaff = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: r.staff })).json() as { status: string; payment: string };
+      assert.deepEqual([asStaff.status, asStaff.payment], ['completed', payment]);
+      // The saga completed, so the view has no error of its own; the charge's failed step says what to do.
+      const asCustomer = (await t.request({ url: `/v1/orders/${order.id}/payment`, token: order.customerToken })).json() as { error: string | null; steps: Array<{ step: string; outcome: string; error: string | null }> };
+      const refusal = asCustomer.steps.find((s) => s.step === 'charge' && s.outcome === 'failed');
+      assert.match(String(refusal?.error), customerReads, `the customer reads what to do, not "${ERROR_FOR_CUSTOMERS}"`);
+    }
   });
 
   test('a charge that authorized while its answer was lost, then parked, and the card on file removed: resumed, the ledger says it charged; not cancelled as nothing charged', async () => {

@@ -20,14 +20,12 @@ import type { PaymentMethods } from '../../../../src/services/payments/saga/port
 import { PaymentMethodMissingError, PaymentMethodUnavailableError } from '../../../../src/services/payments/paymentMethodsOf.ts';
 
 // Handlers are pure: the ports are never called while deciding.
-const saga = paymentSaga(
-  {
-    provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }),
-    orders: { cancelOrder: () => Promise.reject(new Error('not called')), expireOrder: () => Promise.reject(new Error('not called')) },
-    paymentMethods: { cardFor: () => Promise.reject(new Error('not called')) },
-  },
-  { acceptWithinMs: 60_000 },
-);
+const unusedPorts = {
+  provider: createPaymentProviderClient({ baseUrl: 'http://127.0.0.1:9', timeoutMs: 1 }),
+  orders: { cancelOrder: () => Promise.reject(new Error('not called')), expireOrder: () => Promise.reject(new Error('not called')) },
+  paymentMethods: { cardFor: () => Promise.reject(new Error('not called')) },
+};
+const saga = paymentSaga(unusedPorts, { acceptWithinMs: 60_000 });
 const input = { orderId: '00000000-0000-4000-8000-000000000001', restaurantId: '00000000-0000-4000-8000-000000000002', customerId: '00000000-0000-4000-8000-000000000003', total: 2000, currency: 'EUR' };
 
 /** The instance after start and the `order` step, with `charge` in flight (at the head of pending). */
@@ -140,9 +138,59 @@ describe('payment saga decisions while the charge is in flight', () => {
     assert.deepEqual([declined?.status, declined?.pending], ['completed', []]);
   });
 
+  test("a refused charge of an order that ended after the accept deadline queued `expire`: the refusal is recorded, `expire` runs, and the saga completes (before: SAGA_DEFINITION_INVALID 'cannot complete with steps pending (expire)', parked SAGA_OUTCOME_UNRECORDED)", () => {
+    const due = applySagaEvent(saga, chargeInFlight(), { kind: 'event', event: { type: 'deadline.accept' } });
+    const queued: SagaInstance<PaymentSagaState> = { ...chargeInFlight(), ...due!, version: 3 };
+    assert.deepEqual([queued.pending, queued.state.expiring], [['charge', 'expire'], true]);
+    for (const [end, code] of [['order.cancelled', 'PAYMENT_DECLINED'], ['order.rejected', 'PAYMENT_METHOD_MISSING'], ['order.cancelled', 'PAYMENT_METHOD_UNAVAILABLE'], ['order.rejected', 'PAYMENT_REJECTED']] as const) {
+      const ended = applySagaEvent(saga, queued, { kind: 'event', event: { type: end, data: { by: 'customer' } } });
+      const outcome = end === 'order.cancelled' ? 'cancelled' : 'rejected';
+      assert.deepEqual([ended?.status, ended?.pending, ended?.state.outcome], ['running', ['charge', 'expire'], outcome], end);
+      const endedAt: SagaInstance<PaymentSagaState> = { ...queued, ...ended!, version: 4 };
+      const refused = applySagaEvent(saga, endedAt, { kind: 'stepFailed', item: 'charge', error: { code, message: 'refused' }, retry: false });
+      assert.deepEqual([refused?.status, refused?.pending, refused?.completed, refused?.state.chargeFailed, refused?.state.outcome], ['running', ['expire'], ['order'], true, outcome], code);
+      const refusedAt: SagaInstance<PaymentSagaState> = { ...endedAt, ...refused!, version: 5 };
+      // A redelivered end of the order changes nothing while `expire` runs.
+      assert.deepEqual(applySagaEvent(saga, refusedAt, { kind: 'event', event: { type: end, data: {} } })?.pending ?? refusedAt.pending, ['expire'], code);
+      // Ordering answers that the order has ended (it cancels nothing): complete, nothing to refund or cancel.
+      const expired = applySagaEvent(saga, refusedAt, { kind: 'stepSucceeded', item: 'expire', result: { status: outcome, courierId: null } });
+      assert.deepEqual([expired?.status, expired?.pending, expired?.completed, expired?.state.outcome], ['completed', [], ['order', 'expire'], outcome], code);
+    }
+    // The charge withheld for an ended order (nothing sent) still completes once `expire` ran, as before.
+    const ended = applySagaEvent(saga, queued, { kind: 'event', event: { type: 'order.cancelled', data: {} } });
+    const withheld = applySagaEvent(saga, { ...queued, ...ended!, version: 4 }, { kind: 'stepSucceeded', item: 'charge', result: { withheld: true, outcome: 'cancelled' } });
+    assert.deepEqual([withheld?.status, withheld?.pending], ['running', ['expire']]);
+    const done = applySagaEvent(saga, { ...queued, ...withheld!, version: 5 }, { kind: 'stepSucceeded', item: 'expire', result: { status: 'cancelled', courierId: null } });
+    assert.deepEqual([done?.status, done?.pending], ['completed', []]);
+  });
+
   test('payouts: the courier fee, and the total less fee and commission to the restaurant', () => {
-    assert.deepEqual(payoutsOf({ total: 2000 }, {}), { restaurant: 2000 - 300 - 300, courier: 300 });
-    assert.deepEqual(payoutsOf({ total: 200 }, { courierFee: 300, commissionRate: 0 }), { restaurant: 0, courier: 200 });
+    assert.deepEqual(payoutsOf({ total: 2000, courierFee: 300 }, {}), { restaurant: 2000 - 300 - 300, courier: 300 });
+    assert.deepEqual(payoutsOf({ total: 200, courierFee: 300 }, { commissionRate: 0 }), { restaurant: 0, courier: 200 });
+  });
+
+  test('the courier fee is per currency, in its ISO 4217 minor units, and fixed into the state at start (before: 300 whatever the currency: 3.00 EUR, 300 JPY, 0.300 KWD)', () => {
+    const feeOf = (currency: string, s = saga) => applySagaStart(s, { ...input, currency }).state.courierFee;
+    // The default: 3.00 in a currency of two decimals, 3.000 in one of three, and 500 JPY (3 yen would pay nobody).
+    assert.deepEqual(['EUR', 'GBP', 'USD', 'KWD', 'BHD', 'JPY', 'CLF'].map((c) => feeOf(c)), [300, 300, 300, 3000, 3000, 500, 30_000]);
+    // Another zero-decimal currency without an entry of its own: 3 of its units (its exponent, not EUR's cents).
+    assert.equal(feeOf('KRW'), 3);
+    // Payouts of a JPY order: the courier gets the JPY fee, not a EUR order's 300 cents.
+    const jpy = applySagaStart(saga, { ...input, total: 1000, currency: 'JPY' }).state;
+    assert.deepEqual(payoutsOf(jpy, {}), { restaurant: 1000 - 500 - 150, courier: 500 });
+    // A table of the platform's fees, by currency, replaces the default of the currencies it names.
+    const configured = paymentSaga(unusedPorts, { acceptWithinMs: 60_000, courierFees: { EUR: 450, KRW: 4000 } });
+    assert.deepEqual([feeOf('EUR', configured), feeOf('KRW', configured), feeOf('GBP', configured)], [450, 4000, 300]);
+    // An order in flight keeps the fee it started with, whatever the process's table says now.
+    const started = applySagaStart(saga, input).state;
+    assert.deepEqual(payoutsOf(started, {}).courier, 300);
+    // A saga started before the fee was kept in its state pays 300, as it did.
+    const { courierFee: _, ...older } = started;
+    assert.deepEqual(payoutsOf(older, {}), { restaurant: 2000 - 300 - 300, courier: 300 });
+    // A table that would pay a wrong amount is refused when the saga is defined, not at delivery.
+    for (const courierFees of [{ EUR: -1 }, { EUR: 2.5 }, { eur: 300 }, { EUR: Number.NaN }] as Array<Record<string, number>>) {
+      assert.throws(() => paymentSaga(unusedPorts, { acceptWithinMs: 60_000, courierFees }), (e: unknown) => e instanceof BrigadeError && e.code === 'PAYMENT_COURIER_FEES_INVALID', JSON.stringify(courierFees));
+    }
   });
 });
 
