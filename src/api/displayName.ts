@@ -10,8 +10,15 @@ export const CONTROL_OR_BIDI = '\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u
  * (U+200D, U+200C) are allowed inside: emoji (a woman cook is U+1F469 U+200D U+1F373) and scripts (Persian, the Indic ones) need them.
  */
 const NEVER_IN_A_NAME = `${CONTROL_OR_BIDI}\\u200b\\u2060\\ufeff\\ufffd`;
-/** Never at either end, besides {@link NEVER_IN_A_NAME}: white space and the zero-width characters (U+200B–U+200D, U+2060). */
-const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060`;
+/**
+ * Never at either end, besides {@link NEVER_IN_A_NAME}: white space, the zero-width characters
+ * (U+200B–U+200D, U+2060), and the other characters Unicode draws as nothing (default-ignorable): the
+ * soft hyphen U+00AD, the Mongolian vowel separator U+180E, the invisible operators U+2061–U+2064 and the
+ * Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), so none of them alone makes a name, or a reason, that
+ * reads as blank. Inside a name they stay (a soft hyphen is where a long word may break; the fillers are
+ * Hangul's own).
+ */
+const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060\\u00ad\\u180e\\u2061-\\u2064\\u115f\\u1160\\u3164\\uffa0`;
 
 /** One name, unanchored: a first and a last character not at an end, and none in between that is never in a name. */
 const A_NAME = `[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NOT_AT_AN_END}])?`;
