@@ -45,6 +45,8 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
   /** The dedicated database's label. */
   let db1 = '';
   let stayedRid = '';
+  /** A staff member of the moved restaurant: their row moved with it. */
+  let movedStaff = '';
 
   before(async () => {
     pool = shared.pool(4);
@@ -68,6 +70,8 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     await start(stayedRid, ids.stayed);
     await pool.query(`update payments.saga_instances set status = 'parked', error = 'probe: ask the restaurant' where id = $1`, [ids.movedParked]);
     await pool.query(`update payments.saga_instances set status = 'failed', error = 'probe: refund failed' where id = $1`, [ids.movedFailed]);
+
+    movedStaff = (await pool.query<{ id: string }>(`insert into platform.staff (tenant_id, name, email) values ($1, 'Ana', 'ana@example.com') returning id`, [movedRid])).rows[0]!.id;
 
     await moveTenant({ tenantId: movedRid, sourceUrl: shared.db.url, targetUrl: target.url, sets: migrationSets(), schemas: MOVING_SCHEMAS });
     targetPool = new pg.Pool({ connectionString: target.url, max: 2 });
@@ -111,6 +115,17 @@ describe('brigade projections and brigade sagas after a restaurant moved to its 
     const line = (rid: string) => listed.stdout.split('\n').find((l) => l.startsWith(rid)) ?? '';
     assert.match(line(movedRid), new RegExp(`  dedicated ${db1} \\(postgres://[^)]*/${target.name}\\)$`), listed.stdout);
     assert.match(line(stayedRid), / {2}shared$/, listed.stdout);
+  });
+
+  test('token revoke finds the moved restaurant\'s staff member in its database: no "No staff has the id" (before: it said so, and to check the spelling)', async () => {
+    const revoked = await run('token', 'revoke', '--role', 'staff', '--subject', movedStaff);
+    assert.equal(revoked.code, 0, revoked.stderr);
+    assert.match(revoked.stdout, new RegExp(`^revoked the staff tokens of ${movedStaff} `, 'm'));
+    assert.doesNotMatch(revoked.stdout, /No staff has the id/);
+    const nobody = await run('token', 'revoke', '--role', 'staff', '--subject', randomUUID());
+    assert.equal(nobody.code, 0, nobody.stderr);
+    assert.match(nobody.stdout, /No staff has the id .*check the spelling/, 'an id in no database is still unmatched');
+    noUrl(`${revoked.stdout}${revoked.stderr}`);
   });
 
   test('projections rebuild rebuilds in every database, one after the other, naming each', async () => {

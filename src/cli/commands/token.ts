@@ -84,11 +84,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const open = async () => (opened ??= await openCommandDatabases(config, 1, ctx.io.err));
   const transaction: UnitOfWorkFn = async (context, fn) => unitOfWork((await open()).databases.poolFor(context.service), context, fn);
   let router: TenantRouter | undefined;
-  const commitStatements: CommitStatementsFn = async (context, statements) => {
-    const { databases } = await open();
-    router ??= commandTenantRouter(databases);
-    return router.commitStatements(context, statements);
-  };
+  const routed = async () => (router ??= commandTenantRouter((await open()).databases));
+  const commitStatements: CommitStatementsFn = async (context, statements) => (await routed()).commitStatements(context, statements);
+  // A staff member not in the shared database is looked for in each restaurant's own (the directory's
+  // staff rows move with their restaurant), so a moved one is not reported as no such row.
+  const findInEveryDatabase: TenantRouter['findInEveryDatabase'] = async (context, fn, lookup) => (await routed()).findInEveryDatabase(context, fn, lookup);
   try {
     if (revoking) {
       const request = { role: role as Role, subject: values.subject as string, ...(values.reason === undefined ? {} : { reason: values.reason }) };
@@ -96,7 +96,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
         transaction({ service: 'platform', actor: { kind: 'admin', id: 'cli' } }, (tx) =>
           recordAdminAudit(tx, { actorId: 'cli', method: 'CLI', route: 'brigade token revoke', target, status, requestId: `cli-${process.pid}` }),
         );
-      const revoked = await revokeTokens({ unitOfWork: transaction, dispatch: courierDispatchPort({ unitOfWork: transaction, commitStatements }) }, 'cli', request).catch(async (error: unknown) => {
+      const revoked = await revokeTokens({ unitOfWork: transaction, findInEveryDatabase, dispatch: courierDispatchPort({ unitOfWork: transaction, commitStatements }) }, 'cli', request).catch(async (error: unknown) => {
         // The revocation stands though the courier is still on dispatch: audited as the route's 503 is.
         if (error instanceof CourierStillOnDispatchError) await audit({ revoked: error.revocation, takenOffDispatch: null, error: error.code }, 0);
         throw error;

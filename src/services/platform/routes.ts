@@ -135,7 +135,7 @@ const RevokedTokensSchema = Type.Object({
   unmatched: Type.Optional(
     Type.String({
       description:
-        'present only when the subject names nobody known: no staff, courier or customer row of the UUID, no admin audit entry by or minting the admin name. The revocation stands; check the spelling',
+        "present only when the subject names nobody known: no staff, courier or customer row of the UUID (a staff member is looked for in every restaurant's database; absent when one of them does not answer), no admin audit entry by or minting the admin name. The revocation stands; check the spelling",
     }),
   ),
   takenOffDispatch: Type.Optional(
@@ -705,7 +705,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     },
     async (request) => {
       const admin = authorize(request, 'admin');
-      const revocation = await revokeTokens({ unitOfWork, dispatch: ports.dispatch }, admin.subject, request.body).catch((error: unknown) => {
+      const revocation = await revokeTokens({ unitOfWork, findInEveryDatabase: (context, fn, lookup) => deps.placements.findInEveryDatabase(context, fn, lookup), dispatch: ports.dispatch }, admin.subject, request.body).catch((error: unknown) => {
         // The revocation stands: its audit entry says so, and that the courier is still on dispatch.
         if (error instanceof CourierStillOnDispatchError) request.auditDetails = { revoked: error.revocation, takenOffDispatch: null };
         throw error;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
+import { createDatabases, unitOfWork, type Actor, type Databases } from '../../../src/platform/db/index.ts';
 import { startTestPlatform, type TestPlatform } from '../../support/platform.ts';
 
 // Who may add whom to a restaurant's staff, and who is recorded as having invited them. A staff
@@ -8,6 +9,7 @@ import { startTestPlatform, type TestPlatform } from '../../support/platform.ts'
 // restaurant only when it names one of its platform.staff rows.
 describe('staff invites: managers are added by managers or admins, the inviter is the caller', () => {
   let t: TestPlatform;
+  let dbs: Databases;
   let admin: string;
   let a: string;
   let b: string;
@@ -24,6 +26,7 @@ describe('staff invites: managers are added by managers or admins, the inviter i
 
   before(async () => {
     t = await startTestPlatform();
+    dbs = createDatabases({ url: t.db.url, poolSize: 1 });
     admin = await t.token('admin', { subject: 'ops' });
     const restaurant = async (name: string) => {
       const created = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city: 'Lisbon' } });
@@ -46,6 +49,7 @@ describe('staff invites: managers are added by managers or admins, the inviter i
     cookOfA = await t.token('staff', { restaurantId: a, subject: cook });
   });
   after(async () => {
+    await dbs?.close();
     await t.close();
   });
 
@@ -98,5 +102,43 @@ describe('staff invites: managers are added by managers or admins, the inviter i
     assert.deepEqual(await attempt(anyStaffOfA, cook), missing);
     assert.deepEqual(await attempt(admin, manager), missing);
     assert.equal((await staffOf(a)).length, before, 'nothing was written');
+  });
+
+  // Decision 0007, "Fixed later (fiftieth session, 7 Dec 2026)": the database holds the manager rule
+  // too, not only addStaff. Bare SQL in a staff actor's transaction of restaurant A, as a route or an
+  // injected statement would run it.
+  describe('at the database: a plain staff member cannot make a manager, nor change a role', () => {
+    const inA = <T>(actor: Actor, sql: string, values: unknown[] = []) =>
+      unitOfWork(dbs.poolFor('platform'), { service: 'platform', tenantId: a, actor }, (tx) => tx.query<T & Record<string, unknown>>(sql, values));
+    const insertAs = (actor: Actor, role: 'manager' | 'staff') =>
+      inA<{ role: string }>(actor, `insert into platform.staff (tenant_id, name, email, role) values ($1, 'Raw', $2, $3) returning role`, [a, `raw-${randomUUID()}@example.com`, role]);
+    const roleOf = async (id: string) => (await dbs.poolForUrl(t.db.url).query<{ role: string }>('select role from platform.staff where id = $1', [id])).rows[0]?.role;
+    const refused = { code: '42501' };
+
+    test("a plain staff member's UPDATE of their own role is refused (before: rowCount 1, and they were a manager)", async () => {
+      await assert.rejects(inA({ kind: 'staff', id: cook }, `update platform.staff set role = 'manager' where id = $1`, [cook]), refused);
+      await assert.rejects(inA({ kind: 'staff', id: manager }, `update platform.staff set role = 'staff' where id = $1`, [cook]), refused, "not even a manager changes a role");
+      await assert.rejects(inA({ kind: 'admin', id: 'ops' }, `update platform.staff set name = 'Renamed' where id = $1`, [cook]), refused, 'no route updates staff rows');
+      assert.equal(await roleOf(cook), 'staff');
+    });
+
+    test('a plain staff member, a random subject or a manager of another restaurant INSERTs no manager (42501); staff they still add', async () => {
+      const bManager = (await add(b, admin, { role: 'manager' })).json().id as string;
+      for (const actor of [{ kind: 'staff', id: cook }, { kind: 'staff', id: randomUUID() }, { kind: 'staff', id: bManager }, { kind: 'staff', id: 'not-a-uuid' }] as const) {
+        await assert.rejects(insertAs(actor, 'manager'), refused, actor.id);
+      }
+      assert.deepEqual((await insertAs({ kind: 'staff', id: cook }, 'staff')).rows, [{ role: 'staff' }]);
+    });
+
+    test("a manager's and an admin's INSERT of a manager still succeed", async () => {
+      assert.deepEqual((await insertAs({ kind: 'staff', id: manager }, 'manager')).rows, [{ role: 'manager' }]);
+      assert.deepEqual((await insertAs({ kind: 'admin', id: 'ops' }, 'manager')).rows, [{ role: 'manager' }]);
+    });
+
+    test("a staff member deletes no staff row, their manager's included (before: any of their restaurant's)", async () => {
+      const deleted = await inA({ kind: 'staff', id: cook }, `delete from platform.staff where id = $1`, [manager]);
+      assert.equal(deleted.rowCount, 0);
+      assert.equal(await roleOf(manager), 'manager');
+    });
   });
 });

@@ -39,8 +39,9 @@ export class InvitedByNotCallerError extends ValidationError {
  * const member = await unitOfWork(actorContext(principal, 'platform', rid), (tx) => addStaff(tx, { restaurantId: rid, name, email }, principal));
  */
 export async function addStaff(tx: Tx, input: NewStaffMember, inviter: Pick<Principal, 'role' | 'subject'>): Promise<StaffMember> {
-  // A staff role is never changed after the row is written (no route updates or deletes staff rows),
-  // so the role read here is the one the insert below relies on.
+  // A staff role is never changed after the row is written (the service's role may not update the
+  // table, migration 0040), so the role read here is the one the insert below relies on. The database
+  // holds the same rule on the insert: staff_add admits a manager only from a manager of the restaurant.
   const callerRole =
     inviter.role === 'staff'
       ? ((await tx.query<{ role: 'manager' | 'staff' }>(`select role from platform.staff where tenant_id = $1 and id = $2`, [input.restaurantId, inviter.subject])).rows[0]?.role ?? null)

@@ -1,9 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tokenSubject, type Role } from '../../../platform/auth/index.ts';
-import type { UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
+import type { TenantRouter, UnitOfWorkFn } from '../../../platform/tenancy/index.ts';
 import type { CourierDispatch } from '../ports.ts';
 import { CourierStillOnDispatchError } from './errors.ts';
 import { isKnownTokenSubject } from './isKnownTokenSubject.ts';
+import { isStaffInAnyDatabase } from './isStaffInAnyDatabase.ts';
 import { REVOCATION_COLUMNS, type TokenRevocation } from './tokenRevocation.ts';
 
 /** What {@link revokeTokens} answers: the revocation, and for an admin what else it refuses. */
@@ -29,8 +30,10 @@ export interface RevokedTokens extends TokenRevocation {
   readonly passwordStays?: string;
   /**
    * Present only when the subject names nobody known ({@link isKnownTokenSubject}): no staff, courier
-   * or customer row of the UUID, no admin audit entry by or minting the admin name. The revocation
-   * stands (a token may name any subject); this says to check the spelling.
+   * or customer row of the UUID, no admin audit entry by or minting the admin name. A staff member is
+   * looked for in every database, a moved restaurant's too ({@link isStaffInAnyDatabase}); when one
+   * of them does not answer, nobody can say, and this is absent. The revocation stands (a token may
+   * name any subject); this says to check the spelling.
    */
   readonly unmatched?: string;
 }
@@ -54,6 +57,11 @@ const MAX_WAIT_MS = 1000;
  * claim, names them) issued up to the same second, whatever its role: the answer says so in
  * `alsoRefused`.
  *
+ * The answer says `unmatched` when the subject names nobody known. A staff member's row may be in a
+ * dedicated database (their restaurant moved, decision 0008): one not in the platform's own is looked
+ * for there after the commit (`findInEveryDatabase`, the tenant router's), and a database that does
+ * not answer only drops the hint.
+ *
  * Revoking a customer leaves their password (a revocation is "sign out everywhere", not a reset): the
  * answer says so in `passwordStays`, with the admin route that removes it.
  *
@@ -73,17 +81,17 @@ const MAX_WAIT_MS = 1000;
  *   take them off dispatch; revoking again does both.
  *
  * @example
- * const { validFrom } = await revokeTokens({ unitOfWork: deps.unitOfWork, dispatch }, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
+ * const { validFrom } = await revokeTokens({ unitOfWork: deps.unitOfWork, findInEveryDatabase: deps.placements.findInEveryDatabase, dispatch }, 'ops', { role: 'staff', subject: staffId, reason: 'left' });
  */
 export async function revokeTokens(
-  deps: { readonly unitOfWork: UnitOfWorkFn; readonly dispatch: CourierDispatch },
+  deps: { readonly unitOfWork: UnitOfWorkFn; readonly findInEveryDatabase: TenantRouter['findInEveryDatabase']; readonly dispatch: CourierDispatch },
   revokedBy: string,
   request: { readonly role: Role; readonly subject: string; readonly reason?: string },
 ): Promise<RevokedTokens> {
   const { unitOfWork } = deps;
   const subject = tokenSubject(request.role, request.subject);
   const second = Math.floor(Date.now() / 1000);
-  const { revocation, known } = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
+  const { revocation, knownHere } = await unitOfWork({ service: 'platform', actor: { kind: 'admin', id: revokedBy } }, async (tx) => {
     const { rows } = await tx.query<TokenRevocation>(
       `insert into platform.token_revocations as r (role, subject, revoked_before, revoked_by, reason)
        values ($1, $2, to_timestamp($3), $4, $5)
@@ -92,12 +100,14 @@ export async function revokeTokens(
        returning ${REVOCATION_COLUMNS}`,
       [request.role, subject, second, revokedBy, request.reason ?? null],
     );
-    return { revocation: rows[0]!, known: await isKnownTokenSubject(tx, request.role, subject) };
+    return { revocation: rows[0]!, knownHere: await isKnownTokenSubject(tx, request.role, subject) };
   });
+  // A moved restaurant's staff rows are in its own database: look there before saying "no such row".
+  const known = knownHere || revocation.role !== 'staff' ? knownHere : await isStaffInAnyDatabase(deps.findInEveryDatabase, revokedBy, subject);
   const takenOffDispatch = revocation.role === 'courier' ? await takeOffDispatch(deps.dispatch, revocation) : undefined;
   const wait = Date.parse(revocation.validFrom) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_WAIT_MS));
-  const answer = known ? revocation : { ...revocation, unmatched: unmatchedSentence(revocation.role, revocation.subject) };
+  const answer = known !== false ? revocation : { ...revocation, unmatched: unmatchedSentence(revocation.role, revocation.subject) };
   if (takenOffDispatch !== undefined) return { ...answer, takenOffDispatch };
   if (revocation.role === 'customer') {
     return {

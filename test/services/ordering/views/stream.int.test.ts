@@ -104,7 +104,7 @@ describe('live-board stream (Server-Sent Events)', () => {
     await stream.until((t) => t.includes(': heartbeat'));
     await other.until((t) => t.includes(': heartbeat'));
     // What POST /v1/admin/token-revocations and `brigade token revoke` run.
-    await revokeTokens({ unitOfWork: platform.deps.unitOfWork, dispatch: courierDispatchPort(platform.deps) }, 'ops', { role: 'staff', subject: leaving, reason: 'let go' });
+    await revokeTokens({ unitOfWork: platform.deps.unitOfWork, findInEveryDatabase: platform.deps.placements.findInEveryDatabase, dispatch: courierDispatchPort(platform.deps) }, 'ops', { role: 'staff', subject: leaving, reason: 'let go' });
     await within(stream.ended, 20_000, 'the stream to end at its token’s revocation');
     assert.match(stream.text(), new RegExp(`\\n: the token was revoked: This staff token \\(subject ${leaving}\\) was revoked by an admin: [^\\n]* ask an admin for a new token\\. Then reconnect with the new token\\.\\n\\n$`));
     assert.ok(!/^id$/m.test(stream.text()), 'not the reset of a move: the client keeps its last event id');
@@ -144,7 +144,7 @@ describe('live-board stream (Server-Sent Events)', () => {
       await pool.query('grant select on platform.token_revocations to brigade_platform');
     }
     // Checks work again: the next one after the revocation ends the stream.
-    await revokeTokens({ unitOfWork: platform.deps.unitOfWork, dispatch: courierDispatchPort(platform.deps) }, 'ops', { role: 'staff', subject });
+    await revokeTokens({ unitOfWork: platform.deps.unitOfWork, findInEveryDatabase: platform.deps.placements.findInEveryDatabase, dispatch: courierDispatchPort(platform.deps) }, 'ops', { role: 'staff', subject });
     await within(stream.ended, 20_000, 'the stream to end at its token’s revocation');
     assert.match(stream.text(), /\n: the token was revoked: /);
   });
