@@ -11,17 +11,26 @@ export const CONTROL_OR_BIDI = '\\x00-\\x1f\\x7f-\\x9f\\u202a-\\u202e\\u2066-\\u
  */
 const NEVER_IN_A_NAME = `${CONTROL_OR_BIDI}\\u200b\\u2060\\ufeff\\ufffd`;
 /**
- * Never at either end, besides {@link NEVER_IN_A_NAME}: white space, the zero-width characters
- * (U+200B–U+200D, U+2060), and the other characters Unicode draws as nothing (default-ignorable): the
- * soft hyphen U+00AD, the Mongolian vowel separator U+180E, the invisible operators U+2061–U+2064 and the
- * Hangul fillers (U+115F, U+1160, U+3164, U+FFA0), so none of them alone makes a name, or a reason, that
- * reads as blank. Inside a name they stay (a soft hyphen is where a long word may break; the fillers are
- * Hangul's own).
+ * Never at either end, besides {@link NEVER_IN_A_NAME}: white space and every character Unicode draws
+ * as nothing (`\\p{Default_Ignorable_Code_Point}`, some 4,000: the zero-width ones U+200B–U+200D and
+ * U+2060, the soft hyphen U+00AD, the bidi marks U+200E, U+200F and U+061C, the variation selectors, the
+ * Hangul fillers U+115F, U+1160, U+3164 and U+FFA0, …), and the blank Braille pattern U+2800, so that
+ * none of them alone makes a name, or a reason, that reads as blank. Inside a name they stay (a soft
+ * hyphen is where a long word may break, a variation selector picks an emoji's look, the joiners and
+ * marks are scripts' own). The validators compile patterns with the `u` flag (ajv, TypeBox), which the
+ * property escape needs.
  */
-const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\u200b-\\u200d\\u2060\\u00ad\\u180e\\u2061-\\u2064\\u115f\\u1160\\u3164\\uffa0`;
+const NOT_AT_AN_END = `${NEVER_IN_A_NAME}\\s\\p{Default_Ignorable_Code_Point}\\u2800`;
+
+/**
+ * What may end a name though {@link NOT_AT_AN_END} has it: what completes the emoji before it, the
+ * variation selectors (U+FE00–U+FE0F, U+E0100–U+E01EF: "Café ☕\uFE0F" ends with one) and the tags
+ * (U+E0020–U+E007F: a subdivision's flag ends with U+E007F). A name cannot start with one, so none alone is a name.
+ */
+const MAY_END_AN_EMOJI = `\\ufe00-\\ufe0f\\u{e0020}-\\u{e007f}\\u{e0100}-\\u{e01ef}`;
 
 /** One name, unanchored: a first and a last character not at an end, and none in between that is never in a name. */
-const A_NAME = `[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*[^${NOT_AT_AN_END}])?`;
+const A_NAME = `[^${NOT_AT_AN_END}](?:[^${NEVER_IN_A_NAME}]*(?:[^${NOT_AT_AN_END}]|[${MAY_END_AN_EMOJI}]))?`;
 
 /**
  * A name as people see it in lists, tables and menus (decision 0083): not blank, no space at either
@@ -44,7 +53,7 @@ export const DISPLAY_NAME_OR_EMPTY = `^(?:${A_NAME})?$`;
  * says it too (`nameRuleInWords`), for a name that is blank (too short) as well.
  */
 export const DISPLAY_NAME_RULE =
-  'must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
+  'must not be blank, start or end with a space or an invisible character, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
 
 /** What a value that fails {@link DISPLAY_NAME_OR_EMPTY} gets told, after its field's name. */
 export const DISPLAY_NAME_OR_EMPTY_RULE = `may be empty; else it ${DISPLAY_NAME_RULE}`;

@@ -27,7 +27,7 @@ describe('brigade tenants and brigade token', () => {
       assert.match(spaced.stdout, new RegExp(`${id}\\s+Porto\\s+Casa Nova\\s+shared`), 'a stray space is trimmed, as add trims it');
       for (const blank of ['', '   ']) {
         const bad = await runMain(['tenants', 'list', '--city', blank], env);
-        assert.deepEqual([bad.code, /--city must not be blank, start or end with a space, nor hold a control or bidi-override character/.test(bad.stderr)], [2, true], `${JSON.stringify(blank)}: ${bad.stdout}${bad.stderr}`);
+        assert.deepEqual([bad.code, /--city must not be blank, start or end with a space or an invisible character, nor hold a control or bidi-override character/.test(bad.stderr)], [2, true], `${JSON.stringify(blank)}: ${bad.stdout}${bad.stderr}`);
       }
       // Bad input is bad usage (exit 2, naming the flag), not a check constraint's message.
       const lowerCurrency = await runCli(['tenants', 'add', 'Casa Velha', '--city', 'Porto', '--currency', 'eur'], env);
@@ -49,7 +49,7 @@ describe('brigade tenants and brigade token', () => {
       assert.ok(decomposed.stdout.includes('Café'.normalize('NFC')), 'composed');
       const composed = await runMain(['tenants', 'add', 'Café', '--city', 'são paulo'], env);
       assert.deepEqual([composed.code, composed.stderr], [1, "brigade tenants: A restaurant named Café in São Paulo already exists: brigade tenants list --city 'São Paulo' (or GET /v1/restaurants?city=S%C3%A3o%20Paulo) shows its id"]);
-      const rule = 'must not be blank, start or end with a space, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
+      const rule = 'must not be blank, start or end with a space or an invisible character, nor hold a control or bidi-override character, a zero-width space or U+FFFD (what bytes that are not UTF-8 become)';
       // A bidi override was told "a control character (a newline, a tab)"; U+FFFD (bytes that were not UTF-8,
       // as the shell passed `printf 'Caf\xc3'`) and an inner zero-width space were created.
       for (const name of ['   ', 'Evil\nName', 'Tab\tbed', 'A\u202eB', 'Caf\ufffd', 'Zero\u200bWidth', 'Word\u2060Joiner']) {
