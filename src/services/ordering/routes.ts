@@ -9,7 +9,7 @@ import { ConcurrencyError, ForbiddenError, NotFoundError, UnprocessableError, Va
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
-import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, NoFields, readIdempotencyKey } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, NoFields, NOT_BLANK, readIdempotencyKey } from '../../api/index.ts';
 import { CourierOrderNotFoundError } from './errors.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
@@ -26,7 +26,7 @@ import { eventsForCaller } from './operations/eventsForCaller.ts';
 import { isSealed } from '../../platform/temporal/index.ts';
 
 const Uuid = Type.String({ format: 'uuid' });
-const Reason = Type.String({ minLength: 1, maxLength: 500, pattern: '\\S', description: 'why, shown to the customer; not blank' });
+const Reason = Type.String({ minLength: 1, maxLength: 500, pattern: NOT_BLANK, description: 'why, shown to the customer; not blank' });
 const IdParams = Type.Object({ id: Uuid });
 const bearer = [{ bearer: [] }];
 /** What a caller who may not see an order is told. */
