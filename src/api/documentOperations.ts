@@ -86,7 +86,7 @@ const ERRORS = {
   400: INPUT_ERRORS,
   401: 'UNAUTHORIZED without a bearer token where one is needed; TOKEN_INVALID for a malformed or forged token and TOKEN_EXPIRED for an expired one, on any route; TOKEN_REVOKED for a token an admin revoked (POST /v1/admin/token-revocations), or a customer token whose customer was erased or changed or reset their password since',
   412: 'CONCURRENCY_CONFLICT: If-Match names a version that is no longer current; ETag carries the current one (read it again, then decide)',
-  413: 'PAYLOAD_TOO_LARGE: the body is larger than the server takes',
+  413: 'PAYLOAD_TOO_LARGE: the body is larger than the server takes (HTTP_BODY_LIMIT, 1 MiB by default); `limit` says how many bytes it takes',
   415: 'UNSUPPORTED_MEDIA_TYPE: a body that is not application/json, or one with a Content-Encoding other than identity',
   428: 'PRECONDITION_REQUIRED: no If-Match; read the resource first and send its ETag',
 } as const;

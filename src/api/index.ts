@@ -16,5 +16,6 @@ export { headerLines } from './headerLines.ts';
 export { encodePageCursor, isCursorName, pageCursorParts } from './pageCursor.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
 export { CONTROL_OR_BIDI, DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, DISPLAY_NAME_RULE, NameText, NameTextOrEmpty } from './displayName.ts';
+export { EMAIL_ADDRESS, GLOBAL_POSITION } from './textPatterns.ts';
 export { pagesPlugin, servedPages } from './pages.ts';
 export type { Page, PagesOptions } from './pages.ts';

@@ -5,6 +5,7 @@ import { asTransactionConflict } from '../platform/db/index.ts';
 import { BrigadeError, ConcurrencyError } from '../platform/errors/index.ts';
 import { DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE, DISPLAY_NAME, DISPLAY_NAME_OR_EMPTY, DISPLAY_NAME_OR_EMPTY_RULE, DISPLAY_NAME_RULE } from './displayName.ts';
 import { etagOf } from './ifMatch.ts';
+import { EMAIL_ADDRESS, EMAIL_ADDRESS_RULE, GLOBAL_POSITION, GLOBAL_POSITION_RULE } from './textPatterns.ts';
 
 /** An RFC 9457 problem document, with Brigade's stable `code`. */
 export interface Problem {
@@ -46,13 +47,16 @@ const TITLES: Record<number, string> = {
 
 /**
  * Patterns whose regular expression says nothing to a client, by what to say instead (after the field's
- * name): a name with a space at its end got `must match pattern "^[^\x00-…"` (some 200 characters).
- * A pattern not here is shown as the validator gives it (`^[A-Z]{3}$` reads well enough).
+ * name): a name with a space at its end got `must match pattern "^[^\x00-…"` (some 200 characters), as
+ * did a sign-up's e-mail address, and `?after=abc` on a view the position's pattern, nothing saying it is
+ * a write's `position`. A pattern not here is shown as the validator gives it (`^[A-Z]{3}$` reads well enough).
  */
 const PATTERN_RULES: ReadonlyMap<string, string> = new Map([
   [DISPLAY_NAME, DISPLAY_NAME_RULE],
   [DISPLAY_NAME_OR_EMPTY, DISPLAY_NAME_OR_EMPTY_RULE],
   [DESCRIPTION_TEXT, DESCRIPTION_TEXT_RULE],
+  [EMAIL_ADDRESS, EMAIL_ADDRESS_RULE],
+  [GLOBAL_POSITION, GLOBAL_POSITION_RULE],
 ]);
 
 /** One error of the validator (ajv's), as much of it as {@link allowedValuesOf} reads. */
@@ -133,7 +137,7 @@ export function problemAt(instance: string, requestId: string, status: number, c
  * Maps every error to a problem document: Brigade's own errors keep their code and status (one whose
  * `details.retryAfterSeconds` is a number, such as `DATABASE_BUSY` and `DATABASE_UNAVAILABLE`, also sets `Retry-After`;
  * a 412 `CONCURRENCY_CONFLICT` with a numeric `details.currentVersion` sets `ETag`);
- * Fastify's validation, body-size and parse errors get stable codes, and any other 4xx (a plugin's, or
+ * Fastify's validation, body-size (with the `limit` in bytes) and parse errors get stable codes, and any other 4xx (a plugin's, or
  * one of Fastify's `FST_ERR_*`) the code of its status (403 `FORBIDDEN`, 404 `NOT_FOUND`, …, a plugin's
  * own code kept); PostgreSQL's deadlock or serialization failure a 503 `TRANSACTION_CONFLICT` with
  * `Retry-After` (the work was rolled back; the same request again will pass); anything else is a 500 whose
@@ -169,8 +173,13 @@ export function errorHandler(error: FastifyError | BrigadeError | Error, request
     return sendProblem(request, reply, 400, 'VALIDATION_FAILED', detail, { field });
   }
   switch (fe.code) {
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return sendProblem(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts; send a smaller one.');
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      // The limit in bytes (HTTP_BODY_LIMIT on the API), in the words and as `limit`: the 413 did not say how large a body may be.
+      const limit = request.routeOptions.bodyLimit;
+      return typeof limit === 'number'
+        ? sendProblem(request, reply, 413, 'PAYLOAD_TOO_LARGE', `The request body is larger than this server accepts: at most ${limit} bytes; send a smaller one.`, { limit })
+        : sendProblem(request, reply, 413, 'PAYLOAD_TOO_LARGE', 'The request body is larger than this server accepts; send a smaller one.');
+    }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return sendProblem(request, reply, 415, 'UNSUPPORTED_MEDIA_TYPE', 'Send the body as application/json.');
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':

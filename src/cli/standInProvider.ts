@@ -1,8 +1,9 @@
 import pg from 'pg';
-import type { Config } from '../platform/config/index.ts';
+import { SERVICE_NAMES } from '../composition/services.ts';
+import { ConfigError, loadConfig, type Config, type ConfigIssue } from '../platform/config/index.ts';
 import { endPools, type CutPool } from '../platform/db/index.ts';
 import { explainPortInUse, type ListeningServer } from './portInUse.ts';
-import { loadProviderConfig, startPaymentProvider } from '../services/payments/provider/index.ts';
+import { loadProviderConfig, startPaymentProvider, type ProviderConfig } from '../services/payments/provider/index.ts';
 
 /** The stand-in payment provider beside the platform, and the config that points the payments saga at it. */
 export interface StandInProvider {
@@ -18,14 +19,41 @@ export interface StandInProvider {
 }
 
 /**
+ * The platform's configuration (`loadConfig`) and the stand-in provider's (its PROVIDER_* variables),
+ * read together before anything is opened or started: every bad variable of either in one
+ * {@link ConfigError}. `brigade start` read the provider's only once the database was migrated, one bad
+ * variable per run, named by a flag (`--latency-ms`) it does not take. The provider's is `null` when
+ * PAYMENT_PROVIDER_URL names another provider, unless `always` (`brigade demo` reads its decline card).
+ *
+ * @throws {@link ConfigError} naming every invalid variable (a variable both read, PORT say, once).
+ */
+export function loadConfigWithStandIn(env: Readonly<Record<string, string | undefined>>, options: { readonly always?: boolean } = {}): { config: Config; provider: ProviderConfig | null } {
+  const issues: ConfigIssue[] = [];
+  const gather = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      issues.push(...error.issues.filter((issue) => !issues.some((known) => known.variable === issue.variable)));
+      return undefined;
+    }
+  };
+  const config = gather(() => loadConfig(env, { services: SERVICE_NAMES }));
+  // Where the platform's configuration failed, PAYMENT_PROVIDER_URL as given says whether the stand-in would run.
+  const standIn = options.always === true || (config === undefined ? (env.PAYMENT_PROVIDER_URL ?? '').trim() === '' : config.paymentProviderUrl === null);
+  const provider = standIn ? gather(() => loadProviderConfig(config === undefined ? env : { ...env, PROVIDER_PORT: String(config.providerPort) })) : null;
+  if (config === undefined || provider === undefined) throw new ConfigError(issues);
+  return { config, provider };
+}
+
+/**
  * Runs the stand-in payment provider (a separate HTTP server with its own schema and ledger) on
  * PROVIDER_PORT (default: the platform's port + 1; any free port when PORT=0), with the fault
- * injection of the PROVIDER_* variables, unless PAYMENT_PROVIDER_URL points the platform at another
- * provider. What `brigade start` and `brigade demo` run.
+ * injection of the PROVIDER_* variables (`providerConfig`, read by {@link loadConfigWithStandIn}), unless
+ * PAYMENT_PROVIDER_URL points the platform at another provider. What `brigade start` and `brigade demo` run.
  */
-export async function startStandInProvider(config: Config, databaseUrl: string, env: Readonly<Record<string, string | undefined>>): Promise<StandInProvider> {
-  if (config.paymentProviderUrl !== null) return { config, url: null, close: async () => [] };
-  const providerConfig = loadProviderConfig({ ...env, PROVIDER_PORT: String(config.providerPort) });
+export async function startStandInProvider(config: Config, databaseUrl: string, providerConfig: ProviderConfig | null): Promise<StandInProvider> {
+  if (config.paymentProviderUrl !== null || providerConfig === null) return { config, url: null, close: async () => [] };
   // A database that never answers fails the provider's requests after DATABASE_ACQUIRE_TIMEOUT_MS, not never.
   const pool = new pg.Pool({ connectionString: providerConfig.databaseUrl ?? databaseUrl, max: 4, application_name: 'brigade-payment-provider', connectionTimeoutMillis: config.databaseAcquireTimeoutMs });
   pool.on('error', () => undefined);

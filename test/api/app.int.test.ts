@@ -159,6 +159,29 @@ describe('HTTP shell', () => {
     assert.equal(big.statusCode, 413);
     assert.equal(big.json().code, 'PAYLOAD_TOO_LARGE');
     assert.match(String(big.headers['content-type']), /^application\/problem\+json/);
+    // The limit (HTTP_BODY_LIMIT), in the words and as a number: the 413 did not say how large a body may be.
+    assert.equal(big.json().limit, 4096, big.body);
+    assert.equal(big.json().detail, 'The request body is larger than this server accepts: at most 4096 bytes; send a smaller one.');
+  });
+
+  // Found by a review of the contracts: these said `must match pattern "^[^@\\s\\x00-…"` (the regular
+  // expression), as names did before they got words.
+  test('a value refused by its pattern is told what to send in words, not the regular expression: an e-mail address, a position, a reason', async () => {
+    const admin = await platform.deps.tokens.sign({ role: 'admin', subject: 'ops' });
+    const bearer = { authorization: `Bearer ${admin}` };
+    const order = '0190c1b2-7a3e-7000-8000-00000000abcd';
+    const cases = [
+      { method: 'POST', url: '/v1/customers', payload: { name: 'Ana', email: 'not-an-email', address: 'Rua 1' }, field: 'body.email', says: /^body\.email must be an e-mail address such as ana@example\.com/ },
+      { method: 'POST', url: '/v1/customers/sign-in', payload: { email: 'ana @example.com', password: 'x' }, field: 'body.email', says: /^body\.email must be an e-mail address/ },
+      { method: 'GET', url: `/v1/restaurants/${order}/board?after=abc`, headers: bearer, field: 'querystring.after', says: /^querystring\.after must be the `position` a write answered, unchanged .*e\.g\. 7342\.1051/ },
+      { method: 'POST', url: `/v1/orders/${order}/reject`, headers: { ...bearer, 'if-match': '"1"' }, payload: { reason: '   ' }, field: 'body.reason', says: /^body\.reason must not be blank/ },
+    ] as const;
+    for (const c of cases) {
+      const res = await platform.app.inject({ method: c.method, url: c.url, ...('headers' in c ? { headers: c.headers } : {}), ...('payload' in c ? { payload: c.payload } : {}) });
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', c.field], `${c.method} ${c.url}: ${res.body}`);
+      assert.doesNotMatch(res.json().detail, /pattern|\\x00|\^\[|\\S/, res.json().detail);
+      assert.match(res.json().detail, c.says, res.json().detail);
+    }
   });
 
   test('a route that declares a bearer token answers 401 to an anonymous caller before it looks at the input, with WWW-Authenticate', async () => {

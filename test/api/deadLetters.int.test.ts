@@ -203,6 +203,22 @@ describe('dead letters over admin HTTP: what an operator is told', () => {
     assert.equal(unknownField.statusCode, 400, 'a field it does not know is still refused');
   });
 
+  // Found by a review of the contracts: the schema's date-time and the cursor's own check let these
+  // through, PostgreSQL refused them (22008, 22009), and the redrive answered 500 INTERNAL.
+  test('a parkedBy PostgreSQL cannot hold (year 0000, a zone offset past ±15:59) is a 400 VALIDATION_FAILED on parkedBy saying what to send; no letter goes back', async () => {
+    const id = await park(`${token()}-gone`);
+    for (const parkedBy of ['0000-01-01T00:00:00Z', '2026-01-01T00:00:00+23:59', '2026-01-01T00:00:00-16:00']) {
+      const res = await t.request({ method: 'POST', url: '/v1/admin/dead-letters/redrive', token: admin, payload: { parkedBy } });
+      assert.deepEqual([res.statusCode, res.json().code], [400, 'VALIDATION_FAILED'], `${parkedBy}: ${res.body}`);
+      // The member's name, with or without its location (`body.`), as the route's other errors name it.
+      assert.match(res.json().field, /(^|\.)parkedBy$/, res.body);
+      assert.ok(res.json().detail.includes(JSON.stringify(parkedBy)), res.json().detail);
+      assert.match(res.json().detail, /send the parkedBy of an earlier run's next, unchanged/, res.json().detail);
+    }
+    const shown = await t.request({ url: `/v1/admin/dead-letters/${id}`, token: admin });
+    assert.equal(shown.statusCode, 200, 'the letter is still parked');
+  });
+
   // Found by a review of the CLI: a subscription that does not exist (a typo) was answered as one with no
   // letters, 200 with none listed or none redriven.
   test('a subscription that names nothing is a 400 NO_SUCH_SUBSCRIPTION naming the known ones, for the list and the redrive; one with no letters is a 200', async () => {

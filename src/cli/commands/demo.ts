@@ -1,10 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import { createPlatform, openDatabase } from '../../composition/runtime.ts';
 import { offersDevLogin } from '../../composition/offersDevLogin.ts';
-import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
-import { loadConfig, redact } from '../../platform/config/index.ts';
+import { SERVICES } from '../../composition/services.ts';
+import { redact } from '../../platform/config/index.ts';
 import { runDinnerRush } from '../demo/dinnerRush.ts';
-import { loadProviderConfig } from '../../services/payments/provider/index.ts';
 import { numberFlag } from '../numberFlag.ts';
 import { parse } from '../parse.ts';
 import { listenHttpApi } from '../portInUse.ts';
@@ -12,7 +11,7 @@ import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDataba
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { workersOf } from '../runUntilSignal.ts';
 import { saidCutPools, workersStopped } from '../shutdownSteps.ts';
-import { startStandInProvider, type StandInProvider } from '../standInProvider.ts';
+import { loadConfigWithStandIn, startStandInProvider, type StandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { UnavailableError } from '../../platform/errors/index.ts';
 import type { CommandContext } from './types.ts';
@@ -42,11 +41,11 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const declineShare = values.declined === undefined ? 0.1 : numberFlag('declined', values.declined, { min: 0, max: 1, fraction: true }, usage);
   const options = { restaurants: count('restaurants', 3, 100), couriers: count('couriers', 6, 1000), orders: count('orders', 40, 100_000), rate, cancelShare: 0.1, declineShare };
 
-  const loaded = loadConfig(ctx.env, { services: SERVICE_NAMES });
   // The card the provider declines (PROVIDER_DECLINE_CARD, as the stand-in beside the demo reads it), or
   // none: the declining customers keep that one, and with none there are no such customers. Read (and
-  // a bad value refused) before anything starts.
-  const { declineCard } = loadProviderConfig({ ...ctx.env, PROVIDER_PORT: String(loaded.providerPort) }).faults;
+  // every bad variable refused, the platform's and the provider's together) before anything starts.
+  const { config: loaded, provider: providerConfig } = loadConfigWithStandIn(ctx.env, { always: true });
+  const declineCard = providerConfig?.faults.declineCard ?? null;
   // A bad pool size, a PORT or PROVIDER_PORT in use or a NATS nobody answers at is refused before anything is started or migrated.
   await checkBeforeStarting(loaded, { http: true, services: SERVICES, workers: workersOf(SERVICES) }, { standInProvider: true });
   // Ctrl+C stops the rush where it is and shuts the platform down in order (then its embedded
@@ -81,7 +80,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // lock is released), not only the wait for it.
     const { failed } = await migrateEveryDatabase(loaded, db.url, { out: ctx.io.out, err: ctx.io.err, signal: stop.signal, command: 'brigade demo' });
     for (const failure of failed) ctx.io.err(startingWithoutLine(failure));
-    provider = await untilInterrupted(startStandInProvider(loaded, db.url, ctx.env));
+    provider = await untilInterrupted(startStandInProvider(loaded, db.url, providerConfig));
     const config = provider.config;
     platform = await untilInterrupted(createPlatform(config, db, { logger: false, embedded: db.embedded !== null }));
     const address = await untilInterrupted(listenHttpApi(platform.app, config));

@@ -1,10 +1,10 @@
-import { loadConfig, redact } from '../../platform/config/index.ts';
-import { SERVICES, SERVICE_NAMES } from '../../composition/services.ts';
+import { redact } from '../../platform/config/index.ts';
+import { SERVICES } from '../../composition/services.ts';
 import { openDatabase } from '../../composition/runtime.ts';
 import { migrateEveryDatabase, startingWithoutLine } from '../migrateEveryDatabase.ts';
 import { checkBeforeStarting } from '../checkBeforeStarting.ts';
 import { refuseIfSignalled, runUntilSignal, workersOf } from '../runUntilSignal.ts';
-import { startStandInProvider } from '../standInProvider.ts';
+import { loadConfigWithStandIn, startStandInProvider } from '../standInProvider.ts';
 import { waitForShutdownSignal } from '../io.ts';
 import { parse } from '../parse.ts';
 import type { CommandContext } from './types.ts';
@@ -26,7 +26,9 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
   const { values } = parse(args, {}, usage, 0);
   if (values.help) return ctx.io.out(usage), 0;
   const started = performance.now();
-  const config = loadConfig(ctx.env, { services: SERVICE_NAMES });
+  // The stand-in provider's PROVIDER_* variables with the platform's, every bad one listed together,
+  // before the database is opened or migrated: they were read only once it had been.
+  const { config, provider: providerConfig } = loadConfigWithStandIn(ctx.env);
   // Listen from the first moment: a signal during start-up still ends in an orderly shutdown.
   const shutdown = waitForShutdownSignal();
   // Ctrl+C while the migrations run is said at once and cancels the running one (its transaction rolls
@@ -62,7 +64,7 @@ export async function run(args: readonly string[], ctx: CommandContext): Promise
     // Ctrl+C just as the migrations finished starts nothing more (runUntilSignal checks again before
     // each of its steps): the provider used to start, only to be stopped at once.
     await refuseIfSignalled(shutdown);
-    provider = await startStandInProvider(config, db.url, ctx.env);
+    provider = await startStandInProvider(config, db.url, providerConfig);
   } catch (error) {
     await db.embedded?.stop();
     throw error;

@@ -9,6 +9,7 @@ import {
   SubscriptionSubjectMismatchError,
   UnknownSubscriptionError,
 } from '../errors.ts';
+import { isBadInstant } from '../../db/index.ts';
 import { ValidationError } from '../../errors/index.ts';
 import { isUuid } from '../../ids/index.ts';
 import type { Transport } from '../types.ts';
@@ -178,6 +179,9 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
   // The last id and the database's time (unless the cursor names them) and the count in one statement
   // (one snapshot): the count is of the letters after the cursor up to that id, parked by that time.
   // The time as JSON text: ISO 8601 with microseconds, which reads back as the same timestamptz.
+  // The only statement that binds the cursor's parkedBy as sent: one PostgreSQL cannot hold is refused
+  // here, before any letter is taken (the later ones bind the time this one answers).
+  const parkedByGiven = cursorTime(options.from?.parkedBy);
   const { rows: last } = await pool.query<{ until: string | null; parked_by: string; total: number }>(
     `with u as (select coalesce($3::uuid, (select d.id from brigade_bus.dead_letters d where ($1::text is null or d.subscription = $1) order by d.id desc limit 1)) as id,
                        coalesce($4::timestamptz, now()) as parked_by)
@@ -185,8 +189,11 @@ export async function redriveDeadLetters(pool: pg.Pool, transport: Transport, se
             (select count(*)::int from brigade_bus.dead_letters d
               where ($1::text is null or d.subscription = $1) and d.id > $2::uuid and d.id <= u.id and d.last_failed_at <= u.parked_by) as total
        from u`,
-    [subscription, after, cursorId(options.from?.until, 'until') ?? null, cursorTime(options.from?.parkedBy)],
-  );
+    [subscription, after, cursorId(options.from?.until, 'until') ?? null, parkedByGiven],
+  ).catch((error: unknown) => {
+    if (parkedByGiven !== null && isBadInstant(error)) throw badParkedBy(parkedByGiven, 'is not an instant PostgreSQL can hold (year 0000, or a zone offset beyond ±15:59)');
+    throw error;
+  });
   const until = last[0]?.until ?? after;
   const parkedBy = last[0]!.parked_by;
   const total = last[0]?.total ?? 0;
@@ -234,13 +241,22 @@ function cursorId(id: string | undefined, field: 'after' | 'until'): string | un
   return id.toLowerCase();
 }
 
-/** {@link RedriveCursor.parkedBy}, checked (an ISO 8601 time, as an earlier run's `next` gives it); `null` when not given. */
+/**
+ * {@link RedriveCursor.parkedBy}, checked (an ISO 8601 time, as an earlier run's `next` gives it); `null`
+ * when not given. One that passes but PostgreSQL cannot hold (year 0000, an offset past ±15:59) is
+ * refused by the first statement ({@link isBadInstant}), as the menu's `asOf` and the pause's `until` are.
+ */
 function cursorTime(time: string | undefined): string | null {
   if (time === undefined) return null;
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})$/.test(time) || Number.isNaN(Date.parse(time))) {
-    throw new ValidationError(`parkedBy must be a time (ISO 8601, the parkedBy of an earlier run's next), got ${JSON.stringify(time)}`, { field: 'parkedBy' });
+    throw badParkedBy(time, 'must be a time (ISO 8601)');
   }
   return time;
+}
+
+/** 400 on `parkedBy`: `time`, what is wrong with it, and what to send instead. */
+function badParkedBy(time: string, wrong: string): ValidationError {
+  return new ValidationError(`parkedBy ${JSON.stringify(time)} ${wrong}: send the parkedBy of an earlier run's next, unchanged, or leave it out to start a new run`, { field: 'parkedBy' });
 }
 
 /**

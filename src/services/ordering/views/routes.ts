@@ -3,7 +3,7 @@ import type { FastifyBaseLogger, FastifyPluginAsync, FastifyRequest } from 'fast
 import type { ServerResponse } from 'node:http';
 import type pg from 'pg';
 import { Type } from 'typebox';
-import { acceptsEventStream, actorContext, authorize, hijackedHeaders } from '../../../api/index.ts';
+import { acceptsEventStream, actorContext, authorize, GLOBAL_POSITION, hijackedHeaders } from '../../../api/index.ts';
 import type { Tx, UnitOfWorkContext } from '../../../platform/db/index.ts';
 import { localTimeouts } from '../../../platform/db/localTimeouts.ts';
 import { START, type GlobalPosition } from '../../../platform/events/index.ts';
@@ -72,7 +72,7 @@ const bearer = [{ bearer: [] }];
 /** A list's query: `after`, `all`, `limit`, and `before`, a page cursor (the answer's `next`). */
 const ListQuery = Type.Object(
   {
-    after: Type.Optional(Type.String({ pattern: '^[0-9]{1,20}\\.[0-9]{1,19}$', description: 'read-your-writes: wait until the view has applied this position' })),
+    after: Type.Optional(Type.String({ pattern: GLOBAL_POSITION, description: 'read-your-writes: wait until the view has applied this position' })),
     all: Type.Optional(Type.Boolean({ description: 'include delivered, rejected and cancelled orders' })),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'rows per page (a `next` in the answer when there are more)' })),
     before: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: "the rows after a page: the `next` of the page before's answer" })),
