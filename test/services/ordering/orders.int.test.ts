@@ -197,7 +197,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
       for (const [who, token, name] of [['staff', r.staff, 'reject'], ['staff', r.staff, 'cancel'], ['customer', c.token, 'cancel']] as const) {
         const res = await command(t, token, order.id, name, 1, { reason });
         assert.deepEqual([res.statusCode, res.json().code, res.json().field], [400, 'VALIDATION_FAILED', 'body.reason'], `${who} ${name} ${JSON.stringify(reason)}: ${res.body}`);
-        assert.match(res.json().detail, /^body\.reason .*must not be blank, start or end with a space, nor hold a control or bidi-override character/, res.body);
+        assert.match(res.json().detail, /^body\.reason .*must not be blank, start or end with a space or an invisible character, nor hold a control or bidi-override character/, res.body);
       }
     }
     const current = (await t.request({ url: `/v1/orders/${order.id}`, token: c.token })).json();
