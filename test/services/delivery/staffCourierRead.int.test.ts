@@ -6,7 +6,7 @@ import { migrationSets, SERVICE_NAMES } from '../../../src/composition/services.
 import { unitOfWork, type Actor } from '../../../src/platform/db/index.ts';
 import { runMigrations } from '../../../src/platform/migrations/index.ts';
 import { listAssignableCouriers } from '../../../src/services/delivery/operations/listAssignableCouriers.ts';
-import { createOwnerRole, useTestDatabase } from '../../support/db.ts';
+import { createOwnerRole, urlFor, useTestDatabase } from '../../support/db.ts';
 
 /**
  * What a restaurant's staff may read of courier availability, at the database (decision 0089, "Fixed
@@ -98,11 +98,15 @@ describe("staff read couriers of a city, never another restaurant's tenant or or
   });
 });
 
-test('migrated by an owner without superuser or BYPASSRLS, staff still read the couriers of their city through delivery.couriers_of_city, and still no other restaurant’s ids', async () => {
+test('migrated by an owner without superuser or BYPASSRLS, staff still read the couriers of their city through delivery.couriers_of_city, and still no other restaurant’s ids; and after REASSIGN OWNED to another such owner', async () => {
   const serviceRoles = SERVICE_NAMES.map((s) => `brigade_${s}`);
   const role = await createOwnerRole(serviceRoles, { bypassRls: false });
+  const next = await createOwnerRole(serviceRoles, { bypassRls: false });
   const db = await role.createDatabase();
   const owner = new pg.Pool({ connectionString: db.url, max: 1 });
+  // The new owner's sessions: a superuser's connection acting as it (SET ROLE), held to RLS as it is.
+  const nextOwner = new pg.Pool({ connectionString: urlFor(db.name), max: 1 });
+  nextOwner.on('connect', (client) => void client.query(`set role ${pg.escapeIdentifier(next.name)}`));
   try {
     await runMigrations({ url: db.url, sets: migrationSets() });
     const A = randomUUID();
@@ -120,9 +124,19 @@ test('migrated by an owner without superuser or BYPASSRLS, staff still read the 
       rows.flatMap((r) => [r.current_tenant_id, r.current_order_id, r.held_order_id]).filter((v) => v !== null).sort(),
       [A, ids.orderOfA].sort(),
     );
+    // A new migration owner takes over (REASSIGN OWNED): the picker still reads the city's couriers
+    // (before: owner_read named the first owner, and staff read none, with no error).
+    await nextOwner.query(`reset role; reassign owned by ${pg.escapeIdentifier(role.name)} to ${pg.escapeIdentifier(next.name)}; set role ${pg.escapeIdentifier(next.name)}`);
+    const after = await unitOfWork(nextOwner, { service: 'delivery', tenantId: A, actor: { kind: 'staff', id: randomUUID() }, readOnly: true }, (tx) =>
+      tx.query<{ courier_id: string; current_order_id: string | null }>(`select courier_id, current_order_id from delivery.couriers_of_city($1)`, ['Ownerville']),
+    );
+    assert.deepEqual(after.rows.map((r) => r.courier_id).sort(), [ids.busyWithA, ids.busyWithB, ids.heldByB].sort());
+    assert.deepEqual(after.rows.map((r) => r.current_order_id).filter((v) => v !== null), [ids.orderOfA]);
   } finally {
     await owner.end();
+    await nextOwner.end();
     await role.drop();
+    await next.drop();
   }
 });
 

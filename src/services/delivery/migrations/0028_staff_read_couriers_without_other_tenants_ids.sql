@@ -19,9 +19,11 @@
 --
 -- FORCE ROW LEVEL SECURITY holds the owner to the table's policies when it is neither superuser nor
 -- BYPASSRLS (a managed PostgreSQL's usual owner, as platform 0022 found for the fences): owner_read
--- lets that role read the rows. It is the role running this file (CURRENT_USER, resolved when the
--- policy is made), which owns the function this file creates and the table its earlier files did, and
--- could turn RLS off anyway; no brigade_ role is it or a member of it (findTenancyViolations).
+-- lets the table's owner read the rows, which the function (owned by the same role) runs as. The
+-- owner is read from the catalog when a statement runs (one InitPlan), not named when the policy is
+-- made: after REASSIGN OWNED to another role (a new migration owner) the picker would otherwise have
+-- read no courier, with no error (found by the review of the day's changes). The owner could turn
+-- RLS off anyway; no brigade_ role is it or a member of it (findTenancyViolations).
 --
 -- DROP/CREATE POLICY take the table's ACCESS EXCLUSIVE lock for a moment; behind a long dispatch
 -- transaction this fails after 5 s, to run again later, instead of queueing the dispatch behind it.
@@ -61,6 +63,8 @@ revoke all on function delivery.couriers_of_city(text) from public;
 grant execute on function delivery.couriers_of_city(text) to brigade_delivery;
 
 drop policy if exists owner_read on delivery.courier_availability;
-create policy owner_read on delivery.courier_availability for select to current_user using (true);
+create policy owner_read on delivery.courier_availability for select
+  using ((select pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+            from pg_catalog.pg_class c where c.oid = 'delivery.courier_availability'::pg_catalog.regclass));
 
 drop policy if exists staff_read on delivery.courier_availability;

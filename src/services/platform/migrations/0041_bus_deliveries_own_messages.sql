@@ -27,6 +27,12 @@
 -- Cost: one function call and index lookup per delivery a service role inserts (the in-database relay's
 -- fan-out): about 8 µs of the backend's CPU per delivery row on a loaded 2-core machine, on a statement
 -- of about 37 per row without it. None for the owner.
+--
+-- ALTER TABLE and CREATE POLICY lock deliveries exclusively, and every publish, fan-out and claim
+-- touches it: wait at most 5 s for the transactions open now (then fail, to be run again), as 0040
+-- does, rather than stall the bus behind a long one.
+set local lock_timeout = '5s';
+
 create function brigade_bus.subject_of(p_message uuid) returns text
   language sql volatile parallel unsafe
   as $$ select m.subject from brigade_bus.messages m where m.id = p_message $$;
