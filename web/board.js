@@ -95,6 +95,11 @@ const drawn = new Map();
 const lateSeen = new Set();
 /** The platform refused the token: the board is no longer current, and its buttons are off. */
 let signedOut = false;
+/**
+ * The token can never read this board (the stream's final 403 or 404, see notThisTokensBoard): the
+ * pause control is off and no longer read. Before, it stayed live: its Pause sent a PUT the API refused.
+ */
+let refused = false;
 /** The actions a card offers next, in the order focus looks for one after its card moved (never Cancel). */
 const NEXT_ACTIONS = ['accept', 'ready', 'courier', 'assign'];
 
@@ -574,6 +579,7 @@ async function loadBoard(after, replace) {
  * not exist), with nothing to do but "Sign out".
  */
 function notThisTokensBoard(reason, status) {
+  refused = true;
   const link = status === 403
     ? showSignInLink(message, `${reason} This board is for the restaurant's staff: `, 'sign in with a staff token of this restaurant', '.')
     : showSignInLink(message, `Your token is not for this restaurant (or there is no restaurant ${rid}). `, "Sign in with this restaurant's staff token", '.');
@@ -582,7 +588,11 @@ function notThisTokensBoard(reason, status) {
 
 // ---- Pausing new orders (decision 0094): a section of its own above the columns. ----
 
-/** How long a pause from the board lasts: minutes (0: until staff resume), and the words of each choice. */
+/**
+ * How long a pause from the board lasts: minutes (0: until staff resume), and the words of each choice.
+ * Sent as a duration (`forMinutes`): the server counts it on the database's clock. An instant worked
+ * out from this device's clock was off by as much as the clock (refused behind, too long ahead).
+ */
 const PAUSE_FOR = [[0, 'until resumed'], [30, 'for 30 minutes'], [60, 'for 1 hour'], [120, 'for 2 hours'], [240, 'for 4 hours']];
 /**
  * How often the board reads again whether new orders are taken: a pause with an end reopens by itself.
@@ -594,7 +604,8 @@ const ORDER_PAUSE_READ_MS = 30_000;
  * The "Pause new orders" / "Resume new orders" control: whether the restaurant takes new orders, as its
  * public menu says (`takingOrders`, `pause`), a reason shown to customers and how long, sent with
  * PUT / DELETE /v1/restaurants/:rid/order-pause. While paused, placements are refused with 409
- * RESTAURANT_NOT_TAKING_ORDERS; the orders on the board are not affected. Drawn once, above the columns.
+ * RESTAURANT_NOT_TAKING_ORDERS; the orders on the board are not affected. Drawn once, above the columns;
+ * answers its redraw, for the board to call when it turns it off (`refused`).
  */
 function orderPauseControl() {
   const state = h('p', { id: 'order-taking', class: 'order-taking' }, 'Reading whether new orders are taken…');
@@ -612,9 +623,16 @@ function orderPauseControl() {
   let paused = null;
   /** The ETag of the menu `paused` was read from: the next read's If-None-Match (a pause that ends by itself changes it, decision 0094). */
   let menuEtag = null;
+  /** A pause or resume is on its way: no read's answer is drawn meanwhile. */
   let busy = false;
+  /**
+   * Counts the reads of the menu, and each pause or resume's end: a read's answer is drawn only if
+   * nothing was sent since it began (courier.js's availabilityReads). A read sent before Pause and
+   * answered after it, read before the pause committed, showed "Taking new orders." until the next read.
+   */
+  let reads = 0;
   const draw = () => {
-    const off = busy || signedOut;
+    const off = busy || signedOut || refused;
     if (paused === null) {
       state.textContent = 'Taking new orders.';
       state.className = 'order-taking';
@@ -628,8 +646,10 @@ function orderPauseControl() {
     for (const control of [reason, duration, pause, resume]) control.disabled = off;
   };
   const read = async () => {
-    if (signedOut) return;
+    if (signedOut || refused) return;
+    const started = ++reads;
     const result = await api(`/v1/restaurants/${rid}/menu`, { anonymous: true, ifNoneMatch: menuEtag });
+    if (started !== reads || busy || refused) return;
     // 304: the menu read last is current, and so is what it said of new orders.
     if (result.status === 304) return;
     if (result.ok) {
@@ -645,25 +665,30 @@ function orderPauseControl() {
     draw();
     const result = await api(`/v1/restaurants/${rid}/order-pause`, { method, body });
     busy = false;
+    // Reads begun before the answer may have been read before the change committed: theirs are dropped.
+    reads += 1;
     if (result.ok) {
       paused = result.body.pause;
       say(note, paused === null ? 'New orders are taken again.' : 'New orders are paused: customers are told so, and cannot order.', 'ok');
       if (paused === null) reason.value = '';
     } else if (result.status !== 401) {
       say(note, problemText(result), 'error');
+      // Refused or failed (a lost answer may have paused): the state as it is now, since reads were dropped meanwhile.
+      read();
     }
     draw();
   };
   pause.addEventListener('click', () => {
     const minutes = Number(duration.value);
     const text = reason.value.trim();
-    send('PUT', { ...(text === '' ? {} : { reason: text }), ...(minutes > 0 ? { until: new Date(Date.now() + minutes * 60_000).toISOString() } : {}) });
+    send('PUT', { ...(text === '' ? {} : { reason: text }), ...(minutes > 0 ? { forMinutes: minutes } : {}) });
   });
   resume.addEventListener('click', () => send('DELETE'));
   onTokenRefused(draw);
   draw();
   read();
   setInterval(read, ORDER_PAUSE_READ_MS);
+  return draw;
 }
 
 if (!UUID.test(rid)) {
@@ -671,7 +696,7 @@ if (!UUID.test(rid)) {
 } else {
   render();
   nameRestaurant();
-  orderPauseControl();
+  const drawPauseControl = orderPauseControl();
   const stream = readEventStream(`/v1/restaurants/${rid}/board/stream`, {
     onOpen: ({ resumed }) => {
       streamError.succeeded();
@@ -700,8 +725,12 @@ if (!UUID.test(rid)) {
       streamStatus.className = 'status down';
       if (final) {
         streamStatus.textContent = 'Not connected';
-        if (status === 403 || status === 404) notThisTokensBoard(reason, status);
-        else say(message, reason, 'error');
+        if (status === 403 || status === 404) {
+          notThisTokensBoard(reason, status);
+          drawPauseControl();
+        } else {
+          say(message, reason, 'error');
+        }
       } else if (status === null) {
         // A drop (or the network): made again after the server's retry, a moment, or, after drops in a
         // row, a wait that is said.

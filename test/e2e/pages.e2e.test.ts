@@ -668,6 +668,82 @@ describe('web pages in headless Chromium: the board', { skip }, () => {
     await page.context().close();
   });
 
+  test('a pause "for 30 minutes" from a tablet whose clock is 40 min behind, or 3 h ahead, ends 30 min after the database\'s now(): the board sends the duration (before: an instant from the tablet\'s clock, refused with 400 behind, 3 h 30 min ahead)', async () => {
+    const sql = new pg.Client({ connectionString: p.t.db.url });
+    await sql.connect();
+    try {
+      for (const offset of [-40 * 60_000, 3 * 3_600_000]) {
+        const own = await seedRestaurant(p.t, `Skewed ${randomUUID().slice(0, 8)}`);
+        const { page, errors } = await signedInPage(browser, own.staff);
+        /** The board's PUTs of the pause: what each sent, and its answer. */
+        const puts: Array<{ sent: unknown; status: number; body: { pause: { until: string | null; since: string } } }> = [];
+        page.on('response', async (response) => {
+          if (response.request().method() !== 'PUT' || new URL(response.url()).pathname !== `/v1/restaurants/${own.rid}/order-pause`) return;
+          puts.push({ sent: response.request().postDataJSON(), status: response.status(), body: await response.json() });
+        });
+        // The tablet's clock, off the real one (and so off the database's) by `offset`.
+        await page.clock.install({ time: Date.now() + offset });
+        await page.goto(`${p.base}/board/${own.rid}`);
+        await page.locator('#order-taking', { hasText: 'Taking new orders.' }).waitFor(WAIT);
+        await page.getByLabel('Pause', { exact: true }).selectOption({ label: 'for 30 minutes' });
+        await page.getByRole('button', { name: 'Pause new orders' }).click();
+        await eventually('the answer to the pause', async () => puts.length, (n) => n >= 1);
+        const dbNow = (await sql.query<{ now: Date }>('select now()')).rows[0]!.now.getTime();
+        const [put] = puts;
+        assert.equal(put!.status, 200, JSON.stringify(put!.body));
+        const until = Date.parse(put!.body.pause.until!);
+        assert.ok(Math.abs(until - (dbNow + 30 * 60_000)) <= 5000, `offset ${offset}: until ${put!.body.pause.until} is 30 min ±5 s after the database's now() ${new Date(dbNow).toISOString()}`);
+        assert.deepEqual(put!.sent, { forMinutes: 30 }, 'the duration, not an instant of the tablet');
+        assert.equal(until - Date.parse(put!.body.pause.since), 30 * 60_000);
+        await page.locator('#order-taking', { hasText: /^New orders paused until / }).waitFor(WAIT);
+        const menu = (await p.t.request({ url: `/v1/restaurants/${own.rid}/menu` })).json();
+        assert.deepEqual([menu.takingOrders, menu.pause.until], [false, put!.body.pause.until]);
+        assert.deepEqual(errors, []);
+        await page.context().close();
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  test('a read of new orders\' state sent before Pause and answered after it does not undo the pause on the board (before: "Taking new orders." with the pause form, while paused, until the next read 30 s later)', async () => {
+    const own = await seedRestaurant(p.t, `Raced ${randomUUID().slice(0, 8)}`);
+    const { page, errors } = await signedInPage(browser, own.staff);
+    const menuPath = `/v1/restaurants/${own.rid}/menu`;
+    let held!: () => void;
+    const holding = new Promise<void>((resolve) => (held = resolve));
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // The board's first read of the menu: answered by the server at once (taking orders), delivered to
+    // the page only after the pause has been made and shown.
+    await page.route(
+      (url) => url.pathname === menuPath,
+      async (route: Route) => {
+        const response = await route.fetch();
+        held();
+        await released;
+        await route.fulfill({ response });
+      },
+      { times: 1 },
+    );
+    await page.goto(`${p.base}/board/${own.rid}`);
+    await holding;
+    await page.getByRole('button', { name: 'Pause new orders' }).click();
+    await page.locator('#order-taking', { hasText: /^New orders paused until you resume them/ }).waitFor(WAIT);
+
+    const delivered = page.waitForEvent('requestfinished', (request) => new URL(request.url()).pathname === menuPath);
+    release();
+    await delivered;
+    // The page's own handling of the late answer: a turn of its event loop or two.
+    await page.waitForTimeout(500);
+    assert.match(await page.locator('#order-taking').innerText(), /^New orders paused until you resume them/);
+    assert.equal(await page.getByRole('button', { name: 'Resume new orders' }).isVisible(), true);
+    assert.equal(await page.getByRole('button', { name: 'Pause new orders' }).isVisible(), false, 'the pause form stays hidden');
+    assert.equal((await p.t.request({ url: menuPath })).json().takingOrders, false);
+    assert.deepEqual(errors, []);
+    await page.context().close();
+  });
+
   test("the board's reread of new orders' state (every 30 s) sends the menu's ETag itself: an unchanged menu answers 304, a pause made elsewhere 200 and is shown (before: a conditional read only while the browser's cache kept the menu, else the whole menu every 30 s)", async () => {
     const own = await seedRestaurant(p.t, `Osteria ${randomUUID().slice(0, 8)}`);
     const { page, errors } = await signedInPage(browser, own.staff);

@@ -156,13 +156,23 @@ describe('web pages in headless Chromium: sign-in, and where a page that cannot 
       [other.staff, "Sign in with this restaurant's staff token", /^Your token is not for this restaurant \(or there is no restaurant [0-9a-f-]{36}\)\. Sign in with this restaurant's staff token\.$/],
     ] as const) {
       const { page, requested, errors } = await signedInPage(browser, token);
+      const pauses: string[] = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname.endsWith('/order-pause')) pauses.push(request.method());
+      });
       await page.goto(`${p.base}${board}`);
       const link = page.locator('#message.error').getByRole('link', { name: linkText });
       await link.waitFor(SOON);
       assert.equal(await link.getAttribute('href'), `/login?next=${encodeURIComponent(board)}`);
       assert.match(await page.locator('#message').innerText(), sentence);
       assert.equal(await page.locator('#stream-status').innerText(), 'Not connected');
+      // The pause control is off too, as the cards are (before: an enabled Pause that sent a PUT the API refused).
+      for (const control of ['#pause-reason', '#pause-for', '#pause-orders', '#resume-orders']) {
+        assert.equal(await page.locator(control).isDisabled(), true, `${control} is disabled`);
+      }
+      await page.locator('#pause-orders').click({ force: true });
       await assertStopsAsking(page, requested, 2000);
+      assert.deepEqual(pauses, [], 'no pause was sent');
       assert.deepEqual(errors, []);
       await page.context().close();
     }

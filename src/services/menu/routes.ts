@@ -16,7 +16,7 @@ import { createItem } from './operations/createItem.ts';
 import type { MenuEntity, Versioned } from './operations/entities.ts';
 import { itemHistory } from './operations/itemHistory.ts';
 import { loadMenu, type MenuDocument } from './operations/loadMenu.ts';
-import { MAX_PAUSE_DAYS } from './operations/orderPauseSql.ts';
+import { MAX_PAUSE_DAYS, MAX_PAUSE_MINUTES } from './operations/orderPauseSql.ts';
 import { pauseOrders } from './operations/pauseOrders.ts';
 import { resumeOrders } from './operations/resumeOrders.ts';
 import { readEntity } from './operations/readEntity.ts';
@@ -78,13 +78,21 @@ const OrderTaking = Type.Object({
   takingOrders: Type.Boolean(),
   pause: Type.Union([OrderPauseSchema, Type.Null()], { description: 'the pause in force, or null while the restaurant takes orders' }),
 });
+/** A pause: at most one of `until` and `forMinutes` (both is a 400, said by `pauseOrders`); neither, until resumed. */
 const PauseBody = Type.Object(
   {
     reason: Type.Optional(NameText(200)),
     until: Type.Optional(
       Type.String({
         format: 'date-time',
-        description: `RFC 3339: when the restaurant takes orders again by itself, later than now and at most ${MAX_PAUSE_DAYS} days ahead; leave it out to pause until resumed`,
+        description: `RFC 3339: when the restaurant takes orders again by itself, later than now and at most ${MAX_PAUSE_DAYS} days ahead (the database's clock). Not with \`forMinutes\`; leave both out to pause until resumed`,
+      }),
+    ),
+    forMinutes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_PAUSE_MINUTES,
+        description: `How long the pause lasts, in minutes (at most ${MAX_PAUSE_DAYS} days): it ends that long after the server's now, on the database's clock, so a device whose clock is off pauses for as long as it asked. Not with \`until\`; the answer's \`until\` is the end`,
       }),
     ),
   },
@@ -415,9 +423,9 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         schema: {
           tags: ['menu'],
           security: bearer,
-          summary: 'Pause new orders (staff): placements are refused with 409 RESTAURANT_NOT_TAKING_ORDERS until `until` or a resume; orders already placed are unaffected',
+          summary: 'Pause new orders (staff): placements are refused with 409 RESTAURANT_NOT_TAKING_ORDERS until its end (`until`, or `forMinutes` from now) or a resume; orders already placed are unaffected',
           description:
-            `Sets (or replaces) the pause. \`reason\` is shown to customers (the menu's \`pause.reason\` and the refusal's words); \`until\` (later than now, at most ${MAX_PAUSE_DAYS} days ahead) is when the restaurant takes orders again by itself; without it, until DELETE. The menu gets a new version (a new ETag) and shows \`takingOrders: false\` at once. An admin's pause is in the admin audit log.`,
+            `Sets (or replaces) the pause. \`reason\` is shown to customers (the menu's \`pause.reason\` and the refusal's words). When the restaurant takes orders again by itself: \`forMinutes\` (1 to ${MAX_PAUSE_MINUTES}) from now by the database's clock, the way for a client to ask for a duration (a device's own clock may be off; e.g. \`{"forMinutes": 30}\`), or \`until\` (an instant later than now and at most ${MAX_PAUSE_DAYS} days ahead, by the same clock); at most one of the two, and with neither, until DELETE. The answer's \`pause.until\` is the end. The menu gets a new version (a new ETag) and shows \`takingOrders: false\` at once. An admin's pause is in the admin audit log.`,
           params: Type.Object({ rid: Uuid }),
           body: PauseBody,
           response: { 200: OrderTaking },
@@ -425,7 +433,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         config: {
           docs: {
             success: { 200: '`{ restaurantId, takingOrders: false, pause: { reason, until, since } }`' },
-            errors: { ...STAFF_ERRORS, 400: `VALIDATION_FAILED: a field unknown or malformed, a reason that breaks the name rule, or \`until\` not later than now or more than ${MAX_PAUSE_DAYS} days ahead` },
+            errors: { ...STAFF_ERRORS, 400: `VALIDATION_FAILED: a field unknown or malformed, a reason that breaks the name rule, \`until\` not later than now or more than ${MAX_PAUSE_DAYS} days ahead, \`forMinutes\` not a whole number from 1 to ${MAX_PAUSE_MINUTES}, or both \`until\` and \`forMinutes\`` },
           },
         },
         preValidation: absentBodyIsEmpty,

@@ -162,6 +162,33 @@ describe('a restaurant pauses and resumes new orders', () => {
     assert.equal(await evictions(), evictedBefore, 'no read evicted the menu');
   });
 
+  test('a pause "for N minutes" (forMinutes) ends N minutes after the database\'s now(), whatever the clock of the client or of this process (before: the board sent an instant from the tablet\'s clock)', async () => {
+    const r = await seedRestaurant(t, `For minutes ${randomUUID().slice(0, 8)}`);
+    const c = await customer(t);
+    const dbNow = async () => Date.parse((await sql.query<{ now: Date }>('select now()')).rows[0]!.now.toISOString());
+    // This process's clock 40 min behind, then 3 h ahead of the database's: the end is the database's.
+    for (const offset of [-40 * 60_000, 3 * 3_600_000]) {
+      const before = await dbNow();
+      const paused = await withClockOff(offset, () => pause(r, r.staff, { reason: 'Rush hour', forMinutes: 30 }));
+      const after = await dbNow();
+      assert.equal(paused.statusCode, 200, paused.body);
+      const { until, since, reason } = paused.json().pause as { until: string; since: string; reason: string };
+      assert.equal(reason, 'Rush hour');
+      // One statement's now(): the end is exactly 30 min after the pause was made, to the microsecond.
+      assert.equal(until.slice(19), since.slice(19), 'the same fraction of a second');
+      assert.equal(Date.parse(until) - Date.parse(since), 30 * 60_000);
+      assert.ok(Date.parse(until) >= before + 30 * 60_000 - 1 && Date.parse(until) <= after + 30 * 60_000 + 1, `${until}: 30 min after the database's now()`);
+      const state = (await menu(r)).json() as MenuState;
+      assert.deepEqual([state.takingOrders, state.pause?.until], [false, until]);
+      assert.equal((await placeOrder(t, c.token, orderOf(r))).statusCode, 409);
+    }
+    // The longest: 7 days by the database's clock.
+    const longest = await pause(r, r.staff, { forMinutes: 7 * 24 * 60 });
+    assert.equal(longest.statusCode, 200, longest.body);
+    assert.equal(Date.parse(longest.json().pause.until) - Date.parse(longest.json().pause.since), 7 * 24 * 3_600_000);
+    assert.equal((await resume(r, r.staff)).statusCode, 200);
+  });
+
   test('a cached menu shows a pause and a resume at once, with a new ETag each time', async () => {
     const r = await seedRestaurant(t, `Cached ${randomUUID().slice(0, 8)}`);
     await menu(r);
@@ -223,6 +250,11 @@ describe('a restaurant pauses and resumes new orders', () => {
       [{ reason: ' padded ' }, /reason/],
       [{ reason: 'x'.repeat(201) }, /reason/],
       [{ reason: 'Closed', colour: 'red' }, /colour/],
+      [{ forMinutes: 0 }, /forMinutes/],
+      [{ forMinutes: 7 * 24 * 60 + 1 }, /forMinutes/],
+      [{ forMinutes: 1.5 }, /forMinutes/],
+      [{ forMinutes: null }, /forMinutes/],
+      [{ forMinutes: 30, until: inHours(1) }, /either until or forMinutes, not both/],
     ];
     for (const [body, words] of bodies) {
       const refused = await pause(r, r.staff, body);
