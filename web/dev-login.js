@@ -86,8 +86,9 @@ async function signIn() {
   }
   if (!result.ok) {
     say(message, problemText(result), 'error');
-    // The route names the field it refuses (`field`): marked and focused, as the city above.
-    if (FIELDS.includes(result.body?.field)) markField(result.body.field);
+    // The route names the field it refuses (`field`, as `body.restaurantId`): marked and focused, as the city above.
+    const refused = typeof result.body?.field === 'string' ? result.body.field.replace(/^body\./, '') : undefined;
+    if (FIELDS.includes(refused)) markField(refused);
     return false;
   }
   setToken(result.token);

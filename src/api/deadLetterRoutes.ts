@@ -14,6 +14,7 @@ import {
 } from '../platform/messaging/index.ts';
 import { authorize } from './auth.ts';
 import { INPUT_ERRORS } from './documentOperations.ts';
+import { inputAt } from './inputAt.ts';
 import { absentBodyIsEmpty, NoFields } from './requestInput.ts';
 
 /** Where the dead letters are and how to send them back. */
@@ -85,7 +86,7 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
       const { subscription, limit, before } = request.query;
       return listDeadLetterPage(pool, { ...(subscription === undefined ? {} : { subscription }), ...(limit === undefined ? {} : { limit }), ...(before === undefined ? {} : { before }) }).catch(
         subscriptionAt('querystring.subscription'),
-      );
+      ).catch(inputAt('querystring'));
     },
   );
   app.get('/admin/dead-letters/:id', { schema: { ...admin, summary: 'One dead letter with its error, attempts and headers', params: IdParams }, config: { docs: { errors: LETTER_ERRORS } } }, async (request) => {
@@ -165,7 +166,9 @@ export const deadLetterRoutes: FastifyPluginAsync<DeadLetterRoutesOptions> = asy
           signal: AbortSignal.any([clientGone.signal, shuttingDown.signal]),
           ...(limit === undefined ? {} : { limit }),
           from: { ...(after === undefined ? {} : { after }), ...(until === undefined ? {} : { until }), ...(parkedBy === undefined ? {} : { parkedBy }) },
-        }).catch(subscriptionAt('body.subscription'));
+        })
+          .catch(subscriptionAt('body.subscription'))
+          .catch(inputAt('body'));
       } finally {
         reply.raw.off('close', onClose);
       }

@@ -15,6 +15,8 @@ export { jsonBodyParser } from './jsonBodyParser.ts';
 export { headerLines } from './headerLines.ts';
 export { encodePageCursor, isCursorName, pageCursorParts } from './pageCursor.ts';
 export { IDEMPOTENCY_KEY_RULE, readIdempotencyKey } from './readIdempotencyKey.ts';
+export { fieldAt, inputAt } from './inputAt.ts';
+export type { InputLocation } from './inputAt.ts';
 export { CONTROL_OR_BIDI, DESCRIPTION_TEXT, DescriptionText, DISPLAY_NAME, DISPLAY_NAME_RULE, NameText, NameTextOrEmpty } from './displayName.ts';
 export { EMAIL_ADDRESS, GLOBAL_POSITION } from './textPatterns.ts';
 export { pagesPlugin, servedPages } from './pages.ts';

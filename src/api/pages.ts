@@ -240,10 +240,10 @@ export const pagesPlugin: FastifyPluginAsync<PagesOptions> = async (app, options
       const proxied = forwardedBy(request.headers);
       if (proxied !== undefined) throw new DevLoginProxiedError(proxied);
       const { role, restaurantId, subject } = request.body;
-      if (role === 'staff' && restaurantId === undefined) throw new ValidationError('A staff token needs the restaurant id', { field: 'restaurantId' });
+      if (role === 'staff' && restaurantId === undefined) throw new ValidationError('A staff token needs the restaurant id', { field: 'body.restaurantId' });
       // Customers and couriers act as themselves: their subject must be their UUID.
       if ((role === 'customer' || role === 'courier') && subject !== undefined && !isUuid(subject)) {
-        throw new ValidationError(`A ${role}'s subject is their id (a UUID)`, { field: 'subject' });
+        throw new ValidationError(`A ${role}'s subject is their id (a UUID)`, { field: 'body.subject' });
       }
       const principal: DevTokenRequest = { role, subject: subject ?? (role === 'admin' ? 'dev-admin' : randomUUID()), ...(role === 'staff' ? { restaurantId } : {}) };
       return reply.status(201).headers({ 'cache-control': 'no-store' }).send({ token: await mint(principal), ...principal });

@@ -33,7 +33,12 @@ export const ProblemSchema = Type.Object(
     detail: Type.String({ description: 'What went wrong and what to do, for a person' }),
     instance: Type.String({ description: 'The path (and query) of the request' }),
     requestId: Type.String({ description: 'The X-Request-Id of the request, also in every log line about it' }),
-    field: Type.Optional(Type.String({ description: 'The input at fault (body.name, querystring.limit, If-Match, …), when one is' })),
+    field: Type.Optional(
+      Type.String({
+        description:
+          'The input at fault, when one is: where the request carried it and its name (body.name, body.lines.0, querystring.before, params.id), or a header\'s name (If-Match, Idempotency-Key); every error names its input so, the schema\'s and the routes\' alike',
+      }),
+    ),
   },
   { additionalProperties: true, description: 'An RFC 9457 problem document with a stable `code`; other members carry the details of its error (currentVersion on a 412, allow on a 405, …)' },
 );

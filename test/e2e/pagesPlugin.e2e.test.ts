@@ -112,7 +112,7 @@ describe('pages plugin', () => {
       assert.equal(on.minted[0]?.restaurantId, rid);
       const noRestaurant = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'staff' } });
       assert.equal(noRestaurant.statusCode, 400);
-      assert.equal(noRestaurant.json().field, 'restaurantId');
+      assert.equal(noRestaurant.json().field, 'body.restaurantId');
       const badSubject = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'courier', subject: 'bob' } });
       assert.equal(badSubject.statusCode, 400);
       const courier = await on.app.inject({ method: 'POST', url: '/dev/tokens', payload: { role: 'courier' } });

@@ -1,7 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type, type TSchema } from 'typebox';
-import { actorContext, authorize, callerOf } from '../../api/index.ts';
+import { actorContext, authorize, callerOf, inputAt } from '../../api/index.ts';
 import { actorName, DatabaseUnavailableError, isLockNotAvailable, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import { NotFoundError, ValidationError } from '../../platform/errors/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
@@ -156,7 +156,7 @@ const SearchPage = Type.Object({
 function searchCursorOf(before: string | undefined, scope: string): SearchPosition | undefined {
   if (before === undefined) return undefined;
   const position = decodeSearchCursor(before, scope);
-  if (position === null) throw new ValidationError('`before` is not a page cursor of this search: send the `next` of an earlier answer, unchanged, with the same q and city', { field: 'before' });
+  if (position === null) throw new ValidationError('`before` is not a page cursor of this search: send the `next` of an earlier answer, unchanged, with the same q and city', { field: 'querystring.before' });
   return position;
 }
 
@@ -325,7 +325,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           const body = request.body as never;
           const row = await write(await editor(request, rid), rid, (tx) =>
             entity === 'category' ? createCategory(tx, rid, body) : entity === 'item' ? createItem(tx, rid, body) : createModifierGroup(tx, rid, body),
-          );
+          ).catch(inputAt('body')); // categoryId, itemId, minChoices, price: named bare by the operations
           return reply.status(201).header('etag', etagOf(row.version)).send(row);
         },
       );
@@ -350,7 +350,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
           const fields = (request.body ?? {}) as Record<string, unknown>;
           const row: Versioned = await write(context, rid, (tx) =>
             entity === 'modifier_group' && body !== undefined ? updateModifierGroup(tx, rid, id, expected, fields) : changeEntity(tx, entity, rid, id, expected, toChange(fields)),
-          );
+          ).catch(inputAt('body'));
           return reply.header('etag', etagOf(row.version)).send(row);
         };
       /** What a write of one row answers: the row at its new version, with its ETag. */

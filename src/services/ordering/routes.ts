@@ -9,7 +9,7 @@ import { ConcurrencyError, ForbiddenError, NotFoundError, UnprocessableError, Va
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import type { CommandActor, OrderCommand } from './domain/orderCommands.ts';
 import type { OrderEvent } from './domain/orderEvents.ts';
-import { absentBodyIsEmpty, etagOf, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, NoFields, readIdempotencyKey } from '../../api/index.ts';
+import { absentBodyIsEmpty, etagOf, fieldAt, IDEMPOTENCY_KEY_RULE, ifMatchVersion, headerLines, inputAt, NoFields, readIdempotencyKey } from '../../api/index.ts';
 import { CourierOrderNotFoundError } from './errors.ts';
 import { requestLineage } from './operations/lineage.ts';
 import { loadOrderAndCommit } from './operations/loadOrder.ts';
@@ -262,7 +262,7 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             cancelOrder: erasedCustomers.cancelOrder,
           },
           { customerId: actor.id, key, body: request.body as PlaceOrderBody, lineage: requestLineage(String(request.id), request.headers.traceparent) },
-        );
+        ).catch(inputAt('body'));
         return reply
           .status(created ? 201 : 200)
           .header('etag', etagOf(order.version))
@@ -347,7 +347,8 @@ export function orderingRoutes(ports: OrderingPorts, store: EventStore): Fastify
             // A courier's order may have been given to another courier since their list was drawn:
             // the 404 says so, and to refresh, for that case and an order that never was alike.
             if (request.principal?.role === 'courier' && error instanceof NotFoundError && error.details.resource === 'order') throw new CourierOrderNotFoundError(id);
-            throw error;
+            // courierId, reason, …: the operations name the body's fields bare.
+            throw fieldAt(error, 'body');
           });
         },
       );

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, EMAIL_ADDRESS, etagOf, ifMatchVersion, NameText, NoFields } from '../../api/index.ts';
+import { absentBodyIsEmpty, actorContext, actorOf, authorize, callerOf, EMAIL_ADDRESS, etagOf, fieldAt, ifMatchVersion, inputAt, NameText, NoFields } from '../../api/index.ts';
 import { actorName, type UnitOfWorkContext } from '../../platform/db/index.ts';
 import type { ServiceDeps } from '../../platform/runtime/index.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../platform/errors/index.ts';
@@ -203,7 +203,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       config: { docs: { success: { 201: 'The new restaurant' }, etag: true, errors: { ...NOT_ADMIN, 409: 'ALREADY_EXISTS: a restaurant of that name in that city' } } },
     },
     async (request, reply) => {
-      const restaurant = await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body));
+      const restaurant = await unitOfWork(asAdmin(request), (tx) => createRestaurant(tx, request.body)).catch(inputAt('body'));
       // What was made, as `brigade tenants add` audits it: an address's history begins here.
       const { id, name, city, pickupAddress } = restaurant;
       request.auditDetails = { created: { id, name, city, pickupAddress } };
@@ -370,12 +370,12 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       // thread pool is not spent on a 409, on a route anyone may call. The insert's unique constraint
       // still decides a race.
       if (password !== undefined && (await unitOfWork({ service: 'platform', actor: SIGN_IN_ACTOR, readOnly: true }, (tx) => isCustomerEmailTaken(tx, input.email)))) {
-        throw customerEmailTaken();
+        throw fieldAt(customerEmailTaken(), 'body');
       }
       // Hashed before the transaction opens: scrypt takes a tenth of a second or more.
       const passwordHash = password === undefined ? null : await hashPassword(password);
       // The new customer acts as themselves: the WITH CHECK policy allows exactly that row.
-      const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...input, passwordHash }));
+      const customer = await unitOfWork({ service: 'platform', actor: { kind: 'customer', id } }, (tx) => signUpCustomer(tx, { id, ...input, passwordHash })).catch(inputAt('body'));
       // A new customer's credentials are at version 0 (the column's default). The token is marked as
       // sign-up's (amr): for 10 minutes it sets the first password, which other tokens may not (decision 0007).
       return reply.status(201).send({ ...customer, token: await tokens.sign({ role: 'customer', subject: id, credentialsVersion: 0, amr: 'signup' }) });
@@ -442,7 +442,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
         },
       },
     },
-    async (request) => changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, customerOf(request), request.body),
+    async (request) => changeCustomerPassword({ unitOfWork, tokens, attemptsKey }, customerOf(request), request.body).catch(inputAt('body')),
   );
 
   app.delete(
@@ -547,7 +547,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     },
     async (request, reply) => {
       const principal = customerOf(request);
-      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'erase your account');
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'erase your account').catch(inputAt('body'));
       await erase(actorContext(principal, 'platform'), principal.subject);
       return reply.status(204).send();
     },
@@ -589,8 +589,8 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     },
     async (request) => {
       const principal = customerOf(request);
-      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'put a card on file');
-      return unitOfWork(actorContext(principal, 'platform'), (tx) => setPaymentMethod(tx, { customerId: principal.subject, cardNumber: request.body.cardNumber }));
+      await confirmCurrentPassword({ unitOfWork, attemptsKey }, principal.subject, request.body.currentPassword, 'put a card on file').catch(inputAt('body'));
+      return unitOfWork(actorContext(principal, 'platform'), (tx) => setPaymentMethod(tx, { customerId: principal.subject, cardNumber: request.body.cardNumber })).catch(inputAt('body'));
     },
   );
 
@@ -664,7 +664,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       // The checks of brigade token and the development login too (one operation). The token names its
       // minters, and the mint's audit entry what was minted: whatever is done under the subject an admin
       // chose traces back to them, and revoking any of them refuses it.
-      const token = await mintToken({ unitOfWork, tokens }, { ...principal, minter: admin }, ttlSeconds);
+      const token = await mintToken({ unitOfWork, tokens }, { ...principal, minter: admin }, ttlSeconds).catch(inputAt('body'));
       const minted = await tokens.verify(token);
       const expiresAt = new Date(minted.expiresAt!).toISOString();
       // Its chain of minters too: the audit then finds every token minted through an admin who is revoked.
@@ -708,7 +708,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
       const revocation = await revokeTokens({ unitOfWork, findInEveryDatabase: (context, fn, lookup) => deps.placements.findInEveryDatabase(context, fn, lookup), dispatch: ports.dispatch }, admin.subject, request.body).catch((error: unknown) => {
         // The revocation stands: its audit entry says so, and that the courier is still on dispatch.
         if (error instanceof CourierStillOnDispatchError) request.auditDetails = { revoked: error.revocation, takenOffDispatch: null };
-        throw error;
+        throw fieldAt(error, 'body');
       });
       const { role, subject, reason, revokedBefore, takenOffDispatch } = revocation;
       request.auditDetails = { revoked: { role, subject, reason, revokedBefore }, ...(takenOffDispatch === undefined ? {} : { takenOffDispatch }) };
@@ -777,7 +777,7 @@ export const platformRoutes: FastifyPluginAsync<{ deps: ServiceDeps; ports: Plat
     async (request, reply) => {
       const { rid } = request.params;
       const principal = await staffPrincipal(request, rid);
-      return reply.status(201).send(await unitOfWork(actorContext(principal, 'platform', rid), (tx) => addStaff(tx, { restaurantId: rid, ...request.body }, principal)));
+      return reply.status(201).send(await unitOfWork(actorContext(principal, 'platform', rid), (tx) => addStaff(tx, { restaurantId: rid, ...request.body }, principal)).catch(inputAt('body')));
     },
   );
 

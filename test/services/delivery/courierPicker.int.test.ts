@@ -152,7 +152,7 @@ describe("the couriers staff may assign: GET /v1/restaurants/:rid/couriers", () 
     assert.match(String(refused.headers['content-type']), /^application\/problem\+json/);
     const problem = refused.json() as { code: string; detail: string; field?: string };
     assert.equal(problem.code, 'COURIER_STOPPING');
-    assert.equal(problem.field, 'courierId');
+    assert.equal(problem.field, 'body.courierId');
     assert.match(problem.detail, /stop/);
     const orderY = (await t.request({ method: 'GET', url: `/v1/orders/${y}`, token: r.staff })).json() as { version: number; courierId?: string | null };
     assert.equal(orderY.version, 2, 'no CourierAssigned appended');

@@ -198,7 +198,7 @@ describe('menu', () => {
     assert.equal(sold.json().soldOut, true);
     // A PATCH that would put minChoices above the stored maxChoices: the same 422 as on create, naming the field.
     const narrowed = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/modifier-groups/${group.json().id}`, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 3 } });
-    assert.deepEqual([narrowed.statusCode, narrowed.json().code, narrowed.json().field, narrowed.json().detail], [422, 'INVALID_MENU_VALUE', 'minChoices', 'minChoices (3) exceeds maxChoices (1)'], narrowed.body);
+    assert.deepEqual([narrowed.statusCode, narrowed.json().code, narrowed.json().field, narrowed.json().detail], [422, 'INVALID_MENU_VALUE', 'body.minChoices', 'minChoices (3) exceeds maxChoices (1)'], narrowed.body);
   });
 
   test("re-saving a modifier group keeps the ids of the modifiers it keeps (same name and price), so an order chosen from the menu before still places; one it dropped says to reload the menu", async () => {
@@ -268,7 +268,7 @@ describe('menu', () => {
     const stale = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 2 } });
     assert.deepEqual([stale.statusCode, stale.json().code, stale.json().currentVersion, stale.json().current?.maxChoices], [412, 'CONCURRENCY_CONFLICT', 2, 1], stale.body);
     const current = await t.request({ method: 'PATCH', url, token: staff, headers: { 'if-match': '"2"' }, payload: { minChoices: 2 } });
-    assert.deepEqual([current.statusCode, current.json().code, current.json().field], [422, 'INVALID_MENU_VALUE', 'minChoices'], 'at the current version the range is checked');
+    assert.deepEqual([current.statusCode, current.json().code, current.json().field], [422, 'INVALID_MENU_VALUE', 'body.minChoices'], 'at the current version the range is checked');
     const gone = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/modifier-groups/${randomUUID()}`, token: staff, headers: { 'if-match': '"1"' }, payload: { minChoices: 1 } });
     assert.equal(gone.statusCode, 404, gone.body);
   });
@@ -735,7 +735,7 @@ describe('menu', () => {
     const gone = other.json().id as string;
     assert.equal((await t.request({ method: 'DELETE', url: `/v1/restaurants/${rid}/menu/categories/${gone}`, token: staff, headers: { 'if-match': '"1"' } })).statusCode, 200);
     const into = await t.request({ method: 'POST', url: `/v1/restaurants/${rid}/menu/items`, token: staff, payload: { categoryId: gone, name: 'Lost', price: 100 } });
-    assert.deepEqual([into.statusCode, into.json().code, into.json().field], [422, 'MENU_PARENT_DELETED', 'categoryId'], into.body);
+    assert.deepEqual([into.statusCode, into.json().code, into.json().field], [422, 'MENU_PARENT_DELETED', 'body.categoryId'], into.body);
     const moved = await t.request({ method: 'PATCH', url: `/v1/restaurants/${rid}/menu/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: gone } });
     assert.deepEqual([moved.statusCode, moved.json().code], [422, 'MENU_PARENT_DELETED'], moved.body);
     assert.equal(itemsOf((await menuOf(t, rid)).body).length, 1, 'the item is still on the menu');
@@ -771,9 +771,9 @@ describe('menu', () => {
     const group = { name: 'Size', minChoices: 0, maxChoices: 1, modifiers: [{ name: 'Large', priceDelta: 300 }] };
     for (const [what, id] of [['unknown', randomUUID()], ["another restaurant's", null]] as const) {
       const answers = [
-        [await t.request({ method: 'PATCH', url: `${menu}/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: id ?? elsewhere.categoryId } }), 'categoryId'],
-        [await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId: id ?? elsewhere.categoryId, name: 'Lost', price: 100 } }), 'categoryId'],
-        [await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId: id ?? elsewhere.itemId, ...group } }), 'itemId'],
+        [await t.request({ method: 'PATCH', url: `${menu}/items/${itemId}`, token: staff, headers: { 'if-match': '"1"' }, payload: { categoryId: id ?? elsewhere.categoryId } }), 'body.categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId: id ?? elsewhere.categoryId, name: 'Lost', price: 100 } }), 'body.categoryId'],
+        [await t.request({ method: 'POST', url: `${menu}/modifier-groups`, token: staff, payload: { itemId: id ?? elsewhere.itemId, ...group } }), 'body.itemId'],
       ] as const;
       for (const [r, field] of answers) {
         assert.deepEqual([r.statusCode, r.json().code, r.json().field], [422, 'MENU_PARENT_NOT_FOUND', field], `${what} ${field}: ${r.body}`);
@@ -798,7 +798,7 @@ describe('menu', () => {
     const category = { entity: 'category', id: categoryId };
     // The item is live, its category is not: nothing under it reaches the menu.
     const refusals = [
-      [await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] }), 'itemId', [category]],
+      [await send('POST', `${menu}/modifier-groups`, null, { itemId, name: 'Crust', minChoices: 0, maxChoices: 1, modifiers: [] }), 'body.itemId', [category]],
       [await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 1100 }), undefined, [category]],
       [await send('POST', `${groupUrl}/restore`, 2), undefined, [category]],
     ] as const;
@@ -833,11 +833,11 @@ describe('menu', () => {
     const refused = (r: Awaited<ReturnType<typeof send>>, field: string | undefined, cheapest: number) =>
       assert.deepEqual([r.statusCode, r.json().code, r.json().field, r.json().cheapest], [422, 'MENU_PRICE_BELOW_ZERO', field, cheapest], r.body);
 
-    refused(await group('Required', 1, 1, [-5000]), 'modifiers', -4000); // before: 201, and every order of it a 422 ORDER_LINE_PRICE_INVALID
-    refused(await group('Two off', 0, 2, [-600, -600]), 'modifiers', -200);
+    refused(await group('Required', 1, 1, [-5000]), 'body.modifiers', -4000); // before: 201, and every order of it a 422 ORDER_LINE_PRICE_INVALID
+    refused(await group('Two off', 0, 2, [-600, -600]), 'body.modifiers', -200);
     const c = await group('One off', 0, 1, [-600, -600]);
     assert.equal(c.statusCode, 201, c.body);
-    refused(await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 500 }), 'price', -100);
+    refused(await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 500 }), 'body.price', -100);
     assert.equal((await send('PATCH', `${menu}/items/${itemId}`, 1, { price: 600 })).statusCode, 200, 'a cheapest order of 0 is allowed');
     const d = await group('Base', 1, 1, [500]);
     const e = await group('Discount', 0, 1, [-400]);
@@ -848,7 +848,7 @@ describe('menu', () => {
     assert.equal((await send('DELETE', eUrl, 1)).statusCode, 200);
     assert.equal((await send('DELETE', dUrl, 1)).statusCode, 200);
     refused(await send('POST', `${eUrl}/restore`, 2), undefined, -400);
-    refused(await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { maxChoices: 2 }), 'maxChoices', -600);
+    refused(await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { maxChoices: 2 }), 'body.maxChoices', -600);
     const detail = (await send('PATCH', `${menu}/modifier-groups/${c.json().id}`, 1, { modifiers: [{ name: 'Free', priceDelta: -601 }] })).json();
     assert.equal(detail.code, 'MENU_PRICE_BELOW_ZERO');
     assert.match(detail.detail, /cheapest order of Margherita would cost -1 \(price 600; One off: Free -601\)/);
@@ -880,7 +880,7 @@ describe('menu', () => {
     assert.deepEqual([atCap.statusCode, atCap.json().total], [201, MAX_ORDER_TOTAL], atCap.body);
     // A required group on an item at the cap: before, 201, and every order of it a 422 ORDER_TOTAL_TOO_HIGH ("split it").
     const over = await group('Size', 1, 1, [2, 5]);
-    refused(over, 'modifiers', MAX_ORDER_TOTAL + 2);
+    refused(over, 'body.modifiers', MAX_ORDER_TOTAL + 2);
     assert.match(over.json().detail, /cheapest order of Margherita would cost 100000002 \(price 100000000; Size: Size 0 2\), above the 100000000 one order may cost/);
     assert.match(over.json().detail, /lower the price/);
     // An optional group with a positive modifier adds nothing every order must take.
@@ -895,10 +895,10 @@ describe('menu', () => {
     const fits = await order([regular!.id]);
     assert.deepEqual([fits.statusCode, fits.json().total], [201, MAX_ORDER_TOTAL], fits.body);
     // A price raised over it (before: 200), a required modifier made dearer, a second required group.
-    refused(await send('PATCH', itemUrl, 3, { price: MAX_ORDER_TOTAL - 1 }), 'price', MAX_ORDER_TOTAL + 1);
-    refused(await send('PATCH', sizeUrl, 1, { modifiers: [{ name: 'Regular', priceDelta: 3 }] }), 'modifiers', MAX_ORDER_TOTAL + 1);
-    refused(await group('Crust', 1, 1, [1]), 'modifiers', MAX_ORDER_TOTAL + 1);
-    refused(await send('PATCH', `${menu}/modifier-groups/${extra.json().id}`, 1, { minChoices: 1 }), 'minChoices', MAX_ORDER_TOTAL + 2);
+    refused(await send('PATCH', itemUrl, 3, { price: MAX_ORDER_TOTAL - 1 }), 'body.price', MAX_ORDER_TOTAL + 1);
+    refused(await send('PATCH', sizeUrl, 1, { modifiers: [{ name: 'Regular', priceDelta: 3 }] }), 'body.modifiers', MAX_ORDER_TOTAL + 1);
+    refused(await group('Crust', 1, 1, [1]), 'body.modifiers', MAX_ORDER_TOTAL + 1);
+    refused(await send('PATCH', `${menu}/modifier-groups/${extra.json().id}`, 1, { minChoices: 1 }), 'body.minChoices', MAX_ORDER_TOTAL + 2);
     // A discount any order may take lowers the cheapest order; deleting it raises it again.
     const discount = await group('Discount', 0, 1, [-10]);
     assert.equal(discount.statusCode, 201, discount.body);

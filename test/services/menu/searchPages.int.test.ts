@@ -192,13 +192,13 @@ describe('menu search, a page at a time', () => {
     ];
     for (const [what, cursor] of bad) {
       const r = await search(`q=pizza&city=${city}&limit=2&before=${encodeURIComponent(cursor)}`);
-      assert.deepEqual([r.statusCode, r.json().code, r.json().field], [400, 'VALIDATION_FAILED', 'before'], `${what}: ${r.body}`);
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field], [400, 'VALIDATION_FAILED', 'querystring.before'], `${what}: ${r.body}`);
       assert.match(r.json().detail, /not a page cursor of this search/, what);
     }
     // Another search's cursor: another q, another city.
     for (const query of [`q=margherita&city=${city}`, `q=pizza&city=Porto`]) {
       const r = await search(`${query}&before=${next}`);
-      assert.deepEqual([r.statusCode, r.json().code, r.json().field], [400, 'VALIDATION_FAILED', 'before'], `${query}: ${r.body}`);
+      assert.deepEqual([r.statusCode, r.json().code, r.json().field], [400, 'VALIDATION_FAILED', 'querystring.before'], `${query}: ${r.body}`);
     }
     for (const limit of ['0', '51', 'x']) {
       const r = await search(`q=pizza&city=${city}&limit=${limit}`);

@@ -228,7 +228,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, admin, order.id, 'deliver', 5)).statusCode, 403, 'deliver stays the courier\'s');
     for (const payload of [{}, { reason: '' }]) {
       const reasonless = await command(t, admin, order.id, 'cancel', 5, payload);
-      assert.deepEqual([reasonless.statusCode, reasonless.json().code, reasonless.json().field], [422, 'ORDER_CANCEL_REASON_REQUIRED', 'reason'], reasonless.body);
+      assert.deepEqual([reasonless.statusCode, reasonless.json().code, reasonless.json().field], [422, 'ORDER_CANCEL_REASON_REQUIRED', 'body.reason'], reasonless.body);
     }
     // A reason the customer cannot read is refused by the body's rule first (before: a lone U+200B cancelled it, 200).
     for (const reason of [' ', '\u200B', '\u200B \u2060']) {
@@ -250,7 +250,7 @@ describe('ordering: the order lifecycle over HTTP', () => {
     assert.equal((await command(t, r.staff, order.id, 'accept', 1)).statusCode, 200);
     const refused = async (courierId: string, code: string) => {
       const res = await command(t, r.staff, order.id, 'assign-courier', 2, { courierId });
-      assert.deepEqual([res.statusCode, res.json().code, res.json().field, res.headers['content-type']], [422, code, 'courierId', 'application/problem+json; charset=utf-8'], res.body);
+      assert.deepEqual([res.statusCode, res.json().code, res.json().field, res.headers['content-type']], [422, code, 'body.courierId', 'application/problem+json; charset=utf-8'], res.body);
       return res.json();
     };
     assert.match((await refused(randomUUID(), 'COURIER_UNKNOWN')).detail, /assign the id of a courier/);

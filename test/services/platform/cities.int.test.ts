@@ -110,7 +110,7 @@ describe('cities: one city whatever the case of its name', () => {
     assert.equal(first.json().name, 'Café Crème'.normalize('NFC'), 'kept in composed form');
     for (const name of ['Café Crème'.normalize('NFC'), 'Café Crème'.normalize('NFD')]) {
       const again = await t.request({ method: 'POST', url: '/v1/restaurants', token: admin, payload: { name, city: city.toLowerCase() } });
-      assert.deepEqual([again.statusCode, again.json().code, again.json().field], [409, 'ALREADY_EXISTS', 'name'], again.body);
+      assert.deepEqual([again.statusCode, again.json().code, again.json().field], [409, 'ALREADY_EXISTS', 'body.name'], again.body);
       assert.equal(
         again.json().detail,
         `A restaurant named Café Crème in ${city} already exists: brigade tenants list --city '${city}' (or GET /v1/restaurants?city=${encodeURIComponent(city)}) shows its id`,

@@ -94,7 +94,7 @@ describe('the first password needs the sign-up token (10 minutes) or an admin re
   test('reset is only for a customer token naming its customer (400 otherwise)', async () => {
     for (const payload of [{ role: 'admin', subject: 'ops2', reset: true }, { role: 'courier', subject: randomUUID(), reset: true }, { role: 'customer', reset: true }]) {
       const res = await t.request({ method: 'POST', url: '/v1/tokens', token: admin, payload });
-      assert.deepEqual([res.statusCode, res.json().field], [400, 'reset'], `${JSON.stringify(payload)}: ${res.body}`);
+      assert.deepEqual([res.statusCode, res.json().field], [400, 'body.reset'], `${JSON.stringify(payload)}: ${res.body}`);
     }
   });
 

@@ -65,7 +65,7 @@ describe('the card on file (PUT/GET/DELETE /v1/customers/me/payment-method)', ()
       assert.equal(res.statusCode, 400, `${bad}: ${res.body}`);
     }
     const wrongCheckDigit = await put(c.token, '4242424242424241');
-    assert.equal(wrongCheckDigit.json().field, 'cardNumber');
+    assert.equal(wrongCheckDigit.json().field, 'body.cardNumber');
     assert.equal((await put(undefined, VISA)).statusCode, 401);
     assert.equal((await put(await t.token('admin', { subject: 'ops' }), VISA)).statusCode, 403);
     assert.equal((await put(await t.token('courier', { subject: randomUUID() }), VISA)).statusCode, 403);

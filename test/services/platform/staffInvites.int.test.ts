@@ -93,7 +93,7 @@ describe('staff invites: managers are added by managers or admins, the inviter i
     const before = (await staffOf(a)).length;
     const foreign = await attempt(cookOfA, otherTenantsStaff);
     const missing = await attempt(cookOfA, randomUUID());
-    assert.deepEqual([foreign.status, foreign.code, foreign.field], [400, 'VALIDATION_FAILED', 'invitedBy']);
+    assert.deepEqual([foreign.status, foreign.code, foreign.field], [400, 'VALIDATION_FAILED', 'body.invitedBy']);
     assert.match(foreign.detail, /omit invitedBy/);
     assert.deepEqual(foreign, missing, 'the answer reveals nothing about the other tenant');
     // Another staff member of the same restaurant is not the caller either, nor anyone for an admin or

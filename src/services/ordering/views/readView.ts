@@ -62,7 +62,7 @@ export async function readView(tx: Tx, projection: Projection, query: ViewQuery,
     // The lists bind an instant only from a page cursor (`before`), which `decodeCursor` checks already:
     // this maps one PostgreSQL still refuses to the 400 a bad cursor gets, not a 500.
     if (isBadInstant(error)) {
-      throw new ValidationError('`before` is not a page cursor (its instant is not one PostgreSQL can hold): send the `next` of an earlier answer, unchanged', { field: 'before' });
+      throw new ValidationError('`before` is not a page cursor (its instant is not one PostgreSQL can hold): send the `next` of an earlier answer, unchanged', { field: 'querystring.before' });
     }
     throw error;
   }

@@ -96,7 +96,7 @@ const LIST_ANSWER = '`{ position, lagging, <rows>, next }`: `next` (when more ro
 function cursorOf(before: string | undefined): PageCursor | undefined {
   if (before === undefined) return undefined;
   const cursor = decodeCursor(before);
-  if (cursor === null) throw new ValidationError('`before` is not a page cursor: send the `next` of an earlier answer, unchanged', { field: 'before' });
+  if (cursor === null) throw new ValidationError('`before` is not a page cursor: send the `next` of an earlier answer, unchanged', { field: 'querystring.before' });
   return cursor;
 }
 

@@ -90,6 +90,6 @@ describe('the live-board comes in pages', () => {
   test('a `before` that is not a cursor of an answer is a 400 naming the field', async () => {
     const page = await get(`/v1/restaurants/${rid}/board?before=nonsense`);
     assert.equal(page.status, 400);
-    assert.equal(page.body.field, 'before');
+    assert.equal(page.body.field, 'querystring.before');
   });
 });

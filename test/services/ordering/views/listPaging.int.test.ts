@@ -84,7 +84,7 @@ describe('the courier tasks and the customer orders come in pages', () => {
       for (const [i, list] of lists.entries()) {
         const page = await get(`${list}?before=${cursor(at)}`, tokens[i]!);
         assert.equal(page.statusCode, 400, `${at} ${list}: ${JSON.stringify(page.body)}`);
-        assert.equal(page.body.field, 'before', `${at} ${list}`);
+        assert.equal(page.body.field, 'querystring.before', `${at} ${list}`);
       }
     }
     for (const at of ['2025-01-01T24:00:00Z', '2024-02-29T23:59:59.999999+15:59', '2000-02-29T00:00:00-03:30']) {
@@ -96,7 +96,7 @@ describe('the courier tasks and the customer orders come in pages', () => {
     const query = boardQuery(r.rid, true, 10, { at: '0000-01-01T00:00:00Z', orderId: randomUUID() });
     await assert.rejects(
       t.platform.deps.unitOfWork({ service: 'ordering', tenantId: r.rid, actor: { kind: 'admin', id: randomUUID() } }, (tx) => readView(tx, ORDER_VIEWS.board, query)),
-      (error: unknown) => error instanceof ValidationError && error.details.field === 'before',
+      (error: unknown) => error instanceof ValidationError && error.details.field === 'querystring.before',
     );
   });
 
@@ -105,7 +105,7 @@ describe('the courier tasks and the customer orders come in pages', () => {
     for (const before of ['nonsense', Buffer.from('["yesterday","x"]').toString('base64url')]) {
       const page = await get(`/v1/couriers/me/tasks?before=${before}`, k.token);
       assert.equal(page.statusCode, 400, JSON.stringify(page.body));
-      assert.equal(page.body.field, 'before');
+      assert.equal(page.body.field, 'querystring.before');
     }
   });
 });
