@@ -51,6 +51,8 @@ describe('every problem document names its field with its location, the routesâ€
       ],
       ['assign an unknown courier', await command(t, staff, orderId, 'assign-courier', 2, { courierId: randomUUID() }), 422, 'body.courierId'],
       ['item in an unknown category', await t.request({ method: 'POST', url: `${menu}/items`, token: staff, payload: { categoryId: randomUUID(), name: 'Lost', price: 100 } }), 422, 'body.categoryId'],
+      ['pause until now', await t.request({ method: 'PUT', url: `/v1/restaurants/${r.rid}/order-pause`, token: staff, payload: { until: '2020-01-01T00:00:00Z' } }), 400, 'body.until'],
+      ['pause until and forMinutes', await t.request({ method: 'PUT', url: `/v1/restaurants/${r.rid}/order-pause`, token: staff, payload: { until: '2099-01-01T00:00:00Z', forMinutes: 5 } }), 400, 'body.forMinutes'],
       ['order without an Idempotency-Key', await t.request({ method: 'POST', url: '/v1/orders', token: c.token, payload: { restaurantId: r.rid, deliveryAddress: 'Rua 2', lines: [{ itemId: r.cola, quantity: 1 }] } }), 400, 'Idempotency-Key'],
     ];
     for (const [what, res, status, field] of answers) {

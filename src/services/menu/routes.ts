@@ -442,7 +442,7 @@ export function menuRoutes(ports: MenuPorts): FastifyPluginAsync<{ deps: Service
         const { rid } = request.params;
         const context = await editor(request, rid);
         // `editor` authorized a staff member or an admin: the context's actor is theirs.
-        const pause = await write(context, rid, (tx) => pauseOrders(tx, rid, request.body, actorName(context.actor!)));
+        const pause = await write(context, rid, (tx) => pauseOrders(tx, rid, request.body, actorName(context.actor!))).catch(inputAt('body')); // until, forMinutes: named bare by the operation
         request.auditDetails = { pause };
         return { restaurantId: rid, takingOrders: false, pause };
       },
