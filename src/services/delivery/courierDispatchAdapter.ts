@@ -46,27 +46,26 @@ export function courierDispatch(deps: { readonly unitOfWork: UnitOfWorkFn; reado
      * queues the order again and releases the courier (offline, no notice of a missed pick-up). For
      * a courier whose tokens were revoked: they can no longer pick an order up, and it used to wait
      * for the deadline. Ordering refuses a picked-up order (422), which stays theirs (they carry the
-     * food), and one that is over (404/422): those are `kept`. An assignment ordering has not
+     * food), and one that is over (404/422): those are left out. An assignment ordering has not
      * confirmed yet is not seen: its deadline hands it back. Idempotent: a courier taken off already
-     * appends nothing. Answers the orders handed back and kept.
+     * appends nothing. Answers the orders handed back.
      *
      * @throws the error of the first command that failed otherwise (the orders before it were handed
      *   back; calling again hands back the rest).
      */
-    async handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[]; readonly kept: readonly string[] }> {
+    async handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[] }> {
       const assignments = await deps.unitOfWork({ service: 'delivery', actor: SYSTEM }, (tx) => assignmentsOfCourier(tx, courierId));
       const handedBack: string[] = [];
-      const kept: string[] = [];
       for (const { tenantId, orderId, assignment, cause } of assignments) {
         try {
           const unassigned = await deps.orders.unassignCourier({ restaurantId: tenantId, orderId, courierId, assignment, reason: TOKENS_REVOKED_REASON }, cause);
           if (unassigned) handedBack.push(orderId);
         } catch (error) {
+          // Picked up (theirs: they carry the food) or over: it stays as it is.
           if (!(error instanceof BrigadeError && (error.status === 404 || error.status === 422))) throw error;
-          kept.push(orderId);
         }
       }
-      return { handedBack, kept };
+      return { handedBack };
     },
   };
 }

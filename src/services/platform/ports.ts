@@ -24,11 +24,11 @@ export interface CourierDispatch {
   /**
    * Hands the orders assigned to the courier that they have not picked up back to dispatch at once
    * (decision 0040, "Fixed later (forty-ninth session, 7 Dec 2026)"), as a missed pick-up deadline
-   * does: another courier gets them. `handedBack`: those orders; `kept`: orders of theirs that stay
-   * (picked up, or over). Rejects when delivery or ordering could not be asked; asking again hands
+   * does: another courier gets them. `handedBack`: those orders (orders of theirs that stay, picked
+   * up or over, are left out). Rejects when delivery or ordering could not be asked; asking again hands
    * back the rest.
    */
-  handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[]; readonly kept: readonly string[] }>;
+  handBackOrders(courierId: string): Promise<{ readonly handedBack: readonly string[] }>;
 }
 
 /** A restaurant's pause of new orders in force, as the menu shows it (decision 0094). */

@@ -145,10 +145,9 @@ async function takeOffDispatch(dispatch: CourierDispatch, revocation: TokenRevoc
   return `${takenOffSentence(courierId, carried)} ${handedBackSentence(courierId, handedBack)}`.trim();
 }
 
-/** What became of the courier: off dispatch, after `carried` (an order still theirs) or now. */
-function takenOffSentence(courierId: string, carried: string | null): string {
-  if (carried !== null) {
-    const orderId = carried;
+/** What became of the courier: off dispatch, after `orderId` (an order still theirs) or now. */
+function takenOffSentence(courierId: string, orderId: string | null): string {
+  if (orderId !== null) {
     return (
       `Courier ${courierId} was taken off dispatch after order ${orderId}, which they carry: the dispatch gives them no other order, staff's courier list leaves them out ` +
       `and assign-courier refuses them. With their tokens revoked they can neither pick it up nor deliver it: have staff give it to another courier ` +
